@@ -1,0 +1,3 @@
+from abusenet.cli import main
+
+main()
