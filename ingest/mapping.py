@@ -1,0 +1,383 @@
+"""The mapping file: how a team's log columns become canonical event columns.
+
+A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
+
+    columns:            # canonical name: source column
+      account_id: uid
+      ts: when
+      event_type: action
+    constants:          # canonical name: fixed value, for a column the source lacks
+      event_type: purchase
+    timestamp_format: "%Y-%m-%d %H:%M:%S"   # optional; ISO-8601 and epoch s / ms are detected
+    header: [uid, when, action]             # optional: column names of headerless CSV/TSV files
+    delimiter: "\\t"                        # optional: CSV delimiter (default: by file suffix)
+    entities:           # optional: extra linked-entity types, node type: source column
+      Email: email      #   -> node type Email, relation USED_EMAIL, event column email_id
+      Address: {column: street, relation: LIVES_AT}
+    attributes:         # optional: extra source columns kept on events, name: float | string
+      rating: float
+    labels:             # optional: the labels file's columns
+      account_id: uid
+      label: label
+      ts: flagged_at                        # optional
+      header: [uid, label]                  # optional, for headerless label files
+      values: {"-1": 1, "+1": 0}            # optional: source label value -> 0/1
+      constants: {label: 1}                 # optional: e.g. a file that lists only abusers
+
+:func:`load_mapping` checks everything it can without reading data (unknown keys, missing
+required columns, bad types) and raises :class:`MappingError` naming the key and the file;
+:func:`check_source_columns` checks the mapping against a data file's columns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Canonical event columns (ARCHITECTURE.md) and whether each is required.
+CANONICAL_COLUMNS: dict[str, bool] = {
+    "event_id": False,
+    "ts": True,
+    "account_id": True,
+    "event_type": True,
+    "device_id": False,
+    "ip": False,
+    "payment_id": False,
+    "counterparty_id": False,
+    "amount": False,
+}
+#: Canonical labels columns and whether each is required.
+LABEL_COLUMNS: dict[str, bool] = {"account_id": True, "label": True, "ts": False}
+#: Attribute types a mapping may declare.
+ATTRIBUTE_TYPES = ("float", "string")
+#: Built-in node types and relations (graph/snapshot.py); an extra entity may not reuse them.
+BUILTIN_NODE_TYPES = ("Account", "Device", "IP", "PaymentMethod")
+BUILTIN_RELATIONS = ("USED_DEVICE", "USED_IP", "PAID_WITH", "TRANSACTED_WITH")
+
+_TOP_KEYS = (
+    "columns", "constants", "timestamp_format", "header", "delimiter", "entities", "attributes",
+    "labels",
+)
+_LABEL_KEYS = ("account_id", "label", "ts", "header", "delimiter", "values", "constants")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+class MappingError(ValueError):
+    """A mapping file is invalid, or does not fit the data it is applied to."""
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """An extra linked-entity type added by a mapping.
+
+    Attributes
+    ----------
+    node_type
+        Node type name in the graph (``Email``).
+    source
+        Column of the source logs holding the entity's id.
+    relation
+        Relation from ``Account`` to the entity (default ``USED_<NODE_TYPE>``).
+    """
+
+    node_type: str
+    source: str
+    relation: str
+
+    @property
+    def event_column(self) -> str:
+        """Column of the canonical events holding this entity's id (``email_id``)."""
+        return f"{snake_case(self.node_type)}_id"
+
+
+@dataclass(frozen=True)
+class LabelsSpec:
+    """How a labels file maps to canonical ``account_id, label[, ts]``."""
+
+    columns: dict[str, str]
+    constants: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, int] = field(default_factory=dict)
+    header: tuple[str, ...] | None = None
+    delimiter: str | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated mapping from source log columns to the canonical event schema.
+
+    Attributes
+    ----------
+    columns
+        Canonical column -> source column.
+    constants
+        Canonical column -> fixed value, for columns the source lacks.
+    timestamp_format
+        ``strftime`` format of the timestamp column, or ``None`` to detect ISO-8601 / epoch.
+    header
+        Column names for headerless CSV/TSV files, or ``None`` when files have a header row.
+    delimiter
+        CSV delimiter, or ``None`` to choose by suffix (``.tsv`` -> tab, else comma).
+    entities
+        Extra linked-entity types.
+    attributes
+        Extra source columns kept on events: name -> ``"float"`` or ``"string"``.
+    labels
+        How to read a labels file, or ``None``.
+    path
+        The file the mapping was read from (for messages).
+    """
+
+    columns: dict[str, str]
+    constants: dict[str, Any] = field(default_factory=dict)
+    timestamp_format: str | None = None
+    header: tuple[str, ...] | None = None
+    delimiter: str | None = None
+    entities: tuple[EntitySpec, ...] = ()
+    attributes: dict[str, str] = field(default_factory=dict)
+    labels: LabelsSpec | None = None
+    path: str = "<mapping>"
+
+    def source_columns(self) -> list[str]:
+        """Source columns the logs must have, in a stable order."""
+        cols = list(self.columns.values()) + [e.source for e in self.entities]
+        cols += list(self.attributes)
+        return list(dict.fromkeys(cols))
+
+    def fingerprint(self) -> str:
+        """A short hash of everything that changes the events this mapping produces."""
+        content = {
+            "columns": self.columns,
+            "constants": {k: str(v) for k, v in self.constants.items()},
+            "timestamp_format": self.timestamp_format,
+            "header": self.header,
+            "delimiter": self.delimiter,
+            "entities": [(e.node_type, e.source, e.relation) for e in self.entities],
+            "attributes": self.attributes,
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def snake_case(name: str) -> str:
+    """``ShippingAddress`` -> ``shipping_address``; ``IPAddress`` -> ``ip_address``."""
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def load_mapping(path: str | os.PathLike[str]) -> Mapping:
+    """Read and validate the mapping YAML at ``path``.
+
+    Parameters
+    ----------
+    path
+        A mapping file as described in the module docstring.
+
+    Returns
+    -------
+    Mapping
+        The validated mapping.
+
+    Raises
+    ------
+    MappingError
+        When the file is missing, is not YAML, has an unknown key, lacks a required canonical
+        column, or has a value of the wrong type. The message names the key and the file.
+    """
+    where = str(path)
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise MappingError(f"mapping file {where} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise MappingError(f"mapping file {where} is not valid YAML: {exc}") from None
+    return mapping_from_dict(raw, where)
+
+
+def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
+    """Validate an already-parsed mapping (``dict``); see :func:`load_mapping`."""
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: a mapping file must be a YAML dictionary with 'columns:'")
+    _check_keys(raw, _TOP_KEYS, where, "")
+    columns = _str_dict(raw.get("columns") or {}, where, "columns")
+    constants = dict(raw.get("constants") or {})
+    _check_keys(columns, CANONICAL_COLUMNS, where, "columns.", "canonical column")
+    _check_keys(constants, CANONICAL_COLUMNS, where, "constants.", "canonical column")
+    both = sorted(set(columns) & set(constants))
+    if both:
+        raise MappingError(
+            f"{where}: {both[0]!r} is given both under 'columns' and 'constants'; keep one"
+        )
+    for name, required in CANONICAL_COLUMNS.items():
+        if required and name not in columns and name not in constants:
+            raise MappingError(
+                f"{where}: required canonical column {name!r} is not mapped; add "
+                f"'columns: {{{name}: <source column>}}' (or a constant for event_type)"
+            )
+    if "ts" in constants or "account_id" in constants:
+        bad = "ts" if "ts" in constants else "account_id"
+        raise MappingError(f"{where}: constants.{bad}: {bad} must come from a source column")
+    timestamp_format = raw.get("timestamp_format")
+    if timestamp_format is not None and not isinstance(timestamp_format, str):
+        raise MappingError(f"{where}: timestamp_format must be a string like '%Y-%m-%d %H:%M:%S'")
+    attributes = _attributes(raw.get("attributes") or {}, where)
+    entities = _entities(raw.get("entities") or {}, where)
+    return Mapping(
+        columns=columns,
+        constants=constants,
+        timestamp_format=timestamp_format,
+        header=_header(raw.get("header"), where, "header"),
+        delimiter=_delimiter(raw.get("delimiter"), where, "delimiter"),
+        entities=entities,
+        attributes=attributes,
+        labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
+        path=where,
+    )
+
+
+def check_source_columns(
+    mapping: Mapping, available: Iterable[str], source: str, *, labels: bool = False
+) -> None:
+    """Raise :class:`MappingError` unless every column the mapping names exists in ``source``.
+
+    Parameters
+    ----------
+    mapping
+        The mapping to check.
+    available
+        Column names found in the source file.
+    source
+        The source file (for the message).
+    labels
+        Check the mapping's ``labels`` section instead of the event columns.
+    """
+    have = list(available)
+    if labels:
+        assert mapping.labels is not None
+        wanted = {f"labels.{k}": v for k, v in mapping.labels.columns.items()}
+    else:
+        wanted = {f"columns.{k}": v for k, v in mapping.columns.items()}
+        wanted |= {f"entities.{e.node_type}": e.source for e in mapping.entities}
+        wanted |= {f"attributes.{a}": a for a in mapping.attributes}
+    for key, column in wanted.items():
+        if column not in have:
+            raise MappingError(
+                f"{mapping.path}: {key} names source column {column!r}, which {source} does not "
+                f"have; its columns are: {', '.join(map(repr, have))}"
+            )
+
+
+def _check_keys(
+    raw: dict[str, Any], allowed: Iterable[str], where: str, prefix: str, what: str = "key"
+) -> None:
+    allowed = list(allowed)
+    for key in raw:
+        if key not in allowed:
+            raise MappingError(
+                f"{where}: unknown {what} {prefix}{key!s}; allowed: {', '.join(allowed)}"
+            )
+
+
+def _str_dict(raw: Any, where: str, key: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: '{key}' must be a dictionary of name: source column")
+    for name, value in raw.items():
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise MappingError(f"{where}: {key}.{name} must be a column name, got {value!r}")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _header(raw: Any, where: str, key: str) -> tuple[str, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list) or not raw or not all(isinstance(c, str) for c in raw):
+        raise MappingError(f"{where}: '{key}' must be a list of column names")
+    if len(set(raw)) != len(raw):
+        raise MappingError(f"{where}: '{key}' repeats a column name: {raw}")
+    return tuple(raw)
+
+
+def _delimiter(raw: Any, where: str, key: str) -> str | None:
+    if raw is not None and (not isinstance(raw, str) or len(raw) != 1):
+        raise MappingError(f"{where}: '{key}' must be a single character, got {raw!r}")
+    return raw
+
+
+def _attributes(raw: Any, where: str) -> dict[str, str]:
+    if isinstance(raw, list):
+        raw = dict.fromkeys(raw, "string")
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: 'attributes' must be a dictionary of column: float | string")
+    for name, kind in raw.items():
+        if kind not in ATTRIBUTE_TYPES:
+            raise MappingError(
+                f"{where}: attributes.{name}: type {kind!r} is not one of {ATTRIBUTE_TYPES}"
+            )
+        if name in CANONICAL_COLUMNS or not _NAME.match(str(name)):
+            raise MappingError(
+                f"{where}: attributes.{name}: an attribute needs a plain name that is not a "
+                "canonical column (map canonical columns under 'columns')"
+            )
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: 'entities' must be a dictionary of NodeType: source column")
+    specs = []
+    for node_type, value in raw.items():
+        key = f"entities.{node_type}"
+        if not _NAME.match(str(node_type)) or node_type in BUILTIN_NODE_TYPES:
+            raise MappingError(
+                f"{where}: {key}: an entity type needs a new CamelCase name (not one of "
+                f"{', '.join(BUILTIN_NODE_TYPES)}), e.g. Email"
+            )
+        if isinstance(value, dict):
+            _check_keys(value, ("column", "relation"), where, f"{key}.")
+            column = value.get("column")
+            relation = value.get("relation") or f"USED_{snake_case(node_type).upper()}"
+        else:
+            column, relation = value, f"USED_{snake_case(node_type).upper()}"
+        if not isinstance(column, str):
+            raise MappingError(f"{where}: {key} must name a source column")
+        if relation in BUILTIN_RELATIONS or not _NAME.match(relation):
+            raise MappingError(f"{where}: {key}: relation {relation!r} is built in or invalid")
+        specs.append(EntitySpec(str(node_type), column, relation))
+    event_columns = [s.event_column for s in specs]
+    clash = set(event_columns) & set(CANONICAL_COLUMNS)
+    if clash or len(set(event_columns)) != len(event_columns):
+        raise MappingError(f"{where}: entity types {list(raw)} clash with each other or with "
+                           "canonical columns; rename one")
+    return tuple(specs)
+
+
+def _labels(raw: Any, where: str) -> LabelsSpec:
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: 'labels' must be a dictionary (account_id:, label:, ...)")
+    _check_keys(raw, _LABEL_KEYS, where, "labels.")
+    columns = _str_dict(
+        {k: v for k, v in raw.items() if k in LABEL_COLUMNS}, where, "labels"
+    )
+    constants = dict(raw.get("constants") or {})
+    _check_keys(constants, ("label",), where, "labels.constants.")
+    for name, required in LABEL_COLUMNS.items():
+        if required and name not in columns and name not in constants:
+            raise MappingError(f"{where}: labels.{name} is required (the labels file's column)")
+    values = raw.get("values") or {}
+    if not isinstance(values, dict) or any(v not in (0, 1) for v in values.values()):
+        raise MappingError(f"{where}: labels.values must map source label values to 0 or 1")
+    if "label" in constants and constants["label"] not in (0, 1):
+        raise MappingError(f"{where}: labels.constants.label must be 0 or 1")
+    return LabelsSpec(
+        columns=columns,
+        constants=constants,
+        values={str(k): int(v) for k, v in values.items()},
+        header=_header(raw.get("header"), where, "labels.header"),
+        delimiter=_delimiter(raw.get("delimiter"), where, "labels.delimiter"),
+    )

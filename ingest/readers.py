@@ -1,0 +1,324 @@
+"""Streamed readers for interaction logs: CSV/TSV (plain or gzip), Parquet and JSON lines.
+
+Inputs may be files, directories (searched recursively for known suffixes) or glob patterns.
+Every reader yields :class:`Chunk` objects of bounded size holding the requested source columns,
+so memory stays flat whatever the input size, and remembers each row's line number (CSV, JSON
+lines: the physical line in the file, assuming no line breaks inside quoted CSV fields; Parquet:
+the 1-based row number) for the quarantine.
+
+CSV and JSON-lines values are read as strings: typing and validation happen afterwards, in one
+vectorised pass (:mod:`ingest.validate`), so one odd value can never abort a whole file.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from ingest.sql import ident, literal
+
+#: Suffixes a directory search picks up, and the format each means.
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
+DEFAULT_BLOCK_BYTES = 32 << 20
+DEFAULT_BATCH_ROWS = 1 << 20
+#: Reason given to JSON lines that are not a JSON object.
+MALFORMED_JSON = "malformed JSON"
+
+
+class InputError(ValueError):
+    """An input path matches no file, or a file cannot be read."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A bounded slice of one source file.
+
+    Attributes
+    ----------
+    table
+        The requested source columns (strings for CSV and JSON lines, stored types for Parquet).
+    lines
+        int64 line (or row) number of each row in its file.
+    errors
+        Per-row reason the reader could not parse the row (null when fine), or ``None``.
+    """
+
+    table: pa.Table
+    lines: pa.Array
+    errors: pa.Array | None = None
+
+
+def resolve_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Expand files, directories and glob patterns into a sorted, de-duplicated file list.
+
+    Raises
+    ------
+    InputError
+        When an input matches nothing, or a directory holds no log files.
+    """
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and not _hidden(p.relative_to(path)) and _known(p)
+            )
+            if not files:
+                raise InputError(
+                    f"directory {path} holds no log files (looked for {', '.join(FORMATS)}, "
+                    "optionally .gz)"
+                )
+            found.extend(files)
+        else:
+            matches = sorted(Path(p) for p in glob.glob(str(item), recursive=True))
+            matches = [p for p in matches if p.is_file()]
+            if not matches:
+                raise InputError(f"input {item} is not a file or directory and matches no file")
+            found.extend(matches)
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def file_format(path: Path) -> str:
+    """``csv``, ``parquet`` or ``jsonl`` from the suffix (compression suffixes skipped)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in COMPRESSIONS:
+        suffixes.pop()
+    if not suffixes or suffixes[-1] not in FORMATS:
+        raise InputError(
+            f"{path}: unknown file type; name it .csv, .tsv, .parquet or .jsonl (optionally .gz)"
+        )
+    return FORMATS[suffixes[-1]]
+
+
+def file_checksum(path: Path, block: int = 8 << 20) -> str:
+    """SHA-256 of the file's bytes, hex (identifies a file's content whatever its name)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while data := fh.read(block):
+            digest.update(data)
+    return digest.hexdigest()
+
+
+def source_columns(
+    path: Path, *, header: Sequence[str] | None = None, delimiter: str | None = None
+) -> list[str]:
+    """The column names of a source file, read cheaply (header, Parquet schema, first lines).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be opened or parsed.
+    """
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        if fmt == "jsonl":
+            return _json_keys(path)
+        if header is not None:
+            return list(header)
+        reader = pcsv.open_csv(
+            pa.input_stream(str(path), compression="detect"),
+            read_options=pcsv.ReadOptions(block_size=1 << 20),
+            parse_options=_csv_parse(path, delimiter),
+            convert_options=pcsv.ConvertOptions(column_types={}, include_columns=[]),
+        )
+        names = list(reader.schema.names)
+        reader.close()
+        return names
+    except (OSError, pa.ArrowException, duckdb.Error) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+
+
+def iter_chunks(
+    path: Path,
+    columns: Sequence[str],
+    *,
+    header: Sequence[str] | None = None,
+    delimiter: str | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> Iterator[Chunk]:
+    """Stream ``columns`` of the file at ``path`` in bounded chunks.
+
+    Parameters
+    ----------
+    path
+        A CSV/TSV (optionally compressed), Parquet or JSON-lines file.
+    columns
+        Source columns to read; others are skipped without being parsed.
+    header
+        Column names for a headerless CSV/TSV file.
+    delimiter
+        CSV delimiter; default tab for ``.tsv`` and comma otherwise.
+    block_bytes
+        CSV / JSON-lines block size (bounds memory per chunk).
+    batch_rows
+        Parquet rows per chunk.
+
+    Yields
+    ------
+    Chunk
+        Consecutive slices of the file, in file order.
+    """
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            yield from _parquet_chunks(path, columns, batch_rows)
+        elif fmt == "jsonl":
+            yield from _json_chunks(path, columns, block_bytes)
+        else:
+            yield from _csv_chunks(path, columns, header, delimiter, block_bytes)
+    except pa.ArrowException as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+
+
+def _csv_chunks(
+    path: Path,
+    columns: Sequence[str],
+    header: Sequence[str] | None,
+    delimiter: str | None,
+    block_bytes: int,
+) -> Iterator[Chunk]:
+    reader = pcsv.open_csv(
+        pa.input_stream(str(path), compression="detect"),
+        read_options=pcsv.ReadOptions(
+            block_size=block_bytes, column_names=list(header) if header else None
+        ),
+        parse_options=_csv_parse(path, delimiter),
+        convert_options=pcsv.ConvertOptions(
+            include_columns=list(columns),
+            column_types={c: pa.string() for c in columns},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    next_line = 1 if header else 2
+    for batch in reader:
+        n = batch.num_rows
+        if n:
+            yield Chunk(pa.Table.from_batches([batch]), _line_numbers(next_line, n))
+        next_line += n
+
+
+def _parquet_chunks(path: Path, columns: Sequence[str], batch_rows: int) -> Iterator[Chunk]:
+    next_row = 1
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=list(columns)):
+        n = batch.num_rows
+        if n:
+            yield Chunk(pa.Table.from_batches([batch]), _line_numbers(next_row, n))
+        next_row += n
+
+
+def _json_chunks(path: Path, columns: Sequence[str], block_bytes: int) -> Iterator[Chunk]:
+    """JSON lines read as raw text lines, then fields extracted by DuckDB as strings.
+
+    Reading each line as text first keeps exact line numbers and lets a malformed line or a
+    field whose type varies between lines be quarantined instead of aborting the file.
+    """
+    reader = pcsv.open_csv(
+        pa.input_stream(str(path), compression="detect"),
+        read_options=pcsv.ReadOptions(
+            block_size=block_bytes, column_names=["line"], use_threads=True
+        ),
+        parse_options=pcsv.ParseOptions(
+            delimiter="\x1f", quote_char=False, escape_char=False, ignore_empty_lines=False
+        ),
+        convert_options=pcsv.ConvertOptions(
+            column_types={"line": pa.string()}, strings_can_be_null=False
+        ),
+    )
+    con = duckdb.connect()
+    fields = ", ".join(
+        f"CASE WHEN ok THEN json_extract_string(line, {_json_path(c)}) END AS {ident(c)}"
+        for c in columns
+    )
+    sql = (
+        f"SELECT {fields}, line_no, CASE WHEN NOT ok THEN '{MALFORMED_JSON}' END AS error "
+        "FROM (SELECT line, line_no, coalesce(json_valid(line) AND json_type(line) = 'OBJECT', "
+        "false) AS ok FROM lines WHERE trim(line) <> '')"
+    )
+    next_line = 1
+    try:
+        for batch in reader:
+            n = batch.num_rows
+            lines = pa.table({"line": batch.column(0), "line_no": _line_numbers(next_line, n)})
+            next_line += n
+            con.register("lines", lines)
+            out = con.sql(sql).to_arrow_table()
+            con.unregister("lines")
+            if out.num_rows:
+                yield Chunk(
+                    out.select(list(columns)),
+                    out.column("line_no").combine_chunks(),
+                    out.column("error").combine_chunks(),
+                )
+    finally:
+        con.close()
+
+
+def _json_keys(path: Path, sample_bytes: int = 1 << 20) -> list[str]:
+    """Keys of the JSON objects in the first ``sample_bytes`` of a JSON-lines file."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        head = stream.read(sample_bytes).decode("utf-8", errors="replace")
+    lines = [ln for ln in head.splitlines()[:-1] or head.splitlines() if ln.strip()]
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "SELECT DISTINCT unnest(json_keys(l)) AS k FROM (SELECT unnest($lines) AS l) "
+            "WHERE json_valid(l) AND json_type(l) = 'OBJECT'",
+            {"lines": lines},
+        ).fetchall()
+    finally:
+        con.close()
+    return sorted(r[0] for r in rows)
+
+
+def _csv_parse(path: Path, delimiter: str | None) -> pcsv.ParseOptions:
+    if delimiter is None:
+        suffixes = [s.lower() for s in path.suffixes]
+        delimiter = "\t" if ".tsv" in suffixes else ","
+    return pcsv.ParseOptions(delimiter=delimiter)
+
+
+def _line_numbers(start: int, n: int) -> pa.Array:
+    return pa.array(np.arange(start, start + n, dtype=np.int64))
+
+
+def _known(path: Path) -> bool:
+    try:
+        file_format(path)
+    except InputError:
+        return False
+    return True
+
+
+def _hidden(rel: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in rel.parts)
+
+
+def _json_path(key: str) -> str:
+    return literal('$."' + key.replace('"', '\\"') + '"')

@@ -1,0 +1,98 @@
+"""The ingest state of an events directory: which files are already in it, and its schema extras.
+
+``<events_dir>/_ingest_state.json`` records one entry per (file content checksum, mapping
+fingerprint) ingested, so re-running on the same files skips them and a new day's files are the
+only work. It also records the extra entity types and attributes the events carry, so the graph
+builder needs no mapping to find them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.mapping import Mapping, MappingError
+
+STATE_FILE = "_ingest_state.json"
+STATE_VERSION = 1
+
+
+@dataclass
+class IngestState:
+    """What an events directory holds.
+
+    Attributes
+    ----------
+    files
+        ``"<sha256>:<mapping fingerprint>"`` -> facts about that ingested file.
+    entities
+        Extra node type -> ``{"column": event column, "relation": relation name}``.
+    attributes
+        Event attribute -> ``"float"`` or ``"string"``.
+    """
+
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entities: dict[str, dict[str, str]] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, events_dir: str | os.PathLike[str]) -> IngestState:
+        """The state of ``events_dir`` (empty when it has none yet)."""
+        path = Path(events_dir) / STATE_FILE
+        if not path.is_file():
+            return cls()
+        raw = json.loads(path.read_text())
+        if raw.get("version") != STATE_VERSION:
+            raise ValueError(f"{path}: unknown ingest state version {raw.get('version')!r}")
+        return cls(raw["files"], raw["entities"], raw["attributes"])
+
+    def save(self, events_dir: str | os.PathLike[str]) -> None:
+        """Write the state atomically into ``events_dir``."""
+        content = {
+            "version": STATE_VERSION,
+            "files": self.files,
+            "entities": self.entities,
+            "attributes": self.attributes,
+        }
+        write_text_atomic(Path(events_dir) / STATE_FILE, json.dumps(content, indent=1))
+
+    def add_schema(self, mapping: Mapping) -> None:
+        """Record ``mapping``'s entities and attributes; refuse ones that contradict the events.
+
+        Raises
+        ------
+        MappingError
+            When an entity or attribute already exists with another relation, column or type.
+        """
+        for spec in mapping.entities:
+            wanted = {"column": spec.event_column, "relation": spec.relation}
+            known = self.entities.setdefault(spec.node_type, wanted)
+            if known != wanted:
+                raise MappingError(
+                    f"{mapping.path}: entities.{spec.node_type} uses relation {spec.relation!r}, "
+                    f"but the events already hold it with {known['relation']!r}; use one name"
+                )
+        for name, kind in mapping.attributes.items():
+            known_kind = self.attributes.setdefault(name, kind)
+            if known_kind != kind:
+                raise MappingError(
+                    f"{mapping.path}: attributes.{name} is {kind!r} here but {known_kind!r} in "
+                    "the events already ingested; use one type"
+                )
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,245 @@
+"""Row-level validation and mapping of source chunks to canonical events, in one DuckDB query.
+
+Each chunk from :mod:`ingest.readers` goes through one vectorised SQL statement that renames and
+types the columns (timestamps: ISO-8601, epoch seconds or milliseconds, or the mapping's
+``timestamp_format``), derives ``event_id`` from the row's content when the logs have none, and
+names the first problem of each bad row in ``_reason``:
+
+=====================  ==========================================================
+reason                 meaning
+=====================  ==========================================================
+``unparseable ts``     the timestamp is empty or matches no supported form
+``empty account_id``   the acting account is empty
+``empty event_type``   the event type is empty
+``non-numeric amount`` the amount is not a finite number
+``malformed ip``       the IP is neither IPv4 nor IPv6
+``non-numeric <attr>`` a ``float`` attribute is not a finite number
+``malformed JSON``     a JSON line is not a JSON object
+=====================  ==========================================================
+
+Schema-level problems (a mapped column missing from a file) are found earlier, by
+:func:`ingest.mapping.check_source_columns`, before any row is read.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from ingest.mapping import Mapping
+from ingest.readers import Chunk
+from ingest.sql import ident, literal
+
+REASON_TS = "unparseable ts"
+REASON_ACCOUNT = "empty account_id"
+REASON_EVENT_TYPE = "empty event_type"
+REASON_AMOUNT = "non-numeric amount"
+REASON_IP = "malformed ip"
+
+#: Canonical string columns besides the required ones, in event-table order.
+_OPTIONAL_IDS = ("device_id", "ip", "payment_id", "counterparty_id")
+#: ``timestamp_format`` values that force an epoch unit instead of a strftime pattern.
+EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1000.0}
+#: Epoch values at or above this are taken as milliseconds (1e11 s is the year 5138).
+EPOCH_MS_FROM = 1e11
+_EPOCH_MAX = 1e14
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_H = "[0-9a-f]{1,4}"
+_IPV6 = "|".join(
+    [
+        f"({_H}:){{7}}{_H}",
+        f"({_H}:){{1,7}}:",
+        f"({_H}:){{1,6}}:{_H}",
+        f"({_H}:){{1,5}}(:{_H}){{1,2}}",
+        f"({_H}:){{1,4}}(:{_H}){{1,3}}",
+        f"({_H}:){{1,3}}(:{_H}){{1,4}}",
+        f"({_H}:){{1,2}}(:{_H}){{1,5}}",
+        f"{_H}:(:{_H}){{1,6}}",
+        f":((:{_H}){{1,7}}|:)",
+        f"::(ffff(:0{{1,4}})?:)?{_IPV4}",
+        f"({_H}:){{1,4}}:{_IPV4}",
+    ]
+)
+IP_PATTERN = f"(?i)({_IPV4}|{_IPV6})"
+
+
+def event_schema(mapping: Mapping) -> pa.Schema:
+    """The Arrow schema of the canonical events ``mapping`` produces."""
+    fields = [
+        pa.field("event_id", pa.string()),
+        pa.field("ts", pa.timestamp("us", tz="UTC")),
+        pa.field("account_id", pa.string()),
+        pa.field("event_type", pa.string()),
+        *(pa.field(c, pa.string()) for c in _OPTIONAL_IDS),
+        pa.field("amount", pa.float64()),
+        *(pa.field(e.event_column, pa.string()) for e in mapping.entities),
+        *(
+            pa.field(a, pa.float64() if kind == "float" else pa.string())
+            for a, kind in mapping.attributes.items()
+        ),
+    ]
+    return pa.schema(fields)
+
+
+def transform_sql(mapping: Mapping, source: pa.Schema) -> str:
+    """The SQL mapping a registered chunk view ``chunk`` to canonical events plus ``_reason``.
+
+    Parameters
+    ----------
+    mapping
+        The mapping to apply.
+    source
+        Arrow schema of the chunk's source columns (types decide how timestamps and numbers
+        are parsed).
+
+    Returns
+    -------
+    str
+        A query over ``chunk`` (source columns, ``_line``, ``_error``) returning the columns of
+        :func:`event_schema`, then ``_reason`` (null for a good row) and ``_line``.
+    """
+    def col(name: str) -> str:
+        if name in mapping.columns:
+            return _text(ident(mapping.columns[name]), source.field(mapping.columns[name]).type)
+        if name in mapping.constants:
+            return _text(literal(mapping.constants[name]), pa.string())
+        return "CAST(NULL AS VARCHAR)"
+
+    ts_source = mapping.columns["ts"]
+    ts = timestamp_expr(ident(ts_source), source.field(ts_source).type, mapping.timestamp_format)
+    amount, amount_bad = _number(mapping, "amount", source)
+    inner = [
+        f"{ts} AS ts",
+        f"{col('account_id')} AS account_id",
+        f"{col('event_type')} AS event_type",
+        *(f"{col(c)} AS {c}" for c in _OPTIONAL_IDS),
+        f"{amount} AS amount",
+        f"{amount_bad} AS _bad_amount",
+        f"{col('event_id')} AS _given_id",
+        *(
+            f"{_text(ident(e.source), source.field(e.source).type)} AS {ident(e.event_column)}"
+            for e in mapping.entities
+        ),
+        "_line",
+        "_error",
+    ]
+    checks = [
+        ("_error IS NOT NULL", "_error"),
+        ("ts IS NULL", literal(REASON_TS)),
+        ("account_id IS NULL", literal(REASON_ACCOUNT)),
+        ("event_type IS NULL", literal(REASON_EVENT_TYPE)),
+        ("_bad_amount", literal(REASON_AMOUNT)),
+        (
+            f"ip IS NOT NULL AND NOT regexp_full_match(ip, {literal(IP_PATTERN)})",
+            literal(REASON_IP),
+        ),
+    ]
+    attributes = []
+    for name, kind in mapping.attributes.items():
+        if kind == "float":
+            value, bad = _numeric(ident(name), source.field(name).type)
+            inner += [f"{value} AS {ident(name)}", f"{bad} AS {ident('_bad_' + name)}"]
+            checks.append((ident("_bad_" + name), literal(f"non-numeric {name}")))
+        else:
+            inner.append(f"{_text(ident(name), source.field(name).type)} AS {ident(name)}")
+        attributes.append(ident(name))
+    content = ["account_id", "CAST(epoch_us(ts) AS VARCHAR)", "event_type", *_OPTIONAL_IDS,
+               "CAST(amount AS VARCHAR)", *(ident(e.event_column) for e in mapping.entities),
+               *(f"CAST({a} AS VARCHAR)" for a in attributes)]
+    digest = "md5(concat_ws(chr(31), " + ", ".join(
+        f"coalesce({c}, chr(0))" for c in content
+    ) + "))"
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in checks) + " END"
+    outer = [
+        f"coalesce(_given_id, {digest}) AS event_id",
+        "ts", "account_id", "event_type", *_OPTIONAL_IDS, "amount",
+        *(ident(e.event_column) for e in mapping.entities),
+        *attributes,
+        f"{reason} AS _reason",
+        "_line",
+    ]
+    return (
+        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM chunk)"
+    )
+
+
+def transform_chunk(con: duckdb.DuckDBPyConnection, chunk: Chunk, sql: str) -> pa.Table:
+    """Run :func:`transform_sql`'s query on ``chunk``; rows keep their order."""
+    table = chunk.table.append_column("_line", chunk.lines)
+    errors = chunk.errors if chunk.errors is not None else pa.nulls(len(table), pa.string())
+    table = table.append_column("_error", errors)
+    con.register("chunk", table)
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("chunk")
+
+
+def _text(expr: str, kind: pa.DataType) -> str:
+    """A trimmed, non-empty string (null otherwise) from any source type."""
+    if pa.types.is_floating(kind):
+        # 12.0 -> '12': ids stored as floats (e.g. by pandas) must match their integer form.
+        expr = (
+            f"CASE WHEN isfinite({expr}) AND {expr} = trunc({expr}) AND abs({expr}) < 1e30 "
+            f"THEN CAST(CAST({expr} AS HUGEINT) AS VARCHAR) ELSE CAST({expr} AS VARCHAR) END"
+        )
+        return f"NULLIF({expr}, '')"
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return f"NULLIF(trim({expr}), '')"
+    return f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
+
+
+def _epoch(value: str, unit: float | None) -> str:
+    """Epoch seconds or milliseconds (``unit`` 1 / 1000, or ``None`` to tell by magnitude)."""
+    if unit is None:
+        seconds = f"CASE WHEN abs({value}) >= {EPOCH_MS_FROM} THEN {value} / 1000 ELSE {value} END"
+    else:
+        seconds = f"{value} / {unit}"
+    return (
+        f"CASE WHEN isfinite({value}) AND abs({value}) < {_EPOCH_MAX} "
+        f"THEN to_timestamp({seconds}) END"
+    )
+
+
+def timestamp_expr(expr: str, kind: pa.DataType, fmt: str | None) -> str:
+    """SQL turning ``expr`` (of Arrow type ``kind``) into a UTC ``TIMESTAMPTZ``, null if invalid.
+
+    Stored timestamps and dates are taken as UTC when they carry no zone; numbers are epoch
+    seconds, or milliseconds when at least :data:`EPOCH_MS_FROM`; strings are parsed with
+    ``fmt`` (a strftime pattern, ``epoch_s`` or ``epoch_ms``), or else as a number or ISO-8601.
+    """
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return f"CAST({expr} AS TIMESTAMPTZ)"
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        return _epoch(f"CAST({expr} AS DOUBLE)", EPOCH_FORMATS.get(fmt or ""))
+    text = f"trim(CAST({expr} AS VARCHAR))"
+    if fmt in EPOCH_FORMATS:
+        return _epoch(f"try_cast({text} AS DOUBLE)", EPOCH_FORMATS[fmt])
+    if fmt is not None:
+        return f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMPTZ)"
+    number = f"try_cast({text} AS DOUBLE)"
+    return (
+        f"CASE WHEN {number} IS NOT NULL THEN {_epoch(number, None)} "
+        f"ELSE try_cast({text} AS TIMESTAMPTZ) END"
+    )
+
+
+def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:
+    """(value, is-bad flag) for a column that should hold finite numbers; empty is null."""
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        value = f"CAST({expr} AS DOUBLE)"
+        return value, f"coalesce(NOT isfinite({value}), false)"
+    text = f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
+    value = f"try_cast({text} AS DOUBLE)"
+    bad = f"({text} IS NOT NULL AND coalesce(NOT isfinite({value}), true))"
+    return f"CASE WHEN isfinite({value}) THEN {value} END", bad
+
+
+def _number(mapping: Mapping, name: str, source: pa.Schema) -> tuple[str, str]:
+    if name in mapping.columns:
+        return _numeric(ident(mapping.columns[name]), source.field(mapping.columns[name]).type)
+    if name in mapping.constants:
+        return f"CAST({literal(mapping.constants[name])} AS DOUBLE)", "false"
+    return "CAST(NULL AS DOUBLE)", "false"
