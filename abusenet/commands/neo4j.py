@@ -1,0 +1,127 @@
+"""``abusenet neo4j install | start | stop | status``: the local Neo4j server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from abusenet.settings import default_neo4j_home
+
+neo4j_app = typer.Typer(
+    help=(
+        "Manage a local Neo4j Community server assembled from Maven Central jars: bound to "
+        "127.0.0.1, authentication on, data kept where you choose. To use your own Neo4j "
+        "(Docker, Aura, a cluster) instead, set NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD."
+    ),
+    no_args_is_help=True,
+)
+
+HomeOption = typer.Option(
+    None,
+    "--home",
+    help="Server home (jars, config, password, logs). Default: $ABUSENET_HOME/neo4j or "
+    ".abusenet/neo4j.",
+)
+
+
+def _server(home: Path | None):
+    from abusenet.neo4j_server import LocalNeo4j
+
+    return LocalNeo4j(home or default_neo4j_home())
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+@neo4j_app.command()
+def install(
+    home: Path | None = HomeOption,
+    data_dir: Path | None = typer.Option(
+        None, help="Where the databases live. Default: <home>/data."
+    ),
+    bolt_port: int = typer.Option(7687, help="Bolt port on 127.0.0.1."),
+    http_port: int = typer.Option(7474, help="HTTP port on 127.0.0.1 (Neo4j Browser)."),
+    heap: str = typer.Option("1g", help="JVM heap size, e.g. 1g or 4g."),
+    pagecache: str = typer.Option("512m", help="Page cache size, e.g. 512m or 4g."),
+    browser: bool = typer.Option(True, help="Also fetch Neo4j Browser for investigators."),
+) -> None:
+    """Download Neo4j (pinned version) with Maven, write its config and a random password.
+
+    Safe to run again. The password is stored in <home>/password (mode 0600); abusenet's clients
+    read it from there unless NEO4J_PASSWORD is set.
+    """
+    from abusenet.neo4j_server import Neo4jServerError
+
+    server = _server(home)
+    try:
+        settings = server.install(
+            data_dir=data_dir, bolt_port=bolt_port, http_port=http_port,
+            heap=heap, pagecache=pagecache, browser=browser,
+        )
+    except Neo4jServerError as err:
+        _fail(err)
+    typer.echo(
+        f"Neo4j {settings['version']} installed in {server.home}\n"
+        f"  bolt:     {settings['uri']}\n  data:     {settings['data_dir']}\n"
+        f"  password: {server.password_path} (user neo4j)\n"
+        "Start it with `abusenet neo4j start`."
+    )
+
+
+@neo4j_app.command()
+def start(
+    home: Path | None = HomeOption,
+    timeout: float = typer.Option(180.0, help="Seconds to wait for Bolt to answer."),
+) -> None:
+    """Start the server in the background and wait until Bolt answers a query."""
+    from abusenet.neo4j_server import Neo4jServerError
+
+    server = _server(home)
+    try:
+        status = server.start(timeout=timeout)
+    except Neo4jServerError as err:
+        _fail(err)
+    typer.echo(
+        f"Neo4j is running (pid {status.pid})\n  bolt:    {status.bolt_uri}\n"
+        f"  browser: {status.browser_url}  (user neo4j, password in {server.password_path})"
+    )
+
+
+@neo4j_app.command()
+def stop(
+    home: Path | None = HomeOption,
+    timeout: float = typer.Option(120.0, help="Seconds to wait for a clean shutdown."),
+) -> None:
+    """Stop the server cleanly (SIGTERM, then wait for it to exit)."""
+    from abusenet.neo4j_server import Neo4jServerError
+
+    server = _server(home)
+    try:
+        before = server.status()
+        server.stop(timeout=timeout)
+    except Neo4jServerError as err:
+        _fail(err)
+    typer.echo("Neo4j stopped." if before.running else f"Neo4j was not running ({before.state}).")
+
+
+@neo4j_app.command()
+def status(home: Path | None = HomeOption) -> None:
+    """Report whether the server is running, stopped, or left a stale pid (exit 1 unless up)."""
+    current = _server(home).status()
+    line = f"Neo4j: {current.state}"
+    if current.pid is not None:
+        line += f" (pid {current.pid})"
+    if current.running:
+        line += f"\n  bolt:    {current.bolt_uri}\n  browser: {current.browser_url}"
+    elif current.state == "stale":
+        line += ": the server is gone (crashed or killed); `abusenet neo4j start` will clean up"
+    typer.echo(line)
+    raise typer.Exit(0 if current.running else 1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``neo4j`` command group to ``app``."""
+    app.add_typer(neo4j_app, name="neo4j")
