@@ -40,7 +40,7 @@ ADMIN_ENTRY_POINT = "org.neo4j.server.startup.Neo4jAdminCommand"
 
 #: Exit codes of the server process, from Neo4j's sources.
 EXIT_REASONS = {
-    1: "the web server failed to start (is the HTTP port free?)",
+    1: "the server failed to start (an invalid setting or a busy HTTP port; see the log below)",
     2: "a database failed to start (another process may hold the store, or it is damaged)",
     3: "the configuration is invalid",
 }
@@ -321,7 +321,7 @@ class LocalNeo4j:
             code = self._process.poll()
             if code is not None:
                 self._pid_path().unlink(missing_ok=True)
-                reason = EXIT_REASONS.get(code, "see the log")
+                reason = EXIT_REASONS.get(code, "see the log below")
                 raise Neo4jServerError(
                     f"Neo4j exited during start-up with code {code}: {reason}. "
                     f"Last lines of {self.log_path}:\n{self._log_tail()}"
