@@ -1,0 +1,321 @@
+"""Unsupervised ring candidates: every detector's groups, merged, with evidence and structure.
+
+Detectors (each returns groups of accounts, at most ``max_size`` each):
+
+* ``shared_entities``: communities of the account projection through shared entities and money
+  flows, hubs down-weighted (:mod:`graph.rings.projection`, :mod:`graph.rings.communities`);
+* ``dense_block``: FRAUDAR-style peeling of the account x (entity + counterparty) matrix, per
+  connected component and inside each community found above (:mod:`graph.rings.peeling`);
+* ``lockstep``: communities of accounts touching the same entities in the same short windows
+  (:mod:`graph.rings.lockstep`);
+* ``flow_fan_in``, ``flow_fan_out``, ``flow_cycle``: one-off transfer stars and cycles
+  (:mod:`graph.rings.flows`).
+
+Groups with the same members are merged (their kinds joined with ``+``); a group overlapping an
+earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from graph.rings.communities import split_communities
+from graph.rings.config import RingConfig
+from graph.rings.flows import fan_stars, transfer_table, windowed_cycles
+from graph.rings.lockstep import lockstep_matrix, lockstep_touches
+from graph.rings.peeling import peel_dense_blocks, peel_groups
+from graph.rings.projection import (
+    account_entity_incidence,
+    account_index,
+    co_membership,
+    flow_matrix,
+    flow_projection,
+)
+from graph.snapshot import Snapshot
+
+#: Structure features every candidate carries, each in [0, 1] except ``size``.
+STRUCTURE_FEATURES = (
+    "size",
+    "density",
+    "sharing",
+    "exclusivity",
+    "synchrony",
+    "internal_flow",
+)
+
+
+def ring_id_for(members: list[str] | np.ndarray) -> str:
+    """Deterministic ring id: ``ring-`` + the first 16 hex digits of SHA-1 of the sorted ids."""
+    digest = hashlib.sha1("\n".join(sorted(map(str, members))).encode()).hexdigest()
+    return f"ring-{digest[:16]}"
+
+
+@dataclass(frozen=True)
+class RingCandidate:
+    """One candidate ring.
+
+    Attributes
+    ----------
+    ring_id
+        :func:`ring_id_for` of the members.
+    members
+        Account ids, sorted.
+    kind
+        The detector(s) that found it, joined with ``+`` (e.g. ``"dense_block+shared_entities"``).
+    evidence
+        What ties the members: shared entities as ``"Type:id"`` (most shared first) and internal
+        one-off transfers as ``"Transfer:src->dst"``.
+    features
+        Structure features (see :data:`STRUCTURE_FEATURES`): ``size``; ``density`` = linked member
+        pairs / all member pairs (links of the projection, lockstep or flows); ``sharing`` =
+        members using an entity another member uses; ``exclusivity`` = mean over shared entities
+        of the share of their users who are members (1 = private to the ring, near 0 = hubs);
+        ``synchrony`` = 1 - std of members' first activity / std over all accounts (clipped);
+        ``internal_flow`` = share of members' counterparties that are members.
+    """
+
+    ring_id: str
+    members: list[str]
+    kind: str
+    evidence: list[str] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+
+_KIND_ORDER = ("dense_block", "flow_cycle", "flow_fan_in", "flow_fan_out", "lockstep",
+               "shared_entities")
+
+
+def find_ring_candidates(
+    snapshot: Snapshot,
+    config: RingConfig | None = None,
+    events: pd.DataFrame | None = None,
+) -> list[RingCandidate]:
+    """Find candidate rings in ``snapshot`` without labels.
+
+    Parameters
+    ----------
+    snapshot
+        The graph snapshot.
+    config
+        Search settings; defaults of :class:`~graph.rings.config.RingConfig` when None.
+    events
+        Optional canonical events; lockstep then uses every event time, not only the first and
+        last use of each edge.
+
+    Returns
+    -------
+    list of RingCandidate
+        Deduplicated candidates, each of ``min_size..max_size`` members, sorted by ring id.
+
+    Examples
+    --------
+    >>> rings = find_ring_candidates(read_snapshot("snap"))     # doctest: +SKIP
+    >>> rings[0].members, rings[0].evidence[:3]                 # doctest: +SKIP
+    """
+    cfg = config or RingConfig()
+    accounts = account_index(snapshot)
+    n = len(accounts)
+    entities = account_entity_incidence(snapshot, accounts)
+    with_counterparties = account_entity_incidence(snapshot, accounts, include_counterparties=True)
+    flows = flow_matrix(snapshot, accounts)
+    transfers = transfer_table(snapshot, accounts)
+
+    shared, _ = co_membership(entities.matrix, entities.entities, cfg.hub_degree_cap, cfg.seed)
+    projection = (shared + flow_projection(flows, cfg.flow_weight)).tocsr() if cfg.flow_weight \
+        else shared
+    lockstep = lockstep_matrix(
+        lockstep_touches(with_counterparties, events), n, cfg.lockstep_window_s,
+        cfg.hub_degree_cap, cfg.seed,
+    )
+    groups: list[tuple[np.ndarray, str]] = []
+    for matrix, kind in ((projection, "shared_entities"), (lockstep, "lockstep")):
+        found = split_communities(
+            matrix, cfg.min_size, cfg.max_size, cfg.min_edge_weight, cfg.resolution, cfg.seed
+        )
+        groups += [(rows, kind) for rows in found]
+        groups += [
+            (block.rows, "dense_block")
+            for block in peel_groups(with_counterparties.matrix, found, cfg.min_size,
+                                     cfg.hub_degree_cap)
+        ]
+    if cfg.peel_blocks > 0:
+        groups += [
+            (block.rows, "dense_block")
+            for block in peel_dense_blocks(
+                with_counterparties.matrix, cfg.min_size, cfg.max_size, cfg.peel_blocks,
+                cfg.hub_degree_cap,
+            )
+        ]
+    flow_groups = fan_stars(
+        transfers, n, cfg.flow_max_pair_count, cfg.flow_leaf_max_degree, cfg.flow_min_fan,
+        cfg.max_size,
+    ) + windowed_cycles(
+        transfers, n, cfg.flow_max_pair_count, cfg.flow_window_s, cfg.min_size, cfg.max_size,
+        cfg.seed,
+    )
+    groups += [(g.rows, g.kind) for g in flow_groups]
+    merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
+    links = ((projection > 0) + (lockstep > 0) + ((flows + flows.T) > 0)).astype(np.float64)
+    return _describe(merged, accounts, entities, links, flows, transfers, cfg)
+
+
+def membership_matrix(groups: list[np.ndarray], n_accounts: int) -> sp.csr_matrix:
+    """Binary groups x accounts matrix."""
+    sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    rows = np.repeat(np.arange(len(groups)), sizes)
+    cols = np.concatenate(groups) if groups else np.array([], dtype=np.int64)
+    matrix = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(groups), n_accounts))
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _merge_groups(
+    groups: list[tuple[np.ndarray, str]], n_accounts: int, dedupe_jaccard: float
+) -> list[tuple[np.ndarray, str]]:
+    """Merge identical groups and fold near-duplicates into the first of them (by kind order)."""
+    by_members: dict[bytes, tuple[np.ndarray, set[str]]] = {}
+    for rows, kind in sorted(groups, key=lambda g: _KIND_ORDER.index(g[1])):
+        members = np.unique(rows)
+        key = members.tobytes()
+        if key in by_members:
+            by_members[key][1].add(kind)
+        else:
+            by_members[key] = (members, {kind})
+    unique = list(by_members.values())
+    if not unique:
+        return []
+    matrix = membership_matrix([m for m, _ in unique], n_accounts)
+    overlap = (matrix @ matrix.T).tocoo()
+    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    jaccard = overlap.data / (sizes[overlap.row] + sizes[overlap.col] - overlap.data)
+    near = (overlap.row < overlap.col) & (jaccard >= dedupe_jaccard)
+    absorbed = np.zeros(len(unique), dtype=bool)
+    for keep, drop in sorted(zip(overlap.row[near], overlap.col[near], strict=True)):
+        if absorbed[keep] or absorbed[drop]:
+            continue
+        absorbed[drop] = True
+        unique[keep][1].update(unique[drop][1])
+    return [
+        (members, "+".join(k for k in _KIND_ORDER if k in kinds))
+        for (members, kinds), gone in zip(unique, absorbed, strict=True)
+        if not gone
+    ]
+
+
+def _describe(
+    groups: list[tuple[np.ndarray, str]],
+    accounts: pd.Index,
+    entities,
+    links: sp.csr_matrix,
+    flows: sp.csr_matrix,
+    transfers: pd.DataFrame,
+    cfg: RingConfig,
+) -> list[RingCandidate]:
+    """Attach evidence and structure features to merged groups."""
+    if not groups:
+        return []
+    n = len(accounts)
+    member_sets = [rows for rows, _ in groups]
+    membership = membership_matrix(member_sets, n)
+    sizes = np.asarray(membership.sum(axis=1)).ravel()
+    cand = np.repeat(np.arange(len(groups)), sizes.astype(np.int64))
+    rows = np.concatenate(member_sets)
+
+    uses = entities.matrix
+    per_entity = (membership @ uses).tocsr()
+    shared = per_entity.multiply(per_entity >= 2).tocsr()
+    entity_degree = entities.entity_degree.astype(np.float64)
+    share_of_users = (shared @ sp.diags(1.0 / np.maximum(entity_degree, 1.0))).tocsr()
+    n_shared = np.asarray(shared.getnnz(axis=1))
+    exclusivity = np.divide(np.asarray(share_of_users.sum(axis=1)).ravel(), n_shared,
+                            out=np.zeros(len(groups)), where=n_shared > 0)
+    touches_shared = np.asarray(uses[rows].multiply((shared > 0)[cand]).sum(axis=1)).ravel() > 0
+    sharing = np.bincount(cand, weights=touches_shared, minlength=len(groups)) / sizes
+
+    internal_links = np.asarray(links[rows].multiply(membership[cand]).sum(axis=1)).ravel()
+    pairs = sizes * (sizes - 1)
+    density = np.bincount(cand, weights=internal_links, minlength=len(groups)) / pairs
+
+    counterparties = ((flows + flows.T) > 0).astype(np.float64).tocsr()
+    own = np.asarray(counterparties[rows].sum(axis=1)).ravel()
+    inside = np.asarray(counterparties[rows].multiply(membership[cand]).sum(axis=1)).ravel()
+    own_total = np.bincount(cand, weights=own, minlength=len(groups))
+    internal_flow = np.divide(np.bincount(cand, weights=inside, minlength=len(groups)), own_total,
+                              out=np.zeros(len(groups)), where=own_total > 0)
+
+    synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
+    internal_transfers = _internal_transfers(transfers, membership, accounts)
+    candidates = []
+    for i, (members, kind) in enumerate(groups):
+        ids = sorted(accounts[members].astype(str))
+        row = shared.getrow(i)
+        order = np.lexsort((-_entry_exclusivity(row, entity_degree), -row.data))
+        evidence = [entities.entities[j] for j in row.indices[order]]
+        evidence += internal_transfers.get(i, [])
+        features = {
+            "size": float(sizes[i]),
+            "density": float(min(density[i], 1.0)),
+            "sharing": float(sharing[i]),
+            "exclusivity": float(exclusivity[i]),
+            "synchrony": float(synchrony[i]),
+            "internal_flow": float(internal_flow[i]),
+        }
+        candidates.append(
+            RingCandidate(ring_id_for(ids), ids, kind, evidence[: cfg.max_evidence], features)
+        )
+    return sorted(candidates, key=lambda c: c.ring_id)
+
+
+def _entry_exclusivity(row: sp.csr_matrix, entity_degree: np.ndarray) -> np.ndarray:
+    """Per stored entry of a candidate's shared-entity row: members using it / all its users."""
+    return row.data / entity_degree[row.indices]
+
+
+def _synchrony(
+    edges: pd.DataFrame,
+    transfers: pd.DataFrame,
+    n_accounts: int,
+    cand: np.ndarray,
+    rows: np.ndarray,
+    n_groups: int,
+) -> np.ndarray:
+    """1 - std of members' first activity time / std over all accounts, clipped to [0, 1]."""
+    first = np.full(n_accounts, np.iinfo(np.int64).max, dtype=np.int64)
+    for acct, ts in ((edges["row"], edges["first_ts"]), (transfers["src"], transfers["ts"]),
+                     (transfers["dst"], transfers["ts"])):
+        acct, ts = np.asarray(acct, dtype=np.int64), np.asarray(ts, dtype=np.int64)
+        known = ts >= 0
+        np.minimum.at(first, acct[known], ts[known])
+    active = first < np.iinfo(np.int64).max
+    if active.sum() < 2:
+        return np.zeros(n_groups)
+    overall = float(np.std(first[active].astype(np.float64)))
+    table = pd.DataFrame({"cand": cand, "ts": np.where(active[rows], first[rows], np.nan)})
+    spread = table.groupby("cand")["ts"].std(ddof=0).reindex(range(n_groups)).to_numpy()
+    if overall == 0:
+        return np.where(np.isnan(spread), 0.0, 1.0)
+    return np.clip(1.0 - np.nan_to_num(spread, nan=overall) / overall, 0.0, 1.0)
+
+
+def _internal_transfers(
+    transfers: pd.DataFrame, membership: sp.csr_matrix, accounts: pd.Index
+) -> dict[int, list[str]]:
+    """Candidate index -> ``"Transfer:src->dst"`` for transfers between two of its members."""
+    if transfers.empty:
+        return {}
+    coo = membership.tocoo()
+    member_of = pd.DataFrame({"cand": coo.row, "acct": coo.col})
+    inside = (
+        transfers[["src", "dst"]]
+        .merge(member_of.rename(columns={"acct": "src"}), on="src")
+        .merge(member_of.rename(columns={"acct": "dst"}), on=["dst", "cand"])
+        .sort_values(["cand", "src", "dst"])
+    )
+    labels = "Transfer:" + accounts[inside["src"]].astype(str) + "->" + \
+        accounts[inside["dst"]].astype(str)
+    return pd.Series(labels, index=inside["cand"].to_numpy()).groupby(level=0).agg(list).to_dict()

@@ -1,0 +1,100 @@
+"""Settings of the ring-candidate search, with defaults and a YAML loader."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class RingConfig:
+    """Settings of :func:`graph.rings.candidates.find_ring_candidates`.
+
+    Parameters
+    ----------
+    min_size, max_size
+        Bounds on the number of accounts in a candidate ring.
+    hub_degree_cap
+        Entities used by more accounts than this are hubs (carrier NAT, public Wi-Fi, office
+        machines): they contribute only a sampled chain of pairs to the projection, never their
+        k^2 pairs, and are recorded in ``Projection.cut_entities``.
+    min_edge_weight
+        Projection edges lighter than this are dropped before communities are searched. An entity
+        shared by ``d`` accounts adds ``1 / log(d)`` to each pair, so one shared entity of degree
+        up to ``exp(1 / min_edge_weight)`` links a pair on its own.
+    flow_weight
+        Multiplier of a money flow (``TRANSACTED_WITH``) in the projection.
+    resolution
+        Resolution of the Leiden (modularity) split of oversized components.
+    peel_blocks
+        How many dense blocks the FRAUDAR-style peeling extracts (0 disables it).
+    peel_epsilon
+        Batch-peeling slack: each round removes every node below ``2 (1 + eps)`` times the
+        current density.
+    lockstep_window_s
+        Width in seconds of the windows in which accounts touching the same entity act together.
+    flow_max_pair_count
+        Transfers between one pair at most this often count as one-off transfers (ring flows).
+    flow_leaf_max_degree
+        Counterparties of a star with more distinct counterparties than this are hubs, not leaves.
+    flow_min_fan
+        Minimum number of leaves of a fan-in / fan-out star.
+    flow_window_s
+        Width in seconds of the windows in which one-off transfers form a cycle.
+    dedupe_jaccard
+        Candidates whose member sets overlap at least this much (Jaccard) are merged.
+    max_evidence
+        At most this many evidence items are kept per candidate.
+    seed
+        Seed of every random choice (hub sampling, Leiden).
+    """
+
+    min_size: int = 3
+    max_size: int = 50
+    hub_degree_cap: int = 200
+    min_edge_weight: float = 0.3
+    flow_weight: float = 1.0
+    resolution: float = 1.0
+    peel_blocks: int = 20
+    peel_epsilon: float = 0.1
+    lockstep_window_s: float = 3600.0
+    flow_max_pair_count: int = 2
+    flow_leaf_max_degree: int = 10
+    flow_min_fan: int = 3
+    flow_window_s: float = 30 * 86400.0
+    dedupe_jaccard: float = 0.9
+    max_evidence: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.min_size <= self.max_size:
+            raise ValueError(
+                f"ring config: need 2 <= min_size <= max_size, got min_size={self.min_size}, "
+                f"max_size={self.max_size}"
+            )
+        if self.hub_degree_cap < 2:
+            raise ValueError(f"ring config: hub_degree_cap must be >= 2, got {self.hub_degree_cap}")
+
+
+def load_ring_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> RingConfig:
+    """Read a :class:`RingConfig` from a YAML file (its ``rings:`` section or the top level).
+
+    Unknown keys raise ``ValueError`` naming them and the known keys. ``overrides`` win over the
+    file; with ``path`` None only the defaults and ``overrides`` are used.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        values = dict(loaded.get("rings", loaded))
+    values.update(overrides)
+    known = {f.name for f in fields(RingConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"{path or 'ring config'}: unknown key(s) {unknown}; known keys are {sorted(known)}"
+        )
+    return RingConfig(**values)

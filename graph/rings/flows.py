@@ -1,0 +1,124 @@
+"""Money-flow ring shapes: fan-in / fan-out stars and cycles of one-off transfers.
+
+Laundering rings move money in few, one-off transfers (a pair that transacts at most
+``max_pair_count`` times) between accounts that do little else, while ordinary payers repeat
+transfers with the same counterparties. Two shapes are searched on the one-off transfers:
+
+* stars: an account with at least ``min_fan`` one-off counterparties in one direction that are
+  themselves not hubs (at most ``leaf_max_degree`` distinct counterparties); the star is the
+  centre plus those leaves;
+* cycles: strongly connected groups of one-off transfers made within one ``window_s`` window
+  (windows start every third of a window, so any group whose transfers span at most two thirds of
+  a window falls inside one); oversized groups are split by Leiden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from graph.rings.communities import group_rows, split_communities
+from graph.rings.projection import FLOW_RELATION, epoch_seconds
+from graph.snapshot import Snapshot
+
+
+@dataclass
+class FlowGroup:
+    """Accounts (row indices) tied by a flow shape; ``kind`` is ``flow_fan_in``,
+    ``flow_fan_out`` or ``flow_cycle``."""
+
+    rows: np.ndarray
+    kind: str
+
+
+def transfer_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:
+    """Transfers as ``src, dst`` (row indices), ``count``, ``ts`` (first transfer, epoch s)."""
+    edges = snapshot.edges.get(FLOW_RELATION)
+    if edges is None or len(edges) == 0:
+        return pd.DataFrame({"src": [], "dst": [], "count": [], "ts": []}, dtype=np.int64)
+    table = pd.DataFrame(
+        {
+            "src": accounts.get_indexer(edges["src"].astype(str)),
+            "dst": accounts.get_indexer(edges["dst"].astype(str)),
+            "count": edges["count"].to_numpy(np.int64),
+            "ts": epoch_seconds(edges["first_ts"]),
+        }
+    )
+    keep = (table["src"] >= 0) & (table["dst"] >= 0) & (table["src"] != table["dst"])
+    return table[keep].reset_index(drop=True)
+
+
+def counterparty_degree(transfers: pd.DataFrame, n_accounts: int) -> np.ndarray:
+    """Distinct counterparties of each account, either direction."""
+    pairs = np.sort(transfers[["src", "dst"]].to_numpy(np.int64), axis=1)
+    pairs = np.unique(pairs, axis=0) if len(pairs) else pairs.reshape(0, 2)
+    return np.bincount(pairs.ravel(), minlength=n_accounts)
+
+
+def fan_stars(
+    transfers: pd.DataFrame,
+    n_accounts: int,
+    max_pair_count: int,
+    leaf_max_degree: int,
+    min_fan: int,
+    max_size: int,
+) -> list[FlowGroup]:
+    """Fan-in and fan-out stars of one-off transfers to or from non-hub leaves."""
+    degree = counterparty_degree(transfers, n_accounts)
+    one_off = transfers[transfers["count"] <= max_pair_count]
+    groups: list[FlowGroup] = []
+    for kind, centre, leaf in (("flow_fan_in", "dst", "src"), ("flow_fan_out", "src", "dst")):
+        spokes = one_off[degree[one_off[leaf].to_numpy()] <= leaf_max_degree]
+        spokes = spokes.drop_duplicates([centre, leaf])
+        centres = spokes[centre].to_numpy()
+        leaves = spokes[leaf].to_numpy()
+        for idx in group_rows(centres):
+            if min_fan <= len(idx) <= max_size - 1:
+                groups.append(FlowGroup(np.append(leaves[idx], centres[idx[0]]), kind))
+    return groups
+
+
+def windowed_cycles(
+    transfers: pd.DataFrame,
+    n_accounts: int,
+    max_pair_count: int,
+    window_s: float,
+    min_size: int,
+    max_size: int,
+    seed: int = 0,
+) -> list[FlowGroup]:
+    """Strongly connected groups of one-off transfers made inside one time window."""
+    one_off = transfers[(transfers["count"] <= max_pair_count) & (transfers["ts"] >= 0)]
+    if one_off.empty:
+        return []
+    ts = one_off["ts"].to_numpy()
+    src, dst = one_off["src"].to_numpy(), one_off["dst"].to_numpy()
+    groups: list[FlowGroup] = []
+    seen: set[bytes] = set()
+    for start in np.arange(ts.min(), ts.max() + 1, window_s / 3):
+        inside = (ts >= start) & (ts < start + window_s)
+        if inside.sum() < min_size:
+            continue
+        graph = sp.csr_matrix(
+            (np.ones(inside.sum()), (src[inside], dst[inside])), shape=(n_accounts, n_accounts)
+        )
+        _, labels = connected_components(graph, directed=True, connection="strong")
+        sizes = np.bincount(labels)
+        in_group = np.flatnonzero(sizes[labels] >= min_size)
+        for local in group_rows(labels[in_group]):
+            rows = in_group[local]
+            parts = [rows]
+            if len(rows) > max_size:
+                sub = graph[rows][:, rows]
+                parts = [rows[p] for p in split_communities(sub + sub.T, min_size, max_size,
+                                                            seed=seed)]
+            for part in parts:
+                key = np.sort(part).tobytes()
+                if key not in seen:
+                    seen.add(key)
+                    groups.append(FlowGroup(np.sort(part), "flow_cycle"))
+    return groups
