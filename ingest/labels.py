@@ -28,28 +28,28 @@ class LabelsError(ValueError):
     """A labels file holds a value that is not a label."""
 
 
-def labels_spec(mapping: Mapping) -> LabelsSpec:
+def labels_spec(mapping: Mapping | None) -> LabelsSpec:
     """The mapping's labels section, or the canonical one (``account_id, label``)."""
-    return mapping.labels or CANONICAL_LABELS
+    return (mapping.labels if mapping is not None else None) or CANONICAL_LABELS
 
 
-def check_labels_file(path: str | os.PathLike[str], mapping: Mapping) -> None:
+def check_labels_file(path: str | os.PathLike[str], mapping: Mapping | None) -> None:
     """Raise :class:`MappingError` unless the labels file has every column the mapping names."""
     spec = labels_spec(mapping)
     found = source_columns(Path(path), header=spec.header, delimiter=spec.delimiter)
-    if mapping.labels is None:
+    if mapping is None or mapping.labels is None:
         missing = [c for c in spec.columns.values() if c not in found]
         if missing:
+            where = "no mapping was given" if mapping is None else f"{mapping.path} has no"
             raise MappingError(
-                f"labels file {path} lacks column {missing[0]!r} and {mapping.path} has no "
-                f"'labels:' section to say which columns to use; its columns are: "
-                f"{', '.join(map(repr, found))}"
+                f"labels file {path} lacks column {missing[0]!r} and {where} 'labels:' section "
+                f"to say which columns to use; its columns are: {', '.join(map(repr, found))}"
             )
         return
     check_source_columns(mapping, found, str(path), labels=True)
 
 
-def read_labels(path: str | os.PathLike[str], mapping: Mapping) -> pa.Table:
+def read_labels(path: str | os.PathLike[str], mapping: Mapping | None) -> pa.Table:
     """Read a labels file into canonical labels, one row per account.
 
     An account labelled more than once keeps label 1 if any row says 1, and the earliest ``ts``.
@@ -59,7 +59,8 @@ def read_labels(path: str | os.PathLike[str], mapping: Mapping) -> pa.Table:
     path
         The labels file (any format :mod:`ingest.readers` reads).
     mapping
-        Its ``labels`` section names the columns, value translation and constants.
+        Its ``labels`` section names the columns, value translation and constants; without
+        one, the file must have the canonical columns ``account_id, label[, ts]``.
 
     Returns
     -------
@@ -114,7 +115,7 @@ def read_labels(path: str | os.PathLike[str], mapping: Mapping) -> pa.Table:
             line, value = bad[0]
             raise LabelsError(
                 f"labels file {path}, line {line}: label {value!r} is not 0 or 1; translate the "
-                f"file's values with 'labels: {{values: {{{value!r}: 1}}}}' in {mapping.path}"
+                f"file's values with 'labels: {{values: {{{value!r}: 1}}}}' in the mapping"
             )
         result = con.sql(
             "SELECT account_id, CAST(max(label) AS TINYINT) AS label, min(ts) AS ts FROM parsed "

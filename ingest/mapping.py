@@ -259,7 +259,8 @@ def check_source_columns(
     """
     have = list(available)
     if labels:
-        assert mapping.labels is not None
+        if mapping.labels is None:
+            raise MappingError(f"{mapping.path} has no 'labels:' section")
         wanted = {f"labels.{k}": v for k, v in mapping.labels.columns.items()}
     else:
         wanted = {f"columns.{k}": v for k, v in mapping.columns.items()}

@@ -11,11 +11,13 @@ def ident(name: str) -> str:
 
 
 def literal(value: Any) -> str:
-    """Quote ``value`` as a SQL literal (strings, numbers, booleans, ``None``)."""
+    """Quote ``value`` as a SQL literal (strings, numbers, booleans, ``None``, lists)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
     return "'" + str(value).replace("'", "''") + "'"

@@ -1,0 +1,473 @@
+"""Canonical events -> graph snapshot, aggregated by DuckDB SQL (out-of-core, multi-threaded).
+
+All aggregation is SQL over one view, ``events`` (the canonical events of
+:mod:`ingest.pipeline`), built by the ``*_sql`` functions below, so that another engine (the
+PySpark path) can mirror it statement by statement. The statements, in order:
+
+1. :func:`edge_sql`, once per relation: ``src, dst, count, first_ts, last_ts, amount_sum`` grouped
+   by (account, entity) over the events whose entity column is set.
+2. :func:`entity_nodes_sql`, once per entity type: activity of each device, IP, payment method,
+   ... (events, distinct accounts from the edge table, amounts, active days, time-of-day spread).
+3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
+   activity as actor (counts per event type, amounts, active days, burstiness, time of day),
+   as counterparty (events and amounts received) and its distinct neighbours per relation
+   (from the edge tables).
+
+Feature conventions: counts are int64; other features float64; a feature that is undefined for a
+node (the mean amount of an account that never paid) is 0, so every feature column is free of
+nulls. Timestamps are UTC; days are UTC days.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+
+from graph.snapshot import ACCOUNT, RELATIONS, Snapshot, relation_specs, write_snapshot
+from ingest.engine import connect
+from ingest.labels import read_labels
+from ingest.mapping import Mapping, load_mapping
+from ingest.pipeline import LABELS_FILE, event_files
+from ingest.sql import ident, literal
+from ingest.state import IngestState
+
+#: Event types that get their own ``n_events_<type>`` count; rarer ones share ``n_events_other``.
+MAX_EVENT_TYPES = 16
+#: Hours (UTC) counted as night for ``night_fraction``.
+NIGHT_HOURS = (0, 6)
+
+_SECONDS_OF_DAY = "(epoch(ts) % 86400)"
+_DAY = "CAST(ts AS DATE)"
+
+
+@dataclass(frozen=True)
+class RelationSource:
+    """One relation out of ``Account``: its name, target node type and event column."""
+
+    name: str
+    node_type: str
+    column: str
+
+
+class BuildError(ValueError):
+    """The events directory holds no events, or its content does not fit the snapshot."""
+
+
+def build_snapshot(
+    events_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    labels: str | os.PathLike[str] | pd.DataFrame | None = None,
+    mapping: Mapping | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Snapshot:
+    """Aggregate the canonical events in ``events_dir`` into a graph snapshot at ``out_dir``.
+
+    Parameters
+    ----------
+    events_dir
+        An events directory written by :func:`ingest.pipeline.ingest_logs`.
+    out_dir
+        The snapshot directory; replaced atomically (see :func:`graph.snapshot.write_snapshot`).
+    labels
+        Canonical labels (a DataFrame ``account_id, label[, ts]``) or a labels file (read with
+        ``mapping``'s labels section). Default: ``events_dir/labels.parquet`` when present.
+        Only labels of accounts in the graph are kept.
+    mapping
+        Adds its extra entity types to those recorded in the events directory.
+    progress
+        Show the current step on stderr.
+
+    Returns
+    -------
+    Snapshot
+        The snapshot as written; its ``meta`` holds input checksums and event counts.
+
+    Raises
+    ------
+    BuildError
+        When ``events_dir`` holds no events.
+    """
+    started = time.perf_counter()
+    events_dir, out_dir = Path(events_dir), Path(out_dir)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    files = event_files(events_dir)
+    if not files:
+        raise BuildError(
+            f"{events_dir} holds no events (no day=*/ Parquet files); run `abusenet ingest` first"
+        )
+    state = IngestState.load(events_dir)
+    if mapping is not None:
+        state.add_schema(mapping)
+    relations = _relation_sources(state)
+    float_attributes = [a for a, kind in state.attributes.items() if kind == "float"]
+
+    tmp = out_dir.parent / f".{out_dir.name}.build-{os.getpid()}"
+    con = connect(tmp / "spill")
+    try:
+        with _Steps(progress) as step:
+            step("reading events")
+            columns = _register_events(con, files)
+            relations = [r for r in relations if r.column in columns]
+            float_attributes = [a for a in float_attributes if a in columns]
+            event_types = _event_types(con)
+
+            edges: dict[str, pd.DataFrame] = {}
+            for rel in relations:
+                step(f"edges {rel.name}")
+                con.execute(f"CREATE TEMP TABLE {ident('edges_' + rel.name)} AS {edge_sql(rel)}")
+                edges[rel.name] = _fetch(con, f"SELECT * FROM {ident('edges_' + rel.name)}")
+            relations = [r for r in relations if len(edges[r.name])]
+            edges = {r.name: edges[r.name] for r in relations}
+
+            nodes: dict[str, pd.DataFrame] = {}
+            for rel in relations:
+                if rel.node_type != ACCOUNT:
+                    step(f"nodes {rel.node_type}")
+                    nodes[rel.node_type] = _fetch(con, entity_nodes_sql(rel))
+            step("nodes Account")
+            nodes[ACCOUNT] = _fetch(
+                con, account_nodes_sql(event_types, relations, float_attributes)
+            )
+            step("summary")
+            meta = _meta(con, state, files, event_types)
+    finally:
+        con.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    label_table = _labels(events_dir, labels, mapping)
+    if label_table is not None:
+        known = label_table["account_id"].isin(nodes[ACCOUNT]["id"])
+        meta["labels_without_events"] = int((~known).sum())
+        label_table = label_table[known].reset_index(drop=True)
+    meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
+    specs = relation_specs(extra)
+    snapshot = Snapshot(
+        nodes=nodes,
+        edges=edges,
+        relations={r.name: specs[r.name] for r in relations},
+        labels=label_table,
+        meta=meta,
+    )
+    write_snapshot(snapshot, out_dir)
+    return snapshot
+
+
+# --------------------------------------------------------------------------------------------
+# The aggregation, as SQL over the view ``events``.
+# --------------------------------------------------------------------------------------------
+
+
+def edge_sql(rel: RelationSource) -> str:
+    """Edges of ``rel``: one row per (account, entity) pair that occur together in events."""
+    col = ident(rel.column)
+    return f"""
+        SELECT account_id AS src, {col} AS dst, count(*) AS count,
+               min(ts) AS first_ts, max(ts) AS last_ts,
+               coalesce(sum(amount), 0.0) AS amount_sum
+        FROM events
+        WHERE {col} IS NOT NULL
+        GROUP BY account_id, {col}
+    """
+
+
+def entity_nodes_sql(rel: RelationSource) -> str:
+    """Nodes of an entity type (the target of ``rel``), with activity features.
+
+    Features: ``n_events``, ``n_accounts`` (distinct accounts), ``events_per_account``,
+    ``amount_sum``, ``amount_mean``, ``active_days``, ``lifetime_days``, ``tod_spread``,
+    ``night_fraction``.
+    """
+    col = ident(rel.column)
+    edges = ident("edges_" + rel.name)
+    return f"""
+        WITH activity AS (
+            SELECT {col} AS id, min(ts) AS first_ts, max(ts) AS last_ts,
+                   count(*) AS n_events,
+                   coalesce(sum(amount), 0.0) AS amount_sum,
+                   coalesce(avg(amount), 0.0) AS amount_mean,
+                   count(DISTINCT {_DAY}) AS active_days,
+                   {_time_of_day_features()}
+            FROM events
+            WHERE {col} IS NOT NULL
+            GROUP BY {col}
+        ),
+        accounts AS (
+            SELECT dst AS id, count(*) AS n_accounts FROM {edges} GROUP BY dst
+        )
+        SELECT a.id, a.first_ts, a.last_ts, a.n_events, n.n_accounts,
+               CAST(a.n_events AS DOUBLE) / n.n_accounts AS events_per_account,
+               a.amount_sum, a.amount_mean, a.active_days,
+               {_lifetime_days('a')} AS lifetime_days,
+               a.tod_spread, a.night_fraction
+        FROM activity a JOIN accounts n USING (id)
+        ORDER BY a.id
+    """
+
+
+def account_nodes_sql(
+    event_types: list[str], relations: list[RelationSource], float_attributes: list[str]
+) -> str:
+    """``Account`` nodes: every account that acts or is a counterparty, with features.
+
+    Features as actor: ``n_events``, ``n_events_<type>`` per frequent event type and
+    ``n_events_other``, ``amount_out_sum / _mean / _max / _std``, ``active_days``,
+    ``lifetime_days``, ``events_per_active_day``, ``burstiness`` (Goh-Barabasi coefficient of
+    the gaps between consecutive events, in [-1, 1]; 0 with fewer than 3 events),
+    ``tod_spread`` (1 - mean resultant length of the hour of day: 0 = always the same hour),
+    ``night_fraction``, ``attr_<name>_mean`` per float attribute. As counterparty:
+    ``n_in_events``, ``amount_in_sum``, ``amount_in_mean``, ``attr_<name>_in_mean``.
+    Neighbours: ``deg_<relation>`` (distinct entities per relation; for ``TRANSACTED_WITH``,
+    ``deg_transacted_with_out`` and ``deg_transacted_with_in``).
+    """
+    type_counts = [
+        f"count(*) FILTER (WHERE event_type = {literal(t)}) AS {ident(name)}"
+        for t, name in zip(event_types, event_type_features(event_types), strict=True)
+    ]
+    type_counts.append(
+        f"count(*) FILTER (WHERE event_type NOT IN ({', '.join(map(literal, event_types))})) "
+        "AS n_events_other" if event_types else "0 AS n_events_other"
+    )
+    attr_out = [f"avg({ident(a)}) AS {ident(f'attr_{a}_mean')}" for a in float_attributes]
+    attr_in = [f"avg({ident(a)}) AS {ident(f'attr_{a}_in_mean')}" for a in float_attributes]
+    has_counterparty = any(r.column == "counterparty_id" for r in relations)
+
+    ctes = [
+        f"""acted AS (
+            SELECT account_id AS id, min(ts) AS first_ts, max(ts) AS last_ts,
+                   count(*) AS n_events, {', '.join(type_counts)},
+                   coalesce(sum(amount), 0.0) AS amount_out_sum,
+                   coalesce(avg(amount), 0.0) AS amount_out_mean,
+                   coalesce(max(amount), 0.0) AS amount_out_max,
+                   coalesce(stddev_pop(amount), 0.0) AS amount_out_std,
+                   count(DISTINCT {_DAY}) AS active_days,
+                   {_time_of_day_features()}
+                   {''.join(', ' + a for a in attr_out)}
+            FROM events GROUP BY account_id
+        )""",
+        """gaps AS (
+            SELECT account_id AS id, stddev_pop(gap) AS sd, avg(gap) AS mean, count(gap) AS n
+            FROM (
+                SELECT account_id,
+                       epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY account_id ORDER BY ts) AS gap
+                FROM events
+            )
+            GROUP BY account_id
+        )""",
+    ]
+    if has_counterparty:
+        ctes.append(
+            f"""received AS (
+            SELECT counterparty_id AS id, min(ts) AS first_ts, max(ts) AS last_ts,
+                   count(*) AS n_in_events,
+                   coalesce(sum(amount), 0.0) AS amount_in_sum,
+                   coalesce(avg(amount), 0.0) AS amount_in_mean
+                   {''.join(', ' + a for a in attr_in)}
+            FROM events WHERE counterparty_id IS NOT NULL GROUP BY counterparty_id
+        )"""
+        )
+    else:
+        ctes.append(
+            "received AS (SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS TIMESTAMPTZ) AS "
+            "first_ts, CAST(NULL AS TIMESTAMPTZ) AS last_ts, 0 AS n_in_events, 0.0 AS "
+            "amount_in_sum, 0.0 AS amount_in_mean"
+            + "".join(f", 0.0 AS {ident(f'attr_{a}_in_mean')}" for a in float_attributes)
+            + " WHERE false)"
+        )
+    degree_joins, degree_cols = [], []
+    for rel in relations:
+        edges = ident("edges_" + rel.name)
+        name = rel.name.lower()
+        if rel.column == "counterparty_id":
+            ctes.append(f"deg_{name}_out AS (SELECT src AS id, count(*) AS d FROM {edges} "
+                        "GROUP BY src)")
+            ctes.append(f"deg_{name}_in AS (SELECT dst AS id, count(*) AS d FROM {edges} "
+                        "GROUP BY dst)")
+            for side in ("out", "in"):
+                degree_joins.append(f"LEFT JOIN deg_{name}_{side} USING (id)")
+                degree_cols.append(f"coalesce(deg_{name}_{side}.d, 0) AS deg_{name}_{side}")
+        else:
+            ctes.append(f"deg_{name} AS (SELECT src AS id, count(*) AS d FROM {edges} "
+                        "GROUP BY src)")
+            degree_joins.append(f"LEFT JOIN deg_{name} USING (id)")
+            degree_cols.append(f"coalesce(deg_{name}.d, 0) AS deg_{name}")
+
+    counts = ["n_events", *event_type_features(event_types), "n_events_other", "active_days"]
+    amounts = ["amount_out_sum", "amount_out_mean", "amount_out_max", "amount_out_std"]
+    select = [
+        "id",
+        "CASE WHEN a.first_ts IS NULL THEN r.first_ts WHEN r.first_ts IS NULL THEN a.first_ts "
+        "ELSE least(a.first_ts, r.first_ts) END AS first_ts",
+        "CASE WHEN a.last_ts IS NULL THEN r.last_ts WHEN r.last_ts IS NULL THEN a.last_ts "
+        "ELSE greatest(a.last_ts, r.last_ts) END AS last_ts",
+        *(f"coalesce(a.{ident(c)}, 0) AS {ident(c)}" for c in counts),
+        *(f"coalesce(a.{c}, 0.0) AS {c}" for c in amounts),
+        f"coalesce({_lifetime_days('a')}, 0.0) AS lifetime_days",
+        "coalesce(CAST(a.n_events AS DOUBLE) / a.active_days, 0.0) AS events_per_active_day",
+        "CASE WHEN g.n >= 2 AND g.sd + g.mean > 0 "
+        "THEN (g.sd - g.mean) / (g.sd + g.mean) ELSE 0.0 END AS burstiness",
+        "coalesce(a.tod_spread, 0.0) AS tod_spread",
+        "coalesce(a.night_fraction, 0.0) AS night_fraction",
+        *(f"coalesce(a.{ident(f'attr_{x}_mean')}, 0.0) AS {ident(f'attr_{x}_mean')}"
+          for x in float_attributes),
+        "coalesce(r.n_in_events, 0) AS n_in_events",
+        "coalesce(r.amount_in_sum, 0.0) AS amount_in_sum",
+        "coalesce(r.amount_in_mean, 0.0) AS amount_in_mean",
+        *(f"coalesce(r.{ident(f'attr_{x}_in_mean')}, 0.0) AS {ident(f'attr_{x}_in_mean')}"
+          for x in float_attributes),
+        *degree_cols,
+    ]
+    return f"""
+        WITH {', '.join(ctes)}
+        SELECT {', '.join(select)}
+        FROM acted a
+        FULL OUTER JOIN received r USING (id)
+        LEFT JOIN gaps g USING (id)
+        {' '.join(degree_joins)}
+        ORDER BY id
+    """
+
+
+def event_type_features(event_types: list[str]) -> list[str]:
+    """Feature names ``n_events_<slug>`` for ``event_types``, unique and SQL/Python friendly."""
+    names: list[str] = []
+    for t in event_types:
+        slug = re.sub(r"[^0-9a-z]+", "_", t.lower()).strip("_") or "blank"
+        name, k = f"n_events_{slug}", 2
+        while name in names or name == "n_events_other":
+            name, k = f"n_events_{slug}_{k}", k + 1
+        names.append(name)
+    return names
+
+
+def _time_of_day_features() -> str:
+    angle = f"2 * pi() * {_SECONDS_OF_DAY} / 86400"
+    night = f"{_SECONDS_OF_DAY} >= {NIGHT_HOURS[0] * 3600} AND {_SECONDS_OF_DAY} < " \
+            f"{NIGHT_HOURS[1] * 3600}"
+    return (
+        f"1 - sqrt(pow(avg(cos({angle})), 2) + pow(avg(sin({angle})), 2)) AS tod_spread, "
+        f"avg(CASE WHEN {night} THEN 1.0 ELSE 0.0 END) AS night_fraction"
+    )
+
+
+def _lifetime_days(alias: str) -> str:
+    return f"(epoch({alias}.last_ts) - epoch({alias}.first_ts)) / 86400.0"
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _relation_sources(state: IngestState) -> list[RelationSource]:
+    sources = [RelationSource(name, dst, col) for name, (_, dst, col) in RELATIONS.items()]
+    sources += [
+        RelationSource(spec["relation"], node_type, spec["column"])
+        for node_type, spec in sorted(state.entities.items())
+    ]
+    return sources
+
+
+def _register_events(con: duckdb.DuckDBPyConnection, files: list[Path]) -> set[str]:
+    """Create the ``events`` view over ``files``; return its columns."""
+    con.execute(
+        f"CREATE VIEW events AS SELECT * FROM read_parquet({literal([str(p) for p in files])}, "
+        "union_by_name = true, hive_partitioning = false)"
+    )
+    return {row[0] for row in con.execute("DESCRIBE events").fetchall()}
+
+
+def _event_types(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT event_type FROM events GROUP BY event_type "
+        f"ORDER BY count(*) DESC, event_type LIMIT {MAX_EVENT_TYPES}"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    return con.sql(sql).to_arrow_table().to_pandas()
+
+
+def _meta(
+    con: duckdb.DuckDBPyConnection,
+    state: IngestState,
+    files: list[Path],
+    event_types: list[str],
+) -> dict[str, Any]:
+    count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchone()
+    by_type = dict(
+        con.execute(
+            "SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC, 1"
+        ).fetchall()
+    )
+    return {
+        "events": {
+            "count": int(count),
+            "first_ts": first.isoformat() if first else None,
+            "last_ts": last.isoformat() if last else None,
+            "by_type": by_type,
+            "files": len(files),
+            "rows": sum(pq.ParquetFile(p).metadata.num_rows for p in files),
+        },
+        "event_type_features": dict(
+            zip(event_types, event_type_features(event_types), strict=True)
+        ),
+        "inputs": [
+            {"sha256": key.split(":")[0], "mapping": key.split(":")[1], **facts}
+            for key, facts in sorted(state.files.items())
+        ],
+    }
+
+
+def _labels(
+    events_dir: Path,
+    labels: str | os.PathLike[str] | pd.DataFrame | None,
+    mapping: Mapping | None,
+) -> pd.DataFrame | None:
+    if isinstance(labels, pd.DataFrame):
+        table = labels.copy()
+    elif labels is not None:
+        table = read_labels(labels, mapping).to_pandas()
+    elif (events_dir / LABELS_FILE).is_file():
+        table = pd.read_parquet(events_dir / LABELS_FILE)
+    else:
+        return None
+    if "ts" not in table.columns:
+        table["ts"] = pd.Series(pd.NaT, index=table.index, dtype="datetime64[us, UTC]")
+    table["account_id"] = table["account_id"].astype(str)
+    table["label"] = table["label"].astype("int8")
+    return table[["account_id", "label", "ts"]]
+
+
+class _Steps:
+    """Context manager yielding ``step(description)``, shown on stderr as a status line."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._status: Any = None
+
+    def __enter__(self):
+        if self._enabled:
+            from rich.console import Console
+
+            self._status = Console(stderr=True).status("building snapshot")
+            self._status.__enter__()
+        return self._step
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def _step(self, description: str) -> None:
+        if self._status is not None:
+            self._status.update(f"building snapshot: {description}")
