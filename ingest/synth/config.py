@@ -1,0 +1,183 @@
+"""The generator's knobs: one dataclass with documented defaults, loadable from YAML.
+
+``configs/synth.yaml`` lists the same defaults for people to copy and edit; a test keeps the two
+in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Planted ring kinds and what each one plants.
+RING_KINDS: dict[str, str] = {
+    "device_farm": "fresh accounts on emulator devices shared in an overlapping chain",
+    "payment_ring": "established accounts sharing payment instruments in a chain",
+    "card_testing": "fresh accounts testing a pool of stolen cards with small payments",
+    "mule_cycle": "money passed around a cycle of mule accounts, hop after hop",
+    "fan_in": "many mules sending just-below-threshold transfers to one collector",
+    "fan_out": "one account spreading money over many mules",
+    "review_ring": "accounts reviewing each other in lockstep from shared devices",
+}
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Knobs of the synthetic interaction-log generator (all have realistic defaults).
+
+    Parameters
+    ----------
+    start
+        First day of the simulated window (UTC, ISO date).
+    chunk_accounts
+        Accounts generated per output part; bounds memory. Output for a seed is identical only
+        for the same ``chunk_accounts``.
+    mean_events_per_account, activity_sigma, max_events_per_account
+        Benign activity per account is lognormal with this mean and log-scale spread (a heavy
+        tail of power users), capped.
+    new_account_fraction
+        Share of benign accounts that sign up inside the window.
+    household_size_weights
+        Relative frequency of households of 1, 2, ... members.
+    household_device_share, household_card_share
+        Probability that a multi-member household shares a device / a payment card.
+    devices_per_account_weights, cards_per_account_weights
+        Relative frequency of accounts with 1, 2, ... personal devices / cards.
+    mobile_fraction, accounts_per_nat_ip, ipv6_fraction
+        Share of accounts on mobile carriers, how many accounts share one carrier-NAT address
+        on average, and the share of those addresses that are IPv6.
+    public_wifi_fraction, accounts_per_public_ip
+        Share of accounts that use public Wi-Fi (cafes, campuses) and accounts per such address.
+    office_fraction, accounts_per_office_device
+        Share of accounts that use shared office or library machines, and users per machine.
+    travel_ip_rate
+        Share of benign events from a one-off address (travel, hotels).
+    decline_rate
+        Share of benign orders and payments that are declined.
+    abuse_fraction
+        Share of accounts that are members of a planted ring.
+    ring_size_min, ring_size_max, ring_size_median
+        Ring sizes are lognormal around the median, clipped to the range.
+    ring_kind_weights
+        Relative frequency of each ring kind (see :data:`RING_KINDS`).
+    lockstep_seconds
+        Typical spread of ring members' actions around each coordinated episode.
+    camouflage_activity
+        Ring members' ordinary activity, relative to a benign account's.
+    card_test_decline_rate
+        Share of stolen-card tests that are declined.
+    unlabelled_ring_fraction
+        Share of rings of which no member is labelled.
+    ring_member_label_rate
+        Probability that a member of a labelled ring appears in the labels file.
+    missed_abuser_rate
+        Share of labelled ring members labelled 0 (missed by reviewers).
+    benign_label_rate
+        Share of benign accounts that appear in the labels file.
+    benign_mislabel_rate
+        Share of labelled benign accounts labelled 1 (label noise).
+    """
+
+    start: str = "2025-01-01"
+    chunk_accounts: int = 100_000
+    mean_events_per_account: float = 12.0
+    activity_sigma: float = 1.1
+    max_events_per_account: int = 5_000
+    new_account_fraction: float = 0.1
+    household_size_weights: tuple[float, ...] = (0.70, 0.15, 0.08, 0.05, 0.02)
+    household_device_share: float = 0.6
+    household_card_share: float = 0.4
+    devices_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
+    cards_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
+    mobile_fraction: float = 0.45
+    accounts_per_nat_ip: int = 3_000
+    ipv6_fraction: float = 0.15
+    public_wifi_fraction: float = 0.2
+    accounts_per_public_ip: int = 300
+    office_fraction: float = 0.08
+    accounts_per_office_device: int = 40
+    travel_ip_rate: float = 0.03
+    decline_rate: float = 0.02
+    abuse_fraction: float = 0.03
+    ring_size_min: int = 4
+    ring_size_max: int = 30
+    ring_size_median: float = 9.0
+    ring_kind_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "device_farm": 0.25,
+            "payment_ring": 0.2,
+            "card_testing": 0.15,
+            "mule_cycle": 0.12,
+            "fan_in": 0.08,
+            "fan_out": 0.08,
+            "review_ring": 0.12,
+        }
+    )
+    lockstep_seconds: float = 300.0
+    camouflage_activity: float = 0.5
+    card_test_decline_rate: float = 0.5
+    unlabelled_ring_fraction: float = 0.3
+    ring_member_label_rate: float = 0.6
+    missed_abuser_rate: float = 0.05
+    benign_label_rate: float = 0.1
+    benign_mislabel_rate: float = 0.02
+
+    def __post_init__(self) -> None:
+        unknown = set(self.ring_kind_weights) - set(RING_KINDS)
+        if unknown:
+            raise ValueError(
+                f"ring_kind_weights: unknown ring kind(s) {sorted(unknown)}; "
+                f"known kinds are {sorted(RING_KINDS)}"
+            )
+        if not 4 <= self.ring_size_min <= self.ring_size_max:
+            raise ValueError(
+                f"ring sizes: need 4 <= ring_size_min <= ring_size_max, got "
+                f"{self.ring_size_min}..{self.ring_size_max}"
+            )
+        if self.chunk_accounts < 100:
+            raise ValueError(f"chunk_accounts must be at least 100, got {self.chunk_accounts}")
+        for name in ("abuse_fraction", "mobile_fraction", "office_fraction",
+                     "public_wifi_fraction", "new_account_fraction"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+    @classmethod
+    def from_knobs(cls, **knobs: Any) -> SynthConfig:
+        """Build a config from keyword overrides, naming any unknown knob in the error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(knobs) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown generator knob(s) {unknown}; known knobs are {sorted(known)}"
+            )
+        converted = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in knobs.items()
+        }
+        return cls(**converted)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The knobs as plain YAML-friendly values."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def load_config(path: str | os.PathLike[str]) -> SynthConfig:
+    """Read generator knobs from a YAML file (a mapping of knob name to value).
+
+    Raises
+    ------
+    ValueError
+        If the file is not a mapping or names an unknown knob.
+    """
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{path}: expected a mapping of generator knobs, got {type(data).__name__}"
+        )
+    try:
+        return SynthConfig.from_knobs(**data)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{path}: {err}") from err

@@ -1,0 +1,197 @@
+"""Turn generated arrays into Arrow tables and write the generator's files.
+
+Entity keys become strings once per distinct entity (factorise, format the distinct ones) and
+events refer to them through Arrow dictionary columns, which Parquet stores as they are: string
+building stays far below one operation per event. Files are written with plain string types.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ingest.synth.events import EVENT_TYPES, STATUSES, EventBatch
+from ingest.synth.ids import decimal_ids, hashed, hex_ids, ipv4_strings, ipv6_strings
+from ingest.synth.world import DEV_RING, IP_NAT
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+CHANNELS = ("web", "ios", "android")
+_SALT_SHIFT = np.uint64(56)
+
+EVENT_SCHEMA = pa.schema([
+    ("event_id", pa.string()),
+    ("ts", TS_TYPE),
+    ("account_id", pa.string()),
+    ("event_type", pa.string()),
+    ("device_id", pa.string()),
+    ("ip", pa.string()),
+    ("payment_id", pa.string()),
+    ("counterparty_id", pa.string()),
+    ("amount", pa.float64()),
+    ("channel", pa.string()),
+    ("status", pa.string()),
+])
+
+
+_DICTIONARY_EVENT_SCHEMA = pa.schema([
+    pa.field(f.name, f.type if f.name in ("event_id", "ts", "amount")
+             else pa.dictionary(pa.int32(), f.type))
+    for f in EVENT_SCHEMA
+])
+
+
+class IdFormatter:
+    """Strings for accounts and entity keys of one generated population (depends on the seed)."""
+
+    def __init__(self, seed: int, n_accounts: int, ipv6_fraction: float) -> None:
+        self.seed = seed
+        self.account_width = max(6, len(str(max(n_accounts - 1, 0))))
+        self.ipv6_per_mille = int(round(1000 * ipv6_fraction))
+
+    def accounts(self, index: np.ndarray) -> pa.Array:
+        """Account ids (``acct_000042``) of global account indices."""
+        return decimal_ids("acct_", index, self.account_width)
+
+    def devices(self, keys: np.ndarray) -> pa.Array:
+        """Device ids (``dev_<16 hex>``) of device keys."""
+        return hex_ids("dev_", hashed(keys, self.seed))
+
+    def cards(self, keys: np.ndarray) -> pa.Array:
+        """Payment-instrument tokens (``card_<16 hex>``) of card keys."""
+        return hex_ids("card_", hashed(keys, self.seed))
+
+    def addresses(self, keys: np.ndarray) -> pa.Array:
+        """IP addresses of address keys; a share of carrier-NAT addresses are IPv6."""
+        h = hashed(keys, self.seed)
+        text = ipv4_strings(h)
+        v6 = ((keys >> _SALT_SHIFT) == IP_NAT) & (h % np.uint64(1000) < self.ipv6_per_mille)
+        if v6.any():
+            text = pc.replace_with_mask(text, pa.array(v6), ipv6_strings(h[v6]))
+        return text
+
+    def channels(self, keys: np.ndarray) -> pa.Array:
+        """The app channel a device key runs (emulator farms run the Android app)."""
+        code = (hashed(keys, self.seed) >> np.uint64(40)) % np.uint64(len(CHANNELS))
+        code = np.where((keys >> _SALT_SHIFT) == DEV_RING, 2, code.astype(np.int64))
+        return pa.array(np.array(CHANNELS, dtype=object)[code], type=pa.string())
+
+
+def _decoded(keys: np.ndarray, null: np.ndarray, fmt) -> pa.Array:
+    """Strings for ``keys`` (null where ``null``), formatting each distinct key once."""
+    if null.all():
+        return pa.DictionaryArray.from_arrays(
+            pa.nulls(len(keys), pa.int32()), pa.array([], pa.string()))
+    codes = np.full(len(keys), -1, dtype=np.int32)
+    codes[~null], uniques = pd.factorize(keys[~null])
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=null), fmt(np.asarray(uniques)))
+
+
+def _codes(codes: np.ndarray, vocabulary: tuple[str, ...]) -> pa.Array:
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(vocabulary))
+
+
+def seconds_to_ts(seconds: np.ndarray) -> pa.Array:
+    """Epoch seconds as UTC microsecond timestamps."""
+    return pa.array(np.asarray(seconds, dtype=np.int64) * 1_000_000, type=pa.int64()).cast(TS_TYPE)
+
+
+def event_ids(first_event: int, n: int) -> pa.Array:
+    """Sequential event ids ``evt_<number>`` from ``first_event`` on."""
+    numbers = pa.array(np.arange(first_event, first_event + n, dtype=np.int64)).cast(pa.string())
+    return pc.binary_join_element_wise("evt_", numbers, "")
+
+
+def events_table(batch: EventBatch, first_event: int, ids: IdFormatter) -> pa.Table:
+    """The canonical event table of ``batch`` (in output order; strings dictionary-encoded)."""
+    no_device = batch.device == 0
+    return pa.Table.from_arrays([
+        event_ids(first_event, len(batch)),
+        seconds_to_ts(batch.ts),
+        _decoded(batch.account, np.zeros(len(batch), dtype=bool), ids.accounts),
+        _codes(batch.event_type, EVENT_TYPES),
+        _decoded(batch.device, no_device, ids.devices),
+        _decoded(batch.ip, batch.ip == 0, ids.addresses),
+        _decoded(batch.card, batch.card == 0, ids.cards),
+        _decoded(batch.counterparty, batch.counterparty < 0, ids.accounts),
+        pa.array(batch.amount, mask=np.isnan(batch.amount)),
+        _decoded(batch.device, no_device, ids.channels),
+        _codes(batch.status, STATUSES),
+    ], schema=_DICTIONARY_EVENT_SCHEMA)
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """``table`` with dictionary columns turned into their plain value types."""
+    return table.cast(pa.schema([
+        pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type)
+        for f in table.schema
+    ]))
+
+
+def iso_text(ts: pa.Array) -> pa.Array:
+    """ISO-8601 text (``2025-01-01T08:30:00Z``) of UTC timestamps, keeping nulls."""
+    return pc.strftime(ts.cast(pa.timestamp("s", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
+
+
+def for_csv(table: pa.Table) -> pa.Table:
+    """``table`` with timestamp columns written as ISO-8601 text."""
+    for i, col in enumerate(table.schema):
+        if pa.types.is_timestamp(col.type):
+            table = table.set_column(i, col.name, iso_text(table.column(i).combine_chunks()))
+    return table
+
+
+class PartWriter:
+    """Writes the events of each chunk to ``events/part-NNNNN.parquet`` or ``.csv.gz``.
+
+    Parts are read back with the plain :data:`EVENT_SCHEMA` types.
+    """
+
+    def __init__(self, directory: Path, fmt: str) -> None:
+        self.directory = directory
+        self.fmt = fmt
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def write(self, index: int, table: pa.Table) -> Path:
+        """Write one part and return its path."""
+        path = self.directory / f"part-{index:05d}.{self.fmt}"
+        if self.fmt == "parquet":
+            # Without the stored Arrow schema, readers see plain strings, not dictionaries.
+            pq.write_table(table, path, compression="snappy", store_schema=False)
+        else:
+            with gzip.open(path, "wb", compresslevel=1) as sink:
+                pacsv.write_csv(for_csv(decoded(table)), sink)
+        return path
+
+
+class TableAppender:
+    """Appends chunk tables to one Parquet or CSV file, opened on first write."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+
+    def append(self, table: pa.Table) -> None:
+        """Append ``table`` (which has this appender's schema)."""
+        if self.path.suffix == ".csv":
+            table = for_csv(table)
+            if self._writer is None:
+                self._writer = pacsv.CSVWriter(os.fspath(self.path), table.schema)
+        elif self._writer is None:
+            self._writer = pq.ParquetWriter(os.fspath(self.path), self.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        """Finish the file (an empty one with a header when nothing was appended)."""
+        if self._writer is None:
+            self.append(self.schema.empty_table())
+        self._writer.close()

@@ -1,0 +1,216 @@
+"""Planted abuse: rings of accounts that look ordinary one by one but act together.
+
+All rings of one chunk are generated at once as flat arrays: ring -> members (by position in the
+ring) -> coordinated episodes -> events. Sharing follows overlapping chains rather than cliques
+(member i shares a device with i + 1 and a card with i + 2), so no single entity joins the whole
+ring; timing is in lockstep (members act within minutes of each episode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.synth.config import RING_KINDS, SynthConfig
+from ingest.synth.events import (
+    DECLINED,
+    LOGIN,
+    NO_STATUS,
+    OK,
+    ORDER,
+    PAYMENT,
+    REVIEW,
+    SIGNUP,
+    TRANSFER,
+    EventBatch,
+)
+from ingest.synth.ids import entity_key
+from ingest.synth.world import CARD_RING, DAY, DEV_RING, IP_RING, RING_SLOTS, Population
+
+KIND_NAMES = tuple(RING_KINDS)
+(DEVICE_FARM, PAYMENT_RING, CARD_TESTING, MULE_CYCLE, FAN_IN, FAN_OUT,
+ REVIEW_RING) = range(len(KIND_NAMES))
+#: Kinds whose members are fresh accounts created for the scheme.
+FRESH_KINDS = (DEVICE_FARM, CARD_TESTING)
+#: Events each member makes per episode, by kind.
+EVENTS_PER_SLOT = np.array([2, 1, 3, 1, 1, 1, 1])
+
+
+@dataclass
+class Rings:
+    """The rings planted in one chunk.
+
+    ``member_local`` lists the members' local account indices ring after ring (``offset[r]`` is
+    where ring ``r`` starts); ``ring_number`` is the global number of each ring.
+    """
+
+    kind: np.ndarray
+    size: np.ndarray
+    offset: np.ndarray
+    member_local: np.ndarray
+    ring_number: np.ndarray
+    first_ts: np.ndarray
+    last_ts: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def member_ring(self) -> np.ndarray:
+        """Ring index (within the chunk) of each entry of ``member_local``."""
+        return np.repeat(np.arange(len(self.kind)), self.size)
+
+
+def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
+               first_ring: int, start: int, end: int) -> Rings:
+    """Choose ring kinds, sizes, members and time windows; fresh members get new signups."""
+    target = int(round(config.abuse_fraction * pop.size))
+    sizes = np.clip(
+        np.rint(rng.lognormal(np.log(config.ring_size_median), 0.5, target // 4 + 1)),
+        config.ring_size_min, config.ring_size_max,
+    ).astype(np.int64)
+    sizes = sizes[np.cumsum(sizes) <= target] if target >= config.ring_size_min else sizes[:0]
+    weights = np.array([config.ring_kind_weights.get(k, 0.0) for k in KIND_NAMES])
+    kind = np.searchsorted(np.cumsum(weights) / weights.sum(), rng.random(len(sizes)),
+                           side="right")
+    members = rng.permutation(pop.size)[: sizes.sum()]
+    span = (rng.uniform(1.0, min(7.0, (end - start) / DAY / 2), len(sizes)) * DAY).astype(np.int64)
+    first_ts = start + (rng.random(len(sizes)) * (end - start - span)).astype(np.int64)
+    rings = Rings(
+        kind=kind, size=sizes, offset=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+        member_local=members, ring_number=first_ring + np.arange(len(sizes)),
+        first_ts=first_ts, last_ts=first_ts + span,
+    )
+    # Fresh members sign up in lockstep just before the ring's first episode.
+    fresh = np.isin(kind[rings.member_ring], FRESH_KINDS)
+    pop.signup[members[fresh]] = rings.first_ts[rings.member_ring[fresh]] - rng.integers(
+        1, int(config.lockstep_seconds) + 2, int(fresh.sum()))
+    return rings
+
+
+def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
+                config: SynthConfig, end: int) -> EventBatch:
+    """The coordinated events of every ring of ``rings``."""
+    if len(rings) == 0:
+        return EventBatch.empty_like(*(np.zeros(0, dtype=np.int64),) * 3)
+    n_rings = len(rings)
+    episodes = rng.integers(3, 9, n_rings)
+    spread = config.lockstep_seconds * rng.lognormal(0.0, 0.5, n_rings)
+    hop = rng.integers(600, 3600, n_rings)
+    base_amount = rng.lognormal(7.5, 0.5, n_rings)
+
+    # One slot per (ring, member position, episode).
+    slots_per_ring = rings.size * episodes
+    ring = np.repeat(np.arange(n_rings), slots_per_ring)
+    within = np.arange(len(ring)) - np.repeat(np.cumsum(slots_per_ring) - slots_per_ring,
+                                              slots_per_ring)
+    pos, episode = within // episodes[ring], within % episodes[ring]
+    kind = rings.kind[ring]
+    fresh = np.isin(kind, FRESH_KINDS)
+    keep = (rng.random(len(ring)) < 0.85) | (fresh & (episode == 0))
+    ring, pos, episode, kind = ring[keep], pos[keep], episode[keep], kind[keep]
+    span = rings.last_ts[ring] - rings.first_ts[ring]
+    slot_ts = (rings.first_ts[ring] + span * episode // episodes[ring]
+               + np.abs(rng.normal(0.0, spread[ring])).astype(np.int64))
+
+    # Events of each slot.
+    per_slot = EVENTS_PER_SLOT[kind]
+    slot = np.repeat(np.arange(len(ring)), per_slot)
+    sub = np.arange(len(slot)) - np.repeat(np.cumsum(per_slot) - per_slot, per_slot)
+    ring, pos, episode, kind = ring[slot], pos[slot], episode[slot], kind[slot]
+    size = rings.size[ring]
+
+    def member(position: np.ndarray) -> np.ndarray:
+        return rings.member_local[rings.offset[ring] + position % size]
+
+    actor, cp = member(pos), np.full(len(ring), -1, dtype=np.int64)
+    event_type = np.full(len(ring), TRANSFER, dtype=np.int8)
+    ts = slot_ts[slot] + sub * rng.integers(5, 90, len(slot))
+
+    farm, testing = kind == DEVICE_FARM, kind == CARD_TESTING
+    first = episode == 0
+    event_type[farm] = np.where(sub[farm] == 0, np.where(first[farm], SIGNUP, LOGIN), ORDER)
+    event_type[testing] = np.where(first[testing] & (sub[testing] == 0), SIGNUP, PAYMENT)
+    event_type[kind == PAYMENT_RING] = ORDER
+    event_type[kind == REVIEW_RING] = REVIEW
+
+    cycle = kind == MULE_CYCLE
+    cp[cycle] = member(pos + 1)[cycle]
+    ts[cycle] += pos[cycle] * hop[ring[cycle]]
+    fan_in, fan_out = kind == FAN_IN, kind == FAN_OUT
+    hub = (fan_in | fan_out) & (pos == 0)
+    cp[fan_in & ~hub] = member(np.zeros_like(pos))[fan_in & ~hub]
+    spoke = fan_out & ~hub
+    cp[spoke], actor[spoke] = actor[spoke], member(np.zeros_like(pos))[spoke]
+    event_type[hub] = PAYMENT
+    review = kind == REVIEW_RING
+    cp[review] = member(pos + 1 + episode % np.maximum(size - 1, 1))[review]
+
+    signup = event_type == SIGNUP
+    ts[signup] = pop.signup[actor[signup]]
+    batch = EventBatch.empty_like(pop.account[actor], np.minimum(ts, end - 1), event_type)
+    batch.counterparty = np.where(cp >= 0, pop.account[np.maximum(cp, 0)], -1)
+    _ring_entities(rng, batch, pop, rings.ring_number[ring], kind, pos, episode, sub, size, actor)
+    _ring_money(rng, batch, kind, pos, size, base_amount[ring], config)
+    return batch
+
+
+def _ring_entities(rng: np.random.Generator, batch: EventBatch, pop: Population,
+                   ring_number: np.ndarray, kind: np.ndarray, pos: np.ndarray,
+                   episode: np.ndarray, sub: np.ndarray, size: np.ndarray,
+                   actor: np.ndarray) -> None:
+    """Devices, addresses and cards: chained ring entities plus the members' own ones."""
+    n = len(kind)
+    base = ring_number * RING_SLOTS
+    chained = np.isin(kind, (DEVICE_FARM, CARD_TESTING, REVIEW_RING))
+    # Member i uses ring devices i and i + 1: neighbours in the ring share one device.
+    batch.device = np.where(
+        chained,
+        entity_key(DEV_RING, base + (pos + (episode + sub) % 2) % size),
+        pop.personal_device_key(actor),
+    )
+    proxies = np.maximum(2, size // 3)
+    proxy = entity_key(IP_RING, base + (pos // 3 + episode) % proxies)
+    shared = entity_key(IP_RING, base + (pos + episode % 2) % size)
+    home = pop.home_ip_key(actor)
+    batch.ip = np.where(np.isin(kind, (DEVICE_FARM, CARD_TESTING)), proxy,
+                        np.where((kind == REVIEW_RING) | (rng.random(n) < 0.3), shared, home))
+
+    money = (batch.event_type == ORDER) | (batch.event_type == PAYMENT)
+    # Farm member i pays with ring cards i and i + 2; payment-ring pairs overlap; card testers
+    # share a small pool of stolen cards.
+    card_slot = np.select(
+        [kind == DEVICE_FARM, kind == PAYMENT_RING, kind == CARD_TESTING],
+        [(pos + 2 * (episode % 2)) % size,
+         (pos // 2 + episode % 2) % ((size + 1) // 2),
+         (pos + sub + episode) % np.maximum(3, size // 2)],
+        default=-1,
+    )
+    ring_card = entity_key(CARD_RING, base + np.maximum(card_slot, 0))
+    own_card = pop.personal_card_key(actor)
+    batch.card = np.where(money, np.where(card_slot >= 0, ring_card, own_card), np.uint64(0))
+
+
+def _ring_money(rng: np.random.Generator, batch: EventBatch, kind: np.ndarray, pos: np.ndarray,
+                size: np.ndarray, base_amount: np.ndarray, config: SynthConfig) -> None:
+    """Amounts and payment outcomes of ring events."""
+    n = len(kind)
+    hub = (batch.event_type == PAYMENT) & np.isin(kind, (FAN_IN, FAN_OUT))
+    amount = np.select(
+        [kind == CARD_TESTING, kind == MULE_CYCLE, kind == FAN_IN, kind == FAN_OUT,
+         kind == PAYMENT_RING],
+        [np.round(rng.uniform(0.5, 5.0, n), 2),
+         base_amount * 0.97 ** pos * rng.normal(1.0, 0.01, n),
+         rng.uniform(900.0, 999.99, n),
+         base_amount / size * rng.normal(1.0, 0.05, n),
+         rng.lognormal(4.5, 0.6, n)],
+        default=rng.lognormal(3.3, 0.9, n),
+    )
+    amount[hub] = base_amount[hub]
+    money = np.isin(batch.event_type, (ORDER, PAYMENT, TRANSFER))
+    batch.amount = np.where(money, np.round(amount, 2), np.nan)
+    decline = np.where(kind == CARD_TESTING, config.card_test_decline_rate, config.decline_rate)
+    declined = rng.random(n) < decline
+    pay = (batch.event_type == ORDER) | (batch.event_type == PAYMENT)
+    batch.status = np.where(pay, np.where(declined, DECLINED, OK), NO_STATUS).astype(np.int8)
