@@ -47,9 +47,11 @@ class SynthConfig:
         Probability that a multi-member household shares a device / a payment card.
     devices_per_account_weights, cards_per_account_weights
         Relative frequency of accounts with 1, 2, ... personal devices / cards.
-    mobile_fraction, accounts_per_nat_ip, ipv6_fraction
-        Share of accounts on mobile carriers, how many accounts share one carrier-NAT address
-        on average, and the share of those addresses that are IPv6.
+    mobile_fraction, accounts_per_nat_ip
+        Share of accounts on mobile carriers and how many accounts share one carrier-NAT
+        address on average.
+    ipv6_fraction
+        Share of home and carrier addresses that are IPv6.
     public_wifi_fraction, accounts_per_public_ip
         Share of accounts that use public Wi-Fi (cafes, campuses) and accounts per such address.
     office_fraction, accounts_per_office_device

@@ -73,12 +73,12 @@ def decimal_width(largest: int, minimum: int = 6) -> int:
 def ipv4_strings(hashes: np.ndarray) -> pa.StringArray:
     """Public-looking dotted-quad IPv4 addresses derived from hashes.
 
-    The first octet avoids the private, loopback, link-local, carrier-grade-NAT and multicast
-    ranges, so every address parses and looks routable.
+    The first octet avoids private, loopback, link-local, carrier-grade-NAT, benchmarking,
+    documentation and multicast ranges, so every address parses and looks routable.
     """
     h = np.asarray(hashes, dtype=np.uint64)
     first = 11 + (h % np.uint64(212)).astype(np.int64)
-    first += np.isin(first, (100, 127, 169, 172, 192)).astype(np.int64)
+    first += np.isin(first, (100, 127, 169, 172, 192, 198, 203)).astype(np.int64)
     octets = [first] + [((h >> np.uint64(s)) & np.uint64(0xFF)).astype(np.int64) for s in (8, 16)]
     octets.append(1 + ((h >> np.uint64(24)) % np.uint64(254)).astype(np.int64))
     parts = [pa.array(o).cast(pa.string()) for o in octets]

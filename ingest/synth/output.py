@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from ingest.synth.events import EVENT_TYPES, STATUSES, EventBatch
 from ingest.synth.ids import decimal_ids, hashed, hex_ids, ipv4_strings, ipv6_strings
-from ingest.synth.world import DEV_RING, IP_NAT
+from ingest.synth.world import DEV_RING, IP_HOME, IP_NAT
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 CHANNELS = ("web", "ios", "android")
@@ -69,19 +69,25 @@ class IdFormatter:
         return hex_ids("card_", hashed(keys, self.seed))
 
     def addresses(self, keys: np.ndarray) -> pa.Array:
-        """IP addresses of address keys; a share of carrier-NAT addresses are IPv6."""
+        """IP addresses of address keys; a share of home and carrier-NAT addresses are IPv6."""
         h = hashed(keys, self.seed)
         text = ipv4_strings(h)
-        v6 = ((keys >> _SALT_SHIFT) == IP_NAT) & (h % np.uint64(1000) < self.ipv6_per_mille)
+        dual_stack = np.isin(keys >> _SALT_SHIFT, (IP_HOME, IP_NAT))
+        v6 = dual_stack & (h % np.uint64(1000) < self.ipv6_per_mille)
         if v6.any():
             text = pc.replace_with_mask(text, pa.array(v6), ipv6_strings(h[v6]))
         return text
 
-    def channels(self, keys: np.ndarray) -> pa.Array:
-        """The app channel a device key runs (emulator farms run the Android app)."""
-        code = (hashed(keys, self.seed) >> np.uint64(40)) % np.uint64(len(CHANNELS))
-        code = np.where((keys >> _SALT_SHIFT) == DEV_RING, 2, code.astype(np.int64))
-        return pa.array(np.array(CHANNELS, dtype=object)[code], type=pa.string())
+    def channels(self, keys: np.ndarray) -> np.ndarray:
+        """Index into :data:`CHANNELS` of the app each device runs (-1 for no device).
+
+        Emulator farms run the Android app.
+        """
+        codes, uniques = pd.factorize(keys)
+        per_device = (hashed(uniques, self.seed) >> np.uint64(40)) % np.uint64(len(CHANNELS))
+        per_device = np.where((uniques >> _SALT_SHIFT) == DEV_RING, CHANNELS.index("android"),
+                              per_device.astype(np.int64))
+        return np.where(keys == 0, -1, per_device[codes])
 
 
 def _decoded(keys: np.ndarray, null: np.ndarray, fmt) -> pa.Array:
@@ -123,7 +129,7 @@ def events_table(batch: EventBatch, first_event: int, ids: IdFormatter) -> pa.Ta
         _decoded(batch.card, batch.card == 0, ids.cards),
         _decoded(batch.counterparty, batch.counterparty < 0, ids.accounts),
         pa.array(batch.amount, mask=np.isnan(batch.amount)),
-        _decoded(batch.device, no_device, ids.channels),
+        _codes(ids.channels(batch.device), CHANNELS),
         _codes(batch.status, STATUSES),
     ], schema=_DICTIONARY_EVENT_SCHEMA)
 

@@ -78,7 +78,7 @@ def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
     span = (rng.uniform(1.0, min(7.0, (end - start) / DAY / 2), len(sizes)) * DAY).astype(np.int64)
     first_ts = start + (rng.random(len(sizes)) * (end - start - span)).astype(np.int64)
     rings = Rings(
-        kind=kind, size=sizes, offset=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+        kind=kind, size=sizes, offset=np.cumsum(sizes) - sizes,
         member_local=members, ring_number=first_ring + np.arange(len(sizes)),
         first_ts=first_ts, last_ts=first_ts + span,
     )
