@@ -31,10 +31,8 @@ class RingConfig:
     resolution
         Resolution of the Leiden (modularity) split of oversized components.
     peel_blocks
-        How many dense blocks the FRAUDAR-style peeling extracts (0 disables it).
-    peel_epsilon
-        Batch-peeling slack: each round removes every node below ``2 (1 + eps)`` times the
-        current density.
+        FRAUDAR-style peels per connected component of the account x entity graph (0 disables
+        them; communities are still peeled to their dense cores).
     lockstep_window_s
         Width in seconds of the windows in which accounts touching the same entity act together.
     flow_max_pair_count
@@ -60,7 +58,6 @@ class RingConfig:
     flow_weight: float = 1.0
     resolution: float = 1.0
     peel_blocks: int = 20
-    peel_epsilon: float = 0.1
     lockstep_window_s: float = 3600.0
     flow_max_pair_count: int = 2
     flow_leaf_max_degree: int = 10

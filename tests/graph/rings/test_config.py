@@ -1,0 +1,28 @@
+import pytest
+
+from graph.rings.config import RingConfig, load_ring_config
+
+
+def test_yaml_section_and_overrides(tmp_path):
+    path = tmp_path / "rings.yaml"
+    path.write_text("rings:\n  max_size: 30\n  hub_degree_cap: 50\n")
+    cfg = load_ring_config(path, hub_degree_cap=70)
+    assert (cfg.max_size, cfg.hub_degree_cap, cfg.min_size) == (30, 70, RingConfig().min_size)
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "rings.yaml"
+    path.write_text("max_sise: 30\n")
+    with pytest.raises(ValueError, match="max_sise"):
+        load_ring_config(path)
+
+
+def test_bad_bounds_are_rejected():
+    with pytest.raises(ValueError, match="min_size"):
+        RingConfig(min_size=10, max_size=5)
+
+
+def test_shipped_config_loads():
+    from pathlib import Path
+    cfg = load_ring_config(Path(__file__).resolve().parents[3] / "configs" / "rings.yaml")
+    assert cfg == RingConfig()

@@ -1,0 +1,51 @@
+import numpy as np
+import scipy.sparse as sp
+
+from graph.rings.peeling import fraudar_column_weights, peel_dense_blocks, peel_densest, peel_groups
+
+
+def _camouflaged_block(seed: int = 0) -> tuple[sp.csr_matrix, set[int]]:
+    """200 accounts x 300 entities: sparse background, a 10 x 8 full block (rows 0-9), and the
+    block's rows also linking to popular background columns (camouflage)."""
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((200, 300)) < 0.01).astype(float)
+    dense[:, :8] = 0.0
+    dense[:10, :8] = 1.0
+    dense[:10, 8:] = 0.0
+    popular = rng.choice(np.arange(8, 300), size=20, replace=False)
+    dense[np.ix_(np.arange(10, 200), popular)] = rng.random((190, 20)) < 0.15
+    dense[np.ix_(np.arange(10), popular[:5])] = 1.0
+    return sp.csr_matrix(dense), set(range(10))
+
+
+def test_column_weights_fall_with_degree():
+    matrix = sp.csr_matrix(np.array([[1, 1], [0, 1], [0, 1]], dtype=float))
+    weights = fraudar_column_weights(matrix)
+    assert weights[0] > weights[1]
+    assert np.isclose(weights[0], 1 / np.log(6))
+
+
+def test_peeling_finds_the_camouflaged_block():
+    matrix, block = _camouflaged_block()
+    weighted = (matrix @ sp.diags(fraudar_column_weights(matrix))).tocsr()
+    found = peel_densest(weighted)
+    rows = set(found.rows.tolist())
+    assert len(rows & block) / len(rows | block) >= 0.8
+    assert set(range(8)) <= set(found.cols.tolist())
+
+
+def test_dense_blocks_respect_size_bounds():
+    matrix, block = _camouflaged_block(1)
+    blocks = peel_dense_blocks(matrix, min_rows=3, max_rows=30, blocks_per_component=3,
+                               hub_degree_cap=100)
+    assert blocks and all(3 <= len(b.rows) <= 30 for b in blocks)
+    best = max(len(set(b.rows) & block) / len(set(b.rows) | block) for b in blocks)
+    assert best >= 0.8
+
+
+def test_peel_groups_trims_camouflage_from_a_community():
+    matrix, block = _camouflaged_block(2)
+    community = np.arange(14)
+    cores = peel_groups(matrix, [community], min_rows=3)
+    assert len(cores) == 1
+    assert set(cores[0].rows.tolist()) == block

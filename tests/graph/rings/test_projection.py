@@ -1,0 +1,80 @@
+import numpy as np
+import pandas as pd
+
+from graph.rings.projection import (
+    account_entity_incidence,
+    account_projection,
+    adamic_adar_weight,
+    co_membership,
+    epoch_seconds,
+)
+
+from .helpers import edges, snapshot
+
+
+def _hub_world(n_hub_users: int = 600):
+    """Ring r0..r4 shares device D; everyone (ring included) also uses the NAT IP."""
+    ring = [f"r{i}" for i in range(5)]
+    crowd = [f"a{i}" for i in range(n_hub_users)]
+    devices = edges([(a, "D") for a in ring] + [(a, f"d{a}") for a in crowd])
+    ips = edges([(a, "NAT") for a in ring + crowd])
+    return snapshot(USED_DEVICE=devices, USED_IP=ips), ring
+
+
+def test_incidence_labels_entities_by_type():
+    snap, ring = _hub_world(10)
+    inc = account_entity_incidence(snap)
+    assert inc.matrix.shape == (15, len(inc.entities))
+    assert "Device:D" in inc.entities and "IP:NAT" in inc.entities
+    assert inc.entity_degree[inc.entities.get_loc("IP:NAT")] == 15
+    users = inc.matrix[:, inc.entities.get_loc("Device:D")].nonzero()[0]
+    assert set(inc.accounts[users]) == set(ring)
+
+
+def test_counterparties_become_entities_both_ways():
+    snap = snapshot(TRANSACTED_WITH=edges([("a", "b")]))
+    inc = account_entity_incidence(snap, include_counterparties=True)
+    assert set(inc.entities) == {"Account:a", "Account:b"}
+    assert inc.matrix.nnz == 2
+
+
+def test_hub_is_sampled_not_expanded_and_cut_is_recorded():
+    snap, ring = _hub_world(600)
+    proj = account_projection(snap, hub_degree_cap=200)
+    # 605 NAT users: a chain of 604 pairs, never 605 * 604 / 2.
+    assert proj.matrix.nnz <= 2 * (604 + 10)
+    cut = proj.cut_entities.set_index("entity")
+    assert cut.loc["IP:NAT", "degree"] == 605
+    assert cut.loc["IP:NAT", "sampled_pairs"] == 604
+    r0, r1 = proj.accounts.get_loc("r0"), proj.accounts.get_loc("r1")
+    assert proj.matrix[r0, r1] >= adamic_adar_weight(np.array([5]))[0]
+    a0, a1 = proj.accounts.get_loc("a0"), proj.accounts.get_loc("a1")
+    assert proj.matrix[a0, a1] <= adamic_adar_weight(np.array([605]))[0] + 1e-12
+
+
+def test_hub_weight_is_small_next_to_a_private_device():
+    weights = adamic_adar_weight(np.array([2, 5, 1000]))
+    assert weights[0] > weights[1] > 3 * weights[2]
+
+
+def test_co_membership_is_symmetric_without_diagonal_and_seeded():
+    snap, _ = _hub_world(300)
+    inc = account_entity_incidence(snap)
+    first, _ = co_membership(inc.matrix, inc.entities, 100, seed=1)
+    again, _ = co_membership(inc.matrix, inc.entities, 100, seed=1)
+    assert (first != first.T).nnz == 0
+    assert first.diagonal().sum() == 0
+    assert (first != again).nnz == 0
+
+
+def test_flows_link_accounts_and_hub_flows_weigh_less():
+    pairs = [("a", "b")] + [(f"c{i}", "shop") for i in range(50)]
+    proj = account_projection(snapshot(TRANSACTED_WITH=edges(pairs)))
+    a, b = proj.accounts.get_loc("a"), proj.accounts.get_loc("b")
+    c0, shop = proj.accounts.get_loc("c0"), proj.accounts.get_loc("shop")
+    assert proj.matrix[a, b] > 2 * proj.matrix[c0, shop] > 0
+
+
+def test_epoch_seconds_handles_units_and_missing():
+    values = pd.Series([pd.Timestamp("1970-01-01 00:01", tz="UTC"), pd.NaT])
+    assert epoch_seconds(values).tolist() == [60, -1]
