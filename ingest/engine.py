@@ -34,6 +34,7 @@ def connect(
     """
     con = duckdb.connect(config={"threads": os.cpu_count() or 1})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     memory = os.environ.get("ABUSENET_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
     con.execute(f"SET memory_limit = {literal(memory)}")
     con.execute(f"SET preserve_insertion_order = {literal(keep_order)}")

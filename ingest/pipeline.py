@@ -360,10 +360,13 @@ def _store_events(staging: Path, events_dir: Path) -> int:
         ).fetchone()[0]
     finally:
         con.close()
-    for part in sorted(out.glob(EVENTS_GLOB)):
-        target = events_dir / part.relative_to(out)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(part, target)
+    for day in sorted(out.glob("day=*")):
+        target = events_dir / day.name
+        if not target.exists():
+            os.replace(day, target)
+            continue
+        for part in day.glob("*.parquet"):
+            os.replace(part, target / part.name)
     return int(written)
 
 

@@ -252,14 +252,15 @@ def _json_chunks(path: Path, columns: Sequence[str], block_bytes: int) -> Iterat
         ),
     )
     con = duckdb.connect()
+    # Only valid JSON objects reach the json_* functions (they raise on anything else).
     fields = ", ".join(
-        f"CASE WHEN ok THEN json_extract_string(line, {_json_path(c)}) END AS {ident(c)}"
-        for c in columns
+        f"json_extract_string(obj, {_json_path(c)}) AS {ident(c)}" for c in columns
     )
     sql = (
-        f"SELECT {fields}, line_no, CASE WHEN NOT ok THEN '{MALFORMED_JSON}' END AS error "
-        "FROM (SELECT line, line_no, coalesce(json_valid(line) AND json_type(line) = 'OBJECT', "
-        "false) AS ok FROM lines WHERE trim(line) <> '')"
+        f"SELECT {fields}, line_no, CASE WHEN obj IS NULL THEN {literal(MALFORMED_JSON)} END "
+        "AS error FROM (SELECT line_no, CASE WHEN json_type(valid) = 'OBJECT' THEN valid END "
+        "AS obj FROM (SELECT line_no, CASE WHEN json_valid(line) THEN line END AS valid "
+        "FROM lines WHERE trim(line) <> ''))"
     )
     next_line = 1
     try:

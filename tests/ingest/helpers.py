@@ -1,0 +1,44 @@
+"""Small hand-made logs and mappings shared by the ingest tests."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+from ingest.mapping import Mapping, mapping_from_dict
+
+#: A log schema unlike the canonical one: other names, other order, an extra column.
+HEADER = "uid,when,action,amt,ipaddr,dev,card,peer,note"
+ROWS = [
+    "a1,2024-01-01T10:00:00Z,login,,1.2.3.4,d1,,,first",
+    "a1,2024-01-01T10:05:00Z,payment,10.5,1.2.3.4,d1,c1,,",
+    "a2,2024-01-01T11:00:00Z,transfer,7,10.0.0.1,d1,,a3,",
+    "a3,2024-01-02T09:00:00Z,payment,3,::1,d2,c1,,",
+]
+
+
+def log_mapping(**extra: object) -> Mapping:
+    """The mapping for :data:`HEADER`, plus ``extra`` top-level entries."""
+    return mapping_from_dict(
+        {
+            "columns": {
+                "account_id": "uid", "ts": "when", "event_type": "action", "amount": "amt",
+                "ip": "ipaddr", "device_id": "dev", "payment_id": "card",
+                "counterparty_id": "peer",
+            },
+            **extra,
+        },
+        "test-mapping.yaml",
+    )
+
+
+def write_csv(path: Path, rows: list[str], header: str | None = HEADER) -> Path:
+    """Write ``rows`` (with ``header`` first, unless ``None``) to ``path``; gzip if ``.gz``."""
+    text = "\n".join(([header] if header else []) + rows) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path

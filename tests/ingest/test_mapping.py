@@ -1,0 +1,112 @@
+from pathlib import Path
+
+import pytest
+
+from ingest.mapping import (
+    EntitySpec,
+    MappingError,
+    check_source_columns,
+    load_mapping,
+    mapping_from_dict,
+    snake_case,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = {"columns": {"account_id": "uid", "ts": "when", "event_type": "action"}}
+
+
+def test_load_mapping_reads_the_contract_example(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "columns:\n  account_id: uid\n  ts: when\n  amount: amt\n"
+        "constants:\n  event_type: purchase\n"
+        "timestamp_format: '%Y-%m-%d %H:%M:%S'\n"
+        "labels:\n  account_id: uid\n  label: label\n"
+    )
+    mapping = load_mapping(path)
+    assert mapping.columns == {"account_id": "uid", "ts": "when", "amount": "amt"}
+    assert mapping.constants == {"event_type": "purchase"}
+    assert mapping.timestamp_format == "%Y-%m-%d %H:%M:%S"
+    assert mapping.labels.columns == {"account_id": "uid", "label": "label"}
+    assert mapping.source_columns() == ["uid", "when", "amt"]
+    assert mapping.path == str(path)
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ({**BASE, "colums": {}}, "unknown key colums"),
+        ({"columns": {**BASE["columns"], "acount_id": "x"}}, "columns.acount_id"),
+        ({"columns": {"ts": "when", "event_type": "a"}}, "'account_id'"),
+        ({"columns": {"account_id": "uid", "ts": "when"}}, "'event_type'"),
+        ({**BASE, "constants": {"event_type": "x"}}, "both under 'columns' and 'constants'"),
+        ({**BASE, "attributes": {"rating": "int"}}, "attributes.rating"),
+        ({**BASE, "attributes": {"ts": "float"}}, "attributes.ts"),
+        ({**BASE, "entities": {"Device": "dev"}}, "entities.Device"),
+        ({**BASE, "entities": {"Email": {"col": "e"}}}, "entities.Email.col"),
+        ({**BASE, "labels": {"account_id": "uid"}}, "labels.label is required"),
+        ({**BASE, "labels": {"account_id": "u", "label": "l", "values": {"x": 2}}}, "0 or 1"),
+        ({**BASE, "header": "uid,when"}, "'header' must be a list"),
+        ({**BASE, "delimiter": "ab"}, "single character"),
+    ],
+)
+def test_invalid_mappings_name_the_key_and_the_file(raw, needle):
+    with pytest.raises(MappingError) as err:
+        mapping_from_dict(raw, "team.yaml")
+    assert needle in str(err.value)
+    assert "team.yaml" in str(err.value)
+
+
+def test_missing_and_non_yaml_files_are_mapping_errors(tmp_path):
+    with pytest.raises(MappingError, match="does not exist"):
+        load_mapping(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("columns: [unclosed\n")
+    with pytest.raises(MappingError, match="not valid YAML"):
+        load_mapping(bad)
+
+
+def test_entities_add_node_types_and_relations_without_code():
+    mapping = mapping_from_dict(
+        {**BASE, "entities": {"Email": "email", "ShippingAddress": {"column": "addr",
+                                                                     "relation": "SHIPS_TO"}}}
+    )
+    assert mapping.entities == (
+        EntitySpec("Email", "email", "USED_EMAIL"),
+        EntitySpec("ShippingAddress", "addr", "SHIPS_TO"),
+    )
+    assert [e.event_column for e in mapping.entities] == ["email_id", "shipping_address_id"]
+    assert mapping.source_columns()[-2:] == ["email", "addr"]
+
+
+def test_check_source_columns_lists_the_columns_that_exist():
+    mapping = mapping_from_dict(BASE, "team.yaml")
+    check_source_columns(mapping, ["uid", "when", "action", "other"], "logs.csv")
+    with pytest.raises(MappingError) as err:
+        check_source_columns(mapping, ["user", "when", "action"], "logs.csv")
+    text = str(err.value)
+    assert "columns.account_id" in text and "'uid'" in text and "logs.csv" in text
+    assert "'user', 'when', 'action'" in text
+
+
+def test_fingerprint_follows_the_content():
+    first = mapping_from_dict(BASE, "a.yaml")
+    assert first.fingerprint() == mapping_from_dict(BASE, "b.yaml").fingerprint()
+    other = mapping_from_dict({"columns": {**BASE["columns"], "amount": "amt"}})
+    assert first.fingerprint() != other.fingerprint()
+
+
+def test_snake_case():
+    assert snake_case("Email") == "email"
+    assert snake_case("ShippingAddress") == "shipping_address"
+    assert snake_case("IPAddress") == "ip_address"
+
+
+def test_shipped_mappings_load_and_keep_labels_out_of_the_events():
+    amlsim = load_mapping(ROOT / "configs/mappings/amlsim.yaml")
+    assert not {"is_sar", "alert_id"} & set(amlsim.source_columns())
+    assert amlsim.labels.constants == {"label": 1}
+    otc = load_mapping(ROOT / "configs/mappings/bitcoin_otc.yaml")
+    assert otc.header == ("src", "dst", "rating", "unix_ts")
+    assert otc.labels.values == {"-1": 1, "+1": 0}
+    assert otc.attributes == {"rating": "float"}

@@ -1,0 +1,260 @@
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import ingest.pipeline as pipeline
+from ingest.mapping import MappingError, load_mapping, mapping_from_dict
+from ingest.pipeline import TooManyBadRows, count_events, event_files, ingest_logs
+from ingest.state import STATE_FILE
+from tests.ingest.helpers import ROWS, log_mapping, write_csv
+
+DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ingest(inputs, events, mapping=None, **kwargs):
+    kwargs.setdefault("progress", False)
+    return ingest_logs(inputs, mapping or log_mapping(), events, **kwargs)
+
+
+def events_table(events_dir: Path) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(p) for p in event_files(events_dir)], ignore_index=True)
+
+
+def snapshot_of(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}
+
+
+def test_accounting_identity_with_bad_rows_and_duplicates(tmp_path):
+    rows = ROWS + [
+        ROWS[0],                                            # duplicate of line 2
+        "a4,not-a-time,login,,,,,,",                        # unparseable ts
+        ",2024-01-01T12:00:00Z,login,,,,,,",                # empty account
+        "a5,2024-01-01T12:00:00Z,payment,ten,,,,,",         # non-numeric amount
+        "a6,2024-01-01T12:00:00Z,login,,999.1.1.1,,,,",     # malformed ip
+    ]
+    src = write_csv(tmp_path / "day1.csv", rows)
+    summary = ingest(src, tmp_path / "events", max_bad_fraction=0.5)
+    assert (summary.rows_in, summary.accepted, summary.quarantined, summary.duplicates) == \
+        (9, 4, 4, 1)
+    assert summary.balanced
+    assert summary.reasons == {"unparseable ts": 1, "empty account_id": 1,
+                               "non-numeric amount": 1, "malformed ip": 1}
+    assert summary.events_total == count_events(tmp_path / "events") == 4
+    text = str(summary)
+    assert "9 rows in = 4 accepted + 4 quarantined + 1 duplicates removed" in text
+
+    quarantine = pd.read_parquet(tmp_path / "events" / "quarantine.parquet")
+    assert quarantine["line"].tolist() == [7, 8, 9, 10]
+    assert set(quarantine["source_file"]) == {str(src.resolve())}
+    assert quarantine["reason"].tolist() == ["unparseable ts", "empty account_id",
+                                             "non-numeric amount", "malformed ip"]
+    assert quarantine["when"].tolist()[0] == "not-a-time"
+    assert quarantine["amt"].tolist()[2] == "ten"
+
+
+def test_events_are_canonical_and_partitioned_by_utc_day(tmp_path):
+    ingest(write_csv(tmp_path / "day1.csv", ROWS), tmp_path / "events")
+    days = sorted(p.parent.name for p in event_files(tmp_path / "events"))
+    assert days == ["day=2024-01-01", "day=2024-01-02"]
+    table = events_table(tmp_path / "events")
+    assert sorted(table["account_id"]) == ["a1", "a1", "a2", "a3"]
+    schema = pq.read_schema(event_files(tmp_path / "events")[0])
+    assert schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    transfer = table[table["event_type"] == "transfer"].iloc[0]
+    assert transfer["counterparty_id"] == "a3" and transfer["amount"] == 7.0
+    assert "note" not in table.columns  # unmapped columns are not kept
+
+
+def test_reingesting_the_same_files_changes_nothing(tmp_path):
+    src = write_csv(tmp_path / "day1.csv", ROWS + ["x,bad-ts,login,,,,,,"])
+    first = ingest(src, tmp_path / "events", max_bad_fraction=0.5)
+    before = snapshot_of(tmp_path / "events")
+    again = ingest(src, tmp_path / "events", max_bad_fraction=0.5)
+    assert (again.files_new, again.files_skipped, again.rows_in) == (0, 1, 0)
+    assert again.events_total == first.events_total == 4
+    after = snapshot_of(tmp_path / "events")
+    assert {k: v for k, v in after.items() if k != STATE_FILE} == \
+        {k: v for k, v in before.items() if k != STATE_FILE}
+
+
+def test_same_rows_in_a_renamed_file_are_all_duplicates(tmp_path):
+    ingest(write_csv(tmp_path / "day1.csv", ROWS), tmp_path / "events")
+    copy = write_csv(tmp_path / "copy.csv.gz", ROWS)
+    summary = ingest(copy, tmp_path / "events")
+    assert (summary.files_new, summary.rows_in, summary.accepted, summary.duplicates) == \
+        (1, 4, 0, 4)
+    assert summary.events_total == 4
+
+
+def test_incremental_append_only_reads_the_new_day(tmp_path, monkeypatch):
+    day1 = write_csv(tmp_path / "logs" / "day1.csv", ROWS)
+    ingest(tmp_path / "logs", tmp_path / "events")
+    old_files = {p: p.read_bytes() for p in event_files(tmp_path / "events")}
+    write_csv(tmp_path / "logs" / "day2.csv", ["a9,2024-01-03T08:00:00Z,login,,,d9,,,"])
+    read = []
+    original = pipeline.iter_chunks
+    monkeypatch.setattr(pipeline, "iter_chunks", lambda p, *a, **k: read.append(p.name)
+                        or original(p, *a, **k))
+    summary = ingest(tmp_path / "logs", tmp_path / "events")
+    assert read == ["day2.csv"]
+    assert (summary.files_new, summary.files_skipped, summary.accepted) == (1, 1, 1)
+    assert summary.events_total == 5
+    assert all(p.read_bytes() == b for p, b in old_files.items())
+    assert (tmp_path / "events" / "day=2024-01-03").is_dir()
+    state = json.loads((tmp_path / "events" / STATE_FILE).read_text())
+    assert sorted(Path(f["path"]).name for f in state["files"].values()) == \
+        ["day1.csv", "day2.csv"]
+    assert day1.exists()
+
+
+def test_too_many_bad_rows_abort_and_write_nothing(tmp_path):
+    src = write_csv(tmp_path / "day1.csv", ROWS + ["x,never,login,,,,,,", "y,never,login,,,,,,"])
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events", max_bad_fraction=0.1)
+    text = str(err.value)
+    assert "2 of 6 rows" in text and "unparseable ts" in text and "line 6" in text
+    assert "Nothing was written" in text
+    assert list((tmp_path / "events").iterdir()) == []
+
+
+def test_schema_error_stops_before_any_work(tmp_path):
+    good = write_csv(tmp_path / "logs" / "a.csv", ROWS)
+    bad = write_csv(tmp_path / "logs" / "b.csv", ["a,2024-01-01"], header="user,when")
+    with pytest.raises(MappingError) as err:
+        ingest([good, bad], tmp_path / "events")
+    assert "b.csv" in str(err.value) and "columns.account_id" in str(err.value)
+    assert "'user', 'when'" in str(err.value)
+    assert not (tmp_path / "events").exists()
+
+
+def test_a_failure_while_storing_leaves_the_events_untouched(tmp_path, monkeypatch):
+    ingest(write_csv(tmp_path / "day1.csv", ROWS), tmp_path / "events")
+    before = snapshot_of(tmp_path / "events")
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "_store_events", crash)
+    day2 = write_csv(tmp_path / "day2.csv", ["a9,2024-01-03T08:00:00Z,login,,,d9,,,",
+                                             "a9,broken,login,,,d9,,,"])
+    with pytest.raises(OSError, match="disk full"):
+        ingest(day2, tmp_path / "events", max_bad_fraction=1.0)
+    assert snapshot_of(tmp_path / "events") == before
+    assert not list((tmp_path / "events").glob(".*"))
+
+
+def test_quarantine_accumulates_across_runs_and_is_replaced_atomically(tmp_path):
+    ingest(write_csv(tmp_path / "d1.csv", ROWS + ["x,never,login,,,,,,"]), tmp_path / "events",
+           max_bad_fraction=0.5, quarantine_path=tmp_path / "out" / "quarantine.parquet")
+    summary = ingest(write_csv(tmp_path / "d2.csv", ["y,never,login,,,,,,", ROWS[0]]),
+                     tmp_path / "events", max_bad_fraction=1.0,
+                     quarantine_path=tmp_path / "out" / "quarantine.parquet")
+    quarantine = pd.read_parquet(tmp_path / "out" / "quarantine.parquet")
+    assert quarantine["uid"].tolist() == ["x", "y"]
+    assert summary.quarantine_path == str(tmp_path / "out" / "quarantine.parquet")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["quarantine.parquet"]
+
+
+def test_no_quarantine_file_when_nothing_is_rejected(tmp_path):
+    summary = ingest(write_csv(tmp_path / "d1.csv", ROWS), tmp_path / "events")
+    assert summary.quarantine_path is None
+    assert not (tmp_path / "events" / "quarantine.parquet").exists()
+
+
+def test_event_id_dedup_keeps_the_first_occurrence(tmp_path):
+    mapping = log_mapping(columns={"event_id": "id", "account_id": "uid", "ts": "when",
+                                   "event_type": "action"})
+    src = write_csv(tmp_path / "d.csv", ["e1,a,2024-01-01,login", "e1,b,2024-01-01,login",
+                                         "e2,c,2024-01-01,login"], header="id,uid,when,action")
+    summary = ingest(src, tmp_path / "events", mapping)
+    assert (summary.accepted, summary.duplicates) == (2, 1)
+    table = events_table(tmp_path / "events").sort_values("event_id")
+    assert table["account_id"].tolist() == ["a", "c"]
+
+
+def test_a_schema_unlike_the_canonical_one(tmp_path):
+    """JSON lines with other names, a day-first time format, constants, entities, attributes."""
+    path = tmp_path / "orders.jsonl.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write('{"customer": {"id": 1}, "placed": "31/01/2024 23:30", "email": "a@x.org", '
+                 '"fp": "dev-9", "stars": 4, "total": "19.99"}\n')
+        fh.write('{"customer": "c2", "placed": "01/02/2024 00:10", "email": "a@x.org", '
+                 '"stars": "n/a", "total": 5}\n')
+        fh.write('{"customer": "c3", "placed": "01/02/2024 00:20", "email": "b@x.org", '
+                 '"stars": 2, "total": 1}\n')
+    mapping_file = tmp_path / "orders.yaml"
+    mapping_file.write_text(
+        "columns:\n  account_id: email\n  ts: placed\n  device_id: fp\n  amount: total\n"
+        "constants:\n  event_type: order\n"
+        "timestamp_format: '%d/%m/%Y %H:%M'\n"
+        "entities:\n  Customer: {column: customer, relation: ACTS_FOR}\n"
+        "attributes:\n  stars: float\n"
+    )
+    summary = ingest(path, tmp_path / "events", load_mapping(mapping_file),
+                     max_bad_fraction=0.5)
+    assert (summary.accepted, summary.quarantined) == (2, 1)
+    assert summary.reasons == {"non-numeric stars": 1}
+    table = events_table(tmp_path / "events").sort_values("ts")
+    assert table["customer_id"].tolist() == ['{"id":1}', "c3"]
+    assert table["event_type"].tolist() == ["order", "order"]
+    assert table["stars"].tolist() == [4.0, 2.0]
+    assert str(table["ts"].iloc[0]) == "2024-01-31 23:30:00+00:00"
+    state = json.loads((tmp_path / "events" / STATE_FILE).read_text())
+    assert state["entities"] == {"Customer": {"column": "customer_id", "relation": "ACTS_FOR"}}
+    assert state["attributes"] == {"stars": "float"}
+
+
+def test_parquet_input(tmp_path):
+    path = tmp_path / "logs.parquet"
+    pq.write_table(pa.table({"uid": ["a", "b"], "when": pa.array([1704103200, 1704189600]),
+                             "action": ["login", "login"], "amt": [1.0, None]}), path)
+    mapping = mapping_from_dict({"columns": {"account_id": "uid", "ts": "when",
+                                             "event_type": "action", "amount": "amt"}})
+    summary = ingest(path, tmp_path / "events", mapping)
+    assert summary.accepted == 2
+    assert sorted(events_table(tmp_path / "events")["amount"].fillna(-1)) == [-1.0, 1.0]
+
+
+def test_attribute_type_may_not_change_between_runs(tmp_path):
+    mapping = log_mapping(attributes={"note": "string"})
+    ingest(write_csv(tmp_path / "d1.csv", ROWS), tmp_path / "events", mapping)
+    with pytest.raises(MappingError, match="attributes.note"):
+        ingest(write_csv(tmp_path / "d2.csv", ROWS[:1]), tmp_path / "events",
+               log_mapping(attributes={"note": "float"}))
+
+
+def test_labels_are_converted_with_the_mapping(tmp_path):
+    labels = write_csv(tmp_path / "gt.csv", ["a1,-1", "a2,+1", "a1,-1"], header=None)
+    mapping = log_mapping(labels={"header": ["node", "flag"], "account_id": "node",
+                                  "label": "flag", "values": {"-1": 1, "+1": 0}})
+    summary = ingest(write_csv(tmp_path / "d1.csv", ROWS), tmp_path / "events", mapping,
+                     labels=labels)
+    assert (summary.labels, summary.label_positives) == (2, 1)
+    table = pd.read_parquet(tmp_path / "events" / "labels.parquet")
+    assert table["account_id"].tolist() == ["a1", "a2"]
+    assert table["label"].tolist() == [1, 0]
+
+
+@pytest.mark.skipif(not (DATASETS / "amlsim-10k").is_dir(), reason="needs ../shared/datasets")
+def test_real_amlsim_slice(tmp_path):
+    with gzip.open(DATASETS / "amlsim-10k" / "transactions.csv.gz", "rt") as fh:
+        lines = [next(fh) for _ in range(2001)]
+    src = tmp_path / "transactions.csv.gz"
+    with gzip.open(src, "wt") as fh:
+        fh.writelines(lines)
+    summary = ingest(src, tmp_path / "events", load_mapping(ROOT / "configs/mappings/amlsim.yaml"),
+                     labels=DATASETS / "amlsim-10k" / "alert_accounts.csv.gz")
+    assert (summary.rows_in, summary.accepted, summary.quarantined) == (2000, 2000, 0)
+    assert summary.labels == 742 and summary.label_positives == 742
+    table = events_table(tmp_path / "events")
+    assert not {"is_sar", "alert_id"} & set(table.columns)
+    assert table["event_id"].nunique() == 2000
+    assert table["counterparty_id"].notna().all()
+    assert str(table["ts"].min()) == "2017-01-01 00:00:00+00:00"

@@ -1,0 +1,116 @@
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ingest.readers import (
+    MALFORMED_JSON,
+    InputError,
+    file_checksum,
+    file_format,
+    iter_chunks,
+    resolve_inputs,
+    source_columns,
+)
+from tests.ingest.helpers import HEADER, ROWS, write_csv
+
+
+def _read(path, columns, **kwargs):
+    chunks = list(iter_chunks(path, columns, **kwargs))
+    table = pa.concat_tables(c.table for c in chunks)
+    lines = pa.concat_arrays([c.lines for c in chunks]).to_pylist()
+    return chunks, table, lines
+
+
+@pytest.mark.parametrize("name", ["logs.csv", "logs.csv.gz"])
+def test_csv_plain_and_gzip_read_as_strings_with_line_numbers(tmp_path, name):
+    path = write_csv(tmp_path / name, ROWS)
+    assert source_columns(path) == HEADER.split(",")
+    _, table, lines = _read(path, ["uid", "amt"])
+    assert table.column_names == ["uid", "amt"]
+    assert table.schema.field("amt").type == pa.string()
+    assert table.column("amt").to_pylist() == ["", "10.5", "7", "3"]
+    assert lines == [2, 3, 4, 5]
+
+
+def test_tsv_and_headerless_csv(tmp_path):
+    tsv = tmp_path / "logs.tsv"
+    tsv.write_text("uid\twhen\na\t1\nb\t2\n")
+    assert source_columns(tsv) == ["uid", "when"]
+    _, table, lines = _read(tsv, ["when"])
+    assert table.column("when").to_pylist() == ["1", "2"] and lines == [2, 3]
+    bare = write_csv(tmp_path / "bare.csv", ["x,1", "y,2"], header=None)
+    assert source_columns(bare, header=["uid", "when"]) == ["uid", "when"]
+    _, table, lines = _read(bare, ["uid"], header=["uid", "when"])
+    assert table.column("uid").to_pylist() == ["x", "y"] and lines == [1, 2]
+
+
+def test_csv_streams_in_bounded_chunks_with_continuous_line_numbers(tmp_path):
+    rows = [f"u{i},2024-01-01,login,{i},,,,," for i in range(3000)]
+    path = write_csv(tmp_path / "big.csv", rows)
+    chunks, table, lines = _read(path, ["uid"], block_bytes=4096)
+    assert len(chunks) > 5
+    assert max(c.table.num_rows for c in chunks) < 3000
+    assert lines == list(range(2, 3002))
+    assert table.column("uid").to_pylist()[-1] == "u2999"
+
+
+def test_parquet_keeps_stored_types_and_numbers_rows(tmp_path):
+    path = tmp_path / "logs.parquet"
+    pq.write_table(pa.table({"uid": ["a", "b", "c"], "amt": [1.0, 2.0, None], "x": [1, 2, 3]}),
+                   path)
+    assert source_columns(path) == ["uid", "amt", "x"]
+    chunks, table, lines = _read(path, ["uid", "amt"], batch_rows=2)
+    assert len(chunks) == 2
+    assert table.schema.field("amt").type == pa.float64()
+    assert lines == [1, 2, 3]
+
+
+def test_json_lines_extract_text_and_flag_malformed_lines(tmp_path):
+    path = tmp_path / "logs.jsonl"
+    path.write_text(
+        '{"uid": "a", "amt": 1.5, "extra": true}\n'
+        "\n"
+        '{"uid": 7, "amt": "x"}\n'
+        "not json\n"
+        '["a", "list"]\n'
+        '{"uid": "d"}\n'
+    )
+    assert source_columns(path) == ["amt", "extra", "uid"]
+    chunks, table, lines = _read(path, ["uid", "amt"])
+    assert lines == [1, 3, 4, 5, 6]
+    assert table.column("uid").to_pylist() == ["a", "7", None, None, "d"]
+    assert table.column("amt").to_pylist() == ["1.5", "x", None, None, None]
+    errors = pa.concat_arrays([c.errors for c in chunks]).to_pylist()
+    assert errors == [None, None, MALFORMED_JSON, MALFORMED_JSON, None]
+
+
+def test_resolve_inputs_files_directories_and_globs(tmp_path):
+    a = write_csv(tmp_path / "logs" / "2024-01-01.csv", ROWS)
+    b = write_csv(tmp_path / "logs" / "sub" / "2024-01-02.csv.gz", ROWS)
+    write_csv(tmp_path / "logs" / ".hidden.csv", ROWS)
+    write_csv(tmp_path / "logs" / "_state" / "x.csv", ROWS)
+    (tmp_path / "logs" / "README.md").write_text("not a log")
+    assert resolve_inputs([tmp_path / "logs"]) == [a, b]
+    assert resolve_inputs([str(tmp_path / "logs" / "*.csv")]) == [a]
+    assert resolve_inputs([a, str(tmp_path / "logs" / "**" / "2024-*.csv*")]) == [a, b]
+    with pytest.raises(InputError, match="matches no file"):
+        resolve_inputs([tmp_path / "missing.csv"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="holds no log files"):
+        resolve_inputs([tmp_path / "empty"])
+
+
+def test_unknown_suffix_and_unreadable_files_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="unknown file type"):
+        file_format(tmp_path / "logs.xlsx")
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"this is not parquet")
+    with pytest.raises(InputError, match="cannot read"):
+        source_columns(broken)
+
+
+def test_checksum_depends_on_content_not_name(tmp_path):
+    a = write_csv(tmp_path / "a.csv", ROWS)
+    b = write_csv(tmp_path / "b.csv", ROWS)
+    c = write_csv(tmp_path / "c.csv", ROWS[:2])
+    assert file_checksum(a) == file_checksum(b) != file_checksum(c)

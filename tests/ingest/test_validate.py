@@ -1,0 +1,149 @@
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from ingest.engine import connect
+from ingest.mapping import mapping_from_dict
+from ingest.readers import Chunk
+from ingest.validate import (
+    REASON_ACCOUNT,
+    REASON_AMOUNT,
+    REASON_EVENT_TYPE,
+    REASON_IP,
+    REASON_TS,
+    event_schema,
+    transform_chunk,
+    transform_sql,
+)
+
+COLUMNS = {"account_id": "uid", "ts": "when", "event_type": "action"}
+
+
+def run(data: dict[str, list], columns: dict[str, str] | None = None, **extra) -> pa.Table:
+    """Map and validate one hand-made chunk (``columns`` adds to the base mapping)."""
+    mapping = mapping_from_dict({"columns": {**COLUMNS, **(columns or {})}, **extra})
+    table = pa.table(data)
+    chunk = Chunk(table, pa.array(range(1, table.num_rows + 1), pa.int64()))
+    con = connect(keep_order=True)
+    try:
+        return transform_chunk(con, chunk, transform_sql(mapping, table.schema))
+    finally:
+        con.close()
+
+
+def strings(n: int, value: str) -> list[str]:
+    return [value] * n
+
+
+UTC_10 = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "fmt", "expected"),
+    [
+        ("2024-01-01T10:00:00Z", None, UTC_10),
+        ("2024-01-01T12:00:00+02:00", None, UTC_10),
+        ("2024-01-01 10:00:00", None, UTC_10),
+        (" 2024-01-01T10:00:00Z ", None, UTC_10),
+        ("1704103200", None, UTC_10),
+        ("1704103200.0", None, UTC_10),
+        ("1704103200000", None, UTC_10),
+        ("01/01/2024 10h00", "%d/%m/%Y %Hh%M", UTC_10),
+        ("1704103200000", "epoch_ms", UTC_10),
+        ("2024-13-01T10:00:00Z", None, None),
+        ("yesterday", None, None),
+        ("", None, None),
+        ("2024-01-01T10:00:00Z", "%d/%m/%Y", None),
+        ("1e300", None, None),
+    ],
+)
+def test_timestamps_iso_epoch_and_formats(raw, fmt, expected):
+    extra = {"timestamp_format": fmt} if fmt else {}
+    out = run({"uid": ["a"], "when": [raw], "action": ["login"]}, **extra)
+    assert out.column("ts").to_pylist() == [expected]
+    assert out.column("_reason").to_pylist() == [None if expected else REASON_TS]
+
+
+def test_typed_timestamps_and_epoch_numbers():
+    stamps = pa.array([UTC_10.replace(tzinfo=None)], pa.timestamp("ms"))
+    out = run({"uid": ["a"], "when": stamps, "action": ["x"]})
+    assert out.column("ts").to_pylist() == [UTC_10]
+    out = run({"uid": ["a", "b"], "when": pa.array([1704103200, 1704103200000]),
+               "action": ["x", "x"]})
+    assert out.column("ts").to_pylist() == [UTC_10, UTC_10]
+    assert out.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+
+
+def test_each_bad_row_class_gets_its_reason():
+    cols = {
+        "uid": ["a", "", "c", "d", "e", "f", "g", "h"],
+        "when": strings(8, "2024-01-01T10:00:00Z"),
+        "action": ["pay", "pay", " ", "pay", "pay", "pay", "pay", "pay"],
+        "amt": ["1.5", "1", "1", "12,5", "inf", "", "3", "4"],
+        "ip": ["1.2.3.4", "", "", "", "", "300.1.2.3", "fe80::1ff:fe23:4567:890a", "1.2.3"],
+    }
+    out = run(cols, columns={"amount": "amt", "ip": "ip"})
+    assert out.column("_reason").to_pylist() == [
+        None, REASON_ACCOUNT, REASON_EVENT_TYPE, REASON_AMOUNT, REASON_AMOUNT, REASON_IP, None,
+        REASON_IP,
+    ]
+    assert out.column("amount").to_pylist()[:1] == [1.5]
+    assert out.column("_line").to_pylist() == list(range(1, 9))
+
+
+@pytest.mark.parametrize(
+    "ip", ["0.0.0.0", "255.255.255.255", "::", "::1", "2001:db8::8a2e:370:7334",
+           "::ffff:192.168.0.1", "2001:0DB8:0000:0000:0000:0000:0000:0001"],
+)
+def test_valid_ips_pass(ip):
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ip": [ip]},
+              columns={"ip": "ip"})
+    assert out.column("_reason").to_pylist() == [None]
+
+
+@pytest.mark.parametrize("ip", ["256.1.1.1", "1.2.3.4.5", "01.2.3.4", "2001:::1", "abc", "1:2"])
+def test_malformed_ips_are_rejected(ip):
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ip": [ip]},
+              columns={"ip": "ip"})
+    assert out.column("_reason").to_pylist() == [REASON_IP]
+
+
+def test_event_id_given_or_derived_from_content():
+    cols = {"uid": ["a", "a", "a", "b"], "when": strings(4, "2024-01-01"),
+            "action": ["x", "x", "y", "x"], "id": ["e1", "", "e3", "e4"]}
+    given = run(cols, columns={"event_id": "id"}).column("event_id").to_pylist()
+    assert given[0] == "e1" and given[2:] == ["e3", "e4"]
+    derived = run(cols).column("event_id").to_pylist()
+    assert derived[0] == derived[1] == given[1]  # same content, same id
+    assert len(set(derived)) == 3
+    assert derived == run(cols).column("event_id").to_pylist()  # deterministic
+
+
+def test_constants_attributes_entities_and_float_ids():
+    cols = {
+        "uid": pa.array([12.0, 7.5]),
+        "when": ["2024-01-01", "2024-01-01"],
+        "action": ["x", "x"],
+        "mail": ["a@x", ""],
+        "rating": ["-3", "lots"],
+    }
+    out = run(cols, constants={"payment_id": "card-1"}, entities={"Email": "mail"},
+              attributes={"rating": "float"})
+    assert out.column("account_id").to_pylist() == ["12", "7.5"]
+    assert out.column("payment_id").to_pylist() == ["card-1", "card-1"]
+    assert out.column("email_id").to_pylist() == ["a@x", None]
+    assert out.column("rating").to_pylist() == [-3.0, None]
+    assert out.column("_reason").to_pylist() == [None, "non-numeric rating"]
+
+
+def test_event_schema_lists_canonical_then_extra_columns():
+    mapping = mapping_from_dict({"columns": COLUMNS, "entities": {"Email": "mail"},
+                                 "attributes": {"rating": "float", "note": "string"}})
+    schema = event_schema(mapping)
+    assert schema.names == [
+        "event_id", "ts", "account_id", "event_type", "device_id", "ip", "payment_id",
+        "counterparty_id", "amount", "email_id", "rating", "note",
+    ]
+    assert schema.field("ts").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("rating").type == pa.float64()
