@@ -28,7 +28,7 @@ from ingest.synth.output import (
     events_table,
     seconds_to_ts,
 )
-from ingest.synth.rings import KIND_NAMES, Rings, plan_rings, ring_events
+from ingest.synth.rings import FRESH_KINDS, KIND_NAMES, Rings, plan_rings, ring_events
 from ingest.synth.world import (
     CARD_RING,
     DAY,
@@ -36,6 +36,7 @@ from ingest.synth.world import (
     IP_RING,
     RING_SLOTS,
     Pools,
+    Population,
     build_population,
 )
 
@@ -179,45 +180,54 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
     pools = Pools.for_population(n_accounts, config)
     ids = IdFormatter(seed, n_accounts, config.ipv6_fraction)
     ring_width = decimal_width(n_accounts // config.ring_size_min)
-    parts = PartWriter(root / "events", fmt)
     labels = TableAppender(root / "labels.csv", LABEL_SCHEMA)
     truth = TableAppender(root / "truth_accounts.parquet", TRUTH_SCHEMA)
     ring_file = TableAppender(root / "rings.parquet", RING_SCHEMA)
     counts = {"n_events": 0, "n_abusive": 0, "n_rings": 0, "n_labels": 0}
-    files = []
-    chunk_starts = range(0, n_accounts, config.chunk_accounts)
-    for index, first in enumerate(_progress(chunk_starts, progress)):
-        n = min(config.chunk_accounts, n_accounts - first)
-        rng = np.random.default_rng([seed, index])
-        pop = build_population(rng, first, n, pools, config, start, end)
-        rings = plan_rings(rng, pop, config, counts["n_rings"], start, end)
-        in_ring = np.zeros(n, dtype=bool)
-        in_ring[rings.member_local] = True
-        scale = np.where(in_ring, config.camouflage_activity, 1.0)
-        signup_by_ring = in_ring & (pop.signup >= start)
-        benign = benign_events(rng, pop, pools, config, start, end, scale,
-                               emit_signup=~signup_by_ring, first_event=counts["n_events"])
-        planted = ring_events(rng, pop, rings, config, end)
-        batch = EventBatch.concat([benign, planted])
-        batch = batch.take(np.argsort(batch.ts, kind="stable"))
-        files.append(parts.write(index, events_table(batch, counts["n_events"], ids)))
+    with PartWriter(root / "events", fmt) as parts:
+        chunk_starts = range(0, n_accounts, config.chunk_accounts)
+        for index, first in enumerate(_progress(chunk_starts, progress)):
+            n = min(config.chunk_accounts, n_accounts - first)
+            rng = np.random.default_rng([seed, index])
+            pop = build_population(rng, first, n, pools, config, start, end)
+            rings = plan_rings(rng, pop, config, counts["n_rings"], start, end)
+            batch, planted = _chunk_events(rng, pop, rings, pools, config, start, end,
+                                           counts["n_events"])
+            parts.write(index, events_table(batch, counts["n_events"], ids))
 
-        observed = draw_labels(rng, pop, rings, config, start, end)
-        ring_ids = decimal_ids("ring_", rings.ring_number, ring_width)
-        labels.append(_labels_table(pop.account, observed, ids))
-        truth.append(_truth_table(pop.account, rings, ring_ids, ids))
-        ring_file.append(_rings_table(pop.account, rings, ring_ids, planted, observed, ids))
-        counts["n_events"] += len(batch)
-        counts["n_abusive"] += int(in_ring.sum())
-        counts["n_rings"] += len(rings)
-        counts["n_labels"] += len(observed)
+            observed = draw_labels(rng, pop, rings, config, start, end)
+            ring_ids = decimal_ids("ring_", rings.ring_number, ring_width)
+            labels.append(_labels_table(pop.account, observed, ids))
+            truth.append(_truth_table(pop.account, rings, ring_ids, ids))
+            ring_file.append(_rings_table(pop.account, rings, ring_ids, planted, observed, ids))
+            counts["n_events"] += len(batch)
+            counts["n_abusive"] += len(rings.member_local)
+            counts["n_rings"] += len(rings)
+            counts["n_labels"] += len(observed)
     for appender in (labels, truth, ring_file):
         appender.close()
     (root / "synth.json").write_text(json.dumps({
         "seed": seed, "n_accounts": n_accounts, "days": days, "format": fmt,
         **counts, "config": config.to_dict(),
     }, indent=2))
-    return counts, files
+    return counts, parts.paths
+
+
+def _chunk_events(rng: np.random.Generator, pop: Population, rings: Rings, pools: Pools,
+                  config: SynthConfig, start: int, end: int,
+                  first_event: int) -> tuple[EventBatch, EventBatch]:
+    """All events of one chunk in time order, and the planted ones among them."""
+    in_ring = np.zeros(pop.size, dtype=bool)
+    in_ring[rings.member_local] = True
+    scale = np.where(in_ring, config.camouflage_activity, 1.0)
+    # Fresh members of farms and card-testing rings sign up as part of the ring's script.
+    signup_by_ring = np.zeros(pop.size, dtype=bool)
+    signup_by_ring[rings.member_local[np.isin(rings.kind[rings.member_ring], FRESH_KINDS)]] = True
+    benign = benign_events(rng, pop, pools, config, start, end, scale,
+                           emit_signup=~signup_by_ring, first_event=first_event)
+    planted = ring_events(rng, pop, rings, config, end)
+    batch = EventBatch.concat([benign, planted])
+    return batch.take(np.argsort(batch.ts, kind="quicksort")), planted
 
 
 def _progress(chunks: range, enabled: bool):

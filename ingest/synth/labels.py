@@ -34,7 +34,8 @@ def draw_labels(rng: np.random.Generator, pop: Population, rings: Rings, config:
                 start: int, end: int) -> Labels:
     """Draw the observed labels of the accounts of ``pop``."""
     member_ring = rings.member_ring
-    labelled_ring = rng.random(len(rings)) >= config.unlabelled_ring_fraction
+    hidden = int(round(config.unlabelled_ring_fraction * len(rings)))
+    labelled_ring = rng.permutation(len(rings)) >= hidden
     drawn = rng.random(len(member_ring)) < config.ring_member_label_rate
     seen = labelled_ring[member_ring] & drawn
     abusers = rings.member_local[seen]

@@ -86,6 +86,11 @@ def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
     fresh = np.isin(kind[rings.member_ring], FRESH_KINDS)
     pop.signup[members[fresh]] = rings.first_ts[rings.member_ring[fresh]] - rng.integers(
         1, int(config.lockstep_seconds) + 2, int(fresh.sum()))
+    # Other members were recruited: their accounts existed days before the scheme began.
+    recruited = members[~fresh]
+    pop.signup[recruited] = np.minimum(
+        pop.signup[recruited],
+        rings.first_ts[rings.member_ring[~fresh]] - rng.integers(DAY, 20 * DAY, len(recruited)))
     return rings
 
 

@@ -145,6 +145,14 @@ def test_fresh_ring_members_sign_up_in_lockstep(events, rings):
         assert signups["ts"].max() - signups["ts"].min() < pd.Timedelta(hours=1)
 
 
+def test_every_account_created_in_the_window_signs_up_once(events, truth):
+    signups = events[events["event_type"] == "signup"]
+    assert signups["account_id"].is_unique
+    first_seen = events.groupby("account_id")["ts"].min()
+    signed_up = signups.set_index("account_id")["ts"]
+    assert (first_seen.loc[signed_up.index] == signed_up).all()
+
+
 def test_benign_activity_is_heavy_tailed(events, truth):
     benign = truth.loc[~truth["is_abusive"], "account_id"]
     per_account = events[events["account_id"].isin(benign)].groupby("account_id").size()
