@@ -1,0 +1,192 @@
+"""First loads of big snapshots: snapshot -> CSV import files -> ``neo4j-admin database import``.
+
+The import tool writes a store directly, an order of magnitude faster than transactions, but only
+into a database that is offline, and it replaces that database. So the bulk path works only on a
+local server abusenet manages (:class:`~abusenet.neo4j_server.LocalNeo4j`), only into an empty
+database, and stops the server for the import and starts it again after. The files hold the same
+properties as the driver path (:mod:`graph.store.tables`), ``content_hash`` included, so later
+updates through the driver stay incremental and both paths give the same graph.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from graph.snapshot import Snapshot
+from graph.store.load import LoadSummary
+from graph.store.runner import Neo4jStore, QueryRunner
+from graph.store.schema import ensure_schema
+from graph.store.tables import HASH, node_tables, rel_tables
+
+
+class BulkImportError(RuntimeError):
+    """The bulk import cannot run here or failed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ImportFile:
+    """One ``--nodes`` or ``--relationships`` argument: a header file and a data file."""
+
+    kind: str  # "nodes" or "relationships"
+    name: str  # label or relationship type
+    header: Path
+    data: Path
+    rows: int
+
+    def argument(self) -> str:
+        """The neo4j-admin option for this file."""
+        return f"--{self.kind}={self.name}={self.header},{self.data}"
+
+
+def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) -> list[ImportFile]:
+    """Write the CSV header and data files of ``snapshot`` for ``neo4j-admin database import``.
+
+    Ids live in one id space per label (``id:ID(Account)``), strings are quoted with inner quotes
+    doubled, missing values are empty fields (no property), timestamps ISO-8601 UTC with
+    microseconds.
+    """
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    files = []
+    for table in node_tables(snapshot):
+        header = [f"id:ID({table.label})"] + _typed(table.frame, [*table.properties, HASH])
+        files.append(_write(out, "nodes", table.label, header,
+                            table.frame[["id", *table.properties, HASH]]))
+    for table in rel_tables(snapshot):
+        header = [f":START_ID({table.src_label})", f":END_ID({table.dst_label})"] + _typed(
+            table.frame, [*table.properties, HASH]
+        )
+        files.append(_write(out, "relationships", table.rel_type, header,
+                            table.frame[["src", "dst", *table.properties, HASH]]))
+    return files
+
+
+def import_command(store: Neo4jStore, files: list[ImportFile], multiline: bool) -> list[str]:
+    """The ``neo4j-admin database import full`` command line for ``files`` into the store's db."""
+    from abusenet.neo4j_server import ADMIN_ENTRY_POINT, find_java
+
+    assert store.server is not None
+    return [
+        find_java(), "-cp", str(store.server.home / "lib" / "*"), ADMIN_ENTRY_POINT,
+        "database", "import", "full", store.database,
+        *(f.argument() for f in files),
+        "--overwrite-destination=true", f"--multiline-fields={str(multiline).lower()}",
+        "--skip-bad-relationships=false", "--skip-duplicate-nodes=false",
+        "--id-type=string", "--trim-strings=false",
+    ]
+
+
+def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) -> LoadSummary:
+    """Import ``snapshot`` into the store's empty database with the server stopped.
+
+    Raises
+    ------
+    BulkImportError
+        When the store has no local server to stop, the database is not empty, or the import
+        tool fails (its output is in the message).
+    """
+    server = getattr(store, "server", None)
+    if not isinstance(store, Neo4jStore) or server is None:
+        raise BulkImportError(
+            "bulk import needs the local Neo4j server that abusenet manages (it is stopped for "
+            "the import); this store talks to a server abusenet does not manage. Load through "
+            "the driver instead (mode='driver', or `abusenet load --no-bulk`)."
+        )
+    present = store.read("MATCH (n) RETURN count(n) AS n").single("n")
+    if present:
+        raise BulkImportError(
+            f"bulk import replaces the whole database, and {store.database!r} already holds "
+            f"{present} nodes; load into it through the driver instead (mode='driver', or "
+            "`abusenet load --no-bulk`), which updates only what changed"
+        )
+    start = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="abusenet-import-"))
+    try:
+        files = write_import_files(snapshot, workdir)
+        multiline = _has_line_breaks(snapshot)
+        store.close()
+        server.stop()
+        try:
+            _run_import(store, files, multiline, progress)
+        finally:
+            server.start()
+            store.reconnect()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    ensure_schema(store, [f.name for f in files if f.kind == "nodes"])
+    rel_types = tuple(f.name for f in files if f.kind == "relationships")
+    return LoadSummary(
+        "bulk", written={f.name: f.rows for f in files}, unchanged={f.name: 0 for f in files},
+        relationship_types=rel_types, seconds=time.perf_counter() - start,
+    )
+
+
+def _run_import(store: Neo4jStore, files: list[ImportFile], multiline: bool,
+                progress: bool) -> None:
+    assert store.server is not None
+    home = store.server.home
+    env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+    done = subprocess.run(
+        import_command(store, files, multiline), env=env, text=True,
+        stdout=None if progress else subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    if done.returncode != 0:
+        raise BulkImportError(
+            f"neo4j-admin database import failed (exit {done.returncode}); the database was "
+            f"left as it was. Its output:\n{(done.stderr or done.stdout or '')[-2000:]}"
+        )
+
+
+def _typed(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    return [f"{c}:{_import_type(frame[c])}" for c in columns]
+
+
+def _import_type(series: pd.Series) -> str:
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
+        return "datetime"
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "long"
+    if pd.api.types.is_float_dtype(series):
+        return "double"
+    return "string"
+
+
+def _write(out: Path, kind: str, name: str, header: list[str], frame: pd.DataFrame) -> ImportFile:
+    header_path = out / f"{kind}-{name}-header.csv"
+    data_path = out / f"{kind}-{name}.csv"
+    header_path.write_text(",".join(header) + "\n", encoding="utf-8")
+    pcsv.write_csv(_csv_ready(frame), data_path, pcsv.WriteOptions(include_header=False))
+    return ImportFile(kind, name, header_path, data_path, len(frame))
+
+
+def _csv_ready(frame: pd.DataFrame) -> pa.Table:
+    """Arrow table with timestamps as ISO strings and NaN as null (an absent property)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, column in enumerate(table.column_names):
+        values = table.column(i)
+        if pa.types.is_timestamp(values.type):
+            utc = values.cast(pa.timestamp("us", tz="UTC"), safe=False)
+            table = table.set_column(i, column, pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ"))
+        elif pa.types.is_floating(values.type):
+            table = table.set_column(i, column, pc.if_else(pc.is_nan(values), None, values))
+    return table
+
+
+def _has_line_breaks(snapshot: Snapshot) -> bool:
+    """Whether any id holds a line break (the import tool then needs ``--multiline-fields``)."""
+    columns = [t["id"] for t in snapshot.nodes.values()]
+    columns += [t[c] for t in snapshot.edges.values() for c in ("src", "dst")]
+    return any(c.astype(str).str.contains(r"[\r\n]", regex=True).any() for c in columns)

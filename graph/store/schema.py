@@ -1,0 +1,50 @@
+"""Constraints and indexes: created once, safe to run again.
+
+Every node label gets a uniqueness constraint on ``id`` (which also gives ``MERGE`` and lookups
+an index), every label that can be scored an index on ``risk_score``, and ``Ring`` an index on
+``score``. All statements use ``IF NOT EXISTS``, so running them again changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graph.store.names import BUILTIN_LABELS, RING, node_label
+from graph.store.runner import QueryRunner
+
+#: Seconds to wait for new indexes to come online before loading.
+INDEX_WAIT_S = 300
+
+
+def schema_statements(labels: Iterable[str]) -> list[str]:
+    """The Cypher statements that set up the schema for ``labels`` (plus the built-in ones).
+
+    Parameters
+    ----------
+    labels
+        Node labels of the snapshot; each is checked by :func:`~graph.store.names.node_label`.
+    """
+    statements = []
+    for label in sorted({*BUILTIN_LABELS, *(node_label(x) for x in labels)}):
+        lower = label.lower()
+        statements.append(
+            f"CREATE CONSTRAINT {lower}_id IF NOT EXISTS FOR (n:`{label}`) REQUIRE n.id IS UNIQUE"
+        )
+        column = "score" if label == RING else "risk_score"
+        statements.append(
+            f"CREATE INDEX {lower}_{column} IF NOT EXISTS FOR (n:`{label}`) ON (n.{column})"
+        )
+    return statements
+
+
+def ensure_schema(runner: QueryRunner, labels: Iterable[str] = ()) -> list[str]:
+    """Create the missing constraints and indexes and wait until they are online.
+
+    Each statement runs in its own transaction (schema and data changes cannot share one).
+    Returns the statements run.
+    """
+    statements = schema_statements(labels)
+    for statement in statements:
+        runner.write([(statement, {})])
+    runner.write([("CALL db.awaitIndexes($seconds)", {"seconds": INDEX_WAIT_S})])
+    return statements

@@ -1,0 +1,110 @@
+"""Snapshot tables shaped for the store: the property set of every node and relationship.
+
+Both load paths (driver and bulk import) start here, so they write the same properties with the
+same values. Each row gets ``content_hash``: a 64-bit hash of its key and properties, stored on the
+node or relationship. Comparing it with the hash of the next snapshot's row tells the driver path
+which rows changed, so an update writes only those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from graph.snapshot import ACCOUNT, Snapshot
+from graph.store.names import node_label, rel_type
+
+#: Property holding a row's content hash (see module docstring).
+HASH = "content_hash"
+#: Account property holding the snapshot's label (1 = abusive, 0 = legitimate) when known.
+LABEL = "label"
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    """The nodes of one label: ``id``, property columns and ``content_hash``."""
+
+    label: str
+    frame: pd.DataFrame
+
+    @property
+    def properties(self) -> list[str]:
+        """Property columns (everything but ``id`` and the hash)."""
+        return [c for c in self.frame.columns if c not in ("id", HASH)]
+
+
+@dataclass(frozen=True)
+class RelTable:
+    """The relationships of one type: ``src``, ``dst``, property columns and ``content_hash``."""
+
+    rel_type: str
+    src_label: str
+    dst_label: str
+    frame: pd.DataFrame
+
+    @property
+    def properties(self) -> list[str]:
+        """Property columns (everything but the endpoints and the hash)."""
+        return [c for c in self.frame.columns if c not in ("src", "dst", HASH)]
+
+
+def node_tables(snapshot: Snapshot) -> list[NodeTable]:
+    """One :class:`NodeTable` per node type (``Account`` first), labels merged onto accounts."""
+    tables = []
+    for node_type in snapshot.node_types:
+        frame = snapshot.nodes[node_type].copy()
+        frame["id"] = frame["id"].astype(str)
+        if node_type == ACCOUNT and snapshot.labels is not None:
+            known = snapshot.labels.drop_duplicates("account_id", keep="last")
+            frame[LABEL] = frame["id"].map(known.set_index("account_id")["label"]).astype("Int64")
+        tables.append(NodeTable(node_label(node_type), _with_hash(frame)))
+    return tables
+
+
+def rel_tables(snapshot: Snapshot) -> list[RelTable]:
+    """One :class:`RelTable` per relation, in the snapshot's order, sorted by endpoints."""
+    tables = []
+    for name, spec in snapshot.relations.items():
+        frame = snapshot.edges[name].copy()
+        frame["src"] = frame["src"].astype(str)
+        frame["dst"] = frame["dst"].astype(str)
+        frame = frame.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+        tables.append(
+            RelTable(rel_type(name), node_label(spec.src_type), node_label(spec.dst_type),
+                     _with_hash(frame))
+        )
+    return tables
+
+
+def _with_hash(frame: pd.DataFrame) -> pd.DataFrame:
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    frame[HASH] = hashes.view(np.int64)
+    return frame
+
+
+def property_rows(frame: pd.DataFrame, properties: list[str]) -> list[dict[str, object]]:
+    """Each row's properties as a dict for the driver; missing values become ``None``.
+
+    ``None`` in ``SET x += $map`` removes the property, so a value that disappears from the
+    snapshot disappears from the store too. Timestamps become timezone-aware ``datetime``.
+    """
+    columns: dict[str, np.ndarray] = {}
+    for name in [*properties, HASH]:
+        series = frame[name]
+        missing = series.isna().to_numpy()
+        if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+            series
+        ):
+            values = np.asarray(pd.to_datetime(series, utc=True).dt.to_pydatetime(), dtype=object)
+        elif pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
+            values = series.astype(object).to_numpy()
+        else:
+            values = series.to_numpy(dtype=object)
+        if missing.any():
+            values = values.copy()
+            values[missing] = None
+        columns[name] = values
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
