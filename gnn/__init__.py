@@ -1,0 +1,1 @@
+"""Graph learning: snapshot -> HeteroData, a time-aware sampler, the account detector, baselines."""

@@ -1,0 +1,203 @@
+"""Detection benchmark: every method on every dataset, one table, one run.
+
+Usage::
+
+    PYTHONPATH=. .venv/bin/python benchmarks/detect.py                 # the full table
+    PYTHONPATH=. .venv/bin/python benchmarks/detect.py --quick         # 2 splits each, smoke run
+    PYTHONPATH=. .venv/bin/python benchmarks/detect.py --scale 1000000 # training/scoring at scale
+
+Node-level datasets (test AUROC / AUPRC, mean ± std over splits):
+
+* Tolokers, the 10 official splits (train 50 % / validation 25 % / test 25 %).
+* Reddit, 5 stratified random splits (train 40 % / validation 20 % / test 40 %, seeds 0-4).
+
+Methods: ``SepHeteroGNN`` (the :class:`gnn.detector.AccountDetector` network trained on subgraphs
+drawn by :class:`gnn.sampler.TemporalNeighborSampler` through PyG's ``NodeLoader``; inputs = own
+features + 2-hop neighbour mean/max/std + degree), ``GNN+XGB`` (rank average of the two, the
+weight picked on validation), ``XGB-Graph``, ``XGB (own features)``, ``LabelPropagation`` and
+``ComponentRate``. Every choice (epochs, ensemble weight) uses validation labels only.
+
+Hook for other datasets: a module ``gnn.ring_benchmark`` exposing ``DATASET_RUNNERS`` (a list of
+functions ``runner(args) -> list[dict]``, each dict one table row with keys ``dataset``,
+``method`` and metric name -> ``(mean, std)``) is picked up automatically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import resource
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+
+from gnn.baselines import ComponentRate, LabelPropagation, XGBGraph
+from gnn.data import load_reddit, load_tolokers, neighbor_aggregates
+from gnn.data.benchmark import LINKED
+from gnn.detector import AccountDetector
+from gnn.evaluate import auroc, node_metrics, summarize
+from graph.snapshot import ACCOUNT
+
+DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+
+Row = dict
+Runner = Callable[[argparse.Namespace], list[Row]]
+
+#: Settings of the GNN on the benchmark graphs (chosen on Tolokers split 0 validation).
+GNN_CONFIG = {
+    "hidden_channels": 64,
+    "num_layers": 2,
+    "num_neighbors": [10, 5],
+    "batch_size": 1024,
+    "max_epochs": 14,
+    "patience": 4,
+    "dropout": 0.2,
+    "lr": 0.003,
+}
+
+
+def _augment(data):
+    """Own features + 2-hop neighbour mean/max/std + degree, standardised (static graphs only)."""
+    x = neighbor_aggregates(data[ACCOUNT].x, data[LINKED].edge_index)
+    data[ACCOUNT].x = (x - x.mean(0)) / x.std(0).clamp(min=1e-6)
+    return data
+
+
+def _rank(score: np.ndarray) -> np.ndarray:
+    return rankdata(score) / len(score)
+
+
+def _methods(seed: int) -> dict[str, Callable[[], object]]:
+    return {
+        "XGB-Graph": lambda: XGBGraph(random_state=seed),
+        "XGB (own features)": lambda: XGBGraph(hops=0, random_state=seed),
+        "LabelPropagation": lambda: LabelPropagation(),
+        "ComponentRate": lambda: ComponentRate(),
+    }
+
+
+def run_node_dataset(name: str, data, splits: np.ndarray, args: argparse.Namespace) -> list[Row]:
+    """Every method on every split of one node-level dataset; one row per method."""
+    y = data[ACCOUNT].y.numpy()
+    augmented = _augment(data.clone())
+    runs: dict[str, list[dict]] = {}
+    seconds: dict[str, float] = {}
+    for split_no, split in enumerate(splits[: args.splits]):
+        train, val, test = (np.flatnonzero(split == k) for k in range(3))
+        scores: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        started = time.perf_counter()
+        gnn = AccountDetector(**GNN_CONFIG, random_state=split_no)
+        gnn.fit_graph(augmented, train, y[train], val, y[val])
+        all_scores = gnn.graph_logits(augmented)
+        scores["SepHeteroGNN (ours)"] = (all_scores[val], all_scores[test])
+        seconds["SepHeteroGNN (ours)"] = seconds.get("SepHeteroGNN (ours)", 0) + (
+            time.perf_counter() - started
+        )
+        for method, make in _methods(split_no).items():
+            started = time.perf_counter()
+            model = make().fit_graph(data, train, y[train], val, y[val])
+            both = model.score_graph(data)
+            scores[method] = (both[val], both[test])
+            seconds[method] = seconds.get(method, 0) + time.perf_counter() - started
+        scores["GNN+XGB (ours)"] = _blend(
+            scores["SepHeteroGNN (ours)"], scores["XGB-Graph"], y[val]
+        )
+        for method, (_, test_score) in scores.items():
+            runs.setdefault(method, []).append(node_metrics(y[test], test_score))
+        gnn_auc = runs["SepHeteroGNN (ours)"][-1]["auroc"]
+        xgb_auc = runs["XGB-Graph"][-1]["auroc"]
+        print(f"  {name} split {split_no}: GNN {gnn_auc:.4f}  XGB-Graph {xgb_auc:.4f}", flush=True)
+    rows = []
+    for method, results in runs.items():
+        row = {"dataset": f"{name} ({len(results)} splits)", "method": method}
+        row.update(summarize(results))
+        row["seconds/split"] = seconds.get(method, float("nan")) / len(results)
+        rows.append(row)
+    return rows
+
+
+def _blend(gnn: tuple, xgb: tuple, val_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank average ``w * gnn + (1 - w) * xgb`` with ``w`` chosen on validation AUROC."""
+    best_w = max(
+        np.linspace(0, 1, 11),
+        key=lambda w: auroc(val_y, w * _rank(gnn[0]) + (1 - w) * _rank(xgb[0])),
+    )
+    return tuple(best_w * _rank(g) + (1 - best_w) * _rank(x) for g, x in zip(gnn, xgb, strict=True))
+
+
+def run_tolokers(args: argparse.Namespace) -> list[Row]:
+    """Tolokers, official splits."""
+    data, splits = load_tolokers(DATASETS / "tolokers")
+    return run_node_dataset("Tolokers", data, splits, args)
+
+
+def run_reddit(args: argparse.Namespace) -> list[Row]:
+    """Reddit, stratified random 40/20/40 splits."""
+    data, splits = load_reddit(DATASETS / "reddit", num_splits=max(args.splits, 5))
+    return run_node_dataset("Reddit", data, splits, args)
+
+
+def dataset_runners() -> list[Runner]:
+    """The node-level runners plus those of ``gnn.ring_benchmark`` when it exists."""
+    runners: list[Runner] = [run_tolokers, run_reddit]
+    if importlib.util.find_spec("gnn.ring_benchmark") is not None:
+        runners.extend(importlib.import_module("gnn.ring_benchmark").DATASET_RUNNERS)
+    return runners
+
+
+def format_table(rows: list[Row]) -> str:
+    """A fixed-width text table: dataset, method, then every metric as ``mean ± std``."""
+    metrics: list[str] = []
+    for row in rows:
+        metrics.extend(k for k in row if k not in ("dataset", "method") and k not in metrics)
+    header = f"{'dataset':<22} {'method':<22} " + " ".join(f"{m:>16}" for m in metrics)
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        cells = []
+        for m in metrics:
+            value = row.get(m)
+            if isinstance(value, tuple):
+                cells.append(f"{100 * value[0]:>9.2f} ± {100 * value[1]:<4.2f}")
+            elif isinstance(value, float):
+                cells.append(f"{value:>16.1f}")
+            else:
+                cells.append(f"{'-':>16}")
+        lines.append(f"{row['dataset']:<22} {row['method']:<22} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--splits", type=int, default=10, help="splits per dataset (at most)")
+    parser.add_argument("--quick", action="store_true", help="2 splits per dataset")
+    parser.add_argument("--max-epochs", type=int, default=None, help="override the GNN epochs")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--scale", type=int, default=0, help="run the scale benchmark instead")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.quick:
+        args.splits = 2
+    if args.max_epochs:
+        GNN_CONFIG["max_epochs"] = args.max_epochs
+    if args.scale:
+        from benchmarks.detect_scale import run_scale
+
+        run_scale(args.scale)
+        return
+    rows: list[Row] = []
+    for runner in dataset_runners():
+        rows.extend(runner(args))
+    print()
+    print("Test metrics x 100, mean ± std over splits (AUROC, AUPRC, Recall@k with k = positives)")
+    print(format_table(rows))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

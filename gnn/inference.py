@@ -1,0 +1,80 @@
+"""Model inputs for mini-batches and whole graphs, and logits computed from them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch_geometric.data import HeteroData
+from torch_geometric.loader import NodeLoader
+
+from gnn.models.sep_hetero_gnn import SepHeteroGNN
+from gnn.sampler import TemporalNeighborSampler
+
+
+def batch_inputs(
+    batch: HeteroData, sampler: TemporalNeighborSampler, target_type: str
+) -> dict[str, torch.Tensor]:
+    """Node features of a sampled mini-batch joined with their time-bounded degree features.
+
+    In a disjoint (time-aware) batch every node inherits the time of the seed whose tree it
+    belongs to, so degrees count only edges that existed at that time.
+    """
+    node_times = None
+    if "batch" in batch[target_type] and "seed_time" in batch[target_type]:
+        seed_time = batch[target_type].seed_time
+        node_times = {t: seed_time[batch[t].batch] for t in batch.node_types}
+    degrees = sampler.degree_features({t: batch[t].n_id for t in batch.node_types}, node_times)
+    return {t: torch.cat([batch[t].x, degrees[t]], dim=1) for t in batch.node_types}
+
+
+def full_graph_inputs(
+    data: HeteroData, sampler: TemporalNeighborSampler
+) -> dict[str, torch.Tensor]:
+    """Node features of the whole graph joined with full-history degree features."""
+    ids = {t: torch.arange(data[t].num_nodes) for t in data.node_types}
+    degrees = sampler.degree_features(ids, None)
+    return {t: torch.cat([data[t].x, degrees[t]], dim=1) for t in data.node_types}
+
+
+@torch.no_grad()
+def full_graph_logits(
+    model: SepHeteroGNN,
+    data: HeteroData,
+    sampler: TemporalNeighborSampler,
+    chunk_size: int = 1_000_000,
+) -> torch.Tensor:
+    """Logits of every target node, every neighbour included (exact, deterministic).
+
+    Messages are gathered at most ``chunk_size`` edges at a time, so beyond the node embeddings
+    (``num_nodes x hidden`` per layer) memory stays bounded.
+    """
+    model.eval()
+    x_dict = full_graph_inputs(data, sampler)
+    return model(x_dict, data.edge_index_dict, chunk_size=chunk_size)
+
+
+@torch.no_grad()
+def sampled_logits(
+    model: SepHeteroGNN,
+    data: HeteroData,
+    sampler: TemporalNeighborSampler,
+    index: np.ndarray,
+    time: np.ndarray | None,
+    batch_size: int = 1024,
+) -> torch.Tensor:
+    """Logits of ``index`` nodes of the target type from sampled, time-bounded subgraphs."""
+    model.eval()
+    target = model.target_type
+    loader = NodeLoader(
+        data,
+        sampler,
+        input_nodes=(target, torch.as_tensor(index, dtype=torch.long)),
+        input_time=None if time is None else torch.as_tensor(time, dtype=torch.long),
+        batch_size=batch_size,
+        shuffle=False,
+    )
+    out = []
+    for batch in loader:
+        logits = model(batch_inputs(batch, sampler, target), batch.edge_index_dict)
+        out.append(logits[: batch[target].batch_size])
+    return torch.cat(out) if out else torch.empty(0)

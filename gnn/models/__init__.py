@@ -1,0 +1,7 @@
+"""Neural network modules: plain ``torch.nn.Module`` backbones the detectors wrap."""
+
+from gnn.models.aggregation import AGGREGATORS, aggregate
+from gnn.models.sep_hetero_conv import SepHeteroConv
+from gnn.models.sep_hetero_gnn import SepHeteroGNN
+
+__all__ = ["AGGREGATORS", "SepHeteroConv", "SepHeteroGNN", "aggregate"]
