@@ -1,0 +1,22 @@
+// top_rings: the highest-scoring rings of the latest detection run.
+//
+// Parameters:
+//   $limit      int    = 20   at most this many rings
+//   $min_score  float  = 0.0  only rings scoring at least this
+//
+// Returns one row per ring, best first: ring_id, score, kind, size, detected_at, model_version,
+// and top_members (up to 10 member ids, riskiest first).
+//
+// Neo4j Browser:
+//   :params {limit: 20, min_score: 0.5}
+MATCH (ring:Ring)
+WHERE ring.score >= $min_score
+WITH ring ORDER BY ring.score DESC, ring.id LIMIT $limit
+CALL (ring) {
+  MATCH (member:Account)-[:MEMBER_OF]->(ring)
+  WITH member ORDER BY coalesce(member.risk_score, -1.0) DESC, member.id
+  RETURN collect(member.id)[..10] AS top_members
+}
+RETURN ring.id AS ring_id, ring.score AS score, ring.kind AS kind, ring.size AS size,
+       ring.detected_at AS detected_at, ring.model_version AS model_version, top_members
+ORDER BY score DESC, ring_id

@@ -1,0 +1,240 @@
+"""Write a detection run's results into the graph: scores on nodes, rings with their members.
+
+A run is identified by ``(model_version, scored_at)``. Writing a run
+
+1. sets ``risk_score``, ``model_version`` and ``scored_at`` on every scored account and entity;
+2. upserts one ``(:Ring {id, score, size, kind, evidence, detected_at, model_version})`` per ring
+   and replaces its ``(:Account)-[:MEMBER_OF]->(:Ring)`` edges, ring batch by ring batch, each
+   batch in one transaction;
+3. then removes what earlier runs left: score properties on nodes this run did not score, and
+   rings this run did not detect.
+
+So investigators always see exactly one run, never a pile of them, and between steps 2 and 3 they
+see the new results plus old ones about to go, never none. Every step is idempotent: writing the
+same run again changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from graph.snapshot import ACCOUNT
+from graph.store.names import RING, UnsafeNameError, node_label
+from graph.store.runner import QueryRunner
+from graph.store.schema import ensure_schema
+
+BATCH_SIZE = 10_000
+
+_SET_SCORES = (
+    "UNWIND $rows AS row MATCH (n:`{label}` {{id: row.id}}) "
+    "SET n.risk_score = row.score, n.model_version = $model_version, n.scored_at = $scored_at "
+    "RETURN count(*) AS written"
+)
+_CLEAR_STALE_SCORES = (
+    "MATCH (n:`{label}`) WHERE n.risk_score IS NOT NULL "
+    "AND (n.model_version IS NULL OR n.model_version <> $model_version "
+    "OR n.scored_at IS NULL OR n.scored_at <> $scored_at) "
+    "WITH n LIMIT $limit REMOVE n.risk_score, n.model_version, n.scored_at "
+    "RETURN count(*) AS cleared"
+)
+_UPSERT_RINGS = (
+    "UNWIND $rings AS ring MERGE (r:Ring {id: ring.id}) "
+    "SET r.score = ring.score, r.size = ring.size, r.kind = ring.kind, r.evidence = ring.evidence, "
+    "r.detected_at = $scored_at, r.model_version = $model_version "
+    "WITH r CALL (r) { MATCH (r)<-[m:MEMBER_OF]-() DELETE m } "
+    "RETURN count(*) AS written"
+)
+_ADD_MEMBERS = (
+    "UNWIND $members AS m MATCH (a:Account {id: m.account}) MATCH (r:Ring {id: m.ring}) "
+    "MERGE (a)-[:MEMBER_OF]->(r) RETURN count(*) AS written"
+)
+_REMOVE_STALE_RINGS = (
+    "MATCH (r:Ring) WHERE r.model_version IS NULL OR r.model_version <> $model_version "
+    "OR r.detected_at IS NULL OR r.detected_at <> $scored_at "
+    "WITH r LIMIT $limit DETACH DELETE r RETURN count(*) AS removed"
+)
+
+
+@dataclass
+class WritebackSummary:
+    """What :func:`write_scores` did.
+
+    ``missing_accounts`` / ``missing_entities`` count scores whose node is not in the graph (they
+    were skipped); ``missing_members`` counts ring members not in the graph.
+    """
+
+    accounts_scored: int = 0
+    entities_scored: int = 0
+    missing_accounts: int = 0
+    missing_entities: int = 0
+    rings_written: int = 0
+    memberships_written: int = 0
+    missing_members: int = 0
+    stale_scores_cleared: int = 0
+    stale_rings_removed: int = 0
+    seconds: float = 0.0
+
+
+def write_scores(
+    store: QueryRunner,
+    account_scores_df: pd.DataFrame,
+    entity_scores_df: pd.DataFrame | None,
+    rings_df: pd.DataFrame | None,
+    *,
+    model_version: str,
+    scored_at: datetime | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> WritebackSummary:
+    """Write one detection run into the store, replacing the results of earlier runs.
+
+    Parameters
+    ----------
+    store
+        The store (:func:`graph.store.connect`) or any :class:`~graph.store.QueryRunner`.
+    account_scores_df
+        ``account_id``, ``score`` (the run's ``account_scores.parquet``).
+    entity_scores_df
+        ``node_type``, ``entity_id``, ``score``, or ``None``.
+    rings_df
+        ``ring_id``, ``score``, ``size``, ``members`` (list of account ids), optionally
+        ``evidence`` (list of ``type:id``) and ``kind``; or ``None`` for no rings.
+    model_version
+        The model that produced the scores.
+    scored_at
+        When the run scored (timezone-aware; default: now, UTC). Stored as ``scored_at`` and
+        as the rings' ``detected_at``.
+    batch_size
+        Rows per write transaction.
+
+    Returns
+    -------
+    WritebackSummary
+        Counts of what was written, skipped and removed.
+    """
+    if not model_version:
+        raise ValueError("model_version must be a non-empty string")
+    scored_at = scored_at or datetime.now(UTC)
+    if scored_at.tzinfo is None:
+        raise ValueError("scored_at must be timezone-aware (e.g. datetime.now(timezone.utc))")
+    start = time.perf_counter()
+    run = {"model_version": model_version, "scored_at": scored_at}
+    summary = WritebackSummary()
+    by_label = {ACCOUNT: _score_rows(account_scores_df, "account_id")}
+    if entity_scores_df is not None and not entity_scores_df.empty:
+        for node_type, group in entity_scores_df.groupby("node_type", sort=True):
+            by_label[node_label(str(node_type))] = _score_rows(group, "entity_id")
+    ensure_schema(store, list(by_label))
+    for label, rows in by_label.items():
+        written = 0
+        for batch in _batches(rows, batch_size):
+            query = _SET_SCORES.format(label=label)
+            written += int(store.write([(query, {"rows": batch, **run})])[0].single("written"))
+        if label == ACCOUNT:
+            summary.accounts_scored, summary.missing_accounts = written, len(rows) - written
+        else:
+            summary.entities_scored += written
+            summary.missing_entities += len(rows) - written
+    if rings_df is not None:
+        _write_rings(store, rings_df, run, batch_size, summary)
+    for label in _scorable_labels(store):
+        summary.stale_scores_cleared += _repeat(
+            store, _CLEAR_STALE_SCORES.format(label=label), run, batch_size, "cleared"
+        )
+    summary.stale_rings_removed = _repeat(store, _REMOVE_STALE_RINGS, run, batch_size, "removed")
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _score_rows(frame: pd.DataFrame, id_column: str) -> list[dict[str, object]]:
+    scores = pd.to_numeric(frame["score"], errors="coerce")
+    known = scores.notna().to_numpy()
+    ids = frame[id_column].astype(str).to_numpy()[known]
+    return [{"id": i, "score": float(s)} for i, s in zip(ids, scores.to_numpy()[known],
+                                                         strict=True)]
+
+
+def _write_rings(
+    store: QueryRunner, rings_df: pd.DataFrame, run: dict[str, object], batch_size: int,
+    summary: WritebackSummary,
+) -> None:
+    rings, members = [], []
+    for ring in rings_df.itertuples(index=False):
+        ring_members = [str(m) for m in _as_list(ring.members)]
+        rings.append({
+            "id": str(ring.ring_id),
+            "score": float(ring.score),
+            "size": int(ring.size),
+            "kind": None if pd.isna(getattr(ring, "kind", None)) else str(ring.kind),
+            "evidence": [str(e) for e in _as_list(getattr(ring, "evidence", None))],
+        })
+        members.append([{"account": m, "ring": str(ring.ring_id)} for m in ring_members])
+    batch_rings: list[dict[str, object]] = []
+    batch_members: list[dict[str, str]] = []
+    for ring, ring_members in zip(rings, members, strict=True):
+        batch_rings.append(ring)
+        batch_members.extend(ring_members)
+        if len(batch_rings) + len(batch_members) >= batch_size:
+            _flush_rings(store, batch_rings, batch_members, run, summary)
+            batch_rings, batch_members = [], []
+    if batch_rings:
+        _flush_rings(store, batch_rings, batch_members, run, summary)
+
+
+def _flush_rings(
+    store: QueryRunner, rings: list[dict[str, object]], members: list[dict[str, str]],
+    run: dict[str, object], summary: WritebackSummary,
+) -> None:
+    # One transaction per batch: a ring is never seen without its members.
+    upserted, added = store.write([
+        (_UPSERT_RINGS, {"rings": rings, **run}),
+        (_ADD_MEMBERS, {"members": members}),
+    ])
+    summary.rings_written += len(rings)
+    written = int(added.single("written") or 0)
+    summary.memberships_written += written
+    summary.missing_members += len(members) - written
+
+
+def _scorable_labels(store: QueryRunner) -> list[str]:
+    """Labels in the database that can carry scores (never ``Ring``; only safe names)."""
+    labels = []
+    for name in store.read("CALL db.labels() YIELD label RETURN label").column("label"):
+        try:
+            labels.append(node_label(name))
+        except UnsafeNameError:
+            continue  # not written by abusenet: it never scored such a node
+    return [x for x in labels if x != RING]
+
+
+def _repeat(store: QueryRunner, query: str, run: dict[str, object], limit: int,
+            column: str) -> int:
+    """Run a ``... LIMIT $limit`` clean-up until it finds nothing more."""
+    total = 0
+    while True:
+        done = int(store.write([(query, {**run, "limit": limit})])[0].single(column) or 0)
+        total += done
+        if done < limit:
+            return total
+
+
+def _as_list(value: object) -> list[object]:
+    if value is None:
+        return []
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list | tuple):
+        return list(value)
+    if isinstance(value, float) and np.isnan(value):
+        return []
+    return [value]
+
+
+def _batches(rows: list[dict[str, object]], size: int) -> Iterator[list[dict[str, object]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
