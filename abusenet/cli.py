@@ -12,7 +12,7 @@ import importlib
 import typer
 
 #: Modules under ``abusenet.commands`` that each define ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("neo4j", "synth", "ingest")
+COMMAND_MODULES: tuple[str, ...] = ("neo4j", "synth", "ingest", "run", "graph")
 
 app = typer.Typer(
     name="abusenet",

@@ -1,0 +1,142 @@
+"""``abusenet run`` (logs -> scored rings, files and Neo4j) and ``abusenet score`` (saved model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+RUN_HELP = (
+    "Turn interaction logs into scored accounts, entities and rings: ingest -> graph snapshot "
+    "-> ring candidates -> train the GNN detector -> score -> rings -> report.\n\n"
+    "OUT receives account_scores.parquet, entity_scores.parquet, rings.parquet, metrics.json "
+    "(quality on the labels the run held back), report.html, quarantine.parquet (when rows were "
+    "rejected) and model/ (for `abusenet score`). Files appear only when the whole run "
+    "succeeded. Intermediate results stay in OUT/.work: a rerun skips unchanged stages, and a "
+    "failed run resumes where it stopped.\n\n"
+    "With a Neo4j URI (--neo4j-uri, the config's neo4j.uri, or NEO4J_URI) the graph is also "
+    "loaded into Neo4j and scores and rings are written back. The password comes from "
+    "NEO4J_PASSWORD or, for the local server, from its password file; never from a config.\n\n"
+    "Trailing SECTION.KEY=VALUE arguments override the config, e.g. detector.max_epochs=5 "
+    "rings.max_size=30 (sections: ingest, labels, rings, ring_scoring, detector, neo4j, "
+    "report; see configs/default.yaml)."
+)
+
+SCORE_HELP = (
+    "Apply a saved detector (OUT/model of an earlier `abusenet run`) to new logs without "
+    "retraining: ingest -> snapshot -> ring candidates -> score -> rings -> report. Writes the "
+    "same files as `abusenet run` (no model/); with --labels, metrics.json measures the model "
+    "on all of them."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``run`` and ``score`` commands to ``app``."""
+    app.command(name="run", help=RUN_HELP)(run)
+    app.command(name="score", help=SCORE_HELP)(score)
+
+
+InputsOption = typer.Option(
+    ..., "--input", "-i",
+    help="Log files, directories or glob patterns (CSV/TSV, Parquet, JSON lines; .gz ok). "
+    "Repeat for several.",
+)
+MappingOption = typer.Option(
+    ..., "--mapping", "-m",
+    help="Mapping YAML from your log columns to abusenet's (see configs/mappings/).",
+)
+OutOption = typer.Option(..., "--out", "-o", help="Output directory (created when missing).")
+ConfigOption = typer.Option(
+    None, "--config", "-c", help="Run settings YAML (default: built-in; see configs/default.yaml)."
+)
+Neo4jOption = typer.Option(
+    None, "--neo4j-uri",
+    help="Load the graph into this Neo4j and write results back, e.g. bolt://127.0.0.1:7687; "
+    "'local' = the server of `abusenet neo4j install`. Default: NEO4J_URI or the config.",
+)
+ForceOption = typer.Option(False, "--force", help="Rerun every stage, ignoring cached results.")
+ProgressOption = typer.Option(True, "--progress/--quiet", help="Show progress bars on stderr.")
+OverridesArgument = typer.Argument(
+    None, metavar="[SECTION.KEY=VALUE]...", help="Config overrides, e.g. detector.max_epochs=5.",
+    show_default=False,
+)
+
+
+def run(
+    inputs: list[str] = InputsOption,
+    mapping: Path = MappingOption,
+    out: Path = OutOption,
+    labels: Path | None = typer.Option(
+        None, "--labels", "-l",
+        help="Labels file (account, 1 = abusive / 0 = legitimate), read with the mapping's "
+        "labels: section. All are training labels; labels.holdout_fraction of them is held "
+        "back for metrics.json. Needed to train.",
+    ),
+    config: Path | None = ConfigOption,
+    neo4j_uri: str | None = Neo4jOption,
+    force: bool = ForceOption,
+    progress: bool = ProgressOption,
+    overrides: list[str] | None = OverridesArgument,
+) -> None:
+    """See :data:`RUN_HELP`."""
+    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None)
+
+
+def score(
+    model: Path = typer.Option(
+        ..., "--model", help="A saved detector: the model/ directory of an `abusenet run` output."
+    ),
+    inputs: list[str] = InputsOption,
+    mapping: Path = MappingOption,
+    out: Path = OutOption,
+    labels: Path | None = typer.Option(
+        None, "--labels", "-l", help="Optional labels to measure the model on (not trained on)."
+    ),
+    config: Path | None = ConfigOption,
+    neo4j_uri: str | None = Neo4jOption,
+    force: bool = ForceOption,
+    progress: bool = ProgressOption,
+    overrides: list[str] | None = OverridesArgument,
+) -> None:
+    """See :data:`SCORE_HELP`."""
+    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, model)
+
+
+def _execute(
+    inputs: list[str],
+    mapping: Path,
+    out: Path,
+    labels: Path | None,
+    config: Path | None,
+    neo4j_uri: str | None,
+    force: bool,
+    progress: bool,
+    overrides: list[str] | None,
+    model: Path | None,
+) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    from abusenet.pipeline import (
+        ConfigError,
+        PipelineError,
+        RunRequest,
+        load_run_config,
+        neo4j_settings_for_run,
+        run_pipeline,
+    )
+    from abusenet.pipeline.summary import render_summary
+
+    console = Console(stderr=True)
+    try:
+        settings = load_run_config(config, overrides)
+        neo4j, browser = neo4j_settings_for_run(settings["neo4j"], neo4j_uri)
+        request = RunRequest(
+            inputs=list(inputs), mapping=mapping, out_dir=out, config=settings, labels=labels,
+            model_dir=model, neo4j=neo4j, browser_url=browser, force=force, progress=progress,
+        )
+        result = run_pipeline(request, console)
+    except (PipelineError, ConfigError) as err:
+        console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    render_summary(result, Console())

@@ -1,0 +1,86 @@
+"""User-facing failures of a batch run: one paragraph naming the problem, the place and the fix."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+
+from abusenet.settings import Neo4jSettings
+
+
+class PipelineError(RuntimeError):
+    """A run cannot go on; ``str()`` is the one-paragraph message for the user."""
+
+
+def neo4j_error(exc: BaseException, settings: Neo4jSettings) -> PipelineError | None:
+    """The message for a Neo4j connection or login failure, or ``None`` for other errors."""
+    import neo4j.exceptions as nex
+
+    where = f"Neo4j at {settings.uri} (database {settings.database!r}, user {settings.user!r})"
+    if isinstance(exc, nex.AuthError):
+        return PipelineError(
+            f"{where} refused the login: the user name or password is wrong. Set NEO4J_USER and "
+            "NEO4J_PASSWORD to the server's credentials; for the local server started with "
+            "`abusenet neo4j start`, leave NEO4J_PASSWORD unset so abusenet reads the password "
+            "file it generated (<ABUSENET_HOME>/neo4j/password). Or run without Neo4j: drop "
+            "--neo4j-uri and unset NEO4J_URI."
+        )
+    if isinstance(exc, nex.ServiceUnavailable | nex.DatabaseUnavailable | ConnectionError):
+        return PipelineError(
+            f"cannot reach {where}: {exc}. Start the local server with `abusenet neo4j start` "
+            "(or `make neo4j-start`), check the URI and port (`abusenet neo4j status` prints "
+            "them), or run without Neo4j: drop --neo4j-uri and unset NEO4J_URI."
+        )
+    if isinstance(exc, nex.ClientError) and "database" in str(exc).lower():
+        return PipelineError(
+            f"{where} has no usable database {settings.database!r}: {exc.message}. Set "
+            "NEO4J_DATABASE or the config's neo4j.database to an existing database."
+        )
+    return None
+
+
+def input_error(exc: BaseException) -> PipelineError | None:
+    """The message for a bad input, mapping, labels file or config, or ``None`` for others."""
+    from abusenet.pipeline.config import ConfigError
+    from ingest.labels import LabelsError
+    from ingest.mapping import MappingError
+    from ingest.pipeline import TooManyBadRows
+    from ingest.readers import InputError
+
+    if isinstance(exc, ConfigError):
+        return PipelineError(f"bad run configuration: {exc}")
+    if isinstance(exc, InputError):
+        return PipelineError(
+            f"bad input: {exc}. Pass --input an existing file, directory or glob pattern of "
+            "CSV/TSV, Parquet or JSON-lines logs (optionally gzipped); repeat --input for more."
+        )
+    if isinstance(exc, MappingError):
+        return PipelineError(
+            f"the mapping does not fit the logs: {exc}. Edit the mapping so that every "
+            "canonical column names a column of the logs (configs/mappings/ has examples), or "
+            "pass the right --mapping."
+        )
+    if isinstance(exc, LabelsError):
+        return PipelineError(
+            f"bad labels file: {exc}. Labels must be 1 (abusive) or 0 (legitimate); fix the "
+            "file or the 'labels:' section of the mapping."
+        )
+    if isinstance(exc, TooManyBadRows):
+        return PipelineError(
+            f"{exc}. Most often a timestamp or number column is mapped wrongly: check the "
+            "mapping (timestamp_format, the columns), or allow more with "
+            "ingest.max_bad_fraction=<share>."
+        )
+    return None
+
+
+def stage_error(stage: str, exc: BaseException, work_dir: Path) -> PipelineError:
+    """The message for an unexpected failure of ``stage``; the traceback goes to a log file."""
+    log = work_dir / "last_error.log"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log.write_text("".join(traceback.format_exception(exc)))
+    return PipelineError(
+        f"stage '{stage}' failed: {type(exc).__name__}: {exc}. No output file was changed. "
+        f"The stages before it are kept in {work_dir}, so rerunning the same command resumes "
+        f"at '{stage}'; the full traceback is in {log}."
+    )

@@ -1,0 +1,61 @@
+"""The summary printed at the end of a run: what went in, what came out, where it is."""
+
+from __future__ import annotations
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from abusenet.pipeline.run import RunResult
+from abusenet.report import TOP_RING_QUERY
+
+
+def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
+    """Print the run's summary: rows, graph size, quality, top rings, outputs, Neo4j."""
+    ing = result.info("ingest")
+    graph = result.info("snapshot")
+    console.print(f"\n[bold]abusenet run finished in {result.seconds:.1f} s[/bold]")
+    console.print(
+        f"Rows: {ing.get('rows_in', 0):,} in, {ing.get('accepted', 0):,} accepted, "
+        f"{ing.get('quarantined', 0):,} quarantined, {ing.get('duplicates', 0):,} duplicates "
+        "removed.", highlight=False,
+    )
+    nodes = ", ".join(f"{n:,} {t}" for t, n in graph.get("nodes", {}).items())
+    rels = sum(graph.get("relationships", {}).values())
+    console.print(f"Graph: {nodes}; {rels:,} relationships.", highlight=False)
+    metrics = result.info("evaluate")
+    if metrics:
+        acc = metrics.get("accounts", {})
+        console.print(
+            f"Quality on {metrics.get('labels', 0):,} {metrics.get('evaluated_on')}: "
+            f"AUROC {_fmt(acc.get('auroc'))}, AUPRC {_fmt(acc.get('auprc'))}, "
+            f"recall@k {_fmt(acc.get('recall_at_k'))}.", highlight=False,
+        )
+    rings_path = result.out_dir / "rings.parquet"
+    if rings_path.is_file():
+        rings = pd.read_parquet(rings_path, columns=["ring_id", "score", "size", "kind",
+                                                     "evidence"]).head(top)
+        if len(rings):
+            table = Table(title=f"Top {len(rings)} rings", title_justify="left")
+            for column in ("ring", "score", "size", "kind", "evidence"):
+                table.add_column(column)
+            for ring in rings.itertuples(index=False):
+                table.add_row(ring.ring_id, f"{ring.score:.3f}", str(ring.size), ring.kind,
+                              ", ".join(list(ring.evidence)[:3]))
+            console.print(table)
+        else:
+            console.print("No ring candidates were found.")
+    console.print(f"Outputs in {result.out_dir}:", highlight=False)
+    for path in result.outputs:
+        console.print(f"  {path}", highlight=False)
+    if result.neo4j_uri:
+        where = result.browser_url or "your Neo4j Browser"
+        console.print(
+            f"Neo4j: graph, scores and rings written to {result.neo4j_uri}. Open {where} "
+            "(user neo4j) and paste:", highlight=False,
+        )
+        console.print(TOP_RING_QUERY, highlight=False, markup=False)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

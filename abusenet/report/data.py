@@ -1,0 +1,64 @@
+"""Everything the report shows, gathered in one place so the renderer needs no files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from abusenet.report.subgraph import RingSubgraph
+
+
+@dataclass
+class ReportData:
+    """The report's content.
+
+    Attributes
+    ----------
+    title
+        Page heading.
+    run
+        Free key -> value facts about the run (inputs, mapping, model version, ...), shown as
+        a table in this order.
+    ingest
+        ``rows_in``, ``accepted``, ``quarantined``, ``duplicates`` and ``reasons``.
+    graph
+        ``nodes`` and ``relationships``: type -> count.
+    stages
+        ``(title, seconds, cached)`` per stage, in run order.
+    account_scores
+        ``account_id``, ``score``, ``ring_id``.
+    entity_scores
+        ``node_type``, ``entity_id``, ``score``.
+    rings
+        A :func:`gnn.rings.score_rings` table, best first.
+    subgraphs
+        Ring id -> its drawing's subgraph, for the rings to draw.
+    evaluation
+        ``account_id``, ``label``, ``score`` of the held-back labels, or ``None``.
+    metrics
+        ``metrics.json`` content, or ``None``.
+    explanations
+        :meth:`gnn.detector.AccountDetector.explain` rows for the top ring's members, or ``None``.
+    neo4j
+        ``uri``, ``browser_url`` and ``query`` when the run used Neo4j, else ``None``.
+    top_rings, top_entities
+        How many rings to draw and entities to list per type.
+    """
+
+    title: str
+    run: dict[str, Any]
+    ingest: dict[str, Any]
+    graph: dict[str, dict[str, int]]
+    stages: list[tuple[str, float, bool]]
+    account_scores: pd.DataFrame
+    entity_scores: pd.DataFrame
+    rings: pd.DataFrame
+    subgraphs: dict[str, RingSubgraph] = field(default_factory=dict)
+    evaluation: pd.DataFrame | None = None
+    metrics: dict[str, Any] | None = None
+    explanations: pd.DataFrame | None = None
+    neo4j: dict[str, str] | None = None
+    top_rings: int = 10
+    top_entities: int = 20
