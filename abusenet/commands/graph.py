@@ -1,0 +1,214 @@
+"""``abusenet load`` and ``abusenet query``: the Neo4j graph store from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from graph.store import Neo4jStore
+
+NEO4J_URI_HELP = (
+    "Neo4j to use (e.g. bolt://host:7687). Default: $NEO4J_URI, else the local server of "
+    "`abusenet neo4j install`. User and password come from $NEO4J_USER / $NEO4J_PASSWORD, or the "
+    "local server's password file."
+)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(1)
+
+
+def _open_store(neo4j_uri: str | None) -> Neo4jStore:
+    """A connected store, or a clear error naming what to set."""
+    import neo4j
+
+    from abusenet.neo4j_server import LocalNeo4j
+    from abusenet.settings import default_neo4j_home, resolve_neo4j_settings
+    from graph.store import connect
+
+    settings = resolve_neo4j_settings(uri=neo4j_uri)
+    if settings is None:
+        _fail(
+            "no Neo4j is configured: pass --neo4j-uri, set NEO4J_URI (and NEO4J_PASSWORD), or "
+            "set up the local server with `abusenet neo4j install` and `abusenet neo4j start`"
+        )
+    assert settings is not None
+    local = LocalNeo4j(default_neo4j_home())
+    server = (
+        local if local.is_installed() and local.read_settings()["uri"] == settings.uri else None
+    )
+    store = connect(settings, server=server)
+    try:
+        store.verify()
+    except neo4j.exceptions.AuthError:
+        store.close()
+        _fail(
+            f"Neo4j at {settings.uri} refused the login of user {settings.user!r}: set "
+            "NEO4J_USER and NEO4J_PASSWORD to valid credentials"
+        )
+    except (neo4j.exceptions.ServiceUnavailable, OSError, ValueError) as err:
+        store.close()
+        hint = "start it with `abusenet neo4j start`" if server else "check that it is running"
+        _fail(f"cannot reach Neo4j at {settings.uri} ({err}); {hint}")
+    return store
+
+
+def load(
+    snapshot: Path = typer.Argument(
+        ..., help="Snapshot directory (with manifest.json) written by the graph build."
+    ),
+    bulk: bool | None = typer.Option(
+        None, "--bulk/--no-bulk",
+        help="Force neo4j-admin bulk import (first load into an empty database of the local "
+        "server; it is stopped and restarted) or the driver path (incremental MERGE). "
+        "Default: bulk for first loads of 1M+ relationships on the local server, else driver.",
+    ),
+    neo4j_uri: str | None = typer.Option(None, "--neo4j-uri", help=NEO4J_URI_HELP),
+    batch_size: int = typer.Option(10_000, min=1, help="Rows per write transaction."),
+    prune: bool = typer.Option(
+        True, help="Delete nodes and relationships an earlier load wrote that the snapshot lacks."
+    ),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+) -> None:
+    """Load a graph snapshot into Neo4j: constraints first, then only what changed.
+
+    Loading the same snapshot again writes nothing; an interrupted load is finished by running
+    the command again.
+    """
+    import neo4j
+    from rich.console import Console
+    from rich.table import Table
+
+    from graph.snapshot import SnapshotError, read_snapshot
+    from graph.store import load_snapshot
+    from graph.store.bulk import BulkImportError
+
+    try:
+        snap = read_snapshot(snapshot)
+    except SnapshotError as err:
+        _fail(str(err))
+    mode = "auto" if bulk is None else ("bulk" if bulk else "driver")
+    store = _open_store(neo4j_uri)
+    with store:
+        try:
+            summary = load_snapshot(store, snap, mode=mode, progress=progress,
+                                    batch_size=batch_size, prune=prune)
+        except BulkImportError as err:
+            _fail(str(err))
+        except neo4j.exceptions.Neo4jError as err:
+            _fail(f"loading {snapshot} failed on the server: {err.message}; run the command "
+                  "again to finish the load (it resumes where it stopped)")
+    table = Table(title=f"Loaded {snapshot} ({summary.mode} path, {summary.seconds:.1f} s)")
+    for column in ("label / type", "written", "unchanged", "deleted"):
+        table.add_column(column, justify="left" if column == "label / type" else "right")
+    for name, written in summary.written.items():
+        table.add_row(name, f"{written:,}", f"{summary.unchanged.get(name, 0):,}",
+                      f"{summary.deleted.get(name, 0):,}")
+    Console().print(table)
+
+
+def query(
+    name: str | None = typer.Argument(None, help="Query name (see --list)."),
+    param: list[str] = typer.Option(
+        [], "--param", "-p", help="A parameter as key=value; repeat for each parameter."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV."),
+    case: str | None = typer.Option(None, "--case", help="Case id, recorded with the query."),
+    analyst: str | None = typer.Option(
+        None, "--analyst", help="Who asks, recorded with the query (shows in SHOW TRANSACTIONS)."
+    ),
+    list_all: bool = typer.Option(False, "--list", help="List the queries and their parameters."),
+    neo4j_uri: str | None = typer.Option(None, "--neo4j-uri", help=NEO4J_URI_HELP),
+) -> None:
+    """Run an investigator query from the pack (graph/queries/*.cypher) against Neo4j.
+
+    Example: abusenet query ring_of_account --param account_id=acc-42 --case C-7 --analyst kim
+    """
+    from graph.query_pack import QueryPackError, get_query, list_queries, query_metadata, run_query
+
+    if list_all:
+        _print_pack(list_queries())
+        return
+    if name is None:
+        raise typer.BadParameter("give a query name, or --list to see them", param_hint="NAME")
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --json and --csv", param_hint="--json/--csv")
+    values: dict[str, str] = {}
+    for item in param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r} is not key=value", param_hint="--param")
+        values[key.strip()] = value
+    try:
+        get_query(name).bind(values)
+    except QueryPackError as err:
+        raise typer.BadParameter(str(err)) from err
+    import neo4j
+
+    store = _open_store(neo4j_uri)
+    with store:
+        try:
+            frame = run_query(store, name, values,
+                              metadata=query_metadata(name, analyst=analyst, case=case))
+        except neo4j.exceptions.Neo4jError as err:
+            _fail(f"query {name!r} failed on the server: {err.message}")
+    if as_json:
+        typer.echo(json.dumps(frame.to_dict("records"), default=str, ensure_ascii=False, indent=2))
+    elif as_csv:
+        lists = frame.map(lambda v: json.dumps(v, ensure_ascii=False)
+                          if isinstance(v, list) else v)
+        lists.to_csv(sys.stdout, index=False)
+    else:
+        _print_frame(frame, name)
+
+
+def _print_frame(frame: pd.DataFrame, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"{title}: {len(frame)} row(s)")
+    for column in frame.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in frame.itertuples(index=False):
+        # Text, not markup: ids like "[red]" must print verbatim.
+        table.add_row(*(Text(_cell(v)) for v in row))
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _print_pack(queries: tuple[Any, ...]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Investigator queries (abusenet query NAME --param key=value)")
+    for column in ("name", "parameters", "what it finds"):
+        table.add_column(column, overflow="fold")
+    for q in queries:
+        table.add_row(Text(q.name), Text(q.usage()), Text(q.summary))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``load`` and ``query`` to ``app``."""
+    app.command("load")(load)
+    app.command("query")(query)
