@@ -338,15 +338,24 @@ def writeback_stage(
     version: str,
 ) -> dict[str, Any]:
     """Write risk scores, rings and memberships back to Neo4j (idempotent)."""
-    from graph.store import connect, write_scores
+    from dataclasses import asdict
+
+    from graph.store import connect
+    from graph.store.writeback import write_scores
 
     with connect(settings) as store:
         summary = write_scores(
             store, pd.read_parquet(account_scores_path), pd.read_parquet(entity_scores_path),
             pd.read_parquet(rings_path), model_version=version,
         )
-    counts = summary if isinstance(summary, dict) else getattr(summary, "written", {})
-    return {str(k): int(v) for k, v in counts.items()}
+    counts = asdict(summary)
+    return {
+        "accounts scored": counts["accounts_scored"],
+        "entities scored": counts["entities_scored"],
+        "rings": counts["rings_written"],
+        "memberships": counts["memberships_written"],
+        "stale rings removed": counts["stale_rings_removed"],
+    }
 
 
 def local_server_for(settings):
