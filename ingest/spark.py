@@ -1,0 +1,285 @@
+"""The PySpark path: canonical events -> the same graph snapshot as :mod:`graph.build`.
+
+For logs that outgrow one machine. The aggregation is not re-implemented here: the SQL text of
+:mod:`graph.build` (``edge_sql``, ``entity_nodes_sql``, ``account_nodes_sql``) is translated to
+Spark SQL by :func:`to_spark_sql` and run on a Spark cluster (or ``local[*]``), so every feature
+is defined in one place. The result is written with :func:`graph.snapshot.write_snapshot` and
+has the same tables, columns and types as the DuckDB path.
+
+PySpark is an optional dependency (``pip install 'abusenet[spark]'``; needs Java 17).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from graph.build import (
+    MAX_EVENT_TYPES,
+    BuildError,
+    account_nodes_sql,
+    edge_sql,
+    entity_nodes_sql,
+    event_type_features,
+)
+from graph.build import _labels as build_labels
+from graph.build import _relation_sources as relation_sources
+from graph.snapshot import ACCOUNT, RELATIONS, Snapshot, relation_specs, write_snapshot
+from ingest.mapping import Mapping, load_mapping
+from ingest.pipeline import event_files
+from ingest.state import IngestState
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: Spark settings the translated SQL relies on: UTC days and hours, DuckDB-like lenient
+#: arithmetic (ANSI mode off), Arrow transfers to pandas.
+SPARK_SQL_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.mergeSchema": "true",
+}
+#: Defaults for sessions :func:`spark_session` creates (overridable through its ``conf``).
+SESSION_DEFAULTS: dict[str, str] = {"spark.ui.showConsoleProgress": "false"}
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"|[^'\"]+")
+_EPOCH = re.compile(r"\bepoch\(([^()]*)\)")
+_DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
+_TYPES = {re.compile(r"\bVARCHAR\b"): "STRING", re.compile(r"\bTIMESTAMPTZ\b"): "TIMESTAMP"}
+
+
+class SparkUnavailableError(RuntimeError):
+    """PySpark (or the Java runtime it needs) is not installed."""
+
+
+def to_spark_sql(sql: str) -> str:
+    r"""Translate the DuckDB SQL of :mod:`graph.build` to Spark SQL.
+
+    Double-quoted identifiers become backquoted, ``epoch(x)`` becomes seconds since the epoch
+    as a double (microsecond precision), decimal literals become doubles (Spark would read
+    ``1.0`` as a DECIMAL and round averages), ``VARCHAR`` / ``TIMESTAMPTZ`` become ``STRING`` /
+    ``TIMESTAMP``. String literals are left untouched.
+
+    Examples
+    --------
+    >>> print(to_spark_sql('SELECT "n", epoch(ts) / 86400.0 FROM t WHERE x = \'"1.0"\''))
+    SELECT `n`, (unix_micros(ts) / 1000000.0D) / 86400.0D FROM t WHERE x = '"1.0"'
+    """
+    out = []
+    for match in _TOKEN.finditer(sql):
+        token = match.group(0)
+        if token.startswith("'"):
+            out.append(token)
+        elif match.group(1) is not None:
+            out.append("`" + match.group(1).replace('""', '"').replace("`", "``") + "`")
+        else:
+            token = _DECIMAL.sub(r"\1D", token)
+            token = _EPOCH.sub(r"(unix_micros(\1) / 1000000.0D)", token)
+            for pattern, spark_type in _TYPES.items():
+                token = pattern.sub(spark_type, token)
+            out.append(token)
+    return "".join(out)
+
+
+def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
+                  app_name: str = "abusenet", **conf: str) -> SparkSession:
+    """A Spark session set up for :func:`build_snapshot_spark` (reused when one exists).
+
+    Parameters
+    ----------
+    master
+        Spark master URL: ``local[*]`` for all local cores, or a cluster's URL.
+    shuffle_partitions
+        ``spark.sql.shuffle.partitions``: small for small inputs, about 2-3 per core of the
+        cluster for large ones.
+    app_name
+        Name shown in the Spark UI.
+    **conf
+        More Spark settings (dots written as given, e.g. ``{"spark.ui.enabled": "false"}``).
+
+    Raises
+    ------
+    SparkUnavailableError
+        When PySpark is not installed.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as err:
+        raise SparkUnavailableError(
+            "the Spark path needs PySpark: install it with `pip install 'abusenet[spark]'` "
+            "(and a Java 17 runtime)"
+        ) from err
+    builder = SparkSession.builder.master(master).appName(app_name)
+    settings = {**SESSION_DEFAULTS, **SPARK_SQL_CONF,
+                "spark.sql.shuffle.partitions": str(shuffle_partitions), **conf}
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    for key, value in SPARK_SQL_CONF.items():
+        session.conf.set(key, value)
+    return session
+
+
+def build_snapshot_spark(
+    events_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    labels: str | os.PathLike[str] | pd.DataFrame | None = None,
+    mapping: Mapping | str | os.PathLike[str] | None = None,
+    spark: SparkSession | None = None,
+) -> Snapshot:
+    """Aggregate the canonical events in ``events_dir`` into a snapshot at ``out_dir``, on Spark.
+
+    Same contract and output as :func:`graph.build.build_snapshot`: the node and edge tables are
+    equal (up to floating-point summation order) to the DuckDB path's.
+
+    Parameters
+    ----------
+    events_dir
+        An events directory written by :func:`ingest.pipeline.ingest_logs` (a local path, or
+        one every Spark executor can read).
+    out_dir
+        The snapshot directory (written on the driver, atomically).
+    labels
+        Canonical labels, or a labels file read with ``mapping``'s labels section. Default:
+        ``events_dir/labels.parquet`` when present.
+    mapping
+        Adds its extra entity types to those recorded in the events directory.
+    spark
+        The session to use; default: :func:`spark_session` with its defaults.
+
+    Returns
+    -------
+    Snapshot
+        The snapshot as written.
+
+    Raises
+    ------
+    BuildError
+        When ``events_dir`` holds no events.
+    SparkUnavailableError
+        When PySpark is not installed.
+    """
+    started = time.perf_counter()
+    events_dir, out_dir = Path(events_dir), Path(out_dir)
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    files = event_files(events_dir)
+    if not files:
+        raise BuildError(
+            f"{events_dir} holds no events (no day=*/ Parquet files); run `abusenet ingest` first"
+        )
+    state = IngestState.load(events_dir)
+    if mapping is not None:
+        state.add_schema(mapping)
+    spark = spark or spark_session()
+
+    events = spark.read.parquet(*(str(p.resolve()) for p in files))
+    # Spark discovers day=... folders as a column; DuckDB's view (hive_partitioning off) has none.
+    if "day" in events.columns and "day" not in pq.read_schema(files[0]).names:
+        events = events.drop("day")
+    events.createOrReplaceTempView("events")
+    columns = set(events.columns)
+    relations = [r for r in relation_sources(state) if r.column in columns]
+    float_attributes = [a for a, kind in state.attributes.items()
+                        if kind == "float" and a in columns]
+    event_types = [row[0] for row in spark.sql(
+        "SELECT event_type FROM events GROUP BY event_type "
+        f"ORDER BY count(*) DESC, event_type LIMIT {MAX_EVENT_TYPES}").collect()]
+
+    cached: list[DataFrame] = []
+    try:
+        edges: dict[str, pd.DataFrame] = {}
+        for rel in relations:
+            table = spark.sql(to_spark_sql(edge_sql(rel))).cache()
+            cached.append(table)
+            table.createOrReplaceTempView(f"edges_{rel.name}")
+            edges[rel.name] = _to_pandas(table)
+        relations = [r for r in relations if len(edges[r.name])]
+        edges = {r.name: edges[r.name] for r in relations}
+
+        nodes: dict[str, pd.DataFrame] = {}
+        for rel in relations:
+            if rel.node_type != ACCOUNT:
+                nodes[rel.node_type] = _to_pandas(spark.sql(to_spark_sql(entity_nodes_sql(rel))))
+        nodes[ACCOUNT] = _to_pandas(spark.sql(to_spark_sql(
+            account_nodes_sql(event_types, relations, float_attributes))))
+        meta = _meta(spark, state, files, event_types)
+    finally:
+        for table in cached:
+            table.unpersist()
+        spark.catalog.dropTempView("events")
+
+    label_table = build_labels(events_dir, labels, mapping)
+    if label_table is not None:
+        known = label_table["account_id"].isin(nodes[ACCOUNT]["id"])
+        meta["labels_without_events"] = int((~known).sum())
+        label_table = label_table[known].reset_index(drop=True)
+    meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    meta["engine"] = f"spark {spark.version}"
+    extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
+    specs = relation_specs(extra)
+    snapshot = Snapshot(
+        nodes=nodes,
+        edges=edges,
+        relations={r.name: specs[r.name] for r in relations},
+        labels=label_table,
+        meta=meta,
+    )
+    write_snapshot(snapshot, out_dir)
+    return snapshot
+
+
+def _to_pandas(frame: DataFrame) -> pd.DataFrame:
+    """``frame`` as pandas with the DuckDB path's types: UTC microsecond timestamps, int64
+    counts, float64 features."""
+    table = frame.toPandas()
+    for name, dtype in frame.dtypes:
+        if dtype.startswith("timestamp"):
+            values = pd.to_datetime(table[name])
+            values = (values.dt.tz_localize("UTC") if values.dt.tz is None
+                      else values.dt.tz_convert("UTC"))
+            table[name] = values.astype("datetime64[us, UTC]")
+        elif dtype in ("int", "bigint", "smallint", "tinyint"):
+            table[name] = table[name].astype("int64")
+        elif dtype in ("double", "float") or dtype.startswith("decimal"):
+            table[name] = table[name].astype("float64")
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    return arrow.to_pandas()
+
+
+def _meta(spark: SparkSession, state: IngestState, files: list[Path],
+          event_types: list[str]) -> dict[str, Any]:
+    """The manifest facts of :func:`graph.build.build_snapshot`, computed on Spark."""
+    count, first, last = spark.sql("SELECT count(*), min(ts), max(ts) FROM events").first()
+    by_type = {row[0]: int(row[1]) for row in spark.sql(
+        "SELECT event_type, count(*) AS n FROM events GROUP BY 1 ORDER BY 2 DESC, 1").collect()}
+
+    def iso(value: Any) -> str | None:
+        return None if value is None else pd.Timestamp(value).tz_localize("UTC").isoformat()
+
+    return {
+        "events": {
+            "count": int(count),
+            "first_ts": iso(first),
+            "last_ts": iso(last),
+            "by_type": by_type,
+            "files": len(files),
+            "rows": sum(pq.ParquetFile(p).metadata.num_rows for p in files),
+        },
+        "event_type_features": dict(
+            zip(event_types, event_type_features(event_types), strict=True)
+        ),
+        "inputs": [
+            {"sha256": key.split(":")[0], "mapping": key.split(":")[1], **facts}
+            for key, facts in sorted(state.files.items())
+        ],
+    }

@@ -1,0 +1,155 @@
+"""The PySpark path (ingest/spark.py) builds the same snapshot as the DuckDB path (graph/build.py).
+
+Spark runs in local mode with one core and no UI; one session serves the whole module.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph.build import BuildError, build_snapshot
+from graph.snapshot import read_snapshot
+from ingest.pipeline import ingest_logs
+from ingest.spark import build_snapshot_spark, to_spark_sql
+from ingest.synth import generate
+
+pytestmark = [
+    pytest.mark.spark,
+    # PySpark's notes about pandas 3 (it still converts correctly; the tables are compared).
+    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    from ingest.spark import spark_session
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # PySpark's note about pandas 3
+        session = spark_session("local[1]", shuffle_partitions=1, app_name="abusenet-tests",
+                                **{"spark.ui.enabled": "false",
+                                   "spark.ui.showConsoleProgress": "false",
+                                   "spark.driver.memory": "1g"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def assert_same_snapshot(path_a, path_b) -> None:
+    """Tables of two snapshots are equal: same rows, columns and types; floats to 1e-9."""
+    a, b = read_snapshot(path_a), read_snapshot(path_b)
+    assert a.node_types == b.node_types
+    assert sorted(a.relations) == sorted(b.relations)
+    assert a.relations == b.relations
+    pairs = [(a.nodes[t], b.nodes[t], ["id"]) for t in a.node_types]
+    pairs += [(a.edges[r], b.edges[r], ["src", "dst"]) for r in a.relations]
+    for left, right, key in pairs:
+        assert list(left.columns) == list(right.columns)
+        assert left.dtypes.to_dict() == right.dtypes.to_dict()
+        assert len(left) == len(right) > 0
+        left = left.sort_values(key).reset_index(drop=True)
+        right = right.sort_values(key).reset_index(drop=True)
+        for column in left.columns:
+            if pd.api.types.is_float_dtype(left[column]):
+                np.testing.assert_allclose(left[column], right[column], rtol=1e-9, atol=1e-9,
+                                           err_msg=column)
+            else:
+                assert (left[column] == right[column]).all(), column
+    if a.labels is None:
+        assert b.labels is None
+    else:
+        pd.testing.assert_frame_equal(
+            a.labels.sort_values("account_id").reset_index(drop=True),
+            b.labels.sort_values("account_id").reset_index(drop=True))
+
+
+def test_generated_logs_give_the_same_snapshot(spark, tmp_path):
+    logs = generate(tmp_path / "logs", n_accounts=200, seed=4, progress=False)
+    events = tmp_path / "events"
+    ingest_logs(logs.events_dir, "configs/mappings/synth.yaml", events,
+                labels=logs.labels_path, progress=False)
+    build_snapshot(events, tmp_path / "duckdb", progress=False)
+    spark_snapshot = build_snapshot_spark(events, tmp_path / "spark", spark=spark)
+    assert_same_snapshot(tmp_path / "duckdb", tmp_path / "spark")
+    assert spark_snapshot.meta["events"]["count"] == logs.n_events
+    assert set(spark_snapshot.edges) == {"USED_DEVICE", "USED_IP", "PAID_WITH", "TRANSACTED_WITH"}
+
+
+MAPPING = """
+columns:
+  account_id: user
+  ts: when
+  event_type: action
+  device_id: dev
+  amount: amt
+  counterparty_id: peer
+entities:
+  Email: mail
+attributes:
+  rating: float
+"""
+
+# Sub-second times, a day boundary, missing amounts and entities, an odd event type name, a
+# counterparty that never acts itself (u9).
+LOGS = """user,when,action,dev,amt,mail,rating,peer
+u1,2025-03-01T23:59:59.250Z,login,d1,,a@x.org,,
+u1,2025-03-02T00:00:00.750Z,buy,d1,12.5,a@x.org,4.0,u2
+u1,2025-03-02T08:15:00Z,buy,d2,7.25,,3.5,u9
+u2,2025-03-01T10:00:00Z,login,d1,,b@x.org,,
+u2,2025-03-01T10:00:30.5Z,card-add,,,b@x.org,,
+u2,2025-03-03T03:00:00Z,buy,d3,100,b@x.org,1.0,u1
+u3,2025-03-01T12:00:00Z,login,d3,,c@x.org,,
+u3,2025-03-05T12:00:00Z,buy,d3,0.01,c@x.org,5.0,u9
+u4,2025-03-04T18:30:00Z,login,,,a@x.org,,
+"""
+
+
+def test_hand_made_logs_with_an_extra_entity_give_the_same_snapshot(spark, tmp_path):
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    (tmp_path / "logs.csv").write_text(LOGS)
+    events = tmp_path / "events"
+    ingest_logs(tmp_path / "logs.csv", tmp_path / "mapping.yaml", events, progress=False)
+    build_snapshot(events, tmp_path / "duckdb", progress=False)
+    snapshot = build_snapshot_spark(events, tmp_path / "spark", spark=spark)
+    assert_same_snapshot(tmp_path / "duckdb", tmp_path / "spark")
+    assert set(snapshot.nodes) == {"Account", "Device", "Email"}
+    accounts = snapshot.nodes["Account"].set_index("id")
+    assert accounts.loc["u1", "n_events"] == 3
+    assert accounts.loc["u1", "active_days"] == 2
+    assert accounts.loc["u9", "n_in_events"] == 2 and accounts.loc["u9", "n_events"] == 0
+    assert "attr_rating_mean" in accounts.columns
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="graph/build.py: without a counterparty column the DuckDB path types "
+                   "amount_in_* as DECIMAL (pandas object) and n_in_events as int32; the Spark "
+                   "path gives float64 / int64", strict=False)
+def test_logs_without_counterparties_give_the_same_snapshot(spark, tmp_path):
+    mapping = "\n".join(line for line in MAPPING.splitlines() if "peer" not in line)
+    (tmp_path / "mapping.yaml").write_text(mapping)
+    (tmp_path / "logs.csv").write_text(LOGS)
+    events = tmp_path / "events"
+    ingest_logs(tmp_path / "logs.csv", tmp_path / "mapping.yaml", events, progress=False)
+    build_snapshot(events, tmp_path / "duckdb", progress=False)
+    build_snapshot_spark(events, tmp_path / "spark", spark=spark)
+    assert_same_snapshot(tmp_path / "duckdb", tmp_path / "spark")
+
+
+def test_empty_events_directory_is_a_clear_error(spark, tmp_path):
+    with pytest.raises(BuildError, match="holds no events"):
+        build_snapshot_spark(tmp_path, tmp_path / "out", spark=spark)
+
+
+def test_sql_translation_keeps_literals_and_quotes_identifiers():
+    sql = ('SELECT "a""b", epoch(x.ts) % 86400, avg(CASE WHEN y THEN 1.0 ELSE 0.0 END), '
+           "CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ) FROM t WHERE s = 'it''s \"1.0\"'")
+    assert to_spark_sql(sql) == (
+        "SELECT `a\"b`, (unix_micros(x.ts) / 1000000.0D) % 86400, "
+        "avg(CASE WHEN y THEN 1.0D ELSE 0.0D END), CAST(NULL AS STRING), "
+        "CAST(NULL AS TIMESTAMP) FROM t WHERE s = 'it''s \"1.0\"'")
