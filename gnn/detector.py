@@ -403,12 +403,12 @@ class AccountDetector:
             unknown = [a for a, r in zip(account_ids, rows, strict=True) if r < 0]
             raise KeyError(f"account id(s) not in the snapshot: {unknown[:5]}")
         view = self._aligned(model_view(data))
-        view[target].node_ids = data[target].node_ids
-        for t in view.node_types:
-            view[t].node_ids = data[t].node_ids if t in data.node_types else np.empty(0)
+        node_ids = {t: data[t].node_ids for t in data.node_types}
         fanout = [max(n, 25) for n in self.num_neighbors]
         sampler = TemporalNeighborSampler(view, fanout, seed=self.random_state)
-        table = explain_accounts(self.model_, view, sampler, rows, self.feature_names_, top_k)
+        table = explain_accounts(
+            self.model_, view, sampler, rows, self.feature_names_, node_ids, top_k
+        )
         scores = pd.Series(self.score_graph(data, rows), index=[str(a) for a in account_ids])
         table["score"] = table["account_id"].map(scores)
         return table

@@ -21,6 +21,7 @@ def explain_accounts(
     sampler: TemporalNeighborSampler,
     rows: np.ndarray,
     feature_names: list[str],
+    node_ids: dict[str, np.ndarray],
     top_k: int = 5,
 ) -> pd.DataFrame:
     """Explain the logits of the target nodes ``rows``.
@@ -30,6 +31,8 @@ def explain_accounts(
     score. A neighbour's attribution is the summed absolute gradient of its edges (``kind =
     "neighbor"``, ``item`` = the neighbour's id). The account's own features get gradient x
     input (``kind = "feature"``, ``item`` = feature name, signed: positive raises the risk).
+
+    ``node_ids`` maps node type -> store ids by row, to name the neighbours.
 
     Returns
     -------
@@ -54,8 +57,8 @@ def explain_accounts(
         }
         logit = model(x_dict, batch.edge_index_dict, weights)[0]
         logit.backward()
-        account = data[target].node_ids[int(batch[target].n_id[0])]
-        records.extend(_neighbour_records(batch, weights, data, target, account, top_k))
+        account = str(node_ids[target][int(batch[target].n_id[0])])
+        records.extend(_neighbour_records(batch, weights, node_ids, target, account, top_k))
         own = (x_dict[target].grad[0] * x_dict[target][0]).detach()
         for j in torch.argsort(own.abs(), descending=True)[:top_k].tolist():
             records.append((account, "feature", target, feature_names[j], "", float(own[j])))
@@ -65,7 +68,7 @@ def explain_accounts(
 def _neighbour_records(
     batch: HeteroData,
     weights: dict[tuple[str, str, str], torch.Tensor],
-    data: HeteroData,
+    node_ids: dict[str, np.ndarray],
     target: str,
     account: str,
     top_k: int,
@@ -92,9 +95,10 @@ def _neighbour_records(
         return []
     edges = pd.concat(frames, ignore_index=True)
     edges = edges[edges["credit"] > 0]
-    edges["item"] = [
-        str(data[t].node_ids[n]) for t, n in zip(edges["node_type"], edges["node"], strict=True)
-    ]
+    edges["item"] = ""
+    for node_type, group in edges.groupby("node_type").groups.items():
+        ids = np.asarray(node_ids[node_type], dtype=object)
+        edges.loc[group, "item"] = ids[edges.loc[group, "node"].to_numpy()].astype(str)
     edges = edges[~((edges["node_type"] == target) & (edges["item"] == account))]
     strongest = edges.sort_values("credit", ascending=False).drop_duplicates(["node_type", "item"])
     totals = edges.groupby(["node_type", "item"], sort=False)["credit"].sum()

@@ -30,7 +30,14 @@ STRUCTURE_WEIGHTS: dict[str, float] = {
 
 #: Columns of the ring table, in order (the first five are the ``rings.parquet`` contract).
 RING_COLUMNS = (
-    "ring_id", "score", "size", "members", "evidence", "kind", "structure_score", "member_score",
+    "ring_id",
+    "score",
+    "size",
+    "members",
+    "evidence",
+    "kind",
+    "structure_score",
+    "member_score",
     *(f for f in STRUCTURE_FEATURES if f != "size"),
 )
 
@@ -48,12 +55,18 @@ def member_scores(
 ) -> np.ndarray:
     """Pooled account score of each candidate: mean of (members' mean, mean of their top k)."""
     lookup = account_scores.drop_duplicates("account_id").set_index("account_id")["score"]
-    pooled = np.zeros(len(candidates))
-    for i, cand in enumerate(candidates):
-        scores = np.sort(lookup.reindex(cand.members).fillna(0.0).to_numpy(np.float64))[::-1]
-        if len(scores):
-            pooled[i] = 0.5 * scores.mean() + 0.5 * scores[:top_k].mean()
-    return pooled
+    sizes = np.array([len(c.members) for c in candidates], dtype=np.int64)
+    members = pd.Index([m for c in candidates for m in c.members])
+    table = pd.DataFrame(
+        {
+            "cand": np.repeat(np.arange(len(candidates)), sizes),
+            "score": lookup.reindex(members).fillna(0.0).to_numpy(np.float64),
+        }
+    ).sort_values(["cand", "score"], ascending=[True, False], kind="stable")
+    top = table[table.groupby("cand").cumcount().to_numpy() < top_k]
+    mean = table.groupby("cand")["score"].mean().reindex(range(len(candidates)), fill_value=0.0)
+    top_mean = top.groupby("cand")["score"].mean().reindex(range(len(candidates)), fill_value=0.0)
+    return 0.5 * mean.to_numpy() + 0.5 * top_mean.to_numpy()
 
 
 def score_rings(
@@ -129,8 +142,9 @@ def score_rings(
 
 def _suppress_overlaps(ranked: list[list[str]], nms_jaccard: float) -> np.ndarray:
     """Keep-mask of rings (best first) not overlapping a kept better ring at ``nms_jaccard``."""
-    ids, codes = np.unique(np.concatenate([np.asarray(m, dtype=object) for m in ranked]),
-                           return_inverse=True)
+    ids, codes = np.unique(
+        np.concatenate([np.asarray(m, dtype=object) for m in ranked]), return_inverse=True
+    )
     sizes = np.array([len(m) for m in ranked])
     rows = np.repeat(np.arange(len(ranked)), sizes)
     member = sp.csr_matrix((np.ones(len(codes)), (rows, codes)), shape=(len(ranked), len(ids)))
