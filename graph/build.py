@@ -4,14 +4,16 @@ All aggregation is SQL over one view, ``events`` (the canonical events of
 :mod:`ingest.pipeline`), built by the ``*_sql`` functions below, so that another engine (the
 PySpark path) can mirror it statement by statement. The statements, in order:
 
-1. :func:`edge_sql`, once per relation: ``src, dst, count, first_ts, last_ts, amount_sum`` grouped
-   by (account, entity) over the events whose entity column is set.
-2. :func:`entity_nodes_sql`, once per entity type: activity of each device, IP, payment method,
-   ... (events, distinct accounts from the edge table, amounts, active days, time-of-day spread).
+1. :func:`pairs_sql`, once per relation, into a table ``pairs_<REL>``: one row per (account,
+   entity) pair with additive sums (event count, first/last ts, amount sum and count, sums of
+   the time-of-day unit vector, night events, sums of float attributes). It is the only pass
+   over the events per relation; :func:`edge_sql` selects the snapshot's edge columns from it.
+2. :func:`entity_nodes_sql`, once per entity type: each device, IP, payment method, ...
+   aggregated from its pairs (events, distinct accounts, amounts, lifetime, time of day).
 3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
-   activity as actor (counts per event type, amounts, active days, burstiness, time of day),
-   as counterparty (events and amounts received) and its distinct neighbours per relation
-   (from the edge tables).
+   activity as actor (one pass over the events: counts per event type, amounts, active days,
+   burstiness, time of day), as counterparty (from ``pairs_TRANSACTED_WITH``) and its distinct
+   neighbours per relation (from the pairs).
 
 Feature conventions: counts are int64; other features float64; a feature that is undefined for a
 node (the mean amount of an account that never paid) is 0, so every feature column is free of
@@ -125,8 +127,9 @@ def build_snapshot(
             edges: dict[str, pd.DataFrame] = {}
             for rel in relations:
                 step(f"edges {rel.name}")
-                con.execute(f"CREATE TEMP TABLE {ident('edges_' + rel.name)} AS {edge_sql(rel)}")
-                edges[rel.name] = _fetch(con, f"SELECT * FROM {ident('edges_' + rel.name)}")
+                con.execute(f"CREATE TEMP TABLE {ident('pairs_' + rel.name)} AS "
+                            f"{pairs_sql(rel, float_attributes)}")
+                edges[rel.name] = _fetch(con, edge_sql(rel))
             relations = [r for r in relations if len(edges[r.name])]
             edges = {r.name: edges[r.name] for r in relations}
 
@@ -169,50 +172,59 @@ def build_snapshot(
 # --------------------------------------------------------------------------------------------
 
 
-def edge_sql(rel: RelationSource) -> str:
-    """Edges of ``rel``: one row per (account, entity) pair that occur together in events."""
+def pairs_sql(rel: RelationSource, float_attributes: list[str]) -> str:
+    """Per (account, entity) pair of ``rel``: additive sums over the events that join them.
+
+    Columns: ``src, dst, count, first_ts, last_ts, amount_sum, amount_n`` (events with an
+    amount), ``tod_cos, tod_sin`` (sums of the hour-of-day unit vector), ``n_night``, and for
+    ``TRANSACTED_WITH`` ``attr_<name>_sum, attr_<name>_n`` per float attribute.
+    """
     col = ident(rel.column)
+    attrs = "".join(
+        f", sum({ident(a)}) AS {ident(f'attr_{a}_sum')}, count({ident(a)}) AS "
+        f"{ident(f'attr_{a}_n')}"
+        for a in (float_attributes if rel.column == "counterparty_id" else [])
+    )
     return f"""
         SELECT account_id AS src, {col} AS dst, count(*) AS count,
                min(ts) AS first_ts, max(ts) AS last_ts,
-               coalesce(sum(amount), 0.0) AS amount_sum
+               coalesce(sum(amount), 0.0) AS amount_sum, count(amount) AS amount_n,
+               {_time_of_day_sums()}
+               {attrs}
         FROM events
         WHERE {col} IS NOT NULL
         GROUP BY account_id, {col}
     """
 
 
+def edge_sql(rel: RelationSource) -> str:
+    """The snapshot's edge table of ``rel``, from its pairs table."""
+    return f"""
+        SELECT src, dst, count, first_ts, last_ts, amount_sum
+        FROM {ident('pairs_' + rel.name)}
+        ORDER BY src, dst
+    """
+
+
 def entity_nodes_sql(rel: RelationSource) -> str:
-    """Nodes of an entity type (the target of ``rel``), with activity features.
+    """Nodes of an entity type (the target of ``rel``), aggregated from its pairs.
 
     Features: ``n_events``, ``n_accounts`` (distinct accounts), ``events_per_account``,
-    ``amount_sum``, ``amount_mean``, ``active_days``, ``lifetime_days``, ``tod_spread``,
-    ``night_fraction``.
+    ``amount_sum``, ``amount_mean`` (over events with an amount), ``lifetime_days``,
+    ``tod_spread``, ``night_fraction``.
     """
-    col = ident(rel.column)
-    edges = ident("edges_" + rel.name)
     return f"""
-        WITH activity AS (
-            SELECT {col} AS id, min(ts) AS first_ts, max(ts) AS last_ts,
-                   count(*) AS n_events,
-                   coalesce(sum(amount), 0.0) AS amount_sum,
-                   coalesce(avg(amount), 0.0) AS amount_mean,
-                   count(DISTINCT {_DAY}) AS active_days,
-                   {_time_of_day_features()}
-            FROM events
-            WHERE {col} IS NOT NULL
-            GROUP BY {col}
-        ),
-        accounts AS (
-            SELECT dst AS id, count(*) AS n_accounts FROM {edges} GROUP BY dst
-        )
-        SELECT a.id, a.first_ts, a.last_ts, a.n_events, n.n_accounts,
-               CAST(a.n_events AS DOUBLE) / n.n_accounts AS events_per_account,
-               a.amount_sum, a.amount_mean, a.active_days,
-               {_lifetime_days('a')} AS lifetime_days,
-               a.tod_spread, a.night_fraction
-        FROM activity a JOIN accounts n USING (id)
-        ORDER BY a.id
+        SELECT dst AS id, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+               sum(count) AS n_events, count(*) AS n_accounts,
+               sum(count) / count(*) AS events_per_account,
+               sum(amount_sum) AS amount_sum,
+               coalesce(sum(amount_sum) / nullif(sum(amount_n), 0), 0.0) AS amount_mean,
+               (epoch(max(last_ts)) - epoch(min(first_ts))) / 86400.0 AS lifetime_days,
+               {_tod_spread('sum(tod_cos)', 'sum(tod_sin)', 'sum(count)')} AS tod_spread,
+               sum(n_night) / sum(count) AS night_fraction
+        FROM {ident('pairs_' + rel.name)}
+        GROUP BY dst
+        ORDER BY id
     """
 
 
@@ -240,8 +252,7 @@ def account_nodes_sql(
         "AS n_events_other" if event_types else "0 AS n_events_other"
     )
     attr_out = [f"avg({ident(a)}) AS {ident(f'attr_{a}_mean')}" for a in float_attributes]
-    attr_in = [f"avg({ident(a)}) AS {ident(f'attr_{a}_in_mean')}" for a in float_attributes]
-    has_counterparty = any(r.column == "counterparty_id" for r in relations)
+    transacted = next((r for r in relations if r.column == "counterparty_id"), None)
 
     ctes = [
         f"""acted AS (
@@ -252,7 +263,7 @@ def account_nodes_sql(
                    coalesce(max(amount), 0.0) AS amount_out_max,
                    coalesce(stddev_pop(amount), 0.0) AS amount_out_std,
                    count(DISTINCT {_DAY}) AS active_days,
-                   {_time_of_day_features()}
+                   {_time_of_day_sums()}
                    {''.join(', ' + a for a in attr_out)}
             FROM events GROUP BY account_id
         )""",
@@ -266,15 +277,19 @@ def account_nodes_sql(
             GROUP BY account_id
         )""",
     ]
-    if has_counterparty:
+    attr_in = [
+        f"sum({ident(f'attr_{a}_sum')}) / nullif(sum({ident(f'attr_{a}_n')}), 0) AS "
+        f"{ident(f'attr_{a}_in_mean')}"
+        for a in float_attributes
+    ]
+    if transacted is not None:
         ctes.append(
             f"""received AS (
-            SELECT counterparty_id AS id, min(ts) AS first_ts, max(ts) AS last_ts,
-                   count(*) AS n_in_events,
-                   coalesce(sum(amount), 0.0) AS amount_in_sum,
-                   coalesce(avg(amount), 0.0) AS amount_in_mean
+            SELECT dst AS id, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+                   sum(count) AS n_in_events, sum(amount_sum) AS amount_in_sum,
+                   sum(amount_sum) / nullif(sum(amount_n), 0) AS amount_in_mean
                    {''.join(', ' + a for a in attr_in)}
-            FROM events WHERE counterparty_id IS NOT NULL GROUP BY counterparty_id
+            FROM {ident('pairs_' + transacted.name)} GROUP BY dst
         )"""
         )
     else:
@@ -287,21 +302,14 @@ def account_nodes_sql(
         )
     degree_joins, degree_cols = [], []
     for rel in relations:
-        edges = ident("edges_" + rel.name)
+        pairs = ident("pairs_" + rel.name)
         name = rel.name.lower()
-        if rel.column == "counterparty_id":
-            ctes.append(f"deg_{name}_out AS (SELECT src AS id, count(*) AS d FROM {edges} "
-                        "GROUP BY src)")
-            ctes.append(f"deg_{name}_in AS (SELECT dst AS id, count(*) AS d FROM {edges} "
-                        "GROUP BY dst)")
-            for side in ("out", "in"):
-                degree_joins.append(f"LEFT JOIN deg_{name}_{side} USING (id)")
-                degree_cols.append(f"coalesce(deg_{name}_{side}.d, 0) AS deg_{name}_{side}")
-        else:
-            ctes.append(f"deg_{name} AS (SELECT src AS id, count(*) AS d FROM {edges} "
-                        "GROUP BY src)")
-            degree_joins.append(f"LEFT JOIN deg_{name} USING (id)")
-            degree_cols.append(f"coalesce(deg_{name}.d, 0) AS deg_{name}")
+        sides = [("out", "src"), ("in", "dst")] if rel is transacted else [("", "src")]
+        for side, key in sides:
+            cte = f"deg_{name}_{side}" if side else f"deg_{name}"
+            ctes.append(f"{cte} AS (SELECT {key} AS id, count(*) AS d FROM {pairs} GROUP BY {key})")
+            degree_joins.append(f"LEFT JOIN {cte} USING (id)")
+            degree_cols.append(f"coalesce({cte}.d, 0) AS {cte}")
 
     counts = ["n_events", *event_type_features(event_types), "n_events_other", "active_days"]
     amounts = ["amount_out_sum", "amount_out_mean", "amount_out_max", "amount_out_std"]
@@ -317,8 +325,8 @@ def account_nodes_sql(
         "coalesce(CAST(a.n_events AS DOUBLE) / a.active_days, 0.0) AS events_per_active_day",
         "CASE WHEN g.n >= 2 AND g.sd + g.mean > 0 "
         "THEN (g.sd - g.mean) / (g.sd + g.mean) ELSE 0.0 END AS burstiness",
-        "coalesce(a.tod_spread, 0.0) AS tod_spread",
-        "coalesce(a.night_fraction, 0.0) AS night_fraction",
+        f"coalesce({_tod_spread('a.tod_cos', 'a.tod_sin', 'a.n_events')}, 0.0) AS tod_spread",
+        "coalesce(a.n_night / a.n_events, 0.0) AS night_fraction",
         *(f"coalesce(a.{ident(f'attr_{x}_mean')}, 0.0) AS {ident(f'attr_{x}_mean')}"
           for x in float_attributes),
         "coalesce(r.n_in_events, 0) AS n_in_events",
@@ -351,14 +359,20 @@ def event_type_features(event_types: list[str]) -> list[str]:
     return names
 
 
-def _time_of_day_features() -> str:
+def _time_of_day_sums() -> str:
+    """Sums of the hour-of-day unit vector and the count of night events (additive)."""
     angle = f"2 * pi() * {_SECONDS_OF_DAY} / 86400"
     night = f"{_SECONDS_OF_DAY} >= {NIGHT_HOURS[0] * 3600} AND {_SECONDS_OF_DAY} < " \
             f"{NIGHT_HOURS[1] * 3600}"
     return (
-        f"1 - sqrt(pow(avg(cos({angle})), 2) + pow(avg(sin({angle})), 2)) AS tod_spread, "
-        f"avg(CASE WHEN {night} THEN 1.0 ELSE 0.0 END) AS night_fraction"
+        f"sum(cos({angle})) AS tod_cos, sum(sin({angle})) AS tod_sin, "
+        f"count(*) FILTER (WHERE {night}) AS n_night"
     )
+
+
+def _tod_spread(cos_sum: str, sin_sum: str, n: str) -> str:
+    """1 - the mean resultant length of the hour-of-day angles (circular variance)."""
+    return f"1 - sqrt(pow({cos_sum} / {n}, 2) + pow({sin_sum} / {n}, 2))"
 
 
 def _lifetime_days(alias: str) -> str:

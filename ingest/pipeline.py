@@ -23,6 +23,7 @@ Layout of an events directory::
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import time
@@ -33,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,16 +42,14 @@ import pyarrow.parquet as pq
 from ingest.engine import connect
 from ingest.labels import read_labels
 from ingest.mapping import Mapping, check_source_columns, load_mapping
-from ingest.readers import file_checksum, iter_chunks, resolve_inputs, source_columns
-from ingest.sql import literal
+from ingest.readers import Chunk, file_checksum, iter_chunks, resolve_inputs, source_columns
+from ingest.sql import ident, literal
 from ingest.state import IngestState
-from ingest.validate import event_schema, transform_chunk, transform_sql
+from ingest.validate import event_schema, transform_sql
 
 EVENTS_GLOB = "day=*/*.parquet"
 LABELS_FILE = "labels.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
-#: Bits of the per-run row sequence number given to the line; the file index takes the rest.
-_LINE_BITS = 40
 
 
 class TooManyBadRows(ValueError):
@@ -177,16 +177,16 @@ def ingest_logs(
 
         events_dir.mkdir(parents=True, exist_ok=True)
         staging = events_dir / f".staging-{uuid.uuid4().hex}"
-        staging.mkdir()
+        con = connect(staging / "spill")
         try:
-            per_file = _stage(new, mapping, staging, show, summary)
-            _check_bad_fraction(summary, max_bad_fraction, staging)
+            per_file = _stage(con, new, mapping, show, summary)
+            _check_bad_fraction(con, summary, max_bad_fraction, new)
             if summary.rows_in > summary.quarantined:
-                written = _store_events(staging, events_dir)
+                written = _store_events(con, staging, events_dir, event_schema(mapping).names)
                 summary.accepted = written
                 summary.duplicates = summary.rows_in - summary.quarantined - written
             if summary.quarantined:
-                _merge_quarantine(staging / QUARANTINE_FILE, quarantine)
+                _merge_quarantine(_quarantine_rows(con, new, mapping), quarantine)
             if quarantine.is_file():
                 summary.quarantine_path = str(quarantine)
             if label_table is not None:
@@ -194,6 +194,7 @@ def ingest_logs(
             state.files.update(per_file)
             state.save(events_dir)
         finally:
+            con.close()
             shutil.rmtree(staging, ignore_errors=True)
 
     if not summary.balanced:
@@ -236,89 +237,115 @@ def _new_files(
 
 
 def _stage(
+    con: duckdb.DuckDBPyConnection,
     new: list[tuple[Path, str]],
     mapping: Mapping,
-    staging: Path,
     show: _Progress,
     summary: IngestSummary,
 ) -> dict[str, dict[str, object]]:
-    """Read, map and validate every new file into ``staging``; fill the summary's row counts."""
-    schema = event_schema(mapping).append(pa.field("_seq", pa.int64()))
+    """Map and validate every new file into the DuckDB table ``staged``; count the rows.
+
+    The chunks stream from the reader straight into DuckDB (which spills to disk beyond its
+    memory limit), so rows never pile up in Python. ``staged`` holds the canonical columns,
+    ``_reason`` (null for good rows), ``_file`` (index into ``new``), ``_line`` and the raw
+    text of bad rows.
+    """
     raw_columns = mapping.source_columns()
-    quarantine_schema = pa.schema(
-        [("source_file", pa.string()), ("line", pa.int64()), ("reason", pa.string())]
-        + [(c, pa.string()) for c in raw_columns]
-    )
-    reasons: Counter[str] = Counter()
-    per_file: dict[str, dict[str, object]] = {}
-    con = connect(keep_order=True)
     task = show.add("reading", total=sum(p.stat().st_size for p, _ in new))
-    accepted = pq.ParquetWriter(staging / "accepted.parquet", schema, compression="lz4")
-    rejected: pq.ParquetWriter | None = None
-    try:
-        for index, (path, key) in enumerate(new):
-            rows = bad = 0
-            sql: str | None = None
-            for chunk in iter_chunks(
-                path, raw_columns, header=mapping.header, delimiter=mapping.delimiter
-            ):
-                sql = sql or transform_sql(mapping, chunk.table.schema)
-                out = transform_chunk(con, chunk, sql)
-                is_bad = pc.is_valid(out.column("_reason"))
-                n_bad = pc.sum(is_bad).as_py() or 0
-                good = out.filter(pc.invert(is_bad)) if n_bad else out
-                seq = pc.add(good.column("_line"), index << _LINE_BITS)
-                accepted.write_table(
-                    good.drop_columns(["_reason", "_line"]).append_column("_seq", seq).cast(schema)
-                )
-                if n_bad:
-                    rejected = rejected or pq.ParquetWriter(
-                        staging / QUARANTINE_FILE, quarantine_schema
-                    )
-                    rejected.write_table(
-                        _quarantine_rows(chunk.table, raw_columns, out, is_bad, path)
-                    )
-                    reasons.update(
-                        dict(zip(*_value_counts(out.column("_reason").filter(is_bad)), strict=True))
-                    )
-                rows += out.num_rows
-                bad += n_bad
-                show.describe(task, f"reading {path.name}: {rows:,} rows")
-            show.advance(task, path.stat().st_size)
-            summary.rows_in += rows
-            summary.quarantined += bad
-            per_file[key] = {
-                "path": str(path), "rows_in": rows, "quarantined": bad,
-                "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-    finally:
-        accepted.close()
-        if rejected is not None:
-            rejected.close()
-        con.close()
+    per_file: dict[str, dict[str, object]] = {}
+    for index, (path, key) in enumerate(new):
+        chunks = iter_chunks(path, raw_columns, header=mapping.header, delimiter=mapping.delimiter)
+        first = next(chunks, None)
+        rows = 0
+        if first is not None:
+            counter = _RowCounter(show, task, path.name)
+            batches = _source_batches(itertools.chain([first], chunks), counter)
+            schema = _with_row_columns(first.table.schema)
+            con.register("source", pa.RecordBatchReader.from_batches(schema, batches))
+            sql = transform_sql(mapping, first.table.schema, table="source", keep_raw=True)
+            verb = "INSERT INTO staged" if index and _has_staged(con) else "CREATE TABLE staged AS"
+            con.execute(f"{verb} SELECT {index} AS _file, * FROM ({sql})")
+            con.unregister("source")
+            rows = counter.rows
+        show.advance(task, path.stat().st_size)
+        per_file[key] = {
+            "path": str(path), "rows_in": rows,
+            "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        summary.rows_in += rows
+    if not _has_staged(con):
+        return per_file
+    bad = con.execute(
+        "SELECT _file, _reason, count(*) FROM staged WHERE _reason IS NOT NULL GROUP BY ALL"
+    ).fetchall()
+    reasons: Counter[str] = Counter()
+    for index, reason, n in bad:
+        reasons[reason] += n
+        facts = per_file[new[index][1]]
+        facts["quarantined"] = int(facts.get("quarantined", 0)) + n
+    summary.quarantined = sum(reasons.values())
     summary.reasons = dict(reasons)
     return per_file
 
 
+class _RowCounter:
+    """Counts the rows streamed from one file and shows them on the progress display."""
+
+    def __init__(self, show: _Progress, task: int, name: str) -> None:
+        self.rows = 0
+        self._show, self._task, self._name = show, task, name
+
+    def add(self, n: int) -> None:
+        self.rows += n
+        self._show.describe(self._task, f"reading {self._name}: {self.rows:,} rows")
+
+
+def _source_batches(chunks: Iterator[Chunk], counter: _RowCounter) -> Iterator[pa.RecordBatch]:
+    """Chunks as record batches with their ``_line`` and ``_error`` columns."""
+    for chunk in chunks:
+        n = chunk.table.num_rows
+        errors = chunk.errors if chunk.errors is not None else pa.nulls(n, pa.string())
+        table = chunk.table.append_column("_line", chunk.lines).append_column("_error", errors)
+        counter.add(n)
+        yield from table.combine_chunks().to_batches()
+
+
+def _with_row_columns(schema: pa.Schema) -> pa.Schema:
+    return schema.append(pa.field("_line", pa.int64())).append(pa.field("_error", pa.string()))
+
+
+def _has_staged(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'staged'"
+    ).fetchone()[0])
+
+
 def _quarantine_rows(
-    source: pa.Table, raw_columns: list[str], out: pa.Table, is_bad: pa.Array, path: Path
+    con: duckdb.DuckDBPyConnection, new: list[tuple[Path, str]], mapping: Mapping
 ) -> pa.Table:
-    """The rejected rows: where they came from, why, and their original values as text."""
-    raw = source.filter(is_bad)
-    columns = {
-        "source_file": pa.repeat(pa.scalar(str(path)), raw.num_rows),
-        "line": out.column("_line").filter(is_bad),
-        "reason": out.column("_reason").filter(is_bad),
-    }
-    for name in raw_columns:
-        columns[name] = pc.cast(raw.column(name), pa.string())
-    return pa.table(columns)
+    """The rejected rows: source file, line, reason and their original values as text."""
+    files = literal([str(p) for p, _ in new])
+    raw = ", ".join(
+        f"_raw_{i} AS {ident(name)}" for i, name in enumerate(mapping.source_columns())
+    )
+    return con.sql(
+        f"SELECT {files}[_file + 1] AS source_file, _line AS line, _reason AS reason, {raw} "
+        "FROM staged WHERE _reason IS NOT NULL ORDER BY _file, _line"
+    ).to_arrow_table()
 
 
-def _check_bad_fraction(summary: IngestSummary, limit: float, staging: Path) -> None:
+def _check_bad_fraction(
+    con: duckdb.DuckDBPyConnection,
+    summary: IngestSummary,
+    limit: float,
+    new: list[tuple[Path, str]],
+) -> None:
     if not summary.rows_in or summary.quarantined <= limit * summary.rows_in:
         return
-    first = pq.ParquetFile(staging / QUARANTINE_FILE).read_row_group(0).slice(0, 1).to_pylist()[0]
+    index, line, why = con.execute(
+        "SELECT _file, _line, _reason FROM staged WHERE _reason IS NOT NULL "
+        "ORDER BY _file, _line LIMIT 1"
+    ).fetchone()
     reasons = ", ".join(
         f"{r} {n:,}" for r, n in sorted(summary.reasons.items(), key=_by_count)[:3]
     )
@@ -326,40 +353,47 @@ def _check_bad_fraction(summary: IngestSummary, limit: float, staging: Path) -> 
         f"{summary.quarantined:,} of {summary.rows_in:,} rows "
         f"({summary.quarantined / summary.rows_in:.1%}) failed validation, more than the "
         f"allowed {limit:.1%} (--max-bad-fraction); most common: {reasons}; first at "
-        f"{first['source_file']}, line {first['line']} ({first['reason']}). Nothing was "
-        "written. Check the mapping (columns, timestamp_format) against the data, fix the data, "
-        "or raise --max-bad-fraction."
+        f"{new[index][0]}, line {line} ({why}). Nothing was written. Check the mapping "
+        "(columns, timestamp_format) against the data, fix the data, or raise "
+        "--max-bad-fraction."
     )
 
 
-def _store_events(staging: Path, events_dir: Path) -> int:
-    """Deduplicate the staged events against each other and the stored ones; move them in.
+def _store_events(
+    con: duckdb.DuckDBPyConnection, staging: Path, events_dir: Path, columns: list[str]
+) -> int:
+    """Deduplicate the good staged rows, write them partitioned by day and move them in.
 
-    Returns the number of events added. Among events sharing an ``event_id`` the first seen
-    (by input file, then line) is kept; events already stored always win.
+    Returns the number of events added. Among new events sharing an ``event_id`` the first
+    (by input file, then line) is kept; an event whose ``event_id`` is already stored on the
+    same UTC day is dropped. (Only the days the new events fall on are read back, so a daily
+    run stays cheap however long the history; a re-delivered event is expected to keep its
+    timestamp.)
     """
-    con = connect(staging / "spill")
-    try:
-        stored = [str(p) for p in event_files(events_dir)]
-        old = (
-            f"ANTI JOIN (SELECT DISTINCT event_id FROM read_parquet({literal(stored)}, "
+    con.execute(
+        "CREATE TEMP VIEW fresh AS SELECT *, CAST(ts AS DATE) AS day "
+        "FROM staged WHERE _reason IS NULL"
+    )
+    days = [row[0] for row in con.execute("SELECT DISTINCT day FROM fresh").fetchall()]
+    stored = [str(p) for d in sorted(days) for p in (events_dir / f"day={d}").glob("*.parquet")]
+    source = "fresh"
+    if stored:
+        source += (
+            f" ANTI JOIN (SELECT DISTINCT event_id FROM read_parquet({literal(stored)}, "
             "union_by_name = true)) AS stored USING (event_id)"
-            if stored else ""
         )
-        out = staging / "events"
-        run = uuid.uuid4().hex[:12]
-        written = con.execute(
-            f"""
-            COPY (
-                SELECT * EXCLUDE (_seq), strftime(ts, '%Y-%m-%d') AS day
-                FROM read_parquet({literal(str(staging / 'accepted.parquet'))}) AS new {old}
-                QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _seq) = 1
-            ) TO {literal(str(out))}
-            (FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'part-{run}-{{i}}')
-            """
-        ).fetchone()[0]
-    finally:
-        con.close()
+    repeated = con.execute(
+        "SELECT count(*) FROM (SELECT event_id FROM fresh GROUP BY event_id HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if repeated:
+        source += " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _file, _line) = 1"
+    out = staging / "events"
+    run = uuid.uuid4().hex[:12]
+    select = ", ".join(ident(c) for c in columns)
+    written = con.execute(
+        f"COPY (SELECT {select}, day FROM {source}) TO {literal(str(out))} "
+        f"(FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'part-{run}-{{i}}')"
+    ).fetchone()[0]
     for day in sorted(out.glob("day=*")):
         target = events_dir / day.name
         if not target.exists():
@@ -370,9 +404,8 @@ def _store_events(staging: Path, events_dir: Path) -> int:
     return int(written)
 
 
-def _merge_quarantine(new: Path, target: Path) -> None:
-    """Add the rows of ``new`` to the quarantine file ``target`` (atomically)."""
-    table = pq.read_table(new)
+def _merge_quarantine(table: pa.Table, target: Path) -> None:
+    """Add the rows of ``table`` to the quarantine file ``target`` (atomically)."""
     if target.is_file():
         table = pa.concat_tables([pq.read_table(target), table], promote_options="permissive")
     _write_parquet_atomic(table, target)
@@ -387,11 +420,6 @@ def _write_parquet_atomic(table: pa.Table, target: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def _value_counts(values: pa.ChunkedArray) -> tuple[list[str], list[int]]:
-    counts = pc.value_counts(values.combine_chunks())
-    return counts.field("values").to_pylist(), counts.field("counts").to_pylist()
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:

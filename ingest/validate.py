@@ -83,8 +83,10 @@ def event_schema(mapping: Mapping) -> pa.Schema:
     return pa.schema(fields)
 
 
-def transform_sql(mapping: Mapping, source: pa.Schema) -> str:
-    """The SQL mapping a registered chunk view ``chunk`` to canonical events plus ``_reason``.
+def transform_sql(
+    mapping: Mapping, source: pa.Schema, *, table: str = "chunk", keep_raw: bool = False
+) -> str:
+    """The SQL mapping a registered chunk view ``table`` to canonical events plus ``_reason``.
 
     Parameters
     ----------
@@ -93,12 +95,17 @@ def transform_sql(mapping: Mapping, source: pa.Schema) -> str:
     source
         Arrow schema of the chunk's source columns (types decide how timestamps and numbers
         are parsed).
+    table
+        The view or table to read: source columns, ``_line`` and ``_error``.
+    keep_raw
+        Also return ``_raw_0``, ``_raw_1``, ... : the original text of
+        ``mapping.source_columns()`` for bad rows (null for good rows), for the quarantine.
 
     Returns
     -------
     str
-        A query over ``chunk`` (source columns, ``_line``, ``_error``) returning the columns of
-        :func:`event_schema`, then ``_reason`` (null for a good row) and ``_line``.
+        A query returning the columns of :func:`event_schema`, then ``_reason`` (null for a good
+        row), ``_line`` and, with ``keep_raw``, the raw columns.
     """
     def col(name: str) -> str:
         if name in mapping.columns:
@@ -124,6 +131,11 @@ def transform_sql(mapping: Mapping, source: pa.Schema) -> str:
         ),
         "_line",
         "_error",
+    ]
+    raw = [f"_raw_{i}" for i in range(len(mapping.source_columns()))] if keep_raw else []
+    inner += [
+        f"CAST({ident(c)} AS VARCHAR) AS {r}"
+        for c, r in zip(mapping.source_columns(), raw, strict=False)
     ]
     checks = [
         ("_error IS NOT NULL", "_error"),
@@ -152,17 +164,20 @@ def transform_sql(mapping: Mapping, source: pa.Schema) -> str:
         f"coalesce({c}, chr(0))" for c in content
     ) + "))"
     reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in checks) + " END"
-    outer = [
+    middle = [
         f"coalesce(_given_id, {digest}) AS event_id",
         "ts", "account_id", "event_type", *_OPTIONAL_IDS, "amount",
         *(ident(e.event_column) for e in mapping.entities),
         *attributes,
         f"{reason} AS _reason",
         "_line",
+        *raw,
     ]
-    return (
-        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM chunk)"
-    )
+    sql = f"SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM {ident(table)})"
+    if not raw:
+        return sql
+    keep = ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {r} END AS {r}" for r in raw)
+    return f"SELECT * EXCLUDE ({', '.join(raw)}), {keep} FROM ({sql})"
 
 
 def transform_chunk(con: duckdb.DuckDBPyConnection, chunk: Chunk, sql: str) -> pa.Table:
@@ -219,11 +234,9 @@ def timestamp_expr(expr: str, kind: pa.DataType, fmt: str | None) -> str:
         return _epoch(f"try_cast({text} AS DOUBLE)", EPOCH_FORMATS[fmt])
     if fmt is not None:
         return f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMPTZ)"
+    # ISO-8601 first: it is the common case, and a number never parses as a timestamp.
     number = f"try_cast({text} AS DOUBLE)"
-    return (
-        f"CASE WHEN {number} IS NOT NULL THEN {_epoch(number, None)} "
-        f"ELSE try_cast({text} AS TIMESTAMPTZ) END"
-    )
+    return f"coalesce(try_cast({text} AS TIMESTAMPTZ), {_epoch(number, None)})"
 
 
 def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:

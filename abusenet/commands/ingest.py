@@ -69,7 +69,7 @@ def ingest(
         typer.echo(str(summary))
         if snapshot:
             snap = build_snapshot(out / "events", out / "snapshot", mapping=spec, progress=progress)
-            nodes = ", ".join(f"{len(df):,} {t}" for t, df in snap.nodes.items())
+            nodes = ", ".join(f"{len(snap.nodes[t]):,} {t}" for t in snap.node_types)
             edges = ", ".join(f"{len(df):,} {r}" for r, df in snap.edges.items())
             typer.echo(f"Snapshot written to {out / 'snapshot'}: nodes {nodes}; edges {edges}.")
     except (MappingError, InputError, LabelsError, TooManyBadRows, BuildError) as err:

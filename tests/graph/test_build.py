@@ -82,7 +82,9 @@ def test_entity_node_features(events, tmp_path):
     d1 = by_id(snap.nodes["Device"]).loc["d1"]
     assert (d1["n_events"], d1["n_accounts"]) == (5, 2)
     assert d1["events_per_account"] == 2.5 and d1["amount_sum"] == 47.0
-    assert d1["active_days"] == 3
+    assert d1["amount_mean"] == pytest.approx(47.0 / 4)  # over the 4 events with an amount
+    assert d1["lifetime_days"] == pytest.approx(2.0)
+    assert d1["night_fraction"] == 0.0
     ip = by_id(snap.nodes["IP"])
     assert sorted(ip.index) == ["1.2.3.4", "10.0.0.1"]
     assert set(snap.nodes) == {"Account", "Device", "IP", "PaymentMethod"}
