@@ -65,6 +65,23 @@ def decimal_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.StringArray:
     return _fixed_width(_with_prefix(prefix, _DIGITS[digits]))
 
 
+def sequential_ids(prefix: str, first: int, n: int, width: int) -> pa.StringArray:
+    """``decimal_ids(prefix, first .. first + n - 1, width)``, built by tiling, not dividing.
+
+    Consecutive numbers share their leading digits in blocks of 1000 and cycle through the last
+    three, so the character matrix is assembled from two small tables.
+    """
+    block = 1000
+    low = _DIGITS[(np.arange(block)[:, None] // np.array([100, 10, 1])) % 10]
+    start, stop = first // block, (first + n + block - 1) // block
+    powers = 10 ** np.arange(width - 4, -1, -1, dtype=np.int64)
+    high = _DIGITS[(np.arange(start, stop, dtype=np.int64)[:, None] // powers) % 10]
+    body = np.concatenate(
+        [np.repeat(high, block, axis=0), np.tile(low, (stop - start, 1))], axis=1)
+    skip = first - start * block
+    return _fixed_width(_with_prefix(prefix, body[skip: skip + n]))
+
+
 def decimal_width(largest: int, minimum: int = 6) -> int:
     """Digits needed to write ``largest`` (at least ``minimum``)."""
     return max(minimum, len(str(max(int(largest), 0))))

@@ -20,11 +20,19 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ingest.synth.events import EVENT_TYPES, STATUSES, EventBatch
-from ingest.synth.ids import decimal_ids, hashed, hex_ids, ipv4_strings, ipv6_strings
+from ingest.synth.ids import (
+    decimal_ids,
+    hashed,
+    hex_ids,
+    ipv4_strings,
+    ipv6_strings,
+    sequential_ids,
+)
 from ingest.synth.world import DEV_RING, IP_HOME, IP_NAT
 
 TS_TYPE = pa.timestamp("us", tz="UTC")
 CHANNELS = ("web", "ios", "android")
+EVENT_ID_WIDTH = 12
 _SALT_SHIFT = np.uint64(56)
 
 EVENT_SCHEMA = pa.schema([
@@ -111,17 +119,11 @@ def seconds_to_ts(seconds: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(seconds, dtype=np.int64) * 1_000_000, type=pa.int64()).cast(TS_TYPE)
 
 
-def event_ids(first_event: int, n: int) -> pa.Array:
-    """Sequential event ids ``evt_<number>`` from ``first_event`` on."""
-    numbers = pa.array(np.arange(first_event, first_event + n, dtype=np.int64)).cast(pa.string())
-    return pc.binary_join_element_wise("evt_", numbers, "")
-
-
 def events_table(batch: EventBatch, first_event: int, ids: IdFormatter) -> pa.Table:
     """The canonical event table of ``batch`` (in output order; strings dictionary-encoded)."""
     no_device = batch.device == 0
     return pa.Table.from_arrays([
-        event_ids(first_event, len(batch)),
+        sequential_ids("evt_", first_event, len(batch), EVENT_ID_WIDTH),
         seconds_to_ts(batch.ts),
         _decoded(batch.account, np.zeros(len(batch), dtype=bool), ids.accounts),
         _codes(batch.event_type, EVENT_TYPES),

@@ -6,6 +6,7 @@ Spark runs in local mode with one core and no UI; one session serves the whole m
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,8 @@ from graph.snapshot import read_snapshot
 from ingest.pipeline import ingest_logs
 from ingest.spark import build_snapshot_spark, to_spark_sql
 from ingest.synth import generate
+
+MAPPINGS = Path(__file__).resolve().parents[2] / "configs" / "mappings"
 
 pytestmark = [
     pytest.mark.spark,
@@ -72,7 +75,7 @@ def assert_same_snapshot(path_a, path_b) -> None:
 def test_generated_logs_give_the_same_snapshot(spark, tmp_path):
     logs = generate(tmp_path / "logs", n_accounts=200, seed=4, progress=False)
     events = tmp_path / "events"
-    ingest_logs(logs.events_dir, "configs/mappings/synth.yaml", events,
+    ingest_logs(logs.events_dir, MAPPINGS / "synth.yaml", events,
                 labels=logs.labels_path, progress=False)
     build_snapshot(events, tmp_path / "duckdb", progress=False)
     spark_snapshot = build_snapshot_spark(events, tmp_path / "spark", spark=spark)

@@ -14,6 +14,7 @@ from ingest.synth.ids import (
     hex_ids,
     ipv4_strings,
     ipv6_strings,
+    sequential_ids,
 )
 
 
@@ -35,6 +36,9 @@ def test_hex_and_decimal_ids():
         "dev_0000000000000abc", "dev_ffffffffffffffff"]
     assert decimal_ids("acct_", np.array([0, 42, 999_999]), 6).to_pylist() == [
         "acct_000000", "acct_000042", "acct_999999"]
+    for first, n in ((0, 5), (998, 4), (123_456, 2500)):
+        assert sequential_ids("evt_", first, n, 9).to_pylist() == decimal_ids(
+            "evt_", np.arange(first, first + n), 9).to_pylist()
     assert decimal_width(9_999_999) == 7
     assert decimal_width(12) == 6
 
