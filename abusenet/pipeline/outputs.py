@@ -54,8 +54,30 @@ CONTRACT_FILES = (*PARQUET_CONTRACT, "metrics.json", "report.html")
 MODEL_DIR = "model"
 
 
+#: Arrow types the contract columns are written with (other columns are kept as they are).
+WRITE_TYPES: dict[str, dict[str, pa.DataType]] = {
+    "account_scores.parquet": {"account_id": pa.string(), "score": pa.float64(),
+                               "ring_id": pa.string()},
+    "entity_scores.parquet": {"node_type": pa.string(), "entity_id": pa.string(),
+                              "score": pa.float64()},
+    "rings.parquet": {"ring_id": pa.string(), "score": pa.float64(), "size": pa.int64(),
+                      "members": pa.list_(pa.string()), "evidence": pa.list_(pa.string())},
+}
+
+
 class OutputSchemaError(ValueError):
     """An output file does not match the contract."""
+
+
+def write_contract_table(frame, name: str, path: str | os.PathLike[str]) -> Path:
+    """Write ``frame`` to ``path`` as the contract file ``name``, its columns cast to
+    :data:`WRITE_TYPES` (plain ``string``, ``float64``, ``int64``; column order kept)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for column, wanted in WRITE_TYPES[name].items():
+        index = table.schema.get_field_index(column)
+        table = table.set_column(index, column, table.column(column).cast(wanted))
+    pq.write_table(table, path)
+    return Path(path)
 
 
 def check_outputs(out_dir: str | os.PathLike[str]) -> list[str]:

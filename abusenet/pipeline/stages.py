@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from abusenet.pipeline.outputs import write_contract_table
 from ingest.mapping import Mapping
 
 EVENTS = "events"
@@ -217,8 +218,8 @@ def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any
     detector = AccountDetector.load(model_dir)
     accounts = detector.score_accounts(snapshot)
     entities = detector.score_entities(snapshot)
-    accounts.to_parquet(out / ACCOUNT_SCORES, index=False)
-    entities.to_parquet(out / ENTITY_SCORES, index=False)
+    write_contract_table(accounts.assign(ring_id=None), ACCOUNT_SCORES, out / ACCOUNT_SCORES)
+    write_contract_table(entities, ENTITY_SCORES, out / ENTITY_SCORES)
     return {
         "accounts": int(len(accounts)),
         "entities": int(len(entities)),
@@ -239,11 +240,10 @@ def rings_stage(
 
     accounts = pd.read_parquet(account_scores_path)
     rings = score_rings(read_candidates(candidates_path), None, accounts, **scoring)
-    rings["size"] = rings["size"].astype("int64")
-    rings.to_parquet(out / RINGS, index=False)
+    write_contract_table(rings, RINGS, out / RINGS)
     assigned = assign_rings(accounts, rings)
-    assigned["ring_id"] = assigned["ring_id"].astype(object)
-    assigned.to_parquet(out / ACCOUNT_SCORES, index=False)
+    write_contract_table(assigned[["account_id", "score", "ring_id"]], ACCOUNT_SCORES,
+                         out / ACCOUNT_SCORES)
     top = rings.head(1)
     return {
         "rings": int(len(rings)),

@@ -1,0 +1,201 @@
+"""`abusenet run` and `abusenet score` end to end on a small generated dataset, without Neo4j.
+
+The contract of ARCHITECTURE.md ("Batch run output") is checked file by file; bad runs must fail
+with one paragraph naming the fix, a non-zero exit and no new or half-written output file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from abusenet.cli import app
+from abusenet.pipeline.outputs import CONTRACT_FILES, check_outputs
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNTH_MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
+#: Small and quick: the tests check the plumbing, not the model.
+FAST = ["detector.max_epochs=2", "detector.hidden_channels=16", "detector.patience=1",
+        "report.top_rings=3"]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    from ingest.synth import generate
+
+    return generate(tmp_path_factory.mktemp("synth") / "data", n_accounts=400, seed=7,
+                    progress=False).out_dir
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def run_args(synth: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
+            "--labels", synth / "labels.csv", "--out", out, "--quiet", *FAST, *extra]
+
+
+@pytest.fixture(scope="module")
+def finished(synth, tmp_path_factory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("run") / "out"
+    result = invoke(*run_args(synth, out))
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def contract_files(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+
+
+def test_run_writes_every_contract_file_with_its_schema(finished):
+    out, _ = finished
+    names = check_outputs(out)
+    assert {"account_scores.parquet", "entity_scores.parquet", "rings.parquet", "metrics.json",
+            "report.html"} <= set(names)
+    assert set(contract_files(out)) <= {*CONTRACT_FILES, "model"}
+    assert (out / "model" / "metadata.json").is_file()
+
+    accounts = pd.read_parquet(out / "account_scores.parquet")
+    assert accounts["account_id"].is_unique and len(accounts) >= 400
+    rings = pd.read_parquet(out / "rings.parquet")
+    assert len(rings) > 0 and rings["score"].is_monotonic_decreasing
+    assert (rings["size"] == rings["members"].map(len)).all()
+    in_rings = set(rings["ring_id"])
+    assigned = accounts["ring_id"].dropna()
+    assert len(assigned) > 0 and set(assigned) <= in_rings
+    ring_members = set(rings["members"].explode())
+    assert set(accounts.loc[accounts["ring_id"].notna(), "account_id"]) <= ring_members
+    entities = pd.read_parquet(out / "entity_scores.parquet")
+    assert {"Device", "IP", "PaymentMethod"} <= set(entities["node_type"])
+    members_type = pq.read_schema(out / "rings.parquet").field("members").type
+    assert str(members_type) == "list<element: string>"
+
+
+def test_metrics_are_on_held_back_labels_only(finished, synth):
+    out, _ = finished
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["evaluated_on"] == "held-back labels"
+    labels = pd.read_csv(synth / "labels.csv")
+    assert 0 < metrics["labels"] < len(labels)
+    assert 0.0 <= metrics["accounts"]["auroc"] <= 1.0
+    split = json.loads((out / ".work" / "stages" / "labels.json").read_text())["info"]
+    assert split["holdout"] == metrics["labels"]
+    assert split["train"] + split["holdout"] == split["labels"]
+
+
+def test_summary_names_rows_graph_rings_and_outputs(finished):
+    _, result = finished
+    text = result.output
+    assert "rows in" in text.lower() or "Rows:" in text
+    assert "Graph:" in text and "Top " in text and "report.html" in text
+
+
+def test_rerun_skips_every_stage_and_keeps_the_outputs(finished, synth):
+    out, _ = finished
+    before = (out / "rings.parquet").read_bytes()
+    result = invoke(*run_args(synth, out))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("cached, unchanged inputs") >= 8
+    assert (out / "rings.parquet").read_bytes() == before
+
+
+def test_score_applies_the_saved_model_without_training(finished, synth, tmp_path):
+    out, _ = finished
+    scored = tmp_path / "scored"
+    result = invoke("score", "--model", out / "model", "--input", synth / "events",
+                    "--mapping", SYNTH_MAPPING, "--labels", synth / "labels.csv",
+                    "--out", scored, "--quiet", *FAST)
+    assert result.exit_code == 0, result.output
+    assert "train the detector" not in result.output
+    check_outputs(scored)
+    assert not (scored / "model").exists()
+    same = pd.read_parquet(scored / "account_scores.parquet").set_index("account_id")["score"]
+    first = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")["score"]
+    pd.testing.assert_series_equal(same.sort_index(), first.sort_index(), atol=1e-6)
+    metrics = json.loads((scored / "metrics.json").read_text())
+    assert metrics["evaluated_on"].startswith("all given labels")
+
+
+def test_quarantine_parquet_lists_rejected_rows(synth, tmp_path):
+    events = pd.read_parquet(next((synth / "events").glob("*.parquet")))
+    bad = events.head(2000).astype({"ts": str})
+    bad.loc[bad.index[:3], "ts"] = "not a time"
+    logs = tmp_path / "logs.csv"
+    bad.to_csv(logs, index=False)
+    out = tmp_path / "out"
+    result = invoke("run", "--input", logs, "--mapping", SYNTH_MAPPING, "--labels",
+                    synth / "labels.csv", "--out", out, "--quiet", *FAST,
+                    "ingest.max_bad_fraction=0.05")
+    assert result.exit_code == 0, result.output
+    quarantine = pd.read_parquet(out / "quarantine.parquet")
+    assert len(quarantine) == 3
+    assert {"source_file", "line", "reason"} <= set(quarantine.columns)
+    check_outputs(out)
+
+
+# ------------------------------------------------------------------------------ bad runs
+def assert_failed_cleanly(result, out: Path, *needles: str) -> None:
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in result.output, result.output
+    if out.exists():
+        assert contract_files(out) == [], "a failed run left output files"
+
+
+def test_missing_input_fails_before_any_work(synth, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", "--input", tmp_path / "nope" / "*.csv", "--mapping", SYNTH_MAPPING,
+                    "--labels", synth / "labels.csv", "--out", out)
+    assert_failed_cleanly(result, out, "bad input", "--input")
+    assert not out.exists()
+
+
+def test_wrong_mapping_fails_before_any_work(synth, tmp_path):
+    mapping = tmp_path / "wrong.yaml"
+    mapping.write_text(SYNTH_MAPPING.read_text().replace("account_id: account_id",
+                                                        "account_id: user"))
+    out = tmp_path / "out"
+    result = invoke("run", "--input", synth / "events", "--mapping", mapping,
+                    "--labels", synth / "labels.csv", "--out", out)
+    assert_failed_cleanly(result, out, "mapping does not fit", "'user'")
+    assert not out.exists()
+
+
+def test_missing_mapping_and_labels_files_are_named(synth, tmp_path):
+    out = tmp_path / "out"
+    result = invoke("run", "--input", synth / "events", "--mapping", tmp_path / "none.yaml",
+                    "--labels", synth / "labels.csv", "--out", out)
+    assert_failed_cleanly(result, out, "none.yaml does not exist")
+    result = invoke("run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
+                    "--labels", tmp_path / "none.csv", "--out", out)
+    assert_failed_cleanly(result, out, "none.csv does not exist")
+    result = invoke("run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
+                    "--out", out)
+    assert_failed_cleanly(result, out, "no labels", "abusenet score")
+
+
+def test_a_failing_stage_keeps_the_previous_outputs_and_resumes(finished, synth, tmp_path):
+    out, _ = finished
+    before = {name: (out / name).read_bytes() for name in contract_files(out)
+              if (out / name).is_file()}
+    result = invoke(*run_args(synth, out, "detector.num_layers=3"))
+    assert result.exit_code != 0
+    assert "stage 'train' failed" in result.output and "resumes" in result.output
+    assert "Traceback" not in result.output
+    after = {name: (out / name).read_bytes() for name in contract_files(out)
+             if (out / name).is_file()}
+    assert after == before, "a failed run changed published outputs"
+    assert (out / ".work" / "last_error.log").is_file()
+
+
+def test_bad_override_is_one_clear_line(synth, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(*run_args(synth, out, "detector.max_epoch=3"))
+    assert_failed_cleanly(result, out, "unknown setting detector.max_epoch")

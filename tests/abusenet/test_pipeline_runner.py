@@ -1,0 +1,115 @@
+"""Stage caching: unchanged stages are skipped, changes rerun downstream, failures resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from abusenet.pipeline.cache import StageCache, files_fingerprint, fingerprint
+from abusenet.pipeline.runner import StageFailed, StageRunner, StageSpec
+
+
+class Recorder:
+    """Stages that write a file and count their calls; one can be made to fail."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.fail: str | None = None
+
+    def stage(self, name: str, key=None, after=()) -> StageSpec:
+        def run(out: Path) -> dict:
+            self.calls.append(name)
+            (out / "part.txt").write_text("half")
+            if self.fail == name:
+                raise RuntimeError(f"{name} broke")
+            (out / "result.json").write_text(json.dumps({"stage": name}))
+            return {"stage": name}
+
+        return StageSpec(name, f"stage {name}", run, key=key, after=tuple(after))
+
+
+def _runner(tmp_path: Path, force: bool = False) -> StageRunner:
+    return StageRunner(StageCache(tmp_path / "work"), Console(file=open("/dev/null", "w")),
+                       force=force)
+
+
+def _plan(rec: Recorder, b_key: str = "b1") -> list[StageSpec]:
+    return [rec.stage("a", key="a1"), rec.stage("b", key=b_key, after=["a"]),
+            rec.stage("c", after=["b"]), rec.stage("d", after=["a"])]
+
+
+def test_a_second_run_skips_every_unchanged_stage(tmp_path):
+    rec = Recorder()
+    first = _runner(tmp_path).run(_plan(rec))
+    assert rec.calls == ["a", "b", "c", "d"]
+    assert not any(o.cached for o in first.values())
+    second = _runner(tmp_path).run(_plan(rec))
+    assert rec.calls == ["a", "b", "c", "d"]
+    assert all(o.cached for o in second.values())
+    assert second["c"].info == {"stage": "c"}
+    assert (second["c"].output_dir / "result.json").is_file()
+
+
+def test_a_changed_stage_reruns_itself_and_what_reads_it_only(tmp_path):
+    rec = Recorder()
+    _runner(tmp_path).run(_plan(rec))
+    rec.calls.clear()
+    _runner(tmp_path).run(_plan(rec, b_key="b2"))
+    assert rec.calls == ["b", "c"]
+
+
+def test_force_reruns_everything(tmp_path):
+    rec = Recorder()
+    _runner(tmp_path).run(_plan(rec))
+    rec.calls.clear()
+    _runner(tmp_path, force=True).run(_plan(rec))
+    assert rec.calls == ["a", "b", "c", "d"]
+
+
+def test_a_failed_run_keeps_finished_stages_and_resumes_at_the_failed_one(tmp_path):
+    rec = Recorder()
+    rec.fail = "c"
+    with pytest.raises(StageFailed) as failed:
+        _runner(tmp_path).run(_plan(rec))
+    assert failed.value.stage.name == "c"
+    assert isinstance(failed.value.error, RuntimeError)
+    work = tmp_path / "work"
+    assert not (work / "c").exists(), "a failed stage must leave no output directory"
+    assert not [p for p in work.iterdir() if p.name.startswith(".c.")], "temp dir left behind"
+    rec.calls.clear()
+    rec.fail = None
+    outcomes = _runner(tmp_path).run(_plan(rec))
+    assert rec.calls == ["c", "d"]
+    assert outcomes["a"].cached and outcomes["b"].cached and not outcomes["c"].cached
+
+
+def test_a_failed_rerun_keeps_the_previous_outputs(tmp_path):
+    rec = Recorder()
+    _runner(tmp_path).run(_plan(rec))
+    rec.fail = "b"
+    with pytest.raises(StageFailed):
+        _runner(tmp_path).run(_plan(rec, b_key="b2"))
+    assert json.loads((tmp_path / "work" / "b" / "result.json").read_text()) == {"stage": "b"}
+    assert StageCache(tmp_path / "work").lookup("b", "anything") is None
+
+
+def test_a_stage_before_its_inputs_is_refused(tmp_path):
+    rec = Recorder()
+    with pytest.raises(ValueError, match="runs before its inputs"):
+        _runner(tmp_path).run([rec.stage("b", after=["a"]), rec.stage("a")])
+
+
+def test_fingerprints_ignore_key_order_and_see_file_changes(tmp_path):
+    assert fingerprint({"a": 1, "b": 2}) == fingerprint({"b": 2, "a": 1})
+    assert fingerprint({"a": 1}) != fingerprint({"a": 2})
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "x.csv").write_text("a\n1\n")
+    (logs / ".hidden").write_text("ignored")
+    before = files_fingerprint([logs])
+    assert [Path(p).name for p, _, _ in before] == ["x.csv"]
+    (logs / "x.csv").write_text("a\n1\n2\n")
+    assert files_fingerprint([logs]) != before
