@@ -10,6 +10,7 @@ import pytest
 import ingest.pipeline as pipeline
 from ingest.mapping import MappingError, load_mapping, mapping_from_dict
 from ingest.pipeline import TooManyBadRows, count_events, event_files, ingest_logs
+from ingest.readers import InputError
 from ingest.state import STATE_FILE
 from tests.ingest.helpers import ROWS, log_mapping, write_csv
 
@@ -258,3 +259,13 @@ def test_real_amlsim_slice(tmp_path):
     assert table["event_id"].nunique() == 2000
     assert table["counterparty_id"].notna().all()
     assert str(table["ts"].min()) == "2017-01-01 00:00:00+00:00"
+
+
+def test_a_malformed_csv_row_stops_the_file_with_its_name_and_writes_nothing(tmp_path):
+    # Past the first block, so the error surfaces while rows stream into the staging table.
+    rows = [f"a{i},2024-01-01T10:00:00Z,login,,,,,," for i in range(40_000)] + ["a,b"]
+    src = write_csv(tmp_path / "d1.csv", rows)
+    with pytest.raises(InputError, match=r"d1.csv.*Expected 9 columns, got 2"):
+        ingest(src, tmp_path / "events")
+    assert event_files(tmp_path / "events") == []
+    assert not (tmp_path / "events" / STATE_FILE).exists()
