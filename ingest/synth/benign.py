@@ -65,11 +65,11 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
     active_from = np.maximum(pop.signup, start)
     active_share = (end - active_from) / (end - start)
     counts = np.maximum(1, np.rint(pop.activity * activity_scale * active_share)).astype(np.int64)
+    # Events of each account grouped by type; times are drawn independently, so order is moot.
+    per_type = rng.multinomial(counts, pop.type_mix)
     local = np.repeat(np.arange(pop.size), counts)
+    event_type = np.repeat(np.tile(_BENIGN_TYPES, pop.size), per_type.ravel())
     n = len(local)
-
-    kind = (rng.random(n)[:, None] > pop.type_cdf[local]).sum(axis=1)
-    event_type = _BENIGN_TYPES[np.minimum(kind, len(_BENIGN_TYPES) - 1)]
     ts = diurnal_times(rng, active_from[local], end, pop.utc_offset[local])
     batch = EventBatch.empty_like(pop.account[local], ts, event_type)
 

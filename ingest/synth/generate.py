@@ -193,7 +193,7 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
             rings = plan_rings(rng, pop, config, counts["n_rings"], start, end)
             batch, planted = _chunk_events(rng, pop, rings, pools, config, start, end,
                                            counts["n_events"])
-            parts.write(index, events_table(batch, counts["n_events"], ids))
+            parts.write(index, events_table(batch, counts["n_events"], first, n, ids))
 
             observed = draw_labels(rng, pop, rings, config, start, end)
             ring_ids = decimal_ids("ring_", rings.ring_number, ring_width)

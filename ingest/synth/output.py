@@ -119,13 +119,23 @@ def seconds_to_ts(seconds: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(seconds, dtype=np.int64) * 1_000_000, type=pa.int64()).cast(TS_TYPE)
 
 
-def events_table(batch: EventBatch, first_event: int, ids: IdFormatter) -> pa.Table:
-    """The canonical event table of ``batch`` (in output order; strings dictionary-encoded)."""
+def _account_range(account: np.ndarray, first: int, n: int, ids: IdFormatter) -> pa.Array:
+    """Ids of actors who all lie in ``first .. first + n - 1`` (no factorising needed)."""
+    codes = pa.array((account - first).astype(np.int32))
+    return pa.DictionaryArray.from_arrays(codes, ids.accounts(np.arange(first, first + n)))
+
+
+def events_table(batch: EventBatch, first_event: int, first_account: int, n_accounts: int,
+                 ids: IdFormatter) -> pa.Table:
+    """The canonical event table of ``batch`` (in output order; strings dictionary-encoded).
+
+    All actors of ``batch`` are among the ``n_accounts`` accounts from ``first_account`` on.
+    """
     no_device = batch.device == 0
     return pa.Table.from_arrays([
         sequential_ids("evt_", first_event, len(batch), EVENT_ID_WIDTH),
         seconds_to_ts(batch.ts),
-        _decoded(batch.account, np.zeros(len(batch), dtype=bool), ids.accounts),
+        _account_range(batch.account, first_account, n_accounts, ids),
         _codes(batch.event_type, EVENT_TYPES),
         _decoded(batch.device, no_device, ids.devices),
         _decoded(batch.ip, batch.ip == 0, ids.addresses),

@@ -82,7 +82,7 @@ class Population:
     office_device: np.ndarray    # office-machine pool index; -1 = none
     utc_offset: np.ndarray       # seconds
     activity: np.ndarray         # benign events wanted over the whole window
-    type_cdf: np.ndarray         # (n, len(BENIGN_TYPE_WEIGHTS)) cumulative event-type mix
+    type_mix: np.ndarray         # (n, len(BENIGN_TYPE_WEIGHTS)) event-type probabilities
 
     @property
     def size(self) -> int:
@@ -155,7 +155,6 @@ def build_population(rng: np.random.Generator, first: int, n: int, pools: Pools,
 
     weights = np.array(list(BENIGN_TYPE_WEIGHTS.values()))
     mix = weights * rng.lognormal(0.0, 0.6, (n, len(weights)))
-    type_cdf = np.cumsum(mix, axis=1) / mix.sum(axis=1, keepdims=True)
 
     return Population(
         first=first,
@@ -176,5 +175,5 @@ def build_population(rng: np.random.Generator, first: int, n: int, pools: Pools,
         utc_offset=(3600 * UTC_OFFSETS[_weighted_choice(rng, UTC_OFFSET_WEIGHTS, n)]).astype(
             np.int64),
         activity=activity.astype(np.int64),
-        type_cdf=type_cdf,
+        type_mix=mix / mix.sum(axis=1, keepdims=True),
     )
