@@ -8,6 +8,7 @@ which rows changed, so an update writes only those.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +21,12 @@ from graph.store.names import node_label, rel_type
 HASH = "content_hash"
 #: Account property holding the snapshot's label (1 = abusive, 0 = legitimate) when known.
 LABEL = "label"
+#: The longest id (UTF-8 bytes) Neo4j's range index, behind the unique id constraint, can hold.
+MAX_ID_BYTES = 8164
+
+
+class OversizeIdError(ValueError):
+    """A node id too long for Neo4j's unique-id index; the message names it and the fix."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ def node_tables(snapshot: Snapshot) -> list[NodeTable]:
     for node_type in snapshot.node_types:
         frame = snapshot.nodes[node_type].copy()
         frame["id"] = frame["id"].astype(str)
+        _check_id_sizes(node_type, frame["id"])
         if node_type == ACCOUNT and snapshot.labels is not None:
             known = snapshot.labels.drop_duplicates("account_id", keep="last")
             frame[LABEL] = frame["id"].map(known.set_index("account_id")["label"]).astype("Int64")
@@ -64,18 +72,50 @@ def node_tables(snapshot: Snapshot) -> list[NodeTable]:
 
 
 def rel_tables(snapshot: Snapshot) -> list[RelTable]:
-    """One :class:`RelTable` per relation, in the snapshot's order, sorted by endpoints."""
+    """One :class:`RelTable` per relation, in the snapshot's order, sorted by endpoints.
+
+    Relationships whose source or destination is not in the node tables are left out (with a
+    warning), on both load paths alike.
+    """
+    known = {t: pd.Index(df["id"].astype(str)) for t, df in snapshot.nodes.items()}
     tables = []
     for name, spec in snapshot.relations.items():
         frame = snapshot.edges[name].copy()
         frame["src"] = frame["src"].astype(str)
         frame["dst"] = frame["dst"].astype(str)
+        present = frame["src"].isin(known.get(spec.src_type, [])) & frame["dst"].isin(
+            known.get(spec.dst_type, [])
+        )
+        if not present.all():
+            warnings.warn(
+                f"relation {name}: {int((~present).sum())} relationship(s) name nodes missing "
+                "from the snapshot's node tables and are not loaded",
+                stacklevel=2,
+            )
+            frame = frame[present]
         frame = frame.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
         tables.append(
             RelTable(rel_type(name), node_label(spec.src_type), node_label(spec.dst_type),
                      _with_hash(frame))
         )
     return tables
+
+
+def _check_id_sizes(node_type: str, ids: pd.Series) -> None:
+    sizes = ids.str.len()
+    # A character takes at most 4 bytes: only ids that might be too long are encoded.
+    suspects = ids[sizes * 4 > MAX_ID_BYTES]
+    if suspects.empty:
+        return
+    nbytes = suspects.str.encode("utf-8").str.len()
+    if (nbytes > MAX_ID_BYTES).any():
+        first = suspects[nbytes > MAX_ID_BYTES].iloc[0]
+        raise OversizeIdError(
+            f"{node_type} id {first[:40]!r}... is {len(first.encode())} bytes in UTF-8, more "
+            f"than the {MAX_ID_BYTES} bytes Neo4j can index for the unique id constraint "
+            f"({int((nbytes > MAX_ID_BYTES).sum())} such id(s)); shorten or hash these ids "
+            "before building the snapshot (e.g. map the column to a digest in the mapping step)"
+        )
 
 
 def _with_hash(frame: pd.DataFrame) -> pd.DataFrame:
