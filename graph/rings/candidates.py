@@ -9,7 +9,9 @@ Detectors (each returns groups of accounts, at most ``max_size`` each):
 * ``lockstep``: communities of accounts touching the same entities in the same short windows
   (:mod:`graph.rings.lockstep`);
 * ``flow_fan_in``, ``flow_fan_out``, ``flow_cycle``: one-off transfer stars and cycles
-  (:mod:`graph.rings.flows`).
+  (:mod:`graph.rings.flows`);
+* with account scores only: ``scored_component`` (linked groups of high-scoring accounts) and
+  ``scored_core`` (the high-scoring members of any group above).
 
 Groups with the same members are merged (their kinds joined with ``+``); a group overlapping an
 earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it.
@@ -87,15 +89,16 @@ class RingCandidate:
 
 
 _KIND_ORDER = ("dense_block", "flow_cycle", "flow_fan_in", "flow_fan_out", "lockstep",
-               "shared_entities")
+               "shared_entities", "scored_component", "scored_core")
 
 
 def find_ring_candidates(
     snapshot: Snapshot,
     config: RingConfig | None = None,
     events: pd.DataFrame | None = None,
+    account_scores: pd.DataFrame | None = None,
 ) -> list[RingCandidate]:
-    """Find candidate rings in ``snapshot`` without labels.
+    """Find candidate rings in ``snapshot``, without labels unless account scores are given.
 
     Parameters
     ----------
@@ -106,6 +109,12 @@ def find_ring_candidates(
     events
         Optional canonical events; lockstep then uses every event time, not only the first and
         last use of each edge.
+    account_scores
+        Optional ``account_id, score`` from a detector. Accounts scoring at least
+        ``config.seed_min_score`` then also give ``scored_component`` candidates (connected groups
+        of such accounts, linked by a transfer or a projection link of at least
+        ``min_edge_weight``, Leiden-split when too large) and ``scored_core`` candidates (every
+        other candidate cut down to those accounts).
 
     Returns
     -------
@@ -159,9 +168,42 @@ def find_ring_candidates(
         cfg.seed,
     )
     groups += [(g.rows, g.kind) for g in flow_groups]
+    if account_scores is not None:
+        strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
+        groups += _scored_groups(groups, strong.tocsr(), accounts, account_scores, cfg)
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
     links = ((projection > 0) + (lockstep > 0) + ((flows + flows.T) > 0)).astype(np.float64)
     return _describe(merged, accounts, entities, links, flows, transfers, cfg)
+
+
+def _scored_groups(
+    groups: list[tuple[np.ndarray, str]],
+    links: sp.csr_matrix,
+    accounts: pd.Index,
+    account_scores: pd.DataFrame,
+    cfg: RingConfig,
+) -> list[tuple[np.ndarray, str]]:
+    """Groups of high-scoring accounts: linked components and cores of existing groups."""
+    unique = account_scores.drop_duplicates("account_id")
+    score = (
+        pd.Series(unique["score"].to_numpy(np.float64), index=unique["account_id"].astype(str))
+        .reindex(accounts.astype(str))
+        .fillna(0.0)
+        .to_numpy()
+    )
+    high = np.flatnonzero(score >= cfg.seed_min_score)
+    induced = links[high][:, high]
+    found = [
+        (high[rows], "scored_component")
+        for rows in split_communities(
+            induced, cfg.min_size, cfg.max_size, resolution=cfg.resolution, seed=cfg.seed
+        )
+    ]
+    for rows, _ in groups:
+        core = rows[score[rows] >= cfg.seed_min_score]
+        if cfg.min_size <= len(core) < len(rows):
+            found.append((core, "scored_core"))
+    return found
 
 
 def membership_matrix(groups: list[np.ndarray], n_accounts: int) -> sp.csr_matrix:

@@ -47,6 +47,9 @@ class RingConfig:
         Candidates whose member sets overlap at least this much (Jaccard) are merged.
     max_evidence
         At most this many evidence items are kept per candidate.
+    seed_min_score
+        With account scores, accounts scoring at least this (a calibrated probability) seed the
+        ``scored_component`` and ``scored_core`` candidates.
     seed
         Seed of every random choice (hub sampling, Leiden).
     """
@@ -65,6 +68,7 @@ class RingConfig:
     flow_window_s: float = 30 * 86400.0
     dedupe_jaccard: float = 0.9
     max_evidence: int = 20
+    seed_min_score: float = 0.5
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -72,6 +76,10 @@ class RingConfig:
             raise ValueError(
                 f"ring config: need 2 <= min_size <= max_size, got min_size={self.min_size}, "
                 f"max_size={self.max_size}"
+            )
+        if not 0.0 <= self.seed_min_score <= 1.0:
+            raise ValueError(
+                f"ring config: seed_min_score must be in [0, 1], got {self.seed_min_score}"
             )
         if self.hub_degree_cap < 2:
             raise ValueError(f"ring config: hub_degree_cap must be >= 2, got {self.hub_degree_cap}")

@@ -94,13 +94,17 @@ def peel_dense_blocks(
     max_rows: int,
     blocks_per_component: int = 3,
     hub_degree_cap: int | None = None,
+    max_component_nodes: int = 20_000,
 ) -> list[DenseBlock]:
     """Dense blocks of a binary account x entity matrix, peeled per connected component.
 
     Hub columns (degree above ``hub_degree_cap``) are left out first; the rest is split into
     connected components of the bipartite graph, and each component with at least ``min_rows``
-    rows is peeled up to ``blocks_per_component`` times (the rows of each block found are removed
-    before the next peel). Blocks with ``min_rows..max_rows`` rows are returned.
+    rows and at most ``max_component_nodes`` rows + columns is peeled up to
+    ``blocks_per_component`` times (the rows of each block found are removed before the next
+    peel). Blocks with ``min_rows..max_rows`` rows are returned. Larger components are left to
+    :func:`peel_groups` on their communities: the greedy peel is a Python heap loop, and on a
+    giant component it would cost minutes per block.
 
     Parameters
     ----------
@@ -112,6 +116,8 @@ def peel_dense_blocks(
         Peels per component.
     hub_degree_cap
         Columns used by more rows are ignored; None keeps all.
+    max_component_nodes
+        Components with more rows + columns are not peeled.
 
     Returns
     -------
@@ -132,7 +138,7 @@ def peel_dense_blocks(
     blocks: list[DenseBlock] = []
     for nodes in group_rows(labels):
         rows = nodes[nodes < n_rows]
-        if len(rows) < min_rows:
+        if len(rows) < min_rows or len(nodes) > max_component_nodes:
             continue
         comp_cols = nodes[nodes >= n_rows] - n_rows
         local = weighted[rows][:, comp_cols]

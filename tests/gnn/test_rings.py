@@ -9,10 +9,21 @@ from graph.rings.planted import planted_ring_snapshot
 
 
 def _candidate(members, **features):
-    base = {"size": len(members), "density": 0.0, "sharing": 0.0, "exclusivity": 0.0,
-            "synchrony": 0.0, "internal_flow": 0.0}
-    return RingCandidate(ring_id_for(members), sorted(members), "shared_entities",
-                         [f"Device:{members[0]}"], {**base, **features})
+    base = {
+        "size": len(members),
+        "density": 0.0,
+        "sharing": 0.0,
+        "exclusivity": 0.0,
+        "synchrony": 0.0,
+        "internal_flow": 0.0,
+    }
+    return RingCandidate(
+        ring_id_for(members),
+        sorted(members),
+        "shared_entities",
+        [f"Device:{members[0]}"],
+        {**base, **features},
+    )
 
 
 def test_contract_columns_and_types():
@@ -56,8 +67,9 @@ def test_empty_candidates_give_an_empty_contract_table():
 
 
 def test_assign_rings_picks_each_accounts_best_ring():
-    rings = pd.DataFrame({"ring_id": ["r1", "r2"], "score": [0.4, 0.9],
-                          "members": [["a", "b"], ["b", "c"]]})
+    rings = pd.DataFrame(
+        {"ring_id": ["r1", "r2"], "score": [0.4, 0.9], "members": [["a", "b"], ["b", "c"]]}
+    )
     scores = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "score": [0.1, 0.2, 0.3, 0.4]})
     out = assign_rings(scores, rings)
     assert out["ring_id"].tolist() == ["r1", "r2", "r2", None]

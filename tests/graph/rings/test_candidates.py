@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 
 from graph.rings.candidates import (
     STRUCTURE_FEATURES,
@@ -64,3 +65,13 @@ def test_a_hub_does_not_merge_everyone_into_one_ring():
 def test_snapshot_without_edges_gives_no_candidates():
     snap = snapshot(USED_DEVICE=edges([]))
     assert find_ring_candidates(snap) == []
+
+
+def test_account_scores_add_scored_components_and_cores():
+    snap, rings = planted_ring_snapshot(n_accounts=600, ring_sizes=(6,), seed=2)
+    risky = rings[0][:4]
+    scores = pd.DataFrame({"account_id": risky, "score": 0.9})
+    candidates = find_ring_candidates(snap, account_scores=scores)
+    kinds = {c.kind for c in candidates if set(c.members) == set(risky)}
+    assert kinds and all("scored_" in k for k in kinds)
+    assert not any("scored_" in c.kind for c in find_ring_candidates(snap))

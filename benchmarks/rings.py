@@ -1,0 +1,270 @@
+"""Ring benchmark: rings recovered and top-ring precision on AMLSim 10k and on generated data.
+
+Protocol
+--------
+AMLSim (``../shared/datasets/amlsim-10k``): the transfers go through the real pipeline
+(``ingest_logs`` with ``configs/mappings/amlsim.yaml``, then ``build_snapshot``). For each seed,
+half of the 100 rings are drawn as *training rings*: their members are labelled 1, and a random
+half of the accounts outside every ring are labelled 0. Everything else is unlabelled. The
+figures are measured on the other half (*evaluation rings*) only:
+
+* ``recovered``: fraction of evaluation rings whose best predicted ring has member-set Jaccard
+  >= 0.5 (:func:`graph.rings.metrics.rings_recovered`);
+* ``top_precision``: among the ``k`` = 50 best-scored predicted rings, the fraction matching an
+  evaluation ring at Jaccard >= 0.5 (:func:`graph.rings.metrics.top_precision`). Predicted rings
+  that are already known, i.e. more than half of whose members carry a positive label, are left
+  out of the ranking first: finding them again is no discovery;
+* ``auroc`` / ``auprc``: account scores on the unlabelled accounts (evaluation-ring members = 1).
+
+Generated data (``ingest.synth.generate``): the generator's own partial, noisy labels train;
+the rings it marks ``labelled == False`` (no member labelled) are the evaluation rings, with the
+same figures (``k`` = their number); accounts are evaluated against the truth on unlabelled
+accounts.
+
+Methods: ``gnn`` (:class:`gnn.detector.AccountDetector` account scores, which also seed
+``scored_*`` ring candidates, pooled by :func:`gnn.rings.score_rings`), ``xgb-graph`` (the same
+over the XGB-Graph baseline's scores, when ``gnn.baselines`` provides it), ``structure`` (ring candidates ranked by structure
+alone, no labels), ``components`` (plain connected components of the account graph over shared
+entities and flows, no hub down-weighting, ranked by link density).
+Nothing is tuned on the evaluation rings: all settings are the defaults of
+:class:`graph.rings.config.RingConfig` and :func:`gnn.rings.score_rings`.
+
+Run ``python -m benchmarks.rings [--seeds 0 1] [--synth-accounts 100000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from gnn.rings import assign_rings, score_rings
+from graph.rings.candidates import RingCandidate, find_ring_candidates
+from graph.rings.communities import components
+from graph.rings.metrics import rings_recovered, top_precision
+from graph.rings.projection import (
+    account_entity_incidence,
+    account_index,
+    flow_matrix,
+)
+from graph.snapshot import Snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+AMLSIM = ROOT.parent / "shared" / "datasets" / "amlsim-10k"
+
+AccountScorer = Callable[[Snapshot, pd.DataFrame], pd.DataFrame]
+
+
+def _pipeline_snapshot(inputs: str, mapping: Path, work: Path,
+                       labels: pd.DataFrame | None = None) -> Snapshot:
+    """Ingest ``inputs`` with ``mapping`` and build a snapshot under ``work``."""
+    from graph.build import build_snapshot
+    from ingest.pipeline import ingest_logs
+
+    ingest_logs(inputs, mapping, work / "events", progress=False)
+    return build_snapshot(work / "events", work / "snapshot", labels=labels, progress=False)
+
+
+def amlsim_truth() -> list[list[str]]:
+    """Member ids of the 100 AMLSim rings, ordered by alert id."""
+    alerts = pd.read_csv(AMLSIM / "alert_accounts.csv.gz", usecols=["alert_id", "acct_id"])
+    return [sorted(g["acct_id"].astype(str)) for _, g in alerts.groupby("alert_id")]
+
+
+def amlsim_labels(truth: list[list[str]], accounts: pd.Index, seed: int
+                  ) -> tuple[pd.DataFrame, list[list[str]]]:
+    """Training labels and evaluation rings of one seed (see module docstring)."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(truth))
+    train = [truth[i] for i in order[: len(truth) // 2]]
+    evaluation = [truth[i] for i in order[len(truth) // 2:]]
+    in_ring = {m for ring in truth for m in ring}
+    outside = np.array([a for a in accounts if a not in in_ring], dtype=object)
+    negatives = rng.choice(outside, size=len(outside) // 2, replace=False)
+    positives = sorted({m for ring in train for m in ring})
+    labels = pd.DataFrame({"account_id": [*positives, *negatives],
+                           "label": [1] * len(positives) + [0] * len(negatives)})
+    return labels.astype({"label": "int8"}), evaluation
+
+
+def component_rings(snapshot: Snapshot, min_size: int = 3) -> pd.DataFrame:
+    """Baseline: connected components of the account graph linking any two accounts that share
+    an entity or a transfer, no hub weighting; ranked by internal link density."""
+    accounts = account_index(snapshot)
+    incidence = account_entity_incidence(snapshot, accounts)
+    uses = incidence.matrix
+    flows = flow_matrix(snapshot, accounts)
+    linked = ((uses @ uses.T) + flows + flows.T) > 0
+    linked.setdiag(False)
+    linked = linked.astype(np.float64).tocsr()
+    groups = [g for g in components(linked) if len(g) >= min_size]
+    sizes = np.array([len(g) for g in groups], dtype=np.float64)
+    links = np.array([linked[g][:, g].nnz for g in groups], dtype=np.float64)
+    members = [sorted(accounts[g].astype(str)) for g in groups]
+    return pd.DataFrame({"members": members, "score": links / (sizes * (sizes - 1)),
+                         "size": sizes.astype(int)})
+
+
+def _without_known(rings: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Drop rings more than half of whose members are labelled positive."""
+    known = set(labels.loc[labels["label"] == 1, "account_id"].astype(str))
+    share = rings["members"].map(lambda m: sum(a in known for a in m) / max(len(m), 1))
+    return rings[share <= 0.5].sort_values("score", ascending=False, kind="stable")
+
+
+def _account_figures(scores: pd.DataFrame, labels: pd.DataFrame, positives: set[str]
+                     ) -> dict[str, float]:
+    """AUROC / AUPRC of account scores on the accounts without a label."""
+    unlabelled = scores[~scores["account_id"].astype(str).isin(set(labels["account_id"]))]
+    y = unlabelled["account_id"].astype(str).isin(positives).to_numpy()
+    if y.all() or not y.any():
+        return {"auroc": float("nan"), "auprc": float("nan")}
+    s = unlabelled["score"].to_numpy(np.float64)
+    return {"auroc": float(roc_auc_score(y, s)), "auprc": float(average_precision_score(y, s))}
+
+
+def _ring_scores_as_accounts(rings: pd.DataFrame, accounts: pd.Index) -> pd.DataFrame:
+    """Account score = score of the best ring containing it, 0 outside every ring."""
+    scores = pd.DataFrame({"account_id": accounts.astype(str), "score": 0.0})
+    assigned = assign_rings(scores, rings)
+    best = rings.set_index("ring_id")["score"]
+    assigned["score"] = assigned["ring_id"].map(best).fillna(0.0).astype(float)
+    return assigned[["account_id", "score"]]
+
+
+def _scorers() -> dict[str, AccountScorer]:
+    """Supervised account scorers available in this checkout."""
+    scorers: dict[str, AccountScorer] = {}
+    from gnn.detector import AccountDetector
+
+    scorers["gnn"] = lambda snap, labels: AccountDetector(random_state=0).fit(
+        snap, labels).score_accounts(snap)
+    try:
+        from gnn.baselines.xgb_graph import XGBGraphDetector
+    except ImportError:
+        return scorers
+    scorers["xgb-graph"] = lambda snap, labels: XGBGraphDetector().fit(
+        snap, labels).score_accounts(snap)
+    return scorers
+
+
+def evaluate(
+    dataset: str,
+    seed: int,
+    snapshot: Snapshot,
+    labels: pd.DataFrame,
+    evaluation: list[list[str]],
+    candidates: Sequence[RingCandidate],
+) -> list[dict]:
+    """Rows of every method on one dataset and seed."""
+    accounts = account_index(snapshot)
+    positives = {m for ring in evaluation for m in ring}
+    k = len(evaluation)
+    rows = []
+
+    def row(method: str, rings: pd.DataFrame, account_scores: pd.DataFrame, seconds: float):
+        ranked = _without_known(rings, labels)["members"].tolist()
+        rows.append({
+            "method": method, "dataset": dataset, "seed": seed,
+            "recovered": rings_recovered(rings["members"].tolist(), evaluation),
+            "top_precision": top_precision(ranked, evaluation, k),
+            **_account_figures(account_scores, labels, positives),
+            "n_rings": len(rings), "seconds": round(seconds, 1),
+        })
+
+    for method, scorer in _scorers().items():
+        started = time.perf_counter()
+        scores = scorer(snapshot, labels)
+        scored = find_ring_candidates(snapshot, account_scores=scores)
+        rings = score_rings(scored, snapshot, scores)
+        row(method, rings, scores, time.perf_counter() - started)
+    started = time.perf_counter()
+    rings = score_rings(candidates, snapshot, None)
+    row("structure", rings, _ring_scores_as_accounts(rings, accounts),
+        time.perf_counter() - started)
+    started = time.perf_counter()
+    rings = component_rings(snapshot)
+    rings["ring_id"] = [f"c{i}" for i in range(len(rings))]
+    row("components", rings, _ring_scores_as_accounts(rings, accounts),
+        time.perf_counter() - started)
+    return rows
+
+
+def run_amlsim(seeds: Sequence[int] = (0, 1, 2)) -> list[dict]:
+    """Benchmark rows on AMLSim 10k, one per method and seed (see module docstring)."""
+    truth = amlsim_truth()
+    with tempfile.TemporaryDirectory(prefix="rings-amlsim-") as tmp:
+        snapshot = _pipeline_snapshot(str(AMLSIM / "transactions.csv.gz"),
+                                      ROOT / "configs" / "mappings" / "amlsim.yaml", Path(tmp))
+    started = time.perf_counter()
+    candidates = find_ring_candidates(snapshot)
+    print(f"amlsim: {len(candidates)} candidates in {time.perf_counter() - started:.1f}s")
+    accounts = account_index(snapshot).astype(str)
+    rows = []
+    for seed in seeds:
+        labels, evaluation = amlsim_labels(truth, accounts, seed)
+        rows += evaluate("amlsim-10k", seed, snapshot, labels, evaluation, candidates)
+    return rows
+
+
+def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,)) -> list[dict]:
+    """Benchmark rows on generated data, one per method and seed (see module docstring)."""
+    from ingest.synth import generate
+
+    rows = []
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(prefix="rings-synth-") as tmp:
+            out = Path(tmp) / "synth"
+            generate(out, n_accounts=n_accounts, seed=seed, progress=False)
+            from ingest.labels import read_labels
+            from ingest.mapping import load_mapping
+
+            mapping = load_mapping(ROOT / "configs" / "mappings" / "synth.yaml")
+            labels = read_labels(out / "labels.csv", mapping).to_pandas()
+            labels["account_id"] = labels["account_id"].astype(str)
+            snapshot = _pipeline_snapshot(str(out / "events"), ROOT / "configs" / "mappings" /
+                                          "synth.yaml", Path(tmp), labels)
+            truth = pd.read_parquet(out / "rings.parquet")
+        evaluation = [sorted(map(str, m)) for m in truth.loc[~truth["labelled"], "members"]]
+        started = time.perf_counter()
+        candidates = find_ring_candidates(snapshot)
+        print(f"synth {n_accounts}: {len(candidates)} candidates in "
+              f"{time.perf_counter() - started:.1f}s")
+        rows += evaluate(f"synth-{n_accounts // 1000}k", seed, snapshot, labels, evaluation,
+                         candidates)
+    return rows
+
+
+def summarise(rows: list[dict]) -> pd.DataFrame:
+    """Mean +- std over seeds per dataset and method."""
+    table = pd.DataFrame(rows)
+    figures = ["recovered", "top_precision", "auroc", "auprc"]
+    grouped = table.groupby(["dataset", "method"], sort=False)[figures]
+    mean, std = grouped.mean(), grouped.std(ddof=0).fillna(0.0)
+    return mean.round(3).astype(str) + " +- " + std.round(3).astype(str)
+
+
+def main() -> None:
+    """Print the ring table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--synth-accounts", type=int, default=100_000)
+    parser.add_argument("--synth-seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--skip-synth", action="store_true")
+    args = parser.parse_args()
+    rows = run_amlsim(args.seeds)
+    if not args.skip_synth:
+        rows += run_synth(args.synth_accounts, args.synth_seeds)
+    pd.set_option("display.width", 200)
+    print(pd.DataFrame(rows).to_string(index=False))
+    print(summarise(rows).to_string())
+
+
+if __name__ == "__main__":
+    main()
