@@ -24,12 +24,16 @@ FAST = ["detector.max_epochs=2", "detector.hidden_channels=16", "detector.patien
         "report.top_rings=3"]
 
 
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
+def generate_small(directory: Path) -> Path:
+    """400 generated accounts with planted rings and partial labels, in ``directory``."""
     from ingest.synth import generate
 
-    return generate(tmp_path_factory.mktemp("synth") / "data", n_accounts=400, seed=7,
-                    progress=False).out_dir
+    return generate(directory / "data", n_accounts=400, seed=7, progress=False).out_dir
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    return generate_small(tmp_path_factory.mktemp("synth"))
 
 
 def invoke(*args: str):

@@ -1,0 +1,135 @@
+"""report.html from hand-made results: sections, ring drawings, evidence, escaping, no labels."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from abusenet.report import ReportData, build_report, ring_subgraph
+from abusenet.report.drawing import ring_svg, risk_colour
+from graph.snapshot import relation_specs
+
+RELATIONS = relation_specs()
+
+
+def tiny_edges() -> dict[str, pd.DataFrame]:
+    """Ring r1 = a1..a4 sharing device d1 and card c1, a1 -> a2 money; a5 alone on d2 with a1."""
+    used_device = pd.DataFrame({"src": ["a1", "a2", "a3", "a4", "a5", "a1"],
+                                "dst": ["d1", "d1", "d1", "d1", "d2", "d2"],
+                                "count": [3, 2, 4, 1, 1, 1]})
+    paid_with = pd.DataFrame({"src": ["a1", "a2", "a9"], "dst": ["c1", "c1", "c1"],
+                              "count": [1, 1, 1]})
+    transacted = pd.DataFrame({"src": ["a1", "a1"], "dst": ["a2", "a9"], "count": [2, 1]})
+    return {"USED_DEVICE": used_device, "PAID_WITH": paid_with, "TRANSACTED_WITH": transacted}
+
+
+def make_report_data(with_labels: bool = True) -> ReportData:
+    """A small but complete ReportData: two rings, scores, entity scores, optional labels."""
+    rng = np.random.default_rng(0)
+    ids = [f"a{i}" for i in range(1, 10)] + [f"b{i}" for i in range(200)]
+    accounts = pd.DataFrame({"account_id": ids,
+                             "score": np.r_[[0.95, 0.9, 0.85, 0.8, 0.2, 0.1, 0.1, 0.1, 0.3],
+                                            rng.uniform(0, 0.4, 200)],
+                             "ring_id": ["r1"] * 4 + [None] * 205})
+    rings = pd.DataFrame({
+        "ring_id": ["r1", "r<2>"], "score": [0.91, 0.4], "size": [4, 3],
+        "members": [["a1", "a2", "a3", "a4"], ["a5", "a6", "a7"]],
+        "evidence": [["Device:d1", "PaymentMethod:c1"], ["Device:d2"]],
+        "kind": ["dense_block", "lockstep"], "density": [1.0, 0.5], "sharing": [1.0, 0.3],
+        "exclusivity": [0.9, 0.2], "synchrony": [0.8, 0.1], "internal_flow": [0.2, 0.0],
+    })
+    entities = pd.DataFrame({"node_type": ["Device", "Device", "PaymentMethod"],
+                             "entity_id": ["d1", "d2", "c1"], "score": [0.88, 0.3, 0.6]})
+    edges = tiny_edges()
+    evaluation = None
+    metrics = None
+    if with_labels:
+        evaluation = pd.DataFrame({"account_id": ids[:40],
+                                   "label": [1, 1, 0, 1, 0, 0, 0, 0, 0] + [0] * 31})
+        evaluation = evaluation.merge(accounts[["account_id", "score"]], on="account_id")
+        metrics = {"evaluated_on": "held-back labels", "labels": 40, "positives": 3,
+                   "accounts": {"auroc": 0.97, "auprc": 0.9, "recall_at_k": 0.67},
+                   "precision_at_0_5": 0.75, "recall_at_0_5": 1.0,
+                   "rings": {"count": 2, "positives_in_a_ring": 1.0,
+                             "precision_of_ring_members": 0.75}}
+    return ReportData(
+        title="abusenet report: test <run>",
+        run={"inputs": ["logs/<x>.csv"], "mapping": "m.yaml"},
+        ingest={"rows_in": 1000, "accepted": 990, "quarantined": 7, "duplicates": 3,
+                "reasons": {"unparseable ts": 7}},
+        graph={"nodes": {"Account": 209, "Device": 2, "PaymentMethod": 1},
+               "relationships": {"USED_DEVICE": 6, "PAID_WITH": 3, "TRANSACTED_WITH": 2}},
+        stages=[("ingest logs", 1.2, False), ("train the detector", 3.4, True)],
+        account_scores=accounts, entity_scores=entities, rings=rings,
+        subgraphs={r: ring_subgraph(edges, RELATIONS, m)
+                   for r, m in zip(rings["ring_id"], rings["members"], strict=True)},
+        evaluation=evaluation, metrics=metrics,
+        neo4j={"uri": "bolt://127.0.0.1:7687", "browser_url": "http://127.0.0.1:7474/browser/"},
+    )
+
+
+def test_ring_subgraph_keeps_shared_entities_and_inner_transfers_only():
+    graph = ring_subgraph(tiny_edges(), RELATIONS, ["a1", "a2", "a3", "a4"])
+    assert list(graph.evidence["entity"]) == ["Device:d1", "PaymentMethod:c1"]
+    assert list(graph.evidence["members"]) == [4, 2]
+    assert list(graph.evidence["users"]) == [4, 3]
+    assert "Device:d2" not in set(graph.nodes["id"]), "d2 is used by one member only"
+    money = graph.edges[graph.edges["relation"] == "TRANSACTED_WITH"]
+    assert list(zip(money["src"], money["dst"], strict=True)) == [("a1", "a2")]
+    assert graph.nodes["member"].sum() == 4
+
+
+def test_ring_svg_draws_every_node_with_its_risk():
+    graph = ring_subgraph(tiny_edges(), RELATIONS, ["a1", "a2", "a3", "a4"])
+    svg = ring_svg(graph, {"a1": 0.95, "Device:d1": 0.9})
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count('class="account"') == 4 and svg.count('class="entity"') == 2
+    assert "risk 0.950" in svg and risk_colour(0.95) in svg
+    assert svg.count("<line") == len(graph.edges)
+
+
+@pytest.mark.parametrize("score", [0.0, 0.5, 1.0])
+def test_risk_colour_darkens_with_risk(score):
+    red, green = int(risk_colour(score)[1:3], 16), int(risk_colour(score)[3:5], 16)
+    assert red == 255 and green == int(255 - 200 * score)
+
+
+def test_report_is_one_self_contained_file_with_every_section(tmp_path):
+    path = build_report(make_report_data(), tmp_path / "report.html")
+    html = path.read_text()
+    for section in ("summary", "quality", "scores", "rings", "entities", "quarantine"):
+        assert f'<section id="{section}">' in html
+    assert not re.search(r'src="(?!data:)', html), "the report must not fetch anything"
+    assert not re.search(r"<link[^>]+href=\"(?!data:)|url\(|@import", html)
+    assert html.count('class="ring top"') == 1
+    assert 'data-ring-id="r1"' in html and "ring-drawing" in html
+    assert html.count("data:image/svg+xml;base64,") == 4, "PR, ROC and two histograms"
+    assert "Device:d1" in html and "http://127.0.0.1:7474/browser/" in html
+    assert "MATCH (r:Ring)" in html
+    assert "unparseable ts" in html
+
+
+def test_values_from_the_data_are_escaped(tmp_path):
+    html = build_report(make_report_data(), tmp_path / "report.html").read_text()
+    assert "r<2>" not in html and "r&lt;2&gt;" in html
+    assert "test <run>" not in html and "logs/<x>.csv" not in html
+
+
+def test_without_labels_there_are_no_curves_and_no_quality_section(tmp_path):
+    data = make_report_data(with_labels=False)
+    data.neo4j = None
+    html = build_report(data, tmp_path / "report.html").read_text()
+    assert '<section id="quality">' not in html
+    assert html.count("data:image/svg+xml;base64,") == 2
+    assert "Neo4j Browser" not in html
+
+
+def test_no_rings_says_so(tmp_path):
+    data = make_report_data()
+    data.rings = data.rings.iloc[0:0]
+    data.subgraphs = {}
+    html = build_report(data, tmp_path / "report.html").read_text()
+    assert "No ring candidates were found" in html
