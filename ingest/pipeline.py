@@ -269,7 +269,7 @@ def _stage(
             rows = counter.rows
         show.advance(task, path.stat().st_size)
         per_file[key] = {
-            "path": str(path), "rows_in": rows,
+            "path": str(path), "rows_in": rows, "quarantined": 0,
             "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         summary.rows_in += rows
@@ -282,7 +282,7 @@ def _stage(
     for index, reason, n in bad:
         reasons[reason] += n
         facts = per_file[new[index][1]]
-        facts["quarantined"] = int(facts.get("quarantined", 0)) + n
+        facts["quarantined"] = int(facts["quarantined"]) + n
     summary.quarantined = sum(reasons.values())
     summary.reasons = dict(reasons)
     return per_file
