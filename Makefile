@@ -32,7 +32,7 @@ neo4j-stop:
 	$(BIN)/abusenet neo4j stop
 
 ## test: everything but the slow benchmarks-sized tests, on a real Neo4j the tests start themselves
-test: venv neo4j
+test: venv neo4j browser
 	@rc=0; $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
@@ -42,7 +42,26 @@ test-all: venv neo4j
 
 ## demo: start the local Neo4j, generate a dataset and run the whole job with write-back
 demo: venv neo4j-start
-	$(BIN)/abusenet neo4j status
+	@start=$$(date +%s); \
+	out=$${DEMO_OUT:-out/demo}; accounts=$${DEMO_ACCOUNTS:-10000}; \
+	$(BIN)/abusenet synth --out $$out/data --accounts $$accounts --seed 0 --force --no-progress && \
+	$(BIN)/abusenet run --input $$out/data/events --mapping configs/mappings/synth.yaml \
+	  --labels $$out/data/labels.csv --config configs/demo.yaml --out $$out/run \
+	  --neo4j-uri local --quiet && \
+	browser=$$($(BIN)/abusenet neo4j status | sed -n 's/^ *browser: *//p') && \
+	echo && echo "Demo done in $$(( $$(date +%s) - start )) s. Now open:" && \
+	echo "  the report:     $(CURDIR)/$$out/run/report.html" && \
+	echo "  Neo4j Browser:  $$browser  (user neo4j, password in $(NEO4J_HOME)/password)" && \
+	echo "and paste this query into Neo4j Browser to see the top ring with its shared entities:" && \
+	$(BIN)/python -c "from abusenet.report.html import TOP_RING_QUERY; print(TOP_RING_QUERY)" \
+	  | sed 's/^/  /' && \
+	echo "Stop the server with 'make neo4j-stop'."
+
+## browser: headless Chromium and its driver from apt, for the report's browser test
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium chromium-driver; }
 
 ## bench: the benchmark scripts (minutes to hours; see benchmarks/README.md)
 bench: venv neo4j
