@@ -144,7 +144,9 @@ class RecordingRunner:
     def _answer(query: str, params: dict[str, Any]) -> Rows:
         alias = re.search(r"count\((?:\*|\w+)\) AS (\w+)\s*$", query)
         if alias is None:
-            return Rows([], [])
+            returned = re.search(r"RETURN (.*)$", query)
+            items = returned.group(1).split(",") if returned else []
+            return Rows([item.split(" AS ")[-1].strip() for item in items], [])
         sent = next((v for k, v in params.items() if isinstance(v, list)), [])
         return Rows([alias.group(1)], [(len(sent),)])
 
