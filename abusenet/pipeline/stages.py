@@ -146,10 +146,9 @@ def labels_stage(
         rest = snapshot.nodes[ACCOUNT].loc[
             ~snapshot.nodes[ACCOUNT]["id"].isin(labels["account_id"]), "id"
         ]
-        extra = pd.DataFrame({"account_id": rest.astype(str), "label": np.int8(0)})
+        extra = pd.DataFrame({"account_id": rest.astype(str).to_numpy(), "label": np.int8(0)})
         if "ts" in labels.columns:
-            extra["ts"] = pd.NaT
-            extra["ts"] = extra["ts"].astype(labels["ts"].dtype)
+            extra["ts"] = pd.Series(pd.NaT, index=extra.index, dtype=labels["ts"].dtype)
         labels = pd.concat([labels, extra], ignore_index=True)
     train, holdout = stratified_split(labels, holdout_fraction, seed)
     train.to_parquet(out / TRAIN_LABELS, index=False)
