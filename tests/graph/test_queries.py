@@ -1,0 +1,198 @@
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from abusenet.settings import Neo4jSettings
+from graph.query_pack import (
+    QueryPackError,
+    get_query,
+    list_queries,
+    parse_query,
+    query_metadata,
+    run_query,
+)
+from graph.store import Neo4jStore, connect, load_snapshot
+from graph.store.writeback import write_scores
+from tests.graph.store.helpers import (
+    TRICKY_IDS,
+    RecordingRunner,
+    investigation_snapshot,
+    tricky_snapshot,
+)
+
+PACK = ("accounts_near_entity", "evidence_path", "new_accounts_on_risky_entities",
+        "ring_of_account", "shared_between", "top_rings")
+SCORED_AT = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def test_the_pack_holds_every_query_with_documented_parameters() -> None:
+    queries = {q.name: q for q in list_queries()}
+    assert tuple(queries) == PACK
+    for query in queries.values():
+        assert query.summary and "Neo4j Browser" in query.text
+        body = "\n".join(x for x in query.text.splitlines() if not x.lstrip().startswith("//"))
+        assert {p.name for p in query.params} == set(re.findall(r"\$(\w+)", body))
+    near = {p.name: p for p in queries["accounts_near_entity"].params}
+    assert near["k"].default == 2 and near["k"].type == "int" and near["entity_id"].required
+
+
+def test_bind_converts_command_line_strings_and_fills_defaults() -> None:
+    query = get_query("accounts_near_entity")
+    bound = query.bind({"entity_type": "Device", "entity_id": "d1", "k": "3"})
+    assert bound == {"entity_type": "Device", "entity_id": "d1", "k": 3, "limit": 200}
+    since = get_query("new_accounts_on_risky_entities").bind({"since": "2024-03-01"})
+    assert since["since"].startswith("2024-03-01T00:00:00")
+
+
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("nope", {}, "no query 'nope'.*ring_of_account"),
+    ("ring_of_account", {}, r"needs \$account_id"),
+    ("ring_of_account", {"account_id": "a", "extra": 1}, r"no parameter\(s\) \['extra'\]"),
+    ("top_rings", {"limit": "many"}, r"\$limit must be int"),
+    ("new_accounts_on_risky_entities", {"since": "yesterday-ish"}, r"\$since must be datetime"),
+])
+def test_bad_calls_get_clear_errors(name: str, params: dict, message: str) -> None:
+    with pytest.raises(QueryPackError, match=message):
+        get_query(name).bind(params)
+
+
+def test_a_file_without_its_header_is_refused() -> None:
+    with pytest.raises(QueryPackError, match="must start with"):
+        parse_query("x", "MATCH (n) RETURN n")
+
+
+def test_run_query_sends_values_as_parameters_and_tags_the_transaction() -> None:
+    runner = RecordingRunner()
+    run_query(runner, "shared_between", {"account_a": TRICKY_IDS[0], "account_b": TRICKY_IDS[2]},
+              metadata=query_metadata("shared_between", analyst="kim", case="CASE-7"))
+    query, params, metadata = runner.reads[-1]
+    assert TRICKY_IDS[0] not in query and params["account_a"] == TRICKY_IDS[0]
+    assert metadata == {"app": "abusenet", "query": "shared_between", "analyst": "kim",
+                        "case": "CASE-7"}
+
+
+@pytest.fixture
+def store(neo4j_settings: Neo4jSettings, neo4j_driver) -> Iterator[Neo4jStore]:
+    with connect(neo4j_settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+def investigated(store: Neo4jStore) -> Neo4jStore:
+    """The investigation graph, scored: ring r1 = {a1, a2}; c1 risky; a5 known bad."""
+    load_snapshot(store, investigation_snapshot(), mode="driver", progress=False)
+    write_scores(
+        store, pd.DataFrame({"account_id": ["a1", "a2"], "score": [0.9, 0.8]}),
+        pd.DataFrame({"node_type": ["PaymentMethod", "Device"], "entity_id": ["c1", "d2"],
+                      "score": [0.9, 0.2]}),
+        pd.DataFrame({"ring_id": ["r1", "r0"], "score": [0.95, 0.2], "size": [2, 1],
+                      "members": [["a1", "a2"], ["a6"]], "evidence": [["PaymentMethod:c1"], []],
+                      "kind": ["shared_card", None]}),
+        model_version="v1", scored_at=SCORED_AT,
+    )
+    return store
+
+
+def _rows(frame: pd.DataFrame, *columns: str) -> list[tuple]:
+    return [tuple(r) for r in frame[list(columns)].itertuples(index=False)]
+
+
+@pytest.mark.neo4j
+def test_ring_of_account(investigated: Neo4jStore) -> None:
+    frame = run_query(investigated, "ring_of_account", {"account_id": "a2"})
+    assert _rows(frame, "ring_id", "score", "kind", "size", "model_version") == [
+        ("r1", 0.95, "shared_card", 2, "v1")]
+    assert frame.loc[0, "members"] == ["a1", "a2"]
+    assert frame.loc[0, "shared_entities"] == ["Device:d1", "PaymentMethod:c1"]
+    assert frame.loc[0, "detected_at"] == SCORED_AT
+    assert run_query(investigated, "ring_of_account", {"account_id": "a3"}).empty
+
+
+@pytest.mark.neo4j
+@pytest.mark.parametrize(("k", "expected"), [
+    (1, [("a1", 1), ("a2", 1)]),
+    (2, [("a1", 1), ("a2", 1)]),
+    (3, [("a1", 1), ("a2", 1), ("a3", 3), ("a4", 3)]),
+    (4, [("a1", 1), ("a2", 1), ("a3", 3), ("a4", 3), ("a5", 4)]),
+])
+def test_accounts_near_entity(investigated: Neo4jStore, k: int, expected: list) -> None:
+    frame = run_query(investigated, "accounts_near_entity",
+                      {"entity_type": "Device", "entity_id": "d1", "k": k})
+    assert _rows(frame, "account_id", "hops") == expected
+    assert frame["risk_score"].tolist()[:2] == [0.9, 0.8]
+
+
+@pytest.mark.neo4j
+def test_accounts_near_entity_needs_the_right_type(investigated: Neo4jStore) -> None:
+    assert run_query(investigated, "accounts_near_entity",
+                     {"entity_type": "IP", "entity_id": "d1"}).empty
+    ip = run_query(investigated, "accounts_near_entity",
+                   {"entity_type": "IP", "entity_id": "ip1", "k": 1})
+    assert ip["account_id"].tolist() == ["a2", "a3"]
+
+
+@pytest.mark.neo4j
+def test_top_rings(investigated: Neo4jStore) -> None:
+    frame = run_query(investigated, "top_rings", {})
+    assert _rows(frame, "ring_id", "score", "size") == [("r1", 0.95, 2), ("r0", 0.2, 1)]
+    assert frame.loc[0, "top_members"] == ["a1", "a2"]  # riskiest first
+    limited = run_query(investigated, "top_rings", {"limit": 1, "min_score": 0.5})
+    assert limited["ring_id"].tolist() == ["r1"]
+
+
+@pytest.mark.neo4j
+def test_shared_between(investigated: Neo4jStore) -> None:
+    frame = run_query(investigated, "shared_between", {"account_a": "a1", "account_b": "a2"})
+    assert _rows(frame, "kind", "shared_type", "shared_id", "a_link", "b_link") == [
+        ("entity", "Device", "d1", "USED_DEVICE", "USED_DEVICE"),
+        ("entity", "PaymentMethod", "c1", "PAID_WITH", "PAID_WITH"),
+        ("ring", "Ring", "r1", "MEMBER_OF", "MEMBER_OF"),
+    ]
+    assert frame.loc[0, "a_count"] == 2 and frame.loc[0, "b_count"] == 3
+    direct = run_query(investigated, "shared_between", {"account_a": "a5", "account_b": "a4"})
+    assert _rows(direct, "kind", "a_link", "b_link") == [("direct", None, "TRANSACTED_WITH")]
+    assert run_query(investigated, "shared_between",
+                     {"account_a": "a1", "account_b": "a6"}).empty
+
+
+@pytest.mark.neo4j
+def test_new_accounts_on_risky_entities(investigated: Neo4jStore) -> None:
+    frame = run_query(investigated, "new_accounts_on_risky_entities", {"since": "2024-03-01"})
+    assert _rows(frame, "account_id", "entity_type", "entity_id", "entity_risk") == [
+        ("a4", "PaymentMethod", "c1", 0.9)]
+    older = run_query(investigated, "new_accounts_on_risky_entities",
+                      {"since": datetime(2023, 12, 1, tzinfo=UTC), "min_risk": 0.1})
+    assert _rows(older, "account_id", "entity_id") == [
+        ("a4", "c1"), ("a2", "c1"), ("a1", "c1"), ("a3", "d2")]
+
+
+@pytest.mark.neo4j
+def test_evidence_path(investigated: Neo4jStore) -> None:
+    frame = run_query(investigated, "evidence_path", {"account_id": "a1"})
+    assert _rows(frame, "known_bad_id", "hops") == [("a5", 3)]
+    assert frame.loc[0, "path_nodes"] == ["Account:a1", "PaymentMethod:c1", "Account:a4",
+                                          "Account:a5"]
+    assert frame.loc[0, "path_relationships"] == ["PAID_WITH", "PAID_WITH", "TRANSACTED_WITH"]
+    assert run_query(investigated, "evidence_path", {"account_id": "a6"}).empty
+
+
+@pytest.mark.neo4j
+def test_tricky_ids_are_found_verbatim_by_the_pack(store: Neo4jStore) -> None:
+    load_snapshot(store, tricky_snapshot(), mode="driver", progress=False)
+    for tricky in TRICKY_IDS:
+        near = run_query(store, "accounts_near_entity",
+                         {"entity_type": "Device", "entity_id": f"dev:{tricky}", "k": 1})
+        assert near["account_id"].tolist() == [tricky]
+    shared = run_query(store, "shared_between",
+                       {"account_a": TRICKY_IDS[0], "account_b": TRICKY_IDS[1]})
+    assert shared["kind"].tolist() == ["direct"]
+
+
+@pytest.mark.neo4j
+def test_metadata_shows_in_show_transactions(store: Neo4jStore) -> None:
+    tags = query_metadata("top_rings", analyst="kim", case="CASE-7")
+    seen = store.read("SHOW TRANSACTIONS YIELD metaData RETURN metaData", metadata=tags)
+    assert tags in seen.column("metaData")
