@@ -198,11 +198,10 @@ def pairs_sql(rel: RelationSource, float_attributes: list[str]) -> str:
 
 
 def edge_sql(rel: RelationSource) -> str:
-    """The snapshot's edge table of ``rel``, from its pairs table."""
+    """The snapshot's edge table of ``rel``, from its pairs table (in no particular order)."""
     return f"""
         SELECT src, dst, count, first_ts, last_ts, amount_sum
         FROM {ident('pairs_' + rel.name)}
-        ORDER BY src, dst
     """
 
 
@@ -215,7 +214,7 @@ def entity_nodes_sql(rel: RelationSource) -> str:
     """
     return f"""
         SELECT dst AS id, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-               sum(count) AS n_events, count(*) AS n_accounts,
+               CAST(sum(count) AS BIGINT) AS n_events, count(*) AS n_accounts,
                sum(count) / count(*) AS events_per_account,
                sum(amount_sum) AS amount_sum,
                coalesce(sum(amount_sum) / nullif(sum(amount_n), 0), 0.0) AS amount_mean,
@@ -286,7 +285,7 @@ def account_nodes_sql(
         ctes.append(
             f"""received AS (
             SELECT dst AS id, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-                   sum(count) AS n_in_events, sum(amount_sum) AS amount_in_sum,
+                   CAST(sum(count) AS BIGINT) AS n_in_events, sum(amount_sum) AS amount_in_sum,
                    sum(amount_sum) / nullif(sum(amount_n), 0) AS amount_in_mean
                    {''.join(', ' + a for a in attr_in)}
             FROM {ident('pairs_' + transacted.name)} GROUP BY dst

@@ -90,6 +90,15 @@ def test_entity_node_features(events, tmp_path):
     assert set(snap.nodes) == {"Account", "Device", "IP", "PaymentMethod"}
 
 
+def test_every_feature_is_int64_or_float64_without_nulls(events, tmp_path):
+    snap = build_snapshot(events, tmp_path / "snap", progress=False)
+    for node_type, table in snap.nodes.items():
+        features = [c for c in table.columns if c not in ("id", "first_ts", "last_ts")]
+        assert snap.feature_columns(node_type) == features
+        assert {str(table[c].dtype) for c in features} <= {"int64", "float64"}, node_type
+        assert not table[features].isna().any().any(), node_type
+
+
 def test_snapshot_on_disk_has_manifest_checksums_and_counts(events, tmp_path):
     build_snapshot(events, tmp_path / "snap", progress=False)
     snap = read_snapshot(tmp_path / "snap")
