@@ -1,0 +1,89 @@
+"""``abusenet load`` and ``abusenet query`` against the session's Neo4j server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from abusenet.cli import app
+from abusenet.settings import Neo4jSettings
+from graph.snapshot import write_snapshot
+from tests.graph.store.helpers import TRICKY_IDS, investigation_snapshot
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "250"}  # rich wraps tables to the terminal width
+
+
+@pytest.fixture
+def neo4j_env(neo4j_settings: Neo4jSettings, neo4j_driver, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("NEO4J_URI", neo4j_settings.uri)
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password or "")
+    monkeypatch.setenv("ABUSENET_HOME", str(tmp_path / "no-local-server"))
+
+
+def test_query_list_names_every_query() -> None:
+    result = runner.invoke(app, ["query", "--list"], env=WIDE)
+    assert result.exit_code == 0, result.output
+    for name in ("ring_of_account", "accounts_near_entity", "top_rings", "shared_between",
+                 "new_accounts_on_risky_entities", "evidence_path"):
+        assert name in result.output
+
+
+def test_a_wrong_parameter_is_a_usage_error_naming_the_parameters() -> None:
+    result = runner.invoke(app, ["query", "ring_of_account", "--param", "acount_id=a1"], env=WIDE)
+    assert result.exit_code == 2
+    assert "acount_id" in result.output and "account_id=string" in result.output
+    result = runner.invoke(app, ["query", "ring_of_account", "--param", "account_id"], env=WIDE)
+    assert result.exit_code == 2 and "key=value" in result.output
+
+
+def test_no_server_configured_is_a_clear_error(monkeypatch, tmp_path) -> None:
+    monkeypatch.delenv("NEO4J_URI", raising=False)
+    monkeypatch.setenv("ABUSENET_HOME", str(tmp_path))
+    result = runner.invoke(app, ["query", "top_rings"], env=WIDE)
+    assert result.exit_code == 1
+    assert "no Neo4j is configured" in result.output and "NEO4J_URI" in result.output
+
+
+def test_load_of_a_missing_snapshot_says_so(tmp_path) -> None:
+    result = runner.invoke(app, ["load", str(tmp_path / "nothing")], env=WIDE)
+    assert result.exit_code == 1 and "is not a graph snapshot" in result.output
+
+
+@pytest.mark.neo4j
+def test_load_then_query_as_table_json_and_csv(neo4j_env, tmp_path) -> None:
+    snapshot = investigation_snapshot()
+    snapshot.nodes["Account"].loc[5, "id"] = TRICKY_IDS[0]  # a6 -> a quoted id
+    snapshot.labels = None
+    path = write_snapshot(snapshot, tmp_path / "snap")
+    loaded = runner.invoke(app, ["load", str(path), "--no-progress"], env=WIDE)
+    assert loaded.exit_code == 0, loaded.output
+    assert "driver path" in loaded.output and "Account" in loaded.output
+    again = runner.invoke(app, ["load", str(path), "--no-progress", "--no-bulk"], env=WIDE)
+    assert again.exit_code == 0, again.output
+
+    near = runner.invoke(app, ["query", "accounts_near_entity", "-p", "entity_type=Device",
+                               "-p", "entity_id=d1", "-p", "k=1", "--json",
+                               "--case", "CASE-7", "--analyst", "kim"], env=WIDE)
+    assert near.exit_code == 0, near.output
+    assert [r["account_id"] for r in json.loads(near.output)] == ["a1", "a2"]
+
+    table = runner.invoke(app, ["query", "shared_between", "-p", "account_a=a1",
+                                "-p", "account_b=a2"], env=WIDE)
+    assert table.exit_code == 0, table.output
+    assert "PaymentMethod" in table.output and "2 row(s)" in table.output
+
+    csv = runner.invoke(app, ["query", "accounts_near_entity", "-p", "entity_type=Account",
+                              "-p", f"entity_id={TRICKY_IDS[0]}", "-p", "k=0", "--csv"])
+    assert csv.exit_code == 0, csv.output
+    assert csv.output.splitlines()[0] == "account_id,hops,risk_score,first_ts"
+
+
+@pytest.mark.neo4j
+def test_bulk_without_a_local_server_is_refused(neo4j_env, tmp_path) -> None:
+    path = write_snapshot(investigation_snapshot(), tmp_path / "snap")
+    result = runner.invoke(app, ["load", str(path), "--bulk", "--no-progress"], env=WIDE)
+    assert result.exit_code == 1
+    assert "bulk import needs the local Neo4j server" in result.output
