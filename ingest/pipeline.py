@@ -9,9 +9,12 @@
 * **Incremental and idempotent**: files whose content (SHA-256) was already ingested with the
   same mapping are skipped; events are deduplicated by ``event_id`` against each other and
   against the events already stored, so re-running changes nothing.
-* **Atomic**: rows are staged in a hidden directory and moved into place only after the whole
-  input is read and the bad-row fraction is within bounds; ``quarantine.parquet``, the labels
-  and the state file are each replaced by a rename.
+* **Atomic**: rows stream into a DuckDB staging table (spilling to a hidden directory beyond
+  its memory limit); new day files are written next to it and moved into place only after the
+  whole input is read and the bad-row fraction is within bounds; ``quarantine.parquet``, the
+  labels and the state file are each replaced by a rename.
+* **Bounded memory**: readers yield fixed-size chunks and DuckDB spills beyond
+  ``ABUSENET_DUCKDB_MEMORY`` (default 2GB), so memory does not grow with the input.
 
 Layout of an events directory::
 

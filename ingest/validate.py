@@ -1,6 +1,6 @@
 """Row-level validation and mapping of source chunks to canonical events, in one DuckDB query.
 
-Each chunk from :mod:`ingest.readers` goes through one vectorised SQL statement that renames and
+Chunks from :mod:`ingest.readers` go through one vectorised SQL statement that renames and
 types the columns (timestamps: ISO-8601, epoch seconds or milliseconds, or the mapping's
 ``timestamp_format``), derives ``event_id`` from the row's content when the logs have none, and
 names the first problem of each bad row in ``_reason``:
