@@ -19,11 +19,16 @@ ROWS = [
 ]
 
 
-@pytest.fixture
-def events(tmp_path):
-    ingest_logs(write_csv(tmp_path / "logs.csv", ROWS), log_mapping(), tmp_path / "events",
+def ingest_rows(root):
+    ingest_logs(write_csv(root / "logs.csv", ROWS), log_mapping(), root / "events",
                 progress=False)
-    return tmp_path / "events"
+    return root / "events"
+
+
+@pytest.fixture(scope="module")
+def events(tmp_path_factory):
+    """The events of ROWS, shared read-only by the tests of this module."""
+    return ingest_rows(tmp_path_factory.mktemp("events"))
 
 
 def by_id(table: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +115,8 @@ def test_snapshot_on_disk_has_manifest_checksums_and_counts(events, tmp_path):
     assert snap.labels is None
 
 
-def test_rebuild_replaces_the_snapshot(events, tmp_path):
+def test_rebuild_replaces_the_snapshot(tmp_path):
+    events = ingest_rows(tmp_path)
     build_snapshot(events, tmp_path / "snap", progress=False)
     write_csv(tmp_path / "more.csv", ["a4,2024-01-05T10:00:00Z,login,,,d7,,,"])
     ingest_logs(tmp_path / "more.csv", log_mapping(), events, progress=False)
