@@ -189,7 +189,9 @@ def main() -> None:
         csv = args.workdir / f"events-{n}.csv"
         if not csv.exists():
             t = time.perf_counter()
-            make_events_csv(csv, n)
+            partial = csv.with_suffix(".partial")
+            make_events_csv(partial, n)
+            partial.replace(csv)
             print(f"made {csv} ({csv.stat().st_size / 2**20:,.0f} MiB) in "
                   f"{time.perf_counter() - t:.1f} s", file=sys.stderr, flush=True)
         for method in args.methods:
