@@ -23,9 +23,9 @@ accounts.
 
 Methods: ``gnn`` (:class:`gnn.detector.AccountDetector` account scores, which also seed
 ``scored_*`` ring candidates, pooled by :func:`gnn.rings.score_rings`), ``xgb-graph`` (the same
-over the XGB-Graph baseline's scores, when ``gnn.baselines`` provides it), ``structure`` (ring candidates ranked by structure
-alone, no labels), ``components`` (plain connected components of the account graph over shared
-entities and flows, no hub down-weighting, ranked by link density).
+over the XGB-Graph baseline's scores, when ``gnn.baselines`` provides it), ``structure`` (ring
+candidates ranked by structure alone, no labels), ``components`` (plain connected components of
+the account graph over shared entities and flows, no hub down-weighting, ranked by link density).
 Nothing is tuned on the evaluation rings: all settings are the defaults of
 :class:`graph.rings.config.RingConfig` and :func:`gnn.rings.score_rings`.
 
@@ -138,20 +138,21 @@ def _ring_scores_as_accounts(rings: pd.DataFrame, accounts: pd.Index) -> pd.Data
     return assigned[["account_id", "score"]]
 
 
-def _scorers() -> dict[str, AccountScorer]:
-    """Supervised account scorers available in this checkout."""
+def _scorers(methods: Sequence[str] | None = None) -> dict[str, AccountScorer]:
+    """Supervised account scorers available in this checkout (only ``methods`` when given)."""
     scorers: dict[str, AccountScorer] = {}
     from gnn.detector import AccountDetector
 
     scorers["gnn"] = lambda snap, labels: AccountDetector(random_state=0).fit(
         snap, labels).score_accounts(snap)
     try:
-        from gnn.baselines.xgb_graph import XGBGraphDetector
+        from gnn.baselines.xgb_graph import XGBGraph
     except ImportError:
-        return scorers
-    scorers["xgb-graph"] = lambda snap, labels: XGBGraphDetector().fit(
-        snap, labels).score_accounts(snap)
-    return scorers
+        pass
+    else:
+        scorers["xgb-graph"] = lambda snap, labels: XGBGraph().fit(
+            snap, labels).score_accounts(snap)
+    return {m: f for m, f in scorers.items() if methods is None or m in methods}
 
 
 def evaluate(
@@ -161,8 +162,9 @@ def evaluate(
     labels: pd.DataFrame,
     evaluation: list[list[str]],
     candidates: Sequence[RingCandidate],
+    methods: Sequence[str] | None = None,
 ) -> list[dict]:
-    """Rows of every method on one dataset and seed."""
+    """Rows of every method (or only ``methods``) on one dataset and seed."""
     accounts = account_index(snapshot)
     positives = {m for ring in evaluation for m in ring}
     k = len(evaluation)
@@ -178,12 +180,14 @@ def evaluate(
             "n_rings": len(rings), "seconds": round(seconds, 1),
         })
 
-    for method, scorer in _scorers().items():
+    for method, scorer in _scorers(methods).items():
         started = time.perf_counter()
         scores = scorer(snapshot, labels)
         scored = find_ring_candidates(snapshot, account_scores=scores)
         rings = score_rings(scored, snapshot, scores)
         row(method, rings, scores, time.perf_counter() - started)
+    if methods is not None and "structure" not in methods:
+        return rows
     started = time.perf_counter()
     rings = score_rings(candidates, snapshot, None)
     row("structure", rings, _ring_scores_as_accounts(rings, accounts),
@@ -196,8 +200,12 @@ def evaluate(
     return rows
 
 
-def run_amlsim(seeds: Sequence[int] = (0, 1, 2)) -> list[dict]:
-    """Benchmark rows on AMLSim 10k, one per method and seed (see module docstring)."""
+def run_amlsim(seeds: Sequence[int] = (0, 1, 2), methods: Sequence[str] | None = None
+               ) -> list[dict]:
+    """Benchmark rows on AMLSim 10k, one per method and seed (see module docstring).
+
+    ``methods`` picks among ``gnn``, ``xgb-graph``, ``structure`` (with ``components``);
+    all by default."""
     truth = amlsim_truth()
     with tempfile.TemporaryDirectory(prefix="rings-amlsim-") as tmp:
         snapshot = _pipeline_snapshot(str(AMLSIM / "transactions.csv.gz"),
@@ -209,11 +217,12 @@ def run_amlsim(seeds: Sequence[int] = (0, 1, 2)) -> list[dict]:
     rows = []
     for seed in seeds:
         labels, evaluation = amlsim_labels(truth, accounts, seed)
-        rows += evaluate("amlsim-10k", seed, snapshot, labels, evaluation, candidates)
+        rows += evaluate("amlsim-10k", seed, snapshot, labels, evaluation, candidates, methods)
     return rows
 
 
-def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,)) -> list[dict]:
+def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,),
+              methods: Sequence[str] | None = None) -> list[dict]:
     """Benchmark rows on generated data, one per method and seed (see module docstring)."""
     from ingest.synth import generate
 
@@ -237,7 +246,7 @@ def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,)) -> list[di
         print(f"synth {n_accounts}: {len(candidates)} candidates in "
               f"{time.perf_counter() - started:.1f}s")
         rows += evaluate(f"synth-{n_accounts // 1000}k", seed, snapshot, labels, evaluation,
-                         candidates)
+                         candidates, methods)
     return rows
 
 
@@ -257,10 +266,15 @@ def main() -> None:
     parser.add_argument("--synth-accounts", type=int, default=100_000)
     parser.add_argument("--synth-seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--skip-synth", action="store_true")
+    parser.add_argument("--skip-amlsim", action="store_true")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="gnn, xgb-graph, structure (structure also runs components)")
+    parser.add_argument("--synth-methods", nargs="+", default=None)
     args = parser.parse_args()
-    rows = run_amlsim(args.seeds)
+    rows = [] if args.skip_amlsim else run_amlsim(args.seeds, args.methods)
     if not args.skip_synth:
-        rows += run_synth(args.synth_accounts, args.synth_seeds)
+        rows += run_synth(args.synth_accounts, args.synth_seeds,
+                          args.synth_methods or args.methods)
     pd.set_option("display.width", 200)
     print(pd.DataFrame(rows).to_string(index=False))
     print(summarise(rows).to_string())

@@ -48,6 +48,7 @@ STRUCTURE_FEATURES = (
     "exclusivity",
     "synchrony",
     "internal_flow",
+    "depth",
 )
 
 
@@ -78,7 +79,11 @@ class RingCandidate:
         members using an entity another member uses; ``exclusivity`` = mean over shared entities
         of the share of their users who are members (1 = private to the ring, near 0 = hubs);
         ``synchrony`` = 1 - std of members' first activity / std over all accounts (clipped);
-        ``internal_flow`` = share of members' counterparties that are members.
+        ``internal_flow`` = share of members' counterparties that are members; ``depth`` =
+        ``1 - exp(-x)``, ``x`` = the members' extra uses of shared entities per member, each
+        weighted by the entity's exclusivity (``sum_e (m_e - 1) m_e / d_e / size``, ``m_e`` members
+        and ``d_e`` users of entity ``e``): near 0 for a household sharing one device, near 1 for
+        a ring whose members share many entities nobody else uses.
     """
 
     ring_id: str
@@ -276,6 +281,10 @@ def _describe(
     n_shared = np.asarray(shared.getnnz(axis=1))
     exclusivity = np.divide(np.asarray(share_of_users.sum(axis=1)).ravel(), n_shared,
                             out=np.zeros(len(groups)), where=n_shared > 0)
+    extra_uses = shared.copy()
+    extra_uses.data = (extra_uses.data - 1.0) * extra_uses.data / np.maximum(
+        entity_degree[extra_uses.indices], 1.0)
+    depth = 1.0 - np.exp(-np.asarray(extra_uses.sum(axis=1)).ravel() / sizes)
     touches_shared = np.asarray(uses[rows].multiply((shared > 0)[cand]).sum(axis=1)).ravel() > 0
     sharing = np.bincount(cand, weights=touches_shared, minlength=len(groups)) / sizes
 
@@ -306,6 +315,7 @@ def _describe(
             "exclusivity": float(exclusivity[i]),
             "synchrony": float(synchrony[i]),
             "internal_flow": float(internal_flow[i]),
+            "depth": float(depth[i]),
         }
         candidates.append(
             RingCandidate(ring_id_for(ids), ids, kind, evidence[: cfg.max_evidence], features)
