@@ -35,17 +35,23 @@ _BENIGN_TYPES = np.array([LOGIN, ORDER, PAYMENT, TRANSFER, REVIEW], dtype=np.int
 _DIURNAL_CDF = np.cumsum(DIURNAL) / DIURNAL.sum()
 
 
-def diurnal_times(rng: np.random.Generator, lo: np.ndarray, hi: int,
-                  utc_offset: np.ndarray) -> np.ndarray:
+def diurnal_times(rng: np.random.Generator, lo: np.ndarray, hi: np.ndarray | int,
+                  utc_offset: np.ndarray | int) -> np.ndarray:
     """Event times in ``[lo, hi)`` whose local hour of day follows :data:`DIURNAL`."""
-    n = len(lo)
-    uniform = lo + (rng.random(n) * (hi - lo)).astype(np.int64)
-    local_day = (uniform + utc_offset) // DAY * DAY - utc_offset
-    hour = np.searchsorted(_DIURNAL_CDF, rng.random(n), side="right")
-    ts = local_day + hour * 3600 + rng.integers(0, 3600, n)
+    uniform = lo + (rng.random(len(lo)) * (hi - lo)).astype(np.int64)
+    ts = at_diurnal_hour(rng, uniform, utc_offset)
     outside = (ts < lo) | (ts >= hi)
     ts[outside] = uniform[outside]
     return ts
+
+
+def at_diurnal_hour(rng: np.random.Generator, ts: np.ndarray,
+                    utc_offset: np.ndarray | int) -> np.ndarray:
+    """``ts`` moved to a local hour drawn from :data:`DIURNAL`, on the same local day."""
+    n = len(ts)
+    local_day = (ts + utc_offset) // DAY * DAY - utc_offset
+    hour = np.searchsorted(_DIURNAL_CDF, rng.random(n), side="right")
+    return local_day + hour * 3600 + rng.integers(0, 3600, n)
 
 
 def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, config: SynthConfig,
@@ -70,7 +76,7 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
     local = np.repeat(np.arange(pop.size), counts)
     event_type = np.repeat(np.tile(_BENIGN_TYPES, pop.size), per_type.ravel())
     n = len(local)
-    ts = diurnal_times(rng, active_from[local], end, pop.utc_offset[local])
+    ts = _session_times(rng, pop, local, active_from[local], end)
     batch = EventBatch.empty_like(pop.account[local], ts, event_type)
 
     batch.device = _devices(rng, pop, local)
@@ -78,7 +84,7 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
     money = (event_type == ORDER) | (event_type == PAYMENT)
     batch.card = np.where(money, _cards(rng, pop, local), np.uint64(0))
     batch.counterparty = _counterparties(rng, pop, pools, local, event_type)
-    batch.amount = _amounts(rng, event_type)
+    batch.amount = _amounts(rng, event_type, pop, local)
     declined = rng.random(n) < config.decline_rate
     batch.status = np.where(money, np.where(declined, DECLINED, OK), -1).astype(np.int8)
 
@@ -88,6 +94,23 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
     signup_batch.device = pop.personal_device_key(signups)
     signup_batch.ip = pop.home_ip_key(signups)
     return EventBatch.concat([signup_batch, batch])
+
+
+def _session_times(rng: np.random.Generator, pop: Population, local: np.ndarray,
+                   lo: np.ndarray, end: int) -> np.ndarray:
+    """Diurnal times where many events continue the account's previous event within minutes.
+
+    ``local`` must be grouped by account. An event either starts a session at a diurnal time
+    or follows the latest session start of its account, a few minutes per step later.
+    """
+    n = len(local)
+    position = np.arange(n)
+    starts = diurnal_times(rng, lo, end, pop.utc_offset[local])
+    first_of_account = np.r_[True, local[1:] != local[:-1]]
+    new_session = first_of_account | (rng.random(n) >= pop.session_rate[local])
+    anchor = np.maximum.accumulate(np.where(new_session, position, 0))
+    later = (position - anchor) * rng.exponential(120.0, n).astype(np.int64)
+    return np.minimum(starts[anchor] + later, end - 1)
 
 
 def _devices(rng: np.random.Generator, pop: Population, local: np.ndarray) -> np.ndarray:
@@ -149,11 +172,17 @@ def _counterparties(rng: np.random.Generator, pop: Population, pools: Pools, loc
     return cp
 
 
-def _amounts(rng: np.random.Generator, event_type: np.ndarray) -> np.ndarray:
-    """Lognormal money amounts in cents precision; NaN for events without money."""
-    n = len(event_type)
-    amount = np.full(n, np.nan)
-    for code, (mu, sigma) in ((ORDER, (3.3, 0.9)), (PAYMENT, (3.8, 1.0)), (TRANSFER, (4.0, 1.2))):
-        rows = event_type == code
-        amount[rows] = np.round(rng.lognormal(mu, sigma, int(rows.sum())), 2)
-    return amount
+def _amounts(rng: np.random.Generator, event_type: np.ndarray, pop: Population,
+             local: np.ndarray) -> np.ndarray:
+    """Lognormal money amounts in cents precision; NaN for events without money.
+
+    Transfers are centred on the account's own scale (some move rent-sized sums); micro-payers
+    pay a few units at a time.
+    """
+    mu = np.select([event_type == ORDER, event_type == PAYMENT, event_type == TRANSFER],
+                   [3.3, 3.8, pop.transfer_mu[local]], default=0.0)
+    amount = rng.lognormal(mu, np.where(event_type == TRANSFER, 1.0, 0.9))
+    micro = (event_type == PAYMENT) & pop.micro_payer[local]
+    amount[micro] = rng.uniform(0.5, 6.0, int(micro.sum()))
+    money = (event_type == ORDER) | (event_type == PAYMENT) | (event_type == TRANSFER)
+    return np.where(money, np.round(amount, 2), np.nan)

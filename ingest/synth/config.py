@@ -58,6 +58,14 @@ class SynthConfig:
         Share of accounts that use shared office or library machines, and users per machine.
     travel_ip_rate
         Share of benign events from a one-off address (travel, hotels).
+    session_continue_rate
+        Typical probability that an ordinary event follows the previous one within minutes
+        (sessions make ordinary activity bursty too).
+    night_shift_fraction
+        Share of ordinary accounts active at night (shift workers, other time zones).
+    big_transfer_fraction, micro_payment_fraction
+        Share of ordinary accounts that move large sums (rent, business) and that make many
+        tiny payments (apps, games, transit): the honest look-alikes of mules and card testers.
     decline_rate
         Share of benign orders and payments that are declined.
     abuse_fraction
@@ -89,7 +97,7 @@ class SynthConfig:
     mean_events_per_account: float = 12.0
     activity_sigma: float = 1.1
     max_events_per_account: int = 5_000
-    new_account_fraction: float = 0.1
+    new_account_fraction: float = 0.15
     household_size_weights: tuple[float, ...] = (0.70, 0.15, 0.08, 0.05, 0.02)
     household_device_share: float = 0.6
     household_card_share: float = 0.4
@@ -103,6 +111,10 @@ class SynthConfig:
     office_fraction: float = 0.08
     accounts_per_office_device: int = 40
     travel_ip_rate: float = 0.03
+    session_continue_rate: float = 0.4
+    night_shift_fraction: float = 0.08
+    big_transfer_fraction: float = 0.12
+    micro_payment_fraction: float = 0.05
     decline_rate: float = 0.02
     abuse_fraction: float = 0.03
     ring_size_min: int = 4
@@ -120,7 +132,7 @@ class SynthConfig:
         }
     )
     lockstep_seconds: float = 300.0
-    camouflage_activity: float = 0.5
+    camouflage_activity: float = 0.8
     card_test_decline_rate: float = 0.5
     unlabelled_ring_fraction: float = 0.3
     ring_member_label_rate: float = 0.6
@@ -143,7 +155,9 @@ class SynthConfig:
         if self.chunk_accounts < 100:
             raise ValueError(f"chunk_accounts must be at least 100, got {self.chunk_accounts}")
         for name in ("abuse_fraction", "mobile_fraction", "office_fraction",
-                     "public_wifi_fraction", "new_account_fraction"):
+                     "public_wifi_fraction", "new_account_fraction", "session_continue_rate",
+                     "night_shift_fraction", "big_transfer_fraction",
+                     "micro_payment_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 

@@ -28,7 +28,14 @@ from ingest.synth.output import (
     events_table,
     seconds_to_ts,
 )
-from ingest.synth.rings import FRESH_KINDS, KIND_NAMES, Rings, plan_rings, ring_events
+from ingest.synth.rings import (
+    FRESH_KINDS,
+    KIND_NAMES,
+    Rings,
+    dress_fresh_members,
+    plan_rings,
+    ring_events,
+)
 from ingest.synth.world import (
     CARD_RING,
     DAY,
@@ -191,15 +198,15 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
             rng = np.random.default_rng([seed, index])
             pop = build_population(rng, first, n, pools, config, start, end)
             rings = plan_rings(rng, pop, config, counts["n_rings"], start, end)
-            batch, planted = _chunk_events(rng, pop, rings, pools, config, start, end,
-                                           counts["n_events"])
+            batch = _chunk_events(rng, pop, rings, pools, config, start, end,
+                                  counts["n_events"])
             parts.write(index, events_table(batch, counts["n_events"], first, n, ids))
 
             observed = draw_labels(rng, pop, rings, config, start, end)
             ring_ids = decimal_ids("ring_", rings.ring_number, ring_width)
             labels.append(_labels_table(pop.account, observed, ids))
             truth.append(_truth_table(pop.account, rings, ring_ids, ids))
-            ring_file.append(_rings_table(pop.account, rings, ring_ids, planted, observed, ids))
+            ring_file.append(_rings_table(pop.account, rings, ring_ids, batch, observed, ids))
             counts["n_events"] += len(batch)
             counts["n_abusive"] += len(rings.member_local)
             counts["n_rings"] += len(rings)
@@ -215,8 +222,8 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
 
 def _chunk_events(rng: np.random.Generator, pop: Population, rings: Rings, pools: Pools,
                   config: SynthConfig, start: int, end: int,
-                  first_event: int) -> tuple[EventBatch, EventBatch]:
-    """All events of one chunk in time order, and the planted ones among them."""
+                  first_event: int) -> EventBatch:
+    """All events of one chunk in time order."""
     in_ring = np.zeros(pop.size, dtype=bool)
     in_ring[rings.member_local] = True
     scale = np.where(in_ring, config.camouflage_activity, 1.0)
@@ -225,9 +232,10 @@ def _chunk_events(rng: np.random.Generator, pop: Population, rings: Rings, pools
     signup_by_ring[rings.member_local[np.isin(rings.kind[rings.member_ring], FRESH_KINDS)]] = True
     benign = benign_events(rng, pop, pools, config, start, end, scale,
                            emit_signup=~signup_by_ring, first_event=first_event)
+    dress_fresh_members(rng, benign, pop, rings)
     planted = ring_events(rng, pop, rings, config, end)
     batch = EventBatch.concat([benign, planted])
-    return batch.take(np.argsort(batch.ts, kind="quicksort")), planted
+    return batch.take(np.argsort(batch.ts, kind="quicksort"))
 
 
 def _progress(chunks: range, enabled: bool):
@@ -256,10 +264,10 @@ def _truth_table(account: np.ndarray, rings: Rings, ring_ids: pa.Array,
         [ids.accounts(account), pa.array(ring_of >= 0), ring_id], schema=TRUTH_SCHEMA)
 
 
-def _rings_table(account: np.ndarray, rings: Rings, ring_ids: pa.Array, planted: EventBatch,
+def _rings_table(account: np.ndarray, rings: Rings, ring_ids: pa.Array, events: EventBatch,
                  observed: Labels, ids: IdFormatter) -> pa.Table:
-    """One row per ring; ``entities`` are the ring-level entities its events used."""
-    keys = np.unique(np.concatenate([planted.device, planted.ip, planted.card]))
+    """One row per ring; ``entities`` are the ring-level entities that ``events`` used."""
+    keys = np.unique(np.concatenate([events.device, events.ip, events.card]))
     salt = keys >> _SALT_SHIFT
     keys = keys[np.isin(salt, list(_RING_ENTITY_TYPES))]
     owner = ((keys & _INDEX_MASK) // np.uint64(RING_SLOTS)).astype(np.int64)

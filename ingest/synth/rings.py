@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ingest.synth.benign import at_diurnal_hour
 from ingest.synth.config import RING_KINDS, SynthConfig
 from ingest.synth.events import (
     DECLINED,
@@ -26,7 +27,16 @@ from ingest.synth.events import (
     EventBatch,
 )
 from ingest.synth.ids import entity_key
-from ingest.synth.world import CARD_RING, DAY, DEV_RING, IP_RING, RING_SLOTS, Population
+from ingest.synth.world import (
+    CARD_RING,
+    DAY,
+    DEV_RING,
+    IP_RING,
+    RING_SLOTS,
+    UTC_OFFSET_WEIGHTS,
+    UTC_OFFSETS,
+    Population,
+)
 
 KIND_NAMES = tuple(RING_KINDS)
 (DEVICE_FARM, PAYMENT_RING, CARD_TESTING, MULE_CYCLE, FAN_IN, FAN_OUT,
@@ -34,7 +44,7 @@ KIND_NAMES = tuple(RING_KINDS)
 #: Kinds whose members are fresh accounts created for the scheme.
 FRESH_KINDS = (DEVICE_FARM, CARD_TESTING)
 #: Events each member makes per episode, by kind.
-EVENTS_PER_SLOT = np.array([2, 1, 3, 1, 1, 1, 1])
+EVENTS_PER_SLOT = np.array([2, 1, 2, 1, 1, 1, 1])
 
 
 @dataclass
@@ -52,6 +62,7 @@ class Rings:
     ring_number: np.ndarray
     first_ts: np.ndarray
     last_ts: np.ndarray
+    utc_offset: np.ndarray  # seconds: the ring operators' time zone
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -72,15 +83,19 @@ def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
     ).astype(np.int64)
     sizes = sizes[np.cumsum(sizes) <= target] if target >= config.ring_size_min else sizes[:0]
     weights = np.array([config.ring_kind_weights.get(k, 0.0) for k in KIND_NAMES])
-    kind = np.searchsorted(np.cumsum(weights) / weights.sum(), rng.random(len(sizes)),
-                           side="right")
+    kind = _stratified_kinds(rng, weights, len(sizes))
     members = rng.permutation(pop.size)[: sizes.sum()]
     span = (rng.uniform(1.0, min(7.0, (end - start) / DAY / 2), len(sizes)) * DAY).astype(np.int64)
-    first_ts = start + (rng.random(len(sizes)) * (end - start - span)).astype(np.int64)
+    first_ts = start + DAY + (rng.random(len(sizes)) * (end - start - span - 2 * DAY)).astype(
+        np.int64)
+    zone = np.searchsorted(np.cumsum(UTC_OFFSET_WEIGHTS) / UTC_OFFSET_WEIGHTS.sum(),
+                           rng.random(len(sizes)), side="right")
+    utc_offset = (3600 * UTC_OFFSETS[zone]).astype(np.int64)
+    first_ts = at_diurnal_hour(rng, first_ts, utc_offset)
     rings = Rings(
         kind=kind, size=sizes, offset=np.cumsum(sizes) - sizes,
         member_local=members, ring_number=first_ring + np.arange(len(sizes)),
-        first_ts=first_ts, last_ts=first_ts + span,
+        first_ts=first_ts, last_ts=first_ts + span, utc_offset=utc_offset,
     )
     # Fresh members sign up in lockstep just before the ring's first episode.
     fresh = np.isin(kind[rings.member_ring], FRESH_KINDS)
@@ -94,16 +109,25 @@ def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
     return rings
 
 
+def _stratified_kinds(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
+    """``n`` ring kinds in the proportions of ``weights`` (largest remainders), shuffled."""
+    share = weights / weights.sum() * n
+    counts = np.floor(share).astype(np.int64)
+    remainder = share - counts + rng.random(len(share)) * 1e-9
+    counts[np.argsort(-remainder)[: n - counts.sum()]] += 1
+    return rng.permutation(np.repeat(np.arange(len(weights)), counts))
+
+
 def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
                 config: SynthConfig, end: int) -> EventBatch:
     """The coordinated events of every ring of ``rings``."""
     if len(rings) == 0:
         return EventBatch.empty_like(*(np.zeros(0, dtype=np.int64),) * 3)
     n_rings = len(rings)
-    episodes = rng.integers(3, 9, n_rings)
+    episodes = rng.integers(2, 7, n_rings)
     spread = config.lockstep_seconds * rng.lognormal(0.0, 0.5, n_rings)
     hop = rng.integers(600, 3600, n_rings)
-    base_amount = rng.lognormal(7.5, 0.5, n_rings)
+    base_amount = rng.lognormal(6.8, 0.6, n_rings)
 
     # One slot per (ring, member position, episode).
     slots_per_ring = rings.size * episodes
@@ -115,8 +139,16 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
     fresh = np.isin(kind, FRESH_KINDS)
     keep = (rng.random(len(ring)) < 0.85) | (fresh & (episode == 0))
     ring, pos, episode, kind = ring[keep], pos[keep], episode[keep], kind[keep]
-    span = rings.last_ts[ring] - rings.first_ts[ring]
-    slot_ts = (rings.first_ts[ring] + span * episode // episodes[ring]
+    # Each episode falls at an ordinary hour of the ring's day; members act within minutes.
+    span = rings.last_ts - rings.first_ts
+    episode_ring = np.repeat(np.arange(n_rings), episodes)
+    episode_no = np.arange(len(episode_ring)) - np.repeat(np.cumsum(episodes) - episodes, episodes)
+    window = span[episode_ring] // episodes[episode_ring]
+    episode_ts = at_diurnal_hour(
+        rng, rings.first_ts[episode_ring] + window * episode_no, rings.utc_offset[episode_ring])
+    episode_ts[episode_no == 0] = rings.first_ts[episode_ring[episode_no == 0]]
+    episode_start = np.cumsum(episodes) - episodes
+    slot_ts = (episode_ts[episode_start[ring] + episode]
                + np.abs(rng.normal(0.0, spread[ring])).astype(np.int64))
 
     # Events of each slot.
@@ -135,7 +167,9 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
 
     farm, testing = kind == DEVICE_FARM, kind == CARD_TESTING
     first = episode == 0
-    event_type[farm] = np.where(sub[farm] == 0, np.where(first[farm], SIGNUP, LOGIN), ORDER)
+    farm_sub, farm_turn = sub[farm], episode[farm] % 2
+    event_type[farm] = np.where(farm_sub == 0, np.where(first[farm], SIGNUP, LOGIN),
+                                np.where(farm_turn == 1, ORDER, LOGIN))
     event_type[testing] = np.where(first[testing] & (sub[testing] == 0), SIGNUP, PAYMENT)
     event_type[kind == PAYMENT_RING] = ORDER
     event_type[kind == REVIEW_RING] = REVIEW
@@ -161,6 +195,52 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
     return batch
 
 
+def chain_device(base: np.ndarray, pos: np.ndarray, turn: np.ndarray,
+                 size: np.ndarray) -> np.ndarray:
+    """Ring device ``pos`` or ``pos + 1`` (by the parity of ``turn``) of rings at ``base``."""
+    return entity_key(DEV_RING, base + (pos + turn % 2) % size)
+
+
+def farm_proxy(base: np.ndarray, pos: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """The proxy address of member ``pos``: members in groups of three share one."""
+    return entity_key(IP_RING, base + (pos // 3) % np.maximum(2, size // 3))
+
+
+def dress_fresh_members(rng: np.random.Generator, batch: EventBatch, pop: Population,
+                        rings: Rings) -> None:
+    """Move the ordinary activity of fresh ring accounts onto the ring's devices and proxies.
+
+    Accounts made for a farm or for card testing have no life of their own: every event comes
+    from the emulators and proxies of their ring, and farm accounts pay with the ring's cards.
+    Members of payment rings pay with the ring's cards in everyday life too.
+    """
+    member_of = np.full(pop.size, -1, dtype=np.int64)
+    position = np.zeros(pop.size, dtype=np.int64)
+    fresh = np.isin(rings.kind[rings.member_ring], FRESH_KINDS)
+    member_of[rings.member_local[fresh]] = rings.member_ring[fresh]
+    position[rings.member_local] = np.arange(len(rings.member_local)) - rings.offset[
+        rings.member_ring]
+    local = batch.account - pop.first
+    rows = np.flatnonzero(member_of[local] >= 0)
+    ring, pos = member_of[local[rows]], position[local[rows]]
+    base, size = rings.ring_number[ring] * RING_SLOTS, rings.size[ring]
+    batch.device[rows] = chain_device(base, pos, rng.integers(0, 2, len(rows)), size)
+    batch.ip[rows] = farm_proxy(base, pos, size)
+    pays = rows[(batch.card[rows] != 0) & (rings.kind[ring] == DEVICE_FARM)]
+    pays_ring = member_of[local[pays]]
+    batch.card[pays] = entity_key(CARD_RING, rings.ring_number[pays_ring] * RING_SLOTS
+                                  + position[local[pays]] % rings.size[pays_ring])
+    ring_of = np.full(pop.size, -1, dtype=np.int64)
+    ring_of[rings.member_local] = rings.member_ring
+    payers = np.flatnonzero((batch.card != 0) & (ring_of[local] >= 0))
+    payers = payers[rings.kind[ring_of[local[payers]]] == PAYMENT_RING]
+    payer_ring = ring_of[local[payers]]
+    card_slot = (position[local[payers]] // 2 + rng.integers(0, 2, len(payers))) % (
+        (rings.size[payer_ring] + 1) // 2)
+    batch.card[payers] = entity_key(CARD_RING, rings.ring_number[payer_ring] * RING_SLOTS
+                                    + card_slot)
+
+
 def _ring_entities(rng: np.random.Generator, batch: EventBatch, pop: Population,
                    ring_number: np.ndarray, kind: np.ndarray, pos: np.ndarray,
                    episode: np.ndarray, sub: np.ndarray, size: np.ndarray,
@@ -171,12 +251,8 @@ def _ring_entities(rng: np.random.Generator, batch: EventBatch, pop: Population,
     chained = np.isin(kind, (DEVICE_FARM, CARD_TESTING, REVIEW_RING))
     # Member i uses ring devices i and i + 1: neighbours in the ring share one device.
     batch.device = np.where(
-        chained,
-        entity_key(DEV_RING, base + (pos + (episode + sub) % 2) % size),
-        pop.personal_device_key(actor),
-    )
-    proxies = np.maximum(2, size // 3)
-    proxy = entity_key(IP_RING, base + (pos // 3 + episode) % proxies)
+        chained, chain_device(base, pos, episode + sub, size), pop.personal_device_key(actor))
+    proxy = farm_proxy(base, pos, size)
     shared = entity_key(IP_RING, base + (pos + episode % 2) % size)
     home = pop.home_ip_key(actor)
     batch.ip = np.where(np.isin(kind, (DEVICE_FARM, CARD_TESTING)), proxy,

@@ -82,6 +82,9 @@ class Population:
     office_device: np.ndarray    # office-machine pool index; -1 = none
     utc_offset: np.ndarray       # seconds
     activity: np.ndarray         # benign events wanted over the whole window
+    session_rate: np.ndarray     # probability that an event continues the previous session
+    transfer_mu: np.ndarray      # log-scale centre of the account's transfer amounts
+    micro_payer: np.ndarray      # bool: pays tiny amounts (apps, games, transit)
     type_mix: np.ndarray         # (n, len(BENIGN_TYPE_WEIGHTS)) event-type probabilities
 
     @property
@@ -152,9 +155,13 @@ def build_population(rng: np.random.Generator, first: int, n: int, pools: Pools,
     sigma = config.activity_sigma
     mu = np.log(config.mean_events_per_account) - sigma**2 / 2
     activity = np.clip(np.rint(rng.lognormal(mu, sigma, n)), 1, config.max_events_per_account)
+    session_rate = np.clip(rng.normal(config.session_continue_rate, 0.15, n), 0.0, 0.9)
+    big_transfers = rng.random(n) < config.big_transfer_fraction
+    transfer_mu = np.where(big_transfers, rng.uniform(6.0, 7.8, n), 4.0)
+    night = rng.random(n) < config.night_shift_fraction
 
     weights = np.array(list(BENIGN_TYPE_WEIGHTS.values()))
-    mix = weights * rng.lognormal(0.0, 0.6, (n, len(weights)))
+    mix = weights * rng.lognormal(0.0, 1.0, (n, len(weights)))
 
     return Population(
         first=first,
@@ -172,8 +179,11 @@ def build_population(rng: np.random.Generator, first: int, n: int, pools: Pools,
         nat_ip2=np.where(mobile, nat2, -1),
         public_ip=np.where(public, skewed_index(rng, n, pools.public_ips, 1.5), -1),
         office_device=np.where(office, rng.integers(0, pools.office_devices, n), -1),
-        utc_offset=(3600 * UTC_OFFSETS[_weighted_choice(rng, UTC_OFFSET_WEIGHTS, n)]).astype(
-            np.int64),
+        utc_offset=(3600 * (UTC_OFFSETS[_weighted_choice(rng, UTC_OFFSET_WEIGHTS, n)]
+                            + 12 * night)).astype(np.int64),
         activity=activity.astype(np.int64),
+        session_rate=session_rate,
+        transfer_mu=transfer_mu,
+        micro_payer=rng.random(n) < config.micro_payment_fraction,
         type_mix=mix / mix.sum(axis=1, keepdims=True),
     )
