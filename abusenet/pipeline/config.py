@@ -20,7 +20,8 @@ A run config has these sections (``configs/default.yaml`` spells out every one):
     ``uri``, ``user``, ``database`` (never a password: use ``NEO4J_PASSWORD`` or the local
     server's password file), ``load_mode`` for :func:`graph.store.load_snapshot`.
 ``report``
-    ``top_rings`` drawn in the report and ``top_entities`` listed per entity type.
+    ``top_rings`` drawn in the report, ``top_entities`` listed per entity type, and
+    ``explain_members``: how many of the top ring's riskiest members the model explains.
 
 Unknown sections or keys stop the run before any work, naming the key and the known ones.
 """
@@ -45,7 +46,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "ring_scoring": {"account_weight": 0.7, "top_k": 3, "nms_jaccard": 0.5},
     "detector": {},
     "neo4j": {"uri": None, "user": None, "database": None, "load_mode": "auto"},
-    "report": {"top_rings": 10, "top_entities": 20},
+    "report": {"top_rings": 10, "top_entities": 20, "explain_members": 3},
 }
 
 #: Keys that may never appear in a config file or an override.

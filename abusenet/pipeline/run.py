@@ -339,6 +339,7 @@ def plan(
             },
             top_rings=cfg["report"]["top_rings"],
             top_entities=cfg["report"]["top_entities"],
+            explain_members=cfg["report"]["explain_members"],
         ),
         key={"report": cfg["report"], "browser": request.browser_url,
              "neo4j": request.neo4j.uri if request.neo4j else None},

@@ -10,6 +10,7 @@ from abusenet.neo4j_server import free_port
 from abusenet.report import TOP_RING_QUERY
 from tests.abusenet.test_pipeline_run import (
     FAST,
+    NO_EXPLAIN,
     SYNTH_MAPPING,
     assert_failed_cleanly,
     generate_small,
@@ -27,7 +28,7 @@ def synth(tmp_path_factory):
 def neo4j_run(synth, out, uri):
     return invoke("run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
                   "--labels", synth / "labels.csv", "--out", out, "--neo4j-uri", uri,
-                  "--quiet", *FAST)
+                  "--quiet", *FAST, *NO_EXPLAIN)
 
 
 def test_run_loads_the_graph_and_writes_scores_and_rings_back(

@@ -22,6 +22,7 @@ SYNTH_MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
 #: Small and quick: the tests check the plumbing, not the model.
 FAST = ["detector.max_epochs=2", "detector.hidden_channels=16", "detector.patience=1",
         "report.top_rings=3"]
+NO_EXPLAIN = ["report.explain_members=0"]
 
 
 def generate_small(directory: Path) -> Path:
@@ -64,6 +65,7 @@ def test_run_writes_every_contract_file_with_its_schema(finished):
             "report.html"} <= set(names)
     assert set(contract_files(out)) <= {*CONTRACT_FILES, "model"}
     assert (out / "model" / "metadata.json").is_file()
+    assert "Why the top members score high" in (out / "report.html").read_text()
 
     accounts = pd.read_parquet(out / "account_scores.parquet")
     assert accounts["account_id"].is_unique and len(accounts) >= 400
@@ -114,7 +116,7 @@ def test_score_applies_the_saved_model_without_training(finished, synth, tmp_pat
     scored = tmp_path / "scored"
     result = invoke("score", "--model", out / "model", "--input", synth / "events",
                     "--mapping", SYNTH_MAPPING, "--labels", synth / "labels.csv",
-                    "--out", scored, "--quiet", *FAST)
+                    "--out", scored, "--quiet", *FAST, *NO_EXPLAIN)
     assert result.exit_code == 0, result.output
     assert "train the detector" not in result.output
     check_outputs(scored)
@@ -126,15 +128,15 @@ def test_score_applies_the_saved_model_without_training(finished, synth, tmp_pat
     assert metrics["evaluated_on"].startswith("all given labels")
 
 
-def test_quarantine_parquet_lists_rejected_rows(synth, tmp_path):
+def test_quarantine_parquet_lists_rejected_rows(finished, synth, tmp_path):
     events = pd.read_parquet(next((synth / "events").glob("*.parquet")))
     bad = events.head(2000).astype({"ts": str})
     bad.loc[bad.index[:3], "ts"] = "not a time"
     logs = tmp_path / "logs.csv"
     bad.to_csv(logs, index=False)
     out = tmp_path / "out"
-    result = invoke("run", "--input", logs, "--mapping", SYNTH_MAPPING, "--labels",
-                    synth / "labels.csv", "--out", out, "--quiet", *FAST,
+    result = invoke("score", "--model", finished[0] / "model", "--input", logs, "--mapping",
+                    SYNTH_MAPPING, "--out", out, "--quiet", *FAST, *NO_EXPLAIN,
                     "ingest.max_bad_fraction=0.05")
     assert result.exit_code == 0, result.output
     quarantine = pd.read_parquet(out / "quarantine.parquet")
