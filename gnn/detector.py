@@ -28,7 +28,7 @@ from gnn.data.snapshot_graph import NO_TIME, account_index, model_view, snapshot
 from gnn.entity_scores import entity_scores_from_accounts
 from gnn.evaluate import node_metrics
 from gnn.explain import explain_accounts
-from gnn.inference import batch_inputs, full_graph_logits, sampled_logits
+from gnn.inference import batch_inputs, full_graph_logits, hop_counts, sampled_logits
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
 from gnn.splits import stratified_split
@@ -247,7 +247,11 @@ class AccountDetector:
         for batch in loader:
             size = batch[target].batch_size
             optimizer.zero_grad()
-            logits = self.model_(batch_inputs(batch, sampler, target), batch.edge_index_dict)
+            logits = self.model_(
+                batch_inputs(batch, sampler, target),
+                batch.edge_index_dict,
+                num_sampled_nodes_dict=hop_counts(batch),
+            )
             loss = loss_fn(logits[:size], labels[batch[target].n_id[:size]])
             loss.backward()
             optimizer.step()

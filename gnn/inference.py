@@ -27,6 +27,11 @@ def batch_inputs(
     return {t: torch.cat([batch[t].x, degrees[t]], dim=1) for t in batch.node_types}
 
 
+def hop_counts(batch: HeteroData) -> dict[str, list[int]]:
+    """Nodes per type and hop of a sampled mini-batch (its nodes are ordered by hop)."""
+    return {t: list(batch[t].num_sampled_nodes) for t in batch.node_types}
+
+
 def full_graph_inputs(
     data: HeteroData, sampler: TemporalNeighborSampler
 ) -> dict[str, torch.Tensor]:
@@ -75,6 +80,10 @@ def sampled_logits(
     )
     out = []
     for batch in loader:
-        logits = model(batch_inputs(batch, sampler, target), batch.edge_index_dict)
+        logits = model(
+            batch_inputs(batch, sampler, target),
+            batch.edge_index_dict,
+            num_sampled_nodes_dict=hop_counts(batch),
+        )
         out.append(logits[: batch[target].batch_size])
     return torch.cat(out) if out else torch.empty(0)

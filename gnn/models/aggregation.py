@@ -54,12 +54,12 @@ def aggregate(
         if need_squares:
             gathered = torch.cat([gathered, gathered * gathered], dim=1)
         if edge_weight is None:
-            weights = weights.index_add(0, d, torch.ones_like(d, dtype=x_src.dtype))
+            weights.index_add_(0, d, torch.ones_like(d, dtype=x_src.dtype))
         else:
             w = edge_weight[lo : lo + step]
             weights = weights.index_add(0, d, w)
             gathered = gathered * w.unsqueeze(1)
-        sums = sums.index_add(0, d, gathered)
+        sums.index_add_(0, d, gathered)
     safe = torch.where(weights > 0, weights, torch.ones_like(weights)).unsqueeze(1)
     mean = sums[:, :features] / safe
     blocks = []

@@ -72,26 +72,35 @@ class SepHeteroConv(nn.Module):
         edge_weight_dict: dict[EdgeType, torch.Tensor] | None = None,
         node_types: list[str] | None = None,
         chunk_size: int | None = None,
+        num_dst: dict[str, int] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Update the embeddings of ``node_types`` (default: all) and return them."""
+        """Update the embeddings of ``node_types`` (default: all) and return them.
+
+        With ``num_dst``, only the first ``num_dst[t]`` nodes of type ``t`` are updated (the
+        others pass through unchanged): in a sampled subgraph the outermost hops are only
+        inputs to later layers, so computing them would be wasted work.
+        """
         out = {}
         for t in node_types or self.node_types:
-            ego = h_dict[t]
+            h = h_dict[t]
+            keep = h.size(0) if num_dst is None else min(num_dst.get(t, 0), h.size(0))
+            ego = h[:keep]
             parts = [ego]
             for et in self.incoming[t]:
                 src = h_dict.get(et[0])
                 edge_index = edge_index_dict.get(et)
                 if src is None or edge_index is None:
-                    parts.append(
-                        ego.new_zeros((ego.size(0), self.channels * len(self.aggregators)))
-                    )
+                    parts.append(ego.new_zeros((keep, self.channels * len(self.aggregators))))
                     continue
                 weight = None if edge_weight_dict is None else edge_weight_dict.get(et)
-                parts.append(
-                    aggregate(src, edge_index, ego.size(0), self.aggregators, weight, chunk_size)
-                )
+                if keep < h.size(0):
+                    inside = edge_index[1] < keep
+                    edge_index = edge_index[:, inside]
+                    weight = None if weight is None else weight[inside]
+                parts.append(aggregate(src, edge_index, keep, self.aggregators, weight, chunk_size))
             update = torch.relu(self.norm[t](self.lin[t](torch.cat(parts, dim=1))))
-            out[t] = ego + nn.functional.dropout(update, self.dropout, self.training)
+            updated = ego + nn.functional.dropout(update, self.dropout, self.training)
+            out[t] = updated if keep == h.size(0) else torch.cat([updated, h[keep:]])
         return out
 
     def __repr__(self) -> str:

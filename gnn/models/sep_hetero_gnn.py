@@ -102,14 +102,24 @@ class SepHeteroGNN(nn.Module):
         edge_index_dict: dict[EdgeType, torch.Tensor],
         edge_weight_dict: dict[EdgeType, torch.Tensor] | None = None,
         chunk_size: int | None = None,
+        num_sampled_nodes_dict: dict[str, list[int]] | None = None,
     ) -> torch.Tensor:
-        """Logits ``(num_target_nodes,)`` for every node of ``target_type`` in the input."""
+        """Logits ``(num_target_nodes,)`` for every node of ``target_type`` in the input.
+
+        ``num_sampled_nodes_dict`` (a mini-batch's nodes per type and hop, nodes ordered by hop)
+        lets layer ``i`` update only the nodes within ``num_layers - 1 - i`` hops of the seeds;
+        the seeds' logits are unchanged, the work shrinks by the fan-out of the last hop.
+        """
         h = self.encode(x_dict)
         layers = [h[self.target_type]]
         for i, conv in enumerate(self.convs):
             last = i == len(self.convs) - 1
             types = [self.target_type] if last else None
-            h = {**h, **conv(h, edge_index_dict, edge_weight_dict, types, chunk_size)}
+            num_dst = None
+            if num_sampled_nodes_dict is not None:
+                hops = self.num_layers - i
+                num_dst = {t: sum(n[:hops]) for t, n in num_sampled_nodes_dict.items()}
+            h = {**h, **conv(h, edge_index_dict, edge_weight_dict, types, chunk_size, num_dst)}
             layers.append(h[self.target_type])
         return self.head(torch.cat(layers, dim=1)).squeeze(-1)
 
