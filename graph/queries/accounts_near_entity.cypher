@@ -3,10 +3,10 @@
 // Parameters:
 //   $entity_type  string         Device, IP, PaymentMethod or Account
 //   $entity_id    string         the flagged entity's id (exact)
-//   $k            int     = 2    hops to walk, 1 to 4 (Device -> Account is 1 hop, and an
-//                                account sharing an IP with that account is 3 hops away)
+//   $k            int     = 2    hops to walk, 1 to 4
 //   $limit        int     = 200  at most this many accounts
 //
+// Device -> Account is 1 hop; an account sharing an IP with that account is 3 hops away.
 // Returns one row per account reached, nearest first: account_id, hops (the shortest distance),
 // risk_score, first_ts. The walk is breadth-first over every relationship except MEMBER_OF (ring
 // membership is a result, not evidence), so each node is visited once even around busy hubs.

@@ -1,6 +1,7 @@
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -196,3 +197,10 @@ def test_metadata_shows_in_show_transactions(store: Neo4jStore) -> None:
     tags = query_metadata("top_rings", analyst="kim", case="CASE-7")
     seen = store.read("SHOW TRANSACTIONS YIELD metaData RETURN metaData", metadata=tags)
     assert tags in seen.column("metaData")
+
+
+def test_docs_show_every_query_as_it_runs() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "queries.md").read_text()
+    for query in list_queries():
+        body = "\n".join(x for x in query.text.splitlines() if not x.startswith("//")).strip()
+        assert f"## `{query.name}`" in docs and body in docs
