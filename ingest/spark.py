@@ -1,10 +1,11 @@
 """The PySpark path: canonical events -> the same graph snapshot as :mod:`graph.build`.
 
 For logs that outgrow one machine. The aggregation is not re-implemented here: the SQL text of
-:mod:`graph.build` (``edge_sql``, ``entity_nodes_sql``, ``account_nodes_sql``) is translated to
-Spark SQL by :func:`to_spark_sql` and run on a Spark cluster (or ``local[*]``), so every feature
-is defined in one place. The result is written with :func:`graph.snapshot.write_snapshot` and
-has the same tables, columns and types as the DuckDB path.
+:mod:`graph.build` (``pairs_sql``, ``edge_sql``, ``entity_nodes_sql``, ``account_nodes_sql``)
+is translated to Spark SQL by :func:`to_spark_sql` and run on a Spark cluster (or
+``local[*]``), so every feature is defined in one place. The result is written with
+:func:`graph.snapshot.write_snapshot` and has the same tables, columns and types as the DuckDB
+path.
 
 PySpark is an optional dependency (``pip install 'abusenet[spark]'``; needs Java 17).
 """
@@ -28,6 +29,7 @@ from graph.build import (
     edge_sql,
     entity_nodes_sql,
     event_type_features,
+    pairs_sql,
 )
 from graph.build import _labels as build_labels
 from graph.build import _relation_sources as relation_sources
@@ -51,7 +53,7 @@ SPARK_SQL_CONF: dict[str, str] = {
 SESSION_DEFAULTS: dict[str, str] = {"spark.ui.showConsoleProgress": "false"}
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"|[^'\"]+")
-_EPOCH = re.compile(r"\bepoch\(([^()]*)\)")
+_EPOCH = re.compile(r"\bepoch\(")
 _DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
 _TYPES = {re.compile(r"\bVARCHAR\b"): "STRING", re.compile(r"\bTIMESTAMPTZ\b"): "TIMESTAMP"}
 
@@ -82,11 +84,31 @@ def to_spark_sql(sql: str) -> str:
             out.append("`" + match.group(1).replace('""', '"').replace("`", "``") + "`")
         else:
             token = _DECIMAL.sub(r"\1D", token)
-            token = _EPOCH.sub(r"(unix_micros(\1) / 1000000.0D)", token)
             for pattern, spark_type in _TYPES.items():
                 token = pattern.sub(spark_type, token)
             out.append(token)
-    return "".join(out)
+    return _replace_epoch("".join(out))
+
+
+def _replace_epoch(sql: str) -> str:
+    """``epoch(<expr>)`` -> ``(unix_micros(<expr>) / 1000000.0D)``, for nested expressions too.
+
+    Parentheses inside quoted literals or identifiers do not count.
+    """
+    while match := _EPOCH.search(sql):
+        depth, i, quote = 1, match.end(), None
+        while depth:
+            char = sql[i]
+            if quote:
+                quote = None if char == quote else quote
+            elif char in "'`":
+                quote = char
+            else:
+                depth += {"(": 1, ")": -1}.get(char, 0)
+            i += 1
+        inner = sql[match.end(): i - 1]
+        sql = f"{sql[: match.start()]}(unix_micros({inner}) / 1000000.0D){sql[i:]}"
+    return sql
 
 
 def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
@@ -199,10 +221,10 @@ def build_snapshot_spark(
     try:
         edges: dict[str, pd.DataFrame] = {}
         for rel in relations:
-            table = spark.sql(to_spark_sql(edge_sql(rel))).cache()
-            cached.append(table)
-            table.createOrReplaceTempView(f"edges_{rel.name}")
-            edges[rel.name] = _to_pandas(table)
+            pairs = spark.sql(to_spark_sql(pairs_sql(rel, float_attributes))).cache()
+            cached.append(pairs)
+            pairs.createOrReplaceTempView(f"pairs_{rel.name}")
+            edges[rel.name] = _to_pandas(spark.sql(to_spark_sql(edge_sql(rel))))
         relations = [r for r in relations if len(edges[r.name])]
         edges = {r.name: edges[r.name] for r in relations}
 

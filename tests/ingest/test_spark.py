@@ -151,8 +151,11 @@ def test_empty_events_directory_is_a_clear_error(spark, tmp_path):
 
 def test_sql_translation_keeps_literals_and_quotes_identifiers():
     sql = ('SELECT "a""b", epoch(x.ts) % 86400, avg(CASE WHEN y THEN 1.0 ELSE 0.0 END), '
+           'epoch(max("t(s)")) - epoch(min(ts)), '
            "CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ) FROM t WHERE s = 'it''s \"1.0\"'")
     assert to_spark_sql(sql) == (
         "SELECT `a\"b`, (unix_micros(x.ts) / 1000000.0D) % 86400, "
-        "avg(CASE WHEN y THEN 1.0D ELSE 0.0D END), CAST(NULL AS STRING), "
+        "avg(CASE WHEN y THEN 1.0D ELSE 0.0D END), "
+        "(unix_micros(max(`t(s)`)) / 1000000.0D) - (unix_micros(min(ts)) / 1000000.0D), "
+        "CAST(NULL AS STRING), "
         "CAST(NULL AS TIMESTAMP) FROM t WHERE s = 'it''s \"1.0\"'")
