@@ -267,9 +267,8 @@ def _truth_table(account: np.ndarray, rings: Rings, ring_ids: pa.Array,
 def _rings_table(account: np.ndarray, rings: Rings, ring_ids: pa.Array, events: EventBatch,
                  observed: Labels, ids: IdFormatter) -> pa.Table:
     """One row per ring; ``entities`` are the ring-level entities that ``events`` used."""
-    keys = np.unique(np.concatenate([events.device, events.ip, events.card]))
-    salt = keys >> _SALT_SHIFT
-    keys = keys[np.isin(salt, list(_RING_ENTITY_TYPES))]
+    keys = np.concatenate([events.device, events.ip, events.card])
+    keys = np.unique(keys[np.isin(keys >> _SALT_SHIFT, list(_RING_ENTITY_TYPES))])
     owner = ((keys & _INDEX_MASK) // np.uint64(RING_SLOTS)).astype(np.int64)
     if len(rings):
         owner -= int(rings.ring_number[0])
