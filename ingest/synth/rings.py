@@ -146,6 +146,8 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
     window = span[episode_ring] // episodes[episode_ring]
     episode_ts = at_diurnal_hour(
         rng, rings.first_ts[episode_ring] + window * episode_no, rings.utc_offset[episode_ring])
+    # Nothing before the first episode, when fresh members have just signed up.
+    episode_ts = np.maximum(episode_ts, rings.first_ts[episode_ring] + 600 * episode_no)
     episode_ts[episode_no == 0] = rings.first_ts[episode_ring[episode_no == 0]]
     episode_start = np.cumsum(episodes) - episodes
     slot_ts = (episode_ts[episode_start[ring] + episode]
