@@ -62,10 +62,16 @@ class _EdgeCSR:
 
 
 class _NodeSet:
-    """The nodes of one type in a sampled subgraph, deduplicated by ``(seed, node)`` key."""
+    """The nodes of one type in a sampled subgraph, deduplicated by ``(seed, node)`` key.
 
-    def __init__(self, num_nodes: int) -> None:
+    Shared (non-disjoint) sampling looks nodes up in ``scratch``, a per-type array of local
+    indices (``-1`` = absent) that the caller resets afterwards; disjoint sampling keeps the
+    ``(seed, node)`` keys sorted instead.
+    """
+
+    def __init__(self, num_nodes: int, scratch: np.ndarray | None = None) -> None:
         self.num_nodes = max(num_nodes, 1)
+        self.scratch = scratch
         self.ids = np.empty(0, dtype=np.int64)
         self.batch = np.empty(0, dtype=np.int64)
         self._sorted = np.empty(0, dtype=np.int64)
@@ -81,10 +87,26 @@ class _NodeSet:
 
     def add_seeds(self, ids: np.ndarray, batch: np.ndarray) -> None:
         self.ids, self.batch = ids, batch
-        self._index()
+        if self.scratch is None:
+            self._index()
+        else:
+            self.scratch[ids[::-1]] = np.arange(len(ids))[::-1]
 
     def add(self, ids: np.ndarray, batch: np.ndarray) -> np.ndarray:
         """Insert nodes not seen yet; return the local index of every given node."""
+        if self.scratch is not None:
+            local = self.scratch[ids]
+            missing = local < 0
+            if missing.any():
+                candidates = ids[missing]
+                ticket = np.arange(len(candidates))
+                self.scratch[candidates] = ticket  # one write survives per distinct node
+                fresh = candidates[self.scratch[candidates] == ticket]
+                self.scratch[fresh] = len(self.ids) + np.arange(len(fresh))
+                self.ids = np.concatenate([self.ids, fresh])
+                self.batch = np.concatenate([self.batch, np.zeros(len(fresh), dtype=np.int64)])
+                local = self.scratch[ids]
+            return local
         keys = batch * self.num_nodes + ids
         local = np.empty(len(keys), dtype=np.int64)
         if len(self._sorted):
@@ -100,6 +122,11 @@ class _NodeSet:
             self.batch = np.concatenate([self.batch, fresh // self.num_nodes])
             self._index()
         return local
+
+    def release(self) -> None:
+        """Reset the scratch entries this set used."""
+        if self.scratch is not None:
+            self.scratch[self.ids] = -1
 
 
 def _choose(start: np.ndarray, count: np.ndarray, k: int, rng: np.random.Generator) -> tuple:
@@ -170,6 +197,7 @@ class TemporalNeighborSampler(BaseSampler):
                 store.edge_index.numpy().astype(np.int64), times, self.num_nodes[edge_type[2]]
             )
         self.rng = np.random.default_rng(seed)
+        self._scratch: dict[str, np.ndarray] = {}
 
     @property
     def edge_permutation(self) -> None:
@@ -184,7 +212,12 @@ class TemporalNeighborSampler(BaseSampler):
         seeds = index.node.numpy().astype(np.int64)
         times = None if index.time is None else index.time.numpy().astype(np.int64)
         disjoint = times is not None
-        nodes = {t: _NodeSet(n) for t, n in self.num_nodes.items()}
+        if not disjoint and not self._scratch:
+            self._scratch = {t: np.full(n, -1, dtype=np.int64) for t, n in self.num_nodes.items()}
+        nodes = {
+            t: _NodeSet(n, None if disjoint else self._scratch[t])
+            for t, n in self.num_nodes.items()
+        }
         batch = np.arange(len(seeds)) if disjoint else np.zeros(len(seeds), dtype=np.int64)
         nodes[index.input_type].add_seeds(seeds, batch)
         frontier = {index.input_type: (0, len(seeds))}
@@ -217,6 +250,9 @@ class TemporalNeighborSampler(BaseSampler):
                 sampled_nodes[t].append(len(s) - sizes[t])
             if not frontier:
                 break
+
+        for node_set in nodes.values():
+            node_set.release()
 
         def cat(parts: list[np.ndarray]) -> torch.Tensor:
             return (
