@@ -115,7 +115,8 @@ def build_snapshot(
     float_attributes = [a for a, kind in state.attributes.items() if kind == "float"]
 
     tmp = out_dir.parent / f".{out_dir.name}.build-{os.getpid()}"
-    con = connect(tmp / "spill")
+    # Half the memory limit: the snapshot's pandas tables grow next to DuckDB's buffers.
+    con = connect(tmp / "spill", memory_share=0.5)
     try:
         with _Steps(progress) as step:
             step("reading events")
@@ -124,14 +125,11 @@ def build_snapshot(
             float_attributes = [a for a in float_attributes if a in columns]
             event_types = _event_types(con)
 
-            edges: dict[str, pd.DataFrame] = {}
             for rel in relations:
-                step(f"edges {rel.name}")
+                step(f"pairs {rel.name}")
                 con.execute(f"CREATE TEMP TABLE {ident('pairs_' + rel.name)} AS "
                             f"{pairs_sql(rel, float_attributes)}")
-                edges[rel.name] = _fetch(con, edge_sql(rel))
-            relations = [r for r in relations if len(edges[r.name])]
-            edges = {r.name: edges[r.name] for r in relations}
+            relations = [r for r in relations if _count(con, "pairs_" + r.name)]
 
             nodes: dict[str, pd.DataFrame] = {}
             for rel in relations:
@@ -144,6 +142,11 @@ def build_snapshot(
             )
             step("summary")
             meta = _meta(con, state, files, event_types)
+            edges: dict[str, pd.DataFrame] = {}
+            for rel in relations:
+                step(f"edges {rel.name}")
+                edges[rel.name] = _fetch(con, edge_sql(rel))
+                con.execute(f"DROP TABLE {ident('pairs_' + rel.name)}")
     finally:
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -407,6 +410,10 @@ def _event_types(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {ident(table)}").fetchall()[0][0])
+
+
 def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
     return con.sql(sql).to_arrow_table().to_pandas()
 
@@ -417,7 +424,7 @@ def _meta(
     files: list[Path],
     event_types: list[str],
 ) -> dict[str, Any]:
-    count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchone()
+    count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchall()[0]
     by_type = dict(
         con.execute(
             "SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC, 1"

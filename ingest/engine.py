@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
 
 from ingest.sql import literal
 
-#: DuckDB's memory limit unless ``ABUSENET_DUCKDB_MEMORY`` says otherwise; beyond it DuckDB
-#: spills to its temporary directory, so large inputs run in bounded memory.
+#: DuckDB's memory limit unless ``ABUSENET_DUCKDB_MEMORY`` says otherwise (e.g. ``4GB``);
+#: beyond it DuckDB spills to its temporary directory, so large inputs run in bounded memory.
 DEFAULT_MEMORY_LIMIT = "2GB"
+_UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
 def connect(
-    temp_dir: str | os.PathLike[str] | None = None, *, keep_order: bool = False
+    temp_dir: str | os.PathLike[str] | None = None,
+    *,
+    keep_order: bool = False,
+    memory_share: float = 1.0,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for out-of-core work.
 
@@ -25,20 +31,31 @@ def connect(
         Where DuckDB may spill intermediate results; it is created when needed.
     keep_order
         Keep rows in input order in results without ``ORDER BY`` (slower for large writes).
+    memory_share
+        Fraction of the memory limit this connection may use (a stage that also holds large
+        results in Python takes less).
 
     Returns
     -------
     duckdb.DuckDBPyConnection
-        A connection with ``TimeZone = 'UTC'``, one thread per core, a memory limit
-        (``ABUSENET_DUCKDB_MEMORY`` or :data:`DEFAULT_MEMORY_LIMIT`).
+        A connection with ``TimeZone = 'UTC'``, one thread per core and a memory limit of
+        ``memory_share`` times ``ABUSENET_DUCKDB_MEMORY`` (or :data:`DEFAULT_MEMORY_LIMIT`).
     """
     con = duckdb.connect(config={"threads": os.cpu_count() or 1})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
-    memory = os.environ.get("ABUSENET_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT)
-    con.execute(f"SET memory_limit = {literal(memory)}")
+    limit = memory_bytes(os.environ.get("ABUSENET_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT))
+    con.execute(f"SET memory_limit = '{int(limit * memory_share) >> 20}MiB'")
     con.execute(f"SET preserve_insertion_order = {literal(keep_order)}")
     if temp_dir is not None:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = {literal(Path(temp_dir).as_posix())}")
     return con
+
+
+def memory_bytes(size: str) -> int:
+    """``"2GB"`` -> 2_000_000_000, ``"512MiB"`` -> 536_870_912 (DuckDB's size notation)."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", size)
+    if not match or match.group(2).upper() not in _UNITS:
+        raise ValueError(f"ABUSENET_DUCKDB_MEMORY: cannot read size {size!r} (use e.g. 2GB)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])

@@ -320,7 +320,7 @@ def _with_row_columns(schema: pa.Schema) -> pa.Schema:
 def _has_staged(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'staged'"
-    ).fetchone()[0])
+    ).fetchall()[0][0])
 
 
 def _quarantine_rows(
@@ -348,7 +348,7 @@ def _check_bad_fraction(
     index, line, why = con.execute(
         "SELECT _file, _line, _reason FROM staged WHERE _reason IS NOT NULL "
         "ORDER BY _file, _line LIMIT 1"
-    ).fetchone()
+    ).fetchall()[0]
     reasons = ", ".join(
         f"{r} {n:,}" for r, n in sorted(summary.reasons.items(), key=_by_count)[:3]
     )
@@ -387,7 +387,7 @@ def _store_events(
         )
     repeated = con.execute(
         "SELECT count(*) FROM (SELECT event_id FROM fresh GROUP BY event_id HAVING count(*) > 1)"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if repeated:
         source += " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _file, _line) = 1"
     out = staging / "events"
@@ -396,7 +396,7 @@ def _store_events(
     written = con.execute(
         f"COPY (SELECT {select}, day FROM {source}) TO {literal(str(out))} "
         f"(FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'part-{run}-{{i}}')"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     for day in sorted(out.glob("day=*")):
         target = events_dir / day.name
         if not target.exists():
