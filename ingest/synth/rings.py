@@ -44,7 +44,7 @@ KIND_NAMES = tuple(RING_KINDS)
 #: Kinds whose members are fresh accounts created for the scheme.
 FRESH_KINDS = (DEVICE_FARM, CARD_TESTING)
 #: Events each member makes per episode, by kind.
-EVENTS_PER_SLOT = np.array([2, 1, 2, 1, 1, 1, 1])
+EVENTS_PER_SLOT = np.array([1, 1, 2, 1, 1, 1, 1])
 
 
 @dataclass
@@ -169,9 +169,7 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
 
     farm, testing = kind == DEVICE_FARM, kind == CARD_TESTING
     first = episode == 0
-    farm_sub, farm_turn = sub[farm], episode[farm] % 2
-    event_type[farm] = np.where(farm_sub == 0, np.where(first[farm], SIGNUP, LOGIN),
-                                np.where(farm_turn == 1, ORDER, LOGIN))
+    event_type[farm] = np.where(first[farm], SIGNUP, np.where(episode[farm] % 2, ORDER, LOGIN))
     event_type[testing] = np.where(first[testing] & (sub[testing] == 0), SIGNUP, PAYMENT)
     event_type[kind == PAYMENT_RING] = ORDER
     event_type[kind == REVIEW_RING] = REVIEW
@@ -213,8 +211,8 @@ def dress_fresh_members(rng: np.random.Generator, batch: EventBatch, pop: Popula
     """Move the ordinary activity of fresh ring accounts onto the ring's devices and proxies.
 
     Accounts made for a farm or for card testing have no life of their own: every event comes
-    from the emulators and proxies of their ring, and farm accounts pay with the ring's cards.
-    Members of payment rings pay with the ring's cards in everyday life too.
+    from the emulators and proxies of their ring, and they pay with the ring's cards (farms) or
+    stolen ones (card testers). Members of payment rings pay with the ring's cards every day too.
     """
     member_of = np.full(pop.size, -1, dtype=np.int64)
     position = np.zeros(pop.size, dtype=np.int64)
@@ -228,10 +226,12 @@ def dress_fresh_members(rng: np.random.Generator, batch: EventBatch, pop: Popula
     base, size = rings.ring_number[ring] * RING_SLOTS, rings.size[ring]
     batch.device[rows] = chain_device(base, pos, rng.integers(0, 2, len(rows)), size)
     batch.ip[rows] = farm_proxy(base, pos, size)
-    pays = rows[(batch.card[rows] != 0) & (rings.kind[ring] == DEVICE_FARM)]
+    pays = rows[batch.card[rows] != 0]
     pays_ring = member_of[local[pays]]
+    pool = np.where(rings.kind[pays_ring] == DEVICE_FARM, rings.size[pays_ring],
+                    np.maximum(3, rings.size[pays_ring] // 2))
     batch.card[pays] = entity_key(CARD_RING, rings.ring_number[pays_ring] * RING_SLOTS
-                                  + position[local[pays]] % rings.size[pays_ring])
+                                  + position[local[pays]] % pool)
     ring_of = np.full(pop.size, -1, dtype=np.int64)
     ring_of[rings.member_local] = rings.member_ring
     payers = np.flatnonzero((batch.card != 0) & (ring_of[local] >= 0))
@@ -267,7 +267,7 @@ def _ring_entities(rng: np.random.Generator, batch: EventBatch, pop: Population,
         [kind == DEVICE_FARM, kind == PAYMENT_RING, kind == CARD_TESTING],
         [(pos + 2 * (episode % 2)) % size,
          (pos // 2 + episode % 2) % ((size + 1) // 2),
-         (pos + sub + episode) % np.maximum(3, size // 2)],
+         (pos + sub) % np.maximum(3, size // 2)],
         default=-1,
     )
     ring_card = entity_key(CARD_RING, base + np.maximum(card_slot, 0))
