@@ -89,6 +89,11 @@ class RunResult:
     browser_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def snapshot_dir(self) -> Path:
+        """The graph snapshot the run built (in the work directory; kept for the next run)."""
+        return self.outcomes["snapshot"].output_dir / st.SNAPSHOT
+
     def info(self, stage: str) -> dict[str, Any]:
         """The ``info`` of ``stage`` (empty when it did not run)."""
         outcome = self.outcomes.get(stage)
