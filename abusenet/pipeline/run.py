@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from abusenet.pipeline.errors import PipelineError, input_error, neo4j_error, st
 from abusenet.pipeline.outputs import MODEL_DIR, publish
 from abusenet.pipeline.runner import StageFailed, StageOutcome, StageRunner, StageSpec
 from abusenet.settings import Neo4jSettings
+from ingest.mapping import Mapping
 
 WORK_DIR = ".work"
 
@@ -139,12 +141,12 @@ def run_pipeline(request: RunRequest, console: Console | None = None) -> RunResu
 
 
 # ----------------------------------------------------------------------------------- preflight
-def preflight(request: RunRequest):
+def preflight(request: RunRequest) -> Mapping:
     """Check inputs, mapping, labels, model and Neo4j before any file is written.
 
     Returns
     -------
-    ingest.mapping.Mapping
+    Mapping
         The loaded mapping.
 
     Raises
@@ -223,7 +225,7 @@ def check_neo4j(settings: Neo4jSettings) -> None:
 
 # ---------------------------------------------------------------------------------------- plan
 def plan(
-    request: RunRequest, mapping, cache: StageCache, runner: StageRunner
+    request: RunRequest, mapping: Mapping, cache: StageCache, runner: StageRunner
 ) -> list[StageSpec]:
     """The stages of ``request``, in order, each reading its upstream stages' output dirs."""
     cfg = request.config
@@ -394,14 +396,16 @@ def _neo4j_load_spec(request: RunRequest, snapshot: Path) -> StageSpec:
             settings, snapshot, mode=request.config["neo4j"]["load_mode"],
             progress=request.progress,
         ),
-        key={"uri": settings.uri, "database": settings.database, "always": time.time_ns()},
-        after=("snapshot",), spinner=False,
+        key={"uri": settings.uri, "database": settings.database},
+        after=("snapshot",), spinner=False, always=True,
         describe=lambda i: (f"{i['written']:,} nodes and relationships written, "
                             f"{i['unchanged']:,} unchanged ({i['mode']})"),
     )
 
 
-def _neo4j_write_spec(request: RunRequest, out, model: Path) -> StageSpec:
+def _neo4j_write_spec(
+    request: RunRequest, out: Callable[[str], Path], model: Path
+) -> StageSpec:
     settings = request.neo4j
     return StageSpec(
         "neo4j_write", "write scores and rings to Neo4j",
@@ -409,8 +413,8 @@ def _neo4j_write_spec(request: RunRequest, out, model: Path) -> StageSpec:
             settings, out("rings") / st.ACCOUNT_SCORES, out("score") / st.ENTITY_SCORES,
             out("rings") / st.RINGS, st.model_version(model),
         ),
-        key={"uri": settings.uri, "database": settings.database, "always": time.time_ns()},
-        after=("rings", "neo4j_load"),
+        key={"uri": settings.uri, "database": settings.database},
+        after=("rings", "neo4j_load"), always=True,
         describe=lambda i: ", ".join(f"{v:,} {k}" for k, v in i.items()),
     )
 

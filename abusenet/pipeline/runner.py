@@ -40,6 +40,9 @@ class StageSpec:
         Show a spinner while it runs (off for stages that draw their own progress).
     describe
         Turns ``info`` into the one-line result shown after the stage.
+    always
+        Run on every run, cached or not: for stages whose target can change behind the cache's
+        back (a Neo4j database); such stages must be idempotent.
     """
 
     name: str
@@ -49,6 +52,7 @@ class StageSpec:
     after: tuple[str, ...] = ()
     spinner: bool = True
     describe: Callable[[dict[str, Any]], str] | None = None
+    always: bool = False
 
 
 @dataclass
@@ -110,7 +114,8 @@ class StageRunner:
             key = fingerprint(CACHE_VERSION, stage.name, stage.key, [keys[n] for n in stage.after])
             keys[stage.name] = key
             prefix = f"[{number}/{total}] {stage.title}"
-            record = None if self.force else self.cache.lookup(stage.name, key)
+            fresh = self.force or stage.always
+            record = None if fresh else self.cache.lookup(stage.name, key)
             if record is not None:
                 outcome = StageOutcome(stage.name, stage.title, record.info, record.seconds, True,
                                        self.cache.output_dir(stage.name))

@@ -12,13 +12,18 @@ import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from abusenet.pipeline.outputs import write_contract_table
+from abusenet.settings import Neo4jSettings
 from ingest.mapping import Mapping
+
+if TYPE_CHECKING:
+    from abusenet.neo4j_server import LocalNeo4j
+    from graph.rings.candidates import RingCandidate
 
 EVENTS = "events"
 QUARANTINE = "quarantine.parquet"
@@ -102,7 +107,7 @@ def candidates_stage(
     return {"candidates": len(candidates)}
 
 
-def read_candidates(path: Path) -> list:
+def read_candidates(path: Path) -> list[RingCandidate]:
     """The :class:`~graph.rings.candidates.RingCandidate` list :func:`candidates_stage` wrote."""
     from graph.rings.candidates import RingCandidate
 
@@ -313,7 +318,7 @@ def _jsonable(value: Any) -> Any:
 
 # -------------------------------------------------------------------------------------- neo4j
 def neo4j_load_stage(
-    settings, snapshot_dir: Path, *, mode: str = "auto", progress: bool = True
+    settings: Neo4jSettings, snapshot_dir: Path, *, mode: str = "auto", progress: bool = True
 ) -> dict[str, Any]:
     """Load (incrementally) the snapshot into Neo4j; idempotent, so it runs on every run."""
     from graph.store import connect, load_snapshot
@@ -330,7 +335,7 @@ def neo4j_load_stage(
 
 
 def writeback_stage(
-    settings,
+    settings: Neo4jSettings,
     account_scores_path: Path,
     entity_scores_path: Path,
     rings_path: Path,
@@ -357,7 +362,7 @@ def writeback_stage(
     }
 
 
-def local_server_for(settings):
+def local_server_for(settings: Neo4jSettings) -> LocalNeo4j | None:
     """The local server behind ``settings`` (enables bulk import), or ``None``."""
     from abusenet.neo4j_server import LocalNeo4j
     from abusenet.settings import default_neo4j_home

@@ -113,3 +113,17 @@ def test_fingerprints_ignore_key_order_and_see_file_changes(tmp_path):
     assert [Path(p).name for p, _, _ in before] == ["x.csv"]
     (logs / "x.csv").write_text("a\n1\n2\n")
     assert files_fingerprint([logs]) != before
+
+
+def test_an_always_stage_runs_every_time_and_keeps_the_rest_cached(tmp_path):
+    rec = Recorder()
+
+    def plan() -> list[StageSpec]:
+        a, b = rec.stage("a", key="a1"), rec.stage("b", after=["a"])
+        return [a, StageSpec(b.name, b.title, b.run, after=b.after, always=True)]
+
+    _runner(tmp_path).run(plan())
+    rec.calls.clear()
+    outcomes = _runner(tmp_path).run(plan())
+    assert rec.calls == ["b"]
+    assert outcomes["a"].cached and not outcomes["b"].cached
