@@ -5,6 +5,9 @@ place, records ``<work>/stages/<stage>.json`` with its fingerprint and a small J
 later run computing the same fingerprint finds the record and skips the stage; a run that failed
 part-way finds the records of the stages that finished and resumes after them.
 
+Every fingerprint also covers the code (:func:`code_fingerprint`), so a new version of abusenet
+never reuses results of an older one.
+
 Input files are fingerprinted by path, size and modification time (not content: hashing
 gigabytes of logs on every run would cost more than some stages). Editing a file in place
 without changing its size and modification time is the one change this misses; ``--force``
@@ -14,6 +17,7 @@ reruns everything.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -32,6 +36,21 @@ def fingerprint(*parts: Any) -> str:
     """SHA-256 (hex) of the JSON form of ``parts``; dict key order does not matter."""
     text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 of the Python sources of the packages a run executes (abusenet, ingest, graph,
+    gnn), so that results computed by other code are never reused."""
+    from importlib.util import find_spec
+
+    digest = hashlib.sha256()
+    for package in ("abusenet", "ingest", "graph", "gnn"):
+        root = Path(find_spec(package).origin).parent
+        for source in sorted(root.rglob("*.py")):
+            digest.update(str(source.relative_to(root.parent)).encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
 
 
 def files_fingerprint(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[str, int, int]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
-from abusenet.pipeline.cache import CACHE_VERSION, StageCache, fingerprint
+from abusenet.pipeline.cache import CACHE_VERSION, StageCache, code_fingerprint, fingerprint
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ class StageRunner:
             missing = [name for name in stage.after if name not in keys]
             if missing:
                 raise ValueError(f"stage {stage.name!r} runs before its inputs {missing}")
-            key = fingerprint(CACHE_VERSION, stage.name, stage.key, [keys[n] for n in stage.after])
+            key = fingerprint(CACHE_VERSION, code_fingerprint(), stage.name, stage.key,
+                              [keys[n] for n in stage.after])
             keys[stage.name] = key
             prefix = f"[{number}/{total}] {stage.title}"
             fresh = self.force or stage.always
