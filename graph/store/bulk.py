@@ -110,26 +110,32 @@ def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) 
             f"{present} nodes; load into it through the driver instead (mode='driver', or "
             "`abusenet load --no-bulk`), which updates only what changed"
         )
-    start = time.perf_counter()
+    start = clock = time.perf_counter()
+    summary = LoadSummary("bulk")
     workdir = Path(tempfile.mkdtemp(prefix="abusenet-import-"))
     try:
         files = write_import_files(snapshot, workdir)
         multiline = _has_line_breaks(snapshot)
+        clock = summary.add_time("files", clock)
         store.close()
         server.stop()
+        clock = summary.add_time("restart", clock)
         try:
             _run_import(store, files, multiline, progress)
+            clock = summary.add_time("import", clock)
         finally:
             server.start()
             store.reconnect()
+            clock = summary.add_time("restart", clock)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     ensure_schema(store, [f.name for f in files if f.kind == "nodes"])
-    rel_types = tuple(f.name for f in files if f.kind == "relationships")
-    return LoadSummary(
-        "bulk", written={f.name: f.rows for f in files}, unchanged={f.name: 0 for f in files},
-        relationship_types=rel_types, seconds=time.perf_counter() - start,
-    )
+    summary.add_time("schema", clock)
+    summary.written = {f.name: f.rows for f in files}
+    summary.unchanged = {f.name: 0 for f in files}
+    summary.relationship_types = tuple(f.name for f in files if f.kind == "relationships")
+    summary.seconds = time.perf_counter() - start
+    return summary
 
 
 def _run_import(store: Neo4jStore, files: list[ImportFile], multiline: bool,

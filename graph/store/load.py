@@ -25,9 +25,18 @@ from pathlib import Path
 import pandas as pd
 
 from graph.snapshot import Snapshot, read_snapshot
+from graph.store.names import property_key
 from graph.store.runner import QueryRunner
 from graph.store.schema import ensure_schema
-from graph.store.tables import HASH, NodeTable, RelTable, node_tables, property_rows, rel_tables
+from graph.store.tables import (
+    HASH,
+    NodeTable,
+    RelTable,
+    node_tables,
+    property_rows,
+    rel_tables,
+    temporal_columns,
+)
 
 #: Rows per write transaction.
 BATCH_SIZE = 10_000
@@ -41,7 +50,9 @@ class LoadSummary:
     """What a load did.
 
     ``written`` and ``deleted`` count rows per label / relationship type; ``unchanged`` counts
-    rows already in the store with the same content. ``seconds`` is the wall time of the load.
+    rows already in the store with the same content. ``seconds`` is the wall time of the load,
+    ``phases`` splits it (driver: ``compare``, ``nodes``, ``relationships``, ``prune``; bulk:
+    ``files``, ``import``, ``restart``, ``schema``).
     """
 
     mode: str
@@ -50,6 +61,13 @@ class LoadSummary:
     deleted: dict[str, int] = field(default_factory=dict)
     relationship_types: tuple[str, ...] = ()
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, phase: str, since: float) -> float:
+        """Add the time from ``since`` (a ``perf_counter`` value) to ``phase``; returns now."""
+        now = time.perf_counter()
+        self.phases[phase] = self.phases.get(phase, 0.0) + now - since
+        return now
 
     @property
     def relationships_written(self) -> int:
@@ -129,26 +147,34 @@ def driver_load(
     summary = LoadSummary("driver", relationship_types=tuple(t.rel_type for t in rels))
     stale_nodes: dict[str, list[str]] = {}
     stale_rels: dict[str, pd.DataFrame] = {}
+    clock = time.perf_counter()
     for table in nodes:
         loaded = _loaded_nodes(runner, table.label)
         changed = _changed(table.frame, loaded, ["id"])
         summary.unchanged[table.label] = len(table.frame) - len(changed)
+        stale_nodes[table.label] = sorted(set(loaded["id"]) - set(table.frame["id"]))
+        clock = summary.add_time("compare", clock)
         summary.written[table.label] = _write_batches(
             runner, _node_upsert(table), changed, table.properties, batch_size,
             progress, f"{table.label} nodes",
         )
-        stale_nodes[table.label] = sorted(set(loaded["id"]) - set(table.frame["id"]))
+        clock = summary.add_time("nodes", clock)
     for table in rels:
         loaded = _loaded_rels(runner, table)
         changed = _changed(table.frame, loaded, ["src", "dst"])
         summary.unchanged[table.rel_type] = len(table.frame) - len(changed)
+        if not loaded.empty:
+            keep = table.frame[["src", "dst"]].assign(_keep=True)
+            gone = loaded.merge(keep, on=["src", "dst"], how="left")
+            stale_rels[table.rel_type] = gone.loc[gone["_keep"].isna(), ["src", "dst"]]
+        else:
+            stale_rels[table.rel_type] = loaded[["src", "dst"]]
+        clock = summary.add_time("compare", clock)
         summary.written[table.rel_type] = _write_batches(
             runner, _rel_upsert(table), changed, table.properties, batch_size,
             progress, f"{table.rel_type} relationships",
         )
-        keep = table.frame[["src", "dst"]].assign(_keep=True)
-        gone = loaded.merge(keep, on=["src", "dst"], how="left")
-        stale_rels[table.rel_type] = gone.loc[gone["_keep"].isna(), ["src", "dst"]]
+        clock = summary.add_time("relationships", clock)
     if prune:
         for table in rels:
             summary.deleted[table.rel_type] = _delete_rels(
@@ -158,6 +184,7 @@ def driver_load(
             summary.deleted[table.label] = _delete_nodes(
                 runner, table.label, stale_nodes[table.label], batch_size
             )
+        summary.add_time("prune", clock)
     summary.seconds = time.perf_counter() - start
     return summary
 
@@ -173,7 +200,8 @@ def _bulk_fits(store: QueryRunner, snapshot: Snapshot) -> bool:
 def _node_upsert(table: NodeTable) -> str:
     return (
         f"UNWIND $rows AS row MERGE (n:`{table.label}` {{id: row.id}}) "
-        "SET n += row.props RETURN count(*) AS written"
+        f"SET {_set_properties('n', temporal_columns(table.frame, table.properties))} "
+        "RETURN count(*) AS written"
     )
 
 
@@ -183,8 +211,20 @@ def _rel_upsert(table: RelTable) -> str:
         f"MATCH (a:`{table.src_label}` {{id: row.src}}) "
         f"MATCH (b:`{table.dst_label}` {{id: row.dst}}) "
         f"MERGE (a)-[r:`{table.rel_type}`]->(b) "
-        "SET r += row.props RETURN count(*) AS written"
+        f"SET {_set_properties('r', temporal_columns(table.frame, table.properties))} "
+        "RETURN count(*) AS written"
     )
+
+
+def _set_properties(var: str, temporal: list[str]) -> str:
+    """``x += row.props`` plus one ``DateTime`` per timestamp column, built from ``row.t``."""
+    clauses = [f"{var} += row.props"]
+    for i, column in enumerate(temporal):
+        clauses.append(
+            f"{var}.`{property_key(column)}` = CASE WHEN row.t[{i}] IS NULL THEN null "
+            f"ELSE datetime({{epochSeconds: row.t[{i}][0], nanosecond: row.t[{i}][1]}}) END"
+        )
+    return ", ".join(clauses)
 
 
 def _loaded_nodes(runner: QueryRunner, label: str) -> pd.DataFrame:
@@ -230,11 +270,11 @@ def _write_batches(
     written = 0
     with tqdm(total=len(frame), desc=what, unit="rows", disable=not progress or frame.empty) as bar:
         for chunk in _chunks(frame, batch_size):
-            props = property_rows(chunk, properties)
+            props, times = property_rows(chunk, properties)
             key_values = zip(*(chunk[k].tolist() for k in keys), strict=True)
             rows = [
-                {**dict(zip(keys, kv, strict=True)), "props": p}
-                for kv, p in zip(key_values, props, strict=True)
+                {**dict(zip(keys, kv, strict=True)), "props": p, "t": t}
+                for kv, p, t in zip(key_values, props, times, strict=True)
             ]
             result = runner.write([(query, {"rows": rows})])
             written += int(result[0].single("written") or 0)

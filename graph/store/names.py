@@ -1,7 +1,8 @@
-"""The only way a label or relationship type gets into Cypher text.
+"""The only way a label, relationship type or property key gets into Cypher text.
 
-Cypher cannot take a label or a relationship type as a parameter, so those two are the only names
-the store ever writes into query text. Every one passes through :func:`node_label` or
+Cypher cannot take a label or a relationship type as a parameter, so those (and the keys of
+timestamp properties, see :func:`property_key`) are the only names the store ever writes into
+query text. Every one passes through :func:`node_label` or
 :func:`rel_type`: the built-in names of the graph model are always allowed; a name a mapping adds
 (an extra entity type) must be a plain identifier. Anything else is refused, so no value from a
 snapshot or a user can change the shape of a query. Values (ids, scores, dates) always travel as
@@ -53,6 +54,25 @@ def rel_type(name: str) -> str:
         If ``name`` is neither built in nor a plain identifier (letters, digits, ``_``).
     """
     return _checked(name, BUILTIN_REL_TYPES, "relationship type")
+
+
+def property_key(name: str) -> str:
+    """Return ``name`` as a property key safe to write into Cypher (inside backticks), or raise.
+
+    Only the timestamp columns of a snapshot are named in query text (their values are turned
+    into ``DateTime`` on the server); all other properties travel inside a parameter map.
+
+    Raises
+    ------
+    UnsafeNameError
+        If ``name`` is not a plain identifier (letters, digits, ``_``).
+    """
+    if isinstance(name, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name):
+        return name
+    raise UnsafeNameError(
+        f"{name!r} is not a valid property name for a timestamp column: use letters, digits "
+        "and '_' only; rename the column"
+    )
 
 
 def _checked(name: str, builtin: frozenset[str], what: str) -> str:

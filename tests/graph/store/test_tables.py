@@ -1,5 +1,6 @@
 import math
 
+import pandas as pd
 import pytest
 
 from graph.store.tables import (
@@ -36,11 +37,21 @@ def test_labels_are_merged_onto_accounts_only() -> None:
 
 def test_property_rows_drop_missing_values_and_keep_python_types() -> None:
     table = rel_tables(investigation_snapshot())[2]  # PAID_WITH, sorted by endpoints
-    rows = property_rows(table.frame, table.properties)
+    rows, times = property_rows(table.frame, table.properties)
     assert [r["amount_sum"] for r in rows] == [10.0, 20.5, None]
     assert all(type(r["count"]) is int for r in rows)
-    assert rows[0]["first_ts"].isoformat() == "2024-01-02T03:04:05.123456+00:00"
     assert all(isinstance(r[HASH], int) and not math.isnan(r[HASH]) for r in rows)
+    assert "first_ts" not in rows[0]
+    # [epoch seconds, nanoseconds] per timestamp column (first_ts, last_ts).
+    first = int(pd.Timestamp("2024-01-02T03:04:05", tz="UTC").timestamp())
+    assert times[0] == [[first, 123_456_000], [int(pd.Timestamp("2024-02-01", tz="UTC").timestamp()), 0]]
+
+
+def test_missing_and_pre_1970_timestamps() -> None:
+    frame = pd.DataFrame({"t": pd.to_datetime(["1969-12-31T23:59:59.5Z", None], utc=True)})
+    frame[HASH] = 0
+    _, times = property_rows(frame, ["t"])
+    assert times == [[[-1, 500_000_000]], [None]]
 
 
 def test_ids_too_long_for_the_index_are_refused_with_the_limit() -> None:

@@ -1,0 +1,298 @@
+"""Neo4j load and query benchmark: driver path, bulk import, investigator query latency.
+
+Builds a synthetic snapshot with numpy (accounts with devices, IPs, payment methods and
+transfers, hub IPs, and planted rings sharing a device and a card), then, each on a fresh local
+server of its own (heap 4g, page cache 2g):
+
+1. the driver path: a first load into an empty database, then the same snapshot again (nothing
+   changed: only the hash comparison runs);
+2. the bulk path: ``neo4j-admin database import`` into an empty database, then write-back of
+   scores and rings, then p50 / p95 latency of every investigator query (``run_query``, the
+   same call ``abusenet query`` makes, parameters drawn at random from the graph).
+
+Usage::
+
+    .venv/bin/python benchmarks/neo4j_load.py --accounts 1000000 [--repeats 100] [--json out.json]
+
+Targets on the 2-core development machine: driver >= 30k relationships/s, bulk >= 300k
+relationships/s, ring lookup p95 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from abusenet.neo4j_server import LocalNeo4j, free_port  # noqa: E402
+from abusenet.settings import Neo4jSettings, default_neo4j_home  # noqa: E402
+from graph.query_pack import query_metadata, run_query  # noqa: E402
+from graph.snapshot import Snapshot, relation_specs  # noqa: E402
+from graph.store import LoadSummary, connect, load_snapshot  # noqa: E402
+from graph.store.writeback import write_scores  # noqa: E402
+
+START = np.datetime64("2024-01-01T00:00:00", "us")
+DAY_US = 86_400 * 1_000_000
+
+
+def synthetic_snapshot(n_accounts: int, seed: int) -> tuple[Snapshot, list[np.ndarray]]:
+    """A snapshot of ``n_accounts`` accounts and the planted rings (arrays of account rows)."""
+    rng = np.random.default_rng(seed)
+    n_dev, n_ip, n_card = int(n_accounts * 0.3), int(n_accounts * 0.4), int(n_accounts * 0.5)
+    account_ids = _ids("acc", n_accounts)
+    first = START + rng.integers(0, 90 * DAY_US, n_accounts).astype("timedelta64[us]")
+
+    def pick(n_per_account: np.ndarray, n_entities: int, hub_share: float = 0.0) -> np.ndarray:
+        src = np.repeat(np.arange(n_accounts), n_per_account)
+        dst = rng.integers(0, n_entities, len(src))
+        hubs = rng.random(len(src)) < hub_share
+        dst[hubs] = rng.integers(0, max(1, n_entities // 1000), hubs.sum())
+        return np.stack([src, dst], axis=1)
+
+    pairs = {
+        "USED_DEVICE": pick(1 + rng.binomial(1, 0.5, n_accounts), n_dev),
+        "USED_IP": pick(1 + rng.binomial(2, 0.5, n_accounts), n_ip, hub_share=0.05),
+        "PAID_WITH": pick(np.ones(n_accounts, dtype=int), n_card),
+        "TRANSACTED_WITH": pick(rng.binomial(1, 0.5, n_accounts), n_accounts),
+    }
+    rings = []
+    ring_rows = rng.permutation(n_accounts)[: n_accounts // 100 * 3]
+    offset = 0
+    extra_dev, extra_card = [], []
+    while offset + 10 <= len(ring_rows):
+        size = int(rng.integers(5, 11))
+        members = ring_rows[offset:offset + size]
+        offset += size
+        rings.append(members)
+        extra_dev.append(np.stack([members, np.full(size, rng.integers(0, n_dev))], axis=1))
+        extra_card.append(np.stack([members, np.full(size, rng.integers(0, n_card))], axis=1))
+    pairs["USED_DEVICE"] = np.concatenate([pairs["USED_DEVICE"], *extra_dev])
+    pairs["PAID_WITH"] = np.concatenate([pairs["PAID_WITH"], *extra_card])
+    specs = relation_specs()
+    names = {"Account": account_ids, "Device": _ids("dev", n_dev), "IP": _ids("ip", n_ip),
+             "PaymentMethod": _ids("card", n_card)}
+    edges = {}
+    for name, pair in pairs.items():
+        pair = np.unique(pair[pair[:, 0] != pair[:, 1]] if name == "TRANSACTED_WITH" else pair,
+                         axis=0)
+        n = len(pair)
+        t0 = first[pair[:, 0]] + rng.integers(0, DAY_US, n).astype("timedelta64[us]")
+        edges[name] = pd.DataFrame({
+            "src": names["Account"][pair[:, 0]],
+            "dst": names[specs[name].dst_type][pair[:, 1]],
+            "count": rng.integers(1, 50, n),
+            "first_ts": pd.to_datetime(t0, utc=True),
+            "last_ts": pd.to_datetime(t0 + rng.integers(0, 30 * DAY_US, n)
+                                      .astype("timedelta64[us]"), utc=True),
+            "amount_sum": np.where(rng.random(n) < 0.5, rng.gamma(2.0, 40.0, n), np.nan),
+        })
+    nodes = {}
+    for node_type, ids in names.items():
+        n = len(ids)
+        t0 = first if node_type == "Account" else START + rng.integers(
+            0, 90 * DAY_US, n).astype("timedelta64[us]")
+        table = pd.DataFrame({"id": ids, "first_ts": pd.to_datetime(t0, utc=True),
+                              "last_ts": pd.to_datetime(t0 + np.timedelta64(30, "D"), utc=True)})
+        if node_type == "Account":
+            table["n_events"] = rng.integers(1, 500, n)
+            table["amount_mean"] = rng.gamma(2.0, 30.0, n)
+        nodes[node_type] = table
+    bad = np.concatenate([r[:2] for r in rings])
+    labels = pd.DataFrame({"account_id": account_ids[bad], "label": np.ones(len(bad), np.int8)})
+    return Snapshot(nodes=nodes, edges=edges, relations=specs, labels=labels), rings
+
+
+def _ids(prefix: str, n: int) -> np.ndarray:
+    return (prefix + "-" + pd.Series(np.arange(n)).astype(str).str.zfill(8)).to_numpy(object)
+
+
+def fresh_server(workdir: Path, name: str) -> LocalNeo4j:
+    """A started server of the benchmark's own with a 4g heap and a 2g page cache."""
+    server = LocalNeo4j(workdir / name)
+    server.install(bolt_port=free_port(), http_port=free_port(), heap="4g", pagecache="2g",
+                   jars_from=default_neo4j_home())
+    server.start()
+    return server
+
+
+def settings_of(server: LocalNeo4j) -> Neo4jSettings:
+    return Neo4jSettings(uri=server.read_settings()["uri"], password=server.read_password())
+
+
+def query_plan(snapshot: Snapshot, rings: list[np.ndarray], rng: np.random.Generator,
+               repeats: int) -> dict[str, list[dict[str, Any]]]:
+    """Random parameters for each pack query, drawn from the graph."""
+    accounts = snapshot.nodes["Account"]["id"].to_numpy()
+    devices = snapshot.edges["USED_DEVICE"]["dst"].to_numpy()
+    ring_pick = [rings[i] for i in rng.integers(0, len(rings), repeats)]
+    since = (START + np.timedelta64(80, "D")).astype(datetime).replace(tzinfo=UTC)
+    return {
+        "ring_of_account": [{"account_id": accounts[r[0]]} for r in ring_pick],
+        "accounts_near_entity": [
+            {"entity_type": "Device", "entity_id": d, "k": 2}
+            for d in devices[rng.integers(0, len(devices), repeats)]
+        ],
+        "top_rings": [{"limit": 20}] * repeats,
+        "shared_between": [{"account_a": accounts[r[0]], "account_b": accounts[r[1]]}
+                           for r in ring_pick],
+        "new_accounts_on_risky_entities": [{"since": since, "min_risk": 0.9}] * repeats,
+        "evidence_path": [{"account_id": accounts[r[-1]]} for r in ring_pick],
+    }
+
+
+def time_queries(store: Any, plan: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """p50 / p95 / max latency in ms of each query over its parameter list (after warm-up)."""
+    results = {}
+    metadata = query_metadata("benchmark", analyst="benchmark", case="neo4j_load")
+    for name, params in plan.items():
+        for p in params[:3]:
+            run_query(store, name, p, metadata=metadata)
+        times, rows = [], 0
+        for p in params:
+            start = time.perf_counter()
+            rows += len(run_query(store, name, p, metadata=metadata))
+            times.append((time.perf_counter() - start) * 1000)
+        results[name] = {"p50_ms": float(np.percentile(times, 50)),
+                         "p95_ms": float(np.percentile(times, 95)),
+                         "max_ms": float(np.max(times)), "mean_rows": rows / len(params)}
+    return results
+
+
+def rate(summary: LoadSummary) -> dict[str, Any]:
+    rels = summary.relationships_written
+    return {"seconds": round(summary.seconds, 1), "nodes": summary.nodes_written,
+            "relationships": rels, "phases_s": {k: round(v, 1) for k, v in summary.phases.items()},
+            "relationships_per_s": round(rels / summary.seconds) if summary.seconds else None}
+
+
+def bench_driver(snapshot: Snapshot, workdir: Path, report: dict[str, Any]) -> None:
+    """First load and unchanged reload through the driver, on a fresh server."""
+    server = fresh_server(workdir, "driver-home")
+    try:
+        with connect(settings_of(server)) as store:
+            report["driver_first_load"] = rate(load_snapshot(store, snapshot, mode="driver"))
+            print("driver first load:", report["driver_first_load"], flush=True)
+            again = load_snapshot(store, snapshot, mode="driver", progress=False)
+            report["driver_reload_unchanged"] = {"seconds": round(again.seconds, 1),
+                                                 "written": again.total_written}
+            print("driver reload:", report["driver_reload_unchanged"], flush=True)
+    finally:
+        server.stop()
+        shutil.rmtree(workdir / "driver-home", ignore_errors=True)
+
+
+def bench_bulk_and_queries(
+    snapshot: Snapshot, rings: list[np.ndarray], workdir: Path, args: argparse.Namespace,
+    report: dict[str, Any],
+) -> None:
+    """Bulk import on a fresh server, then write-back, then query latency."""
+    server = fresh_server(workdir, "bulk-home")
+    rng = np.random.default_rng(args.seed + 1)
+    try:
+        with connect(settings_of(server), server=server) as store:
+            report["bulk_first_load"] = rate(load_snapshot(store, snapshot, mode="bulk",
+                                                           progress=False))
+            print("bulk first load:", report["bulk_first_load"], flush=True)
+            accounts = snapshot.nodes["Account"]["id"].to_numpy()
+            scored = np.union1d(rng.choice(len(accounts), min(args.scored_accounts,
+                                                                len(accounts)), replace=False),
+                                np.concatenate(rings))
+            scores = pd.DataFrame({"account_id": accounts[scored],
+                                   "score": rng.random(len(scored))})
+            cards = snapshot.nodes["PaymentMethod"]["id"].to_numpy()
+            cards = cards[rng.random(len(cards)) < 0.1]
+            entity_scores = pd.DataFrame({"node_type": "PaymentMethod", "entity_id": cards,
+                                          "score": rng.random(len(cards))})
+            ring_table = pd.DataFrame({
+                "ring_id": [f"ring-{i:06d}" for i in range(len(rings))],
+                "score": rng.random(len(rings)), "size": [len(r) for r in rings],
+                "members": [list(accounts[r]) for r in rings], "kind": "shared_device",
+            })
+            written = write_scores(store, scores, entity_scores, ring_table,
+                                   model_version="bench-v1")
+            report["writeback"] = {"seconds": round(written.seconds, 1),
+                                   "accounts": written.accounts_scored,
+                                   "entities": written.entities_scored,
+                                   "rings": written.rings_written,
+                                   "memberships": written.memberships_written}
+            print("write-back:", report["writeback"], flush=True)
+            report["queries"] = time_queries(store, query_plan(snapshot, rings, rng,
+                                                               args.repeats))
+    finally:
+        server.stop()
+        shutil.rmtree(workdir / "bulk-home", ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=100, help="runs per query")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where the servers live (default: a temporary directory)")
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--skip-driver", action="store_true",
+                        help="bulk path and queries only (the driver path at 1M takes long)")
+    parser.add_argument("--scored-accounts", type=int, default=100_000,
+                        help="accounts given a score in the write-back (ring members always)")
+    args = parser.parse_args()
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="abusenet-neo4j-bench-"))
+    report: dict[str, Any] = {"accounts": args.accounts, "seed": args.seed,
+                              "load_average_at_start": list(os.getloadavg())}
+
+    start = time.perf_counter()
+    snapshot, rings = synthetic_snapshot(args.accounts, args.seed)
+    report["generate_s"] = round(time.perf_counter() - start, 1)
+    report["nodes"] = {t: len(df) for t, df in snapshot.nodes.items()}
+    report["relationships"] = {r: len(df) for r, df in snapshot.edges.items()}
+    print(f"snapshot: {report['nodes']} {report['relationships']} "
+          f"({report['generate_s']} s)", flush=True)
+    try:
+        if not args.skip_driver:
+            bench_driver(snapshot, workdir, report)
+        bench_bulk_and_queries(snapshot, rings, workdir, args, report)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    report["load_average_at_end"] = list(os.getloadavg())
+    print_table(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+def print_table(report: dict[str, Any]) -> None:
+    rels = sum(report["relationships"].values())
+    nodes = sum(report["nodes"].values())
+    print(f"\n## Neo4j load benchmark: {report['accounts']:,} accounts, {nodes:,} nodes, "
+          f"{rels:,} relationships\n\nload average (1, 5, 15 min) at start "
+          f"{report['load_average_at_start']}, at end {report['load_average_at_end']}\n")
+    print("| path | seconds | relationships/s | phases (s) |\n|---|---|---|---|")
+    for key in ("driver_first_load", "bulk_first_load"):
+        if key in report:
+            r = report[key]
+            print(f"| {key} | {r['seconds']} | {r['relationships_per_s']:,} | {r['phases_s']} |")
+    if "driver_reload_unchanged" in report:
+        r = report["driver_reload_unchanged"]
+        print(f"| driver_reload_unchanged | {r['seconds']} | (wrote {r['written']}) | |")
+    print(f"\nwrite-back: {report['writeback']}\n")
+    print("| query | p50 ms | p95 ms | max ms | rows/run |\n|---|---|---|---|---|")
+    for name, q in report["queries"].items():
+        print(f"| {name} | {q['p50_ms']:.1f} | {q['p95_ms']:.1f} | {q['max_ms']:.1f} | "
+              f"{q['mean_rows']:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
