@@ -44,7 +44,8 @@ def test_property_rows_drop_missing_values_and_keep_python_types() -> None:
     assert "first_ts" not in rows[0]
     # [epoch seconds, nanoseconds] per timestamp column (first_ts, last_ts).
     first = int(pd.Timestamp("2024-01-02T03:04:05", tz="UTC").timestamp())
-    assert times[0] == [[first, 123_456_000], [int(pd.Timestamp("2024-02-01", tz="UTC").timestamp()), 0]]
+    last = int(pd.Timestamp("2024-02-01", tz="UTC").timestamp())
+    assert times[0] == [[first, 123_456_000], [last, 0]]
 
 
 def test_missing_and_pre_1970_timestamps() -> None:
