@@ -18,8 +18,8 @@ figures are measured on the other half (*evaluation rings*) only:
 
 Generated data (``ingest.synth.generate``): the generator's own partial, noisy labels train;
 the rings it marks ``labelled == False`` (no member labelled) are the evaluation rings, with the
-same figures (``k`` = their number); accounts are evaluated against the truth on unlabelled
-accounts.
+same figures (``k`` = their number); account figures count every abusive account of the
+generator's truth (``truth_accounts.parquet``) among the unlabelled accounts as positive.
 
 Methods: ``gnn`` (:class:`gnn.detector.AccountDetector` account scores, which also seed
 ``scored_*`` ring candidates, pooled by :func:`gnn.rings.score_rings`), ``xgb-graph`` (the same
@@ -29,7 +29,8 @@ the account graph over shared entities and flows, no hub down-weighting, ranked 
 Nothing is tuned on the evaluation rings: all settings are the defaults of
 :class:`graph.rings.config.RingConfig` and :func:`gnn.rings.score_rings`.
 
-Run ``python -m benchmarks.rings [--seeds 0 1] [--synth-accounts 100000]``.
+Run ``python -m benchmarks.rings [--seeds 0 1] [--synth-accounts 100000] [--methods ...]``;
+``--perf-accounts 1000000`` also times the candidate search on a generated 1M-account world.
 """
 
 from __future__ import annotations
@@ -163,10 +164,12 @@ def evaluate(
     evaluation: list[list[str]],
     candidates: Sequence[RingCandidate],
     methods: Sequence[str] | None = None,
+    abusive: set[str] | None = None,
 ) -> list[dict]:
-    """Rows of every method (or only ``methods``) on one dataset and seed."""
+    """Rows of every method (or only ``methods``) on one dataset and seed; account figures take
+    ``abusive`` as positives (default: the evaluation rings' members)."""
     accounts = account_index(snapshot)
-    positives = {m for ring in evaluation for m in ring}
+    positives = abusive if abusive is not None else {m for ring in evaluation for m in ring}
     k = len(evaluation)
     rows = []
 
@@ -179,6 +182,7 @@ def evaluate(
             **_account_figures(account_scores, labels, positives),
             "n_rings": len(rings), "seconds": round(seconds, 1),
         })
+        print(rows[-1], flush=True)
 
     for method, scorer in _scorers(methods).items():
         started = time.perf_counter()
@@ -240,14 +244,42 @@ def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,),
             snapshot = _pipeline_snapshot(str(out / "events"), ROOT / "configs" / "mappings" /
                                           "synth.yaml", Path(tmp), labels)
             truth = pd.read_parquet(out / "rings.parquet")
+            accounts = pd.read_parquet(out / "truth_accounts.parquet")
+        abusive = set(accounts.loc[accounts["is_abusive"].astype(bool), "account_id"].astype(str))
         evaluation = [sorted(map(str, m)) for m in truth.loc[~truth["labelled"], "members"]]
         started = time.perf_counter()
         candidates = find_ring_candidates(snapshot)
         print(f"synth {n_accounts}: {len(candidates)} candidates in "
               f"{time.perf_counter() - started:.1f}s")
         rows += evaluate(f"synth-{n_accounts // 1000}k", seed, snapshot, labels, evaluation,
-                         candidates, methods)
+                         candidates, methods, abusive)
     return rows
+
+
+def time_candidates(n_accounts: int = 1_000_000, seed: int = 0) -> dict:
+    """Wall time and peak memory of :func:`find_ring_candidates` on a generated world."""
+    import resource
+
+    from ingest.synth import generate
+
+    with tempfile.TemporaryDirectory(prefix="rings-perf-") as tmp:
+        out = Path(tmp) / "synth"
+        generate(out, n_accounts=n_accounts, seed=seed, progress=False)
+        snapshot = _pipeline_snapshot(str(out / "events"), ROOT / "configs" / "mappings" /
+                                      "synth.yaml", Path(tmp))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+    candidates = find_ring_candidates(snapshot)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "accounts": len(account_index(snapshot)),
+        "edges": int(sum(len(e) for e in snapshot.edges.values())),
+        "candidates": len(candidates),
+        "seconds": round(seconds, 1),
+        "peak_rss_gb_before": round(before / 2**20, 2),
+        "peak_rss_gb": round(peak / 2**20, 2),
+    }
 
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
@@ -270,14 +302,19 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=None,
                         help="gnn, xgb-graph, structure (structure also runs components)")
     parser.add_argument("--synth-methods", nargs="+", default=None)
+    parser.add_argument("--perf-accounts", type=int, default=0,
+                        help="also time the candidate search on a generated world this large")
     args = parser.parse_args()
+    if args.perf_accounts:
+        print(time_candidates(args.perf_accounts))
     rows = [] if args.skip_amlsim else run_amlsim(args.seeds, args.methods)
     if not args.skip_synth:
         rows += run_synth(args.synth_accounts, args.synth_seeds,
                           args.synth_methods or args.methods)
-    pd.set_option("display.width", 200)
-    print(pd.DataFrame(rows).to_string(index=False))
-    print(summarise(rows).to_string())
+    if rows:
+        pd.set_option("display.width", 200)
+        print(pd.DataFrame(rows).to_string(index=False))
+        print(summarise(rows).to_string())
 
 
 if __name__ == "__main__":
