@@ -7,6 +7,7 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.loader import NodeLoader
 
+from gnn.models.aggregation import mean_adjacency
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
 
@@ -50,12 +51,21 @@ def full_graph_logits(
 ) -> torch.Tensor:
     """Logits of every target node, every neighbour included (exact, deterministic).
 
-    Messages are gathered at most ``chunk_size`` edges at a time, so beyond the node embeddings
-    (``num_nodes x hidden`` per layer) memory stays bounded.
+    Neighbour means are sparse-matrix products with the sampler's CSR arrays (no ``E x hidden``
+    gather), so memory beyond the node embeddings (``num_nodes x hidden`` per layer) stays
+    bounded by the graph itself.
     """
     model.eval()
     x_dict = full_graph_inputs(data, sampler)
-    return model(x_dict, data.edge_index_dict, chunk_size=chunk_size)
+    adjacency = {
+        et: mean_adjacency(
+            torch.from_numpy(csr.rowptr),
+            torch.from_numpy(csr.col),
+            int(data[et[0]].num_nodes),
+        )
+        for et, csr in sampler.csr.items()
+    }
+    return model(x_dict, adjacency, chunk_size=chunk_size)
 
 
 @torch.no_grad()

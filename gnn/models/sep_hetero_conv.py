@@ -93,7 +93,7 @@ class SepHeteroConv(nn.Module):
                     parts.append(ego.new_zeros((keep, self.channels * len(self.aggregators))))
                     continue
                 weight = None if edge_weight_dict is None else edge_weight_dict.get(et)
-                if keep < h.size(0):
+                if keep < h.size(0) and edge_index.layout == torch.strided:
                     inside = edge_index[1] < keep
                     edge_index = edge_index[:, inside]
                     weight = None if weight is None else weight[inside]

@@ -53,3 +53,18 @@ def test_trimming_sampled_hops_keeps_seed_logits():
     # seeds: accounts 0, 2; hop 1: devices 0, 1; hop 2: accounts 1, 3 (already ordered by hop)
     trimmed = model(x, edges, num_sampled_nodes_dict={"Account": [2, 0, 2], "Device": [0, 2, 0]})
     assert torch.allclose(full[:2], trimmed[:2], atol=1e-6)
+
+
+def test_sparse_mean_adjacency_matches_edge_list_aggregation():
+    from gnn.models.aggregation import mean_adjacency
+
+    x = torch.randn(30, 4)
+    edge_index = torch.randint(0, 30, (2, 200))
+    order = torch.argsort(edge_index[1])
+    rowptr = torch.zeros(21, dtype=torch.long)
+    dst = edge_index[1][order]
+    keep = dst < 20
+    rowptr[1:] = torch.cumsum(torch.bincount(dst[keep], minlength=20), 0)
+    adjacency = mean_adjacency(rowptr, edge_index[0][order][keep], 30)
+    expected = aggregate(x, edge_index[:, edge_index[1] < 20], 20)
+    assert torch.allclose(aggregate(x, adjacency, 20), expected, atol=1e-4)
