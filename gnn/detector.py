@@ -67,7 +67,8 @@ class AccountDetector:
     calibration
         ``"platt"`` (keeps the ranking) or ``"isotonic"``.
     chunk_size
-        Edges gathered at once when scoring whole graphs (bounds memory).
+        Edges gathered at once where neighbours are aggregated from edge lists without
+        gradients (whole-graph scoring multiplies sparse matrices instead and ignores it).
     random_state
         Seed for initialisation, sampling and the validation split.
     num_threads
@@ -355,11 +356,11 @@ class AccountDetector:
                 f"snapshot with {int(y.sum())} positive(s). Add labels for both classes."
             )
         self.fit_graph(data, rows, y, v_rows, v_y, times, v_times)
-        self.feature_names_ = self._feature_names(data)
+        self.feature_names_ = self._feature_names()
         self.fingerprint_ = snapshot_fingerprint(snapshot)
         return self
 
-    def _feature_names(self, data: HeteroData) -> list[str]:
+    def _feature_names(self) -> list[str]:
         target = self.model_.target_type
         degree = [f"degree:{et[1]}" for et in self.edge_types_ if et[2] == target]
         return list(self.scaler_.columns.get(target, [])) + degree
