@@ -37,7 +37,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from abusenet.neo4j_server import LocalNeo4j, free_port  # noqa: E402
+from abusenet.neo4j_server import LocalNeo4j, Neo4jServerError, free_port  # noqa: E402
 from abusenet.settings import Neo4jSettings, default_neo4j_home  # noqa: E402
 from graph.query_pack import query_metadata, run_query  # noqa: E402
 from graph.snapshot import Snapshot, relation_specs  # noqa: E402
@@ -121,9 +121,17 @@ def _ids(prefix: str, n: int) -> np.ndarray:
 
 def fresh_server(workdir: Path, name: str) -> LocalNeo4j:
     """A started server of the benchmark's own with a 4g heap and a 2g page cache."""
-    server = LocalNeo4j(workdir / name)
-    server.install(bolt_port=free_port(), http_port=free_port(), heap="4g", pagecache="2g",
-                   jars_from=default_neo4j_home())
+    for _ in range(3):
+        server = LocalNeo4j(workdir / name)
+        try:
+            server.install(bolt_port=free_port(), http_port=free_port(), heap="4g",
+                           pagecache="2g", jars_from=default_neo4j_home())
+            break
+        except Neo4jServerError as err:
+            # A generated password starting with "-" is taken for an option by neo4j-admin
+            # (reported); a fresh home draws a new one.
+            print(f"install failed, retrying in a fresh home: {err}", flush=True)
+            shutil.rmtree(workdir / name, ignore_errors=True)
     server.start()
     return server
 
