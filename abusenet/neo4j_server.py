@@ -181,7 +181,7 @@ class LocalNeo4j:
         self._write_conf(settings)
         _atomic_write(self.settings_path, json.dumps(settings, indent=2))
         if not self.password_path.is_file():
-            _atomic_write(self.password_path, secrets.token_urlsafe(24), mode=0o600)
+            _atomic_write(self.password_path, generate_password(), mode=0o600)
         if not (data / "dbms").exists():
             self._admin(java, ["dbms", "set-initial-password", self.read_password()])
         return settings
@@ -379,6 +379,18 @@ class LocalNeo4j:
             return "(no log)"
         text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
         return _redact("\n".join(text), self)
+
+
+def generate_password() -> str:
+    """A random 32-character password that neo4j-admin accepts.
+
+    ``token_urlsafe`` may start with ``-``, which neo4j-admin's argument parser would take for an
+    option; such draws are rejected.
+    """
+    while True:
+        password = secrets.token_urlsafe(24)
+        if password[0].isalnum():
+            return password
 
 
 def find_java() -> str:

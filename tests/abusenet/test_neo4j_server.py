@@ -97,3 +97,11 @@ def test_status_of_a_home_without_install(tmp_path: Path) -> None:
     assert LocalNeo4j(tmp_path).status().state == "not installed"
     with pytest.raises(Neo4jServerError, match="abusenet neo4j install"):
         LocalNeo4j(tmp_path).start()
+
+
+def test_generated_passwords_never_look_like_options() -> None:
+    from abusenet.neo4j_server import generate_password
+
+    drawn = [generate_password() for _ in range(2000)]
+    assert all(p[0].isalnum() and len(p) == 32 for p in drawn)
+    assert len(set(drawn)) == len(drawn)
