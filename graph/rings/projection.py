@@ -86,7 +86,8 @@ def account_index(snapshot: Snapshot) -> pd.Index:
             parts.append(edges["dst"].astype(str))
     if not parts:
         return pd.Index([], dtype=object)
-    return pd.Index(pd.unique(pd.concat(parts, ignore_index=True)))
+    # plain object strings: per-ring lookups on Arrow-backed strings cost far more
+    return pd.Index(np.asarray(pd.unique(pd.concat(parts, ignore_index=True)), dtype=object))
 
 
 def epoch_seconds(values: pd.Series) -> np.ndarray:
