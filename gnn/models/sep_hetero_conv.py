@@ -59,6 +59,10 @@ class SepHeteroConv(nn.Module):
         self.norm = nn.ModuleDict({t: nn.LayerNorm(channels) for t in node_types})
         self.reset_parameters()
 
+    def _block_widths(self, node_type: str) -> list[int]:
+        width = self.channels * len(self.aggregators)
+        return [self.channels] + [width] * len(self.incoming[node_type])
+
     def reset_parameters(self) -> None:
         """Re-initialise all weights."""
         for t in self.node_types:
@@ -85,20 +89,23 @@ class SepHeteroConv(nn.Module):
             h = h_dict[t]
             keep = h.size(0) if num_dst is None else min(num_dst.get(t, 0), h.size(0))
             ego = h[:keep]
-            parts = [ego]
-            for et in self.incoming[t]:
+            # W [ego || agg_1 || ... || agg_k] computed block by block: the same product as
+            # concatenating first, without materialising the wide concatenation.
+            weight_blocks = self.lin[t].weight.split(self._block_widths(t), dim=1)
+            mixed = torch.addmm(self.lin[t].bias, ego, weight_blocks[0].t())
+            for et, block in zip(self.incoming[t], weight_blocks[1:], strict=True):
                 src = h_dict.get(et[0])
                 edge_index = edge_index_dict.get(et)
                 if src is None or edge_index is None:
-                    parts.append(ego.new_zeros((keep, self.channels * len(self.aggregators))))
-                    continue
+                    continue  # no neighbours: a zero block adds nothing
                 weight = None if edge_weight_dict is None else edge_weight_dict.get(et)
                 if keep < h.size(0) and edge_index.layout == torch.strided:
                     inside = edge_index[1] < keep
                     edge_index = edge_index[:, inside]
                     weight = None if weight is None else weight[inside]
-                parts.append(aggregate(src, edge_index, keep, self.aggregators, weight, chunk_size))
-            update = torch.relu(self.norm[t](self.lin[t](torch.cat(parts, dim=1))))
+                neighbours = aggregate(src, edge_index, keep, self.aggregators, weight, chunk_size)
+                mixed = mixed.addmm(neighbours, block.t())
+            update = torch.relu(self.norm[t](mixed))
             updated = ego + nn.functional.dropout(update, self.dropout, self.training)
             out[t] = updated if keep == h.size(0) else torch.cat([updated, h[keep:]])
         return out
