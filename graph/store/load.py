@@ -170,6 +170,8 @@ def driver_load(
         else:
             stale_rels[table.rel_type] = loaded[["src", "dst"]]
         clock = summary.add_time("compare", clock)
+        # Sorted by endpoints: each batch touches neighbouring nodes, in a stable lock order.
+        changed = changed.sort_values(["src", "dst"], kind="stable")
         summary.written[table.rel_type] = _write_batches(
             runner, _rel_upsert(table), changed, table.properties, batch_size,
             progress, f"{table.rel_type} relationships",

@@ -72,7 +72,7 @@ def node_tables(snapshot: Snapshot) -> list[NodeTable]:
 
 
 def rel_tables(snapshot: Snapshot) -> list[RelTable]:
-    """One :class:`RelTable` per relation, in the snapshot's order, sorted by endpoints.
+    """One :class:`RelTable` per relation, in the snapshot's order.
 
     Relationships whose source or destination is not in the node tables are left out (with a
     warning), on both load paths alike.
@@ -92,8 +92,7 @@ def rel_tables(snapshot: Snapshot) -> list[RelTable]:
                 "from the snapshot's node tables and are not loaded",
                 stacklevel=2,
             )
-            frame = frame[present]
-        frame = frame.sort_values(["src", "dst"], kind="stable").reset_index(drop=True)
+            frame = frame[present].reset_index(drop=True)
         tables.append(
             RelTable(rel_type(name), node_label(spec.src_type), node_label(spec.dst_type),
                      _with_hash(frame))

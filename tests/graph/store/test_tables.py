@@ -36,7 +36,7 @@ def test_labels_are_merged_onto_accounts_only() -> None:
 
 
 def test_property_rows_drop_missing_values_and_keep_python_types() -> None:
-    table = rel_tables(investigation_snapshot())[2]  # PAID_WITH, sorted by endpoints
+    table = rel_tables(investigation_snapshot())[2]  # PAID_WITH
     rows, times = property_rows(table.frame, table.properties)
     assert [r["amount_sum"] for r in rows] == [10.0, 20.5, None]
     assert all(type(r["count"]) is int for r in rows)
