@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -184,11 +185,22 @@ def _csv_ready(frame: pd.DataFrame) -> pa.Table:
     for i, column in enumerate(table.column_names):
         values = table.column(i)
         if pa.types.is_timestamp(values.type):
-            utc = values.cast(pa.timestamp("us", tz="UTC"), safe=False)
-            table = table.set_column(i, column, pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ"))
+            table = table.set_column(i, column, _iso_utc(frame[column]))
         elif pa.types.is_floating(values.type):
             table = table.set_column(i, column, pc.if_else(pc.is_nan(values), None, values))
     return table
+
+
+def _iso_utc(series: pd.Series) -> pa.Array:
+    """``2024-01-02T03:04:05.123456Z`` per timestamp (null for a missing one).
+
+    numpy formats in C; Arrow's ``strftime`` is several times slower on millions of rows.
+    """
+    stamps = pd.to_datetime(series, utc=True).dt.tz_localize(None)
+    text = np.datetime_as_string(stamps.to_numpy("datetime64[us]"), unit="us")
+    return pc.binary_join_element_wise(
+        pa.array(text, mask=stamps.isna().to_numpy()), "Z", ""
+    )
 
 
 def _has_line_breaks(snapshot: Snapshot) -> bool:

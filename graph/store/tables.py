@@ -77,14 +77,16 @@ def rel_tables(snapshot: Snapshot) -> list[RelTable]:
     Relationships whose source or destination is not in the node tables are left out (with a
     warning), on both load paths alike.
     """
-    known = {t: pd.Index(df["id"].astype(str)) for t, df in snapshot.nodes.items()}
+    known = {t: pd.Index(df["id"].astype(str)).unique() for t, df in snapshot.nodes.items()}
     tables = []
     for name, spec in snapshot.relations.items():
         frame = snapshot.edges[name].copy()
         frame["src"] = frame["src"].astype(str)
         frame["dst"] = frame["dst"].astype(str)
-        present = frame["src"].isin(known.get(spec.src_type, [])) & frame["dst"].isin(
-            known.get(spec.dst_type, [])
+        # Hash lookups: Series.isin on Arrow-backed strings loops in Python.
+        empty = pd.Index([], dtype=object)
+        present = (known.get(spec.src_type, empty).get_indexer(frame["src"]) >= 0) & (
+            known.get(spec.dst_type, empty).get_indexer(frame["dst"]) >= 0
         )
         if not present.all():
             warnings.warn(
