@@ -63,11 +63,11 @@ browser:
 	  sudo=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq chromium chromium-driver; }
 
-## bench: the benchmark scripts (minutes to hours; see benchmarks/README.md)
+## bench: the benchmark scripts (an hour or more; see benchmarks/README.md)
 bench: venv neo4j
-	$(BIN)/python benchmarks/ingest.py
-	$(BIN)/python benchmarks/detect.py
-	$(BIN)/python benchmarks/neo4j_load.py
+	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.detect
+	$(BIN)/python -m benchmarks.neo4j_load
 
 lint: venv
 	$(BIN)/ruff check .

@@ -17,16 +17,16 @@ features + 2-hop neighbour mean/max/std + degree), ``GNN+XGB`` (rank average of 
 weight picked on validation), ``XGB-Graph``, ``XGB (own features)``, ``LabelPropagation`` and
 ``ComponentRate``. Every choice (epochs, ensemble weight) uses validation labels only.
 
-Hook for other datasets: a module ``gnn.ring_benchmark`` exposing ``DATASET_RUNNERS`` (a list of
-functions ``runner(args) -> list[dict]``, each dict one table row with keys ``dataset``,
-``method`` and metric name -> ``(mean, std)``) is picked up automatically.
+Ring datasets (``benchmarks/rings.py``, protocol in its docstring): AMLSim 10k with half the
+rings' members labelled (rings recovered among the other half, top-ring precision, account
+AUROC / AUPRC on unlabelled accounts; mean ± std over ``--ring-seeds``) and the generator's data
+at ``--synth-accounts`` (``--synth-methods`` picks the methods there, since the GNN is the slow
+one). ``--skip-rings`` leaves them out.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import resource
 import time
@@ -138,11 +138,54 @@ def run_reddit(args: argparse.Namespace) -> list[Row]:
     return run_node_dataset("Reddit", data, splits, args)
 
 
-def dataset_runners() -> list[Runner]:
-    """The node-level runners plus those of ``gnn.ring_benchmark`` when it exists."""
+RING_METRICS = ("recovered", "top_precision", "auroc", "auprc")
+#: Method names of ``benchmarks/rings.py`` as they appear in this table.
+RING_METHOD_NAMES = {
+    "gnn": "SepHeteroGNN (ours)",
+    "xgb-graph": "XGB-Graph",
+    "structure": "Structure only (ours)",
+    "components": "Components",
+}
+
+
+def ring_rows(rows: list[dict]) -> list[Row]:
+    """``benchmarks/rings.py`` rows (one per method and seed) -> mean ± std table rows."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        grouped.setdefault((row["dataset"], row["method"]), []).append(row)
+    table = []
+    for (dataset, method), runs in grouped.items():
+        out: Row = {
+            "dataset": f"{dataset} ({len(runs)} seeds)",
+            "method": RING_METHOD_NAMES.get(method, method),
+        }
+        for metric in RING_METRICS:
+            values = np.array([r[metric] for r in runs], dtype=float)
+            out[metric] = (float(values.mean()), float(values.std()))
+        out["seconds/split"] = float(np.mean([r["seconds"] for r in runs]))
+        table.append(out)
+    return table
+
+
+def run_amlsim_rings(args: argparse.Namespace) -> list[Row]:
+    """AMLSim 10k, half the rings labelled (``benchmarks/rings.py``)."""
+    from benchmarks.rings import run_amlsim
+
+    return ring_rows(run_amlsim(seeds=args.ring_seeds))
+
+
+def run_synth_rings(args: argparse.Namespace) -> list[Row]:
+    """The generator's data with its planted rings (``benchmarks/rings.py``)."""
+    from benchmarks.rings import run_synth
+
+    return ring_rows(run_synth(args.synth_accounts, seeds=(0,), methods=args.synth_methods))
+
+
+def dataset_runners(args: argparse.Namespace) -> list[Runner]:
+    """The node-level runners, then the ring datasets unless ``--skip-rings``."""
     runners: list[Runner] = [run_tolokers, run_reddit]
-    if importlib.util.find_spec("gnn.ring_benchmark") is not None:
-        runners.extend(importlib.import_module("gnn.ring_benchmark").DATASET_RUNNERS)
+    if not args.skip_rings:
+        runners += [run_amlsim_rings, run_synth_rings]
     return runners
 
 
@@ -257,6 +300,13 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=None, help="override the GNN epochs")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--scale", type=int, default=0, help="run the scale benchmark instead")
+    parser.add_argument("--skip-rings", action="store_true", help="node-level datasets only")
+    parser.add_argument("--ring-seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="label draws on AMLSim")
+    parser.add_argument("--synth-accounts", type=int, default=100_000,
+                        help="accounts in the generated ring dataset")
+    parser.add_argument("--synth-methods", nargs="+", default=None,
+                        help="methods on the generated data (default: all)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quick:
@@ -267,10 +317,13 @@ def main() -> None:
         run_scale(args.scale)
         return
     rows: list[Row] = []
-    for runner in dataset_runners():
+    for runner in dataset_runners(args):
         rows.extend(runner(args))
     print()
-    print("Test metrics x 100, mean ± std over splits (AUROC, AUPRC, Recall@k with k = positives)")
+    print(
+        "Test metrics x 100, mean ± std over splits or seeds (AUROC, AUPRC, Recall@k with k = "
+        "positives; rings: recovered at Jaccard >= 0.5, top-ring precision)"
+    )
     print(format_table(rows))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MiB")
