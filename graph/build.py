@@ -64,6 +64,27 @@ class BuildError(ValueError):
     """The events directory holds no events, or its content does not fit the snapshot."""
 
 
+def build_inputs(
+    events_dir: Path, mapping: Mapping | str | os.PathLike[str] | None
+) -> tuple[Mapping | None, list[Path], IngestState]:
+    """The loaded mapping, the event files and the ingest state of ``events_dir``.
+
+    Shared by every engine that builds a snapshot (DuckDB here, Spark in :mod:`ingest.spark`).
+    Raises :class:`BuildError` when ``events_dir`` holds no events.
+    """
+    if mapping is not None and not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    files = event_files(events_dir)
+    if not files:
+        raise BuildError(
+            f"{events_dir} holds no events (no day=*/ Parquet files); run `abusenet ingest` first"
+        )
+    state = IngestState.load(events_dir)
+    if mapping is not None:
+        state.add_schema(mapping)
+    return mapping, files, state
+
+
 def build_snapshot(
     events_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -101,17 +122,8 @@ def build_snapshot(
     """
     started = time.perf_counter()
     events_dir, out_dir = Path(events_dir), Path(out_dir)
-    if mapping is not None and not isinstance(mapping, Mapping):
-        mapping = load_mapping(mapping)
-    files = event_files(events_dir)
-    if not files:
-        raise BuildError(
-            f"{events_dir} holds no events (no day=*/ Parquet files); run `abusenet ingest` first"
-        )
-    state = IngestState.load(events_dir)
-    if mapping is not None:
-        state.add_schema(mapping)
-    relations = _relation_sources(state)
+    mapping, files, state = build_inputs(events_dir, mapping)
+    relations = relation_sources(state)
     float_attributes = [a for a, kind in state.attributes.items() if kind == "float"]
 
     tmp = out_dir.parent / f".{out_dir.name}.build-{os.getpid()}"
@@ -151,7 +163,7 @@ def build_snapshot(
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    label_table = _labels(events_dir, labels, mapping)
+    label_table = snapshot_labels(events_dir, labels, mapping)
     if label_table is not None:
         known = label_table["account_id"].isin(nodes[ACCOUNT]["id"])
         meta["labels_without_events"] = int((~known).sum())
@@ -384,7 +396,7 @@ def _lifetime_days(alias: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _relation_sources(state: IngestState) -> list[RelationSource]:
+def relation_sources(state: IngestState) -> list[RelationSource]:
     sources = [RelationSource(name, dst, col) for name, (_, dst, col) in RELATIONS.items()]
     sources += [
         RelationSource(spec["relation"], node_type, spec["column"])
@@ -449,7 +461,7 @@ def _meta(
     }
 
 
-def _labels(
+def snapshot_labels(
     events_dir: Path,
     labels: str | os.PathLike[str] | pd.DataFrame | None,
     mapping: Mapping | None,

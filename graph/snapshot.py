@@ -152,7 +152,7 @@ def write_snapshot(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
         if snapshot.labels is not None:
             snapshot.labels.to_parquet(tmp / "labels.parquet", index=False)
         (tmp / "manifest.json").write_text(json.dumps(snapshot.manifest(), indent=2, default=str))
-        _replace_dir(tmp, target)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -203,8 +203,11 @@ def read_snapshot(
     return Snapshot(nodes=nodes, edges=edges, relations=rels, labels=labels, meta=meta)
 
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move directory ``new`` to ``target``, swapping out an existing ``target`` last."""
+def replace_dir(new: Path, target: Path) -> None:
+    """Move directory ``new`` to ``target``; an existing ``target`` is swapped out, then removed.
+
+    Readers see the old directory or the new one, never a mix.
+    """
     if target.exists():
         old = target.with_name(f".{target.name}.old")
         shutil.rmtree(old, ignore_errors=True)

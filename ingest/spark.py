@@ -24,18 +24,17 @@ import pyarrow.parquet as pq
 
 from graph.build import (
     MAX_EVENT_TYPES,
-    BuildError,
     account_nodes_sql,
+    build_inputs,
     edge_sql,
     entity_nodes_sql,
     event_type_features,
     pairs_sql,
+    relation_sources,
+    snapshot_labels,
 )
-from graph.build import _labels as build_labels
-from graph.build import _relation_sources as relation_sources
 from graph.snapshot import ACCOUNT, RELATIONS, Snapshot, relation_specs, write_snapshot
-from ingest.mapping import Mapping, load_mapping
-from ingest.pipeline import event_files
+from ingest.mapping import Mapping
 from ingest.state import IngestState
 
 if TYPE_CHECKING:
@@ -192,16 +191,7 @@ def build_snapshot_spark(
     """
     started = time.perf_counter()
     events_dir, out_dir = Path(events_dir), Path(out_dir)
-    if mapping is not None and not isinstance(mapping, Mapping):
-        mapping = load_mapping(mapping)
-    files = event_files(events_dir)
-    if not files:
-        raise BuildError(
-            f"{events_dir} holds no events (no day=*/ Parquet files); run `abusenet ingest` first"
-        )
-    state = IngestState.load(events_dir)
-    if mapping is not None:
-        state.add_schema(mapping)
+    mapping, files, state = build_inputs(events_dir, mapping)
     spark = spark or spark_session()
 
     events = spark.read.parquet(*(str(p.resolve()) for p in files))
@@ -240,7 +230,7 @@ def build_snapshot_spark(
             table.unpersist()
         spark.catalog.dropTempView("events")
 
-    label_table = build_labels(events_dir, labels, mapping)
+    label_table = snapshot_labels(events_dir, labels, mapping)
     if label_table is not None:
         known = label_table["account_id"].isin(nodes[ACCOUNT]["id"])
         meta["labels_without_events"] = int((~known).sum())

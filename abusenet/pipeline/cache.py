@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graph.snapshot import replace_dir
+
 #: Bump when a stage's outputs change meaning, so older caches are not reused.
 CACHE_VERSION = 1
 
@@ -165,15 +167,3 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Move directory ``new`` to ``target``, removing an existing ``target`` only after."""
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)

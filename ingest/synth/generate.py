@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from graph.snapshot import replace_dir
 from ingest.synth.benign import benign_events
 from ingest.synth.config import SynthConfig
 from ingest.synth.events import EventBatch
@@ -154,7 +155,7 @@ def generate(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         counts, files = _write_all(tmp, n_accounts, seed, days, fmt, progress, config)
-        _replace_dir(tmp, target)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -296,10 +297,3 @@ def _rings_table(account: np.ndarray, rings: Rings, ring_ids: pa.Array, events: 
         seconds_to_ts(rings.first_ts),
         seconds_to_ts(rings.last_ts),
     ], schema=RING_SCHEMA)
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move directory ``new`` to ``target``, removing an existing ``target`` first."""
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(new, target)
