@@ -85,6 +85,8 @@ def import_command(store: Neo4jStore, files: list[ImportFile], multiline: bool) 
         "--overwrite-destination=true", f"--multiline-fields={str(multiline).lower()}",
         "--skip-bad-relationships=false", "--skip-duplicate-nodes=false",
         "--id-type=string", "--trim-strings=false",
+        # Without it the tool writes import.report into the caller's working directory.
+        f"--report-file={store.server.home / 'logs' / 'import.report'}",
     ]
 
 
