@@ -192,12 +192,6 @@ def preflight(request: RunRequest) -> Mapping:
             f"--model {request.model_dir} holds no saved detector (metadata.json is missing); "
             f"pass the {MODEL_DIR}/ directory of an earlier `abusenet run --out DIR`"
         )
-    if request.model_dir is None and request.labels is None:
-        raise PipelineError(
-            "no labels: `abusenet run` trains the detector and needs --labels FILE with some "
-            "accounts labelled 1 (abusive) and, ideally, some 0 (legitimate). To score new logs "
-            "with a model trained earlier, use `abusenet score --model DIR/model` instead."
-        )
     if request.neo4j is not None:
         check_neo4j(request.neo4j)
     return mapping
@@ -234,9 +228,10 @@ def plan(
     snapshot = out("snapshot") / st.SNAPSHOT
     candidates = out("candidates") / st.CANDIDATES
     labels_dir = out("labels")
-    model = request.model_dir or out("train") / st.MODEL
     have_labels = request.labels is not None
-    training = request.model_dir is None
+    training = request.model_dir is None and have_labels
+    # No labels and no saved model: rings and scores come from structure alone.
+    model = request.model_dir or (out("train") / st.MODEL if training else None)
     from ingest.readers import resolve_inputs
 
     specs = [
@@ -299,6 +294,12 @@ def plan(
             lambda tmp: st.score_stage(snapshot, model, tmp),
             key=None if training else {"model": files_fingerprint([model])},
             after=("snapshot", "train") if training else ("snapshot",),
+            describe=lambda i: (f"{i['accounts']:,} accounts, {i['entities']:,} entities, "
+                                f"{i['accounts_above_0_5']:,} accounts at score >= 0.5"),
+        ) if model is not None else StageSpec(
+            "score", "score accounts and entities by ring structure (no labels)",
+            lambda tmp: st.structure_score_stage(snapshot, candidates, cfg["ring_scoring"], tmp),
+            key=cfg["ring_scoring"], after=("snapshot", "candidates"),
             describe=lambda i: (f"{i['accounts']:,} accounts, {i['entities']:,} entities, "
                                 f"{i['accounts_above_0_5']:,} accounts at score >= 0.5"),
         ),
@@ -404,7 +405,7 @@ def _neo4j_load_spec(request: RunRequest, snapshot: Path) -> StageSpec:
 
 
 def _neo4j_write_spec(
-    request: RunRequest, out: Callable[[str], Path], model: Path
+    request: RunRequest, out: Callable[[str], Path], model: Path | None
 ) -> StageSpec:
     settings = request.neo4j
     return StageSpec(

@@ -203,9 +203,19 @@ def train_stage(
     return {"metrics": _jsonable(detector.metrics_), "model_version": model_version(out / MODEL)}
 
 
-def model_version(model_dir: Path) -> str:
-    """A short, stable name of a saved model: ``gnn-`` + 12 hex digits of its files' hash."""
+#: ``model_version`` of results ranked by ring structure alone (a run without labels).
+STRUCTURE_ONLY = "structure-only"
+
+
+def model_version(model_dir: Path | None) -> str:
+    """A short, stable name of a saved model: ``gnn-`` + 12 hex digits of its files' hash.
+
+    ``None`` (no model: a run without labels) gives :data:`STRUCTURE_ONLY`.
+    """
     from abusenet.pipeline.cache import fingerprint
+
+    if model_dir is None:
+        return STRUCTURE_ONLY
 
     digest = fingerprint(
         [(p.name, p.read_bytes().hex()) for p in sorted(Path(model_dir).glob("*")) if p.is_file()]
@@ -232,6 +242,41 @@ def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any
     }
 
 
+def structure_score_stage(
+    snapshot_dir: Path, candidates_path: Path, scoring: dict[str, Any], out: Path
+) -> dict[str, Any]:
+    """Scores without labels: rank the candidates by structure alone -> ``out/*_scores.parquet``.
+
+    An account scores the structure score of the best ring it belongs to (0 outside every ring);
+    an entity scores the shrunk mean of its accounts' scores, as with a trained model.
+    """
+    from gnn.data.snapshot_graph import snapshot_to_heterodata
+    from gnn.entity_scores import entity_scores_from_accounts
+    from gnn.rings import assign_rings, score_rings
+    from graph.snapshot import ACCOUNT, read_snapshot
+
+    snapshot = read_snapshot(snapshot_dir)
+    ids = snapshot.nodes[ACCOUNT]["id"].astype(str)
+    rings = score_rings(read_candidates(candidates_path), None, None,
+                        **{k: v for k, v in scoring.items() if k != "min_score"})
+    assigned = assign_rings(pd.DataFrame({"account_id": ids, "score": 0.0}), rings)
+    best = rings.set_index("ring_id")["score"]
+    accounts = pd.DataFrame({
+        "account_id": ids.to_numpy(),
+        "score": assigned["ring_id"].map(best).fillna(0.0).astype(float).to_numpy(),
+    })
+    data, _ = snapshot_to_heterodata(snapshot)
+    entities = entity_scores_from_accounts(data, accounts["score"].to_numpy())
+    write_contract_table(accounts.assign(ring_id=None), ACCOUNT_SCORES, out / ACCOUNT_SCORES)
+    write_contract_table(entities, ENTITY_SCORES, out / ENTITY_SCORES)
+    return {
+        "accounts": int(len(accounts)),
+        "entities": int(len(entities)),
+        "accounts_above_0_5": int((accounts["score"] >= 0.5).sum()),
+        "model_version": STRUCTURE_ONLY,
+    }
+
+
 def rings_stage(
     candidates_path: Path, account_scores_path: Path, scoring: dict[str, Any], out: Path
 ) -> dict[str, Any]:
@@ -243,7 +288,12 @@ def rings_stage(
     from gnn.rings import assign_rings, score_rings
 
     accounts = pd.read_parquet(account_scores_path)
-    rings = score_rings(read_candidates(candidates_path), None, accounts, **scoring)
+    settings = dict(scoring)
+    min_score = settings.pop("min_score", 0.0)
+    rings = score_rings(read_candidates(candidates_path), None, accounts, **settings)
+    # Candidates are generous by design (households and offices among them); only rings scoring
+    # at least min_score are reported and handed to accounts.
+    rings = rings[rings["score"] >= min_score].reset_index(drop=True)
     write_contract_table(rings, RINGS, out / RINGS)
     assigned = assign_rings(accounts, rings)
     write_contract_table(assigned[["account_id", "score", "ring_id"]], ACCOUNT_SCORES,

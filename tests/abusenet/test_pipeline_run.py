@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SYNTH_MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
 #: Small and quick: the tests check the plumbing, not the model.
 FAST = ["detector.max_epochs=2", "detector.hidden_channels=16", "detector.patience=1",
-        "report.top_rings=3"]
+        "report.top_rings=3", "ring_scoring.min_score=0"]
 NO_EXPLAIN = ["report.explain_members=0"]
 
 
@@ -182,9 +182,29 @@ def test_missing_mapping_and_labels_files_are_named(synth, tmp_path):
     result = invoke("run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
                     "--labels", tmp_path / "none.csv", "--out", out)
     assert_failed_cleanly(result, out, "none.csv does not exist")
-    result = invoke("run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
-                    "--out", out)
-    assert_failed_cleanly(result, out, "no labels", "abusenet score")
+
+
+def test_without_labels_rings_are_ranked_by_structure_alone(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from ingest.synth import generate
+
+    # Big enough that planted rings stand out from households and offices by structure.
+    data = generate(tmp_path / "data", n_accounts=3000, seed=7, progress=False).out_dir
+    out = tmp_path / "out"
+    result = invoke("run", "--input", data / "events", "--mapping", SYNTH_MAPPING,
+                    "--out", out, "--quiet", "report.top_rings=3")
+    assert result.exit_code == 0, result.output
+    names = check_outputs(out)
+    assert "metrics.json" not in names and not (out / "model").exists()
+    rings = pd.read_parquet(out / "rings.parquet")
+    assert len(rings) > 0 and (rings["score"] >= 0.5).all()
+    accounts = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")
+    assert set(accounts["ring_id"].dropna()) <= set(rings["ring_id"])
+    truth = pd.read_parquet(data / "truth_accounts.parquet", columns=["account_id", "is_abusive"])
+    truth = truth.set_index("account_id")
+    joined = accounts.join(truth, how="inner")
+    assert roc_auc_score(joined["is_abusive"].astype(int), joined["score"]) >= 0.65
 
 
 def test_a_failing_stage_keeps_the_previous_outputs_and_resumes(finished, synth, tmp_path):
