@@ -37,7 +37,7 @@ test: venv neo4j browser
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 ## test-all: the slow tests too
-test-all: venv neo4j
+test-all: venv neo4j browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## demo: start the local Neo4j, generate a dataset and run the whole job with write-back
