@@ -163,6 +163,27 @@ def build_snapshot(
         con.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
+    return finish_snapshot(out_dir, nodes, edges, relations, meta, events_dir=events_dir,
+                           labels=labels, mapping=mapping, started=started)
+
+
+def finish_snapshot(
+    out_dir: Path,
+    nodes: dict[str, pd.DataFrame],
+    edges: dict[str, pd.DataFrame],
+    relations: list[RelationSource],
+    meta: dict,
+    *,
+    events_dir: Path,
+    labels: str | os.PathLike[str] | pd.DataFrame | None,
+    mapping: Mapping | None,
+    started: float,
+) -> Snapshot:
+    """Attach the labels of accounts in the graph, then write the snapshot atomically.
+
+    The last step of every engine that builds a snapshot (DuckDB here, Spark in
+    :mod:`ingest.spark`), so both write the same manifest and label table.
+    """
     label_table = snapshot_labels(events_dir, labels, mapping)
     if label_table is not None:
         known = label_table["account_id"].isin(nodes[ACCOUNT]["id"])
@@ -309,9 +330,10 @@ def account_nodes_sql(
     else:
         ctes.append(
             "received AS (SELECT CAST(NULL AS VARCHAR) AS id, CAST(NULL AS TIMESTAMPTZ) AS "
-            "first_ts, CAST(NULL AS TIMESTAMPTZ) AS last_ts, 0 AS n_in_events, 0.0 AS "
-            "amount_in_sum, 0.0 AS amount_in_mean"
-            + "".join(f", 0.0 AS {ident(f'attr_{a}_in_mean')}" for a in float_attributes)
+            "first_ts, CAST(NULL AS TIMESTAMPTZ) AS last_ts, CAST(0 AS BIGINT) AS n_in_events, "
+            "CAST(0 AS DOUBLE) AS amount_in_sum, CAST(0 AS DOUBLE) AS amount_in_mean"
+            + "".join(f", CAST(0 AS DOUBLE) AS {ident(f'attr_{a}_in_mean')}"
+                      for a in float_attributes)
             + " WHERE false)"
         )
     degree_joins, degree_cols = [], []

@@ -29,11 +29,11 @@ from graph.build import (
     edge_sql,
     entity_nodes_sql,
     event_type_features,
+    finish_snapshot,
     pairs_sql,
     relation_sources,
-    snapshot_labels,
 )
-from graph.snapshot import ACCOUNT, RELATIONS, Snapshot, relation_specs, write_snapshot
+from graph.snapshot import ACCOUNT, Snapshot
 from ingest.mapping import Mapping
 from ingest.state import IngestState
 
@@ -230,24 +230,9 @@ def build_snapshot_spark(
             table.unpersist()
         spark.catalog.dropTempView("events")
 
-    label_table = snapshot_labels(events_dir, labels, mapping)
-    if label_table is not None:
-        known = label_table["account_id"].isin(nodes[ACCOUNT]["id"])
-        meta["labels_without_events"] = int((~known).sum())
-        label_table = label_table[known].reset_index(drop=True)
-    meta["build_seconds"] = round(time.perf_counter() - started, 3)
     meta["engine"] = f"spark {spark.version}"
-    extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
-    specs = relation_specs(extra)
-    snapshot = Snapshot(
-        nodes=nodes,
-        edges=edges,
-        relations={r.name: specs[r.name] for r in relations},
-        labels=label_table,
-        meta=meta,
-    )
-    write_snapshot(snapshot, out_dir)
-    return snapshot
+    return finish_snapshot(out_dir, nodes, edges, relations, meta, events_dir=events_dir,
+                           labels=labels, mapping=mapping, started=started)
 
 
 def _to_pandas(frame: DataFrame) -> pd.DataFrame:

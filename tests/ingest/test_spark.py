@@ -129,10 +129,6 @@ def test_hand_made_logs_with_an_extra_entity_give_the_same_snapshot(spark, tmp_p
     assert "attr_rating_mean" in accounts.columns
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(reason="graph/build.py: without a counterparty column the DuckDB path types "
-                   "amount_in_* as DECIMAL (pandas object) and n_in_events as int32; the Spark "
-                   "path gives float64 / int64", strict=False)
 def test_logs_without_counterparties_give_the_same_snapshot(spark, tmp_path):
     mapping = "\n".join(line for line in MAPPING.splitlines() if "peer" not in line)
     (tmp_path / "mapping.yaml").write_text(mapping)
