@@ -49,3 +49,15 @@ def test_peel_groups_trims_camouflage_from_a_community():
     cores = peel_groups(matrix, [community], min_rows=3)
     assert len(cores) == 1
     assert set(cores[0].rows.tolist()) == block
+
+
+def test_shared_columns_equals_slicing_the_columns_two_rows_use() -> None:
+    from graph.rings.peeling import _shared_columns
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        local = sp.random(12, 300, density=0.03, format="csr", random_state=rng)
+        expected_cols = np.flatnonzero(np.asarray(local.getnnz(axis=0)) >= 2)
+        sub, cols = _shared_columns(local)
+        np.testing.assert_array_equal(cols, expected_cols)
+        np.testing.assert_array_equal(sub.toarray(), local[:, expected_cols].toarray())
