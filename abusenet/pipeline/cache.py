@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from graph.snapshot import replace_dir
+from ingest.state import write_text_atomic
 
 #: Bump when a stage's outputs change meaning, so older caches are not reused.
 CACHE_VERSION = 1
@@ -147,23 +148,3 @@ class StageCache:
         record = {"stage": stage, "fingerprint": key, "info": info, "seconds": seconds}
         write_text_atomic(self._record_path(stage), json.dumps(record, indent=2, default=str))
         return StageRecord(stage, key, info, seconds)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current

@@ -232,13 +232,20 @@ def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any
     detector = AccountDetector.load(model_dir)
     accounts = detector.score_accounts(snapshot)
     entities = detector.score_entities(snapshot)
+    return _write_scores(accounts, entities, out, model_version(model_dir))
+
+
+def _write_scores(
+    accounts: pd.DataFrame, entities: pd.DataFrame, out: Path, version: str
+) -> dict[str, Any]:
+    """Write the account and entity score tables of a score stage; return its summary."""
     write_contract_table(accounts.assign(ring_id=None), ACCOUNT_SCORES, out / ACCOUNT_SCORES)
     write_contract_table(entities, ENTITY_SCORES, out / ENTITY_SCORES)
     return {
         "accounts": int(len(accounts)),
         "entities": int(len(entities)),
         "accounts_above_0_5": int((accounts["score"] >= 0.5).sum()),
-        "model_version": model_version(model_dir),
+        "model_version": version,
     }
 
 
@@ -267,14 +274,7 @@ def structure_score_stage(
     })
     data, _ = snapshot_to_heterodata(snapshot)
     entities = entity_scores_from_accounts(data, accounts["score"].to_numpy())
-    write_contract_table(accounts.assign(ring_id=None), ACCOUNT_SCORES, out / ACCOUNT_SCORES)
-    write_contract_table(entities, ENTITY_SCORES, out / ENTITY_SCORES)
-    return {
-        "accounts": int(len(accounts)),
-        "entities": int(len(entities)),
-        "accounts_above_0_5": int((accounts["score"] >= 0.5).sum()),
-        "model_version": STRUCTURE_ONLY,
-    }
+    return _write_scores(accounts, entities, out, STRUCTURE_ONLY)
 
 
 def rings_stage(
