@@ -5,8 +5,9 @@ place, records ``<work>/stages/<stage>.json`` with its fingerprint and a small J
 later run computing the same fingerprint finds the record and skips the stage; a run that failed
 part-way finds the records of the stages that finished and resumes after them.
 
-Every fingerprint also covers the code (:func:`code_fingerprint`), so a new version of abusenet
-never reuses results of an older one.
+Every fingerprint also covers the code the stage runs (:func:`code_fingerprint` of the stage's
+code scope), so results made by other code are never reused, while editing, say, the model code
+leaves the ingest and snapshot stages cached.
 
 Input files are fingerprinted by path, size and modification time (not content: hashing
 gigabytes of logs on every run would cost more than some stages). Editing a file in place
@@ -41,17 +42,43 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: The packages a run executes; the default code scope of a stage.
+ALL_CODE: tuple[str, ...] = ("abusenet", "ingest", "graph", "gnn")
+
+
 @functools.cache
-def code_fingerprint() -> str:
-    """SHA-256 of the Python sources of the packages a run executes (abusenet, ingest, graph,
-    gnn), so that results computed by other code are never reused."""
+def code_fingerprint(scope: tuple[str, ...] = ALL_CODE) -> str:
+    """SHA-256 of the Python sources under ``scope``.
+
+    Parameters
+    ----------
+    scope
+        Packages or paths inside them, written with ``/`` from the package's parent
+        (``"gnn"``, ``"graph/rings"``, ``"graph/snapshot.py"``).
+
+    Raises
+    ------
+    ValueError
+        When an entry names no existing package, directory or file.
+    """
     from importlib.util import find_spec
 
     digest = hashlib.sha256()
-    for package in ("abusenet", "ingest", "graph", "gnn"):
-        root = Path(find_spec(package).origin).parent
-        for source in sorted(root.rglob("*.py")):
-            digest.update(str(source.relative_to(root.parent)).encode())
+    for entry in sorted(set(scope)):
+        package, _, rest = entry.partition("/")
+        spec = find_spec(package)
+        if spec is None or spec.origin is None:
+            raise ValueError(f"code scope entry {entry!r}: no package {package!r}")
+        top = Path(spec.origin).parent
+        target = top / rest if rest else top
+        if target.is_file():
+            sources = [target]
+        elif target.is_dir():
+            sources = sorted(target.rglob("*.py"))
+        else:
+            raise ValueError(f"code scope entry {entry!r}: {target} does not exist")
+        for source in sources:
+            digest.update(str(source.relative_to(top.parent)).encode())
             digest.update(source.read_bytes())
     return digest.hexdigest()
 

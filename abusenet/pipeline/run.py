@@ -32,6 +32,13 @@ from ingest.mapping import Mapping
 
 WORK_DIR = ".work"
 
+# The code each stage runs: editing the model reruns training and scoring, not ingest.
+_PIPELINE = "abusenet/pipeline"
+INGEST_CODE = ("ingest", "graph/snapshot.py", _PIPELINE)
+SNAPSHOT_CODE = ("ingest", "graph/build.py", "graph/snapshot.py", _PIPELINE)
+GRAPH_CODE = ("ingest", "graph", _PIPELINE)
+MODEL_CODE = ("ingest", "graph", "gnn", _PIPELINE)
+
 
 @dataclass
 class RunRequest:
@@ -247,7 +254,7 @@ def plan(
                 "mapping": mapping.fingerprint(),
                 "settings": cfg["ingest"],
             },
-            spinner=False,
+            spinner=False, code=INGEST_CODE,
             describe=lambda i: (f"{i['rows_in']:,} rows in, {i['accepted']:,} accepted, "
                                 f"{i['quarantined']:,} quarantined, {i['duplicates']:,} "
                                 "duplicates"),
@@ -256,6 +263,7 @@ def plan(
             "snapshot", "build graph snapshot",
             lambda tmp: st.snapshot_stage(events, mapping, tmp, progress=request.progress),
             key={"mapping": mapping.fingerprint()}, after=("ingest",), spinner=False,
+            code=SNAPSHOT_CODE,
             describe=lambda i: (f"{sum(i['nodes'].values()):,} nodes, "
                                 f"{sum(i['relationships'].values()):,} relationships"),
         ),
@@ -265,7 +273,7 @@ def plan(
     specs.append(StageSpec(
         "candidates", "find ring candidates",
         lambda tmp: st.candidates_stage(snapshot, cfg["rings"], tmp),
-        key=cfg["rings"], after=("snapshot",),
+        key=cfg["rings"], after=("snapshot",), code=GRAPH_CODE,
         describe=lambda i: f"{i['candidates']:,} candidates",
     ))
     if have_labels:
@@ -277,6 +285,7 @@ def plan(
                 unlabelled_as_negative=cfg["labels"]["unlabelled_as_negative"],
             ),
             key={**cfg["labels"], "holdout_fraction": holdout}, after=("snapshot",),
+            code=GRAPH_CODE,
             describe=lambda i: (f"{i['labels']:,} labels ({i['positives']:,} abusive): "
                                 f"{i['train']:,} for training, {i['holdout']:,} held back"),
         ))
@@ -285,7 +294,7 @@ def plan(
             "train", "train the detector",
             lambda tmp: st.train_stage(snapshot, labels_dir / st.TRAIN_LABELS, cfg["detector"],
                                        tmp),
-            key=cfg["detector"], after=("snapshot", "labels"),
+            key=cfg["detector"], after=("snapshot", "labels"), code=MODEL_CODE,
             describe=lambda i: f"model {i['model_version']}",
         ))
     specs += [
@@ -293,13 +302,13 @@ def plan(
             "score", "score accounts and entities",
             lambda tmp: st.score_stage(snapshot, model, tmp),
             key=None if training else {"model": files_fingerprint([model])},
-            after=("snapshot", "train") if training else ("snapshot",),
+            after=("snapshot", "train") if training else ("snapshot",), code=MODEL_CODE,
             describe=lambda i: (f"{i['accounts']:,} accounts, {i['entities']:,} entities, "
                                 f"{i['accounts_above_0_5']:,} accounts at score >= 0.5"),
         ) if model is not None else StageSpec(
             "score", "score accounts and entities by ring structure (no labels)",
             lambda tmp: st.structure_score_stage(snapshot, candidates, cfg["ring_scoring"], tmp),
-            key=cfg["ring_scoring"], after=("snapshot", "candidates"),
+            key=cfg["ring_scoring"], after=("snapshot", "candidates"), code=MODEL_CODE,
             describe=lambda i: (f"{i['accounts']:,} accounts, {i['entities']:,} entities, "
                                 f"{i['accounts_above_0_5']:,} accounts at score >= 0.5"),
         ),
@@ -307,7 +316,7 @@ def plan(
             "rings", "score rings",
             lambda tmp: st.rings_stage(candidates, out("score") / st.ACCOUNT_SCORES,
                                        cfg["ring_scoring"], tmp),
-            key=cfg["ring_scoring"], after=("candidates", "score"),
+            key=cfg["ring_scoring"], after=("candidates", "score"), code=MODEL_CODE,
             describe=lambda i: f"{i['rings']:,} rings, {i['accounts_in_rings']:,} accounts in one",
         ),
     ]
@@ -320,7 +329,7 @@ def plan(
                 training=_training_metrics(cache) if training else None,
                 what="held-back labels" if training else "all given labels (model not retrained)",
             ),
-            after=("labels", "rings", *(("train",) if training else ())),
+            after=("labels", "rings", *(("train",) if training else ())), code=MODEL_CODE,
             describe=lambda i: (f"AUROC {_fmt(i['accounts']['auroc'])}, "
                                 f"AUPRC {_fmt(i['accounts']['auprc'])} on {i['labels']:,} labels"),
         ))

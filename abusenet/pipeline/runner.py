@@ -16,7 +16,13 @@ from typing import Any
 
 from rich.console import Console
 
-from abusenet.pipeline.cache import CACHE_VERSION, StageCache, code_fingerprint, fingerprint
+from abusenet.pipeline.cache import (
+    ALL_CODE,
+    CACHE_VERSION,
+    StageCache,
+    code_fingerprint,
+    fingerprint,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,9 @@ class StageSpec:
     always
         Run on every run, cached or not: for stages whose target can change behind the cache's
         back (a Neo4j database); such stages must be idempotent.
+    code
+        The code the stage runs (see :func:`~abusenet.pipeline.cache.code_fingerprint`): a change
+        there reruns it; a change elsewhere does not, unless an upstream stage reruns.
     """
 
     name: str
@@ -53,6 +62,7 @@ class StageSpec:
     spinner: bool = True
     describe: Callable[[dict[str, Any]], str] | None = None
     always: bool = False
+    code: tuple[str, ...] = ALL_CODE
 
 
 @dataclass
@@ -111,7 +121,7 @@ class StageRunner:
             missing = [name for name in stage.after if name not in keys]
             if missing:
                 raise ValueError(f"stage {stage.name!r} runs before its inputs {missing}")
-            key = fingerprint(CACHE_VERSION, code_fingerprint(), stage.name, stage.key,
+            key = fingerprint(CACHE_VERSION, code_fingerprint(stage.code), stage.name, stage.key,
                               [keys[n] for n in stage.after])
             keys[stage.name] = key
             prefix = f"[{number}/{total}] {stage.title}"

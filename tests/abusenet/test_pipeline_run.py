@@ -225,3 +225,12 @@ def test_bad_override_is_one_clear_line(synth, tmp_path):
     out = tmp_path / "out"
     result = invoke(*run_args(synth, out, "detector.max_epoch=3"))
     assert_failed_cleanly(result, out, "unknown setting detector.max_epoch")
+
+
+def test_every_stage_code_scope_names_existing_code():
+    from abusenet.pipeline import run as run_module
+    from abusenet.pipeline.cache import code_fingerprint
+
+    scopes = [run_module.INGEST_CODE, run_module.SNAPSHOT_CODE, run_module.GRAPH_CODE,
+              run_module.MODEL_CODE]
+    assert len({code_fingerprint(scope) for scope in scopes}) == len(scopes)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from abusenet.pipeline.cache import StageCache, files_fingerprint, fingerprint
+from abusenet.pipeline.cache import StageCache, code_fingerprint, files_fingerprint, fingerprint
 from abusenet.pipeline.runner import StageFailed, StageRunner, StageSpec
 
 
@@ -19,7 +19,7 @@ class Recorder:
         self.calls: list[str] = []
         self.fail: str | None = None
 
-    def stage(self, name: str, key=None, after=()) -> StageSpec:
+    def stage(self, name: str, key=None, after=(), code=None) -> StageSpec:
         def run(out: Path) -> dict:
             self.calls.append(name)
             (out / "part.txt").write_text("half")
@@ -28,7 +28,8 @@ class Recorder:
             (out / "result.json").write_text(json.dumps({"stage": name}))
             return {"stage": name}
 
-        return StageSpec(name, f"stage {name}", run, key=key, after=tuple(after))
+        extra = {} if code is None else {"code": code}
+        return StageSpec(name, f"stage {name}", run, key=key, after=tuple(after), **extra)
 
 
 def _runner(tmp_path: Path, force: bool = False) -> StageRunner:
@@ -127,3 +128,59 @@ def test_an_always_stage_runs_every_time_and_keeps_the_rest_cached(tmp_path):
     outcomes = _runner(tmp_path).run(plan())
     assert rec.calls == ["b"]
     assert outcomes["a"].cached and not outcomes["b"].cached
+
+
+@pytest.fixture
+def two_packages(tmp_path, monkeypatch):
+    """Two importable packages, ``scope_up`` and ``scope_down``, in a fresh directory."""
+    root = tmp_path / "src"
+    for name in ("scope_up", "scope_down"):
+        (root / name / "sub").mkdir(parents=True)
+        (root / name / "__init__.py").write_text("")
+        (root / name / "sub" / "model.py").write_text("VALUE = 1\n")
+    monkeypatch.syspath_prepend(str(root))
+    code_fingerprint.cache_clear()
+    yield root
+    code_fingerprint.cache_clear()
+
+
+def _edit(path: Path, text: str) -> None:
+    path.write_text(text)
+    code_fingerprint.cache_clear()
+
+
+def test_code_fingerprint_sees_only_its_scope(two_packages):
+    model = two_packages / "scope_down" / "sub" / "model.py"
+    up = code_fingerprint(("scope_up",))
+    down = code_fingerprint(("scope_down/sub",))
+    one_file = code_fingerprint(("scope_down/sub/model.py",))
+    _edit(model, "VALUE = 2\n")
+    assert code_fingerprint(("scope_up",)) == up
+    assert code_fingerprint(("scope_down/sub",)) != down
+    assert code_fingerprint(("scope_down/sub/model.py",)) != one_file
+
+
+def test_code_fingerprint_names_a_missing_scope_entry(two_packages):
+    with pytest.raises(ValueError, match="scope_up/nowhere"):
+        code_fingerprint(("scope_up/nowhere",))
+    with pytest.raises(ValueError, match="no package"):
+        code_fingerprint(("no_such_package_here",))
+
+
+def test_editing_downstream_code_keeps_upstream_stages_cached(tmp_path, two_packages):
+    rec = Recorder()
+
+    def plan() -> list[StageSpec]:
+        return [rec.stage("a", code=("scope_up",)),
+                rec.stage("b", after=["a"], code=("scope_up", "scope_down"))]
+
+    _runner(tmp_path).run(plan())
+    rec.calls.clear()
+    _edit(two_packages / "scope_down" / "sub" / "model.py", "VALUE = 3\n")
+    outcomes = _runner(tmp_path).run(plan())
+    assert rec.calls == ["b"]
+    assert outcomes["a"].cached
+    rec.calls.clear()
+    _edit(two_packages / "scope_up" / "sub" / "model.py", "VALUE = 4\n")
+    _runner(tmp_path).run(plan())
+    assert rec.calls == ["a", "b"]
