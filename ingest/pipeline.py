@@ -368,23 +368,24 @@ def _store_events(
     """Deduplicate the good staged rows, write them partitioned by day and move them in.
 
     Returns the number of events added. Among new events sharing an ``event_id`` the first
-    (by input file, then line) is kept; an event whose ``event_id`` is already stored on the
-    same UTC day is dropped. (Only the days the new events fall on are read back, so a daily
-    run stays cheap however long the history; a re-delivered event is expected to keep its
-    timestamp.)
+    (by input file, then line) is kept; an event whose ``event_id`` is already stored, on any
+    day, is dropped. Only the ``event_id`` column of the stored events is scanned, against a
+    hash table of this run's ids, so a daily run's memory follows the new events, not the
+    history.
     """
     con.execute(
         "CREATE TEMP VIEW fresh AS SELECT *, CAST(ts AS DATE) AS day "
         "FROM staged WHERE _reason IS NULL"
     )
-    days = [row[0] for row in con.execute("SELECT DISTINCT day FROM fresh").fetchall()]
-    stored = [str(p) for d in sorted(days) for p in (events_dir / f"day={d}").glob("*.parquet")]
+    stored = [str(p) for p in event_files(events_dir)]
     source = "fresh"
     if stored:
-        source += (
-            f" ANTI JOIN (SELECT DISTINCT event_id FROM read_parquet({literal(stored)}, "
-            "union_by_name = true)) AS stored USING (event_id)"
+        con.execute(
+            "CREATE TEMP TABLE known AS SELECT DISTINCT event_id FROM "
+            f"read_parquet({literal(stored)}, union_by_name = true) "
+            "WHERE event_id IN (SELECT event_id FROM fresh)"
         )
+        source += " ANTI JOIN known USING (event_id)"
     repeated = con.execute(
         "SELECT count(*) FROM (SELECT event_id FROM fresh GROUP BY event_id HAVING count(*) > 1)"
     ).fetchall()[0][0]

@@ -7,11 +7,15 @@ lines: the physical line in the file, assuming no line breaks inside quoted CSV 
 the 1-based row number) for the quarantine.
 
 CSV and JSON-lines values are read as strings: typing and validation happen afterwards, in one
-vectorised pass (:mod:`ingest.validate`), so one odd value can never abort a whole file.
+vectorised pass (:mod:`ingest.validate`), so one odd value can never abort a whole file. A CSV
+row with the wrong number of fields, or a JSON line that is not an object, comes out with a
+per-row reader error (:attr:`Chunk.errors`) so that it is quarantined while the rest of the file
+is read.
 """
 
 from __future__ import annotations
 
+import csv
 import glob
 import hashlib
 import os
@@ -43,6 +47,8 @@ DEFAULT_BLOCK_BYTES = 32 << 20
 DEFAULT_BATCH_ROWS = 1 << 20
 #: Reason given to JSON lines that are not a JSON object.
 MALFORMED_JSON = "malformed JSON"
+#: Reason given to CSV rows with more or fewer fields than the header.
+WRONG_COLUMN_COUNT = "wrong number of columns"
 
 
 class InputError(ValueError):
@@ -140,10 +146,12 @@ def source_columns(
             return _json_keys(path)
         if header is not None:
             return list(header)
+        parse = _csv_parse(path, delimiter)
+        parse.invalid_row_handler = _skip  # ragged rows are the reader's business, not ours
         reader = pcsv.open_csv(
             pa.input_stream(str(path), compression="detect"),
             read_options=pcsv.ReadOptions(block_size=1 << 20),
-            parse_options=_csv_parse(path, delimiter),
+            parse_options=parse,
             convert_options=pcsv.ConvertOptions(column_types={}, include_columns=[]),
         )
         names = list(reader.schema.names)
@@ -203,12 +211,18 @@ def _csv_chunks(
     delimiter: str | None,
     block_bytes: int,
 ) -> Iterator[Chunk]:
+    parse = _csv_parse(path, delimiter)
+    ragged = _RaggedRows(list(header) if header else source_columns(path, delimiter=delimiter),
+                         columns, parse.delimiter)
+    parse.invalid_row_handler = ragged.keep
     reader = pcsv.open_csv(
         pa.input_stream(str(path), compression="detect"),
+        # One thread: the reader then tells each ragged row's line number.
         read_options=pcsv.ReadOptions(
-            block_size=block_bytes, column_names=list(header) if header else None
+            block_size=block_bytes, column_names=list(header) if header else None,
+            use_threads=False,
         ),
-        parse_options=_csv_parse(path, delimiter),
+        parse_options=parse,
         convert_options=pcsv.ConvertOptions(
             include_columns=list(columns),
             column_types={c: pa.string() for c in columns},
@@ -220,8 +234,57 @@ def _csv_chunks(
     for batch in reader:
         n = batch.num_rows
         if n:
-            yield Chunk(pa.Table.from_batches([batch]), _line_numbers(next_line, n))
-        next_line += n
+            lines = ragged.good_lines(next_line, n)
+            yield Chunk(pa.Table.from_batches([batch]), pa.array(lines))
+            next_line = int(lines[-1]) + 1
+        if (bad := ragged.take(before=next_line)) is not None:
+            yield bad
+    if (bad := ragged.take()) is not None:
+        yield bad
+
+
+class _RaggedRows:
+    """CSV rows with the wrong number of fields, kept (with their line) for the quarantine.
+
+    The CSV reader skips such a row and reports it here before it hands out the batch that
+    follows it, so the good rows' line numbers can be worked out around the skipped ones.
+    Assumes, like all CSV line numbers here, no line breaks inside quoted fields.
+    """
+
+    def __init__(self, names: list[str], columns: Sequence[str], delimiter: str) -> None:
+        self._names, self._columns, self._delimiter = names, list(columns), delimiter
+        self._rows: list[tuple[int, str]] = []
+
+    def keep(self, row: pcsv.InvalidRow) -> str:
+        self._rows.append((row.number, row.text))
+        return "skip"
+
+    def good_lines(self, start: int, n: int) -> np.ndarray:
+        """Lines of the next ``n`` good rows from line ``start`` on, skipping ragged lines."""
+        skipped = np.array(sorted(line for line, _ in self._rows if line >= start), np.int64)
+        good = np.arange(n, dtype=np.int64)
+        # The i-th skipped line comes before the good row of index (its line - start - i).
+        before = skipped - start - np.arange(len(skipped))
+        return start + good + np.searchsorted(before, good, side="right")
+
+    def take(self, before: int | None = None) -> Chunk | None:
+        """The kept rows above line ``before`` (all when ``None``), as one erroneous chunk."""
+        rows = sorted(r for r in self._rows if before is None or r[0] < before)
+        if not rows:
+            return None
+        self._rows = [r for r in self._rows if before is not None and r[0] >= before]
+        values: dict[str, list[str | None]] = {c: [] for c in self._columns}
+        for _, text in rows:
+            fields = dict(zip(self._names, next(csv.reader([text], delimiter=self._delimiter),
+                                                []), strict=False))
+            for c in self._columns:
+                values[c].append(fields.get(c))
+        table = pa.table({c: pa.array(v, pa.string()) for c, v in values.items()})
+        return Chunk(
+            table,
+            pa.array([line for line, _ in rows], pa.int64()),
+            pa.array([WRONG_COLUMN_COUNT] * len(rows), pa.string()),
+        )
 
 
 def _parquet_chunks(path: Path, columns: Sequence[str], batch_rows: int) -> Iterator[Chunk]:
@@ -303,6 +366,10 @@ def _csv_parse(path: Path, delimiter: str | None) -> pcsv.ParseOptions:
         suffixes = [s.lower() for s in path.suffixes]
         delimiter = "\t" if ".tsv" in suffixes else ","
     return pcsv.ParseOptions(delimiter=delimiter)
+
+
+def _skip(row: pcsv.InvalidRow) -> str:
+    return "skip"
 
 
 def _line_numbers(start: int, n: int) -> pa.Array:

@@ -10,7 +10,7 @@ import pytest
 import ingest.pipeline as pipeline
 from ingest.mapping import MappingError, load_mapping, mapping_from_dict
 from ingest.pipeline import TooManyBadRows, count_events, event_files, ingest_logs
-from ingest.readers import InputError
+from ingest.readers import WRONG_COLUMN_COUNT
 from ingest.state import STATE_FILE
 from tests.ingest.helpers import ROWS, log_mapping, write_csv
 
@@ -261,11 +261,32 @@ def test_real_amlsim_slice(tmp_path):
     assert str(table["ts"].min()) == "2017-01-01 00:00:00+00:00"
 
 
-def test_a_malformed_csv_row_stops_the_file_with_its_name_and_writes_nothing(tmp_path):
-    # Past the first block, so the error surfaces while rows stream into the staging table.
-    rows = [f"a{i},2024-01-01T10:00:00Z,login,,,,,," for i in range(40_000)] + ["a,b"]
+def test_csv_rows_with_the_wrong_number_of_columns_are_quarantined(tmp_path):
+    # Past the first block too, so ragged rows are found while rows stream into staging.
+    good = [f"a{i},2024-01-01T10:00:00Z,login,,,,,," for i in range(40_000)]
+    rows = good[:2] + ["a,b"] + good[2:] + ["z,2024-01-01T10:00:00Z,login,,,,,,,extra,more"]
     src = write_csv(tmp_path / "d1.csv", rows)
-    with pytest.raises(InputError, match=r"d1.csv.*Expected 9 columns, got 2"):
-        ingest(src, tmp_path / "events")
-    assert event_files(tmp_path / "events") == []
-    assert not (tmp_path / "events" / STATE_FILE).exists()
+    summary = ingest(src, tmp_path / "events")
+    assert (summary.rows_in, summary.accepted, summary.quarantined) == (40_002, 40_000, 2)
+    assert summary.reasons == {WRONG_COLUMN_COUNT: 2} and summary.balanced
+    quarantine = pd.read_parquet(tmp_path / "events" / "quarantine.parquet")
+    assert quarantine["line"].tolist() == [4, 40_003]
+    assert set(quarantine["source_file"]) == {str(src.resolve())}
+    assert quarantine["uid"].tolist() == ["a", "z"] and quarantine["when"][0] == "b"
+    assert set(events_table(tmp_path / "events")["account_id"]) == {f"a{i}" for i in range(40_000)}
+
+
+def test_a_re_delivered_event_is_a_duplicate_whatever_day_it_is_stored_on(tmp_path):
+    mapping = log_mapping(columns={"event_id": "id", "account_id": "uid", "ts": "when",
+                                   "event_type": "action"})
+    header = "id,uid,when,action"
+    ingest(write_csv(tmp_path / "d1.csv", ["e1,a,2024-01-01,login", "e2,b,2024-01-02,login"],
+                     header=header), tmp_path / "events", mapping)
+    # e1 comes back with another day's timestamp, next to a new event of that day.
+    summary = ingest(write_csv(tmp_path / "d2.csv", ["e1,a,2024-01-05,login",
+                                                     "e3,c,2024-01-05,login"], header=header),
+                     tmp_path / "events", mapping)
+    assert (summary.rows_in, summary.accepted, summary.duplicates) == (2, 1, 1)
+    table = events_table(tmp_path / "events")
+    assert sorted(table["event_id"]) == ["e1", "e2", "e3"]
+    assert str(table.set_index("event_id").loc["e1", "ts"].date()) == "2024-01-01"

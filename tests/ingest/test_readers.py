@@ -4,6 +4,7 @@ import pytest
 
 from ingest.readers import (
     MALFORMED_JSON,
+    WRONG_COLUMN_COUNT,
     InputError,
     file_checksum,
     file_format,
@@ -52,6 +53,26 @@ def test_csv_streams_in_bounded_chunks_with_continuous_line_numbers(tmp_path):
     assert max(c.table.num_rows for c in chunks) < 3000
     assert lines == list(range(2, 3002))
     assert table.column("uid").to_pylist()[-1] == "u2999"
+
+
+@pytest.mark.parametrize("block_bytes", [100, 1 << 20])
+@pytest.mark.parametrize("header", [HEADER, None])
+def test_csv_rows_with_the_wrong_number_of_fields_come_out_as_errors(tmp_path, block_bytes,
+                                                                     header):
+    rows = [ROWS[0], "b1,2024-01-01", ROWS[1], ROWS[2] + ",x,y", ROWS[3], "c9"]
+    path = write_csv(tmp_path / "logs.csv", rows, header=header)
+    names = HEADER.split(",") if header is None else None
+    chunks, table, lines = _read(path, ["uid", "when"], block_bytes=block_bytes, header=names)
+    first = 2 if header else 1
+    by_line = dict(zip(lines, zip(table.column("uid").to_pylist(),
+                                  table.column("when").to_pylist(), strict=True), strict=True))
+    assert sorted(by_line) == [first + i for i in range(6)]
+    assert by_line[first + 1] == ("b1", "2024-01-01") and by_line[first + 5] == ("c9", None)
+    assert by_line[first + 2] == ("a1", "2024-01-01T10:05:00Z")
+    errors = {line: e for c in chunks for line, e in zip(
+        c.lines.to_pylist(), (c.errors or pa.nulls(len(c.lines))).to_pylist(), strict=True)}
+    assert {line for line, e in errors.items() if e == WRONG_COLUMN_COUNT} == \
+        {first + 1, first + 3, first + 5}
 
 
 def test_parquet_keeps_stored_types_and_numbers_rows(tmp_path):
