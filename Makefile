@@ -68,6 +68,7 @@ bench: venv neo4j
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.detect
 	$(BIN)/python -m benchmarks.neo4j_load
+	$(BIN)/python -m benchmarks.run --accounts 100000 1000000
 
 lint: venv
 	$(BIN)/ruff check .
