@@ -2,12 +2,20 @@
 
 The store keeps a ``content_hash`` on every node and relationship it loads. A load reads those
 hashes back, compares them with the snapshot's, and then, in managed write transactions of
-``batch_size`` rows (``UNWIND $rows ... MERGE``, idempotent, retried by the driver):
+``batch_size`` rows (retried by the driver):
 
-1. upserts the changed or new nodes, label by label;
-2. upserts the changed or new relationships, one batch at a time, sorted by endpoints;
+1. writes the new nodes (``CREATE``) and the changed ones (``MERGE``), label by label;
+2. writes the new relationships (``CREATE``, endpoints found through the unique id index) and the
+   changed ones (``MERGE``), type by type, in batches sorted by endpoints (``writers`` batches
+   at a time: concurrent batches hold disjoint source ranges, and a deadlock on a shared
+   destination is detected by the server and the batch retried);
 3. deletes the relationships, then the nodes, that the store loaded before but the snapshot no
    longer holds (``prune``).
+
+Rows travel as parallel lists, one per column (``UNWIND range(0, size($id) - 1) AS i``), which
+the driver packs far faster than one map per row. ``CREATE`` is safe because the comparison has
+just shown the row absent, and it skips ``MERGE``'s look-up of an existing node or relationship;
+a batch the driver retries runs as ``MERGE``, since the failed attempt may have committed.
 
 Loading the same snapshot twice writes nothing the second time. A load cut off half way (the
 server stopped, the process killed) is finished by running it again: committed batches carry
@@ -18,7 +26,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,13 +43,15 @@ from graph.store.tables import (
     NodeTable,
     RelTable,
     node_tables,
-    property_rows,
+    property_columns,
     rel_tables,
     temporal_columns,
 )
 
 #: Rows per write transaction.
 BATCH_SIZE = 10_000
+#: Write transactions in flight at once (each batch is its own transaction).
+WRITERS = 2
 #: ``mode="auto"`` bulk-imports a first load of at least this many relationships.
 BULK_MIN_RELATIONSHIPS = 1_000_000
 MODES = ("auto", "driver", "bulk")
@@ -93,6 +105,7 @@ def load_snapshot(
     progress: bool = True,
     batch_size: int = BATCH_SIZE,
     prune: bool = True,
+    writers: int = WRITERS,
 ) -> LoadSummary:
     """Load a snapshot into the store, idempotently and incrementally.
 
@@ -114,6 +127,10 @@ def load_snapshot(
         Rows per write transaction (driver path).
     prune
         Delete nodes and relationships that an earlier load wrote but the snapshot lacks.
+    writers
+        Batches written at once, each in its own transaction (driver path). Concurrent
+        relationship batches may deadlock on a shared node; the server detects it and the
+        driver retries the batch (as ``MERGE``), so the result is the same.
 
     Returns
     -------
@@ -131,16 +148,17 @@ def load_snapshot(
         from graph.store.bulk import bulk_load
 
         return bulk_load(store, snapshot, progress=progress)
-    return driver_load(store, snapshot, progress=progress, batch_size=batch_size, prune=prune)
+    return driver_load(store, snapshot, progress=progress, batch_size=batch_size, prune=prune,
+                       writers=writers)
 
 
 def driver_load(
     runner: QueryRunner, snapshot: Snapshot, *, progress: bool = True,
-    batch_size: int = BATCH_SIZE, prune: bool = True,
+    batch_size: int = BATCH_SIZE, prune: bool = True, writers: int = WRITERS,
 ) -> LoadSummary:
     """The driver path of :func:`load_snapshot` (see the module docstring)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, not {batch_size}")
+    if batch_size < 1 or writers < 1:
+        raise ValueError(f"batch_size and writers must be positive, not {batch_size}, {writers}")
     start = time.perf_counter()
     nodes, rels = node_tables(snapshot), rel_tables(snapshot)
     ensure_schema(runner, [t.label for t in nodes])
@@ -150,31 +168,34 @@ def driver_load(
     clock = time.perf_counter()
     for table in nodes:
         loaded = _loaded_nodes(runner, table.label)
-        changed = _changed(table.frame, loaded, ["id"])
-        summary.unchanged[table.label] = len(table.frame) - len(changed)
-        stale_nodes[table.label] = sorted(set(loaded["id"]) - set(table.frame["id"]))
+        new, changed = _new_and_changed(table.frame, loaded, ["id"])
+        summary.unchanged[table.label] = len(table.frame) - len(new) - len(changed)
+        ours = loaded.loc[loaded["loaded_hash"].notna(), "id"]
+        stale_nodes[table.label] = sorted(set(ours) - set(table.frame["id"]))
         clock = summary.add_time("compare", clock)
-        summary.written[table.label] = _write_batches(
-            runner, _node_upsert(table), changed, table.properties, batch_size,
-            progress, f"{table.label} nodes",
+        summary.written[table.label] = sum(
+            _write_batches(runner, _node_write(table, verb), _node_write(table, "MERGE"), rows,
+                           table.properties, batch_size, progress,
+                           f"{table.label} nodes ({what})", writers)
+            for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed"))
         )
         clock = summary.add_time("nodes", clock)
     for table in rels:
         loaded = _loaded_rels(runner, table)
-        changed = _changed(table.frame, loaded, ["src", "dst"])
-        summary.unchanged[table.rel_type] = len(table.frame) - len(changed)
-        if not loaded.empty:
-            keep = table.frame[["src", "dst"]].assign(_keep=True)
-            gone = loaded.merge(keep, on=["src", "dst"], how="left")
-            stale_rels[table.rel_type] = gone.loc[gone["_keep"].isna(), ["src", "dst"]]
-        else:
-            stale_rels[table.rel_type] = loaded[["src", "dst"]]
+        new, changed = _new_and_changed(table.frame, loaded, ["src", "dst"])
+        summary.unchanged[table.rel_type] = len(table.frame) - len(new) - len(changed)
+        ours = loaded.loc[loaded["loaded_hash"].notna(), ["src", "dst"]]
+        keep = table.frame[["src", "dst"]].assign(_keep=True)
+        gone = ours.merge(keep, on=["src", "dst"], how="left")
+        stale_rels[table.rel_type] = gone.loc[gone["_keep"].isna(), ["src", "dst"]]
         clock = summary.add_time("compare", clock)
         # Sorted by endpoints: each batch touches neighbouring nodes, in a stable lock order.
-        changed = changed.sort_values(["src", "dst"], kind="stable")
-        summary.written[table.rel_type] = _write_batches(
-            runner, _rel_upsert(table), changed, table.properties, batch_size,
-            progress, f"{table.rel_type} relationships",
+        summary.written[table.rel_type] = sum(
+            _write_batches(runner, _rel_write(table, verb), _rel_write(table, "MERGE"),
+                           rows.sort_values(["src", "dst"], kind="stable"), table.properties,
+                           batch_size, progress, f"{table.rel_type} relationships ({what})",
+                           writers)
+            for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed"))
         )
         clock = summary.add_time("relationships", clock)
     if prune:
@@ -199,88 +220,135 @@ def _bulk_fits(store: QueryRunner, snapshot: Snapshot) -> bool:
     return store.read("MATCH (n) RETURN count(n) AS n").single("n") == 0
 
 
-def _node_upsert(table: NodeTable) -> str:
+# Rows travel as parallel lists ($id or $src/$dst, then $p0, $p1, ... in the order of
+# property_columns); `UNWIND range(...) AS i` walks them.
+def _node_write(table: NodeTable, verb: str) -> str:
+    """``CREATE`` for nodes the store lacks, ``MERGE`` for changed ones (``verb``)."""
     return (
-        f"UNWIND $rows AS row MERGE (n:`{table.label}` {{id: row.id}}) "
-        f"SET {_set_properties('n', temporal_columns(table.frame, table.properties))} "
+        f"UNWIND range(0, size($id) - 1) AS i {verb} (n:`{table.label}` {{id: $id[i]}}) "
+        f"SET {_set_properties('n', table.frame, table.properties)} "
         "RETURN count(*) AS written"
     )
 
 
-def _rel_upsert(table: RelTable) -> str:
+def _rel_write(table: RelTable, verb: str) -> str:
+    """``CREATE`` for relationships the store lacks, ``MERGE`` for changed ones (``verb``).
+
+    Endpoints are found through the unique ``id`` index of their label (``NodeUniqueIndexSeek``).
+    """
     return (
-        f"UNWIND $rows AS row "
-        f"MATCH (a:`{table.src_label}` {{id: row.src}}) "
-        f"MATCH (b:`{table.dst_label}` {{id: row.dst}}) "
-        f"MERGE (a)-[r:`{table.rel_type}`]->(b) "
-        f"SET {_set_properties('r', temporal_columns(table.frame, table.properties))} "
+        "UNWIND range(0, size($src) - 1) AS i "
+        f"MATCH (a:`{table.src_label}` {{id: $src[i]}}) "
+        f"MATCH (b:`{table.dst_label}` {{id: $dst[i]}}) "
+        f"{verb} (a)-[r:`{table.rel_type}`]->(b) "
+        f"SET {_set_properties('r', table.frame, table.properties)} "
         "RETURN count(*) AS written"
     )
 
 
-def _set_properties(var: str, temporal: list[str]) -> str:
-    """``x += row.props`` plus one ``DateTime`` per timestamp column, built from ``row.t``."""
-    clauses = [f"{var} += row.props"]
-    for i, column in enumerate(temporal):
-        clauses.append(
-            f"{var}.`{property_key(column)}` = CASE WHEN row.t[{i}] IS NULL THEN null "
-            f"ELSE datetime({{epochSeconds: row.t[{i}][0], nanosecond: row.t[{i}][1]}}) END"
-        )
+def _set_properties(var: str, frame: pd.DataFrame, properties: list[str]) -> str:
+    """One assignment per property (and the hash), reading the lists of :func:`_params`.
+
+    A timestamp is rebuilt on the server from its seconds and nanoseconds lists.
+    """
+    temporal = set(temporal_columns(frame, properties))
+    clauses, index = [], 0
+    for column in [*properties, HASH]:
+        key = f"{var}.`{property_key(column)}`"
+        if column in temporal:
+            seconds, nanos = f"$p{index}[i]", f"$p{index + 1}[i]"
+            clauses.append(f"{key} = CASE WHEN {seconds} IS NULL THEN null "
+                           f"ELSE datetime.fromepoch({seconds}, {nanos}) END")
+            index += 2
+        else:
+            clauses.append(f"{key} = $p{index}[i]")
+            index += 1
     return ", ".join(clauses)
 
 
+def _params(frame: pd.DataFrame, properties: list[str]) -> dict[str, list[object]]:
+    """The parallel lists of ``frame``: keys under their names, properties as ``p0, p1, ...``."""
+    params: dict[str, list[object]] = {
+        k: frame[k].tolist() for k in ("id", "src", "dst") if k in frame.columns
+    }
+    for index, values in enumerate(property_columns(frame, properties).values()):
+        params[f"p{index}"] = values
+    return params
+
+
 def _loaded_nodes(runner: QueryRunner, label: str) -> pd.DataFrame:
-    """``id, content_hash`` of the nodes an earlier load wrote."""
+    """``id, loaded_hash`` of the nodes in the store (hash null for nodes no load wrote)."""
     if not runner.read(f"MATCH (n:`{label}`) RETURN count(n) AS n").single("n"):
-        return pd.DataFrame({"id": pd.Series(dtype=str), "loaded_hash": pd.Series(dtype="int64")})
-    rows = runner.read(
-        f"MATCH (n:`{label}`) WHERE n.{HASH} IS NOT NULL "
-        f"RETURN n.id AS id, n.{HASH} AS loaded_hash"
-    )
-    return pd.DataFrame(rows.records, columns=["id", "loaded_hash"])
+        return pd.DataFrame({"id": pd.Series(dtype=str), "loaded_hash": pd.Series(dtype="Int64")})
+    rows = runner.read(f"MATCH (n:`{label}`) RETURN n.id AS id, n.{HASH} AS loaded_hash")
+    return pd.DataFrame(rows.records, columns=["id", "loaded_hash"]).astype(
+        {"loaded_hash": "Int64"})
 
 
 def _loaded_rels(runner: QueryRunner, table: RelTable) -> pd.DataFrame:
-    """``src, dst, content_hash`` of the relationships an earlier load wrote."""
+    """``src, dst, loaded_hash`` of the relationships in the store (null hash: not loaded)."""
     count = runner.read(f"MATCH ()-[r:`{table.rel_type}`]->() RETURN count(r) AS n").single("n")
     if not count:
         return pd.DataFrame({c: pd.Series(dtype=str) for c in ("src", "dst")}).assign(
-            loaded_hash=pd.Series(dtype="int64")
+            loaded_hash=pd.Series(dtype="Int64")
         )
     rows = runner.read(
         f"MATCH (a:`{table.src_label}`)-[r:`{table.rel_type}`]->(b:`{table.dst_label}`) "
-        f"WHERE r.{HASH} IS NOT NULL RETURN a.id AS src, b.id AS dst, r.{HASH} AS loaded_hash"
+        f"RETURN a.id AS src, b.id AS dst, r.{HASH} AS loaded_hash"
     )
-    return pd.DataFrame(rows.records, columns=["src", "dst", "loaded_hash"])
+    return pd.DataFrame(rows.records, columns=["src", "dst", "loaded_hash"]).astype(
+        {"loaded_hash": "Int64"})
 
 
-def _changed(frame: pd.DataFrame, loaded: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """The rows of ``frame`` that are new or differ from what is loaded."""
+def _new_and_changed(
+    frame: pd.DataFrame, loaded: pd.DataFrame, key: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``frame`` absent from the store, and those present with other content.
+
+    A node or relationship the store holds without a hash (not written by a load) counts as
+    changed, so it is merged, never created twice.
+    """
     if loaded.empty:
-        return frame
-    merged = frame.merge(loaded, on=key, how="left")
-    return frame[(merged["loaded_hash"] != merged[HASH]).to_numpy()]
+        return frame, frame.iloc[:0]
+    merged = frame[key].merge(loaded.drop_duplicates(key), on=key, how="left", indicator=True)
+    absent = (merged["_merge"] == "left_only").to_numpy()
+    differs = ~absent & (merged["loaded_hash"] != frame[HASH].to_numpy()).fillna(True).to_numpy()
+    return frame[absent], frame[differs]
 
 
 def _write_batches(
-    runner: QueryRunner, query: str, frame: pd.DataFrame, properties: list[str],
-    batch_size: int, progress: bool, what: str,
+    runner: QueryRunner, query: str, retry_query: str, frame: pd.DataFrame,
+    properties: list[str], batch_size: int, progress: bool, what: str, writers: int = 1,
 ) -> int:
+    """Write ``frame`` in batches with ``query``; a retried batch runs ``retry_query``.
+
+    With ``writers`` > 1, that many batches run at once, each in its own transaction.
+    """
     from tqdm.auto import tqdm
 
-    keys = [c for c in ("id", "src", "dst") if c in frame.columns]
+    def write(chunk: pd.DataFrame) -> int:
+        params = _params(chunk, properties)
+        result = runner.write([(query, params)], on_retry=[(retry_query, params)])
+        return int(result[0].single("written") or 0)
+
     written = 0
     with tqdm(total=len(frame), desc=what, unit="rows", disable=not progress or frame.empty) as bar:
-        for chunk in _chunks(frame, batch_size):
-            props, times = property_rows(chunk, properties)
-            key_values = zip(*(chunk[k].tolist() for k in keys), strict=True)
-            rows = [
-                {**dict(zip(keys, kv, strict=True)), "props": p, "t": t}
-                for kv, p, t in zip(key_values, props, times, strict=True)
-            ]
-            result = runner.write([(query, {"rows": rows})])
-            written += int(result[0].single("written") or 0)
-            bar.update(len(chunk))
+        if writers == 1:
+            for chunk in _chunks(frame, batch_size):
+                written += write(chunk)
+                bar.update(len(chunk))
+            return written
+        with ThreadPoolExecutor(writers) as pool:
+            pending: deque[tuple[Future[int], int]] = deque()
+            for chunk in _chunks(frame, batch_size):
+                pending.append((pool.submit(write, chunk), len(chunk)))
+                while len(pending) > writers:
+                    future, rows = pending.popleft()
+                    written += future.result()
+                    bar.update(rows)
+            for future, rows in pending:
+                written += future.result()
+                bar.update(rows)
     return written
 
 

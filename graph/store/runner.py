@@ -43,8 +43,16 @@ class Rows:
 class QueryRunner(Protocol):
     """What the store's logic needs from a database connection."""
 
-    def write(self, statements: Sequence[tuple[str, Params]]) -> list[Rows]:
-        """Run ``(query, params)`` statements in order in one managed write transaction."""
+    def write(
+        self, statements: Sequence[tuple[str, Params]], *,
+        on_retry: Sequence[tuple[str, Params]] | None = None,
+    ) -> list[Rows]:
+        """Run ``(query, params)`` statements in order in one managed write transaction.
+
+        ``on_retry``, when given, replaces ``statements`` on every attempt after the first: a
+        retry cannot know whether the failed attempt committed, so a ``CREATE`` becomes a
+        ``MERGE`` there.
+        """
         ...
 
     def read(
@@ -90,11 +98,21 @@ class Neo4jStore:
             )
         return self._driver
 
-    def write(self, statements: Sequence[tuple[str, Params]]) -> list[Rows]:
-        """Run the statements in one managed write transaction (retried as a whole)."""
+    def write(
+        self, statements: Sequence[tuple[str, Params]], *,
+        on_retry: Sequence[tuple[str, Params]] | None = None,
+    ) -> list[Rows]:
+        """Run the statements in one managed write transaction (retried as a whole).
+
+        See :meth:`QueryRunner.write` for ``on_retry``.
+        """
+        attempts = 0
 
         def work(tx: neo4j.ManagedTransaction) -> list[Rows]:
-            return [_collect(tx.run(query, dict(params))) for query, params in statements]
+            nonlocal attempts
+            attempts += 1
+            todo = on_retry if attempts > 1 and on_retry is not None else statements
+            return [_collect(tx.run(query, dict(params))) for query, params in todo]
 
         with self.driver.session(database=self.database) as session:
             return session.execute_write(work)

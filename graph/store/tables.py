@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ from graph.store.names import node_label, rel_type
 
 #: Property holding a row's content hash (see module docstring).
 HASH = "content_hash"
+#: Suffix of the nanosecond list of a timestamp column in :func:`property_columns`.
+NANOS = "#ns"
 #: Account property holding the snapshot's label (1 = abusive, 0 = legitimate) when known.
 LABEL = "label"
 #: The longest id (UTF-8 bytes) Neo4j's range index, behind the unique id constraint, can hold.
@@ -137,45 +140,38 @@ def temporal_columns(frame: pd.DataFrame, properties: list[str]) -> list[str]:
     return [c for c in properties if is_temporal(frame[c])]
 
 
-def property_rows(
-    frame: pd.DataFrame, properties: list[str]
-) -> tuple[list[dict[str, object]], list[list[list[int] | None]]]:
-    """Each row's properties for the driver, split into plain values and timestamps.
+def property_columns(frame: pd.DataFrame, properties: list[str]) -> dict[str, list[Any]]:
+    """Each property column (and the content hash) as a plain Python list, for the driver.
 
-    Returns ``(props, times)``. ``props[i]`` maps the non-timestamp properties (and the content
-    hash) of row ``i`` to Python values; a missing value is ``None``, which in
-    ``SET x += $map`` removes the property, so a value that disappears from the snapshot
-    disappears from the store too. ``times[i]`` holds, per column of :func:`temporal_columns`,
-    ``[epoch seconds, nanoseconds]`` or ``None``: the driver converts ``datetime`` objects one
-    by one in Python (about 10k a second), while two integers cost nothing and become a
-    ``DateTime`` on the server.
+    Rows travel as parallel lists (one Bolt list per column, indexed by row in Cypher), which the
+    driver packs in bulk, instead of one map per row. A missing value is ``None``: setting a
+    property to null removes it, so a value that disappears from the snapshot disappears from the
+    store too. A timestamp column ``c`` of :func:`temporal_columns` becomes two integer lists,
+    ``c`` (epoch seconds) and ``c + NANOS`` (nanoseconds), turned into a ``DateTime`` on the
+    server: the driver converts ``datetime`` objects one by one in Python (about 10k a second),
+    while integers cost nothing.
     """
-    temporal = temporal_columns(frame, properties)
-    columns: dict[str, np.ndarray] = {}
-    for name in [c for c in properties if c not in temporal] + [HASH]:
+    temporal = set(temporal_columns(frame, properties))
+    columns: dict[str, list[Any]] = {}
+    for name in [*properties, HASH]:
         series = frame[name]
         missing = series.isna().to_numpy()
-        if pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series):
-            values = series.astype(object).to_numpy()
+        if name in temporal:
+            micros = pd.to_datetime(series, utc=True).dt.tz_localize(None).to_numpy(
+                "datetime64[us]").view(np.int64)
+            columns[name] = _with_none(micros // 1_000_000, missing)
+            columns[name + NANOS] = _with_none(micros % 1_000_000 * 1000, missing)
+        elif not missing.any() and series.dtype.kind in "biuf":
+            columns[name] = series.to_numpy().tolist()
         else:
-            values = series.to_numpy(dtype=object)
-        if missing.any():
-            values = values.copy()
-            values[missing] = None
-        columns[name] = values
-    names = list(columns)
-    props = [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-    per_column = []
-    for name in temporal:
-        stamps = pd.to_datetime(frame[name], utc=True)
-        micros = stamps.dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64)
-        pairs: list[list[int] | None] = np.stack(
-            [micros // 1_000_000, micros % 1_000_000 * 1000], axis=1
-        ).tolist()
-        for i in np.flatnonzero(stamps.isna().to_numpy()):
-            pairs[i] = None
-        per_column.append(pairs)
-    times = [list(row) for row in zip(*per_column, strict=True)] if temporal else [
-        [] for _ in range(len(frame))
-    ]
-    return props, times
+            values = series.astype(object).to_numpy()
+            columns[name] = _with_none(values, missing)
+    return columns
+
+
+def _with_none(values: np.ndarray, missing: np.ndarray) -> list[Any]:
+    if not missing.any():
+        return values.tolist()
+    values = values.astype(object)
+    values[missing] = None
+    return values.tolist()

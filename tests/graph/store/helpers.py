@@ -130,7 +130,8 @@ class RecordingRunner:
         self.writes: list[list[tuple[str, dict[str, Any]]]] = []
         self.reads: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
 
-    def write(self, statements: Sequence[tuple[str, Params]]) -> list[Rows]:
+    def write(self, statements: Sequence[tuple[str, Params]], *,
+              on_retry: Sequence[tuple[str, Params]] | None = None) -> list[Rows]:
         batch = [(q, dict(p)) for q, p in statements]
         self.writes.append(batch)
         return [self._answer(q, p) for q, p in batch]

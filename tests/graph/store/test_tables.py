@@ -7,9 +7,10 @@ from graph.store.tables import (
     HASH,
     LABEL,
     MAX_ID_BYTES,
+    NANOS,
     OversizeIdError,
     node_tables,
-    property_rows,
+    property_columns,
     rel_tables,
 )
 
@@ -35,24 +36,31 @@ def test_labels_are_merged_onto_accounts_only() -> None:
     assert LABEL not in tables["Device"].frame.columns
 
 
-def test_property_rows_drop_missing_values_and_keep_python_types() -> None:
+def test_property_columns_drop_missing_values_and_keep_python_types() -> None:
     table = rel_tables(investigation_snapshot())[2]  # PAID_WITH
-    rows, times = property_rows(table.frame, table.properties)
-    assert [r["amount_sum"] for r in rows] == [10.0, 20.5, None]
-    assert all(type(r["count"]) is int for r in rows)
-    assert all(isinstance(r[HASH], int) and not math.isnan(r[HASH]) for r in rows)
-    assert "first_ts" not in rows[0]
-    # [epoch seconds, nanoseconds] per timestamp column (first_ts, last_ts).
+    columns = property_columns(table.frame, table.properties)
+    assert list(columns) == ["count", "first_ts", f"first_ts{NANOS}", "last_ts",
+                             f"last_ts{NANOS}", "amount_sum", HASH]
+    assert columns["amount_sum"] == [10.0, 20.5, None]
+    assert all(type(v) is int for v in columns["count"])
+    assert all(isinstance(h, int) and not math.isnan(h) for h in columns[HASH])
+    # Epoch seconds and nanoseconds per timestamp column.
     first = int(pd.Timestamp("2024-01-02T03:04:05", tz="UTC").timestamp())
     last = int(pd.Timestamp("2024-02-01", tz="UTC").timestamp())
-    assert times[0] == [[first, 123_456_000], [last, 0]]
+    assert (columns["first_ts"][0], columns[f"first_ts{NANOS}"][0]) == (first, 123_456_000)
+    assert (columns["last_ts"][0], columns[f"last_ts{NANOS}"][0]) == (last, 0)
 
 
 def test_missing_and_pre_1970_timestamps() -> None:
     frame = pd.DataFrame({"t": pd.to_datetime(["1969-12-31T23:59:59.5Z", None], utc=True)})
     frame[HASH] = 0
-    _, times = property_rows(frame, ["t"])
-    assert times == [[[-1, 500_000_000]], [None]]
+    columns = property_columns(frame, ["t"])
+    assert columns["t"] == [-1, None] and columns[f"t{NANOS}"] == [500_000_000, None]
+
+
+def test_nullable_integers_become_ints_and_none() -> None:
+    frame = pd.DataFrame({"label": pd.array([1, None, 0], dtype="Int64"), HASH: [0, 1, 2]})
+    assert property_columns(frame, ["label"])["label"] == [1, None, 0]
 
 
 def test_ids_too_long_for_the_index_are_refused_with_the_limit() -> None:
