@@ -37,6 +37,7 @@ from graph.rings.projection import (
     co_membership,
     flow_matrix,
     flow_projection,
+    stack_incidences,
 )
 from graph.snapshot import Snapshot
 
@@ -135,7 +136,8 @@ def find_ring_candidates(
     accounts = account_index(snapshot)
     n = len(accounts)
     entities = account_entity_incidence(snapshot, accounts)
-    with_counterparties = account_entity_incidence(snapshot, accounts, include_counterparties=True)
+    with_counterparties = stack_incidences(entities, account_entity_incidence(
+        snapshot, accounts, include_counterparties=True, include_entities=False))
     flows = flow_matrix(snapshot, accounts)
     transfers = transfer_table(snapshot, accounts)
 

@@ -1,11 +1,12 @@
 """Groups of strongly linked accounts: connected components of the thresholded projection, with
-oversized components split into communities by Leiden (``leidenalg`` on ``igraph``, modularity
-with a resolution parameter, seeded)."""
+oversized components split into communities by Leiden (igraph's, modularity with a resolution
+parameter, seeded)."""
 
 from __future__ import annotations
 
+import random
+
 import igraph
-import leidenalg
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -31,18 +32,42 @@ def components(matrix: sp.csr_matrix, min_weight: float = 0.0) -> list[np.ndarra
 def leiden_communities(
     matrix: sp.csr_matrix, resolution: float = 1.0, seed: int = 0
 ) -> list[np.ndarray]:
-    """Leiden communities (RB-configuration / modularity quality, weighted) of a symmetric
-    weight matrix, as arrays of row indices."""
+    """Leiden communities (modularity with a resolution, weighted) of a symmetric weight matrix,
+    as arrays of row indices.
+
+    igraph's own Leiden (C), seeded through a private ``random.Random``: several times faster
+    than ``leidenalg`` on a million-node component, with the same objective (leidenalg's
+    ``RBConfigurationVertexPartition``).
+    """
     upper = sp.triu(matrix, k=1).tocoo()
     graph = igraph.Graph(n=matrix.shape[0], edges=np.column_stack([upper.row, upper.col]))
-    partition = leidenalg.find_partition(
-        graph,
-        leidenalg.RBConfigurationVertexPartition,
-        weights=upper.data.tolist(),
-        resolution_parameter=resolution,
-        seed=seed,
-    )
+    igraph.set_random_number_generator(random.Random(seed))
+    try:
+        partition = graph.community_leiden(
+            objective_function="modularity", weights=upper.data, resolution=resolution,
+            n_iterations=2,
+        )
+    finally:
+        igraph.set_random_number_generator(random)
     return group_rows(np.asarray(partition.membership))
+
+
+def induced(matrix: sp.csr_matrix, rows: np.ndarray, local: np.ndarray) -> sp.csr_matrix:
+    """``matrix[rows][:, rows]`` in time linear in the entries of ``rows``.
+
+    ``local`` is a caller-owned array of ``-1`` (one per row of ``matrix``), reused across calls
+    and left as it was found: scipy's column slicing costs the width of the whole matrix per call,
+    which dominated the search when thousands of communities were split at a million accounts.
+    """
+    local[rows] = np.arange(len(rows))
+    sub = matrix[rows]
+    cols = local[sub.indices]
+    inside = cols >= 0
+    row_of = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    result = sp.csr_matrix((sub.data[inside], (row_of[inside], cols[inside])),
+                           shape=(len(rows), len(rows)))
+    local[rows] = -1
+    return result
 
 
 def split_communities(
@@ -83,6 +108,7 @@ def split_communities(
     kept = matrix.multiply(matrix >= min_weight).tocsr() if min_weight > 0 else matrix.tocsr()
     groups: list[np.ndarray] = []
     pending = [(rows, 0) for rows in components(kept) if len(rows) >= min_size]
+    local = np.full(kept.shape[0], -1, dtype=np.int64)
     while pending:
         rows, depth = pending.pop()
         if len(rows) <= max_size:
@@ -90,8 +116,7 @@ def split_communities(
             continue
         if depth >= max_depth:
             continue
-        sub = kept[rows][:, rows]
-        parts = leiden_communities(sub, resolution * 2**depth, seed)
+        parts = leiden_communities(induced(kept, rows, local), resolution * 2**depth, seed)
         if len(parts) == 1:
             continue
         pending.extend((rows[part], depth + 1) for part in parts if len(part) >= min_size)

@@ -21,8 +21,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from graph.rings.communities import group_rows, split_communities
-from graph.rings.projection import FLOW_RELATION, epoch_seconds
+from graph.rings.communities import group_rows, induced, split_communities
+from graph.rings.projection import FLOW_RELATION, account_rows, epoch_seconds
 from graph.snapshot import Snapshot
 
 
@@ -42,8 +42,8 @@ def transfer_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:
         return pd.DataFrame({"src": [], "dst": [], "count": [], "ts": []}, dtype=np.int64)
     table = pd.DataFrame(
         {
-            "src": accounts.get_indexer(edges["src"].astype(str)),
-            "dst": accounts.get_indexer(edges["dst"].astype(str)),
+            "src": account_rows(accounts, edges["src"]),
+            "dst": account_rows(accounts, edges["dst"]),
             "count": edges["count"].to_numpy(np.int64),
             "ts": epoch_seconds(edges["first_ts"]),
         }
@@ -99,6 +99,7 @@ def windowed_cycles(
     src, dst = one_off["src"].to_numpy(), one_off["dst"].to_numpy()
     groups: list[FlowGroup] = []
     seen: set[bytes] = set()
+    position = np.full(n_accounts, -1, dtype=np.int64)
     for start in np.arange(ts.min(), ts.max() + 1, window_s / 3):
         inside = (ts >= start) & (ts < start + window_s)
         if inside.sum() < min_size:
@@ -113,7 +114,7 @@ def windowed_cycles(
             rows = in_group[local]
             parts = [rows]
             if len(rows) > max_size:
-                sub = graph[rows][:, rows]
+                sub = induced(graph, rows, position)
                 parts = [rows[p] for p in split_communities(sub + sub.T, min_size, max_size,
                                                             seed=seed)]
             for part in parts:

@@ -13,47 +13,50 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph.rings.projection import Incidence, adamic_adar_weight, co_membership, epoch_seconds
+from graph.rings.projection import (
+    Incidence,
+    account_rows,
+    adamic_adar_weight,
+    co_membership,
+    epoch_seconds,
+)
 from graph.snapshot import RELATIONS
 
 
 def lockstep_touches(incidence: Incidence, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Timed touches ``row, entity, ts`` (``entity`` = ``"Type:id"``, ``ts`` = epoch seconds).
+    """Timed touches ``row, entity, ts`` (int64 each: account row, entity code, epoch seconds).
 
     From ``events`` (canonical event schema: ``account_id``, ``ts`` and the entity columns of
     :data:`graph.snapshot.RELATIONS`) when given, else from the first and last use of each
-    incidence edge. Touches of unknown accounts or times are dropped.
+    incidence edge (``entity`` is then the incidence column). Touches of unknown accounts or
+    times are dropped; a touch may repeat.
     """
     if events is None:
         edges = incidence.edges
-        touches = pd.DataFrame(
-            {
-                "row": np.concatenate([edges["row"], edges["row"]]),
-                "entity": np.concatenate([edges["col"], edges["col"]]),
-                "ts": np.concatenate([edges["first_ts"], edges["last_ts"]]),
-            }
-        ).drop_duplicates()
-        touches["entity"] = incidence.entities[touches["entity"].to_numpy()]
-        return touches[touches["ts"] >= 0].reset_index(drop=True)
-    rows = incidence.accounts.get_indexer(events["account_id"].astype(str))
+        again = (edges["last_ts"] != edges["first_ts"]).to_numpy()
+        table = pd.DataFrame({
+            "row": np.concatenate([edges["row"], edges["row"][again]]),
+            "entity": np.concatenate([edges["col"], edges["col"][again]]),
+            "ts": np.concatenate([edges["first_ts"], edges["last_ts"][again]]),
+        }).astype(np.int64)
+        return table[table["ts"] >= 0].reset_index(drop=True)
+    rows = account_rows(incidence.accounts, events["account_id"])
     ts = epoch_seconds(events["ts"])
-    frames = []
+    parts = []
     for _, dst_type, column in RELATIONS.values():
         if column not in events:
             continue
         present = events[column].notna().to_numpy() & (rows >= 0) & (ts >= 0)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "row": rows[present],
-                    "entity": dst_type + ":" + events.loc[present, column].astype(str).to_numpy(),
-                    "ts": ts[present],
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame({"row": [], "entity": [], "ts": []})
-    return pd.concat(frames, ignore_index=True).drop_duplicates(ignore_index=True)
+        labels = dst_type + ":" + np.asarray(events.loc[present, column].astype(str), dtype=object)
+        parts.append((rows[present], labels, ts[present]))
+    if not parts:
+        return pd.DataFrame({c: np.array([], dtype=np.int64) for c in ("row", "entity", "ts")})
+    entity, _ = pd.factorize(np.concatenate([p[1] for p in parts]))
+    return pd.DataFrame({
+        "row": np.concatenate([p[0] for p in parts]),
+        "entity": entity,
+        "ts": np.concatenate([p[2] for p in parts]),
+    }).astype(np.int64)
 
 
 def lockstep_matrix(
@@ -68,21 +71,29 @@ def lockstep_matrix(
     A pair's weight is the larger of its two grids' weights; on each grid it is the sum over
     shared (entity, window) keys of ``1 / log(d)``, ``d`` = accounts that ever touched the
     entity (so meeting on a popular entity by chance counts little), with keys of more than
-    ``hub_degree_cap`` accounts sampled as hubs.
+    ``hub_degree_cap`` accounts sampled as hubs. Keys are integers (entity code x window), so
+    the work is sorting and sparse products, never string hashing.
     """
     result = sp.csr_matrix((n_accounts, n_accounts))
-    users = touches.drop_duplicates(["row", "entity"])["entity"].value_counts()
-    entity_weight = adamic_adar_weight(users.reindex(touches["entity"]).to_numpy())
+    if len(touches) == 0:
+        return result
+    rows = touches["row"].to_numpy(np.int64)
+    entity, _ = pd.factorize(touches["entity"].to_numpy(np.int64))
+    n_entities = int(entity.max()) + 1
+    users = np.bincount(np.unique(entity * n_accounts + rows) // n_accounts, minlength=n_entities)
+    entity_weight = adamic_adar_weight(users[entity])
+    seconds = touches["ts"].to_numpy(np.float64)
     for grid, offset in enumerate((0.0, window_s / 2)):
-        bucket = np.floor((touches["ts"].to_numpy(np.float64) + offset) / window_s).astype(np.int64)
-        codes, uniques = pd.factorize(pd.MultiIndex.from_arrays([touches["entity"], bucket]))
+        bucket = np.floor((seconds + offset) / window_s).astype(np.int64)
+        bucket -= bucket.min()
+        codes, uniques = pd.factorize(entity * (int(bucket.max()) + 1) + bucket)
         incidence = sp.csr_matrix(
-            (np.ones(len(codes)), (touches["row"].to_numpy(np.int64), codes)),
-            shape=(n_accounts, len(uniques)),
+            (np.ones(len(codes)), (rows, codes)), shape=(n_accounts, len(uniques))
         )
         incidence.data[:] = 1.0
         key_weight = np.zeros(len(uniques))
         key_weight[codes] = entity_weight
-        weights, _ = co_membership(incidence, uniques, hub_degree_cap, seed + grid, key_weight)
+        weights, _ = co_membership(incidence, pd.Index(uniques), hub_degree_cap, seed + grid,
+                                   key_weight)
         result = result.maximum(weights).tocsr()
     return result

@@ -7,6 +7,7 @@ from graph.rings.projection import (
     adamic_adar_weight,
     co_membership,
     epoch_seconds,
+    stack_incidences,
 )
 
 from .helpers import edges, snapshot
@@ -78,3 +79,17 @@ def test_flows_link_accounts_and_hub_flows_weigh_less():
 def test_epoch_seconds_handles_units_and_missing():
     values = pd.Series([pd.Timestamp("1970-01-01 00:01", tz="UTC"), pd.NaT])
     assert epoch_seconds(values).tolist() == [60, -1]
+
+
+def test_stacked_counterparties_equal_the_combined_incidence():
+    snap = snapshot(USED_DEVICE=edges([("a", "D"), ("b", "D")]),
+                    TRANSACTED_WITH=edges([("a", "c")]))
+    combined = account_entity_incidence(snap, include_counterparties=True)
+    base = account_entity_incidence(snap, combined.accounts)
+    flows_only = account_entity_incidence(snap, combined.accounts, include_counterparties=True,
+                                          include_entities=False)
+    assert set(flows_only.entities) == {"Account:a", "Account:c"}
+    stacked = stack_incidences(base, flows_only)
+    assert list(stacked.entities) == list(combined.entities)
+    assert (stacked.matrix != combined.matrix).nnz == 0
+    assert len(stacked.edges) == combined.matrix.nnz
