@@ -9,7 +9,8 @@ PySpark path) can mirror it statement by statement. The statements, in order:
    the time-of-day unit vector, night events, sums of float attributes). It is the only pass
    over the events per relation; :func:`edge_sql` selects the snapshot's edge columns from it.
 2. :func:`entity_nodes_sql`, once per entity type: each device, IP, payment method, ...
-   aggregated from its pairs (events, distinct accounts, amounts, lifetime, time of day).
+   aggregated from its pairs (events, distinct accounts, amounts, lifetime, time of day), plus
+   its active days from one more pass over the events.
 3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
    activity as actor (one pass over the events: counts per event type, amounts, active days,
    burstiness, time of day), as counterparty (from ``pairs_TRANSACTED_WITH``) and its distinct
@@ -212,8 +213,8 @@ def pairs_sql(rel: RelationSource, float_attributes: list[str]) -> str:
     """Per (account, entity) pair of ``rel``: additive sums over the events that join them.
 
     Columns: ``src, dst, count, first_ts, last_ts, amount_sum, amount_n`` (events with an
-    amount), ``tod_cos, tod_sin`` (sums of the hour-of-day unit vector), ``n_night``, and for
-    ``TRANSACTED_WITH`` ``attr_<name>_sum, attr_<name>_n`` per float attribute.
+    amount), ``amount_max``, ``tod_cos, tod_sin`` (sums of the hour-of-day unit vector),
+    ``n_night``, and for ``TRANSACTED_WITH`` ``attr_<name>_sum, attr_<name>_n`` per float attribute.
     """
     col = ident(rel.column)
     attrs = "".join(
@@ -225,6 +226,7 @@ def pairs_sql(rel: RelationSource, float_attributes: list[str]) -> str:
         SELECT account_id AS src, {col} AS dst, count(*) AS count,
                min(ts) AS first_ts, max(ts) AS last_ts,
                coalesce(sum(amount), 0.0) AS amount_sum, count(amount) AS amount_n,
+               max(amount) AS amount_max,
                {_time_of_day_sums()}
                {attrs}
         FROM events
@@ -245,20 +247,39 @@ def entity_nodes_sql(rel: RelationSource) -> str:
     """Nodes of an entity type (the target of ``rel``), aggregated from its pairs.
 
     Features: ``n_events``, ``n_accounts`` (distinct accounts), ``events_per_account``,
-    ``amount_sum``, ``amount_mean`` (over events with an amount), ``lifetime_days``,
-    ``tod_spread``, ``night_fraction``.
+    ``amount_sum``, ``amount_mean`` (over events with an amount), ``amount_max``,
+    ``active_days`` (distinct UTC days with an event), ``events_per_active_day``,
+    ``lifetime_days``, ``tod_spread``, ``night_fraction``. Only ``active_days`` reads the
+    events again (distinct days do not add up over pairs).
     """
+    col = ident(rel.column)
     return f"""
-        SELECT dst AS id, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
-               CAST(sum(count) AS BIGINT) AS n_events, count(*) AS n_accounts,
-               sum(count) / count(*) AS events_per_account,
-               sum(amount_sum) AS amount_sum,
-               coalesce(sum(amount_sum) / nullif(sum(amount_n), 0), 0.0) AS amount_mean,
-               (epoch(max(last_ts)) - epoch(min(first_ts))) / 86400.0 AS lifetime_days,
-               {_tod_spread('sum(tod_cos)', 'sum(tod_sin)', 'sum(count)')} AS tod_spread,
-               sum(n_night) / sum(count) AS night_fraction
-        FROM {ident('pairs_' + rel.name)}
-        GROUP BY dst
+        WITH days AS (
+            SELECT dst, count(*) AS active_days
+            FROM (SELECT {col} AS dst FROM events WHERE {col} IS NOT NULL
+                  GROUP BY {col}, {_DAY})
+            GROUP BY dst
+        ),
+        totals AS (
+            SELECT dst, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
+                   CAST(sum(count) AS BIGINT) AS n_events, count(*) AS n_accounts,
+                   sum(amount_sum) AS amount_sum, sum(amount_n) AS amount_n,
+                   max(amount_max) AS amount_max, sum(tod_cos) AS tod_cos,
+                   sum(tod_sin) AS tod_sin, sum(n_night) AS n_night
+            FROM {ident('pairs_' + rel.name)}
+            GROUP BY dst
+        )
+        SELECT t.dst AS id, first_ts, last_ts, n_events, n_accounts,
+               n_events / n_accounts AS events_per_account,
+               amount_sum,
+               coalesce(amount_sum / nullif(amount_n, 0), 0.0) AS amount_mean,
+               coalesce(amount_max, 0.0) AS amount_max,
+               active_days,
+               CAST(n_events AS DOUBLE) / active_days AS events_per_active_day,
+               (epoch(last_ts) - epoch(first_ts)) / 86400.0 AS lifetime_days,
+               {_tod_spread('tod_cos', 'tod_sin', 'n_events')} AS tod_spread,
+               n_night / n_events AS night_fraction
+        FROM totals t JOIN days d ON t.dst = d.dst
         ORDER BY id
     """
 
