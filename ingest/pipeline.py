@@ -45,7 +45,16 @@ import pyarrow.parquet as pq
 from ingest.engine import connect
 from ingest.labels import read_labels
 from ingest.mapping import Mapping, check_source_columns, load_mapping
-from ingest.readers import Chunk, file_checksum, iter_chunks, resolve_inputs, source_columns
+from ingest.readers import (
+    Chunk,
+    csv_scan_sql,
+    file_checksum,
+    file_format,
+    iter_chunks,
+    rejected_csv_rows,
+    resolve_inputs,
+    source_columns,
+)
 from ingest.sql import ident, literal
 from ingest.state import IngestState
 from ingest.validate import event_schema, transform_sql
@@ -253,23 +262,13 @@ def _stage(
     ``_reason`` (null for good rows), ``_file`` (index into ``new``), ``_line`` and the raw
     text of bad rows.
     """
-    raw_columns = mapping.source_columns()
     task = show.add("reading", total=sum(p.stat().st_size for p, _ in new))
     per_file: dict[str, dict[str, object]] = {}
     for index, (path, key) in enumerate(new):
-        chunks = iter_chunks(path, raw_columns, header=mapping.header, delimiter=mapping.delimiter)
-        first = next(chunks, None)
-        rows = 0
-        if first is not None:
-            counter = _RowCounter(show, task, path.name)
-            batches = _source_batches(itertools.chain([first], chunks), counter)
-            schema = _with_row_columns(first.table.schema)
-            con.register("source", pa.RecordBatchReader.from_batches(schema, batches))
-            sql = transform_sql(mapping, first.table.schema, table="source", keep_raw=True)
-            verb = "INSERT INTO staged" if index and _has_staged(con) else "CREATE TABLE staged AS"
-            con.execute(f"{verb} SELECT {index} AS _file, * FROM ({sql})")
-            con.unregister("source")
-            rows = counter.rows
+        show.describe(task, f"reading {path.name}")
+        rows = _stage_csv(con, index, path, mapping)
+        if rows is None:
+            rows = _stage_chunks(con, index, path, mapping, _RowCounter(show, task, path.name))
         show.advance(task, path.stat().st_size)
         per_file[key] = {
             "path": str(path), "rows_in": rows, "quarantined": 0,
@@ -291,6 +290,89 @@ def _stage(
     return per_file
 
 
+def _stage_csv(
+    con: duckdb.DuckDBPyConnection, index: int, path: Path, mapping: Mapping
+) -> int | None:
+    """Stage a CSV file through DuckDB's parallel CSV reader; return its row count.
+
+    ``None`` when the file is not a CSV file DuckDB can read (the caller streams it instead).
+    Rows DuckDB rejects are staged with their reason; the lines of the bad rows it accepted
+    are corrected for the rejected lines before them.
+    """
+    if file_format(path) != "csv":
+        return None
+    names = source_columns(path, header=mapping.header, delimiter=mapping.delimiter)
+    rejects = f"_rejects_{index}"
+    scan = csv_scan_sql(path, names, header=mapping.header is None,
+                        delimiter=mapping.delimiter, rejects=rejects)
+    if scan is None:
+        return None
+    text = pa.schema([(c, pa.string()) for c in names])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT *, "
+                f"CAST(NULL AS VARCHAR) AS _error FROM ({scan})")
+    sql = transform_sql(mapping, text, table="source", keep_raw=True)
+    # Row numbers follow the file order only while DuckDB keeps it.
+    con.execute("SET preserve_insertion_order = true")
+    try:
+        rows = _insert_staged(con, f"SELECT {index} AS _file, * FROM ({sql})")
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    con.execute("DROP VIEW source")
+    rejected = rejected_csv_rows(con, rejects, path, names, mapping.source_columns(),
+                                 mapping.delimiter)
+    if rejected is None:
+        return rows
+    skipped = literal(rejected.lines.to_pylist())
+    first = 2 if mapping.header is None else 1
+    # Only bad rows need their true line (good rows keep their order, which is all dedup uses).
+    con.execute(
+        f"UPDATE staged SET _line = _line + (SELECT count(*) FROM "
+        f"(SELECT unnest({skipped}) AS line, generate_subscripts({skipped}, 1) AS i) "
+        f"WHERE line - {first} - (i - 1) <= staged._line - {first}) "
+        f"WHERE _file = {index} AND _reason IS NOT NULL"
+    )
+    return rows + _stage_arrow(con, index, mapping, rejected.table.schema, iter([rejected]))
+
+
+def _stage_chunks(
+    con: duckdb.DuckDBPyConnection, index: int, path: Path, mapping: Mapping,
+    counter: _RowCounter,
+) -> int:
+    """Stage a file streamed in chunks by :func:`ingest.readers.iter_chunks`; return its rows."""
+    chunks = iter_chunks(path, mapping.source_columns(), header=mapping.header,
+                         delimiter=mapping.delimiter)
+    first = next(chunks, None)
+    if first is None:
+        return 0
+    return _stage_arrow(con, index, mapping, first.table.schema,
+                        itertools.chain([first], chunks), counter)
+
+
+def _stage_arrow(
+    con: duckdb.DuckDBPyConnection,
+    index: int,
+    mapping: Mapping,
+    schema: pa.Schema,
+    chunks: Iterator[Chunk],
+    counter: _RowCounter | None = None,
+) -> int:
+    """Map and validate ``chunks`` (of source columns ``schema``) into ``staged``."""
+    reader = pa.RecordBatchReader.from_batches(_with_row_columns(schema),
+                                               _source_batches(chunks, counter))
+    con.register("source", reader)
+    try:
+        sql = transform_sql(mapping, schema, table="source", keep_raw=True)
+        return _insert_staged(con, f"SELECT {index} AS _file, * FROM ({sql})")
+    finally:
+        con.unregister("source")
+
+
+def _insert_staged(con: duckdb.DuckDBPyConnection, select: str) -> int:
+    """Add the rows of ``select`` to the table ``staged`` (created by the first call)."""
+    verb = "INSERT INTO staged" if _has_staged(con) else "CREATE TABLE staged AS"
+    return int(con.execute(f"{verb} {select}").fetchall()[0][0])
+
+
 class _RowCounter:
     """Counts the rows streamed from one file and shows them on the progress display."""
 
@@ -303,13 +385,16 @@ class _RowCounter:
         self._show.describe(self._task, f"reading {self._name}: {self.rows:,} rows")
 
 
-def _source_batches(chunks: Iterator[Chunk], counter: _RowCounter) -> Iterator[pa.RecordBatch]:
+def _source_batches(
+    chunks: Iterator[Chunk], counter: _RowCounter | None
+) -> Iterator[pa.RecordBatch]:
     """Chunks as record batches with their ``_line`` and ``_error`` columns."""
     for chunk in chunks:
         n = chunk.table.num_rows
         errors = chunk.errors if chunk.errors is not None else pa.nulls(n, pa.string())
         table = chunk.table.append_column("_line", chunk.lines).append_column("_error", errors)
-        counter.add(n)
+        if counter is not None:
+            counter.add(n)
         yield from table.combine_chunks().to_batches()
 
 

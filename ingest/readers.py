@@ -204,6 +204,82 @@ def iter_chunks(
         raise InputError(f"cannot read {path}: {exc}") from None
 
 
+def csv_scan_sql(
+    path: Path,
+    names: Sequence[str],
+    *,
+    header: bool,
+    delimiter: str | None,
+    rejects: str,
+) -> str | None:
+    """A DuckDB query reading the CSV file ``path`` with DuckDB's parallel CSV reader.
+
+    The query returns every column of ``names`` as text (null when empty) and ``_line``, the
+    row's line number counted over the rows DuckDB accepted (exact when no row is rejected,
+    which :func:`rejected_csv_rows` corrects for). It must run with
+    ``preserve_insertion_order = true`` so rows keep their file order. Rows DuckDB rejects
+    (wrong number of columns, invalid UTF-8, ...) go to the table ``<rejects>_errors``, for
+    :func:`rejected_csv_rows`. ``None`` when DuckDB cannot read the file's compression
+    (bz2, lz4), so the caller falls back to :func:`iter_chunks`.
+    """
+    compression = _duckdb_compression(path)
+    if compression is None:
+        return None
+    columns = "{" + ", ".join(f"{literal(n)}: 'VARCHAR'" for n in names) + "}"
+    scan = (
+        f"read_csv({literal(str(path))}, columns = {columns}, header = {literal(header)}, "
+        f"delim = {literal(_csv_parse(path, delimiter).delimiter)}, quote = '\"', "
+        f"escape = '\"', auto_detect = false, compression = {literal(compression)}, "
+        f"store_rejects = true, rejects_table = {literal(rejects + '_errors')}, "
+        f"rejects_scan = {literal(rejects + '_scans')})"
+    )
+    first_line = 2 if header else 1
+    return f"SELECT *, row_number() OVER () + {first_line - 1} AS _line FROM {scan}"
+
+
+def rejected_csv_rows(
+    con: duckdb.DuckDBPyConnection,
+    rejects: str,
+    path: Path,
+    names: Sequence[str],
+    columns: Sequence[str],
+    delimiter: str | None,
+) -> Chunk | None:
+    """The rows DuckDB rejected in a :func:`csv_scan_sql` scan, as one erroneous chunk.
+
+    Their fields are split from the rejected line's text (for the quarantine); the reason is
+    :data:`WRONG_COLUMN_COUNT` or ``unreadable CSV row (<DuckDB's error>)``. The reject
+    tables are dropped. ``None`` when nothing was rejected.
+    """
+    rows = con.execute(
+        f"SELECT line, arg_min(CAST(error_type AS VARCHAR), column_idx), "
+        f"arg_min(csv_line, column_idx) FROM {ident(rejects + '_errors')} "
+        "GROUP BY line ORDER BY line"
+    ).fetchall()
+    for table in ("_errors", "_scans"):
+        con.execute(f"DROP TABLE IF EXISTS {ident(rejects + table)}")
+    if not rows:
+        return None
+    reasons = [
+        WRONG_COLUMN_COUNT if error in ("MISSING COLUMNS", "TOO MANY COLUMNS")
+        else f"unreadable CSV row ({error.lower()})"
+        for _, error, _ in rows
+    ]
+    lines = [(int(line), text.strip("\r\n")) for line, _, text in rows]
+    splitter = _RaggedRows(list(names), columns, _csv_parse(path, delimiter).delimiter)
+    return splitter.chunk(lines, reasons)
+
+
+def shifted_lines(lines: np.ndarray, first: int, skipped: np.ndarray) -> np.ndarray:
+    """True line numbers of rows numbered ``lines`` as if the ``skipped`` lines were absent.
+
+    ``first`` is the line of the first row; ``skipped`` the sorted lines left out.
+    """
+    # The i-th skipped line comes before the good row of index (its line - first - i).
+    before = skipped - first - np.arange(len(skipped))
+    return lines + np.searchsorted(before, lines - first, side="right")
+
+
 def _csv_chunks(
     path: Path,
     columns: Sequence[str],
@@ -262,17 +338,16 @@ class _RaggedRows:
     def good_lines(self, start: int, n: int) -> np.ndarray:
         """Lines of the next ``n`` good rows from line ``start`` on, skipping ragged lines."""
         skipped = np.array(sorted(line for line, _ in self._rows if line >= start), np.int64)
-        good = np.arange(n, dtype=np.int64)
-        # The i-th skipped line comes before the good row of index (its line - start - i).
-        before = skipped - start - np.arange(len(skipped))
-        return start + good + np.searchsorted(before, good, side="right")
+        return shifted_lines(np.arange(start, start + n, dtype=np.int64), start, skipped)
 
     def take(self, before: int | None = None) -> Chunk | None:
         """The kept rows above line ``before`` (all when ``None``), as one erroneous chunk."""
         rows = sorted(r for r in self._rows if before is None or r[0] < before)
-        if not rows:
-            return None
         self._rows = [r for r in self._rows if before is not None and r[0] >= before]
+        return self.chunk(rows, [WRONG_COLUMN_COUNT] * len(rows)) if rows else None
+
+    def chunk(self, rows: list[tuple[int, str]], reasons: list[str]) -> Chunk:
+        """``(line, text)`` rows with their ``reasons``, fields split from the text."""
         values: dict[str, list[str | None]] = {c: [] for c in self._columns}
         for _, text in rows:
             fields = dict(zip(self._names, next(csv.reader([text], delimiter=self._delimiter),
@@ -280,11 +355,8 @@ class _RaggedRows:
             for c in self._columns:
                 values[c].append(fields.get(c))
         table = pa.table({c: pa.array(v, pa.string()) for c, v in values.items()})
-        return Chunk(
-            table,
-            pa.array([line for line, _ in rows], pa.int64()),
-            pa.array([WRONG_COLUMN_COUNT] * len(rows), pa.string()),
-        )
+        return Chunk(table, pa.array([line for line, _ in rows], pa.int64()),
+                     pa.array(reasons, pa.string()))
 
 
 def _parquet_chunks(path: Path, columns: Sequence[str], batch_rows: int) -> Iterator[Chunk]:
@@ -366,6 +438,13 @@ def _csv_parse(path: Path, delimiter: str | None) -> pcsv.ParseOptions:
         suffixes = [s.lower() for s in path.suffixes]
         delimiter = "\t" if ".tsv" in suffixes else ","
     return pcsv.ParseOptions(delimiter=delimiter)
+
+
+def _duckdb_compression(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix not in COMPRESSIONS:
+        return "none"
+    return {".gz": "gzip", ".zst": "zstd"}.get(suffix)
 
 
 def _skip(row: pcsv.InvalidRow) -> str:

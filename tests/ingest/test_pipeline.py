@@ -1,3 +1,4 @@
+import bz2
 import gzip
 import json
 from pathlib import Path
@@ -100,8 +101,8 @@ def test_incremental_append_only_reads_the_new_day(tmp_path, monkeypatch):
     old_files = {p: p.read_bytes() for p in event_files(tmp_path / "events")}
     write_csv(tmp_path / "logs" / "day2.csv", ["a9,2024-01-03T08:00:00Z,login,,,d9,,,"])
     read = []
-    original = pipeline.iter_chunks
-    monkeypatch.setattr(pipeline, "iter_chunks", lambda p, *a, **k: read.append(p.name)
+    original = pipeline.csv_scan_sql
+    monkeypatch.setattr(pipeline, "csv_scan_sql", lambda p, *a, **k: read.append(p.name)
                         or original(p, *a, **k))
     summary = ingest(tmp_path / "logs", tmp_path / "events")
     assert read == ["day2.csv"]
@@ -261,18 +262,22 @@ def test_real_amlsim_slice(tmp_path):
     assert str(table["ts"].min()) == "2017-01-01 00:00:00+00:00"
 
 
-def test_csv_rows_with_the_wrong_number_of_columns_are_quarantined(tmp_path):
+@pytest.mark.parametrize("suffix", [".csv", ".csv.bz2"])  # DuckDB's reader; pyarrow's
+def test_csv_rows_with_the_wrong_number_of_columns_are_quarantined(tmp_path, suffix):
     # Past the first block too, so ragged rows are found while rows stream into staging.
     good = [f"a{i},2024-01-01T10:00:00Z,login,,,,,," for i in range(40_000)]
-    rows = good[:2] + ["a,b"] + good[2:] + ["z,2024-01-01T10:00:00Z,login,,,,,,,extra,more"]
-    src = write_csv(tmp_path / "d1.csv", rows)
+    rows = good[:2] + ["a,b", "b,never,login,,,,,,"] + good[2:] + \
+        ["z,2024-01-01T10:00:00Z,login,,,,,,,extra,more"]
+    src = tmp_path / f"d1{suffix}"
+    text = "\n".join(["uid,when,action,amt,ipaddr,dev,card,peer,note", *rows]) + "\n"
+    src.write_bytes(bz2.compress(text.encode()) if suffix.endswith("bz2") else text.encode())
     summary = ingest(src, tmp_path / "events")
-    assert (summary.rows_in, summary.accepted, summary.quarantined) == (40_002, 40_000, 2)
-    assert summary.reasons == {WRONG_COLUMN_COUNT: 2} and summary.balanced
+    assert (summary.rows_in, summary.accepted, summary.quarantined) == (40_003, 40_000, 3)
+    assert summary.reasons == {WRONG_COLUMN_COUNT: 2, "unparseable ts": 1} and summary.balanced
     quarantine = pd.read_parquet(tmp_path / "events" / "quarantine.parquet")
-    assert quarantine["line"].tolist() == [4, 40_003]
+    assert quarantine["line"].tolist() == [4, 5, 40_004]
     assert set(quarantine["source_file"]) == {str(src.resolve())}
-    assert quarantine["uid"].tolist() == ["a", "z"] and quarantine["when"][0] == "b"
+    assert quarantine["uid"].tolist() == ["a", "b", "z"] and quarantine["when"][0] == "b"
     assert set(events_table(tmp_path / "events")["account_id"]) == {f"a{i}" for i in range(40_000)}
 
 
