@@ -36,7 +36,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from graph.snapshot import ACCOUNT, RELATIONS, Snapshot, relation_specs, write_snapshot
-from ingest.engine import connect
+from ingest.engine import connect, memory_limit, set_memory_limit
 from ingest.labels import read_labels
 from ingest.mapping import Mapping, load_mapping
 from ingest.pipeline import LABELS_FILE, event_files
@@ -45,6 +45,10 @@ from ingest.state import IngestState
 
 #: Event types that get their own ``n_events_<type>`` count; rarer ones share ``n_events_other``.
 MAX_EVENT_TYPES = 16
+#: Share of the memory budget (:func:`ingest.engine.memory_limit`) the build may use.
+MEMORY_SHARE = 0.5
+#: DuckDB's memory limit never goes below this, however large the fetched tables.
+MIN_DUCKDB_MEMORY = 256 << 20
 #: Hours (UTC) counted as night for ``night_fraction``.
 NIGHT_HOURS = (0, 6)
 
@@ -128,8 +132,8 @@ def build_snapshot(
     float_attributes = [a for a, kind in state.attributes.items() if kind == "float"]
 
     tmp = out_dir.parent / f".{out_dir.name}.build-{os.getpid()}"
-    # Half the memory limit: the snapshot's pandas tables grow next to DuckDB's buffers.
-    con = connect(tmp / "spill", memory_share=0.5)
+    con = connect(tmp / "spill", memory_share=MEMORY_SHARE)
+    fetch = _Fetcher(con, int(memory_limit() * MEMORY_SHARE))
     try:
         with _Steps(progress) as step:
             step("reading events")
@@ -148,17 +152,15 @@ def build_snapshot(
             for rel in relations:
                 if rel.node_type != ACCOUNT:
                     step(f"nodes {rel.node_type}")
-                    nodes[rel.node_type] = _fetch(con, entity_nodes_sql(rel))
+                    nodes[rel.node_type] = fetch(entity_nodes_sql(rel))
             step("nodes Account")
-            nodes[ACCOUNT] = _fetch(
-                con, account_nodes_sql(event_types, relations, float_attributes)
-            )
+            nodes[ACCOUNT] = fetch(account_nodes_sql(event_types, relations, float_attributes))
             step("summary")
             meta = _meta(con, state, files, event_types)
             edges: dict[str, pd.DataFrame] = {}
             for rel in relations:
                 step(f"edges {rel.name}")
-                edges[rel.name] = _fetch(con, edge_sql(rel))
+                edges[rel.name] = fetch(edge_sql(rel))
                 con.execute(f"DROP TABLE {ident('pairs_' + rel.name)}")
     finally:
         con.close()
@@ -469,8 +471,22 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {ident(table)}").fetchall()[0][0])
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    return con.sql(sql).to_arrow_table().to_pandas()
+class _Fetcher:
+    """Runs queries into pandas, giving DuckDB only the memory the tables so far leave free.
+
+    The snapshot's tables are held in memory (the :class:`graph.snapshot.Snapshot` contract),
+    so DuckDB's limit shrinks by what they take, down to :data:`MIN_DUCKDB_MEMORY`, and it
+    spills the rest: the build's memory stays near ``budget`` until the tables alone exceed it.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, budget: int) -> None:
+        self._con, self._budget, self._held = con, budget, 0
+
+    def __call__(self, sql: str) -> pd.DataFrame:
+        table = self._con.sql(sql).to_arrow_table().to_pandas()
+        self._held += int(table.memory_usage(deep=True).sum())
+        set_memory_limit(self._con, max(MIN_DUCKDB_MEMORY, self._budget - self._held))
+        return table
 
 
 def _meta(

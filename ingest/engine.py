@@ -44,13 +44,22 @@ def connect(
     con = duckdb.connect(config={"threads": os.cpu_count() or 1})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
-    limit = memory_bytes(os.environ.get("ABUSENET_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT))
-    con.execute(f"SET memory_limit = '{int(limit * memory_share) >> 20}MiB'")
+    set_memory_limit(con, int(memory_limit() * memory_share))
     con.execute(f"SET preserve_insertion_order = {literal(keep_order)}")
     if temp_dir is not None:
         Path(temp_dir).mkdir(parents=True, exist_ok=True)
         con.execute(f"SET temp_directory = {literal(Path(temp_dir).as_posix())}")
     return con
+
+
+def memory_limit() -> int:
+    """The memory budget in bytes: ``ABUSENET_DUCKDB_MEMORY`` or :data:`DEFAULT_MEMORY_LIMIT`."""
+    return memory_bytes(os.environ.get("ABUSENET_DUCKDB_MEMORY", DEFAULT_MEMORY_LIMIT))
+
+
+def set_memory_limit(con: duckdb.DuckDBPyConnection, size: int) -> None:
+    """Set ``con``'s memory limit to ``size`` bytes (DuckDB spills what does not fit)."""
+    con.execute(f"SET memory_limit = '{size >> 20}MiB'")
 
 
 def memory_bytes(size: str) -> int:

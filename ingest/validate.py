@@ -98,14 +98,14 @@ def transform_sql(
     table
         The view or table to read: source columns, ``_line`` and ``_error``.
     keep_raw
-        Also return ``_raw_0``, ``_raw_1``, ... : the original text of
-        ``mapping.source_columns()`` for bad rows (null for good rows), for the quarantine.
+        Also return ``_raw``: the original text of ``mapping.source_columns()`` as one list
+        for bad rows (null for good rows, so good rows cost one null), for the quarantine.
 
     Returns
     -------
     str
         A query returning the columns of :func:`event_schema`, then ``_reason`` (null for a good
-        row), ``_line`` and, with ``keep_raw``, the raw columns.
+        row), ``_line`` and, with ``keep_raw``, ``_raw``.
     """
     def col(name: str) -> str:
         if name in mapping.columns:
@@ -176,7 +176,7 @@ def transform_sql(
     sql = f"SELECT {', '.join(middle)} FROM (SELECT {', '.join(inner)} FROM {ident(table)})"
     if not raw:
         return sql
-    keep = ", ".join(f"CASE WHEN _reason IS NOT NULL THEN {r} END AS {r}" for r in raw)
+    keep = f"CASE WHEN _reason IS NOT NULL THEN [{', '.join(raw)}] END AS _raw"
     return f"SELECT * EXCLUDE ({', '.join(raw)}), {keep} FROM ({sql})"
 
 

@@ -3,8 +3,15 @@ import math
 import pandas as pd
 import pytest
 
-from graph.build import BuildError, build_snapshot, event_type_features
+from graph.build import (
+    MIN_DUCKDB_MEMORY,
+    BuildError,
+    _Fetcher,
+    build_snapshot,
+    event_type_features,
+)
 from graph.snapshot import read_snapshot
+from ingest.engine import connect
 from ingest.pipeline import ingest_logs
 from tests.ingest.helpers import log_mapping, write_csv
 
@@ -167,3 +174,19 @@ def test_no_events_is_a_clear_error(tmp_path):
 def test_event_type_feature_names_are_unique_slugs():
     assert event_type_features(["Log-In", "log in", "other", ""]) == [
         "n_events_log_in", "n_events_log_in_2", "n_events_other_2", "n_events_blank"]
+
+
+def test_duckdb_gets_the_memory_the_fetched_tables_leave(tmp_path):
+    con = connect(tmp_path / "spill")
+    fetch = _Fetcher(con, budget=MIN_DUCKDB_MEMORY + (64 << 20))
+
+    def limit_mib() -> float:
+        return float(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+                     .split()[0])
+
+    table = fetch("SELECT range AS x, 'id' || range AS id FROM range(100000)")
+    assert len(table) == 100_000
+    first = limit_mib()
+    assert MIN_DUCKDB_MEMORY >> 20 < first < (MIN_DUCKDB_MEMORY + (64 << 20)) >> 20
+    fetch("SELECT range AS x FROM range(10000000)")  # 80 MB: more than the budget left
+    assert limit_mib() == MIN_DUCKDB_MEMORY >> 20
