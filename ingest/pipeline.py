@@ -8,9 +8,10 @@
   mapping (and the labels file against its section) before a row is read.
 * **Incremental and idempotent**: files whose content (SHA-256) was already ingested with the
   same mapping are skipped; events are deduplicated by ``event_id`` against each other and
-  against the events already stored, so re-running changes nothing.
-* **Atomic**: rows stream into a DuckDB staging table (spilling to a hidden directory beyond
-  its memory limit); new day files are written next to it and moved into place only after the
+  against the events already stored (on any day), so re-running changes nothing.
+* **Atomic**: rows stream into a DuckDB staging table (CSV files through DuckDB's parallel CSV
+  reader, other formats as Arrow chunks; spilling to a hidden directory beyond its memory
+  limit); new day files are written next to it and moved into place only after the
   whole input is read and the bad-row fraction is within bounds; ``quarantine.parquet``, the
   labels and the state file are each replaced by a rename.
 * **Bounded memory**: readers yield fixed-size chunks and DuckDB spills beyond

@@ -15,6 +15,10 @@ reason                 meaning
 ``malformed ip``       the IP is neither IPv4 nor IPv6
 ``non-numeric <attr>`` a ``float`` attribute is not a finite number
 ``malformed JSON``     a JSON line is not a JSON object
+``wrong number of      a CSV row has more or fewer fields than the header
+columns``
+``unreadable CSV row   DuckDB's CSV reader rejected the row (invalid UTF-8, an
+(<error>)``            unterminated quote, ...)
 =====================  ==========================================================
 
 Schema-level problems (a mapped column missing from a file) are found earlier, by
