@@ -287,8 +287,14 @@ class AccountDetector:
         """Uncalibrated logits of target rows ``index`` (default: all), optionally time-bounded."""
         self._check_is_fitted()
         data = self._aligned(model_view(data))
-        sampler = TemporalNeighborSampler(data, list(self.num_neighbors), seed=self.random_state)
         time = _time_or_none(time)
+        # Whole-graph scoring only needs neighbour lists, not their time order.
+        sampler = TemporalNeighborSampler(
+            data,
+            list(self.num_neighbors),
+            time_attr=None if time is None else "edge_time",
+            seed=self.random_state,
+        )
         if index is None:
             index = np.arange(data[self.model_.target_type].num_nodes)
         with _torch_threads(self.num_threads):

@@ -1,7 +1,7 @@
 """Graph data for the GNN: snapshots and benchmark files as PyG ``HeteroData``."""
 
 from gnn.data.benchmark import load_reddit, load_tolokers
-from gnn.data.features import FeatureScaler, neighbor_aggregates
+from gnn.data.features import FeatureScaler, neighbor_aggregates, quantile_normal
 from gnn.data.snapshot_graph import (
     NO_TIME,
     account_index,
@@ -18,6 +18,7 @@ __all__ = [
     "load_tolokers",
     "model_view",
     "neighbor_aggregates",
+    "quantile_normal",
     "reverse_edge_type",
     "snapshot_to_heterodata",
 ]

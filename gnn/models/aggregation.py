@@ -17,6 +17,23 @@ def aggregate(
 ) -> torch.Tensor:
     """Aggregate source features onto destination nodes, one block per aggregator.
 
+    The blocks of :func:`aggregate_blocks`, concatenated; ``(num_dst, F * len(aggregators))``.
+    """
+    return torch.cat(
+        aggregate_blocks(x_src, edge_index, num_dst, aggregators, edge_weight, chunk_size), dim=1
+    )
+
+
+def aggregate_blocks(
+    x_src: torch.Tensor,
+    edge_index: torch.Tensor,
+    num_dst: int,
+    aggregators: tuple[str, ...] = AGGREGATORS,
+    edge_weight: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+) -> list[torch.Tensor]:
+    """Aggregate source features onto destination nodes, one ``(num_dst, F)`` tensor per aggregator.
+
     Parameters
     ----------
     x_src
@@ -24,7 +41,7 @@ def aggregate(
     edge_index
         ``(2, E)`` edges, messages flowing from row 0 to row 1; or a row-normalised sparse CSR
         matrix ``(num_dst, num_src)`` (see :func:`mean_adjacency`), multiplied directly: the
-        fast path for whole-graph scoring.
+        fast path for whole-graph scoring (it works in place, so not for training).
     num_dst
         Number of destination nodes.
     aggregators
@@ -37,8 +54,8 @@ def aggregate(
 
     Returns
     -------
-    torch.Tensor
-        ``(num_dst, F * len(aggregators))``; nodes without neighbours get zeros.
+    list[torch.Tensor]
+        One ``(num_dst, F)`` block per aggregator, in order; nodes without neighbours get zeros.
     """
     unknown = set(aggregators) - set(AGGREGATORS)
     if unknown:
@@ -73,7 +90,7 @@ def aggregate(
         else:
             variance = (sums[:, features:] / safe - mean * mean).clamp(min=0.0)
             blocks.append(torch.sqrt(variance + 1e-8) * (weights > 0).unsqueeze(1))
-    return torch.cat(blocks, dim=1)
+    return blocks
 
 
 def mean_adjacency(rowptr: torch.Tensor, col: torch.Tensor, num_src: int) -> torch.Tensor:
@@ -87,7 +104,8 @@ def mean_adjacency(rowptr: torch.Tensor, col: torch.Tensor, num_src: int) -> tor
 
 def _aggregate_csr(
     x_src: torch.Tensor, adjacency: torch.Tensor, aggregators: tuple[str, ...]
-) -> torch.Tensor:
+) -> list[torch.Tensor]:
+    # In-place arithmetic: on a whole graph every temporary is num_dst x F floats.
     mean = adjacency @ x_src
     blocks = []
     for name in aggregators:
@@ -96,6 +114,7 @@ def _aggregate_csr(
         else:
             crow = adjacency.crow_indices()
             has_neighbours = (crow[1:] > crow[:-1]).unsqueeze(1)
-            variance = (adjacency @ (x_src * x_src) - mean * mean).clamp(min=0.0)
-            blocks.append(torch.sqrt(variance + 1e-8) * has_neighbours)
-    return torch.cat(blocks, dim=1)
+            std = adjacency @ (x_src * x_src)
+            std.sub_(mean * mean).clamp_(min=0.0).add_(1e-8).sqrt_().mul_(has_neighbours)
+            blocks.append(std)
+    return blocks

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gnn.models.aggregation import AGGREGATORS, aggregate
+from gnn.models.aggregation import AGGREGATORS, aggregate_blocks
 
 EdgeType = tuple[str, str, str]
 
@@ -89,8 +89,9 @@ class SepHeteroConv(nn.Module):
             h = h_dict[t]
             keep = h.size(0) if num_dst is None else min(num_dst.get(t, 0), h.size(0))
             ego = h[:keep]
-            # W [ego || agg_1 || ... || agg_k] computed block by block: the same product as
-            # concatenating first, without materialising the wide concatenation.
+            # W [ego || agg_1 || ... || agg_k] computed block by block (each aggregate's
+            # statistics too): the same product as concatenating first, without materialising
+            # the wide concatenation.
             weight_blocks = self.lin[t].weight.split(self._block_widths(t), dim=1)
             mixed = torch.addmm(self.lin[t].bias, ego, weight_blocks[0].t())
             for et, block in zip(self.incoming[t], weight_blocks[1:], strict=True):
@@ -103,8 +104,13 @@ class SepHeteroConv(nn.Module):
                     inside = edge_index[1] < keep
                     edge_index = edge_index[:, inside]
                     weight = None if weight is None else weight[inside]
-                neighbours = aggregate(src, edge_index, keep, self.aggregators, weight, chunk_size)
-                mixed = mixed.addmm(neighbours, block.t())
+                neighbours = aggregate_blocks(
+                    src, edge_index, keep, self.aggregators, weight, chunk_size
+                )
+                for part, part_weight in zip(
+                    neighbours, block.split(self.channels, dim=1), strict=True
+                ):
+                    mixed = mixed.addmm(part, part_weight.t())
             update = torch.relu(self.norm[t](mixed))
             updated = ego + nn.functional.dropout(update, self.dropout, self.training)
             out[t] = updated if keep == h.size(0) else torch.cat([updated, h[keep:]])

@@ -121,7 +121,16 @@ class SepHeteroGNN(nn.Module):
                 num_dst = {t: sum(n[:hops]) for t, n in num_sampled_nodes_dict.items()}
             h = {**h, **conv(h, edge_index_dict, edge_weight_dict, types, chunk_size, num_dst)}
             layers.append(h[self.target_type])
-        return self.head(torch.cat(layers, dim=1)).squeeze(-1)
+        # head[0] applied to the concatenation of the layers, block by block (no wide concat).
+        first = self.head[0]
+        hidden = first.bias
+        for layer, weight in zip(
+            layers, first.weight.split(self.hidden_channels, dim=1), strict=True
+        ):
+            hidden = torch.addmm(hidden, layer, weight.t())
+        for module in self.head[1:]:
+            hidden = module(hidden)
+        return hidden.squeeze(-1)
 
     def __repr__(self) -> str:
         return (

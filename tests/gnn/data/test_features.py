@@ -22,3 +22,14 @@ def test_scaler_round_trips_through_a_dict():
     scaler = FeatureScaler().fit({"Account": table}, {"Account": ["a", "b"]})
     again = FeatureScaler.from_dict(scaler.to_dict())
     assert torch.equal(scaler.transform("Account", table), again.transform("Account", table))
+
+
+def test_quantile_normal_keeps_order_and_tames_heavy_tails():
+    from gnn.data import quantile_normal
+
+    x = torch.tensor([[0.0], [0.0], [1.0], [2.0], [1000.0]])
+    out = quantile_normal(x)
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert out[0, 0] == out[1, 0]  # ties stay tied
+    assert (out[1:, 0].diff() > 0).all()  # order kept
+    assert out[4, 0] - out[3, 0] < 6.0  # the outlier is no longer 1000 units away
