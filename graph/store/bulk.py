@@ -30,6 +30,9 @@ from graph.store.runner import Neo4jStore, QueryRunner
 from graph.store.schema import ensure_schema
 from graph.store.tables import HASH, node_tables, rel_tables
 
+#: The class behind ``neo4j-admin``, run in this JVM (``Neo4jAdminCommand`` forks one more).
+ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+
 
 class BulkImportError(RuntimeError):
     """The bulk import cannot run here or failed; the message says why and what to do."""
@@ -53,38 +56,54 @@ class ImportFile:
 def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) -> list[ImportFile]:
     """Write the CSV header and data files of ``snapshot`` for ``neo4j-admin database import``.
 
-    Ids live in one id space per label (``id:ID(Account)``), strings are quoted with inner quotes
+    Every node gets a number: its store id (``--id-type=actual``), counted through the node
+    tables in order. Relationship files name their endpoints by these numbers, so the import
+    tool maps no string ids (its slowest step for string keys) and parses only integers there;
+    the node's own ``id`` is an ordinary string property. Strings are quoted with inner quotes
     doubled, missing values are empty fields (no property), timestamps ISO-8601 UTC with
     microseconds.
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     files = []
+    numbers: dict[str, tuple[int, pd.Index]] = {}
+    first = 0
     for table in node_tables(snapshot):
-        header = [f"id:ID({table.label})"] + _typed(table.frame, [*table.properties, HASH])
-        files.append(_write(out, "nodes", table.label, header,
-                            table.frame[["id", *table.properties, HASH]]))
+        ids = pd.Index(table.frame["id"])
+        numbers[table.label] = (first, ids)
+        header = [":ID", "id:string"] + _typed(table.frame, [*table.properties, HASH])
+        frame = table.frame[["id", *table.properties, HASH]]
+        frame.insert(0, "node", np.arange(first, first + len(frame), dtype=np.int64))
+        files.append(_write(out, "nodes", table.label, header, frame))
+        first += len(frame)
     for table in rel_tables(snapshot):
-        header = [f":START_ID({table.src_label})", f":END_ID({table.dst_label})"] + _typed(
-            table.frame, [*table.properties, HASH]
-        )
-        files.append(_write(out, "relationships", table.rel_type, header,
-                            table.frame[["src", "dst", *table.properties, HASH]]))
+        header = [":START_ID", ":END_ID"] + _typed(table.frame, [*table.properties, HASH])
+        frame = table.frame[[*table.properties, HASH]]
+        frame.insert(0, "end", _node_numbers(numbers[table.dst_label], table.frame["dst"]))
+        frame.insert(0, "start", _node_numbers(numbers[table.src_label], table.frame["src"]))
+        files.append(_write(out, "relationships", table.rel_type, header, frame))
     return files
+
+
+def _node_numbers(numbering: tuple[int, pd.Index], ids: pd.Series) -> np.ndarray:
+    """The store ids of ``ids`` (all present: :func:`rel_tables` drops dangling ones)."""
+    first, index = numbering
+    return first + index.get_indexer(ids)
 
 
 def import_command(store: Neo4jStore, files: list[ImportFile], multiline: bool) -> list[str]:
     """The ``neo4j-admin database import full`` command line for ``files`` into the store's db."""
-    from abusenet.neo4j_server import ADMIN_ENTRY_POINT, find_java
+    from abusenet.neo4j_server import JVM_FLAGS, find_java
 
     assert store.server is not None
     return [
-        find_java(), "-cp", str(store.server.home / "lib" / "*"), ADMIN_ENTRY_POINT,
+        # The admin tool itself: neo4j-admin's launcher would start a second JVM to run it.
+        find_java(), *JVM_FLAGS, "-cp", str(store.server.home / "lib" / "*"), ADMIN_TOOL,
         "database", "import", "full", store.database,
         *(f.argument() for f in files),
         "--overwrite-destination=true", f"--multiline-fields={str(multiline).lower()}",
         "--skip-bad-relationships=false", "--skip-duplicate-nodes=false",
-        "--id-type=string", "--trim-strings=false",
+        "--id-type=actual", "--trim-strings=false",
         # Without it the tool writes import.report into the caller's working directory.
         f"--report-file={store.server.home / 'logs' / 'import.report'}",
     ]
@@ -206,7 +225,9 @@ def _iso_utc(series: pd.Series) -> pa.Array:
 
 
 def _has_line_breaks(snapshot: Snapshot) -> bool:
-    """Whether any id holds a line break (the import tool then needs ``--multiline-fields``)."""
+    """Whether any node id holds a line break (the import tool then needs ``--multiline-fields``).
+
+    Relationship files hold no ids, only node numbers.
+    """
     columns = [t["id"] for t in snapshot.nodes.values()]
-    columns += [t[c] for t in snapshot.edges.values() for c in ("src", "dst")]
     return any(c.astype(str).str.contains(r"[\r\n]", regex=True).any() for c in columns)

@@ -15,15 +15,18 @@ def test_import_files_have_typed_headers_and_quoted_values(tmp_path) -> None:
     account = files["Account"]
     assert account.kind == "nodes" and account.rows == 6
     assert account.header.read_text().strip() == (
-        "id:ID(Account),first_ts:datetime,last_ts:datetime,n_events:long,amount_mean:double,"
+        ":ID,id:string,first_ts:datetime,last_ts:datetime,n_events:long,amount_mean:double,"
         "label:long,content_hash:long"
     )
     first = account.data.read_text().splitlines()[1]  # a2: no amount_mean, no label
-    assert first.startswith('"a2","2024-02-01T00:00:00.000000Z","2024-04-01T00:00:00.000000Z",4,,,')
+    assert first.startswith(
+        '1,"a2","2024-02-01T00:00:00.000000Z","2024-04-01T00:00:00.000000Z",4,,,')
+    # Node numbers run on through the labels: accounts 0-5, devices 6-7, ip 8, card 9.
+    assert files["PaymentMethod"].data.read_text().startswith('9,"c1",')
     paid = files["PAID_WITH"]
-    assert paid.header.read_text().startswith(
-        ":START_ID(Account),:END_ID(PaymentMethod),count:long"
-    )
+    assert paid.header.read_text().startswith(":START_ID,:END_ID,count:long")
+    assert [line.split(",")[:2] for line in paid.data.read_text().splitlines()] == [
+        ["0", "9"], ["1", "9"], ["3", "9"]]
     assert paid.argument() == f"--relationships=PAID_WITH={paid.header},{paid.data}"
 
 
