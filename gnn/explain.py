@@ -1,11 +1,22 @@
-"""Gradient-saliency explanations: which neighbours and which features drove an account's score."""
+"""Gradient-saliency explanations: which neighbours and which features drove an account's score.
+
+The saliency runs through PyG's explainability API: :class:`EdgeGradientSaliency` is a
+:class:`~torch_geometric.explain.algorithm.ExplainerAlgorithm`, driven by
+:class:`~torch_geometric.explain.Explainer` on each account's sampled heterogeneous subgraph and
+returning a :class:`~torch_geometric.explain.HeteroExplanation` (``node_mask`` per node type,
+``edge_mask`` per edge type), which :func:`explain_accounts` turns into a table.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.explain import Explainer, HeteroExplanation
+from torch_geometric.explain.algorithm import ExplainerAlgorithm
+from torch_geometric.explain.config import MaskType
 from torch_geometric.loader import NodeLoader
 
 from gnn.inference import batch_inputs
@@ -13,6 +24,70 @@ from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
 
 EXPLANATION_COLUMNS = ["account_id", "kind", "node_type", "item", "relation", "attribution"]
+EdgeType = tuple[str, str, str]
+
+
+class EdgeGradientSaliency(ExplainerAlgorithm):
+    """Saliency for heterogeneous models that take per-edge-type weights.
+
+    The model is run as ``model(x_dict, edge_index_dict, edge_weight_dict)`` with a weight of 1 on
+    every edge. The explained quantity is the sum of the raw outputs at ``index`` (the risk
+    logits). ``edge_mask`` = absolute gradient with respect to each edge's weight (how much that
+    link moved the score); ``node_mask`` = gradient x input per node and feature (signed:
+    positive raises the score).
+
+    Use with ``Explainer(..., explanation_type="model", node_mask_type="attributes",
+    edge_mask_type="object", model_config=dict(mode="regression", task_level="node",
+    return_type="raw"))``.
+    """
+
+    def forward(
+        self,
+        model: torch.nn.Module,
+        x: dict[str, Tensor],
+        edge_index: dict[EdgeType, Tensor],
+        *,
+        target: Tensor,
+        index: Tensor | int | None = None,
+        **kwargs,
+    ) -> HeteroExplanation:
+        """The explanation of ``model``'s outputs at ``index`` (default: all)."""
+        inputs = {t: v.detach().clone().requires_grad_(True) for t, v in x.items()}
+        weights = {
+            et: torch.ones(ei.size(1), requires_grad=True) for et, ei in edge_index.items()
+        }
+        out = model(inputs, edge_index, weights, **kwargs)
+        out = out if index is None else out[index]
+        out.sum().backward()
+        explanation = HeteroExplanation()
+        for t, v in inputs.items():
+            grad = torch.zeros_like(v) if v.grad is None else v.grad
+            explanation[t].node_mask = (grad * v).detach()
+        for et, weight in weights.items():
+            grad = torch.zeros_like(weight) if weight.grad is None else weight.grad
+            explanation[et].edge_mask = grad.abs()
+        return explanation
+
+    def supports(self) -> bool:
+        """Attribute-level node masks and object-level edge masks, raw node-level outputs."""
+        config = self.explainer_config
+        return (
+            config.node_mask_type in (None, MaskType.attributes)
+            and config.edge_mask_type in (None, MaskType.object)
+            and self.model_config.return_type.value == "raw"
+        )
+
+
+def account_explainer(model: torch.nn.Module) -> Explainer:
+    """A PyG :class:`~torch_geometric.explain.Explainer` of ``model``'s risk logits."""
+    return Explainer(
+        model,
+        algorithm=EdgeGradientSaliency(),
+        explanation_type="model",
+        node_mask_type="attributes",
+        edge_mask_type="object",
+        model_config={"mode": "regression", "task_level": "node", "return_type": "raw"},
+    )
 
 
 def explain_accounts(
@@ -26,10 +101,10 @@ def explain_accounts(
 ) -> pd.DataFrame:
     """Explain the logits of the target nodes ``rows``.
 
-    For each account, its sampled computation subgraph is run with a weight of 1 on every edge;
-    the gradient of the logit with respect to each edge weight says how much that link moved the
-    score. A neighbour's attribution is the summed absolute gradient of its edges (``kind =
-    "neighbor"``, ``item`` = the neighbour's id). The account's own features get gradient x
+    For each account, :func:`account_explainer` (PyG's ``Explainer`` with
+    :class:`EdgeGradientSaliency`) explains its logit on its sampled computation subgraph. A
+    neighbour's attribution is the summed edge mask of its edges (``kind = "neighbor"``,
+    ``item`` = the neighbour's id). The account's own features get their node mask, gradient x
     input (``kind = "feature"``, ``item`` = feature name, signed: positive raises the risk).
 
     ``node_ids`` maps node type -> store ids by row, to name the neighbours.
@@ -45,21 +120,18 @@ def explain_accounts(
     loader = NodeLoader(
         data, sampler, input_nodes=(target, torch.as_tensor(rows, dtype=torch.long)), batch_size=1
     )
+    explainer = account_explainer(model)
     records = []
     for batch in loader:
-        x_dict = {
-            t: x.detach().requires_grad_(True)
-            for t, x in batch_inputs(batch, sampler, target).items()
-        }
-        weights = {
-            et: torch.ones(batch[et].edge_index.size(1), requires_grad=True)
-            for et in batch.edge_types
-        }
-        logit = model(x_dict, batch.edge_index_dict, weights)[0]
-        logit.backward()
+        explanation = explainer(
+            batch_inputs(batch, sampler, target), batch.edge_index_dict, index=0
+        )
         account = str(node_ids[target][int(batch[target].n_id[0])])
-        records.extend(_neighbour_records(batch, weights, node_ids, target, account, top_k))
-        own = (x_dict[target].grad[0] * x_dict[target][0]).detach()
+        edge_masks = {
+            et: explanation[et].edge_mask for et in batch.edge_types if et in explanation.edge_types
+        }
+        records.extend(_neighbour_records(batch, edge_masks, node_ids, target, account, top_k))
+        own = explanation[target].node_mask[0]
         for j in torch.argsort(own.abs(), descending=True)[:top_k].tolist():
             records.append((account, "feature", target, feature_names[j], "", float(own[j])))
     return pd.DataFrame.from_records(records, columns=EXPLANATION_COLUMNS)
@@ -67,16 +139,16 @@ def explain_accounts(
 
 def _neighbour_records(
     batch: HeteroData,
-    weights: dict[tuple[str, str, str], torch.Tensor],
+    edge_masks: dict[EdgeType, torch.Tensor],
     node_ids: dict[str, np.ndarray],
     target: str,
     account: str,
     top_k: int,
 ) -> list[tuple]:
-    """The ``top_k`` neighbours with the largest summed absolute edge-weight gradient."""
+    """The ``top_k`` neighbours with the largest summed edge mask (absolute gradient)."""
     frames = []
-    for et, weight in weights.items():
-        if weight.grad is None or weight.numel() == 0:
+    for et, mask in edge_masks.items():
+        if mask.numel() == 0:
             continue
         src_type, rel, dst_type = et
         edge_index = batch[et].edge_index
@@ -87,7 +159,7 @@ def _neighbour_records(
                         "node_type": node_type,
                         "node": batch[node_type].n_id[local].numpy(),
                         "relation": rel.removeprefix("rev_"),
-                        "credit": weight.grad.abs().numpy(),
+                        "credit": mask.numpy(),
                     }
                 )
             )
