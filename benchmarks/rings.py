@@ -34,7 +34,9 @@ Nothing is tuned on the evaluation rings: all settings are the defaults of
 :class:`graph.rings.config.RingConfig` and :func:`gnn.rings.score_rings`.
 
 Run ``python -m benchmarks.rings [--seeds 0 1] [--synth-accounts 100000] [--methods ...]``;
-``--perf-accounts 1000000`` also times the candidate search on a generated 1M-account world.
+``--perf-accounts 1000000`` also times the candidate search on a generated 1M-account world;
+``--perf-snapshot DIR`` on an existing snapshot (e.g. ``OUT/.work/snapshot/snapshot`` of
+``abusenet run``), without making one.
 """
 
 from __future__ import annotations
@@ -263,27 +265,36 @@ def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,),
     return rows
 
 
-def time_candidates(n_accounts: int = 1_000_000, seed: int = 0) -> dict:
-    """Wall time and peak memory of :func:`find_ring_candidates` on a generated world."""
+def time_candidates(n_accounts: int = 1_000_000, seed: int = 0,
+                    snapshot_dir: Path | None = None) -> dict:
+    """Wall and CPU time and peak memory of :func:`find_ring_candidates` on a generated world
+    (or on the snapshot at ``snapshot_dir``, e.g. one ``abusenet run`` built, to skip making
+    one). The peak RSS is the whole process's, reading the snapshot included."""
     import resource
 
-    from ingest.synth import generate
+    from graph.snapshot import read_snapshot
 
-    with tempfile.TemporaryDirectory(prefix="rings-perf-") as tmp:
-        out = Path(tmp) / "synth"
-        generate(out, n_accounts=n_accounts, seed=seed, progress=False)
-        snapshot = _pipeline_snapshot(str(out / "events"), ROOT / "configs" / "mappings" /
-                                      "synth.yaml", Path(tmp))
+    if snapshot_dir is not None:
+        snapshot = read_snapshot(snapshot_dir)
+    else:
+        from ingest.synth import generate
+
+        with tempfile.TemporaryDirectory(prefix="rings-perf-") as tmp:
+            out = Path(tmp) / "synth"
+            generate(out, n_accounts=n_accounts, seed=seed, progress=False)
+            snapshot = _pipeline_snapshot(str(out / "events"), ROOT / "configs" / "mappings" /
+                                          "synth.yaml", Path(tmp))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     candidates = find_ring_candidates(snapshot)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "accounts": len(account_index(snapshot)),
         "edges": int(sum(len(e) for e in snapshot.edges.values())),
         "candidates": len(candidates),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(cpu, 1),
         "peak_rss_gb_before": round(before / 2**20, 2),
         "peak_rss_gb": round(peak / 2**20, 2),
     }
@@ -311,9 +322,13 @@ def main() -> None:
     parser.add_argument("--synth-methods", nargs="+", default=None)
     parser.add_argument("--perf-accounts", type=int, default=0,
                         help="also time the candidate search on a generated world this large")
+    parser.add_argument("--perf-snapshot", type=Path, default=None,
+                        help="also time the candidate search on this snapshot directory")
     args = parser.parse_args()
     if args.perf_accounts:
         print(time_candidates(args.perf_accounts))
+    if args.perf_snapshot:
+        print(time_candidates(snapshot_dir=args.perf_snapshot))
     rows = [] if args.skip_amlsim else run_amlsim(args.seeds, args.methods)
     if not args.skip_synth:
         rows += run_synth(args.synth_accounts, args.synth_seeds,

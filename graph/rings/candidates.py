@@ -3,13 +3,16 @@
 Detectors (each returns groups of accounts, at most ``max_size`` each):
 
 * ``shared_entities``: communities of the account projection through shared entities and money
-  flows, hubs down-weighted (:mod:`graph.rings.projection`, :mod:`graph.rings.communities`);
+  flows, hubs down-weighted (:mod:`graph.rings.projection`, :mod:`graph.rings.communities`),
+  and its connected components at each link weight of ``component_weights`` (a ring whose
+  members share private entities in a chain stays whole there, where modularity would cut the
+  chain);
 * ``dense_block``: FRAUDAR-style peeling of the account x (entity + counterparty) matrix, per
   connected component and inside each community found above (:mod:`graph.rings.peeling`);
 * ``lockstep``: communities of accounts touching the same entities in the same short windows
   (:mod:`graph.rings.lockstep`);
-* ``flow_fan_in``, ``flow_fan_out``, ``flow_cycle``: one-off transfer stars and cycles
-  (:mod:`graph.rings.flows`);
+* ``flow_fan_in``, ``flow_fan_out``, ``flow_cycle``: transfer stars and cycles in each tier of
+  pair counts (:mod:`graph.rings.flows`);
 * with account scores only: ``scored_component`` (linked groups of high-scoring accounts) and
   ``scored_core`` (the high-scoring members of any group above).
 
@@ -26,9 +29,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph.rings.communities import split_communities
+from graph.rings.communities import components, split_communities
 from graph.rings.config import RingConfig
-from graph.rings.flows import fan_stars, transfer_table, windowed_cycles
+from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windowed_cycles
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
 from graph.rings.peeling import peel_dense_blocks, peel_groups
 from graph.rings.projection import (
@@ -148,7 +151,12 @@ def find_ring_candidates(
         lockstep_touches(with_counterparties, events), n, cfg.lockstep_window_s,
         cfg.hub_degree_cap, cfg.seed,
     )
-    groups: list[tuple[np.ndarray, str]] = []
+    groups: list[tuple[np.ndarray, str]] = [
+        (rows, "shared_entities")
+        for weight in cfg.component_weights
+        for rows in components(projection, weight)
+        if cfg.min_size <= len(rows) <= cfg.max_size
+    ]
     for matrix, kind in ((projection, "shared_entities"), (lockstep, "lockstep")):
         found = split_communities(
             matrix, cfg.min_size, cfg.max_size, cfg.min_edge_weight, cfg.resolution, cfg.seed
@@ -167,13 +175,12 @@ def find_ring_candidates(
                 cfg.hub_degree_cap,
             )
         ]
-    flow_groups = fan_stars(
-        transfers, n, cfg.flow_max_pair_count, cfg.flow_leaf_max_degree, cfg.flow_min_fan,
-        cfg.max_size,
-    ) + windowed_cycles(
-        transfers, n, cfg.flow_max_pair_count, cfg.flow_window_s, cfg.min_size, cfg.max_size,
-        cfg.seed,
-    )
+    flow_groups = []
+    for low, high in pair_count_tiers(cfg.flow_max_pair_count):
+        flow_groups += fan_stars(transfers, n, high, cfg.flow_leaf_max_degree, cfg.flow_min_fan,
+                                 cfg.max_size, low)
+        flow_groups += windowed_cycles(transfers, n, high, cfg.flow_window_s, cfg.min_size,
+                                       cfg.max_size, cfg.seed, low)
     groups += [(g.rows, g.kind) for g in flow_groups]
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T

@@ -28,6 +28,9 @@ class RingConfig:
         up to ``exp(1 / min_edge_weight)`` links a pair on its own.
     flow_weight
         Multiplier of a money flow (``TRANSACTED_WITH``) in the projection.
+    component_weights
+        Link weights at which the connected components of the projection (within the size
+        bounds) are candidates too, next to the Leiden communities at ``min_edge_weight``.
     resolution
         Resolution of the Leiden (modularity) split of oversized components.
     peel_blocks
@@ -36,13 +39,15 @@ class RingConfig:
     lockstep_window_s
         Width in seconds of the windows in which accounts touching the same entity act together.
     flow_max_pair_count
-        Transfers between one pair at most this often count as one-off transfers (ring flows).
+        Transfers between one pair at most this often are one-off transfers; flow shapes are
+        searched among single, one-off and repeated transfers (see
+        :func:`graph.rings.flows.pair_count_tiers`).
     flow_leaf_max_degree
         Counterparties of a star with more distinct counterparties than this are hubs, not leaves.
     flow_min_fan
         Minimum number of leaves of a fan-in / fan-out star.
     flow_window_s
-        Width in seconds of the windows in which one-off transfers form a cycle.
+        Width in seconds of the windows in which transfers form a cycle.
     dedupe_jaccard
         Candidates whose member sets overlap at least this much (Jaccard) are merged.
     max_evidence
@@ -59,6 +64,7 @@ class RingConfig:
     hub_degree_cap: int = 200
     min_edge_weight: float = 0.3
     flow_weight: float = 1.0
+    component_weights: tuple[float, ...] = (0.5, 0.7, 1.0, 1.4)
     resolution: float = 1.0
     peel_blocks: int = 20
     lockstep_window_s: float = 3600.0
@@ -72,6 +78,7 @@ class RingConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "component_weights", tuple(map(float, self.component_weights)))
         if not 2 <= self.min_size <= self.max_size:
             raise ValueError(
                 f"ring config: need 2 <= min_size <= max_size, got min_size={self.min_size}, "

@@ -2,7 +2,9 @@
 
 Laundering rings move money in few, one-off transfers (a pair that transacts at most
 ``max_pair_count`` times) between accounts that do little else, while ordinary payers repeat
-transfers with the same counterparties. Two shapes are searched on the one-off transfers:
+transfers with the same counterparties; mule chains, on the contrary, repeat one route while
+ordinary payers pay most counterparties once. So the shapes are searched in each tier of pair
+counts (:func:`pair_count_tiers`). Two shapes:
 
 * stars: an account with at least ``min_fan`` one-off counterparties in one direction that are
   themselves not hubs (at most ``leaf_max_degree`` distinct counterparties); the star is the
@@ -59,17 +61,39 @@ def counterparty_degree(transfers: pd.DataFrame, n_accounts: int) -> np.ndarray:
     return np.bincount(pairs.ravel(), minlength=n_accounts)
 
 
+def pair_count_tiers(max_pair_count: int) -> list[tuple[int, int | None]]:
+    """The ``(min, max)`` pair-count ranges flow shapes are searched in: single transfers,
+    one-off transfers (at most ``max_pair_count``) and repeated transfers (2 or more; no upper
+    bound). Rings either move money once per pair (laundering layers) or repeat the same route
+    (mule chains run several times), and ordinary payers dominate whichever tier a ring is not in.
+    """
+    tiers: list[tuple[int, int | None]] = [(1, 1), (1, max_pair_count), (2, None)]
+    return list(dict.fromkeys(tiers))
+
+
+def _in_tier(transfers: pd.DataFrame, min_pair_count: int, max_pair_count: int | None
+             ) -> pd.DataFrame:
+    """Transfers of pairs that transacted ``min_pair_count..max_pair_count`` times."""
+    count = transfers["count"]
+    keep = count >= min_pair_count
+    if max_pair_count is not None:
+        keep &= count <= max_pair_count
+    return transfers[keep]
+
+
 def fan_stars(
     transfers: pd.DataFrame,
     n_accounts: int,
-    max_pair_count: int,
+    max_pair_count: int | None,
     leaf_max_degree: int,
     min_fan: int,
     max_size: int,
+    min_pair_count: int = 1,
 ) -> list[FlowGroup]:
-    """Fan-in and fan-out stars of one-off transfers to or from non-hub leaves."""
+    """Fan-in and fan-out stars of transfers (of pairs transacting ``min_pair_count`` to
+    ``max_pair_count`` times; None = no upper bound) to or from non-hub leaves."""
     degree = counterparty_degree(transfers, n_accounts)
-    one_off = transfers[transfers["count"] <= max_pair_count]
+    one_off = _in_tier(transfers, min_pair_count, max_pair_count)
     groups: list[FlowGroup] = []
     for kind, centre, leaf in (("flow_fan_in", "dst", "src"), ("flow_fan_out", "src", "dst")):
         spokes = one_off[degree[one_off[leaf].to_numpy()] <= leaf_max_degree]
@@ -85,14 +109,17 @@ def fan_stars(
 def windowed_cycles(
     transfers: pd.DataFrame,
     n_accounts: int,
-    max_pair_count: int,
+    max_pair_count: int | None,
     window_s: float,
     min_size: int,
     max_size: int,
     seed: int = 0,
+    min_pair_count: int = 1,
 ) -> list[FlowGroup]:
-    """Strongly connected groups of one-off transfers made inside one time window."""
-    one_off = transfers[(transfers["count"] <= max_pair_count) & (transfers["ts"] >= 0)]
+    """Strongly connected groups of transfers (of pairs transacting ``min_pair_count`` to
+    ``max_pair_count`` times; None = no upper bound) made inside one time window."""
+    one_off = _in_tier(transfers, min_pair_count, max_pair_count)
+    one_off = one_off[one_off["ts"] >= 0]
     if one_off.empty:
         return []
     ts = one_off["ts"].to_numpy()
