@@ -152,7 +152,7 @@ def build_snapshot(
             for rel in relations:
                 if rel.node_type != ACCOUNT:
                     step(f"nodes {rel.node_type}")
-                    nodes[rel.node_type] = fetch(entity_nodes_sql(rel))
+                    nodes[rel.node_type] = fetch(entity_nodes_sql(rel, event_types))
             step("nodes Account")
             nodes[ACCOUNT] = fetch(account_nodes_sql(event_types, relations, float_attributes))
             step("summary")
@@ -245,22 +245,29 @@ def edge_sql(rel: RelationSource) -> str:
     """
 
 
-def entity_nodes_sql(rel: RelationSource) -> str:
+def entity_nodes_sql(rel: RelationSource, event_types: list[str]) -> str:
     """Nodes of an entity type (the target of ``rel``), aggregated from its pairs.
 
-    Features: ``n_events``, ``n_accounts`` (distinct accounts), ``events_per_account``,
-    ``amount_sum``, ``amount_mean`` (over events with an amount), ``amount_max``,
-    ``active_days`` (distinct UTC days with an event), ``events_per_active_day``,
-    ``lifetime_days``, ``tod_spread``, ``night_fraction``. Only ``active_days`` reads the
-    events again (distinct days do not add up over pairs).
+    Features: ``n_events``, ``n_events_<type>`` per frequent event type and
+    ``n_events_other`` (as for accounts), ``n_accounts`` (distinct accounts),
+    ``events_per_account``, ``amount_sum``, ``amount_mean`` (over events with an amount),
+    ``amount_max``, ``active_days`` (distinct UTC days with an event),
+    ``events_per_active_day``, ``lifetime_days``, ``tod_spread``, ``night_fraction``. The
+    per-type counts and ``active_days`` come from one more pass over the events (distinct days
+    do not add up over pairs), grouped by entity and day.
     """
     col = ident(rel.column)
+    names = [*event_type_features(event_types), "n_events_other"]
     return f"""
-        WITH days AS (
-            SELECT dst, count(*) AS active_days
-            FROM (SELECT {col} AS dst FROM events WHERE {col} IS NOT NULL
-                  GROUP BY {col}, {_DAY})
-            GROUP BY dst
+        WITH daily AS (
+            SELECT {col} AS dst, {', '.join(_type_counts(event_types))}
+            FROM events WHERE {col} IS NOT NULL
+            GROUP BY {col}, {_DAY}
+        ),
+        days AS (
+            SELECT dst, count(*) AS active_days,
+                   {', '.join(f'CAST(sum({ident(n)}) AS BIGINT) AS {ident(n)}' for n in names)}
+            FROM daily GROUP BY dst
         ),
         totals AS (
             SELECT dst, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
@@ -271,8 +278,9 @@ def entity_nodes_sql(rel: RelationSource) -> str:
             FROM {ident('pairs_' + rel.name)}
             GROUP BY dst
         )
-        SELECT t.dst AS id, first_ts, last_ts, n_events, n_accounts,
-               n_events / n_accounts AS events_per_account,
+        SELECT t.dst AS id, first_ts, last_ts, n_events,
+               {', '.join(ident(n) for n in names)},
+               n_accounts, n_events / n_accounts AS events_per_account,
                amount_sum,
                coalesce(amount_sum / nullif(amount_n, 0), 0.0) AS amount_mean,
                coalesce(amount_max, 0.0) AS amount_max,
@@ -301,14 +309,7 @@ def account_nodes_sql(
     Neighbours: ``deg_<relation>`` (distinct entities per relation; for ``TRANSACTED_WITH``,
     ``deg_transacted_with_out`` and ``deg_transacted_with_in``).
     """
-    type_counts = [
-        f"count(*) FILTER (WHERE event_type = {literal(t)}) AS {ident(name)}"
-        for t, name in zip(event_types, event_type_features(event_types), strict=True)
-    ]
-    type_counts.append(
-        f"count(*) FILTER (WHERE event_type NOT IN ({', '.join(map(literal, event_types))})) "
-        "AS n_events_other" if event_types else "0 AS n_events_other"
-    )
+    type_counts = _type_counts(event_types)
     attr_out = [f"avg({ident(a)}) AS {ident(f'attr_{a}_mean')}" for a in float_attributes]
     transacted = next((r for r in relations if r.column == "counterparty_id"), None)
 
@@ -416,6 +417,19 @@ def event_type_features(event_types: list[str]) -> list[str]:
             name, k = f"n_events_{slug}_{k}", k + 1
         names.append(name)
     return names
+
+
+def _type_counts(event_types: list[str]) -> list[str]:
+    """``n_events_<type>`` per frequent event type and ``n_events_other``, as aggregates."""
+    counts = [
+        f"count(*) FILTER (WHERE event_type = {literal(t)}) AS {ident(name)}"
+        for t, name in zip(event_types, event_type_features(event_types), strict=True)
+    ]
+    counts.append(
+        f"count(*) FILTER (WHERE event_type NOT IN ({', '.join(map(literal, event_types))})) "
+        "AS n_events_other" if event_types else "0 AS n_events_other"
+    )
+    return counts
 
 
 def _time_of_day_sums() -> str:

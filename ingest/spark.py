@@ -221,7 +221,8 @@ def build_snapshot_spark(
         nodes: dict[str, pd.DataFrame] = {}
         for rel in relations:
             if rel.node_type != ACCOUNT:
-                nodes[rel.node_type] = _to_pandas(spark.sql(to_spark_sql(entity_nodes_sql(rel))))
+                nodes[rel.node_type] = _to_pandas(spark.sql(to_spark_sql(
+                    entity_nodes_sql(rel, event_types))))
         nodes[ACCOUNT] = _to_pandas(spark.sql(to_spark_sql(
             account_nodes_sql(event_types, relations, float_attributes))))
         meta = _meta(spark, state, files, event_types)

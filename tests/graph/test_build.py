@@ -99,6 +99,7 @@ def test_entity_node_features(events, tmp_path):
     assert d1["night_fraction"] == 0.0
     assert d1["active_days"] == 3 and d1["events_per_active_day"] == pytest.approx(5 / 3)
     assert d1["amount_max"] == 30.0
+    assert (d1["n_events_transfer"], d1["n_events_login"], d1["n_events_payment"]) == (3, 1, 1)
     assert by_id(snap.nodes["PaymentMethod"]).loc["c1", "active_days"] == 2
     ip = by_id(snap.nodes["IP"])
     assert sorted(ip.index) == ["1.2.3.4", "10.0.0.1"]
