@@ -2,9 +2,9 @@
 
 Usage::
 
-    PYTHONPATH=. .venv/bin/python benchmarks/detect.py                 # the full table
-    PYTHONPATH=. .venv/bin/python benchmarks/detect.py --quick         # 2 splits each, smoke run
-    PYTHONPATH=. .venv/bin/python benchmarks/detect.py --scale 1000000 # training/scoring at scale
+    .venv/bin/python -m benchmarks.detect --threads 1                 # the full table
+    .venv/bin/python -m benchmarks.detect --quick --skip-rings        # 2 splits each, smoke run
+    .venv/bin/python -m benchmarks.detect --scale 1000000 --threads 1 # training/scoring at scale
 
 Node-level datasets (test AUROC / AUPRC, mean ± std over splits):
 
@@ -13,9 +13,11 @@ Node-level datasets (test AUROC / AUPRC, mean ± std over splits):
 
 Methods: ``SepHeteroGNN`` (the :class:`gnn.detector.AccountDetector` network trained on subgraphs
 drawn by :class:`gnn.sampler.TemporalNeighborSampler` through PyG's ``NodeLoader``; inputs = own
-features + 2-hop neighbour mean/max/std + degree), ``GNN+XGB`` (rank average of the two, the
-weight picked on validation), ``XGB-Graph``, ``XGB (own features)``, ``LabelPropagation`` and
-``ComponentRate``. Every choice (epochs, ensemble weight) uses validation labels only.
+features, normalised per ``configs/detect.yaml`` (quantile or z-score), + 2-hop neighbour
+mean/max/std + degree; ``benchmark.ensemble`` networks per split with different seeds, logits
+averaged; no trees anywhere), ``GNN+XGB`` (rank average of the GNN and XGB-Graph, the weight
+picked on validation), ``XGB-Graph``, ``XGB (own features)``, ``LabelPropagation`` and
+``ComponentRate``. Every choice (settings, epochs, blend weight) uses validation labels only.
 
 Ring datasets (``benchmarks/rings.py``, protocol in its docstring): AMLSim 10k with half the
 rings' members labelled (rings recovered among the other half, top-ring precision, account
