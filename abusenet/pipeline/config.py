@@ -21,7 +21,8 @@ A run config has these sections (``configs/default.yaml`` spells out every one):
     server's password file), ``load_mode`` for :func:`graph.store.load_snapshot`.
 ``report``
     ``top_rings`` drawn in the report, ``top_entities`` listed per entity type, and
-    ``explain_members``: how many of the top ring's riskiest members the model explains.
+    ``explain_members``: how many of each drawn ring's riskiest members the model explains
+    (``explanations.parquet``; 0 = none).
 
 Unknown sections or keys stop the run before any work, naming the key and the known ones.
 """

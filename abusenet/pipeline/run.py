@@ -333,6 +333,20 @@ def plan(
             describe=lambda i: (f"AUROC {_fmt(i['accounts']['auroc'])}, "
                                 f"AUPRC {_fmt(i['accounts']['auprc'])} on {i['labels']:,} labels"),
         ))
+    explaining = model is not None and cfg["report"]["explain_members"] > 0
+    if explaining:
+        specs.append(StageSpec(
+            "explain", "explain the top rings' riskiest members",
+            lambda tmp: st.explain_stage(
+                snapshot, model, out("rings") / st.RINGS, out("rings") / st.ACCOUNT_SCORES, tmp,
+                rings=cfg["report"]["top_rings"], members=cfg["report"]["explain_members"],
+            ),
+            key={k: cfg["report"][k] for k in ("top_rings", "explain_members")},
+            after=("snapshot", "rings", *(("train",) if training else ())),
+            code=MODEL_CODE,
+            describe=lambda i: (f"{i['accounts']:,} accounts explained" if not i["skipped"]
+                                else f"skipped ({i['skipped']})"),
+        ))
     if request.neo4j is not None:
         specs.append(_neo4j_write_spec(request, out, model))
     specs.append(StageSpec(
@@ -350,13 +364,12 @@ def plan(
             rings_path=out("rings") / st.RINGS,
             evaluation_labels=evaluation,
             metrics_path=out("evaluate") / st.METRICS if evaluation is not None else None,
-            model_dir=model,
+            explanations_path=out("explain") / st.EXPLANATIONS if explaining else None,
             neo4j=None if request.neo4j is None else {
                 "uri": request.neo4j.uri, "browser_url": request.browser_url or "",
             },
             top_rings=cfg["report"]["top_rings"],
             top_entities=cfg["report"]["top_entities"],
-            explain_members=cfg["report"]["explain_members"],
         ),
         key={"report": cfg["report"], "browser": request.browser_url,
              "neo4j": request.neo4j.uri if request.neo4j else None},
@@ -442,6 +455,7 @@ def _outputs(outcomes: dict[str, StageOutcome]) -> dict[str, Path | None]:
         "metrics.json": path("evaluate", st.METRICS),
         "quarantine.parquet": path("ingest", st.QUARANTINE),
         "report.html": path("report", st.REPORT),
+        st.EXPLANATIONS: path("explain", st.EXPLANATIONS),
         MODEL_DIR: path("train", st.MODEL),
     }
 

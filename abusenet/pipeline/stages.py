@@ -37,6 +37,10 @@ ENTITY_SCORES = "entity_scores.parquet"
 RINGS = "rings.parquet"
 METRICS = "metrics.json"
 REPORT = "report.html"
+EXPLANATIONS = "explanations.parquet"
+#: Columns of ``explanations.parquet``: one row per driving neighbour or feature of an account.
+EXPLANATION_COLUMNS = ["ring_id", "account_id", "score", "kind", "node_type", "item", "relation",
+                       "attribution"]
 
 
 # ------------------------------------------------------------------------------------- ingest
@@ -423,6 +427,45 @@ def local_server_for(settings: Neo4jSettings) -> LocalNeo4j | None:
     return None
 
 
+# -------------------------------------------------------------------------------- explanations
+def explain_stage(
+    snapshot_dir: Path, model_dir: Path, rings_path: Path, account_scores_path: Path, out: Path,
+    *, rings: int = 10, members: int = 3, top_k: int = 5,
+) -> dict[str, Any]:
+    """Explain the riskiest ``members`` of each of the top ``rings`` rings with the model.
+
+    Writes ``out/explanations.parquet`` (:data:`EXPLANATION_COLUMNS`): for each explained
+    account, the ``top_k`` neighbours (``kind = "neighbor"``: shared devices, cards, IPs,
+    counterparties) and the ``top_k`` own features (``kind = "feature"``) that drove its score,
+    from :meth:`gnn.detector.AccountDetector.explain`. Nothing to explain (no rings, or
+    ``members`` = 0) gives an empty table.
+    """
+    from gnn.detector import AccountDetector
+    from graph.snapshot import read_snapshot
+
+    top = pd.read_parquet(rings_path, columns=["ring_id", "members"]).head(rings)
+    scores = pd.read_parquet(account_scores_path, columns=["account_id", "score"])
+    chosen: dict[str, str] = {}
+    for ring in top.itertuples(index=False):
+        in_ring = scores[scores["account_id"].isin(list(ring.members))]
+        for account in in_ring.nlargest(members, "score")["account_id"].astype(str):
+            chosen.setdefault(account, ring.ring_id)
+    table = pd.DataFrame(columns=EXPLANATION_COLUMNS)
+    skipped = None
+    if chosen and members > 0:
+        try:
+            found = AccountDetector.load(model_dir).explain(read_snapshot(snapshot_dir),
+                                                            list(chosen), top_k=top_k)
+            found["ring_id"] = found["account_id"].map(chosen)
+            table = found[EXPLANATION_COLUMNS]
+        except Exception as exc:  # an optional extra: its failure must not cost the run
+            skipped = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"explanations skipped: {skipped}", stacklevel=1)
+    table.to_parquet(out / EXPLANATIONS, index=False)
+    return {"accounts": int(table["account_id"].nunique()), "rows": int(len(table)),
+            "skipped": skipped}
+
+
 # ------------------------------------------------------------------------------------- report
 def report_stage(
     out: Path,
@@ -438,16 +481,14 @@ def report_stage(
     rings_path: Path,
     evaluation_labels: Path | None = None,
     metrics_path: Path | None = None,
-    model_dir: Path | None = None,
+    explanations_path: Path | None = None,
     neo4j: dict[str, str] | None = None,
     top_rings: int = 10,
     top_entities: int = 20,
-    explain_members: int = 3,
 ) -> dict[str, Any]:
     """Gather the run's results and write ``out/report.html``.
 
-    ``explain_members`` of the top ring's highest-scored members are explained with the model
-    in ``model_dir`` (0 skips the explanations).
+    ``explanations_path`` is :func:`explain_stage`'s table, shown under each ring it covers.
     """
     from abusenet.report import ReportData, build_report, ring_subgraph
     from graph.snapshot import read_snapshot
@@ -469,17 +510,8 @@ def report_stage(
     if metrics_path is not None and metrics_path.is_file():
         metrics = json.loads(metrics_path.read_text())
     explanations = None
-    if model_dir is not None and explain_members > 0 and not drawn.empty:
-        from gnn.detector import AccountDetector
-
-        members = accounts[accounts["account_id"].isin(list(drawn["members"].iloc[0]))]
-        chosen = members.nlargest(explain_members, "score")["account_id"].astype(str).tolist()
-        try:
-            explanations = AccountDetector.load(model_dir).explain(
-                read_snapshot(snapshot_dir), chosen, top_k=5)
-        except Exception as exc:  # an optional extra: its failure must not cost the report
-            warnings.warn(f"report: explanations skipped: {type(exc).__name__}: {exc}",
-                          stacklevel=1)
+    if explanations_path is not None and explanations_path.is_file():
+        explanations = pd.read_parquet(explanations_path)
     data = ReportData(
         title=title, run=run_facts, ingest=ingest, graph=graph, stages=stages,
         account_scores=accounts, entity_scores=pd.read_parquet(entity_scores_path),

@@ -40,7 +40,8 @@ class ReportData:
     metrics
         ``metrics.json`` content, or ``None``.
     explanations
-        :meth:`gnn.detector.AccountDetector.explain` rows for the top ring's members, or ``None``.
+        ``explanations.parquet`` rows (:func:`abusenet.pipeline.stages.explain_stage`: the
+        riskiest members of the top rings, with their ``ring_id``), or ``None``.
     neo4j
         ``uri``, ``browser_url`` and ``query`` when the run used Neo4j, else ``None``.
     top_rings, top_entities

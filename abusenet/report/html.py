@@ -194,13 +194,16 @@ def _ring_article(rank: int, ring: Any, data: ReportData, scores: pd.Series,
         evidence_html = "<h3>Evidence</h3>" + _table(
             ["evidence"], [(escape(e),) for e in list(ring.evidence)[:20]], raw=True)
     explanation = ""
-    if rank == 1 and data.explanations is not None and len(data.explanations):
-        exp = data.explanations
-        explanation = "<details open><summary>Why the top members score high</summary>" + _table(
+    exp = None if data.explanations is None else data.explanations[
+        data.explanations["ring_id"] == ring.ring_id]
+    if exp is not None and len(exp):
+        summary = "Why the top members score high" if rank == 1 else "Why members score high"
+        explanation = (f"<details{' open' if rank == 1 else ''}><summary>{summary}</summary>"
+                       + _table(
             ["account", "kind", "item", "relation", "attribution"],
             [(escape(str(r.account_id)), escape(str(r.kind)), escape(str(r.item)),
               escape(str(r.relation)), f"{float(r.attribution):+.4f}")
-             for r in exp.itertuples(index=False)], numeric={4}, raw=True) + "</details>"
+             for r in exp.itertuples(index=False)], numeric={4}, raw=True) + "</details>")
     structure = ", ".join(
         f"{name} {float(getattr(ring, name)):.2f}"
         for name in ("density", "sharing", "exclusivity", "synchrony", "internal_flow")

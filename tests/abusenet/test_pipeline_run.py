@@ -63,7 +63,7 @@ def test_run_writes_every_contract_file_with_its_schema(finished):
     names = check_outputs(out)
     assert {"account_scores.parquet", "entity_scores.parquet", "rings.parquet", "metrics.json",
             "report.html"} <= set(names)
-    assert set(contract_files(out)) <= {*CONTRACT_FILES, "model"}
+    assert set(contract_files(out)) <= {*CONTRACT_FILES, "model", "explanations.parquet"}
     assert (out / "model" / "metadata.json").is_file()
     assert "Why the top members score high" in (out / "report.html").read_text()
 
@@ -81,6 +81,23 @@ def test_run_writes_every_contract_file_with_its_schema(finished):
     assert {"Device", "IP", "PaymentMethod"} <= set(entities["node_type"])
     members_type = pq.read_schema(out / "rings.parquet").field("members").type
     assert str(members_type) == "list<element: string>"
+
+
+def test_explanations_cover_the_riskiest_members_of_the_top_rings(finished):
+    from abusenet.pipeline.stages import EXPLANATION_COLUMNS
+
+    out, _ = finished
+    explanations = pd.read_parquet(out / "explanations.parquet")
+    assert list(explanations.columns) == EXPLANATION_COLUMNS
+    rings = pd.read_parquet(out / "rings.parquet").head(3).set_index("ring_id")
+    assert set(explanations["ring_id"]) <= set(rings.index) and len(explanations) > 0
+    for ring_id, part in explanations.groupby("ring_id"):
+        assert set(part["account_id"]) <= set(rings.loc[ring_id, "members"])
+        assert part["account_id"].nunique() <= 3
+    assert {"neighbor", "feature"} <= set(explanations["kind"])
+    scores = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")["score"]
+    explained = explanations.drop_duplicates("account_id").set_index("account_id")["score"]
+    assert (explained - scores.reindex(explained.index)).abs().max() < 1e-6
 
 
 def test_metrics_are_on_held_back_labels_only(finished, synth):
