@@ -42,6 +42,7 @@ from abusenet.settings import Neo4jSettings, default_neo4j_home  # noqa: E402
 from graph.query_pack import query_metadata, run_query  # noqa: E402
 from graph.snapshot import Snapshot, relation_specs  # noqa: E402
 from graph.store import LoadSummary, connect, load_snapshot  # noqa: E402
+from graph.store.load import BATCH_SIZE, WRITERS  # noqa: E402
 from graph.store.writeback import write_scores  # noqa: E402
 
 START = np.datetime64("2024-01-01T00:00:00", "us")
@@ -199,16 +200,19 @@ def rate(summary: LoadSummary, cpu_s: float) -> dict[str, Any]:
             "cpu_s": round(cpu_s, 1)}
 
 
-def bench_driver(snapshot: Snapshot, workdir: Path, report: dict[str, Any]) -> None:
+def bench_driver(snapshot: Snapshot, workdir: Path, args: argparse.Namespace,
+                 report: dict[str, Any]) -> None:
     """First load and unchanged reload through the driver, on a fresh server."""
     server = fresh_server(workdir, "driver-home")
     try:
         with connect(settings_of(server)) as store:
             cpu = cpu_seconds(server)
-            summary = load_snapshot(store, snapshot, mode="driver")
+            summary = load_snapshot(store, snapshot, mode="driver", batch_size=args.batch_size,
+                                    writers=args.writers)
             report["driver_first_load"] = rate(summary, cpu_seconds(server) - cpu)
             print("driver first load:", report["driver_first_load"], flush=True)
-            again = load_snapshot(store, snapshot, mode="driver", progress=False)
+            again = load_snapshot(store, snapshot, mode="driver", progress=False,
+                                  batch_size=args.batch_size, writers=args.writers)
             report["driver_reload_unchanged"] = {"seconds": round(again.seconds, 1),
                                                  "written": again.total_written}
             print("driver reload:", report["driver_reload_unchanged"], flush=True)
@@ -271,11 +275,16 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--skip-driver", action="store_true",
                         help="bulk path and queries only (the driver path at 1M takes long)")
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                        help="rows per write transaction (driver path)")
+    parser.add_argument("--writers", type=int, default=WRITERS,
+                        help="write transactions in flight at once (driver path)")
     parser.add_argument("--scored-accounts", type=int, default=100_000,
                         help="accounts given a score in the write-back (ring members always)")
     args = parser.parse_args()
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="abusenet-neo4j-bench-"))
     report: dict[str, Any] = {"accounts": args.accounts, "seed": args.seed,
+                              "batch_size": args.batch_size, "writers": args.writers,
                               "load_average_at_start": list(os.getloadavg())}
 
     start = time.perf_counter()
@@ -287,7 +296,7 @@ def main() -> None:
           f"({report['generate_s']} s)", flush=True)
     try:
         if not args.skip_driver:
-            bench_driver(snapshot, workdir, report)
+            bench_driver(snapshot, workdir, args, report)
         bench_bulk_and_queries(snapshot, rings, workdir, args, report)
     finally:
         if args.workdir is None:

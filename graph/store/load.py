@@ -64,7 +64,9 @@ class LoadSummary:
     ``written`` and ``deleted`` count rows per label / relationship type; ``unchanged`` counts
     rows already in the store with the same content. ``seconds`` is the wall time of the load,
     ``phases`` splits it (driver: ``compare``, ``nodes``, ``relationships``, ``prune``; bulk:
-    ``files``, ``import``, ``restart``, ``schema``).
+    ``files`` (import files written while the server stops), ``stop`` (what remains of the stop
+    after that), ``import`` (the import tool), ``start`` (server restart until Bolt answers),
+    ``schema`` (constraints and indexes created and populated)).
     """
 
     mode: str
