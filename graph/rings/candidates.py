@@ -309,13 +309,19 @@ def _describe(
                               out=np.zeros(len(groups)), where=own_total > 0)
 
     synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
-    internal_transfers = _internal_transfers(transfers, membership, accounts)
+    ids = np.asarray(accounts.astype(str), dtype=object)
+    internal_transfers = _internal_transfers(transfers, membership, ids, cfg.max_evidence)
     candidates = []
+    # plain arrays: per-candidate lookups on an Index (Arrow-backed strings under pandas 3) and
+    # getrow() dominated the whole search at 100k accounts
+    labels = np.asarray(entities.entities, dtype=object)
+    shared = shared.tocsr()
     for i, (members, kind) in enumerate(groups):
-        ids = sorted(accounts[members].astype(str))
-        row = shared.getrow(i)
-        order = np.lexsort((-_entry_exclusivity(row, entity_degree), -row.data))
-        evidence = [entities.entities[j] for j in row.indices[order]]
+        member_ids = sorted(ids[members])
+        start, stop = shared.indptr[i], shared.indptr[i + 1]
+        cols, counts = shared.indices[start:stop], shared.data[start:stop]
+        order = np.lexsort((-counts / entity_degree[cols], -counts))
+        evidence = list(labels[cols[order[: cfg.max_evidence]]])
         evidence += internal_transfers.get(i, [])
         features = {
             "size": float(sizes[i]),
@@ -326,15 +332,9 @@ def _describe(
             "internal_flow": float(internal_flow[i]),
             "depth": float(depth[i]),
         }
-        candidates.append(
-            RingCandidate(ring_id_for(ids), ids, kind, evidence[: cfg.max_evidence], features)
-        )
+        candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
+                                        evidence[: cfg.max_evidence], features))
     return sorted(candidates, key=lambda c: c.ring_id)
-
-
-def _entry_exclusivity(row: sp.csr_matrix, entity_degree: np.ndarray) -> np.ndarray:
-    """Per stored entry of a candidate's shared-entity row: members using it / all its users."""
-    return row.data / entity_degree[row.indices]
 
 
 def _synchrony(
@@ -364,9 +364,10 @@ def _synchrony(
 
 
 def _internal_transfers(
-    transfers: pd.DataFrame, membership: sp.csr_matrix, accounts: pd.Index
+    transfers: pd.DataFrame, membership: sp.csr_matrix, ids: np.ndarray, limit: int
 ) -> dict[int, list[str]]:
-    """Candidate index -> ``"Transfer:src->dst"`` for transfers between two of its members."""
+    """Candidate index -> ``"Transfer:src->dst"`` (the first ``limit`` by account row) for
+    transfers between two of its members; ``ids`` are the account ids by row."""
     if transfers.empty:
         return {}
     coo = membership.tocoo()
@@ -377,6 +378,12 @@ def _internal_transfers(
         .merge(member_of.rename(columns={"acct": "dst"}), on=["dst", "cand"])
         .sort_values(["cand", "src", "dst"])
     )
-    labels = "Transfer:" + accounts[inside["src"]].astype(str) + "->" + \
-        accounts[inside["dst"]].astype(str)
-    return pd.Series(labels, index=inside["cand"].to_numpy()).groupby(level=0).agg(list).to_dict()
+    inside = inside[inside.groupby("cand").cumcount().to_numpy() < limit]
+    cand = inside["cand"].to_numpy()
+    labels = "Transfer:" + ids[inside["src"].to_numpy()] + "->" + ids[inside["dst"].to_numpy()]
+    bounds = np.flatnonzero(np.diff(cand)) + 1
+    return {
+        int(part[0]): list(text)
+        for part, text in zip(np.split(cand, bounds), np.split(labels, bounds), strict=True)
+        if len(part)
+    }
