@@ -4,15 +4,25 @@ Builds a synthetic snapshot with numpy (accounts with devices, IPs, payment meth
 transfers, hub IPs, and planted rings sharing a device and a card), then, each on a fresh local
 server of its own (heap 4g, page cache 2g):
 
-1. the driver path: a first load into an empty database, then the same snapshot again (nothing
-   changed: only the hash comparison runs);
-2. the bulk path: ``neo4j-admin database import`` into an empty database, then write-back of
+1. the driver path: a first load into an empty database (``CREATE`` batches, ``--writers``
+   transactions in flight), then the same snapshot again (nothing changed: only the hash
+   comparison runs);
+2. the bulk path: ``load_snapshot(mode="bulk")`` into an empty database, then write-back of
    scores and rings, then p50 / p95 latency of every investigator query (``run_query``, the
-   same call ``abusenet query`` makes, parameters drawn at random from the graph).
+   same call ``abusenet query`` makes, parameters drawn at random from the graph, 3 warm-up
+   runs per query).
+
+Timed spans. Both paths start from the snapshot in memory (reading its Parquet files is not
+timed) and end when the graph is ready for queries: for the bulk path that is import files
+written (while the server stops) -> ``neo4j-admin database import`` -> server started and
+answering -> constraints and indexes created and populated. ``phases_s`` splits each span;
+``CPU s`` counts this process, its children (the import tool) and the server, since wall time
+on a shared machine says little.
 
 Usage::
 
-    .venv/bin/python benchmarks/neo4j_load.py --accounts 1000000 [--repeats 100] [--json out.json]
+    python -m benchmarks.neo4j_load --accounts 1000000 [--skip-driver] [--repeats 100]
+        [--writers 2] [--batch-size 10000] [--json out.json]
 
 Targets on the 2-core development machine: driver >= 30k relationships/s, bulk >= 300k
 relationships/s, ring lookup p95 <= 50 ms.
