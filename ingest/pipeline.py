@@ -460,7 +460,9 @@ def _store_events(
     history.
     """
     con.execute(
-        "CREATE TEMP VIEW fresh AS SELECT *, CAST(ts AS DATE) AS day "
+        # The UTC day by arithmetic: CAST(ts AS DATE) goes through the time zone library.
+        "CREATE TEMP VIEW fresh AS SELECT *, "
+        "DATE '1970-01-01' + CAST(floor(epoch_us(ts) / 86400e6) AS INTEGER) AS day "
         "FROM staged WHERE _reason IS NULL"
     )
     stored = [str(p) for p in event_files(events_dir)]
