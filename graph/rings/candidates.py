@@ -294,16 +294,16 @@ def _describe(
     extra_uses.data = (extra_uses.data - 1.0) * extra_uses.data / np.maximum(
         entity_degree[extra_uses.indices], 1.0)
     depth = 1.0 - np.exp(-np.asarray(extra_uses.sum(axis=1)).ravel() / sizes)
-    touches_shared = np.asarray(uses[rows].multiply((shared > 0)[cand]).sum(axis=1)).ravel() > 0
+    touches_shared = _masked_row_sums(uses, (shared > 0).tocsr(), rows, cand) > 0
     sharing = np.bincount(cand, weights=touches_shared, minlength=len(groups)) / sizes
 
-    internal_links = np.asarray(links[rows].multiply(membership[cand]).sum(axis=1)).ravel()
+    internal_links = _masked_row_sums(links, membership, rows, cand)
     pairs = sizes * (sizes - 1)
     density = np.bincount(cand, weights=internal_links, minlength=len(groups)) / pairs
 
     counterparties = ((flows + flows.T) > 0).astype(np.float64).tocsr()
     own = np.asarray(counterparties[rows].sum(axis=1)).ravel()
-    inside = np.asarray(counterparties[rows].multiply(membership[cand]).sum(axis=1)).ravel()
+    inside = _masked_row_sums(counterparties, membership, rows, cand)
     own_total = np.bincount(cand, weights=own, minlength=len(groups))
     internal_flow = np.divide(np.bincount(cand, weights=inside, minlength=len(groups)), own_total,
                               out=np.zeros(len(groups)), where=own_total > 0)
@@ -335,6 +335,22 @@ def _describe(
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
                                         evidence[: cfg.max_evidence], features))
     return sorted(candidates, key=lambda c: c.ring_id)
+
+
+def _masked_row_sums(
+    matrix: sp.csr_matrix, mask: sp.csr_matrix, rows: np.ndarray, cand: np.ndarray,
+    chunk: int = 500_000,
+) -> np.ndarray:
+    """Per member entry ``k``: the sum of ``matrix[rows[k]]`` over the columns set in
+    ``mask[cand[k]]``, taken ``chunk`` entries at a time (all at once, the row copies took
+    several GB at a million accounts)."""
+    matrix, mask = matrix.tocsr(), mask.tocsr()
+    out = np.zeros(len(rows))
+    for start in range(0, len(rows), chunk):
+        stop = start + chunk
+        part = matrix[rows[start:stop]].multiply(mask[cand[start:stop]])
+        out[start:stop] = np.asarray(part.sum(axis=1)).ravel()
+    return out
 
 
 def _synchrony(
