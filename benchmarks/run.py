@@ -9,12 +9,12 @@ bulk-imports it into a local server, or loads it through the driver into any oth
 
 Usage::
 
-    python -m benchmarks.run --accounts 100000 1000000 [--neo4j-uri local] [KEY=VALUE ...]
+    python -m benchmarks.run --accounts 100000 1000000 [--neo4j-uri local] [--set KEY=VALUE ...]
 
 Prints a Markdown table: accounts, events, Neo4j or not, wall seconds, CPU seconds (user +
 system of the run process, all threads), peak RSS of the run process, AUROC on the held-back
-labels, and the wall seconds of each stage. Trailing ``SECTION.KEY=VALUE`` arguments are passed
-to ``abusenet run`` as config overrides.
+labels, and the wall seconds of each stage. ``--set SECTION.KEY=VALUE`` options are passed to
+``abusenet run`` as config overrides.
 """
 
 from __future__ import annotations
@@ -95,7 +95,9 @@ def main() -> None:
     parser.add_argument("--skip-plain", action="store_true",
                         help="Only the runs with Neo4j.")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/abusenet-bench-run"))
-    parser.add_argument("overrides", nargs="*", help="SECTION.KEY=VALUE config overrides.")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE",
+                        help="A config override for `abusenet run`; repeat for several.")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     variants = ([] if args.skip_plain else [None]) + ([args.neo4j_uri] if args.neo4j_uri else [])
