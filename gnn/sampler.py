@@ -35,7 +35,9 @@ class _EdgeCSR:
     def __init__(self, edge_index: np.ndarray, edge_time: np.ndarray | None, num_dst: int) -> None:
         src, dst = edge_index
         if edge_time is None:
-            order = np.argsort(dst, kind="stable")
+            # by (dst, src): the same neighbour order, hence the same float sums, whatever
+            # order the edges arrive in
+            order = np.argsort(dst * (int(src.max(initial=-1)) + 1) + src)
         else:
             order = np.lexsort((edge_time, dst))
         self.col = src[order]
