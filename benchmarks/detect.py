@@ -266,7 +266,8 @@ def format_table(rows: list[Row]) -> str:
     metrics: list[str] = []
     for row in rows:
         metrics.extend(k for k in row if k not in ("dataset", "method") and k not in metrics)
-    header = f"{'dataset':<22} {'method':<22} " + " ".join(f"{m:>16}" for m in metrics)
+    width = max([22, *(len(row["method"]) for row in rows)])
+    header = f"{'dataset':<22} {'method':<{width}} " + " ".join(f"{m:>16}" for m in metrics)
     lines = [header, "-" * len(header)]
     for row in rows:
         cells = []
@@ -278,7 +279,7 @@ def format_table(rows: list[Row]) -> str:
                 cells.append(f"{value:>16.1f}")
             else:
                 cells.append(f"{'-':>16}")
-        lines.append(f"{row['dataset']:<22} {row['method']:<22} " + " ".join(cells))
+        lines.append(f"{row['dataset']:<22} {row['method']:<{width}} " + " ".join(cells))
     return "\n".join(lines)
 
 
