@@ -4,12 +4,14 @@ Usage::
 
     .venv/bin/python -m benchmarks.detect --threads 1                 # the full table
     .venv/bin/python -m benchmarks.detect --quick --skip-rings        # 2 splits each, smoke run
+    .venv/bin/python -m benchmarks.detect --skip-rings --datasets reddit  # one node dataset
     .venv/bin/python -m benchmarks.detect --scale 1000000 --threads 1 # training/scoring at scale
 
 Node-level datasets (test AUROC / AUPRC, mean ± std over splits):
 
 * Tolokers, the 10 official splits (train 50 % / validation 25 % / test 25 %).
-* Reddit, 5 stratified random splits (train 40 % / validation 20 % / test 40 %, seeds 0-4).
+* Reddit, ``--splits`` stratified random splits (default 10, at least 5; train 40 % /
+  validation 20 % / test 40 %, seeds 0, 1, ...).
 
 Methods: ``SepHeteroGNN`` (the :class:`gnn.detector.AccountDetector` network trained on subgraphs
 drawn by :class:`gnn.sampler.TemporalNeighborSampler` through PyG's ``NodeLoader``; inputs = own
