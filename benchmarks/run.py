@@ -13,8 +13,9 @@ Usage::
 
 Prints a Markdown table: accounts, events, Neo4j or not, wall seconds, CPU seconds (user +
 system of the run process, all threads), peak RSS of the run process, AUROC on the held-back
-labels, and the wall seconds of each stage. ``--set SECTION.KEY=VALUE`` options are passed to
-``abusenet run`` as config overrides.
+labels, and the wall seconds of each stage; the outputs are checked against the contract
+(:func:`abusenet.pipeline.outputs.check_outputs`) after each run. ``--set SECTION.KEY=VALUE``
+options are passed to ``abusenet run`` as config overrides.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ def measure(data: Path, out: Path, neo4j_uri: str | None, overrides: list[str]) 
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     if result["code"]:
         raise RuntimeError(f"abusenet run failed (exit {result['code']}):\n{proc.stdout[-4000:]}")
+    from abusenet.pipeline.outputs import check_outputs
+
+    check_outputs(out)  # the contract's files, columns and score ranges
     stages = {}
     for record in sorted((out / ".work" / "stages").glob("*.json")):
         raw = json.loads(record.read_text())
