@@ -342,8 +342,8 @@ def plan(
                 rings=cfg["report"]["top_rings"], members=cfg["report"]["explain_members"],
             ),
             key={k: cfg["report"][k] for k in ("top_rings", "explain_members")},
-            after=("snapshot", "rings", *(("train",) if training else ())),
-            code=MODEL_CODE,
+            # "rings" chains "score", whose key covers the trained or given model.
+            after=("snapshot", "rings"), code=MODEL_CODE,
             describe=lambda i: (f"{i['accounts']:,} accounts explained" if not i["skipped"]
                                 else f"skipped ({i['skipped']})"),
         ))
