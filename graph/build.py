@@ -10,7 +10,7 @@ PySpark path) can mirror it statement by statement. The statements, in order:
    over the events per relation; :func:`edge_sql` selects the snapshot's edge columns from it.
 2. :func:`entity_nodes_sql`, once per entity type: each device, IP, payment method, ...
    aggregated from its pairs (events, distinct accounts, amounts, lifetime, time of day), plus
-   its active days from one more pass over the events.
+   its event types, active days and burstiness from one more pass over its events in time order.
 3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
    activity as actor (one pass over the events: counts per event type, amounts, active days,
    burstiness, time of day), as counterparty (from ``pairs_TRANSACTED_WITH``) and its distinct
@@ -254,22 +254,26 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str]) -> str:
     ``n_events_other`` (as for accounts), ``n_accounts`` (distinct accounts),
     ``events_per_account``, ``amount_sum``, ``amount_mean`` (over events with an amount),
     ``amount_max``, ``active_days`` (distinct UTC days with an event),
-    ``events_per_active_day``, ``lifetime_days``, ``tod_spread``, ``night_fraction``. The
-    per-type counts and ``active_days`` come from one more pass over the events (distinct days
-    do not add up over pairs), grouped by entity and day.
+    ``events_per_active_day``, ``lifetime_days``, ``burstiness`` (as for accounts, over the
+    entity's events by all accounts), ``tod_spread``, ``night_fraction``. The per-type counts,
+    ``active_days`` and ``burstiness`` come from one more pass over the events in time order per
+    entity (gaps and distinct days do not add up over pairs).
     """
     col = ident(rel.column)
     names = [*event_type_features(event_types), "n_events_other"]
     return f"""
-        WITH daily AS (
-            SELECT {col} AS dst, {', '.join(_type_counts(event_types))}
+        WITH ordered AS (
+            SELECT {col} AS dst, event_type, {_DAY} AS day,
+                   {_previous(_DAY, col)} AS previous_day,
+                   epoch(ts) - {_previous('epoch(ts)', col)} AS gap
             FROM events WHERE {col} IS NOT NULL
-            GROUP BY {col}, {_DAY}
         ),
         days AS (
-            SELECT dst, count(*) AS active_days,
-                   {', '.join(f'CAST(sum({ident(n)}) AS BIGINT) AS {ident(n)}' for n in names)}
-            FROM daily GROUP BY dst
+            SELECT dst, {', '.join(_type_counts(event_types))},
+                   count(*) FILTER (WHERE previous_day IS NULL OR day <> previous_day)
+                       AS active_days,
+                   {_gap_stats()}
+            FROM ordered GROUP BY dst
         ),
         totals AS (
             SELECT dst, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
@@ -289,6 +293,7 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str]) -> str:
                active_days,
                CAST(n_events AS DOUBLE) / active_days AS events_per_active_day,
                (epoch(last_ts) - epoch(first_ts)) / 86400.0 AS lifetime_days,
+               {_burstiness('d')} AS burstiness,
                {_tod_spread('tod_cos', 'tod_sin', 'n_events')} AS tod_spread,
                n_night / n_events AS night_fraction
         FROM totals t JOIN days d ON t.dst = d.dst
@@ -328,13 +333,10 @@ def account_nodes_sql(
                    {''.join(', ' + a for a in attr_out)}
             FROM events GROUP BY account_id
         )""",
-        """gaps AS (
-            SELECT account_id AS id, stddev_pop(gap) AS sd, avg(gap) AS mean, count(gap) AS n
-            FROM (
-                SELECT account_id,
-                       epoch(ts) - lag(epoch(ts)) OVER (PARTITION BY account_id ORDER BY ts) AS gap
-                FROM events
-            )
+        f"""gaps AS (
+            SELECT account_id AS id, {_gap_stats()}
+            FROM (SELECT account_id, epoch(ts) - {_previous('epoch(ts)', 'account_id')} AS gap
+                  FROM events)
             GROUP BY account_id
         )""",
     ]
@@ -385,8 +387,7 @@ def account_nodes_sql(
         *(f"coalesce(a.{c}, 0.0) AS {c}" for c in amounts),
         f"coalesce({_lifetime_days('a')}, 0.0) AS lifetime_days",
         "coalesce(CAST(a.n_events AS DOUBLE) / a.active_days, 0.0) AS events_per_active_day",
-        "CASE WHEN g.n >= 2 AND g.sd + g.mean > 0 "
-        "THEN (g.sd - g.mean) / (g.sd + g.mean) ELSE 0.0 END AS burstiness",
+        f"{_burstiness('g')} AS burstiness",
         f"coalesce({_tod_spread('a.tod_cos', 'a.tod_sin', 'a.n_events')}, 0.0) AS tod_spread",
         "coalesce(a.n_night / a.n_events, 0.0) AS night_fraction",
         *(f"coalesce(a.{ident(f'attr_{x}_mean')}, 0.0) AS {ident(f'attr_{x}_mean')}"
@@ -443,6 +444,23 @@ def _time_of_day_sums() -> str:
         f"sum(cos({angle})) AS tod_cos, sum(sin({angle})) AS tod_sin, "
         f"count(*) FILTER (WHERE {night}) AS n_night"
     )
+
+
+def _previous(expr: str, key: str) -> str:
+    """``expr`` of the previous event (by time) with the same ``key``; null for the first."""
+    return f"lag({expr}) OVER (PARTITION BY {key} ORDER BY ts)"
+
+
+def _gap_stats() -> str:
+    """Statistics of the gaps ``gap`` between consecutive events, for :func:`_burstiness`."""
+    return "stddev_pop(gap) AS gap_sd, avg(gap) AS gap_mean, count(gap) AS gap_n"
+
+
+def _burstiness(alias: str) -> str:
+    """Goh-Barabasi burstiness (sd - mean) / (sd + mean) of the gaps; 0 with < 2 gaps."""
+    sd, mean, n = (f"{alias}.gap_{x}" for x in ("sd", "mean", "n"))
+    return f"CASE WHEN {n} >= 2 AND {sd} + {mean} > 0 THEN ({sd} - {mean}) / ({sd} + {mean}) " \
+           "ELSE 0.0 END"
 
 
 def _tod_spread(cos_sum: str, sin_sum: str, n: str) -> str:

@@ -106,6 +106,25 @@ def test_entity_node_features(events, tmp_path):
     assert set(snap.nodes) == {"Account", "Device", "IP", "PaymentMethod"}
 
 
+def goh_barabasi(gaps: list[float]) -> float:
+    mean = sum(gaps) / len(gaps)
+    sd = math.sqrt(sum((g - mean) ** 2 for g in gaps) / len(gaps))
+    return (sd - mean) / (sd + mean)
+
+
+def test_entity_burstiness_follows_all_accounts_events_in_time_order(events, tmp_path):
+    snap = build_snapshot(events, tmp_path / "snap", progress=False)
+    # d1: a1 at 10, 11, 12 h on day 1 and 10 h on day 3, a2 at 23 h on day 2
+    d1 = by_id(snap.nodes["Device"]).loc["d1"]
+    assert d1["burstiness"] == pytest.approx(goh_barabasi([1.0, 1.0, 35.0, 11.0]))
+    c1 = by_id(snap.nodes["PaymentMethod"]).loc["c1"]
+    assert c1["burstiness"] == pytest.approx(goh_barabasi([1.0, 46.0]))
+    assert c1["burstiness"] < 0
+    ip = by_id(snap.nodes["IP"])
+    assert ip.loc["10.0.0.1", "burstiness"] == 0.0  # one event: no gaps
+    assert ip.loc["1.2.3.4", "burstiness"] == -1.0  # two equal gaps of 1 h: regular
+
+
 def test_every_feature_is_int64_or_float64_without_nulls(events, tmp_path):
     snap = build_snapshot(events, tmp_path / "snap", progress=False)
     for node_type, table in snap.nodes.items():
