@@ -278,6 +278,7 @@ def _stage(
         summary.rows_in += rows
     if not _has_staged(con):
         return per_file
+    _number_repeating_files(con, new, mapping)
     bad = con.execute(
         "SELECT _file, _reason, count(*) FROM staged WHERE _reason IS NOT NULL GROUP BY ALL"
     ).fetchall()
@@ -297,15 +298,32 @@ def _stage_csv(
     """Stage a CSV file through DuckDB's parallel CSV reader; return its row count.
 
     ``None`` when the file is not a CSV file DuckDB can read (the caller streams it instead).
-    Rows DuckDB rejects are staged with their reason; the lines of the bad rows it accepted
-    are corrected for the rejected lines before them.
+    The file is read first on every core without line numbers; only when a row is rejected or
+    invalid (the quarantine names its line) is it staged again in file order, numbered.
     """
     if file_format(path) != "csv":
         return None
+    rows = _scan_csv(con, index, path, mapping, numbered=False)
+    if rows is None or _numbered_or_clean(con, index):
+        return rows
+    _unstage(con, index)
+    return _scan_csv(con, index, path, mapping, numbered=True)
+
+
+def _scan_csv(
+    con: duckdb.DuckDBPyConnection, index: int, path: Path, mapping: Mapping, *, numbered: bool
+) -> int | None:
+    """Stage the CSV file ``path`` as file ``index``, ``numbered`` or not (see
+    :func:`ingest.readers.csv_scan_sql`); return its row count, rejected rows included.
+
+    Numbered, the rows DuckDB rejected are staged with their reason and the lines of the bad
+    rows it accepted are corrected for the rejected lines before them; unnumbered, a rejected
+    row makes the file staged again, numbered.
+    """
     names = source_columns(path, header=mapping.header, delimiter=mapping.delimiter)
     rejects = f"_rejects_{index}"
     scan = csv_scan_sql(path, names, header=mapping.header is None,
-                        delimiter=mapping.delimiter, rejects=rejects)
+                        delimiter=mapping.delimiter, rejects=rejects, numbered=numbered)
     if scan is None:
         return None
     text = pa.schema([(c, pa.string()) for c in names])
@@ -313,7 +331,7 @@ def _stage_csv(
                 f"CAST(NULL AS VARCHAR) AS _error FROM ({scan})")
     sql = transform_sql(mapping, text, table="source", keep_raw=True)
     # Row numbers follow the file order only while DuckDB keeps it.
-    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"SET preserve_insertion_order = {literal(numbered)}")
     try:
         rows = _insert_staged(con, f"SELECT {index} AS _file, * FROM ({sql})")
     finally:
@@ -323,6 +341,9 @@ def _stage_csv(
                                  mapping.delimiter)
     if rejected is None:
         return rows
+    if not numbered:
+        _unstage(con, index)
+        return _scan_csv(con, index, path, mapping, numbered=True)
     skipped = literal(rejected.lines.to_pylist())
     first = 2 if mapping.header is None else 1
     # Only bad rows need their true line (good rows keep their order, which is all dedup uses).
@@ -333,6 +354,34 @@ def _stage_csv(
         f"WHERE _file = {index} AND _reason IS NOT NULL"
     )
     return rows + _stage_arrow(con, index, mapping, rejected.table.schema, iter([rejected]))
+
+
+def _numbered_or_clean(con: duckdb.DuckDBPyConnection, index: int) -> bool:
+    """Whether every bad row of file ``index`` (if any) has its line number."""
+    return not con.execute(
+        f"SELECT count(*) FROM staged WHERE _file = {index} AND _reason IS NOT NULL "
+        "AND _line IS NULL"
+    ).fetchall()[0][0]
+
+
+def _unstage(con: duckdb.DuckDBPyConnection, index: int) -> None:
+    con.execute(f"DELETE FROM staged WHERE _file = {index}")
+
+
+def _number_repeating_files(
+    con: duckdb.DuckDBPyConnection, new: list[tuple[Path, str]], mapping: Mapping
+) -> None:
+    """Stage again, numbered, every unnumbered file that repeats an ``event_id`` within itself.
+
+    Deduplication keeps the first occurrence by file, then line, so those files need lines.
+    """
+    files = con.execute(
+        "SELECT DISTINCT _file FROM staged WHERE _reason IS NULL AND _line IS NULL "
+        "GROUP BY _file, event_id HAVING count(*) > 1 ORDER BY _file"
+    ).fetchall()
+    for (index,) in files:
+        _unstage(con, index)
+        _scan_csv(con, index, new[index][0], mapping, numbered=True)
 
 
 def _stage_chunks(

@@ -211,13 +211,16 @@ def csv_scan_sql(
     header: bool,
     delimiter: str | None,
     rejects: str,
+    numbered: bool = True,
 ) -> str | None:
     """A DuckDB query reading the CSV file ``path`` with DuckDB's parallel CSV reader.
 
-    The query returns every column of ``names`` as text (null when empty) and ``_line``, the
-    row's line number counted over the rows DuckDB accepted (exact when no row is rejected,
-    which :func:`rejected_csv_rows` corrects for). It must run with
-    ``preserve_insertion_order = true`` so rows keep their file order. Rows DuckDB rejects
+    The query returns every column of ``names`` as text (null when empty) and ``_line``. With
+    ``numbered``, ``_line`` is the row's line number counted over the rows DuckDB accepted
+    (exact when no row is rejected, which :func:`rejected_csv_rows` corrects for), and the
+    query must run with ``preserve_insertion_order = true`` so rows keep their file order
+    (which keeps DuckDB to about one core). Without it ``_line`` is null and rows come in any
+    order, in parallel. Rows DuckDB rejects
     (wrong number of columns, invalid UTF-8, ...) go to the table ``<rejects>_errors``, for
     :func:`rejected_csv_rows`. ``None`` when DuckDB cannot read the file's compression
     (bz2, lz4), so the caller falls back to :func:`iter_chunks`.
@@ -233,6 +236,8 @@ def csv_scan_sql(
         f"store_rejects = true, rejects_table = {literal(rejects + '_errors')}, "
         f"rejects_scan = {literal(rejects + '_scans')})"
     )
+    if not numbered:
+        return f"SELECT *, CAST(NULL AS BIGINT) AS _line FROM {scan}"
     first_line = 2 if header else 1
     return f"SELECT *, row_number() OVER () + {first_line - 1} AS _line FROM {scan}"
 

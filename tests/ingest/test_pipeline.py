@@ -181,6 +181,33 @@ def test_event_id_dedup_keeps_the_first_occurrence(tmp_path):
     assert table["account_id"].tolist() == ["a", "c"]
 
 
+@pytest.mark.parametrize(("extra", "scans"), [
+    ([], [False]),                                              # clean: one parallel scan
+    (["a4,not-a-time,login,,,,,,"], [False, True]),             # bad row: needs its line
+    (["a1,2024-01-01,login,,,,,,x,y"], [False, True]),          # rejected by the CSV reader
+    ([ROWS[0]], [False, True]),                                 # repeated event: first wins
+])
+def test_csv_files_are_numbered_in_file_order_only_when_lines_matter(
+    tmp_path, monkeypatch, extra, scans
+):
+    seen = []
+    original = pipeline.csv_scan_sql
+
+    def scan(path, *args, **kwargs):
+        seen.append(kwargs["numbered"])
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "csv_scan_sql", scan)
+    summary = ingest(write_csv(tmp_path / "day1.csv", ROWS + extra), tmp_path / "events",
+                     max_bad_fraction=0.5)
+    assert seen == scans
+    assert summary.balanced and summary.rows_in == len(ROWS) + len(extra)
+    assert summary.accepted == len(ROWS)
+    if summary.quarantined:
+        quarantine = pd.read_parquet(tmp_path / "events" / "quarantine.parquet")
+        assert quarantine["line"].tolist() == [len(ROWS) + 2]
+
+
 def test_a_schema_unlike_the_canonical_one(tmp_path):
     """JSON lines with other names, a day-first time format, constants, entities, attributes."""
     path = tmp_path / "orders.jsonl.gz"
