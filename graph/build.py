@@ -142,7 +142,8 @@ def build_snapshot(
             columns = _register_events(con, files)
             relations = [r for r in relations if r.column in columns]
             float_attributes = [a for a in float_attributes if a in columns]
-            event_types = _event_types(con)
+            by_type = _events_by_type(con)
+            event_types = [row[0] for row in by_type[:MAX_EVENT_TYPES]]
 
             for rel in relations:
                 step(f"pairs {rel.name}")
@@ -158,7 +159,7 @@ def build_snapshot(
             step("nodes Account")
             nodes[ACCOUNT] = fetch(account_nodes_sql(event_types, relations, float_attributes))
             step("summary")
-            meta = _meta(con, state, files, event_types)
+            meta = _meta(by_type, state, files, event_types)
             edges: dict[str, pd.DataFrame] = {}
             for rel in relations:
                 step(f"edges {rel.name}")
@@ -493,12 +494,12 @@ def _register_events(con: duckdb.DuckDBPyConnection, files: list[Path]) -> set[s
     return {row[0] for row in con.execute("DESCRIBE events").fetchall()}
 
 
-def _event_types(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "SELECT event_type FROM events GROUP BY event_type "
-        f"ORDER BY count(*) DESC, event_type LIMIT {MAX_EVENT_TYPES}"
+def _events_by_type(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, Any, Any]]:
+    """``(event_type, count, first ts, last ts)`` per event type, most frequent first."""
+    return con.execute(
+        "SELECT event_type, count(*), min(ts), max(ts) FROM events GROUP BY event_type "
+        "ORDER BY 2 DESC, 1"
     ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -524,23 +525,19 @@ class _Fetcher:
 
 
 def _meta(
-    con: duckdb.DuckDBPyConnection,
+    by_type: list[tuple[str, int, Any, Any]],
     state: IngestState,
     files: list[Path],
     event_types: list[str],
 ) -> dict[str, Any]:
-    count, first, last = con.execute("SELECT count(*), min(ts), max(ts) FROM events").fetchall()[0]
-    by_type = dict(
-        con.execute(
-            "SELECT event_type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC, 1"
-        ).fetchall()
-    )
+    first = min((row[2] for row in by_type), default=None)
+    last = max((row[3] for row in by_type), default=None)
     return {
         "events": {
-            "count": int(count),
+            "count": sum(row[1] for row in by_type),
             "first_ts": first.isoformat() if first else None,
             "last_ts": last.isoformat() if last else None,
-            "by_type": by_type,
+            "by_type": {row[0]: row[1] for row in by_type},
             "files": len(files),
             "rows": sum(pq.ParquetFile(p).metadata.num_rows for p in files),
         },

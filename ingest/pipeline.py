@@ -193,9 +193,13 @@ def ingest_logs(
         con = connect(staging / "spill")
         try:
             per_file = _stage(con, new, mapping, show, summary)
+            repeated = _has_staged(con) and _repeats_event_ids(con)
+            if repeated:
+                _number_repeating_files(con, new, mapping)
             _check_bad_fraction(con, summary, max_bad_fraction, new)
             if summary.rows_in > summary.quarantined:
-                written = _store_events(con, staging, events_dir, event_schema(mapping).names)
+                written = _store_events(con, staging, events_dir, event_schema(mapping).names,
+                                        repeated=repeated)
                 summary.accepted = written
                 summary.duplicates = summary.rows_in - summary.quarantined - written
             if summary.quarantined:
@@ -278,7 +282,6 @@ def _stage(
         summary.rows_in += rows
     if not _has_staged(con):
         return per_file
-    _number_repeating_files(con, new, mapping)
     bad = con.execute(
         "SELECT _file, _reason, count(*) FROM staged WHERE _reason IS NOT NULL GROUP BY ALL"
     ).fetchall()
@@ -366,6 +369,14 @@ def _numbered_or_clean(con: duckdb.DuckDBPyConnection, index: int) -> bool:
 
 def _unstage(con: duckdb.DuckDBPyConnection, index: int) -> None:
     con.execute(f"DELETE FROM staged WHERE _file = {index}")
+
+
+def _repeats_event_ids(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether two good staged rows share an ``event_id``."""
+    return bool(con.execute(
+        "SELECT count(*) FROM (SELECT event_id FROM staged WHERE _reason IS NULL "
+        "GROUP BY event_id HAVING count(*) > 1)"
+    ).fetchall()[0][0])
 
 
 def _number_repeating_files(
@@ -498,7 +509,8 @@ def _check_bad_fraction(
 
 
 def _store_events(
-    con: duckdb.DuckDBPyConnection, staging: Path, events_dir: Path, columns: list[str]
+    con: duckdb.DuckDBPyConnection, staging: Path, events_dir: Path, columns: list[str],
+    *, repeated: bool,
 ) -> int:
     """Deduplicate the good staged rows, write them partitioned by day and move them in.
 
@@ -506,7 +518,7 @@ def _store_events(
     (by input file, then line) is kept; an event whose ``event_id`` is already stored, on any
     day, is dropped. Only the ``event_id`` column of the stored events is scanned, against a
     hash table of this run's ids, so a daily run's memory follows the new events, not the
-    history.
+    history. ``repeated`` says whether new events share ids (:func:`_repeats_event_ids`).
     """
     con.execute(
         # The UTC day by arithmetic: CAST(ts AS DATE) goes through the time zone library.
@@ -523,9 +535,6 @@ def _store_events(
             "WHERE event_id IN (SELECT event_id FROM fresh)"
         )
         source += " ANTI JOIN known USING (event_id)"
-    repeated = con.execute(
-        "SELECT count(*) FROM (SELECT event_id FROM fresh GROUP BY event_id HAVING count(*) > 1)"
-    ).fetchall()[0][0]
     if repeated:
         source += " QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY _file, _line) = 1"
     out = staging / "events"

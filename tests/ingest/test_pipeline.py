@@ -140,7 +140,7 @@ def test_a_failure_while_storing_leaves_the_events_untouched(tmp_path, monkeypat
     ingest(write_csv(tmp_path / "day1.csv", ROWS), tmp_path / "events")
     before = snapshot_of(tmp_path / "events")
 
-    def crash(*args):
+    def crash(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(pipeline, "_store_events", crash)
