@@ -24,8 +24,9 @@ partly labelled, so a ring matching one of them is a real ring the labels did no
 account figures count every abusive account of the
 generator's truth (``truth_accounts.parquet``) among the unlabelled accounts as positive.
 
-Methods: ``gnn`` (:class:`gnn.detector.AccountDetector` account scores, which also seed
-``scored_*`` ring candidates, pooled by :func:`gnn.rings.score_rings`), ``xgb-graph`` (the same
+Methods: ``gnn`` (:class:`gnn.detector.AccountDetector` account scores pooled over the
+unsupervised ring candidates by :func:`gnn.rings.score_rings`, as ``abusenet run`` does;
+``--scored-candidates`` adds the score-seeded ``scored_*`` candidates), ``xgb-graph`` (the same
 over the XGB-Graph baseline's scores, when ``gnn.baselines`` provides it), ``structure`` (ring
 candidates ranked by structure alone, no labels), ``components`` (plain connected components of
 the account graph over shared entities and flows, no hub down-weighting, ranked by links per
@@ -171,10 +172,12 @@ def evaluate(
     methods: Sequence[str] | None = None,
     abusive: set[str] | None = None,
     all_rings: list[list[str]] | None = None,
+    scored_candidates: bool = False,
 ) -> list[dict]:
     """Rows of every method (or only ``methods``) on one dataset and seed; account figures take
     ``abusive`` as positives (default: the evaluation rings' members); top-ranked rings count
-    as correct when they match any of ``all_rings`` (default: the evaluation rings)."""
+    as correct when they match any of ``all_rings`` (default: the evaluation rings).
+    ``scored_candidates`` adds each method's score-seeded candidates to ``candidates``."""
     accounts = account_index(snapshot)
     all_rings = evaluation if all_rings is None else all_rings
     positives = abusive if abusive is not None else {m for ring in evaluation for m in ring}
@@ -195,7 +198,8 @@ def evaluate(
     for method, scorer in _scorers(methods).items():
         started = time.perf_counter()
         scores = scorer(snapshot, labels)
-        scored = find_ring_candidates(snapshot, account_scores=scores)
+        scored = (find_ring_candidates(snapshot, account_scores=scores) if scored_candidates
+                  else candidates)
         rings = score_rings(scored, snapshot, scores)
         row(method, rings, scores, time.perf_counter() - started)
     if methods is not None and "structure" not in methods:
@@ -212,12 +216,12 @@ def evaluate(
     return rows
 
 
-def run_amlsim(seeds: Sequence[int] = (0, 1, 2), methods: Sequence[str] | None = None
-               ) -> list[dict]:
+def run_amlsim(seeds: Sequence[int] = (0, 1, 2), methods: Sequence[str] | None = None,
+               scored_candidates: bool = False) -> list[dict]:
     """Benchmark rows on AMLSim 10k, one per method and seed (see module docstring).
 
     ``methods`` picks among ``gnn``, ``xgb-graph``, ``structure`` (with ``components``);
-    all by default."""
+    all by default. ``scored_candidates``: see :func:`evaluate`."""
     truth = amlsim_truth()
     with tempfile.TemporaryDirectory(prefix="rings-amlsim-") as tmp:
         snapshot = _pipeline_snapshot(str(AMLSIM / "transactions.csv.gz"),
@@ -229,13 +233,16 @@ def run_amlsim(seeds: Sequence[int] = (0, 1, 2), methods: Sequence[str] | None =
     rows = []
     for seed in seeds:
         labels, evaluation = amlsim_labels(truth, accounts, seed)
-        rows += evaluate("amlsim-10k", seed, snapshot, labels, evaluation, candidates, methods)
+        rows += evaluate("amlsim-10k", seed, snapshot, labels, evaluation, candidates, methods,
+                         scored_candidates=scored_candidates)
     return rows
 
 
 def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,),
-              methods: Sequence[str] | None = None) -> list[dict]:
-    """Benchmark rows on generated data, one per method and seed (see module docstring)."""
+              methods: Sequence[str] | None = None, scored_candidates: bool = False
+              ) -> list[dict]:
+    """Benchmark rows on generated data, one per method and seed (see module docstring);
+    ``scored_candidates``: see :func:`evaluate`."""
     from ingest.synth import generate
 
     rows = []
@@ -261,7 +268,7 @@ def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,),
         print(f"synth {n_accounts}: {len(candidates)} candidates in "
               f"{time.perf_counter() - started:.1f}s")
         rows += evaluate(f"synth-{n_accounts // 1000}k", seed, snapshot, labels, evaluation,
-                         candidates, methods, abusive, every_ring)
+                         candidates, methods, abusive, every_ring, scored_candidates)
     return rows
 
 
@@ -324,15 +331,19 @@ def main() -> None:
                         help="also time the candidate search on a generated world this large")
     parser.add_argument("--perf-snapshot", type=Path, default=None,
                         help="also time the candidate search on this snapshot directory")
+    parser.add_argument("--scored-candidates", action="store_true",
+                        help="add score-seeded candidates (scored_component / scored_core) to "
+                             "each supervised method's candidates; abusenet run does not")
     args = parser.parse_args()
     if args.perf_accounts:
         print(time_candidates(args.perf_accounts))
     if args.perf_snapshot:
         print(time_candidates(snapshot_dir=args.perf_snapshot))
-    rows = [] if args.skip_amlsim else run_amlsim(args.seeds, args.methods)
+    rows = [] if args.skip_amlsim else run_amlsim(args.seeds, args.methods,
+                                                  args.scored_candidates)
     if not args.skip_synth:
         rows += run_synth(args.synth_accounts, args.synth_seeds,
-                          args.synth_methods or args.methods)
+                          args.synth_methods or args.methods, args.scored_candidates)
     if rows:
         pd.set_option("display.width", 200)
         print(pd.DataFrame(rows).to_string(index=False))

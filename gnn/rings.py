@@ -4,9 +4,16 @@ A ring's ``structure_score`` (no labels needed) is a weighted mean of its struct
 (:data:`STRUCTURE_WEIGHTS`). With account scores, ``member_score`` pools the members' scores
 (half their mean, half the mean of the top ``top_k``), and the ring score is
 ``account_weight * member_score + (1 - account_weight) * structure_score``; members without an
-account score count as 0. Without account scores the ring score is the structure score. Then,
-best first, a ring overlapping a better one at Jaccard >= ``nms_jaccard`` is dropped
-(non-maximum suppression), so the ranking lists each group of accounts once.
+account score count as 0. Without account scores the ring score is the structure score.
+
+Then, best first, two passes make the ranking list each group of accounts once and whole:
+
+* a *fragment*, a ring with at least ``fragment_share`` of its members inside one better ring
+  that is not itself a fragment, has its score multiplied by ``fragment_factor`` (so a dense
+  core of six cards-testing accounts ranks below the 15-account ring it belongs to, and a
+  repeated sub-cycle below its cycle); it is demoted, not dropped, so it stays in the table;
+* a ring overlapping a better one at Jaccard >= ``nms_jaccard`` is dropped (non-maximum
+  suppression).
 """
 
 from __future__ import annotations
@@ -91,6 +98,8 @@ def score_rings(
     account_weight: float = 0.7,
     top_k: int = 3,
     nms_jaccard: float = 0.5,
+    fragment_share: float = 0.8,
+    fragment_factor: float = 0.5,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -110,6 +119,11 @@ def score_rings(
     nms_jaccard
         A ring overlapping a higher-scored one at least this much (member Jaccard) is dropped;
         1.0 keeps every candidate.
+    fragment_share
+        A ring with at least this share of its members inside one better, non-fragment ring is
+        a fragment of it; above 1.0 nothing is.
+    fragment_factor
+        A fragment's score is multiplied by this (in [0, 1]).
 
     Returns
     -------
@@ -149,21 +163,50 @@ def score_rings(
             },
         }
     )
-    table = table.sort_values(["score", "ring_id"], ascending=[False, True], ignore_index=True)
+    if not 0.0 <= fragment_factor <= 1.0:
+        raise ValueError(f"score_rings: fragment_factor must be in [0, 1], got {fragment_factor}")
+    table = _ranked(table)
+    if fragment_share <= 1.0:
+        fragment = _fragments(table["members"].tolist(), fragment_share)
+        table.loc[fragment, "score"] *= fragment_factor
+        table = _ranked(table)
     if nms_jaccard < 1.0:
         table = table[_suppress_overlaps(table["members"].tolist(), nms_jaccard)]
     return table.reset_index(drop=True)[list(RING_COLUMNS)]
 
 
-def _suppress_overlaps(ranked: list[list[str]], nms_jaccard: float) -> np.ndarray:
-    """Keep-mask of rings (best first) not overlapping a kept better ring at ``nms_jaccard``."""
+def _ranked(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` best first (ties by ring id)."""
+    return table.sort_values(["score", "ring_id"], ascending=[False, True], ignore_index=True)
+
+
+def _overlaps(ranked: list[list[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Rings x rings shared-member counts and the ring sizes."""
     ids, codes = np.unique(
         np.concatenate([np.asarray(m, dtype=object) for m in ranked]), return_inverse=True
     )
     sizes = np.array([len(m) for m in ranked])
     rows = np.repeat(np.arange(len(ranked)), sizes)
     member = sp.csr_matrix((np.ones(len(codes)), (rows, codes)), shape=(len(ranked), len(ids)))
-    overlap = (member @ member.T).tocsr()
+    return (member @ member.T).tocsr(), sizes
+
+
+def _fragments(ranked: list[list[str]], share: float) -> np.ndarray:
+    """Mask of rings (best first) with at least ``share`` of their members inside one better
+    ring that is not a fragment itself."""
+    overlap, sizes = _overlaps(ranked)
+    fragment = np.zeros(len(ranked), dtype=bool)
+    for i in range(len(ranked)):
+        start, stop = overlap.indptr[i], overlap.indptr[i + 1]
+        others, common = overlap.indices[start:stop], overlap.data[start:stop]
+        inside = (others < i) & ~fragment[others] & (common >= share * sizes[i])
+        fragment[i] = inside.any()
+    return fragment
+
+
+def _suppress_overlaps(ranked: list[list[str]], nms_jaccard: float) -> np.ndarray:
+    """Keep-mask of rings (best first) not overlapping a kept better ring at ``nms_jaccard``."""
+    overlap, sizes = _overlaps(ranked)
     keep = np.zeros(len(ranked), dtype=bool)
     for i in range(len(ranked)):
         start, stop = overlap.indptr[i], overlap.indptr[i + 1]

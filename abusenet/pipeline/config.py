@@ -13,7 +13,8 @@ A run config has these sections (``configs/default.yaml`` spells out every one):
     Keyword arguments of :class:`graph.rings.config.RingConfig` (empty = its defaults).
 ``ring_scoring``
     Keyword arguments of :func:`gnn.rings.score_rings` (``account_weight``, ``top_k``,
-    ``nms_jaccard``), and ``min_score``: rings scoring below it are not reported.
+    ``nms_jaccard``, ``fragment_share``, ``fragment_factor``), and ``min_score``: rings
+    scoring below it are not reported.
 ``detector``
     Keyword arguments of :class:`gnn.detector.AccountDetector` (empty = its defaults).
 ``neo4j``
@@ -44,7 +45,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "ingest": {"max_bad_fraction": 0.01},
     "labels": {"holdout_fraction": 0.2, "seed": 0, "unlabelled_as_negative": "auto"},
     "rings": {},
-    "ring_scoring": {"account_weight": 0.7, "top_k": 3, "nms_jaccard": 0.5, "min_score": 0.5},
+    "ring_scoring": {"account_weight": 0.7, "top_k": 3, "nms_jaccard": 0.5,
+                     "fragment_share": 0.8, "fragment_factor": 0.5, "min_score": 0.5},
     "detector": {},
     "neo4j": {"uri": None, "user": None, "database": None, "load_mode": "auto"},
     "report": {"top_rings": 10, "top_entities": 20, "explain_members": 3},

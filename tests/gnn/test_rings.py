@@ -61,6 +61,39 @@ def test_overlapping_lower_ring_is_suppressed():
     assert len(score_rings([best, near, other], nms_jaccard=1.0)) == 3
 
 
+def test_fragment_of_a_better_ring_is_demoted_not_dropped():
+    whole = _candidate(list("abcdefghijk"), depth=0.8)
+    core = _candidate(list("abcde"), depth=0.5)  # all 5 inside whole, ranked below it
+    other = _candidate(["p", "q", "r"], depth=0.5)
+    scores = pd.DataFrame({"account_id": list("abcdefghijkpqr"), "score": 0.9})
+    plain = score_rings([whole, core, other], None, scores, fragment_share=1.1)
+    assert plain["ring_id"].tolist() == [whole.ring_id, core.ring_id, other.ring_id]
+    rings = score_rings([whole, core, other], None, scores)
+    assert rings["ring_id"].tolist() == [whole.ring_id, other.ring_id, core.ring_id]
+    demoted = plain.set_index("ring_id")["score"][core.ring_id] * 0.5
+    assert rings.set_index("ring_id")["score"][core.ring_id] == pytest.approx(demoted)
+
+
+def test_fragment_needs_its_share_inside_one_ring_that_is_no_fragment():
+    first = _candidate(list("abcdef"), depth=1.0)
+    second = _candidate(list("ghijkl"), depth=0.9)
+    straddling = _candidate(list("abcghi"), depth=0.8)  # half in each: no fragment
+    rings = score_rings([first, second, straddling], nms_jaccard=1.0)
+    assert rings["ring_id"].tolist() == [first.ring_id, second.ring_id, straddling.ring_id]
+    assert rings["score"].iloc[2] == pytest.approx(structure_scores([straddling])[0])
+    inner = _candidate(list("abcd"), depth=0.95)  # inside first
+    innermost = _candidate(list("abc"), depth=0.9)  # inside the fragment inner and inside first
+    ranked = score_rings([first, inner, innermost], nms_jaccard=1.0)
+    expected = structure_scores([first, inner, innermost]) * [1.0, 0.5, 0.5]
+    assert ranked.set_index("ring_id")["score"].reindex(
+        [first.ring_id, inner.ring_id, innermost.ring_id]).tolist() == pytest.approx(expected)
+
+
+def test_fragment_factor_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="fragment_factor"):
+        score_rings([_candidate(["a", "b", "c"])], fragment_factor=1.5)
+
+
 def test_empty_candidates_give_an_empty_contract_table():
     rings = score_rings([])
     assert rings.empty and tuple(rings.columns) == RING_COLUMNS
