@@ -248,7 +248,7 @@ def edge_sql(rel: RelationSource) -> str:
     """
 
 
-def entity_nodes_sql(rel: RelationSource, event_types: list[str]) -> str:
+def entity_nodes_sql(rel: RelationSource, event_types: list[str], *, spark: bool = False) -> str:
     """Nodes of an entity type (the target of ``rel``), aggregated from its pairs.
 
     Features: ``n_events``, ``n_events_<type>`` per frequent event type and
@@ -257,25 +257,16 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str]) -> str:
     ``amount_max``, ``active_days`` (distinct UTC days with an event),
     ``events_per_active_day``, ``lifetime_days``, ``burstiness`` (as for accounts, over the
     entity's events by all accounts), ``tod_spread``, ``night_fraction``. The per-type counts,
-    ``active_days`` and ``burstiness`` come from one more pass over the events in time order per
-    entity (gaps and distinct days do not add up over pairs).
+    ``active_days`` and ``burstiness`` come from one more pass over the events, grouped by
+    entity (gaps and distinct days do not add up over pairs). ``spark``: in Spark SQL's
+    dialect where the two differ (see :func:`_with_timeline_stats`).
     """
     col = ident(rel.column)
     names = [*event_type_features(event_types), "n_events_other"]
     return f"""
-        WITH ordered AS (
-            SELECT {col} AS dst, event_type, {_DAY} AS day,
-                   {_previous(_DAY, col)} AS previous_day,
-                   epoch(ts) - {_previous('epoch(ts)', col)} AS gap
-            FROM events WHERE {col} IS NOT NULL
-        ),
-        days AS (
-            SELECT dst, {', '.join(_type_counts(event_types))},
-                   count(*) FILTER (WHERE previous_day IS NULL OR day <> previous_day)
-                       AS active_days,
-                   {_gap_stats()}
-            FROM ordered GROUP BY dst
-        ),
+        WITH days AS ({_with_timeline_stats(
+            f"SELECT {col} AS dst, {', '.join(_type_counts(event_types))}, {_TIMELINE} "
+            f"FROM events WHERE {col} IS NOT NULL GROUP BY {col}", spark=spark)}),
         totals AS (
             SELECT dst, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
                    CAST(sum(count) AS BIGINT) AS n_events, count(*) AS n_accounts,
@@ -303,7 +294,8 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str]) -> str:
 
 
 def account_nodes_sql(
-    event_types: list[str], relations: list[RelationSource], float_attributes: list[str]
+    event_types: list[str], relations: list[RelationSource], float_attributes: list[str],
+    *, spark: bool = False,
 ) -> str:
     """``Account`` nodes: every account that acts or is a counterparty, with features.
 
@@ -315,32 +307,26 @@ def account_nodes_sql(
     ``night_fraction``, ``attr_<name>_mean`` per float attribute. As counterparty:
     ``n_in_events``, ``amount_in_sum``, ``amount_in_mean``, ``attr_<name>_in_mean``.
     Neighbours: ``deg_<relation>`` (distinct entities per relation; for ``TRANSACTED_WITH``,
-    ``deg_transacted_with_out`` and ``deg_transacted_with_in``).
+    ``deg_transacted_with_out`` and ``deg_transacted_with_in``). ``spark``: in Spark SQL's
+    dialect where the two differ.
     """
     type_counts = _type_counts(event_types)
     attr_out = [f"avg({ident(a)}) AS {ident(f'attr_{a}_mean')}" for a in float_attributes]
     transacted = next((r for r in relations if r.column == "counterparty_id"), None)
 
-    ctes = [
-        f"""acted AS (
-            SELECT account_id AS id, min(ts) AS first_ts, max(ts) AS last_ts,
-                   count(*) AS n_events, {', '.join(type_counts)},
-                   coalesce(sum(amount), 0.0) AS amount_out_sum,
-                   coalesce(avg(amount), 0.0) AS amount_out_mean,
-                   coalesce(max(amount), 0.0) AS amount_out_max,
-                   coalesce(stddev_pop(amount), 0.0) AS amount_out_std,
-                   count(DISTINCT {_DAY}) AS active_days,
-                   {_time_of_day_sums()}
-                   {''.join(', ' + a for a in attr_out)}
-            FROM events GROUP BY account_id
-        )""",
-        f"""gaps AS (
-            SELECT account_id AS id, {_gap_stats()}
-            FROM (SELECT account_id, epoch(ts) - {_previous('epoch(ts)', 'account_id')} AS gap
-                  FROM events)
-            GROUP BY account_id
-        )""",
-    ]
+    acted = f"""
+        SELECT account_id AS id, min(ts) AS first_ts, max(ts) AS last_ts,
+               count(*) AS n_events, {', '.join(type_counts)},
+               coalesce(sum(amount), 0.0) AS amount_out_sum,
+               coalesce(avg(amount), 0.0) AS amount_out_mean,
+               coalesce(max(amount), 0.0) AS amount_out_max,
+               coalesce(stddev_pop(amount), 0.0) AS amount_out_std,
+               {_TIMELINE},
+               {_time_of_day_sums()}
+               {''.join(', ' + a for a in attr_out)}
+        FROM events GROUP BY account_id
+    """
+    ctes = [f"acted AS ({_with_timeline_stats(acted, spark=spark)})"]
     attr_in = [
         f"sum({ident(f'attr_{a}_sum')}) / nullif(sum({ident(f'attr_{a}_n')}), 0) AS "
         f"{ident(f'attr_{a}_in_mean')}"
@@ -388,7 +374,7 @@ def account_nodes_sql(
         *(f"coalesce(a.{c}, 0.0) AS {c}" for c in amounts),
         f"coalesce({_lifetime_days('a')}, 0.0) AS lifetime_days",
         "coalesce(CAST(a.n_events AS DOUBLE) / a.active_days, 0.0) AS events_per_active_day",
-        f"{_burstiness('g')} AS burstiness",
+        f"coalesce({_burstiness('a')}, 0.0) AS burstiness",
         f"coalesce({_tod_spread('a.tod_cos', 'a.tod_sin', 'a.n_events')}, 0.0) AS tod_spread",
         "coalesce(a.n_night / a.n_events, 0.0) AS night_fraction",
         *(f"coalesce(a.{ident(f'attr_{x}_mean')}, 0.0) AS {ident(f'attr_{x}_mean')}"
@@ -405,7 +391,6 @@ def account_nodes_sql(
         SELECT {', '.join(select)}
         FROM acted a
         FULL OUTER JOIN received r USING (id)
-        LEFT JOIN gaps g USING (id)
         {' '.join(degree_joins)}
         ORDER BY id
     """
@@ -447,14 +432,44 @@ def _time_of_day_sums() -> str:
     )
 
 
-def _previous(expr: str, key: str) -> str:
-    """``expr`` of the previous event (by time) with the same ``key``; null for the first."""
-    return f"lag({expr}) OVER (PARTITION BY {key} ORDER BY ts)"
+#: Aggregate: the epoch seconds of a group's events, sorted (for :func:`_with_timeline_stats`).
+_TIMELINE = "array_sort(array_agg(epoch(ts))) AS times"
 
 
-def _gap_stats() -> str:
-    """Statistics of the gaps ``gap`` between consecutive events, for :func:`_burstiness`."""
-    return "stddev_pop(gap) AS gap_sd, avg(gap) AS gap_mean, count(gap) AS gap_n"
+def _with_timeline_stats(query: str, *, spark: bool) -> str:
+    """``query`` (one row per node with its :data:`_TIMELINE` ``times``) plus, from ``times``:
+    ``gap_n``, ``gap_mean``, ``gap_sd`` (of the gaps between consecutive events, null without
+    gaps) and ``active_days`` (distinct UTC days).
+
+    Sorting each node's timestamps inside the aggregation costs less than a window over all
+    events in (node, time) order. DuckDB and Spark SQL differ in list syntax, hence ``spark``.
+    """
+    if spark:
+        def at(index: str) -> str:
+            return f"element_at(times, {index})"
+
+        def over_gaps(term: str) -> str:
+            return (f"CASE WHEN gap_n > 0 THEN aggregate(sequence(1, gap_n), CAST(0 AS DOUBLE), "
+                    f"(acc, i) -> acc + {term.format(prev=at('i'), next=at('i + 1'))}) ELSE 0 END")
+        size = "size(times)"
+    else:
+        def at(index: str) -> str:
+            return f"times[{index}]"
+
+        def over_gaps(term: str) -> str:
+            return (f"coalesce(list_sum(list_transform(range(1, gap_n + 1), "
+                    f"lambda i: {term.format(prev=at('i'), next=at('i + 1'))})), 0)")
+        size = "len(times)"
+    day_changes = over_gaps("CASE WHEN floor({next} / 86400) <> floor({prev} / 86400) "
+                            "THEN 1 ELSE 0 END")
+    squares = over_gaps("pow({next} - {prev} - gap_mean, 2)")
+    return f"""
+        SELECT *, CASE WHEN gap_n > 0 THEN sqrt({squares} / gap_n) END AS gap_sd,
+               CAST(1 + {day_changes} AS BIGINT) AS active_days
+        FROM (SELECT *, CASE WHEN gap_n > 0 THEN ({at('gap_n + 1')} - {at('1')}) / gap_n END
+                        AS gap_mean
+              FROM (SELECT *, {size} - 1 AS gap_n FROM ({query})))
+    """
 
 
 def _burstiness(alias: str) -> str:

@@ -222,9 +222,9 @@ def build_snapshot_spark(
         for rel in relations:
             if rel.node_type != ACCOUNT:
                 nodes[rel.node_type] = _to_pandas(spark.sql(to_spark_sql(
-                    entity_nodes_sql(rel, event_types))))
+                    entity_nodes_sql(rel, event_types, spark=True))))
         nodes[ACCOUNT] = _to_pandas(spark.sql(to_spark_sql(
-            account_nodes_sql(event_types, relations, float_attributes))))
+            account_nodes_sql(event_types, relations, float_attributes, spark=True))))
         meta = _meta(spark, state, files, event_types)
     finally:
         for table in cached:
