@@ -4,8 +4,9 @@ For each size it writes one CSV event log (a simple seeded maker below: heavy-ta
 households sharing devices and cards, carrier-NAT IPs, transfers), then runs, each in a fresh
 child process so that peak RSS is that run's alone:
 
-* ``abusenet``: ``ingest_logs`` + ``build_snapshot`` end to end (read, validate, deduplicate,
-  partition by day, aggregate nodes and edges, write the snapshot);
+* ``abusenet``: ``ingest_logs`` + ``write_snapshot_files`` end to end (read, validate,
+  deduplicate, partition by day, aggregate nodes and edges, write the snapshot; what
+  ``build_snapshot`` does before it reads the written snapshot back into pandas);
 * ``pandas``: ``pandas.read_csv`` of the same file + ``groupby`` for the same edge tables and a
   few account aggregates (no validation, no dedup, nothing written): the naive floor.
 
@@ -117,7 +118,7 @@ def _ip(values: np.ndarray) -> pa.Array:
 def run_abusenet(csv: Path, work: Path) -> dict[str, float]:
     """Ingest ``csv`` and build its snapshot; return the seconds of each stage."""
     sys.path.insert(0, str(ROOT))
-    from graph.build import build_snapshot
+    from graph.build import write_snapshot_files
     from ingest.mapping import mapping_from_dict
     from ingest.pipeline import ingest_logs
 
@@ -125,7 +126,7 @@ def run_abusenet(csv: Path, work: Path) -> dict[str, float]:
     summary = ingest_logs(csv, mapping_from_dict(MAPPING), work / "events", progress=False)
     ingested = time.perf_counter()
     ingest_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    build_snapshot(work / "events", work / "snapshot", progress=False)
+    write_snapshot_files(work / "events", work / "snapshot", progress=False)
     done = time.perf_counter()
     assert summary.balanced and summary.quarantined == 0, str(summary)
     return {"ingest_s": ingested - started, "snapshot_s": done - ingested,

@@ -33,10 +33,22 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.snapshot import ACCOUNT, RELATIONS, Snapshot, relation_specs, write_snapshot
-from ingest.engine import connect, memory_limit, set_memory_limit
+from graph.snapshot import (
+    ACCOUNT,
+    NODE_KEY_COLUMNS,
+    RELATIONS,
+    Snapshot,
+    make_manifest,
+    new_snapshot_dir,
+    publish_snapshot_dir,
+    read_snapshot,
+    relation_specs,
+    write_snapshot,
+)
+from ingest.engine import connect
 from ingest.labels import read_labels
 from ingest.mapping import Mapping, load_mapping
 from ingest.pipeline import LABELS_FILE, event_files
@@ -45,10 +57,6 @@ from ingest.state import IngestState
 
 #: Event types that get their own ``n_events_<type>`` count; rarer ones share ``n_events_other``.
 MAX_EVENT_TYPES = 16
-#: Share of the memory budget (:func:`ingest.engine.memory_limit`) the build may use.
-MEMORY_SHARE = 0.5
-#: DuckDB's memory limit never goes below this, however large the fetched tables.
-MIN_DUCKDB_MEMORY = 256 << 20
 #: Hours (UTC) counted as night for ``night_fraction``.
 NIGHT_HOURS = (0, 6)
 
@@ -102,12 +110,15 @@ def build_snapshot(
 ) -> Snapshot:
     """Aggregate the canonical events in ``events_dir`` into a graph snapshot at ``out_dir``.
 
+    :func:`write_snapshot_files`, then the written snapshot read back into memory (after
+    DuckDB has let go of its memory, so the peak is the larger of the two, not their sum).
+
     Parameters
     ----------
     events_dir
         An events directory written by :func:`ingest.pipeline.ingest_logs`.
     out_dir
-        The snapshot directory; replaced atomically (see :func:`graph.snapshot.write_snapshot`).
+        The snapshot directory; replaced atomically.
     labels
         Canonical labels (a DataFrame ``account_id, label[, ts]``) or a labels file (read with
         ``mapping``'s labels section). Default: ``events_dir/labels.parquet`` when present.
@@ -127,15 +138,34 @@ def build_snapshot(
     BuildError
         When ``events_dir`` holds no events.
     """
+    write_snapshot_files(events_dir, out_dir, labels=labels, mapping=mapping, progress=progress)
+    return read_snapshot(out_dir)
+
+
+def write_snapshot_files(
+    events_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    labels: str | os.PathLike[str] | pd.DataFrame | None = None,
+    mapping: Mapping | str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Like :func:`build_snapshot`, but returns only the manifest: no table is held in memory.
+
+    DuckDB aggregates the events (spilling beyond ``ABUSENET_DUCKDB_MEMORY``) and writes each
+    node and edge table straight to Parquet, so memory stays within DuckDB's budget whatever the
+    size of the graph. The snapshot directory is filled beside ``out_dir`` and renamed into
+    place (see :func:`graph.snapshot.publish_snapshot_dir`).
+    """
     started = time.perf_counter()
     events_dir, out_dir = Path(events_dir), Path(out_dir)
     mapping, files, state = build_inputs(events_dir, mapping)
     relations = relation_sources(state)
     float_attributes = [a for a, kind in state.attributes.items() if kind == "float"]
+    label_table = snapshot_labels(events_dir, labels, mapping)
 
-    tmp = out_dir.parent / f".{out_dir.name}.build-{os.getpid()}"
-    con = connect(tmp / "spill", memory_share=MEMORY_SHARE)
-    fetch = _Fetcher(con, int(memory_limit() * MEMORY_SHARE))
+    target = new_snapshot_dir(out_dir)
+    con = connect(target / ".spill")
     try:
         with _Steps(progress) as step:
             step("reading events")
@@ -151,26 +181,78 @@ def build_snapshot(
                             f"{pairs_sql(rel, float_attributes)}")
             relations = [r for r in relations if _count(con, "pairs_" + r.name)]
 
-            nodes: dict[str, pd.DataFrame] = {}
+            nodes: dict[str, tuple[int, list[str]]] = {}
             for rel in relations:
                 if rel.node_type != ACCOUNT:
                     step(f"nodes {rel.node_type}")
-                    nodes[rel.node_type] = fetch(entity_nodes_sql(rel, event_types))
+                    nodes[rel.node_type] = _copy_table(
+                        con, entity_nodes_sql(rel, event_types), target / "nodes" / rel.node_type)
             step("nodes Account")
-            nodes[ACCOUNT] = fetch(account_nodes_sql(event_types, relations, float_attributes))
-            step("summary")
-            meta = _meta(by_type, state, files, event_types)
-            edges: dict[str, pd.DataFrame] = {}
+            nodes[ACCOUNT] = _copy_table(
+                con, account_nodes_sql(event_types, relations, float_attributes),
+                target / "nodes" / ACCOUNT)
+            edges: dict[str, int] = {}
             for rel in relations:
                 step(f"edges {rel.name}")
-                edges[rel.name] = fetch(edge_sql(rel))
+                edges[rel.name] = _copy_table(con, edge_sql(rel), target / "edges" / rel.name)[0]
                 con.execute(f"DROP TABLE {ident('pairs_' + rel.name)}")
-    finally:
+            meta = _meta(by_type, state, files, event_types)
+            label_facts = None
+            if label_table is not None:
+                step("labels")
+                label_facts = _copy_labels(con, label_table, target, meta)
         con.close()
-        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(target / ".spill", ignore_errors=True)
+        meta["build_seconds"] = round(time.perf_counter() - started, 3)
+        extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
+        specs = relation_specs(extra)
+        manifest = make_manifest(nodes, {r.name: (specs[r.name], edges[r.name])
+                                         for r in relations}, label_facts, meta)
+        publish_snapshot_dir(target, out_dir, manifest)
+    except BaseException:
+        con.close()
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return manifest
 
-    return finish_snapshot(out_dir, nodes, edges, relations, meta, events_dir=events_dir,
-                           labels=labels, mapping=mapping, started=started)
+
+def _copy_table(con: duckdb.DuckDBPyConnection, sql: str, stem: Path) -> tuple[int, list[str]]:
+    """Write the rows of ``sql`` to ``<stem>.parquet``; return (row count, feature columns).
+
+    No string dictionaries, as in :func:`graph.snapshot.write_table`.
+    """
+    path = stem.with_suffix(".parquet")
+    count = con.execute(
+        f"COPY ({sql}) TO {literal(str(path))} (FORMAT parquet, "
+        "STRING_DICTIONARY_PAGE_SIZE_LIMIT 1)"
+    ).fetchall()[0][0]
+    features = [f.name for f in pq.read_schema(path)
+                if f.name not in NODE_KEY_COLUMNS
+                and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))]
+    return int(count), features
+
+
+def _copy_labels(
+    con: duckdb.DuckDBPyConnection, table: pd.DataFrame, target: Path, meta: dict[str, Any]
+) -> tuple[int, int]:
+    """Write the labels of accounts in the graph to ``labels.parquet``, in their given order;
+    return (labels kept, positives) and count the others in ``meta``."""
+    con.register("labels_given", table.assign(_position=range(len(table))))
+    accounts = literal(str(target / "nodes" / f"{ACCOUNT}.parquet"))
+    con.execute(
+        "CREATE TEMP TABLE labels_kept AS SELECT * FROM labels_given "
+        f"WHERE account_id IN (SELECT id FROM read_parquet({accounts}))"
+    )
+    kept, positives = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE label = 1) FROM labels_kept"
+    ).fetchall()[0]
+    meta["labels_without_events"] = len(table) - int(kept)
+    con.execute(
+        "COPY (SELECT * EXCLUDE (_position) FROM labels_kept ORDER BY _position) TO "
+        f"{literal(str(target / 'labels.parquet'))} (FORMAT parquet)"
+    )
+    con.unregister("labels_given")
+    return int(kept), int(positives)
 
 
 def finish_snapshot(
@@ -519,24 +601,6 @@ def _events_by_type(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, Any,
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return int(con.execute(f"SELECT count(*) FROM {ident(table)}").fetchall()[0][0])
-
-
-class _Fetcher:
-    """Runs queries into pandas, giving DuckDB only the memory the tables so far leave free.
-
-    The snapshot's tables are held in memory (the :class:`graph.snapshot.Snapshot` contract),
-    so DuckDB's limit shrinks by what they take, down to :data:`MIN_DUCKDB_MEMORY`, and it
-    spills the rest: the build's memory stays near ``budget`` until the tables alone exceed it.
-    """
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, budget: int) -> None:
-        self._con, self._budget, self._held = con, budget, 0
-
-    def __call__(self, sql: str) -> pd.DataFrame:
-        table = self._con.sql(sql).to_arrow_table().to_pandas()
-        self._held += int(table.memory_usage(deep=True).sum())
-        set_memory_limit(self._con, max(MIN_DUCKDB_MEMORY, self._budget - self._held))
-        return table
 
 
 def _meta(

@@ -107,33 +107,48 @@ class Snapshot:
 
     def manifest(self) -> dict[str, Any]:
         """The ``manifest.json`` content describing this snapshot."""
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "created_at": datetime.now(UTC).isoformat(),
-            "nodes": {
-                t: {
-                    "file": f"nodes/{t}.parquet",
-                    "count": int(len(df)),
-                    "features": self.feature_columns(t),
-                }
-                for t, df in self.nodes.items()
-            },
-            "relations": {
-                name: {
-                    "file": f"edges/{name}.parquet",
-                    "src": spec.src_type,
-                    "dst": spec.dst_type,
-                    "count": int(len(self.edges[name])),
-                }
-                for name, spec in self.relations.items()
-            },
-            "labels": None if self.labels is None else {
-                "file": "labels.parquet",
-                "count": int(len(self.labels)),
-                "positives": int((self.labels["label"] == 1).sum()),
-            },
-            **self.meta,
-        }
+        return make_manifest(
+            nodes={t: (len(df), self.feature_columns(t)) for t, df in self.nodes.items()},
+            relations={name: (spec, len(self.edges[name]))
+                       for name, spec in self.relations.items()},
+            labels=None if self.labels is None
+            else (len(self.labels), int((self.labels["label"] == 1).sum())),
+            meta=self.meta,
+        )
+
+
+def make_manifest(
+    nodes: Mapping[str, tuple[int, list[str]]],
+    relations: Mapping[str, tuple[RelationSpec, int]],
+    labels: tuple[int, int] | None,
+    meta: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ``manifest.json`` content of a snapshot, from its tables' facts.
+
+    ``nodes``: node type -> (row count, feature columns); ``relations``: name -> (spec, row
+    count); ``labels``: (row count, positives) or ``None``; ``meta``: further entries.
+    """
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": datetime.now(UTC).isoformat(),
+        "nodes": {
+            t: {"file": f"nodes/{t}.parquet", "count": int(count), "features": features}
+            for t, (count, features) in nodes.items()
+        },
+        "relations": {
+            name: {
+                "file": f"edges/{name}.parquet",
+                "src": spec.src_type,
+                "dst": spec.dst_type,
+                "count": int(count),
+            }
+            for name, (spec, count) in relations.items()
+        },
+        "labels": None if labels is None else {
+            "file": "labels.parquet", "count": int(labels[0]), "positives": int(labels[1]),
+        },
+        **meta,
+    }
 
 
 def write_snapshot(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
@@ -144,11 +159,8 @@ def write_snapshot(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
     Tables are written in parallel, one per core at a time.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = new_snapshot_dir(target)
     try:
-        (tmp / "nodes").mkdir()
-        (tmp / "edges").mkdir()
         files = [(table, tmp / "nodes" / f"{node_type}.parquet")
                  for node_type, table in snapshot.nodes.items()]
         files += [(table, tmp / "edges" / f"{name}.parquet")
@@ -157,12 +169,27 @@ def write_snapshot(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:
             files.append((snapshot.labels, tmp / "labels.parquet"))
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
             list(pool.map(lambda item: write_table(*item), files))
-        (tmp / "manifest.json").write_text(json.dumps(snapshot.manifest(), indent=2, default=str))
-        replace_dir(tmp, target)
+        publish_snapshot_dir(tmp, target, snapshot.manifest())
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def new_snapshot_dir(target: Path) -> Path:
+    """A new temporary sibling of ``target`` with empty ``nodes/`` and ``edges/``, to fill and
+    then move into place with :func:`publish_snapshot_dir`."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    (tmp / "nodes").mkdir()
+    (tmp / "edges").mkdir()
+    return tmp
+
+
+def publish_snapshot_dir(tmp: Path, target: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest`` into the filled directory ``tmp``, then replace ``target`` with it."""
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    replace_dir(tmp, target)
 
 
 def write_table(table: pd.DataFrame, path: Path) -> None:

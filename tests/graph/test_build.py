@@ -4,14 +4,12 @@ import pandas as pd
 import pytest
 
 from graph.build import (
-    MIN_DUCKDB_MEMORY,
     BuildError,
-    _Fetcher,
     build_snapshot,
     event_type_features,
+    write_snapshot_files,
 )
-from graph.snapshot import read_snapshot
-from ingest.engine import connect
+from graph.snapshot import read_manifest, read_snapshot
 from ingest.pipeline import ingest_logs
 from tests.ingest.helpers import log_mapping, write_csv
 
@@ -196,17 +194,13 @@ def test_event_type_feature_names_are_unique_slugs():
         "n_events_log_in", "n_events_log_in_2", "n_events_other_2", "n_events_blank"]
 
 
-def test_duckdb_gets_the_memory_the_fetched_tables_leave(tmp_path):
-    con = connect(tmp_path / "spill")
-    fetch = _Fetcher(con, budget=MIN_DUCKDB_MEMORY + (64 << 20))
-
-    def limit_mib() -> float:
-        return float(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-                     .split()[0])
-
-    table = fetch("SELECT range AS x, 'id' || range AS id FROM range(100000)")
-    assert len(table) == 100_000
-    first = limit_mib()
-    assert MIN_DUCKDB_MEMORY >> 20 < first < (MIN_DUCKDB_MEMORY + (64 << 20)) >> 20
-    fetch("SELECT range AS x FROM range(10000000)")  # 80 MB: more than the budget left
-    assert limit_mib() == MIN_DUCKDB_MEMORY >> 20
+def test_snapshot_files_are_written_without_tables_in_memory(events, tmp_path):
+    manifest = write_snapshot_files(events, tmp_path / "snap", progress=False)
+    assert manifest == read_manifest(tmp_path / "snap")
+    snap = read_snapshot(tmp_path / "snap")
+    assert manifest["nodes"]["Account"]["count"] == len(snap.nodes["Account"]) == 3
+    assert manifest["relations"]["USED_DEVICE"]["count"] == len(snap.edges["USED_DEVICE"]) == 2
+    assert manifest["nodes"]["Device"]["features"] == snap.feature_columns("Device")
+    assert list(snap.nodes["Account"]["id"]) == ["a1", "a2", "a3"]  # sorted by id
+    assert str(snap.nodes["Account"]["first_ts"].dtype) == "datetime64[us, UTC]"
+    assert not list(tmp_path.glob(".snap*"))  # no temporary directory left behind
