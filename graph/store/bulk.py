@@ -29,10 +29,12 @@ from graph.snapshot import Snapshot
 from graph.store.load import LoadSummary
 from graph.store.runner import Neo4jStore, QueryRunner
 from graph.store.schema import ensure_schema
-from graph.store.tables import HASH, node_tables, rel_tables
+from graph.store.tables import HASH, NodeTable, RelTable, node_tables, positions, rel_tables
 
 #: The class behind ``neo4j-admin``, run in this JVM (``Neo4jAdminCommand`` forks one more).
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
+#: Import files written at once.
+WRITER_THREADS = min(4, os.cpu_count() or 1)
 
 
 class BulkImportError(RuntimeError):
@@ -66,30 +68,38 @@ def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) ->
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    files = []
-    numbers: dict[str, tuple[int, pd.Index]] = {}
-    first = 0
-    for table in node_tables(snapshot):
-        ids = pd.Index(table.frame["id"])
-        numbers[table.label] = (first, ids)
+    numbers: dict[str, tuple[int, pa.Array]] = {}
+
+    def node_file(table: NodeTable, first: int) -> ImportFile:
         header = [":ID", "id:string"] + _typed(table.frame, [*table.properties, HASH])
         frame = table.frame[["id", *table.properties, HASH]]
         frame.insert(0, "node", np.arange(first, first + len(frame), dtype=np.int64))
-        files.append(_write(out, "nodes", table.label, header, frame))
-        first += len(frame)
-    for table in rel_tables(snapshot):
+        return _write(out, "nodes", table.label, header, frame)
+
+    def rel_file(table: RelTable) -> ImportFile:
         header = [":START_ID", ":END_ID"] + _typed(table.frame, [*table.properties, HASH])
         frame = table.frame[[*table.properties, HASH]]
         frame.insert(0, "end", _node_numbers(numbers[table.dst_label], table.frame["dst"]))
         frame.insert(0, "start", _node_numbers(numbers[table.src_label], table.frame["src"]))
-        files.append(_write(out, "relationships", table.rel_type, header, frame))
-    return files
+        return _write(out, "relationships", table.rel_type, header, frame)
+
+    # Files are written in parallel (Arrow and numpy release the GIL); node files while the
+    # relationship tables are built.
+    with ThreadPoolExecutor(WRITER_THREADS) as pool:
+        futures = []
+        first = 0
+        for table in node_tables(snapshot):
+            numbers[table.label] = (first, pa.array(table.frame["id"], type=pa.string()))
+            futures.append(pool.submit(node_file, table, first))
+            first += len(table.frame)
+        futures += [pool.submit(rel_file, table) for table in rel_tables(snapshot)]
+        return [f.result() for f in futures]
 
 
-def _node_numbers(numbering: tuple[int, pd.Index], ids: pd.Series) -> np.ndarray:
+def _node_numbers(numbering: tuple[int, pa.Array], ids: pd.Series) -> np.ndarray:
     """The store ids of ``ids`` (all present: :func:`rel_tables` drops dangling ones)."""
-    first, index = numbering
-    return first + index.get_indexer(ids)
+    first, keys = numbering
+    return first + positions(ids, keys)
 
 
 def import_command(store: Neo4jStore, files: list[ImportFile], multiline: bool) -> list[str]:
@@ -216,16 +226,44 @@ def _csv_ready(frame: pd.DataFrame) -> pa.Table:
     return table
 
 
+#: The two ASCII digits of 0..99.
+_DIGIT_PAIRS = np.array([[48 + i // 10, 48 + i % 10] for i in range(100)], dtype=np.uint8)
+
+
 def _iso_utc(series: pd.Series) -> pa.Array:
     """``2024-01-02T03:04:05.123456Z`` per timestamp (null for a missing one).
 
-    numpy formats in C; Arrow's ``strftime`` is several times slower on millions of rows.
+    The text is assembled two digits at a time in a byte matrix (faster than numpy's
+    ``datetime_as_string``, and several times faster than Arrow's cast or ``strftime``); years
+    outside 0-9999 fall back to ``datetime_as_string``.
     """
-    stamps = pd.to_datetime(series, utc=True).dt.tz_localize(None)
-    text = np.datetime_as_string(stamps.to_numpy("datetime64[us]"), unit="us")
-    return pc.binary_join_element_wise(
-        pa.array(text, mask=stamps.isna().to_numpy()), "Z", ""
-    )
+    stamps = pd.to_datetime(series, utc=True).dt.tz_localize(None).to_numpy("datetime64[us]")
+    missing = np.isnat(stamps)
+    stamps = np.where(missing, np.datetime64(0, "us"), stamps)
+    days = stamps.astype("datetime64[D]")
+    years = days.astype("datetime64[Y]")
+    year = years.astype(np.int64) + 1970
+    if year.min(initial=1970) < 0 or year.max(initial=1970) > 9999:
+        text = np.char.add(np.datetime_as_string(stamps, unit="us"), "Z").astype(np.bytes_)
+    else:
+        months = days.astype("datetime64[M]")
+        micros = (stamps - days).astype(np.int64)
+        seconds = (micros // 1_000_000).astype(np.int32)
+        fraction = (micros % 1_000_000).astype(np.int32)
+        pairs = (  # (value 0-99, offset, separator after it or "")
+            (year // 100, 0, ""), (year % 100, 2, "-"),
+            ((months - years).astype(np.int32) + 1, 5, "-"),
+            ((days - months).astype(np.int32) + 1, 8, "T"), (seconds // 3600, 11, ":"),
+            (seconds // 60 % 60, 14, ":"), (seconds % 60, 17, "."), (fraction // 10_000, 20, ""),
+            (fraction // 100 % 100, 22, ""), (fraction % 100, 24, "Z"),
+        )
+        chars = np.empty((len(stamps), 27), dtype=np.uint8)
+        for value, at, separator in pairs:
+            chars[:, at:at + 2] = _DIGIT_PAIRS[value]
+            if separator:
+                chars[:, at + 2] = ord(separator)
+        text = chars.view("S27").ravel()
+    return pc.cast(pa.array(text, type=pa.binary(), mask=missing), pa.string())
 
 
 def _has_line_breaks(snapshot: Snapshot) -> bool:

@@ -32,17 +32,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from graph.snapshot import Snapshot, read_snapshot
 from graph.store.names import property_key
-from graph.store.runner import QueryRunner
+from graph.store.runner import QueryRunner, Rows
 from graph.store.schema import ensure_schema
 from graph.store.tables import (
     HASH,
     NodeTable,
     RelTable,
     node_tables,
+    positions,
     property_columns,
     rel_tables,
     temporal_columns,
@@ -167,6 +170,7 @@ def driver_load(
     summary = LoadSummary("driver", relationship_types=tuple(t.rel_type for t in rels))
     stale_nodes: dict[str, list[str]] = {}
     stale_rels: dict[str, pd.DataFrame] = {}
+    element_ids: dict[str, ElementIds] = {}
     clock = time.perf_counter()
     for table in nodes:
         loaded = _loaded_nodes(runner, table.label)
@@ -175,12 +179,17 @@ def driver_load(
         ours = loaded.loc[loaded["loaded_hash"].notna(), "id"]
         stale_nodes[table.label] = sorted(set(ours) - set(table.frame["id"]))
         clock = summary.add_time("compare", clock)
-        summary.written[table.label] = sum(
-            _write_batches(runner, _node_write(table, verb), _node_write(table, "MERGE"), rows,
-                           table.properties, batch_size, progress,
-                           f"{table.label} nodes ({what})", writers)
-            for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed"))
-        )
+        known = ElementIds(loaded["id"], loaded["element_id"])
+        summary.written[table.label] = 0
+        for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed")):
+            for chunk, result in _write_batches(
+                runner, _node_write(table, verb), _node_write(table, "MERGE"), rows,
+                table.properties, batch_size, progress, f"{table.label} nodes ({what})", writers,
+            ):
+                written = result.single("rows") or []
+                known.add(chunk["id"].to_numpy()[written], result.single("element_ids"))
+                summary.written[table.label] += len(written)
+        element_ids[table.label] = known
         clock = summary.add_time("nodes", clock)
     for table in rels:
         loaded = _loaded_rels(runner, table)
@@ -191,14 +200,19 @@ def driver_load(
         gone = ours.merge(keep, on=["src", "dst"], how="left")
         stale_rels[table.rel_type] = gone.loc[gone["_keep"].isna(), ["src", "dst"]]
         clock = summary.add_time("compare", clock)
-        # Sorted by endpoints: each batch touches neighbouring nodes, in a stable lock order.
-        summary.written[table.rel_type] = sum(
-            _write_batches(runner, _rel_write(table, verb), _rel_write(table, "MERGE"),
-                           rows.sort_values(["src", "dst"], kind="stable"), table.properties,
-                           batch_size, progress, f"{table.rel_type} relationships ({what})",
-                           writers)
-            for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed"))
-        )
+        summary.written[table.rel_type] = 0
+        for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed")):
+            # Sorted by endpoints: each batch touches neighbouring nodes, in a stable lock
+            # order. Endpoints then travel as element ids.
+            rows = rows.sort_values(["src", "dst"], kind="stable")
+            rows = rows.assign(src=element_ids[table.src_label].of(rows["src"]),
+                               dst=element_ids[table.dst_label].of(rows["dst"]))
+            summary.written[table.rel_type] += sum(
+                int(result.single("written") or 0) for _, result in _write_batches(
+                    runner, _rel_write(table, verb), _rel_write(table, "MERGE"), rows,
+                    table.properties, batch_size, progress,
+                    f"{table.rel_type} relationships ({what})", writers)
+            )
         clock = summary.add_time("relationships", clock)
     if prune:
         for table in rels:
@@ -214,6 +228,37 @@ def driver_load(
     return summary
 
 
+class ElementIds:
+    """The store's element id of each node of one label, by the node's ``id``.
+
+    Filled from the nodes already in the store and those a load writes; relationship batches
+    then name their endpoints by element id, which the server finds with a direct record
+    look-up (``NodeByElementIdSeek``) instead of a unique-index seek.
+    """
+
+    def __init__(self, ids: pd.Series, element_ids: pd.Series) -> None:
+        self._ids: list[np.ndarray] = [ids.to_numpy(object)]
+        self._element_ids: list[np.ndarray] = [element_ids.to_numpy(object)]
+
+    def add(self, ids: np.ndarray, element_ids: list[str]) -> None:
+        """Record the element ids of nodes just written (``ids`` in the same order)."""
+        self._ids.append(np.asarray(ids, dtype=object))
+        self._element_ids.append(np.asarray(element_ids, dtype=object))
+
+    def of(self, ids: pd.Series) -> np.ndarray:
+        """The element ids of ``ids``; raises if a node is not known (not in the store).
+
+        A node recorded twice (merged after it was read back) has the same element id both
+        times.
+        """
+        keys = pa.array(np.concatenate(self._ids), type=pa.string())
+        found = positions(ids, keys)
+        if (found < 0).any():
+            missing = ids[found < 0].iloc[0]
+            raise RuntimeError(f"node {missing!r} is not in the store after the node phase")
+        return np.concatenate(self._element_ids)[found]
+
+
 def _bulk_fits(store: QueryRunner, snapshot: Snapshot) -> bool:
     if getattr(store, "server", None) is None:
         return False
@@ -225,47 +270,70 @@ def _bulk_fits(store: QueryRunner, snapshot: Snapshot) -> bool:
 # Rows travel as parallel lists ($id or $src/$dst, then $p0, $p1, ... in the order of
 # property_columns); `UNWIND range(...) AS i` walks them.
 def _node_write(table: NodeTable, verb: str) -> str:
-    """``CREATE`` for nodes the store lacks, ``MERGE`` for changed ones (``verb``)."""
+    """``CREATE`` for nodes the store lacks, ``MERGE`` for changed ones (``verb``).
+
+    ``CREATE`` gives the node all its properties at once (a null one is simply not set);
+    ``MERGE`` sets each, so a property that became null is removed. Returns the rows written
+    (positions in the batch) and their element ids, in step.
+    """
+    values = _property_values(table.frame, table.properties)
+    if verb == "CREATE":
+        write = f"CREATE (n:`{table.label}` {{id: $id[i], {_as_map(values)}}})"
+    else:
+        write = f"MERGE (n:`{table.label}` {{id: $id[i]}}) SET {_as_assignments('n', values)}"
     return (
-        f"UNWIND range(0, size($id) - 1) AS i {verb} (n:`{table.label}` {{id: $id[i]}}) "
-        f"SET {_set_properties('n', table.frame, table.properties)} "
-        "RETURN count(*) AS written"
+        f"UNWIND range(0, size($id) - 1) AS i {write} "
+        "RETURN collect(i) AS rows, collect(elementId(n)) AS element_ids"
     )
 
 
 def _rel_write(table: RelTable, verb: str) -> str:
     """``CREATE`` for relationships the store lacks, ``MERGE`` for changed ones (``verb``).
 
-    Endpoints are found through the unique ``id`` index of their label (``NodeUniqueIndexSeek``).
+    Endpoints travel as element ids (``$src``, ``$dst``), found by a direct record look-up
+    (``NodeByElementIdSeek``): no index seek, no index-entry lock. Properties as in
+    :func:`_node_write`.
     """
+    values = _property_values(table.frame, table.properties)
+    if verb == "CREATE":
+        write = f"CREATE (a)-[r:`{table.rel_type}` {{{_as_map(values)}}}]->(b)"
+    else:
+        write = f"MERGE (a)-[r:`{table.rel_type}`]->(b) SET {_as_assignments('r', values)}"
     return (
         "UNWIND range(0, size($src) - 1) AS i "
-        f"MATCH (a:`{table.src_label}` {{id: $src[i]}}) "
-        f"MATCH (b:`{table.dst_label}` {{id: $dst[i]}}) "
-        f"{verb} (a)-[r:`{table.rel_type}`]->(b) "
-        f"SET {_set_properties('r', table.frame, table.properties)} "
-        "RETURN count(*) AS written"
+        f"MATCH (a:`{table.src_label}`) WHERE elementId(a) = $src[i] "
+        f"MATCH (b:`{table.dst_label}`) WHERE elementId(b) = $dst[i] "
+        f"{write} RETURN count(*) AS written"
     )
 
 
-def _set_properties(var: str, frame: pd.DataFrame, properties: list[str]) -> str:
-    """One assignment per property (and the hash), reading the lists of :func:`_params`.
+def _property_values(frame: pd.DataFrame, properties: list[str]) -> list[tuple[str, str]]:
+    """``(key, value expression)`` per property (and the hash), reading the lists of
+    :func:`_params`.
 
     A timestamp is rebuilt on the server from its seconds and nanoseconds lists.
     """
     temporal = set(temporal_columns(frame, properties))
-    clauses, index = [], 0
+    values, index = [], 0
     for column in [*properties, HASH]:
-        key = f"{var}.`{property_key(column)}`"
+        key = f"`{property_key(column)}`"
         if column in temporal:
             seconds, nanos = f"$p{index}[i]", f"$p{index + 1}[i]"
-            clauses.append(f"{key} = CASE WHEN {seconds} IS NULL THEN null "
-                           f"ELSE datetime.fromepoch({seconds}, {nanos}) END")
+            values.append((key, f"CASE WHEN {seconds} IS NULL THEN null "
+                                f"ELSE datetime.fromepoch({seconds}, {nanos}) END"))
             index += 2
         else:
-            clauses.append(f"{key} = $p{index}[i]")
+            values.append((key, f"$p{index}[i]"))
             index += 1
-    return ", ".join(clauses)
+    return values
+
+
+def _as_map(values: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{key}: {value}" for key, value in values)
+
+
+def _as_assignments(var: str, values: list[tuple[str, str]]) -> str:
+    return ", ".join(f"{var}.{key} = {value}" for key, value in values)
 
 
 def _params(frame: pd.DataFrame, properties: list[str]) -> dict[str, list[object]]:
@@ -279,11 +347,15 @@ def _params(frame: pd.DataFrame, properties: list[str]) -> dict[str, list[object
 
 
 def _loaded_nodes(runner: QueryRunner, label: str) -> pd.DataFrame:
-    """``id, loaded_hash`` of the nodes in the store (hash null for nodes no load wrote)."""
+    """``id, loaded_hash, element_id`` of the nodes in the store (hash null for nodes no load
+    wrote)."""
     if not runner.read(f"MATCH (n:`{label}`) RETURN count(n) AS n").single("n"):
-        return pd.DataFrame({"id": pd.Series(dtype=str), "loaded_hash": pd.Series(dtype="Int64")})
-    rows = runner.read(f"MATCH (n:`{label}`) RETURN n.id AS id, n.{HASH} AS loaded_hash")
-    return pd.DataFrame(rows.records, columns=["id", "loaded_hash"]).astype(
+        return pd.DataFrame({"id": pd.Series(dtype=object),
+                             "loaded_hash": pd.Series(dtype="Int64"),
+                             "element_id": pd.Series(dtype=object)})
+    rows = runner.read(f"MATCH (n:`{label}`) RETURN n.id AS id, n.{HASH} AS loaded_hash, "
+                       "elementId(n) AS element_id")
+    return pd.DataFrame(rows.records, columns=["id", "loaded_hash", "element_id"]).astype(
         {"loaded_hash": "Int64"})
 
 
@@ -321,37 +393,37 @@ def _new_and_changed(
 def _write_batches(
     runner: QueryRunner, query: str, retry_query: str, frame: pd.DataFrame,
     properties: list[str], batch_size: int, progress: bool, what: str, writers: int = 1,
-) -> int:
+) -> list[tuple[pd.DataFrame, Rows]]:
     """Write ``frame`` in batches with ``query``; a retried batch runs ``retry_query``.
 
     With ``writers`` > 1, that many batches run at once, each in its own transaction.
+    Returns each batch with the result of its query, in order.
     """
     from tqdm.auto import tqdm
 
-    def write(chunk: pd.DataFrame) -> int:
+    def write(chunk: pd.DataFrame) -> Rows:
         params = _params(chunk, properties)
-        result = runner.write([(query, params)], on_retry=[(retry_query, params)])
-        return int(result[0].single("written") or 0)
+        return runner.write([(query, params)], on_retry=[(retry_query, params)])[0]
 
-    written = 0
+    done: list[tuple[pd.DataFrame, Rows]] = []
     with tqdm(total=len(frame), desc=what, unit="rows", disable=not progress or frame.empty) as bar:
         if writers == 1:
             for chunk in _chunks(frame, batch_size):
-                written += write(chunk)
+                done.append((chunk, write(chunk)))
                 bar.update(len(chunk))
-            return written
+            return done
         with ThreadPoolExecutor(writers) as pool:
-            pending: deque[tuple[Future[int], int]] = deque()
+            pending: deque[tuple[pd.DataFrame, Future[Rows]]] = deque()
             for chunk in _chunks(frame, batch_size):
-                pending.append((pool.submit(write, chunk), len(chunk)))
+                pending.append((chunk, pool.submit(write, chunk)))
                 while len(pending) > writers:
-                    future, rows = pending.popleft()
-                    written += future.result()
-                    bar.update(rows)
-            for future, rows in pending:
-                written += future.result()
-                bar.update(rows)
-    return written
+                    chunk, future = pending.popleft()
+                    done.append((chunk, future.result()))
+                    bar.update(len(chunk))
+            for chunk, future in pending:
+                done.append((chunk, future.result()))
+                bar.update(len(chunk))
+    return done
 
 
 def _delete_rels(

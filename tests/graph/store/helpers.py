@@ -123,7 +123,9 @@ class RecordingRunner:
     """A fake QueryRunner: records every statement and answers with plausible counts.
 
     A write statement returning ``count(*) AS x`` answers with the number of rows it was sent
-    (0 for clean-ups that take no rows); a read answers 0 for counts and no rows otherwise.
+    (0 for clean-ups that take no rows); a node write returning ``collect(i) AS rows,
+    collect(elementId(n)) AS element_ids`` answers with every row and a made-up element id for
+    each; a read answers 0 for counts and no rows otherwise.
     """
 
     def __init__(self) -> None:
@@ -143,6 +145,10 @@ class RecordingRunner:
 
     @staticmethod
     def _answer(query: str, params: dict[str, Any]) -> Rows:
+        if query.endswith("AS element_ids"):
+            sent = params["id"]
+            return Rows(["rows", "element_ids"],
+                        [(list(range(len(sent))), [f"element:{i}" for i in sent])])
         alias = re.search(r"count\((?:\*|\w+)\) AS (\w+)\s*$", query)
         if alias is None:
             returned = re.search(r"RETURN (.*)$", query)

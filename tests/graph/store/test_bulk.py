@@ -1,10 +1,11 @@
+import numpy as np
 import pandas as pd
 import pytest
 
 from abusenet.neo4j_server import LocalNeo4j, free_port
 from abusenet.settings import Neo4jSettings
 from graph.store import Neo4jStore, connect, load_snapshot
-from graph.store.bulk import BulkImportError, bulk_load, write_import_files
+from graph.store.bulk import BulkImportError, _iso_utc, bulk_load, write_import_files
 from tests.conftest import _installed_jars
 
 from .helpers import RecordingRunner, dump, investigation_snapshot, tricky_snapshot
@@ -35,6 +36,27 @@ def test_quotes_and_line_breaks_survive_the_csv(tmp_path) -> None:
     text = files["Account"].data.read_bytes().decode("utf-8")
     assert '"it\'s ""quoted"""' in text
     assert '"line\nbreak\r\nand\ttab"' in text
+
+
+def test_timestamps_become_iso_text_in_utc_with_microseconds() -> None:
+    stamps = pd.Series(pd.to_datetime(
+        ["2024-01-02T03:04:05.123456", None, "1969-12-31T23:59:59.000001",
+         "2000-02-29T23:00:00"], utc=True, format="ISO8601"))
+    assert _iso_utc(stamps).to_pylist() == [
+        "2024-01-02T03:04:05.123456Z", None, "1969-12-31T23:59:59.000001Z",
+        "2000-02-29T23:00:00.000000Z"]
+    local = pd.Series([pd.Timestamp("2024-06-01T12:00:00", tz="Europe/Paris")])
+    assert _iso_utc(local).to_pylist() == ["2024-06-01T10:00:00.000000Z"]
+    assert _iso_utc(stamps.iloc[:0]).to_pylist() == []
+
+
+def test_timestamps_beyond_four_digit_years_fall_back_to_numpy() -> None:
+    far = pd.Series(pd.to_datetime(["0001-01-01", "9999-12-31T23:59:59.999999"], utc=True,
+                                   format="ISO8601"))
+    assert _iso_utc(far).to_pylist() == ["0001-01-01T00:00:00.000000Z",
+                                         "9999-12-31T23:59:59.999999Z"]
+    big = pd.Series(np.array(["12000-01-01"], dtype="datetime64[us]"))
+    assert _iso_utc(big).to_pylist() == ["12000-01-01T00:00:00.000000Z"]
 
 
 def test_bulk_needs_a_local_server() -> None:

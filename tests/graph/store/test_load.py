@@ -2,6 +2,7 @@ import threading
 import time
 
 import neo4j
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -9,6 +10,7 @@ from abusenet.neo4j_server import LocalNeo4j, free_port
 from abusenet.settings import Neo4jSettings
 from graph.snapshot import write_snapshot
 from graph.store import Neo4jStore, connect, load_snapshot
+from graph.store.load import ElementIds
 from tests.conftest import _installed_jars
 
 from .helpers import (
@@ -36,6 +38,25 @@ def test_nodes_are_written_before_relationships_in_bounded_batches() -> None:
                                "USED_DEVICE": 3, "USED_IP": 2, "PAID_WITH": 3,
                                "TRANSACTED_WITH": 1}
     assert summary.relationships_written == 9 and summary.nodes_written == 10
+
+
+def test_relationships_name_their_endpoints_by_the_element_ids_of_the_node_phase() -> None:
+    runner = RecordingRunner()  # answers a node write with element id "element:<id>"
+    load_snapshot(runner, investigation_snapshot(), mode="driver", progress=False)
+    used_ip = [(q, p) for b in runner.writes for q, p in b if "`USED_IP`" in q]
+    assert len(used_ip) == 1
+    query, params = used_ip[0]
+    assert "WHERE elementId(a) = $src[i]" in query and "WHERE elementId(b) = $dst[i]" in query
+    assert params["src"] == ["element:a2", "element:a3"]
+    assert params["dst"] == ["element:ip1", "element:ip1"]
+
+
+def test_element_ids_refuse_a_node_missing_from_the_store() -> None:
+    known = ElementIds(pd.Series(["a1"]), pd.Series(["4:x:0"]))
+    known.add(np.array(["a2"], dtype=object), ["4:x:1"])
+    assert known.of(pd.Series(["a2", "a1"])).tolist() == ["4:x:1", "4:x:0"]
+    with pytest.raises(RuntimeError, match="'a3' is not in the store"):
+        known.of(pd.Series(["a1", "a3"]))
 
 
 def test_values_travel_only_as_parameters() -> None:

@@ -1,6 +1,7 @@
 import math
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from graph.store.tables import (
@@ -10,6 +11,7 @@ from graph.store.tables import (
     NANOS,
     OversizeIdError,
     node_tables,
+    positions,
     property_columns,
     rel_tables,
 )
@@ -76,3 +78,10 @@ def test_relationships_to_unknown_nodes_are_left_out_with_a_warning() -> None:
     with pytest.warns(UserWarning, match="USED_IP: 1 relationship"):
         tables = {t.rel_type: t for t in rel_tables(snapshot)}
     assert tables["USED_IP"].frame["dst"].tolist() == ["ip1"]
+
+
+def test_positions_finds_each_value_or_minus_one() -> None:
+    keys = pa.array(["a", "b", "c", "b"])
+    found = positions(pd.Series(["c", "x", "b", "a", ""]), keys)
+    assert found.tolist() == [2, -1, 1, 0, -1]  # the first of a repeated key
+    assert positions(pd.Series(["a"]), pa.array([], pa.string())).tolist() == [-1]
