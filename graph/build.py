@@ -10,11 +10,15 @@ PySpark path) can mirror it statement by statement. The statements, in order:
    over the events per relation; :func:`edge_sql` selects the snapshot's edge columns from it.
 2. :func:`entity_nodes_sql`, once per entity type: each device, IP, payment method, ...
    aggregated from its pairs (events, distinct accounts, amounts, lifetime, time of day), plus
-   its event types, active days and burstiness from one more pass over its events in time order.
+   its event types, active days and burstiness from one more pass over its events (each
+   entity's timestamps sorted inside the aggregation).
 3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
    activity as actor (one pass over the events: counts per event type, amounts, active days,
    burstiness, time of day), as counterparty (from ``pairs_TRANSACTED_WITH``) and its distinct
    neighbours per relation (from the pairs).
+
+Each result is written by DuckDB straight to the snapshot's Parquet files
+(:func:`write_snapshot_files`); :func:`build_snapshot` reads them back into memory.
 
 Feature conventions: counts are int64; other features float64; a feature that is undefined for a
 node (the mean amount of an account that never paid) is 0, so every feature column is free of
@@ -61,9 +65,6 @@ MAX_EVENT_TYPES = 16
 NIGHT_HOURS = (0, 6)
 
 _SECONDS_OF_DAY = "(epoch(ts) % 86400)"
-#: The UTC day of ``ts`` as a number (days since 1970-01-01): a grouping key that costs a
-#: division, where ``CAST(ts AS DATE)`` of a zoned timestamp goes through the time zone library.
-_DAY = "floor(epoch(ts) / 86400)"
 
 
 @dataclass(frozen=True)
