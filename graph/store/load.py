@@ -4,9 +4,11 @@ The store keeps a ``content_hash`` on every node and relationship it loads. A lo
 hashes back, compares them with the snapshot's, and then, in managed write transactions of
 ``batch_size`` rows (retried by the driver):
 
-1. writes the new nodes (``CREATE``) and the changed ones (``MERGE``), label by label;
-2. writes the new relationships (``CREATE``, endpoints found through the unique id index) and the
-   changed ones (``MERGE``), type by type, in batches sorted by endpoints (``writers`` batches
+1. writes the new nodes (``CREATE``) and the changed ones (``MERGE``), label by label, and
+   notes the element id of every node (read back with the hashes, or returned by the write);
+2. writes the new relationships (``CREATE``) and the changed ones (``MERGE``), type by type,
+   endpoints named by element id (the server reads the node record directly instead of
+   seeking the unique id index), in batches sorted by endpoints (``writers`` batches
    at a time: concurrent batches hold disjoint source ranges, and a deadlock on a shared
    destination is detected by the server and the batch retried);
 3. deletes the relationships, then the nodes, that the store loaded before but the snapshot no
