@@ -51,7 +51,7 @@ def ingest(
     progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress on stderr."),
 ) -> None:
     """Run the ingest stage, then the snapshot build; see :data:`HELP`."""
-    from graph.build import BuildError, build_snapshot
+    from graph.build import BuildError, write_snapshot_files
     from ingest.labels import LabelsError
     from ingest.mapping import MappingError, load_mapping
     from ingest.pipeline import TooManyBadRows, ingest_logs
@@ -68,9 +68,11 @@ def ingest(
         )
         typer.echo(str(summary))
         if snapshot:
-            snap = build_snapshot(out / "events", out / "snapshot", mapping=spec, progress=progress)
-            nodes = ", ".join(f"{len(snap.nodes[t]):,} {t}" for t in snap.node_types)
-            edges = ", ".join(f"{len(df):,} {r}" for r, df in snap.edges.items())
+            manifest = write_snapshot_files(out / "events", out / "snapshot", mapping=spec,
+                                            progress=progress)
+            nodes = ", ".join(f"{manifest['nodes'][t]['count']:,} {t}"
+                              for t in sorted(manifest["nodes"], key=lambda t: (t != "Account", t)))
+            edges = ", ".join(f"{e['count']:,} {r}" for r, e in manifest["relations"].items())
             typer.echo(f"Snapshot written to {out / 'snapshot'}: nodes {nodes}; edges {edges}.")
     except (MappingError, InputError, LabelsError, TooManyBadRows, BuildError) as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)

@@ -78,14 +78,17 @@ def ingest_stage(
 def snapshot_stage(
     events_dir: Path, mapping: Mapping, out: Path, *, progress: bool = True
 ) -> dict[str, Any]:
-    """Events -> graph snapshot in ``out/snapshot`` (with the labels, for Neo4j's investigators)."""
-    from graph.build import build_snapshot
+    """Events -> graph snapshot in ``out/snapshot`` (with the labels, for Neo4j's investigators).
 
-    snapshot = build_snapshot(events_dir, out / SNAPSHOT, mapping=mapping, progress=progress)
+    The counts come from the snapshot's manifest: no table is read back into memory here."""
+    from graph.build import write_snapshot_files
+
+    manifest = write_snapshot_files(events_dir, out / SNAPSHOT, mapping=mapping,
+                                    progress=progress)
     return {
-        "nodes": {t: int(len(df)) for t, df in snapshot.nodes.items()},
-        "relationships": {r: int(len(df)) for r, df in snapshot.edges.items()},
-        "labels": None if snapshot.labels is None else int(len(snapshot.labels)),
+        "nodes": {t: int(spec["count"]) for t, spec in manifest["nodes"].items()},
+        "relationships": {r: int(spec["count"]) for r, spec in manifest["relations"].items()},
+        "labels": None if manifest["labels"] is None else int(manifest["labels"]["count"]),
     }
 
 
