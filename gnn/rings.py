@@ -165,19 +165,24 @@ def score_rings(
     )
     if not 0.0 <= fragment_factor <= 1.0:
         raise ValueError(f"score_rings: fragment_factor must be in [0, 1], got {fragment_factor}")
-    table = _ranked(table)
+    table = _ranked(table).reset_index(drop=True)
+    if fragment_share > 1.0 and nms_jaccard >= 1.0:
+        return table[list(RING_COLUMNS)]
+    overlap, sizes = _overlaps(table["members"].tolist())
     if fragment_share <= 1.0:
-        fragment = _fragments(table["members"].tolist(), fragment_share)
+        fragment = _fragments(overlap, sizes, fragment_share)
         table.loc[fragment, "score"] *= fragment_factor
-        table = _ranked(table)
+        order = _ranked(table).index.to_numpy()  # new ranking as positions in the old one
+        table = table.iloc[order].reset_index(drop=True)
+        overlap, sizes = overlap[order][:, order].tocsr(), sizes[order]
     if nms_jaccard < 1.0:
-        table = table[_suppress_overlaps(table["members"].tolist(), nms_jaccard)]
+        table = table[_suppress_overlaps(overlap, sizes, nms_jaccard)]
     return table.reset_index(drop=True)[list(RING_COLUMNS)]
 
 
 def _ranked(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` best first (ties by ring id)."""
-    return table.sort_values(["score", "ring_id"], ascending=[False, True], ignore_index=True)
+    """``table`` best first (ties by ring id), keeping its index."""
+    return table.sort_values(["score", "ring_id"], ascending=[False, True], kind="stable")
 
 
 def _overlaps(ranked: list[list[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -191,12 +196,11 @@ def _overlaps(ranked: list[list[str]]) -> tuple[sp.csr_matrix, np.ndarray]:
     return (member @ member.T).tocsr(), sizes
 
 
-def _fragments(ranked: list[list[str]], share: float) -> np.ndarray:
-    """Mask of rings (best first) with at least ``share`` of their members inside one better
-    ring that is not a fragment itself."""
-    overlap, sizes = _overlaps(ranked)
-    fragment = np.zeros(len(ranked), dtype=bool)
-    for i in range(len(ranked)):
+def _fragments(overlap: sp.csr_matrix, sizes: np.ndarray, share: float) -> np.ndarray:
+    """Mask of rings (best first; ``overlap`` and ``sizes`` from :func:`_overlaps`) with at
+    least ``share`` of their members inside one better ring that is not a fragment itself."""
+    fragment = np.zeros(len(sizes), dtype=bool)
+    for i in range(len(sizes)):
         start, stop = overlap.indptr[i], overlap.indptr[i + 1]
         others, common = overlap.indices[start:stop], overlap.data[start:stop]
         inside = (others < i) & ~fragment[others] & (common >= share * sizes[i])
@@ -204,11 +208,12 @@ def _fragments(ranked: list[list[str]], share: float) -> np.ndarray:
     return fragment
 
 
-def _suppress_overlaps(ranked: list[list[str]], nms_jaccard: float) -> np.ndarray:
-    """Keep-mask of rings (best first) not overlapping a kept better ring at ``nms_jaccard``."""
-    overlap, sizes = _overlaps(ranked)
-    keep = np.zeros(len(ranked), dtype=bool)
-    for i in range(len(ranked)):
+def _suppress_overlaps(overlap: sp.csr_matrix, sizes: np.ndarray, nms_jaccard: float
+                       ) -> np.ndarray:
+    """Keep-mask of rings (best first; ``overlap`` and ``sizes`` from :func:`_overlaps`) not
+    overlapping a kept better ring at ``nms_jaccard``."""
+    keep = np.zeros(len(sizes), dtype=bool)
+    for i in range(len(sizes)):
         start, stop = overlap.indptr[i], overlap.indptr[i + 1]
         others, common = overlap.indices[start:stop], overlap.data[start:stop]
         jaccard = common / (sizes[i] + sizes[others] - common)
