@@ -9,11 +9,14 @@
 * **Incremental and idempotent**: files whose content (SHA-256) was already ingested with the
   same mapping are skipped; events are deduplicated by ``event_id`` against each other and
   against the events already stored (on any day), so re-running changes nothing.
-* **Atomic**: rows stream into a DuckDB staging table (CSV files through DuckDB's parallel CSV
-  reader, other formats as Arrow chunks; spilling to a hidden directory beyond its memory
-  limit); new day files are written next to it and moved into place only after the
-  whole input is read and the bad-row fraction is within bounds; ``quarantine.parquet``, the
-  labels and the state file are each replaced by a rename.
+* **Atomic**: a few clean CSV files are written straight to new day files by DuckDB's
+  parallel CSV reader (:mod:`ingest.direct`); anything else (other formats, a bad row, a
+  repeated or already stored ``event_id``) streams into a DuckDB staging table (CSV files
+  through the same reader, other formats as Arrow chunks; spilling to a hidden directory
+  beyond its memory limit). Either way new day files are written in a hidden staging folder
+  and moved into place only after the whole input is read, deduplicated and the bad-row
+  fraction is within bounds; ``quarantine.parquet``, the labels and the state file are each
+  replaced by a rename.
 * **Bounded memory**: readers yield fixed-size chunks and DuckDB spills beyond
   ``ABUSENET_DUCKDB_MEMORY`` (default 2GB), so memory does not grow with the input.
 
@@ -43,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ingest.direct import direct_candidates, write_clean_csv
 from ingest.engine import connect
 from ingest.labels import read_labels
 from ingest.mapping import Mapping, check_source_columns, load_mapping
@@ -192,18 +196,21 @@ def ingest_logs(
         staging = events_dir / f".staging-{uuid.uuid4().hex}"
         con = connect(staging / "spill")
         try:
-            per_file = _stage(con, new, mapping, show, summary)
-            repeated = _has_staged(con) and _repeats_event_ids(con)
-            if repeated:
-                _number_repeating_files(con, new, mapping)
-            _check_bad_fraction(con, summary, max_bad_fraction, new)
-            if summary.rows_in > summary.quarantined:
-                written = _store_events(con, staging, events_dir, event_schema(mapping).names,
-                                        repeated=repeated)
-                summary.accepted = written
-                summary.duplicates = summary.rows_in - summary.quarantined - written
-            if summary.quarantined:
-                _merge_quarantine(_quarantine_rows(con, new, mapping), quarantine)
+            per_file, dirty = _ingest_direct(con, new, mapping, staging, events_dir, show,
+                                             summary)
+            if per_file is None:
+                per_file = _stage(con, new, mapping, show, summary, numbered=dirty)
+                repeated = _has_staged(con) and _repeats_event_ids(con)
+                if repeated:
+                    _number_repeating_files(con, new, mapping)
+                _check_bad_fraction(con, summary, max_bad_fraction, new)
+                if summary.rows_in > summary.quarantined:
+                    written = _store_events(con, staging, events_dir,
+                                            event_schema(mapping).names, repeated=repeated)
+                    summary.accepted = written
+                    summary.duplicates = summary.rows_in - summary.quarantined - written
+                if summary.quarantined:
+                    _merge_quarantine(_quarantine_rows(con, new, mapping), quarantine)
             if quarantine.is_file():
                 summary.quarantine_path = str(quarantine)
             if label_table is not None:
@@ -253,32 +260,91 @@ def _new_files(
     return new, skipped
 
 
+def _ingest_direct(
+    con: duckdb.DuckDBPyConnection,
+    new: list[tuple[Path, str]],
+    mapping: Mapping,
+    staging: Path,
+    events_dir: Path,
+    show: _Progress,
+    summary: IngestSummary,
+) -> tuple[dict[str, dict[str, object]] | None, set[int]]:
+    """Ingest clean CSV files without staging them (:mod:`ingest.direct`).
+
+    Returns (the per-file facts, ``set()``) when done; (``None``, indices of the files found
+    with bad rows) when the files must be staged instead: not a few CSV files, a bad or
+    rejected row, an ``event_id`` repeated within the run or already stored.
+    """
+    if not direct_candidates([p for p, _ in new]):
+        return None, set()
+    task = show.add("reading", total=sum(p.stat().st_size for p, _ in new))
+    show.describe(task, "reading " + ", ".join(p.name for p, _ in new))
+    out = staging / "events"
+    result = write_clean_csv(con, [p for p, _ in new], mapping, event_schema(mapping).names,
+                             out, uuid.uuid4().hex[:12])
+    if result is None or not result.clean or _repeats_or_known_ids(con, out, events_dir):
+        shutil.rmtree(out, ignore_errors=True)
+        return None, result.dirty if result is not None else set()
+    show.advance(task, sum(p.stat().st_size for p, _ in new))
+    _move_days(out, events_dir)
+    summary.rows_in = summary.accepted = sum(result.rows)
+    return {key: _file_facts(path, rows) for (path, key), rows in zip(new, result.rows,
+                                                                     strict=True)}, set()
+
+
+def _repeats_or_known_ids(
+    con: duckdb.DuckDBPyConnection, out: Path, events_dir: Path
+) -> bool:
+    """Whether the events written under ``out`` repeat an ``event_id`` among themselves or
+    one already stored in ``events_dir`` (only ``event_id`` columns are read)."""
+    written = [str(p) for p in out.glob(EVENTS_GLOB)]
+    if not written:
+        return False
+    fresh = f"read_parquet({literal(written)})"
+    if con.execute(
+        f"SELECT count(*) FROM (SELECT event_id FROM {fresh} GROUP BY event_id "
+        "HAVING count(*) > 1)"
+    ).fetchall()[0][0]:
+        return True
+    stored = [str(p) for p in event_files(events_dir)]
+    return bool(stored) and bool(con.execute(
+        f"SELECT count(*) FROM read_parquet({literal(stored)}, union_by_name = true) "
+        f"WHERE event_id IN (SELECT event_id FROM {fresh})"
+    ).fetchall()[0][0])
+
+
+def _file_facts(path: Path, rows: int) -> dict[str, object]:
+    """The ingest state's entry for a new file (its quarantined rows are added later)."""
+    return {"path": str(path), "rows_in": rows, "quarantined": 0,
+            "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
 def _stage(
     con: duckdb.DuckDBPyConnection,
     new: list[tuple[Path, str]],
     mapping: Mapping,
     show: _Progress,
     summary: IngestSummary,
+    *,
+    numbered: set[int],
 ) -> dict[str, dict[str, object]]:
     """Map and validate every new file into the DuckDB table ``staged``; count the rows.
 
     The chunks stream from the reader straight into DuckDB (which spills to disk beyond its
     memory limit), so rows never pile up in Python. ``staged`` holds the canonical columns,
     ``_reason`` (null for good rows), ``_file`` (index into ``new``), ``_line`` and the raw
-    text of bad rows.
+    text of bad rows. CSV files whose index is in ``numbered`` (known to hold bad rows) are
+    read in file order, numbered, at once.
     """
     task = show.add("reading", total=sum(p.stat().st_size for p, _ in new))
     per_file: dict[str, dict[str, object]] = {}
     for index, (path, key) in enumerate(new):
         show.describe(task, f"reading {path.name}")
-        rows = _stage_csv(con, index, path, mapping)
+        rows = _stage_csv(con, index, path, mapping, numbered=index in numbered)
         if rows is None:
             rows = _stage_chunks(con, index, path, mapping, _RowCounter(show, task, path.name))
         show.advance(task, path.stat().st_size)
-        per_file[key] = {
-            "path": str(path), "rows_in": rows, "quarantined": 0,
-            "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
+        per_file[key] = _file_facts(path, rows)
         summary.rows_in += rows
     if not _has_staged(con):
         return per_file
@@ -296,17 +362,18 @@ def _stage(
 
 
 def _stage_csv(
-    con: duckdb.DuckDBPyConnection, index: int, path: Path, mapping: Mapping
+    con: duckdb.DuckDBPyConnection, index: int, path: Path, mapping: Mapping, *, numbered: bool
 ) -> int | None:
     """Stage a CSV file through DuckDB's parallel CSV reader; return its row count.
 
     ``None`` when the file is not a CSV file DuckDB can read (the caller streams it instead).
-    The file is read first on every core without line numbers; only when a row is rejected or
-    invalid (the quarantine names its line) is it staged again in file order, numbered.
+    Unless ``numbered``, the file is read first on every core without line numbers; only when
+    a row is rejected or invalid (the quarantine names its line) is it staged again in file
+    order, numbered.
     """
     if file_format(path) != "csv":
         return None
-    rows = _scan_csv(con, index, path, mapping, numbered=False)
+    rows = _scan_csv(con, index, path, mapping, numbered=numbered)
     if rows is None or _numbered_or_clean(con, index):
         return rows
     _unstage(con, index)
@@ -547,6 +614,12 @@ def _store_events(
         f"(FORMAT parquet, PARTITION_BY (day), FILENAME_PATTERN 'part-{run}-{{i}}', "
         "STRING_DICTIONARY_PAGE_SIZE_LIMIT 1)"
     ).fetchall()[0][0]
+    _move_days(out, events_dir)
+    return int(written)
+
+
+def _move_days(out: Path, events_dir: Path) -> None:
+    """Move the day folders (or their files, where the day exists) from ``out`` into place."""
     for day in sorted(out.glob("day=*")):
         target = events_dir / day.name
         if not target.exists():
@@ -554,7 +627,6 @@ def _store_events(
             continue
         for part in day.glob("*.parquet"):
             os.replace(part, target / part.name)
-    return int(written)
 
 
 def _merge_quarantine(table: pa.Table, target: Path) -> None:

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import ingest.direct as direct
 import ingest.pipeline as pipeline
 from ingest.mapping import MappingError, load_mapping, mapping_from_dict
 from ingest.pipeline import TooManyBadRows, count_events, event_files, ingest_logs
@@ -102,8 +103,9 @@ def test_incremental_append_only_reads_the_new_day(tmp_path, monkeypatch):
     write_csv(tmp_path / "logs" / "day2.csv", ["a9,2024-01-03T08:00:00Z,login,,,d9,,,"])
     read = []
     original = pipeline.csv_scan_sql
-    monkeypatch.setattr(pipeline, "csv_scan_sql", lambda p, *a, **k: read.append(p.name)
-                        or original(p, *a, **k))
+    for module in (pipeline, direct):
+        monkeypatch.setattr(module, "csv_scan_sql", lambda p, *a, **k: read.append(p.name)
+                            or original(p, *a, **k))
     summary = ingest(tmp_path / "logs", tmp_path / "events")
     assert read == ["day2.csv"]
     assert (summary.files_new, summary.files_skipped, summary.accepted) == (1, 1, 1)
@@ -182,10 +184,10 @@ def test_event_id_dedup_keeps_the_first_occurrence(tmp_path):
 
 
 @pytest.mark.parametrize(("extra", "scans"), [
-    ([], [False]),                                              # clean: one parallel scan
-    (["a4,not-a-time,login,,,,,,"], [False, True]),             # bad row: needs its line
-    (["a1,2024-01-01,login,,,,,,x,y"], [False, True]),          # rejected by the CSV reader
-    ([ROWS[0]], [False, True]),                                 # repeated event: first wins
+    ([], [False]),                                      # clean: one parallel scan, written
+    (["a4,not-a-time,login,,,,,,"], [False, True]),     # bad row: staged numbered at once
+    (["a1,2024-01-01,login,,,,,,x,y"], [False, True]),  # rejected by the CSV reader
+    ([ROWS[0]], [False, False, True]),                  # repeated event: first wins
 ])
 def test_csv_files_are_numbered_in_file_order_only_when_lines_matter(
     tmp_path, monkeypatch, extra, scans
@@ -198,6 +200,7 @@ def test_csv_files_are_numbered_in_file_order_only_when_lines_matter(
         return original(path, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "csv_scan_sql", scan)
+    monkeypatch.setattr(direct, "csv_scan_sql", scan)
     summary = ingest(write_csv(tmp_path / "day1.csv", ROWS + extra), tmp_path / "events",
                      max_bad_fraction=0.5)
     assert seen == scans

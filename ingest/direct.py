@@ -1,0 +1,116 @@
+"""Clean CSV files straight to day files: the ingest's fast path, with no staging table.
+
+Most runs read CSV files without a single bad row or repeated ``event_id``. For them,
+:func:`write_clean_csv` maps, validates and writes each file to day-partitioned Parquet in one
+parallel DuckDB statement per file (no table of staged rows is built, spilled and read back).
+Bad rows are not written: they only land in a ``day=bad`` partition of their own, so the run
+learns how many there were without a second pass over the file. Whenever anything is not clean
+(a bad or rejected row, a repeated ``event_id``, an id already stored) the caller throws the
+output away and stages the files as before (:mod:`ingest.pipeline`), which quarantines and
+deduplicates with file and line numbers; so the fast path changes no result, only the cost.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingest.mapping import Mapping
+from ingest.readers import csv_scan_sql, file_format, rejected_csv_rows, source_columns
+from ingest.sql import ident, literal
+from ingest.validate import transform_sql
+
+#: Most new files the fast path takes: each is written by its own statement, with one file per
+#: day and thread, so more files would scatter the events over many small Parquet files.
+MAX_FILES = 8
+#: The partition that receives the bad rows of a file (thrown away: it only counts them).
+_BAD = "bad"
+
+
+@dataclass
+class DirectWrite:
+    """What :func:`write_clean_csv` wrote.
+
+    Attributes
+    ----------
+    rows
+        Rows read per file (in the order of the files given), bad rows included.
+    dirty
+        Indices of the files with a bad or rejected row (they need the staged path).
+    """
+
+    rows: list[int] = field(default_factory=list)
+    dirty: set[int] = field(default_factory=set)
+
+    @property
+    def clean(self) -> bool:
+        """Whether no file has a bad or rejected row."""
+        return not self.dirty
+
+
+def direct_candidates(files: list[Path]) -> bool:
+    """Whether ``files`` suit the fast path: a few CSV files DuckDB's reader can read."""
+    return 0 < len(files) <= MAX_FILES and all(file_format(p) == "csv" for p in files)
+
+
+def write_clean_csv(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    mapping: Mapping,
+    columns: list[str],
+    out: Path,
+    run: str,
+) -> DirectWrite | None:
+    """Write the good rows of the CSV ``files`` under ``out/day=YYYY-MM-DD/``.
+
+    Returns ``None`` when a file is not one DuckDB's CSV reader reads (the caller stages it
+    instead). Bad rows and rows DuckDB rejects are counted, not written: their files are
+    listed in :attr:`DirectWrite.dirty` and ``out`` then holds only part of the input.
+    ``columns`` are the canonical event columns, ``run`` names the written files.
+    """
+    result = DirectWrite()
+    select = ", ".join(ident(c) for c in columns)
+    for index, path in enumerate(files):
+        names = source_columns(path, header=mapping.header, delimiter=mapping.delimiter)
+        rejects = f"_direct_rejects_{index}"
+        scan = csv_scan_sql(path, names, header=mapping.header is None,
+                            delimiter=mapping.delimiter, rejects=rejects, numbered=False)
+        if scan is None:
+            return None
+        view = f"direct_source_{index}"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(view)} AS SELECT *, "
+                    f"CAST(NULL AS VARCHAR) AS _error FROM ({scan})")
+        text = pa.schema([(c, pa.string()) for c in names])
+        rows = transform_sql(mapping, text, table=view)
+        # The UTC day by arithmetic: CAST(ts AS DATE) goes through the time zone library.
+        day = ("CAST(DATE '1970-01-01' + CAST(floor(epoch_us(ts) / 86400e6) AS INTEGER) "
+               "AS VARCHAR)")
+        written = con.execute(
+            f"COPY (SELECT {select}, CASE WHEN _reason IS NULL THEN {day} ELSE "
+            f"{literal(_BAD)} END AS day FROM ({rows})) TO {literal(str(out))} "
+            f"(FORMAT parquet, PARTITION_BY (day), APPEND, "
+            f"FILENAME_PATTERN 'part-{run}-{index}-{{uuid}}', STRING_DICTIONARY_PAGE_SIZE_LIMIT 1)"
+        ).fetchall()[0][0]
+        con.execute(f"DROP VIEW {ident(view)}")
+        rejected = rejected_csv_rows(con, rejects, path, names, mapping.source_columns(),
+                                     mapping.delimiter)
+        bad = _drop_bad_rows(out)
+        result.rows.append(int(written) + (rejected.table.num_rows if rejected else 0))
+        if bad or rejected is not None:
+            result.dirty.add(index)
+    return result
+
+
+def _drop_bad_rows(out: Path) -> int:
+    """Delete the ``day=bad`` partition under ``out``; return how many rows it held."""
+    folder = out / f"day={_BAD}"
+    if not folder.is_dir():
+        return 0
+    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet"))
+    shutil.rmtree(folder)
+    return rows
