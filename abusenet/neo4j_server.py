@@ -27,6 +27,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -37,6 +38,14 @@ NEO4J_VERSION = "5.26.30"
 BROWSER_VERSION = "5.24.0"
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 ADMIN_ENTRY_POINT = "org.neo4j.server.startup.Neo4jAdminCommand"
+#: Jars the import tool's Parquet input needs (Hadoop's configuration classes) that Neo4j's
+#: Maven dependencies leave out (it excludes all of hadoop-common's own dependencies).
+PARQUET_IMPORT_JARS = (
+    "com.fasterxml.woodstox:woodstox-core:5.4.0",
+    "org.codehaus.woodstox:stax2-api:4.2.1",
+    "org.apache.commons:commons-collections4:4.4",
+    "org.apache.hadoop.thirdparty:hadoop-shaded-guava:1.5.0",
+)
 
 #: Exit codes of the server process, from Neo4j's sources.
 EXIT_REASONS = {
@@ -218,6 +227,50 @@ class LocalNeo4j:
             )
         shutil.rmtree(lib, ignore_errors=True)
         staging.rename(lib)
+
+    def ensure_parquet_import_jars(
+        self, *, maven_repo: str | os.PathLike[str] | None = None
+    ) -> None:
+        """Add the :data:`PARQUET_IMPORT_JARS` missing from ``lib`` (once; fetched with Maven).
+
+        ``neo4j-admin database import --input-type=parquet`` fails without them. Each jar is
+        fetched into a staging directory and moved into ``lib`` whole, so a server or import
+        starting meanwhile never sees a partial jar.
+
+        Raises
+        ------
+        Neo4jServerError
+            When Maven is missing or cannot fetch a jar.
+        """
+        lib = self.home / "lib"
+        missing = [a for a in PARQUET_IMPORT_JARS
+                   if not any(lib.glob("{}-{}.jar".format(*a.split(":")[1:])))]
+        if not missing:
+            return
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise Neo4jServerError(
+                "Maven (`mvn`) is not on PATH; it fetches the jars the Parquet import needs "
+                f"({', '.join(missing)}). Install it (apt-get install maven) and retry."
+            )
+        # Staged inside lib (same file system, so the move is atomic; lib/* skips folders).
+        staging = Path(tempfile.mkdtemp(prefix=".parquet-jars-", dir=lib))
+        try:
+            for artifact in missing:
+                cmd = [mvn, "-q", "-B", "dependency:copy", f"-Dartifact={artifact}",
+                       f"-DoutputDirectory={staging}"]
+                if maven_repo:
+                    cmd.append(f"-Dmaven.repo.local={maven_repo}")
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise Neo4jServerError(
+                        f"Maven could not fetch {artifact} (exit {done.returncode}), which the "
+                        f"Parquet import needs.\n{(done.stdout + done.stderr)[-2000:]}"
+                    )
+            for jar in staging.glob("*.jar"):
+                os.replace(jar, lib / jar.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def _write_conf(self, settings: dict[str, Any]) -> None:
         h = self.home
