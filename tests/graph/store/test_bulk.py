@@ -1,62 +1,69 @@
+from datetime import UTC, datetime
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from abusenet.neo4j_server import LocalNeo4j, free_port
 from abusenet.settings import Neo4jSettings
 from graph.store import Neo4jStore, connect, load_snapshot
-from graph.store.bulk import BulkImportError, _iso_utc, bulk_load, write_import_files
+from graph.store.bulk import BulkImportError, _parquet_column, bulk_load, write_import_files
 from tests.conftest import _installed_jars
 
-from .helpers import RecordingRunner, dump, investigation_snapshot, tricky_snapshot
+from .helpers import TRICKY_IDS, RecordingRunner, dump, investigation_snapshot, tricky_snapshot
 
 
-def test_import_files_have_typed_headers_and_quoted_values(tmp_path) -> None:
+def test_import_files_are_parquet_named_by_header_entries_with_native_types(tmp_path) -> None:
     files = {f.name: f for f in write_import_files(investigation_snapshot(), tmp_path)}
     account = files["Account"]
     assert account.kind == "nodes" and account.rows == 6
-    assert account.header.read_text().strip() == (
-        ":ID,id:string,first_ts:datetime,last_ts:datetime,n_events:long,amount_mean:double,"
-        "label:long,content_hash:long"
-    )
-    first = account.data.read_text().splitlines()[1]  # a2: no amount_mean, no label
-    assert first.startswith(
-        '1,"a2","2024-02-01T00:00:00.000000Z","2024-04-01T00:00:00.000000Z",4,,,')
+    table = pq.read_table(account.data)
+    assert table.schema.names == [":ID", "id", "first_ts", "last_ts", "n_events",
+                                  "amount_mean", "label", "content_hash"]
+    assert [str(t).replace("large_", "") for t in table.schema.types] == [
+        "int64", "string", "timestamp[us, tz=UTC]", "timestamp[us, tz=UTC]", "int64", "double",
+        "int64", "int64"]
+    a2 = table.slice(1, 1).to_pylist()[0]
+    assert a2[":ID"] == 1 and a2["id"] == "a2" and a2["n_events"] == 4
+    assert a2["first_ts"] == datetime(2024, 2, 1, tzinfo=UTC)
+    assert a2["amount_mean"] is None and a2["label"] is None  # NaN and no label: absent
     # Node numbers run on through the labels: accounts 0-5, devices 6-7, ip 8, card 9.
-    assert files["PaymentMethod"].data.read_text().startswith('9,"c1",')
+    assert pq.read_table(files["PaymentMethod"].data).column(":ID").to_pylist() == [9]
     paid = files["PAID_WITH"]
-    assert paid.header.read_text().startswith(":START_ID,:END_ID,count:long")
-    assert [line.split(",")[:2] for line in paid.data.read_text().splitlines()] == [
-        ["0", "9"], ["1", "9"], ["3", "9"]]
-    assert paid.argument() == f"--relationships=PAID_WITH={paid.header},{paid.data}"
+    ends = pq.read_table(paid.data, columns=[":START_ID", ":END_ID", "count"])
+    assert ends.schema.names == [":START_ID", ":END_ID", "count"]
+    assert list(zip(*ends.to_pydict().values(), strict=True))[:3] == [(0, 9, 1), (1, 9, 1),
+                                                                      (3, 9, 1)]
+    assert paid.argument() == f"--relationships=PAID_WITH={paid.data}"
 
 
-def test_quotes_and_line_breaks_survive_the_csv(tmp_path) -> None:
+def test_tricky_ids_are_written_verbatim(tmp_path) -> None:
     files = {f.name: f for f in write_import_files(tricky_snapshot(), tmp_path)}
-    text = files["Account"].data.read_bytes().decode("utf-8")
-    assert '"it\'s ""quoted"""' in text
-    assert '"line\nbreak\r\nand\ttab"' in text
+    assert pq.read_table(files["Account"].data).column("id").to_pylist() == TRICKY_IDS
 
 
-def test_timestamps_become_iso_text_in_utc_with_microseconds() -> None:
+def test_timestamps_become_utc_microseconds() -> None:
     stamps = pd.Series(pd.to_datetime(
-        ["2024-01-02T03:04:05.123456", None, "1969-12-31T23:59:59.000001",
-         "2000-02-29T23:00:00"], utc=True, format="ISO8601"))
-    assert _iso_utc(stamps).to_pylist() == [
-        "2024-01-02T03:04:05.123456Z", None, "1969-12-31T23:59:59.000001Z",
-        "2000-02-29T23:00:00.000000Z"]
+        ["2024-01-02T03:04:05.123456789", None, "1969-12-31T23:59:59.000001"], utc=True,
+        format="ISO8601"))
+    assert _parquet_column(stamps).to_pylist() == [
+        datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=UTC), None,
+        datetime(1969, 12, 31, 23, 59, 59, 1, tzinfo=UTC)]
     local = pd.Series([pd.Timestamp("2024-06-01T12:00:00", tz="Europe/Paris")])
-    assert _iso_utc(local).to_pylist() == ["2024-06-01T10:00:00.000000Z"]
-    assert _iso_utc(stamps.iloc[:0]).to_pylist() == []
+    assert _parquet_column(local).to_pylist() == [datetime(2024, 6, 1, 10, tzinfo=UTC)]
+    naive = pd.Series(np.array(["2024-06-01T12:00:00"], dtype="datetime64[s]"))
+    assert str(_parquet_column(naive).type) == "timestamp[us, tz=UTC]"
 
 
-def test_timestamps_beyond_four_digit_years_fall_back_to_numpy() -> None:
-    far = pd.Series(pd.to_datetime(["0001-01-01", "9999-12-31T23:59:59.999999"], utc=True,
-                                   format="ISO8601"))
-    assert _iso_utc(far).to_pylist() == ["0001-01-01T00:00:00.000000Z",
-                                         "9999-12-31T23:59:59.999999Z"]
-    big = pd.Series(np.array(["12000-01-01"], dtype="datetime64[us]"))
-    assert _iso_utc(big).to_pylist() == ["12000-01-01T00:00:00.000000Z"]
+def test_columns_take_the_types_the_driver_path_stores() -> None:
+    assert _parquet_column(pd.Series([1, 2], dtype="int8")).type == pa.int64()
+    assert _parquet_column(pd.Series([1, None], dtype="Int32")).to_pylist() == [1, None]
+    assert _parquet_column(pd.Series([1.5, np.nan], dtype="float32")).to_pylist() == [1.5, None]
+    assert _parquet_column(pd.Series(["x", "y", "x"], dtype="category")).to_pylist() == [
+        "x", "y", "x"]
+    assert _parquet_column(pd.Series([True, None], dtype="boolean")).to_pylist() == [True, None]
 
 
 def test_bulk_needs_a_local_server() -> None:
