@@ -1,9 +1,8 @@
 """Canonical events -> graph snapshot, aggregated by DuckDB SQL (out-of-core, multi-threaded).
 
-All aggregation is SQL over one relation, ``events`` (the columns it needs of the canonical
-events of :mod:`ingest.pipeline`, read from Parquet once into a DuckDB table, so the passes below
-do not decode the files again), built by the ``*_sql`` functions below, so that another engine
-(the PySpark path) can mirror it statement by statement. The statements, in order:
+All aggregation is SQL over one view, ``events`` (the canonical events of
+:mod:`ingest.pipeline`), built by the ``*_sql`` functions below, so that another engine (the
+PySpark path) can mirror it statement by statement. The statements, in order:
 
 1. :func:`pairs_sql`, once per relation, into a table ``pairs_<REL>``: one row per (account,
    entity) pair with additive sums (event count, first/last ts, amount sum and count, sums of
@@ -65,7 +64,8 @@ MAX_EVENT_TYPES = 16
 #: Hours (UTC) counted as night for ``night_fraction``.
 NIGHT_HOURS = (0, 6)
 
-_SECONDS_OF_DAY = "(epoch(ts) % 86400)"
+#: Microseconds since the UTC midnight (integer arithmetic: no floating-point modulo per event).
+_MICROS_OF_DAY = "(epoch_us(ts) % 86400000000)"
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,6 @@ def write_snapshot_files(
             columns = _register_events(con, files)
             relations = [r for r in relations if r.column in columns]
             float_attributes = [a for a in float_attributes if a in columns]
-            _load_events(con, [r.column for r in relations] + float_attributes)
             by_type = _events_by_type(con)
             event_types = [row[0] for row in by_type[:MAX_EVENT_TYPES]]
 
@@ -508,9 +507,9 @@ def _type_counts(event_types: list[str]) -> list[str]:
 
 def _time_of_day_sums() -> str:
     """Sums of the hour-of-day unit vector and the count of night events (additive)."""
-    angle = f"2 * pi() * {_SECONDS_OF_DAY} / 86400"
-    night = f"{_SECONDS_OF_DAY} >= {NIGHT_HOURS[0] * 3600} AND {_SECONDS_OF_DAY} < " \
-            f"{NIGHT_HOURS[1] * 3600}"
+    angle = f"2 * pi() * {_MICROS_OF_DAY} / 86400000000.0"
+    night = f"{_MICROS_OF_DAY} >= {NIGHT_HOURS[0] * 3_600_000_000} AND {_MICROS_OF_DAY} < " \
+            f"{NIGHT_HOURS[1] * 3_600_000_000}"
     return (
         f"sum(cos({angle})) AS tod_cos, sum(sin({angle})) AS tod_sin, "
         f"count(*) FILTER (WHERE {night}) AS n_night"
@@ -586,23 +585,12 @@ def relation_sources(state: IngestState) -> list[RelationSource]:
 
 
 def _register_events(con: duckdb.DuckDBPyConnection, files: list[Path]) -> set[str]:
-    """Create the ``event_files`` view over ``files``; return its columns."""
+    """Create the ``events`` view over ``files``; return its columns."""
     con.execute(
-        f"CREATE VIEW event_files AS SELECT * FROM read_parquet("
-        f"{literal([str(p) for p in files])}, union_by_name = true, hive_partitioning = false)"
+        f"CREATE VIEW events AS SELECT * FROM read_parquet({literal([str(p) for p in files])}, "
+        "union_by_name = true, hive_partitioning = false)"
     )
-    return {row[0] for row in con.execute("DESCRIBE event_files").fetchall()}
-
-
-def _load_events(con: duckdb.DuckDBPyConnection, columns: list[str]) -> None:
-    """Read the columns the aggregation needs from ``event_files`` once, into the table
-    ``events``: every later pass scans DuckDB's own storage instead of decoding Parquet again
-    (it spills beyond the memory limit like any table)."""
-    needed = ["ts", "account_id", "event_type", "amount", *columns]
-    con.execute(
-        f"CREATE TEMP TABLE events AS SELECT {', '.join(ident(c) for c in needed)} "
-        "FROM event_files"
-    )
+    return {row[0] for row in con.execute("DESCRIBE events").fetchall()}
 
 
 def _events_by_type(con: duckdb.DuckDBPyConnection) -> list[tuple[str, int, Any, Any]]:

@@ -53,6 +53,7 @@ SESSION_DEFAULTS: dict[str, str] = {"spark.ui.showConsoleProgress": "false"}
 
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"|[^'\"]+")
 _EPOCH = re.compile(r"\bepoch\(")
+_EPOCH_US = re.compile(r"\bepoch_us\(")
 _DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
 _TYPES = {re.compile(r"\bVARCHAR\b"): "STRING", re.compile(r"\bTIMESTAMPTZ\b"): "TIMESTAMP"}
 
@@ -65,9 +66,10 @@ def to_spark_sql(sql: str) -> str:
     r"""Translate the DuckDB SQL of :mod:`graph.build` to Spark SQL.
 
     Double-quoted identifiers become backquoted, ``epoch(x)`` becomes seconds since the epoch
-    as a double (microsecond precision), decimal literals become doubles (Spark would read
-    ``1.0`` as a DECIMAL and round averages), ``VARCHAR`` / ``TIMESTAMPTZ`` become ``STRING`` /
-    ``TIMESTAMP``. String literals are left untouched.
+    as a double (microsecond precision), ``epoch_us(x)`` becomes ``unix_micros(x)``, decimal
+    literals become doubles (Spark would read ``1.0`` as a DECIMAL and round averages),
+    ``VARCHAR`` / ``TIMESTAMPTZ`` become ``STRING`` / ``TIMESTAMP``. String literals are left
+    untouched.
 
     Examples
     --------
@@ -82,7 +84,7 @@ def to_spark_sql(sql: str) -> str:
         elif match.group(1) is not None:
             out.append("`" + match.group(1).replace('""', '"').replace("`", "``") + "`")
         else:
-            token = _DECIMAL.sub(r"\1D", token)
+            token = _EPOCH_US.sub("unix_micros(", _DECIMAL.sub(r"\1D", token))
             for pattern, spark_type in _TYPES.items():
                 token = pattern.sub(spark_type, token)
             out.append(token)
