@@ -3,11 +3,12 @@
 Most runs read CSV files without a single bad row or repeated ``event_id``. For them,
 :func:`write_clean_csv` maps, validates and writes each file to day-partitioned Parquet in one
 parallel DuckDB statement per file (no table of staged rows is built, spilled and read back).
-Bad rows are not written: they only land in a ``day=bad`` partition of their own, so the run
-learns how many there were without a second pass over the file. Whenever anything is not clean
-(a bad or rejected row, a repeated ``event_id``, an id already stored) the caller throws the
-output away and stages the files as before (:mod:`ingest.pipeline`), which quarantines and
-deduplicates with file and line numbers; so the fast path changes no result, only the cost.
+Bad rows are not kept: their day is null, so DuckDB puts them in a partition of their own,
+whose size tells the run how many there were without a second pass over the file. Whenever
+anything is not clean (a bad or rejected row, a repeated ``event_id``, an id already stored)
+the caller throws the output away and stages the files as before (:mod:`ingest.pipeline`),
+which quarantines and deduplicates with file and line numbers; so the fast path changes no
+result, only the cost.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from ingest.validate import transform_sql
 #: Most new files the fast path takes: each is written by its own statement, with one file per
 #: day and thread, so more files would scatter the events over many small Parquet files.
 MAX_FILES = 8
-#: The partition that receives the bad rows of a file (thrown away: it only counts them).
-_BAD = "bad"
+#: The folder DuckDB writes the null partition to: that of the bad rows (their day is null),
+#: thrown away once counted.
+_BAD = "day=__HIVE_DEFAULT_PARTITION__"
 
 
 @dataclass
@@ -88,11 +90,10 @@ def write_clean_csv(
         text = pa.schema([(c, pa.string()) for c in names])
         rows = transform_sql(mapping, text, table=view)
         # The UTC day by arithmetic: CAST(ts AS DATE) goes through the time zone library.
-        day = ("CAST(DATE '1970-01-01' + CAST(floor(epoch_us(ts) / 86400e6) AS INTEGER) "
-               "AS VARCHAR)")
+        day = "DATE '1970-01-01' + CAST(floor(epoch_us(ts) / 86400e6) AS INTEGER)"
         written = con.execute(
-            f"COPY (SELECT {select}, CASE WHEN _reason IS NULL THEN {day} ELSE "
-            f"{literal(_BAD)} END AS day FROM ({rows})) TO {literal(str(out))} "
+            f"COPY (SELECT {select}, CASE WHEN _reason IS NULL THEN {day} END AS day "
+            f"FROM ({rows})) TO {literal(str(out))} "
             f"(FORMAT parquet, PARTITION_BY (day), APPEND, "
             f"FILENAME_PATTERN 'part-{run}-{index}-{{uuid}}', STRING_DICTIONARY_PAGE_SIZE_LIMIT 1)"
         ).fetchall()[0][0]
@@ -107,8 +108,8 @@ def write_clean_csv(
 
 
 def _drop_bad_rows(out: Path) -> int:
-    """Delete the ``day=bad`` partition under ``out``; return how many rows it held."""
-    folder = out / f"day={_BAD}"
+    """Delete the bad rows' partition under ``out``; return how many rows it held."""
+    folder = out / _BAD
     if not folder.is_dir():
         return 0
     rows = sum(pq.ParquetFile(p).metadata.num_rows for p in folder.glob("*.parquet"))
