@@ -16,13 +16,18 @@ Node-level datasets (test AUROC / AUPRC, mean ± std over splits):
 Methods: ``SepHeteroGNN`` (the :class:`gnn.detector.AccountDetector` network trained on subgraphs
 drawn by :class:`gnn.sampler.TemporalNeighborSampler` through PyG's ``NodeLoader``; inputs = own
 features, normalised per ``configs/detect.yaml`` (quantile or z-score), + 2-hop neighbour
-mean/max/std + degree; ``benchmark.ensemble`` networks per split with different seeds, logits
+mean/max/std + degree, + on datasets with ``positions`` that many spectral coordinates of the
+graph (:func:`gnn.data.spectral_positions`: where a node sits, which a few hops of neighbour
+aggregates do not tell); ``benchmark.ensemble`` networks per split with different seeds, logits
 averaged; no trees anywhere), ``SepHeteroGNN + C&S`` (the same GNN's scores post-processed by
 Correct & Smooth, :mod:`gnn.correct_smooth`, with training labels only; its settings picked per
 split on validation AUROC from the grid in ``benchmark.correct_smooth``, which includes "off"),
-``GNN+XGB`` (rank average of the GNN and XGB-Graph, the weight
-picked on validation), ``XGB-Graph``, ``XGB (own features)``, ``LabelPropagation`` and
-``ComponentRate``. Every choice (settings, epochs, blend weight) uses validation labels only.
+``XGB-Graph + positions`` (where ``positions`` is set: XGB-Graph with the same spectral
+coordinates appended to the raw features, so the table shows what the coordinates give trees
+too), ``GNN+XGB`` (rank average of the GNN and the better-informed XGB-Graph row, the weight
+picked on validation), ``XGB-Graph`` (GADBench's recipe, the baseline to beat),
+``XGB (own features)``, ``LabelPropagation`` and ``ComponentRate``. Every choice (settings,
+epochs, blend weight, ``positions``) uses validation labels only.
 
 Ring datasets (``benchmarks/rings.py``, protocol in its docstring): AMLSim 10k with half the
 rings' members labelled (rings recovered among the other half, top-ring precision, account
@@ -48,7 +53,13 @@ from torch_geometric.data import HeteroData
 
 from gnn.baselines import ComponentRate, LabelPropagation, XGBGraph
 from gnn.correct_smooth import normalized_adjacency, select_correct_smooth
-from gnn.data import load_reddit, load_tolokers, neighbor_aggregates, quantile_normal
+from gnn.data import (
+    load_reddit,
+    load_tolokers,
+    neighbor_aggregates,
+    quantile_normal,
+    spectral_positions,
+)
 from gnn.data.benchmark import LINKED
 from gnn.detector import AccountDetector
 from gnn.evaluate import auroc, node_metrics, summarize
@@ -66,11 +77,13 @@ BENCHMARK_CONFIG = yaml.safe_load(
 GNN_CONFIG = BENCHMARK_CONFIG["gnn"]
 
 
-def _augment(data, feature_transform: str = "standard"):
+def _augment(data, feature_transform: str = "standard", positions: torch.Tensor | None = None):
     """Own features + 2-hop neighbour mean/max/std + degree, standardised (static graphs only).
 
     With ``feature_transform="quantile"`` the raw features are first mapped onto a normal
     through their quantiles (no labels used), so heavy-tailed columns aggregate sensibly.
+    ``positions`` (spectral coordinates, :func:`gnn.data.spectral_positions`) are appended,
+    mapped onto a normal through their quantiles.
     """
     x = data[ACCOUNT].x
     if feature_transform == "quantile":
@@ -80,7 +93,16 @@ def _augment(data, feature_transform: str = "standard"):
             f"feature_transform must be 'standard' or 'quantile', not {feature_transform!r}"
         )
     x = neighbor_aggregates(x, data[LINKED].edge_index)
-    data[ACCOUNT].x = (x - x.mean(0)) / x.std(0).clamp(min=1e-6)
+    x = (x - x.mean(0)) / x.std(0).clamp(min=1e-6)
+    if positions is not None:
+        x = torch.cat([x, quantile_normal(positions)], dim=1)
+    data[ACCOUNT].x = x
+    return data
+
+
+def _with_positions(data, positions: torch.Tensor):
+    """``data`` with raw spectral coordinates appended to the account features (for trees)."""
+    data[ACCOUNT].x = torch.cat([data[ACCOUNT].x, positions], dim=1)
     return data
 
 
@@ -139,7 +161,11 @@ def run_node_dataset(name: str, data, splits: np.ndarray, args: argparse.Namespa
     """Every method on every split of one node-level dataset; one row per method."""
     y = data[ACCOUNT].y.numpy()
     dataset = BENCHMARK_CONFIG[name.lower()]
-    augmented = _augment(data.clone(), dataset["feature_transform"])
+    positions = None
+    if dataset.get("positions", 0):
+        positions = spectral_positions(data[LINKED].edge_index, len(y), dataset["positions"])
+    augmented = _augment(data.clone(), dataset["feature_transform"], positions)
+    positioned = None if positions is None else _with_positions(data.clone(), positions)
     settings = {**GNN_CONFIG, **dataset["gnn"]}
     members = args.ensemble or BENCHMARK_CONFIG["ensemble"]
     adjacency = normalized_adjacency(data[LINKED].edge_index.numpy(), len(y))
@@ -166,9 +192,17 @@ def run_node_dataset(name: str, data, splits: np.ndarray, args: argparse.Namespa
             both = model.score_graph(data)
             scores[method] = (both[val], both[test])
             seconds[method] = seconds.get(method, 0) + time.perf_counter() - started
-        scores["GNN+XGB (ours)"] = _blend(
-            scores["SepHeteroGNN (ours)"], scores["XGB-Graph"], y[val]
-        )
+        best_trees = "XGB-Graph"
+        if positioned is not None:
+            best_trees = "XGB-Graph + positions (ours)"
+            started = time.perf_counter()
+            model = XGBGraph(random_state=split_no).fit_graph(
+                positioned, train, y[train], val, y[val]
+            )
+            both = model.score_graph(positioned)
+            scores[best_trees] = (both[val], both[test])
+            seconds[best_trees] = seconds.get(best_trees, 0) + time.perf_counter() - started
+        scores["GNN+XGB (ours)"] = _blend(scores["SepHeteroGNN (ours)"], scores[best_trees], y[val])
         for method, (_, test_score) in scores.items():
             runs.setdefault(method, []).append(node_metrics(y[test], test_score))
         gnn_auc = runs["SepHeteroGNN (ours)"][-1]["auroc"]

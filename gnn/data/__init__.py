@@ -1,7 +1,12 @@
 """Graph data for the GNN: snapshots and benchmark files as PyG ``HeteroData``."""
 
 from gnn.data.benchmark import load_reddit, load_tolokers
-from gnn.data.features import FeatureScaler, neighbor_aggregates, quantile_normal
+from gnn.data.features import (
+    FeatureScaler,
+    neighbor_aggregates,
+    quantile_normal,
+    spectral_positions,
+)
 from gnn.data.snapshot_graph import (
     NO_TIME,
     account_index,
@@ -21,4 +26,5 @@ __all__ = [
     "quantile_normal",
     "reverse_edge_type",
     "snapshot_to_heterodata",
+    "spectral_positions",
 ]

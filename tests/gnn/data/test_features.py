@@ -33,3 +33,24 @@ def test_quantile_normal_keeps_order_and_tames_heavy_tails():
     assert out[0, 0] == out[1, 0]  # ties stay tied
     assert (out[1:, 0].diff() > 0).all()  # order kept
     assert out[4, 0] - out[3, 0] < 6.0  # the outlier is no longer 1000 units away
+
+
+def test_spectral_positions_separate_two_loosely_joined_cliques():
+    import itertools
+
+    import pytest
+
+    from gnn.data import spectral_positions
+
+    left, right = range(0, 6), range(6, 12)
+    pairs = [*itertools.combinations(left, 2), *itertools.combinations(right, 2), (5, 6)]
+    edge_index = torch.tensor(pairs).t()
+    out = spectral_positions(edge_index, 12, k=2)
+    assert out.shape == (12, 2) and out.dtype == torch.float32
+    fiedler = out[:, 0]  # the first non-trivial eigenvector splits the two cliques
+    assert (fiedler[:6] > 0).all() != (fiedler[6:] > 0).all()
+    assert torch.sign(fiedler[:6]).unique().numel() == 1
+    assert torch.sign(fiedler[6:]).unique().numel() == 1
+    assert torch.equal(out, spectral_positions(edge_index.flip(0), 12, k=2))  # undirected, fixed
+    with pytest.raises(ValueError, match="k must be"):
+        spectral_positions(edge_index, 12, k=11)
