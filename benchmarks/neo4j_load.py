@@ -13,11 +13,11 @@ server of its own (heap 4g, page cache 2g):
    ``--warmup`` untimed runs per query with other parameters (the server has just restarted).
 
 Timed spans. Both paths start from the snapshot in memory (reading its Parquet files is not
-timed) and end when the graph is ready for queries: for the bulk path that is import files
-written (while the server stops) -> ``neo4j-admin database import`` -> server started and
-answering -> constraints and indexes created and populated. ``phases_s`` splits each span;
-``CPU s`` counts this process, its children (the import tool) and the server, since wall time
-on a shared machine says little.
+timed) and end when the graph is ready for queries: for the bulk path that is Parquet import
+files written (while the server stops) -> ``neo4j-admin database import --input-type=parquet``
+-> server started and answering -> constraints and indexes created and populated.
+``phases_s`` splits each span; ``CPU s`` counts this process, its children (the import tool)
+and the server, since wall time on a shared machine says little.
 
 Usage::
 

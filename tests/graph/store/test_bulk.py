@@ -109,6 +109,11 @@ def test_bulk_and_driver_paths_give_identical_graphs(bulk_store: Neo4jStore) -> 
     snapshot.edges["USED_DEVICE"] = pd.concat(
         [snapshot.edges["USED_DEVICE"], tricky_snapshot().edges["USED_DEVICE"]], ignore_index=True
     )
+    # Columns with no value at all and a relation with no rows.
+    snapshot.nodes["Device"]["note"] = pd.Series([None] * len(snapshot.nodes["Device"]),
+                                                 dtype=object)
+    snapshot.nodes["IP"]["seen"] = pd.Series([pd.NaT], dtype="datetime64[ns, UTC]")
+    snapshot.edges["TRANSACTED_WITH"] = snapshot.edges["TRANSACTED_WITH"].iloc[:0]
     by_driver, by_bulk = _both_paths(bulk_store, snapshot)
     assert by_bulk == by_driver
     assert len(by_bulk[0]) == 10 + 2 * len(tricky_snapshot().nodes["Account"])
