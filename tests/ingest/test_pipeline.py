@@ -325,3 +325,20 @@ def test_a_re_delivered_event_is_a_duplicate_whatever_day_it_is_stored_on(tmp_pa
     table = events_table(tmp_path / "events")
     assert sorted(table["event_id"]) == ["e1", "e2", "e3"]
     assert str(table.set_index("event_id").loc["e1", "ts"].date()) == "2024-01-01"
+
+
+def test_an_event_repeated_across_clean_files_of_one_run_keeps_the_first_file(tmp_path):
+    """The fast path finds the repeat after writing, then the run is staged: no stray files."""
+    mapping = log_mapping(columns={"event_id": "id", "account_id": "uid", "ts": "when",
+                                   "event_type": "action"})
+    header = "id,uid,when,action"
+    first = write_csv(tmp_path / "logs" / "a.csv", ["e1,a,2024-01-01,login"], header=header)
+    write_csv(tmp_path / "logs" / "b.csv", ["e1,b,2024-01-02,login", "e2,c,2024-01-02,login"],
+              header=header)
+    summary = ingest(tmp_path / "logs", tmp_path / "events", mapping)
+    assert (summary.rows_in, summary.accepted, summary.duplicates) == (3, 2, 1)
+    table = events_table(tmp_path / "events").sort_values("event_id")
+    assert table["account_id"].tolist() == ["a", "c"]
+    assert count_events(tmp_path / "events") == 2
+    assert not list((tmp_path / "events").glob(".*"))
+    assert first.exists()
