@@ -153,7 +153,8 @@ class LocalNeo4j:
         jars_from: str | os.PathLike[str] | None = None,
         quiet: bool = True,
     ) -> dict[str, Any]:
-        """Download the jars (once), write the config and set the initial password (once).
+        """Download the jars (once; with :data:`PARQUET_IMPORT_JARS`, which the bulk import
+        needs), write the config and set the initial password (once).
 
         Safe to run again: jars already present are kept, and the password is only generated
         before the store is first created. Changing ports or memory on a re-install rewrites the
@@ -174,6 +175,7 @@ class LocalNeo4j:
                     "Install it (apt-get install maven) and retry."
                 )
             self._fetch_jars(mvn, lib, browser=browser, maven_repo=maven_repo, quiet=quiet)
+        self.ensure_parquet_import_jars(maven_repo=maven_repo)
         data = Path(data_dir).resolve() if data_dir else self.home / "data"
         for sub in ("conf", "logs", "run", "plugins", "import"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from abusenet.neo4j_server import LocalNeo4j, Neo4jServerError, free_port
+from abusenet.neo4j_server import PARQUET_IMPORT_JARS, LocalNeo4j, Neo4jServerError, free_port
 from tests.conftest import _installed_jars
 
 pytestmark = pytest.mark.neo4j
@@ -36,6 +36,13 @@ def test_password_file_is_private_and_strong(server: LocalNeo4j) -> None:
     mode = stat.S_IMODE(server.password_path.stat().st_mode)
     assert mode == 0o600
     assert len(server.read_password()) >= 24
+
+
+def test_install_brings_the_jars_the_parquet_import_needs(server: LocalNeo4j) -> None:
+    lib = server.home / "lib"
+    for artifact in PARQUET_IMPORT_JARS:
+        _, name, version = artifact.split(":")
+        assert (lib / f"{name}-{version}.jar").is_file(), artifact
 
 
 def test_start_answers_bolt_and_stores_nodes(server: LocalNeo4j) -> None:
