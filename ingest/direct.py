@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.mapping import Mapping
-from ingest.readers import csv_scan_sql, file_format, rejected_csv_rows, source_columns
+from ingest.readers import csv_source_view, file_format, rejected_csv_rows
 from ingest.sql import ident, literal
 from ingest.validate import transform_sql
 
@@ -78,15 +78,11 @@ def write_clean_csv(
     result = DirectWrite()
     select = ", ".join(ident(c) for c in columns)
     for index, path in enumerate(files):
-        names = source_columns(path, header=mapping.header, delimiter=mapping.delimiter)
-        rejects = f"_direct_rejects_{index}"
-        scan = csv_scan_sql(path, names, header=mapping.header is None,
-                            delimiter=mapping.delimiter, rejects=rejects, numbered=False)
-        if scan is None:
+        rejects, view = f"_direct_rejects_{index}", f"direct_source_{index}"
+        names = csv_source_view(con, path, view, header=mapping.header,
+                                delimiter=mapping.delimiter, rejects=rejects, numbered=False)
+        if names is None:
             return None
-        view = f"direct_source_{index}"
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(view)} AS SELECT *, "
-                    f"CAST(NULL AS VARCHAR) AS _error FROM ({scan})")
         text = pa.schema([(c, pa.string()) for c in names])
         rows = transform_sql(mapping, text, table=view)
         # The UTC day by arithmetic: CAST(ts AS DATE) goes through the time zone library.

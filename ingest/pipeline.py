@@ -52,7 +52,7 @@ from ingest.labels import read_labels
 from ingest.mapping import Mapping, check_source_columns, load_mapping
 from ingest.readers import (
     Chunk,
-    csv_scan_sql,
+    csv_source_view,
     file_checksum,
     file_format,
     iter_chunks,
@@ -388,15 +388,12 @@ def _scan_csv(
     rows it accepted are corrected for the rejected lines before them; unnumbered, a rejected
     row makes the file staged again, numbered.
     """
-    names = source_columns(path, header=mapping.header, delimiter=mapping.delimiter)
     rejects = f"_rejects_{index}"
-    scan = csv_scan_sql(path, names, header=mapping.header is None,
-                        delimiter=mapping.delimiter, rejects=rejects, numbered=numbered)
-    if scan is None:
+    names = csv_source_view(con, path, "source", header=mapping.header,
+                            delimiter=mapping.delimiter, rejects=rejects, numbered=numbered)
+    if names is None:
         return None
     text = pa.schema([(c, pa.string()) for c in names])
-    con.execute(f"CREATE OR REPLACE TEMP VIEW source AS SELECT *, "
-                f"CAST(NULL AS VARCHAR) AS _error FROM ({scan})")
     sql = transform_sql(mapping, text, table="source", keep_raw=True)
     # Row numbers follow the file order only while DuckDB keeps it.
     con.execute(f"SET preserve_insertion_order = {literal(numbered)}")

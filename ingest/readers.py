@@ -242,6 +242,33 @@ def csv_scan_sql(
     return f"SELECT *, row_number() OVER () + {first_line - 1} AS _line FROM {scan}"
 
 
+def csv_source_view(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    view: str,
+    *,
+    header: Sequence[str] | None,
+    delimiter: str | None,
+    rejects: str,
+    numbered: bool,
+) -> list[str] | None:
+    """Create the temporary view ``view`` over the CSV file ``path``: its columns as text,
+    ``_line`` and a null ``_error`` (see :func:`csv_scan_sql`).
+
+    ``header`` is the mapping's list of column names for a file without a header row (``None``:
+    the file's first row names them). Returns the column names, or ``None`` when DuckDB cannot
+    read the file's compression.
+    """
+    names = source_columns(path, header=header, delimiter=delimiter)
+    scan = csv_scan_sql(path, names, header=header is None, delimiter=delimiter,
+                        rejects=rejects, numbered=numbered)
+    if scan is None:
+        return None
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {ident(view)} AS SELECT *, "
+                f"CAST(NULL AS VARCHAR) AS _error FROM ({scan})")
+    return names
+
+
 def rejected_csv_rows(
     con: duckdb.DuckDBPyConnection,
     rejects: str,

@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import ingest.direct as direct
 import ingest.pipeline as pipeline
+import ingest.readers as readers
 from ingest.mapping import MappingError, load_mapping, mapping_from_dict
 from ingest.pipeline import TooManyBadRows, count_events, event_files, ingest_logs
 from ingest.readers import WRONG_COLUMN_COUNT
@@ -102,10 +102,9 @@ def test_incremental_append_only_reads_the_new_day(tmp_path, monkeypatch):
     old_files = {p: p.read_bytes() for p in event_files(tmp_path / "events")}
     write_csv(tmp_path / "logs" / "day2.csv", ["a9,2024-01-03T08:00:00Z,login,,,d9,,,"])
     read = []
-    original = pipeline.csv_scan_sql
-    for module in (pipeline, direct):
-        monkeypatch.setattr(module, "csv_scan_sql", lambda p, *a, **k: read.append(p.name)
-                            or original(p, *a, **k))
+    original = readers.csv_scan_sql
+    monkeypatch.setattr(readers, "csv_scan_sql", lambda p, *a, **k: read.append(p.name)
+                        or original(p, *a, **k))
     summary = ingest(tmp_path / "logs", tmp_path / "events")
     assert read == ["day2.csv"]
     assert (summary.files_new, summary.files_skipped, summary.accepted) == (1, 1, 1)
@@ -193,14 +192,13 @@ def test_csv_files_are_numbered_in_file_order_only_when_lines_matter(
     tmp_path, monkeypatch, extra, scans
 ):
     seen = []
-    original = pipeline.csv_scan_sql
+    original = readers.csv_scan_sql
 
     def scan(path, *args, **kwargs):
         seen.append(kwargs["numbered"])
         return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "csv_scan_sql", scan)
-    monkeypatch.setattr(direct, "csv_scan_sql", scan)
+    monkeypatch.setattr(readers, "csv_scan_sql", scan)
     summary = ingest(write_csv(tmp_path / "day1.csv", ROWS + extra), tmp_path / "events",
                      max_bad_fraction=0.5)
     assert seen == scans
