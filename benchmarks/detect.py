@@ -31,9 +31,9 @@ epochs, blend weight, ``positions``) uses validation labels only.
 
 Ring datasets (``benchmarks/rings.py``, protocol in its docstring): AMLSim 10k with half the
 rings' members labelled (rings recovered among the other half, top-ring precision, account
-AUROC / AUPRC on unlabelled accounts; mean ± std over ``--ring-seeds``) and the generator's data
-at ``--synth-accounts`` (``--synth-methods`` picks the methods there, since the GNN is the slow
-one). ``--skip-rings`` leaves them out.
+AUROC / AUPRC on unlabelled accounts; mean ± std over ``--ring-seeds``, 10 draws by default)
+and the generator's data at ``--synth-accounts`` (``--synth-methods`` picks the methods there,
+since the GNN is the slow one). ``--skip-rings`` leaves them out.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ import yaml
 from scipy.stats import rankdata
 from torch_geometric.data import HeteroData
 
+from benchmarks.rings import AMLSIM_SEEDS
 from gnn.baselines import ComponentRate, LabelPropagation, XGBGraph
 from gnn.correct_smooth import normalized_adjacency, select_correct_smooth
 from gnn.data import (
@@ -424,8 +425,8 @@ def main() -> None:
     parser.add_argument("--skip-rings", action="store_true", help="node-level datasets only")
     parser.add_argument("--datasets", nargs="*", choices=list(NODE_RUNNERS),
                         default=list(NODE_RUNNERS), help="node-level datasets to run")
-    parser.add_argument("--ring-seeds", type=int, nargs="+", default=[0, 1, 2],
-                        help="label draws on AMLSim")
+    parser.add_argument("--ring-seeds", type=int, nargs="+", default=list(AMLSIM_SEEDS),
+                        help="label draws on AMLSim (default 0-9)")
     parser.add_argument("--synth-accounts", type=int, default=100_000,
                         help="accounts in the generated ring dataset")
     parser.add_argument("--synth-methods", nargs="+", default=None,
