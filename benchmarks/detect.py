@@ -32,7 +32,8 @@ epochs, blend weight, ``positions``) uses validation labels only.
 Ring datasets (``benchmarks/rings.py``, protocol in its docstring): AMLSim 10k with half the
 rings' members labelled (rings recovered among the other half, top-ring precision, account
 AUROC / AUPRC on unlabelled accounts; mean ± std over ``--ring-seeds``, 10 draws by default)
-and the generator's data at ``--synth-accounts`` (``--synth-methods`` picks the methods there,
+and the generator's data at ``--synth-accounts``, one world per ``--synth-seeds`` (default 0-2;
+``--synth-methods`` picks the methods there,
 since the GNN is the slow one). ``--skip-rings`` leaves them out.
 """
 
@@ -51,7 +52,7 @@ import yaml
 from scipy.stats import rankdata
 from torch_geometric.data import HeteroData
 
-from benchmarks.rings import AMLSIM_SEEDS
+from benchmarks.rings import AMLSIM_SEEDS, SYNTH_SEEDS
 from gnn.baselines import ComponentRate, LabelPropagation, XGBGraph
 from gnn.correct_smooth import normalized_adjacency, select_correct_smooth
 from gnn.data import (
@@ -279,7 +280,8 @@ def run_synth_rings(args: argparse.Namespace) -> list[Row]:
     """The generator's data with its planted rings (``benchmarks/rings.py``)."""
     from benchmarks.rings import run_synth
 
-    return ring_rows(run_synth(args.synth_accounts, seeds=(0,), methods=args.synth_methods))
+    return ring_rows(run_synth(args.synth_accounts, seeds=args.synth_seeds,
+                               methods=args.synth_methods))
 
 
 NODE_RUNNERS: dict[str, Runner] = {"tolokers": run_tolokers, "reddit": run_reddit}
@@ -429,6 +431,8 @@ def main() -> None:
                         help="label draws on AMLSim (default 0-9)")
     parser.add_argument("--synth-accounts", type=int, default=100_000,
                         help="accounts in the generated ring dataset")
+    parser.add_argument("--synth-seeds", type=int, nargs="+", default=list(SYNTH_SEEDS),
+                        help="generator seeds, one generated world each (default 0-2)")
     parser.add_argument("--synth-methods", nargs="+", default=None,
                         help="methods on the generated data (default: all)")
     args = parser.parse_args()

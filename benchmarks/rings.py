@@ -219,6 +219,8 @@ def evaluate(
 #: AMLSim label draws by default: ten, like the ten splits of the node datasets (with three,
 #: the mean's standard error, ~0.02 in top precision, was as large as the effects measured).
 AMLSIM_SEEDS = tuple(range(10))
+#: Generated worlds by default (each a different generator seed).
+SYNTH_SEEDS = (0, 1, 2)
 
 
 def run_amlsim(seeds: Sequence[int] = AMLSIM_SEEDS, methods: Sequence[str] | None = None,
@@ -243,7 +245,7 @@ def run_amlsim(seeds: Sequence[int] = AMLSIM_SEEDS, methods: Sequence[str] | Non
     return rows
 
 
-def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = (0,),
+def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = SYNTH_SEEDS,
               methods: Sequence[str] | None = None, scored_candidates: bool = False
               ) -> list[dict]:
     """Benchmark rows on generated data, one per method and seed (see module docstring);
@@ -327,7 +329,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(AMLSIM_SEEDS),
                         help="AMLSim label draws (default 0-9)")
     parser.add_argument("--synth-accounts", type=int, default=100_000)
-    parser.add_argument("--synth-seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--synth-seeds", type=int, nargs="+", default=list(SYNTH_SEEDS),
+                        help="generator seeds, one world each (default 0-2)")
     parser.add_argument("--skip-synth", action="store_true")
     parser.add_argument("--skip-amlsim", action="store_true")
     parser.add_argument("--methods", nargs="+", default=None,
