@@ -33,8 +33,8 @@ Ring datasets (``benchmarks/rings.py``, protocol in its docstring): AMLSim 10k w
 rings' members labelled (rings recovered among the other half, top-ring precision, account
 AUROC / AUPRC on unlabelled accounts; mean ± std over ``--ring-seeds``, 10 draws by default)
 and the generator's data at ``--synth-accounts``, one world per ``--synth-seeds`` (default 0-2;
-``--synth-methods`` picks the methods there,
-since the GNN is the slow one). ``--skip-rings`` leaves them out.
+``--synth-methods`` picks the methods there, since the GNN is the slow one). ``--skip-rings``
+leaves them out.
 """
 
 from __future__ import annotations
