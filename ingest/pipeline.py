@@ -275,17 +275,19 @@ def _ingest_direct(
     with bad rows) when the files must be staged instead: not a few CSV files, a bad or
     rejected row, an ``event_id`` repeated within the run or already stored.
     """
-    if not direct_candidates([p for p, _ in new]):
+    paths = [p for p, _ in new]
+    if not direct_candidates(paths):
         return None, set()
-    task = show.add("reading", total=sum(p.stat().st_size for p, _ in new))
-    show.describe(task, "reading " + ", ".join(p.name for p, _ in new))
+    size = sum(p.stat().st_size for p in paths)
+    task = show.add("reading", total=size)
+    show.describe(task, "reading " + ", ".join(p.name for p in paths))
     out = staging / "events"
-    result = write_clean_csv(con, [p for p, _ in new], mapping, event_schema(mapping).names,
-                             out, uuid.uuid4().hex[:12])
+    result = write_clean_csv(con, paths, mapping, event_schema(mapping).names, out,
+                             uuid.uuid4().hex[:12])
     if result is None or not result.clean or _repeats_or_known_ids(con, out, events_dir):
         shutil.rmtree(out, ignore_errors=True)
         return None, result.dirty if result is not None else set()
-    show.advance(task, sum(p.stat().st_size for p, _ in new))
+    show.advance(task, size)
     _move_days(out, events_dir)
     summary.rows_in = summary.accepted = sum(result.rows)
     return {key: _file_facts(path, rows) for (path, key), rows in zip(new, result.rows,
