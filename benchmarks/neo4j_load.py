@@ -21,7 +21,7 @@ and the server, since wall time on a shared machine says little.
 
 Usage::
 
-    python -m benchmarks.neo4j_load --accounts 1000000 [--skip-driver] [--repeats 100]
+    python -m benchmarks.neo4j_load --accounts 1000000 [--skip-driver | --skip-bulk] [--repeats 100]
         [--warmup 20] [--writers 2] [--batch-size 10000] [--json out.json]
 
 Targets on the 2-core development machine: driver >= 30k relationships/s, bulk >= 300k
@@ -293,6 +293,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     parser.add_argument("--skip-driver", action="store_true",
                         help="bulk path and queries only (the driver path at 1M takes long)")
+    parser.add_argument("--skip-bulk", action="store_true",
+                        help="driver path only (no bulk import, write-back or query latency)")
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                         help="rows per write transaction (driver path)")
     parser.add_argument("--writers", type=int, default=WRITERS,
@@ -315,7 +317,8 @@ def main() -> None:
     try:
         if not args.skip_driver:
             bench_driver(snapshot, workdir, args, report)
-        bench_bulk_and_queries(snapshot, rings, workdir, args, report)
+        if not args.skip_bulk:
+            bench_bulk_and_queries(snapshot, rings, workdir, args, report)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -340,6 +343,8 @@ def print_table(report: dict[str, Any]) -> None:
     if "driver_reload_unchanged" in report:
         r = report["driver_reload_unchanged"]
         print(f"| driver_reload_unchanged | {r['seconds']} | (wrote {r['written']}) | | |")
+    if "queries" not in report:
+        return
     print(f"\nwrite-back: {report['writeback']}\n")
     print("| query | p50 ms | p95 ms | max ms | rows/run | warm-up p95 ms |\n"
           "|---|---|---|---|---|---|")
