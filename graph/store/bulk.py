@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,10 @@ if TYPE_CHECKING:
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
 #: Import files written at once.
 WRITER_THREADS = min(4, os.cpu_count() or 1)
+#: Rows per Parquet row group. The import tool hands its threads one row group at a time, and
+#: Arrow's default (1Mi rows) made each file of up to 1M rows a single piece of work: the
+#: 1M-account file kept one thread busy after the other had run out of files.
+ROW_GROUP_ROWS = 65_536
 
 
 class BulkImportError(RuntimeError):
@@ -119,14 +124,19 @@ def _node_numbers(numbering: tuple[int, pa.Array], ids: pd.Series) -> np.ndarray
     return first + positions(ids, keys)
 
 
-def import_command(store: Neo4jStore, files: list[ImportFile]) -> list[str]:
-    """The ``neo4j-admin database import full`` command line for ``files`` into the store's db."""
+def import_command(store: Neo4jStore, files: list[ImportFile],
+                   jvm_flags: Sequence[str] = ()) -> list[str]:
+    """The ``neo4j-admin database import full`` command line for ``files`` into the store's db.
+
+    ``jvm_flags`` go to the import tool's JVM (e.g. a class archive's, see :func:`_run_import`).
+    """
     from abusenet.neo4j_server import JVM_FLAGS, find_java
 
     assert store.server is not None
     return [
         # The admin tool itself: neo4j-admin's launcher would start a second JVM to run it.
-        find_java(), *JVM_FLAGS, "-cp", str(store.server.home / "lib" / "*"), ADMIN_TOOL,
+        find_java(), *JVM_FLAGS, *jvm_flags,
+        "-cp", str(_lib(store.server) / "*"), ADMIN_TOOL,
         "database", "import", "full", store.database,
         *(f.argument() for f in files),
         "--input-type=parquet", "--overwrite-destination=true",
@@ -134,6 +144,11 @@ def import_command(store: Neo4jStore, files: list[ImportFile]) -> list[str]:
         # Without it the tool writes import.report into the caller's working directory.
         f"--report-file={store.server.home / 'logs' / 'import.report'}",
     ]
+
+
+def _lib(server: LocalNeo4j) -> Path:
+    """The server's jars by their real path (a class archive matches only that class path)."""
+    return (server.home / "lib").resolve()
 
 
 def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) -> LoadSummary:
@@ -204,18 +219,28 @@ def _ensure_parquet_jars(server: LocalNeo4j) -> None:
 
 
 def _run_import(store: Neo4jStore, files: list[ImportFile], progress: bool) -> None:
+    """Run the import tool; its JVM reads a class archive, or writes one the first time."""
+    from abusenet.neo4j_server import ClassArchive, find_java
+
     assert store.server is not None
     home = store.server.home
+    archive = ClassArchive("import", find_java(), [_lib(store.server)])
+    flags, pending = archive.jvm_flags()
     env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
-    done = subprocess.run(
-        import_command(store, files), env=env, text=True,
-        stdout=None if progress else subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    if done.returncode != 0:
-        raise BulkImportError(
-            f"neo4j-admin database import failed (exit {done.returncode}); the database was "
-            f"left as it was. Its output:\n{(done.stderr or done.stdout or '')[-2000:]}"
+    try:
+        done = subprocess.run(
+            import_command(store, files, flags), env=env, text=True,
+            stdout=None if progress else subprocess.PIPE, stderr=subprocess.PIPE,
         )
+        if done.returncode != 0:
+            raise BulkImportError(
+                f"neo4j-admin database import failed (exit {done.returncode}); the database was "
+                f"left as it was. Its output:\n{(done.stderr or done.stdout or '')[-2000:]}"
+            )
+        archive.commit(pending)
+    finally:
+        if pending is not None:
+            pending.unlink(missing_ok=True)
 
 
 def _write(out: Path, kind: str, name: str, leading: dict[str, np.ndarray],
@@ -225,7 +250,7 @@ def _write(out: Path, kind: str, name: str, leading: dict[str, np.ndarray],
     columns |= {str(c): _parquet_column(frame[c]) for c in frame.columns}
     # Uncompressed, no dictionaries, no statistics: the file is read once, right away.
     pq.write_table(pa.table(columns), path, compression="none", use_dictionary=False,
-                   write_statistics=False)
+                   write_statistics=False, row_group_size=ROW_GROUP_ROWS)
     return ImportFile(kind, name, path, len(frame))
 
 

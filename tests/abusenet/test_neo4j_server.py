@@ -11,7 +11,13 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from abusenet.neo4j_server import PARQUET_IMPORT_JARS, LocalNeo4j, Neo4jServerError, free_port
+from abusenet.neo4j_server import (
+    PARQUET_IMPORT_JARS,
+    ClassArchive,
+    LocalNeo4j,
+    Neo4jServerError,
+    free_port,
+)
 from tests.conftest import _installed_jars
 
 pytestmark = pytest.mark.neo4j
@@ -87,6 +93,18 @@ def test_stop_is_clean_and_restart_keeps_data(server: LocalNeo4j) -> None:
         assert records[0]["n"] == 3
 
 
+def test_restarted_server_maps_the_class_archive_of_its_jars(server: LocalNeo4j) -> None:
+    # The server of the earlier tests stopped once: it wrote the archive then, if none existed.
+    status = server.status()
+    assert status.running and status.pid is not None
+    java = Path(f"/proc/{status.pid}/exe").resolve()
+    archive = ClassArchive("server", str(java), [server.home / "plugins", server.home / "lib"])
+    assert archive.path.is_file()
+    assert archive.path.parent == (server.home / "lib").resolve().parent / "cds"
+    cmdline = Path(f"/proc/{status.pid}/cmdline").read_bytes().decode().split("\0")
+    assert f"-XX:SharedArchiveFile={archive.path}" in cmdline
+
+
 def test_killed_server_is_reported_stale_then_restarts(server: LocalNeo4j) -> None:
     status = server.status()
     assert status.running and status.pid is not None
@@ -112,3 +130,52 @@ def test_generated_passwords_never_look_like_options() -> None:
     drawn = [generate_password() for _ in range(2000)]
     assert all(p[0].isalnum() and len(p) == 32 for p in drawn)
     assert len(set(drawn)) == len(drawn)
+
+
+def _jar_home(tmp_path: Path) -> tuple[Path, Path]:
+    lib = tmp_path / "home" / "lib"
+    lib.mkdir(parents=True)
+    (lib / "a.jar").write_bytes(b"jar a")
+    java = tmp_path / "java"
+    java.write_bytes(b"a java binary")
+    return lib, java
+
+
+def test_class_archive_is_named_by_the_java_and_the_jars(tmp_path: Path) -> None:
+    lib, java = _jar_home(tmp_path)
+    first = ClassArchive("server", str(java), [lib]).path
+    assert first.parent == lib.parent / "cds" and first.name.startswith("server-")
+    linked = tmp_path / "other-home" / "lib"
+    linked.parent.mkdir()
+    linked.symlink_to(lib, target_is_directory=True)
+    assert ClassArchive("server", str(java), [linked]).path == first  # shared jars, shared archive
+    assert ClassArchive("import", str(java), [lib]).path != first
+    (lib / "b.jar").write_bytes(b"jar b")
+    assert ClassArchive("server", str(java), [lib]).path != first
+
+
+def test_class_archive_is_written_once_then_read(tmp_path: Path) -> None:
+    lib, java = _jar_home(tmp_path)
+    archive = ClassArchive("import", str(java), [lib])
+    flags, pending = archive.jvm_flags()
+    assert pending is not None and flags[0] == f"-XX:ArchiveClassesAtExit={pending}"
+    assert pending.parent == archive.path.parent and not archive.path.exists()
+    pending.write_bytes(b"classes")  # what the JVM writes as it exits
+    older = archive.path.with_name("import-0000000000000000.jsa")
+    older.write_bytes(b"stale")
+    other_role = archive.path.with_name("server-0000000000000000.jsa")
+    other_role.write_bytes(b"kept")
+    archive.commit(pending)
+    assert archive.path.read_bytes() == b"classes" and not pending.exists()
+    assert not older.exists() and other_role.exists()
+    assert archive.jvm_flags() == ([f"-XX:SharedArchiveFile={archive.path}"], None)
+
+
+def test_class_archive_not_written_is_no_error(tmp_path: Path) -> None:
+    lib, java = _jar_home(tmp_path)
+    archive = ClassArchive("import", str(java), [lib])
+    _, pending = archive.jvm_flags()
+    archive.commit(pending)  # the JVM died before writing it
+    archive.commit(None)
+    assert not archive.path.exists()
+    assert archive.jvm_flags()[1] is not None
