@@ -10,7 +10,9 @@ hashes back, compares them with the snapshot's, and then, in managed write trans
    endpoints named by element id (the server reads the node record directly instead of
    seeking the unique id index), in batches sorted by endpoints (``writers`` batches
    at a time: concurrent batches hold disjoint source ranges, and a deadlock on a shared
-   destination is detected by the server and the batch retried);
+   destination is detected by the server and the batch retried); while one type is written, a
+   background thread compares, sorts and prepares the next, so the server does not wait for the
+   client between types;
 3. deletes the relationships, then the nodes, that the store loaded before but the snapshot no
    longer holds (``prune``).
 
@@ -167,55 +169,58 @@ def driver_load(
     if batch_size < 1 or writers < 1:
         raise ValueError(f"batch_size and writers must be positive, not {batch_size}, {writers}")
     start = time.perf_counter()
-    nodes, rels = node_tables(snapshot), rel_tables(snapshot)
+    nodes = node_tables(snapshot)
     ensure_schema(runner, [t.label for t in nodes])
-    summary = LoadSummary("driver", relationship_types=tuple(t.rel_type for t in rels))
+    summary = LoadSummary("driver")
     stale_nodes: dict[str, list[str]] = {}
     stale_rels: dict[str, pd.DataFrame] = {}
     element_ids: dict[str, ElementIds] = {}
-    clock = time.perf_counter()
-    for table in nodes:
-        loaded = _loaded_nodes(runner, table.label)
-        new, changed = _new_and_changed(table.frame, loaded, ["id"])
-        summary.unchanged[table.label] = len(table.frame) - len(new) - len(changed)
-        ours = loaded.loc[loaded["loaded_hash"].notna(), "id"]
-        stale_nodes[table.label] = sorted(set(ours) - set(table.frame["id"]))
-        clock = summary.add_time("compare", clock)
-        known = ElementIds(loaded["id"], loaded["element_id"])
-        summary.written[table.label] = 0
-        for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed")):
-            for chunk, result in _write_batches(
-                runner, _node_write(table, verb), _node_write(table, "MERGE"), rows,
-                table.properties, batch_size, progress, f"{table.label} nodes ({what})", writers,
-            ):
-                written = result.single("rows") or []
-                known.add(chunk["id"].to_numpy()[written], result.single("element_ids"))
-                summary.written[table.label] += len(written)
-        element_ids[table.label] = known
-        clock = summary.add_time("nodes", clock)
-    for table in rels:
-        loaded = _loaded_rels(runner, table)
-        new, changed = _new_and_changed(table.frame, loaded, ["src", "dst"])
-        summary.unchanged[table.rel_type] = len(table.frame) - len(new) - len(changed)
-        ours = loaded.loc[loaded["loaded_hash"].notna(), ["src", "dst"]]
-        keep = table.frame[["src", "dst"]].assign(_keep=True)
-        gone = ours.merge(keep, on=["src", "dst"], how="left")
-        stale_rels[table.rel_type] = gone.loc[gone["_keep"].isna(), ["src", "dst"]]
-        clock = summary.add_time("compare", clock)
-        summary.written[table.rel_type] = 0
-        for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed")):
-            # Sorted by endpoints: each batch touches neighbouring nodes, in a stable lock
-            # order. Endpoints then travel as element ids.
-            rows = rows.sort_values(["src", "dst"], kind="stable")
-            rows = rows.assign(src=element_ids[table.src_label].of(rows["src"]),
-                               dst=element_ids[table.dst_label].of(rows["dst"]))
-            summary.written[table.rel_type] += sum(
-                int(result.single("written") or 0) for _, result in _write_batches(
-                    runner, _rel_write(table, verb), _rel_write(table, "MERGE"), rows,
-                    table.properties, batch_size, progress,
-                    f"{table.rel_type} relationships ({what})", writers)
-            )
-        clock = summary.add_time("relationships", clock)
+    # One background thread prepares relationships (tables, then each type's comparison with
+    # the store, sort and endpoint look-up) while the server writes: the client's share of a
+    # load is otherwise time the server waits.
+    with ThreadPoolExecutor(1) as prep:
+        pending_rels = prep.submit(rel_tables, snapshot)
+        clock = time.perf_counter()
+        for table in nodes:
+            loaded = _loaded_nodes(runner, table.label)
+            new, changed = _new_and_changed(table.frame, loaded, ["id"])
+            summary.unchanged[table.label] = len(table.frame) - len(new) - len(changed)
+            ours = loaded.loc[loaded["loaded_hash"].notna(), "id"]
+            stale_nodes[table.label] = sorted(set(ours) - set(table.frame["id"]))
+            clock = summary.add_time("compare", clock)
+            known = ElementIds(loaded["id"], loaded["element_id"])
+            summary.written[table.label] = 0
+            for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed")):
+                for chunk, result in _write_batches(
+                    runner, _node_write(table, verb), _node_write(table, "MERGE"), rows,
+                    table.properties, batch_size, progress, f"{table.label} nodes ({what})",
+                    writers,
+                ):
+                    written = result.single("rows") or []
+                    known.add(chunk["id"].to_numpy()[written], result.single("element_ids"))
+                    summary.written[table.label] += len(written)
+            element_ids[table.label] = known
+            clock = summary.add_time("nodes", clock)
+        rels = pending_rels.result()
+        summary.relationship_types = tuple(t.rel_type for t in rels)
+        upcoming = [prep.submit(_prepare_rels, runner, t, element_ids) for t in rels[:1]]
+        for index, table in enumerate(rels):
+            prepared = upcoming.pop().result()
+            if index + 1 < len(rels):  # the next type is prepared while this one is written
+                upcoming.append(prep.submit(_prepare_rels, runner, rels[index + 1], element_ids))
+            summary.unchanged[table.rel_type] = prepared.unchanged
+            stale_rels[table.rel_type] = prepared.stale
+            clock = summary.add_time("compare", clock)
+            summary.written[table.rel_type] = 0
+            for verb, rows, what in (("CREATE", prepared.new, "new"),
+                                     ("MERGE", prepared.changed, "changed")):
+                summary.written[table.rel_type] += sum(
+                    int(result.single("written") or 0) for _, result in _write_batches(
+                        runner, _rel_write(table, verb), _rel_write(table, "MERGE"), rows,
+                        table.properties, batch_size, progress,
+                        f"{table.rel_type} relationships ({what})", writers)
+                )
+            clock = summary.add_time("relationships", clock)
     if prune:
         for table in rels:
             summary.deleted[table.rel_type] = _delete_rels(
@@ -241,24 +246,63 @@ class ElementIds:
     def __init__(self, ids: pd.Series, element_ids: pd.Series) -> None:
         self._ids: list[np.ndarray] = [ids.to_numpy(object)]
         self._element_ids: list[np.ndarray] = [element_ids.to_numpy(object)]
+        self._index: tuple[pa.Array, np.ndarray] | None = None
 
     def add(self, ids: np.ndarray, element_ids: list[str]) -> None:
         """Record the element ids of nodes just written (``ids`` in the same order)."""
         self._ids.append(np.asarray(ids, dtype=object))
         self._element_ids.append(np.asarray(element_ids, dtype=object))
+        self._index = None
 
     def of(self, ids: pd.Series) -> np.ndarray:
         """The element ids of ``ids``; raises if a node is not known (not in the store).
 
         A node recorded twice (merged after it was read back) has the same element id both
-        times.
+        times. The look-up table is built on the first call after nodes were added.
         """
-        keys = pa.array(np.concatenate(self._ids), type=pa.string())
+        if self._index is None:
+            self._index = (pa.array(np.concatenate(self._ids), type=pa.string()),
+                           np.concatenate(self._element_ids))
+        keys, element_ids = self._index
         found = positions(ids, keys)
         if (found < 0).any():
             missing = ids[found < 0].iloc[0]
             raise RuntimeError(f"node {missing!r} is not in the store after the node phase")
-        return np.concatenate(self._element_ids)[found]
+        return element_ids[found]
+
+
+@dataclass
+class PreparedRels:
+    """One relationship type compared with the store, ready to write.
+
+    ``new`` and ``changed`` are sorted by endpoints (each batch touches neighbouring nodes, in a
+    stable lock order) and name them by element id; ``stale`` holds the ``src, dst`` ids of
+    relationships an earlier load wrote that the snapshot no longer has.
+    """
+
+    new: pd.DataFrame
+    changed: pd.DataFrame
+    unchanged: int
+    stale: pd.DataFrame
+
+
+def _prepare_rels(
+    runner: QueryRunner, table: RelTable, element_ids: dict[str, ElementIds]
+) -> PreparedRels:
+    loaded = _loaded_rels(runner, table)
+    new, changed = _new_and_changed(table.frame, loaded, ["src", "dst"])
+    ours = loaded.loc[loaded["loaded_hash"].notna(), ["src", "dst"]]
+    keep = table.frame[["src", "dst"]].assign(_keep=True)
+    gone = ours.merge(keep, on=["src", "dst"], how="left")
+
+    def by_element_id(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.sort_values(["src", "dst"], kind="stable")
+        return rows.assign(src=element_ids[table.src_label].of(rows["src"]),
+                           dst=element_ids[table.dst_label].of(rows["dst"]))
+
+    return PreparedRels(by_element_id(new), by_element_id(changed),
+                        len(table.frame) - len(new) - len(changed),
+                        gone.loc[gone["_keep"].isna(), ["src", "dst"]])
 
 
 def _bulk_fits(store: QueryRunner, snapshot: Snapshot) -> bool:
