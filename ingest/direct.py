@@ -21,6 +21,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest.engine import DAY_FILE_PARQUET_OPTIONS
 from ingest.mapping import Mapping
 from ingest.readers import csv_source_view, file_format, rejected_csv_rows
 from ingest.sql import ident, literal
@@ -91,7 +92,7 @@ def write_clean_csv(
             f"COPY (SELECT {select}, CASE WHEN _reason IS NULL THEN {day} END AS day "
             f"FROM ({rows})) TO {literal(str(out))} "
             f"(FORMAT parquet, PARTITION_BY (day), APPEND, "
-            f"FILENAME_PATTERN 'part-{run}-{index}-{{uuid}}', STRING_DICTIONARY_PAGE_SIZE_LIMIT 1)"
+            f"FILENAME_PATTERN 'part-{run}-{index}-{{uuid}}', {DAY_FILE_PARQUET_OPTIONS})"
         ).fetchall()[0][0]
         con.execute(f"DROP VIEW {ident(view)}")
         rejected = rejected_csv_rows(con, rejects, path, names, mapping.source_columns(),

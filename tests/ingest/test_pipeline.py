@@ -340,3 +340,29 @@ def test_an_event_repeated_across_clean_files_of_one_run_keeps_the_first_file(tm
     assert count_events(tmp_path / "events") == 2
     assert not list((tmp_path / "events").glob(".*"))
     assert first.exists()
+
+
+@pytest.mark.parametrize("bad_rows", [0, 1], ids=["direct", "staged"])
+def test_day_files_keep_dictionaries_for_small_vocabularies_only(tmp_path, bad_rows):
+    rows = [f"a{i},2024-01-01T10:00:00Z,{('login', 'payment')[i % 2]},,,,,," for i in range(1500)]
+    rows += ["a0,not-a-time,login,,,,,,"] * bad_rows
+    ingest(write_csv(tmp_path / "logs.csv", rows), tmp_path / "events", max_bad_fraction=0.5)
+    (day_file,) = event_files(tmp_path / "events")
+    chunks = pq.ParquetFile(day_file).metadata.row_group(0)
+    dictionary = {chunks.column(i).path_in_schema: chunks.column(i).has_dictionary_page
+                  for i in range(chunks.num_columns)}
+    # Two event types: a dictionary; 1,500 distinct accounts and ids: plain.
+    assert dictionary["event_type"]
+    assert not dictionary["account_id"] and not dictionary["event_id"]
+
+
+@pytest.mark.parametrize(("ids", "repeated"), [(["e1", "e2", "e3"], False),
+                                               (["e1", "e2", "e1"], True), (["e1"], False)])
+def test_repeated_event_ids_are_found_through_their_hashes(ids, repeated):
+    con = pipeline.connect()
+    try:
+        con.execute("CREATE TABLE t (event_id VARCHAR)")
+        con.executemany("INSERT INTO t VALUES (?)", [[i] for i in ids])
+        assert pipeline._repeats_ids(con, "t") is repeated
+    finally:
+        con.close()
