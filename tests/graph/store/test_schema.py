@@ -26,11 +26,11 @@ def test_unsafe_label_is_refused_before_anything_runs() -> None:
     assert runner.writes == []
 
 
-def test_schema_is_one_transaction_then_a_wait_for_the_indexes() -> None:
+def test_each_statement_runs_in_its_own_transaction() -> None:
     runner = RecordingRunner()
     statements = ensure_schema(runner, ["Email"])
     assert [[query for query, _ in batch] for batch in runner.writes] == [
-        statements, ["CALL db.awaitIndexes($seconds)"]]
+        *([s] for s in statements), ["CALL db.awaitIndexes($seconds)"]]
 
 
 @pytest.mark.neo4j
