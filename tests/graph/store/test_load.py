@@ -10,7 +10,7 @@ from abusenet.neo4j_server import LocalNeo4j, free_port
 from abusenet.settings import Neo4jSettings
 from graph.snapshot import write_snapshot
 from graph.store import Neo4jStore, connect, load_snapshot
-from graph.store.load import ElementIds
+from graph.store.load import ElementIds, _new_and_changed, _stale
 from tests.conftest import _installed_jars
 
 from .helpers import (
@@ -57,6 +57,20 @@ def test_element_ids_refuse_a_node_missing_from_the_store() -> None:
     assert known.of(pd.Series(["a2", "a1"])).tolist() == ["4:x:1", "4:x:0"]
     with pytest.raises(RuntimeError, match="'a3' is not in the store"):
         known.of(pd.Series(["a1", "a3"]))
+
+
+def test_comparison_keys_rows_by_both_endpoints_whatever_the_ids_hold() -> None:
+    # "a" -> "b:c" and "a:b" -> "c" join to the same text without the length prefix: the
+    # second would then pass for the first, whose hash it has.
+    snapshot = pd.DataFrame({"src": ["a", "a:b", "x", "é"], "dst": ["b:c", "c", "y", "z"],
+                             "content_hash": np.array([1, 1, 3, 4], dtype=np.int64)})
+    store = pd.DataFrame({"src": ["a", "a:b", "q", "é"], "dst": ["b:c", "c", "r", "z"],
+                          "loaded_hash": pd.array([1, pd.NA, 9, 5], dtype="Int64")})
+    new, changed = _new_and_changed(snapshot, store, ["src", "dst"])
+    assert new["src"].tolist() == ["x"]
+    assert changed["src"].tolist() == ["a:b", "é"]  # no hash (not ours), other hash
+    assert _stale(store, snapshot, ["src", "dst"]).values.tolist() == [["q", "r"]]
+    assert _stale(store.assign(loaded_hash=pd.NA), snapshot, ["src", "dst"]).empty
 
 
 def test_values_travel_only_as_parameters() -> None:
