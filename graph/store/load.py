@@ -407,8 +407,6 @@ def _loaded_nodes(runner: QueryRunner, label: str) -> pd.DataFrame:
     frames = [pd.DataFrame({"id": pd.Series(dtype=object),
                             "loaded_hash": pd.Series(dtype="Int64"),
                             "element_id": pd.Series(dtype=object)})]
-    if not runner.read(f"MATCH (n:`{label}`) RETURN count(n) AS n").single("n"):
-        return frames[0]
     returns = (
         f"WITH n ORDER BY n.id LIMIT $limit RETURN collect(n.id) AS id, "
         f"collect(coalesce(n.{HASH}, 0)) AS hash, collect(n.{HASH} IS NULL) AS unhashed, "
@@ -418,9 +416,7 @@ def _loaded_nodes(runner: QueryRunner, label: str) -> pd.DataFrame:
     after = f"MATCH (n:`{label}`) WHERE n.id > $after {returns}"
     rows = runner.read(first, {"limit": READ_NODES})
     while rows.single("id"):
-        loaded_hash = pd.array(rows.single("hash"), dtype="Int64")
-        loaded_hash[np.asarray(rows.single("unhashed"), dtype=bool)] = pd.NA
-        frames.append(pd.DataFrame({"id": rows.single("id"), "loaded_hash": loaded_hash,
+        frames.append(pd.DataFrame({"id": rows.single("id"), "loaded_hash": _hashes(rows),
                                     "element_id": rows.single("element_id")}))
         rows = runner.read(after, {"after": rows.single("id")[-1], "limit": READ_NODES})
     return pd.concat(frames, ignore_index=True)
@@ -446,11 +442,17 @@ def _loaded_rels(runner: QueryRunner, table: RelTable, sources: np.ndarray) -> p
     for start in range(0, len(sources) if count else 0, READ_SOURCES):
         chunk = sources[start:start + READ_SOURCES].tolist()
         rows = runner.read(query, {"sources": chunk})
-        loaded_hash = pd.array(rows.single("hash"), dtype="Int64")
-        loaded_hash[np.asarray(rows.single("unhashed"), dtype=bool)] = pd.NA
         frames.append(pd.DataFrame({"src": rows.single("src"), "dst": rows.single("dst"),
-                                    "loaded_hash": loaded_hash}))
+                                    "loaded_hash": _hashes(rows)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _hashes(rows: Rows) -> pd.arrays.IntegerArray:
+    """The content hashes of a chunk read, null where ``unhashed`` (``collect`` skips nulls, so
+    they travel as 0 with a flag)."""
+    hashes = pd.array(rows.single("hash"), dtype="Int64")
+    hashes[np.asarray(rows.single("unhashed"), dtype=bool)] = pd.NA
+    return hashes
 
 
 def _new_and_changed(
