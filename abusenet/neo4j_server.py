@@ -69,10 +69,11 @@ JVM_FLAGS = (
     "-Dfile.encoding=UTF-8",
 )
 #: The server's garbage collection on top of :data:`JVM_FLAGS`. G1 otherwise sizes the young
-#: generation for short pauses: a driver load's 10k-row transactions then ran ~80 young
-#: collections per 100k accounts that copied the live transaction state each time (about 10
-#: CPU s of ~55). Half the heap as young generation: 8 collections, ~1.5 CPU s. A metaspace
-#: start of 256 MB skips the early collections Cypher's generated classes trigger.
+#: generation for short pauses: on a busy machine a driver load's 10k-row transactions then ran
+#: ~80 young collections per 100k accounts that copied the live transaction state each time
+#: (about 10 CPU s of ~60). Half the heap as young generation: 8 collections, ~1.5 CPU s. On a
+#: quiet machine the load's CPU hardly changes (G1 grows the young generation itself). A
+#: metaspace start of 256 MB skips the early collections Cypher's generated classes trigger.
 SERVER_JVM_FLAGS = ("-XX:NewRatio=1", "-XX:MetaspaceSize=256m")
 
 
