@@ -42,7 +42,6 @@ from graph.store.tables import (
     RelTable,
     is_temporal,
     node_tables,
-    positions,
     rel_tables,
 )
 
@@ -92,7 +91,7 @@ def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) ->
     """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    numbers: dict[str, tuple[int, pa.Array]] = {}
+    first_number: dict[str, int] = {}
 
     def node_file(table: NodeTable, first: int) -> ImportFile:
         frame = table.frame[["id", *table.properties, HASH]]
@@ -100,8 +99,8 @@ def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) ->
         return _write(out, "nodes", table.label, {":ID": own}, frame)
 
     def rel_file(table: RelTable) -> ImportFile:
-        ends = {":START_ID": _node_numbers(numbers[table.src_label], table.frame["src"]),
-                ":END_ID": _node_numbers(numbers[table.dst_label], table.frame["dst"])}
+        ends = {":START_ID": first_number[table.src_label] + table.src_rows,
+                ":END_ID": first_number[table.dst_label] + table.dst_rows}
         return _write(out, "relationships", table.rel_type, ends,
                       table.frame[[*table.properties, HASH]])
 
@@ -111,17 +110,11 @@ def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) ->
         futures = []
         first = 0
         for table in node_tables(snapshot):
-            numbers[table.label] = (first, pa.array(table.frame["id"], type=pa.string()))
+            first_number[table.label] = first
             futures.append(pool.submit(node_file, table, first))
             first += len(table.frame)
         futures += [pool.submit(rel_file, table) for table in rel_tables(snapshot)]
         return [f.result() for f in futures]
-
-
-def _node_numbers(numbering: tuple[int, pa.Array], ids: pd.Series) -> np.ndarray:
-    """The store ids of ``ids`` (all present: :func:`rel_tables` drops dangling ones)."""
-    first, keys = numbering
-    return first + positions(ids, keys)
 
 
 def import_command(store: Neo4jStore, files: list[ImportFile],

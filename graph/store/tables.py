@@ -49,12 +49,18 @@ class NodeTable:
 
 @dataclass(frozen=True)
 class RelTable:
-    """The relationships of one type: ``src``, ``dst``, property columns and ``content_hash``."""
+    """The relationships of one type: ``src``, ``dst``, property columns and ``content_hash``.
+
+    ``src_rows`` and ``dst_rows`` give each relationship's endpoints as rows of their node
+    types' tables (:func:`node_tables`, same order), found once when the table is built.
+    """
 
     rel_type: str
     src_label: str
     dst_label: str
     frame: pd.DataFrame
+    src_rows: np.ndarray
+    dst_rows: np.ndarray
 
     @property
     def properties(self) -> list[str]:
@@ -89,9 +95,9 @@ def rel_tables(snapshot: Snapshot) -> list[RelTable]:
         frame["src"] = frame["src"].astype(str)
         frame["dst"] = frame["dst"].astype(str)
         empty = pa.array([], pa.string())
-        present = (positions(frame["src"], known.get(spec.src_type, empty)) >= 0) & (
-            positions(frame["dst"], known.get(spec.dst_type, empty)) >= 0
-        )
+        src_rows = positions(frame["src"], known.get(spec.src_type, empty))
+        dst_rows = positions(frame["dst"], known.get(spec.dst_type, empty))
+        present = (src_rows >= 0) & (dst_rows >= 0)
         if not present.all():
             warnings.warn(
                 f"relation {name}: {int((~present).sum())} relationship(s) name nodes missing "
@@ -99,9 +105,10 @@ def rel_tables(snapshot: Snapshot) -> list[RelTable]:
                 stacklevel=2,
             )
             frame = frame[present].reset_index(drop=True)
+            src_rows, dst_rows = src_rows[present], dst_rows[present]
         tables.append(
             RelTable(rel_type(name), node_label(spec.src_type), node_label(spec.dst_type),
-                     _with_hash(frame))
+                     _with_hash(frame), src_rows, dst_rows)
         )
     return tables
 
