@@ -120,7 +120,7 @@ def run_abusenet(csv: Path, work: Path) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
     from graph.build import write_snapshot_files
     from ingest.mapping import mapping_from_dict
-    from ingest.pipeline import ingest_logs
+    from ingest.run import ingest_logs
 
     started = time.perf_counter()
     summary = ingest_logs(csv, mapping_from_dict(MAPPING), work / "events", progress=False)

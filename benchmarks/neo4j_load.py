@@ -47,12 +47,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from abusenet.neo4j_server import LocalNeo4j, Neo4jServerError, free_port  # noqa: E402
-from abusenet.settings import Neo4jSettings, default_neo4j_home  # noqa: E402
 from graph.query_pack import query_metadata, run_query  # noqa: E402
 from graph.snapshot import Snapshot, relation_specs  # noqa: E402
 from graph.store import LoadSummary, connect, load_snapshot  # noqa: E402
+from graph.store.connection import Neo4jSettings, default_neo4j_home  # noqa: E402
 from graph.store.load import BATCH_SIZE, WRITERS  # noqa: E402
+from graph.store.server.local import LocalNeo4j, Neo4jServerError, free_port  # noqa: E402
 from graph.store.writeback import write_scores  # noqa: E402
 
 START = np.datetime64("2024-01-01T00:00:00", "us")

@@ -71,7 +71,7 @@ def _pipeline_snapshot(inputs: str, mapping: Path, work: Path,
                        labels: pd.DataFrame | None = None) -> Snapshot:
     """Ingest ``inputs`` with ``mapping`` and build a snapshot under ``work``."""
     from graph.build import build_snapshot
-    from ingest.pipeline import ingest_logs
+    from ingest.run import ingest_logs
 
     ingest_logs(inputs, mapping, work / "events", progress=False)
     return build_snapshot(work / "events", work / "snapshot", labels=labels, progress=False)

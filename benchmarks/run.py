@@ -46,8 +46,8 @@ def generate(accounts: int, seed: int, workdir: Path) -> Path:
 
 def empty_database(uri: str) -> None:
     """Delete every node of the database behind ``uri`` (password as for `abusenet run`)."""
-    from abusenet.settings import resolve_neo4j_settings
     from graph.store import connect
+    from graph.store.connection import resolve_neo4j_settings
 
     settings = resolve_neo4j_settings(uri=None if uri == "local" else uri)
     with connect(settings) as store, store.driver.session(database=store.database) as session:

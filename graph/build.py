@@ -1,7 +1,7 @@
 """Canonical events -> graph snapshot, aggregated by DuckDB SQL (out-of-core, multi-threaded).
 
 All aggregation is SQL over one view, ``events`` (the canonical events of
-:mod:`ingest.pipeline`), built by the ``*_sql`` functions below, so that another engine (the
+:mod:`ingest.run`), built by the ``*_sql`` functions below, so that another engine (the
 PySpark path) can mirror it statement by statement. The statements, in order:
 
 1. :func:`pairs_sql`, once per relation, into a table ``pairs_<REL>``: one row per (account,
@@ -55,9 +55,9 @@ from graph.snapshot import (
 from ingest.engine import connect
 from ingest.labels import read_labels
 from ingest.mapping import Mapping, load_mapping
-from ingest.pipeline import LABELS_FILE, event_files
 from ingest.sql import ident, literal
 from ingest.state import IngestState
+from ingest.store import LABELS_FILE, event_files
 
 #: Event types that get their own ``n_events_<type>`` count; rarer ones share ``n_events_other``.
 MAX_EVENT_TYPES = 16
@@ -86,7 +86,7 @@ def build_inputs(
 ) -> tuple[Mapping | None, list[Path], IngestState]:
     """The loaded mapping, the event files and the ingest state of ``events_dir``.
 
-    Shared by every engine that builds a snapshot (DuckDB here, Spark in :mod:`ingest.spark`).
+    Shared by every engine that builds a snapshot (DuckDB here, Spark in :mod:`graph.spark_build`).
     Raises :class:`BuildError` when ``events_dir`` holds no events.
     """
     if mapping is not None and not isinstance(mapping, Mapping):
@@ -118,7 +118,7 @@ def build_snapshot(
     Parameters
     ----------
     events_dir
-        An events directory written by :func:`ingest.pipeline.ingest_logs`.
+        An events directory written by :func:`ingest.run.ingest_logs`.
     out_dir
         The snapshot directory; replaced atomically.
     labels
@@ -272,7 +272,7 @@ def finish_snapshot(
     """Attach the labels of accounts in the graph, then write the snapshot atomically.
 
     The last step of every engine that builds a snapshot (DuckDB here, Spark in
-    :mod:`ingest.spark`), so both write the same manifest and label table.
+    :mod:`graph.spark_build`), so both write the same manifest and label table.
     """
     label_table = snapshot_labels(events_dir, labels, mapping)
     if label_table is not None:

@@ -34,6 +34,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingest.files import replace_dir
+
 SCHEMA_VERSION = 1
 
 ACCOUNT = "Account"
@@ -243,21 +245,6 @@ def read_snapshot(
     known = {"schema_version", "created_at", "nodes", "relations", "labels"}
     meta = {k: v for k, v in manifest.items() if k not in known}
     return Snapshot(nodes=nodes, edges=edges, relations=rels, labels=labels, meta=meta)
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Move directory ``new`` to ``target``; an existing ``target`` is swapped out, then removed.
-
-    Readers see the old directory or the new one, never a mix.
-    """
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-        os.replace(new, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(new, target)
 
 
 def relation_specs(extra: Mapping[str, tuple[str, str]] | None = None) -> dict[str, RelationSpec]:

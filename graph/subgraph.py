@@ -1,11 +1,10 @@
-"""The k-hop neighbourhood of some accounts, from Neo4j or from a snapshot, ready for the GNN.
+"""The k-hop neighbourhood of some accounts, from Neo4j or from a snapshot, as graph tables.
 
 Both sources give the same result: a small :class:`~graph.snapshot.Snapshot` holding every node
 within ``k`` hops of the seed accounts (walking every relationship in either direction, except
-ring membership) and every relationship among those nodes, which
-:func:`gnn.data.snapshot_graph.snapshot_to_heterodata` turns into a ``HeteroData``. Node rows
-are sorted by id and feature columns by name, so the two sources line up row for row; the id map
-gives, per node type, the store id of every row.
+ring membership) and every relationship among those nodes. Node rows are sorted by id and feature
+columns by name, so the two sources line up row for row. :func:`gnn.data.subgraph.extract_subgraph`
+turns the tables into a ``HeteroData`` for the model.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,21 +30,13 @@ from graph.store.names import MEMBER_OF, RING, node_label, rel_type
 from graph.store.runner import QueryRunner
 from graph.store.tables import HASH, LABEL
 
-if TYPE_CHECKING:
-    from torch_geometric.data import HeteroData
-
-    from gnn.data.features import FeatureScaler
-
 Source = Snapshot | QueryRunner | str | os.PathLike[str]
 #: Node properties the store adds that are not snapshot features.
 STORE_PROPERTIES = frozenset({HASH, LABEL, "risk_score", "model_version", "scored_at"})
 
 
-def extract_subgraph(
-    source: Source, account_ids: Iterable[str], k: int = 2, *,
-    scaler: FeatureScaler | None = None,
-) -> tuple[HeteroData, dict[str, pd.Index]]:
-    """The k-hop neighbourhood of ``account_ids`` as a ``HeteroData``.
+def extract_subsnapshot(source: Source, account_ids: Iterable[str], k: int = 2) -> Snapshot:
+    """The k-hop neighbourhood of ``account_ids`` as a :class:`~graph.snapshot.Snapshot`.
 
     Parameters
     ----------
@@ -56,43 +47,6 @@ def extract_subgraph(
         The seed accounts; ids absent from the source are ignored.
     k
         Hops to walk from the seeds (``Account -> Device`` is one hop).
-    scaler
-        The trained model's feature scaler, to score the subgraph with that model; ``None`` fits
-        one on the subgraph.
-
-    Returns
-    -------
-    tuple[HeteroData, dict[str, pandas.Index]]
-        The graph (as :func:`~gnn.data.snapshot_graph.snapshot_to_heterodata` builds it, plus a
-        boolean ``seed_mask`` on accounts) and, per node type, the store id of each row:
-        ``id_map["Account"][i]`` is row ``i``, ``id_map["Account"].get_indexer(ids)`` the rows
-        of ``ids``.
-    """
-    import torch
-
-    from gnn.data.snapshot_graph import snapshot_to_heterodata
-
-    seeds = sorted({str(a) for a in account_ids})
-    sub = extract_subsnapshot(source, seeds, k)
-    if scaler is not None:
-        # The store keeps no property for a missing value: a feature absent from every node of
-        # the neighbourhood is a column of missing values, as in the snapshot.
-        for node_type, columns in scaler.columns.items():
-            if node_type in sub.nodes:
-                sub.nodes[node_type] = sub.nodes[node_type].reindex(
-                    columns=list(dict.fromkeys([*sub.nodes[node_type].columns, *columns]))
-                )
-    data, _ = snapshot_to_heterodata(sub, scaler)
-    id_map = {t: pd.Index(data[t].node_ids) for t in data.node_types}
-    account_rows = id_map.get(ACCOUNT, pd.Index([]))
-    data[ACCOUNT].seed_mask = torch.from_numpy(account_rows.isin(seeds))
-    return data, id_map
-
-
-def extract_subsnapshot(source: Source, account_ids: Iterable[str], k: int = 2) -> Snapshot:
-    """The k-hop neighbourhood of ``account_ids`` as a :class:`~graph.snapshot.Snapshot`.
-
-    See :func:`extract_subgraph` for the parameters.
     """
     if k < 0:
         raise ValueError(f"k must be 0 or more, not {k}")

@@ -6,7 +6,7 @@ parallel DuckDB statement per file (no table of staged rows is built, spilled an
 Bad rows are not kept: their day is null, so DuckDB puts them in a partition of their own,
 whose size tells the run how many there were without a second pass over the file. Whenever
 anything is not clean (a bad or rejected row, a repeated ``event_id``, an id already stored)
-the caller throws the output away and stages the files as before (:mod:`ingest.pipeline`),
+the caller throws the output away and stages the files as before (:mod:`ingest.run`),
 which quarantines and deduplicates with file and line numbers; so the fast path changes no
 result, only the cost.
 """

@@ -30,9 +30,9 @@ def _open_store(neo4j_uri: str | None) -> Neo4jStore:
     """A connected store, or a clear error naming what to set."""
     import neo4j
 
-    from abusenet.neo4j_server import LocalNeo4j
-    from abusenet.settings import default_neo4j_home, resolve_neo4j_settings
     from graph.store import connect
+    from graph.store.connection import default_neo4j_home, resolve_neo4j_settings
+    from graph.store.server.local import LocalNeo4j
 
     settings = resolve_neo4j_settings(uri=neo4j_uri)
     if settings is None:

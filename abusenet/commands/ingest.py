@@ -54,8 +54,8 @@ def ingest(
     from graph.build import BuildError, write_snapshot_files
     from ingest.labels import LabelsError
     from ingest.mapping import MappingError, load_mapping
-    from ingest.pipeline import TooManyBadRows, ingest_logs
     from ingest.readers import InputError
+    from ingest.run import TooManyBadRows, ingest_logs
 
     try:
         spec = load_mapping(mapping)

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from graph.snapshot import replace_dir
-from ingest.state import write_text_atomic
+from ingest.files import replace_dir, write_text_atomic
 
 #: Bump when a stage's outputs change meaning, so older caches are not reused.
 CACHE_VERSION = 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from abusenet.settings import Neo4jSettings
+from graph.store.connection import Neo4jSettings
 
 
 class PipelineError(RuntimeError):
@@ -44,8 +44,8 @@ def input_error(exc: BaseException) -> PipelineError | None:
     from abusenet.pipeline.config import ConfigError
     from ingest.labels import LabelsError
     from ingest.mapping import MappingError
-    from ingest.pipeline import TooManyBadRows
     from ingest.readers import InputError
+    from ingest.run import TooManyBadRows
 
     if isinstance(exc, ConfigError):
         return PipelineError(f"bad run configuration: {exc}")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.snapshot import replace_dir
+from ingest.files import replace_dir
 
 #: Contract Parquet outputs: file -> {column: predicate on its Arrow type, description}.
 PARQUET_CONTRACT: dict[str, dict[str, tuple[object, str]]] = {

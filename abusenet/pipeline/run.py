@@ -27,7 +27,7 @@ from abusenet.pipeline.cache import StageCache, files_fingerprint
 from abusenet.pipeline.errors import PipelineError, input_error, neo4j_error, stage_error
 from abusenet.pipeline.outputs import MODEL_DIR, publish
 from abusenet.pipeline.runner import StageFailed, StageOutcome, StageRunner, StageSpec
-from abusenet.settings import Neo4jSettings
+from graph.store.connection import Neo4jSettings
 from ingest.mapping import Mapping
 
 WORK_DIR = ".work"
@@ -472,8 +472,8 @@ def neo4j_settings_for_run(
     A server is used when ``uri`` (``--neo4j-uri``), ``NEO4J_URI`` or the config's
     ``neo4j.uri`` names one. ``local`` means the server ``abusenet neo4j install`` set up.
     """
-    from abusenet.neo4j_server import LocalNeo4j
-    from abusenet.settings import default_neo4j_home, resolve_neo4j_settings
+    from graph.store.connection import default_neo4j_home, resolve_neo4j_settings
+    from graph.store.server.local import LocalNeo4j
 
     wanted = uri or os.environ.get("NEO4J_URI") or config.get("uri")
     if not wanted:

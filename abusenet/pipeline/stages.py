@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from abusenet.pipeline.outputs import write_contract_table
-from abusenet.settings import Neo4jSettings
+from graph.store.connection import Neo4jSettings
 from ingest.mapping import Mapping
 
 if TYPE_CHECKING:
-    from abusenet.neo4j_server import LocalNeo4j
     from graph.rings.candidates import RingCandidate
+    from graph.store.server.local import LocalNeo4j
 
 EVENTS = "events"
 QUARANTINE = "quarantine.parquet"
@@ -54,7 +54,7 @@ def ingest_stage(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Logs -> ``out/events`` (canonical events, labels) and ``out/quarantine.parquet``."""
-    from ingest.pipeline import ingest_logs
+    from ingest.run import ingest_logs
 
     summary = ingest_logs(
         list(inputs), mapping, out / EVENTS, labels=labels, max_bad_fraction=max_bad_fraction,
@@ -421,8 +421,8 @@ def writeback_stage(
 
 def local_server_for(settings: Neo4jSettings) -> LocalNeo4j | None:
     """The local server behind ``settings`` (enables bulk import), or ``None``."""
-    from abusenet.neo4j_server import LocalNeo4j
-    from abusenet.settings import default_neo4j_home
+    from graph.store.connection import default_neo4j_home
+    from graph.store.server.local import LocalNeo4j
 
     local = LocalNeo4j(default_neo4j_home())
     if local.is_installed() and local.read_settings()["uri"] == settings.uri:

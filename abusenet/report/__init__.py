@@ -27,7 +27,7 @@ def build_report(data: ReportData, path: str | os.PathLike[str]) -> Path:
     Path
         ``path``.
     """
-    from abusenet.pipeline.cache import write_text_atomic
+    from ingest.files import write_text_atomic
 
     target = Path(path)
     write_text_atomic(target, render_report(data))

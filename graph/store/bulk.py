@@ -2,7 +2,7 @@
 
 The import tool writes a store directly, an order of magnitude faster than transactions, but only
 into a database that is offline, and it replaces that database. So the bulk path works only on a
-local server abusenet manages (:class:`~abusenet.neo4j_server.LocalNeo4j`), only into an empty
+local server abusenet manages (:class:`~graph.store.server.local.LocalNeo4j`), only into an empty
 database, and stops the server for the import and starts it again after. The files hold the same
 properties as the driver path (:mod:`graph.store.tables`), ``content_hash`` included, so later
 updates through the driver stay incremental and both paths give the same graph.
@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.snapshot import Snapshot
-from graph.store.load import LoadSummary
+from graph.store.load_summary import LoadSummary
 from graph.store.runner import Neo4jStore, QueryRunner
 from graph.store.schema import ensure_schema
 from graph.store.tables import (
@@ -46,7 +46,7 @@ from graph.store.tables import (
 )
 
 if TYPE_CHECKING:
-    from abusenet.neo4j_server import LocalNeo4j
+    from graph.store.server.local import LocalNeo4j
 
 #: The class behind ``neo4j-admin``, run in this JVM (``Neo4jAdminCommand`` forks one more).
 ADMIN_TOOL = "org.neo4j.cli.AdminTool"
@@ -123,7 +123,7 @@ def import_command(store: Neo4jStore, files: list[ImportFile],
 
     ``jvm_flags`` go to the import tool's JVM (e.g. a class archive's, see :func:`_run_import`).
     """
-    from abusenet.neo4j_server import JVM_FLAGS, find_java
+    from graph.store.server.local import JVM_FLAGS, find_java
 
     assert store.server is not None
     return [
@@ -200,7 +200,7 @@ def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) 
 
 
 def _ensure_parquet_jars(server: LocalNeo4j) -> None:
-    from abusenet.neo4j_server import Neo4jServerError
+    from graph.store.server.local import Neo4jServerError
 
     try:
         server.ensure_parquet_import_jars()
@@ -213,7 +213,7 @@ def _ensure_parquet_jars(server: LocalNeo4j) -> None:
 
 def _run_import(store: Neo4jStore, files: list[ImportFile], progress: bool) -> None:
     """Run the import tool; its JVM reads a class archive, or writes one the first time."""
-    from abusenet.neo4j_server import ClassArchive, find_java
+    from graph.store.server.local import ClassArchive, find_java
 
     assert store.server is not None
     home = store.server.home

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graph.snapshot import Snapshot, read_snapshot
+from graph.store.load_summary import LoadSummary
 from graph.store.names import property_key
 from graph.store.runner import QueryRunner, Rows
 from graph.store.schema import ensure_schema
@@ -67,48 +68,6 @@ READ_SOURCES = 10_000
 #: ``mode="auto"`` bulk-imports a first load of at least this many relationships.
 BULK_MIN_RELATIONSHIPS = 1_000_000
 MODES = ("auto", "driver", "bulk")
-
-
-@dataclass
-class LoadSummary:
-    """What a load did.
-
-    ``written`` and ``deleted`` count rows per label / relationship type; ``unchanged`` counts
-    rows already in the store with the same content. ``seconds`` is the wall time of the load,
-    ``phases`` splits it (driver: ``compare``, ``nodes``, ``relationships``, ``prune``; bulk:
-    ``files`` (import files written while the server stops), ``stop`` (what remains of the stop
-    after that), ``import`` (the import tool), ``start`` (server restart until Bolt answers),
-    ``schema`` (constraints and indexes created and populated)).
-    """
-
-    mode: str
-    written: dict[str, int] = field(default_factory=dict)
-    unchanged: dict[str, int] = field(default_factory=dict)
-    deleted: dict[str, int] = field(default_factory=dict)
-    relationship_types: tuple[str, ...] = ()
-    seconds: float = 0.0
-    phases: dict[str, float] = field(default_factory=dict)
-
-    def add_time(self, phase: str, since: float) -> float:
-        """Add the time from ``since`` (a ``perf_counter`` value) to ``phase``; returns now."""
-        now = time.perf_counter()
-        self.phases[phase] = self.phases.get(phase, 0.0) + now - since
-        return now
-
-    @property
-    def relationships_written(self) -> int:
-        """Relationships created or updated."""
-        return sum(self.written.get(t, 0) for t in self.relationship_types)
-
-    @property
-    def nodes_written(self) -> int:
-        """Nodes created or updated."""
-        return sum(n for k, n in self.written.items() if k not in self.relationship_types)
-
-    @property
-    def total_written(self) -> int:
-        """Nodes and relationships created or updated."""
-        return sum(self.written.values())
 
 
 def load_snapshot(

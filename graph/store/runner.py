@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import neo4j
 
-    from abusenet.neo4j_server import LocalNeo4j
-    from abusenet.settings import Neo4jSettings
+    from graph.store.connection import Neo4jSettings
+    from graph.store.server.local import LocalNeo4j
 
 Params = Mapping[str, Any]
 
@@ -164,7 +164,7 @@ def connect(settings: Neo4jSettings, *, server: LocalNeo4j | None = None) -> Neo
     Parameters
     ----------
     settings
-        Connection settings (see :func:`abusenet.settings.resolve_neo4j_settings`).
+        Connection settings (see :func:`graph.store.connection.resolve_neo4j_settings`).
     server
         The local server behind ``settings`` if abusenet manages it; enables bulk import.
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from graph.snapshot import replace_dir
+from ingest.files import replace_dir
 from ingest.synth.benign import benign_events
 from ingest.synth.config import SynthConfig
 from ingest.synth.events import EventBatch

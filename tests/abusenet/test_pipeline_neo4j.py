@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from abusenet.neo4j_server import free_port
 from abusenet.report import TOP_RING_QUERY
+from graph.store.server.local import free_port
 from tests.abusenet.test_pipeline_run import (
     FAST,
     NO_EXPLAIN,

@@ -10,7 +10,7 @@ from graph.build import (
     write_snapshot_files,
 )
 from graph.snapshot import read_manifest, read_snapshot
-from ingest.pipeline import ingest_logs
+from ingest.run import ingest_logs
 from tests.ingest.helpers import log_mapping, write_csv
 
 # a1: two events an hour apart on day 1, same device d1 and card c1, pays a2 twice.

@@ -6,7 +6,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from abusenet.settings import Neo4jSettings
 from graph.query_pack import (
     QueryPackError,
     get_query,
@@ -16,6 +15,7 @@ from graph.query_pack import (
     run_query,
 )
 from graph.store import Neo4jStore, connect, load_snapshot
+from graph.store.connection import Neo4jSettings
 from graph.store.writeback import write_scores
 from tests.graph.store.helpers import (
     TRICKY_IDS,

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from abusenet.cli import app
-from abusenet.settings import Neo4jSettings
 from graph.snapshot import write_snapshot
+from graph.store.connection import Neo4jSettings
 from tests.graph.store.helpers import TRICKY_IDS, investigation_snapshot
 
 runner = CliRunner()

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from abusenet.settings import Neo4jSettings
 from graph.store import Neo4jStore, connect
+from graph.store.connection import Neo4jSettings
 
 
 @pytest.fixture

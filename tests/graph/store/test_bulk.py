@@ -6,10 +6,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from abusenet.neo4j_server import LocalNeo4j, free_port
-from abusenet.settings import Neo4jSettings
 from graph.store import Neo4jStore, connect, load_snapshot
 from graph.store.bulk import BulkImportError, _parquet_column, bulk_load, write_import_files
+from graph.store.connection import Neo4jSettings
+from graph.store.server.local import LocalNeo4j, free_port
 from tests.conftest import _installed_jars
 
 from .helpers import TRICKY_IDS, RecordingRunner, dump, investigation_snapshot, tricky_snapshot

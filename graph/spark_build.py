@@ -167,7 +167,7 @@ def build_snapshot_spark(
     Parameters
     ----------
     events_dir
-        An events directory written by :func:`ingest.pipeline.ingest_logs` (a local path, or
+        An events directory written by :func:`ingest.run.ingest_logs` (a local path, or
         one every Spark executor can read).
     out_dir
         The snapshot directory (written on the driver, atomically).

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from abusenet.settings import Neo4jSettings, resolve_neo4j_settings
+from graph.store.connection import Neo4jSettings, resolve_neo4j_settings
 
 
 @pytest.fixture

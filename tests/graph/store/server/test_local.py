@@ -11,7 +11,7 @@ from pathlib import Path
 import neo4j
 import pytest
 
-from abusenet.neo4j_server import (
+from graph.store.server.local import (
     PARQUET_IMPORT_JARS,
     ClassArchive,
     LocalNeo4j,
@@ -125,7 +125,7 @@ def test_status_of_a_home_without_install(tmp_path: Path) -> None:
 
 
 def test_generated_passwords_never_look_like_options() -> None:
-    from abusenet.neo4j_server import generate_password
+    from graph.store.server.local import generate_password
 
     drawn = [generate_password() for _ in range(2000)]
     assert all(p[0].isalnum() and len(p) == 32 for p in drawn)

@@ -40,6 +40,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ingest.files import write_text_atomic
+
 NEO4J_VERSION = "5.26.30"
 BROWSER_VERSION = "5.24.0"
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
@@ -255,9 +257,9 @@ class LocalNeo4j:
             "data_dir": str(data),
         }
         self._write_conf(settings)
-        _atomic_write(self.settings_path, json.dumps(settings, indent=2))
+        write_text_atomic(self.settings_path, json.dumps(settings, indent=2))
         if not self.password_path.is_file():
-            _atomic_write(self.password_path, generate_password(), mode=0o600)
+            write_text_atomic(self.password_path, generate_password(), mode=0o600)
         if not (data / "dbms").exists():
             self._admin(java, ["dbms", "set-initial-password", self.read_password()])
         return settings
@@ -271,7 +273,7 @@ class LocalNeo4j:
         maven_repo: str | os.PathLike[str] | None,
         quiet: bool,
     ) -> None:
-        pom = resources.files("abusenet") / "resources" / "neo4j-pom.xml"
+        pom = resources.files("graph.store.server") / "neo4j-pom.xml"
         staging = lib.with_name("lib.partial")
         shutil.rmtree(staging, ignore_errors=True)
         base = [mvn, "-B", "-f", str(pom), "dependency:copy-dependencies",
@@ -362,7 +364,7 @@ class LocalNeo4j:
             "internal.dbms.bolt.netty_server_shutdown_quiet_period": "0",
         }
         text = "".join(f"{k}={v}\n" for k, v in conf.items())
-        _atomic_write(h / "conf" / "neo4j.conf", text)
+        write_text_atomic(h / "conf" / "neo4j.conf", text)
 
     def _admin(self, java: str, args: list[str]) -> None:
         env = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self.home / "conf")}
@@ -438,9 +440,9 @@ class LocalNeo4j:
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, env={**os.environ, "NEO4J_HOME": str(h)},
             )
-        _atomic_write(self._pid_path(), str(self._process.pid))
+        write_text_atomic(self._pid_path(), str(self._process.pid))
         if pending is not None:
-            _atomic_write(self._archive_note_path(),
+            write_text_atomic(self._archive_note_path(),
                           json.dumps({"pending": str(pending), "java": java}))
         self._wait_until_ready(s, timeout)
         return self.status()
@@ -569,16 +571,6 @@ def _checked_java(java: str | None) -> str:
     if match is None or int(match.group(1)) < 17:
         raise Neo4jServerError(f"Neo4j 5.26 needs Java 17 or 21; {java} reports: {out.strip()}")
     return java
-
-
-def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 def _read_pid(path: Path) -> int | None:

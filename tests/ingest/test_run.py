@@ -8,12 +8,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import ingest.pipeline as pipeline
 import ingest.readers as readers
+import ingest.run as pipeline
 from ingest.mapping import MappingError, load_mapping, mapping_from_dict
-from ingest.pipeline import TooManyBadRows, count_events, event_files, ingest_logs
 from ingest.readers import WRONG_COLUMN_COUNT
+from ingest.run import TooManyBadRows, ingest_logs
 from ingest.state import STATE_FILE
+from ingest.store import count_events, event_files
 from tests.ingest.helpers import ROWS, log_mapping, write_csv
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"

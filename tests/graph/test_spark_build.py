@@ -1,4 +1,4 @@
-"""The PySpark path (ingest/spark.py) builds the same snapshot as the DuckDB path (graph/build.py).
+"""The PySpark path (graph/spark_build.py) builds the same snapshot as graph/build.py (DuckDB).
 
 Spark runs in local mode with one core and no UI; one session serves the whole module.
 """
@@ -14,8 +14,8 @@ import pytest
 
 from graph.build import BuildError, build_snapshot
 from graph.snapshot import read_snapshot
-from ingest.pipeline import ingest_logs
-from ingest.spark import build_snapshot_spark, to_spark_sql
+from graph.spark_build import build_snapshot_spark, to_spark_sql
+from ingest.run import ingest_logs
 from ingest.synth import generate
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "configs" / "mappings"
@@ -31,7 +31,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
-    from ingest.spark import spark_session
+    from graph.spark_build import spark_session
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # PySpark's note about pandas 3

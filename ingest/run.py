@@ -48,6 +48,7 @@ import pyarrow.parquet as pq
 
 from ingest.direct import direct_candidates, write_clean_csv
 from ingest.engine import DAY_FILE_PARQUET_OPTIONS, connect
+from ingest.files import write_parquet_atomic
 from ingest.labels import read_labels
 from ingest.mapping import Mapping, check_source_columns, load_mapping
 from ingest.readers import (
@@ -62,11 +63,8 @@ from ingest.readers import (
 )
 from ingest.sql import ident, literal
 from ingest.state import IngestState
+from ingest.store import EVENTS_GLOB, LABELS_FILE, QUARANTINE_FILE, count_events, event_files
 from ingest.validate import event_schema, transform_sql
-
-EVENTS_GLOB = "day=*/*.parquet"
-LABELS_FILE = "labels.parquet"
-QUARANTINE_FILE = "quarantine.parquet"
 
 
 class TooManyBadRows(ValueError):
@@ -214,7 +212,7 @@ def ingest_logs(
             if quarantine.is_file():
                 summary.quarantine_path = str(quarantine)
             if label_table is not None:
-                _write_parquet_atomic(label_table, events_dir / LABELS_FILE)
+                write_parquet_atomic(label_table, events_dir / LABELS_FILE)
             state.files.update(per_file)
             state.save(events_dir)
         finally:
@@ -229,16 +227,6 @@ def ingest_logs(
         summary.label_positives = int(pc.sum(label_table.column("label")).as_py() or 0)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def event_files(events_dir: str | os.PathLike[str]) -> list[Path]:
-    """The canonical event Parquet files under ``events_dir``, sorted."""
-    return sorted(Path(events_dir).glob(EVENTS_GLOB))
-
-
-def count_events(events_dir: str | os.PathLike[str]) -> int:
-    """Number of stored events, from Parquet footers (no data read)."""
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in event_files(events_dir))
 
 
 def _new_files(
@@ -639,18 +627,7 @@ def _merge_quarantine(table: pa.Table, target: Path) -> None:
     """Add the rows of ``table`` to the quarantine file ``target`` (atomically)."""
     if target.is_file():
         table = pa.concat_tables([pq.read_table(target), table], promote_options="permissive")
-    _write_parquet_atomic(table, target)
-
-
-def _write_parquet_atomic(table: pa.Table, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_parquet_atomic(table, target)
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:

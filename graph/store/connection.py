@@ -63,7 +63,7 @@ def resolve_neo4j_settings(
     neo4j_home
         The local server's home; defaults to :func:`default_neo4j_home`.
     """
-    from abusenet.neo4j_server import LocalNeo4j
+    from graph.store.server.local import LocalNeo4j
 
     config = config or {}
     local = LocalNeo4j(neo4j_home or default_neo4j_home())

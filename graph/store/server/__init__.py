@@ -1,0 +1,1 @@
+"""The local Neo4j Community server abusenet installs from Maven Central jars and runs."""
