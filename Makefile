@@ -8,16 +8,27 @@ export ABUSENET_HOME ?= $(CURDIR)/.abusenet
 NEO4J_HOME := $(ABUSENET_HOME)/neo4j
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all bench lint venv neo4j neo4j-start neo4j-stop browser clean
+.PHONY: demo test test-all bench lint lock venv neo4j neo4j-start neo4j-stop browser clean
 
-## venv: create .venv and install abusenet with its dependencies (reused while pyproject.toml is unchanged)
+## venv: create .venv and install abusenet with the versions pinned in constraints.txt
+## (reused while pyproject.toml and constraints.txt are unchanged)
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,spark]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,spark]"
 	@touch $@
+
+## lock: refresh constraints.txt to the newest versions pyproject.toml allows, and install them
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev,spark]"
+	@{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^#'; } \
+	  > constraints.txt.new && mv constraints.txt.new constraints.txt
+	@touch $(VENV)/.installed
+	@echo "constraints.txt refreshed: run make test, then commit it"
 
 ## neo4j: download the pinned Neo4j jars (once) and configure the local server
 neo4j: $(NEO4J_HOME)/server.json
