@@ -1,24 +1,38 @@
-"""Where abusenet keeps its state, and how it finds the Neo4j it talks to.
+"""Where abusenet keeps its state, how it finds the Neo4j it talks to, and what a failure means.
 
 Connection settings are resolved in this order, first match wins, field by field:
 
-1. the environment: ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE``;
-2. the ``neo4j:`` section of a config file (``uri``, ``user``, ``database``; never a password);
-3. the local server that ``abusenet neo4j install`` set up: its URI and its password file.
+1. an explicit URI (``--neo4j-uri``);
+2. the environment: ``NEO4J_URI``, ``NEO4J_USER``, ``NEO4J_PASSWORD``, ``NEO4J_DATABASE`` (read by
+   pydantic-settings; an empty variable counts as unset);
+3. the ``neo4j:`` section of a config file (``uri``, ``user``, ``database``; never a password);
+4. the local server that ``abusenet neo4j install`` set up: its URI and its password file.
+
+The URI ``local`` names that local server wherever a URI is given. :func:`local_server_for` is
+the one answer to "is this the local server?", and :func:`explain_neo4j_error` the one
+translation of a connection, login or database failure into a message for the user.
 
 Secrets never come from code and are never printed: :class:`Neo4jSettings` hides the password in
-its ``repr``.
+its ``repr`` and ``str``, and messages redact ``user:password@`` in URIs.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from graph.store.server.local import LocalNeo4j
+
 #: Environment variable naming the state directory (default ``.abusenet`` in the working dir).
 HOME_ENV = "ABUSENET_HOME"
+#: The URI that names the installed local server.
+LOCAL_URI = "local"
 
 
 def state_dir() -> Path:
@@ -31,13 +45,22 @@ def default_neo4j_home() -> Path:
     return state_dir() / "neo4j"
 
 
-@dataclass(frozen=True)
-class Neo4jSettings:
-    """How to reach a Neo4j server. The password is kept out of ``repr`` and logs."""
+class Neo4jConfigError(ValueError):
+    """The Neo4j connection asked for cannot be set up; the message says what to do."""
+
+
+class Neo4jSettings(BaseSettings):
+    """How to reach a Neo4j server. The password is kept out of ``repr``, ``str`` and logs.
+
+    Fields not given as keyword arguments come from ``NEO4J_URI``, ``NEO4J_USER``,
+    ``NEO4J_PASSWORD`` and ``NEO4J_DATABASE``, then from the defaults.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="NEO4J_", env_ignore_empty=True, frozen=True)
 
     uri: str
     user: str = "neo4j"
-    password: str | None = field(default=None, repr=False)
+    password: str | None = Field(default=None, repr=False)
     database: str = "neo4j"
 
     @property
@@ -46,11 +69,32 @@ class Neo4jSettings:
         return None if self.password is None else (self.user, self.password)
 
 
+def local_server_for(settings: Neo4jSettings, home: Path | None = None) -> LocalNeo4j | None:
+    """The installed local server whose URI ``settings`` name, or ``None``.
+
+    Parameters
+    ----------
+    settings
+        The connection settings in use.
+    home
+        The local server's home; defaults to :func:`default_neo4j_home`.
+    """
+    local = LocalNeo4j(home or default_neo4j_home())
+    return local if _local_uri(local) == settings.uri else None
+
+
+def local_browser_url(settings: Neo4jSettings, home: Path | None = None) -> str | None:
+    """The Neo4j Browser address when ``settings`` point at the local server, else ``None``."""
+    local = local_server_for(settings, home)
+    return None if local is None else local.browser_url()
+
+
 def resolve_neo4j_settings(
-    config: dict[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
     *,
     uri: str | None = None,
     neo4j_home: Path | None = None,
+    local_fallback: bool = True,
 ) -> Neo4jSettings | None:
     """Work out the Neo4j connection, or ``None`` when no server is configured anywhere.
 
@@ -59,27 +103,115 @@ def resolve_neo4j_settings(
     config
         The ``neo4j:`` section of a config file, if any.
     uri
-        An explicit URI (e.g. from ``--neo4j-uri``); it wins over everything else.
+        An explicit URI (e.g. from ``--neo4j-uri``); it wins over everything else. ``local``
+        (here, in ``NEO4J_URI`` or in the config) names the installed local server.
     neo4j_home
         The local server's home; defaults to :func:`default_neo4j_home`.
-    """
-    from graph.store.server.local import LocalNeo4j
+    local_fallback
+        Whether the installed local server is used when nothing names a server (a pipeline run
+        uses Neo4j only when asked to).
 
+    Raises
+    ------
+    Neo4jConfigError
+        When the URI is ``local`` but no local server is installed.
+    """
     config = config or {}
     local = LocalNeo4j(neo4j_home or default_neo4j_home())
-    local_cfg = local.read_settings() if local.is_installed() else None
+    local_uri = _local_uri(local)
+    env = EnvSettingsSource(Neo4jSettings)()
 
-    chosen_uri = uri or os.environ.get("NEO4J_URI") or config.get("uri")
-    if chosen_uri is None and local_cfg is not None:
-        chosen_uri = local_cfg["uri"]
-    if chosen_uri is None:
+    chosen = uri or env.get("uri") or config.get("uri")
+    if chosen is None and local_fallback:
+        chosen = local_uri
+    if chosen is None:
         return None
-    password = os.environ.get("NEO4J_PASSWORD")
-    if password is None and local_cfg is not None and chosen_uri == local_cfg["uri"]:
-        password = local.read_password()
-    return Neo4jSettings(
-        uri=chosen_uri,
-        user=os.environ.get("NEO4J_USER") or config.get("user") or "neo4j",
-        password=password,
-        database=os.environ.get("NEO4J_DATABASE") or config.get("database") or "neo4j",
-    )
+    if chosen == LOCAL_URI:
+        if local_uri is None:
+            raise Neo4jConfigError(
+                f"--neo4j-uri local: no local Neo4j is installed in {local.home}; run "
+                "`abusenet neo4j install` and `abusenet neo4j start` (or `make neo4j-start`) "
+                "first, or pass the bolt:// URI of your own server"
+            )
+        chosen = local_uri
+    values: dict[str, Any] = {"uri": chosen}
+    for key in ("user", "database"):
+        if key not in env and config.get(key):
+            values[key] = config[key]
+    if "password" not in env and chosen == local_uri:
+        values["password"] = local.read_password()
+    return Neo4jSettings(**values)
+
+
+def explain_neo4j_error(exc: BaseException, settings: Neo4jSettings) -> str | None:
+    """The one-paragraph message for a Neo4j connection, login or database failure.
+
+    Returns ``None`` for any other error. The message names the server (with any password in
+    its URI redacted) and says how to fix the problem; it never contains the password.
+
+    Parameters
+    ----------
+    exc
+        The error the driver raised.
+    settings
+        The settings the connection was made with.
+    """
+    import neo4j.exceptions as nex
+
+    where = (f"Neo4j at {redact_uri(settings.uri)} (database {settings.database!r}, "
+             f"user {settings.user!r})")
+    if isinstance(exc, nex.AuthError):
+        message = (
+            f"{where} refused the login: the user name or password is wrong. Set NEO4J_USER and "
+            "NEO4J_PASSWORD to the server's credentials; for the local server started with "
+            "`abusenet neo4j start`, leave NEO4J_PASSWORD unset so abusenet reads the password "
+            "file it generated (<ABUSENET_HOME>/neo4j/password). `abusenet run` also works "
+            "without Neo4j: drop --neo4j-uri and unset NEO4J_URI."
+        )
+    elif isinstance(exc, nex.ServiceUnavailable | nex.DatabaseUnavailable | ConnectionError) or (
+        isinstance(exc, OSError | ValueError) and _raised_by_driver(exc)
+    ):
+        message = (
+            f"cannot reach {where}: {exc}. Start the local server with `abusenet neo4j start` "
+            "(or `make neo4j-start`), check the URI and port (`abusenet neo4j status` prints "
+            "them); `abusenet run` also works without Neo4j: drop --neo4j-uri and unset "
+            "NEO4J_URI."
+        )
+    elif isinstance(exc, nex.ClientError) and "database" in str(exc).lower():
+        message = (
+            f"{where} has no usable database {settings.database!r}: {exc.message}. Set "
+            "NEO4J_DATABASE or the config's neo4j.database to an existing database."
+        )
+    else:
+        return None
+    return _redact_secrets(message, settings)
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with the password of any ``user:password@`` part replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", uri)
+
+
+_USERINFO = re.compile(r"(//[^/@:\s]*:)[^/@\s]*@")
+
+
+def _redact_secrets(text: str, settings: Neo4jSettings) -> str:
+    text = _USERINFO.sub(r"\1***@", text)
+    if settings.password:
+        text = text.replace(settings.password, "***")
+    return text
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside the Neo4j driver (a bad address, a refused socket)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return module == "neo4j" or module.startswith("neo4j.")
+
+
+def _local_uri(local: LocalNeo4j) -> str | None:
+    """The Bolt URI of the server installed in ``local``'s home, or ``None``."""
+    return local.read_settings()["uri"] if local.is_installed() else None
+

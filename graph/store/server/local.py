@@ -200,6 +200,10 @@ class LocalNeo4j:
         """The ``neo4j`` user's password generated at install time."""
         return self.password_path.read_text().strip()
 
+    def browser_url(self) -> str:
+        """The address of Neo4j Browser on this server (from the install-time HTTP port)."""
+        return f"http://127.0.0.1:{self.read_settings()['http_port']}/browser/"
+
     def _data_dir(self) -> Path:
         return Path(self.read_settings()["data_dir"])
 
@@ -383,7 +387,7 @@ class LocalNeo4j:
         if not self.is_installed():
             return ServerStatus("not installed", None, None, None, None)
         s = self.read_settings()
-        uri, browser = s["uri"], f"http://127.0.0.1:{s['http_port']}/browser/"
+        uri, browser = s["uri"], self.browser_url()
         data = Path(s["data_dir"])
         pid = _read_pid(self._pid_path())
         if pid is None:

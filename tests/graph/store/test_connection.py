@@ -1,4 +1,4 @@
-"""Neo4j connection settings: precedence, and the password kept out of sight."""
+"""Neo4j connection settings: precedence, the local server, error messages, the password hidden."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from graph.store.connection import Neo4jSettings, resolve_neo4j_settings
+from graph.store.connection import (
+    Neo4jConfigError,
+    Neo4jSettings,
+    explain_neo4j_error,
+    local_browser_url,
+    local_server_for,
+    redact_uri,
+    resolve_neo4j_settings,
+)
 
 
 @pytest.fixture
@@ -16,7 +24,9 @@ def local_home(tmp_path: Path) -> Path:
     home = tmp_path / "neo4j"
     (home / "lib").mkdir(parents=True)
     (home / "lib" / "neo4j-kernel-5.26.30.jar").touch()
-    (home / "server.json").write_text(json.dumps({"uri": "bolt://127.0.0.1:17687"}))
+    (home / "server.json").write_text(
+        json.dumps({"uri": "bolt://127.0.0.1:17687", "http_port": 17474})
+    )
     (home / "password").write_text("local-secret\n")
     return home
 
@@ -33,7 +43,8 @@ def test_nothing_configured_gives_none(tmp_path: Path) -> None:
 
 def test_local_server_supplies_uri_and_password(local_home: Path) -> None:
     s = resolve_neo4j_settings(neo4j_home=local_home)
-    assert s == Neo4jSettings("bolt://127.0.0.1:17687", "neo4j", "local-secret", "neo4j")
+    assert s == Neo4jSettings(uri="bolt://127.0.0.1:17687", user="neo4j", password="local-secret",
+                              database="neo4j")
 
 
 def test_environment_beats_config_beats_local(
@@ -58,6 +69,90 @@ def test_local_password_is_not_sent_to_another_server(
 
 
 def test_password_hidden_from_repr() -> None:
-    s = Neo4jSettings("bolt://x:1", password="hunter2")
+    s = Neo4jSettings(uri="bolt://x:1", password="hunter2")
     assert "hunter2" not in repr(s) and "hunter2" not in str(s)
     assert s.auth == ("neo4j", "hunter2")
+
+
+def test_settings_read_the_environment_but_keywords_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEO4J_URI", "bolt://env:1")
+    monkeypatch.setenv("NEO4J_DATABASE", "envdb")
+    monkeypatch.setenv("NEO4J_USER", "")
+    s = Neo4jSettings()
+    assert (s.uri, s.user, s.database, s.password) == ("bolt://env:1", "neo4j", "envdb", None)
+    assert Neo4jSettings(uri="bolt://kw:2").uri == "bolt://kw:2"
+
+
+def test_local_server_for_matches_the_installed_uri_only(local_home: Path) -> None:
+    here = Neo4jSettings(uri="bolt://127.0.0.1:17687")
+    assert local_server_for(here, local_home).home == local_home.resolve()
+    assert local_server_for(Neo4jSettings(uri="bolt://127.0.0.1:1"), local_home) is None
+    assert local_server_for(here, local_home.parent / "absent") is None
+    assert local_browser_url(here, local_home) == "http://127.0.0.1:17474/browser/"
+    assert local_browser_url(Neo4jSettings(uri="bolt://other:7687"), local_home) is None
+
+
+def test_uri_local_names_the_installed_server(
+    local_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = resolve_neo4j_settings({"user": "cfg"}, uri="local", neo4j_home=local_home)
+    assert (s.uri, s.user, s.password) == ("bolt://127.0.0.1:17687", "cfg", "local-secret")
+    monkeypatch.setenv("NEO4J_URI", "local")
+    assert resolve_neo4j_settings(neo4j_home=local_home).uri == "bolt://127.0.0.1:17687"
+
+
+def test_uri_local_without_a_local_server_says_how_to_install(tmp_path: Path) -> None:
+    with pytest.raises(Neo4jConfigError, match="abusenet neo4j install"):
+        resolve_neo4j_settings(uri="local", neo4j_home=tmp_path / "absent")
+
+
+def test_without_local_fallback_only_a_named_server_is_used(local_home: Path) -> None:
+    assert resolve_neo4j_settings(neo4j_home=local_home, local_fallback=False) is None
+    s = resolve_neo4j_settings({"uri": "bolt://cfg:1"}, neo4j_home=local_home,
+                               local_fallback=False)
+    assert s.uri == "bolt://cfg:1"
+
+
+def test_uri_passwords_are_redacted() -> None:
+    assert redact_uri("bolt://kim:s3cret@db.example:7687") == "bolt://kim:***@db.example:7687"
+    assert redact_uri("bolt://db.example:7687") == "bolt://db.example:7687"
+
+
+def _bad_port_error() -> BaseException:
+    """The ValueError the driver itself raises for a port that is not a number."""
+    import neo4j
+
+    try:
+        with neo4j.GraphDatabase.driver("bolt://127.0.0.1:abc", auth=("a", "b")) as driver:
+            driver.verify_connectivity()
+    except ValueError as err:
+        return err
+    raise AssertionError("the driver accepted a port that is not a number")
+
+
+@pytest.mark.parametrize(
+    ("make_error", "needles"),
+    [
+        (lambda nex: nex.AuthError("The client is unauthorized due to authentication failure."),
+         ("refused the login", "NEO4J_PASSWORD")),
+        (lambda nex: nex.ServiceUnavailable("Couldn't connect to db.example:7687 (hunter2)"),
+         ("cannot reach", "abusenet neo4j start")),
+        (lambda nex: ConnectionRefusedError("refused"), ("cannot reach", "abusenet neo4j start")),
+        (lambda nex: _bad_port_error(), ("cannot reach", "127.0.0.1:abc")),
+    ],
+)
+def test_neo4j_errors_are_explained_without_the_password(make_error, needles) -> None:
+    import neo4j.exceptions as nex
+
+    settings = Neo4jSettings(uri="bolt://kim:hunter2@db.example:7687", user="kim",
+                             password="hunter2")
+    message = explain_neo4j_error(make_error(nex), settings)
+    assert message is not None
+    assert all(needle in message for needle in needles), message
+    assert "hunter2" not in message and "bolt://kim:***@db.example:7687" in message
+
+
+def test_other_errors_are_not_neo4j_errors() -> None:
+    settings = Neo4jSettings(uri="bolt://x:1")
+    assert explain_neo4j_error(ValueError("a bad column"), settings) is None
+    assert explain_neo4j_error(FileNotFoundError("no such file"), settings) is None
