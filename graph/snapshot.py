@@ -26,7 +26,6 @@ import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from graph.manifest import SCHEMA_VERSION, make_manifest
 from ingest.files import replace_dir
-
-SCHEMA_VERSION = 1
 
 ACCOUNT = "Account"
 DEVICE = "Device"
@@ -108,49 +106,15 @@ class Snapshot:
         ]
 
     def manifest(self) -> dict[str, Any]:
-        """The ``manifest.json`` content describing this snapshot."""
+        """The ``manifest.json`` content describing this snapshot (see :mod:`graph.manifest`)."""
         return make_manifest(
             nodes={t: (len(df), self.feature_columns(t)) for t, df in self.nodes.items()},
-            relations={name: (spec, len(self.edges[name]))
+            relations={name: (spec.src_type, spec.dst_type, len(self.edges[name]))
                        for name, spec in self.relations.items()},
             labels=None if self.labels is None
             else (len(self.labels), int((self.labels["label"] == 1).sum())),
             meta=self.meta,
         )
-
-
-def make_manifest(
-    nodes: Mapping[str, tuple[int, list[str]]],
-    relations: Mapping[str, tuple[RelationSpec, int]],
-    labels: tuple[int, int] | None,
-    meta: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The ``manifest.json`` content of a snapshot, from its tables' facts.
-
-    ``nodes``: node type -> (row count, feature columns); ``relations``: name -> (spec, row
-    count); ``labels``: (row count, positives) or ``None``; ``meta``: further entries.
-    """
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "created_at": datetime.now(UTC).isoformat(),
-        "nodes": {
-            t: {"file": f"nodes/{t}.parquet", "count": int(count), "features": features}
-            for t, (count, features) in nodes.items()
-        },
-        "relations": {
-            name: {
-                "file": f"edges/{name}.parquet",
-                "src": spec.src_type,
-                "dst": spec.dst_type,
-                "count": int(count),
-            }
-            for name, (spec, count) in relations.items()
-        },
-        "labels": None if labels is None else {
-            "file": "labels.parquet", "count": int(labels[0]), "positives": int(labels[1]),
-        },
-        **meta,
-    }
 
 
 def write_snapshot(snapshot: Snapshot, path: str | os.PathLike[str]) -> Path:

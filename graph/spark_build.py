@@ -1,17 +1,18 @@
 """The PySpark path: canonical events -> the same graph snapshot as :mod:`graph.build`.
 
 For logs that outgrow one machine. The aggregation is not re-implemented here: the SQL text of
-:mod:`graph.build` (``pairs_sql``, ``edge_sql``, ``entity_nodes_sql``, ``account_nodes_sql``)
-is translated to Spark SQL by :func:`to_spark_sql` and run on a Spark cluster (or
-``local[*]``), so every feature is defined in one place. The result is written with
-:func:`graph.snapshot.write_snapshot` and has the same tables, columns and types as the DuckDB
-path.
+:mod:`graph.snapshot_sql` (``pairs_sql``, ``edge_sql``, ``entity_nodes_sql``,
+``account_nodes_sql``) is translated to Spark SQL by :func:`to_spark_sql` and run on a Spark
+cluster (or ``local[*]``), so every feature is defined in one place. The result is written with
+:func:`graph.build.finish_snapshot`, its manifest by :mod:`graph.manifest`, and has the same
+tables, columns and types as the DuckDB path.
 
 PySpark is an optional dependency (``pip install 'abusenet[spark]'``; needs Java 17).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
@@ -22,23 +23,25 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.build import (
+from graph.build import build_inputs, finish_snapshot
+from graph.manifest import events_meta
+from graph.snapshot import ACCOUNT, Snapshot
+from graph.snapshot_sql import (
     MAX_EVENT_TYPES,
     account_nodes_sql,
-    build_inputs,
     edge_sql,
     entity_nodes_sql,
     event_type_features,
-    finish_snapshot,
     pairs_sql,
     relation_sources,
 )
-from graph.snapshot import ACCOUNT, Snapshot
 from ingest.mapping import Mapping
 from ingest.state import IngestState
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 #: Spark settings the translated SQL relies on: UTC days and hours, DuckDB-like lenient
 #: arithmetic (ANSI mode off), Arrow transfers to pandas.
@@ -63,7 +66,7 @@ class SparkUnavailableError(RuntimeError):
 
 
 def to_spark_sql(sql: str) -> str:
-    r"""Translate the DuckDB SQL of :mod:`graph.build` to Spark SQL.
+    r"""Translate the DuckDB SQL of :mod:`graph.snapshot_sql` to Spark SQL.
 
     Double-quoted identifiers become backquoted, ``epoch(x)`` becomes seconds since the epoch
     as a double (microsecond precision), ``epoch_us(x)`` becomes ``unix_micros(x)``, decimal
@@ -234,6 +237,8 @@ def build_snapshot_spark(
         spark.catalog.dropTempView("events")
 
     meta["engine"] = f"spark {spark.version}"
+    log.debug("spark %s aggregated %d relations in %.3f s", spark.version, len(relations),
+              time.perf_counter() - started)
     return finish_snapshot(out_dir, nodes, edges, relations, meta, events_dir=events_dir,
                            labels=labels, mapping=mapping, started=started)
 
@@ -258,28 +263,17 @@ def _to_pandas(frame: DataFrame) -> pd.DataFrame:
 
 def _meta(spark: SparkSession, state: IngestState, files: list[Path],
           event_types: list[str]) -> dict[str, Any]:
-    """The manifest facts of :func:`graph.build.build_snapshot`, computed on Spark."""
-    count, first, last = spark.sql("SELECT count(*), min(ts), max(ts) FROM events").first()
+    """:func:`graph.manifest.events_meta`, its facts computed on Spark."""
+    first, last = spark.sql("SELECT min(ts), max(ts) FROM events").first()
     by_type = {row[0]: int(row[1]) for row in spark.sql(
         "SELECT event_type, count(*) AS n FROM events GROUP BY 1 ORDER BY 2 DESC, 1").collect()}
-
-    def iso(value: Any) -> str | None:
-        return None if value is None else pd.Timestamp(value).tz_localize("UTC").isoformat()
-
-    return {
-        "events": {
-            "count": int(count),
-            "first_ts": iso(first),
-            "last_ts": iso(last),
-            "by_type": by_type,
-            "files": len(files),
-            "rows": sum(pq.ParquetFile(p).metadata.num_rows for p in files),
-        },
-        "event_type_features": dict(
+    return events_meta(
+        by_type=by_type,
+        first_ts=first,
+        last_ts=last,
+        files=files,
+        state=state,
+        event_type_features=dict(
             zip(event_types, event_type_features(event_types), strict=True)
         ),
-        "inputs": [
-            {"sha256": key.split(":")[0], "mapping": key.split(":")[1], **facts}
-            for key, facts in sorted(state.files.items())
-        ],
-    }
+    )
