@@ -3,12 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from graph.build import (
-    BuildError,
-    build_snapshot,
-    event_type_features,
-    write_snapshot_files,
-)
+from graph.build import BuildError, build_snapshot, write_snapshot_files
 from graph.snapshot import read_manifest, read_snapshot
 from ingest.run import ingest_logs
 from tests.ingest.helpers import log_mapping, write_csv
@@ -187,11 +182,6 @@ def test_labels_default_to_the_events_and_keep_only_known_accounts(tmp_path):
 def test_no_events_is_a_clear_error(tmp_path):
     with pytest.raises(BuildError, match="holds no events"):
         build_snapshot(tmp_path / "nothing", tmp_path / "snap", progress=False)
-
-
-def test_event_type_feature_names_are_unique_slugs():
-    assert event_type_features(["Log-In", "log in", "other", ""]) == [
-        "n_events_log_in", "n_events_log_in_2", "n_events_other_2", "n_events_blank"]
 
 
 def test_snapshot_files_are_written_without_tables_in_memory(events, tmp_path):
