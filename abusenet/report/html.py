@@ -1,19 +1,23 @@
 """Render :class:`~abusenet.report.data.ReportData` as one self-contained HTML page.
 
-CSS, JavaScript, charts (SVG data URIs) and ring drawings (inline SVG) are all embedded: the
-page opens offline and can be mailed as one file. Every value from the data is HTML-escaped.
+The markup lives in Jinja2 templates (``abusenet/resources/templates``) rendered with autoescape,
+so every value from the data is HTML-escaped where it is written; this module only turns the
+data into plain values (formatted numbers, rows of cells). CSS, JavaScript, charts (SVG data
+URIs) and ring drawings (inline SVG, marked safe: :mod:`abusenet.report.drawing` escapes what it
+draws) are all embedded: the page opens offline and can be mailed as one file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from html import escape
-from importlib import resources
+from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from abusenet.report import charts
 from abusenet.report.data import ReportData
@@ -27,10 +31,34 @@ TOP_RING_QUERY = (
     "RETURN r, a, m, u, e"
 )
 
+#: The structure measures shown under each drawn ring, when the ring table has them.
+STRUCTURE = ("density", "sharing", "exclusivity", "synchrony", "internal_flow")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of the page: its anchor, heading and rendered body."""
+
+    key: str
+    title: str
+    html: Markup
+
+
+@cache
+def environment() -> Environment:
+    """The Jinja2 environment of the report's templates (autoescape on for ``*.html``)."""
+    return Environment(
+        loader=PackageLoader("abusenet", "resources/templates"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
 
 def render_report(data: ReportData) -> str:
     """The complete HTML document."""
-    sections = [
+    parts = [
         ("summary", "Run summary", _summary(data)),
         ("quality", "Quality on held-back labels", _quality(data)),
         ("scores", "Score distributions", _distributions(data)),
@@ -38,70 +66,53 @@ def render_report(data: ReportData) -> str:
         ("entities", "Entity risk", _entities(data)),
         ("quarantine", "Quarantined rows", _quarantine(data)),
     ]
-    sections = [s for s in sections if s[2]]
-    nav = "".join(f'<a href="#{key}">{escape(title)}</a>' for key, title, _ in sections)
-    body = "".join(f'<section id="{key}"><h2>{escape(title)}</h2>{html}</section>'
-                   for key, title, html in sections)
-    css = resources.files("abusenet.resources").joinpath("report.css").read_text()
-    js = resources.files("abusenet.resources").joinpath("report.js").read_text()
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<link rel=\"icon\" href=\"data:,\">"
-        f"<title>{escape(data.title)}</title><style>{css}</style></head><body>"
-        f"<header><h1>{escape(data.title)}</h1><p>Generated {stamp} by abusenet. Scores are "
-        "calibrated probabilities in [0, 1]; higher = riskier.</p></header>"
-        f"<nav>{nav}</nav><main>{body}</main><script>{js}</script></body></html>"
-    )
+    sections = [Section(key, title, _render(f"{key}.html", context))
+                for key, title, context in parts if context is not None]
+    return _render("report.html", {
+        "title": data.title, "sections": sections,
+        "stamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    })
 
 
-# ------------------------------------------------------------------------------------- pieces
-def _summary(data: ReportData) -> str:
+def _render(template: str, context: dict[str, Any]) -> Markup:
+    return Markup(environment().get_template(template).render(context))
+
+
+# ---------------------------------------------------------------------------- section contexts
+def _summary(data: ReportData) -> dict[str, Any]:
     ing = data.ingest
-    cards = [
+    nodes = data.graph.get("nodes", {})
+    relationships = data.graph.get("relationships", {})
+    counts = [
         ("rows in", ing.get("rows_in")), ("accepted", ing.get("accepted")),
         ("quarantined", ing.get("quarantined")), ("duplicates removed", ing.get("duplicates")),
-        ("accounts", data.graph.get("nodes", {}).get("Account")),
-        ("linked entities", sum(n for t, n in data.graph.get("nodes", {}).items()
-                                if t != "Account")),
-        ("relationships", sum(data.graph.get("relationships", {}).values())),
+        ("accounts", nodes.get("Account")),
+        ("linked entities", sum(n for t, n in nodes.items() if t != "Account")),
+        ("relationships", sum(relationships.values())),
         ("rings", len(data.rings)),
     ]
-    html = '<div class="cards">' + "".join(
-        f'<div class="card"><div class="value">{_number(v)}</div>'
-        f'<div class="name">{escape(n)}</div></div>' for n, v in cards
-    ) + "</div>"
-    html += "<h3>Run</h3>" + _key_values(data.run.items())
-    graph_rows = [(f"{t} nodes", n) for t, n in data.graph.get("nodes", {}).items()] + [
-        (f"{r} relationships", n) for r, n in data.graph.get("relationships", {}).items()
-    ]
-    html += "<h3>Graph</h3>" + _key_values(graph_rows)
+    neo4j = None
     if data.neo4j:
-        browser = data.neo4j.get("browser_url")
-        link = (f'<a href="{escape(browser)}">{escape(browser)}</a>' if browser
-                else "your Neo4j Browser")
-        html += (
-            f"<h3>Neo4j</h3><p>Graph, scores and rings were written to "
-            f"<code>{escape(data.neo4j['uri'])}</code>. Open {link} (user <code>neo4j</code>) "
-            "and paste this query to see the top ring:</p>"
-            f'<pre class="query">{escape(data.neo4j.get("query", TOP_RING_QUERY))}</pre>'
-        )
-    if data.stages:
-        rows = [(title, f"{seconds:.1f}", "cached" if cached else "ran")
-                for title, seconds, cached in data.stages]
-        html += "<h3>Stages</h3>" + _table(["stage", "seconds", "this run"], rows,
-                                          numeric={1})
-    return html
+        neo4j = {"uri": data.neo4j["uri"], "browser_url": data.neo4j.get("browser_url"),
+                 "query": data.neo4j.get("query", TOP_RING_QUERY)}
+    return {
+        "counts": [(name, _number(value)) for name, value in counts],
+        "run": [(str(k), _plain(v)) for k, v in data.run.items()],
+        "graph": [(f"{t} nodes", _plain(n)) for t, n in nodes.items()]
+        + [(f"{r} relationships", _plain(n)) for r, n in relationships.items()],
+        "neo4j": neo4j,
+        "stages": [(title, f"{seconds:.1f}", "cached" if cached else "ran")
+                   for title, seconds, cached in data.stages],
+    }
 
 
-def _quality(data: ReportData) -> str:
+def _quality(data: ReportData) -> dict[str, Any] | None:
     if data.metrics is None:
-        return ""
+        return None
     metrics = data.metrics
     accounts = metrics.get("accounts", {})
     rings = metrics.get("rings", {})
-    cards = [
+    figures = [
         ("AUROC", accounts.get("auroc")), ("AUPRC", accounts.get("auprc")),
         ("recall@k (k = positives)", accounts.get("recall_at_k")),
         ("precision at score >= 0.5", metrics.get("precision_at_0_5")),
@@ -109,168 +120,111 @@ def _quality(data: ReportData) -> str:
         ("positives inside a ring", rings.get("positives_in_a_ring")),
         ("labelled ring members abusive", rings.get("precision_of_ring_members")),
     ]
-    html = (f'<p class="muted">On {_number(metrics.get("labels"))} '
-            f'{escape(str(metrics.get("evaluated_on", "held-back labels")))} '
-            f'({_number(metrics.get("positives"))} abusive), never used for training.</p>')
-    html += '<div class="cards">' + "".join(
-        f'<div class="card"><div class="value">{_fraction(v)}</div>'
-        f'<div class="name">{escape(n)}</div></div>' for n, v in cards
-    ) + "</div>"
+    curves = []
     evaluation = data.evaluation
     if evaluation is not None and evaluation["label"].nunique() == 2:
         y = evaluation["label"].to_numpy(np.int64)
         score = evaluation["score"].to_numpy(np.float64)
-        html += (f'<div class="charts"><img alt="precision-recall curve" '
-                 f'src="{charts.pr_curve(y, score)}"><img alt="ROC curve" '
-                 f'src="{charts.roc_curve_chart(y, score)}"></div>')
-    training = metrics.get("training") or {}
-    if training.get("validation"):
-        html += ("<p class=\"muted\">Early-stopping validation inside training: "
-                 + ", ".join(f"{escape(k)} {_fraction(v)}"
-                             for k, v in training["validation"].items()) + "</p>")
-    return html
+        curves = [("precision-recall curve", charts.pr_curve(y, score)),
+                  ("ROC curve", charts.roc_curve_chart(y, score))]
+    validation = (metrics.get("training") or {}).get("validation") or {}
+    return {
+        "labels": _number(metrics.get("labels")),
+        "evaluated_on": str(metrics.get("evaluated_on", "held-back labels")),
+        "positives": _number(metrics.get("positives")),
+        "figures": [(name, _fraction(value)) for name, value in figures],
+        "curves": curves,
+        "validation": [(name, _fraction(value)) for name, value in validation.items()],
+    }
 
 
-def _distributions(data: ReportData) -> str:
-    html = '<div class="charts">'
-    html += (f'<img alt="account score histogram" src="'
-             f'{charts.score_histogram(data.account_scores["score"], data.evaluation)}">')
+def _distributions(data: ReportData) -> dict[str, Any]:
+    shown = [("account score histogram",
+              charts.score_histogram(data.account_scores["score"], data.evaluation))]
     if len(data.entity_scores):
-        html += (f'<img alt="entity score histograms" '
-                 f'src="{charts.entity_histograms(data.entity_scores)}">')
-    return html + "</div>"
+        shown.append(("entity score histograms", charts.entity_histograms(data.entity_scores)))
+    return {"charts": shown}
 
 
-def _rings(data: ReportData) -> str:
+def _rings(data: ReportData) -> dict[str, Any]:
     if data.rings.empty:
-        return "<p>No ring candidates were found.</p>"
-    top = data.rings.head(data.top_rings)
+        return {"rows": []}
     rows = [
-        (i + 1, f'<a href="#ring-{i + 1}" class="id">{escape(r.ring_id)}</a>',
-         f"{r.score:.3f}", int(r.size), escape(str(r.kind)),
-         escape(", ".join(list(r.evidence)[:3])))
+        (i + 1, (i + 1, r.ring_id), f"{r.score:.3f}", int(r.size), str(r.kind),
+         ", ".join(list(r.evidence)[:3]))
         for i, r in enumerate(data.rings.head(max(data.top_rings, 50)).itertuples(index=False))
     ]
-    html = ('<input class="filter" data-table="ring-table" placeholder="filter rings...">'
-            + _table(["rank", "ring", "score", "size", "kind", "evidence (first 3)"], rows,
-                     numeric={0, 2, 3}, table_id="ring-table", raw=True))
     scores = data.account_scores.set_index("account_id")["score"]
     entities = pd.concat([g.nodes.loc[~g.nodes["member"], "id"] for g in data.subgraphs.values()]
                          or [pd.Series(dtype=object)])
     entity_risk = entity_scores_lookup(data.entity_scores, entities)
-    html += legend_svg()
-    for rank, ring in enumerate(top.itertuples(index=False), start=1):
-        html += _ring_article(rank, ring, data, scores, entity_risk)
-    return html
+    labels = {}
+    if data.evaluation is not None:
+        labels = data.evaluation.set_index("account_id")["label"].to_dict()
+    articles = [
+        _ring_view(rank, ring, data, scores, entity_risk, labels)
+        for rank, ring in enumerate(data.rings.head(data.top_rings).itertuples(index=False),
+                                    start=1)
+    ]
+    return {"rows": rows, "legend": Markup(legend_svg()), "articles": articles}
 
 
-def _ring_article(rank: int, ring: Any, data: ReportData, scores: pd.Series,
-                  entity_risk: dict[str, float]) -> str:
+def _ring_view(rank: int, ring: Any, data: ReportData, scores: pd.Series,
+               entity_risk: dict[str, float], labels: dict[str, int]) -> dict[str, Any]:
+    """What ``ring.html`` shows of one ring."""
     members = [str(m) for m in ring.members]
     member_scores = scores.reindex(members)
     graph = data.subgraphs.get(ring.ring_id)
     drawing = ""
+    shared_entities = None
     if graph is not None:
         node_scores = {**{m: float(s) for m, s in member_scores.dropna().items()}, **entity_risk}
         drawing = ring_svg(graph, node_scores)
-    labels = {}
-    if data.evaluation is not None:
-        labels = data.evaluation.set_index("account_id")["label"].to_dict()
-    member_rows = sorted(
-        ((escape(m), _fraction(member_scores.get(m)), _label(labels.get(m))) for m in members),
-        key=lambda row: row[1], reverse=True,
-    )
-    evidence_html = ""
-    if graph is not None and len(graph.evidence):
-        evidence_rows = [
-            (f'<span class="id">{escape(e.entity)}</span>', int(e.members), int(e.users),
-             _fraction(entity_risk.get(e.entity)))
-            for e in graph.evidence.itertuples(index=False)
-        ]
-        evidence_html = "<h3>Evidence: shared entities</h3>" + _table(
-            ["entity", "ring members using it", "accounts using it", "entity risk"],
-            evidence_rows, numeric={1, 2, 3}, raw=True)
-    else:
-        evidence_html = "<h3>Evidence</h3>" + _table(
-            ["evidence"], [(escape(e),) for e in list(ring.evidence)[:20]], raw=True)
-    explanation = ""
-    exp = None if data.explanations is None else data.explanations[
-        data.explanations["ring_id"] == ring.ring_id]
-    if exp is not None and len(exp):
-        summary = "Why the top members score high" if rank == 1 else "Why members score high"
-        explanation = (f"<details{' open' if rank == 1 else ''}><summary>{summary}</summary>"
-                       + _table(
-            ["account", "kind", "item", "relation", "attribution"],
-            [(escape(str(r.account_id)), escape(str(r.kind)), escape(str(r.item)),
-              escape(str(r.relation)), f"{float(r.attribution):+.4f}")
-             for r in exp.itertuples(index=False)], numeric={4}, raw=True) + "</details>")
-    structure = ", ".join(
-        f"{name} {float(getattr(ring, name)):.2f}"
-        for name in ("density", "sharing", "exclusivity", "synchrony", "internal_flow")
-        if hasattr(ring, name)
-    )
-    return (
-        f'<article class="ring{" top" if rank == 1 else ""}" id="ring-{rank}" '
-        f'data-ring-id="{escape(ring.ring_id)}"><h3>#{rank} <span class="id">'
-        f'{escape(ring.ring_id)}</span><span class="badge">score {ring.score:.3f}</span>'
-        f'<span class="badge">{int(ring.size)} accounts</span>'
-        f'<span class="badge">{escape(str(ring.kind))}</span></h3>'
-        f'<p class="muted">Structure: {escape(structure)}</p><div class="ring-body">'
-        f"<div>{drawing}</div><div>{evidence_html}</div><div><h3>Members</h3>"
-        + _table(["account", "risk", "label"], member_rows, numeric={1}, raw=True)
-        + f"</div></div>{explanation}</article>"
-    )
+        if len(graph.evidence):
+            shared_entities = [
+                (e.entity, int(e.members), int(e.users), _fraction(entity_risk.get(e.entity)))
+                for e in graph.evidence.itertuples(index=False)
+            ]
+    explanations = []
+    if data.explanations is not None:
+        rows = data.explanations[data.explanations["ring_id"] == ring.ring_id]
+        explanations = [(str(r.account_id), str(r.kind), str(r.item), str(r.relation),
+                         f"{float(r.attribution):+.4f}") for r in rows.itertuples(index=False)]
+    return {
+        "rank": rank, "ring_id": ring.ring_id, "score": f"{ring.score:.3f}",
+        "size": int(ring.size), "kind": str(ring.kind),
+        "structure": ", ".join(f"{name} {float(getattr(ring, name)):.2f}"
+                               for name in STRUCTURE if hasattr(ring, name)),
+        "drawing": Markup(drawing),
+        "shared_entities": shared_entities,
+        "evidence": [(e,) for e in list(ring.evidence)[:20]],
+        "members": sorted(((m, _fraction(member_scores.get(m)), _label(labels.get(m)))
+                           for m in members), key=lambda row: row[1], reverse=True),
+        "explanations": explanations,
+    }
 
 
-def _entities(data: ReportData) -> str:
+def _entities(data: ReportData) -> dict[str, Any] | None:
     if data.entity_scores.empty:
-        return ""
-    html = ""
+        return None
+    groups = []
     for node_type, part in data.entity_scores.groupby("node_type", sort=True):
         top = part.nlargest(data.top_entities, "score")
-        html += f"<h3>{escape(str(node_type))}: the {len(top)} riskiest of {len(part):,}</h3>"
-        html += _table(["entity", "risk"],
-                       [(escape(str(r.entity_id)), f"{r.score:.3f}")
-                        for r in top.itertuples(index=False)], numeric={1})
-    return html
+        groups.append({"node_type": str(node_type), "total": f"{len(part):,}",
+                       "rows": [(str(r.entity_id), f"{r.score:.3f}")
+                                for r in top.itertuples(index=False)]})
+    return {"groups": groups}
 
 
-def _quarantine(data: ReportData) -> str:
+def _quarantine(data: ReportData) -> dict[str, Any] | None:
     reasons = data.ingest.get("reasons") or {}
     if not reasons:
-        return ""
-    rows = sorted(reasons.items(), key=lambda kv: -kv[1])
-    return ("<p>Rows rejected by validation are kept, with their source file and line, in "
-            "<code>quarantine.parquet</code>.</p>"
-            + _table(["reason", "rows"], [(escape(r), f"{n:,}") for r, n in rows], numeric={1}))
+        return None
+    return {"rows": [(reason, f"{n:,}")
+                     for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])]}
 
 
-# ------------------------------------------------------------------------------------ helpers
-def _table(
-    headers: Sequence[str], rows: Iterable[Sequence[Any]], *, numeric: Iterable[int] = (),
-    table_id: str | None = None, raw: bool = False,
-) -> str:
-    """A sortable table; cells are escaped unless ``raw`` (then the caller escaped them)."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = []
-    for row in rows:
-        cells = []
-        for i, value in enumerate(row):
-            text = str(value) if raw else escape(str(value))
-            cls = ' class="num"' if i in numeric else ""
-            cells.append(f"<td{cls}>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    ident = f' id="{escape(table_id)}"' if table_id else ""
-    return (f'<table class="sortable"{ident}><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
-
-
-def _key_values(items: Iterable[tuple[str, Any]]) -> str:
-    rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{escape(_plain(v))}</td></tr>"
-                   for k, v in items)
-    return f"<table>{rows}</table>"
-
-
+# ---------------------------------------------------------------------------------- formatting
 def _plain(value: Any) -> str:
     if isinstance(value, int | np.integer):
         return f"{int(value):,}"

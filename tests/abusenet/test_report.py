@@ -118,6 +118,21 @@ def test_values_from_the_data_are_escaped(tmp_path):
     assert "test <run>" not in html and "logs/<x>.csv" not in html
 
 
+def test_markup_in_ring_and_entity_ids_is_escaped(tmp_path):
+    data = make_report_data()
+    attack = "<script>alert(1)</script>"
+    data.rings.loc[0, "ring_id"] = f"r{attack}"
+    data.subgraphs = {f"r{attack}": data.subgraphs["r1"]}
+    data.entity_scores.loc[0, "entity_id"] = f'd"{attack}'
+    data.explanations = pd.DataFrame({"ring_id": [f"r{attack}"], "account_id": [attack],
+                                      "kind": ["neighbour"], "item": [attack],
+                                      "relation": ["USED_DEVICE"], "attribution": [0.5]})
+    html = build_report(data, tmp_path / "report.html").read_text()
+    assert html.count("<script>") == 1, "only the report's own script"
+    assert "alert(1)" in html and html.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 5
+    assert 'data-ring-id="r&lt;script&gt;' in html and 'd&#34;&lt;script&gt;' in html
+
+
 def test_without_labels_there_are_no_curves_and_no_quality_section(tmp_path):
     data = make_report_data(with_labels=False)
     data.neo4j = None
