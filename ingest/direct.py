@@ -6,26 +6,27 @@ parallel DuckDB statement per file (no table of staged rows is built, spilled an
 Bad rows are not kept: their day is null, so DuckDB puts them in a partition of their own,
 whose size tells the run how many there were without a second pass over the file. Whenever
 anything is not clean (a bad or rejected row, a repeated ``event_id``, an id already stored)
-the caller throws the output away and stages the files as before (:mod:`ingest.run`),
+the caller throws the output away and stages the files as before (:mod:`ingest.staging`),
 which quarantines and deduplicates with file and line numbers; so the fast path changes no
 result, only the cost.
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.engine import DAY_FILE_PARQUET_OPTIONS
-from ingest.mapping import Mapping
-from ingest.readers import csv_source_view, file_format, rejected_csv_rows
+from ingest.plan import IngestPlan
+from ingest.readers import file_format
 from ingest.sql import ident, literal
-from ingest.validate import transform_sql
+
+log = logging.getLogger(__name__)
 
 #: Most new files the fast path takes: each is written by its own statement, with one file per
 #: day and thread, so more files would scatter the events over many small Parquet files.
@@ -64,8 +65,7 @@ def direct_candidates(files: list[Path]) -> bool:
 def write_clean_csv(
     con: duckdb.DuckDBPyConnection,
     files: list[Path],
-    mapping: Mapping,
-    columns: list[str],
+    plan: IngestPlan,
     out: Path,
     run: str,
 ) -> DirectWrite | None:
@@ -74,18 +74,17 @@ def write_clean_csv(
     Returns ``None`` when a file is not one DuckDB's CSV reader reads (the caller stages it
     instead). Bad rows and rows DuckDB rejects are counted, not written: their files are
     listed in :attr:`DirectWrite.dirty` and ``out`` then holds only part of the input.
-    ``columns`` are the canonical event columns, ``run`` names the written files.
+    ``plan`` says how to read and map the files, ``run`` names the written files.
     """
     result = DirectWrite()
-    select = ", ".join(ident(c) for c in columns)
+    select = ", ".join(ident(c) for c in plan.event_columns)
     for index, path in enumerate(files):
         rejects, view = f"_direct_rejects_{index}", f"direct_source_{index}"
-        names = csv_source_view(con, path, view, header=mapping.header,
-                                delimiter=mapping.delimiter, rejects=rejects, numbered=False)
+        names = plan.csv_view(con, path, view, rejects=rejects, numbered=False)
         if names is None:
+            log.debug("%s: a compression DuckDB cannot read; no fast path", path)
             return None
-        text = pa.schema([(c, pa.string()) for c in names])
-        rows = transform_sql(mapping, text, table=view)
+        rows = plan.csv_transform(names, view)
         # The UTC day by arithmetic: CAST(ts AS DATE) goes through the time zone library.
         day = "DATE '1970-01-01' + CAST(floor(epoch_us(ts) / 86400e6) AS INTEGER)"
         written = con.execute(
@@ -95,11 +94,12 @@ def write_clean_csv(
             f"FILENAME_PATTERN 'part-{run}-{index}-{{uuid}}', {DAY_FILE_PARQUET_OPTIONS})"
         ).fetchall()[0][0]
         con.execute(f"DROP VIEW {ident(view)}")
-        rejected = rejected_csv_rows(con, rejects, path, names, mapping.source_columns(),
-                                     mapping.delimiter)
+        rejected = plan.rejected_rows(con, rejects, path, names)
         bad = _drop_bad_rows(out)
         result.rows.append(int(written) + (rejected.table.num_rows if rejected else 0))
         if bad or rejected is not None:
+            log.debug("%s: %d bad and %d rejected rows", path, bad,
+                      rejected.table.num_rows if rejected else 0)
             result.dirty.add(index)
     return result
 

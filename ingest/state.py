@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,10 @@ class IngestState:
                     f"{mapping.path}: attributes.{name} is {kind!r} here but {known_kind!r} in "
                     "the events already ingested; use one type"
                 )
+
+
+def file_facts(path: Path, rows: int) -> dict[str, object]:
+    """The ingest state's entry for a new file of ``rows`` rows (its quarantined rows are added
+    later): its path, the rows read, the rows quarantined (0) and when it was ingested (UTC)."""
+    return {"path": str(path), "rows_in": rows, "quarantined": 0,
+            "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -5,7 +5,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import pandas as pd
+
 from ingest.mapping import Mapping, mapping_from_dict
+from ingest.run import IngestSummary, ingest_logs
+from ingest.store import event_files
 
 #: A log schema unlike the canonical one: other names, other order, an extra column.
 HEADER = "uid,when,action,amt,ipaddr,dev,card,peer,note"
@@ -42,3 +46,20 @@ def write_csv(path: Path, rows: list[str], header: str | None = HEADER) -> Path:
     else:
         path.write_text(text)
     return path
+
+
+def ingest(inputs, events: Path, mapping: Mapping | None = None, **kwargs) -> IngestSummary:
+    """:func:`ingest.run.ingest_logs` with :func:`log_mapping` and no progress by default."""
+    kwargs.setdefault("progress", False)
+    return ingest_logs(inputs, mapping or log_mapping(), events, **kwargs)
+
+
+def events_table(events_dir: Path) -> pd.DataFrame:
+    """All stored events of ``events_dir`` as one frame."""
+    return pd.concat([pd.read_parquet(p) for p in event_files(events_dir)], ignore_index=True)
+
+
+def snapshot_of(path: Path) -> dict[str, bytes]:
+    """Every file under ``path`` (relative name -> bytes)."""
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
+            if p.is_file()}

@@ -4,16 +4,15 @@ import pyarrow.parquet as pq
 
 from ingest.direct import MAX_FILES, direct_candidates, write_clean_csv
 from ingest.engine import connect
+from ingest.plan import IngestPlan
 from ingest.validate import event_schema
 from tests.ingest.helpers import ROWS, log_mapping, write_csv
 
 
 def _write(tmp_path, files):
-    mapping = log_mapping()
     con = connect()
     try:
-        return write_clean_csv(con, files, mapping, event_schema(mapping).names,
-                               tmp_path / "out", "run")
+        return write_clean_csv(con, files, IngestPlan.of(log_mapping()), tmp_path / "out", "run")
     finally:
         con.close()
 

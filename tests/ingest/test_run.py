@@ -1,38 +1,22 @@
-import bz2
+"""ingest.run: the whole ingest stage end to end (row accounting, incremental runs, atomicity)."""
+
 import gzip
 import json
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 import ingest.readers as readers
-import ingest.run as pipeline
-from ingest.mapping import MappingError, load_mapping, mapping_from_dict
-from ingest.readers import WRONG_COLUMN_COUNT
-from ingest.run import TooManyBadRows, ingest_logs
+import ingest.run as run
+from ingest.mapping import MappingError, load_mapping
+from ingest.run import TooManyBadRows
 from ingest.state import STATE_FILE
 from ingest.store import count_events, event_files
-from tests.ingest.helpers import ROWS, log_mapping, write_csv
+from tests.ingest.helpers import ROWS, events_table, ingest, log_mapping, snapshot_of, write_csv
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def ingest(inputs, events, mapping=None, **kwargs):
-    kwargs.setdefault("progress", False)
-    return ingest_logs(inputs, mapping or log_mapping(), events, **kwargs)
-
-
-def events_table(events_dir: Path) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(p) for p in event_files(events_dir)], ignore_index=True)
-
-
-def snapshot_of(path: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
-            if p.is_file()}
 
 
 def test_accounting_identity_with_bad_rows_and_duplicates(tmp_path):
@@ -61,19 +45,6 @@ def test_accounting_identity_with_bad_rows_and_duplicates(tmp_path):
                                              "non-numeric amount", "malformed ip"]
     assert quarantine["when"].tolist()[0] == "not-a-time"
     assert quarantine["amt"].tolist()[2] == "ten"
-
-
-def test_events_are_canonical_and_partitioned_by_utc_day(tmp_path):
-    ingest(write_csv(tmp_path / "day1.csv", ROWS), tmp_path / "events")
-    days = sorted(p.parent.name for p in event_files(tmp_path / "events"))
-    assert days == ["day=2024-01-01", "day=2024-01-02"]
-    table = events_table(tmp_path / "events")
-    assert sorted(table["account_id"]) == ["a1", "a1", "a2", "a3"]
-    schema = pq.read_schema(event_files(tmp_path / "events")[0])
-    assert schema.field("ts").type == pa.timestamp("us", tz="UTC")
-    transfer = table[table["event_type"] == "transfer"].iloc[0]
-    assert transfer["counterparty_id"] == "a3" and transfer["amount"] == 7.0
-    assert "note" not in table.columns  # unmapped columns are not kept
 
 
 def test_reingesting_the_same_files_changes_nothing(tmp_path):
@@ -145,69 +116,13 @@ def test_a_failure_while_storing_leaves_the_events_untouched(tmp_path, monkeypat
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(pipeline, "_store_events", crash)
+    monkeypatch.setattr(run, "store_events", crash)
     day2 = write_csv(tmp_path / "day2.csv", ["a9,2024-01-03T08:00:00Z,login,,,d9,,,",
                                              "a9,broken,login,,,d9,,,"])
     with pytest.raises(OSError, match="disk full"):
         ingest(day2, tmp_path / "events", max_bad_fraction=1.0)
     assert snapshot_of(tmp_path / "events") == before
     assert not list((tmp_path / "events").glob(".*"))
-
-
-def test_quarantine_accumulates_across_runs_and_is_replaced_atomically(tmp_path):
-    ingest(write_csv(tmp_path / "d1.csv", ROWS + ["x,never,login,,,,,,"]), tmp_path / "events",
-           max_bad_fraction=0.5, quarantine_path=tmp_path / "out" / "quarantine.parquet")
-    summary = ingest(write_csv(tmp_path / "d2.csv", ["y,never,login,,,,,,", ROWS[0]]),
-                     tmp_path / "events", max_bad_fraction=1.0,
-                     quarantine_path=tmp_path / "out" / "quarantine.parquet")
-    quarantine = pd.read_parquet(tmp_path / "out" / "quarantine.parquet")
-    assert quarantine["uid"].tolist() == ["x", "y"]
-    assert summary.quarantine_path == str(tmp_path / "out" / "quarantine.parquet")
-    assert [p.name for p in (tmp_path / "out").iterdir()] == ["quarantine.parquet"]
-
-
-def test_no_quarantine_file_when_nothing_is_rejected(tmp_path):
-    summary = ingest(write_csv(tmp_path / "d1.csv", ROWS), tmp_path / "events")
-    assert summary.quarantine_path is None
-    assert not (tmp_path / "events" / "quarantine.parquet").exists()
-
-
-def test_event_id_dedup_keeps_the_first_occurrence(tmp_path):
-    mapping = log_mapping(columns={"event_id": "id", "account_id": "uid", "ts": "when",
-                                   "event_type": "action"})
-    src = write_csv(tmp_path / "d.csv", ["e1,a,2024-01-01,login", "e1,b,2024-01-01,login",
-                                         "e2,c,2024-01-01,login"], header="id,uid,when,action")
-    summary = ingest(src, tmp_path / "events", mapping)
-    assert (summary.accepted, summary.duplicates) == (2, 1)
-    table = events_table(tmp_path / "events").sort_values("event_id")
-    assert table["account_id"].tolist() == ["a", "c"]
-
-
-@pytest.mark.parametrize(("extra", "scans"), [
-    ([], [False]),                                      # clean: one parallel scan, written
-    (["a4,not-a-time,login,,,,,,"], [False, True]),     # bad row: staged numbered at once
-    (["a1,2024-01-01,login,,,,,,x,y"], [False, True]),  # rejected by the CSV reader
-    ([ROWS[0]], [False, False, True]),                  # repeated event: first wins
-])
-def test_csv_files_are_numbered_in_file_order_only_when_lines_matter(
-    tmp_path, monkeypatch, extra, scans
-):
-    seen = []
-    original = readers.csv_scan_sql
-
-    def scan(path, *args, **kwargs):
-        seen.append(kwargs["numbered"])
-        return original(path, *args, **kwargs)
-
-    monkeypatch.setattr(readers, "csv_scan_sql", scan)
-    summary = ingest(write_csv(tmp_path / "day1.csv", ROWS + extra), tmp_path / "events",
-                     max_bad_fraction=0.5)
-    assert seen == scans
-    assert summary.balanced and summary.rows_in == len(ROWS) + len(extra)
-    assert summary.accepted == len(ROWS)
-    if summary.quarantined:
-        quarantine = pd.read_parquet(tmp_path / "events" / "quarantine.parquet")
-        assert quarantine["line"].tolist() == [len(ROWS) + 2]
 
 
 def test_a_schema_unlike_the_canonical_one(tmp_path):
@@ -240,17 +155,6 @@ def test_a_schema_unlike_the_canonical_one(tmp_path):
     state = json.loads((tmp_path / "events" / STATE_FILE).read_text())
     assert state["entities"] == {"Customer": {"column": "customer_id", "relation": "ACTS_FOR"}}
     assert state["attributes"] == {"stars": "float"}
-
-
-def test_parquet_input(tmp_path):
-    path = tmp_path / "logs.parquet"
-    pq.write_table(pa.table({"uid": ["a", "b"], "when": pa.array([1704103200, 1704189600]),
-                             "action": ["login", "login"], "amt": [1.0, None]}), path)
-    mapping = mapping_from_dict({"columns": {"account_id": "uid", "ts": "when",
-                                             "event_type": "action", "amount": "amt"}})
-    summary = ingest(path, tmp_path / "events", mapping)
-    assert summary.accepted == 2
-    assert sorted(events_table(tmp_path / "events")["amount"].fillna(-1)) == [-1.0, 1.0]
 
 
 def test_attribute_type_may_not_change_between_runs(tmp_path):
@@ -291,41 +195,6 @@ def test_real_amlsim_slice(tmp_path):
     assert str(table["ts"].min()) == "2017-01-01 00:00:00+00:00"
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".csv.bz2"])  # DuckDB's reader; pyarrow's
-def test_csv_rows_with_the_wrong_number_of_columns_are_quarantined(tmp_path, suffix):
-    # Past the first block too, so ragged rows are found while rows stream into staging.
-    good = [f"a{i},2024-01-01T10:00:00Z,login,,,,,," for i in range(40_000)]
-    rows = good[:2] + ["a,b", "b,never,login,,,,,,"] + good[2:] + \
-        ["z,2024-01-01T10:00:00Z,login,,,,,,,extra,more"]
-    src = tmp_path / f"d1{suffix}"
-    text = "\n".join(["uid,when,action,amt,ipaddr,dev,card,peer,note", *rows]) + "\n"
-    src.write_bytes(bz2.compress(text.encode()) if suffix.endswith("bz2") else text.encode())
-    summary = ingest(src, tmp_path / "events")
-    assert (summary.rows_in, summary.accepted, summary.quarantined) == (40_003, 40_000, 3)
-    assert summary.reasons == {WRONG_COLUMN_COUNT: 2, "unparseable ts": 1} and summary.balanced
-    quarantine = pd.read_parquet(tmp_path / "events" / "quarantine.parquet")
-    assert quarantine["line"].tolist() == [4, 5, 40_004]
-    assert set(quarantine["source_file"]) == {str(src.resolve())}
-    assert quarantine["uid"].tolist() == ["a", "b", "z"] and quarantine["when"][0] == "b"
-    assert set(events_table(tmp_path / "events")["account_id"]) == {f"a{i}" for i in range(40_000)}
-
-
-def test_a_re_delivered_event_is_a_duplicate_whatever_day_it_is_stored_on(tmp_path):
-    mapping = log_mapping(columns={"event_id": "id", "account_id": "uid", "ts": "when",
-                                   "event_type": "action"})
-    header = "id,uid,when,action"
-    ingest(write_csv(tmp_path / "d1.csv", ["e1,a,2024-01-01,login", "e2,b,2024-01-02,login"],
-                     header=header), tmp_path / "events", mapping)
-    # e1 comes back with another day's timestamp, next to a new event of that day.
-    summary = ingest(write_csv(tmp_path / "d2.csv", ["e1,a,2024-01-05,login",
-                                                     "e3,c,2024-01-05,login"], header=header),
-                     tmp_path / "events", mapping)
-    assert (summary.rows_in, summary.accepted, summary.duplicates) == (2, 1, 1)
-    table = events_table(tmp_path / "events")
-    assert sorted(table["event_id"]) == ["e1", "e2", "e3"]
-    assert str(table.set_index("event_id").loc["e1", "ts"].date()) == "2024-01-01"
-
-
 def test_an_event_repeated_across_clean_files_of_one_run_keeps_the_first_file(tmp_path):
     """The fast path finds the repeat after writing, then the run is staged: no stray files."""
     mapping = log_mapping(columns={"event_id": "id", "account_id": "uid", "ts": "when",
@@ -341,29 +210,3 @@ def test_an_event_repeated_across_clean_files_of_one_run_keeps_the_first_file(tm
     assert count_events(tmp_path / "events") == 2
     assert not list((tmp_path / "events").glob(".*"))
     assert first.exists()
-
-
-@pytest.mark.parametrize("bad_rows", [0, 1], ids=["direct", "staged"])
-def test_day_files_keep_dictionaries_for_small_vocabularies_only(tmp_path, bad_rows):
-    rows = [f"a{i},2024-01-01T10:00:00Z,{('login', 'payment')[i % 2]},,,,,," for i in range(1500)]
-    rows += ["a0,not-a-time,login,,,,,,"] * bad_rows
-    ingest(write_csv(tmp_path / "logs.csv", rows), tmp_path / "events", max_bad_fraction=0.5)
-    (day_file,) = event_files(tmp_path / "events")
-    chunks = pq.ParquetFile(day_file).metadata.row_group(0)
-    dictionary = {chunks.column(i).path_in_schema: chunks.column(i).has_dictionary_page
-                  for i in range(chunks.num_columns)}
-    # Two event types: a dictionary; 1,500 distinct accounts and ids: plain.
-    assert dictionary["event_type"]
-    assert not dictionary["account_id"] and not dictionary["event_id"]
-
-
-@pytest.mark.parametrize(("ids", "repeated"), [(["e1", "e2", "e3"], False),
-                                               (["e1", "e2", "e1"], True), (["e1"], False)])
-def test_repeated_event_ids_are_found_through_their_hashes(ids, repeated):
-    con = pipeline.connect()
-    try:
-        con.execute("CREATE TABLE t (event_id VARCHAR)")
-        con.executemany("INSERT INTO t VALUES (?)", [[i] for i in ids])
-        assert pipeline._repeats_ids(con, "t") is repeated
-    finally:
-        con.close()
