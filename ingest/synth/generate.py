@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.files import replace_dir
+from ingest.progress import progress_display
 from ingest.synth.benign import benign_events
 from ingest.synth.config import SynthConfig
 from ingest.synth.events import EventBatch
@@ -192,9 +193,10 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
     truth = TableAppender(root / "truth_accounts.parquet", TRUTH_SCHEMA)
     ring_file = TableAppender(root / "rings.parquet", RING_SCHEMA)
     counts = {"n_events": 0, "n_abusive": 0, "n_rings": 0, "n_labels": 0}
-    with PartWriter(root / "events", fmt) as parts:
-        chunk_starts = range(0, n_accounts, config.chunk_accounts)
-        for index, first in enumerate(_progress(chunk_starts, progress)):
+    chunk_starts = range(0, n_accounts, config.chunk_accounts)
+    with PartWriter(root / "events", fmt) as parts, progress_display(progress) as show:
+        task = show.add("synth chunks", total=len(chunk_starts))
+        for index, first in enumerate(chunk_starts):
             n = min(config.chunk_accounts, n_accounts - first)
             rng = np.random.default_rng([seed, index])
             pop = build_population(rng, first, n, pools, config, start, end)
@@ -212,6 +214,8 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
             counts["n_abusive"] += len(rings.member_local)
             counts["n_rings"] += len(rings)
             counts["n_labels"] += len(observed)
+            show.advance(task)
+            show.update(task, info=f"{counts['n_events']:,} events")
     for appender in (labels, truth, ring_file):
         appender.close()
     (root / "synth.json").write_text(json.dumps({
@@ -237,14 +241,6 @@ def _chunk_events(rng: np.random.Generator, pop: Population, rings: Rings, pools
     planted = ring_events(rng, pop, rings, config, end)
     batch = EventBatch.concat([benign, planted])
     return batch.take(np.argsort(batch.ts, kind="quicksort"))
-
-
-def _progress(chunks: range, enabled: bool):
-    if not enabled:
-        return chunks
-    from tqdm import tqdm
-
-    return tqdm(chunks, desc="synth", unit="chunk", leave=False)
 
 
 def _labels_table(account: np.ndarray, observed: Labels, ids: IdFormatter) -> pa.Table:
