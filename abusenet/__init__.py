@@ -1,3 +1,5 @@
 """abusenet: graph-based abuse-network detection."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("abusenet")

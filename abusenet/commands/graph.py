@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from abusenet.commands.options import ProgressOption
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -76,7 +78,7 @@ def load(
     prune: bool = typer.Option(
         True, help="Delete nodes and relationships an earlier load wrote that the snapshot lacks."
     ),
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    progress: bool = ProgressOption,
 ) -> None:
     """Load a graph snapshot into Neo4j: constraints first, then only what changed.
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from abusenet.commands.options import ProgressOption
+
 HELP = (
     "Ingest interaction logs into canonical events and build the graph snapshot.\n\n"
     "Rows that fail validation (unparseable timestamp, empty account, non-numeric amount, "
@@ -48,7 +50,7 @@ def ingest(
     snapshot: bool = typer.Option(
         True, "--snapshot/--no-snapshot", help="Also build the graph snapshot in OUT/snapshot."
     ),
-    progress: bool = typer.Option(True, "--progress/--quiet", help="Show progress on stderr."),
+    progress: bool = ProgressOption,
 ) -> None:
     """Run the ingest stage, then the snapshot build; see :data:`HELP`."""
     from graph.build import BuildError, write_snapshot_files

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from abusenet.commands.options import ProgressOption
+
 
 class LogFormat(StrEnum):
     """File format of the generated event parts."""
@@ -28,7 +30,7 @@ def synth(
         None, "--config", exists=True, dir_okay=False,
         help="YAML file of generator knobs (see configs/synth.yaml for all of them)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing output directory."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    progress: bool = ProgressOption,
 ) -> None:
     """Generate interaction logs with planted abuse rings and their ground truth.
 

@@ -1,0 +1,96 @@
+"""The application's own options: --version, -v / --log-level, and one progress switch."""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import version
+
+import pytest
+from typer.testing import CliRunner
+
+from abusenet.cli import app
+from abusenet.logs import level_for
+from tests.ingest.helpers import ROWS, write_csv
+
+MAPPING = """columns:
+  account_id: uid
+  ts: when
+  event_type: action
+  amount: amt
+  ip: ipaddr
+  device_id: dev
+  payment_id: card
+  counterparty_id: peer
+"""
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """The CLI configures logging process-wide; put the levels back for the other tests."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers),
+             {p: logging.getLogger(p).level for p in ("abusenet", "gnn", "graph", "ingest")})
+    yield
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    for package, level in saved[2].items():
+        logging.getLogger(package).setLevel(level)
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"abusenet {version('abusenet')}\n"
+
+
+@pytest.mark.parametrize(("verbose", "name", "level"), [
+    (0, None, logging.WARNING), (1, None, logging.INFO), (2, None, logging.DEBUG),
+    (5, None, logging.DEBUG), (2, "error", logging.ERROR), (0, "INFO", logging.INFO),
+])
+def test_log_level_from_v_and_log_level(verbose: int, name: str | None, level: int) -> None:
+    assert level_for(verbose, name) == level
+
+
+def test_an_unknown_log_level_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["--log-level", "loud", "neo4j", "status"])
+    assert result.exit_code == 2 and "--log-level" in result.output
+
+
+@pytest.mark.parametrize(("options", "shown"), [
+    ([], False), (["-v"], True), (["--log-level", "info"], True), (["-vv"], True),
+    (["-v", "--log-level", "warning"], False),
+])
+def test_v_shows_library_diagnostics_on_stderr(tmp_path, options: list[str], shown: bool) -> None:
+    logs = write_csv(tmp_path / "logs.csv", ROWS)
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    result = CliRunner().invoke(app, [
+        *options, "ingest", "-i", str(logs), "-m", str(tmp_path / "m.yaml"),
+        "-o", str(tmp_path / "out"), "--no-progress",
+    ])
+    assert result.exit_code == 0, result.output
+    assert "Snapshot written" in result.stdout
+    assert ("INFO" in result.stderr and "snapshot" in result.stderr) is shown, result.stderr
+    assert "Snapshot written" not in result.stderr, "diagnostics and output stay apart"
+
+
+def _commands_with_progress() -> list[tuple[str, object]]:
+    import typer.main
+
+    found, stack = [], [("abusenet", typer.main.get_command(app))]
+    while stack:
+        path, command = stack.pop()
+        stack += [(f"{path} {name}", sub) for name, sub in getattr(command, "commands", {}).items()]
+        found += [(path, p) for p in command.params if p.name == "progress"]
+    return sorted(found, key=lambda item: item[0])
+
+
+@pytest.mark.parametrize(("path", "param"), _commands_with_progress(),
+                         ids=[path for path, _ in _commands_with_progress()])
+def test_every_command_spells_the_progress_switch_the_same(path: str, param) -> None:
+    assert (param.opts, param.secondary_opts, param.default) == (
+        ["--progress"], ["--no-progress", "--quiet"], True), path
+
+
+def test_the_commands_with_progress_bars_have_the_switch() -> None:
+    assert {path for path, _ in _commands_with_progress()} >= {
+        "abusenet ingest", "abusenet synth", "abusenet load", "abusenet run", "abusenet score"}
