@@ -52,7 +52,7 @@ from graph.snapshot import Snapshot, relation_specs  # noqa: E402
 from graph.store import LoadSummary, connect, load_snapshot  # noqa: E402
 from graph.store.connection import Neo4jSettings, default_neo4j_home  # noqa: E402
 from graph.store.load import BATCH_SIZE, WRITERS  # noqa: E402
-from graph.store.server.local import LocalNeo4j, Neo4jServerError, free_port  # noqa: E402
+from graph.store.server import LocalNeo4j, Neo4jServerError, free_port  # noqa: E402
 from graph.store.writeback import write_scores  # noqa: E402
 
 START = np.datetime64("2024-01-01T00:00:00", "us")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from graph.store.connection import Neo4jSettings
-from graph.store.server.local import LocalNeo4j, free_port
+from graph.store.server import LocalNeo4j, free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"

@@ -36,6 +36,8 @@ from graph.snapshot import Snapshot
 from graph.store.load_summary import LoadSummary
 from graph.store.runner import Neo4jStore, QueryRunner
 from graph.store.schema import ensure_schema
+from graph.store.server.errors import Neo4jServerError
+from graph.store.server.jvm import JVM_FLAGS, ClassArchive, find_java
 from graph.store.tables import (
     HASH,
     NodeTable,
@@ -123,8 +125,6 @@ def import_command(store: Neo4jStore, files: list[ImportFile],
 
     ``jvm_flags`` go to the import tool's JVM (e.g. a class archive's, see :func:`_run_import`).
     """
-    from graph.store.server.local import JVM_FLAGS, find_java
-
     assert store.server is not None
     return [
         # The admin tool itself: neo4j-admin's launcher would start a second JVM to run it.
@@ -200,8 +200,6 @@ def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) 
 
 
 def _ensure_parquet_jars(server: LocalNeo4j) -> None:
-    from graph.store.server.local import Neo4jServerError
-
     try:
         server.ensure_parquet_import_jars()
     except Neo4jServerError as err:
@@ -213,8 +211,6 @@ def _ensure_parquet_jars(server: LocalNeo4j) -> None:
 
 def _run_import(store: Neo4jStore, files: list[ImportFile], progress: bool) -> None:
     """Run the import tool; its JVM reads a class archive, or writes one the first time."""
-    from graph.store.server.local import ClassArchive, find_java
-
     assert store.server is not None
     home = store.server.home
     archive = ClassArchive("import", find_java(), [_lib(store.server)])

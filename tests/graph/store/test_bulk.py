@@ -9,7 +9,7 @@ import pytest
 from graph.store import Neo4jStore, connect, load_snapshot
 from graph.store.bulk import BulkImportError, _parquet_column, bulk_load, write_import_files
 from graph.store.connection import Neo4jSettings
-from graph.store.server.local import LocalNeo4j, free_port
+from graph.store.server import LocalNeo4j, free_port
 from tests.conftest import _installed_jars
 
 from .helpers import TRICKY_IDS, RecordingRunner, dump, investigation_snapshot, tricky_snapshot

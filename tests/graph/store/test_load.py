@@ -10,7 +10,7 @@ from graph.snapshot import write_snapshot
 from graph.store import Neo4jStore, connect, load_snapshot
 from graph.store.connection import Neo4jSettings
 from graph.store.load import ElementIds, _new_and_changed, _stale
-from graph.store.server.local import LocalNeo4j, free_port
+from graph.store.server import LocalNeo4j, free_port
 from tests.conftest import _installed_jars
 
 from .helpers import (
