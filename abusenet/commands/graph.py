@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from graph.store import Neo4jStore
+
+log = logging.getLogger(__name__)
 
 NEO4J_URI_HELP = (
     "Neo4j to use (e.g. bolt://host:7687). Default: $NEO4J_URI, else the local server of "
@@ -30,37 +33,55 @@ def _fail(message: str) -> None:
 
 def _open_store(neo4j_uri: str | None) -> Neo4jStore:
     """A connected store, or a clear error naming what to set."""
-    import neo4j
-
     from graph.store import connect
-    from graph.store.connection import default_neo4j_home, resolve_neo4j_settings
-    from graph.store.server.local import LocalNeo4j
+    from graph.store.connection import (
+        Neo4jConfigError,
+        local_server_for,
+        redact_uri,
+        resolve_neo4j_settings,
+    )
 
-    settings = resolve_neo4j_settings(uri=neo4j_uri)
+    try:
+        settings = resolve_neo4j_settings(uri=neo4j_uri)
+    except Neo4jConfigError as err:
+        _fail(str(err))
     if settings is None:
         _fail(
             "no Neo4j is configured: pass --neo4j-uri, set NEO4J_URI (and NEO4J_PASSWORD), or "
             "set up the local server with `abusenet neo4j install` and `abusenet neo4j start`"
         )
     assert settings is not None
-    local = LocalNeo4j(default_neo4j_home())
-    server = (
-        local if local.is_installed() and local.read_settings()["uri"] == settings.uri else None
-    )
+    server = local_server_for(settings)
+    log.info("connecting to Neo4j at %s (user %s, database %s, %s)", redact_uri(settings.uri),
+             settings.user, settings.database, "the local server" if server else "not local")
     store = connect(settings, server=server)
     try:
         store.verify()
-    except neo4j.exceptions.AuthError:
+    except Exception as err:
         store.close()
-        _fail(
-            f"Neo4j at {settings.uri} refused the login of user {settings.user!r}: set "
-            "NEO4J_USER and NEO4J_PASSWORD to valid credentials"
-        )
-    except (neo4j.exceptions.ServiceUnavailable, OSError, ValueError) as err:
-        store.close()
-        hint = "start it with `abusenet neo4j start`" if server else "check that it is running"
-        _fail(f"cannot reach Neo4j at {settings.uri} ({err}); {hint}")
+        _fail_on_neo4j_error(err, store, "connecting")
     return store
+
+
+def _fail_on_neo4j_error(err: Exception, store: Neo4jStore, doing: str, then: str = "") -> None:
+    """Exit with the one translation of a Neo4j failure; re-raise anything else.
+
+    A connection, login or database failure gets :func:`explain_neo4j_error`'s message; any
+    other server error says ``"<doing> failed on the server: <its message><then>"``, and a
+    driver error (a URI it refuses) its message with any ``user:password@`` redacted.
+    """
+    import neo4j
+
+    from graph.store.connection import explain_neo4j_error, redact_uri
+
+    message = explain_neo4j_error(err, store.settings)
+    if message is None and isinstance(err, neo4j.exceptions.Neo4jError):
+        message = f"{doing} failed on the server: {err.message}{then}"
+    elif message is None and isinstance(err, neo4j.exceptions.DriverError):
+        message = f"{doing} failed in the Neo4j driver: {redact_uri(str(err))}"
+    if message is None:
+        raise err
+    _fail(message)
 
 
 def load(
@@ -85,7 +106,6 @@ def load(
     Loading the same snapshot again writes nothing; an interrupted load is finished by running
     the command again.
     """
-    import neo4j
     from rich.console import Console
     from rich.table import Table
 
@@ -105,9 +125,9 @@ def load(
                                     batch_size=batch_size, prune=prune)
         except BulkImportError as err:
             _fail(str(err))
-        except neo4j.exceptions.Neo4jError as err:
-            _fail(f"loading {snapshot} failed on the server: {err.message}; run the command "
-                  "again to finish the load (it resumes where it stopped)")
+        except Exception as err:
+            _fail_on_neo4j_error(err, store, f"loading {snapshot}", "; run the command again to "
+                                 "finish the load (it resumes where it stopped)")
     table = Table(title=f"Loaded {snapshot} ({summary.mode} path, {summary.seconds:.1f} s)")
     for column in ("label / type", "written", "unchanged", "deleted"):
         table.add_column(column, justify="left" if column == "label / type" else "right")
@@ -154,15 +174,13 @@ def query(
         get_query(name).bind(values)
     except QueryPackError as err:
         raise typer.BadParameter(str(err)) from err
-    import neo4j
-
     store = _open_store(neo4j_uri)
     with store:
         try:
             frame = run_query(store, name, values,
                               metadata=query_metadata(name, analyst=analyst, case=case))
-        except neo4j.exceptions.Neo4jError as err:
-            _fail(f"query {name!r} failed on the server: {err.message}")
+        except Exception as err:
+            _fail_on_neo4j_error(err, store, f"query {name!r}")
     if as_json:
         typer.echo(json.dumps(frame.to_dict("records"), default=str, ensure_ascii=False, indent=2))
     elif as_csv:

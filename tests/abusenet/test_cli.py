@@ -24,19 +24,6 @@ MAPPING = """columns:
 """
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """The CLI configures logging process-wide; put the levels back for the other tests."""
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers),
-             {p: logging.getLogger(p).level for p in ("abusenet", "gnn", "graph", "ingest")})
-    yield
-    root.setLevel(saved[0])
-    root.handlers[:] = saved[1]
-    for package, level in saved[2].items():
-        logging.getLogger(package).setLevel(level)
-
-
 def test_version_comes_from_the_package_metadata() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0, result.output

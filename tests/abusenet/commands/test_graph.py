@@ -47,6 +47,34 @@ def test_no_server_configured_is_a_clear_error(monkeypatch, tmp_path) -> None:
     assert "no Neo4j is configured" in result.output and "NEO4J_URI" in result.output
 
 
+def test_an_unreachable_server_is_a_clear_error_that_never_shows_the_password(
+        monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:1")
+    monkeypatch.setenv("NEO4J_PASSWORD", "s3cret-pw")
+    monkeypatch.setenv("ABUSENET_HOME", str(tmp_path))
+    result = runner.invoke(app, ["-vv", "query", "top_rings"], env=WIDE)
+    assert result.exit_code == 1
+    assert "cannot reach Neo4j at bolt://127.0.0.1:1" in result.output
+    assert "INFO" in result.stderr and "connecting to Neo4j at bolt://127.0.0.1:1" in result.stderr
+    assert "s3cret-pw" not in result.output
+    quiet = runner.invoke(app, ["query", "top_rings"], env=WIDE)
+    assert quiet.exit_code == 1 and "connecting to Neo4j" not in quiet.output
+
+
+def test_a_password_in_the_uri_is_redacted(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("ABUSENET_HOME", str(tmp_path))
+    result = runner.invoke(app, ["query", "top_rings", "--neo4j-uri",
+                                 "bolt://neo4j:s3cret-pw@127.0.0.1:1"], env=WIDE)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "s3cret-pw" not in result.output and "neo4j:***@127.0.0.1:1" in result.output
+
+
+def test_local_without_a_local_server_says_how_to_install_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ABUSENET_HOME", str(tmp_path))
+    result = runner.invoke(app, ["query", "top_rings", "--neo4j-uri", "local"], env=WIDE)
+    assert result.exit_code == 1 and "abusenet neo4j install" in result.output
+
+
 def test_load_of_a_missing_snapshot_says_so(tmp_path) -> None:
     result = runner.invoke(app, ["load", str(tmp_path / "nothing")], env=WIDE)
     assert result.exit_code == 1 and "is not a graph snapshot" in result.output
