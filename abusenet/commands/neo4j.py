@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from graph.store.connection import default_neo4j_home
+
+if TYPE_CHECKING:
+    from graph.store.server import LocalNeo4j
 
 neo4j_app = typer.Typer(
     help=(
@@ -25,8 +29,8 @@ HomeOption = typer.Option(
 )
 
 
-def _server(home: Path | None):
-    from graph.store.server.local import LocalNeo4j
+def _server(home: Path | None) -> LocalNeo4j:
+    from graph.store.server import LocalNeo4j
 
     return LocalNeo4j(home or default_neo4j_home())
 
@@ -53,7 +57,7 @@ def install(
     Safe to run again. The password is stored in <home>/password (mode 0600); abusenet's clients
     read it from there unless NEO4J_PASSWORD is set.
     """
-    from graph.store.server.local import Neo4jServerError
+    from graph.store.server import Neo4jServerError
 
     server = _server(home)
     try:
@@ -77,7 +81,7 @@ def start(
     timeout: float = typer.Option(180.0, help="Seconds to wait for Bolt to answer."),
 ) -> None:
     """Start the server in the background and wait until Bolt answers a query."""
-    from graph.store.server.local import Neo4jServerError
+    from graph.store.server import Neo4jServerError
 
     server = _server(home)
     try:
@@ -96,7 +100,7 @@ def stop(
     timeout: float = typer.Option(120.0, help="Seconds to wait for a clean shutdown."),
 ) -> None:
     """Stop the server cleanly (SIGTERM, then wait for it to exit)."""
-    from graph.store.server.local import Neo4jServerError
+    from graph.store.server import Neo4jServerError
 
     server = _server(home)
     try:
