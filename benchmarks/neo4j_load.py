@@ -51,7 +51,7 @@ from graph.query_pack import query_metadata, run_query  # noqa: E402
 from graph.snapshot import Snapshot, relation_specs  # noqa: E402
 from graph.store import LoadSummary, connect, load_snapshot  # noqa: E402
 from graph.store.connection import Neo4jSettings, default_neo4j_home  # noqa: E402
-from graph.store.load import BATCH_SIZE, WRITERS  # noqa: E402
+from graph.store.driver_load import BATCH_SIZE, WRITERS  # noqa: E402
 from graph.store.server import LocalNeo4j, Neo4jServerError, free_port  # noqa: E402
 from graph.store.writeback import write_scores  # noqa: E402
 

@@ -3,23 +3,38 @@
 Public API::
 
     from graph.query_pack import run_query
-    from graph.store import connect, load_snapshot, write_scores
+    from graph.store import (connect, load_snapshot, local_server_for,
+                             resolve_neo4j_settings, write_scores)
     from gnn.data.subgraph import extract_subgraph
 
-    with connect(settings) as store:
+    settings = resolve_neo4j_settings(uri="local")            # or NEO4J_URI, the config, ...
+    with connect(settings, server=local_server_for(settings)) as store:
         load_snapshot(store, "out/snapshot")                  # driver or bulk, incremental
         write_scores(store, account_scores, entity_scores, rings, model_version="v3")
         run_query(store, "ring_of_account", {"account_id": "acc-42"},
                   metadata={"analyst": "kim", "case": "CASE-7"})
         data, id_map = extract_subgraph(store, ["acc-42"], k=2)
+
+The local server itself (install, start, stop) is :mod:`graph.store.server`.
 """
 
+from graph.store.bulk import BulkImportError
+from graph.store.connection import (
+    Neo4jConfigError,
+    Neo4jSettings,
+    explain_neo4j_error,
+    local_browser_url,
+    local_server_for,
+    resolve_neo4j_settings,
+)
 from graph.store.load import load_snapshot
 from graph.store.load_summary import LoadSummary
 from graph.store.runner import Neo4jStore, QueryRunner, Rows, connect
 from graph.store.writeback import WritebackSummary, write_scores
 
 __all__ = [
-    "LoadSummary", "Neo4jStore", "QueryRunner", "Rows", "WritebackSummary", "connect",
-    "load_snapshot", "write_scores",
+    "BulkImportError", "LoadSummary", "Neo4jConfigError", "Neo4jSettings", "Neo4jStore",
+    "QueryRunner", "Rows", "WritebackSummary", "connect", "explain_neo4j_error",
+    "load_snapshot", "local_browser_url", "local_server_for", "resolve_neo4j_settings",
+    "write_scores",
 ]

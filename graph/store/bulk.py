@@ -16,6 +16,7 @@ parse it back.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -58,6 +59,8 @@ WRITER_THREADS = min(4, os.cpu_count() or 1)
 #: Arrow's default (1Mi rows) made each file of up to 1M rows a single piece of work: the
 #: 1M-account file kept one thread busy after the other had run out of files.
 ROW_GROUP_ROWS = 65_536
+
+logger = logging.getLogger(__name__)
 
 
 class BulkImportError(RuntimeError):
@@ -216,9 +219,11 @@ def _run_import(store: Neo4jStore, files: list[ImportFile], progress: bool) -> N
     archive = ClassArchive("import", find_java(), [_lib(store.server)])
     flags, pending = archive.jvm_flags()
     env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
+    command = import_command(store, files, flags)
+    logger.debug("running the import tool: %s", " ".join(command))
     try:
         done = subprocess.run(
-            import_command(store, files, flags), env=env, text=True,
+            command, env=env, text=True,
             stdout=None if progress else subprocess.PIPE, stderr=subprocess.PIPE,
         )
         if done.returncode != 0:

@@ -18,6 +18,7 @@ its ``repr`` and ``str``, and messages redact ``user:password@`` in URIs.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -33,6 +34,8 @@ from graph.store.server.local import LocalNeo4j
 HOME_ENV = "ABUSENET_HOME"
 #: The URI that names the installed local server.
 LOCAL_URI = "local"
+
+logger = logging.getLogger(__name__)
 
 
 def state_dir() -> Path:
@@ -140,7 +143,11 @@ def resolve_neo4j_settings(
             values[key] = config[key]
     if "password" not in env and chosen == local_uri:
         values["password"] = local.read_password()
-    return Neo4jSettings(**values)
+    settings = Neo4jSettings(**values)
+    logger.debug("Neo4j at %s, database %r, user %r, %s", redact_uri(settings.uri),
+                 settings.database, settings.user,
+                 "no password" if settings.password is None else "with a password")
+    return settings
 
 
 def explain_neo4j_error(exc: BaseException, settings: Neo4jSettings) -> str | None:

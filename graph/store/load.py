@@ -1,73 +1,29 @@
-"""Load a graph snapshot into Neo4j through the driver, writing only what changed.
+"""Load a graph snapshot into Neo4j: the front door that picks the driver or the bulk path.
 
-The store keeps a ``content_hash`` on every node and relationship it loads. A load reads those
-hashes back, compares them with the snapshot's, and then, in managed write transactions of
-``batch_size`` rows (retried by the driver):
-
-1. writes the new nodes (``CREATE``) and the changed ones (``MERGE``), label by label, and
-   notes the element id of every node (read back with the hashes, or returned by the write);
-2. writes the new relationships (``CREATE``) and the changed ones (``MERGE``), type by type,
-   endpoints named by element id (the server reads the node record directly instead of
-   seeking the unique id index), in batches sorted by endpoints (``writers`` batches
-   at a time: concurrent batches hold disjoint source ranges, and a deadlock on a shared
-   destination is detected by the server and the batch retried); while one type is written, a
-   background thread compares, sorts and prepares the next, so the server does not wait for the
-   client between types;
-3. deletes the relationships, then the nodes, that the store loaded before but the snapshot no
-   longer holds (``prune``).
-
-Rows travel as parallel lists, one per column (``UNWIND range(0, size($id) - 1) AS i``), which
-the driver packs far faster than one map per row. ``CREATE`` is safe because the comparison has
-just shown the row absent, and it skips ``MERGE``'s look-up of an existing node or relationship;
-a batch the driver retries runs as ``MERGE``, since the failed attempt may have committed.
-
-Loading the same snapshot twice writes nothing the second time. A load cut off half way (the
-server stopped, the process killed) is finished by running it again: committed batches carry
-their hashes and are skipped, the rest is written, and the result equals a clean load.
+The driver path (:mod:`graph.store.driver_load`) compares the store with the snapshot and writes
+only what changed, in batched transactions; it serves every load. The bulk path
+(:mod:`graph.store.bulk`) runs ``neo4j-admin database import`` into an empty database of the
+local server abusenet manages: an order of magnitude faster for a big first load, but it stops
+the server and replaces the database. ``mode="auto"`` takes the bulk path only where it fits.
 """
 
 from __future__ import annotations
 
+import logging
 import os
-import time
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from graph.snapshot import Snapshot, read_snapshot
+from graph.store.bulk import bulk_load
+from graph.store.driver_load import BATCH_SIZE, WRITERS, driver_load
 from graph.store.load_summary import LoadSummary
-from graph.store.names import property_key
-from graph.store.runner import QueryRunner, Rows
-from graph.store.schema import ensure_schema
-from graph.store.tables import (
-    HASH,
-    NodeTable,
-    RelTable,
-    node_tables,
-    positions,
-    property_columns,
-    rel_tables,
-    temporal_columns,
-)
+from graph.store.runner import QueryRunner
 
-#: Rows per write transaction.
-BATCH_SIZE = 10_000
-#: Write transactions in flight at once (each batch is its own transaction).
-WRITERS = 2
-#: Nodes one read of the comparison returns.
-READ_NODES = 50_000
-#: Source nodes whose relationships one read of the comparison returns.
-READ_SOURCES = 10_000
 #: ``mode="auto"`` bulk-imports a first load of at least this many relationships.
 BULK_MIN_RELATIONSHIPS = 1_000_000
 MODES = ("auto", "driver", "bulk")
+
+logger = logging.getLogger(__name__)
 
 
 def load_snapshot(
@@ -81,6 +37,9 @@ def load_snapshot(
     writers: int = WRITERS,
 ) -> LoadSummary:
     """Load a snapshot into the store, idempotently and incrementally.
+
+    Loading the same snapshot twice writes nothing the second time. A load cut off half way
+    (the server stopped, the process killed) is finished by running it again.
 
     Parameters
     ----------
@@ -117,409 +76,24 @@ def load_snapshot(
     )
     if mode == "auto":
         mode = "bulk" if _bulk_fits(store, snapshot) else "driver"
+    logger.info("loading a snapshot into %r through the %s path", store, mode)
     if mode == "bulk":
-        from graph.store.bulk import bulk_load
-
-        return bulk_load(store, snapshot, progress=progress)
-    return driver_load(store, snapshot, progress=progress, batch_size=batch_size, prune=prune,
-                       writers=writers)
-
-
-def driver_load(
-    runner: QueryRunner, snapshot: Snapshot, *, progress: bool = True,
-    batch_size: int = BATCH_SIZE, prune: bool = True, writers: int = WRITERS,
-) -> LoadSummary:
-    """The driver path of :func:`load_snapshot` (see the module docstring)."""
-    if batch_size < 1 or writers < 1:
-        raise ValueError(f"batch_size and writers must be positive, not {batch_size}, {writers}")
-    start = time.perf_counter()
-    nodes = node_tables(snapshot)
-    ensure_schema(runner, [t.label for t in nodes])
-    summary = LoadSummary("driver")
-    stale_nodes: dict[str, list[str]] = {}
-    stale_rels: dict[str, pd.DataFrame] = {}
-    element_ids: dict[str, ElementIds] = {}
-    stored: dict[str, np.ndarray] = {}  # element ids of the nodes in the store before the load
-    # One background thread prepares relationships (tables, then each type's comparison with
-    # the store, sort and endpoint look-up) while the server writes: the client's share of a
-    # load is otherwise time the server waits.
-    with ThreadPoolExecutor(1) as prep:
-        pending_rels = prep.submit(rel_tables, snapshot)
-        clock = time.perf_counter()
-        for table in nodes:
-            loaded = _loaded_nodes(runner, table.label)
-            new, changed = _new_and_changed(table.frame, loaded, ["id"])
-            summary.unchanged[table.label] = len(table.frame) - len(new) - len(changed)
-            stale_nodes[table.label] = sorted(_stale(loaded, table.frame, ["id"])["id"])
-            clock = summary.add_time("compare", clock)
-            stored[table.label] = loaded["element_id"].to_numpy(object)
-            known = ElementIds(loaded["id"], loaded["element_id"])
-            summary.written[table.label] = 0
-            for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed")):
-                for chunk, result in _write_batches(
-                    runner, _node_write(table, verb), _node_write(table, "MERGE"), rows,
-                    table.properties, batch_size, progress, f"{table.label} nodes ({what})",
-                    writers,
-                ):
-                    written = result.single("rows") or []
-                    known.add(chunk["id"].to_numpy()[written], result.single("element_ids"))
-                    summary.written[table.label] += len(written)
-            element_ids[table.label] = known
-            clock = summary.add_time("nodes", clock)
-        rels = pending_rels.result()
-        summary.relationship_types = tuple(t.rel_type for t in rels)
-        upcoming = [prep.submit(_prepare_rels, runner, t, element_ids, stored) for t in rels[:1]]
-        for index, table in enumerate(rels):
-            prepared = upcoming.pop().result()
-            if index + 1 < len(rels):  # the next type is prepared while this one is written
-                upcoming.append(
-                    prep.submit(_prepare_rels, runner, rels[index + 1], element_ids, stored))
-            summary.unchanged[table.rel_type] = prepared.unchanged
-            stale_rels[table.rel_type] = prepared.stale
-            clock = summary.add_time("compare", clock)
-            summary.written[table.rel_type] = 0
-            for verb, rows, what in (("CREATE", prepared.new, "new"),
-                                     ("MERGE", prepared.changed, "changed")):
-                summary.written[table.rel_type] += sum(
-                    int(result.single("written") or 0) for _, result in _write_batches(
-                        runner, _rel_write(table, verb), _rel_write(table, "MERGE"), rows,
-                        table.properties, batch_size, progress,
-                        f"{table.rel_type} relationships ({what})", writers)
-                )
-            clock = summary.add_time("relationships", clock)
-    if prune:
-        for table in rels:
-            summary.deleted[table.rel_type] = _delete_rels(
-                runner, table, stale_rels[table.rel_type], batch_size
-            )
-        for table in nodes:
-            summary.deleted[table.label] = _delete_nodes(
-                runner, table.label, stale_nodes[table.label], batch_size
-            )
-        summary.add_time("prune", clock)
-    summary.seconds = time.perf_counter() - start
+        summary = bulk_load(store, snapshot, progress=progress)
+    else:
+        summary = driver_load(store, snapshot, progress=progress, batch_size=batch_size,
+                              prune=prune, writers=writers)
+    logger.info(
+        "%s load: %d written, %d unchanged, %d deleted in %.1f s (%s)", summary.mode,
+        summary.total_written, sum(summary.unchanged.values()), sum(summary.deleted.values()),
+        summary.seconds, ", ".join(f"{k} {v:.1f} s" for k, v in summary.phases.items()),
+    )
     return summary
 
 
-class ElementIds:
-    """The store's element id of each node of one label, by the node's ``id``.
-
-    Filled from the nodes already in the store and those a load writes; relationship batches
-    then name their endpoints by element id, which the server finds with a direct record
-    look-up (``NodeByElementIdSeek``) instead of a unique-index seek.
-    """
-
-    def __init__(self, ids: pd.Series, element_ids: pd.Series) -> None:
-        self._ids: list[np.ndarray] = [ids.to_numpy(object)]
-        self._element_ids: list[np.ndarray] = [element_ids.to_numpy(object)]
-        self._index: tuple[pa.Array, np.ndarray] | None = None
-
-    def add(self, ids: np.ndarray, element_ids: list[str]) -> None:
-        """Record the element ids of nodes just written (``ids`` in the same order)."""
-        self._ids.append(np.asarray(ids, dtype=object))
-        self._element_ids.append(np.asarray(element_ids, dtype=object))
-        self._index = None
-
-    def of(self, ids: pd.Series) -> np.ndarray:
-        """The element ids of ``ids``; raises if a node is not known (not in the store).
-
-        A node recorded twice (merged after it was read back) has the same element id both
-        times. The look-up table is built on the first call after nodes were added.
-        """
-        if self._index is None:
-            self._index = (pa.array(np.concatenate(self._ids), type=pa.string()),
-                           np.concatenate(self._element_ids))
-        keys, element_ids = self._index
-        found = positions(ids, keys)
-        if (found < 0).any():
-            missing = ids[found < 0].iloc[0]
-            raise RuntimeError(f"node {missing!r} is not in the store after the node phase")
-        return element_ids[found]
-
-
-@dataclass
-class PreparedRels:
-    """One relationship type compared with the store, ready to write.
-
-    ``new`` and ``changed`` are sorted by endpoints (each batch touches neighbouring nodes, in a
-    stable lock order) and name them by element id; ``stale`` holds the ``src, dst`` ids of
-    relationships an earlier load wrote that the snapshot no longer has.
-    """
-
-    new: pd.DataFrame
-    changed: pd.DataFrame
-    unchanged: int
-    stale: pd.DataFrame
-
-
-def _prepare_rels(
-    runner: QueryRunner, table: RelTable, element_ids: dict[str, ElementIds],
-    stored: dict[str, np.ndarray],
-) -> PreparedRels:
-    loaded = _loaded_rels(runner, table, stored.get(table.src_label, np.array([], object)))
-    new, changed = _new_and_changed(table.frame, loaded, ["src", "dst"])
-
-    def by_element_id(rows: pd.DataFrame) -> pd.DataFrame:
-        rows = rows.sort_values(["src", "dst"], kind="stable")
-        return rows.assign(src=element_ids[table.src_label].of(rows["src"]),
-                           dst=element_ids[table.dst_label].of(rows["dst"]))
-
-    return PreparedRels(by_element_id(new), by_element_id(changed),
-                        len(table.frame) - len(new) - len(changed),
-                        _stale(loaded, table.frame, ["src", "dst"]))
-
-
 def _bulk_fits(store: QueryRunner, snapshot: Snapshot) -> bool:
+    """Whether ``auto`` takes the bulk path: a local server, enough relationships, no nodes."""
     if getattr(store, "server", None) is None:
         return False
     if sum(len(t) for t in snapshot.edges.values()) < BULK_MIN_RELATIONSHIPS:
         return False
     return store.read("MATCH (n) RETURN count(n) AS n").single("n") == 0
-
-
-# Rows travel as parallel lists ($id or $src/$dst, then $p0, $p1, ... in the order of
-# property_columns); `UNWIND range(...) AS i` walks them.
-def _node_write(table: NodeTable, verb: str) -> str:
-    """``CREATE`` for nodes the store lacks, ``MERGE`` for changed ones (``verb``).
-
-    ``CREATE`` gives the node all its properties at once (a null one is simply not set);
-    ``MERGE`` sets each, so a property that became null is removed. Returns the rows written
-    (positions in the batch) and their element ids, in step.
-    """
-    values = _property_values(table.frame, table.properties)
-    if verb == "CREATE":
-        write = f"CREATE (n:`{table.label}` {{id: $id[i], {_as_map(values)}}})"
-    else:
-        write = f"MERGE (n:`{table.label}` {{id: $id[i]}}) SET {_as_assignments('n', values)}"
-    return (
-        f"UNWIND range(0, size($id) - 1) AS i {write} "
-        "RETURN collect(i) AS rows, collect(elementId(n)) AS element_ids"
-    )
-
-
-def _rel_write(table: RelTable, verb: str) -> str:
-    """``CREATE`` for relationships the store lacks, ``MERGE`` for changed ones (``verb``).
-
-    Endpoints travel as element ids (``$src``, ``$dst``), found by a direct record look-up
-    (``NodeByElementIdSeek``): no index seek, no index-entry lock. Properties as in
-    :func:`_node_write`.
-    """
-    values = _property_values(table.frame, table.properties)
-    if verb == "CREATE":
-        write = f"CREATE (a)-[r:`{table.rel_type}` {{{_as_map(values)}}}]->(b)"
-    else:
-        write = f"MERGE (a)-[r:`{table.rel_type}`]->(b) SET {_as_assignments('r', values)}"
-    return (
-        "UNWIND range(0, size($src) - 1) AS i "
-        f"MATCH (a:`{table.src_label}`) WHERE elementId(a) = $src[i] "
-        f"MATCH (b:`{table.dst_label}`) WHERE elementId(b) = $dst[i] "
-        f"{write} RETURN count(*) AS written"
-    )
-
-
-def _property_values(frame: pd.DataFrame, properties: list[str]) -> list[tuple[str, str]]:
-    """``(key, value expression)`` per property (and the hash), reading the lists of
-    :func:`_params`.
-
-    A timestamp is rebuilt on the server from its seconds and nanoseconds lists.
-    """
-    temporal = set(temporal_columns(frame, properties))
-    values, index = [], 0
-    for column in [*properties, HASH]:
-        key = f"`{property_key(column)}`"
-        if column in temporal:
-            seconds, nanos = f"$p{index}[i]", f"$p{index + 1}[i]"
-            values.append((key, f"CASE WHEN {seconds} IS NULL THEN null "
-                                f"ELSE datetime.fromepoch({seconds}, {nanos}) END"))
-            index += 2
-        else:
-            values.append((key, f"$p{index}[i]"))
-            index += 1
-    return values
-
-
-def _as_map(values: list[tuple[str, str]]) -> str:
-    return ", ".join(f"{key}: {value}" for key, value in values)
-
-
-def _as_assignments(var: str, values: list[tuple[str, str]]) -> str:
-    return ", ".join(f"{var}.{key} = {value}" for key, value in values)
-
-
-def _params(frame: pd.DataFrame, properties: list[str]) -> dict[str, list[object]]:
-    """The parallel lists of ``frame``: keys under their names, properties as ``p0, p1, ...``."""
-    params: dict[str, list[object]] = {
-        k: frame[k].tolist() for k in ("id", "src", "dst") if k in frame.columns
-    }
-    for index, values in enumerate(property_columns(frame, properties).values()):
-        params[f"p{index}"] = values
-    return params
-
-
-def _loaded_nodes(runner: QueryRunner, label: str) -> pd.DataFrame:
-    """``id, loaded_hash, element_id`` of the nodes in the store (hash null for nodes no load
-    wrote).
-
-    Read :data:`READ_NODES` at a time in ``id`` order from the unique index (each read starts
-    after the last id of the one before), each chunk as one record of lists.
-    """
-    frames = [pd.DataFrame({"id": pd.Series(dtype=object),
-                            "loaded_hash": pd.Series(dtype="Int64"),
-                            "element_id": pd.Series(dtype=object)})]
-    returns = (
-        f"WITH n ORDER BY n.id LIMIT $limit RETURN collect(n.id) AS id, "
-        f"collect(coalesce(n.{HASH}, 0)) AS hash, collect(n.{HASH} IS NULL) AS unhashed, "
-        "collect(elementId(n)) AS element_id"
-    )
-    first = f"MATCH (n:`{label}`) WHERE n.id >= '' {returns}"
-    after = f"MATCH (n:`{label}`) WHERE n.id > $after {returns}"
-    rows = runner.read(first, {"limit": READ_NODES})
-    while rows.single("id"):
-        frames.append(pd.DataFrame({"id": rows.single("id"), "loaded_hash": _hashes(rows),
-                                    "element_id": rows.single("element_id")}))
-        rows = runner.read(after, {"after": rows.single("id")[-1], "limit": READ_NODES})
-    return pd.concat(frames, ignore_index=True)
-
-
-def _loaded_rels(runner: QueryRunner, table: RelTable, sources: np.ndarray) -> pd.DataFrame:
-    """``src, dst, loaded_hash`` of the relationships in the store (null hash: not loaded).
-
-    ``sources`` are the element ids of the source label's nodes in the store before this load
-    (a relationship can only start at one of them). They are read :data:`READ_SOURCES` at a
-    time, each chunk as one record of three lists: the driver decodes a list in bulk, a record
-    at about 15 us each.
-    """
-    count = runner.read(f"MATCH ()-[r:`{table.rel_type}`]->() RETURN count(r) AS n").single("n")
-    frames = [pd.DataFrame({c: pd.Series(dtype=object) for c in ("src", "dst")}).assign(
-        loaded_hash=pd.Series(dtype="Int64"))]
-    query = (
-        f"UNWIND $sources AS source MATCH (a:`{table.src_label}`) WHERE elementId(a) = source "
-        f"MATCH (a)-[r:`{table.rel_type}`]->(b:`{table.dst_label}`) "
-        f"RETURN collect(a.id) AS src, collect(b.id) AS dst, "
-        f"collect(coalesce(r.{HASH}, 0)) AS hash, collect(r.{HASH} IS NULL) AS unhashed"
-    )
-    for start in range(0, len(sources) if count else 0, READ_SOURCES):
-        chunk = sources[start:start + READ_SOURCES].tolist()
-        rows = runner.read(query, {"sources": chunk})
-        frames.append(pd.DataFrame({"src": rows.single("src"), "dst": rows.single("dst"),
-                                    "loaded_hash": _hashes(rows)}))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _hashes(rows: Rows) -> pd.arrays.IntegerArray:
-    """The content hashes of a chunk read, null where ``unhashed`` (``collect`` skips nulls, so
-    they travel as 0 with a flag)."""
-    hashes = pd.array(rows.single("hash"), dtype="Int64")
-    hashes[np.asarray(rows.single("unhashed"), dtype=bool)] = pd.NA
-    return hashes
-
-
-def _new_and_changed(
-    frame: pd.DataFrame, loaded: pd.DataFrame, key: list[str]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The rows of ``frame`` absent from the store, and those present with other content.
-
-    A node or relationship the store holds without a hash (not written by a load) counts as
-    changed, so it is merged, never created twice.
-    """
-    if loaded.empty:
-        return frame, frame.iloc[:0]
-    found = pc.index_in(_row_keys(frame, key), value_set=_row_keys(loaded, key))
-    absent = found.is_null().to_numpy(zero_copy_only=False)
-    stored = pa.array(loaded["loaded_hash"], type=pa.int64()).take(found.fill_null(0))
-    same = pc.fill_null(pc.equal(stored, pa.array(frame[HASH], type=pa.int64())), False)
-    differs = ~absent & ~same.to_numpy(zero_copy_only=False)
-    return frame[absent], frame[differs]
-
-
-def _stale(loaded: pd.DataFrame, frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """The ``key`` columns of rows a load wrote (hash not null) that ``frame`` no longer has."""
-    ours = loaded[loaded["loaded_hash"].notna()]
-    if ours.empty:
-        return ours[key]
-    kept = pc.is_in(_row_keys(ours, key), value_set=_row_keys(frame, key))
-    return ours.loc[~kept.to_numpy(zero_copy_only=False), key]
-
-
-def _row_keys(frame: pd.DataFrame, key: list[str]) -> pa.Array:
-    """One string per row naming it by ``key``, for Arrow's hash look-ups.
-
-    Several key columns are joined, each but the last prefixed by its length, so no two
-    different keys give the same string whatever characters the ids hold.
-    """
-    columns = [pa.array(frame[k], type=pa.string()) for k in key]
-    if len(columns) == 1:
-        return columns[0]
-    parts = []
-    for column in columns[:-1]:
-        parts += [pc.cast(pc.utf8_length(column), pa.string()), column]
-    return pc.binary_join_element_wise(*parts, columns[-1], ":")
-
-
-def _write_batches(
-    runner: QueryRunner, query: str, retry_query: str, frame: pd.DataFrame,
-    properties: list[str], batch_size: int, progress: bool, what: str, writers: int = 1,
-) -> list[tuple[pd.DataFrame, Rows]]:
-    """Write ``frame`` in batches with ``query``; a retried batch runs ``retry_query``.
-
-    With ``writers`` > 1, that many batches run at once, each in its own transaction.
-    Returns each batch with the result of its query, in order.
-    """
-    from tqdm.auto import tqdm
-
-    def write(chunk: pd.DataFrame) -> Rows:
-        params = _params(chunk, properties)
-        return runner.write([(query, params)], on_retry=[(retry_query, params)])[0]
-
-    done: list[tuple[pd.DataFrame, Rows]] = []
-    with tqdm(total=len(frame), desc=what, unit="rows", disable=not progress or frame.empty) as bar:
-        if writers == 1:
-            for chunk in _chunks(frame, batch_size):
-                done.append((chunk, write(chunk)))
-                bar.update(len(chunk))
-            return done
-        with ThreadPoolExecutor(writers) as pool:
-            pending: deque[tuple[pd.DataFrame, Future[Rows]]] = deque()
-            for chunk in _chunks(frame, batch_size):
-                pending.append((chunk, pool.submit(write, chunk)))
-                while len(pending) > writers:
-                    chunk, future = pending.popleft()
-                    done.append((chunk, future.result()))
-                    bar.update(len(chunk))
-            for chunk, future in pending:
-                done.append((chunk, future.result()))
-                bar.update(len(chunk))
-    return done
-
-
-def _delete_rels(
-    runner: QueryRunner, table: RelTable, stale: pd.DataFrame, batch_size: int
-) -> int:
-    query = (
-        f"UNWIND $rows AS row "
-        f"MATCH (:`{table.src_label}` {{id: row.src}})-[r:`{table.rel_type}`]->"
-        f"(:`{table.dst_label}` {{id: row.dst}}) "
-        "DELETE r RETURN count(*) AS deleted"
-    )
-    deleted = 0
-    for chunk in _chunks(stale, batch_size):
-        rows = chunk[["src", "dst"]].to_dict("records")
-        deleted += int(runner.write([(query, {"rows": rows})])[0].single("deleted") or 0)
-    return deleted
-
-
-def _delete_nodes(runner: QueryRunner, label: str, ids: list[str], batch_size: int) -> int:
-    query = (
-        f"UNWIND $ids AS id MATCH (n:`{label}` {{id: id}}) "
-        "DETACH DELETE n RETURN count(*) AS deleted"
-    )
-    deleted = 0
-    for start in range(0, len(ids), batch_size):
-        batch = ids[start:start + batch_size]
-        deleted += int(runner.write([(query, {"ids": batch})])[0].single("deleted") or 0)
-    return deleted
-
-
-def _chunks(frame: pd.DataFrame, size: int) -> Iterator[pd.DataFrame]:
-    for start in range(0, len(frame), size):
-        yield frame.iloc[start:start + size]

@@ -9,6 +9,7 @@ import's Parquet input needs, :func:`write_conf` writes a minimal ``neo4j.conf``
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -33,6 +34,8 @@ PARQUET_IMPORT_JARS = (
     "org.apache.commons:commons-collections4:4.4",
     "org.apache.hadoop.thirdparty:hadoop-shaded-guava:1.5.0",
 )
+
+logger = logging.getLogger(__name__)
 
 
 def has_neo4j_jars(lib: Path, version: str = "*") -> bool:
@@ -74,6 +77,7 @@ def fetch_neo4j_jars(
     if maven_repo:
         base.append(f"-Dmaven.repo.local={maven_repo}")
     attempts = [[*base, "-Pbrowser"], base] if browser else [base]
+    logger.info("resolving the Neo4j %s jars with Maven into %s", NEO4J_VERSION, lib)
     for cmd in attempts:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode == 0:
@@ -112,6 +116,7 @@ def fetch_parquet_import_jars(
             "Maven (`mvn`) is not on PATH; it fetches the jars the Parquet import needs "
             f"({', '.join(missing)}). Install it (apt-get install maven) and retry."
         )
+    logger.info("fetching the Parquet import's jars with Maven: %s", ", ".join(missing))
     # Staged inside lib (same file system, so the move is atomic; lib/* skips folders).
     staging = Path(tempfile.mkdtemp(prefix=".parquet-jars-", dir=lib))
     try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -51,6 +52,8 @@ from graph.store.server.jvm import (
 )
 from graph.store.server.process import ServerStatus
 from ingest.files import write_text_atomic
+
+logger = logging.getLogger(__name__)
 
 
 class LocalNeo4j:
@@ -168,6 +171,7 @@ class LocalNeo4j:
         write_text_atomic(self.settings_path, json.dumps(settings, indent=2))
         if not self.password_path.is_file():
             write_text_atomic(self.password_path, generate_password(), mode=0o600)
+            logger.info("generated the neo4j user's password into %s", self.password_path)
         if not (data / "dbms").exists():
             set_initial_password(self.home, java, self.read_password())
         return settings
@@ -232,6 +236,7 @@ class LocalNeo4j:
         if pending is not None:
             note_pending_archive(self._archive_note_path(), pending, java)
         self._wait_until_ready(s, timeout)
+        logger.info("Neo4j started (pid %d) on %s", self._process.pid, s["uri"])
         return self.status()
 
     def _wait_until_ready(self, s: dict[str, Any], timeout: float) -> None:
@@ -275,6 +280,7 @@ class LocalNeo4j:
             ) from None
         self._pid_path().unlink(missing_ok=True)
         self._process = None
+        logger.info("Neo4j (pid %d) stopped with exit code %s", current.pid, code)
         commit_noted_archive(self._archive_note_path(), "server", self._jar_dirs())
         return code
 
