@@ -18,13 +18,14 @@ from torch_geometric.explain import Explainer, HeteroExplanation
 from torch_geometric.explain.algorithm import ExplainerAlgorithm
 from torch_geometric.explain.config import MaskType
 from torch_geometric.loader import NodeLoader
+from torch_geometric.typing import EdgeType
 
-from gnn.inference import batch_inputs
+from gnn.inference import batch_inputs, long_tensor
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
+from ingest.progress import progress_display
 
 EXPLANATION_COLUMNS = ["account_id", "kind", "node_type", "item", "relation", "attribution"]
-EdgeType = tuple[str, str, str]
 
 
 class EdgeGradientSaliency(ExplainerAlgorithm):
@@ -98,6 +99,8 @@ def explain_accounts(
     feature_names: list[str],
     node_ids: dict[str, np.ndarray],
     top_k: int = 5,
+    *,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Explain the logits of the target nodes ``rows``.
 
@@ -107,7 +110,8 @@ def explain_accounts(
     ``item`` = the neighbour's id). The account's own features get their node mask, gradient x
     input (``kind = "feature"``, ``item`` = feature name, signed: positive raises the risk).
 
-    ``node_ids`` maps node type -> store ids by row, to name the neighbours.
+    ``node_ids`` maps node type -> store ids by row, to name the neighbours. ``progress``
+    shows a bar over the accounts.
 
     Returns
     -------
@@ -118,22 +122,27 @@ def explain_accounts(
     target = model.target_type
     model.eval()
     loader = NodeLoader(
-        data, sampler, input_nodes=(target, torch.as_tensor(rows, dtype=torch.long)), batch_size=1
+        data, sampler, input_nodes=(target, long_tensor(rows)), batch_size=1
     )
     explainer = account_explainer(model)
     records = []
-    for batch in loader:
-        explanation = explainer(
-            batch_inputs(batch, sampler, target), batch.edge_index_dict, index=0
-        )
-        account = str(node_ids[target][int(batch[target].n_id[0])])
-        edge_masks = {
-            et: explanation[et].edge_mask for et in batch.edge_types if et in explanation.edge_types
-        }
-        records.extend(_neighbour_records(batch, edge_masks, node_ids, target, account, top_k))
-        own = explanation[target].node_mask[0]
-        for j in torch.argsort(own.abs(), descending=True)[:top_k].tolist():
-            records.append((account, "feature", target, feature_names[j], "", float(own[j])))
+    with progress_display(progress) as bars:
+        task = bars.add("explaining accounts", total=len(rows))
+        for batch in loader:
+            explanation = explainer(
+                batch_inputs(batch, sampler, target), batch.edge_index_dict, index=0
+            )
+            account = str(node_ids[target][int(batch[target].n_id[0])])
+            edge_masks = {
+                et: explanation[et].edge_mask
+                for et in batch.edge_types
+                if et in explanation.edge_types
+            }
+            records.extend(_neighbour_records(batch, edge_masks, node_ids, target, account, top_k))
+            own = explanation[target].node_mask[0]
+            for j in torch.argsort(own.abs(), descending=True)[:top_k].tolist():
+                records.append((account, "feature", target, feature_names[j], "", float(own[j])))
+            bars.advance(task)
     return pd.DataFrame.from_records(records, columns=EXPLANATION_COLUMNS)
 
 

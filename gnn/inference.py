@@ -12,6 +12,36 @@ from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
 
 
+def long_tensor(values: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """An int64 tensor holding a copy of ``values`` (read-only arrays, say from Parquet, too)."""
+    return torch.from_numpy(np.array(values, dtype=np.int64))
+
+
+def align_to_model(data: HeteroData, model: SepHeteroGNN) -> HeteroData:
+    """``data`` restricted/extended to the node and edge types ``model`` was trained on.
+
+    Missing node types get no nodes (and features of the trained width), missing edge types no
+    edges, so a snapshot lacking a relation the model knows still scores.
+    """
+    aligned = HeteroData()
+    for t, width in model.in_channels.items():
+        features = width - sum(1 for et in model.edge_types if et[2] == t)
+        if t in data.node_types:
+            aligned[t].x = data[t].x
+            aligned[t].num_nodes = data[t].num_nodes
+        else:
+            aligned[t].x = torch.zeros((0, features))
+            aligned[t].num_nodes = 0
+    for et in model.edge_types:
+        if et in data.edge_types:
+            aligned[et].edge_index = data[et].edge_index
+            aligned[et].edge_time = data[et].edge_time
+        else:
+            aligned[et].edge_index = torch.empty((2, 0), dtype=torch.long)
+            aligned[et].edge_time = torch.empty(0, dtype=torch.long)
+    return aligned
+
+
 def batch_inputs(
     batch: HeteroData, sampler: TemporalNeighborSampler, target_type: str
 ) -> dict[str, torch.Tensor]:
@@ -83,8 +113,8 @@ def sampled_logits(
     loader = NodeLoader(
         data,
         sampler,
-        input_nodes=(target, torch.as_tensor(index, dtype=torch.long)),
-        input_time=None if time is None else torch.as_tensor(time, dtype=torch.long),
+        input_nodes=(target, long_tensor(index)),
+        input_time=None if time is None else long_tensor(time),
         batch_size=batch_size,
         shuffle=False,
     )
@@ -97,3 +127,22 @@ def sampled_logits(
         )
         out.append(logits[: batch[target].batch_size])
     return torch.cat(out) if out else torch.empty(0)
+
+
+def target_logits(
+    model: SepHeteroGNN,
+    data: HeteroData,
+    sampler: TemporalNeighborSampler,
+    index: np.ndarray,
+    time: np.ndarray | None,
+    chunk_size: int = 1_000_000,
+) -> np.ndarray:
+    """Logits of target rows ``index``: from the whole graph, or sampled up to ``time`` per row.
+
+    Without time bounds every neighbour counts (:func:`full_graph_logits`, exact); with them each
+    row sees only the edges not newer than its time (:func:`sampled_logits`).
+    """
+    if time is None:
+        logits = full_graph_logits(model, data, sampler, chunk_size)
+        return logits[long_tensor(index)].numpy()
+    return sampled_logits(model, data, sampler, index, time).numpy()

@@ -25,8 +25,7 @@ import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.sampler import BaseSampler, HeteroSamplerOutput, NodeSamplerInput
-
-EdgeType = tuple[str, str, str]
+from torch_geometric.typing import EdgeType
 
 
 class _EdgeCSR:

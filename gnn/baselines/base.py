@@ -7,16 +7,18 @@ import pandas as pd
 from torch_geometric.data import HeteroData
 
 from gnn.data.snapshot_graph import account_index, snapshot_to_heterodata
+from gnn.estimator import Estimator
 from gnn.splits import stratified_split
 from graph.snapshot import ACCOUNT, Snapshot
 
 
-class GraphBaseline:
+class GraphBaseline(Estimator):
     """Gives a baseline with ``fit_graph`` / ``score_graph`` the detector's snapshot interface.
 
     Subclasses implement ``fit_graph(data, train_index, train_y, val_index, val_y)`` and
     ``score_graph(data, index=None) -> np.ndarray`` over the rows of node type ``Account``.
     Baselines are transductive where noted: they score the graph they were fitted on.
+    Parameters come from the subclass's ``__init__`` (:class:`~gnn.estimator.Estimator`).
     """
 
     val_fraction: float = 0.2

@@ -10,10 +10,12 @@ import numpy as np
 import scipy.sparse as sp
 import xgboost as xgb
 from torch_geometric.data import HeteroData
+from torch_geometric.typing import EdgeType
 
 from gnn.baselines.base import GraphBaseline
 from gnn.data.features import FeatureScaler
 from graph.snapshot import ACCOUNT
+from ingest.files import write_text_atomic
 
 
 def hop_features(data: HeteroData, hops: int = 2, target: str = ACCOUNT) -> np.ndarray:
@@ -28,7 +30,7 @@ def hop_features(data: HeteroData, hops: int = 2, target: str = ACCOUNT) -> np.n
     np.ndarray
         ``(num_target_nodes, F)`` float32 features of ``target``.
     """
-    means: dict[tuple[str, str, str], sp.csr_matrix] = {}
+    means: dict[EdgeType, sp.csr_matrix] = {}
     level: dict[str, np.ndarray] = {}
     for t in data.node_types:
         n = int(data[t].num_nodes)
@@ -96,25 +98,16 @@ class XGBGraph(GraphBaseline):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def _params(self) -> dict:
-        return {
-            "n_estimators": self.n_estimators,
-            "learning_rate": self.learning_rate,
-            "max_depth": self.max_depth,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "tree_method": "hist",
-            "eval_metric": "auc",
-            "n_jobs": self.n_jobs,
-            "random_state": self.random_state,
-        }
+    def _xgb_params(self) -> dict:
+        """The XGBoost settings: every parameter but ``hops``, plus the fixed tree method."""
+        params = self.get_params()
+        del params["hops"]
+        return {**params, "tree_method": "hist", "eval_metric": "auc"}
 
     def fit_graph(self, data: HeteroData, train_index, train_y, val_index, val_y, *_) -> XGBGraph:
         """Train on account rows ``train_index``; returns ``self``."""
         features = hop_features(data, self.hops)
-        self.model_ = xgb.XGBClassifier(
-            **self._params(), early_stopping_rounds=self.early_stopping_rounds
-        )
+        self.model_ = xgb.XGBClassifier(**self._xgb_params())
         self.model_.fit(
             features[train_index],
             train_y,
@@ -135,19 +128,18 @@ class XGBGraph(GraphBaseline):
         target = Path(path)
         target.mkdir(parents=True, exist_ok=True)
         self.model_.save_model(target / "model.json")
-        metadata = {"kind": type(self).__name__, "hops": self.hops, **self._params()}
+        metadata = {"kind": type(self).__name__, **self.get_params()}
         if hasattr(self, "scaler_"):
             metadata["scaler"] = self.scaler_.to_dict()
-        (target / "metadata.json").write_text(json.dumps(metadata, indent=2))
+        write_text_atomic(target / "metadata.json", json.dumps(metadata, indent=2))
         return target
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> XGBGraph:
-        """Load what :meth:`save` wrote."""
+        """Load what :meth:`save` wrote (parameters it lacks keep their defaults)."""
         source = Path(path)
         metadata = json.loads((source / "metadata.json").read_text())
-        keys = ("n_estimators", "learning_rate", "max_depth", "subsample", "colsample_bytree")
-        model = cls(hops=metadata["hops"], **{k: metadata[k] for k in keys})
+        model = cls(**{k: metadata[k] for k in cls.param_names() if k in metadata})
         model.model_ = xgb.XGBClassifier()
         model.model_.load_model(source / "model.json")
         if "scaler" in metadata:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
+from torch_geometric.typing import EdgeType
 
 from gnn.data.features import FeatureScaler
 from graph.snapshot import ACCOUNT, Snapshot
@@ -22,7 +23,14 @@ from graph.snapshot import ACCOUNT, Snapshot
 #: The time of an undated label or seed: later than every edge, so the whole graph is visible.
 NO_TIME = np.iinfo(np.int64).max // 4
 
-EdgeType = tuple[str, str, str]
+
+
+def known_times(times: np.ndarray | None) -> np.ndarray | None:
+    """``times`` as int64 when some seed has a real time bound, else ``None`` (no bounds)."""
+    if times is None:
+        return None
+    times = np.asarray(times, dtype=np.int64)
+    return times if (times < NO_TIME).any() else None
 
 
 def reverse_edge_type(edge_type: EdgeType) -> EdgeType:

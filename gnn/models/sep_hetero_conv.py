@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch_geometric.typing import EdgeType
 
 from gnn.models.aggregation import AGGREGATORS, aggregate_blocks
-
-EdgeType = tuple[str, str, str]
 
 
 class SepHeteroConv(nn.Module):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch_geometric.typing import EdgeType
 
 from gnn.models.aggregation import AGGREGATORS
 from gnn.models.sep_hetero_conv import SepHeteroConv
-
-EdgeType = tuple[str, str, str]
 
 
 class SepHeteroGNN(nn.Module):
