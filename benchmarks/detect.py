@@ -45,12 +45,12 @@ import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import yaml
 from scipy.stats import rankdata
-from torch_geometric.data import HeteroData
 
 from benchmarks.rings import AMLSIM_SEEDS, SYNTH_SEEDS
 from gnn.baselines import ComponentRate, LabelPropagation, XGBGraph
@@ -66,6 +66,9 @@ from gnn.data.benchmark import LINKED
 from gnn.detector import AccountDetector
 from gnn.evaluate import auroc, node_metrics, summarize
 from graph.snapshot import ACCOUNT
+
+if TYPE_CHECKING:
+    from torch_geometric.data import HeteroData
 
 DATASETS = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
@@ -321,6 +324,8 @@ def synthetic_graph(num_accounts: int, seed: int = 0) -> HeteroData:
     """A random snapshot-shaped graph: ``num_accounts`` accounts with 16 features, devices, IPs,
     payment methods and transfers (about 3.5 edges per account before reversal), edge times over
     30 days, heavy-tailed entity popularity."""
+    from torch_geometric.data import HeteroData  # imported after gnn, which mutes PyG's warning
+
     rng = np.random.default_rng(seed)
     day = 86_400
     sizes = {

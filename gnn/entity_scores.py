@@ -39,7 +39,8 @@ def entity_scores_from_accounts(
     pd.DataFrame
         ``node_type`` str, ``entity_id`` str, ``score`` float.
     """
-    scores = torch.as_tensor(np.asarray(account_scores, dtype=np.float64))
+    # a copy: the scores may be read-only (read from Parquet), which torch warns about
+    scores = torch.from_numpy(np.array(account_scores, dtype=np.float64))
     prior = float(scores.mean()) if len(scores) else 0.0
     frames = []
     for node_type in data.node_types:

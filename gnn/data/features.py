@@ -108,8 +108,8 @@ def _scatter_stats(
     )
     total = torch.zeros((num_nodes, x.size(1)), dtype=x.dtype).index_add_(0, dst, x[src])
     squares = torch.zeros_like(total).index_add_(0, dst, x[src] ** 2)
-    maximum = torch.full_like(total, float("-inf")).index_reduce_(
-        0, dst, x[src], "amax", include_self=True
+    maximum = torch.full_like(total, float("-inf")).scatter_reduce_(
+        0, dst.unsqueeze(1).expand(-1, x.size(1)), x[src], "amax", include_self=True
     )
     denom = deg.clamp(min=1).unsqueeze(1)
     mean = total / denom
