@@ -176,7 +176,7 @@ def explain_neo4j_error(exc: BaseException, settings: Neo4jSettings) -> str | No
             "without Neo4j: drop --neo4j-uri and unset NEO4J_URI."
         )
     elif isinstance(exc, nex.ServiceUnavailable | nex.DatabaseUnavailable | ConnectionError) or (
-        isinstance(exc, OSError | ValueError) and _raised_by_driver(exc)
+        isinstance(exc, OSError | ValueError) and _raised_by_driver_network(exc)
     ):
         message = (
             f"cannot reach {where}: {exc}. Start the local server with `abusenet neo4j start` "
@@ -209,13 +209,18 @@ def _redact_secrets(text: str, settings: Neo4jSettings) -> str:
     return text
 
 
-def _raised_by_driver(exc: BaseException) -> bool:
-    """Whether ``exc`` was raised inside the Neo4j driver (a bad address, a refused socket)."""
+#: The Neo4j driver's modules that resolve addresses and open sockets.
+_DRIVER_NETWORK_MODULES = ("neo4j._async_compat.network", "neo4j.addressing", "neo4j._sync.io",
+                           "neo4j._async.io")
+
+
+def _raised_by_driver_network(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised where the driver reaches the server (a bad address, a socket)."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
-    return module == "neo4j" or module.startswith("neo4j.")
+    return module.startswith(_DRIVER_NETWORK_MODULES)
 
 
 def _local_uri(local: LocalNeo4j) -> str | None:
