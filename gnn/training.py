@@ -128,7 +128,10 @@ def train_model(
                 completed=epoch + 1,
                 info=f"loss {loss:.4f} val AUROC {quality['auroc']:.3f}",
             )
-            logger.debug("epoch %d: loss %.4f, validation %s", epoch, loss, quality)
+            logger.debug(
+                "epoch %d: loss %.4f, validation %s",
+                epoch, loss, ", ".join(f"{k} {v:.4f}" for k, v in quality.items()),
+            )
             current = quality[metric]
             if np.isnan(current) or current > best:
                 best, best_epoch, stale = current, epoch, 0

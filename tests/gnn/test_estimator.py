@@ -45,7 +45,8 @@ def test_set_params_refuses_unknown_names_and_lists_the_known_ones():
 
 def test_repr_shows_only_the_parameters_that_differ_from_the_defaults():
     assert repr(AccountDetector()) == "AccountDetector()"
-    assert repr(AccountDetector(max_epochs=20, lr=0.01)) == "AccountDetector(lr=0.01, max_epochs=20)"
+    changed = AccountDetector(max_epochs=20, lr=0.01)
+    assert repr(changed) == "AccountDetector(lr=0.01, max_epochs=20)"
     assert repr(AccountDetector(aggregators=["mean", "std"])) == "AccountDetector()"
     assert repr(LabelPropagation(alpha=0.5)) == "LabelPropagation(alpha=0.5)"
 

@@ -1,4 +1,4 @@
-"""A normal fit, score and explanation prints no warnings: none of ours, and library ones muted at the call.
+"""A normal fit, score and explanation prints no warnings (library ones muted at the call).
 
 Torch reports some of its warnings once per process, so an earlier test would hide them: the
 run happens in a fresh interpreter that turns every warning into an error.
