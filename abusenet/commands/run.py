@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from abusenet.commands.options import ProgressOption
+
 RUN_HELP = (
     "Turn interaction logs into scored accounts, entities and rings: ingest -> graph snapshot "
     "-> ring candidates -> train the GNN detector -> score -> rings -> report.\n\n"
@@ -56,7 +58,6 @@ Neo4jOption = typer.Option(
     "'local' = the server of `abusenet neo4j install`. Default: NEO4J_URI or the config.",
 )
 ForceOption = typer.Option(False, "--force", help="Rerun every stage, ignoring cached results.")
-ProgressOption = typer.Option(True, "--progress/--quiet", help="Show progress bars on stderr.")
 OverridesArgument = typer.Argument(
     None, metavar="[SECTION.KEY=VALUE]...", help="Config overrides, e.g. detector.max_epochs=5.",
     show_default=False,
@@ -131,7 +132,7 @@ def _execute(
     console = Console(stderr=True)
     try:
         settings = load_run_config(config, overrides)
-        neo4j, browser = neo4j_settings_for_run(settings["neo4j"], neo4j_uri)
+        neo4j, browser = neo4j_settings_for_run(settings.neo4j, neo4j_uri)
         request = RunRequest(
             inputs=list(inputs), mapping=mapping, out_dir=out, config=settings, labels=labels,
             model_dir=model, neo4j=neo4j, browser_url=browser, force=force, progress=progress,

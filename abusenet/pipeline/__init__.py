@@ -8,14 +8,16 @@ Public API::
                                      out_dir=Path("out"), config=config, labels=Path("l.csv")))
 """
 
-from abusenet.pipeline.config import ConfigError, load_run_config
+from abusenet.pipeline.config import ConfigError, RunConfig, load_run_config
 from abusenet.pipeline.errors import PipelineError
 from abusenet.pipeline.outputs import check_outputs
-from abusenet.pipeline.run import RunRequest, RunResult, neo4j_settings_for_run, run_pipeline
+from abusenet.pipeline.request import RunRequest, neo4j_settings_for_run
+from abusenet.pipeline.run import RunResult, run_pipeline
 
 __all__ = [
     "ConfigError",
     "PipelineError",
+    "RunConfig",
     "RunRequest",
     "RunResult",
     "check_outputs",

@@ -53,12 +53,13 @@ def code_fingerprint(scope: tuple[str, ...] = ALL_CODE) -> str:
     ----------
     scope
         Packages or paths inside them, written with ``/`` from the package's parent
-        (``"gnn"``, ``"graph/rings"``, ``"graph/snapshot.py"``).
+        (``"gnn"``, ``"graph/rings"``, ``"graph/snapshot.py"``), or glob patterns of files
+        (``"graph/snapshot*.py"``: a module split later into more files stays covered).
 
     Raises
     ------
     ValueError
-        When an entry names no existing package, directory or file.
+        When an entry names no existing package, directory or file, or a pattern matches none.
     """
     from importlib.util import find_spec
 
@@ -70,7 +71,11 @@ def code_fingerprint(scope: tuple[str, ...] = ALL_CODE) -> str:
             raise ValueError(f"code scope entry {entry!r}: no package {package!r}")
         top = Path(spec.origin).parent
         target = top / rest if rest else top
-        if target.is_file():
+        if any(char in rest for char in "*?["):
+            sources = sorted(p for p in top.glob(rest) if p.is_file() and p.suffix == ".py")
+            if not sources:
+                raise ValueError(f"code scope entry {entry!r}: no Python file matches")
+        elif target.is_file():
             sources = [target]
         elif target.is_dir():
             sources = sorted(target.rglob("*.py"))

@@ -1,93 +1,193 @@
 """Settings of a batch run: built-in defaults, a YAML file on top, ``KEY=VALUE`` overrides last.
 
-A run config has these sections (``configs/default.yaml`` spells out every one):
+A run config (:class:`RunConfig`) has these sections (``configs/default.yaml`` spells out every
+one), each a typed, read-only model:
 
-``ingest``
+``ingest`` (:class:`IngestConfig`)
     ``max_bad_fraction``: the share of input rows that may be quarantined before the run stops.
-``labels``
+``labels`` (:class:`LabelsConfig`)
     ``holdout_fraction`` and ``seed``: the share of the given labels held back from training for
     ``metrics.json`` (stratified); ``unlabelled_as_negative``: ``auto`` treats every unlabelled
     account as legitimate when the labels name abusive accounts only (AMLSim's alert lists),
     ``true`` always, ``false`` never.
-``rings``
-    Keyword arguments of :class:`graph.rings.config.RingConfig` (empty = its defaults).
-``ring_scoring``
+``rings`` (:class:`graph.rings.config.RingConfig`)
+    The ring-candidate search (empty = its defaults).
+``ring_scoring`` (:class:`RingScoringConfig`)
     Keyword arguments of :func:`gnn.rings.score_rings` (``account_weight``, ``top_k``,
     ``nms_jaccard``, ``fragment_share``, ``fragment_factor``), and ``min_score``: rings
     scoring below it are not reported.
-``detector``
-    Keyword arguments of :class:`gnn.detector.AccountDetector` (empty = its defaults).
-``neo4j``
+``detector`` (:class:`DetectorConfig`)
+    Keyword arguments of :class:`gnn.detector.AccountDetector`, typed by its signature (empty =
+    its defaults).
+``neo4j`` (:class:`Neo4jConfig`)
     ``uri``, ``user``, ``database`` (never a password: use ``NEO4J_PASSWORD`` or the local
     server's password file), ``load_mode`` for :func:`graph.store.load_snapshot`.
-``report``
+``report`` (:class:`ReportConfig`)
     ``top_rings`` drawn in the report, ``top_entities`` listed per entity type, and
     ``explain_members``: how many of each drawn ring's riskiest members the model explains
     (``explanations.parquet``; 0 = none).
 
-Unknown sections or keys stop the run before any work, naming the key and the known ones.
+The whole config is validated when it is loaded, before any stage runs: an unknown section or
+key, or a value of the wrong type, stops the run naming the key, the value and what is allowed.
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 import os
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_type_hints
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-#: The pipeline's own defaults. ``rings`` and ``detector`` stay empty: their libraries' defaults
-#: apply unless a config file or an override sets a key.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "ingest": {"max_bad_fraction": 0.01},
-    "labels": {"holdout_fraction": 0.2, "seed": 0, "unlabelled_as_negative": "auto"},
-    "rings": {},
-    "ring_scoring": {"account_weight": 0.7, "top_k": 3, "nms_jaccard": 0.5,
-                     "fragment_share": 0.8, "fragment_factor": 0.5, "min_score": 0.5},
-    "detector": {},
-    "neo4j": {"uri": None, "user": None, "database": None, "load_mode": "auto"},
-    "report": {"top_rings": 10, "top_entities": 20, "explain_members": 3},
-}
+from gnn.detector import AccountDetector
+from gnn.labels import UnlabelledAsNegative
+from graph.rings.config import RingConfig
+
+
+class Section(BaseModel):
+    """One section of a run config: typed, unknown keys refused, read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestConfig(Section):
+    """``ingest``: how many bad input rows a run tolerates."""
+
+    max_bad_fraction: float = 0.01
+
+
+class LabelsConfig(Section):
+    """``labels``: the held-back share of the labels, its seed, and unlabelled accounts."""
+
+    holdout_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    seed: int = 0
+    unlabelled_as_negative: UnlabelledAsNegative = "auto"
+
+
+class RingScoringConfig(Section):
+    """``ring_scoring``: :func:`gnn.rings.score_rings` settings and the reported minimum."""
+
+    account_weight: float = 0.7
+    top_k: int = 3
+    nms_jaccard: float = 0.5
+    fragment_share: float = 0.8
+    fragment_factor: float = 0.5
+    min_score: float = 0.5
+
+    def score_rings_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`gnn.rings.score_rings` (all but ``min_score``)."""
+        return self.model_dump(exclude={"min_score"})
+
+
+class Neo4jConfig(Section):
+    """``neo4j``: which server to use (never a password) and how to load it."""
+
+    uri: str | None = None
+    user: str | None = None
+    database: str | None = None
+    load_mode: Literal["auto", "driver", "bulk"] = "auto"
+
+
+class ReportConfig(Section):
+    """``report``: how much of the run the report draws and explains."""
+
+    top_rings: int = 10
+    top_entities: int = 20
+    explain_members: int = 3
+
+
+def signature_model(cls: type, name: str) -> type[Section]:
+    """A :class:`Section` with one field per keyword argument of ``cls``, typed as it is.
+
+    Parameters
+    ----------
+    cls
+        A class whose ``__init__`` has type hints and defaults.
+    name
+        The model's name.
+    """
+    hints = get_type_hints(cls.__init__)
+    settings: dict[str, Any] = {
+        parameter.name: (hints[parameter.name], parameter.default)
+        for parameter in inspect.signature(cls).parameters.values()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    }
+    return create_model(name, __base__=Section, __doc__=f"Settings of {cls.__name__}.",
+                        **settings)
+
+
+#: ``detector``: the keyword arguments of :class:`~gnn.detector.AccountDetector`. The settings a
+#: config names are ``model_dump(exclude_unset=True)``; the others keep the library's defaults.
+DetectorConfig = signature_model(AccountDetector, "DetectorConfig")
+
+
+class RunConfig(Section):
+    """Every setting of a batch run, by section."""
+
+    ingest: IngestConfig = IngestConfig()
+    labels: LabelsConfig = LabelsConfig()
+    rings: RingConfig = RingConfig()
+    ring_scoring: RingScoringConfig = RingScoringConfig()
+    detector: DetectorConfig = DetectorConfig()
+    neo4j: Neo4jConfig = Neo4jConfig()
+    report: ReportConfig = ReportConfig()
+
+
+#: The pipeline's own defaults. ``rings`` and ``detector`` are their libraries' defaults.
+DEFAULTS = RunConfig()
 
 #: Keys that may never appear in a config file or an override.
 SECRET_KEYS = frozenset({"password", "neo4j_password", "auth"})
 
 
 class ConfigError(ValueError):
-    """A config file or override is malformed or names an unknown setting."""
+    """A config file or override is malformed, names an unknown setting or a bad value."""
 
 
 def load_run_config(
     path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None
-) -> dict[str, dict[str, Any]]:
+) -> RunConfig:
     """The run settings: :data:`DEFAULTS`, then the file at ``path``, then ``overrides``.
 
     Parameters
     ----------
     path
-        A YAML file with any of the sections of :data:`DEFAULTS`.
+        A YAML file with any of the sections of :class:`RunConfig`.
     overrides
         ``SECTION.KEY=VALUE`` strings; values are parsed as YAML (``5``, ``0.1``, ``[8, 4]``).
 
     Returns
     -------
-    dict
-        Section -> settings, every key checked.
+    RunConfig
+        Every section validated.
 
     Raises
     ------
     ConfigError
-        On an unreadable file, an unknown section or key, a password, or a bad override.
+        On an unreadable file, an unknown section or key, a password, a bad override, or a
+        value its setting does not allow (one line per problem, naming where it was set).
     """
-    config = copy.deepcopy(DEFAULTS)
+    raw: dict[str, dict[str, Any]] = {section: {} for section in RunConfig.model_fields}
+    origins: dict[tuple[str, str], str] = {}
     if path is not None:
-        _merge(config, _read_yaml(Path(path)), str(path))
+        _merge(raw, _read_yaml(Path(path)), str(path), origins)
     for item in overrides or []:
-        _merge(config, _parse_override(item), f"override {item!r}")
-    return config
+        _merge(raw, _parse_override(item), f"override {item!r}", origins)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, raw, origins)) from None
+
+
+def known_keys(section: str) -> set[str]:
+    """The settings a section accepts."""
+    model = RunConfig.model_fields[section].annotation
+    if is_dataclass(model):
+        return {f.name for f in fields(model)}
+    return set(model.model_fields)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -120,11 +220,17 @@ def _parse_override(item: str) -> dict[str, Any]:
     return {parts[0]: {parts[1]: parsed}}
 
 
-def _merge(config: dict[str, dict[str, Any]], update: dict[str, Any], where: str) -> None:
+def _merge(
+    config: dict[str, dict[str, Any]],
+    update: dict[str, Any],
+    where: str,
+    origins: dict[tuple[str, str], str],
+) -> None:
+    """Copy ``update``'s settings into ``config``, checking names; remember ``where`` each was."""
     for section, values in update.items():
-        if section not in DEFAULTS:
+        if section not in config:
             raise ConfigError(
-                f"{where}: unknown section {section!r}; known sections are {sorted(DEFAULTS)}"
+                f"{where}: unknown section {section!r}; known sections are {sorted(config)}"
             )
         if values is None:
             continue
@@ -144,16 +250,30 @@ def _merge(config: dict[str, dict[str, Any]], update: dict[str, Any], where: str
                     f"are {sorted(known)}"
                 )
             config[section][key] = value
+            origins[section, key] = where
 
 
-def known_keys(section: str) -> set[str]:
-    """The settings a section accepts (for ``rings`` and ``detector``: their libraries')."""
-    if section == "rings":
-        from graph.rings.config import RingConfig
-
-        return {f.name for f in fields(RingConfig)}
-    if section == "detector":
-        from gnn.detector import AccountDetector
-
-        return set(inspect.signature(AccountDetector).parameters)
-    return set(DEFAULTS[section])
+def _describe(
+    exc: ValidationError, raw: dict[str, dict[str, Any]], origins: dict[tuple[str, str], str]
+) -> str:
+    """One line per bad setting: where it was set, its key and value, and what is allowed."""
+    problems: dict[tuple[str, ...], list[str]] = {}
+    for error in exc.errors():
+        section, *rest = (str(part) for part in error["loc"])
+        key = (section, rest[0]) if rest else (section,)
+        # Deeper locations are union members (their type names) or item positions ([0]).
+        items = "".join(f"[{part}]" for part in rest[1:] if part.isdigit())
+        message = f"{items}: {error['msg']}" if items else error["msg"]
+        if message not in problems.setdefault(key, []):
+            problems[key].append(message)
+    lines = []
+    for key, messages in problems.items():
+        if len(key) == 2:
+            where = origins.get(key, "defaults")
+            value = raw[key[0]].get(key[1])
+        else:  # the section as a whole (a check across its settings)
+            where = ", ".join(dict.fromkeys(w for (s, _), w in origins.items() if s == key[0]))
+            value = raw[key[0]]
+        lines.append(f"{where or 'defaults'}: {'.'.join(key)} = {value!r} is not valid: "
+                     f"{' or '.join(messages)}")
+    return "\n".join(lines)

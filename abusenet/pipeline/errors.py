@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from graph.store.connection import Neo4jSettings
+from graph.store.connection import Neo4jSettings, explain_neo4j_error
 
 
 class PipelineError(RuntimeError):
@@ -13,30 +13,12 @@ class PipelineError(RuntimeError):
 
 
 def neo4j_error(exc: BaseException, settings: Neo4jSettings) -> PipelineError | None:
-    """The message for a Neo4j connection or login failure, or ``None`` for other errors."""
-    import neo4j.exceptions as nex
+    """The message for a Neo4j connection or login failure, or ``None`` for other errors.
 
-    where = f"Neo4j at {settings.uri} (database {settings.database!r}, user {settings.user!r})"
-    if isinstance(exc, nex.AuthError):
-        return PipelineError(
-            f"{where} refused the login: the user name or password is wrong. Set NEO4J_USER and "
-            "NEO4J_PASSWORD to the server's credentials; for the local server started with "
-            "`abusenet neo4j start`, leave NEO4J_PASSWORD unset so abusenet reads the password "
-            "file it generated (<ABUSENET_HOME>/neo4j/password). Or run without Neo4j: drop "
-            "--neo4j-uri and unset NEO4J_URI."
-        )
-    if isinstance(exc, nex.ServiceUnavailable | nex.DatabaseUnavailable | ConnectionError):
-        return PipelineError(
-            f"cannot reach {where}: {exc}. Start the local server with `abusenet neo4j start` "
-            "(or `make neo4j-start`), check the URI and port (`abusenet neo4j status` prints "
-            "them), or run without Neo4j: drop --neo4j-uri and unset NEO4J_URI."
-        )
-    if isinstance(exc, nex.ClientError) and "database" in str(exc).lower():
-        return PipelineError(
-            f"{where} has no usable database {settings.database!r}: {exc.message}. Set "
-            "NEO4J_DATABASE or the config's neo4j.database to an existing database."
-        )
-    return None
+    The text is :func:`graph.store.connection.explain_neo4j_error`'s, the one translation of
+    Neo4j failures."""
+    message = explain_neo4j_error(exc, settings)
+    return None if message is None else PipelineError(message)
 
 
 def input_error(exc: BaseException) -> PipelineError | None:

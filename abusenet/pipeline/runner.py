@@ -8,6 +8,7 @@ change anywhere reruns everything downstream of it and nothing else.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from abusenet.pipeline.cache import (
     code_fingerprint,
     fingerprint,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class StageRunner:
             fresh = self.force or stage.always
             record = None if fresh else self.cache.lookup(stage.name, key)
             if record is not None:
+                logger.info("stage %s: inputs unchanged (fingerprint %s), cached result kept",
+                            stage.name, key[:12])
                 outcome = StageOutcome(stage.name, stage.title, record.info, record.seconds, True,
                                        self.cache.output_dir(stage.name))
             else:
@@ -138,6 +143,8 @@ class StageRunner:
 
     def _execute(self, stage: StageSpec, key: str, prefix: str) -> StageOutcome:
         started = time.perf_counter()
+        logger.info("stage %s started (fingerprint %s%s)", stage.name, key[:12],
+                    ", forced" if self.force else ", runs every time" if stage.always else "")
         try:
             with self.cache.building(stage.name) as tmp:
                 if stage.spinner:
@@ -147,10 +154,13 @@ class StageRunner:
                     self.console.print(f"[bold]{prefix}[/bold] ...")
                     info = stage.run(tmp)
         except Exception as exc:
-            self.console.print(f"[red]✗[/red] {prefix} failed after "
-                               f"{time.perf_counter() - started:.1f} s")
+            seconds = time.perf_counter() - started
+            logger.info("stage %s failed after %.1f s: %s: %s", stage.name, seconds,
+                        type(exc).__name__, exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+            self.console.print(f"[red]✗[/red] {prefix} failed after {seconds:.1f} s")
             raise StageFailed(stage, exc) from exc
         seconds = time.perf_counter() - started
+        logger.info("stage %s finished in %.1f s", stage.name, seconds)
         self.cache.store(stage.name, key, info, seconds)
         return StageOutcome(stage.name, stage.title, info, seconds, False,
                             self.cache.output_dir(stage.name))

@@ -1,4 +1,5 @@
-"""Run settings: defaults, the shipped config files, overrides and the errors for bad keys."""
+"""Run settings: defaults, the shipped config files, overrides and the errors for bad keys and
+values."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ def test_default_yaml_spells_out_the_builtin_defaults():
 
 def test_demo_yaml_loads_and_only_changes_what_it_names():
     config = load_run_config(CONFIGS / "demo.yaml")
-    assert config["detector"]["max_epochs"] == 12
-    assert config["ingest"] == DEFAULTS["ingest"]
+    assert config.detector.max_epochs == 12
+    assert config.ingest == DEFAULTS.ingest
 
 
 def test_overrides_are_parsed_as_yaml_and_win_over_the_file(tmp_path):
@@ -26,8 +27,9 @@ def test_overrides_are_parsed_as_yaml_and_win_over_the_file(tmp_path):
     path.write_text("detector:\n  max_epochs: 9\n")
     config = load_run_config(path, ["detector.max_epochs=3", "detector.num_neighbors=[4, 2]",
                                     "labels.unlabelled_as_negative=false"])
-    assert config["detector"] == {"max_epochs": 3, "num_neighbors": [4, 2]}
-    assert config["labels"]["unlabelled_as_negative"] is False
+    assert config.detector.model_dump(exclude_unset=True) == {"max_epochs": 3,
+                                                         "num_neighbors": [4, 2]}
+    assert config.labels.unlabelled_as_negative is False
 
 
 @pytest.mark.parametrize(
@@ -51,3 +53,48 @@ def test_bad_settings_are_refused_with_the_key_named(tmp_path, text, overrides, 
 def test_a_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_run_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["detector.max_epochs=abc"],
+         "override 'detector.max_epochs=abc': detector.max_epochs = 'abc' is not valid: "
+         "Input should be a valid integer"),
+        (["labels.unlabelled_as_negative=maybe"],
+         "labels.unlabelled_as_negative = 'maybe' is not valid: Input should be a valid boolean"),
+        (["neo4j.load_mode=fast"],
+         "neo4j.load_mode = 'fast' is not valid: Input should be 'auto', 'driver' or 'bulk'"),
+        (["detector.num_neighbors=[a, 2]"],
+         "detector.num_neighbors = ['a', 2] is not valid: [0]: Input should be a valid integer"),
+        (["labels.holdout_fraction=1"], "labels.holdout_fraction = 1 is not valid"),
+        (["rings.min_size=60"], "rings = {'min_size': 60} is not valid: Value error, ring config"),
+    ],
+)
+def test_a_bad_value_names_the_key_the_value_and_what_is_allowed(overrides, expected):
+    with pytest.raises(ConfigError) as failed:
+        load_run_config(None, overrides)
+    assert expected in str(failed.value)
+
+
+def test_every_bad_value_gets_one_line_naming_where_it_was_set(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("report:\n  top_rings: many\n")
+    with pytest.raises(ConfigError) as failed:
+        load_run_config(path, ["ring_scoring.top_k=x", "detector.lr=fast"])
+    lines = str(failed.value).splitlines()
+    assert len(lines) == 3
+    assert any(line.startswith(f"{path}: report.top_rings = 'many'") for line in lines)
+    assert any(line.startswith("override 'ring_scoring.top_k=x'") for line in lines)
+    assert any("detector.lr = 'fast' is not valid: Input should be a valid number" in line
+               for line in lines)
+
+
+def test_settings_are_typed_and_read_only():
+    config = load_run_config(None, ["detector.max_epochs=7", "rings.max_size=30",
+                                    "ring_scoring.min_score=0"])
+    assert config.detector.max_epochs == 7 and config.rings.max_size == 30
+    assert config.ring_scoring.min_score == 0.0
+    assert "min_score" not in config.ring_scoring.score_rings_kwargs()
+    with pytest.raises(ValueError, match="frozen"):
+        config.report.top_rings = 3

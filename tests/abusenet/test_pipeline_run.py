@@ -84,7 +84,7 @@ def test_run_writes_every_contract_file_with_its_schema(finished):
 
 
 def test_explanations_cover_the_riskiest_members_of_the_top_rings(finished):
-    from abusenet.pipeline.stages import EXPLANATION_COLUMNS
+    from abusenet.pipeline.stages.detect import EXPLANATION_COLUMNS
 
     out, _ = finished
     explanations = pd.read_parquet(out / "explanations.parquet")
@@ -244,10 +244,17 @@ def test_bad_override_is_one_clear_line(synth, tmp_path):
     assert_failed_cleanly(result, out, "unknown setting detector.max_epoch")
 
 
+def test_a_bad_value_fails_before_ingest_naming_key_value_and_type(synth, tmp_path):
+    out = tmp_path / "out"
+    result = invoke(*run_args(synth, out, "detector.max_epochs=abc"))
+    assert_failed_cleanly(result, out, "detector.max_epochs = 'abc' is not valid",
+                          "Input should be a valid integer")
+    assert not out.exists(), "ingest ran before the settings were checked"
+
+
 def test_every_stage_code_scope_names_existing_code():
-    from abusenet.pipeline import run as run_module
+    from abusenet.pipeline import plan
     from abusenet.pipeline.cache import code_fingerprint
 
-    scopes = [run_module.INGEST_CODE, run_module.SNAPSHOT_CODE, run_module.GRAPH_CODE,
-              run_module.MODEL_CODE]
+    scopes = [plan.INGEST_CODE, plan.SNAPSHOT_CODE, plan.GRAPH_CODE, plan.MODEL_CODE]
     assert len({code_fingerprint(scope) for scope in scopes}) == len(scopes)

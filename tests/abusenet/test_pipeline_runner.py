@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,17 @@ def test_a_second_run_skips_every_unchanged_stage(tmp_path):
     assert all(o.cached for o in second.values())
     assert second["c"].info == {"stage": "c"}
     assert (second["c"].output_dir / "result.json").is_file()
+
+
+def test_stages_log_their_start_finish_and_cache_hits(tmp_path, caplog):
+    rec = Recorder()
+    with caplog.at_level(logging.INFO, logger="abusenet.pipeline.runner"):
+        _runner(tmp_path).run(_plan(rec))
+        _runner(tmp_path).run(_plan(rec))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("stage a started") for m in messages)
+    assert any(m.startswith("stage a finished in ") and m.endswith(" s") for m in messages)
+    assert sum("cached result kept" in m for m in messages) == 4
 
 
 def test_a_changed_stage_reruns_itself_and_what_reads_it_only(tmp_path):
@@ -158,6 +170,18 @@ def test_code_fingerprint_sees_only_its_scope(two_packages):
     assert code_fingerprint(("scope_up",)) == up
     assert code_fingerprint(("scope_down/sub",)) != down
     assert code_fingerprint(("scope_down/sub/model.py",)) != one_file
+
+
+def test_code_fingerprint_patterns_cover_every_matching_file(two_packages):
+    sub = two_packages / "scope_down" / "sub"
+    before = code_fingerprint(("scope_down/sub/mod*.py",))
+    _edit(sub / "model.py", "VALUE = 5\n")
+    edited = code_fingerprint(("scope_down/sub/mod*.py",))
+    assert edited != before
+    _edit(sub / "module_two.py", "OTHER = 1\n")
+    assert code_fingerprint(("scope_down/sub/mod*.py",)) != edited
+    with pytest.raises(ValueError, match="no Python file matches"):
+        code_fingerprint(("scope_down/sub/nothing*.py",))
 
 
 def test_code_fingerprint_names_a_missing_scope_entry(two_packages):

@@ -1,4 +1,4 @@
-"""Stage functions on hand-made data: the label split and the positives-only labels."""
+"""The labels stage on hand-made data: the split files and the positives-only labels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abusenet.pipeline.stages import HOLDOUT_LABELS, TRAIN_LABELS, labels_stage, stratified_split
+from abusenet.pipeline.stages.files import HOLDOUT_LABELS, TRAIN_LABELS
+from abusenet.pipeline.stages.labels import labels_stage
 from graph.snapshot import ACCOUNT, Snapshot, write_snapshot
 
 
@@ -18,27 +19,6 @@ def labels_table(positives: int, negatives: int, with_ts: bool = True) -> pd.Dat
     if with_ts:
         table["ts"] = pd.Timestamp("2025-01-02", tz="UTC")
     return table
-
-
-def test_split_holds_back_the_fraction_of_each_class_and_is_seeded():
-    labels = labels_table(20, 80)
-    train, held = stratified_split(labels, 0.25, seed=3)
-    assert (held["label"] == 1).sum() == 5 and (held["label"] == 0).sum() == 20
-    assert set(train["account_id"]).isdisjoint(held["account_id"])
-    assert len(train) + len(held) == 100
-    again, _ = stratified_split(labels, 0.25, seed=3)
-    pd.testing.assert_frame_equal(train, again)
-
-
-@pytest.mark.parametrize(("positives", "fraction"), [(1, 0.2), (10, 0.0)])
-def test_split_keeps_everything_when_it_cannot_hold_back(positives, fraction):
-    train, held = stratified_split(labels_table(positives, 30), fraction, seed=0)
-    assert held is None and len(train) == positives + 30
-
-
-def test_split_refuses_a_fraction_of_one():
-    with pytest.raises(ValueError, match="holdout_fraction"):
-        stratified_split(labels_table(5, 5), 1.0, seed=0)
 
 
 def snapshot_with(tmp_path, labels: pd.DataFrame, accounts: list[str]):

@@ -1,0 +1,371 @@
+"""The stages of a batch run, in order: each declared once, by a function of the planned run.
+
+Each stage function returns the :class:`~abusenet.pipeline.runner.StageSpec` of that stage for
+this run (its name, the stages it reads, the code and settings that key its cache, the function
+it runs), or ``None`` when the run does not need it::
+
+    ingest -> snapshot -> [neo4j_load] -> candidates -> [labels] -> [train]
+           -> score (with a model, or by ring structure) -> rings -> [evaluate] -> [explain]
+           -> [neo4j_write] -> report (reads every stage before it)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from abusenet.pipeline.cache import StageCache, files_fingerprint
+from abusenet.pipeline.config import RunConfig
+from abusenet.pipeline.request import RunRequest
+from abusenet.pipeline.runner import StageRunner, StageSpec
+from abusenet.pipeline.stages import data, detect, labels, neo4j, report
+from abusenet.pipeline.stages.files import (
+    ACCOUNT_SCORES,
+    CANDIDATES,
+    ENTITY_SCORES,
+    EVENTS,
+    EXPLANATIONS,
+    HOLDOUT_LABELS,
+    METRICS,
+    MODEL,
+    RINGS,
+    SNAPSHOT,
+    TRAIN_LABELS,
+)
+from ingest.mapping import Mapping
+
+# The code each stage runs: editing the model reruns training and scoring, not ingest. Patterns
+# (graph/snapshot*.py: snapshot.py, snapshot_sql.py, snapshot_labels.py) keep covering a module
+# split into more files.
+_PIPELINE = "abusenet/pipeline"
+INGEST_CODE = ("ingest", _PIPELINE)
+SNAPSHOT_CODE = ("ingest", "graph/build.py", "graph/manifest.py", "graph/snapshot*.py", _PIPELINE)
+GRAPH_CODE = ("ingest", "graph", _PIPELINE)
+MODEL_CODE = ("ingest", "graph", "gnn", _PIPELINE)
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A request being planned: its settings, and where each stage's outputs will be."""
+
+    request: RunRequest
+    mapping: Mapping
+    cache: StageCache
+    runner: StageRunner
+
+    @property
+    def config(self) -> RunConfig:
+        """The run's settings."""
+        return self.request.config
+
+    def output(self, stage: str, name: str) -> Path:
+        """The file or directory ``name`` in ``stage``'s output directory."""
+        return self.cache.output_dir(stage) / name
+
+    @property
+    def training(self) -> bool:
+        """Whether the run trains a detector (labels given, no saved model)."""
+        return self.request.model_dir is None and self.request.labels is not None
+
+    @property
+    def model(self) -> Path | None:
+        """The detector that scores: the saved one, the trained one, or none (no labels)."""
+        if self.request.model_dir is not None:
+            return self.request.model_dir
+        return self.output("train", MODEL) if self.training else None
+
+    @property
+    def evaluation_labels(self) -> Path | None:
+        """The labels the run measures the scores on, if any."""
+        if self.request.labels is None:
+            return None
+        if self.request.model_dir is not None:
+            return self.output("labels", TRAIN_LABELS)
+        if self.config.labels.holdout_fraction <= 0:
+            return None
+        return self.output("labels", HOLDOUT_LABELS)
+
+    @property
+    def explaining(self) -> bool:
+        """Whether the model explains the top rings' riskiest members."""
+        return self.model is not None and self.config.report.explain_members > 0
+
+    @property
+    def snapshot(self) -> Path:
+        """The graph snapshot."""
+        return self.output("snapshot", SNAPSHOT)
+
+
+def plan(
+    request: RunRequest, mapping: Mapping, cache: StageCache, runner: StageRunner
+) -> list[StageSpec]:
+    """The stages of ``request``, in order, each reading its upstream stages' output dirs."""
+    run = PlannedRun(request, mapping, cache, runner)
+    specs = [spec for stage in STAGES if (spec := stage(run)) is not None]
+    return [*specs, report_stage(run, after=tuple(spec.name for spec in specs))]
+
+
+def ingest_stage(run: PlannedRun) -> StageSpec:
+    """Logs -> events (and quarantined rows)."""
+    from ingest.readers import resolve_inputs
+
+    request, settings = run.request, run.config.ingest
+    return StageSpec(
+        "ingest", "ingest logs",
+        lambda out: data.ingest_stage(
+            request.inputs, run.mapping, request.labels, out,
+            max_bad_fraction=settings.max_bad_fraction, progress=request.progress,
+        ),
+        key={
+            "inputs": files_fingerprint(resolve_inputs(request.inputs)),
+            "labels": files_fingerprint([request.labels]) if request.labels else None,
+            "mapping": run.mapping.fingerprint(),
+            "settings": settings.model_dump(),
+        },
+        code=INGEST_CODE, spinner=False,
+        describe=lambda i: (f"{i['rows_in']:,} rows in, {i['accepted']:,} accepted, "
+                            f"{i['quarantined']:,} quarantined, {i['duplicates']:,} duplicates"),
+    )
+
+
+def snapshot_stage(run: PlannedRun) -> StageSpec:
+    """Events -> graph snapshot."""
+    return StageSpec(
+        "snapshot", "build graph snapshot",
+        lambda out: data.snapshot_stage(run.output("ingest", EVENTS), run.mapping, out,
+                                        progress=run.request.progress),
+        key={"mapping": run.mapping.fingerprint()}, after=("ingest",), code=SNAPSHOT_CODE,
+        spinner=False,
+        describe=lambda i: (f"{sum(i['nodes'].values()):,} nodes, "
+                            f"{sum(i['relationships'].values()):,} relationships"),
+    )
+
+
+def neo4j_load_stage(run: PlannedRun) -> StageSpec | None:
+    """The snapshot -> Neo4j, on every run (the database can change behind the cache's back)."""
+    settings = run.request.neo4j
+    if settings is None:
+        return None
+    return StageSpec(
+        "neo4j_load", "load the graph into Neo4j",
+        lambda out: neo4j.neo4j_load_stage(settings, run.snapshot,
+                                           mode=run.config.neo4j.load_mode,
+                                           progress=run.request.progress),
+        key={"uri": settings.uri, "database": settings.database}, after=("snapshot",),
+        spinner=False, always=True,
+        describe=lambda i: (f"{i['written']:,} nodes and relationships written, "
+                            f"{i['unchanged']:,} unchanged ({i['mode']})"),
+    )
+
+
+def candidates_stage(run: PlannedRun) -> StageSpec:
+    """The snapshot -> ring candidates."""
+    rings = run.config.rings
+    return StageSpec(
+        "candidates", "find ring candidates",
+        lambda out: data.candidates_stage(run.snapshot, rings, out),
+        key=asdict(rings), after=("snapshot",), code=GRAPH_CODE,
+        describe=lambda i: f"{i['candidates']:,} candidates",
+    )
+
+
+def labels_stage(run: PlannedRun) -> StageSpec | None:
+    """The snapshot's labels -> training and held-back labels (all for training with a model)."""
+    if run.request.labels is None:
+        return None
+    settings = run.config.labels
+    holdout = settings.holdout_fraction if run.training else 0.0
+    return StageSpec(
+        "labels", "split labels",
+        lambda out: labels.labels_stage(
+            run.snapshot, out, holdout_fraction=holdout, seed=settings.seed,
+            unlabelled_as_negative=settings.unlabelled_as_negative,
+        ),
+        key={**settings.model_dump(), "holdout_fraction": holdout}, after=("snapshot",),
+        code=GRAPH_CODE,
+        describe=lambda i: (f"{i['labels']:,} labels ({i['positives']:,} abusive): "
+                            f"{i['train']:,} for training, {i['holdout']:,} held back"),
+    )
+
+
+def train_stage(run: PlannedRun) -> StageSpec | None:
+    """The training labels -> a saved detector."""
+    if not run.training:
+        return None
+    settings = run.config.detector
+    return StageSpec(
+        "train", "train the detector",
+        lambda out: detect.train_stage(run.snapshot, run.output("labels", TRAIN_LABELS),
+                                       settings, out),
+        key=settings.model_dump(exclude_unset=True), after=("snapshot", "labels"),
+        code=MODEL_CODE,
+        describe=lambda i: f"model {i['model_version']}",
+    )
+
+
+def score_stage(run: PlannedRun) -> StageSpec:
+    """Account and entity scores: from the detector, or by ring structure without one."""
+    model = run.model
+    if model is None:
+        scoring = run.config.ring_scoring
+        return StageSpec(
+            "score", "score accounts and entities by ring structure (no labels)",
+            lambda out: detect.structure_score_stage(
+                run.snapshot, run.output("candidates", CANDIDATES), scoring, out),
+            key=scoring.model_dump(), after=("snapshot", "candidates"), code=MODEL_CODE,
+            describe=_describe_scores,
+        )
+    return StageSpec(
+        "score", "score accounts and entities",
+        lambda out: detect.score_stage(run.snapshot, model, out),
+        # A trained model is keyed by the train stage; a saved one by its files.
+        key=None if run.training else {"model": files_fingerprint([model])},
+        after=("snapshot", "train") if run.training else ("snapshot",), code=MODEL_CODE,
+        describe=_describe_scores,
+    )
+
+
+def rings_stage(run: PlannedRun) -> StageSpec:
+    """Candidates + account scores -> scored rings, each account's best ring."""
+    scoring = run.config.ring_scoring
+    return StageSpec(
+        "rings", "score rings",
+        lambda out: detect.rings_stage(run.output("candidates", CANDIDATES),
+                                       run.output("score", ACCOUNT_SCORES), scoring, out),
+        key=scoring.model_dump(), after=("candidates", "score"), code=MODEL_CODE,
+        describe=lambda i: f"{i['rings']:,} rings, {i['accounts_in_rings']:,} accounts in one",
+    )
+
+
+def evaluate_stage(run: PlannedRun) -> StageSpec | None:
+    """Scores and rings measured on the held-back (or, with a saved model, all) labels."""
+    evaluation = run.evaluation_labels
+    if evaluation is None:
+        return None
+    training = run.training
+    return StageSpec(
+        "evaluate", "evaluate on held-back labels",
+        lambda out: detect.evaluate_stage(
+            run.output("rings", ACCOUNT_SCORES), run.output("rings", RINGS), evaluation, out,
+            training=run.cache.info("train").get("metrics") if training else None,
+            what="held-back labels" if training else "all given labels (model not retrained)",
+        ),
+        after=("labels", "rings", *(("train",) if training else ())), code=MODEL_CODE,
+        describe=lambda i: (f"AUROC {_fmt(i['accounts']['auroc'])}, "
+                            f"AUPRC {_fmt(i['accounts']['auprc'])} on {i['labels']:,} labels"),
+    )
+
+
+def explain_stage(run: PlannedRun) -> StageSpec | None:
+    """What drove the scores of each top ring's riskiest members."""
+    model = run.model
+    if model is None or not run.explaining:
+        return None
+    settings = run.config.report
+    return StageSpec(
+        "explain", "explain the top rings' riskiest members",
+        lambda out: detect.explain_stage(
+            run.snapshot, model, run.output("rings", RINGS), run.output("rings", ACCOUNT_SCORES),
+            out, rings=settings.top_rings, members=settings.explain_members,
+        ),
+        key=settings.model_dump(include={"top_rings", "explain_members"}),
+        # "rings" chains "score", whose key covers the trained or given model.
+        after=("snapshot", "rings"), code=MODEL_CODE,
+        describe=lambda i: (f"{i['accounts']:,} accounts explained" if not i["skipped"]
+                            else f"skipped ({i['skipped']})"),
+    )
+
+
+def neo4j_write_stage(run: PlannedRun) -> StageSpec | None:
+    """Scores, rings and memberships -> Neo4j, on every run."""
+    settings = run.request.neo4j
+    if settings is None:
+        return None
+    return StageSpec(
+        "neo4j_write", "write scores and rings to Neo4j",
+        lambda out: neo4j.writeback_stage(
+            settings, run.output("rings", ACCOUNT_SCORES), run.output("score", ENTITY_SCORES),
+            run.output("rings", RINGS), detect.model_version(run.model),
+        ),
+        key={"uri": settings.uri, "database": settings.database},
+        after=("rings", "neo4j_load"), always=True,
+        describe=lambda i: ", ".join(f"{v:,} {k}" for k, v in i.items()),
+    )
+
+
+def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
+    """``report.html`` from everything the stages ``after`` produced."""
+    request, settings, evaluation = run.request, run.config.report, run.evaluation_labels
+    neo4j_uri = request.neo4j.uri if request.neo4j else None
+    return StageSpec(
+        "report", "write report.html",
+        lambda out: report.report_stage(
+            out,
+            title=f"abusenet report: {request.out_dir.name}",
+            run_facts=_run_facts(run),
+            ingest=run.cache.info("ingest"),
+            graph=run.cache.info("snapshot"),
+            stages=[(o.title, o.seconds, o.cached) for o in run.runner.outcomes.values()],
+            snapshot_dir=run.snapshot,
+            account_scores_path=run.output("rings", ACCOUNT_SCORES),
+            entity_scores_path=run.output("score", ENTITY_SCORES),
+            rings_path=run.output("rings", RINGS),
+            evaluation_labels=evaluation,
+            metrics_path=run.output("evaluate", METRICS) if evaluation is not None else None,
+            explanations_path=run.output("explain", EXPLANATIONS) if run.explaining else None,
+            neo4j=None if neo4j_uri is None else {
+                "uri": neo4j_uri, "browser_url": request.browser_url or "",
+            },
+            top_rings=settings.top_rings,
+            top_entities=settings.top_entities,
+        ),
+        key={"report": settings.model_dump(), "browser": request.browser_url, "neo4j": neo4j_uri},
+        after=after,
+    )
+
+
+#: Every stage but the report, in run order (the report reads all of them: see :func:`plan`).
+STAGES: tuple[Callable[[PlannedRun], StageSpec | None], ...] = (
+    ingest_stage,
+    snapshot_stage,
+    neo4j_load_stage,
+    candidates_stage,
+    labels_stage,
+    train_stage,
+    score_stage,
+    rings_stage,
+    evaluate_stage,
+    explain_stage,
+    neo4j_write_stage,
+)
+
+
+def _describe_scores(info: dict[str, Any]) -> str:
+    return (f"{info['accounts']:,} accounts, {info['entities']:,} entities, "
+            f"{info['accounts_above_0_5']:,} accounts at score >= 0.5")
+
+
+def _run_facts(run: PlannedRun) -> dict[str, Any]:
+    request, cache = run.request, run.cache
+    facts: dict[str, Any] = {
+        "inputs": request.inputs,
+        "mapping": str(request.mapping),
+        "labels": str(request.labels) if request.labels else "none",
+        "output directory": str(request.out_dir),
+    }
+    if request.model_dir is None:
+        facts["model"] = f"trained in this run: {cache.info('train').get('model_version')}"
+        split = cache.info("labels")
+        facts["labels used"] = (f"{split.get('train', 0):,} for training, "
+                                f"{split.get('holdout', 0):,} held back for evaluation")
+    else:
+        facts["model"] = f"{request.model_dir} ({cache.info('score').get('model_version')})"
+    if request.neo4j is not None:
+        facts["Neo4j"] = f"{request.neo4j.uri} (database {request.neo4j.database})"
+    return facts
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

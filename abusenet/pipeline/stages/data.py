@@ -1,0 +1,97 @@
+"""The data stages: logs -> canonical events -> graph snapshot -> ring candidates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from abusenet.pipeline.stages.files import CANDIDATES, EVENTS, QUARANTINE, SNAPSHOT
+from ingest.mapping import Mapping
+
+if TYPE_CHECKING:
+    from graph.rings.candidates import RingCandidate
+    from graph.rings.config import RingConfig
+
+
+def ingest_stage(
+    inputs: Sequence[str],
+    mapping: Mapping,
+    labels: Path | None,
+    out: Path,
+    *,
+    max_bad_fraction: float,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Logs -> ``out/events`` (canonical events, labels) and ``out/quarantine.parquet``."""
+    from ingest.run import ingest_logs
+
+    summary = ingest_logs(
+        list(inputs), mapping, out / EVENTS, labels=labels, max_bad_fraction=max_bad_fraction,
+        quarantine_path=out / QUARANTINE, progress=progress,
+    )
+    return {
+        "rows_in": summary.rows_in,
+        "accepted": summary.accepted,
+        "quarantined": summary.quarantined,
+        "duplicates": summary.duplicates,
+        "reasons": dict(summary.reasons),
+        "events": summary.events_total,
+        "labels": summary.labels,
+        "label_positives": summary.label_positives,
+        "files": summary.files_new,
+        "quarantine": (out / QUARANTINE).is_file(),
+    }
+
+
+def snapshot_stage(
+    events_dir: Path, mapping: Mapping, out: Path, *, progress: bool = True
+) -> dict[str, Any]:
+    """Events -> graph snapshot in ``out/snapshot`` (with the labels, for Neo4j's investigators).
+
+    The counts come from the snapshot's manifest: no table is read back into memory here."""
+    from graph.build import write_snapshot_files
+
+    manifest = write_snapshot_files(events_dir, out / SNAPSHOT, mapping=mapping,
+                                    progress=progress)
+    return {
+        "nodes": {t: int(spec["count"]) for t, spec in manifest["nodes"].items()},
+        "relationships": {r: int(spec["count"]) for r, spec in manifest["relations"].items()},
+        "labels": None if manifest["labels"] is None else int(manifest["labels"]["count"]),
+    }
+
+
+def candidates_stage(snapshot_dir: Path, rings: RingConfig, out: Path) -> dict[str, Any]:
+    """Unsupervised ring candidates of the snapshot -> ``out/candidates.parquet``."""
+    from graph.rings.candidates import find_ring_candidates
+    from graph.snapshot import read_snapshot
+
+    candidates = find_ring_candidates(read_snapshot(snapshot_dir), rings)
+    table = pd.DataFrame(
+        {
+            "ring_id": [c.ring_id for c in candidates],
+            "members": [list(c.members) for c in candidates],
+            "kind": [c.kind for c in candidates],
+            "evidence": [list(c.evidence) for c in candidates],
+            "features": [json.dumps(c.features, sort_keys=True) for c in candidates],
+        }
+    )
+    table.to_parquet(out / CANDIDATES, index=False)
+    return {"candidates": len(candidates)}
+
+
+def read_candidates(path: Path) -> list[RingCandidate]:
+    """The :class:`~graph.rings.candidates.RingCandidate` list :func:`candidates_stage` wrote."""
+    from graph.rings.candidates import RingCandidate
+
+    table = pd.read_parquet(path)
+    return [
+        RingCandidate(
+            ring_id=row.ring_id, members=list(row.members), kind=row.kind,
+            evidence=list(row.evidence), features=json.loads(row.features),
+        )
+        for row in table.itertuples(index=False)
+    ]

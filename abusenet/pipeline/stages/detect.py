@@ -1,0 +1,249 @@
+"""The detection stages: train, score (with a model or by ring structure alone), rings,
+evaluation and explanations."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from abusenet.pipeline.config import DetectorConfig, RingScoringConfig
+from abusenet.pipeline.outputs import write_contract_table
+from abusenet.pipeline.stages.data import read_candidates
+from abusenet.pipeline.stages.files import (
+    ACCOUNT_SCORES,
+    ENTITY_SCORES,
+    EXPLANATIONS,
+    METRICS,
+    MODEL,
+    RINGS,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Columns of ``explanations.parquet``: one row per driving neighbour or feature of an account.
+EXPLANATION_COLUMNS = ["ring_id", "account_id", "score", "kind", "node_type", "item", "relation",
+                       "attribution"]
+
+
+def train_stage(
+    snapshot_dir: Path, train_labels: Path, settings: DetectorConfig, out: Path
+) -> dict[str, Any]:
+    """Train an :class:`~gnn.detector.AccountDetector` on the training labels -> ``out/model``.
+
+    The settings a config names are passed on; the others keep the detector's defaults.
+    """
+    from gnn.detector import AccountDetector
+    from graph.snapshot import read_snapshot
+
+    snapshot = read_snapshot(snapshot_dir)
+    detector = AccountDetector(**settings.model_dump(exclude_unset=True))
+    detector.fit(snapshot, pd.read_parquet(train_labels))
+    detector.save(out / MODEL)
+    return {"metrics": _jsonable(detector.metrics_), "model_version": model_version(out / MODEL)}
+
+
+#: ``model_version`` of results ranked by ring structure alone (a run without labels).
+STRUCTURE_ONLY = "structure-only"
+
+
+def model_version(model_dir: Path | None) -> str:
+    """A short, stable name of a saved model: ``gnn-`` + 12 hex digits of its files' hash.
+
+    ``None`` (no model: a run without labels) gives :data:`STRUCTURE_ONLY`.
+    """
+    from abusenet.pipeline.cache import fingerprint
+
+    if model_dir is None:
+        return STRUCTURE_ONLY
+
+    digest = fingerprint(
+        [(p.name, p.read_bytes().hex()) for p in sorted(Path(model_dir).glob("*")) if p.is_file()]
+    )
+    return f"gnn-{digest[:12]}"
+
+
+def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any]:
+    """Score every account and linked entity with a saved model -> ``out/*_scores.parquet``."""
+    from gnn.detector import AccountDetector
+    from graph.snapshot import read_snapshot
+
+    snapshot = read_snapshot(snapshot_dir)
+    detector = AccountDetector.load(model_dir)
+    accounts = detector.score_accounts(snapshot)
+    entities = detector.score_entities(snapshot)
+    return _write_scores(accounts, entities, out, model_version(model_dir))
+
+
+def _write_scores(
+    accounts: pd.DataFrame, entities: pd.DataFrame, out: Path, version: str
+) -> dict[str, Any]:
+    """Write the account and entity score tables of a score stage; return its summary."""
+    write_contract_table(accounts.assign(ring_id=None), ACCOUNT_SCORES, out / ACCOUNT_SCORES)
+    write_contract_table(entities, ENTITY_SCORES, out / ENTITY_SCORES)
+    return {
+        "accounts": int(len(accounts)),
+        "entities": int(len(entities)),
+        "accounts_above_0_5": int((accounts["score"] >= 0.5).sum()),
+        "model_version": version,
+    }
+
+
+def structure_score_stage(
+    snapshot_dir: Path, candidates_path: Path, scoring: RingScoringConfig, out: Path
+) -> dict[str, Any]:
+    """Scores without labels: rank the candidates by structure alone -> ``out/*_scores.parquet``.
+
+    An account scores the structure score of the best ring it belongs to (0 outside every ring);
+    an entity scores the shrunk mean of its accounts' scores, as with a trained model.
+    """
+    from gnn.data.snapshot_graph import snapshot_to_heterodata
+    from gnn.entity_scores import entity_scores_from_accounts
+    from gnn.rings import assign_rings, score_rings
+    from graph.snapshot import ACCOUNT, read_snapshot
+
+    snapshot = read_snapshot(snapshot_dir)
+    ids = snapshot.nodes[ACCOUNT]["id"].astype(str)
+    rings = score_rings(read_candidates(candidates_path), None, None,
+                        **scoring.score_rings_kwargs())
+    assigned = assign_rings(pd.DataFrame({"account_id": ids, "score": 0.0}), rings)
+    best = rings.set_index("ring_id")["score"]
+    accounts = pd.DataFrame({
+        "account_id": ids.to_numpy(),
+        "score": assigned["ring_id"].map(best).fillna(0.0).astype(float).to_numpy(),
+    })
+    data, _ = snapshot_to_heterodata(snapshot)
+    entities = entity_scores_from_accounts(data, accounts["score"].to_numpy())
+    return _write_scores(accounts, entities, out, STRUCTURE_ONLY)
+
+
+def rings_stage(
+    candidates_path: Path, account_scores_path: Path, scoring: RingScoringConfig, out: Path
+) -> dict[str, Any]:
+    """Score and rank the candidates with the account scores; give each account its best ring.
+
+    Writes ``out/rings.parquet`` (every column of :func:`gnn.rings.score_rings`) and
+    ``out/account_scores.parquet`` (``account_id, score, ring_id``).
+    """
+    from gnn.rings import assign_rings, score_rings
+
+    accounts = pd.read_parquet(account_scores_path)
+    rings = score_rings(read_candidates(candidates_path), None, accounts,
+                        **scoring.score_rings_kwargs())
+    # Candidates are generous by design (households and offices among them); only rings scoring
+    # at least min_score are reported and handed to accounts.
+    rings = rings[rings["score"] >= scoring.min_score].reset_index(drop=True)
+    write_contract_table(rings, RINGS, out / RINGS)
+    assigned = assign_rings(accounts, rings)
+    write_contract_table(assigned[["account_id", "score", "ring_id"]], ACCOUNT_SCORES,
+                         out / ACCOUNT_SCORES)
+    top = rings.head(1)
+    return {
+        "rings": int(len(rings)),
+        "accounts_in_rings": int(assigned["ring_id"].notna().sum()),
+        "top_ring": None if top.empty else {
+            "ring_id": str(top["ring_id"].iloc[0]),
+            "score": float(top["score"].iloc[0]),
+            "size": int(top["size"].iloc[0]),
+        },
+    }
+
+
+def evaluate_stage(
+    account_scores_path: Path,
+    rings_path: Path,
+    holdout_path: Path,
+    out: Path,
+    *,
+    training: dict[str, Any] | None = None,
+    what: str = "held-back labels",
+) -> dict[str, Any]:
+    """Quality on the held-back labels -> ``out/metrics.json``; returns the same figures."""
+    from gnn.evaluate import node_metrics
+
+    scores = pd.read_parquet(account_scores_path)
+    holdout = pd.read_parquet(holdout_path)
+    joined = holdout.merge(scores, on="account_id", how="left")
+    y = joined["label"].to_numpy(np.int64)
+    score = joined["score"].fillna(0.0).to_numpy(np.float64)
+    in_ring = joined["ring_id"].notna().to_numpy()
+    positives = int(y.sum())
+    metrics: dict[str, Any] = {
+        "evaluated_on": what,
+        "labels": int(len(y)),
+        "positives": positives,
+        "accounts": node_metrics(y, score),
+        "precision_at_0_5": _precision(y, score >= 0.5),
+        "recall_at_0_5": float(y[score >= 0.5].sum() / positives) if positives else float("nan"),
+        "rings": {
+            "count": int(len(pd.read_parquet(rings_path, columns=["ring_id"]))),
+            "positives_in_a_ring": float(y[in_ring].sum() / positives) if positives else None,
+            "precision_of_ring_members": _precision(y, in_ring),
+        },
+    }
+    if training is not None:
+        metrics["training"] = training
+    metrics = _jsonable(metrics)
+    (out / METRICS).write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def _precision(y: np.ndarray, chosen: np.ndarray) -> float | None:
+    return float(y[chosen].mean()) if chosen.any() else None
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars made plain and NaN made ``None`` (valid JSON)."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def explain_stage(
+    snapshot_dir: Path, model_dir: Path, rings_path: Path, account_scores_path: Path, out: Path,
+    *, rings: int = 10, members: int = 3, top_k: int = 5,
+) -> dict[str, Any]:
+    """Explain the riskiest ``members`` of each of the top ``rings`` rings with the model.
+
+    Writes ``out/explanations.parquet`` (:data:`EXPLANATION_COLUMNS`): for each explained
+    account, the ``top_k`` neighbours (``kind = "neighbor"``: shared devices, cards, IPs,
+    counterparties) and the ``top_k`` own features (``kind = "feature"``) that drove its score,
+    from :meth:`gnn.detector.AccountDetector.explain`. Nothing to explain (no rings, or
+    ``members`` = 0) gives an empty table.
+    """
+    from gnn.detector import AccountDetector
+    from graph.snapshot import read_snapshot
+
+    top = pd.read_parquet(rings_path, columns=["ring_id", "members"]).head(rings)
+    scores = pd.read_parquet(account_scores_path, columns=["account_id", "score"])
+    chosen: dict[str, str] = {}
+    for ring in top.itertuples(index=False):
+        in_ring = scores[scores["account_id"].isin(list(ring.members))]
+        for account in in_ring.nlargest(members, "score")["account_id"].astype(str):
+            chosen.setdefault(account, ring.ring_id)
+    table = pd.DataFrame(columns=EXPLANATION_COLUMNS)
+    skipped = None
+    if chosen and members > 0:
+        try:
+            found = AccountDetector.load(model_dir).explain(read_snapshot(snapshot_dir),
+                                                            list(chosen), top_k=top_k)
+            found["ring_id"] = found["account_id"].map(chosen)
+            table = found[EXPLANATION_COLUMNS]
+        except Exception as exc:  # an optional extra: its failure must not cost the run
+            skipped = f"{type(exc).__name__}: {exc}"
+            logger.warning("explanations skipped: %s", skipped)
+    table.to_parquet(out / EXPLANATIONS, index=False)
+    return {"accounts": int(table["account_id"].nunique()), "rows": int(len(table)),
+            "skipped": skipped}
+
+

@@ -1,0 +1,67 @@
+"""The report stage: the run's results -> ``report.html``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from abusenet.pipeline.stages.files import REPORT
+
+
+def report_stage(
+    out: Path,
+    *,
+    title: str,
+    run_facts: dict[str, Any],
+    ingest: dict[str, Any],
+    graph: dict[str, dict[str, int]],
+    stages: list[tuple[str, float, bool]],
+    snapshot_dir: Path,
+    account_scores_path: Path,
+    entity_scores_path: Path,
+    rings_path: Path,
+    evaluation_labels: Path | None = None,
+    metrics_path: Path | None = None,
+    explanations_path: Path | None = None,
+    neo4j: dict[str, str] | None = None,
+    top_rings: int = 10,
+    top_entities: int = 20,
+) -> dict[str, Any]:
+    """Gather the run's results and write ``out/report.html``.
+
+    ``explanations_path`` is :func:`~abusenet.pipeline.stages.detect.explain_stage`'s table,
+    shown under each ring it covers.
+    """
+    from abusenet.report import ReportData, build_report, ring_subgraph
+    from graph.snapshot import read_snapshot
+
+    accounts = pd.read_parquet(account_scores_path)
+    rings = pd.read_parquet(rings_path)
+    snapshot = read_snapshot(snapshot_dir, node_types=[])
+    drawn = rings.head(top_rings)
+    subgraphs = {
+        ring.ring_id: ring_subgraph(snapshot.edges, snapshot.relations, list(ring.members))
+        for ring in drawn.itertuples(index=False)
+    }
+    evaluation = None
+    if evaluation_labels is not None and evaluation_labels.is_file():
+        evaluation = pd.read_parquet(evaluation_labels, columns=["account_id", "label"]).merge(
+            accounts[["account_id", "score"]], on="account_id", how="left")
+        evaluation["score"] = evaluation["score"].fillna(0.0)
+    metrics = None
+    if metrics_path is not None and metrics_path.is_file():
+        metrics = json.loads(metrics_path.read_text())
+    explanations = None
+    if explanations_path is not None and explanations_path.is_file():
+        explanations = pd.read_parquet(explanations_path)
+    data = ReportData(
+        title=title, run=run_facts, ingest=ingest, graph=graph, stages=stages,
+        account_scores=accounts, entity_scores=pd.read_parquet(entity_scores_path),
+        rings=rings, subgraphs=subgraphs, evaluation=evaluation, metrics=metrics,
+        explanations=explanations, neo4j=neo4j, top_rings=top_rings, top_entities=top_entities,
+    )
+    path = build_report(data, out / REPORT)
+    return {"bytes": path.stat().st_size, "rings_drawn": len(subgraphs)}
