@@ -1,0 +1,35 @@
+import numpy as np
+import pytest
+import torch
+
+from gnn.data.snapshot_graph import model_view, snapshot_to_heterodata
+from gnn.models.sep_hetero_gnn import SepHeteroGNN
+from gnn.sampler import TemporalNeighborSampler
+from gnn.training import Seeds, TrainingSettings, class_weight, train_model
+from tests.gnn.planted import planted_rings
+
+
+def test_class_weight():
+    y = np.array([1.0, 0.0, 0.0, 0.0])
+    assert float(class_weight(y, "balanced")) == pytest.approx(3.0)
+    assert float(class_weight(y, 2.5)) == pytest.approx(2.5)
+    assert class_weight(y, None) is None
+
+
+def test_training_stops_early_and_keeps_the_best_epoch():
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=4)
+    data = model_view(snapshot_to_heterodata(snapshot)[0])
+    torch.manual_seed(0)
+    sampler = TemporalNeighborSampler(data, [5, 5], seed=0)
+    in_channels = {t: data[t].x.size(1) + len(sampler.incoming(t)) for t in data.node_types}
+    model = SepHeteroGNN(in_channels, data.edge_types, 8, 2)
+    y = truth["label"].to_numpy(np.float32)
+    rows = np.arange(len(y))
+    settings = TrainingSettings(
+        lr=0.0, weight_decay=0.0, batch_size=64, max_epochs=20, patience=2,
+        early_stopping_metric="auroc", pos_weight="balanced", chunk_size=1000, random_state=0,
+    )
+    history = train_model(model, data, sampler, Seeds(rows, y), Seeds(rows, y), settings)
+    # lr 0: the weights never change, so no epoch beats the first and patience ends it
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+    assert {"loss", "seconds", "auroc", "auprc"} <= set(history[0])
