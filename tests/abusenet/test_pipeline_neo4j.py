@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from abusenet.report import TOP_RING_QUERY
-from graph.store.server.local import free_port
+from graph.store.server import free_port
 from tests.abusenet.test_pipeline_run import (
     FAST,
     NO_EXPLAIN,
