@@ -33,10 +33,10 @@ from gnn.estimator import Estimator, NotFittedError
 from gnn.evaluate import node_metrics
 from gnn.explain import explain_accounts
 from gnn.inference import align_to_model, target_logits
+from gnn.labels import stratified_split
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.persistence import read_model_dir, snapshot_fingerprint, write_model_dir
 from gnn.sampler import TemporalNeighborSampler
-from gnn.splits import stratified_split
 from gnn.threads import torch_threads
 from gnn.training import Seeds, TrainingSettings, train_model
 from graph.snapshot import ACCOUNT, Snapshot

@@ -8,7 +8,7 @@ from torch_geometric.data import HeteroData
 
 from gnn.data.snapshot_graph import account_index, snapshot_to_heterodata
 from gnn.estimator import Estimator
-from gnn.splits import stratified_split
+from gnn.labels import stratified_split
 from graph.snapshot import ACCOUNT, Snapshot
 
 
