@@ -198,9 +198,9 @@ def train_stage(run: PlannedRun) -> StageSpec | None:
     return StageSpec(
         "train", "train the detector",
         lambda out: detect.train_stage(run.snapshot, run.output("labels", TRAIN_LABELS),
-                                       settings, out),
+                                       settings, out, progress=run.request.progress),
         key=settings.model_dump(exclude_unset=True), after=("snapshot", "labels"),
-        code=MODEL_CODE,
+        code=MODEL_CODE, spinner=not run.request.progress,
         describe=lambda i: f"model {i['model_version']}",
     )
 
@@ -269,10 +269,11 @@ def explain_stage(run: PlannedRun) -> StageSpec | None:
         lambda out: detect.explain_stage(
             run.snapshot, model, run.output("rings", RINGS), run.output("rings", ACCOUNT_SCORES),
             out, rings=settings.top_rings, members=settings.explain_members,
+            progress=run.request.progress,
         ),
         key=settings.model_dump(include={"top_rings", "explain_members"}),
         # "rings" chains "score", whose key covers the trained or given model.
-        after=("snapshot", "rings"), code=MODEL_CODE,
+        after=("snapshot", "rings"), code=MODEL_CODE, spinner=not run.request.progress,
         describe=lambda i: (f"{i['accounts']:,} accounts explained" if not i["skipped"]
                             else f"skipped ({i['skipped']})"),
     )

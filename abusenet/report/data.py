@@ -40,7 +40,7 @@ class ReportData:
     metrics
         ``metrics.json`` content, or ``None``.
     explanations
-        ``explanations.parquet`` rows (:func:`abusenet.pipeline.stages.explain_stage`: the
+        ``explanations.parquet`` rows (:func:`abusenet.pipeline.stages.detect.explain_stage`: the
         riskiest members of the top rings, with their ``ring_id``), or ``None``.
     neo4j
         ``uri``, ``browser_url`` and ``query`` when the run used Neo4j, else ``None``.

@@ -184,6 +184,12 @@ def explain_neo4j_error(exc: BaseException, settings: Neo4jSettings) -> str | No
             "them); `abusenet run` also works without Neo4j: drop --neo4j-uri and unset "
             "NEO4J_URI."
         )
+    elif isinstance(exc, nex.ConfigurationError):
+        message = (
+            f"{where} cannot be used as given: {exc}. Write the URI as bolt://host:7687 or "
+            "neo4j://host:7687 (a routing URI for a cluster), without a user or password in it: "
+            "set NEO4J_USER and NEO4J_PASSWORD instead."
+        )
     elif isinstance(exc, nex.ClientError) and "database" in str(exc).lower():
         message = (
             f"{where} has no usable database {settings.database!r}: {exc.message}. Set "

@@ -31,18 +31,20 @@ EXPLANATION_COLUMNS = ["ring_id", "account_id", "score", "kind", "node_type", "i
 
 
 def train_stage(
-    snapshot_dir: Path, train_labels: Path, settings: DetectorConfig, out: Path
+    snapshot_dir: Path, train_labels: Path, settings: DetectorConfig, out: Path,
+    *, progress: bool = False,
 ) -> dict[str, Any]:
     """Train an :class:`~gnn.detector.AccountDetector` on the training labels -> ``out/model``.
 
     The settings a config names are passed on; the others keep the detector's defaults.
+    ``progress`` shows a per-epoch bar (loss, validation AUROC) on stderr.
     """
     from gnn.detector import AccountDetector
     from graph.snapshot import read_snapshot
 
     snapshot = read_snapshot(snapshot_dir)
     detector = AccountDetector(**settings.model_dump(exclude_unset=True))
-    detector.fit(snapshot, pd.read_parquet(train_labels))
+    detector.fit(snapshot, pd.read_parquet(train_labels), progress=progress)
     detector.save(out / MODEL)
     return {"metrics": _jsonable(detector.metrics_), "model_version": model_version(out / MODEL)}
 
@@ -211,7 +213,7 @@ def _jsonable(value: Any) -> Any:
 
 def explain_stage(
     snapshot_dir: Path, model_dir: Path, rings_path: Path, account_scores_path: Path, out: Path,
-    *, rings: int = 10, members: int = 3, top_k: int = 5,
+    *, rings: int = 10, members: int = 3, top_k: int = 5, progress: bool = False,
 ) -> dict[str, Any]:
     """Explain the riskiest ``members`` of each of the top ``rings`` rings with the model.
 
@@ -235,8 +237,8 @@ def explain_stage(
     skipped = None
     if chosen and members > 0:
         try:
-            found = AccountDetector.load(model_dir).explain(read_snapshot(snapshot_dir),
-                                                            list(chosen), top_k=top_k)
+            found = AccountDetector.load(model_dir).explain(
+                read_snapshot(snapshot_dir), list(chosen), top_k=top_k, progress=progress)
             found["ring_id"] = found["account_id"].map(chosen)
             table = found[EXPLANATION_COLUMNS]
         except Exception as exc:  # an optional extra: its failure must not cost the run

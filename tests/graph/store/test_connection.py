@@ -130,6 +130,17 @@ def _bad_port_error() -> BaseException:
     raise AssertionError("the driver accepted a port that is not a number")
 
 
+def _userinfo_error() -> BaseException:
+    """The ConfigurationError the driver raises for a password inside a bolt:// URI."""
+    import neo4j
+
+    try:
+        neo4j.GraphDatabase.driver("bolt://kim:hunter2@db.example:7687", auth=("a", "b"))
+    except neo4j.exceptions.ConfigurationError as err:
+        return err
+    raise AssertionError("the driver accepted a password inside a bolt:// URI")
+
+
 @pytest.mark.parametrize(
     ("make_error", "needles"),
     [
@@ -139,6 +150,7 @@ def _bad_port_error() -> BaseException:
          ("cannot reach", "abusenet neo4j start")),
         (lambda nex: ConnectionRefusedError("refused"), ("cannot reach", "abusenet neo4j start")),
         (lambda nex: _bad_port_error(), ("cannot reach", "127.0.0.1:abc")),
+        (lambda nex: _userinfo_error(), ("cannot be used as given", "NEO4J_PASSWORD")),
     ],
 )
 def test_neo4j_errors_are_explained_without_the_password(make_error, needles) -> None:
