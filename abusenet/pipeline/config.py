@@ -56,7 +56,7 @@ class Section(BaseModel):
 class IngestConfig(Section):
     """``ingest``: how many bad input rows a run tolerates."""
 
-    max_bad_fraction: float = 0.01
+    max_bad_fraction: float = Field(0.01, ge=0.0, le=1.0)
 
 
 class LabelsConfig(Section):

@@ -68,6 +68,8 @@ def test_a_missing_config_file_is_named(tmp_path):
         (["detector.num_neighbors=[a, 2]"],
          "detector.num_neighbors = ['a', 2] is not valid: [0]: Input should be a valid integer"),
         (["labels.holdout_fraction=1"], "labels.holdout_fraction = 1 is not valid"),
+        (["ingest.max_bad_fraction=1.5"],
+         "ingest.max_bad_fraction = 1.5 is not valid: Input should be less than or equal to 1"),
         (["rings.min_size=60"], "rings = {'min_size': 60} is not valid: Value error, ring config"),
     ],
 )
