@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from graph.store.connection import default_neo4j_home
-
 if TYPE_CHECKING:
     from graph.store.server import LocalNeo4j
 
@@ -30,6 +28,7 @@ HomeOption = typer.Option(
 
 
 def _server(home: Path | None) -> LocalNeo4j:
+    from graph.store.connection import default_neo4j_home
     from graph.store.server import LocalNeo4j
 
     return LocalNeo4j(home or default_neo4j_home())

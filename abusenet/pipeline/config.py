@@ -18,7 +18,8 @@ one), each a typed, read-only model:
     scoring below it are not reported.
 ``detector`` (:class:`DetectorConfig`)
     Keyword arguments of :class:`gnn.detector.AccountDetector`, typed by its signature (empty =
-    its defaults).
+    its defaults). The signature is read only when the section names a setting, so a run with
+    the detector's defaults checks its config without importing torch.
 ``neo4j`` (:class:`Neo4jConfig`)
     ``uri``, ``user``, ``database`` (never a password: use ``NEO4J_PASSWORD`` or the local
     server's password file), ``load_mode`` for :func:`graph.store.load_snapshot`.
@@ -33,6 +34,7 @@ key, or a value of the wrong type, stops the run naming the key, the value and w
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 from dataclasses import fields, is_dataclass
@@ -42,7 +44,6 @@ from typing import Any, Literal, get_type_hints
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from gnn.detector import AccountDetector
 from gnn.labels import UnlabelledAsNegative
 from graph.rings.config import RingConfig
 
@@ -119,9 +120,25 @@ def signature_model(cls: type, name: str) -> type[Section]:
                         **settings)
 
 
-#: ``detector``: the keyword arguments of :class:`~gnn.detector.AccountDetector`. The settings a
-#: config names are ``model_dump(exclude_unset=True)``; the others keep the library's defaults.
-DetectorConfig = signature_model(AccountDetector, "DetectorConfig")
+@functools.cache
+def detector_model() -> type[Section]:
+    """The model of the ``detector`` section: :class:`~gnn.detector.AccountDetector`'s keywords.
+
+    Built on first use: it imports the detector, and with it torch and PyG (seconds).
+    """
+    from gnn.detector import AccountDetector
+
+    return signature_model(AccountDetector, "DetectorSettings")
+
+
+class DetectorConfig(Section):
+    """``detector``: the settings a config names, already checked against :func:`detector_model`.
+
+    The others keep the library's defaults; ``model_dump(exclude_unset=True)`` gives the keyword
+    arguments to pass on.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
 
 
 class RunConfig(Section):
@@ -176,14 +193,27 @@ def load_run_config(
         _merge(raw, _read_yaml(Path(path)), str(path), origins)
     for item in overrides or []:
         _merge(raw, _parse_override(item), f"override {item!r}", origins)
+    errors: list[Any] = []
+    checked = dict(raw)
+    if raw["detector"]:
+        try:
+            detector = detector_model().model_validate(raw["detector"])
+            checked["detector"] = detector.model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            errors += [{**e, "loc": ("detector", *e["loc"])} for e in exc.errors()]
     try:
-        return RunConfig.model_validate(raw)
+        config = RunConfig.model_validate(checked)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, raw, origins)) from None
+        errors += exc.errors()
+    if errors:
+        raise ConfigError(_describe(errors, raw, origins)) from None
+    return config
 
 
 def known_keys(section: str) -> set[str]:
     """The settings a section accepts."""
+    if section == "detector":
+        return set(detector_model().model_fields)
     model = RunConfig.model_fields[section].annotation
     if is_dataclass(model):
         return {f.name for f in fields(model)}
@@ -254,11 +284,11 @@ def _merge(
 
 
 def _describe(
-    exc: ValidationError, raw: dict[str, dict[str, Any]], origins: dict[tuple[str, str], str]
+    errors: list[Any], raw: dict[str, dict[str, Any]], origins: dict[tuple[str, str], str]
 ) -> str:
     """One line per bad setting: where it was set, its key and value, and what is allowed."""
     problems: dict[tuple[str, ...], list[str]] = {}
-    for error in exc.errors():
+    for error in errors:
         section, *rest = (str(part) for part in error["loc"])
         key = (section, rest[0]) if rest else (section,)
         # Deeper locations are union members (their type names) or item positions ([0]).

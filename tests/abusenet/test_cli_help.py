@@ -29,3 +29,24 @@ def test_help_explains(path: tuple[str, ...]) -> None:
     assert "Usage" in result.output
     # A docstring or help text, not just the usage line.
     assert len(result.output.split()) > 25
+
+
+@pytest.mark.parametrize(
+    ("code", "heavy"),
+    [
+        # `abusenet --help` and every command's --help stay fast: no data or ML library loaded.
+        ("import abusenet.cli", ("pandas", "torch", "duckdb", "neo4j")),
+        # A run with the detector's default settings checks its config without torch, so a bad
+        # mapping or input is reported in about a second.
+        ("from abusenet.pipeline.config import load_run_config; load_run_config(None, [])",
+         ("torch", "torch_geometric")),
+    ],
+)
+def test_cheap_paths_do_not_import_heavy_libraries(code: str, heavy: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+
+    script = f"{code}\nimport sys\nprint(sorted(set({heavy!r}) & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
