@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.store import Neo4jStore, connect
 from graph.store.connection import Neo4jSettings
 from graph.store.server import LocalNeo4j, free_port
 
@@ -65,3 +66,10 @@ def datasets_dir() -> Path:
     if not DATASETS.is_dir():
         pytest.skip(f"shared datasets not found at {DATASETS}")
     return DATASETS
+
+
+@pytest.fixture
+def store(neo4j_settings: Neo4jSettings, neo4j_driver) -> Iterator[Neo4jStore]:
+    """A store on an empty database (``neo4j_driver`` empties it)."""
+    with connect(neo4j_settings) as opened:
+        yield opened

@@ -10,18 +10,8 @@ from typer.testing import CliRunner
 
 from abusenet.cli import app
 from abusenet.logs import level_for
+from tests.ingest.helpers import MAPPING_YAML as MAPPING
 from tests.ingest.helpers import ROWS, write_csv
-
-MAPPING = """columns:
-  account_id: uid
-  ts: when
-  event_type: action
-  amount: amt
-  ip: ipaddr
-  device_id: dev
-  payment_id: card
-  counterparty_id: peer
-"""
 
 
 def test_version_comes_from_the_package_metadata() -> None:

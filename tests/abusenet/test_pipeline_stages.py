@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from abusenet.pipeline.stages.files import HOLDOUT_LABELS, TRAIN_LABELS
 from abusenet.pipeline.stages.labels import labels_stage
 from graph.snapshot import ACCOUNT, Snapshot, write_snapshot
-
-
-def labels_table(positives: int, negatives: int, with_ts: bool = True) -> pd.DataFrame:
-    table = pd.DataFrame({
-        "account_id": [f"p{i}" for i in range(positives)] + [f"n{i}" for i in range(negatives)],
-        "label": np.r_[np.ones(positives), np.zeros(negatives)].astype(np.int8),
-    })
-    if with_ts:
-        table["ts"] = pd.Timestamp("2025-01-02", tz="UTC")
-    return table
+from tests.gnn.test_labels import labels_table
 
 
 def snapshot_with(tmp_path, labels: pd.DataFrame, accounts: list[str]):

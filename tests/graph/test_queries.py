@@ -1,5 +1,4 @@
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,8 +13,7 @@ from graph.query_pack import (
     query_metadata,
     run_query,
 )
-from graph.store import Neo4jStore, connect, load_snapshot
-from graph.store.connection import Neo4jSettings
+from graph.store import Neo4jStore, load_snapshot
 from graph.store.writeback import write_scores
 from tests.graph.store.helpers import (
     TRICKY_IDS,
@@ -73,12 +71,6 @@ def test_run_query_sends_values_as_parameters_and_tags_the_transaction() -> None
     assert TRICKY_IDS[0] not in query and params["account_a"] == TRICKY_IDS[0]
     assert metadata == {"app": "abusenet", "query": "shared_between", "analyst": "kim",
                         "case": "CASE-7"}
-
-
-@pytest.fixture
-def store(neo4j_settings: Neo4jSettings, neo4j_driver) -> Iterator[Neo4jStore]:
-    with connect(neo4j_settings) as opened:
-        yield opened
 
 
 @pytest.fixture

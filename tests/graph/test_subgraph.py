@@ -1,12 +1,10 @@
-from collections.abc import Iterator
 
 import pandas as pd
 import pandas.testing as pdt
 import pytest
 
 from graph.snapshot import write_snapshot
-from graph.store import Neo4jStore, connect, load_snapshot
-from graph.store.connection import Neo4jSettings
+from graph.store import Neo4jStore, load_snapshot
 from graph.store.writeback import write_scores
 from graph.subgraph import extract_subsnapshot
 from tests.graph.store.helpers import investigation_snapshot
@@ -40,12 +38,6 @@ def test_seeds_missing_from_the_graph_are_ignored(tmp_path) -> None:
     sub = extract_subsnapshot(path, ["a6", "not-there"], 2)
     assert _ids(sub) == {"Account": ["a6"]}
     assert sub.labels["account_id"].tolist() == ["a6"]
-
-
-@pytest.fixture
-def store(neo4j_settings: Neo4jSettings, neo4j_driver) -> Iterator[Neo4jStore]:
-    with connect(neo4j_settings) as opened:
-        yield opened
 
 
 @pytest.mark.neo4j

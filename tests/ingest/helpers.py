@@ -63,3 +63,15 @@ def snapshot_of(path: Path) -> dict[str, bytes]:
     """Every file under ``path`` (relative name -> bytes)."""
     return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*"))
             if p.is_file()}
+
+#: A mapping file for the columns of :data:`ROWS`.
+MAPPING_YAML = """columns:
+  account_id: uid
+  ts: when
+  event_type: action
+  amount: amt
+  ip: ipaddr
+  device_id: dev
+  payment_id: card
+  counterparty_id: peer
+"""

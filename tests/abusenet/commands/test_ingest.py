@@ -3,18 +3,8 @@ from typer.testing import CliRunner
 
 from abusenet.cli import app
 from graph.snapshot import read_snapshot
+from tests.ingest.helpers import MAPPING_YAML as MAPPING
 from tests.ingest.helpers import ROWS, write_csv
-
-MAPPING = """columns:
-  account_id: uid
-  ts: when
-  event_type: action
-  amount: amt
-  ip: ipaddr
-  device_id: dev
-  payment_id: card
-  counterparty_id: peer
-"""
 
 
 def test_ingest_writes_events_snapshot_quarantine_and_a_summary(tmp_path):

@@ -1,4 +1,3 @@
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -6,8 +5,7 @@ import torch
 
 from gnn.data.features import FeatureScaler
 from gnn.data.subgraph import extract_subgraph
-from graph.store import Neo4jStore, connect, load_snapshot
-from graph.store.connection import Neo4jSettings
+from graph.store import Neo4jStore, load_snapshot
 from graph.store.writeback import write_scores
 from tests.graph.store.helpers import investigation_snapshot
 
@@ -28,12 +26,6 @@ def test_a_trained_scaler_keeps_the_model_columns() -> None:
     data, _ = extract_subgraph(full, ["a2"], k=0, scaler=scaler)
     assert data["Account"].x.shape == (1, 2)
     assert data["Account"].x[0, 1].item() == 0.0  # a2 has no amount_mean: the mean
-
-
-@pytest.fixture
-def store(neo4j_settings: Neo4jSettings, neo4j_driver) -> Iterator[Neo4jStore]:
-    with connect(neo4j_settings) as opened:
-        yield opened
 
 
 @pytest.mark.neo4j
