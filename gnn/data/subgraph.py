@@ -27,13 +27,9 @@ def extract_subgraph(
 
     Parameters
     ----------
-    source
-        A store (:func:`graph.store.connect`), a :class:`~graph.snapshot.Snapshot`, or a
-        snapshot directory.
-    account_ids
-        The seed accounts; ids absent from the source are ignored.
-    k
-        Hops to walk from the seeds (``Account -> Device`` is one hop).
+    source, account_ids, k
+        Where to cut the neighbourhood, around which accounts, how far: as for
+        :func:`graph.subgraph.extract_subsnapshot`.
     scaler
         The trained model's feature scaler, to score the subgraph with that model; ``None`` fits
         one on the subgraph.
