@@ -78,9 +78,16 @@ def run(
     neo4j_uri: str | None = Neo4jOption,
     force: bool = ForceOption,
     progress: bool = ProgressOption,
+    max_bad_fraction: float | None = typer.Option(
+        None, "--max-bad-fraction", min=0.0, max=1.0,
+        help="Stop, writing nothing, when more than this fraction of the new rows fail "
+        "validation (default: the config's ingest.max_bad_fraction, 0.01).",
+    ),
     overrides: list[str] | None = OverridesArgument,
 ) -> None:
     """See :data:`RUN_HELP`."""
+    if max_bad_fraction is not None:
+        overrides = [*(overrides or []), f"ingest.max_bad_fraction={max_bad_fraction}"]
     _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None)
 
 
