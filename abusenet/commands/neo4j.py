@@ -1,4 +1,4 @@
-"""``abusenet neo4j install | start | stop | status``: the local Neo4j server."""
+"""``abusenet neo4j install | start | stop | status | dump | restore``: the local Neo4j server."""
 
 from __future__ import annotations
 
@@ -123,6 +123,55 @@ def status(home: Path | None = HomeOption) -> None:
         line += ": the server is gone (crashed or killed); `abusenet neo4j start` will clean up"
     typer.echo(line)
     raise typer.Exit(0 if current.running else 1)
+
+
+@neo4j_app.command()
+def dump(
+    to: Path = typer.Option(..., "--to", help="The dump file to write, e.g. backups/graph.dump."),
+    home: Path | None = HomeOption,
+    database: str = typer.Option("neo4j", help="The database to dump."),
+    force: bool = typer.Option(False, "--force", help="Replace the file when it exists."),
+) -> None:
+    """Back up the local server's database into one file (neo4j-admin database dump).
+
+    A running server is stopped for the dump and started again; a stopped one stays stopped.
+    The file is written under a temporary name and renamed at the end. Users and passwords are
+    not in it (they live in the system database).
+    """
+    from graph.store.server import Neo4jServerError
+    from graph.store.server.backup import dump_database
+
+    try:
+        done = dump_database(_server(home), to, database=database, force=force)
+    except Neo4jServerError as err:
+        _fail(err)
+    typer.echo(f"Dumped database {done.database!r} into {done.path} "
+               f"({done.size:,} bytes, {done.seconds:.1f} s)"
+               + ("; Neo4j is running again." if done.restarted else "."))
+
+
+@neo4j_app.command()
+def restore(
+    source: Path = typer.Argument(..., help="A file written by `abusenet neo4j dump`."),
+    home: Path | None = HomeOption,
+    database: str = typer.Option("neo4j", help="The database to replace."),
+) -> None:
+    """Replace the local server's database with a dump (neo4j-admin database load).
+
+    The file is checked first; a missing, empty or damaged file is refused and the database
+    kept. A running server is stopped for the load and started again; when the load fails the
+    database it had is put back.
+    """
+    from graph.store.server import Neo4jServerError
+    from graph.store.server.backup import restore_database
+
+    try:
+        done = restore_database(_server(home), source, database=database)
+    except Neo4jServerError as err:
+        _fail(err)
+    typer.echo(f"Restored database {done.database!r} from {done.path} ({done.seconds:.1f} s)"
+               + ("; Neo4j is running again." if done.restarted else
+                  "; start Neo4j with `abusenet neo4j start`."))
 
 
 def register(app: typer.Typer) -> None:

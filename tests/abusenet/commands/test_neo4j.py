@@ -1,0 +1,54 @@
+"""``abusenet neo4j dump`` and ``restore`` on the session's real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from abusenet.cli import app
+from graph.store import Neo4jStore
+from graph.store.server import LocalNeo4j
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "250"}
+
+
+def test_dump_and_restore_without_an_installed_server_fail_in_one_line(tmp_path: Path) -> None:
+    home = str(tmp_path / "nothing-here")
+    for args in (["dump", "--to", str(tmp_path / "x.dump")], ["restore", str(tmp_path / "x")]):
+        result = runner.invoke(app, ["neo4j", *args, "--home", home], env=WIDE)
+        assert result.exit_code == 1, result.output
+        assert "abusenet neo4j install" in result.output
+        assert "Traceback" not in result.output and result.exception is not None
+
+
+@pytest.mark.neo4j
+def test_dump_then_restore_from_the_command_line(
+    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+) -> None:
+    home = str(neo4j_server.home)
+    store.write([("CREATE (:Account {id: 'a1'}), (:Account {id: 'a2'})", {})])
+    store.close()
+    dump = tmp_path / "graph.dump"
+    result = runner.invoke(app, ["neo4j", "dump", "--to", str(dump), "--home", home], env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "Dumped database 'neo4j'" in result.output and "running again" in result.output
+
+    again = runner.invoke(app, ["neo4j", "dump", "--to", str(dump), "--home", home], env=WIDE)
+    assert again.exit_code == 1 and "--force" in again.output
+
+    store.write([("MATCH (a:Account {id: 'a2'}) DETACH DELETE a", {})])
+    store.close()
+    result = runner.invoke(app, ["neo4j", "restore", str(dump), "--home", home], env=WIDE)
+    assert result.exit_code == 0, result.output
+    store.reconnect()
+    ids = store.read("MATCH (a:Account) RETURN a.id AS id ORDER BY id").column("id")
+    assert ids == ["a1", "a2"]
+
+    bad = tmp_path / "bad.dump"
+    bad.write_text("not a dump")
+    result = runner.invoke(app, ["neo4j", "restore", str(bad), "--home", home], env=WIDE)
+    assert result.exit_code == 1 and "not a Neo4j database dump" in result.output
+    assert "Traceback" not in result.output

@@ -1,0 +1,105 @@
+"""Dump and restore of the local server's database, on the session's real server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from graph.store import Neo4jStore, load_snapshot
+from graph.store.server import LocalNeo4j, Neo4jServerError
+from graph.store.server.backup import dump_database, restore_database
+from tests.graph.store.helpers import investigation_snapshot
+
+pytestmark = pytest.mark.neo4j
+
+
+def _fingerprint(store: Neo4jStore) -> tuple[int, int, str]:
+    """Node count, relationship count and a hash of every node's and relationship's content."""
+    nodes = store.read(
+        "MATCH (n) RETURN labels(n) AS labels, properties(n) AS props"
+    ).records
+    rels = store.read(
+        "MATCH (a)-[r]->(b) RETURN a.id AS src, type(r) AS type, b.id AS dst, "
+        "properties(r) AS props"
+    ).records
+    lines = sorted(json.dumps([list(r[0]), sorted(r[1].items())], default=str) for r in nodes)
+    lines += sorted(json.dumps([r[0], r[1], r[2], sorted(r[3].items())], default=str)
+                    for r in rels)
+    return len(nodes), len(rels), hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def test_dump_then_restore_gives_back_the_same_graph(
+    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+) -> None:
+    load_snapshot(store, investigation_snapshot(), mode="driver", progress=False)
+    before = _fingerprint(store)
+    assert before[0] > 0 and before[1] > 0
+    store.close()
+
+    dump = tmp_path / "backups" / "graph.dump"
+    done = dump_database(neo4j_server, dump)
+    assert dump.is_file() and done.size == dump.stat().st_size > 0
+    assert done.restarted and neo4j_server.status().running
+    assert [p.name for p in dump.parent.iterdir()] == ["graph.dump"]  # no temporary left
+
+    store.write([("MATCH (n) DETACH DELETE n", {}), ("CREATE (:Account {id: 'later'})", {})])
+    assert _fingerprint(store)[:2] == (1, 0)
+    store.close()
+
+    restore_database(neo4j_server, dump)
+    assert neo4j_server.status().running
+    store.reconnect()
+    assert _fingerprint(store) == before
+
+
+def test_dump_refuses_to_overwrite_without_force(
+    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+) -> None:
+    dump = tmp_path / "kept.dump"
+    dump.write_text("precious")
+    with pytest.raises(Neo4jServerError, match="already exists.*--force"):
+        dump_database(neo4j_server, dump)
+    assert dump.read_text() == "precious"
+    store.close()
+    dump_database(neo4j_server, dump, force=True)
+    assert dump.read_bytes() != b"precious"
+    assert neo4j_server.status().running
+
+
+def test_restore_refuses_missing_empty_and_corrupt_files_and_keeps_the_graph(
+    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+) -> None:
+    store.write([("CREATE (:Account {id: 'stays'})", {})])
+    with pytest.raises(Neo4jServerError, match="no such file"):
+        restore_database(neo4j_server, tmp_path / "missing.dump")
+    empty = tmp_path / "empty.dump"
+    empty.touch()
+    with pytest.raises(Neo4jServerError, match="empty"):
+        restore_database(neo4j_server, empty)
+    corrupt = tmp_path / "corrupt.dump"
+    corrupt.write_bytes(b"this is not a neo4j dump\n" * 100)
+    with pytest.raises(Neo4jServerError, match="not a Neo4j database dump"):
+        restore_database(neo4j_server, corrupt)
+    assert neo4j_server.status().running
+    assert store.read("MATCH (a:Account) RETURN a.id AS id").column("id") == ["stays"]
+
+
+def test_a_failed_load_puts_the_database_back(
+    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+) -> None:
+    store.write([("CREATE (:Account {id: 'a1'})-[:USED_IP {count: 1}]->(:IP {id: 'ip'})", {})])
+    before = _fingerprint(store)
+    store.close()
+    good = tmp_path / "good.dump"
+    dump_database(neo4j_server, good)
+    # The header is whole (so the check passes) but the archive's body is cut off.
+    truncated = tmp_path / "truncated.dump"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(Neo4jServerError, match="kept as it was"):
+        restore_database(neo4j_server, truncated)
+    assert neo4j_server.status().running
+    store.reconnect()
+    assert _fingerprint(store) == before
