@@ -42,6 +42,7 @@ from graph.rings.projection import (
     flow_projection,
     stack_incidences,
 )
+from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
 from graph.snapshot import Snapshot
 
 #: Structure features every candidate carries, each in [0, 1] except ``size``.
@@ -98,6 +99,7 @@ class RingCandidate:
 
 
 _KIND_ORDER = ("dense_block", "flow_cycle", "flow_fan_in", "flow_fan_out", "lockstep",
+               "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
                "shared_entities", "scored_component", "scored_core")
 
 
@@ -181,6 +183,8 @@ def find_ring_candidates(
                                  cfg.max_size, low)
         flow_groups += windowed_cycles(transfers, n, high, cfg.flow_window_s, cfg.min_size,
                                        cfg.max_size, cfg.seed, low)
+    flow_groups += flow_typologies(transfers, cash_out_table(snapshot, accounts), accounts,
+                                   TypologySettings.from_ring_config(cfg))
     groups += [(g.rows, g.kind) for g in flow_groups]
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T

@@ -48,6 +48,22 @@ class RingConfig:
         Minimum number of leaves of a fan-in / fan-out star.
     flow_window_s
         Width in seconds of the windows in which transfers form a cycle.
+    flow_hop_s
+        Money-flow typologies (:mod:`graph.rings.typologies`): money an account receives is
+        passed on when it leaves within this many seconds (3 days: mules move money within hours
+        or days, salaries and rent stay).
+    flow_min_conserved, flow_max_conserved
+        ... when what leaves in that window is this share of what came in (0.8 .. 1.05: a mule
+        keeps a cut of a few percent; honest spending rarely adds up to the money received).
+    flow_pass_max_degree
+        Accounts with more transfer pairs than this in or out (merchants, marketplaces, payroll)
+        are not searched as pass-through accounts.
+    flow_span_s
+        A typology's linked transfers start within this many seconds of each other (7 days).
+    flow_chain_min_pass
+        A chain passes money through at least this many accounts.
+    flow_bipartite_min_density
+        A bipartite group's transfers cover at least this share of its sender x receiver pairs.
     dedupe_jaccard
         Candidates whose member sets overlap at least this much (Jaccard) are merged.
     max_evidence
@@ -72,6 +88,13 @@ class RingConfig:
     flow_leaf_max_degree: int = 10
     flow_min_fan: int = 3
     flow_window_s: float = 30 * 86400.0
+    flow_hop_s: float = 3 * 86400.0
+    flow_min_conserved: float = 0.8
+    flow_max_conserved: float = 1.05
+    flow_pass_max_degree: int = 60
+    flow_span_s: float = 7 * 86400.0
+    flow_chain_min_pass: int = 2
+    flow_bipartite_min_density: float = 0.5
     dedupe_jaccard: float = 0.9
     max_evidence: int = 20
     seed_min_score: float = 0.5

@@ -16,7 +16,7 @@ counts (:func:`pair_count_tiers`). Two shapes:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,27 +31,39 @@ from graph.snapshot import Snapshot
 @dataclass
 class FlowGroup:
     """Accounts (row indices) tied by a flow shape; ``kind`` is ``flow_fan_in``,
-    ``flow_fan_out`` or ``flow_cycle``."""
+    ``flow_fan_out``, ``flow_cycle`` or one of :data:`graph.rings.typologies.TYPOLOGY_KINDS`;
+    ``evidence`` says what ties them (the typology search fills it)."""
 
     rows: np.ndarray
     kind: str
+    evidence: list[str] = field(default_factory=list)
 
 
 def transfer_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:
-    """Transfers as ``src, dst`` (row indices), ``count``, ``ts`` (first transfer, epoch s)."""
+    """Transfers as ``src, dst`` (row indices), ``count``, ``ts`` (first transfer, epoch s) and
+    ``amount`` (mean per transfer, ``amount_sum / count``; 0 where unknown)."""
     edges = snapshot.edges.get(FLOW_RELATION)
     if edges is None or len(edges) == 0:
-        return pd.DataFrame({"src": [], "dst": [], "count": [], "ts": []}, dtype=np.int64)
+        empty = pd.DataFrame({"src": [], "dst": [], "count": [], "ts": []}, dtype=np.int64)
+        return empty.assign(amount=np.zeros(0))
     table = pd.DataFrame(
         {
             "src": account_rows(accounts, edges["src"]),
             "dst": account_rows(accounts, edges["dst"]),
             "count": edges["count"].to_numpy(np.int64),
             "ts": epoch_seconds(edges["first_ts"]),
+            "amount": mean_amount(edges),
         }
     )
     keep = (table["src"] >= 0) & (table["dst"] >= 0) & (table["src"] != table["dst"])
     return table[keep].reset_index(drop=True)
+
+
+def mean_amount(edges: pd.DataFrame) -> np.ndarray:
+    """Mean amount per event of each pair of an edge table (``amount_sum / count``; 0 where
+    the amount is unknown)."""
+    total = pd.to_numeric(edges["amount_sum"], errors="coerce").fillna(0.0).to_numpy(np.float64)
+    return total / np.maximum(edges["count"].to_numpy(np.float64), 1.0)
 
 
 def counterparty_degree(transfers: pd.DataFrame, n_accounts: int) -> np.ndarray:

@@ -1,0 +1,253 @@
+"""Money-flow typologies of laundering: chains, fans, scatter-gather, gather-scatter, bipartite.
+
+Launderers rarely send money round a circle (:func:`graph.rings.flows.windowed_cycles`); they
+pass it through mule accounts that keep little of it and move it on within hours or days. So the
+search starts from *pass-through* flows, read off the snapshot's ``TRANSACTED_WITH`` pairs (each
+pair's first transfer time and mean amount, ``amount_sum / count``) and ``PAID_WITH`` pairs
+(card payments: the cash-out at the end of a chain):
+
+* the transfers ``v`` receives in ``[t_a, t_a + hop_s]`` (``t_a`` the time of one of them: a
+  single transfer or a gather of several) are *forwarded* when the money ``v`` sends on
+  (transfers and card payments) in that window sums to what came in, within the conservation
+  band ``[min_conserved, max_conserved]``;
+* an outgoing flow ``b`` of ``x_b`` from ``v`` is *funded* when the transfers ``v`` received in
+  ``[t_b - hop_s, t_b]`` sum to ``x_b`` within the band (a collector cashing out what its
+  spokes sent);
+* a transfer is *linked* when it is forwarded or funded, or when it lies in the window of a
+  forwarded or funded flow of the same account (the money moving on, or the money that came in).
+
+Only accounts with at most ``max_degree`` transfer pairs in and out are searched (merchants and
+marketplaces are not mules, and the pair join stays linear in the transfers). Weakly connected
+groups of linked transfers whose first transfers lie within ``span_s`` of each other are
+candidates, labelled by shape: ``flow_bipartite`` (two or more senders and two or more receivers
+of ``min_fan`` linked transfers, dense), ``flow_gather_scatter`` (one account both gathers and
+scatters), ``flow_scatter_gather`` (one scatters, another gathers), ``flow_fan_out``,
+``flow_fan_in``, and ``flow_chain`` (a path of at least ``chain_min_pass`` pass-through
+accounts). Honest salaries, rent splits and marketplace payouts are fans too, but the money does
+not move on within days in amounts that add up, so they give no linked transfers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from graph.rings.communities import group_rows, induced, split_communities
+from graph.rings.config import RingConfig
+from graph.rings.flows import FlowGroup, mean_amount
+from graph.rings.projection import account_rows, epoch_seconds
+from graph.snapshot import Snapshot
+
+#: The candidate kinds this module labels, in the order shapes are tested.
+TYPOLOGY_KINDS = ("flow_bipartite", "flow_gather_scatter", "flow_scatter_gather",
+                  "flow_fan_out", "flow_fan_in", "flow_chain")
+CASH_OUT_RELATION = "PAID_WITH"
+
+
+@dataclass(frozen=True)
+class TypologySettings:
+    """Thresholds of :func:`flow_typologies` (see :class:`graph.rings.config.RingConfig`)."""
+
+    hop_s: float = 3 * 86400.0
+    min_conserved: float = 0.8
+    max_conserved: float = 1.05
+    max_degree: int = 60
+    span_s: float = 7 * 86400.0
+    min_fan: int = 3
+    chain_min_pass: int = 2
+    bipartite_min_density: float = 0.5
+    min_size: int = 3
+    max_size: int = 50
+    seed: int = 0
+
+    @classmethod
+    def from_ring_config(cls, config: RingConfig) -> TypologySettings:
+        """The ``flow_*`` thresholds, sizes and seed of a ring-search config."""
+        return cls(
+            hop_s=config.flow_hop_s, min_conserved=config.flow_min_conserved,
+            max_conserved=config.flow_max_conserved, max_degree=config.flow_pass_max_degree,
+            span_s=config.flow_span_s, min_fan=config.flow_min_fan,
+            chain_min_pass=config.flow_chain_min_pass,
+            bipartite_min_density=config.flow_bipartite_min_density,
+            min_size=config.min_size, max_size=config.max_size, seed=config.seed,
+        )
+
+
+def cash_out_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:
+    """Card payments as ``src`` (account row), ``card`` (id), ``ts`` (first, epoch s) and
+    ``amount`` (mean per payment); empty when the snapshot has no ``PAID_WITH`` pairs."""
+    edges = snapshot.edges.get(CASH_OUT_RELATION)
+    if edges is None or len(edges) == 0:
+        return pd.DataFrame({"src": np.zeros(0, np.int64), "card": np.zeros(0, object),
+                             "ts": np.zeros(0, np.int64), "amount": np.zeros(0)})
+    table = pd.DataFrame({
+        "src": account_rows(accounts, edges["src"]),
+        "card": edges["dst"].astype(str).to_numpy(dtype=object),
+        "ts": epoch_seconds(edges["first_ts"]),
+        "amount": mean_amount(edges),
+    })
+    return table[(table["src"] >= 0) & (table["ts"] >= 0)].reset_index(drop=True)
+
+
+def flow_typologies(
+    transfers: pd.DataFrame,
+    cash_outs: pd.DataFrame,
+    accounts: pd.Index,
+    settings: TypologySettings | None = None,
+) -> list[FlowGroup]:
+    """Ring candidates from pass-through money flows, each labelled by its typology.
+
+    Parameters
+    ----------
+    transfers
+        :func:`graph.rings.flows.transfer_table` (``src, dst, count, ts, amount``).
+    cash_outs
+        :func:`cash_out_table`.
+    accounts
+        Account ids by row (names the accounts in the evidence).
+    settings
+        Thresholds; defaults of :class:`TypologySettings` when None.
+
+    Returns
+    -------
+    list of FlowGroup
+        Candidates of ``min_size..max_size`` accounts; ``evidence`` names the hubs or the path
+        (``Hub:``, ``Path:``), the cash-outs (``CashOut:account->card``), the time span
+        (``Span:<hours>h``) and the share of the money passed on (``Conserved:<ratio>``).
+    """
+    cfg = settings or TypologySettings()
+    n = len(accounts)
+    moves = transfers[(transfers["ts"] >= 0) & (transfers["amount"] > 0)].reset_index(drop=True)
+    if moves.empty:
+        return []
+    linked, passed_in, passed_out, cashed = _linked_flows(moves, cash_outs, n, cfg)
+    if not linked.any():
+        return []
+    edge = moves[linked]
+    src, dst = edge["src"].to_numpy(), edge["dst"].to_numpy()
+    graph = sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    _, labels = connected_components(graph, directed=True, connection="weak")
+    touched = np.unique(np.concatenate([src, dst]))
+    groups: list[FlowGroup] = []
+    position = np.full(n, -1, dtype=np.int64)
+    ids = np.asarray(accounts.astype(str), dtype=object)
+    for local in group_rows(labels[touched]):
+        rows = touched[local]
+        if len(rows) < cfg.min_size:
+            continue
+        parts = [rows]
+        if len(rows) > cfg.max_size:
+            sub = induced(graph, rows, position)
+            parts = [rows[p] for p in split_communities(sub + sub.T, cfg.min_size, cfg.max_size,
+                                                        seed=cfg.seed)]
+        for part in parts:
+            group = _typed_group(np.sort(part), edge, passed_in, passed_out, cashed, ids, cfg)
+            if group is not None:
+                groups.append(group)
+    return groups
+
+
+def _linked_flows(moves: pd.DataFrame, cash_outs: pd.DataFrame, n: int, cfg: TypologySettings
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Per transfer of ``moves``: linked?; per account: money forwarded in / out through it;
+    and the funded cash-outs."""
+    n_moves = len(moves)
+    out_pairs = np.bincount(moves["src"], minlength=n) + np.bincount(
+        cash_outs["src"], minlength=n)
+    in_pairs = np.bincount(moves["dst"], minlength=n)
+    small = (in_pairs <= cfg.max_degree) & (out_pairs <= cfg.max_degree)
+    cash = cash_outs[(cash_outs["amount"] > 0) & small[cash_outs["src"].to_numpy()]]
+    incoming = pd.DataFrame({"acct": moves["dst"], "a": np.arange(n_moves),
+                             "t_a": moves["ts"], "x_a": moves["amount"]})
+    incoming = incoming[small[incoming["acct"].to_numpy()]]
+    outgoing = pd.DataFrame({
+        "acct": np.concatenate([moves["src"].to_numpy(), cash["src"].to_numpy()]),
+        # outgoing flows: transfers by their row, cash-outs numbered after them
+        "b": np.concatenate([np.arange(n_moves), n_moves + np.arange(len(cash))]),
+        "t_b": np.concatenate([moves["ts"].to_numpy(), cash["ts"].to_numpy()]),
+        "x_b": np.concatenate([moves["amount"].to_numpy(), cash["amount"].to_numpy()]),
+    })
+    outgoing = outgoing[small[outgoing["acct"].to_numpy()]]
+    pairs = incoming.merge(outgoing, on="acct")
+    pairs = pairs[(pairs["t_b"] >= pairs["t_a"]) & (pairs["t_b"] <= pairs["t_a"] + cfg.hop_s)]
+    # a batch: what came in over [t_a, t_a + hop_s] (one transfer, or a gather of several)
+    batches = incoming.merge(incoming[["acct", "a", "t_a", "x_a"]], on="acct",
+                             suffixes=("", "_later"))
+    batches = batches[(batches["t_a_later"] >= batches["t_a"])
+                      & (batches["t_a_later"] <= batches["t_a"] + cfg.hop_s)]
+    batch_sum = batches.groupby("a")["x_a_later"].sum()
+    forwarded_sum = pairs.groupby("a")["x_b"].sum()
+    funded_sum = pairs.groupby("b")["x_a"].sum()
+    ratio_in = forwarded_sum.to_numpy() / batch_sum.reindex(forwarded_sum.index).to_numpy()
+    started = forwarded_sum.index.to_numpy()[
+        (ratio_in >= cfg.min_conserved) & (ratio_in <= cfg.max_conserved)]
+    forwarded = np.unique(batches["a_later"].to_numpy()[np.isin(batches["a"], started)])
+    x_b = pd.concat([moves["amount"], cash["amount"]], ignore_index=True).to_numpy()
+    ratio_out = x_b[funded_sum.index.to_numpy()] / funded_sum.to_numpy()
+    funded = funded_sum.index.to_numpy()[
+        (ratio_out >= cfg.min_conserved) & (ratio_out <= cfg.max_conserved)]
+    in_window = pairs[np.isin(pairs["a"], forwarded) | np.isin(pairs["b"], funded)]
+    linked = np.zeros(n_moves + len(cash), dtype=bool)
+    linked[in_window["b"].to_numpy()] = True
+    linked[in_window["a"].to_numpy()] = True
+    # money passed through each account: what came in on linked flows, what went out on them
+    passing = in_window.drop_duplicates("a")
+    passed_in = np.bincount(passing["acct"], weights=passing["x_a"], minlength=n)
+    leaving = in_window.drop_duplicates("b")
+    passed_out = np.bincount(leaving["acct"], weights=leaving["x_b"], minlength=n)
+    cashed = cash.iloc[np.flatnonzero(linked[n_moves:])]
+    return linked[:n_moves], passed_in, passed_out, cashed
+
+
+def _typed_group(rows: np.ndarray, edge: pd.DataFrame, passed_in: np.ndarray,
+                 passed_out: np.ndarray, cashed: pd.DataFrame, ids: np.ndarray,
+                 cfg: TypologySettings) -> FlowGroup | None:
+    """The group of ``rows`` labelled by its shape, or None when no typology fits."""
+    inside = edge[np.isin(edge["src"], rows) & np.isin(edge["dst"], rows)]
+    ts = inside["ts"].to_numpy()
+    span = float(ts.max() - ts.min()) if len(ts) else 0.0
+    if span > cfg.span_s:
+        return None
+    out_deg = inside.groupby("src")["dst"].nunique()
+    in_deg = inside.groupby("dst")["src"].nunique()
+    scatter = out_deg.index[out_deg >= cfg.min_fan].to_numpy()
+    gather = in_deg.index[in_deg >= cfg.min_fan].to_numpy()
+    passing = rows[(passed_in[rows] > 0) & (passed_out[rows] > 0)]
+    hubs = np.union1d(scatter, gather)
+    senders = out_deg.index[out_deg >= 2].to_numpy()
+    receivers = in_deg.index[in_deg >= 2].to_numpy()
+    density = len(inside) / max(len(senders) * len(receivers), 1)
+    if len(scatter) >= 2 and len(gather) >= 2 and density >= cfg.bipartite_min_density:
+        kind, hubs = "flow_bipartite", np.union1d(senders, receivers)
+    elif len(np.intersect1d(scatter, gather)):
+        kind = "flow_gather_scatter"
+    elif len(scatter) and len(gather):
+        kind = "flow_scatter_gather"
+    elif len(scatter):
+        kind = "flow_fan_out"
+    elif len(gather):
+        kind = "flow_fan_in"
+    elif len(passing) >= cfg.chain_min_pass:
+        kind = "flow_chain"
+    else:
+        return None
+    cash = cashed[np.isin(cashed["src"], rows)]
+    if not len(passing) and cash.empty:
+        return None
+    money_in, money_out = passed_in[passing].sum(), passed_out[passing].sum()
+    conserved = money_out / money_in if money_in > 0 else 0.0
+    if kind == "flow_chain":
+        order = inside.sort_values("ts")
+        path = list(dict.fromkeys(np.concatenate(
+            order[["src", "dst"]].to_numpy()).tolist()))
+        evidence = ["Path:" + "->".join(ids[path])]
+    else:
+        evidence = [f"Hub:{ids[h]}" for h in hubs]
+    evidence += [f"CashOut:{ids[s]}->{c}" for s, c in zip(cash["src"], cash["card"],
+                                                             strict=True)]
+    evidence += [f"Span:{span / 3600:.1f}h", f"Conserved:{conserved:.2f}"]
+    return FlowGroup(rows, kind, evidence)
