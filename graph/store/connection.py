@@ -65,6 +65,12 @@ class Neo4jSettings(BaseSettings):
     user: str = "neo4j"
     password: str | None = Field(default=None, repr=False)
     database: str = "neo4j"
+    #: Seconds a managed transaction keeps retrying transient failures (a server restarting, a
+    #: deadlock) before the error reaches the user; with :attr:`connect_timeout` it bounds how
+    #: long a dead or absent server takes to be reported (about twice their sum at most).
+    retry_seconds: float = Field(default=3.0, gt=0)
+    #: Seconds to open one connection (a host that never answers fails after this).
+    connect_timeout: float = Field(default=3.0, gt=0)
 
     @property
     def auth(self) -> tuple[str, str] | None:

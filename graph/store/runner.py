@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from graph.store.connection import Neo4jSettings, redact_uri
+
 if TYPE_CHECKING:
     import neo4j
 
-    from graph.store.connection import Neo4jSettings
     from graph.store.server.local import LocalNeo4j
 
 Params = Mapping[str, Any]
@@ -91,11 +92,20 @@ class Neo4jStore:
         if self._driver is None:
             import neo4j
 
-            self._driver = neo4j.GraphDatabase.driver(
-                self.settings.uri, auth=self.settings.auth,
-                # A first load asks about labels that do not exist yet: not worth a warning.
-                notifications_disabled_classifications=["UNRECOGNIZED"],
-            )
+            settings = self.settings
+            try:
+                self._driver = neo4j.GraphDatabase.driver(
+                    settings.uri, auth=settings.auth,
+                    # A first load asks about labels that do not exist yet: not worth a warning.
+                    notifications_disabled_classifications=["UNRECOGNIZED"],
+                    # Bounded: a dead or absent server is reported in seconds, not minutes.
+                    max_transaction_retry_time=settings.retry_seconds,
+                    connection_timeout=settings.connect_timeout,
+                    connection_acquisition_timeout=2 * settings.connect_timeout,
+                )
+            except neo4j.exceptions.ConfigurationError as err:
+                # The driver's message quotes the URI, password included.
+                raise neo4j.exceptions.ConfigurationError(redact_uri(str(err))) from None
         return self._driver
 
     def write(
@@ -155,7 +165,7 @@ class Neo4jStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Neo4jStore(uri={self.settings.uri!r}, database={self.database!r})"
+        return f"Neo4jStore(uri={redact_uri(self.settings.uri)!r}, database={self.database!r})"
 
 
 def connect(settings: Neo4jSettings, *, server: LocalNeo4j | None = None) -> Neo4jStore:
