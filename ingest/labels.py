@@ -1,14 +1,32 @@
-"""Labels files -> canonical labels: ``account_id`` str, ``label`` int8 (1 = abusive), ``ts``."""
+"""Labels files -> canonical labels: ``account_id`` str, ``label`` int8 (1 = abusive), ``ts``.
+
+A row with an account but an empty label value (and no ``labels.values`` entry for ``''``) says
+nothing about the account: it is skipped and counted (:class:`LabelRows`), never given a class;
+so is a row without an account. Any other value that is neither 0/1 nor translated by
+``labels.values`` stops the read with its line, and so does a ``ts`` that is not a plausible
+time (the mapping's ``timestamps`` bounds, as for events; ``1/1/15`` is not read as the year 1).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from ingest.engine import connect
-from ingest.mapping import LabelsSpec, Mapping, MappingError, check_source_columns
+from ingest.mapping import (
+    TS_MAX_FUTURE,
+    TS_MIN,
+    LabelsSpec,
+    Mapping,
+    MappingError,
+    check_source_columns,
+)
 from ingest.readers import iter_chunks, source_columns
 from ingest.sql import ident, literal
 from ingest.validate import timestamp_expr
@@ -22,15 +40,78 @@ LABELS_SCHEMA = pa.schema(
 )
 #: The labels section used when a mapping has none: the canonical column names.
 CANONICAL_LABELS = LabelsSpec(columns={"account_id": "account_id", "label": "label"})
+#: How many lines of skipped rows :class:`LabelRows` keeps, for messages.
+_LINES_KEPT = 5
+
+log = logging.getLogger(__name__)
 
 
 class LabelsError(ValueError):
     """A labels file holds a value that is not a label."""
 
 
+@dataclass(frozen=True)
+class LabelRows:
+    """A labels file read by :func:`load_labels`.
+
+    Attributes
+    ----------
+    table
+        The canonical labels (:data:`LABELS_SCHEMA`), one row per account.
+    without_label
+        Rows with an account id but an empty label value: skipped.
+    without_account
+        Rows with an empty account id: skipped.
+    lines_without_label
+        The first few lines (file lines, header is line 1) of the rows without a label value.
+    """
+
+    table: pa.Table
+    without_label: int = 0
+    without_account: int = 0
+    lines_without_label: tuple[int, ...] = ()
+
+    def describe_skipped(self) -> str:
+        """``"3 rows without a label value (lines 4, 9, 12) skipped"``, or ``""`` if none."""
+        parts = []
+        if self.without_label:
+            lines = ", ".join(map(str, self.lines_without_label))
+            more = ", ..." if self.without_label > len(self.lines_without_label) else ""
+            parts.append(f"{self.without_label:,} row{'s' if self.without_label != 1 else ''} "
+                         f"without a label value (line{'s' if self.without_label != 1 else ''} "
+                         f"{lines}{more})")
+        if self.without_account:
+            parts.append(f"{self.without_account:,} without an account id")
+        return " and ".join(parts) + " skipped" if parts else ""
+
+
 def labels_spec(mapping: Mapping | None) -> LabelsSpec:
     """The mapping's labels section, or the canonical one (``account_id, label``)."""
     return (mapping.labels if mapping is not None else None) or CANONICAL_LABELS
+
+
+def _check_label_times(
+    con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], mapping: Mapping | None
+) -> None:
+    """Raise :class:`LabelsError` at the first non-empty ``ts`` of the table ``parsed`` that
+    is not a time within the mapping's bounds (default: 1970-01-01 to a day from now)."""
+    lowest = mapping.ts_min if mapping is not None else TS_MIN
+    ahead = mapping.ts_max_future if mapping is not None else TS_MAX_FUTURE
+    latest = datetime.now(UTC) + ahead if ahead is not None else None
+    upper = f" OR ts > {literal(latest.isoformat())}::TIMESTAMPTZ" if latest else ""
+    bad = con.execute(
+        "SELECT _line, ts_raw FROM parsed WHERE ts_raw IS NOT NULL AND (ts IS NULL OR "
+        f"ts < {literal(lowest.isoformat())}::TIMESTAMPTZ{upper}) ORDER BY _line LIMIT 1"
+    ).fetchall()
+    if bad:
+        line, value = bad[0]
+        until = f" to {latest:%Y-%m-%d %H:%M} UTC" if latest else ""
+        raise LabelsError(
+            f"labels file {path}, line {line}: ts {value!r} is not a time from "
+            f"{lowest:%Y-%m-%d}{until} (label times are read as ISO-8601 with the year first, "
+            "or epoch seconds / milliseconds); fix the file, or leave labels.ts out of the "
+            "mapping"
+        )
 
 
 def check_labels_file(path: str | os.PathLike[str], mapping: Mapping | None) -> None:
@@ -50,7 +131,16 @@ def check_labels_file(path: str | os.PathLike[str], mapping: Mapping | None) -> 
 
 
 def read_labels(path: str | os.PathLike[str], mapping: Mapping | None) -> pa.Table:
-    """Read a labels file into canonical labels, one row per account.
+    """The canonical labels of a labels file (:func:`load_labels`'s table; skipped rows are
+    logged as a warning)."""
+    rows = load_labels(path, mapping)
+    if rows.describe_skipped():
+        log.warning("labels file %s: %s", path, rows.describe_skipped())
+    return rows.table
+
+
+def load_labels(path: str | os.PathLike[str], mapping: Mapping | None) -> LabelRows:
+    """Read a labels file into canonical labels, one row per account, counting skipped rows.
 
     An account labelled more than once keeps label 1 if any row says 1, and the earliest ``ts``.
 
@@ -64,20 +154,22 @@ def read_labels(path: str | os.PathLike[str], mapping: Mapping | None) -> pa.Tab
 
     Returns
     -------
-    pyarrow.Table
-        With :data:`LABELS_SCHEMA`, sorted by ``account_id``.
+    LabelRows
+        The table (:data:`LABELS_SCHEMA`, sorted by ``account_id``) and the rows skipped for
+        an empty label value or account id.
 
     Raises
     ------
     LabelsError
-        When a label is neither 0/1 nor translated by ``labels.values``.
+        When a non-empty label is neither 0/1 nor translated by ``labels.values``; the message
+        names the line and the file's other unknown values.
     """
     check_labels_file(path, mapping)
     spec = labels_spec(mapping)
     columns = list(dict.fromkeys(spec.columns.values()))
     chunks = list(iter_chunks(Path(path), columns, header=spec.header, delimiter=spec.delimiter))
     if not chunks:
-        return LABELS_SCHEMA.empty_table()
+        return LabelRows(LABELS_SCHEMA.empty_table())
     table = pa.concat_tables(c.table for c in chunks).append_column(
         "_line", pa.concat_arrays([c.lines for c in chunks])
     )
@@ -98,29 +190,46 @@ def read_labels(path: str | os.PathLike[str], mapping: Mapping | None) -> pa.Tab
     if "ts" in spec.columns:
         ts_col = spec.columns["ts"]
         ts = timestamp_expr(ident(ts_col), table.schema.field(ts_col).type, None)
+        ts_raw = f"NULLIF(trim(CAST({ident(ts_col)} AS VARCHAR)), '')"
     else:
-        ts = "CAST(NULL AS TIMESTAMPTZ)"
+        ts, ts_raw = "CAST(NULL AS TIMESTAMPTZ)", "CAST(NULL AS VARCHAR)"
     con = connect()
     try:
         con.register("labels_raw", table)
         con.execute(
             f"CREATE TEMP TABLE parsed AS SELECT {account} AS account_id, {label} AS label, "
-            f"{raw} AS raw, {ts} AS ts, _line FROM labels_raw"
+            f"{raw} AS raw, {ts} AS ts, {ts_raw} AS ts_raw, _line FROM labels_raw"
         )
+        _check_label_times(con, path, mapping)
+        empty = "label IS NULL AND coalesce(raw, '') = ''"
         bad = con.execute(
-            "SELECT _line, raw FROM parsed WHERE account_id IS NOT NULL AND "
-            "(label IS NULL OR label NOT IN (0, 1)) ORDER BY _line LIMIT 1"
+            "SELECT min(_line), raw FROM parsed WHERE account_id IS NOT NULL AND "
+            f"(label IS NULL OR label NOT IN (0, 1)) AND NOT ({empty}) "
+            "GROUP BY raw ORDER BY min(_line) LIMIT 6"
         ).fetchall()
         if bad:
             line, value = bad[0]
+            others = ", ".join(repr(v) for _, v in bad[1:])
             raise LabelsError(
-                f"labels file {path}, line {line}: label {value!r} is not 0 or 1; translate the "
-                f"file's values with 'labels: {{values: {{{value!r}: 1}}}}' in the mapping"
+                f"labels file {path}, line {line}: label {value!r} is not 0 or 1"
+                + (f" (other such values: {others})" if others else "")
+                + "; translate each of the file's values to 1 (abusive) or 0 (legitimate) in "
+                f"the mapping, e.g. 'labels: {{values: {{{value!r}: <1 or 0>}}}}'"
             )
+        without_label, without_account = con.execute(
+            f"SELECT count(*) FILTER (account_id IS NOT NULL AND {empty}), "
+            "count(*) FILTER (account_id IS NULL) FROM parsed"
+        ).fetchall()[0]
+        lines = [line for (line,) in con.execute(
+            f"SELECT _line FROM parsed WHERE account_id IS NOT NULL AND {empty} "
+            f"ORDER BY _line LIMIT {_LINES_KEPT}"
+        ).fetchall()]
         result = con.sql(
             "SELECT account_id, CAST(max(label) AS TINYINT) AS label, min(ts) AS ts FROM parsed "
-            "WHERE account_id IS NOT NULL GROUP BY account_id ORDER BY account_id"
+            f"WHERE account_id IS NOT NULL AND NOT ({empty}) GROUP BY account_id "
+            "ORDER BY account_id"
         ).to_arrow_table()
     finally:
         con.close()
-    return result.cast(LABELS_SCHEMA)
+    return LabelRows(result.cast(LABELS_SCHEMA), int(without_label), int(without_account),
+                     tuple(lines))

@@ -9,6 +9,9 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
     constants:          # canonical name: fixed value, for a column the source lacks
       event_type: purchase
     timestamp_format: "%Y-%m-%d %H:%M:%S"   # optional; ISO-8601 and epoch s / ms are detected
+    timestamps:         # optional: the plausible times; rows outside are quarantined
+      min: 1970-01-01                       # earliest (UTC; default 1970-01-01, >= 1000-01-01)
+      max_future: 1 day                     # latest, after the run's start (default; null: none)
     header: [uid, when, action]             # optional: column names of headerless CSV/TSV files
     delimiter: "\\t"                        # optional: CSV delimiter (default: by file suffix)
     entities:           # optional: extra linked-entity types, node type: source column
@@ -37,6 +40,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +67,21 @@ BUILTIN_NODE_TYPES = ("Account", "Device", "IP", "PaymentMethod")
 BUILTIN_RELATIONS = ("USED_DEVICE", "USED_IP", "PAID_WITH", "TRANSACTED_WITH")
 
 _TOP_KEYS = (
-    "columns", "constants", "timestamp_format", "header", "delimiter", "entities", "attributes",
-    "labels",
+    "columns", "constants", "timestamp_format", "timestamps", "header", "delimiter", "entities",
+    "attributes", "labels",
 )
+#: Default earliest plausible event time: a time before it is quarantined.
+TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
+#: Earliest ``timestamps.min`` a mapping may set. DuckDB reads ``1/1/15`` as the year 1, so
+#: every time before this bound is such a misread and is never let through.
+TS_MIN_FLOOR = datetime(1000, 1, 1, tzinfo=UTC)
+#: Default of how far after the run's start an event may lie (clock skew, time zones).
+TS_MAX_FUTURE = timedelta(days=1)
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|secs?|seconds?|m|min|mins?|minutes?|h|hours?|d|days?|"
+    r"w|weeks?)\s*$"
+)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _LABEL_KEYS = ("account_id", "label", "ts", "header", "delimiter", "values", "constants")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
@@ -121,6 +137,10 @@ class Mapping:
         Canonical column -> fixed value, for columns the source lacks.
     timestamp_format
         ``strftime`` format of the timestamp column, or ``None`` to detect ISO-8601 / epoch.
+    ts_min
+        Earliest plausible event time (UTC); earlier rows are quarantined.
+    ts_max_future
+        How far after the run's start an event may lie, or ``None`` for no upper bound.
     header
         Column names for headerless CSV/TSV files, or ``None`` when files have a header row.
     delimiter
@@ -138,6 +158,8 @@ class Mapping:
     columns: dict[str, str]
     constants: dict[str, Any] = field(default_factory=dict)
     timestamp_format: str | None = None
+    ts_min: datetime = TS_MIN
+    ts_max_future: timedelta | None = TS_MAX_FUTURE
     header: tuple[str, ...] | None = None
     delimiter: str | None = None
     entities: tuple[EntitySpec, ...] = ()
@@ -162,6 +184,11 @@ class Mapping:
             "entities": [(e.node_type, e.source, e.relation) for e in self.entities],
             "attributes": self.attributes,
         }
+        # Only when not the default, so that the fingerprints of older mappings stay the same.
+        if (self.ts_min, self.ts_max_future) != (TS_MIN, TS_MAX_FUTURE):
+            content["timestamps"] = [self.ts_min.isoformat(),
+                                     None if self.ts_max_future is None
+                                     else self.ts_max_future.total_seconds()]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -228,10 +255,13 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         raise MappingError(f"{where}: timestamp_format must be a string like '%Y-%m-%d %H:%M:%S'")
     attributes = _attributes(raw.get("attributes") or {}, where)
     entities = _entities(raw.get("entities") or {}, where)
+    ts_min, ts_max_future = _timestamps(raw.get("timestamps"), where)
     return Mapping(
         columns=columns,
         constants=constants,
         timestamp_format=timestamp_format,
+        ts_min=ts_min,
+        ts_max_future=ts_max_future,
         header=_header(raw.get("header"), where, "header"),
         delimiter=_delimiter(raw.get("delimiter"), where, "delimiter"),
         entities=entities,
@@ -292,6 +322,39 @@ def _str_dict(raw: Any, where: str, key: str) -> dict[str, str]:
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise MappingError(f"{where}: {key}.{name} must be a column name, got {value!r}")
     return {str(k): str(v) for k, v in raw.items()}
+
+
+def _timestamps(raw: Any, where: str) -> tuple[datetime, timedelta | None]:
+    """``timestamps: {min: <date or time>, max_future: <duration or null>}`` -> the bounds."""
+    if raw is None:
+        return TS_MIN, TS_MAX_FUTURE
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: 'timestamps' must be a dictionary like "
+                           "{min: 1970-01-01, max_future: 1 day}")
+    _check_keys(raw, ("min", "max_future"), where, "timestamps.")
+    lowest = raw.get("min", TS_MIN)
+    if isinstance(lowest, str):
+        try:
+            lowest = datetime.fromisoformat(lowest.strip())
+        except ValueError:
+            lowest = None
+    if isinstance(lowest, date) and not isinstance(lowest, datetime):
+        lowest = datetime(lowest.year, lowest.month, lowest.day)
+    if not isinstance(lowest, datetime):
+        raise MappingError(f"{where}: timestamps.min must be a date or time like 1970-01-01, "
+                           f"got {raw.get('min')!r}")
+    lowest = lowest if lowest.tzinfo else lowest.replace(tzinfo=UTC)
+    if lowest < TS_MIN_FLOOR:
+        raise MappingError(f"{where}: timestamps.min {raw.get('min')} is before the year 1000; "
+                           "such times are misread dates, not events")
+    if "max_future" in raw and raw["max_future"] is None:
+        return lowest, None
+    ahead = raw.get("max_future", "1 day")
+    match = _DURATION.match(str(ahead)) if isinstance(ahead, str) else None
+    if match is None:
+        raise MappingError(f"{where}: timestamps.max_future must be a duration like '1 day', "
+                           f"'12 h' or '30 d' (or null: no upper bound), got {ahead!r}")
+    return lowest, timedelta(**{_UNITS[match.group(2)[0]]: float(match.group(1))})
 
 
 def _header(raw: Any, where: str, key: str) -> tuple[str, ...] | None:

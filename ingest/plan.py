@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -39,6 +40,9 @@ class IngestPlan:
         The source columns the logs must have (those the quarantine keeps as text).
     event_columns
         The canonical event columns, in event-table order (:func:`ingest.validate.event_schema`).
+    now
+        The run's start: events later than it plus the mapping's ``ts_max_future`` are
+        quarantined (one bound for every file of the run).
     """
 
     mapping: Mapping
@@ -47,10 +51,11 @@ class IngestPlan:
     delimiter: str | None
     source_columns: tuple[str, ...]
     event_columns: tuple[str, ...]
+    now: datetime
 
     @classmethod
-    def of(cls, mapping: Mapping) -> IngestPlan:
-        """The plan of ``mapping``."""
+    def of(cls, mapping: Mapping, now: datetime | None = None) -> IngestPlan:
+        """The plan of ``mapping`` for a run started at ``now`` (default: now)."""
         return cls(
             mapping=mapping,
             fingerprint=mapping.fingerprint(),
@@ -58,6 +63,7 @@ class IngestPlan:
             delimiter=mapping.delimiter,
             source_columns=tuple(mapping.source_columns()),
             event_columns=tuple(event_schema(mapping).names),
+            now=now or datetime.now(UTC),
         )
 
     def check_columns(self, path: Path) -> None:
@@ -96,7 +102,7 @@ class IngestPlan:
     def transform(self, source: pa.Schema, table: str, *, keep_raw: bool = False) -> str:
         """The query mapping the view ``table`` (of source columns ``source``) to canonical
         events and ``_reason`` (:func:`ingest.validate.transform_sql`)."""
-        return transform_sql(self.mapping, source, table=table, keep_raw=keep_raw)
+        return transform_sql(self.mapping, source, table=table, keep_raw=keep_raw, now=self.now)
 
     def csv_transform(self, names: list[str], table: str, *, keep_raw: bool = False) -> str:
         """:meth:`transform` for a CSV view whose columns ``names`` are all text."""

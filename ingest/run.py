@@ -46,12 +46,13 @@ import pyarrow.compute as pc
 from ingest.direct import direct_candidates, write_clean_csv
 from ingest.engine import connect
 from ingest.files import write_parquet_atomic
-from ingest.labels import read_labels
+from ingest.labels import LabelRows, load_labels
 from ingest.mapping import Mapping, load_mapping
 from ingest.plan import IngestPlan
 from ingest.progress import ProgressDisplay, progress_display
 from ingest.quarantine import describe_reasons, first_bad_row, merge_quarantine, quarantine_rows
 from ingest.readers import file_checksum, resolve_inputs
+from ingest.sql import literal
 from ingest.staging import has_staged, number_repeating_files, stage
 from ingest.state import IngestState, file_facts
 from ingest.store import (
@@ -63,6 +64,7 @@ from ingest.store import (
     repeats_or_known_ids,
     store_events,
 )
+from ingest.validate import format_counts, ts_reasons
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ class IngestSummary:
     events_total: int = 0
     labels: int | None = None
     label_positives: int | None = None
+    labels_skipped: int = 0
+    labels_skipped_note: str = ""
     seconds: float = 0.0
     events_dir: str = ""
     quarantine_path: str | None = None
@@ -110,7 +114,8 @@ class IngestSummary:
                      f"{self.quarantine_path}.")
         text += f" {self.events_dir} now holds {self.events_total:,} events."
         if self.labels is not None:
-            text += f" Labels: {self.labels:,} accounts, {self.label_positives:,} labelled abusive."
+            text += f" Labels: {self.labels:,} accounts, {self.label_positives:,} labelled abusive"
+            text += f"; {self.labels_skipped_note}." if self.labels_skipped_note else "."
         rate = self.rows_in / self.seconds if self.seconds > 0 else 0.0
         text += f" Took {self.seconds:.1f} s ({rate:,.0f} rows/s)."
         return text
@@ -189,7 +194,8 @@ def ingest_logs(
         log.debug("%d new files, %d already ingested", len(new), len(skipped))
         for path, _ in new:
             plan.check_columns(path)
-        label_table = read_labels(labels, mapping) if labels is not None else None
+        label_rows = load_labels(labels, mapping) if labels is not None else None
+        label_table = label_rows.table if label_rows is not None else None
 
         events_dir.mkdir(parents=True, exist_ok=True)
         staging = events_dir / f".staging-{uuid.uuid4().hex}"
@@ -213,11 +219,17 @@ def ingest_logs(
     if not summary.balanced:
         raise RuntimeError(f"row accounting does not balance, which is a bug: {summary}")
     summary.events_total = count_events(events_dir)
-    if label_table is not None:
-        summary.labels = label_table.num_rows
-        summary.label_positives = int(pc.sum(label_table.column("label")).as_py() or 0)
+    if label_rows is not None:
+        _count_labels(summary, label_rows)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _count_labels(summary: IngestSummary, rows: LabelRows) -> None:
+    summary.labels = rows.table.num_rows
+    summary.label_positives = int(pc.sum(rows.table.column("label")).as_py() or 0)
+    summary.labels_skipped = rows.without_label + rows.without_account
+    summary.labels_skipped_note = rows.describe_skipped()
 
 
 def _new_files(
@@ -309,7 +321,7 @@ def _ingest_staged(
     repeated = has_staged(con) and repeats_event_ids(con)
     if repeated:
         number_repeating_files(con, new, plan)
-    _check_bad_fraction(con, summary, max_bad_fraction, new)
+    _check_bad_fraction(con, summary, max_bad_fraction, new, plan)
     if summary.rows_in > summary.quarantined:
         written = store_events(con, staging, events_dir, plan.event_columns, repeated=repeated)
         summary.accepted = written
@@ -325,6 +337,7 @@ def _check_bad_fraction(
     summary: IngestSummary,
     limit: float,
     new: list[tuple[Path, str]],
+    plan: IngestPlan,
 ) -> None:
     """Raise :class:`TooManyBadRows` when more than ``limit`` of the rows in are bad."""
     if not summary.rows_in or summary.quarantined <= limit * summary.rows_in:
@@ -333,9 +346,55 @@ def _check_bad_fraction(
     raise TooManyBadRows(
         f"{summary.quarantined:,} of {summary.rows_in:,} rows "
         f"({summary.quarantined / summary.rows_in:.1%}) failed validation, more than the "
-        f"allowed {limit:.1%} (--max-bad-fraction); most common: "
+        f"allowed {limit:.1%} (max_bad_fraction); most common: "
         f"{describe_reasons(summary.reasons, most=3)}; first at "
-        f"{new[index][0]}, line {line} ({why}). Nothing was written. Check the mapping "
-        "(columns, timestamp_format) against the data, fix the data, or raise "
-        "--max-bad-fraction."
+        f"{new[index][0]}, line {line} ({why}). Nothing was written. "
+        f"{timestamp_advice(con, plan, summary.reasons)}Check the mapping (columns, "
+        "timestamp_format) against the data, or fix the data."
     )
+
+
+def timestamp_advice(
+    con: duckdb.DuckDBPyConnection, plan: IngestPlan, reasons: dict[str, int],
+    sample: int = 1000,
+) -> str:
+    """What the run tried on the failing timestamps and the ``timestamp_format`` to set.
+
+    Empty unless a reason blames the timestamp. Otherwise names the forms tried, then tries
+    :data:`ingest.validate.COMMON_FORMATS` on up to ``sample`` distinct failing values of the
+    table ``staged`` and suggests the format that parses most of them to a plausible time;
+    when several parse as many, says that the samples cannot tell them apart (day / month
+    order).
+    """
+    blamed = [r for r in ts_reasons(plan.mapping) if reasons.get(r)]
+    if not blamed:
+        return ""
+    mapping = plan.mapping
+    tried = (f"timestamp_format {mapping.timestamp_format!r}" if mapping.timestamp_format
+             else "ISO-8601 (a four-digit year first) and epoch seconds or milliseconds")
+    position = plan.source_columns.index(mapping.columns["ts"]) + 1
+    values = [v for (v,) in con.execute(
+        f"SELECT v FROM (SELECT DISTINCT _raw[{position}] AS v FROM staged "
+        f"WHERE _reason IN (SELECT unnest({literal(blamed)})) AND _raw[{position}] IS NOT NULL) "
+        f"ORDER BY hash(v) LIMIT {int(sample)}"
+    ).fetchall()]
+    text = f"The timestamps were read as {tried}. "
+    if not values:
+        return text
+    examples = ", ".join(map(repr, sorted(values)[:3]))
+    counts = format_counts(con, values, mapping, plan.now)
+    if not counts:
+        return (text + f"None of the common formats parses the {len(values):,} sampled failing "
+                f"values ({examples}, ...) to a time from {mapping.ts_min:%Y-%m-%d} on; set "
+                "timestamp_format in the mapping to the strftime format of the source's times. ")
+    best = max(counts.values())
+    top = [fmt for fmt, n in counts.items() if n == best]
+    text += (f"Of {len(values):,} sampled failing values ({examples}, ...), timestamp_format "
+             f"{top[0]!r} parses {best:,}")
+    if len(top) > 1:
+        others = " and ".join(repr(f) for f in top[1:])
+        verb = "parse" if len(top) > 2 else "parses"
+        return text + (f", but {others} {verb} as many: the samples cannot tell the order of "
+                       "day and month apart. Set the one the source uses in the mapping, e.g. "
+                       f"'timestamp_format: \"{top[0]}\"'. ")
+    return text + f"; set it in the mapping: 'timestamp_format: \"{top[0]}\"'. "

@@ -2,17 +2,25 @@
 
 Chunks from :mod:`ingest.readers` go through one vectorised SQL statement that renames and
 types the columns (timestamps: ISO-8601, epoch seconds or milliseconds, or the mapping's
-``timestamp_format``), derives ``event_id`` from the row's content when the logs have none, and
-names the first problem of each bad row in ``_reason``:
+``timestamp_format``; IPs: dotted or, for IPv4 exported as a number such as ``732758368``, that
+number read as the address ``43.173.1.96``), derives ``event_id`` from the row's content when
+the logs have none, and names the first problem of each bad row in ``_reason``:
 
 =====================  ==========================================================
 reason                 meaning
 =====================  ==========================================================
 ``unparseable ts``     the timestamp is empty or matches no supported form
+``ambiguous ts``       without ``timestamp_format``, a date whose year is not its
+                       first four digits (``1/1/15``): DuckDB would read it as the
+                       year 1, so the mapping must say the format
+``ts before <min>``    earlier than the mapping's ``timestamps.min`` (default
+                       1970-01-01)
+``ts in the future``   later than the run's start plus ``timestamps.max_future``
+                       (default one day)
 ``empty account_id``   the acting account is empty
 ``empty event_type``   the event type is empty
 ``non-numeric amount`` the amount is not a finite number
-``malformed ip``       the IP is neither IPv4 nor IPv6
+``malformed ip``       the IP is neither IPv4, IPv6 nor a number below 2**32
 ``non-numeric <attr>`` a ``float`` attribute is not a finite number
 ``malformed JSON``     a JSON line is not a JSON object
 ``wrong number of      a CSV row has more or fewer fields than the header
@@ -27,6 +35,8 @@ Schema-level problems (a mapped column missing from a file) are found earlier, b
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import duckdb
 import pyarrow as pa
 
@@ -35,6 +45,8 @@ from ingest.readers import Chunk
 from ingest.sql import ident, literal
 
 REASON_TS = "unparseable ts"
+REASON_TS_AMBIGUOUS = "ambiguous ts"
+REASON_TS_FUTURE = "ts in the future"
 REASON_ACCOUNT = "empty account_id"
 REASON_EVENT_TYPE = "empty event_type"
 REASON_AMOUNT = "non-numeric amount"
@@ -67,6 +79,20 @@ _IPV6 = "|".join(
     ]
 )
 IP_PATTERN = f"(?i)({_IPV4}|{_IPV6})"
+#: A timestamp text that starts with a four-digit year (ISO-8601 and the like).
+YEAR_FIRST_PATTERN = "^[0-9]{4}[^0-9]"
+#: Common ``strftime`` formats tried on failing timestamps to suggest a ``timestamp_format``.
+COMMON_FORMATS = (
+    "%m/%d/%y %H:%M", "%d/%m/%y %H:%M", "%m/%d/%y %H:%M:%S", "%d/%m/%y %H:%M:%S",
+    "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d/%m/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%y", "%d/%m/%y", "%m/%d/%Y",
+    "%d/%m/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d.%m.%y",
+    "%d-%m-%Y %H:%M:%S", "%m-%d-%Y %H:%M:%S", "%d-%m-%Y", "%m-%d-%Y", "%d-%m-%y", "%m-%d-%y",
+    "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y%m%d%H%M%S", "%Y%m%d",
+    "%d %b %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
+    "%d %b %Y", "%b %d, %Y", "%d/%b/%Y:%H:%M:%S %z", "%a %b %d %H:%M:%S %Y",
+)
 
 
 def event_schema(mapping: Mapping) -> pa.Schema:
@@ -88,7 +114,8 @@ def event_schema(mapping: Mapping) -> pa.Schema:
 
 
 def transform_sql(
-    mapping: Mapping, source: pa.Schema, *, table: str = "chunk", keep_raw: bool = False
+    mapping: Mapping, source: pa.Schema, *, table: str = "chunk", keep_raw: bool = False,
+    now: datetime | None = None,
 ) -> str:
     """The SQL mapping a registered chunk view ``table`` to canonical events plus ``_reason``.
 
@@ -104,6 +131,9 @@ def transform_sql(
     keep_raw
         Also return ``_raw``: the original text of ``mapping.source_columns()`` as one list
         for bad rows (null for good rows, so good rows cost one null), for the quarantine.
+    now
+        The run's start (default: now): events later than it plus the mapping's
+        ``ts_max_future`` are quarantined.
 
     Returns
     -------
@@ -119,13 +149,15 @@ def transform_sql(
         return "CAST(NULL AS VARCHAR)"
 
     ts_source = mapping.columns["ts"]
-    ts = timestamp_expr(ident(ts_source), source.field(ts_source).type, mapping.timestamp_format)
+    ts_type = source.field(ts_source).type
+    ts = timestamp_expr(ident(ts_source), ts_type, mapping.timestamp_format)
     amount, amount_bad = _number(mapping, "amount", source)
     inner = [
         f"{ts} AS ts",
+        f"{ident(ts_source)} AS _ts_source",
         f"{col('account_id')} AS account_id",
         f"{col('event_type')} AS event_type",
-        *(f"{col(c)} AS {c}" for c in _OPTIONAL_IDS),
+        *(f"{ipv4_from_number(col(c)) if c == 'ip' else col(c)} AS {c}" for c in _OPTIONAL_IDS),
         f"{amount} AS amount",
         f"{amount_bad} AS _bad_amount",
         f"{col('event_id')} AS _given_id",
@@ -144,6 +176,7 @@ def transform_sql(
     checks = [
         ("_error IS NOT NULL", "_error"),
         ("ts IS NULL", literal(REASON_TS)),
+        *_plausible_ts_checks(mapping, ts_type, now),
         ("account_id IS NULL", literal(REASON_ACCOUNT)),
         ("event_type IS NULL", literal(REASON_EVENT_TYPE)),
         ("_bad_amount", literal(REASON_AMOUNT)),
@@ -182,6 +215,83 @@ def transform_sql(
         return sql
     keep = f"CASE WHEN _reason IS NOT NULL THEN [{', '.join(raw)}] END AS _raw"
     return f"SELECT * EXCLUDE ({', '.join(raw)}), {keep} FROM ({sql})"
+
+
+def ts_before_reason(mapping: Mapping) -> str:
+    """The quarantine reason of a time before the mapping's ``ts_min``: ``ts before 1970-01-01``."""
+    lowest = mapping.ts_min
+    text = lowest.date().isoformat() if lowest == lowest.replace(hour=0, minute=0, second=0,
+                                                                 microsecond=0) else lowest
+    return f"ts before {text}"
+
+
+def ts_reasons(mapping: Mapping) -> tuple[str, ...]:
+    """Every quarantine reason that blames the timestamp."""
+    return REASON_TS, REASON_TS_AMBIGUOUS, ts_before_reason(mapping), REASON_TS_FUTURE
+
+
+def _plausible_ts_checks(
+    mapping: Mapping, kind: pa.DataType, now: datetime | None
+) -> list[tuple[str, str]]:
+    """(condition, reason) pairs for times outside the mapping's plausible range.
+
+    DuckDB's cast reads ``1/1/15`` as the year 1 and a mapping's ``ts_min`` is never before
+    the year 1000, so such misreads always fail the first check; only the reason (a bad row's
+    cost) tells them from true early times: without a ``timestamp_format``, a text that is
+    neither a number nor starts with a four-digit year is ``ambiguous ts``.
+    """
+    early = literal(ts_before_reason(mapping))
+    if mapping.timestamp_format is None and (pa.types.is_string(kind)
+                                             or pa.types.is_large_string(kind)):
+        text = "trim(CAST(_ts_source AS VARCHAR))"
+        early = (f"CASE WHEN regexp_matches({text}, {literal(YEAR_FIRST_PATTERN)}) "
+                 f"OR try_cast({text} AS DOUBLE) IS NOT NULL THEN {early} "
+                 f"ELSE {literal(REASON_TS_AMBIGUOUS)} END")
+    checks = [(f"ts < {_timestamptz(mapping.ts_min)}", early)]
+    if mapping.ts_max_future is not None:
+        latest = (now or datetime.now(UTC)) + mapping.ts_max_future
+        checks.append((f"ts > {_timestamptz(latest)}", literal(REASON_TS_FUTURE)))
+    return checks
+
+
+def _timestamptz(value: datetime) -> str:
+    return f"TIMESTAMPTZ {literal(value.astimezone(UTC).isoformat())}"
+
+
+def ipv4_from_number(expr: str) -> str:
+    """SQL reading ``expr`` (trimmed text) as dotted IPv4 when it is a whole number below 2**32.
+
+    Fraud datasets often export IPv4 addresses as integers (``732758368`` is ``43.173.1.96``);
+    any other text is kept as it is (and validated as an address).
+    """
+    n = f"CAST({expr} AS UBIGINT)"
+    dotted = ", ".join(f"CAST(({n} >> {shift}) & 255 AS VARCHAR)" for shift in (24, 16, 8, 0))
+    return (
+        f"CASE WHEN strpos({expr}, '.') = 0 AND strpos({expr}, ':') = 0 "
+        f"AND regexp_full_match({expr}, '[0-9]{{1,10}}') AND {n} < 4294967296 "
+        f"THEN concat_ws('.', {dotted}) ELSE {expr} END"
+    )
+
+
+def format_counts(
+    con: duckdb.DuckDBPyConnection, values: list[str], mapping: Mapping, now: datetime,
+    formats: tuple[str, ...] = COMMON_FORMATS,
+) -> dict[str, int]:
+    """How many of ``values`` each of ``formats`` parses to a plausible time (the mapping's
+    ``ts_min`` to ``now`` plus ``ts_max_future``); formats that parse none are left out."""
+    if not values:
+        return {}
+    latest = now + mapping.ts_max_future if mapping.ts_max_future is not None else None
+    counts = []
+    for fmt in formats:
+        t = f"CAST(try_strptime(trim(v), {literal(fmt)}) AS TIMESTAMPTZ)"
+        upper = f" AND {t} <= {_timestamptz(latest)}" if latest is not None else ""
+        counts.append(f"count(*) FILTER ({t} >= {_timestamptz(mapping.ts_min)}{upper})")
+    row = con.execute(
+        f"SELECT {', '.join(counts)} FROM unnest($values) AS v(v)", {"values": values}
+    ).fetchall()[0]
+    found = [(fmt, int(n)) for fmt, n in zip(formats, row, strict=True) if n]
+    return dict(sorted(found, key=lambda item: -item[1]))
 
 
 def transform_chunk(con: duckdb.DuckDBPyConnection, chunk: Chunk, sql: str) -> pa.Table:

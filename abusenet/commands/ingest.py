@@ -77,5 +77,7 @@ def ingest(
             edges = ", ".join(f"{e['count']:,} {r}" for r, e in manifest["relations"].items())
             typer.echo(f"Snapshot written to {out / 'snapshot'}: nodes {nodes}; edges {edges}.")
     except (MappingError, InputError, LabelsError, TooManyBadRows, BuildError) as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        hint = (" To store the good rows anyway (the others go to the quarantine), raise "
+                "--max-bad-fraction." if isinstance(err, TooManyBadRows) else "")
+        typer.secho(f"error: {err}{hint}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None

@@ -44,14 +44,15 @@ def input_error(exc: BaseException) -> PipelineError | None:
         )
     if isinstance(exc, LabelsError):
         return PipelineError(
-            f"bad labels file: {exc}. Labels must be 1 (abusive) or 0 (legitimate); fix the "
-            "file or the 'labels:' section of the mapping."
+            f"bad labels file: {exc}. Labels are 1 (abusive) or 0 (legitimate); fix the file "
+            "or the 'labels:' section of the mapping."
         )
     if isinstance(exc, TooManyBadRows):
         return PipelineError(
-            f"{exc}. Most often a timestamp or number column is mapped wrongly: check the "
-            "mapping (timestamp_format, the columns), or allow more with "
-            "ingest.max_bad_fraction=<share>."
+            f"{exc} Most often a timestamp or number column is mapped wrongly. To store the "
+            "good rows anyway (the others go to the quarantine), allow more with the override "
+            "ingest.max_bad_fraction=<share> (on `abusenet run` also --max-bad-fraction "
+            "<share>)."
         )
     return None
 

@@ -1,7 +1,7 @@
 import pyarrow as pa
 import pytest
 
-from ingest.labels import LABELS_SCHEMA, LabelsError, read_labels
+from ingest.labels import LABELS_SCHEMA, LabelsError, load_labels, read_labels
 from ingest.mapping import MappingError, mapping_from_dict
 from tests.ingest.helpers import write_csv
 
@@ -55,3 +55,47 @@ def test_empty_labels_file(tmp_path):
         {n: pa.array([], t) for n, t in zip(LABELS_SCHEMA.names, LABELS_SCHEMA.types,
                                              strict=True)}
     )
+
+
+def test_empty_label_values_are_skipped_and_counted_never_given_a_class(tmp_path):
+    path = write_csv(tmp_path / "l.csv", ["a,1", "b,", "c, ", "d,0", ",1", "b,0"],
+                     header="account_id,label")
+    rows = load_labels(path, None)
+    assert rows.table.column("account_id").to_pylist() == ["a", "b", "d"]
+    assert rows.table.column("label").to_pylist() == [1, 0, 0]  # b: from its line 7 only
+    assert (rows.without_label, rows.without_account) == (2, 1)
+    assert rows.lines_without_label == (3, 4)
+    assert rows.describe_skipped() == \
+        "2 rows without a label value (lines 3, 4) and 1 without an account id skipped"
+
+
+def test_an_explicit_translation_of_the_empty_value_is_honoured(tmp_path):
+    path = write_csv(tmp_path / "l.csv", ["a,yes", "b,"], header="account_id,label")
+    mapping = mapping_from_dict({**BASE, "labels": {"account_id": "account_id",
+                                                    "label": "label",
+                                                    "values": {"yes": 1, "": 0}}})
+    rows = load_labels(path, mapping)
+    assert rows.table.column("label").to_pylist() == [1, 0]
+    assert rows.without_label == 0
+
+
+def test_unknown_label_values_are_listed_without_advising_a_class(tmp_path):
+    path = write_csv(tmp_path / "l.csv", ["a,fraud", "b,", "c,ok", "d,fraud"],
+                     header="account_id,label")
+    with pytest.raises(LabelsError) as err:
+        read_labels(path, None)
+    text = str(err.value)
+    assert "line 2: label 'fraud' is not 0 or 1 (other such values: 'ok')" in text
+    assert "'fraud': <1 or 0>" in text and "'': 1" not in text and "'fraud': 1}" not in text
+
+
+@pytest.mark.parametrize(("value", "line"), [("1/1/15", 3), ("1960-01-01", 3), ("2999-01-01", 3),
+                                             ("someday", 3)])
+def test_an_implausible_label_time_is_an_error_naming_the_line(tmp_path, value, line):
+    path = write_csv(tmp_path / "l.csv", ["a,1,2024-01-02", f"b,0,{value}", "c,1,"],
+                     header="acct,label,seen")
+    mapping = mapping_from_dict({**BASE, "labels": {"account_id": "acct", "label": "label",
+                                                    "ts": "seen"}})
+    with pytest.raises(LabelsError, match=rf"line {line}: ts '{value}' is not a time from "
+                                          "1970-01-01"):
+        read_labels(path, mapping)

@@ -1,3 +1,4 @@
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,44 @@ def test_shipped_mappings_load_and_keep_labels_out_of_the_events():
     assert otc.header == ("src", "dst", "rating", "unix_ts")
     assert otc.labels.values == {"-1": 1, "+1": 0}
     assert otc.attributes == {"rating": "float"}
+
+
+def test_timestamps_bounds_default_and_from_yaml(tmp_path):
+    default = mapping_from_dict(BASE)
+    assert (default.ts_min, default.ts_max_future) == (datetime(1970, 1, 1, tzinfo=UTC),
+                                                       timedelta(days=1))
+    path = tmp_path / "m.yaml"
+    path.write_text("columns: {account_id: uid, ts: when, event_type: action}\n"
+                    "timestamps: {min: 1900-01-01, max_future: 12 h}\n")
+    mapping = load_mapping(path)
+    assert mapping.ts_min == datetime(1900, 1, 1, tzinfo=UTC)
+    assert mapping.ts_max_future == timedelta(hours=12)
+    path.write_text("columns: {account_id: uid, ts: when, event_type: action}\n"
+                    "timestamps: {min: '2001-02-03T04:05:00+01:00', max_future: null}\n")
+    mapping = load_mapping(path)
+    assert mapping.ts_min == datetime(2001, 2, 3, 3, 5, tzinfo=UTC)
+    assert mapping.ts_max_future is None
+
+
+@pytest.mark.parametrize(
+    ("timestamps", "message"),
+    [
+        ({"min": "soon"}, "timestamps.min must be a date or time"),
+        ({"min": "0001-01-01"}, "before the year 1000"),
+        ({"max_future": 3}, "timestamps.max_future must be a duration"),
+        ({"max_future": "3 months"}, "timestamps.max_future must be a duration"),
+        ({"latest": "2020-01-01"}, "unknown key timestamps.latest"),
+        ("1970", "'timestamps' must be a dictionary"),
+    ],
+)
+def test_bad_timestamps_bounds_are_named(timestamps, message):
+    with pytest.raises(MappingError, match=message):
+        mapping_from_dict({**BASE, "timestamps": timestamps}, "m.yaml")
+
+
+def test_fingerprint_changes_with_the_bounds_only_when_they_differ_from_the_default():
+    default = mapping_from_dict(BASE).fingerprint()
+    same = {"min": "1970-01-01", "max_future": "1 day"}
+    assert mapping_from_dict({**BASE, "timestamps": same}).fingerprint() == default
+    wider = {"min": "1900-01-01"}
+    assert mapping_from_dict({**BASE, "timestamps": wider}).fingerprint() != default

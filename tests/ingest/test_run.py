@@ -210,3 +210,81 @@ def test_an_event_repeated_across_clean_files_of_one_run_keeps_the_first_file(tm
     assert count_events(tmp_path / "events") == 2
     assert not list((tmp_path / "events").glob(".*"))
     assert first.exists()
+
+
+def purchase_log(path: Path, times: list[str]) -> Path:
+    """A purchase log in the style that was stored as the year 1: ``1/1/15 18:52``."""
+    rows = [f"u{i % 7},{t},purchase,{i}.5,,,,," for i, t in enumerate(times)]
+    return write_csv(path, rows)
+
+
+def test_two_digit_years_never_become_the_year_1(tmp_path):
+    times = ["1/1/15 18:52", "1/2/15 9:03", "2/1/15 10:00", "2015-01-03T10:00:00Z"]
+    src = purchase_log(tmp_path / "buys.csv", times)
+    summary = ingest(src, tmp_path / "events", max_bad_fraction=1.0)
+    assert (summary.accepted, summary.quarantined) == (1, 3)
+    assert summary.reasons == {"ambiguous ts": 3}
+    stored = events_table(tmp_path / "events")
+    assert stored["ts"].dt.year.tolist() == [2015]
+    quarantine = pd.read_parquet(tmp_path / "events" / "quarantine.parquet")
+    assert quarantine["when"].tolist() == times[:3]
+
+
+def test_too_many_bad_times_suggest_the_format_that_reads_them(tmp_path):
+    times = [f"{m}/{d}/15 18:52" for m in range(1, 4) for d in range(10, 20)]
+    src = purchase_log(tmp_path / "buys.csv", times)
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    text = str(err.value)
+    assert "read as ISO-8601 (a four-digit year first) and epoch seconds" in text
+    assert "timestamp_format '%m/%d/%y %H:%M' parses 30" in text
+    assert "cannot tell" not in text and "--" not in text
+    summary = ingest(src, tmp_path / "events",
+                     log_mapping(timestamp_format="%m/%d/%y %H:%M"))
+    assert summary.accepted == 30
+    assert events_table(tmp_path / "events")["ts"].min().isoformat() == \
+        "2015-01-10T18:52:00+00:00"
+
+
+def test_day_month_order_the_samples_cannot_tell_is_called_ambiguous(tmp_path):
+    src = purchase_log(tmp_path / "buys.csv", ["1/2/15 18:52", "3/4/15 10:00", "5/6/15 1:00"])
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    text = str(err.value)
+    assert "'%m/%d/%y %H:%M' parses 3, but '%d/%m/%y %H:%M' parses as many" in text
+    assert "cannot tell the order of day and month apart" in text
+
+
+def test_a_wrong_format_is_named_and_unreadable_times_get_no_guess(tmp_path):
+    src = purchase_log(tmp_path / "buys.csv", ["2015-01-01 10:00", "2015-01-02 11:00"])
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events", log_mapping(timestamp_format="%d/%m/%Y"))
+    assert "read as timestamp_format '%d/%m/%Y'" in str(err.value)
+    assert "timestamp_format '%Y-%m-%d %H:%M' parses 2;" in str(err.value)
+    src = purchase_log(tmp_path / "b.csv", ["soon", "later"])
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events2")
+    assert "None of the common formats parses the 2 sampled failing values" in str(err.value)
+
+
+def test_other_reasons_get_no_timestamp_advice(tmp_path):
+    src = write_csv(tmp_path / "d.csv", ROWS + [",2024-01-01T12:00:00Z,login,,,,,,"])
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    assert "empty account_id" in str(err.value) and "timestamps were read" not in str(err.value)
+
+
+def test_integer_ips_are_stored_as_addresses(tmp_path):
+    src = write_csv(tmp_path / "d.csv", ["a1,2024-01-01T10:00:00Z,login,,732758368,d1,,,"])
+    summary = ingest(src, tmp_path / "events")
+    assert summary.accepted == 1
+    assert events_table(tmp_path / "events")["ip"].tolist() == ["43.173.1.96"]
+
+
+def test_empty_label_values_are_skipped_and_counted(tmp_path):
+    src = write_csv(tmp_path / "d.csv", ROWS)
+    labels = write_csv(tmp_path / "labels.csv", ["a1,1", "a2,", "a3,0"],
+                       header="account_id,label")
+    summary = ingest(src, tmp_path / "events", labels=labels)
+    assert (summary.labels, summary.label_positives, summary.labels_skipped) == (2, 1, 1)
+    assert "1 row without a label value (line 3) skipped" in str(summary)

@@ -12,7 +12,10 @@ from ingest.validate import (
     REASON_EVENT_TYPE,
     REASON_IP,
     REASON_TS,
+    REASON_TS_AMBIGUOUS,
+    REASON_TS_FUTURE,
     event_schema,
+    format_counts,
     transform_chunk,
     transform_sql,
 )
@@ -20,14 +23,19 @@ from ingest.validate import (
 COLUMNS = {"account_id": "uid", "ts": "when", "event_type": "action"}
 
 
-def run(data: dict[str, list], columns: dict[str, str] | None = None, **extra) -> pa.Table:
+#: The run's start in the tests that check the upper bound of plausible times.
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def run(data: dict[str, list], columns: dict[str, str] | None = None,
+        now: datetime | None = None, **extra) -> pa.Table:
     """Map and validate one hand-made chunk (``columns`` adds to the base mapping)."""
     mapping = mapping_from_dict({"columns": {**COLUMNS, **(columns or {})}, **extra})
     table = pa.table(data)
     chunk = Chunk(table, pa.array(range(1, table.num_rows + 1), pa.int64()))
     con = connect(keep_order=True)
     try:
-        return transform_chunk(con, chunk, transform_sql(mapping, table.schema))
+        return transform_chunk(con, chunk, transform_sql(mapping, table.schema, now=now))
     finally:
         con.close()
 
@@ -149,3 +157,96 @@ def test_event_schema_lists_canonical_then_extra_columns():
     ]
     assert schema.field("ts").type == pa.timestamp("us", tz="UTC")
     assert schema.field("rating").type == pa.float64()
+
+
+def reasons_of(times: list, now: datetime = NOW, **extra) -> list[str | None]:
+    out = run({"uid": ["a"] * len(times), "when": times, "action": ["x"] * len(times)},
+              now=now, **extra)
+    return out.column("_reason").to_pylist()
+
+
+def test_two_digit_years_are_ambiguous_without_a_format_never_the_year_1():
+    # DuckDB's cast reads '1/1/15 18:52' as 0001-01-15 18:52 and '99-12-31' as the year 99.
+    times = ["1/1/15 18:52", "12/1/15 9:00", "99-12-31", "15-01-01 10:00", "2015-01-01 18:52"]
+    assert reasons_of(times) == [REASON_TS_AMBIGUOUS] * 4 + [None]
+
+
+def test_a_two_digit_year_with_its_format_is_read():
+    out = run({"uid": ["a", "b"], "when": ["1/1/15 18:52", "1/13/15 8:05"],
+               "action": ["x", "x"]}, timestamp_format="%m/%d/%y %H:%M")
+    assert out.column("_reason").to_pylist() == [None, None]
+    assert out.column("ts").to_pylist() == [datetime(2015, 1, 1, 18, 52, tzinfo=UTC),
+                                            datetime(2015, 1, 13, 8, 5, tzinfo=UTC)]
+
+
+def test_times_before_1970_or_over_a_day_ahead_are_quarantined():
+    times = ["1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "-1", "0015-01-01",
+             "2026-06-02T11:59:00Z", "2026-06-02T12:01:00Z", "2100-01-01"]
+    assert reasons_of(times) == ["ts before 1970-01-01", None, "ts before 1970-01-01",
+                                 "ts before 1970-01-01", None, REASON_TS_FUTURE,
+                                 REASON_TS_FUTURE]
+
+
+def test_an_explicit_format_that_reads_an_early_year_is_quarantined():
+    assert reasons_of(["15-01-01"], timestamp_format="%Y-%m-%d") == ["ts before 1970-01-01"]
+
+
+def test_typed_times_are_bounded_too():
+    stamps = pa.array([datetime(1960, 1, 1), datetime(2024, 1, 1), datetime(2030, 1, 1)],
+                      pa.timestamp("us"))
+    out = run({"uid": ["a", "b", "c"], "when": stamps, "action": ["x"] * 3}, now=NOW)
+    assert out.column("_reason").to_pylist() == ["ts before 1970-01-01", None, REASON_TS_FUTURE]
+
+
+def test_the_mapping_widens_the_plausible_range():
+    times = ["1950-06-01", "2100-01-01", "1899-12-31"]
+    extra = {"timestamps": {"min": "1900-01-01", "max_future": None}}
+    assert reasons_of(times, **extra) == [None, None, "ts before 1900-01-01"]
+    ahead = {"timestamps": {"max_future": "400 days"}}
+    assert reasons_of(["2027-06-01", "2027-07-10"], **ahead) == [None, REASON_TS_FUTURE]
+
+
+def test_the_future_bound_follows_the_run_start_not_the_clock():
+    assert reasons_of(["2030-01-01"], now=datetime(2029, 12, 31, 12, tzinfo=UTC)) == [None]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("732758368", "43.173.1.96"), (" 0 ", "0.0.0.0"), ("4294967295", "255.255.255.255"),
+     ("3232235777", "192.168.1.1"), ("1.2.3.4", "1.2.3.4"), ("::1", "::1")],
+)
+def test_ipv4_exported_as_a_number_is_read_as_its_address(raw, expected):
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ip": [raw]},
+              columns={"ip": "ip"})
+    assert out.column("_reason").to_pylist() == [None]
+    assert out.column("ip").to_pylist() == [expected]
+
+
+@pytest.mark.parametrize("raw", ["4294967296", "-1", "732758368.5", "12345678901"])
+def test_numbers_that_are_no_ipv4_address_stay_malformed(raw):
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ip": [raw]},
+              columns={"ip": "ip"})
+    assert out.column("_reason").to_pylist() == [REASON_IP]
+
+
+@pytest.mark.parametrize("values", [pa.array([732758368], pa.int64()),
+                                    pa.array([732758368.0], pa.float64())])
+def test_numeric_ip_columns_are_read_as_addresses(values):
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ip": values},
+              columns={"ip": "ip"})
+    assert out.column("ip").to_pylist() == ["43.173.1.96"]
+
+
+def test_format_counts_rank_formats_and_keep_ties():
+    mapping = mapping_from_dict({"columns": COLUMNS})
+    con = connect()
+    try:
+        tie = format_counts(con, ["1/2/15 18:52", "3/4/15 09:00"], mapping, NOW)
+        clear = format_counts(con, ["1/2/15 18:52", "1/13/15 09:00"], mapping, NOW)
+        none = format_counts(con, ["soon", "1/2/3/4"], mapping, NOW)
+    finally:
+        con.close()
+    assert list(tie.items())[:2] == [("%m/%d/%y %H:%M", 2), ("%d/%m/%y %H:%M", 2)]
+    assert list(clear.items())[0] == ("%m/%d/%y %H:%M", 2)
+    assert clear["%d/%m/%y %H:%M"] == 1
+    assert none == {}
