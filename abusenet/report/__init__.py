@@ -2,7 +2,7 @@
 
 Public API::
 
-    from abusenet.report import ReportData, build_report, ring_subgraph
+    from abusenet.report import ReportData, build_report, report_title, ring_subgraph
     build_report(data, "out/report.html")
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from abusenet.report.data import ReportData
+from abusenet.report.data import ReportData, report_title
 from abusenet.report.html import TOP_RING_QUERY, render_report
 from abusenet.report.subgraph import RingSubgraph, ring_subgraph
 
 __all__ = ["TOP_RING_QUERY", "ReportData", "RingSubgraph", "build_report", "render_report",
-           "ring_subgraph"]
+           "report_title", "ring_subgraph"]
 
 
 def build_report(data: ReportData, path: str | os.PathLike[str]) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
@@ -63,3 +65,32 @@ class ReportData:
     neo4j: dict[str, str] | None = None
     top_rings: int = 10
     top_entities: int = 20
+
+
+def report_title(inputs: Sequence[str], *, graph: str | None = None,
+                 run: str | None = None) -> str:
+    """The page title: what went in, and which graph (or run) it made.
+
+    Parameters
+    ----------
+    inputs
+        The run's input files, directories or globs; named by their last path part, the first
+        two of them and how many more.
+    graph
+        The name of the run's graph, when it has one.
+    run
+        Another name of the run (e.g. its output directory), shown when there is no graph.
+
+    Examples
+    --------
+    >>> report_title(["logs/purchases.csv"], graph="purchases")
+    'abusenet report: purchases.csv · graph purchases'
+    >>> report_title(["a/x.csv", "b/y.csv", "c/*.csv"], run="out")
+    'abusenet report: x.csv, y.csv and 1 more · run out'
+    """
+    names = [PurePath(str(i).rstrip("/")).name or str(i) for i in inputs]
+    shown = ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2 else "")
+    title = f"abusenet report: {shown or 'no input'}"
+    if graph:
+        return f"{title} · graph {graph}"
+    return f"{title} · run {run}" if run else title

@@ -21,7 +21,8 @@ from markupsafe import Markup
 
 from abusenet.report import charts
 from abusenet.report.data import ReportData
-from abusenet.report.drawing import entity_scores_lookup, legend_svg, ring_svg
+from abusenet.report.drawing import entity_scores_lookup, entity_styles, legend_svg, ring_svg
+from graph.store.connection import redact_uri
 
 #: Cypher an investigator can paste into Neo4j Browser to see the top ring.
 TOP_RING_QUERY = (
@@ -93,7 +94,7 @@ def _summary(data: ReportData) -> dict[str, Any]:
     ]
     neo4j = None
     if data.neo4j:
-        neo4j = {"uri": data.neo4j["uri"], "browser_url": data.neo4j.get("browser_url"),
+        neo4j = {"uri": redact_uri(data.neo4j["uri"]), "browser_url": data.neo4j.get("browser_url"),
                  "query": data.neo4j.get("query", TOP_RING_QUERY)}
     return {
         "counts": [(name, _number(value)) for name, value in counts],
@@ -155,22 +156,24 @@ def _rings(data: ReportData) -> dict[str, Any]:
         for i, r in enumerate(data.rings.head(max(data.top_rings, 50)).itertuples(index=False))
     ]
     scores = data.account_scores.set_index("account_id")["score"]
-    entities = pd.concat([g.nodes.loc[~g.nodes["member"], "id"] for g in data.subgraphs.values()]
-                         or [pd.Series(dtype=object)])
+    drawn = [g.nodes[~g.nodes["member"]] for g in data.subgraphs.values()]
+    entities = pd.concat([nodes["id"] for nodes in drawn] or [pd.Series(dtype=object)])
     entity_risk = entity_scores_lookup(data.entity_scores, entities)
+    styles = entity_styles(t for nodes in drawn for t in nodes["node_type"])
     labels = {}
     if data.evaluation is not None:
         labels = data.evaluation.set_index("account_id")["label"].to_dict()
     articles = [
-        _ring_view(rank, ring, data, scores, entity_risk, labels)
+        _ring_view(rank, ring, data, scores, entity_risk, labels, styles)
         for rank, ring in enumerate(data.rings.head(data.top_rings).itertuples(index=False),
                                     start=1)
     ]
-    return {"rows": rows, "legend": Markup(legend_svg()), "articles": articles}
+    return {"rows": rows, "legend": Markup(legend_svg(styles)), "articles": articles}
 
 
 def _ring_view(rank: int, ring: Any, data: ReportData, scores: pd.Series,
-               entity_risk: dict[str, float], labels: dict[str, int]) -> dict[str, Any]:
+               entity_risk: dict[str, float], labels: dict[str, int],
+               styles: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """What ``ring.html`` shows of one ring."""
     members = [str(m) for m in ring.members]
     member_scores = scores.reindex(members)
@@ -179,7 +182,7 @@ def _ring_view(rank: int, ring: Any, data: ReportData, scores: pd.Series,
     shared_entities = None
     if graph is not None:
         node_scores = {**{m: float(s) for m, s in member_scores.dropna().items()}, **entity_risk}
-        drawing = ring_svg(graph, node_scores)
+        drawing = ring_svg(graph, node_scores, styles=styles)
         if len(graph.evidence):
             shared_entities = [
                 (e.entity, int(e.members), int(e.users), _fraction(entity_risk.get(e.entity)))
@@ -195,6 +198,7 @@ def _ring_view(rank: int, ring: Any, data: ReportData, scores: pd.Series,
         "size": int(ring.size), "kind": str(ring.kind),
         "structure": ", ".join(f"{name} {float(getattr(ring, name)):.2f}"
                                for name in STRUCTURE if hasattr(ring, name)),
+        "score_parts": score_parts(ring, member_scores),
         "drawing": Markup(drawing),
         "shared_entities": shared_entities,
         "evidence": [(e,) for e in list(ring.evidence)[:20]],
@@ -202,6 +206,55 @@ def _ring_view(rank: int, ring: Any, data: ReportData, scores: pd.Series,
                            for m in members), key=lambda row: row[1], reverse=True),
         "explanations": explanations,
     }
+
+
+def score_parts(ring: Any, member_scores: pd.Series) -> str | None:
+    """How a ring's score is made of its members' pooled score and its structure score.
+
+    The ring table of :func:`gnn.rings.score_rings` has ``member_score`` (the members' account
+    scores pooled, members without one counting as 0) and ``structure_score``; the ring score
+    weighs the two (the weight is read back from the three numbers). A ring scoring below each
+    of its members gets a sentence saying what pulled it down. ``None`` when the table lacks
+    the parts.
+
+    Parameters
+    ----------
+    ring
+        One row of the ring table (``itertuples``).
+    member_scores
+        The members' account scores, indexed by account id (NaN where unscored).
+    """
+    structure = float(getattr(ring, "structure_score", float("nan")))
+    pooled = float(getattr(ring, "member_score", float("nan")))
+    score = float(ring.score)
+    if structure != structure:
+        return None
+    if pooled != pooled:
+        return (f"Score {score:.3f} is the ring's structure score alone (this run has no "
+                "account scores to pool).")
+    scored = member_scores.dropna()
+    members = (f"members' pooled score {pooled:.3f} (mean {scored.mean():.3f}, highest "
+               f"{scored.max():.3f}" if len(scored) else f"members' pooled score {pooled:.3f} (")
+    unscored = len(member_scores) - len(scored)
+    if unscored:
+        members += f"{'; ' if len(scored) else ''}{unscored} without a score, counted as 0"
+    members += ")"
+    if abs(pooled - structure) < 1e-9:
+        text = f"Score {score:.3f}: {members} and structure score {structure:.3f} agree."
+    else:
+        weight = (score - structure) / (pooled - structure)
+        text = (f"Score {score:.3f} = {weight:.2f} × {members} + {1 - weight:.2f} × structure "
+                f"score {structure:.3f}.")
+    if len(scored) == len(member_scores) and len(scored) and score < scored.min():
+        pulled = ["its structure score is lower"] if structure < scored.min() else []
+        if pooled < scored.min():
+            pulled.append("members without a score count as 0")
+        text = (f"Lower than every member's own score (lowest {scored.min():.3f}) because "
+                f"{' and '.join(pulled)}. " + text)
+    elif len(scored) < len(member_scores) and len(scored) and score < scored.min():
+        text = (f"Lower than every scored member's score (lowest {scored.min():.3f}): members "
+                "without a score count as 0. " + text)
+    return text
 
 
 def _entities(data: ReportData) -> dict[str, Any] | None:

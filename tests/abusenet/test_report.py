@@ -8,9 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abusenet.report import ReportData, build_report, ring_subgraph
-from abusenet.report.drawing import ring_svg, risk_colour
-from graph.snapshot import relation_specs
+from abusenet.pipeline.stages.report import report_stage
+from abusenet.report import ReportData, build_report, report_title, ring_subgraph
+from abusenet.report.drawing import EXTRA_STYLES, entity_styles, legend_svg, ring_svg, risk_colour
+from abusenet.report.html import score_parts
+from graph.snapshot import relation_specs, write_snapshot
+from tests.graph.store.helpers import investigation_snapshot
 
 RELATIONS = relation_specs()
 
@@ -148,3 +151,93 @@ def test_no_rings_says_so(tmp_path):
     data.subgraphs = {}
     html = build_report(data, tmp_path / "report.html").read_text()
     assert "No ring candidates were found" in html
+
+
+def test_the_title_names_the_input_and_the_graph_not_the_output_folder():
+    assert report_title(["logs/purchases.csv"], graph="purchases") == (
+        "abusenet report: purchases.csv · graph purchases")
+    assert report_title(["/data/a.csv", "/data/b/", "c/*.csv", "d.csv"], run="out") == (
+        "abusenet report: a.csv, b and 2 more · run out")
+    assert report_title([]) == "abusenet report: no input"
+
+
+def test_the_report_stage_titles_the_page_from_the_run_facts(tmp_path):
+    snapshot = investigation_snapshot()
+    write_snapshot(snapshot, tmp_path / "snapshot")
+    ids = list(snapshot.nodes["Account"]["id"])
+    pd.DataFrame({"account_id": ids, "score": [0.5] * len(ids),
+                  "ring_id": [None] * len(ids)}).to_parquet(tmp_path / "accounts.parquet")
+    pd.DataFrame({"node_type": ["Device"], "entity_id": ["d1"], "score": [0.4]}).to_parquet(
+        tmp_path / "entities.parquet")
+    pd.DataFrame({"ring_id": ["r1"], "score": [0.6], "size": [2], "members": [["a1", "a2"]],
+                  "evidence": [["Device:d1"]], "kind": ["dense_block"]}).to_parquet(
+        tmp_path / "rings.parquet")
+    facts = {"inputs": ["logs/purchases.csv"], "graph": "purchases",
+             "output directory": str(tmp_path / "out")}
+    report_stage(tmp_path, run_facts=facts, ingest={}, graph={}, stages=[],
+                 snapshot_dir=tmp_path / "snapshot",
+                 account_scores_path=tmp_path / "accounts.parquet",
+                 entity_scores_path=tmp_path / "entities.parquet",
+                 rings_path=tmp_path / "rings.parquet")
+    html = (tmp_path / "report.html").read_text()
+    assert "<title>abusenet report: purchases.csv · graph purchases</title>" in html
+    del facts["graph"]
+    report_stage(tmp_path, run_facts=facts, ingest={}, graph={}, stages=[],
+                 snapshot_dir=tmp_path / "snapshot",
+                 account_scores_path=tmp_path / "accounts.parquet",
+                 entity_scores_path=tmp_path / "entities.parquet",
+                 rings_path=tmp_path / "rings.parquet")
+    assert "<h1>abusenet report: purchases.csv · run out</h1>" in (
+        tmp_path / "report.html").read_text()
+
+
+def test_a_ring_scoring_below_every_member_shows_its_parts(tmp_path):
+    data = make_report_data()
+    # a1..a4 score 0.95, 0.9, 0.85, 0.8; a weak structure pulls the ring below all of them.
+    data.rings["member_score"] = [0.89, 0.2]
+    data.rings["structure_score"] = [0.1, 0.6]
+    data.rings["score"] = 0.7 * data.rings["member_score"] + 0.3 * data.rings["structure_score"]
+    html = build_report(data, tmp_path / "report.html").read_text()
+    assert "Lower than every member&#39;s own score (lowest 0.800) because its structure score" \
+        in html
+    assert ("Score 0.653 = 0.70 × members&#39; pooled score 0.890 (mean 0.875, highest 0.950) "
+            "+ 0.30 × structure score 0.100.") in html
+    # The second ring (0.32) is not below its members' 0.2 / 0.1 / 0.1: its parts, no excuse.
+    assert html.count("Lower than every") == 1 and "Score 0.320 = 0.70 ×" in html
+
+
+def test_score_parts_counts_unscored_members_as_zero():
+    ring = pd.DataFrame({"score": [0.29], "member_score": [0.3], "structure_score": [0.25]})
+    row = next(ring.itertuples(index=False))
+    text = score_parts(row, pd.Series([0.9, np.nan], index=["a", "b"]))
+    assert text is not None and "1 without a score, counted as 0" in text
+    assert "Lower than every scored member's score (lowest 0.900)" in text
+    structure_only = pd.DataFrame({"score": [0.4], "member_score": [np.nan],
+                                   "structure_score": [0.4]})
+    text = score_parts(next(structure_only.itertuples(index=False)), pd.Series([0.4]))
+    assert text is not None and "structure score alone" in text
+    assert score_parts(next(pd.DataFrame({"score": [0.4]}).itertuples(index=False)),
+                       pd.Series([0.4])) is None
+
+
+def test_the_legend_shows_every_entity_type_drawn_custom_ones_too(tmp_path):
+    data = make_report_data()
+    relations = relation_specs({"USED_EMAIL": ("Account", "Email"),
+                                "LIVES_AT": ("Account", "Address")})
+    edges = {**tiny_edges(),
+             "USED_EMAIL": pd.DataFrame({"src": ["a5", "a6"], "dst": ["e1", "e1"],
+                                         "count": [1, 1]}),
+             "LIVES_AT": pd.DataFrame({"src": ["a6", "a7"], "dst": ["s1", "s1"],
+                                       "count": [1, 1]})}
+    data.subgraphs["r<2>"] = ring_subgraph(edges, relations, ["a5", "a6", "a7"])
+    html = build_report(data, tmp_path / "report.html").read_text()
+    legend = re.search(r'<svg class="legend".*?</svg>', html, re.S).group(0)
+    for name in ("Account (colour = risk)", "Device", "PaymentMethod", "Email", "Address"):
+        assert f">{name}</text>" in legend
+    assert ">IP</text>" not in legend, "no IP is drawn"
+    styles = entity_styles(["Email", "Device", "Address"])
+    assert list(styles) == ["Device", "Address", "Email"]
+    assert styles["Address"] == EXTRA_STYLES[0] and styles["Email"] == EXTRA_STYLES[1]
+    # The drawing uses the legend's colours.
+    assert f'fill="{styles["Email"][0]}"' in html and f'fill="{styles["Address"][0]}"' in html
+    assert legend_svg({}).count("<text") == 1

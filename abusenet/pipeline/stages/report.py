@@ -14,7 +14,6 @@ from abusenet.pipeline.stages.files import REPORT
 def report_stage(
     out: Path,
     *,
-    title: str,
     run_facts: dict[str, Any],
     ingest: dict[str, Any],
     graph: dict[str, dict[str, int]],
@@ -29,13 +28,16 @@ def report_stage(
     neo4j: dict[str, str] | None = None,
     top_rings: int = 10,
     top_entities: int = 20,
+    title: str | None = None,
 ) -> dict[str, Any]:
     """Gather the run's results and write ``out/report.html``.
 
     ``explanations_path`` is :func:`~abusenet.pipeline.stages.detect.explain_stage`'s table,
-    shown under each ring it covers.
+    shown under each ring it covers. ``title`` defaults to
+    :func:`abusenet.report.report_title` of the run facts' ``inputs`` and ``graph`` (or, without
+    a graph, the name of the ``output directory``).
     """
-    from abusenet.report import ReportData, build_report, ring_subgraph
+    from abusenet.report import ReportData, build_report, report_title, ring_subgraph
     from graph.snapshot import read_snapshot
 
     accounts = pd.read_parquet(account_scores_path)
@@ -57,6 +59,10 @@ def report_stage(
     explanations = None
     if explanations_path is not None and explanations_path.is_file():
         explanations = pd.read_parquet(explanations_path)
+    if title is None:
+        output = run_facts.get("output directory")
+        title = report_title(run_facts.get("inputs") or [], graph=run_facts.get("graph"),
+                             run=Path(output).name if output else None)
     data = ReportData(
         title=title, run=run_facts, ingest=ingest, graph=graph, stages=stages,
         account_scores=accounts, entity_scores=pd.read_parquet(entity_scores_path),
