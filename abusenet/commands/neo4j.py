@@ -1,4 +1,7 @@
-"""``abusenet neo4j install | start | stop | status | dump | restore``: the local Neo4j server."""
+"""``abusenet neo4j install | start | stop | status | dump | restore | rotate-password``.
+
+The local Neo4j server: its life cycle, its backups and its password.
+"""
 
 from __future__ import annotations
 
@@ -172,6 +175,20 @@ def restore(
     typer.echo(f"Restored database {done.database!r} from {done.path} ({done.seconds:.1f} s)"
                + ("; Neo4j is running again." if done.restarted else
                   "; start Neo4j with `abusenet neo4j start`."))
+
+
+@neo4j_app.command("rotate-password")
+def rotate_password(home: Path | None = HomeOption) -> None:
+    """Give the neo4j user a new random password on the running server and store it in
+    <home>/password (mode 0600). Clients using the old one must log in again."""
+    from graph.store.server import Neo4jServerError
+
+    server = _server(home)
+    try:
+        server.rotate_password()
+    except Neo4jServerError as err:
+        _fail(err)
+    typer.echo(f"The neo4j user has a new password, stored in {server.password_path}.")
 
 
 def register(app: typer.Typer) -> None:

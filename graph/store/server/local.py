@@ -284,5 +284,44 @@ class LocalNeo4j:
         commit_noted_archive(self._archive_note_path(), "server", self._jar_dirs())
         return code
 
+    def rotate_password(self) -> None:
+        """Give the ``neo4j`` user a new random password on the running server, and keep it.
+
+        The new password is first written to ``<home>/password.new`` (mode 0600), then set with
+        ``ALTER CURRENT USER SET PASSWORD``, then moved over ``<home>/password``: whatever
+        fails, one of the two files holds the password the server has. Clients holding the old
+        password (a running ``abusenet`` command, an open Neo4j Browser) must log in again.
+
+        Raises
+        ------
+        Neo4jServerError
+            When the server is not running, or refuses the change (the old password stays).
+        """
+        import neo4j
+
+        current = self.status()
+        if not current.running:
+            raise Neo4jServerError(
+                f"Neo4j is {current.state} in {self.home}; the password is changed on a running "
+                "server: `abusenet neo4j start` first"
+            )
+        old, new = self.read_password(), generate_password()
+        pending = self.home / "password.new"
+        write_text_atomic(pending, new, mode=0o600)
+        try:
+            with neo4j.GraphDatabase.driver(self.read_settings()["uri"],
+                                            auth=("neo4j", old)) as driver:
+                driver.execute_query("ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
+                                     old=old, new=new, database_="system")
+        except neo4j.exceptions.Neo4jError as err:
+            pending.unlink(missing_ok=True)
+            raise Neo4jServerError(
+                f"Neo4j refused the new password ({err.code}); the old one in "
+                f"{self.password_path} still holds"
+            ) from None
+        os.replace(pending, self.password_path)
+        logger.info("the neo4j user's password was changed; the new one is in %s",
+                    self.password_path)
+
     def _log_tail(self, lines: int = 15) -> str:
         return process.log_tail(self.log_path, secret=self._secret(), lines=lines)

@@ -52,3 +52,36 @@ def test_dump_then_restore_from_the_command_line(
     result = runner.invoke(app, ["neo4j", "restore", str(bad), "--home", home], env=WIDE)
     assert result.exit_code == 1 and "not a Neo4j database dump" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.neo4j
+def test_rotate_password_changes_it_on_the_server_and_in_the_file(
+    neo4j_server: LocalNeo4j, tmp_path: Path
+) -> None:
+    import neo4j
+
+    uri, old = neo4j_server.read_settings()["uri"], neo4j_server.read_password()
+    result = runner.invoke(app, ["neo4j", "rotate-password", "--home", str(neo4j_server.home)],
+                           env=WIDE)
+    assert result.exit_code == 0, result.output
+    new = neo4j_server.read_password()
+    assert new != old and len(new) == len(old) and old not in result.output
+    assert neo4j_server.password_path.stat().st_mode & 0o777 == 0o600
+    assert not (neo4j_server.home / "password.new").exists()
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", new)) as driver:
+        assert driver.execute_query("RETURN 1 AS one").records[0]["one"] == 1
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", old)) as driver, pytest.raises(
+        neo4j.exceptions.AuthError
+    ):
+        driver.execute_query("RETURN 1")
+    # Put the session's password back, for the fixtures that read it once.
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", new)) as driver:
+        driver.execute_query("ALTER CURRENT USER SET PASSWORD FROM $new TO $old", new=new,
+                             old=old, database_="system")
+    neo4j_server.password_path.write_text(old)
+
+
+def test_rotate_password_needs_a_running_server(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["neo4j", "rotate-password", "--home", str(tmp_path)], env=WIDE)
+    assert result.exit_code == 1 and "not installed" in result.output
+    assert "Traceback" not in result.output
