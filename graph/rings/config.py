@@ -50,16 +50,19 @@ class RingConfig:
         Width in seconds of the windows in which transfers form a cycle.
     flow_hop_s
         Money-flow typologies (:mod:`graph.rings.typologies`): money an account receives is
-        passed on when it leaves within this many seconds (3 days: mules move money within hours
+        passed on when it leaves within this many seconds (2 days: mules move money within hours
         or days, salaries and rent stay).
     flow_min_conserved, flow_max_conserved
-        ... when what leaves in that window is this share of what came in (0.8 .. 1.05: a mule
+        ... when what leaves in that window is this share of what came in (0.85 .. 1.02: a mule
         keeps a cut of a few percent; honest spending rarely adds up to the money received).
+        Defaults chosen on a generated world of seed 1 (``configs/synth-flows.yaml``), not on
+        the test seeds.
     flow_pass_max_degree
         Accounts with more transfer pairs than this in or out (merchants, marketplaces, payroll)
         are not searched as pass-through accounts.
     flow_span_s
-        A typology's linked transfers start within this many seconds of each other (7 days).
+        A typology is cut to the linked transfers within this many seconds (7 days) around
+        their money-weighted median time.
     flow_chain_min_pass
         A chain passes money through at least this many accounts.
     flow_bipartite_min_density
@@ -88,9 +91,9 @@ class RingConfig:
     flow_leaf_max_degree: int = 10
     flow_min_fan: int = 3
     flow_window_s: float = 30 * 86400.0
-    flow_hop_s: float = 3 * 86400.0
-    flow_min_conserved: float = 0.8
-    flow_max_conserved: float = 1.05
+    flow_hop_s: float = 2 * 86400.0
+    flow_min_conserved: float = 0.85
+    flow_max_conserved: float = 1.02
     flow_pass_max_degree: int = 60
     flow_span_s: float = 7 * 86400.0
     flow_chain_min_pass: int = 2

@@ -18,13 +18,13 @@ pair's first transfer time and mean amount, ``amount_sum / count``) and ``PAID_W
 
 Only accounts with at most ``max_degree`` transfer pairs in and out are searched (merchants and
 marketplaces are not mules, and the pair join stays linear in the transfers). Weakly connected
-groups of linked transfers whose first transfers lie within ``span_s`` of each other are
-candidates, labelled by shape: ``flow_bipartite`` (two or more senders and two or more receivers
-of ``min_fan`` linked transfers, dense), ``flow_gather_scatter`` (one account both gathers and
-scatters), ``flow_scatter_gather`` (one scatters, another gathers), ``flow_fan_out``,
-``flow_fan_in``, and ``flow_chain`` (a path of at least ``chain_min_pass`` pass-through
-accounts). Honest salaries, rent splits and marketplace payouts are fans too, but the money does
-not move on within days in amounts that add up, so they give no linked transfers.
+groups of linked transfers are candidates (cut to the transfers within ``span_s`` around their
+money-weighted median time), labelled by shape: ``flow_bipartite`` (two or more senders and two
+or more receivers of ``min_fan`` linked transfers, dense), ``flow_gather_scatter`` (one account
+both gathers and scatters), ``flow_scatter_gather`` (one scatters, another gathers),
+``flow_fan_out``, ``flow_fan_in``, and ``flow_chain`` (a path of at least ``chain_min_pass``
+pass-through accounts). Honest salaries, rent splits and marketplace payouts are fans too, but
+the money does not move on within days in amounts that add up, so they give no linked transfers.
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ CASH_OUT_RELATION = "PAID_WITH"
 class TypologySettings:
     """Thresholds of :func:`flow_typologies` (see :class:`graph.rings.config.RingConfig`)."""
 
-    hop_s: float = 3 * 86400.0
-    min_conserved: float = 0.8
-    max_conserved: float = 1.05
+    hop_s: float = 2 * 86400.0
+    min_conserved: float = 0.85
+    max_conserved: float = 1.02
     max_degree: int = 60
     span_s: float = 7 * 86400.0
     min_fan: int = 3
@@ -182,14 +182,15 @@ def _linked_flows(moves: pd.DataFrame, cash_outs: pd.DataFrame, n: int, cfg: Typ
     batch_sum = batches.groupby("a")["x_a_later"].sum()
     forwarded_sum = pairs.groupby("a")["x_b"].sum()
     funded_sum = pairs.groupby("b")["x_a"].sum()
-    ratio_in = forwarded_sum.to_numpy() / batch_sum.reindex(forwarded_sum.index).to_numpy()
-    started = forwarded_sum.index.to_numpy()[
-        (ratio_in >= cfg.min_conserved) & (ratio_in <= cfg.max_conserved)]
-    forwarded = np.unique(batches["a_later"].to_numpy()[np.isin(batches["a"], started)])
+    heads = forwarded_sum.index.to_numpy()
+    single = forwarded_sum.to_numpy() / moves["amount"].to_numpy()[heads]
+    batch = forwarded_sum.to_numpy() / batch_sum.reindex(forwarded_sum.index).to_numpy()
+    started = heads[_in_band(batch, cfg)]
+    forwarded = np.union1d(heads[_in_band(single, cfg)], batches["a_later"].to_numpy()[
+        np.isin(batches["a"], started)])
     x_b = pd.concat([moves["amount"], cash["amount"]], ignore_index=True).to_numpy()
     ratio_out = x_b[funded_sum.index.to_numpy()] / funded_sum.to_numpy()
-    funded = funded_sum.index.to_numpy()[
-        (ratio_out >= cfg.min_conserved) & (ratio_out <= cfg.max_conserved)]
+    funded = funded_sum.index.to_numpy()[_in_band(ratio_out, cfg)]
     in_window = pairs[np.isin(pairs["a"], forwarded) | np.isin(pairs["b"], funded)]
     linked = np.zeros(n_moves + len(cash), dtype=bool)
     linked[in_window["b"].to_numpy()] = True
@@ -203,15 +204,27 @@ def _linked_flows(moves: pd.DataFrame, cash_outs: pd.DataFrame, n: int, cfg: Typ
     return linked[:n_moves], passed_in, passed_out, cashed
 
 
+def _in_band(ratio: np.ndarray, cfg: TypologySettings) -> np.ndarray:
+    """Which ratios of money passed on to money received lie in the conservation band."""
+    return (ratio >= cfg.min_conserved) & (ratio <= cfg.max_conserved)
+
+
 def _typed_group(rows: np.ndarray, edge: pd.DataFrame, passed_in: np.ndarray,
                  passed_out: np.ndarray, cashed: pd.DataFrame, ids: np.ndarray,
                  cfg: TypologySettings) -> FlowGroup | None:
     """The group of ``rows`` labelled by its shape, or None when no typology fits."""
     inside = edge[np.isin(edge["src"], rows) & np.isin(edge["dst"], rows)]
-    ts = inside["ts"].to_numpy()
-    span = float(ts.max() - ts.min()) if len(ts) else 0.0
-    if span > cfg.span_s:
+    # stray transfers linked to the group by chance (a small payment in a mule's window, weeks
+    # away) are cut: the group is what moved within span_s around the money-weighted median time
+    order = np.argsort(inside["ts"].to_numpy(), kind="stable")
+    ts, amount = inside["ts"].to_numpy()[order], inside["amount"].to_numpy()[order]
+    middle = ts[np.searchsorted(np.cumsum(amount), amount.sum() / 2)]
+    inside = inside.iloc[order[np.abs(ts - middle) <= cfg.span_s / 2]]
+    rows = np.unique(inside[["src", "dst"]].to_numpy())
+    if len(rows) < cfg.min_size:
         return None
+    ts = inside["ts"].to_numpy()
+    span = float(ts.max() - ts.min())
     out_deg = inside.groupby("src")["dst"].nunique()
     in_deg = inside.groupby("dst")["src"].nunique()
     scatter = out_deg.index[out_deg >= cfg.min_fan].to_numpy()
@@ -240,6 +253,8 @@ def _typed_group(rows: np.ndarray, edge: pd.DataFrame, passed_in: np.ndarray,
         return None
     money_in, money_out = passed_in[passing].sum(), passed_out[passing].sum()
     conserved = money_out / money_in if money_in > 0 else 0.0
+    if len(passing) and not cfg.min_conserved <= conserved <= 2 - cfg.min_conserved:
+        return None
     if kind == "flow_chain":
         order = inside.sort_values("ts")
         path = list(dict.fromkeys(np.concatenate(

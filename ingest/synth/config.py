@@ -22,6 +22,16 @@ RING_KINDS: dict[str, str] = {
     "fan_in": "many mules sending just-below-threshold transfers to one collector",
     "fan_out": "one account spreading money over many mules",
     "review_ring": "accounts reviewing each other in lockstep from shared devices",
+    "layering_chain": "money passed along a chain of mules within hours, cashed out at the end",
+    "scatter_gather": "one account scatters money over mules who pass it on to one collector",
+    "gather_scatter": "mules gather money into one account that scatters it over other mules",
+    "bipartite_flow": "a set of mules paying a set of other mules, who cash out",
+}
+#: Honest flows that look like laundering shapes (on with ``honest_flow_fraction``).
+HONEST_FLOW_KINDS: dict[str, str] = {
+    "salary": "an employer paying its staff on payday",
+    "rent_split": "flatmates paying their landlord their share of the rent",
+    "marketplace": "a marketplace collecting buyers' payments and paying sellers weekly",
 }
 
 
@@ -73,7 +83,9 @@ class SynthConfig:
     ring_size_min, ring_size_max, ring_size_median
         Ring sizes are lognormal around the median, clipped to the range.
     ring_kind_weights
-        Relative frequency of each ring kind (see :data:`RING_KINDS`).
+        Relative frequency of each ring kind (see :data:`RING_KINDS`). The money-flow
+        typologies (``layering_chain``, ``scatter_gather``, ``gather_scatter``,
+        ``bipartite_flow``) are 0 by default: ``configs/synth-flows.yaml`` plants them.
     lockstep_seconds
         Typical spread of ring members' actions around each coordinated episode.
     camouflage_activity
@@ -90,6 +102,9 @@ class SynthConfig:
         Share of benign accounts that appear in the labels file.
     benign_mislabel_rate
         Share of labelled benign accounts labelled 1 (label noise).
+    honest_flow_fraction
+        Share of ordinary accounts in honest flows shaped like laundering (salary runs, rent
+        splits, marketplace payouts; see :data:`HONEST_FLOW_KINDS`); 0 by default.
     """
 
     start: str = "2025-01-01"
@@ -129,6 +144,10 @@ class SynthConfig:
             "fan_in": 0.08,
             "fan_out": 0.08,
             "review_ring": 0.12,
+            "layering_chain": 0.0,
+            "scatter_gather": 0.0,
+            "gather_scatter": 0.0,
+            "bipartite_flow": 0.0,
         }
     )
     lockstep_seconds: float = 300.0
@@ -139,6 +158,7 @@ class SynthConfig:
     missed_abuser_rate: float = 0.05
     benign_label_rate: float = 0.1
     benign_mislabel_rate: float = 0.02
+    honest_flow_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = set(self.ring_kind_weights) - set(RING_KINDS)
@@ -157,7 +177,7 @@ class SynthConfig:
         for name in ("abuse_fraction", "mobile_fraction", "office_fraction",
                      "public_wifi_fraction", "new_account_fraction", "session_continue_rate",
                      "night_shift_fraction", "big_transfer_fraction",
-                     "micro_payment_fraction"):
+                     "micro_payment_fraction", "honest_flow_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 

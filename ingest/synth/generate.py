@@ -20,6 +20,8 @@ from ingest.progress import progress_display
 from ingest.synth.benign import benign_events
 from ingest.synth.config import SynthConfig
 from ingest.synth.events import EventBatch
+from ingest.synth.honest import KIND_NAMES as HONEST_KIND_NAMES
+from ingest.synth.honest import HonestFlows, honest_flow_events, plan_honest_flows
 from ingest.synth.ids import decimal_ids, decimal_width
 from ingest.synth.labels import Labels, draw_labels
 from ingest.synth.output import (
@@ -66,6 +68,10 @@ RING_SCHEMA = pa.schema([
     ("first_ts", TS_TYPE),
     ("last_ts", TS_TYPE),
 ])
+HONEST_SCHEMA = pa.schema([
+    ("group_id", pa.string()), ("kind", pa.string()), ("size", pa.int32()),
+    ("members", pa.list_(pa.string())),
+])
 _RING_ENTITY_TYPES = {DEV_RING: "Device", CARD_RING: "PaymentMethod", IP_RING: "IP"}
 _SALT_SHIFT = np.uint64(56)
 _INDEX_MASK = np.uint64((1 << 56) - 1)
@@ -109,8 +115,10 @@ def generate(
     Writes into ``out_dir``: ``events/part-*.parquet`` (or ``.csv.gz``) with canonical event
     columns plus ``channel`` and ``status``; ``labels.csv`` (``account_id,label,ts``: partial and
     noisy); ``rings.parquet`` (``ring_id, kind, size, members, entities, labelled, first_ts,
-    last_ts``); ``truth_accounts.parquet`` (``account_id, is_abusive, ring_id``) and
-    ``synth.json`` (settings and counts). The directory appears complete or not at all.
+    last_ts``); ``truth_accounts.parquet`` (``account_id, is_abusive, ring_id``);
+    ``honest_flows.parquet`` (``group_id, kind, size, members``: the honest look-alikes of
+    laundering flows, empty unless ``honest_flow_fraction`` > 0) and ``synth.json`` (settings and
+    counts). The directory appears complete or not at all.
 
     Parameters
     ----------
@@ -192,6 +200,8 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
     labels = TableAppender(root / "labels.csv", LABEL_SCHEMA)
     truth = TableAppender(root / "truth_accounts.parquet", TRUTH_SCHEMA)
     ring_file = TableAppender(root / "rings.parquet", RING_SCHEMA)
+    honest_file = TableAppender(root / "honest_flows.parquet", HONEST_SCHEMA)
+    n_honest = 0
     counts = {"n_events": 0, "n_abusive": 0, "n_rings": 0, "n_labels": 0}
     chunk_starts = range(0, n_accounts, config.chunk_accounts)
     with PartWriter(root / "events", fmt) as parts, progress_display(progress) as show:
@@ -201,8 +211,9 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
             rng = np.random.default_rng([seed, index])
             pop = build_population(rng, first, n, pools, config, start, end)
             rings = plan_rings(rng, pop, config, counts["n_rings"], start, end)
+            honest = _plan_honest(rng, pop, rings, config)
             batch = _chunk_events(rng, pop, rings, pools, config, start, end,
-                                  counts["n_events"])
+                                  counts["n_events"], honest)
             parts.write(index, events_table(batch, counts["n_events"], first, n, ids))
 
             observed = draw_labels(rng, pop, rings, config, start, end)
@@ -210,24 +221,26 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
             labels.append(_labels_table(pop.account, observed, ids))
             truth.append(_truth_table(pop.account, rings, ring_ids, ids))
             ring_file.append(_rings_table(pop.account, rings, ring_ids, batch, observed, ids))
+            honest_file.append(_honest_table(pop.account, honest, n_honest, n_accounts, ids))
+            n_honest += len(honest)
             counts["n_events"] += len(batch)
             counts["n_abusive"] += len(rings.member_local)
             counts["n_rings"] += len(rings)
             counts["n_labels"] += len(observed)
             show.advance(task)
             show.update(task, info=f"{counts['n_events']:,} events")
-    for appender in (labels, truth, ring_file):
+    for appender in (labels, truth, ring_file, honest_file):
         appender.close()
     (root / "synth.json").write_text(json.dumps({
         "seed": seed, "n_accounts": n_accounts, "days": days, "format": fmt,
-        **counts, "config": config.to_dict(),
+        **counts, "n_honest_flows": n_honest, "config": config.to_dict(),
     }, indent=2))
     return counts, parts.paths
 
 
 def _chunk_events(rng: np.random.Generator, pop: Population, rings: Rings, pools: Pools,
                   config: SynthConfig, start: int, end: int,
-                  first_event: int) -> EventBatch:
+                  first_event: int, honest: HonestFlows) -> EventBatch:
     """All events of one chunk in time order."""
     in_ring = np.zeros(pop.size, dtype=bool)
     in_ring[rings.member_local] = True
@@ -239,8 +252,33 @@ def _chunk_events(rng: np.random.Generator, pop: Population, rings: Rings, pools
                            emit_signup=~signup_by_ring, first_event=first_event)
     dress_fresh_members(rng, benign, pop, rings)
     planted = ring_events(rng, pop, rings, config, end)
-    batch = EventBatch.concat([benign, planted])
+    parts = [benign, planted]
+    if len(honest):
+        parts.append(honest_flow_events(rng, pop, honest, start, end))
+    batch = EventBatch.concat(parts)
     return batch.take(np.argsort(batch.ts, kind="quicksort"))
+
+
+def _plan_honest(rng: np.random.Generator, pop: Population, rings: Rings,
+                 config: SynthConfig) -> HonestFlows:
+    """Honest flow groups of a chunk (none, and no random draws, at the default 0 share)."""
+    in_ring = np.zeros(pop.size, dtype=bool)
+    in_ring[rings.member_local] = True
+    if config.honest_flow_fraction == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return HonestFlows(kind=empty, size=empty, offset=empty, member_local=empty)
+    return plan_honest_flows(rng, pop, in_ring, config)
+
+
+def _honest_table(account: np.ndarray, honest: HonestFlows, first: int, n_accounts: int,
+                  ids: IdFormatter) -> pa.Table:
+    offsets = np.concatenate([honest.offset, [len(honest.member_local)]]).astype(np.int32)
+    return pa.Table.from_arrays([
+        decimal_ids("honest_", first + np.arange(len(honest)), decimal_width(n_accounts)),
+        pa.array(np.array(HONEST_KIND_NAMES, dtype=object)[honest.kind], type=pa.string()),
+        pa.array(honest.size, type=pa.int32()),
+        pa.ListArray.from_arrays(offsets, ids.accounts(account[honest.member_local])),
+    ], schema=HONEST_SCHEMA)
 
 
 def _labels_table(account: np.ndarray, observed: Labels, ids: IdFormatter) -> pa.Table:

@@ -26,6 +26,7 @@ from ingest.synth.events import (
     TRANSFER,
     EventBatch,
 )
+from ingest.synth.flows import FLOW_KIND_NAMES, flow_ring_events
 from ingest.synth.ids import entity_key
 from ingest.synth.world import (
     CARD_RING,
@@ -40,11 +41,13 @@ from ingest.synth.world import (
 
 KIND_NAMES = tuple(RING_KINDS)
 (DEVICE_FARM, PAYMENT_RING, CARD_TESTING, MULE_CYCLE, FAN_IN, FAN_OUT,
- REVIEW_RING) = range(len(KIND_NAMES))
+ REVIEW_RING) = range(7)
+#: Money-flow typologies, planted by :mod:`ingest.synth.flows`.
+FLOW_KINDS = tuple(KIND_NAMES.index(name) for name in FLOW_KIND_NAMES)
 #: Kinds whose members are fresh accounts created for the scheme.
 FRESH_KINDS = (DEVICE_FARM, CARD_TESTING)
 #: Events each member makes per episode, by kind.
-EVENTS_PER_SLOT = np.array([1, 1, 2, 1, 1, 1, 1])
+EVENTS_PER_SLOT = np.array([1, 1, 2, 1, 1, 1, 1] + [1] * len(FLOW_KINDS))
 
 
 @dataclass
@@ -110,17 +113,22 @@ def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
 
 
 def _stratified_kinds(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
-    """``n`` ring kinds in the proportions of ``weights`` (largest remainders), shuffled."""
-    share = weights / weights.sum() * n
+    """``n`` ring kinds in the proportions of ``weights`` (largest remainders), shuffled.
+
+    Only kinds of positive weight draw random numbers, so kinds added at weight 0 leave the
+    draws of a configuration without them unchanged."""
+    active = np.flatnonzero(weights > 0)
+    share = weights[active] / weights[active].sum() * n
     counts = np.floor(share).astype(np.int64)
     remainder = share - counts + rng.random(len(share)) * 1e-9
     counts[np.argsort(-remainder)[: n - counts.sum()]] += 1
-    return rng.permutation(np.repeat(np.arange(len(weights)), counts))
+    return rng.permutation(np.repeat(active, counts))
 
 
 def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
                 config: SynthConfig, end: int) -> EventBatch:
-    """The coordinated events of every ring of ``rings``."""
+    """The coordinated events of every ring of ``rings`` (flow typologies by
+    :func:`ingest.synth.flows.flow_ring_events`)."""
     if len(rings) == 0:
         return EventBatch.empty_like(*(np.zeros(0, dtype=np.int64),) * 3)
     n_rings = len(rings)
@@ -137,7 +145,8 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
     pos, episode = within // episodes[ring], within % episodes[ring]
     kind = rings.kind[ring]
     fresh = np.isin(kind, FRESH_KINDS)
-    keep = (rng.random(len(ring)) < 0.85) | (fresh & (episode == 0))
+    keep = ((rng.random(len(ring)) < 0.85) | (fresh & (episode == 0))) & ~np.isin(
+        kind, FLOW_KINDS)
     ring, pos, episode, kind = ring[keep], pos[keep], episode[keep], kind[keep]
     # Each episode falls at an ordinary hour of the ring's day; members act within minutes.
     span = rings.last_ts - rings.first_ts
@@ -192,7 +201,12 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
     batch.counterparty = np.where(cp >= 0, pop.account[np.maximum(cp, 0)], -1)
     _ring_entities(rng, batch, pop, rings.ring_number[ring], kind, pos, episode, sub, size, actor)
     _ring_money(rng, batch, kind, pos, size, base_amount[ring], config)
-    return batch
+    if not np.isin(rings.kind, FLOW_KINDS).any():
+        return batch
+    flows = flow_ring_events(
+        rng, pop, rings.kind, rings.size, rings.offset, rings.member_local, rings.ring_number,
+        rings.first_ts, rings.last_ts, {n: KIND_NAMES.index(n) for n in FLOW_KIND_NAMES}, end)
+    return EventBatch.concat([batch, flows])
 
 
 def chain_device(base: np.ndarray, pos: np.ndarray, turn: np.ndarray,

@@ -1,10 +1,17 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from graph.build import build_snapshot
+from graph.rings.config import RingConfig
 from graph.rings.flows import transfer_table
+from graph.rings.metrics import rings_recovered
 from graph.rings.projection import account_index
 from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
+from ingest.run import ingest_logs
+from ingest.synth import generate, load_config
 
 from .helpers import T0, snapshot
 
@@ -117,3 +124,40 @@ def test_no_transfers_or_no_amounts_give_no_candidates():
     assert flow_typologies(transfer_table(snap, accounts), cash_out_table(snap, accounts),
                            accounts) == []
     assert np.all(transfer_table(snap, accounts)["amount"] == 0.0)
+
+
+FLOW_KINDS = ("layering_chain", "scatter_gather", "gather_scatter", "bipartite_flow")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """A generated world with every flow typology planted and honest look-alikes, as a
+    snapshot built by the pipeline's own ingest and snapshot stages."""
+    root = Path(__file__).resolve().parents[3]
+    work = tmp_path_factory.mktemp("flows")
+    knobs = {**load_config(root / "configs" / "synth-flows.yaml").to_dict(),
+             "abuse_fraction": 0.1}
+    result = generate(work / "data", n_accounts=6_000, seed=0, progress=False, **knobs)
+    ingest_logs(str(result.events_dir), root / "configs" / "mappings" / "synth.yaml",
+                work / "events", progress=False)
+    snap = build_snapshot(work / "events", work / "snapshot", progress=False)
+    accounts = account_index(snap)
+    groups = flow_typologies(transfer_table(snap, accounts), cash_out_table(snap, accounts),
+                             accounts, TypologySettings.from_ring_config(RingConfig()))
+    return ([list(accounts[g.rows]) for g in groups], pd.read_parquet(result.rings_path),
+            pd.read_parquet(result.out_dir / "honest_flows.parquet"))
+
+
+@pytest.mark.parametrize("kind", FLOW_KINDS)
+def test_planted_typologies_are_recovered_in_a_generated_world(generated, kind):
+    found, rings, _ = generated
+    truth = [list(m) for m in rings.loc[rings["kind"] == kind, "members"]]
+    assert len(truth) >= 4
+    assert rings_recovered(found, truth) >= 0.8
+
+
+def test_honest_flows_of_a_generated_world_are_not_candidates(generated):
+    found, _, honest = generated
+    assert len(honest) >= 10
+    for kind, part in honest.groupby("kind"):
+        assert rings_recovered(found, [list(m) for m in part["members"]]) == 0.0, kind
