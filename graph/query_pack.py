@@ -9,10 +9,16 @@ then a ``Parameters:`` list with one line per parameter::
 always travel as ``$parameters``; nothing is ever pasted into the query text. Every run carries
 transaction metadata (``app``, ``query``, and who asked for which case), so it shows in Neo4j's
 ``SHOW TRANSACTIONS`` and query log.
+
+Every query searches one graph of the store (:mod:`graph.store.graphs`): ``$graph``, a
+parameter every pack file declares without a default; when it is not given, :func:`run_query`
+takes the only graph in the store, or refuses, listing them. A query on a graph whose latest load
+did not finish logs a warning (and records it in the result's ``attrs["warning"]``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from graph.store.graphs import resolve_graph, unfinished_warning
 from graph.store.runner import QueryRunner
 
 PARAM_TYPES = ("string", "int", "float", "bool", "datetime")
@@ -31,6 +38,10 @@ _PARAM_LINE = re.compile(
 )
 _NAME_LINE = re.compile(r"^//\s*(?P<name>\w+):\s*(?P<summary>.+)$")
 _REQUIRED = object()
+#: The parameter naming the graph to search; optional (see the module docstring).
+GRAPH_PARAM = "graph"
+
+logger = logging.getLogger(__name__)
 
 
 class QueryPackError(ValueError):
@@ -123,10 +134,15 @@ class PackQuery:
     def usage(self) -> str:
         """The parameters as ``name=type`` (optional ones in brackets)."""
         parts = [
-            f"{p.name}={p.type}" if p.required else f"[{p.name}={p.type}, default {p.default}]"
+            f"{p.name}={p.type}" if p.required
+            else f"[{p.name}={p.type}, default {_default_text(p)}]"
             for p in self.params
         ]
         return " ".join(parts) or "no parameters"
+
+
+def _default_text(param: QueryParam) -> str:
+    return "the only graph in the store" if param.name == GRAPH_PARAM else str(param.default)
 
 
 def parse_query(name: str, text: str) -> PackQuery:
@@ -147,10 +163,14 @@ def parse_query(name: str, text: str) -> PackQuery:
                 f"{name}.cypher: ${match['name']} has type {match['type']!r}; "
                 f"use one of {PARAM_TYPES}"
             )
-        param = QueryParam(match["name"], match["type"], _REQUIRED, match["doc"].strip())
+        default = None if match["name"] == GRAPH_PARAM else _REQUIRED
+        param = QueryParam(match["name"], match["type"], default, match["doc"].strip())
         if match["default"] is not None:
             param = QueryParam(param.name, param.type, param.convert(match["default"]), param.doc)
         params.append(param)
+    if GRAPH_PARAM not in {p.name for p in params}:
+        raise QueryPackError(f"{name}.cypher must declare ${GRAPH_PARAM} (every query searches "
+                             "one graph)")
     return PackQuery(name, first["summary"].strip(), tuple(params), text)
 
 
@@ -208,7 +228,8 @@ def run_query(
     name
         A query of the pack (see :func:`list_queries`).
     params
-        Parameter values (converted to the declared types; defaults fill the rest).
+        Parameter values (converted to the declared types; defaults fill the rest). Without
+        ``graph``, the only graph in the store.
     metadata
         Extra transaction metadata, e.g. ``{"analyst": "kim", "case": "CASE-7"}``; ``app`` and
         ``query`` are always added.
@@ -219,6 +240,16 @@ def run_query(
     -------
     pandas.DataFrame
         One column per returned field; Neo4j temporal values become Python ``datetime``.
+        ``attrs["graph"]`` names the graph searched, ``attrs["warning"]`` says when its latest
+        load did not finish (else ``None``).
+
+    Raises
+    ------
+    QueryPackError
+        On bad parameters (see :meth:`PackQuery.bind`).
+    graph.store.graphs.GraphNameError
+        When ``graph`` is not in the store, or is not given and the store holds no graph or
+        several.
 
     Examples
     --------
@@ -227,12 +258,18 @@ def run_query(
     """
     query = get_query(name)
     bound = query.bind(params)
+    bound[GRAPH_PARAM] = resolve_graph(store, bound[GRAPH_PARAM])
+    warning = unfinished_warning(store, bound[GRAPH_PARAM])
+    if warning:
+        logger.warning("%s", warning)
     tags = {**query_metadata(name), **dict(metadata or {})}
     rows = store.read(query.text, bound, metadata=tags, timeout=timeout)
     # One pass over the values, one frame: per-column conversions cost more than the query
     # itself for the small results investigators look at.
     records = [tuple(_native(v) for v in record) for record in rows.records]
-    return pd.DataFrame.from_records(records, columns=rows.columns)
+    frame = pd.DataFrame.from_records(records, columns=rows.columns)
+    frame.attrs.update(graph=bound[GRAPH_PARAM], warning=warning)
+    return frame
 
 
 def _native(value: Any) -> Any:

@@ -26,16 +26,18 @@ from graph.snapshot import (
     read_snapshot,
     relation_specs,
 )
+from graph.store.graphs import GRAPH, resolve_graph
 from graph.store.names import MEMBER_OF, RING, node_label, rel_type
 from graph.store.runner import QueryRunner
 from graph.store.tables import HASH, LABEL
 
 Source = Snapshot | QueryRunner | str | os.PathLike[str]
 #: Node properties the store adds that are not snapshot features.
-STORE_PROPERTIES = frozenset({HASH, LABEL, "risk_score", "model_version", "scored_at"})
+STORE_PROPERTIES = frozenset({GRAPH, HASH, LABEL, "risk_score", "model_version", "scored_at"})
 
 
-def extract_subsnapshot(source: Source, account_ids: Iterable[str], k: int = 2) -> Snapshot:
+def extract_subsnapshot(source: Source, account_ids: Iterable[str], k: int = 2, *,
+                        graph: str | None = None) -> Snapshot:
     """The k-hop neighbourhood of ``account_ids`` as a :class:`~graph.snapshot.Snapshot`.
 
     Parameters
@@ -47,6 +49,15 @@ def extract_subsnapshot(source: Source, account_ids: Iterable[str], k: int = 2) 
         The seed accounts; ids absent from the source are ignored.
     k
         Hops to walk from the seeds (``Account -> Device`` is one hop).
+    graph
+        The graph of the store to walk (:mod:`graph.store.graphs`); default: the only one.
+        Ignored for a snapshot.
+
+    Raises
+    ------
+    graph.store.graphs.GraphNameError
+        When a store holds no graph called ``graph``, or ``graph`` is ``None`` and the store
+        holds none or several.
     """
     if k < 0:
         raise ValueError(f"k must be 0 or more, not {k}")
@@ -55,7 +66,7 @@ def extract_subsnapshot(source: Source, account_ids: Iterable[str], k: int = 2) 
         source = read_snapshot(Path(source))
     if isinstance(source, Snapshot):
         return _tidy(_from_snapshot(source, seeds, k))
-    return _tidy(_from_store(source, seeds, k))
+    return _tidy(_from_store(source, seeds, k, resolve_graph(source, graph)))
 
 
 def _from_snapshot(snapshot: Snapshot, seeds: list[str], k: int) -> Snapshot:
@@ -99,10 +110,11 @@ def _from_snapshot(snapshot: Snapshot, seeds: list[str], k: int) -> Snapshot:
     return Snapshot(nodes=nodes, edges=edges, relations=relations, labels=labels)
 
 
-def _from_store(runner: QueryRunner, seeds: list[str], k: int) -> Snapshot:
+def _from_store(runner: QueryRunner, seeds: list[str], k: int, graph: str) -> Snapshot:
     reached: dict[str, set[str]] = {ACCOUNT: set()}
-    found = runner.read("UNWIND $ids AS id MATCH (a:Account {id: id}) RETURN a.id AS id",
-                        {"ids": seeds})
+    found = runner.read(
+        "UNWIND $ids AS id MATCH (a:Account {graph: $graph, id: id}) RETURN a.id AS id",
+        {"ids": seeds, "graph": graph})
     reached[ACCOUNT].update(found.column("id"))
     frontier = {ACCOUNT: set(reached[ACCOUNT])}
     for _ in range(k):
@@ -111,10 +123,10 @@ def _from_store(runner: QueryRunner, seeds: list[str], k: int) -> Snapshot:
             if not ids:
                 continue
             rows = runner.read(
-                f"UNWIND $ids AS id MATCH (n:`{node_label(label)}` {{id: id}})"
+                f"UNWIND $ids AS id MATCH (n:`{node_label(label)}` {{graph: $graph, id: id}})"
                 f"-[:!{MEMBER_OF}]-(m) WHERE NOT m:{RING} "
                 "RETURN DISTINCT labels(m)[0] AS label, m.id AS id",
-                {"ids": sorted(ids)},
+                {"ids": sorted(ids), "graph": graph},
             )
             for next_label, next_id in rows.records:
                 step.setdefault(node_label(next_label), set()).add(next_id)
@@ -124,9 +136,9 @@ def _from_store(runner: QueryRunner, seeds: list[str], k: int) -> Snapshot:
     nodes, labels = {}, None
     for label, ids in reached.items():
         rows = runner.read(
-            f"UNWIND $ids AS id MATCH (n:`{node_label(label)}` {{id: id}}) "
+            f"UNWIND $ids AS id MATCH (n:`{node_label(label)}` {{graph: $graph, id: id}}) "
             "RETURN properties(n) AS props",
-            {"ids": sorted(ids)},
+            {"ids": sorted(ids), "graph": graph},
         )
         props = [_native_props(p) for p in rows.column("props")]
         table = pd.DataFrame(props, columns=sorted({c for p in props for c in p} | {"id"}))
@@ -135,22 +147,22 @@ def _from_store(runner: QueryRunner, seeds: list[str], k: int) -> Snapshot:
             labels = pd.DataFrame({"account_id": known["id"],
                                    "label": known[LABEL].astype("int8")})
         nodes[label] = table.drop(columns=[c for c in STORE_PROPERTIES if c in table.columns])
-    edges, relations = _store_edges(runner, reached)
+    edges, relations = _store_edges(runner, reached, graph)
     return Snapshot(nodes=nodes, edges=edges, relations=relations, labels=labels)
 
 
 def _store_edges(
-    runner: QueryRunner, reached: dict[str, set[str]]
+    runner: QueryRunner, reached: dict[str, set[str]], graph: str
 ) -> tuple[dict[str, pd.DataFrame], dict[str, RelationSpec]]:
     records: dict[str, list[dict[str, Any]]] = {}
     relations: dict[str, RelationSpec] = {}
     for label, ids in reached.items():
         rows = runner.read(
-            f"UNWIND $ids AS id MATCH (a:`{node_label(label)}` {{id: id}})"
+            f"UNWIND $ids AS id MATCH (a:`{node_label(label)}` {{graph: $graph, id: id}})"
             f"-[r:!{MEMBER_OF}]->(b) WHERE NOT b:{RING} "
             "RETURN a.id AS src, type(r) AS type, labels(b)[0] AS dst_label, b.id AS dst, "
             "properties(r) AS props",
-            {"ids": sorted(ids)},
+            {"ids": sorted(ids), "graph": graph},
         )
         for src, rtype, dst_label, dst, props in rows.records:
             if dst not in reached.get(dst_label, ()):
@@ -159,6 +171,7 @@ def _store_edges(
             relations.setdefault(name, RelationSpec(name, label, node_label(dst_label)))
             row = {"src": src, "dst": dst, **_native_props(props)}
             row.pop(HASH, None)
+            row.pop(GRAPH, None)
             records.setdefault(name, []).append(row)
     edges = {name: pd.DataFrame(rows) for name, rows in records.items()}
     return edges, relations

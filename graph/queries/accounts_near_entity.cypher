@@ -5,6 +5,7 @@
 //   $entity_id    string         the flagged entity's id (exact)
 //   $k            int     = 2    hops to walk, 1 to 4
 //   $limit        int     = 200  at most this many accounts
+//   $graph        string         the graph to search (default: the only one in the store)
 //
 // Device -> Account is 1 hop; an account sharing an IP with that account is 3 hops away.
 // Returns one row per account reached, nearest first: account_id, hops (the shortest distance),
@@ -12,16 +13,16 @@
 // membership is a result, not evidence), so each node is visited once even around busy hubs.
 //
 // Neo4j Browser:
-//   :params {entity_type: 'Device', entity_id: 'dev-000017', k: 2, limit: 200}
+//   :params {graph: 'demo', entity_type: 'Device', entity_id: 'dev-000017', k: 2, limit: 200}
 CALL () {
   // One index lookup per label; a label cannot be a parameter.
-  MATCH (start:Device {id: $entity_id}) WHERE $entity_type = 'Device' RETURN start
+  MATCH (start:Device {graph: $graph, id: $entity_id}) WHERE $entity_type = 'Device' RETURN start
   UNION
-  MATCH (start:IP {id: $entity_id}) WHERE $entity_type = 'IP' RETURN start
+  MATCH (start:IP {graph: $graph, id: $entity_id}) WHERE $entity_type = 'IP' RETURN start
   UNION
-  MATCH (start:PaymentMethod {id: $entity_id}) WHERE $entity_type = 'PaymentMethod' RETURN start
+  MATCH (start:PaymentMethod {graph: $graph, id: $entity_id}) WHERE $entity_type = 'PaymentMethod' RETURN start
   UNION
-  MATCH (start:Account {id: $entity_id}) WHERE $entity_type = 'Account' RETURN start
+  MATCH (start:Account {graph: $graph, id: $entity_id}) WHERE $entity_type = 'Account' RETURN start
 }
 CALL (start) {
   OPTIONAL MATCH (start)-[:!MEMBER_OF]-(next)

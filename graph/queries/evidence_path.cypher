@@ -3,6 +3,7 @@
 // Parameters:
 //   $account_id  string       the account under review (exact id)
 //   $limit       int     = 5  at most this many known-bad accounts (nearest first)
+//   $graph       string       the graph to search (default: the only one in the store)
 //
 // Known-bad accounts carry label = 1 (from the snapshot's labels file). Paths go through shared
 // devices, IPs, payment methods and transactions, up to 4 hops, never through ring membership
@@ -11,8 +12,8 @@
 // path_relationships (relationship types along the path).
 //
 // Neo4j Browser:
-//   :params {account_id: 'acc-000042', limit: 5}
-MATCH (account:Account {id: $account_id})
+//   :params {graph: 'demo', account_id: 'acc-000042', limit: 5}
+MATCH (account:Account {graph: $graph, id: $account_id})
 MATCH path = ANY SHORTEST
   (account)-[:!MEMBER_OF]-{1,4}(bad:Account WHERE bad.label = 1 AND bad <> account)
 RETURN bad.id AS known_bad_id, length(path) AS hops,

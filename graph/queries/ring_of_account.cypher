@@ -2,14 +2,15 @@
 //
 // Parameters:
 //   $account_id  string  the account to look up (exact id)
+//   $graph       string  the graph to search (default: the only one in the store)
 //
 // Returns one row per ring holding the account, riskiest first: ring_id, score, kind, size,
 // detected_at, model_version, members (account ids, sorted) and shared_entities (`Type:id` of
 // every device, IP, payment method or other entity used by at least two members).
 //
 // Neo4j Browser:
-//   :param account_id => 'acc-000042'
-MATCH (account:Account {id: $account_id})-[:MEMBER_OF]->(ring:Ring)
+//   :params {graph: 'demo', account_id: 'acc-000042'}
+MATCH (account:Account {graph: $graph, id: $account_id})-[:MEMBER_OF]->(ring:Ring)
 CALL (ring) {
   MATCH (member:Account)-[:MEMBER_OF]->(ring)
   WITH member ORDER BY member.id

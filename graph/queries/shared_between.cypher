@@ -3,6 +3,7 @@
 // Parameters:
 //   $account_a  string  one account (exact id)
 //   $account_b  string  the other account (exact id)
+//   $graph      string  the graph to search (default: the only one in the store)
 //
 // Returns one row per shared node or direct link: kind ('entity' for a device, IP, payment
 // method or other entity both used; 'counterparty' for an account both transacted with; 'ring'
@@ -10,8 +11,9 @@
 // shared_id, a_link and b_link (relationship types), a_count and b_count (event counts on them).
 //
 // Neo4j Browser:
-//   :params {account_a: 'acc-000042', account_b: 'acc-000043'}
-MATCH (a:Account {id: $account_a}), (b:Account {id: $account_b})
+//   :params {graph: 'demo', account_a: 'acc-000042', account_b: 'acc-000043'}
+MATCH (a:Account {graph: $graph, id: $account_a}),
+      (b:Account {graph: $graph, id: $account_b})
 CALL (a, b) {
   MATCH (a)-[ra]-(shared)-[rb]-(b)
   WHERE shared <> a AND shared <> b

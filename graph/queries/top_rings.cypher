@@ -3,14 +3,17 @@
 // Parameters:
 //   $limit      int    = 20   at most this many rings
 //   $min_score  float  = 0.0  only rings scoring at least this
+//   $graph      string        the graph to search (default: the only one in the store)
 //
 // Returns one row per ring, best first: ring_id, score, kind, size, detected_at, model_version,
 // and top_members (up to 10 member ids, riskiest first).
 //
 // Neo4j Browser:
-//   :params {limit: 20, min_score: 0.5}
+//   :params {graph: 'demo', limit: 20, min_score: 0.5}
 MATCH (ring:Ring)
-WHERE ring.score >= $min_score
+WHERE ring.score >= $min_score AND ring.graph = $graph
+  // A ring whose members are all gone is no ring (the load removes it too).
+  AND EXISTS { (:Account)-[:MEMBER_OF]->(ring) }
 WITH ring ORDER BY ring.score DESC, ring.id LIMIT $limit
 CALL (ring) {
   MATCH (member:Account)-[:MEMBER_OF]->(ring)

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.snapshot import Snapshot
+from graph.store.graphs import COMPLETE, fingerprint, finish_load, graph_name, start_load
 from graph.store.load_summary import LoadSummary
 from graph.store.runner import Neo4jStore, QueryRunner
 from graph.store.schema import ensure_schema
@@ -75,14 +76,19 @@ class ImportFile:
     name: str  # label or relationship type
     data: Path
     rows: int
+    #: The rows' content hashes, for the snapshot's fingerprint.
+    hashes: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.empty(0))
 
     def argument(self) -> str:
         """The neo4j-admin option for this file."""
         return f"--{self.kind}={self.name}={self.data}"
 
 
-def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) -> list[ImportFile]:
+def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str],
+                       graph: str) -> list[ImportFile]:
     """Write the Parquet files of ``snapshot`` for ``neo4j-admin database import``.
+
+    Every node and relationship gets ``graph`` (the graph's name, as on the driver path).
 
     Column names are the import tool's header entries: ``:ID`` (nodes) or ``:START_ID`` and
     ``:END_ID`` (relationships), then one column per property under its own name, untyped, so
@@ -101,13 +107,13 @@ def write_import_files(snapshot: Snapshot, directory: str | os.PathLike[str]) ->
     def node_file(table: NodeTable, first: int) -> ImportFile:
         frame = table.frame[["id", *table.properties, HASH]]
         own = np.arange(first, first + len(frame), dtype=np.int64)
-        return _write(out, "nodes", table.label, {":ID": own}, frame)
+        return _write(out, "nodes", table.label, {":ID": own}, frame, graph)
 
     def rel_file(table: RelTable) -> ImportFile:
         ends = {":START_ID": first_number[table.src_label] + table.src_rows,
                 ":END_ID": first_number[table.dst_label] + table.dst_rows}
         return _write(out, "relationships", table.rel_type, ends,
-                      table.frame[[*table.properties, HASH]])
+                      table.frame[[*table.properties, HASH]], graph)
 
     # Files are written in parallel (Arrow and numpy release the GIL); node files while the
     # relationship tables are built.
@@ -147,8 +153,12 @@ def _lib(server: LocalNeo4j) -> Path:
     return (server.home / "lib").resolve()
 
 
-def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) -> LoadSummary:
-    """Import ``snapshot`` into the store's empty database with the server stopped.
+def bulk_load(store: QueryRunner, snapshot: Snapshot, *, graph: str,
+              progress: bool = True) -> LoadSummary:
+    """Import ``snapshot`` as graph ``graph`` into the store's empty database, server stopped.
+
+    The load is recorded as a complete ``LoadRun`` (:mod:`graph.store.graphs`) once the server
+    is back with its schema: an import that fails leaves the database as it was.
 
     Raises
     ------
@@ -171,9 +181,10 @@ def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) 
             f"{present} nodes; load into it through the driver instead (mode='driver', or "
             "`abusenet load --no-bulk`), which updates only what changed"
         )
+    graph_name(graph)
     _ensure_parquet_jars(server)
     start = clock = time.perf_counter()
-    summary = LoadSummary("bulk")
+    summary = LoadSummary("bulk", graph=graph)
     workdir = Path(tempfile.mkdtemp(prefix="abusenet-import-"))
     store.close()
     try:
@@ -181,7 +192,7 @@ def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) 
         with ThreadPoolExecutor(1) as pool:
             stopping = pool.submit(server.stop)
             try:
-                files = write_import_files(snapshot, workdir)
+                files = write_import_files(snapshot, workdir, graph)
                 clock = summary.add_time("files", clock)
             finally:
                 stopping.result()
@@ -194,6 +205,8 @@ def bulk_load(store: QueryRunner, snapshot: Snapshot, *, progress: bool = True) 
         store.reconnect()
         clock = summary.add_time("start", clock)
     ensure_schema(store, [f.name for f in files if f.kind == "nodes"])
+    summary.fingerprint = fingerprint(f.hashes for f in files)
+    finish_load(store, start_load(store, graph, summary.fingerprint), COMPLETE)
     summary.add_time("schema", clock)
     summary.written = {f.name: f.rows for f in files}
     summary.unchanged = {f.name: 0 for f in files}
@@ -238,14 +251,15 @@ def _run_import(store: Neo4jStore, files: list[ImportFile], progress: bool) -> N
 
 
 def _write(out: Path, kind: str, name: str, leading: dict[str, np.ndarray],
-           frame: pd.DataFrame) -> ImportFile:
+           frame: pd.DataFrame, graph: str) -> ImportFile:
     path = out / f"{kind}-{name}.parquet"
     columns = {key: pa.array(values) for key, values in leading.items()}
+    columns["graph"] = pa.repeat(pa.scalar(graph, pa.string()), len(frame))
     columns |= {str(c): _parquet_column(frame[c]) for c in frame.columns}
     # Uncompressed, no dictionaries, no statistics: the file is read once, right away.
     pq.write_table(pa.table(columns), path, compression="none", use_dictionary=False,
                    write_statistics=False, row_group_size=ROW_GROUP_ROWS)
-    return ImportFile(kind, name, path, len(frame))
+    return ImportFile(kind, name, path, len(frame), frame[HASH].to_numpy())
 
 
 def _parquet_column(series: pd.Series) -> pa.Array:

@@ -5,14 +5,16 @@ order of :func:`~graph.store.tables.property_columns`), which the driver packs f
 one map per row; ``UNWIND range(0, size($id) - 1) AS i`` walks them. :func:`write_params` builds
 those lists and :func:`property_values` the expressions that read them, in step. Labels,
 relationship types and property keys are checked names (:mod:`graph.store.names`), quoted with
-backticks; every value is a parameter.
+backticks; every value is a parameter. Every statement is confined to one graph (``$graph``, see
+:mod:`graph.store.graphs`): nodes are written and found by ``{graph: $graph, id: ...}``, and
+relationships carry ``graph`` too.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from graph.store.names import property_key
+from graph.store.names import MEMBER_OF, RING, property_key
 from graph.store.tables import HASH, NodeTable, RelTable, property_columns, temporal_columns
 
 
@@ -25,9 +27,10 @@ def node_write(table: NodeTable, verb: str) -> str:
     """
     values = property_values(table.frame, table.properties)
     if verb == "CREATE":
-        write = f"CREATE (n:`{table.label}` {{id: $id[i], {as_map(values)}}})"
+        write = f"CREATE (n:`{table.label}` {{graph: $graph, id: $id[i], {as_map(values)}}})"
     else:
-        write = f"MERGE (n:`{table.label}` {{id: $id[i]}}) SET {as_assignments('n', values)}"
+        write = (f"MERGE (n:`{table.label}` {{graph: $graph, id: $id[i]}}) "
+                 f"SET {as_assignments('n', values)}")
     return (
         f"UNWIND range(0, size($id) - 1) AS i {write} "
         "RETURN collect(i) AS rows, collect(elementId(n)) AS element_ids"
@@ -43,9 +46,10 @@ def rel_write(table: RelTable, verb: str) -> str:
     """
     values = property_values(table.frame, table.properties)
     if verb == "CREATE":
-        write = f"CREATE (a)-[r:`{table.rel_type}` {{{as_map(values)}}}]->(b)"
+        write = f"CREATE (a)-[r:`{table.rel_type}` {{graph: $graph, {as_map(values)}}}]->(b)"
     else:
-        write = f"MERGE (a)-[r:`{table.rel_type}`]->(b) SET {as_assignments('r', values)}"
+        write = (f"MERGE (a)-[r:`{table.rel_type}`]->(b) "
+                 f"SET r.graph = $graph, {as_assignments('r', values)}")
     return (
         "UNWIND range(0, size($src) - 1) AS i "
         f"MATCH (a:`{table.src_label}`) WHERE elementId(a) = $src[i] "
@@ -55,20 +59,29 @@ def rel_write(table: RelTable, verb: str) -> str:
 
 
 def rel_delete(table: RelTable) -> str:
-    """Delete the relationships of ``table``'s type between ``$rows`` (maps of ``src, dst`` ids)."""
+    """Delete the relationships of ``table``'s type between ``$rows`` (maps of ``src, dst`` ids)
+    in graph ``$graph``."""
     return (
         f"UNWIND $rows AS row "
-        f"MATCH (:`{table.src_label}` {{id: row.src}})-[r:`{table.rel_type}`]->"
-        f"(:`{table.dst_label}` {{id: row.dst}}) "
+        f"MATCH (:`{table.src_label}` {{graph: $graph, id: row.src}})-[r:`{table.rel_type}`]->"
+        f"(:`{table.dst_label}` {{graph: $graph, id: row.dst}}) "
         "DELETE r RETURN count(*) AS deleted"
     )
 
 
 def node_delete(label: str) -> str:
-    """Delete the ``label`` nodes whose ids are in ``$ids``, with their relationships."""
+    """Delete the ``label`` nodes of graph ``$graph`` whose ids are in ``$ids``, with their
+    relationships; a ``Ring`` left without members goes in the same transaction (never a ring
+    of nobody, even for a moment)."""
     return (
-        f"UNWIND $ids AS id MATCH (n:`{label}` {{id: id}}) "
-        "DETACH DELETE n RETURN count(*) AS deleted"
+        f"UNWIND $ids AS id MATCH (n:`{label}` {{graph: $graph, id: id}}) "
+        f"OPTIONAL MATCH (n)-[:{MEMBER_OF}]->(ring:{RING}) "
+        "WITH n, collect(ring) AS rings DETACH DELETE n "
+        "WITH count(*) AS deleted, collect(rings) AS nested "
+        "CALL (nested) { UNWIND nested AS rings UNWIND rings AS ring "
+        f"WITH DISTINCT ring WHERE NOT EXISTS {{ ()-[:{MEMBER_OF}]->(ring) }} "
+        "DETACH DELETE ring } "
+        "RETURN deleted"
     )
 
 
@@ -103,11 +116,13 @@ def as_assignments(var: str, values: list[tuple[str, str]]) -> str:
     return ", ".join(f"{var}.{key} = {value}" for key, value in values)
 
 
-def write_params(frame: pd.DataFrame, properties: list[str]) -> dict[str, list[object]]:
-    """The parallel lists of ``frame``: keys under their names, properties as ``p0, p1, ...``."""
-    params: dict[str, list[object]] = {
+def write_params(frame: pd.DataFrame, properties: list[str], graph: str) -> dict[str, object]:
+    """The parallel lists of ``frame``: keys under their names, properties as ``p0, p1, ...``,
+    and the graph's name as ``graph``."""
+    params: dict[str, object] = {
         k: frame[k].tolist() for k in ("id", "src", "dst") if k in frame.columns
     }
+    params["graph"] = graph
     for index, values in enumerate(property_columns(frame, properties).values()):
         params[f"p{index}"] = values
     return params

@@ -13,8 +13,13 @@ hashes back, compares them with the snapshot's, and then, in managed write trans
    destination is detected by the server and the batch retried); while one type is written, a
    background thread compares, sorts and prepares the next, so the server does not wait for the
    client between types;
-3. deletes the relationships, then the nodes, that the store loaded before but the snapshot no
-   longer holds (``prune``).
+3. only when asked (``prune``), deletes the relationships, then the nodes, that an earlier load
+   of the same graph wrote but the snapshot no longer holds, after saying what it deletes, and
+   refuses when that is more than a set share of the graph.
+
+Everything is confined to the load's graph (:mod:`graph.store.graphs`): the comparison reads only
+the graph's nodes (and relationships from them), writes carry ``graph``, and a prune deletes only
+from it. Other graphs in the store are never read or changed.
 
 Rows travel as parallel lists, one per column (the statements are in :mod:`graph.store.cypher`).
 ``CREATE`` is safe because the comparison has
@@ -28,9 +33,10 @@ their hashes and are skipped, the rest is written, and the result equals a clean
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,10 +47,11 @@ import pyarrow.compute as pc
 
 from graph.snapshot import Snapshot
 from graph.store.cypher import node_delete, node_write, rel_delete, rel_write, write_params
+from graph.store.graphs import COMPLETE, FAILED, fingerprint, finish_load, graph_name, start_load
 from graph.store.load_summary import LoadSummary
 from graph.store.runner import QueryRunner, Rows
 from graph.store.schema import ensure_schema
-from graph.store.tables import HASH, RelTable, node_tables, positions, rel_tables
+from graph.store.tables import HASH, NodeTable, RelTable, node_tables, positions, rel_tables
 from ingest.progress import ProgressDisplay, progress_display
 
 #: Rows per write transaction.
@@ -56,26 +63,66 @@ READ_NODES = 50_000
 #: Source nodes whose relationships one read of the comparison returns.
 READ_SOURCES = 10_000
 
+logger = logging.getLogger(__name__)
+
 
 def driver_load(
-    runner: QueryRunner, snapshot: Snapshot, *, progress: bool = True,
-    batch_size: int = BATCH_SIZE, prune: bool = True, writers: int = WRITERS,
+    runner: QueryRunner, snapshot: Snapshot, *, graph: str, progress: bool = True,
+    batch_size: int = BATCH_SIZE, prune: bool = False, prune_limit: float | None = None,
+    writers: int = WRITERS,
 ) -> LoadSummary:
-    """Load ``snapshot`` through the driver (see the module docstring).
+    """Load ``snapshot`` into graph ``graph`` through the driver (see the module docstring).
 
-    The parameters are those of :func:`graph.store.load.load_snapshot`; returns what was
-    written, left unchanged and deleted, per label and relationship type.
+    The parameters are those of :func:`graph.store.load.load_snapshot` (``prune_limit``: the
+    largest share of the graph a prune may delete, ``None`` for no limit); returns what was
+    written, left unchanged, found stale and deleted, per label and relationship type. The load
+    is recorded as a ``LoadRun`` (:mod:`graph.store.graphs`).
+
+    Raises
+    ------
+    PruneRefusedError
+        After the load finished (everything written, nothing deleted) when pruning would delete
+        more than ``prune_limit`` of the graph.
     """
     if batch_size < 1 or writers < 1:
         raise ValueError(f"batch_size and writers must be positive, not {batch_size}, {writers}")
+    graph_name(graph)
     start = time.perf_counter()
     nodes = node_tables(snapshot)
     ensure_schema(runner, [t.label for t in nodes])
-    summary = LoadSummary("driver")
+    run_id = start_load(runner, graph, None)
+    refused = None
+    try:
+        summary, deletions = _load(runner, snapshot, nodes, graph, progress, batch_size, writers)
+        refused = _check_prune(summary, graph, prune_limit) if prune else None
+        if prune and refused is None:
+            clock = time.perf_counter()
+            deletions()
+            summary.add_time("prune", clock)
+    except BaseException:
+        _record_failure(runner, run_id)
+        raise
+    finish_load(runner, run_id, COMPLETE, summary.fingerprint)
+    if refused is not None:
+        raise refused
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+class PruneRefusedError(RuntimeError):
+    """A prune that would delete more of a graph than allowed; the message says how much."""
+
+
+def _load(
+    runner: QueryRunner, snapshot: Snapshot, nodes: list[NodeTable], graph: str,
+    progress: bool, batch_size: int, writers: int,
+) -> tuple[LoadSummary, Callable[[], None]]:
+    """Write what changed; returns the summary and the deletions a prune would run."""
+    summary = LoadSummary("driver", graph=graph)
     stale_nodes: dict[str, list[str]] = {}
     stale_rels: dict[str, pd.DataFrame] = {}
     element_ids: dict[str, ElementIds] = {}
-    stored: dict[str, np.ndarray] = {}  # element ids of the nodes in the store before the load
+    stored: dict[str, np.ndarray] = {}  # element ids of the graph's nodes before the load
     # One background thread prepares relationships (tables, then each type's comparison with
     # the store, sort and endpoint look-up) while the server writes: the client's share of a
     # load is otherwise time the server waits.
@@ -83,10 +130,12 @@ def driver_load(
         pending_rels = prep.submit(rel_tables, snapshot)
         clock = time.perf_counter()
         for table in nodes:
-            loaded = _loaded_nodes(runner, table.label)
+            loaded = _loaded_nodes(runner, table.label, graph)
             new, changed = _new_and_changed(table.frame, loaded, ["id"])
             summary.unchanged[table.label] = len(table.frame) - len(new) - len(changed)
             stale_nodes[table.label] = sorted(_stale(loaded, table.frame, ["id"])["id"])
+            summary.stale[table.label] = len(stale_nodes[table.label])
+            summary.stored[table.label] = int(loaded["loaded_hash"].notna().sum())
             clock = summary.add_time("compare", clock)
             stored[table.label] = loaded["element_id"].to_numpy(object)
             known = ElementIds(loaded["id"], loaded["element_id"])
@@ -94,7 +143,7 @@ def driver_load(
             for verb, rows, what in (("CREATE", new, "new"), ("MERGE", changed, "changed")):
                 for chunk, result in _write_batches(
                     runner, node_write(table, verb), node_write(table, "MERGE"), rows,
-                    table.properties, batch_size, bars, f"{table.label} nodes ({what})",
+                    table.properties, graph, batch_size, bars, f"{table.label} nodes ({what})",
                     writers,
                 ):
                     written = result.single("rows") or []
@@ -104,6 +153,7 @@ def driver_load(
             clock = summary.add_time("nodes", clock)
         rels = pending_rels.result()
         summary.relationship_types = tuple(t.rel_type for t in rels)
+        summary.fingerprint = fingerprint(t.frame[HASH].to_numpy() for t in [*nodes, *rels])
         upcoming = [prep.submit(_prepare_rels, runner, t, element_ids, stored) for t in rels[:1]]
         for index, table in enumerate(rels):
             prepared = upcoming.pop().result()
@@ -112,6 +162,8 @@ def driver_load(
                     prep.submit(_prepare_rels, runner, rels[index + 1], element_ids, stored))
             summary.unchanged[table.rel_type] = prepared.unchanged
             stale_rels[table.rel_type] = prepared.stale
+            summary.stale[table.rel_type] = len(prepared.stale)
+            summary.stored[table.rel_type] = prepared.stored
             clock = summary.add_time("compare", clock)
             summary.written[table.rel_type] = 0
             for verb, rows, what in (("CREATE", prepared.new, "new"),
@@ -119,22 +171,53 @@ def driver_load(
                 summary.written[table.rel_type] += sum(
                     int(result.single("written") or 0) for _, result in _write_batches(
                         runner, rel_write(table, verb), rel_write(table, "MERGE"), rows,
-                        table.properties, batch_size, bars,
+                        table.properties, graph, batch_size, bars,
                         f"{table.rel_type} relationships ({what})", writers)
                 )
             clock = summary.add_time("relationships", clock)
-    if prune:
+
+    def deletions() -> None:
         for table in rels:
             summary.deleted[table.rel_type] = _delete_rels(
-                runner, table, stale_rels[table.rel_type], batch_size
+                runner, table, stale_rels[table.rel_type], graph, batch_size
             )
         for table in nodes:
             summary.deleted[table.label] = _delete_nodes(
-                runner, table.label, stale_nodes[table.label], batch_size
+                runner, table.label, stale_nodes[table.label], graph, batch_size
             )
-        summary.add_time("prune", clock)
-    summary.seconds = time.perf_counter() - start
-    return summary
+
+    return summary, deletions
+
+
+def _check_prune(
+    summary: LoadSummary, graph: str, limit: float | None
+) -> PruneRefusedError | None:
+    """Say what a prune deletes (a warning), or return the refusal when it exceeds ``limit``."""
+    stale = {k: v for k, v in summary.stale.items() if v}
+    if not stale:
+        return None
+    total, stored = sum(stale.values()), sum(summary.stored.values())
+    share = total / stored if stored else 1.0
+    what = ", ".join(f"{v:,} {k}" for k, v in stale.items())
+    if limit is not None and share > limit:
+        return PruneRefusedError(
+            f"pruning graph {graph!r} would delete {total:,} of its {stored:,} nodes and "
+            f"relationships ({share:.1%}: {what}), more than the {limit:.0%} allowed; the load "
+            "itself finished and nothing was deleted. If the snapshot is right, prune with "
+            "--force (or raise neo4j.prune_max_fraction); if it is another dataset, load it "
+            "under its own --graph name"
+        )
+    logger.warning("pruning graph %r: deleting %s (%.1f%% of the graph), rows an earlier load "
+                   "wrote that the snapshot no longer has", graph, what, 100 * share)
+    return None
+
+
+def _record_failure(runner: QueryRunner, run_id: str) -> None:
+    """Mark the load failed, if the server still answers (a dead one leaves it ``running``)."""
+    try:
+        finish_load(runner, run_id, FAILED)
+    except Exception:  # the original error is the one to report
+        logger.debug("could not mark load %s as failed", run_id, exc_info=True)
 
 
 class ElementIds:
@@ -186,6 +269,7 @@ class PreparedRels:
     changed: pd.DataFrame
     unchanged: int
     stale: pd.DataFrame
+    stored: int
 
 
 def _prepare_rels(
@@ -202,31 +286,35 @@ def _prepare_rels(
 
     return PreparedRels(by_element_id(new), by_element_id(changed),
                         len(table.frame) - len(new) - len(changed),
-                        _stale(loaded, table.frame, ["src", "dst"]))
+                        _stale(loaded, table.frame, ["src", "dst"]),
+                        int(loaded["loaded_hash"].notna().sum()))
 
 
-def _loaded_nodes(runner: QueryRunner, label: str) -> pd.DataFrame:
-    """``id, loaded_hash, element_id`` of the nodes in the store (hash null for nodes no load
-    wrote).
+def _loaded_nodes(runner: QueryRunner, label: str, graph: str) -> pd.DataFrame:
+    """``id, loaded_hash, element_id`` of the graph's nodes in the store (hash null for nodes no
+    load wrote).
 
-    Read :data:`READ_NODES` at a time in ``id`` order from the unique index (each read starts
-    after the last id of the one before), each chunk as one record of lists.
+    Read :data:`READ_NODES` at a time in ``id`` order from the ``(graph, id)`` unique index (each
+    read starts after the last id of the one before), each chunk as one record of lists.
     """
     frames = [pd.DataFrame({"id": pd.Series(dtype=object),
                             "loaded_hash": pd.Series(dtype="Int64"),
                             "element_id": pd.Series(dtype=object)})]
     returns = (
-        f"WITH n ORDER BY n.id LIMIT $limit RETURN collect(n.id) AS id, "
+        # Ordered by the whole index key, so the index gives the order (by n.id alone the
+        # planner sorts every remaining node of the graph for each chunk).
+        f"WITH n ORDER BY n.graph, n.id LIMIT $limit RETURN collect(n.id) AS id, "
         f"collect(coalesce(n.{HASH}, 0)) AS hash, collect(n.{HASH} IS NULL) AS unhashed, "
         "collect(elementId(n)) AS element_id"
     )
-    first = f"MATCH (n:`{label}`) WHERE n.id >= '' {returns}"
-    after = f"MATCH (n:`{label}`) WHERE n.id > $after {returns}"
-    rows = runner.read(first, {"limit": READ_NODES})
+    first = f"MATCH (n:`{label}`) WHERE n.graph = $graph AND n.id >= '' {returns}"
+    after = f"MATCH (n:`{label}`) WHERE n.graph = $graph AND n.id > $after {returns}"
+    rows = runner.read(first, {"graph": graph, "limit": READ_NODES})
     while rows.single("id"):
         frames.append(pd.DataFrame({"id": rows.single("id"), "loaded_hash": _hashes(rows),
                                     "element_id": rows.single("element_id")}))
-        rows = runner.read(after, {"after": rows.single("id")[-1], "limit": READ_NODES})
+        rows = runner.read(after, {"graph": graph, "after": rows.single("id")[-1],
+                                   "limit": READ_NODES})
     return pd.concat(frames, ignore_index=True)
 
 
@@ -307,7 +395,7 @@ def _row_keys(frame: pd.DataFrame, key: list[str]) -> pa.Array:
 
 def _write_batches(
     runner: QueryRunner, query: str, retry_query: str, frame: pd.DataFrame,
-    properties: list[str], batch_size: int, bars: ProgressDisplay, what: str,
+    properties: list[str], graph: str, batch_size: int, bars: ProgressDisplay, what: str,
     writers: int = 1,
 ) -> list[tuple[pd.DataFrame, Rows]]:
     """Write ``frame`` in batches with ``query``; a retried batch runs ``retry_query``.
@@ -320,7 +408,7 @@ def _write_batches(
         return []
 
     def write(chunk: pd.DataFrame) -> Rows:
-        params = write_params(chunk, properties)
+        params = write_params(chunk, properties, graph)
         return runner.write([(query, params)], on_retry=[(retry_query, params)])[0]
 
     done: list[tuple[pd.DataFrame, Rows]] = []
@@ -345,22 +433,25 @@ def _write_batches(
 
 
 def _delete_rels(
-    runner: QueryRunner, table: RelTable, stale: pd.DataFrame, batch_size: int
+    runner: QueryRunner, table: RelTable, stale: pd.DataFrame, graph: str, batch_size: int
 ) -> int:
     query = rel_delete(table)
     deleted = 0
     for chunk in _chunks(stale, batch_size):
         rows = chunk[["src", "dst"]].to_dict("records")
-        deleted += int(runner.write([(query, {"rows": rows})])[0].single("deleted") or 0)
+        deleted += int(runner.write([(query, {"rows": rows, "graph": graph})])[0]
+                       .single("deleted") or 0)
     return deleted
 
 
-def _delete_nodes(runner: QueryRunner, label: str, ids: list[str], batch_size: int) -> int:
+def _delete_nodes(runner: QueryRunner, label: str, ids: list[str], graph: str,
+                  batch_size: int) -> int:
     query = node_delete(label)
     deleted = 0
     for start in range(0, len(ids), batch_size):
         batch = ids[start:start + batch_size]
-        deleted += int(runner.write([(query, {"ids": batch})])[0].single("deleted") or 0)
+        deleted += int(runner.write([(query, {"ids": batch, "graph": graph})])[0]
+                       .single("deleted") or 0)
     return deleted
 
 

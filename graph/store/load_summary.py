@@ -10,8 +10,12 @@ from dataclasses import dataclass, field
 class LoadSummary:
     """What a load did.
 
-    ``written`` and ``deleted`` count rows per label / relationship type; ``unchanged`` counts
-    rows already in the store with the same content. ``seconds`` is the wall time of the load,
+    ``graph`` names the graph loaded (:mod:`graph.store.graphs`). ``written`` and ``deleted``
+    count rows per label / relationship type; ``unchanged`` counts rows already in the store with
+    the same content; ``stale`` rows an earlier load of the graph wrote that the snapshot lacks
+    (deleted only by a prune), ``stored`` the rows of the graph before the load (driver path).
+    ``fingerprint`` identifies the snapshot's content (:func:`graph.store.graphs.fingerprint`).
+    ``seconds`` is the wall time of the load,
     ``phases`` splits it (driver: ``compare``, ``nodes``, ``relationships``, ``prune``; bulk:
     ``files`` (import files written while the server stops), ``stop`` (what remains of the stop
     after that), ``import`` (the import tool), ``start`` (server restart until Bolt answers),
@@ -19,9 +23,13 @@ class LoadSummary:
     """
 
     mode: str
+    graph: str = ""
+    fingerprint: str | None = None
     written: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
+    stale: dict[str, int] = field(default_factory=dict)
+    stored: dict[str, int] = field(default_factory=dict)
     relationship_types: tuple[str, ...] = ()
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)

@@ -1,14 +1,19 @@
 """Constraints and indexes: created once, safe to run again.
 
-Every node label gets a uniqueness constraint on ``id`` (which also gives ``MERGE`` and lookups
-an index), every label that can be scored an index on ``risk_score``, and ``Ring`` an index on
-``score``. All statements use ``IF NOT EXISTS``, so running them again changes nothing.
+Every node label gets a uniqueness constraint on ``(graph, id)`` (a node is identified by its id
+within its graph, see :mod:`graph.store.graphs`; the constraint also gives ``MERGE`` and lookups
+an index), every label that can be scored an index on ``risk_score``, ``Ring`` an index on
+``score``, and ``LoadRun`` one on ``graph``. The uniqueness constraint on ``id`` alone that
+stores written before graph names hold (``<label>_id``) is dropped: it would stop a second graph
+from holding the same id. All statements use ``IF [NOT] EXISTS``, so running them again changes
+nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graph.store.graphs import LOAD_RUN
 from graph.store.names import BUILTIN_LABELS, RING, node_label
 from graph.store.runner import QueryRunner
 
@@ -27,13 +32,18 @@ def schema_statements(labels: Iterable[str]) -> list[str]:
     statements = []
     for label in sorted({*BUILTIN_LABELS, *(node_label(x) for x in labels)}):
         lower = label.lower()
+        statements.append(f"DROP CONSTRAINT {lower}_id IF EXISTS")
         statements.append(
-            f"CREATE CONSTRAINT {lower}_id IF NOT EXISTS FOR (n:`{label}`) REQUIRE n.id IS UNIQUE"
+            f"CREATE CONSTRAINT {lower}_graph_id IF NOT EXISTS FOR (n:`{label}`) "
+            "REQUIRE (n.graph, n.id) IS UNIQUE"
         )
         column = "score" if label == RING else "risk_score"
         statements.append(
             f"CREATE INDEX {lower}_{column} IF NOT EXISTS FOR (n:`{label}`) ON (n.{column})"
         )
+    statements.append(
+        f"CREATE INDEX {LOAD_RUN.lower()}_graph IF NOT EXISTS FOR (n:{LOAD_RUN}) ON (n.graph)"
+    )
     return statements
 
 

@@ -1,9 +1,12 @@
 """Write a detection run's results into the graph: scores on nodes, rings with their members.
 
-A run is identified by ``(model_version, scored_at)``. Writing a run
+Everything happens inside one named graph (:mod:`graph.store.graphs`): scores go to that graph's
+nodes, rings and ``MEMBER_OF`` carry its name, and the clean-up of step 3 touches nothing outside
+it. A run is identified by ``(model_version, scored_at)``. Writing a run
 
 1. sets ``risk_score``, ``model_version`` and ``scored_at`` on every scored account and entity;
-2. upserts one ``(:Ring {id, score, size, kind, evidence, detected_at, model_version})`` per ring
+2. upserts one ``(:Ring {graph, id, score, size, kind, evidence, detected_at, model_version})``
+   per ring
    and replaces its ``(:Account)-[:MEMBER_OF]->(:Ring)`` edges, ring batch by ring batch, each
    batch in one transaction;
 3. then removes what earlier runs left: score properties on nodes this run did not score, and
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from graph.snapshot import ACCOUNT
+from graph.store.graphs import DEFAULT_GRAPH, LOAD_RUN, graph_name
 from graph.store.names import RING, UnsafeNameError, node_label
 from graph.store.runner import QueryRunner
 from graph.store.schema import ensure_schema
@@ -32,31 +36,36 @@ from graph.store.schema import ensure_schema
 BATCH_SIZE = 10_000
 
 _SET_SCORES = (
-    "UNWIND $rows AS row MATCH (n:`{label}` {{id: row.id}}) "
+    "UNWIND $rows AS row MATCH (n:`{label}` {{graph: $graph, id: row.id}}) "
     "SET n.risk_score = row.score, n.model_version = $model_version, n.scored_at = $scored_at "
     "RETURN count(*) AS written"
 )
 _CLEAR_STALE_SCORES = (
-    "MATCH (n:`{label}`) WHERE n.risk_score IS NOT NULL "
+    "MATCH (n:`{label}`) WHERE n.risk_score IS NOT NULL AND n.graph = $graph "
     "AND (n.model_version IS NULL OR n.model_version <> $model_version "
     "OR n.scored_at IS NULL OR n.scored_at <> $scored_at) "
     "WITH n LIMIT $limit REMOVE n.risk_score, n.model_version, n.scored_at "
     "RETURN count(*) AS cleared"
 )
 _UPSERT_RINGS = (
-    "UNWIND $rings AS ring MERGE (r:Ring {id: ring.id}) "
+    "UNWIND $rings AS ring MERGE (r:Ring {graph: $graph, id: ring.id}) "
     "SET r.score = ring.score, r.size = ring.size, r.kind = ring.kind, r.evidence = ring.evidence, "
     "r.detected_at = $scored_at, r.model_version = $model_version "
     "WITH r CALL (r) { MATCH (r)<-[m:MEMBER_OF]-() DELETE m } "
     "RETURN count(*) AS written"
 )
 _ADD_MEMBERS = (
-    "UNWIND $members AS m MATCH (a:Account {id: m.account}) MATCH (r:Ring {id: m.ring}) "
-    "MERGE (a)-[:MEMBER_OF]->(r) RETURN count(*) AS written"
+    "UNWIND $members AS row MATCH (a:Account {graph: $graph, id: row.account}) "
+    "MATCH (r:Ring {graph: $graph, id: row.ring}) "
+    "MERGE (a)-[m:MEMBER_OF]->(r) SET m.graph = $graph RETURN count(*) AS written"
+)
+_DROP_EMPTY_RINGS = (
+    "UNWIND $rings AS ring MATCH (r:Ring {graph: $graph, id: ring.id}) "
+    "WHERE NOT EXISTS { ()-[:MEMBER_OF]->(r) } DETACH DELETE r RETURN count(*) AS dropped"
 )
 _REMOVE_STALE_RINGS = (
-    "MATCH (r:Ring) WHERE r.model_version IS NULL OR r.model_version <> $model_version "
-    "OR r.detected_at IS NULL OR r.detected_at <> $scored_at "
+    "MATCH (r:Ring {graph: $graph}) WHERE r.model_version IS NULL "
+    "OR r.model_version <> $model_version OR r.detected_at IS NULL OR r.detected_at <> $scored_at "
     "WITH r LIMIT $limit DETACH DELETE r RETURN count(*) AS removed"
 )
 
@@ -66,7 +75,8 @@ class WritebackSummary:
     """What :func:`write_scores` did.
 
     ``missing_accounts`` / ``missing_entities`` count scores whose node is not in the graph (they
-    were skipped); ``missing_members`` counts ring members not in the graph.
+    were skipped); ``missing_members`` counts ring members not in the graph, and
+    ``empty_rings_dropped`` rings none of whose members is (not written).
     """
 
     accounts_scored: int = 0
@@ -76,6 +86,7 @@ class WritebackSummary:
     rings_written: int = 0
     memberships_written: int = 0
     missing_members: int = 0
+    empty_rings_dropped: int = 0
     stale_scores_cleared: int = 0
     stale_rings_removed: int = 0
     seconds: float = 0.0
@@ -87,11 +98,12 @@ def write_scores(
     entity_scores_df: pd.DataFrame | None,
     rings_df: pd.DataFrame | None,
     *,
+    graph: str = DEFAULT_GRAPH,
     model_version: str,
     scored_at: datetime | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> WritebackSummary:
-    """Write one detection run into the store, replacing the results of earlier runs.
+    """Write one detection run into graph ``graph``, replacing the results of earlier runs there.
 
     Parameters
     ----------
@@ -104,6 +116,8 @@ def write_scores(
     rings_df
         ``ring_id``, ``score``, ``size``, ``members`` (list of account ids), optionally
         ``evidence`` (list of ``type:id``) and ``kind``; or ``None`` for no rings.
+    graph
+        The graph the scores belong to (the one the run loaded); no other graph changes.
     model_version
         The model that produced the scores.
     scored_at
@@ -123,7 +137,7 @@ def write_scores(
     if scored_at.tzinfo is None:
         raise ValueError("scored_at must be timezone-aware (e.g. datetime.now(timezone.utc))")
     start = time.perf_counter()
-    run = {"model_version": model_version, "scored_at": scored_at}
+    run = {"graph": graph_name(graph), "model_version": model_version, "scored_at": scored_at}
     summary = WritebackSummary()
     by_label = {ACCOUNT: _score_rows(account_scores_df, "account_id")}
     if entity_scores_df is not None and not entity_scores_df.empty:
@@ -190,26 +204,31 @@ def _flush_rings(
     store: QueryRunner, rings: list[dict[str, object]], members: list[dict[str, str]],
     run: dict[str, object], summary: WritebackSummary,
 ) -> None:
-    # One transaction per batch: a ring is never seen without its members.
-    upserted, added = store.write([
+    # One transaction per batch: a ring is never seen without its members, and a ring none of
+    # whose members is in the graph is not written at all.
+    upserted, added, dropped = store.write([
         (_UPSERT_RINGS, {"rings": rings, **run}),
-        (_ADD_MEMBERS, {"members": members}),
+        (_ADD_MEMBERS, {"members": members, "graph": run["graph"]}),
+        (_DROP_EMPTY_RINGS, {"rings": rings, "graph": run["graph"]}),
     ])
-    summary.rings_written += len(rings)
+    empty = int(dropped.single("dropped") or 0)
+    summary.rings_written += len(rings) - empty
+    summary.empty_rings_dropped += empty
     written = int(added.single("written") or 0)
     summary.memberships_written += written
     summary.missing_members += len(members) - written
 
 
 def _scorable_labels(store: QueryRunner) -> list[str]:
-    """Labels in the database that can carry scores (never ``Ring``; only safe names)."""
+    """Labels in the database that can carry scores (never ``Ring`` or ``LoadRun``; only safe
+    names)."""
     labels = []
     for name in store.read("CALL db.labels() YIELD label RETURN label").column("label"):
         try:
             labels.append(node_label(name))
         except UnsafeNameError:
             continue  # not written by abusenet: it never scored such a node
-    return [x for x in labels if x != RING]
+    return [x for x in labels if x not in (RING, LOAD_RUN)]
 
 
 def _repeat(store: QueryRunner, query: str, run: dict[str, object], limit: int,

@@ -1,3 +1,4 @@
+import logging
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ from graph.query_pack import (
     query_metadata,
     run_query,
 )
-from graph.store import Neo4jStore, load_snapshot
+from graph.store import Neo4jStore, Rows, load_snapshot
+from graph.store.graphs import GraphNameError
 from graph.store.writeback import write_scores
 from tests.graph.store.helpers import (
     TRICKY_IDS,
@@ -41,7 +43,8 @@ def test_the_pack_holds_every_query_with_documented_parameters() -> None:
 def test_bind_converts_command_line_strings_and_fills_defaults() -> None:
     query = get_query("accounts_near_entity")
     bound = query.bind({"entity_type": "Device", "entity_id": "d1", "k": "3"})
-    assert bound == {"entity_type": "Device", "entity_id": "d1", "k": 3, "limit": 200}
+    assert bound == {"entity_type": "Device", "entity_id": "d1", "k": 3, "limit": 200,
+                     "graph": None}  # None: the only graph in the store, found when it runs
     since = get_query("new_accounts_on_risky_entities").bind({"since": "2024-03-01"})
     assert since["since"].startswith("2024-03-01T00:00:00")
 
@@ -63,12 +66,30 @@ def test_a_file_without_its_header_is_refused() -> None:
         parse_query("x", "MATCH (n) RETURN n")
 
 
+class OneGraph(RecordingRunner):
+    """A recording runner whose store holds one graph, ``shop``."""
+
+    def read(self, query, params=None, **kwargs):
+        if "MATCH (l:LoadRun) RETURN DISTINCT l.graph AS graph" in query:
+            return Rows(["graph"], [("shop",)])
+        return super().read(query, params, **kwargs)
+
+
+def test_every_query_takes_the_graph_and_needs_a_header() -> None:
+    for query in list_queries():
+        graph = next(p for p in query.params if p.name == "graph")
+        assert not graph.required and "$graph" in query.text
+    with pytest.raises(QueryPackError, match=r"must declare \$graph"):
+        parse_query("x", "// x: no graph\n//\n// Parameters:\n//   $a  int  a\nRETURN $a")
+
+
 def test_run_query_sends_values_as_parameters_and_tags_the_transaction() -> None:
-    runner = RecordingRunner()
+    runner = OneGraph()
     run_query(runner, "shared_between", {"account_a": TRICKY_IDS[0], "account_b": TRICKY_IDS[2]},
               metadata=query_metadata("shared_between", analyst="kim", case="CASE-7"))
     query, params, metadata = runner.reads[-1]
     assert TRICKY_IDS[0] not in query and params["account_a"] == TRICKY_IDS[0]
+    assert params["graph"] == "shop"  # the only graph
     assert metadata == {"app": "abusenet", "query": "shared_between", "analyst": "kim",
                         "case": "CASE-7"}
 
@@ -196,3 +217,39 @@ def test_docs_show_every_query_as_it_runs() -> None:
     for query in list_queries():
         body = "\n".join(x for x in query.text.splitlines() if not x.startswith("//")).strip()
         assert f"## `{query.name}`" in docs and body in docs
+
+
+@pytest.mark.neo4j
+def test_queries_search_the_graph_they_are_given(investigated: Neo4jStore) -> None:
+    other = investigation_snapshot()
+    other.nodes["Account"] = other.nodes["Account"].assign(n_events=1)
+    load_snapshot(investigated, other, graph="other", mode="driver", progress=False)
+    with pytest.raises(GraphNameError, match=r"2 graphs \('default', 'other'\).*-p graph="):
+        run_query(investigated, "top_rings", {})
+    with pytest.raises(GraphNameError, match="no graph 'nope'.*'default', 'other'"):
+        run_query(investigated, "top_rings", {"graph": "nope"})
+    assert run_query(investigated, "top_rings", {"graph": "other"}).empty  # no rings there
+    ring = run_query(investigated, "ring_of_account", {"account_id": "a2", "graph": "default"})
+    assert ring["ring_id"].tolist() == ["r1"] and ring.attrs["graph"] == "default"
+    near = run_query(investigated, "accounts_near_entity",
+                     {"entity_type": "Device", "entity_id": "d1", "k": 4, "graph": "other"})
+    assert near["account_id"].tolist() == ["a1", "a2", "a3", "a4", "a5"]
+    assert near["risk_score"].isna().all()  # the scores belong to the other graph
+
+
+@pytest.mark.neo4j
+def test_a_query_on_a_half_loaded_graph_warns(investigated: Neo4jStore,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    assert run_query(investigated, "top_rings", {}).attrs["warning"] is None
+    investigated.write([("CREATE (:LoadRun {id: 'cut', graph: 'default', status: 'running', "
+                         "started: datetime() + duration('PT1S')})", {})])
+    with caplog.at_level(logging.WARNING, logger="graph.query_pack"):
+        frame = run_query(investigated, "top_rings", {})
+    assert "'running', not complete" in frame.attrs["warning"]
+    assert frame.attrs["warning"] in caplog.text
+
+
+@pytest.mark.neo4j
+def test_top_rings_never_lists_a_ring_without_members(investigated: Neo4jStore) -> None:
+    investigated.write([("MATCH (:Account {id: 'a6'})-[m:MEMBER_OF]->() DELETE m", {})])
+    assert run_query(investigated, "top_rings", {})["ring_id"].tolist() == ["r1"]  # not r0

@@ -5,6 +5,7 @@ import pytest
 
 from graph.snapshot import write_snapshot
 from graph.store import Neo4jStore, load_snapshot
+from graph.store.graphs import GraphNameError
 from graph.store.writeback import write_scores
 from graph.subgraph import extract_subsnapshot
 from tests.graph.store.helpers import investigation_snapshot
@@ -56,3 +57,21 @@ def test_neo4j_and_snapshot_give_the_same_neighbourhood(store: Neo4jStore, k: in
         pdt.assert_frame_equal(from_store.nodes[node_type], table, check_dtype=False)
     for name, table in from_snapshot.edges.items():
         pdt.assert_frame_equal(from_store.edges[name], table, check_dtype=False)
+
+
+@pytest.mark.neo4j
+def test_the_neighbourhood_comes_from_the_graph_asked_for(store: Neo4jStore) -> None:
+    snapshot = investigation_snapshot()
+    other = investigation_snapshot()
+    other.nodes["Account"] = other.nodes["Account"].assign(n_events=7)
+    other.edges["PAID_WITH"] = other.edges["PAID_WITH"].iloc[:1]  # only a1 -> c1
+    load_snapshot(store, snapshot, graph="shop", mode="driver", progress=False)
+    load_snapshot(store, other, graph="other", mode="driver", progress=False)
+    with pytest.raises(GraphNameError, match="2 graphs"):
+        extract_subsnapshot(store, ["a1"], 2)
+    shop = extract_subsnapshot(store, ["a1"], 2, graph="shop")
+    assert _ids(shop) == EXPECTED[2]
+    pdt.assert_frame_equal(shop.nodes["Account"], extract_subsnapshot(snapshot, ["a1"], 2)
+                           .nodes["Account"], check_dtype=False)
+    assert _ids(extract_subsnapshot(store, ["a1"], 2, graph="other")) == {
+        "Account": ["a1", "a2"], "Device": ["d1"], "PaymentMethod": ["c1"]}  # no a4: c1 cut

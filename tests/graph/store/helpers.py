@@ -98,10 +98,11 @@ def tricky_snapshot() -> Snapshot:
 
 
 def dump(store: Neo4jStore) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Every node and relationship with all its properties, in a stable order."""
+    """Every node and relationship with all its properties, in a stable order (not the
+    ``LoadRun`` records, which each load adds)."""
     node_rows = store.read(
-        "MATCH (n) RETURN labels(n) AS labels, n.id AS id, properties(n) AS props "
-        "ORDER BY labels[0], id"
+        "MATCH (n) WHERE NOT n:LoadRun "
+        "RETURN labels(n) AS labels, n.id AS id, properties(n) AS props ORDER BY labels[0], id"
     )
     rel_rows = store.read(
         "MATCH (a)-[r]->(b) RETURN labels(a)[0] AS a, a.id AS src, type(r) AS type, "
@@ -111,8 +112,8 @@ def dump(store: Neo4jStore) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]
 
 
 def counts(store: Neo4jStore) -> dict[str, int]:
-    """Nodes per label and relationships per type."""
-    rows = store.read("MATCH (n) RETURN labels(n)[0] AS k, count(*) AS n")
+    """Nodes per label and relationships per type (not the ``LoadRun`` records)."""
+    rows = store.read("MATCH (n) WHERE NOT n:LoadRun RETURN labels(n)[0] AS k, count(*) AS n")
     result = dict(rows.records)
     rows = store.read("MATCH ()-[r]->() RETURN type(r) AS k, count(*) AS n")
     result.update(dict(rows.records))

@@ -9,6 +9,7 @@ import pytest
 from graph.store import Neo4jStore, connect, load_snapshot
 from graph.store.bulk import BulkImportError, _parquet_column, bulk_load, write_import_files
 from graph.store.connection import Neo4jSettings
+from graph.store.graphs import last_load
 from graph.store.server import LocalNeo4j, free_port
 from tests.conftest import _installed_jars
 
@@ -16,15 +17,16 @@ from .helpers import TRICKY_IDS, RecordingRunner, dump, investigation_snapshot, 
 
 
 def test_import_files_are_parquet_named_by_header_entries_with_native_types(tmp_path) -> None:
-    files = {f.name: f for f in write_import_files(investigation_snapshot(), tmp_path)}
+    files = {f.name: f for f in write_import_files(investigation_snapshot(), tmp_path, "shop")}
     account = files["Account"]
     assert account.kind == "nodes" and account.rows == 6
     table = pq.read_table(account.data)
-    assert table.schema.names == [":ID", "id", "first_ts", "last_ts", "n_events",
+    assert table.schema.names == [":ID", "graph", "id", "first_ts", "last_ts", "n_events",
                                   "amount_mean", "label", "content_hash"]
     assert [str(t).replace("large_", "") for t in table.schema.types] == [
-        "int64", "string", "timestamp[us, tz=UTC]", "timestamp[us, tz=UTC]", "int64", "double",
-        "int64", "int64"]
+        "int64", "string", "string", "timestamp[us, tz=UTC]", "timestamp[us, tz=UTC]", "int64",
+        "double", "int64", "int64"]
+    assert set(table.column("graph").to_pylist()) == {"shop"}
     a2 = table.slice(1, 1).to_pylist()[0]
     assert a2[":ID"] == 1 and a2["id"] == "a2" and a2["n_events"] == 4
     assert a2["first_ts"] == datetime(2024, 2, 1, tzinfo=UTC)
@@ -34,13 +36,14 @@ def test_import_files_are_parquet_named_by_header_entries_with_native_types(tmp_
     paid = files["PAID_WITH"]
     ends = pq.read_table(paid.data, columns=[":START_ID", ":END_ID", "count"])
     assert ends.schema.names == [":START_ID", ":END_ID", "count"]
+    assert pq.read_table(paid.data).column("graph").to_pylist() == ["shop"] * 3
     assert list(zip(*ends.to_pydict().values(), strict=True))[:3] == [(0, 9, 1), (1, 9, 1),
                                                                       (3, 9, 1)]
     assert paid.argument() == f"--relationships=PAID_WITH={paid.data}"
 
 
 def test_tricky_ids_are_written_verbatim(tmp_path) -> None:
-    files = {f.name: f for f in write_import_files(tricky_snapshot(), tmp_path)}
+    files = {f.name: f for f in write_import_files(tricky_snapshot(), tmp_path, "shop")}
     assert pq.read_table(files["Account"].data).column("id").to_pylist() == TRICKY_IDS
 
 
@@ -68,7 +71,7 @@ def test_columns_take_the_types_the_driver_path_stores() -> None:
 
 def test_bulk_needs_a_local_server() -> None:
     with pytest.raises(BulkImportError, match="local Neo4j server"):
-        bulk_load(RecordingRunner(), investigation_snapshot(), progress=False)
+        bulk_load(RecordingRunner(), investigation_snapshot(), graph="shop", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +95,13 @@ def bulk_store(own_server: LocalNeo4j):
 
 
 def _both_paths(store: Neo4jStore, snapshot) -> tuple[object, object]:
-    load_snapshot(store, snapshot, mode="driver", progress=False)
+    driver = load_snapshot(store, snapshot, graph="shop", mode="driver", progress=False)
     by_driver = dump(store)
     store.write([("MATCH (n) DETACH DELETE n", {})])
-    summary = load_snapshot(store, snapshot, mode="bulk", progress=False)
+    summary = load_snapshot(store, snapshot, graph="shop", mode="bulk", progress=False)
     assert summary.mode == "bulk"
+    assert summary.fingerprint == driver.fingerprint is not None
+    assert last_load(store, "shop").status == "complete"
     return by_driver, dump(store)
 
 
@@ -119,8 +124,8 @@ def test_bulk_and_driver_paths_give_identical_graphs(bulk_store: Neo4jStore) -> 
     assert len(by_bulk[0]) == 10 + 2 * len(tricky_snapshot().nodes["Account"])
     # The imported store is a normal one: constraints are back and an update is incremental.
     names = bulk_store.read("SHOW CONSTRAINTS YIELD name RETURN name").column("name")
-    assert "account_id" in names
-    again = load_snapshot(bulk_store, snapshot, mode="driver", progress=False)
+    assert "account_graph_id" in names
+    again = load_snapshot(bulk_store, snapshot, graph="shop", mode="driver", progress=False)
     assert again.total_written == 0
 
 

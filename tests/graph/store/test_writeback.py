@@ -34,8 +34,9 @@ def test_a_ring_and_its_members_are_written_in_one_transaction() -> None:
                  _rings(("r1", 0.8, ["a1", "a2"], "shared_device")), model_version="v1",
                  scored_at=V1_AT)
     ring_tx = [b for b in runner.writes if any("MERGE (r:Ring" in q for q, _ in b)]
-    assert len(ring_tx) == 1 and len(ring_tx[0]) == 2
-    (_, rings), (_, members) = ring_tx[0]
+    assert len(ring_tx) == 1 and len(ring_tx[0]) == 3  # rings, members, drop the empty ones
+    (_, rings), (_, members), (drop, _) = ring_tx[0]
+    assert "NOT EXISTS" in drop and rings["graph"] == members["graph"] == "default"
     assert rings["rings"] == [{"id": "r1", "score": 0.8, "size": 2, "kind": "shared_device",
                                "evidence": ["Device:a1"]}]
     assert members["members"] == [{"account": "a1", "ring": "r1"},
@@ -110,3 +111,37 @@ def test_reloading_the_snapshot_keeps_the_scores(store: Neo4jStore) -> None:
     assert a1.records == [(0.9, 99)]
     assert store.read("MATCH (:Account)-[m:MEMBER_OF]->(:Ring) RETURN count(m) AS n").single(
         "n") == 2
+
+
+@pytest.mark.neo4j
+def test_a_ring_none_of_whose_members_is_in_the_graph_is_not_written(store: Neo4jStore) -> None:
+    load_snapshot(store, investigation_snapshot(), mode="driver", progress=False)
+    summary = write_scores(store, _accounts({"a1": 0.9}), None,
+                           _rings(("r1", 0.9, ["a1", "a2"], None), ("r9", 0.8, ["x", "y"], None)),
+                           model_version="v1", scored_at=V1_AT)
+    assert (summary.rings_written, summary.empty_rings_dropped) == (1, 1)
+    assert store.read("MATCH (r:Ring) RETURN collect(r.id) AS ids").single("ids") == ["r1"]
+
+
+@pytest.mark.neo4j
+def test_writing_a_run_into_one_graph_leaves_another_untouched(store: Neo4jStore) -> None:
+    for graph in ("shop-a", "shop-b"):
+        load_snapshot(store, investigation_snapshot(), graph=graph, mode="driver",
+                      progress=False)
+    write_scores(store, _accounts({"a1": 0.9, "a2": 0.8}), None,
+                 _rings(("r1", 0.9, ["a1", "a2"], None)), graph="shop-a", model_version="v1",
+                 scored_at=V1_AT)
+    before = dump(store)
+    second = write_scores(store, _accounts({"a3": 0.7}), None,
+                          _rings(("r2", 0.7, ["a3", "a4"], None)), graph="shop-b",
+                          model_version="v2", scored_at=V2_AT)
+    assert second.stale_scores_cleared == second.stale_rings_removed == 0
+    after = dump(store)
+    in_a = [row for row in after[0] if row[2].get("graph") == "shop-a"]
+    assert in_a == [row for row in before[0] if row[2].get("graph") == "shop-a"]
+    rings = store.read("MATCH (a:Account)-[m:MEMBER_OF]->(r:Ring) RETURN r.graph AS g, r.id AS r, "
+                       "m.graph AS mg, a.graph AS ag, a.id AS a ORDER BY g, a").records
+    assert rings == [("shop-a", "r1", "shop-a", "shop-a", "a1"),
+                     ("shop-a", "r1", "shop-a", "shop-a", "a2"),
+                     ("shop-b", "r2", "shop-b", "shop-b", "a3"),
+                     ("shop-b", "r2", "shop-b", "shop-b", "a4")]
