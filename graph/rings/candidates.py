@@ -13,11 +13,15 @@ Detectors (each returns groups of accounts, at most ``max_size`` each):
   (:mod:`graph.rings.lockstep`);
 * ``flow_fan_in``, ``flow_fan_out``, ``flow_cycle``: transfer stars and cycles in each tier of
   pair counts (:mod:`graph.rings.flows`);
+* ``pair``: two accounts sharing two or more rare entities (:mod:`graph.rings.pairs`);
 * with account scores only: ``scored_component`` (linked groups of high-scoring accounts) and
   ``scored_core`` (the high-scoring members of any group above).
 
 Groups with the same members are merged (their kinds joined with ``+``); a group overlapping an
-earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it.
+earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it. Every group then gets its
+null-model ``surprise`` (:mod:`graph.rings.null_model`), and groups below
+``config.min_surprise`` (sharing that chance explains: a few of a restaurant's hundreds of
+reviewers) are dropped.
 """
 
 from __future__ import annotations
@@ -33,6 +37,16 @@ from graph.rings.communities import components, split_communities
 from graph.rings.config import RingConfig
 from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windowed_cycles
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
+from graph.rings.null_model import (
+    anchors,
+    entity_types,
+    flow_log_chance,
+    selection_log_count,
+    sharing_log_chance,
+    surprise,
+    type_degrees,
+)
+from graph.rings.pairs import rare_entity_pairs
 from graph.rings.peeling import peel_dense_blocks, peel_groups
 from graph.rings.projection import (
     account_entity_incidence,
@@ -54,6 +68,7 @@ STRUCTURE_FEATURES = (
     "synchrony",
     "internal_flow",
     "depth",
+    "surprise",
 )
 
 
@@ -88,7 +103,9 @@ class RingCandidate:
         ``1 - exp(-x)``, ``x`` = the members' extra uses of shared entities per member, each
         weighted by the entity's exclusivity (``sum_e (m_e - 1) m_e / d_e / size``, ``m_e`` members
         and ``d_e`` users of entity ``e``): near 0 for a household sharing one device, near 1 for
-        a ring whose members share many entities nobody else uses.
+        a ring whose members share many entities nobody else uses; ``surprise`` = the
+        null-model surprise (:mod:`graph.rings.null_model`; not in [0, 1]: about ``-log10`` of
+        the number of groups this tight chance would make).
     """
 
     ring_id: str
@@ -98,7 +115,7 @@ class RingCandidate:
     features: dict[str, float] = field(default_factory=dict)
 
 
-_KIND_ORDER = ("dense_block", "flow_cycle", "flow_fan_in", "flow_fan_out", "lockstep",
+_KIND_ORDER = ("pair", "dense_block", "flow_cycle", "flow_fan_in", "flow_fan_out", "lockstep",
                "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
                "shared_entities", "scored_component", "scored_core")
 
@@ -189,6 +206,10 @@ def find_ring_candidates(
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
         groups += _scored_groups(groups, strong.tocsr(), accounts, account_scores, cfg)
+    if cfg.pairs:
+        found = rare_entity_pairs(entities.matrix, cfg.pair_max_degree, groups=membership_matrix(
+            [rows for rows, _ in groups], n) if groups else None)
+        groups += [(pair, "pair") for pair in found]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
     links = ((projection > 0) + (lockstep > 0) + ((flows + flows.T) > 0)).astype(np.float64)
     return _describe(merged, accounts, entities, links, flows, transfers, cfg)
@@ -313,18 +334,47 @@ def _describe(
                               out=np.zeros(len(groups)), where=own_total > 0)
 
     synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
+    type_names, codes = np.unique(entity_types(np.asarray(entities.entities, dtype=object)),
+                                  return_inverse=True)
+    degree_by_type = type_degrees(uses, codes, len(type_names))
+    group_degree = (membership @ degree_by_type) / sizes[:, None]
+    chance = sharing_log_chance(shared, sizes, entity_degree, codes, group_degree,
+                                degree_by_type.sum(axis=0))
+    flow_chance = np.bincount(cand, weights=_masked_row_sums(flow_log_chance(flows), membership,
+                                                             rows, cand), minlength=len(groups))
+    # accounts each account could be grouped with: every co-user of its entities (hubs
+    # included, which the projection only samples), its counterparties and its other links
+    co_users = (uses > 0).astype(np.float64) @ np.where(
+        entity_degree <= cfg.hub_degree_cap, np.maximum(entity_degree - 1.0, 0.0), 0.0)
+    link_degree = np.maximum(np.asarray(links.getnnz(axis=1)),
+                             co_users + np.asarray(counterparties.getnnz(axis=1)))
+    anchor, anchor_members, beyond_anchor = anchors(
+        shared, chance, eligible=entity_degree <= cfg.hub_degree_cap)
+    at = np.maximum(anchor, 0)
+    if len(codes):
+        peers = np.bincount(codes).astype(np.float64)[codes[at]]
+        anchor_degree = entity_degree[at]
+    else:  # no entities at all: money flows only
+        peers = anchor_degree = np.zeros(len(groups))
+    selection = selection_log_count(link_degree, rows, cand, sizes, anchor_members,
+                                    anchor_degree, peers, n)
+    surprising = surprise(beyond_anchor, flow_chance, selection)
     ids = np.asarray(accounts.astype(str), dtype=object)
     internal_transfers = _internal_transfers(transfers, membership, ids, cfg.max_evidence)
     candidates = []
     # plain arrays: per-candidate lookups on an Index (Arrow-backed strings under pandas 3) and
     # getrow() dominated the whole search at 100k accounts
     labels = np.asarray(entities.entities, dtype=object)
-    shared = shared.tocsr()
+    shared, chance = shared.tocsr(), chance.tocsr()
     for i, (members, kind) in enumerate(groups):
+        if surprising[i] < cfg.min_surprise:
+            continue
         member_ids = sorted(ids[members])
         start, stop = shared.indptr[i], shared.indptr[i + 1]
         cols, counts = shared.indices[start:stop], shared.data[start:stop]
-        order = np.lexsort((-counts / entity_degree[cols], -counts))
+        # rarest sharing first: the entities that make the group surprising
+        log_chance = _row_values(chance, i, cols)
+        order = np.lexsort((-counts, log_chance))
         evidence = list(labels[cols[order[: cfg.max_evidence]]])
         evidence += internal_transfers.get(i, [])
         features = {
@@ -335,10 +385,18 @@ def _describe(
             "synchrony": float(synchrony[i]),
             "internal_flow": float(internal_flow[i]),
             "depth": float(depth[i]),
+            "surprise": float(surprising[i]),
         }
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
                                         evidence[: cfg.max_evidence], features))
     return sorted(candidates, key=lambda c: c.ring_id)
+
+
+def _row_values(matrix: sp.csr_matrix, row: int, cols: np.ndarray) -> np.ndarray:
+    """``matrix[row, cols]`` as a dense array (0 where not stored)."""
+    start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+    lookup = dict(zip(matrix.indices[start:stop], matrix.data[start:stop], strict=True))
+    return np.fromiter((lookup.get(c, 0.0) for c in cols), dtype=np.float64, count=len(cols))
 
 
 def _masked_row_sums(

@@ -1,0 +1,214 @@
+"""How surprising a group's sharing is by chance: a null model of account-entity edges.
+
+The null is a permutation of account-entity edges within each entity type, account and entity
+degrees kept (a configuration model): an account using ``k_a`` entities of type ``t`` touches an
+entity ``e`` of that type used by ``d_e`` accounts with probability about
+``p_e = min(1, k_a d_e / E_t)`` (``E_t``: account-entity edges of type ``t``), independently of
+other entities; for a group, ``k_a`` is its members' mean degree in that type, so reviewers of a
+hundred restaurants are expected to meet on some of them. Two accounts with ``c_a`` and ``c_b``
+distinct counterparties transfer between them by chance with probability about
+``c_a c_b / (2 P)`` (a configuration model of the ``P`` pairs of accounts with a transfer).
+
+For a group of ``k`` accounts, the log10 chance of its structure is the sum of
+
+* for each shared entity besides its *anchor* (the entity most members share; used by
+  ``m_e >= 2`` members): the chance that any one of the ``k g`` entities of its type the
+  members use (``g``: their mean degree in that type) is used by ``m_e`` of them,
+  ``k g P(X >= m_e)`` with ``X`` ~ Binomial(``k``, ``p_e``), bounded above by
+  ``k g C(k, m_e) p_e^m_e`` (union bounds, so the chance is overestimated and the surprise
+  conservative), capped at 1;
+* per internal pair of accounts with a transfer either way (once, whatever the direction: trust
+  and payment networks are reciprocal by nature): ``log10 min(1, c_a c_b / (2 P))``.
+
+The group is picked from the anchor's users, which share it by definition, so the anchor counts
+by the number of ways to pick them, not by its chance (:func:`selection_log_count`). Without
+the ``k g`` factor a sum of many weak coincidences made groups look far too surprising: real
+entities are correlated (prolific reviewers meet on the same popular restaurants). The group's
+**surprise** is ``-(log10 chance) - log10(number of groups like it the search could pick)``:
+about ``-log10`` of the number of groups this tight that chance alone would make. Under this
+null one shared entity never surprises (the users of one device are a group by definition,
+whatever their number): five of a restaurant's 240 reviewers score far below 0, and so does a
+pair on one device; five accounts sharing a device and a card nobody else uses score far above
+it. Money flows are the weak part: internal transfers are summed over all pairs, so a fan
+star among accounts that hardly transfer otherwise scores high although a configuration model
+makes such stars often.
+
+Everything is vectorised over the (group, entity) and (group, member) entries: no Python loop
+per group or member.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.special import gammaln
+
+_LN10 = np.log(10.0)
+
+
+def log10_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``log10 C(n, k)`` element-wise (``0 <= k <= n``)."""
+    n, k = np.asarray(n, np.float64), np.asarray(k, np.float64)
+    return (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)) / _LN10
+
+
+def entity_types(labels: np.ndarray) -> np.ndarray:
+    """Type of each ``"Type:id"`` entity label (the text before the first ``:``)."""
+    return np.asarray([str(label).split(":", 1)[0] for label in labels], dtype=object)
+
+
+def type_degrees(uses: sp.csr_matrix, codes: np.ndarray, n_types: int) -> np.ndarray:
+    """Accounts x entity types: distinct entities of each type each account uses."""
+    binary = (uses > 0).astype(np.float64).tocsr()
+    by_type = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)),
+                            shape=(len(codes), n_types))
+    return np.asarray((binary @ by_type).todense())
+
+
+def sharing_log_chance(
+    shared: sp.csr_matrix,
+    sizes: np.ndarray,
+    entity_degree: np.ndarray,
+    codes: np.ndarray,
+    group_degree: np.ndarray,
+    type_edges: np.ndarray,
+) -> sp.csr_matrix:
+    """Per (group, shared entity): the log10 chance (<= 0) that ``m_e`` of ``k`` members use it.
+
+    Parameters
+    ----------
+    shared
+        Groups x entities, entry = ``m_e`` (members using the entity), only entries >= 2.
+    sizes
+        Members per group (``k``).
+    entity_degree
+        Accounts using each entity (``d_e``).
+    codes
+        Type code of each entity (``0 .. T - 1``).
+    group_degree
+        Groups x types: the members' mean number of distinct entities of each type.
+    type_edges
+        Account-entity edges of each type (``E_t``).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Same pattern as ``shared`` (explicit zeros kept); values
+        ``min(0, log10(k g) + log10 C(k, m_e) + m_e log10 p_e)``, ``p_e = min(1, g d_e / E_t)``,
+        ``g`` = the group degree: the chance that any one of the ``k g`` entities of that type
+        the members use is shared this much (a union bound over which entity).
+    """
+    out = shared.tocsr().astype(np.float64, copy=True)
+    row = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+    col = out.indices
+    m = out.data
+    k = np.asarray(sizes, np.float64)[row]
+    code = np.asarray(codes)[col]
+    p = (np.asarray(group_degree, np.float64)[row, code]
+         * np.asarray(entity_degree, np.float64)[col]
+         / np.maximum(np.asarray(type_edges, np.float64)[code], 1.0))
+    uses = np.maximum(k * np.asarray(group_degree, np.float64)[row, code], 1.0)
+    value = (np.log10(uses) + log10_choose(k, np.minimum(m, k))
+             + m * np.log10(np.clip(p, 1e-300, 1.0)))
+    out.data = np.minimum(value, 0.0)
+    return out
+
+
+def flow_log_chance(flows: sp.csr_matrix) -> sp.csr_matrix:
+    """Per pair of accounts with a transfer either way (upper triangle, each pair once):
+    ``log10 min(1, c_a * c_b / (2 P))``, ``c`` = distinct counterparties, ``P`` = such pairs."""
+    linked = ((flows + flows.T) > 0).astype(np.float64).tocsr()
+    pairs = sp.triu(linked, k=1).tocsr()
+    pairs.eliminate_zeros()
+    total = pairs.nnz
+    if total == 0:
+        return pairs
+    degree = np.asarray(linked.getnnz(axis=1), np.float64)
+    coo = pairs.tocoo()
+    value = np.minimum(np.log10(degree[coo.row] * degree[coo.col] / (2.0 * total)), 0.0)
+    return sp.csr_matrix((value, (coo.row, coo.col)), shape=pairs.shape)
+
+
+def anchors(shared: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group: its anchor entity (the shared entity most members use, the rarest among
+    equals; -1 when it shares none), the members using it, and the summed log10 chance of the
+    other shared entities (0 when there are none).
+    Only ``eligible`` entities (by column; all when None) anchor a group: a hub is sampled, not
+    searched through, so no group is picked from its users.
+
+    ``shared`` and ``chance`` have the same pattern (:func:`sharing_log_chance`).
+    """
+    shared, chance = shared.tocsr(), chance.tocsr()
+    n_groups = shared.shape[0]
+    anchor, members = np.full(n_groups, -1, dtype=np.int64), np.zeros(n_groups)
+    beyond = np.zeros(n_groups)
+    if shared.nnz == 0:
+        return anchor, members, beyond
+    row = np.repeat(np.arange(n_groups), np.diff(shared.indptr))
+    can = np.ones(shared.nnz, dtype=bool) if eligible is None else eligible[shared.indices]
+    # per group: eligible first, then most members, then rarest
+    order = np.lexsort((chance.data, -shared.data, ~can, row))
+    first = order[np.r_[0, np.flatnonzero(np.diff(row[order])) + 1]]
+    first = first[can[first]]
+    anchor[row[first]] = shared.indices[first]
+    members[row[first]] = shared.data[first]
+    others = np.ones(shared.nnz, dtype=bool)
+    others[first] = False
+    np.add.at(beyond, row[others], chance.data[others])
+    return anchor, members, beyond
+
+
+def selection_log_count(
+    link_degree: np.ndarray,
+    rows: np.ndarray,
+    group: np.ndarray,
+    sizes: np.ndarray,
+    anchor_members: np.ndarray,
+    anchor_degree: np.ndarray,
+    anchor_peers: np.ndarray,
+    n_accounts: int,
+) -> np.ndarray:
+    """log10 of the number of groups like each one that its search could have picked.
+
+    A group with an anchor entity (:func:`anchors`) is taken as ``m`` of the anchor's ``d``
+    users (``C(d, m)`` ways, times the ``anchor_peers`` entities of the anchor's type it could
+    have been) plus, for each of its other members, ``e * links_a`` choices. A group without one
+    (money flows only) is a connected set grown from any of ``N`` accounts: ``N`` times
+    ``e * links_a`` for every member but the best-linked one.
+
+    Parameters
+    ----------
+    link_degree
+        Per account: the accounts it could be grouped with (co-users, counterparties).
+    rows, group
+        Member entries: account row and group index of each.
+    sizes
+        Members per group.
+    anchor_members, anchor_degree, anchor_peers
+        Per group: members on the anchor (0 without one), the anchor's users and the number of
+        entities of its type.
+    n_accounts
+        Accounts in the graph.
+    """
+    n_groups = len(sizes)
+    term = np.log10(np.e * np.maximum(np.asarray(link_degree, np.float64)[rows], 1.0))
+    total = np.bincount(group, weights=term, minlength=n_groups)
+    best = np.zeros(n_groups)
+    np.maximum.at(best, group, term)
+    m = np.asarray(anchor_members, np.float64)
+    sizes = np.asarray(sizes, np.float64)
+    anchored = (np.log10(np.maximum(anchor_peers, 1.0))
+                + log10_choose(np.maximum(anchor_degree, m), m)
+                + total * (sizes - m) / sizes)
+    return np.where(m > 0, anchored, np.log10(max(n_accounts, 1)) + total - best)
+
+
+def surprise(
+    beyond_anchor_log_chance: np.ndarray,
+    internal_flow_log_chance: np.ndarray,
+    selection: np.ndarray,
+) -> np.ndarray:
+    """Per group: ``-(log10 chance of its rarest sharing beyond the anchor and of its internal
+    flows) - selection`` (module docstring)."""
+    return -(beyond_anchor_log_chance + internal_flow_log_chance) - selection

@@ -1,0 +1,93 @@
+"""The null model of sharing: chance explains hubs, not rare entities shared by many."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import binom
+
+from graph.rings.candidates import find_ring_candidates
+from graph.rings.config import RingConfig
+from graph.rings.null_model import (
+    anchors,
+    flow_log_chance,
+    log10_choose,
+    selection_log_count,
+    sharing_log_chance,
+)
+from tests.graph.rings.helpers import edges, snapshot
+
+
+def test_sharing_chance_is_a_conservative_bound_on_the_binomial_tail():
+    # groups of 5 and 8; entities of degree 10 and 300 among 1000 edges of one type
+    shared = sp.csr_matrix(np.array([[3.0, 0.0], [2.0, 4.0]]))
+    sizes = np.array([5, 8])
+    degree = np.array([10.0, 300.0])
+    chance = sharing_log_chance(shared, sizes, degree, np.array([0, 0]),
+                                np.array([[1.0], [1.0]]), np.array([1000.0])).toarray()
+    exact = [np.log10(binom.sf(2, 5, 0.01)), np.log10(binom.sf(1, 8, 0.01)),
+             np.log10(binom.sf(3, 8, 0.3))]
+    got = [chance[0, 0], chance[1, 0], chance[1, 1]]
+    assert all(g >= e - 1e-12 for g, e in zip(got, exact, strict=True))  # never overstated
+    assert got[0] < -4.0  # three of five on an entity used by 1 % is rare
+    # members who each use 20 entities of the type meet on them 20 times as easily
+    busy = sharing_log_chance(shared, sizes, degree, np.array([0, 0]),
+                              np.array([[20.0], [20.0]]), np.array([1000.0])).toarray()
+    assert busy[0, 0] > chance[0, 0] + 3.0
+
+
+def test_the_anchor_is_the_entity_most_members_share_and_never_a_hub():
+    shared = sp.csr_matrix(np.array([[2.0, 5.0, 3.0], [0.0, 0.0, 0.0], [6.0, 2.0, 0.0]]))
+    chance = sp.csr_matrix(np.array([[-1.0, -3.0, -7.0], [0.0, 0.0, 0.0], [-0.5, -9.0, 0.0]]))
+    anchor, members, beyond = anchors(shared, chance)
+    assert anchor.tolist() == [1, -1, 0] and members.tolist() == [5.0, 0.0, 6.0]
+    assert beyond.tolist() == [-8.0, 0.0, -9.0]
+    anchor, members, beyond = anchors(shared, chance, eligible=np.array([False, True, True]))
+    assert anchor.tolist() == [1, -1, 1]  # entity 0 is a hub: group 2 anchors on entity 1
+    assert beyond.tolist() == [-8.0, 0.0, -0.5]
+
+
+def test_selection_counts_ways_to_pick_from_the_anchor_or_to_grow_a_connected_set():
+    rows, group = np.array([0, 1, 2, 3, 4]), np.array([0, 0, 0, 1, 1])
+    links = np.array([1.0, 1.0, 1.0, 100.0, 1.0])
+    counted = selection_log_count(links, rows, group, np.array([3, 2]),
+                                  np.array([3.0, 0.0]), np.array([10.0, 0.0]),
+                                  np.array([50.0, 0.0]), 1000)
+    assert np.isclose(counted[0], np.log10(50) + log10_choose(10, 3))
+    assert np.isclose(counted[1], np.log10(1000) + np.log10(np.e))  # grown from the hub
+
+
+def test_reciprocal_transfers_count_once():
+    flows = sp.csr_matrix(np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 0.0, 0.0]]))
+    chance = flow_log_chance(flows)
+    assert chance.nnz == 2  # (0, 1) once, although it runs both ways, and (1, 2)
+    assert np.allclose(sorted(chance.data), sorted([np.log10(1 * 2 / 4), np.log10(2 * 1 / 4)]))
+
+
+def _merchant_world(seed: int = 0):
+    """400 honest shoppers, each at 3 of 40 merchants (about 30 customers each), plus a ring of
+    5 sharing two devices and two cards nobody else uses."""
+    rng = np.random.default_rng(seed)
+    shop = [(f"c{i}", f"m{m}") for i in range(400)
+            for m in rng.choice(40, size=3, replace=False)]
+    ring = [f"r{i}" for i in range(5)]
+    devices = [(a, d) for a in ring for d in ("rd0", "rd1")]
+    cards = [(a, c) for a in ring for c in ("rc0", "rc1")]
+    own = [(f"c{i}", f"d{i}") for i in range(400)]
+    snap = snapshot(USED_DEVICE=edges(devices + own), PAID_WITH=edges(shop + cards,
+                    list(np.arange(len(shop) + len(cards)) * 3600.0)))
+    return snap, ring
+
+
+def test_merchants_with_many_customers_make_no_ring_but_a_rare_sharing_ring_stays():
+    snap, ring = _merchant_world()
+    everything = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
+    honest = [c for c in everything if not set(c.members) & set(ring)]
+    assert len(honest) >= 5, "the search itself lists groups of shoppers"
+    assert max(c.features["surprise"] for c in honest) < RingConfig().min_surprise
+    reported = find_ring_candidates(snap)
+    assert [c.members for c in reported] == [ring]
+    found = reported[0]
+    assert found.features["surprise"] > 5.0
+    assert set(found.evidence) == {"Device:rd0", "Device:rd1", "PaymentMethod:rc0",
+                                   "PaymentMethod:rc1"}

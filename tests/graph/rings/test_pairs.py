@@ -1,0 +1,41 @@
+"""Pairs: two accounts tied by rare entities are a finding when chance does not explain them."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from graph.rings.candidates import find_ring_candidates
+from graph.rings.config import RingConfig
+from graph.rings.pairs import rare_entity_pairs
+from tests.graph.rings.helpers import edges, snapshot
+
+
+def test_rare_entity_pairs_need_two_rare_entities_and_skip_pairs_inside_a_group():
+    # accounts 0, 1 share entities 0 and 1; 2, 3 share entity 2 only; 4, 5 share 3 and 4
+    # (a group holds them); entity 5 is used by all six
+    uses = np.zeros((6, 6))
+    uses[[0, 0, 1, 1, 2, 3, 4, 4, 5, 5], [0, 1, 0, 1, 2, 2, 3, 4, 3, 4]] = 1.0
+    uses[:, 5] = 1.0
+    matrix = sp.csr_matrix(uses)
+    assert rare_entity_pairs(matrix, max_degree=5).tolist() == [[0, 1], [4, 5]]
+    # entity 5 counts once it is rare enough: every pair shares it, 2 and 3 now share two
+    assert rare_entity_pairs(matrix, max_degree=6).tolist() == [[0, 1], [2, 3], [4, 5]]
+    group = sp.csr_matrix(np.array([[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]]))
+    assert rare_entity_pairs(matrix, max_degree=5, groups=group).tolist() == [[0, 1]]
+
+
+def test_a_pair_sharing_a_device_and_a_card_is_reported_one_shared_device_is_not():
+    people = [f"u{i}" for i in range(10_000)]
+    own_devices = [(p, f"d{i}") for i, p in enumerate(people)]
+    own_cards = [(p, f"c{i}") for i, p in enumerate(people)]
+    # u0 and u1 share a device and a card; u2 and u3 share only a device (a household)
+    devices = own_devices + [("u1", "d0"), ("u3", "d2")]
+    cards = own_cards + [("u1", "c0")]
+    snap = snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards))
+    found = find_ring_candidates(snap)
+    pairs = [c for c in found if c.kind == "pair"]
+    assert [c.members for c in pairs] == [["u0", "u1"]]
+    assert pairs[0].features["surprise"] >= RingConfig().min_surprise
+    assert set(pairs[0].evidence) == {"Device:d0", "PaymentMethod:c0"}
+    assert not find_ring_candidates(snap, RingConfig(pairs=False))
