@@ -193,11 +193,12 @@ def _server_stopped(server: LocalNeo4j) -> Iterator[bool]:
 
 
 def _move_aside(directories: list[Path], aside: Path) -> list[tuple[Path, Path]]:
-    """Rename each existing directory into ``aside``; the ``(original, kept)`` pairs."""
+    """Rename each existing directory ``<data>/<kind>/<db>`` to ``aside/<kind>``; the
+    ``(original, kept)`` pairs."""
     moved = []
-    for i, directory in enumerate(directories):
+    for directory in directories:
         if directory.exists():
-            kept = aside / f"{i}-{directory.parent.name}"
+            kept = aside / directory.parent.name
             os.replace(directory, kept)
             moved.append((directory, kept))
     return moved
