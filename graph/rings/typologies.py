@@ -6,15 +6,16 @@ search starts from *pass-through* flows, read off the snapshot's ``TRANSACTED_WI
 pair's first transfer time and mean amount, ``amount_sum / count``) and ``PAID_WITH`` pairs
 (card payments: the cash-out at the end of a chain):
 
-* the transfers ``v`` receives in ``[t_a, t_a + hop_s]`` (``t_a`` the time of one of them: a
-  single transfer or a gather of several) are *forwarded* when the money ``v`` sends on
-  (transfers and card payments) in that window sums to what came in, within the conservation
-  band ``[min_conserved, max_conserved]``;
+* the money ``v`` receives from a transfer ``a`` on is *forwarded* when, at some outgoing flow
+  ``b`` (a transfer or a card payment) within ``hop_s`` after ``t_a``, what ``v`` sent since
+  ``t_a`` matches what it received since ``t_a`` (or ``a`` alone: a split), within the
+  conservation band ``[min_conserved, max_conserved]``: the balance came back to where it was.
+  Every flow in and out of ``v`` from ``t_a`` to the last such ``b`` belongs to the hop, and
+  what comes and goes after it (ordinary spending) does not;
 * an outgoing flow ``b`` of ``x_b`` from ``v`` is *funded* when the transfers ``v`` received in
   ``[t_b - hop_s, t_b]`` sum to ``x_b`` within the band (a collector cashing out what its
   spokes sent);
-* a transfer is *linked* when it is forwarded or funded, or when it lies in the window of a
-  forwarded or funded flow of the same account (the money moving on, or the money that came in).
+* a transfer is *linked* when it belongs to a forwarded hop or a funded flow's window.
 
 Only accounts with at most ``max_degree`` transfer pairs in and out are searched (merchants and
 marketplaces are not mules, and the pair join stays linear in the transfers). Weakly connected
@@ -46,6 +47,8 @@ from graph.snapshot import Snapshot
 TYPOLOGY_KINDS = ("flow_bipartite", "flow_gather_scatter", "flow_scatter_gather",
                   "flow_fan_out", "flow_fan_in", "flow_chain")
 CASH_OUT_RELATION = "PAID_WITH"
+#: Times (epoch seconds, below 2**33 until the year 2242) and accounts share one sort key.
+_TIME_KEY = np.int64(1 << 33)
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ class TypologySettings:
     max_degree: int = 60
     span_s: float = 7 * 86400.0
     min_fan: int = 3
-    chain_min_pass: int = 2
+    chain_min_pass: int = 3
     bipartite_min_density: float = 0.5
     min_size: int = 3
     max_size: int = 50
@@ -174,34 +177,49 @@ def _linked_flows(moves: pd.DataFrame, cash_outs: pd.DataFrame, n: int, cfg: Typ
     outgoing = outgoing[small[outgoing["acct"].to_numpy()]]
     pairs = incoming.merge(outgoing, on="acct")
     pairs = pairs[(pairs["t_b"] >= pairs["t_a"]) & (pairs["t_b"] <= pairs["t_a"] + cfg.hop_s)]
-    # a batch: what came in over [t_a, t_a + hop_s] (one transfer, or a gather of several)
-    batches = incoming.merge(incoming[["acct", "a", "t_a", "x_a"]], on="acct",
-                             suffixes=("", "_later"))
-    batches = batches[(batches["t_a_later"] >= batches["t_a"])
-                      & (batches["t_a_later"] <= batches["t_a"] + cfg.hop_s)]
-    batch_sum = batches.groupby("a")["x_a_later"].sum()
-    forwarded_sum = pairs.groupby("a")["x_b"].sum()
+    pairs = pairs.sort_values(["a", "t_b", "b"], kind="stable")
+    # at each outgoing flow b after a: what left since t_a, and what came in since t_a
+    sent = pairs.groupby("a")["x_b"].cumsum().to_numpy()
+    acct = pairs["acct"].to_numpy()
+    received = (_received_until(incoming, acct, pairs["t_b"].to_numpy(), "right")
+                - _received_until(incoming, acct, pairs["t_a"].to_numpy(), "left"))
+    balanced = _in_band(sent / pairs["x_a"].to_numpy(), cfg) | _in_band(sent / received, cfg)
+    # forwarded: from t_a to the last balanced moment, every flow in and out belongs to the hop
+    horizon = pairs[balanced].groupby("a")["t_b"].max()
+    starts = incoming.set_index("a").loc[horizon.index]
+    spans = pd.DataFrame({"acct": starts["acct"].to_numpy(), "t_start": starts["t_a"].to_numpy(),
+                          "t_end": horizon.to_numpy()})
+    ins = spans.merge(incoming, on="acct")
+    ins = ins[(ins["t_a"] >= ins["t_start"]) & (ins["t_a"] <= ins["t_end"])]
+    outs = spans.merge(outgoing, on="acct")
+    outs = outs[(outs["t_b"] >= outs["t_start"]) & (outs["t_b"] <= outs["t_end"])]
+    # funded: an outgoing flow matching what came in over the hop_s before it (a cash-out)
     funded_sum = pairs.groupby("b")["x_a"].sum()
-    heads = forwarded_sum.index.to_numpy()
-    single = forwarded_sum.to_numpy() / moves["amount"].to_numpy()[heads]
-    batch = forwarded_sum.to_numpy() / batch_sum.reindex(forwarded_sum.index).to_numpy()
-    started = heads[_in_band(batch, cfg)]
-    forwarded = np.union1d(heads[_in_band(single, cfg)], batches["a_later"].to_numpy()[
-        np.isin(batches["a"], started)])
     x_b = pd.concat([moves["amount"], cash["amount"]], ignore_index=True).to_numpy()
-    ratio_out = x_b[funded_sum.index.to_numpy()] / funded_sum.to_numpy()
-    funded = funded_sum.index.to_numpy()[_in_band(ratio_out, cfg)]
-    in_window = pairs[np.isin(pairs["a"], forwarded) | np.isin(pairs["b"], funded)]
+    funded = funded_sum.index.to_numpy()[
+        _in_band(x_b[funded_sum.index.to_numpy()] / funded_sum.to_numpy(), cfg)]
+    funding = pairs[np.isin(pairs["b"], funded)]
+    in_window = pd.concat([ins[["acct", "a", "x_a"]], funding[["acct", "a", "x_a"]]])
+    out_window = pd.concat([outs[["acct", "b", "x_b"]], funding[["acct", "b", "x_b"]]])
     linked = np.zeros(n_moves + len(cash), dtype=bool)
-    linked[in_window["b"].to_numpy()] = True
+    linked[out_window["b"].to_numpy()] = True
     linked[in_window["a"].to_numpy()] = True
     # money passed through each account: what came in on linked flows, what went out on them
     passing = in_window.drop_duplicates("a")
     passed_in = np.bincount(passing["acct"], weights=passing["x_a"], minlength=n)
-    leaving = in_window.drop_duplicates("b")
+    leaving = out_window.drop_duplicates("b")
     passed_out = np.bincount(leaving["acct"], weights=leaving["x_b"], minlength=n)
     cashed = cash.iloc[np.flatnonzero(linked[n_moves:])]
     return linked[:n_moves], passed_in, passed_out, cashed
+
+
+def _received_until(incoming: pd.DataFrame, acct: np.ndarray, ts: np.ndarray, side: str
+                    ) -> np.ndarray:
+    """Money each ``acct`` received before ``ts`` (``side="left"``) or up to it (``"right"``)."""
+    key = incoming["acct"].to_numpy() * _TIME_KEY + incoming["t_a"].to_numpy()
+    order = np.argsort(key, kind="stable")
+    total = np.r_[0.0, np.cumsum(incoming["x_a"].to_numpy()[order])]
+    return total[np.searchsorted(key[order], acct * _TIME_KEY + ts, side=side)]
 
 
 def _in_band(ratio: np.ndarray, cfg: TypologySettings) -> np.ndarray:

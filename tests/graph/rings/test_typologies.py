@@ -112,7 +112,8 @@ def test_money_kept_back_or_moved_on_too_late_breaks_the_chain():
                              accounts)
     # m1 kept half: only m2 passes money on, one pass-through account is no chain
     assert groups == []
-    wide = TypologySettings(min_conserved=0.4, hop_s=30 * 86400.0, span_s=40 * 86400.0)
+    wide = TypologySettings(min_conserved=0.4, hop_s=30 * 86400.0, span_s=40 * 86400.0,
+                            chain_min_pass=2)
     found = {frozenset(accounts[g.rows]) for g in flow_typologies(
         transfer_table(snap, accounts), cash_out_table(snap, accounts), accounts, wide)}
     assert {"s", "m1", "m2", "m3"} in found and {"x", "y1", "y2", "y3"} in found
