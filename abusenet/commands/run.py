@@ -57,7 +57,22 @@ Neo4jOption = typer.Option(
     help="Load the graph into this Neo4j and write results back, e.g. bolt://127.0.0.1:7687; "
     "'local' = the server of `abusenet neo4j install`. Default: NEO4J_URI or the config.",
 )
-ForceOption = typer.Option(False, "--force", help="Rerun every stage, ignoring cached results.")
+ForceOption = typer.Option(
+    False, "--force",
+    help="Rerun every stage, ignoring cached results; with --prune, delete even more than "
+    "neo4j.prune_max_fraction of the graph.",
+)
+GraphOption = typer.Option(
+    None, "--graph",
+    help="Name of this run's graph in Neo4j (letters, digits, '_', '.', '-'). Graphs of other "
+    "names in the same server are never changed. Default: the output folder's name.",
+)
+PruneOption = typer.Option(
+    False, "--prune",
+    help="Delete the graph's nodes and relationships an earlier run loaded that this input no "
+    "longer has (said before it deletes; refused beyond neo4j.prune_max_fraction of the graph "
+    "without --force). Without it they stay.",
+)
 OverridesArgument = typer.Argument(
     None, metavar="[SECTION.KEY=VALUE]...", help="Config overrides, e.g. detector.max_epochs=5.",
     show_default=False,
@@ -76,6 +91,8 @@ def run(
     ),
     config: Path | None = ConfigOption,
     neo4j_uri: str | None = Neo4jOption,
+    graph: str | None = GraphOption,
+    prune: bool = PruneOption,
     force: bool = ForceOption,
     progress: bool = ProgressOption,
     max_bad_fraction: float | None = typer.Option(
@@ -88,7 +105,8 @@ def run(
     """See :data:`RUN_HELP`."""
     if max_bad_fraction is not None:
         overrides = [*(overrides or []), f"ingest.max_bad_fraction={max_bad_fraction}"]
-    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None)
+    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None,
+             graph=graph, prune=prune)
 
 
 def score(
@@ -103,12 +121,15 @@ def score(
     ),
     config: Path | None = ConfigOption,
     neo4j_uri: str | None = Neo4jOption,
+    graph: str | None = GraphOption,
+    prune: bool = PruneOption,
     force: bool = ForceOption,
     progress: bool = ProgressOption,
     overrides: list[str] | None = OverridesArgument,
 ) -> None:
     """See :data:`SCORE_HELP`."""
-    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, model)
+    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, model,
+             graph=graph, prune=prune)
 
 
 def _execute(
@@ -122,6 +143,9 @@ def _execute(
     progress: bool,
     overrides: list[str] | None,
     model: Path | None,
+    *,
+    graph: str | None = None,
+    prune: bool = False,
 ) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -143,6 +167,7 @@ def _execute(
         request = RunRequest(
             inputs=list(inputs), mapping=mapping, out_dir=out, config=settings, labels=labels,
             model_dir=model, neo4j=neo4j, browser_url=browser, force=force, progress=progress,
+            graph=graph, prune=prune,
         )
         result = run_pipeline(request, console)
     except (PipelineError, ConfigError) as err:
