@@ -72,6 +72,19 @@ class RingConfig:
         Candidates whose member sets overlap at least this much (Jaccard) are merged.
     max_evidence
         At most this many evidence items are kept per candidate.
+    min_surprise
+        Candidates whose sharing chance explains are dropped: those with a null-model surprise
+        (:mod:`graph.rings.null_model`: about ``-log10`` of the number of groups this tight that
+        chance alone would make) below this. 2.0 (chance makes about one such group in a
+        hundred) is the highest of 0, 2, 4 that kept the candidate recall of the planted rings
+        of a generated 20k world (seed 7) and of the AMLSim training rings (seed 0) within 0.05
+        of no filter; never chosen on a test split (benchmarks/README.md, "Rings on real
+        data").
+    pairs
+        Also list pairs of accounts sharing two or more rare entities (:mod:`graph.rings.pairs`)
+        as candidates of kind ``pair``; the null model decides whether they are reported.
+    pair_max_degree
+        Entities used by more accounts than this do not tie a pair.
     seed_min_score
         With account scores, accounts scoring at least this (a calibrated probability) seed the
         ``scored_component`` and ``scored_core`` candidates.
@@ -101,6 +114,9 @@ class RingConfig:
     flow_bipartite_min_density: float = 0.5
     dedupe_jaccard: float = 0.9
     max_evidence: int = 20
+    min_surprise: float = 2.0
+    pairs: bool = True
+    pair_max_degree: int = 10
     seed_min_score: float = 0.5
     seed: int = 0
 
