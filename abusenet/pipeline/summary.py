@@ -23,6 +23,11 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     nodes = ", ".join(f"{n:,} {t}" for t, n in graph.get("nodes", {}).items())
     rels = sum(graph.get("relationships", {}).values())
     console.print(f"Graph: {nodes}; {rels:,} relationships.", highlight=False)
+    if result.info("rings").get("score_kind") == "structure":
+        console.print(
+            "No labels: account and ring scores are structure scores (how surprising and dense "
+            "an account's ring is), a ranking, not probabilities.", highlight=False,
+        )
     metrics = result.info("evaluate")
     if metrics:
         acc = metrics.get("accounts", {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -69,8 +70,10 @@ def test_run_writes_every_contract_file_with_its_schema(finished):
 
     accounts = pd.read_parquet(out / "account_scores.parquet")
     assert accounts["account_id"].is_unique and len(accounts) >= 400
+    assert set(accounts["score_kind"]) == {"probability"}
     rings = pd.read_parquet(out / "rings.parquet")
     assert len(rings) > 0 and rings["score"].is_monotonic_decreasing
+    assert (rings["surprise"] >= 2.0).all() and rings["density"].between(0, 1).all()
     assert (rings["size"] == rings["members"].map(len)).all()
     in_rings = set(rings["ring_id"])
     assigned = accounts["ring_id"].dropna()
@@ -117,6 +120,7 @@ def test_summary_names_rows_graph_rings_and_outputs(finished):
     text = result.output
     assert "rows in" in text.lower() or "Rows:" in text
     assert "Graph:" in text and "Top " in text and "report.html" in text
+    assert "structure scores" not in text
 
 
 def test_rerun_skips_every_stage_and_keeps_the_outputs(finished, synth):
@@ -210,13 +214,21 @@ def test_without_labels_rings_are_ranked_by_structure_alone(tmp_path):
     data = generate(tmp_path / "data", n_accounts=3000, seed=7, progress=False).out_dir
     out = tmp_path / "out"
     result = invoke("run", "--input", data / "events", "--mapping", SYNTH_MAPPING,
-                    "--out", out, "--quiet", "report.top_rings=3")
+                    "--out", out, "report.top_rings=3")
     assert result.exit_code == 0, result.output
+    assert "structure scores" in result.output and "not probabilities" in result.output
     names = check_outputs(out)
     assert "metrics.json" not in names and not (out / "model").exists()
+    # every significant ring is reported, whatever its score, ranked by significance and density
     rings = pd.read_parquet(out / "rings.parquet")
-    assert len(rings) > 0 and (rings["score"] >= 0.5).all()
+    assert len(rings) > 0 and rings["score"].is_monotonic_decreasing
+    assert (rings["surprise"] >= 2.0).all()
+    expected = 0.5 * rings["surprise"] / (rings["surprise"] + 10.0) + 0.5 * rings["density"]
+    demoted = rings["score"] < expected - 1e-9  # fragments, at half their score
+    assert np.allclose(rings.loc[demoted, "score"], 0.5 * expected[demoted])
+    assert np.allclose(rings.loc[~demoted, "score"], expected[~demoted])
     accounts = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")
+    assert set(accounts["score_kind"]) == {"structure"}
     assert set(accounts["ring_id"].dropna()) <= set(rings["ring_id"])
     truth = pd.read_parquet(data / "truth_accounts.parquet", columns=["account_id", "is_abusive"])
     truth = truth.set_index("account_id")

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnn.rings import RING_COLUMNS, assign_rings, score_rings, structure_scores
+from gnn.rings import RING_COLUMNS, assign_rings, score_rings, unlabelled_scores
 from graph.rings.candidates import RingCandidate, find_ring_candidates, ring_id_for
 from graph.rings.metrics import ring_metrics
 from graph.rings.planted import planted_ring_snapshot
@@ -36,12 +36,15 @@ def test_contract_columns_and_types():
     assert np.isnan(row["member_score"])
 
 
-def test_without_scores_structure_alone_ranks():
-    loose = _candidate(["a", "b", "c"], depth=0.2)
-    tight = _candidate(["x", "y", "z"], depth=0.9, internal_flow=0.5)
+def test_without_scores_significance_and_density_rank():
+    # deep and flowing but unsurprising and loose, against surprising and dense
+    loose = _candidate(["a", "b", "c"], depth=0.9, internal_flow=1.0, surprise=1.0, density=0.3)
+    tight = _candidate(["x", "y", "z"], depth=0.2, surprise=30.0, density=0.9)
     rings = score_rings([loose, tight])
     assert rings["ring_id"].tolist() == [tight.ring_id, loose.ring_id]
-    assert rings["score"].tolist() == pytest.approx(structure_scores([tight, loose]).tolist())
+    assert rings["score"].tolist() == pytest.approx([0.5 * 30 / 40 + 0.5 * 0.9,
+                                                     0.5 * 1 / 11 + 0.5 * 0.3])
+    assert rings["surprise"].tolist() == [30.0, 1.0] and rings["density"].tolist() == [0.9, 0.3]
 
 
 def test_account_scores_lift_a_ring_of_risky_members():
@@ -54,9 +57,9 @@ def test_account_scores_lift_a_ring_of_risky_members():
 
 
 def test_overlapping_lower_ring_is_suppressed():
-    best = _candidate(["a", "b", "c", "d"], depth=1.0)
-    near = _candidate(["a", "b", "c", "e"], depth=0.5)
-    other = _candidate(["p", "q", "r"], depth=0.1)
+    best = _candidate(["a", "b", "c", "d"], surprise=30.0)
+    near = _candidate(["a", "b", "c", "e"], surprise=10.0)
+    other = _candidate(["p", "q", "r"], surprise=5.0)
     assert score_rings([best, near, other])["ring_id"].tolist() == [best.ring_id, other.ring_id]
     assert len(score_rings([best, near, other], nms_jaccard=1.0)) == 3
 
@@ -75,16 +78,16 @@ def test_fragment_of_a_better_ring_is_demoted_not_dropped():
 
 
 def test_fragment_needs_its_share_inside_one_ring_that_is_no_fragment():
-    first = _candidate(list("abcdef"), depth=1.0)
-    second = _candidate(list("ghijkl"), depth=0.9)
-    straddling = _candidate(list("abcghi"), depth=0.8)  # half in each: no fragment
+    first = _candidate(list("abcdef"), surprise=40.0)
+    second = _candidate(list("ghijkl"), surprise=30.0)
+    straddling = _candidate(list("abcghi"), surprise=20.0)  # half in each: no fragment
     rings = score_rings([first, second, straddling], nms_jaccard=1.0)
     assert rings["ring_id"].tolist() == [first.ring_id, second.ring_id, straddling.ring_id]
-    assert rings["score"].iloc[2] == pytest.approx(structure_scores([straddling])[0])
-    inner = _candidate(list("abcd"), depth=0.95)  # inside first
-    innermost = _candidate(list("abc"), depth=0.9)  # inside the fragment inner and inside first
+    assert rings["score"].iloc[2] == pytest.approx(unlabelled_scores([straddling])[0])
+    inner = _candidate(list("abcd"), surprise=35.0)  # inside first
+    innermost = _candidate(list("abc"), surprise=25.0)  # inside the fragment inner and in first
     ranked = score_rings([first, inner, innermost], nms_jaccard=1.0)
-    expected = structure_scores([first, inner, innermost]) * [1.0, 0.5, 0.5]
+    expected = unlabelled_scores([first, inner, innermost]) * [1.0, 0.5, 0.5]
     assert ranked.set_index("ring_id")["score"].reindex(
         [first.ring_id, inner.ring_id, innermost.ring_id]).tolist() == pytest.approx(expected)
 

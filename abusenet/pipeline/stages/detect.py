@@ -51,6 +51,10 @@ def train_stage(
 
 #: ``model_version`` of results ranked by ring structure alone (a run without labels).
 STRUCTURE_ONLY = "structure-only"
+#: ``score_kind`` of ``account_scores.parquet``: calibrated probabilities of a trained model, or
+#: structure scores (a run without labels: the significance and density of the account's best
+#: ring, a ranking, not a probability).
+PROBABILITY, STRUCTURE = "probability", "structure"
 
 
 def model_version(model_dir: Path | None) -> str:
@@ -78,20 +82,25 @@ def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any
     detector = AccountDetector.load(model_dir)
     accounts = detector.score_accounts(snapshot)
     entities = detector.score_entities(snapshot)
-    return _write_scores(accounts, entities, out, model_version(model_dir))
+    return _write_scores(accounts, entities, out, model_version(model_dir), PROBABILITY)
 
 
 def _write_scores(
-    accounts: pd.DataFrame, entities: pd.DataFrame, out: Path, version: str
+    accounts: pd.DataFrame, entities: pd.DataFrame, out: Path, version: str, kind: str
 ) -> dict[str, Any]:
-    """Write the account and entity score tables of a score stage; return its summary."""
-    write_contract_table(accounts.assign(ring_id=None), ACCOUNT_SCORES, out / ACCOUNT_SCORES)
+    """Write the account and entity score tables of a score stage; return its summary.
+
+    ``kind`` (:data:`PROBABILITY` or :data:`STRUCTURE`) goes into the ``score_kind`` column.
+    """
+    write_contract_table(accounts.assign(ring_id=None, score_kind=kind), ACCOUNT_SCORES,
+                         out / ACCOUNT_SCORES)
     write_contract_table(entities, ENTITY_SCORES, out / ENTITY_SCORES)
     return {
         "accounts": int(len(accounts)),
         "entities": int(len(entities)),
         "accounts_above_0_5": int((accounts["score"] >= 0.5).sum()),
         "model_version": version,
+        "score_kind": kind,
     }
 
 
@@ -100,8 +109,10 @@ def structure_score_stage(
 ) -> dict[str, Any]:
     """Scores without labels: rank the candidates by structure alone -> ``out/*_scores.parquet``.
 
-    An account scores the structure score of the best ring it belongs to (0 outside every ring);
-    an entity scores the shrunk mean of its accounts' scores, as with a trained model.
+    An account scores the structure score (:func:`gnn.rings.unlabelled_scores`: significance
+    and density) of the best ring it belongs to (0 outside every ring), ``score_kind``
+    :data:`STRUCTURE`: a ranking, not a probability; an entity scores the shrunk mean of its
+    accounts' scores, as with a trained model.
     """
     from gnn.data.snapshot_graph import snapshot_to_heterodata
     from gnn.entity_scores import entity_scores_from_accounts
@@ -120,7 +131,7 @@ def structure_score_stage(
     })
     data, _ = snapshot_to_heterodata(snapshot)
     entities = entity_scores_from_accounts(data, accounts["score"].to_numpy())
-    return _write_scores(accounts, entities, out, STRUCTURE_ONLY)
+    return _write_scores(accounts, entities, out, STRUCTURE_ONLY, STRUCTURE)
 
 
 def rings_stage(
@@ -128,23 +139,33 @@ def rings_stage(
 ) -> dict[str, Any]:
     """Score and rank the candidates with the account scores; give each account its best ring.
 
-    Writes ``out/rings.parquet`` (every column of :func:`gnn.rings.score_rings`) and
-    ``out/account_scores.parquet`` (``account_id, score, ring_id``).
+    With probabilities (a trained model), rings scoring at least ``scoring.min_score`` are
+    reported. With structure scores (no labels), every candidate is reported, ranked by its
+    structure score: the candidates are the groups the null model finds significant
+    (``RingConfig.min_surprise``), and a structure score is no probability to hold to a
+    threshold. Writes ``out/rings.parquet`` (every column of :func:`gnn.rings.score_rings`) and
+    ``out/account_scores.parquet`` (``account_id, score, ring_id, score_kind``).
     """
     from gnn.rings import assign_rings, score_rings
 
     accounts = pd.read_parquet(account_scores_path)
-    rings = score_rings(read_candidates(candidates_path), None, accounts,
+    kind = str(accounts["score_kind"].iloc[0]) if "score_kind" in accounts and len(accounts) \
+        else PROBABILITY
+    structure = kind == STRUCTURE
+    rings = score_rings(read_candidates(candidates_path), None,
+                        None if structure else accounts[["account_id", "score"]],
                         **scoring.score_rings_kwargs())
-    # Candidates are generous by design (households and offices among them); only rings scoring
-    # at least min_score are reported and handed to accounts.
-    rings = rings[rings["score"] >= scoring.min_score].reset_index(drop=True)
+    if not structure:
+        # Candidates are generous by design (households and offices among them); only rings
+        # scoring at least min_score are reported and handed to accounts.
+        rings = rings[rings["score"] >= scoring.min_score].reset_index(drop=True)
     write_contract_table(rings, RINGS, out / RINGS)
-    assigned = assign_rings(accounts, rings)
-    write_contract_table(assigned[["account_id", "score", "ring_id"]], ACCOUNT_SCORES,
-                         out / ACCOUNT_SCORES)
+    assigned = assign_rings(accounts, rings).assign(score_kind=kind)
+    write_contract_table(assigned[["account_id", "score", "ring_id", "score_kind"]],
+                         ACCOUNT_SCORES, out / ACCOUNT_SCORES)
     top = rings.head(1)
     return {
+        "score_kind": kind,
         "rings": int(len(rings)),
         "accounts_in_rings": int(assigned["ring_id"].notna().sum()),
         "top_ring": None if top.empty else {
