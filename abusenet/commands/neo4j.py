@@ -146,7 +146,7 @@ def dump(
 
     try:
         done = dump_database(_server(home), to, database=database, force=force)
-    except Neo4jServerError as err:
+    except (Neo4jServerError, OSError) as err:
         _fail(err)
     typer.echo(f"Dumped database {done.database!r} into {done.path} "
                f"({done.size:,} bytes, {done.seconds:.1f} s)"
@@ -170,7 +170,7 @@ def restore(
 
     try:
         done = restore_database(_server(home), source, database=database)
-    except Neo4jServerError as err:
+    except (Neo4jServerError, OSError) as err:
         _fail(err)
     typer.echo(f"Restored database {done.database!r} from {done.path} ({done.seconds:.1f} s)"
                + ("; Neo4j is running again." if done.restarted else

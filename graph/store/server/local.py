@@ -313,10 +313,11 @@ class LocalNeo4j:
                                             auth=("neo4j", old)) as driver:
                 driver.execute_query("ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
                                      old=old, new=new, database_="system")
-        except neo4j.exceptions.Neo4jError as err:
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError) as err:
             pending.unlink(missing_ok=True)
+            reason = err.code if isinstance(err, neo4j.exceptions.Neo4jError) else "unreachable"
             raise Neo4jServerError(
-                f"Neo4j refused the new password ({err.code}); the old one in "
+                f"Neo4j refused the new password ({reason}); the old one in "
                 f"{self.password_path} still holds"
             ) from None
         os.replace(pending, self.password_path)

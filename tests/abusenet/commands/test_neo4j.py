@@ -25,6 +25,19 @@ def test_dump_and_restore_without_an_installed_server_fail_in_one_line(tmp_path:
 
 
 @pytest.mark.neo4j
+def test_a_dump_target_that_cannot_be_written_fails_in_one_line(
+    neo4j_server: LocalNeo4j, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = runner.invoke(app, ["neo4j", "dump", "--to", str(blocker / "graph.dump"),
+                                 "--home", str(neo4j_server.home)], env=WIDE)
+    assert result.exit_code == 1 and result.output.startswith("error: ")
+    assert "Traceback" not in result.output and str(blocker) in result.output
+    assert neo4j_server.status().running
+
+
+@pytest.mark.neo4j
 def test_dump_then_restore_from_the_command_line(
     neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
 ) -> None:
