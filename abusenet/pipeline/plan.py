@@ -34,6 +34,7 @@ from abusenet.pipeline.stages.files import (
     SNAPSHOT,
     TRAIN_LABELS,
 )
+from graph.store.load import MAX_PRUNE_FRACTION
 from ingest.mapping import Mapping
 
 # The code each stage runs: editing the model reruns training and scoring, not ingest. Patterns
@@ -148,15 +149,19 @@ def neo4j_load_stage(run: PlannedRun) -> StageSpec | None:
     settings = run.request.neo4j
     if settings is None:
         return None
+    request = run.request
     return StageSpec(
-        "neo4j_load", "load the graph into Neo4j",
-        lambda out: neo4j.neo4j_load_stage(settings, run.snapshot,
-                                           mode=run.config.neo4j.load_mode,
-                                           progress=run.request.progress),
-        key={"uri": settings.uri, "database": settings.database}, after=("snapshot",),
-        spinner=False, always=True,
-        describe=lambda i: (f"{i['written']:,} nodes and relationships written, "
-                            f"{i['unchanged']:,} unchanged ({i['mode']})"),
+        "neo4j_load", f"load the graph into Neo4j as graph {request.graph_name!r}",
+        lambda out: neo4j.neo4j_load_stage(
+            settings, run.snapshot, graph=request.graph_name, mode=run.config.neo4j.load_mode,
+            prune=request.prune, force=request.force,
+            max_prune_fraction=getattr(run.config.neo4j, "prune_max_fraction",
+                                       MAX_PRUNE_FRACTION),
+            progress=request.progress),
+        key={"uri": settings.uri, "database": settings.database, "graph": request.graph_name,
+             "prune": request.prune},
+        after=("snapshot",), spinner=False, always=True,
+        describe=_describe_load,
     )
 
 
@@ -289,11 +294,24 @@ def neo4j_write_stage(run: PlannedRun) -> StageSpec | None:
         lambda out: neo4j.writeback_stage(
             settings, run.output("rings", ACCOUNT_SCORES), run.output("score", ENTITY_SCORES),
             run.output("rings", RINGS), detect.model_version(run.model),
+            graph=run.request.graph_name,
         ),
-        key={"uri": settings.uri, "database": settings.database},
+        key={"uri": settings.uri, "database": settings.database,
+             "graph": run.request.graph_name},
         after=("rings", "neo4j_load"), always=True,
-        describe=lambda i: ", ".join(f"{v:,} {k}" for k, v in i.items()),
+        describe=lambda i: ", ".join(f"{v:,} {k}" if isinstance(v, int) else f"{k} {v!r}"
+                                     for k, v in i.items()),
     )
+
+
+def _describe_load(info: dict[str, Any]) -> str:
+    text = (f"graph {info.get('graph', '?')!r}: {info['written']:,} nodes and relationships "
+            f"written, {info['unchanged']:,} unchanged")
+    if info.get("deleted"):
+        text += f", {info['deleted']:,} pruned"
+    if info.get("stale"):
+        text += f", {info['stale']:,} stale kept (--prune deletes them)"
+    return f"{text} ({info['mode']})"
 
 
 def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
@@ -364,7 +382,8 @@ def _run_facts(run: PlannedRun) -> dict[str, Any]:
     else:
         facts["model"] = f"{request.model_dir} ({cache.info('score').get('model_version')})"
     if request.neo4j is not None:
-        facts["Neo4j"] = f"{request.neo4j.uri} (database {request.neo4j.database})"
+        facts["Neo4j"] = (f"{request.neo4j.uri} (database {request.neo4j.database}, "
+                          f"graph {request.graph_name})")
     return facts
 
 

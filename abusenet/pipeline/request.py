@@ -15,6 +15,7 @@ from graph.store.connection import (
     local_browser_url,
     resolve_neo4j_settings,
 )
+from graph.store.graphs import GraphNameError, default_graph_name, graph_name
 
 #: The directory inside the output directory that keeps the stages' results between runs.
 WORK_DIR = ".work"
@@ -44,7 +45,14 @@ class RunRequest:
     browser_url
         The Neo4j Browser address to show, when known (the local server's).
     force
-        Rerun every stage, ignoring cached results.
+        Rerun every stage, ignoring cached results; also lets a prune delete more than
+        ``neo4j.prune_max_fraction`` of the graph.
+    graph
+        The name of the run's graph in Neo4j (``--graph``); ``None``: derived from the output
+        directory's name (:attr:`graph_name`).
+    prune
+        Delete the graph's nodes and relationships an earlier load wrote that this snapshot
+        lacks (``--prune``); without it they stay.
     progress
         Show progress bars of the stages that have them.
     """
@@ -58,7 +66,20 @@ class RunRequest:
     neo4j: Neo4jSettings | None = None
     browser_url: str | None = None
     force: bool = False
+    graph: str | None = None
+    prune: bool = False
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            graph_name(self.graph_name)
+        except GraphNameError as exc:
+            raise PipelineError(f"--graph: {exc}") from None
+
+    @property
+    def graph_name(self) -> str:
+        """The run's graph in Neo4j: ``graph``, or derived from the output directory."""
+        return self.graph or default_graph_name(self.out_dir)
 
     @property
     def work_dir(self) -> Path:

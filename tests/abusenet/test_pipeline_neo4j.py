@@ -3,6 +3,8 @@ well."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import pytest
 
@@ -68,4 +70,65 @@ def test_unreachable_neo4j_fails_before_any_work(synth, tmp_path, monkeypatch):
     out = tmp_path / "out"
     result = neo4j_run(synth, out, f"bolt://127.0.0.1:{free_port()}")
     assert_failed_cleanly(result, out, "cannot reach", "abusenet neo4j start")
+    assert not out.exists()
+
+
+WRITE_TIMES = ("scored_at", "detected_at")
+
+
+def _graph_state(driver, graph: str) -> tuple[dict[str, int], str]:
+    """Nodes per label, relationships per type and a digest of every property of one graph
+    (but the time a run wrote its scores: ``scored_at``, ``detected_at``)."""
+    nodes, _, _ = driver.execute_query(
+        "MATCH (n {graph: $g}) WHERE NOT n:LoadRun RETURN labels(n)[0] AS k, n.id AS id, "
+        "properties(n) AS p ORDER BY k, id", g=graph)
+    rels, _, _ = driver.execute_query(
+        "MATCH (a {graph: $g})-[r]->(b) RETURN labels(a)[0] AS ka, a.id AS a, type(r) AS t, "
+        "b.id AS b, properties(r) AS p ORDER BY ka, a, t, b", g=graph)
+    sizes: dict[str, int] = {}
+    for key in [r["k"] for r in nodes] + [r["t"] for r in rels]:
+        sizes[key] = sizes.get(key, 0) + 1
+    text = repr([(tuple(r.values())[:-1],
+                  sorted((k, v) for k, v in r["p"].items() if k not in WRITE_TIMES))
+                 for r in [*nodes, *rels]])
+    return sizes, hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_two_datasets_run_into_one_server_stay_two_intact_graphs(
+    synth, tmp_path, neo4j_settings, neo4j_driver, monkeypatch
+):
+    from ingest.synth import generate
+
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password)
+    other = generate(tmp_path / "other", n_accounts=400, seed=8, progress=False).out_dir
+    first = neo4j_run(synth, tmp_path / "shop-a", neo4j_settings.uri)
+    assert first.exit_code == 0, first.output
+    assert "graph 'shop-a'" in first.output
+    a_state = _graph_state(neo4j_driver, "shop-a")
+    assert a_state[0]["Account"] == 400 and a_state[0]["MEMBER_OF"] > 0
+    second = neo4j_run(other, tmp_path / "shop-b", neo4j_settings.uri)
+    assert second.exit_code == 0, second.output
+    assert _graph_state(neo4j_driver, "shop-a") == a_state  # untouched by the second run
+    b_state = _graph_state(neo4j_driver, "shop-b")
+    assert b_state[0]["Account"] == 400 and b_state[0]["MEMBER_OF"] > 0
+    assert b_state[1] != a_state[1]
+    # The first run again (cached stages, scores written again): nothing changes but the
+    # time of the scores, and the second graph stays as it was.
+    again = neo4j_run(synth, tmp_path / "shop-a", neo4j_settings.uri)
+    assert again.exit_code == 0, again.output
+    assert _graph_state(neo4j_driver, "shop-a") == a_state
+    assert _graph_state(neo4j_driver, "shop-b") == b_state
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (l:LoadRun) RETURN l.graph AS g, l.status AS s ORDER BY l.started")
+    assert [(r["g"], r["s"]) for r in records] == [
+        ("shop-a", "complete"), ("shop-b", "complete"), ("shop-a", "complete")]
+
+
+def test_a_bad_graph_name_fails_before_any_work(synth, tmp_path, neo4j_settings, monkeypatch):
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password)
+    out = tmp_path / "out"
+    result = invoke("run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
+                    "--out", out, "--neo4j-uri", neo4j_settings.uri, "--graph", "two words",
+                    "--quiet")
+    assert_failed_cleanly(result, out, "--graph", "not a valid graph name")
     assert not out.exists()

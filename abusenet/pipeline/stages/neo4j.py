@@ -8,26 +8,47 @@ from typing import Any
 
 import pandas as pd
 
+from abusenet.pipeline.errors import PipelineError
 from graph.store.connection import Neo4jSettings
+from graph.store.load import MAX_PRUNE_FRACTION
 
 
 def neo4j_load_stage(
-    settings: Neo4jSettings, snapshot_dir: Path, *, mode: str = "auto", progress: bool = True
+    settings: Neo4jSettings, snapshot_dir: Path, *, graph: str, mode: str = "auto",
+    prune: bool = False, force: bool = False, max_prune_fraction: float = MAX_PRUNE_FRACTION,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Load (incrementally) the snapshot into Neo4j; idempotent, so it runs on every run.
+    """Load (incrementally) the snapshot into Neo4j as graph ``graph``; idempotent, so it runs
+    on every run. Other graphs in the store are never read or changed.
 
     The local server of ``abusenet neo4j install`` (when ``settings`` name it) enables the bulk
-    import."""
+    import. ``prune``, ``force`` and ``max_prune_fraction`` are those of
+    :func:`graph.store.load.load_snapshot`.
+
+    Raises
+    ------
+    PipelineError
+        When a prune is refused (it would delete more than ``max_prune_fraction``).
+    """
     from graph.store import connect, load_snapshot
     from graph.store.connection import local_server_for
+    from graph.store.driver_load import PruneRefusedError
 
     with connect(settings, server=local_server_for(settings)) as store:
-        summary = load_snapshot(store, snapshot_dir, mode=mode, progress=progress)
+        try:
+            summary = load_snapshot(store, snapshot_dir, graph=graph, mode=mode,
+                                    progress=progress, prune=prune, force=force,
+                                    max_prune_fraction=max_prune_fraction)
+        except PruneRefusedError as exc:
+            raise PipelineError(str(exc)) from None
     return {
+        "graph": graph,
         "mode": summary.mode,
         "written": int(summary.total_written),
         "unchanged": int(sum(summary.unchanged.values())),
+        "stale": int(sum(summary.stale.values()) - sum(summary.deleted.values())),
         "deleted": int(sum(summary.deleted.values())),
+        "fingerprint": summary.fingerprint,
         "seconds": round(summary.seconds, 2),
     }
 
@@ -38,18 +59,22 @@ def writeback_stage(
     entity_scores_path: Path,
     rings_path: Path,
     version: str,
+    *,
+    graph: str,
 ) -> dict[str, Any]:
-    """Write risk scores, rings and memberships back to Neo4j (idempotent)."""
+    """Write risk scores, rings and memberships back to graph ``graph`` in Neo4j (idempotent;
+    no other graph changes)."""
     from graph.store import connect
     from graph.store.writeback import write_scores
 
     with connect(settings) as store:
         summary = write_scores(
             store, pd.read_parquet(account_scores_path), pd.read_parquet(entity_scores_path),
-            pd.read_parquet(rings_path), model_version=version,
+            pd.read_parquet(rings_path), graph=graph, model_version=version,
         )
     counts = asdict(summary)
     return {
+        "graph": graph,
         "accounts scored": counts["accounts_scored"],
         "entities scored": counts["entities_scored"],
         "rings": counts["rings_written"],
