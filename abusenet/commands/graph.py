@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: ``--max-prune-fraction``'s default: :data:`graph.store.load.MAX_PRUNE_FRACTION` (a test
+#: keeps them equal; importing it here would load the store for every ``--help``).
+DEFAULT_MAX_PRUNE_FRACTION = 0.2
+
 NEO4J_URI_HELP = (
     "Neo4j to use (e.g. bolt://host:7687). Default: $NEO4J_URI, else the local server of "
     "`abusenet neo4j install`. User and password come from $NEO4J_USER / $NEO4J_PASSWORD, or the "
@@ -95,13 +99,31 @@ def load(
         "Default: bulk for first loads of 1M+ relationships on the local server, else driver.",
     ),
     neo4j_uri: str | None = typer.Option(None, "--neo4j-uri", help=NEO4J_URI_HELP),
+    graph: str | None = typer.Option(
+        None, "--graph",
+        help="Name of the graph to load into (letters, digits, '_', '.', '-'); graphs of other "
+        "names in the server are never changed. Default: the snapshot folder's name, or the "
+        "run's output folder for OUT/.work/snapshot.",
+    ),
     batch_size: int = typer.Option(10_000, min=1, help="Rows per write transaction."),
     prune: bool = typer.Option(
-        True, help="Delete nodes and relationships an earlier load wrote that the snapshot lacks."
+        False, "--prune",
+        help="Delete the graph's nodes and relationships an earlier load wrote that the "
+        "snapshot lacks (said before it deletes; refused beyond --max-prune-fraction without "
+        "--force). Without it they stay.",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Prune even more than --max-prune-fraction of the graph."
+    ),
+    max_prune_fraction: float | None = typer.Option(
+        None, min=0.0, max=1.0,
+        help="The largest share of the graph's nodes and relationships --prune deletes "
+        f"(default {DEFAULT_MAX_PRUNE_FRACTION}).",
     ),
     progress: bool = ProgressOption,
 ) -> None:
-    """Load a graph snapshot into Neo4j: constraints first, then only what changed.
+    """Load a graph snapshot into Neo4j as a named graph: constraints first, then only what
+    changed.
 
     Loading the same snapshot again writes nothing; an interrupted load is finished by running
     the command again.
@@ -112,7 +134,13 @@ def load(
     from graph.snapshot import SnapshotError, read_snapshot
     from graph.store import load_snapshot
     from graph.store.bulk import BulkImportError
+    from graph.store.driver_load import PruneRefusedError
+    from graph.store.graphs import GraphNameError, default_graph_name, graph_name
 
+    try:
+        name = graph_name(graph or default_graph_name(snapshot))
+    except GraphNameError as err:
+        _fail(f"--graph: {err}")
     try:
         snap = read_snapshot(snapshot)
     except SnapshotError as err:
@@ -121,20 +149,28 @@ def load(
     store = _open_store(neo4j_uri)
     with store:
         try:
-            summary = load_snapshot(store, snap, mode=mode, progress=progress,
-                                    batch_size=batch_size, prune=prune)
-        except BulkImportError as err:
+            summary = load_snapshot(
+                store, snap, graph=name, mode=mode, progress=progress, batch_size=batch_size,
+                prune=prune, force=force,
+                max_prune_fraction=(DEFAULT_MAX_PRUNE_FRACTION if max_prune_fraction is None
+                                    else max_prune_fraction))
+        except (BulkImportError, PruneRefusedError) as err:
             _fail(str(err))
         except Exception as err:
             _fail_on_neo4j_error(err, store, f"loading {snapshot}", "; run the command again to "
                                  "finish the load (it resumes where it stopped)")
-    table = Table(title=f"Loaded {snapshot} ({summary.mode} path, {summary.seconds:.1f} s)")
-    for column in ("label / type", "written", "unchanged", "deleted"):
+    table = Table(title=f"Loaded {snapshot} as graph {name!r} ({summary.mode} path, "
+                        f"{summary.seconds:.1f} s, snapshot {summary.fingerprint})")
+    for column in ("label / type", "written", "unchanged", "stale kept", "deleted"):
         table.add_column(column, justify="left" if column == "label / type" else "right")
-    for name, written in summary.written.items():
-        table.add_row(name, f"{written:,}", f"{summary.unchanged.get(name, 0):,}",
-                      f"{summary.deleted.get(name, 0):,}")
+    for key, written in summary.written.items():
+        deleted = summary.deleted.get(key, 0)
+        table.add_row(key, f"{written:,}", f"{summary.unchanged.get(key, 0):,}",
+                      f"{summary.stale.get(key, 0) - deleted:,}", f"{deleted:,}")
     Console().print(table)
+    if sum(summary.stale.values()) > sum(summary.deleted.values()):
+        typer.echo(f"Stale rows an earlier load of graph {name!r} wrote stay; --prune deletes "
+                   "them.", err=True)
 
 
 def query(
@@ -144,6 +180,10 @@ def query(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
     as_csv: bool = typer.Option(False, "--csv", help="Print the rows as CSV."),
+    graph: str | None = typer.Option(
+        None, "--graph", help="The graph to search (same as -p graph=NAME). Default: the only "
+        "graph in the store.",
+    ),
     case: str | None = typer.Option(None, "--case", help="Case id, recorded with the query."),
     analyst: str | None = typer.Option(
         None, "--analyst", help="Who asks, recorded with the query (shows in SHOW TRANSACTIONS)."
@@ -156,6 +196,7 @@ def query(
     Example: abusenet query ring_of_account --param account_id=acc-42 --case C-7 --analyst kim
     """
     from graph.query_pack import QueryPackError, get_query, list_queries, query_metadata, run_query
+    from graph.store.graphs import GraphNameError, graph_name
 
     if list_all:
         _print_pack(list_queries())
@@ -170,17 +211,25 @@ def query(
         if not sep or not key:
             raise typer.BadParameter(f"{item!r} is not key=value", param_hint="--param")
         values[key.strip()] = value
+    if graph is not None:
+        values["graph"] = graph
     try:
         get_query(name).bind(values)
-    except QueryPackError as err:
+        if "graph" in values:
+            graph_name(values["graph"])
+    except (QueryPackError, GraphNameError) as err:
         raise typer.BadParameter(str(err)) from err
     store = _open_store(neo4j_uri)
     with store:
         try:
             frame = run_query(store, name, values,
                               metadata=query_metadata(name, analyst=analyst, case=case))
+        except GraphNameError as err:
+            _fail(str(err))
         except Exception as err:
             _fail_on_neo4j_error(err, store, f"query {name!r}")
+    if frame.attrs.get("warning"):
+        typer.secho(f"warning: {frame.attrs['warning']}", err=True, fg=typer.colors.YELLOW)
     if as_json:
         typer.echo(json.dumps(frame.to_dict("records"), default=str, ensure_ascii=False, indent=2))
     elif as_csv:
@@ -188,7 +237,7 @@ def query(
                           if isinstance(v, list) else v)
         lists.to_csv(sys.stdout, index=False)
     else:
-        _print_frame(frame, name)
+        _print_frame(frame, f"{name} (graph {frame.attrs['graph']!r})")
 
 
 def _print_frame(frame: pd.DataFrame, title: str) -> None:

@@ -115,3 +115,55 @@ def test_bulk_without_a_local_server_is_refused(neo4j_env, tmp_path) -> None:
     result = runner.invoke(app, ["load", str(path), "--bulk", "--no-progress"], env=WIDE)
     assert result.exit_code == 1
     assert "bulk import needs the local Neo4j server" in result.output
+
+
+def test_the_prune_limit_shown_in_help_is_the_library_default() -> None:
+    from abusenet.commands.graph import DEFAULT_MAX_PRUNE_FRACTION
+    from graph.store.load import MAX_PRUNE_FRACTION
+
+    assert DEFAULT_MAX_PRUNE_FRACTION == MAX_PRUNE_FRACTION
+
+
+def test_an_invalid_graph_name_is_refused_before_connecting(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("ABUSENET_HOME", str(tmp_path))
+    loaded = runner.invoke(app, ["load", str(tmp_path), "--graph", "a/b"], env=WIDE)
+    assert loaded.exit_code == 1 and "not a valid graph name" in loaded.output
+    queried = runner.invoke(app, ["query", "top_rings", "--graph", "a b"], env=WIDE)
+    assert queried.exit_code == 2 and "not a valid graph name" in queried.output
+
+
+@pytest.mark.neo4j
+def test_two_graphs_load_side_by_side_and_queries_name_theirs(neo4j_env, tmp_path) -> None:
+    shop = write_snapshot(investigation_snapshot(), tmp_path / "shop" / ".work" / "snapshot")
+    other = investigation_snapshot()
+    accounts = other.nodes["Account"]
+    other.nodes["Account"] = accounts[accounts["id"] != "a6"]
+    other.labels = None
+    other_path = write_snapshot(other, tmp_path / "other-snap")
+    first = runner.invoke(app, ["load", str(shop), "--no-progress"], env=WIDE)
+    assert first.exit_code == 0, first.output
+    assert "as graph 'shop'" in first.output  # the run's output folder names the graph
+    second = runner.invoke(app, ["load", str(other_path), "--no-progress"], env=WIDE)
+    assert second.exit_code == 0, second.output
+    assert "as graph 'other-snap'" in second.output
+
+    both = runner.invoke(app, ["query", "top_rings"], env=WIDE)
+    assert both.exit_code == 1 and "Traceback" not in both.output
+    assert "2 graphs ('other-snap', 'shop')" in both.output and "-p graph=" in both.output
+    near = runner.invoke(app, ["query", "accounts_near_entity", "-p", "entity_type=Device",
+                               "-p", "entity_id=d1", "-p", "k=1", "-p", "graph=shop"], env=WIDE)
+    assert near.exit_code == 0, near.output
+    assert "graph 'shop'" in near.output and "2 row(s)" in near.output
+
+    # The same graph again without a6: a6 stays unless pruned; a prune of most of it refused.
+    kept = runner.invoke(app, ["load", str(other_path), "--no-progress", "--graph", "shop"],
+                         env=WIDE)
+    assert kept.exit_code == 0, kept.output
+    assert "--prune deletes them" in kept.output
+    refused = runner.invoke(app, ["load", str(other_path), "--no-progress", "--graph", "shop",
+                                  "--prune", "--max-prune-fraction", "0.01"], env=WIDE)
+    assert refused.exit_code == 1 and "more than the 1% allowed" in refused.output
+    pruned = runner.invoke(app, ["load", str(other_path), "--no-progress", "--graph", "shop",
+                                 "--prune"], env=WIDE)
+    assert pruned.exit_code == 0, pruned.output
+    assert "pruning graph 'shop': deleting 1 Account" in pruned.output
