@@ -9,11 +9,15 @@ Public API::
 
     settings = resolve_neo4j_settings(uri="local")            # or NEO4J_URI, the config, ...
     with connect(settings, server=local_server_for(settings)) as store:
-        load_snapshot(store, "out/snapshot")                  # driver or bulk, incremental
-        write_scores(store, account_scores, entity_scores, rings, model_version="v3")
-        run_query(store, "ring_of_account", {"account_id": "acc-42"},
+        load_snapshot(store, "out/snapshot", graph="shop")    # driver or bulk, incremental
+        write_scores(store, account_scores, entity_scores, rings, graph="shop",
+                     model_version="v3")
+        run_query(store, "ring_of_account", {"account_id": "acc-42", "graph": "shop"},
                   metadata={"analyst": "kim", "case": "CASE-7"})
-        data, id_map = extract_subgraph(store, ["acc-42"], k=2)
+        data, id_map = extract_subgraph(store, ["acc-42"], k=2)   # the only graph
+
+Each dataset is a named graph in the store (:mod:`graph.store.graphs`): loading, pruning and
+writing back one never reads or changes another, and every load is recorded as a ``LoadRun``.
 
 The local server itself (install, start, stop) is :mod:`graph.store.server`.
 """
@@ -27,14 +31,16 @@ from graph.store.connection import (
     local_server_for,
     resolve_neo4j_settings,
 )
+from graph.store.driver_load import PruneRefusedError
+from graph.store.graphs import GraphNameError
 from graph.store.load import load_snapshot
 from graph.store.load_summary import LoadSummary
 from graph.store.runner import Neo4jStore, QueryRunner, Rows, connect
 from graph.store.writeback import WritebackSummary, write_scores
 
 __all__ = [
-    "BulkImportError", "LoadSummary", "Neo4jConfigError", "Neo4jSettings", "Neo4jStore",
-    "QueryRunner", "Rows", "WritebackSummary", "connect", "explain_neo4j_error",
-    "load_snapshot", "local_browser_url", "local_server_for", "resolve_neo4j_settings",
-    "write_scores",
+    "BulkImportError", "GraphNameError", "LoadSummary", "Neo4jConfigError", "Neo4jSettings",
+    "Neo4jStore", "PruneRefusedError", "QueryRunner", "Rows", "WritebackSummary", "connect",
+    "explain_neo4j_error", "load_snapshot", "local_browser_url", "local_server_for",
+    "resolve_neo4j_settings", "write_scores",
 ]
