@@ -66,6 +66,10 @@ class RingConfig:
     flow_chain_min_pass
         A chain passes money through at least this many accounts (its last one cashing out
         counts; two chance matches in a row are common among ordinary transfers, three rare).
+    flow_min_pass
+        Every typology passes money through at least this many accounts (2: a fan's hub and a
+        leaf that moves the money on; an ordinary payer spending what came in on a few payees
+        is a fan with one).
     flow_bipartite_min_density
         A bipartite group's transfers cover at least this share of its sender x receiver pairs.
     dedupe_jaccard
@@ -111,6 +115,7 @@ class RingConfig:
     flow_pass_max_degree: int = 60
     flow_span_s: float = 7 * 86400.0
     flow_chain_min_pass: int = 3
+    flow_min_pass: int = 2
     flow_bipartite_min_density: float = 0.5
     dedupe_jaccard: float = 0.9
     max_evidence: int = 20

@@ -24,8 +24,11 @@ money-weighted median time), labelled by shape: ``flow_bipartite`` (two or more 
 or more receivers of ``min_fan`` linked transfers, dense), ``flow_gather_scatter`` (one account
 both gathers and scatters), ``flow_scatter_gather`` (one scatters, another gathers),
 ``flow_fan_out``, ``flow_fan_in``, and ``flow_chain`` (a path of at least ``chain_min_pass``
-pass-through accounts). Honest salaries, rent splits and marketplace payouts are fans too, but
-the money does not move on within days in amounts that add up, so they give no linked transfers.
+pass-through accounts); every shape passes money through at least ``min_pass`` accounts (a
+fan's hub and a leaf that moves the money on: an ordinary payer who spends what came in on a
+few payees is a fan with one). Honest salaries, rent splits and marketplace payouts are fans
+too, but the money does not move on within days in amounts that add up, so they give no linked
+transfers.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class TypologySettings:
     span_s: float = 7 * 86400.0
     min_fan: int = 3
     chain_min_pass: int = 3
+    min_pass: int = 2
     bipartite_min_density: float = 0.5
     min_size: int = 3
     max_size: int = 50
@@ -74,7 +78,7 @@ class TypologySettings:
             hop_s=config.flow_hop_s, min_conserved=config.flow_min_conserved,
             max_conserved=config.flow_max_conserved, max_degree=config.flow_pass_max_degree,
             span_s=config.flow_span_s, min_fan=config.flow_min_fan,
-            chain_min_pass=config.flow_chain_min_pass,
+            chain_min_pass=config.flow_chain_min_pass, min_pass=config.flow_min_pass,
             bipartite_min_density=config.flow_bipartite_min_density,
             min_size=config.min_size, max_size=config.max_size, seed=config.seed,
         )
@@ -266,12 +270,12 @@ def _typed_group(rows: np.ndarray, edge: pd.DataFrame, passed_in: np.ndarray,
         kind = "flow_chain"
     else:
         return None
-    cash = cashed[np.isin(cashed["src"], rows)]
-    if not len(passing) and cash.empty:
+    if len(passing) < cfg.min_pass:
         return None
+    cash = cashed[np.isin(cashed["src"], rows)]
     money_in, money_out = passed_in[passing].sum(), passed_out[passing].sum()
-    conserved = money_out / money_in if money_in > 0 else 0.0
-    if len(passing) and not cfg.min_conserved <= conserved <= 2 - cfg.min_conserved:
+    conserved = money_out / money_in
+    if not cfg.min_conserved <= conserved <= 2 - cfg.min_conserved:
         return None
     if kind == "flow_chain":
         order = inside.sort_values("ts")

@@ -38,16 +38,18 @@ def _world():
     transfers += [("fo_src", "fo_hub", 5000, 0)]
     transfers += [("fo_hub", f"fo_l{i}", 1000, 3 + i) for i in range(5)]
     cards += [(f"fo_l{i}", f"card_fo{i}", 985, 20 + i) for i in range(5)]
-    # fan-in: four mules send to a collector, who cashes the sum out the next day
-    transfers += [(f"fi_l{i}", "fi_hub", 900, i) for i in range(4)]
+    # fan-in: four mules pass what they were sent on to a collector, who cashes the sum out
+    transfers += [(f"fi_s{i}", f"fi_l{i}", 910, i) for i in range(4)]
+    transfers += [(f"fi_l{i}", "fi_hub", 900, i + 1) for i in range(4)]
     cards += [("fi_hub", "card_fi", 3550, 30)]
     # scatter-gather: one source -> four mules -> one collector -> cash-out
     transfers += [("sg_src", f"sg_m{i}", 500, i) for i in range(4)]
     transfers += [(f"sg_m{i}", "sg_dst", 490, 6 + i) for i in range(4)]
     cards += [("sg_dst", "card_sg", 1940, 15)]
-    # gather-scatter: four senders -> one hub -> four receivers
+    # gather-scatter: four senders -> one hub -> four receivers, who cash out
     transfers += [(f"gs_in{i}", "gs_hub", 600, i) for i in range(4)]
     transfers += [("gs_hub", f"gs_out{i}", 590, 8 + i) for i in range(4)]
+    cards += [(f"gs_out{i}", f"card_gs{i}", 580, 20 + i) for i in range(4)]
     # bipartite: three senders each pay three receivers, who cash out
     transfers += [(f"bp_a{i}", f"bp_b{j}", 300, i + j) for i in range(3) for j in range(3)]
     cards += [(f"bp_b{j}", f"card_bp{j}", 890, 10 + j) for j in range(3)]
@@ -69,7 +71,7 @@ def _world():
 EXPECTED = {
     "flow_chain": {"c_src", "c_m1", "c_m2", "c_m3", "c_m4"},
     "flow_fan_out": {"fo_src", "fo_hub", *(f"fo_l{i}" for i in range(5))},
-    "flow_fan_in": {"fi_hub", *(f"fi_l{i}" for i in range(4))},
+    "flow_fan_in": {"fi_hub", *(f"fi_l{i}" for i in range(4)), *(f"fi_s{i}" for i in range(4))},
     "flow_scatter_gather": {"sg_src", "sg_dst", *(f"sg_m{i}" for i in range(4))},
     "flow_gather_scatter": {"gs_hub", *(f"gs_in{i}" for i in range(4)),
                             *(f"gs_out{i}" for i in range(4))},
@@ -101,6 +103,20 @@ def test_evidence_names_path_hubs_cash_out_span_and_conservation():
     assert 0.9 <= conserved <= 1.0
     fan_in = found[frozenset(EXPECTED["flow_fan_in"])].evidence
     assert "Hub:fi_hub" in fan_in and "CashOut:fi_hub->card_fi" in fan_in
+
+
+def test_a_fan_whose_money_stops_at_the_leaves_is_no_typology():
+    # an ordinary payer spends a transfer on four payees within the day; none moves it on
+    transfers = [("friend", "payer", 400, 0)] + [("payer", f"payee{i}", 100, 2 + i)
+                                                  for i in range(4)]
+    snap = snapshot(TRANSACTED_WITH=_table(transfers))
+    accounts = account_index(snap)
+    assert flow_typologies(transfer_table(snap, accounts), cash_out_table(snap, accounts),
+                           accounts) == []
+    one_pass = TypologySettings(min_pass=1)
+    found = flow_typologies(transfer_table(snap, accounts), cash_out_table(snap, accounts),
+                            accounts, one_pass)
+    assert [g.kind for g in found] == ["flow_fan_out"]
 
 
 def test_money_kept_back_or_moved_on_too_late_breaks_the_chain():
