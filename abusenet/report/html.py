@@ -230,7 +230,7 @@ def score_parts(ring: Any, member_scores: pd.Series) -> str | None:
     if structure != structure:
         return None
     if pooled != pooled:
-        return (f"Score {score:.3f} is the ring's structure score alone (this run has no "
+        return (f"Score {score:.3f} comes from the ring's structure alone (this run has no "
                 "account scores to pool).")
     scored = member_scores.dropna()
     members = (f"members' pooled score {pooled:.3f} (mean {scored.mean():.3f}, highest "

@@ -215,7 +215,7 @@ def test_score_parts_counts_unscored_members_as_zero():
     structure_only = pd.DataFrame({"score": [0.4], "member_score": [np.nan],
                                    "structure_score": [0.4]})
     text = score_parts(next(structure_only.itertuples(index=False)), pd.Series([0.4]))
-    assert text is not None and "structure score alone" in text
+    assert text is not None and "from the ring's structure alone" in text
     assert score_parts(next(pd.DataFrame({"score": [0.4]}).itertuples(index=False)),
                        pd.Series([0.4])) is None
 
