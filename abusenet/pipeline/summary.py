@@ -25,8 +25,8 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     console.print(f"Graph: {nodes}; {rels:,} relationships.", highlight=False)
     if result.info("rings").get("score_kind") == "structure":
         console.print(
-            "No labels: account and ring scores are structure scores (how surprising and dense "
-            "an account's ring is), a ranking, not probabilities.", highlight=False,
+            "No labels: account and ring scores are structure scores (how far chance is from "
+            "explaining an account's ring), a ranking, not probabilities.", highlight=False,
         )
     metrics = result.info("evaluate")
     if metrics:

@@ -21,7 +21,10 @@ Groups with the same members are merged (their kinds joined with ``+``); a group
 earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it. Every group then gets its
 null-model ``surprise`` (:mod:`graph.rings.null_model`), and groups below
 ``config.min_surprise`` (sharing that chance explains: a few of a restaurant's hundreds of
-reviewers) are dropped.
+reviewers) are dropped, except money-flow shapes (``flow_*`` kinds): under a configuration model
+of transfers a star or a cycle is common (honest transfers close many), so the null model does
+not single out laundering flows; their own searches judge them (time windows, one-off
+transfers), and without labels they are not reported unless significant (``significant``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windo
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
 from graph.rings.null_model import (
     anchors,
+    beyond_tree,
     entity_types,
     flow_log_chance,
     selection_log_count,
@@ -69,6 +73,7 @@ STRUCTURE_FEATURES = (
     "internal_flow",
     "depth",
     "surprise",
+    "significant",
 )
 
 
@@ -105,7 +110,8 @@ class RingCandidate:
         and ``d_e`` users of entity ``e``): near 0 for a household sharing one device, near 1 for
         a ring whose members share many entities nobody else uses; ``surprise`` = the
         null-model surprise (:mod:`graph.rings.null_model`; not in [0, 1]: about ``-log10`` of
-        the number of groups this tight chance would make).
+        the number of groups this tight chance would make); ``significant`` = 1.0 when
+        ``surprise >= config.min_surprise`` (flow shapes are kept either way), else 0.0.
     """
 
     ring_id: str
@@ -340,8 +346,8 @@ def _describe(
     group_degree = (membership @ degree_by_type) / sizes[:, None]
     chance = sharing_log_chance(shared, sizes, entity_degree, codes, group_degree,
                                 degree_by_type.sum(axis=0))
-    flow_chance = np.bincount(cand, weights=_masked_row_sums(flow_log_chance(flows), membership,
-                                                             rows, cand), minlength=len(groups))
+    flow_chance = beyond_tree(*_masked_entries(flow_log_chance(flows), membership, rows, cand),
+                              sizes.astype(np.int64))
     # accounts each account could be grouped with: every co-user of its entities (hubs
     # included, which the projection only samples), its counterparties and its other links
     co_users = (uses > 0).astype(np.float64) @ np.where(
@@ -367,7 +373,7 @@ def _describe(
     labels = np.asarray(entities.entities, dtype=object)
     shared, chance = shared.tocsr(), chance.tocsr()
     for i, (members, kind) in enumerate(groups):
-        if surprising[i] < cfg.min_surprise:
+        if surprising[i] < cfg.min_surprise and "flow_" not in kind:
             continue
         member_ids = sorted(ids[members])
         start, stop = shared.indptr[i], shared.indptr[i + 1]
@@ -386,6 +392,7 @@ def _describe(
             "internal_flow": float(internal_flow[i]),
             "depth": float(depth[i]),
             "surprise": float(surprising[i]),
+            "significant": float(surprising[i] >= cfg.min_surprise),
         }
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
                                         evidence[: cfg.max_evidence], features))
@@ -397,6 +404,22 @@ def _row_values(matrix: sp.csr_matrix, row: int, cols: np.ndarray) -> np.ndarray
     start, stop = matrix.indptr[row], matrix.indptr[row + 1]
     lookup = dict(zip(matrix.indices[start:stop], matrix.data[start:stop], strict=True))
     return np.fromiter((lookup.get(c, 0.0) for c in cols), dtype=np.float64, count=len(cols))
+
+
+def _masked_entries(
+    matrix: sp.csr_matrix, mask: sp.csr_matrix, rows: np.ndarray, cand: np.ndarray,
+    chunk: int = 500_000,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stored values of ``matrix[rows[k]]`` in the columns set in ``mask[cand[k]]``, over
+    all member entries ``k``, and the ``cand[k]`` of each, ``chunk`` entries at a time."""
+    matrix, mask = matrix.tocsr(), mask.tocsr()
+    values, owners = [np.zeros(0)], [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(rows), chunk):
+        stop = start + chunk
+        part = matrix[rows[start:stop]].multiply(mask[cand[start:stop]]).tocoo()
+        values.append(np.asarray(part.data, np.float64))
+        owners.append(np.asarray(cand[start:stop])[part.row])
+    return np.concatenate(values), np.concatenate(owners)
 
 
 def _masked_row_sums(

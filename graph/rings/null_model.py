@@ -18,7 +18,8 @@ For a group of ``k`` accounts, the log10 chance of its structure is the sum of
   ``k g C(k, m_e) p_e^m_e`` (union bounds, so the chance is overestimated and the surprise
   conservative), capped at 1;
 * per internal pair of accounts with a transfer either way (once, whatever the direction: trust
-  and payment networks are reciprocal by nature): ``log10 min(1, c_a c_b / (2 P))``.
+  and payment networks are reciprocal by nature), beyond the ``k - 1`` likeliest (a spanning
+  tree's worth, :func:`beyond_tree`): ``log10 min(1, c_a c_b / (2 P))``.
 
 The group is picked from the anchor's users, which share it by definition, so the anchor counts
 by the number of ways to pick them, not by its chance (:func:`selection_log_count`). Without
@@ -29,9 +30,8 @@ about ``-log10`` of the number of groups this tight that chance alone would make
 null one shared entity never surprises (the users of one device are a group by definition,
 whatever their number): five of a restaurant's 240 reviewers score far below 0, and so does a
 pair on one device; five accounts sharing a device and a card nobody else uses score far above
-it. Money flows are the weak part: internal transfers are summed over all pairs, so a fan
-star among accounts that hardly transfer otherwise scores high although a configuration model
-makes such stars often.
+it, and so does a group of accounts transferring among themselves far more than to others; a
+star of transfers (one account's counterparties) does not.
 
 Everything is vectorised over the (group, entity) and (group, member) entries: no Python loop
 per group or member.
@@ -127,6 +127,28 @@ def flow_log_chance(flows: sp.csr_matrix) -> sp.csr_matrix:
     coo = pairs.tocoo()
     value = np.minimum(np.log10(degree[coo.row] * degree[coo.col] / (2.0 * total)), 0.0)
     return sp.csr_matrix((value, (coo.row, coo.col)), shape=pairs.shape)
+
+
+def beyond_tree(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per group: the sum of its internal transfer pairs' log10 chances (``values``, one per
+    pair, ``group`` its group) less the ``k - 1`` likeliest (the most a spanning tree could
+    take, so the rest is a conservative count of the links beyond one).
+
+    A connected group needs ``k - 1`` links whatever it is; the number of groups the search
+    could grow (:func:`selection_log_count`) already pays for them. Only links beyond those are
+    evidence: a star of one-off transfers has none, a cycle one.
+    """
+    sizes = np.asarray(sizes)
+    out = np.zeros(len(sizes))
+    if len(values) == 0:
+        return out
+    order = np.lexsort((-np.asarray(values), group))
+    grouped, ordered = np.asarray(group)[order], np.asarray(values)[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(grouped)) + 1]
+    rank = np.arange(len(grouped)) - np.repeat(starts, np.diff(np.r_[starts, len(grouped)]))
+    keep = rank >= sizes[grouped] - 1
+    np.add.at(out, grouped[keep], ordered[keep])
+    return out
 
 
 def anchors(shared: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray | None = None

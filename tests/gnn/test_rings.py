@@ -36,15 +36,14 @@ def test_contract_columns_and_types():
     assert np.isnan(row["member_score"])
 
 
-def test_without_scores_significance_and_density_rank():
-    # deep and flowing but unsurprising and loose, against surprising and dense
-    loose = _candidate(["a", "b", "c"], depth=0.9, internal_flow=1.0, surprise=1.0, density=0.3)
-    tight = _candidate(["x", "y", "z"], depth=0.2, surprise=30.0, density=0.9)
+def test_without_scores_significance_ranks():
+    # deep, flowing and dense but unsurprising, against surprising
+    loose = _candidate(["a", "b", "c"], depth=0.9, internal_flow=1.0, surprise=1.0, density=0.9)
+    tight = _candidate(["x", "y", "z"], depth=0.2, surprise=30.0, density=0.3)
     rings = score_rings([loose, tight])
     assert rings["ring_id"].tolist() == [tight.ring_id, loose.ring_id]
-    assert rings["score"].tolist() == pytest.approx([0.5 * 30 / 40 + 0.5 * 0.9,
-                                                     0.5 * 1 / 11 + 0.5 * 0.3])
-    assert rings["surprise"].tolist() == [30.0, 1.0] and rings["density"].tolist() == [0.9, 0.3]
+    assert rings["score"].tolist() == pytest.approx([30 / 40, 1 / 11])
+    assert rings["surprise"].tolist() == [30.0, 1.0] and rings["density"].tolist() == [0.3, 0.9]
 
 
 def test_account_scores_lift_a_ring_of_risky_members():

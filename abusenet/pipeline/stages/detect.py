@@ -52,8 +52,8 @@ def train_stage(
 #: ``model_version`` of results ranked by ring structure alone (a run without labels).
 STRUCTURE_ONLY = "structure-only"
 #: ``score_kind`` of ``account_scores.parquet``: calibrated probabilities of a trained model, or
-#: structure scores (a run without labels: the significance and density of the account's best
-#: ring, a ranking, not a probability).
+#: structure scores (a run without labels: the significance of the account's best ring, a
+#: ranking, not a probability).
 PROBABILITY, STRUCTURE = "probability", "structure"
 
 
@@ -109,8 +109,8 @@ def structure_score_stage(
 ) -> dict[str, Any]:
     """Scores without labels: rank the candidates by structure alone -> ``out/*_scores.parquet``.
 
-    An account scores the structure score (:func:`gnn.rings.unlabelled_scores`: significance
-    and density) of the best ring it belongs to (0 outside every ring), ``score_kind``
+    An account scores the structure score (:func:`gnn.rings.unlabelled_scores`: significance)
+    of the best reported ring it belongs to (0 outside every one), ``score_kind``
     :data:`STRUCTURE`: a ranking, not a probability; an entity scores the shrunk mean of its
     accounts' scores, as with a trained model.
     """
@@ -121,8 +121,8 @@ def structure_score_stage(
 
     snapshot = read_snapshot(snapshot_dir)
     ids = snapshot.nodes[ACCOUNT]["id"].astype(str)
-    rings = score_rings(read_candidates(candidates_path), None, None,
-                        **scoring.score_rings_kwargs())
+    rings = _significant(score_rings(read_candidates(candidates_path), None, None,
+                                     **scoring.score_rings_kwargs()))
     assigned = assign_rings(pd.DataFrame({"account_id": ids, "score": 0.0}), rings)
     best = rings.set_index("ring_id")["score"]
     accounts = pd.DataFrame({
@@ -140,11 +140,11 @@ def rings_stage(
     """Score and rank the candidates with the account scores; give each account its best ring.
 
     With probabilities (a trained model), rings scoring at least ``scoring.min_score`` are
-    reported. With structure scores (no labels), every candidate is reported, ranked by its
-    structure score: the candidates are the groups the null model finds significant
-    (``RingConfig.min_surprise``), and a structure score is no probability to hold to a
-    threshold. Writes ``out/rings.parquet`` (every column of :func:`gnn.rings.score_rings`) and
-    ``out/account_scores.parquet`` (``account_id, score, ring_id, score_kind``).
+    reported. With structure scores (no labels), every ring the null model finds significant
+    (``RingConfig.min_surprise``) is reported, ranked by its structure score: a structure score
+    is no probability to hold to a threshold. Writes ``out/rings.parquet`` (every column of
+    :func:`gnn.rings.score_rings`) and ``out/account_scores.parquet`` (``account_id, score,
+    ring_id, score_kind``).
     """
     from gnn.rings import assign_rings, score_rings
 
@@ -155,7 +155,9 @@ def rings_stage(
     rings = score_rings(read_candidates(candidates_path), None,
                         None if structure else accounts[["account_id", "score"]],
                         **scoring.score_rings_kwargs())
-    if not structure:
+    if structure:
+        rings = _significant(rings)
+    else:
         # Candidates are generous by design (households and offices among them); only rings
         # scoring at least min_score are reported and handed to accounts.
         rings = rings[rings["score"] >= scoring.min_score].reset_index(drop=True)
@@ -174,6 +176,13 @@ def rings_stage(
             "size": int(top["size"].iloc[0]),
         },
     }
+
+
+def _significant(rings: pd.DataFrame) -> pd.DataFrame:
+    """The rings the null model finds significant (all, from candidates written before it)."""
+    if "significant" not in rings:
+        return rings
+    return rings[rings["significant"] >= 1.0].reset_index(drop=True)
 
 
 def evaluate_stage(

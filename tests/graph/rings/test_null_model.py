@@ -10,6 +10,7 @@ from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.null_model import (
     anchors,
+    beyond_tree,
     flow_log_chance,
     log10_choose,
     selection_log_count,
@@ -62,6 +63,14 @@ def test_reciprocal_transfers_count_once():
     chance = flow_log_chance(flows)
     assert chance.nnz == 2  # (0, 1) once, although it runs both ways, and (1, 2)
     assert np.allclose(sorted(chance.data), sorted([np.log10(1 * 2 / 4), np.log10(2 * 1 / 4)]))
+
+
+def test_only_links_beyond_a_spanning_tree_are_evidence():
+    # group 0: a star of 4 (3 links, all a tree needs); group 1: a triangle (one link beyond)
+    values = np.array([-3.0, -4.0, -5.0, -1.0, -6.0, -2.0])
+    group = np.array([0, 0, 0, 1, 1, 1])
+    assert beyond_tree(values, group, np.array([4, 3])).tolist() == [0.0, -6.0]
+    assert beyond_tree(np.zeros(0), np.zeros(0, dtype=np.int64), np.array([3])).tolist() == [0.0]
 
 
 def _merchant_world(seed: int = 0):
