@@ -57,6 +57,10 @@ def configure_logging(level: int) -> None:
     root.setLevel(LIBRARY_LEVEL)
     for package in PROJECT_PACKAGES:
         logging.getLogger(package).setLevel(level)
+    # The driver logs every retried transaction ("... will be retried") and its own connection
+    # errors; abusenet reports the outcome in one line of its own, so those show only with -vv.
+    logging.getLogger("neo4j").setLevel(LIBRARY_LEVEL if level <= logging.DEBUG
+                                        else logging.CRITICAL)
 
 
 class _StderrHandler(RichHandler):

@@ -71,3 +71,13 @@ def test_every_command_spells_the_progress_switch_the_same(path: str, param) -> 
 def test_the_commands_with_progress_bars_have_the_switch() -> None:
     assert {path for path, _ in _commands_with_progress()} >= {
         "abusenet ingest", "abusenet synth", "abusenet load", "abusenet run", "abusenet score"}
+
+
+@pytest.mark.parametrize(("verbose", "shown"), [(0, False), (1, False), (2, True)])
+def test_the_drivers_retry_warnings_show_only_with_vv(verbose: int, shown: bool) -> None:
+    from abusenet.logs import configure_logging
+
+    configure_logging(level_for(verbose, None))
+    driver = logging.getLogger("neo4j.pool")
+    assert driver.isEnabledFor(logging.WARNING) is shown
+    assert logging.getLogger("graph.store").isEnabledFor(logging.WARNING)
