@@ -21,8 +21,8 @@ Only accounts with at most ``max_degree`` transfer pairs in and out are searched
 marketplaces are not mules, and the pair join stays linear in the transfers). Weakly connected
 groups of linked transfers are candidates (cut to the transfers within ``span_s`` around their
 money-weighted median time), labelled by shape: ``flow_bipartite`` (two or more senders and two
-or more receivers of ``min_fan`` linked transfers, dense), ``flow_gather_scatter`` (one account
-both gathers and scatters), ``flow_scatter_gather`` (one scatters, another gathers),
+or more other receivers of two or more linked transfers each, dense), ``flow_gather_scatter``
+(one account both gathers and scatters), ``flow_scatter_gather`` (one scatters, another gathers),
 ``flow_fan_out``, ``flow_fan_in``, and ``flow_chain`` (a path of at least ``chain_min_pass``
 pass-through accounts); every shape passes money through at least ``min_pass`` accounts (a
 fan's hub and a leaf that moves the money on: an ordinary payer who spends what came in on a
@@ -214,7 +214,10 @@ def _linked_flows(moves: pd.DataFrame, cash_outs: pd.DataFrame, n: int, cfg: Typ
     leaving = out_window.drop_duplicates("b")
     passed_out = np.bincount(leaving["acct"], weights=leaving["x_b"], minlength=n)
     cashed = cash.iloc[np.flatnonzero(linked[n_moves:])]
-    return linked[:n_moves], passed_in, passed_out, cashed
+    # busy accounts are neither mules nor members: through a popular payee, every ring whose
+    # mules happen to pay it would join one group
+    members = small[moves["src"].to_numpy()] & small[moves["dst"].to_numpy()]
+    return linked[:n_moves] & members, passed_in, passed_out, cashed
 
 
 def _received_until(incoming: pd.DataFrame, acct: np.ndarray, ts: np.ndarray, side: str
@@ -256,7 +259,8 @@ def _typed_group(rows: np.ndarray, edge: pd.DataFrame, passed_in: np.ndarray,
     senders = out_deg.index[out_deg >= 2].to_numpy()
     receivers = in_deg.index[in_deg >= 2].to_numpy()
     density = len(inside) / max(len(senders) * len(receivers), 1)
-    if len(scatter) >= 2 and len(gather) >= 2 and density >= cfg.bipartite_min_density:
+    if (len(senders) >= 2 and len(receivers) >= 2 and not len(np.intersect1d(senders, receivers))
+            and density >= cfg.bipartite_min_density):
         kind, hubs = "flow_bipartite", np.union1d(senders, receivers)
     elif len(np.intersect1d(scatter, gather)):
         kind = "flow_gather_scatter"
