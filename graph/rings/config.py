@@ -59,7 +59,7 @@ class RingConfig:
         the test seeds.
     flow_pass_max_degree
         Accounts with more transfer pairs than this in or out (merchants, marketplaces, payroll)
-        are not searched as pass-through accounts.
+        are neither pass-through accounts nor members of a typology.
     flow_span_s
         A typology is cut to the linked transfers within this many seconds (7 days) around
         their money-weighted median time.
