@@ -13,10 +13,10 @@ the first half trains, the second is held out.
 * ``xgb``: XGBoost on each account's own features (:func:`own_features`: uses and distinct
   entities per relation, mean / max / min degree of its entities, transfer in / out degrees);
   AUROC / AUPRC on the held-out half.
-* rings ``without labels``: every candidate the null model keeps
+* rings ``without labels``: every candidate the null model finds significant
   (:func:`graph.rings.candidates.find_ring_candidates`, default :class:`RingConfig`), ranked by
-  significance and density (``score_rings`` without account scores), as ``abusenet run``
-  reports them without labels; the account structure scores (each account's best ring's score)
+  significance (``score_rings`` without account scores), as ``abusenet run`` reports them
+  without labels; the account structure scores (each account's best ring's score)
   give ``auroc`` / ``auprc`` on the held-out half. ``with labels``: the candidates scored with
   the ``xgb`` account scores (trained on the first half), reported at ``score >= 0.5``, as
   ``abusenet run`` does with a model (with XGBoost standing in for the GNN, whose training does
@@ -211,8 +211,9 @@ def run(name: str) -> list[dict]:
         started = time.perf_counter()
         candidates = find_ring_candidates(snapshot, config)
         search = time.perf_counter() - started
-        if null == "on":
+        if null == "on":  # as abusenet run without labels: significant rings only
             unlabelled = score_rings(candidates)
+            unlabelled = unlabelled[unlabelled["significant"] >= 1.0]
         else:  # before the null model: structure features, reported at min_score 0.5
             old = score_rings(candidates)
             old["score"] = pd.Series(structure_scores(candidates),

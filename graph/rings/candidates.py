@@ -21,10 +21,11 @@ Groups with the same members are merged (their kinds joined with ``+``); a group
 earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it. Every group then gets its
 null-model ``surprise`` (:mod:`graph.rings.null_model`), and groups below
 ``config.min_surprise`` (sharing that chance explains: a few of a restaurant's hundreds of
-reviewers) are dropped, except money-flow shapes (``flow_*`` kinds): under a configuration model
-of transfers a star or a cycle is common (honest transfers close many), so the null model does
-not single out laundering flows; their own searches judge them (time windows, one-off
-transfers), and without labels they are not reported unless significant (``significant``).
+reviewers) are dropped, except groups tied by money flows: the flow shapes (``flow_*`` kinds)
+and groups sharing no entity. Under a configuration model of transfers stars and cycles are
+common (honest transfers close many), so the null model does not single out laundering flows;
+the flow searches (time windows, one-off transfers) and the scorer judge them, and without
+labels they are not reported unless significant (``significant``).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class RingCandidate:
         a ring whose members share many entities nobody else uses; ``surprise`` = the
         null-model surprise (:mod:`graph.rings.null_model`; not in [0, 1]: about ``-log10`` of
         the number of groups this tight chance would make); ``significant`` = 1.0 when
-        ``surprise >= config.min_surprise`` (flow shapes are kept either way), else 0.0.
+        ``surprise >= config.min_surprise`` (groups tied by flows are kept either way).
     """
 
     ring_id: str
@@ -373,7 +374,7 @@ def _describe(
     labels = np.asarray(entities.entities, dtype=object)
     shared, chance = shared.tocsr(), chance.tocsr()
     for i, (members, kind) in enumerate(groups):
-        if surprising[i] < cfg.min_surprise and "flow_" not in kind:
+        if surprising[i] < cfg.min_surprise and n_shared[i] > 0 and "flow_" not in kind:
             continue
         member_ids = sorted(ids[members])
         start, stop = shared.indptr[i], shared.indptr[i + 1]
