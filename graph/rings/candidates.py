@@ -379,8 +379,9 @@ def _describe(
         member_ids = sorted(ids[members])
         start, stop = shared.indptr[i], shared.indptr[i + 1]
         cols, counts = shared.indices[start:stop], shared.data[start:stop]
-        # rarest sharing first: the entities that make the group surprising
-        log_chance = _row_values(chance, i, cols)
+        # rarest sharing first: the entities that make the group surprising (``chance`` has
+        # the pattern of ``shared``)
+        log_chance = chance.data[start:stop]
         order = np.lexsort((-counts, log_chance))
         evidence = list(labels[cols[order[: cfg.max_evidence]]])
         evidence += internal_transfers.get(i, [])
@@ -398,13 +399,6 @@ def _describe(
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
                                         evidence[: cfg.max_evidence], features))
     return sorted(candidates, key=lambda c: c.ring_id)
-
-
-def _row_values(matrix: sp.csr_matrix, row: int, cols: np.ndarray) -> np.ndarray:
-    """``matrix[row, cols]`` as a dense array (0 where not stored)."""
-    start, stop = matrix.indptr[row], matrix.indptr[row + 1]
-    lookup = dict(zip(matrix.indices[start:stop], matrix.data[start:stop], strict=True))
-    return np.fromiter((lookup.get(c, 0.0) for c in cols), dtype=np.float64, count=len(cols))
 
 
 def _masked_entries(
