@@ -55,6 +55,9 @@ from graph.store.driver_load import BATCH_SIZE, WRITERS  # noqa: E402
 from graph.store.server import LocalNeo4j, Neo4jServerError, free_port  # noqa: E402
 from graph.store.writeback import write_scores  # noqa: E402
 
+#: The name of the benchmark's graph in the store.
+GRAPH = "bench"
+
 START = np.datetime64("2024-01-01T00:00:00", "us")
 DAY_US = 86_400 * 1_000_000
 
@@ -223,11 +226,11 @@ def bench_driver(snapshot: Snapshot, workdir: Path, args: argparse.Namespace,
     try:
         with connect(settings_of(server)) as store:
             cpu = cpu_seconds(server)
-            summary = load_snapshot(store, snapshot, mode="driver", batch_size=args.batch_size,
-                                    writers=args.writers)
+            summary = load_snapshot(store, snapshot, graph=GRAPH, mode="driver",
+                                    batch_size=args.batch_size, writers=args.writers)
             report["driver_first_load"] = rate(summary, cpu_seconds(server) - cpu)
             print("driver first load:", report["driver_first_load"], flush=True)
-            again = load_snapshot(store, snapshot, mode="driver", progress=False,
+            again = load_snapshot(store, snapshot, graph=GRAPH, mode="driver", progress=False,
                                   batch_size=args.batch_size, writers=args.writers)
             report["driver_reload_unchanged"] = {"seconds": round(again.seconds, 1),
                                                  "written": again.total_written}
@@ -248,7 +251,7 @@ def bench_bulk_and_queries(
         with connect(settings_of(server), server=server) as store:
             # The server restarts during the import: count this process and the import tool.
             cpu = cpu_seconds(None)
-            summary = load_snapshot(store, snapshot, mode="bulk", progress=False)
+            summary = load_snapshot(store, snapshot, graph=GRAPH, mode="bulk", progress=False)
             report["bulk_first_load"] = rate(summary, cpu_seconds(None) - cpu)
             print("bulk first load:", report["bulk_first_load"], flush=True)
             accounts = snapshot.nodes["Account"]["id"].to_numpy()
@@ -266,7 +269,7 @@ def bench_bulk_and_queries(
                 "score": rng.random(len(rings)), "size": [len(r) for r in rings],
                 "members": [list(accounts[r]) for r in rings], "kind": "shared_device",
             })
-            written = write_scores(store, scores, entity_scores, ring_table,
+            written = write_scores(store, scores, entity_scores, ring_table, graph=GRAPH,
                                    model_version="bench-v1")
             report["writeback"] = {"seconds": round(written.seconds, 1),
                                    "accounts": written.accounts_scored,
