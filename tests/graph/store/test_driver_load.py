@@ -12,6 +12,7 @@ from graph.snapshot import write_snapshot
 from graph.store import Neo4jStore, connect, load_snapshot
 from graph.store.connection import Neo4jSettings
 from graph.store.driver_load import ElementIds, _new_and_changed, _stale
+from graph.store.graphs import last_load, unfinished_warning
 from graph.store.server import LocalNeo4j, free_port
 from tests.conftest import _installed_jars
 
@@ -225,8 +226,12 @@ def test_server_stopped_mid_load_then_rerun_equals_a_clean_load(tmp_path) -> Non
         with connect(settings) as store:
             partial = counts(store).get("USED_DEVICE", 0)
             assert 0 < partial < 12_000
+            # The dead server could not be told: the load stays "running", and queries warn.
+            assert last_load(store, "default").status == "running"
+            assert "not complete" in unfinished_warning(store, "default")
             rerun = load_snapshot(store, snapshot, mode="driver", progress=False)
             assert rerun.written["USED_DEVICE"] == 12_000 - partial
+            assert unfinished_warning(store, "default") is None
             resumed = dump(store)
             store.write([("MATCH (n) DETACH DELETE n", {})])
             load_snapshot(store, snapshot, mode="driver", progress=False)
