@@ -22,8 +22,9 @@ earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it. Every group then
 null-model ``surprise`` (:mod:`graph.rings.null_model`), and groups below
 ``config.min_surprise`` (sharing that chance explains: a few of a restaurant's hundreds of
 reviewers) are dropped, except groups tied by money flows: the flow shapes (``flow_*`` kinds)
-and groups with internal transfers sharing no entity but hubs. Under a configuration model of transfers stars and cycles are
-common (honest transfers close many), so the null model does not single out laundering flows;
+and groups with internal transfers sharing no entity but hubs. Under a configuration model of
+transfers stars and cycles are common (honest transfers close many), so the null model does
+not single out laundering flows;
 the flow searches (time windows, one-off transfers) and the scorer judge them, and without
 labels they are not reported unless significant (``significant``).
 """
