@@ -132,3 +132,30 @@ def test_a_bad_graph_name_fails_before_any_work(synth, tmp_path, neo4j_settings,
                     "--quiet")
     assert_failed_cleanly(result, out, "--graph", "not a valid graph name")
     assert not out.exists()
+
+
+def test_the_load_stage_prunes_only_when_asked_and_within_the_limit(
+    tmp_path, neo4j_settings, neo4j_driver
+):
+    from abusenet.pipeline.errors import PipelineError
+    from abusenet.pipeline.stages.neo4j import neo4j_load_stage
+    from graph.snapshot import write_snapshot
+    from tests.graph.store.helpers import investigation_snapshot
+
+    full = write_snapshot(investigation_snapshot(), tmp_path / "full")
+    smaller = investigation_snapshot()
+    smaller.nodes["Account"] = smaller.nodes["Account"].iloc[:5]  # a6 goes
+    smaller.labels = smaller.labels[smaller.labels["account_id"] != "a6"]
+    part = write_snapshot(smaller, tmp_path / "part")
+    first = neo4j_load_stage(neo4j_settings, full, graph="g", progress=False)
+    assert first["graph"] == "g" and first["written"] == 19 and first["fingerprint"]
+    kept = neo4j_load_stage(neo4j_settings, part, graph="g", progress=False)
+    assert (kept["stale"], kept["deleted"]) == (1, 0)
+    with pytest.raises(PipelineError, match=r"would delete 1 of its 19 .*more than the 1%"):
+        neo4j_load_stage(neo4j_settings, part, graph="g", prune=True, max_prune_fraction=0.01,
+                         progress=False)
+    pruned = neo4j_load_stage(neo4j_settings, part, graph="g", prune=True, progress=False)
+    assert (pruned["stale"], pruned["deleted"]) == (0, 1)
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (a:Account {graph: 'g'}) RETURN count(a) AS n")
+    assert records[0]["n"] == 5
