@@ -204,8 +204,7 @@ def _check_prune(
             f"pruning graph {graph!r} would delete {total:,} of its {stored:,} nodes and "
             f"relationships ({share:.1%}: {what}), more than the {limit:.0%} allowed; the load "
             "itself finished and nothing was deleted. If the snapshot is right, prune with "
-            "--force (or raise neo4j.prune_max_fraction); if it is another dataset, load it "
-            "under its own --graph name"
+            "--force; if it is another dataset, load it under its own --graph name"
         )
     logger.warning("pruning graph %r: deleting %s (%.1f%% of the graph), rows an earlier load "
                    "wrote that the snapshot no longer has", graph, what, 100 * share)
