@@ -34,6 +34,7 @@ from abusenet.pipeline.stages.files import (
     SNAPSHOT,
     TRAIN_LABELS,
 )
+from abusenet.report.html import top_ring_query
 from graph.store.load import MAX_PRUNE_FRACTION
 from ingest.mapping import Mapping
 
@@ -322,7 +323,6 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
         "report", "write report.html",
         lambda out: report.report_stage(
             out,
-            title=f"abusenet report: {request.out_dir.name}",
             run_facts=_run_facts(run),
             ingest=run.cache.info("ingest"),
             graph=run.cache.info("snapshot"),
@@ -336,6 +336,7 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
             explanations_path=run.output("explain", EXPLANATIONS) if run.explaining else None,
             neo4j=None if neo4j_uri is None else {
                 "uri": neo4j_uri, "browser_url": request.browser_url or "",
+                "query": top_ring_query(request.graph_name),
             },
             top_rings=settings.top_rings,
             top_entities=settings.top_entities,
@@ -373,6 +374,7 @@ def _run_facts(run: PlannedRun) -> dict[str, Any]:
         "mapping": str(request.mapping),
         "labels": str(request.labels) if request.labels else "none",
         "output directory": str(request.out_dir),
+        "graph": request.graph_name,
     }
     if request.model_dir is None:
         facts["model"] = f"trained in this run: {cache.info('train').get('model_version')}"

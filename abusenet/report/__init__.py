@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 
 from abusenet.report.data import ReportData, report_title
-from abusenet.report.html import TOP_RING_QUERY, render_report
+from abusenet.report.html import TOP_RING_QUERY, render_report, top_ring_query
 from abusenet.report.subgraph import RingSubgraph, ring_subgraph
 
 __all__ = ["TOP_RING_QUERY", "ReportData", "RingSubgraph", "build_report", "render_report",
-           "report_title", "ring_subgraph"]
+           "report_title", "ring_subgraph", "top_ring_query"]
 
 
 def build_report(data: ReportData, path: str | os.PathLike[str]) -> Path:

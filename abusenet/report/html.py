@@ -32,6 +32,18 @@ TOP_RING_QUERY = (
     "RETURN r, a, m, u, e"
 )
 
+
+def top_ring_query(graph: str | None = None) -> str:
+    """:data:`TOP_RING_QUERY` limited to one graph of the store, ready to paste in Neo4j Browser.
+
+    ``graph`` is a checked graph name (:func:`graph.store.graphs.graph_name`: letters, digits,
+    ``_ . -``), so it can stand in the text as a literal.
+    """
+    if graph is None:
+        return TOP_RING_QUERY
+    return TOP_RING_QUERY.replace(
+        "MATCH (r:Ring) WITH r", f"MATCH (r:Ring) WHERE r.graph = '{graph}' WITH r", 1)
+
 #: The structure measures shown under each drawn ring, when the ring table has them.
 STRUCTURE = ("density", "sharing", "exclusivity", "synchrony", "internal_flow")
 
