@@ -22,7 +22,8 @@ earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it. Every group then
 null-model ``surprise`` (:mod:`graph.rings.null_model`), and groups below
 ``config.min_surprise`` (sharing that chance explains: a few of a restaurant's hundreds of
 reviewers) are dropped, except groups tied by money flows: the flow shapes (``flow_*`` kinds)
-and groups with internal transfers sharing no entity but hubs. Under a configuration model of
+and groups sharing no entity (their counterparties, say) or, with internal transfers, none
+but hubs. Under a configuration model of
 transfers stars and cycles are common (honest transfers close many), so the null model does
 not single out laundering flows;
 the flow searches (time windows, one-off transfers) and the scorer judge them, and without
@@ -375,7 +376,8 @@ def _describe(
     labels = np.asarray(entities.entities, dtype=object)
     shared, chance = shared.tocsr(), chance.tocsr()
     for i, (members, kind) in enumerate(groups):
-        by_flows = "flow_" in kind or (anchor[i] < 0 and internal_flow[i] > 0)
+        by_flows = "flow_" in kind or (anchor[i] < 0 and (internal_flow[i] > 0
+                                                         or n_shared[i] == 0))
         if surprising[i] < cfg.min_surprise and not by_flows:
             continue
         member_ids = sorted(ids[members])
