@@ -74,7 +74,8 @@ def test_run_writes_every_contract_file_with_its_schema(finished):
     rings = pd.read_parquet(out / "rings.parquet")
     assert len(rings) > 0 and rings["score"].is_monotonic_decreasing
     # chance explains no reported ring (money-flow shapes are judged by their own searches)
-    by_flows = rings["kind"].str.contains("flow_") | (rings["internal_flow"] > 0)
+    by_flows = (rings["kind"].str.contains("flow_") | (rings["internal_flow"] > 0)
+                | (rings["sharing"] == 0))
     assert ((rings["surprise"] >= 2.0) | by_flows).all()
     assert (rings["significant"] == (rings["surprise"] >= 2.0)).all()
     assert (rings["size"] == rings["members"].map(len)).all()
