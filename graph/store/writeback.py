@@ -6,7 +6,7 @@ it. A run is identified by ``(model_version, scored_at)``. Writing a run
 
 1. sets ``risk_score``, ``model_version`` and ``scored_at`` on every scored account and entity;
 2. upserts one ``(:Ring {graph, id, score, size, kind, evidence, detected_at, model_version})``
-   per ring
+   per ring, with its sub-scores (:data:`RING_SUBSCORES`) where the rings table has them
    and replaces its ``(:Account)-[:MEMBER_OF]->(:Ring)`` edges, ring batch by ring batch, each
    batch in one transaction;
 3. then removes what earlier runs left: score properties on nodes this run did not score, and
@@ -50,6 +50,8 @@ _CLEAR_STALE_SCORES = (
 _UPSERT_RINGS = (
     "UNWIND $rings AS ring MERGE (r:Ring {graph: $graph, id: ring.id}) "
     "SET r.score = ring.score, r.size = ring.size, r.kind = ring.kind, r.evidence = ring.evidence, "
+    "r.surprise = ring.surprise, r.significant = ring.significant, r.density = ring.density, "
+    "r.structure_score = ring.structure_score, r.member_score = ring.member_score, "
     "r.detected_at = $scored_at, r.model_version = $model_version "
     "WITH r CALL (r) { MATCH (r)<-[m:MEMBER_OF]-() DELETE m } "
     "RETURN count(*) AS written"
@@ -173,6 +175,18 @@ def _score_rows(frame: pd.DataFrame, id_column: str) -> list[dict[str, object]]:
                                                          strict=True)]
 
 
+#: The sub-scores of a ring an investigator needs beside its score (``rings.parquet`` columns,
+#: each optional): null-model surprise and significance, density, structure and member scores.
+RING_SUBSCORES = ("surprise", "significant", "density", "structure_score", "member_score")
+
+
+def _number(value: object) -> float | None:
+    """A finite float, or ``None`` (the property is then left unset)."""
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
 def _write_rings(
     store: QueryRunner, rings_df: pd.DataFrame, run: dict[str, object], batch_size: int,
     summary: WritebackSummary,
@@ -186,6 +200,7 @@ def _write_rings(
             "size": int(ring.size),
             "kind": None if pd.isna(getattr(ring, "kind", None)) else str(ring.kind),
             "evidence": [str(e) for e in _as_list(getattr(ring, "evidence", None))],
+            **{name: _number(getattr(ring, name, None)) for name in RING_SUBSCORES},
         })
         members.append([{"account": m, "ring": str(ring.ring_id)} for m in ring_members])
     batch_rings: list[dict[str, object]] = []

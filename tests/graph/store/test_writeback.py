@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from graph.store import Neo4jStore, load_snapshot
-from graph.store.writeback import write_scores
+from graph.store.writeback import RING_SUBSCORES, write_scores
 
 from .helpers import RecordingRunner, dump, investigation_snapshot
 
@@ -37,8 +37,9 @@ def test_a_ring_and_its_members_are_written_in_one_transaction() -> None:
     assert len(ring_tx) == 1 and len(ring_tx[0]) == 3  # rings, members, drop the empty ones
     (_, rings), (_, members), (drop, _) = ring_tx[0]
     assert "NOT EXISTS" in drop and rings["graph"] == members["graph"] == "default"
+    no_sub_scores = dict.fromkeys(RING_SUBSCORES)  # the rings table has none of them
     assert rings["rings"] == [{"id": "r1", "score": 0.8, "size": 2, "kind": "shared_device",
-                               "evidence": ["Device:a1"]}]
+                               "evidence": ["Device:a1"], **no_sub_scores}]
     assert members["members"] == [{"account": "a1", "ring": "r1"},
                                   {"account": "a2", "ring": "r1"}]
 
@@ -145,3 +146,18 @@ def test_writing_a_run_into_one_graph_leaves_another_untouched(store: Neo4jStore
                      ("shop-a", "r1", "shop-a", "shop-a", "a2"),
                      ("shop-b", "r2", "shop-b", "shop-b", "a3"),
                      ("shop-b", "r2", "shop-b", "shop-b", "a4")]
+
+
+@pytest.mark.neo4j
+def test_a_rings_sub_scores_reach_its_node(store: Neo4jStore) -> None:
+    load_snapshot(store, investigation_snapshot(), mode="driver", progress=False)
+    rings = _rings(("r1", 0.9, ["a1", "a2"], "pair"), ("r2", 0.7, ["a4", "a5"], None))
+    rings["surprise"] = [3.5, np.nan]
+    rings["significant"] = [1.0, 0.0]
+    write_scores(store, _accounts({"a1": 0.9}), None, rings, model_version="v1",
+                 scored_at=V1_AT)
+    found = store.read("MATCH (r:Ring) RETURN r.id AS id, r.surprise AS surprise, "
+                       "r.significant AS significant, r.density AS density ORDER BY id")
+    assert found.column("surprise") == [3.5, None]  # a missing sub-score is left unset
+    assert found.column("significant") == [1.0, 0.0]
+    assert found.column("density") == [None, None]  # not in the table
