@@ -22,7 +22,9 @@ one), each a typed, read-only model:
     the detector's defaults checks its config without importing torch.
 ``neo4j`` (:class:`Neo4jConfig`)
     ``uri``, ``user``, ``database`` (never a password: use ``NEO4J_PASSWORD`` or the local
-    server's password file), ``load_mode`` for :func:`graph.store.load_snapshot`.
+    server's password file), ``load_mode`` for :func:`graph.store.load_snapshot`, and
+    ``prune_max_fraction``: the largest share of its graph a ``--prune`` deletes without
+    ``--force``.
 ``report`` (:class:`ReportConfig`)
     ``top_rings`` drawn in the report, ``top_entities`` listed per entity type, and
     ``explain_members``: how many of each drawn ring's riskiest members the model explains
@@ -46,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from gnn.labels import UnlabelledAsNegative
 from graph.rings.config import RingConfig
+from graph.store.load import MAX_PRUNE_FRACTION
 
 
 class Section(BaseModel):
@@ -90,6 +93,7 @@ class Neo4jConfig(Section):
     user: str | None = None
     database: str | None = None
     load_mode: Literal["auto", "driver", "bulk"] = "auto"
+    prune_max_fraction: float = Field(MAX_PRUNE_FRACTION, ge=0.0, le=1.0)
 
 
 class ReportConfig(Section):

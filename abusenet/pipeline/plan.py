@@ -35,7 +35,6 @@ from abusenet.pipeline.stages.files import (
     TRAIN_LABELS,
 )
 from abusenet.report.html import top_ring_query
-from graph.store.load import MAX_PRUNE_FRACTION
 from ingest.mapping import Mapping
 
 # The code each stage runs: editing the model reruns training and scoring, not ingest. Patterns
@@ -156,8 +155,7 @@ def neo4j_load_stage(run: PlannedRun) -> StageSpec | None:
         lambda out: neo4j.neo4j_load_stage(
             settings, run.snapshot, graph=request.graph_name, mode=run.config.neo4j.load_mode,
             prune=request.prune, force=request.force,
-            max_prune_fraction=getattr(run.config.neo4j, "prune_max_fraction",
-                                       MAX_PRUNE_FRACTION),
+            max_prune_fraction=run.config.neo4j.prune_max_fraction,
             progress=request.progress),
         key={"uri": settings.uri, "database": settings.database, "graph": request.graph_name,
              "prune": request.prune},
