@@ -13,8 +13,9 @@ the first half trains, the second is held out.
 * ``xgb``: XGBoost on each account's own features (:func:`own_features`: uses and distinct
   entities per relation, mean / max / min degree of its entities, transfer in / out degrees);
   AUROC / AUPRC on the held-out half.
-* rings ``without labels``: every candidate the null model finds significant
-  (:func:`graph.rings.candidates.find_ring_candidates`, default :class:`RingConfig`), ranked by
+* rings ``without labels``: the candidates the null model finds significant
+  (:func:`graph.rings.candidates.find_ring_candidates`, default :class:`RingConfig`) with a
+  surprise of at least ``ring_scoring.unlabelled_min_surprise``, ranked by
   significance (``score_rings`` without account scores), as ``abusenet run`` reports them
   without labels; the account structure scores (each account's best ring's score)
   give ``auroc`` / ``auprc`` on the held-out half. ``with labels``: the candidates scored with
@@ -44,6 +45,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from abusenet.pipeline.config import RingScoringConfig
+from abusenet.pipeline.stages.detect import reported_without_labels
 from gnn.rings import assign_rings, score_rings, structure_scores
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
@@ -211,9 +214,9 @@ def run(name: str) -> list[dict]:
         started = time.perf_counter()
         candidates = find_ring_candidates(snapshot, config)
         search = time.perf_counter() - started
-        if null == "on":  # as abusenet run without labels: significant rings only
-            unlabelled = score_rings(candidates)
-            unlabelled = unlabelled[unlabelled["significant"] >= 1.0]
+        if null == "on":  # as abusenet run without labels: significant, surprising enough
+            unlabelled = reported_without_labels(
+                score_rings(candidates), RingScoringConfig().unlabelled_min_surprise)
         else:  # before the null model: structure features, reported at min_score 0.5
             old = score_rings(candidates)
             old["score"] = pd.Series(structure_scores(candidates),

@@ -80,10 +80,15 @@ class RingScoringConfig(Section):
     fragment_share: float = 0.8
     fragment_factor: float = 0.5
     min_score: float = 0.5
+    #: Without labels a ring is reported when its null-model surprise reaches this. Chosen on a
+    #: generated 10k world (seed 3, never the demo's seed 0): 855 significant rings held 33 % of
+    #: all accounts at member precision 0.08; at 25, 43 rings, member precision 0.49, 75 % of the
+    #: abusers in a reported ring.
+    unlabelled_min_surprise: float = 25.0
 
     def score_rings_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`gnn.rings.score_rings` (all but ``min_score``)."""
-        return self.model_dump(exclude={"min_score"})
+        """The keyword arguments of :func:`gnn.rings.score_rings` (the reporting bars excluded)."""
+        return self.model_dump(exclude={"min_score", "unlabelled_min_surprise"})
 
 
 class Neo4jConfig(Section):

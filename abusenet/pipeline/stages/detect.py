@@ -121,8 +121,9 @@ def structure_score_stage(
 
     snapshot = read_snapshot(snapshot_dir)
     ids = snapshot.nodes[ACCOUNT]["id"].astype(str)
-    rings = _significant(score_rings(read_candidates(candidates_path), None, None,
-                                     **scoring.score_rings_kwargs()))
+    rings = reported_without_labels(
+        score_rings(read_candidates(candidates_path), None, None, **scoring.score_rings_kwargs()),
+        scoring.unlabelled_min_surprise)
     assigned = assign_rings(pd.DataFrame({"account_id": ids, "score": 0.0}), rings)
     best = rings.set_index("ring_id")["score"]
     accounts = pd.DataFrame({
@@ -140,11 +141,12 @@ def rings_stage(
     """Score and rank the candidates with the account scores; give each account its best ring.
 
     With probabilities (a trained model), rings scoring at least ``scoring.min_score`` are
-    reported. With structure scores (no labels), every ring the null model finds significant
-    (``RingConfig.min_surprise``) is reported, ranked by its structure score: a structure score
-    is no probability to hold to a threshold. Writes ``out/rings.parquet`` (every column of
-    :func:`gnn.rings.score_rings`) and ``out/account_scores.parquet`` (``account_id, score,
-    ring_id, score_kind``).
+    reported. With structure scores (no labels), the rings the null model finds significant
+    (``RingConfig.min_surprise``) with a surprise of at least
+    ``scoring.unlabelled_min_surprise`` are reported, ranked by their structure score: a
+    structure score is no probability to hold to ``min_score``. Writes ``out/rings.parquet``
+    (every column of :func:`gnn.rings.score_rings`) and ``out/account_scores.parquet``
+    (``account_id, score, ring_id, score_kind``).
     """
     from gnn.rings import assign_rings, score_rings
 
@@ -156,7 +158,7 @@ def rings_stage(
                         None if structure else accounts[["account_id", "score"]],
                         **scoring.score_rings_kwargs())
     if structure:
-        rings = _significant(rings)
+        rings = reported_without_labels(rings, scoring.unlabelled_min_surprise)
     else:
         # Candidates are generous by design (households and offices among them); only rings
         # scoring at least min_score are reported and handed to accounts.
@@ -178,11 +180,15 @@ def rings_stage(
     }
 
 
-def _significant(rings: pd.DataFrame) -> pd.DataFrame:
-    """The rings the null model finds significant (all, from candidates written before it)."""
+def reported_without_labels(rings: pd.DataFrame, min_surprise: float) -> pd.DataFrame:
+    """The rings reported without labels: significant, and at least ``min_surprise`` surprising.
+
+    Candidates written before the null model have neither column: all are kept.
+    """
     if "significant" not in rings:
         return rings
-    return rings[rings["significant"] >= 1.0].reset_index(drop=True)
+    keep = (rings["significant"] >= 1.0) & (rings["surprise"] >= min_surprise)
+    return rings[keep].reset_index(drop=True)
 
 
 def evaluate_stage(
