@@ -84,7 +84,18 @@ def render_report(data: ReportData) -> str:
     return _render("report.html", {
         "title": data.title, "sections": sections,
         "stamp": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "score_meaning": score_meaning(data.account_scores),
     })
+
+
+def score_meaning(account_scores: pd.DataFrame) -> str:
+    """What the account scores are: calibrated probabilities, or (no labels) a ranking."""
+    kinds = set(account_scores.get("score_kind", pd.Series(dtype=str)).dropna().astype(str))
+    if kinds == {"structure"}:
+        return ("This run had no labels: account scores are structure scores (the significance "
+                "of the account's best ring), a ranking in [0, 1], not probabilities; "
+                "higher = riskier.")
+    return "Scores are calibrated probabilities in [0, 1]; higher = riskier."
 
 
 def _render(template: str, context: dict[str, Any]) -> Markup:
@@ -152,7 +163,9 @@ def _quality(data: ReportData) -> dict[str, Any] | None:
 
 
 def _distributions(data: ReportData) -> dict[str, Any]:
-    shown = [("account score histogram",
+    structure = score_meaning(data.account_scores).startswith("This run had no labels")
+    shown = [("account structure score histogram (a ranking, not probabilities)" if structure
+              else "account score histogram",
               charts.score_histogram(data.account_scores["score"], data.evaluation))]
     if len(data.entity_scores):
         shown.append(("entity score histograms", charts.entity_histograms(data.entity_scores)))

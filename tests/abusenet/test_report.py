@@ -241,3 +241,15 @@ def test_the_legend_shows_every_entity_type_drawn_custom_ones_too(tmp_path):
     # The drawing uses the legend's colours.
     assert f'fill="{styles["Email"][0]}"' in html and f'fill="{styles["Address"][0]}"' in html
     assert legend_svg({}).count("<text") == 1
+
+
+@pytest.mark.parametrize(("kind", "said"), [
+    ("probability", "calibrated probabilities"),
+    ("structure", "structure scores"),
+])
+def test_the_report_says_what_the_account_scores_are(tmp_path, kind: str, said: str) -> None:
+    data = make_report_data(with_labels=kind == "probability")
+    data.account_scores = data.account_scores.assign(score_kind=kind)
+    text = build_report(data, tmp_path / "r.html").read_text()
+    assert said in text
+    assert ("not probabilities" in text) is (kind == "structure")
