@@ -24,7 +24,7 @@ one), each a typed, read-only model:
     ``uri``, ``user``, ``database`` (never a password: use ``NEO4J_PASSWORD`` or the local
     server's password file), ``load_mode`` for :func:`graph.store.load_snapshot`, and
     ``prune_max_fraction``: the largest share of its graph a ``--prune`` deletes without
-    ``--force``.
+    ``--force``; ``dump_before_prune``: dump the local server's database before a ``--prune``.
 ``report`` (:class:`ReportConfig`)
     ``top_rings`` drawn in the report, ``top_entities`` listed per entity type, and
     ``explain_members``: how many of each drawn ring's riskiest members the model explains
@@ -99,6 +99,7 @@ class Neo4jConfig(Section):
     database: str | None = None
     load_mode: Literal["auto", "driver", "bulk"] = "auto"
     prune_max_fraction: float = Field(MAX_PRUNE_FRACTION, ge=0.0, le=1.0)
+    dump_before_prune: bool = True
 
 
 class ReportConfig(Section):

@@ -156,6 +156,7 @@ def neo4j_load_stage(run: PlannedRun) -> StageSpec | None:
             settings, run.snapshot, graph=request.graph_name, mode=run.config.neo4j.load_mode,
             prune=request.prune, force=request.force,
             max_prune_fraction=run.config.neo4j.prune_max_fraction,
+            dump_before_prune=run.config.neo4j.dump_before_prune,
             progress=request.progress),
         key={"uri": settings.uri, "database": settings.database, "graph": request.graph_name,
              "prune": request.prune},

@@ -159,3 +159,29 @@ def test_the_load_stage_prunes_only_when_asked_and_within_the_limit(
     records, _, _ = neo4j_driver.execute_query(
         "MATCH (a:Account {graph: 'g'}) RETURN count(a) AS n")
     assert records[0]["n"] == 5
+
+
+def test_a_prune_on_the_local_server_dumps_its_database_first(
+    tmp_path, neo4j_server, neo4j_settings, neo4j_driver, monkeypatch
+):
+    from abusenet.pipeline.errors import PipelineError
+    from abusenet.pipeline.stages.neo4j import neo4j_load_stage
+    from graph.snapshot import write_snapshot
+    from tests.graph.store.helpers import investigation_snapshot
+
+    full = write_snapshot(investigation_snapshot(), tmp_path / "full")
+    neo4j_load_stage(neo4j_settings, full, graph="g", progress=False)
+    # A server abusenet does not manage cannot be dumped: said, and nothing is pruned.
+    with pytest.raises(PipelineError, match="not the local server"):
+        neo4j_load_stage(neo4j_settings, full, graph="g", prune=True, dump_before_prune=True,
+                         progress=False)
+    monkeypatch.setattr("graph.store.connection.default_neo4j_home", lambda: neo4j_server.home)
+    pruned = neo4j_load_stage(neo4j_settings, full, graph="g", prune=True,
+                              dump_before_prune=True, progress=False)
+    backup = pruned["backup"]
+    assert backup and backup.startswith(str(neo4j_server.home / "backups" / "g-"))
+    assert (neo4j_server.home / "backups").is_dir() and pruned["deleted"] == 0
+    assert neo4j_server.status().running  # started again after the dump
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (a:Account {graph: 'g'}) RETURN count(a) AS n")
+    assert records[0]["n"] == 6

@@ -16,25 +16,33 @@ from graph.store.load import MAX_PRUNE_FRACTION
 def neo4j_load_stage(
     settings: Neo4jSettings, snapshot_dir: Path, *, graph: str, mode: str = "auto",
     prune: bool = False, force: bool = False, max_prune_fraction: float = MAX_PRUNE_FRACTION,
-    progress: bool = True,
+    dump_before_prune: bool = False, progress: bool = True,
 ) -> dict[str, Any]:
     """Load (incrementally) the snapshot into Neo4j as graph ``graph``; idempotent, so it runs
     on every run. Other graphs in the store are never read or changed.
 
     The local server of ``abusenet neo4j install`` (when ``settings`` name it) enables the bulk
     import. ``prune``, ``force`` and ``max_prune_fraction`` are those of
-    :func:`graph.store.load.load_snapshot`.
+    :func:`graph.store.load.load_snapshot`. With ``prune`` and ``dump_before_prune``, the local
+    server's database is dumped first into ``<server home>/backups/<graph>-<UTC time>.dump``
+    (:func:`graph.store.server.backup.dump_database`; the server is stopped for it and started
+    again), so a prune can be undone with ``abusenet neo4j restore``.
 
     Raises
     ------
     PipelineError
-        When a prune is refused (it would delete more than ``max_prune_fraction``).
+        When a prune is refused (it would delete more than ``max_prune_fraction``), or a dump
+        before a prune is asked of a server abusenet does not manage.
     """
     from graph.store import connect, load_snapshot
     from graph.store.connection import local_server_for
     from graph.store.driver_load import PruneRefusedError
 
-    with connect(settings, server=local_server_for(settings)) as store:
+    server = local_server_for(settings)
+    backup = None
+    if prune and dump_before_prune:
+        backup = _dump_before_prune(server, settings, graph)
+    with connect(settings, server=server) as store:
         try:
             summary = load_snapshot(store, snapshot_dir, graph=graph, mode=mode,
                                     progress=progress, prune=prune, force=force,
@@ -50,7 +58,26 @@ def neo4j_load_stage(
         "deleted": int(sum(summary.deleted.values())),
         "fingerprint": summary.fingerprint,
         "seconds": round(summary.seconds, 2),
+        "backup": None if backup is None else str(backup),
     }
+
+
+def _dump_before_prune(server: Any, settings: Neo4jSettings, graph: str) -> Path:
+    """Dump the local server's database before a prune; the dump file's path."""
+    from datetime import UTC, datetime
+
+    from graph.store.connection import redact_uri
+    from graph.store.server.backup import dump_database
+
+    if server is None:
+        raise PipelineError(
+            f"neo4j.dump_before_prune: {redact_uri(settings.uri)} is not the local server of "
+            "`abusenet neo4j install`, so abusenet cannot dump it; back it up with your own "
+            "tools and rerun with neo4j.dump_before_prune=false, or run without --prune"
+        )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = server.home / "backups" / f"{graph}-{stamp}.dump"
+    return dump_database(server, target, database=settings.database).path
 
 
 def writeback_stage(
