@@ -1,8 +1,10 @@
-"""Node-level quality figures: AUROC, AUPRC, Recall@k, and mean ± std over splits."""
+"""Node-level quality figures: AUROC, AUPRC, Recall@k, calibration (Brier score, ECE and a
+reliability table), and mean ± std over splits."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
@@ -41,6 +43,61 @@ def node_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, float]:
         "auroc": auroc(y_true, score),
         "auprc": auprc(y_true, score),
         "recall_at_k": recall_at_k(y_true, score),
+    }
+
+
+def reliability(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> dict[str, Any]:
+    """How well scores read as probabilities: Brier score, ECE and a reliability table.
+
+    Parameters
+    ----------
+    y_true
+        Binary outcomes (1 = abusive).
+    score
+        Predicted probabilities in [0, 1], one per outcome.
+    n_bins
+        Equal-width score bins over [0, 1]; a score of exactly 1 falls in the last one.
+
+    Returns
+    -------
+    dict
+        ``count``; ``brier`` (mean squared error of the scores); ``ece`` (expected calibration
+        error: the count-weighted mean of ``|mean score - observed rate|`` over the bins);
+        ``bins``: one entry per non-empty bin with ``lower``, ``upper``, ``count``,
+        ``mean_score`` and ``observed_rate`` (the share of outcomes that are 1). ``brier`` and
+        ``ece`` are ``nan`` without outcomes.
+
+    Raises
+    ------
+    ValueError
+        If the two arrays differ in length, ``n_bins`` is below 1, or a score lies outside
+        [0, 1].
+    """
+    y_true = np.asarray(y_true, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    if y_true.shape != score.shape:
+        raise ValueError(f"reliability: {len(y_true)} outcomes but {len(score)} scores")
+    if n_bins < 1:
+        raise ValueError(f"reliability: n_bins must be at least 1, not {n_bins}")
+    if len(score) and (np.isnan(score).any() or score.min() < 0.0 or score.max() > 1.0):
+        raise ValueError("reliability: scores must be probabilities in [0, 1]")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.minimum((score * n_bins).astype(np.int64), n_bins - 1)
+    bins = []
+    ece = 0.0
+    for b in np.unique(which):
+        inside = which == b
+        mean_score, observed = float(score[inside].mean()), float(y_true[inside].mean())
+        ece += inside.sum() * abs(mean_score - observed)
+        bins.append({"lower": float(edges[b]), "upper": float(edges[b + 1]),
+                     "count": int(inside.sum()), "mean_score": mean_score,
+                     "observed_rate": observed})
+    count = len(score)
+    return {
+        "count": count,
+        "brier": float(np.mean((score - y_true) ** 2)) if count else float("nan"),
+        "ece": float(ece / count) if count else float("nan"),
+        "bins": bins,
     }
 
 

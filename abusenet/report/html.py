@@ -159,6 +159,25 @@ def _quality(data: ReportData) -> dict[str, Any] | None:
         "figures": [(name, _fraction(value)) for name, value in figures],
         "curves": curves,
         "validation": [(name, _fraction(value)) for name, value in validation.items()],
+        "calibration": _reliability_rows(metrics.get("calibration")),
+        "ring_calibration": _reliability_rows(rings.get("reliability")),
+    }
+
+
+def _reliability_rows(block: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A reliability block of ``metrics.json`` as table rows and headline figures."""
+    if not block or not block.get("bins"):
+        return None
+    rows = [(f"{b['lower']:.1f}–{b['upper']:.1f}", _number(b["count"]),
+             _fraction(b["mean_score"]), _fraction(b["observed_rate"]))
+            for b in block["bins"]]
+    return {
+        "rows": rows,
+        "figures": [("ECE", _fraction(block.get("ece"))), ("Brier", _fraction(block.get("brier")))],
+        "definition": block.get("definition"),
+        "known": _number(block.get("known")),
+        "unknown": _number(block.get("unknown")),
+        "abusive_share": _fraction(block.get("abusive_share")),
     }
 
 

@@ -8,7 +8,10 @@ Definitions (``J(A, B) = |A & B| / |A | B|``, the Jaccard index of two member se
 * ``top_precision`` = among the ``k`` highest-scored predicted rings (``k`` = the number of true
   rings unless given; fewer when fewer rings were predicted), the fraction that match some true
   ring. Two predicted rings may match the same true ring; both then count, so callers should
-  suppress near-duplicate predictions first (``gnn.rings.score_rings`` does).
+  suppress near-duplicate predictions first (``gnn.rings.score_rings`` does);
+* against account labels (no true rings), a ring is *abusive* when at least half of its
+  labelled members are labelled abusive, and *unknown* when none of its members is labelled
+  (:func:`ring_label_outcomes`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,61 @@ def ring_metrics(
         "n_predicted": float(len(ranked)),
         "n_true": float(len(truth)),
     }
+
+
+def ring_label_outcomes(
+    rings: pd.DataFrame, labels: pd.DataFrame, abusive_share: float = 0.5
+) -> pd.DataFrame:
+    """Whether each ring is abusive by its labelled members.
+
+    Parameters
+    ----------
+    rings
+        ``ring_id``, ``score`` and ``members`` (a list of account ids per ring).
+    labels
+        ``account_id, label`` (1 = abusive, 0 = benign); accounts not in it are unlabelled.
+    abusive_share
+        A ring is abusive when at least this share of its labelled members is abusive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ring, in the order given: ``ring_id``, ``score``, ``labelled`` (members with
+        a label), ``abusive_members`` and ``abusive`` (1.0 / 0.0; NaN when no member is
+        labelled: unknown).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, or an account is labelled twice with different labels.
+    """
+    for name, table, needed in (("rings", rings, ("ring_id", "score", "members")),
+                                ("labels", labels, ("account_id", "label"))):
+        missing = [c for c in needed if c not in table]
+        if missing:
+            raise ValueError(f"ring_label_outcomes: {name} lacks column(s) {missing}")
+    known = labels[["account_id", "label"]].drop_duplicates()
+    clash = known["account_id"][known["account_id"].duplicated()]
+    if len(clash):
+        raise ValueError(f"ring_label_outcomes: account {clash.iloc[0]!r} has two labels")
+    label = known.set_index(known["account_id"].astype(str))["label"]
+    exploded = rings[["ring_id", "members"]].explode("members")
+    member_label = exploded["members"].astype(str).map(label)
+    per_ring = pd.DataFrame({"ring_id": exploded["ring_id"], "label": member_label}).groupby(
+        "ring_id", sort=False)["label"].agg(["count", "sum"])
+    per_ring = per_ring.reindex(rings["ring_id"]).fillna(0.0)
+    labelled = per_ring["count"].to_numpy(np.int64)
+    abusive_members = per_ring["sum"].to_numpy(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        abusive = np.where(labelled > 0,
+                           (abusive_members >= abusive_share * labelled).astype(float), np.nan)
+    return pd.DataFrame({
+        "ring_id": rings["ring_id"].to_numpy(),
+        "score": rings["score"].to_numpy(np.float64),
+        "labelled": labelled,
+        "abusive_members": abusive_members,
+        "abusive": abusive,
+    })
 
 
 def _membership(groups: Sequence[Sequence[str]], ids: pd.Index) -> sp.csr_matrix:

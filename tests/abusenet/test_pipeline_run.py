@@ -274,3 +274,30 @@ def test_every_stage_code_scope_names_existing_code():
 
     scopes = [plan.INGEST_CODE, plan.SNAPSHOT_CODE, plan.GRAPH_CODE, plan.MODEL_CODE]
     assert len({code_fingerprint(scope) for scope in scopes}) == len(scopes)
+
+
+def test_metrics_hold_the_reliability_of_account_and_ring_scores(finished):
+    out, _ = finished
+    metrics = json.loads((out / "metrics.json").read_text())
+    calibration = metrics["calibration"]
+    assert calibration["count"] == metrics["labels"]
+    assert sum(b["count"] for b in calibration["bins"]) == metrics["labels"]
+    assert 0.0 <= calibration["ece"] <= 1.0 and 0.0 <= calibration["brier"] <= 1.0
+    holdout = pd.read_parquet(out / ".work" / "labels" / "holdout_labels.parquet")
+    label = dict(zip(holdout["account_id"].astype(str), holdout["label"], strict=True))
+    rings = pd.read_parquet(out / "rings.parquet")
+    known = []
+    for members, score in zip(rings["members"], rings["score"], strict=True):
+        labelled = [label[m] for m in members if m in label]
+        if labelled:
+            known.append((score, sum(labelled) >= len(labelled) / 2))
+    reliability = metrics["rings"]["reliability"]
+    assert reliability["rings"] == len(rings) == reliability["known"] + reliability["unknown"]
+    assert reliability["known"] == len(known) > 0
+    assert reliability["abusive_share"] == pytest.approx(np.mean([a for _, a in known]))
+    assert sum(b["count"] for b in reliability["bins"]) == len(known)
+    for b in reliability["bins"]:
+        inside = [(s, a) for s, a in known
+                  if b["lower"] <= s < b["upper"] or (s == b["upper"] == 1.0)]
+        assert b["count"] == len(inside)
+        assert b["observed_rate"] == pytest.approx(np.mean([a for _, a in inside]))

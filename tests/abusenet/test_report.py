@@ -253,3 +253,31 @@ def test_the_report_says_what_the_account_scores_are(tmp_path, kind: str, said: 
     text = build_report(data, tmp_path / "r.html").read_text()
     assert said in text
     assert ("not probabilities" in text) is (kind == "structure")
+
+
+def test_quality_section_shows_account_and_ring_reliability_tables(tmp_path):
+    data = make_report_data()
+    data.metrics["calibration"] = {
+        "count": 40, "brier": 0.05, "ece": 0.0412,
+        "bins": [{"lower": 0.0, "upper": 0.1, "count": 36, "mean_score": 0.031,
+                  "observed_rate": 0.0278},
+                 {"lower": 0.9, "upper": 1.0, "count": 4, "mean_score": 0.925,
+                  "observed_rate": 0.5}]}
+    data.metrics["rings"]["reliability"] = {
+        "definition": "a ring is abusive when <half> of its labelled members are",
+        "rings": 2, "known": 1, "unknown": 1, "abusive_share": 1.0, "count": 1,
+        "brier": 0.0081, "ece": 0.0911,
+        "bins": [{"lower": 0.9, "upper": 1.0, "count": 1, "mean_score": 0.9089,
+                  "observed_rate": 1.0}]}
+    html = build_report(data, tmp_path / "report.html").read_text()
+    quality = html[html.index('<section id="quality">'):html.index('<section id="scores">')]
+    assert "Account score reliability" in quality and "Ring score reliability" in quality
+    assert "ECE 0.041" in quality and "ECE 0.091" in quality
+    assert "0.9–1.0" in quality and "0.925" in quality and "0.909" in quality
+    assert "1 rings known, 1 unknown" in quality
+    assert "&lt;half&gt;" in quality
+
+
+def test_quality_section_without_reliability_blocks_has_no_reliability_tables(tmp_path):
+    html = build_report(make_report_data(), tmp_path / "report.html").read_text()
+    assert '<section id="quality">' in html and "score reliability" not in html

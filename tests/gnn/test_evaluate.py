@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gnn.evaluate import auprc, auroc, node_metrics, recall_at_k, summarize
+from gnn.evaluate import auprc, auroc, node_metrics, recall_at_k, reliability, summarize
 
 
 def test_perfect_and_reversed_rankings():
@@ -26,3 +26,34 @@ def test_single_class_gives_nan():
 def test_summarize_mean_and_std():
     summary = summarize([{"auroc": 0.8}, {"auroc": 0.9}])
     assert summary["auroc"] == pytest.approx((0.85, 0.05))
+
+
+def test_reliability_table_by_hand():
+    # Bin [0.1, 0.2): scores 0.1, 0.1, observed 1 of 2; bin [0.9, 1.0]: 0.9 and 1.0, both 1.
+    y = np.array([0, 1, 1, 1])
+    score = np.array([0.1, 0.1, 0.9, 1.0])
+    table = reliability(y, score)
+    assert table["count"] == 4
+    assert [(b["lower"], b["count"]) for b in table["bins"]] == [(0.1, 2), (0.9, 2)]
+    assert table["bins"][0]["observed_rate"] == 0.5
+    assert table["bins"][1]["mean_score"] == pytest.approx(0.95)
+    assert table["brier"] == pytest.approx((0.01 + 0.81 + 0.01 + 0.0) / 4)
+    assert table["ece"] == pytest.approx((2 * 0.4 + 2 * 0.05) / 4)
+
+
+def test_reliability_of_calibrated_scores_is_near_zero_and_of_overconfident_is_not():
+    rng = np.random.default_rng(0)
+    score = rng.uniform(size=20_000)
+    calibrated = (rng.uniform(size=score.size) < score).astype(int)
+    assert reliability(calibrated, score)["ece"] < 0.02
+    overconfident = np.where(score > 0.5, 0.99, 0.01)
+    assert reliability(calibrated, overconfident)["ece"] > 0.2
+
+
+def test_reliability_rejects_bad_input_and_is_nan_when_empty():
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        reliability([1], [1.5])
+    with pytest.raises(ValueError, match="2 outcomes but 1 scores"):
+        reliability([1, 0], [0.5])
+    empty = reliability([], [])
+    assert empty["count"] == 0 and np.isnan(empty["ece"]) and empty["bins"] == []

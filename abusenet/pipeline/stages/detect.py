@@ -200,16 +200,26 @@ def evaluate_stage(
     training: dict[str, Any] | None = None,
     what: str = "held-back labels",
 ) -> dict[str, Any]:
-    """Quality on the held-back labels -> ``out/metrics.json``; returns the same figures."""
-    from gnn.evaluate import node_metrics
+    """Quality on the held-back labels -> ``out/metrics.json``; returns the same figures.
+
+    Besides ranking figures, ``calibration`` holds the account scores' reliability
+    (:func:`gnn.evaluate.reliability`) and ``rings.reliability`` the reported rings' (see
+    :func:`ring_reliability`). Structure scores (no labels) are no probabilities: they get
+    neither block.
+    """
+    from gnn.evaluate import node_metrics, reliability
+    from ingest.files import write_text_atomic
 
     scores = pd.read_parquet(account_scores_path)
     holdout = pd.read_parquet(holdout_path)
+    rings = pd.read_parquet(rings_path)
     joined = holdout.merge(scores, on="account_id", how="left")
     y = joined["label"].to_numpy(np.int64)
     score = joined["score"].fillna(0.0).to_numpy(np.float64)
     in_ring = joined["ring_id"].notna().to_numpy()
     positives = int(y.sum())
+    probabilities = not (len(scores) and "score_kind" in scores
+                         and str(scores["score_kind"].iloc[0]) == STRUCTURE)
     metrics: dict[str, Any] = {
         "evaluated_on": what,
         "labels": int(len(y)),
@@ -218,16 +228,58 @@ def evaluate_stage(
         "precision_at_0_5": _precision(y, score >= 0.5),
         "recall_at_0_5": float(y[score >= 0.5].sum() / positives) if positives else float("nan"),
         "rings": {
-            "count": int(len(pd.read_parquet(rings_path, columns=["ring_id"]))),
+            "count": int(len(rings)),
             "positives_in_a_ring": float(y[in_ring].sum() / positives) if positives else None,
             "precision_of_ring_members": _precision(y, in_ring),
         },
     }
+    if probabilities:
+        metrics["calibration"] = reliability(y, np.clip(score, 0.0, 1.0))
+        metrics["rings"]["reliability"] = ring_reliability(rings, holdout)
     if training is not None:
         metrics["training"] = training
     metrics = _jsonable(metrics)
-    (out / METRICS).write_text(json.dumps(metrics, indent=2))
+    write_text_atomic(out / METRICS, json.dumps(metrics, indent=2))
     return metrics
+
+
+#: How ``rings.reliability`` in ``metrics.json`` decides a ring's outcome.
+RING_OUTCOME = ("a ring is abusive when at least half of its members labelled in the held-back "
+                "labels are abusive; rings with no such member are unknown")
+
+
+def ring_reliability(rings: pd.DataFrame, holdout: pd.DataFrame) -> dict[str, Any]:
+    """Whether reported ring scores read as the probability that a ring is abusive.
+
+    Parameters
+    ----------
+    rings
+        The reported rings (``ring_id``, ``score``, ``members``).
+    holdout
+        Held-back labels, ``account_id, label``.
+
+    Returns
+    -------
+    dict
+        ``definition`` (:data:`RING_OUTCOME`), ``rings``, ``known`` and ``unknown`` ring counts,
+        ``abusive_share`` (of the known rings), ``labelled_members_median`` (per known ring), and
+        :func:`gnn.evaluate.reliability` of the known rings' scores against their outcome
+        (``count``, ``brier``, ``ece``, ``bins``).
+    """
+    from gnn.evaluate import reliability
+    from graph.rings.metrics import ring_label_outcomes
+
+    outcomes = ring_label_outcomes(rings, holdout)
+    known = outcomes[outcomes["abusive"].notna()]
+    return {
+        "definition": RING_OUTCOME,
+        "rings": int(len(outcomes)),
+        "known": int(len(known)),
+        "unknown": int(len(outcomes) - len(known)),
+        "abusive_share": float(known["abusive"].mean()) if len(known) else None,
+        "labelled_members_median": float(known["labelled"].median()) if len(known) else None,
+        **reliability(known["abusive"].to_numpy(), known["score"].clip(0.0, 1.0).to_numpy()),
+    }
 
 
 def _precision(y: np.ndarray, chosen: np.ndarray) -> float | None:

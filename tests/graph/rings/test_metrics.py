@@ -3,7 +3,13 @@ import math
 import pandas as pd
 import pytest
 
-from graph.rings.metrics import jaccard_matrix, ring_metrics, rings_recovered, top_precision
+from graph.rings.metrics import (
+    jaccard_matrix,
+    ring_label_outcomes,
+    ring_metrics,
+    rings_recovered,
+    top_precision,
+)
 
 TRUTH = [["a", "b", "c", "d"], ["e", "f", "g"]]
 
@@ -37,3 +43,31 @@ def test_ring_metrics_ranks_by_score():
     assert figures["recovered"] == 1.0
     assert figures["top_precision"] == 1.0
     assert figures["n_predicted"] == 3
+
+
+def test_ring_label_outcomes_half_of_labelled_members_makes_a_ring_abusive():
+    rings = pd.DataFrame({
+        "ring_id": ["r1", "r2", "r3", "r4"],
+        "score": [0.9, 0.8, 0.7, 0.6],
+        "members": [["a", "b", "c"], ["d", "e", "f"], ["x", "y"], ["g", "h", "i"]],
+    })
+    labels = pd.DataFrame({"account_id": ["a", "b", "d", "e", "f", "g", "h", "i", "zz"],
+                           "label": [1, 0, 0, 0, 1, 1, 0, 0, 1]})
+    out = ring_label_outcomes(rings, labels)
+    assert out["ring_id"].tolist() == ["r1", "r2", "r3", "r4"]
+    assert out["labelled"].tolist() == [2, 3, 0, 3]
+    assert out["abusive_members"].tolist() == [1, 1, 0, 1]
+    # r1: 1 of 2 labelled abusive (half) -> abusive; r2, r4: 1 of 3 -> not; r3: unknown.
+    assert out["abusive"].iloc[[0, 1, 3]].tolist() == [1.0, 0.0, 0.0]
+    assert math.isnan(out["abusive"].iloc[2])
+    assert ring_label_outcomes(rings, labels, abusive_share=0.6)["abusive"].iloc[0] == 0.0
+
+
+def test_ring_label_outcomes_rejects_bad_input_and_handles_no_rings():
+    rings = pd.DataFrame({"ring_id": ["r1"], "score": [0.9], "members": [["a"]]})
+    with pytest.raises(ValueError, match="labels lacks column"):
+        ring_label_outcomes(rings, pd.DataFrame({"account_id": ["a"]}))
+    with pytest.raises(ValueError, match="'a' has two labels"):
+        ring_label_outcomes(rings, pd.DataFrame({"account_id": ["a", "a"], "label": [0, 1]}))
+    none = rings.iloc[:0]
+    assert ring_label_outcomes(none, pd.DataFrame({"account_id": ["a"], "label": [1]})).empty
