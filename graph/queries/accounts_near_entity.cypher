@@ -1,19 +1,26 @@
 // accounts_near_entity: accounts within k hops of a flagged device, payment method, IP or account.
 //
 // Parameters:
-//   $entity_type  string         Device, IP, PaymentMethod or Account
-//   $entity_id    string         the flagged entity's id (exact)
-//   $k            int     = 2    hops to walk, 1 to 4
-//   $limit        int     = 200  at most this many accounts
+//   $entity_type  string  one of Device|IP|PaymentMethod|Account  Device, IP, PaymentMethod or Account
+//   $entity_id    string  id of $entity_type  the flagged entity's id (exact)
+//   $k            int     = 2     in 1..4  hops to walk, 1 to 4
+//   $limit        int     = 200   in 1..1000  at most this many accounts
+//   $max_degree   int     = 500   in 1..5000  a node with more relationships is a hub: not expanded
+//   $max_nodes    int     = 20000  in 1..50000  at most this many nodes reached per hop
 //   $graph        string         the graph to search (default: the only one in the store)
 //
 // Device -> Account is 1 hop; an account sharing an IP with that account is 3 hops away.
 // Returns one row per account reached, nearest first: account_id, hops (the shortest distance),
-// risk_score, first_ts. The walk is breadth-first over every relationship except MEMBER_OF (ring
-// membership is a result, not evidence), so each node is visited once even around busy hubs.
+// risk_score, first_ts, truncated and hubs. The walk is breadth-first over every relationship
+// except MEMBER_OF (ring membership is a result, not evidence), so each node is visited once.
+// It is bounded: a hub (more than $max_degree relationships, e.g. an IP shared by thousands of
+// accounts) is not walked through but listed in hubs as `Type:id (degree)`; the flagged entity
+// itself, when a hub, is walked to its first $max_degree neighbours only; each hop keeps at most
+// $max_nodes nodes. truncated (the same on every row) is true when any of these cut the walk or
+// more than $limit accounts were reached.
 //
 // Neo4j Browser:
-//   :params {graph: 'demo', entity_type: 'Device', entity_id: 'dev-000017', k: 2, limit: 200}
+//   :params {graph: 'demo', entity_type: 'Device', entity_id: 'dev-000017', k: 2, limit: 200, max_degree: 500, max_nodes: 20000}
 CALL () {
   // One index lookup per label; a label cannot be a parameter.
   MATCH (start:Device {graph: $graph, id: $entity_id}) WHERE $entity_type = 'Device' RETURN start
@@ -24,35 +31,77 @@ CALL () {
   UNION
   MATCH (start:Account {graph: $graph, id: $entity_id}) WHERE $entity_type = 'Account' RETURN start
 }
+WITH start, COUNT { (start)-[:!MEMBER_OF]-() } AS degree
 CALL (start) {
-  OPTIONAL MATCH (start)-[:!MEMBER_OF]-(next)
-  WHERE $k >= 1 AND next <> start
-  RETURN collect(DISTINCT next) AS hop1
+  MATCH (start)-[:!MEMBER_OF]-(next)
+  WHERE next <> start
+  WITH DISTINCT next LIMIT $max_degree
+  RETURN collect(next) AS hop1
 }
+WITH start, hop1,
+     CASE WHEN degree > $max_degree
+          THEN [labels(start)[0] + ':' + start.id + ' (' + degree + ')'] ELSE [] END AS hubs0
 CALL (start, hop1) {
   UNWIND hop1 AS node
-  OPTIONAL MATCH (node)-[:!MEMBER_OF]-(next)
-  WHERE $k >= 2 AND next <> start AND NOT next IN hop1
-  RETURN collect(DISTINCT next) AS hop2
+  WITH node, COUNT { (node)-[:!MEMBER_OF]-() } AS degree
+  WHERE $k >= 2
+  WITH collect(CASE WHEN degree > $max_degree
+                    THEN labels(node)[0] + ':' + node.id + ' (' + degree + ')' END) AS hubs,
+       collect(CASE WHEN degree <= $max_degree THEN node END) AS open
+  CALL (open, start, hop1) {
+    UNWIND open AS node
+    MATCH (node)-[:!MEMBER_OF]-(next)
+    WHERE next <> start AND NOT next IN hop1
+    WITH DISTINCT next LIMIT $max_nodes
+    RETURN collect(next) AS hop2
+  }
+  RETURN hubs AS hubs1, hop2
 }
 CALL (start, hop1, hop2) {
   UNWIND hop2 AS node
-  OPTIONAL MATCH (node)-[:!MEMBER_OF]-(next)
-  WHERE $k >= 3 AND next <> start AND NOT next IN hop1 AND NOT next IN hop2
-  RETURN collect(DISTINCT next) AS hop3
+  WITH node, COUNT { (node)-[:!MEMBER_OF]-() } AS degree
+  WHERE $k >= 3
+  WITH collect(CASE WHEN degree > $max_degree
+                    THEN labels(node)[0] + ':' + node.id + ' (' + degree + ')' END) AS hubs,
+       collect(CASE WHEN degree <= $max_degree THEN node END) AS open
+  CALL (open, start, hop1, hop2) {
+    UNWIND open AS node
+    MATCH (node)-[:!MEMBER_OF]-(next)
+    WHERE next <> start AND NOT next IN hop1 AND NOT next IN hop2
+    WITH DISTINCT next LIMIT $max_nodes
+    RETURN collect(next) AS hop3
+  }
+  RETURN hubs AS hubs2, hop3
 }
 CALL (start, hop1, hop2, hop3) {
   UNWIND hop3 AS node
-  OPTIONAL MATCH (node)-[:!MEMBER_OF]-(next)
-  WHERE $k >= 4 AND next <> start AND NOT next IN hop1 AND NOT next IN hop2
-        AND NOT next IN hop3
-  RETURN collect(DISTINCT next) AS hop4
+  WITH node, COUNT { (node)-[:!MEMBER_OF]-() } AS degree
+  WHERE $k >= 4
+  WITH collect(CASE WHEN degree > $max_degree
+                    THEN labels(node)[0] + ':' + node.id + ' (' + degree + ')' END) AS hubs,
+       collect(CASE WHEN degree <= $max_degree THEN node END) AS open
+  CALL (open, start, hop1, hop2, hop3) {
+    UNWIND open AS node
+    MATCH (node)-[:!MEMBER_OF]-(next)
+    WHERE next <> start AND NOT next IN hop1 AND NOT next IN hop2 AND NOT next IN hop3
+    WITH DISTINCT next LIMIT $max_nodes
+    RETURN collect(next) AS hop4
+  }
+  RETURN hubs AS hubs3, hop4
 }
-UNWIND [[hop1, 1], [hop2, 2], [hop3, 3], [hop4, 4]] AS layer
-UNWIND layer[0] AS account
-WITH account, layer[1] AS hops
-WHERE account:Account
-RETURN account.id AS account_id, hops, account.risk_score AS risk_score,
-       account.first_ts AS first_ts
+WITH hubs0 + hubs1 + hubs2 + hubs3 AS hubs,
+     [layer IN [hop1, hop2, hop3, hop4] WHERE size(layer) >= $max_nodes] <> [] AS full,
+     [hop1, hop2, hop3, hop4][..$k] AS layers
+CALL (layers) {
+  UNWIND range(1, size(layers)) AS hops
+  UNWIND layers[hops - 1] AS account
+  WITH account, hops
+  WHERE account:Account
+  WITH account, hops ORDER BY hops, account.id LIMIT $limit + 1
+  RETURN collect({account: account, hops: hops}) AS reached
+}
+WITH reached, hubs, full OR hubs <> [] OR size(reached) > $limit AS truncated
+UNWIND reached[..$limit] AS row
+RETURN row.account.id AS account_id, row.hops AS hops, row.account.risk_score AS risk_score,
+       row.account.first_ts AS first_ts, truncated, hubs
 ORDER BY hops, account_id
-LIMIT $limit

@@ -1,8 +1,8 @@
 // evidence_path: the shortest links from an account to known-bad accounts.
 //
 // Parameters:
-//   $account_id  string       the account under review (exact id)
-//   $limit       int     = 5  at most this many known-bad accounts (nearest first)
+//   $account_id  string  id of Account  the account under review (exact id)
+//   $limit       int     = 5  in 1..100  at most this many known-bad accounts (nearest first)
 //   $graph       string       the graph to search (default: the only one in the store)
 //
 // Known-bad accounts carry label = 1 (from the snapshot's labels file). Paths go through shared

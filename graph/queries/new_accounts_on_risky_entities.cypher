@@ -4,7 +4,7 @@
 //   $since     datetime         accounts whose first_ts is at or after this (ISO-8601,
 //                               e.g. '2024-03-01' or '2024-03-01T12:00:00Z')
 //   $min_risk  float     = 0.5  entities whose risk_score (from the latest run) is at least this
-//   $limit     int       = 100  at most this many rows
+//   $limit     int       = 100  in 1..1000  at most this many rows
 //   $graph     string           the graph to search (default: the only one in the store)
 //
 // Returns one row per (new account, risky entity) link, riskiest entity first: account_id,

@@ -1,7 +1,7 @@
 // ring_of_account: the ring(s) an account belongs to, with all members and the entities they share.
 //
 // Parameters:
-//   $account_id  string  the account to look up (exact id)
+//   $account_id  string  id of Account  the account to look up (exact id)
 //   $graph       string  the graph to search (default: the only one in the store)
 //
 // Returns one row per ring holding the account, riskiest first: ring_id, score, kind, size,

@@ -1,8 +1,8 @@
 // shared_between: everything two accounts have in common.
 //
 // Parameters:
-//   $account_a  string  one account (exact id)
-//   $account_b  string  the other account (exact id)
+//   $account_a  string  id of Account  one account (exact id)
+//   $account_b  string  id of Account  the other account (exact id)
 //   $graph      string  the graph to search (default: the only one in the store)
 //
 // Returns one row per shared node or direct link: kind ('entity' for a device, IP, payment

@@ -1,7 +1,7 @@
 // top_rings: the highest-scoring rings of the latest detection run.
 //
 // Parameters:
-//   $limit      int    = 20   at most this many rings
+//   $limit      int    = 20   in 1..1000  at most this many rings
 //   $min_score  float  = 0.0  only rings scoring at least this
 //   $graph      string        the graph to search (default: the only one in the store)
 //

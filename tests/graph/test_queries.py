@@ -1,17 +1,21 @@
 import logging
 import re
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import neo4j
 import pandas as pd
 import pytest
 
 from graph.query_pack import (
+    MissingNodeError,
     QueryPackError,
     get_query,
     list_queries,
     parse_query,
     query_metadata,
+    run_pack_query,
     run_query,
 )
 from graph.store import Neo4jStore, Rows, load_snapshot
@@ -44,6 +48,7 @@ def test_bind_converts_command_line_strings_and_fills_defaults() -> None:
     query = get_query("accounts_near_entity")
     bound = query.bind({"entity_type": "Device", "entity_id": "d1", "k": "3"})
     assert bound == {"entity_type": "Device", "entity_id": "d1", "k": 3, "limit": 200,
+                     "max_degree": 500, "max_nodes": 20000,
                      "graph": None}  # None: the only graph in the store, found when it runs
     since = get_query("new_accounts_on_risky_entities").bind({"since": "2024-03-01"})
     assert since["since"].startswith("2024-03-01T00:00:00")
@@ -61,6 +66,39 @@ def test_bad_calls_get_clear_errors(name: str, params: dict, message: str) -> No
         get_query(name).bind(params)
 
 
+@pytest.mark.parametrize(("params", "message"), [
+    ({"k": "9"}, r"\$k must be between 1 and 4 .*got 9"),
+    ({"k": "0"}, r"\$k must be between 1 and 4"),
+    ({"limit": "5000"}, r"\$limit must be between 1 and 1000"),
+    ({"max_degree": "0"}, r"\$max_degree must be between 1 and 5000"),
+    ({"entity_type": "device"}, r"one of Device, IP, PaymentMethod, Account; got 'device' "
+                                r"\(did you mean Device\?\)"),
+    ({"entity_type": "Phone"}, r"one of Device, .*got 'Phone'$"),
+])
+def test_values_outside_the_documented_range_are_refused(params: dict, message: str) -> None:
+    with pytest.raises(QueryPackError, match=message):
+        get_query("accounts_near_entity").bind({"entity_type": "IP", "entity_id": "x", **params})
+
+
+def test_ids_are_trimmed_like_ingest_trims_them() -> None:
+    bound = get_query("accounts_near_entity").bind({"entity_type": " IP ",
+                                                    "entity_id": " 1.2.3.4\t"})
+    assert (bound["entity_type"], bound["entity_id"]) == ("IP", "1.2.3.4")
+    assert get_query("shared_between").bind({"account_a": " a1", "account_b": "a2 "})[
+        "account_a"] == "a1"
+
+
+def test_a_header_range_or_id_of_must_make_sense() -> None:
+    header = "// x: x\n//\n// Parameters:\n//   $graph  string  the graph\n"
+    ranged = parse_query("x", header + "//   $n  int  = 3  in 1..5  a number\nRETURN $n, $graph")
+    assert (ranged.params[1].low, ranged.params[1].high, ranged.params[1].default) == (1, 5, 3)
+    with pytest.raises(QueryPackError, match=r"between 1 and 5.*got 9"):
+        parse_query("x", header + "//   $n  int  = 9  in 1..5  a number\nRETURN $n, $graph")
+    with pytest.raises(QueryPackError, match="must name a parameter declared with 'one of'"):
+        parse_query("x", header + "//   $t  string  a type\n//   $i  string  id of $t  an id\n"
+                    "RETURN $t, $i, $graph")
+
+
 def test_a_file_without_its_header_is_refused() -> None:
     with pytest.raises(QueryPackError, match="must start with"):
         parse_query("x", "MATCH (n) RETURN n")
@@ -72,6 +110,8 @@ class OneGraph(RecordingRunner):
     def read(self, query, params=None, **kwargs):
         if "MATCH (l:LoadRun) RETURN DISTINCT l.graph AS graph" in query:
             return Rows(["graph"], [("shop",)])
+        if query.endswith("RETURN count(n) AS n"):  # every account asked for is there
+            return Rows(["n"], [(1,)])
         return super().read(query, params, **kwargs)
 
 
@@ -123,6 +163,22 @@ def test_ring_of_account(investigated: Neo4jStore) -> None:
     assert frame.loc[0, "shared_entities"] == ["Device:d1", "PaymentMethod:c1"]
     assert frame.loc[0, "detected_at"] == SCORED_AT
     assert run_query(investigated, "ring_of_account", {"account_id": "a3"}).empty
+    trimmed = run_query(investigated, "ring_of_account", {"account_id": "  a2 "})
+    assert trimmed["ring_id"].tolist() == ["r1"]
+
+
+@pytest.mark.neo4j
+@pytest.mark.parametrize(("name", "params", "message"), [
+    ("ring_of_account", {"account_id": "a9"}, r"no Account 'a9' in graph 'default' "
+                                              r"\(parameter \$account_id\)"),
+    ("shared_between", {"account_a": "a1", "account_b": "zz"}, r"no Account 'zz'.*\$account_b"),
+    ("evidence_path", {"account_id": "d1"}, r"no Account 'd1'"),
+    ("accounts_near_entity", {"entity_type": "IP", "entity_id": "d1"}, r"no IP 'd1'"),
+])
+def test_a_missing_account_or_entity_is_an_error_naming_it(
+        investigated: Neo4jStore, name: str, params: dict, message: str) -> None:
+    with pytest.raises(MissingNodeError, match=message):
+        run_query(investigated, name, params)
 
 
 @pytest.mark.neo4j
@@ -141,8 +197,6 @@ def test_accounts_near_entity(investigated: Neo4jStore, k: int, expected: list) 
 
 @pytest.mark.neo4j
 def test_accounts_near_entity_needs_the_right_type(investigated: Neo4jStore) -> None:
-    assert run_query(investigated, "accounts_near_entity",
-                     {"entity_type": "IP", "entity_id": "d1"}).empty
     ip = run_query(investigated, "accounts_near_entity",
                    {"entity_type": "IP", "entity_id": "ip1", "k": 1})
     assert ip["account_id"].tolist() == ["a2", "a3"]
@@ -197,6 +251,11 @@ def test_evidence_path(investigated: Neo4jStore) -> None:
 def test_tricky_ids_are_found_verbatim_by_the_pack(store: Neo4jStore) -> None:
     load_snapshot(store, tricky_snapshot(), mode="driver", progress=False)
     for tricky in TRICKY_IDS:
+        if tricky != tricky.strip():  # ingest never stores it: ids are looked up trimmed
+            with pytest.raises(MissingNodeError, match=repr(f"dev:{tricky}".strip())):
+                run_query(store, "accounts_near_entity",
+                          {"entity_type": "Device", "entity_id": f"dev:{tricky}"})
+            continue
         near = run_query(store, "accounts_near_entity",
                          {"entity_type": "Device", "entity_id": f"dev:{tricky}", "k": 1})
         assert near["account_id"].tolist() == [tricky]
@@ -253,3 +312,50 @@ def test_a_query_on_a_half_loaded_graph_warns(investigated: Neo4jStore,
 def test_top_rings_never_lists_a_ring_without_members(investigated: Neo4jStore) -> None:
     investigated.write([("MATCH (:Account {id: 'a6'})-[m:MEMBER_OF]->() DELETE m", {})])
     assert run_query(investigated, "top_rings", {})["ring_id"].tolist() == ["r1"]  # not r0
+
+
+@pytest.mark.neo4j
+def test_hubs_are_not_expanded_and_the_result_says_it_was_cut(investigated: Neo4jStore) -> None:
+    full = run_query(investigated, "accounts_near_entity",
+                     {"entity_type": "Device", "entity_id": "d1", "k": 4})
+    assert not full.attrs["truncated"] and not full["truncated"].any()
+    assert full["hubs"].map(len).eq(0).all()
+    # c1 has 3 relationships, a2 has 3 (d1, ip1, c1): with max_degree 2 neither is walked through.
+    capped = run_query(investigated, "accounts_near_entity",
+                       {"entity_type": "Device", "entity_id": "d1", "k": 4, "max_degree": 2})
+    assert _rows(capped, "account_id", "hops") == [("a1", 1), ("a2", 1)]
+    assert capped.attrs["truncated"] and capped["truncated"].all()
+    assert sorted(capped.loc[0, "hubs"]) == ["Account:a2 (3)", "PaymentMethod:c1 (3)"]
+    # The flagged entity itself a hub: walked to max_degree neighbours, its degree shown.
+    hub = run_query(investigated, "accounts_near_entity",
+                    {"entity_type": "PaymentMethod", "entity_id": "c1", "k": 1, "max_degree": 1})
+    assert len(hub) == 1 and hub.loc[0, "hubs"] == ["PaymentMethod:c1 (3)"]
+    assert hub.attrs["truncated"]
+    limited = run_query(investigated, "accounts_near_entity",
+                        {"entity_type": "Device", "entity_id": "d1", "k": 4, "limit": 2})
+    assert limited["account_id"].tolist() == ["a1", "a2"] and limited.attrs["truncated"]
+    exact = run_query(investigated, "accounts_near_entity",
+                      {"entity_type": "Device", "entity_id": "d1", "k": 4, "limit": 5})
+    assert len(exact) == 5 and not exact.attrs["truncated"]
+
+
+@pytest.mark.neo4j
+def test_a_write_through_the_query_path_is_refused(investigated: Neo4jStore) -> None:
+    evil = parse_query("evil", "// evil: writes\n//\n// Parameters:\n"
+                               "//   $graph  string  the graph\n"
+                               "CREATE (n:Evil {graph: $graph}) RETURN n.graph AS graph")
+    with pytest.raises(neo4j.exceptions.ClientError, match="Writing in read access mode"):
+        run_pack_query(investigated, evil, {})
+    assert investigated.read("MATCH (n:Evil) RETURN count(n) AS n").records[0][0] == 0
+
+
+@pytest.mark.neo4j
+def test_a_query_past_its_timeout_is_stopped(investigated: Neo4jStore) -> None:
+    slow = parse_query("slow", "// slow: counts for long\n//\n// Parameters:\n"
+                               "//   $graph  string  the graph\n"
+                               "UNWIND range(1, 1000000000) AS i WITH i WHERE i % 7 = $graph "
+                               "RETURN count(i) AS n")
+    started = time.perf_counter()
+    with pytest.raises(neo4j.exceptions.ClientError, match="(?i)timed? ?out|terminated"):
+        run_pack_query(investigated, slow, {}, timeout=0.5)
+    assert time.perf_counter() - started < 10
