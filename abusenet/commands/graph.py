@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +31,22 @@ NEO4J_URI_HELP = (
 )
 
 
+#: ``abusenet query --timeout``'s default: :data:`graph.query_pack.DEFAULT_TIMEOUT` (a test keeps
+#: them equal; importing it here would load the store for every ``--help``).
+DEFAULT_QUERY_TIMEOUT = 30.0
+
+
+class _Failed(typer.Exit):
+    """Exit code 1 after an error line; ``message`` is what the line said."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1)
+        self.message = message
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(1)
+    raise _Failed(message)
 
 
 def _open_store(neo4j_uri: str | None) -> Neo4jStore:
@@ -186,17 +200,27 @@ def query(
     ),
     case: str | None = typer.Option(None, "--case", help="Case id, recorded with the query."),
     analyst: str | None = typer.Option(
-        None, "--analyst", help="Who asks, recorded with the query (shows in SHOW TRANSACTIONS)."
+        None, "--analyst", help="Who asks, recorded with the query (shows in SHOW TRANSACTIONS "
+        "and the audit log)."
+    ),
+    timeout: float = typer.Option(
+        DEFAULT_QUERY_TIMEOUT, "--timeout", min=0.1, max=600.0,
+        help="Seconds after which the server stops the query.",
     ),
     list_all: bool = typer.Option(False, "--list", help="List the queries and their parameters."),
     neo4j_uri: str | None = typer.Option(None, "--neo4j-uri", help=NEO4J_URI_HELP),
 ) -> None:
     """Run an investigator query from the pack (graph/queries/*.cypher) against Neo4j.
 
+    Parameters are checked against the query's documented ranges and choices before it runs; an
+    account or entity that is not in the graph is an error. Every query (and every refused one)
+    is appended to the audit log, <home>/audit/queries.jsonl.
+
     Example: abusenet query ring_of_account --param account_id=acc-42 --case C-7 --analyst kim
     """
-    from graph.query_pack import QueryPackError, get_query, list_queries, query_metadata, run_query
-    from graph.store.graphs import GraphNameError, graph_name
+    from datetime import UTC, datetime
+
+    from graph.query_pack import list_queries
 
     if list_all:
         _print_pack(list_queries())
@@ -213,21 +237,17 @@ def query(
         values[key.strip()] = value
     if graph is not None:
         values["graph"] = graph
+    started, clock = datetime.now(UTC), time.perf_counter()
+    frame, error = None, None
     try:
-        get_query(name).bind(values)
-        if "graph" in values:
-            graph_name(values["graph"])
-    except (QueryPackError, GraphNameError) as err:
-        raise typer.BadParameter(str(err)) from err
-    store = _open_store(neo4j_uri)
-    with store:
-        try:
-            frame = run_query(store, name, values,
-                              metadata=query_metadata(name, analyst=analyst, case=case))
-        except GraphNameError as err:
-            _fail(str(err))
-        except Exception as err:
-            _fail_on_neo4j_error(err, store, f"query {name!r}")
+        frame = _run_pack_query(name, values, neo4j_uri, timeout,
+                                analyst=analyst, case=case)
+    except _Failed as err:
+        error = err.message
+        raise
+    finally:
+        _audit(name, values, analyst=analyst, case=case, started=started,
+               seconds=time.perf_counter() - clock, frame=frame, error=error)
     if frame.attrs.get("warning"):
         typer.secho(f"warning: {frame.attrs['warning']}", err=True, fg=typer.colors.YELLOW)
     if as_json:
@@ -237,7 +257,65 @@ def query(
                           if isinstance(v, list) else v)
         lists.to_csv(sys.stdout, index=False)
     else:
-        _print_frame(frame, f"{name} (graph {frame.attrs['graph']!r})")
+        shown = frame.drop(columns=[c for c in ("truncated", "hubs") if c in frame.columns])
+        _print_frame(shown, f"{name} (graph {frame.attrs['graph']!r})")
+    if frame.attrs.get("truncated"):
+        typer.secho(f"note: {_truncation_note(frame)}", err=True, fg=typer.colors.YELLOW)
+
+
+def _run_pack_query(name: str, values: dict[str, str], neo4j_uri: str | None, timeout: float,
+                    *, analyst: str | None, case: str | None) -> pd.DataFrame:
+    """Check ``values``, connect, run pack query ``name``; every failure through :func:`_fail`."""
+    from graph.query_pack import QueryPackError, get_query, query_metadata, run_query
+    from graph.store.graphs import GraphNameError, graph_name
+
+    try:
+        get_query(name).bind(values)
+        if "graph" in values:
+            graph_name(values["graph"])
+    except (QueryPackError, GraphNameError) as err:
+        _fail(str(err))
+    store = _open_store(neo4j_uri)
+    with store:
+        try:
+            return run_query(store, name, values, timeout=timeout,
+                             metadata=query_metadata(name, analyst=analyst, case=case))
+        except (GraphNameError, QueryPackError) as err:
+            _fail(str(err))
+        except Exception as err:
+            _fail_on_neo4j_error(err, store, f"query {name!r}")
+    raise AssertionError("unreachable: _fail raises")
+
+
+def _audit(name: str, values: dict[str, str], *, analyst: str | None, case: str | None,
+           started: Any, seconds: float, frame: pd.DataFrame | None, error: str | None) -> None:
+    """Append the query's line to the audit log; a log that cannot be written is an error."""
+    from abusenet.audit import append_audit, query_record
+
+    record = query_record(
+        started=started, query=name, params=values, analyst=analyst, case=case,
+        graph=frame.attrs.get("graph") if frame is not None else values.get("graph"),
+        rows=0 if frame is None else len(frame),
+        truncated=bool(frame is not None and frame.attrs.get("truncated")),
+        seconds=seconds,
+        error=error if frame is None else None,
+    )
+    if frame is None and error is None:
+        record.update(status="error", error="stopped before a result (see the traceback)")
+    try:
+        append_audit(record)
+    except OSError as err:
+        _fail(f"cannot write the audit log: {err}")
+
+
+def _truncation_note(frame: pd.DataFrame) -> str:
+    hubs = sorted({h for row in frame.get("hubs", []) for h in row})
+    note = f"the result was truncated ({len(frame)} row(s) shown)"
+    if hubs:
+        note += "; hubs not expanded (Type:id (relationships)): " + ", ".join(hubs[:10])
+        note += f" and {len(hubs) - 10} more" if len(hubs) > 10 else ""
+        note += "; raise -p max_degree to walk through them"
+    return note + "; raise -p limit for more rows"
 
 
 def _print_frame(frame: pd.DataFrame, title: str) -> None:
