@@ -64,7 +64,9 @@ def reliability(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> dict
         ``count``; ``brier`` (mean squared error of the scores); ``ece`` (expected calibration
         error: the count-weighted mean of ``|mean score - observed rate|`` over the bins);
         ``bins``: one entry per non-empty bin with ``lower``, ``upper``, ``count``,
-        ``mean_score`` and ``observed_rate`` (the share of outcomes that are 1). ``brier`` and
+        ``mean_score``, ``observed_rate`` (the share of outcomes that are 1) and
+        ``observed_low`` / ``observed_high`` (its 95 % Wilson interval: a mean score outside
+        it is a miscalibration that the bin's count alone hardly explains). ``brier`` and
         ``ece`` are ``nan`` without outcomes.
 
     Raises
@@ -89,9 +91,10 @@ def reliability(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> dict
         inside = which == b
         mean_score, observed = float(score[inside].mean()), float(y_true[inside].mean())
         ece += inside.sum() * abs(mean_score - observed)
+        low, high = wilson_interval(observed, int(inside.sum()))
         bins.append({"lower": float(edges[b]), "upper": float(edges[b + 1]),
                      "count": int(inside.sum()), "mean_score": mean_score,
-                     "observed_rate": observed})
+                     "observed_rate": observed, "observed_low": low, "observed_high": high})
     count = len(score)
     return {
         "count": count,
@@ -99,6 +102,19 @@ def reliability(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> dict
         "ece": float(ece / count) if count else float("nan"),
         "bins": bins,
     }
+
+
+def wilson_interval(rate: float, count: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``rate`` observed on ``count`` trials.
+
+    ``z`` = 1.96 gives 95 %; ``(0.0, 1.0)`` when ``count`` is 0.
+    """
+    if count <= 0:
+        return 0.0, 1.0
+    denominator = 1.0 + z * z / count
+    centre = (rate + z * z / (2 * count)) / denominator
+    half = z * np.sqrt(rate * (1.0 - rate) / count + z * z / (4 * count * count)) / denominator
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def summarize(runs: Iterable[Mapping[str, float]]) -> dict[str, tuple[float, float]]:

@@ -169,7 +169,8 @@ def _reliability_rows(block: dict[str, Any] | None) -> dict[str, Any] | None:
     if not block or not block.get("bins"):
         return None
     rows = [(f"{b['lower']:.1f}–{b['upper']:.1f}", _number(b["count"]),
-             _fraction(b["mean_score"]), _fraction(b["observed_rate"]))
+             _fraction(b["mean_score"]), _fraction(b["observed_rate"]),
+             _interval(b.get("observed_low"), b.get("observed_high")))
             for b in block["bins"]]
     return {
         "rows": rows,
@@ -332,6 +333,10 @@ def _plain(value: Any) -> str:
 
 def _number(value: Any) -> str:
     return "–" if value is None else f"{int(value):,}"
+
+
+def _interval(low: Any, high: Any) -> str:
+    return "–" if low is None or high is None else f"{_fraction(low)}–{_fraction(high)}"
 
 
 def _fraction(value: Any) -> str:

@@ -301,3 +301,4 @@ def test_metrics_hold_the_reliability_of_account_and_ring_scores(finished):
                   if b["lower"] <= s < b["upper"] or (s == b["upper"] == 1.0)]
         assert b["count"] == len(inside)
         assert b["observed_rate"] == pytest.approx(np.mean([a for _, a in inside]))
+        assert b["observed_low"] <= b["observed_rate"] <= b["observed_high"]

@@ -268,13 +268,16 @@ def test_quality_section_shows_account_and_ring_reliability_tables(tmp_path):
         "rings": 2, "known": 1, "unknown": 1, "abusive_share": 1.0, "count": 1,
         "brier": 0.0081, "ece": 0.0911,
         "bins": [{"lower": 0.9, "upper": 1.0, "count": 1, "mean_score": 0.9089,
-                  "observed_rate": 1.0}]}
+                  "observed_rate": 1.0, "observed_low": 0.2071, "observed_high": 1.0}]}
     html = build_report(data, tmp_path / "report.html").read_text()
     quality = html[html.index('<section id="quality">'):html.index('<section id="scores">')]
     assert "Account score reliability" in quality and "Ring score reliability" in quality
     assert "ECE 0.041" in quality and "ECE 0.091" in quality
     assert "0.9–1.0" in quality and "0.925" in quality and "0.909" in quality
     assert "1 rings known, 1 unknown" in quality
+    assert "0.207–1.000" in quality
+    # The account bins were written without intervals: a dash, not a made-up range.
+    assert '<td class="num">0.028</td><td>–</td>' in quality
     assert "&lt;half&gt;" in quality
 
 

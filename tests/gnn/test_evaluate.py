@@ -1,7 +1,15 @@
 import numpy as np
 import pytest
 
-from gnn.evaluate import auprc, auroc, node_metrics, recall_at_k, reliability, summarize
+from gnn.evaluate import (
+    auprc,
+    auroc,
+    node_metrics,
+    recall_at_k,
+    reliability,
+    summarize,
+    wilson_interval,
+)
 
 
 def test_perfect_and_reversed_rankings():
@@ -57,3 +65,14 @@ def test_reliability_rejects_bad_input_and_is_nan_when_empty():
         reliability([1, 0], [0.5])
     empty = reliability([], [])
     assert empty["count"] == 0 and np.isnan(empty["ece"]) and empty["bins"] == []
+
+
+def test_wilson_interval_matches_the_textbook_value_and_narrows_with_count():
+    # 8 of 10: the 95 % Wilson interval is about (0.490, 0.943).
+    low, high = wilson_interval(0.8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
+    wide, narrow = wilson_interval(0.5, 10), wilson_interval(0.5, 1000)
+    assert narrow[1] - narrow[0] < wide[1] - wide[0]
+    assert wilson_interval(1.0, 5)[1] == 1.0 and wilson_interval(0.3, 0) == (0.0, 1.0)
+    bin_ = reliability([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], [0.85] * 10)["bins"][0]
+    assert (bin_["observed_low"], bin_["observed_high"]) == pytest.approx((low, high))
