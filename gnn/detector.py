@@ -355,7 +355,7 @@ class AccountDetector(Estimator):
         *,
         progress: bool = False,
     ) -> pd.DataFrame:
-        """Neighbours and features that drove the scores of ``account_ids`` (gradient saliency).
+        """Neighbours and features that drove the scores of ``account_ids`` (occlusion).
 
         ``progress`` shows a bar over the accounts explained.
 

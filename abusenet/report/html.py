@@ -236,8 +236,10 @@ def _ring_view(rank: int, ring: Any, data: ReportData, scores: pd.Series,
     explanations = []
     if data.explanations is not None:
         rows = data.explanations[data.explanations["ring_id"] == ring.ring_id]
-        explanations = [(str(r.account_id), str(r.kind), str(r.item), str(r.relation),
-                         f"{float(r.attribution):+.4f}") for r in rows.itertuples(index=False)]
+        explanations = [(str(r.account_id), str(r.kind),
+                         f"{r.node_type}:{r.item}" if r.kind == "neighbor" else str(r.item),
+                         str(r.relation), f"{float(r.attribution):+.2f}")
+                        for r in rows.itertuples(index=False)]
     return {
         "rank": rank, "ring_id": ring.ring_id, "score": f"{ring.score:.3f}",
         "size": int(ring.size), "kind": str(ring.kind),
