@@ -5,14 +5,15 @@
 //   $entity_id    string  id of $entity_type  the flagged entity's id (exact)
 //   $k            int     = 2     in 1..4  hops to walk, 1 to 4
 //   $limit        int     = 200   in 1..1000  at most this many accounts
-//   $max_degree   int     = 500   in 1..5000  a node with more relationships is a hub: not expanded
-//   $max_nodes    int     = 20000  in 1..50000  at most this many nodes reached per hop
+//   $max_degree   int     = 200   in 1..1000  a node with more relationships is a hub: not expanded
+//   $max_nodes    int     = 5000  in 1..10000  at most this many nodes reached per hop
 //   $graph        string         the graph to search (default: the only one in the store)
 //
 // Device -> Account is 1 hop; an account sharing an IP with that account is 3 hops away.
 // Returns one row per account reached, nearest first: account_id, hops (the shortest distance),
 // risk_score, first_ts, truncated and hubs. The walk is breadth-first over every relationship
-// except MEMBER_OF (ring membership is a result, not evidence), so each node is visited once.
+// except MEMBER_OF (ring membership is a result, not evidence); an account reached by several
+// walks keeps the shortest.
 // It is bounded: a hub (more than $max_degree relationships, e.g. an IP shared by thousands of
 // accounts) is not walked through but listed in hubs as `Type:id (degree)`; the flagged entity
 // itself, when a hub, is walked to its first $max_degree neighbours only; each hop keeps at most
@@ -20,7 +21,7 @@
 // more than $limit accounts were reached.
 //
 // Neo4j Browser:
-//   :params {graph: 'demo', entity_type: 'Device', entity_id: 'dev-000017', k: 2, limit: 200, max_degree: 500, max_nodes: 20000}
+//   :params {graph: 'demo', entity_type: 'Device', entity_id: 'dev-000017', k: 2, limit: 200, max_degree: 200, max_nodes: 5000}
 CALL () {
   // One index lookup per label; a label cannot be a parameter.
   MATCH (start:Device {graph: $graph, id: $entity_id}) WHERE $entity_type = 'Device' RETURN start
@@ -51,7 +52,7 @@ CALL (start, hop1) {
   CALL (open, start, hop1) {
     UNWIND open AS node
     MATCH (node)-[:!MEMBER_OF]-(next)
-    WHERE next <> start AND NOT next IN hop1
+    WHERE next <> start
     WITH DISTINCT next LIMIT $max_nodes
     RETURN collect(next) AS hop2
   }
@@ -67,7 +68,7 @@ CALL (start, hop1, hop2) {
   CALL (open, start, hop1, hop2) {
     UNWIND open AS node
     MATCH (node)-[:!MEMBER_OF]-(next)
-    WHERE next <> start AND NOT next IN hop1 AND NOT next IN hop2
+    WHERE next <> start
     WITH DISTINCT next LIMIT $max_nodes
     RETURN collect(next) AS hop3
   }
@@ -83,7 +84,7 @@ CALL (start, hop1, hop2, hop3) {
   CALL (open, start, hop1, hop2, hop3) {
     UNWIND open AS node
     MATCH (node)-[:!MEMBER_OF]-(next)
-    WHERE next <> start AND NOT next IN hop1 AND NOT next IN hop2 AND NOT next IN hop3
+    WHERE next <> start
     WITH DISTINCT next LIMIT $max_nodes
     RETURN collect(next) AS hop4
   }
@@ -97,8 +98,10 @@ CALL (layers) {
   UNWIND layers[hops - 1] AS account
   WITH account, hops
   WHERE account:Account
-  WITH account, hops ORDER BY hops, account.id LIMIT $limit + 1
-  RETURN collect({account: account, hops: hops}) AS reached
+  // A node reached again by a longer walk keeps its shortest distance.
+  // A sort and a slice: a LIMIT here (a Top) took hundreds of MiB for a few thousand rows.
+  WITH account, min(hops) AS hops ORDER BY hops, account.id
+  RETURN collect({account: account, hops: hops})[..$limit + 1] AS reached
 }
 WITH reached, hubs, full OR hubs <> [] OR size(reached) > $limit AS truncated
 UNWIND reached[..$limit] AS row

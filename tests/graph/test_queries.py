@@ -48,7 +48,7 @@ def test_bind_converts_command_line_strings_and_fills_defaults() -> None:
     query = get_query("accounts_near_entity")
     bound = query.bind({"entity_type": "Device", "entity_id": "d1", "k": "3"})
     assert bound == {"entity_type": "Device", "entity_id": "d1", "k": 3, "limit": 200,
-                     "max_degree": 500, "max_nodes": 20000,
+                     "max_degree": 200, "max_nodes": 5000,
                      "graph": None}  # None: the only graph in the store, found when it runs
     since = get_query("new_accounts_on_risky_entities").bind({"since": "2024-03-01"})
     assert since["since"].startswith("2024-03-01T00:00:00")
@@ -70,7 +70,7 @@ def test_bad_calls_get_clear_errors(name: str, params: dict, message: str) -> No
     ({"k": "9"}, r"\$k must be between 1 and 4 .*got 9"),
     ({"k": "0"}, r"\$k must be between 1 and 4"),
     ({"limit": "5000"}, r"\$limit must be between 1 and 1000"),
-    ({"max_degree": "0"}, r"\$max_degree must be between 1 and 5000"),
+    ({"max_degree": "0"}, r"\$max_degree must be between 1 and 1000"),
     ({"entity_type": "device"}, r"one of Device, IP, PaymentMethod, Account; got 'device' "
                                 r"\(did you mean Device\?\)"),
     ({"entity_type": "Phone"}, r"one of Device, .*got 'Phone'$"),
