@@ -18,13 +18,17 @@ from graph.query_pack import (
     run_pack_query,
     run_query,
 )
+from graph.snapshot import Snapshot
 from graph.store import Neo4jStore, Rows, load_snapshot
 from graph.store.graphs import GraphNameError
 from graph.store.writeback import write_scores
 from tests.graph.store.helpers import (
     TRICKY_IDS,
     RecordingRunner,
+    edges,
     investigation_snapshot,
+    nodes,
+    relation_specs,
     tricky_snapshot,
 )
 
@@ -359,3 +363,37 @@ def test_a_query_past_its_timeout_is_stopped(investigated: Neo4jStore) -> None:
     with pytest.raises(neo4j.exceptions.ClientError, match="(?i)timed? ?out|terminated"):
         run_pack_query(investigated, slow, {}, timeout=0.5)
     assert time.perf_counter() - started < 10
+
+
+def hub_snapshot(accounts: int = 1500) -> Snapshot:
+    """One IP shared by every account (the issue's busy IP); account i also uses device d<i//2>."""
+    ids = [f"a{i:05d}" for i in range(accounts)]
+    devices = sorted({f"d{i // 2:05d}" for i in range(accounts)})
+    return Snapshot(
+        nodes={"Account": nodes(ids, n_events=[1] * accounts), "IP": nodes(["hub"]),
+               "Device": nodes(devices)},
+        edges={"USED_IP": edges([(a, "hub") for a in ids]),
+               "USED_DEVICE": edges([(a, f"d{i // 2:05d}") for i, a in enumerate(ids)])},
+        relations={k: v for k, v in relation_specs().items() if k in ("USED_IP", "USED_DEVICE")},
+    )
+
+
+@pytest.mark.neo4j
+def test_a_hub_with_the_worst_allowed_parameters_is_cut_and_says_so(store: Neo4jStore) -> None:
+    load_snapshot(store, hub_snapshot(), mode="driver", progress=False)
+    query = get_query("accounts_near_entity")
+    worst = {p.name: int(p.high) for p in query.params if p.high is not None}
+    frame = run_query(store, "accounts_near_entity",
+                      {"entity_type": "IP", "entity_id": "hub", **worst})
+    assert len(frame) == worst["limit"] and frame.attrs["truncated"]
+    assert frame.loc[0, "hubs"] == ["IP:hub (1500)"]
+    assert set(frame["hops"]) <= {1, 3}  # accounts on the hub, then through their devices
+    # From a device: 2 hops reach the hub without walking through it, nothing is cut; 3 hops
+    # would walk through it, so it stays closed and the result says so.
+    two = run_query(store, "accounts_near_entity",
+                    {"entity_type": "Device", "entity_id": "d00000", "k": 2})
+    assert two["account_id"].tolist() == ["a00000", "a00001"] and not two.attrs["truncated"]
+    three = run_query(store, "accounts_near_entity",
+                      {"entity_type": "Device", "entity_id": "d00000", "k": 3})
+    assert three["account_id"].tolist() == ["a00000", "a00001"] and three.attrs["truncated"]
+    assert three.loc[0, "hubs"] == ["IP:hub (1500)"]
