@@ -90,9 +90,15 @@ CALL (start, hop1, hop2, hop3) {
   }
   RETURN hubs AS hubs3, hop4
 }
-WITH hubs0 + hubs1 + hubs2 + hubs3 AS hubs,
+WITH hubs0 + hubs1 + hubs2 + hubs3 AS seen,
      [layer IN [hop1, hop2, hop3, hop4] WHERE size(layer) >= $max_nodes] <> [] AS full,
      [hop1, hop2, hop3, hop4][..$k] AS layers
+CALL (seen) {
+  // A hub reached by walks of different lengths is listed once.
+  UNWIND seen AS hub
+  WITH DISTINCT hub ORDER BY hub
+  RETURN collect(hub) AS hubs
+}
 CALL (layers) {
   UNWIND range(1, size(layers)) AS hops
   UNWIND layers[hops - 1] AS account
