@@ -22,7 +22,7 @@ and the server, since wall time on a shared machine says little.
 Usage::
 
     python -m benchmarks.neo4j_load --accounts 1000000 [--skip-driver | --skip-bulk] [--repeats 100]
-        [--warmup 20] [--writers 2] [--batch-size 10000] [--json out.json]
+        [--warmup 20] [--writers 2] [--batch-size 10000] [--worst-case] [--backup] [--json out.json]
 
 Targets on the 2-core development machine: driver >= 30k relationships/s, bulk >= 300k
 relationships/s, ring lookup p95 <= 50 ms.
@@ -175,6 +175,44 @@ def query_plan(snapshot: Snapshot, rings: list[np.ndarray], rng: np.random.Gener
     }
 
 
+def worst_case_plan(snapshot: Snapshot, rings: list[np.ndarray], rng: np.random.Generator,
+                    repeats: int) -> dict[str, list[dict[str, Any]]]:
+    """Each pack query with the worst parameters its header allows, on the graph's hubs.
+
+    ``accounts_near_entity`` starts from the most-used IPs (hubs shared by thousands of
+    accounts) and walks 4 hops with every bound at its maximum; the limits are at their
+    maximum; ``new_accounts_on_risky_entities`` takes every scored entity (``min_risk`` 0).
+    """
+    accounts = snapshot.nodes["Account"]["id"].to_numpy()
+    ip_use = snapshot.edges["USED_IP"]["dst"].value_counts()
+    hubs = ip_use.index[:20].to_numpy()
+    ring_pick = [rings[i] for i in rng.integers(0, len(rings), repeats)]
+    since = (START + np.timedelta64(1, "D")).astype(datetime).replace(tzinfo=UTC)
+    return {
+        "ring_of_account": [{"account_id": accounts[r[0]]} for r in ring_pick],
+        "accounts_near_entity": [
+            {"entity_type": "IP", "entity_id": h, "k": 4, "limit": 1000, "max_degree": 1000,
+             "max_nodes": 10000} for h in hubs[rng.integers(0, len(hubs), repeats)]
+        ],
+        "top_rings": [{"limit": 1000}] * repeats,
+        "shared_between": [{"account_a": accounts[r[0]], "account_b": accounts[r[1]]}
+                           for r in ring_pick],
+        "new_accounts_on_risky_entities": [{"since": since, "min_risk": 0.0, "limit": 1000}]
+        * repeats,
+        "evidence_path": [{"account_id": accounts[r[-1]], "limit": 100} for r in ring_pick],
+    }
+
+
+def store_digest(store: Any) -> dict[str, Any]:
+    """Node and relationship counts per label / type and a sum over their content hashes."""
+    nodes = store.read("MATCH (n) RETURN labels(n)[0] AS label, count(*) AS n, "
+                       "sum(coalesce(n.content_hash, 0) % 1000003) AS h ORDER BY label")
+    rels = store.read("MATCH ()-[r]->() RETURN type(r) AS type, count(*) AS n, "
+                      "sum(coalesce(r.content_hash, 0) % 1000003) AS h ORDER BY type")
+    return {"nodes": {label: [n, h] for label, n, h in nodes.records},
+            "relationships": {kind: [n, h] for kind, n, h in rels.records}}
+
+
 def time_queries(store: Any, plan: dict[str, list[dict[str, Any]]],
                  warmup: int) -> dict[str, dict[str, float]]:
     """p50 / p95 / max latency in ms of each query over its parameter list.
@@ -279,9 +317,31 @@ def bench_bulk_and_queries(
             print("write-back:", report["writeback"], flush=True)
             plan = query_plan(snapshot, rings, rng, args.warmup + args.repeats)
             report["queries"] = time_queries(store, plan, args.warmup)
+            if args.worst_case:
+                worst = worst_case_plan(snapshot, rings, rng, args.warmup + args.repeats)
+                report["queries_worst"] = time_queries(store, worst, args.warmup)
+            if args.backup:
+                report["backup"] = backup_round_trip(store, server, workdir)
     finally:
         server.stop()
         shutil.rmtree(workdir / "bulk-home", ignore_errors=True)
+
+
+def backup_round_trip(store: Any, server: LocalNeo4j, workdir: Path) -> dict[str, Any]:
+    """``abusenet neo4j dump`` then ``restore`` of the loaded graph, timed, digests compared."""
+    from graph.store.server.backup import dump_database, restore_database
+
+    before = store_digest(store)
+    dumped = dump_database(server, workdir / "bench.dump")
+    restored = restore_database(server, dumped.path)
+    store.reconnect()
+    after = store_digest(store)
+    result = {"dump_s": round(dumped.seconds, 1), "dump_mb": round(dumped.size / 2**20, 1),
+              "restore_s": round(restored.seconds, 1), "identical": before == after,
+              "nodes": sum(n for n, _ in before["nodes"].values()),
+              "relationships": sum(n for n, _ in before["relationships"].values())}
+    print("backup round trip:", result, flush=True)
+    return result
 
 
 def main() -> None:
@@ -302,6 +362,10 @@ def main() -> None:
                         help="rows per write transaction (driver path)")
     parser.add_argument("--writers", type=int, default=WRITERS,
                         help="write transactions in flight at once (driver path)")
+    parser.add_argument("--worst-case", action="store_true",
+                        help="also time every query with the worst parameters it allows")
+    parser.add_argument("--backup", action="store_true",
+                        help="also time a dump / restore round trip and compare the stores")
     parser.add_argument("--scored-accounts", type=int, default=100_000,
                         help="accounts given a score in the write-back (ring members always)")
     args = parser.parse_args()
@@ -351,10 +415,13 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"\nwrite-back: {report['writeback']}\n")
     print("| query | p50 ms | p95 ms | max ms | rows/run | warm-up p95 ms |\n"
           "|---|---|---|---|---|---|")
-    for name, q in report["queries"].items():
-        cold = "" if q["warmup_p95_ms"] is None else f"{q['warmup_p95_ms']:.1f}"
-        print(f"| {name} | {q['p50_ms']:.1f} | {q['p95_ms']:.1f} | {q['max_ms']:.1f} | "
-              f"{q['mean_rows']:.1f} | {cold} |")
+    for label, key in (("", "queries"), ("worst allowed parameters: ", "queries_worst")):
+        for name, q in report.get(key, {}).items():
+            cold = "" if q["warmup_p95_ms"] is None else f"{q['warmup_p95_ms']:.1f}"
+            print(f"| {label}{name} | {q['p50_ms']:.1f} | {q['p95_ms']:.1f} | {q['max_ms']:.1f} "
+                  f"| {q['mean_rows']:.1f} | {cold} |")
+    if "backup" in report:
+        print(f"\nbackup round trip: {report['backup']}")
 
 
 if __name__ == "__main__":
