@@ -56,20 +56,26 @@ _TIME_KEY = np.int64(1 << 33)
 
 @dataclass(frozen=True)
 class TypologySettings:
-    """Thresholds of :func:`flow_typologies` (see :class:`graph.rings.config.RingConfig`)."""
+    """Thresholds of :func:`flow_typologies`; their defaults and meaning are those of
+    :class:`graph.rings.config.RingConfig` (:meth:`from_ring_config`, :meth:`defaults`)."""
 
-    hop_s: float = 2 * 86400.0
-    min_conserved: float = 0.85
-    max_conserved: float = 1.02
-    max_degree: int = 60
-    span_s: float = 7 * 86400.0
-    min_fan: int = 3
-    chain_min_pass: int = 3
-    min_pass: int = 2
-    bipartite_min_density: float = 0.5
-    min_size: int = 3
-    max_size: int = 50
-    seed: int = 0
+    hop_s: float
+    min_conserved: float
+    max_conserved: float
+    max_degree: int
+    span_s: float
+    min_fan: int
+    chain_min_pass: int
+    min_pass: int
+    bipartite_min_density: float
+    min_size: int
+    max_size: int
+    seed: int
+
+    @classmethod
+    def defaults(cls) -> TypologySettings:
+        """The thresholds of a default :class:`~graph.rings.config.RingConfig`."""
+        return cls.from_ring_config(RingConfig())
 
     @classmethod
     def from_ring_config(cls, config: RingConfig) -> TypologySettings:
@@ -126,7 +132,7 @@ def flow_typologies(
         (``Hub:``, ``Path:``), the cash-outs (``CashOut:account->card``), the time span
         (``Span:<hours>h``) and the share of the money passed on (``Conserved:<ratio>``).
     """
-    cfg = settings or TypologySettings()
+    cfg = settings or TypologySettings.defaults()
     n = len(accounts)
     moves = transfers[(transfers["ts"] >= 0) & (transfers["amount"] > 0)].reset_index(drop=True)
     if moves.empty:

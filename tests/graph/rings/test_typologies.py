@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,7 @@ def test_a_fan_whose_money_stops_at_the_leaves_is_no_typology():
     accounts = account_index(snap)
     assert flow_typologies(transfer_table(snap, accounts), cash_out_table(snap, accounts),
                            accounts) == []
-    one_pass = TypologySettings(min_pass=1)
+    one_pass = replace(TypologySettings.defaults(), min_pass=1)
     found = flow_typologies(transfer_table(snap, accounts), cash_out_table(snap, accounts),
                             accounts, one_pass)
     assert [g.kind for g in found] == ["flow_fan_out"]
@@ -128,8 +129,8 @@ def test_money_kept_back_or_moved_on_too_late_breaks_the_chain():
                              accounts)
     # m1 kept half: only m2 passes money on, one pass-through account is no chain
     assert groups == []
-    wide = TypologySettings(min_conserved=0.4, hop_s=30 * 86400.0, span_s=40 * 86400.0,
-                            chain_min_pass=2)
+    wide = replace(TypologySettings.defaults(), min_conserved=0.4, hop_s=30 * 86400.0,
+                   span_s=40 * 86400.0, chain_min_pass=2)
     found = {frozenset(accounts[g.rows]) for g in flow_typologies(
         transfer_table(snap, accounts), cash_out_table(snap, accounts), accounts, wide)}
     assert {"s", "m1", "m2", "m3"} in found and {"x", "y1", "y2", "y3"} in found
