@@ -221,7 +221,8 @@ def find_ring_candidates(
         groups += [(pair, "pair") for pair in found]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
     links = ((projection > 0) + (lockstep > 0) + ((flows + flows.T) > 0)).astype(np.float64)
-    return _describe(merged, accounts, entities, links, flows, transfers, cfg)
+    flow_evidence = [(g.rows, g.evidence) for g in flow_groups if g.evidence]
+    return _describe(merged, accounts, entities, links, flows, transfers, cfg, flow_evidence)
 
 
 def _scored_groups(
@@ -305,10 +306,17 @@ def _describe(
     flows: sp.csr_matrix,
     transfers: pd.DataFrame,
     cfg: RingConfig,
+    flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
 ) -> list[RingCandidate]:
-    """Attach evidence and structure features to merged groups."""
+    """Attach evidence and structure features to merged groups.
+
+    ``flow_evidence`` pairs a money-flow group's rows with what ties them (its path or hubs,
+    cash-outs, time span, conserved share); a merged group holding all of such a group's
+    accounts lists that evidence first.
+    """
     if not groups:
         return []
+    flows_by_first = _flows_by_first_row(flow_evidence or [])
     n = len(accounts)
     member_sets = [rows for rows, _ in groups]
     membership = membership_matrix(member_sets, n)
@@ -387,7 +395,8 @@ def _describe(
         # the pattern of ``shared``)
         log_chance = chance.data[start:stop]
         order = np.lexsort((-counts, log_chance))
-        evidence = list(labels[cols[order[: cfg.max_evidence]]])
+        evidence = _flow_evidence_of(members, flows_by_first)
+        evidence += list(labels[cols[order[: cfg.max_evidence]]])
         evidence += internal_transfers.get(i, [])
         features = {
             "size": float(sizes[i]),
@@ -487,3 +496,29 @@ def _internal_transfers(
         for part, text in zip(np.split(cand, bounds), np.split(labels, bounds), strict=True)
         if len(part)
     }
+
+
+def _flows_by_first_row(
+    flow_evidence: list[tuple[np.ndarray, list[str]]],
+) -> dict[int, list[tuple[frozenset[int], list[str]]]]:
+    """Flow groups' member sets and evidence, indexed by their smallest row."""
+    index: dict[int, list[tuple[frozenset[int], list[str]]]] = {}
+    for rows, evidence in flow_evidence:
+        members = frozenset(int(r) for r in rows)
+        index.setdefault(min(members), []).append((members, list(evidence)))
+    return index
+
+
+def _flow_evidence_of(
+    members: np.ndarray, flows_by_first: dict[int, list[tuple[frozenset[int], list[str]]]],
+) -> list[str]:
+    """The evidence of every flow group all of whose accounts are in ``members``."""
+    if not flows_by_first:
+        return []
+    inside = frozenset(int(r) for r in members)
+    found: list[str] = []
+    for row in sorted(inside):
+        for group, evidence in flows_by_first.get(row, ()):
+            if group <= inside:
+                found += [e for e in evidence if e not in found]
+    return found

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from graph.build import build_snapshot
+from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.flows import transfer_table
 from graph.rings.metrics import rings_recovered
@@ -28,7 +29,7 @@ def _table(rows: list[tuple[str, str, float, float]]) -> pd.DataFrame:
     })
 
 
-def _world():
+def _world_snapshot():
     """Each typology once, with its own accounts, next to honest look-alikes."""
     transfers, cards = [], []
     # chain / layering: 1000 passed along four mules within a day, about 3 % kept per hop
@@ -62,7 +63,12 @@ def _world():
     transfers += [(f"flat{i}", "landlord", 700, 10 + i) for i in range(3)]
     transfers += [(f"buyer{i}", "market", 50, 12 * i) for i in range(12)]
     transfers += [("market", f"seller{j}", 150, 24 * 6 + j) for j in range(4)]
-    snap = snapshot(TRANSACTED_WITH=_table(transfers), PAID_WITH=_table(cards))
+    return snapshot(TRANSACTED_WITH=_table(transfers), PAID_WITH=_table(cards))
+
+
+def _world():
+    """The typologies :func:`flow_typologies` finds in :func:`_world_snapshot`, by members."""
+    snap = _world_snapshot()
     accounts = account_index(snap)
     groups = flow_typologies(transfer_table(snap, accounts), cash_out_table(snap, accounts),
                              accounts)
@@ -104,6 +110,15 @@ def test_evidence_names_path_hubs_cash_out_span_and_conservation():
     assert 0.9 <= conserved <= 1.0
     fan_in = found[frozenset(EXPECTED["flow_fan_in"])].evidence
     assert "Hub:fi_hub" in fan_in and "CashOut:fi_hub->card_fi" in fan_in
+
+
+def test_ring_candidates_carry_the_flow_evidence_of_their_typology():
+    candidates = {frozenset(c.members): c for c in find_ring_candidates(_world_snapshot())}
+    chain = candidates[frozenset(EXPECTED["flow_chain"])]
+    assert chain.evidence[0] == "Path:c_src->c_m1->c_m2->c_m3->c_m4"
+    assert "CashOut:c_m4->card_c" in chain.evidence
+    fan_in = candidates[frozenset(EXPECTED["flow_fan_in"])]
+    assert "Hub:fi_hub" in fan_in.evidence
 
 
 def test_a_fan_whose_money_stops_at_the_leaves_is_no_typology():
