@@ -34,7 +34,6 @@ from abusenet.pipeline.stages.files import (
     SNAPSHOT,
     TRAIN_LABELS,
 )
-from abusenet.report.html import top_ring_query
 from ingest.mapping import Mapping
 
 # The code each stage runs: editing the model reruns training and scoring, not ingest. Patterns
@@ -318,9 +317,12 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
     """``report.html`` from everything the stages ``after`` produced."""
     request, settings, evaluation = run.request, run.config.report, run.evaluation_labels
     neo4j_uri = request.neo4j.uri if request.neo4j else None
-    return StageSpec(
-        "report", "write report.html",
-        lambda out: report.report_stage(
+
+    def write_report(out: Path) -> dict[str, Any]:
+        # The report's renderer (Jinja2, matplotlib) loads only when the report is written.
+        from abusenet.report.html import top_ring_query
+
+        return report.report_stage(
             out,
             run_facts=_run_facts(run),
             ingest=run.cache.info("ingest"),
@@ -339,7 +341,10 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
             },
             top_rings=settings.top_rings,
             top_entities=settings.top_entities,
-        ),
+        )
+
+    return StageSpec(
+        "report", "write report.html", write_report,
         key={"report": settings.model_dump(), "browser": request.browser_url, "neo4j": neo4j_uri},
         after=after,
     )

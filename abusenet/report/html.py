@@ -90,12 +90,17 @@ def render_report(data: ReportData) -> str:
 
 def score_meaning(account_scores: pd.DataFrame) -> str:
     """What the account scores are: calibrated probabilities, or (no labels) a ranking."""
-    kinds = set(account_scores.get("score_kind", pd.Series(dtype=str)).dropna().astype(str))
-    if kinds == {"structure"}:
+    if _structure_scores(account_scores):
         return ("This run had no labels: account scores are structure scores (the significance "
                 "of the account's best ring), a ranking in [0, 1], not probabilities; "
                 "higher = riskier.")
     return "Scores are calibrated probabilities in [0, 1]; higher = riskier."
+
+
+def _structure_scores(account_scores: pd.DataFrame) -> bool:
+    """Whether the scores are structure scores (a run without labels), not probabilities."""
+    kinds = set(account_scores.get("score_kind", pd.Series(dtype=str)).dropna().astype(str))
+    return kinds == {"structure"}
 
 
 def _render(template: str, context: dict[str, Any]) -> Markup:
@@ -183,7 +188,7 @@ def _reliability_rows(block: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _distributions(data: ReportData) -> dict[str, Any]:
-    structure = score_meaning(data.account_scores).startswith("This run had no labels")
+    structure = _structure_scores(data.account_scores)
     shown = [("account structure score histogram (a ranking, not probabilities)" if structure
               else "account score histogram",
               charts.score_histogram(data.account_scores["score"], data.evaluation))]

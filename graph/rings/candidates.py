@@ -395,7 +395,8 @@ def _describe(
         # the pattern of ``shared``)
         log_chance = chance.data[start:stop]
         order = np.lexsort((-counts, log_chance))
-        evidence = _flow_evidence_of(members, flows_by_first)
+        # only a group that holds a flow shape (its kind says so) can carry flow evidence
+        evidence = _flow_evidence_of(members, flows_by_first) if by_flows else []
         evidence += list(labels[cols[order[: cfg.max_evidence]]])
         evidence += internal_transfers.get(i, [])
         features = {
