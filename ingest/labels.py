@@ -90,11 +90,17 @@ def labels_spec(mapping: Mapping | None) -> LabelsSpec:
     return (mapping.labels if mapping is not None else None) or CANONICAL_LABELS
 
 
-def _check_label_times(
-    con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], mapping: Mapping | None
+def check_label_times(
+    con: duckdb.DuckDBPyConnection,
+    path: str | os.PathLike[str],
+    mapping: Mapping | None,
+    *,
+    what: str = "labels file",
+    key: str = "labels.ts",
 ) -> None:
-    """Raise :class:`LabelsError` at the first non-empty ``ts`` of the table ``parsed`` that
-    is not a time within the mapping's bounds (default: 1970-01-01 to a day from now)."""
+    """Raise :class:`LabelsError` at the first non-empty ``ts_raw`` of the table ``parsed``
+    whose ``ts`` is not a time within the mapping's bounds (default: 1970-01-01 to a day from
+    now). ``what`` and ``key`` name the file kind and the mapping key in the message."""
     lowest = mapping.ts_min if mapping is not None else TS_MIN
     ahead = mapping.ts_max_future if mapping is not None else TS_MAX_FUTURE
     latest = datetime.now(UTC) + ahead if ahead is not None else None
@@ -106,12 +112,94 @@ def _check_label_times(
     if bad:
         line, value = bad[0]
         until = f" to {latest:%Y-%m-%d %H:%M} UTC" if latest else ""
+        column = key.rpartition(".")[2]
         raise LabelsError(
-            f"labels file {path}, line {line}: ts {value!r} is not a time from "
+            f"{what} {path}, line {line}: {column} {value!r} is not a time from "
             f"{lowest:%Y-%m-%d}{until} (label times are read as ISO-8601 with the year first, "
-            "or epoch seconds / milliseconds); fix the file, or leave labels.ts out of the "
+            f"or epoch seconds / milliseconds); fix the file, or leave {key} out of the "
             "mapping"
         )
+
+
+def read_label_rows(path: str | os.PathLike[str], spec: LabelsSpec) -> pa.Table | None:
+    """The columns ``spec`` names of a labels file, with ``_line`` (its file line), or ``None``
+    when the file holds no rows."""
+    columns = list(dict.fromkeys(spec.columns.values()))
+    chunks = list(iter_chunks(Path(path), columns, header=spec.header, delimiter=spec.delimiter))
+    if not chunks:
+        return None
+    return pa.concat_tables(c.table for c in chunks).append_column(
+        "_line", pa.concat_arrays([c.lines for c in chunks])
+    )
+
+
+def label_sql(spec: LabelsSpec) -> tuple[str, str]:
+    """SQL of a row's raw label text and of its 0/1 label (``NULL`` when not translatable)."""
+    if "label" in spec.constants:
+        return literal(str(spec.constants["label"])), literal(int(spec.constants["label"]))
+    raw = f"trim(CAST({ident(spec.columns['label'])} AS VARCHAR))"
+    if spec.values:
+        label = "CASE " + " ".join(
+            f"WHEN {raw} = {literal(k)} THEN {v}" for k, v in spec.values.items()
+        ) + " END"
+    else:
+        label = (
+            f"coalesce(try_cast({raw} AS INTEGER), "
+            f"CAST(try_cast({raw} AS BOOLEAN) AS INTEGER))"
+        )
+    return raw, label
+
+
+def time_sql(table: pa.Table, spec: LabelsSpec, name: str) -> tuple[str, str]:
+    """SQL of the time column ``name`` (``ts``, ``known_at``) as a time and as its raw text;
+    nulls when ``spec`` does not map it."""
+    if name not in spec.columns:
+        return "CAST(NULL AS TIMESTAMPTZ)", "CAST(NULL AS VARCHAR)"
+    column = spec.columns[name]
+    return (timestamp_expr(ident(column), table.schema.field(column).type, None),
+            f"NULLIF(trim(CAST({ident(column)} AS VARCHAR)), '')")
+
+
+#: The condition of a row of ``parsed`` that has no label value (skipped, never given a class).
+EMPTY_LABEL = "label IS NULL AND coalesce(raw, '') = ''"
+
+
+def check_label_values(
+    con: duckdb.DuckDBPyConnection, path: str | os.PathLike[str], *, id_column: str,
+    what: str = "labels file", section: str = "labels",
+) -> None:
+    """Raise :class:`LabelsError` at the first row of ``parsed`` with an id and a label value
+    that is neither 0/1 nor translated by ``<section>.values``, listing other such values."""
+    bad = con.execute(
+        f"SELECT min(_line), raw FROM parsed WHERE {id_column} IS NOT NULL AND "
+        f"(label IS NULL OR label NOT IN (0, 1)) AND NOT ({EMPTY_LABEL}) "
+        "GROUP BY raw ORDER BY min(_line) LIMIT 6"
+    ).fetchall()
+    if bad:
+        line, value = bad[0]
+        others = ", ".join(repr(v) for _, v in bad[1:])
+        raise LabelsError(
+            f"{what} {path}, line {line}: label {value!r} is not 0 or 1"
+            + (f" (other such values: {others})" if others else "")
+            + "; translate each of the file's values to 1 (abusive) or 0 (legitimate) in "
+            f"the mapping, e.g. '{section}: {{values: {{{value!r}: <1 or 0>}}}}'"
+        )
+
+
+def skipped_lines(
+    con: duckdb.DuckDBPyConnection, id_column: str
+) -> tuple[int, int, tuple[int, ...]]:
+    """(rows with an id but no label value, rows without an id, the first lines of the former)
+    of the table ``parsed``."""
+    without_label, without_id = con.execute(
+        f"SELECT count(*) FILTER ({id_column} IS NOT NULL AND {EMPTY_LABEL}), "
+        f"count(*) FILTER ({id_column} IS NULL) FROM parsed"
+    ).fetchall()[0]
+    lines = tuple(line for (line,) in con.execute(
+        f"SELECT _line FROM parsed WHERE {id_column} IS NOT NULL AND {EMPTY_LABEL} "
+        f"ORDER BY _line LIMIT {_LINES_KEPT}"
+    ).fetchall())
+    return int(without_label), int(without_id), lines
 
 
 def check_labels_file(path: str | os.PathLike[str], mapping: Mapping | None) -> None:
@@ -166,33 +254,12 @@ def load_labels(path: str | os.PathLike[str], mapping: Mapping | None) -> LabelR
     """
     check_labels_file(path, mapping)
     spec = labels_spec(mapping)
-    columns = list(dict.fromkeys(spec.columns.values()))
-    chunks = list(iter_chunks(Path(path), columns, header=spec.header, delimiter=spec.delimiter))
-    if not chunks:
+    table = read_label_rows(path, spec)
+    if table is None:
         return LabelRows(LABELS_SCHEMA.empty_table())
-    table = pa.concat_tables(c.table for c in chunks).append_column(
-        "_line", pa.concat_arrays([c.lines for c in chunks])
-    )
     account = f"NULLIF(trim(CAST({ident(spec.columns['account_id'])} AS VARCHAR)), '')"
-    if "label" in spec.constants:
-        raw, label = literal(str(spec.constants["label"])), literal(int(spec.constants["label"]))
-    else:
-        raw = f"trim(CAST({ident(spec.columns['label'])} AS VARCHAR))"
-        if spec.values:
-            label = "CASE " + " ".join(
-                f"WHEN {raw} = {literal(k)} THEN {v}" for k, v in spec.values.items()
-            ) + " END"
-        else:
-            label = (
-                f"coalesce(try_cast({raw} AS INTEGER), "
-                f"CAST(try_cast({raw} AS BOOLEAN) AS INTEGER))"
-            )
-    if "ts" in spec.columns:
-        ts_col = spec.columns["ts"]
-        ts = timestamp_expr(ident(ts_col), table.schema.field(ts_col).type, None)
-        ts_raw = f"NULLIF(trim(CAST({ident(ts_col)} AS VARCHAR)), '')"
-    else:
-        ts, ts_raw = "CAST(NULL AS TIMESTAMPTZ)", "CAST(NULL AS VARCHAR)"
+    raw, label = label_sql(spec)
+    ts, ts_raw = time_sql(table, spec, "ts")
     con = connect()
     try:
         con.register("labels_raw", table)
@@ -200,36 +267,14 @@ def load_labels(path: str | os.PathLike[str], mapping: Mapping | None) -> LabelR
             f"CREATE TEMP TABLE parsed AS SELECT {account} AS account_id, {label} AS label, "
             f"{raw} AS raw, {ts} AS ts, {ts_raw} AS ts_raw, _line FROM labels_raw"
         )
-        _check_label_times(con, path, mapping)
-        empty = "label IS NULL AND coalesce(raw, '') = ''"
-        bad = con.execute(
-            "SELECT min(_line), raw FROM parsed WHERE account_id IS NOT NULL AND "
-            f"(label IS NULL OR label NOT IN (0, 1)) AND NOT ({empty}) "
-            "GROUP BY raw ORDER BY min(_line) LIMIT 6"
-        ).fetchall()
-        if bad:
-            line, value = bad[0]
-            others = ", ".join(repr(v) for _, v in bad[1:])
-            raise LabelsError(
-                f"labels file {path}, line {line}: label {value!r} is not 0 or 1"
-                + (f" (other such values: {others})" if others else "")
-                + "; translate each of the file's values to 1 (abusive) or 0 (legitimate) in "
-                f"the mapping, e.g. 'labels: {{values: {{{value!r}: <1 or 0>}}}}'"
-            )
-        without_label, without_account = con.execute(
-            f"SELECT count(*) FILTER (account_id IS NOT NULL AND {empty}), "
-            "count(*) FILTER (account_id IS NULL) FROM parsed"
-        ).fetchall()[0]
-        lines = [line for (line,) in con.execute(
-            f"SELECT _line FROM parsed WHERE account_id IS NOT NULL AND {empty} "
-            f"ORDER BY _line LIMIT {_LINES_KEPT}"
-        ).fetchall()]
+        check_label_times(con, path, mapping)
+        check_label_values(con, path, id_column="account_id")
+        without_label, without_account, lines = skipped_lines(con, "account_id")
         result = con.sql(
             "SELECT account_id, CAST(max(label) AS TINYINT) AS label, min(ts) AS ts FROM parsed "
-            f"WHERE account_id IS NOT NULL AND NOT ({empty}) GROUP BY account_id "
+            f"WHERE account_id IS NOT NULL AND NOT ({EMPTY_LABEL}) GROUP BY account_id "
             "ORDER BY account_id"
         ).to_arrow_table()
     finally:
         con.close()
-    return LabelRows(result.cast(LABELS_SCHEMA), int(without_label), int(without_account),
-                     tuple(lines))
+    return LabelRows(result.cast(LABELS_SCHEMA), without_label, without_account, lines)

@@ -26,6 +26,14 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
       header: [uid, label]                  # optional, for headerless label files
       values: {"-1": 1, "+1": 0}            # optional: source label value -> 0/1
       constants: {label: 1}                 # optional: e.g. a file that lists only abusers
+    event_labels:       # optional: the event labels file's columns (same optional keys)
+      event_id: txn_id
+      label: is_fraud
+      known_at: reported_at                 # optional: when the label became known
+    entity_labels:      # optional: the entity labels file's columns (same optional keys)
+      entity_id: terminal
+      label: compromised
+      constants: {node_type: Terminal}      # or node_type: <column>
 
 :func:`load_mapping` checks everything it can without reading data (unknown keys, missing
 required columns, bad types) and raises :class:`MappingError` naming the key and the file;
@@ -60,6 +68,19 @@ CANONICAL_COLUMNS: dict[str, bool] = {
 }
 #: Canonical labels columns and whether each is required.
 LABEL_COLUMNS: dict[str, bool] = {"account_id": True, "label": True, "ts": False}
+#: Canonical event labels columns and whether each is required.
+EVENT_LABEL_COLUMNS: dict[str, bool] = {"event_id": True, "label": True, "known_at": False}
+#: Canonical entity labels columns and whether each is required.
+ENTITY_LABEL_COLUMNS: dict[str, bool] = {
+    "entity_id": True, "label": True, "node_type": True, "known_at": False,
+}
+#: The three labels sections of a mapping: section -> (its canonical columns, the columns a
+#: ``constants:`` entry may fix).
+LABEL_SECTIONS: dict[str, tuple[dict[str, bool], tuple[str, ...]]] = {
+    "labels": (LABEL_COLUMNS, ("label",)),
+    "event_labels": (EVENT_LABEL_COLUMNS, ("label",)),
+    "entity_labels": (ENTITY_LABEL_COLUMNS, ("label", "node_type")),
+}
 #: Attribute types a mapping may declare.
 ATTRIBUTE_TYPES = ("float", "string")
 #: Built-in node types and relations (graph/snapshot.py); an extra entity may not reuse them.
@@ -68,7 +89,7 @@ BUILTIN_RELATIONS = ("USED_DEVICE", "USED_IP", "PAID_WITH", "TRANSACTED_WITH")
 
 _TOP_KEYS = (
     "columns", "constants", "timestamp_format", "timestamps", "header", "delimiter", "entities",
-    "attributes", "labels",
+    "attributes", "labels", "event_labels", "entity_labels",
 )
 #: Default earliest plausible event time: a time before it is quarantined.
 TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
@@ -82,7 +103,7 @@ _DURATION = re.compile(
     r"w|weeks?)\s*$"
 )
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_LABEL_KEYS = ("account_id", "label", "ts", "header", "delimiter", "values", "constants")
+_LABEL_OPTIONS = ("header", "delimiter", "values", "constants")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -116,7 +137,12 @@ class EntitySpec:
 
 @dataclass(frozen=True)
 class LabelsSpec:
-    """How a labels file maps to canonical ``account_id, label[, ts]``."""
+    """How a labels file maps to its canonical columns.
+
+    The same for the three levels: ``account_id, label[, ts]`` (``labels:``),
+    ``event_id, label[, known_at]`` (``event_labels:``) and
+    ``entity_id, label, node_type[, known_at]`` (``entity_labels:``).
+    """
 
     columns: dict[str, str]
     constants: dict[str, Any] = field(default_factory=dict)
@@ -151,6 +177,10 @@ class Mapping:
         Extra source columns kept on events: name -> ``"float"`` or ``"string"``.
     labels
         How to read a labels file, or ``None``.
+    event_labels
+        How to read an event labels file, or ``None``.
+    entity_labels
+        How to read an entity labels file, or ``None``.
     path
         The file the mapping was read from (for messages).
     """
@@ -165,7 +195,18 @@ class Mapping:
     entities: tuple[EntitySpec, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     labels: LabelsSpec | None = None
+    event_labels: LabelsSpec | None = None
+    entity_labels: LabelsSpec | None = None
     path: str = "<mapping>"
+
+    def label_section(self, section: str) -> LabelsSpec | None:
+        """The labels section ``section`` (``labels``, ``event_labels``, ``entity_labels``)."""
+        return {"labels": self.labels, "event_labels": self.event_labels,
+                "entity_labels": self.entity_labels}[section]
+
+    def entity_node_types(self) -> tuple[str, ...]:
+        """The node types an entity label may name: the built-in entities and the mapping's."""
+        return entity_node_types(self.entities)
 
     def source_columns(self) -> list[str]:
         """Source columns the logs must have, in a stable order."""
@@ -190,6 +231,11 @@ class Mapping:
                                      None if self.ts_max_future is None
                                      else self.ts_max_future.total_seconds()]
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def entity_node_types(entities: Iterable[EntitySpec] = ()) -> tuple[str, ...]:
+    """``Device, IP, PaymentMethod`` and the node types of ``entities``, in that order."""
+    return (*(t for t in BUILTIN_NODE_TYPES if t != "Account"), *(e.node_type for e in entities))
 
 
 def snake_case(name: str) -> str:
@@ -267,12 +313,22 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         entities=entities,
         attributes=attributes,
         labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
+        event_labels=(_labels(raw["event_labels"], where, "event_labels")
+                      if raw.get("event_labels") is not None else None),
+        entity_labels=(_labels(raw["entity_labels"], where, "entity_labels",
+                               entity_node_types(entities))
+                       if raw.get("entity_labels") is not None else None),
         path=where,
     )
 
 
 def check_source_columns(
-    mapping: Mapping, available: Iterable[str], source: str, *, labels: bool = False
+    mapping: Mapping,
+    available: Iterable[str],
+    source: str,
+    *,
+    labels: bool = False,
+    section: str | None = None,
 ) -> None:
     """Raise :class:`MappingError` unless every column the mapping names exists in ``source``.
 
@@ -286,12 +342,16 @@ def check_source_columns(
         The source file (for the message).
     labels
         Check the mapping's ``labels`` section instead of the event columns.
+    section
+        Check this labels section (``labels``, ``event_labels``, ``entity_labels``) instead.
     """
     have = list(available)
-    if labels:
-        if mapping.labels is None:
-            raise MappingError(f"{mapping.path} has no 'labels:' section")
-        wanted = {f"labels.{k}": v for k, v in mapping.labels.columns.items()}
+    section = "labels" if labels and section is None else section
+    if section is not None:
+        spec = mapping.label_section(section)
+        if spec is None:
+            raise MappingError(f"{mapping.path} has no '{section}:' section")
+        wanted = {f"{section}.{k}": v for k, v in spec.columns.items()}
     else:
         wanted = {f"columns.{k}": v for k, v in mapping.columns.items()}
         wanted |= {f"entities.{e.node_type}": e.source for e in mapping.entities}
@@ -421,27 +481,45 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
     return tuple(specs)
 
 
-def _labels(raw: Any, where: str) -> LabelsSpec:
+def _labels(
+    raw: Any, where: str, section: str = "labels", node_types: tuple[str, ...] = ()
+) -> LabelsSpec:
+    """One labels section (:data:`LABEL_SECTIONS`); ``node_types``: those an entity may have."""
+    canonical, fixable = LABEL_SECTIONS[section]
     if not isinstance(raw, dict):
-        raise MappingError(f"{where}: 'labels' must be a dictionary (account_id:, label:, ...)")
-    _check_keys(raw, _LABEL_KEYS, where, "labels.")
+        required = ", ".join(f"{k}:" for k, needed in canonical.items() if needed)
+        raise MappingError(f"{where}: '{section}' must be a dictionary ({required} ...)")
+    _check_keys(raw, (*canonical, *_LABEL_OPTIONS), where, f"{section}.")
     columns = _str_dict(
-        {k: v for k, v in raw.items() if k in LABEL_COLUMNS}, where, "labels"
+        {k: v for k, v in raw.items() if k in canonical}, where, section
     )
     constants = dict(raw.get("constants") or {})
-    _check_keys(constants, ("label",), where, "labels.constants.")
-    for name, required in LABEL_COLUMNS.items():
+    _check_keys(constants, fixable, where, f"{section}.constants.")
+    both = sorted(set(columns) & set(constants))
+    if both and section != "labels":  # account labels: a constant wins, as it always has
+        raise MappingError(f"{where}: {section}.{both[0]} is given both as a column and under "
+                           f"{section}.constants; keep one")
+    for name, required in canonical.items():
         if required and name not in columns and name not in constants:
-            raise MappingError(f"{where}: labels.{name} is required (the labels file's column)")
+            raise MappingError(
+                f"{where}: {section}.{name} is required (the {section} file's column"
+                + (f", or {section}.constants.{name}" if name in fixable else "") + ")"
+            )
     values = raw.get("values") or {}
     if not isinstance(values, dict) or any(v not in (0, 1) for v in values.values()):
-        raise MappingError(f"{where}: labels.values must map source label values to 0 or 1")
+        raise MappingError(f"{where}: {section}.values must map source label values to 0 or 1")
     if "label" in constants and constants["label"] not in (0, 1):
-        raise MappingError(f"{where}: labels.constants.label must be 0 or 1")
+        raise MappingError(f"{where}: {section}.constants.label must be 0 or 1")
+    if "node_type" in constants and constants["node_type"] not in node_types:
+        raise MappingError(
+            f"{where}: {section}.constants.node_type {constants['node_type']!r} is not a node "
+            f"type of the graph; allowed: {', '.join(node_types)} (an extra type needs its "
+            "column under 'entities:'; account labels go in the 'labels:' file)"
+        )
     return LabelsSpec(
         columns=columns,
         constants=constants,
         values={str(k): int(v) for k, v in values.items()},
-        header=_header(raw.get("header"), where, "labels.header"),
-        delimiter=_delimiter(raw.get("delimiter"), where, "labels.delimiter"),
+        header=_header(raw.get("header"), where, f"{section}.header"),
+        delimiter=_delimiter(raw.get("delimiter"), where, f"{section}.delimiter"),
     )
