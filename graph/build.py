@@ -4,7 +4,8 @@ The aggregation is the SQL text of :mod:`graph.snapshot_sql`, run over a view ``
 event files: the pairs of each relation, then the nodes of each entity type, the ``Account``
 nodes and the edges. Each result is written by DuckDB straight to the snapshot's Parquet files
 (:func:`write_snapshot_files`); :func:`build_snapshot` reads them back into memory. The labels
-come from :mod:`graph.snapshot_labels`, the manifest from :mod:`graph.manifest`.
+come from :mod:`graph.snapshot_labels` (account labels, and event and entity labels when given:
+the DuckDB build only), the manifest from :mod:`graph.manifest`.
 
 :func:`build_inputs` and :func:`finish_snapshot` are the first and last steps of every engine
 that builds a snapshot (DuckDB here, Spark in :mod:`graph.spark_build`). Each step's time is
@@ -39,7 +40,13 @@ from graph.snapshot import (
     relation_specs,
     write_snapshot,
 )
-from graph.snapshot_labels import copy_known_labels, snapshot_labels
+from graph.snapshot_labels import (
+    copy_known_entity_labels,
+    copy_known_event_labels,
+    copy_known_labels,
+    level_labels,
+    snapshot_labels,
+)
 from graph.snapshot_sql import (
     MAX_EVENT_TYPES,
     RelationSource,
@@ -91,6 +98,8 @@ def build_snapshot(
     *,
     labels: str | os.PathLike[str] | pd.DataFrame | None = None,
     mapping: Mapping | str | os.PathLike[str] | None = None,
+    event_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
+    entity_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
     progress: bool = True,
 ) -> Snapshot:
     """Aggregate the canonical events in ``events_dir`` into a graph snapshot at ``out_dir``.
@@ -110,6 +119,11 @@ def build_snapshot(
         Only labels of accounts in the graph are kept.
     mapping
         Adds its extra entity types to those recorded in the events directory.
+    event_labels, entity_labels
+        Canonical event / entity labels (:mod:`ingest.event_labels`), or files read with
+        ``mapping``'s ``event_labels`` / ``entity_labels`` sections; kept as
+        ``event_labels.parquet`` / ``entity_labels.parquet`` for the events and nodes of the
+        graph, the others counted in the manifest (:mod:`graph.snapshot_labels`).
     progress
         Show the current step on stderr.
 
@@ -123,7 +137,9 @@ def build_snapshot(
     BuildError
         When ``events_dir`` holds no events.
     """
-    write_snapshot_files(events_dir, out_dir, labels=labels, mapping=mapping, progress=progress)
+    write_snapshot_files(events_dir, out_dir, labels=labels, mapping=mapping,
+                         event_labels=event_labels, entity_labels=entity_labels,
+                         progress=progress)
     return read_snapshot(out_dir)
 
 
@@ -134,6 +150,8 @@ def write_snapshot_files(
     *,
     labels: str | os.PathLike[str] | pd.DataFrame | None = None,
     mapping: Mapping | str | os.PathLike[str] | None = None,
+    event_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
+    entity_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Like :func:`build_snapshot`, but returns only the manifest: no table is held in memory.
@@ -149,6 +167,8 @@ def write_snapshot_files(
     relations = relation_sources(state)
     float_attributes = [a for a, kind in state.attributes.items() if kind == "float"]
     label_table = snapshot_labels(events_dir, labels, mapping)
+    event_table = level_labels(event_labels, mapping, "event")
+    entity_table = level_labels(entity_labels, mapping, "entity")
 
     target = new_snapshot_dir(out_dir)
     con = connect(target / ".spill")
@@ -189,6 +209,12 @@ def write_snapshot_files(
             if label_table is not None:
                 with _step(show, "labels"):
                     label_facts = copy_known_labels(con, label_table, target, meta)
+            if event_table is not None:
+                with _step(show, "event labels"):
+                    copy_known_event_labels(con, event_table, target, meta)
+            if entity_table is not None:
+                with _step(show, "entity labels"):
+                    copy_known_entity_labels(con, entity_table, target, meta)
         con.close()
         shutil.rmtree(target / ".spill", ignore_errors=True)
         meta["build_seconds"] = round(time.perf_counter() - started, 3)
