@@ -11,8 +11,6 @@ matched to the snapshot's events by ``event_id``; entity labels (``entity_labels
 ``event_labels`` / ``entity_labels`` entries give the file, the rows kept, the positives, and
 ``unmatched``: the labels naming no event or entity of the snapshot (never dropped silently).
 A snapshot built without such labels has neither file nor entry.
-
-:func:`account_labels_from_events` derives account labels from event labels by a rule.
 """
 
 from __future__ import annotations
@@ -41,10 +39,6 @@ from ingest.store import LABELS_FILE
 #: The snapshot's matched event labels and entity labels.
 EVENT_LABELS_FILE = "event_labels.parquet"
 ENTITY_LABELS_FILE = "entity_labels.parquet"
-#: How account labels are derived from event labels (``labels.from_events`` of a run config):
-#: ``any``: an account with a fraudulent labelled event is abusive, one whose labelled events are
-#: all genuine is legitimate; ``none``: no account label is derived.
-FromEvents = Literal["any", "none"]
 
 
 def snapshot_labels(
@@ -190,35 +184,6 @@ def copy_known_entity_labels(
         **_facts(ENTITY_LABELS_FILE, kept, positives, len(table) - kept, skipped),
         "unmatched_by_type": {t: int(n) for t, n in unmatched.items()},
     }
-
-
-def account_labels_from_events(event_labels: pd.DataFrame, rule: FromEvents) -> pd.DataFrame:
-    """Account labels (``account_id, label, ts``) derived from matched event labels.
-
-    ``any``: an account with at least one event labelled 1 is abusive (``ts``: the earliest
-    ``known_at`` of those events), an account whose labelled events are all 0 is legitimate
-    (``ts``: the earliest ``known_at``); ``none``: no labels. Sorted by ``account_id``.
-    """
-    empty = pd.DataFrame({"account_id": pd.Series([], dtype=str),
-                          "label": pd.Series([], dtype="int8"),
-                          "ts": pd.Series([], dtype="datetime64[us, UTC]")})
-    if rule == "none" or event_labels.empty:
-        return empty
-    labels = event_labels.groupby("account_id", sort=True)["label"].max().astype("int8")
-    deciding = event_labels[event_labels["label"] == event_labels["account_id"].map(labels)]
-    known = deciding.groupby("account_id", sort=True)["known_at"].min()
-    return pd.DataFrame({"account_id": labels.index.astype(str), "label": labels.to_numpy(),
-                         "ts": known.reindex(labels.index).to_numpy()}).astype(
-        {"ts": "datetime64[us, UTC]"})
-
-
-def merge_account_labels(given: pd.DataFrame | None, derived: pd.DataFrame) -> pd.DataFrame:
-    """``given`` account labels, then the ``derived`` ones of accounts ``given`` lacks: a given
-    label wins over a derived one."""
-    if given is None or given.empty:
-        return derived.reset_index(drop=True)
-    extra = derived[~derived["account_id"].isin(given["account_id"])]
-    return pd.concat([given, extra], ignore_index=True)
 
 
 def _counts(con: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:

@@ -9,7 +9,11 @@ one), each a typed, read-only model:
     ``holdout_fraction`` and ``seed``: the share of the given labels held back from training for
     ``metrics.json`` (stratified); ``unlabelled_as_negative``: ``auto`` treats every unlabelled
     account as legitimate when the labels name abusive accounts only (AMLSim's alert lists),
-    ``true`` always, ``false`` never.
+    ``true`` always, ``false`` never. ``from_events``: with event labels (``--event-labels``),
+    how accounts get labels from them: ``any`` (an account with a fraudulent labelled event is
+    abusive, one whose labelled events are all genuine is legitimate; given account labels win
+    over derived ones for the same account) or ``none`` (no derived labels). Read only when
+    event labels are given.
 ``rings`` (:class:`graph.rings.config.RingConfig`)
     The ring-candidate search (empty = its defaults).
 ``ring_scoring`` (:class:`RingScoringConfig`)
@@ -50,6 +54,11 @@ from gnn.labels import UnlabelledAsNegative
 from graph.rings.config import RingConfig
 from graph.store.load import MAX_PRUNE_FRACTION
 
+#: How account labels are derived from event labels (``labels.from_events``): ``any``: an
+#: account with a fraudulent labelled event is abusive, one whose labelled events are all genuine
+#: is legitimate; ``none``: no account label is derived.
+FromEvents = Literal["any", "none"]
+
 
 class Section(BaseModel):
     """One section of a run config: typed, unknown keys refused, read-only."""
@@ -64,11 +73,18 @@ class IngestConfig(Section):
 
 
 class LabelsConfig(Section):
-    """``labels``: the held-back share of the labels, its seed, and unlabelled accounts."""
+    """``labels``: the held-back share of the labels, its seed, unlabelled accounts, and account
+    labels derived from event labels."""
 
     holdout_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     seed: int = 0
     unlabelled_as_negative: UnlabelledAsNegative = "auto"
+    from_events: FromEvents = "any"
+
+    def split_settings(self) -> dict[str, Any]:
+        """The settings that shape an account-label split (``from_events`` apart: it matters
+        only with event labels, so that a run without them keeps its cache key)."""
+        return self.model_dump(exclude={"from_events"})
 
 
 class RingScoringConfig(Section):

@@ -1,12 +1,19 @@
-"""The labels stage on hand-made data: the split files and the positives-only labels."""
+"""The labels stage on hand-made data: the split files, the positives-only labels, and account
+labels derived from event labels."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
 
-from abusenet.pipeline.stages.files import HOLDOUT_LABELS, TRAIN_LABELS
-from abusenet.pipeline.stages.labels import labels_stage
+from abusenet.pipeline.stages.files import EVENT_LABELS, HOLDOUT_LABELS, TRAIN_LABELS
+from abusenet.pipeline.stages.labels import (
+    account_labels_from_events,
+    labels_stage,
+    merge_account_labels,
+)
 from graph.snapshot import ACCOUNT, Snapshot, write_snapshot
 from tests.gnn.test_labels import labels_table
 
@@ -40,3 +47,82 @@ def test_mixed_labels_stay_as_given_unless_asked(tmp_path):
     assert labels_stage(snap, out, holdout_fraction=0.2, seed=0)["labels"] == 10
     assert labels_stage(snap, out, holdout_fraction=0.2, seed=0,
                         unlabelled_as_negative=True)["labels"] == 12
+
+
+def snapshot_with_event_labels(tmp_path, labels: pd.DataFrame | None):
+    """A snapshot of accounts a, b, c whose events e1..e4 are labelled (a: 0, 1; b: 0, 0)."""
+    from graph.snapshot import read_manifest
+    from graph.snapshot_labels import EVENT_LABELS_FILE
+
+    snap = snapshot_with(tmp_path, labels, ["a", "b", "c"])
+    utc = pd.Timestamp("2024-01-01", tz="UTC")
+    events = pd.DataFrame({
+        "event_id": ["e1", "e2", "e3", "e4"], "account_id": ["a", "a", "b", "b"],
+        "ts": utc, "label": pd.array([0, 1, 0, 0], dtype="int8"),
+        "known_at": [utc, utc + pd.Timedelta(days=3), utc + pd.Timedelta(days=1), pd.NaT],
+    }).astype({"known_at": "datetime64[us, UTC]"})
+    events.to_parquet(snap / EVENT_LABELS_FILE, index=False)
+    manifest = read_manifest(snap)
+    manifest["event_labels"] = {"file": EVENT_LABELS_FILE, "count": 4, "positives": 1,
+                                "unmatched": 2, "skipped": 0}
+    (snap / "manifest.json").write_text(json.dumps(manifest))
+    return snap
+
+
+def test_account_labels_are_derived_from_event_labels_and_event_labels_passed_on(tmp_path):
+    snap = snapshot_with_event_labels(tmp_path, None)
+    out = tmp_path / "out"
+    out.mkdir()
+    info = labels_stage(snap, out, holdout_fraction=0.0, seed=0, from_events="any")
+    assert info["derived_from_events"] == 2 and info["event_labels"]["unmatched"] == 2
+    train = pd.read_parquet(out / TRAIN_LABELS)
+    assert train[["account_id", "label"]].values.tolist() == [["a", 1], ["b", 0]]
+    utc = pd.Timestamp("2024-01-01", tz="UTC")
+    assert train["ts"].tolist() == [utc + pd.Timedelta(days=3), utc + pd.Timedelta(days=1)]
+    assert pd.read_parquet(out / EVENT_LABELS)["event_id"].tolist() == ["e1", "e2", "e3", "e4"]
+
+
+def test_given_account_labels_win_over_derived_ones(tmp_path):
+    given = pd.DataFrame({"account_id": ["a", "c"], "label": pd.array([0, 1], dtype="int8"),
+                          "ts": pd.Series([pd.NaT] * 2, dtype="datetime64[us, UTC]")})
+    snap = snapshot_with_event_labels(tmp_path, given)
+    out = tmp_path / "out"
+    out.mkdir()
+    labels_stage(snap, out, holdout_fraction=0.0, seed=0, from_events="any")
+    train = pd.read_parquet(out / TRAIN_LABELS).sort_values("account_id")
+    assert train[["account_id", "label"]].values.tolist() == [["a", 0], ["b", 0], ["c", 1]]
+
+
+def test_event_labels_without_derived_account_labels_write_no_split(tmp_path):
+    snap = snapshot_with_event_labels(tmp_path, None)
+    out = tmp_path / "out"
+    out.mkdir()
+    info = labels_stage(snap, out, holdout_fraction=0.2, seed=0, from_events="none")
+    assert (info["labels"], info["derived_from_events"]) == (0, 0)
+    assert sorted(p.name for p in out.iterdir()) == [EVENT_LABELS]
+    assert account_labels_from_events(pd.read_parquet(out / EVENT_LABELS), "none").empty
+
+
+def test_an_account_only_split_keeps_its_info_keys(tmp_path):
+    snap = snapshot_with(tmp_path, labels_table(5, 5), [f"a{i}" for i in range(12)])
+    out = tmp_path / "out"
+    out.mkdir()
+    info = labels_stage(snap, out, holdout_fraction=0.2, seed=0)
+    assert sorted(info) == ["holdout", "labels", "positives", "train", "unlabelled_as_negative"]
+    assert sorted(p.name for p in out.iterdir()) == [HOLDOUT_LABELS, TRAIN_LABELS]
+
+
+def test_account_labels_from_events_by_rule():
+    utc = pd.Timestamp("2024-01-01", tz="UTC")
+    events = pd.DataFrame({
+        "event_id": ["e1", "e2", "e3", "e4"], "account_id": ["a", "a", "b", "b"],
+        "label": [0, 1, 0, 0],
+        "known_at": [utc, utc + pd.Timedelta(days=3), utc + pd.Timedelta(days=1), pd.NaT],
+    })
+    derived = account_labels_from_events(events, "any")
+    assert derived[["account_id", "label"]].values.tolist() == [["a", 1], ["b", 0]]
+    assert derived["ts"].tolist() == [utc + pd.Timedelta(days=3), utc + pd.Timedelta(days=1)]
+    assert account_labels_from_events(events, "none").empty
+    given = pd.DataFrame({"account_id": ["a", "c"], "label": [0, 1]}).astype({"label": "int8"})
+    merged = merge_account_labels(given, derived)
+    assert merged[["account_id", "label"]].values.tolist() == [["a", 0], ["c", 1], ["b", 0]]

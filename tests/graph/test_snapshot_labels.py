@@ -3,11 +3,7 @@ import pytest
 
 from graph.build import write_snapshot_files
 from graph.snapshot import read_manifest
-from graph.snapshot_labels import (
-    account_labels_from_events,
-    merge_account_labels,
-    snapshot_labels,
-)
+from graph.snapshot_labels import snapshot_labels
 from ingest.labels import LabelsError
 
 
@@ -80,19 +76,3 @@ def test_a_build_without_event_or_entity_labels_writes_neither(events, tmp_path)
     assert "event_labels" not in manifest and "entity_labels" not in manifest
     assert sorted(p.name for p in (tmp_path / "snap").iterdir()) == [
         "edges", "manifest.json", "nodes"]
-
-
-def test_account_labels_from_events_by_rule():
-    utc = pd.Timestamp("2024-01-01", tz="UTC")
-    events = pd.DataFrame({
-        "event_id": ["e1", "e2", "e3", "e4"], "account_id": ["a", "a", "b", "b"],
-        "label": [0, 1, 0, 0],
-        "known_at": [utc, utc + pd.Timedelta(days=3), utc + pd.Timedelta(days=1), pd.NaT],
-    })
-    derived = account_labels_from_events(events, "any")
-    assert derived[["account_id", "label"]].values.tolist() == [["a", 1], ["b", 0]]
-    assert derived["ts"].tolist() == [utc + pd.Timedelta(days=3), utc + pd.Timedelta(days=1)]
-    assert account_labels_from_events(events, "none").empty
-    given = pd.DataFrame({"account_id": ["a", "c"], "label": [0, 1]}).astype({"label": "int8"})
-    merged = merge_account_labels(given, derived)
-    assert merged[["account_id", "label"]].values.tolist() == [["a", 0], ["c", 1], ["b", 0]]
