@@ -1,0 +1,165 @@
+"""XGB-History: the field's standard transaction baseline, XGBoost on per-transaction features
+with customer and entity (terminal) history aggregates.
+
+The features of the fraud-detection handbook (Le Borgne et al., *Reproducible Machine Learning
+for Credit Card Fraud Detection*, chapter 3): the amount, weekend and night flags; the
+customer's (``account_id``) transaction count and mean amount over 1 / 7 / 30 days, the current
+transaction included; and for each entity column (the handbook's terminal) its transaction
+count and fraud rate over 1 / 7 / 30 days ending a fixed delay (7 days) before the transaction,
+the delay standing for the time fraud takes to be known: every label older than the delay is
+taken as known, whatever its ``known_at``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gnn.events.booster import EventBooster
+from gnn.events.features import WINDOWS, short
+from gnn.events.source import (
+    Events,
+    Labels,
+    discover_entity_columns,
+    register_events,
+    register_labels,
+    view_columns,
+)
+from gnn.events.table import EventFeatures
+from ingest.engine import connect
+from ingest.sql import ident
+
+#: The handbook's delay before a transaction's fraud label is used, in days.
+DELAY_DAYS = 7
+
+
+def history_features(
+    events: Events,
+    event_labels: Labels | None,
+    *,
+    entity_columns: Sequence[str] | None = None,
+    windows: Sequence[int] = WINDOWS,
+    delay_days: int = DELAY_DAYS,
+) -> EventFeatures:
+    """The handbook's features of every event (see the module's docstring).
+
+    Parameters
+    ----------
+    events
+        An events directory or a table (:func:`gnn.events.source.register_events`).
+    event_labels
+        ``event_id, label``; labels at least ``delay_days`` old feed the entities' fraud rates.
+    entity_columns
+        Entity columns with the handbook's terminal features; default: found from the data.
+    windows
+        Windows in days.
+    delay_days
+        The fixed label delay.
+    """
+    con = connect(memory_share=0.5)
+    try:
+        register_events(con, events)
+        entities = (
+            list(entity_columns) if entity_columns is not None
+            else discover_entity_columns(con, events)
+        )
+        register_labels(con, event_labels, default_delay_days=delay_days)
+        amount = ("CAST(amount AS DOUBLE)" if "amount" in view_columns(con, "events")
+                  else "CAST(NULL AS DOUBLE)")
+        feats = [
+            ("amount", "amount"),
+            ("weekend", "CAST(isodow(ts) >= 6 AS INTEGER)"),
+            ("night", "CAST(hour(ts) < 6 AS INTEGER)"),
+        ]
+        for w in windows:
+            frame = (f"(PARTITION BY account_id ORDER BY ts RANGE BETWEEN INTERVAL {w} DAY "
+                     "PRECEDING AND CURRENT ROW)")
+            feats += [(f"acc_n_{w}d", f"count(*) OVER {frame}"),
+                      (f"acc_mean_amount_{w}d", f"avg(amount) OVER {frame}")]
+        for e in entities:
+            k = ident(e)
+            for w in windows:
+                frame = (f"(PARTITION BY {k} ORDER BY ts RANGE BETWEEN INTERVAL {w + delay_days}"
+                         f" DAY PRECEDING AND INTERVAL {delay_days} DAY PRECEDING)")
+                n = f"count(*) OVER {frame}"
+                fraud = f"coalesce(sum(fraud) OVER {frame}, 0)"
+                feats += [
+                    (f"{short(e)}_n_{w}d", f"CASE WHEN {k} IS NULL THEN NULL ELSE {n} END"),
+                    (f"{short(e)}_risk_{w}d",
+                     f"CASE WHEN {k} IS NULL THEN NULL ELSE coalesce({fraud} / nullif({n}, 0),"
+                     " 0) END"),
+                ]
+        ids = ["event_id", "ts", "account_id", *entities]
+        table = con.sql(
+            "WITH b AS (SELECT e.event_id, CAST(e.ts AS TIMESTAMPTZ) AS ts, e.account_id, "
+            + "".join(f"e.{ident(c)}, " for c in entities)
+            + f"{amount.replace('amount', 'e.amount')} AS amount, "
+            "CAST(coalesce(l.label, 0) AS DOUBLE) AS fraud, l.label, l.known_at "
+            "FROM events e LEFT JOIN event_labels l USING (event_id)) SELECT "
+            + ", ".join(ident(c) for c in ids) + ", label, known_at, "
+            + ", ".join(f"{expr} AS {ident(n)}" for n, expr in feats)
+            + " FROM b ORDER BY ts, event_id"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    names = [n for n, _ in feats]
+    x = np.empty((table.num_rows, len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        x[:, j] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float32)
+    frame_ids = table.select([*ids, "label", "known_at"]).to_pandas()
+    frame_ids["label"] = frame_ids["label"].astype("float64")
+    return EventFeatures(frame_ids, x, names, entities)
+
+
+class XGBHistory(EventBooster):
+    """XGBoost on :func:`history_features`: the standard baseline for transaction fraud.
+
+    Same ``event_features`` / ``fit`` / ``predict`` / ``save`` / ``load`` interface as
+    :class:`gnn.events.model.EventModel`, so the two are compared under one evaluation.
+
+    Parameters
+    ----------
+    windows, delay_days, entity_columns
+        Feature settings (:func:`history_features`).
+    n_estimators, learning_rate, max_depth, subsample, colsample_bytree,
+    early_stopping_rounds, val_fraction, calibration, n_jobs, random_state
+        As for :class:`~gnn.events.model.EventModel`.
+    """
+
+    def __init__(
+        self,
+        windows: Sequence[int] = WINDOWS,
+        delay_days: int = DELAY_DAYS,
+        entity_columns: Sequence[str] | None = None,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        max_depth: int = 6,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        early_stopping_rounds: int = 40,
+        val_fraction: float = 0.2,
+        calibration: str = "platt",
+        n_jobs: int = 2,
+        random_state: int = 0,
+    ) -> None:
+        self.windows = windows
+        self.delay_days = delay_days
+        self.entity_columns = entity_columns
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.early_stopping_rounds = early_stopping_rounds
+        self.val_fraction = val_fraction
+        self.calibration = calibration
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def event_features(self, events: Events, event_labels: Labels | None) -> EventFeatures:
+        """The handbook's features of every event."""
+        return history_features(
+            events, event_labels, entity_columns=self.entity_columns, windows=self.windows,
+            delay_days=self.delay_days,
+        )

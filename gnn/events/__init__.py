@@ -1,0 +1,1 @@
+"""Event (transaction) risk: time-aware event features, the event model, rolling evaluation."""

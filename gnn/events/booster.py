@@ -1,0 +1,159 @@
+"""Gradient-boosted trees on an event feature table: fit, calibrated scores, JSON save and load.
+
+Subclasses choose the features (:meth:`EventBooster.event_features`); the training, the
+time-later validation slice, the calibration and the files are shared, so the event model and
+its baseline differ only in what they see.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from gnn.calibration import ScoreCalibrator
+from gnn.estimator import Estimator, NotFittedError
+from gnn.events.source import Events, Labels
+from gnn.events.table import EventFeatures
+from ingest.files import write_text_atomic
+
+MODEL_FILE = "model.json"
+METADATA_FILE = "metadata.json"
+
+
+class EventBooster(Estimator):
+    """XGBoost over :meth:`event_features`, early-stopped and calibrated on the latest events.
+
+    The training events are sorted by time; the last ``val_fraction`` of them is the
+    validation slice: the trees stop when its AUPRC stops improving, and the calibrator
+    (``calibration``) maps the trees' margins to probabilities on it.
+    """
+
+    n_estimators: int
+    learning_rate: float
+    max_depth: int
+    subsample: float
+    colsample_bytree: float
+    early_stopping_rounds: int
+    val_fraction: float
+    calibration: str
+    n_jobs: int
+    random_state: int
+
+    def event_features(self, events: Events, event_labels: Labels | None) -> EventFeatures:
+        """The feature table this model reads (implemented by each model)."""
+        raise NotImplementedError
+
+    def _booster_params(self) -> dict[str, Any]:
+        return {
+            "n_estimators": self.n_estimators, "learning_rate": self.learning_rate,
+            "max_depth": self.max_depth, "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "early_stopping_rounds": self.early_stopping_rounds, "n_jobs": self.n_jobs,
+            "random_state": self.random_state, "tree_method": "hist", "eval_metric": "aucpr",
+        }
+
+    def fit(self, features: EventFeatures, y: np.ndarray | None = None) -> Self:
+        """Fit on labelled events; returns ``self``.
+
+        Parameters
+        ----------
+        features
+            The training events' features (:meth:`event_features`).
+        y
+            0/1 per row; default: ``features.ids["label"]`` (rows without a label are dropped).
+
+        Raises
+        ------
+        ValueError
+            If fewer than two classes remain, or the validation slice has no fraud.
+        """
+        if y is None:
+            labelled = features.ids["label"].notna().to_numpy()
+            features = features.take(labelled)
+            y = features.ids["label"].to_numpy()
+        y = np.asarray(y, dtype=np.int64)
+        if len(y) != len(features):
+            raise ValueError(f"{len(y)} labels for {len(features)} events")
+        if len(np.unique(y)) < 2:
+            raise ValueError("event labels: training needs both fraud (1) and legitimate (0)")
+        order = np.lexsort((features.ids["event_id"].to_numpy(), features.ids["ts"].to_numpy()))
+        cut = int(round(len(order) * (1 - self.val_fraction)))
+        train, val = order[:cut], order[cut:]
+        if y[val].sum() == 0 or y[train].sum() == 0:
+            raise ValueError(
+                "event labels: the time-later validation slice (last "
+                f"{self.val_fraction:.0%} of the training events) or the part before it has "
+                "no fraud; give more labelled events or change val_fraction"
+            )
+        self.model_ = xgb.XGBClassifier(**self._booster_params())
+        self.model_.fit(
+            features.x[train], y[train], eval_set=[(features.x[val], y[val])], verbose=False
+        )
+        self.calibrator_ = ScoreCalibrator(self.calibration).fit(
+            self._margin(features.x[val]), y[val]
+        )
+        self.feature_names_ = list(features.names)
+        return self
+
+    def _margin(self, x: np.ndarray) -> np.ndarray:
+        return self.model_.predict(x, output_margin=True).astype(np.float64)
+
+    def predict_proba(self, features: EventFeatures) -> np.ndarray:
+        """Calibrated fraud probability per row of ``features``, in [0, 1]."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit or load first")
+        if list(features.names) != self.feature_names_:
+            missing = sorted(set(self.feature_names_) - set(features.names))
+            raise ValueError(
+                f"the events' features differ from the model's (missing: {missing}); were the "
+                "features built with the same entity columns and settings?"
+            )
+        return np.clip(self.calibrator_.transform(self._margin(features.x)), 0.0, 1.0)
+
+    def predict(self, features: EventFeatures) -> pd.DataFrame:
+        """``event_id, account_id, score`` plus the entity ids each event touched."""
+        out = features.ids[["event_id", "account_id", *features.entity_columns]].copy()
+        out["score"] = self.predict_proba(features)
+        return out[["event_id", "account_id", "score", *features.entity_columns]]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``model.json`` (XGBoost's JSON) and ``metadata.json`` into the folder ``path``."""
+        if not hasattr(self, "model_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: nothing to save")
+        target = Path(path)
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f".{MODEL_FILE}.tmp"
+        self.model_.save_model(tmp)
+        os.replace(tmp, target / MODEL_FILE)
+        metadata = {
+            "kind": type(self).__name__, "params": self.get_params(),
+            "features": self.feature_names_, "calibrator": self.calibrator_.to_dict(),
+        }
+        write_text_atomic(target / METADATA_FILE, json.dumps(metadata, indent=1))
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Load what :meth:`save` wrote.
+
+        Raises
+        ------
+        ValueError
+            If the folder holds another kind of model.
+        """
+        source = Path(path)
+        metadata = json.loads((source / METADATA_FILE).read_text())
+        if metadata["kind"] != cls.__name__:
+            raise ValueError(f"{source}: holds a {metadata['kind']}, not a {cls.__name__}")
+        model = cls(**{k: v for k, v in metadata["params"].items() if k in cls.param_names()})
+        model.model_ = xgb.XGBClassifier()
+        model.model_.load_model(source / MODEL_FILE)
+        model.calibrator_ = ScoreCalibrator.from_dict(metadata["calibrator"])
+        model.feature_names_ = list(metadata["features"])
+        return model

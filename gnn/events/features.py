@@ -1,0 +1,226 @@
+"""Time-aware event features, one DuckDB query over the canonical events and event labels.
+
+Every feature of an event uses only what was known strictly before the event's time: the
+history of its account and of each entity it touched, and the labels whose ``known_at`` is
+earlier than the event. A label learnt later never changes an event's features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gnn.events.source import (
+    Events,
+    Labels,
+    discover_entity_columns,
+    register_events,
+    register_labels,
+    view_columns,
+)
+from gnn.events.table import EventFeatures
+from ingest.engine import connect
+from ingest.sql import ident
+
+#: History windows, in days.
+WINDOWS = (1, 7, 30)
+#: How long a visit to an entity later known as fraudulent counts for the visitor, in days.
+NEIGHBOUR_DAYS = 30
+#: A label without ``known_at`` is taken as known this many days after its event.
+DEFAULT_LABEL_DELAY_DAYS = 7.0
+
+_STRICT_PRIOR = "RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 MICROSECOND PRECEDING"
+
+
+def short(column: str) -> str:
+    """The feature-name prefix of a key column (``account_id`` -> ``acc``)."""
+    return "acc" if column == "account_id" else column
+
+
+def event_features(
+    events: Events,
+    event_labels: Labels | None = None,
+    *,
+    entity_columns: Sequence[str] | None = None,
+    windows: Sequence[int] = WINDOWS,
+    neighbour_days: int = NEIGHBOUR_DAYS,
+    default_label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
+) -> EventFeatures:
+    """Features of every event, from the events and the labels known before each one.
+
+    Parameters
+    ----------
+    events
+        An events directory (day files) or a table with ``event_id, ts, account_id`` and
+        optional ``amount`` and entity columns.
+    event_labels
+        ``event_id, label`` (1 = fraud) and optionally ``known_at``; ``None``: no label-aware
+        features are informative (they are all 0).
+    entity_columns
+        The entity columns to use; default: found from the data
+        (:func:`gnn.events.source.discover_entity_columns`).
+    windows
+        History windows in days.
+    neighbour_days
+        How long a visit counts for the two-hop risk.
+    default_label_delay_days
+        When a label without ``known_at`` is taken as known, after its event.
+
+    Returns
+    -------
+    EventFeatures
+        Own features (log amount, hour, night, weekend); the account's history (counts and
+        mean amount per window, events before, time since its previous event, amount against
+        its usual, first use of each entity); each entity's history (counts and distinct
+        accounts per window, events before); for the account and each entity, how many of
+        its earlier events were known as fraud before the event and their share among its
+        labels known by then; and for every ordered pair of key columns (H, V), how many of
+        H's visits to a V in the last ``neighbour_days`` went to a V with a fraud known
+        before the event (e.g. a card's visits to terminals known as compromised, a
+        terminal's recent cards known as stolen), with its share of H's events then.
+    """
+    con = connect(memory_share=0.5)
+    try:
+        register_events(con, events)
+        entities = (
+            list(entity_columns) if entity_columns is not None
+            else discover_entity_columns(con, events)
+        )
+        columns = view_columns(con, "events")
+        unknown = [c for c in entities if c not in columns]
+        if unknown:
+            raise ValueError(f"entity column(s) {unknown} not in the events: {sorted(columns)}")
+        register_labels(con, event_labels, default_delay_days=default_label_delay_days)
+        query, names = _features_sql(
+            entities, "amount" in columns, sorted({*windows, neighbour_days}), neighbour_days
+        )
+        table = con.sql(query).to_arrow_table()
+    finally:
+        con.close()
+    x = np.empty((table.num_rows, len(names)), dtype=np.float32)
+    for j, name in enumerate(names):
+        x[:, j] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float32)
+    ids = table.select(["event_id", "ts", "account_id", *entities, "label", "known_at"]).to_pandas()
+    ids["label"] = ids["label"].astype("float64")
+    return EventFeatures(ids, x, names, entities)
+
+
+def _window(partition: str, days: int | None) -> str:
+    start = "UNBOUNDED" if days is None else f"INTERVAL {days} DAY"
+    return (
+        f"(PARTITION BY {partition} ORDER BY ts RANGE BETWEEN {start} PRECEDING "
+        "AND INTERVAL 1 MICROSECOND PRECEDING)"
+    )
+
+
+def _features_sql(
+    entities: list[str], has_amount: bool, windows: list[int], neighbour_days: int
+) -> tuple[str, list[str]]:
+    """The query and its feature names."""
+    keys = ["account_id", *entities]
+    amount = "CAST(amount AS DOUBLE)" if has_amount else "CAST(NULL AS DOUBLE)"
+    base = (
+        "SELECT event_id, CAST(ts AS TIMESTAMPTZ) AS ts, account_id, "
+        + "".join(f"{ident(e)}, " for e in entities)
+        + f"{amount} AS amount, ln(1 + greatest(coalesce({amount}, 0), 0)) AS log_amount "
+        "FROM events"
+    )
+    feats: list[tuple[str, str]] = [
+        ("log_amount", "log_amount"),
+        ("hour", "hour(ts)"),
+        ("night", "CAST(hour(ts) < 6 AS INTEGER)"),
+        ("weekend", "CAST(isodow(ts) >= 6 AS INTEGER)"),
+    ]
+    acc = ident("account_id")
+    for key in keys:
+        k, p = ident(key), short(key)
+        def guard(expr: str, k: str = k) -> str:
+            return f"CASE WHEN {k} IS NULL THEN NULL ELSE {expr} END"
+        feats.append((f"{p}_n_prior", guard(f"count(*) OVER {_window(k, None)}")))
+        for w in windows:
+            feats.append((f"{p}_n_{w}d", guard(f"count(*) OVER {_window(k, w)}")))
+            if key == "account_id":
+                feats.append((f"{p}_mean_amount_{w}d", f"avg(amount) OVER {_window(k, w)}"))
+            else:
+                feats.append(
+                    (f"{p}_accounts_{w}d", guard(f"count(DISTINCT {acc}) OVER {_window(k, w)}"))
+                )
+    feats += [
+        ("acc_log_seconds_since_prev",
+         f"ln(1 + epoch(ts - max(ts) OVER {_window(acc, None)}))"),
+        ("acc_amount_vs_usual", f"log_amount - avg(log_amount) OVER {_window(acc, None)}"),
+    ]
+    for e in entities:
+        first = f"count(*) OVER {_window(f'{acc}, {ident(e)}', None)} = 0"
+        feats.append((f"acc_first_{e}", f"CASE WHEN {ident(e)} IS NULL THEN NULL "
+                                        f"ELSE CAST({first} AS INTEGER) END"))
+    ctes = [
+        f"b AS ({base})",
+        "w AS (SELECT b.*, " + ", ".join(f"{expr} AS {ident(n)}" for n, expr in feats)
+        + " FROM b)",
+        "fraud AS (SELECT b.*, l.known_at FROM b JOIN event_labels l USING (event_id) "
+        "WHERE l.label = 1)",
+    ]
+    names = [n for n, _ in feats]
+    joins, outer = [], []
+    for i, key in enumerate(keys):
+        k, p, m = ident(key), short(key), f"known{i}"
+        ctes.append(
+            f"{m} AS (SELECT key, t, sum(f) OVER (PARTITION BY key ORDER BY t) AS fraud, "
+            "sum(n) OVER (PARTITION BY key ORDER BY t) AS labelled FROM ("
+            f"SELECT b.{k} AS key, l.known_at AS t, sum(l.label) AS f, count(*) AS n "
+            f"FROM b JOIN event_labels l USING (event_id) WHERE b.{k} IS NOT NULL "
+            f"GROUP BY ALL))"
+        )
+        joins.append(f"ASOF LEFT JOIN {m} ON w.{k} = {m}.key AND w.ts > {m}.t")
+        outer += [
+            (f"{p}_known_fraud", f"CASE WHEN w.{k} IS NULL THEN NULL "
+                                 f"ELSE coalesce({m}.fraud, 0) END"),
+            (f"{p}_known_fraud_share", f"{m}.fraud / nullif({m}.labelled, 0)"),
+        ]
+    span = f"INTERVAL {neighbour_days} DAY"
+    n = 0
+    for holder in keys:
+        for visited in keys:
+            if holder == visited:
+                continue
+            h, v, m = ident(holder), ident(visited), f"hop{n}"
+            n += 1
+            visits = (
+                f"SELECT {h} AS h, min(ts) AS tv, max(fk.t) AS fk FROM b "
+                f"JOIN (SELECT {v} AS v, min(known_at) AS t FROM fraud "
+                f"WHERE {v} IS NOT NULL GROUP BY ALL) fk ON b.{v} = fk.v "
+                f"WHERE {h} IS NOT NULL GROUP BY {h}, {v}, epoch_us(ts) // 86400000000"
+            )
+            ctes.append(
+                f"{m} AS (SELECT h AS key, t, sum(d) OVER (PARTITION BY h ORDER BY t) AS c "
+                "FROM (SELECT h, t, sum(d) AS d FROM ("
+                f"SELECT h, greatest(tv, fk) AS t, 1 AS d FROM ({visits}) "
+                f"WHERE greatest(tv, fk) < tv + {span} UNION ALL "
+                f"SELECT h, tv + {span} AS t, -1 AS d FROM ({visits}) "
+                f"WHERE greatest(tv, fk) < tv + {span}) GROUP BY ALL))"
+            )
+            joins.append(f"ASOF LEFT JOIN {m} ON w.{h} = {m}.key AND w.ts > {m}.t")
+            name = f"{short(holder)}_via_{short(visited)}_risky_{neighbour_days}d"
+            outer += [
+                (name, f"CASE WHEN w.{h} IS NULL THEN NULL ELSE coalesce({m}.c, 0) END"),
+                (f"{name}_share",
+                 f"coalesce({m}.c, 0) / nullif(w.{ident(f'{short(holder)}_n_{neighbour_days}d')}"
+                 ", 0)"),
+            ]
+    names += [nm for nm, _ in outer]
+    ids = ["event_id", "ts", "account_id", *entities]
+    select = (
+        ", ".join(f"w.{ident(c)}" for c in ids)
+        + ", l.label, l.known_at, "
+        + ", ".join(f"w.{ident(c)}" for c, _ in feats)
+        + "".join(f", {expr} AS {ident(nm)}" for nm, expr in outer)
+    )
+    query = (
+        "WITH " + ", ".join(ctes) + f" SELECT {select} FROM w "
+        + " ".join(joins)
+        + " LEFT JOIN event_labels l ON w.event_id = l.event_id ORDER BY w.ts, w.event_id"
+    )
+    return query, names
+
