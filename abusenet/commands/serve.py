@@ -1,0 +1,68 @@
+"""``abusenet serve``: score events over HTTP as they arrive, on a batch run's graph and model."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+SERVE_HELP = (
+    "Serve a batch run (the OUT of `abusenet run`) over HTTP: POST /v1/events scores events as "
+    "they arrive (validated by the ingest's rules, written to the run's event store before the "
+    "answer, applied to the in-memory graph), GET /v1/accounts/ID, /v1/entities/TYPE/ID and "
+    "/v1/rings/ID read the current graph, /metrics is Prometheus text, POST /admin/reload or "
+    "SIGHUP switches to a new model. Every route but /healthz and /readyz needs "
+    "'Authorization: Bearer TOKEN': ABUSENET_API_TOKEN, or else the 0600 file named at start. "
+    "The OpenAPI page is /docs."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to ``app``."""
+    app.command(name="serve", help=SERVE_HELP)(serve)
+
+
+def serve(
+    run: Path = typer.Option(..., "--run", help="The output directory of `abusenet run`."),
+    model: Path | None = typer.Option(
+        None, "--model", help="A saved detector (default: RUN/model)."),
+    snapshot: Path | None = typer.Option(
+        None, "--snapshot", help="A graph snapshot (default: the run's own)."),
+    mapping: Path | None = typer.Option(
+        None, "--mapping", "-m",
+        help="Read posted events in your own columns through this mapping YAML "
+        "(default: the canonical columns)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes",
+                                       help="Largest request body (413 beyond)."),
+    max_batch: int = typer.Option(
+        1000, "--max-batch", help="Most events per request (413 beyond)."),
+) -> None:
+    """See :data:`SERVE_HELP`."""
+    import uvicorn
+
+    from abusenet.serve.app import Limits, create_app
+    from abusenet.serve.security import resolve_token
+    from abusenet.serve.state import GraphState
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from ingest.mapping import MappingError, load_mapping
+
+    try:
+        state = GraphState.load(run, model, snapshot)
+        rules = load_mapping(mapping) if mapping else canonical_mapping(state.ingest_state)
+    except (FileNotFoundError, MappingError, ValueError) as err:
+        typer.echo(f"error: cannot serve {run}: {err}", err=True)
+        raise typer.Exit(1) from None
+    token, source = resolve_token(run)
+    typer.echo(f"abusenet serve: {len(state.scores):,} accounts, model {state.model_version}; "
+               f"API token from {source}; listening on http://{host}:{port}", err=True)
+    app = create_app(state, EventValidator(rules), token, Limits(max_body_bytes, max_batch))
+
+    def reload_on_hangup(signum: int, frame: object) -> None:
+        threading.Thread(target=state.reload_model, name="reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, reload_on_hangup)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,194 @@
+"""The HTTP API of ``abusenet serve`` (FastAPI): score events as they arrive, read the graph.
+
+Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <token>`` (401
+otherwise). A body larger than ``max_body_bytes`` or a batch of more than ``max_batch`` events
+gets 413. ``POST /v1/events`` validates with ``abusenet ingest``'s rules, writes the accepted
+events to the durable log, applies them to the graph and answers per event; the log write and
+the graph update happen under one lock, so requests see a graph that holds every event
+answered before them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from abusenet.serve.durable_log import append_segment
+from abusenet.serve.metrics import Metrics
+from abusenet.serve.security import authorized
+from abusenet.serve.state import GraphState
+from abusenet.serve.validation import EventValidator
+
+#: Routes open without a token.
+OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request bounds: body bytes and events per batch."""
+
+    max_body_bytes: int = 1_000_000
+    max_batch: int = 1000
+
+
+def create_app(state: GraphState, validator: EventValidator, token: str,
+               limits: Limits = Limits()) -> FastAPI:
+    """The service over ``state``; ``validator`` reads posted events, ``token`` guards it."""
+    app = FastAPI(title="abusenet serve", version="1",
+                  description="Real-time account scoring with ring context.")
+    metrics = Metrics()
+    app.state.graph = state
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        if request.url.path not in OPEN_ROUTES and not authorized(
+                request.headers.get("authorization"), token):
+            return JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+            return _too_large(f"body of {length} bytes, more than {limits.max_body_bytes}")
+        response = await call_next(request)
+        route = request.scope.get("route")
+        metrics.observe(getattr(route, "path", "unmatched"), time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    def readyz() -> dict[str, Any]:
+        """The graph and model are loaded (Neo4j write-through is not part of this service)."""
+        return {"status": "ready", "model_version": state.model_version,
+                "accounts": len(state.scores), "neo4j": "not configured"}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def prometheus() -> str:
+        """Prometheus text: latency histogram, events applied, graph size, model version."""
+        with state.lock:
+            return metrics.render(state.events_applied, state.graph_size(),
+                                  state.model_version)
+
+    @app.post("/v1/events")
+    async def post_events(request: Request) -> JSONResponse:
+        """Score one event or a batch: ``{"events": [...], "atomic": true}`` or one event."""
+        body = await request.body()
+        if len(body) > limits.max_body_bytes:
+            return _too_large(f"body of {len(body)} bytes, more than {limits.max_body_bytes}")
+        try:
+            payload = json.loads(body)
+        except ValueError as err:
+            return JSONResponse({"detail": f"body is not JSON: {err}"}, status_code=400)
+        events, atomic = _batch(payload)
+        if events is None:
+            return JSONResponse({"detail": "expected an event object or "
+                                 '{"events": [objects], "atomic": true|false}'},
+                                status_code=400)
+        if len(events) > limits.max_batch:
+            return _too_large(f"{len(events)} events, more than the batch limit "
+                              f"{limits.max_batch}")
+        return _score(state, validator, metrics, events, atomic)
+
+    @app.get("/v1/accounts/{account_id:path}")
+    def get_account(account_id: str) -> JSONResponse:
+        """An account's current score, ring and reasons."""
+        with state.lock:
+            view = state.account_view(account_id)
+        return _found(view, f"account {account_id!r}")
+
+    @app.get("/v1/entities/{node_type}/{entity_id:path}")
+    def get_entity(node_type: str, entity_id: str) -> JSONResponse:
+        """An entity's risk, accounts and rings."""
+        with state.lock:
+            view = state.entity_view(node_type, entity_id)
+        return _found(view, f"{node_type} {entity_id!r}")
+
+    @app.get("/v1/rings/{ring_id}")
+    def get_ring(ring_id: str) -> JSONResponse:
+        """A ring's score, members and evidence."""
+        with state.lock:
+            view = state.ring_view(ring_id)
+        return _found(view, f"ring {ring_id!r}")
+
+    @app.post("/admin/reload")
+    def reload(model: str | None = None) -> dict[str, str]:
+        """Switch to the model in ``model`` (default: reread the current directory)."""
+        version = state.reload_model(Path(model) if model else None)
+        return {"model_version": version}
+
+    return app
+
+
+def _batch(payload: Any) -> tuple[list[dict[str, Any]] | None, bool]:
+    """(the events of a request body, whether the batch is atomic); ``None`` when malformed."""
+    if isinstance(payload, dict) and "events" in payload:
+        events = payload["events"]
+        atomic = payload.get("atomic", True)
+        if not isinstance(events, list) or not isinstance(atomic, bool) or not all(
+                isinstance(e, dict) for e in events):
+            return None, True
+        return events, atomic
+    if isinstance(payload, dict):
+        return [payload], True
+    return None, True
+
+
+def _score(state: GraphState, validator: EventValidator, metrics: Metrics,
+           events: list[dict[str, Any]], atomic: bool) -> JSONResponse:
+    checked = validator.check(events)
+    ids = checked.events.column("event_id").to_pylist()
+    accounts = checked.events.column("account_id").to_pylist()
+    bad = checked.bad
+    metrics.rejected += len(bad)
+    if bad and (atomic or len(bad) == len(events)):
+        return JSONResponse({"detail": "events failed validation; nothing was applied",
+                             "errors": [{"index": i, "event_id": ids[i],
+                                         "reason": checked.reasons[i]} for i in bad]},
+                            status_code=422)
+    with state.lock:
+        known = state.known_ids([e for e, r in zip(ids, checked.reasons, strict=True)
+                                 if r is None])
+        status: list[str] = []
+        fresh: list[int] = []
+        seen: set[str] = set()
+        for i, event_id in enumerate(ids):
+            if checked.reasons[i] is not None:
+                status.append("rejected")
+            elif event_id in known or event_id in seen:
+                status.append("duplicate")
+            else:
+                status.append("accepted")
+                fresh.append(i)
+                seen.add(event_id)
+        if fresh:
+            rows = checked.events.take(fresh)
+            append_segment(rows, state.events_dir)
+            state.apply(rows)
+        results = []
+        for i, event_id in enumerate(ids):
+            item: dict[str, Any] = {"index": i, "event_id": event_id, "status": status[i]}
+            if status[i] == "rejected":
+                item["reason"] = checked.reasons[i]
+            else:
+                item["account"] = state.account_view(accounts[i])
+            results.append(item)
+    return JSONResponse({"accepted": len(fresh), "results": results})
+
+
+def _too_large(why: str) -> JSONResponse:
+    return JSONResponse({"detail": f"request too large: {why}"}, status_code=413)
+
+
+def _found(view: dict[str, Any] | None, what: str) -> JSONResponse:
+    if view is None:
+        return JSONResponse({"detail": f"{what} is not in the graph"}, status_code=404)
+    return JSONResponse(view)
