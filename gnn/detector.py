@@ -175,12 +175,16 @@ class AccountDetector(Estimator):
         train_time: np.ndarray | None = None,
         val_time: np.ndarray | None = None,
         *,
+        target_type: str | None = None,
         progress: bool = False,
     ) -> AccountDetector:
         """Train on target-node rows of ``data`` (``x``, ``edge_index``, ``edge_time`` per type).
 
         With ``train_time`` (epoch seconds per seed), each seed sees only edges not newer than
         its time, during training and validation alike, so nothing leaks from the future.
+        ``target_type`` is the node type the rows index and the network scores (default:
+        ``Account``, or the only node type of a homogeneous graph); an entity type such as
+        ``Terminal`` makes this a node classifier of entities (see :mod:`gnn.entities.model`).
         ``progress`` shows a per-epoch bar with the loss and the validation AUROC.
 
         Returns
@@ -202,11 +206,16 @@ class AccountDetector(Estimator):
             in_channels = {
                 t: data[t].x.size(1) + len(sampler.incoming(t)) for t in data.node_types
             }
-            target = ACCOUNT if ACCOUNT in data.node_types else data.node_types[0]
+            target = target_type or (ACCOUNT if ACCOUNT in data.node_types else data.node_types[0])
+            if target not in data.node_types:
+                raise ValueError(
+                    f"target_type {target!r} is not a node type of the graph "
+                    f"({list(data.node_types)})"
+                )
             self.model_ = self._network(in_channels, self.edge_types_, target)
             logger.info(
-                "training on %d labelled accounts (%d positive), validating on %d%s",
-                len(train.index), int(train.y.sum()), len(val.index),
+                "training on %d labelled %s nodes (%d positive), validating on %d%s",
+                len(train.index), target, int(train.y.sum()), len(val.index),
                 ", time-aware" if train.time is not None else "",
             )
             self.history_ = train_model(

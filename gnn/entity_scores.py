@@ -1,4 +1,5 @@
-"""Risk of linked entities (devices, IPs, payment methods) from the risk of their accounts."""
+"""Risk of linked entities (devices, IPs, payment methods): pooled from the risk of their
+accounts, and the one ``entity_scores`` table that says which way each score was made."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ import numpy as np
 import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
+
+#: ``method`` of a score learned by a model trained on that entity type's own labels.
+SUPERVISED = "supervised"
+#: ``method`` of a score pooled from the scores of the entity's accounts.
+POOLED = "pooled"
+#: Columns of the combined entity scores table, in order.
+ENTITY_SCORE_COLUMNS = ("node_type", "entity_id", "score", "method")
 
 
 def entity_scores_from_accounts(
@@ -73,3 +81,52 @@ def entity_scores_from_accounts(
     if not frames:
         return pd.DataFrame({"node_type": [], "entity_id": [], "score": []})
     return pd.concat(frames, ignore_index=True)
+
+
+def combine_entity_scores(
+    pooled: pd.DataFrame, supervised: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The entity scores table: supervised scores where a type has them, pooled ones elsewhere.
+
+    Every entity type scored by ``supervised`` takes all its rows from there (``method`` =
+    ``"supervised"``); every other type keeps its pooled rows (``method`` = ``"pooled"``).
+    The two never mix within a type, so a type's scores are comparable with each other.
+
+    Parameters
+    ----------
+    pooled
+        ``node_type, entity_id, score`` from :func:`entity_scores_from_accounts`.
+    supervised
+        ``node_type, entity_id, score`` from :meth:`gnn.entities.EntityRiskModel.score_entities`,
+        or ``None``.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``node_type`` str, ``entity_id`` str, ``score`` float in [0, 1], ``method`` str;
+        pooled types first in their given order, then the supervised types.
+
+    Raises
+    ------
+    ValueError
+        If a table lacks one of the three columns.
+    """
+    frames = []
+    supervised_types: set[str] = set()
+    if supervised is not None:
+        _check_columns(supervised, "supervised")
+        supervised_types = set(supervised["node_type"].astype(str))
+    _check_columns(pooled, "pooled")
+    kept = pooled[~pooled["node_type"].astype(str).isin(supervised_types)]
+    frames.append(kept[["node_type", "entity_id", "score"]].assign(method=POOLED))
+    if supervised is not None:
+        frames.append(supervised[["node_type", "entity_id", "score"]].assign(method=SUPERVISED))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _check_columns(table: pd.DataFrame, name: str) -> None:
+    missing = [c for c in ENTITY_SCORE_COLUMNS[:3] if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{name} entity scores lack column(s) {missing}; they have {list(table.columns)}"
+        )

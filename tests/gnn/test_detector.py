@@ -2,8 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gnn.data import snapshot_to_heterodata
 from gnn.detector import AccountDetector, NotFittedError
 from gnn.evaluate import auroc
+from gnn.labels import stratified_split
 from tests.gnn.planted import make_snapshot, planted_rings
 
 FAST = {"max_epochs": 15, "patience": 15, "batch_size": 64, "hidden_channels": 32, "lr": 0.01}
@@ -113,3 +115,18 @@ def test_no_label_leakage_across_time():
     honest = AccountDetector(**FAST).fit(snapshot, labels)
     assert honest.metrics_["time_aware"]
     assert honest.metrics_["validation"]["auroc"] < 0.75
+
+
+def test_target_type_account_is_the_default_and_other_types_are_checked():
+    """Naming the target type changes nothing for accounts; an unknown type is refused."""
+    snapshot, truth = planted_rings(num_accounts=80, num_rings=2)
+    data, _ = snapshot_to_heterodata(snapshot)
+    y = truth["label"].to_numpy(np.float32)
+    train, val = stratified_split(y, 0.3, 0)
+    args = (data, train, y[train], val, y[val])
+    settings = {**FAST, "max_epochs": 3}
+    default = AccountDetector(**settings).fit_graph(*args)
+    named = AccountDetector(**settings).fit_graph(*args, target_type="Account")
+    np.testing.assert_array_equal(default.score_graph(data), named.score_graph(data))
+    with pytest.raises(ValueError, match="'Terminal' is not a node type"):
+        AccountDetector(**settings).fit_graph(*args, target_type="Terminal")
