@@ -20,6 +20,12 @@ RUN_HELP = (
     "With a Neo4j URI (--neo4j-uri, the config's neo4j.uri, or NEO4J_URI) the graph is also "
     "loaded into Neo4j and scores and rings are written back. The password comes from "
     "NEO4J_PASSWORD or, for the local server, from its password file; never from a config.\n\n"
+    "Labels come at three levels, in any mix: --labels (accounts), --event-labels (events, "
+    "e.g. chargebacks, matched by event_id) and --entity-labels (devices, IPs, cards or a "
+    "mapping's extra entity types). With event labels and no account labels, accounts are "
+    "labelled by the rule labels.from_events (any: an account with a fraudulent labelled event "
+    "is abusive, one whose labelled events are all genuine legitimate; given account labels "
+    "win). Labels naming no event or entity of the graph are counted in the summary.\n\n"
     "Trailing SECTION.KEY=VALUE arguments override the config, e.g. detector.max_epochs=5 "
     "rings.max_size=30 (sections: ingest, labels, rings, ring_scoring, detector, neo4j, "
     "report; see configs/default.yaml)."
@@ -28,8 +34,8 @@ RUN_HELP = (
 SCORE_HELP = (
     "Apply a saved detector (OUT/model of an earlier `abusenet run`) to new logs without "
     "retraining: ingest -> snapshot -> ring candidates -> score -> rings -> report. Writes the "
-    "same files as `abusenet run` (no model/); with --labels, metrics.json measures the model "
-    "on all of them."
+    "same files as `abusenet run` (no model/); with --labels (or account labels derived from "
+    "--event-labels), metrics.json measures the model on all of them."
 )
 
 
@@ -73,6 +79,20 @@ PruneOption = typer.Option(
     "longer has (said before it deletes; refused beyond neo4j.prune_max_fraction of the graph "
     "without --force). Without it they stay.",
 )
+EventLabelsOption = typer.Option(
+    None, "--event-labels",
+    help="Event labels file (event id, 1 = fraudulent / 0 = genuine, optionally known_at: when "
+    "the label became known), read with the mapping's event_labels: section. Matched to the "
+    "logs' events by event_id (map the logs' id column as columns: {event_id: ...}); "
+    "account labels are derived from them by labels.from_events.",
+)
+EntityLabelsOption = typer.Option(
+    None, "--entity-labels",
+    help="Entity labels file (entity id, node type such as Device, IP, PaymentMethod or a "
+    "mapping's extra entity type, 1 = compromised / 0 = clean, optionally known_at), read "
+    "with the mapping's entity_labels: section (node_type: a column, or "
+    "constants: {node_type: Terminal}). Matched to the graph's nodes of that type by id.",
+)
 OverridesArgument = typer.Argument(
     None, metavar="[SECTION.KEY=VALUE]...", help="Config overrides, e.g. detector.max_epochs=5.",
     show_default=False,
@@ -87,8 +107,10 @@ def run(
         None, "--labels", "-l",
         help="Labels file (account, 1 = abusive / 0 = legitimate), read with the mapping's "
         "labels: section. All are training labels; labels.holdout_fraction of them is held "
-        "back for metrics.json. Needed to train.",
+        "back for metrics.json. Needed to train, unless --event-labels give account labels.",
     ),
+    event_labels: Path | None = EventLabelsOption,
+    entity_labels: Path | None = EntityLabelsOption,
     config: Path | None = ConfigOption,
     neo4j_uri: str | None = Neo4jOption,
     graph: str | None = GraphOption,
@@ -106,7 +128,7 @@ def run(
     if max_bad_fraction is not None:
         overrides = [*(overrides or []), f"ingest.max_bad_fraction={max_bad_fraction}"]
     _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None,
-             graph=graph, prune=prune)
+             graph=graph, prune=prune, event_labels=event_labels, entity_labels=entity_labels)
 
 
 def score(
@@ -119,6 +141,8 @@ def score(
     labels: Path | None = typer.Option(
         None, "--labels", "-l", help="Optional labels to measure the model on (not trained on)."
     ),
+    event_labels: Path | None = EventLabelsOption,
+    entity_labels: Path | None = EntityLabelsOption,
     config: Path | None = ConfigOption,
     neo4j_uri: str | None = Neo4jOption,
     graph: str | None = GraphOption,
@@ -129,7 +153,7 @@ def score(
 ) -> None:
     """See :data:`SCORE_HELP`."""
     _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, model,
-             graph=graph, prune=prune)
+             graph=graph, prune=prune, event_labels=event_labels, entity_labels=entity_labels)
 
 
 def _execute(
@@ -146,6 +170,8 @@ def _execute(
     *,
     graph: str | None = None,
     prune: bool = False,
+    event_labels: Path | None = None,
+    entity_labels: Path | None = None,
 ) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -166,8 +192,9 @@ def _execute(
         neo4j, browser = neo4j_settings_for_run(settings.neo4j, neo4j_uri)
         request = RunRequest(
             inputs=list(inputs), mapping=mapping, out_dir=out, config=settings, labels=labels,
-            model_dir=model, neo4j=neo4j, browser_url=browser, force=force, progress=progress,
-            graph=graph, prune=prune,
+            event_labels=event_labels, entity_labels=entity_labels, model_dir=model,
+            neo4j=neo4j, browser_url=browser, force=force, progress=progress, graph=graph,
+            prune=prune,
         )
         result = run_pipeline(request, console)
     except (PipelineError, ConfigError) as err:

@@ -24,7 +24,9 @@ from abusenet.pipeline.stages import data, detect, labels, neo4j, report
 from abusenet.pipeline.stages.files import (
     ACCOUNT_SCORES,
     CANDIDATES,
+    ENTITY_LABELS,
     ENTITY_SCORES,
+    EVENT_LABELS,
     EVENTS,
     EXPLANATIONS,
     HOLDOUT_LABELS,
@@ -65,9 +67,39 @@ class PlannedRun:
         return self.cache.output_dir(stage) / name
 
     @property
+    def account_labels(self) -> bool:
+        """Whether the run has account labels: given (``--labels``), or derived from event
+        labels (``--event-labels`` with ``labels.from_events`` other than ``none``)."""
+        return self.request.labels is not None or (
+            self.request.event_labels is not None and self.config.labels.from_events != "none"
+        )
+
+    @property
+    def any_labels(self) -> bool:
+        """Whether any labels were given: accounts, events or entities."""
+        request = self.request
+        return any(p is not None for p in (request.labels, request.event_labels,
+                                           request.entity_labels))
+
+    @property
     def training(self) -> bool:
-        """Whether the run trains a detector (labels given, no saved model)."""
-        return self.request.model_dir is None and self.request.labels is not None
+        """Whether the run trains a detector (account labels, no saved model)."""
+        return self.request.model_dir is None and self.account_labels
+
+    @property
+    def event_labels(self) -> Path | None:
+        """The matched event labels (``event_id, account_id, ts, label, known_at``; one row per
+        labelled event of the graph, ``label`` 1 = fraudulent, ``known_at`` when it became
+        known, maybe null), written by the labels stage; ``None`` without ``--event-labels``.
+        Every matched label, none held back: a model reading them makes its own (time) split."""
+        return self.output("labels", EVENT_LABELS) if self.request.event_labels else None
+
+    @property
+    def entity_labels(self) -> Path | None:
+        """The matched entity labels (``node_type, entity_id, label, known_at``; one row per
+        labelled node of the graph), written by the labels stage; ``None`` without
+        ``--entity-labels``. Every matched label, none held back."""
+        return self.output("labels", ENTITY_LABELS) if self.request.entity_labels else None
 
     @property
     def model(self) -> Path | None:
@@ -78,8 +110,8 @@ class PlannedRun:
 
     @property
     def evaluation_labels(self) -> Path | None:
-        """The labels the run measures the scores on, if any."""
-        if self.request.labels is None:
+        """The account labels the run measures the scores on, if any."""
+        if not self.account_labels:
             return None
         if self.request.model_dir is not None:
             return self.output("labels", TRAIN_LABELS)
@@ -131,12 +163,22 @@ def ingest_stage(run: PlannedRun) -> StageSpec:
 
 
 def snapshot_stage(run: PlannedRun) -> StageSpec:
-    """Events -> graph snapshot."""
+    """Events -> graph snapshot (keeping the event and entity labels given)."""
+    request = run.request
+    key: dict[str, Any] = {"mapping": run.mapping.fingerprint()}
+    # Only when given, so that a run without them keeps its key (and its cache).
+    for section, path in (("event_labels", request.event_labels),
+                          ("entity_labels", request.entity_labels)):
+        if path is not None:
+            key[section] = {"file": files_fingerprint([path]),
+                            "section": repr(run.mapping.label_section(section))}
     return StageSpec(
         "snapshot", "build graph snapshot",
         lambda out: data.snapshot_stage(run.output("ingest", EVENTS), run.mapping, out,
-                                        progress=run.request.progress),
-        key={"mapping": run.mapping.fingerprint()}, after=("ingest",), code=SNAPSHOT_CODE,
+                                        event_labels=request.event_labels,
+                                        entity_labels=request.entity_labels,
+                                        progress=request.progress),
+        key=key, after=("ingest",), code=SNAPSHOT_CODE,
         spinner=False,
         describe=lambda i: (f"{sum(i['nodes'].values()):,} nodes, "
                             f"{sum(i['relationships'].values()):,} relationships"),
@@ -176,22 +218,37 @@ def candidates_stage(run: PlannedRun) -> StageSpec:
 
 
 def labels_stage(run: PlannedRun) -> StageSpec | None:
-    """The snapshot's labels -> training and held-back labels (all for training with a model)."""
-    if run.request.labels is None:
+    """The snapshot's labels -> training and held-back account labels (all for training with a
+    model), account labels derived from event labels, the event and entity labels passed on."""
+    if not run.any_labels:
         return None
     settings = run.config.labels
     holdout = settings.holdout_fraction if run.training else 0.0
+    from_events = settings.from_events if run.request.event_labels is not None else "none"
+    key: dict[str, Any] = {**settings.split_settings(), "holdout_fraction": holdout}
+    if run.request.event_labels is not None:
+        key["from_events"] = from_events
     return StageSpec(
         "labels", "split labels",
         lambda out: labels.labels_stage(
             run.snapshot, out, holdout_fraction=holdout, seed=settings.seed,
-            unlabelled_as_negative=settings.unlabelled_as_negative,
+            unlabelled_as_negative=settings.unlabelled_as_negative, from_events=from_events,
         ),
-        key={**settings.model_dump(), "holdout_fraction": holdout}, after=("snapshot",),
-        code=GRAPH_CODE,
-        describe=lambda i: (f"{i['labels']:,} labels ({i['positives']:,} abusive): "
-                            f"{i['train']:,} for training, {i['holdout']:,} held back"),
+        key=key, after=("snapshot",), code=GRAPH_CODE, describe=_describe_labels,
     )
+
+
+def _describe_labels(info: dict[str, Any]) -> str:
+    text = (f"{info['labels']:,} labels ({info['positives']:,} abusive): "
+            f"{info['train']:,} for training, {info['holdout']:,} held back")
+    if "derived_from_events" in info:
+        text += f" ({info['derived_from_events']:,} derived from event labels)"
+    for level in ("event", "entity"):
+        facts = info.get(f"{level}_labels")
+        if facts:
+            text += (f"; {facts['count']:,} {level} labels ({facts['positives']:,} fraudulent), "
+                     f"{facts['unmatched']:,} naming no {level} of the graph")
+    return text
 
 
 def train_stage(run: PlannedRun) -> StageSpec | None:
@@ -377,6 +434,8 @@ def _run_facts(run: PlannedRun) -> dict[str, Any]:
         "inputs": request.inputs,
         "mapping": str(request.mapping),
         "labels": str(request.labels) if request.labels else "none",
+        **({"event labels": str(request.event_labels)} if request.event_labels else {}),
+        **({"entity labels": str(request.entity_labels)} if request.entity_labels else {}),
         "output directory": str(request.out_dir),
         "graph": request.graph_name,
     }

@@ -25,6 +25,7 @@ def preflight(request: RunRequest) -> Mapping:
     PipelineError
         On the first problem found.
     """
+    from ingest.event_labels import check_level_labels_file
     from ingest.labels import check_labels_file
     from ingest.mapping import check_source_columns, load_mapping
     from ingest.readers import resolve_inputs, source_columns
@@ -51,6 +52,19 @@ def preflight(request: RunRequest) -> Mapping:
                     "file with account ids and labels, or leave --labels out"
                 )
             check_labels_file(request.labels, mapping)
+        for option, path, section, holding in (
+            ("--event-labels", request.event_labels, "event_labels", "event ids"),
+            ("--entity-labels", request.entity_labels, "entity_labels",
+             "entity ids, node types"),
+        ):
+            if path is None:
+                continue
+            if not path.is_file():
+                raise PipelineError(
+                    f"{section.replace('_', ' ')} file {path} does not exist; pass {option} an "
+                    f"existing file with {holding} and labels, or leave {option} out"
+                )
+            check_level_labels_file(path, mapping, section)
     except PipelineError:
         raise
     except Exception as exc:

@@ -36,7 +36,13 @@ class RunRequest:
     config
         Settings from :func:`abusenet.pipeline.config.load_run_config`.
     labels
-        Optional labels file; all of them are training labels (part held back for metrics).
+        Optional account labels file; all of them are training labels (part held back for
+        metrics).
+    event_labels
+        Optional event labels file (``--event-labels``): kept for the events of the logs, and
+        account labels derived from them by ``labels.from_events``.
+    entity_labels
+        Optional entity labels file (``--entity-labels``): kept for the graph's entities.
     model_dir
         A saved detector to apply instead of training one (``abusenet score``); labels are then
         used for evaluation only.
@@ -62,6 +68,8 @@ class RunRequest:
     out_dir: Path
     config: RunConfig
     labels: Path | None = None
+    event_labels: Path | None = None
+    entity_labels: Path | None = None
     model_dir: Path | None = None
     neo4j: Neo4jSettings | None = None
     browser_url: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +25,8 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     nodes = ", ".join(f"{n:,} {t}" for t, n in graph.get("nodes", {}).items())
     rels = sum(graph.get("relationships", {}).values())
     console.print(f"Graph: {nodes}; {rels:,} relationships.", highlight=False)
+    for line in label_lines(result.info("labels")):
+        console.print(line, highlight=False)
     if result.info("rings").get("score_kind") == "structure":
         console.print(
             "No labels: account and ring scores are structure scores (how far chance is from "
@@ -60,6 +64,29 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
             "(user neo4j) and paste:", highlight=False,
         )
         console.print(TOP_RING_QUERY, highlight=False, markup=False)
+
+
+def label_lines(info: dict[str, Any]) -> list[str]:
+    """The summary's lines on event and entity labels (none for a run with account labels only):
+    kept, fraudulent, naming nothing in the graph, skipped, and account labels derived."""
+    lines = []
+    for level, what in (("event", "event"), ("entity", "entity")):
+        facts = info.get(f"{level}_labels")
+        if not facts:
+            continue
+        text = (f"{what.capitalize()} labels: {facts['count']:,} kept ({facts['positives']:,} "
+                f"fraudulent), {facts['unmatched']:,} naming no {what} of the graph")
+        by_type = facts.get("unmatched_by_type") or {}
+        if by_type:
+            text += " (" + ", ".join(f"{n:,} {t}" for t, n in by_type.items()) + ")"
+        if facts.get("skipped"):
+            text += f", {facts['skipped']:,} rows without a label value or id skipped"
+        lines.append(text + ".")
+    if "derived_from_events" in info:
+        lines.append(f"Account labels derived from event labels (labels.from_events="
+                     f"{info.get('from_events')}): {info['derived_from_events']:,}; given "
+                     "account labels win over derived ones.")
+    return lines
 
 
 def _fmt(value: float | None) -> str:

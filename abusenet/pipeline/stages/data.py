@@ -48,14 +48,22 @@ def ingest_stage(
 
 
 def snapshot_stage(
-    events_dir: Path, mapping: Mapping, out: Path, *, progress: bool = True
+    events_dir: Path,
+    mapping: Mapping,
+    out: Path,
+    *,
+    event_labels: Path | None = None,
+    entity_labels: Path | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Events -> graph snapshot in ``out/snapshot`` (with the labels, for Neo4j's investigators).
+    """Events -> graph snapshot in ``out/snapshot`` (with the labels, for Neo4j's investigators;
+    event and entity labels files are kept for the graph's events and entities).
 
     The counts come from the snapshot's manifest: no table is read back into memory here."""
     from graph.build import write_snapshot_files
 
     manifest = write_snapshot_files(events_dir, out / SNAPSHOT, mapping=mapping,
+                                    event_labels=event_labels, entity_labels=entity_labels,
                                     progress=progress)
     return {
         "nodes": {t: int(spec["count"]) for t, spec in manifest["nodes"].items()},
