@@ -1,0 +1,107 @@
+"""A small batch run, and `abusenet serve` on it as a real subprocess on a free port."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[3]
+SYNTH_MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
+TOKEN = "test-token-'\"-value"
+#: Starts `serve` through its own Typer app (the lead wires it into abusenet.cli).
+LAUNCH = ("import typer; from abusenet.commands.serve import register; app = typer.Typer(); "
+          "app.callback()(lambda: None); register(app); app()")
+
+
+@pytest.fixture(scope="session")
+def batch_run(tmp_path_factory) -> Path:
+    """A finished `abusenet run` over 400 generated accounts (a quick model)."""
+    from abusenet.cli import app
+    from ingest.synth import generate
+
+    base = tmp_path_factory.mktemp("serve-run")
+    data = generate(base / "data", n_accounts=400, seed=7, progress=False).out_dir
+    out = base / "out"
+    result = CliRunner().invoke(app, [
+        "run", "--input", str(data / "events"), "--mapping", str(SYNTH_MAPPING), "--labels",
+        str(data / "labels.csv"), "--out", str(out), "--quiet", "detector.max_epochs=2",
+        "detector.hidden_channels=16", "detector.patience=1", "report.top_rings=3",
+        "ring_scoring.min_score=0", "report.explain_members=0"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def run_dir(batch_run, tmp_path) -> Path:
+    """A private copy of the batch run (the service writes into its event store)."""
+    target = tmp_path / "run"
+    shutil.copytree(batch_run, target)
+    return target
+
+
+@dataclass
+class Service:
+    """A running `abusenet serve` process and a client authorised for it."""
+
+    process: subprocess.Popen
+    url: str
+    client: httpx.Client
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_service(run_dir: Path, *extra: str, token: str | None = TOKEN) -> Service:
+    """Start `serve` on ``run_dir`` and wait until /readyz answers."""
+    port = free_port()
+    env = {**os.environ}
+    env.pop("ABUSENET_API_TOKEN", None)
+    if token is not None:
+        env["ABUSENET_API_TOKEN"] = token
+    process = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH, "serve", "--run", str(run_dir), "--port", str(port),
+         *extra],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {process.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        raise AssertionError("serve did not become ready in 120 s")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return Service(process, url, httpx.Client(base_url=url, headers=headers, timeout=60))
+
+
+@pytest.fixture
+def service(run_dir) -> Iterator[Service]:
+    running = start_service(run_dir)
+    yield running
+    running.stop()

@@ -1,0 +1,182 @@
+"""`abusenet serve` end to end: a real subprocess on a free port, exercised over HTTP."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from urllib.parse import quote
+
+import httpx
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from abusenet.serve.durable_log import segment_files
+from abusenet.serve.state import run_paths
+from gnn.detector import AccountDetector
+from graph.build import build_snapshot
+from ingest.run import ingest_logs
+from tests.abusenet.serve.conftest import SYNTH_MAPPING, TOKEN, start_service
+
+WEIRD = "a'); MATCH (n) DETACH DELETE n; DROP TABLE x; --\"`{}"
+
+
+def ring_member_and_device(run_dir) -> tuple[str, str, str]:
+    """A ring of the run, one member and a device that member used."""
+    rings = pd.read_parquet(run_dir / "rings.parquet")
+    edges = pd.read_parquet(run_paths(run_dir)["snapshot"] / "edges" / "USED_DEVICE.parquet")
+    for ring_id, members in zip(rings["ring_id"], rings["members"], strict=True):
+        for member in members:
+            devices = edges.loc[edges["src"] == member, "dst"].tolist()
+            if devices:
+                return ring_id, member, devices[0]
+    raise AssertionError("no ring member with a device")
+
+
+def test_token_health_and_limits(service):
+    assert httpx.get(f"{service.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{service.url}/v1/rings/x").status_code == 401
+    wrong = httpx.get(f"{service.url}/metrics", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert TOKEN not in service.process.stdout.readline()
+    big = service.client.post("/v1/events", content=b"x" * 1_100_000)
+    assert big.status_code == 413
+    many = {"events": [{"account_id": "a", "ts": "2025-01-02T00:00:00Z",
+                        "event_type": "login"}] * 1001}
+    assert service.client.post("/v1/events", json=many).status_code == 413
+    text = service.client.get("/metrics").text
+    for name in ("abusenet_request_seconds_bucket", "abusenet_events_applied_total 0",
+                 'abusenet_graph_size{kind="nodes",name="Account"} 400', "abusenet_model_info"):
+        assert name in text
+
+
+def test_bad_events_get_422_and_change_nothing(service, run_dir):
+    batch = {"events": [
+        {"account_id": "fresh_1", "ts": "2025-01-10T10:00:00Z", "event_type": "login"},
+        {"account_id": "fresh_2", "ts": "1/1/15 18:52", "event_type": "login"},
+        {"account_id": "fresh_3", "ts": "2025-01-10T10:00:00Z", "event_type": "login",
+         "ip": "999.1.1.1"},
+        {"account_id": "", "ts": "2025-01-10T10:00:00Z", "event_type": "login"},
+    ], "atomic": True}
+    answer = service.client.post("/v1/events", json=batch)
+    assert answer.status_code == 422
+    assert [(e["index"], e["reason"]) for e in answer.json()["errors"]] == [
+        (1, "ambiguous ts"), (2, "malformed ip"), (3, "empty account_id")]
+    assert service.client.get("/v1/accounts/fresh_1").status_code == 404
+    assert segment_files(run_paths(run_dir)["events"]) == []
+    batch["atomic"] = False
+    partial = service.client.post("/v1/events", json=batch).json()
+    assert partial["accepted"] == 1
+    assert [r["status"] for r in partial["results"]] == ["accepted", "rejected", "rejected",
+                                                         "rejected"]
+    assert service.client.get("/v1/accounts/fresh_1").status_code == 200
+
+
+def test_scores_match_batch_scoring_of_the_same_events(service, run_dir):
+    ring_id, member, device = ring_member_and_device(run_dir)
+    batch = {"events": [
+        {"event_id": "e1", "account_id": "joiner", "ts": "2025-01-20T09:00:00Z",
+         "event_type": "signup", "device_id": device, "ip": "10.0.0.1"},
+        {"event_id": "e2", "account_id": WEIRD, "ts": 1737363600, "event_type": "transfer",
+         "counterparty_id": member, "amount": "125.5", "payment_id": "card_new"},
+        {"event_id": "e3", "account_id": member, "ts": "2025-01-21T03:00:00Z",
+         "event_type": "payment", "payment_id": "card_new", "amount": 40},
+    ]}
+    answer = service.client.post("/v1/events", json=batch)
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == ["accepted"] * 3
+    joiner = results[0]["account"]
+    assert joiner["ring"]["ring_id"] == ring_id or joiner["ring"]["membership"] == "joins"
+    assert joiner["ring"]["via"] is not None
+    assert any(s["entity"] == f"Device:{device}" for s in joiner["reasons"]["shared_entities"])
+    again = service.client.post("/v1/events", json=batch).json()
+    assert again["accepted"] == 0
+    assert {r["status"] for r in again["results"]} == {"duplicate"}
+
+    events = run_paths(run_dir)["events"]
+    snapshot = build_snapshot(events, run_dir / "check-snapshot", progress=False)
+    batch_scores = AccountDetector.load(run_dir / "model").score_accounts(snapshot)
+    batch_scores = batch_scores.set_index("account_id")["score"]
+    assert len(batch_scores) == 402
+    touched = ["joiner", WEIRD, member, *batch_scores.index[:20]]
+    for account in touched:
+        live = service.client.get(f"/v1/accounts/{quote(account, safe='')}").json()
+        assert live["account_id"] == account
+        assert abs(live["score"] - batch_scores[account]) < 1e-5, account
+
+
+def test_kill_9_then_restart_replays_every_accepted_event(run_dir):
+    first = start_service(run_dir)
+    accepted = []
+    for i in range(5):
+        event = {"event_id": f"k{i}", "account_id": f"killed_{i % 2}",
+                 "ts": f"2025-01-2{i}T12:00:00Z", "event_type": "order",
+                 "device_id": "shared-dev", "amount": i}
+        assert first.client.post("/v1/events", json=event).json()["accepted"] == 1
+        accepted.append(event)
+    before = {a: first.client.get(f"/v1/accounts/{a}").json()["score"]
+              for a in ("killed_0", "killed_1")}
+    first.stop(signal.SIGKILL)
+    second = start_service(run_dir)
+    try:
+        after = {a: second.client.get(f"/v1/accounts/{a}").json()["score"] for a in before}
+        assert after == before
+        entity = second.client.get("/v1/entities/Device/shared-dev").json()
+        assert entity["accounts"] == ["killed_0", "killed_1"]
+    finally:
+        second.stop()
+    # the next batch ingest of the same events finds them stored: all duplicates
+    logs = run_dir / "again.parquet"
+    columns = ["event_id", "ts", "account_id", "event_type", "device_id", "ip", "payment_id",
+               "counterparty_id", "amount", "channel", "status"]
+    rows = {c: pa.array([None if e.get(c) is None else str(e[c]) for e in accepted], pa.string())
+            for c in columns}
+    pq.write_table(pa.table(rows), logs)
+    summary = ingest_logs(logs, SYNTH_MAPPING, run_paths(run_dir)["events"], progress=False)
+    assert (summary.accepted, summary.duplicates) == (0, 5)
+
+
+def test_ids_are_stored_verbatim(service, run_dir):
+    event = {"account_id": WEIRD, "ts": "2025-01-15T00:00:00Z", "event_type": "login",
+             "device_id": "dev' OR 1=1 --", "ip": "10.1.2.3"}
+    assert service.client.post("/v1/events", json=event).json()["accepted"] == 1
+    account = service.client.get(f"/v1/accounts/{quote(WEIRD, safe='')}").json()
+    assert account["account_id"] == WEIRD
+    entity = service.client.get(f"/v1/entities/Device/{quote(event['device_id'], safe='')}")
+    assert entity.json()["accounts"] == [WEIRD]
+    stored = pq.read_table(segment_files(run_paths(run_dir)["events"])[0]).to_pylist()[0]
+    assert (stored["account_id"], stored["device_id"]) == (WEIRD, event["device_id"])
+
+
+def test_reload_under_load_drops_no_request(service):
+    codes: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=service.url, headers=service.client.headers,
+                          timeout=60) as client:
+            i = 0
+            while not stop.is_set():
+                event = {"event_id": f"load{threading.get_ident()}-{i}",
+                         "account_id": f"load_{i % 7}", "ts": "2025-01-25T00:00:00Z",
+                         "event_type": "login"}
+                codes.append(client.post("/v1/events", json=event).status_code)
+                codes.append(client.get("/v1/accounts/load_0").status_code
+                             if i else 200)
+                i += 1
+
+    workers = [threading.Thread(target=load) for _ in range(2)]
+    for w in workers:
+        w.start()
+    version = service.client.get("/readyz").json()["model_version"]
+    for _ in range(2):
+        assert service.client.post("/admin/reload").json()["model_version"] == version
+    service.process.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    stop.set()
+    for w in workers:
+        w.join()
+    assert len(codes) > 4 and set(codes) == {200}
+    assert service.process.poll() is None
