@@ -128,7 +128,7 @@ class EventBooster(Estimator):
             raise NotFittedError(f"{type(self).__name__} is not fitted: nothing to save")
         target = Path(path)
         target.mkdir(parents=True, exist_ok=True)
-        tmp = target / f".{MODEL_FILE}.tmp"
+        tmp = target / f".tmp-{MODEL_FILE}"
         self.model_.save_model(tmp)
         os.replace(tmp, target / MODEL_FILE)
         metadata = {

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from gnn.estimator import NotFittedError
+from gnn.evaluate import auroc
+from gnn.events.model import EventModel
+from tests.gnn.events.cards import card_world
+
+
+@pytest.fixture(scope="module")
+def world():
+    events, labels = card_world(seed=1, customers=150, terminals=30, days=42)
+    model = EventModel(n_estimators=60, n_jobs=1)
+    table = model.event_features(events, labels)
+    cut = table.ids["ts"] < table.ids["ts"].min() + np.timedelta64(28, "D")
+    return model, table.take(cut.to_numpy()), table.take(~cut.to_numpy())
+
+
+def test_scores_later_events_well_and_within_0_1(world):
+    model, train, test = world
+    scores = model.fit(train).predict(test)
+    assert list(scores.columns) == ["event_id", "account_id", "score", "payment_id",
+                                    "terminal_id"]
+    assert scores["score"].between(0, 1).all()
+    assert auroc(test.ids["label"].to_numpy(), scores["score"].to_numpy()) > 0.85
+
+
+def test_fit_is_deterministic_for_a_seed(world):
+    model, train, test = world
+    first = EventModel(**model.get_params()).fit(train).predict_proba(test)
+    second = EventModel(**model.get_params()).fit(train).predict_proba(test)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_save_and_load_round_trip(world, tmp_path):
+    model, train, test = world
+    fitted = EventModel(**model.get_params(), ).set_params(calibration="isotonic").fit(train)
+    fitted.save(tmp_path / "event_model")
+    loaded = EventModel.load(tmp_path / "event_model")
+    assert loaded.get_params() == fitted.get_params()
+    np.testing.assert_allclose(loaded.predict_proba(test), fitted.predict_proba(test), atol=1e-6)
+    assert sorted(p.name for p in (tmp_path / "event_model").iterdir()) == [
+        "metadata.json", "model.json"]
+
+
+def test_predict_before_fit_is_refused(world):
+    _, _, test = world
+    with pytest.raises(NotFittedError):
+        EventModel().predict(test)
+
+
+def test_features_of_another_shape_are_refused(world):
+    model, train, test = world
+    fitted = EventModel(**model.get_params()).fit(train)
+    narrower = test.take(np.arange(len(test)))
+    object.__setattr__(narrower, "names", narrower.names[:-1])
+    with pytest.raises(ValueError, match="features differ"):
+        fitted.predict(narrower)
+
+
+def test_one_class_is_refused(world):
+    _, train, _ = world
+    with pytest.raises(ValueError, match="both fraud"):
+        EventModel().fit(train, np.zeros(len(train)))
