@@ -107,8 +107,8 @@ class CardsConfig:
     start: str = "2025-01-01"
     terminals_per_customer: float = 2.0
     online_terminal_fraction: float = 0.02
-    nearby_terminals: float = 50.0
-    terminal_popularity_sigma: float = 1.0
+    nearby_terminals: float = 100.0
+    terminal_popularity_sigma: float = 1.5
     online_popularity_exponent: float = 1.1
     mean_amount_min: float = 5.0
     mean_amount_max: float = 100.0
@@ -125,9 +125,9 @@ class CardsConfig:
     customers_per_nat_ip: int = 300
     compromised_terminals_per_day: float = 2.0
     terminal_window_days: int = 28
-    skim_rate: float = 0.03
+    skim_rate: float = 0.1
     skim_delay_days: float = 7.0
-    stolen_cards_per_day: float = 3.0
+    stolen_cards_per_day: float = 2.0
     card_window_days: int = 14
     fraud_tx_per_day: float = 1.0
     fraud_online_rate: float = 0.5

@@ -16,7 +16,7 @@ import numpy as np
 
 from ingest.synth.cards_config import CardsConfig
 from ingest.synth.cards_fraud import Compromises
-from ingest.synth.cards_world import DAY, HONEST, TERMINAL, CardTransactions
+from ingest.synth.cards_world import DAY, HONEST, SKIMMED, STOLEN, TERMINAL, CardTransactions
 
 _NEVER = np.iinfo(np.int64).max
 
@@ -59,11 +59,11 @@ def card_labels(rng: np.random.Generator, n_cards: int, tx: CardTransactions,
                 truth: Compromises, config: CardsConfig, start: int, end: int) -> EntityLabels:
     """Reported compromised cards (1) and a share of honest ones checked and cleared (0).
 
-    A compromised card is reported some days after its first fraudulent purchase (or after its
-    window opened, when it was never used).
+    A compromised card is reported some days after the first fraudulent purchase made with its
+    stolen or skimmed data (or after its window opened, when it was never used).
     """
     first_fraud = np.full(n_cards, _NEVER)
-    card_fraud = (tx.kind != HONEST)
+    card_fraud = np.isin(tx.kind, (STOLEN, SKIMMED))
     np.minimum.at(first_fraud, tx.card[card_fraud], tx.ts[card_fraud])
     found = rng.random(len(truth.card)) < config.card_detection_rate
     began = np.minimum(first_fraud[truth.card], truth.card_until)
