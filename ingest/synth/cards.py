@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from ingest.files import replace_dir
 from ingest.progress import progress_display
@@ -237,7 +238,7 @@ def _write_all(root: Path, n: int, seed: int, days: int, fmt: str,
     return counts, parts.paths
 
 
-def _write(path: Path, schema, table) -> None:
+def _write(path: Path, schema: pa.Schema, table: pa.Table) -> None:
     appender = TableAppender(path, schema)
     appender.append(table)
     appender.close()

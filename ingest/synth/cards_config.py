@@ -49,6 +49,10 @@ class CardsConfig:
     big_purchase_rate, big_purchase_factor
         Share of honest purchases that are big (furniture, flights), and the median factor by
         which they exceed the customer's usual amount.
+    purchase_hour_sd
+        Spread (hours) of honest purchase times around noon (the handbook: 20,000 s, 5.6 h;
+        times wrap round midnight, so about 14 % of honest purchases fall between 00:00 and
+        06:00, as fraud often does).
     night_owl_fraction
         Share of customers who shop mostly late in the evening and at night.
     devices_per_customer_max
@@ -119,6 +123,7 @@ class CardsConfig:
     travel_rate: float = 0.02
     big_purchase_rate: float = 0.02
     big_purchase_factor: float = 4.0
+    purchase_hour_sd: float = 5.56
     night_owl_fraction: float = 0.05
     devices_per_customer_max: int = 2
     mobile_fraction: float = 0.4
@@ -166,8 +171,8 @@ class CardsConfig:
             raise ValueError(f"online_rate_mean must be above 0, got {self.online_rate_mean}")
         for name in ("terminals_per_customer", "nearby_terminals", "mean_amount_min",
                      "tx_per_day_max", "big_purchase_factor", "fraud_amount_factor",
-                     "ring_amount_factor", "chargeback_median_days", "skim_delay_days",
-                     "terminal_detection_days", "card_detection_days"):
+                     "purchase_hour_sd", "ring_amount_factor", "chargeback_median_days",
+                     "skim_delay_days", "terminal_detection_days", "card_detection_days"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be above 0, got {getattr(self, name)}")
         if self.mean_amount_max < self.mean_amount_min:

@@ -127,7 +127,7 @@ def fraud_transactions(rng: np.random.Generator, world: CardWorld, config: Cards
     day = rng.integers(0, config.card_window_days, size=m)
     night = rng.random(m) < config.fraud_night_rate
     clock = np.where(night, rng.integers(0, _NIGHT_END, size=m),
-                     time_of_day(rng, world.night_owl[owner]))
+                     time_of_day(rng, world.night_owl[owner], config.purchase_hour_sd))
     ts = began[which] // DAY * DAY + day * DAY + clock
     ts = np.maximum(ts, began[which])
     online = rng.random(m) < config.fraud_online_rate

@@ -195,10 +195,12 @@ def _nearby_terminals(home: np.ndarray, where: np.ndarray,
     return offset, np.concatenate(columns)
 
 
-def time_of_day(rng: np.random.Generator, night_owl: np.ndarray) -> np.ndarray:
-    """Seconds after midnight of purchases: around noon, or around 22:00 for night owls."""
+def time_of_day(rng: np.random.Generator, night_owl: np.ndarray,
+                hour_sd: float) -> np.ndarray:
+    """Seconds after midnight of purchases: around noon (spread ``hour_sd`` hours), or around
+    22:00 for night owls."""
     centre = np.where(night_owl, 22 * 3600, 12 * 3600)
-    spread = np.where(night_owl, 4 * 3600, 20_000)
+    spread = np.where(night_owl, 4 * 3600, hour_sd * 3600)
     return np.mod(rng.normal(centre, spread), DAY).astype(np.int64)
 
 
@@ -210,7 +212,7 @@ def honest_transactions(rng: np.random.Generator, world: CardWorld, config: Card
     customer = np.repeat(np.repeat(np.arange(n), days), per_day)
     day = np.repeat(np.tile(np.arange(days), n), per_day)
     m = len(customer)
-    ts = start + day * DAY + time_of_day(rng, world.night_owl[customer])
+    ts = start + day * DAY + time_of_day(rng, world.night_owl[customer], config.purchase_hour_sd)
     second = world.second_card[customer]
     card = np.where((second >= 0) & (rng.random(m) < config.second_card_share), second, customer)
     online = rng.random(m) < world.online_rate[customer]
