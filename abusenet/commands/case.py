@@ -159,7 +159,9 @@ def _decide(verdict: str, ring: str | None, account: str | None, entity: str | N
             name = resolve_graph(store, graph)
             target = find_target(store, name, label, target_id)
         except (GraphNameError, MissingTargetError, EntityTypeError) as err:
-            _fail(f"{err}; nothing was recorded")
+            # resolve_graph speaks the query command's language (-p graph=NAME).
+            message = str(err).replace("-p graph=NAME", "--graph NAME")
+            _fail(f"{message}; nothing was recorded")
         except Exception as err:
             _fail_on_neo4j_error(err, store, "looking up the target", "; nothing was recorded")
         decision = new_decision(graph=name, decision=verdict, target_kind=kind,

@@ -95,6 +95,9 @@ def test_a_missing_target_or_entity_type_writes_nothing(shop: Neo4jStore, home: 
     assert "its entity types are: Device, IP, PaymentMethod" in wrong.output
     other = _case("confirm", "--ring", "r1", "--analyst", "kim", "--graph", "bank")
     assert other.exit_code == 1 and "there is no graph 'bank'" in other.output
+    load_snapshot(shop, investigation_snapshot(), graph="bank", mode="driver", progress=False)
+    which = _case("confirm", "--ring", "r1", "--analyst", "kim")
+    assert which.exit_code == 1 and "('bank', 'shop'); name one with --graph NAME" in which.output
     assert not (home / "cases").exists()
     assert stored_decisions(shop, "shop") == []
 
