@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from abusenet.cli import app
+from ingest.event_labels import load_entity_labels, load_event_labels
 from ingest.mapping import load_mapping
 from ingest.run import ingest_logs
 from ingest.store import event_files
@@ -250,11 +251,14 @@ def test_ingest_with_the_shipped_mapping_quarantines_nothing(tmp_path):
     stored = pd.concat(pd.read_parquet(p, columns=["event_id", "terminal_id"])
                        for p in event_files(tmp_path / "events"))
     assert stored["terminal_id"].notna().all()
-    labelled = pd.read_csv(src / "event_labels.csv")
-    assert set(labelled["event_id"]) == set(stored["event_id"])
-    entity_ids = set(pd.read_csv(src / "entity_labels.csv")["entity_id"])
-    terminals = set(stored["terminal_id"])
-    assert entity_ids & terminals
+    mapping = load_mapping(MAPPING)
+    event_rows = load_event_labels(src / "event_labels.csv", mapping).table.to_pandas()
+    assert set(event_rows["event_id"]) == set(stored["event_id"])
+    assert event_rows["known_at"].notna().all()
+    entity_rows = load_entity_labels(src / "entity_labels.csv", mapping).table.to_pandas()
+    assert len(entity_rows) == len(pd.read_csv(src / "entity_labels.csv"))
+    terminals = entity_rows.loc[entity_rows["node_type"] == "Terminal", "entity_id"]
+    assert set(terminals) & set(stored["terminal_id"])
 
 
 @pytest.mark.parametrize(
