@@ -1,7 +1,7 @@
 """Investigators' decisions -> canonical label tables of the right level.
 
 :func:`decisions_to_labels` reads the decisions file and returns three tables, in the canonical
-label schemas:
+label schemas (those the labels files give):
 
 - accounts (:data:`ACCOUNT_LABELS_SCHEMA`: ``account_id``, ``label``, ``ts``);
 - events (:data:`EVENT_LABELS_SCHEMA`: ``event_id``, ``label``, ``known_at``);
@@ -34,23 +34,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from abusenet.cases.decisions import CONFIRMED, ENTITY, Decision, read_decisions
-from ingest.labels import LABELS_SCHEMA
-
-#: The canonical account labels, those a labels file gives.
-ACCOUNT_LABELS_SCHEMA = LABELS_SCHEMA
-#: The canonical event labels.
-EVENT_LABELS_SCHEMA = pa.schema([
-    pa.field("event_id", pa.string()),
-    pa.field("label", pa.int8()),
-    pa.field("known_at", pa.timestamp("us", tz="UTC")),
-])
-#: The canonical entity labels.
-ENTITY_LABELS_SCHEMA = pa.schema([
-    pa.field("node_type", pa.string()),
-    pa.field("entity_id", pa.string()),
-    pa.field("label", pa.int8()),
-    pa.field("known_at", pa.timestamp("us", tz="UTC")),
-])
+from ingest.event_labels import ENTITY_LABELS_SCHEMA, EVENT_LABELS_SCHEMA
+from ingest.labels import LABELS_SCHEMA as ACCOUNT_LABELS_SCHEMA
 
 
 def decisions_to_labels(
