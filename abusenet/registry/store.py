@@ -14,6 +14,7 @@ of seconds; a user's own ``MLFLOW_*`` variables win.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,12 +109,16 @@ class RegistryStore:
         """An MLflow client for this registry (a local SQLite store is created when missing)."""
         for name, value in QUIET_MLFLOW.items():
             os.environ.setdefault(name, value)
-        for uri in {self.tracking_uri, self.registry_uri}:
-            if uri.startswith("sqlite:///"):
-                Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        from mlflow import MlflowClient
 
-        return self.call(lambda: MlflowClient(self.tracking_uri, self.registry_uri))
+        def open_client() -> MlflowClient:
+            from mlflow import MlflowClient
+
+            for uri in {self.tracking_uri, self.registry_uri}:
+                if uri.startswith("sqlite:///"):
+                    Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            return MlflowClient(self.tracking_uri, self.registry_uri)
+
+        return self.call(open_client)
 
     def call(self, action: Callable[[], T]) -> T:
         """``action()``, a failure to reach or open the store turned into a one-line error.
@@ -151,7 +156,8 @@ class RegistryStore:
 
 def _last_line(text: str) -> str:
     """The most specific part of a chained error message, on one line."""
+    errno = re.search(r"\[Errno [^\]]+\][^\n]*", text)
+    if errno:
+        return errno.group(0).rstrip(')"')
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    line = lines[-1] if lines else "unknown error"
-    cause = line.rsplit("Caused by ", 1)[-1]
-    return cause.strip("()\"' ")[:300]
+    return (lines[-1] if lines else "unknown error")[:300]
