@@ -19,14 +19,20 @@ the first half trains, the second is held out.
   significance (``score_rings`` without account scores), as ``abusenet run`` reports them
   without labels; the account structure scores (each account's best ring's score)
   give ``auroc`` / ``auprc`` on the held-out half. ``with labels``: the candidates scored with
-  the ``xgb`` account scores (trained on the first half), reported at ``score >= 0.5``, as
-  ``abusenet run`` does with a model (with XGBoost standing in for the GNN, whose training does
-  not fit the time budget here).
+  the ``xgb`` account scores (trained on the first half), trimmed to their implicated members
+  (:func:`gnn.rings.trim_members`), their scores calibrated on the first half's labels
+  (:func:`gnn.rings.fit_ring_calibrator`), reported at ``score >= 0.5``, as ``abusenet run``
+  does with a model (with XGBoost standing in for the GNN, whose training does not fit the
+  time budget here).
 * ``null`` = ``off`` rows repeat both without the null model (``min_surprise`` = -inf, no
   pairs) and, without labels, with the ranking and ``min_score`` 0.5 of before
-  (:func:`gnn.rings.structure_scores`): the code of before the null model, for comparison.
+  (:func:`gnn.rings.structure_scores`), with labels untrimmed and uncalibrated: the code of
+  before the null model, for comparison.
 * figures: reported rings per 10k accounts, ring member precision (share of reported members
-  that are abusive, among the labelled ones), recall of true rings (planted rings matched at
+  that are abusive, among the labelled ones; ``held_precision``: among the held-out half only,
+  whose labels nothing here was fitted on), ``ring_ece`` (expected calibration error of the
+  reported rings' scores against their held-out outcome, :func:`gnn.evaluate.reliability`),
+  recall of true rings (planted rings matched at
   member Jaccard >= 0.5), top precision (share of the ``k`` best rings matching a true ring,
   ``k`` = number of true rings), seconds.
 
@@ -47,10 +53,17 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from abusenet.pipeline.config import RingScoringConfig
 from abusenet.pipeline.stages.detect import reported_without_labels
-from gnn.rings import assign_rings, score_rings, structure_scores
+from gnn.evaluate import reliability
+from gnn.rings import (
+    assign_rings,
+    calibrate_rings,
+    fit_ring_calibrator,
+    score_rings,
+    structure_scores,
+)
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
-from graph.rings.metrics import rings_recovered, top_precision
+from graph.rings.metrics import ring_label_outcomes, rings_recovered, top_precision
 from graph.rings.projection import account_index
 from graph.snapshot import ACCOUNT, Snapshot, relation_specs
 
@@ -175,15 +188,22 @@ def _xgb_scores(features: pd.DataFrame, train: pd.DataFrame) -> pd.Series:
 
 
 def _ring_figures(rings: pd.DataFrame, labels: pd.DataFrame, n_accounts: int,
-                  truth: list[list[str]] | None) -> dict:
+                  truth: list[list[str]] | None, test: pd.DataFrame) -> dict:
     members = pd.Series([m for ms in rings["members"] for m in ms], dtype=object).unique()
     known = labels.set_index("account_id")["label"].reindex(members).dropna()
+    held = test.set_index("account_id")["label"].reindex(members).dropna()
+    outcomes = ring_label_outcomes(rings, test) if len(rings) else None
+    outcomes = outcomes[outcomes["abusive"].notna()] if outcomes is not None else None
     return {
         "rings": len(rings),
         "rings_per_10k": 1e4 * len(rings) / n_accounts,
         "pairs": int((rings["size"] == 2).sum()) if len(rings) else 0,
         "members": len(members),
         "member_precision": float(known.mean()) if len(known) else float("nan"),
+        "held_precision": float(held.mean()) if len(held) else float("nan"),
+        "ring_ece": reliability(outcomes["abusive"].to_numpy(),
+                                outcomes["score"].clip(0.0, 1.0).to_numpy())["ece"]
+        if outcomes is not None and len(outcomes) else float("nan"),
         "ring_recall": rings_recovered(rings["members"].tolist(), truth) if truth else None,
         "top_precision": top_precision(rings["members"].tolist(), truth, k=len(truth))
         if truth else None,
@@ -227,17 +247,21 @@ def run(name: str) -> list[dict]:
                                  unlabelled)
         structure = structure["ring_id"].map(unlabelled.set_index("ring_id")["score"]).fillna(0.0)
         structure.index = accounts
-        scored = score_rings(candidates, None, as_table)
+        if null == "on":  # trimmed, calibrated on the training half
+            scored = score_rings(candidates, None, as_table)
+            scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), as_table)
+        else:
+            scored = score_rings(candidates, None, as_table, min_member_score=None)
         base = {"dataset": name, "null": null, "accounts": n,
                 "positives": int(labels["label"].sum()), "candidates": len(candidates),
                 "load_s": round(loaded, 1), "search_s": round(search, 1)}
         xgb = _auc(test, scores)
         own = _auc(test, structure)
         rows.append({**base, "mode": "without labels", "auroc": own["auroc"],
-                     "auprc": own["auprc"], **_ring_figures(unlabelled, labels, n, truth)})
+                     "auprc": own["auprc"], **_ring_figures(unlabelled, labels, n, truth, test)})
         rows.append({**base, "mode": "with labels (xgb)", "auroc": xgb["auroc"],
                      "auprc": xgb["auprc"], "xgb_s": round(xgb_s, 1),
-                     **_ring_figures(scored[scored["score"] >= 0.5], labels, n, truth)})
+                     **_ring_figures(scored[scored["score"] >= 0.5], labels, n, truth, test)})
     return rows
 
 

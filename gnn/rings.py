@@ -17,6 +17,12 @@ Then, best first, two passes make the ranking list each group of accounts once a
   repeated sub-cycle below its cycle); it is demoted, not dropped, so it stays in the table;
 * a ring overlapping a better one at Jaccard >= ``nms_jaccard`` is dropped (non-maximum
   suppression).
+
+With account scores, candidates are first *trimmed* (:func:`trim_members`): a member stays only
+when implicated, by its own score or by transfers with kept members, so that a ring is not a few
+bad accounts padded with the honest customers of the same merchants. Ring scores become the
+probability that a ring is collusive with :func:`fit_ring_calibrator` (fitted on the run's
+training labels) and :func:`calibrate_rings`.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph.rings.candidates import STRUCTURE_FEATURES, RingCandidate
+from gnn.calibration import ScoreCalibrator
+from graph.rings.candidates import STRUCTURE_FEATURES, RingCandidate, ring_id_for
+from graph.rings.metrics import ring_label_outcomes
 
 #: Weights of the structure features in ``structure_score`` (they sum to 1). ``size_prior`` is
 #: ``log(size) / log(SIZE_REFERENCE)`` clipped to [0, 1]. Chosen among 0/1 weights of every
@@ -59,7 +67,11 @@ RING_COLUMNS = (
     "structure_score",
     "member_score",
     *(f for f in STRUCTURE_FEATURES if f != "size"),
+    "pooled_score",
 )
+#: Kinds whose members the money path itself ties together (chains, fans, cycles): a member on
+#: the path is implicated by it, so :func:`trim_members` keeps these whole.
+FLOW_KIND = "flow_"
 
 
 def size_prior(size: np.ndarray | float) -> np.ndarray:
@@ -92,6 +104,179 @@ def unlabelled_scores(candidates: Sequence[RingCandidate]) -> np.ndarray:
     return significance(np.array([c.features.get("surprise", 0.0) for c in candidates]))
 
 
+def _transfer_ties(evidence: Sequence[str]) -> list[tuple[str, str]]:
+    """Member pairs a candidate's evidence shows transferring (``Transfer:`` and ``Path:``)."""
+    ties: list[tuple[str, str]] = []
+    for item in evidence:
+        if item.startswith("Transfer:"):
+            src, _, dst = item.removeprefix("Transfer:").partition("->")
+            ties.append((src, dst))
+        elif item.startswith("Path:"):
+            path = item.removeprefix("Path:").split("->")
+            ties.extend(zip(path[:-1], path[1:], strict=False))
+    return ties
+
+
+def trim_members(
+    candidates: Sequence[RingCandidate],
+    account_scores: pd.DataFrame,
+    min_member_score: float = 0.5,
+    min_ties: int = 2,
+) -> list[RingCandidate]:
+    """Each candidate with only its implicated members.
+
+    A member of a candidate that is no money-flow shape (:data:`FLOW_KIND`) stays when its own
+    account score is at least ``min_member_score`` (a calibrated probability: more likely
+    abusive than not), or when the candidate's evidence shows it transferring with at least
+    ``min_ties`` kept members (repeated until nothing changes). A trimmed candidate gets the id
+    of its kept members, ``kept_share`` among its features and the reason in its evidence
+    (``"Trimmed:<k> members scored below <bar>"``); one keeping fewer than two members is
+    dropped, and of several trimmed to the same members the first stays. Flow shapes are kept
+    whole: their members are implicated by the money path.
+
+    Parameters
+    ----------
+    candidates
+        From :func:`graph.rings.candidates.find_ring_candidates`.
+    account_scores
+        ``account_id, score``; accounts without a score count as 0.
+    min_member_score
+        The account score that implicates a member on its own.
+    min_ties
+        Transfers with kept members that implicate a member.
+
+    Returns
+    -------
+    list of RingCandidate
+        In the order given.
+    """
+    lookup = (account_scores.assign(account_id=account_scores["account_id"].astype(str))
+              .drop_duplicates("account_id").set_index("account_id")["score"])
+    kept_candidates: list[RingCandidate] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        if FLOW_KIND in candidate.kind:
+            trimmed = candidate
+        else:
+            trimmed = _trimmed(candidate, lookup, min_member_score, min_ties)
+        if trimmed is None or trimmed.ring_id in seen:
+            continue
+        seen.add(trimmed.ring_id)
+        kept_candidates.append(trimmed)
+    return kept_candidates
+
+
+def _trimmed(candidate: RingCandidate, lookup: pd.Series, min_member_score: float,
+             min_ties: int) -> RingCandidate | None:
+    """``candidate`` with its implicated members (:func:`trim_members`), None under two."""
+    scores = lookup.reindex(candidate.members).fillna(0.0).to_numpy()
+    kept = {m for m, s in zip(candidate.members, scores, strict=True) if s >= min_member_score}
+    ties = _transfer_ties(candidate.evidence)
+    grown = True
+    while grown:
+        tied = {m for m in candidate.members if m not in kept
+                and sum((a == m and b in kept) or (b == m and a in kept) for a, b in ties)
+                >= min_ties}
+        kept |= tied
+        grown = bool(tied)
+    if len(kept) < 2:
+        return None
+    if len(kept) == len(candidate.members):
+        return candidate
+    members = sorted(kept)
+    dropped = len(candidate.members) - len(members)
+    evidence = [e for e in candidate.evidence if not e.startswith("Transfer:")
+                or all(end in kept for end in e.removeprefix("Transfer:").split("->"))]
+    return RingCandidate(
+        ring_id_for(members), members, candidate.kind,
+        [*evidence, f"Trimmed:{dropped} members scored below {min_member_score:g}"],
+        {**candidate.features, "size": float(len(members)),
+         "kept_share": len(members) / len(candidate.members)},
+    )
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-4, 1.0 - 1e-4)
+    return np.log(p / (1.0 - p))
+
+
+def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> ScoreCalibrator:
+    """Platt scaling of ring scores to the probability that a ring is collusive.
+
+    A ring is collusive when at least half of its members labelled in ``labels`` are abusive
+    (:func:`graph.rings.metrics.ring_label_outcomes`, the definition ``metrics.json`` checks on
+    held-back labels); rings with no labelled member, and fragments (demoted by
+    :func:`score_rings`: ``score < pooled_score``), are left out. It maps ``pooled_score``.
+    Fit it on the run's *training* labels only. With one outcome among the rings it is the
+    identity.
+
+    Parameters
+    ----------
+    rings
+        Every scored ring (:func:`score_rings` with account scores), not only reported ones.
+    labels
+        ``account_id, label``.
+
+    Returns
+    -------
+    ScoreCalibrator
+        Fitted on the logits of the ring scores.
+    """
+    whole = rings[rings["score"] >= rings["pooled_score"]]
+    outcomes = ring_label_outcomes(whole.assign(score=whole["pooled_score"]), labels)
+    known = outcomes[outcomes["abusive"].notna()]
+    return ScoreCalibrator("platt").fit(_logit(known["score"].to_numpy()),
+                                        known["abusive"].to_numpy(np.int64))
+
+
+def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
+                    account_scores: pd.DataFrame) -> pd.DataFrame:
+    """``rings`` with ``score`` the probability that each is collusive, best first.
+
+    ``score`` becomes ``calibrator`` applied to ``pooled_score`` (monotone), times the
+    fragment factor for a fragment (a ring demoted by :func:`score_rings` because most of its
+    members are in a better ring; its evidence says so: ``"Fragment:..."``). A ring whose
+    score ends below every member's account score says why in its evidence
+    (``"Calibrated:..."``: rings scored like it were collusive that often in the training
+    labels).
+
+    Parameters
+    ----------
+    rings
+        A :func:`score_rings` table.
+    calibrator
+        From :func:`fit_ring_calibrator`.
+    account_scores
+        ``account_id, score``.
+    """
+    out = rings.copy()
+    if out.empty:
+        return out
+    pooled = out["pooled_score"].to_numpy(np.float64)
+    current = out["score"].to_numpy(np.float64)
+    demotion = np.divide(current, pooled, out=np.ones_like(pooled), where=pooled > 0)
+    fragment = demotion < 1.0
+    out["score"] = np.clip(calibrator.transform(_logit(pooled)), 0.0, 1.0) * np.minimum(
+        demotion, 1.0)
+    out["evidence"] = [
+        [*evidence, f"Fragment:most members are in a better ring; score x{factor:.2f}"]
+        if flag else list(evidence)
+        for evidence, factor, flag in zip(out["evidence"], demotion, fragment, strict=True)
+    ]
+    lookup = account_scores.drop_duplicates("account_id").set_index("account_id")["score"]
+    lowest = np.array([lookup.reindex(m).fillna(0.0).min() for m in out["members"]])
+    below = (out["score"].to_numpy() < lowest) & ~fragment
+    out["evidence"] = [
+        [*evidence, f"Calibrated:{score:.2f} below its least risky member ({low:.2f}): rings "
+                    f"scored like it were collusive that often in the training labels"]
+        if flag else list(evidence)
+        for evidence, score, low, flag in zip(out["evidence"], out["score"], lowest, below,
+                                              strict=True)
+    ]
+    return out.sort_values(["score", "ring_id"], ascending=[False, True],
+                           kind="stable").reset_index(drop=True)
+
+
 def member_scores(
     candidates: Sequence[RingCandidate], account_scores: pd.DataFrame, top_k: int = 3
 ) -> np.ndarray:
@@ -120,6 +305,7 @@ def score_rings(
     nms_jaccard: float = 0.5,
     fragment_share: float = 0.8,
     fragment_factor: float = 0.5,
+    min_member_score: float | None = 0.5,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -145,19 +331,26 @@ def score_rings(
         a fragment of it; above 1.0 nothing is.
     fragment_factor
         A fragment's score is multiplied by this (in [0, 1]).
+    min_member_score
+        With account scores, candidates are trimmed to their implicated members first
+        (:func:`trim_members` with this bar); None keeps every member.
 
     Returns
     -------
     pandas.DataFrame
         Columns :data:`RING_COLUMNS`, best ring first: ``ring_id``, ``score`` in [0, 1],
         ``size``, ``members`` and ``evidence`` (lists of str), ``kind``, ``structure_score``,
-        ``member_score`` (NaN without account scores) and the structure features.
+        ``member_score`` (NaN without account scores), the structure features and
+        ``pooled_score`` (the score before a fragment's demotion and before
+        :func:`calibrate_rings`).
 
     Examples
     --------
     >>> rings = score_rings(find_ring_candidates(snap), snap, scores)   # doctest: +SKIP
     >>> rings.head(10)[["ring_id", "score", "size", "evidence"]]        # doctest: +SKIP
     """
+    if account_scores is not None and min_member_score is not None:
+        candidates = trim_members(candidates, account_scores, min_member_score)
     if not candidates:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in RING_COLUMNS})
     structure = structure_scores(candidates)
@@ -177,6 +370,7 @@ def score_rings(
             "kind": [c.kind for c in candidates],
             "structure_score": structure,
             "member_score": pooled,
+            "pooled_score": np.clip(score, 0.0, 1.0),
             **{
                 f: [c.features.get(f, 0.0) for c in candidates]
                 for f in STRUCTURE_FEATURES
