@@ -13,9 +13,11 @@ of seconds; a user's own ``MLFLOW_*`` variables win.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -133,7 +135,8 @@ class RegistryStore:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            return action()
+            with _quiet_retries():
+                return action()
         except (RequestException, SQLAlchemyError, OSError) as exc:
             raise self.unreachable(exc) from None
         except MlflowException as exc:
@@ -152,6 +155,23 @@ class RegistryStore:
             f"cannot reach the model registry at {self.shown_uri}: {reason}; check "
             "MLFLOW_TRACKING_URI (unset: the local store under $ABUSENET_HOME/mlflow)"
         )
+
+
+@contextmanager
+def _quiet_retries() -> Iterator[None]:
+    """Hide urllib3's warning on each retried request: the outcome is reported once, unless -vv.
+
+    A failure to reach the server is reported in one line; the retries before it show with
+    DEBUG logging only.
+    """
+    pool = logging.getLogger("urllib3.connectionpool")
+    before = pool.level
+    if not logging.getLogger("abusenet").isEnabledFor(logging.DEBUG):
+        pool.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        pool.setLevel(before)
 
 
 def _last_line(text: str) -> str:
