@@ -71,6 +71,8 @@ def test_a_missing_config_file_is_named(tmp_path):
         (["ingest.max_bad_fraction=1.5"],
          "ingest.max_bad_fraction = 1.5 is not valid: Input should be less than or equal to 1"),
         (["rings.min_size=60"], "rings = {'min_size': 60} is not valid: Value error, ring config"),
+        (["labels.from_events=all"],
+         "labels.from_events = 'all' is not valid: Input should be 'any' or 'none'"),
     ],
 )
 def test_a_bad_value_names_the_key_the_value_and_what_is_allowed(overrides, expected):
@@ -100,3 +102,10 @@ def test_settings_are_typed_and_read_only():
     assert "min_score" not in config.ring_scoring.score_rings_kwargs()
     with pytest.raises(ValueError, match="frozen"):
         config.report.top_rings = 3
+
+
+def test_from_events_is_typed_and_left_out_of_the_split_settings():
+    config = load_run_config(None, ["labels.from_events=none"])
+    assert config.labels.from_events == "none" and DEFAULTS.labels.from_events == "any"
+    assert config.labels.split_settings() == {"holdout_fraction": 0.2, "seed": 0,
+                                              "unlabelled_as_negative": "auto"}

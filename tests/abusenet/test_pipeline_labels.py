@@ -102,6 +102,22 @@ def test_account_labels_derived_from_event_labels_train_the_detector(world, fini
     assert "Account labels derived from event labels" in " ".join(result.output.split())
 
 
+def test_score_measures_a_saved_model_on_account_labels_derived_from_events(
+    world, finished, tmp_path
+):
+    out, _ = finished
+    scored = tmp_path / "scored"
+    result = invoke("score", "--model", out / "model", "--input", world["synth"] / "events",
+                    "--mapping", world["mapping"], "--event-labels", world["events"],
+                    "--out", scored, "--quiet", *NO_EXPLAIN)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((scored / "metrics.json").read_text())
+    assert metrics["labels"] == len(pd.read_parquet(out / ".work" / "labels" / TRAIN_LABELS)) + \
+        len(pd.read_parquet(out / ".work" / "labels" / "holdout_labels.parquet"))
+    assert not (scored / "model").exists()
+    assert (scored / ".work" / "labels" / EVENT_LABELS).is_file()
+
+
 def test_from_events_none_derives_no_account_labels(world, tmp_path):
     out = tmp_path / "out"
     result = run_labels(world, out, "labels.from_events=none")
