@@ -69,8 +69,8 @@ RING_COLUMNS = (
     *(f for f in STRUCTURE_FEATURES if f != "size"),
     "pooled_score",
 )
-#: Kinds whose members the money path itself ties together (chains, fans, cycles): a member on
-#: the path is implicated by it, so :func:`trim_members` keeps these whole.
+#: Kinds whose members a money path ties together (chains, fans, cycles): in them one transfer
+#: with a kept member implicates a member (:func:`trim_members`).
 FLOW_KIND = "flow_"
 
 
@@ -122,17 +122,19 @@ def trim_members(
     account_scores: pd.DataFrame,
     min_member_score: float = 0.5,
     min_ties: int = 2,
+    flow_min_ties: int = 1,
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
-    A member of a candidate that is no money-flow shape (:data:`FLOW_KIND`) stays when its own
-    account score is at least ``min_member_score`` (a calibrated probability: more likely
-    abusive than not), or when the candidate's evidence shows it transferring with at least
-    ``min_ties`` kept members (repeated until nothing changes). A trimmed candidate gets the id
-    of its kept members, ``kept_share`` among its features and the reason in its evidence
-    (``"Trimmed:<k> members scored below <bar>"``); one keeping fewer than two members is
-    dropped, and of several trimmed to the same members the first stays. Flow shapes are kept
-    whole: their members are implicated by the money path.
+    A member stays when its own account score is at least ``min_member_score`` (a calibrated
+    probability: more likely abusive than not), or when the candidate's evidence
+    (``Transfer:`` and ``Path:`` items) shows it transferring with at least ``min_ties`` kept
+    members, ``flow_min_ties`` in a money-flow shape (:data:`FLOW_KIND`: there the transfer
+    is the pattern; in a group sharing entities a household's transfers are not), repeated
+    until nothing changes. A trimmed candidate gets the id of its kept members, ``kept_share``
+    among its features and the reason in its evidence (``"Trimmed:<k> members scored below
+    <bar>"``); one keeping fewer than two members is dropped, and of several trimmed to the
+    same members the first stays.
 
     Parameters
     ----------
@@ -142,8 +144,8 @@ def trim_members(
         ``account_id, score``; accounts without a score count as 0.
     min_member_score
         The account score that implicates a member on its own.
-    min_ties
-        Transfers with kept members that implicate a member.
+    min_ties, flow_min_ties
+        Transfers with kept members that implicate a member (in a flow shape).
 
     Returns
     -------
@@ -155,10 +157,8 @@ def trim_members(
     kept_candidates: list[RingCandidate] = []
     seen: set[str] = set()
     for candidate in candidates:
-        if FLOW_KIND in candidate.kind:
-            trimmed = candidate
-        else:
-            trimmed = _trimmed(candidate, lookup, min_member_score, min_ties)
+        ties = flow_min_ties if FLOW_KIND in candidate.kind else min_ties
+        trimmed = _trimmed(candidate, lookup, min_member_score, ties)
         if trimmed is None or trimmed.ring_id in seen:
             continue
         seen.add(trimmed.ring_id)

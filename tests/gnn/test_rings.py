@@ -2,7 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnn.rings import RING_COLUMNS, assign_rings, score_rings, unlabelled_scores
+from gnn.rings import (
+    RING_COLUMNS,
+    assign_rings,
+    calibrate_rings,
+    fit_ring_calibrator,
+    score_rings,
+    trim_members,
+    unlabelled_scores,
+)
 from graph.rings.candidates import RingCandidate, find_ring_candidates, ring_id_for
 from graph.rings.metrics import ring_metrics
 from graph.rings.planted import planted_ring_snapshot
@@ -118,3 +126,75 @@ def test_planted_rings_rank_first_by_structure_alone():
     assert figures["recovered"] == 1.0
     assert figures["top_precision"] == 1.0
     assert rings["score"].iloc[3] >= 0.6
+
+
+def test_trim_members_keeps_the_implicated_and_says_why():
+    padded = _candidate(["bad1", "bad2", "h1", "h2", "h3"])
+    padded.evidence.append("Transfer:h1->bad1")
+    padded.evidence.append("Transfer:bad2->h1")  # h1 pays and is paid by kept members: tied
+    padded.evidence.append("Transfer:h2->bad1")  # one transfer only: not enough
+    flow = RingCandidate(ring_id_for(["bad1", "h4", "h5"]), ["bad1", "h4", "h5"], "flow_chain",
+                         ["Path:bad1->h4->h5"], {"size": 3.0})
+    fan = RingCandidate(ring_id_for(["bad3", "h6", "h8"]), ["bad3", "h6", "h8"], "flow_fan_out",
+                        ["Transfer:bad3->h6"], {"size": 3.0})
+    lonely = _candidate(["bad3", "h6", "h7"])
+    scores = pd.DataFrame({"account_id": ["bad1", "bad2", "bad3", "h1", "h2", "h3", "h4", "h5"],
+                           "score": [0.9, 0.8, 0.7, 0.1, 0.2, 0.1, 0.1, 0.1]})
+    trimmed = trim_members([padded, flow, lonely, fan], scores)
+    assert [c.members for c in trimmed] == [["bad1", "bad2", "h1"], ["bad1", "h4", "h5"],
+                                            ["bad3", "h6"]]
+    kept = trimmed[0]
+    assert kept.ring_id == ring_id_for(["bad1", "bad2", "h1"])
+    assert kept.evidence[-1] == "Trimmed:2 members scored below 0.5"
+    assert "Transfer:h2->bad1" not in kept.evidence and "Transfer:h1->bad1" in kept.evidence
+    assert kept.features["kept_share"] == pytest.approx(3 / 5) and kept.features["size"] == 3
+    assert trimmed[1] is flow  # one transfer on a money path implicates, link by link
+    assert trimmed[2].evidence == ["Transfer:bad3->h6", "Trimmed:1 members scored below 0.5"]
+    rings = score_rings([padded, flow, lonely, fan], None, scores, nms_jaccard=1.0,
+                        fragment_share=1.1)
+    assert sorted(map(tuple, rings["members"])) == [
+        ("bad1", "bad2", "h1"), ("bad1", "h4", "h5"), ("bad3", "h6")]
+    untrimmed = score_rings([padded, flow, lonely, fan], None, scores, min_member_score=None,
+                            nms_jaccard=1.0, fragment_share=1.1)
+    assert len(untrimmed) == 4
+
+
+def _scored_rings(n: int, pooled: float, collusive: int, start: int) -> tuple[list, list]:
+    """``n`` rings of 3 fresh members scored ``pooled``; the first ``collusive`` all abusive."""
+    rings, labels = [], []
+    for i in range(start, start + n):
+        members = [f"a{i}-{j}" for j in range(3)]
+        rings.append({"ring_id": f"r{i}", "score": pooled, "pooled_score": pooled,
+                      "members": members, "evidence": []})
+        labels += [(m, int(i - start < collusive)) for m in members]
+    return rings, labels
+
+
+def test_ring_calibration_maps_scores_to_the_collusive_rate_of_training_rings():
+    low, low_labels = _scored_rings(40, 0.6, 10, 0)  # pooled 0.6: a quarter collusive
+    high, high_labels = _scored_rings(40, 0.9, 36, 100)  # pooled 0.9: nine in ten
+    rings = pd.DataFrame(low + high)
+    labels = pd.DataFrame(low_labels + high_labels, columns=["account_id", "label"])
+    calibrator = fit_ring_calibrator(rings, labels)
+    scores = pd.DataFrame({"account_id": labels["account_id"], "score": 0.55})
+    calibrated = calibrate_rings(rings, calibrator, scores)
+    by_pooled = calibrated.groupby("pooled_score")["score"].first()
+    assert by_pooled[0.6] == pytest.approx(0.25, abs=0.02)
+    assert by_pooled[0.9] == pytest.approx(0.9, abs=0.02)
+    assert calibrated["score"].is_monotonic_decreasing  # best first, ranking kept
+    low_ring = calibrated[calibrated["pooled_score"] == 0.6].iloc[0]
+    assert low_ring["evidence"][-1].startswith("Calibrated:0.25 below its least risky member")
+    assert calibrated[calibrated["pooled_score"] == 0.9]["evidence"].map(len).eq(0).all()
+
+
+def test_a_fragment_keeps_its_demotion_and_says_so():
+    rings, labels = _scored_rings(20, 0.8, 10, 0)
+    table = pd.DataFrame(rings)
+    table.loc[0, "score"] = 0.4  # demoted by score_rings: a fragment
+    labels = pd.DataFrame(labels, columns=["account_id", "label"])
+    calibrator = fit_ring_calibrator(table, labels)
+    out = calibrate_rings(table, calibrator, labels.assign(score=0.1)[["account_id", "score"]])
+    fragment = out.set_index("ring_id").loc["r0"]
+    whole = out.set_index("ring_id").loc["r1"]
+    assert fragment["score"] == pytest.approx(0.5 * whole["score"])
+    assert fragment["evidence"] == ["Fragment:most members are in a better ring; score x0.50"]

@@ -136,19 +136,25 @@ def structure_score_stage(
 
 
 def rings_stage(
-    candidates_path: Path, account_scores_path: Path, scoring: RingScoringConfig, out: Path
+    candidates_path: Path, account_scores_path: Path, scoring: RingScoringConfig, out: Path,
+    train_labels_path: Path | None = None,
 ) -> dict[str, Any]:
     """Score and rank the candidates with the account scores; give each account its best ring.
 
-    With probabilities (a trained model), rings scoring at least ``scoring.min_score`` are
+    With probabilities (a trained model), candidates are trimmed to their implicated members
+    (:func:`gnn.rings.trim_members`); with ``train_labels_path`` (the run's training labels)
+    the ring scores become the probability that a ring is collusive
+    (:func:`gnn.rings.fit_ring_calibrator` fitted on those labels only, then
+    :func:`gnn.rings.calibrate_rings`); rings scoring at least ``scoring.min_score`` are
     reported. With structure scores (no labels), the rings the null model finds significant
     (``RingConfig.min_surprise``) with a surprise of at least
     ``scoring.unlabelled_min_surprise`` are reported, ranked by their structure score: a
     structure score is no probability to hold to ``min_score``. Writes ``out/rings.parquet``
     (every column of :func:`gnn.rings.score_rings`) and ``out/account_scores.parquet``
-    (``account_id, score, ring_id, score_kind``).
+    (``account_id, score, ring_id, score_kind``). The summary's ``ring_calibration`` holds
+    the ring calibrator's state (None when not calibrated).
     """
-    from gnn.rings import assign_rings, score_rings
+    from gnn.rings import assign_rings, calibrate_rings, fit_ring_calibrator, score_rings
 
     accounts = pd.read_parquet(account_scores_path)
     kind = str(accounts["score_kind"].iloc[0]) if "score_kind" in accounts and len(accounts) \
@@ -157,6 +163,12 @@ def rings_stage(
     rings = score_rings(read_candidates(candidates_path), None,
                         None if structure else accounts[["account_id", "score"]],
                         **scoring.score_rings_kwargs())
+    calibration = None
+    if not structure and train_labels_path is not None:
+        train = pd.read_parquet(train_labels_path, columns=["account_id", "label"])
+        calibrator = fit_ring_calibrator(rings, train)
+        rings = calibrate_rings(rings, calibrator, accounts[["account_id", "score"]])
+        calibration = {**calibrator.to_dict(), "fitted_on": "training labels"}
     if structure:
         rings = reported_without_labels(rings, scoring.unlabelled_min_surprise)
     else:
@@ -171,6 +183,7 @@ def rings_stage(
     return {
         "score_kind": kind,
         "rings": int(len(rings)),
+        "ring_calibration": calibration,
         "accounts_in_rings": int(assigned["ring_id"].notna().sum()),
         "top_ring": None if top.empty else {
             "ring_id": str(top["ring_id"].iloc[0]),
