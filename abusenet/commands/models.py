@@ -77,7 +77,7 @@ def list_(model_name: str | None = ModelNameOption) -> None:
 
     from abusenet.registry.versions import list_versions
 
-    store = _store(model_name)
+    store = _run(lambda: _store(model_name))
     records = _run(lambda: list_versions(store))
     console = Console()
     if not records:
@@ -111,7 +111,7 @@ def show(version: str = VersionArgument, model_name: str | None = ModelNameOptio
 
     from abusenet.registry.versions import get_version
 
-    store = _store(model_name)
+    store = _run(lambda: _store(model_name))
     record = _run(lambda: get_version(store, version))
     console = Console()
     about = Table(title=f"{store.model_name} version {record.version}", title_justify="left",
@@ -144,7 +144,7 @@ def promote(version: str = VersionArgument, model_name: str | None = ModelNameOp
     """
     from abusenet.registry.promotion import promote as promote_version
 
-    store = _store(model_name)
+    store = _run(lambda: _store(model_name))
     change = _run(lambda: promote_version(store, version))
     if not change.changed:
         typer.echo(f"Version {change.production} of {store.model_name!r} is already in production.")
@@ -162,7 +162,7 @@ def rollback(model_name: str | None = ModelNameOption) -> None:
     """
     from abusenet.registry.promotion import rollback as rollback_version
 
-    store = _store(model_name)
+    store = _run(lambda: _store(model_name))
     change = _run(lambda: rollback_version(store))
     typer.echo(f"Rolled back {store.model_name!r}: version {change.production} is in production "
                f"again (version {change.previous} withdrawn).")

@@ -6,6 +6,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: The registered model's name unless a config says otherwise.
 DEFAULT_MODEL_NAME = "abusenet-detector"
+#: What a registered model's name may hold (it is quoted in MLflow search filters).
+MODEL_NAME_PATTERN = r"^[\w.\- ]+$"
 
 
 class RegistryConfig(BaseModel):
@@ -23,4 +25,4 @@ class RegistryConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
-    model_name: str = Field(default=DEFAULT_MODEL_NAME, min_length=1, pattern=r"^[\w.\- ]+$")
+    model_name: str = Field(default=DEFAULT_MODEL_NAME, min_length=1, pattern=MODEL_NAME_PATTERN)

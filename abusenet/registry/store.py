@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from abusenet.registry.config import DEFAULT_MODEL_NAME
+from abusenet.registry.config import DEFAULT_MODEL_NAME, MODEL_NAME_PATTERN
 from abusenet.registry.errors import RegistryError, RegistryUnreachableError
 
 if TYPE_CHECKING:
@@ -65,6 +65,12 @@ class RegistryStore:
     artifact_location: str | None
     cache_dir: Path
     model_name: str = DEFAULT_MODEL_NAME
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(MODEL_NAME_PATTERN, self.model_name):
+            raise RegistryError(
+                f"model name {self.model_name!r}: use letters, digits, '_', '.', '-' and spaces"
+            )
 
     @classmethod
     def from_environment(

@@ -136,12 +136,12 @@ def resolve(client: MlflowClient, store: RegistryStore, name: str | int) -> Mode
             raise
     known = sorted(int(r.version) for r in client.search_model_versions(
         f"name = '{store.model_name}'"))
-    have = (f"it holds versions {_ranges(known)}" if known
+    have = (f"it holds versions {_ranges(known)} (`abusenet models list` shows them)" if known
             else "it holds no version yet (`abusenet run` with labels registers one)")
     kind = "version" if number.isdigit() else "alias"
     raise UnknownVersionError(
         f"model {store.model_name!r} has no {kind} {text!r} in the registry at "
-        f"{store.shown_uri}; {have} (`abusenet models list` shows them)"
+        f"{store.shown_uri}; {have}"
     )
 
 

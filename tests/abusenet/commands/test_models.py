@@ -101,3 +101,10 @@ def test_the_command_line_loads_no_mlflow_until_a_models_command_runs():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_bad_model_name_is_a_one_line_error():
+    result = _models("list", "--model-name", "it's")
+    assert result.exit_code == 1
+    assert result.stderr == ("error: model name \"it's\": use letters, digits, '_', '.', '-' "
+                             "and spaces\n")

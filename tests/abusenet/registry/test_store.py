@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from abusenet.registry.errors import RegistryUnreachableError
+from abusenet.registry.errors import RegistryError, RegistryUnreachableError
 from abusenet.registry.store import RegistryStore
 from abusenet.registry.versions import list_versions
 
@@ -51,3 +51,8 @@ def test_a_store_that_cannot_be_opened_is_one_line(tmp_path, monkeypatch):
                        r"sqlite:///.*file/sub/mlflow.db: .*[^\n]$"):
         RegistryStore.from_environment(home=tmp_path).client()
     assert Path(tmp_path / "file").is_file()
+
+
+def test_a_model_name_that_would_break_a_search_filter_is_refused(tmp_path):
+    with pytest.raises(RegistryError, match=r"model name \"it's\": use letters"):
+        RegistryStore.from_environment(home=tmp_path, model_name="it's")
