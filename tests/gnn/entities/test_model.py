@@ -166,3 +166,11 @@ def test_clear_errors():
         EntityRiskModel(FAST).fit(snapshot, truth.assign(node_type="Account"))
     with pytest.raises(ValueError, match=r"unknown detector parameter\(s\) \['epochs'\]"):
         EntityRiskModel({"epochs": 3}).fit(snapshot, truth)
+
+
+def test_label_times_bound_what_each_labelled_entity_sees():
+    snapshot, truth = skimmed_terminals()
+    truth["known_at"] = BASE + pd.Timedelta(days=15)
+    model = EntityRiskModel({**FAST, "max_epochs": 2}).fit(snapshot, truth)
+    assert model.metrics_["Terminal"]["time_aware"]
+    assert model.score_entities(snapshot)["score"].between(0, 1).all()
