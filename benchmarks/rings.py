@@ -25,7 +25,8 @@ account figures count every abusive account of the
 generator's truth (``truth_accounts.parquet``) among the unlabelled accounts as positive.
 
 Methods: ``gnn`` (:class:`gnn.detector.AccountDetector` account scores pooled over the
-unsupervised ring candidates by :func:`gnn.rings.score_rings`, as ``abusenet run`` does;
+unsupervised ring candidates by :func:`gnn.rings.score_rings` (members trimmed) and calibrated
+on the training labels (:func:`gnn.rings.fit_ring_calibrator`), as ``abusenet run`` does;
 ``--scored-candidates`` adds the score-seeded ``scored_*`` candidates), ``xgb-graph`` (the same
 over the XGB-Graph baseline's scores, when ``gnn.baselines`` provides it), ``structure`` (ring
 candidates ranked by structure alone, no labels), ``components`` (plain connected components of
@@ -54,7 +55,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from gnn.rings import assign_rings, score_rings
+from gnn.rings import assign_rings, calibrate_rings, fit_ring_calibrator, score_rings
 from graph.rings.candidates import RingCandidate, find_ring_candidates
 from graph.rings.communities import group_rows
 from graph.rings.metrics import rings_recovered, top_precision
@@ -201,6 +202,7 @@ def evaluate(
         scored = (find_ring_candidates(snapshot, account_scores=scores) if scored_candidates
                   else candidates)
         rings = score_rings(scored, snapshot, scores)
+        rings = calibrate_rings(rings, fit_ring_calibrator(rings, labels), scores)
         row(method, rings, scores, time.perf_counter() - started)
     if methods is not None and "structure" not in methods:
         return rows
