@@ -1,0 +1,285 @@
+"""Exact scores of a few accounts from their L-hop neighbourhood, on a graph that grows in place.
+
+A trained :class:`~gnn.models.SepHeteroGNN` with ``L`` layers computes an account's logit from
+the nodes within ``L`` hops of it: their scaled features, their in-degrees (the ``log1p`` degree
+features of :func:`gnn.inference.full_graph_inputs`, counted over the whole history) and the
+edges between them. Nothing else is global: the feature scaler and the calibrator are fixed
+when the model is saved. So when events change a few nodes, only the accounts within ``L`` hops
+of them change score, and each of those is computed exactly (up to float32 summation order)
+on its own L-hop subgraph, every neighbour included.
+
+:class:`LocalGraph` holds the graph (scaled features per node type, in-neighbour lists per edge
+type, each relation also reversed as :func:`gnn.data.snapshot_graph.snapshot_to_heterodata`
+stores it) and grows in place; :class:`LocalScorer` scores accounts on it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch_geometric.data import HeteroData
+from torch_geometric.typing import EdgeType
+
+from gnn.calibration import ScoreCalibrator
+from gnn.data.snapshot_graph import reverse_edge_type
+from gnn.models.sep_hetero_gnn import SepHeteroGNN
+from gnn.threads import torch_threads
+
+
+class GrowingAdjacency:
+    """In-neighbours of every destination node of one edge type: a CSR plus added lists.
+
+    Parameters
+    ----------
+    src, dst
+        The edges the CSR is built from (row indices of the source and destination types).
+    num_dst
+        Destination nodes when built; rows beyond it (nodes added later) start empty.
+    """
+
+    def __init__(self, src: np.ndarray, dst: np.ndarray, num_dst: int) -> None:
+        order = np.argsort(dst, kind="stable")
+        self.col = np.asarray(src, dtype=np.int64)[order]
+        self.rowptr = np.zeros(num_dst + 1, dtype=np.int64)
+        np.cumsum(np.bincount(dst, minlength=num_dst), out=self.rowptr[1:])
+        self.added: dict[int, list[int]] = {}
+        self.num_added = 0
+
+    @property
+    def num_edges(self) -> int:
+        """Edges held (built and added)."""
+        return len(self.col) + self.num_added
+
+    def _base_bounds(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        inside = nodes < len(self.rowptr) - 1
+        clipped = np.where(inside, nodes, 0)
+        start = self.rowptr[clipped]
+        end = np.where(inside, self.rowptr[clipped + 1], start)
+        return start, end
+
+    def neighbours(self, node: int) -> np.ndarray:
+        """Source rows of the edges into ``node``."""
+        start, end = self._base_bounds(np.array([node]))
+        base = self.col[start[0]:end[0]]
+        extra = self.added.get(node)
+        return base if extra is None else np.concatenate([base, extra])
+
+    def degree(self, nodes: np.ndarray) -> np.ndarray:
+        """In-degree of each of ``nodes``."""
+        start, end = self._base_bounds(nodes)
+        degree = end - start
+        if self.added:
+            degree = degree + np.fromiter((len(self.added.get(n, ())) for n in nodes.tolist()),
+                                          dtype=np.int64, count=len(nodes))
+        return degree
+
+    def gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every edge into ``nodes``: (position in ``nodes`` of its destination, source row)."""
+        start, end = self._base_bounds(nodes)
+        counts = end - start
+        total = int(counts.sum())
+        position = np.repeat(np.arange(len(nodes)), counts)
+        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        src = self.col[np.repeat(start, counts) + offsets]
+        if self.added:
+            extra = [(i, self.added[n]) for i, n in enumerate(nodes.tolist()) if n in self.added]
+            if extra:
+                position = np.concatenate(
+                    [position, *(np.full(len(s), i) for i, s in extra)])
+                src = np.concatenate([src, *(np.asarray(s, dtype=np.int64) for _, s in extra)])
+        return position, src
+
+    def add(self, src: int, dst: int) -> None:
+        """Add the edge ``src -> dst`` (the caller checks it is new)."""
+        self.added.setdefault(dst, []).append(src)
+        self.num_added += 1
+
+    def edge_index(self) -> np.ndarray:
+        """``(2, E)`` array of every edge (source row, destination row)."""
+        dst = np.repeat(np.arange(len(self.rowptr) - 1), np.diff(self.rowptr))
+        extra_dst = [d for d, s in self.added.items() for _ in s]
+        extra_src = [v for s in self.added.values() for v in s]
+        return np.stack([np.concatenate([self.col, np.asarray(extra_src, dtype=np.int64)]),
+                         np.concatenate([dst, np.asarray(extra_dst, dtype=np.int64)])])
+
+
+class LocalGraph:
+    """A heterogeneous graph whose nodes, features and edges grow in place.
+
+    Parameters
+    ----------
+    x
+        Node type -> scaled features ``(num_nodes, F)`` float32 (as the model reads them).
+    edges
+        Relation edge type ``(src, REL, dst)`` -> ``(2, E)`` rows; the reversed type
+        ``(dst, rev_REL, src)`` is added, as in the snapshot's ``HeteroData``.
+    """
+
+    def __init__(self, x: dict[str, np.ndarray], edges: dict[EdgeType, np.ndarray]) -> None:
+        self.num_nodes = {t: len(v) for t, v in x.items()}
+        self._x = {t: np.array(v, dtype=np.float32) for t, v in x.items()}
+        self.relations = [tuple(et) for et in edges]
+        self.adjacency: dict[EdgeType, GrowingAdjacency] = {}
+        for et, index in edges.items():
+            src, dst = np.asarray(index[0], dtype=np.int64), np.asarray(index[1], dtype=np.int64)
+            self.adjacency[tuple(et)] = GrowingAdjacency(src, dst, self.num_nodes[et[2]])
+            self.adjacency[reverse_edge_type(tuple(et))] = GrowingAdjacency(
+                dst, src, self.num_nodes[et[0]])
+
+    # ---------------------------------------------------------------------------- updates
+    def features(self, node_type: str, rows: np.ndarray) -> np.ndarray:
+        """Scaled features of ``rows`` of ``node_type``."""
+        return self._x[node_type][rows]
+
+    def add_nodes(self, node_type: str, count: int) -> np.ndarray:
+        """Append ``count`` nodes (zero features until set) and return their rows."""
+        first = self.num_nodes[node_type]
+        store = self._x[node_type]
+        if first + count > len(store):
+            grown = np.zeros((max(2 * len(store), first + count, 16), store.shape[1]),
+                             dtype=np.float32)
+            grown[:first] = store[:first]
+            self._x[node_type] = grown
+        self.num_nodes[node_type] = first + count
+        return np.arange(first, first + count)
+
+    def set_features(self, node_type: str, rows: np.ndarray, values: np.ndarray) -> None:
+        """Replace the scaled features of ``rows``."""
+        self._x[node_type][rows] = values
+
+    def has_edge(self, relation: EdgeType, src: int, dst: int) -> bool:
+        """Whether ``src -> dst`` is an edge of ``relation``; looks at the smaller list."""
+        forward, backward = self.adjacency[relation], self.adjacency[reverse_edge_type(relation)]
+        if forward.degree(np.array([dst]))[0] <= backward.degree(np.array([src]))[0]:
+            return bool((forward.neighbours(dst) == src).any())
+        return bool((backward.neighbours(src) == dst).any())
+
+    def add_edge(self, relation: EdgeType, src: int, dst: int) -> bool:
+        """Add ``src -> dst`` to ``relation`` (and its reverse) unless there; True if added."""
+        if self.has_edge(relation, src, dst):
+            return False
+        self.adjacency[relation].add(src, dst)
+        self.adjacency[reverse_edge_type(relation)].add(dst, src)
+        return True
+
+    # ---------------------------------------------------------------------------- queries
+    def within_hops(self, seeds: dict[str, np.ndarray], hops: int) -> dict[str, np.ndarray]:
+        """Rows per node type within ``hops`` hops of ``seeds`` (in either direction)."""
+        reached = {t: np.unique(np.asarray(v, dtype=np.int64)) for t, v in seeds.items()}
+        frontier = dict(reached)
+        for _ in range(hops):
+            found: dict[str, list[np.ndarray]] = {}
+            for et, adjacency in self.adjacency.items():
+                nodes = frontier.get(et[2])
+                if nodes is not None and len(nodes):
+                    found.setdefault(et[0], []).append(adjacency.gather(nodes)[1])
+            frontier = {}
+            for t, parts in found.items():
+                known = reached.get(t, np.empty(0, dtype=np.int64))
+                new = np.setdiff1d(np.concatenate(parts), known)
+                if len(new):
+                    frontier[t] = new
+                    reached[t] = np.union1d(known, new)
+            if not frontier:
+                break
+        return reached
+
+    def to_heterodata(self) -> HeteroData:
+        """The whole graph as :func:`~gnn.data.snapshot_graph.snapshot_to_heterodata` lays it
+        out (``x``, ``edge_index``; ``edge_time`` all zero: whole-graph scoring ignores it)."""
+        data = HeteroData()
+        for t, n in self.num_nodes.items():
+            data[t].x = torch.from_numpy(self._x[t][:n].copy())
+            data[t].num_nodes = n
+        for relation in self.relations:
+            index = torch.from_numpy(self.adjacency[relation].edge_index())
+            for et, edges in ((relation, index), (reverse_edge_type(relation), index.flip(0))):
+                data[et].edge_index = edges
+                data[et].edge_time = torch.zeros(edges.size(1), dtype=torch.long)
+        return data
+
+
+class LocalScorer:
+    """Exact scores of chosen accounts of a :class:`LocalGraph`, each from its L-hop subgraph.
+
+    Parameters
+    ----------
+    model
+        The trained network (its ``target_type`` rows are scored).
+    calibrator
+        Maps logits to calibrated scores in [0, 1].
+    num_threads
+        Torch threads while scoring (``None``: leave the process setting).
+    """
+
+    def __init__(self, model: SepHeteroGNN, calibrator: ScoreCalibrator,
+                 num_threads: int | None = None) -> None:
+        self.model = model
+        self.calibrator = calibrator
+        self.num_threads = num_threads
+
+    @property
+    def hops(self) -> int:
+        """How far a change reaches: the model's number of layers."""
+        return self.model.num_layers
+
+    def affected(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> np.ndarray:
+        """Target rows whose score depends on the ``changed`` nodes (features, degree, edges)."""
+        return graph.within_hops(changed, self.hops).get(
+            self.model.target_type, np.empty(0, dtype=np.int64))
+
+    @torch.no_grad()
+    def logits(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
+        """Uncalibrated logits of target ``rows``, equal to the whole-graph logits."""
+        model = self.model
+        target = model.target_type
+        node_types = list(model.in_channels)
+        edge_types = [et for et in model.edge_types if et in graph.adjacency]
+        # need[l]: the nodes whose layer-l embedding is computed; each level a prefix of the next.
+        empty = np.empty(0, dtype=np.int64)
+        need = [{t: empty for t in node_types} for _ in range(model.num_layers + 1)]
+        need[model.num_layers][target] = np.asarray(rows, dtype=np.int64)
+        gathered: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = {}
+        for level in range(model.num_layers, 0, -1):
+            below = dict(need[level])
+            for et in edge_types:
+                position, src = graph.adjacency[et].gather(need[level][et[2]])
+                if level == 1:
+                    gathered[et] = (position, src)
+                new = np.setdiff1d(src, below[et[0]])
+                if len(new):
+                    below[et[0]] = np.concatenate([below[et[0]], new])
+            need[level - 1] = below
+        nodes = need[0]
+        x_dict, edge_index_dict = {}, {}
+        for t in node_types:
+            incoming = [et for et in model.edge_types if et[2] == t]
+            width = model.in_channels[t] - len(incoming)
+            x = (graph.features(t, nodes[t]) if t in graph.num_nodes
+                 else np.zeros((len(nodes[t]), width), dtype=np.float32))
+            degrees = [np.log1p(graph.adjacency[et].degree(nodes[t]).astype(np.float32))
+                       if et in graph.adjacency else np.zeros(len(nodes[t]), dtype=np.float32)
+                       for et in incoming]
+            x_dict[t] = torch.from_numpy(np.column_stack([x, *degrees]).astype(np.float32)
+                                         .reshape(len(nodes[t]), model.in_channels[t]))
+        for et in model.edge_types:
+            if et not in gathered:
+                edge_index_dict[et] = torch.empty((2, 0), dtype=torch.long)
+                continue
+            position, src = gathered[et]
+            source = nodes[et[0]]
+            sorter = np.argsort(source)
+            local_src = sorter[np.searchsorted(source, src, sorter=sorter)]
+            edge_index_dict[et] = torch.from_numpy(np.stack([local_src, position]))
+        counts = {t: [len(need[model.num_layers][t])]
+                  + [len(need[level - 1][t]) - len(need[level][t])
+                     for level in range(model.num_layers, 0, -1)] for t in node_types}
+        with torch_threads(self.num_threads):
+            logits = model(x_dict, edge_index_dict, num_sampled_nodes_dict=counts)
+        return logits[: len(rows)].numpy()
+
+    def scores(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
+        """Calibrated scores in [0, 1] of target ``rows`` (higher = riskier)."""
+        if len(rows) == 0:
+            return np.empty(0)
+        return self.calibrator.transform(self.logits(graph, rows))
