@@ -41,6 +41,7 @@ def history_features(
     entity_columns: Sequence[str] | None = None,
     windows: Sequence[int] = WINDOWS,
     delay_days: int = DELAY_DAYS,
+    known_at_only: bool = False,
 ) -> EventFeatures:
     """The handbook's features of every event (see the module's docstring).
 
@@ -56,6 +57,10 @@ def history_features(
         Windows in days.
     delay_days
         The fixed label delay.
+    known_at_only
+        Count a fraud only when its label was known within ``delay_days`` of its event (so
+        before any event whose window holds it); the handbook (``False``) counts every fraud
+        older than the delay, even one whose label came later.
     """
     con = connect(memory_share=0.5)
     try:
@@ -67,6 +72,8 @@ def history_features(
         register_labels(con, event_labels, default_delay_days=delay_days)
         amount = ("CAST(amount AS DOUBLE)" if "amount" in view_columns(con, "events")
                   else "CAST(NULL AS DOUBLE)")
+        known = (f"l.known_at <= CAST(e.ts AS TIMESTAMPTZ) + INTERVAL {delay_days} DAY"
+                 if known_at_only else "true")
         feats = [
             ("amount", "amount"),
             ("weekend", "CAST(isodow(ts) >= 6 AS INTEGER)"),
@@ -95,7 +102,8 @@ def history_features(
             "WITH b AS (SELECT e.event_id, CAST(e.ts AS TIMESTAMPTZ) AS ts, e.account_id, "
             + "".join(f"e.{ident(c)}, " for c in entities)
             + f"{amount.replace('amount', 'e.amount')} AS amount, "
-            "CAST(coalesce(l.label, 0) AS DOUBLE) AS fraud, l.label, l.known_at "
+            f"CAST(coalesce(l.label, 0) = 1 AND {known} AS DOUBLE) AS fraud, l.label, "
+            "l.known_at "
             "FROM events e LEFT JOIN event_labels l USING (event_id)) SELECT "
             + ", ".join(ident(c) for c in ids) + ", label, known_at, "
             + ", ".join(f"{expr} AS {ident(n)}" for n, expr in feats)
@@ -120,7 +128,7 @@ class XGBHistory(EventBooster):
 
     Parameters
     ----------
-    windows, delay_days, entity_columns
+    windows, delay_days, known_at_only, entity_columns
         Feature settings (:func:`history_features`).
     n_estimators, learning_rate, max_depth, subsample, colsample_bytree,
     early_stopping_rounds, val_fraction, calibration, n_jobs, random_state
@@ -131,6 +139,7 @@ class XGBHistory(EventBooster):
         self,
         windows: Sequence[int] = WINDOWS,
         delay_days: int = DELAY_DAYS,
+        known_at_only: bool = False,
         entity_columns: Sequence[str] | None = None,
         n_estimators: int = 400,
         learning_rate: float = 0.05,
@@ -145,6 +154,7 @@ class XGBHistory(EventBooster):
     ) -> None:
         self.windows = windows
         self.delay_days = delay_days
+        self.known_at_only = known_at_only
         self.entity_columns = entity_columns
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -161,5 +171,5 @@ class XGBHistory(EventBooster):
         """The handbook's features of every event."""
         return history_features(
             events, event_labels, entity_columns=self.entity_columns, windows=self.windows,
-            delay_days=self.delay_days,
+            delay_days=self.delay_days, known_at_only=self.known_at_only,
         )

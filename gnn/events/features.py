@@ -27,6 +27,8 @@ from ingest.sql import ident
 WINDOWS = (1, 7, 30)
 #: How long a visit to an entity later known as fraudulent counts for the visitor, in days.
 NEIGHBOUR_DAYS = 30
+#: Frauds learnt within this many days before an event are counted apart (recent knowledge).
+RECENT_DAYS = 7
 #: A label without ``known_at`` is taken as known this many days after its event.
 DEFAULT_LABEL_DELAY_DAYS = 7.0
 
@@ -74,8 +76,9 @@ def event_features(
         mean amount per window, events before, time since its previous event, amount against
         its usual, first use of each entity); each entity's history (counts and distinct
         accounts per window, events before); for the account and each entity, how many of
-        its earlier events were known as fraud before the event and their share among its
-        labels known by then; and for every ordered pair of key columns (H, V), how many of
+        its earlier events were known as fraud before the event, their share among its
+        labels known by then and how many became known in the last :data:`RECENT_DAYS` days;
+        and for every ordered pair of key columns (H, V), how many of
         H's visits to a V in the last ``neighbour_days`` went to a V with a fraud known
         before the event (e.g. a card's visits to terminals known as compromised, a
         terminal's recent cards known as stolen), with its share of H's events then.
@@ -115,7 +118,8 @@ def _window(partition: str, days: int | None) -> str:
 
 
 def _features_sql(
-    entities: list[str], has_amount: bool, windows: list[int], neighbour_days: int
+    entities: list[str], has_amount: bool, windows: list[int], neighbour_days: int,
+    recent_days: Sequence[int] = (RECENT_DAYS,),
 ) -> tuple[str, list[str]]:
     """The query and its feature names."""
     keys = ["account_id", *entities]
@@ -179,6 +183,17 @@ def _features_sql(
                                  f"ELSE coalesce({m}.fraud, 0) END"),
             (f"{p}_known_fraud_share", f"{m}.fraud / nullif({m}.labelled, 0)"),
         ]
+        for days in recent_days:
+            before = f"{m}_{days}d"
+            joins.append(
+                f"ASOF LEFT JOIN {m} AS {before} ON w.{k} = {before}.key "
+                f"AND w.ts - INTERVAL {days} DAY > {before}.t"
+            )
+            outer.append((
+                f"{p}_fraud_learnt_{days}d",
+                f"CASE WHEN w.{k} IS NULL THEN NULL "
+                f"ELSE coalesce({m}.fraud, 0) - coalesce({before}.fraud, 0) END",
+            ))
     span = f"INTERVAL {neighbour_days} DAY"
     n = 0
     for holder in keys:
@@ -196,10 +211,8 @@ def _features_sql(
             ctes.append(
                 f"{m} AS (SELECT h AS key, t, sum(d) OVER (PARTITION BY h ORDER BY t) AS c "
                 "FROM (SELECT h, t, sum(d) AS d FROM ("
-                f"SELECT h, greatest(tv, fk) AS t, 1 AS d FROM ({visits}) "
-                f"WHERE greatest(tv, fk) < tv + {span} UNION ALL "
-                f"SELECT h, tv + {span} AS t, -1 AS d FROM ({visits}) "
-                f"WHERE greatest(tv, fk) < tv + {span}) GROUP BY ALL))"
+                f"SELECT h, unnest([greatest(tv, fk), tv + {span}]) AS t, unnest([1, -1]) AS d "
+                f"FROM ({visits}) WHERE greatest(tv, fk) < tv + {span}) GROUP BY ALL))"
             )
             joins.append(f"ASOF LEFT JOIN {m} ON w.{h} = {m}.key AND w.ts > {m}.t")
             name = f"{short(holder)}_via_{short(visited)}_risky_{neighbour_days}d"

@@ -79,7 +79,8 @@ def discover_entity_columns(
     Returns
     -------
     list[str]
-        Canonical entity columns present, then the extra ones, sorted.
+        Canonical entity columns present, then the extra ones, sorted; a column without any
+        value is left out.
     """
     columns = view_columns(con, name)
     found = [c for c in CANONICAL_ENTITY_COLUMNS if c in columns]
@@ -91,7 +92,13 @@ def discover_entity_columns(
     else:
         state = IngestState.load(Path(events))
         extra = [spec["column"] for spec in state.entities.values() if spec["column"] in columns]
-    return found + sorted(set(extra) - set(found))
+    candidates = found + sorted(set(extra) - set(found))
+    if not candidates:
+        return []
+    counts = con.execute(
+        "SELECT " + ", ".join(f"count({ident(c)})" for c in candidates) + f" FROM {ident(name)}"
+    ).fetchall()[0]
+    return [c for c, n in zip(candidates, counts, strict=True) if n]
 
 
 def register_labels(
