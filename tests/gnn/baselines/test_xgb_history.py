@@ -40,3 +40,23 @@ def test_fit_predict_save_load(tmp_path):
     fitted.save(tmp_path / "baseline")
     loaded = XGBHistory.load(tmp_path / "baseline")
     np.testing.assert_allclose(loaded.predict_proba(table), scores["score"], atol=1e-6)
+
+
+def test_known_at_only_leaves_out_a_fraud_learnt_after_the_delay():
+    events = pd.DataFrame({
+        "event_id": ["e1", "e2", "e3"],
+        "ts": [T, T + pd.Timedelta(days=1), T + pd.Timedelta(days=9)],
+        "account_id": ["a", "b", "c"],
+        "terminal_id": ["t1", "t1", "t1"],
+        "amount": [1.0, 1.0, 1.0],
+    })
+    labels = pd.DataFrame({
+        "event_id": ["e1", "e2"], "label": [1, 1],
+        "known_at": [T + pd.Timedelta(days=3), T + pd.Timedelta(days=20)],
+    })
+    risk = "terminal_id_risk_7d"
+    handbook = history_features(events, labels)
+    honest = history_features(events, labels, known_at_only=True)
+    assert handbook.x[2, handbook.names.index(risk)] == 1.0
+    # e2's fraud is learnt on day 21: at day 9 only e1 (learnt on day 3) counts.
+    assert honest.x[2, honest.names.index(risk)] == 0.5
