@@ -1,10 +1,11 @@
 """The snapshot's node and edge rows of some accounts and entities, recomputed from events.
 
 A service that keeps a graph current does not rebuild the whole snapshot when a few events
-arrive: it recomputes only the rows those events touch. :func:`recompute_rows` runs the very SQL
-of :mod:`graph.snapshot_sql` over the events that decide those rows (every event by or to an
-affected account, every event of an affected entity), so each returned row equals the row a
-full build (:mod:`graph.build`) would write for the same events.
+arrive: it recomputes only the node rows those events touch. :func:`recompute_nodes` runs the
+very SQL of :mod:`graph.snapshot_sql` over the events that decide those rows (every event by or
+to an affected account, every event of an affected entity), so each returned row equals the row
+a full build (:mod:`graph.build`) would write for the same events. Edges only ever appear (one
+per distinct account-entity pair): :func:`new_edges` names those the new events imply.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from graph.snapshot import ACCOUNT
 from graph.snapshot_sql import (
     RelationSource,
     account_nodes_sql,
-    edge_sql,
     entity_nodes_sql,
     pairs_sql,
 )
@@ -49,15 +49,20 @@ def touched_by(events: pa.Table, relations: list[RelationSource]) -> Touched:
     return Touched(frozenset(accounts), {t: frozenset(v) for t, v in entities.items()})
 
 
-def recompute_rows(
+def recompute_nodes(
     con: duckdb.DuckDBPyConnection,
     table: str,
     touched: Touched,
     event_types: list[str],
     relations: list[RelationSource],
     float_attributes: list[str],
-) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    """Node rows of the touched accounts and entities, and the edges out of touched accounts.
+) -> dict[str, pd.DataFrame]:
+    """Node rows of the touched accounts and entities, each from only the events that decide it.
+
+    One pass over ``table`` keeps the events of every touched node; an account's row is then
+    aggregated from the events by or to the touched accounts, an entity type's rows from the
+    events naming its touched entities (not from the union: a busy device's events do not
+    make its accounts' rows recomputed for nothing).
 
     Parameters
     ----------
@@ -75,46 +80,71 @@ def recompute_rows(
 
     Returns
     -------
-    tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]
-        Node type -> the recomputed rows (as :mod:`graph.build` writes them), and relation ->
-        every edge whose source is a touched account.
+    dict[str, pd.DataFrame]
+        Node type -> the recomputed rows (as :mod:`graph.build` writes them); a type without
+        touched nodes is absent.
     """
-    con.register("_touched_accounts", pa.table({"id": pa.array(sorted(touched.accounts),
-                                                              pa.string())}))
-    registered = ["_touched_accounts"]
-    keep = ["account_id IN (SELECT id FROM _touched_accounts)"]
+    registered: list[str] = []
+
+    def ids_table(name: str, ids: frozenset[str]) -> str:
+        con.register(name, pa.table({"id": pa.array(sorted(ids), pa.string())}))
+        registered.append(name)
+        return f"(SELECT id FROM {ident(name)})"
+
+    by_account = [f"account_id IN {ids_table('_touched_accounts', touched.accounts)}"]
     if any(r.column == "counterparty_id" for r in relations):
-        keep.append("counterparty_id IN (SELECT id FROM _touched_accounts)")
+        by_account.append("counterparty_id IN (SELECT id FROM _touched_accounts)")
+    by_entity = {}
     for rel in relations:
         ids = touched.entities.get(rel.node_type)
         if rel.node_type != ACCOUNT and ids:
-            name = f"_touched_{rel.node_type}"
-            con.register(name, pa.table({"id": pa.array(sorted(ids), pa.string())}))
-            registered.append(name)
-            keep.append(f"{ident(rel.column)} IN (SELECT id FROM {ident(name)})")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE events AS SELECT * FROM {ident(table)} "
-                f"WHERE {' OR '.join(keep)}")
+            by_entity[rel.name] = (f"{ident(rel.column)} IN "
+                                   f"{ids_table('_touched_' + rel.node_type, ids)}")
+    keep = [*by_account, *by_entity.values()]
     nodes: dict[str, pd.DataFrame] = {}
-    edges: dict[str, pd.DataFrame] = {}
     try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_events AS SELECT * FROM "
+                    f"{ident(table)} WHERE {' OR '.join(keep)}")
         for rel in relations:
+            if rel.name not in by_entity:
+                continue
+            _select_events(con, by_entity[rel.name])
             con.execute(f"CREATE OR REPLACE TEMP TABLE {ident('pairs_' + rel.name)} AS "
                         f"{pairs_sql(rel, float_attributes)}")
-        for rel in relations:
-            if rel.node_type == ACCOUNT:
-                continue
-            ids = touched.entities.get(rel.node_type, frozenset())
+            ids = touched.entities[rel.node_type]
             rows = con.sql(entity_nodes_sql(rel, event_types)).df()
             nodes[rel.node_type] = rows[rows["id"].isin(ids)].reset_index(drop=True)
-        rows = con.sql(account_nodes_sql(event_types, relations, float_attributes)).df()
-        nodes[ACCOUNT] = rows[rows["id"].isin(touched.accounts)].reset_index(drop=True)
-        for rel in relations:
-            rows = con.sql(edge_sql(rel)).df()
-            edges[rel.name] = rows[rows["src"].isin(touched.accounts)].reset_index(drop=True)
+        if touched.accounts:
+            _select_events(con, " OR ".join(by_account))
+            for rel in relations:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {ident('pairs_' + rel.name)} AS "
+                            f"{pairs_sql(rel, float_attributes)}")
+            rows = con.sql(account_nodes_sql(event_types, relations, float_attributes)).df()
+            nodes[ACCOUNT] = rows[rows["id"].isin(touched.accounts)].reset_index(drop=True)
     finally:
         for rel in relations:
             con.execute(f"DROP TABLE IF EXISTS {ident('pairs_' + rel.name)}")
         con.execute("DROP TABLE IF EXISTS events")
+        con.execute("DROP TABLE IF EXISTS _touched_events")
         for name in registered:
             con.unregister(name)
-    return nodes, edges
+    return nodes
+
+
+def new_edges(events: pa.Table, relations: list[RelationSource]) -> dict[str, list[tuple]]:
+    """Relation -> the distinct ``(account, entity)`` pairs ``events`` name: the snapshot's
+    edges (:func:`graph.snapshot_sql.pairs_sql`) that these events create or extend."""
+    accounts = events.column("account_id").to_pylist()
+    edges = {}
+    for rel in relations:
+        if rel.column not in events.column_names:
+            continue
+        pairs = zip(accounts, events.column(rel.column).to_pylist(), strict=True)
+        edges[rel.name] = sorted({(a, e) for a, e in pairs if e is not None})
+    return edges
+
+
+def _select_events(con: duckdb.DuckDBPyConnection, where: str) -> None:
+    """Make ``events`` (the table the snapshot SQL reads) the touched events matching ``where``."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE events AS SELECT * FROM _touched_events "
+                f"WHERE {where}")

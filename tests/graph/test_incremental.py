@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.build import build_snapshot
-from graph.incremental import recompute_rows, touched_by
+from graph.incremental import new_edges, recompute_nodes, touched_by
 from graph.snapshot_sql import relation_sources
 from ingest.engine import connect
 from ingest.state import IngestState
@@ -48,13 +48,21 @@ def test_recomputed_rows_equal_the_full_build(tmp_path):
     touched = touched_by(last, relations)
     assert touched.accounts == {"b", "c"}
     assert {t: set(v) for t, v in touched.entities.items() if v} == {"Device": {"d1"}}
-    nodes, edges = recompute_rows(con, "all_events", touched,
-                                  list(full.meta["event_type_features"]), relations, [])
+    nodes = recompute_nodes(con, "all_events", touched,
+                            list(full.meta["event_type_features"]), relations, [])
+    assert set(nodes) == {"Account", "Device"}
     for node_type, rows in nodes.items():
         expected = full.nodes[node_type]
         expected = expected[expected["id"].isin(rows["id"])].reset_index(drop=True)
         assert len(rows) == {"Account": 2, "Device": 1}.get(node_type, 0)
         pd.testing.assert_frame_equal(rows[expected.columns], expected, check_dtype=False)
-    sent = edges["TRANSACTED_WITH"]
-    assert sent[["src", "dst", "count"]].values.tolist() == [["b", "c", 1]]
-    assert sorted(edges["USED_DEVICE"]["src"]) == ["b", "c"]
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone() == (0,)
+
+
+def test_new_edges_are_the_distinct_pairs_the_events_name():
+    relations = relation_sources(IngestState())
+    edges = new_edges(events().slice(3, 3), relations)
+    assert edges["TRANSACTED_WITH"] == [("b", "c")]
+    assert edges["USED_DEVICE"] == [("b", "d1"), ("c", "d2")]
+    assert edges["USED_IP"] == [("c", "2.2.2.2")]
+    assert edges["PAID_WITH"] == [("c", "p1")]
