@@ -152,8 +152,7 @@ def trim_members(
     list of RingCandidate
         In the order given.
     """
-    lookup = (account_scores.assign(account_id=account_scores["account_id"].astype(str))
-              .drop_duplicates("account_id").set_index("account_id")["score"])
+    lookup = _score_lookup(account_scores)
     kept_candidates: list[RingCandidate] = []
     seen: set[str] = set()
     for candidate in candidates:
@@ -166,11 +165,16 @@ def trim_members(
     return kept_candidates
 
 
-def _trimmed(candidate: RingCandidate, lookup: pd.Series, min_member_score: float,
+def _score_lookup(account_scores: pd.DataFrame) -> dict[str, float]:
+    """``account_id -> score`` (the first of duplicates), ids as str."""
+    table = account_scores.drop_duplicates("account_id")
+    return dict(zip(table["account_id"].astype(str), table["score"].astype(float), strict=True))
+
+
+def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_score: float,
              min_ties: int) -> RingCandidate | None:
     """``candidate`` with its implicated members (:func:`trim_members`), None under two."""
-    scores = lookup.reindex(candidate.members).fillna(0.0).to_numpy()
-    kept = {m for m, s in zip(candidate.members, scores, strict=True) if s >= min_member_score}
+    kept = {m for m in candidate.members if lookup.get(m, 0.0) >= min_member_score}
     ties = _transfer_ties(candidate.evidence)
     grown = True
     while grown:
@@ -263,8 +267,8 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
         if flag else list(evidence)
         for evidence, factor, flag in zip(out["evidence"], demotion, fragment, strict=True)
     ]
-    lookup = account_scores.drop_duplicates("account_id").set_index("account_id")["score"]
-    lowest = np.array([lookup.reindex(m).fillna(0.0).min() for m in out["members"]])
+    lookup = _score_lookup(account_scores)
+    lowest = np.array([min(lookup.get(m, 0.0) for m in members) for members in out["members"]])
     below = (out["score"].to_numpy() < lowest) & ~fragment
     out["evidence"] = [
         [*evidence, f"Calibrated:{score:.2f} below its least risky member ({low:.2f}): rings "
