@@ -1,21 +1,22 @@
-"""The PySpark path: canonical events -> the same graph snapshot as :mod:`graph.build`.
+"""The Spark engine's snapshot: canonical events -> the same graph snapshot as :mod:`graph.build`.
 
-For logs that outgrow one machine. The aggregation is not re-implemented here: the SQL text of
+For logs that outgrow one machine. The aggregation is not re-implemented here: the DuckDB SQL of
 :mod:`graph.snapshot_sql` (``pairs_sql``, ``edge_sql``, ``entity_nodes_sql``,
-``account_nodes_sql``) is translated to Spark SQL by :func:`to_spark_sql` and run on a Spark
-cluster (or ``local[*]``), so every feature is defined in one place. The result is written with
-:func:`graph.build.finish_snapshot`, its manifest by :mod:`graph.manifest`, and has the same
-tables, columns and types as the DuckDB path.
-
-PySpark is an optional dependency (``pip install 'abusenet[spark]'``; needs Java 17).
+``account_nodes_sql``) is transpiled to Spark SQL (:func:`ingest.spark_sql.to_spark_sql`) and run
+on a Spark cluster (or ``local[*]``), so every feature is defined in one place. Every node and
+edge table is written as Parquet by the executors (nothing but counts and the per-type facts of
+the manifest reaches the driver); the account labels are attached by DuckDB on the driver, as
+in :func:`graph.build.write_snapshot_files`, and the snapshot has the same tables, columns and
+types as the DuckDB engine's.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
+import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.build import build_inputs, finish_snapshot
-from graph.manifest import events_meta
-from graph.snapshot import ACCOUNT, Snapshot
+from graph.build import build_inputs
+from graph.manifest import events_meta, make_manifest
+from graph.snapshot import (
+    ACCOUNT,
+    NODE_KEY_COLUMNS,
+    RELATIONS,
+    Snapshot,
+    new_snapshot_dir,
+    publish_snapshot_dir,
+    read_snapshot,
+    relation_specs,
+)
+from graph.snapshot_labels import copy_known_labels, snapshot_labels
 from graph.snapshot_sql import (
     MAX_EVENT_TYPES,
     account_nodes_sql,
@@ -35,123 +46,52 @@ from graph.snapshot_sql import (
     pairs_sql,
     relation_sources,
 )
+from ingest.engine import connect
 from ingest.mapping import Mapping
+from ingest.spark_session import SparkUnavailableError, spark_session
+from ingest.spark_sql import to_spark_sql
 from ingest.state import IngestState
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+__all__ = ["SparkUnavailableError", "build_snapshot_spark", "spark_session",
+           "write_snapshot_spark", "run_sql", "write_single_parquet"]
+
 log = logging.getLogger(__name__)
 
-#: Spark settings the translated SQL relies on: UTC days and hours, DuckDB-like lenient
-#: arithmetic (ANSI mode off), Arrow transfers to pandas.
-SPARK_SQL_CONF: dict[str, str] = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.ansi.enabled": "false",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.parquet.mergeSchema": "true",
-}
-#: Defaults for sessions :func:`spark_session` creates (overridable through its ``conf``).
-SESSION_DEFAULTS: dict[str, str] = {"spark.ui.showConsoleProgress": "false"}
 
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"((?:[^\"]|\"\")*)\"|[^'\"]+")
-_EPOCH = re.compile(r"\bepoch\(")
-_EPOCH_US = re.compile(r"\bepoch_us\(")
-_DECIMAL = re.compile(r"(?<![\w.])(\d+\.\d+)(?![\w.])")
-_TYPES = {re.compile(r"\bVARCHAR\b"): "STRING", re.compile(r"\bTIMESTAMPTZ\b"): "TIMESTAMP"}
+def run_sql(spark: SparkSession, sql: str) -> DataFrame:
+    """Run the DuckDB query ``sql`` on ``spark`` (transpiled by :func:`to_spark_sql`)."""
+    query = to_spark_sql(sql)
+    frame = spark.sql(query.sql)
+    return frame.drop(*query.drop) if query.drop else frame
 
 
-class SparkUnavailableError(RuntimeError):
-    """PySpark (or the Java runtime it needs) is not installed."""
+def write_single_parquet(frame: DataFrame, path: Path) -> int:
+    """Write ``frame`` as the one Parquet file ``path`` (by one executor task); return its rows.
 
-
-def to_spark_sql(sql: str) -> str:
-    r"""Translate the DuckDB SQL of :mod:`graph.snapshot_sql` to Spark SQL.
-
-    Double-quoted identifiers become backquoted, ``epoch(x)`` becomes seconds since the epoch
-    as a double (microsecond precision), ``epoch_us(x)`` becomes ``unix_micros(x)``, decimal
-    literals become doubles (Spark would read ``1.0`` as a DECIMAL and round averages),
-    ``VARCHAR`` / ``TIMESTAMPTZ`` become ``STRING`` / ``TIMESTAMP``. String literals are left
-    untouched.
-
-    Examples
-    --------
-    >>> print(to_spark_sql('SELECT "n", epoch(ts) / 86400.0 FROM t WHERE x = \'"1.0"\''))
-    SELECT `n`, (unix_micros(ts) / 1000000.0D) / 86400.0D FROM t WHERE x = '"1.0"'
+    Integers are written as int64 and decimals as doubles, the DuckDB engine's types. The rows
+    keep the frame's order.
     """
-    out = []
-    for match in _TOKEN.finditer(sql):
-        token = match.group(0)
-        if token.startswith("'"):
-            out.append(token)
-        elif match.group(1) is not None:
-            out.append("`" + match.group(1).replace('""', '"').replace("`", "``") + "`")
-        else:
-            token = _EPOCH_US.sub("unix_micros(", _DECIMAL.sub(r"\1D", token))
-            for pattern, spark_type in _TYPES.items():
-                token = pattern.sub(spark_type, token)
-            out.append(token)
-    return _replace_epoch("".join(out))
+    from pyspark.sql import functions as F
 
-
-def _replace_epoch(sql: str) -> str:
-    """``epoch(<expr>)`` -> ``(unix_micros(<expr>) / 1000000.0D)``, for nested expressions too.
-
-    Parentheses inside quoted literals or identifiers do not count.
-    """
-    while match := _EPOCH.search(sql):
-        depth, i, quote = 1, match.end(), None
-        while depth:
-            char = sql[i]
-            if quote:
-                quote = None if char == quote else quote
-            elif char in "'`":
-                quote = char
-            else:
-                depth += {"(": 1, ")": -1}.get(char, 0)
-            i += 1
-        inner = sql[match.end(): i - 1]
-        sql = f"{sql[: match.start()]}(unix_micros({inner}) / 1000000.0D){sql[i:]}"
-    return sql
-
-
-def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
-                  app_name: str = "abusenet", **conf: str) -> SparkSession:
-    """A Spark session set up for :func:`build_snapshot_spark` (reused when one exists).
-
-    Parameters
-    ----------
-    master
-        Spark master URL: ``local[*]`` for all local cores, or a cluster's URL.
-    shuffle_partitions
-        ``spark.sql.shuffle.partitions``: small for small inputs, about 2-3 per core of the
-        cluster for large ones.
-    app_name
-        Name shown in the Spark UI.
-    **conf
-        More Spark settings (dots written as given, e.g. ``{"spark.ui.enabled": "false"}``).
-
-    Raises
-    ------
-    SparkUnavailableError
-        When PySpark is not installed.
-    """
+    casts = []
+    for name, kind in frame.dtypes:
+        column = F.col(f"`{name}`")
+        if kind in ("int", "smallint", "tinyint"):
+            column = column.cast("bigint")
+        elif kind == "float" or kind.startswith("decimal"):
+            column = column.cast("double")
+        casts.append(column.alias(name))
+    parts = path.parent / f".{path.stem}-{uuid.uuid4().hex[:8]}"
+    frame.select(*casts).coalesce(1).write.mode("overwrite").parquet(str(parts))
     try:
-        from pyspark.sql import SparkSession
-    except ImportError as err:
-        raise SparkUnavailableError(
-            "the Spark path needs PySpark: install it with `pip install 'abusenet[spark]'` "
-            "(and a Java 17 runtime)"
-        ) from err
-    builder = SparkSession.builder.master(master).appName(app_name)
-    settings = {**SESSION_DEFAULTS, **SPARK_SQL_CONF,
-                "spark.sql.shuffle.partitions": str(shuffle_partitions), **conf}
-    for key, value in settings.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    for key, value in SPARK_SQL_CONF.items():
-        session.conf.set(key, value)
-    return session
+        (written,) = sorted(parts.glob("part-*.parquet"))
+        os.replace(written, path)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)
+    return pq.ParquetFile(path).metadata.num_rows
 
 
 def build_snapshot_spark(
@@ -162,30 +102,46 @@ def build_snapshot_spark(
     mapping: Mapping | str | os.PathLike[str] | None = None,
     spark: SparkSession | None = None,
 ) -> Snapshot:
+    """:func:`write_snapshot_spark`, then the written snapshot read back into memory.
+
+    Same contract and output as :func:`graph.build.build_snapshot` (account labels only).
+    """
+    write_snapshot_spark(events_dir, out_dir, labels=labels, mapping=mapping, spark=spark)
+    return read_snapshot(out_dir)
+
+
+def write_snapshot_spark(
+    events_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    labels: str | os.PathLike[str] | pd.DataFrame | None = None,
+    mapping: Mapping | str | os.PathLike[str] | None = None,
+    spark: SparkSession | None = None,
+) -> dict[str, Any]:
     """Aggregate the canonical events in ``events_dir`` into a snapshot at ``out_dir``, on Spark.
 
-    Same contract and output as :func:`graph.build.build_snapshot`: the node and edge tables are
-    equal (up to floating-point summation order) to the DuckDB path's.
+    The node and edge tables equal (up to floating-point summation order) the DuckDB
+    engine's (:func:`graph.build.write_snapshot_files`).
 
     Parameters
     ----------
     events_dir
-        An events directory written by :func:`ingest.run.ingest_logs` (a local path, or
-        one every Spark executor can read).
+        An events directory written by either ingest engine (a path every Spark executor can
+        read, as is ``out_dir``).
     out_dir
-        The snapshot directory (written on the driver, atomically).
+        The snapshot directory (filled beside it, then renamed into place).
     labels
         Canonical labels, or a labels file read with ``mapping``'s labels section. Default:
         ``events_dir/labels.parquet`` when present.
     mapping
         Adds its extra entity types to those recorded in the events directory.
     spark
-        The session to use; default: :func:`spark_session` with its defaults.
+        The session to use; default: :func:`ingest.spark_session.spark_session`.
 
     Returns
     -------
-    Snapshot
-        The snapshot as written.
+    dict
+        The manifest written.
 
     Raises
     ------
@@ -197,9 +153,11 @@ def build_snapshot_spark(
     started = time.perf_counter()
     events_dir, out_dir = Path(events_dir), Path(out_dir)
     mapping, files, state = build_inputs(events_dir, mapping)
+    label_table = snapshot_labels(events_dir, labels, mapping)
     spark = spark or spark_session()
 
-    events = spark.read.parquet(*(str(p.resolve()) for p in files))
+    events = spark.read.option("mergeSchema", "true").parquet(
+        *(str(p.resolve()) for p in files))
     # Spark discovers day=... folders as a column; DuckDB's view (hive_partitioning off) has none.
     if "day" in events.columns and "day" not in pq.read_schema(files[0]).names:
         events = events.drop("day")
@@ -208,69 +166,85 @@ def build_snapshot_spark(
     relations = [r for r in relation_sources(state) if r.column in columns]
     float_attributes = [a for a, kind in state.attributes.items()
                         if kind == "float" and a in columns]
-    event_types = [row[0] for row in spark.sql(
-        "SELECT event_type FROM events GROUP BY event_type "
-        f"ORDER BY count(*) DESC, event_type LIMIT {MAX_EVENT_TYPES}").collect()]
+    by_type = spark.sql(
+        "SELECT event_type, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events "
+        "GROUP BY event_type ORDER BY n DESC, event_type").collect()
+    event_types = [row[0] for row in by_type[:MAX_EVENT_TYPES]]
 
+    target = new_snapshot_dir(out_dir)
     cached: list[DataFrame] = []
     try:
-        edges: dict[str, pd.DataFrame] = {}
+        edges: dict[str, int] = {}
         for rel in relations:
-            pairs = spark.sql(to_spark_sql(pairs_sql(rel, float_attributes))).cache()
+            pairs = run_sql(spark, pairs_sql(rel, float_attributes)).cache()
             cached.append(pairs)
             pairs.createOrReplaceTempView(f"pairs_{rel.name}")
-            edges[rel.name] = _to_pandas(spark.sql(to_spark_sql(edge_sql(rel))))
-        relations = [r for r in relations if len(edges[r.name])]
-        edges = {r.name: edges[r.name] for r in relations}
+            edges[rel.name] = write_single_parquet(run_sql(spark, edge_sql(rel)),
+                                                   target / "edges" / f"{rel.name}.parquet")
+        for rel in relations:
+            if not edges[rel.name]:
+                (target / "edges" / f"{rel.name}.parquet").unlink()
+        relations = [r for r in relations if edges[r.name]]
 
-        nodes: dict[str, pd.DataFrame] = {}
+        nodes: dict[str, tuple[int, list[str]]] = {}
         for rel in relations:
             if rel.node_type != ACCOUNT:
-                nodes[rel.node_type] = _to_pandas(spark.sql(to_spark_sql(
-                    entity_nodes_sql(rel, event_types, spark=True))))
-        nodes[ACCOUNT] = _to_pandas(spark.sql(to_spark_sql(
-            account_nodes_sql(event_types, relations, float_attributes, spark=True))))
-        meta = _meta(spark, state, files, event_types)
+                nodes[rel.node_type] = _write_nodes(
+                    run_sql(spark, entity_nodes_sql(rel, event_types, spark=True)),
+                    target / "nodes" / f"{rel.node_type}.parquet")
+        nodes[ACCOUNT] = _write_nodes(
+            run_sql(spark, account_nodes_sql(event_types, relations, float_attributes,
+                                             spark=True)),
+            target / "nodes" / f"{ACCOUNT}.parquet")
+        meta = _meta(by_type, state, files, event_types)
+        meta["engine"] = f"spark {spark.version}"
+        label_facts = None
+        if label_table is not None:
+            con = connect(target / ".spill")
+            try:
+                label_facts = copy_known_labels(con, label_table, target, meta)
+            finally:
+                con.close()
+                shutil.rmtree(target / ".spill", ignore_errors=True)
+        meta["build_seconds"] = round(time.perf_counter() - started, 3)
+        extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
+        specs = relation_specs(extra)
+        manifest = make_manifest(
+            nodes,
+            {r.name: (specs[r.name].src_type, specs[r.name].dst_type, edges[r.name])
+             for r in relations},
+            label_facts,
+            meta,
+        )
+        publish_snapshot_dir(target, out_dir, manifest)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
     finally:
         for table in cached:
             table.unpersist()
         spark.catalog.dropTempView("events")
-
-    meta["engine"] = f"spark {spark.version}"
-    log.debug("spark %s aggregated %d relations in %.3f s", spark.version, len(relations),
-              time.perf_counter() - started)
-    return finish_snapshot(out_dir, nodes, edges, relations, meta, events_dir=events_dir,
-                           labels=labels, mapping=mapping, started=started)
+    log.info("spark snapshot %s: %d accounts, %d relations in %.1f s", out_dir,
+             nodes[ACCOUNT][0], len(relations), meta["build_seconds"])
+    return manifest
 
 
-def _to_pandas(frame: DataFrame) -> pd.DataFrame:
-    """``frame`` as pandas with the DuckDB path's types: UTC microsecond timestamps, int64
-    counts, float64 features."""
-    table = frame.toPandas()
-    for name, dtype in frame.dtypes:
-        if dtype.startswith("timestamp"):
-            values = pd.to_datetime(table[name])
-            values = (values.dt.tz_localize("UTC") if values.dt.tz is None
-                      else values.dt.tz_convert("UTC"))
-            table[name] = values.astype("datetime64[us, UTC]")
-        elif dtype in ("int", "bigint", "smallint", "tinyint"):
-            table[name] = table[name].astype("int64")
-        elif dtype in ("double", "float") or dtype.startswith("decimal"):
-            table[name] = table[name].astype("float64")
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    return arrow.to_pandas()
+def _write_nodes(frame: DataFrame, path: Path) -> tuple[int, list[str]]:
+    """Write a node table; return (row count, feature columns), as the manifest wants them."""
+    rows = write_single_parquet(frame, path)
+    features = [f.name for f in pq.read_schema(path)
+                if f.name not in NODE_KEY_COLUMNS
+                and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))]
+    return rows, features
 
 
-def _meta(spark: SparkSession, state: IngestState, files: list[Path],
+def _meta(by_type: list[Any], state: IngestState, files: list[Path],
           event_types: list[str]) -> dict[str, Any]:
-    """:func:`graph.manifest.events_meta`, its facts computed on Spark."""
-    first, last = spark.sql("SELECT min(ts), max(ts) FROM events").first()
-    by_type = {row[0]: int(row[1]) for row in spark.sql(
-        "SELECT event_type, count(*) AS n FROM events GROUP BY 1 ORDER BY 2 DESC, 1").collect()}
+    """:func:`graph.manifest.events_meta` from the per-type facts computed on Spark."""
     return events_meta(
-        by_type=by_type,
-        first_ts=first,
-        last_ts=last,
+        by_type={row[0]: int(row[1]) for row in by_type},
+        first_ts=min((row[2] for row in by_type), default=None),
+        last_ts=max((row[3] for row in by_type), default=None),
         files=files,
         state=state,
         event_type_features=dict(

@@ -14,7 +14,7 @@ import pytest
 
 from graph.build import BuildError, build_snapshot
 from graph.snapshot import read_snapshot
-from graph.spark_build import build_snapshot_spark, to_spark_sql
+from graph.spark_build import build_snapshot_spark
 from ingest.run import ingest_logs
 from ingest.synth import generate
 
@@ -31,7 +31,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
-    from graph.spark_build import spark_session
+    from ingest.spark_session import spark_session
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # PySpark's note about pandas 3
@@ -144,14 +144,3 @@ def test_empty_events_directory_is_a_clear_error(spark, tmp_path):
     with pytest.raises(BuildError, match="holds no events"):
         build_snapshot_spark(tmp_path, tmp_path / "out", spark=spark)
 
-
-def test_sql_translation_keeps_literals_and_quotes_identifiers():
-    sql = ('SELECT "a""b", epoch(x.ts) % 86400, avg(CASE WHEN y THEN 1.0 ELSE 0.0 END), '
-           'epoch(max("t(s)")) - epoch(min(ts)), '
-           "CAST(NULL AS VARCHAR), CAST(NULL AS TIMESTAMPTZ) FROM t WHERE s = 'it''s \"1.0\"'")
-    assert to_spark_sql(sql) == (
-        "SELECT `a\"b`, (unix_micros(x.ts) / 1000000.0D) % 86400, "
-        "avg(CASE WHEN y THEN 1.0D ELSE 0.0D END), "
-        "(unix_micros(max(`t(s)`)) / 1000000.0D) - (unix_micros(min(ts)) / 1000000.0D), "
-        "CAST(NULL AS STRING), "
-        "CAST(NULL AS TIMESTAMP) FROM t WHERE s = 'it''s \"1.0\"'")

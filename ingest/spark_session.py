@@ -1,0 +1,68 @@
+"""The Spark session of the Spark engine: optional PySpark, UTC, DuckDB-like arithmetic.
+
+PySpark is an optional dependency (``pip install 'abusenet[spark]'``; needs Java 17).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+#: Spark settings the translated SQL (:mod:`ingest.spark_sql`) and the written files rely on:
+#: UTC days and hours, DuckDB-like lenient arithmetic (ANSI mode off), Parquet timestamps as
+#: UTC microseconds (as DuckDB writes them, not INT96).
+SPARK_SQL_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.parquet.mergeSchema": "true",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+}
+#: Defaults for sessions :func:`spark_session` creates (overridable through its ``conf``).
+SESSION_DEFAULTS: dict[str, str] = {"spark.ui.showConsoleProgress": "false"}
+
+
+class SparkUnavailableError(RuntimeError):
+    """PySpark (or the Java runtime it needs) is not installed."""
+
+
+def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
+                  app_name: str = "abusenet", **conf: str) -> SparkSession:
+    """A Spark session set up for the Spark engine (reused when one exists).
+
+    Parameters
+    ----------
+    master
+        Spark master URL: ``local[*]`` for all local cores, or a cluster's URL.
+    shuffle_partitions
+        ``spark.sql.shuffle.partitions``: small for small inputs, about 2-3 per core of the
+        cluster for large ones.
+    app_name
+        Name shown in the Spark UI.
+    **conf
+        More Spark settings (dots written as given, e.g. ``{"spark.ui.enabled": "false"}``).
+
+    Raises
+    ------
+    SparkUnavailableError
+        When PySpark is not installed.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as err:
+        raise SparkUnavailableError(
+            "the Spark engine needs PySpark: install it with `pip install 'abusenet[spark]'` "
+            "(and a Java 17 runtime)"
+        ) from err
+    builder = SparkSession.builder.master(master).appName(app_name)
+    settings = {**SESSION_DEFAULTS, **SPARK_SQL_CONF,
+                "spark.sql.shuffle.partitions": str(shuffle_partitions), **conf}
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    for key, value in SPARK_SQL_CONF.items():
+        session.conf.set(key, value)
+    return session
