@@ -87,8 +87,11 @@ def history_features(
         for e in entities:
             k = ident(e)
             for w in windows:
-                frame = (f"(PARTITION BY {k} ORDER BY ts RANGE BETWEEN INTERVAL {w + delay_days}"
-                         f" DAY PRECEDING AND INTERVAL {delay_days} DAY PRECEDING)")
+                # An event without an entity is alone in its partition (one partition of all
+                # of them would be costly and thrown away).
+                frame = (f"(PARTITION BY {k}, CASE WHEN {k} IS NULL THEN event_id END "
+                         f"ORDER BY ts RANGE BETWEEN INTERVAL {w + delay_days} DAY PRECEDING "
+                         f"AND INTERVAL {delay_days} DAY PRECEDING)")
                 n = f"count(*) OVER {frame}"
                 fraud = f"coalesce(sum(fraud) OVER {frame}, 0)"
                 feats += [

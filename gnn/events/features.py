@@ -117,6 +117,12 @@ def _window(partition: str, days: int | None) -> str:
     )
 
 
+def _partition(column: str) -> str:
+    """Partition keys of ``column``: an event without a value is alone in its partition (a
+    window over one partition of all such events is costly and thrown away)."""
+    return f"{column}, CASE WHEN {column} IS NULL THEN event_id END"
+
+
 def _features_sql(
     entities: list[str], has_amount: bool, windows: list[int], neighbour_days: int,
     recent_days: Sequence[int] = (RECENT_DAYS,),
@@ -139,16 +145,17 @@ def _features_sql(
     acc = ident("account_id")
     for key in keys:
         k, p = ident(key), short(key)
+        part = _partition(k)
         def guard(expr: str, k: str = k) -> str:
             return f"CASE WHEN {k} IS NULL THEN NULL ELSE {expr} END"
-        feats.append((f"{p}_n_prior", guard(f"count(*) OVER {_window(k, None)}")))
+        feats.append((f"{p}_n_prior", guard(f"count(*) OVER {_window(part, None)}")))
         for w in windows:
-            feats.append((f"{p}_n_{w}d", guard(f"count(*) OVER {_window(k, w)}")))
+            feats.append((f"{p}_n_{w}d", guard(f"count(*) OVER {_window(part, w)}")))
             if key == "account_id":
-                feats.append((f"{p}_mean_amount_{w}d", f"avg(amount) OVER {_window(k, w)}"))
+                feats.append((f"{p}_mean_amount_{w}d", f"avg(amount) OVER {_window(part, w)}"))
             else:
                 feats.append(
-                    (f"{p}_accounts_{w}d", guard(f"count(DISTINCT {acc}) OVER {_window(k, w)}"))
+                    (f"{p}_accounts_{w}d", guard(f"count(DISTINCT {acc}) OVER {_window(part, w)}"))
                 )
     feats += [
         ("acc_log_seconds_since_prev",
@@ -156,7 +163,7 @@ def _features_sql(
         ("acc_amount_vs_usual", f"log_amount - avg(log_amount) OVER {_window(acc, None)}"),
     ]
     for e in entities:
-        first = f"count(*) OVER {_window(f'{acc}, {ident(e)}', None)} = 0"
+        first = f"count(*) OVER {_window(f'{acc}, {_partition(ident(e))}', None)} = 0"
         feats.append((f"acc_first_{e}", f"CASE WHEN {ident(e)} IS NULL THEN NULL "
                                         f"ELSE CAST({first} AS INTEGER) END"))
     ctes = [
