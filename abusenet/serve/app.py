@@ -3,9 +3,10 @@
 Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <token>`` (401
 otherwise). A body larger than ``max_body_bytes`` or a batch of more than ``max_batch`` events
 gets 413. ``POST /v1/events`` validates with ``abusenet ingest``'s rules, writes the accepted
-events to the durable log, applies them to the graph and answers per event; the log write and
-the graph update happen under one lock, so requests see a graph that holds every event
-answered before them.
+events to the durable log, applies them to the graph and answers per event; writes are
+serialised (the duplicate check, the log write and the graph update under the state's write
+lock, off the event loop), so requests see a graph that holds every event answered before
+them, while reads only wait for the brief in-place changes of a write.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from abusenet.serve.durable_log import append_segment
 from abusenet.serve.metrics import Metrics
@@ -69,14 +71,12 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     def readyz() -> dict[str, Any]:
         """The graph and model are loaded (Neo4j write-through is not part of this service)."""
         return {"status": "ready", "model_version": state.model_version,
-                "accounts": len(state.scores), "neo4j": "not configured"}
+                "accounts": state.num_accounts, "neo4j": "not configured"}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> str:
         """Prometheus text: latency histogram, events applied, graph size, model version."""
-        with state.lock:
-            return metrics.render(state.events_applied, state.graph_size(),
-                                  state.model_version)
+        return metrics.render(state.events_applied, state.graph_size(), state.model_version)
 
     @app.post("/v1/events")
     async def post_events(request: Request) -> JSONResponse:
@@ -96,27 +96,24 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
         if len(events) > limits.max_batch:
             return _too_large(f"{len(events)} events, more than the batch limit "
                               f"{limits.max_batch}")
-        return _score(state, validator, metrics, events, atomic)
+        return await run_in_threadpool(_score, state, validator, metrics, events, atomic)
 
     @app.get("/v1/accounts/{account_id:path}")
     def get_account(account_id: str) -> JSONResponse:
         """An account's current score, ring and reasons."""
-        with state.lock:
-            view = state.account_view(account_id)
+        view = state.account_view(account_id)
         return _found(view, f"account {account_id!r}")
 
     @app.get("/v1/entities/{node_type}/{entity_id:path}")
     def get_entity(node_type: str, entity_id: str) -> JSONResponse:
         """An entity's risk, accounts and rings."""
-        with state.lock:
-            view = state.entity_view(node_type, entity_id)
+        view = state.entity_view(node_type, entity_id)
         return _found(view, f"{node_type} {entity_id!r}")
 
     @app.get("/v1/rings/{ring_id}")
     def get_ring(ring_id: str) -> JSONResponse:
         """A ring's score, members and evidence."""
-        with state.lock:
-            view = state.ring_view(ring_id)
+        view = state.ring_view(ring_id)
         return _found(view, f"ring {ring_id!r}")
 
     @app.post("/admin/reload")
@@ -154,7 +151,7 @@ def _score(state: GraphState, validator: EventValidator, metrics: Metrics,
                              "errors": [{"index": i, "event_id": ids[i],
                                          "reason": checked.reasons[i]} for i in bad]},
                             status_code=422)
-    with state.lock:
+    with state.write_lock:
         known = state.known_ids([e for e, r in zip(ids, checked.reasons, strict=True)
                                  if r is None])
         status: list[str] = []

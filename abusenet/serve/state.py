@@ -1,12 +1,19 @@
-"""The service's graph state: a run's snapshot and model in memory, kept current by events.
+"""The service's graph state: a run's graph and model in memory, kept current by events.
 
-:class:`GraphState` holds every stored event in an in-memory DuckDB table, the snapshot's node
-and edge tables, the detector and the run's rings. :meth:`GraphState.apply` adds accepted
-events: their rows are appended to the events table, the touched accounts' and entities' rows
-recomputed by :func:`graph.incremental.recompute_rows` (the snapshot's own SQL), the touched
-edges replaced, and every account rescored with the detector over the whole graph, so a score
-equals what ``abusenet score`` gives on a snapshot of the same events. Callers serialise
-access (one lock in :mod:`abusenet.serve.app`).
+:class:`GraphState` holds every stored event in an in-memory DuckDB table (for recomputing node
+rows), the event ids in a hash set (for deduplication), the graph as a
+:class:`~gnn.local_scoring.LocalGraph` (an id -> row index per node type, raw and scaled
+features, in-neighbour lists per relation, grown in place), the detector, every account's
+current score and the run's rings. :meth:`GraphState.apply` adds accepted events: their rows
+are appended to the events table, the touched accounts' and entities' rows recomputed by
+:func:`graph.incremental.recompute_nodes` (the snapshot's own SQL over their events only), the
+new edges added, and only the accounts within the model's L hops of a touched node rescored,
+each exactly on its L-hop subgraph (:class:`~gnn.local_scoring.LocalScorer`), so a score equals
+what ``abusenet score`` gives on a snapshot of the same events.
+
+Concurrency: writers (``apply``, ``reload_model``) hold :attr:`GraphState.write_lock` for the
+whole update; readers and writers hold :attr:`GraphState.lock` only while the graph is changed
+in place or read, so a read never waits behind the SQL or the scoring of a write.
 """
 
 from __future__ import annotations
@@ -14,19 +21,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import torch
 
 from abusenet.pipeline.stages.files import EVENTS, MODEL, RINGS, SNAPSHOT
 from abusenet.serve.durable_log import read_segments
 from abusenet.serve.validation import canonical_mapping
+from gnn.data.snapshot_graph import snapshot_to_heterodata
 from gnn.detector import AccountDetector
-from graph.incremental import Touched, recompute_rows, touched_by
+from gnn.local_scoring import LocalGraph, LocalScorer
+from graph.incremental import new_edges, recompute_nodes, touched_by
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
 from graph.snapshot_sql import relation_sources
 from ingest.engine import connect
@@ -60,6 +69,39 @@ def model_version(model_dir: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+class _NodeRows:
+    """One node type's ids (row order), id -> row index and raw feature values."""
+
+    def __init__(self, table: pd.DataFrame, columns: list[str]) -> None:
+        self.ids: list[str] = table["id"].astype(str).tolist()
+        self.row = {node_id: i for i, node_id in enumerate(self.ids)}
+        self.columns = columns
+        self.integer = [pd.api.types.is_integer_dtype(table[c]) for c in columns]
+        self.raw = table[columns].to_numpy(dtype=np.float64)
+
+    def frame(self, rows: np.ndarray | slice) -> pd.DataFrame:
+        """Raw feature values of ``rows`` as a table (the scaler's input)."""
+        return pd.DataFrame(self.raw[rows], columns=self.columns)
+
+    def upsert(self, table: pd.DataFrame) -> tuple[np.ndarray, int]:
+        """Store ``table``'s rows (new ids appended); their row indices and how many are new."""
+        first = len(self.ids)
+        rows = np.empty(len(table), dtype=np.int64)
+        for i, node_id in enumerate(table["id"].astype(str).tolist()):
+            row = self.row.get(node_id)
+            if row is None:
+                row = self.row[node_id] = len(self.ids)
+                self.ids.append(node_id)
+            rows[i] = row
+        added = len(self.ids) - first
+        if len(self.ids) > len(self.raw):
+            grown = np.zeros((max(2 * len(self.raw), len(self.ids), 16), len(self.columns)))
+            grown[:first] = self.raw[:first]
+            self.raw = grown
+        self.raw[rows] = table[self.columns].to_numpy(dtype=np.float64)
+        return rows, added
+
+
 class GraphState:
     """A run's graph, model and rings, current with every applied event.
 
@@ -69,8 +111,6 @@ class GraphState:
     def __init__(self, events_dir: Path, model_dir: Path, snapshot: Snapshot,
                  rings: pd.DataFrame) -> None:
         self.events_dir = events_dir
-        self.model_dir = model_dir
-        self.snapshot = snapshot
         self.ingest_state = IngestState.load(events_dir)
         self.schema = event_schema(canonical_mapping(self.ingest_state))
         self.relations = [r for r in relation_sources(self.ingest_state)
@@ -81,11 +121,18 @@ class GraphState:
         self.rings = rings.sort_values("score", ascending=False).reset_index(drop=True)
         self.events_applied = 0
         self.lock = threading.RLock()
+        self.write_lock = threading.RLock()
         self._con = connect(keep_order=True)
         self._load_events()
         self._ring_of = {m: r for r, ms in zip(self.rings["ring_id"], self.rings["members"],
                                                strict=True) for m in reversed(list(ms))}
-        self.reload_model(model_dir)
+        self._ring_score = dict(zip(self.rings["ring_id"], self.rings["score"].astype(float),
+                                    strict=True))
+        self._entity_rings: dict[str, list[str]] = {}
+        for ring_id, evidence in zip(self.rings["ring_id"], self.rings["evidence"], strict=True):
+            for key in dict.fromkeys(evidence):
+                self._entity_rings.setdefault(key, []).append(ring_id)
+        self._build_graph(snapshot, model_dir)
 
     @classmethod
     def load(cls, run_dir: Path, model_dir: Path | None = None,
@@ -99,10 +146,24 @@ class GraphState:
         state = cls(paths["events"], model_dir or paths["model"], snapshot, rings)
         replayed = read_segments(state.events_dir, state.schema)
         if replayed.num_rows:
-            state._update(touched_by(replayed, state.relations))
-            state.rescore()
+            with state.write_lock:
+                state._update(replayed, stored=True)
+                state.rescore()
             log.info("replayed %d logged events", replayed.num_rows)
         return state
+
+    def _build_graph(self, snapshot: Snapshot, model_dir: Path) -> None:
+        detector = AccountDetector.load(model_dir)
+        data, _ = snapshot_to_heterodata(snapshot, detector.scaler_)
+        self.nodes = {t: _NodeRows(snapshot.nodes[t], snapshot.feature_columns(t))
+                      for t in data.node_types if t in snapshot.nodes}
+        self.edge_types = {name: (spec.src_type, name, spec.dst_type)
+                           for name, spec in snapshot.relations.items()}
+        self.edge_types = {n: et for n, et in self.edge_types.items() if et in data.edge_types}
+        self.graph = LocalGraph({t: data[t].x.numpy() for t in data.node_types},
+                                {et: data[et].edge_index.numpy()
+                                 for et in self.edge_types.values()})
+        self._use_model(detector, model_dir)
 
     # ------------------------------------------------------------------------------ updates
     def _load_events(self) -> None:
@@ -115,122 +176,180 @@ class GraphState:
             self._con.execute(
                 f"INSERT INTO all_events BY NAME SELECT {names} FROM read_parquet("
                 f"{literal(files)}, union_by_name = true, hive_partitioning = false)")
+        self._event_ids = {r[0] for r in self._con.execute(
+            "SELECT DISTINCT event_id FROM all_events").fetchall()}
 
     def known_ids(self, ids: list[str]) -> set[str]:
         """Those of ``ids`` already among the events."""
-        self._con.register("_ids", pa.table({"id": pa.array(ids, pa.string())}))
-        try:
-            rows = self._con.execute(
-                "SELECT DISTINCT event_id FROM all_events WHERE event_id IN "
-                "(SELECT id FROM _ids)").fetchall()
-        finally:
-            self._con.unregister("_ids")
-        return {r[0] for r in rows}
+        return {i for i in ids if i in self._event_ids}
 
     def apply(self, events: pa.Table) -> None:
-        """Add canonical ``events`` (new ``event_id`` s) to the graph and rescore."""
-        self._con.register("_new", events.select(self.schema.names).cast(self.schema))
-        try:
-            self._con.execute("INSERT INTO all_events BY NAME SELECT * FROM _new")
-        finally:
-            self._con.unregister("_new")
-        self._update(touched_by(events, self.relations))
-        self.events_applied += events.num_rows
-        self.rescore()
+        """Add canonical ``events`` (new ``event_id`` s) to the graph and rescore the accounts
+        within the model's reach of the nodes they touch."""
+        with self.write_lock:
+            changed = self._update(events)
+            affected = self.scorer.affected(self.graph, changed)
+            scores = self.scorer.scores(self.graph, affected)
+            with self.lock:
+                self.scores[affected] = scores
+                self.events_applied += events.num_rows
 
-    def _update(self, touched: Touched) -> None:
-        nodes, edges = recompute_rows(self._con, "all_events", touched, self.event_types,
-                                      self.relations, self.float_attributes)
-        merged_nodes = dict(self.snapshot.nodes)
-        for node_type, rows in nodes.items():
-            old = merged_nodes.get(node_type)
-            if old is None:
-                continue
-            rows = _like(rows, old)
-            merged_nodes[node_type] = pd.concat(
-                [old[~old["id"].isin(rows["id"])], rows], ignore_index=True)
-        merged_edges = dict(self.snapshot.edges)
-        for name, rows in edges.items():
-            old = merged_edges[name]
-            merged_edges[name] = pd.concat(
-                [old[~old["src"].isin(touched.accounts)], _like(rows, old)], ignore_index=True)
-        self.snapshot = replace(self.snapshot, nodes=merged_nodes, edges=merged_edges)
+    def _update(self, events: pa.Table, stored: bool = False) -> dict[str, np.ndarray]:
+        """Store ``events`` (unless ``stored``: already in the events table, as the logged
+        events replayed at start are) and change the graph to hold them; the changed rows per
+        node type. New accounts get a score of NaN until the caller rescores them.
+        """
+        if not stored:
+            self._con.register("_new", events.select(self.schema.names).cast(self.schema))
+            try:
+                self._con.execute("INSERT INTO all_events BY NAME SELECT * FROM _new")
+            finally:
+                self._con.unregister("_new")
+            self._event_ids.update(events.column("event_id").to_pylist())
+        recomputed = recompute_nodes(self._con, "all_events", touched_by(events, self.relations),
+                                     self.event_types, self.relations, self.float_attributes)
+        scaler = self.detector.scaler_
+        changed: dict[str, np.ndarray] = {}
+        with self.lock:
+            for node_type, table in recomputed.items():
+                if node_type not in self.nodes or table.empty:
+                    continue
+                rows, added = self.nodes[node_type].upsert(table)
+                if added:
+                    self.graph.add_nodes(node_type, added)
+                self.graph.set_features(node_type, rows,
+                                        scaler.transform(node_type, table).numpy())
+                changed[node_type] = rows
+            accounts = self.nodes[ACCOUNT]
+            if len(accounts.ids) > len(self.scores):
+                grown = np.full(max(2 * len(self.scores), len(accounts.ids)), np.nan)
+                grown[:len(self.scores)] = self.scores
+                self.scores = grown
+            for name, pairs in new_edges(events, self.relations).items():
+                edge_type = self.edge_types.get(name)
+                if edge_type is None:
+                    continue
+                src_rows, dst_rows = self.nodes[edge_type[0]].row, self.nodes[edge_type[2]].row
+                for src, dst in pairs:
+                    self.graph.add_edge(edge_type, src_rows[src], dst_rows[dst])
+        return changed
+
+    def _use_model(self, detector: AccountDetector, model_dir: Path) -> None:
+        """Switch to ``detector`` (features rescaled with its scaler) and rescore everything."""
+        scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
+                  for t, rows in self.nodes.items()}
+        data = self.graph.to_heterodata()
+        for t, x in scaled.items():
+            data[t].x = torch.from_numpy(x)
+        scores = detector.score_graph(data)
+        with self.lock:
+            for t, x in scaled.items():
+                self.graph.reset_features(t, x)
+            self.detector, self.model_dir = detector, model_dir
+            self.model_version = model_version(model_dir)
+            self.scorer = LocalScorer(detector.model_, detector.calibrator_, num_threads=1)
+            self.scores = scores
 
     def reload_model(self, model_dir: Path | None = None) -> str:
         """Load the detector in ``model_dir`` (default: the current one), rescore, and return
         its version."""
         model_dir = model_dir or self.model_dir
         detector = AccountDetector.load(model_dir)
-        version = model_version(model_dir)
-        with self.lock:
-            self.detector, self.model_dir, self.model_version = detector, model_dir, version
-            self.rescore()
-        return version
+        with self.write_lock:
+            self._use_model(detector, model_dir)
+        return self.model_version
 
     def rescore(self) -> None:
-        """Score every account of the current graph with the current detector."""
-        scores = self.detector.score_accounts(self.snapshot)
-        self.scores = pd.Series(scores["score"].to_numpy(), index=scores["account_id"])
+        """Score every account of the current graph with the current detector (whole graph)."""
+        with self.write_lock:
+            scores = self.detector.score_graph(self.graph.to_heterodata())
+            with self.lock:
+                self.scores = scores
 
     # ------------------------------------------------------------------------------ queries
+    @property
+    def num_accounts(self) -> int:
+        """Accounts in the graph."""
+        return len(self.nodes[ACCOUNT].ids)
+
     def graph_size(self) -> dict[str, int]:
         """Nodes per type and edges per relation."""
-        sizes = {f"nodes:{t}": len(df) for t, df in self.snapshot.nodes.items()}
-        sizes.update({f"edges:{r}": len(df) for r, df in self.snapshot.edges.items()})
+        with self.lock:
+            sizes = {f"nodes:{t}": n for t, n in self.graph.num_nodes.items()}
+            sizes.update({f"edges:{name}": self.graph.adjacency[et].num_edges
+                          for name, et in self.edge_types.items()})
         return sizes
+
+    def _neighbours(self, edge_type: tuple[str, str, str], node: int) -> list[str]:
+        return [self.nodes[edge_type[0]].ids[i]
+                for i in self.graph.adjacency[edge_type].neighbours(node).tolist()]
 
     def entities_of(self, account_id: str) -> list[tuple[str, str]]:
         """``(node type, entity id)`` of every entity (not account) ``account_id`` used."""
-        found = []
-        for rel in self.relations:
-            if rel.node_type == ACCOUNT:
-                continue
-            table = self.snapshot.edges[rel.name]
-            found += [(rel.node_type, d) for d in table.loc[table["src"] == account_id, "dst"]]
+        row = self.nodes[ACCOUNT].row.get(account_id)
+        found: list[tuple[str, str]] = []
+        if row is None:
+            return found
+        for name, (_, _, node_type) in self.edge_types.items():
+            if node_type != ACCOUNT:
+                backward = (node_type, f"rev_{name}", ACCOUNT)
+                found += [(node_type, e) for e in self._neighbours(backward, row)]
         return found
 
     def accounts_of(self, node_type: str, entity_id: str) -> list[str]:
         """Accounts that used the entity ``entity_id`` of type ``node_type``."""
+        rows = self.nodes.get(node_type)
+        row = None if rows is None or node_type == ACCOUNT else rows.row.get(entity_id)
+        if row is None:
+            return []
         out: list[str] = []
-        for rel in self.relations:
-            if rel.node_type == node_type and rel.node_type != ACCOUNT:
-                table = self.snapshot.edges[rel.name]
-                out += table.loc[table["dst"] == entity_id, "src"].tolist()
+        for edge_type in self.edge_types.values():
+            if edge_type[2] == node_type:
+                out += self._neighbours(edge_type, row)
         return sorted(set(out))
+
+    def _score_of(self, account_id: str) -> float | None:
+        row = self.nodes[ACCOUNT].row.get(account_id)
+        return None if row is None else float(self.scores[row])
+
+    def _mean_score(self, accounts: list[str]) -> float:
+        scores = [self._score_of(a) for a in accounts]
+        return float(np.mean([s or 0.0 for s in scores])) if scores else 0.0
 
     def entity_view(self, node_type: str, entity_id: str) -> dict[str, Any] | None:
         """An entity's risk (the mean score of its accounts), accounts and rings."""
-        table = self.snapshot.nodes.get(node_type)
-        if table is None or node_type == ACCOUNT or not (table["id"] == entity_id).any():
-            return None
-        accounts = self.accounts_of(node_type, entity_id)
-        scores = self.scores.reindex(accounts).fillna(0.0)
-        key = f"{node_type}:{entity_id}"
-        rings = [r for r, ev in zip(self.rings["ring_id"], self.rings["evidence"], strict=True)
-                 if key in set(ev)]
-        return {"node_type": node_type, "entity_id": entity_id,
-                "score": float(scores.mean()) if len(scores) else 0.0,
-                "accounts": accounts, "rings": rings}
+        with self.lock:
+            rows = self.nodes.get(node_type)
+            if node_type == ACCOUNT or rows is None or entity_id not in rows.row:
+                return None
+            accounts = self.accounts_of(node_type, entity_id)
+            return {"node_type": node_type, "entity_id": entity_id,
+                    "score": self._mean_score(accounts), "accounts": accounts,
+                    "rings": self._entity_rings.get(f"{node_type}:{entity_id}", [])}
 
     def ring_view(self, ring_id: str) -> dict[str, Any] | None:
         """A ring of the run: its score, members (with their current scores) and evidence."""
-        rows = self.rings[self.rings["ring_id"] == ring_id]
-        if rows.empty:
+        if ring_id not in self._ring_score:
             return None
-        row = rows.iloc[0]
+        row = self.rings[self.rings["ring_id"] == ring_id].iloc[0]
         members = list(row["members"])
-        return {"ring_id": ring_id, "score": float(row["score"]), "size": len(members),
-                "kind": row.get("kind"), "evidence": list(row["evidence"]),
-                "members": {m: _maybe(self.scores.get(m)) for m in members}}
+        with self.lock:
+            return {"ring_id": ring_id, "score": self._ring_score[ring_id],
+                    "size": len(members), "kind": row.get("kind"),
+                    "evidence": list(row["evidence"]),
+                    "members": {m: self._score_of(m) for m in members}}
 
     def account_view(self, account_id: str) -> dict[str, Any] | None:
         """An account's current score, ring and top reasons; ``None`` when unknown."""
-        if account_id not in self.scores.index:
-            return None
-        entities = self.entities_of(account_id)
-        return {"account_id": account_id, "score": float(self.scores[account_id]),
-                "model_version": self.model_version, "ring": self._ring(account_id, entities),
-                "reasons": self._reasons(account_id, entities)}
+        with self.lock:
+            score = self._score_of(account_id)
+            if score is None:
+                return None
+            entities = self.entities_of(account_id)
+            return {"account_id": account_id, "score": score,
+                    "model_version": self.model_version,
+                    "ring": self._ring(account_id, entities),
+                    "reasons": self._reasons(account_id, entities)}
 
     def _ring(self, account_id: str, entities: list[tuple[str, str]]) -> dict[str, Any] | None:
         ring_id = self._ring_of.get(account_id)
@@ -239,16 +358,13 @@ class GraphState:
             for node_type, entity_id in entities:
                 others = [a for a in self.accounts_of(node_type, entity_id) if a != account_id]
                 joined = next((self._ring_of[a] for a in others if a in self._ring_of), None)
-                if joined is not None and (ring_id is None or self._ring_score(joined)
-                                           > self._ring_score(ring_id)):
+                if joined is not None and (ring_id is None or self._ring_score[joined]
+                                           > self._ring_score[ring_id]):
                     ring_id, via = joined, f"{node_type}:{entity_id}"
         if ring_id is None:
             return None
-        return {"ring_id": ring_id, "score": self._ring_score(ring_id),
+        return {"ring_id": ring_id, "score": self._ring_score[ring_id],
                 "membership": "member" if via is None else "joins", "via": via}
-
-    def _ring_score(self, ring_id: str) -> float:
-        return float(self.rings.loc[self.rings["ring_id"] == ring_id, "score"].iloc[0])
 
     def _reasons(self, account_id: str, entities: list[tuple[str, str]]) -> dict[str, Any]:
         shared = []
@@ -256,29 +372,24 @@ class GraphState:
             accounts = self.accounts_of(node_type, entity_id)
             if len(accounts) < 2:
                 continue
-            others = [a for a in accounts if a != account_id]
-            risk = float(self.scores.reindex(others).fillna(0.0).mean())
+            risk = self._mean_score([a for a in accounts if a != account_id])
             shared.append({"entity": f"{node_type}:{entity_id}", "accounts": len(accounts),
                            "risk": risk})
         shared.sort(key=lambda s: (-s["risk"], s["entity"]))
-        table = self.snapshot.nodes[ACCOUNT]
-        row = table[table["id"] == account_id]
-        z = self.detector.scaler_.transform(ACCOUNT, row).numpy()[0]
+        rows = self.nodes[ACCOUNT]
+        row = rows.row[account_id]
         columns = self.detector.scaler_.columns.get(ACCOUNT, [])
+        z = self.graph.features(ACCOUNT, np.array([row]))[0]
+        raw = dict(zip(rows.columns, zip(rows.raw[row].tolist(), rows.integer, strict=True),
+                       strict=True))
         order = np.argsort(-np.abs(z))[:TOP_REASONS]
-        features = [{"feature": columns[i], "value": _maybe(row.iloc[0][columns[i]]),
+        features = [{"feature": columns[i], "value": _value(*raw[columns[i]]),
                      "z": float(z[i])} for i in order]
         return {"shared_entities": shared[:TOP_REASONS], "features": features}
 
 
-def _like(rows: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
-    """``rows`` with the columns and dtypes of ``old``."""
-    rows = rows.reindex(columns=old.columns)
-    return rows.astype(old.dtypes.to_dict()) if len(rows) else old.iloc[0:0]
-
-
-def _maybe(value: Any) -> Any:
-    """A JSON-friendly number (``None`` for missing)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+def _value(value: float, integer: bool) -> float | int | None:
+    """A raw feature value for JSON (an int for a count column, ``None`` for missing)."""
+    if np.isnan(value):
         return None
-    return value.item() if hasattr(value, "item") else value
+    return int(value) if integer else value

@@ -9,10 +9,12 @@ timestamp forms, IP rules, derived ``event_id`` and quarantine reasons.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from ingest.engine import connect
@@ -66,6 +68,14 @@ class EventValidator:
         self.schema = event_schema(mapping)
         self._source = pa.schema([(c, pa.string()) for c in self.columns])
         self._con = connect(keep_order=True, memory_share=0.1)
+        self._local = threading.local()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection (a DuckDB connection serves one call at a time)."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._con.cursor()
+        return cursor
 
     def check(self, events: list[dict[str, Any]], now: datetime | None = None) -> Checked:
         """Map and validate ``events``; rows keep their order.
@@ -90,7 +100,7 @@ class EventValidator:
         chunk = Chunk(table=table, lines=pa.array(range(1, len(events) + 1), pa.int64()),
                       errors=pa.array(shape_errors, pa.string()))
         sql = transform_sql(self.mapping, self._source, now=now or datetime.now(UTC))
-        out = transform_chunk(self._con, chunk, sql)
+        out = transform_chunk(self._cursor(), chunk, sql)
         reasons = out.column("_reason").to_pylist()
         return Checked(events=out.select(self.schema.names).cast(self.schema), reasons=reasons)
 

@@ -11,6 +11,7 @@ import httpx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from abusenet.serve.durable_log import segment_files
 from abusenet.serve.state import run_paths
@@ -122,7 +123,8 @@ def test_kill_9_then_restart_replays_every_accepted_event(run_dir):
     second = start_service(run_dir)
     try:
         after = {a: second.client.get(f"/v1/accounts/{a}").json()["score"] for a in before}
-        assert after == before
+        # the same graph, scored whole at start rather than locally per event: float32 sums
+        assert after == pytest.approx(before, abs=1e-6)
         entity = second.client.get("/v1/entities/Device/shared-dev").json()
         assert entity["accounts"] == ["killed_0", "killed_1"]
     finally:
