@@ -95,18 +95,48 @@ def event_features(
         if unknown:
             raise ValueError(f"entity column(s) {unknown} not in the events: {sorted(columns)}")
         register_labels(con, event_labels, default_delay_days=default_label_delay_days)
-        query, names = _features_sql(
-            entities, "amount" in columns, sorted({*windows, neighbour_days}), neighbour_days
+        span = sorted({*windows, neighbour_days})
+        con.execute(f"CREATE TEMP TABLE b AS {_base_sql(entities, 'amount' in columns)}")
+        con.execute(
+            "CREATE TEMP TABLE labelled AS SELECT b.*, l.label, l.known_at "
+            "FROM b JOIN event_labels l USING (event_id)"
         )
-        table = con.sql(query).to_arrow_table()
+        ids = con.sql(
+            "SELECT " + ", ".join(f"b.{ident(c)}" for c in ["event_id", "ts", "account_id",
+                                                            *entities])
+            + ", l.label, l.known_at FROM b LEFT JOIN labelled l USING (rid) ORDER BY rid"
+        ).to_arrow_table().to_pandas()
+        blocks = [_fetch(con, sql, names) for sql, names in _queries(
+            entities, span, neighbour_days, (RECENT_DAYS,))]
     finally:
         con.close()
+    names = [n for _, block_names in blocks for n in block_names]
+    x = np.hstack([block for block, _ in blocks]) if blocks else np.empty((len(ids), 0))
+    x = _with_hop_shares(x.astype(np.float32), names, neighbour_days)
+    ids["label"] = ids["label"].astype("float64")
+    return EventFeatures(ids, x, names + [f"{n}_share" for n in names if "_via_" in n],
+                         entities)
+
+
+def _fetch(con, sql: str, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The columns ``names`` of ``sql`` (ordered by ``rid``) as a float32 matrix."""
+    table = con.sql(sql).to_arrow_table()
     x = np.empty((table.num_rows, len(names)), dtype=np.float32)
     for j, name in enumerate(names):
         x[:, j] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float32)
-    ids = table.select(["event_id", "ts", "account_id", *entities, "label", "known_at"]).to_pandas()
-    ids["label"] = ids["label"].astype("float64")
-    return EventFeatures(ids, x, names, entities)
+    return x, names
+
+
+def _with_hop_shares(x: np.ndarray, names: list[str], neighbour_days: int) -> np.ndarray:
+    """``x`` with, per two-hop count ``H_via_V_risky_Dd``, its share of H's events in D days."""
+    shares = []
+    for j, name in enumerate(names):
+        if "_via_" not in name:
+            continue
+        n = x[:, names.index(f"{name.split('_via_')[0]}_n_{neighbour_days}d")]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares.append(np.where(n > 0, x[:, j] / n, np.nan).astype(np.float32))
+    return np.hstack([x, np.stack(shares, axis=1)]) if shares else x
 
 
 def _window(partition: str, days: int | None) -> str:
@@ -123,19 +153,27 @@ def _partition(column: str) -> str:
     return f"{column}, CASE WHEN {column} IS NULL THEN event_id END"
 
 
-def _features_sql(
-    entities: list[str], has_amount: bool, windows: list[int], neighbour_days: int,
-    recent_days: Sequence[int] = (RECENT_DAYS,),
-) -> tuple[str, list[str]]:
-    """The query and its feature names."""
-    keys = ["account_id", *entities]
+def _base_sql(entities: list[str], has_amount: bool) -> str:
+    """The events with a row number ``rid`` in (ts, event_id) order, and their amount."""
     amount = "CAST(amount AS DOUBLE)" if has_amount else "CAST(NULL AS DOUBLE)"
-    base = (
-        "SELECT event_id, CAST(ts AS TIMESTAMPTZ) AS ts, account_id, "
+    return (
+        "SELECT row_number() OVER (ORDER BY ts, event_id) AS rid, event_id, "
+        "CAST(ts AS TIMESTAMPTZ) AS ts, account_id, "
         + "".join(f"{ident(e)}, " for e in entities)
         + f"{amount} AS amount, ln(1 + greatest(coalesce({amount}, 0), 0)) AS log_amount "
         "FROM events"
     )
+
+
+def _queries(
+    entities: list[str], windows: list[int], neighbour_days: int, recent_days: Sequence[int],
+) -> list[tuple[str, list[str]]]:
+    """Narrow queries over the table ``b``, each ordered by ``rid``, with their feature names.
+
+    Each label-aware lookup is its own ASOF join over ``(rid, ts, key)`` only, so no join
+    sorts the wide feature rows.
+    """
+    keys = ["account_id", *entities]
     feats: list[tuple[str, str]] = [
         ("log_amount", "log_amount"),
         ("hour", "hour(ts)"),
@@ -146,17 +184,18 @@ def _features_sql(
     for key in keys:
         k, p = ident(key), short(key)
         part = _partition(k)
+
         def guard(expr: str, k: str = k) -> str:
             return f"CASE WHEN {k} IS NULL THEN NULL ELSE {expr} END"
+
         feats.append((f"{p}_n_prior", guard(f"count(*) OVER {_window(part, None)}")))
         for w in windows:
             feats.append((f"{p}_n_{w}d", guard(f"count(*) OVER {_window(part, w)}")))
             if key == "account_id":
-                feats.append((f"{p}_mean_amount_{w}d", f"avg(amount) OVER {_window(part, w)}"))
+                feats.append((f"{p}_mean_amount_{w}d", f"avg(amount) OVER {_window(k, w)}"))
             else:
-                feats.append(
-                    (f"{p}_accounts_{w}d", guard(f"count(DISTINCT {acc}) OVER {_window(part, w)}"))
-                )
+                feats.append((f"{p}_accounts_{w}d",
+                              guard(f"count(DISTINCT {acc}) OVER {_window(part, w)}")))
     feats += [
         ("acc_log_seconds_since_prev",
          f"ln(1 + epoch(ts - max(ts) OVER {_window(acc, None)}))"),
@@ -166,81 +205,58 @@ def _features_sql(
         first = f"count(*) OVER {_window(f'{acc}, {_partition(ident(e))}', None)} = 0"
         feats.append((f"acc_first_{e}", f"CASE WHEN {ident(e)} IS NULL THEN NULL "
                                         f"ELSE CAST({first} AS INTEGER) END"))
-    ctes = [
-        f"b AS ({base})",
-        "w AS (SELECT b.*, " + ", ".join(f"{expr} AS {ident(n)}" for n, expr in feats)
-        + " FROM b)",
-        "fraud AS (SELECT b.*, l.known_at FROM b JOIN event_labels l USING (event_id) "
-        "WHERE l.label = 1)",
-    ]
-    names = [n for n, _ in feats]
-    joins, outer = [], []
-    for i, key in enumerate(keys):
-        k, p, m = ident(key), short(key), f"known{i}"
-        ctes.append(
-            f"{m} AS (SELECT key, t, sum(f) OVER (PARTITION BY key ORDER BY t) AS fraud, "
+    queries = [(
+        "SELECT " + ", ".join(f"{expr} AS {ident(n)}" for n, expr in feats)
+        + " FROM b ORDER BY rid", [n for n, _ in feats],
+    )]
+    for key in keys:
+        k, p = ident(key), short(key)
+        known = (
+            "(SELECT key, t, sum(f) OVER (PARTITION BY key ORDER BY t) AS fraud, "
             "sum(n) OVER (PARTITION BY key ORDER BY t) AS labelled FROM ("
-            f"SELECT b.{k} AS key, l.known_at AS t, sum(l.label) AS f, count(*) AS n "
-            f"FROM b JOIN event_labels l USING (event_id) WHERE b.{k} IS NOT NULL "
-            f"GROUP BY ALL))"
+            f"SELECT {k} AS key, known_at AS t, sum(label) AS f, count(*) AS n "
+            f"FROM labelled WHERE {k} IS NOT NULL GROUP BY ALL))"
         )
-        joins.append(f"ASOF LEFT JOIN {m} ON w.{k} = {m}.key AND w.ts > {m}.t")
-        outer += [
-            (f"{p}_known_fraud", f"CASE WHEN w.{k} IS NULL THEN NULL "
-                                 f"ELSE coalesce({m}.fraud, 0) END"),
-            (f"{p}_known_fraud_share", f"{m}.fraud / nullif({m}.labelled, 0)"),
+        select = [
+            (f"{p}_known_fraud", "CASE WHEN e.key IS NULL THEN NULL ELSE coalesce(m.fraud, 0) END"),
+            (f"{p}_known_fraud_share", "m.fraud / nullif(m.labelled, 0)"),
         ]
+        joins = ["ASOF LEFT JOIN m ON e.key = m.key AND e.ts > m.t"]
         for days in recent_days:
-            before = f"{m}_{days}d"
-            joins.append(
-                f"ASOF LEFT JOIN {m} AS {before} ON w.{k} = {before}.key "
-                f"AND w.ts - INTERVAL {days} DAY > {before}.t"
-            )
-            outer.append((
-                f"{p}_fraud_learnt_{days}d",
-                f"CASE WHEN w.{k} IS NULL THEN NULL "
-                f"ELSE coalesce({m}.fraud, 0) - coalesce({before}.fraud, 0) END",
-            ))
+            joins.append(f"ASOF LEFT JOIN m AS m{days} ON e.key = m{days}.key "
+                         f"AND e.ts - INTERVAL {days} DAY > m{days}.t")
+            select.append((f"{p}_fraud_learnt_{days}d",
+                           "CASE WHEN e.key IS NULL THEN NULL "
+                           f"ELSE coalesce(m.fraud, 0) - coalesce(m{days}.fraud, 0) END"))
+        queries.append((
+            f"WITH m AS {known} SELECT "
+            + ", ".join(f"{expr} AS {ident(n)}" for n, expr in select)
+            + f" FROM (SELECT rid, ts, {k} AS key FROM b) e " + " ".join(joins)
+            + " ORDER BY e.rid", [n for n, _ in select],
+        ))
     span = f"INTERVAL {neighbour_days} DAY"
-    n = 0
     for holder in keys:
         for visited in keys:
             if holder == visited:
                 continue
-            h, v, m = ident(holder), ident(visited), f"hop{n}"
-            n += 1
+            h, v = ident(holder), ident(visited)
             visits = (
                 f"SELECT {h} AS h, min(ts) AS tv, max(fk.t) AS fk FROM b "
-                f"JOIN (SELECT {v} AS v, min(known_at) AS t FROM fraud "
-                f"WHERE {v} IS NOT NULL GROUP BY ALL) fk ON b.{v} = fk.v "
+                f"JOIN (SELECT {v} AS v, min(known_at) AS t FROM labelled "
+                f"WHERE label = 1 AND {v} IS NOT NULL GROUP BY ALL) fk ON b.{v} = fk.v "
                 f"WHERE {h} IS NOT NULL GROUP BY {h}, {v}, epoch_us(ts) // 86400000000"
             )
-            ctes.append(
-                f"{m} AS (SELECT h AS key, t, sum(d) OVER (PARTITION BY h ORDER BY t) AS c "
+            markers = (
+                "(SELECT h AS key, t, sum(d) OVER (PARTITION BY h ORDER BY t) AS c "
                 "FROM (SELECT h, t, sum(d) AS d FROM ("
                 f"SELECT h, unnest([greatest(tv, fk), tv + {span}]) AS t, unnest([1, -1]) AS d "
                 f"FROM ({visits}) WHERE greatest(tv, fk) < tv + {span}) GROUP BY ALL))"
             )
-            joins.append(f"ASOF LEFT JOIN {m} ON w.{h} = {m}.key AND w.ts > {m}.t")
             name = f"{short(holder)}_via_{short(visited)}_risky_{neighbour_days}d"
-            outer += [
-                (name, f"CASE WHEN w.{h} IS NULL THEN NULL ELSE coalesce({m}.c, 0) END"),
-                (f"{name}_share",
-                 f"coalesce({m}.c, 0) / nullif(w.{ident(f'{short(holder)}_n_{neighbour_days}d')}"
-                 ", 0)"),
-            ]
-    names += [nm for nm, _ in outer]
-    ids = ["event_id", "ts", "account_id", *entities]
-    select = (
-        ", ".join(f"w.{ident(c)}" for c in ids)
-        + ", l.label, l.known_at, "
-        + ", ".join(f"w.{ident(c)}" for c, _ in feats)
-        + "".join(f", {expr} AS {ident(nm)}" for nm, expr in outer)
-    )
-    query = (
-        "WITH " + ", ".join(ctes) + f" SELECT {select} FROM w "
-        + " ".join(joins)
-        + " LEFT JOIN event_labels l ON w.event_id = l.event_id ORDER BY w.ts, w.event_id"
-    )
-    return query, names
-
+            queries.append((
+                f"WITH m AS {markers} SELECT CASE WHEN e.key IS NULL THEN NULL "
+                f"ELSE coalesce(m.c, 0) END AS {ident(name)} "
+                f"FROM (SELECT rid, ts, {h} AS key FROM b) e "
+                "ASOF LEFT JOIN m ON e.key = m.key AND e.ts > m.t ORDER BY e.rid", [name],
+            ))
+    return queries
