@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,50 +47,15 @@ from graph.snapshot_sql import (
 )
 from ingest.engine import connect
 from ingest.mapping import Mapping
-from ingest.spark_session import SparkUnavailableError, spark_session
-from ingest.spark_sql import to_spark_sql
+from ingest.spark_files import write_single_parquet
+from ingest.spark_session import spark_session
+from ingest.spark_sql import run_sql
 from ingest.state import IngestState
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["SparkUnavailableError", "build_snapshot_spark", "spark_session",
-           "write_snapshot_spark", "run_sql", "write_single_parquet"]
-
 log = logging.getLogger(__name__)
-
-
-def run_sql(spark: SparkSession, sql: str) -> DataFrame:
-    """Run the DuckDB query ``sql`` on ``spark`` (transpiled by :func:`to_spark_sql`)."""
-    query = to_spark_sql(sql)
-    frame = spark.sql(query.sql)
-    return frame.drop(*query.drop) if query.drop else frame
-
-
-def write_single_parquet(frame: DataFrame, path: Path) -> int:
-    """Write ``frame`` as the one Parquet file ``path`` (by one executor task); return its rows.
-
-    Integers are written as int64 and decimals as doubles, the DuckDB engine's types. The rows
-    keep the frame's order.
-    """
-    from pyspark.sql import functions as F
-
-    casts = []
-    for name, kind in frame.dtypes:
-        column = F.col(f"`{name}`")
-        if kind in ("int", "smallint", "tinyint"):
-            column = column.cast("bigint")
-        elif kind == "float" or kind.startswith("decimal"):
-            column = column.cast("double")
-        casts.append(column.alias(name))
-    parts = path.parent / f".{path.stem}-{uuid.uuid4().hex[:8]}"
-    frame.select(*casts).coalesce(1).write.mode("overwrite").parquet(str(parts))
-    try:
-        (written,) = sorted(parts.glob("part-*.parquet"))
-        os.replace(written, path)
-    finally:
-        shutil.rmtree(parts, ignore_errors=True)
-    return pq.ParquetFile(path).metadata.num_rows
 
 
 def build_snapshot_spark(

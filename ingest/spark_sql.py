@@ -23,9 +23,13 @@ returns the names to drop from the result (:class:`SparkQuery`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlglot
 from sqlglot import exp
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 _INTEGER_TYPES = {
     exp.DataType.Type.UBIGINT: "DECIMAL(20, 0)",
@@ -58,6 +62,13 @@ def to_spark_sql(sql: str) -> SparkQuery:
         star.set("except", None)
     tree = tree.transform(_rewrite)
     return SparkQuery(tree.sql(dialect="spark"), tuple(drop))
+
+
+def run_sql(spark: SparkSession, sql: str) -> DataFrame:
+    """Run the DuckDB query ``sql`` on ``spark`` (transpiled by :func:`to_spark_sql`)."""
+    query = to_spark_sql(sql)
+    frame = spark.sql(query.sql)
+    return frame.drop(*query.drop) if query.drop else frame
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:

@@ -72,6 +72,7 @@ def assert_same_snapshot(path_a, path_b) -> None:
             b.labels.sort_values("account_id").reset_index(drop=True))
 
 
+@pytest.mark.slow
 def test_generated_logs_give_the_same_snapshot(spark, tmp_path):
     logs = generate(tmp_path / "logs", n_accounts=200, seed=4, progress=False)
     events = tmp_path / "events"

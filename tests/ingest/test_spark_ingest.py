@@ -1,0 +1,175 @@
+"""The Spark ingest (ingest/spark_ingest.py) and snapshot give the DuckDB engine's tables.
+
+One local[2] session serves the module. The dirty logs have bad and future timestamps, a
+missing account, a non-numeric amount, a short row, repeated event ids (within the run and
+against a previous run) and an extra entity type.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph.build import write_snapshot_files
+from ingest.run import TooManyBadRows, ingest_logs
+from ingest.store import QUARANTINE_FILE, event_files
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+MAPPING = """
+columns:
+  event_id: eid
+  account_id: user
+  ts: when
+  event_type: action
+  device_id: dev
+  ip: addr
+  amount: amt
+  counterparty_id: peer
+entities:
+  Email: mail
+"""
+
+LOGS = """eid,user,when,action,dev,addr,amt,mail,peer
+e1,u1,2025-03-01T23:59:59.250Z,login,d1,1.2.3.4,,a@x.org,
+e2,u1,2025-03-02T00:00:00.750Z,buy,d1,1.2.3.4,12.5,a@x.org,u2
+e3,u1,2025-03-02T08:15:00Z,buy,d2,,7.25,,u9
+e4,u2,2025-03-01T10:00:00Z,login,d1,10.0.0.1,,b@x.org,
+e4,u2,2025-03-01T10:00:30Z,login,d1,10.0.0.1,,b@x.org,
+e5,u2,not a time,buy,d3,,100,b@x.org,u1
+e6,,2025-03-03T03:00:00Z,buy,d3,,100,b@x.org,u1
+e7,u3,2025-03-01T12:00:00Z,login,d3,300.1.1.1,,c@x.org,
+e8,u3,2025-03-05T12:00:00Z,buy,d3,,lots,c@x.org,u9
+e9,u3,2999-03-05T12:00:00Z,buy,d3,,1,c@x.org,u9
+e10,u4,2025-03-04T18:30:00Z,login,,732758368,,a@x.org
+e11,u4,2025-03-04T18:31:00Z,login,d4,732758368,,a@x.org,
+"""
+
+LATER = """eid,user,when,action,dev,addr,amt,mail,peer
+e11,u4,2025-03-04T18:31:00Z,login,d4,732758368,,a@x.org,
+e12,u5,2025-03-06T01:00:00Z,buy,d4,,3,d@x.org,u1
+"""
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    from ingest.spark_session import spark_session
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        session = spark_session("local[2]", shuffle_partitions=2, app_name="abusenet-tests",
+                                **{"spark.ui.enabled": "false", "spark.driver.memory": "1g"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _both(tmp_path: Path, spark, logs: list[str]) -> tuple[Path, Path, list, list]:
+    """Ingest ``logs`` (one file per run) with both engines; return the events dirs and the
+    summaries of each engine's runs."""
+    from ingest.spark_ingest import ingest_logs_spark
+
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    duck, sparked = tmp_path / "duckdb", tmp_path / "spark"
+    runs_duck, runs_spark = [], []
+    for i, text in enumerate(logs):
+        path = tmp_path / f"logs-{i}.csv"
+        path.write_text(text)
+        runs_duck.append(ingest_logs(path, tmp_path / "mapping.yaml", duck, progress=False,
+                                     max_bad_fraction=1.0))
+        runs_spark.append(ingest_logs_spark(path, tmp_path / "mapping.yaml", sparked,
+                                            max_bad_fraction=1.0, spark=spark))
+    return duck, sparked, runs_duck, runs_spark
+
+
+def _sorted(table: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return table.sort_values(key).reset_index(drop=True)
+
+
+def _events(events_dir: Path) -> pd.DataFrame:
+    frames = [pd.read_parquet(p).assign(day=p.parent.name) for p in event_files(events_dir)]
+    return _sorted(pd.concat(frames, ignore_index=True), ["event_id"])
+
+
+def assert_same_tables(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    assert list(left.columns) == list(right.columns)
+    assert left.dtypes.to_dict() == right.dtypes.to_dict()
+    assert len(left) == len(right) > 0
+    for column in left.columns:
+        if pd.api.types.is_float_dtype(left[column]):
+            np.testing.assert_allclose(left[column], right[column], rtol=1e-9, atol=1e-9,
+                                       err_msg=column)
+        else:
+            assert left[column].fillna("<null>").equals(right[column].fillna("<null>")), column
+
+
+def test_dirty_logs_give_the_same_events_quarantine_and_counts(spark, tmp_path):
+    duck, sparked, runs_duck, runs_spark = _both(tmp_path, spark, [LOGS, LATER])
+    for a, b in zip(runs_duck, runs_spark, strict=True):
+        assert (a.rows_in, a.accepted, a.quarantined, a.duplicates, a.reasons) == (
+            b.rows_in, b.accepted, b.quarantined, b.duplicates, b.reasons)
+    first = runs_spark[0]
+    assert (first.rows_in, first.accepted, first.quarantined, first.duplicates) == (12, 5, 6, 1)
+    assert runs_spark[1].duplicates == 1 and runs_spark[1].accepted == 1
+    assert_same_tables(_events(duck), _events(sparked))
+    events = _events(sparked)
+    assert events.loc[events.event_id == "e4", "ts"].dt.second.tolist() == [0]
+    assert events.loc[events.event_id == "e11", "ip"].tolist() == ["43.173.1.96"]
+    key = ["source_file", "line"]
+    quarantine_duck = pd.read_parquet(duck / QUARANTINE_FILE)
+    quarantine_spark = pd.read_parquet(sparked / QUARANTINE_FILE)
+    quarantine_duck["source_file"] = quarantine_duck["source_file"].str.replace(
+        str(duck), str(sparked))
+    assert_same_tables(_sorted(quarantine_duck, key), _sorted(quarantine_spark, key))
+    assert set(quarantine_spark["reason"]) == {
+        "unparseable ts", "empty account_id", "malformed ip", "non-numeric amount",
+        "ts in the future", "wrong number of columns"}
+
+
+def test_rerun_of_the_same_file_changes_nothing(spark, tmp_path):
+    from ingest.spark_ingest import ingest_logs_spark
+
+    _, sparked, _, _ = _both(tmp_path, spark, [LATER])
+    before = _events(sparked)
+    again = ingest_logs_spark(tmp_path / "logs-0.csv", tmp_path / "mapping.yaml", sparked,
+                              spark=spark)
+    assert (again.files_new, again.files_skipped, again.rows_in) == (0, 1, 0)
+    assert_same_tables(before, _events(sparked))
+
+
+def test_too_many_bad_rows_write_nothing(spark, tmp_path):
+    from ingest.spark_ingest import ingest_logs_spark
+
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    (tmp_path / "logs.csv").write_text(LOGS)
+    with pytest.raises(TooManyBadRows, match=r"first at .*logs.csv, line 7 \(unparseable ts\)"):
+        ingest_logs_spark(tmp_path / "logs.csv", tmp_path / "mapping.yaml", tmp_path / "ev",
+                          spark=spark)
+    assert not event_files(tmp_path / "ev")
+    assert not (tmp_path / "ev" / QUARANTINE_FILE).exists()
+
+
+@pytest.mark.slow
+def test_snapshot_of_spark_events_equals_the_duckdb_one(spark, tmp_path):
+    from graph.snapshot import read_snapshot
+    from graph.spark_build import write_snapshot_spark
+
+    duck, sparked, _, _ = _both(tmp_path, spark, [LOGS, LATER])
+    write_snapshot_files(duck, tmp_path / "snap-duckdb", progress=False)
+    write_snapshot_spark(sparked, tmp_path / "snap-spark", spark=spark)
+    a, b = read_snapshot(tmp_path / "snap-duckdb"), read_snapshot(tmp_path / "snap-spark")
+    assert a.node_types == b.node_types and set(a.relations) == set(b.relations)
+    assert "Email" in b.node_types
+    for t in a.node_types:
+        assert_same_tables(_sorted(a.nodes[t], ["id"]), _sorted(b.nodes[t], ["id"]))
+    for r in a.relations:
+        assert_same_tables(_sorted(a.edges[r], ["src", "dst"]), _sorted(b.edges[r], ["src", "dst"]))
