@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
+from gnn.events.history import KeyHistory, key_codes
 from gnn.events.source import (
     Events,
     Labels,
@@ -106,8 +108,12 @@ def event_features(
                                                             *entities])
             + ", l.label, l.known_at FROM b LEFT JOIN labelled l USING (rid) ORDER BY rid"
         ).to_arrow_table().to_pandas()
-        blocks = [_fetch(con, sql, names) for sql, names in _queries(
-            entities, span, neighbour_days, (RECENT_DAYS,))]
+        amounts, _ = _fetch(con, "SELECT amount, log_amount FROM b ORDER BY rid",
+                            ["amount", "log_amount"])
+        blocks = [_history_block(ids, amounts, entities, span)] + [
+            _fetch(con, sql, names)
+            for sql, names in _queries(entities, span, neighbour_days, (RECENT_DAYS,))
+        ]
     finally:
         con.close()
     names = [n for _, block_names in blocks for n in block_names]
@@ -125,6 +131,35 @@ def _fetch(con, sql: str, names: list[str]) -> tuple[np.ndarray, list[str]]:
     for j, name in enumerate(names):
         x[:, j] = table.column(name).to_numpy(zero_copy_only=False).astype(np.float32)
     return x, names
+
+
+def _history_block(
+    ids: pd.DataFrame, amounts: np.ndarray, entities: list[str], windows: list[int]
+) -> tuple[np.ndarray, list[str]]:
+    """The account's and each entity's event counts before each event (all time and per
+    window), the account's mean amounts, time since its previous event, amount against its
+    usual, and whether the account uses each entity for the first time."""
+    ts = ((ids["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)).to_numpy()
+    amount, log_amount = amounts[:, 0].astype(np.float64), amounts[:, 1].astype(np.float64)
+    columns: list[tuple[str, np.ndarray]] = []
+    account = KeyHistory(key_codes(ids["account_id"]), ts)
+    for key in ["account_id", *entities]:
+        history = account if key == "account_id" else KeyHistory(key_codes(ids[key]), ts)
+        columns.append((f"{short(key)}_n_prior", history.count()))
+        for w in windows:
+            columns.append((f"{short(key)}_n_{w}d", history.count(w)))
+            if key == "account_id":
+                columns.append((f"acc_mean_amount_{w}d", history.mean(amount, w)))
+    columns += [
+        ("acc_log_seconds_since_prev", np.log1p((ts - account.last_time()) / 1e6)),
+        ("acc_amount_vs_usual", log_amount - account.mean(log_amount)),
+    ]
+    for e in entities:
+        pair = KeyHistory(key_codes(ids["account_id"], ids[e]), ts)
+        columns.append((f"acc_first_{e}", np.where(np.isnan(pair.count()), np.nan,
+                                                    pair.count() == 0)))
+    return (np.stack([c for _, c in columns], axis=1).astype(np.float32),
+            [n for n, _ in columns])
 
 
 def _with_hop_shares(x: np.ndarray, names: list[str], neighbour_days: int) -> np.ndarray:
@@ -181,30 +216,12 @@ def _queries(
         ("weekend", "CAST(isodow(ts) >= 6 AS INTEGER)"),
     ]
     acc = ident("account_id")
-    for key in keys:
-        k, p = ident(key), short(key)
-        part = _partition(k)
-
-        def guard(expr: str, k: str = k) -> str:
-            return f"CASE WHEN {k} IS NULL THEN NULL ELSE {expr} END"
-
-        feats.append((f"{p}_n_prior", guard(f"count(*) OVER {_window(part, None)}")))
-        for w in windows:
-            feats.append((f"{p}_n_{w}d", guard(f"count(*) OVER {_window(part, w)}")))
-            if key == "account_id":
-                feats.append((f"{p}_mean_amount_{w}d", f"avg(amount) OVER {_window(k, w)}"))
-            else:
-                feats.append((f"{p}_accounts_{w}d",
-                              guard(f"count(DISTINCT {acc}) OVER {_window(part, w)}")))
-    feats += [
-        ("acc_log_seconds_since_prev",
-         f"ln(1 + epoch(ts - max(ts) OVER {_window(acc, None)}))"),
-        ("acc_amount_vs_usual", f"log_amount - avg(log_amount) OVER {_window(acc, None)}"),
-    ]
     for e in entities:
-        first = f"count(*) OVER {_window(f'{acc}, {_partition(ident(e))}', None)} = 0"
-        feats.append((f"acc_first_{e}", f"CASE WHEN {ident(e)} IS NULL THEN NULL "
-                                        f"ELSE CAST({first} AS INTEGER) END"))
+        k, part = ident(e), _partition(ident(e))
+        for w in windows:
+            feats.append((f"{short(e)}_accounts_{w}d",
+                          f"CASE WHEN {k} IS NULL THEN NULL "
+                          f"ELSE count(DISTINCT {acc}) OVER {_window(part, w)} END"))
     queries = [(
         "SELECT " + ", ".join(f"{expr} AS {ident(n)}" for n, expr in feats)
         + " FROM b ORDER BY rid", [n for n, _ in feats],
