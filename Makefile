@@ -17,14 +17,14 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,spark]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev,spark,bench]"
 	@touch $@
 
 ## lock: refresh constraints.txt to the newest versions pyproject.toml allows, and install them
 lock:
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev,spark]"
+	$(BIN)/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev,spark,bench]"
 	@{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable | grep -v '^#'; } \
 	  > constraints.txt.new && mv constraints.txt.new constraints.txt
 	@touch $(VENV)/.installed

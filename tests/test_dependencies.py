@@ -19,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("abusenet", "gnn", "graph", "ingest")
 RUNTIME_EXTRAS = ("spark",)
 #: Declared but never imported by name, with the reason.
-NOT_IMPORTED = {"neo4j-rust-ext": "the neo4j driver loads it by itself (a faster codec)"}
+NOT_IMPORTED = {
+    "neo4j-rust-ext": "the neo4j driver loads it by itself (a faster codec)",
+    "sqlalchemy": "MLflow's SQLite registry store needs it; mlflow-skinny does not require it",
+    "alembic": "MLflow creates and migrates its SQLite registry schema with it",
+}
 
 
 def _canonical(name: str) -> str:

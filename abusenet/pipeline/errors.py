@@ -45,7 +45,7 @@ def input_error(exc: BaseException) -> PipelineError | None:
     if isinstance(exc, LabelsError):
         return PipelineError(
             f"bad labels file: {exc}. Labels are 1 (abusive) or 0 (legitimate); fix the file "
-            "or the 'labels:' section of the mapping."
+            "or the mapping's section for it ('labels:', 'event_labels:' or 'entity_labels:')."
         )
     if isinstance(exc, TooManyBadRows):
         return PipelineError(
