@@ -18,6 +18,18 @@ HELP = (
 )
 
 
+EngineOption = typer.Option(
+    "duckdb", "--engine",
+    help="duckdb: ingest and build the snapshot on this machine. spark: on Spark (CSV/TSV logs; "
+    "rows validated, deduplicated and written as Parquet by the executors; paths must be "
+    "readable by every executor).",
+)
+SparkMasterOption = typer.Option(
+    None, "--spark-master",
+    help="Spark master URL for --engine spark (default local[*]: every core of this machine).",
+)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``ingest`` command to ``app``."""
     app.command(name="ingest", help=HELP)(ingest)
@@ -52,6 +64,8 @@ def ingest(
         True, "--snapshot/--no-snapshot", help="Also build the graph snapshot in OUT/snapshot."
     ),
     progress: bool = ProgressOption,
+    engine: str = EngineOption,
+    spark_master: str | None = SparkMasterOption,
 ) -> None:
     """Run the ingest stage, then the snapshot build; see :data:`HELP`."""
     from graph.build import BuildError, write_snapshot_files
@@ -60,19 +74,36 @@ def ingest(
     from ingest.readers import InputError
     from ingest.run import TooManyBadRows, ingest_logs
 
+    if engine not in ("duckdb", "spark"):
+        typer.secho(f"error: --engine must be duckdb or spark, not {engine!r}", err=True,
+                    fg=typer.colors.RED)
+        raise typer.Exit(2)
     try:
         spec = load_mapping(mapping)
-        summary = ingest_logs(
-            inputs, spec, out / "events",
-            labels=labels,
-            max_bad_fraction=max_bad_fraction,
-            quarantine_path=out / "quarantine.parquet",
-            progress=progress,
-        )
+        if engine == "spark":
+            from graph.spark_build import write_snapshot_spark
+            from ingest.spark_ingest import ingest_logs_spark
+            from ingest.spark_session import spark_session
+
+            spark = spark_session(spark_master or "local[*]")
+            summary = ingest_logs_spark(inputs, spec, out / "events", labels=labels,
+                                        max_bad_fraction=max_bad_fraction,
+                                        quarantine_path=out / "quarantine.parquet", spark=spark)
+        else:
+            summary = ingest_logs(
+                inputs, spec, out / "events",
+                labels=labels,
+                max_bad_fraction=max_bad_fraction,
+                quarantine_path=out / "quarantine.parquet",
+                progress=progress,
+            )
         typer.echo(str(summary))
         if snapshot:
-            manifest = write_snapshot_files(out / "events", out / "snapshot", mapping=spec,
-                                            progress=progress)
+            manifest = (
+                write_snapshot_spark(out / "events", out / "snapshot", mapping=spec, spark=spark)
+                if engine == "spark" else
+                write_snapshot_files(out / "events", out / "snapshot", mapping=spec,
+                                     progress=progress))
             nodes = ", ".join(f"{manifest['nodes'][t]['count']:,} {t}"
                               for t in sorted(manifest["nodes"], key=lambda t: (t != "Account", t)))
             edges = ", ".join(f"{e['count']:,} {r}" for r, e in manifest["relations"].items())

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from abusenet.commands.ingest import EngineOption, SparkMasterOption
 from abusenet.commands.options import ProgressOption
 
 RUN_HELP = (
@@ -122,13 +123,16 @@ def run(
         help="Stop, writing nothing, when more than this fraction of the new rows fail "
         "validation (default: the config's ingest.max_bad_fraction, 0.01).",
     ),
+    engine: str = EngineOption,
+    spark_master: str | None = SparkMasterOption,
     overrides: list[str] | None = OverridesArgument,
 ) -> None:
     """See :data:`RUN_HELP`."""
     if max_bad_fraction is not None:
         overrides = [*(overrides or []), f"ingest.max_bad_fraction={max_bad_fraction}"]
     _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None,
-             graph=graph, prune=prune, event_labels=event_labels, entity_labels=entity_labels)
+             graph=graph, prune=prune, event_labels=event_labels, entity_labels=entity_labels,
+             engine=engine, spark_master=spark_master)
 
 
 def score(
@@ -172,6 +176,8 @@ def _execute(
     prune: bool = False,
     event_labels: Path | None = None,
     entity_labels: Path | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -194,7 +200,7 @@ def _execute(
             inputs=list(inputs), mapping=mapping, out_dir=out, config=settings, labels=labels,
             event_labels=event_labels, entity_labels=entity_labels, model_dir=model,
             neo4j=neo4j, browser_url=browser, force=force, progress=progress, graph=graph,
-            prune=prune,
+            prune=prune, engine=engine, spark_master=spark_master,
         )
         result = run_pipeline(request, console)
     except (PipelineError, ConfigError) as err:

@@ -149,6 +149,7 @@ def ingest_stage(run: PlannedRun) -> StageSpec:
         lambda out: data.ingest_stage(
             request.inputs, run.mapping, request.labels, out,
             max_bad_fraction=settings.max_bad_fraction, progress=request.progress,
+            engine=request.engine, spark_master=request.spark_master,
         ),
         key={
             "inputs": files_fingerprint(resolve_inputs(request.inputs)),
@@ -177,7 +178,8 @@ def snapshot_stage(run: PlannedRun) -> StageSpec:
         lambda out: data.snapshot_stage(run.output("ingest", EVENTS), run.mapping, out,
                                         event_labels=request.event_labels,
                                         entity_labels=request.entity_labels,
-                                        progress=request.progress),
+                                        progress=request.progress, engine=request.engine,
+                                        spark_master=request.spark_master),
         key=key, after=("ingest",), code=SNAPSHOT_CODE,
         spinner=False,
         describe=lambda i: (f"{sum(i['nodes'].values()):,} nodes, "

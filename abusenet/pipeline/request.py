@@ -19,6 +19,8 @@ from graph.store.graphs import GraphNameError, default_graph_name, graph_name
 
 #: The directory inside the output directory that keeps the stages' results between runs.
 WORK_DIR = ".work"
+#: The engines that can ingest logs and build the snapshot.
+ENGINES = ("duckdb", "spark")
 
 
 @dataclass
@@ -61,6 +63,11 @@ class RunRequest:
         lacks (``--prune``); without it they stay.
     progress
         Show progress bars of the stages that have them.
+    engine
+        ``duckdb`` (one machine) or ``spark``: which engine ingests the logs and builds the
+        snapshot (``--engine``).
+    spark_master
+        The Spark master URL of the Spark engine (``--spark-master``; default ``local[*]``).
     """
 
     inputs: list[str]
@@ -77,8 +84,12 @@ class RunRequest:
     graph: str | None = None
     prune: bool = False
     progress: bool = True
+    engine: str = "duckdb"
+    spark_master: str | None = None
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise PipelineError(f"--engine: {self.engine!r} is not one of {', '.join(ENGINES)}")
         try:
             graph_name(self.graph_name)
         except GraphNameError as exc:

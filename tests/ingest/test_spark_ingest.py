@@ -173,3 +173,33 @@ def test_snapshot_of_spark_events_equals_the_duckdb_one(spark, tmp_path):
         assert_same_tables(_sorted(a.nodes[t], ["id"]), _sorted(b.nodes[t], ["id"]))
     for r in a.relations:
         assert_same_tables(_sorted(a.edges[r], ["src", "dst"]), _sorted(b.edges[r], ["src", "dst"]))
+
+
+def test_cli_ingest_with_the_spark_engine(spark, tmp_path):
+    from typer.testing import CliRunner
+
+    from abusenet.cli import app
+
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    (tmp_path / "logs.csv").write_text(LOGS)
+    result = CliRunner().invoke(app, [
+        "ingest", "-i", str(tmp_path / "logs.csv"), "-m", str(tmp_path / "mapping.yaml"),
+        "-o", str(tmp_path / "out"), "--engine", "spark", "--max-bad-fraction", "1",
+        "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "12 rows in = 5 accepted + 6 quarantined + 1 duplicates removed" in result.output
+    assert "Snapshot written to" in result.output
+    manifest = (tmp_path / "out" / "snapshot" / "manifest.json").read_text()
+    assert '"engine": "spark' in manifest
+    assert len(pd.read_parquet(tmp_path / "out" / "quarantine.parquet")) == 6
+
+
+def test_cli_refuses_an_unknown_engine(tmp_path):
+    from typer.testing import CliRunner
+
+    from abusenet.cli import app
+
+    result = CliRunner().invoke(app, ["ingest", "-i", "x.csv", "-m", "m.yaml", "-o",
+                                      str(tmp_path), "--engine", "flink"])
+    assert result.exit_code == 2
+    assert "--engine must be duckdb or spark" in result.output

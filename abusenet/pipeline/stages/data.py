@@ -9,12 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from abusenet.pipeline.errors import PipelineError
 from abusenet.pipeline.stages.files import CANDIDATES, EVENTS, QUARANTINE, SNAPSHOT
 from ingest.mapping import Mapping
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from graph.rings.candidates import RingCandidate
     from graph.rings.config import RingConfig
+
+
+def spark_for(master: str | None) -> SparkSession:
+    """The Spark session of the Spark engine at ``master`` (default ``local[*]``)."""
+    from ingest.spark_session import spark_session
+
+    return spark_session(master or "local[*]")
 
 
 def ingest_stage(
@@ -25,14 +35,27 @@ def ingest_stage(
     *,
     max_bad_fraction: float,
     progress: bool = True,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> dict[str, Any]:
-    """Logs -> ``out/events`` (canonical events, labels) and ``out/quarantine.parquet``."""
-    from ingest.run import ingest_logs
+    """Logs -> ``out/events`` (canonical events, labels) and ``out/quarantine.parquet``, by the
+    DuckDB engine or (``engine="spark"``) on Spark at ``spark_master``."""
+    if engine == "spark":
+        from ingest.spark_ingest import ingest_logs_spark
 
-    summary = ingest_logs(
-        list(inputs), mapping, out / EVENTS, labels=labels, max_bad_fraction=max_bad_fraction,
-        quarantine_path=out / QUARANTINE, progress=progress,
-    )
+        summary = ingest_logs_spark(
+            list(inputs), mapping, out / EVENTS, labels=labels,
+            max_bad_fraction=max_bad_fraction, quarantine_path=out / QUARANTINE,
+            spark=spark_for(spark_master),
+        )
+    else:
+        from ingest.run import ingest_logs
+
+        summary = ingest_logs(
+            list(inputs), mapping, out / EVENTS, labels=labels,
+            max_bad_fraction=max_bad_fraction, quarantine_path=out / QUARANTINE,
+            progress=progress,
+        )
     return {
         "rows_in": summary.rows_in,
         "accepted": summary.accepted,
@@ -55,16 +78,29 @@ def snapshot_stage(
     event_labels: Path | None = None,
     entity_labels: Path | None = None,
     progress: bool = True,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> dict[str, Any]:
     """Events -> graph snapshot in ``out/snapshot`` (with the labels, for Neo4j's investigators;
-    event and entity labels files are kept for the graph's events and entities).
+    event and entity labels files are kept for the graph's events and entities), by the DuckDB
+    engine or (``engine="spark"``) on Spark at ``spark_master``.
 
     The counts come from the snapshot's manifest: no table is read back into memory here."""
-    from graph.build import write_snapshot_files
+    if engine == "spark":
+        from graph.spark_build import write_snapshot_spark
 
-    manifest = write_snapshot_files(events_dir, out / SNAPSHOT, mapping=mapping,
-                                    event_labels=event_labels, entity_labels=entity_labels,
-                                    progress=progress)
+        if event_labels is not None or entity_labels is not None:
+            raise PipelineError("--engine spark does not keep event or entity labels yet; "
+                                "run without --event-labels / --entity-labels, or with "
+                                "--engine duckdb")
+        manifest = write_snapshot_spark(events_dir, out / SNAPSHOT, mapping=mapping,
+                                        spark=spark_for(spark_master))
+    else:
+        from graph.build import write_snapshot_files
+
+        manifest = write_snapshot_files(events_dir, out / SNAPSHOT, mapping=mapping,
+                                        event_labels=event_labels,
+                                        entity_labels=entity_labels, progress=progress)
     return {
         "nodes": {t: int(spec["count"]) for t, spec in manifest["nodes"].items()},
         "relationships": {r: int(spec["count"]) for r, spec in manifest["relations"].items()},
