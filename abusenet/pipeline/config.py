@@ -96,6 +96,9 @@ class RingScoringConfig(Section):
     fragment_share: float = 0.8
     fragment_factor: float = 0.5
     min_score: float = 0.5
+    #: With account scores, a member stays in its ring when its own score reaches this (or its
+    #: transfers tie it to kept members); None keeps every member (:func:`gnn.rings.trim_members`).
+    min_member_score: float | None = 0.5
     #: Without labels a ring is reported when its null-model surprise reaches this. Chosen on a
     #: generated 10k world (seed 3, never the demo's seed 0): 855 significant rings held 33 % of
     #: all accounts at member precision 0.08; at 25, 43 rings, member precision 0.49, 75 % of the

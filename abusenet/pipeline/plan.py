@@ -295,9 +295,11 @@ def rings_stage(run: PlannedRun) -> StageSpec:
     scoring = run.config.ring_scoring
     return StageSpec(
         "rings", "score rings",
-        lambda out: detect.rings_stage(run.output("candidates", CANDIDATES),
-                                       run.output("score", ACCOUNT_SCORES), scoring, out),
-        key=scoring.model_dump(), after=("candidates", "score"), code=MODEL_CODE,
+        lambda out: detect.rings_stage(
+            run.output("candidates", CANDIDATES), run.output("score", ACCOUNT_SCORES), scoring,
+            out, run.output("labels", TRAIN_LABELS) if run.training else None),
+        key=scoring.model_dump(),
+        after=("candidates", "score", *(("labels",) if run.training else ())), code=MODEL_CODE,
         describe=lambda i: f"{i['rings']:,} rings, {i['accounts_in_rings']:,} accounts in one",
     )
 

@@ -56,3 +56,19 @@ def test_training_labels_make_ring_scores_the_collusive_rate(stage_inputs):
     assert (rings["score"] > 0.9).all() and (rings["pooled_score"] < rings["score"]).all()
     accounts = pd.read_parquet(out / "account_scores.parquet")
     assert accounts["ring_id"].notna().sum() == 80
+
+
+def test_abusenet_run_calibrates_ring_scores_on_its_training_labels(tmp_path):
+    from tests.abusenet.test_pipeline_run import NO_EXPLAIN, generate_small, invoke, run_args
+
+    synth = generate_small(tmp_path)
+    out = tmp_path / "out"
+    result = invoke(*run_args(synth, out, *NO_EXPLAIN))
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / ".work" / "stages" / "rings.json").read_text())["info"]
+    assert info["score_kind"] == "probability"
+    assert info["ring_calibration"]["fitted_on"] == "training labels"
+    rings = pd.read_parquet(out / "rings.parquet")
+    assert len(rings) and rings["score"].between(0.0, 1.0).all()
+    # calibrated: the score is no longer the pooled score (except a fragment's demotion)
+    assert (rings["score"] != rings["pooled_score"]).any()
