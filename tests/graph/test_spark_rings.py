@@ -1,0 +1,100 @@
+"""The ring-candidate projection and its components on Spark (graph/spark_rings.py) equal the
+local path's (graph/rings/projection.py, graph/rings/communities.py) on generated logs."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from graph.build import write_snapshot_files
+from graph.rings.communities import components
+from graph.rings.projection import account_projection
+from graph.snapshot import read_snapshot
+from ingest.run import ingest_logs
+from ingest.synth import generate
+
+MAPPINGS = Path(__file__).resolve().parents[2] / "configs" / "mappings"
+
+pytestmark = [
+    pytest.mark.spark,
+    pytest.mark.filterwarnings("ignore::FutureWarning:pyspark"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    pytest.importorskip("pyspark")
+    from ingest.spark_session import spark_session
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        session = spark_session("local[2]", shuffle_partitions=2, app_name="abusenet-tests",
+                                **{"spark.ui.enabled": "false", "spark.driver.memory": "1g"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def snapshot_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("rings")
+    logs = generate(root / "logs", n_accounts=300, seed=7, progress=False)
+    ingest_logs(logs.events_dir, MAPPINGS / "synth.yaml", root / "events", progress=False)
+    write_snapshot_files(root / "events", root / "snapshot", progress=False)
+    return root / "snapshot"
+
+
+def _local_links(snapshot_dir: Path, cap: int) -> dict[tuple[str, str], float]:
+    projection = account_projection(read_snapshot(snapshot_dir), hub_degree_cap=cap)
+    upper = sp.triu(projection.matrix, k=1).tocoo()
+    names = np.asarray(projection.accounts)
+    links = {}
+    for i, j, w in zip(upper.row, upper.col, upper.data, strict=True):
+        a, b = sorted((names[i], names[j]))
+        links[(a, b)] = w
+    return links
+
+
+def test_projection_equals_the_local_one(spark, snapshot_dir):
+    from graph.spark_rings import spark_projection
+
+    local = _local_links(snapshot_dir, cap=10_000)
+    found = {(r.src, r.dst): r.weight for r in
+             spark_projection(spark, snapshot_dir, hub_degree_cap=10_000).collect()}
+    assert len(local) > 100
+    assert found.keys() == local.keys()
+    keys = sorted(local)
+    np.testing.assert_allclose([found[k] for k in keys], [local[k] for k in keys], rtol=1e-9)
+
+
+def test_hubs_are_chained_not_expanded(spark, snapshot_dir):
+    from graph.spark_rings import spark_projection
+
+    projection = account_projection(read_snapshot(snapshot_dir), hub_degree_cap=5)
+    assert len(projection.cut_entities) > 0
+    capped = spark_projection(spark, snapshot_dir, hub_degree_cap=5).count()
+    full = spark_projection(spark, snapshot_dir, hub_degree_cap=10_000).count()
+    assert capped < full
+
+
+@pytest.mark.slow
+def test_components_equal_the_local_ones(spark, snapshot_dir):
+    from graph.spark_rings import spark_components, spark_projection
+
+    projection = account_projection(read_snapshot(snapshot_dir), hub_degree_cap=200)
+    names = np.asarray(projection.accounts)
+    for weight in (0.0, 1.0):
+        local = {frozenset(names[rows]) for rows in components(projection.matrix, weight)
+                 if len(rows) > 1}
+        labels = spark_components(spark_projection(spark, snapshot_dir), min_weight=weight)
+        groups: dict[str, set[str]] = {}
+        for row in labels.collect():
+            groups.setdefault(row.component, set()).add(row.account)
+        assert {frozenset(g) for g in groups.values()} == local
+        assert all(c == min(g) for c, g in groups.items())
+    assert len(local) >= 2
