@@ -147,6 +147,13 @@ class LocalGraph:
         """Replace the scaled features of ``rows``."""
         self._x[node_type][rows] = values
 
+    def reset_features(self, node_type: str, values: np.ndarray) -> None:
+        """Replace the scaled features of every node of ``node_type`` (say, for a new scaler)."""
+        if len(values) != self.num_nodes[node_type]:
+            raise ValueError(f"{node_type}: {len(values)} feature rows for "
+                             f"{self.num_nodes[node_type]} nodes")
+        self._x[node_type] = np.array(values, dtype=np.float32)
+
     def has_edge(self, relation: EdgeType, src: int, dst: int) -> bool:
         """Whether ``src -> dst`` is an edge of ``relation``; looks at the smaller list."""
         forward, backward = self.adjacency[relation], self.adjacency[reverse_edge_type(relation)]
@@ -200,7 +207,15 @@ class LocalGraph:
 
 
 class LocalScorer:
-    """Exact scores of chosen accounts of a :class:`LocalGraph`, each from its L-hop subgraph.
+    """Exact scores of the accounts of a :class:`LocalGraph`, kept current as it changes.
+
+    :meth:`fit` computes every node's embedding after each layer but the last (kept, ``L``
+    arrays of ``num_nodes x hidden`` per node type) and every account's score. :meth:`update`
+    then recomputes, after nodes changed, layer ``l`` only for the nodes within ``l`` hops of
+    a change (each from its in-neighbours' kept layer ``l - 1`` embeddings, every neighbour
+    included), and the scores of the accounts within ``L`` hops: the same numbers as a
+    whole-graph pass (:func:`gnn.inference.full_graph_logits`) up to float32 summation order.
+    :meth:`logits` scores chosen accounts from scratch on their L-hop subgraphs.
 
     Parameters
     ----------
@@ -210,13 +225,16 @@ class LocalScorer:
         Maps logits to calibrated scores in [0, 1].
     num_threads
         Torch threads while scoring (``None``: leave the process setting).
+    chunk_size
+        Edges aggregated at once in :meth:`fit`.
     """
 
     def __init__(self, model: SepHeteroGNN, calibrator: ScoreCalibrator,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, chunk_size: int = 1_000_000) -> None:
         self.model = model
         self.calibrator = calibrator
         self.num_threads = num_threads
+        self.chunk_size = chunk_size
 
     @property
     def hops(self) -> int:
@@ -228,9 +246,128 @@ class LocalScorer:
         return graph.within_hops(changed, self.hops).get(
             self.model.target_type, np.empty(0, dtype=np.int64))
 
+    # ------------------------------------------------------------------------ inputs
+    def _inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> torch.Tensor:
+        """Model inputs of ``rows``: scaled features and ``log1p`` in-degree per incoming type."""
+        model = self.model
+        incoming = [et for et in model.edge_types if et[2] == node_type]
+        width = model.in_channels[node_type] - len(incoming)
+        x = (graph.features(node_type, rows) if node_type in graph.num_nodes
+             else np.zeros((len(rows), width), dtype=np.float32))
+        degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float32))
+                   if et in graph.adjacency else np.zeros(len(rows), dtype=np.float32)
+                   for et in incoming]
+        return torch.from_numpy(np.column_stack([x, *degrees]).astype(np.float32)
+                                .reshape(len(rows), model.in_channels[node_type]))
+
+    def _head(self, layers: list[torch.Tensor]) -> torch.Tensor:
+        """The model's head on the per-layer target embeddings (as its ``forward`` applies it)."""
+        head = self.model.head
+        hidden = head[0].bias
+        for layer, weight in zip(layers, head[0].weight.split(self.model.hidden_channels, dim=1),
+                                 strict=True):
+            hidden = torch.addmm(hidden, layer, weight.t())
+        for module in head[1:]:
+            hidden = module(hidden)
+        return hidden.squeeze(-1)
+
+    def _layer(self, index: int, graph: LocalGraph, below: dict[str, torch.Tensor],
+               rows: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+        """Layer ``index`` embeddings of ``rows`` per type, from the kept ``below`` embeddings
+        of them and of all their in-neighbours."""
+        model = self.model
+        rows = {t: r for t, r in rows.items() if len(r)}
+        if not rows:
+            return {}
+        nodes = {t: np.asarray(rows.get(t, np.empty(0, dtype=np.int64)), dtype=np.int64)
+                 for t in model.in_channels}
+        gathered = {}
+        for et in model.edge_types:
+            if et[2] in rows and et in graph.adjacency:
+                position, src = graph.adjacency[et].gather(rows[et[2]])
+                gathered[et] = (position, src)
+                new = np.setdiff1d(src, nodes[et[0]])
+                if len(new):
+                    nodes[et[0]] = np.concatenate([nodes[et[0]], new])
+        h_dict = {t: below[t][torch.from_numpy(n)] for t, n in nodes.items()}
+        edge_index_dict = {}
+        for et, (position, src) in gathered.items():
+            source = nodes[et[0]]
+            sorter = np.argsort(source)
+            local_src = sorter[np.searchsorted(source, src, sorter=sorter)]
+            edge_index_dict[et] = torch.from_numpy(np.stack([local_src, position]))
+        out = model.convs[index](h_dict, edge_index_dict, node_types=list(rows),
+                                 num_dst={t: len(r) for t, r in rows.items()})
+        return {t: out[t][: len(r)] for t, r in rows.items()}
+
+    # ------------------------------------------------------------------------ scoring
+    @torch.no_grad()
+    def fit(self, graph: LocalGraph) -> np.ndarray:
+        """Compute and keep every node's embeddings; return every target row's score."""
+        model = self.model
+        target = model.target_type
+        num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
+        edge_index_dict = {
+            et: torch.from_numpy(graph.adjacency[et].edge_index())
+            for et in model.edge_types if et in graph.adjacency
+        }
+        with torch_threads(self.num_threads):
+            h = model.encode({t: self._inputs(graph, t, np.arange(n)) for t, n in num.items()})
+            self.kept_ = [h]
+            for i, conv in enumerate(model.convs):
+                last = i == model.num_layers - 1
+                out = conv(h, edge_index_dict, None, [target] if last else None,
+                           self.chunk_size)
+                h = {**h, **out}
+                if not last:
+                    self.kept_.append(h)
+            logits = self._head([k[target] for k in self.kept_] + [h[target]])
+        return self.calibrator.transform(logits.numpy())
+
+    @torch.no_grad()
+    def update(self, graph: LocalGraph,
+               changed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Recompute what the ``changed`` nodes (new ones included) reach.
+
+        Returns
+        -------
+        tuple[np.ndarray, np.ndarray]
+            The target rows whose score was recomputed, and their scores.
+        """
+        model = self.model
+        for kept in self.kept_:
+            for t, h in kept.items():
+                n = graph.num_nodes.get(t, 0)
+                if n > h.size(0):
+                    kept[t] = torch.cat([h, h.new_zeros((max(n, 2 * h.size(0)) - h.size(0),
+                                                         h.size(1)))])
+        frontier = {t: np.unique(np.asarray(r, dtype=np.int64)) for t, r in changed.items()
+                    if t in model.in_channels}
+        with torch_threads(self.num_threads):
+            encoded = model.encode({t: self._inputs(graph, t, r) for t, r in frontier.items()})
+            for t, r in frontier.items():
+                self.kept_[0][t][torch.from_numpy(r)] = encoded[t]
+            for i in range(model.num_layers):
+                frontier = {t: r for t, r in graph.within_hops(frontier, 1).items()
+                            if t in model.in_channels}
+                if i == model.num_layers - 1:
+                    frontier = {model.target_type: frontier.get(
+                        model.target_type, np.empty(0, dtype=np.int64))}
+                new = self._layer(i, graph, self.kept_[i], frontier)
+                if i < model.num_layers - 1:
+                    for t, h in new.items():
+                        self.kept_[i + 1][t][torch.from_numpy(frontier[t])] = h
+            rows = frontier[model.target_type]
+            if not len(rows):
+                return rows, np.empty(0)
+            index = torch.from_numpy(rows)
+            logits = self._head([k[model.target_type][index] for k in self.kept_]
+                                + [new[model.target_type]])
+        return rows, self.calibrator.transform(logits.numpy())
+
     @torch.no_grad()
     def logits(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
-        """Uncalibrated logits of target ``rows``, equal to the whole-graph logits."""
+        """Uncalibrated logits of target ``rows`` from scratch, each on its L-hop subgraph."""
         model = self.model
         target = model.target_type
         node_types = list(model.in_channels)
@@ -251,17 +388,8 @@ class LocalScorer:
                     below[et[0]] = np.concatenate([below[et[0]], new])
             need[level - 1] = below
         nodes = need[0]
-        x_dict, edge_index_dict = {}, {}
-        for t in node_types:
-            incoming = [et for et in model.edge_types if et[2] == t]
-            width = model.in_channels[t] - len(incoming)
-            x = (graph.features(t, nodes[t]) if t in graph.num_nodes
-                 else np.zeros((len(nodes[t]), width), dtype=np.float32))
-            degrees = [np.log1p(graph.adjacency[et].degree(nodes[t]).astype(np.float32))
-                       if et in graph.adjacency else np.zeros(len(nodes[t]), dtype=np.float32)
-                       for et in incoming]
-            x_dict[t] = torch.from_numpy(np.column_stack([x, *degrees]).astype(np.float32)
-                                         .reshape(len(nodes[t]), model.in_channels[t]))
+        x_dict = {t: self._inputs(graph, t, nodes[t]) for t in node_types}
+        edge_index_dict = {}
         for et in model.edge_types:
             if et not in gathered:
                 edge_index_dict[et] = torch.empty((2, 0), dtype=torch.long)
@@ -279,7 +407,7 @@ class LocalScorer:
         return logits[: len(rows)].numpy()
 
     def scores(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
-        """Calibrated scores in [0, 1] of target ``rows`` (higher = riskier)."""
+        """Calibrated scores in [0, 1] of target ``rows`` (higher = riskier), from scratch."""
         if len(rows) == 0:
             return np.empty(0)
         return self.calibrator.transform(self.logits(graph, rows))

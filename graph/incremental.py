@@ -106,25 +106,16 @@ def recompute_nodes(
         con.execute(f"CREATE OR REPLACE TEMP TABLE _touched_events AS SELECT * FROM "
                     f"{ident(table)} WHERE {' OR '.join(keep)}")
         for rel in relations:
-            if rel.name not in by_entity:
-                continue
-            _select_events(con, by_entity[rel.name])
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {ident('pairs_' + rel.name)} AS "
-                        f"{pairs_sql(rel, float_attributes)}")
-            ids = touched.entities[rel.node_type]
-            rows = con.sql(entity_nodes_sql(rel, event_types)).df()
-            nodes[rel.node_type] = rows[rows["id"].isin(ids)].reset_index(drop=True)
+            if rel.name in by_entity:
+                rows = _query(con, by_entity[rel.name], [rel], float_attributes,
+                              entity_nodes_sql(rel, event_types))
+                ids = touched.entities[rel.node_type]
+                nodes[rel.node_type] = rows[rows["id"].isin(ids)].reset_index(drop=True)
         if touched.accounts:
-            _select_events(con, " OR ".join(by_account))
-            for rel in relations:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {ident('pairs_' + rel.name)} AS "
-                            f"{pairs_sql(rel, float_attributes)}")
-            rows = con.sql(account_nodes_sql(event_types, relations, float_attributes)).df()
+            rows = _query(con, " OR ".join(by_account), relations, float_attributes,
+                          account_nodes_sql(event_types, relations, float_attributes))
             nodes[ACCOUNT] = rows[rows["id"].isin(touched.accounts)].reset_index(drop=True)
     finally:
-        for rel in relations:
-            con.execute(f"DROP TABLE IF EXISTS {ident('pairs_' + rel.name)}")
-        con.execute("DROP TABLE IF EXISTS events")
         con.execute("DROP TABLE IF EXISTS _touched_events")
         for name in registered:
             con.unregister(name)
@@ -144,7 +135,12 @@ def new_edges(events: pa.Table, relations: list[RelationSource]) -> dict[str, li
     return edges
 
 
-def _select_events(con: duckdb.DuckDBPyConnection, where: str) -> None:
-    """Make ``events`` (the table the snapshot SQL reads) the touched events matching ``where``."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE events AS SELECT * FROM _touched_events "
-                f"WHERE {where}")
+def _query(con: duckdb.DuckDBPyConnection, where: str, relations: list[RelationSource],
+           float_attributes: list[str], query: str) -> pd.DataFrame:
+    """``query`` (snapshot SQL over ``events`` and ``pairs_<REL>``) run with ``events`` bound to
+    the touched events matching ``where`` and the pairs of ``relations`` built from them, all as
+    one statement's common table expressions (no temporary tables to create and drop)."""
+    ctes = [f"events AS (SELECT * FROM _touched_events WHERE {where})"]
+    ctes += [f"{ident('pairs_' + rel.name)} AS ({pairs_sql(rel, float_attributes)})"
+             for rel in relations]
+    return con.sql(f"WITH {', '.join(ctes)} SELECT * FROM ({query})").df()

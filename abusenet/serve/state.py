@@ -7,9 +7,10 @@ features, in-neighbour lists per relation, grown in place), the detector, every 
 current score and the run's rings. :meth:`GraphState.apply` adds accepted events: their rows
 are appended to the events table, the touched accounts' and entities' rows recomputed by
 :func:`graph.incremental.recompute_nodes` (the snapshot's own SQL over their events only), the
-new edges added, and only the accounts within the model's L hops of a touched node rescored,
-each exactly on its L-hop subgraph (:class:`~gnn.local_scoring.LocalScorer`), so a score equals
-what ``abusenet score`` gives on a snapshot of the same events.
+new edges added, and only what the touched nodes reach recomputed: layer ``l`` embeddings of
+the nodes within ``l`` hops, scores of the accounts within the model's ``L`` hops
+(:class:`~gnn.local_scoring.LocalScorer`), so a score equals what ``abusenet score`` gives on a
+snapshot of the same events.
 
 Concurrency: writers (``apply``, ``reload_model``) hold :attr:`GraphState.write_lock` for the
 whole update; readers and writers hold :attr:`GraphState.lock` only while the graph is changed
@@ -27,7 +28,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import torch
 
 from abusenet.pipeline.stages.files import EVENTS, MODEL, RINGS, SNAPSHOT
 from abusenet.serve.durable_log import read_segments
@@ -188,8 +188,7 @@ class GraphState:
         within the model's reach of the nodes they touch."""
         with self.write_lock:
             changed = self._update(events)
-            affected = self.scorer.affected(self.graph, changed)
-            scores = self.scorer.scores(self.graph, affected)
+            affected, scores = self.scorer.update(self.graph, changed)
             with self.lock:
                 self.scores[affected] = scores
                 self.events_applied += events.num_rows
@@ -238,17 +237,15 @@ class GraphState:
         """Switch to ``detector`` (features rescaled with its scaler) and rescore everything."""
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
-        data = self.graph.to_heterodata()
-        for t, x in scaled.items():
-            data[t].x = torch.from_numpy(x)
-        scores = detector.score_graph(data)
         with self.lock:
             for t, x in scaled.items():
                 self.graph.reset_features(t, x)
+        scorer = LocalScorer(detector.model_, detector.calibrator_, num_threads=1)
+        scores = scorer.fit(self.graph)
+        with self.lock:
             self.detector, self.model_dir = detector, model_dir
             self.model_version = model_version(model_dir)
-            self.scorer = LocalScorer(detector.model_, detector.calibrator_, num_threads=1)
-            self.scores = scores
+            self.scorer, self.scores = scorer, scores
 
     def reload_model(self, model_dir: Path | None = None) -> str:
         """Load the detector in ``model_dir`` (default: the current one), rescore, and return
@@ -260,9 +257,10 @@ class GraphState:
         return self.model_version
 
     def rescore(self) -> None:
-        """Score every account of the current graph with the current detector (whole graph)."""
+        """Score every account of the current graph with the current detector (whole graph,
+        its embeddings kept for later updates)."""
         with self.write_lock:
-            scores = self.detector.score_graph(self.graph.to_heterodata())
+            scores = self.scorer.fit(self.graph)
             with self.lock:
                 self.scores = scores
 
