@@ -33,6 +33,12 @@ one), each a typed, read-only model:
     ``top_rings`` drawn in the report, ``top_entities`` listed per entity type, and
     ``explain_members``: how many of each drawn ring's riskiest members the model explains
     (``explanations.parquet``; 0 = none).
+``validation`` (:class:`abusenet.validation.config.ValidationConfig`)
+    The out-of-time window (``out_of_time_days``, ``gap_days``), time slices (``slice_days``),
+    the challenger and how the published candidate is chosen, the promotion ``gates`` of
+    ``abusenet run --promote`` and the ``drift`` thresholds of ``abusenet score``.
+``registry`` (:class:`abusenet.registry.config.RegistryConfig`)
+    ``enabled``: register each trained model in the model registry; ``model_name``.
 
 The whole config is validated when it is loaded, before any stage runs: an unknown section or
 key, or a value of the wrong type, stops the run naming the key, the value and what is allowed.
@@ -50,6 +56,8 @@ from typing import Any, Literal, get_type_hints
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from abusenet.registry.config import RegistryConfig
+from abusenet.validation.config import ValidationConfig
 from gnn.labels import UnlabelledAsNegative
 from graph.rings.config import RingConfig
 from graph.store.load import MAX_PRUNE_FRACTION
@@ -180,6 +188,8 @@ class RunConfig(Section):
     detector: DetectorConfig = DetectorConfig()
     neo4j: Neo4jConfig = Neo4jConfig()
     report: ReportConfig = ReportConfig()
+    validation: ValidationConfig = ValidationConfig()
+    registry: RegistryConfig = RegistryConfig()
 
 
 #: The pipeline's own defaults. ``rings`` and ``detector`` are their libraries' defaults.

@@ -20,7 +20,7 @@ from abusenet.pipeline.cache import StageCache, files_fingerprint
 from abusenet.pipeline.config import RunConfig
 from abusenet.pipeline.request import RunRequest
 from abusenet.pipeline.runner import StageRunner, StageSpec
-from abusenet.pipeline.stages import data, detect, labels, neo4j, report
+from abusenet.pipeline.stages import data, detect, labels, neo4j, report, validation
 from abusenet.pipeline.stages.files import (
     ACCOUNT_SCORES,
     CANDIDATES,
@@ -128,6 +128,19 @@ class PlannedRun:
     def snapshot(self) -> Path:
         """The graph snapshot."""
         return self.output("snapshot", SNAPSHOT)
+
+    @property
+    def challenging(self) -> bool:
+        """Whether a challenger is trained: a training run with ``validation.challenger``."""
+        return self.training and self.config.validation.challenger
+
+    @property
+    def published_scores(self) -> Path:
+        """The account scores the rings are built from: the challenger stage's winner when
+        there is one, else the score stage's."""
+        if self.challenging:
+            return self.output("challenger", ACCOUNT_SCORES)
+        return self.output("score", ACCOUNT_SCORES)
 
 
 def plan(
@@ -261,8 +274,13 @@ def train_stage(run: PlannedRun) -> StageSpec | None:
     return StageSpec(
         "train", "train the detector",
         lambda out: detect.train_stage(run.snapshot, run.output("labels", TRAIN_LABELS),
-                                       settings, out, progress=run.request.progress),
-        key=settings.model_dump(exclude_unset=True), after=("snapshot", "labels"),
+                                       settings, out, progress=run.request.progress,
+                                       validation=run.config.validation),
+        key={**settings.model_dump(exclude_unset=True),
+             "validation": run.config.validation.model_dump(
+                 include={"out_of_time_days", "gap_days"}),
+             "drift_bins": run.config.validation.drift.bins},
+        after=("snapshot", "labels"),
         code=MODEL_CODE, spinner=not run.request.progress,
         describe=lambda i: f"model {i['model_version']}",
     )
@@ -290,16 +308,56 @@ def score_stage(run: PlannedRun) -> StageSpec:
     )
 
 
+def challenger_stage(run: PlannedRun) -> StageSpec | None:
+    """XGB-Graph and the blend beside the GNN; the winner on validation labels publishes."""
+    if not run.challenging:
+        return None
+    settings = run.config.validation
+    return StageSpec(
+        "challenger", "train the challenger (XGB-Graph) and choose the published scores",
+        lambda out: validation.challenger_stage(
+            run.snapshot, run.cache.output_dir("train"), run.output("score", ACCOUNT_SCORES),
+            settings, out, seed=run.config.labels.seed),
+        key={"challenger": True, "selection_metric": settings.selection_metric,
+             "seed": run.config.labels.seed},
+        after=("snapshot", "train", "score"), code=MODEL_CODE,
+        describe=lambda i: (f"published: {i['winner']} (by {i['margin']:+.4f} "
+                            f"{i['chosen_on']})"),
+    )
+
+
+def drift_stage(run: PlannedRun) -> StageSpec | None:
+    """A saved model's training reference against this run's data."""
+    model = run.request.model_dir
+    if model is None:
+        return None
+    settings = run.config.validation.drift
+    labels = run.evaluation_labels
+    return StageSpec(
+        "drift", "compare the data with the model's training reference",
+        lambda out: validation.drift_stage(model, run.snapshot, run.output("score",
+                                                                           ACCOUNT_SCORES),
+                                           labels, settings, out),
+        key={"drift": settings.model_dump(), "model": files_fingerprint([model])},
+        after=("snapshot", "score", *(("labels",) if labels is not None else ())),
+        code=MODEL_CODE,
+        describe=lambda i: ("no reference kept with the model" if not i.get("reference")
+                            else "; ".join(i["alerts"]) or
+                            f"no drift (score PSI {i['score_psi']:.3f})"),
+    )
+
+
 def rings_stage(run: PlannedRun) -> StageSpec:
     """Candidates + account scores -> scored rings, each account's best ring."""
     scoring = run.config.ring_scoring
     return StageSpec(
         "rings", "score rings",
         lambda out: detect.rings_stage(
-            run.output("candidates", CANDIDATES), run.output("score", ACCOUNT_SCORES), scoring,
+            run.output("candidates", CANDIDATES), run.published_scores, scoring,
             out, run.output("labels", TRAIN_LABELS) if run.training else None),
         key=scoring.model_dump(),
-        after=("candidates", "score", *(("labels",) if run.training else ())), code=MODEL_CODE,
+        after=("candidates", "score", *(("labels",) if run.training else ()),
+               *(("challenger",) if run.challenging else ())), code=MODEL_CODE,
         describe=lambda i: f"{i['rings']:,} rings, {i['accounts_in_rings']:,} accounts in one",
     )
 
@@ -316,11 +374,37 @@ def evaluate_stage(run: PlannedRun) -> StageSpec | None:
             run.output("rings", ACCOUNT_SCORES), run.output("rings", RINGS), evaluation, out,
             training=run.cache.info("train").get("metrics") if training else None,
             what="held-back labels" if training else "all given labels (model not retrained)",
+            validation=_validation_blocks(run, evaluation),
         ),
-        after=("labels", "rings", *(("train",) if training else ())), code=MODEL_CODE,
+        after=("labels", "rings", *(("train",) if training else ()),
+               *(("challenger",) if run.challenging else ())), code=MODEL_CODE,
         describe=lambda i: (f"AUROC {_fmt(i['accounts']['auroc'])}, "
                             f"AUPRC {_fmt(i['accounts']['auprc'])} on {i['labels']:,} labels"),
     )
+
+
+def _validation_blocks(run: PlannedRun, evaluation: Path) -> dict[str, Any] | None:
+    """``metrics.json``'s challenger, candidates, selection, out-of-time and slice blocks."""
+    if not run.challenging:
+        return None
+    import pandas as pd
+
+    from graph.snapshot import ACCOUNT, read_snapshot
+
+    train_dir = run.cache.output_dir("train")
+    window = train_dir / validation.OUT_OF_TIME_LABELS
+    accounts = read_snapshot(run.snapshot, node_types=[ACCOUNT], relations=[]).nodes[ACCOUNT]
+    first_seen = (accounts.set_index(accounts["id"].astype(str))["first_ts"]
+                  if "first_ts" in accounts else None)
+    selection = run.cache.info("challenger")
+    blocks = validation.validation_metrics(
+        run.output("challenger", validation.CANDIDATES_FILE), selection["winner"],
+        pd.read_parquet(evaluation), pd.read_parquet(window) if window.is_file() else None,
+        first_seen, run.config.validation.slice_days)
+    split = run.cache.info("train").get("split", {}).get("out_of_time")
+    if "out_of_time" not in blocks and split:
+        blocks["out_of_time"] = {"labels": 0, "reason": split.get("reason")}
+    return {**blocks, "selection": selection}
 
 
 def explain_stage(run: PlannedRun) -> StageSpec | None:
@@ -420,6 +504,8 @@ STAGES: tuple[Callable[[PlannedRun], StageSpec | None], ...] = (
     labels_stage,
     train_stage,
     score_stage,
+    challenger_stage,
+    drift_stage,
     rings_stage,
     evaluate_stage,
     explain_stage,

@@ -34,7 +34,8 @@ class Selection:
     metric
         The validation figure that chose it (``auroc`` or ``auprc``).
     margin
-        The winner's figure minus the best other candidate's (0 when alone).
+        The winner's figure minus the best other candidate's (0 when alone; ``to_dict`` adds
+        ``margin_over_gnn``).
     validation
         Candidate -> its ``auroc``, ``auprc``, ``recall_at_k`` on the validation labels.
     blend_weight
@@ -49,8 +50,12 @@ class Selection:
 
     def to_dict(self) -> dict[str, Any]:
         """The selection as ``metrics.json``'s ``selection`` block."""
+        gnn = self.validation.get(GNN, {}).get(self.metric)
+        ahead = self.validation.get(self.winner, {}).get(self.metric)
         return {"winner": self.winner, "chosen_on": f"validation labels ({self.metric})",
-                "margin": self.margin, "blend_weight": self.blend_weight,
+                "margin": self.margin,
+                "margin_over_gnn": None if gnn is None or ahead is None else ahead - gnn,
+                "blend_weight": self.blend_weight,
                 "validation": self.validation}
 
 

@@ -22,6 +22,7 @@ from abusenet.pipeline.stages.files import (
     MODEL,
     RINGS,
 )
+from abusenet.validation.config import ValidationConfig
 
 logger = logging.getLogger(__name__)
 
@@ -32,21 +33,35 @@ EXPLANATION_COLUMNS = ["ring_id", "account_id", "score", "kind", "node_type", "i
 
 def train_stage(
     snapshot_dir: Path, train_labels: Path, settings: DetectorConfig, out: Path,
-    *, progress: bool = False,
+    *, progress: bool = False, validation: ValidationConfig | None = None,
 ) -> dict[str, Any]:
     """Train an :class:`~gnn.detector.AccountDetector` on the training labels -> ``out/model``.
 
     The settings a config names are passed on; the others keep the detector's defaults.
-    ``progress`` shows a per-epoch bar (loss, validation AUROC) on stderr.
+    ``progress`` shows a per-epoch bar (loss, validation AUROC) on stderr. The training labels
+    are split first (:func:`abusenet.pipeline.stages.validation.split_training_labels`): with
+    ``validation``, the out-of-time window is held out; the rest is split into the labels the
+    detector fits and those it validates on (its ``val_fraction``), both kept in ``out`` for
+    the challenger. The model directory also keeps the drift reference
+    (:func:`abusenet.validation.drift.build_reference`) of its training snapshot.
     """
+    from abusenet.pipeline.stages.validation import split_training_labels
+    from abusenet.validation.drift import build_reference, write_reference
     from gnn.detector import AccountDetector
-    from graph.snapshot import read_snapshot
+    from graph.snapshot import ACCOUNT, read_snapshot
 
     snapshot = read_snapshot(snapshot_dir)
     detector = AccountDetector(**settings.model_dump(exclude_unset=True))
-    detector.fit(snapshot, pd.read_parquet(train_labels), progress=progress)
+    labels = pd.read_parquet(train_labels)
+    fit, val, facts = split_training_labels(snapshot, labels, validation, detector.val_fraction,
+                                            detector.random_state, out)
+    detector.fit(snapshot, fit, val_labels=val, progress=progress)
     detector.save(out / MODEL)
-    return {"metrics": _jsonable(detector.metrics_), "model_version": model_version(out / MODEL)}
+    reference = build_reference(snapshot, detector.score_accounts(snapshot), labels,
+                                validation.drift.bins if validation else 10)
+    write_reference(out / MODEL, reference, snapshot.nodes[ACCOUNT]["id"])
+    return {"metrics": _jsonable(detector.metrics_), "model_version": model_version(out / MODEL),
+            "split": _jsonable(facts)}
 
 
 #: ``model_version`` of results ranked by ring structure alone (a run without labels).
@@ -212,13 +227,16 @@ def evaluate_stage(
     *,
     training: dict[str, Any] | None = None,
     what: str = "held-back labels",
+    validation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Quality on the held-back labels -> ``out/metrics.json``; returns the same figures.
 
     Besides ranking figures, ``calibration`` holds the account scores' reliability
     (:func:`gnn.evaluate.reliability`) and ``rings.reliability`` the reported rings' (see
     :func:`ring_reliability`). Structure scores (no labels) are no probabilities: they get
-    neither block.
+    neither block. ``validation`` (the blocks of
+    :func:`abusenet.pipeline.stages.validation.validation_metrics` and the challenger stage's
+    ``selection``) is merged in as it is.
     """
     from gnn.evaluate import node_metrics, reliability
     from ingest.files import write_text_atomic
@@ -251,6 +269,8 @@ def evaluate_stage(
         metrics["rings"]["reliability"] = ring_reliability(rings, holdout)
     if training is not None:
         metrics["training"] = training
+    if validation is not None:
+        metrics.update(validation)
     metrics = _jsonable(metrics)
     write_text_atomic(out / METRICS, json.dumps(metrics, indent=2))
     return metrics
