@@ -46,8 +46,10 @@ from graph.rings.lockstep import lockstep_matrix, lockstep_touches
 from graph.rings.null_model import (
     anchors,
     beyond_tree,
+    colocation_signatures,
     entity_types,
     flow_log_chance,
+    hop_log_chance,
     selection_log_count,
     sharing_log_chance,
     surprise,
@@ -366,7 +368,8 @@ def _describe(
     link_degree = np.maximum(np.asarray(links.getnnz(axis=1)),
                              co_users + np.asarray(counterparties.getnnz(axis=1)))
     anchor, anchor_members, beyond_anchor = anchors(
-        shared, chance, eligible=entity_degree <= cfg.hub_degree_cap)
+        shared, chance, eligible=entity_degree <= cfg.hub_degree_cap,
+        signature=colocation_signatures(membership, uses, shared, cfg.seed), codes=codes)
     at = np.maximum(anchor, 0)
     if len(codes):
         peers = np.bincount(codes).astype(np.float64)[codes[at]]
@@ -375,9 +378,15 @@ def _describe(
         peers = anchor_degree = np.zeros(len(groups))
     selection = selection_log_count(link_degree, rows, cand, sizes, anchor_members,
                                     anchor_degree, peers, n)
-    surprising = surprise(beyond_anchor, flow_chance, selection)
+    inside_flows = _internal_flow_table(transfers, membership)
+    known_ts = transfers["ts"][transfers["ts"] >= 0]
+    hops = hop_log_chance(inside_flows, transfers["amount"].to_numpy(),
+                          float(known_ts.max() - known_ts.min()) if len(known_ts) else 0.0,
+                          cfg.flow_hop_s, cfg.flow_min_conserved, cfg.flow_max_conserved,
+                          len(groups))
+    surprising = surprise(beyond_anchor, flow_chance + hops, selection)
     ids = np.asarray(accounts.astype(str), dtype=object)
-    internal_transfers = _internal_transfers(transfers, membership, ids, cfg.max_evidence)
+    internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
     candidates = []
     # plain arrays: per-candidate lookups on an Index (Arrow-backed strings under pandas 3) and
     # getrow() dominated the whole search at 100k accounts
@@ -473,21 +482,26 @@ def _synchrony(
     return np.clip(1.0 - np.nan_to_num(spread, nan=overall) / overall, 0.0, 1.0)
 
 
-def _internal_transfers(
-    transfers: pd.DataFrame, membership: sp.csr_matrix, ids: np.ndarray, limit: int
-) -> dict[int, list[str]]:
-    """Candidate index -> ``"Transfer:src->dst"`` (the first ``limit`` by account row) for
-    transfers between two of its members; ``ids`` are the account ids by row."""
-    if transfers.empty:
-        return {}
+def _internal_flow_table(transfers: pd.DataFrame, membership: sp.csr_matrix) -> pd.DataFrame:
+    """Transfers between two members of a candidate: ``cand, src, dst, ts, amount``, sorted by
+    candidate and accounts."""
     coo = membership.tocoo()
     member_of = pd.DataFrame({"cand": coo.row, "acct": coo.col})
-    inside = (
-        transfers[["src", "dst"]]
+    return (
+        transfers[["src", "dst", "ts", "amount"]]
         .merge(member_of.rename(columns={"acct": "src"}), on="src")
         .merge(member_of.rename(columns={"acct": "dst"}), on=["dst", "cand"])
         .sort_values(["cand", "src", "dst"])
     )
+
+
+def _internal_transfers(inside: pd.DataFrame, ids: np.ndarray, limit: int
+                        ) -> dict[int, list[str]]:
+    """Candidate index -> ``"Transfer:src->dst"`` (the first ``limit`` by account row) for
+    the transfers between two of its members (:func:`_internal_flow_table`); ``ids`` are the
+    account ids by row."""
+    if inside.empty:
+        return {}
     inside = inside[inside.groupby("cand").cumcount().to_numpy() < limit]
     cand = inside["cand"].to_numpy()
     labels = "Transfer:" + ids[inside["src"].to_numpy()] + "->" + ids[inside["dst"].to_numpy()]

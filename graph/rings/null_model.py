@@ -40,6 +40,7 @@ per group or member.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from scipy.special import gammaln
 
@@ -151,17 +152,47 @@ def beyond_tree(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.
     return out
 
 
-def anchors(shared: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray | None = None
+def colocation_signatures(membership: sp.csr_matrix, uses: sp.csr_matrix,
+                          shared: sp.csr_matrix, seed: int = 0) -> sp.csr_matrix:
+    """Per (group, shared entity): a signature of *which* members use the entity, equal for
+    two entities exactly when the same members use both (a household's device, IP and card).
+
+    Each account gets a random integer below 2**40; the signature is the sum over the members
+    using the entity (exact in float64 for groups below 2**12 members). Same pattern as
+    ``shared``.
+    """
+    weights = np.random.default_rng(seed).integers(1, 1 << 40, size=uses.shape[0]).astype(
+        np.float64)
+    binary = (uses > 0).astype(np.float64).tocsr()
+    full = (membership @ (sp.diags(weights) @ binary)).tocsr()
+    pattern = (shared > 0).astype(np.float64).tocsr()
+    out = pattern.multiply(full).tocsr()
+    out.sort_indices()
+    return out
+
+
+def anchors(shared: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray | None = None,
+            signature: sp.csr_matrix | None = None, codes: np.ndarray | None = None,
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per group: its anchor entity (the shared entity most members use, the rarest among
     equals; -1 when it shares none), the members using it, and the summed log10 chance of the
     other shared entities (0 when there are none).
     Only ``eligible`` entities (by column; all when None) anchor a group: a hub is sampled, not
-    searched through, so no group is picked from its users.
+    searched through, so no group is picked from its users. With ``signature``
+    (:func:`colocation_signatures`) and ``codes`` (type code of each entity column), entities
+    used by exactly the same members are *co-located*: one household's device, IP and card
+    come together by construction, so such a set counts only as many entities as it has of its
+    most frequent type (its rarest ones; the anchor's set counts the anchor among them): a
+    device, an IP and a card used by the same five accounts are one place, two devices and two
+    cards are two. Groups whose most shared entity has two users are left as they are (every
+    entity a pair shares has the same two users; :mod:`graph.rings.pairs` asks for two rare
+    entities instead).
 
-    ``shared`` and ``chance`` have the same pattern (:func:`sharing_log_chance`).
+    ``shared``, ``chance`` and ``signature`` have the same pattern (:func:`sharing_log_chance`).
     """
     shared, chance = shared.tocsr(), chance.tocsr()
+    shared.sort_indices()
+    chance.sort_indices()
     n_groups = shared.shape[0]
     anchor, members = np.full(n_groups, -1, dtype=np.int64), np.zeros(n_groups)
     beyond = np.zeros(n_groups)
@@ -177,6 +208,19 @@ def anchors(shared: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray |
     members[row[first]] = shared.data[first]
     others = np.ones(shared.nnz, dtype=bool)
     others[first] = False
+    if signature is not None and codes is not None:
+        sig = signature.tocsr()
+        sig.sort_indices()
+        keys = pd.DataFrame({"row": row, "sig": sig.data, "type": np.asarray(codes)[
+            shared.indices], "chance": np.where(others, chance.data, -np.inf)})
+        per_type = keys.groupby(["row", "sig", "type"])["chance"].transform("size")
+        allowed = per_type.groupby([keys["row"], keys["sig"]]).transform("max").to_numpy()
+        # within each (group, member set), the anchor first, then the rarest
+        ranked = keys.sort_values(["row", "sig", "chance"], kind="stable")
+        rank = np.empty(shared.nnz, dtype=np.int64)
+        rank[ranked.index.to_numpy()] = ranked.groupby(["row", "sig"]).cumcount().to_numpy()
+        pair = np.bincount(row[first], weights=shared.data[first], minlength=n_groups) <= 2
+        others &= (rank < allowed) | pair[row]
     np.add.at(beyond, row[others], chance.data[others])
     return anchor, members, beyond
 
@@ -234,3 +278,71 @@ def surprise(
     """Per group: ``-(log10 chance of its rarest sharing beyond the anchor and of its internal
     flows) - selection`` (module docstring)."""
     return -(beyond_anchor_log_chance + internal_flow_log_chance) - selection
+
+
+def hop_log_chance(
+    internal: pd.DataFrame,
+    amounts: np.ndarray,
+    period_s: float,
+    hop_s: float,
+    min_conserved: float,
+    max_conserved: float,
+    n_groups: int,
+) -> np.ndarray:
+    """Per group: the log10 chance (<= 0) of its conserved short hops of money.
+
+    A *hop* is money passing through a member ``v``: a transfer ``a`` into ``v`` and a transfer
+    ``b`` out of it, both internal to the group, with ``t_a <= t_b <= t_a + hop_s`` and
+    ``x_b / x_a`` in ``[min_conserved, max_conserved]``. Under a permutation of transfer times
+    and amounts (each transfer's time uniform over the ``period_s`` the log covers, its amount
+    drawn from all transfers' amounts), ``b`` follows ``a`` that closely with probability
+    ``hop_s / period_s`` and matches its amount with the share of ``amounts`` in the band
+    around ``x_a``. Per member its least likely hop counts, times the number of internal
+    (in, out) pairs it had to choose from (a union bound); members
+    without a hop add nothing. Which transfers exist is not counted here: the selection count
+    (:func:`selection_log_count`) and :func:`beyond_tree` pay for the links, this term only
+    for their timing and amounts.
+
+    Parameters
+    ----------
+    internal
+        Internal transfers: ``cand`` (group index), ``src``, ``dst`` (account rows), ``ts``
+        (epoch s, < 0 unknown) and ``amount`` (<= 0 unknown).
+    amounts
+        Amounts of all transfers (the null's amount distribution); those <= 0 are ignored.
+    period_s
+        Seconds the log covers.
+    hop_s, min_conserved, max_conserved
+        What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
+    n_groups
+        Number of groups.
+    """
+    out = np.zeros(n_groups)
+    known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
+    pool = np.sort(np.asarray(amounts, np.float64)[np.asarray(amounts) > 0])
+    if known.empty or len(pool) == 0 or period_s <= 0:
+        return out
+    ins = known.rename(columns={"dst": "v", "ts": "t_a", "amount": "x_a"})[
+        ["cand", "v", "t_a", "x_a"]]
+    outs = known.rename(columns={"src": "v", "ts": "t_b", "amount": "x_b"})[
+        ["cand", "v", "t_b", "x_b"]]
+    pairs = ins.merge(outs, on=["cand", "v"])
+    if pairs.empty:
+        return out
+    choices = pairs.groupby(["cand", "v"]).size()
+    ratio = pairs["x_b"] / pairs["x_a"]
+    hop = ((pairs["t_b"] >= pairs["t_a"]) & (pairs["t_b"] <= pairs["t_a"] + hop_s)
+           & (ratio >= min_conserved) & (ratio <= max_conserved))
+    pairs = pairs[hop.to_numpy()]
+    if pairs.empty:
+        return out
+    x_a = pairs["x_a"].to_numpy()
+    band = (np.searchsorted(pool, max_conserved * x_a, side="right")
+            - np.searchsorted(pool, min_conserved * x_a, side="left")) / len(pool)
+    chance = (np.log10(min(hop_s / period_s, 1.0))
+              + np.log10(np.clip(band, 1.0 / len(pool), 1.0)))
+    best = pd.Series(chance, index=pd.MultiIndex.from_frame(pairs[["cand", "v"]])
+                     ).groupby(level=[0, 1]).min()
+    value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
+    np.add.at(out, best.index.get_level_values(0).to_numpy(np.int64), value)
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import binom
 
@@ -11,7 +12,9 @@ from graph.rings.config import RingConfig
 from graph.rings.null_model import (
     anchors,
     beyond_tree,
+    colocation_signatures,
     flow_log_chance,
+    hop_log_chance,
     log10_choose,
     selection_log_count,
     sharing_log_chance,
@@ -100,3 +103,36 @@ def test_merchants_with_many_customers_make_no_ring_but_a_rare_sharing_ring_stay
     assert found.features["surprise"] > 5.0
     assert set(found.evidence) == {"Device:rd0", "Device:rd1", "PaymentMethod:rc0",
                                    "PaymentMethod:rc1"}
+
+
+def test_a_conserved_short_hop_is_unlikely_and_a_late_or_unbalanced_one_is_no_hop():
+    day = 86400.0
+    # group 0: 100 in, 95 out a day later (a hop); group 1: 100 in, 95 out ten days later;
+    # group 2: 100 in, 40 out a day later
+    internal = pd.DataFrame({
+        "cand": [0, 0, 1, 1, 2, 2], "src": [0, 1, 0, 1, 0, 1], "dst": [1, 2, 1, 2, 1, 2],
+        "ts": [0.0, day, 0.0, 10 * day, 0.0, day], "amount": [100.0, 95.0, 100.0, 95.0, 100.0,
+                                                              40.0]})
+    amounts = np.linspace(10.0, 1000.0, 100)
+    chance = hop_log_chance(internal, amounts, 100 * day, 2 * day, 0.85, 1.02, 3)
+    band = np.mean((amounts >= 85.0) & (amounts <= 102.0))
+    assert np.isclose(chance[0], np.log10(2 / 100) + np.log10(band))
+    assert chance[1:].tolist() == [0.0, 0.0]
+
+
+def test_co_located_entities_count_once_distinct_ones_each():
+    # group 0: 3 accounts all on one device, one IP, one card (a household);
+    # group 1: 3 accounts all on two devices and two cards (two of each type)
+    uses = sp.csr_matrix(np.array([[1, 1, 1, 0, 0, 0, 0]] * 3 + [[0, 0, 0, 1, 1, 1, 1]] * 3,
+                                  dtype=np.float64))
+    membership = sp.csr_matrix(np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]],
+                                        dtype=np.float64))
+    shared = (membership @ uses).tocsr()
+    codes = np.array([0, 1, 2, 0, 0, 2, 2])  # Device, IP, Card
+    chance = shared.copy()
+    chance.data = -np.arange(1.0, shared.nnz + 1.0)
+    signature = colocation_signatures(membership, uses, shared)
+    _, _, plain = anchors(shared, chance)
+    _, _, colocated = anchors(shared, chance, signature=signature, codes=codes)
+    assert plain[0] < 0 and colocated[0] == 0.0  # one place: the anchor alone
+    assert plain[1] < colocated[1] < 0  # two of a type: one entity beyond the anchor
