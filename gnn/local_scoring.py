@@ -22,6 +22,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.calibration import ScoreCalibrator
 from gnn.data.snapshot_graph import reverse_edge_type
+from gnn.models.aggregation import mean_adjacency
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
@@ -225,16 +226,13 @@ class LocalScorer:
         Maps logits to calibrated scores in [0, 1].
     num_threads
         Torch threads while scoring (``None``: leave the process setting).
-    chunk_size
-        Edges aggregated at once in :meth:`fit`.
     """
 
     def __init__(self, model: SepHeteroGNN, calibrator: ScoreCalibrator,
-                 num_threads: int | None = None, chunk_size: int = 1_000_000) -> None:
+                 num_threads: int | None = None) -> None:
         self.model = model
         self.calibrator = calibrator
         self.num_threads = num_threads
-        self.chunk_size = chunk_size
 
     @property
     def hops(self) -> int:
@@ -295,7 +293,8 @@ class LocalScorer:
             source = nodes[et[0]]
             sorter = np.argsort(source)
             local_src = sorter[np.searchsorted(source, src, sorter=sorter)]
-            edge_index_dict[et] = torch.from_numpy(np.stack([local_src, position]))
+            edge_index_dict[et] = _mean_csr(position, src, local_src, len(rows[et[2]]),
+                                            len(source))
         out = model.convs[index](h_dict, edge_index_dict, node_types=list(rows),
                                  num_dst={t: len(r) for t, r in rows.items()})
         return {t: out[t][: len(r)] for t, r in rows.items()}
@@ -307,17 +306,17 @@ class LocalScorer:
         model = self.model
         target = model.target_type
         num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
-        edge_index_dict = {
-            et: torch.from_numpy(graph.adjacency[et].edge_index())
-            for et in model.edge_types if et in graph.adjacency
-        }
+        edge_index_dict = {}
+        for et in model.edge_types:
+            if et in graph.adjacency:
+                src, dst = graph.adjacency[et].edge_index()
+                edge_index_dict[et] = _mean_csr(dst, src, src, num[et[2]], num[et[0]])
         with torch_threads(self.num_threads):
             h = model.encode({t: self._inputs(graph, t, np.arange(n)) for t, n in num.items()})
             self.kept_ = [h]
             for i, conv in enumerate(model.convs):
                 last = i == model.num_layers - 1
-                out = conv(h, edge_index_dict, None, [target] if last else None,
-                           self.chunk_size)
+                out = conv(h, edge_index_dict, None, [target] if last else None)
                 h = {**h, **out}
                 if not last:
                     self.kept_.append(h)
@@ -411,3 +410,15 @@ class LocalScorer:
         if len(rows) == 0:
             return np.empty(0)
         return self.calibrator.transform(self.logits(graph, rows))
+
+
+def _mean_csr(dst: np.ndarray, src: np.ndarray, local_src: np.ndarray, num_dst: int,
+              num_src: int) -> torch.Tensor:
+    """The row-normalised CSR adjacency of edges ``local_src -> dst`` whose product averages
+    each row's neighbours, each row's neighbours in the order of their global rows ``src``:
+    the order :func:`gnn.inference.full_graph_logits` sums them in (so float32 sums agree)."""
+    order = np.lexsort((src, dst))
+    rowptr = np.zeros(num_dst + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=num_dst), out=rowptr[1:])
+    return mean_adjacency(torch.from_numpy(rowptr),
+                          torch.from_numpy(np.ascontiguousarray(local_src[order])), num_src)

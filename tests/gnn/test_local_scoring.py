@@ -1,0 +1,97 @@
+"""gnn.local_scoring: local and incremental scores equal whole-graph scores of the same graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gnn.calibration import ScoreCalibrator
+from gnn.inference import full_graph_logits
+from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer
+from gnn.models.sep_hetero_gnn import SepHeteroGNN
+from gnn.sampler import TemporalNeighborSampler
+
+USED = ("Account", "USED", "Device")
+SENT = ("Account", "SENT", "Account")
+EDGE_TYPES = [USED, ("Device", "rev_USED", "Account"), SENT, ("Account", "rev_SENT", "Account")]
+
+
+def graph(seed: int = 0, accounts: int = 30, devices: int = 8) -> LocalGraph:
+    rng = np.random.default_rng(seed)
+    used = np.stack([rng.integers(0, accounts, 60), rng.integers(0, devices, 60)])
+    used = np.unique(used, axis=1)
+    sent = np.unique(np.stack([rng.integers(0, accounts, 25), rng.integers(0, accounts, 25)]),
+                     axis=1)
+    x = {"Account": rng.normal(size=(accounts, 3)).astype(np.float32),
+         "Device": rng.normal(size=(devices, 2)).astype(np.float32)}
+    return LocalGraph(x, {USED: used, SENT: sent})
+
+
+def scorer(layers: int = 2) -> LocalScorer:
+    torch.manual_seed(0)
+    in_channels = {"Account": 3 + 3, "Device": 2 + 1}  # features + a degree per incoming type
+    model = SepHeteroGNN(in_channels, EDGE_TYPES, 8, layers, ("mean", "std"), 0.0).eval()
+    calibrator = ScoreCalibrator().fit(np.array([-1.0, 0.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
+    return LocalScorer(model, calibrator)
+
+
+def whole_graph_scores(local: LocalScorer, g: LocalGraph) -> np.ndarray:
+    data = g.to_heterodata()
+    sampler = TemporalNeighborSampler(data, [5, 5], time_attr=None)
+    return local.calibrator.transform(full_graph_logits(local.model, data, sampler).numpy())
+
+
+def test_growing_adjacency_gathers_built_and_added_edges():
+    adjacency = GrowingAdjacency(np.array([5, 6, 7]), np.array([1, 0, 1]), num_dst=3)
+    adjacency.add(9, 1)
+    adjacency.add(4, 3)  # a destination added after the build
+    assert adjacency.degree(np.array([0, 1, 2, 3])).tolist() == [1, 3, 0, 1]
+    position, src = adjacency.gather(np.array([1, 3]))
+    assert sorted(zip(position.tolist(), src.tolist(), strict=True)) == [
+        (0, 5), (0, 7), (0, 9), (1, 4)]
+    assert adjacency.num_edges == 5
+    assert sorted(map(tuple, adjacency.edge_index().T.tolist())) == [
+        (4, 3), (5, 1), (6, 0), (7, 1), (9, 1)]
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_local_scores_equal_whole_graph_scores(layers):
+    g, local = graph(), scorer(layers)
+    expected = whole_graph_scores(local, g)
+    rows = np.array([3, 0, 17, 29])
+    np.testing.assert_allclose(local.scores(g, rows), expected[rows], atol=1e-6)
+    np.testing.assert_allclose(local.fit(g), expected, atol=1e-6)
+
+
+def test_updates_keep_scores_equal_to_a_whole_graph_pass():
+    g, local = graph(), scorer()
+    local.fit(g)
+    scores = local.fit(g)
+    new_account = g.add_nodes("Account", 1)[0]
+    g.set_features("Account", np.array([new_account]), np.ones((1, 3), dtype=np.float32))
+    assert g.add_edge(USED, new_account, 2)
+    assert not g.add_edge(USED, new_account, 2)  # an edge is held once
+    g.set_features("Device", np.array([2]), np.full((1, 2), 3.0, dtype=np.float32))
+    changed = {"Account": np.array([new_account]), "Device": np.array([2])}
+    rows, updated = local.update(g, changed)
+    expected = whole_graph_scores(local, g)
+    assert set(rows.tolist()) == set(local.affected(g, changed).tolist())
+    assert new_account in rows and len(rows) < g.num_nodes["Account"]
+    scores = np.append(scores, np.nan)
+    scores[rows] = updated
+    np.testing.assert_allclose(scores, expected, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(len(expected)), rows)
+    assert len(untouched) > 0
+
+
+def test_within_hops_follows_edges_both_ways():
+    g = LocalGraph({"Account": np.zeros((3, 1), np.float32), "Device": np.zeros((2, 1),
+                                                                               np.float32)},
+                   {USED: np.array([[0, 1], [0, 1]]), SENT: np.array([[2], [1]])})
+    assert {t: v.tolist() for t, v in g.within_hops({"Device": np.array([0])}, 1).items()} == {
+        "Device": [0], "Account": [0]}
+    reach = g.within_hops({"Account": np.array([0])}, 3)
+    assert reach["Account"].tolist() == [0] and reach["Device"].tolist() == [0]
+    reach = g.within_hops({"Device": np.array([1])}, 2)
+    assert reach["Account"].tolist() == [1, 2]
