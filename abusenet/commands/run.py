@@ -27,16 +27,33 @@ RUN_HELP = (
     "labelled by the rule labels.from_events (any: an account with a fraudulent labelled event "
     "is abusive, one whose labelled events are all genuine legitimate; given account labels "
     "win). Labels naming no event or entity of the graph are counted in the summary.\n\n"
+    "Every run with labels validates its model: the latest validation.out_of_time_days of "
+    "labels are held out of training (the out-of-time window), XGB-Graph and the GNN + "
+    "XGB-Graph blend are trained on the same split, and the scores published come from the "
+    "candidate best on the validation labels (metrics.json: published, selection, challenger, "
+    "out_of_time, time_slices, calibration). A trained model is registered in the model "
+    "registry (registry.enabled); with --promote it becomes the production model only when "
+    "every gate of validation.gates passes against the champion re-scored on the same labels; "
+    "the summary names a failed gate and by how much (exit code 0 either way).\n\n"
     "Trailing SECTION.KEY=VALUE arguments override the config, e.g. detector.max_epochs=5 "
     "rings.max_size=30 (sections: ingest, labels, rings, ring_scoring, detector, neo4j, "
-    "report; see configs/default.yaml)."
+    "report, validation, registry; see configs/default.yaml)."
 )
 
+#: Exit code of ``abusenet score`` when the new data has drifted from the model's training
+#: reference (validation.drift thresholds); the outputs are written all the same.
+DRIFT_EXIT_CODE = 3
+#: ``abusenet score`` without ``--model``: the registry's production model.
+SCORE_PRODUCTION = Path("<production>")
+
 SCORE_HELP = (
-    "Apply a saved detector (OUT/model of an earlier `abusenet run`) to new logs without "
-    "retraining: ingest -> snapshot -> ring candidates -> score -> rings -> report. Writes the "
-    "same files as `abusenet run` (no model/); with --labels (or account labels derived from "
-    "--event-labels), metrics.json measures the model on all of them."
+    "Apply a saved detector (--model, default the registry's production model) to new logs "
+    "without retraining: ingest -> snapshot -> ring candidates -> score -> rings -> report. "
+    "Writes the same files as `abusenet run` (no model/); with --labels (or account labels "
+    "derived from --event-labels), metrics.json measures the model on all of them.\n\n"
+    "Drift: the data is compared with the model's training reference (population stability "
+    "index of every input feature and of the scores, share of unseen accounts, label rate); "
+    "over a threshold of validation.drift it warns and exits with code 3 (outputs written)."
 )
 
 
@@ -125,6 +142,12 @@ def run(
     ),
     engine: str = EngineOption,
     spark_master: str | None = SparkMasterOption,
+    promote: bool = typer.Option(
+        False, "--promote",
+        help="Register the trained model and make it the production model, only when every "
+        "gate of validation.gates passes against the champion re-scored on this run's "
+        "out-of-time window (or hold-out).",
+    ),
     overrides: list[str] | None = OverridesArgument,
 ) -> None:
     """See :data:`RUN_HELP`."""
@@ -132,12 +155,13 @@ def run(
         overrides = [*(overrides or []), f"ingest.max_bad_fraction={max_bad_fraction}"]
     _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None,
              graph=graph, prune=prune, event_labels=event_labels, entity_labels=entity_labels,
-             engine=engine, spark_master=spark_master)
+             engine=engine, spark_master=spark_master, promote=promote)
 
 
 def score(
-    model: Path = typer.Option(
-        ..., "--model", help="A saved detector: the model/ directory of an `abusenet run` output."
+    model: Path | None = typer.Option(
+        None, "--model", help="A saved detector: the model/ directory of an `abusenet run` "
+        "output. Default: the registry's production model.",
     ),
     inputs: list[str] = InputsOption,
     mapping: Path = MappingOption,
@@ -156,8 +180,9 @@ def score(
     overrides: list[str] | None = OverridesArgument,
 ) -> None:
     """See :data:`SCORE_HELP`."""
-    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, model,
-             graph=graph, prune=prune, event_labels=event_labels, entity_labels=entity_labels)
+    _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides,
+             model or SCORE_PRODUCTION, graph=graph, prune=prune, event_labels=event_labels,
+             entity_labels=entity_labels)
 
 
 def _execute(
@@ -178,6 +203,7 @@ def _execute(
     entity_labels: Path | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
+    promote: bool = False,
 ) -> None:
     from rich.console import Console
     from rich.markup import escape
@@ -193,8 +219,11 @@ def _execute(
     from abusenet.pipeline.summary import render_summary
 
     console = Console(stderr=True)
+    scoring = model is not None
     try:
         settings = load_run_config(config, overrides)
+        if scoring and model == SCORE_PRODUCTION:
+            model = _production_model(settings.registry.model_name)
         neo4j, browser = neo4j_settings_for_run(settings.neo4j, neo4j_uri)
         request = RunRequest(
             inputs=list(inputs), mapping=mapping, out_dir=out, config=settings, labels=labels,
@@ -206,4 +235,28 @@ def _execute(
     except (PipelineError, ConfigError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    if "train" in result.outcomes and (settings.registry.enabled or promote):
+        from abusenet.validation.registration import register_and_gate
+
+        result.extra.update(register_and_gate(result, settings, promote=promote))
     render_summary(result, Console())
+    if result.info("drift").get("drifted"):
+        raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def _production_model(model_name: str) -> Path:
+    """The registry's production model directory, or a :class:`PipelineError` naming the fix."""
+    from abusenet.pipeline import PipelineError
+    from abusenet.registry import RegistryError, RegistryStore, production_model_dir
+
+    try:
+        found = production_model_dir(RegistryStore.from_environment(model_name=model_name))
+    except RegistryError as err:
+        raise PipelineError(f"no --model given and the model registry failed: {err}") from None
+    if found is None:
+        raise PipelineError(
+            f"no --model given and model {model_name!r} has no production version in the "
+            "registry: pass --model DIR (an `abusenet run` output's model/), or promote a "
+            "registered version with `abusenet models promote VERSION` (list them with "
+            "`abusenet models list`)")
+    return found

@@ -40,6 +40,8 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
             f"AUROC {_fmt(acc.get('auroc'))}, AUPRC {_fmt(acc.get('auprc'))}, "
             f"recall@k {_fmt(acc.get('recall_at_k'))}.", highlight=False,
         )
+    for line in validation_lines(result):
+        console.print(line, highlight=False)
     rings_path = result.out_dir / "rings.parquet"
     if rings_path.is_file():
         rings = pd.read_parquet(rings_path, columns=["ring_id", "score", "size", "kind",
@@ -64,6 +66,67 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
             "(user neo4j) and paste:", highlight=False,
         )
         console.print(TOP_RING_QUERY, highlight=False, markup=False)
+
+
+def validation_lines(result: RunResult) -> list[str]:
+    """The summary's lines on validation: the published candidate and the challenger, the
+    out-of-time window, calibration, drift, the registered version and the promotion gates."""
+    lines = []
+    metrics = result.info("evaluate")
+    selection = metrics.get("selection") or result.info("challenger")
+    if selection:
+        over = selection.get("margin_over_gnn")
+        lines.append(
+            f"Published scores: {selection['winner']} (chosen on {selection['chosen_on']}, "
+            f"by {selection['margin']:+.4f} over the next candidate"
+            + (f", {over:+.4f} over the GNN" if over is not None else "") + ").")
+        if selection.get("warning"):
+            lines.append(f"Warning: {selection['warning']}.")
+    challenger = metrics.get("challenger")
+    if challenger:
+        lines.append(f"Challenger {challenger['name']} on the same labels: AUROC "
+                     f"{_fmt(challenger.get('auroc'))}, AUPRC {_fmt(challenger.get('auprc'))}.")
+    window = metrics.get("out_of_time")
+    if window and window.get("labels"):
+        lines.append(f"Out-of-time window ({window['labels']:,} labels from "
+                     f"{str(window['start'])[:10]}): AUROC {_fmt(window.get('auroc'))}, "
+                     f"AUPRC {_fmt(window.get('auprc'))}.")
+    elif window:
+        lines.append(f"No out-of-time window: {window.get('reason')}.")
+    calibration = metrics.get("calibration")
+    if calibration:
+        lines.append(f"Calibration: ECE {_fmt(calibration.get('ece'))}, Brier "
+                     f"{_fmt(calibration.get('brier'))}.")
+    drift = result.info("drift")
+    if drift.get("reference"):
+        lines.append("Drift: " + ("; ".join(drift["alerts"]) if drift["alerts"] else
+                                  f"none (worst feature PSI {drift['max_feature_psi']:.3f}, "
+                                  f"score PSI {drift['score_psi']:.3f})") + ".")
+    elif drift:
+        lines.append("Drift: not checked (the model was saved without a training reference).")
+    registry = result.extra.get("registry") or {}
+    if "version" in registry:
+        lines.append(f"Registered as version {registry['version']} of {registry['model_name']!r}.")
+    elif registry:
+        lines.append(f"Warning: the model was not registered: {registry['warning']}")
+    promotion = result.extra.get("promotion")
+    if promotion:
+        lines += promotion_lines(promotion)
+    return lines
+
+
+def promotion_lines(promotion: dict[str, Any]) -> list[str]:
+    """What ``--promote`` decided: promoted, or each failed gate and by how much."""
+    if "gates" not in promotion:
+        return [f"Not promoted: {promotion.get('warning')}"]
+    if promotion["promoted"]:
+        return [f"Promoted to production: every gate passed on the {promotion['compared_on']}."]
+    lines = [f"Not promoted: gates failed on the {promotion['compared_on']}:"]
+    for gate in promotion["gates"]:
+        if not gate["passed"]:
+            by = "" if gate["margin"] is None else f" (failed by {-gate['margin']:.4f})"
+            lines.append(f"  {gate['name']}: {gate['detail']}{by}")
+    return lines
 
 
 def label_lines(info: dict[str, Any]) -> list[str]:
