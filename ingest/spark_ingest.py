@@ -188,8 +188,7 @@ def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPla
 
     delimiter = plan.delimiter or ("\t" if ".tsv" in [s.lower() for s in path.suffixes]
                                    else ",")
-    lines = spark.sparkContext.textFile(str(path.resolve())).zipWithIndex()
-    frame = spark.createDataFrame(lines, "text STRING, index BIGINT")
+    frame = _numbered_lines(spark, path)
     if plan.header is None:
         frame = frame.where("index > 0")
     frame = frame.where("trim(text) <> ''")
@@ -206,6 +205,25 @@ def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPla
         (F.col("index") + 1).alias("_line"),
         F.when(wrong, F.lit(WRONG_COLUMN_COUNT)).alias("_error"),
     )
+
+
+def _numbered_lines(spark: SparkSession, path: Path) -> DataFrame:
+    """The lines of ``path`` as ``text`` and ``index`` (0-based, in file order), numbered on
+    the executors: ``monotonically_increasing_id`` is (partition << 33) + row in partition, so
+    each partition's offset is the count of rows before it (one small count per partition
+    reaches the driver)."""
+    from pyspark.sql import functions as F
+
+    lines = spark.read.text(str(path.resolve())).withColumn(
+        "_id", F.monotonically_increasing_id()).withColumnRenamed("value", "text")
+    part = F.shiftright("_id", 33)
+    counts = sorted(lines.groupBy(part.alias("p")).count().collect())
+    offsets, total = [], 0
+    for p, n in counts:
+        offsets += [F.lit(p), F.lit(total)]
+        total += n
+    start = F.create_map(*offsets)[part] if offsets else F.lit(0)
+    return lines.select("text", (start + F.col("_id") - F.shiftleft(part, 33)).alias("index"))
 
 
 def _count(staged: DataFrame, summary: IngestSummary, n_files: int) -> list[tuple[int, int]]:

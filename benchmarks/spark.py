@@ -1,0 +1,133 @@
+"""Benchmark: the Spark engine against the DuckDB engine, logs -> events -> snapshot.
+
+Usage::
+
+    python -m benchmarks.spark --events 100000 1000000 [--master local[2]] [--workdir DIR]
+
+Each engine runs in its own process (ingest of one generated CSV file, then the snapshot) so
+its CPU time (user + system; for Spark, plus the JVM's, read from /proc before it stops) and
+peak memory are its own. Prints a Markdown table: events, engine, wall seconds, events/s, CPU
+seconds, the Python driver's peak RSS and, for Spark, the JVM's peak RSS (driver and, in local
+mode, the executors it hosts). The CSV files (:func:`benchmarks.ingest.make_events_csv`) are
+kept in the work directory and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.ingest import MAPPING, make_events_csv
+
+ENGINES = ("duckdb", "spark")
+
+
+def run_engine(engine: str, csv: Path, work: Path, master: str) -> dict[str, float]:
+    """Ingest ``csv`` and build the snapshot with ``engine`` (in this process); return its
+    facts: events accepted, snapshot accounts, and for Spark the JVM's peak RSS in MB."""
+    from ingest.mapping import mapping_from_dict
+
+    mapping = mapping_from_dict(MAPPING)
+    shutil.rmtree(work, ignore_errors=True)
+    facts: dict[str, float] = {}
+    if engine == "spark":
+        from graph.spark_build import write_snapshot_spark
+        from ingest.spark_ingest import ingest_logs_spark
+        from ingest.spark_session import spark_session
+
+        spark = spark_session(master, shuffle_partitions=8, **{"spark.ui.enabled": "false"})
+        spark.sparkContext.setLogLevel("ERROR")
+        summary = ingest_logs_spark(csv, mapping, work / "events", spark=spark)
+        manifest = write_snapshot_spark(work / "events", work / "snapshot", spark=spark)
+        facts["jvm_peak_rss_mb"], facts["jvm_cpu_s"] = _jvm_facts(spark)
+        spark.stop()
+    else:
+        from graph.build import write_snapshot_files
+        from ingest.run import ingest_logs
+
+        summary = ingest_logs(csv, mapping, work / "events", progress=False)
+        manifest = write_snapshot_files(work / "events", work / "snapshot", progress=False)
+    facts["accepted"] = summary.accepted
+    facts["accounts"] = manifest["nodes"]["Account"]["count"]
+    return facts
+
+
+def _jvm_facts(spark) -> tuple[float, float]:
+    """Peak RSS (VmHWM, MB) and CPU seconds so far of the Spark JVM this process started."""
+    pid = spark.sparkContext._gateway.proc.pid  # noqa: SLF001 (no public handle on the JVM)
+    for proc in [pid, *_children(pid)]:
+        if "java" not in Path(f"/proc/{proc}/comm").read_text():
+            continue
+        status = Path(f"/proc/{proc}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+        fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime, stime
+        return int(line.split()[1]) / 1024, ticks / os.sysconf("SC_CLK_TCK")
+    return float("nan"), float("nan")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        for child in map(int, text):
+            found += [child, *_children(child)]
+    return found
+
+
+def measure(engine: str, csv: Path, work: Path, master: str) -> dict[str, float]:
+    """Run :func:`run_engine` in a child process; its facts and wall time."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.spark", "--child", engine, "--csv", str(csv),
+         "--workdir", str(work), "--master", master],
+        capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"{engine} failed:\n{done.stderr[-3000:]}")
+    facts = json.loads(done.stdout.strip().splitlines()[-1])
+    facts["wall_s"] = wall
+    return facts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/abusenet-bench-spark"))
+    parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        facts = run_engine(args.child, args.csv, args.workdir, args.master)
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        facts["python_peak_rss_mb"] = own.ru_maxrss / 1024
+        facts["cpu_s"] = own.ru_utime + own.ru_stime + facts.pop("jvm_cpu_s", 0.0)
+        print(json.dumps(facts))
+        return
+    print("| events | engine | wall s | events/s | CPU s | Python peak RSS MB | "
+          "JVM peak RSS MB |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for n in args.events:
+        csv = args.workdir / f"events-{n}.csv"
+        if not csv.is_file():
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            make_events_csv(csv, n)
+        for engine in args.engines:
+            facts = measure(engine, csv, args.workdir / f"out-{engine}", args.master)
+            jvm = facts.get("jvm_peak_rss_mb")
+            print(f"| {n:,} | {engine} | {facts['wall_s']:.1f} | {n / facts['wall_s']:,.0f} | "
+                  f"{facts['cpu_s']:.1f} | {facts['python_peak_rss_mb']:.0f} | "
+                  f"{'' if jvm is None else f'{jvm:.0f}'} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
