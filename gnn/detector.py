@@ -38,7 +38,7 @@ from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.persistence import read_model_dir, snapshot_fingerprint, write_model_dir
 from gnn.sampler import TemporalNeighborSampler
 from gnn.threads import torch_threads
-from gnn.training import Seeds, TrainingSettings, train_model
+from gnn.training import Seeds, Trainer, TrainingSettings, train_model
 from graph.snapshot import ACCOUNT, Snapshot
 
 __all__ = ["AccountDetector", "NotFittedError"]
@@ -177,6 +177,7 @@ class AccountDetector(Estimator):
         *,
         target_type: str | None = None,
         progress: bool = False,
+        trainer: Trainer | None = None,
     ) -> AccountDetector:
         """Train on target-node rows of ``data`` (``x``, ``edge_index``, ``edge_time`` per type).
 
@@ -185,7 +186,9 @@ class AccountDetector(Estimator):
         ``target_type`` is the node type the rows index and the network scores (default:
         ``Account``, or the only node type of a homogeneous graph); an entity type such as
         ``Terminal`` makes this a node classifier of entities (see :mod:`gnn.entities.model`).
-        ``progress`` shows a per-epoch bar with the loss and the validation AUROC.
+        ``progress`` shows a per-epoch bar with the loss and the validation AUROC. ``trainer``
+        replaces :func:`gnn.training.train_model` (same signature), e.g. by
+        :class:`gnn.distributed.DistributedTrainer`.
 
         Returns
         -------
@@ -218,7 +221,7 @@ class AccountDetector(Estimator):
                 len(train.index), target, int(train.y.sum()), len(val.index),
                 ", time-aware" if train.time is not None else "",
             )
-            self.history_ = train_model(
+            self.history_ = (trainer or train_model)(
                 self.model_, data, sampler, train, val, self._training_settings(),
                 progress=progress or self.verbose,
             )
@@ -275,6 +278,7 @@ class AccountDetector(Estimator):
         *,
         val_labels: pd.DataFrame | None = None,
         progress: bool = False,
+        trainer: Trainer | None = None,
     ) -> AccountDetector:
         """Train on a snapshot and a labels table.
 
@@ -289,6 +293,9 @@ class AccountDetector(Estimator):
             of ``labels``.
         progress
             Show a per-epoch bar with the loss and the validation AUROC on stderr.
+        trainer
+            The training loop (default :func:`gnn.training.train_model`), e.g. a
+            :class:`gnn.distributed.DistributedTrainer` to train across processes.
 
         Returns
         -------
@@ -309,7 +316,9 @@ class AccountDetector(Estimator):
                 f"training labels need both classes; got {len(y)} labelled accounts in the "
                 f"snapshot with {int(y.sum())} positive(s). Add labels for both classes."
             )
-        self.fit_graph(data, rows, y, v_rows, v_y, times, v_times, progress=progress)
+        self.fit_graph(
+            data, rows, y, v_rows, v_y, times, v_times, progress=progress, trainer=trainer
+        )
         self.feature_names_ = self._feature_names()
         self.fingerprint_ = snapshot_fingerprint(snapshot)
         return self

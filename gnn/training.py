@@ -11,6 +11,7 @@ import copy
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -48,6 +49,23 @@ class TrainingSettings:
     pos_weight: str | float | None
     chunk_size: int
     random_state: int
+
+
+class Trainer(Protocol):
+    """A training loop with :func:`train_model`'s signature: trains ``model`` in place, returns
+    the per-epoch history."""
+
+    def __call__(
+        self,
+        model: SepHeteroGNN,
+        data: HeteroData,
+        sampler: TemporalNeighborSampler,
+        train: Seeds,
+        val: Seeds,
+        settings: TrainingSettings,
+        *,
+        progress: bool = False,
+    ) -> list[dict[str, float]]: ...
 
 
 def class_weight(y: np.ndarray, pos_weight: str | float | None) -> torch.Tensor | None:
