@@ -48,6 +48,7 @@ from graph.rings.null_model import (
     beyond_tree,
     colocation_signatures,
     entity_types,
+    fan_log_chance,
     flow_log_chance,
     hop_log_chance,
     selection_log_count,
@@ -376,15 +377,25 @@ def _describe(
         anchor_degree = entity_degree[at]
     else:  # no entities at all: money flows only
         peers = anchor_degree = np.zeros(len(groups))
-    selection = selection_log_count(link_degree, rows, cand, sizes, anchor_members,
-                                    anchor_degree, peers, n)
+    # a money-flow shape is grown through transfers only: its members' choices are their
+    # counterparties, not every co-user of their entities
+    flow_shape = np.array(["flow_" in kind for _, kind in groups], dtype=bool)
+    entry_degree = np.where(flow_shape[cand], np.asarray(counterparties.getnnz(axis=1))[rows],
+                            link_degree[rows])
+    selection = selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
+                                    anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
     known_ts = transfers["ts"][transfers["ts"] >= 0]
     hops = hop_log_chance(inside_flows, transfers["amount"].to_numpy(),
                           float(known_ts.max() - known_ts.min()) if len(known_ts) else 0.0,
                           cfg.flow_hop_s, cfg.flow_min_conserved, cfg.flow_max_conserved,
                           len(groups))
-    surprising = surprise(beyond_anchor, flow_chance + hops, selection)
+    period = float(known_ts.max() - known_ts.min()) if len(known_ts) else 0.0
+    fans = fan_log_chance(inside_flows, transfers["amount"].to_numpy(), period,
+                          np.bincount(transfers["dst"], minlength=n).astype(np.float64),
+                          np.bincount(transfers["src"], minlength=n).astype(np.float64),
+                          len(groups), cfg.flow_min_fan)
+    surprising = surprise(beyond_anchor, flow_chance + hops + fans, selection)
     ids = np.asarray(accounts.astype(str), dtype=object)
     internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
     candidates = []

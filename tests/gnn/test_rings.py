@@ -50,7 +50,8 @@ def test_without_scores_significance_ranks():
     tight = _candidate(["x", "y", "z"], depth=0.2, surprise=30.0, density=0.3)
     rings = score_rings([loose, tight])
     assert rings["ring_id"].tolist() == [tight.ring_id, loose.ring_id]
-    assert rings["score"].tolist() == pytest.approx([30 / 40, 1 / 11])
+    per_root = np.array([30.0, 1.0]) / np.sqrt(3)  # surprise per square root of the size
+    assert rings["score"].tolist() == pytest.approx(per_root / (per_root + 10))
     assert rings["surprise"].tolist() == [30.0, 1.0] and rings["density"].tolist() == [0.3, 0.9]
 
 
@@ -91,8 +92,8 @@ def test_fragment_needs_its_share_inside_one_ring_that_is_no_fragment():
     rings = score_rings([first, second, straddling], nms_jaccard=1.0)
     assert rings["ring_id"].tolist() == [first.ring_id, second.ring_id, straddling.ring_id]
     assert rings["score"].iloc[2] == pytest.approx(unlabelled_scores([straddling])[0])
-    inner = _candidate(list("abcd"), surprise=35.0)  # inside first
-    innermost = _candidate(list("abc"), surprise=25.0)  # inside the fragment inner and in first
+    inner = _candidate(list("abcd"), surprise=30.0)  # inside first
+    innermost = _candidate(list("abc"), surprise=20.0)  # inside the fragment inner and in first
     ranked = score_rings([first, inner, innermost], nms_jaccard=1.0)
     expected = unlabelled_scores([first, inner, innermost]) * [1.0, 0.5, 0.5]
     assert ranked.set_index("ring_id")["score"].reindex(

@@ -13,6 +13,7 @@ from graph.rings.null_model import (
     anchors,
     beyond_tree,
     colocation_signatures,
+    fan_log_chance,
     flow_log_chance,
     hop_log_chance,
     log10_choose,
@@ -115,8 +116,8 @@ def test_a_conserved_short_hop_is_unlikely_and_a_late_or_unbalanced_one_is_no_ho
                                                               40.0]})
     amounts = np.linspace(10.0, 1000.0, 100)
     chance = hop_log_chance(internal, amounts, 100 * day, 2 * day, 0.85, 1.02, 3)
-    band = np.mean((amounts >= 85.0) & (amounts <= 102.0))
-    assert np.isclose(chance[0], np.log10(2 / 100) + np.log10(band))
+    # as close in time: one day of 100; as close in amount: 95..100 holds one amount of 100
+    assert np.isclose(chance[0], np.log10(1 / 100) + np.log10(1 / 100))
     assert chance[1:].tolist() == [0.0, 0.0]
 
 
@@ -136,3 +137,21 @@ def test_co_located_entities_count_once_distinct_ones_each():
     _, _, colocated = anchors(shared, chance, signature=signature, codes=codes)
     assert plain[0] < 0 and colocated[0] == 0.0  # one place: the anchor alone
     assert plain[1] < colocated[1] < 0  # two of a type: one entity beyond the anchor
+
+
+def test_a_synchronous_fan_of_equal_amounts_is_unlikely_a_spread_one_is_not():
+    day = 86400.0
+    # group 0: four senders pay account 9 within a minute, 100 each; group 1: four senders pay
+    # it weeks apart, amounts across the whole range
+    internal = pd.DataFrame({
+        "cand": [0] * 4 + [1] * 4, "src": [1, 2, 3, 4] * 2, "dst": [9] * 8,
+        "ts": [0.0, 10.0, 20.0, 30.0, 0.0, 20 * day, 40 * day, 60 * day],
+        "amount": [100.0] * 4 + [10.0, 300.0, 600.0, 1000.0]})
+    amounts = np.linspace(10.0, 1000.0, 100)
+    in_pairs = np.zeros(10)
+    in_pairs[9] = 4
+    chance = fan_log_chance(internal, amounts, 100 * day, in_pairs, np.zeros(10), 2)
+    # 4 (60 s / 100 days)^3 in time, 4 (1 / 100)^3 in amounts, one way to pick the 4
+    expected = 2 * np.log10(4) + 3 * np.log10(60 / (100 * day)) + 3 * np.log10(1 / 100)
+    assert np.isclose(chance[0], expected)
+    assert chance[1] == 0.0
