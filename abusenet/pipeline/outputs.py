@@ -33,6 +33,12 @@ PARQUET_CONTRACT: dict[str, dict[str, tuple[object, str]]] = {
         "node_type": (pa.types.is_string, "string"),
         "entity_id": (pa.types.is_string, "string"),
         "score": (pa.types.is_floating, "float"),
+        "method": (pa.types.is_string, "string"),
+    },
+    "event_scores.parquet": {
+        "event_id": (pa.types.is_string, "string"),
+        "account_id": (pa.types.is_string, "string"),
+        "score": (pa.types.is_floating, "float"),
     },
     "rings.parquet": {
         "ring_id": (pa.types.is_string, "string"),
@@ -60,6 +66,8 @@ WRITE_TYPES: dict[str, dict[str, pa.DataType]] = {
                                "ring_id": pa.string()},
     "entity_scores.parquet": {"node_type": pa.string(), "entity_id": pa.string(),
                               "score": pa.float64()},
+    "event_scores.parquet": {"event_id": pa.string(), "account_id": pa.string(),
+                             "score": pa.float64()},
     "rings.parquet": {"ring_id": pa.string(), "score": pa.float64(), "size": pa.int64(),
                       "members": pa.list_(pa.string()), "evidence": pa.list_(pa.string())},
 }
@@ -128,7 +136,9 @@ def publish(files: Mapping[str, Path | None], out_dir: str | os.PathLike[str]) -
     files
         Output name (a contract file or :data:`MODEL_DIR`) -> the finished file or directory in
         the work directory, or ``None`` when the run has no such output (an older one in
-        ``out_dir`` is then removed).
+        ``out_dir`` is then removed). A name with a slash (``model/events``) goes inside its
+        top-level directory and is published with it (that directory is made when its own
+        entry is ``None``).
     out_dir
         The run's output directory.
 
@@ -141,17 +151,20 @@ def publish(files: Mapping[str, Path | None], out_dir: str | os.PathLike[str]) -
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".publish-", dir=root))
     published = []
+    # Top-level entries first, so that a nested one lands inside its copied directory.
+    ordered = sorted(files.items(), key=lambda item: "/" in item[0])
     try:
-        for name, source in files.items():
+        for name, source in ordered:
             if source is None:
                 continue
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 shutil.copytree(source, staging / name)
             else:
                 shutil.copy2(source, staging / name)
-        for name, source in files.items():
+        for name in dict.fromkeys(n.split("/", 1)[0] for n in files):
             target = root / name
-            if source is None:
+            if not (staging / name).exists():
                 if target.is_dir():
                     shutil.rmtree(target)
                 else:

@@ -20,7 +20,17 @@ from abusenet.pipeline.cache import StageCache, files_fingerprint
 from abusenet.pipeline.config import RunConfig
 from abusenet.pipeline.request import RunRequest
 from abusenet.pipeline.runner import StageRunner, StageSpec
-from abusenet.pipeline.stages import data, detect, labels, neo4j, report, validation
+from abusenet.pipeline.stages import (
+    data,
+    detect,
+    entities,
+    events,
+    labels,
+    neo4j,
+    report,
+    risk_metrics,
+    validation,
+)
 from abusenet.pipeline.stages.files import (
     ACCOUNT_SCORES,
     CANDIDATES,
@@ -128,6 +138,43 @@ class PlannedRun:
     def snapshot(self) -> Path:
         """The graph snapshot."""
         return self.output("snapshot", SNAPSHOT)
+
+    @property
+    def event_model(self) -> Path | None:
+        """The saved event model a run with ``--model`` applies (``<model>/events``), if any."""
+        model_dir = self.request.model_dir
+        if model_dir is None or not (model_dir / events.EVENT_MODEL).is_dir():
+            return None
+        return model_dir / events.EVENT_MODEL
+
+    @property
+    def entity_model(self) -> Path | None:
+        """The saved entity model a run with ``--model`` applies (``<model>/entities``), if
+        any."""
+        model_dir = self.request.model_dir
+        if model_dir is None or not (model_dir / entities.ENTITY_MODEL).is_dir():
+            return None
+        return model_dir / entities.ENTITY_MODEL
+
+    @property
+    def training_entities(self) -> bool:
+        """Whether the run trains the entity model: entity or event labels, no saved model."""
+        return self.request.model_dir is None and (
+            self.request.entity_labels is not None or self.request.event_labels is not None)
+
+    @property
+    def risk_metrics(self) -> bool:
+        """Whether an event or entity model runs, so that ``metrics.json`` gains its sections."""
+        return (self.event_labels is not None and self.request.model_dir is None
+                or self.event_model is not None or self.entity_model is not None
+                or self.training_entities)
+
+    @property
+    def metrics(self) -> Path | None:
+        """The run's ``metrics.json``: the risk metrics stage's, else the evaluate stage's."""
+        if self.risk_metrics:
+            return self.output("risk_metrics", METRICS)
+        return self.output("evaluate", METRICS) if self.evaluation_labels is not None else None
 
     @property
     def challenging(self) -> bool:
@@ -407,6 +454,108 @@ def _validation_blocks(run: PlannedRun, evaluation: Path) -> dict[str, Any] | No
     return {**blocks, "selection": selection}
 
 
+def events_stage(run: PlannedRun) -> StageSpec | None:
+    """Event risk: the event model trained on event labels, or the saved one applied."""
+    ingested = run.output("ingest", EVENTS)
+    saved = run.event_model
+    if saved is not None:
+        return StageSpec(
+            "events", "score events with the saved event model",
+            lambda out: events.score_events_stage(ingested, saved, run.event_labels, out),
+            key={"model": files_fingerprint([saved])},
+            after=("ingest", *(("labels",) if run.event_labels else ())), code=MODEL_CODE,
+            describe=_describe_events,
+        )
+    if run.event_labels is None or run.request.model_dir is not None:
+        return None
+    holdout = run.config.labels.holdout_fraction
+    return StageSpec(
+        "events", "train the event model and score events",
+        lambda out: events.train_events_stage(ingested, run.event_labels, out,
+                                              holdout_fraction=holdout),
+        key={"holdout_fraction": holdout}, after=("ingest", "labels"), code=MODEL_CODE,
+        describe=_describe_events,
+    )
+
+
+def _describe_events(info: dict[str, Any]) -> str:
+    metrics = info.get("metrics") or {}
+    text = f"{info['events']:,} events scored"
+    if metrics:
+        text += (f"; AUROC {_fmt(metrics['auroc'])}, AUPRC {_fmt(metrics['auprc'])} on "
+                 f"{metrics['n']:,} held-back events")
+    return text
+
+
+def entities_stage(run: PlannedRun) -> StageSpec:
+    """Entity scores with their ``method``: supervised (entity model trained, or saved one
+    applied) where an entity type has a model, pooled from the accounts elsewhere."""
+    pooled = run.output("score", ENTITY_SCORES)
+    columns = entities.entity_event_columns(
+        list(run.mapping.entity_node_types()),
+        {spec.node_type: spec.event_column for spec in run.mapping.entities})
+    ingested = run.output("ingest", EVENTS)
+    label_stage = ("labels",) if run.any_labels else ()
+    saved = run.entity_model
+    if saved is not None:
+        return StageSpec(
+            "entities", "score entities with the saved entity model",
+            lambda out: entities.apply_entities_stage(
+                run.snapshot, ingested, columns, saved, pooled, run.event_labels,
+                run.entity_labels, out),
+            key={"model": files_fingerprint([saved]), "columns": columns},
+            after=("ingest", "snapshot", "score", *label_stage), code=MODEL_CODE,
+            describe=_describe_entities,
+        )
+    if not run.training_entities:
+        return StageSpec(
+            "entities", "entity scores (pooled from accounts)",
+            lambda out: entities.pooled_entities_stage(pooled, out),
+            after=("score",), code=(_PIPELINE,), describe=_describe_entities,
+        )
+    settings = run.config.labels
+    return StageSpec(
+        "entities", "train the entity model and score entities",
+        lambda out: entities.train_entities_stage(
+            run.snapshot, ingested, columns, pooled, run.event_labels, run.entity_labels, out,
+            holdout_fraction=settings.holdout_fraction, seed=settings.seed,
+            progress=run.request.progress),
+        key={"holdout_fraction": settings.holdout_fraction, "seed": settings.seed,
+             "columns": columns},
+        after=("ingest", "snapshot", "score", "labels"), code=MODEL_CODE,
+        spinner=not run.request.progress, describe=_describe_entities,
+    )
+
+
+def _describe_entities(info: dict[str, Any]) -> str:
+    text = f"{info['entities']:,} entities, {info['supervised']:,} scored by the entity model"
+    for node_type, metrics in (info.get("metrics") or {}).items():
+        text += (f"; {node_type} AUROC {_fmt(metrics['auroc'])} on {metrics['n']:,} "
+                 "held-back labels")
+    if info.get("skipped"):
+        text += f" (entity model not trained: {info['skipped']})"
+    return text
+
+
+def risk_metrics_stage(run: PlannedRun) -> StageSpec | None:
+    """``metrics.json`` with the event and entity models' measures beside the accounts'."""
+    if not run.risk_metrics:
+        return None
+    evaluation = run.evaluation_labels
+    upstream = ("events" if run.event_labels is not None or run.event_model is not None
+                else None, "entities", "evaluate" if evaluation is not None else None)
+    after = tuple(name for name in upstream if name is not None)
+    return StageSpec(
+        "risk_metrics", "collect event and entity metrics",
+        lambda out: risk_metrics.risk_metrics_stage(
+            run.output("evaluate", METRICS) if evaluation is not None else None,
+            run.cache.info("events") if "events" in after else None,
+            run.cache.info("entities"), out),
+        after=after, code=(_PIPELINE,),
+        describe=lambda i: "sections: " + (", ".join(i["sections"]) or "none"),
+    )
+
+
 def explain_stage(run: PlannedRun) -> StageSpec | None:
     """What drove the scores of each top ring's riskiest members."""
     model = run.model
@@ -433,16 +582,20 @@ def neo4j_write_stage(run: PlannedRun) -> StageSpec | None:
     settings = run.request.neo4j
     if settings is None:
         return None
+    scored = events_stage(run) is not None
     return StageSpec(
         "neo4j_write", "write scores and rings to Neo4j",
         lambda out: neo4j.writeback_stage(
-            settings, run.output("rings", ACCOUNT_SCORES), run.output("score", ENTITY_SCORES),
-            run.output("rings", RINGS), detect.model_version(run.model),
-            graph=run.request.graph_name,
+            settings, run.output("rings", ACCOUNT_SCORES),
+            run.output("entities", ENTITY_SCORES), run.output("rings", RINGS),
+            detect.model_version(run.model), graph=run.request.graph_name,
+            event_scores_path=run.output("events", events.EVENT_SCORES) if scored else None,
+            event_relations=neo4j.event_relations(run.mapping),
         ),
         key={"uri": settings.uri, "database": settings.database,
              "graph": run.request.graph_name},
-        after=("rings", "neo4j_load"), always=True,
+        after=("rings", "entities", *(("events",) if scored else ()), "neo4j_load"),
+        always=True,
         describe=lambda i: ", ".join(f"{v:,} {k}" if isinstance(v, int) else f"{k} {v!r}"
                                      for k, v in i.items()),
     )
@@ -475,7 +628,7 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
             stages=[(o.title, o.seconds, o.cached) for o in run.runner.outcomes.values()],
             snapshot_dir=run.snapshot,
             account_scores_path=run.output("rings", ACCOUNT_SCORES),
-            entity_scores_path=run.output("score", ENTITY_SCORES),
+            entity_scores_path=run.output("entities", ENTITY_SCORES),
             rings_path=run.output("rings", RINGS),
             evaluation_labels=evaluation,
             metrics_path=run.output("evaluate", METRICS) if evaluation is not None else None,
@@ -508,6 +661,9 @@ STAGES: tuple[Callable[[PlannedRun], StageSpec | None], ...] = (
     drift_stage,
     rings_stage,
     evaluate_stage,
+    events_stage,
+    entities_stage,
+    risk_metrics_stage,
     explain_stage,
     neo4j_write_stage,
 )

@@ -27,6 +27,8 @@ from abusenet.pipeline.plan import plan
 from abusenet.pipeline.preflight import preflight
 from abusenet.pipeline.request import RunRequest
 from abusenet.pipeline.runner import StageFailed, StageOutcome, StageRunner
+from abusenet.pipeline.stages.entities import ENTITY_MODEL
+from abusenet.pipeline.stages.events import EVENT_MODEL, EVENT_SCORES
 from abusenet.pipeline.stages.files import (
     ACCOUNT_SCORES,
     ENTITY_SCORES,
@@ -110,11 +112,15 @@ def _outputs(outcomes: dict[str, StageOutcome]) -> dict[str, Path | None]:
 
     return {
         ACCOUNT_SCORES: path("rings", ACCOUNT_SCORES),
-        ENTITY_SCORES: path("score", ENTITY_SCORES),
+        ENTITY_SCORES: path("entities", ENTITY_SCORES),
+        EVENT_SCORES: path("events", EVENT_SCORES),
         RINGS: path("rings", RINGS),
-        METRICS: path("evaluate", METRICS),
+        METRICS: path("risk_metrics", METRICS) or path("evaluate", METRICS),
         QUARANTINE: path("ingest", QUARANTINE),
         REPORT: path("report", REPORT),
         EXPLANATIONS: path("explain", EXPLANATIONS),
         MODEL_DIR: path("train", MODEL),
+        # The event and entity models go inside model/, beside the detector.
+        f"{MODEL_DIR}/{EVENT_MODEL}": path("events", EVENT_MODEL),
+        f"{MODEL_DIR}/{ENTITY_MODEL}": path("entities", ENTITY_MODEL),
     }

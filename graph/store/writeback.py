@@ -4,13 +4,21 @@ Everything happens inside one named graph (:mod:`graph.store.graphs`): scores go
 nodes, rings and ``MEMBER_OF`` carry its name, and the clean-up of step 3 touches nothing outside
 it. A run is identified by ``(model_version, scored_at)``. Writing a run
 
-1. sets ``risk_score``, ``model_version`` and ``scored_at`` on every scored account and entity;
+1. sets ``risk_score``, ``model_version`` and ``scored_at`` on every scored account and entity,
+   and ``risk_method`` (``supervised`` | ``pooled``, see :mod:`gnn.entity_scores`) on entities;
 2. upserts one ``(:Ring {graph, id, score, size, kind, evidence, detected_at, model_version})``
    per ring, with its sub-scores (:data:`RING_SUBSCORES`) where the rings table has them
    and replaces its ``(:Account)-[:MEMBER_OF]->(:Ring)`` edges, ring batch by ring batch, each
    batch in one transaction;
 3. then removes what earlier runs left: score properties on nodes this run did not score, and
    rings this run did not detect.
+
+The graph has no event nodes: :func:`write_event_risk` puts each event's score on the aggregated
+relationships the event belongs to (``(:Account)-[:USED_TERMINAL]->(:Terminal)`` for an event
+of that account at that terminal, and likewise for its device, IP and card):
+``max_event_risk`` (the highest score of those events), ``risky_events`` (how many scored at
+least ``threshold``) and ``event_risk_at`` (when), clearing them from relationships of the graph
+the run did not score.
 
 So investigators always see exactly one run, never a pile of them, and between steps 2 and 3 they
 see the new results plus old ones about to go, never none. Every step is idempotent: writing the
@@ -37,14 +45,15 @@ BATCH_SIZE = 10_000
 
 _SET_SCORES = (
     "UNWIND $rows AS row MATCH (n:`{label}` {{graph: $graph, id: row.id}}) "
-    "SET n.risk_score = row.score, n.model_version = $model_version, n.scored_at = $scored_at "
+    "SET n.risk_score = row.score, n.risk_method = row.method, n.model_version = $model_version, "
+    "n.scored_at = $scored_at "
     "RETURN count(*) AS written"
 )
 _CLEAR_STALE_SCORES = (
     "MATCH (n:`{label}`) WHERE n.risk_score IS NOT NULL AND n.graph = $graph "
     "AND (n.model_version IS NULL OR n.model_version <> $model_version "
     "OR n.scored_at IS NULL OR n.scored_at <> $scored_at) "
-    "WITH n LIMIT $limit REMOVE n.risk_score, n.model_version, n.scored_at "
+    "WITH n LIMIT $limit REMOVE n.risk_score, n.risk_method, n.model_version, n.scored_at "
     "RETURN count(*) AS cleared"
 )
 _UPSERT_RINGS = (
@@ -114,7 +123,8 @@ def write_scores(
     account_scores_df
         ``account_id``, ``score`` (the run's ``account_scores.parquet``).
     entity_scores_df
-        ``node_type``, ``entity_id``, ``score``, or ``None``.
+        ``node_type``, ``entity_id``, ``score`` and optionally ``method`` (stored as
+        ``risk_method``), or ``None``.
     rings_df
         ``ring_id``, ``score``, ``size``, ``members`` (list of account ids), optionally
         ``evidence`` (list of ``type:id``) and ``kind``; or ``None`` for no rings.
@@ -167,12 +177,100 @@ def write_scores(
     return summary
 
 
+#: Default score from which an event counts in ``risky_events``.
+RISKY_EVENT_THRESHOLD = 0.5
+
+_SET_EVENT_RISK = (
+    "UNWIND $rows AS row MATCH (:Account {{graph: $graph, id: row.account}})"
+    "-[r:`{rel}`]->(:`{label}` {{graph: $graph, id: row.entity}}) "
+    "SET r.max_event_risk = row.max_risk, r.risky_events = row.risky, "
+    "r.event_risk_at = $scored_at RETURN count(r) AS written"
+)
+_CLEAR_STALE_EVENT_RISK = (
+    "MATCH ()-[r:`{rel}`]->() WHERE r.graph = $graph AND r.max_event_risk IS NOT NULL "
+    "AND (r.event_risk_at IS NULL OR r.event_risk_at <> $scored_at) "
+    "WITH r LIMIT $limit REMOVE r.max_event_risk, r.risky_events, r.event_risk_at "
+    "RETURN count(*) AS cleared"
+)
+
+
+@dataclass
+class EventRiskSummary:
+    """What :func:`write_event_risk` did: relationships given event risk, pairs whose
+    relationship is not in the graph (skipped), stale ones cleared."""
+
+    relationships_written: int = 0
+    missing_relationships: int = 0
+    stale_cleared: int = 0
+
+
+def write_event_risk(
+    store: QueryRunner,
+    event_scores_df: pd.DataFrame,
+    relations: dict[str, tuple[str, str]],
+    *,
+    graph: str = DEFAULT_GRAPH,
+    scored_at: datetime | None = None,
+    threshold: float = RISKY_EVENT_THRESHOLD,
+    batch_size: int = BATCH_SIZE,
+) -> EventRiskSummary:
+    """Put event scores on the account-to-entity relationships the events belong to.
+
+    Parameters
+    ----------
+    store
+        The store or any :class:`~graph.store.QueryRunner`.
+    event_scores_df
+        ``account_id``, ``score`` and the entity columns (``event_scores.parquet``).
+    relations
+        Entity column -> ``(relationship type, entity label)``, e.g.
+        ``{"terminal_id": ("USED_TERMINAL", "Terminal")}``; columns absent from the scores are
+        skipped.
+    graph
+        The graph written (no other changes).
+    scored_at
+        When the run scored (default now, UTC): ``event_risk_at``; relationships of
+        ``relations`` types in ``graph`` with another ``event_risk_at`` lose their event risk.
+    threshold
+        Score from which an event counts in ``risky_events``.
+    batch_size
+        Rows per write transaction.
+    """
+    scored_at = scored_at or datetime.now(UTC)
+    run = {"graph": graph_name(graph), "scored_at": scored_at}
+    summary = EventRiskSummary()
+    for column, (rel, label) in relations.items():
+        query = _SET_EVENT_RISK.format(rel=node_label(rel), label=node_label(label))
+        if column in event_scores_df.columns:
+            rows = _pair_risk(event_scores_df, column, threshold)
+            for batch in _batches(rows, batch_size):
+                written = int(store.write([(query, {"rows": batch, **run})])[0].single("written"))
+                summary.relationships_written += written
+                summary.missing_relationships += len(batch) - written
+        summary.stale_cleared += _repeat(
+            store, _CLEAR_STALE_EVENT_RISK.format(rel=node_label(rel)), run, batch_size,
+            "cleared")
+    return summary
+
+
+def _pair_risk(scores: pd.DataFrame, column: str, threshold: float) -> list[dict[str, object]]:
+    """One row per (account, entity) pair of ``column``: the highest score, the risky count."""
+    frame = scores.loc[scores[column].notna(), ["account_id", column, "score"]]
+    frame = frame.assign(risky=(frame["score"] >= threshold).astype(np.int64))
+    pairs = frame.groupby(["account_id", column], sort=True).agg(
+        max_risk=("score", "max"), risky=("risky", "sum")).reset_index()
+    return [{"account": str(a), "entity": str(e), "max_risk": float(m), "risky": int(r)}
+            for a, e, m, r in pairs.itertuples(index=False, name=None)]
+
+
 def _score_rows(frame: pd.DataFrame, id_column: str) -> list[dict[str, object]]:
     scores = pd.to_numeric(frame["score"], errors="coerce")
     known = scores.notna().to_numpy()
     ids = frame[id_column].astype(str).to_numpy()[known]
-    return [{"id": i, "score": float(s)} for i, s in zip(ids, scores.to_numpy()[known],
-                                                         strict=True)]
+    methods = (frame["method"].astype(str).to_numpy()[known] if "method" in frame.columns
+               else [None] * len(ids))
+    return [{"id": i, "score": float(s), "method": m}
+            for i, s, m in zip(ids, scores.to_numpy()[known], methods, strict=True)]
 
 
 #: The sub-scores of a ring an investigator needs beside its score (``rings.parquet`` columns,

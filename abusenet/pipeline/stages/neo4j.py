@@ -1,4 +1,5 @@
-"""The Neo4j stages: load the graph snapshot, write scores and rings back. Both idempotent."""
+"""The Neo4j stages: load the graph snapshot, write scores, rings and event risk back. Both
+idempotent."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pandas as pd
 from abusenet.pipeline.errors import PipelineError
 from graph.store.connection import Neo4jSettings
 from graph.store.load import MAX_PRUNE_FRACTION
+from ingest.mapping import Mapping
 
 
 def neo4j_load_stage(
@@ -88,19 +90,38 @@ def writeback_stage(
     version: str,
     *,
     graph: str,
+    event_scores_path: Path | None = None,
+    event_relations: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Write risk scores, rings and memberships back to graph ``graph`` in Neo4j (idempotent;
-    no other graph changes)."""
-    from graph.store import connect
-    from graph.store.writeback import write_scores
+    """Write risk scores (``risk_score``, and ``risk_method`` on entities), rings and
+    memberships back to graph ``graph`` in Neo4j, and with ``event_scores_path`` the event risk
+    of the account-to-entity relationships (:func:`graph.store.writeback.write_event_risk`;
+    ``event_relations``: entity column -> relationship type and label,
+    :func:`event_relations`). Idempotent; no other graph changes."""
+    from datetime import UTC, datetime
 
+    from graph.store import connect
+    from graph.store.writeback import write_event_risk, write_scores
+
+    scored_at = datetime.now(UTC)
+    events = None
     with connect(settings) as store:
         summary = write_scores(
             store, pd.read_parquet(account_scores_path), pd.read_parquet(entity_scores_path),
             pd.read_parquet(rings_path), graph=graph, model_version=version,
+            scored_at=scored_at,
         )
+        if event_relations:
+            scores = (pd.read_parquet(event_scores_path) if event_scores_path is not None
+                      else pd.DataFrame(columns=["account_id", "score"]))
+            events = write_event_risk(store, scores, event_relations, graph=graph,
+                                      scored_at=scored_at)
     counts = asdict(summary)
-    return {
+    extra = {} if events is None else {
+        "relationships with event risk": events.relationships_written,
+        "stale event risk cleared": events.stale_cleared,
+    }
+    return {**extra,
         "graph": graph,
         "accounts scored": counts["accounts_scored"],
         "entities scored": counts["entities_scored"],
@@ -108,3 +129,15 @@ def writeback_stage(
         "memberships": counts["memberships_written"],
         "stale rings removed": counts["stale_rings_removed"],
     }
+
+
+def event_relations(mapping: Mapping) -> dict[str, tuple[str, str]]:
+    """Entity column of the events -> ``(relationship type, entity label)`` of the relationship
+    from an account to that entity: the built-in ones and the mapping's extra entities."""
+    from graph.snapshot import RELATIONS
+
+    relations = {column: (rel, dst) for rel, (src, dst, column) in RELATIONS.items()
+                 if src != dst}
+    relations.update({spec.event_column: (spec.relation, spec.node_type)
+                      for spec in mapping.entities})
+    return relations
