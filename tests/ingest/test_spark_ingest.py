@@ -203,3 +203,21 @@ def test_cli_refuses_an_unknown_engine(tmp_path):
                                       str(tmp_path), "--engine", "flink"])
     assert result.exit_code == 2
     assert "--engine must be duckdb or spark" in result.output
+
+
+def test_pipeline_stages_run_on_the_spark_engine(spark, tmp_path):
+    from abusenet.pipeline.errors import PipelineError
+    from abusenet.pipeline.stages import data
+    from ingest.mapping import load_mapping
+
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    (tmp_path / "logs.csv").write_text(LOGS)
+    mapping = load_mapping(tmp_path / "mapping.yaml")
+    info = data.ingest_stage([str(tmp_path / "logs.csv")], mapping, None, tmp_path,
+                             max_bad_fraction=1.0, engine="spark")
+    assert (info["accepted"], info["quarantined"], info["duplicates"]) == (5, 6, 1)
+    with pytest.raises(PipelineError, match="event or entity labels"):
+        data.snapshot_stage(tmp_path / "events", mapping, tmp_path, engine="spark",
+                            event_labels=tmp_path / "logs.csv")
+    info = data.snapshot_stage(tmp_path / "events", mapping, tmp_path, engine="spark")
+    assert info["nodes"]["Account"] == 4 and "Email" in info["nodes"]  # u1, u2, u4 and u9
