@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import matplotlib
 
@@ -106,3 +107,31 @@ def _unit_axes(ax: plt.Axes, xlabel: str, ylabel: str, title: str) -> None:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(frameon=False, loc="lower right" if "ROC" in title else "upper right")
+
+
+def reliability_diagram(block: dict[str, Any], title: str = "Reliability") -> str:
+    """Mean score against the observed abusive share per score bin, with 95 % intervals.
+
+    ``block`` is a :func:`gnn.evaluate.reliability` result (``bins``, ``ece``); the diagonal is
+    perfect calibration and a marker's area follows its bin's count.
+    """
+    bins = block.get("bins") or []
+    fig, ax = plt.subplots(figsize=(3.6, 3.2), layout="constrained")
+    ax.plot([0, 1], [0, 1], color=NEUTRAL, linestyle="--", linewidth=1, label="calibrated")
+    if bins:
+        mean = np.array([b["mean_score"] for b in bins])
+        observed = np.array([b["observed_rate"] for b in bins])
+        low = np.array([b.get("observed_low", r) for b, r in zip(bins, observed, strict=True)])
+        high = np.array([b.get("observed_high", r) for b, r in zip(bins, observed, strict=True)])
+        counts = np.array([b["count"] for b in bins], dtype=np.float64)
+        ax.errorbar(mean, observed, yerr=[observed - low, high - observed], fmt="none",
+                    ecolor=POSITIVE, elinewidth=1, alpha=0.6)
+        ax.scatter(mean, observed, s=20 + 180 * counts / counts.max(), color=POSITIVE,
+                   label=f"ECE {block.get('ece') or 0:.3f}", zorder=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("mean score")
+    ax.set_ylabel("observed abusive share")
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="upper left")
+    return figure_uri(fig)

@@ -46,6 +46,9 @@ class ReportData:
         riskiest members of the top rings, with their ``ring_id``), or ``None``.
     neo4j
         ``uri``, ``browser_url`` and ``query`` when the run used Neo4j, else ``None``.
+    drift
+        The drift stage's report (:func:`abusenet.validation.drift.compare` plus
+        ``reference``) of a run with a saved model, else ``None``.
     top_rings, top_entities
         How many rings to draw and entities to list per type.
     """
@@ -63,6 +66,7 @@ class ReportData:
     metrics: dict[str, Any] | None = None
     explanations: pd.DataFrame | None = None
     neo4j: dict[str, str] | None = None
+    drift: dict[str, Any] | None = None
     top_rings: int = 10
     top_entities: int = 20
 

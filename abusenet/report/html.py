@@ -74,6 +74,8 @@ def render_report(data: ReportData) -> str:
     parts = [
         ("summary", "Run summary", _summary(data)),
         ("quality", "Quality on held-back labels", _quality(data)),
+        ("validation", "Validation: challenger, out-of-time, time slices", _validation(data)),
+        ("drift", "Drift from the model's training data", _drift(data)),
         ("scores", "Score distributions", _distributions(data)),
         ("rings", "Top rings", _rings(data)),
         ("entities", "Entity risk", _entities(data)),
@@ -166,6 +168,57 @@ def _quality(data: ReportData) -> dict[str, Any] | None:
         "validation": [(name, _fraction(value)) for name, value in validation.items()],
         "calibration": _reliability_rows(metrics.get("calibration")),
         "ring_calibration": _reliability_rows(rings.get("reliability")),
+        "reliability_charts": [
+            (alt, charts.reliability_diagram(block, title))
+            for alt, title, block in (
+                ("account score reliability diagram", "Account scores",
+                 metrics.get("calibration")),
+                ("ring score reliability diagram", "Ring scores", rings.get("reliability")))
+            if block and block.get("bins")],
+    }
+
+
+def _validation(data: ReportData) -> dict[str, Any] | None:
+    """The candidates (GNN, XGB-Graph, blend), which one publishes, the out-of-time window and
+    the time slices, from ``metrics.json``."""
+    metrics = data.metrics or {}
+    selection = metrics.get("selection")
+    if not selection:
+        return None
+    window = metrics.get("out_of_time") or {}
+    held = metrics.get("candidates", {})
+    rows = [(name, _fraction(selection["validation"].get(name, {}).get("auroc")),
+             _fraction(selection["validation"].get(name, {}).get("auprc")),
+             _fraction(held.get(name, {}).get("auroc")), _fraction(held.get(name, {}).get("auprc")),
+             _fraction(window.get("candidates", {}).get(name, {}).get("auroc")),
+             _fraction(window.get("candidates", {}).get(name, {}).get("auprc")))
+            for name in selection["validation"]]
+    slices = [(str(s["start"])[:10], _number(s["labels"]), _number(s["positives"]),
+               _fraction(s["auroc"]), _fraction(s["auprc"]))
+              for s in metrics.get("time_slices", [])]
+    return {"selection": selection, "rows": rows, "window": window, "slices": slices}
+
+
+def _drift(data: ReportData) -> dict[str, Any] | None:
+    """PSI per input feature, of the scores, unseen accounts and label rate (scoring runs)."""
+    drift = data.drift
+    if not drift:
+        return None
+    if not drift.get("reference"):
+        return {"reference": False}
+    features = sorted(((f"{t}.{c}", v) for t, cols in drift["features"].items()
+                       for c, v in cols.items()), key=lambda item: -(item[1] or 0.0))
+    label_rate = drift.get("label_rate") or {}
+    return {
+        "reference": True,
+        "alerts": drift["alerts"],
+        "figures": [("score PSI", _fraction(drift["score_psi"])),
+                    ("worst feature PSI", _fraction(drift["max_feature_psi"])),
+                    ("unseen accounts", _fraction(drift.get("unseen_share"))),
+                    ("label rate (new)", _fraction(label_rate.get("new"))),
+                    ("label rate (training)", _fraction(label_rate.get("reference")))],
+        "rows": [(name, "missing" if value is None else f"{value:.3f}")
+                 for name, value in features],
     }
 
 

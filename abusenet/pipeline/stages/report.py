@@ -29,13 +29,15 @@ def report_stage(
     top_rings: int = 10,
     top_entities: int = 20,
     title: str | None = None,
+    drift: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Gather the run's results and write ``out/report.html``.
 
     ``explanations_path`` is :func:`~abusenet.pipeline.stages.detect.explain_stage`'s table,
     shown under each ring it covers. ``title`` defaults to
     :func:`abusenet.report.report_title` of the run facts' ``inputs`` and ``graph`` (or, without
-    a graph, the name of the ``output directory``).
+    a graph, the name of the ``output directory``). ``drift`` is the drift stage's report (a
+    run with a saved model).
     """
     from abusenet.report import ReportData, build_report, report_title, ring_subgraph
     from graph.snapshot import read_snapshot
@@ -68,6 +70,7 @@ def report_stage(
         account_scores=accounts, entity_scores=pd.read_parquet(entity_scores_path),
         rings=rings, subgraphs=subgraphs, evaluation=evaluation, metrics=metrics,
         explanations=explanations, neo4j=neo4j, top_rings=top_rings, top_entities=top_entities,
+        drift=drift,
     )
     path = build_report(data, out / REPORT)
     return {"bytes": path.stat().st_size, "rings_drawn": len(subgraphs)}
