@@ -639,6 +639,7 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
             },
             top_rings=settings.top_rings,
             top_entities=settings.top_entities,
+            drift=run.cache.info("drift") or None if run.request.model_dir else None,
         )
 
     return StageSpec(
