@@ -93,6 +93,82 @@ def card_precision_at_k(
     return float(top["label"].sum() / k)
 
 
+def rolling_scores(
+    model: EventBooster,
+    events: Events | EventFeatures,
+    event_labels: Labels | None = None,
+    *,
+    min_train_weeks: int = 2,
+    train_weeks: int | None = None,
+    gap_days: int = 7,
+    test_days: int = 7,
+    max_folds: int | None = None,
+) -> pd.DataFrame:
+    """The test events' scores of every rolling fold (a fresh copy of ``model`` per fold).
+
+    Parameters
+    ----------
+    model
+        An unfitted event model (:class:`~gnn.events.model.EventModel`,
+        :class:`~gnn.baselines.xgb_history.XGBHistory`); its parameters are copied per fold.
+    events
+        Events (directory or table) with ``event_labels``, or a feature table already built
+        by ``model.event_features`` (its features are computed once for all folds: each
+        event's features use only labels known before it, so no fold sees its future).
+    event_labels
+        ``event_id, label, known_at``; needed unless ``events`` is a feature table.
+    min_train_weeks, train_weeks, gap_days, test_days, max_folds
+        The splits (:func:`rolling_folds`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per labelled test event: ``fold``, ``day`` (UTC date, ISO text), the ids of
+        the feature table (``event_id``, ``ts``, ``account_id``, entity columns, ``label``,
+        ``known_at``) and ``score``. Training uses the labelled events before the cut whose
+        label was known by the test start; a label known later is left out.
+    """
+    table = events if isinstance(events, EventFeatures) else model.event_features(
+        events, event_labels)
+    frames = []
+    for number, _fold, train, test in _fold_rows(table, table.ids["ts"], min_train_weeks,
+                                                train_weeks, gap_days, test_days, max_folds):
+        fitted = type(model)(**model.get_params()).fit(table.take(train))
+        tested = table.take(test)
+        frame = tested.ids.copy()
+        frame.insert(0, "day", frame["ts"].dt.floor("D").dt.date.astype(str))
+        frame.insert(0, "fold", number)
+        frame["score"] = fitted.predict_proba(tested)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["fold", "day", *table.ids.columns, "score"])
+
+
+def daily_metrics(scores: pd.DataFrame, *, card_column: str = "payment_id",
+                  k: int = 100) -> pd.DataFrame:
+    """Per test day quality of :func:`rolling_scores`' output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per test day: ``fold``, ``day``, ``events``, ``fraud``, ``auroc``, ``auprc``
+        (``nan`` on a day without fraud), ``card_precision_at_k`` (cards of ``card_column``,
+        ``account_id`` when the scores have no such column).
+    """
+    card = card_column if card_column in scores else "account_id"
+    rows = []
+    for (fold, day), group in scores.groupby(["fold", "day"], sort=True):
+        y = group["label"].to_numpy()
+        score = group["score"].to_numpy()
+        rows.append({
+            "fold": fold, "day": day, "events": len(group), "fraud": int(y.sum()),
+            "auroc": auroc(y, score), "auprc": auprc(y, score),
+            "card_precision_at_k": card_precision_at_k(group[card].to_numpy(), y, score, k),
+        })
+    return pd.DataFrame(rows, columns=["fold", "day", "events", "fraud", "auroc", "auprc",
+                                       "card_precision_at_k"])
+
+
 def rolling_evaluation(
     model: EventBooster,
     events: Events | EventFeatures,
@@ -106,57 +182,27 @@ def rolling_evaluation(
     test_days: int = 7,
     max_folds: int | None = None,
 ) -> pd.DataFrame:
-    """Rolling time-split quality of ``model`` (a fresh copy is trained per fold).
+    """Rolling time-split quality of ``model``: :func:`daily_metrics` of :func:`rolling_scores`.
 
     Parameters
     ----------
-    model
-        An unfitted event model (:class:`~gnn.events.model.EventModel`,
-        :class:`~gnn.baselines.xgb_history.XGBHistory`); its parameters are copied per fold.
-    events
-        Events (directory or table) with ``event_labels``, or a feature table already built
-        by ``model.event_features`` (its features are computed once for all folds: each
-        event's features use only labels known before it, so no fold sees its future).
-    event_labels
-        ``event_id, label, known_at``; needed unless ``events`` is a feature table.
+    model, events, event_labels, min_train_weeks, train_weeks, gap_days, test_days, max_folds
+        As for :func:`rolling_scores`.
     card_column
         The card (for card precision@k); ``account_id`` when the events have no such column.
     k
         Cards checked per day.
-    min_train_weeks, train_weeks, gap_days, test_days, max_folds
-        The splits (:func:`rolling_folds`).
 
     Returns
     -------
     pandas.DataFrame
         One row per test day: ``fold``, ``day``, ``events``, ``fraud``, ``auroc``, ``auprc``,
-        ``card_precision_at_k``. Training uses the labelled events before the cut whose label
-        was known by the test start; a label known later is left out. Test days use every
-        labelled event.
+        ``card_precision_at_k``. Test days use every labelled event.
     """
-    table = events if isinstance(events, EventFeatures) else model.event_features(
-        events, event_labels)
-    ts = table.ids["ts"]
-    card = card_column if card_column in table.ids else "account_id"
-    rows = []
-    for number, _fold, train, test in _fold_rows(table, ts, min_train_weeks, train_weeks,
-                                                gap_days, test_days, max_folds):
-        fitted = type(model)(**model.get_params()).fit(table.take(train))
-        tested = table.take(test)
-        score = fitted.predict_proba(tested)
-        days = tested.ids["ts"].dt.floor("D")
-        for day in sorted(days.unique()):
-            on_day = (days == day).to_numpy()
-            y = tested.ids["label"].to_numpy()[on_day]
-            rows.append({
-                "fold": number, "day": day.date().isoformat(), "events": int(on_day.sum()),
-                "fraud": int(y.sum()), "auroc": auroc(y, score[on_day]),
-                "auprc": auprc(y, score[on_day]),
-                "card_precision_at_k": card_precision_at_k(
-                    tested.ids[card].to_numpy()[on_day], y, score[on_day], k),
-            })
-    return pd.DataFrame(rows, columns=["fold", "day", "events", "fraud", "auroc", "auprc",
-                                       "card_precision_at_k"])
+    scores = rolling_scores(model, events, event_labels, min_train_weeks=min_train_weeks,
+                            train_weeks=train_weeks, gap_days=gap_days, test_days=test_days,
+                            max_folds=max_folds)
+    return daily_metrics(scores, card_column=card_column, k=k)
 
 
 def _fold_rows(

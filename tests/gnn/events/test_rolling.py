@@ -3,7 +3,14 @@ import pandas as pd
 import pytest
 
 from gnn.events.model import EventModel
-from gnn.events.rolling import _fold_rows, card_precision_at_k, rolling_evaluation, rolling_folds
+from gnn.events.rolling import (
+    _fold_rows,
+    card_precision_at_k,
+    daily_metrics,
+    rolling_evaluation,
+    rolling_folds,
+    rolling_scores,
+)
 from tests.gnn.events.cards import card_world
 
 T = pd.Timestamp("2024-01-01", tz="UTC")
@@ -59,3 +66,15 @@ def test_rolling_evaluation_reports_every_test_day(table):
     assert result.loc[~with_fraud, "auroc"].isna().all()
     assert result["card_precision_at_k"].between(0, 1).all()
     assert result.loc[with_fraud, "auroc"].mean() > 0.6
+
+
+def test_rolling_scores_are_the_test_events_and_give_the_daily_metrics(table):
+    model = EventModel(n_estimators=40, n_jobs=1)
+    scores = rolling_scores(model, table, max_folds=2)
+    ts = table.ids["ts"]
+    expected = np.concatenate([test for *_, test in _fold_rows(table, ts, 2, None, 7, 7, 2)])
+    assert scores["event_id"].tolist() == table.ids["event_id"].iloc[expected].tolist()
+    assert scores["score"].between(0, 1).all()
+    assert (scores["day"] == scores["ts"].dt.strftime("%Y-%m-%d")).all()
+    pd.testing.assert_frame_equal(daily_metrics(scores),
+                                  rolling_evaluation(model, table, max_folds=2))
