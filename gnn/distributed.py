@@ -163,9 +163,10 @@ def weight_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def memory_mib() -> dict[str, float]:
-    """This process's resident memory from ``/proc/self/status`` (MiB): total, anonymous
-    (private), file-backed (the mapped graph, shared) and peak."""
+def memory_mib(graph_dir: str | os.PathLike[str] | None = None) -> dict[str, float]:
+    """This process's resident memory (MiB): total, anonymous (private), file-backed (shared
+    libraries and the mapped graph), peak, and with ``graph_dir`` the resident pages of the
+    files mapped from it (``graph``, shared by every process)."""
     fields = {"VmRSS": "rss", "RssAnon": "anon", "RssFile": "file", "VmHWM": "peak"}
     out = {}
     with open("/proc/self/status") as status:
@@ -173,6 +174,16 @@ def memory_mib() -> dict[str, float]:
             key, _, value = line.partition(":")
             if key in fields:
                 out[fields[key]] = int(value.split()[0]) / 1024
+    if graph_dir is not None:
+        prefix, inside, graph_kib = str(graph_dir), False, 0
+        with open("/proc/self/smaps") as smaps:
+            for line in smaps:
+                head = line.split()
+                if "-" in head[0] and len(head) >= 5:  # a mapping's header line
+                    inside = len(head) >= 6 and head[5].startswith(prefix)
+                elif inside and head[0] == "Rss:":
+                    graph_kib += int(head[1])
+        out["graph"] = graph_kib / 1024
     return out
 
 
@@ -320,7 +331,8 @@ def _worker(rank: int, job: WorkerJob, model: SepHeteroGNN) -> None:
         history = train_data_parallel(
             model, data, sampler, train, val, job.settings, verify_sync=job.verify_sync
         )
-        stats = {"rank": rank, "train_seconds": time.perf_counter() - started, **memory_mib()}
+        stats = {"rank": rank, "train_seconds": time.perf_counter() - started,
+                 **memory_mib(root)}
         all_stats: list[dict | None] = [None] * job.world_size
         dist.all_gather_object(all_stats, stats)
         if rank == 0:
@@ -352,7 +364,8 @@ class DistributedTrainer:
     ----------
     processes_ : list[dict]
         After a call: per process ``rank``, ``train_seconds`` and resident memory in MiB
-        (``rss``, ``anon`` = private, ``file`` = the mapped graph, shared; ``peak``).
+        (``rss``; ``anon``: private; ``file``: file-backed, shared libraries included; ``graph``:
+        the mapped graph files, shared by all; ``peak``).
     seconds_ : float
         Wall seconds of the call: writing the graph, starting the processes, training.
 

@@ -75,7 +75,7 @@ def test_two_processes_stay_in_sync_and_learn(two_process_fit):
     assert all(h["seeds"] == 192 for h in history)
     assert history[-1]["loss"] < history[0]["loss"]
     assert [p["rank"] for p in trainer.processes_] == [0, 1]
-    assert all(p["rss"] > 0 for p in trainer.processes_)
+    assert all(p["rss"] > 0 and p["graph"] > 0 for p in trainer.processes_)
 
 
 def test_two_processes_match_one_in_quality(planted, two_process_fit):

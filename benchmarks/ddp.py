@@ -1,0 +1,118 @@
+"""Benchmark: training seeds/s of 2-process DDP against one process with 1 and with 2 threads.
+
+On the synthetic snapshot-shaped graph of ``benchmarks.detect`` (``--accounts`` accounts, about
+3.5 edges each before reversal), each configuration trains ``--epochs`` epochs of the default
+detector over the same ``--labelled`` share of the accounts as time-bounded seeds, validating on
+2,000 more, in a fresh child process (so memory figures are its own):
+
+- ``single-1``: one process, one torch thread (``gnn.training.train_model``);
+- ``single-2``: one process, two torch threads;
+- ``ddp-2``: two processes of one thread each (``gnn.distributed.DistributedTrainer``).
+
+Usage::
+
+    nice -n 10 python -m benchmarks.ddp --accounts 100000 [--labelled 0.3] [--epochs 2]
+
+Prints a Markdown table: seeds/s per epoch (training seeds / epoch wall seconds, validation
+included, as ``history`` records it), the best epoch's rate, the child's wall and CPU seconds
+(processes started, graph written and read included) and resident memory (for DDP: the parent,
+which holds the graph, and each training process's total / private / mapped-graph MiB), plus the
+load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+CONFIGS = ("single-1", "single-2", "ddp-2")
+
+
+def run_one(config: str, accounts: int, labelled: float, epochs: int) -> dict:
+    """Train once in this process under ``config``; the figures as a dict."""
+    import numpy as np
+
+    from benchmarks.detect import synthetic_graph
+    from gnn.detector import AccountDetector
+    from gnn.distributed import DistributedTrainer
+
+    data = synthetic_graph(accounts, seed=0)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(accounts)
+    n_train = int(labelled * accounts)
+    train, val = order[:n_train], order[n_train : n_train + 2_000]
+    y = (rng.random(accounts) < 0.05).astype(np.float32)
+    label_time = rng.integers(10 * 86_400, 30 * 86_400, accounts)
+    threads = 2 if config == "single-2" else 1
+    trainer = DistributedTrainer(nproc=2, threads=1) if config == "ddp-2" else None
+    detector = AccountDetector(max_epochs=epochs, patience=epochs, num_threads=threads)
+    started = time.perf_counter()
+    detector.fit_graph(data, train, y[train], val, y[val], label_time[train], label_time[val],
+                       trainer=trainer)
+    wall = time.perf_counter() - started
+    rates = [n_train / h["seconds"] for h in detector.history_]
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "config": config,
+        "seeds": n_train,
+        "rates": rates,
+        "fit_wall": wall,
+        "peak_rss": own,
+        "processes": getattr(trainer, "processes_", None),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--labelled", type=float, default=0.3,
+                        help="share of the accounts trained on as seeds per epoch")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
+    parser.add_argument("--one", choices=CONFIGS, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.accounts, args.labelled, args.epochs)))
+        return
+    print(f"load average before: {os.getloadavg()}", file=sys.stderr)
+    rows = []
+    for config in args.configs:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-m", "benchmarks.ddp", "--one", config, "--accounts",
+             str(args.accounts), "--labelled", str(args.labelled), "--epochs", str(args.epochs)],
+            check=True, capture_output=True, text=True,
+        )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        result["wall"] = time.perf_counter() - started
+        result["cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        result["load"] = os.getloadavg()[0]
+        rows.append(result)
+        print(json.dumps(result), file=sys.stderr)
+    print(f"\n{args.accounts:,} accounts, {rows[0]['seeds']:,} time-bounded training seeds per "
+          f"epoch, {args.epochs} epoch(s)\n")
+    print("| config | seeds/s per epoch | best seeds/s | fit wall s | child wall s | CPU s | "
+          "memory MiB | load (1 min, after) |")
+    print("|---|---|---:|---:|---:|---:|---|---:|")
+    for r in rows:
+        memory = f"peak {r['peak_rss']:,.0f}"
+        if r["processes"]:
+            memory = f"parent peak {r['peak_rss']:,.0f}; " + "; ".join(
+                f"rank {p['rank']} {p['rss']:,.0f} (private {p['anon']:,.0f}, "
+                f"mapped graph {p['graph']:,.0f})" for p in r["processes"]
+            )
+        print(f"| {r['config']} | {', '.join(f'{x:,.0f}' for x in r['rates'])} | "
+              f"{max(r['rates']):,.0f} | {r['fit_wall']:.1f} | {r['wall']:.1f} | {r['cpu']:.1f} | "
+              f"{memory} | {r['load']:.1f} |")
+    print(f"\nload average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
