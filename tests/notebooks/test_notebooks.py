@@ -59,3 +59,12 @@ def test_investigate_ring_in_neo4j_runs(tmp_path, neo4j_settings, neo4j_driver, 
                        neo4j_uri=neo4j_settings.uri)
     text = json.dumps(executed["cells"])
     assert "top_rings" in text and "attribution" in text
+
+
+def test_model_validation_runs(tmp_path):
+    # 2,000 accounts: the smallest generated world whose latest two weeks hold both classes.
+    executed = execute("04_model_validation.ipynb", tmp_path, n_accounts=2000, max_epochs=2)
+    text = json.dumps(executed["cells"])
+    assert "Promoted to production" in text and "Not promoted" in text
+    assert "auroc_vs_champion" in text and "production" in text
+    assert "PSI" in text and "(0, 3)" in text
