@@ -31,6 +31,8 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   (:func:`gnn.rings.fit_ring_calibrator`), reported at ``score >= 0.5``, as ``abusenet run``
   does with a model (with XGBoost standing in for the GNN, whose training does not fit the
   time budget here).
+* on YelpChi, UGFraud's SpEagle, FRAUDAR and GANG side by side (:func:`ugfraud_yelpchi`;
+  ``--skip-ugfraud`` leaves them out);
 * ``null`` = ``off`` rows repeat both without the null model (``min_surprise`` = -inf, no
   pairs) and, without labels, with the ranking and ``min_score`` 0.5 of before
   (:func:`gnn.rings.structure_scores`), with labels untrimmed and uncalibrated: the code of
@@ -342,8 +344,9 @@ def _auc(test: pd.DataFrame, scores: pd.Series) -> dict[str, float]:
             "auprc": average_precision_score(test["label"], held)}
 
 
-def run(name: str, quick: bool = False) -> list[dict]:
-    """Benchmark rows of one dataset (module docstring); ``quick`` trains the GNN briefly."""
+def run(name: str, quick: bool = False, ugfraud: bool = True) -> list[dict]:
+    """Benchmark rows of one dataset (module docstring); ``quick`` trains the GNN briefly;
+    on YelpChi ``ugfraud`` adds UGFraud's detectors (:func:`ugfraud_yelpchi`)."""
     started = time.perf_counter()
     snapshot, labels, truth = DATASETS[name]()
     n = len(account_index(snapshot))
@@ -394,6 +397,8 @@ def run(name: str, quick: bool = False) -> list[dict]:
         rows.append({**base, "mode": "with labels (xgb)", "auroc": xgb["auroc"],
                      "auprc": xgb["auprc"], "xgb_s": round(xgb_s, 1), **models,
                      **_ring_figures(scored[scored["score"] >= 0.5], labels, n, truth, test)})
+    if name == "yelpchi" and ugfraud:
+        rows += ugfraud_yelpchi(train, test)
     return rows
 
 
@@ -403,8 +408,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--quick", action="store_true",
                         help="train the GNN briefly (8 epochs, 32 channels, neighbours 10/5)")
+    parser.add_argument("--skip-ugfraud", action="store_true",
+                        help="leave UGFraud's SpEagle, FRAUDAR and GANG out on YelpChi")
     args = parser.parse_args(argv)
-    rows = [row for name in args.datasets for row in run(name, args.quick)]
+    rows = [row for name in args.datasets
+            for row in run(name, args.quick, ugfraud=not args.skip_ugfraud)]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(pd.DataFrame(rows).round(3).to_string(index=False))
 
