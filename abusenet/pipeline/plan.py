@@ -514,14 +514,15 @@ def entities_stage(run: PlannedRun) -> StageSpec:
             after=("score",), code=(_PIPELINE,), describe=_describe_entities,
         )
     settings = run.config.labels
+    detector = run.config.detector.model_dump(exclude_unset=True)
     return StageSpec(
         "entities", "train the entity model and score entities",
         lambda out: entities.train_entities_stage(
             run.snapshot, ingested, columns, pooled, run.event_labels, run.entity_labels, out,
             holdout_fraction=settings.holdout_fraction, seed=settings.seed,
-            progress=run.request.progress),
+            detector_params=detector, progress=run.request.progress),
         key={"holdout_fraction": settings.holdout_fraction, "seed": settings.seed,
-             "columns": columns},
+             "columns": columns, "detector": detector},
         after=("ingest", "snapshot", "score", "labels"), code=MODEL_CODE,
         spinner=not run.request.progress, describe=_describe_entities,
     )

@@ -32,8 +32,9 @@ from tests.graph.store.helpers import (
     tricky_snapshot,
 )
 
-PACK = ("accounts_near_entity", "evidence_path", "new_accounts_on_risky_entities",
-        "ring_of_account", "shared_between", "top_rings")
+PACK = ("account_risky_events", "accounts_near_entity", "evidence_path",
+        "new_accounts_on_risky_entities", "ring_of_account", "risky_entities", "shared_between",
+        "top_rings")
 SCORED_AT = datetime(2024, 5, 1, tzinfo=UTC)
 
 

@@ -55,6 +55,7 @@ def train_entities_stage(
     *,
     holdout_fraction: float,
     seed: int,
+    detector_params: dict[str, Any] | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Train the entity model on given and event-derived entity labels, score every entity of
@@ -66,6 +67,9 @@ def train_entities_stage(
     ----------
     entity_columns
         Entity node type -> the events' column with its id (:func:`entity_event_columns`).
+    detector_params
+        The run's ``detector`` settings, passed to each entity type's network (its
+        ``random_state`` is ``seed``).
     """
     from gnn.entities import EntityRiskModel, entity_labels_from_events
     from gnn.entities.labels import check_entity_labels
@@ -86,7 +90,7 @@ def train_entities_stage(
     train, holdout = split_entity_labels(labels, holdout_fraction, seed)
     fit_events = _without_entities(events, holdout, columns)
     fit_snapshot = _with_evidence(snapshot, fit_events, columns, end)
-    model = EntityRiskModel({"random_state": seed})
+    model = EntityRiskModel({**(detector_params or {}), "random_state": seed})
     try:
         model.fit(fit_snapshot, train, progress=progress)
     except ValueError as exc:
