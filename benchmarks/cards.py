@@ -1,0 +1,301 @@
+"""The card-fraud benchmark of the field on a generated card world (issue 14, item 6).
+
+One command: generate a card world (``abusenet synth --world cards``), then
+
+1. **Rolling time split** (train on weeks 1..k, a gap for label delay, test the next week,
+   rolling): per test day transaction AUROC, AUPRC and card precision@100 of
+   :class:`~gnn.events.model.EventModel`, the handbook's
+   :class:`~gnn.baselines.xgb_history.XGBHistory` as the field runs it (every fraud older than
+   7 days counts, known or not) and ``XGBHistory(known_at_only=True)`` (the same features from
+   the labels known by then); and per test day the share of compromised terminals'
+   transactions ranked in the day's top 1 % of event scores.
+2. **Terminals, half labelled**: compromised terminals from truth, a stratified half labelled;
+   AUROC on the other half of XGBoost on per-terminal aggregates (handbook style: volume,
+   cards, amounts, night and online shares, chargebacks known by the window end), of the
+   supervised :class:`~gnn.entities.EntityRiskModel` (``--entity-gnn``; label evidence known
+   by the window end) and of the terminals' highest event score in the last test week.
+3. **Label delays**: how much of the terminal fraud is known when it must be scored.
+
+Examples
+--------
+``python -m benchmarks.cards`` (2,000 customers, 56 days, 3 folds) or ``--quick`` (1,000
+customers, 49 days, 2 folds: under 3 CPU minutes on a quiet machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from gnn.baselines.xgb_history import XGBHistory
+from gnn.evaluate import auroc
+from gnn.events.booster import EventBooster
+from gnn.events.model import EventModel
+from gnn.events.rolling import daily_metrics, rolling_scores
+from ingest.files import write_text_atomic
+from ingest.synth.cards import generate_cards
+
+#: Share of each day's events an investigator checks (the top-1 % target of issue 14).
+TOP_SHARE = 0.01
+TERMINAL_FRAUD = "compromised_terminal"
+
+
+def load_world(world: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """``(events, event_labels, truth_events, truth_entities)`` of a generated card world."""
+    events = pd.read_parquet(world / "events")
+    labels = pd.read_csv(world / "event_labels.csv")
+    labels["known_at"] = pd.to_datetime(labels["known_at"], utc=True)
+    return (events, labels, pd.read_parquet(world / "truth_events.parquet"),
+            pd.read_parquet(world / "truth_entities.parquet"))
+
+
+def models() -> dict[str, EventBooster]:
+    """The compared event models, by the name the tables use."""
+    return {
+        "EventModel": EventModel(),
+        "XGBHistory (handbook)": XGBHistory(),
+        "XGBHistory (known_at_only)": XGBHistory(known_at_only=True),
+    }
+
+
+def top_share_captured(scores: pd.DataFrame, target: pd.Series, share: float = TOP_SHARE
+                       ) -> pd.Series:
+    """Per test day, the share of ``target`` events (a boolean per row of ``scores``) ranked
+    in the day's top ``share`` of scores (``nan`` on a day without any)."""
+    out = {}
+    for day, group in scores.groupby("day", sort=True):
+        hit = target.loc[group.index].to_numpy()
+        if not hit.any():
+            out[day] = np.nan
+            continue
+        n_top = max(1, int(round(len(group) * share)))
+        top = np.argsort(-group["score"].to_numpy(), kind="stable")[:n_top]
+        out[day] = hit[top].sum() / hit.sum()
+    return pd.Series(out, name="top_share")
+
+
+def rolling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.DataFrame,
+                 folds: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Per model and test day: the rolling metrics and the top-1 % share of terminal fraud."""
+    kind = truth_events.set_index("event_id")["fraud_kind"]
+    days, scores_of = [], {}
+    for name, model in models().items():
+        started = time.process_time()
+        table = model.event_features(events, labels)
+        features_s = time.process_time() - started
+        started = time.process_time()
+        scores = rolling_scores(model, table, min_train_weeks=3, gap_days=7, test_days=7,
+                                max_folds=folds)
+        fit_s = time.process_time() - started
+        daily = daily_metrics(scores, card_column="payment_id", k=100)
+        terminal = scores["event_id"].map(kind).eq(TERMINAL_FRAUD)
+        daily["terminal_fraud_top1"] = top_share_captured(scores, terminal).reindex(
+            daily["day"]).to_numpy()
+        daily.insert(0, "model", name)
+        daily.attrs = {}
+        days.append(daily.assign(features_cpu_s=features_s, folds_cpu_s=fit_s))
+        scores_of[name] = scores
+    return pd.concat(days, ignore_index=True), scores_of
+
+
+def terminal_features(events: pd.DataFrame, labels: pd.DataFrame, end: pd.Timestamp
+                      ) -> pd.DataFrame:
+    """Handbook-style aggregates per terminal over the whole window, with the chargebacks
+    known by ``end`` (all time, and of the events of the last 7 and 14 days)."""
+    frame = events[["event_id", "ts", "terminal_id", "payment_id", "amount", "channel"]].merge(
+        labels[["event_id", "label", "known_at"]], on="event_id", how="left")
+    known_fraud = (frame["label"] == 1) & (frame["known_at"] <= end)
+    known = frame["known_at"] <= end
+    age = (end - frame["ts"]).dt.total_seconds() / 86400
+    frame = frame.assign(
+        night=(frame["ts"].dt.hour < 6).astype(float),
+        online=(frame["channel"] == "online").astype(float),
+        known_fraud=known_fraud.astype(float), known=known.astype(float),
+        fraud_7d=(known_fraud & (age <= 7)).astype(float),
+        fraud_14d=(known_fraud & (age <= 14)).astype(float),
+        n_7d=(age <= 7).astype(float),
+    )
+    grouped = frame.groupby("terminal_id", sort=True)
+    table = grouped.agg(
+        n=("event_id", "size"), cards=("payment_id", "nunique"), mean_amount=("amount", "mean"),
+        night_share=("night", "mean"), online_share=("online", "mean"),
+        known_fraud=("known_fraud", "sum"), known=("known", "sum"),
+        fraud_7d=("fraud_7d", "sum"), fraud_14d=("fraud_14d", "sum"), n_7d=("n_7d", "sum"),
+    )
+    table["known_fraud_share"] = table["known_fraud"] / table["known"].clip(lower=1)
+    return table
+
+
+def terminal_split(truth_entities: pd.DataFrame, terminals: pd.Index, seed: int
+                   ) -> tuple[pd.Series, np.ndarray]:
+    """Truth of every terminal with events (1 = compromised) and a stratified half labelled."""
+    truth = truth_entities[truth_entities["node_type"] == "Terminal"].set_index("entity_id")
+    y = truth["compromised"].reindex(terminals).fillna(False).astype(int)
+    rng = np.random.default_rng(seed)
+    labelled = np.zeros(len(y), dtype=bool)
+    for cls in (0, 1):
+        rows = np.flatnonzero(y.to_numpy() == cls)
+        labelled[rng.permutation(rows)[: len(rows) // 2]] = True
+    return y, labelled
+
+
+def terminal_part(events: pd.DataFrame, labels: pd.DataFrame, truth_entities: pd.DataFrame,
+                  event_scores: pd.DataFrame, seed: int, entity_gnn: Path | None
+                  ) -> list[dict[str, Any]]:
+    """AUROC on the unlabelled half of the terminals, per method."""
+    end = events["ts"].max()
+    features = terminal_features(events, labels, end)
+    y, labelled = terminal_split(truth_entities, features.index, seed)
+    rows = []
+    started = time.process_time()
+    booster = xgb.XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.05,
+                                subsample=0.8, n_jobs=2, random_state=seed)
+    booster.fit(features.to_numpy()[labelled], y.to_numpy()[labelled])
+    score = booster.predict_proba(features.to_numpy()[~labelled])[:, 1]
+    rows.append({"method": "XGBoost on terminal aggregates",
+                 "auroc": auroc(y.to_numpy()[~labelled], score),
+                 "cpu_s": time.process_time() - started})
+    last = event_scores[event_scores["fold"] == event_scores["fold"].max()]
+    per_terminal = last.groupby("terminal_id")["score"].max().reindex(features.index)
+    seen = per_terminal.notna().to_numpy() & ~labelled
+    rows.append({"method": "EventModel: highest event score in the last test week",
+                 "auroc": auroc(y.to_numpy()[seen], per_terminal.to_numpy()[seen]),
+                 "cpu_s": 0.0, "note": f"{seen.sum()} of {(~labelled).sum()} terminals seen"})
+    if entity_gnn is not None:
+        rows.append(_entity_model_row(entity_gnn, events, labels, y, labelled, end, seed))
+    for row in rows:
+        row.update(labelled=int(labelled.sum()), held_back=int((~labelled).sum()),
+                   held_back_compromised=int(y.to_numpy()[~labelled].sum()))
+    return rows
+
+
+def _entity_model_row(world: Path, events: pd.DataFrame, labels: pd.DataFrame, y: pd.Series,
+                      labelled: np.ndarray, end: pd.Timestamp, seed: int) -> dict[str, Any]:
+    """The supervised entity model on a snapshot of the world, label evidence known by ``end``."""
+    from gnn.entities import EntityRiskModel, with_label_evidence
+    from graph.build import build_snapshot
+    from ingest.run import ingest_logs
+
+    started = time.process_time()
+    work = world / ".bench"
+    mapping = Path(__file__).resolve().parents[1] / "configs" / "mappings" / "synth_cards.yaml"
+    if not (work / "snapshot").exists():
+        ingest_logs(str(world / "events"), mapping, work / "events", progress=False)
+        build_snapshot(work / "events", work / "snapshot", progress=False)
+    from graph.snapshot import read_snapshot
+
+    snapshot = read_snapshot(work / "snapshot")
+    evidence = events[["event_id", "account_id", "terminal_id"]].merge(labels, on="event_id")
+    snapshot = with_label_evidence(snapshot, evidence, {"Terminal": "terminal_id"}, as_of=end)
+    train = pd.DataFrame({"node_type": "Terminal", "entity_id": y.index[labelled],
+                          "label": y.to_numpy()[labelled]})
+    model = EntityRiskModel({"random_state": seed}).fit(snapshot, train)
+    scores = model.score_entities(snapshot).set_index("entity_id")["score"]
+    held = y.index[~labelled]
+    return {"method": "EntityRiskModel (supervised GNN, evidence known by the end)",
+            "auroc": auroc(y.to_numpy()[~labelled], scores.reindex(held).to_numpy()),
+            "cpu_s": time.process_time() - started}
+
+
+def delay_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.DataFrame,
+               truth_entities: pd.DataFrame) -> dict[str, Any]:
+    """How much of the terminal fraud is known at the window end and when it is scored."""
+    end = events["ts"].max()
+    fraud = truth_events[truth_events["fraud_kind"] == TERMINAL_FRAUD][
+        ["event_id", "ts", "terminal_id"]].merge(labels[["event_id", "label", "known_at"]],
+                                                 on="event_id")
+    known = (fraud["label"] == 1) & (fraud["known_at"] <= end)
+    terminals = truth_entities[(truth_entities["node_type"] == "Terminal")
+                               & truth_entities["compromised"]]
+    any_known = fraud[known].groupby("terminal_id").size()
+    late = terminals["compromised_from"] > end - pd.Timedelta(days=14)
+    unknown = ~terminals["entity_id"].isin(any_known.index)
+    # Terminal fraud known before the event itself (a label of an earlier event of its terminal).
+    first_known = fraud[fraud["label"] == 1].groupby("terminal_id")["known_at"].min()
+    before = fraud["ts"] > fraud["terminal_id"].map(first_known)
+    return {
+        "compromised_terminals": int(len(terminals)),
+        "terminal_fraud_events": int(len(fraud)),
+        "terminal_fraud_known_by_end": float(known.mean()),
+        "terminals_without_known_fraud_by_end": int(unknown.sum()),
+        "terminals_compromised_in_last_14_days": int(late.sum()),
+        "of_those_without_known_fraud": int((late & unknown).sum()),
+        "terminal_fraud_events_after_a_known_fraud_of_their_terminal": float(before.mean()),
+    }
+
+
+def run(accounts: int, days: int, seed: int, folds: int, workdir: Path,
+        entity_gnn: bool) -> dict[str, Any]:
+    """Generate the world (reused when its settings match) and measure every part."""
+    world = workdir / f"cards-n{accounts}-d{days}-s{seed}"
+    if not (world / "synth.json").exists():
+        generate_cards(world, n_accounts=accounts, seed=seed, days=days, progress=False,
+                       overwrite=True)
+    events, labels, truth_events, truth_entities = load_world(world)
+    daily, scores = rolling_part(events, labels, truth_events, folds)
+    return {
+        "world": {"accounts": accounts, "days": days, "seed": seed, "events": len(events),
+                  "fraud_events": int(truth_events["is_fraud"].sum())},
+        "daily": daily,
+        "terminals": terminal_part(events, labels, truth_entities, scores["EventModel"], seed,
+                                   world if entity_gnn else None),
+        "delays": delay_part(events, labels, truth_events, truth_entities),
+    }
+
+
+def print_report(result: dict[str, Any]) -> None:
+    """Markdown tables of :func:`run`'s result."""
+    daily = result["daily"]
+    print(f"world: {result['world']}\n")
+    print("| model | AUROC | AUPRC | card P@100 | terminal fraud in top 1 % | days | "
+          "features CPU s | folds CPU s |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, group in daily.groupby("model", sort=False):
+        print(f"| {name} | {group['auroc'].mean():.3f} | {group['auprc'].mean():.3f} | "
+              f"{group['card_precision_at_k'].mean():.3f} | "
+              f"{group['terminal_fraud_top1'].mean():.3f} | {len(group)} | "
+              f"{group['features_cpu_s'].iloc[0]:.1f} | {group['folds_cpu_s'].iloc[0]:.1f} |")
+    print("\nper fold (AUROC / AUPRC / card P@100):\n")
+    per_fold = daily.groupby(["model", "fold"], sort=False)[
+        ["auroc", "auprc", "card_precision_at_k"]].mean()
+    print(per_fold.round(3).to_string())
+    print("\n| terminals (other half) | AUROC | CPU s | note |\n|---|---:|---:|---|")
+    for row in result["terminals"]:
+        print(f"| {row['method']} | {row['auroc']:.3f} | {row['cpu_s']:.1f} | "
+              f"{row.get('note', '')} |")
+    print(f"\nheld back: {result['terminals'][0]['held_back']} terminals, "
+          f"{result['terminals'][0]['held_back_compromised']} compromised")
+    print(f"\nlabel delays: {json.dumps(result['delays'], indent=1)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: see the module's docstring."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=56)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true",
+                        help="1,000 customers, 49 days, 2 folds")
+    parser.add_argument("--entity-gnn", action="store_true",
+                        help="also train the supervised entity GNN (ingest + snapshot)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/abusenet-bench-cards"))
+    parser.add_argument("--json", type=Path, help="write the per-day rows and tables here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.accounts, args.days, args.folds = 1000, 49, 2
+    result = run(args.accounts, args.days, args.seed, args.folds, args.workdir, args.entity_gnn)
+    print_report(result)
+    if args.json:
+        payload = {**result, "daily": result["daily"].to_dict("records")}
+        write_text_atomic(args.json, json.dumps(payload, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
