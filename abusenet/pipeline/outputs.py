@@ -65,7 +65,7 @@ WRITE_TYPES: dict[str, dict[str, pa.DataType]] = {
     "account_scores.parquet": {"account_id": pa.string(), "score": pa.float64(),
                                "ring_id": pa.string()},
     "entity_scores.parquet": {"node_type": pa.string(), "entity_id": pa.string(),
-                              "score": pa.float64()},
+                              "score": pa.float64(), "method": pa.string()},
     "event_scores.parquet": {"event_id": pa.string(), "account_id": pa.string(),
                              "score": pa.float64()},
     "rings.parquet": {"ring_id": pa.string(), "score": pa.float64(), "size": pa.int64(),
@@ -79,10 +79,13 @@ class OutputSchemaError(ValueError):
 
 def write_contract_table(frame, name: str, path: str | os.PathLike[str]) -> Path:
     """Write ``frame`` to ``path`` as the contract file ``name``, its columns cast to
-    :data:`WRITE_TYPES` (plain ``string``, ``float64``, ``int64``; column order kept)."""
+    :data:`WRITE_TYPES` (plain ``string``, ``float64``, ``int64``; column order kept). A
+    column the frame lacks is left out (:func:`check_outputs` says whether the file needs it)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     for column, wanted in WRITE_TYPES[name].items():
         index = table.schema.get_field_index(column)
+        if index < 0:
+            continue
         table = table.set_column(index, column, table.column(column).cast(wanted))
     pq.write_table(table, path)
     return Path(path)

@@ -616,6 +616,7 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
     """``report.html`` from everything the stages ``after`` produced."""
     request, settings, evaluation = run.request, run.config.report, run.evaluation_labels
     neo4j_uri = request.neo4j.uri if request.neo4j else None
+    scored = events_stage(run) is not None
 
     def write_report(out: Path) -> dict[str, Any]:
         # The report's renderer (Jinja2, matplotlib) loads only when the report is written.
@@ -640,6 +641,9 @@ def report_stage(run: PlannedRun, after: tuple[str, ...]) -> StageSpec:
             },
             top_rings=settings.top_rings,
             top_entities=settings.top_entities,
+            event_scores_path=run.output("events", events.EVENT_SCORES) if scored else None,
+            event_risk=run.cache.info("events") if scored else None,
+            entity_risk=run.cache.info("entities"),
             drift=run.cache.info("drift") or None if run.request.model_dir else None,
         )
 

@@ -32,7 +32,8 @@ class ReportData:
     account_scores
         ``account_id``, ``score``, ``ring_id``.
     entity_scores
-        ``node_type``, ``entity_id``, ``score``.
+        ``node_type``, ``entity_id``, ``score`` and ``method`` (``supervised`` | ``pooled``; a
+        table without it is all pooled).
     rings
         A :func:`gnn.rings.score_rings` table, best first.
     subgraphs
@@ -51,6 +52,11 @@ class ReportData:
         ``reference``) of a run with a saved model, else ``None``.
     top_rings, top_entities
         How many rings to draw and entities to list per type.
+    event_scores
+        ``event_scores.parquet`` (``event_id, account_id, score`` + entity columns) of a run with
+        an event model, else ``None``.
+    event_risk, entity_risk
+        The events and entities stages' facts (``metrics``, counts, ``skipped``), else ``None``.
     """
 
     title: str
@@ -69,6 +75,9 @@ class ReportData:
     drift: dict[str, Any] | None = None
     top_rings: int = 10
     top_entities: int = 20
+    event_scores: pd.DataFrame | None = None
+    event_risk: dict[str, Any] | None = None
+    entity_risk: dict[str, Any] | None = None
 
 
 def report_title(inputs: Sequence[str], *, graph: str | None = None,

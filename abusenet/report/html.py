@@ -78,6 +78,7 @@ def render_report(data: ReportData) -> str:
         ("drift", "Drift from the model's training data", _drift(data)),
         ("scores", "Score distributions", _distributions(data)),
         ("rings", "Top rings", _rings(data)),
+        ("events", "Event risk", _events(data)),
         ("entities", "Entity risk", _entities(data)),
         ("quarantine", "Quarantined rows", _quarantine(data)),
     ]
@@ -365,13 +366,62 @@ def score_parts(ring: Any, member_scores: pd.Series) -> str | None:
 def _entities(data: ReportData) -> dict[str, Any] | None:
     if data.entity_scores.empty:
         return None
+    scores = data.entity_scores
+    if "method" not in scores.columns:
+        scores = scores.assign(method="pooled")
+    risk = data.entity_risk or {}
+    metrics = risk.get("metrics") or {}
     groups = []
-    for node_type, part in data.entity_scores.groupby("node_type", sort=True):
+    for node_type, part in scores.groupby("node_type", sort=True):
         top = part.nlargest(data.top_entities, "score")
-        groups.append({"node_type": str(node_type), "total": f"{len(part):,}",
-                       "rows": [(str(r.entity_id), f"{r.score:.3f}")
-                                for r in top.itertuples(index=False)]})
-    return {"groups": groups}
+        measured = metrics.get(str(node_type))
+        groups.append({
+            "node_type": str(node_type), "total": f"{len(part):,}",
+            "method": str(part["method"].iloc[0]),
+            "metrics": None if not measured else [
+                ("AUROC", _fraction(measured.get("auroc"))),
+                ("AUPRC", _fraction(measured.get("auprc"))),
+                ("labelled entities measured", _number(measured.get("n"))),
+                ("of them fraudulent", _number(measured.get("positives")))],
+            "what": None if not measured else str(measured.get("what", "")),
+            "rows": [(str(r.entity_id), f"{r.score:.3f}", str(r.method))
+                     for r in top.itertuples(index=False)]})
+    labels = None
+    if "labels" in risk:
+        labels = (f"{risk['labels']:,} entity labels: {risk.get('given', 0):,} given, "
+                  f"{risk.get('derived_from_events', 0):,} derived from labelled events (a "
+                  f"given label wins); {risk.get('train', 0):,} for training, "
+                  f"{risk.get('holdout', 0):,} held back.")
+    return {"groups": groups, "labels": labels, "skipped": risk.get("skipped"),
+            "not_trained": sorted((risk.get("not_trained") or {}).items())}
+
+
+#: Riskiest events listed in the report.
+TOP_EVENTS = 20
+
+
+def _events(data: ReportData) -> dict[str, Any] | None:
+    scores = data.event_scores
+    if scores is None:
+        return None
+    risk = data.event_risk or {}
+    metrics = risk.get("metrics") or {}
+    figures = [("AUROC", _fraction(metrics.get("auroc"))),
+               ("AUPRC", _fraction(metrics.get("auprc"))),
+               ("events measured", _number(metrics.get("n"))),
+               ("of them fraudulent", _number(metrics.get("positives")))] if metrics else []
+    top = scores.nlargest(TOP_EVENTS, "score")
+    entity_columns = [c for c in scores.columns if c not in ("event_id", "account_id", "score")]
+    return {
+        "total": f"{len(scores):,}",
+        "what": str(metrics.get("what", "")),
+        "figures": figures,
+        "trained_on": _number(risk.get("train")),
+        "headers": ["event", "account", "risk", *entity_columns],
+        "rows": [(str(r["event_id"]), str(r["account_id"]), f"{r['score']:.3f}",
+                  *(_plain(r[c]) for c in entity_columns)) for _, r in top.iterrows()],
+        "risky": f"{int((scores['score'] >= 0.5).sum()):,}",
+    }
 
 
 def _quarantine(data: ReportData) -> dict[str, Any] | None:

@@ -30,6 +30,9 @@ def report_stage(
     top_entities: int = 20,
     title: str | None = None,
     drift: dict[str, Any] | None = None,
+    event_scores_path: Path | None = None,
+    event_risk: dict[str, Any] | None = None,
+    entity_risk: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Gather the run's results and write ``out/report.html``.
 
@@ -37,7 +40,9 @@ def report_stage(
     shown under each ring it covers. ``title`` defaults to
     :func:`abusenet.report.report_title` of the run facts' ``inputs`` and ``graph`` (or, without
     a graph, the name of the ``output directory``). ``drift`` is the drift stage's report (a
-    run with a saved model).
+    run with a saved model). ``event_scores_path`` (``event_scores.parquet``), ``event_risk``
+    and ``entity_risk`` (the events and entities stages' facts) fill the event and entity risk
+    sections.
     """
     from abusenet.report import ReportData, build_report, report_title, ring_subgraph
     from graph.snapshot import read_snapshot
@@ -71,6 +76,9 @@ def report_stage(
         rings=rings, subgraphs=subgraphs, evaluation=evaluation, metrics=metrics,
         explanations=explanations, neo4j=neo4j, top_rings=top_rings, top_entities=top_entities,
         drift=drift,
+        event_scores=(pd.read_parquet(event_scores_path)
+                      if event_scores_path is not None and event_scores_path.is_file() else None),
+        event_risk=event_risk, entity_risk=entity_risk,
     )
     path = build_report(data, out / REPORT)
     return {"bytes": path.stat().st_size, "rings_drawn": len(subgraphs)}

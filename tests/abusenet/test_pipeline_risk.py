@@ -1,0 +1,151 @@
+"""Event and entity risk through `abusenet run` and `abusenet score` on a small card world: event
+and entity labels -> event_scores.parquet, entity_scores.parquet with its method, metrics,
+report sections, saved models reused, Neo4j properties; an account-only run unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from abusenet.pipeline.outputs import check_outputs
+from tests.abusenet.test_pipeline_run import FAST, NO_EXPLAIN, invoke
+
+ROOT = Path(__file__).resolve().parents[2]
+CARDS_MAPPING = ROOT / "configs" / "mappings" / "synth_cards.yaml"
+QUICK = [*FAST, *NO_EXPLAIN, "validation.challenger=false"]
+
+
+@pytest.fixture(scope="module")
+def cards(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cards") / "world"
+    result = invoke("synth", "--world", "cards", "-n", 300, "--days", 30, "--seed", 3,
+                    "--out", out, "--no-progress")
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def risk_args(cards: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", "--input", cards / "events", "--mapping", CARDS_MAPPING,
+            "--event-labels", cards / "event_labels.csv",
+            "--entity-labels", cards / "entity_labels.csv", "--out", out, "--quiet", *QUICK,
+            *extra]
+
+
+@pytest.fixture(scope="module")
+def risk_run(cards, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("risk") / "out"
+    result = invoke(*risk_args(cards, out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_with_event_and_entity_labels_writes_event_and_entity_risk(cards, risk_run):
+    out = risk_run
+    assert "event_scores.parquet" in check_outputs(out)
+    events = pd.read_parquet(out / "event_scores.parquet")
+    truth = pd.read_parquet(cards / "truth_events.parquet")
+    assert list(events.columns[:3]) == ["event_id", "account_id", "score"]
+    assert "terminal_id" in events.columns and "payment_id" in events.columns
+    assert events["event_id"].is_unique and set(events["event_id"]) == set(truth["event_id"])
+    assert events["score"].between(0, 1).all()
+    schema = pq.read_schema(out / "event_scores.parquet")
+    assert str(schema.field("score").type) == "double"
+
+    entities = pd.read_parquet(out / "entity_scores.parquet")
+    methods = entities.groupby("node_type")["method"].unique()
+    assert list(methods["Terminal"]) == ["supervised"]
+    assert set(entities["method"]) <= {"supervised", "pooled"}
+    assert (out / "model" / "events" / "model.json").is_file()
+    assert (out / "model" / "entities" / "metadata.json").is_file()
+    assert (out / "model" / "metadata.json").is_file()  # the detector, beside them
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"auroc", "auprc", "n", "positives"} <= set(metrics["events"])
+    assert 0 < metrics["events"]["n"] < len(events)  # the latest labelled events, held back
+    assert "accounts" in metrics  # the account metrics are kept
+    terminal = metrics["entities"]["Terminal"]
+    assert terminal["n"] > 0 and terminal["positives"] >= 1
+    report = (out / "report.html").read_text()
+    assert "Event risk" in report and "riskiest events" in report
+    assert "Terminal (supervised)" in report and "derived from labelled events" in report
+
+
+def test_score_applies_the_saved_event_and_entity_models(cards, risk_run, tmp_path):
+    out = tmp_path / "scored"
+    result = invoke("score", "--model", risk_run / "model", "--input", cards / "events",
+                    "--mapping", CARDS_MAPPING, "--event-labels", cards / "event_labels.csv",
+                    "--entity-labels", cards / "entity_labels.csv", "--out", out, "--quiet",
+                    *NO_EXPLAIN)
+    assert result.exit_code == 0, result.output
+    assert "train the event model" not in result.output
+    scored = pd.read_parquet(out / "event_scores.parquet")
+    trained = pd.read_parquet(risk_run / "event_scores.parquet")
+    # the same model on the same events and labels: the same scores
+    pd.testing.assert_frame_equal(scored, trained)
+    entities = pd.read_parquet(out / "entity_scores.parquet")
+    assert set(entities.loc[entities["method"] == "supervised", "node_type"]) == set(
+        pd.read_parquet(risk_run / "entity_scores.parquet").query("method == 'supervised'")
+        ["node_type"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["events"]["n"] == len(scored)  # measured on every given label
+    assert "model not retrained" in metrics["events"]["what"]
+    assert "Terminal" in metrics["entities"]
+
+
+def test_an_account_only_run_keeps_its_outputs(cards, tmp_path):
+    out = tmp_path / "accounts"
+    result = invoke("run", "--input", cards / "events", "--mapping", CARDS_MAPPING,
+                    "--labels", cards / "labels.csv", "--out", out, "--quiet", *QUICK)
+    assert result.exit_code == 0, result.output
+    assert not (out / "event_scores.parquet").exists()
+    assert not (out / "model" / "events").exists() and not (out / "model" / "entities").exists()
+    work = out / ".work"
+    published = pd.read_parquet(out / "entity_scores.parquet")
+    assert set(published["method"]) == {"pooled"}
+    # the score stage's pooled table, unchanged but for the method column
+    pd.testing.assert_frame_equal(published.drop(columns="method"),
+                                  pd.read_parquet(work / "score" / "entity_scores.parquet"))
+    assert (out / "metrics.json").read_bytes() == (work / "evaluate" / "metrics.json").read_bytes()
+    assert not (work / "risk_metrics").exists()
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "account_scores.parquet"),
+                                  pd.read_parquet(work / "rings" / "account_scores.parquet"))
+
+
+@pytest.mark.neo4j
+def test_neo4j_carries_entity_method_and_event_risk(cards, risk_run, neo4j_settings,
+                                                    neo4j_driver, monkeypatch):
+    from graph.query_pack import run_query
+    from graph.store import connect
+
+    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password)
+    result = invoke(*risk_args(cards, risk_run, "--neo4j-uri", neo4j_settings.uri))
+    assert result.exit_code == 0, result.output
+    entities = pd.read_parquet(risk_run / "entity_scores.parquet")
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (t:Terminal) RETURN t.id AS id, t.risk_score AS score, t.risk_method AS method")
+    stored = pd.DataFrame([dict(r) for r in records]).set_index("id").sort_index()
+    expected = entities[entities["node_type"] == "Terminal"].set_index("entity_id").sort_index()
+    assert np.allclose(stored["score"], expected.loc[stored.index, "score"])
+    assert set(stored["method"]) == {"supervised"}
+
+    events = pd.read_parquet(risk_run / "event_scores.parquet")
+    pair = events.dropna(subset=["terminal_id"]).groupby(["account_id", "terminal_id"])["score"]
+    top = pair.max().sort_values(ascending=False)
+    (account, terminal), best = top.index[0], top.iloc[0]
+    records, _, _ = neo4j_driver.execute_query(
+        "MATCH (:Account {id: $a})-[r:USED_TERMINAL]->(:Terminal {id: $t}) "
+        "RETURN r.max_event_risk AS risk, r.risky_events AS risky", a=account, t=terminal)
+    assert records[0]["risk"] == pytest.approx(best)
+    assert records[0]["risky"] == int((pair.get_group((account, terminal)) >= 0.5).sum())
+
+    with connect(neo4j_settings) as store:
+        risky = run_query(store, "risky_entities", {"node_type": "Terminal", "limit": 5})
+        assert list(risky["method"]) == ["supervised"] * 5
+        assert risky["risk_score"].is_monotonic_decreasing
+        where = run_query(store, "account_risky_events", {"account_id": account})
+        assert where.iloc[0]["max_event_risk"] == pytest.approx(best)
