@@ -148,11 +148,20 @@ def run(
         "gate of validation.gates passes against the champion re-scored on this run's "
         "out-of-time window (or hold-out).",
     ),
+    labels_from_decisions: bool = typer.Option(
+        False, "--labels-from-decisions",
+        help="Also take the analysts' decisions about this run's graph (`abusenet case "
+        "confirm|dismiss`) as labels of their level (account, event, entity; a confirmed ring "
+        "labels its members); a decision wins over a given label of the same target.",
+    ),
     overrides: list[str] | None = OverridesArgument,
 ) -> None:
     """See :data:`RUN_HELP`."""
     if max_bad_fraction is not None:
         overrides = [*(overrides or []), f"ingest.max_bad_fraction={max_bad_fraction}"]
+    if labels_from_decisions:
+        mapping, labels, event_labels, entity_labels = _with_decisions(
+            mapping, out, graph, labels, event_labels, entity_labels)
     _execute(inputs, mapping, out, labels, config, neo4j_uri, force, progress, overrides, None,
              graph=graph, prune=prune, event_labels=event_labels, entity_labels=entity_labels,
              engine=engine, spark_master=spark_master, promote=promote)
@@ -242,6 +251,34 @@ def _execute(
     render_summary(result, Console())
     if result.info("drift").get("drifted"):
         raise typer.Exit(DRIFT_EXIT_CODE)
+
+
+def _with_decisions(
+    mapping: Path, out: Path, graph: str | None, labels: Path | None,
+    event_labels: Path | None, entity_labels: Path | None,
+) -> tuple[Path, Path | None, Path | None, Path | None]:
+    """The mapping and labels files once the graph's decisions are merged in
+    (:func:`abusenet.pipeline.decision_labels.merge_decision_labels`); says how many were used."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from abusenet.cases.decisions import DecisionsFileError
+    from abusenet.pipeline.decision_labels import merge_decision_labels
+    from abusenet.pipeline.request import WORK_DIR
+    from graph.store.graphs import default_graph_name
+
+    console = Console(stderr=True)
+    try:
+        merged = merge_decision_labels(
+            mapping, {"accounts": labels, "events": event_labels, "entities": entity_labels},
+            graph or default_graph_name(out), out / WORK_DIR)
+    except (DecisionsFileError, OSError, ValueError) as err:
+        console.print(f"[red]error:[/red] --labels-from-decisions: {escape(str(err))}",
+                      highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    console.print(merged.describe(), highlight=False, soft_wrap=True)
+    files = merged.files
+    return merged.mapping, files["accounts"], files["events"], files["entities"]
 
 
 def _production_model(model_name: str) -> Path:
