@@ -149,3 +149,33 @@ def test_neo4j_carries_entity_method_and_event_risk(cards, risk_run, neo4j_setti
         assert risky["risk_score"].is_monotonic_decreasing
         where = run_query(store, "account_risky_events", {"account_id": account})
         assert where.iloc[0]["max_event_risk"] == pytest.approx(best)
+
+
+def test_labels_from_decisions_become_labels_of_their_level(cards, tmp_path):
+    from abusenet.cases.decisions import CONFIRMED, DISMISSED, append_decision, new_decision
+
+    out = tmp_path / "decided"
+    terminal = pd.read_parquet(cards / "truth_entities.parquet").query(
+        "node_type == 'Terminal'")["entity_id"].iloc[0]
+    account = pd.read_csv(cards / "labels.csv").query("label == 1")["account_id"].iloc[0]
+    for decision, kind, target_type, target in ((CONFIRMED, "entity", "Terminal", terminal),
+                                                (DISMISSED, "account", "Account", account)):
+        append_decision(new_decision(graph="decided", decision=decision, target_kind=kind,
+                                     target_type=target_type, target_id=target, analyst="kim"))
+    result = invoke("run", "--input", cards / "events", "--mapping", CARDS_MAPPING,
+                    "--labels", cards / "labels.csv", "--labels-from-decisions", "--out", out,
+                    "--quiet", *QUICK)
+    assert result.exit_code == 0, result.output
+    assert "Labels from analysts' decisions: 1 accounts, 0 events, 1 entities" in result.output
+    entities = pd.read_parquet(out / ".work" / "labels" / "entity_labels.parquet")
+    assert entities[["node_type", "entity_id", "label"]].values.tolist() == [
+        ["Terminal", terminal, 1]]
+    labels = pd.read_parquet(out / ".work" / "labels" / "train_labels.parquet")
+    held = out / ".work" / "labels" / "holdout_labels.parquet"
+    if held.is_file():
+        labels = pd.concat([labels, pd.read_parquet(held)])
+    # the analyst's dismissal wins over the given label 1
+    assert labels.set_index("account_id").loc[account, "label"] == 0
+    # one labelled terminal is too few to train on: pooled, and the report says why
+    assert set(pd.read_parquet(out / "entity_scores.parquet")["method"]) == {"pooled"}
+    assert "Entity model not trained" in (out / "report.html").read_text()
