@@ -39,6 +39,12 @@ def train(
     ),
     nproc: int = typer.Option(1, "--nproc", min=1, help="Training processes (1 = this one)."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch threads per process."),
+    graph_dir: Path | None = typer.Option(
+        None, "--graph-dir",
+        help="With --nproc > 1: where the shared graph files go (a temporary folder inside it, "
+        "removed after; about 50 bytes per edge). Default: the system's temporary directory; "
+        "/dev/shm keeps them in memory.",
+    ),
     config: Path | None = typer.Option(
         None, "--config", "-c", help="Run settings YAML; only its detector section is used."
     ),
@@ -56,7 +62,7 @@ def train(
     try:
         settings = load_run_config(config, overrides)
         detector, trainer = _fit(snapshot, labels, settings.detector.model_dump(
-            exclude_unset=True), nproc, threads)
+            exclude_unset=True), nproc, threads, graph_dir)
     except (ConfigError, ValueError, FileNotFoundError) as err:
         console.print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -72,14 +78,21 @@ def train(
     ]
     if trainer is not None:
         memory = ", ".join(
-            f"rank {p['rank']} {p['rss']:.0f} MiB ({p['file']:.0f} shared file pages)"
+            f"rank {p['rank']} {p['rss']:.0f} MiB ({p['graph']:.0f} of it the shared graph)"
             for p in trainer.processes_
         )
         lines.append(f"resident memory per process: {memory}")
     typer.echo("\n".join(lines))
 
 
-def _fit(snapshot_dir: Path, labels_file: Path | None, params: dict, nproc: int, threads: int):
+def _fit(
+    snapshot_dir: Path,
+    labels_file: Path | None,
+    params: dict,
+    nproc: int,
+    threads: int,
+    graph_dir: Path | None = None,
+):
     """The fitted detector and the distributed trainer used (``None`` for one process)."""
     import pandas as pd
 
@@ -99,7 +112,7 @@ def _fit(snapshot_dir: Path, labels_file: Path | None, params: dict, nproc: int,
         labels = pd.read_csv(labels_file, dtype={"account_id": str})
     else:
         labels = pd.read_parquet(labels_file)
-    trainer = DistributedTrainer(nproc, threads) if nproc > 1 else None
+    trainer = DistributedTrainer(nproc, threads, graph_dir) if nproc > 1 else None
     if trainer is None:
         params = {"num_threads": threads, **params}
     detector = AccountDetector(**params).fit(snapshot, labels, trainer=trainer)

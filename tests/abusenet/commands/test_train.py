@@ -53,10 +53,11 @@ def test_two_processes_write_a_model_that_scores(app, snapshot_dir, tmp_path):
     result = CliRunner().invoke(
         app, ["train", "--snapshot", str(snapshot_dir / "snapshot"), "--labels",
               str(snapshot_dir / "labels.csv"), "--out", str(tmp_path / "m"), "--nproc", "2",
-              *FAST]
+              "--graph-dir", str(tmp_path), *FAST]
     )
     assert result.exit_code == 0, result.output
     assert "rank 0" in result.stdout and "rank 1" in result.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # the shared graph files are gone
     detector = AccountDetector.load(tmp_path / "m")
     scores = detector.score_accounts(planted_rings()[0])
     assert len(scores) == 240 and scores["score"].between(0, 1).all()
