@@ -162,7 +162,9 @@ def test_quarantine_parquet_lists_rejected_rows(finished, synth, tmp_path):
     out = tmp_path / "out"
     result = invoke("score", "--model", finished[0] / "model", "--input", logs, "--mapping",
                     SYNTH_MAPPING, "--out", out, "--quiet", *FAST, *NO_EXPLAIN,
-                    "ingest.max_bad_fraction=0.05")
+                    "ingest.max_bad_fraction=0.05",
+                    # 2,000 rows of the first days drift from the training data (exit 3).
+                    "validation.drift={max_feature_psi: 1000, max_score_psi: 1000}")
     assert result.exit_code == 0, result.output
     quarantine = pd.read_parquet(out / "quarantine.parquet")
     assert len(quarantine) == 3
