@@ -12,14 +12,12 @@ error message has any ``user:password@`` in a URI redacted.
 
 from __future__ import annotations
 
-import getpass
-import json
-import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from abusenet.append_log import append_json_line, os_user
 from graph.store.connection import redact_uri, state_dir
 
 #: The log's place under the project home.
@@ -49,13 +47,9 @@ def query_record(
     ``error`` is the message the analyst saw (``None`` when the query succeeded); a URI's
     password in it is redacted.
     """
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        user = str(os.getuid())
     return {
         "time": started.astimezone(UTC).isoformat(),
-        "user": user,
+        "user": os_user(),
         "analyst": analyst,
         "case": case,
         "query": query,
@@ -72,8 +66,8 @@ def query_record(
 def append_audit(record: Mapping[str, Any], path: Path | None = None) -> Path:
     """Append ``record`` as one JSON line to the audit log (``path``, default :func:`audit_path`).
 
-    The file (mode 0600 when created) is opened with ``O_APPEND`` and the line written in one
-    ``write``.
+    Written by :func:`abusenet.append_log.append_json_line` (created 0600, ``O_APPEND``, one
+    ``write`` per line).
 
     Returns
     -------
@@ -83,16 +77,7 @@ def append_audit(record: Mapping[str, Any], path: Path | None = None) -> Path:
     Raises
     ------
     OSError
-        When the log cannot be written, or the line was written only in part.
+        When the log cannot be written, or the line was written only in part (the message
+        names the file).
     """
-    path = audit_path() if path is None else path
-    line = (json.dumps(dict(record), default=str, ensure_ascii=False) + "\n").encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        written = os.write(fd, line)
-    finally:
-        os.close(fd)
-    if written != len(line):
-        raise OSError(f"the audit log {path} took {written} of {len(line)} bytes of a line")
-    return path
+    return append_json_line(record, audit_path() if path is None else path)

@@ -7,23 +7,21 @@ line is one :class:`Decision`: ``id``, ``graph``, ``decision`` (``confirmed`` or
 ``target_id``, ``members`` (a ring's member accounts when it was decided, else ``null``),
 ``analyst``, ``case``, ``note`` (verbatim), ``decided_at`` (UTC, ISO-8601) and ``os_user`` (the
 operating-system account). It is written the way the query audit log is
-(:func:`abusenet.audit.append_audit`: created 0600, ``O_APPEND``, one ``write`` per line) and
-flushed to disk before the decision goes to Neo4j, so the file is the record of truth: Neo4j
-holds a copy that ``abusenet case sync`` can always complete.
+(:func:`abusenet.append_log.append_json_line`: created 0600, ``O_APPEND``, one ``write`` per
+line) and flushed to disk before the decision goes to Neo4j, so the file is the record of
+truth: Neo4j holds a copy that ``abusenet case sync`` can always complete.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from abusenet.audit import append_audit
+from abusenet.append_log import append_json_line, os_user
 from graph.snapshot import ACCOUNT
 from graph.store.connection import state_dir
 from graph.store.decisions import EVENT
@@ -89,14 +87,6 @@ def decisions_path() -> Path:
     return state_dir() / DECISIONS_FILE
 
 
-def os_user() -> str:
-    """The operating-system account running the command (its uid when it has no name)."""
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return str(os.getuid())
-
-
 def new_decision(
     *, graph: str, decision: str, target_kind: str, target_type: str, target_id: str,
     analyst: str, case: str | None = None, note: str | None = None,
@@ -125,15 +115,11 @@ def append_decision(decision: Decision, path: Path | None = None) -> Path:
     Raises
     ------
     OSError
-        When the file cannot be written.
+        When the file cannot be written, or the line was written only in part (the message
+        names the file).
     """
-    path = append_audit(decision.to_record(), decisions_path() if path is None else path)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return path
+    return append_json_line(decision.to_record(), decisions_path() if path is None else path,
+                            sync=True)
 
 
 def read_decisions(path: Path | None = None) -> list[Decision]:

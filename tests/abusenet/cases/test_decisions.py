@@ -115,3 +115,11 @@ def test_a_repeated_line_counts_once_but_a_reused_id_is_an_error(tmp_path: Path)
     append_decision(replace(decision, target_id="r9"), path)
     with pytest.raises(DecisionsFileError, match="line 3: decision id .* already used"):
         read_decisions(path)
+
+
+def test_a_decisions_file_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.jsonl"
+    path.mkdir()  # a folder where the file should be: the open fails
+    with pytest.raises(OSError) as failure:
+        append_decision(_ring_decision(), path)
+    assert str(path) in str(failure.value) and "audit log" not in str(failure.value)
