@@ -19,6 +19,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from gnn.entities.labels import binary_event_labels
 from graph.snapshot import ACCOUNT, Snapshot
 
 #: The columns :func:`with_label_evidence` adds, in order.
@@ -71,14 +72,7 @@ def with_label_evidence(
         raise ValueError(
             f"node type(s) {unknown} are not in the snapshot (it has {snapshot.node_types})"
         )
-    label = pd.to_numeric(labelled_events["label"], errors="coerce").to_numpy()
-    bad = ~np.isin(label, [0, 1])
-    if bad.any():
-        rows = np.flatnonzero(bad)[:5]
-        raise ValueError(
-            f"event labels must be 0 or 1; rows {rows.tolist()} hold "
-            f"{labelled_events['label'].iloc[rows].tolist()}"
-        )
+    label = binary_event_labels(labelled_events)
     known = np.ones(len(labelled_events), dtype=bool)
     if as_of is not None:
         if "known_at" not in labelled_events.columns:

@@ -168,14 +168,7 @@ def entity_labels_from_events(
         raise ValueError(
             f"event labels lack column(s) {missing}; they have {list(event_labels.columns)}"
         )
-    label = pd.to_numeric(event_labels["label"], errors="coerce").to_numpy()
-    bad = ~np.isin(label, [0, 1])
-    if bad.any():
-        rows = np.flatnonzero(bad)[:5]
-        raise ValueError(
-            f"event labels must be 0 or 1; rows {rows.tolist()} hold "
-            f"{event_labels['label'].iloc[rows].tolist()}"
-        )
+    label = binary_event_labels(event_labels)
     if "known_at" in event_labels.columns:
         known_at = pd.to_datetime(event_labels["known_at"], utc=True)
     else:
@@ -195,6 +188,25 @@ def entity_labels_from_events(
     if not frames:
         return check_entity_labels(pd.DataFrame(columns=list(ENTITY_LABEL_COLUMNS)))
     return check_entity_labels(pd.concat(frames, ignore_index=True))
+
+
+def binary_event_labels(events: pd.DataFrame) -> np.ndarray:
+    """The ``label`` column of ``events`` as numbers, each 0 or 1.
+
+    Raises
+    ------
+    ValueError
+        If a label is not 0 or 1 (blank, text, 2, ...), naming the first rows that are not.
+    """
+    label = pd.to_numeric(events["label"], errors="coerce").to_numpy()
+    bad = ~np.isin(label, [0, 1])
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5]
+        raise ValueError(
+            f"event labels must be 0 or 1; rows {rows.tolist()} hold "
+            f"{events['label'].iloc[rows].tolist()}"
+        )
+    return label
 
 
 def _apply_rule(events: pd.DataFrame, rule: EntityLabelRule) -> pd.DataFrame:

@@ -1,7 +1,12 @@
 import pandas as pd
 import pytest
 
-from gnn.entities.labels import EntityLabelRule, check_entity_labels, entity_labels_from_events
+from gnn.entities.labels import (
+    EntityLabelRule,
+    binary_event_labels,
+    check_entity_labels,
+    entity_labels_from_events,
+)
 
 DAY = pd.Timestamp("2024-03-01", tz="UTC")
 
@@ -104,3 +109,9 @@ def test_check_entity_labels_names_contradictions_and_keeps_the_earliest_duplica
         check_entity_labels(labels)
     with pytest.raises(ValueError, match="lack column"):
         check_entity_labels(labels.drop(columns="node_type"))
+
+
+def test_binary_event_labels_names_the_rows_that_are_not_0_or_1():
+    assert binary_event_labels(pd.DataFrame({"label": ["1", 0, 1.0]})).tolist() == [1, 0, 1]
+    with pytest.raises(ValueError, match=r"rows \[1, 3\] hold \['yes', 2\]"):
+        binary_event_labels(pd.DataFrame({"label": [0, "yes", 1, 2]}))
