@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from abusenet.commands.graph import NEO4J_URI_HELP, _fail, _fail_on_neo4j_error, _open_store
+from abusenet.commands.store_access import NEO4J_URI_HELP, fail, fail_on_neo4j_error, open_store
 
 if TYPE_CHECKING:
     from abusenet.cases.decisions import Decision
@@ -93,7 +93,7 @@ def list_decisions(
     try:
         decisions = read_decisions(path)
     except DecisionsFileError as err:
-        _fail(str(err))
+        fail(str(err))
     shown = sorted((d for d in decisions
                     if (graph is None or d.graph == graph)
                     and (analyst is None or d.analyst == analyst)
@@ -124,14 +124,14 @@ def sync(
     try:
         decisions = [d for d in read_decisions() if graph is None or d.graph == graph]
     except DecisionsFileError as err:
-        _fail(str(err))
-    store = _open_store(neo4j_uri)
+        fail(str(err))
+    store = open_store(neo4j_uri)
     with store:
         try:
             ensure_decision_schema(store)
             written = write_decisions(store, [d.to_properties() for d in decisions])
         except Exception as err:
-            _fail_on_neo4j_error(err, store, "writing the decisions",
+            fail_on_neo4j_error(err, store, "writing the decisions",
                                  "; run `abusenet case sync` again")
     typer.echo(f"{len(decisions)} decision(s) in the file, {written.created} newly written to "
                f"Neo4j, {written.linked} linked to their target.")
@@ -152,8 +152,8 @@ def _decide(verdict: str, ring: str | None, account: str | None, entity: str | N
         try:
             graph_name(graph)
         except GraphNameError as err:
-            _fail(f"--graph: {err}")
-    store = _open_store(neo4j_uri)
+            fail(f"--graph: {err}")
+    store = open_store(neo4j_uri)
     with store:
         try:
             name = resolve_graph(store, graph)
@@ -161,16 +161,16 @@ def _decide(verdict: str, ring: str | None, account: str | None, entity: str | N
         except (GraphNameError, MissingTargetError, EntityTypeError) as err:
             # resolve_graph speaks the query command's language (-p graph=NAME).
             message = str(err).replace("-p graph=NAME", "--graph NAME")
-            _fail(f"{message}; nothing was recorded")
+            fail(f"{message}; nothing was recorded")
         except Exception as err:
-            _fail_on_neo4j_error(err, store, "looking up the target", "; nothing was recorded")
+            fail_on_neo4j_error(err, store, "looking up the target", "; nothing was recorded")
         decision = new_decision(graph=name, decision=verdict, target_kind=kind,
                                 target_type=label, target_id=target_id, analyst=analyst,
                                 case=case, note=note, members=target.members)
         try:
             path = append_decision(decision)
         except OSError as err:
-            _fail(f"cannot write the decisions file: {err}; nothing was recorded")
+            fail(f"cannot write the decisions file: {err}; nothing was recorded")
         _write(store, decision, path)
     if not target.linked:
         typer.secho(f"warning: graph {name!r} holds no Event nodes, so event {target_id!r} "
@@ -195,7 +195,7 @@ def _write(store: Neo4jStore, decision: Decision, path: object) -> None:
         reason = explain_neo4j_error(err, store.settings) or redact_uri(
             err.message if isinstance(err, neo4j.exceptions.Neo4jError) and err.message
             else str(err))
-        _fail(f"decision {decision.id} is saved in {path} but not in Neo4j ({reason}); run "
+        fail(f"decision {decision.id} is saved in {path} but not in Neo4j ({reason}); run "
               f"`abusenet case sync --graph {decision.graph}` to write it (safe to repeat)")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -12,94 +11,25 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from abusenet.commands.options import ProgressOption
+from abusenet.commands.store_access import (
+    NEO4J_URI_HELP,
+    CommandFailed,
+    fail,
+    fail_on_neo4j_error,
+    open_store,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from graph.store import Neo4jStore
-
-log = logging.getLogger(__name__)
 
 #: ``--max-prune-fraction``'s default: :data:`graph.store.load.MAX_PRUNE_FRACTION` (a test
 #: keeps them equal; importing it here would load the store for every ``--help``).
 DEFAULT_MAX_PRUNE_FRACTION = 0.2
 
-NEO4J_URI_HELP = (
-    "Neo4j to use (e.g. bolt://host:7687). Default: $NEO4J_URI, else the local server of "
-    "`abusenet neo4j install`. User and password come from $NEO4J_USER / $NEO4J_PASSWORD, or the "
-    "local server's password file."
-)
-
-
 #: ``abusenet query --timeout``'s default: :data:`graph.query_pack.DEFAULT_TIMEOUT` (a test keeps
 #: them equal; importing it here would load the store for every ``--help``).
 DEFAULT_QUERY_TIMEOUT = 30.0
-
-
-class _Failed(typer.Exit):
-    """Exit code 1 after an error line; ``message`` is what the line said."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(1)
-        self.message = message
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
-    raise _Failed(message)
-
-
-def _open_store(neo4j_uri: str | None) -> Neo4jStore:
-    """A connected store, or a clear error naming what to set."""
-    from graph.store import connect
-    from graph.store.connection import (
-        Neo4jConfigError,
-        local_server_for,
-        redact_uri,
-        resolve_neo4j_settings,
-    )
-
-    try:
-        settings = resolve_neo4j_settings(uri=neo4j_uri)
-    except Neo4jConfigError as err:
-        _fail(str(err))
-    if settings is None:
-        _fail(
-            "no Neo4j is configured: pass --neo4j-uri, set NEO4J_URI (and NEO4J_PASSWORD), or "
-            "set up the local server with `abusenet neo4j install` and `abusenet neo4j start`"
-        )
-    assert settings is not None
-    server = local_server_for(settings)
-    log.info("connecting to Neo4j at %s (user %s, database %s, %s)", redact_uri(settings.uri),
-             settings.user, settings.database, "the local server" if server else "not local")
-    store = connect(settings, server=server)
-    try:
-        store.verify()
-    except Exception as err:
-        store.close()
-        _fail_on_neo4j_error(err, store, "connecting")
-    return store
-
-
-def _fail_on_neo4j_error(err: Exception, store: Neo4jStore, doing: str, then: str = "") -> None:
-    """Exit with the one translation of a Neo4j failure; re-raise anything else.
-
-    A connection, login or database failure gets :func:`explain_neo4j_error`'s message; any
-    other server error says ``"<doing> failed on the server: <its message><then>"``, and a
-    driver error (a URI it refuses) its message with any ``user:password@`` redacted.
-    """
-    import neo4j
-
-    from graph.store.connection import explain_neo4j_error, redact_uri
-
-    message = explain_neo4j_error(err, store.settings)
-    if message is None and isinstance(err, neo4j.exceptions.Neo4jError):
-        message = f"{doing} failed on the server: {err.message}{then}"
-    elif message is None and isinstance(err, neo4j.exceptions.DriverError):
-        message = f"{doing} failed in the Neo4j driver: {redact_uri(str(err))}"
-    if message is None:
-        raise err
-    _fail(message)
 
 
 def load(
@@ -154,13 +84,13 @@ def load(
     try:
         name = graph_name(graph or default_graph_name(snapshot))
     except GraphNameError as err:
-        _fail(f"--graph: {err}")
+        fail(f"--graph: {err}")
     try:
         snap = read_snapshot(snapshot)
     except SnapshotError as err:
-        _fail(str(err))
+        fail(str(err))
     mode = "auto" if bulk is None else ("bulk" if bulk else "driver")
-    store = _open_store(neo4j_uri)
+    store = open_store(neo4j_uri)
     with store:
         try:
             summary = load_snapshot(
@@ -169,9 +99,9 @@ def load(
                 max_prune_fraction=(DEFAULT_MAX_PRUNE_FRACTION if max_prune_fraction is None
                                     else max_prune_fraction))
         except (BulkImportError, PruneRefusedError) as err:
-            _fail(str(err))
+            fail(str(err))
         except Exception as err:
-            _fail_on_neo4j_error(err, store, f"loading {snapshot}", "; run the command again to "
+            fail_on_neo4j_error(err, store, f"loading {snapshot}", "; run the command again to "
                                  "finish the load (it resumes where it stopped)")
     table = Table(title=f"Loaded {snapshot} as graph {name!r} ({summary.mode} path, "
                         f"{summary.seconds:.1f} s, snapshot {summary.fingerprint})")
@@ -242,7 +172,7 @@ def query(
     try:
         frame = _run_pack_query(name, values, neo4j_uri, timeout,
                                 analyst=analyst, case=case)
-    except _Failed as err:
+    except CommandFailed as err:
         error = err.message
         raise
     finally:
@@ -265,7 +195,7 @@ def query(
 
 def _run_pack_query(name: str, values: dict[str, str], neo4j_uri: str | None, timeout: float,
                     *, analyst: str | None, case: str | None) -> pd.DataFrame:
-    """Check ``values``, connect, run pack query ``name``; every failure through :func:`_fail`."""
+    """Check ``values``, connect, run pack query ``name``; every failure through :func:`fail`."""
     from graph.query_pack import QueryPackError, get_query, query_metadata, run_query
     from graph.store.graphs import GraphNameError, graph_name
 
@@ -274,17 +204,17 @@ def _run_pack_query(name: str, values: dict[str, str], neo4j_uri: str | None, ti
         if "graph" in values:
             graph_name(values["graph"])
     except (QueryPackError, GraphNameError) as err:
-        _fail(str(err))
-    store = _open_store(neo4j_uri)
+        fail(str(err))
+    store = open_store(neo4j_uri)
     with store:
         try:
             return run_query(store, name, values, timeout=timeout,
                              metadata=query_metadata(name, analyst=analyst, case=case))
         except (GraphNameError, QueryPackError) as err:
-            _fail(str(err))
+            fail(str(err))
         except Exception as err:
-            _fail_on_neo4j_error(err, store, f"query {name!r}")
-    raise AssertionError("unreachable: _fail raises")
+            fail_on_neo4j_error(err, store, f"query {name!r}")
+    raise AssertionError("unreachable: fail raises")
 
 
 def _audit(name: str, values: dict[str, str], *, analyst: str | None, case: str | None,
@@ -305,7 +235,7 @@ def _audit(name: str, values: dict[str, str], *, analyst: str | None, case: str 
     try:
         append_audit(record)
     except OSError as err:
-        _fail(f"cannot write the audit log: {err}")
+        fail(f"cannot write the audit log: {err}")
 
 
 def _truncation_note(frame: pd.DataFrame) -> str:
