@@ -27,19 +27,25 @@ def register(app: typer.Typer) -> None:
 def serve(
     run: Path = typer.Option(..., "--run", help="The output directory of `abusenet run`."),
     model: Path | None = typer.Option(
-        None, "--model", help="A saved detector (default: RUN/model)."),
+        None, "--model",
+        help="A saved detector directory, as `abusenet train --out` writes it "
+        "(default: RUN/model)."),
     snapshot: Path | None = typer.Option(
-        None, "--snapshot", help="A graph snapshot (default: the run's own)."),
+        None, "--snapshot",
+        help="A graph snapshot directory to serve instead of the run's own."),
     mapping: Path | None = typer.Option(
         None, "--mapping", "-m",
         help="Read posted events in your own columns through this mapping YAML "
         "(default: the canonical columns)."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
-    max_body_bytes: int = typer.Option(1_000_000, "--max-body-bytes",
-                                       help="Largest request body (413 beyond)."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port to listen on."),
+    max_body_bytes: int = typer.Option(
+        1_000_000, "--max-body-bytes", min=1,
+        help="Largest request body in bytes; a larger one is refused with 413."),
     max_batch: int = typer.Option(
-        1000, "--max-batch", help="Most events per request (413 beyond)."),
+        1000, "--max-batch", min=1,
+        help="Most events in one POST /v1/events; more are refused with 413."),
 ) -> None:
     """See :data:`SERVE_HELP`."""
     import uvicorn

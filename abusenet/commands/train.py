@@ -49,7 +49,8 @@ def train(
         None, "--config", "-c", help="Run settings YAML; only its detector section is used."
     ),
     overrides: list[str] | None = typer.Argument(
-        None, metavar="[detector.KEY=VALUE]...", help="Detector overrides.", show_default=False
+        None, metavar="[detector.KEY=VALUE]...", show_default=False,
+        help="Overrides of the config's detector section, e.g. detector.max_epochs=5.",
     ),
 ) -> None:
     """See :data:`HELP`."""
