@@ -211,9 +211,14 @@ def load_cards_config(path: str | os.PathLike[str]) -> CardsConfig:
     Raises
     ------
     ValueError
-        If the file is not a mapping, names an unknown knob or gives a bad value.
+        If the file is not YAML (naming its line and column) or not a mapping, names an
+        unknown knob or gives a bad value.
     """
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    try:
+        with Path(path).open(encoding="utf-8") as stream:  # errors then name the file
+            data = yaml.safe_load(stream) or {}
+    except yaml.YAMLError as err:  # its message gives the line and column
+        raise ValueError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise ValueError(
             f"{path}: expected a mapping of card-world knobs, got {type(data).__name__}")

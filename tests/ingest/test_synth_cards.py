@@ -240,6 +240,18 @@ def test_shipped_knobs_and_mapping(world):
     assert mapping.event_labels is not None and mapping.entity_labels is not None
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("travel_rate: [0.1\n", r"(?s)knobs.yaml: not valid YAML: .*knobs.yaml\", line 2, column 1"),
+    ("- 1\n", r"knobs.yaml: expected a mapping of card-world knobs, got list"),
+    ("travel_rates: 0.1\n", r"knobs.yaml: unknown card-world knob\(s\) \['travel_rates'\]"),
+])
+def test_a_bad_knobs_file_is_named(tmp_path, text, message):
+    path = tmp_path / "knobs.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_cards_config(path)
+
+
 def test_ingest_with_the_shipped_mapping_quarantines_nothing(tmp_path):
     src = tmp_path / "world"
     generate_cards(src, n_accounts=200, days=10, fmt="csv.gz", progress=False)
