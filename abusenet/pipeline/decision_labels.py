@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import yaml
+
+from ingest.files import write_parquet_atomic, write_text_atomic
 
 #: Level -> (the mapping's labels section, the key columns of a label).
 LEVELS = {"accounts": ("labels", ("account_id",)),
@@ -119,9 +120,8 @@ def merge_decision_labels(
             kept = pc.invert(pc.is_in(_keys(old, keys), value_set=_keys(decided, keys)))
             result.overridden[level] = int(old.num_rows - pc.sum(kept.cast(pa.int64())).as_py())
             merged = pa.concat_tables([old.filter(kept), decided.cast(old.schema)])
-        target.mkdir(parents=True, exist_ok=True)
         files[level] = target / f"{section}.parquet"
-        pq.write_table(merged, files[level])
+        write_parquet_atomic(merged, files[level])
         result.used[level] = decided.num_rows
         merged_sections.append(section)
     if merged_sections:
@@ -129,7 +129,7 @@ def merge_decision_labels(
         for section in merged_sections:
             raw[section] = CANONICAL_SECTIONS[section]
         result.mapping = target / mapping.name
-        result.mapping.write_text(yaml.safe_dump(raw, sort_keys=False))
+        write_text_atomic(result.mapping, yaml.safe_dump(raw, sort_keys=False))
     return result
 
 
