@@ -75,7 +75,7 @@ def list_(model_name: str | None = ModelNameOption) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from abusenet.registry.versions import list_versions
+    from abusenet.registry.versions import HEADLINE_METRICS, list_versions
 
     store = _run(lambda: _store(model_name))
     records = _run(lambda: list_versions(store))
@@ -92,13 +92,12 @@ def list_(model_name: str | None = ModelNameOption) -> None:
         table.add_column(column, no_wrap=True)
     table.add_column("graph", overflow="fold", min_width=5)
     table.add_column("model", no_wrap=True)
-    for column in ("AUROC", "AUPRC", "ECE"):
+    for column in HEADLINE_METRICS:
         table.add_column(column, justify="right", no_wrap=True)
     for r in records:
         table.add_row(
             str(r.version), ", ".join(r.aliases), f"{r.created:%Y-%m-%d %H:%M}", r.graph or "",
-            r.model_version or "", _figure(r, "accounts.auroc"), _figure(r, "accounts.auprc"),
-            _figure(r, "calibration.ece"),
+            r.model_version or "", *(_figure(r, metric) for metric in HEADLINE_METRICS.values()),
         )
     console.print(table)
 

@@ -22,8 +22,9 @@ TAG_MODEL_VERSION = "model_version"
 TAG_GRAPH = "graph"
 TAG_FINGERPRINT = "data_fingerprint"
 TAG_ABUSENET = "abusenet_version"
-#: The metrics a version's summary shows, in ``metrics.json``'s flattened names.
-HEADLINE_METRICS = ("accounts.auroc", "accounts.auprc", "calibration.ece")
+#: The metrics a version's summary shows: column title -> ``metrics.json``'s flattened name.
+HEADLINE_METRICS = {"AUROC": "accounts.auroc", "AUPRC": "accounts.auprc",
+                    "ECE": "calibration.ece"}
 
 
 @dataclass(frozen=True)
