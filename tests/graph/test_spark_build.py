@@ -5,7 +5,6 @@ Spark runs in local mode with one core and no UI; one session serves the whole m
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ from graph.snapshot import read_snapshot
 from graph.spark_build import build_snapshot_spark
 from ingest.run import ingest_logs
 from ingest.synth import generate
+from tests.spark_local import local_spark
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "configs" / "mappings"
 
@@ -30,18 +30,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def spark():
-    pytest.importorskip("pyspark")
-    from ingest.spark_session import spark_session
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # PySpark's note about pandas 3
-        session = spark_session("local[1]", shuffle_partitions=1, app_name="abusenet-tests",
-                                **{"spark.ui.enabled": "false",
-                                   "spark.ui.showConsoleProgress": "false",
-                                   "spark.driver.memory": "1g"})
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark(1)
 
 
 def assert_same_snapshot(path_a, path_b) -> None:

@@ -3,7 +3,6 @@ local path's (graph/rings/projection.py, graph/rings/communities.py) on generate
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from graph.rings.projection import account_projection
 from graph.snapshot import read_snapshot
 from ingest.run import ingest_logs
 from ingest.synth import generate
+from tests.spark_local import local_spark
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "configs" / "mappings"
 
@@ -28,16 +28,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def spark():
-    pytest.importorskip("pyspark")
-    from ingest.spark_session import spark_session
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        session = spark_session("local[2]", shuffle_partitions=2, app_name="abusenet-tests",
-                                **{"spark.ui.enabled": "false", "spark.driver.memory": "1g"})
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark(2)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ against a previous run) and an extra entity type.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 from graph.build import write_snapshot_files
 from ingest.run import TooManyBadRows, ingest_logs
 from ingest.store import QUARANTINE_FILE, event_files
+from tests.spark_local import local_spark
 
 pytestmark = [
     pytest.mark.spark,
@@ -61,16 +61,7 @@ e12,u5,2025-03-06T01:00:00Z,buy,d4,,3,d@x.org,u1
 
 @pytest.fixture(scope="module")
 def spark():
-    pytest.importorskip("pyspark")
-    from ingest.spark_session import spark_session
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        session = spark_session("local[2]", shuffle_partitions=2, app_name="abusenet-tests",
-                                **{"spark.ui.enabled": "false", "spark.driver.memory": "1g"})
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
+    yield from local_spark(2)
 
 
 def _both(tmp_path: Path, spark, logs: list[str]) -> tuple[Path, Path, list, list]:
