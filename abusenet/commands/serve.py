@@ -59,10 +59,10 @@ def serve(
     try:
         state = GraphState.load(run, model, snapshot)
         rules = load_mapping(mapping) if mapping else canonical_mapping(state.ingest_state)
+        token, source = resolve_token(run)
     except (FileNotFoundError, MappingError, ValueError) as err:
         typer.echo(f"error: cannot serve {run}: {err}", err=True)
         raise typer.Exit(1) from None
-    token, source = resolve_token(run)
     typer.echo(f"abusenet serve: {len(state.scores):,} accounts, model {state.model_version}; "
                f"API token from {source}; listening on http://{host}:{port}", err=True)
     app = create_app(state, EventValidator(rules), token, Limits(max_body_bytes, max_batch))

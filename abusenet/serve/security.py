@@ -23,14 +23,25 @@ def token_file(run_dir: Path) -> Path:
 
 
 def resolve_token(run_dir: Path) -> tuple[str, str]:
-    """(the token, where it came from, for the start-up line: never the token itself)."""
+    """(the token, where it came from, for the start-up line: never the token itself).
+
+    Raises
+    ------
+    ValueError
+        When the token file exists but is blank: an empty token would let any
+        ``Authorization: Bearer`` header in.
+    """
     given = os.environ.get(TOKEN_ENV, "").strip()
     if given:
         return given, f"the environment variable {TOKEN_ENV}"
     path = token_file(run_dir)
     if not path.is_file():
         write_text_atomic(path, secrets.token_urlsafe(32) + "\n", mode=0o600)
-    return path.read_text().strip(), f"the file {path} (mode 0600)"
+    token = path.read_text().strip()
+    if not token:
+        raise ValueError(f"the API token file {path} is blank; delete it (a new token is made "
+                         f"at the next start) or set {TOKEN_ENV}")
+    return token, f"the file {path} (mode 0600)"
 
 
 def authorized(header: str | None, token: str) -> bool:
