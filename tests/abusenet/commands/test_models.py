@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from abusenet.cli import app
-from abusenet.registry.register import register_run
 from abusenet.registry.versions import aliases_of
 from tests.abusenet.registry.conftest import (  # noqa: F401
     _migrated_db,
+    registered,
     run_dirs,
     store,
     tiny_graph,
@@ -22,13 +22,6 @@ from tests.abusenet.registry.conftest import (  # noqa: F401
 
 def _models(*args: str):
     return CliRunner().invoke(app, ["models", *args])
-
-
-@pytest.fixture
-def registered(store, run_dirs):
-    for out in run_dirs:
-        register_run(out, store=store)
-    return store
 
 
 def test_list_shows_versions_aliases_and_figures(registered):

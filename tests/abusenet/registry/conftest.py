@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from abusenet.registry.register import register_run
 from abusenet.registry.store import RegistryStore
 from gnn.detector import AccountDetector
 from graph.snapshot import Snapshot
@@ -65,3 +66,11 @@ def store(tmp_path, monkeypatch, _migrated_db) -> RegistryStore:
     (tmp_path / "home" / "mlflow").mkdir(parents=True)
     shutil.copy(_migrated_db, tmp_path / "home" / "mlflow" / "mlflow.db")
     return RegistryStore.from_environment()
+
+
+@pytest.fixture
+def registered(store, run_dirs) -> RegistryStore:
+    """The fresh registry with both runs registered: versions 1 (run-a) and 2 (run-b)."""
+    for out in run_dirs:
+        register_run(out, store=store)
+    return store

@@ -8,10 +8,9 @@ from abusenet.registry.register import register_run
 from gnn.detector import AccountDetector
 
 
-def test_the_production_model_scores_like_the_original(store, run_dirs, tiny_graph):
+def test_the_production_model_scores_like_the_original(registered, run_dirs, tiny_graph):
+    store = registered
     snapshot, _ = tiny_graph
-    for out in run_dirs:
-        register_run(out, store=store)
     assert production_model_dir(store) is None
     promote(store, 2)
     local = production_model_dir(store)
@@ -23,10 +22,9 @@ def test_the_production_model_scores_like_the_original(store, run_dirs, tiny_gra
     assert production_model_dir(store) == local
 
 
-def test_versions_are_told_apart_and_downloaded_once(store, run_dirs, tiny_graph):
+def test_versions_are_told_apart_and_downloaded_once(registered, run_dirs, tiny_graph):
+    store = registered
     snapshot, _ = tiny_graph
-    for out in run_dirs:
-        register_run(out, store=store)
     first, second = fetch_model_dir(store, 1), fetch_model_dir(store, 2)
     assert first != second
     before = (first / "model.pt").stat().st_mtime_ns

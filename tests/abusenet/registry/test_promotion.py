@@ -2,23 +2,15 @@ import pytest
 
 from abusenet.registry.errors import NoProductionModelError, UnknownVersionError
 from abusenet.registry.promotion import production_version, promote, rollback
-from abusenet.registry.register import register_run
 from abusenet.registry.versions import aliases_of
-
-
-@pytest.fixture
-def two_versions(store, run_dirs):
-    for out in run_dirs:
-        register_run(out, store=store)
-    return store
 
 
 def _aliases(store):
     return aliases_of(store.client(), store)
 
 
-def test_promote_then_promote_another_keeps_the_previous_champion(two_versions):
-    store = two_versions
+def test_promote_then_promote_another_keeps_the_previous_champion(registered):
+    store = registered
     assert production_version(store) is None
     first = promote(store, 1)
     assert (first.production, first.previous, first.changed) == (1, None, True)
@@ -29,16 +21,16 @@ def test_promote_then_promote_another_keeps_the_previous_champion(two_versions):
     assert production_version(store) == 2
 
 
-def test_promoting_the_champion_again_changes_nothing(two_versions):
-    promote(two_versions, 1)
-    promote(two_versions, 2)
-    again = promote(two_versions, 2)
+def test_promoting_the_champion_again_changes_nothing(registered):
+    promote(registered, 1)
+    promote(registered, 2)
+    again = promote(registered, 2)
     assert (again.production, again.previous, again.changed) == (2, 1, False)
-    assert _aliases(two_versions) == {"production": 2, "previous": 1}
+    assert _aliases(registered) == {"production": 2, "previous": 1}
 
 
-def test_rollback_restores_the_previous_champion_step_by_step(two_versions):
-    store = two_versions
+def test_rollback_restores_the_previous_champion_step_by_step(registered):
+    store = registered
     promote(store, 1)
     promote(store, 2)
     promote(store, 1)
@@ -51,12 +43,12 @@ def test_rollback_restores_the_previous_champion_step_by_step(two_versions):
         rollback(store)
 
 
-def test_rollback_without_a_production_model_is_a_clear_error(two_versions):
+def test_rollback_without_a_production_model_is_a_clear_error(registered):
     with pytest.raises(NoProductionModelError, match="has no production version to roll back"):
-        rollback(two_versions)
+        rollback(registered)
 
 
-def test_promoting_an_unknown_version_names_the_known_ones(two_versions):
+def test_promoting_an_unknown_version_names_the_known_ones(registered):
     with pytest.raises(UnknownVersionError, match=r"has no version '7'.*holds versions 1-2"):
-        promote(two_versions, 7)
-    assert production_version(two_versions) is None
+        promote(registered, 7)
+    assert production_version(registered) is None

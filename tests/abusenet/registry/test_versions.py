@@ -6,9 +6,8 @@ from abusenet.registry.register import register_run
 from abusenet.registry.versions import _ranges, get_version, list_versions
 
 
-def test_list_is_newest_first_with_aliases_and_metrics(store, run_dirs):
-    for out in run_dirs:
-        register_run(out, store=store)
+def test_list_is_newest_first_with_aliases_and_metrics(registered):
+    store = registered
     promote(store, 1)
     records = list_versions(store)
     assert [r.version for r in records] == [2, 1]
