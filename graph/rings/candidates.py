@@ -51,6 +51,7 @@ from graph.rings.null_model import (
     fan_log_chance,
     flow_log_chance,
     hop_log_chance,
+    pair_log_chance,
     selection_log_count,
     sharing_log_chance,
     surprise,
@@ -396,6 +397,10 @@ def _describe(
                           np.bincount(transfers["src"], minlength=n).astype(np.float64),
                           len(groups), cfg.flow_min_fan)
     surprising = surprise(beyond_anchor, flow_chance + hops + fans, selection)
+    pair = sizes == 2
+    surprising[pair] = _pair_surprise(
+        shared[pair], membership[pair], uses, codes, len(type_names),
+        entity_degree <= cfg.hub_degree_cap) - (hops + fans)[pair]
     ids = np.asarray(accounts.astype(str), dtype=object)
     internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
     candidates = []
@@ -433,6 +438,41 @@ def _describe(
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
                                         evidence[: cfg.max_evidence], features))
     return sorted(candidates, key=lambda c: c.ring_id)
+
+
+def _pair_surprise(
+    shared: sp.csr_matrix,
+    membership: sp.csr_matrix,
+    uses: sp.csr_matrix,
+    codes: np.ndarray,
+    n_types: int,
+    counted: np.ndarray,
+) -> np.ndarray:
+    """Per pair of accounts: ``-log10`` of the chance that it shares what it shares of its
+    least likely type given both accounts' activity (:func:`graph.rings.null_model.
+    pair_log_chance`), less ``log10`` of the ``N (N - 1) / 2`` pairs the search could list.
+
+    Only ``counted`` entities (not hubs) are shared or make the type's expected sharing; each
+    account's activity counts all its entities of the type.
+    """
+    n_accounts = uses.shape[0]
+    if shared.shape[0] == 0 or n_types == 0:
+        return np.zeros(shared.shape[0])
+    binary = (uses > 0).astype(np.float64).tocsc()
+    degree = np.asarray(binary.getnnz(axis=0), np.float64)
+    kept = np.flatnonzero(counted)
+    type_pairs = np.bincount(codes[kept], weights=degree[kept] * (degree[kept] - 1.0),
+                             minlength=n_types)
+    type_edges = np.bincount(codes, weights=degree, minlength=n_types)
+    by_type = sp.csr_matrix((counted.astype(np.float64), (np.arange(len(codes)), codes)),
+                            shape=(len(codes), n_types))
+    per_type = np.asarray(((shared > 0).astype(np.float64) @ by_type).todense())
+    activity = type_degrees(uses, codes, n_types)
+    first = membership.tocsr()
+    first.sort_indices()
+    a, b = first.indices[0::2], first.indices[1::2]
+    chance = pair_log_chance(per_type, activity[a], activity[b], type_pairs, type_edges)
+    return -chance - np.log10(max(n_accounts * (n_accounts - 1) / 2.0, 1.0))
 
 
 def _masked_entries(

@@ -33,6 +33,11 @@ pair on one device; five accounts sharing a device and a card nobody else uses s
 it, and so does a group of accounts transferring among themselves far more than to others; a
 star of transfers (one account's counterparties) does not.
 
+A pair of accounts is judged by both accounts' activity instead (:func:`pair_log_chance`):
+the Poisson tail of sharing what it shares of its least likely type, union-bounded over the
+types and over the ``N (N - 1) / 2`` pairs the search could list, so two customers meeting on
+two of their thirty shops are no finding and two accounts on the same two devices are.
+
 Everything is vectorised over the (group, entity) and (group, member) entries: no Python loop
 per group or member.
 """
@@ -43,6 +48,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.special import gammaln
+from scipy.stats import poisson
 
 _LN10 = np.log(10.0)
 
@@ -414,3 +420,51 @@ def hop_log_chance(
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
     np.add.at(out, best.index.get_level_values(0).to_numpy(np.int64), value)
     return out
+
+
+def pair_log_chance(
+    shared: np.ndarray,
+    degree_a: np.ndarray,
+    degree_b: np.ndarray,
+    type_pairs: np.ndarray,
+    type_edges: np.ndarray,
+) -> np.ndarray:
+    """Per pair of accounts: the log10 chance (<= 0) that they share what they share of the
+    type where that is least likely, given both accounts' activity in each type.
+
+    Under the configuration model an account using ``k_a`` entities of type ``t`` and one using
+    ``k_b`` share an entity ``e`` with probability about ``k_a k_b d_e (d_e - 1) / E_t^2``, so
+    the number they share is about Poisson with mean
+    ``lambda_t = k_a k_b sum_e d_e (d_e - 1) / E_t^2``: customers who each visit thirty shops
+    meet on some, two accounts with two devices each almost never do. The chance of sharing
+    ``s_t`` or more is the Poisson tail; per pair the least likely type counts, times the
+    number of types (a union bound over which type). Entities of the other types a pair shares
+    come with it (a household's device, IP and card are one place; see :func:`anchors`), so
+    they are not multiplied in.
+
+    Parameters
+    ----------
+    shared
+        Pairs x types: entities of each type both accounts use (``s_t``).
+    degree_a, degree_b
+        Pairs x types: entities of each type each account uses (``k_a``, ``k_b``).
+    type_pairs
+        Per type: ``sum_e d_e (d_e - 1)`` over its entities (``d_e``: users of ``e``).
+    type_edges
+        Per type: account-entity edges (``E_t``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Per pair, ``min(0, min_t log10 P(Poisson(lambda_t) >= s_t) + log10 T)``; 0 for a pair
+        sharing nothing.
+    """
+    shared = np.asarray(shared, np.float64)
+    if shared.size == 0:
+        return np.zeros(shared.shape[0])
+    mean = (np.asarray(degree_a, np.float64) * np.asarray(degree_b, np.float64)
+            * np.asarray(type_pairs, np.float64)
+            / np.maximum(np.asarray(type_edges, np.float64), 1.0) ** 2)
+    tail = np.where(shared > 0, poisson.logsf(shared - 1.0, np.maximum(mean, 1e-300)) / _LN10,
+                    0.0)
+    return np.minimum(tail.min(axis=1) + np.log10(shared.shape[1]), 0.0)

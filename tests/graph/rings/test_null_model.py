@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.stats import binom
+from scipy.stats import binom, poisson
 
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
@@ -17,6 +17,7 @@ from graph.rings.null_model import (
     flow_log_chance,
     hop_log_chance,
     log10_choose,
+    pair_log_chance,
     selection_log_count,
     sharing_log_chance,
 )
@@ -155,3 +156,27 @@ def test_a_synchronous_fan_of_equal_amounts_is_unlikely_a_spread_one_is_not():
     expected = 2 * np.log10(4) + 3 * np.log10(60 / (100 * day)) + 3 * np.log10(1 / 100)
     assert np.isclose(chance[0], expected)
     assert chance[1] == 0.0
+
+
+def test_pair_chance_knows_busy_shoppers_from_shared_devices():
+    # 1,000 accounts; shops: 1,000 of 10 users each, every account visits 10 (E = 10,000)
+    union = np.log10(1000 * 999 / 2)
+    shops = pair_log_chance(np.array([[2.0]]), np.array([[10.0]]), np.array([[10.0]]),
+                            np.array([1000 * 10.0 * 9.0]), np.array([10_000.0]))
+    # devices: one each, but two of them used by both accounts of the pair (E = 1,002)
+    devices = pair_log_chance(np.array([[2.0]]), np.array([[2.0]]), np.array([[2.0]]),
+                              np.array([2 * 2.0 * 1.0]), np.array([1002.0]))
+    assert -shops[0] - union < 0  # sharing 2 of 10 nearby shops: chance does it
+    assert -devices[0] - union > 2.0  # sharing both of 2 rare devices: it does not
+    # the exact Poisson tail, times the number of types (here one)
+    mean = 10 * 10 * 1000 * 90 / 10_000 ** 2
+    assert np.isclose(shops[0], np.log10(poisson.sf(1, mean)))
+
+
+def test_pair_chance_takes_the_least_likely_type_times_the_types():
+    shared = np.array([[1.0, 3.0], [0.0, 0.0]])
+    chance = pair_log_chance(shared, np.ones((2, 2)), np.ones((2, 2)), np.array([2.0, 2.0]),
+                             np.array([100.0, 100.0]))
+    lone = [np.log10(poisson.sf(s - 1, 2.0 / 100 ** 2)) for s in (1.0, 3.0)]
+    assert np.isclose(chance[0], min(lone) + np.log10(2))
+    assert chance[1] == 0.0  # nothing shared, nothing to explain

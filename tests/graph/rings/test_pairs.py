@@ -25,17 +25,19 @@ def test_rare_entity_pairs_need_two_rare_entities_and_skip_pairs_inside_a_group(
     assert rare_entity_pairs(matrix, max_degree=5, groups=group).tolist() == [[0, 1]]
 
 
-def test_a_pair_sharing_a_device_and_a_card_is_reported_one_shared_device_is_not():
+def test_a_pair_sharing_two_devices_is_reported_a_device_and_a_card_are_one_place():
     people = [f"u{i}" for i in range(10_000)]
     own_devices = [(p, f"d{i}") for i, p in enumerate(people)]
     own_cards = [(p, f"c{i}") for i, p in enumerate(people)]
-    # u0 and u1 share a device and a card; u2 and u3 share only a device (a household)
-    devices = own_devices + [("u1", "d0"), ("u3", "d2")]
-    cards = own_cards + [("u1", "c0")]
+    # u0 and u1 share two devices and a card; u2 and u3 a device and a card (one household:
+    # each type once, as a family's phone and card); u4 and u5 only a device
+    devices = own_devices + [("u0", "dx"), ("u1", "dx"), ("u1", "d0"), ("u3", "d2"),
+                             ("u5", "d4")]
+    cards = own_cards + [("u1", "c0"), ("u3", "c2")]
     snap = snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards))
     found = find_ring_candidates(snap)
     pairs = [c for c in found if c.kind == "pair"]
     assert [c.members for c in pairs] == [["u0", "u1"]]
     assert pairs[0].features["surprise"] >= RingConfig().min_surprise
-    assert set(pairs[0].evidence) == {"Device:d0", "PaymentMethod:c0"}
+    assert set(pairs[0].evidence) == {"Device:d0", "Device:dx", "PaymentMethod:c0"}
     assert not find_ring_candidates(snap, RingConfig(pairs=False))
