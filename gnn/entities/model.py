@@ -251,7 +251,8 @@ class EntityRiskModel(Estimator):
         FileNotFoundError
             If ``path`` holds no ``metadata.json``.
         ValueError
-            If it holds another kind of model or another format version.
+            If its ``metadata.json`` is not JSON (naming line and column), or it holds another
+            kind of model or another format version.
         """
         source = Path(path)
         meta_file = source / METADATA_FILE
@@ -260,7 +261,11 @@ class EntityRiskModel(Estimator):
                 f"{source} holds no saved entity model ({meta_file.name} is missing); "
                 "pass the directory given to EntityRiskModel.save"
             )
-        metadata = json.loads(meta_file.read_text())
+        try:
+            metadata = json.loads(meta_file.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{meta_file}: not valid JSON (line {err.lineno}, column "
+                             f"{err.colno}: {err.msg})") from None
         if metadata.get("kind") != cls.__name__:
             raise ValueError(
                 f"{meta_file}: holds a {metadata.get('kind')!r}, not a {cls.__name__}"

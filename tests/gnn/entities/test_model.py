@@ -138,6 +138,12 @@ def test_load_refuses_an_account_detector(skimmers, tmp_path):
         EntityRiskModel.load(tmp_path / "detector")
 
 
+def test_load_names_a_broken_metadata_file(tmp_path):
+    (tmp_path / "metadata.json").write_text('{"kind":\n  "EntityRiskModel",,}')
+    with pytest.raises(ValueError, match=r"metadata.json: not valid JSON \(line 2, column 21"):
+        EntityRiskModel.load(tmp_path)
+
+
 def test_unknown_entities_are_counted_and_thin_types_skipped():
     snapshot, truth = skimmed_terminals()
     extra = pd.DataFrame(
