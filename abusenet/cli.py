@@ -17,7 +17,9 @@ import typer
 from abusenet.logs import LEVELS, configure_logging, level_for
 
 #: Modules under ``abusenet.commands`` that each define ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("neo4j", "synth", "ingest", "run", "graph", "models", "case", "serve", "train")
+COMMAND_MODULES: tuple[str, ...] = (
+    "neo4j", "synth", "ingest", "run", "graph", "models", "case", "serve", "train",
+)
 
 app = typer.Typer(
     name="abusenet",
