@@ -51,7 +51,7 @@ from ingest.synth.cards_world import (
     build_world,
     honest_transactions,
 )
-from ingest.synth.generate import FORMATS, RING_SCHEMA
+from ingest.synth.generate import RING_SCHEMA, check_arguments
 from ingest.synth.ids import decimal_ids, decimal_width
 from ingest.synth.output import PartWriter, TableAppender
 
@@ -134,12 +134,7 @@ def generate_cards(
     1000
     """
     config = CardsConfig.from_knobs(**knobs)
-    if n_accounts < MIN_CUSTOMERS:
-        raise ValueError(f"n_accounts must be at least {MIN_CUSTOMERS}, got {n_accounts}")
-    if days < 2:
-        raise ValueError(f"days must be at least 2, got {days}")
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
+    check_arguments(n_accounts, days, fmt, min_accounts=MIN_CUSTOMERS)
     target = Path(out_dir)
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise FileExistsError(

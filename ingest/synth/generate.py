@@ -152,7 +152,7 @@ def generate(
     1000
     """
     config = SynthConfig.from_knobs(**knobs)
-    _check_arguments(n_accounts, days, fmt)
+    check_arguments(n_accounts, days, fmt)
     target = Path(out_dir)
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise FileExistsError(
@@ -181,9 +181,28 @@ def generate(
     )
 
 
-def _check_arguments(n_accounts: int, days: int, fmt: str) -> None:
-    if n_accounts < MIN_ACCOUNTS:
-        raise ValueError(f"n_accounts must be at least {MIN_ACCOUNTS}, got {n_accounts}")
+def check_arguments(n_accounts: int, days: int, fmt: str, *,
+                    min_accounts: int = MIN_ACCOUNTS) -> None:
+    """Check the size, window and format shared by the synthetic generators.
+
+    Parameters
+    ----------
+    n_accounts
+        Accounts (or customers) to generate; at least ``min_accounts``.
+    days
+        Length of the simulated window in days; at least 2.
+    fmt
+        Event part format, one of :data:`FORMATS`.
+    min_accounts
+        The smallest population the caller's generator supports.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, its bound and the value given.
+    """
+    if n_accounts < min_accounts:
+        raise ValueError(f"n_accounts must be at least {min_accounts}, got {n_accounts}")
     if days < 2:
         raise ValueError(f"days must be at least 2, got {days}")
     if fmt not in FORMATS:
