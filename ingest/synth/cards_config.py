@@ -9,11 +9,10 @@ look-alikes of every fraud signal added so no single feature gives fraud away.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import yaml
+from ingest.synth.config import config_from_knobs, load_knobs
 
 
 @dataclass(frozen=True)
@@ -193,12 +192,7 @@ class CardsConfig:
     @classmethod
     def from_knobs(cls, **knobs: Any) -> CardsConfig:
         """Build a config from keyword overrides, naming any unknown knob in the error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(knobs) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown card-world knob(s) {unknown}; known knobs are {sorted(known)}")
-        return cls(**knobs)
+        return config_from_knobs(cls, knobs, "card-world")
 
     def to_dict(self) -> dict[str, Any]:
         """The knobs as plain YAML-friendly values."""
@@ -214,15 +208,4 @@ def load_cards_config(path: str | os.PathLike[str]) -> CardsConfig:
         If the file is not YAML (naming its line and column) or not a mapping, names an
         unknown knob or gives a bad value.
     """
-    try:
-        with Path(path).open(encoding="utf-8") as stream:  # errors then name the file
-            data = yaml.safe_load(stream) or {}
-    except yaml.YAMLError as err:  # its message gives the line and column
-        raise ValueError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(data, dict):
-        raise ValueError(
-            f"{path}: expected a mapping of card-world knobs, got {type(data).__name__}")
-    try:
-        return CardsConfig.from_knobs(**data)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{path}: {err}") from err
+    return load_knobs(CardsConfig, path, "card-world")

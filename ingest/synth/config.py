@@ -7,9 +7,10 @@ in step.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -33,6 +34,9 @@ HONEST_FLOW_KINDS: dict[str, str] = {
     "rent_split": "flatmates paying their landlord their share of the rent",
     "marketplace": "a marketplace collecting buyers' payments and paying sellers weekly",
 }
+
+#: A knobs dataclass (SynthConfig, CardsConfig).
+C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -184,16 +188,7 @@ class SynthConfig:
     @classmethod
     def from_knobs(cls, **knobs: Any) -> SynthConfig:
         """Build a config from keyword overrides, naming any unknown knob in the error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(knobs) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown generator knob(s) {unknown}; known knobs are {sorted(known)}"
-            )
-        converted = {
-            k: tuple(v) if isinstance(v, list) else v for k, v in knobs.items()
-        }
-        return cls(**converted)
+        return config_from_knobs(cls, knobs, "generator")
 
     def to_dict(self) -> dict[str, Any]:
         """The knobs as plain YAML-friendly values."""
@@ -206,14 +201,62 @@ def load_config(path: str | os.PathLike[str]) -> SynthConfig:
     Raises
     ------
     ValueError
-        If the file is not a mapping or names an unknown knob.
+        If the file is not YAML (naming its line and column) or not a mapping, names an
+        unknown knob or gives a bad value.
     """
-    data = yaml.safe_load(Path(path).read_text()) or {}
-    if not isinstance(data, dict):
-        raise ValueError(
-            f"{path}: expected a mapping of generator knobs, got {type(data).__name__}"
-        )
+    return load_knobs(SynthConfig, path, "generator")
+
+
+def config_from_knobs(cls: type[C], knobs: Mapping[str, Any], world: str) -> C:
+    """Build a knobs dataclass from overrides; YAML lists become tuples.
+
+    Parameters
+    ----------
+    cls
+        The knobs dataclass (:class:`SynthConfig`, :class:`~ingest.synth.cards_config.CardsConfig`).
+    knobs
+        Knob name to value; names not fields of ``cls`` are an error.
+    world
+        What the knobs drive (``"generator"``, ``"card-world"``), for the error message.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown knobs and listing the known ones, or from ``cls``'s own checks.
+    """
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(knobs) - known)
+    if unknown:
+        raise ValueError(f"unknown {world} knob(s) {unknown}; known knobs are {sorted(known)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in knobs.items()})
+
+
+def load_knobs(cls: type[C], path: str | os.PathLike[str], world: str) -> C:
+    """Read a knobs dataclass from a YAML file (a mapping of knob name to value).
+
+    Parameters
+    ----------
+    cls
+        The knobs dataclass to build.
+    path
+        The YAML file; empty means all defaults.
+    world
+        What the knobs drive, for the error messages.
+
+    Raises
+    ------
+    ValueError
+        Starting with the file: if it is not YAML (naming its line and column) or not a
+        mapping, names an unknown knob or gives a bad value.
+    """
     try:
-        return SynthConfig.from_knobs(**data)
+        with Path(path).open(encoding="utf-8") as stream:  # errors then name the file
+            data = yaml.safe_load(stream) or {}
+    except yaml.YAMLError as err:  # its message gives the line and column
+        raise ValueError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of {world} knobs, got {type(data).__name__}")
+    try:
+        return config_from_knobs(cls, data, world)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{path}: {err}") from err

@@ -35,6 +35,7 @@ def test_partial_file_overrides_only_what_it_names(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
+        ("household_size_weights: [1, 1\n", r'(?s)not valid YAML: .*knobs.yaml", line 2, column 1'),
         ("abuse_fraktion: 0.1\n", "unknown generator knob.*abuse_fraktion"),
         ("- 1\n- 2\n", "expected a mapping"),
         ("ring_size_min: 2\n", "ring_size_min"),
