@@ -448,14 +448,16 @@ def _pair_surprise(
     n_types: int,
     counted: np.ndarray,
 ) -> np.ndarray:
-    """Per pair of accounts: ``-log10`` of the chance that it shares what it shares of its
-    least likely type given both accounts' activity (:func:`graph.rings.null_model.
-    pair_log_chance`), less ``log10`` of the ``N (N - 1) / 2`` pairs the search could list.
+    """Per pair of accounts: ``-log10`` of the chance that it shares what it shares beyond
+    one entity of each type given both accounts' activity (:func:`graph.rings.null_model.
+    pair_log_chance`), less ``log10`` of the pairs the search could have found like it.
 
-    Only ``counted`` entities (not hubs) are shared or make the type's expected sharing; each
-    account's activity counts all its entities of the type.
+    A pair sharing more than one entity of each type in a set ``S`` co-uses an entity of
+    every type in ``S``, so it is one of at most ``min_{t in S} sum_e C(d_e, 2)`` pairs of
+    co-users (``e`` of type ``t``), and there are ``2^T - 1`` such sets (a union bound over
+    both). Only ``counted`` entities (not hubs) are shared, make a type's expected sharing or
+    make co-users; each account's activity counts all its entities of the type.
     """
-    n_accounts = uses.shape[0]
     if shared.shape[0] == 0 or n_types == 0:
         return np.zeros(shared.shape[0])
     binary = (uses > 0).astype(np.float64).tocsc()
@@ -472,7 +474,9 @@ def _pair_surprise(
     first.sort_indices()
     a, b = first.indices[0::2], first.indices[1::2]
     chance = pair_log_chance(per_type, activity[a], activity[b], type_pairs, type_edges)
-    return -chance - np.log10(max(n_accounts * (n_accounts - 1) / 2.0, 1.0))
+    co_users = np.where(per_type >= 2, type_pairs / 2.0, np.inf).min(axis=1)
+    co_users = np.where(np.isfinite(co_users), co_users, type_pairs.sum() / 2.0)
+    return -chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(2.0 ** n_types - 1.0)
 
 
 def _masked_entries(

@@ -34,8 +34,8 @@ it, and so does a group of accounts transferring among themselves far more than 
 star of transfers (one account's counterparties) does not.
 
 A pair of accounts is judged by both accounts' activity instead (:func:`pair_log_chance`):
-the Poisson tail of sharing what it shares of its least likely type, union-bounded over the
-types and over the ``N (N - 1) / 2`` pairs the search could list, so two customers meeting on
+the Poisson tail of sharing more than one entity of a type, multiplied over the types and
+union-bounded over the pairs that co-use entities of those types, so two customers meeting on
 two of their thirty shops are no finding and two accounts on the same two devices are.
 
 Everything is vectorised over the (group, entity) and (group, member) entries: no Python loop
@@ -429,18 +429,18 @@ def pair_log_chance(
     type_pairs: np.ndarray,
     type_edges: np.ndarray,
 ) -> np.ndarray:
-    """Per pair of accounts: the log10 chance (<= 0) that they share what they share of the
-    type where that is least likely, given both accounts' activity in each type.
+    """Per pair of accounts: the log10 chance (<= 0) that they share what they share beyond
+    one entity of each type, given both accounts' activity in each type.
 
     Under the configuration model an account using ``k_a`` entities of type ``t`` and one using
     ``k_b`` share an entity ``e`` with probability about ``k_a k_b d_e (d_e - 1) / E_t^2``, so
     the number they share is about Poisson with mean
     ``lambda_t = k_a k_b sum_e d_e (d_e - 1) / E_t^2``: customers who each visit thirty shops
-    meet on some, two accounts with two devices each almost never do. The chance of sharing
-    ``s_t`` or more is the Poisson tail; per pair the least likely type counts, times the
-    number of types (a union bound over which type). Entities of the other types a pair shares
-    come with it (a household's device, IP and card are one place; see :func:`anchors`), so
-    they are not multiplied in.
+    meet on some, two accounts with two devices each almost never do. The pair is picked
+    because it shares something (the search's count of such pairs pays for that), and one
+    entity of each type comes with being one place (a household's device, IP and card; see
+    :func:`anchors`), so per type only sharing beyond one counts:
+    ``P(X_t >= s_t | X_t >= 1)``, multiplied over the types.
 
     Parameters
     ----------
@@ -456,15 +456,14 @@ def pair_log_chance(
     Returns
     -------
     numpy.ndarray
-        Per pair, ``min(0, min_t log10 P(Poisson(lambda_t) >= s_t) + log10 T)``; 0 for a pair
-        sharing nothing.
+        Per pair, ``sum_t log10 P(Poisson(lambda_t) >= s_t | >= 1)`` over the types with
+        ``s_t >= 2``; 0 for a pair sharing at most one entity of each type.
     """
     shared = np.asarray(shared, np.float64)
-    if shared.size == 0:
-        return np.zeros(shared.shape[0])
-    mean = (np.asarray(degree_a, np.float64) * np.asarray(degree_b, np.float64)
-            * np.asarray(type_pairs, np.float64)
-            / np.maximum(np.asarray(type_edges, np.float64), 1.0) ** 2)
-    tail = np.where(shared > 0, poisson.logsf(shared - 1.0, np.maximum(mean, 1e-300)) / _LN10,
-                    0.0)
-    return np.minimum(tail.min(axis=1) + np.log10(shared.shape[1]), 0.0)
+    mean = np.maximum(np.asarray(degree_a, np.float64) * np.asarray(degree_b, np.float64)
+                      * np.asarray(type_pairs, np.float64)
+                      / np.maximum(np.asarray(type_edges, np.float64), 1.0) ** 2, 1e-300)
+    extra = shared >= 2
+    tail = np.where(extra, (poisson.logsf(shared - 1.0, mean) - poisson.logsf(0.0, mean))
+                    / _LN10, 0.0)
+    return np.minimum(tail.sum(axis=1), 0.0)

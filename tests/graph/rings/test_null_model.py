@@ -159,24 +159,26 @@ def test_a_synchronous_fan_of_equal_amounts_is_unlikely_a_spread_one_is_not():
 
 
 def test_pair_chance_knows_busy_shoppers_from_shared_devices():
-    # 1,000 accounts; shops: 1,000 of 10 users each, every account visits 10 (E = 10,000)
-    union = np.log10(1000 * 999 / 2)
+    # 1,000 accounts; shops: 1,000 of 10 users each, every account visits 10 (E = 10,000):
+    # 45,000 pairs of co-users the search could list
     shops = pair_log_chance(np.array([[2.0]]), np.array([[10.0]]), np.array([[10.0]]),
                             np.array([1000 * 10.0 * 9.0]), np.array([10_000.0]))
-    # devices: one each, but two of them used by both accounts of the pair (E = 1,002)
+    # devices: one each, but two of them used by both accounts of the pair (E = 1,002): the
+    # pair is the only one of co-users (2 * 2 * 1 / 2 = 2 entity-pairs)
     devices = pair_log_chance(np.array([[2.0]]), np.array([[2.0]]), np.array([[2.0]]),
                               np.array([2 * 2.0 * 1.0]), np.array([1002.0]))
-    assert -shops[0] - union < 0  # sharing 2 of 10 nearby shops: chance does it
-    assert -devices[0] - union > 2.0  # sharing both of 2 rare devices: it does not
-    # the exact Poisson tail, times the number of types (here one)
-    mean = 10 * 10 * 1000 * 90 / 10_000 ** 2
-    assert np.isclose(shops[0], np.log10(poisson.sf(1, mean)))
+    assert -shops[0] - np.log10(45_000) < 0  # sharing 2 of 10 nearby shops: chance does it
+    assert -devices[0] - np.log10(2) > 2.0  # sharing both of 2 rare devices: it does not
+    mean = 10 * 10 * 1000 * 90 / 10_000 ** 2  # the exact Poisson tail beyond one shared
+    assert np.isclose(shops[0], np.log10(poisson.sf(1, mean) / poisson.sf(0, mean)))
 
 
-def test_pair_chance_takes_the_least_likely_type_times_the_types():
-    shared = np.array([[1.0, 3.0], [0.0, 0.0]])
-    chance = pair_log_chance(shared, np.ones((2, 2)), np.ones((2, 2)), np.array([2.0, 2.0]),
+def test_pair_chance_counts_only_sharing_beyond_one_of_each_type():
+    shared = np.array([[1.0, 3.0], [1.0, 1.0], [2.0, 2.0]])
+    chance = pair_log_chance(shared, np.ones((3, 2)), np.ones((3, 2)), np.array([2.0, 2.0]),
                              np.array([100.0, 100.0]))
-    lone = [np.log10(poisson.sf(s - 1, 2.0 / 100 ** 2)) for s in (1.0, 3.0)]
-    assert np.isclose(chance[0], min(lone) + np.log10(2))
-    assert chance[1] == 0.0  # nothing shared, nothing to explain
+    mean = 2.0 / 100 ** 2
+    beyond = [np.log10(poisson.sf(s - 1, mean) / poisson.sf(0, mean)) for s in (2.0, 3.0)]
+    assert np.isclose(chance[0], beyond[1])
+    assert chance[1] == 0.0  # a device and a card once each: one place, nothing to explain
+    assert np.isclose(chance[2], 2 * beyond[0])  # two types beyond one: both count
