@@ -217,23 +217,69 @@ def write_snapshot_files(
                     copy_known_entity_labels(con, entity_table, target, meta)
         con.close()
         shutil.rmtree(target / ".spill", ignore_errors=True)
-        meta["build_seconds"] = round(time.perf_counter() - started, 3)
-        extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
-        specs = relation_specs(extra)
-        manifest = make_manifest(
-            nodes,
-            {r.name: (specs[r.name].src_type, specs[r.name].dst_type, edges[r.name])
-             for r in relations},
-            label_facts,
-            meta,
-        )
-        publish_snapshot_dir(target, out_dir, manifest)
+        manifest = publish_manifest(target, out_dir, nodes, edges, relations, label_facts, meta,
+                                    started=started)
     except BaseException:
         con.close()
         shutil.rmtree(target, ignore_errors=True)
         raise
     log.info("snapshot %s: %d accounts, %d relations in %.1f s", out_dir,
              nodes[ACCOUNT][0], len(relations), meta["build_seconds"])
+    return manifest
+
+
+def publish_manifest(
+    target: Path,
+    out_dir: Path,
+    nodes: dict[str, tuple[int, list[str]]],
+    edges: dict[str, int],
+    relations: list[RelationSource],
+    label_facts: dict[str, Any] | None,
+    meta: dict[str, Any],
+    *,
+    started: float,
+) -> dict[str, Any]:
+    """Write the manifest of a snapshot built file by file and move it into place at ``out_dir``.
+
+    The last step of every engine that writes its tables straight to ``target`` (DuckDB in
+    :func:`write_snapshot_files`, Spark in :mod:`graph.spark_build`), so both write the same
+    manifest.
+
+    Parameters
+    ----------
+    target
+        The filled snapshot directory beside ``out_dir`` (:func:`graph.snapshot.new_snapshot_dir`).
+    out_dir
+        Where the snapshot is published (:func:`graph.snapshot.publish_snapshot_dir`).
+    nodes
+        Node type to (row count, feature columns).
+    edges
+        Relation name to edge count; every relation in ``relations`` has one.
+    relations
+        The relations with edges.
+    label_facts
+        The label facts of :func:`graph.snapshot_labels.copy_known_labels`, or None.
+    meta
+        The events' facts (:func:`graph.manifest.events_meta`); ``build_seconds`` is set here.
+    started
+        :func:`time.perf_counter` at the start of the build.
+
+    Returns
+    -------
+    dict
+        The manifest written.
+    """
+    meta["build_seconds"] = round(time.perf_counter() - started, 3)
+    extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
+    specs = relation_specs(extra)
+    manifest = make_manifest(
+        nodes,
+        {r.name: (specs[r.name].src_type, specs[r.name].dst_type, edges[r.name])
+         for r in relations},
+        label_facts,
+        meta,
+    )
+    publish_snapshot_dir(target, out_dir, manifest)
     return manifest
 
 

@@ -23,17 +23,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.build import build_inputs
-from graph.manifest import events_meta, make_manifest
+from graph.build import build_inputs, publish_manifest
+from graph.manifest import events_meta
 from graph.snapshot import (
     ACCOUNT,
     NODE_KEY_COLUMNS,
-    RELATIONS,
     Snapshot,
     new_snapshot_dir,
-    publish_snapshot_dir,
     read_snapshot,
-    relation_specs,
 )
 from graph.snapshot_labels import copy_known_labels, snapshot_labels
 from graph.snapshot_sql import (
@@ -170,17 +167,8 @@ def write_snapshot_spark(
             finally:
                 con.close()
                 shutil.rmtree(target / ".spill", ignore_errors=True)
-        meta["build_seconds"] = round(time.perf_counter() - started, 3)
-        extra = {r.name: (ACCOUNT, r.node_type) for r in relations if r.name not in RELATIONS}
-        specs = relation_specs(extra)
-        manifest = make_manifest(
-            nodes,
-            {r.name: (specs[r.name].src_type, specs[r.name].dst_type, edges[r.name])
-             for r in relations},
-            label_facts,
-            meta,
-        )
-        publish_snapshot_dir(target, out_dir, manifest)
+        manifest = publish_manifest(target, out_dir, nodes, edges, relations, label_facts, meta,
+                                    started=started)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
