@@ -174,15 +174,9 @@ def ingest_logs(
     >>> print(summary)  # doctest: +SKIP
     """
     started = time.perf_counter()
-    if not isinstance(mapping, Mapping):
-        mapping = load_mapping(mapping)
-    if not 0.0 <= max_bad_fraction <= 1.0:
-        raise ValueError(f"max_bad_fraction must be within [0, 1], got {max_bad_fraction}")
-    if isinstance(inputs, str | os.PathLike):
-        inputs = [inputs]
-    events_dir = Path(events_dir)
-    quarantine = Path(quarantine_path) if quarantine_path else events_dir / QUARANTINE_FILE
-    files = resolve_inputs(inputs)
+    args = check_ingest_arguments(inputs, mapping, events_dir, max_bad_fraction, quarantine_path)
+    mapping, files, events_dir, quarantine = (args.mapping, args.files, args.events_dir,
+                                              args.quarantine)
     state = IngestState.load(events_dir)
     state.add_schema(mapping)
     plan = IngestPlan.of(mapping)
@@ -223,6 +217,57 @@ def ingest_logs(
         _count_labels(summary, label_rows)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@dataclass(frozen=True)
+class IngestArguments:
+    """The arguments of an ingest run, checked and resolved (:func:`check_ingest_arguments`)."""
+
+    mapping: Mapping
+    files: list[Path]
+    events_dir: Path
+    quarantine: Path
+
+
+def check_ingest_arguments(
+    inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    mapping: Mapping | str | os.PathLike[str],
+    events_dir: str | os.PathLike[str],
+    max_bad_fraction: float,
+    quarantine_path: str | os.PathLike[str] | None,
+) -> IngestArguments:
+    """Check and resolve the arguments every ingest engine starts from.
+
+    Parameters
+    ----------
+    inputs, mapping, events_dir, max_bad_fraction, quarantine_path
+        As for :func:`ingest_logs`.
+
+    Returns
+    -------
+    IngestArguments
+        The loaded mapping, the input files, and the events and quarantine paths (default
+        ``events_dir/quarantine.parquet``).
+
+    Raises
+    ------
+    ingest.mapping.MappingError
+        The mapping file is not valid.
+    ValueError
+        ``max_bad_fraction`` is outside [0, 1].
+    ingest.readers.InputError
+        An input matches no file.
+    """
+    if not isinstance(mapping, Mapping):
+        mapping = load_mapping(mapping)
+    if not 0.0 <= max_bad_fraction <= 1.0:
+        raise ValueError(f"max_bad_fraction must be within [0, 1], got {max_bad_fraction}")
+    if isinstance(inputs, str | os.PathLike):
+        inputs = [inputs]
+    events_dir = Path(events_dir)
+    quarantine = Path(quarantine_path) if quarantine_path else events_dir / QUARANTINE_FILE
+    return IngestArguments(mapping=mapping, files=resolve_inputs(inputs), events_dir=events_dir,
+                           quarantine=quarantine)
 
 
 def _count_labels(summary: IngestSummary, rows: LabelRows) -> None:

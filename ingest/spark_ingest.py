@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 
 from ingest.files import write_parquet_atomic
 from ingest.labels import load_labels
-from ingest.mapping import Mapping, load_mapping
+from ingest.mapping import Mapping
 from ingest.plan import IngestPlan
 from ingest.quarantine import describe_reasons
 from ingest.readers import (
@@ -44,15 +44,14 @@ from ingest.readers import (
     InputError,
     file_checksum,
     file_format,
-    resolve_inputs,
     source_columns,
 )
-from ingest.run import IngestSummary, TooManyBadRows
+from ingest.run import IngestSummary, TooManyBadRows, check_ingest_arguments
 from ingest.spark_files import write_single_parquet
 from ingest.spark_session import spark_session
 from ingest.spark_sql import run_sql
 from ingest.state import IngestState, file_facts
-from ingest.store import LABELS_FILE, QUARANTINE_FILE, count_events, event_files, move_days
+from ingest.store import LABELS_FILE, count_events, event_files, move_days
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -94,20 +93,14 @@ def ingest_logs_spark(
         Too many rows failed validation (nothing was written).
     """
     started = time.perf_counter()
-    if not isinstance(mapping, Mapping):
-        mapping = load_mapping(mapping)
-    if not 0.0 <= max_bad_fraction <= 1.0:
-        raise ValueError(f"max_bad_fraction must be within [0, 1], got {max_bad_fraction}")
-    if isinstance(inputs, str | os.PathLike):
-        inputs = [inputs]
-    events_dir = Path(events_dir)
-    quarantine = Path(quarantine_path) if quarantine_path else events_dir / QUARANTINE_FILE
+    args = check_ingest_arguments(inputs, mapping, events_dir, max_bad_fraction, quarantine_path)
+    mapping, events_dir, quarantine = args.mapping, args.events_dir, args.quarantine
     state = IngestState.load(events_dir)
     state.add_schema(mapping)
     plan = IngestPlan.of(mapping)
     summary = IngestSummary(events_dir=str(events_dir))
 
-    new, skipped = _new_files(resolve_inputs(inputs), state, plan.fingerprint)
+    new, skipped = _new_files(args.files, state, plan.fingerprint)
     summary.files_new, summary.files_skipped = len(new), len(skipped)
     for path, _ in new:
         if file_format(path) != "csv":

@@ -288,3 +288,12 @@ def test_empty_label_values_are_skipped_and_counted(tmp_path):
     summary = ingest(src, tmp_path / "events", labels=labels)
     assert (summary.labels, summary.label_positives, summary.labels_skipped) == (2, 1, 1)
     assert "1 row without a label value (line 3) skipped" in str(summary)
+
+
+def test_ingest_arguments_are_checked_and_resolved(tmp_path):
+    src = write_csv(tmp_path / "logs" / "day1.csv", ROWS)
+    args = run.check_ingest_arguments(str(src), log_mapping(), tmp_path / "events", 0.0, None)
+    assert args.files == [src]
+    assert args.quarantine == tmp_path / "events" / "quarantine.parquet"
+    with pytest.raises(ValueError, match=r"max_bad_fraction must be within \[0, 1\], got 1.5"):
+        run.check_ingest_arguments(src, log_mapping(), tmp_path / "events", 1.5, None)
