@@ -321,3 +321,14 @@ def test_default_world_is_the_social_one_unchanged(tmp_path):
     assert _digest(plain)[events] == _digest(social)[events] == \
         _digest(direct.out_dir)[events]
     assert not (plain / "event_labels.csv").exists()
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    ({"n_accounts": 99}, r"n_accounts must be at least 100, got 99"),
+    ({"days": 1}, r"days must be at least 2, got 1"),
+    ({"fmt": "csv"}, r"fmt must be one of \('parquet', 'csv.gz'\), got 'csv'"),
+])
+def test_bad_arguments_are_named_before_anything_is_written(tmp_path, arguments, message):
+    with pytest.raises(ValueError, match=message):
+        generate_cards(tmp_path / "cards", progress=False, **arguments)
+    assert not (tmp_path / "cards").exists()
