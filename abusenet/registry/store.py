@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -117,6 +118,11 @@ class RegistryStore:
         """An MLflow client for this registry (a local SQLite store is created when missing)."""
         for name, value in QUIET_MLFLOW.items():
             os.environ.setdefault(name, value)
+        # MLflow's SQL store uses a loader that SQLAlchemy 2.1 deprecates: not ours to fix
+        warnings.filterwarnings(
+            "ignore", message="The ``noload`` loader strategy is deprecated",
+            category=DeprecationWarning,
+        )
 
         def open_client() -> MlflowClient:
             from mlflow import MlflowClient

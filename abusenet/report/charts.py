@@ -124,7 +124,9 @@ def reliability_diagram(block: dict[str, Any], title: str = "Reliability") -> st
         low = np.array([b.get("observed_low", r) for b, r in zip(bins, observed, strict=True)])
         high = np.array([b.get("observed_high", r) for b, r in zip(bins, observed, strict=True)])
         counts = np.array([b["count"] for b in bins], dtype=np.float64)
-        ax.errorbar(mean, observed, yerr=[observed - low, high - observed], fmt="none",
+        # an interval's bounds may lie a rounding error on the wrong side of the observed share
+        errors = np.clip([observed - low, high - observed], 0.0, None)
+        ax.errorbar(mean, observed, yerr=errors, fmt="none",
                     ecolor=POSITIVE, elinewidth=1, alpha=0.6)
         ax.scatter(mean, observed, s=20 + 180 * counts / counts.max(), color=POSITIVE,
                    label=f"ECE {block.get('ece') or 0:.3f}", zorder=3)

@@ -122,7 +122,9 @@ def test_from_events_none_derives_no_account_labels(world, tmp_path):
     out = tmp_path / "out"
     result = run_labels(world, out, "labels.from_events=none")
     assert result.exit_code == 0, result.output
-    assert not (out / "model").exists() and not (out / "metrics.json").exists()
+    # no account labels: no account detector and no account metrics (the event model still trains)
+    assert not (out / "model" / "model.pt").exists()
+    assert "accounts" not in json.loads((out / "metrics.json").read_text())
     assert (out / ".work" / "labels" / EVENT_LABELS).is_file()
 
 
