@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -61,16 +63,8 @@ def synth(
         return
     from ingest.synth import SynthConfig, generate, load_config
 
-    try:
-        knobs = (load_config(config) if config else SynthConfig()).to_dict()
-        result = generate(
-            out, n_accounts=accounts, seed=seed, days=days,
-            fmt="csv.gz" if fmt is LogFormat.csv else "parquet",
-            progress=progress, overwrite=force, **knobs,
-        )
-    except (ValueError, FileExistsError) as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from None
+    result = _generate(generate, lambda: load_config(config) if config else SynthConfig(),
+                       out, accounts, seed, days, fmt, force, progress)
     typer.echo(
         f"wrote {result.n_events:,} events of {result.n_accounts:,} accounts "
         f"({result.n_abusive:,} abusive in {result.n_rings:,} rings, {result.n_labels:,} labels) "
@@ -84,16 +78,9 @@ def _synth_cards(out: Path, customers: int, seed: int, days: int, fmt: LogFormat
     from ingest.synth.cards import generate_cards
     from ingest.synth.cards_config import CardsConfig, load_cards_config
 
-    try:
-        knobs = (load_cards_config(config) if config else CardsConfig()).to_dict()
-        result = generate_cards(
-            out, n_accounts=customers, seed=seed, days=days,
-            fmt="csv.gz" if fmt is LogFormat.csv else "parquet",
-            progress=progress, overwrite=force, **knobs,
-        )
-    except (ValueError, FileExistsError) as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from None
+    result = _generate(generate_cards,
+                       lambda: load_cards_config(config) if config else CardsConfig(),
+                       out, customers, seed, days, fmt, force, progress)
     typer.echo(
         f"wrote {result.n_events:,} purchases of {result.n_accounts:,} customers at "
         f"{result.n_terminals:,} terminals ({result.n_fraud_events:,} fraudulent; "
@@ -101,6 +88,20 @@ def _synth_cards(out: Path, customers: int, seed: int, days: int, fmt: LogFormat
         f"{result.n_compromised_cards:,} compromised cards, {result.n_rings:,} rings) "
         f"to {result.out_dir} in {result.seconds:.1f} s"
     )
+
+
+def _generate(generate: Callable[..., Any], knobs: Callable[[], Any], out: Path, accounts: int,
+              seed: int, days: int, fmt: LogFormat, force: bool, progress: bool) -> Any:
+    """Run a world's generator with its knobs; a bad knob or an occupied ``out`` exits 2."""
+    try:
+        return generate(
+            out, n_accounts=accounts, seed=seed, days=days,
+            fmt="csv.gz" if fmt is LogFormat.csv else "parquet",
+            progress=progress, overwrite=force, **knobs().to_dict(),
+        )
+    except (ValueError, FileExistsError) as err:
+        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
 
 
 def register(app: typer.Typer) -> None:
