@@ -11,8 +11,10 @@ Levels without decisions keep their given file and section.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +26,8 @@ from ingest.files import write_parquet_atomic, write_text_atomic
 LEVELS = {"accounts": ("labels", ("account_id",)),
           "events": ("event_labels", ("event_id",)),
           "entities": ("entity_labels", ("node_type", "entity_id"))}
+#: Written beside the merged mapping: how many decisions became labels, for the report.
+USED_FILE = "decisions_used.json"
 #: The labels section that reads a merged (canonical) file of each level.
 CANONICAL_SECTIONS = {
     "labels": {"account_id": "account_id", "label": "label", "ts": "ts"},
@@ -130,7 +134,15 @@ def merge_decision_labels(
             raw[section] = CANONICAL_SECTIONS[section]
         result.mapping = target / mapping.name
         write_text_atomic(result.mapping, yaml.safe_dump(raw, sort_keys=False))
+        write_text_atomic(target / USED_FILE, json.dumps(
+            {"used": result.used, "replaced": result.overridden, "summary": result.describe()}))
     return result
+
+
+def decisions_used(mapping: Path) -> dict[str, Any] | None:
+    """What :func:`merge_decision_labels` merged, if ``mapping`` is its copy (else None)."""
+    used = mapping.parent / USED_FILE
+    return json.loads(used.read_text()) if used.is_file() else None
 
 
 def _keys(table: pa.Table, keys: tuple[str, ...]) -> pa.Array:

@@ -691,6 +691,11 @@ def _run_facts(run: PlannedRun) -> dict[str, Any]:
         "output directory": str(request.out_dir),
         "graph": request.graph_name,
     }
+    from abusenet.pipeline.decision_labels import decisions_used
+
+    decided = decisions_used(Path(request.mapping))
+    if decided is not None:
+        facts["labels from decisions"] = decided["summary"]
     if request.model_dir is None:
         facts["model"] = f"trained in this run: {cache.info('train').get('model_version')}"
         split = cache.info("labels")

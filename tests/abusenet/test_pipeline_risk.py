@@ -178,4 +178,7 @@ def test_labels_from_decisions_become_labels_of_their_level(cards, tmp_path):
     assert labels.set_index("account_id").loc[account, "label"] == 0
     # one labelled terminal is too few to train on: pooled, and the report says why
     assert set(pd.read_parquet(out / "entity_scores.parquet")["method"]) == {"pooled"}
-    assert "Entity model not trained" in (out / "report.html").read_text()
+    report = (out / "report.html").read_text()
+    assert "Entity model not trained" in report
+    # the report says how many decisions became labels
+    assert "labels from decisions" in report and "1 accounts, 0 events, 1 entities" in report
