@@ -270,11 +270,14 @@ def neo4j_load_stage(run: PlannedRun) -> StageSpec | None:
 
 def candidates_stage(run: PlannedRun) -> StageSpec:
     """The snapshot -> ring candidates."""
-    rings = run.config.rings
+    rings, request = run.config.rings, run.request
+    # the engine joins the key only when Spark: hubs are chained in another order there
+    spark = {"engine": "spark"} if request.engine == "spark" else {}
     return StageSpec(
         "candidates", "find ring candidates",
-        lambda out: data.candidates_stage(run.snapshot, rings, out),
-        key=asdict(rings), after=("snapshot",), code=GRAPH_CODE,
+        lambda out: data.candidates_stage(run.snapshot, rings, out, engine=request.engine,
+                                          spark_master=request.spark_master),
+        key=asdict(rings) | spark, after=("snapshot",), code=GRAPH_CODE,
         describe=lambda i: f"{i['candidates']:,} candidates",
     )
 
@@ -366,7 +369,7 @@ def challenger_stage(run: PlannedRun) -> StageSpec | None:
             run.snapshot, run.cache.output_dir("train"), run.output("score", ACCOUNT_SCORES),
             settings, out, seed=run.config.labels.seed),
         key={"challenger": True, "selection_metric": settings.selection_metric,
-             "seed": run.config.labels.seed},
+             "publish": settings.publish, "seed": run.config.labels.seed},
         after=("snapshot", "train", "score"), code=MODEL_CODE,
         describe=lambda i: (f"published: {i['winner']} (by {i['margin']:+.4f} "
                             f"{i['chosen_on']})"),

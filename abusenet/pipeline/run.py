@@ -40,6 +40,7 @@ from abusenet.pipeline.stages.files import (
     RINGS,
     SNAPSHOT,
 )
+from abusenet.validation.challenger import CHALLENGER_DIR, PUBLISHED_FILE
 
 
 @dataclass
@@ -123,4 +124,7 @@ def _outputs(outcomes: dict[str, StageOutcome]) -> dict[str, Path | None]:
         # The event and entity models go inside model/, beside the detector.
         f"{MODEL_DIR}/{EVENT_MODEL}": path("events", EVENT_MODEL),
         f"{MODEL_DIR}/{ENTITY_MODEL}": path("entities", ENTITY_MODEL),
+        # The challenger and the published candidate's name: what the model scores with.
+        f"{MODEL_DIR}/{CHALLENGER_DIR}": path("challenger", CHALLENGER_DIR),
+        f"{MODEL_DIR}/{PUBLISHED_FILE}": path("challenger", PUBLISHED_FILE),
     }

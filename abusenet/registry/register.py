@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 REPORT_FILES = ("metrics.json", "report.html")
 #: The model directory inside a run's output directory.
 MODEL_DIR = "model"
+#: The tag naming the candidate the model publishes (``gnn``, ``xgb-graph`` or ``blend``).
+TAG_PUBLISHED = "published_candidate"
 #: MLflow's longest param value.
 _MAX_PARAM = 6000
 
@@ -96,6 +98,7 @@ def register_run(
         TAG_MODEL_VERSION: content,
         TAG_FINGERPRINT: str(metadata.get("data_fingerprint")),
         TAG_ABUSENET: __version__,
+        TAG_PUBLISHED: _published_candidate(model_dir),
     }
     card = model_card(metadata, metrics, model_version=content, graph=tags[TAG_GRAPH],
                       abusenet_version=__version__,
@@ -216,6 +219,16 @@ def _read_metadata(model_dir: Path) -> dict[str, Any]:
     except (ValueError, OSError) as exc:
         raise RegistryError(f"{model_dir}: {exc}") from None
     return metadata
+
+
+def _published_candidate(model_dir: Path) -> str:
+    """The candidate ``model_dir`` publishes (``gnn`` for a model saved without one)."""
+    from abusenet.validation.challenger import read_published
+
+    try:
+        return read_published(model_dir)["candidate"]
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

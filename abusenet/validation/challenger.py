@@ -6,19 +6,28 @@ on its validation labels) and ``blend`` (``w * gnn + (1 - w) * xgb-graph`` of th
 probabilities, ``w`` on a 0.1 grid chosen on the validation labels). The winner is chosen on
 the validation labels only: the held-back test labels and the out-of-time window never choose.
 A convex mix of probabilities stays in [0, 1], so every candidate publishes probabilities.
+
+The published candidate is saved with the model: XGB-Graph in ``<model>/challenger`` (its own
+JSON format, no pickle) and :data:`PUBLISHED_FILE` naming the candidate and the blend weight, so
+that :func:`score_published` applies the same candidate wherever the model scores again. A
+model directory without :data:`PUBLISHED_FILE` (older runs) scores as the GNN.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gnn.evaluate import node_metrics
-
 GNN, CHALLENGER, BLEND = "gnn", "xgb-graph", "blend"
+#: Inside a model directory: the saved XGB-Graph and the file naming the published candidate.
+CHALLENGER_DIR = "challenger"
+PUBLISHED_FILE = "published.json"
 #: The blend weights tried (weight of the GNN).
 BLEND_WEIGHTS = np.round(np.linspace(0.0, 1.0, 11), 2)
 
@@ -61,18 +70,100 @@ class Selection:
 
 def fit_challenger(
     snapshot: Any, fit_labels: pd.DataFrame, val_labels: pd.DataFrame, random_state: int = 0
-) -> pd.DataFrame:
+) -> tuple[Any, pd.DataFrame]:
     """Fit XGB-Graph on ``fit_labels`` (early stopping on ``val_labels``); score every account.
 
     Returns
     -------
-    pd.DataFrame
-        ``account_id`` str, ``score`` float in [0, 1].
+    tuple
+        The fitted :class:`gnn.baselines.xgb_graph.XGBGraph` and its scores (``account_id``
+        str, ``score`` float in [0, 1]).
     """
     from gnn.baselines.xgb_graph import XGBGraph
 
     model = XGBGraph(random_state=random_state).fit(snapshot, fit_labels, val_labels=val_labels)
-    return model.score_accounts(snapshot).astype({"account_id": str})
+    return model, model.score_accounts(snapshot).astype({"account_id": str})
+
+
+def save_published(out: Path, challenger: Any, winner: str, weight: float) -> Path:
+    """Save XGB-Graph into ``out/challenger`` and :data:`PUBLISHED_FILE` naming the candidate.
+
+    :data:`PUBLISHED_FILE` holds ``candidate``, ``blend_weight`` (the GNN's weight) and
+    ``challenger_sha256`` (the hash of the saved trees, so that a model's content hash changes
+    with them). Returns the path of :data:`PUBLISHED_FILE`.
+    """
+    from ingest.files import write_text_atomic
+
+    saved = challenger.save(out / CHALLENGER_DIR)
+    digest = hashlib.sha256((saved / "model.json").read_bytes()).hexdigest()
+    document = {"candidate": winner, "blend_weight": float(weight),
+                "challenger": CHALLENGER_DIR, "challenger_sha256": digest}
+    write_text_atomic(out / PUBLISHED_FILE, json.dumps(document, indent=2))
+    return out / PUBLISHED_FILE
+
+
+def read_published(model_dir: Path) -> dict[str, Any]:
+    """The published candidate of a saved model: ``{"candidate", "blend_weight"}``.
+
+    A directory without :data:`PUBLISHED_FILE` (an older run) publishes the GNN.
+
+    Raises
+    ------
+    ValueError
+        When :data:`PUBLISHED_FILE` names an unknown candidate, or a candidate other than the
+        GNN whose saved XGB-Graph is missing.
+    """
+    path = Path(model_dir) / PUBLISHED_FILE
+    if not path.is_file():
+        return {"candidate": GNN, "blend_weight": None}
+    document = json.loads(path.read_text())
+    candidate = document.get("candidate")
+    if candidate not in (GNN, CHALLENGER, BLEND):
+        raise ValueError(f"{path}: candidate {candidate!r} is not one of {GNN!r}, "
+                         f"{CHALLENGER!r}, {BLEND!r}")
+    if candidate != GNN and not (Path(model_dir) / CHALLENGER_DIR / "model.json").is_file():
+        raise ValueError(f"{path}: candidate {candidate!r} needs the saved XGB-Graph in "
+                         f"{Path(model_dir) / CHALLENGER_DIR}, which is missing")
+    if candidate == BLEND and document.get("blend_weight") is None:
+        raise ValueError(f"{path}: candidate 'blend' without a blend_weight")
+    return {"candidate": candidate, "blend_weight": document.get("blend_weight")}
+
+
+def score_published(
+    model_dir: Path, snapshot: Any, gnn_scores: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, str]:
+    """Score every account with the saved model's published candidate.
+
+    Parameters
+    ----------
+    model_dir
+        A saved detector's directory (maybe with :data:`PUBLISHED_FILE` and its XGB-Graph).
+    snapshot
+        The graph to score.
+    gnn_scores
+        The GNN's ``account_id, score`` on ``snapshot`` when already computed (else the saved
+        detector scores).
+
+    Returns
+    -------
+    tuple
+        The GNN's table with ``score`` replaced by the candidate's, and the candidate's name.
+    """
+    published = read_published(model_dir)
+    if gnn_scores is None:
+        from gnn.detector import AccountDetector
+
+        gnn_scores = AccountDetector.load(model_dir).score_accounts(snapshot)
+    candidate = published["candidate"]
+    if candidate == GNN:
+        return gnn_scores, GNN
+    from gnn.baselines.xgb_graph import XGBGraph
+
+    xgb = XGBGraph.load(Path(model_dir) / CHALLENGER_DIR).score_accounts(snapshot)
+    table = gnn_scores.astype({"account_id": str}).reset_index(drop=True)
+    weight = float(published["blend_weight"] if candidate == BLEND else 0.0)
+    chosen = candidates(table, xgb.astype({"account_id": str}), weight)[candidate]
+    return gnn_scores.reset_index(drop=True).assign(score=chosen["score"].to_numpy()), candidate
 
 
 def blend_weight(gnn: np.ndarray, xgb: np.ndarray, y: np.ndarray, metric: str = "auprc") -> float:
@@ -80,6 +171,8 @@ def blend_weight(gnn: np.ndarray, xgb: np.ndarray, y: np.ndarray, metric: str = 
 
     Ties go to the larger weight (the GNN alone wins a tie).
     """
+    from gnn.evaluate import node_metrics
+
     figures = [node_metrics(y, w * gnn + (1.0 - w) * xgb)[metric] for w in BLEND_WEIGHTS]
     figures = np.nan_to_num(np.asarray(figures), nan=-1.0)
     return float(BLEND_WEIGHTS[np.flatnonzero(figures == figures.max())[-1]])
@@ -105,13 +198,21 @@ def scores_on(labels: pd.DataFrame, scores: pd.DataFrame) -> tuple[np.ndarray, n
 
 def select(
     scored: dict[str, pd.DataFrame], val_labels: pd.DataFrame, metric: str = "auprc",
-    blend: float | None = None,
+    blend: float | None = None, forced: str | None = None,
 ) -> Selection:
-    """Choose the candidate with the best ``metric`` on ``val_labels``; ties keep the GNN."""
+    """Choose the candidate with the best ``metric`` on ``val_labels``; ties keep the GNN.
+
+    ``forced`` (a candidate's name) publishes that candidate whatever the figures say; the
+    margin is still its figure minus the best other candidate's.
+    """
+    from gnn.evaluate import node_metrics
+
     validation = {name: node_metrics(*scores_on(val_labels, table))
                   for name, table in scored.items()}
     order = sorted(validation, key=lambda n: (np.nan_to_num(validation[n][metric], nan=-1.0),
                                               n == GNN), reverse=True)
+    if forced is not None:
+        order = [forced, *(n for n in order if n != forced)]
     winner = order[0]
     margin = (validation[winner][metric] - validation[order[1]][metric]) if len(order) > 1 \
         else 0.0

@@ -70,6 +70,9 @@ class ValidationConfig(_Section):
         published scores come from the one that wins on the validation labels.
     selection_metric
         ``auroc`` or ``auprc``: how the winner is chosen.
+    publish
+        ``best`` (the winner on the validation labels) or a candidate's name (``gnn``,
+        ``xgb-graph``, ``blend``) published whatever the figures say.
     gates, drift
         :class:`GatesConfig`, :class:`DriftConfig`.
     """
@@ -79,5 +82,6 @@ class ValidationConfig(_Section):
     slice_days: float = Field(7.0, gt=0.0)
     challenger: bool = True
     selection_metric: str = Field("auprc", pattern="^(auroc|auprc)$")
+    publish: str = Field("best", pattern="^(best|gnn|xgb-graph|blend)$")
     gates: GatesConfig = GatesConfig()
     drift: DriftConfig = DriftConfig()

@@ -3,8 +3,8 @@ checked, and the new model promoted only when every gate passes.
 
 The comparison labels are the run's out-of-time window (the random hold-out when the labels
 allow no window): neither model trained on them. Both models score the run's snapshot with
-the same code (:meth:`gnn.detector.AccountDetector.score_accounts`), so the figures differ by
-the model alone.
+the same code (:func:`abusenet.validation.challenger.score_published`: each model's published
+candidate, the GNN, XGB-Graph or their blend), so the figures differ by the model alone.
 """
 
 from __future__ import annotations
@@ -62,13 +62,15 @@ class PromotionDecision:
 def model_figures(
     model_dir: Path, snapshot: Any, labels: pd.DataFrame, times: pd.Series, slice_days: float,
 ) -> Figures:
-    """AUROC, AUPRC, ECE and per-slice AUROC of the saved model in ``model_dir`` on ``labels``."""
-    from abusenet.validation.challenger import scores_on
+    """AUROC, AUPRC, ECE and per-slice AUROC of the saved model in ``model_dir`` on ``labels``.
+
+    The model scores with its published candidate (the GNN for a model saved without one).
+    """
+    from abusenet.validation.challenger import score_published, scores_on
     from abusenet.validation.out_of_time import slice_metrics
-    from gnn.detector import AccountDetector
     from gnn.evaluate import node_metrics, reliability
 
-    scores = AccountDetector.load(model_dir).score_accounts(snapshot)
+    scores, _ = score_published(model_dir, snapshot)
     y, score = scores_on(labels, scores.astype({"account_id": str}))
     figures = node_metrics(y, score)
     slices = [s["auroc"] for s in slice_metrics(y, score, times, slice_days)

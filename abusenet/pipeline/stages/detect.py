@@ -89,15 +89,23 @@ def model_version(model_dir: Path | None) -> str:
 
 
 def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any]:
-    """Score every account and linked entity with a saved model -> ``out/*_scores.parquet``."""
+    """Score every account and linked entity with a saved model -> ``out/*_scores.parquet``.
+
+    Accounts are scored by the model's published candidate (the GNN, XGB-Graph or their blend:
+    :func:`abusenet.validation.challenger.score_published`; the GNN for a model saved without
+    one); entities by the GNN. The summary's ``candidate`` names the one applied.
+    """
+    from abusenet.validation.challenger import score_published
     from gnn.detector import AccountDetector
     from graph.snapshot import read_snapshot
 
     snapshot = read_snapshot(snapshot_dir)
     detector = AccountDetector.load(model_dir)
-    accounts = detector.score_accounts(snapshot)
+    accounts, candidate = score_published(model_dir, snapshot,
+                                          detector.score_accounts(snapshot))
     entities = detector.score_entities(snapshot)
-    return _write_scores(accounts, entities, out, model_version(model_dir), PROBABILITY)
+    return {**_write_scores(accounts, entities, out, model_version(model_dir), PROBABILITY),
+            "candidate": candidate}
 
 
 def _write_scores(

@@ -71,9 +71,12 @@ def challenger_stage(
 ) -> dict[str, Any]:
     """XGB-Graph on the detector's split, the blend, and the scores of the winner.
 
-    Writes :data:`CANDIDATES_FILE` and ``account_scores.parquet`` (the winner's scores,
-    ``score_kind`` probability); returns the selection (:meth:`Selection.to_dict`) with a
-    ``warning`` when the GNN does not beat XGB-Graph on the validation labels.
+    Writes :data:`CANDIDATES_FILE`, ``account_scores.parquet`` (the winner's scores,
+    ``score_kind`` probability), the saved XGB-Graph (``challenger/``) and ``published.json``
+    naming the winner and the blend weight (both published inside the run's ``model/``, see
+    :func:`abusenet.validation.challenger.save_published`); returns the selection
+    (:meth:`Selection.to_dict`) with a ``warning`` when the GNN does not beat XGB-Graph on the
+    validation labels. ``settings.publish`` other than ``best`` forces the winner.
     """
     from abusenet.validation.challenger import (
         CHALLENGER,
@@ -81,6 +84,7 @@ def challenger_stage(
         blend_weight,
         candidates,
         fit_challenger,
+        save_published,
         scores_on,
         select,
     )
@@ -90,11 +94,13 @@ def challenger_stage(
     fit = pd.read_parquet(train_dir / FIT_LABELS)
     val = pd.read_parquet(train_dir / VALIDATION_LABELS)
     gnn = pd.read_parquet(gnn_scores_path)
-    xgb = fit_challenger(snapshot, fit, val, random_state=seed)
+    model, xgb = fit_challenger(snapshot, fit, val, random_state=seed)
     weight = blend_weight(scores_on(val, gnn)[1], scores_on(val, xgb)[1],
                           val["label"].to_numpy(), settings.selection_metric)
     scored = candidates(gnn, xgb, weight)
-    choice = select(scored, val, settings.selection_metric, weight)
+    choice = select(scored, val, settings.selection_metric, weight,
+                    forced=None if settings.publish == "best" else settings.publish)
+    save_published(out, model, choice.winner, weight)
     table = pd.DataFrame({"account_id": scored[GNN]["account_id"],
                           **{name: s["score"].to_numpy() for name, s in scored.items()}})
     table.to_parquet(out / CANDIDATES_FILE, index=False)
