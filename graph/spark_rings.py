@@ -7,10 +7,13 @@
 (``d > hub_degree_cap``) is not expanded: it links its accounts in a chain, ordered by a seeded
 hash of the account id, so its pairs differ from the local path's (which orders them with
 NumPy's generator); every other link is the same. :func:`spark_components` labels the linked
-accounts with their connected component by min-label propagation.
+accounts with their connected component by min-label propagation. :func:`spark_ring_components`
+gives the ring search (:func:`graph.rings.candidates.find_ring_candidates`) the components of
+ring size at each link weight of a :class:`~graph.rings.config.RingConfig`.
 
 The tables are read and the links written by the executors; only the number of labels that
-changed in each propagation round reaches the driver.
+changed in each propagation round, and the members of the components of ring size, reach the
+driver.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from graph.rings.config import RingConfig
 from graph.rings.projection import FLOW_RELATION
 from graph.snapshot import ACCOUNT
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
 
@@ -155,3 +160,41 @@ def spark_components(links: DataFrame, *, min_weight: float = 0.0,
             return updated.drop("changed")
         labels = updated.drop("changed")
     raise RuntimeError(f"connected components did not settle in {max_rounds} rounds")
+
+
+def spark_ring_components(spark: SparkSession, snapshot_dir: str | Path,
+                          config: RingConfig) -> dict[float, pd.DataFrame]:
+    """The connected components of ring size of the snapshot's projection, at each link weight.
+
+    The projection (:func:`spark_projection`, with the config's ``hub_degree_cap``,
+    ``flow_weight`` and ``seed``) and its components (:func:`spark_components`) are computed on
+    Spark; only the members of components of ``min_size..max_size`` accounts are collected.
+
+    Parameters
+    ----------
+    spark
+        The session.
+    snapshot_dir
+        A snapshot directory (readable by every executor).
+    config
+        The ring search settings.
+
+    Returns
+    -------
+    dict of float to pandas.DataFrame
+        For each weight of ``config.component_weights``: ``account``, ``component`` (the
+        smallest account id of its component), one row per member, as
+        :func:`graph.rings.candidates.find_ring_candidates` takes them (``linked_components``).
+    """
+    from pyspark.sql import functions as F
+
+    links = spark_projection(spark, snapshot_dir, hub_degree_cap=config.hub_degree_cap,
+                             flow_weight=config.flow_weight, seed=config.seed).localCheckpoint()
+    found = {}
+    for weight in config.component_weights:
+        labels = spark_components(links, min_weight=weight)
+        sizes = labels.groupBy("component").agg(F.count("*").alias("size"))
+        sized = sizes.where(F.col("size").between(config.min_size, config.max_size))
+        found[weight] = (labels.join(sized.select("component"), "component")
+                         .select("account", "component").toPandas())
+    return found

@@ -33,13 +33,14 @@ labels they are not reported unless significant (``significant``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph.rings.communities import components, split_communities
+from graph.rings.communities import components, group_rows, split_communities
 from graph.rings.config import RingConfig
 from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windowed_cycles
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
@@ -62,6 +63,7 @@ from graph.rings.peeling import peel_dense_blocks, peel_groups
 from graph.rings.projection import (
     account_entity_incidence,
     account_index,
+    account_rows,
     co_membership,
     flow_matrix,
     flow_projection,
@@ -138,6 +140,7 @@ def find_ring_candidates(
     config: RingConfig | None = None,
     events: pd.DataFrame | None = None,
     account_scores: pd.DataFrame | None = None,
+    linked_components: Mapping[float, pd.DataFrame] | None = None,
 ) -> list[RingCandidate]:
     """Find candidate rings in ``snapshot``, without labels unless account scores are given.
 
@@ -156,6 +159,12 @@ def find_ring_candidates(
         of such accounts, linked by a transfer or a projection link of at least
         ``min_edge_weight``, Leiden-split when too large) and ``scored_core`` candidates (every
         other candidate cut down to those accounts).
+    linked_components
+        Optional connected components of the projection computed elsewhere (on Spark:
+        :func:`graph.spark_rings.spark_ring_components`): for each weight of
+        ``config.component_weights``, ``account, component`` rows of the components of
+        ``min_size..max_size`` accounts at that link weight. They replace the local
+        ``shared_entities`` components; every other search still runs here.
 
     Returns
     -------
@@ -186,7 +195,8 @@ def find_ring_candidates(
     groups: list[tuple[np.ndarray, str]] = [
         (rows, "shared_entities")
         for weight in cfg.component_weights
-        for rows in components(projection, weight)
+        for rows in (components(projection, weight) if linked_components is None
+                     else _given_components(linked_components, weight, accounts))
         if cfg.min_size <= len(rows) <= cfg.max_size
     ]
     for matrix, kind in ((projection, "shared_entities"), (lockstep, "lockstep")):
@@ -257,6 +267,25 @@ def _scored_groups(
         if cfg.min_size <= len(core) < len(rows):
             found.append((core, "scored_core"))
     return found
+
+
+def _given_components(
+    linked: Mapping[float, pd.DataFrame], weight: float, accounts: pd.Index
+) -> list[np.ndarray]:
+    """The rows of each component in ``linked[weight]`` (``account, component``), in the order
+    :func:`~graph.rings.communities.components` gives them: by smallest row, rows ascending."""
+    if weight not in linked:
+        raise ValueError(f"linked components: none given at link weight {weight} "
+                         f"(given: {sorted(linked)})")
+    table = linked[weight]
+    rows = account_rows(accounts, table["account"])
+    if (rows < 0).any():
+        unknown = table["account"][rows < 0].astype(str).head(5).tolist()
+        raise ValueError(f"linked components at link weight {weight}: accounts not in the "
+                         f"snapshot: {unknown}")
+    _, labels = np.unique(np.asarray(table["component"].astype(str)), return_inverse=True)
+    groups = [np.sort(rows[part]) for part in group_rows(labels)]
+    return sorted(groups, key=lambda g: int(g[0]))
 
 
 def membership_matrix(groups: list[np.ndarray], n_accounts: int) -> sp.csr_matrix:

@@ -89,3 +89,24 @@ def test_components_equal_the_local_ones(spark, snapshot_dir):
         assert {frozenset(g) for g in groups.values()} == local
         assert all(c == min(g) for c, g in groups.items())
     assert len(local) >= 2
+
+
+@pytest.mark.slow
+def test_ring_candidates_from_spark_components_equal_the_local_ones(spark, snapshot_dir):
+    from graph.rings.candidates import find_ring_candidates
+    from graph.rings.config import RingConfig
+    from graph.spark_rings import spark_ring_components
+
+    # no hubs: Spark chains a hub's accounts in another order than NumPy
+    config = RingConfig(hub_degree_cap=10_000, min_size=2)
+    snapshot = read_snapshot(snapshot_dir)
+    linked = spark_ring_components(spark, snapshot_dir, config)
+    assert set(linked) == set(config.component_weights)
+    assert sum(len(table) for table in linked.values()) > 0
+    assert all(c == min(g) for table in linked.values()
+               for c, g in table.groupby("component")["account"])
+    local = find_ring_candidates(snapshot, config)
+    found = find_ring_candidates(snapshot, config, linked_components=linked)
+    assert any("shared_entities" in c.kind for c in local)
+    assert [(c.ring_id, c.kind, c.evidence, c.features) for c in found] == \
+        [(c.ring_id, c.kind, c.evidence, c.features) for c in local]

@@ -108,12 +108,32 @@ def snapshot_stage(
     }
 
 
-def candidates_stage(snapshot_dir: Path, rings: RingConfig, out: Path) -> dict[str, Any]:
-    """Unsupervised ring candidates of the snapshot -> ``out/candidates.parquet``."""
+def candidates_stage(
+    snapshot_dir: Path,
+    rings: RingConfig,
+    out: Path,
+    *,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+) -> dict[str, Any]:
+    """Unsupervised ring candidates of the snapshot -> ``out/candidates.parquet``.
+
+    With ``engine="spark"`` the account projection and its connected components at each
+    ``rings.component_weights`` are computed on Spark at ``spark_master``
+    (:func:`graph.spark_rings.spark_ring_components`); the rest of the search (communities,
+    peeling, flows, null model) still runs here, on the whole snapshot in memory. Hub entities
+    are chained in a seeded hash order there, not NumPy's, so components held together only
+    by a hub's chain may differ from the DuckDB engine's."""
     from graph.rings.candidates import find_ring_candidates
     from graph.snapshot import read_snapshot
 
-    candidates = find_ring_candidates(read_snapshot(snapshot_dir), rings)
+    linked = None
+    if engine == "spark":
+        from graph.spark_rings import spark_ring_components
+
+        linked = spark_ring_components(spark_for(spark_master), snapshot_dir, rings)
+    candidates = find_ring_candidates(read_snapshot(snapshot_dir), rings,
+                                      linked_components=linked)
     table = pd.DataFrame(
         {
             "ring_id": [c.ring_id for c in candidates],
