@@ -153,6 +153,25 @@ def test_score_applies_the_saved_model_without_training(finished, synth, tmp_pat
     assert metrics["evaluated_on"].startswith("all given labels")
 
 
+@pytest.mark.parametrize("candidate", ["blend", "xgb-graph"])
+def test_score_applies_the_published_candidate_as_the_run_did(synth, tmp_path, candidate):
+    out, scored = tmp_path / "out", tmp_path / "scored"
+    result = invoke(*run_args(synth, out, *NO_EXPLAIN, f"validation.publish={candidate}"))
+    assert result.exit_code == 0, result.output
+    published = json.loads((out / "model" / "published.json").read_text())
+    assert published["candidate"] == candidate
+    assert (out / "model" / "challenger" / "model.json").is_file()
+    assert json.loads((out / "metrics.json").read_text())["published"] == candidate
+    result = invoke("score", "--model", out / "model", "--input", synth / "events",
+                    "--mapping", SYNTH_MAPPING, "--out", scored, "--quiet", *FAST, *NO_EXPLAIN,
+                    # The drift reference keeps the GNN's score histogram (a known gap).
+                    "validation.drift={max_score_psi: 1000}")
+    assert result.exit_code == 0, result.output
+    same = pd.read_parquet(scored / "account_scores.parquet").set_index("account_id")["score"]
+    first = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")["score"]
+    pd.testing.assert_series_equal(same.sort_index(), first.sort_index(), atol=1e-6, rtol=0)
+
+
 def test_quarantine_parquet_lists_rejected_rows(finished, synth, tmp_path):
     events = pd.read_parquet(next((synth / "events").glob("*.parquet")))
     bad = events.head(2000).astype({"ts": str})
