@@ -76,3 +76,24 @@ def test_flatten_params_writes_values_as_json():
     assert dict(flatten_params({"detector": {"lr": 0.1, "sizes": [1, 2], "name": "x"},
                                 "empty": {}})) == {
         "detector.lr": "0.1", "detector.sizes": "[1, 2]", "detector.name": "x", "empty": "{}"}
+
+
+def test_the_published_candidate_is_a_tag_and_travels_with_the_model(store, run_dirs,
+                                                                       tiny_graph, tmp_path):
+    from abusenet.validation.challenger import fit_challenger, save_published
+
+    snapshot, labels = tiny_graph
+    labels = labels.astype({"account_id": str})
+    out = shutil.copytree(run_dirs[0], tmp_path / "blended")
+    model, _ = fit_challenger(snapshot, labels.iloc[::2], labels.iloc[1::2])
+    save_published(out / "model", model, "blend", 0.4)
+    plain = register_run(run_dirs[0], store=store)
+    blended = register_run(out, store=store)
+    assert blended != plain, "the published candidate is part of the model's content"
+    client = store.client()
+    assert client.get_model_version(store.model_name, str(plain)).tags[
+        "published_candidate"] == "gnn"
+    mv = client.get_model_version(store.model_name, str(blended))
+    assert mv.tags["published_candidate"] == "blend"
+    files = {f.path for f in client.list_artifacts(mv.run_id, "model")}
+    assert {"model/published.json", "model/challenger"} <= files
