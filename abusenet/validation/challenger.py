@@ -85,19 +85,25 @@ def fit_challenger(
     return model, model.score_accounts(snapshot).astype({"account_id": str})
 
 
-def save_published(out: Path, challenger: Any, winner: str, weight: float) -> Path:
+def save_published(
+    out: Path, challenger: Any, winner: str, weight: float,
+    score_reference: dict[str, Any] | None = None,
+) -> Path:
     """Save XGB-Graph into ``out/challenger`` and :data:`PUBLISHED_FILE` naming the candidate.
 
-    :data:`PUBLISHED_FILE` holds ``candidate``, ``blend_weight`` (the GNN's weight) and
+    :data:`PUBLISHED_FILE` holds ``candidate``, ``blend_weight`` (the GNN's weight),
     ``challenger_sha256`` (the hash of the saved trees, so that a model's content hash changes
-    with them). Returns the path of :data:`PUBLISHED_FILE`.
+    with them) and ``score_reference``: the published scores' histogram on the training graph
+    (:func:`abusenet.validation.drift.histogram`), which replaces the GNN's in the drift
+    reference. Returns the path of :data:`PUBLISHED_FILE`.
     """
     from ingest.files import write_text_atomic
 
     saved = challenger.save(out / CHALLENGER_DIR)
     digest = hashlib.sha256((saved / "model.json").read_bytes()).hexdigest()
     document = {"candidate": winner, "blend_weight": float(weight),
-                "challenger": CHALLENGER_DIR, "challenger_sha256": digest}
+                "challenger": CHALLENGER_DIR, "challenger_sha256": digest,
+                "score_reference": score_reference}
     write_text_atomic(out / PUBLISHED_FILE, json.dumps(document, indent=2))
     return out / PUBLISHED_FILE
 

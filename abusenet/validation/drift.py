@@ -110,12 +110,24 @@ def write_reference(model_dir: Path, reference: dict[str, Any], account_ids: pd.
 
 
 def read_reference(model_dir: Path) -> tuple[dict[str, Any], np.ndarray] | None:
-    """The reference kept in ``model_dir``, or ``None`` for a model saved without one."""
+    """The reference kept in ``model_dir``, or ``None`` for a model saved without one.
+
+    The score histogram is the published candidate's when the model publishes one
+    (``score_reference`` of :data:`abusenet.validation.challenger.PUBLISHED_FILE`), so that the
+    scores ``abusenet score`` writes are compared with the same candidate's.
+    """
+    from abusenet.validation.challenger import PUBLISHED_FILE
+
     if not (model_dir / REFERENCE_FILE).is_file():
         return None
     hashes = (np.load(model_dir / ACCOUNTS_FILE, allow_pickle=False)
               if (model_dir / ACCOUNTS_FILE).is_file() else np.empty(0, dtype=np.uint64))
-    return json.loads((model_dir / REFERENCE_FILE).read_text()), hashes
+    reference = json.loads((model_dir / REFERENCE_FILE).read_text())
+    published = model_dir / PUBLISHED_FILE
+    if published.is_file():
+        score = json.loads(published.read_text()).get("score_reference")
+        reference["score"] = score or reference["score"]
+    return reference, hashes
 
 
 def compare(

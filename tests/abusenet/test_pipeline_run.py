@@ -163,9 +163,7 @@ def test_score_applies_the_published_candidate_as_the_run_did(synth, tmp_path, c
     assert (out / "model" / "challenger" / "model.json").is_file()
     assert json.loads((out / "metrics.json").read_text())["published"] == candidate
     result = invoke("score", "--model", out / "model", "--input", synth / "events",
-                    "--mapping", SYNTH_MAPPING, "--out", scored, "--quiet", *FAST, *NO_EXPLAIN,
-                    # The drift reference keeps the GNN's score histogram (a known gap).
-                    "validation.drift={max_score_psi: 1000}")
+                    "--mapping", SYNTH_MAPPING, "--out", scored, "--quiet", *FAST, *NO_EXPLAIN)
     assert result.exit_code == 0, result.output
     same = pd.read_parquet(scored / "account_scores.parquet").set_index("account_id")["score"]
     first = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")["score"]

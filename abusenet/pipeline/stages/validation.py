@@ -88,6 +88,7 @@ def challenger_stage(
         scores_on,
         select,
     )
+    from abusenet.validation.drift import histogram
     from graph.snapshot import read_snapshot
 
     snapshot = read_snapshot(snapshot_dir)
@@ -100,7 +101,9 @@ def challenger_stage(
     scored = candidates(gnn, xgb, weight)
     choice = select(scored, val, settings.selection_metric, weight,
                     forced=None if settings.publish == "best" else settings.publish)
-    save_published(out, model, choice.winner, weight)
+    save_published(out, model, choice.winner, weight,
+                   histogram(scored[choice.winner]["score"].to_numpy(np.float64),
+                             settings.drift.bins))
     table = pd.DataFrame({"account_id": scored[GNN]["account_id"],
                           **{name: s["score"].to_numpy() for name, s in scored.items()}})
     table.to_parquet(out / CANDIDATES_FILE, index=False)
