@@ -38,6 +38,7 @@ def test_a_dump_target_that_cannot_be_written_fails_in_one_line(
 
 
 @pytest.mark.neo4j
+@pytest.mark.slow  # 45-70 s; test_backup.py runs the same round trip by default
 def test_dump_then_restore_from_the_command_line(
     neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
 ) -> None:
