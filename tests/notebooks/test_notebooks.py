@@ -66,5 +66,7 @@ def test_model_validation_runs(tmp_path):
     executed = execute("04_model_validation.ipynb", tmp_path, n_accounts=2000, max_epochs=2)
     text = json.dumps(executed["cells"])
     assert "Promoted to production" in text and "Not promoted" in text
-    assert "auroc_vs_champion" in text and "production" in text
+    # which gate refuses the degraded model depends on how weak a 2,000-account champion is;
+    # tests/abusenet/validation/test_registration.py pins auroc_vs_champion on its own world
+    assert "failed by" in text and "production" in text
     assert "PSI" in text and "(0, 3)" in text
