@@ -43,6 +43,12 @@ import scipy.sparse as sp
 from graph.rings.communities import components, group_rows, split_communities
 from graph.rings.config import RingConfig
 from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windowed_cycles
+from graph.rings.localities import (
+    Localities,
+    entry_locality_rate,
+    find_localities,
+    pair_locality_mean,
+)
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
 from graph.rings.null_model import (
     anchors,
@@ -388,8 +394,12 @@ def _describe(
                                   return_inverse=True)
     degree_by_type = type_degrees(uses, codes, len(type_names))
     group_degree = (membership @ degree_by_type) / sizes[:, None]
-    chance = sharing_log_chance(shared, sizes, entity_degree, codes, group_degree,
-                                degree_by_type.sum(axis=0))
+    localities = find_localities(uses, codes, cfg.hub_degree_cap,
+                                 max(cfg.locality_min_users, cfg.max_size + 1),
+                                 cfg.locality_resolution, cfg.seed) if cfg.locality else None
+    chance = sharing_log_chance(
+        shared, sizes, entity_degree, codes, group_degree, degree_by_type.sum(axis=0),
+        None if localities is None else entry_locality_rate(membership, shared, localities))
     flow_chance = beyond_tree(*_masked_entries(flow_log_chance(flows), membership, rows, cand),
                               sizes.astype(np.int64))
     # accounts each account could be grouped with: every co-user of its entities (hubs
@@ -429,7 +439,7 @@ def _describe(
     pair = sizes == 2
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
-        entity_degree <= cfg.hub_degree_cap) - (hops + fans)[pair]
+        entity_degree <= cfg.hub_degree_cap, localities) - (hops + fans)[pair]
     ids = np.asarray(accounts.astype(str), dtype=object)
     internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
     candidates = []
@@ -476,10 +486,12 @@ def _pair_surprise(
     codes: np.ndarray,
     n_types: int,
     counted: np.ndarray,
+    localities: Localities | None = None,
 ) -> np.ndarray:
     """Per pair of accounts: ``-log10`` of the chance that it shares what it shares beyond
     one entity of each type given both accounts' activity (:func:`graph.rings.null_model.
-    pair_log_chance`), less ``log10`` of the pairs the search could have found like it.
+    pair_log_chance`; with ``localities``, the likelier of the type-wide and the locality
+    null), less ``log10`` of the pairs the search could have found like it.
 
     A pair sharing more than one entity of each type in a set ``S`` co-uses an entity of
     every type in ``S``, so it is one of at most ``min_{t in S} sum_e C(d_e, 2)`` pairs of
@@ -502,7 +514,9 @@ def _pair_surprise(
     first = membership.tocsr()
     first.sort_indices()
     a, b = first.indices[0::2], first.indices[1::2]
-    chance = pair_log_chance(per_type, activity[a], activity[b], type_pairs, type_edges)
+    chance = pair_log_chance(
+        per_type, activity[a], activity[b], type_pairs, type_edges,
+        None if localities is None else pair_locality_mean(a, b, localities, n_types))
     co_users = np.where(per_type >= 2, type_pairs / 2.0, np.inf).min(axis=1)
     co_users = np.where(np.isfinite(co_users), co_users, type_pairs.sum() / 2.0)
     return -chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(2.0 ** n_types - 1.0)

@@ -89,6 +89,16 @@ class RingConfig:
         as candidates of kind ``pair``; the null model decides whether they are reported.
     pair_max_degree
         Entities used by more accounts than this do not tie a pair.
+    locality
+        Judge sharing under the locality-aware null too (:mod:`graph.rings.localities`): an
+        entity's chance of being shared is the larger of the type-wide one and the one within
+        its locality (a town's terminals, a city's restaurants), so neighbours meeting near
+        home are no ring.
+    locality_resolution
+        Leiden resolution of the localities (higher: smaller ones).
+    locality_min_users
+        A locality's entities are used by at least this many accounts, and always by more than
+        ``max_size`` (so no ring searched can be a locality of its own).
     seed_min_score
         With account scores, accounts scoring at least this (a calibrated probability) seed the
         ``scored_component`` and ``scored_core`` candidates.
@@ -122,6 +132,9 @@ class RingConfig:
     min_surprise: float = 2.0
     pairs: bool = True
     pair_max_degree: int = 10
+    locality: bool = True
+    locality_resolution: float = 1.0
+    locality_min_users: int = 100
     seed_min_score: float = 0.5
     seed: int = 0
 

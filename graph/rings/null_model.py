@@ -79,6 +79,7 @@ def sharing_log_chance(
     codes: np.ndarray,
     group_degree: np.ndarray,
     type_edges: np.ndarray,
+    locality_rate: np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """Per (group, shared entity): the log10 chance (<= 0) that ``m_e`` of ``k`` members use it.
 
@@ -96,6 +97,11 @@ def sharing_log_chance(
         Groups x types: the members' mean number of distinct entities of each type.
     type_edges
         Account-entity edges of each type (``E_t``).
+    locality_rate
+        Optional, per stored entry of ``shared`` (CSR order): ``g_C / E_C``, the members' mean
+        degree in the entity's locality over the locality's uses
+        (:func:`graph.rings.localities.entry_locality_rate`; 0 without a locality). The
+        larger of the two rates counts: ``p_e = min(1, d_e max(g / E_t, g_C / E_C))``.
 
     Returns
     -------
@@ -111,9 +117,11 @@ def sharing_log_chance(
     m = out.data
     k = np.asarray(sizes, np.float64)[row]
     code = np.asarray(codes)[col]
-    p = (np.asarray(group_degree, np.float64)[row, code]
-         * np.asarray(entity_degree, np.float64)[col]
-         / np.maximum(np.asarray(type_edges, np.float64)[code], 1.0))
+    rate = (np.asarray(group_degree, np.float64)[row, code]
+            / np.maximum(np.asarray(type_edges, np.float64)[code], 1.0))
+    if locality_rate is not None:
+        rate = np.maximum(rate, np.asarray(locality_rate, np.float64))
+    p = rate * np.asarray(entity_degree, np.float64)[col]
     uses = np.maximum(k * np.asarray(group_degree, np.float64)[row, code], 1.0)
     value = (np.log10(uses) + log10_choose(k, np.minimum(m, k))
              + m * np.log10(np.clip(p, 1e-300, 1.0)))
@@ -428,6 +436,7 @@ def pair_log_chance(
     degree_b: np.ndarray,
     type_pairs: np.ndarray,
     type_edges: np.ndarray,
+    local_mean: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pair of accounts: the log10 chance (<= 0) that they share what they share beyond
     one entity of each type, given both accounts' activity in each type.
@@ -452,6 +461,9 @@ def pair_log_chance(
         Per type: ``sum_e d_e (d_e - 1)`` over its entities (``d_e``: users of ``e``).
     type_edges
         Per type: account-entity edges (``E_t``).
+    local_mean
+        Optional pairs x types: the expected sharing under the locality null
+        (:func:`graph.rings.localities.pair_locality_mean`); the larger mean counts.
 
     Returns
     -------
@@ -463,6 +475,8 @@ def pair_log_chance(
     mean = np.maximum(np.asarray(degree_a, np.float64) * np.asarray(degree_b, np.float64)
                       * np.asarray(type_pairs, np.float64)
                       / np.maximum(np.asarray(type_edges, np.float64), 1.0) ** 2, 1e-300)
+    if local_mean is not None:
+        mean = np.maximum(mean, np.asarray(local_mean, np.float64))
     extra = shared >= 2
     tail = np.where(extra, (poisson.logsf(shared - 1.0, mean) - poisson.logsf(0.0, mean))
                     / _LN10, 0.0)

@@ -182,3 +182,18 @@ def test_pair_chance_counts_only_sharing_beyond_one_of_each_type():
     assert np.isclose(chance[0], beyond[1])
     assert chance[1] == 0.0  # a device and a card once each: one place, nothing to explain
     assert np.isclose(chance[2], 2 * beyond[0])  # two types beyond one: both count
+
+
+def test_a_locality_rate_only_ever_makes_sharing_likelier():
+    shared = sp.csr_matrix(np.array([[3.0, 2.0]]))
+    args = (shared, np.array([5]), np.array([10.0, 10.0]), np.array([0, 0]),
+            np.array([[2.0]]), np.array([1000.0]))
+    plain = sharing_log_chance(*args).toarray()[0]
+    local = sharing_log_chance(*args, locality_rate=np.array([2.0 / 40.0, 0.0])).toarray()[0]
+    assert local[0] > plain[0] + 3.0  # 2 of a town's 40 uses, not of 1,000: a neighbourhood
+    assert local[1] == plain[1]  # no locality (or a lower rate): the type null stands
+    mean = pair_log_chance(np.array([[2.0]]), np.array([[10.0]]), np.array([[10.0]]),
+                           np.array([90.0]), np.array([10_000.0]))
+    near = pair_log_chance(np.array([[2.0]]), np.array([[10.0]]), np.array([[10.0]]),
+                           np.array([90.0]), np.array([10_000.0]), local_mean=np.array([[0.5]]))
+    assert near[0] > mean[0] + 2.0

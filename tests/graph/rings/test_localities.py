@@ -1,0 +1,90 @@
+"""Localities learnt from the account-entity graph: neighbours meeting near home are no ring."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from graph.rings.candidates import find_ring_candidates
+from graph.rings.config import RingConfig
+from graph.rings.localities import (
+    entry_locality_rate,
+    find_localities,
+    pair_locality_mean,
+)
+from tests.graph.rings.helpers import edges, snapshot
+
+
+def _towns(seed: int = 0, n_towns: int = 8, people: int = 120, shops: int = 30):
+    """``n_towns`` towns of ``people`` customers, each shopping at 8 of the 13 of its town's
+    ``shops`` nearest home (a tenth also once in the next town), one device each; plus a ring
+    of 5 shopping in town 0 and sharing two devices nobody else uses."""
+    rng = np.random.default_rng(seed)
+    shop = []
+    for t in range(n_towns):
+        for i in range(people):
+            home = rng.integers(shops)
+            near = (home + rng.choice(np.arange(-6, 7), size=8, replace=False)) % shops
+            shop += [(f"t{t}c{i}", f"m{t}_{m}") for m in near]
+            if rng.random() < 0.1:
+                shop.append((f"t{t}c{i}", f"m{(t + 1) % n_towns}_{rng.integers(shops)}"))
+    ring = [f"r{i}" for i in range(5)]
+    shop += [(a, f"m0_{m}") for a in ring for m in rng.choice(shops, size=8, replace=False)]
+    devices = [(a, d) for a in ring for d in ("rd0", "rd1")]
+    own = [(f"t{t}c{i}", f"d{t}_{i}") for t in range(n_towns) for i in range(people)]
+    return snapshot(USED_DEVICE=edges(devices + own), PAID_WITH=edges(shop)), ring
+
+
+def test_neighbours_meeting_near_home_are_no_ring_but_a_ring_sharing_devices_stays():
+    snap, ring = _towns()
+    for locality, honest_reported in ((False, True), (True, False)):
+        found = find_ring_candidates(snap, RingConfig(locality=locality, min_surprise=-np.inf))
+        honest = [c.features["surprise"] for c in found if not set(c.members) & set(ring)]
+        assert len(honest) >= 20, "the search itself lists groups of neighbours"
+        assert (max(honest) >= RingConfig().min_surprise) == honest_reported
+        assert any(c.members == ring and c.features["surprise"] > 5.0 for c in found)
+
+
+def test_localities_are_towns_of_one_type_and_a_rings_private_devices_are_none():
+    # two towns of 4 customers on 3 shops each, joined by one visit; a ring of 3 on 1 device
+    uses = np.zeros((11, 8))
+    uses[0:4, 0:3] = 1.0
+    uses[4:8, 3:6] = 1.0
+    uses[3, 3] = 1.0
+    uses[8:11, 6] = 1.0  # the ring's device
+    uses[8:11, 0:3] = 1.0  # the ring shops in town 0
+    uses[0, 7] = uses[4, 7] = 1.0  # a device two customers share
+    codes = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    found = find_localities(sp.csr_matrix(uses), codes, max_degree=20, min_users=4)
+    town = found.of_entity[:6]
+    assert town[0] == town[1] == town[2] >= 0 and town[3] == town[4] == town[5] >= 0
+    assert town[0] != town[3] and found.count == 2
+    assert found.of_entity[6] == found.of_entity[7] == -1  # three and two users: too few
+    assert found.type_code.tolist() == [0, 0]
+    assert sorted(found.edges.tolist()) == [13.0, 21.0]
+    at = found.of_entity[0]
+    assert found.pairs[at] == 3 * 7 * 6  # sum over shops of d (d - 1)
+    assert found.account_degree[3, at] == 3 and found.account_degree[3, found.of_entity[3]] == 1
+    # the hub cap leaves popular entities out of every locality
+    capped = find_localities(sp.csr_matrix(uses), codes, max_degree=5, min_users=4)
+    assert capped.of_entity[0] == -1
+
+
+def test_entry_rate_and_pair_mean_follow_the_formulas():
+    uses = np.zeros((11, 8))
+    uses[0:4, 0:3] = 1.0
+    uses[4:8, 3:6] = 1.0
+    uses[8:11, 0] = 1.0
+    codes = np.zeros(8, dtype=np.int64)
+    found = find_localities(sp.csr_matrix(uses), codes, max_degree=20, min_users=4)
+    a = found.of_entity[0]
+    # group {0, 1, 8}: members' degrees in town 0 are 3, 3 and 1; town 0 has 15 uses
+    membership = sp.csr_matrix(([1.0, 1.0, 1.0], ([0, 0, 0], [0, 1, 8])), shape=(1, 11))
+    shared = sp.csr_matrix(([3.0, 2.0], ([0, 0], [0, 1])), shape=(1, 8))
+    rate = entry_locality_rate(membership, shared, found)
+    assert np.allclose(rate, (7.0 / 3.0) / 15.0)
+    mean = pair_locality_mean(np.array([0, 0]), np.array([1, 4]), found, 1)
+    pairs = 7 * 6 + 4 * 3 + 4 * 3
+    assert np.isclose(mean[0, 0], 3 * 3 * pairs / 15.0 ** 2)
+    assert mean[1, 0] == 0.0  # different towns: no locality in common
+    assert found.of_entity[0] == a
