@@ -33,6 +33,20 @@ pair on one device; five accounts sharing a device and a card nobody else uses s
 it, and so does a group of accounts transferring among themselves far more than to others; a
 star of transfers (one account's counterparties) does not.
 
+**Locality.** Honest accounts concentrate their uses on a neighbourhood of entities
+(customers shop near home, diners eat in their city, staff log in from their office), so
+neighbours meet on low-degree entities far more often than the type-wide null expects: on a
+card world without any collusion it reported hundreds of groups of neighbours. With
+localities (:mod:`graph.rings.localities`: Leiden communities of the account-entity graph
+itself, no coordinates needed, one type each, used by more accounts than any ring searched) a
+member using ``k_{a,C}`` entities of ``e``'s locality ``C`` touches ``e`` with probability about
+``k_{a,C} d_e / E_C`` (``E_C``: uses of ``C``'s entities), and the *larger* of that and the
+type-wide ``k_a d_e / E_t`` counts (a mixture bounded by its larger part, so the chance stays
+overestimated); pairs likewise take the larger expected sharing. A block model rather than a
+geometry: a group of neighbours expects to meet in its locality, while a ring's private
+devices and cards (too few users to be a locality) and sharing far beyond what the locality
+explains stay surprising.
+
 A pair of accounts is judged by both accounts' activity instead (:func:`pair_log_chance`):
 the Poisson tail of sharing more than one entity of a type, multiplied over the types and
 union-bounded over the pairs that co-use entities of those types, so two customers meeting on
