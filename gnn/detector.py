@@ -6,10 +6,17 @@ loss, early stopping and Platt calibration on held-back labels. Scores are proba
 [0, 1]; higher = riskier. The training loop lives in :mod:`gnn.training`, the scoring in
 :mod:`gnn.inference`, the saved directory in :mod:`gnn.persistence`; this class ties them to
 snapshots and labels.
+
+With ``boost="input"`` (the default) the scored nodes get one more input feature, the
+out-of-fold XGBoost logit of their own tabular features (:class:`gnn.boosted.BoostedLogits`,
+the "boosted input features" of BGNN): the trees find the thresholds on heavy-tailed counts a
+small network learns slowly, the network adds what the neighbours say. Only training labels
+reach the trees (never the validation labels of early stopping and calibration).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 from dataclasses import fields
@@ -20,9 +27,11 @@ import pandas as pd
 import torch
 from torch_geometric.data import HeteroData
 
+from gnn.boosted import BoostedLogits, boost_features
 from gnn.calibration import ScoreCalibrator
 from gnn.data.features import FeatureScaler
 from gnn.data.snapshot_graph import (
+    NO_TIME,
     account_index,
     known_times,
     model_view,
@@ -35,7 +44,13 @@ from gnn.explain import explain_accounts
 from gnn.inference import align_to_model, target_logits
 from gnn.labels import stratified_split
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
-from gnn.persistence import read_model_dir, snapshot_fingerprint, write_model_dir
+from gnn.persistence import (
+    bytes_tensor,
+    read_model_dir,
+    snapshot_fingerprint,
+    tensor_bytes,
+    write_model_dir,
+)
 from gnn.sampler import TemporalNeighborSampler
 from gnn.threads import torch_threads
 from gnn.training import Seeds, Trainer, TrainingSettings, train_model
@@ -79,6 +94,14 @@ class AccountDetector(Estimator):
     verbose
         Show the per-epoch training bar (loss, validation AUROC) on every fit, as
         ``fit(..., progress=True)`` does.
+    boost
+        ``"input"``: the scored nodes get the out-of-fold XGBoost logit of their tabular
+        features as one more input (:class:`gnn.boosted.BoostedLogits`; needs two training
+        labels of each class); ``None``: the network alone.
+    boost_hops
+        Neighbour aggregation hops of the trees' features (0 = own features and degrees).
+    boost_folds
+        Folds of the out-of-fold logits.
 
     Examples
     --------
@@ -108,6 +131,9 @@ class AccountDetector(Estimator):
         random_state: int = 0,
         num_threads: int | None = None,
         verbose: bool = False,
+        boost: str | None = "input",
+        boost_hops: int = 1,
+        boost_folds: int = 5,
     ) -> None:
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
@@ -127,6 +153,9 @@ class AccountDetector(Estimator):
         self.random_state = random_state
         self.num_threads = num_threads
         self.verbose = verbose
+        self.boost = boost
+        self.boost_hops = boost_hops
+        self.boost_folds = boost_folds
 
     # ----------------------------------------------------------------------------- configuration
     def _check_params(self) -> None:
@@ -137,6 +166,8 @@ class AccountDetector(Estimator):
             )
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
+        if self.boost not in (None, "input"):
+            raise ValueError(f"boost must be 'input' or None, not {self.boost!r}")
         if len(self.num_neighbors) != self.num_layers:
             raise ValueError(
                 f"num_neighbors {list(self.num_neighbors)} needs one fan-out per layer "
@@ -203,18 +234,21 @@ class AccountDetector(Estimator):
             train = Seeds(train_index, train_y, known_times(train_time))
             val = Seeds(val_index, val_y, known_times(val_time))
             self.edge_types_ = [tuple(et) for et in data.edge_types]
-            sampler = TemporalNeighborSampler(
-                data, list(self.num_neighbors), seed=self.random_state
-            )
-            in_channels = {
-                t: data[t].x.size(1) + len(sampler.incoming(t)) for t in data.node_types
-            }
             target = target_type or (ACCOUNT if ACCOUNT in data.node_types else data.node_types[0])
             if target not in data.node_types:
                 raise ValueError(
                     f"target_type {target!r} is not a node type of the graph "
                     f"({list(data.node_types)})"
                 )
+            sampler = TemporalNeighborSampler(
+                data, list(self.num_neighbors), seed=self.random_state
+            )
+            self.boost_ = None
+            if self.boost is not None:
+                data = self._fit_boost(data, target, sampler, train, val)
+            in_channels = {
+                t: data[t].x.size(1) + len(sampler.incoming(t)) for t in data.node_types
+            }
             self.model_ = self._network(in_channels, self.edge_types_, target)
             logger.info(
                 "training on %d labelled %s nodes (%d positive), validating on %d%s",
@@ -242,6 +276,27 @@ class AccountDetector(Estimator):
         }
         return self
 
+    def _fit_boost(
+        self, data: HeteroData, target: str, sampler: TemporalNeighborSampler,
+        train: Seeds, val: Seeds,
+    ) -> HeteroData:
+        """Fit ``boost_`` on the training seeds only; ``data`` with the boosted column.
+
+        Time-aware, every seed's trees see its own inputs up to its time (hops 0), the others
+        the whole history; ``boost_inputs_`` keeps the column for inspection.
+        """
+        node_times = None
+        hops = self.boost_hops
+        if train.time is not None:
+            node_times = np.full(int(data[target].num_nodes), NO_TIME, dtype=np.int64)
+            node_times[val.index] = NO_TIME if val.time is None else val.time
+            node_times[train.index] = train.time
+            hops = 0
+        self.boost_ = BoostedLogits(self.boost_folds, hops, random_state=self.random_state)
+        features = boost_features(data, target, hops, sampler, node_times)
+        self.boost_inputs_ = self.boost_.fit_transform(features, train.index, train.y)
+        return _with_column(data, target, self.boost_inputs_)
+
     def _training_settings(self) -> TrainingSettings:
         return TrainingSettings(**{f.name: getattr(self, f.name) for f in fields(TrainingSettings)})
 
@@ -250,7 +305,7 @@ class AccountDetector(Estimator):
     ) -> np.ndarray:
         """Uncalibrated logits of target rows ``index`` (default: all), optionally time-bounded."""
         self._check_is_fitted()
-        data = align_to_model(model_view(data), self.model_)
+        data = self._model_inputs(data)
         time = known_times(time)
         # Whole-graph scoring only needs neighbour lists, not their time order.
         sampler = TemporalNeighborSampler(
@@ -263,6 +318,15 @@ class AccountDetector(Estimator):
             index = np.arange(data[self.model_.target_type].num_nodes)
         with torch_threads(self.num_threads):
             return target_logits(self.model_, data, sampler, index, time, self.chunk_size)
+
+    def _model_inputs(self, data: HeteroData) -> HeteroData:
+        """The network's view of ``data``: its node and edge types, and the boosted column."""
+        view = align_to_model(model_view(data), self.model_)
+        if getattr(self, "boost_", None) is not None:
+            target = self.model_.target_type
+            features = boost_features(view, target, self.boost_.hops)
+            view = _with_column(view, target, self.boost_.transform(features))
+        return view
 
     def score_graph(
         self, data: HeteroData, index: np.ndarray | None = None, time: np.ndarray | None = None
@@ -326,7 +390,8 @@ class AccountDetector(Estimator):
     def _feature_names(self) -> list[str]:
         target = self.model_.target_type
         degree = [f"degree:{et[1]}" for et in self.edge_types_ if et[2] == target]
-        return list(self.scaler_.columns.get(target, [])) + degree
+        boosted = ["boost:xgboost_logit"] if getattr(self, "boost_", None) is not None else []
+        return list(self.scaler_.columns.get(target, [])) + boosted + degree
 
     def _snapshot_graph(self, snapshot: Snapshot) -> HeteroData:
         self._check_is_fitted()
@@ -395,7 +460,7 @@ class AccountDetector(Estimator):
         if (rows < 0).any():
             unknown = [a for a, r in zip(account_ids, rows, strict=True) if r < 0]
             raise KeyError(f"account id(s) not in the snapshot: {unknown[:5]}")
-        view = align_to_model(model_view(data), self.model_)
+        view = self._model_inputs(data)
         node_ids = {t: data[t].node_ids for t in data.node_types}
         fanout = [max(n, 25) for n in self.num_neighbors]
         sampler = TemporalNeighborSampler(view, fanout, seed=self.random_state)
@@ -428,7 +493,14 @@ class AccountDetector(Estimator):
             "history": self.history_,
             "torch_version": torch.__version__,
         }
-        return write_model_dir(path, self.model_.state_dict(), metadata)
+        state = dict(self.model_.state_dict())
+        boost = getattr(self, "boost_", None)
+        if boost is not None:
+            metadata["boost"] = boost.get_params()
+            state.update(
+                {f"{_BOOST_PREFIX}{i}": bytes_tensor(b) for i, b in enumerate(boost.raw_models())}
+            )
+        return write_model_dir(path, state, metadata)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AccountDetector:
@@ -440,6 +512,13 @@ class AccountDetector(Estimator):
         detector.model_ = detector._network(
             spec["in_channels"], detector.edge_types_, spec["target_type"]
         )
+        trees = sorted((k for k in state if k.startswith(_BOOST_PREFIX)),
+                       key=lambda k: int(k[len(_BOOST_PREFIX):]))
+        detector.boost_ = None
+        if "boost" in metadata:
+            detector.boost_ = BoostedLogits.from_raw(
+                metadata["boost"], [tensor_bytes(state.pop(k)) for k in trees]
+            )
         detector.model_.load_state_dict(state)
         detector.model_.eval()
         detector.feature_names_ = metadata["features"]
@@ -450,3 +529,16 @@ class AccountDetector(Estimator):
         detector.history_ = metadata["history"]
         logger.debug("loaded %r from %s", detector, path)
         return detector
+
+
+#: Key prefix of the boosted channel's fold models (uint8 tensors) in ``model.pt``.
+_BOOST_PREFIX = "boost_trees."
+
+
+def _with_column(data: HeteroData, node_type: str, column: np.ndarray) -> HeteroData:
+    """A shallow copy of ``data`` whose ``node_type`` features end with ``column``."""
+    out = copy.copy(data)
+    out[node_type].x = torch.cat(
+        [data[node_type].x, torch.from_numpy(np.asarray(column, np.float32))[:, None]], dim=1
+    )
+    return out

@@ -65,6 +65,17 @@ def read_model_dir(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[s
     return metadata, torch.load(source / WEIGHTS_FILE, weights_only=True)
 
 
+def bytes_tensor(blob: bytes) -> torch.Tensor:
+    """``blob`` as a uint8 tensor, so binary parts of a model (fitted trees) travel in
+    ``model.pt`` and load with ``weights_only=True``."""
+    return torch.frombuffer(bytearray(blob), dtype=torch.uint8).clone()
+
+
+def tensor_bytes(tensor: torch.Tensor) -> bytes:
+    """The bytes :func:`bytes_tensor` stored."""
+    return tensor.numpy().tobytes()
+
+
 def snapshot_fingerprint(snapshot: Snapshot) -> str:
     """A short hash of node and edge counts, feature columns and input checksums."""
     shape = {

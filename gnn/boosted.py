@@ -1,0 +1,194 @@
+"""The boosted input channel of the detector: out-of-fold XGBoost logits of each node's own
+tabular features (Ivanov & Prokhorenkova, "Boost then Convolve", ICLR 2021).
+
+Gradient-boosted trees beat a small GNN on the per-node tabular part of the signal (thresholds on
+heavy-tailed counts and degrees); the GNN is better at what neighbours say. The standard way to
+have both is to feed the trees' logit to the GNN as one more input feature. Done naively, the
+trees' logits on their own training rows are overfitted (near-perfect), and the GNN learns to
+trust a feature that is far weaker on every other row. So the logits are **out of fold**: the
+training labels are split into ``folds`` stratified folds, one model is trained per fold on the
+other folds, each training row gets the logit of the model that did not see it, and every other
+row (validation, held-out, unlabelled, anything scored later) gets the mean logit of the fold
+models. Only the training labels reach the trees: validation labels, used for early stopping and
+calibration of the GNN, stay unseen, so the validation quality and the calibration stay honest.
+
+The trees read :func:`gnn.baselines.xgb_graph.hop_features` of the scored node type with
+``hops`` aggregation hops (0 = its own scaled features and ``log1p`` degree per relation; 1 adds
+its neighbours' mean of those, as the XGB-Graph baseline does, with one hop less), computed on
+the whole graph given (no time bound, like the snapshot's own node features). With label times
+(time-aware training) neighbour means over the whole history would tell the trees about links
+made after a label, so the trees then read only each node's own features and its in-degrees
+counted up to its time bound (:func:`boost_features`), the same inputs the network's ego
+encoder gets. The XGBoost
+settings are those of :class:`~gnn.baselines.xgb_graph.XGBGraph` apart from a fixed number of
+rounds (no early stopping, so no extra held-back labels are needed inside a fold).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import xgboost as xgb
+from sklearn.model_selection import StratifiedKFold
+from torch_geometric.data import HeteroData
+
+from gnn.baselines.xgb_graph import XGBGraph, hop_features
+from gnn.sampler import TemporalNeighborSampler
+
+__all__ = ["BoostedLogits", "boost_features"]
+
+
+def boost_features(
+    data: HeteroData,
+    target: str,
+    hops: int,
+    sampler: TemporalNeighborSampler | None = None,
+    node_times: np.ndarray | None = None,
+) -> np.ndarray:
+    """The trees' input for every ``target`` node.
+
+    Without ``node_times``: :func:`hop_features` with ``hops`` hops over the whole graph. With
+    ``node_times`` (one time bound per ``target`` node, ``NO_TIME`` = none): the node's own
+    features and the ``log1p`` in-degree per incoming relation counted only over edges not newer
+    than its bound (``sampler``'s time-ordered lists), whatever ``hops`` says; the columns are
+    those of ``hop_features(data, 0, target)``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(num_target_nodes, F)`` float32 features.
+    """
+    if node_times is None:
+        return hop_features(data, hops, target)
+    if sampler is None:
+        raise ValueError("time-bounded boost features need the sampler's time-ordered edges")
+    ids = torch.arange(int(data[target].num_nodes))
+    bound = torch.from_numpy(np.asarray(node_times, dtype=np.int64))
+    degrees = sampler.degree_features({target: ids}, {target: bound})[target]
+    return np.hstack([data[target].x.numpy(), degrees.numpy()]).astype(np.float32)
+
+
+class BoostedLogits:
+    """Out-of-fold XGBoost logits of the nodes of one type (module docstring).
+
+    Parameters
+    ----------
+    folds
+        Stratified folds over the training labels (at most the smaller class count).
+    hops
+        Neighbour aggregation hops of the trees' features (:func:`boost_features`); recorded
+        with the model so scoring builds the same features.
+    n_estimators, max_depth, learning_rate
+        Boosting rounds, tree depth and shrinkage of each fold model.
+    random_state
+        Seed of the folds and of XGBoost.
+    n_jobs
+        XGBoost threads.
+    """
+
+    def __init__(
+        self,
+        folds: int = 5,
+        hops: int = 1,
+        n_estimators: int = 200,
+        max_depth: int = 4,
+        learning_rate: float = 0.1,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.folds = folds
+        self.hops = hops
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.models_: list[xgb.Booster] = []
+
+    def _params(self) -> dict[str, Any]:
+        wrapper = XGBGraph(
+            hops=self.hops,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            max_depth=self.max_depth,
+            early_stopping_rounds=None,
+            n_jobs=self.n_jobs,
+            random_state=self.random_state,
+        )
+        return wrapper._xgb_params()
+
+    def fit_transform(
+        self, x: np.ndarray, train_index: np.ndarray, train_y: np.ndarray
+    ) -> np.ndarray:
+        """Fit the fold models on feature rows ``x[train_index]``; the logit of every row of
+        ``x``: out of fold on ``train_index``, the fold mean elsewhere.
+
+        Raises
+        ------
+        ValueError
+            If a class has fewer than two training labels (no two folds can both hold it).
+        """
+        train_index = np.asarray(train_index, dtype=np.int64)
+        train_y = np.asarray(train_y).astype(int)
+        positives = int(train_y.sum())
+        folds = min(self.folds, positives, len(train_y) - positives)
+        if folds < 2:
+            raise ValueError(
+                f"the boosted channel needs at least 2 training labels of each class for "
+                f"out-of-fold logits; got {positives} positive(s) and "
+                f"{len(train_y) - positives} negative(s) (set boost=None to train without it)"
+            )
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        out_of_fold = np.zeros(len(train_index))
+        self.models_ = []
+        for inside, outside in splitter.split(train_index, train_y):
+            model = xgb.XGBClassifier(**self._params())
+            model.fit(x[train_index[inside]], train_y[inside], verbose=False)
+            booster = model.get_booster()
+            self.models_.append(booster)
+            out_of_fold[outside] = _margin(booster, x[train_index[outside]])
+        logits = self._mean_logits(x)
+        logits[train_index] = out_of_fold
+        return logits.astype(np.float32)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """The fold-mean logit of every row of ``x`` (what scoring uses)."""
+        if not self.models_:
+            raise RuntimeError("BoostedLogits is not fitted: call fit_transform first")
+        return self._mean_logits(x).astype(np.float32)
+
+    def _mean_logits(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([_margin(booster, x) for booster in self.models_], axis=0)
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, by name (JSON-serialisable)."""
+        return {
+            "folds": self.folds,
+            "hops": self.hops,
+            "n_estimators": self.n_estimators,
+            "max_depth": self.max_depth,
+            "learning_rate": self.learning_rate,
+            "random_state": self.random_state,
+            "n_jobs": self.n_jobs,
+        }
+
+    def raw_models(self) -> list[bytes]:
+        """The fold models in XGBoost's binary (UBJSON) format."""
+        return [bytes(booster.save_raw("ubj")) for booster in self.models_]
+
+    @classmethod
+    def from_raw(cls, params: dict[str, Any], raw: list[bytes]) -> BoostedLogits:
+        """Rebuild fitted fold models from :meth:`get_params` and :meth:`raw_models` output."""
+        boosted = cls(**params)
+        for blob in raw:
+            booster = xgb.Booster()
+            booster.load_model(bytearray(blob))
+            boosted.models_.append(booster)
+        return boosted
+
+
+def _margin(booster: xgb.Booster, x: np.ndarray) -> np.ndarray:
+    """Raw logits (before the sigmoid) of ``booster`` on rows ``x``."""
+    return booster.predict(xgb.DMatrix(x), output_margin=True)

@@ -1,0 +1,108 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from gnn.boosted import BoostedLogits, boost_features
+from gnn.data import snapshot_to_heterodata
+from gnn.detector import AccountDetector
+from gnn.sampler import TemporalNeighborSampler
+from tests.gnn.planted import planted_rings
+
+TINY = {"max_epochs": 2, "patience": 2, "batch_size": 64, "hidden_channels": 8}
+
+
+def _tabular(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (x[:, 0] + 0.5 * rng.normal(size=n) > 0.8).astype(int)
+    return x, y
+
+
+def test_training_rows_get_out_of_fold_logits_and_the_others_the_fold_mean():
+    x, y = _tabular()
+    train = np.arange(200)
+    boosted = BoostedLogits(folds=4, n_estimators=30)
+    logits = boosted.fit_transform(x, train, y[train])
+    assert len(boosted.models_) == 4
+    mean = boosted.transform(x)
+    np.testing.assert_array_equal(logits[200:], mean[200:])
+    # in-fold logits are overfitted; out-of-fold ones are not the fold mean on training rows
+    assert not np.allclose(logits[train], mean[train])
+    assert np.corrcoef(logits[train], y[train])[0, 1] < np.corrcoef(mean[train], y[train])[0, 1]
+    assert np.corrcoef(mean[200:], y[200:])[0, 1] > 0.5
+
+
+def test_raw_models_round_trip():
+    x, y = _tabular()
+    boosted = BoostedLogits(folds=3, n_estimators=20)
+    boosted.fit_transform(x, np.arange(150), y[:150])
+    again = BoostedLogits.from_raw(boosted.get_params(), boosted.raw_models())
+    np.testing.assert_array_equal(again.transform(x), boosted.transform(x))
+
+
+def test_too_few_labels_of_a_class_is_a_clear_error():
+    x, _ = _tabular(20)
+    y = np.zeros(20, dtype=int)
+    y[0] = 1
+    with pytest.raises(ValueError, match="1 positive"):
+        BoostedLogits().fit_transform(x, np.arange(20), y)
+
+
+def test_time_bounded_features_count_only_earlier_edges():
+    snapshot, _ = planted_rings(num_accounts=60, num_rings=1)
+    data, _ = snapshot_to_heterodata(snapshot)
+    sampler = TemporalNeighborSampler(data, [2, 2])
+    n = int(data["Account"].num_nodes)
+    whole = boost_features(data, "Account", 0)
+    np.testing.assert_array_equal(whole, boost_features(data, "Account", 2)[:, : whole.shape[1]])
+    early = boost_features(data, "Account", 1, sampler, np.full(n, -(10**12)))
+    assert early.shape == whole.shape
+    width = data["Account"].x.size(1)
+    assert (early[:, width:] == 0).all() and (whole[:, width:] > 0).any()
+
+
+def test_held_out_labels_never_reach_the_boosted_channel():
+    """Flipping the validation labels (early stopping, calibration) and dropping every other
+    label leaves the boosted inputs of all accounts identical."""
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    rng = np.random.default_rng(1)
+    order = rng.permutation(len(truth))
+    train, val = truth.iloc[order[:60]], truth.iloc[order[60:90]]
+    flipped = val.assign(label=1 - val["label"])
+    first = AccountDetector(**TINY).fit(snapshot, train, val_labels=val)
+    second = AccountDetector(**TINY).fit(snapshot, train, val_labels=flipped)
+    np.testing.assert_array_equal(first.boost_inputs_, second.boost_inputs_)
+    data, _ = snapshot_to_heterodata(snapshot, first.scaler_)
+    np.testing.assert_array_equal(
+        first._model_inputs(data)["Account"].x[:, -1].numpy(),
+        second._model_inputs(data)["Account"].x[:, -1].numpy(),
+    )
+    # and the training labels do reach it
+    relabelled = train.assign(label=1 - train["label"])
+    third = AccountDetector(**TINY).fit(snapshot, relabelled, val_labels=val)
+    assert not np.array_equal(first.boost_inputs_, third.boost_inputs_)
+
+
+def test_saved_detector_keeps_the_boosted_channel(tmp_path):
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    detector = AccountDetector(**TINY).fit(snapshot, truth)
+    width = len(detector.scaler_.columns["Account"])
+    assert detector.feature_names_[width] == "boost:xgboost_logit"
+    detector.save(tmp_path / "model")
+    assert {p.name for p in (tmp_path / "model").iterdir()} == {"model.pt", "metadata.json"}
+    loaded = AccountDetector.load(tmp_path / "model")
+    assert loaded.boost_.hops == detector.boost_.hops
+    pd.testing.assert_frame_equal(
+        detector.score_accounts(snapshot), loaded.score_accounts(snapshot)
+    )
+    plain = AccountDetector(**TINY, boost=None).fit(snapshot, truth)
+    assert plain.boost_ is None
+    assert "boost:xgboost_logit" not in plain.feature_names_
+    plain.save(tmp_path / "plain")
+    assert AccountDetector.load(tmp_path / "plain").boost_ is None
+
+
+def test_unknown_boost_mode_is_refused():
+    snapshot, truth = planted_rings(num_accounts=60, num_rings=1)
+    with pytest.raises(ValueError, match="boost must be"):
+        AccountDetector(boost="stacked").fit(snapshot, truth)
