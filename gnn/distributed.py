@@ -36,10 +36,10 @@ from torch_geometric.data import HeteroData
 from torch_geometric.loader import NodeLoader
 
 from gnn.evaluate import node_metrics
-from gnn.inference import batch_inputs, hop_counts, long_tensor, target_logits
+from gnn.inference import long_tensor, target_logits
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler, _EdgeCSR
-from gnn.training import Seeds, TrainingSettings, class_weight
+from gnn.training import EarlyStopping, Objective, Seeds, TrainingSettings, train_step
 
 logger = logging.getLogger(__name__)
 
@@ -208,16 +208,10 @@ def train_data_parallel(
     rank, world = dist.get_rank(), dist.get_world_size()
     target = model.target_type
     ddp = DistributedDataParallel(model, find_unused_parameters=True)
-    train_y = np.asarray(train.y, dtype=np.float32)
-    labels = torch.zeros(data[target].num_nodes)
-    labels[long_tensor(train.index)] = torch.from_numpy(train_y)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=class_weight(train_y, settings.pos_weight))
-    optimizer = torch.optim.AdamW(
-        ddp.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
-    )
+    objective = Objective.build(ddp.parameters(), train, data[target].num_nodes, settings)
     per_rank_batch = max(settings.batch_size // world, 1)
     metric = settings.early_stopping_metric
-    best, best_state, stale = -np.inf, None, 0
+    stopping = EarlyStopping(settings.patience)
     history: list[dict[str, float]] = []
     for epoch in range(settings.max_epochs):
         started = time.perf_counter()
@@ -233,17 +227,8 @@ def train_data_parallel(
         ddp.train()
         totals = torch.zeros(3, dtype=torch.float64)  # loss x seeds, seeds, synced steps
         for batch in loader:
-            size = batch[target].batch_size
-            optimizer.zero_grad()
-            logits = ddp(
-                batch_inputs(batch, sampler, target),
-                batch.edge_index_dict,
-                num_sampled_nodes_dict=hop_counts(batch),
-            )
-            loss = loss_fn(logits[:size], labels[batch[target].n_id[:size]])
-            loss.backward()
-            optimizer.step()
-            totals += torch.tensor([float(loss.detach()) * size, size, 0.0], dtype=torch.float64)
+            loss, size = train_step(ddp, batch, sampler, target, objective)
+            totals += torch.tensor([loss * size, size, 0.0], dtype=torch.float64)
             if verify_sync:
                 _check_in_sync(model)
                 totals[2] += 1.0 / world
@@ -263,15 +248,9 @@ def train_data_parallel(
         if rank == 0:
             logger.info("epoch %d: loss %.4f, validation %s %.4f",
                         epoch, record["loss"], metric, quality[metric])
-        current = quality[metric]
-        if np.isnan(current) or current > best:
-            best, stale = current, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
-    model.load_state_dict(best_state)
+        if stopping.update(model, epoch, quality[metric]):
+            break
+    stopping.restore(model)
     return history
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -79,6 +80,94 @@ def class_weight(y: np.ndarray, pos_weight: str | float | None) -> torch.Tensor 
     return torch.tensor(float(pos_weight))
 
 
+@dataclass
+class Objective:
+    """What a training loop minimises and how: per-node ``labels`` of the target type (0 where
+    unlabelled), the class-weighted ``loss_fn`` and the AdamW ``optimizer``."""
+
+    labels: torch.Tensor
+    loss_fn: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+
+    @classmethod
+    def build(
+        cls,
+        parameters: Iterable[torch.nn.Parameter],
+        train: Seeds,
+        num_nodes: int,
+        settings: TrainingSettings,
+    ) -> Objective:
+        """The objective of ``train`` among ``num_nodes`` target nodes, optimising
+        ``parameters``."""
+        train_y = np.asarray(train.y, dtype=np.float32)
+        labels = torch.zeros(num_nodes)
+        labels[long_tensor(train.index)] = torch.from_numpy(train_y)
+        loss_fn = torch.nn.BCEWithLogitsLoss(
+            pos_weight=class_weight(train_y, settings.pos_weight)
+        )
+        optimizer = torch.optim.AdamW(
+            parameters, lr=settings.lr, weight_decay=settings.weight_decay
+        )
+        return cls(labels, loss_fn, optimizer)
+
+
+def train_step(
+    model: torch.nn.Module,
+    batch: HeteroData,
+    sampler: TemporalNeighborSampler,
+    target: str,
+    objective: Objective,
+) -> tuple[float, int]:
+    """One optimisation step on a sampled mini-batch whose seeds are ``target`` nodes.
+
+    ``model`` is the network or a wrapper with its call signature (DDP). Returns the mean
+    loss over the batch's seeds and their number.
+    """
+    size = batch[target].batch_size
+    objective.optimizer.zero_grad()
+    logits = model(
+        batch_inputs(batch, sampler, target),
+        batch.edge_index_dict,
+        num_sampled_nodes_dict=hop_counts(batch),
+    )
+    loss = objective.loss_fn(logits[:size], objective.labels[batch[target].n_id[:size]])
+    loss.backward()
+    objective.optimizer.step()
+    return float(loss.detach()), size
+
+
+class EarlyStopping:
+    """Keeps the weights of the best epoch by a validation metric; says when to stop.
+
+    Parameters
+    ----------
+    patience
+        Epochs without a better value before :meth:`update` says stop. A NaN value (one
+        validation class only) counts as better, so the latest weights are kept.
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best = -np.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.stale = 0
+
+    def update(self, model: torch.nn.Module, epoch: int, value: float) -> bool:
+        """Record ``epoch``'s validation ``value`` (keeping ``model``'s weights when better);
+        ``True`` when training should stop."""
+        if np.isnan(value) or value > self.best:
+            self.best, self.best_epoch, self.stale = value, epoch, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
+
+    def restore(self, model: torch.nn.Module) -> None:
+        """Load the best epoch's weights back into ``model``."""
+        model.load_state_dict(self.best_state)
+
+
 def train_model(
     model: SepHeteroGNN,
     data: HeteroData,
@@ -110,7 +199,6 @@ def train_model(
     list[dict[str, float]]
         One record per epoch run: ``epoch``, ``loss``, ``seconds`` and the validation metrics.
     """
-    train_y = np.asarray(train.y, dtype=np.float32)
     loader = NodeLoader(
         data,
         sampler,
@@ -120,20 +208,17 @@ def train_model(
         shuffle=True,
         generator=torch.Generator().manual_seed(settings.random_state),
     )
-    labels = torch.zeros(data[model.target_type].num_nodes)
-    labels[long_tensor(train.index)] = torch.from_numpy(train_y)
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=class_weight(train_y, settings.pos_weight))
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    objective = Objective.build(
+        model.parameters(), train, data[model.target_type].num_nodes, settings
     )
     metric = settings.early_stopping_metric
-    best, best_epoch, best_state, stale = -np.inf, 0, None, 0
+    stopping = EarlyStopping(settings.patience)
     history: list[dict[str, float]] = []
     with progress_display(progress) as bars:
         task = bars.add("training", total=settings.max_epochs)
         for epoch in range(settings.max_epochs):
             started = time.perf_counter()
-            loss = _train_epoch(model, loader, sampler, labels, loss_fn, optimizer)
+            loss = _train_epoch(model, loader, sampler, objective)
             val_logits = target_logits(
                 model, data, sampler, val.index, val.time, settings.chunk_size
             )
@@ -150,21 +235,16 @@ def train_model(
                 "epoch %d: loss %.4f, validation %s",
                 epoch, loss, ", ".join(f"{k} {v:.4f}" for k, v in quality.items()),
             )
-            current = quality[metric]
-            if np.isnan(current) or current > best:
-                best, best_epoch, stale = current, epoch, 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                stale += 1
-                if stale >= settings.patience:
-                    logger.info(
-                        "early stopping after epoch %d: no better validation %s for %d epochs",
-                        epoch, metric, settings.patience,
-                    )
-                    break
-    model.load_state_dict(best_state)
+            if stopping.update(model, epoch, quality[metric]):
+                logger.info(
+                    "early stopping after epoch %d: no better validation %s for %d epochs",
+                    epoch, metric, settings.patience,
+                )
+                break
+    stopping.restore(model)
     logger.info(
-        "kept epoch %d of %d (validation %s %.4f)", best_epoch, len(history), metric, best
+        "kept epoch %d of %d (validation %s %.4f)",
+        stopping.best_epoch, len(history), metric, stopping.best,
     )
     return history
 
@@ -173,25 +253,13 @@ def _train_epoch(
     model: SepHeteroGNN,
     loader: NodeLoader,
     sampler: TemporalNeighborSampler,
-    labels: torch.Tensor,
-    loss_fn: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    objective: Objective,
 ) -> float:
     """One pass over the training seeds; the mean loss per seed."""
     model.train()
-    target = model.target_type
     total, count = 0.0, 0
     for batch in loader:
-        size = batch[target].batch_size
-        optimizer.zero_grad()
-        logits = model(
-            batch_inputs(batch, sampler, target),
-            batch.edge_index_dict,
-            num_sampled_nodes_dict=hop_counts(batch),
-        )
-        loss = loss_fn(logits[:size], labels[batch[target].n_id[:size]])
-        loss.backward()
-        optimizer.step()
-        total += float(loss.detach()) * size
+        loss, size = train_step(model, batch, sampler, model.target_type, objective)
+        total += loss * size
         count += size
     return total / max(count, 1)
