@@ -7,11 +7,13 @@ loss, early stopping and Platt calibration on held-back labels. Scores are proba
 :mod:`gnn.inference`, the saved directory in :mod:`gnn.persistence`; this class ties them to
 snapshots and labels.
 
-With ``boost="input"`` (the default) the scored nodes get one more input feature, the
+With ``boost="input"`` the scored nodes get one more input feature, the
 out-of-fold XGBoost logit of their own tabular features (:class:`gnn.boosted.BoostedLogits`,
 the "boosted input features" of BGNN): the trees find the thresholds on heavy-tailed counts a
 small network learns slowly, the network adds what the neighbours say. Only training labels
-reach the trees (never the validation labels of early stopping and calibration).
+reach the trees (never the validation labels of early stopping and calibration). The default
+is ``None`` (the network alone) until the serving path (:mod:`gnn.local_scoring`, which builds
+the network's inputs itself) appends the boosted column too.
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ class AccountDetector(Estimator):
     boost
         ``"input"``: the scored nodes get the out-of-fold XGBoost logit of their tabular
         features as one more input (:class:`gnn.boosted.BoostedLogits`; needs two training
-        labels of each class); ``None``: the network alone.
+        labels of each class); ``None`` (default): the network alone. The incremental scorer
+        of ``abusenet serve`` does not build the boosted column yet.
     boost_hops
         Neighbour aggregation hops of the trees' features (0 = own features and degrees).
     boost_folds
@@ -131,7 +134,7 @@ class AccountDetector(Estimator):
         random_state: int = 0,
         num_threads: int | None = None,
         verbose: bool = False,
-        boost: str | None = "input",
+        boost: str | None = None,
         boost_hops: int = 1,
         boost_folds: int = 5,
     ) -> None:

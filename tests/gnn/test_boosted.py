@@ -8,7 +8,7 @@ from gnn.detector import AccountDetector
 from gnn.sampler import TemporalNeighborSampler
 from tests.gnn.planted import planted_rings
 
-TINY = {"max_epochs": 2, "patience": 2, "batch_size": 64, "hidden_channels": 8}
+TINY = {"max_epochs": 2, "patience": 2, "batch_size": 64, "hidden_channels": 8, "boost": "input"}
 
 
 def _tabular(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +95,7 @@ def test_saved_detector_keeps_the_boosted_channel(tmp_path):
     pd.testing.assert_frame_equal(
         detector.score_accounts(snapshot), loaded.score_accounts(snapshot)
     )
-    plain = AccountDetector(**TINY, boost=None).fit(snapshot, truth)
+    plain = AccountDetector(**{**TINY, "boost": None}).fit(snapshot, truth)
     assert plain.boost_ is None
     assert "boost:xgboost_logit" not in plain.feature_names_
     plain.save(tmp_path / "plain")
