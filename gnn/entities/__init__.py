@@ -1,7 +1,7 @@
 """Supervised entity risk: entity labels (given, or derived from labelled events) and the node
 classifier that scores entities from their own neighbourhood."""
 
-from gnn.entities.evidence import EVIDENCE_COLUMNS, with_label_evidence
+from gnn.entities.evidence import EVIDENCE_COLUMNS, with_compromise_evidence, with_label_evidence
 from gnn.entities.labels import (
     ENTITY_LABEL_COLUMNS,
     EntityLabelRule,
@@ -17,5 +17,6 @@ __all__ = [
     "EntityRiskModel",
     "check_entity_labels",
     "entity_labels_from_events",
+    "with_compromise_evidence",
     "with_label_evidence",
 ]

@@ -9,6 +9,10 @@ column): ``fraud_labels`` and ``genuine_labels`` (labelled events) and ``fraud_l
 cut off where a test period starts. Apply it to the snapshot given to
 :meth:`gnn.entities.EntityRiskModel.fit` and to every snapshot it scores alike (a model trained
 with these columns refuses a snapshot without them).
+
+:func:`with_compromise_evidence` adds the common-point-of-compromise evidence
+(:mod:`gnn.events.compromise`: cards with a known fraud shortly after visiting the entity, against
+its traffic) to every entity type but the cards', as of a time.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ import numpy as np
 import pandas as pd
 
 from gnn.entities.labels import binary_event_labels
-from graph.snapshot import ACCOUNT, Snapshot
+from gnn.events.compromise import (
+    COMPROMISE_COLUMNS,
+    FALLBACK_HOLDER,
+    CompromiseIndex,
+    CompromiseSettings,
+)
+from graph.snapshot import ACCOUNT, PAYMENT_METHOD, Snapshot
 
 #: The columns :func:`with_label_evidence` adds, in order.
 EVIDENCE_COLUMNS = ("fraud_labels", "genuine_labels", "fraud_label_share")
@@ -90,5 +100,69 @@ def with_label_evidence(
         table["fraud_labels"] = at[:, 1]
         table["genuine_labels"] = at[:, 0]
         table["fraud_label_share"] = at[:, 1] / np.maximum(at.sum(axis=1), 1.0)
+        nodes[node_type] = table
+    return replace(snapshot, nodes=nodes)
+
+
+def with_compromise_evidence(
+    snapshot: Snapshot,
+    events: pd.DataFrame,
+    event_labels: pd.DataFrame | None,
+    entity_columns: Mapping[str, str],
+    as_of: pd.Timestamp | str,
+    *,
+    payment_type: str = PAYMENT_METHOD,
+    settings: CompromiseSettings | None = None,
+) -> Snapshot:
+    """A copy of ``snapshot`` whose entity tables carry :data:`COMPROMISE_COLUMNS` as of
+    ``as_of``.
+
+    Parameters
+    ----------
+    snapshot
+        The graph snapshot (not modified).
+    events
+        ``event_id, ts, account_id`` and the columns of ``entity_columns``.
+    event_labels
+        ``event_id, label[, known_at]``.
+    entity_columns
+        Entity node type -> its column in ``events``. The holder (card) is the column of
+        ``payment_type`` when named, else ``account_id``; every other type named gets the
+        columns (0 for an entity without any evidence).
+    as_of
+        Only labels known before the start of ``as_of``'s day count.
+    payment_type
+        The node type of the cards.
+    settings
+        The windows.
+
+    Returns
+    -------
+    Snapshot
+        The same snapshot with the evidence on every entity type but the holder's.
+
+    Raises
+    ------
+    ValueError
+        If a node type is not in the snapshot, names ``Account``, or a column is missing.
+    """
+    columns = dict(entity_columns)
+    unknown = [t for t in columns if t not in snapshot.nodes]
+    if unknown:
+        raise ValueError(
+            f"node type(s) {unknown} are not in the snapshot (it has {snapshot.node_types})"
+        )
+    if ACCOUNT in columns:
+        raise ValueError("entity_columns names 'Account': accounts are not compromise points")
+    holder = columns.pop(payment_type, FALLBACK_HOLDER)
+    index = CompromiseIndex(events, event_labels, holder=holder, points=list(columns.values()),
+                            settings=settings, until=as_of)
+    nodes = dict(snapshot.nodes)
+    for node_type, column in columns.items():
+        evidence = index.at(column, as_of)
+        table = nodes[node_type].copy()
+        values = evidence.reindex(table["id"].astype(str)).fillna(0.0)
+        for name in COMPROMISE_COLUMNS:
+            table[name] = values[name].to_numpy(np.float64)
         nodes[node_type] = table
     return replace(snapshot, nodes=nodes)

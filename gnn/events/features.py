@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from gnn.events.compromise import CompromiseIndex, CompromiseSettings, holder_column
 from gnn.events.history import KeyHistory, key_codes
 from gnn.events.source import (
     Events,
@@ -50,6 +51,7 @@ def event_features(
     windows: Sequence[int] = WINDOWS,
     neighbour_days: int = NEIGHBOUR_DAYS,
     default_label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
+    compromise: CompromiseSettings | None = None,
 ) -> EventFeatures:
     """Features of every event, from the events and the labels known before each one.
 
@@ -70,6 +72,9 @@ def event_features(
         How long a visit counts for the two-hop risk.
     default_label_delay_days
         When a label without ``known_at`` is taken as known, after its event.
+    compromise
+        Windows of the common-point-of-compromise features
+        (:class:`gnn.entities.compromise.CompromiseSettings`); ``None``: its defaults.
 
     Returns
     -------
@@ -83,7 +88,10 @@ def event_features(
         and for every ordered pair of key columns (H, V), how many of
         H's visits to a V in the last ``neighbour_days`` went to a V with a fraud known
         before the event (e.g. a card's visits to terminals known as compromised, a
-        terminal's recent cards known as stolen), with its share of H's events then.
+        terminal's recent cards known as stolen), with its share of H's events then; and the
+        common-point-of-compromise evidence (:meth:`CompromiseIndex.event_evidence`, the
+        holder being ``payment_id`` when present, else ``account_id``) of the event's own
+        entities and of those its card visited recently, as of the start of its day.
     """
     con = connect(memory_share=0.5)
     try:
@@ -116,12 +124,31 @@ def event_features(
         ]
     finally:
         con.close()
+    blocks.append(_compromise_block(ids, entities, compromise, default_label_delay_days))
     names = [n for _, block_names in blocks for n in block_names]
     x = np.hstack([block for block, _ in blocks]) if blocks else np.empty((len(ids), 0))
     x = _with_hop_shares(x.astype(np.float32), names, neighbour_days)
     ids["label"] = ids["label"].astype("float64")
     return EventFeatures(ids, x, names + [f"{n}_share" for n in names if "_via_" in n],
                          entities)
+
+
+def _compromise_block(
+    ids: pd.DataFrame, entities: list[str], settings: CompromiseSettings | None,
+    default_label_delay_days: float,
+) -> tuple[np.ndarray, list[str]]:
+    """The common-point-of-compromise features of every event (``ids`` order); none when the
+    events have no entity column but the holder."""
+    holder = holder_column(entities)
+    points = [e for e in entities if e != holder]
+    if not points:
+        return np.empty((len(ids), 0), dtype=np.float32), []
+    settings = settings or CompromiseSettings(default_label_delay_days=default_label_delay_days)
+    labelled = ids[ids["label"].notna()]
+    index = CompromiseIndex(ids, labelled[["event_id", "label", "known_at"]], holder=holder,
+                            points=points, settings=settings)
+    evidence = index.event_evidence()
+    return (np.stack(list(evidence.values()), axis=1).astype(np.float32), list(evidence))
 
 
 def _fetch(con, sql: str, names: list[str]) -> tuple[np.ndarray, list[str]]:

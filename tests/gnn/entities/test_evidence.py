@@ -56,3 +56,37 @@ def test_bad_input_is_named(snapshot):
     events["terminal_id"] = "t1"
     with pytest.raises(ValueError, match=r"\['Terminal'\] are not in the snapshot"):
         with_label_evidence(snapshot, events, {"Terminal": "terminal_id"})
+
+
+def test_compromise_evidence_on_every_entity_type_but_the_cards():
+    from gnn.entities.evidence import with_compromise_evidence
+    from gnn.events.compromise import COMPROMISE_COLUMNS
+
+    snapshot = make_snapshot(
+        ["a", "b", "c"],
+        {"events": np.ones(3)},
+        {"PAID_WITH": (["a", "b", "c"], ["k1", "k2", "k3"], [0.0] * 3),
+         "USED_DEVICE": (["a", "b", "c"], ["skimmer", "skimmer", "other"], [0.0] * 3)},
+    )
+    # k1 and k2 share the device on day 1; both are defrauded on day 5, known on day 7.
+    events = pd.DataFrame({
+        "event_id": ["e1", "e2", "e3", "e4", "e5"],
+        "ts": [DAY + pd.Timedelta(days=d) for d in (1, 1.1, 1.2, 5, 5.1)],
+        "account_id": ["a", "b", "c", "a", "b"],
+        "payment_id": ["k1", "k2", "k3", "k1", "k2"],
+        "device_id": ["skimmer", "skimmer", "other", None, None],
+    })
+    labels = pd.DataFrame({"event_id": ["e4", "e5"], "label": [1, 1],
+                           "known_at": [DAY + pd.Timedelta(days=7)] * 2})
+    columns = {"PaymentMethod": "payment_id", "Device": "device_id"}
+    out = with_compromise_evidence(snapshot, events, labels, columns, DAY + pd.Timedelta(days=8))
+    devices = out.nodes["Device"].set_index("id")
+    assert devices.loc["skimmer", "cpc_cards"] == 2 and devices.loc["other", "cpc_cards"] == 0
+    assert devices.loc["skimmer", "cpc_surprise"] > 0
+    assert not set(COMPROMISE_COLUMNS) & set(out.nodes["PaymentMethod"].columns)
+    assert "cpc_cards" not in snapshot.nodes["Device"].columns
+    before = with_compromise_evidence(snapshot, events, labels, columns,
+                                      DAY + pd.Timedelta(days=6))
+    assert (before.nodes["Device"]["cpc_cards"] == 0).all()
+    with pytest.raises(ValueError, match="names 'Account'"):
+        with_compromise_evidence(snapshot, events, labels, {"Account": "account_id"}, DAY)
