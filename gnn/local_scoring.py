@@ -5,8 +5,8 @@ the nodes within ``L`` hops of it: their scaled features, their in-degrees (the 
 features of :func:`gnn.inference.full_graph_inputs`, counted over the whole history) and the
 edges between them. Nothing else is global: the feature scaler and the calibrator are fixed
 when the model is saved. So when events change a few nodes, only the accounts within ``L`` hops
-of them change score, and each of those is computed exactly (up to float32 summation order)
-on its own L-hop subgraph, every neighbour included.
+of them change score; each is recomputed exactly (up to float32 summation order) when it is
+read, from the kept embeddings of its L-hop subgraph, every neighbour included.
 
 :class:`LocalGraph` holds the graph (scaled features per node type, in-neighbour lists per edge
 type, each relation also reversed as :func:`gnn.data.snapshot_graph.snapshot_to_heterodata`
@@ -211,11 +211,16 @@ class LocalScorer:
     """Exact scores of the accounts of a :class:`LocalGraph`, kept current as it changes.
 
     :meth:`fit` computes every node's embedding after each layer but the last (kept, ``L``
-    arrays of ``num_nodes x hidden`` per node type) and every account's score. :meth:`update`
-    then recomputes, after nodes changed, layer ``l`` only for the nodes within ``l`` hops of
-    a change (each from its in-neighbours' kept layer ``l - 1`` embeddings, every neighbour
-    included), and the scores of the accounts within ``L`` hops: the same numbers as a
-    whole-graph pass (:func:`gnn.inference.full_graph_logits`) up to float32 summation order.
+    arrays of ``num_nodes x hidden`` per node type) and every account's score. After nodes
+    change, :meth:`mark` recomputes only their input embeddings and stamps them with a new
+    tick; nothing else is computed then, however many nodes a hub's change reaches. Every kept
+    embedding and score carries the tick it was computed at, and is stale when the node or one
+    of its in-neighbours changed, one layer below, after that tick. :meth:`current` makes the
+    scores asked for exact on read: it walks down the layers over the accounts' in-neighbours,
+    recomputes only stale embeddings (each from its in-neighbours' kept ones, every neighbour
+    included, in the batch pass's neighbour order) and then the stale scores: the same numbers
+    as a whole-graph pass (:func:`gnn.inference.full_graph_logits`) up to float32 summation
+    order, whenever they are read.
     :meth:`logits` scores chosen accounts from scratch on their L-hop subgraphs.
 
     Parameters
@@ -238,11 +243,6 @@ class LocalScorer:
     def hops(self) -> int:
         """How far a change reaches: the model's number of layers."""
         return self.model.num_layers
-
-    def affected(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> np.ndarray:
-        """Target rows whose score depends on the ``changed`` nodes (features, degree, edges)."""
-        return graph.within_hops(changed, self.hops).get(
-            self.model.target_type, np.empty(0, dtype=np.int64))
 
     # ------------------------------------------------------------------------ inputs
     def _inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> torch.Tensor:
@@ -321,48 +321,120 @@ class LocalScorer:
                 if not last:
                     self.kept_.append(h)
             logits = self._head([k[target] for k in self.kept_] + [h[target]])
-        return self.calibrator.transform(logits.numpy())
+        self.scores_ = self.calibrator.transform(logits.numpy()).astype(np.float64)
+        self._tick = 0
+        self._held = dict(num)
+        self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
+                         for _ in range(model.num_layers)]
+        self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
+                                 for _ in range(model.num_layers - 1)]
+        self.scored_ = np.zeros(num[target], dtype=np.int64)
+        return self.scores_.copy()
 
-    @torch.no_grad()
-    def update(self, graph: LocalGraph,
-               changed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Recompute what the ``changed`` nodes (new ones included) reach.
-
-        Returns
-        -------
-        tuple[np.ndarray, np.ndarray]
-            The target rows whose score was recomputed, and their scores.
-        """
-        model = self.model
-        for kept in self.kept_:
-            for t, h in kept.items():
-                n = graph.num_nodes.get(t, 0)
+    def _grow(self, graph: LocalGraph) -> dict[str, np.ndarray]:
+        """Room in the kept arrays for nodes added to ``graph`` since; their rows per type
+        (embeddings zero and never computed until :meth:`mark` encodes them)."""
+        added = {}
+        target = self.model.target_type
+        for t in self.model.in_channels:
+            n = graph.num_nodes.get(t, 0)
+            held = self._held.get(t, 0)
+            if n <= held:
+                continue
+            added[t] = np.arange(held, n)
+            self._held[t] = n
+            for kept in self.kept_:
+                h = kept[t]
                 if n > h.size(0):
                     kept[t] = torch.cat([h, h.new_zeros((max(n, 2 * h.size(0)) - h.size(0),
                                                          h.size(1)))])
-        frontier = {t: np.unique(np.asarray(r, dtype=np.int64)) for t, r in changed.items()
-                    if t in model.in_channels}
+            for ticks in self.changed_:
+                ticks[t] = _grow_ticks(ticks[t], held, n, 0)
+            for ticks in self.computed_[1:]:
+                ticks[t] = _grow_ticks(ticks[t], held, n, -1)
+            if t == target:
+                self.scored_ = _grow_ticks(self.scored_, held, n, -1)
+                if n > len(self.scores_):
+                    scores = np.full(max(n, 2 * len(self.scores_)), np.nan)
+                    scores[:held] = self.scores_[:held]
+                    self.scores_ = scores
+        return added
+
+    @torch.no_grad()
+    def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
+        """Take in that the ``changed`` nodes (features, degree or edges; new nodes included
+        whether named or not) changed: their input embeddings are recomputed now, and every
+        embedding and score that depends on them is stale until :meth:`current` reads it."""
+        frontier = self._grow(graph)
+        for t, r in changed.items():
+            if t in self.model.in_channels and len(r):
+                frontier[t] = np.union1d(frontier.get(t, np.empty(0, dtype=np.int64)),
+                                         np.asarray(r, dtype=np.int64))
+        self._tick += 1
         with torch_threads(self.num_threads):
-            encoded = model.encode({t: self._inputs(graph, t, r) for t, r in frontier.items()})
-            for t, r in frontier.items():
-                self.kept_[0][t][torch.from_numpy(r)] = encoded[t]
-            for i in range(model.num_layers):
-                frontier = {t: r for t, r in graph.within_hops(frontier, 1).items()
-                            if t in model.in_channels}
-                if i == model.num_layers - 1:
-                    frontier = {model.target_type: frontier.get(
-                        model.target_type, np.empty(0, dtype=np.int64))}
-                new = self._layer(i, graph, self.kept_[i], frontier)
-                if i < model.num_layers - 1:
-                    for t, h in new.items():
-                        self.kept_[i + 1][t][torch.from_numpy(frontier[t])] = h
-            rows = frontier[model.target_type]
-            if not len(rows):
-                return rows, np.empty(0)
-            index = torch.from_numpy(rows)
-            logits = self._head([k[model.target_type][index] for k in self.kept_]
-                                + [new[model.target_type]])
-        return rows, self.calibrator.transform(logits.numpy())
+            encoded = self.model.encode({t: self._inputs(graph, t, r)
+                                         for t, r in frontier.items()})
+        for t, r in frontier.items():
+            self.kept_[0][t][torch.from_numpy(r)] = encoded[t]
+            self.changed_[0][t][r] = self._tick
+
+    def _latest(self, graph: LocalGraph, level: int,
+                rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per type, for each of ``rows``: the last tick at which the layer-``level`` embedding
+        of the node or of one of its in-neighbours changed."""
+        latest = {t: self.changed_[level][t][r] for t, r in rows.items()}
+        for et in self.model.edge_types:
+            if et[2] in rows and et in graph.adjacency and len(rows[et[2]]):
+                position, src = graph.adjacency[et].gather(rows[et[2]])
+                np.maximum.at(latest[et[2]], position, self.changed_[level][et[0]][src])
+        return latest
+
+    def _with_neighbours(self, graph: LocalGraph,
+                         rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """``rows`` and all their in-neighbours, per type."""
+        parts = {t: [r] for t, r in rows.items()}
+        for et in self.model.edge_types:
+            if et[2] in rows and et in graph.adjacency and len(rows[et[2]]):
+                parts.setdefault(et[0], []).append(graph.adjacency[et].gather(rows[et[2]])[1])
+        return {t: np.unique(np.concatenate(p)) for t, p in parts.items()}
+
+    def _refresh(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray]) -> None:
+        """Make the kept layer-``level`` embeddings of ``rows`` current (recursively, the
+        layers below of the nodes they read), recomputing only the stale ones."""
+        if level == 0:
+            return
+        self._refresh(graph, level - 1, self._with_neighbours(graph, rows))
+        latest = self._latest(graph, level - 1, rows)
+        stale = {t: r[self.computed_[level][t][r] < latest[t]] for t, r in rows.items()}
+        new = self._layer(level - 1, graph, self.kept_[level - 1], stale)
+        for t, h in new.items():
+            self.kept_[level][t][torch.from_numpy(stale[t])] = h
+            self.computed_[level][t][stale[t]] = self._tick
+            self.changed_[level][t][stale[t]] = self._tick
+
+    @torch.no_grad()
+    def current(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
+        """Current calibrated scores of target ``rows``: kept ones where nothing they depend
+        on changed since they were computed, the others (and the stale embeddings they read)
+        recomputed now: the same numbers as a whole-graph pass of the current graph."""
+        model = self.model
+        target = model.target_type
+        if any(graph.num_nodes.get(t, 0) > self._held.get(t, 0) for t in model.in_channels):
+            self.mark(graph, {})
+        rows = np.asarray(rows, dtype=np.int64)
+        wanted = {target: np.unique(rows)}
+        top = model.num_layers - 1
+        with torch_threads(self.num_threads):
+            self._refresh(graph, top, self._with_neighbours(graph, wanted))
+            latest = self._latest(graph, top, wanted)
+            stale = wanted[target][self.scored_[wanted[target]] < latest[target]]
+            if len(stale):
+                new = self._layer(top, graph, self.kept_[top], {target: stale})
+                index = torch.from_numpy(stale)
+                logits = self._head([k[target][index] for k in self.kept_] + [new[target]])
+                self.scores_[stale] = self.calibrator.transform(logits.numpy())
+                self.scored_[stale] = self._tick
+        return self.scores_[rows]
 
     @torch.no_grad()
     def logits(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
@@ -410,6 +482,16 @@ class LocalScorer:
         if len(rows) == 0:
             return np.empty(0)
         return self.calibrator.transform(self.logits(graph, rows))
+
+
+def _grow_ticks(ticks: np.ndarray, used: int, size: int, fill: int) -> np.ndarray:
+    """``ticks`` with room for ``size`` rows, rows from ``used`` on set to ``fill``."""
+    if size > len(ticks):
+        grown = np.empty(max(size, 2 * len(ticks)), dtype=np.int64)
+        grown[:used] = ticks[:used]
+        ticks = grown
+    ticks[used:size] = fill
+    return ticks
 
 
 def _mean_csr(dst: np.ndarray, src: np.ndarray, local_src: np.ndarray, num_dst: int,

@@ -173,15 +173,25 @@ class LiveFeatures:
         self._ts[first:first + n] = cols["ts"]
         self._type[first:first + n] = cols["type"]
         self._amount[first:first + n] = cols["amount"]
-        touched: dict[str, set[int]] = {}
-        for role, (_, node_type) in self.roles.items():
+        for role in self.roles:
             self._codes[role][first:first + n] = cols[role]
             self._postings[role].add(cols[role], first)
-            touched.setdefault(node_type, set()).update(int(c) for c in cols[role] if c >= 0)
         for a in self.float_attributes:
             self._attrs[a][first:first + n] = cols[f"attr:{a}"]
         self.size = first + n
-        return {t: np.array(sorted(rows), dtype=np.int64) for t, rows in touched.items() if rows}
+        return self._touched(cols)
+
+    def touched_by(self, events: pa.Table) -> dict[str, np.ndarray]:
+        """The rows per node type that ``events`` name (say, held ones replayed into a graph
+        built before them), new ids appended to the index."""
+        return self._touched(self._columns(events, bulk=False))
+
+    def _touched(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        touched: dict[str, list[np.ndarray]] = {}
+        for role, (_, node_type) in self.roles.items():
+            touched.setdefault(node_type, []).append(cols[role][cols[role] >= 0])
+        rows = {t: np.unique(np.concatenate(parts)) for t, parts in touched.items()}
+        return {t: r for t, r in rows.items() if len(r)}
 
     # ------------------------------------------------------------------------------ rows
     def rows(self, node_type: str, rows: np.ndarray, columns: list[str]) -> np.ndarray:

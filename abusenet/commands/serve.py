@@ -63,7 +63,7 @@ def serve(
     except (FileNotFoundError, MappingError, ValueError) as err:
         typer.echo(f"error: cannot serve {run}: {err}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"abusenet serve: {len(state.scores):,} accounts, model {state.model_version}; "
+    typer.echo(f"abusenet serve: {state.num_accounts:,} accounts, model {state.model_version}; "
                f"API token from {source}; listening on http://{host}:{port}", err=True)
     app = create_app(state, EventValidator(rules), token, Limits(max_body_bytes, max_batch))
 

@@ -1,20 +1,20 @@
 """The service's graph state: a run's graph and model in memory, kept current by events.
 
-:class:`GraphState` holds every stored event in an in-memory DuckDB table (for recomputing node
-rows), the event ids in a hash set (for deduplication), the graph as a
+:class:`GraphState` holds every stored event in numpy columns (:class:`graph.live_features.
+LiveFeatures`, indexed per node), the event ids (hashed), the graph as a
 :class:`~gnn.local_scoring.LocalGraph` (an id -> row index per node type, raw and scaled
-features, in-neighbour lists per relation, grown in place), the detector, every account's
-current score and the run's rings. :meth:`GraphState.apply` adds accepted events: their rows
-are appended to the events table, the touched accounts' and entities' rows recomputed by
-:func:`graph.incremental.recompute_nodes` (the snapshot's own SQL over their events only), the
-new edges added, and only what the touched nodes reach recomputed: layer ``l`` embeddings of
-the nodes within ``l`` hops, scores of the accounts within the model's ``L`` hops
-(:class:`~gnn.local_scoring.LocalScorer`), so a score equals what ``abusenet score`` gives on a
-snapshot of the same events.
+features, in-neighbour lists per relation, grown in place), the detector, and the run's rings.
+:meth:`GraphState.apply` adds accepted events: their columns are appended, the touched accounts'
+and entities' feature rows recomputed from their own events (the snapshot's formulas, in
+numpy), the new edges added, and the touched nodes marked changed
+(:meth:`~gnn.local_scoring.LocalScorer.mark`). Scores are computed when read
+(:meth:`~gnn.local_scoring.LocalScorer.current`): only what a change reaches is recomputed, so a
+score read equals what ``abusenet score`` gives on a snapshot of the same events, however big a
+hub the change touched.
 
 Concurrency: writers (``apply``, ``reload_model``) hold :attr:`GraphState.write_lock` for the
-whole update; readers and writers hold :attr:`GraphState.lock` only while the graph is changed
-in place or read, so a read never waits behind the SQL or the scoring of a write.
+whole update; readers and writers hold :attr:`GraphState.lock` while the graph is changed in
+place or read (a read that finds stale scores recomputes them under it).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from abusenet.serve.validation import canonical_mapping
 from gnn.data.snapshot_graph import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from gnn.local_scoring import LocalGraph, LocalScorer
-from graph.incremental import new_edges, recompute_nodes, touched_by
+from graph.incremental import new_edges
+from graph.live_features import LiveFeatures, NodeIndex
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
 from graph.snapshot_sql import relation_sources
 from ingest.engine import connect
@@ -70,36 +71,35 @@ def model_version(model_dir: Path) -> str:
 
 
 class _NodeRows:
-    """One node type's ids (row order), id -> row index and raw feature values."""
+    """One node type's ids (row order, shared with the live features) and raw feature values."""
 
-    def __init__(self, table: pd.DataFrame, columns: list[str]) -> None:
-        self.ids: list[str] = table["id"].astype(str).tolist()
-        self.row = {node_id: i for i, node_id in enumerate(self.ids)}
+    def __init__(self, index: NodeIndex, table: pd.DataFrame, columns: list[str]) -> None:
+        self.index = index
         self.columns = columns
         self.integer = [pd.api.types.is_integer_dtype(table[c]) for c in columns]
         self.raw = table[columns].to_numpy(dtype=np.float64)
+
+    @property
+    def ids(self) -> list[str]:
+        """Node ids in row order."""
+        return self.index.ids
+
+    @property
+    def row(self) -> dict[str, int]:
+        """Node id -> row."""
+        return self.index.row
 
     def frame(self, rows: np.ndarray | slice) -> pd.DataFrame:
         """Raw feature values of ``rows`` as a table (the scaler's input)."""
         return pd.DataFrame(self.raw[rows], columns=self.columns)
 
-    def upsert(self, table: pd.DataFrame) -> tuple[np.ndarray, int]:
-        """Store ``table``'s rows (new ids appended); their row indices and how many are new."""
-        first = len(self.ids)
-        rows = np.empty(len(table), dtype=np.int64)
-        for i, node_id in enumerate(table["id"].astype(str).tolist()):
-            row = self.row.get(node_id)
-            if row is None:
-                row = self.row[node_id] = len(self.ids)
-                self.ids.append(node_id)
-            rows[i] = row
-        added = len(self.ids) - first
+    def set(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Store the raw feature ``values`` of ``rows`` (room made for new rows)."""
         if len(self.ids) > len(self.raw):
             grown = np.zeros((max(2 * len(self.raw), len(self.ids), 16), len(self.columns)))
-            grown[:first] = self.raw[:first]
+            grown[:len(self.raw)] = self.raw
             self.raw = grown
-        self.raw[rows] = table[self.columns].to_numpy(dtype=np.float64)
-        return rows, added
+        self.raw[rows] = values
 
 
 class GraphState:
@@ -115,15 +115,10 @@ class GraphState:
         self.schema = event_schema(canonical_mapping(self.ingest_state))
         self.relations = [r for r in relation_sources(self.ingest_state)
                           if r.name in snapshot.relations]
-        self.event_types = list(snapshot.meta.get("event_type_features", {}))
-        self.float_attributes = [a for a, kind in self.ingest_state.attributes.items()
-                                 if kind == "float"]
         self.rings = rings.sort_values("score", ascending=False).reset_index(drop=True)
         self.events_applied = 0
         self.lock = threading.RLock()
         self.write_lock = threading.RLock()
-        self._con = connect(keep_order=True)
-        self._load_events()
         self._ring_of = {m: r for r, ms in zip(self.rings["ring_id"], self.rings["members"],
                                                strict=True) for m in reversed(list(ms))}
         self._ring_score = dict(zip(self.rings["ring_id"], self.rings["score"].astype(float),
@@ -132,6 +127,13 @@ class GraphState:
         for ring_id, evidence in zip(self.rings["ring_id"], self.rings["evidence"], strict=True):
             for key in dict.fromkeys(evidence):
                 self._entity_rings.setdefault(key, []).append(ring_id)
+        self._index = {t: NodeIndex.of(table["id"].astype(str).tolist())
+                       for t, table in snapshot.nodes.items()}
+        float_attributes = [a for a, kind in self.ingest_state.attributes.items()
+                            if kind == "float"]
+        self.live = LiveFeatures(self._index, list(snapshot.meta.get("event_type_features", {})),
+                                 self.relations, float_attributes)
+        self._load_events()
         self._build_graph(snapshot, model_dir)
 
     @classmethod
@@ -155,7 +157,7 @@ class GraphState:
     def _build_graph(self, snapshot: Snapshot, model_dir: Path) -> None:
         detector = AccountDetector.load(model_dir)
         data, _ = snapshot_to_heterodata(snapshot, detector.scaler_)
-        self.nodes = {t: _NodeRows(snapshot.nodes[t], snapshot.feature_columns(t))
+        self.nodes = {t: _NodeRows(self._index[t], snapshot.nodes[t], snapshot.feature_columns(t))
                       for t in data.node_types if t in snapshot.nodes}
         self.edge_types = {name: (spec.src_type, name, spec.dst_type)
                            for name, spec in snapshot.relations.items()}
@@ -167,63 +169,69 @@ class GraphState:
 
     # ------------------------------------------------------------------------------ updates
     def _load_events(self) -> None:
+        """Every stored event into the live features; their ids hashed."""
         names = ", ".join(f'"{c}"' for c in self.schema.names)
         files = [str(p) for p in event_files(self.events_dir)]
-        self._con.register("_empty", self.schema.empty_table())
-        self._con.execute(f"CREATE TABLE all_events AS SELECT {names} FROM _empty")
-        self._con.unregister("_empty")
+        events = self.schema.empty_table()
         if files:
-            self._con.execute(
-                f"INSERT INTO all_events BY NAME SELECT {names} FROM read_parquet("
-                f"{literal(files)}, union_by_name = true, hive_partitioning = false)")
-        self._event_ids = {r[0] for r in self._con.execute(
-            "SELECT DISTINCT event_id FROM all_events").fetchall()}
+            con = connect(keep_order=True)
+            try:
+                events = con.sql(
+                    f"SELECT {names} FROM read_parquet({literal(files)}, union_by_name = true, "
+                    "hive_partitioning = false)").fetch_arrow_table()
+            finally:
+                con.close()
+            events = events.select(self.schema.names).cast(self.schema)
+        self.live.load(events)
+        self._stored_ids = np.sort(_hash_ids(events.column("event_id")))
+        self._event_ids: set[str] = set()
 
     def known_ids(self, ids: list[str]) -> set[str]:
-        """Those of ``ids`` already among the events."""
-        return {i for i in ids if i in self._event_ids}
+        """Those of ``ids`` already among the events (the stored ones by a 64-bit hash of the
+        id: a new id is taken for a stored one with odds about 1e-12 per million events)."""
+        if not ids:
+            return set()
+        hashes = _hash_ids(pa.array(ids, pa.string()))
+        at = np.minimum(np.searchsorted(self._stored_ids, hashes), len(self._stored_ids) - 1)
+        stored = (self._stored_ids[at] == hashes) if len(self._stored_ids) else np.zeros(
+            len(ids), dtype=bool)
+        return {i for i, old in zip(ids, stored.tolist(), strict=True)
+                if old or i in self._event_ids}
 
     def apply(self, events: pa.Table) -> None:
-        """Add canonical ``events`` (new ``event_id`` s) to the graph and rescore the accounts
-        within the model's reach of the nodes they touch."""
+        """Add canonical ``events`` (new ``event_id`` s) to the graph; the scores they reach
+        are recomputed when read."""
         with self.write_lock:
-            changed = self._update(events)
-            affected, scores = self.scorer.update(self.graph, changed)
+            self._update(events)
             with self.lock:
-                self.scores[affected] = scores
                 self.events_applied += events.num_rows
 
-    def _update(self, events: pa.Table, stored: bool = False) -> dict[str, np.ndarray]:
-        """Store ``events`` (unless ``stored``: already in the events table, as the logged
-        events replayed at start are) and change the graph to hold them; the changed rows per
-        node type. New accounts get a score of NaN until the caller rescores them.
-        """
-        if not stored:
-            self._con.register("_new", events.select(self.schema.names).cast(self.schema))
-            try:
-                self._con.execute("INSERT INTO all_events BY NAME SELECT * FROM _new")
-            finally:
-                self._con.unregister("_new")
+    def _update(self, events: pa.Table, stored: bool = False) -> None:
+        """Add ``events`` to the live features (unless ``stored``: already held, as the logged
+        events replayed at start are), recompute the rows they touch, add their edges and mark
+        the touched nodes changed."""
+        if stored:
+            touched = self.live.touched_by(events)
+        else:
+            touched = self.live.add(events)
             self._event_ids.update(events.column("event_id").to_pylist())
-        recomputed = recompute_nodes(self._con, "all_events", touched_by(events, self.relations),
-                                     self.event_types, self.relations, self.float_attributes)
         scaler = self.detector.scaler_
-        changed: dict[str, np.ndarray] = {}
+        scaled = {}
+        for node_type, rows in touched.items():
+            if node_type in self.nodes:
+                nodes = self.nodes[node_type]
+                raw = self.live.rows(node_type, rows, nodes.columns)
+                scaled[node_type] = (rows, raw, scaler.transform(
+                    node_type, pd.DataFrame(raw, columns=nodes.columns)).numpy())
         with self.lock:
-            for node_type, table in recomputed.items():
-                if node_type not in self.nodes or table.empty:
-                    continue
-                rows, added = self.nodes[node_type].upsert(table)
+            changed: dict[str, np.ndarray] = {}
+            for node_type, (rows, raw, x) in scaled.items():
+                self.nodes[node_type].set(rows, raw)
+                added = len(self.nodes[node_type].ids) - self.graph.num_nodes[node_type]
                 if added:
                     self.graph.add_nodes(node_type, added)
-                self.graph.set_features(node_type, rows,
-                                        scaler.transform(node_type, table).numpy())
+                self.graph.set_features(node_type, rows, x)
                 changed[node_type] = rows
-            accounts = self.nodes[ACCOUNT]
-            if len(accounts.ids) > len(self.scores):
-                grown = np.full(max(2 * len(self.scores), len(accounts.ids)), np.nan)
-                grown[:len(self.scores)] = self.scores
-                self.scores = grown
             for name, pairs in new_edges(events, self.relations).items():
                 edge_type = self.edge_types.get(name)
                 if edge_type is None:
@@ -231,7 +239,7 @@ class GraphState:
                 src_rows, dst_rows = self.nodes[edge_type[0]].row, self.nodes[edge_type[2]].row
                 for src, dst in pairs:
                     self.graph.add_edge(edge_type, src_rows[src], dst_rows[dst])
-        return changed
+            self.scorer.mark(self.graph, changed)
 
     def _use_model(self, detector: AccountDetector, model_dir: Path) -> None:
         """Switch to ``detector`` (features rescaled with its scaler) and rescore everything."""
@@ -241,11 +249,11 @@ class GraphState:
             for t, x in scaled.items():
                 self.graph.reset_features(t, x)
         scorer = LocalScorer(detector.model_, detector.calibrator_, num_threads=1)
-        scores = scorer.fit(self.graph)
+        scorer.fit(self.graph)
         with self.lock:
             self.detector, self.model_dir = detector, model_dir
             self.model_version = model_version(model_dir)
-            self.scorer, self.scores = scorer, scores
+            self.scorer = scorer
 
     def reload_model(self, model_dir: Path | None = None) -> str:
         """Load the detector in ``model_dir`` (default: the current one), rescore, and return
@@ -259,10 +267,14 @@ class GraphState:
     def rescore(self) -> None:
         """Score every account of the current graph with the current detector (whole graph,
         its embeddings kept for later updates)."""
-        with self.write_lock:
-            scores = self.scorer.fit(self.graph)
-            with self.lock:
-                self.scores = scores
+        with self.write_lock, self.lock:
+            self.scorer.fit(self.graph)
+
+    def scores(self, account_ids: list[str]) -> np.ndarray:
+        """Current scores of ``account_ids`` (all in the graph), exact as of now."""
+        rows = np.array([self.nodes[ACCOUNT].row[a] for a in account_ids], dtype=np.int64)
+        with self.lock:
+            return self.scorer.current(self.graph, rows)
 
     # ------------------------------------------------------------------------------ queries
     @property
@@ -308,11 +320,19 @@ class GraphState:
 
     def _score_of(self, account_id: str) -> float | None:
         row = self.nodes[ACCOUNT].row.get(account_id)
-        return None if row is None else float(self.scores[row])
+        if row is None:
+            return None
+        return float(self.scorer.current(self.graph, np.array([row]))[0])
 
-    def _mean_score(self, accounts: list[str]) -> float:
-        scores = [self._score_of(a) for a in accounts]
-        return float(np.mean([s or 0.0 for s in scores])) if scores else 0.0
+    def _mean_score(self, accounts: list[str], exact: bool = True) -> float:
+        """The mean current score of ``accounts`` (``exact=False``: of their last computed
+        scores, which may predate recent events reaching them)."""
+        if not accounts:
+            return 0.0
+        rows = np.array([self.nodes[ACCOUNT].row[a] for a in accounts], dtype=np.int64)
+        scores = (self.scorer.current(self.graph, rows) if exact
+                  else self.scorer.scores_[rows])
+        return float(np.nan_to_num(scores).mean())
 
     def entity_view(self, node_type: str, entity_id: str) -> dict[str, Any] | None:
         """An entity's risk (the mean score of its accounts), accounts and rings."""
@@ -370,7 +390,7 @@ class GraphState:
             accounts = self.accounts_of(node_type, entity_id)
             if len(accounts) < 2:
                 continue
-            risk = self._mean_score([a for a in accounts if a != account_id])
+            risk = self._mean_score([a for a in accounts if a != account_id], exact=False)
             shared.append({"entity": f"{node_type}:{entity_id}", "accounts": len(accounts),
                            "risk": risk})
         shared.sort(key=lambda s: (-s["risk"], s["entity"]))
@@ -384,6 +404,11 @@ class GraphState:
         features = [{"feature": columns[i], "value": _value(*raw[columns[i]]),
                      "z": float(z[i])} for i in order]
         return {"shared_entities": shared[:TOP_REASONS], "features": features}
+
+
+def _hash_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """64-bit hashes of event ids (the same id, the same hash)."""
+    return pd.util.hash_array(np.asarray(ids.to_pandas(), dtype=object), categorize=False)
 
 
 def _value(value: float, integer: bool) -> float | int | None:

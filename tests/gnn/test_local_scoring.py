@@ -64,25 +64,47 @@ def test_local_scores_equal_whole_graph_scores(layers):
     np.testing.assert_allclose(local.fit(g), expected, atol=1e-6)
 
 
-def test_updates_keep_scores_equal_to_a_whole_graph_pass():
-    g, local = graph(), scorer()
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(layers):
+    g, local = graph(), scorer(layers)
     local.fit(g)
-    scores = local.fit(g)
-    new_account = g.add_nodes("Account", 1)[0]
-    g.set_features("Account", np.array([new_account]), np.ones((1, 3), dtype=np.float32))
-    assert g.add_edge(USED, new_account, 2)
-    assert not g.add_edge(USED, new_account, 2)  # an edge is held once
+    rng = np.random.default_rng(1)
+    for step in range(12):
+        changed: dict[str, np.ndarray] = {}
+        if step % 3 == 0:
+            new_account = g.add_nodes("Account", 1)[0]
+            g.set_features("Account", np.array([new_account]), np.ones((1, 3), np.float32))
+            device = int(rng.integers(g.num_nodes["Device"]))
+            assert g.add_edge(USED, new_account, device)
+            assert not g.add_edge(USED, new_account, device)  # an edge is held once
+            changed = {"Account": np.array([new_account]), "Device": np.array([device])}
+        else:
+            account = int(rng.integers(g.num_nodes["Account"]))
+            g.set_features("Account", np.array([account]),
+                           rng.normal(size=(1, 3)).astype(np.float32))
+            changed = {"Account": np.array([account])}
+        local.mark(g, changed)
+        # Read a few accounts between changes, all of them at the end.
+        rows = rng.choice(g.num_nodes["Account"], 4, replace=False)
+        expected = whole_graph_scores(local, g)
+        np.testing.assert_allclose(local.current(g, rows), expected[rows], atol=1e-6)
+    every = np.arange(g.num_nodes["Account"])
+    np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g), atol=1e-6)
+
+
+def test_a_read_recomputes_only_what_a_change_reaches():
+    g, local = graph(), scorer(2)
+    local.fit(g)
     g.set_features("Device", np.array([2]), np.full((1, 2), 3.0, dtype=np.float32))
-    changed = {"Account": np.array([new_account]), "Device": np.array([2])}
-    rows, updated = local.update(g, changed)
-    expected = whole_graph_scores(local, g)
-    assert set(rows.tolist()) == set(local.affected(g, changed).tolist())
-    assert new_account in rows and len(rows) < g.num_nodes["Account"]
-    scores = np.append(scores, np.nan)
-    scores[rows] = updated
-    np.testing.assert_allclose(scores, expected, atol=1e-6)
-    untouched = np.setdiff1d(np.arange(len(expected)), rows)
-    assert len(untouched) > 0
+    local.mark(g, {"Device": np.array([2])})
+    every = np.arange(g.num_nodes["Account"])
+    reach = g.within_hops({"Device": np.array([2])}, 2)["Account"]
+    before = local.scored_[every].copy()
+    local.current(g, every)
+    recomputed = np.flatnonzero(local.scored_[every] != before)
+    assert set(recomputed.tolist()) <= set(reach.tolist())
+    assert 0 < len(recomputed) < len(every)
+    assert (local.scored_[np.setdiff1d(every, reach)] == 0).all()
 
 
 def test_within_hops_follows_edges_both_ways():
