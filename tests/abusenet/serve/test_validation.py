@@ -1,0 +1,70 @@
+"""abusenet.serve.validation: the Python path maps events exactly as the ingest's SQL does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from abusenet.serve.validation import EventValidator, canonical_mapping
+from ingest.state import IngestState
+
+NOW = datetime(2025, 2, 1, 12, tzinfo=UTC)
+BASE = {"event_id": "e1", "ts": "2025-01-15T12:00:00Z", "account_id": "a1",
+        "event_type": "login", "device_id": "d1", "ip": "10.1.2.3"}
+
+#: Events the Python path takes (each must map as the SQL maps it).
+PLAIN = [
+    BASE,
+    {**BASE, "ts": "2025-01-15 12:00:00.123456+05:30", "ip": "2001:db8::1"},
+    {**BASE, "ts": "2025-01-15T23:59:59", "ip": None, "device_id": None},
+    {**BASE, "event_type": "order", "amount": 38.35, "payment_id": "card_1"},
+    {**BASE, "event_type": "transfer", "amount": 1e-05, "counterparty_id": "a2"},
+    {**BASE, "amount": 7, "ip": "::ffff:1.2.3.4"},
+    {**BASE, "amount": -0.0, "account_id": "quote's \"id\"; DROP TABLE x"},
+    {**BASE, "amount": 1e16, "event_type": "Ünïcode"},
+    {**BASE, "account_id": 12345, "device_id": True},
+]
+#: Events the SQL must decide (bad ones, or forms only the SQL reads).
+OTHER = [
+    {**BASE, "ts": "2025-01-15"},
+    {**BASE, "ts": "1736942400"},
+    {**BASE, "ts": "1/15/25 12:00"},
+    {**BASE, "ts": "2025-13-15T12:00:00Z"},
+    {**BASE, "ts": "1969-12-31T23:00:00Z"},
+    {**BASE, "ts": "2030-01-01T00:00:00Z"},
+    {**BASE, "ts": " 2025-01-15T12:00:00Z"},
+    {**BASE, "ip": "732758368"},
+    {**BASE, "ip": "300.1.1.1"},
+    {**BASE, "ip": "01.2.3.4"},
+    {**BASE, "amount": "1_000"},
+    {**BASE, "amount": "NaN"},
+    {**BASE, "amount": True},
+    {**BASE, "amount": " 5"},
+    {**BASE, "account_id": " a1 "},
+    {**BASE, "account_id": ""},
+    {**BASE, "event_type": None},
+    {**BASE, "event_id": None},
+    {**BASE, "device_id": {"nested": 1}},
+]
+
+
+@pytest.fixture(scope="module")
+def validator() -> EventValidator:
+    return EventValidator(canonical_mapping(IngestState()))
+
+
+@pytest.mark.parametrize("event", PLAIN + OTHER)
+def test_each_event_maps_as_the_sql_maps_it(validator, event):
+    fast = validator.check([event], NOW)
+    sql = validator.check([event], NOW, fast=False)
+    assert fast.reasons == sql.reasons
+    assert fast.events.equals(sql.events), (fast.events.to_pylist(), sql.events.to_pylist())
+
+
+def test_plain_events_skip_the_sql_and_others_do_not(validator):
+    assert validator._check_plain(PLAIN, NOW) is not None
+    for event in OTHER:
+        assert validator._check_plain([event], NOW) is None, event
+    mixed = validator.check([*PLAIN, OTHER[8]], NOW)
+    assert mixed.reasons[:-1] == [None] * len(PLAIN) and mixed.reasons[-1] == "malformed ip"
