@@ -2,11 +2,13 @@
 
 Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <token>`` (401
 otherwise). A body larger than ``max_body_bytes`` or a batch of more than ``max_batch`` events
-gets 413. ``POST /v1/events`` validates with ``abusenet ingest``'s rules, writes the accepted
-events to the durable log, applies them to the graph and answers per event; writes are
-serialised (the duplicate check, the log write and the graph update under the state's write
-lock, off the event loop), so requests see a graph that holds every event answered before
-them, while reads only wait for the brief in-place changes of a write.
+gets 413. ``POST /v1/events`` validates with ``abusenet ingest``'s rules, claims the new
+event ids (the duplicate check, under the state's write lock), writes the accepted events to
+the durable log (:class:`~abusenet.serve.durable_log.GroupCommitLog`: concurrent requests
+share one segment and its ``fsync`` s), applies them to the graph (under the write lock again)
+and answers per event, off the event loop. So an answer comes only after its events are
+durable and in the graph, a request sees every event answered before it, and reads only wait
+for the brief in-place changes of a write (and the rescoring of what they read).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from abusenet.serve.durable_log import append_segment
+from abusenet.serve.durable_log import GroupCommitLog
 from abusenet.serve.metrics import Metrics
 from abusenet.serve.security import authorized
 from abusenet.serve.state import GraphState
@@ -46,6 +48,7 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
                   description="Real-time account scoring with ring context.")
     metrics = Metrics()
     app.state.graph = state
+    durable = GroupCommitLog(state.events_dir)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
@@ -96,7 +99,8 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
         if len(events) > limits.max_batch:
             return _too_large(f"{len(events)} events, more than the batch limit "
                               f"{limits.max_batch}")
-        return await run_in_threadpool(_score, state, validator, metrics, events, atomic)
+        return await run_in_threadpool(_score, state, validator, durable, metrics, events,
+                                       atomic)
 
     @app.get("/v1/accounts/{account_id:path}")
     def get_account(account_id: str) -> JSONResponse:
@@ -139,8 +143,8 @@ def _batch(payload: Any) -> tuple[list[dict[str, Any]] | None, bool]:
     return None, True
 
 
-def _score(state: GraphState, validator: EventValidator, metrics: Metrics,
-           events: list[dict[str, Any]], atomic: bool) -> JSONResponse:
+def _score(state: GraphState, validator: EventValidator, durable: GroupCommitLog,
+           metrics: Metrics, events: list[dict[str, Any]], atomic: bool) -> JSONResponse:
     checked = validator.check(events)
     ids = checked.events.column("event_id").to_pylist()
     accounts = checked.events.column("account_id").to_pylist()
@@ -151,11 +155,11 @@ def _score(state: GraphState, validator: EventValidator, metrics: Metrics,
                              "errors": [{"index": i, "event_id": ids[i],
                                          "reason": checked.reasons[i]} for i in bad]},
                             status_code=422)
+    status: list[str] = []
+    fresh: list[int] = []
     with state.write_lock:
         known = state.known_ids([e for e, r in zip(ids, checked.reasons, strict=True)
                                  if r is None])
-        status: list[str] = []
-        fresh: list[int] = []
         seen: set[str] = set()
         for i, event_id in enumerate(ids):
             if checked.reasons[i] is not None:
@@ -166,18 +170,25 @@ def _score(state: GraphState, validator: EventValidator, metrics: Metrics,
                 status.append("accepted")
                 fresh.append(i)
                 seen.add(event_id)
-        if fresh:
-            rows = checked.events.take(fresh)
-            append_segment(rows, state.events_dir)
-            state.apply(rows)
-        results = []
-        for i, event_id in enumerate(ids):
-            item: dict[str, Any] = {"index": i, "event_id": event_id, "status": status[i]}
-            if status[i] == "rejected":
-                item["reason"] = checked.reasons[i]
-            else:
-                item["account"] = state.account_view(accounts[i])
-            results.append(item)
+        state.claim(list(seen))
+    if fresh:
+        rows = checked.events.take(fresh)
+        try:
+            durable.append(rows)
+        except BaseException:
+            state.release(list(seen))
+            raise
+        state.apply(rows)
+    answered = [a for a, s in zip(accounts, status, strict=True) if s != "rejected"]
+    state.refresh(list(dict.fromkeys(answered)))
+    results = []
+    for i, event_id in enumerate(ids):
+        item: dict[str, Any] = {"index": i, "event_id": event_id, "status": status[i]}
+        if status[i] == "rejected":
+            item["reason"] = checked.reasons[i]
+        else:
+            item["account"] = state.account_view(accounts[i])
+        results.append(item)
     return JSONResponse({"accepted": len(fresh), "results": results})
 
 

@@ -198,6 +198,16 @@ class GraphState:
         return {i for i, old in zip(ids, stored.tolist(), strict=True)
                 if old or i in self._event_ids}
 
+    def claim(self, ids: list[str]) -> None:
+        """Count ``ids`` as known (their events are being logged): a concurrent request
+        carrying one of them finds it a duplicate. The caller holds :attr:`write_lock`."""
+        self._event_ids.update(ids)
+
+    def release(self, ids: list[str]) -> None:
+        """Forget claimed ``ids`` whose events could not be logged."""
+        with self.write_lock:
+            self._event_ids.difference_update(ids)
+
     def apply(self, events: pa.Table) -> None:
         """Add canonical ``events`` (new ``event_id`` s) to the graph; the scores they reach
         are recomputed when read."""
@@ -282,11 +292,13 @@ class GraphState:
         with self.write_lock, self.lock:
             self.scorer.fit(self.graph)
 
-    def scores(self, account_ids: list[str]) -> np.ndarray:
-        """Current scores of ``account_ids`` (all in the graph), exact as of now."""
-        rows = np.array([self.nodes[ACCOUNT].row[a] for a in account_ids], dtype=np.int64)
+    def refresh(self, account_ids: list[str]) -> None:
+        """Make the scores of ``account_ids`` (those in the graph) current in one pass, so the
+        views that follow find them computed."""
+        row = self.nodes[ACCOUNT].row
+        rows = np.array([row[a] for a in account_ids if a in row], dtype=np.int64)
         with self.lock:
-            return self.scorer.current(self.graph, rows)
+            self.scorer.current(self.graph, rows)
 
     # ------------------------------------------------------------------------------ queries
     @property
