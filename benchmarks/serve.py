@@ -1,11 +1,21 @@
 """Load `abusenet serve` on loopback: single events at a steady rate, then batches of 100.
 
-Bounded: a fixed number of requests (and a duration cap) per phase. Prints p50 / p95 / p99
-latency, sustained events/s, the service's RSS, its start-up seconds (with ``--start``), and
-beside them the batch `abusenet score` cost per event of the same run (the score stage's
-seconds over the run's events).
+Open loop: each single event is sent at its due time (``--rate`` per second, by a pool of
+``--clients`` threads), so a slow answer does not slow the offered load; latency is counted
+from the due time (``*_ms``: what a caller waits, queueing included) and from the send
+(``service_*_ms``). Bounded: ``--seconds`` of singles (at most ``--singles`` events), then
+``--batches`` batches of 100 sent one after the other. Prints p50 / p95 / p99, the sustained
+events/s, the service's RSS and CPU seconds, its start-up seconds (with ``--start``), and
+beside them the batch `abusenet score` cost per event of the run when it has one.
 
-    python benchmarks/serve.py --run OUT --start [--rate 200] [--singles 2000] [--batches 20]
+    python -m benchmarks.serve --run OUT --start [--rate 200] [--seconds 60] [--batches 20]
+    python -m benchmarks.serve --world DIR --accounts 1000000 --start ...
+
+``--world DIR --accounts N`` builds a serving world once and reuses it after: ``abusenet synth``
+of N accounts, ``abusenet ingest`` (events and snapshot), ``abusenet train`` of the detector
+(``--epochs``, default 1: speed does not depend on the model's quality), laid out as a batch
+run in DIR/run (no rings file: ring context is then empty); before each benchmark the
+service's own segments of earlier benchmarks are removed from its event store.
 
 The events are logins and orders by the run's own accounts on their own devices and IPs (one in
 ten on a new device), so each one reaches into the existing graph as real traffic would.
@@ -24,14 +34,18 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pandas as pd
 
+#: Runs the abusenet command line.
+CLI = ("from abusenet.cli import app; app()",)
 #: Starts `serve` through its own Typer app (whether or not abusenet.cli lists it).
 LAUNCH = ("import typer; from abusenet.commands.serve import register; app = typer.Typer(); "
           "app.callback()(lambda: None); register(app); app()")
@@ -78,6 +92,57 @@ def rss_mb(pid: int | None) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux), or ``None``."""
+    if pid is None:
+        return None
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def abusenet(*args: str) -> None:
+    """Run an ``abusenet`` command in a child process; stop on failure."""
+    command = [sys.executable, "-c", *CLI, *args]
+    print("+ abusenet " + " ".join(args), file=sys.stderr, flush=True)
+    began = time.perf_counter()
+    subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
+    print(f"  ({time.perf_counter() - began:.0f} s)", file=sys.stderr, flush=True)
+
+
+def build_world(world: Path, accounts: int, seed: int, epochs: int) -> Path:
+    """A serving world of ``accounts`` generated accounts in ``world`` (built once); its run."""
+    run = world / "run"
+    if (run / "model" / "model.pt").is_file():
+        return run
+    data, ingested = world / "data", world / "ingest"
+    if not (data / "labels.csv").is_file():
+        abusenet("synth", "--out", str(data), "--accounts", str(accounts), "--seed", str(seed),
+                 "--force")
+    if not (ingested / "snapshot" / "manifest.json").is_file():
+        mapping = Path(__file__).resolve().parents[1] / "configs" / "mappings" / "synth.yaml"
+        abusenet("ingest", "--input", str(data / "events"), "--mapping", str(mapping),
+                 "--labels", str(data / "labels.csv"), "--out", str(ingested))
+    work = run / ".work"
+    (work / "ingest").mkdir(parents=True, exist_ok=True)
+    (work / "snapshot").mkdir(parents=True, exist_ok=True)
+    for source, target in ((ingested / "events", work / "ingest" / "events"),
+                           (ingested / "snapshot", work / "snapshot" / "snapshot")):
+        if not target.exists():
+            target.symlink_to(source.resolve(), target_is_directory=True)
+    abusenet("train", "--snapshot", str(work / "snapshot" / "snapshot"), "--out",
+             str(run / "model"), f"detector.max_epochs={epochs}", "detector.patience=1")
+    return run
+
+
+def remove_service_segments(run: Path) -> int:
+    """Delete the segments earlier benchmarks' services logged into ``run``'s event store."""
+    events = run / ".work" / "ingest" / "events"
+    segments = [p for p in events.glob("day=*/*.parquet") if p.name.startswith("part-serve-")]
+    for path in segments:
+        path.unlink()
+    return len(segments)
+
+
 def start(run: Path, source: Path, token: str) -> tuple[subprocess.Popen, str, float]:
     """Launch `serve` on ``run`` with the code in ``source``; (process, url, start-up seconds)."""
     with socket.socket() as s:
@@ -101,9 +166,44 @@ def start(run: Path, source: Path, token: str) -> tuple[subprocess.Popen, str, f
     raise SystemExit("serve was not ready in 600 s")
 
 
+def single_phase(client: httpx.Client, traffic: Traffic, tag: str, rate: float,
+                 seconds: float, limit: int, clients: int) -> dict[str, object]:
+    """Single events at ``rate`` per second for ``seconds`` (open loop); latency figures."""
+    waited: list[float] = []
+    served: list[float] = []
+    failed = 0
+    lock = threading.Lock()
+    count = min(limit, int(rate * seconds))
+    events = [traffic.event(i, tag) for i in range(count)]
+    began = time.perf_counter()
+
+    def send(i: int) -> None:
+        nonlocal failed
+        due = began + i / rate
+        time.sleep(max(0.0, due - time.perf_counter()))
+        sent = time.perf_counter()
+        ok = client.post("/v1/events", json=events[i]).status_code == 200
+        done = time.perf_counter()
+        with lock:
+            waited.append(done - due)
+            served.append(done - sent)
+            failed += not ok
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(send, range(count)))
+    elapsed = time.perf_counter() - began
+    return {"requests": count, "failed": failed, "offered_per_s": rate,
+            "events_per_s": round(count / elapsed, 1), **percentiles(waited),
+            **{f"service_{k}": v for k, v in percentiles(served).items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, required=True)
+    parser.add_argument("--run", type=Path)
+    parser.add_argument("--world", type=Path, help="build (once) and use a generated world here")
+    parser.add_argument("--accounts", type=int, default=100_000, help="accounts of --world")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=1, help="training epochs of --world")
     parser.add_argument("--start", action="store_true", help="launch the service here")
     parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parents[1],
                         help="checkout whose code --start runs")
@@ -111,10 +211,19 @@ def main() -> None:
     parser.add_argument("--token", default=os.environ.get("ABUSENET_API_TOKEN"))
     parser.add_argument("--pid", type=int)
     parser.add_argument("--rate", type=float, default=200.0, help="single events per second")
-    parser.add_argument("--singles", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=60.0, help="seconds of single events")
+    parser.add_argument("--singles", type=int, default=100_000, help="at most this many singles")
+    parser.add_argument("--clients", type=int, default=32, help="sending threads (singles)")
     parser.add_argument("--batches", type=int, default=20)
-    parser.add_argument("--max-seconds", type=float, default=120.0)
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="cap of the batches")
     args = parser.parse_args()
+    if args.world is not None:
+        args.run = build_world(args.world, args.accounts, args.seed, args.epochs)
+        removed = remove_service_segments(args.run)
+        if removed:
+            print(f"removed {removed} segments of earlier benchmarks", file=sys.stderr)
+    if args.run is None:
+        parser.error("give --run or --world")
     process, startup = None, None
     if args.start:
         args.token = secrets.token_urlsafe(16)
@@ -122,20 +231,14 @@ def main() -> None:
         args.pid = process.pid
     tag = uuid.uuid4().hex[:8]
     traffic = Traffic(args.run)
-    client = httpx.Client(base_url=args.url, timeout=120,
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    client = httpx.Client(base_url=args.url, timeout=120, limits=limits,
                           headers={"Authorization": f"Bearer {args.token}"})
     try:
-        single: list[float] = []
-        began = time.perf_counter()
-        for i in range(args.singles):
-            due = began + i / args.rate
-            time.sleep(max(0.0, due - time.perf_counter()))
-            sent = time.perf_counter()
-            client.post("/v1/events", json=traffic.event(i, tag)).raise_for_status()
-            single.append(time.perf_counter() - sent)
-            if time.perf_counter() - began > args.max_seconds:
-                break
-        single_rate = len(single) / (time.perf_counter() - began)
+        cpu_before = cpu_seconds(args.pid)
+        single = single_phase(client, traffic, tag, args.rate, args.seconds, args.singles,
+                              args.clients)
+        cpu_single = cpu_seconds(args.pid)
         batch: list[float] = []
         began = time.perf_counter()
         for b in range(args.batches):
@@ -146,23 +249,30 @@ def main() -> None:
             if time.perf_counter() - began > args.max_seconds:
                 break
         batch_rate = 100 * len(batch) / (time.perf_counter() - began)
+        cpu_batch = cpu_seconds(args.pid)
         rss = rss_mb(args.pid)
     finally:
         client.close()
         if process is not None:
             process.terminate()
             process.wait(timeout=60)
-    stage = json.loads((args.run / ".work" / "stages" / "score.json").read_text())
+    stage = args.run / ".work" / "stages" / "score.json"
+    seconds = json.loads(stage.read_text()).get("seconds") if stage.is_file() else None
     manifest = json.loads((args.run / ".work" / "snapshot" / "snapshot" / "manifest.json")
                           .read_text())
-    seconds = stage.get("seconds")
+    cpu = None if cpu_before is None else {
+        "single_phase": round(cpu_single - cpu_before, 1),
+        "batch_phase": round(cpu_batch - cpu_single, 1)}
     print(json.dumps({
+        "accounts": manifest["nodes"]["Account"]["count"],
+        "events": manifest["events"]["count"],
         "startup_s": None if startup is None else round(startup, 1),
-        "single": {"requests": len(single), "events_per_s": round(single_rate, 1),
-                   **percentiles(single)},
+        "single": single,
         "batch_100": {"requests": len(batch), "events_per_s": round(batch_rate, 1),
                       **percentiles(batch)},
+        "service_cpu_s": cpu,
         "rss_mb": rss,
+        "load_average": os.getloadavg(),
         "batch_score_seconds_per_event": (None if seconds is None
                                           else seconds / manifest["events"]["count"]),
     }, indent=2))
