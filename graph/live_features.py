@@ -38,6 +38,7 @@ class NodeIndex:
 
     ids: list[str] = field(default_factory=list)
     row: dict[str, int] = field(default_factory=dict)
+    _lookup: pd.Index | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, ids: list[str]) -> NodeIndex:
@@ -59,13 +60,16 @@ class NodeIndex:
         return out
 
     def lookup(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        """Rows of known ``values`` (``-1`` for null), vectorised; every non-null id must be
-        known (the bulk load of stored events, whose nodes the snapshot holds)."""
-        codes = pd.Index(self.ids).get_indexer(pd.Series(values.to_pandas(), dtype=object))
-        missing = np.flatnonzero((codes < 0) & ~pd.isna(values.to_pandas()).to_numpy())
+        """Rows of ``values`` (``-1`` for null), vectorised for the known ids (the bulk load
+        of stored events, whose nodes the snapshot holds), new ids appended."""
+        series = pd.Series(values.to_pandas(), dtype=object)
+        if self._lookup is None or len(self._lookup) != len(self.ids):
+            self._lookup = pd.Index(self.ids)
+        codes = self._lookup.get_indexer(series).astype(np.int64)
+        missing = np.flatnonzero((codes < 0) & series.notna().to_numpy())
         if len(missing):
-            return self.rows(values.to_pylist())
-        return codes.astype(np.int64)
+            codes[missing] = self.rows(series.iloc[missing].tolist())
+        return codes
 
 
 class _Postings:
@@ -125,16 +129,18 @@ class LiveFeatures:
         self._ts = np.empty(0, dtype=np.int64)
         self._type = np.empty(0, dtype=np.int32)
         self._amount = np.empty(0, dtype=np.float64)
-        self._codes = {role: np.empty(0, dtype=np.int64) for role in self.roles}
+        self._codes = {role: np.empty(0, dtype=np.int32) for role in self.roles}
         self._attrs = {a: np.empty(0, dtype=np.float64) for a in self.float_attributes}
         self._postings = {role: _Postings(np.empty(0, dtype=np.int64)) for role in self.roles}
 
     # ------------------------------------------------------------------------------ events
     def _columns(self, events: pa.Table, bulk: bool) -> dict[str, np.ndarray]:
         ts = events.column("ts").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-        names = events.column("event_type").to_pandas()
-        out = {"ts": ts.to_numpy(zero_copy_only=False).astype(np.int64),
-               "type": names.map(self.type_code).fillna(-1).to_numpy(dtype=np.int32),
+        names = events.column("event_type")
+        types = (names.to_pandas().map(self.type_code).fillna(-1).to_numpy(dtype=np.int32)
+                 if bulk else np.array([self.type_code.get(t, -1) for t in names.to_pylist()],
+                                       dtype=np.int32))
+        out = {"ts": ts.to_numpy(zero_copy_only=False).astype(np.int64), "type": types,
                "amount": _floats(events, "amount")}
         for role, (column, node_type) in self.roles.items():
             if column not in events.column_names:
@@ -153,7 +159,7 @@ class LiveFeatures:
             raise RuntimeError("load() runs once, before add()")
         cols = self._columns(events, bulk=True)
         self._ts, self._type, self._amount = cols["ts"], cols["type"], cols["amount"]
-        self._codes = {role: cols[role] for role in self.roles}
+        self._codes = {role: cols[role].astype(np.int32) for role in self.roles}
         self._attrs = {a: cols[f"attr:{a}"] for a in self.float_attributes}
         self._postings = {role: _Postings(cols[role]) for role in self.roles}
         self.size = events.num_rows
