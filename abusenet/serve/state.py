@@ -135,6 +135,11 @@ class GraphState:
                                  self.relations, float_attributes)
         self._load_events()
         self._build_graph(snapshot, model_dir)
+        # Per account row: the position (in descending score order) of its best ring.
+        self._ring_rank = np.full(len(self._index[ACCOUNT].ids), len(self.rings), dtype=np.int64)
+        for rank, members in enumerate(self.rings["members"]):
+            rows = [self._index[ACCOUNT].row[m] for m in members if m in self._index[ACCOUNT].row]
+            self._ring_rank[rows] = np.minimum(self._ring_rank[rows], rank)
 
     @classmethod
     def load(cls, run_dir: Path, model_dir: Path | None = None,
@@ -318,18 +323,6 @@ class GraphState:
         return [self.nodes[edge_type[0]].ids[i]
                 for i in self.graph.adjacency[edge_type].neighbours(node).tolist()]
 
-    def entities_of(self, account_id: str) -> list[tuple[str, str]]:
-        """``(node type, entity id)`` of every entity (not account) ``account_id`` used."""
-        row = self.nodes[ACCOUNT].row.get(account_id)
-        found: list[tuple[str, str]] = []
-        if row is None:
-            return found
-        for name, (_, _, node_type) in self.edge_types.items():
-            if node_type != ACCOUNT:
-                backward = (node_type, f"rev_{name}", ACCOUNT)
-                found += [(node_type, e) for e in self._neighbours(backward, row)]
-        return found
-
     def accounts_of(self, node_type: str, entity_id: str) -> list[str]:
         """Accounts that used the entity ``entity_id`` of type ``node_type``."""
         rows = self.nodes.get(node_type)
@@ -348,15 +341,12 @@ class GraphState:
             return None
         return float(self.scorer.current(self.graph, np.array([row]))[0])
 
-    def _mean_score(self, accounts: list[str], exact: bool = True) -> float:
-        """The mean current score of ``accounts`` (``exact=False``: of their last computed
-        scores, which may predate recent events reaching them)."""
+    def _mean_score(self, accounts: list[str]) -> float:
+        """The mean current score of ``accounts``."""
         if not accounts:
             return 0.0
         rows = np.array([self.nodes[ACCOUNT].row[a] for a in accounts], dtype=np.int64)
-        scores = (self.scorer.current(self.graph, rows) if exact
-                  else self.scorer.scores_[rows])
-        return float(np.nan_to_num(scores).mean())
+        return float(np.nan_to_num(self.scorer.current(self.graph, rows)).mean())
 
     def entity_view(self, node_type: str, entity_id: str) -> dict[str, Any] | None:
         """An entity's risk (the mean score of its accounts), accounts and rings."""
@@ -384,42 +374,61 @@ class GraphState:
     def account_view(self, account_id: str) -> dict[str, Any] | None:
         """An account's current score, ring and top reasons; ``None`` when unknown."""
         with self.lock:
-            score = self._score_of(account_id)
-            if score is None:
+            row = self.nodes[ACCOUNT].row.get(account_id)
+            if row is None:
                 return None
-            entities = self.entities_of(account_id)
+            score = float(self.scorer.current(self.graph, np.array([row]))[0])
+            shared = self._shared(row)
             return {"account_id": account_id, "score": score,
                     "model_version": self.model_version,
-                    "ring": self._ring(account_id, entities),
-                    "reasons": self._reasons(account_id, entities)}
+                    "ring": self._ring(account_id, shared),
+                    "reasons": self._reasons(row, shared)}
 
-    def _ring(self, account_id: str, entities: list[tuple[str, str]]) -> dict[str, Any] | None:
+    def _shared(self, row: int) -> list[tuple[str, int, np.ndarray]]:
+        """``(node type, entity row, the other accounts' rows)`` of each entity (not account)
+        account ``row`` used."""
+        shared = []
+        for name, (_, _, node_type) in self.edge_types.items():
+            if node_type == ACCOUNT:
+                continue
+            for entity in self.graph.adjacency[(node_type, f"rev_{name}", ACCOUNT)].neighbours(
+                    row).tolist():
+                parts = [self.graph.adjacency[et].gather(np.array([entity]))[1]
+                         for et in self.edge_types.values() if et[2] == node_type]
+                accounts = np.unique(np.concatenate(parts))
+                shared.append((node_type, entity, accounts[accounts != row]))
+        return shared
+
+    def _ring(self, account_id: str,
+              shared: list[tuple[str, int, np.ndarray]]) -> dict[str, Any] | None:
+        """The account's ring, or else the best ring one of its entities' accounts is in."""
         ring_id = self._ring_of.get(account_id)
         via = None
         if ring_id is None:
-            for node_type, entity_id in entities:
-                others = [a for a in self.accounts_of(node_type, entity_id) if a != account_id]
-                joined = next((self._ring_of[a] for a in others if a in self._ring_of), None)
-                if joined is not None and (ring_id is None or self._ring_score[joined]
-                                           > self._ring_score[ring_id]):
-                    ring_id, via = joined, f"{node_type}:{entity_id}"
-        if ring_id is None:
-            return None
+            best = len(self.rings)
+            for node_type, entity, others in shared:
+                ranks = self._ring_rank[others[others < len(self._ring_rank)]]
+                if len(ranks) and ranks.min() < best:
+                    best = int(ranks.min())
+                    via = f"{node_type}:{self.nodes[node_type].ids[entity]}"
+            if via is None:
+                return None
+            ring_id = self.rings["ring_id"].iloc[best]
         return {"ring_id": ring_id, "score": self._ring_score[ring_id],
                 "membership": "member" if via is None else "joins", "via": via}
 
-    def _reasons(self, account_id: str, entities: list[tuple[str, str]]) -> dict[str, Any]:
-        shared = []
-        for node_type, entity_id in entities:
-            accounts = self.accounts_of(node_type, entity_id)
-            if len(accounts) < 2:
+    def _reasons(self, row: int, shared: list[tuple[str, int, np.ndarray]]) -> dict[str, Any]:
+        """Shared entities (the other accounts' mean last computed score as their risk) and
+        the account's most unusual features."""
+        found = []
+        for node_type, entity, others in shared:
+            if not len(others):
                 continue
-            risk = self._mean_score([a for a in accounts if a != account_id], exact=False)
-            shared.append({"entity": f"{node_type}:{entity_id}", "accounts": len(accounts),
-                           "risk": risk})
-        shared.sort(key=lambda s: (-s["risk"], s["entity"]))
+            risk = float(np.nan_to_num(self.scorer.scores_[others]).mean())
+            found.append({"entity": f"{node_type}:{self.nodes[node_type].ids[entity]}",
+                          "accounts": len(others) + 1, "risk": risk})
+        found.sort(key=lambda s: (-s["risk"], s["entity"]))
         rows = self.nodes[ACCOUNT]
-        row = rows.row[account_id]
         columns = self.detector.scaler_.columns.get(ACCOUNT, [])
         z = self.graph.features(ACCOUNT, np.array([row]))[0]
         raw = dict(zip(rows.columns, zip(rows.raw[row].tolist(), rows.integer, strict=True),
@@ -427,7 +436,7 @@ class GraphState:
         order = np.argsort(-np.abs(z))[:TOP_REASONS]
         features = [{"feature": columns[i], "value": _value(*raw[columns[i]]),
                      "z": float(z[i])} for i in order]
-        return {"shared_entities": shared[:TOP_REASONS], "features": features}
+        return {"shared_entities": found[:TOP_REASONS], "features": features}
 
 
 def _hash_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
