@@ -269,24 +269,30 @@ class LocalScorer:
             hidden = module(hidden)
         return hidden.squeeze(-1)
 
+    def _in_edges(self, graph: LocalGraph,
+                  rows: dict[str, np.ndarray]) -> dict[EdgeType, tuple[np.ndarray, np.ndarray]]:
+        """Every model edge into ``rows``: edge type -> (position in ``rows`` of its
+        destination, source row)."""
+        return {et: graph.adjacency[et].gather(rows[et[2]]) for et in self.model.edge_types
+                if et[2] in rows and et in graph.adjacency and len(rows[et[2]])}
+
     def _layer(self, index: int, graph: LocalGraph, below: dict[str, torch.Tensor],
-               rows: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+               rows: dict[str, np.ndarray],
+               edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]] | None = None,
+               ) -> dict[str, torch.Tensor]:
         """Layer ``index`` embeddings of ``rows`` per type, from the kept ``below`` embeddings
-        of them and of all their in-neighbours."""
+        of them and of all their in-neighbours (``edges``: :meth:`_in_edges` of ``rows``)."""
         model = self.model
         rows = {t: r for t, r in rows.items() if len(r)}
         if not rows:
             return {}
         nodes = {t: np.asarray(rows.get(t, np.empty(0, dtype=np.int64)), dtype=np.int64)
                  for t in model.in_channels}
-        gathered = {}
-        for et in model.edge_types:
-            if et[2] in rows and et in graph.adjacency:
-                position, src = graph.adjacency[et].gather(rows[et[2]])
-                gathered[et] = (position, src)
-                new = np.setdiff1d(src, nodes[et[0]])
-                if len(new):
-                    nodes[et[0]] = np.concatenate([nodes[et[0]], new])
+        gathered = self._in_edges(graph, rows) if edges is None else edges
+        for et, (_, src) in gathered.items():
+            new = np.setdiff1d(src, nodes[et[0]])
+            if len(new):
+                nodes[et[0]] = np.concatenate([nodes[et[0]], new])
         h_dict = {t: below[t][torch.from_numpy(n)] for t, n in nodes.items()}
         edge_index_dict = {}
         for et, (position, src) in gathered.items():
@@ -378,39 +384,57 @@ class LocalScorer:
             self.kept_[0][t][torch.from_numpy(r)] = encoded[t]
             self.changed_[0][t][r] = self._tick
 
-    def _latest(self, graph: LocalGraph, level: int,
-                rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _latest(self, level: int, rows: dict[str, np.ndarray],
+                edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
         """Per type, for each of ``rows``: the last tick at which the layer-``level`` embedding
-        of the node or of one of its in-neighbours changed."""
+        of the node or of one of its in-neighbours (``edges``) changed."""
         latest = {t: self.changed_[level][t][r] for t, r in rows.items()}
-        for et in self.model.edge_types:
-            if et[2] in rows and et in graph.adjacency and len(rows[et[2]]):
-                position, src = graph.adjacency[et].gather(rows[et[2]])
-                np.maximum.at(latest[et[2]], position, self.changed_[level][et[0]][src])
+        for et, (position, src) in edges.items():
+            np.maximum.at(latest[et[2]], position, self.changed_[level][et[0]][src])
         return latest
 
-    def _with_neighbours(self, graph: LocalGraph,
-                         rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """``rows`` and all their in-neighbours, per type."""
+    @staticmethod
+    def _with_neighbours(rows: dict[str, np.ndarray],
+                         edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
+                         ) -> dict[str, np.ndarray]:
+        """``rows`` and all their in-neighbours (``edges``), per type."""
         parts = {t: [r] for t, r in rows.items()}
-        for et in self.model.edge_types:
-            if et[2] in rows and et in graph.adjacency and len(rows[et[2]]):
-                parts.setdefault(et[0], []).append(graph.adjacency[et].gather(rows[et[2]])[1])
+        for et, (_, src) in edges.items():
+            parts.setdefault(et[0], []).append(src)
         return {t: np.unique(np.concatenate(p)) for t, p in parts.items()}
+
+    def _stale_layer(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray],
+                     ticks: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
+        """Layer ``level`` embeddings of those ``rows`` computed (``ticks``) before their
+        inputs last changed, made current after the layers below: type -> (rows, embeddings)."""
+        edges = self._in_edges(graph, rows)
+        self._refresh(graph, level - 1, self._with_neighbours(rows, edges))
+        latest = self._latest(level - 1, rows, edges)
+        mask = {t: ticks[t][r] < latest[t] for t, r in rows.items()}
+        stale = {t: r[mask[t]] for t, r in rows.items()}
+        if not any(len(r) for r in stale.values()):
+            return {}
+        if not all(m.all() for m in mask.values()):  # keep the edges into the stale rows
+            kept = {}
+            for et, (position, src) in edges.items():
+                inside = mask[et[2]][position]
+                renumber = np.cumsum(mask[et[2]]) - 1
+                kept[et] = (renumber[position[inside]], src[inside])
+            edges = kept
+        edges = {et: e for et, e in edges.items() if len(stale[et[2]])}
+        new = self._layer(level - 1, graph, self.kept_[level - 1], stale, edges)
+        return {t: (stale[t], h) for t, h in new.items()}
 
     def _refresh(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray]) -> None:
         """Make the kept layer-``level`` embeddings of ``rows`` current (recursively, the
         layers below of the nodes they read), recomputing only the stale ones."""
         if level == 0:
             return
-        self._refresh(graph, level - 1, self._with_neighbours(graph, rows))
-        latest = self._latest(graph, level - 1, rows)
-        stale = {t: r[self.computed_[level][t][r] < latest[t]] for t, r in rows.items()}
-        new = self._layer(level - 1, graph, self.kept_[level - 1], stale)
-        for t, h in new.items():
-            self.kept_[level][t][torch.from_numpy(stale[t])] = h
-            self.computed_[level][t][stale[t]] = self._tick
-            self.changed_[level][t][stale[t]] = self._tick
+        for t, (stale, h) in self._stale_layer(graph, level, rows,
+                                               self.computed_[level]).items():
+            self.kept_[level][t][torch.from_numpy(stale)] = h
+            self.computed_[level][t][stale] = self._tick
+            self.changed_[level][t][stale] = self._tick
 
     @torch.no_grad()
     def current(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
@@ -423,15 +447,12 @@ class LocalScorer:
             self.mark(graph, {})
         rows = np.asarray(rows, dtype=np.int64)
         wanted = {target: np.unique(rows)}
-        top = model.num_layers - 1
         with torch_threads(self.num_threads):
-            self._refresh(graph, top, self._with_neighbours(graph, wanted))
-            latest = self._latest(graph, top, wanted)
-            stale = wanted[target][self.scored_[wanted[target]] < latest[target]]
-            if len(stale):
-                new = self._layer(top, graph, self.kept_[top], {target: stale})
+            new = self._stale_layer(graph, model.num_layers, wanted, {target: self.scored_})
+            if target in new:
+                stale, h = new[target]
                 index = torch.from_numpy(stale)
-                logits = self._head([k[target][index] for k in self.kept_] + [new[target]])
+                logits = self._head([k[target][index] for k in self.kept_] + [h])
                 self.scores_[stale] = self.calibrator.transform(logits.numpy())
                 self.scored_[stale] = self._tick
         return self.scores_[rows]
