@@ -224,28 +224,27 @@ class GraphState:
     def _update(self, events: pa.Table, stored: bool = False) -> None:
         """Add ``events`` to the live features (unless ``stored``: already held, as the logged
         events replayed at start are), recompute the rows they touch, add their edges and mark
-        the touched nodes changed."""
-        if stored:
-            touched = self.live.touched_by(events)
-        else:
-            touched = self.live.add(events)
-            self._event_ids.update(events.column("event_id").to_pylist())
+        the touched nodes changed; under :attr:`lock` (a few milliseconds), so a reader never
+        sees an id whose node is not in the graph yet."""
         scaler = self.detector.scaler_
-        scaled = {}
-        for node_type, rows in touched.items():
-            if node_type in self.nodes:
+        with self.lock:
+            if stored:
+                touched = self.live.touched_by(events)
+            else:
+                touched = self.live.add(events)
+                self._event_ids.update(events.column("event_id").to_pylist())
+            changed: dict[str, np.ndarray] = {}
+            for node_type, rows in touched.items():
+                if node_type not in self.nodes:
+                    continue
                 nodes = self.nodes[node_type]
                 raw = self.live.rows(node_type, rows, nodes.columns)
-                scaled[node_type] = (rows, raw, scaler.transform(
-                    node_type, pd.DataFrame(raw, columns=nodes.columns)).numpy())
-        with self.lock:
-            changed: dict[str, np.ndarray] = {}
-            for node_type, (rows, raw, x) in scaled.items():
-                self.nodes[node_type].set(rows, raw)
-                added = len(self.nodes[node_type].ids) - self.graph.num_nodes[node_type]
+                x = scaler.transform(node_type, pd.DataFrame(raw, columns=nodes.columns))
+                nodes.set(rows, raw)
+                added = len(nodes.ids) - self.graph.num_nodes[node_type]
                 if added:
                     self.graph.add_nodes(node_type, added)
-                self.graph.set_features(node_type, rows, x)
+                self.graph.set_features(node_type, rows, x.numpy())
                 changed[node_type] = rows
             for name, pairs in new_edges(events, self.relations).items():
                 edge_type = self.edge_types.get(name)
@@ -255,6 +254,11 @@ class GraphState:
                 for src, dst in pairs:
                     self.graph.add_edge(edge_type, src_rows[src], dst_rows[dst])
             self.scorer.mark(self.graph, changed)
+            if len(self.nodes[ACCOUNT].ids) > len(self._ring_rank):
+                grown = np.full(max(2 * len(self._ring_rank), len(self.nodes[ACCOUNT].ids)),
+                                len(self.rings), dtype=np.int64)
+                grown[:len(self._ring_rank)] = self._ring_rank
+                self._ring_rank = grown
 
     def _use_model(self, detector: AccountDetector, model_dir: Path) -> None:
         """Switch to ``detector`` (features rescaled with its scaler) and rescore everything.
