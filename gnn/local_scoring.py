@@ -299,8 +299,11 @@ class LocalScorer:
             source = nodes[et[0]]
             sorter = np.argsort(source)
             local_src = sorter[np.searchsorted(source, src, sorter=sorter)]
-            edge_index_dict[et] = _mean_csr(position, src, local_src, len(rows[et[2]]),
-                                            len(source))
+            # (2, E) edges in the batch pass's neighbour order: each destination's neighbours
+            # by global row (the conv's scatter mean; a sparse product costs more set-up for
+            # the few rows a read recomputes).
+            order = np.lexsort((src, position))
+            edge_index_dict[et] = torch.from_numpy(np.stack([local_src[order], position[order]]))
         out = model.convs[index](h_dict, edge_index_dict, node_types=list(rows),
                                  num_dst={t: len(r) for t, r in rows.items()})
         return {t: out[t][: len(r)] for t, r in rows.items()}
