@@ -409,7 +409,15 @@ class LocalScorer:
     def _stale_layer(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray],
                      ticks: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
         """Layer ``level`` embeddings of those ``rows`` computed (``ticks``) before their
-        inputs last changed, made current after the layers below: type -> (rows, embeddings)."""
+        inputs last changed, made current after the layers below: type -> (rows, embeddings).
+
+        A row computed at the current tick is current (every change of a tick is marked
+        before anything is computed at it): it is left out at once, its inputs not visited.
+        """
+        rows = {t: r[ticks[t][r] < self._tick] for t, r in rows.items()}
+        rows = {t: r for t, r in rows.items() if len(r)}
+        if not rows:
+            return {}
         edges = self._in_edges(graph, rows)
         self._refresh(graph, level - 1, self._with_neighbours(rows, edges))
         latest = self._latest(level - 1, rows, edges)
