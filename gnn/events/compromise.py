@@ -7,8 +7,8 @@ known fraud, take the entities it visited in the ``lookback_days`` before its fi
 column of the events) that appears in many such cards' recent histories is a likely compromise
 point, found before its own transactions are charged back. Per entity and time ``t``:
 
-- ``cpc_cards``: distinct holders with a fraud known before ``t`` that visited it in the
-  ``lookback_days`` up to their first known fraud;
+- ``cpc_cards``: distinct holders with a fraud known before ``t``, their first known fraud in
+  the ``history_days`` before ``t``, that visited it in the ``lookback_days`` up to that fraud;
 - ``cpc_visitors``: distinct holders that visited it in the ``history_days`` before ``t`` (at
   least ``cpc_cards``);
 - ``cpc_share``: ``cpc_cards / cpc_visitors``;
@@ -57,7 +57,9 @@ class CompromiseSettings:
         A holder's visits this many days before its first known fraud (and the fraud itself)
         count for the entities visited. Skimmed cards are used about a week after the visit.
     history_days
-        An entity's visitors: distinct holders that visited it in this many days before ``t``.
+        An entity's visitors: distinct holders that visited it in this many days before ``t``;
+        a holder counts for its visits when its first known fraud lies in this window too
+        (an old compromise fades).
     recent_days
         Event feature: the highest surprise among the entities the event's holder visited in
         this many days before the event's day.
@@ -226,6 +228,7 @@ class CompromiseIndex:
             return cards, visitors
         scale = _SCALE
         lookback = int(self.settings.lookback_days * 86_400)
+        history = int(self.settings.history_days * _US_PER_DAY)
         by_known = np.argsort(fraud_known, kind="stable")
         known_sorted = fraud_known[by_known]
         for d in range(n_rows):
@@ -234,6 +237,7 @@ class CompromiseIndex:
                 continue
             which = by_known[:n_known]
             anchor = pd.Series(fraud_ts[which]).groupby(fraud_holder[which]).min()
+            anchor = anchor[anchor.to_numpy() >= start + d * _US_PER_DAY - history]
             h = anchor.index.to_numpy(np.int64)
             f = (anchor.to_numpy(np.int64) - start) // 1_000_000
             lo = np.searchsorted(sorted_key, h * scale + np.maximum(f - lookback, 0),

@@ -57,7 +57,7 @@ def test_visits_before_the_lookback_do_not_count():
     assert day21.loc["T", "cpc_cards"] == 0 and day21.loc["H", "cpc_cards"] == 2
 
 
-def test_visitors_are_distinct_cards_within_the_history_window():
+def test_visitors_and_cards_within_the_history_window():
     events, labels = _world()
     index = _index(events, labels, history_days=10)
     assert index.at("terminal_id", _at(5)).loc["T", "cpc_visitors"] == 3
@@ -65,6 +65,8 @@ def test_visitors_are_distinct_cards_within_the_history_window():
     # The visits of day 1 have left the window by day 12 (the counted cards stay visitors).
     assert index.at("terminal_id", _at(12)).loc["T", "cpc_visitors"] == 0
     assert index.at("terminal_id", _at(14)).loc["T", "cpc_visitors"] == 1
+    # A card counts while its first known fraud lies in the window: by day 21 both have faded.
+    assert index.at("terminal_id", _at(21)).loc["T", "cpc_cards"] == 0
 
 
 def test_a_label_known_later_changes_nothing_before_it():
