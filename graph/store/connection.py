@@ -24,6 +24,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
@@ -89,7 +90,25 @@ def local_server_for(settings: Neo4jSettings, home: Path | None = None) -> Local
         The local server's home; defaults to :func:`default_neo4j_home`.
     """
     local = LocalNeo4j(home or default_neo4j_home())
-    return local if _local_uri(local) == settings.uri else None
+    installed = _local_uri(local)
+    if installed is None:
+        return None
+    return local if _endpoint(installed) == _endpoint(settings.uri) else None
+
+
+#: Hosts that name this machine's loopback interface.
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+
+
+def _endpoint(uri: str) -> tuple[str, int] | None:
+    """Host and port a Bolt URI reaches, whatever its scheme (``bolt://`` direct or
+    ``neo4j://`` routing, the same server here) and however loopback is spelt; ``None`` for
+    what is not a URI."""
+    parsed = urlsplit(uri)
+    if parsed.scheme not in {"bolt", "neo4j"} or not parsed.hostname:
+        return None
+    host = parsed.hostname.lower()
+    return ("127.0.0.1" if host in _LOOPBACK else host), parsed.port or 7687
 
 
 def local_browser_url(settings: Neo4jSettings, home: Path | None = None) -> str | None:

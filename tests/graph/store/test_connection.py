@@ -92,6 +92,20 @@ def test_local_server_for_matches_the_installed_uri_only(local_home: Path) -> No
     assert local_browser_url(Neo4jSettings(uri="bolt://other:7687"), local_home) is None
 
 
+@pytest.mark.parametrize("uri", ["neo4j://127.0.0.1:17687", "bolt://localhost:17687",
+                                 "neo4j://LOCALHOST:17687"])
+def test_a_routing_or_localhost_uri_to_the_local_server_is_local(local_home: Path,
+                                                                  uri: str) -> None:
+    assert local_browser_url(Neo4jSettings(uri=uri), local_home) == \
+        "http://127.0.0.1:17474/browser/"
+
+
+@pytest.mark.parametrize("uri", ["neo4j+s://127.0.0.1:17687", "neo4j://127.0.0.1:7687",
+                                 "http://127.0.0.1:17687", "neo4j://10.0.0.5:17687"])
+def test_other_endpoints_are_not_the_local_server(local_home: Path, uri: str) -> None:
+    assert local_server_for(Neo4jSettings(uri=uri), local_home) is None
+
+
 def test_uri_local_names_the_installed_server(
     local_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
