@@ -64,6 +64,7 @@ class Traffic:
         edges = run / ".work" / "snapshot" / "snapshot" / "edges"
         self.devices = pd.read_parquet(edges / "USED_DEVICE.parquet", columns=["src", "dst"])
         self.ips = pd.read_parquet(edges / "USED_IP.parquet", columns=["src", "dst"])
+        self.ip_values = self.ips["dst"].to_numpy()
         self.rng = np.random.default_rng(seed)
 
     def event(self, i: int, tag: str) -> dict[str, object]:
@@ -71,8 +72,7 @@ class Traffic:
         src, device = self.devices.iloc[int(self.rng.integers(len(self.devices)))]
         if self.rng.random() < 0.1:
             device = f"bench_dev_{tag}_{i}"
-        ips = self.ips["dst"].to_numpy()
-        ip = ips[int(self.rng.integers(len(ips)))]
+        ip = self.ip_values[int(self.rng.integers(len(self.ip_values)))]
         kind = "order" if self.rng.random() < 0.3 else "login"
         event = {"event_id": f"bench-{tag}-{i}", "account_id": str(src),
                  "ts": "2025-01-15T12:00:00Z", "event_type": kind,

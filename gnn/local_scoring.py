@@ -286,18 +286,21 @@ class LocalScorer:
         rows = {t: r for t, r in rows.items() if len(r)}
         if not rows:
             return {}
-        nodes = {t: np.asarray(rows.get(t, np.empty(0, dtype=np.int64)), dtype=np.int64)
-                 for t in model.in_channels}
         gathered = self._in_edges(graph, rows) if edges is None else edges
-        for et, (_, src) in gathered.items():
-            new = np.setdiff1d(src, nodes[et[0]])
-            if len(new):
-                nodes[et[0]] = np.concatenate([nodes[et[0]], new])
+        # Per type: the updated rows first (the conv updates the first num_dst nodes), then
+        # every other source of their edges, once; and a sorter to find a row's position.
+        nodes, sorters = {}, {}
+        for t in model.in_channels:
+            own = np.asarray(rows.get(t, np.empty(0, dtype=np.int64)), dtype=np.int64)
+            sources = [src for et, (_, src) in gathered.items() if et[0] == t]
+            if sources:
+                extra = np.unique(np.concatenate(sources))
+                own = np.concatenate([own, extra[~np.isin(extra, own, assume_unique=True)]])
+            nodes[t], sorters[t] = own, np.argsort(own)
         h_dict = {t: below[t][torch.from_numpy(n)] for t, n in nodes.items()}
         edge_index_dict = {}
         for et, (position, src) in gathered.items():
-            source = nodes[et[0]]
-            sorter = np.argsort(source)
+            source, sorter = nodes[et[0]], sorters[et[0]]
             local_src = sorter[np.searchsorted(source, src, sorter=sorter)]
             # (2, E) edges in the batch pass's neighbour order: each destination's neighbours
             # by global row (the conv's scatter mean; a sparse product costs more set-up for
