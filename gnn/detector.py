@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import logging
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +99,10 @@ class AccountDetector(Estimator):
     boost
         ``"input"``: the scored nodes get the out-of-fold XGBoost logit of their tabular
         features as one more input (:class:`gnn.boosted.BoostedLogits`; needs two training
-        labels of each class); ``None`` (default): the network alone. The incremental scorer
-        of ``abusenet serve`` does not build the boosted column yet.
+        labels of each class); ``"residual"``: that input, and the score's logit is the boosted
+        logit plus the network's (a learned graph correction to the trees; explanations
+        attribute the correction only); ``None`` (default): the network alone. The
+        incremental scorer of ``abusenet serve`` does not build the boosted column yet.
     boost_hops
         Neighbour aggregation hops of the trees' features (0 = own features and degrees).
     boost_folds
@@ -169,8 +171,8 @@ class AccountDetector(Estimator):
             )
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), not {self.val_fraction}")
-        if self.boost not in (None, "input"):
-            raise ValueError(f"boost must be 'input' or None, not {self.boost!r}")
+        if self.boost not in (None, "input", "residual"):
+            raise ValueError(f"boost must be 'input', 'residual' or None, not {self.boost!r}")
         if len(self.num_neighbors) != self.num_layers:
             raise ValueError(
                 f"num_neighbors {list(self.num_neighbors)} needs one fan-out per layer "
@@ -249,6 +251,9 @@ class AccountDetector(Estimator):
             self.boost_ = None
             if self.boost is not None:
                 data = self._fit_boost(data, target, sampler, train, val)
+                if self.boost == "residual":
+                    train = replace(train, offset=self.boost_inputs_[train.index])
+                    val = replace(val, offset=self.boost_inputs_[val.index])
             in_channels = {
                 t: data[t].x.size(1) + len(sampler.incoming(t)) for t in data.node_types
             }
@@ -262,8 +267,8 @@ class AccountDetector(Estimator):
                 self.model_, data, sampler, train, val, self._training_settings(),
                 progress=progress or self.verbose,
             )
-            val_logits = target_logits(
-                self.model_, data, sampler, val.index, val.time, self.chunk_size
+            val_logits = val.logits(
+                target_logits(self.model_, data, sampler, val.index, val.time, self.chunk_size)
             )
         self.calibrator_ = ScoreCalibrator(self.calibration).fit(val_logits, val_y)
         logger.info(
@@ -308,7 +313,10 @@ class AccountDetector(Estimator):
     ) -> np.ndarray:
         """Uncalibrated logits of target rows ``index`` (default: all), optionally time-bounded."""
         self._check_is_fitted()
-        data = self._model_inputs(data)
+        data = align_to_model(model_view(data), self.model_)
+        column = self.boosted_column(data)
+        if column is not None:
+            data = _with_column(data, self.model_.target_type, column)
         time = known_times(time)
         # Whole-graph scoring only needs neighbour lists, not their time order.
         sampler = TemporalNeighborSampler(
@@ -320,16 +328,32 @@ class AccountDetector(Estimator):
         if index is None:
             index = np.arange(data[self.model_.target_type].num_nodes)
         with torch_threads(self.num_threads):
-            return target_logits(self.model_, data, sampler, index, time, self.chunk_size)
+            logits = target_logits(self.model_, data, sampler, index, time, self.chunk_size)
+        if column is not None and self.boost == "residual":
+            logits = logits + column[np.asarray(index)]
+        return logits
 
     def _model_inputs(self, data: HeteroData) -> HeteroData:
         """The network's view of ``data``: its node and edge types, and the boosted column."""
         view = align_to_model(model_view(data), self.model_)
-        if getattr(self, "boost_", None) is not None:
-            target = self.model_.target_type
-            features = boost_features(view, target, self.boost_.hops)
-            view = _with_column(view, target, self.boost_.transform(features))
+        column = self.boosted_column(view)
+        if column is not None:
+            view = _with_column(view, self.model_.target_type, column)
         return view
+
+    def boosted_column(self, data: HeteroData) -> np.ndarray | None:
+        """The boosted input of every target node of ``data`` (a graph as
+        :func:`~gnn.data.snapshot_graph.snapshot_to_heterodata` builds it with ``scaler_``), or
+        ``None`` without a boosted channel. The network reads it as the last column of the
+        target type's features, before the degree features; a node's value depends on its own
+        features and in-degrees and, with ``boost_.hops`` > 0, on those of its neighbours within
+        that many hops."""
+        self._check_is_fitted()
+        if getattr(self, "boost_", None) is None:
+            return None
+        view = align_to_model(model_view(data), self.model_)
+        target = self.model_.target_type
+        return self.boost_.transform(boost_features(view, target, self.boost_.hops))
 
     def score_graph(
         self, data: HeteroData, index: np.ndarray | None = None, time: np.ndarray | None = None

@@ -233,7 +233,9 @@ def train_data_parallel(
                 _check_in_sync(model)
                 totals[2] += 1.0 / world
         dist.all_reduce(totals)
-        val_logits = _gathered_val_logits(model, data, sampler, val, settings.chunk_size)
+        val_logits = val.logits(
+            _gathered_val_logits(model, data, sampler, val, settings.chunk_size)
+        )
         quality = node_metrics(val.y, val_logits)
         record = {
             "epoch": epoch,
@@ -300,8 +302,10 @@ def _worker(rank: int, job: WorkerJob, model: SepHeteroGNN) -> None:
             root, job.num_neighbors, seed=job.settings.random_state + rank
         )
         seeds = np.load(root / SEEDS_FILE)
-        train = Seeds(seeds["train_index"], seeds["train_y"], seeds.get("train_time"))
-        val = Seeds(seeds["val_index"], seeds["val_y"], seeds.get("val_time"))
+        train = Seeds(seeds["train_index"], seeds["train_y"], seeds.get("train_time"),
+                      seeds.get("train_offset"))
+        val = Seeds(seeds["val_index"], seeds["val_y"], seeds.get("val_time"),
+                    seeds.get("val_offset"))
         # spawn hands the model over in shared memory: a private copy, or the ranks would all
         # step the same weights
         model = copy.deepcopy(model)
@@ -392,6 +396,10 @@ class DistributedTrainer:
                 arrays["train_time"] = train.time
             if val.time is not None:
                 arrays["val_time"] = val.time
+            if train.offset is not None:
+                arrays["train_offset"] = np.asarray(train.offset, np.float32)
+            if val.offset is not None:
+                arrays["val_offset"] = np.asarray(val.offset, np.float32)
             np.savez(root / SEEDS_FILE, **arrays)
             job = WorkerJob(
                 directory=str(root),

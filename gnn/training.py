@@ -30,11 +30,18 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Seeds:
-    """Labelled target rows: ``index``, labels ``y`` and optional time bounds ``time``."""
+    """Labelled target rows: ``index``, labels ``y``, optional time bounds ``time`` and an
+    optional fixed ``offset`` logit per row that the network's logit is added to (the boosted
+    logit of a residual head, :mod:`gnn.boosted`)."""
 
     index: np.ndarray
     y: np.ndarray
     time: np.ndarray | None = None
+    offset: np.ndarray | None = None
+
+    def logits(self, network: np.ndarray) -> np.ndarray:
+        """The rows' logits from the network's logits ``network`` (plus ``offset``)."""
+        return network if self.offset is None else network + self.offset
 
 
 @dataclass(frozen=True)
@@ -83,11 +90,13 @@ def class_weight(y: np.ndarray, pos_weight: str | float | None) -> torch.Tensor 
 @dataclass
 class Objective:
     """What a training loop minimises and how: per-node ``labels`` of the target type (0 where
-    unlabelled), the class-weighted ``loss_fn`` and the AdamW ``optimizer``."""
+    unlabelled), the class-weighted ``loss_fn``, the AdamW ``optimizer`` and per-node fixed
+    ``offsets`` added to the network's logits (``None``: none)."""
 
     labels: torch.Tensor
     loss_fn: torch.nn.Module
     optimizer: torch.optim.Optimizer
+    offsets: torch.Tensor | None = None
 
     @classmethod
     def build(
@@ -108,7 +117,13 @@ class Objective:
         optimizer = torch.optim.AdamW(
             parameters, lr=settings.lr, weight_decay=settings.weight_decay
         )
-        return cls(labels, loss_fn, optimizer)
+        offsets = None
+        if train.offset is not None:
+            offsets = torch.zeros(num_nodes)
+            offsets[long_tensor(train.index)] = torch.from_numpy(
+                np.asarray(train.offset, dtype=np.float32)
+            )
+        return cls(labels, loss_fn, optimizer, offsets)
 
 
 def train_step(
@@ -130,7 +145,11 @@ def train_step(
         batch.edge_index_dict,
         num_sampled_nodes_dict=hop_counts(batch),
     )
-    loss = objective.loss_fn(logits[:size], objective.labels[batch[target].n_id[:size]])
+    seeds = batch[target].n_id[:size]
+    logits = logits[:size]
+    if objective.offsets is not None:
+        logits = logits + objective.offsets[seeds]
+    loss = objective.loss_fn(logits, objective.labels[seeds])
     loss.backward()
     objective.optimizer.step()
     return float(loss.detach()), size
@@ -219,8 +238,8 @@ def train_model(
         for epoch in range(settings.max_epochs):
             started = time.perf_counter()
             loss = _train_epoch(model, loader, sampler, objective)
-            val_logits = target_logits(
-                model, data, sampler, val.index, val.time, settings.chunk_size
+            val_logits = val.logits(
+                target_logits(model, data, sampler, val.index, val.time, settings.chunk_size)
             )
             quality = node_metrics(val.y, val_logits)
             history.append(

@@ -106,3 +106,18 @@ def test_unknown_boost_mode_is_refused():
     snapshot, truth = planted_rings(num_accounts=60, num_rings=1)
     with pytest.raises(ValueError, match="boost must be"):
         AccountDetector(boost="stacked").fit(snapshot, truth)
+
+
+def test_residual_head_adds_the_boosted_logit_to_the_network_logit(tmp_path):
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    detector = AccountDetector(**{**TINY, "boost": "residual"}).fit(snapshot, truth)
+    data, _ = snapshot_to_heterodata(snapshot, detector.scaler_)
+    column = detector.boosted_column(data)
+    residual = detector.graph_logits(data)
+    detector.boost = "input"  # the same network, without the boosted term added
+    network = detector.graph_logits(data)
+    np.testing.assert_allclose(residual - network, column, rtol=1e-5, atol=1e-5)
+    detector.boost = "residual"
+    detector.save(tmp_path / "model")
+    loaded = AccountDetector.load(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.graph_logits(data), residual)

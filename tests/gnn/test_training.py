@@ -78,3 +78,17 @@ def test_train_step_lowers_the_loss_on_its_batch():
     losses = [train_step(model, batch, sampler, "Account", objective) for _ in range(20)]
     assert losses[0][1] == len(y)
     assert losses[-1][0] < losses[0][0]
+
+
+def test_seed_offsets_reach_the_loss_and_the_validation_logits():
+    seeds = Seeds(np.array([2, 0]), np.array([1.0, 0.0]), offset=np.array([1.5, -2.0]))
+    np.testing.assert_allclose(seeds.logits(np.array([0.5, 0.5])), [2.0, -1.5])
+    assert Seeds(np.array([0]), np.array([1.0])).logits(np.array([0.25]))[0] == 0.25
+    settings = TrainingSettings(
+        lr=0.01, weight_decay=0.0, batch_size=2, max_epochs=1, patience=1,
+        early_stopping_metric="auroc", pos_weight=None, chunk_size=10, random_state=0,
+    )
+    objective = Objective.build(torch.nn.Linear(1, 1).parameters(), seeds, 4, settings)
+    np.testing.assert_allclose(objective.offsets.numpy(), [-2.0, 0.0, 1.5, 0.0])
+    assert Objective.build([torch.nn.Parameter(torch.zeros(1))], Seeds(np.array([0]),
+                           np.array([1.0])), 1, settings).offsets is None
