@@ -2,13 +2,13 @@
 
 Every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer <token>`` (401
 otherwise). A body larger than ``max_body_bytes`` or a batch of more than ``max_batch`` events
-gets 413. ``POST /v1/events`` validates with ``abusenet ingest``'s rules, claims the new
-event ids (the duplicate check, under the state's write lock), writes the accepted events to
-the durable log (:class:`~abusenet.serve.durable_log.GroupCommitLog`: concurrent requests
-share one segment and its ``fsync`` s), applies them to the graph (under the write lock again)
-and answers per event, off the event loop. So an answer comes only after its events are
-durable and in the graph, a request sees every event answered before it, and reads only wait
-for the brief in-place changes of a write (and the rescoring of what they read).
+gets 413. ``POST /v1/events`` validates with ``abusenet ingest``'s rules, then hands the
+events to the :class:`~abusenet.serve.writer.EventWriter`, which checks duplicates, writes
+the accepted events to the durable log and applies them to the graph for all the requests
+that queued meanwhile at once, and answers per event, off the event loop. So an answer comes
+only after its events are durable and in the graph, a request sees every event answered before
+it, and reads only wait for the brief in-place changes of a write (and the rescoring of what
+they read).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from abusenet.serve.durable_log import GroupCommitLog
 from abusenet.serve.metrics import Metrics
 from abusenet.serve.security import authorized
 from abusenet.serve.state import GraphState
 from abusenet.serve.validation import EventValidator
+from abusenet.serve.writer import ACCEPTED, REJECTED, EventWriter
 
 #: Routes open without a token.
 OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
@@ -48,7 +48,7 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
                   description="Real-time account scoring with ring context.")
     metrics = Metrics()
     app.state.graph = state
-    durable = GroupCommitLog(state.events_dir)
+    writer = EventWriter(state)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
@@ -99,7 +99,7 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
         if len(events) > limits.max_batch:
             return _too_large(f"{len(events)} events, more than the batch limit "
                               f"{limits.max_batch}")
-        return await run_in_threadpool(_score, state, validator, durable, metrics, events,
+        return await run_in_threadpool(_score, state, validator, writer, metrics, events,
                                        atomic)
 
     @app.get("/v1/accounts/{account_id:path}")
@@ -143,7 +143,7 @@ def _batch(payload: Any) -> tuple[list[dict[str, Any]] | None, bool]:
     return None, True
 
 
-def _score(state: GraphState, validator: EventValidator, durable: GroupCommitLog,
+def _score(state: GraphState, validator: EventValidator, writer: EventWriter,
            metrics: Metrics, events: list[dict[str, Any]], atomic: bool) -> JSONResponse:
     checked = validator.check(events)
     ids = checked.events.column("event_id").to_pylist()
@@ -155,41 +155,16 @@ def _score(state: GraphState, validator: EventValidator, durable: GroupCommitLog
                              "errors": [{"index": i, "event_id": ids[i],
                                          "reason": checked.reasons[i]} for i in bad]},
                             status_code=422)
-    status: list[str] = []
-    fresh: list[int] = []
-    with state.write_lock:
-        known = state.known_ids([e for e, r in zip(ids, checked.reasons, strict=True)
-                                 if r is None])
-        seen: set[str] = set()
-        for i, event_id in enumerate(ids):
-            if checked.reasons[i] is not None:
-                status.append("rejected")
-            elif event_id in known or event_id in seen:
-                status.append("duplicate")
-            else:
-                status.append("accepted")
-                fresh.append(i)
-                seen.add(event_id)
-        state.claim(list(seen))
-    if fresh:
-        rows = checked.events.take(fresh)
-        try:
-            durable.append(rows)
-        except BaseException:
-            state.release(list(seen))
-            raise
-        state.apply(rows)
-    answered = [a for a, s in zip(accounts, status, strict=True) if s != "rejected"]
-    state.refresh(list(dict.fromkeys(answered)))
+    status = writer.submit(checked.events, checked.reasons)
     results = []
     for i, event_id in enumerate(ids):
         item: dict[str, Any] = {"index": i, "event_id": event_id, "status": status[i]}
-        if status[i] == "rejected":
+        if status[i] == REJECTED:
             item["reason"] = checked.reasons[i]
         else:
             item["account"] = state.account_view(accounts[i])
         results.append(item)
-    return JSONResponse({"accepted": len(fresh), "results": results})
+    return JSONResponse({"accepted": status.count(ACCEPTED), "results": results})
 
 
 def _too_large(why: str) -> JSONResponse:

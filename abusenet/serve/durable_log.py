@@ -7,15 +7,13 @@ its directory ``fsync``'d. So a ``kill -9`` loses nothing that was answered, a r
 the segments, and the next ``abusenet ingest`` / ``run`` on the store reads them as stored
 events (deduplicating new rows against their ``event_id``).
 
-:class:`GroupCommitLog` shares one segment (one set of ``fsync`` s) among the requests that
-arrive while the previous segment is being written: each request still returns only once its
-own events are durable, but under load the disk sees one write per group, not per request.
+The service writes one segment per group of requests (:mod:`abusenet.serve.writer`), not one
+per request.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -58,65 +56,6 @@ def append_segment(events: pa.Table, events_dir: Path) -> list[Path]:
         written.append(target)
     _fsync_dir(events_dir)
     return written
-
-
-class GroupCommitLog:
-    """Durable appends to ``events_dir``, concurrent ones written as one segment.
-
-    The first request to find no write pending leads: it waits for the previous write to end
-    (meanwhile later requests join its group), then writes every event queued as one
-    :func:`append_segment` and wakes the group; an error reaches every member.
-
-    Parameters
-    ----------
-    events_dir
-        The run's event store.
-    """
-
-    def __init__(self, events_dir: Path) -> None:
-        self.events_dir = events_dir
-        self.groups_written = 0
-        self._cond = threading.Condition()
-        self._io = threading.Lock()
-        self._pending: list[pa.Table] = []
-        self._group = 0
-        self._led = False
-        self._results: dict[int, tuple[BaseException | None, int]] = {}
-
-    def append(self, events: pa.Table) -> None:
-        """Return once ``events`` (canonical columns) are durable in the store."""
-        if events.num_rows == 0:
-            return
-        with self._cond:
-            group = self._group
-            self._pending.append(events)
-            lead = not self._led
-            self._led = True
-        if lead:
-            with self._io:
-                with self._cond:
-                    tables, self._pending = self._pending, []
-                    members = len(tables)
-                    self._group += 1
-                    self._led = False
-                error: BaseException | None = None
-                try:
-                    append_segment(pa.concat_tables(tables), self.events_dir)
-                except BaseException as err:  # every member of the group must hear of it
-                    error = err
-                with self._cond:
-                    self.groups_written += 1
-                    self._results[group] = (error, members)
-                    self._cond.notify_all()
-        with self._cond:
-            self._cond.wait_for(lambda: group in self._results)
-            error, members = self._results[group]
-            if members == 1:
-                del self._results[group]
-            else:
-                self._results[group] = (error, members - 1)
-        if error is not None:
-            raise error
 
 
 def read_segments(events_dir: Path, schema: pa.Schema) -> pa.Table:

@@ -213,7 +213,7 @@ class GraphState:
             try:
                 events = con.sql(
                     f"SELECT {names} FROM read_parquet({literal(files)}, union_by_name = true, "
-                    "hive_partitioning = false)").fetch_arrow_table()
+                    "hive_partitioning = false)").to_arrow_table()
             finally:
                 con.close()
             events = events.select(self.schema.names).cast(self.schema)
