@@ -428,9 +428,10 @@ class GraphState:
                 continue
             for entity in self.graph.adjacency[(node_type, f"rev_{name}", ACCOUNT)].neighbours(
                     row).tolist():
-                parts = [self.graph.adjacency[et].gather(np.array([entity]))[1]
+                parts = [self.graph.adjacency[et].neighbours(entity)
                          for et in self.edge_types.values() if et[2] == node_type]
-                accounts = np.unique(np.concatenate(parts))
+                # One relation's edges are distinct pairs: its accounts are distinct already.
+                accounts = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
                 shared.append((node_type, entity, accounts[accounts != row]))
         return shared
 
