@@ -394,12 +394,14 @@ def _describe(
                                   return_inverse=True)
     degree_by_type = type_degrees(uses, codes, len(type_names))
     group_degree = (membership @ degree_by_type) / sizes[:, None]
-    localities = find_localities(uses, codes, cfg.hub_degree_cap,
-                                 max(cfg.locality_min_users, cfg.max_size + 1),
-                                 cfg.locality_resolution, cfg.seed) if cfg.locality else None
+    localities = [find_localities(uses, codes, cfg.hub_degree_cap,
+                                  max(cfg.locality_min_users, cfg.max_size + 1), resolution,
+                                  cfg.seed)
+                  for resolution in (cfg.locality_resolutions if cfg.locality else ())]
     chance = sharing_log_chance(
         shared, sizes, entity_degree, codes, group_degree, degree_by_type.sum(axis=0),
-        None if localities is None else entry_locality_rate(membership, shared, localities))
+        np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)
+        if localities else None)
     flow_chance = beyond_tree(*_masked_entries(flow_log_chance(flows), membership, rows, cand),
                               sizes.astype(np.int64))
     # accounts each account could be grouped with: every co-user of its entities (hubs
@@ -486,12 +488,12 @@ def _pair_surprise(
     codes: np.ndarray,
     n_types: int,
     counted: np.ndarray,
-    localities: Localities | None = None,
+    localities: list[Localities] | None = None,
 ) -> np.ndarray:
     """Per pair of accounts: ``-log10`` of the chance that it shares what it shares beyond
     one entity of each type given both accounts' activity (:func:`graph.rings.null_model.
-    pair_log_chance`; with ``localities``, the likelier of the type-wide and the locality
-    null), less ``log10`` of the pairs the search could have found like it.
+    pair_log_chance`; with ``localities``, the likeliest of the type-wide null and the
+    locality null of each scale), less ``log10`` of the pairs the search could have found like it.
 
     A pair sharing more than one entity of each type in a set ``S`` co-uses an entity of
     every type in ``S``, so it is one of at most ``min_{t in S} sum_e C(d_e, 2)`` pairs of
@@ -516,7 +518,8 @@ def _pair_surprise(
     a, b = first.indices[0::2], first.indices[1::2]
     chance = pair_log_chance(
         per_type, activity[a], activity[b], type_pairs, type_edges,
-        None if localities is None else pair_locality_mean(a, b, localities, n_types))
+        np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
+        if localities else None)
     co_users = np.where(per_type >= 2, type_pairs / 2.0, np.inf).min(axis=1)
     co_users = np.where(np.isfinite(co_users), co_users, type_pairs.sum() / 2.0)
     return -chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(2.0 ** n_types - 1.0)

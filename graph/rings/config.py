@@ -94,8 +94,10 @@ class RingConfig:
         entity's chance of being shared is the larger of the type-wide one and the one within
         its locality (a town's terminals, a city's restaurants), so neighbours meeting near
         home are no ring.
-    locality_resolution
-        Leiden resolution of the localities (higher: smaller ones).
+    locality_resolutions
+        Leiden resolutions of the localities (higher: smaller ones), one partition each; an
+        entity's chance is the largest over them, so neighbourhoods of every scale are expected
+        (modularity's scale shifts with the graph's size, one resolution fits no world).
     locality_min_users
         A locality's entities are used by at least this many accounts, and always by more than
         ``max_size`` (so no ring searched can be a locality of its own).
@@ -133,13 +135,15 @@ class RingConfig:
     pairs: bool = True
     pair_max_degree: int = 10
     locality: bool = True
-    locality_resolution: float = 1.0
+    locality_resolutions: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
     locality_min_users: int = 100
     seed_min_score: float = 0.5
     seed: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "component_weights", tuple(map(float, self.component_weights)))
+        object.__setattr__(self, "locality_resolutions",
+                           tuple(map(float, self.locality_resolutions)))
         if not 2 <= self.min_size <= self.max_size:
             raise ValueError(
                 f"ring config: need 2 <= min_size <= max_size, got min_size={self.min_size}, "

@@ -26,3 +26,11 @@ def test_shipped_config_loads():
     from pathlib import Path
     cfg = load_ring_config(Path(__file__).resolve().parents[3] / "configs" / "rings.yaml")
     assert cfg == RingConfig()
+
+
+def test_locality_scales_load_as_a_tuple_of_floats(tmp_path):
+    path = tmp_path / "rings.yaml"
+    path.write_text("rings:\n  locality_resolutions: [2, 8]\n  locality: false\n")
+    cfg = load_ring_config(path)
+    assert cfg.locality_resolutions == (2.0, 8.0) and cfg.locality is False
+    assert RingConfig().locality and len(RingConfig().locality_resolutions) >= 1
