@@ -137,7 +137,7 @@ class LocalGraph:
         first = self.num_nodes[node_type]
         store = self._x[node_type]
         if first + count > len(store):
-            grown = np.zeros((max(2 * len(store), first + count, 16), store.shape[1]),
+            grown = np.zeros((first + count + len(store) // 8 + 1024, store.shape[1]),
                              dtype=np.float32)
             grown[:first] = store[:first]
             self._x[node_type] = grown
@@ -358,7 +358,7 @@ class LocalScorer:
             for kept in self.kept_:
                 h = kept[t]
                 if n > h.size(0):
-                    kept[t] = torch.cat([h, h.new_zeros((max(n, 2 * h.size(0)) - h.size(0),
+                    kept[t] = torch.cat([h, h.new_zeros((n + h.size(0) // 8 + 1024 - h.size(0),
                                                          h.size(1)))])
             for ticks in self.changed_:
                 ticks[t] = _grow_ticks(ticks[t], held, n, 0)
@@ -367,7 +367,7 @@ class LocalScorer:
             if t == target:
                 self.scored_ = _grow_ticks(self.scored_, held, n, -1)
                 if n > len(self.scores_):
-                    scores = np.full(max(n, 2 * len(self.scores_)), np.nan)
+                    scores = np.full(n + len(self.scores_) // 8 + 1024, np.nan)
                     scores[:held] = self.scores_[:held]
                     self.scores_ = scores
         return added
@@ -522,7 +522,7 @@ class LocalScorer:
 def _grow_ticks(ticks: np.ndarray, used: int, size: int, fill: int) -> np.ndarray:
     """``ticks`` with room for ``size`` rows, rows from ``used`` on set to ``fill``."""
     if size > len(ticks):
-        grown = np.empty(max(size, 2 * len(ticks)), dtype=np.int64)
+        grown = np.empty(size + len(ticks) // 8 + 1024, dtype=np.int64)
         grown[:used] = ticks[:used]
         ticks = grown
     ticks[used:size] = fill

@@ -170,7 +170,7 @@ class LiveFeatures:
         cols = self._columns(events, bulk=False)
         first, n = self.size, events.num_rows
         if first + n > len(self._ts):
-            capacity = max(2 * len(self._ts), first + n, 1024)
+            capacity = first + n + len(self._ts) // 8 + 1024
             self._ts = _grow(self._ts, first, capacity)
             self._type = _grow(self._type, first, capacity)
             self._amount = _grow(self._amount, first, capacity)

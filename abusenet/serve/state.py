@@ -96,7 +96,8 @@ class _NodeRows:
     def set(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Store the raw feature ``values`` of ``rows`` (room made for new rows)."""
         if len(self.ids) > len(self.raw):
-            grown = np.zeros((max(2 * len(self.raw), len(self.ids), 16), len(self.columns)))
+            grown = np.zeros((max(len(self.raw) + len(self.raw) // 8 + 1024, len(self.ids)),
+                              len(self.columns)))
             grown[:len(self.raw)] = self.raw
             self.raw = grown
         self.raw[rows] = values
@@ -284,7 +285,7 @@ class GraphState:
                     self.graph.add_edge(edge_type, src_rows[src], dst_rows[dst])
             self.scorer.mark(self.graph, changed)
             if len(self.nodes[ACCOUNT].ids) > len(self._ring_rank):
-                grown = np.full(max(2 * len(self._ring_rank), len(self.nodes[ACCOUNT].ids)),
+                grown = np.full(len(self.nodes[ACCOUNT].ids) + len(self._ring_rank) // 8 + 1024,
                                 len(self.rings), dtype=np.int64)
                 grown[:len(self._ring_rank)] = self._ring_rank
                 self._ring_rank = grown
