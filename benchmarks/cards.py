@@ -12,9 +12,11 @@ One command: generate a card world (``abusenet synth --world cards``), then
 2. **Terminals, half labelled**: compromised terminals from truth, a stratified half labelled;
    AUROC on the other half of XGBoost on per-terminal aggregates (handbook style: volume,
    cards, amounts, night and online shares, chargebacks known by the window end), of the
-   supervised :class:`~gnn.entities.EntityRiskModel` and of the pooled method (terminals
-   scored from their accounts' scores) on a snapshot of the world (``--entity-gnn``), and of
-   the terminals' highest event score in the last test week.
+   supervised :class:`~gnn.entities.EntityRiskModel` (label evidence and the common point of
+   compromise, :mod:`gnn.events.compromise`, as node features) and of the pooled method
+   (terminals scored from their accounts' scores) on a snapshot of the world
+   (``--entity-gnn``), of the CPC surprise alone and next to the aggregates, and of the
+   terminals' highest event score in the last test week.
 3. **Label delays**: how much of the terminal fraud is known when it must be scored.
 
 Examples
@@ -38,6 +40,7 @@ import xgboost as xgb
 from gnn.baselines.xgb_history import XGBHistory
 from gnn.evaluate import auroc
 from gnn.events.booster import EventBooster
+from gnn.events.compromise import CompromiseIndex
 from gnn.events.model import EventModel
 from gnn.events.rolling import daily_metrics, rolling_scores
 from ingest.files import write_text_atomic
@@ -46,6 +49,9 @@ from ingest.synth.cards import generate_cards
 #: Share of each day's events an investigator checks (the top-1 % target of issue 14).
 TOP_SHARE = 0.01
 TERMINAL_FRAUD = "compromised_terminal"
+#: The card world's entity node types and their event columns (the cards are PaymentMethod).
+ENTITY_COLUMNS = {"Device": "device_id", "IP": "ip", "PaymentMethod": "payment_id",
+                  "Terminal": "terminal_id"}
 
 
 def load_world(world: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -163,6 +169,23 @@ def terminal_part(events: pd.DataFrame, labels: pd.DataFrame, truth_entities: pd
     rows.append({"method": "XGBoost on terminal aggregates",
                  "auroc": auroc(y.to_numpy()[~labelled], score),
                  "cpu_s": time.process_time() - started})
+    started = time.process_time()
+    index = CompromiseIndex(events, labels, holder="payment_id", points=["terminal_id"],
+                            until=end)
+    cpc = index.at("terminal_id", end).reindex(features.index).fillna(0.0)
+    rows.append({"method": "CPC surprise alone (cards' fraud known by the end)",
+                 "auroc": auroc(y.to_numpy()[~labelled],
+                                cpc["cpc_surprise"].to_numpy()[~labelled]),
+                 "cpu_s": time.process_time() - started})
+    started = time.process_time()
+    both = features.join(cpc).to_numpy()
+    booster = xgb.XGBClassifier(n_estimators=200, max_depth=4, learning_rate=0.05,
+                                subsample=0.8, n_jobs=2, random_state=seed)
+    booster.fit(both[labelled], y.to_numpy()[labelled])
+    rows.append({"method": "XGBoost on terminal aggregates + CPC",
+                 "auroc": auroc(y.to_numpy()[~labelled], booster.predict_proba(
+                     both[~labelled])[:, 1]),
+                 "cpu_s": time.process_time() - started})
     last = event_scores[event_scores["fold"] == event_scores["fold"].max()]
     per_terminal = last.groupby("terminal_id")["score"].max().reindex(features.index)
     seen = per_terminal.notna().to_numpy() & ~labelled
@@ -184,7 +207,7 @@ def _snapshot_rows(world: Path, events: pd.DataFrame, labels: pd.DataFrame, y: p
     ``end``) and the pooled method (terminals scored from their accounts' scores, an account's
     score being its highest event score in the last test week)."""
     from gnn.data.snapshot_graph import snapshot_to_heterodata
-    from gnn.entities import EntityRiskModel, with_label_evidence
+    from gnn.entities import EntityRiskModel, with_compromise_evidence, with_label_evidence
     from gnn.entity_scores import entity_scores_from_accounts
     from graph.build import build_snapshot
     from ingest.run import ingest_logs
@@ -210,11 +233,13 @@ def _snapshot_rows(world: Path, events: pd.DataFrame, labels: pd.DataFrame, y: p
     started = time.process_time()
     evidence = events[["event_id", "account_id", "terminal_id"]].merge(labels, on="event_id")
     snapshot = with_label_evidence(snapshot, evidence, {"Terminal": "terminal_id"}, as_of=end)
+    snapshot = with_compromise_evidence(snapshot, events, labels, ENTITY_COLUMNS, as_of=end)
     train = pd.DataFrame({"node_type": "Terminal", "entity_id": y.index[labelled],
                           "label": y.to_numpy()[labelled]})
     model = EntityRiskModel({"random_state": seed}).fit(snapshot, train)
     scores = model.score_entities(snapshot).set_index("entity_id")["score"]
-    return rows + [{"method": "EntityRiskModel (supervised GNN, evidence known by the end)",
+    return rows + [{"method": "EntityRiskModel (supervised GNN, label and CPC evidence known "
+                              "by the end)",
                     "auroc": auroc(y.to_numpy()[~labelled], scores.reindex(held).to_numpy()),
                     "cpu_s": time.process_time() - started}]
 

@@ -48,8 +48,12 @@ _SCALE = np.int64(1) << 35
 
 @dataclass(frozen=True)
 class CompromiseSettings:
-    """Windows of the common-point-of-compromise evidence (defaults chosen on card-world seeds
-    1 and 2, never on the benchmark's seed 0).
+    """Windows of the common-point-of-compromise evidence.
+
+    Defaults chosen on the card world's seed 1 (``benchmarks/README.md``, session 8), never on
+    the benchmark's seed 0: a short lookback wins (the first known fraud of a card is often the
+    purchase at the skimmer itself, or its use about a week later), a 60-day history (an old
+    compromise fades slowly) and the card's last 14 days of visits for the event features.
 
     Attributes
     ----------
@@ -67,9 +71,9 @@ class CompromiseSettings:
         A label without ``known_at`` is taken as known this many days after its event.
     """
 
-    lookback_days: float = 21.0
+    lookback_days: float = 7.0
     history_days: float = 60.0
-    recent_days: float = 21.0
+    recent_days: float = 14.0
     default_label_delay_days: float = 7.0
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gnn.events.booster import EventBooster
+from gnn.events.compromise import CompromiseSettings
 from gnn.events.features import DEFAULT_LABEL_DELAY_DAYS, NEIGHBOUR_DAYS, WINDOWS, event_features
 from gnn.events.source import Events, Labels
 from gnn.events.table import EventFeatures
@@ -14,8 +15,9 @@ class EventModel(EventBooster):
     """Calibrated fraud probability of each event from :func:`gnn.events.features.event_features`.
 
     Gradient-boosted trees on the event's own features, its account's and entities' history,
-    and the fraud known before it around the event (its account, its entities, and their
-    two-hop neighbours), calibrated on the latest training events. Deterministic for a seed.
+    and the fraud known before it around the event (its account, its entities, their two-hop
+    neighbours, and the common-point-of-compromise evidence of its entities and of its card's
+    recent ones), calibrated on the latest training events. Deterministic for a seed.
 
     Parameters
     ----------
@@ -23,6 +25,9 @@ class EventModel(EventBooster):
         Feature settings (:func:`~gnn.events.features.event_features`).
     entity_columns
         Entity columns to use; ``None``: found from the data.
+    cpc_lookback_days, cpc_history_days, cpc_recent_days
+        Windows of the common-point-of-compromise features
+        (:class:`~gnn.events.compromise.CompromiseSettings`).
     n_estimators, learning_rate, max_depth, subsample, colsample_bytree
         XGBoost settings.
     early_stopping_rounds
@@ -49,6 +54,9 @@ class EventModel(EventBooster):
         neighbour_days: int = NEIGHBOUR_DAYS,
         default_label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
         entity_columns: Sequence[str] | None = None,
+        cpc_lookback_days: float = CompromiseSettings.lookback_days,
+        cpc_history_days: float = CompromiseSettings.history_days,
+        cpc_recent_days: float = CompromiseSettings.recent_days,
         n_estimators: int = 400,
         learning_rate: float = 0.05,
         max_depth: int = 6,
@@ -64,6 +72,9 @@ class EventModel(EventBooster):
         self.neighbour_days = neighbour_days
         self.default_label_delay_days = default_label_delay_days
         self.entity_columns = entity_columns
+        self.cpc_lookback_days = cpc_lookback_days
+        self.cpc_history_days = cpc_history_days
+        self.cpc_recent_days = cpc_recent_days
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -81,4 +92,8 @@ class EventModel(EventBooster):
             events, event_labels, entity_columns=self.entity_columns, windows=self.windows,
             neighbour_days=self.neighbour_days,
             default_label_delay_days=self.default_label_delay_days,
+            compromise=CompromiseSettings(
+                lookback_days=self.cpc_lookback_days, history_days=self.cpc_history_days,
+                recent_days=self.cpc_recent_days,
+                default_label_delay_days=self.default_label_delay_days),
         )

@@ -31,9 +31,11 @@ def _world():
     return events.drop(columns="day"), labels
 
 
-def _index(events, labels, **settings):
-    return CompromiseIndex(events, labels, holder="payment_id", points=["terminal_id"],
-                           settings=CompromiseSettings(**settings))
+def _index(events, labels, holder="payment_id", **settings):
+    """The index with 21-day lookback and recent windows unless ``settings`` say otherwise."""
+    return CompromiseIndex(events, labels, holder=holder, points=["terminal_id"],
+                           settings=CompromiseSettings(**{"lookback_days": 21,
+                                                          "recent_days": 21, **settings}))
 
 
 def test_cards_count_only_once_their_fraud_is_known():
@@ -117,7 +119,7 @@ def test_holder_and_errors():
     assert holder_column(["device_id", "payment_id"]) == "payment_id"
     assert holder_column(["device_id"]) == "account_id"
     events, labels = _world()
-    by_account = CompromiseIndex(events, labels, holder="account_id", points=["terminal_id"])
+    by_account = _index(events, labels, holder="account_id")
     assert by_account.at("terminal_id", _at(21)).loc["T", "cpc_cards"] == 2
     with pytest.raises(ValueError, match="holder column 'payment_id'"):
         CompromiseIndex(events, labels, holder="payment_id", points=["payment_id"])
