@@ -27,7 +27,8 @@ def planted():
 def two_process_fit(planted):
     snapshot, labels = planted
     trainer = DistributedTrainer(nproc=2, threads=1, verify_sync=True)
-    detector = AccountDetector(**SETTINGS).fit(snapshot, labels, trainer=trainer)
+    # the boosted residual head: its per-seed offsets travel to the processes too
+    detector = AccountDetector(**SETTINGS, boost="residual").fit(snapshot, labels, trainer=trainer)
     return detector, trainer
 
 
@@ -74,6 +75,9 @@ def test_two_processes_stay_in_sync_and_learn(two_process_fit):
     assert [h["synced_steps"] for h in history] == [steps_per_epoch] * len(history)
     assert all(h["seeds"] == 192 for h in history)
     assert history[-1]["loss"] < history[0]["loss"]
+    # the processes validated on the same logits (boosted offsets included) as the parent
+    best = max(h["auroc"] for h in history)
+    assert detector.metrics_["validation"]["auroc"] == pytest.approx(best, abs=1e-6)
     assert [p["rank"] for p in trainer.processes_] == [0, 1]
     assert all(p["rss"] > 0 and p["graph"] > 0 for p in trainer.processes_)
 
@@ -92,6 +96,7 @@ def test_distributed_model_saves_and_scores_like_any(planted, two_process_fit, t
     snapshot, _ = planted
     detector, _ = two_process_fit
     loaded = AccountDetector.load(detector.save(tmp_path / "model"))
+    assert loaded.boost == "residual" and len(loaded.boost_.models_) == 5
     np.testing.assert_array_equal(
         loaded.score_accounts(snapshot)["score"], detector.score_accounts(snapshot)["score"]
     )
