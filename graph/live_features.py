@@ -163,6 +163,8 @@ class LiveFeatures:
         self._attrs = {a: cols[f"attr:{a}"] for a in self.float_attributes}
         self._postings = {role: _Postings(cols[role]) for role in self.roles}
         self.size = events.num_rows
+        for index in self.index.values():
+            index._lookup = None  # the bulk lookup's hash table is not needed again
 
     def add(self, events: pa.Table) -> dict[str, np.ndarray]:
         """Append ``events`` (canonical columns); the rows per node type they touch (new

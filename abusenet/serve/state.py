@@ -221,6 +221,8 @@ class GraphState:
         self.live.load(events)
         self._stored_ids = np.sort(_hash_ids(events.column("event_id")))
         self._event_ids: set[str] = set()
+        del events
+        pa.default_memory_pool().release_unused()  # the events' text: freed, not kept pooled
 
     def known_ids(self, ids: list[str]) -> set[str]:
         """Those of ``ids`` already among the events (the stored ones by a 64-bit hash of the
