@@ -121,3 +121,17 @@ def test_residual_head_adds_the_boosted_logit_to_the_network_logit(tmp_path):
     detector.save(tmp_path / "model")
     loaded = AccountDetector.load(tmp_path / "model")
     np.testing.assert_array_equal(loaded.graph_logits(data), residual)
+
+
+def test_time_aware_training_keeps_later_links_out_of_the_trees():
+    """Links made after a label are invisible to the boosted channel of a time-aware fit (the
+    trees' degrees are bounded by each seed's time), though whole-graph trees find them."""
+    from tests.gnn.test_detector import _post_label_artefact
+
+    snapshot, labels = _post_label_artefact()
+    settings = {**TINY, "boost": "residual", "max_epochs": 3}
+    honest = AccountDetector(**settings).fit(snapshot, labels)
+    assert honest.boost_.hops == 0
+    assert honest.metrics_["validation"]["auroc"] < 0.75
+    leaky = AccountDetector(**settings).fit(snapshot, labels.drop(columns="ts"))
+    assert leaky.metrics_["validation"]["auroc"] > 0.95
