@@ -272,9 +272,11 @@ class LocalScorer:
     def _in_edges(self, graph: LocalGraph,
                   rows: dict[str, np.ndarray]) -> dict[EdgeType, tuple[np.ndarray, np.ndarray]]:
         """Every model edge into ``rows``: edge type -> (position in ``rows`` of its
-        destination, source row)."""
-        return {et: graph.adjacency[et].gather(rows[et[2]]) for et in self.model.edge_types
-                if et[2] in rows and et in graph.adjacency and len(rows[et[2]])}
+        destination, source row); edge types without such edges are left out (the conv skips
+        a missing relation, adding exactly what an empty one adds: nothing)."""
+        edges = {et: graph.adjacency[et].gather(rows[et[2]]) for et in self.model.edge_types
+                 if et[2] in rows and et in graph.adjacency and len(rows[et[2]])}
+        return {et: e for et, e in edges.items() if len(e[1])}
 
     def _layer(self, index: int, graph: LocalGraph, below: dict[str, torch.Tensor],
                rows: dict[str, np.ndarray],

@@ -48,6 +48,7 @@ def serve(
         help="Most events in one POST /v1/events; more are refused with 413."),
 ) -> None:
     """See :data:`SERVE_HELP`."""
+    import torch
     import uvicorn
 
     from abusenet.serve.app import Limits, create_app
@@ -63,6 +64,9 @@ def serve(
     except (FileNotFoundError, MappingError, ValueError) as err:
         typer.echo(f"error: cannot serve {run}: {err}", err=True)
         raise typer.Exit(1) from None
+    # Requests score a few rows each, in many threads: one torch thread per op, set once for
+    # the process (the whole-graph pass at load used them all).
+    torch.set_num_threads(1)
     typer.echo(f"abusenet serve: {state.num_accounts:,} accounts, model {state.model_version}; "
                f"API token from {source}; listening on http://{host}:{port}", err=True)
     app = create_app(state, EventValidator(rules), token, Limits(max_body_bytes, max_batch))

@@ -311,7 +311,7 @@ class GraphState:
         with self.lock:
             for t, x in scaled.items():
                 self.graph.reset_features(t, x)
-        scorer = LocalScorer(detector.model_, detector.calibrator_, num_threads=1)
+        scorer = LocalScorer(detector.model_, detector.calibrator_)
         scorer.fit(self.graph)
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
