@@ -298,14 +298,14 @@ class GraphState:
         Raises
         ------
         ValueError
-            When the detector has the boosted input channel (``boost="input"``), whose column
-            (out-of-fold tree logits of each account's and its neighbours' features) the local
+            When the detector has the boosted channel (``boost="input"`` or ``"residual"``),
+            whose column (tree logits of each account's and its neighbours' features) the local
             scorer does not build: its scores would differ from ``abusenet score``.
         """
         if getattr(detector, "boost_", None) is not None:
-            raise ValueError(f"the model in {model_dir} has the boosted input channel "
-                             "(boost='input'); abusenet serve scores the network alone and "
-                             "cannot reproduce it: train with detector.boost=null")
+            raise ValueError(f"the model in {model_dir} has the boosted channel "
+                             f"(boost={detector.boost!r}); abusenet serve scores the network "
+                             "alone and cannot reproduce it: train with detector.boost=null")
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
         with self.lock:
