@@ -74,7 +74,8 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     def readyz() -> dict[str, Any]:
         """The graph and model are loaded (Neo4j write-through is not part of this service)."""
         return {"status": "ready", "model_version": state.model_version,
-                "accounts": state.num_accounts, "neo4j": "not configured"}
+                "accounts": state.num_accounts, "neo4j": "not configured",
+                "scores": "gnn", "published_candidate": state.published}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> str:

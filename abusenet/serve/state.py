@@ -32,6 +32,7 @@ import pyarrow as pa
 from abusenet.pipeline.stages.files import EVENTS, MODEL, RINGS, SNAPSHOT
 from abusenet.serve.durable_log import read_segments
 from abusenet.serve.validation import canonical_mapping
+from abusenet.validation.challenger import read_published
 from gnn.data.snapshot_graph import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from gnn.local_scoring import LocalGraph, LocalScorer
@@ -315,8 +316,13 @@ class GraphState:
         scorer.fit(self.graph)
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
+        published = read_published(model_dir)["candidate"]
+        if published != "gnn":
+            log.warning("%s publishes the %s candidate; abusenet serve scores with its GNN, so "
+                        "its scores are the GNN's, not the published ones", model_dir, published)
         with self.lock:
             self.detector, self.model_dir, self._scaling = detector, model_dir, scaling
+            self.published = published
             self.model_version = model_version(model_dir)
             self.scorer = scorer
 
