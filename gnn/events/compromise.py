@@ -50,10 +50,11 @@ _SCALE = np.int64(1) << 35
 class CompromiseSettings:
     """Windows of the common-point-of-compromise evidence.
 
-    Defaults chosen on the card world's seed 1 (``benchmarks/README.md``, session 8), never on
-    the benchmark's seed 0: a short lookback wins (the first known fraud of a card is often the
-    purchase at the skimmer itself, or its use about a week later), a 60-day history (an old
-    compromise fades slowly) and the card's last 14 days of visits for the event features.
+    Defaults chosen on the card world's seeds 1 and 2 (``benchmarks/README.md``, session 8),
+    never on the benchmark's seed 0: a short lookback wins (the first known fraud of a card is
+    often the purchase at the skimmer itself, or its use about a week later), a 60-day history
+    (an old compromise fades slowly) and the card's last 14 days of visits for the event
+    features.
 
     Attributes
     ----------
