@@ -3,7 +3,8 @@
 A ring's ``structure_score`` (no labels needed) is a weighted mean of its structure features
 (:data:`STRUCTURE_WEIGHTS`). With account scores, ``member_score`` pools the members' scores
 (half their mean, half the mean of the top ``top_k``), and the ring score is
-``account_weight * member_score + (1 - account_weight) * structure_score``; members without an
+``account_weight * member_score + (1 - account_weight) * structure_score``, raised for a
+money-flow shape by its significance (:func:`flow_significance`); members without an
 account score count as 0. Without account scores (no labels) the ring score is a *structure
 score*, not a probability: the ring's significance, its null-model surprise ``s``
 (:mod:`graph.rings.null_model`) per square root of its size, ``x = s / sqrt(size)``, as
@@ -115,6 +116,19 @@ def unlabelled_scores(candidates: Sequence[RingCandidate]) -> np.ndarray:
     return significance(surprise / np.sqrt(sizes))
 
 
+def flow_significance(candidates: Sequence[RingCandidate]) -> np.ndarray:
+    """Per candidate: its :func:`unlabelled_scores` significance when it is a money-flow shape
+    (:data:`FLOW_KIND`), else 0.
+
+    With account scores a flow shape's ring score is ``1 - (1 - s)(1 - f)``, ``s`` the pooled
+    score and ``f`` this: mules look ordinary one by one (their account scores are low), and
+    their timing and amounts, which the null model judges, are what gives them away. Groups
+    sharing entities get nothing from it: their members' sharing already shows in their scores.
+    """
+    flow = np.array([FLOW_KIND in c.kind for c in candidates], dtype=bool)
+    return np.where(flow, unlabelled_scores(candidates), 0.0) if len(candidates) else np.zeros(0)
+
+
 def _transfer_ties(evidence: Sequence[str]) -> list[tuple[str, str]]:
     """Member pairs a candidate's evidence shows transferring (``Transfer:`` and ``Path:``)."""
     ties: list[tuple[str, str]] = []
@@ -138,14 +152,17 @@ def trim_members(
     """Each candidate with only its implicated members.
 
     A member stays when its own account score is at least ``min_member_score`` (a calibrated
-    probability: more likely abusive than not), or when the candidate's evidence
-    (``Transfer:`` and ``Path:`` items) shows it transferring with at least ``min_ties`` kept
-    members, ``flow_min_ties`` in a money-flow shape (:data:`FLOW_KIND`: there the transfer
-    is the pattern; in a group sharing entities a household's transfers are not), repeated
-    until nothing changes. A trimmed candidate gets the id of its kept members, ``kept_share``
-    among its features and the reason in its evidence (``"Trimmed:<k> members scored below
-    <bar>"``); one keeping fewer than two members is dropped, and of several trimmed to the
-    same members the first stays.
+    probability: more likely abusive than not), or when it transferred with at least
+    ``min_ties`` kept members, ``flow_min_ties`` in a money-flow shape (:data:`FLOW_KIND`:
+    there the transfer is the pattern; in a group sharing entities a household's transfers
+    are not), repeated until nothing changes; in a flow shape the null model finds
+    significant (its ``significant`` feature), every member with a transfer inside it stays:
+    the shape is the evidence. Transfers are the candidate's ``ties`` (all its internal
+    transfers) and the ``Transfer:`` and ``Path:`` items of its evidence (which alone list at
+    most ``max_evidence`` transfers: candidates read back without ties). A trimmed candidate
+    gets the id of its kept members, ``kept_share`` among its features and the reason in its
+    evidence (``"Trimmed:<k> members scored below <bar>"``); one keeping fewer than two
+    members is dropped, and of several trimmed to the same members the first stays.
 
     Parameters
     ----------
@@ -186,12 +203,17 @@ def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_scor
              min_ties: int) -> RingCandidate | None:
     """``candidate`` with its implicated members (:func:`trim_members`), None under two."""
     kept = {m for m in candidate.members if lookup.get(m, 0.0) >= min_member_score}
-    ties = _transfer_ties(candidate.evidence)
+    partners: dict[str, set[str]] = {}
+    for a, b in {*candidate.ties, *_transfer_ties(candidate.evidence)}:
+        if a != b:
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+    if FLOW_KIND in candidate.kind and candidate.features.get("significant", 0.0) >= 1.0:
+        kept |= {m for m in candidate.members if m in partners}
     grown = True
     while grown:
         tied = {m for m in candidate.members if m not in kept
-                and sum((a == m and b in kept) or (b == m and a in kept) for a, b in ties)
-                >= min_ties}
+                and len(partners.get(m, set()) & kept) >= min_ties}
         kept |= tied
         grown = bool(tied)
     if len(kept) < 2:
@@ -207,6 +229,7 @@ def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_scor
         [*evidence, f"Trimmed:{dropped} members scored below {min_member_score:g}"],
         {**candidate.features, "size": float(len(members)),
          "kept_share": len(members) / len(candidate.members)},
+        [(a, b) for a, b in candidate.ties if a in kept and b in kept],
     )
 
 
@@ -375,6 +398,7 @@ def score_rings(
     else:
         pooled = member_scores(candidates, account_scores, top_k)
         score = account_weight * pooled + (1.0 - account_weight) * structure
+        score = 1.0 - (1.0 - score) * (1.0 - flow_significance(candidates))
     table = pd.DataFrame(
         {
             "ring_id": [c.ring_id for c in candidates],

@@ -127,6 +127,11 @@ class RingCandidate:
         null-model surprise (:mod:`graph.rings.null_model`; not in [0, 1]: about ``-log10`` of
         the number of groups this tight chance would make); ``significant`` = 1.0 when
         ``surprise >= config.min_surprise`` (groups tied by flows are kept either way).
+    ties
+        Every distinct ordered pair of members with a transfer between them, ``(src, dst)``
+        sorted; unlike the evidence (at most ``max_evidence`` items) it is complete, so a fan
+        of hundreds of mules keeps each mule's tie to its hub. Empty when unknown (candidates
+        read back from a file written without it).
     """
 
     ring_id: str
@@ -134,11 +139,15 @@ class RingCandidate:
     kind: str
     evidence: list[str] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    ties: list[tuple[str, str]] = field(default_factory=list)
 
 
-_KIND_ORDER = ("pair", "dense_block", "flow_cycle", "flow_fan_in", "flow_fan_out", "lockstep",
-               "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
-               "shared_entities", "scored_component", "scored_core")
+#: Which group's members stay when near-duplicates merge: the first kind in this order. Money-flow
+#: shapes come before the blocks and communities that find their leaves (a fan's leaves share
+#: its hub as a counterparty, so a dense block of them would otherwise drop the hub).
+_KIND_ORDER = ("pair", "flow_cycle", "flow_fan_in", "flow_fan_out", "flow_bipartite",
+               "flow_gather_scatter", "flow_scatter_gather", "flow_chain", "dense_block",
+               "lockstep", "shared_entities", "scored_component", "scored_core")
 
 
 def find_ring_candidates(
@@ -444,6 +453,7 @@ def _describe(
         entity_degree <= cfg.hub_degree_cap, localities) - (hops + fans)[pair]
     ids = np.asarray(accounts.astype(str), dtype=object)
     internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
+    ties = _internal_ties(inside_flows, ids)
     candidates = []
     # plain arrays: per-candidate lookups on an Index (Arrow-backed strings under pandas 3) and
     # getrow() dominated the whole search at 100k accounts
@@ -477,7 +487,8 @@ def _describe(
             "significant": float(surprising[i] >= cfg.min_surprise),
         }
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
-                                        evidence[: cfg.max_evidence], features))
+                                        evidence[: cfg.max_evidence], features,
+                                        ties.get(i, [])))
     return sorted(candidates, key=lambda c: c.ring_id)
 
 
@@ -612,6 +623,20 @@ def _internal_transfers(inside: pd.DataFrame, ids: np.ndarray, limit: int
         for part, text in zip(np.split(cand, bounds), np.split(labels, bounds), strict=True)
         if len(part)
     }
+
+
+def _internal_ties(inside: pd.DataFrame, ids: np.ndarray) -> dict[int, list[tuple[str, str]]]:
+    """Candidate index -> every distinct ``(src, dst)`` pair of account ids with a transfer
+    between two of its members (:func:`_internal_flow_table`), sorted."""
+    if inside.empty:
+        return {}
+    pairs = inside[["cand", "src", "dst"]].drop_duplicates()
+    src, dst = ids[pairs["src"].to_numpy()], ids[pairs["dst"].to_numpy()]
+    ties: dict[int, list[tuple[str, str]]] = {}
+    for cand, a, b in zip(pairs["cand"].to_numpy().tolist(), src.tolist(), dst.tolist(),
+                          strict=True):
+        ties.setdefault(cand, []).append((a, b))
+    return {cand: sorted(found) for cand, found in ties.items()}
 
 
 def _flows_by_first_row(

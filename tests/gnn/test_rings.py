@@ -200,3 +200,23 @@ def test_a_fragment_keeps_its_demotion_and_says_so():
     whole = out.set_index("ring_id").loc["r1"]
     assert fragment["score"] == pytest.approx(0.5 * whole["score"])
     assert fragment["evidence"] == ["Fragment:most members are in a better ring; score x0.50"]
+
+
+def test_trim_members_ties_every_fan_member_though_the_evidence_is_cut():
+    mules = [f"m{i:02d}" for i in range(40)]
+    members = sorted(["hub", *mules])
+    # the evidence names only the first transfers; the ties list them all
+    fan = RingCandidate(ring_id_for(members), members, "flow_fan_in",
+                        [f"Transfer:{m}->hub" for m in mules[:5]], {"size": 41.0},
+                        [(m, "hub") for m in mules])
+    scores = pd.DataFrame({"account_id": ["hub", *mules], "score": [0.9] + [0.1] * 40})
+    assert trim_members([fan], scores) == [fan]
+    untied = RingCandidate(fan.ring_id, members, "flow_fan_in", fan.evidence, fan.features)
+    assert trim_members([untied], scores)[0].members == sorted(["hub", *mules[:5]])
+    # two links needed outside flow shapes: one kept partner, however many transfers, is not
+    group = RingCandidate(ring_id_for(["a", "b", "c"]), ["a", "b", "c"], "shared_entities", [],
+                          {"size": 3.0}, [("a", "c"), ("b", "c"), ("c", "a")])
+    one = pd.DataFrame({"account_id": ["a", "b", "c"], "score": [0.9, 0.1, 0.1]})
+    assert trim_members([group], one) == []
+    both = one.assign(score=[0.9, 0.9, 0.1])
+    assert trim_members([group], both) == [group]

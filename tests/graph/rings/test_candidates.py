@@ -77,3 +77,15 @@ def test_account_scores_add_scored_components_and_cores():
     kinds = {c.kind for c in candidates if set(c.members) == set(risky)}
     assert kinds and all("scored_" in k for k in kinds)
     assert not any("scored_" in c.kind for c in find_ring_candidates(snap))
+
+
+def test_ties_list_every_internal_transfer_beyond_the_evidence_cap():
+    # a fan-in of 30 mules into one collector: the evidence lists at most max_evidence items,
+    # the ties every mule's transfer
+    rows = [(f"m{i:02d}", "hub") for i in range(30)]
+    snap = snapshot(TRANSACTED_WITH=edges(rows, [float(i) for i in range(30)]))
+    candidates = find_ring_candidates(snap, RingConfig(max_evidence=5, min_surprise=-np.inf))
+    fan = next(c for c in candidates if "flow_fan_in" in c.kind)
+    assert len(fan.evidence) <= 5
+    assert fan.ties == sorted(rows)
+    assert all(a in fan.members and b in fan.members for a, b in fan.ties)
