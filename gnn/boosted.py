@@ -34,7 +34,8 @@ rounds (no early stopping, so no extra held-back labels are needed inside a fold
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -43,9 +44,14 @@ from sklearn.model_selection import StratifiedKFold
 from torch_geometric.data import HeteroData
 
 from gnn.baselines.xgb_graph import XGBGraph, hop_features
+from gnn.data.snapshot_graph import reverse_edge_type
 from gnn.sampler import TemporalNeighborSampler
 
-__all__ = ["BoostedLogits", "boost_features"]
+if TYPE_CHECKING:
+    from gnn.local_scoring import LocalGraph
+    from gnn.models.sep_hetero_gnn import SepHeteroGNN
+
+__all__ = ["BoostedLogits", "LiveBoostedColumn", "boost_features"]
 
 
 def boost_features(
@@ -200,6 +206,190 @@ class BoostedLogits:
             booster.load_model(bytearray(blob))
             boosted.models_.append(booster)
         return boosted
+
+
+class LiveBoostedColumn:
+    """The boosted column of a :class:`~gnn.local_scoring.LocalGraph` that grows in place.
+
+    The graph's target-type features end with the boosted logit (the column the network
+    reads, :meth:`gnn.detector.AccountDetector.boosted_column`); every other column and node
+    type holds the scaled features. :meth:`fit` computes the column of every target node with
+    :func:`boost_features` (the batch formula); :meth:`update` keeps it current after nodes
+    changed, recomputing only the rows that depend on them. A target node's tree input depends
+    on its own features and in-degrees and, with ``hops`` = 1, on the features and in-degrees
+    of its in-neighbours (their mean, largest and smallest values per relation): so a change
+    of node ``u`` (features or degree) changes the rows of ``u`` itself and of the target
+    nodes ``u`` points to. Those rows are recomputed (one gather over their in-edges); a row
+    whose every value falls between the same pair of split thresholds of the trees as before
+    keeps its logit bit for bit (the trees take the same branches), so only the other rows
+    go through XGBoost and are reported changed. A hub entity's new account changes the hub's
+    degree, and so the rows of all its accounts: they are recomputed (a gather over the
+    hub's accounts' in-edges) but go through the trees only where a degree feature crossed a
+    split threshold. The kept bin vectors are 64-bit hashes (a row kept by mistake has odds
+    about ``2**-64``). With ``hops`` >= 2 a change reaches farther and :meth:`update` falls
+    back to :meth:`fit` (the whole column).
+
+    Parameters
+    ----------
+    boosted
+        The detector's fitted fold models (``boost_``).
+    model
+        The detector's network (its node and edge types, input widths and target type).
+    """
+
+    def __init__(self, boosted: BoostedLogits, model: SepHeteroGNN) -> None:
+        self.boosted = boosted
+        self.target = model.target_type
+        self.edge_types = [tuple(et) for et in model.edge_types]
+        self.incoming = {t: [et for et in self.edge_types if et[2] == t]
+                         for t in model.in_channels}
+        # Width of each type's level-0 block (own features without the column, degrees).
+        self.widths = {t: w - (t == self.target) for t, w in model.in_channels.items()}
+        self.thresholds = _split_thresholds(boosted.models_)
+        rng = np.random.default_rng(0)
+        self._weights = rng.integers(1, 2**63, len(self.thresholds), dtype=np.uint64) | 1
+        self._hashes = np.empty(0, dtype=np.uint64)
+        self._size = 0  # target rows whose hash is kept
+
+    @property
+    def hops(self) -> int:
+        """Neighbour hops of the trees' features."""
+        return self.boosted.hops
+
+    def _bin_hash(self, features: np.ndarray) -> np.ndarray:
+        """Per row: a hash of the positions of its values among each column's thresholds."""
+        out = np.zeros(len(features), dtype=np.uint64)
+        for j, cuts in enumerate(self.thresholds):
+            if len(cuts):
+                bins = np.searchsorted(cuts, features[:, j], side="right").astype(np.uint64)
+                out += bins * self._weights[j]
+        return out
+
+    def _level0(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> np.ndarray:
+        """Own scaled features (the column left out) and ``log1p`` in-degrees, float64."""
+        width = self.widths[node_type] - len(self.incoming[node_type])
+        x = (graph.features(node_type, rows)[:, :width].astype(np.float64)
+             if node_type in graph.num_nodes else np.zeros((len(rows), width)))
+        degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float64))
+                   if et in graph.adjacency else np.zeros(len(rows))
+                   for et in self.incoming[node_type]]
+        return np.column_stack([x, *degrees]).reshape(len(rows), self.widths[node_type])
+
+    def features(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
+        """The trees' input of target ``rows`` (:func:`boost_features` of those rows, up to
+        float64 summation order), for ``hops`` 0 or 1."""
+        rows = np.asarray(rows, dtype=np.int64)
+        blocks = [self._level0(graph, self.target, rows)]
+        if self.hops == 0:
+            return np.hstack(blocks).astype(np.float32)
+        means, extremes = [], []
+        for et in self.incoming[self.target]:
+            width = self.widths[et[0]]
+            if et in graph.adjacency:
+                position, src = graph.adjacency[et].gather(rows)
+            else:
+                position = src = np.empty(0, dtype=np.int64)
+            values = self._level0(graph, et[0], src)
+            degree = np.bincount(position, minlength=len(rows)).astype(np.float64)
+            share = (1.0 / np.maximum(degree, 1.0))[position]
+            mean = np.zeros((len(rows), width))
+            np.add.at(mean, position, values * share[:, None])
+            means.append(mean)
+            high = np.full((len(rows), width), -np.inf)
+            low = np.full((len(rows), width), np.inf)
+            np.maximum.at(high, position, values)
+            np.minimum.at(low, position, values)
+            empty = degree == 0
+            high[empty] = low[empty] = 0.0
+            extremes += [high, low]
+        return np.hstack(blocks + means + extremes).astype(np.float32)
+
+    def fit(self, graph: LocalGraph) -> np.ndarray:
+        """Compute the column of every target node into ``graph``; return it."""
+        n = graph.num_nodes[self.target]
+        data = graph.to_heterodata()
+        width = self.widths[self.target] - len(self.incoming[self.target])
+        data[self.target].x = data[self.target].x[:, :width]
+        for t in self.incoming:
+            if t not in data.node_types:
+                data[t].x = torch.zeros((0, self.widths[t] - len(self.incoming[t])))
+                data[t].num_nodes = 0
+        for et in self.edge_types:
+            if et not in data.edge_types:
+                data[et].edge_index = torch.empty((2, 0), dtype=torch.long)
+        features = boost_features(data, self.target, self.hops)
+        column = self.boosted.transform(features)
+        self._hashes = self._bin_hash(features)
+        self._size = n
+        rows = np.arange(n)
+        graph.set_features(self.target, rows, np.column_stack(
+            [graph.features(self.target, rows)[:, :-1], column]))
+        return column
+
+    def update(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> np.ndarray:
+        """Bring the column up to date after the ``changed`` nodes (features, degree or edges;
+        new target nodes included) changed; the target rows whose logit changed."""
+        n = graph.num_nodes[self.target]
+        if self.hops >= 2:
+            before = graph.features(self.target, np.arange(n))[:, -1].copy()
+            before[self._size:] = np.nan
+            return np.flatnonzero(self.fit(graph) != before)
+        parts = [np.arange(self._size, n)]  # new target nodes
+        own = changed.get(self.target)
+        if own is not None:
+            parts.append(np.asarray(own, dtype=np.int64))
+        if self.hops >= 1:
+            for et in self.incoming[self.target]:
+                rows = changed.get(et[0])
+                back = _opposite(et)
+                if rows is not None and len(rows) and back in graph.adjacency:
+                    parts.append(graph.adjacency[back].gather(np.asarray(rows, np.int64))[1])
+        affected = np.unique(np.concatenate(parts))
+        if not len(affected):
+            return affected
+        if n > len(self._hashes):
+            grown = np.zeros(n + len(self._hashes) // 8 + 1024, dtype=np.uint64)
+            grown[:self._size] = self._hashes[:self._size]
+            self._hashes = grown
+        fresh = affected >= self._size
+        self._size = n
+        features = self.features(graph, affected)
+        hashes = self._bin_hash(features)
+        moved = (hashes != self._hashes[affected]) | fresh
+        rows, features, fresh = affected[moved], features[moved], fresh[moved]
+        self._hashes[rows] = hashes[moved]
+        if not len(rows):
+            return rows
+        column = self.boosted.transform(features)
+        x = graph.features(self.target, rows)
+        differs = (x[:, -1] != column) | fresh
+        x[:, -1] = column
+        graph.set_features(self.target, rows, x)
+        return rows[differs]
+
+
+def _opposite(edge_type: tuple[str, str, str]) -> tuple[str, str, str]:
+    """The edge type of the same edges in the other direction (``rev_REL`` <-> ``REL``)."""
+    src, rel, dst = edge_type
+    if rel.startswith("rev_"):
+        return (dst, rel[len("rev_"):], src)
+    return reverse_edge_type(edge_type)
+
+
+def _split_thresholds(boosters: list[xgb.Booster]) -> list[np.ndarray]:
+    """Per feature column: the sorted distinct float32 split thresholds of all trees."""
+    found: dict[int, list[float]] = {}
+    for booster in boosters:
+        for tree in json.loads(bytes(booster.save_raw("json")))["learner"][
+                "gradient_booster"]["model"]["trees"]:
+            left = np.asarray(tree["left_children"])
+            inner = np.flatnonzero(left != -1)
+            for feature, cut in zip(np.asarray(tree["split_indices"])[inner].tolist(),
+                                    np.asarray(tree["split_conditions"])[inner].tolist(),
+                                    strict=True):
+                found.setdefault(feature, []).append(cut)
+    width = max(found, default=-1) + 1
+    return [np.unique(np.asarray(found.get(j, []), dtype=np.float32)) for j in range(width)]
 
 
 def _neighbour_extremes(data: HeteroData, target: str) -> np.ndarray:

@@ -231,13 +231,26 @@ class LocalScorer:
         Maps logits to calibrated scores in [0, 1].
     num_threads
         Torch threads while scoring (``None``: leave the process setting).
+    residual
+        Add the last column of the target type's features (the boosted logit a
+        :class:`gnn.boosted.LiveBoostedColumn` keeps there) to the network's logit before
+        calibration, as a ``boost="residual"`` detector does. The column is an input like any
+        other: a row whose column changed is named in :meth:`mark`.
     """
 
     def __init__(self, model: SepHeteroGNN, calibrator: ScoreCalibrator,
-                 num_threads: int | None = None) -> None:
+                 num_threads: int | None = None, residual: bool = False) -> None:
         self.model = model
         self.calibrator = calibrator
         self.num_threads = num_threads
+        self.residual = residual
+
+    def _offset(self, graph: LocalGraph, rows: np.ndarray, logits: torch.Tensor) -> np.ndarray:
+        """``logits`` of target ``rows`` as numpy, plus the boosted column when residual."""
+        out = logits.numpy()
+        if self.residual:
+            out = out + graph.features(self.model.target_type, rows)[:, -1]
+        return out
 
     @property
     def hops(self) -> int:
@@ -335,7 +348,8 @@ class LocalScorer:
                 if not last:
                     self.kept_.append(h)
             logits = self._head([k[target] for k in self.kept_] + [h[target]])
-        self.scores_ = self.calibrator.transform(logits.numpy()).astype(np.float64)
+        logits = self._offset(graph, np.arange(num[target]), logits)
+        self.scores_ = self.calibrator.transform(logits).astype(np.float64)
         self._tick = 0
         self._held = dict(num)
         self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
@@ -469,13 +483,15 @@ class LocalScorer:
                 stale, h = new[target]
                 index = torch.from_numpy(stale)
                 logits = self._head([k[target][index] for k in self.kept_] + [h])
-                self.scores_[stale] = self.calibrator.transform(logits.numpy())
+                self.scores_[stale] = self.calibrator.transform(
+                    self._offset(graph, stale, logits))
                 self.scored_[stale] = self._tick
         return self.scores_[rows]
 
     @torch.no_grad()
     def logits(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
-        """Uncalibrated logits of target ``rows`` from scratch, each on its L-hop subgraph."""
+        """Uncalibrated logits of target ``rows`` from scratch, each on its L-hop subgraph
+        (plus the boosted column when ``residual``)."""
         model = self.model
         target = model.target_type
         node_types = list(model.in_channels)
@@ -512,7 +528,7 @@ class LocalScorer:
                      for level in range(model.num_layers, 0, -1)] for t in node_types}
         with torch_threads(self.num_threads):
             logits = model(x_dict, edge_index_dict, num_sampled_nodes_dict=counts)
-        return logits[: len(rows)].numpy()
+        return self._offset(graph, np.asarray(rows, dtype=np.int64), logits[: len(rows)])
 
     def scores(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
         """Calibrated scores in [0, 1] of target ``rows`` (higher = riskier), from scratch."""

@@ -33,6 +33,7 @@ from abusenet.pipeline.stages.files import EVENTS, MODEL, RINGS, SNAPSHOT
 from abusenet.serve.durable_log import read_segments
 from abusenet.serve.validation import canonical_mapping
 from abusenet.validation.challenger import read_published
+from gnn.boosted import LiveBoostedColumn
 from gnn.data.snapshot_graph import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from gnn.local_scoring import LocalGraph, LocalScorer
@@ -277,15 +278,29 @@ class GraphState:
                 added = len(nodes.ids) - self.graph.num_nodes[node_type]
                 if added:
                     self.graph.add_nodes(node_type, added)
+                if self.boosted is not None and node_type == self.boosted.target:
+                    # Keep the boosted column (the last) until the column is updated below.
+                    x = np.column_stack([x, self.graph.features(node_type, rows)[:, -1]])
                 self.graph.set_features(node_type, rows, x)
                 changed[node_type] = rows
+            ends: dict[str, list[int]] = {}
             for name, pairs in new_edges(events, self.relations).items():
                 edge_type = self.edge_types.get(name)
                 if edge_type is None:
                     continue
                 src_rows, dst_rows = self.nodes[edge_type[0]].row, self.nodes[edge_type[2]].row
                 for src, dst in pairs:
-                    self.graph.add_edge(edge_type, src_rows[src], dst_rows[dst])
+                    if self.graph.add_edge(edge_type, src_rows[src], dst_rows[dst]):
+                        ends.setdefault(edge_type[0], []).append(src_rows[src])
+                        ends.setdefault(edge_type[2], []).append(dst_rows[dst])
+            for node_type, rows in ends.items():  # a new edge changes both ends' degrees
+                changed[node_type] = np.union1d(
+                    changed.get(node_type, np.empty(0, dtype=np.int64)), rows)
+            if self.boosted is not None:
+                target = self.boosted.target
+                moved = self.boosted.update(self.graph, changed)
+                changed[target] = np.union1d(
+                    changed.get(target, np.empty(0, dtype=np.int64)), moved)
             self.scorer.mark(self.graph, changed)
             if len(self.nodes[ACCOUNT].ids) > len(self._ring_rank):
                 grown = np.full(len(self.nodes[ACCOUNT].ids) + len(self._ring_rank) // 8 + 1024,
@@ -296,32 +311,36 @@ class GraphState:
     def _use_model(self, detector: AccountDetector, model_dir: Path) -> None:
         """Switch to ``detector`` (features rescaled with its scaler) and rescore everything.
 
-        Raises
-        ------
-        ValueError
-            When the detector has the boosted channel (``boost="input"`` or ``"residual"``),
-            whose column (tree logits of each account's and its neighbours' features) the local
-            scorer does not build: its scores would differ from ``abusenet score``.
+        A detector with the boosted channel (``boost="input"`` or ``"residual"``) gets its
+        column kept in the graph (:class:`gnn.boosted.LiveBoostedColumn`, the last account
+        feature) and, when residual, added to the network's logit. The graph is rebuilt and
+        rescored under :attr:`lock` (readers wait: a reader never sees the new model's inputs
+        with the old model).
         """
-        if getattr(detector, "boost_", None) is not None:
-            raise ValueError(f"the model in {model_dir} has the boosted channel "
-                             f"(boost={detector.boost!r}); abusenet serve scores the network "
-                             "alone and cannot reproduce it: train with detector.boost=null")
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
-        with self.lock:
-            for t, x in scaled.items():
-                self.graph.reset_features(t, x)
-        scorer = LocalScorer(detector.model_, detector.calibrator_)
-        scorer.fit(self.graph)
+        boost = getattr(detector, "boost_", None)
+        boosted = None if boost is None else LiveBoostedColumn(boost, detector.model_)
+        if boosted is not None:
+            target = boosted.target
+            scaled[target] = np.column_stack([scaled[target],
+                                              np.zeros(len(scaled[target]), np.float32)])
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
         published = read_published(model_dir)["candidate"]
         if published != "gnn":
             log.warning("%s publishes the %s candidate; abusenet serve scores with its GNN, so "
                         "its scores are the GNN's, not the published ones", model_dir, published)
+        scorer = LocalScorer(detector.model_, detector.calibrator_,
+                             residual=boosted is not None and detector.boost == "residual")
         with self.lock:
+            for t, x in scaled.items():
+                self.graph.reset_features(t, x)
+            if boosted is not None:
+                boosted.fit(self.graph)
+            scorer.fit(self.graph)
             self.detector, self.model_dir, self._scaling = detector, model_dir, scaling
+            self.boosted = boosted
             self.published = published
             self.model_version = model_version(model_dir)
             self.scorer = scorer
@@ -475,7 +494,7 @@ class GraphState:
         found.sort(key=lambda s: (-s["risk"], s["entity"]))
         rows = self.nodes[ACCOUNT]
         columns = self.detector.scaler_.columns.get(ACCOUNT, [])
-        z = self.graph.features(ACCOUNT, np.array([row]))[0]
+        z = self.graph.features(ACCOUNT, np.array([row]))[0][:len(columns)]
         raw = dict(zip(rows.columns, zip(rows.raw[row].tolist(), rows.integer, strict=True),
                        strict=True))
         order = np.argsort(-np.abs(z))[:TOP_REASONS]

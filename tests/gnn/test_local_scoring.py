@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from gnn.boosted import BoostedLogits, LiveBoostedColumn, boost_features
 from gnn.calibration import ScoreCalibrator
 from gnn.inference import full_graph_logits
 from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer
@@ -117,3 +118,95 @@ def test_within_hops_follows_edges_both_ways():
     assert reach["Account"].tolist() == [0] and reach["Device"].tolist() == [0]
     reach = g.within_hops({"Device": np.array([1])}, 2)
     assert reach["Account"].tolist() == [1, 2]
+
+
+def boosted_setup(seed: int = 0, residual: bool = True):
+    """A graph with a hub device, fold models on its boost features, and a scorer whose
+    target features end with the boosted column (kept by a LiveBoostedColumn)."""
+    rng = np.random.default_rng(seed)
+    accounts, devices = 60, 8
+    used = np.stack([rng.integers(0, accounts, 120), rng.integers(1, devices, 120)])
+    used = np.unique(np.hstack([used, np.stack([np.arange(0, accounts, 2),
+                                                np.zeros(accounts // 2, int)])]), axis=1)
+    sent = np.unique(np.stack([rng.integers(0, accounts, 50), rng.integers(0, accounts, 50)]),
+                     axis=1)
+    x = {"Account": np.column_stack([rng.normal(size=(accounts, 3)),
+                                     np.zeros(accounts)]).astype(np.float32),
+         "Device": rng.normal(size=(devices, 2)).astype(np.float32)}
+    g = LocalGraph(x, {USED: used, SENT: sent})
+    torch.manual_seed(0)
+    in_channels = {"Account": 3 + 1 + 3, "Device": 2 + 1}
+    model = SepHeteroGNN(in_channels, EDGE_TYPES, 8, 2, ("mean", "std"), 0.0).eval()
+    data = g.to_heterodata()
+    data["Account"].x = data["Account"].x[:, :3]
+    features = boost_features(data, "Account", 1)
+    y = (features[:, 0] + features[:, -1] > 0.3).astype(int)
+    boosted = BoostedLogits(folds=3, n_estimators=25, max_depth=3)
+    boosted.fit_transform(features, np.arange(accounts), y)
+    calibrator = ScoreCalibrator().fit(np.array([-2.0, 0.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
+    live = LiveBoostedColumn(boosted, model)
+    live.fit(g)
+    local = LocalScorer(model, calibrator, residual=residual)
+    return g, live, local
+
+
+def batch_boosted_scores(g: LocalGraph, live: LiveBoostedColumn, local: LocalScorer):
+    """What a boosted detector's whole-graph pass gives on ``g``: the column from
+    boost_features of the whole graph, the network on it, the column added when residual."""
+    data = g.to_heterodata()
+    plain = data["Account"].x[:, :3]
+    view = g.to_heterodata()
+    view["Account"].x = plain
+    column = live.boosted.transform(boost_features(view, "Account", 1))
+    data["Account"].x = torch.cat([plain, torch.from_numpy(column)[:, None]], dim=1)
+    sampler = TemporalNeighborSampler(data, [5, 5], time_attr=None)
+    logits = full_graph_logits(local.model, data, sampler).numpy()
+    if local.residual:
+        logits = logits + column
+    return local.calibrator.transform(logits), column
+
+
+def test_live_boost_features_equal_the_batch_formula():
+    g, live, _ = boosted_setup()
+    data = g.to_heterodata()
+    data["Account"].x = data["Account"].x[:, :3]
+    rows = np.arange(g.num_nodes["Account"])
+    np.testing.assert_allclose(live.features(g, rows), boost_features(data, "Account", 1),
+                               rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_boosted_column_and_scores_stay_equal_to_a_whole_graph_pass(residual):
+    g, live, local = boosted_setup(residual=residual)
+    local.fit(g)
+    hub_accounts = len(g.adjacency[USED].neighbours(0))
+    rng = np.random.default_rng(3)
+    for step in range(9):
+        if step % 3 == 0:  # a new account on the hub device: the hub's degree changes
+            account = g.add_nodes("Account", 1)[0]
+            g.set_features("Account", np.array([account]),
+                           np.array([[0.5, -1.0, 2.0, 0.0]], np.float32))
+            assert g.add_edge(USED, account, 0)
+            changed = {"Account": np.array([account]), "Device": np.array([0])}
+        elif step % 3 == 1:  # new features of a device
+            device = int(rng.integers(1, g.num_nodes["Device"]))
+            g.set_features("Device", np.array([device]),
+                           rng.normal(size=(1, 2)).astype(np.float32))
+            changed = {"Device": np.array([device])}
+        else:  # an account's own features change (its column is kept until updated)
+            account = int(rng.integers(g.num_nodes["Account"]))
+            old = g.features("Account", np.array([account]))[0, -1]
+            g.set_features("Account", np.array([account]),
+                           np.append(rng.normal(size=3), old)[None].astype(np.float32))
+            changed = {"Account": np.array([account])}
+        moved = live.update(g, changed)
+        changed["Account"] = np.union1d(changed.get("Account", []), moved).astype(np.int64)
+        local.mark(g, changed)
+        expected, column = batch_boosted_scores(g, live, local)
+        every = np.arange(g.num_nodes["Account"])
+        np.testing.assert_allclose(g.features("Account", every)[:, -1], column, atol=1e-6)
+        rows = rng.choice(len(every), 5, replace=False)
+        np.testing.assert_allclose(local.current(g, rows), expected[rows], atol=1e-6)
+    np.testing.assert_allclose(local.current(g, every), expected, atol=1e-6)
+    assert len(g.adjacency[USED].neighbours(0)) == hub_accounts + 3
+    np.testing.assert_allclose(local.scores(g, every), expected, atol=1e-6)
