@@ -7,6 +7,7 @@ from gnn.rings import (
     assign_rings,
     calibrate_rings,
     fit_ring_calibrator,
+    flow_significance,
     score_rings,
     trim_members,
     unlabelled_scores,
@@ -220,3 +221,26 @@ def test_trim_members_ties_every_fan_member_though_the_evidence_is_cut():
     assert trim_members([group], one) == []
     both = one.assign(score=[0.9, 0.9, 0.1])
     assert trim_members([group], both) == [group]
+
+
+def test_a_significant_flow_shape_keeps_its_tied_mules_and_ranks_by_its_significance():
+    mules = ["m1", "m2", "m3", "m4"]
+    members = sorted(["hub", *mules])
+    ties = [(m, "hub") for m in mules[:3]]  # m4 is in the group but never transferred inside it
+
+    def fan(surprise: float) -> RingCandidate:
+        return RingCandidate(ring_id_for(members), members, "flow_fan_in", [],
+                             {"size": 5.0, "surprise": surprise,
+                              "significant": float(surprise >= 2.0)}, ties)
+
+    scores = pd.DataFrame({"account_id": members, "score": 0.05})
+    kept = trim_members([fan(60.0)], scores)
+    assert [c.members for c in kept] == [sorted(["hub", "m1", "m2", "m3"])]
+    assert trim_members([fan(1.0)], scores) == []  # chance explains it: nobody is implicated
+    strong, weak = (score_rings([fan(s)], None, scores, min_member_score=None)["score"].iloc[0]
+                    for s in (60.0, 5.0))
+    group = _candidate(members, surprise=60.0, significant=1.0)
+    plain = score_rings([group], None, scores, min_member_score=None)["score"].iloc[0]
+    assert strong > weak > plain  # entity groups get nothing from their significance here
+    assert flow_significance([fan(60.0), group]).tolist() == pytest.approx(
+        [60 / 5**0.5 / (60 / 5**0.5 + 10.0), 0.0])
