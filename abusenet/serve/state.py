@@ -6,8 +6,9 @@ LiveFeatures`, indexed per node), the event ids (hashed), the graph as a
 features, in-neighbour lists per relation, grown in place), the detector, and the run's rings.
 :meth:`GraphState.apply` adds accepted events: their columns are appended, the touched accounts'
 and entities' feature rows recomputed from their own events (the snapshot's formulas, in
-numpy), the new edges added, and the touched nodes marked changed
-(:meth:`~gnn.local_scoring.LocalScorer.mark`). Scores are computed when read
+numpy), the new edges added, a boosted detector's column recomputed for the accounts whose
+trees' input the change reaches (:class:`gnn.boosted.LiveBoostedColumn`), and the touched
+nodes marked changed (:meth:`~gnn.local_scoring.LocalScorer.mark`). Scores are computed when read
 (:meth:`~gnn.local_scoring.LocalScorer.current`): only what a change reaches is recomputed, so a
 score read equals what ``abusenet score`` gives on a snapshot of the same events, however big a
 hub the change touched.

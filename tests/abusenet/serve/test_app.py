@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
@@ -14,9 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from abusenet.serve.durable_log import segment_files
-from abusenet.serve.state import run_paths
+from abusenet.serve.state import model_version, run_paths
 from gnn.detector import AccountDetector
 from graph.build import build_snapshot
+from graph.snapshot import read_snapshot
 from ingest.run import ingest_logs
 from tests.abusenet.serve.conftest import SYNTH_MAPPING, TOKEN, start_service
 
@@ -182,3 +184,55 @@ def test_reload_under_load_drops_no_request(service):
         w.join()
     assert len(codes) > 4 and set(codes) == {200}
     assert service.process.poll() is None
+
+
+def test_reload_from_a_plain_to_a_boosted_model_keeps_scores_exact(batch_run, run_dir,
+                                                                    tmp_path):
+    """The run's model has the boosted channel (the default, residual; time-aware labels, so
+    its trees read own features only). The service starts on a plain model, takes events,
+    reloads a residual model whose trees also read the neighbours (labels without times:
+    one hop), and takes events on the biggest device (a hub: its degree is in every member's
+    trees' input) and from new accounts; every score equals batch scoring of the same
+    events."""
+    run_model = AccountDetector.load(run_dir / "model")
+    assert run_model.boost == "residual" and run_model.boost_ is not None
+    snapshot = read_snapshot(run_paths(run_dir)["snapshot"])
+    labels = pd.read_csv(batch_run.parent / "data" / "labels.csv")
+    tiny = {"max_epochs": 2, "hidden_channels": 16, "patience": 1}
+    plain_dir, boosted_dir = tmp_path / "plain", tmp_path / "boosted"
+    for directory, settings, rows in ((plain_dir, {"boost": None}, labels),
+                                      (boosted_dir, {}, labels.drop(columns="ts"))):
+        shutil.copytree(run_dir / "model", directory)
+        AccountDetector(**tiny, **settings).fit(snapshot, rows).save(directory)
+    assert AccountDetector.load(boosted_dir).boost_.hops == 1
+    edges = pd.read_parquet(run_paths(run_dir)["snapshot"] / "edges" / "USED_DEVICE.parquet")
+    hub = edges["dst"].value_counts().index[0]
+    members = sorted(edges.loc[edges["dst"] == hub, "src"])
+    assert len(members) >= 3
+    service = start_service(run_dir, "--model", str(plain_dir))
+    try:
+        first = {"event_id": "p1", "account_id": members[0], "ts": "2025-01-20T09:00:00Z",
+                 "event_type": "login", "device_id": hub, "ip": "10.0.0.9"}
+        assert service.client.post("/v1/events", json=first).json()["accepted"] == 1
+        answer = service.client.post("/admin/reload", params={"model": str(boosted_dir)})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == model_version(boosted_dir)
+        batch = {"events": [
+            {"event_id": "b1", "account_id": "hub_joiner", "ts": "2025-01-21T09:00:00Z",
+             "event_type": "signup", "device_id": hub, "ip": "10.0.0.10"},
+            {"event_id": "b2", "account_id": members[1], "ts": "2025-01-21T10:00:00Z",
+             "event_type": "payment", "payment_id": "card_hub", "amount": 75,
+             "device_id": hub},
+            {"event_id": "b3", "account_id": "loner", "ts": "2025-01-21T11:00:00Z",
+             "event_type": "signup", "device_id": "dev_loner"},
+        ]}
+        assert service.client.post("/v1/events", json=batch).json()["accepted"] == 3
+        scores = AccountDetector.load(boosted_dir).score_accounts(
+            build_snapshot(run_paths(run_dir)["events"], tmp_path / "check", progress=False))
+        scores = scores.set_index("account_id")["score"]
+        accounts = [*members, "hub_joiner", "loner", *scores.index[:20]]
+        for account in accounts:
+            live = service.client.get(f"/v1/accounts/{quote(account, safe='')}").json()
+            assert abs(live["score"] - scores[account]) < 1e-5, account
+    finally:
+        service.stop()
