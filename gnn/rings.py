@@ -71,6 +71,9 @@ RING_COLUMNS = (
     *(f for f in STRUCTURE_FEATURES if f != "size"),
     "pooled_score",
 )
+#: A flow shape whose money alone is at least this surprising (``flow_surprise``, the default
+#: ``RingConfig.min_surprise``) implicates every member it ties (:func:`trim_members`).
+FLOW_MIN_SURPRISE = 2.0
 #: Kinds whose members a money path ties together (chains, fans, cycles): in them one transfer
 #: with a kept member implicates a member (:func:`trim_members`).
 FLOW_KIND = "flow_"
@@ -117,7 +120,8 @@ def unlabelled_scores(candidates: Sequence[RingCandidate]) -> np.ndarray:
 
 
 def flow_significance(candidates: Sequence[RingCandidate]) -> np.ndarray:
-    """Per candidate: its :func:`unlabelled_scores` significance when it is a money-flow shape
+    """Per candidate: the :func:`significance` of its flows' surprise per square root of its
+    size (``flow_surprise``, as :func:`unlabelled_scores`) for a money-flow shape
     (:data:`FLOW_KIND`), else 0.
 
     With account scores a flow shape's ring score is ``1 - (1 - s)(1 - f)``, ``s`` the pooled
@@ -126,7 +130,18 @@ def flow_significance(candidates: Sequence[RingCandidate]) -> np.ndarray:
     sharing entities get nothing from it: their members' sharing already shows in their scores.
     """
     flow = np.array([FLOW_KIND in c.kind for c in candidates], dtype=bool)
-    return np.where(flow, unlabelled_scores(candidates), 0.0) if len(candidates) else np.zeros(0)
+    if not len(candidates):
+        return np.zeros(0)
+    surprise = np.array([_flow_surprise(c) for c in candidates], np.float64)
+    sizes = np.array([max(len(c.members), 1) for c in candidates], np.float64)
+    return np.where(flow, significance(surprise / np.sqrt(sizes)), 0.0)
+
+
+def _flow_surprise(candidate: RingCandidate) -> float:
+    """The surprise of a candidate's money flows alone (``flow_surprise``; its whole
+    ``surprise`` for candidates found before that feature)."""
+    features = candidate.features
+    return float(features.get("flow_surprise", features.get("surprise", 0.0)))
 
 
 def _transfer_ties(evidence: Sequence[str]) -> list[tuple[str, str]]:
@@ -155,11 +170,12 @@ def trim_members(
     probability: more likely abusive than not), or when it transferred with at least
     ``min_ties`` kept members, ``flow_min_ties`` in a money-flow shape (:data:`FLOW_KIND`:
     there the transfer is the pattern; in a group sharing entities a household's transfers
-    are not), repeated until nothing changes; in a flow shape the null model finds
-    significant (its ``significant`` feature), every member with a transfer inside it stays:
-    the shape is the evidence. Transfers are the candidate's ``ties`` (all its internal
-    transfers) and the ``Transfer:`` and ``Path:`` items of its evidence (which alone list at
-    most ``max_evidence`` transfers: candidates read back without ties). A trimmed candidate
+    are not), repeated until nothing changes; in a flow shape whose money alone the null
+    model finds significant (``flow_surprise >= FLOW_MIN_SURPRISE``), every member with a
+    transfer inside it stays: the shape is the evidence. Transfers are the candidate's
+    ``ties`` (all its internal transfers) and the ``Transfer:`` and ``Path:`` items of its
+    evidence (which alone list at most ``max_evidence`` transfers: candidates read back
+    without ties). A trimmed candidate
     gets the id of its kept members, ``kept_share`` among its features and the reason in its
     evidence (``"Trimmed:<k> members scored below <bar>"``); one keeping fewer than two
     members is dropped, and of several trimmed to the same members the first stays.
@@ -208,7 +224,7 @@ def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_scor
         if a != b:
             partners.setdefault(a, set()).add(b)
             partners.setdefault(b, set()).add(a)
-    if FLOW_KIND in candidate.kind and candidate.features.get("significant", 0.0) >= 1.0:
+    if FLOW_KIND in candidate.kind and _flow_surprise(candidate) >= FLOW_MIN_SURPRISE:
         kept |= {m for m in candidate.members if m in partners}
     grown = True
     while grown:

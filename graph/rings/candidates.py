@@ -126,7 +126,11 @@ class RingCandidate:
         a ring whose members share many entities nobody else uses; ``surprise`` = the
         null-model surprise (:mod:`graph.rings.null_model`; not in [0, 1]: about ``-log10`` of
         the number of groups this tight chance would make); ``significant`` = 1.0 when
-        ``surprise >= config.min_surprise`` (groups tied by flows are kept either way).
+        ``surprise >= config.min_surprise`` (groups tied by flows are kept either way); a
+        money-flow shape (``flow_*`` kind) also has ``flow_surprise``, the surprise of its
+        transfers alone (their timing and amounts against the groups its transfers could
+        grow, no entity sharing counted), at most ``surprise``: a cycle through a few
+        accounts sharing devices is surprising for the devices, not for its money.
     ties
         Every distinct ordered pair of members with a transfer between them, ``(src, dst)``
         sorted; unlike the evidence (at most ``max_evidence`` items) it is complete, so a fan
@@ -447,6 +451,12 @@ def _describe(
                           np.bincount(transfers["src"], minlength=n).astype(np.float64),
                           len(groups), cfg.flow_min_fan)
     surprising = surprise(beyond_anchor, flow_chance + hops + fans, selection)
+    # a flow shape's surprise from its money alone (no entity sharing, grown through
+    # transfers), at most its whole surprise
+    flow_surprise = np.minimum(surprising, surprise(
+        np.zeros(len(groups)), flow_chance + hops + fans,
+        selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
+                            np.zeros(len(groups)), anchor_degree, peers, n)))
     pair = sizes == 2
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
@@ -486,6 +496,8 @@ def _describe(
             "surprise": float(surprising[i]),
             "significant": float(surprising[i] >= cfg.min_surprise),
         }
+        if flow_shape[i]:
+            features["flow_surprise"] = float(flow_surprise[i])
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
                                         evidence[: cfg.max_evidence], features,
                                         ties.get(i, [])))

@@ -231,7 +231,8 @@ def test_a_significant_flow_shape_keeps_its_tied_mules_and_ranks_by_its_signific
     def fan(surprise: float) -> RingCandidate:
         return RingCandidate(ring_id_for(members), members, "flow_fan_in", [],
                              {"size": 5.0, "surprise": surprise,
-                              "significant": float(surprise >= 2.0)}, ties)
+                              "significant": float(surprise >= 2.0),
+                              "flow_surprise": surprise}, ties)
 
     scores = pd.DataFrame({"account_id": members, "score": 0.05})
     kept = trim_members([fan(60.0)], scores)

@@ -89,3 +89,20 @@ def test_ties_list_every_internal_transfer_beyond_the_evidence_cap():
     assert len(fan.evidence) <= 5
     assert fan.ties == sorted(rows)
     assert all(a in fan.members and b in fan.members for a, b in fan.ties)
+
+
+def test_flow_shapes_carry_the_surprise_of_their_money_alone():
+    # eight mules pay one collector the same amount within minutes, among honest transfers of
+    # every size spread over a month; the mules also share one device
+    mules = [(f"m{i}", "hub") for i in range(8)]
+    honest = [(f"h{i}", f"h{i + 1}") for i in range(0, 400, 2)]
+    rows = mules + honest
+    transfers = edges(rows, [float(i) for i in range(8)] + [600.0 * i for i in range(200)])
+    transfers["amount_sum"] = [990.0] * 8 + [float(a) for a in range(1, 201)]
+    devices = edges([(f"m{i}", "dev") for i in range(8)])
+    snap = snapshot(TRANSACTED_WITH=transfers, USED_DEVICE=devices)
+    candidates = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
+    fan = next(c for c in candidates if "flow_fan_in" in c.kind)
+    assert "hub" in fan.members
+    assert 0.0 < fan.features["flow_surprise"] <= fan.features["surprise"]
+    assert all("flow_surprise" not in c.features for c in candidates if "flow_" not in c.kind)
