@@ -9,13 +9,15 @@ import time
 from urllib.parse import quote
 
 import httpx
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from abusenet.serve.durable_log import segment_files
-from abusenet.serve.state import model_version, run_paths
+from abusenet.serve.state import GraphState, model_version, run_paths
+from gnn.data.snapshot_graph import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from graph.build import build_snapshot
 from graph.snapshot import read_snapshot
@@ -198,10 +200,14 @@ def test_reload_from_a_plain_to_a_boosted_model_keeps_scores_exact(batch_run, ru
     assert run_model.boost == "residual" and run_model.boost_ is not None
     snapshot = read_snapshot(run_paths(run_dir)["snapshot"])
     labels = pd.read_csv(batch_run.parent / "data" / "labels.csv")
+    # Every account's truth, without times: trees with many splits, one hop.
+    truth = pd.read_parquet(batch_run.parent / "data" / "truth_accounts.parquet")
+    truth = pd.DataFrame({"account_id": truth["account_id"],
+                          "label": truth["is_abusive"].astype(int)})
     tiny = {"max_epochs": 2, "hidden_channels": 16, "patience": 1}
     plain_dir, boosted_dir = tmp_path / "plain", tmp_path / "boosted"
     for directory, settings, rows in ((plain_dir, {"boost": None}, labels),
-                                      (boosted_dir, {}, labels.drop(columns="ts"))):
+                                      (boosted_dir, {}, truth)):
         shutil.copytree(run_dir / "model", directory)
         AccountDetector(**tiny, **settings).fit(snapshot, rows).save(directory)
     assert AccountDetector.load(boosted_dir).boost_.hops == 1
@@ -226,13 +232,28 @@ def test_reload_from_a_plain_to_a_boosted_model_keeps_scores_exact(batch_run, ru
             {"event_id": "b3", "account_id": "loner", "ts": "2025-01-21T11:00:00Z",
              "event_type": "signup", "device_id": "dev_loner"},
         ]}
-        assert service.client.post("/v1/events", json=batch).json()["accepted"] == 3
-        scores = AccountDetector.load(boosted_dir).score_accounts(
-            build_snapshot(run_paths(run_dir)["events"], tmp_path / "check", progress=False))
-        scores = scores.set_index("account_id")["score"]
-        accounts = [*members, "hub_joiner", "loner", *scores.index[:20]]
+        batch["events"] += [
+            {"event_id": f"h{i}", "account_id": f"hub_joiner_{i}", "ts": "2025-01-22T09:00:00Z",
+             "event_type": "signup", "device_id": hub} for i in range(40)]
+        assert service.client.post("/v1/events", json=batch).json()["accepted"] == 43
+        boosted = AccountDetector.load(boosted_dir)
+        check = build_snapshot(run_paths(run_dir)["events"], tmp_path / "check", progress=False)
+        scores = boosted.score_accounts(check).set_index("account_id")["score"]
+        accounts = [*members, "hub_joiner", "hub_joiner_7", "loner", *scores.index[:20]]
         for account in accounts:
             live = service.client.get(f"/v1/accounts/{quote(account, safe='')}").json()
             assert abs(live["score"] - scores[account]) < 1e-5, account
     finally:
         service.stop()
+    # The column kept event by event (the logged events replayed into the run's graph as one
+    # update) equals the batch column, and the hub's growth moved its members' columns.
+    state = GraphState.load(run_dir, model_dir=boosted_dir)
+    column = pd.Series(boosted.boosted_column(snapshot_to_heterodata(check, boosted.scaler_)[0]),
+                       index=check.nodes["Account"]["id"].astype(str))
+    rows = [state.nodes["Account"].row[a] for a in column.index]
+    kept = state.graph.features("Account", np.array(rows))[:, -1]
+    np.testing.assert_allclose(kept, column.to_numpy(), atol=1e-6)
+    before = pd.Series(boosted.boosted_column(snapshot_to_heterodata(snapshot,
+                                                                     boosted.scaler_)[0]),
+                       index=snapshot.nodes["Account"]["id"].astype(str))
+    assert (before[members[2:]] != column[members[2:]]).any()
