@@ -71,6 +71,12 @@ RING_COLUMNS = (
     *(f for f in STRUCTURE_FEATURES if f != "size"),
     "pooled_score",
 )
+#: Flow surprise (per square root of the size) at which a flow shape's labelled score gets half
+#: its way to 1 (:func:`flow_significance`). Chosen among 0.6, 1.25, 2.5, 5, 10 and 20 on the
+#: seed-3 20k worlds (default and with the laundering typologies; XGBoost account scores
+#: trained on half the labels): recovery / top-ring precision 0.946 / 0.857 and 0.893 / 0.839
+#: at 2.5, against 0.911 / 0.804 and 0.839 / 0.714 at 10 (benchmarks/README.md, session 8).
+FLOW_SURPRISE_HALF = 2.5
 #: A flow shape whose money alone is at least this surprising (``flow_surprise``, the default
 #: ``RingConfig.min_surprise``) implicates every member it ties (:func:`trim_members`).
 FLOW_MIN_SURPRISE = 2.0
@@ -120,8 +126,8 @@ def unlabelled_scores(candidates: Sequence[RingCandidate]) -> np.ndarray:
 
 
 def flow_significance(candidates: Sequence[RingCandidate]) -> np.ndarray:
-    """Per candidate: the :func:`significance` of its flows' surprise per square root of its
-    size (``flow_surprise``, as :func:`unlabelled_scores`) for a money-flow shape
+    """Per candidate: ``x / (x + FLOW_SURPRISE_HALF)``, ``x`` its flows' surprise
+    (``flow_surprise``) per square root of its size, for a money-flow shape
     (:data:`FLOW_KIND`), else 0.
 
     With account scores a flow shape's ring score is ``1 - (1 - s)(1 - f)``, ``s`` the pooled
@@ -134,7 +140,8 @@ def flow_significance(candidates: Sequence[RingCandidate]) -> np.ndarray:
         return np.zeros(0)
     surprise = np.array([_flow_surprise(c) for c in candidates], np.float64)
     sizes = np.array([max(len(c.members), 1) for c in candidates], np.float64)
-    return np.where(flow, significance(surprise / np.sqrt(sizes)), 0.0)
+    x = np.maximum(surprise / np.sqrt(sizes), 0.0)
+    return np.where(flow, x / (x + FLOW_SURPRISE_HALF), 0.0)
 
 
 def _flow_surprise(candidate: RingCandidate) -> float:

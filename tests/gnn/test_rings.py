@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from gnn.rings import (
+    FLOW_SURPRISE_HALF,
     RING_COLUMNS,
     assign_rings,
     calibrate_rings,
@@ -244,4 +245,4 @@ def test_a_significant_flow_shape_keeps_its_tied_mules_and_ranks_by_its_signific
     plain = score_rings([group], None, scores, min_member_score=None)["score"].iloc[0]
     assert strong > weak > plain  # entity groups get nothing from their significance here
     assert flow_significance([fan(60.0), group]).tolist() == pytest.approx(
-        [60 / 5**0.5 / (60 / 5**0.5 + 10.0), 0.0])
+        [60 / 5**0.5 / (60 / 5**0.5 + FLOW_SURPRISE_HALF), 0.0])
