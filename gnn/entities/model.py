@@ -167,6 +167,7 @@ class EntityRiskModel(Estimator):
             rows = rows[known]
             detector = AccountDetector(**template.get_params())
             train, val = stratified_split(y, detector.val_fraction, detector.random_state)
+            boost_note = _without_boost_if_too_few(detector, y[train], node_type)
             detector.fit_graph(
                 data, rows[train], y[train], rows[val], y[val], times[train], times[val],
                 target_type=node_type, progress=progress,
@@ -175,7 +176,8 @@ class EntityRiskModel(Estimator):
             detector.feature_names_ = detector._feature_names()
             detector.fingerprint_ = fingerprint
             self.detectors_[node_type] = detector
-            self.metrics_[node_type] = {**detector.metrics_, "unknown_labels": unknown}
+            self.metrics_[node_type] = {**detector.metrics_, "unknown_labels": unknown,
+                                        **({"boost_off": boost_note} if boost_note else {})}
         if not self.detectors_:
             raise ValueError(
                 "no entity type has enough labels to train on: "
@@ -285,3 +287,20 @@ class EntityRiskModel(Estimator):
         model.metrics_ = metadata["metrics"]
         model.skipped_ = metadata["skipped"]
         return model
+
+
+def _without_boost_if_too_few(detector: AccountDetector, train_y: np.ndarray,
+                              node_type: str) -> str | None:
+    """Turn ``detector``'s boosted channel off when a class has fewer than two training labels
+    (its out-of-fold logits need two folds holding each class): entities often carry a handful
+    of labels. Returns the reason, logged and kept in the type's metrics, or ``None``."""
+    if detector.boost is None:
+        return None
+    counts = np.bincount(np.asarray(train_y).astype(np.int64), minlength=2)
+    if counts.min() >= 2:
+        return None
+    note = (f"{counts[1]} positive and {counts[0]} negative training labels: too few for the "
+            "boosted channel's out-of-fold logits, trained without it")
+    logger.warning("%s: %s", node_type, note)
+    detector.set_params(boost=None)
+    return note

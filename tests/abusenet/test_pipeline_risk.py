@@ -63,6 +63,8 @@ def test_run_with_event_and_entity_labels_writes_event_and_entity_risk(cards, ri
     assert (out / "model" / "events" / "model.json").is_file()
     assert (out / "model" / "entities" / "metadata.json").is_file()
     assert (out / "model" / "metadata.json").is_file()  # the detector, beside them
+    saved = [p.read_text() for p in (out / "model" / "entities").glob("type-*/metadata.json")]
+    assert saved and all("cpc_surprise" in text for text in saved)  # common point of compromise
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"auroc", "auprc", "n", "positives"} <= set(metrics["events"])

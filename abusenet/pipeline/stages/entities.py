@@ -11,11 +11,14 @@ when each class has at least three. The model is fitted on a snapshot carrying l
 (:func:`gnn.entities.with_label_evidence`, ``as_of`` the latest event: what an investigator has
 when the run scores) from which **every labelled event touching a held-back entity is left
 out**, so a held-back terminal is judged without its own chargebacks; the metrics are measured
-on that snapshot. The published scores use the evidence of every labelled event. Labels without
-``known_at`` count as known :data:`gnn.events.features.DEFAULT_LABEL_DELAY_DAYS` after their
-event. Types the model does not score keep their pooled scores
-(:func:`gnn.entity_scores.combine_entity_scores`); a run without event or entity labels writes
-the pooled scores as they were, all ``method`` = ``pooled``.
+on that snapshot. Entities also carry the common-point-of-compromise evidence
+(:func:`gnn.entities.with_compromise_evidence`: cards with known fraud that visited an entity
+shortly before, against all its traffic), from the same labelled events. The published scores
+use the evidence of every labelled event. Labels without ``known_at`` count as known
+:data:`gnn.events.features.DEFAULT_LABEL_DELAY_DAYS` after their event. Types the model does
+not score keep their pooled scores (:func:`gnn.entity_scores.combine_entity_scores`); a run
+without event or entity labels writes the pooled scores as they were, all ``method`` =
+``pooled``.
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ def train_entities_stage(
     }
     train, holdout = split_entity_labels(labels, holdout_fraction, seed)
     fit_events = _without_entities(events, holdout, columns)
-    fit_snapshot = _with_evidence(snapshot, fit_events, columns, end)
+    every_event = all_events(events_dir, list(columns.values()))
+    fit_snapshot = _with_evidence(snapshot, fit_events, columns, end, every_event)
     model = EntityRiskModel({**(detector_params or {}), "random_state": seed})
     try:
         model.fit(fit_snapshot, train, progress=progress)
@@ -100,7 +104,8 @@ def train_entities_stage(
     metrics = entity_metrics(model.score_entities(fit_snapshot), holdout,
                              what="held-back entity labels, judged without their own events' "
                                   "labels")
-    supervised = model.score_entities(_with_evidence(snapshot, events, columns, end))
+    supervised = model.score_entities(_with_evidence(snapshot, events, columns, end,
+                                                     every_event))
     return _publish(pd.read_parquet(pooled_path), supervised, out,
                     {**facts, "train": int(len(train)), "holdout": int(len(holdout)),
                      "trained_types": model.node_types_, "not_trained": model.skipped_,
@@ -128,7 +133,8 @@ def apply_entities_stage(
     columns = {t: c for t, c in entity_columns.items() if t in snapshot.nodes}
     events, end = labelled_events(events_dir, event_labels_path, list(columns.values()))
     model = EntityRiskModel.load(model_dir)
-    supervised = model.score_entities(_with_evidence(snapshot, events, columns, end))
+    supervised = model.score_entities(_with_evidence(
+        snapshot, events, columns, end, all_events(events_dir, list(columns.values()))))
     metrics: dict[str, Any] = {}
     if entity_labels_path is not None:
         metrics = entity_metrics(supervised, check_entity_labels(
@@ -193,6 +199,27 @@ def labelled_events(
     return table, None if end is None else pd.Timestamp(end)
 
 
+def all_events(events_dir: Path, columns: list[str]) -> pd.DataFrame:
+    """Every stored event's ``event_id, ts, account_id`` and those of ``columns`` it has: the
+    traffic the common-point-of-compromise evidence weighs labelled fraud against."""
+    from ingest.engine import connect
+    from ingest.sql import ident, literal
+    from ingest.store import event_files
+
+    files = [str(p) for p in event_files(events_dir)]
+    if not files:
+        return pd.DataFrame(columns=["event_id", "ts", "account_id", *columns])
+    con = connect()
+    try:
+        con.execute("CREATE VIEW events AS SELECT * FROM read_parquet("
+                    f"{literal(files)}, union_by_name = true, hive_partitioning = false)")
+        present = {row[0] for row in con.execute("DESCRIBE events").fetchall()}
+        picked = "".join(f", {ident(c)}" for c in columns if c in present)
+        return con.execute(f"SELECT event_id, ts, account_id{picked} FROM events").df()
+    finally:
+        con.close()
+
+
 def merge_entity_labels(given: pd.DataFrame | None, derived: pd.DataFrame | None
                         ) -> pd.DataFrame:
     """``given`` entity labels, then the ``derived`` ones of entities ``given`` lacks."""
@@ -254,11 +281,19 @@ def _without_entities(events: pd.DataFrame, entities: pd.DataFrame, columns: dic
 
 
 def _with_evidence(snapshot: Any, events: pd.DataFrame, columns: dict[str, str],
-                   end: pd.Timestamp | None) -> Any:
-    from gnn.entities import with_label_evidence
+                   end: pd.Timestamp | None, every_event: pd.DataFrame) -> Any:
+    """``snapshot`` with the label evidence of the labelled ``events`` and the common point of
+    compromise they show against ``every_event``'s traffic, both as known by ``end``."""
+    from gnn.entities import with_compromise_evidence, with_label_evidence
 
     present = {t: c for t, c in columns.items() if c in events.columns}
-    return with_label_evidence(snapshot, events, present, as_of=end)
+    snapshot = with_label_evidence(snapshot, events, present, as_of=end)
+    traffic = {t: c for t, c in columns.items() if c in every_event.columns}
+    if end is None or not traffic:
+        return snapshot
+    return with_compromise_evidence(snapshot, every_event, events[["event_id", "label",
+                                                                   "known_at"]],
+                                    traffic, as_of=end)
 
 
 def _publish(pooled: pd.DataFrame, supervised: pd.DataFrame | None, out: Path,

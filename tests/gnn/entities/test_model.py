@@ -180,3 +180,15 @@ def test_label_times_bound_what_each_labelled_entity_sees():
     model = EntityRiskModel({**FAST, "max_epochs": 2}).fit(snapshot, truth)
     assert model.metrics_["Terminal"]["time_aware"]
     assert model.score_entities(snapshot)["score"].between(0, 1).all()
+
+
+def test_a_type_with_too_few_labels_for_the_boosted_channel_trains_without_it() -> None:
+    from gnn.detector import AccountDetector
+    from gnn.entities.model import _without_boost_if_too_few
+
+    detector = AccountDetector(boost="residual")
+    note = _without_boost_if_too_few(detector, np.array([1, 0, 0, 0]), "Terminal")
+    assert detector.boost is None and "1 positive and 3 negative" in note
+    kept = AccountDetector(boost="residual")
+    assert _without_boost_if_too_few(kept, np.array([1, 1, 0, 0]), "Terminal") is None
+    assert kept.boost == "residual"
