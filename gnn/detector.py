@@ -11,10 +11,11 @@ With ``boost="input"`` the scored nodes get one more input feature, the
 out-of-fold XGBoost logit of their own tabular features (:class:`gnn.boosted.BoostedLogits`,
 the "boosted input features" of BGNN): the trees find the thresholds on heavy-tailed counts a
 small network learns slowly, the network adds what the neighbours say. Only training labels
-reach the trees (never the validation labels of early stopping and calibration). The default
-is ``boost="residual"``: that input, and the boosted logit added to the network's logit (on the
-real-data benchmark it makes the GNN at least as good as plain XGBoost everywhere). ``abusenet
-serve`` keeps the column current event by event (:class:`gnn.boosted.LiveBoostedColumn`).
+reach the trees (never the validation labels of early stopping and calibration). ``abusenet
+serve`` keeps the column current event by event (:class:`gnn.boosted.LiveBoostedColumn`). The
+default is ``None`` (the network alone): with ``"residual"`` the small test worlds' explanations
+name the trees' logit instead of the telling feature or shared device, and their ring output
+shrinks (see the session 8 serve-boost report).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class AccountDetector(Estimator):
         features as one more input (:class:`gnn.boosted.BoostedLogits`; needs two training
         labels of each class); ``"residual"``: that input, and the score's logit is the boosted
         logit plus the network's (a learned graph correction to the trees; explanations
-        attribute the correction only; the default); ``None``: the network alone.
+        attribute the correction only); ``None`` (default): the network alone.
     boost_hops
         Neighbour aggregation hops of the trees' features (0 = own features and degrees).
     boost_folds
@@ -136,7 +137,7 @@ class AccountDetector(Estimator):
         random_state: int = 0,
         num_threads: int | None = None,
         verbose: bool = False,
-        boost: str | None = "residual",
+        boost: str | None = None,
         boost_hops: int = 1,
         boost_folds: int = 5,
     ) -> None:

@@ -120,7 +120,7 @@ def test_within_hops_follows_edges_both_ways():
     assert reach["Account"].tolist() == [1, 2]
 
 
-def boosted_setup(seed: int = 0, residual: bool = True):
+def boosted_setup(seed: int = 0, residual: bool = True, hops: int = 1):
     """A graph with a hub device, fold models on its boost features, and a scorer whose
     target features end with the boosted column (kept by a LiveBoostedColumn)."""
     rng = np.random.default_rng(seed)
@@ -139,9 +139,9 @@ def boosted_setup(seed: int = 0, residual: bool = True):
     model = SepHeteroGNN(in_channels, EDGE_TYPES, 8, 2, ("mean", "std"), 0.0).eval()
     data = g.to_heterodata()
     data["Account"].x = data["Account"].x[:, :3]
-    features = boost_features(data, "Account", 1)
+    features = boost_features(data, "Account", hops)
     y = (features[:, 0] + features[:, -1] > 0.3).astype(int)
-    boosted = BoostedLogits(folds=3, n_estimators=25, max_depth=3)
+    boosted = BoostedLogits(folds=3, hops=hops, n_estimators=25, max_depth=3)
     boosted.fit_transform(features, np.arange(accounts), y)
     calibrator = ScoreCalibrator().fit(np.array([-2.0, 0.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
     live = LiveBoostedColumn(boosted, model)
@@ -157,7 +157,7 @@ def batch_boosted_scores(g: LocalGraph, live: LiveBoostedColumn, local: LocalSco
     plain = data["Account"].x[:, :3]
     view = g.to_heterodata()
     view["Account"].x = plain
-    column = live.boosted.transform(boost_features(view, "Account", 1))
+    column = live.boosted.transform(boost_features(view, "Account", live.hops))
     data["Account"].x = torch.cat([plain, torch.from_numpy(column)[:, None]], dim=1)
     sampler = TemporalNeighborSampler(data, [5, 5], time_attr=None)
     logits = full_graph_logits(local.model, data, sampler).numpy()
@@ -166,18 +166,20 @@ def batch_boosted_scores(g: LocalGraph, live: LiveBoostedColumn, local: LocalSco
     return local.calibrator.transform(logits), column
 
 
-def test_live_boost_features_equal_the_batch_formula():
-    g, live, _ = boosted_setup()
+@pytest.mark.parametrize("hops", [0, 1])
+def test_live_boost_features_equal_the_batch_formula(hops):
+    g, live, _ = boosted_setup(hops=hops)
     data = g.to_heterodata()
     data["Account"].x = data["Account"].x[:, :3]
     rows = np.arange(g.num_nodes["Account"])
-    np.testing.assert_allclose(live.features(g, rows), boost_features(data, "Account", 1),
+    np.testing.assert_allclose(live.features(g, rows), boost_features(data, "Account", hops),
                                rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("residual", [True, False])
-def test_boosted_column_and_scores_stay_equal_to_a_whole_graph_pass(residual):
-    g, live, local = boosted_setup(residual=residual)
+@pytest.mark.parametrize(("residual", "hops"), [(True, 1), (False, 1), (True, 0), (True, 2)])
+def test_boosted_column_and_scores_stay_equal_to_a_whole_graph_pass(residual, hops):
+    """Hops 0: the trees read own features and degrees; 2: the whole column is recomputed."""
+    g, live, local = boosted_setup(residual=residual, hops=hops)
     local.fit(g)
     hub_accounts = len(g.adjacency[USED].neighbours(0))
     rng = np.random.default_rng(3)
