@@ -414,5 +414,8 @@ def _neighbour_extremes(data: HeteroData, target: str) -> np.ndarray:
 
 
 def _margin(booster: xgb.Booster, x: np.ndarray) -> np.ndarray:
-    """Raw logits (before the sigmoid) of ``booster`` on rows ``x``."""
-    return booster.predict(xgb.DMatrix(x), output_margin=True)
+    """Raw logits (before the sigmoid) of ``booster`` on rows ``x`` (in place: building a
+    ``DMatrix`` costs about 0.1 s per call, far more than predicting the few rows an event
+    changes; the same numbers)."""
+    return booster.inplace_predict(np.ascontiguousarray(x, dtype=np.float32),
+                                   predict_type="margin")
