@@ -134,6 +134,13 @@ def candidates_stage(
         linked = spark_ring_components(spark_for(spark_master), snapshot_dir, rings)
     candidates = find_ring_candidates(read_snapshot(snapshot_dir), rings,
                                       linked_components=linked)
+    write_candidates(candidates, out / CANDIDATES)
+    return {"candidates": len(candidates)}
+
+
+def write_candidates(candidates: list[RingCandidate], path: Path) -> None:
+    """Write ``candidates`` (members, kind, evidence, features and every internal transfer tie)
+    to the Parquet file ``path``, as :func:`read_candidates` reads them back."""
     table = pd.DataFrame(
         {
             "ring_id": [c.ring_id for c in candidates],
@@ -141,10 +148,10 @@ def candidates_stage(
             "kind": [c.kind for c in candidates],
             "evidence": [list(c.evidence) for c in candidates],
             "features": [json.dumps(c.features, sort_keys=True) for c in candidates],
+            "ties": [[list(t) for t in c.ties] for c in candidates],
         }
     )
-    table.to_parquet(out / CANDIDATES, index=False)
-    return {"candidates": len(candidates)}
+    table.to_parquet(path, index=False)
 
 
 def read_candidates(path: Path) -> list[RingCandidate]:
@@ -156,6 +163,7 @@ def read_candidates(path: Path) -> list[RingCandidate]:
         RingCandidate(
             ring_id=row.ring_id, members=list(row.members), kind=row.kind,
             evidence=list(row.evidence), features=json.loads(row.features),
+            ties=[(str(a), str(b)) for a, b in row.ties] if "ties" in table else [],
         )
         for row in table.itertuples(index=False)
     ]
