@@ -203,7 +203,7 @@ def test_reload_from_a_plain_to_a_boosted_model_keeps_scores_exact(batch_run, ru
     tiny = {"max_epochs": 2, "hidden_channels": 16, "patience": 1}
     plain_dir, boosted_dir = tmp_path / "plain", tmp_path / "boosted"
     for directory, settings, rows in ((plain_dir, {"boost": None}, labels),
-                                      (boosted_dir, {}, truth)):
+                                      (boosted_dir, {"boost": "residual"}, truth)):
         shutil.copytree(run_dir / "model", directory)
         AccountDetector(**tiny, **settings).fit(snapshot, rows).save(directory)
     assert AccountDetector.load(boosted_dir).boost_.hops == 1
