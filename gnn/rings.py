@@ -216,6 +216,53 @@ def trim_members(
     return kept_candidates
 
 
+def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
+    """Each candidate cut down to its ``core`` (the members tied by rare entities or
+    transfers): the label-free trim.
+
+    Without account scores :func:`trim_members` has nothing to trim by, and a ring found as a
+    community or component comes padded with honest neighbours who share none of what makes it
+    surprising. A trimmed candidate gets the id of its core, ``size`` and ``kept_share`` among
+    its features (its ``surprise`` stays that of the whole group) and the reason in its
+    evidence (``"Trimmed:<k> members share none of its rare entities or transfers"``). A
+    candidate whose core is unknown or under two members stays as it is; of several trimmed to
+    the same members the first stays.
+
+    Parameters
+    ----------
+    candidates
+        From :func:`graph.rings.candidates.find_ring_candidates`.
+
+    Returns
+    -------
+    list of RingCandidate
+        In the order given.
+    """
+    kept_candidates: list[RingCandidate] = []
+    seen: set[str] = set()
+    for candidate in candidates:
+        trimmed = candidate
+        core = set(candidate.core) & set(candidate.members)
+        if 2 <= len(core) < len(candidate.members):
+            members = sorted(core)
+            dropped = len(candidate.members) - len(members)
+            evidence = [e for e in candidate.evidence if not e.startswith("Transfer:")
+                        or all(end in core for end in e.removeprefix("Transfer:").split("->"))]
+            trimmed = RingCandidate(
+                ring_id_for(members), members, candidate.kind,
+                [*evidence, f"Trimmed:{dropped} members share none of its rare entities or "
+                            f"transfers"],
+                {**candidate.features, "size": float(len(members)),
+                 "kept_share": len(members) / len(candidate.members)},
+                list(candidate.ties), members,
+            )
+        if trimmed.ring_id in seen:
+            continue
+        seen.add(trimmed.ring_id)
+        kept_candidates.append(trimmed)
+    return kept_candidates
+
+
 def _score_lookup(account_scores: pd.DataFrame) -> dict[str, float]:
     """``account_id -> score`` (the first of duplicates), ids as str."""
     table = account_scores.drop_duplicates("account_id")
@@ -367,6 +414,7 @@ def score_rings(
     fragment_share: float = 0.8,
     fragment_factor: float = 0.5,
     min_member_score: float | None = 0.5,
+    trim_unlabelled: bool = True,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -395,6 +443,9 @@ def score_rings(
     min_member_score
         With account scores, candidates are trimmed to their implicated members first
         (:func:`trim_members` with this bar); None keeps every member.
+    trim_unlabelled
+        Without account scores, candidates are cut down to their ``core`` first
+        (:func:`trim_to_core`); False keeps every member.
 
     Returns
     -------
@@ -412,6 +463,8 @@ def score_rings(
     """
     if account_scores is not None and min_member_score is not None:
         candidates = trim_members(candidates, account_scores, min_member_score)
+    elif account_scores is None and trim_unlabelled:
+        candidates = trim_to_core(candidates)
     if not candidates:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in RING_COLUMNS})
     structure = structure_scores(candidates)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from graph.rings.communities import components, group_rows, split_communities
 from graph.rings.config import RingConfig
@@ -136,6 +137,13 @@ class RingCandidate:
         sorted; unlike the evidence (at most ``max_evidence`` items) it is complete, so a fan
         of hundreds of mules keeps each mule's tie to its hub. Empty when unknown (candidates
         read back from a file written without it).
+    core
+        The members that make the group surprising, sorted: each uses a non-hub entity whose
+        sharing in the group the null model finds unlikely (log10 chance at most
+        ``-CORE_MIN_RARITY``) or has a transfer with another member (a ``ties`` end). Without
+        labels a ring is trimmed to it (:func:`gnn.rings.trim_to_core`): the honest neighbours
+        a community or component pads a ring with share none of its rare entities. Empty when
+        unknown (candidates read back from a file written without it).
     """
 
     ring_id: str
@@ -144,7 +152,13 @@ class RingCandidate:
     evidence: list[str] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
     ties: list[tuple[str, str]] = field(default_factory=list)
+    core: list[str] = field(default_factory=list)
 
+
+#: A member is in a candidate's ``core`` when it uses a non-hub entity whose sharing in the
+#: group has a log10 chance at most minus this (:func:`graph.rings.null_model.
+#: sharing_log_chance`), or has an internal transfer.
+CORE_MIN_RARITY = 1.0
 
 #: Which group's members stay when near-duplicates merge: the first kind in this order. Money-flow
 #: shapes come before the blocks and communities that find their leaves (a fan's leaves share
@@ -462,6 +476,7 @@ def _describe(
         shared[pair], membership[pair], uses, codes, len(type_names),
         entity_degree <= cfg.hub_degree_cap, localities) - (hops + fans)[pair]
     ids = np.asarray(accounts.astype(str), dtype=object)
+    in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
     ties = _internal_ties(inside_flows, ids)
     candidates = []
@@ -469,6 +484,7 @@ def _describe(
     # getrow() dominated the whole search at 100k accounts
     labels = np.asarray(entities.entities, dtype=object)
     shared, chance = shared.tocsr(), chance.tocsr()
+    bounds = np.concatenate([[0], np.cumsum(sizes.astype(np.int64))])
     for i, (members, kind) in enumerate(groups):
         by_flows = "flow_" in kind or (anchor[i] < 0 and (internal_flow[i] > 0
                                                          or n_shared[i] == 0))
@@ -498,9 +514,13 @@ def _describe(
         }
         if flow_shape[i]:
             features["flow_surprise"] = float(flow_surprise[i])
+        own_ties = ties.get(i, [])
+        core = set(ids[rows[bounds[i]:bounds[i + 1]][in_core[bounds[i]:bounds[i + 1]]]])
+        if flow_shape[i] and flow_surprise[i] >= cfg.min_surprise:
+            core |= {end for tie in own_ties for end in tie}
         candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
-                                        evidence[: cfg.max_evidence], features,
-                                        ties.get(i, [])))
+                                        evidence[: cfg.max_evidence], features, own_ties,
+                                        sorted(core)))
     return sorted(candidates, key=lambda c: c.ring_id)
 
 
@@ -578,6 +598,47 @@ def _masked_row_sums(
         part = matrix[rows[start:stop]].multiply(mask[cand[start:stop]])
         out[start:stop] = np.asarray(part.sum(axis=1)).ravel()
     return out
+
+
+def _core_entries(
+    uses: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray, rows: np.ndarray,
+    cand: np.ndarray, chunk: int = 500_000,
+) -> np.ndarray:
+    """Per member entry ``k``: whether it is in the core of group ``cand[k]``, joined to the
+    group's rarest shared entity through rare entities.
+
+    A group's rare entities are the ``eligible`` (non-hub) ones whose sharing has a log10
+    ``chance`` (groups x entities, :func:`graph.rings.null_model.sharing_log_chance`) at most
+    ``-CORE_MIN_RARITY``. Members and rare entities form a graph per group (a member is joined
+    to the rare entities it uses); the core is the part of it holding the rarest one. A
+    household that shares a device among itself, tied to the group by a common entity, is
+    then left out; members that use none of the rare entities are too.
+    """
+    rarity = (-chance).multiply(eligible[None, :].astype(np.float64)).tocsr()
+    rarity.data[rarity.data < CORE_MIN_RARITY] = 0.0
+    rarity.eliminate_zeros()
+    if rarity.nnz == 0:
+        return np.zeros(len(rows), dtype=bool)
+    rarity.sort_indices()
+    index = rarity.copy()
+    index.data = np.arange(1, index.nnz + 1, dtype=np.float64)
+    used = (uses.tocsr() > 0).astype(np.float64)
+    member, node = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(rows), chunk):
+        part = used[rows[start:start + chunk]].multiply(index[cand[start:start + chunk]]).tocoo()
+        member.append(part.row.astype(np.int64) + start)
+        node.append(part.data.astype(np.int64) - 1)
+    member, node = np.concatenate(member), np.concatenate(node)
+    n = len(rows) + rarity.nnz
+    graph = sp.csr_matrix((np.ones(len(member)), (member, len(rows) + node)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    counts = np.diff(rarity.indptr)
+    rarest = np.full(rarity.shape[0], -1, dtype=np.int64)
+    has = counts > 0
+    order = np.lexsort((-rarity.data, np.repeat(np.arange(rarity.shape[0]), counts)))
+    rarest[has] = order[rarity.indptr[:-1][has]]
+    top = rarest[cand]
+    return (top >= 0) & (label[: len(rows)] == label[len(rows) + np.maximum(top, 0)])
 
 
 def _synchrony(
