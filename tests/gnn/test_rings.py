@@ -11,6 +11,7 @@ from gnn.rings import (
     flow_significance,
     score_rings,
     trim_members,
+    trim_to_core,
     unlabelled_scores,
 )
 from graph.rings.candidates import RingCandidate, find_ring_candidates, ring_id_for
@@ -246,3 +247,37 @@ def test_a_significant_flow_shape_keeps_its_tied_mules_and_ranks_by_its_signific
     assert strong > weak > plain  # entity groups get nothing from their significance here
     assert flow_significance([fan(60.0), group]).tolist() == pytest.approx(
         [60 / 5**0.5 / (60 / 5**0.5 + FLOW_SURPRISE_HALF), 0.0])
+
+
+def test_trim_to_core_keeps_the_core_and_only_without_account_scores():
+    padded = RingCandidate(ring_id_for(["a", "b", "c", "h1", "h2"]), ["a", "b", "c", "h1", "h2"],
+                           "shared_entities", ["Device:d1", "Transfer:a->h1", "Transfer:a->b"],
+                           {"size": 5.0, "surprise": 40.0}, [("a", "b"), ("a", "h1")],
+                           ["a", "b", "c"])
+    unknown = RingCandidate(ring_id_for(["x", "y", "z"]), ["x", "y", "z"], "shared_entities",
+                            [], {"size": 3.0, "surprise": 40.0})
+    lone = RingCandidate(ring_id_for(["p", "q", "r"]), ["p", "q", "r"], "shared_entities", [],
+                         {"size": 3.0, "surprise": 20.0}, [], ["p"])
+    same = RingCandidate(ring_id_for(["a", "b", "c", "h3"]), ["a", "b", "c", "h3"],
+                         "dense_block", [], {"size": 4.0, "surprise": 30.0}, [],
+                         ["a", "b", "c"])
+    trimmed = trim_to_core([padded, unknown, lone, same])
+    assert [c.members for c in trimmed] == [["a", "b", "c"], ["x", "y", "z"], ["p", "q", "r"]]
+    core = trimmed[0]
+    assert core.ring_id == ring_id_for(["a", "b", "c"]) and core.core == ["a", "b", "c"]
+    assert core.evidence == ["Device:d1", "Transfer:a->b",
+                             "Trimmed:2 members share none of its rare entities or transfers"]
+    assert core.features["size"] == 3 and core.features["kept_share"] == pytest.approx(3 / 5)
+    assert core.features["surprise"] == 40.0
+    assert trimmed[1] is unknown and trimmed[2] is lone
+    rings = score_rings([padded, unknown], nms_jaccard=1.0, fragment_share=1.1)
+    assert sorted(map(tuple, rings["members"])) == [("a", "b", "c"), ("x", "y", "z")]
+    per_root = 40.0 / np.sqrt(3)  # ranked by surprise per square root of the kept size
+    assert rings["score"].tolist() == pytest.approx([per_root / (per_root + 10)] * 2)
+    kept = score_rings([padded, unknown], trim_unlabelled=False, nms_jaccard=1.0,
+                       fragment_share=1.1)
+    assert sorted(kept["size"]) == [3, 5]
+    scores = pd.DataFrame({"account_id": ["a", "b", "c", "h1", "h2", "x", "y", "z"],
+                           "score": 0.9})
+    labelled = score_rings([padded, unknown], None, scores, nms_jaccard=1.0, fragment_share=1.1)
+    assert sorted(labelled["size"]) == [3, 5]  # with account scores the core plays no part

@@ -106,3 +106,17 @@ def test_flow_shapes_carry_the_surprise_of_their_money_alone():
     assert "hub" in fan.members
     assert 0.0 < fan.features["flow_surprise"] <= fan.features["surprise"]
     assert all("flow_surprise" not in c.features for c in candidates if "flow_" not in c.kind)
+
+
+def test_core_holds_the_members_joined_through_rare_entities_not_a_household_beside_them():
+    ring = [f"r{i}" for i in range(6)]
+    devices = [(r, f"rd{j}") for r in ring for j in range(3)] + [("h0", "home"), ("h1", "home")]
+    devices += [(f"b{i}", f"bd{i}") for i in range(300)]
+    # h0 shares an IP with r0 (and with it the ring); h1 only shares h0's home device
+    ips = [("h0", "ip_h"), ("r0", "ip_h")] + [(f"b{i}", f"ip{i // 2}") for i in range(300)]
+    snap = snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips))
+    candidates = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
+    padded = next(c for c in candidates if set(c.members) == {*ring, "h0", "h1"})
+    assert padded.core == sorted([*ring, "h0"])
+    exact = next(c for c in candidates if c.members == ring)
+    assert exact.core == ring
