@@ -139,8 +139,9 @@ def candidates_stage(
 
 
 def write_candidates(candidates: list[RingCandidate], path: Path) -> None:
-    """Write ``candidates`` (members, kind, evidence, features and every internal transfer tie)
-    to the Parquet file ``path``, as :func:`read_candidates` reads them back."""
+    """Write ``candidates`` (members, kind, evidence, features, every internal transfer tie and
+    the core of members tied by rare entities or transfers) to the Parquet file ``path``, as
+    :func:`read_candidates` reads them back."""
     table = pd.DataFrame(
         {
             "ring_id": [c.ring_id for c in candidates],
@@ -149,6 +150,7 @@ def write_candidates(candidates: list[RingCandidate], path: Path) -> None:
             "evidence": [list(c.evidence) for c in candidates],
             "features": [json.dumps(c.features, sort_keys=True) for c in candidates],
             "ties": [[list(t) for t in c.ties] for c in candidates],
+            "core": [list(c.core) for c in candidates],
         }
     )
     table.to_parquet(path, index=False)
@@ -164,6 +166,7 @@ def read_candidates(path: Path) -> list[RingCandidate]:
             ring_id=row.ring_id, members=list(row.members), kind=row.kind,
             evidence=list(row.evidence), features=json.loads(row.features),
             ties=[(str(a), str(b)) for a, b in row.ties] if "ties" in table else [],
+            core=list(row.core) if "core" in table else [],
         )
         for row in table.itertuples(index=False)
     ]
