@@ -44,7 +44,7 @@ from sklearn.model_selection import StratifiedKFold
 from torch_geometric.data import HeteroData
 
 from gnn.baselines.xgb_graph import XGBGraph, hop_features
-from gnn.data.snapshot_graph import reverse_edge_type
+from gnn.data.snapshot_graph import opposite_edge_type
 from gnn.sampler import TemporalNeighborSampler
 
 if TYPE_CHECKING:
@@ -341,7 +341,7 @@ class LiveBoostedColumn:
         if self.hops >= 1:
             for et in self.incoming[self.target]:
                 rows = changed.get(et[0])
-                back = _opposite(et)
+                back = opposite_edge_type(et)
                 if rows is not None and len(rows) and back in graph.adjacency:
                     parts.append(graph.adjacency[back].gather(np.asarray(rows, np.int64))[1])
         affected = np.unique(np.concatenate(parts))
@@ -366,14 +366,6 @@ class LiveBoostedColumn:
         x[:, -1] = column
         graph.set_features(self.target, rows, x)
         return rows[differs]
-
-
-def _opposite(edge_type: tuple[str, str, str]) -> tuple[str, str, str]:
-    """The edge type of the same edges in the other direction (``rev_REL`` <-> ``REL``)."""
-    src, rel, dst = edge_type
-    if rel.startswith("rev_"):
-        return (dst, rel[len("rev_"):], src)
-    return reverse_edge_type(edge_type)
 
 
 def _split_thresholds(boosters: list[xgb.Booster]) -> list[np.ndarray]:

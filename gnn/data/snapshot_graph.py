@@ -39,6 +39,15 @@ def reverse_edge_type(edge_type: EdgeType) -> EdgeType:
     return (dst, f"rev_{rel}", src)
 
 
+def opposite_edge_type(edge_type: EdgeType) -> EdgeType:
+    """The edge type of the same edges in the other direction, for a stored relation or its
+    reverse alike (``(src, REL, dst)`` <-> ``(dst, rev_REL, src)``)."""
+    src, rel, dst = edge_type
+    if rel.startswith("rev_"):
+        return (dst, rel[len("rev_"):], src)
+    return reverse_edge_type(edge_type)
+
+
 def to_epoch_seconds(values: pd.Series) -> np.ndarray:
     """Timestamps (or nulls) -> int64 epoch seconds; nulls become :data:`NO_TIME`."""
     stamps = pd.to_datetime(values, utc=True)

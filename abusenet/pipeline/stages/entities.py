@@ -169,20 +169,19 @@ def labelled_events(
         latest event time (``None`` without events).
     """
     from gnn.events.features import DEFAULT_LABEL_DELAY_DAYS
+    from gnn.events.source import register_events, view_columns
     from ingest.engine import connect
     from ingest.sql import ident, literal
     from ingest.store import event_files
 
-    files = [str(p) for p in event_files(events_dir)]
+    if not event_files(events_dir):
+        return pd.DataFrame(columns=["event_id", "account_id", "label", "known_at",
+                                     *columns]), None
     con = connect()
     try:
-        if not files:
-            return pd.DataFrame(columns=["event_id", "account_id", "label", "known_at",
-                                         *columns]), None
-        con.execute("CREATE VIEW events AS SELECT * FROM read_parquet("
-                    f"{literal(files)}, union_by_name = true, hive_partitioning = false)")
+        register_events(con, events_dir)
         end = con.execute("SELECT max(ts) FROM events").fetchone()[0]
-        present = {row[0] for row in con.execute("DESCRIBE events").fetchall()}
+        present = view_columns(con, "events")
         kept = [c for c in columns if c in present]
         if event_labels_path is None:
             table = pd.DataFrame(columns=["event_id", "account_id", "label", "known_at", *kept])
@@ -202,18 +201,17 @@ def labelled_events(
 def all_events(events_dir: Path, columns: list[str]) -> pd.DataFrame:
     """Every stored event's ``event_id, ts, account_id`` and those of ``columns`` it has: the
     traffic the common-point-of-compromise evidence weighs labelled fraud against."""
+    from gnn.events.source import register_events, view_columns
     from ingest.engine import connect
-    from ingest.sql import ident, literal
+    from ingest.sql import ident
     from ingest.store import event_files
 
-    files = [str(p) for p in event_files(events_dir)]
-    if not files:
+    if not event_files(events_dir):
         return pd.DataFrame(columns=["event_id", "ts", "account_id", *columns])
     con = connect()
     try:
-        con.execute("CREATE VIEW events AS SELECT * FROM read_parquet("
-                    f"{literal(files)}, union_by_name = true, hive_partitioning = false)")
-        present = {row[0] for row in con.execute("DESCRIBE events").fetchall()}
+        register_events(con, events_dir)
+        present = view_columns(con, "events")
         picked = "".join(f", {ident(c)}" for c in columns if c in present)
         return con.execute(f"SELECT event_id, ts, account_id{picked} FROM events").df()
     finally:

@@ -77,3 +77,11 @@ def test_model_view_drops_ids(snapshot):
     view = model_view(data)
     assert "node_ids" not in view["Account"]
     assert torch.equal(view["Account"].x, data["Account"].x)
+
+
+def test_opposite_edge_type_turns_a_relation_and_its_reverse_into_each_other() -> None:
+    from gnn.data.snapshot_graph import opposite_edge_type, reverse_edge_type
+
+    used = ("Account", "USED", "Device")
+    assert opposite_edge_type(used) == reverse_edge_type(used) == ("Device", "rev_USED", "Account")
+    assert opposite_edge_type(("Device", "rev_USED", "Account")) == used
