@@ -13,9 +13,10 @@ Usage::
 
 Prints a Markdown table: accounts, events, Neo4j or not, wall seconds, CPU seconds (user +
 system of the run process, all threads), peak RSS of the run process, AUROC on the held-back
-labels, and the wall seconds of each stage; the outputs are checked against the contract
-(:func:`abusenet.pipeline.outputs.check_outputs`) after each run. ``--set SECTION.KEY=VALUE``
-options are passed to ``abusenet run`` as config overrides.
+labels, and the wall seconds and peak RSS (MiB, the larger of the run process's and a child's,
+see :class:`abusenet.pipeline.runner.PeakMemory`) of each stage; the outputs are checked against
+the contract (:func:`abusenet.pipeline.outputs.check_outputs`) after each run.
+``--set SECTION.KEY=VALUE`` options are passed to ``abusenet run`` as config overrides.
 """
 
 from __future__ import annotations
@@ -79,13 +80,16 @@ def measure(data: Path, out: Path, neo4j_uri: str | None, overrides: list[str]) 
     from abusenet.pipeline.outputs import check_outputs
 
     check_outputs(out)  # the contract's files, columns and score ranges
-    stages = {}
+    stages, peaks = {}, {}
     for record in sorted((out / ".work" / "stages").glob("*.json")):
         raw = json.loads(record.read_text())
         stages[raw["stage"]] = raw["seconds"]
+        memory = raw.get("memory", {})
+        peaks[raw["stage"]] = max(memory.get("peak_rss_mib", 0.0),
+                                  memory.get("children_peak_mib", 0.0))
     metrics = json.loads((out / "metrics.json").read_text())
     synth = json.loads((data / "synth.json").read_text())
-    return {**result, "stages": stages, "events": synth["n_events"],
+    return {**result, "stages": stages, "stage_peak_mib": peaks, "events": synth["n_events"],
             "auroc": metrics["accounts"]["auroc"]}
 
 
@@ -116,10 +120,11 @@ def main() -> None:
                   flush=True)
 
     print("| accounts | events | Neo4j | wall s | CPU s | peak RSS (MiB) | AUROC | "
-          "stages (wall s) |")
+          "stages (wall s / peak RSS MiB) |")
     print("|---:|---:|---|---:|---:|---:|---:|---|")
     for n, uri, r in rows:
-        stages = ", ".join(f"{k} {v:.1f}" for k, v in r["stages"].items())
+        stages = ", ".join(f"{k} {v:.1f} / {r['stage_peak_mib'].get(k, 0):,.0f}"
+                           for k, v in r["stages"].items())
         print(f"| {n:,} | {r['events']:,} | {uri or '-'} | {r['wall_s']:.1f} | {r['cpu_s']:.1f}"
               f" | {r['peak_rss_mib']:,.0f} | {r['auroc']:.3f} | {stages} |")
 

@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +107,14 @@ def files_fingerprint(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[str
 
 @dataclass(frozen=True)
 class StageRecord:
-    """What a finished stage left: its fingerprint and its JSON-serialisable ``info``."""
+    """What a finished stage left: its fingerprint, its JSON-serialisable ``info``, its wall
+    seconds and its memory measurement (see :class:`abusenet.pipeline.runner.PeakMemory`)."""
 
     stage: str
     fingerprint: str
     info: dict[str, Any]
     seconds: float
+    memory: dict[str, float] = field(default_factory=dict)
 
 
 class StageCache:
@@ -145,7 +147,8 @@ class StageCache:
             return None
         if raw.get("fingerprint") != key:
             return None
-        return StageRecord(stage, key, raw.get("info", {}), float(raw.get("seconds", 0.0)))
+        return StageRecord(stage, key, raw.get("info", {}), float(raw.get("seconds", 0.0)),
+                           raw.get("memory", {}))
 
     def info(self, stage: str) -> dict[str, Any]:
         """The ``info`` recorded by ``stage``'s last successful run (empty when none)."""
@@ -174,8 +177,12 @@ class StageCache:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
 
-    def store(self, stage: str, key: str, info: dict[str, Any], seconds: float) -> StageRecord:
-        """Record that ``stage`` finished with fingerprint ``key``."""
-        record = {"stage": stage, "fingerprint": key, "info": info, "seconds": seconds}
+    def store(self, stage: str, key: str, info: dict[str, Any], seconds: float,
+              memory: dict[str, float] | None = None) -> StageRecord:
+        """Record that ``stage`` finished with fingerprint ``key`` in ``seconds`` using
+        ``memory`` (MiB figures; empty when not measured)."""
+        memory = dict(memory or {})
+        record = {"stage": stage, "fingerprint": key, "info": info, "seconds": seconds,
+                  "memory": memory}
         write_text_atomic(self._record_path(stage), json.dumps(record, indent=2, default=str))
-        return StageRecord(stage, key, info, seconds)
+        return StageRecord(stage, key, info, seconds, memory)

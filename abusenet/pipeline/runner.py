@@ -4,11 +4,16 @@ A stage is a :class:`StageSpec`: a name, a callable that fills a fresh output di
 returns a small JSON ``info``, the fingerprint material of its own inputs (settings, input files)
 and the stages it reads from. Its fingerprint chains its upstream stages' fingerprints, so a
 change anywhere reruns everything downstream of it and nothing else.
+
+Each stage that runs is measured: wall seconds and, on Linux, its peak resident memory
+(:class:`PeakMemory`), kept in the stage's record and shown after it.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,7 +75,11 @@ class StageSpec:
 
 @dataclass
 class StageOutcome:
-    """A stage as the run left it: its info, where its outputs are, and whether it was cached."""
+    """A stage as the run left it: its info, where its outputs are, and whether it was cached.
+
+    ``memory`` is the stage's :meth:`PeakMemory.stop` measurement when it ran (or when its
+    cached record has one), else empty.
+    """
 
     name: str
     title: str
@@ -78,6 +87,83 @@ class StageOutcome:
     seconds: float
     cached: bool
     output_dir: Path
+    memory: dict[str, float] = field(default_factory=dict)
+
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_mib(field_name: str) -> float | None:
+    """``VmRSS``/``VmHWM`` of this process in MiB from ``/proc/self/status`` (``None``: none)."""
+    try:
+        text = _STATUS.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(field_name + ":"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def _children_peak_mib() -> float:
+    """The largest peak RSS of any finished child process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+class PeakMemory:
+    """Peak resident memory of one stage, in MiB.
+
+    :meth:`start` resets the kernel's high-water mark of this process (``VmHWM``, by writing
+    ``5`` to ``/proc/self/clear_refs``) to its current RSS; :meth:`stop` reads it back. The peak
+    therefore includes what earlier stages still hold. Child processes (``ru_maxrss`` of
+    ``RUSAGE_CHILDREN``) cannot be reset: their peak counts for the stage only when it rose above
+    every earlier child's during the stage. Where ``/proc`` is missing or read-only (not Linux)
+    the process peak is left out.
+    """
+
+    def __init__(self) -> None:
+        self.rss_start: float | None = None
+        self.children_before = 0.0
+        self.resettable = False
+
+    def start(self) -> None:
+        """Begin measuring: reset the high-water mark and note the children's peak so far."""
+        try:
+            _CLEAR_REFS.write_text("5")
+            self.resettable = True
+        except OSError:
+            self.resettable = False
+        self.rss_start = _status_mib("VmRSS")
+        self.children_before = _children_peak_mib()
+
+    def stop(self) -> dict[str, float]:
+        """The measurement since :meth:`start`.
+
+        Returns
+        -------
+        dict
+            ``rss_start_mib`` (RSS when the stage began), ``rss_end_mib``, ``peak_rss_mib``
+            (this process's peak during the stage) and ``children_peak_mib`` (a child process's
+            peak, when one during the stage exceeded every earlier one); keys whose value could
+            not be measured are left out.
+        """
+        found: dict[str, float | None] = {
+            "rss_start_mib": self.rss_start,
+            "rss_end_mib": _status_mib("VmRSS"),
+            "peak_rss_mib": _status_mib("VmHWM") if self.resettable else None,
+        }
+        children = _children_peak_mib()
+        if children > self.children_before:
+            found["children_peak_mib"] = children
+        return {key: round(value, 1) for key, value in found.items() if value is not None}
+
+
+def memory_text(memory: dict[str, float]) -> str:
+    """``"peak 1,234 MiB"`` (the larger of the process's and a child's peak), or ``""``."""
+    peak = max(memory.get("peak_rss_mib", 0.0), memory.get("children_peak_mib", 0.0))
+    return f"peak {peak:,.0f} MiB" if peak else ""
 
 
 class StageFailed(RuntimeError):
@@ -134,7 +220,7 @@ class StageRunner:
                 logger.info("stage %s: inputs unchanged (fingerprint %s), cached result kept",
                             stage.name, key[:12])
                 outcome = StageOutcome(stage.name, stage.title, record.info, record.seconds, True,
-                                       self.cache.output_dir(stage.name))
+                                       self.cache.output_dir(stage.name), record.memory)
             else:
                 outcome = self._execute(stage, key, prefix)
             outcomes[stage.name] = outcome
@@ -142,6 +228,8 @@ class StageRunner:
         return outcomes
 
     def _execute(self, stage: StageSpec, key: str, prefix: str) -> StageOutcome:
+        memory = PeakMemory()
+        memory.start()
         started = time.perf_counter()
         logger.info("stage %s started (fingerprint %s%s)", stage.name, key[:12],
                     ", forced" if self.force else ", runs every time" if stage.always else "")
@@ -160,14 +248,19 @@ class StageRunner:
             self.console.print(f"[red]✗[/red] {prefix} failed after {seconds:.1f} s")
             raise StageFailed(stage, exc) from exc
         seconds = time.perf_counter() - started
+        used = memory.stop()
         logger.info("stage %s finished in %.1f s", stage.name, seconds)
-        self.cache.store(stage.name, key, info, seconds)
+        if used:
+            logger.info("stage %s memory (MiB): %s", stage.name, used)
+        self.cache.store(stage.name, key, info, seconds, used)
         return StageOutcome(stage.name, stage.title, info, seconds, False,
-                            self.cache.output_dir(stage.name))
+                            self.cache.output_dir(stage.name), used)
 
     def _report(self, stage: StageSpec, outcome: StageOutcome, prefix: str) -> None:
         detail = stage.describe(outcome.info) if stage.describe else ""
-        when = "cached, unchanged inputs" if outcome.cached else f"{outcome.seconds:.1f} s"
+        peak = memory_text(outcome.memory)
+        when = ("cached, unchanged inputs" if outcome.cached
+                else f"{outcome.seconds:.1f} s{', ' + peak if peak else ''}")
         mark = "[dim]↺[/dim]" if outcome.cached else "[green]✓[/green]"
         self.console.print(f"{mark} {prefix} ({when}){': ' + detail if detail else ''}",
                            highlight=False)

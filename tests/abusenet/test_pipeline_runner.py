@@ -208,3 +208,44 @@ def test_editing_downstream_code_keeps_upstream_stages_cached(tmp_path, two_pack
     _edit(two_packages / "scope_up" / "sub" / "model.py", "VALUE = 4\n")
     _runner(tmp_path).run(plan())
     assert rec.calls == ["a", "b"]
+
+
+def _allocating(name: str, mib: int, after=()) -> StageSpec:
+    """A stage that touches ``mib`` MiB of memory, then frees it."""
+
+    def run(out: Path) -> dict:
+        block = bytearray(mib * 1024 * 1024)
+        block[::4096] = b"x" * len(block[::4096])
+        del block
+        (out / "done").write_text("yes")
+        return {}
+
+    return StageSpec(name, f"stage {name}", run, after=tuple(after))
+
+
+@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+def test_each_stage_records_its_own_peak_memory(tmp_path):
+    outcomes = _runner(tmp_path).run([_allocating("big", 300), _allocating("small", 10,
+                                                                           after=["big"])])
+    big, small = outcomes["big"].memory, outcomes["small"].memory
+    assert big["peak_rss_mib"] >= big["rss_start_mib"] + 250
+    # The high-water mark is reset at each stage's start: the big stage's peak is not repeated.
+    assert small["peak_rss_mib"] < big["peak_rss_mib"] - 200
+    record = json.loads((tmp_path / "work" / "stages" / "big.json").read_text())
+    assert record["memory"] == big
+    cached = _runner(tmp_path).run([_allocating("big", 300), _allocating("small", 10,
+                                                                         after=["big"])])
+    assert cached["big"].cached and cached["big"].memory == big
+
+
+def test_a_child_process_peak_counts_for_the_stage_that_ran_it(tmp_path):
+    import subprocess
+    import sys
+
+    def run(out: Path) -> dict:
+        subprocess.run([sys.executable, "-c", "b = bytearray(400 * 2**20); b[::4096] = "
+                        "b'x' * len(b[::4096])"], check=True)
+        return {}
+
+    outcomes = _runner(tmp_path).run([StageSpec("child", "child", run)])
+    assert outcomes["child"].memory["children_peak_mib"] >= 400
