@@ -6,6 +6,9 @@ Order of work::
     the stages of :func:`abusenet.pipeline.plan.plan` (cached and resumable)
     publish (the contract files appear in DIR only when every stage has succeeded)
 
+Each stage runs in a child process of its own (not with the Spark engine), so the run's peak
+memory is its largest stage's.
+
 Intermediate results live in ``DIR/.work/`` (one directory per stage, see
 :mod:`abusenet.pipeline.cache`); :func:`abusenet.pipeline.outputs.publish` renames the contract
 files into ``DIR``.
@@ -26,7 +29,7 @@ from abusenet.pipeline.outputs import MODEL_DIR, publish
 from abusenet.pipeline.plan import plan
 from abusenet.pipeline.preflight import preflight
 from abusenet.pipeline.request import RunRequest
-from abusenet.pipeline.runner import StageFailed, StageOutcome, StageRunner
+from abusenet.pipeline.runner import StageFailed, StageOutcome, StageRunner, can_fork
 from abusenet.pipeline.stages.entities import ENTITY_MODEL
 from abusenet.pipeline.stages.events import EVENT_MODEL, EVENT_SCORES
 from abusenet.pipeline.stages.files import (
@@ -84,7 +87,10 @@ def run_pipeline(request: RunRequest, console: Console | None = None) -> RunResu
     console = console or Console(stderr=True)
     mapping = preflight(request)
     cache = StageCache(request.work_dir)
-    runner = StageRunner(cache, console, force=request.force)
+    # Each stage in its own process, so memory one stage used is not held through the next;
+    # not on Spark, whose session (a JVM) lives in the process that started it.
+    runner = StageRunner(cache, console, force=request.force,
+                         isolate=can_fork() and request.engine != "spark")
     try:
         outcomes = runner.run(plan(request, mapping, cache, runner))
     except StageFailed as failed:

@@ -7,14 +7,24 @@ change anywhere reruns everything downstream of it and nothing else.
 
 Each stage that runs is measured: wall seconds and, on Linux, its peak resident memory
 (:class:`PeakMemory`), kept in the stage's record and shown after it.
+
+With ``isolate`` each stage runs in a forked child process (:func:`run_in_child`): what it
+allocated goes back to the operating system when it ends, so a run's peak is its largest
+stage's, not the sum of what every stage left behind in one process. Stages only communicate
+through their output files and returned ``info``, so the contract is the same either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import pickle
 import resource
+import signal
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,6 +170,83 @@ class PeakMemory:
         return {key: round(value, 1) for key, value in found.items() if value is not None}
 
 
+class StageProcessDied(RuntimeError):
+    """The child process running a stage ended without a result (killed, out of memory)."""
+
+
+def can_fork() -> bool:
+    """Whether stages can run in forked child processes here (POSIX ``fork``)."""
+    return hasattr(os, "fork")
+
+
+def run_in_child(
+    run: Callable[[Path], dict[str, Any]],
+    out: Path,
+    waiting: contextlib.AbstractContextManager[Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """``run(out)`` in a forked child process; its ``info`` and its :class:`PeakMemory`.
+
+    ``waiting`` (a spinner, say) is entered in the parent after the fork, so that no thread of
+    it is running when the child is made. The child inherits everything the parent holds
+    (settings, imported modules); what it allocates is returned to the operating system when it
+    exits. An exception in the child is raised again here: the same exception when it pickles,
+    else a :class:`RuntimeError` with its type, message and traceback.
+
+    Raises
+    ------
+    StageProcessDied
+        When the child ends without a result (a signal, e.g. the kernel's out-of-memory killer).
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: run, send the result, leave without running the parent's cleanup
+        os.close(read_end)
+        try:
+            memory = PeakMemory()
+            memory.start()
+            try:
+                payload: tuple[Any, ...] = ("ok", run(out), memory.stop())
+            except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
+                payload = ("error", _portable(exc), memory.stop())
+            data = pickle.dumps(payload)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    try:
+        with waiting or contextlib.nullcontext(), os.fdopen(read_end, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+    except BaseException:  # interrupted: stop the child before going on
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        raise
+    if not data:
+        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit code {os.waitstatus_to_exitcode(status)}")
+        raise StageProcessDied(f"the stage's process ended by {how} without a result "
+                               "(signal 9: often out of memory)")
+    kind, value, memory = pickle.loads(data)
+    if kind == "error":
+        raise value
+    return value, memory
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a RuntimeError carrying its type, text, traceback."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure to round-trip means: send text instead
+        text = "".join(traceback.format_exception(exc))
+        return RuntimeError(f"{type(exc).__name__}: {exc}\n{text}")
+    return exc
+
+
 def memory_text(memory: dict[str, float]) -> str:
     """``"peak 1,234 MiB"`` (the larger of the process's and a child's peak), or ``""``."""
     peak = max(memory.get("peak_rss_mib", 0.0), memory.get("children_peak_mib", 0.0))
@@ -187,11 +274,15 @@ class StageRunner:
         The progress display's console (stderr by default).
     force
         Rerun every stage even when its fingerprint is unchanged.
+    isolate
+        Run each stage in a forked child process (:func:`run_in_child`), so that its memory is
+        given back when it ends; needs :func:`can_fork`.
     """
 
     cache: StageCache
     console: Console = field(default_factory=lambda: Console(stderr=True))
     force: bool = False
+    isolate: bool = False
     outcomes: dict[str, StageOutcome] = field(default_factory=dict, init=False)
 
     def run(self, stages: Sequence[StageSpec]) -> dict[str, StageOutcome]:
@@ -228,19 +319,16 @@ class StageRunner:
         return outcomes
 
     def _execute(self, stage: StageSpec, key: str, prefix: str) -> StageOutcome:
-        memory = PeakMemory()
-        memory.start()
         started = time.perf_counter()
         logger.info("stage %s started (fingerprint %s%s)", stage.name, key[:12],
                     ", forced" if self.force else ", runs every time" if stage.always else "")
         try:
             with self.cache.building(stage.name) as tmp:
                 if stage.spinner:
-                    with self.console.status(f"{prefix} ..."):
-                        info = stage.run(tmp)
+                    info, used = self._call(stage, tmp, self.console.status(f"{prefix} ..."))
                 else:
                     self.console.print(f"[bold]{prefix}[/bold] ...")
-                    info = stage.run(tmp)
+                    info, used = self._call(stage, tmp)
         except Exception as exc:
             seconds = time.perf_counter() - started
             logger.info("stage %s failed after %.1f s: %s: %s", stage.name, seconds,
@@ -248,13 +336,26 @@ class StageRunner:
             self.console.print(f"[red]✗[/red] {prefix} failed after {seconds:.1f} s")
             raise StageFailed(stage, exc) from exc
         seconds = time.perf_counter() - started
-        used = memory.stop()
         logger.info("stage %s finished in %.1f s", stage.name, seconds)
         if used:
             logger.info("stage %s memory (MiB): %s", stage.name, used)
         self.cache.store(stage.name, key, info, seconds, used)
         return StageOutcome(stage.name, stage.title, info, seconds, False,
                             self.cache.output_dir(stage.name), used)
+
+    def _call(
+        self, stage: StageSpec, out: Path,
+        waiting: contextlib.AbstractContextManager[Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, float]]:
+        """``stage.run(out)`` (inside ``waiting``), here or in a child process; its info and
+        memory measurement."""
+        if self.isolate:
+            return run_in_child(stage.run, out, waiting)
+        memory = PeakMemory()
+        memory.start()
+        with waiting or contextlib.nullcontext():
+            info = stage.run(out)
+        return info, memory.stop()
 
     def _report(self, stage: StageSpec, outcome: StageOutcome, prefix: str) -> None:
         detail = stage.describe(outcome.info) if stage.describe else ""

@@ -10,7 +10,13 @@ import pytest
 from rich.console import Console
 
 from abusenet.pipeline.cache import StageCache, code_fingerprint, files_fingerprint, fingerprint
-from abusenet.pipeline.runner import StageFailed, StageRunner, StageSpec
+from abusenet.pipeline.runner import (
+    StageFailed,
+    StageProcessDied,
+    StageRunner,
+    StageSpec,
+    can_fork,
+)
 
 
 class Recorder:
@@ -249,3 +255,67 @@ def test_a_child_process_peak_counts_for_the_stage_that_ran_it(tmp_path):
 
     outcomes = _runner(tmp_path).run([StageSpec("child", "child", run)])
     assert outcomes["child"].memory["children_peak_mib"] >= 400
+
+
+def _isolated(tmp_path: Path) -> StageRunner:
+    return StageRunner(StageCache(tmp_path / "work"), Console(file=open("/dev/null", "w")),
+                       isolate=True)
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs fork")
+def test_an_isolated_stage_returns_its_info_and_leaves_its_memory_behind(tmp_path):
+    before = _rss_mib()
+    outcomes = _isolated(tmp_path).run([_allocating("big", 300),
+                                        _allocating("small", 10, after=["big"])])
+    assert _rss_mib() < before + 100  # the 300 MiB were the child's
+    assert outcomes["big"].memory["peak_rss_mib"] >= outcomes["big"].memory["rss_start_mib"] + 250
+    assert outcomes["small"].memory["peak_rss_mib"] < outcomes["big"].memory["peak_rss_mib"] - 200
+    assert (outcomes["small"].output_dir / "done").read_text() == "yes"
+    rec = Recorder()
+    outcomes = _isolated(tmp_path / "again").run([rec.stage("a", key="k")])
+    assert outcomes["a"].info == {"stage": "a"}
+    assert rec.calls == []  # it ran in the child, whose list this is not
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs fork")
+def test_an_isolated_stage_failure_raises_the_original_exception_and_resumes(tmp_path):
+    rec = Recorder()
+    rec.fail = "b"
+    with pytest.raises(StageFailed) as failed:
+        _isolated(tmp_path).run(_plan(rec))
+    assert failed.value.stage.name == "b"
+    assert isinstance(failed.value.error, RuntimeError)
+    assert str(failed.value.error) == "b broke"
+    assert not (tmp_path / "work" / "b").exists()
+    assert (tmp_path / "work" / "stages" / "a.json").is_file()
+
+
+class _Unpicklable(Exception):
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(f"{first} and {second}")
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs fork")
+def test_an_unpicklable_error_and_a_killed_stage_are_reported(tmp_path):
+    import os
+    import signal
+
+    def odd(out: Path) -> dict:
+        raise _Unpicklable("one", "two")
+
+    def killed(out: Path) -> dict:
+        os.kill(os.getpid(), signal.SIGKILL)
+        return {}
+
+    with pytest.raises(StageFailed, match="_Unpicklable: one and two"):
+        _isolated(tmp_path).run([StageSpec("odd", "odd", odd)])
+    with pytest.raises(StageFailed, match="signal 9") as failed:
+        _isolated(tmp_path).run([StageSpec("killed", "killed", killed)])
+    assert isinstance(failed.value.error, StageProcessDied)
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
