@@ -11,8 +11,8 @@ cut off where a test period starts. Apply it to the snapshot given to
 with these columns refuses a snapshot without them).
 
 :func:`with_compromise_evidence` adds the common-point-of-compromise evidence
-(:mod:`gnn.events.compromise`: cards with a known fraud shortly after visiting the entity, against
-its traffic) to every entity type but the cards', as of a time.
+(:mod:`gnn.events.compromise`: cards with a known fraud, or reported compromised, shortly after
+visiting the entity, against its traffic) to every entity type but the cards', as of a time.
 """
 
 from __future__ import annotations
@@ -113,6 +113,7 @@ def with_compromise_evidence(
     *,
     payment_type: str = PAYMENT_METHOD,
     settings: CompromiseSettings | None = None,
+    entity_labels: pd.DataFrame | None = None,
 ) -> Snapshot:
     """A copy of ``snapshot`` whose entity tables carry :data:`COMPROMISE_COLUMNS` as of
     ``as_of``.
@@ -135,6 +136,10 @@ def with_compromise_evidence(
         The node type of the cards.
     settings
         The windows.
+    entity_labels
+        ``node_type, entity_id, label, known_at``: those of the holder's type (``payment_type``,
+        or ``Account`` when the holder is ``account_id``) labelled 1 are card reports that
+        count from their ``known_at`` on; ``None``: only the event labels count.
 
     Returns
     -------
@@ -154,9 +159,17 @@ def with_compromise_evidence(
         )
     if ACCOUNT in columns:
         raise ValueError("entity_columns names 'Account': accounts are not compromise points")
+    holder_type = payment_type if payment_type in columns else ACCOUNT
     holder = columns.pop(payment_type, FALLBACK_HOLDER)
+    reports = None
+    if entity_labels is not None:
+        if "node_type" not in entity_labels:
+            raise ValueError("entity labels lack the column 'node_type'; they have "
+                             f"{list(entity_labels.columns)}")
+        reports = entity_labels[entity_labels["node_type"] == holder_type].drop(
+            columns="node_type")
     index = CompromiseIndex(events, event_labels, holder=holder, points=list(columns.values()),
-                            settings=settings, until=as_of)
+                            settings=settings, until=as_of, reports=reports)
     nodes = dict(snapshot.nodes)
     for node_type, column in columns.items():
         evidence = index.at(column, as_of)

@@ -16,9 +16,16 @@ point, found before its own transactions are charged back. Per entity and time `
   the share of all visits (holder, entity) that count at ``t``: how far the count is beyond what
   the entity's traffic explains (0 without any count).
 
-Only labels with ``known_at`` strictly before ``t`` count (a label without ``known_at`` is taken
-as known ``default_label_delay_days`` after its event), so evidence as of ``t`` never uses what
-was learnt later. :class:`CompromiseIndex` computes it for every day start at once (the event
+Cards reported compromised (entity labels of the holder's node type, label 1: a card reported
+stolen or skimmed, known about 5 days after its first misuse where a chargeback takes about 14)
+count too, from their report on: such a card's visits in the ``report_lookback_days`` up to its
+report count for the entities visited, like those of a card with a known fraud (a card counts
+once per entity whichever way it was found).
+
+Only labels with ``known_at`` strictly before ``t`` count (an event label without ``known_at`` is
+taken as known ``default_label_delay_days`` after its event; a card report without one is not
+used, as its time is unknown), so evidence as of ``t`` never uses what was learnt later.
+:class:`CompromiseIndex` computes it for every day start at once (the event
 features of :mod:`gnn.events.features` read it as of each event's day);
 :func:`gnn.entities.evidence.with_compromise_evidence` adds it as node features for
 :class:`gnn.entities.EntityRiskModel`.
@@ -39,6 +46,8 @@ COMPROMISE_COLUMNS = ("cpc_cards", "cpc_visitors", "cpc_share", "cpc_surprise")
 FALLBACK_HOLDER = "account_id"
 #: The canonical payment (card) column.
 PAYMENT_COLUMN = "payment_id"
+#: The node type of a holder column's entities: their entity labels are the card reports.
+HOLDER_TYPES = {PAYMENT_COLUMN: "PaymentMethod", FALLBACK_HOLDER: "Account"}
 
 _US_PER_DAY = 86_400_000_000
 _LN10 = float(np.log(10.0))
@@ -68,6 +77,10 @@ class CompromiseSettings:
     recent_days
         Event feature: the highest surprise among the entities the event's holder visited in
         this many days before the event's day.
+    report_lookback_days
+        A holder reported compromised: its visits this many days before the report count (a
+        report comes about 5 days after the first misuse, which follows the skimming by about
+        a week).
     default_label_delay_days
         A label without ``known_at`` is taken as known this many days after its event.
     """
@@ -76,9 +89,10 @@ class CompromiseSettings:
     history_days: float = 60.0
     recent_days: float = 14.0
     default_label_delay_days: float = 7.0
+    report_lookback_days: float = 14.0
 
     def __post_init__(self) -> None:
-        for name in ("lookback_days", "history_days", "recent_days"):
+        for name in ("lookback_days", "history_days", "recent_days", "report_lookback_days"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"CompromiseSettings.{name} must be > 0, not "
                                  f"{getattr(self, name)!r}")
@@ -91,6 +105,38 @@ def holder_column(columns: Sequence[str]) -> str:
     """The holder (card) column of events with ``columns``: ``payment_id`` when present, else
     ``account_id``."""
     return PAYMENT_COLUMN if PAYMENT_COLUMN in columns else FALLBACK_HOLDER
+
+
+def holder_labels(entity_labels: pd.DataFrame | None, holder: str) -> pd.DataFrame | None:
+    """The entity labels of ``holder``'s node type (:data:`HOLDER_TYPES`): the card reports.
+
+    Parameters
+    ----------
+    entity_labels
+        ``node_type, entity_id, label[, known_at]`` (:func:`gnn.entities.labels.check_entity_labels`
+        form) or ``None``.
+    holder
+        The holder column (:func:`holder_column`).
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``entity_id, label[, known_at]`` of that type; ``None`` without entity labels or a
+        known node type for ``holder``.
+
+    Raises
+    ------
+    ValueError
+        If a column is missing.
+    """
+    if entity_labels is None or holder not in HOLDER_TYPES:
+        return None
+    missing = [c for c in ("node_type", "entity_id", "label") if c not in entity_labels]
+    if missing:
+        raise ValueError(f"entity labels lack column(s) {missing}; they have "
+                         f"{list(entity_labels.columns)}")
+    rows = entity_labels[entity_labels["node_type"] == HOLDER_TYPES[holder]]
+    return rows.drop(columns="node_type").reset_index(drop=True)
 
 
 def _micros(ts: pd.Series | pd.DatetimeIndex) -> np.ndarray:
@@ -117,6 +163,10 @@ class CompromiseIndex:
     until
         The latest time the evidence is wanted at (:meth:`at`); default: the day after the
         last event.
+    reports
+        Entity labels of the holders (:func:`holder_labels`): ``entity_id, label`` (1 =
+        reported compromised) and ``known_at`` (a report without it is not used); ``None``:
+        none.
 
     Attributes
     ----------
@@ -133,7 +183,8 @@ class CompromiseIndex:
     Raises
     ------
     ValueError
-        If a column is missing, ``holder`` is among ``points``, or a label is not 0 or 1.
+        If a column is missing, ``holder`` is among ``points``, or a label is not 0 or 1
+        (the message names the offending event or entity ids).
     """
 
     def __init__(
@@ -145,6 +196,7 @@ class CompromiseIndex:
         points: Sequence[str],
         settings: CompromiseSettings | None = None,
         until: pd.Timestamp | str | None = None,
+        reports: pd.DataFrame | None = None,
     ) -> None:
         self.settings = settings or CompromiseSettings()
         self.holder = holder
@@ -162,7 +214,7 @@ class CompromiseIndex:
         if until is not None:
             last = int(_micros(pd.Series([pd.Timestamp(until)]))[0])
             self.n_days = max(self.n_days, (last - start) // _US_PER_DAY)
-        holder_codes, _ = pd.factorize(events[holder], use_na_sentinel=True)
+        holder_codes, holder_ids = pd.factorize(events[holder], use_na_sentinel=True)
         self._holder_codes = holder_codes
         self._ts = ts
         self._visits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -173,6 +225,7 @@ class CompromiseIndex:
         self.surprise: dict[str, np.ndarray] = {}
         fraud_ts, fraud_known, fraud_holder = self._frauds(events, event_labels, ts,
                                                            holder_codes)
+        self._reports = self._reported(reports, pd.Index(holder_ids))
         for column in self.points:
             codes, uniques = pd.factorize(events[column], use_na_sentinel=True)
             self.ids[column] = np.asarray(uniques, dtype=object)
@@ -180,7 +233,7 @@ class CompromiseIndex:
             keep = (codes >= 0) & (holder_codes >= 0)
             cards, visitors = self._counts(
                 column, holder_codes[keep], codes[keep], ts[keep], len(uniques), start,
-                fraud_ts, fraud_known, fraud_holder)
+                (fraud_ts, fraud_known, fraud_holder))
             self.cards[column] = cards
             self.visitors[column] = visitors
             self.surprise[column] = _surprise(cards, visitors)
@@ -214,10 +267,56 @@ class CompromiseIndex:
         has = holder_codes[rows] >= 0
         return ts[rows][has], known[has].astype(np.int64), holder_codes[rows][has]
 
+    def _reported(self, reports: pd.DataFrame | None, holder_ids: pd.Index
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Known time and holder code of each reported holder with events and a
+        ``known_at`` (its earliest report)."""
+        empty = np.empty(0, dtype=np.int64)
+        if reports is None or reports.empty:
+            return empty, empty
+        missing = [c for c in ("entity_id", "label") if c not in reports]
+        if missing:
+            raise ValueError(f"card reports lack column(s) {missing}; they have "
+                             f"{list(reports.columns)}")
+        label = pd.to_numeric(reports["label"], errors="coerce")
+        bad = ~label.isin([0, 1])
+        if bad.any():
+            rows = reports.loc[bad, "entity_id"].head(5).tolist()
+            raise ValueError(f"card reports: labels must be 0 or 1; offending entity ids {rows}")
+        if "known_at" not in reports:
+            return empty, empty
+        known_at = pd.to_datetime(reports["known_at"], utc=True)
+        use = (label.to_numpy() == 1) & known_at.notna().to_numpy()
+        codes = holder_ids.get_indexer(reports["entity_id"].astype(holder_ids.dtype)[use])
+        known = _micros(known_at[use])[codes >= 0]
+        first = pd.Series(known).groupby(codes[codes >= 0]).min()
+        return first.to_numpy(np.int64), first.index.to_numpy(np.int64)
+
+    def _anchors(self, day_start: int, frauds: tuple[np.ndarray, np.ndarray, np.ndarray],
+                 by_known: np.ndarray, known_sorted: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Holder codes, anchor times (microseconds) and lookbacks (seconds) of the holders
+        counting as of ``day_start``: the first known fraud of each holder with a fraud known
+        before it, and the report of each holder reported before it, within the history."""
+        fraud_ts, _, fraud_holder = frauds
+        oldest = day_start - int(self.settings.history_days * _US_PER_DAY)
+        which = by_known[:np.searchsorted(known_sorted, day_start, side="left")]
+        anchor = pd.Series(fraud_ts[which]).groupby(fraud_holder[which]).min()
+        anchor = anchor[anchor.to_numpy() >= oldest]
+        report_known, report_holder = self._reports
+        reported = (report_known < day_start) & (report_known >= oldest)
+        holders = np.concatenate([anchor.index.to_numpy(np.int64), report_holder[reported]])
+        times = np.concatenate([anchor.to_numpy(np.int64), report_known[reported]])
+        backs = np.concatenate([
+            np.full(len(anchor), int(self.settings.lookback_days * 86_400), dtype=np.int64),
+            np.full(int(reported.sum()), int(self.settings.report_lookback_days * 86_400),
+                    dtype=np.int64)])
+        return holders, times, backs
+
     def _counts(self, column: str, holder: np.ndarray, point: np.ndarray, ts: np.ndarray,
-                n_points: int,
-                start: int, fraud_ts: np.ndarray, fraud_known: np.ndarray,
-                fraud_holder: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                n_points: int, start: int,
+                frauds: tuple[np.ndarray, np.ndarray, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
         """``cards`` and ``visitors`` as of every day start, ``(n_days + 1, n_points)``."""
         n_rows = self.n_days + 1
         cards = np.zeros((n_rows, n_points), dtype=np.float32)
@@ -229,23 +328,18 @@ class CompromiseIndex:
         sorted_key = holder[order].astype(np.int64) * _SCALE + seconds[order]
         sorted_point = point[order]
         self._visits[column] = (sorted_key, sorted_point)
-        if len(fraud_ts) == 0 or len(ts) == 0:
+        if (len(frauds[0]) == 0 and len(self._reports[0]) == 0) or len(ts) == 0:
             return cards, visitors
         scale = _SCALE
-        lookback = int(self.settings.lookback_days * 86_400)
-        history = int(self.settings.history_days * _US_PER_DAY)
-        by_known = np.argsort(fraud_known, kind="stable")
-        known_sorted = fraud_known[by_known]
+        by_known = np.argsort(frauds[1], kind="stable")
+        known_sorted = frauds[1][by_known]
         for d in range(n_rows):
-            n_known = np.searchsorted(known_sorted, start + d * _US_PER_DAY, side="left")
-            if n_known == 0:
+            h, anchor, back = self._anchors(start + d * _US_PER_DAY, frauds, by_known,
+                                            known_sorted)
+            if len(h) == 0:
                 continue
-            which = by_known[:n_known]
-            anchor = pd.Series(fraud_ts[which]).groupby(fraud_holder[which]).min()
-            anchor = anchor[anchor.to_numpy() >= start + d * _US_PER_DAY - history]
-            h = anchor.index.to_numpy(np.int64)
-            f = (anchor.to_numpy(np.int64) - start) // 1_000_000
-            lo = np.searchsorted(sorted_key, h * scale + np.maximum(f - lookback, 0),
+            f = (anchor - start) // 1_000_000
+            lo = np.searchsorted(sorted_key, h * scale + np.maximum(f - back, 0),
                                  side="left")
             hi = np.searchsorted(sorted_key, h * scale + f, side="right")
             length = hi - lo

@@ -12,7 +12,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from gnn.events.compromise import CompromiseIndex, CompromiseSettings, holder_column
+from gnn.events.compromise import (
+    CompromiseIndex,
+    CompromiseSettings,
+    holder_column,
+    holder_labels,
+)
 from gnn.events.history import KeyHistory, key_codes
 from gnn.events.source import (
     Events,
@@ -52,6 +57,7 @@ def event_features(
     neighbour_days: int = NEIGHBOUR_DAYS,
     default_label_delay_days: float = DEFAULT_LABEL_DELAY_DAYS,
     compromise: CompromiseSettings | None = None,
+    entity_labels: pd.DataFrame | None = None,
 ) -> EventFeatures:
     """Features of every event, from the events and the labels known before each one.
 
@@ -74,7 +80,12 @@ def event_features(
         When a label without ``known_at`` is taken as known, after its event.
     compromise
         Windows of the common-point-of-compromise features
-        (:class:`gnn.entities.compromise.CompromiseSettings`); ``None``: its defaults.
+        (:class:`gnn.events.compromise.CompromiseSettings`); ``None``: its defaults.
+    entity_labels
+        ``node_type, entity_id, label, known_at`` (:func:`gnn.entities.labels.check_entity_labels`
+        form): those of the holder's node type (cards reported compromised) anchor the
+        common-point-of-compromise evidence from their ``known_at`` on
+        (:func:`gnn.events.compromise.holder_labels`); ``None``: only the event labels do.
 
     Returns
     -------
@@ -124,7 +135,8 @@ def event_features(
         ]
     finally:
         con.close()
-    blocks.append(_compromise_block(ids, entities, compromise, default_label_delay_days))
+    blocks.append(_compromise_block(ids, entities, compromise, default_label_delay_days,
+                                    entity_labels))
     names = [n for _, block_names in blocks for n in block_names]
     x = np.hstack([block for block, _ in blocks]) if blocks else np.empty((len(ids), 0))
     x = _with_hop_shares(x.astype(np.float32), names, neighbour_days)
@@ -135,7 +147,7 @@ def event_features(
 
 def _compromise_block(
     ids: pd.DataFrame, entities: list[str], settings: CompromiseSettings | None,
-    default_label_delay_days: float,
+    default_label_delay_days: float, entity_labels: pd.DataFrame | None,
 ) -> tuple[np.ndarray, list[str]]:
     """The common-point-of-compromise features of every event (``ids`` order); none when the
     events have no entity column but the holder."""
@@ -146,7 +158,8 @@ def _compromise_block(
     settings = settings or CompromiseSettings(default_label_delay_days=default_label_delay_days)
     labelled = ids[ids["label"].notna()]
     index = CompromiseIndex(ids, labelled[["event_id", "label", "known_at"]], holder=holder,
-                            points=points, settings=settings)
+                            points=points, settings=settings,
+                            reports=holder_labels(entity_labels, holder))
     evidence = index.event_evidence()
     return (np.stack(list(evidence.values()), axis=1).astype(np.float32), list(evidence))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas as pd
+
 from gnn.events.booster import EventBooster
 from gnn.events.compromise import CompromiseSettings
 from gnn.events.features import DEFAULT_LABEL_DELAY_DAYS, NEIGHBOUR_DAYS, WINDOWS, event_features
@@ -25,7 +27,7 @@ class EventModel(EventBooster):
         Feature settings (:func:`~gnn.events.features.event_features`).
     entity_columns
         Entity columns to use; ``None``: found from the data.
-    cpc_lookback_days, cpc_history_days, cpc_recent_days
+    cpc_lookback_days, cpc_history_days, cpc_recent_days, cpc_report_lookback_days
         Windows of the common-point-of-compromise features
         (:class:`~gnn.events.compromise.CompromiseSettings`).
     n_estimators, learning_rate, max_depth, subsample, colsample_bytree
@@ -57,6 +59,7 @@ class EventModel(EventBooster):
         cpc_lookback_days: float = CompromiseSettings.lookback_days,
         cpc_history_days: float = CompromiseSettings.history_days,
         cpc_recent_days: float = CompromiseSettings.recent_days,
+        cpc_report_lookback_days: float = CompromiseSettings.report_lookback_days,
         n_estimators: int = 400,
         learning_rate: float = 0.05,
         max_depth: int = 6,
@@ -75,6 +78,7 @@ class EventModel(EventBooster):
         self.cpc_lookback_days = cpc_lookback_days
         self.cpc_history_days = cpc_history_days
         self.cpc_recent_days = cpc_recent_days
+        self.cpc_report_lookback_days = cpc_report_lookback_days
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -86,8 +90,12 @@ class EventModel(EventBooster):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def event_features(self, events: Events, event_labels: Labels | None) -> EventFeatures:
-        """The features of every event, from what was known before it."""
+    def event_features(self, events: Events, event_labels: Labels | None, *,
+                       entity_labels: pd.DataFrame | None = None) -> EventFeatures:
+        """The features of every event, from what was known before it; ``entity_labels``
+        (``node_type, entity_id, label, known_at``): the cards reported compromised among
+        them anchor the common-point-of-compromise features too
+        (:func:`gnn.events.features.event_features`)."""
         return event_features(
             events, event_labels, entity_columns=self.entity_columns, windows=self.windows,
             neighbour_days=self.neighbour_days,
@@ -95,5 +103,7 @@ class EventModel(EventBooster):
             compromise=CompromiseSettings(
                 lookback_days=self.cpc_lookback_days, history_days=self.cpc_history_days,
                 recent_days=self.cpc_recent_days,
-                default_label_delay_days=self.default_label_delay_days),
+                default_label_delay_days=self.default_label_delay_days,
+                report_lookback_days=self.cpc_report_lookback_days),
+            entity_labels=entity_labels,
         )

@@ -2,7 +2,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnn.events.compromise import CompromiseIndex, CompromiseSettings, holder_column
+from gnn.events.compromise import (
+    CompromiseIndex,
+    CompromiseSettings,
+    holder_column,
+    holder_labels,
+)
 from tests.gnn.events.cards import card_world
 
 DAY0 = pd.Timestamp("2024-03-01", tz="UTC")
@@ -31,11 +36,12 @@ def _world():
     return events.drop(columns="day"), labels
 
 
-def _index(events, labels, holder="payment_id", **settings):
+def _index(events, labels, holder="payment_id", reports=None, **settings):
     """The index with 21-day lookback and recent windows unless ``settings`` say otherwise."""
     return CompromiseIndex(events, labels, holder=holder, points=["terminal_id"],
                            settings=CompromiseSettings(**{"lookback_days": 21,
-                                                          "recent_days": 21, **settings}))
+                                                          "recent_days": 21, **settings}),
+                           reports=reports)
 
 
 def test_cards_count_only_once_their_fraud_is_known():
@@ -132,3 +138,66 @@ def test_holder_and_errors():
         CompromiseSettings(lookback_days=0)
     without = _index(events, None).at("terminal_id", _at(21))
     assert (without["cpc_cards"] == 0).all() and (without["cpc_surprise"] == 0).all()
+
+
+def _reports(*rows):
+    """Card reports ``(card, label, known day)``."""
+    return pd.DataFrame([(c, lab, _at(k) if k is not None else pd.NaT) for c, lab, k in rows],
+                        columns=["entity_id", "label", "known_at"])
+
+
+def test_a_reported_card_anchors_its_recent_visits_from_its_report_on():
+    events, labels = _world()
+    # c3 visited T on day 1 and was never defrauded; reported compromised on day 9.5.
+    index = _index(events, labels, report_lookback_days=10,
+                   reports=_reports(("c3", 1, 9.5), ("c4", 0, 3.0)))
+    assert index.at("terminal_id", _at(9)).loc["T", "cpc_cards"] == 0
+    day10 = index.at("terminal_id", _at(10))
+    assert day10.loc["T", "cpc_cards"] == 1 and day10.loc["T", "cpc_surprise"] > 0
+    # c1's fraud known on day 12.5 adds c1; c3 counts once whichever way it was found.
+    assert index.at("terminal_id", _at(13)).loc["T", "cpc_cards"] == 2
+    # A cleared card (label 0) and an undated report anchor nothing.
+    quiet = _index(events, None, reports=_reports(("c3", 0, 2.0), ("c2", 1, None)))
+    assert (quiet.at("terminal_id", _at(20))["cpc_cards"] == 0).all()
+
+
+def test_the_report_lookback_bounds_the_visits_counted():
+    events, labels = _world()
+    short = _index(events, None, report_lookback_days=5, reports=_reports(("c3", 1, 9.5)))
+    day10 = short.at("terminal_id", _at(10))
+    # The visit to T was 8 days before the report; the daily hub visits are within 5 days.
+    assert day10.loc["T", "cpc_cards"] == 0 and day10.loc["H", "cpc_cards"] == 1
+
+
+def test_a_report_known_later_changes_nothing_before_it():
+    events, labels = _world()
+    reports = _reports(("c3", 1, 9.5), ("c5", 1, 16.2))
+    full = _index(events, labels, reports=reports)
+    cut = _at(15)
+    partial = _index(events, labels, reports=reports[reports["known_at"] < cut])
+    for day in range(0, 16):
+        pd.testing.assert_frame_equal(full.at("terminal_id", _at(day)),
+                                      partial.at("terminal_id", _at(day)))
+    before = (events["ts"] < cut).to_numpy()
+    a, b = full.event_evidence(), partial.event_evidence()
+    for name in a:
+        np.testing.assert_array_equal(a[name][before], b[name][before])
+    assert not np.array_equal(a["cpc_terminal_id_cards"], b["cpc_terminal_id_cards"])
+
+
+def test_holder_labels_and_report_errors():
+    entity_labels = pd.DataFrame({"node_type": ["PaymentMethod", "Terminal", "Account"],
+                                  "entity_id": ["c3", "T", "a3"], "label": [1, 1, 1],
+                                  "known_at": [_at(9.5)] * 3})
+    cards = holder_labels(entity_labels, "payment_id")
+    assert cards["entity_id"].tolist() == ["c3"] and "node_type" not in cards
+    assert holder_labels(entity_labels, "account_id")["entity_id"].tolist() == ["a3"]
+    assert holder_labels(None, "payment_id") is None
+    with pytest.raises(ValueError, match=r"lack column\(s\) \['node_type'\]"):
+        holder_labels(entity_labels.drop(columns="node_type"), "payment_id")
+    events, labels = _world()
+    with pytest.raises(ValueError, match=r"card reports: labels must be 0 or 1; offending "
+                                         r"entity ids \['c3'\]"):
+        _index(events, labels, reports=_reports(("c3", 3, 9.5)))
+    with pytest.raises(ValueError, match="report_lookback_days must be > 0"):
+        CompromiseSettings(report_lookback_days=0)
