@@ -19,6 +19,11 @@ One command: generate a card world (``abusenet synth --world cards``), then
    terminals' highest event score in the last test week.
 3. **Label delays**: how much of the terminal fraud is known when it must be scored.
 
+The cards reported compromised (``entity_labels.csv``, ``PaymentMethod`` rows, known about 5 days
+after a card's first misuse) anchor the common point of compromise from their ``known_at`` on,
+in the event model's features, the CPC surprise and the entity model's evidence
+(``--without-card-reports``: the event labels alone, as before session 9).
+
 Examples
 --------
 ``python -m benchmarks.cards`` (2,000 customers, 56 days, 3 folds) or ``--quick`` (1,000
@@ -40,7 +45,7 @@ import xgboost as xgb
 from gnn.baselines.xgb_history import XGBHistory
 from gnn.evaluate import auroc
 from gnn.events.booster import EventBooster
-from gnn.events.compromise import CompromiseIndex
+from gnn.events.compromise import CompromiseIndex, holder_labels
 from gnn.events.model import EventModel
 from gnn.events.rolling import daily_metrics, rolling_scores
 from ingest.files import write_text_atomic
@@ -61,6 +66,15 @@ def load_world(world: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, p
     labels["known_at"] = pd.to_datetime(labels["known_at"], utc=True)
     return (events, labels, pd.read_parquet(world / "truth_events.parquet"),
             pd.read_parquet(world / "truth_entities.parquet"))
+
+
+def load_card_reports(world: Path) -> pd.DataFrame:
+    """``node_type, entity_id, label, known_at`` of the world's cards (``PaymentMethod``): the
+    cards reported compromised (1) and those checked and cleared (0)."""
+    labels = pd.read_csv(world / "entity_labels.csv")
+    labels = labels[labels["node_type"] == "PaymentMethod"].reset_index(drop=True)
+    labels["known_at"] = pd.to_datetime(labels["known_at"], utc=True)
+    return labels
 
 
 def models() -> dict[str, EventBooster]:
@@ -89,13 +103,16 @@ def top_share_captured(scores: pd.DataFrame, target: pd.Series, share: float = T
 
 
 def rolling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.DataFrame,
-                 folds: int) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Per model and test day: the rolling metrics and the top-1 % share of terminal fraud."""
+                 folds: int, reports: pd.DataFrame | None = None
+                 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Per model and test day: the rolling metrics and the top-1 % share of terminal fraud
+    (the card ``reports`` feed the event model's features; the baselines read none)."""
     kind = truth_events.set_index("event_id")["fraud_kind"]
     days, scores_of = [], {}
     for name, model in models().items():
         started = time.process_time()
-        table = model.event_features(events, labels)
+        table = (model.event_features(events, labels, entity_labels=reports)
+                 if isinstance(model, EventModel) else model.event_features(events, labels))
         features_s = time.process_time() - started
         started = time.process_time()
         scores = rolling_scores(model, table, min_train_weeks=3, gap_days=7, test_days=7,
@@ -154,9 +171,10 @@ def terminal_split(truth_entities: pd.DataFrame, terminals: pd.Index, seed: int
 
 
 def terminal_part(events: pd.DataFrame, labels: pd.DataFrame, truth_entities: pd.DataFrame,
-                  event_scores: pd.DataFrame, seed: int, entity_gnn: Path | None
-                  ) -> list[dict[str, Any]]:
-    """AUROC on the unlabelled half of the terminals, per method."""
+                  event_scores: pd.DataFrame, seed: int, entity_gnn: Path | None,
+                  reports: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """AUROC on the unlabelled half of the terminals, per method (the card ``reports``
+    anchor the CPC evidence)."""
     end = events["ts"].max()
     features = terminal_features(events, labels, end)
     y, labelled = terminal_split(truth_entities, features.index, seed)
@@ -171,9 +189,9 @@ def terminal_part(events: pd.DataFrame, labels: pd.DataFrame, truth_entities: pd
                  "cpu_s": time.process_time() - started})
     started = time.process_time()
     index = CompromiseIndex(events, labels, holder="payment_id", points=["terminal_id"],
-                            until=end)
+                            until=end, reports=holder_labels(reports, "payment_id"))
     cpc = index.at("terminal_id", end).reindex(features.index).fillna(0.0)
-    rows.append({"method": "CPC surprise alone (cards' fraud known by the end)",
+    rows.append({"method": "CPC surprise alone (cards' fraud and reports known by the end)",
                  "auroc": auroc(y.to_numpy()[~labelled],
                                 cpc["cpc_surprise"].to_numpy()[~labelled]),
                  "cpu_s": time.process_time() - started})
@@ -193,7 +211,8 @@ def terminal_part(events: pd.DataFrame, labels: pd.DataFrame, truth_entities: pd
                  "auroc": auroc(y.to_numpy()[seen], per_terminal.to_numpy()[seen]),
                  "cpu_s": 0.0, "note": f"{seen.sum()} of {(~labelled).sum()} terminals seen"})
     if entity_gnn is not None:
-        rows += _snapshot_rows(entity_gnn, events, labels, y, labelled, end, seed, last)
+        rows += _snapshot_rows(entity_gnn, events, labels, y, labelled, end, seed, last,
+                               reports)
     for row in rows:
         row.update(labelled=int(labelled.sum()), held_back=int((~labelled).sum()),
                    held_back_compromised=int(y.to_numpy()[~labelled].sum()))
@@ -202,7 +221,8 @@ def terminal_part(events: pd.DataFrame, labels: pd.DataFrame, truth_entities: pd
 
 def _snapshot_rows(world: Path, events: pd.DataFrame, labels: pd.DataFrame, y: pd.Series,
                    labelled: np.ndarray, end: pd.Timestamp, seed: int,
-                   last_week: pd.DataFrame) -> list[dict[str, Any]]:
+                   last_week: pd.DataFrame, reports: pd.DataFrame | None
+                   ) -> list[dict[str, Any]]:
     """On a snapshot of the world: the supervised entity model (label evidence known by
     ``end``) and the pooled method (terminals scored from their accounts' scores, an account's
     score being its highest event score in the last test week)."""
@@ -233,7 +253,8 @@ def _snapshot_rows(world: Path, events: pd.DataFrame, labels: pd.DataFrame, y: p
     started = time.process_time()
     evidence = events[["event_id", "account_id", "terminal_id"]].merge(labels, on="event_id")
     snapshot = with_label_evidence(snapshot, evidence, {"Terminal": "terminal_id"}, as_of=end)
-    snapshot = with_compromise_evidence(snapshot, events, labels, ENTITY_COLUMNS, as_of=end)
+    snapshot = with_compromise_evidence(snapshot, events, labels, ENTITY_COLUMNS, as_of=end,
+                                        entity_labels=reports)
     train = pd.DataFrame({"node_type": "Terminal", "entity_id": y.index[labelled],
                           "label": y.to_numpy()[labelled]})
     model = EntityRiskModel({"random_state": seed}).fit(snapshot, train)
@@ -272,20 +293,23 @@ def delay_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.Data
 
 
 def run(accounts: int, days: int, seed: int, folds: int, workdir: Path,
-        entity_gnn: bool) -> dict[str, Any]:
-    """Generate the world (reused when its settings match) and measure every part."""
+        entity_gnn: bool, card_reports: bool = True) -> dict[str, Any]:
+    """Generate the world (reused when its settings match) and measure every part (with the
+    card reports as compromise anchors unless ``card_reports`` is false)."""
     world = workdir / f"cards-n{accounts}-d{days}-s{seed}"
     if not (world / "synth.json").exists():
         generate_cards(world, n_accounts=accounts, seed=seed, days=days, progress=False,
                        overwrite=True)
     events, labels, truth_events, truth_entities = load_world(world)
-    daily, scores = rolling_part(events, labels, truth_events, folds)
+    reports = load_card_reports(world) if card_reports else None
+    daily, scores = rolling_part(events, labels, truth_events, folds, reports)
     return {
         "world": {"accounts": accounts, "days": days, "seed": seed, "events": len(events),
-                  "fraud_events": int(truth_events["is_fraud"].sum())},
+                  "fraud_events": int(truth_events["is_fraud"].sum()),
+                  "card_reports": 0 if reports is None else int(reports["label"].sum())},
         "daily": daily,
         "terminals": terminal_part(events, labels, truth_entities, scores["EventModel"], seed,
-                                   world if entity_gnn else None),
+                                   world if entity_gnn else None, reports),
         "delays": delay_part(events, labels, truth_events, truth_entities),
     }
 
@@ -325,12 +349,15 @@ def main(argv: list[str] | None = None) -> None:
                         help="1,000 customers, 49 days, 2 folds")
     parser.add_argument("--entity-gnn", action="store_true",
                         help="also train the supervised entity GNN (ingest + snapshot)")
+    parser.add_argument("--without-card-reports", action="store_true",
+                        help="the event labels alone anchor the common point of compromise")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/abusenet-bench-cards"))
     parser.add_argument("--json", type=Path, help="write the per-day rows and tables here")
     args = parser.parse_args(argv)
     if args.quick:
         args.accounts, args.days, args.folds = 1000, 49, 2
-    result = run(args.accounts, args.days, args.seed, args.folds, args.workdir, args.entity_gnn)
+    result = run(args.accounts, args.days, args.seed, args.folds, args.workdir, args.entity_gnn,
+                 card_reports=not args.without_card_reports)
     print_report(result)
     if args.json:
         payload = {**result, "daily": result["daily"].to_dict("records")}
