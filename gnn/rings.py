@@ -83,6 +83,14 @@ FLOW_MIN_SURPRISE = 2.0
 #: Kinds whose members a money path ties together (chains, fans, cycles): in them one transfer
 #: with a kept member implicates a member (:func:`trim_members`).
 FLOW_KIND = "flow_"
+#: What becomes, with account scores, of a candidate the null model does not find significant
+#: (``significant`` 0: chance explains its sharing and flows; only money-flow groups are kept
+#: that way by the search): ``"members"`` (default) -- its members' own scores must carry it:
+#: it gets no flow boost (:func:`flow_significance`) and its members need ``min_ties``
+#: transfers, as in a group sharing entities (so one risky account's random honest payees are
+#: no ring); ``"drop"`` -- never reported; ``"flows"`` -- scored as a flow shape whatever its
+#: surprise (sessions before 9).
+UNSURPRISING = ("members", "drop", "flows")
 
 
 def size_prior(size: np.ndarray | float) -> np.ndarray:
@@ -125,17 +133,20 @@ def unlabelled_scores(candidates: Sequence[RingCandidate]) -> np.ndarray:
     return significance(surprise / np.sqrt(sizes))
 
 
-def flow_significance(candidates: Sequence[RingCandidate]) -> np.ndarray:
+def flow_significance(candidates: Sequence[RingCandidate], unsurprising: str = "members"
+                      ) -> np.ndarray:
     """Per candidate: ``x / (x + FLOW_SURPRISE_HALF)``, ``x`` its flows' surprise
     (``flow_surprise``) per square root of its size, for a money-flow shape
-    (:data:`FLOW_KIND`), else 0.
+    (:data:`FLOW_KIND`) the null model finds significant (any flow shape with
+    ``unsurprising="flows"``, :data:`UNSURPRISING`), else 0.
 
     With account scores a flow shape's ring score is ``1 - (1 - s)(1 - f)``, ``s`` the pooled
     score and ``f`` this: mules look ordinary one by one (their account scores are low), and
     their timing and amounts, which the null model judges, are what gives them away. Groups
     sharing entities get nothing from it: their members' sharing already shows in their scores.
     """
-    flow = np.array([FLOW_KIND in c.kind for c in candidates], dtype=bool)
+    flow = np.array([FLOW_KIND in c.kind and (unsurprising == "flows" or not _by_chance(c))
+                     for c in candidates], dtype=bool)
     if not len(candidates):
         return np.zeros(0)
     surprise = np.array([_flow_surprise(c) for c in candidates], np.float64)
@@ -149,6 +160,12 @@ def _flow_surprise(candidate: RingCandidate) -> float:
     ``surprise`` for candidates found before that feature)."""
     features = candidate.features
     return float(features.get("flow_surprise", features.get("surprise", 0.0)))
+
+
+def _by_chance(candidate: RingCandidate) -> bool:
+    """Whether the null model explains ``candidate`` by chance (``significant`` 0; candidates
+    found before the null model count as significant)."""
+    return candidate.features.get("significant", 1.0) < 1.0
 
 
 def _transfer_ties(evidence: Sequence[str]) -> list[tuple[str, str]]:
@@ -170,6 +187,7 @@ def trim_members(
     min_member_score: float = 0.5,
     min_ties: int = 2,
     flow_min_ties: int = 1,
+    unsurprising: str = "members",
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -179,13 +197,16 @@ def trim_members(
     there the transfer is the pattern; in a group sharing entities a household's transfers
     are not), repeated until nothing changes; in a flow shape whose money alone the null
     model finds significant (``flow_surprise >= FLOW_MIN_SURPRISE``), every member with a
-    transfer inside it stays: the shape is the evidence. Transfers are the candidate's
-    ``ties`` (all its internal transfers) and the ``Transfer:`` and ``Path:`` items of its
-    evidence (which alone list at most ``max_evidence`` transfers: candidates read back
-    without ties). A trimmed candidate
-    gets the id of its kept members, ``kept_share`` among its features and the reason in its
-    evidence (``"Trimmed:<k> members scored below <bar>"``); one keeping fewer than two
-    members is dropped, and of several trimmed to the same members the first stays.
+    transfer inside it stays: the shape is the evidence. A candidate the null model does not
+    find significant at all is trimmed as ``unsurprising`` says (:data:`UNSURPRISING`): by
+    default with ``min_ties`` whatever its kind (chance explains its transfers: one risky
+    account and its honest counterparties are no ring), or dropped (``"drop"``). Transfers
+    are the candidate's ``ties`` (all its internal transfers) and the ``Transfer:`` and
+    ``Path:`` items of its evidence (which alone list at most ``max_evidence`` transfers:
+    candidates read back without ties). A trimmed candidate gets the id of its kept
+    members, ``kept_share`` among its features and the reason in its evidence
+    (``"Trimmed:<k> members scored below <bar>"``); one keeping fewer than two members is
+    dropped, and of several trimmed to the same members the first stays.
 
     Parameters
     ----------
@@ -196,18 +217,26 @@ def trim_members(
     min_member_score
         The account score that implicates a member on its own.
     min_ties, flow_min_ties
-        Transfers with kept members that implicate a member (in a flow shape).
+        Transfers with kept members that implicate a member (in a significant flow shape).
+    unsurprising
+        One of :data:`UNSURPRISING`.
 
     Returns
     -------
     list of RingCandidate
         In the order given.
     """
+    if unsurprising not in UNSURPRISING:
+        raise ValueError(f"trim_members: unsurprising must be one of {UNSURPRISING}, "
+                         f"got {unsurprising!r}")
     lookup = _score_lookup(account_scores)
     kept_candidates: list[RingCandidate] = []
     seen: set[str] = set()
     for candidate in candidates:
-        ties = flow_min_ties if FLOW_KIND in candidate.kind else min_ties
+        chance = unsurprising != "flows" and _by_chance(candidate)
+        if chance and unsurprising == "drop":
+            continue
+        ties = flow_min_ties if FLOW_KIND in candidate.kind and not chance else min_ties
         trimmed = _trimmed(candidate, lookup, min_member_score, ties)
         if trimmed is None or trimmed.ring_id in seen:
             continue
@@ -415,6 +444,7 @@ def score_rings(
     fragment_factor: float = 0.5,
     min_member_score: float | None = 0.5,
     trim_unlabelled: bool = True,
+    unsurprising: str = "members",
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -446,6 +476,9 @@ def score_rings(
     trim_unlabelled
         Without account scores, candidates are cut down to their ``core`` first
         (:func:`trim_to_core`); False keeps every member.
+    unsurprising
+        With account scores, what becomes of a candidate the null model does not find
+        significant (:data:`UNSURPRISING`; :func:`trim_members`, :func:`flow_significance`).
 
     Returns
     -------
@@ -462,7 +495,8 @@ def score_rings(
     >>> rings.head(10)[["ring_id", "score", "size", "evidence"]]        # doctest: +SKIP
     """
     if account_scores is not None and min_member_score is not None:
-        candidates = trim_members(candidates, account_scores, min_member_score)
+        candidates = trim_members(candidates, account_scores, min_member_score,
+                                  unsurprising=unsurprising)
     elif account_scores is None and trim_unlabelled:
         candidates = trim_to_core(candidates)
     if not candidates:
@@ -474,7 +508,7 @@ def score_rings(
     else:
         pooled = member_scores(candidates, account_scores, top_k)
         score = account_weight * pooled + (1.0 - account_weight) * structure
-        score = 1.0 - (1.0 - score) * (1.0 - flow_significance(candidates))
+        score = 1.0 - (1.0 - score) * (1.0 - flow_significance(candidates, unsurprising))
     table = pd.DataFrame(
         {
             "ring_id": [c.ring_id for c in candidates],

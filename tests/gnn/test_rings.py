@@ -281,3 +281,31 @@ def test_trim_to_core_keeps_the_core_and_only_without_account_scores():
                            "score": 0.9})
     labelled = score_rings([padded, unknown], None, scores, nms_jaccard=1.0, fragment_share=1.1)
     assert sorted(labelled["size"]) == [3, 5]  # with account scores the core plays no part
+
+
+def test_a_flow_shape_chance_explains_is_carried_by_its_members_own_scores():
+    payees = ["p1", "p2", "p3", "p4"]
+    members = sorted(["boss", *payees])
+
+    def fan(surprise: float) -> RingCandidate:
+        return RingCandidate(ring_id_for(members), members, "flow_fan_out", [],
+                             {"size": 5.0, "surprise": surprise,
+                              "significant": float(surprise >= 2.0),
+                              "flow_surprise": surprise}, [("boss", p) for p in payees])
+
+    # one risky account paying four honest ones: chance explains it, so no ring
+    one = pd.DataFrame({"account_id": members, "score": [0.95, 0.1, 0.1, 0.1, 0.1]})
+    assert trim_members([fan(1.5)], one) == []
+    assert score_rings([fan(1.5)], None, one).empty
+    # before session 9 (and for a significant shape) its transfers implicated every payee
+    assert trim_members([fan(1.5)], one, unsurprising="flows") == [fan(1.5)]
+    assert trim_members([fan(8.0)], one) == [fan(8.0)]
+    # risky members carry it, without the flow boost; "drop" never reports it
+    risky = one.assign(score=[0.95, 0.8, 0.7, 0.6, 0.1])
+    kept = trim_members([fan(1.5)], risky)
+    assert [c.members for c in kept] == [sorted(["boss", "p1", "p2", "p3"])]
+    assert trim_members([fan(1.5)], risky, unsurprising="drop") == []
+    assert flow_significance([fan(1.5)]).tolist() == [0.0]
+    assert flow_significance([fan(1.5)], "flows")[0] > 0.0
+    with pytest.raises(ValueError, match="unsurprising"):
+        trim_members([fan(1.5)], one, unsurprising="sometimes")
