@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 from torch_geometric.data import HeteroData
 from torch_geometric.typing import EdgeType
 
@@ -207,6 +208,103 @@ class LocalGraph:
         return data
 
 
+class _NumpyModel:
+    """A :class:`SepHeteroGNN`'s weights as float32 numpy arrays, extracted once, and the
+    model's encoder, layer and head as numpy functions for the few rows a read recomputes
+    (torch's per-operation overhead, some 10 us a call, is most of the cost on a handful of
+    rows). The same arithmetic as the modules in evaluation mode (dropout off): each row's
+    numbers equal the model's up to float32 summation order.
+    """
+
+    def __init__(self, model: SepHeteroGNN) -> None:
+        def array(tensor: torch.Tensor) -> np.ndarray:
+            return np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype=np.float32)
+
+        def linear(module: nn.Linear) -> tuple[np.ndarray, np.ndarray]:
+            return array(module.weight.t()), array(module.bias)
+
+        def norm(module: nn.LayerNorm) -> tuple[np.ndarray, np.ndarray, float]:
+            return array(module.weight), array(module.bias), float(module.eps)
+
+        self.hidden = model.hidden_channels
+        self.aggregators = model.aggregators
+        unknown = set(self.aggregators) - {"mean", "std"}
+        if unknown:
+            raise ValueError(f"LocalScorer: unknown aggregator(s) {sorted(unknown)}")
+        self.encoders = {t: (*linear(model.encoders[t]), *norm(model.encoder_norms[t]))
+                         for t in model.in_channels}
+        self.convs = [{t: (*linear(conv.lin[t]), *norm(conv.norm[t]), conv.incoming[t])
+                       for t in conv.node_types} for conv in model.convs]
+        self.head: list[tuple[np.ndarray, np.ndarray] | None] = []
+        for module in model.head:
+            if isinstance(module, nn.Linear):
+                self.head.append(linear(module))
+            elif isinstance(module, nn.ReLU):
+                self.head.append(None)
+            elif not isinstance(module, nn.Dropout):
+                raise TypeError(f"LocalScorer: no numpy form of the head's {module!r}")
+
+    def encode(self, node_type: str, x: np.ndarray) -> np.ndarray:
+        """Input embeddings of rows with model inputs ``x`` (``SepHeteroGNN.encode``)."""
+        weight, bias, gamma, beta, eps = self.encoders[node_type]
+        if x.shape[1] == 0:
+            x = np.ones((len(x), 1), dtype=np.float32)
+        return np.maximum(_layer_norm(x @ weight + bias, gamma, beta, eps), 0)
+
+    def layer(self, index: int, node_type: str, below: dict[str, np.ndarray], rows: np.ndarray,
+              edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        """Layer ``index`` embeddings of ``rows`` of ``node_type`` (``SepHeteroConv``) from the
+        layer-below embeddings ``below`` (global rows) and every edge into ``rows``
+        (``edges``: edge type -> (position in ``rows`` of the destination, source row))."""
+        weight, bias, gamma, beta, eps, incoming = self.convs[index][node_type]
+        width, count = self.hidden, len(rows)
+        ego = below[node_type][rows]
+        wide = np.zeros((count, weight.shape[0]), dtype=np.float32)
+        wide[:, :width] = ego
+        block = len(self.aggregators) * width
+        for j, et in enumerate(incoming):
+            found = edges.get(et)
+            if found is None:
+                continue  # no neighbours: a zero block adds nothing
+            position, src = found
+            order = np.lexsort((src, position))  # the batch pass's neighbour order
+            position = position[order]
+            gathered = below[et[0]][src[order]]
+            degree = np.bincount(position, minlength=count)
+            has = np.flatnonzero(degree)
+            starts = np.searchsorted(position, has)
+            if "std" in self.aggregators:
+                gathered = np.concatenate([gathered, gathered * gathered], axis=1)
+            sums = np.add.reduceat(gathered, starts, axis=0)
+            safe = degree[has].astype(np.float32)[:, None]
+            mean = sums[:, :width] / safe
+            at = width + j * block
+            for name in self.aggregators:
+                if name == "mean":
+                    wide[has, at:at + width] = mean
+                else:
+                    variance = np.maximum(sums[:, width:] / safe - mean * mean, 0)
+                    wide[has, at:at + width] = np.sqrt(variance + np.float32(1e-8))
+                at += width
+        update = np.maximum(_layer_norm(wide @ weight + bias, gamma, beta, eps), 0)
+        return ego + update
+
+    def head_logits(self, layers: list[np.ndarray]) -> np.ndarray:
+        """The head on the per-layer target embeddings (``SepHeteroGNN.forward``'s head)."""
+        hidden = np.concatenate(layers, axis=1)
+        for step in self.head:
+            hidden = np.maximum(hidden, 0) if step is None else hidden @ step[0] + step[1]
+        return hidden[:, 0]
+
+
+def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+    """``torch.nn.functional.layer_norm`` over the last axis (biased variance), float32."""
+    mean = x.mean(axis=1, keepdims=True, dtype=np.float32)
+    centred = x - mean
+    variance = (centred * centred).mean(axis=1, keepdims=True, dtype=np.float32)
+    return centred / np.sqrt(variance + np.float32(eps)) * gamma + beta
+
+
 class LocalScorer:
     """Exact scores of the accounts of a :class:`LocalGraph`, kept current as it changes.
 
@@ -244,10 +342,11 @@ class LocalScorer:
         self.calibrator = calibrator
         self.num_threads = num_threads
         self.residual = residual
+        self._numpy = _NumpyModel(model)
 
-    def _offset(self, graph: LocalGraph, rows: np.ndarray, logits: torch.Tensor) -> np.ndarray:
-        """``logits`` of target ``rows`` as numpy, plus the boosted column when residual."""
-        out = logits.numpy()
+    def _offset(self, graph: LocalGraph, rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """``logits`` of target ``rows``, plus the boosted column when residual."""
+        out = logits
         if self.residual:
             out = out + graph.features(self.model.target_type, rows)[:, -1]
         return out
@@ -258,7 +357,7 @@ class LocalScorer:
         return self.model.num_layers
 
     # ------------------------------------------------------------------------ inputs
-    def _inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> torch.Tensor:
+    def _inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> np.ndarray:
         """Model inputs of ``rows``: scaled features and ``log1p`` in-degree per incoming type."""
         model = self.model
         incoming = [et for et in model.edge_types if et[2] == node_type]
@@ -268,8 +367,8 @@ class LocalScorer:
         degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float32))
                    if et in graph.adjacency else np.zeros(len(rows), dtype=np.float32)
                    for et in incoming]
-        return torch.from_numpy(np.column_stack([x, *degrees]).astype(np.float32)
-                                .reshape(len(rows), model.in_channels[node_type]))
+        return (np.column_stack([x, *degrees]).astype(np.float32)
+                .reshape(len(rows), model.in_channels[node_type]))
 
     def _head(self, layers: list[torch.Tensor]) -> torch.Tensor:
         """The model's head on the per-layer target embeddings (as its ``forward`` applies it)."""
@@ -291,40 +390,15 @@ class LocalScorer:
                  if et[2] in rows and et in graph.adjacency and len(rows[et[2]])}
         return {et: e for et, e in edges.items() if len(e[1])}
 
-    def _layer(self, index: int, graph: LocalGraph, below: dict[str, torch.Tensor],
-               rows: dict[str, np.ndarray],
-               edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]] | None = None,
-               ) -> dict[str, torch.Tensor]:
-        """Layer ``index`` embeddings of ``rows`` per type, from the kept ``below`` embeddings
-        of them and of all their in-neighbours (``edges``: :meth:`_in_edges` of ``rows``)."""
-        model = self.model
-        rows = {t: r for t, r in rows.items() if len(r)}
-        if not rows:
-            return {}
-        gathered = self._in_edges(graph, rows) if edges is None else edges
-        # Per type: the updated rows first (the conv updates the first num_dst nodes), then
-        # every other source of their edges, once; and a sorter to find a row's position.
-        nodes, sorters = {}, {}
-        for t in model.in_channels:
-            own = np.asarray(rows.get(t, np.empty(0, dtype=np.int64)), dtype=np.int64)
-            sources = [src for et, (_, src) in gathered.items() if et[0] == t]
-            if sources:
-                extra = np.unique(np.concatenate(sources))
-                own = np.concatenate([own, extra[~np.isin(extra, own, assume_unique=True)]])
-            nodes[t], sorters[t] = own, np.argsort(own)
-        h_dict = {t: below[t][torch.from_numpy(n)] for t, n in nodes.items()}
-        edge_index_dict = {}
-        for et, (position, src) in gathered.items():
-            source, sorter = nodes[et[0]], sorters[et[0]]
-            local_src = sorter[np.searchsorted(source, src, sorter=sorter)]
-            # (2, E) edges in the batch pass's neighbour order: each destination's neighbours
-            # by global row (the conv's scatter mean; a sparse product costs more set-up for
-            # the few rows a read recomputes).
-            order = np.lexsort((src, position))
-            edge_index_dict[et] = torch.from_numpy(np.stack([local_src[order], position[order]]))
-        out = model.convs[index](h_dict, edge_index_dict, node_types=list(rows),
-                                 num_dst={t: len(r) for t, r in rows.items()})
-        return {t: out[t][: len(r)] for t, r in rows.items()}
+    def _layer(self, index: int, rows: dict[str, np.ndarray],
+               edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Layer ``index`` embeddings of ``rows`` per type, from the kept layer-below
+        embeddings of them and of all their in-neighbours (``edges``: :meth:`_in_edges` of
+        ``rows``), in numpy (:class:`_NumpyModel`)."""
+        below = self.kept_[index]
+        return {t: self._numpy.layer(index, t, below, r,
+                                     {et: e for et, e in edges.items() if et[2] == t})
+                for t, r in rows.items() if len(r)}
 
     # ------------------------------------------------------------------------ scoring
     @torch.no_grad()
@@ -339,15 +413,18 @@ class LocalScorer:
                 src, dst = graph.adjacency[et].edge_index()
                 edge_index_dict[et] = _mean_csr(dst, src, src, num[et[2]], num[et[0]])
         with torch_threads(self.num_threads):
-            h = model.encode({t: self._inputs(graph, t, np.arange(n)) for t, n in num.items()})
-            self.kept_ = [h]
+            h = model.encode({t: torch.from_numpy(self._inputs(graph, t, np.arange(n)))
+                              for t, n in num.items()})
+            kept = [h]
             for i, conv in enumerate(model.convs):
                 last = i == model.num_layers - 1
                 out = conv(h, edge_index_dict, None, [target] if last else None)
                 h = {**h, **out}
                 if not last:
-                    self.kept_.append(h)
-            logits = self._head([k[target] for k in self.kept_] + [h[target]])
+                    kept.append(h)
+            logits = self._head([k[target] for k in kept] + [h[target]]).numpy()
+        # Kept as numpy (sharing the tensors' memory): reads recompute rows in numpy.
+        self.kept_ = [{t: v.numpy() for t, v in k.items()} for k in kept]
         logits = self._offset(graph, np.arange(num[target]), logits)
         self.scores_ = self.calibrator.transform(logits).astype(np.float64)
         self._tick = 0
@@ -373,9 +450,10 @@ class LocalScorer:
             self._held[t] = n
             for kept in self.kept_:
                 h = kept[t]
-                if n > h.size(0):
-                    kept[t] = torch.cat([h, h.new_zeros((n + h.size(0) // 8 + 1024 - h.size(0),
-                                                         h.size(1)))])
+                if n > len(h):
+                    grown = np.zeros((n + len(h) // 8 + 1024, h.shape[1]), dtype=h.dtype)
+                    grown[:len(h)] = h
+                    kept[t] = grown
             for ticks in self.changed_:
                 ticks[t] = _grow_ticks(ticks[t], held, n, 0)
             for ticks in self.computed_[1:]:
@@ -388,7 +466,6 @@ class LocalScorer:
                     self.scores_ = scores
         return added
 
-    @torch.no_grad()
     def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
         """Take in that the ``changed`` nodes (features, degree or edges; new nodes included
         whether named or not) changed: their input embeddings are recomputed now, and every
@@ -399,11 +476,8 @@ class LocalScorer:
                 frontier[t] = np.union1d(frontier.get(t, np.empty(0, dtype=np.int64)),
                                          np.asarray(r, dtype=np.int64))
         self._tick += 1
-        with torch_threads(self.num_threads):
-            encoded = self.model.encode({t: self._inputs(graph, t, r)
-                                         for t, r in frontier.items()})
         for t, r in frontier.items():
-            self.kept_[0][t][torch.from_numpy(r)] = encoded[t]
+            self.kept_[0][t][r] = self._numpy.encode(t, self._inputs(graph, t, r))
             self.changed_[0][t][r] = self._tick
 
     def _latest(self, level: int, rows: dict[str, np.ndarray],
@@ -426,7 +500,7 @@ class LocalScorer:
         return {t: np.unique(np.concatenate(p)) for t, p in parts.items()}
 
     def _stale_layer(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray],
-                     ticks: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, torch.Tensor]]:
+                     ticks: dict[str, np.ndarray]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Layer ``level`` embeddings of those ``rows`` computed (``ticks``) before their
         inputs last changed, made current after the layers below: type -> (rows, embeddings).
 
@@ -452,7 +526,7 @@ class LocalScorer:
                 kept[et] = (renumber[position[inside]], src[inside])
             edges = kept
         edges = {et: e for et, e in edges.items() if len(stale[et[2]])}
-        new = self._layer(level - 1, graph, self.kept_[level - 1], stale, edges)
+        new = self._layer(level - 1, stale, edges)
         return {t: (stale[t], h) for t, h in new.items()}
 
     def _refresh(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray]) -> None:
@@ -462,11 +536,10 @@ class LocalScorer:
             return
         for t, (stale, h) in self._stale_layer(graph, level, rows,
                                                self.computed_[level]).items():
-            self.kept_[level][t][torch.from_numpy(stale)] = h
+            self.kept_[level][t][stale] = h
             self.computed_[level][t][stale] = self._tick
             self.changed_[level][t][stale] = self._tick
 
-    @torch.no_grad()
     def current(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
         """Current calibrated scores of target ``rows``: kept ones where nothing they depend
         on changed since they were computed, the others (and the stale embeddings they read)
@@ -477,15 +550,12 @@ class LocalScorer:
             self.mark(graph, {})
         rows = np.asarray(rows, dtype=np.int64)
         wanted = {target: np.unique(rows)}
-        with torch_threads(self.num_threads):
-            new = self._stale_layer(graph, model.num_layers, wanted, {target: self.scored_})
-            if target in new:
-                stale, h = new[target]
-                index = torch.from_numpy(stale)
-                logits = self._head([k[target][index] for k in self.kept_] + [h])
-                self.scores_[stale] = self.calibrator.transform(
-                    self._offset(graph, stale, logits))
-                self.scored_[stale] = self._tick
+        new = self._stale_layer(graph, model.num_layers, wanted, {target: self.scored_})
+        if target in new:
+            stale, h = new[target]
+            logits = self._numpy.head_logits([k[target][stale] for k in self.kept_] + [h])
+            self.scores_[stale] = self.calibrator.transform(self._offset(graph, stale, logits))
+            self.scored_[stale] = self._tick
         return self.scores_[rows]
 
     @torch.no_grad()
@@ -512,7 +582,7 @@ class LocalScorer:
                     below[et[0]] = np.concatenate([below[et[0]], new])
             need[level - 1] = below
         nodes = need[0]
-        x_dict = {t: self._inputs(graph, t, nodes[t]) for t in node_types}
+        x_dict = {t: torch.from_numpy(self._inputs(graph, t, nodes[t])) for t in node_types}
         edge_index_dict = {}
         for et in model.edge_types:
             if et not in gathered:
@@ -528,7 +598,8 @@ class LocalScorer:
                      for level in range(model.num_layers, 0, -1)] for t in node_types}
         with torch_threads(self.num_threads):
             logits = model(x_dict, edge_index_dict, num_sampled_nodes_dict=counts)
-        return self._offset(graph, np.asarray(rows, dtype=np.int64), logits[: len(rows)])
+        return self._offset(graph, np.asarray(rows, dtype=np.int64),
+                            logits[: len(rows)].numpy())
 
     def scores(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
         """Calibrated scores in [0, 1] of target ``rows`` (higher = riskier), from scratch."""

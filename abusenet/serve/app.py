@@ -22,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
+from threadpoolctl import threadpool_limits
 
 from abusenet.serve.metrics import Metrics
 from abusenet.serve.security import authorized
@@ -48,6 +49,9 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
                   description="Real-time account scoring with ring context.")
     metrics = Metrics()
     app.state.graph = state
+    # Reads recompute a few rows with numpy products (gnn.local_scoring): a second BLAS thread
+    # only spins, and on a busy machine costs 10-50x the product itself. Process-wide, once.
+    threadpool_limits(1, user_api="blas")
     writer = EventWriter(state)
 
     @app.middleware("http")
