@@ -90,3 +90,32 @@ def test_compromise_evidence_on_every_entity_type_but_the_cards():
     assert (before.nodes["Device"]["cpc_cards"] == 0).all()
     with pytest.raises(ValueError, match="names 'Account'"):
         with_compromise_evidence(snapshot, events, labels, {"Account": "account_id"}, DAY)
+
+
+def test_a_reported_card_anchors_the_compromise_evidence_from_its_report_on():
+    from gnn.entities.evidence import with_compromise_evidence
+
+    snapshot = make_snapshot(
+        ["a", "b"], {"events": np.ones(2)},
+        {"PAID_WITH": (["a", "b"], ["k1", "k2"], [0.0] * 2),
+         "USED_DEVICE": (["a", "b"], ["skimmer", "other"], [0.0] * 2)},
+    )
+    events = pd.DataFrame({
+        "event_id": ["e1", "e2"], "ts": [DAY + pd.Timedelta(days=d) for d in (1, 1.1)],
+        "account_id": ["a", "b"], "payment_id": ["k1", "k2"], "device_id": ["skimmer", "other"],
+    })
+    # No event label at all: k1 reported compromised on day 4, and the device itself too.
+    reports = pd.DataFrame({"node_type": ["PaymentMethod", "Device"],
+                            "entity_id": ["k1", "other"], "label": [1, 1],
+                            "known_at": [DAY + pd.Timedelta(days=4)] * 2})
+    columns = {"PaymentMethod": "payment_id", "Device": "device_id"}
+    out = with_compromise_evidence(snapshot, events, None, columns, DAY + pd.Timedelta(days=5),
+                                   entity_labels=reports)
+    devices = out.nodes["Device"].set_index("id")
+    assert devices.loc["skimmer", "cpc_cards"] == 1 and devices.loc["other", "cpc_cards"] == 0
+    early = with_compromise_evidence(snapshot, events, None, columns,
+                                     DAY + pd.Timedelta(days=4), entity_labels=reports)
+    assert (early.nodes["Device"]["cpc_cards"] == 0).all()
+    with pytest.raises(ValueError, match="lack the column 'node_type'"):
+        with_compromise_evidence(snapshot, events, None, columns, DAY,
+                                 entity_labels=reports.drop(columns="node_type"))

@@ -85,3 +85,26 @@ def test_without_labels_the_risk_features_are_zero():
 def test_unknown_entity_column_is_named():
     with pytest.raises(ValueError, match=r"\['device_id'\] not in the events"):
         event_features(_events(), None, entity_columns=["device_id"])
+
+
+def test_a_card_report_feeds_the_compromise_features_only_once_known():
+    # Card c2 is reported compromised at hour 60 (day 2): its visit to t1 (hour 34) lies in
+    # the report's lookback, so t1 is a point of compromise from day 3 on.
+    reports = pd.DataFrame({"node_type": ["PaymentMethod", "Terminal"],
+                            "entity_id": ["c2", "t1"], "label": [1, 1],
+                            "known_at": [T + pd.Timedelta(hours=60)] * 2})
+    plain = event_features(_events(), None)
+    reported = event_features(_events(), None, entity_labels=reports)
+    assert plain.names == reported.names
+    j = plain.names.index("cpc_terminal_id_cards")
+    # Day 0-2 events (before the report's day ends) are unchanged: only known_at < day start.
+    np.testing.assert_array_equal(plain.x[:3], reported.x[:3])
+    # e4 (hour 98, day 4) sees t2 with c2's report: c2 visited t2 only at hour 98, after the
+    # report, so t2 has no card; e5 (hour 120, t2) neither; t1's card is c2.
+    assert reported.x[3, j] == 0 and plain.x[3, j] == 0
+    k = plain.names.index("payment_id_recent_cpc_terminal_id_max")
+    # c2 visited t1 (now a point with one reported card of its two) in the 14 days before e4.
+    assert reported.x[3, k] > 0 and plain.x[3, k] == 0
+    # The terminal's own report is no card report: the terminals' labels anchor nothing.
+    only_terminal = event_features(_events(), None, entity_labels=reports.iloc[[1]])
+    np.testing.assert_array_equal(plain.x, only_terminal.x)
