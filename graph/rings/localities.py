@@ -12,7 +12,9 @@ devices, used only by its members, can never be a locality of their own (``min_u
 the largest ring searched), so what a ring shares beyond its neighbourhood stays surprising.
 
 The cost is one Leiden run on a graph with one node per account and entity and one edge per
-account-entity use (linear in the uses), plus sparse products; no Python loop per entity.
+account-entity use (linear in the uses), plus sparse products; no Python loop per entity. Several
+scales (:func:`find_locality_scales`) are nested: only the finest partitions that big graph, each
+coarser one partitions the graph of the finer one's communities.
 """
 
 from __future__ import annotations
@@ -87,6 +89,24 @@ def find_localities(
     Localities
         Empty (no locality) when the graph has no entity below ``max_degree`` with two users.
     """
+    return find_locality_scales(uses, codes, max_degree, min_users, (resolution,), seed)[0]
+
+
+def find_locality_scales(
+    uses: sp.csr_matrix,
+    codes: np.ndarray,
+    max_degree: int,
+    min_users: int,
+    resolutions: tuple[float, ...],
+    seed: int = 0,
+) -> list[Localities]:
+    """:func:`find_localities` at each of ``resolutions`` (same order), nested: one Leiden run
+    on the whole account + entity graph at the highest resolution, then each lower one on the
+    graph of the previous scale's communities (their blocks of ``P.T @ A @ P``, self-loops
+    kept, so the modularity optimised is the whole graph's). Each scale's localities are unions
+    of the next finer scale's communities; the big graph is partitioned once, not once per
+    resolution.
+    """
     binary = (uses > 0).astype(np.float64).tocsr()
     n_accounts, n_entities = binary.shape
     codes = np.asarray(codes, dtype=np.int64)
@@ -94,20 +114,39 @@ def find_localities(
         raise ValueError(f"localities: {len(codes)} type codes for {n_entities} entity columns")
     degree = np.asarray(binary.getnnz(axis=0), np.float64)
     kept = (degree >= 2) & (degree <= max_degree)
-    of_entity = np.full(n_entities, -1, dtype=np.int64)
-    if kept.any():
-        part = binary @ sp.diags(kept.astype(np.float64))
-        part.eliminate_zeros()
-        coo = part.tocoo()
-        size = n_accounts + n_entities
-        bipartite = sp.csr_matrix((np.ones(coo.nnz), (coo.row, n_accounts + coo.col)),
-                                  shape=(size, size))
-        community = np.full(size, -1, dtype=np.int64)
-        for label, rows in enumerate(leiden_communities(bipartite + bipartite.T, resolution,
-                                                        seed)):
-            community[rows] = label
+    order = sorted(range(len(resolutions)), key=lambda i: -resolutions[i])
+    found: list[Localities | None] = [None] * len(resolutions)
+    if not kept.any():
+        none = np.full(n_entities, -1, dtype=np.int64)
+        return [_localities(binary, codes, degree, none)] * len(resolutions)
+    part = binary @ sp.diags(kept.astype(np.float64))
+    part.eliminate_zeros()
+    coo = part.tocoo()
+    size = n_accounts + n_entities
+    upper = sp.csr_matrix((np.ones(coo.nnz), (coo.row, n_accounts + coo.col)),
+                          shape=(size, size))
+    graph = (upper + upper.T).tocsr()
+    community = np.arange(size, dtype=np.int64)
+    for step, i in enumerate(order):
+        blocks = int(community.max()) + 1
+        member = sp.csr_matrix((np.ones(size), (np.arange(size), community)),
+                               shape=(size, blocks))
+        coarse = (member.T @ graph @ member).tocsr() if step else graph
+        label = np.empty(blocks, dtype=np.int64)
+        for number, rows in enumerate(leiden_communities(coarse, resolutions[i], seed,
+                                                         loops=step > 0)):
+            label[rows] = number
+        community = label[community]
         key = np.where(kept, community[n_accounts:] * (int(codes.max()) + 1) + codes, -1)
-        of_entity = _small_ones_dropped(binary, key, min_users)
+        found[i] = _localities(binary, codes, degree, _small_ones_dropped(binary, key, min_users))
+    return [scale for scale in found if scale is not None]
+
+
+def _localities(
+    binary: sp.csr_matrix, codes: np.ndarray, degree: np.ndarray, of_entity: np.ndarray
+) -> Localities:
+    """The :class:`Localities` of the entity labelling ``of_entity`` (``-1``: none)."""
+    n_entities = binary.shape[1]
     n_loc = int(of_entity.max()) + 1 if n_entities else 0
     located = of_entity >= 0
     type_code = np.zeros(n_loc, dtype=np.int64)

@@ -40,3 +40,28 @@ def test_giant_component_is_split_by_leiden_into_bounded_groups():
 
 def test_small_groups_are_dropped():
     assert split_communities(_cliques([2, 2], 0.0), min_size=3, max_size=10) == []
+
+
+def test_leiden_on_the_graph_of_communities_keeps_the_modularity_of_the_whole_graph():
+    import igraph
+
+    from graph.rings.communities import leiden_communities
+
+    rng = np.random.default_rng(0)
+    n = 60
+    upper = sp.triu(sp.random(n, n, density=0.1, random_state=rng, format="csr"), k=1)
+    graph = (upper + upper.T).tocsr()
+    fine = np.arange(n) // 5  # 12 blocks of 5 nodes
+    member = sp.csr_matrix((np.ones(n), (np.arange(n), fine)), shape=(n, 12))
+    coarse = (member.T @ graph @ member).tocsr()
+    merged = np.arange(12) // 3  # a coarser partition of the blocks: 4 groups
+
+    def modularity(matrix: sp.csr_matrix, membership: np.ndarray) -> float:
+        kept = sp.triu(matrix, k=0).tocoo()
+        g = igraph.Graph(n=matrix.shape[0], edges=np.column_stack([kept.row, kept.col]))
+        weights = np.where(kept.row == kept.col, kept.data / 2.0, kept.data)
+        return g.modularity(membership.tolist(), weights=weights.tolist(), resolution=2.0)
+
+    assert np.isclose(modularity(coarse, merged), modularity(graph, merged[fine]))
+    parts = leiden_communities(coarse, resolution=2.0, seed=1, loops=True)
+    assert sorted(np.concatenate(parts).tolist()) == list(range(12))

@@ -10,6 +10,7 @@ from graph.rings.config import RingConfig
 from graph.rings.localities import (
     entry_locality_rate,
     find_localities,
+    find_locality_scales,
     pair_locality_mean,
 )
 from tests.graph.rings.helpers import edges, snapshot
@@ -88,3 +89,21 @@ def test_entry_rate_and_pair_mean_follow_the_formulas():
     assert np.isclose(mean[0, 0], 3 * 3 * pairs / 15.0 ** 2)
     assert mean[1, 0] == 0.0  # different towns: no locality in common
     assert found.of_entity[0] == a
+
+
+def test_scales_are_nested_and_a_single_scale_is_find_localities():
+    snap, _ = _towns(n_towns=6, people=60)
+    from graph.rings.projection import account_entity_incidence
+
+    uses = account_entity_incidence(snap).matrix
+    codes = np.zeros(uses.shape[1], dtype=np.int64)
+    fine_res, coarse_res = 64.0, 1.0
+    coarse, fine = find_locality_scales(uses, codes, 200, 20, (coarse_res, fine_res), seed=3)
+    alone = find_localities(uses, codes, 200, 20, fine_res, seed=3)
+    assert np.array_equal(fine.of_entity, alone.of_entity)
+    assert (fine.account_degree != alone.account_degree).nnz == 0
+    assert coarse.count <= fine.count and coarse.count >= 1
+    # every fine locality lies inside one coarse locality
+    both = (fine.of_entity >= 0) & (coarse.of_entity >= 0)
+    pairs = set(zip(fine.of_entity[both].tolist(), coarse.of_entity[both].tolist(), strict=True))
+    assert len({f for f, _ in pairs}) == len(pairs)
