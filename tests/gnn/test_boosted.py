@@ -104,7 +104,7 @@ def test_saved_detector_keeps_the_boosted_channel(tmp_path):
 
 def test_unknown_boost_mode_is_refused():
     snapshot, truth = planted_rings(num_accounts=60, num_rings=1)
-    with pytest.raises(ValueError, match="boost must be"):
+    with pytest.raises(ValueError, match="boost must be .auto., .input."):
         AccountDetector(boost="stacked").fit(snapshot, truth)
 
 
@@ -135,3 +135,40 @@ def test_time_aware_training_keeps_later_links_out_of_the_trees():
     assert honest.metrics_["validation"]["auroc"] < 0.75
     leaky = AccountDetector(**settings).fit(snapshot, labels.drop(columns="ts"))
     assert leaky.metrics_["validation"]["auroc"] > 0.95
+
+
+def test_auto_boost_turns_the_residual_head_on_only_with_enough_labels_of_each_class(tmp_path):
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    rng = np.random.default_rng(2)
+    order = rng.permutation(len(truth))
+    train, val = truth.iloc[order[:80]], truth.iloc[order[80:]]
+    fewest = int(min(train["label"].sum(), len(train) - train["label"].sum()))
+    settings = {**TINY, "boost": "auto"}
+    enough = AccountDetector(**settings, boost_min_labels=fewest).fit(
+        snapshot, train, val_labels=val)
+    assert enough.boost_mode_ == "residual" and enough.boost_ is not None
+    assert enough.metrics_["boost"] == "residual"
+    data, _ = snapshot_to_heterodata(snapshot, enough.scaler_)
+    residual = enough.graph_logits(data)
+    enough.boost = "input"
+    np.testing.assert_allclose(residual - enough.graph_logits(data),
+                               enough.boosted_column(data), rtol=1e-5, atol=1e-5)
+    enough.boost = "auto"
+    enough.save(tmp_path / "model")
+    loaded = AccountDetector.load(tmp_path / "model")
+    assert loaded.boost == "residual"  # the mode the fit chose, for the serve state
+    np.testing.assert_array_equal(loaded.graph_logits(data), residual)
+    too_few = AccountDetector(**settings, boost_min_labels=fewest + 1).fit(
+        snapshot, train, val_labels=val)
+    assert too_few.boost_mode_ is None and too_few.boost_ is None
+    assert "boost:xgboost_logit" not in too_few.feature_names_
+    too_few.save(tmp_path / "plain")
+    assert AccountDetector.load(tmp_path / "plain").boost is None
+
+
+def test_auto_is_the_default_and_needs_fifty_labels_of_each_class():
+    detector = AccountDetector()
+    assert detector.boost == "auto" and detector.boost_min_labels == 50
+    assert detector._boost_mode(np.r_[np.ones(50), np.zeros(400)]) == "residual"
+    assert detector._boost_mode(np.r_[np.ones(49), np.zeros(400)]) is None
+    assert detector._boost_mode(np.r_[np.ones(400), np.zeros(49)]) is None
