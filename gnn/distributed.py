@@ -7,9 +7,10 @@ memory-map them (``np.load(mmap_mode="r")``): the pages are the operating system
 shared by every process, so the graph is in memory once however many processes train. Each
 process samples its own shard of every epoch's shuffled seeds; gradients are all-reduced by
 DDP after each step, so every process holds the same weights. The per-process batch is
-``batch_size // nproc``: the global batch, the steps per epoch and the learning rate stay those
-of one process. Validation is sharded too, its logits gathered, so every process takes the same
-early-stopping decision; the parent loads the best weights back and calibrates as usual.
+``batch_size // nproc`` by default: the global batch, the steps per epoch and the learning rate
+stay those of one process (``rank_batch="full"``: ``batch_size`` per process). Validation is
+sharded too, its logits gathered, so every process takes the same early-stopping decision; the
+parent loads the best weights back and calibrates as usual.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ SEEDS_FILE = "seeds.npz"
 WEIGHTS_FILE = "trained.pt"
 HISTORY_FILE = "history.json"
 _CSR_ARRAYS = ("col", "eid", "rowptr", "key")
+RANK_BATCHES = ("split", "full")
 
 
 # ------------------------------------------------------------------------------ the shared graph
@@ -143,6 +145,7 @@ class WorkerJob:
     threads: int
     verify_sync: bool
     init_method: str
+    rank_batch: str = "split"
 
 
 def shard(count: int, rank: int, world_size: int, epoch: int, seed: int) -> np.ndarray:
@@ -196,6 +199,7 @@ def train_data_parallel(
     settings: TrainingSettings,
     *,
     verify_sync: bool = False,
+    rank_batch: str = "split",
 ) -> list[dict[str, float]]:
     """The training loop of one process of an initialised process group (any backend).
 
@@ -203,13 +207,23 @@ def train_data_parallel(
     the gradients all-reduced; returns the same history (loss and validation metrics of the
     whole group), plus ``seeds`` (trained on, all ranks) and, with ``verify_sync``,
     ``synced_steps``: steps after which every rank's :func:`weight_digest` was compared (a
-    mismatch raises ``RuntimeError``).
+    mismatch raises ``RuntimeError``). ``rank_batch``: ``"split"``, each rank draws
+    ``batch_size // world`` seeds a step (the global batch and steps per epoch of one
+    process); ``"full"``, each draws ``batch_size`` (a global batch ``world`` times larger,
+    ``world`` times fewer steps per epoch: each rank's fixed per-step costs are paid once per
+    ``batch_size`` seeds, as in one process).
     """
     rank, world = dist.get_rank(), dist.get_world_size()
     target = model.target_type
-    ddp = DistributedDataParallel(model, find_unused_parameters=True)
+    # every parameter takes part in every step (EveryParameter), so DDP need not search the
+    # autograd graph for unused ones after each forward (find_unused_parameters=False)
+    ddp = DistributedDataParallel(EveryParameter(model))
     objective = Objective.build(ddp.parameters(), train, data[target].num_nodes, settings)
-    per_rank_batch = max(settings.batch_size // world, 1)
+    if rank_batch not in RANK_BATCHES:
+        raise ValueError(f"rank_batch must be one of {RANK_BATCHES}, not {rank_batch!r}")
+    per_rank_batch = settings.batch_size
+    if rank_batch == "split":
+        per_rank_batch = max(settings.batch_size // world, 1)
     metric = settings.early_stopping_metric
     stopping = EarlyStopping(settings.patience)
     history: list[dict[str, float]] = []
@@ -254,6 +268,28 @@ def train_data_parallel(
             break
     stopping.restore(model)
     return history
+
+
+class EveryParameter(torch.nn.Module):
+    """``module`` whose output also depends, with weight zero, on every one of its parameters.
+
+    The account network never uses some parameters (the last layer updates the target type
+    only), so plain DDP would wait for their gradients forever, and
+    ``find_unused_parameters=True`` walks the autograd graph after every forward to find them.
+    Adding ``0 * sum(p[0] for every p)`` to the output leaves the output and the gradients of
+    used parameters as they are and gives the others a zero gradient (AdamW's weight decay
+    then shrinks those, which no output reads).
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """``module(*args, **kwargs)`` plus a zero that every parameter takes part in."""
+        out = self.module(*args, **kwargs)
+        anchor = torch.stack([p.view(-1)[0] for p in self.module.parameters()]).sum()
+        return out + 0.0 * anchor
 
 
 def _check_in_sync(model: torch.nn.Module) -> None:
@@ -312,7 +348,8 @@ def _worker(rank: int, job: WorkerJob, model: SepHeteroGNN) -> None:
         torch.manual_seed(job.settings.random_state + rank)  # dropout differs per rank
         started = time.perf_counter()
         history = train_data_parallel(
-            model, data, sampler, train, val, job.settings, verify_sync=job.verify_sync
+            model, data, sampler, train, val, job.settings, verify_sync=job.verify_sync,
+            rank_batch=job.rank_batch,
         )
         stats = {"rank": rank, "train_seconds": time.perf_counter() - started,
                  **memory_mib(root)}
@@ -342,6 +379,10 @@ class DistributedTrainer:
         default: the system's temporary directory. A RAM-backed one (``/dev/shm``) avoids disk.
     verify_sync
         Compare every rank's weights after every step (slow; for tests).
+    rank_batch
+        ``"split"`` (default): each process draws ``batch_size // nproc`` seeds a step, the
+        optimisation of one process; ``"full"``: each draws ``batch_size`` (``nproc`` times the
+        global batch, ``nproc`` times fewer steps; see :func:`train_data_parallel`).
 
     Attributes
     ----------
@@ -363,11 +404,13 @@ class DistributedTrainer:
         threads: int = 1,
         workdir: str | os.PathLike[str] | None = None,
         verify_sync: bool = False,
+        rank_batch: str = "split",
     ) -> None:
         self.nproc = nproc
         self.threads = threads
         self.workdir = workdir
         self.verify_sync = verify_sync
+        self.rank_batch = rank_batch
 
     def __call__(
         self,
@@ -387,6 +430,10 @@ class DistributedTrainer:
         """
         if self.nproc < 1 or self.threads < 1:
             raise ValueError(f"nproc and threads must be >= 1, not {self.nproc}, {self.threads}")
+        if self.rank_batch not in RANK_BATCHES:
+            raise ValueError(
+                f"rank_batch must be one of {RANK_BATCHES}, not {self.rank_batch!r}"
+            )
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="abusenet-ddp-", dir=self.workdir) as tmp:
             root = write_shared_graph(data, sampler, tmp)
@@ -409,6 +456,7 @@ class DistributedTrainer:
                 threads=self.threads,
                 verify_sync=self.verify_sync,
                 init_method=f"file://{root / 'rendezvous'}",
+                rank_batch=self.rank_batch,
             )
             logger.info("training in %d processes (%d thread(s) each), graph in %s",
                         self.nproc, self.threads, root)
@@ -423,5 +471,6 @@ class DistributedTrainer:
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(nproc={self.nproc}, threads={self.threads}, "
-            f"workdir={self.workdir!r}, verify_sync={self.verify_sync})"
+            f"workdir={self.workdir!r}, verify_sync={self.verify_sync}, "
+            f"rank_batch={self.rank_batch!r})"
         )

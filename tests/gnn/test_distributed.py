@@ -5,11 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch_geometric.loader import NodeLoader
 from torch_geometric.sampler import NodeSamplerInput
 
 from gnn.data.snapshot_graph import model_view, snapshot_to_heterodata
 from gnn.detector import AccountDetector
-from gnn.distributed import DistributedTrainer, read_shared_graph, shard, write_shared_graph
+from gnn.distributed import (
+    DistributedTrainer,
+    EveryParameter,
+    read_shared_graph,
+    shard,
+    write_shared_graph,
+)
+from gnn.inference import batch_inputs, hop_counts
 from gnn.sampler import TemporalNeighborSampler
 from gnn.training import train_model
 from tests.gnn.planted import planted_rings
@@ -106,3 +114,47 @@ def test_bad_process_count_is_refused(planted):
     snapshot, labels = planted
     with pytest.raises(ValueError, match="nproc"):
         AccountDetector(**SETTINGS).fit(snapshot, labels, trainer=DistributedTrainer(0))
+
+
+def test_every_parameter_gets_a_gradient_and_the_output_is_unchanged(planted):
+    detector = AccountDetector(**{**SETTINGS, "max_epochs": 1}).fit(*planted)
+    model = detector.model_
+    model.eval()
+    model.zero_grad(set_to_none=True)  # the last training step's gradients
+    data = model_view(snapshot_to_heterodata(planted[0])[0])
+    sampler = TemporalNeighborSampler(data, [5, 3], seed=0)
+    loader = NodeLoader(data, sampler, input_nodes=("Account", torch.arange(0, 240, 5)),
+                        batch_size=48)
+    batch = next(iter(loader))
+    inputs = (batch_inputs(batch, sampler, "Account"), batch.edge_index_dict)
+    hops = {"num_sampled_nodes_dict": hop_counts(batch)}
+    plain = model(*inputs, **hops)
+    plain.sum().backward()
+    unused = {name for name, p in model.named_parameters() if p.grad is None}
+    assert unused  # the last layer's non-target updates: why DDP needs the anchor
+    plain_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    anchored = EveryParameter(model)(*inputs, **hops)
+    assert torch.equal(anchored, plain)
+    anchored.sum().backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        if name in unused:
+            assert not p.grad.any()
+        else:
+            assert torch.equal(p.grad, plain_grads[name])
+
+
+def test_full_batch_per_process_stays_in_sync_with_fewer_steps(planted):
+    snapshot, labels = planted
+    trainer = DistributedTrainer(nproc=2, threads=1, verify_sync=True, rank_batch="full")
+    detector = AccountDetector(**SETTINGS).fit(snapshot, labels, trainer=trainer)
+    steps_per_epoch = int(np.ceil(np.ceil(192 / 2) / 64))  # 64 per rank, not 32
+    assert [h["synced_steps"] for h in detector.history_] == [steps_per_epoch] * 6
+    assert detector.history_[-1]["loss"] < detector.history_[0]["loss"]
+    assert detector.metrics_["validation"]["auroc"] >= 0.85
+
+
+def test_bad_rank_batch_is_refused(planted):
+    with pytest.raises(ValueError, match="rank_batch"):
+        AccountDetector(**SETTINGS).fit(*planted, trainer=DistributedTrainer(rank_batch="half"))
