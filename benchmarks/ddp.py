@@ -7,11 +7,20 @@ detector over the same ``--labelled`` share of the accounts as time-bounded seed
 
 - ``single-1``: one process, one torch thread (``gnn.training.train_model``);
 - ``single-2``: one process, two torch threads;
-- ``ddp-2``: two processes of one thread each (``gnn.distributed.DistributedTrainer``).
+- ``ddp-2``: two processes of one thread each (``gnn.distributed.DistributedTrainer``), each
+  drawing ``batch_size // 2`` seeds a step (the optimisation of one process);
+- ``ddp-2-full``: the same with ``rank_batch="full"``: each process draws ``batch_size`` seeds a
+  step (half the steps, each rank's fixed per-step costs paid once per ``batch_size`` seeds).
+
+``--ceiling`` measures instead what two processes can get out of this machine: the wall seconds
+of a fixed single-threaded CPU-bound workload (``--ceiling-seconds`` of float matrix products and
+interpreted Python) run alone, then as two processes at once; the ratio ``2 x alone / together``
+is the speed-up two perfectly parallel processes could reach (2.0 on two full cores).
 
 Usage::
 
     nice -n 10 python -m benchmarks.ddp --accounts 100000 [--labelled 0.3] [--epochs 2]
+    nice -n 10 python -m benchmarks.ddp --ceiling
 
 Prints a Markdown table: seeds/s per epoch (training seeds / epoch wall seconds, validation
 included, as ``history`` records it), the best epoch's rate, the child's wall and CPU seconds
@@ -30,7 +39,7 @@ import subprocess
 import sys
 import time
 
-CONFIGS = ("single-1", "single-2", "ddp-2")
+CONFIGS = ("single-1", "single-2", "ddp-2", "ddp-2-full")
 
 
 def run_one(config: str, accounts: int, labelled: float, epochs: int) -> dict:
@@ -49,7 +58,10 @@ def run_one(config: str, accounts: int, labelled: float, epochs: int) -> dict:
     y = (rng.random(accounts) < 0.05).astype(np.float32)
     label_time = rng.integers(10 * 86_400, 30 * 86_400, accounts)
     threads = 2 if config == "single-2" else 1
-    trainer = DistributedTrainer(nproc=2, threads=1) if config == "ddp-2" else None
+    trainer = None
+    if config.startswith("ddp-2"):
+        rank_batch = "full" if config == "ddp-2-full" else "split"
+        trainer = DistributedTrainer(nproc=2, threads=1, rank_batch=rank_batch)
     detector = AccountDetector(max_epochs=epochs, patience=epochs, num_threads=threads)
     started = time.perf_counter()
     detector.fit_graph(data, train, y[train], val, y[val], label_time[train], label_time[val],
@@ -67,6 +79,36 @@ def run_one(config: str, accounts: int, labelled: float, epochs: int) -> dict:
     }
 
 
+def burn(seconds: float) -> None:
+    """A fixed single-threaded CPU-bound workload of about ``seconds`` on an idle core."""
+    import torch
+
+    torch.set_num_threads(1)
+    a = torch.randn(192, 192)
+    for _ in range(int(seconds * 1_200)):
+        a = torch.tanh(a @ a * 0.01)
+        sum(i * i for i in range(600))
+
+
+def ceiling(seconds: float) -> dict[str, float]:
+    """Wall and CPU seconds of :func:`burn` alone and as two processes at once."""
+    command = [sys.executable, "-c",
+               f"from benchmarks.ddp import burn; burn({seconds})"]
+    out: dict[str, float] = {}
+    for label, count in (("alone", 1), ("together", 2)):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        for process in [subprocess.Popen(command) for _ in range(count)]:
+            if process.wait():
+                raise RuntimeError(f"the {label} workload failed ({process.returncode})")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out[f"{label}_wall"] = time.perf_counter() - started
+        out[f"{label}_cpu"] = (after.ru_utime + after.ru_stime) - (
+            before.ru_utime + before.ru_stime)
+    out["ceiling"] = 2 * out["alone_wall"] / out["together_wall"]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -75,7 +117,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=list(CONFIGS))
     parser.add_argument("--one", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument("--ceiling", action="store_true",
+                        help="measure two processes against one on a fixed workload instead")
+    parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     args = parser.parse_args()
+    if args.ceiling:
+        before = os.getloadavg()
+        figures = ceiling(args.ceiling_seconds)
+        print("| run | wall s | CPU s |\n|---|---:|---:|")
+        for label in ("alone", "together"):
+            print(f"| {label} | {figures[label + '_wall']:.1f} | {figures[label + '_cpu']:.1f} |")
+        print(f"\nceiling (2 x alone / together): {figures['ceiling']:.2f}x; load average "
+              f"before {before}, after {os.getloadavg()}")
+        return
     if args.one:
         print(json.dumps(run_one(args.one, args.accounts, args.labelled, args.epochs)))
         return
