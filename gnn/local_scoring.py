@@ -27,6 +27,9 @@ from gnn.models.aggregation import mean_adjacency
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
+#: Up to this many nodes, :meth:`GrowingAdjacency.gather` goes node by node.
+_FEW = 8
+
 
 class GrowingAdjacency:
     """In-neighbours of every destination node of one edge type: a CSR plus added lists.
@@ -77,6 +80,8 @@ class GrowingAdjacency:
 
     def gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every edge into ``nodes``: (position in ``nodes`` of its destination, source row)."""
+        if len(nodes) <= _FEW:
+            return self._gather_few(nodes)
         start, end = self._base_bounds(nodes)
         counts = end - start
         total = int(counts.sum())
@@ -90,6 +95,23 @@ class GrowingAdjacency:
                     [position, *(np.full(len(s), i) for i, s in extra)])
                 src = np.concatenate([src, *(np.asarray(s, dtype=np.int64) for _, s in extra)])
         return position, src
+
+    def _gather_few(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`gather` node by node (fewer numpy calls for a handful of nodes)."""
+        built = len(self.rowptr) - 1
+        positions, sources = [], []
+        for i, node in enumerate(nodes.tolist()):
+            if node < built:
+                part = self.col[self.rowptr[node]:self.rowptr[node + 1]]
+                positions.append(np.full(len(part), i, dtype=np.int64))
+                sources.append(part)
+            extra = self.added.get(node)
+            if extra:
+                positions.append(np.full(len(extra), i, dtype=np.int64))
+                sources.append(np.asarray(extra, dtype=np.int64))
+        if not sources:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return np.concatenate(positions), np.concatenate(sources)
 
     def add(self, src: int, dst: int) -> None:
         """Add the edge ``src -> dst`` (the caller checks it is new)."""
@@ -257,35 +279,40 @@ class _NumpyModel:
         layer-below embeddings ``below`` (global rows) and every edge into ``rows``
         (``edges``: edge type -> (position in ``rows`` of the destination, source row))."""
         weight, bias, gamma, beta, eps, incoming = self.convs[index][node_type]
-        width, count = self.hidden, len(rows)
+        width, count, blocks = self.hidden, len(rows), len(incoming)
         ego = below[node_type][rows]
         wide = np.zeros((count, weight.shape[0]), dtype=np.float32)
         wide[:, :width] = ego
-        block = len(self.aggregators) * width
+        # Every relation's edges at once: segment j * count + position (relation j, row);
+        # one reduction (neighbours summed in gather order: float32 sums may differ from the
+        # batch pass's in the last bits).
+        segments, gathered = [], []
         for j, et in enumerate(incoming):
             found = edges.get(et)
-            if found is None:
-                continue  # no neighbours: a zero block adds nothing
-            position, src = found
-            order = np.lexsort((src, position))  # the batch pass's neighbour order
-            position = position[order]
-            gathered = below[et[0]][src[order]]
-            degree = np.bincount(position, minlength=count)
+            if found is not None:  # no neighbours: a zero block adds nothing
+                segments.append(found[0] + j * count)
+                gathered.append(below[et[0]][found[1]])
+        if segments:
+            segment, values = np.concatenate(segments), np.concatenate(gathered)
+            if np.any(segment[1:] < segment[:-1]):  # a few nodes' gathers come in order
+                order = np.argsort(segment, kind="stable")
+                segment, values = segment[order], values[order]
+            degree = np.bincount(segment, minlength=blocks * count)
             has = np.flatnonzero(degree)
-            starts = np.searchsorted(position, has)
             if "std" in self.aggregators:
-                gathered = np.concatenate([gathered, gathered * gathered], axis=1)
-            sums = np.add.reduceat(gathered, starts, axis=0)
+                values = np.concatenate([values, values * values], axis=1)
+            sums = np.add.reduceat(values, np.searchsorted(segment, has), axis=0)
             safe = degree[has].astype(np.float32)[:, None]
             mean = sums[:, :width] / safe
-            at = width + j * block
-            for name in self.aggregators:
+            stats = np.zeros((blocks * count, len(self.aggregators), width), dtype=np.float32)
+            for a, name in enumerate(self.aggregators):
                 if name == "mean":
-                    wide[has, at:at + width] = mean
+                    stats[has, a] = mean
                 else:
                     variance = np.maximum(sums[:, width:] / safe - mean * mean, 0)
-                    wide[has, at:at + width] = np.sqrt(variance + np.float32(1e-8))
-                at += width
+                    stats[has, a] = np.sqrt(variance + np.float32(1e-8))
+            wide[:, width:] = stats.reshape(blocks, count, -1).transpose(1, 0, 2).reshape(
+                count, -1)
         update = np.maximum(_layer_norm(wide @ weight + bias, gamma, beta, eps), 0)
         return ego + update
 

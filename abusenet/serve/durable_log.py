@@ -41,10 +41,14 @@ def append_segment(events: pa.Table, events_dir: Path) -> list[Path]:
     stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     days = pc.strftime(events.column("ts"), format="%Y-%m-%d", locale="C")
     written = []
-    for day in sorted(set(days.to_pylist())):
-        rows = events.filter(pc.equal(days, day))
+    new_folder = False
+    distinct = sorted(set(days.to_pylist()))
+    for day in distinct:
+        rows = events if len(distinct) == 1 else events.filter(pc.equal(days, day))
         folder = events_dir / f"day={day}"
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            new_folder = True
         target = folder / f"{SEGMENT_PREFIX}{stamp}.parquet"
         tmp = folder / f".{target.name}.tmp"
         with open(tmp, "wb") as fh:
@@ -54,7 +58,8 @@ def append_segment(events: pa.Table, events_dir: Path) -> list[Path]:
         os.replace(tmp, target)
         _fsync_dir(folder)
         written.append(target)
-    _fsync_dir(events_dir)
+    if new_folder:  # the folder's own entry in events_dir made durable
+        _fsync_dir(events_dir)
     return written
 
 

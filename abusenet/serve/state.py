@@ -232,7 +232,7 @@ class GraphState:
         id: a new id is taken for a stored one with odds about 1e-12 per million events)."""
         if not ids:
             return set()
-        hashes = _hash_ids(pa.array(ids, pa.string()))
+        hashes = pd.util.hash_array(np.array(ids, dtype=object), categorize=False)
         at = np.minimum(np.searchsorted(self._stored_ids, hashes), len(self._stored_ids) - 1)
         stored = (self._stored_ids[at] == hashes) if len(self._stored_ids) else np.zeros(
             len(ids), dtype=bool)
@@ -505,7 +505,8 @@ class GraphState:
 
 
 def _hash_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """64-bit hashes of event ids (the same id, the same hash)."""
+    """64-bit hashes of event ids (the same id, the same hash; :meth:`GraphState.known_ids`
+    hashes a short list the same way without the Arrow round trip)."""
     return pd.util.hash_array(np.asarray(ids.to_pandas(), dtype=object), categorize=False)
 
 

@@ -56,6 +56,23 @@ def test_growing_adjacency_gathers_built_and_added_edges():
         (4, 3), (5, 1), (6, 0), (7, 1), (9, 1)]
 
 
+def test_gather_node_by_node_equals_the_vectorised_gather():
+    rng = np.random.default_rng(3)
+    adjacency = GrowingAdjacency(rng.integers(0, 50, 200), rng.integers(0, 20, 200), num_dst=20)
+    for _ in range(30):  # added edges, some into nodes beyond the built ones
+        adjacency.add(int(rng.integers(50)), int(rng.integers(25)))
+    nodes = rng.permutation(25)[:20]  # more than a few: the vectorised path
+    position, src = adjacency.gather(nodes)
+    assert len(src) > 100
+    few = []
+    for start in range(0, len(nodes), 4):  # a few at a time: node by node
+        p, s = adjacency.gather(nodes[start:start + 4])
+        few += zip((p + start).tolist(), s.tolist(), strict=True)
+    assert sorted(few) == sorted(zip(position.tolist(), src.tolist(), strict=True))
+    assert [len(a) for a in adjacency.gather(np.array([22, 21]))] != [0, 0]
+    assert [len(a) for a in adjacency.gather(np.empty(0, dtype=np.int64))] == [0, 0]
+
+
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_local_scores_equal_whole_graph_scores(layers):
     g, local = graph(), scorer(layers)
