@@ -218,9 +218,12 @@ def find_ring_candidates(
     flows = flow_matrix(snapshot, accounts)
     transfers = transfer_table(snapshot, accounts)
 
-    shared, _ = co_membership(entities.matrix, entities.entities, cfg.hub_degree_cap, cfg.seed)
-    projection = (shared + flow_projection(flows, cfg.flow_weight)).tocsr() if cfg.flow_weight \
-        else shared
+    # Memory: each big matrix is dropped as soon as nothing below reads it (the projection
+    # and the lockstep graph are the largest; at a million accounts they held GBs to the end).
+    projection, _ = co_membership(entities.matrix, entities.entities, cfg.hub_degree_cap,
+                                  cfg.seed)
+    if cfg.flow_weight:
+        projection = (projection + flow_projection(flows, cfg.flow_weight)).tocsr()
     lockstep = lockstep_matrix(
         lockstep_touches(with_counterparties, events), n, cfg.lockstep_window_s,
         cfg.hub_degree_cap, cfg.seed,
@@ -232,9 +235,10 @@ def find_ring_candidates(
                      else _given_components(linked_components, weight, accounts))
         if cfg.min_size <= len(rows) <= cfg.max_size
     ]
-    for matrix, kind in ((projection, "shared_entities"), (lockstep, "lockstep")):
+    for kind in ("shared_entities", "lockstep"):
         found = split_communities(
-            matrix, cfg.min_size, cfg.max_size, cfg.min_edge_weight, cfg.resolution, cfg.seed
+            projection if kind == "shared_entities" else lockstep, cfg.min_size, cfg.max_size,
+            cfg.min_edge_weight, cfg.resolution, cfg.seed
         )
         groups += [(rows, kind) for rows in found]
         groups += [
@@ -242,6 +246,9 @@ def find_ring_candidates(
             for block in peel_groups(with_counterparties.matrix, found, cfg.min_size,
                                      cfg.hub_degree_cap)
         ]
+    # only whether two accounts are in lockstep is read below
+    linked = (lockstep > 0).tocsr()
+    del lockstep
     if cfg.peel_blocks > 0:
         groups += [
             (block.rows, "dense_block")
@@ -250,6 +257,7 @@ def find_ring_candidates(
                 cfg.hub_degree_cap,
             )
         ]
+    del with_counterparties
     flow_groups = []
     for low, high in pair_count_tiers(cfg.flow_max_pair_count):
         flow_groups += fan_stars(transfers, n, high, cfg.flow_leaf_max_degree, cfg.flow_min_fan,
@@ -267,7 +275,8 @@ def find_ring_candidates(
             [rows for rows, _ in groups], n) if groups else None)
         groups += [(pair, "pair") for pair in found]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
-    links = ((projection > 0) + (lockstep > 0) + ((flows + flows.T) > 0)).astype(np.float64)
+    links = ((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)
+    del projection, linked, groups
     flow_evidence = [(g.rows, g.evidence) for g in flow_groups if g.evidence]
     return _describe(merged, accounts, entities, links, flows, transfers, cfg, flow_evidence)
 
