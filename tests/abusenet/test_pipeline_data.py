@@ -33,3 +33,28 @@ def test_a_candidates_file_without_ties_reads_with_none(tmp_path) -> None:
                   "evidence": [["Device:d"]], "features": ["{}"]}).to_parquet(path, index=False)
     old = read_candidates(path)[0]
     assert old.ties == [] and list(old.core) == []
+
+
+def test_the_candidates_stage_finds_what_the_whole_snapshot_gives(tmp_path) -> None:
+    from abusenet.pipeline.stages.data import candidates_stage
+    from graph.rings.candidates import find_ring_candidates
+    from graph.rings.config import RingConfig
+    from graph.snapshot import read_snapshot, write_snapshot
+    from tests.graph.rings.helpers import edges, snapshot
+
+    ring = [f"r{i}" for i in range(5)]
+    uses = [(a, d) for a in ring for d in ("d0", "d1")] + [(f"h{i}", f"o{i}") for i in range(20)]
+    snap = snapshot(USED_DEVICE=edges(uses))
+    # an entity node table the search does not need, and an account with no edge
+    snap.nodes["Device"] = pd.DataFrame({"id": sorted({d for _, d in uses})})
+    snap.nodes["Account"] = pd.concat([snap.nodes["Account"], pd.DataFrame({"id": ["lone"]})],
+                                      ignore_index=True)
+    write_snapshot(snap, tmp_path / "snap")
+    config = RingConfig(min_surprise=float("-inf"))
+    info = candidates_stage(tmp_path / "snap", config, tmp_path)
+    found = read_candidates(tmp_path / "candidates.parquet")
+    whole = find_ring_candidates(read_snapshot(tmp_path / "snap"), config)
+    assert info["candidates"] == len(whole) >= 1
+    assert [(c.ring_id, list(c.members), c.features) for c in found] == \
+        [(c.ring_id, list(c.members), c.features) for c in whole]
+    assert any(list(c.members) == ring for c in found)

@@ -125,14 +125,15 @@ def candidates_stage(
     are chained in a seeded hash order there, not NumPy's, so components held together only
     by a hub's chain may differ from the DuckDB engine's."""
     from graph.rings.candidates import find_ring_candidates
-    from graph.snapshot import read_snapshot
+    from graph.snapshot import ACCOUNT, read_snapshot
 
     linked = None
     if engine == "spark":
         from graph.spark_rings import spark_ring_components
 
         linked = spark_ring_components(spark_for(spark_master), snapshot_dir, rings)
-    candidates = find_ring_candidates(read_snapshot(snapshot_dir), rings,
+    # the search reads the edges and the account ids, no other node table (GBs at 1M accounts)
+    candidates = find_ring_candidates(read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings,
                                       linked_components=linked)
     write_candidates(candidates, out / CANDIDATES)
     return {"candidates": len(candidates)}
