@@ -260,11 +260,12 @@ def co_membership(
     shared = (degree >= 2) & (degree <= hub_degree_cap)
     sub = matrix[:, np.flatnonzero(shared)]
     projected = (sub @ sp.diags(weight[shared]) @ sub.T).tocsr()
+    del sub
     hubs = np.flatnonzero(degree > hub_degree_cap)
     chain = _hub_chains(matrix[:, hubs].T.tocsr(), weight[hubs], n, seed)
-    projected = (projected + chain + chain.T).tocsr()
-    projected.setdiag(0)
-    projected.eliminate_zeros()
+    # one sum with the (small) symmetric chain: one copy of the projection at a time, not two
+    projected = (projected + (chain + chain.T)).tocsr()
+    _drop_diagonal(projected)
     cut = pd.DataFrame(
         {
             "entity": np.asarray(labels)[hubs] if len(labels) else np.array([], dtype=object),
@@ -274,6 +275,15 @@ def co_membership(
         }
     )
     return projected, cut
+
+
+def _drop_diagonal(matrix: sp.csr_matrix) -> None:
+    """Remove ``matrix``'s diagonal entries (and stored zeros) in place, without the copy
+    ``setdiag`` makes when some diagonal entries are missing."""
+    row = np.repeat(np.arange(matrix.shape[0], dtype=matrix.indices.dtype),
+                    np.diff(matrix.indptr))
+    matrix.data[matrix.indices == row] = 0
+    matrix.eliminate_zeros()
 
 
 def _hub_chains(hub_rows: sp.csr_matrix, weight: np.ndarray, n: int, seed: int) -> sp.csr_matrix:

@@ -93,3 +93,24 @@ def test_stacked_counterparties_equal_the_combined_incidence():
     assert list(stacked.entities) == list(combined.entities)
     assert (stacked.matrix != combined.matrix).nnz == 0
     assert len(stacked.edges) == combined.matrix.nnz
+
+
+def test_co_membership_is_the_weighted_product_without_diagonal_or_stored_zeros():
+    import scipy.sparse as sp
+
+    from graph.rings.projection import adamic_adar_weight, co_membership
+
+    rng = np.random.default_rng(4)
+    dense = (rng.random((40, 15)) < 0.2).astype(float)
+    dense[:, 0] = 1.0  # a hub every account uses
+    matrix = sp.csr_matrix(dense)
+    projected, cut = co_membership(matrix, pd.Index([f"e{i}" for i in range(15)]), 30, seed=2)
+    degree = dense.sum(axis=0)
+    small = (degree >= 2) & (degree <= 30)
+    expected = dense[:, small] @ np.diag(adamic_adar_weight(degree[small])) @ dense[:, small].T
+    np.fill_diagonal(expected, 0.0)
+    chain = projected.toarray() - expected  # what the hub's chain adds
+    assert projected.diagonal().sum() == 0.0 and (projected.data != 0).all()
+    assert np.allclose(projected.toarray(), projected.toarray().T)
+    assert np.isclose(chain.sum(), 2 * 39 * adamic_adar_weight(np.array([40.0]))[0])
+    assert cut["entity"].tolist() == ["e0"]
