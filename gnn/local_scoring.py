@@ -64,10 +64,16 @@ class GrowingAdjacency:
 
     def neighbours(self, node: int) -> np.ndarray:
         """Source rows of the edges into ``node``."""
-        start, end = self._base_bounds(np.array([node]))
-        base = self.col[start[0]:end[0]]
+        base = (self.col[self.rowptr[node]:self.rowptr[node + 1]] if node < len(self.rowptr) - 1
+                else self.col[:0])
         extra = self.added.get(node)
         return base if extra is None else np.concatenate([base, extra])
+
+    def degree_of(self, node: int) -> int:
+        """In-degree of one node."""
+        base = (int(self.rowptr[node + 1] - self.rowptr[node]) if node < len(self.rowptr) - 1
+                else 0)
+        return base + len(self.added.get(node, ()))
 
     def degree(self, nodes: np.ndarray) -> np.ndarray:
         """In-degree of each of ``nodes``."""
@@ -181,7 +187,7 @@ class LocalGraph:
     def has_edge(self, relation: EdgeType, src: int, dst: int) -> bool:
         """Whether ``src -> dst`` is an edge of ``relation``; looks at the smaller list."""
         forward, backward = self.adjacency[relation], self.adjacency[reverse_edge_type(relation)]
-        if forward.degree(np.array([dst]))[0] <= backward.degree(np.array([src]))[0]:
+        if forward.degree_of(dst) <= backward.degree_of(src):
             return bool((forward.neighbours(dst) == src).any())
         return bool((backward.neighbours(src) == dst).any())
 

@@ -48,6 +48,10 @@ def test_growing_adjacency_gathers_built_and_added_edges():
     adjacency.add(9, 1)
     adjacency.add(4, 3)  # a destination added after the build
     assert adjacency.degree(np.array([0, 1, 2, 3])).tolist() == [1, 3, 0, 1]
+    assert [adjacency.degree_of(n) for n in range(5)] == [1, 3, 0, 1, 0]
+    assert adjacency.neighbours(1).tolist() == [5, 7, 9]
+    assert adjacency.neighbours(3).tolist() == [4]
+    assert adjacency.neighbours(4).tolist() == []
     position, src = adjacency.gather(np.array([1, 3]))
     assert sorted(zip(position.tolist(), src.tolist(), strict=True)) == [
         (0, 5), (0, 7), (0, 9), (1, 4)]
