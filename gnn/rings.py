@@ -21,9 +21,11 @@ Then, best first, two passes make the ranking list each group of accounts once a
 
 With account scores, candidates are first *trimmed* (:func:`trim_members`): a member stays only
 when implicated, by its own score or by transfers with kept members, so that a ring is not a few
-bad accounts padded with the honest customers of the same merchants. Ring scores become the
-probability that a ring is collusive with :func:`fit_ring_calibrator` (fitted on the run's
-training labels) and :func:`calibrate_rings`.
+bad accounts padded with the honest customers of the same merchants; candidates the null model
+does not find significant are dropped (:data:`UNSURPRISING`), and so are those whose members'
+pooled score is under :data:`MIN_MEMBER_POOL` (honest accounts whose money looks surprising).
+Ring scores become the probability that a ring is collusive with :func:`fit_ring_calibrator`
+(fitted on the run's training labels) and :func:`calibrate_rings`.
 """
 
 from __future__ import annotations
@@ -85,12 +87,19 @@ FLOW_MIN_SURPRISE = 2.0
 FLOW_KIND = "flow_"
 #: What becomes, with account scores, of a candidate the null model does not find significant
 #: (``significant`` 0: chance explains its sharing and flows; only money-flow groups are kept
-#: that way by the search): ``"members"`` (default) -- its members' own scores must carry it:
-#: it gets no flow boost (:func:`flow_significance`) and its members need ``min_ties``
-#: transfers, as in a group sharing entities (so one risky account's random honest payees are
-#: no ring); ``"drop"`` -- never reported; ``"flows"`` -- scored as a flow shape whatever its
-#: surprise (sessions before 9).
-UNSURPRISING = ("members", "drop", "flows")
+#: that way by the search): ``"drop"`` (default) -- never reported, whatever its members'
+#: scores (issue 19); ``"members"`` -- its members' own scores must carry it: no flow boost
+#: (:func:`flow_significance`) and ``min_ties`` transfers to stay, as in a group sharing
+#: entities; ``"flows"`` -- scored as a flow shape whatever its surprise (before session 9).
+#: Chosen on a generated 200k world (seed 3, XGBoost account scores on the run's training
+#: labels): rings per planted ring 4.60 / 3.83 / 1.41 and member precision 0.19 / 0.62 / 0.77
+#: for flows / members / drop, recovery 0.951 / 0.944 / 0.942 (benchmarks/README.md, session 9).
+UNSURPRISING = ("drop", "members", "flows")
+#: With account scores, a ring whose pooled member score (``member_score``, before any flow
+#: boost) is below this is not a ring: honest accounts whose money the null model happens to
+#: find surprising. Chosen on the same 200k world among 0, 0.1, 0.2 and 0.3: member precision
+#: 0.765 / 0.802 / 0.806 / 0.822 at recovery 0.942 / 0.939 / 0.929 / 0.914.
+MIN_MEMBER_POOL = 0.1
 
 
 def size_prior(size: np.ndarray | float) -> np.ndarray:
@@ -133,7 +142,7 @@ def unlabelled_scores(candidates: Sequence[RingCandidate]) -> np.ndarray:
     return significance(surprise / np.sqrt(sizes))
 
 
-def flow_significance(candidates: Sequence[RingCandidate], unsurprising: str = "members"
+def flow_significance(candidates: Sequence[RingCandidate], unsurprising: str = "drop"
                       ) -> np.ndarray:
     """Per candidate: ``x / (x + FLOW_SURPRISE_HALF)``, ``x`` its flows' surprise
     (``flow_surprise``) per square root of its size, for a money-flow shape
@@ -187,7 +196,7 @@ def trim_members(
     min_member_score: float = 0.5,
     min_ties: int = 2,
     flow_min_ties: int = 1,
-    unsurprising: str = "members",
+    unsurprising: str = "drop",
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -198,9 +207,9 @@ def trim_members(
     are not), repeated until nothing changes; in a flow shape whose money alone the null
     model finds significant (``flow_surprise >= FLOW_MIN_SURPRISE``), every member with a
     transfer inside it stays: the shape is the evidence. A candidate the null model does not
-    find significant at all is trimmed as ``unsurprising`` says (:data:`UNSURPRISING`): by
-    default with ``min_ties`` whatever its kind (chance explains its transfers: one risky
-    account and its honest counterparties are no ring), or dropped (``"drop"``). Transfers
+    find significant at all is handled as ``unsurprising`` says (:data:`UNSURPRISING`):
+    dropped by default, or (``"members"``) trimmed with ``min_ties`` whatever its kind
+    (chance explains its transfers: one risky account and its payees are no ring). Transfers
     are the candidate's ``ties`` (all its internal transfers) and the ``Transfer:`` and
     ``Path:`` items of its evidence (which alone list at most ``max_evidence`` transfers:
     candidates read back without ties). A trimmed candidate gets the id of its kept
@@ -444,7 +453,8 @@ def score_rings(
     fragment_factor: float = 0.5,
     min_member_score: float | None = 0.5,
     trim_unlabelled: bool = True,
-    unsurprising: str = "members",
+    unsurprising: str = "drop",
+    min_member_pool: float = MIN_MEMBER_POOL,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -479,6 +489,9 @@ def score_rings(
     unsurprising
         With account scores, what becomes of a candidate the null model does not find
         significant (:data:`UNSURPRISING`; :func:`trim_members`, :func:`flow_significance`).
+    min_member_pool
+        With account scores, candidates whose pooled member score is below this are dropped
+        (:data:`MIN_MEMBER_POOL`); 0 keeps them.
 
     Returns
     -------
@@ -507,6 +520,12 @@ def score_rings(
         score = unlabelled_scores(candidates)
     else:
         pooled = member_scores(candidates, account_scores, top_k)
+        carried = pooled >= min_member_pool
+        if not carried.all():
+            candidates = [c for c, keep in zip(candidates, carried, strict=True) if keep]
+            pooled, structure = pooled[carried], structure[carried]
+            if not candidates:
+                return pd.DataFrame({c: pd.Series(dtype=object) for c in RING_COLUMNS})
         score = account_weight * pooled + (1.0 - account_weight) * structure
         score = 1.0 - (1.0 - score) * (1.0 - flow_significance(candidates, unsurprising))
     table = pd.DataFrame(

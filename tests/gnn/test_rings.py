@@ -4,6 +4,7 @@ import pytest
 
 from gnn.rings import (
     FLOW_SURPRISE_HALF,
+    MIN_MEMBER_POOL,
     RING_COLUMNS,
     assign_rings,
     calibrate_rings,
@@ -240,10 +241,11 @@ def test_a_significant_flow_shape_keeps_its_tied_mules_and_ranks_by_its_signific
     kept = trim_members([fan(60.0)], scores)
     assert [c.members for c in kept] == [sorted(["hub", "m1", "m2", "m3"])]
     assert trim_members([fan(1.0)], scores) == []  # chance explains it: nobody is implicated
-    strong, weak = (score_rings([fan(s)], None, scores, min_member_score=None)["score"].iloc[0]
-                    for s in (60.0, 5.0))
+    strong, weak = (score_rings([fan(s)], None, scores, min_member_score=None,
+                                min_member_pool=0.0)["score"].iloc[0] for s in (60.0, 5.0))
     group = _candidate(members, surprise=60.0, significant=1.0)
-    plain = score_rings([group], None, scores, min_member_score=None)["score"].iloc[0]
+    plain = score_rings([group], None, scores, min_member_score=None,
+                        min_member_pool=0.0)["score"].iloc[0]
     assert strong > weak > plain  # entity groups get nothing from their significance here
     assert flow_significance([fan(60.0), group]).tolist() == pytest.approx(
         [60 / 5**0.5 / (60 / 5**0.5 + FLOW_SURPRISE_HALF), 0.0])
@@ -295,17 +297,31 @@ def test_a_flow_shape_chance_explains_is_carried_by_its_members_own_scores():
 
     # one risky account paying four honest ones: chance explains it, so no ring
     one = pd.DataFrame({"account_id": members, "score": [0.95, 0.1, 0.1, 0.1, 0.1]})
-    assert trim_members([fan(1.5)], one) == []
+    assert trim_members([fan(1.5)], one, unsurprising="members") == []
     assert score_rings([fan(1.5)], None, one).empty
     # before session 9 (and for a significant shape) its transfers implicated every payee
     assert trim_members([fan(1.5)], one, unsurprising="flows") == [fan(1.5)]
     assert trim_members([fan(8.0)], one) == [fan(8.0)]
-    # risky members carry it, without the flow boost; "drop" never reports it
+    # "members": risky members carry it, without the flow boost; by default it is dropped
     risky = one.assign(score=[0.95, 0.8, 0.7, 0.6, 0.1])
-    kept = trim_members([fan(1.5)], risky)
+    kept = trim_members([fan(1.5)], risky, unsurprising="members")
     assert [c.members for c in kept] == [sorted(["boss", "p1", "p2", "p3"])]
-    assert trim_members([fan(1.5)], risky, unsurprising="drop") == []
+    assert trim_members([fan(1.5)], risky) == []
     assert flow_significance([fan(1.5)]).tolist() == [0.0]
     assert flow_significance([fan(1.5)], "flows")[0] > 0.0
     with pytest.raises(ValueError, match="unsurprising"):
         trim_members([fan(1.5)], one, unsurprising="sometimes")
+
+
+def test_a_significant_flow_of_honest_looking_accounts_is_no_ring():
+    members = ["a", "b", "c", "d"]
+    cycle = RingCandidate(ring_id_for(members), members, "flow_cycle", [],
+                          {"size": 4.0, "surprise": 30.0, "significant": 1.0,
+                           "flow_surprise": 30.0},
+                          [("a", "b"), ("b", "c"), ("c", "d"), ("d", "a")])
+    honest = pd.DataFrame({"account_id": members, "score": 0.02})
+    assert score_rings([cycle], None, honest).empty  # pooled 0.02 < MIN_MEMBER_POOL
+    kept = score_rings([cycle], None, honest, min_member_pool=0.0)
+    assert kept["score"].iloc[0] > 0.5  # the flow boost alone would report it
+    mules = honest.assign(score=[0.3, 0.2, 0.05, 0.05])
+    assert score_rings([cycle], None, mules)["member_score"].iloc[0] >= MIN_MEMBER_POOL
