@@ -305,17 +305,16 @@ class _NumpyModel:
                 segment, values = segment[order], values[order]
             degree = np.bincount(segment, minlength=blocks * count)
             has = np.flatnonzero(degree)
-            if "std" in self.aggregators:
-                values = np.concatenate([values, values * values], axis=1)
-            sums = np.add.reduceat(values, np.searchsorted(segment, has), axis=0)
+            starts = np.searchsorted(segment, has)
             safe = degree[has].astype(np.float32)[:, None]
-            mean = sums[:, :width] / safe
+            mean = np.add.reduceat(values, starts, axis=0) / safe
             stats = np.zeros((blocks * count, len(self.aggregators), width), dtype=np.float32)
             for a, name in enumerate(self.aggregators):
                 if name == "mean":
                     stats[has, a] = mean
                 else:
-                    variance = np.maximum(sums[:, width:] / safe - mean * mean, 0)
+                    squares = np.add.reduceat(np.square(values), starts, axis=0)
+                    variance = np.maximum(squares / safe - mean * mean, 0)
                     stats[has, a] = np.sqrt(variance + np.float32(1e-8))
             wide[:, width:] = stats.reshape(blocks, count, -1).transpose(1, 0, 2).reshape(
                 count, -1)
@@ -545,7 +544,8 @@ class LocalScorer:
         if not rows:
             return {}
         edges = self._in_edges(graph, rows)
-        self._refresh(graph, level - 1, self._with_neighbours(rows, edges))
+        if level > 1:  # the inputs (level 0) are always current
+            self._refresh(graph, level - 1, self._with_neighbours(rows, edges))
         latest = self._latest(level - 1, rows, edges)
         mask = {t: ticks[t][r] < latest[t] for t, r in rows.items()}
         stale = {t: r[mask[t]] for t, r in rows.items()}
