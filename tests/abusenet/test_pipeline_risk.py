@@ -184,3 +184,48 @@ def test_labels_from_decisions_become_labels_of_their_level(cards, tmp_path):
     assert "Entity model not trained" in report
     # the report says how many decisions became labels
     assert "labels from decisions" in report and "1 accounts, 0 events, 1 entities" in report
+
+
+def test_the_card_reports_feed_the_compromise_evidence_of_both_stages(cards, risk_run, tmp_path):
+    from abusenet.pipeline.stages import entities, events
+    from abusenet.pipeline.stages.files import (
+        ENTITY_LABELS,
+        ENTITY_SCORES,
+        EVENT_LABELS,
+        EVENTS,
+        SNAPSHOT,
+    )
+
+    work = risk_run / ".work"
+    ingested, labels = work / "ingest" / EVENTS, work / "labels"
+    reports = pd.read_parquet(labels / ENTITY_LABELS)
+    reported = reports[(reports["node_type"] == "PaymentMethod") & (reports["label"] == 1)]
+    assert len(reported) >= 1
+    # Events: the saved model with and without the entity labels; the features, and so the
+    # scores, of the events before the first report's day are the same, later ones move.
+    scored = {}
+    for name, path in (("with", labels / ENTITY_LABELS), ("without", None)):
+        (tmp_path / name).mkdir()
+        events.score_events_stage(ingested, risk_run / "model" / "events",
+                                  labels / EVENT_LABELS, tmp_path / name, path)
+        scored[name] = pd.read_parquet(tmp_path / name / events.EVENT_SCORES)
+    first_day = pd.Timestamp(reported["known_at"].min()).floor("D") + pd.Timedelta(days=1)
+    ts = pd.read_parquet(ingested, columns=["event_id", "ts"]).set_index("event_id")["ts"]
+    early = scored["with"]["event_id"].map(ts).lt(first_day).to_numpy()
+    assert early.any() and not early.all()
+    np.testing.assert_array_equal(scored["with"]["score"].to_numpy()[early],
+                                  scored["without"]["score"].to_numpy()[early])
+    assert not np.array_equal(scored["with"]["score"], scored["without"]["score"])
+    # Entities: the saved entity model reads the reports' compromise evidence.
+    columns = {"Device": "device_id", "IP": "ip", "PaymentMethod": "payment_id",
+               "Terminal": "terminal_id"}
+    terminal = {}
+    for name, path in (("with", labels / ENTITY_LABELS), ("without", None)):
+        (tmp_path / f"e-{name}").mkdir()
+        entities.apply_entities_stage(work / "snapshot" / SNAPSHOT, ingested, columns,
+                                      risk_run / "model" / "entities",
+                                      work / "score" / ENTITY_SCORES, labels / EVENT_LABELS,
+                                      path, tmp_path / f"e-{name}")
+        table = pd.read_parquet(tmp_path / f"e-{name}" / ENTITY_SCORES)
+        terminal[name] = table[table["node_type"] == "Terminal"].set_index("entity_id")["score"]
+    assert not terminal["with"].equals(terminal["without"])

@@ -13,7 +13,9 @@ when the run scores) from which **every labelled event touching a held-back enti
 out**, so a held-back terminal is judged without its own chargebacks; the metrics are measured
 on that snapshot. Entities also carry the common-point-of-compromise evidence
 (:func:`gnn.entities.with_compromise_evidence`: cards with known fraud that visited an entity
-shortly before, against all its traffic), from the same labelled events. The published scores
+shortly before, against all its traffic), from the same labelled events and from the cards the
+given entity labels report compromised (``PaymentMethod`` labelled 1, from their ``known_at``
+on; held-back ones left out when fitting). The published scores
 use the evidence of every labelled event. Labels without ``known_at`` count as known
 :data:`gnn.events.features.DEFAULT_LABEL_DELAY_DAYS` after their event. Types the model does
 not score keep their pooled scores (:func:`gnn.entity_scores.combine_entity_scores`); a run
@@ -93,7 +95,10 @@ def train_entities_stage(
     train, holdout = split_entity_labels(labels, holdout_fraction, seed)
     fit_events = _without_entities(events, holdout, columns)
     every_event = all_events(events_dir, list(columns.values()))
-    fit_snapshot = _with_evidence(snapshot, fit_events, columns, end, every_event)
+    fit_reports = (None if given is None else
+                   given.merge(holdout[["node_type", "entity_id"]], how="left", indicator=True)
+                   .query("_merge == 'left_only'").drop(columns="_merge"))
+    fit_snapshot = _with_evidence(snapshot, fit_events, columns, end, every_event, fit_reports)
     model = EntityRiskModel({**(detector_params or {}), "random_state": seed})
     try:
         model.fit(fit_snapshot, train, progress=progress)
@@ -105,7 +110,7 @@ def train_entities_stage(
                              what="held-back entity labels, judged without their own events' "
                                   "labels")
     supervised = model.score_entities(_with_evidence(snapshot, events, columns, end,
-                                                     every_event))
+                                                     every_event, given))
     return _publish(pd.read_parquet(pooled_path), supervised, out,
                     {**facts, "train": int(len(train)), "holdout": int(len(holdout)),
                      "trained_types": model.node_types_, "not_trained": model.skipped_,
@@ -132,14 +137,15 @@ def apply_entities_stage(
     snapshot = read_snapshot(snapshot_dir)
     columns = {t: c for t, c in entity_columns.items() if t in snapshot.nodes}
     events, end = labelled_events(events_dir, event_labels_path, list(columns.values()))
+    given = (check_entity_labels(pd.read_parquet(entity_labels_path))
+             if entity_labels_path is not None else None)
     model = EntityRiskModel.load(model_dir)
     supervised = model.score_entities(_with_evidence(
-        snapshot, events, columns, end, all_events(events_dir, list(columns.values()))))
+        snapshot, events, columns, end, all_events(events_dir, list(columns.values())), given))
     metrics: dict[str, Any] = {}
-    if entity_labels_path is not None:
-        metrics = entity_metrics(supervised, check_entity_labels(
-            pd.read_parquet(entity_labels_path)), what="all given entity labels (model not "
-                                                       "retrained)")
+    if given is not None:
+        metrics = entity_metrics(supervised, given, what="all given entity labels (model not "
+                                                         "retrained)")
     return _publish(pd.read_parquet(pooled_path), supervised, out,
                     {"trained_types": model.node_types_, "metrics": metrics})
 
@@ -279,9 +285,11 @@ def _without_entities(events: pd.DataFrame, entities: pd.DataFrame, columns: dic
 
 
 def _with_evidence(snapshot: Any, events: pd.DataFrame, columns: dict[str, str],
-                   end: pd.Timestamp | None, every_event: pd.DataFrame) -> Any:
+                   end: pd.Timestamp | None, every_event: pd.DataFrame,
+                   reports: pd.DataFrame | None) -> Any:
     """``snapshot`` with the label evidence of the labelled ``events`` and the common point of
-    compromise they show against ``every_event``'s traffic, both as known by ``end``."""
+    compromise they and the card ``reports`` (entity labels) show against ``every_event``'s
+    traffic, both as known by ``end``."""
     from gnn.entities import with_compromise_evidence, with_label_evidence
 
     present = {t: c for t, c in columns.items() if c in events.columns}
@@ -291,7 +299,7 @@ def _with_evidence(snapshot: Any, events: pd.DataFrame, columns: dict[str, str],
         return snapshot
     return with_compromise_evidence(snapshot, every_event, events[["event_id", "label",
                                                                    "known_at"]],
-                                    traffic, as_of=end)
+                                    traffic, as_of=end, entity_labels=reports)
 
 
 def _publish(pooled: pd.DataFrame, supervised: pd.DataFrame | None, out: Path,

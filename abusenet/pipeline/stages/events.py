@@ -6,6 +6,8 @@ those held-back events, saves it (``model/events``) and scores every event of th
 saved model (``abusenet score``) it applies ``<model>/events`` when there is one, measuring it
 on the event labels given, if any. Each event's features use only what was known before it
 (:mod:`gnn.events.features`), so the held-back events' own labels never feed their features.
+Given entity labels (``entity_labels_path``), the cards they report compromised anchor the
+common-point-of-compromise features from their ``known_at`` on.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ EVENT_MODEL = "events"
 
 
 def train_events_stage(
-    events_dir: Path, event_labels_path: Path, out: Path, *, holdout_fraction: float
+    events_dir: Path, event_labels_path: Path, out: Path, *, holdout_fraction: float,
+    entity_labels_path: Path | None = None,
 ) -> dict[str, Any]:
     """Train the event model on all labelled events but the latest ``holdout_fraction``; score
     every event -> ``out/event_scores.parquet`` and ``out/events`` (the model).
@@ -46,7 +49,8 @@ def train_events_stage(
 
     labels = _model_labels(pd.read_parquet(event_labels_path))
     model = EventModel()
-    features = model.event_features(events_dir, labels)
+    features = model.event_features(events_dir, labels,
+                                    entity_labels=_entity_labels(entity_labels_path))
     labelled = features.ids["label"].notna().to_numpy()
     order = np.flatnonzero(labelled)
     cut = len(order) - int(round(len(order) * holdout_fraction))
@@ -73,16 +77,19 @@ def train_events_stage(
 
 
 def score_events_stage(
-    events_dir: Path, model_dir: Path, event_labels_path: Path | None, out: Path
+    events_dir: Path, model_dir: Path, event_labels_path: Path | None, out: Path,
+    entity_labels_path: Path | None = None,
 ) -> dict[str, Any]:
     """Score every event with the saved event model ``model_dir`` -> ``out/event_scores.parquet``;
-    with event labels, measure it on all of them (none was used to train it here)."""
+    with event labels, measure it on all of them (none was used to train it here); the cards
+    reported in the entity labels feed the features as in :func:`train_events_stage`."""
     from gnn.events.model import EventModel
 
     labels = (_model_labels(pd.read_parquet(event_labels_path))
               if event_labels_path is not None else None)
     model = EventModel.load(model_dir)
-    features = model.event_features(events_dir, labels)
+    features = model.event_features(events_dir, labels,
+                                    entity_labels=_entity_labels(entity_labels_path))
     scores = model.predict(features)
     _write_event_scores(scores, out)
     metrics: dict[str, Any] = {}
@@ -107,6 +114,13 @@ def event_metrics(y: np.ndarray, score: np.ndarray, *, what: str) -> dict[str, A
     return {"auroc": _number(auroc(y, score)), "auprc": _number(auprc(y, score)),
             "n": int(len(y)), "positives": int(y.sum()), "base_rate": float(y.mean()),
             "what": what}
+
+
+def _entity_labels(path: Path | None) -> pd.DataFrame | None:
+    """The checked entity labels of ``path`` (``None`` without one)."""
+    from gnn.entities.labels import check_entity_labels
+
+    return None if path is None else check_entity_labels(pd.read_parquet(path))
 
 
 def _model_labels(matched: pd.DataFrame) -> pd.DataFrame:
