@@ -113,7 +113,7 @@ def ingest_logs_spark(
     staging = events_dir / f".staging-{uuid.uuid4().hex}"
     if new:
         spark = spark or spark_session()
-        staged = _persist_uncompressed(spark, _stage(spark, new, plan))
+        staged = _stage(spark, new, plan).persist()
         try:
             rows = _count(staged, summary, len(new))
             _check_bad_fraction(staged, summary, max_bad_fraction, new)
@@ -173,25 +173,6 @@ def _stage(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPlan) -
     return staged
 
 
-def _persist_uncompressed(spark: SparkSession, frame: DataFrame) -> DataFrame:
-    """``frame`` persisted (memory, then disk) in uncompressed column batches.
-
-    The staged rows are read three times (counts, store, quarantine); compressing the cached
-    batches cost as much CPU as parsing and validating the rows (1M events on local[2]: 28
-    against 14 JVM CPU seconds to stage and count), so this cache alone is left uncompressed.
-    """
-    key = "spark.sql.inMemoryColumnarStorage.compressed"
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, "false")  # read when the cache is declared, not when it is filled
-    try:
-        return frame.persist()
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
-
-
 def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPlan) -> DataFrame:
     """The CSV file ``path`` as text columns ``names`` (empty or missing fields null), ``_line``
     (1-based line number) and ``_error`` (``wrong number of columns`` for a short or long
@@ -206,8 +187,8 @@ def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPla
     frame = frame.where("trim(text) <> ''")
     schema = ", ".join(f"`{n.replace('`', '``')}` STRING" for n in names)
     parsed = F.from_csv("text", schema, {"sep": delimiter, "escape": '"'})
-    # Fields = delimiters outside quoted text + 1; the regular expression (a third of the
-    # parsing's CPU time) only runs on lines with a quote.
+    # Fields = delimiters outside quoted text + 1; the regular expression that drops quoted
+    # text only runs on lines with a quote.
     def count_fields(text: Column) -> Column:
         return F.length(text) - F.length(F.replace(text, F.lit(delimiter))) + 1
 
