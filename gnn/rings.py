@@ -376,7 +376,8 @@ def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> ScoreCalib
 
 
 def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
-                    account_scores: pd.DataFrame) -> pd.DataFrame:
+                    account_scores: pd.DataFrame,
+                    min_member_pool: float = MIN_MEMBER_POOL) -> pd.DataFrame:
     """``rings`` with ``score`` the probability that each is collusive, best first.
 
     ``score`` becomes ``calibrator`` applied to ``pooled_score`` (monotone), times the
@@ -384,7 +385,9 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
     members are in a better ring; its evidence says so: ``"Fragment:..."``). A ring whose
     score ends below every member's account score says why in its evidence
     (``"Calibrated:..."``: rings scored like it were collusive that often in the training
-    labels).
+    labels). A ring whose members' pooled score (``member_score``, before any flow boost) is
+    under ``min_member_pool`` scores 0 and says so (``"Honest:..."``): its members look
+    honest, whatever its money flows (:data:`MIN_MEMBER_POOL`).
 
     Parameters
     ----------
@@ -394,6 +397,8 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
         From :func:`fit_ring_calibrator`.
     account_scores
         ``account_id, score``.
+    min_member_pool
+        The pooled member score a ring needs; 0 lets every ring through.
     """
     out = rings.copy()
     if out.empty:
@@ -409,9 +414,20 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
         if flag else list(evidence)
         for evidence, factor, flag in zip(out["evidence"], demotion, fragment, strict=True)
     ]
+    # tables without member scores (built by hand) have nothing to hold to the bar
+    pool = out["member_score"].to_numpy(np.float64) if "member_score" in out else np.full(
+        len(out), np.nan)
+    honest = pool < min_member_pool
+    out.loc[honest, "score"] = 0.0
+    out["evidence"] = [
+        [*evidence, f"Honest:its members' pooled score {p:.2f} is under {min_member_pool:g}"]
+        if flag else list(evidence)
+        for evidence, p, flag in zip(out["evidence"], pool, honest, strict=True)
+    ]
+    fragment &= ~honest
     lookup = _score_lookup(account_scores)
     lowest = np.array([min(lookup.get(m, 0.0) for m in members) for members in out["members"]])
-    below = (out["score"].to_numpy() < lowest) & ~fragment
+    below = (out["score"].to_numpy() < lowest) & ~fragment & ~honest
     out["evidence"] = [
         [*evidence, f"Calibrated:{score:.2f} below its least risky member ({low:.2f}): rings "
                     f"scored like it were collusive that often in the training labels"]
@@ -454,7 +470,6 @@ def score_rings(
     min_member_score: float | None = 0.5,
     trim_unlabelled: bool = True,
     unsurprising: str = "drop",
-    min_member_pool: float = MIN_MEMBER_POOL,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -489,9 +504,6 @@ def score_rings(
     unsurprising
         With account scores, what becomes of a candidate the null model does not find
         significant (:data:`UNSURPRISING`; :func:`trim_members`, :func:`flow_significance`).
-    min_member_pool
-        With account scores, candidates whose pooled member score is below this are dropped
-        (:data:`MIN_MEMBER_POOL`); 0 keeps them.
 
     Returns
     -------
@@ -520,12 +532,6 @@ def score_rings(
         score = unlabelled_scores(candidates)
     else:
         pooled = member_scores(candidates, account_scores, top_k)
-        carried = pooled >= min_member_pool
-        if not carried.all():
-            candidates = [c for c, keep in zip(candidates, carried, strict=True) if keep]
-            pooled, structure = pooled[carried], structure[carried]
-            if not candidates:
-                return pd.DataFrame({c: pd.Series(dtype=object) for c in RING_COLUMNS})
         score = account_weight * pooled + (1.0 - account_weight) * structure
         score = 1.0 - (1.0 - score) * (1.0 - flow_significance(candidates, unsurprising))
     table = pd.DataFrame(

@@ -241,11 +241,10 @@ def test_a_significant_flow_shape_keeps_its_tied_mules_and_ranks_by_its_signific
     kept = trim_members([fan(60.0)], scores)
     assert [c.members for c in kept] == [sorted(["hub", "m1", "m2", "m3"])]
     assert trim_members([fan(1.0)], scores) == []  # chance explains it: nobody is implicated
-    strong, weak = (score_rings([fan(s)], None, scores, min_member_score=None,
-                                min_member_pool=0.0)["score"].iloc[0] for s in (60.0, 5.0))
+    strong, weak = (score_rings([fan(s)], None, scores, min_member_score=None)["score"].iloc[0]
+                    for s in (60.0, 5.0))
     group = _candidate(members, surprise=60.0, significant=1.0)
-    plain = score_rings([group], None, scores, min_member_score=None,
-                        min_member_pool=0.0)["score"].iloc[0]
+    plain = score_rings([group], None, scores, min_member_score=None)["score"].iloc[0]
     assert strong > weak > plain  # entity groups get nothing from their significance here
     assert flow_significance([fan(60.0), group]).tolist() == pytest.approx(
         [60 / 5**0.5 / (60 / 5**0.5 + FLOW_SURPRISE_HALF), 0.0])
@@ -320,8 +319,14 @@ def test_a_significant_flow_of_honest_looking_accounts_is_no_ring():
                            "flow_surprise": 30.0},
                           [("a", "b"), ("b", "c"), ("c", "d"), ("d", "a")])
     honest = pd.DataFrame({"account_id": members, "score": 0.02})
-    assert score_rings([cycle], None, honest).empty  # pooled 0.02 < MIN_MEMBER_POOL
-    kept = score_rings([cycle], None, honest, min_member_pool=0.0)
-    assert kept["score"].iloc[0] > 0.5  # the flow boost alone would report it
+    scored = score_rings([cycle], None, honest)
+    assert scored["score"].iloc[0] > 0.5  # the flow boost alone would report it
+    identity = fit_ring_calibrator(scored, pd.DataFrame({"account_id": ["a"], "label": [1]}))
+    out = calibrate_rings(scored, identity, honest)
+    assert out["score"].iloc[0] == 0.0  # pooled 0.02 < MIN_MEMBER_POOL
+    assert out["evidence"].iloc[0][-1] == (
+        f"Honest:its members' pooled score 0.02 is under {MIN_MEMBER_POOL:g}")
+    assert calibrate_rings(scored, identity, honest, min_member_pool=0.0)["score"].iloc[0] > 0.5
     mules = honest.assign(score=[0.3, 0.2, 0.05, 0.05])
-    assert score_rings([cycle], None, mules)["member_score"].iloc[0] >= MIN_MEMBER_POOL
+    scored = score_rings([cycle], None, mules)
+    assert calibrate_rings(scored, identity, mules)["score"].iloc[0] > 0.5
