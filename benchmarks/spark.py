@@ -10,6 +10,10 @@ peak memory are its own. Prints a Markdown table: events, engine, wall seconds, 
 seconds, the Python driver's peak RSS and, for Spark, the JVM's peak RSS (driver and, in local
 mode, the executors it hosts). The CSV files (:func:`benchmarks.ingest.make_events_csv`) are
 kept in the work directory and reused.
+
+``--jobs`` also prints, for Spark, every job's executor CPU seconds (summed over its tasks, from
+Spark's event log; JIT, GC threads and query planning excluded), shuffle bytes written and call
+site, so the dominant stages can be told apart without a quiet machine.
 """
 
 from __future__ import annotations
@@ -29,9 +33,11 @@ from benchmarks.ingest import MAPPING, make_events_csv
 ENGINES = ("duckdb", "spark")
 
 
-def run_engine(engine: str, csv: Path, work: Path, master: str) -> dict[str, float]:
+def run_engine(engine: str, csv: Path, work: Path, master: str, jobs: bool = False
+               ) -> dict[str, float]:
     """Ingest ``csv`` and build the snapshot with ``engine`` (in this process); return its
-    facts: events accepted, snapshot accounts, and for Spark the JVM's peak RSS in MB."""
+    facts: events accepted, snapshot accounts, for Spark the JVM's peak RSS in MB and, with
+    ``jobs``, each Spark job's facts (:func:`job_facts`)."""
     from ingest.mapping import mapping_from_dict
 
     mapping = mapping_from_dict(MAPPING)
@@ -42,12 +48,21 @@ def run_engine(engine: str, csv: Path, work: Path, master: str) -> dict[str, flo
         from ingest.spark_ingest import ingest_logs_spark
         from ingest.spark_session import spark_session
 
-        spark = spark_session(master, shuffle_partitions=8, **{"spark.ui.enabled": "false"})
+        conf = {"spark.ui.enabled": "false"}
+        log_dir = work.parent / f"{work.name}-eventlog"
+        if jobs:
+            shutil.rmtree(log_dir, ignore_errors=True)
+            log_dir.mkdir(parents=True)
+            conf |= {"spark.eventLog.enabled": "true", "spark.eventLog.compress": "false",
+                     "spark.eventLog.dir": str(log_dir)}
+        spark = spark_session(master, shuffle_partitions=8, **conf)
         spark.sparkContext.setLogLevel("ERROR")
         summary = ingest_logs_spark(csv, mapping, work / "events", spark=spark)
         manifest = write_snapshot_spark(work / "events", work / "snapshot", spark=spark)
         facts["jvm_peak_rss_mb"], facts["jvm_cpu_s"] = _jvm_facts(spark)
         spark.stop()
+        if jobs:
+            facts["jobs"] = job_facts(next(log_dir.iterdir()))
     else:
         from graph.build import write_snapshot_files
         from ingest.run import ingest_logs
@@ -57,6 +72,32 @@ def run_engine(engine: str, csv: Path, work: Path, master: str) -> dict[str, flo
     facts["accepted"] = summary.accepted
     facts["accounts"] = manifest["nodes"]["Account"]["count"]
     return facts
+
+
+def job_facts(event_log: Path) -> list[dict]:
+    """Per Spark job of an uncompressed event log: id, call site, tasks, executor CPU seconds,
+    executor run seconds, GC seconds and shuffle MB written."""
+    jobs: dict[int, dict] = {}
+    owner: dict[int, int] = {}
+    with open(event_log) as lines:
+        for line in lines:
+            event = json.loads(line)
+            kind = event["Event"]
+            if kind == "SparkListenerJobStart":
+                site = (event.get("Properties") or {}).get("callSite.short", "")
+                jobs[event["Job ID"]] = {"job": event["Job ID"], "site": site, "tasks": 0,
+                                         "cpu_s": 0.0, "run_s": 0.0, "gc_s": 0.0,
+                                         "shuffle_mb": 0.0}
+                owner |= dict.fromkeys(event["Stage IDs"], event["Job ID"])
+            elif kind == "SparkListenerTaskEnd" and event["Stage ID"] in owner:
+                job, metrics = jobs[owner[event["Stage ID"]]], event.get("Task Metrics") or {}
+                job["tasks"] += 1
+                job["cpu_s"] += metrics.get("Executor CPU Time", 0) / 1e9
+                job["run_s"] += metrics.get("Executor Run Time", 0) / 1e3
+                job["gc_s"] += metrics.get("JVM GC Time", 0) / 1e3
+                shuffle = metrics.get("Shuffle Write Metrics") or {}
+                job["shuffle_mb"] += shuffle.get("Shuffle Bytes Written", 0) / 1e6
+    return list(jobs.values())
 
 
 def _jvm_facts(spark) -> tuple[float, float]:
@@ -82,12 +123,13 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def measure(engine: str, csv: Path, work: Path, master: str) -> dict[str, float]:
+def measure(engine: str, csv: Path, work: Path, master: str, jobs: bool = False
+            ) -> dict[str, float]:
     """Run :func:`run_engine` in a child process; its facts and wall time."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.spark", "--child", engine, "--csv", str(csv),
-         "--workdir", str(work), "--master", master],
+         "--workdir", str(work), "--master", master, *(["--jobs"] if jobs else [])],
         capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode:
@@ -103,11 +145,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/abusenet-bench-spark"))
+    parser.add_argument("--jobs", action="store_true",
+                        help="also print each Spark job's executor CPU seconds")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        facts = run_engine(args.child, args.csv, args.workdir, args.master)
+        facts = run_engine(args.child, args.csv, args.workdir, args.master, args.jobs)
         own = resource.getrusage(resource.RUSAGE_SELF)
         facts["python_peak_rss_mb"] = own.ru_maxrss / 1024
         facts["cpu_s"] = own.ru_utime + own.ru_stime + facts.pop("jvm_cpu_s", 0.0)
@@ -122,11 +166,15 @@ def main(argv: list[str] | None = None) -> None:
             args.workdir.mkdir(parents=True, exist_ok=True)
             make_events_csv(csv, n)
         for engine in args.engines:
-            facts = measure(engine, csv, args.workdir / f"out-{engine}", args.master)
+            facts = measure(engine, csv, args.workdir / f"out-{engine}", args.master, args.jobs)
             jvm = facts.get("jvm_peak_rss_mb")
             print(f"| {n:,} | {engine} | {facts['wall_s']:.1f} | {n / facts['wall_s']:,.0f} | "
                   f"{facts['cpu_s']:.1f} | {facts['python_peak_rss_mb']:.0f} | "
                   f"{'' if jvm is None else f'{jvm:.0f}'} |", flush=True)
+            for job in facts.get("jobs", []):
+                print(f"|   job {job['job']} ({job['tasks']} tasks) | {job['site'][:50]} | "
+                      f"executor CPU {job['cpu_s']:.1f} s | run {job['run_s']:.1f} s | "
+                      f"GC {job['gc_s']:.1f} s | shuffle {job['shuffle_mb']:.1f} MB | |")
 
 
 if __name__ == "__main__":
