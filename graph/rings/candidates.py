@@ -47,6 +47,7 @@ from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windo
 from graph.rings.localities import (
     Localities,
     entry_locality_rate,
+    find_localities,
     find_locality_scales,
     pair_locality_mean,
 )
@@ -430,9 +431,12 @@ def _describe(
                                   return_inverse=True)
     degree_by_type = type_degrees(uses, codes, len(type_names))
     group_degree = (membership @ degree_by_type) / sizes[:, None]
-    localities = find_locality_scales(
-        uses, codes, cfg.hub_degree_cap, max(cfg.locality_min_users, cfg.max_size + 1),
-        cfg.locality_resolutions, cfg.seed) if cfg.locality and cfg.locality_resolutions else []
+    min_users = max(cfg.locality_min_users, cfg.max_size + 1)
+    resolutions = cfg.locality_resolutions if cfg.locality else ()
+    localities = (find_locality_scales(uses, codes, cfg.hub_degree_cap, min_users, resolutions,
+                                       cfg.seed) if cfg.locality_nested and resolutions else
+                  [find_localities(uses, codes, cfg.hub_degree_cap, min_users, resolution,
+                                   cfg.seed) for resolution in resolutions])
     chance = sharing_log_chance(
         shared, sizes, entity_degree, codes, group_degree, degree_by_type.sum(axis=0),
         np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)

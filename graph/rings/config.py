@@ -98,6 +98,11 @@ class RingConfig:
         Leiden resolutions of the localities (higher: smaller ones), one partition each; an
         entity's chance is the largest over them, so neighbourhoods of every scale are expected
         (modularity's scale shifts with the graph's size, one resolution fits no world).
+    locality_nested
+        Learn the scales nested (:func:`graph.rings.localities.find_locality_scales`): one
+        Leiden run on the whole graph, each coarser scale on the finer one's communities (at 200k
+        accounts 24 instead of 44 CPU s); off, each resolution partitions the whole graph (its
+        localities at low resolutions differ: 15 instead of 294 at resolution 1 there).
     locality_min_users
         A locality's entities are used by at least this many accounts, and always by more than
         ``max_size`` (so no ring searched can be a locality of its own).
@@ -136,6 +141,7 @@ class RingConfig:
     pair_max_degree: int = 10
     locality: bool = True
     locality_resolutions: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
+    locality_nested: bool = False
     locality_min_users: int = 100
     seed_min_score: float = 0.5
     seed: int = 0

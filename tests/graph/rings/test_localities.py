@@ -107,3 +107,12 @@ def test_scales_are_nested_and_a_single_scale_is_find_localities():
     both = (fine.of_entity >= 0) & (coarse.of_entity >= 0)
     pairs = set(zip(fine.of_entity[both].tolist(), coarse.of_entity[both].tolist(), strict=True))
     assert len({f for f, _ in pairs}) == len(pairs)
+
+
+def test_nested_scales_also_clear_the_neighbours_and_keep_the_ring():
+    snap, ring = _towns()
+    found = find_ring_candidates(snap, RingConfig(locality_nested=True,
+                                                  min_surprise=-np.inf))
+    honest = [c.features["surprise"] for c in found if not set(c.members) & set(ring)]
+    assert len(honest) >= 20 and max(honest) < RingConfig().min_surprise
+    assert any(c.members == ring and c.features["surprise"] > 5.0 for c in found)
