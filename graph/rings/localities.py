@@ -4,7 +4,7 @@ Customers shop near home, diners eat in their city, staff log in from their offi
 accounts concentrate their uses on a *locality* of entities, so neighbours meet on low-degree
 entities far more often than a degree-preserving null over the whole entity type expects.
 Logs rarely carry coordinates, so localities are learnt from the graph alone: the Leiden
-communities (modularity, seeded; :func:`graph.rings.communities.leiden_communities`) of the
+communities (modularity, seeded; :func:`graph.rings.communities.leiden_labels`) of the
 account + entity bipartite graph, hubs left out (they tie everyone and are judged by the type
 null anyway). A locality is one community's entities of one type (a town's terminals, not its
 devices), kept only when at least ``min_users`` distinct accounts use them: a ring's private
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from graph.rings.communities import leiden_communities
+from graph.rings.communities import leiden_labels
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,7 @@ def find_locality_scales(
         member = sp.csr_matrix((np.ones(size), (np.arange(size), community)),
                                shape=(size, blocks))
         coarse = (member.T @ graph @ member).tocsr() if step else graph
-        label = np.empty(blocks, dtype=np.int64)
-        for number, rows in enumerate(leiden_communities(coarse, resolutions[i], seed,
-                                                         loops=step > 0)):
-            label[rows] = number
-        community = label[community]
+        community = leiden_labels(coarse, resolutions[i], seed, loops=step > 0)[community]
         key = np.where(kept, community[n_accounts:] * (int(codes.max()) + 1) + codes, -1)
         found[i] = _localities(binary, codes, degree, _small_ones_dropped(binary, key, min_users))
     return [scale for scale in found if scale is not None]
