@@ -169,7 +169,9 @@ def rings_stage(
     the ring scores become the probability that a ring is collusive
     (:func:`gnn.rings.fit_ring_calibrator` fitted on those labels only, then
     :func:`gnn.rings.calibrate_rings`); rings scoring at least ``scoring.min_score`` are
-    reported. With structure scores (no labels), the rings the null model finds significant
+    reported (never a candidate the null model does not find significant, nor a ring whose
+    members' pooled score is under :data:`gnn.rings.MIN_MEMBER_POOL`). With structure scores
+    (no labels), the rings the null model finds significant
     (``RingConfig.min_surprise``) with a surprise of at least
     ``scoring.unlabelled_min_surprise`` are reported, ranked by their structure score: a
     structure score is no probability to hold to ``min_score``. Writes ``out/rings.parquet``
