@@ -75,12 +75,15 @@ def run_engine(engine: str, csv: Path, work: Path, master: str, jobs: bool = Fal
 
 
 def job_facts(event_log: Path) -> list[dict]:
-    """Per Spark job of an uncompressed event log: id, call site, tasks, executor CPU seconds,
-    executor run seconds, GC seconds and shuffle MB written."""
+    """Per Spark job of an uncompressed event log (a file, or a folder of rolled ``events_*``
+    files): id, call site, tasks, executor CPU seconds, executor run seconds, GC seconds and
+    shuffle MB written."""
     jobs: dict[int, dict] = {}
     owner: dict[int, int] = {}
-    with open(event_log) as lines:
-        for line in lines:
+    parts = (sorted(event_log.glob("events_*"), key=lambda p: int(p.name.split("_")[1]))
+             if event_log.is_dir() else [event_log])
+    for part in parts:
+        for line in part.read_text().splitlines():
             event = json.loads(line)
             kind = event["Event"]
             if kind == "SparkListenerJobStart":
