@@ -5,15 +5,22 @@ from __future__ import annotations
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from abusenet.serve.write_through import WriteThrough
 
 SERVE_HELP = (
     "Serve a batch run (the OUT of `abusenet run`) over HTTP: POST /v1/events scores events as "
     "they arrive (validated by the ingest's rules, written to the run's event store before the "
     "answer, applied to the in-memory graph), GET /v1/accounts/ID, /v1/entities/TYPE/ID and "
     "/v1/rings/ID read the current graph, /metrics is Prometheus text, POST /admin/reload or "
-    "SIGHUP switches to a new model. Every route but /healthz and /readyz needs "
+    "SIGHUP switches to a new model. With --neo4j-uri every accepted change (accounts, entities, "
+    "relationships, scores) is also written to that Neo4j graph in the background, batched and "
+    "retried; the service keeps answering when Neo4j is slow or down and /readyz says so. "
+    "Every route but /healthz and /readyz needs "
     "'Authorization: Bearer TOKEN': ABUSENET_API_TOKEN, or else the 0600 file named at start. "
     "The OpenAPI page is /docs."
 )
@@ -46,6 +53,14 @@ def serve(
     max_batch: int = typer.Option(
         1000, "--max-batch", min=1,
         help="Most events in one POST /v1/events; more are refused with 413."),
+    neo4j_uri: str | None = typer.Option(
+        None, "--neo4j-uri",
+        help="Write accepted changes through to this Neo4j ('local' for the installed "
+        "server; the password from NEO4J_PASSWORD). Default: no write-through."),
+    graph: str | None = typer.Option(
+        None, "--graph",
+        help="The Neo4j graph to write to: the one `abusenet run` loaded (its --graph; "
+        "default the run folder's name)."),
 ) -> None:
     """See :data:`SERVE_HELP`."""
     import torch
@@ -57,6 +72,7 @@ def serve(
     from abusenet.serve.validation import EventValidator, canonical_mapping
     from ingest.mapping import MappingError, load_mapping
 
+    write_through = _write_through(neo4j_uri, graph, run) if neo4j_uri else None
     try:
         state = GraphState.load(run, model, snapshot)
         rules = load_mapping(mapping) if mapping else canonical_mapping(state.ingest_state)
@@ -69,10 +85,42 @@ def serve(
     torch.set_num_threads(1)
     typer.echo(f"abusenet serve: {state.num_accounts:,} accounts, model {state.model_version}; "
                f"API token from {source}; listening on http://{host}:{port}", err=True)
-    app = create_app(state, EventValidator(rules), token, Limits(max_body_bytes, max_batch))
+    if write_through is not None:
+        typer.echo(f"abusenet serve: writing through to Neo4j graph {write_through.graph!r}",
+                   err=True)
+        write_through.start()
+    app = create_app(state, EventValidator(rules), token, Limits(max_body_bytes, max_batch),
+                     write_through)
 
     def reload_on_hangup(signum: int, frame: object) -> None:
         threading.Thread(target=state.reload_model, name="reload", daemon=True).start()
 
     signal.signal(signal.SIGHUP, reload_on_hangup)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if write_through is not None and not write_through.close(timeout=10.0):
+            typer.echo("abusenet serve: some changes were not written to Neo4j (it was down or "
+                       "slow); they are in the event store: reload the graph with `abusenet "
+                       "load` to catch up", err=True)
+
+
+def _write_through(neo4j_uri: str, graph: str | None, run: Path) -> WriteThrough:
+    """The (not yet started) Neo4j write-through for ``--neo4j-uri`` / ``--graph``; a wrong
+    setting stops the command, a server that is down does not (the write-through retries)."""
+    from abusenet.serve.write_through import WriteThrough
+    from graph.store import connect
+    from graph.store.connection import Neo4jConfigError, local_server_for, resolve_neo4j_settings
+    from graph.store.graphs import GraphNameError, default_graph_name, graph_name
+
+    try:
+        settings = resolve_neo4j_settings(uri=neo4j_uri)
+        name = graph_name(graph) if graph else default_graph_name(run)
+    except (Neo4jConfigError, GraphNameError) as err:
+        typer.echo(f"error: cannot serve {run}: {err}", err=True)
+        raise typer.Exit(1) from None
+    if settings is None:
+        typer.echo(f"error: cannot serve {run}: --neo4j-uri {neo4j_uri!r} names no server",
+                   err=True)
+        raise typer.Exit(1)
+    return WriteThrough(connect(settings, server=local_server_for(settings)), name)

@@ -28,6 +28,7 @@ from abusenet.serve.metrics import Metrics
 from abusenet.serve.security import authorized
 from abusenet.serve.state import GraphState
 from abusenet.serve.validation import EventValidator
+from abusenet.serve.write_through import WriteThrough
 from abusenet.serve.writer import ACCEPTED, REJECTED, EventWriter
 
 #: Routes open without a token.
@@ -43,8 +44,9 @@ class Limits:
 
 
 def create_app(state: GraphState, validator: EventValidator, token: str,
-               limits: Limits = Limits()) -> FastAPI:
-    """The service over ``state``; ``validator`` reads posted events, ``token`` guards it."""
+               limits: Limits = Limits(), write_through: WriteThrough | None = None) -> FastAPI:
+    """The service over ``state``; ``validator`` reads posted events, ``token`` guards it;
+    ``write_through`` (optional) copies every accepted change to Neo4j in the background."""
     app = FastAPI(title="abusenet serve", version="1",
                   description="Real-time account scoring with ring context.")
     metrics = Metrics()
@@ -52,7 +54,7 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     # Reads recompute a few rows with numpy products (gnn.local_scoring): a second BLAS thread
     # only spins, and on a busy machine costs 10-50x the product itself. Process-wide, once.
     threadpool_limits(1, user_api="blas")
-    writer = EventWriter(state)
+    writer = EventWriter(state, write_through)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
@@ -76,9 +78,12 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
 
     @app.get("/readyz")
     def readyz() -> dict[str, Any]:
-        """The graph and model are loaded (Neo4j write-through is not part of this service)."""
+        """The graph and model are loaded, so events are scored; ``neo4j`` says how the
+        write-through stands (``ok``, ``behind``, ``down``, ``overflow``; the service answers
+        either way)."""
+        neo4j: Any = "not configured" if write_through is None else write_through.status()
         return {"status": "ready", "model_version": state.model_version,
-                "accounts": state.num_accounts, "neo4j": "not configured",
+                "accounts": state.num_accounts, "neo4j": neo4j,
                 "scores": "gnn", "published_candidate": state.published}
 
     @app.get("/metrics", response_class=PlainTextResponse)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from graph.incremental import new_edges
 from graph.live_features import LiveFeatures, NodeIndex
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
 from graph.snapshot_sql import relation_sources
+from graph.store.live_write import LiveChange
 from ingest.engine import connect
 from ingest.sql import literal
 from ingest.state import IngestState
@@ -368,6 +370,41 @@ class GraphState:
         rows = np.array([row[a] for a in account_ids if a in row], dtype=np.int64)
         with self.lock:
             self.scorer.current(self.graph, rows)
+
+    def live_change(self, events: pa.Table, scored_at: datetime) -> LiveChange:
+        """What applying ``events`` changed, for the Neo4j copy of the graph: every account
+        and entity they name with its current raw feature values (accounts also with
+        ``risk_score``, ``model_version`` and ``scored_at``), and each relationship they
+        imply (:func:`graph.incremental.new_edges`)."""
+        change = LiveChange()
+        accounts = list(dict.fromkeys(events.column("account_id").to_pylist()))
+        with self.lock:
+            touched: dict[str, list[str]] = {ACCOUNT: accounts}
+            for name, pairs in new_edges(events, self.relations).items():
+                edge_type = self.edge_types.get(name)
+                if edge_type is None:
+                    continue
+                touched.setdefault(edge_type[2], []).extend(dst for _, dst in pairs)
+                for src, dst in pairs:
+                    change.add_rel(edge_type[0], name, edge_type[2], src, dst)
+            for node_type, ids in touched.items():
+                nodes = self.nodes[node_type]
+                ids = [i for i in dict.fromkeys(ids) if i in nodes.row]
+                rows = np.array([nodes.row[i] for i in ids], dtype=np.int64)
+                values = nodes.raw[rows] if len(rows) else np.empty((0, len(nodes.columns)))
+                for node_id, row in zip(ids, values, strict=True):
+                    change.add_node(node_type, node_id, {
+                        c: _value(v, integer)
+                        for c, v, integer in zip(nodes.columns, row.tolist(), nodes.integer,
+                                                 strict=True)})
+            accounts = [a for a in accounts if a in self.nodes[ACCOUNT].row]
+            rows = np.array([self.nodes[ACCOUNT].row[a] for a in accounts], dtype=np.int64)
+            scores = self.scorer.current(self.graph, rows) if len(rows) else []
+        for account_id, score in zip(accounts, np.asarray(scores).tolist(), strict=True):
+            change.add_node(ACCOUNT, account_id, {
+                "risk_score": score, "model_version": self.model_version,
+                "scored_at": scored_at})
+        return change
 
     # ------------------------------------------------------------------------------ queries
     @property

@@ -10,18 +10,22 @@ in one update and rescores the accounts they name in one pass. Only then does an
 the group answer. So under load the per-call costs (the ``fsync`` s, the rescoring's set-up)
 are paid once per group, not once per request, and an answer still means the request's events
 are durable and in the graph. An error reaches every request of the group, and the ids it had
-claimed are released.
+claimed are released. With a Neo4j write-through (:mod:`abusenet.serve.write_through`), the
+group's change to the graph (:meth:`GraphState.live_change`) is handed to it after the
+rescoring; it is written in the background, so the answer never waits for Neo4j.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
 from abusenet.serve.durable_log import append_segment
 from abusenet.serve.state import GraphState
+from abusenet.serve.write_through import WriteThrough
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
@@ -40,10 +44,13 @@ class EventWriter:
     ----------
     state
         The service's graph state (its event store receives the segments).
+    write_through
+        Where each group's change to the graph goes on to Neo4j (``None``: nowhere).
     """
 
-    def __init__(self, state: GraphState) -> None:
+    def __init__(self, state: GraphState, write_through: WriteThrough | None = None) -> None:
         self.state = state
+        self.write_through = write_through
         self.groups_written = 0
         self._cond = threading.Condition()
         self._io = threading.Lock()
@@ -121,3 +128,5 @@ class EventWriter:
             raise
         state.apply(rows)
         state.refresh(list(dict.fromkeys(rows.column("account_id").to_pylist())))
+        if self.write_through is not None:
+            self.write_through.submit(state.live_change(rows, datetime.now(UTC)))
