@@ -16,7 +16,7 @@ accounts are split in halves (seed 0): the first half trains, the second is held
 * ``gnn`` and ``xgb-graph`` (the ``gnn_*`` / ``xgb-graph_*`` columns of the ``with labels``
   rows): :class:`gnn.detector.AccountDetector` with its default settings (``boost="auto"``:
   the boosted residual head of :mod:`gnn.boosted` when the training labels hold 50 of each
-  class, as every dataset here does; chosen on validation splits of the training halves and
+  class, as all datasets here but the no-collusion card world do; chosen on generated worlds and
   generated worlds of seed 3, never on the held-out half; ``--quick``:
   8 epochs, 32 channels, neighbours 10 / 5) and :class:`gnn.baselines.xgb_graph.XGBGraph`
   trained on the first half, AUROC / AUPRC on the held-out half, seconds;
