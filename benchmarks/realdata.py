@@ -16,8 +16,8 @@ accounts are split in halves (seed 0): the first half trains, the second is held
 * ``gnn`` and ``xgb-graph`` (the ``gnn_*`` / ``xgb-graph_*`` columns of the ``with labels``
   rows): :class:`gnn.detector.AccountDetector` with its default settings (``boost="auto"``:
   the boosted residual head of :mod:`gnn.boosted` when the training labels hold 50 of each
-  class, as all datasets here but the no-collusion card world do; chosen on generated worlds and
-  generated worlds of seed 3, never on the held-out half; ``--quick``:
+  class, as all datasets here but the no-collusion card world do; chosen on validation splits of
+  the training halves and generated worlds of seed 3, never on the held-out half; ``--quick``:
   8 epochs, 32 channels, neighbours 10 / 5) and :class:`gnn.baselines.xgb_graph.XGBGraph`
   trained on the first half, AUROC / AUPRC on the held-out half, seconds;
 * ``xgb``: XGBoost on each account's own features (:func:`own_features`: uses and distinct
