@@ -150,7 +150,10 @@ class LocalGraph:
         self._x = {t: np.array(v, dtype=np.float32) for t, v in x.items()}
         self.relations = [tuple(et) for et in edges]
         self.adjacency: dict[EdgeType, GrowingAdjacency] = {}
+        self._opposite: dict[EdgeType, EdgeType] = {}
         for et, index in edges.items():
+            self._opposite[tuple(et)] = reverse_edge_type(tuple(et))
+            self._opposite[reverse_edge_type(tuple(et))] = tuple(et)
             src, dst = np.asarray(index[0], dtype=np.int64), np.asarray(index[1], dtype=np.int64)
             self.adjacency[tuple(et)] = GrowingAdjacency(src, dst, self.num_nodes[et[2]])
             self.adjacency[reverse_edge_type(tuple(et))] = GrowingAdjacency(
@@ -183,6 +186,11 @@ class LocalGraph:
             raise ValueError(f"{node_type}: {len(values)} feature rows for "
                              f"{self.num_nodes[node_type]} nodes")
         self._x[node_type] = np.array(values, dtype=np.float32)
+
+    def opposite(self, edge_type: EdgeType) -> EdgeType:
+        """The edge type holding ``edge_type``'s edges reversed (a relation's ``rev_`` type,
+        or the relation of a ``rev_`` type)."""
+        return self._opposite[edge_type]
 
     def has_edge(self, relation: EdgeType, src: int, dst: int) -> bool:
         """Whether ``src -> dst`` is an edge of ``relation``; looks at the smaller list."""
@@ -236,6 +244,114 @@ class LocalGraph:
         return data
 
 
+class _NeighbourSums:
+    """Running float64 sums (and sums of squares) of the input embeddings (layer 0, which
+    :meth:`LocalScorer.mark` keeps current) of the in-neighbours of high-degree nodes, one per
+    (edge type, node): a hub's layer-1 mean and deviation from them cost O(1), not O(degree).
+
+    A node's sums are built from its neighbours when first asked for; after that each change
+    of a neighbour's embedding adds its difference (:meth:`push`, before the new embedding is
+    written) and edges added to the node since are taken in from the adjacency's append-only
+    list (:meth:`_catch_up`). Each entry also keeps the last tick at which one of its
+    neighbours' embeddings changed. After ``resync`` differences an entry is dropped and built
+    again from its neighbours (float64 running sums drift, slowly).
+
+    Parameters
+    ----------
+    min_degree
+        Nodes with at least this many in-neighbours along an edge type get sums for it.
+    resync
+        Differences added to an entry before it is rebuilt from scratch.
+    """
+
+    def __init__(self, min_degree: int, resync: int) -> None:
+        self.min_degree = min_degree
+        self.resync = resync
+        # edge type -> node -> [sum, squares, count, added taken in, tick, differences]
+        self.entries: dict[EdgeType, dict[int, list]] = {}
+        self._has: dict[EdgeType, np.ndarray] = {}  # edge type -> node has an entry
+
+    def _flag(self, et: EdgeType, node: int, value: bool) -> None:
+        has = self._has.setdefault(et, np.zeros(0, dtype=bool))
+        if node >= len(has):
+            grown = np.zeros(node + len(has) // 8 + 1024, dtype=bool)
+            grown[:len(has)] = has
+            has = self._has[et] = grown
+        has[node] = value
+
+    def _build(self, adjacency: GrowingAdjacency, embeddings: np.ndarray, ticks: np.ndarray,
+               node: int) -> list:
+        neighbours = adjacency.neighbours(node)
+        values = embeddings[neighbours].astype(np.float64)
+        return [values.sum(axis=0), np.square(values).sum(axis=0), len(neighbours),
+                len(adjacency.added.get(node, ())), int(ticks[neighbours].max(initial=0)), 0]
+
+    @staticmethod
+    def _catch_up(entry: list, adjacency: GrowingAdjacency, embeddings: np.ndarray,
+                  ticks: np.ndarray, node: int) -> None:
+        added = adjacency.added.get(node, ())
+        if len(added) > entry[3]:
+            new = np.asarray(added[entry[3]:], dtype=np.int64)
+            values = embeddings[new].astype(np.float64)
+            entry[0] += values.sum(axis=0)
+            entry[1] += np.square(values).sum(axis=0)
+            entry[2] += len(new)
+            entry[3] = len(added)
+            entry[4] = max(entry[4], int(ticks[new].max()))
+
+    def take(self, graph: LocalGraph, et: EdgeType, rows: np.ndarray, embeddings: np.ndarray,
+             ticks: np.ndarray) -> tuple[np.ndarray, list[list]]:
+        """The positions in ``rows`` of the nodes with at least ``min_degree`` in-neighbours
+        along ``et``, and their current entries (built or caught up now); ``embeddings`` and
+        ``ticks``: the layer-0 embeddings and change ticks of ``et``'s source type."""
+        adjacency = graph.adjacency[et]
+        positions = np.flatnonzero(adjacency.degree(rows) >= self.min_degree)
+        entries = self.entries.setdefault(et, {})
+        out = []
+        for node in rows[positions].tolist():
+            entry = entries.get(node)
+            if entry is None:
+                entry = entries[node] = self._build(adjacency, embeddings, ticks, node)
+                self._flag(et, node, True)
+            else:
+                self._catch_up(entry, adjacency, embeddings, ticks, node)
+            out.append(entry)
+        return positions, out
+
+    def push(self, graph: LocalGraph, node_type: str, rows: np.ndarray, old: np.ndarray,
+             new: np.ndarray, tick: int, embeddings: np.ndarray, ticks: np.ndarray) -> None:
+        """Add to the entries whose neighbours include ``rows`` of ``node_type`` the change of
+        their embeddings ``old -> new`` (called before ``new`` is written; ``embeddings``,
+        ``ticks``: the type's layer-0 arrays, still holding ``old``)."""
+        for et, entries in self.entries.items():
+            if et[0] != node_type or not entries:
+                continue
+            has = self._has[et]
+            position, dst = graph.adjacency[graph.opposite(et)].gather(rows)
+            inside = dst < len(has)
+            hit = np.flatnonzero(inside) if not inside.all() else None
+            if hit is not None:
+                position, dst = position[hit], dst[hit]
+            hit = np.flatnonzero(has[dst])
+            if not len(hit):
+                continue
+            adjacency = graph.adjacency[et]
+            delta = new.astype(np.float64) - old.astype(np.float64)
+            squares = np.square(new.astype(np.float64)) - np.square(old.astype(np.float64))
+            for i, node in zip(position[hit].tolist(), dst[hit].tolist(), strict=True):
+                entry = entries.get(node)
+                if entry is None:  # dropped just now: rebuilt from the new embeddings
+                    continue
+                self._catch_up(entry, adjacency, embeddings, ticks, node)
+                entry[0] += delta[i]
+                entry[1] += squares[i]
+                entry[4] = tick
+                entry[5] += 1
+                if entry[5] >= self.resync:  # rebuilt from scratch when next taken
+                    del entries[node]
+                    self._flag(et, node, False)
+
+
 class _NumpyModel:
     """A :class:`SepHeteroGNN`'s weights as float32 numpy arrays, extracted once, and the
     model's encoder, layer and head as numpy functions for the few rows a read recomputes
@@ -280,15 +396,20 @@ class _NumpyModel:
         return np.maximum(_layer_norm(x @ weight + bias, gamma, beta, eps), 0)
 
     def layer(self, index: int, node_type: str, below: dict[str, np.ndarray], rows: np.ndarray,
-              edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+              edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
+              pooled: dict[EdgeType, tuple[np.ndarray, list[list]]] | None = None,
+              ) -> np.ndarray:
         """Layer ``index`` embeddings of ``rows`` of ``node_type`` (``SepHeteroConv``) from the
         layer-below embeddings ``below`` (global rows) and every edge into ``rows``
-        (``edges``: edge type -> (position in ``rows`` of the destination, source row))."""
+        (``edges``: edge type -> (position in ``rows`` of the destination, source row));
+        ``pooled``: edge type -> (positions in ``rows``, :class:`_NeighbourSums` entries) of
+        rows whose neighbours along it are summed already (their edges are not in ``edges``)."""
         weight, bias, gamma, beta, eps, incoming = self.convs[index][node_type]
         width, count, blocks = self.hidden, len(rows), len(incoming)
         ego = below[node_type][rows]
         wide = np.zeros((count, weight.shape[0]), dtype=np.float32)
         wide[:, :width] = ego
+        stats = None
         # Every relation's edges at once: segment j * count + position (relation j, row);
         # one reduction (neighbours summed in gather order: float32 sums may differ from the
         # batch pass's in the last bits).
@@ -316,6 +437,24 @@ class _NumpyModel:
                     squares = np.add.reduceat(np.square(values), starts, axis=0)
                     variance = np.maximum(squares / safe - mean * mean, 0)
                     stats[has, a] = np.sqrt(variance + np.float32(1e-8))
+        for j, et in enumerate(incoming):
+            found = pooled.get(et) if pooled else None
+            if found is None or not len(found[0]):
+                continue
+            if stats is None:
+                stats = np.zeros((blocks * count, len(self.aggregators), width), dtype=np.float32)
+            # Averages from the float64 sums, then the deviation in float32 as the batch
+            # pass forms it (a small variance is mostly its float32 cancellation).
+            counts = np.array([float(e[2]) for e in found[1]])[:, None]
+            mean = (np.array([e[0] for e in found[1]]) / counts).astype(np.float32)
+            for a, name in enumerate(self.aggregators):
+                if name == "mean":
+                    stats[found[0] + j * count, a] = mean
+                else:
+                    squares = (np.array([e[1] for e in found[1]]) / counts).astype(np.float32)
+                    variance = np.maximum(squares - mean * mean, 0)
+                    stats[found[0] + j * count, a] = np.sqrt(variance + np.float32(1e-8))
+        if stats is not None:
             wide[:, width:] = stats.reshape(blocks, count, -1).transpose(1, 0, 2).reshape(
                 count, -1)
         update = np.maximum(_layer_norm(wide @ weight + bias, gamma, beta, eps), 0)
@@ -366,15 +505,25 @@ class LocalScorer:
         :class:`gnn.boosted.LiveBoostedColumn` keeps there) to the network's logit before
         calibration, as a ``boost="residual"`` detector does. The column is an input like any
         other: a row whose column changed is named in :meth:`mark`.
+    hub_degree
+        Nodes with at least this many in-neighbours along an edge type keep running sums of
+        those neighbours' input embeddings (:class:`_NeighbourSums`), so that a change of one
+        of them costs O(1) at the hub's first layer, not O(degree).
+    resync
+        Changes added to one running sum before it is rebuilt from its neighbours.
     """
 
     def __init__(self, model: SepHeteroGNN, calibrator: ScoreCalibrator,
-                 num_threads: int | None = None, residual: bool = False) -> None:
+                 num_threads: int | None = None, residual: bool = False,
+                 hub_degree: int = 64, resync: int = 4096) -> None:
         self.model = model
         self.calibrator = calibrator
         self.num_threads = num_threads
         self.residual = residual
+        self.hub_degree = hub_degree
+        self.resync = resync
         self._numpy = _NumpyModel(model)
+        self._sums = _NeighbourSums(hub_degree, resync)
 
     def _offset(self, graph: LocalGraph, rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """``logits`` of target ``rows``, plus the boosted column when residual."""
@@ -413,23 +562,53 @@ class LocalScorer:
             hidden = module(hidden)
         return hidden.squeeze(-1)
 
-    def _in_edges(self, graph: LocalGraph,
-                  rows: dict[str, np.ndarray]) -> dict[EdgeType, tuple[np.ndarray, np.ndarray]]:
-        """Every model edge into ``rows``: edge type -> (position in ``rows`` of its
+    def _in_edges(self, graph: LocalGraph, rows: dict[str, np.ndarray],
+                  pooled: dict[EdgeType, tuple[np.ndarray, list[list]]] | None = None,
+                  ) -> dict[EdgeType, tuple[np.ndarray, np.ndarray]]:
+        """Every model edge into ``rows`` but those of the ``pooled`` rows (edge type ->
+        (positions in ``rows``, sums)): edge type -> (position in ``rows`` of its
         destination, source row); edge types without such edges are left out (the conv skips
         a missing relation, adding exactly what an empty one adds: nothing)."""
-        edges = {et: graph.adjacency[et].gather(rows[et[2]]) for et in self.model.edge_types
-                 if et[2] in rows and et in graph.adjacency and len(rows[et[2]])}
+        edges = {}
+        for et in self.model.edge_types:
+            if et[2] not in rows or et not in graph.adjacency or not len(rows[et[2]]):
+                continue
+            nodes = rows[et[2]]
+            skip = pooled.get(et) if pooled else None
+            if skip is None or not len(skip[0]):
+                edges[et] = graph.adjacency[et].gather(nodes)
+                continue
+            rest = np.setdiff1d(np.arange(len(nodes)), skip[0], assume_unique=True)
+            position, src = graph.adjacency[et].gather(nodes[rest])
+            edges[et] = (rest[position], src)
         return {et: e for et, e in edges.items() if len(e[1])}
 
+    def _pool(self, graph: LocalGraph,
+              rows: dict[str, np.ndarray]) -> dict[EdgeType, tuple[np.ndarray, list[list]]]:
+        """The running sums of the hubs among ``rows`` (layer 1): edge type -> (positions in
+        ``rows``, :class:`_NeighbourSums` entries)."""
+        pooled = {}
+        for et in self.model.edge_types:
+            nodes = rows.get(et[2])
+            if nodes is None or not len(nodes) or et not in graph.adjacency:
+                continue
+            found = self._sums.take(graph, et, nodes, self.kept_[0][et[0]],
+                                    self.changed_[0][et[0]])
+            if len(found[0]):
+                pooled[et] = found
+        return pooled
+
     def _layer(self, index: int, rows: dict[str, np.ndarray],
-               edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+               edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
+               pooled: dict[EdgeType, tuple[np.ndarray, list[list]]]) -> dict[str, np.ndarray]:
         """Layer ``index`` embeddings of ``rows`` per type, from the kept layer-below
         embeddings of them and of all their in-neighbours (``edges``: :meth:`_in_edges` of
-        ``rows``), in numpy (:class:`_NumpyModel`)."""
+        ``rows``; ``pooled``: the hubs' running sums, :meth:`_pool`), in numpy
+        (:class:`_NumpyModel`)."""
         below = self.kept_[index]
         return {t: self._numpy.layer(index, t, below, r,
-                                     {et: e for et, e in edges.items() if et[2] == t})
+                                     {et: e for et, e in edges.items() if et[2] == t},
+                                     {et: p for et, p in pooled.items() if et[2] == t})
                 for t, r in rows.items() if len(r)}
 
     # ------------------------------------------------------------------------ scoring
@@ -466,6 +645,7 @@ class LocalScorer:
         self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
                                  for _ in range(model.num_layers - 1)]
         self.scored_ = np.zeros(num[target], dtype=np.int64)
+        self._sums = _NeighbourSums(self.hub_degree, self.resync)
         return self.scores_.copy()
 
     def _grow(self, graph: LocalGraph) -> dict[str, np.ndarray]:
@@ -509,16 +689,24 @@ class LocalScorer:
                                          np.asarray(r, dtype=np.int64))
         self._tick += 1
         for t, r in frontier.items():
-            self.kept_[0][t][r] = self._numpy.encode(t, self._inputs(graph, t, r))
+            h = self._numpy.encode(t, self._inputs(graph, t, r))
+            self._sums.push(graph, t, r, self.kept_[0][t][r], h, self._tick, self.kept_[0][t],
+                            self.changed_[0][t])
+            self.kept_[0][t][r] = h
             self.changed_[0][t][r] = self._tick
 
     def _latest(self, level: int, rows: dict[str, np.ndarray],
-                edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+                edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
+                pooled: dict[EdgeType, tuple[np.ndarray, list[list]]]) -> dict[str, np.ndarray]:
         """Per type, for each of ``rows``: the last tick at which the layer-``level`` embedding
-        of the node or of one of its in-neighbours (``edges``) changed."""
+        of the node or of one of its in-neighbours (``edges``; the ``pooled`` hubs' sums keep
+        their neighbours' last tick) changed."""
         latest = {t: self.changed_[level][t][r] for t, r in rows.items()}
         for et, (position, src) in edges.items():
             np.maximum.at(latest[et[2]], position, self.changed_[level][et[0]][src])
+        for et, (position, entries) in pooled.items():
+            ticks = np.fromiter((e[4] for e in entries), dtype=np.int64, count=len(entries))
+            np.maximum.at(latest[et[2]], position, ticks)
         return latest
 
     @staticmethod
@@ -543,10 +731,13 @@ class LocalScorer:
         rows = {t: r for t, r in rows.items() if len(r)}
         if not rows:
             return {}
-        edges = self._in_edges(graph, rows)
+        # A hub's first layer reads the running sums of its neighbours' inputs (always
+        # current), not its edges.
+        pooled = self._pool(graph, rows) if level == 1 else {}
+        edges = self._in_edges(graph, rows, pooled)
         if level > 1:  # the inputs (level 0) are always current
             self._refresh(graph, level - 1, self._with_neighbours(rows, edges))
-        latest = self._latest(level - 1, rows, edges)
+        latest = self._latest(level - 1, rows, edges, pooled)
         mask = {t: ticks[t][r] < latest[t] for t, r in rows.items()}
         stale = {t: r[mask[t]] for t, r in rows.items()}
         if not any(len(r) for r in stale.values()):
@@ -558,8 +749,12 @@ class LocalScorer:
                 renumber = np.cumsum(mask[et[2]]) - 1
                 kept[et] = (renumber[position[inside]], src[inside])
             edges = kept
+            for et, (position, entries) in pooled.items():
+                inside = np.flatnonzero(mask[et[2]][position])
+                renumber = np.cumsum(mask[et[2]]) - 1
+                pooled[et] = (renumber[position[inside]], [entries[i] for i in inside.tolist()])
         edges = {et: e for et, e in edges.items() if len(stale[et[2]])}
-        new = self._layer(level - 1, stale, edges)
+        new = self._layer(level - 1, stale, edges, pooled)
         return {t: (stale[t], h) for t, h in new.items()}
 
     def _refresh(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray]) -> None:

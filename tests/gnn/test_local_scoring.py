@@ -233,3 +233,62 @@ def test_boosted_column_and_scores_stay_equal_to_a_whole_graph_pass(residual, ho
     np.testing.assert_allclose(local.current(g, every), expected, atol=1e-6)
     assert len(g.adjacency[USED].neighbours(0)) == hub_accounts + 3
     np.testing.assert_allclose(local.scores(g, every), expected, atol=1e-6)
+
+
+def hub_scorer(layers: int, hub_degree: int, resync: int) -> LocalScorer:
+    base = scorer(layers)
+    return LocalScorer(base.model, base.calibrator, hub_degree=hub_degree, resync=resync)
+
+
+@pytest.mark.parametrize(("layers", "hub_degree", "resync"),
+                         [(2, 3, 4096), (2, 1, 7), (1, 2, 3), (3, 3, 11)])
+def test_hub_running_sums_stay_equal_to_a_whole_graph_pass(layers, hub_degree, resync):
+    """A long random sequence of changes (new accounts and edges, features of accounts and
+    devices, reads between them) with nodes of a few neighbours kept as running sums."""
+    g, local = graph(seed=1), hub_scorer(layers, hub_degree, resync)
+    local.fit(g)
+    rng = np.random.default_rng(4)
+    for step in range(150):
+        kind = step % 5
+        if kind == 0:  # a new account on a device, sending to an old one
+            account = g.add_nodes("Account", 1)[0]
+            g.set_features("Account", np.array([account]),
+                           rng.normal(size=(1, 3)).astype(np.float32))
+            device = int(rng.integers(g.num_nodes["Device"]))
+            other = int(rng.integers(account))
+            assert g.add_edge(USED, account, device)
+            g.add_edge(SENT, account, other)
+            changed = {"Account": np.array([account, other]), "Device": np.array([device])}
+        elif kind in (1, 2):
+            accounts = rng.choice(g.num_nodes["Account"], 1 + kind, replace=False)
+            g.set_features("Account", accounts,
+                           rng.normal(size=(len(accounts), 3)).astype(np.float32))
+            changed = {"Account": accounts}
+        elif kind == 3:
+            device = np.array([int(rng.integers(g.num_nodes["Device"]))])
+            g.set_features("Device", device, rng.normal(size=(1, 2)).astype(np.float32))
+            changed = {"Device": device}
+        else:  # an edge between old nodes
+            account, device = int(rng.integers(g.num_nodes["Account"])), int(rng.integers(8))
+            changed = ({"Account": np.array([account]), "Device": np.array([device])}
+                       if g.add_edge(USED, account, device) else {})
+        local.mark(g, changed)
+        if step % 4 == 0:
+            rows = rng.choice(g.num_nodes["Account"], 3, replace=False)
+            local.current(g, rows)
+        if step % 25 == 24:
+            every = np.arange(g.num_nodes["Account"])
+            np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g),
+                                       atol=1e-6)
+    sums = local._sums.entries
+    assert sum(len(e) for e in sums.values()) > 0  # hubs were summed, not gathered
+    for et, entries in sums.items():  # each kept sum equals a sum from scratch
+        for node in entries:
+            neighbours = g.adjacency[et].neighbours(node)
+            local._sums._catch_up(entries[node], g.adjacency[et], local.kept_[0][et[0]],
+                                  local.changed_[0][et[0]], node)
+            values = local.kept_[0][et[0]][neighbours].astype(np.float64)
+            assert entries[node][2] == len(neighbours)
+            np.testing.assert_allclose(entries[node][0], values.sum(axis=0), atol=1e-9)
+            np.testing.assert_allclose(entries[node][1], np.square(values).sum(axis=0),
+                                       atol=1e-9)
