@@ -464,9 +464,11 @@ def events_stage(run: PlannedRun) -> StageSpec | None:
     if saved is not None:
         return StageSpec(
             "events", "score events with the saved event model",
-            lambda out: events.score_events_stage(ingested, saved, run.event_labels, out),
+            lambda out: events.score_events_stage(ingested, saved, run.event_labels, out,
+                                                  entity_labels_path=run.entity_labels),
             key={"model": files_fingerprint([saved])},
-            after=("ingest", *(("labels",) if run.event_labels else ())), code=MODEL_CODE,
+            after=("ingest", *(("labels",) if run.event_labels or run.entity_labels else ())),
+            code=MODEL_CODE,
             describe=_describe_events,
         )
     if run.event_labels is None or run.request.model_dir is not None:
@@ -475,7 +477,8 @@ def events_stage(run: PlannedRun) -> StageSpec | None:
     return StageSpec(
         "events", "train the event model and score events",
         lambda out: events.train_events_stage(ingested, run.event_labels, out,
-                                              holdout_fraction=holdout),
+                                              holdout_fraction=holdout,
+                                              entity_labels_path=run.entity_labels),
         key={"holdout_fraction": holdout}, after=("ingest", "labels"), code=MODEL_CODE,
         describe=_describe_events,
     )
