@@ -98,3 +98,52 @@ def test_added_events_touch_their_actor_counterparty_and_entities():
     assert row.tolist() == [[0.0, 1.0, 1.0]]
     with pytest.raises(KeyError, match="not computed"):
         live.rows("Device", np.array([0]), ["no_such_feature"])
+
+
+@pytest.mark.parametrize("in_time_order", [True, False])
+def test_running_entity_rows_read_between_events_equal_the_full_build(tmp_path, in_time_order):
+    """Entities of a few events keep running rows, read after every group of events and
+    extended by later and earlier events alike."""
+    table = random_events(400, seed=5)
+    if in_time_order:
+        table = table.sort_by("ts")
+    (tmp_path / "events" / "day=2025-01-01").mkdir(parents=True)
+    pq.write_table(table, tmp_path / "events" / "day=2025-01-01" / "part-0.parquet")
+    full = build_snapshot(tmp_path / "events", tmp_path / "snap", progress=False)
+    relations = [r for r in relation_sources(IngestState()) if r.name in full.relations]
+    index = {t: NodeIndex() for t in ("Account", "Device", "IP", "PaymentMethod")}
+    live = LiveFeatures(index, list(full.meta["event_type_features"]), relations, [],
+                        summary_events=5)
+    live.load(table.slice(0, 60))
+    rng = np.random.default_rng(1)
+    position = 60
+    while position < table.num_rows:
+        size = int(rng.integers(1, 6))
+        for node_type, rows in live.add(table.slice(position, size)).items():
+            live.rows(node_type, rows, full.feature_columns(node_type))
+        position += size
+    assert len(live._summaries) >= 10
+    for node_type, expected in full.nodes.items():
+        columns = full.feature_columns(node_type)
+        rows = np.array([index[node_type].row[i] for i in expected["id"].astype(str)])
+        got = live.rows(node_type, rows, columns)
+        want = expected[columns].to_numpy(dtype=np.float64)
+        for j, column in enumerate(columns):
+            np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-9, atol=1e-9,
+                                       err_msg=f"{node_type}.{column}")
+    # Later and earlier events extend a device's running row in place.
+    latest = max(table.column("ts").to_pylist())
+    device = "d0"
+    key = ("USED_DEVICE", index["Device"].row[device])
+    for shift in (1, -10 * 86400):
+        held = live._summaries[key][0]
+        event = {**table.slice(0, 1).to_pylist()[0], "event_id": f"late{shift}",
+                 "device_id": device, "ts": latest + timedelta(seconds=shift)}
+        live.add(pa.Table.from_pylist([event], schema=SCHEMA))
+        live.rows("Device", np.array([key[1]]), full.feature_columns("Device"))
+        assert live._summaries[key][0] is held
+    rows = np.array([key[1]])
+    kept = live.rows("Device", rows, full.feature_columns("Device"))
+    live._summaries.clear()  # rebuilt from all of its events
+    np.testing.assert_allclose(kept, live.rows("Device", rows, full.feature_columns("Device")),
+                               rtol=1e-12, atol=1e-12)
