@@ -27,6 +27,8 @@ from graph.snapshot import ACCOUNT
 from graph.snapshot_sql import NIGHT_HOURS, RelationSource, event_type_features
 
 _DAY_US = 86_400_000_000
+#: From this many rows at once, :meth:`LiveFeatures.rows` computes them in grouped steps.
+_MANY = 8
 _NIGHT_US = (NIGHT_HOURS[0] * 3_600_000_000, NIGHT_HOURS[1] * 3_600_000_000)
 #: Role of an account's own events (``account_id``).
 ACTOR = "actor"
@@ -296,17 +298,145 @@ class LiveFeatures:
 
     # ------------------------------------------------------------------------------ rows
     def rows(self, node_type: str, rows: np.ndarray, columns: list[str]) -> np.ndarray:
-        """Feature values ``(len(rows), len(columns))`` float64 of ``rows`` of ``node_type``."""
-        compute = self._account if node_type == ACCOUNT else self._entity
+        """Feature values ``(len(rows), len(columns))`` float64 of ``rows`` of ``node_type``:
+        a few rows one by one, more (a batch's) at once in grouped numpy steps, an entity
+        of many events from its running aggregates either way."""
+        rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), len(columns)), dtype=np.float64)
-        for i, row in enumerate(np.asarray(rows).tolist()):
-            values = compute(node_type, row)
-            try:
-                out[i] = [values[c] for c in columns]
-            except KeyError as err:
-                raise KeyError(f"{node_type} feature {err} is not computed by LiveFeatures; "
-                               f"it computes {sorted(values)}") from None
+        single = np.arange(len(rows))
+        if len(rows) >= _MANY:
+            if node_type == ACCOUNT:
+                single = single[:0]
+            else:
+                postings = self._postings[self._relation(node_type).name]
+                counts = np.array([postings.count(r) for r in rows.tolist()], dtype=np.int64)
+                single = np.flatnonzero(counts >= self.summary_events)
+            grouped = np.setdiff1d(np.arange(len(rows)), single, assume_unique=True)
+            if len(grouped):
+                values = (self._accounts_many if node_type == ACCOUNT
+                          else self._entities_many)(node_type, rows[grouped])
+                out[grouped] = _pick(node_type, values, columns).T
+        compute = self._account if node_type == ACCOUNT else self._entity
+        for i in single.tolist():
+            out[i] = _pick(node_type, compute(node_type, int(rows[i])), columns)
         return out
+
+    def _relation(self, node_type: str) -> RelationSource:
+        return next(r for r in self.relations if r.node_type == node_type)
+
+    def _activity_many(self, groups: list[np.ndarray],
+                       ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """:meth:`_activity` of many nodes at once (``groups``: each node's event positions):
+        the values (one array each), and the positions with their node (segment) numbers,
+        grouped by node and in time order within it."""
+        count = len(groups)
+        n = np.array([len(g) for g in groups], dtype=np.int64)
+        seg = np.repeat(np.arange(count), n)
+        positions = np.concatenate(groups) if count else np.empty(0, dtype=np.int64)
+        positions = positions[np.lexsort((self._ts[positions], seg))]
+        ts = self._ts[positions]
+        width = len(self.event_types) + 1
+        types = np.bincount(seg * width + self._type[positions] + 1,
+                            minlength=count * width).reshape(count, width)
+        values: dict[str, np.ndarray] = {"n_events": n.astype(np.float64)}
+        values.update({name: types[:, j + 1] for j, name in enumerate(self.type_names)})
+        values["n_events_other"] = types[:, 0]
+        has = n > 0
+        times = ts / 1e6
+        start = np.cumsum(n) - n
+        first = np.zeros(count)
+        last = np.zeros(count)
+        first[has], last[has] = times[start[has]], times[start[has] + n[has] - 1]
+        gap_n = n - 1
+        several = gap_n > 0
+        same = seg[1:] == seg[:-1]
+        gap_seg = seg[1:][same]
+        gap_mean = np.zeros(count)
+        gap_mean[several] = (last[several] - first[several]) / gap_n[several]
+        deviation = np.bincount(gap_seg, weights=(np.diff(times)[same] - gap_mean[gap_seg]) ** 2,
+                                minlength=count)
+        gap_sd = np.zeros(count)
+        gap_sd[several] = np.sqrt(deviation[several] / gap_n[several])
+        days = np.floor(times / 86400)
+        changes = np.bincount(gap_seg, weights=(days[1:] != days[:-1])[same], minlength=count)
+        active = np.where(several, 1 + changes, has.astype(np.float64))
+        values["active_days"] = active
+        bursty = (gap_n >= 2) & (gap_sd + gap_mean > 0)
+        values["burstiness"] = np.zeros(count)
+        values["burstiness"][bursty] = ((gap_sd[bursty] - gap_mean[bursty])
+                                        / (gap_sd[bursty] + gap_mean[bursty]))
+        values["lifetime_days"] = (last - first) / 86400.0
+        values["events_per_active_day"] = np.divide(n, active, out=np.zeros(count),
+                                                    where=active > 0)
+        of_day = np.fmod(ts, _DAY_US)
+        angle = 2 * np.pi * of_day / float(_DAY_US)
+        cos = np.bincount(seg, weights=np.cos(angle), minlength=count)
+        sin = np.bincount(seg, weights=np.sin(angle), minlength=count)
+        night = np.bincount(seg, weights=(of_day >= _NIGHT_US[0]) & (of_day < _NIGHT_US[1]),
+                            minlength=count)
+        safe = np.maximum(n, 1)
+        values["tod_spread"] = np.where(has, 1 - np.sqrt((cos / safe) ** 2 + (sin / safe) ** 2),
+                                        0.0)
+        values["night_fraction"] = np.where(has, night / safe, 0.0)
+        return values, positions, seg
+
+    def _entities_many(self, node_type: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`_entity` of many ``rows`` at once."""
+        postings = self._postings[self._relation(node_type).name]
+        values, positions, seg = self._activity_many([postings.of(r) for r in rows.tolist()])
+        count = len(rows)
+        n_accounts = _distinct(seg, self._codes[ACTOR][positions], count, False)
+        values["n_accounts"] = n_accounts
+        values["events_per_account"] = values["n_events"] / n_accounts
+        total, number, top = _sums(self._amount[positions], seg, count)
+        values["amount_sum"] = total
+        values["amount_mean"] = np.divide(total, number, out=np.zeros(count), where=number > 0)
+        values["amount_max"] = top
+        return values
+
+    def _accounts_many(self, node_type: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """:meth:`_account` of many ``rows`` at once."""
+        count = len(rows)
+        values, acted, seg = self._activity_many([self._postings[ACTOR].of(r)
+                                                  for r in rows.tolist()])
+        total, number, top = _sums(self._amount[acted], seg, count)
+        mean = np.divide(total, number, out=np.zeros(count), where=number > 0)
+        values["amount_out_sum"], values["amount_out_mean"] = total, mean
+        values["amount_out_max"] = top
+        amounts = self._amount[acted]
+        ok = ~np.isnan(amounts)
+        squares = np.bincount(seg[ok], weights=(amounts[ok] - mean[seg[ok]]) ** 2,
+                              minlength=count)
+        values["amount_out_std"] = np.sqrt(np.divide(squares, number, out=np.zeros(count),
+                                                     where=number > 0))
+        for a in self.float_attributes:
+            total, number, _ = _sums(self._attrs[a][acted], seg, count)
+            values[f"attr_{a}_mean"] = np.divide(total, number, out=np.zeros(count),
+                                                 where=number > 0)
+        groups = ([self._postings[self.transacted.name].of(r) for r in rows.tolist()]
+                  if self.transacted else [np.empty(0, dtype=np.int64)] * count)
+        received_n = np.array([len(g) for g in groups], dtype=np.int64)
+        received = np.concatenate(groups) if count else np.empty(0, dtype=np.int64)
+        received_seg = np.repeat(np.arange(count), received_n)
+        values["n_in_events"] = received_n.astype(np.float64)
+        total, number, _ = _sums(self._amount[received], received_seg, count)
+        values["amount_in_sum"] = total
+        values["amount_in_mean"] = np.divide(total, number, out=np.zeros(count),
+                                             where=number > 0)
+        for a in self.float_attributes:
+            total, number, _ = _sums(self._attrs[a][received], received_seg, count)
+            values[f"attr_{a}_in_mean"] = np.divide(total, number, out=np.zeros(count),
+                                                    where=number > 0)
+        for rel in self.relations:
+            name = rel.name.lower()
+            distinct = _distinct(seg, self._codes[rel.name][acted], count, True)
+            if rel is self.transacted:
+                values[f"deg_{name}_out"] = distinct
+                values[f"deg_{name}_in"] = _distinct(
+                    received_seg, self._codes[ACTOR][received], count, False)
+            else:
+                values[f"deg_{name}"] = distinct
+        return values
 
     def _activity(self, positions: np.ndarray) -> dict[str, float]:
         """Counts per type, time-of-day, timeline statistics of the events at ``positions``."""
@@ -404,6 +534,40 @@ class LiveFeatures:
             else:
                 values[f"deg_{name}"] = distinct
         return values
+
+
+def _pick(node_type: str, values: dict, columns: list[str]) -> np.ndarray:
+    """``values`` of ``columns`` in order (scalars or arrays); a clear error for one not
+    computed."""
+    try:
+        return np.array([values[c] for c in columns], dtype=np.float64)
+    except KeyError as err:
+        raise KeyError(f"{node_type} feature {err} is not computed by LiveFeatures; "
+                       f"it computes {sorted(values)}") from None
+
+
+def _sums(values: np.ndarray, seg: np.ndarray,
+          count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per segment of ``values`` (NaN left out): sum, number and maximum (0 where none)."""
+    ok = ~np.isnan(values)
+    total = np.bincount(seg[ok], weights=values[ok], minlength=count)
+    number = np.bincount(seg[ok], minlength=count)
+    top = np.full(count, -np.inf)
+    np.maximum.at(top, seg[ok], values[ok])
+    top[number == 0] = 0.0
+    return total, number, top
+
+
+def _distinct(seg: np.ndarray, codes: np.ndarray, count: int, valid_only: bool) -> np.ndarray:
+    """Distinct ``codes`` per segment (only those >= 0 when ``valid_only``)."""
+    if valid_only:
+        keep = codes >= 0
+        seg, codes = seg[keep], codes[keep]
+    if not len(codes):
+        return np.zeros(count, dtype=np.int64)
+    width = int(codes.max()) + 2
+    pairs = np.unique(seg.astype(np.int64) * width + codes.astype(np.int64) + 1)
+    return np.bincount(pairs // width, minlength=count)
 
 
 def _floats(events: pa.Table, column: str) -> np.ndarray:

@@ -147,3 +147,29 @@ def test_running_entity_rows_read_between_events_equal_the_full_build(tmp_path, 
     live._summaries.clear()  # rebuilt from all of its events
     np.testing.assert_allclose(kept, live.rows("Device", rows, full.feature_columns("Device")),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_rows_at_once_equal_rows_one_by_one():
+    """A batch's rows (grouped numpy steps) equal the same rows computed one at a time;
+    nodes without events of their own (a transfer's receiver) included."""
+    table = random_events(300, seed=7)
+    relations = relation_sources(IngestState())
+    index = {t: NodeIndex() for t in ("Account", "Device", "IP", "PaymentMethod")}
+    live = LiveFeatures(index, ["login", "order", "transfer"], relations, [],
+                        summary_events=40)
+    live.load(table.slice(0, 100))
+    live.add(table.slice(100, 200))
+    for node_type in index:
+        rows = np.tile(np.arange(len(index[node_type].ids)), 3)  # a row twice: the same
+        columns = sorted(live._account(node_type, 0) if node_type == "Account"
+                         else live._entity(node_type, 0))
+        together = live.rows(node_type, rows, columns)
+        alone = np.vstack([live.rows(node_type, rows[i:i + 1], columns)
+                           for i in range(len(rows))])
+        assert len(rows) >= 8
+        np.testing.assert_allclose(together, alone, rtol=1e-12, atol=1e-12,
+                                   err_msg=node_type)
+    every = live.rows("Account", np.arange(len(index["Account"].ids)),
+                      ["n_events", "active_days", "n_in_events"])
+    receivers = every[every[:, 0] == 0]  # accounts only paid so far
+    assert len(receivers) and (receivers[:, 1] == 0).all() and (receivers[:, 2] > 0).all()
