@@ -100,6 +100,10 @@ UNSURPRISING = ("drop", "members", "flows")
 #: find surprising. Chosen on the same 200k world among 0, 0.1, 0.2 and 0.3: member precision
 #: 0.765 / 0.802 / 0.806 / 0.822 at recovery 0.942 / 0.939 / 0.929 / 0.914.
 MIN_MEMBER_POOL = 0.1
+#: With ``unsurprising="members"``, the pooled member score a ring the null model explains by
+#: chance needs (instead of :data:`MIN_MEMBER_POOL`): its members, pooled, are more likely
+#: abusive than not, so the ring only groups accounts the scores already implicate.
+CHANCE_MIN_POOL = 0.5
 
 
 def size_prior(size: np.ndarray | float) -> np.ndarray:
@@ -377,7 +381,8 @@ def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> ScoreCalib
 
 def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
                     account_scores: pd.DataFrame,
-                    min_member_pool: float = MIN_MEMBER_POOL) -> pd.DataFrame:
+                    min_member_pool: float = MIN_MEMBER_POOL,
+                    chance_min_pool: float = CHANCE_MIN_POOL) -> pd.DataFrame:
     """``rings`` with ``score`` the probability that each is collusive, best first.
 
     ``score`` becomes ``calibrator`` applied to ``pooled_score`` (monotone), times the
@@ -387,7 +392,9 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
     (``"Calibrated:..."``: rings scored like it were collusive that often in the training
     labels). A ring whose members' pooled score (``member_score``, before any flow boost) is
     under ``min_member_pool`` scores 0 and says so (``"Honest:..."``): its members look
-    honest, whatever its money flows (:data:`MIN_MEMBER_POOL`).
+    honest, whatever its money flows (:data:`MIN_MEMBER_POOL`); a ring the null model explains
+    by chance (``significant`` 0, kept by ``unsurprising="members"``) needs
+    ``chance_min_pool`` (:data:`CHANCE_MIN_POOL`).
 
     Parameters
     ----------
@@ -399,6 +406,8 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
         ``account_id, score``.
     min_member_pool
         The pooled member score a ring needs; 0 lets every ring through.
+    chance_min_pool
+        The pooled member score a ring explained by chance needs.
     """
     out = rings.copy()
     if out.empty:
@@ -417,12 +426,17 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
     # tables without member scores (built by hand) have nothing to hold to the bar
     pool = out["member_score"].to_numpy(np.float64) if "member_score" in out else np.full(
         len(out), np.nan)
-    honest = pool < min_member_pool
+    chance = (out["significant"].to_numpy(np.float64) < 1.0 if "significant" in out
+              else np.zeros(len(out), dtype=bool))
+    bar = np.where(chance, max(chance_min_pool, min_member_pool), min_member_pool)
+    honest = pool < bar
     out.loc[honest, "score"] = 0.0
     out["evidence"] = [
-        [*evidence, f"Honest:its members' pooled score {p:.2f} is under {min_member_pool:g}"]
+        [*evidence, f"Honest:its members' pooled score {p:.2f} is under {b:g}"
+                    + (" (chance explains its sharing and flows)" if by_chance else "")]
         if flag else list(evidence)
-        for evidence, p, flag in zip(out["evidence"], pool, honest, strict=True)
+        for evidence, p, b, by_chance, flag in zip(out["evidence"], pool, bar, chance, honest,
+                                                   strict=True)
     ]
     fragment &= ~honest
     lookup = _score_lookup(account_scores)

@@ -112,10 +112,28 @@ class RingScoringConfig(Section):
     #: all accounts at member precision 0.08; at 25, 43 rings, member precision 0.49, 75 % of the
     #: abusers in a reported ring.
     unlabelled_min_surprise: float = 25.0
+    #: With labels, what becomes of a candidate the null model explains by chance:
+    #: ``drop`` (never reported), ``members`` (its members' own scores must carry it:
+    #: pooled at least ``chance_min_pool``), ``flows`` (scored as a flow shape; before
+    #: session 9). See :data:`gnn.rings.UNSURPRISING`.
+    unsurprising: Literal["drop", "members", "flows"] = "drop"
+    #: With labels, a ring whose members' pooled score is under this scores 0
+    #: (:data:`gnn.rings.MIN_MEMBER_POOL`).
+    min_member_pool: float = Field(0.1, ge=0.0, le=1.0)
+    #: The pooled member score a ring explained by chance needs (``unsurprising: members``;
+    #: :data:`gnn.rings.CHANCE_MIN_POOL`).
+    chance_min_pool: float = Field(0.5, ge=0.0, le=1.0)
 
     def score_rings_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`gnn.rings.score_rings` (the reporting bars excluded)."""
-        return self.model_dump(exclude={"min_score", "unlabelled_min_surprise"})
+        """The keyword arguments of :func:`gnn.rings.score_rings` (the reporting and
+        calibration bars excluded)."""
+        return self.model_dump(exclude={"min_score", "unlabelled_min_surprise",
+                                        "min_member_pool", "chance_min_pool"})
+
+    def calibrate_rings_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`gnn.rings.calibrate_rings`."""
+        return {"min_member_pool": self.min_member_pool,
+                "chance_min_pool": self.chance_min_pool}
 
 
 class Neo4jConfig(Section):

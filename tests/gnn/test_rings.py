@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from gnn.rings import (
+    CHANCE_MIN_POOL,
     FLOW_SURPRISE_HALF,
     MIN_MEMBER_POOL,
     RING_COLUMNS,
@@ -330,3 +331,25 @@ def test_a_significant_flow_of_honest_looking_accounts_is_no_ring():
     mules = honest.assign(score=[0.3, 0.2, 0.05, 0.05])
     scored = score_rings([cycle], None, mules)
     assert calibrate_rings(scored, identity, mules)["score"].iloc[0] > 0.5
+
+
+def test_a_ring_chance_explains_needs_members_more_likely_abusive_than_not():
+    members = ["boss", "p1", "p2"]
+    fan = RingCandidate(ring_id_for(members), members, "flow_fan_out", [],
+                        {"size": 3.0, "surprise": 1.0, "significant": 0.0,
+                         "flow_surprise": 1.0}, [("boss", "p1"), ("boss", "p2")])
+    identity_labels = pd.DataFrame({"account_id": ["boss"], "label": [1]})
+    for scores, reported in (([0.9, 0.6, 0.6], True), ([0.9, 0.2, 0.2], False)):
+        table = pd.DataFrame({"account_id": members, "score": scores})
+        scored = score_rings([fan], None, table, unsurprising="members", min_member_score=0.1)
+        assert len(scored) == 1
+        out = calibrate_rings(scored, fit_ring_calibrator(scored, identity_labels), table)
+        pooled = scored["member_score"].iloc[0]
+        assert (pooled >= CHANCE_MIN_POOL) == reported
+        assert (out["score"].iloc[0] > 0.0) == reported
+        if not reported:
+            assert out["evidence"].iloc[0][-1] == (
+                f"Honest:its members' pooled score {pooled:.2f} is under {CHANCE_MIN_POOL:g} "
+                "(chance explains its sharing and flows)")
+        assert calibrate_rings(scored, fit_ring_calibrator(scored, identity_labels), table,
+                               chance_min_pool=0.0)["score"].iloc[0] > 0.0

@@ -192,7 +192,8 @@ def rings_stage(
     if not structure and train_labels_path is not None:
         train = pd.read_parquet(train_labels_path, columns=["account_id", "label"])
         calibrator = fit_ring_calibrator(rings, train)
-        rings = calibrate_rings(rings, calibrator, accounts[["account_id", "score"]])
+        rings = calibrate_rings(rings, calibrator, accounts[["account_id", "score"]],
+                                **scoring.calibrate_rings_kwargs())
         calibration = {**calibrator.to_dict(), "fitted_on": "training labels"}
     if structure:
         rings = reported_without_labels(rings, scoring.unlabelled_min_surprise)
