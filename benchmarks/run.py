@@ -90,7 +90,35 @@ def measure(data: Path, out: Path, neo4j_uri: str | None, overrides: list[str]) 
     metrics = json.loads((out / "metrics.json").read_text())
     synth = json.loads((data / "synth.json").read_text())
     return {**result, "stages": stages, "stage_peak_mib": peaks, "events": synth["n_events"],
-            "auroc": metrics["accounts"]["auroc"]}
+            "auroc": metrics["accounts"]["auroc"], "rings": ring_figures(out, data)}
+
+
+def ring_figures(out: Path, data: Path) -> dict[str, float]:
+    """The reported rings against the generator's truth: how many per planted ring, the
+    share of their members that are abusive (by the truth, and by the run's held-back
+    labels), planted rings recovered and top-ring precision (:mod:`graph.rings.metrics`)."""
+    import numpy as np
+    import pandas as pd
+
+    from graph.rings.metrics import rings_recovered, top_precision
+
+    rings = pd.read_parquet(out / "rings.parquet")
+    truth = pd.read_parquet(data / "truth_accounts.parquet")
+    abusive = set(truth.loc[truth["is_abusive"], "account_id"].astype(str))
+    planted = [list(m) for m in pd.read_parquet(data / "rings.parquet")["members"]]
+    members = pd.unique(pd.Series([m for ms in rings["members"] for m in ms], dtype=object))
+    held = pd.read_parquet(out / ".work" / "labels" / "holdout_labels.parquet")
+    held = held.set_index("account_id")["label"].reindex(members).dropna()
+    ranked = rings["members"].tolist()
+    return {
+        "reported": len(rings),
+        "per_planted": len(rings) / max(len(planted), 1),
+        "member_precision": float(np.mean([m in abusive for m in members])) if len(members)
+        else float("nan"),
+        "held_back_precision": float(held.mean()) if len(held) else float("nan"),
+        "recovery": rings_recovered(ranked, planted),
+        "top_precision": top_precision(ranked, planted, k=len(planted)),
+    }
 
 
 def main() -> None:
@@ -119,14 +147,19 @@ def main() -> None:
             print(f"{n:,} accounts, neo4j={uri}: {json.dumps(result)}", file=sys.stderr,
                   flush=True)
 
-    print("| accounts | events | Neo4j | wall s | CPU s | peak RSS (MiB) | AUROC | "
+    print("| accounts | events | Neo4j | wall s | CPU s | peak RSS (MiB) | AUROC | rings "
+          "(x planted) | member precision (held-back) | recovery / top precision | "
           "stages (wall s / peak RSS MiB) |")
-    print("|---:|---:|---|---:|---:|---:|---:|---|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|")
     for n, uri, r in rows:
         stages = ", ".join(f"{k} {v:.1f} / {r['stage_peak_mib'].get(k, 0):,.0f}"
                            for k, v in r["stages"].items())
+        g = r["rings"]
         print(f"| {n:,} | {r['events']:,} | {uri or '-'} | {r['wall_s']:.1f} | {r['cpu_s']:.1f}"
-              f" | {r['peak_rss_mib']:,.0f} | {r['auroc']:.3f} | {stages} |")
+              f" | {r['peak_rss_mib']:,.0f} | {r['auroc']:.3f} | {g['reported']:,} "
+              f"({g['per_planted']:.2f}x) | {g['member_precision']:.3f} "
+              f"({g['held_back_precision']:.3f}) | {g['recovery']:.3f} / "
+              f"{g['top_precision']:.3f} | {stages} |")
 
 
 if __name__ == "__main__":
