@@ -13,7 +13,8 @@ Usage::
 
 Prints a Markdown table: accounts, events, Neo4j or not, wall seconds, CPU seconds (user +
 system of the run process, all threads), peak RSS of the run process, AUROC on the held-back
-labels, and the wall seconds and peak RSS (MiB, the larger of the run process's and a child's,
+labels, the reported rings against the generator's planted ones (:func:`ring_figures`), and the
+wall seconds and peak RSS (MiB, the larger of the run process's and a child's,
 see :class:`abusenet.pipeline.runner.PeakMemory`) of each stage; the outputs are checked against
 the contract (:func:`abusenet.pipeline.outputs.check_outputs`) after each run.
 ``--set SECTION.KEY=VALUE`` options are passed to ``abusenet run`` as config overrides.
