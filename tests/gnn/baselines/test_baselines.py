@@ -47,6 +47,42 @@ def test_hop_features_reach_two_hops():
     assert features[2, -2] == pytest.approx(own[2, 0], abs=1e-6)
 
 
+def _every_level_hop_features(data, hops, target):
+    """The plain formula: every type's level at every hop in float64, stacked, cast once."""
+    import scipy.sparse as sp
+
+    means, level = {}, {}
+    for t in data.node_types:
+        n, degrees = int(data[t].num_nodes), []
+        for et in data.edge_types:
+            if et[2] == t:
+                src, dst = data[et].edge_index.numpy()
+                adjacency = sp.csr_matrix((np.ones(len(src)), (dst, src)),
+                                          shape=(n, int(data[et[0]].num_nodes)))
+                degree = np.asarray(adjacency.sum(axis=1)).ravel()
+                means[et] = sp.diags(1.0 / np.maximum(degree, 1.0)) @ adjacency
+                degrees.append(np.log1p(degree)[:, None])
+        level[t] = np.hstack([data[t].x.numpy().astype(np.float64), *degrees])
+    blocks = [level[target]]
+    for _ in range(hops):
+        level = {t: np.hstack([means[et] @ level[et[0]] for et in data.edge_types if et[2] == t]
+                              or [np.zeros((int(data[t].num_nodes), 0))])
+                 for t in data.node_types}
+        blocks.append(level[target])
+    return np.hstack(blocks).astype(np.float32)
+
+
+@pytest.mark.parametrize("hops", [0, 1, 2, 3])
+def test_hop_features_equal_the_every_level_formula_bit_for_bit(rings, hops):
+    """Only the levels a later hop reads are built, written straight into float32: same bits."""
+    data, _ = snapshot_to_heterodata(rings[0])
+    for target in data.node_types:
+        expected = _every_level_hop_features(data, hops, target)
+        got = hop_features(data, hops, target)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        assert got.tobytes() == expected.tobytes()
+
+
 def test_xgb_graph_saves_json_and_reloads(rings, tmp_path):
     snapshot, truth, known = rings
     model = XGBGraph(n_estimators=20).fit(snapshot, truth[known])
