@@ -79,10 +79,34 @@ def fit_challenger(
         The fitted :class:`gnn.baselines.xgb_graph.XGBGraph` and its scores (``account_id``
         str, ``score`` float in [0, 1]).
     """
-    from gnn.baselines.xgb_graph import XGBGraph
+    from gnn.data.snapshot_graph import snapshot_to_heterodata
 
-    model = XGBGraph(random_state=random_state).fit(snapshot, fit_labels, val_labels=val_labels)
-    return model, model.score_accounts(snapshot).astype({"account_id": str})
+    data, scaler = snapshot_to_heterodata(snapshot)
+    return fit_challenger_on_graph(data, scaler, fit_labels, val_labels, random_state)
+
+
+def fit_challenger_on_graph(
+    data: Any, scaler: Any, fit_labels: pd.DataFrame, val_labels: pd.DataFrame,
+    random_state: int = 0,
+) -> tuple[Any, pd.DataFrame]:
+    """:func:`fit_challenger` on the snapshot's graph, built once for fitting and scoring.
+
+    ``data`` and ``scaler`` are what :func:`gnn.data.snapshot_graph.snapshot_to_heterodata`
+    returns without a scaler (the graph XGB-Graph's own ``fit`` and ``score_accounts`` would
+    each build again), so the caller need not hold the snapshot meanwhile.
+    """
+    from gnn.baselines.xgb_graph import XGBGraph
+    from gnn.data.snapshot_graph import account_index
+    from graph.snapshot import ACCOUNT
+
+    model = XGBGraph(random_state=random_state)
+    model.scaler_ = scaler
+    rows, y, _ = account_index(data, fit_labels)
+    val_rows, val_y, _ = account_index(data, val_labels)
+    model.fit_graph(data, rows, y, val_rows, val_y)
+    scores = pd.DataFrame({"account_id": np.asarray(data[ACCOUNT].node_ids, dtype=object),
+                           "score": model.score_graph(data)})
+    return model, scores.astype({"account_id": str})
 
 
 def save_published(

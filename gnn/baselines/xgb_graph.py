@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,30 +18,66 @@ from gnn.data.features import FeatureScaler
 from graph.snapshot import ACCOUNT
 from ingest.files import write_text_atomic
 
+#: Rows per block of :func:`hop_feature_blocks` (16k x 490 float32: 31 MiB; float64 levels built
+#: this many rows at a time too).
+SCORE_ROWS = 16_384
 
-def hop_features(data: HeteroData, hops: int = 2, target: str = ACCOUNT) -> np.ndarray:
+
+def hop_features(
+    data: HeteroData, hops: int = 2, target: str = ACCOUNT, rows: np.ndarray | None = None
+) -> np.ndarray:
     """Own features + ``log1p`` degree per relation, then per hop the neighbour means per relation.
 
     Hop ``h`` of a node is, for every relation ending at it, the mean over its neighbours of their
     hop ``h - 1`` block, so hop 2 of an account reaches the accounts sharing its device (GADBench's
     XGB-Graph, generalised to several node and relation types).
 
-    Levels are computed in float64 only for the node types a later hop reads (the last hop for
-    ``target`` alone), each relation block is written straight into the float32 result, and a
-    level is freed once the next one is built: the values are those of stacking every block in
-    float64 and casting once, in a fraction of the memory.
+    Parameters
+    ----------
+    data
+        The graph.
+    hops
+        Aggregation hops.
+    target
+        The node type whose features are returned.
+    rows
+        The ``target`` rows wanted, in this order (default: all).
 
     Returns
     -------
     np.ndarray
-        ``(num_target_nodes, F)`` float32 features of ``target``.
+        ``(len(rows), F)`` float32 features of ``target`` (every row without ``rows``).
     """
+    count = int(data[target].num_nodes) if rows is None else len(rows)
+    return next(hop_feature_blocks(data, hops, target, rows, max(count, 1)))
+
+
+def hop_feature_blocks(
+    data: HeteroData, hops: int, target: str, rows: np.ndarray | None = None,
+    block_rows: int | None = None,
+) -> Iterator[np.ndarray]:
+    """:func:`hop_features` of ``rows`` (default: all), ``block_rows`` rows at a time.
+
+    Levels are computed in float64 only for the node types a later hop reads and freed once the
+    next one is built; the last hop is computed only for the rows of each block, straight into
+    float32: the values are those of building every type's every level in float64, stacking
+    them and casting once, in a fraction of the memory (the whole graph's last hop is the
+    largest table, and is never held).
+
+    Yields
+    ------
+    np.ndarray
+        ``(rows of the block, F)`` float32 features, blocks in row order (one empty block when
+        there are no rows).
+    """
+    block_rows = block_rows or SCORE_ROWS  # read here, so that it can be changed
     into = {t: [et for et in data.edge_types if et[2] == t] for t in data.node_types}
     # built backwards: needed[h] = the types whose hop-h level is read (the result reads target's)
     needed = [{target}]
     for _ in range(hops):
         needed.append({target} | {et[0] for t in needed[-1] for et in into[t]})
     needed.reverse()
+    picked = slice(None) if rows is None else np.asarray(rows, dtype=np.int64)
     means: dict[EdgeType, sp.csr_matrix] = {}
     level: dict[str, np.ndarray] = {}
     for t in set().union(*needed):
@@ -57,32 +94,36 @@ def hop_features(data: HeteroData, hops: int = 2, target: str = ACCOUNT) -> np.n
             degrees.append(np.log1p(degree)[:, None])
         if t in needed[0]:
             level[t] = np.hstack([data[t].x.numpy().astype(np.float64), *degrees])
-    width = [{t: block.shape[1] for t, block in level.items()}]
-    for h in range(1, hops + 1):
-        width.append({t: sum(width[-1][et[0]] for et in into[t]) for t in needed[h]})
-    out = np.empty((int(data[target].num_nodes), sum(w[target] for w in width)), np.float32)
-    out[:, : width[0][target]] = level[target]
-    start = width[0][target]
-    for h in range(1, hops + 1):
+    # the target's levels before the last hop, of the rows wanted, already cast
+    kept = [level[target][picked].astype(np.float32)]
+    for h in range(1, hops):
         following = {}
         for t in needed[h]:
-            # the last hop goes straight into the result; earlier ones stay float64
-            into_out = h == hops
-            dest = (out[:, start: start + width[h][t]] if into_out
-                    else np.empty((int(data[t].num_nodes), width[h][t])))
-            column = 0
-            for et in into[t]:
-                block = means[et] @ level[et[0]]
-                dest[:, column: column + block.shape[1]] = block
-                column += block.shape[1]
-                del block
-            if not into_out:
-                following[t] = dest
+            widths = [level[et[0]].shape[1] for et in into[t]]
+            following[t] = np.empty((int(data[t].num_nodes), sum(widths)))
+            n = following[t].shape[0]
+            for et, start, w in zip(into[t], np.cumsum([0, *widths[:-1]]), widths, strict=True):
+                for lo in range(0, n, block_rows):  # a row's mean does not depend on the others
+                    following[t][lo: lo + block_rows, start: start + w] = (
+                        means[et][lo: lo + block_rows] @ level[et[0]])
         level = following
-        if h < hops:
-            out[:, start: start + width[h][target]] = level[target]
-        start += width[h][target]
-    return out
+        kept.append(level[target][picked].astype(np.float32))
+    last = list(into[target]) if hops else []
+    width = sum(k.shape[1] for k in kept) + sum(level[et[0]].shape[1] for et in last)
+    total = int(data[target].num_nodes) if rows is None else len(picked)
+    for lo in range(0, max(total, 1), block_rows):
+        part = slice(lo, min(lo + block_rows, total))
+        chosen = part if rows is None else picked[part]
+        out = np.empty((part.stop - part.start, width), dtype=np.float32)
+        start = 0
+        for block in kept:
+            out[:, start: start + block.shape[1]] = block[part]
+            start += block.shape[1]
+        for et in last:
+            block = means[et][chosen] @ level[et[0]]
+            out[:, start: start + block.shape[1]] = block
+            start += block.shape[1]
+        yield out
 
 
 class XGBGraph(GraphBaseline):
@@ -132,22 +173,28 @@ class XGBGraph(GraphBaseline):
 
     def fit_graph(self, data: HeteroData, train_index, train_y, val_index, val_y, *_) -> XGBGraph:
         """Train on account rows ``train_index``; returns ``self``."""
-        features = hop_features(data, self.hops)
+        train_index = np.asarray(train_index)
+        features = hop_features(data, self.hops, rows=np.concatenate(
+            [train_index, np.asarray(val_index)]))
         self.model_ = xgb.XGBClassifier(**self._xgb_params())
         self.model_.fit(
-            features[train_index],
+            features[: len(train_index)],
             train_y,
-            eval_set=[(features[val_index], val_y)],
+            eval_set=[(features[len(train_index):], val_y)],
             verbose=False,
         )
         return self
 
     def score_graph(self, data: HeteroData, index=None) -> np.ndarray:
-        """Probability of abuse for account rows ``index`` (default: all)."""
-        features = hop_features(data, self.hops)
-        if index is not None:
-            features = features[np.asarray(index)]
-        return self.model_.predict_proba(features)[:, 1]
+        """Probability of abuse for account rows ``index`` (default: all).
+
+        Features are built and scored :data:`SCORE_ROWS` rows at a time (a row's score does not
+        depend on the others'), so the whole table of features is never held.
+        """
+        rows = None if index is None else np.asarray(index)
+        scores = [self.model_.predict_proba(block)[:, 1]
+                  for block in hop_feature_blocks(data, self.hops, ACCOUNT, rows)]
+        return np.concatenate(scores) if scores else np.empty(0, dtype=np.float32)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write ``model.json`` (XGBoost's JSON format) and ``metadata.json`` into ``path``."""

@@ -83,19 +83,19 @@ def challenger_stage(
         GNN,
         blend_weight,
         candidates,
-        fit_challenger,
+        fit_challenger_on_graph,
         save_published,
         scores_on,
         select,
     )
     from abusenet.validation.drift import histogram
-    from graph.snapshot import read_snapshot
 
-    snapshot = read_snapshot(snapshot_dir)
+    data, scaler = _snapshot_graph(snapshot_dir)
     fit = pd.read_parquet(train_dir / FIT_LABELS)
     val = pd.read_parquet(train_dir / VALIDATION_LABELS)
     gnn = pd.read_parquet(gnn_scores_path)
-    model, xgb = fit_challenger(snapshot, fit, val, random_state=seed)
+    model, xgb = fit_challenger_on_graph(data, scaler, fit, val, random_state=seed)
+    del data
     weight = blend_weight(scores_on(val, gnn)[1], scores_on(val, xgb)[1],
                           val["label"].to_numpy(), settings.selection_metric)
     scored = candidates(gnn, xgb, weight)
@@ -118,6 +118,15 @@ def challenger_stage(
                            f"{choice.validation[CHALLENGER][metric]:.4f})")
         logger.warning(info["warning"])
     return info
+
+
+def _snapshot_graph(snapshot_dir: Path) -> tuple[Any, Any]:
+    """The snapshot's graph and fitted feature scaler; the snapshot itself is dropped on return
+    (XGB-Graph reads only the graph)."""
+    from gnn.data.snapshot_graph import snapshot_to_heterodata
+    from graph.snapshot import read_snapshot
+
+    return snapshot_to_heterodata(read_snapshot(snapshot_dir))
 
 
 def validation_metrics(

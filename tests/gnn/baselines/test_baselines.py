@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from gnn.baselines import ComponentRate, LabelPropagation, XGBGraph, hop_features
+from gnn.baselines import ComponentRate, LabelPropagation, XGBGraph, hop_features, xgb_graph
+from gnn.baselines.xgb_graph import hop_feature_blocks
 from gnn.data import snapshot_to_heterodata
 from gnn.evaluate import auroc
 from tests.gnn.planted import make_snapshot, planted_rings
@@ -81,14 +82,24 @@ def test_hop_features_equal_the_every_level_formula_bit_for_bit(rings, hops):
         got = hop_features(data, hops, target)
         assert got.dtype == np.float32 and got.shape == expected.shape
         assert got.tobytes() == expected.tobytes()
+        rows = np.array([5, 0, 5, int(data[target].num_nodes) - 1])
+        assert hop_features(data, hops, target, rows).tobytes() == expected[rows].tobytes()
+        blocks = list(hop_feature_blocks(data, hops, target, block_rows=7))
+        assert [len(b) for b in blocks[:-1]] == [7] * (len(blocks) - 1)
+        assert np.concatenate(blocks).tobytes() == expected.tobytes()
 
 
-def test_xgb_graph_saves_json_and_reloads(rings, tmp_path):
+def test_xgb_graph_saves_json_and_reloads(rings, tmp_path, monkeypatch):
     snapshot, truth, known = rings
     model = XGBGraph(n_estimators=20).fit(snapshot, truth[known])
     model.save(tmp_path / "xgb")
     assert (tmp_path / "xgb" / "model.json").read_text().startswith("{")
     again = XGBGraph.load(tmp_path / "xgb")
+    monkeypatch.setattr(xgb_graph, "SCORE_ROWS", 16)
+    data, _ = snapshot_to_heterodata(snapshot, model.scaler_)
+    whole = model.model_.predict_proba(hop_features(data, model.hops))[:, 1]
+    assert model.score_graph(data).tobytes() == whole.tobytes()  # scored block by block
+    assert model.score_graph(data, [3, 1]).tobytes() == whole[[3, 1]].tobytes()
     np.testing.assert_allclose(
         model.score_accounts(snapshot)["score"], again.score_accounts(snapshot)["score"]
     )
