@@ -17,10 +17,21 @@ of a fixed single-threaded CPU-bound workload (``--ceiling-seconds`` of float ma
 interpreted Python) run alone, then as two processes at once; the ratio ``2 x alone / together``
 is the speed-up two perfectly parallel processes could reach (2.0 on two full cores).
 
+``--quality DATASET`` measures instead whether the DDP batch per process costs quality, on
+tuning data only (:func:`quality_data`: the generated world of seed 3, or the training half of
+AMLSim): for each ``--seeds`` seed, the detector (default settings, ``boost=None`` so the GNN's
+own training is compared) trains on a random 70 % of the labels under each of
+:data:`QUALITY_CONFIGS` (``single``: one process; ``split`` / ``full``: 2-process DDP with
+``rank_batch`` split / full; ``full-lr``: full with the learning rate doubled, the linear scaling
+rule for the doubled global batch) and is scored against the truth on the other 30 % of the
+labelled accounts (``held``) and on every account it did not train on (``rest``). One JSON line
+per run.
+
 Usage::
 
     nice -n 10 python -m benchmarks.ddp --accounts 100000 [--labelled 0.3] [--epochs 2]
     nice -n 10 python -m benchmarks.ddp --ceiling
+    nice -n 10 python -m benchmarks.ddp --quality synth [--seeds 0 1 2]
 
 Prints a Markdown table: seeds/s per epoch (training seeds / epoch wall seconds, validation
 included, as ``history`` records it), the best epoch's rate, the child's wall and CPU seconds
@@ -38,8 +49,82 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 CONFIGS = ("single-1", "single-2", "ddp-2", "ddp-2-full")
+QUALITY_CONFIGS = ("single", "split", "full", "full-lr")  # see the module docstring
+
+
+def quality_data(name: str, work: Path) -> tuple:
+    """Snapshot, training labels and the truth to score against of a tuning dataset.
+
+    ``synth``: the generated world of seed 3 (20,000 accounts), its partial noisy labels
+    (``labels.csv``) to train on, its ``truth_accounts.parquet`` to score; ``amlsim``: the
+    training half of :func:`benchmarks.realdata.amlsim` (its ``_halves``, seed 0) as both.
+    Built once under ``work`` (reused when there).
+    """
+    import pandas as pd
+
+    from graph.snapshot import read_snapshot
+
+    root = work / name
+    if name == "synth":
+        from benchmarks.rings import ROOT, _pipeline_snapshot
+        from ingest.synth import generate
+
+        if not (root / "snapshot").exists():
+            generate(root / "synth", n_accounts=20_000, seed=3, progress=False)
+            _pipeline_snapshot(str(root / "synth" / "events"),
+                               ROOT / "configs" / "mappings" / "synth.yaml", root)
+        labels = pd.read_csv(root / "synth" / "labels.csv", dtype={"account_id": str})
+        truth = pd.read_parquet(root / "synth" / "truth_accounts.parquet")
+        truth = pd.DataFrame({"account_id": truth["account_id"].astype(str),
+                              "label": truth["is_abusive"].astype(int)})
+        return read_snapshot(root / "snapshot"), labels[["account_id", "label"]], truth
+    from benchmarks.realdata import _halves, amlsim
+
+    snapshot, labels, _ = amlsim()
+    train, _ = _halves(labels, seed=0)
+    return snapshot, train, train
+
+
+def quality_one(config: str, snapshot, labels, truth, seed: int, epochs: int) -> dict:
+    """Train ``config`` (one of :data:`QUALITY_CONFIGS`) on a random 70 % of ``labels``
+    (``seed``, also the detector's ``random_state``); AUROC / AUPRC against ``truth`` on the
+    other 30 %'s accounts (``held_*``) and on every account not trained on (``rest_*``), the
+    epochs trained and the fit's wall seconds."""
+    import numpy as np
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from gnn.detector import AccountDetector
+    from gnn.distributed import DistributedTrainer
+
+    order = np.random.default_rng(seed).permutation(len(labels))
+    cut = int(0.7 * len(labels))
+    train, held = labels.iloc[order[:cut]], labels.iloc[order[cut:]]
+    trainer = None
+    lr = 0.003
+    if config != "single":
+        trainer = DistributedTrainer(2, 1, rank_batch="split" if config == "split" else "full")
+        if config == "full-lr":
+            lr *= 2
+    detector = AccountDetector(random_state=seed, num_threads=1, boost=None, lr=lr,
+                               max_epochs=epochs)
+    started = time.perf_counter()
+    detector.fit(snapshot, train, trainer=trainer)
+    wall = time.perf_counter() - started
+    scored = detector.score_accounts(snapshot).set_index("account_id")["score"]
+    scored.index = scored.index.astype(str)
+    out = {"config": config, "seed": seed, "epochs": detector.metrics_["epochs"], "wall": wall}
+    trained = set(train["account_id"])
+    for part, test in (("held", truth[truth["account_id"].isin(set(held["account_id"]))]),
+                       ("rest", truth[~truth["account_id"].isin(trained)])):
+        y, s = test["label"].to_numpy(), scored.reindex(test["account_id"]).to_numpy()
+        out.update({f"{part}_auroc": roc_auc_score(y, s),
+                    f"{part}_auprc": average_precision_score(y, s),
+                    f"{part}_n": len(y), f"{part}_pos": int(y.sum())})
+    return out
+
 
 
 def run_one(config: str, accounts: int, labelled: float, epochs: int) -> dict:
@@ -120,7 +205,21 @@ def main() -> None:
     parser.add_argument("--ceiling", action="store_true",
                         help="measure two processes against one on a fixed workload instead")
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
+    parser.add_argument("--quality", choices=("synth", "amlsim"),
+                        help="held-out quality of one process against 2-process DDP instead")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--quality-configs", nargs="+", choices=QUALITY_CONFIGS,
+                        default=list(QUALITY_CONFIGS))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/abusenet-ddp-quality"),
+                        help="where --quality builds its datasets (reused)")
     args = parser.parse_args()
+    if args.quality:
+        snapshot, labels, truth = quality_data(args.quality, args.work)
+        for seed in args.seeds:
+            for config in args.quality_configs:
+                row = quality_one(config, snapshot, labels, truth, seed, epochs=50)
+                print(json.dumps({"dataset": args.quality, **row}), flush=True)
+        return
     if args.ceiling:
         before = os.getloadavg()
         figures = ceiling(args.ceiling_seconds)
