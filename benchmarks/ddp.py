@@ -9,23 +9,24 @@ detector over the same ``--labelled`` share of the accounts as time-bounded seed
 - ``single-2``: one process, two torch threads;
 - ``ddp-2``: two processes of one thread each (``gnn.distributed.DistributedTrainer``), each
   drawing ``batch_size // 2`` seeds a step (the optimisation of one process);
-- ``ddp-2-full``: the same with ``rank_batch="full"``: each process draws ``batch_size`` seeds a
-  step (half the steps, each rank's fixed per-step costs paid once per ``batch_size`` seeds).
+- ``ddp-2-full``: the same with ``rank_batch="full"`` (the default): each process draws
+  ``batch_size`` seeds a step (half the steps, each rank's fixed per-step costs paid once per
+  ``batch_size`` seeds).
 
 ``--ceiling`` measures instead what two processes can get out of this machine: the wall seconds
 of a fixed single-threaded CPU-bound workload (``--ceiling-seconds`` of float matrix products and
 interpreted Python) run alone, then as two processes at once; the ratio ``2 x alone / together``
 is the speed-up two perfectly parallel processes could reach (2.0 on two full cores).
 
-``--quality DATASET`` measures instead whether the DDP batch per process costs quality, on
-tuning data only (:func:`quality_data`: the generated world of seed 3, or the training half of
-AMLSim): for each ``--seeds`` seed, the detector (default settings, ``boost=None`` so the GNN's
-own training is compared) trains on a random 70 % of the labels under each of
-:data:`QUALITY_CONFIGS` (``single``: one process; ``split`` / ``full``: 2-process DDP with
-``rank_batch`` split / full; ``full-lr``: full with the learning rate doubled, the linear scaling
-rule for the doubled global batch) and is scored against the truth on the other 30 % of the
-labelled accounts (``held``) and on every account it did not train on (``rest``). One JSON line
-per run.
+``--quality DATASET`` measures instead whether the DDP batch per process costs quality, on tuning
+data only (:func:`quality_data`: the generated world of seed 3, or the training half of AMLSim): for
+each ``--seeds`` seed, the detector (default settings, ``boost=None`` so the GNN's own training is
+compared) trains on a random 70 % of the labels under each of :data:`QUALITY_CONFIGS` (``single``:
+one process; ``split`` / ``full``: 2-process DDP with ``rank_batch`` split / full, at the detector's
+learning rate; ``full-lr``: full with the rate doubled, ``scale_lr``: the linear scaling rule for
+the doubled global batch, the default) and is scored against the truth on the other 30 % of the
+labelled accounts (``held``) and on every account it did not train on (``rest``). One JSON line per
+run.
 
 Usage::
 
@@ -103,13 +104,10 @@ def quality_one(config: str, snapshot, labels, truth, seed: int, epochs: int) ->
     cut = int(0.7 * len(labels))
     train, held = labels.iloc[order[:cut]], labels.iloc[order[cut:]]
     trainer = None
-    lr = 0.003
     if config != "single":
-        trainer = DistributedTrainer(2, 1, rank_batch="split" if config == "split" else "full")
-        if config == "full-lr":
-            lr *= 2
-    detector = AccountDetector(random_state=seed, num_threads=1, boost=None, lr=lr,
-                               max_epochs=epochs)
+        trainer = DistributedTrainer(2, 1, rank_batch="split" if config == "split" else "full",
+                                     scale_lr=config == "full-lr")
+    detector = AccountDetector(random_state=seed, num_threads=1, boost=None, max_epochs=epochs)
     started = time.perf_counter()
     detector.fit(snapshot, train, trainer=trainer)
     wall = time.perf_counter() - started

@@ -11,9 +11,13 @@ HELP = (
     "in MODEL_DIR, in the format `abusenet score --model` reads.\n\n"
     "With --nproc N, N processes train together (PyTorch DistributedDataParallel over gloo, on "
     "the CPU): each samples its share of every epoch's seed accounts and the gradients are "
-    "averaged after every step, so all hold the same weights; the global batch stays "
-    "detector.batch_size. The graph is written once as memory-mapped files that all processes "
-    "share, so it is in memory once however many processes run. Give each process its own "
+    "averaged after every step, so all hold the same weights. Each process draws "
+    "detector.batch_size seeds a step (the usual DDP convention: N times the global batch, N "
+    "times fewer steps) at N times detector.lr (linear scaling): faster than one process's "
+    "batch split N ways (a step's fixed cost is paid once per detector.batch_size seeds), "
+    "and its held-out quality matched one process within seed noise on the tuning data. The "
+    "graph is written once as memory-mapped files that all processes share, so it is in "
+    "memory once however many processes run. Give each process its own "
     "cores: --nproc times --threads at most the machine's cores.\n\n"
     "Labels: --labels names a table (Parquet or CSV) with account_id, label (1 = abusive, "
     "0 = legitimate) and optionally ts (when the label became known: training is then "
@@ -37,7 +41,10 @@ def train(
         None, "--labels", "-l",
         help="Labels table (.parquet or .csv: account_id, label[, ts]); default: the snapshot's.",
     ),
-    nproc: int = typer.Option(1, "--nproc", min=1, help="Training processes (1 = this one)."),
+    nproc: int = typer.Option(
+        1, "--nproc", min=1,
+        help="Training processes (1 = this one), each drawing detector.batch_size seeds a step.",
+    ),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch threads per process."),
     graph_dir: Path | None = typer.Option(
         None, "--graph-dir",

@@ -79,9 +79,12 @@ def test_default_trainer_is_the_single_process_loop(planted):
 def test_two_processes_stay_in_sync_and_learn(two_process_fit):
     detector, trainer = two_process_fit
     history = detector.history_
-    steps_per_epoch = int(np.ceil(np.ceil(192 / 2) / 32))  # 192 training labels, 32 per rank
+    # 192 training labels, 96 per rank; by default each rank draws batch_size (64) a step
+    steps_per_epoch = int(np.ceil(np.ceil(192 / 2) / 64))
     assert [h["synced_steps"] for h in history] == [steps_per_epoch] * len(history)
     assert all(h["seeds"] == 192 for h in history)
+    # twice the global batch, twice the learning rate (linear scaling)
+    assert all(h["lr"] == pytest.approx(2 * detector.lr) for h in history)
     assert history[-1]["loss"] < history[0]["loss"]
     # the processes validated on the same logits (boosted offsets included) as the parent
     best = max(h["auroc"] for h in history)
@@ -145,12 +148,13 @@ def test_every_parameter_gets_a_gradient_and_the_output_is_unchanged(planted):
             assert torch.equal(p.grad, plain_grads[name])
 
 
-def test_full_batch_per_process_stays_in_sync_with_fewer_steps(planted):
+def test_split_batch_per_process_stays_in_sync_with_more_steps(planted):
     snapshot, labels = planted
-    trainer = DistributedTrainer(nproc=2, threads=1, verify_sync=True, rank_batch="full")
+    trainer = DistributedTrainer(nproc=2, threads=1, verify_sync=True, rank_batch="split")
     detector = AccountDetector(**SETTINGS).fit(snapshot, labels, trainer=trainer)
-    steps_per_epoch = int(np.ceil(np.ceil(192 / 2) / 64))  # 64 per rank, not 32
+    steps_per_epoch = int(np.ceil(np.ceil(192 / 2) / 32))  # 32 per rank, not 64
     assert [h["synced_steps"] for h in detector.history_] == [steps_per_epoch] * 6
+    assert all(h["lr"] == pytest.approx(detector.lr) for h in detector.history_)
     assert detector.history_[-1]["loss"] < detector.history_[0]["loss"]
     assert detector.metrics_["validation"]["auroc"] >= 0.85
 
