@@ -513,7 +513,21 @@ class AccountDetector(Estimator):
         KeyError
             If an account id is not in the snapshot.
         """
-        data = self._snapshot_graph(snapshot)
+        return self.explain_graph(self._snapshot_graph(snapshot), account_ids, top_k,
+                                  progress=progress)
+
+    def explain_graph(
+        self,
+        data: HeteroData,
+        account_ids: list[str],
+        top_k: int = 5,
+        *,
+        progress: bool = False,
+    ) -> pd.DataFrame:
+        """:meth:`explain` on the snapshot's graph (as
+        :func:`~gnn.data.snapshot_graph.snapshot_to_heterodata` builds it with ``scaler_``), so
+        that the caller need not hold the snapshot too."""
+        self._check_is_fitted()
         target = self.model_.target_type
         index = pd.Index(data[target].node_ids)
         rows = index.get_indexer([str(a) for a in account_ids])

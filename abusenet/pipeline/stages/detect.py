@@ -3,6 +3,9 @@ evaluation and explanations."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import json
 import logging
 from pathlib import Path
@@ -95,17 +98,51 @@ def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any
     :func:`abusenet.validation.challenger.score_published`; the GNN for a model saved without
     one); entities by the GNN. The summary's ``candidate`` names the one applied.
     """
-    from abusenet.validation.challenger import score_published
+    from abusenet.validation.challenger import GNN, read_published, score_published
     from gnn.detector import AccountDetector
+    from gnn.entity_scores import entity_scores_from_accounts
     from graph.snapshot import read_snapshot
 
-    snapshot = read_snapshot(snapshot_dir)
     detector = AccountDetector.load(model_dir)
-    accounts, candidate = score_published(model_dir, snapshot,
-                                          detector.score_accounts(snapshot))
-    entities = detector.score_entities(snapshot)
+    # One whole-graph pass scores the accounts and, from them, the entities (what
+    # score_accounts and score_entities would each compute), without the snapshot held meanwhile.
+    data = _detector_graph(detector, snapshot_dir)
+    target = detector.model_.target_type
+    scores = detector.score_graph(data)
+    gnn = pd.DataFrame({"account_id": np.asarray(data[target].node_ids, dtype=object),
+                        "score": scores})
+    entities = entity_scores_from_accounts(data, scores, target)
+    del data
+    # Only a published XGB-Graph or blend reads the snapshot again (for its own graph).
+    snapshot = (None if read_published(model_dir)["candidate"] == GNN
+                else read_snapshot(snapshot_dir))
+    accounts, candidate = score_published(model_dir, snapshot, gnn)
     return {**_write_scores(accounts, entities, out, model_version(model_dir), PROBABILITY),
             "candidate": candidate}
+
+
+def _detector_graph(detector: Any, snapshot_dir: Path) -> Any:
+    """The snapshot's graph as ``detector`` reads it (its fitted scaler); the snapshot itself is
+    dropped on return."""
+    from gnn.data.snapshot_graph import snapshot_to_heterodata
+    from graph.snapshot import read_snapshot
+
+    data = snapshot_to_heterodata(read_snapshot(snapshot_dir), detector.scaler_)[0]
+    release_freed_heap()
+    return data
+
+
+def release_freed_heap() -> None:
+    """Hand memory already freed back to the system: Arrow's pool (a dropped snapshot's Parquet
+    buffers stay in it) and the C heap's free pages (glibc's ``malloc_trim``; skipped
+    elsewhere). Large arrays allocated after are mapped apart and would never reuse either, so
+    without this a stage's peak counts the snapshot it no longer holds."""
+    import pyarrow as pa
+
+    gc.collect()  # a dropped snapshot may sit in reference cycles
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _write_scores(
@@ -356,7 +393,6 @@ def explain_stage(
     ``members`` = 0) gives an empty table.
     """
     from gnn.detector import AccountDetector
-    from graph.snapshot import read_snapshot
 
     top = pd.read_parquet(rings_path, columns=["ring_id", "members"]).head(rings)
     scores = pd.read_parquet(account_scores_path, columns=["account_id", "score"])
@@ -369,8 +405,9 @@ def explain_stage(
     skipped = None
     if chosen and members > 0:
         try:
-            found = AccountDetector.load(model_dir).explain(
-                read_snapshot(snapshot_dir), list(chosen), top_k=top_k, progress=progress)
+            detector = AccountDetector.load(model_dir)
+            found = detector.explain_graph(_detector_graph(detector, snapshot_dir), list(chosen),
+                                           top_k=top_k, progress=progress)
             found["ring_id"] = found["account_id"].map(chosen)
             table = found[EXPLANATION_COLUMNS]
         except Exception as exc:  # an optional extra: its failure must not cost the run
