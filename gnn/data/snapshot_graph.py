@@ -9,16 +9,21 @@ so messages reach accounts from devices, IPs and payment methods. ``edge_time`` 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.typing import EdgeType
 
 from gnn.data.features import FeatureScaler
-from graph.snapshot import ACCOUNT, Snapshot
+from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
 
 #: The time of an undated label or seed: later than every edge, so the whole graph is visible.
 NO_TIME = np.iinfo(np.int64).max // 4
@@ -178,3 +183,22 @@ def account_index(
     else:
         times = np.full(len(labels), NO_TIME, dtype=np.int64)
     return rows[known], values.to_numpy(np.float32)[known], times[known]
+
+
+def read_snapshot_graph(
+    snapshot_dir: Path, scaler: FeatureScaler | None = None
+) -> tuple[HeteroData, FeatureScaler]:
+    """:func:`snapshot_to_heterodata` of the snapshot saved in ``snapshot_dir``, which is not kept.
+
+    The memory the snapshot held is handed back once the graph is built: Arrow's pool (where its
+    Parquet buffers stay when freed) and the C heap's free pages (glibc's ``malloc_trim``;
+    skipped elsewhere). Large arrays allocated later are mapped apart and would reuse neither,
+    so without this a stage's peak would still count the snapshot it dropped.
+    """
+    graph = snapshot_to_heterodata(read_snapshot(snapshot_dir), scaler)
+    gc.collect()  # a snapshot's tables may sit in reference cycles
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return graph
+

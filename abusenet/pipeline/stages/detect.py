@@ -3,9 +3,6 @@ evaluation and explanations."""
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import json
 import logging
 from pathlib import Path
@@ -124,25 +121,9 @@ def score_stage(snapshot_dir: Path, model_dir: Path, out: Path) -> dict[str, Any
 def _detector_graph(detector: Any, snapshot_dir: Path) -> Any:
     """The snapshot's graph as ``detector`` reads it (its fitted scaler); the snapshot itself is
     dropped on return."""
-    from gnn.data.snapshot_graph import snapshot_to_heterodata
-    from graph.snapshot import read_snapshot
+    from gnn.data.snapshot_graph import read_snapshot_graph
 
-    data = snapshot_to_heterodata(read_snapshot(snapshot_dir), detector.scaler_)[0]
-    release_freed_heap()
-    return data
-
-
-def release_freed_heap() -> None:
-    """Hand memory already freed back to the system: Arrow's pool (a dropped snapshot's Parquet
-    buffers stay in it) and the C heap's free pages (glibc's ``malloc_trim``; skipped
-    elsewhere). Large arrays allocated after are mapped apart and would never reuse either, so
-    without this a stage's peak counts the snapshot it no longer holds."""
-    import pyarrow as pa
-
-    gc.collect()  # a dropped snapshot may sit in reference cycles
-    pa.default_memory_pool().release_unused()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return read_snapshot_graph(snapshot_dir, detector.scaler_)[0]
 
 
 def _write_scores(

@@ -123,13 +123,9 @@ def challenger_stage(
 def _snapshot_graph(snapshot_dir: Path) -> tuple[Any, Any]:
     """The snapshot's graph and fitted feature scaler; the snapshot itself is dropped on return
     (XGB-Graph reads only the graph)."""
-    from abusenet.pipeline.stages.detect import release_freed_heap
-    from gnn.data.snapshot_graph import snapshot_to_heterodata
-    from graph.snapshot import read_snapshot
+    from gnn.data.snapshot_graph import read_snapshot_graph
 
-    graph = snapshot_to_heterodata(read_snapshot(snapshot_dir))
-    release_freed_heap()
-    return graph
+    return read_snapshot_graph(snapshot_dir)
 
 
 def validation_metrics(

@@ -85,3 +85,20 @@ def test_opposite_edge_type_turns_a_relation_and_its_reverse_into_each_other() -
     used = ("Account", "USED", "Device")
     assert opposite_edge_type(used) == reverse_edge_type(used) == ("Device", "rev_USED", "Account")
     assert opposite_edge_type(("Device", "rev_USED", "Account")) == used
+
+
+def test_read_snapshot_graph_is_the_saved_snapshots_graph(snapshot, tmp_path):
+    from gnn.data.snapshot_graph import read_snapshot_graph
+    from graph.snapshot import write_snapshot
+
+    write_snapshot(snapshot, tmp_path / "snap")
+    expected, scaler = snapshot_to_heterodata(snapshot)
+    for given in (None, scaler):
+        data, _ = read_snapshot_graph(tmp_path / "snap", given)
+        assert data.node_types == expected.node_types and data.edge_types == expected.edge_types
+        for t in data.node_types:
+            assert torch.equal(data[t].x, expected[t].x)
+            assert list(data[t].node_ids) == list(expected[t].node_ids)
+        for et in data.edge_types:
+            assert torch.equal(data[et].edge_index, expected[et].edge_index)
+            assert torch.equal(data[et].edge_time, expected[et].edge_time)
