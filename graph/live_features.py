@@ -157,22 +157,12 @@ class _EntitySummary:
     def values(self, names: list[str]) -> dict[str, float]:
         """The row (``names``: the event type features in order)."""
         times = self.times
-        n, gap_n = len(times), len(times) - 1
+        n = len(times)
         values: dict[str, float] = {"n_events": n}
         values.update(zip(names, self.types[1:].tolist(), strict=True))
         values["n_events_other"] = int(self.types[0])
-        if gap_n > 0:
-            gap_mean = (times[-1] - times[0]) / gap_n
-            gap_sd = float(np.sqrt(np.sum((np.diff(times) - gap_mean) ** 2) / gap_n))
-            days = np.floor(times / 86400)
-            active = 1 + int(np.count_nonzero(days[1:] != days[:-1]))
-        else:
-            gap_mean = gap_sd = 0.0
-            active = 1
-        values["active_days"] = active
-        values["burstiness"] = ((gap_sd - gap_mean) / (gap_sd + gap_mean)
-                                if gap_n >= 2 and gap_sd + gap_mean > 0 else 0.0)
-        values["lifetime_days"] = (times[-1] - times[0]) / 86400.0
+        values.update(_timeline(times))
+        active = values["active_days"]
         values["events_per_active_day"] = n / active
         values["tod_spread"] = 1 - np.sqrt((self.cos / n) ** 2 + (self.sin / n) ** 2)
         values["night_fraction"] = self.night / n
@@ -446,20 +436,8 @@ class LiveFeatures:
         values: dict[str, float] = {"n_events": n}
         values.update(zip(self.type_names, types[1:].tolist(), strict=True))
         values["n_events_other"] = int(types[0])
-        times = ts / 1e6
-        gap_n = n - 1
-        if gap_n > 0:
-            gap_mean = (times[-1] - times[0]) / gap_n
-            gap_sd = float(np.sqrt(np.sum((np.diff(times) - gap_mean) ** 2) / gap_n))
-            days = np.floor(times / 86400)
-            active = 1 + int(np.count_nonzero(days[1:] != days[:-1]))
-        else:
-            gap_mean = gap_sd = 0.0
-            active = 1 if n else 0
-        values["active_days"] = active
-        values["burstiness"] = ((gap_sd - gap_mean) / (gap_sd + gap_mean)
-                                if gap_n >= 2 and gap_sd + gap_mean > 0 else 0.0)
-        values["lifetime_days"] = (times[-1] - times[0]) / 86400.0 if n else 0.0
+        values.update(_timeline(ts / 1e6))
+        active = values["active_days"]
         values["events_per_active_day"] = n / active if active else 0.0
         if n:
             of_day = np.fmod(ts, _DAY_US)
@@ -581,3 +559,23 @@ def _grow(values: np.ndarray, used: int, capacity: int) -> np.ndarray:
     grown = np.empty(capacity, dtype=values.dtype)
     grown[:used] = values[:used]
     return grown
+
+
+def _timeline(times: np.ndarray) -> dict[str, float]:
+    """``active_days``, ``burstiness`` and ``lifetime_days`` of sorted event ``times`` (seconds),
+    as the snapshot SQL computes them (0 active days without events)."""
+    n, gap_n = len(times), len(times) - 1
+    if gap_n > 0:
+        gap_mean = (times[-1] - times[0]) / gap_n
+        gap_sd = float(np.sqrt(np.sum((np.diff(times) - gap_mean) ** 2) / gap_n))
+        days = np.floor(times / 86400)
+        active = 1 + int(np.count_nonzero(days[1:] != days[:-1]))
+    else:
+        gap_mean = gap_sd = 0.0
+        active = 1 if n else 0
+    return {
+        "active_days": active,
+        "burstiness": ((gap_sd - gap_mean) / (gap_sd + gap_mean)
+                       if gap_n >= 2 and gap_sd + gap_mean > 0 else 0.0),
+        "lifetime_days": (times[-1] - times[0]) / 86400.0 if n else 0.0,
+    }

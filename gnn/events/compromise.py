@@ -244,15 +244,7 @@ class CompromiseIndex:
         empty = np.empty(0, dtype=np.int64)
         if labels is None or labels.empty:
             return empty, empty, empty
-        missing = [c for c in ("event_id", "label") if c not in labels]
-        if missing:
-            raise ValueError(f"event labels lack column(s) {missing}; they have "
-                             f"{list(labels.columns)}")
-        label = pd.to_numeric(labels["label"], errors="coerce")
-        bad = ~label.isin([0, 1])
-        if bad.any():
-            rows = labels.loc[bad, "event_id"].head(5).tolist()
-            raise ValueError(f"event labels must be 0 or 1; offending event ids {rows}")
+        label = _binary_labels(labels, "event_id", "event labels", "event ids")
         fraud = labels[label.to_numpy() == 1]
         rows = pd.Index(events["event_id"]).get_indexer(fraud["event_id"])
         found = rows >= 0
@@ -274,15 +266,7 @@ class CompromiseIndex:
         empty = np.empty(0, dtype=np.int64)
         if reports is None or reports.empty:
             return empty, empty
-        missing = [c for c in ("entity_id", "label") if c not in reports]
-        if missing:
-            raise ValueError(f"card reports lack column(s) {missing}; they have "
-                             f"{list(reports.columns)}")
-        label = pd.to_numeric(reports["label"], errors="coerce")
-        bad = ~label.isin([0, 1])
-        if bad.any():
-            rows = reports.loc[bad, "entity_id"].head(5).tolist()
-            raise ValueError(f"card reports: labels must be 0 or 1; offending entity ids {rows}")
+        label = _binary_labels(reports, "entity_id", "card reports", "entity ids")
         if "known_at" not in reports:
             return empty, empty
         known_at = pd.to_datetime(reports["known_at"], utc=True)
@@ -476,3 +460,18 @@ def _surprise(cards: np.ndarray, visitors: np.ndarray) -> np.ndarray:
         mean = np.broadcast_to(rate, cards.shape)[hit] * visitors[hit]
         out[hit] = (-poisson.logsf(cards[hit] - 1, mean) / _LN10).astype(np.float32)
     return out
+
+
+def _binary_labels(frame: pd.DataFrame, id_column: str, what: str, ids: str) -> pd.Series:
+    """``frame``'s ``label`` column as numbers, after checking it has ``id_column`` and
+    ``label`` and that every label is 0 or 1 (the error names ``what`` and up to five
+    offending ``ids``)."""
+    missing = [c for c in (id_column, "label") if c not in frame]
+    if missing:
+        raise ValueError(f"{what} lack column(s) {missing}; they have {list(frame.columns)}")
+    label = pd.to_numeric(frame["label"], errors="coerce")
+    bad = ~label.isin([0, 1])
+    if bad.any():
+        rows = frame.loc[bad, id_column].head(5).tolist()
+        raise ValueError(f"{what}: labels must be 0 or 1; offending {ids} {rows}")
+    return label
