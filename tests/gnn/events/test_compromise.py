@@ -77,12 +77,9 @@ def test_visitors_and_cards_within_the_history_window():
     assert index.at("terminal_id", _at(21)).loc["T", "cpc_cards"] == 0
 
 
-def test_a_label_known_later_changes_nothing_before_it():
-    events, labels = _world()
-    full = _index(events, labels)
-    cut = _at(15)
-    early = labels[labels["known_at"] < cut]
-    partial = _index(events, early)
+def _same_before(events, full, partial, cut) -> None:
+    """``full`` and ``partial`` (one knowing less after ``cut``) give the same terminal
+    evidence up to day 15 and the same event evidence before ``cut``, and differ later."""
     for day in range(0, 16):
         pd.testing.assert_frame_equal(full.at("terminal_id", _at(day)),
                                       partial.at("terminal_id", _at(day)))
@@ -91,6 +88,15 @@ def test_a_label_known_later_changes_nothing_before_it():
     for name in a:
         np.testing.assert_array_equal(a[name][before], b[name][before])
     assert not np.array_equal(a["cpc_terminal_id_cards"], b["cpc_terminal_id_cards"])
+
+
+def test_a_label_known_later_changes_nothing_before_it():
+    events, labels = _world()
+    full = _index(events, labels)
+    cut = _at(15)
+    early = labels[labels["known_at"] < cut]
+    partial = _index(events, early)
+    _same_before(events, full, partial, cut)
 
 
 def test_event_evidence_reads_the_cards_recent_points_as_of_the_event_day():
@@ -175,14 +181,7 @@ def test_a_report_known_later_changes_nothing_before_it():
     full = _index(events, labels, reports=reports)
     cut = _at(15)
     partial = _index(events, labels, reports=reports[reports["known_at"] < cut])
-    for day in range(0, 16):
-        pd.testing.assert_frame_equal(full.at("terminal_id", _at(day)),
-                                      partial.at("terminal_id", _at(day)))
-    before = (events["ts"] < cut).to_numpy()
-    a, b = full.event_evidence(), partial.event_evidence()
-    for name in a:
-        np.testing.assert_array_equal(a[name][before], b[name][before])
-    assert not np.array_equal(a["cpc_terminal_id_cards"], b["cpc_terminal_id_cards"])
+    _same_before(events, full, partial, cut)
 
 
 def test_holder_labels_and_report_errors():
