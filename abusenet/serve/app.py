@@ -166,13 +166,16 @@ def _score(state: GraphState, validator: EventValidator, writer: EventWriter,
                                          "reason": checked.reasons[i]} for i in bad]},
                             status_code=422)
     status = writer.submit(checked.events, checked.reasons)
+    answered = [i for i, s in enumerate(status) if s != REJECTED]
+    views = dict(zip(answered, state.account_views([accounts[i] for i in answered]),
+                     strict=True))
     results = []
     for i, event_id in enumerate(ids):
         item: dict[str, Any] = {"index": i, "event_id": event_id, "status": status[i]}
         if status[i] == REJECTED:
             item["reason"] = checked.reasons[i]
         else:
-            item["account"] = state.account_view(accounts[i])
+            item["account"] = views[i]
         results.append(item)
     return JSONResponse({"accepted": status.count(ACCEPTED), "results": results})
 

@@ -474,71 +474,115 @@ class GraphState:
 
     def account_view(self, account_id: str) -> dict[str, Any] | None:
         """An account's current score, ring and top reasons; ``None`` when unknown."""
-        with self.lock:
-            row = self.nodes[ACCOUNT].row.get(account_id)
-            if row is None:
-                return None
-            score = float(self.scorer.current(self.graph, np.array([row]))[0])
-            shared = self._shared(row)
-            return {"account_id": account_id, "score": score,
-                    "model_version": self.model_version,
-                    "ring": self._ring(account_id, shared),
-                    "reasons": self._reasons(row, shared)}
+        return self.account_views([account_id])[0]
 
-    def _shared(self, row: int) -> list[tuple[str, int, np.ndarray]]:
-        """``(node type, entity row, the other accounts' rows)`` of each entity (not account)
-        account ``row`` used."""
-        shared = []
+    def account_views(self, account_ids: list[str]) -> list[dict[str, Any] | None]:
+        """The view of each of ``account_ids`` (``None`` for an unknown one): its current
+        score, its ring (its own, or else the best ring an account of one of its entities is
+        in) and its top reasons (the shared entities with the highest risk, the mean last
+        computed score of their other accounts, and its most unusual features).
+
+        One pass for all of them: one rescoring of the distinct accounts, each relation's
+        entities gathered for all at once, each distinct entity's accounts summed once
+        (its risk for one account: the total less the account's own score, the total summed
+        in score order so that two entities of the same accounts tie exactly).
+        """
+        with self.lock:
+            index = self.nodes[ACCOUNT].row
+            known = [(i, index[a]) for i, a in enumerate(account_ids) if a in index]
+            views: list[dict[str, Any] | None] = [None] * len(account_ids)
+            if not known:
+                return views
+            rows, inverse = np.unique(np.array([r for _, r in known], dtype=np.int64),
+                                      return_inverse=True)
+            scores = self.scorer.current(self.graph, rows).tolist()
+            rings = self._rings_of(rows, self._shared(rows))
+            features = self._unusual(rows)
+            for (position, _), k in zip(known, inverse.tolist(), strict=True):
+                account_id = account_ids[position]
+                ring, found = rings[k]
+                ring_id, via = ((self._ring_of[account_id], None)
+                                if account_id in self._ring_of else ring)
+                views[position] = {
+                    "account_id": account_id, "score": scores[k],
+                    "model_version": self.model_version,
+                    "ring": None if ring_id is None else {
+                        "ring_id": ring_id, "score": self._ring_score[ring_id],
+                        "membership": "member" if via is None else "joins", "via": via},
+                    "reasons": {"shared_entities": found, "features": features[k]}}
+            return views
+
+    def _shared(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], np.ndarray,
+                                                     np.ndarray, np.ndarray, np.ndarray]]:
+        """Each entity (not account) used by the account ``rows``, one entry per relation:
+        ``(position in rows, entity name, its accounts, their total last computed score
+        (missing as 0), the lowest ring rank among them, the account's own score)`` as
+        arrays, in relation order and each account's neighbour order."""
+        scores = np.nan_to_num(self.scorer.scores_)
+        found = []
         for name, (_, _, node_type) in self.edge_types.items():
             if node_type == ACCOUNT:
                 continue
-            for entity in self.graph.adjacency[(node_type, f"rev_{name}", ACCOUNT)].neighbours(
-                    row).tolist():
-                parts = [self.graph.adjacency[et].neighbours(entity)
-                         for et in self.edge_types.values() if et[2] == node_type]
-                # One relation's edges are distinct pairs: its accounts are distinct already.
-                accounts = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
-                shared.append((node_type, entity, accounts[accounts != row]))
-        return shared
-
-    def _ring(self, account_id: str,
-              shared: list[tuple[str, int, np.ndarray]]) -> dict[str, Any] | None:
-        """The account's ring, or else the best ring one of its entities' accounts is in."""
-        ring_id = self._ring_of.get(account_id)
-        via = None
-        if ring_id is None:
-            best = len(self.rings)
-            for node_type, entity, others in shared:
-                ranks = self._ring_rank[others[others < len(self._ring_rank)]]
-                if len(ranks) and ranks.min() < best:
-                    best = int(ranks.min())
-                    via = f"{node_type}:{self.nodes[node_type].ids[entity]}"
-            if via is None:
-                return None
-            ring_id = self.rings["ring_id"].iloc[best]
-        return {"ring_id": ring_id, "score": self._ring_score[ring_id],
-                "membership": "member" if via is None else "joins", "via": via}
-
-    def _reasons(self, row: int, shared: list[tuple[str, int, np.ndarray]]) -> dict[str, Any]:
-        """Shared entities (the other accounts' mean last computed score as their risk) and
-        the account's most unusual features."""
-        found = []
-        for node_type, entity, others in shared:
-            if not len(others):
+            position, entity = self.graph.adjacency[
+                (node_type, f"rev_{name}", ACCOUNT)].gather(rows)
+            if not len(entity):
                 continue
-            risk = float(np.nan_to_num(self.scorer.scores_[others]).mean())
-            found.append({"entity": f"{node_type}:{self.nodes[node_type].ids[entity]}",
-                          "accounts": len(others) + 1, "risk": risk})
-        found.sort(key=lambda s: (-s["risk"], s["entity"]))
-        rows = self.nodes[ACCOUNT]
+            entities, which = np.unique(entity, return_inverse=True)
+            parts = [self.graph.adjacency[et].gather(entities)
+                     for et in self.edge_types.values() if et[2] == node_type]
+            at = np.concatenate([p[0] for p in parts])
+            accounts = np.concatenate([p[1] for p in parts])
+            if len(parts) > 1:  # one relation's edges are distinct pairs; several may repeat
+                pair = np.unique(at * len(scores) + accounts)
+                at, accounts = pair // len(scores), pair % len(scores)
+            value = scores[accounts]
+            order = np.lexsort((value, at))
+            at, value = at[order], value[order]
+            starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+            total = np.add.reduceat(value, starts)
+            lowest = np.minimum.reduceat(self._ring_rank[accounts[order]], starts)
+            count = np.diff(np.r_[starts, len(at)])
+            ids = self.nodes[node_type].ids
+            names = [f"{node_type}:{ids[e]}" for e in entities.tolist()]
+            found.append((position, [names[w] for w in which.tolist()], count[which],
+                          total[which], lowest[which], scores[rows[position]]))
+        return found
+
+    def _rings_of(self, rows: np.ndarray, shared: list[tuple]) -> list[
+            tuple[tuple[str | None, str | None], list[dict[str, Any]]]]:
+        """Per account row: ``((best ring reached through an entity, via which entity),
+        the top shared entities by risk)``; the ring is ``(None, None)`` when none is."""
+        per_row: list[list[tuple[str, int, float, int]]] = [[] for _ in range(len(rows))]
+        for position, names, count, total, lowest, own in shared:
+            for k, name, n, t, low, s in zip(position.tolist(), names, count.tolist(),
+                                             total.tolist(), lowest.tolist(), own.tolist(),
+                                             strict=True):
+                per_row[k].append((name, n, (t - s) / (n - 1) if n > 1 else 0.0, low))
+        out = []
+        for entries in per_row:
+            best, via = len(self.rings), None
+            for name, _, _, low in entries:  # the first entity reaching the best ring
+                if low < best:
+                    best, via = low, name
+            ring = (None, None) if via is None else (self.rings["ring_id"].iloc[best], via)
+            found = [{"entity": name, "accounts": n, "risk": risk}
+                     for name, n, risk, _ in entries if n > 1]
+            found.sort(key=lambda s: (-s["risk"], s["entity"]))
+            out.append((ring, found[:TOP_REASONS]))
+        return out
+
+    def _unusual(self, rows: np.ndarray) -> list[list[dict[str, Any]]]:
+        """Per account row: its most unusual features (largest absolute scaled value)."""
+        nodes = self.nodes[ACCOUNT]
         columns = self.detector.scaler_.columns.get(ACCOUNT, [])
-        z = self.graph.features(ACCOUNT, np.array([row]))[0][:len(columns)]
-        raw = dict(zip(rows.columns, zip(rows.raw[row].tolist(), rows.integer, strict=True),
-                       strict=True))
-        order = np.argsort(-np.abs(z))[:TOP_REASONS]
-        features = [{"feature": columns[i], "value": _value(*raw[columns[i]]),
-                     "z": float(z[i])} for i in order]
-        return {"shared_entities": found[:TOP_REASONS], "features": features}
+        at = [nodes.columns.index(c) for c in columns]
+        z = self.graph.features(ACCOUNT, rows)[:, :len(columns)]
+        order = np.argsort(-np.abs(z), axis=1)[:, :TOP_REASONS]
+        raw = nodes.raw[rows]
+        return [[{"feature": columns[i], "value": _value(float(raw[k, at[i]]),
+                                                           nodes.integer[at[i]]),
+                  "z": float(z[k, i])} for i in order[k].tolist()]
+                for k in range(len(rows))]
 
 
 def _hash_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -26,3 +26,88 @@ def test_numpy_scaling_equals_the_scalers_transform_or_defers_to_it():
     assert not short.exact
     with pytest.raises(ValueError, match="lacks feature columns"):
         short(raw[:5, :2])
+
+
+def _reference_view(state, account_id: str) -> dict | None:
+    """An account's view by the plain per-account definition (the code before the batch view):
+    each entity's other accounts gathered and averaged one by one."""
+    from abusenet.serve.state import TOP_REASONS, _value
+    from graph.snapshot import ACCOUNT
+
+    row = state.nodes[ACCOUNT].row.get(account_id)
+    if row is None:
+        return None
+    shared = []
+    for name, (_, _, node_type) in state.edge_types.items():
+        if node_type == ACCOUNT:
+            continue
+        for entity in state.graph.adjacency[(node_type, f"rev_{name}", ACCOUNT)].neighbours(
+                row).tolist():
+            parts = [state.graph.adjacency[et].neighbours(entity)
+                     for et in state.edge_types.values() if et[2] == node_type]
+            accounts = np.unique(np.concatenate(parts))
+            shared.append((f"{node_type}:{state.nodes[node_type].ids[entity]}",
+                           accounts[accounts != row]))
+    ring_id, via = state._ring_of.get(account_id), None
+    if ring_id is None:
+        best = len(state.rings)
+        for entity, others in shared:
+            ranks = state._ring_rank[others]
+            if len(ranks) and ranks.min() < best:
+                best, via = int(ranks.min()), entity
+        ring_id = None if via is None else state.rings["ring_id"].iloc[best]
+    found = [{"entity": entity, "accounts": len(others) + 1,
+              "risk": float(np.nan_to_num(state.scorer.scores_[others]).mean())}
+             for entity, others in shared if len(others)]
+    found.sort(key=lambda s: (-s["risk"], s["entity"]))
+    nodes = state.nodes[ACCOUNT]
+    columns = state.detector.scaler_.columns.get(ACCOUNT, [])
+    z = state.graph.features(ACCOUNT, np.array([row]))[0][:len(columns)]
+    raw = dict(zip(nodes.columns, zip(nodes.raw[row].tolist(), nodes.integer, strict=True),
+                   strict=True))
+    return {"account_id": account_id,
+            "score": float(state.scorer.current(state.graph, np.array([row]))[0]),
+            "model_version": state.model_version,
+            "ring": None if ring_id is None else {
+                "ring_id": ring_id, "score": state._ring_score[ring_id],
+                "membership": "member" if via is None else "joins", "via": via},
+            "reasons": {"shared_entities": found[:TOP_REASONS],
+                        "features": [{"feature": columns[i], "value": _value(*raw[columns[i]]),
+                                      "z": float(z[i])}
+                                     for i in np.argsort(-np.abs(z))[:TOP_REASONS]]}}
+
+
+def _assert_same_view(got: dict | None, want: dict | None) -> None:
+    if want is None:
+        assert got is None
+        return
+    for found, expected in zip(got["reasons"]["shared_entities"],
+                               want["reasons"]["shared_entities"], strict=True):
+        assert found["risk"] == pytest.approx(expected["risk"], abs=1e-12)
+        found["risk"] = expected["risk"]
+    assert got == want
+
+
+def test_batch_views_equal_the_per_account_definition(run_dir):
+    from abusenet.serve.state import GraphState
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from graph.snapshot import ACCOUNT
+
+    state = GraphState.load(run_dir)
+    ids = state.nodes[ACCOUNT].ids
+    members = [m for ms in state.rings["members"] for m in ms][:3]
+    events = [{"event_id": f"v{i}", "account_id": a, "ts": "2025-01-20T10:00:00Z",
+               "event_type": "login", "device_id": d}
+              for i, (a, d) in enumerate([("view_new", "dev-v"), (ids[5], "dev-v"),
+                                          (ids[6], "dev-v"), (ids[7], "dev-lone")])]
+    checked = EventValidator(canonical_mapping(state.ingest_state)).check(events)
+    state.apply(checked.events)
+    asked = [*ids[:40], *members, "view_new", ids[5], "nobody", ids[5], ids[7]]
+    views = state.account_views(asked)
+    assert views[asked.index("nobody")] is None
+    assert any(v and v["ring"] and v["ring"]["membership"] == "joins" for v in views)
+    assert any(v and v["ring"] and v["ring"]["membership"] == "member" for v in views)
+    assert any(v and len(v["reasons"]["shared_entities"]) > 1 for v in views)
+    for account_id, view in zip(asked, views, strict=True):
+        _assert_same_view(view, _reference_view(state, account_id))
+        _assert_same_view(state.account_view(account_id), _reference_view(state, account_id))
