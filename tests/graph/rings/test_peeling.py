@@ -61,3 +61,42 @@ def test_shared_columns_equals_slicing_the_columns_two_rows_use() -> None:
         sub, cols = _shared_columns(local)
         np.testing.assert_array_equal(cols, expected_cols)
         np.testing.assert_array_equal(sub.toarray(), local[:, expected_cols].toarray())
+
+
+def _peel_each_group(matrix: sp.csr_matrix, groups: list[np.ndarray], min_rows: int,
+                     hub_degree_cap: int | None) -> list:
+    """The reference: each group's shared columns peeled alone by the heap loop."""
+    from graph.rings.peeling import DenseBlock, _shared_columns
+
+    weights = fraudar_column_weights(matrix)
+    if hub_degree_cap is not None:
+        weights[np.asarray(matrix.getnnz(axis=0)) > hub_degree_cap] = 0.0
+    weighted = (matrix @ sp.diags(weights)).tocsr()
+    blocks = []
+    for rows in groups:
+        local, cols = _shared_columns(weighted[rows])
+        block = peel_densest(local)
+        if min_rows <= len(block.rows) < len(rows):
+            blocks.append(DenseBlock(rows[block.rows], cols[block.cols], block.density))
+    return blocks
+
+
+def test_peel_groups_batched_equals_the_heap_loop_per_group() -> None:
+    rng = np.random.default_rng(5)
+    compared = 0
+    for trial in range(12):
+        matrix = sp.random(300, 600, density=[0.005, 0.02, 0.05][trial % 3], format="csr",
+                           random_state=trial)
+        matrix.data[:] = 1.0
+        matrix = sp.vstack([matrix, matrix[:30]]).tocsr()  # copied rows: ties of degree
+        order = rng.permutation(matrix.shape[0])
+        groups = [np.sort(order[start:start + size]) for start, size in
+                  zip(range(0, 300, 15), rng.integers(1, 40, 20), strict=True)]
+        cap = 25 if trial % 2 else None
+        expected = _peel_each_group(matrix, groups, 3, cap)
+        for max_cells in (1, 3000, 1 << 22):  # one group per batch .. all in one
+            found = peel_groups(matrix, groups, 3, cap, max_cells=max_cells)
+            assert [(b.rows.tolist(), b.cols.tolist(), b.density) for b in found] == [
+                (b.rows.tolist(), b.cols.tolist(), b.density) for b in expected]
+        compared += len(expected)
+    assert compared > 50
