@@ -44,6 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from graph.rings.communities import components, group_rows, split_communities
 from graph.rings.config import RingConfig
 from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windowed_cycles
+from graph.rings.forked import ForkedCall
 from graph.rings.localities import (
     Localities,
     entry_locality_rate,
@@ -212,8 +213,44 @@ def find_ring_candidates(
     """
     cfg = config or RingConfig()
     accounts = account_index(snapshot)
-    n = len(accounts)
     entities = account_entity_incidence(snapshot, accounts)
+    # the localities read only the incidence: learnt on a second core meanwhile (minutes of
+    # Leiden at a million accounts)
+    codes = entity_type_codes(entities.entities)[1]
+    with ForkedCall("ring localities", locality_scales, entities.matrix, codes, cfg) as pending:
+        return _search(snapshot, cfg, accounts, entities, pending, events, account_scores,
+                       linked_components)
+
+
+def entity_type_codes(entities: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The entity types present (sorted) and each entity column's code among them."""
+    return np.unique(entity_types(np.asarray(entities, dtype=object)), return_inverse=True)
+
+
+def locality_scales(uses: sp.csr_matrix, codes: np.ndarray, cfg: RingConfig) -> list[Localities]:
+    """The entity localities of ``uses`` at each of ``cfg.locality_resolutions`` (none when
+    ``cfg.locality`` is off), nested or not as ``cfg.locality_nested`` says."""
+    min_users = max(cfg.locality_min_users, cfg.max_size + 1)
+    resolutions = cfg.locality_resolutions if cfg.locality else ()
+    if cfg.locality_nested and resolutions:
+        return find_locality_scales(uses, codes, cfg.hub_degree_cap, min_users, resolutions,
+                                    cfg.seed)
+    return [find_localities(uses, codes, cfg.hub_degree_cap, min_users, resolution, cfg.seed)
+            for resolution in resolutions]
+
+
+def _search(
+    snapshot: Snapshot,
+    cfg: RingConfig,
+    accounts: pd.Index,
+    entities,
+    localities: ForkedCall[list[Localities]],
+    events: pd.DataFrame | None,
+    account_scores: pd.DataFrame | None,
+    linked_components: Mapping[float, pd.DataFrame] | None,
+) -> list[RingCandidate]:
+    """:func:`find_ring_candidates` once the incidence is read and the localities started."""
+    n = len(accounts)
     with_counterparties = stack_incidences(entities, account_entity_incidence(
         snapshot, accounts, include_counterparties=True, include_entities=False))
     flows = flow_matrix(snapshot, accounts)
@@ -279,7 +316,8 @@ def find_ring_candidates(
     links = ((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)
     del projection, linked, groups
     flow_evidence = [(g.rows, g.evidence) for g in flow_groups if g.evidence]
-    return _describe(merged, accounts, entities, links, flows, transfers, cfg, flow_evidence)
+    return _describe(merged, accounts, entities, links, flows, transfers, cfg, localities,
+                     flow_evidence)
 
 
 def _scored_groups(
@@ -382,9 +420,11 @@ def _describe(
     flows: sp.csr_matrix,
     transfers: pd.DataFrame,
     cfg: RingConfig,
+    pending_localities: ForkedCall[list[Localities]],
     flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
 ) -> list[RingCandidate]:
-    """Attach evidence and structure features to merged groups.
+    """Attach evidence and structure features to merged groups (``pending_localities``:
+    :func:`locality_scales`, being computed).
 
     ``flow_evidence`` pairs a money-flow group's rows with what ties them (its path or hubs,
     cash-outs, time span, conserved share); a merged group holding all of such a group's
@@ -427,16 +467,10 @@ def _describe(
                               out=np.zeros(len(groups)), where=own_total > 0)
 
     synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
-    type_names, codes = np.unique(entity_types(np.asarray(entities.entities, dtype=object)),
-                                  return_inverse=True)
+    type_names, codes = entity_type_codes(entities.entities)
     degree_by_type = type_degrees(uses, codes, len(type_names))
     group_degree = (membership @ degree_by_type) / sizes[:, None]
-    min_users = max(cfg.locality_min_users, cfg.max_size + 1)
-    resolutions = cfg.locality_resolutions if cfg.locality else ()
-    localities = (find_locality_scales(uses, codes, cfg.hub_degree_cap, min_users, resolutions,
-                                       cfg.seed) if cfg.locality_nested and resolutions else
-                  [find_localities(uses, codes, cfg.hub_degree_cap, min_users, resolution,
-                                   cfg.seed) for resolution in resolutions])
+    localities = pending_localities.result()
     chance = sharing_log_chance(
         shared, sizes, entity_degree, codes, group_degree, degree_by_type.sum(axis=0),
         np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)

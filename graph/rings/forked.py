@@ -1,0 +1,109 @@
+"""Run one function in a forked child process while the caller goes on; collect its result later.
+
+The candidate search is mostly single-threaded NumPy, SciPy and igraph work; an independent step
+(the Leiden localities, minutes at a million accounts) runs on a second core this way. The child
+inherits the caller's arrays without copying or pickling them; only the result comes back,
+pickled, through a pipe. Where ``fork`` is missing (not POSIX) the function runs at once, in the
+caller.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ForkedCall(Generic[T]):
+    """``function(*args)`` in a forked child; :meth:`result` waits for it and returns its value.
+
+    Use as a context manager (or call :meth:`close`): leaving it before :meth:`result` stops
+    the child. An exception in the child is raised again by :meth:`result` (the same one when
+    it pickles, else a :class:`RuntimeError` with its type, message and traceback); a child that
+    dies without a result (a signal, e.g. the out-of-memory killer) raises a
+    :class:`RuntimeError` naming ``name`` and the signal.
+
+    Examples
+    --------
+    >>> with ForkedCall("sum", sum, [1, 2, 3]) as pending:
+    ...     pending.result()
+    6
+    """
+
+    def __init__(self, name: str, function: Callable[..., T], *args: Any) -> None:
+        self.name = name
+        self._pid: int | None = None
+        self._read = -1
+        self._done = False
+        self._value: T | None = None
+        if not hasattr(os, "fork"):
+            self._value, self._done = function(*args), True
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: compute, send, leave without the parent's cleanup
+            os.close(read_end)
+            try:
+                try:
+                    payload: tuple[str, Any] = ("ok", function(*args))
+                except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
+                    payload = ("error", _portable(exc))
+                with os.fdopen(write_end, "wb") as pipe:
+                    pipe.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        self._pid, self._read = pid, read_end
+
+    def result(self) -> T:
+        """Wait for the child and return what ``function`` returned (raise what it raised)."""
+        if self._done:
+            return self._value  # type: ignore[return-value]
+        assert self._pid is not None
+        with os.fdopen(self._read, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        if not data:
+            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                   else f"exit code {os.waitstatus_to_exitcode(status)}")
+            raise RuntimeError(f"{self.name}: the forked process ended by {how} without a "
+                               "result (signal 9: often out of memory)")
+        kind, value = pickle.loads(data)
+        if kind == "error":
+            raise value
+        self._value, self._done = value, True
+        return value
+
+    def close(self) -> None:
+        """Stop the child if it is still running (nothing to do after :meth:`result`)."""
+        if self._pid is None:
+            return
+        os.kill(self._pid, signal.SIGKILL)
+        os.waitpid(self._pid, 0)
+        os.close(self._read)
+        self._pid = None
+
+    def __enter__(self) -> ForkedCall[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a RuntimeError carrying its type, text, traceback."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - any failure to round-trip means: send text instead
+        text = "".join(traceback.format_exception(exc))
+        return RuntimeError(f"{type(exc).__name__}: {exc}\n{text}")
+    return exc
