@@ -55,8 +55,8 @@ def test_without_scores_significance_ranks():
     tight = _candidate(["x", "y", "z"], depth=0.2, surprise=30.0, density=0.3)
     rings = score_rings([loose, tight])
     assert rings["ring_id"].tolist() == [tight.ring_id, loose.ring_id]
-    per_root = np.array([30.0, 1.0]) / np.sqrt(3)  # surprise per square root of the size
-    assert rings["score"].tolist() == pytest.approx(per_root / (per_root + 10))
+    surprise = np.array([30.0, 1.0])  # ranked by surprise (gnn.ring_ranking)
+    assert rings["score"].tolist() == pytest.approx(surprise / (surprise + 10))
     assert rings["surprise"].tolist() == [30.0, 1.0] and rings["density"].tolist() == [0.3, 0.9]
 
 
@@ -274,8 +274,9 @@ def test_trim_to_core_keeps_the_core_and_only_without_account_scores():
     assert trimmed[1] is unknown and trimmed[2] is lone
     rings = score_rings([padded, unknown], nms_jaccard=1.0, fragment_share=1.1)
     assert sorted(map(tuple, rings["members"])) == [("a", "b", "c"), ("x", "y", "z")]
-    per_root = 40.0 / np.sqrt(3)  # ranked by surprise per square root of the kept size
-    assert rings["score"].tolist() == pytest.approx([per_root / (per_root + 10)] * 2)
+    # ranked by surprise, a trimmed core's times its kept share (gnn.ring_ranking)
+    assert rings["members"].tolist() == [["x", "y", "z"], ["a", "b", "c"]]
+    assert rings["score"].tolist() == pytest.approx([40.0 / 50.0, 24.0 / 34.0])
     kept = score_rings([padded, unknown], trim_unlabelled=False, nms_jaccard=1.0,
                        fragment_share=1.1)
     assert sorted(kept["size"]) == [3, 5]

@@ -1,0 +1,51 @@
+"""Tests of the label-free ring ranking: surprise credited by the members a core kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gnn.ring_ranking import member_surprise, unlabelled_ranking
+from gnn.rings import score_rings
+from graph.rings.candidates import RingCandidate, ring_id_for
+
+
+def _candidate(members: list[str], surprise: float, core: list[str] | None = None,
+               **features: float) -> RingCandidate:
+    return RingCandidate(ring_id_for(members), sorted(members), "shared_entities", [],
+                         {"surprise": surprise, "significant": 1.0, **features},
+                         core=sorted(core or []))
+
+
+RING = [f"r{i}" for i in range(6)]
+
+
+def test_member_surprise_credits_a_trimmed_core_its_share():
+    whole = _candidate(RING, 40.0)
+    core = _candidate(RING[:2], 40.0, kept_share=0.25)
+    chance = _candidate(RING[:3], -3.0)
+    assert member_surprise([whole, core, chance]) == pytest.approx([40.0, 10.0, 0.0])
+
+
+def test_ranking_is_monotone_in_the_surprise_whatever_the_size():
+    small = _candidate(["a", "b"], 20.0)
+    large = _candidate(RING, 30.0)  # per square root of the size it ranked below the pair
+    score = unlabelled_ranking([small, large])
+    assert score[1] > score[0]
+    assert score[0] == pytest.approx(20.0 / 30.0)
+    assert ((score >= 0) & (score < 1)).all()
+
+
+def test_ranking_of_nothing_is_empty():
+    assert unlabelled_ranking([]).shape == (0,)
+
+
+def test_score_rings_without_labels_ranks_a_ring_above_a_core_cut_from_a_large_group():
+    ring = _candidate(RING, 50.0)
+    household = [f"h{i}" for i in range(20)]
+    # 20 accounts sharing one surprising group's evidence, of which 2 form the core
+    padded = _candidate(household, 120.0, core=household[:2])
+    rings = score_rings([ring, padded])
+    assert rings["members"].tolist() == [sorted(RING), household[:2]]
+    assert rings["score"].iloc[1] == pytest.approx(12.0 / 22.0)
+    assert np.isclose(rings["surprise"], [50.0, 120.0]).all()
