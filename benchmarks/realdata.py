@@ -25,10 +25,14 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   AUROC / AUPRC on the held-out half.
 * rings ``without labels``: the candidates the null model finds significant
   (:func:`graph.rings.candidates.find_ring_candidates`, default :class:`RingConfig`) with a
-  surprise of at least ``ring_scoring.unlabelled_min_surprise``, ranked by
-  significance (``score_rings`` without account scores), as ``abusenet run`` reports them
-  without labels; the account structure scores (each account's best ring's score)
-  give ``auroc`` / ``auprc`` on the held-out half. ``with labels``: the candidates scored with
+  surprise of at least ``ring_scoring.unlabelled_min_surprise``, ranked by their surprise
+  (``score_rings`` without account scores: :mod:`gnn.ring_ranking`), as ``abusenet run``
+  reports them without labels; the account structure scores (each account's best ring's
+  score) give ``auroc`` / ``auprc`` on the held-out half. Where true rings are known,
+  ``true_surprise`` is the median surprise of the candidate best matching each true ring
+  (matched at Jaccard >= 0.5; -inf when none is) and ``other_surprise`` the 99th percentile
+  of the other candidates' (:func:`surprise_separation`): whether chance, as the null model
+  judges it, tells the true rings from the rest at all. ``with labels``: the candidates scored with
   the ``xgb`` account scores (trained on the first half), trimmed to their implicated members
   (:func:`gnn.rings.trim_members`), their scores calibrated on the first half's labels
   (:func:`gnn.rings.fit_ring_calibrator`), reported at ``score >= 0.5``, as ``abusenet run``
@@ -76,7 +80,12 @@ from gnn.rings import (
 )
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
-from graph.rings.metrics import ring_label_outcomes, rings_recovered, top_precision
+from graph.rings.metrics import (
+    jaccard_matrix,
+    ring_label_outcomes,
+    rings_recovered,
+    top_precision,
+)
 from graph.rings.projection import account_index
 from graph.snapshot import ACCOUNT, Snapshot, relation_specs
 
@@ -351,6 +360,26 @@ def _ring_figures(rings: pd.DataFrame, labels: pd.DataFrame, n_accounts: int,
     }
 
 
+def surprise_separation(candidates: list, truth: list[list[str]]) -> dict[str, float]:
+    """The median null-model surprise of the candidate best matching each true ring (member
+    Jaccard >= 0.5; ``-inf`` for a true ring no candidate matches) and the 99th percentile of
+    the surprise of candidates matching no true ring."""
+    surprise = np.array([c.features.get("surprise", 0.0) for c in candidates], np.float64)
+    if not len(candidates):
+        return {"true_surprise": float("nan"), "other_surprise": float("nan")}
+    overlap = jaccard_matrix([c.members for c in candidates], truth).tocsr()
+    overlap.data[overlap.data < 0.5] = 0.0
+    overlap.eliminate_zeros()
+    matched = np.diff(overlap.indptr) > 0
+    by_truth = overlap.T.tocsr()
+    best = [surprise[by_truth.indices[by_truth.indptr[t]:by_truth.indptr[t + 1]]].max()
+            if by_truth.indptr[t + 1] > by_truth.indptr[t] else -np.inf
+            for t in range(len(truth))]
+    others = surprise[~matched]
+    return {"true_surprise": float(np.median(best)),
+            "other_surprise": float(np.quantile(others, 0.99)) if len(others) else float("nan")}
+
+
 def _auc(test: pd.DataFrame, scores: pd.Series) -> dict[str, float]:
     held = scores.reindex(test["account_id"]).fillna(0.0).to_numpy()
     return {"auroc": roc_auc_score(test["label"], held),
@@ -405,8 +434,10 @@ def run(name: str, quick: bool = False, ugfraud: bool = True) -> list[dict]:
                 "load_s": round(loaded, 1), "search_s": round(search, 1)}
         xgb = _auc(test, scores)
         own = _auc(test, structure)
+        separation = surprise_separation(candidates, truth) if truth and null == "on" else {}
         rows.append({**base, "mode": "without labels", "auroc": own["auroc"],
-                     "auprc": own["auprc"], **_ring_figures(unlabelled, labels, n, truth, test)})
+                     "auprc": own["auprc"], **_ring_figures(unlabelled, labels, n, truth, test),
+                     **separation})
         rows.append({**base, "mode": "with labels (xgb)", "auroc": xgb["auroc"],
                      "auprc": xgb["auprc"], "xgb_s": round(xgb_s, 1), **models,
                      **_ring_figures(scored[scored["score"] >= 0.5], labels, n, truth, test)})
