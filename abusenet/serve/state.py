@@ -485,7 +485,7 @@ class GraphState:
         One pass for all of them: one rescoring of the distinct accounts, each relation's
         entities gathered for all at once, each distinct entity's accounts summed once
         (its risk for one account: the total less the account's own score, the total summed
-        in score order so that two entities of the same accounts tie exactly).
+        in account order, so that two entities of the same accounts tie exactly).
         """
         with self.lock:
             index = self.nodes[ACCOUNT].row
@@ -515,7 +515,7 @@ class GraphState:
     def _shared(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], np.ndarray,
                                                      np.ndarray, np.ndarray, np.ndarray]]:
         """Each entity (not account) used by the account ``rows``, one entry per relation:
-        ``(position in rows, entity name, its accounts, their total last computed score
+        ``(position in rows, entity name, its number of accounts, their total last computed score
         (missing as 0), the lowest ring rank among them, the account's own score)`` as
         arrays, in relation order and each account's neighbour order."""
         scores = np.nan_to_num(self.scorer.scores_)
@@ -530,18 +530,17 @@ class GraphState:
             entities, which = np.unique(entity, return_inverse=True)
             parts = [self.graph.adjacency[et].gather(entities)
                      for et in self.edge_types.values() if et[2] == node_type]
-            at = np.concatenate([p[0] for p in parts])
-            accounts = np.concatenate([p[1] for p in parts])
-            if len(parts) > 1:  # one relation's edges are distinct pairs; several may repeat
-                pair = np.unique(at * len(scores) + accounts)
-                at, accounts = pair // len(scores), pair % len(scores)
-            value = scores[accounts]
-            order = np.lexsort((value, at))
-            at, value = at[order], value[order]
-            starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-            total = np.add.reduceat(value, starts)
-            lowest = np.minimum.reduceat(self._ring_rank[accounts[order]], starts)
-            count = np.diff(np.r_[starts, len(at)])
+            # (entity, account) pairs in account order: distinct (one relation's edges are
+            # distinct pairs, several relations' may repeat), and summed in an order that does
+            # not depend on the order the edges came in.
+            width = len(scores)
+            pair = np.concatenate([p[0] * width + p[1] for p in parts])
+            pair = np.unique(pair) if len(parts) > 1 else np.sort(pair)
+            at, accounts = np.divmod(pair, width)
+            total = np.bincount(at, weights=scores[accounts], minlength=len(entities))
+            count = np.bincount(at, minlength=len(entities))
+            starts = np.cumsum(count) - count
+            lowest = np.minimum.reduceat(self._ring_rank[accounts], starts)
             ids = self.nodes[node_type].ids
             names = [f"{node_type}:{ids[e]}" for e in entities.tolist()]
             found.append((position, [names[w] for w in which.tolist()], count[which],
