@@ -246,8 +246,11 @@ def test_without_labels_rings_are_ranked_by_structure_alone(tmp_path):
     rings = pd.read_parquet(out / "rings.parquet")
     assert len(rings) > 0 and rings["score"].is_monotonic_decreasing
     assert (rings["surprise"] >= 2.0).all()
-    per_root = rings["surprise"] / np.sqrt(rings["size"])  # surprise per square root of size
-    expected = per_root / (per_root + 10.0)
+    # ranked by surprise, a trimmed core's times its kept share (gnn.ring_ranking)
+    dropped = np.array([next((int(e.removeprefix("Trimmed:").split()[0]) for e in evidence
+                              if e.startswith("Trimmed:")), 0) for evidence in rings["evidence"]])
+    credited = rings["surprise"] * rings["size"] / (rings["size"] + dropped)
+    expected = credited / (credited + 10.0)
     demoted = rings["score"] < expected - 1e-9  # fragments, at half their score
     assert np.allclose(rings.loc[demoted, "score"], 0.5 * expected[demoted])
     assert np.allclose(rings.loc[~demoted, "score"], expected[~demoted])
