@@ -19,6 +19,10 @@ One command: generate a card world (``abusenet synth --world cards``), then
    terminals' highest event score in the last test week.
 3. **Label delays**: how much of the terminal fraud is known when it must be scored.
 
+``--ceiling`` trains nothing: on the same world, split and scoring times it reports the best
+held-back terminal AUROC, transaction AUROC and top-1 % share of terminal fraud any model can
+reach from each kind of evidence known at scoring time (:mod:`benchmarks.cards_ceiling`).
+
 The cards reported compromised (``entity_labels.csv``, ``PaymentMethod`` rows, known about 5 days
 after a card's first misuse) anchor the common point of compromise from their ``known_at`` on,
 in the event model's features, the CPC surprise and the entity model's evidence
@@ -27,7 +31,8 @@ in the event model's features, the CPC surprise and the entity model's evidence
 Examples
 --------
 ``python -m benchmarks.cards`` (2,000 customers, 56 days, 3 folds) or ``--quick`` (1,000
-customers, 49 days, 2 folds: 177 CPU s with ``--entity-gnn``; the default size about 300).
+customers, 49 days, 2 folds: 177 CPU s with ``--entity-gnn``; the default size about 300);
+``python -m benchmarks.cards --ceiling --seed 1`` (about 10 CPU s).
 """
 
 from __future__ import annotations
@@ -42,12 +47,19 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from benchmarks.cards_ceiling import (
+    ceiling_auroc,
+    ceiling_top_share,
+    evident_under,
+    purchase_evidence,
+    terminal_evidence,
+)
 from gnn.baselines.xgb_history import XGBHistory
 from gnn.evaluate import auroc
 from gnn.events.booster import EventBooster
 from gnn.events.compromise import CompromiseIndex, holder_labels
 from gnn.events.model import EventModel
-from gnn.events.rolling import daily_metrics, rolling_scores
+from gnn.events.rolling import daily_metrics, rolling_folds, rolling_scores
 from ingest.files import write_text_atomic
 from ingest.synth.cards import generate_cards
 
@@ -57,6 +69,20 @@ TERMINAL_FRAUD = "compromised_terminal"
 #: The card world's entity node types and their event columns (the cards are PaymentMethod).
 ENTITY_COLUMNS = {"Device": "device_id", "IP": "ip", "PaymentMethod": "payment_id",
                   "Terminal": "terminal_id"}
+#: The rolling split (train on weeks 1..k, a gap, test the next week), shared by the ceiling.
+ROLLING = {"min_train_weeks": 3, "gap_days": 7, "test_days": 7}
+#: The card-fraud kinds (the card's own purchases look unlike its owner's).
+CARD_FRAUD = ("stolen_card", "skimmed_card", "bust_out")
+#: The ceiling's evidence sets (:mod:`benchmarks.cards_ceiling`), by the name its tables use.
+CEILING_LEVELS = {
+    "no terminal evidence (online merchants only)": ("online",),
+    "own chargebacks known by then": ("online", "own"),
+    "+ CPC in the models' windows": ("online", "own", "cpc"),
+    "+ any card with a known fraud or report that visited it": ("online", "own", "cpc",
+                                                                "linked"),
+    "+ label timing (generator artefact)": ("online", "own", "cpc", "linked", "timing"),
+    "the handbook's: own frauds >= 7 days old, known or not": ("online", "handbook"),
+}
 
 
 def load_world(world: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -115,8 +141,7 @@ def rolling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.Da
                  if isinstance(model, EventModel) else model.event_features(events, labels))
         features_s = time.process_time() - started
         started = time.process_time()
-        scores = rolling_scores(model, table, min_train_weeks=3, gap_days=7, test_days=7,
-                                max_folds=folds)
+        scores = rolling_scores(model, table, **ROLLING, max_folds=folds)
         fit_s = time.process_time() - started
         daily = daily_metrics(scores, card_column="payment_id", k=100)
         terminal = scores["event_id"].map(kind).eq(TERMINAL_FRAUD)
@@ -314,6 +339,93 @@ def run(accounts: int, days: int, seed: int, folds: int, workdir: Path,
     }
 
 
+def ceiling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.DataFrame,
+                 truth_entities: pd.DataFrame, seed: int, folds: int,
+                 reports: pd.DataFrame | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The information ceiling per evidence set of :data:`CEILING_LEVELS`, no model trained.
+
+    Terminals: the held-back half of :func:`terminal_part` (same split), evidence as of the
+    window end (as the entity model's). Purchases: the test days of :func:`rolling_part`'s
+    folds, each purchase's terminal evidence as of the purchase; the card-fraud purchases
+    (:data:`CARD_FRAUD`) count as evident, ranked perfectly, so the bound is generous to them.
+    Transaction AUROC uses the event labels (as the rolling metrics), the top-1 % share the
+    truth's terminal fraud; both are means over the test days.
+    """
+    end = events["ts"].max()
+    index = CompromiseIndex(events, labels, holder="payment_id", points=["terminal_id"],
+                            until=end, reports=holder_labels(reports, "payment_id"))
+    terminals = terminal_features(events, labels, end).index
+    y, labelled = terminal_split(truth_entities, terminals, seed)
+    held = ~labelled
+    by_terminal = terminal_evidence(events, labels, index, end, reports).reindex(terminals)
+    kind = events["event_id"].map(truth_events.set_index("event_id")["fraud_kind"])
+    label = events["event_id"].map(labels.set_index("event_id")["label"]).to_numpy()
+    by_purchase = purchase_evidence(events, labels, index, reports)
+    fold_list = rolling_folds(events["ts"].min(), end, **ROLLING, max_folds=folds)
+    ts = events["ts"]
+    test = np.zeros(len(events), dtype=bool)
+    for fold in fold_list:
+        test |= ((ts >= fold.test_start) & (ts < fold.test_end)).to_numpy()
+    day = ts.dt.floor("D").to_numpy()[test]
+    card_fraud = kind.isin(CARD_FRAUD).to_numpy()[test]
+    target = kind.eq(TERMINAL_FRAUD).to_numpy()[test]
+    out: dict[str, list[dict[str, Any]]] = {"terminals": [], "purchases": []}
+    for name, kinds in CEILING_LEVELS.items():
+        evident = evident_under(by_terminal, kinds)[held]
+        truth = y.to_numpy()[held]
+        out["terminals"].append({
+            "evidence": name, "held_back": int(held.sum()),
+            "compromised_with": int((evident & (truth == 1)).sum()),
+            "compromised_without": int((~evident & (truth == 1)).sum()),
+            "honest_without": int((~evident & (truth == 0)).sum()),
+            "auroc_ceiling": ceiling_auroc(truth, evident)})
+        evident = card_fraud | evident_under(by_purchase, kinds)[test]
+        daily = [ceiling_auroc(label[test][day == d], evident[day == d])
+                 for d in np.unique(day)]
+        out["purchases"].append({
+            "evidence": name, "test_days": len(daily),
+            "terminal_fraud_without": int((target & ~evident).sum()),
+            "terminal_fraud": int(target.sum()),
+            "auroc_ceiling": float(np.nanmean(daily)),
+            "terminal_fraud_top1_ceiling": float(ceiling_top_share(
+                day, target, evident, TOP_SHARE).mean())})
+    return out
+
+
+def run_ceiling(accounts: int, days: int, seed: int, folds: int, workdir: Path,
+                card_reports: bool = True) -> dict[str, Any]:
+    """Generate the world (reused when its settings match) and compute :func:`ceiling_part`."""
+    world = workdir / f"cards-n{accounts}-d{days}-s{seed}"
+    if not (world / "synth.json").exists():
+        generate_cards(world, n_accounts=accounts, seed=seed, days=days, progress=False,
+                       overwrite=True)
+    events, labels, truth_events, truth_entities = load_world(world)
+    reports = load_card_reports(world) if card_reports else None
+    started = time.process_time()
+    result = ceiling_part(events, labels, truth_events, truth_entities, seed, folds, reports)
+    return {"world": {"accounts": accounts, "days": days, "seed": seed, "events": len(events)},
+            **result, "cpu_s": time.process_time() - started}
+
+
+def print_ceiling(result: dict[str, Any]) -> None:
+    """Markdown tables of :func:`run_ceiling`'s result."""
+    print(f"world: {result['world']} ({result['cpu_s']:.1f} CPU s)\n")
+    held = result["terminals"][0]["held_back"]
+    print(f"| evidence (terminals, {held} held back) | compromised with | without | "
+          "honest without | AUROC ceiling |\n|---|---:|---:|---:|---:|")
+    for row in result["terminals"]:
+        print(f"| {row['evidence']} | {row['compromised_with']} | "
+              f"{row['compromised_without']} | {row['honest_without']} | "
+              f"{row['auroc_ceiling']:.3f} |")
+    days = result["purchases"][0]["test_days"]
+    print(f"\n| evidence (purchases, {days} test days) | terminal fraud without | "
+          "transaction AUROC ceiling | terminal fraud in top 1 % ceiling |\n|---|---:|---:|---:|")
+    for row in result["purchases"]:
+        print(f"| {row['evidence']} | {row['terminal_fraud_without']} of "
+              f"{row['terminal_fraud']} | {row['auroc_ceiling']:.3f} | "
+              f"{row['terminal_fraud_top1_ceiling']:.3f} |")
+
+
 def print_report(result: dict[str, Any]) -> None:
     """Markdown tables of :func:`run`'s result."""
     daily = result["daily"]
@@ -351,11 +463,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="also train the supervised entity GNN (ingest + snapshot)")
     parser.add_argument("--without-card-reports", action="store_true",
                         help="the event labels alone anchor the common point of compromise")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="only the information ceiling per evidence set (no training)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/abusenet-bench-cards"))
     parser.add_argument("--json", type=Path, help="write the per-day rows and tables here")
     args = parser.parse_args(argv)
     if args.quick:
         args.accounts, args.days, args.folds = 1000, 49, 2
+    if args.ceiling:
+        ceiling = run_ceiling(args.accounts, args.days, args.seed, args.folds, args.workdir,
+                              card_reports=not args.without_card_reports)
+        print_ceiling(ceiling)
+        if args.json:
+            write_text_atomic(args.json, json.dumps(ceiling, indent=1, default=str))
+        return
     result = run(args.accounts, args.days, args.seed, args.folds, args.workdir, args.entity_gnn,
                  card_reports=not args.without_card_reports)
     print_report(result)
