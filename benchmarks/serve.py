@@ -5,7 +5,8 @@ Open loop: each single event is sent at its due time (``--rate`` per second, by 
 from the due time (``*_ms``: what a caller waits, queueing included) and from the send
 (``service_*_ms``). Bounded: ``--seconds`` of singles (at most ``--singles`` events), then
 ``--batches`` batches of 100 sent one after the other. Prints p50 / p95 / p99, the sustained
-events/s, the service's RSS and CPU seconds, its start-up seconds (with ``--start``), and
+events/s, the service's time per phase and collector pauses during the singles (from its
+``/metrics``), its RSS and CPU seconds, its start-up seconds (with ``--start``), and
 beside them the batch `abusenet score` cost per event of the run when it has one.
 
     python -m benchmarks.serve --run OUT --start [--rate 200] [--seconds 60] [--batches 20]
@@ -80,6 +81,36 @@ class Traffic:
         if kind == "order":
             event["amount"] = round(float(self.rng.gamma(2.0, 20.0)), 2)
         return event
+
+
+def phases(metrics: str) -> dict[str, dict[str, float]]:
+    """The service's phase times and collector pauses from its ``/metrics`` text: per phase
+    (or generation) the count, mean ms, the bucket bound (ms) holding the 99th percentile and
+    the longest ms."""
+    found: dict[str, dict[str, object]] = {}
+    for line in metrics.splitlines():
+        for family in ("abusenet_phase_seconds", "abusenet_gc_pause_seconds"):
+            if not line.startswith(family + "_"):
+                continue
+            name, value = line.rsplit(" ", 1)
+            part = name[len(family) + 1:name.index("{")]
+            labels = {k: v.strip('"') for k, v in (
+                item.split("=", 1) for item in name[name.index("{") + 1:-1].split(","))}
+            key = "gc" + labels["generation"] if "generation" in labels else labels["phase"]
+            entry = found.setdefault(key, {"buckets": []})
+            if part == "bucket":
+                entry["buckets"].append((float(labels["le"]), float(value)))
+            else:
+                entry[part] = float(value)
+    out = {}
+    for key, entry in found.items():
+        count = entry.get("count", 0.0)
+        if not count:
+            continue
+        p99 = next(bound for bound, n in entry["buckets"] if n >= 0.99 * count)
+        out[key] = {"count": int(count), "mean_ms": round(1000 * entry["sum"] / count, 3),
+                    "p99_bucket_ms": 1000 * p99, "max_ms": round(1000 * entry["max"], 1)}
+    return out
 
 
 def rss_mb(pid: int | None) -> float | None:
@@ -239,6 +270,7 @@ def main() -> None:
         single = single_phase(client, traffic, tag, args.rate, args.seconds, args.singles,
                               args.clients)
         cpu_single = cpu_seconds(args.pid)
+        single_phases = phases(client.get("/metrics").text)
         batch: list[float] = []
         began = time.perf_counter()
         for b in range(args.batches):
@@ -268,6 +300,7 @@ def main() -> None:
         "events": manifest["events"]["count"],
         "startup_s": None if startup is None else round(startup, 1),
         "single": single,
+        "single_phases": single_phases,
         "batch_100": {"requests": len(batch), "events_per_s": round(batch_rate, 1),
                       **percentiles(batch)},
         "service_cpu_s": cpu,

@@ -49,12 +49,12 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     ``write_through`` (optional) copies every accepted change to Neo4j in the background."""
     app = FastAPI(title="abusenet serve", version="1",
                   description="Real-time account scoring with ring context.")
-    metrics = Metrics()
+    metrics = Metrics(watch_gc=True)
     app.state.graph = state
     # Reads recompute a few rows with numpy products (gnn.local_scoring): a second BLAS thread
     # only spins, and on a busy machine costs 10-50x the product itself. Process-wide, once.
     threadpool_limits(1, user_api="blas")
-    writer = EventWriter(state, write_through)
+    writer = EventWriter(state, write_through, metrics)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Any) -> Any:
@@ -94,6 +94,7 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     @app.post("/v1/events")
     async def post_events(request: Request) -> JSONResponse:
         """Score one event or a batch: ``{"events": [...], "atomic": true}`` or one event."""
+        began = time.perf_counter()
         body = await request.body()
         if len(body) > limits.max_body_bytes:
             return _too_large(f"body of {len(body)} bytes, more than {limits.max_body_bytes}")
@@ -109,8 +110,9 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
         if len(events) > limits.max_batch:
             return _too_large(f"{len(events)} events, more than the batch limit "
                               f"{limits.max_batch}")
+        metrics.phase("parse", time.perf_counter() - began)
         return await run_in_threadpool(_score, state, validator, writer, metrics, events,
-                                       atomic)
+                                       atomic, time.perf_counter())
 
     @app.get("/v1/accounts/{account_id:path}")
     def get_account(account_id: str) -> JSONResponse:
@@ -154,8 +156,12 @@ def _batch(payload: Any) -> tuple[list[dict[str, Any]] | None, bool]:
 
 
 def _score(state: GraphState, validator: EventValidator, writer: EventWriter,
-           metrics: Metrics, events: list[dict[str, Any]], atomic: bool) -> JSONResponse:
+           metrics: Metrics, events: list[dict[str, Any]], atomic: bool,
+           dispatched: float) -> JSONResponse:
+    began = time.perf_counter()
+    metrics.phase("dispatch", began - dispatched)  # waiting for a worker thread
     checked = validator.check(events)
+    metrics.phase("validation", time.perf_counter() - began)
     ids = checked.events.column("event_id").to_pylist()
     accounts = checked.events.column("account_id").to_pylist()
     bad = checked.bad
@@ -165,10 +171,15 @@ def _score(state: GraphState, validator: EventValidator, writer: EventWriter,
                              "errors": [{"index": i, "event_id": ids[i],
                                          "reason": checked.reasons[i]} for i in bad]},
                             status_code=422)
+    began = time.perf_counter()
     status = writer.submit(checked.events, checked.reasons)
+    metrics.phase("write", time.perf_counter() - began)
+    began = time.perf_counter()
     answered = [i for i, s in enumerate(status) if s != REJECTED]
     views = dict(zip(answered, state.account_views([accounts[i] for i in answered]),
                      strict=True))
+    metrics.phase("views", time.perf_counter() - began)
+    began = time.perf_counter()
     results = []
     for i, event_id in enumerate(ids):
         item: dict[str, Any] = {"index": i, "event_id": event_id, "status": status[i]}
@@ -177,7 +188,9 @@ def _score(state: GraphState, validator: EventValidator, writer: EventWriter,
         else:
             item["account"] = views[i]
         results.append(item)
-    return JSONResponse({"accepted": status.count(ACCEPTED), "results": results})
+    response = JSONResponse({"accepted": status.count(ACCEPTED), "results": results})
+    metrics.phase("response", time.perf_counter() - began)
+    return response
 
 
 def _too_large(why: str) -> JSONResponse:

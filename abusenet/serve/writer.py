@@ -18,12 +18,14 @@ rescoring; it is written in the background, so the answer never waits for Neo4j.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pyarrow as pa
 
 from abusenet.serve.durable_log import append_segment
+from abusenet.serve.metrics import Metrics
 from abusenet.serve.state import GraphState
 from abusenet.serve.write_through import WriteThrough
 
@@ -35,6 +37,7 @@ class _Request:
     events: pa.Table
     reasons: list[str | None]
     status: list[str] = field(default_factory=list)
+    submitted: float = field(default_factory=time.perf_counter)
 
 
 class EventWriter:
@@ -46,11 +49,16 @@ class EventWriter:
         The service's graph state (its event store receives the segments).
     write_through
         Where each group's change to the graph goes on to Neo4j (``None``: nowhere).
+    metrics
+        Where the time of each phase goes (``queue``: a request waiting for its group to
+        start; per group: ``dedup``, ``log``, ``update``, ``rescore``, ``write_through``).
     """
 
-    def __init__(self, state: GraphState, write_through: WriteThrough | None = None) -> None:
+    def __init__(self, state: GraphState, write_through: WriteThrough | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.state = state
         self.write_through = write_through
+        self.metrics = metrics
         self.groups_written = 0
         self._cond = threading.Condition()
         self._io = threading.Lock()
@@ -74,6 +82,7 @@ class EventWriter:
                     requests, self._pending = self._pending, []
                     self._group += 1
                     self._led = False
+                self._time("queue", *(r.submitted for r in requests))
                 error: BaseException | None = None
                 try:
                     self._apply(requests)
@@ -94,8 +103,17 @@ class EventWriter:
             raise error
         return request.status
 
+    def _time(self, phase: str, *since: float) -> float:
+        """Record the time from each of ``since`` to now as phase ``phase``; now."""
+        now = time.perf_counter()
+        if self.metrics is not None:
+            for began in since:
+                self.metrics.phase(phase, now - began)
+        return now
+
     def _apply(self, requests: list[_Request]) -> None:
         state = self.state
+        began = time.perf_counter()
         with state.write_lock:
             candidates = [i for r in requests for i, reason in
                           zip(r.events.column("event_id").to_pylist(), r.reasons, strict=True)
@@ -118,6 +136,7 @@ class EventWriter:
                 if take:
                     fresh.append(request.events.take(take))
             state.claim(list(seen))
+        began = self._time("dedup", began)
         if not fresh:
             return
         rows = pa.concat_tables(fresh)
@@ -126,7 +145,11 @@ class EventWriter:
         except BaseException:
             state.release(list(seen))
             raise
+        began = self._time("log", began)
         state.apply(rows)
+        began = self._time("update", began)
         state.refresh(list(dict.fromkeys(rows.column("account_id").to_pylist())))
+        began = self._time("rescore", began)
         if self.write_through is not None:
             self.write_through.submit(state.live_change(rows, datetime.now(UTC)))
+            self._time("write_through", began)
