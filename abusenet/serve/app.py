@@ -50,15 +50,15 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     ``write_through`` (optional) copies every accepted change to Neo4j in the background."""
     app = FastAPI(title="abusenet serve", version="1",
                   description="Real-time account scoring with ring context.")
-    metrics = Metrics(watch_gc=True)
     app.state.graph = state
     # Reads recompute a few rows with numpy products (gnn.local_scoring): a second BLAS thread
     # only spins, and on a busy machine costs 10-50x the product itself. Process-wide, once.
     threadpool_limits(1, user_api="blas")
     # The loaded graph is ~500k long-lived containers: a full collection scanning them paused
-    # every request for 0.3-0.8 s. Frozen, collections scan only what requests allocate.
+    # every request for 0.3-1 s. Frozen, collections scan only what requests allocate.
     gc.collect()
     gc.freeze()
+    metrics = Metrics(watch_gc=True)
     writer = EventWriter(state, write_through, metrics)
 
     @app.middleware("http")
