@@ -116,8 +116,8 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
             return _too_large(f"{len(events)} events, more than the batch limit "
                               f"{limits.max_batch}")
         metrics.phase("parse", time.perf_counter() - began)
-        return await run_in_threadpool(_score, state, validator, writer, metrics, events,
-                                       atomic, time.perf_counter())
+        return await run_in_threadpool(_score, validator, writer, metrics, events, atomic,
+                                       time.perf_counter())
 
     @app.get("/v1/accounts/{account_id:path}")
     def get_account(account_id: str) -> JSONResponse:
@@ -160,15 +160,13 @@ def _batch(payload: Any) -> tuple[list[dict[str, Any]] | None, bool]:
     return None, True
 
 
-def _score(state: GraphState, validator: EventValidator, writer: EventWriter,
-           metrics: Metrics, events: list[dict[str, Any]], atomic: bool,
-           dispatched: float) -> JSONResponse:
+def _score(validator: EventValidator, writer: EventWriter, metrics: Metrics,
+           events: list[dict[str, Any]], atomic: bool, dispatched: float) -> JSONResponse:
     began = time.perf_counter()
     metrics.phase("dispatch", began - dispatched)  # waiting for a worker thread
     checked = validator.check(events)
     metrics.phase("validation", time.perf_counter() - began)
     ids = checked.events.column("event_id").to_pylist()
-    accounts = checked.events.column("account_id").to_pylist()
     bad = checked.bad
     metrics.rejected += len(bad)
     if bad and (atomic or len(bad) == len(events)):
@@ -177,13 +175,9 @@ def _score(state: GraphState, validator: EventValidator, writer: EventWriter,
                                          "reason": checked.reasons[i]} for i in bad]},
                             status_code=422)
     began = time.perf_counter()
-    status = writer.submit(checked.events, checked.reasons)
+    views: list[dict[str, Any] | None] = []
+    status = writer.submit(checked.events, checked.reasons, views)
     metrics.phase("write", time.perf_counter() - began)
-    began = time.perf_counter()
-    answered = [i for i, s in enumerate(status) if s != REJECTED]
-    views = dict(zip(answered, state.account_views([accounts[i] for i in answered]),
-                     strict=True))
-    metrics.phase("views", time.perf_counter() - began)
     began = time.perf_counter()
     results = []
     for i, event_id in enumerate(ids):

@@ -6,9 +6,10 @@ it to finish (meanwhile later requests join its group), then, for every request 
 in arrival order, tells accepted events from duplicates (of stored events, or of an earlier
 event of the group), writes the accepted ones as one durable segment
 (:func:`~abusenet.serve.durable_log.append_segment`, ``fsync`` ed), applies them to the graph
-in one update and rescores the accounts they name in one pass. Only then does any request of
-the group answer. So under load the per-call costs (the ``fsync`` s, the rescoring's set-up)
-are paid once per group, not once per request, and an answer still means the request's events
+in one update, rescores the accounts they name in one pass and builds the account views the
+requests asked for in one pass. Only then does any request of the group answer. So under load
+the per-call costs (the ``fsync`` s, the rescoring's and the views' set-up) are paid once per
+group, not once per request, and an answer still means the request's events
 are durable and in the graph. An error reaches every request of the group, and the ids it had
 claimed are released. With a Neo4j write-through (:mod:`abusenet.serve.write_through`), the
 group's change to the graph (:meth:`GraphState.live_change`) is handed to it after the
@@ -38,6 +39,7 @@ class _Request:
     reasons: list[str | None]
     status: list[str] = field(default_factory=list)
     submitted: float = field(default_factory=time.perf_counter)
+    views: list | None = None
 
 
 class EventWriter:
@@ -51,7 +53,8 @@ class EventWriter:
         Where each group's change to the graph goes on to Neo4j (``None``: nowhere).
     metrics
         Where the time of each phase goes (``queue``: a request waiting for its group to
-        start; per group: ``dedup``, ``log``, ``update``, ``rescore``, ``write_through``).
+        start; per group: ``dedup``, ``log``, ``update``, ``rescore``, ``write_through``,
+        ``views``).
     """
 
     def __init__(self, state: GraphState, write_through: WriteThrough | None = None,
@@ -67,10 +70,14 @@ class EventWriter:
         self._led = False
         self._results: dict[int, tuple[BaseException | None, int]] = {}
 
-    def submit(self, events: pa.Table, reasons: list[str | None]) -> list[str]:
+    def submit(self, events: pa.Table, reasons: list[str | None],
+               views: list | None = None) -> list[str]:
         """Apply the valid ``events`` (``reasons[i]`` is ``None``); once they are durable and
-        in the graph, the status of each: accepted, duplicate or rejected."""
-        request = _Request(events, reasons)
+        in the graph, the status of each: accepted, duplicate or rejected. ``views``, when
+        given, receives per event the view of its account (:meth:`GraphState.account_views`,
+        ``None`` for a rejected event), computed right after the group is applied, for the
+        whole group at once."""
+        request = _Request(events, reasons, views=views)
         with self._cond:
             group = self._group
             self._pending.append(request)
@@ -112,6 +119,20 @@ class EventWriter:
         return now
 
     def _apply(self, requests: list[_Request]) -> None:
+        self._write(requests)
+        wanting = [r for r in requests if r.views is not None]
+        if not wanting:
+            return
+        began = time.perf_counter()
+        asked = [[a if s != REJECTED else None for a, s in zip(
+            r.events.column("account_id").to_pylist(), r.status, strict=True)] for r in wanting]
+        views = iter(self.state.account_views([a for accounts in asked for a in accounts
+                                               if a is not None]))
+        for request, accounts in zip(wanting, asked, strict=True):
+            request.views.extend(None if a is None else next(views) for a in accounts)
+        self._time("views", began)
+
+    def _write(self, requests: list[_Request]) -> None:
         state = self.state
         began = time.perf_counter()
         with state.write_lock:

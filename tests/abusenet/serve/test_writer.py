@@ -55,3 +55,23 @@ def test_a_group_dedups_in_arrival_order_logs_once_and_scores_exactly(run_dir):
         assert abs(replayed.account_view(account)["score"] - score) < 1e-6, account
     rows = np.arange(replayed.num_accounts)
     assert np.isfinite(replayed.scorer.current(replayed.graph, rows)).all()
+
+
+def test_views_asked_for_are_the_accounts_after_the_group(run_dir):
+    state = GraphState.load(run_dir)
+    validator = EventValidator(canonical_mapping(state.ingest_state))
+    writer = EventWriter(state)
+    member = state.nodes[ACCOUNT].ids[1]
+    events = [{"event_id": "g1", "account_id": "viewer_a", "ts": "2025-01-20T10:00:00Z",
+               "event_type": "login", "device_id": "dev-g"},
+              {"event_id": "g2", "account_id": member, "ts": "2025-01-20T10:00:00Z",
+               "event_type": "login", "device_id": "dev-g"},
+              {"event_id": "g3", "account_id": "viewer_b", "ts": "2025-01-20T10:00:00Z",
+               "event_type": "login", "ip": "999.1.1.1"}]
+    checked = validator.check(events)
+    views: list = []
+    assert writer.submit(checked.events, checked.reasons, views) == [ACCEPTED, ACCEPTED,
+                                                                      REJECTED]
+    assert views[2] is None
+    assert views[:2] == state.account_views(["viewer_a", member])
+    assert views[0]["reasons"]["shared_entities"][0]["entity"] == "Device:dev-g"
