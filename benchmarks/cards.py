@@ -48,6 +48,7 @@ import pandas as pd
 import xgboost as xgb
 
 from benchmarks.cards_ceiling import (
+    TERMINAL_FRAUD,
     ceiling_auroc,
     ceiling_top_share,
     evident_under,
@@ -65,7 +66,6 @@ from ingest.synth.cards import generate_cards
 
 #: Share of each day's events an investigator checks (the top-1 % target of issue 14).
 TOP_SHARE = 0.01
-TERMINAL_FRAUD = "compromised_terminal"
 #: The card world's entity node types and their event columns (the cards are PaymentMethod).
 ENTITY_COLUMNS = {"Device": "device_id", "IP": "ip", "PaymentMethod": "payment_id",
                   "Terminal": "terminal_id"}
@@ -82,6 +82,10 @@ CEILING_LEVELS = {
                                                                 "linked"),
     "+ label timing (generator artefact)": ("online", "own", "cpc", "linked", "timing"),
     "the handbook's: own frauds >= 7 days old, known or not": ("online", "handbook"),
+    "caused by the compromise (truth): its chargebacks, its skimmed cards misused": (
+        "online", "caused_chargeback", "caused_card"),
+    "+ its frauds unlabelled past settlement (truth, generator artefact)": (
+        "online", "caused_chargeback", "caused_card", "caused_timing"),
 }
 
 
@@ -348,6 +352,8 @@ def ceiling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.Da
     window end (as the entity model's). Purchases: the test days of :func:`rolling_part`'s
     folds, each purchase's terminal evidence as of the purchase; the card-fraud purchases
     (:data:`CARD_FRAUD`) count as evident, ranked perfectly, so the bound is generous to them.
+    The causal rows read the truth (which traces the compromise itself left); the others only
+    what a model sees, chance links included.
     Transaction AUROC uses the event labels (as the rolling metrics), the top-1 % share the
     truth's terminal fraud; both are means over the test days.
     """
@@ -357,10 +363,13 @@ def ceiling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.Da
     terminals = terminal_features(events, labels, end).index
     y, labelled = terminal_split(truth_entities, terminals, seed)
     held = ~labelled
-    by_terminal = terminal_evidence(events, labels, index, end, reports).reindex(terminals)
     kind = events["event_id"].map(truth_events.set_index("event_id")["fraud_kind"])
+    cards = truth_entities[truth_entities["kind"] == "skimmed_card"]
+    truth = (kind, cards.set_index("entity_id")["source_terminal"])
+    by_terminal = terminal_evidence(events, labels, index, end, reports, truth).reindex(
+        terminals)
     label = events["event_id"].map(labels.set_index("event_id")["label"]).to_numpy()
-    by_purchase = purchase_evidence(events, labels, index, reports)
+    by_purchase = purchase_evidence(events, labels, index, reports, truth)
     fold_list = rolling_folds(events["ts"].min(), end, **ROLLING, max_folds=folds)
     ts = events["ts"]
     test = np.zeros(len(events), dtype=bool)

@@ -22,6 +22,16 @@ kinds of evidence are:
   :data:`gnn.baselines.xgb_history.DELAY_DAYS` old, known or not (what the handbook's
   XGBoost-with-history counts).
 
+Most links are chance: an honest terminal is visited by cards later known bad (stolen, or
+skimmed elsewhere) as often as a compromised one was before its compromise. The *causal* kinds,
+read from the generator's truth, keep only the traces the compromise itself left (a compromised
+terminal without any is drawn exactly like an honest one, so no model can rank it above them):
+
+- ``caused_chargeback``: a chargeback known of the terminal's own compromise fraud;
+- ``caused_card``: a card skimmed at the terminal that has been misused (its first fraudulent
+  purchase, known or not: such purchases look unlike the owner's) or reported by then;
+- ``caused_timing``: a compromise fraud of the terminal unlabelled past settlement.
+
 The ceiling of a set of evidence kinds ranks every item with evidence perfectly (its positives
 above everything, its negatives below everything) and ties the items without any, the honest
 and the compromised alike: :func:`ceiling_auroc` and :func:`ceiling_top_share`. It is an upper
@@ -40,7 +50,15 @@ from gnn.evaluate import auroc
 from gnn.events.compromise import CompromiseIndex
 
 #: The evidence kinds of :func:`terminal_evidence` and :func:`purchase_evidence`.
-EVIDENCE_KINDS = ("online", "own", "cpc", "linked", "timing", "handbook")
+OBSERVED_KINDS = ("online", "own", "cpc", "linked", "timing", "handbook")
+#: The kinds only the truth tells (``truth=`` of :func:`terminal_evidence`).
+CAUSAL_KINDS = ("caused_chargeback", "caused_card", "caused_timing")
+EVIDENCE_KINDS = OBSERVED_KINDS + CAUSAL_KINDS
+#: The fraud kind of a compromised terminal's purchases in the truth.
+TERMINAL_FRAUD = "compromised_terminal"
+#: The fraud kind of a skimmed card's purchases in the truth.
+SKIMMED = "skimmed_card"
+_TIMED = ("own", "linked", "timing", "handbook", *CAUSAL_KINDS)
 
 
 def ceiling_auroc(label: np.ndarray, evident: np.ndarray) -> float:
@@ -127,7 +145,8 @@ def evident_under(evidence: pd.DataFrame, kinds: Sequence[str]) -> np.ndarray:
 
 def terminal_evidence(events: pd.DataFrame, event_labels: pd.DataFrame,
                       index: CompromiseIndex, as_of: pd.Timestamp,
-                      reports: pd.DataFrame | None = None) -> pd.DataFrame:
+                      reports: pd.DataFrame | None = None,
+                      truth: tuple[pd.Series, pd.Series] | None = None) -> pd.DataFrame:
     """Each terminal's evidence (:data:`EVIDENCE_KINDS`) as of ``as_of``.
 
     ``own`` counts the labels known at or before ``as_of`` (as
@@ -148,30 +167,35 @@ def terminal_evidence(events: pd.DataFrame, event_labels: pd.DataFrame,
     reports
         ``entity_id, label, known_at`` of the cards reported compromised (label 1), or
         ``None``.
+    truth
+        ``(fraud_kind, skimmed_at)``: the fraud kind of each event (aligned with ``events``,
+        ``"compromised_terminal"`` for a compromise fraud) and the terminal each skimmed card
+        was skimmed at (indexed by card); adds :data:`CAUSAL_KINDS`.
 
     Returns
     -------
     pandas.DataFrame
         Index: terminal id (every terminal with events); one boolean column per evidence kind.
     """
-    times = _first_times(events, event_labels, reports)
+    times = _first_times(events, event_labels, reports, truth)
     cpc = index.at("terminal_id", as_of)["cpc_cards"].reindex(times.index).fillna(0.0)
     out = pd.DataFrame({"online": times["online"]}, index=times.index)
-    for kind in ("own", "linked", "timing", "handbook"):
-        out[kind] = (times[kind] <= as_of).to_numpy()
+    for kind in _TIMED:
+        if kind in times:
+            out[kind] = (times[kind] <= as_of).to_numpy()
     out["cpc"] = cpc.to_numpy() > 0
-    return out[list(EVIDENCE_KINDS)]
+    return out[[k for k in EVIDENCE_KINDS if k in out]]
 
 
 def purchase_evidence(events: pd.DataFrame, event_labels: pd.DataFrame,
-                      index: CompromiseIndex, reports: pd.DataFrame | None = None
-                      ) -> pd.DataFrame:
+                      index: CompromiseIndex, reports: pd.DataFrame | None = None,
+                      truth: tuple[pd.Series, pd.Series] | None = None) -> pd.DataFrame:
     """The evidence of each purchase's terminal as of the purchase (labels known strictly
     before it; ``cpc`` as of the start of its day, as the event features read it).
 
     Parameters
     ----------
-    events, event_labels, reports
+    events, event_labels, reports, truth
         As for :func:`terminal_evidence`.
     index
         The compromise index built from ``events`` (in the same order).
@@ -182,26 +206,31 @@ def purchase_evidence(events: pd.DataFrame, event_labels: pd.DataFrame,
         One row per event of ``events`` (same index); one boolean column per evidence kind
         (all false for a purchase without a terminal).
     """
-    times = _first_times(events, event_labels, reports)
+    times = _first_times(events, event_labels, reports, truth)
     at = times.reindex(events["terminal_id"].to_numpy()).set_axis(events.index)
     ts = pd.to_datetime(events["ts"], utc=True)
     out = pd.DataFrame({"online": at["online"].fillna(False).astype(bool)}, index=events.index)
-    for kind in ("own", "linked", "timing", "handbook"):
-        out[kind] = (pd.to_datetime(at[kind], utc=True) < ts).to_numpy(dtype=bool)
+    for kind in _TIMED:
+        if kind in at:
+            out[kind] = (pd.to_datetime(at[kind], utc=True) < ts).to_numpy(dtype=bool)
     out["cpc"] = np.nan_to_num(index.event_evidence()["cpc_terminal_id_cards"]) > 0
-    return out[list(EVIDENCE_KINDS)]
+    return out[[k for k in EVIDENCE_KINDS if k in out]]
 
 
 def _first_times(events: pd.DataFrame, event_labels: pd.DataFrame,
-                 reports: pd.DataFrame | None) -> pd.DataFrame:
-    """Per terminal: ``online``, and the first time each of ``own``, ``linked``, ``timing``
-    and ``handbook`` evidence exists (``NaT``: never)."""
+                 reports: pd.DataFrame | None,
+                 truth: tuple[pd.Series, pd.Series] | None) -> pd.DataFrame:
+    """Per terminal: ``online``, and the first time each timed evidence kind exists
+    (``NaT``: never; the causal kinds only with ``truth``)."""
     missing = [c for c in ("event_id", "ts", "terminal_id", "payment_id", "channel")
                if c not in events]
     if missing:
         raise ValueError(f"events lack column(s) {missing}; they have {list(events.columns)}")
-    frame = events[["event_id", "ts", "terminal_id", "payment_id", "channel"]].merge(
-        event_labels[["event_id", "label", "known_at"]], on="event_id", how="left")
+    frame = events[["event_id", "ts", "terminal_id", "payment_id", "channel"]].copy()
+    if truth is not None:
+        frame["kind"] = np.asarray(truth[0], dtype=object)
+    frame = frame.merge(event_labels[["event_id", "label", "known_at"]], on="event_id",
+                        how="left")
     frame = frame[frame["terminal_id"].notna()]
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     frame["known_at"] = pd.to_datetime(frame["known_at"], utc=True)
@@ -217,6 +246,7 @@ def _first_times(events: pd.DataFrame, event_labels: pd.DataFrame,
     pending = frame[frame["known_at"].isna() | (frame["known_at"] > frame["ts"] + settle)]
     out["timing"] = (pending["ts"] + settle).groupby(pending["terminal_id"]).min()
     bad = fraud.groupby("payment_id")["known_at"].min()
+    reported_at = pd.Series(dtype="datetime64[ns, UTC]")
     if reports is not None and len(reports):
         reported = reports[(reports["label"] == 1) & reports["known_at"].notna()]
         reported_at = pd.to_datetime(reported["known_at"], utc=True).groupby(
@@ -227,4 +257,14 @@ def _first_times(events: pd.DataFrame, event_labels: pd.DataFrame,
     visits["bad"] = visits["payment_id"].map(bad)
     visits["linked"] = visits[["ts", "bad"]].max(axis=1)
     out["linked"] = visits.groupby("terminal_id")["linked"].min()
+    if truth is not None:
+        caused = fraud[fraud["kind"] == TERMINAL_FRAUD]
+        out["caused_chargeback"] = caused.groupby("terminal_id")["known_at"].min()
+        late = pending[pending["kind"] == TERMINAL_FRAUD]
+        out["caused_timing"] = (late["ts"] + settle).groupby(late["terminal_id"]).min()
+        misuse = frame[frame["kind"] == SKIMMED].groupby("payment_id")["ts"].min()
+        traced = pd.concat([misuse, reported_at]).groupby(level=0).min()
+        skimmed_at = truth[1].dropna()
+        traced = traced[traced.index.isin(skimmed_at.index)]
+        out["caused_card"] = traced.groupby(skimmed_at.reindex(traced.index).to_numpy()).min()
     return out

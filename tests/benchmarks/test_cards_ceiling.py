@@ -109,6 +109,28 @@ def test_purchase_evidence_is_as_of_each_purchase() -> None:
     assert got.loc["e3", "online"] and not got.loc["e5"].any()
 
 
+def test_causal_evidence_keeps_only_the_traces_of_the_compromise() -> None:
+    events, labels, reports = _world()
+    # e1 is t1's compromise fraud; D, skimmed at t2, is misused at t4 on day 2 (e4); E,
+    # skimmed at t5, is only reported (day 30).
+    kind = pd.Series(["compromised_terminal", "", "", "skimmed_card", "", "", "", "", "", ""])
+    truth = (kind, pd.Series({"D": "t2", "E": "t5", "F": None}))
+    index = _index(events, labels)
+    got = terminal_evidence(events, labels, index, _at(15), reports, truth)
+    causal = ["caused_chargeback", "caused_card", "caused_timing"]
+    assert got.loc["t1", causal].tolist() == [True, False, True]
+    assert got.loc["t2", causal].tolist() == [False, True, False]
+    # t4's fraud is a card's misuse, not its own compromise; t3 is only a chance link.
+    assert not got.loc[["t3", "t4", "t5"], causal].any().any()
+    assert terminal_evidence(events, labels, index, _at(35), reports, truth).loc[
+        "t5", "caused_card"]
+    by_purchase = purchase_evidence(events, labels, index, reports, truth).set_axis(
+        events["event_id"])
+    assert by_purchase.loc["e7", causal].tolist() == [False, False, True]
+    assert by_purchase.loc["e8", causal].tolist() == [True, False, True]
+    assert not by_purchase.loc["e3", "caused_card"]
+
+
 def test_evident_under_names_an_unknown_kind() -> None:
     events, labels, reports = _world()
     got = terminal_evidence(events, labels, _index(events, labels), _at(15), reports)
