@@ -36,8 +36,9 @@ ENGINES = ("duckdb", "spark")
 def run_engine(engine: str, csv: Path, work: Path, master: str, jobs: bool = False
                ) -> dict[str, float]:
     """Ingest ``csv`` and build the snapshot with ``engine`` (in this process); return its
-    facts: events accepted, snapshot accounts, for Spark the JVM's peak RSS in MB and, with
-    ``jobs``, each Spark job's facts (:func:`job_facts`)."""
+    facts: events accepted, snapshot accounts, for Spark the JVM's peak RSS in MB, the Python
+    driver's peak RSS after the session started, after the ingest and after the snapshot and,
+    with ``jobs``, each Spark job's facts (:func:`job_facts`)."""
     from ingest.mapping import mapping_from_dict
 
     mapping = mapping_from_dict(MAPPING)
@@ -57,8 +58,11 @@ def run_engine(engine: str, csv: Path, work: Path, master: str, jobs: bool = Fal
                      "spark.eventLog.dir": str(log_dir)}
         spark = spark_session(master, shuffle_partitions=8, **conf)
         spark.sparkContext.setLogLevel("ERROR")
+        facts["python_rss_session_mb"] = _peak_rss_mb()
         summary = ingest_logs_spark(csv, mapping, work / "events", spark=spark)
+        facts["python_rss_ingest_mb"] = _peak_rss_mb()
         manifest = write_snapshot_spark(work / "events", work / "snapshot", spark=spark)
+        facts["python_rss_snapshot_mb"] = _peak_rss_mb()
         facts["jvm_peak_rss_mb"], facts["jvm_cpu_s"] = _jvm_facts(spark)
         spark.stop()
         if jobs:
@@ -72,6 +76,11 @@ def run_engine(engine: str, csv: Path, work: Path, master: str, jobs: bool = Fal
     facts["accepted"] = summary.accepted
     facts["accounts"] = manifest["nodes"]["Account"]["count"]
     return facts
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def job_facts(event_log: Path) -> list[dict]:
@@ -174,6 +183,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {n:,} | {engine} | {facts['wall_s']:.1f} | {n / facts['wall_s']:,.0f} | "
                   f"{facts['cpu_s']:.1f} | {facts['python_peak_rss_mb']:.0f} | "
                   f"{'' if jvm is None else f'{jvm:.0f}'} |", flush=True)
+            if "python_rss_ingest_mb" in facts:
+                print(f"|   Python peak RSS MB after the session / ingest / snapshot | "
+                      f"{facts['python_rss_session_mb']:.0f} / "
+                      f"{facts['python_rss_ingest_mb']:.0f} / "
+                      f"{facts['python_rss_snapshot_mb']:.0f} | | | | | |")
+            executor = sum(job["cpu_s"] for job in facts.get("jobs", []))
+            if executor:
+                print(f"|   executor CPU s, all {len(facts['jobs'])} jobs | {executor:.1f} "
+                      "| | | | | |")
             for job in facts.get("jobs", []):
                 print(f"|   job {job['job']} ({job['tasks']} tasks) | {job['site'][:50]} | "
                       f"executor CPU {job['cpu_s']:.1f} s | run {job['run_s']:.1f} s | "

@@ -18,18 +18,22 @@ DuckDB                      Spark
 
 ``SELECT * EXCLUDE (...)`` has no Spark form: :func:`to_spark_sql` drops the ``EXCLUDE`` and
 returns the names to drop from the result (:class:`SparkQuery`).
+
+A top-level ``ORDER BY`` is a global sort in Spark: a sampling job that runs the query once more
+to find range bounds, then a shuffle. For a result written as one file anyway (the snapshot's
+node tables), :func:`run_sql` with ``one_partition=True`` sorts it in one task instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlglot
 from sqlglot import exp
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 _INTEGER_TYPES = {
     exp.DataType.Type.UBIGINT: "DECIMAL(20, 0)",
@@ -43,10 +47,14 @@ class SparkQuery:
 
     sql: str
     drop: tuple[str, ...] = ()
+    order: tuple[exp.Ordered, ...] = ()
 
 
-def to_spark_sql(sql: str) -> SparkQuery:
+def to_spark_sql(sql: str, *, take_order: bool = False) -> SparkQuery:
     """Translate the DuckDB query ``sql`` to Spark SQL.
+
+    ``take_order``: leave the top-level ``ORDER BY`` out of ``sql`` and return its keys as
+    ``order``.
 
     Examples
     --------
@@ -61,14 +69,31 @@ def to_spark_sql(sql: str) -> SparkQuery:
         star.set("except_", None)
         star.set("except", None)
     tree = tree.transform(_rewrite)
-    return SparkQuery(tree.sql(dialect="spark"), tuple(drop))
+    order: tuple[exp.Ordered, ...] = ()
+    if take_order and tree.args.get("order") is not None:
+        order = tuple(tree.args["order"].expressions)
+        tree.set("order", None)
+    return SparkQuery(tree.sql(dialect="spark"), tuple(drop), order)
 
 
-def run_sql(spark: SparkSession, sql: str) -> DataFrame:
-    """Run the DuckDB query ``sql`` on ``spark`` (transpiled by :func:`to_spark_sql`)."""
-    query = to_spark_sql(sql)
+def run_sql(spark: SparkSession, sql: str, *, one_partition: bool = False) -> DataFrame:
+    """Run the DuckDB query ``sql`` on ``spark`` (transpiled by :func:`to_spark_sql`).
+
+    ``one_partition``: return the result as one partition, sorted by the query's top-level
+    ``ORDER BY`` inside it (no sampling job, no range shuffle; meant for a result small enough
+    for one task, such as a table written as one file).
+    """
+    from pyspark.sql import functions as F
+
+    query = to_spark_sql(sql, take_order=one_partition)
     frame = spark.sql(query.sql)
-    return frame.drop(*query.drop) if query.drop else frame
+    if query.drop:
+        frame = frame.drop(*query.drop)
+    if one_partition:
+        frame = frame.repartition(1)
+    if query.order:
+        frame = frame.sortWithinPartitions(*(_sort_key(F, o) for o in query.order))
+    return frame
 
 
 def _rewrite(node: exp.Expression) -> exp.Expression:
@@ -96,6 +121,15 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
             and not isinstance(node.parent, exp.Cast)):
         return _double(node.name)
     return node
+
+
+def _sort_key(functions: Any, ordered: exp.Ordered) -> Column:
+    """One ``ORDER BY`` key as a Spark column (direction and null placement kept)."""
+    column = functions.expr(ordered.this.sql(dialect="spark"))
+    nulls_first = bool(ordered.args.get("nulls_first"))
+    if ordered.args.get("desc"):
+        return column.desc_nulls_first() if nulls_first else column.desc_nulls_last()
+    return column.asc_nulls_first() if nulls_first else column.asc_nulls_last()
 
 
 def _double(text: str) -> exp.Expression:

@@ -39,6 +39,8 @@ def assert_same_snapshot(path_a, path_b) -> None:
     assert a.node_types == b.node_types
     assert sorted(a.relations) == sorted(b.relations)
     assert a.relations == b.relations
+    for t in a.node_types:  # node tables in the same (id) order, row for row
+        assert a.nodes[t]["id"].tolist() == b.nodes[t]["id"].tolist(), t
     pairs = [(a.nodes[t], b.nodes[t], ["id"]) for t in a.node_types]
     pairs += [(a.edges[r], b.edges[r], ["src", "dst"]) for r in a.relations]
     for left, right, key in pairs:

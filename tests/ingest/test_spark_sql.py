@@ -29,3 +29,12 @@ def test_duckdb_only_functions_and_types_are_rewritten():
 def test_a_computed_regex_pattern_is_refused():
     with pytest.raises(ValueError, match="literal pattern"):
         to_spark_sql("SELECT regexp_full_match(ip, p) FROM t")
+
+
+def test_the_top_level_order_is_taken_out_on_request():
+    sql = "WITH a AS (SELECT x FROM t ORDER BY x) SELECT id, x FROM a ORDER BY id, x DESC"
+    assert to_spark_sql(sql).order == ()
+    query = to_spark_sql(sql, take_order=True)
+    assert query.sql == "WITH a AS (SELECT x FROM t ORDER BY x NULLS LAST) SELECT id, x FROM a"
+    assert [(o.this.sql(), bool(o.args.get("desc"))) for o in query.order] == [
+        ("id", False), ("x", True)]
