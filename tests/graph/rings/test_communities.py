@@ -65,3 +65,22 @@ def test_leiden_on_the_graph_of_communities_keeps_the_modularity_of_the_whole_gr
     assert np.isclose(modularity(coarse, merged), modularity(graph, merged[fine]))
     parts = leiden_communities(coarse, resolution=2.0, seed=1, loops=True)
     assert sorted(np.concatenate(parts).tolist()) == list(range(12))
+
+
+def test_leiden_leaves_isolated_rows_alone_and_partitions_the_rest_as_without_them():
+    from graph.rings.communities import leiden_labels
+
+    linked = _cliques([6, 5, 7], 0.2)  # three cliques, weakly chained
+    n_linked, n_alone = linked.shape[0], 40
+    order = np.random.default_rng(2).permutation(n_linked + n_alone)
+    padded = sp.block_diag([linked, sp.csr_matrix((n_alone, n_alone))]).tocsr()
+    padded = padded[order][:, order]  # isolated rows scattered among the linked ones
+    labels = leiden_labels(padded, resolution=1.0, seed=3)
+    alone = np.argsort(order)[n_linked:]  # where the isolated rows went
+    assert sorted(set(labels.tolist())) == list(range(int(labels.max()) + 1))
+    assert len(set(labels[alone].tolist())) == n_alone
+    assert labels[alone].min() > np.delete(labels, alone).max()  # labelled after the others
+    inside = np.sort(np.argsort(order)[:n_linked])  # the linked rows, in padded order
+    by_itself = leiden_labels(padded[inside][:, inside], resolution=1.0, seed=3)
+    assert labels[inside].tolist() == by_itself.tolist()  # as if the others were not there
+    assert len(set(by_itself.tolist())) == 3
