@@ -102,6 +102,8 @@ class RingScoringConfig(Section):
     top_k: int = 3
     nms_jaccard: float = 0.5
     fragment_share: float = 0.8
+    #: ``fragment_share`` with account scores (:func:`gnn.rings.score_rings`; session 10).
+    labelled_fragment_share: float = 0.5
     fragment_factor: float = 0.5
     min_score: float = 0.5
     #: With account scores, a member stays in its ring when its own score reaches this (or its

@@ -11,17 +11,17 @@ from abusenet.pipeline.stages.detect import rings_stage
 
 @pytest.fixture
 def stage_inputs(tmp_path):
-    """60 four-member rings sharing a device; every third is abusive. Two members of every ring
-    score 0.9, the other two 0.1 unless the ring is abusive; one member of each is a training
+    """60 six-member rings sharing a device; every third is abusive. Three members of every ring
+    score 0.9, the other three 0.1 unless the ring is abusive; one member of each is a training
     label."""
     rows, scores, labels = [], [], []
     for i in range(60):
-        members = [f"a{i}-{j}" for j in range(4)]
+        members = [f"a{i}-{j}" for j in range(6)]
         abusive = i % 3 == 0
         rows.append({"ring_id": f"r{i}", "members": members, "kind": "shared_entities",
                      "evidence": [f"Device:d{i}"],
-                     "features": json.dumps({"size": 4.0, "surprise": 5.0, "significant": 1.0})})
-        scores += [(m, 0.9 if abusive or j < 2 else 0.1) for j, m in enumerate(members)]
+                     "features": json.dumps({"size": 6.0, "surprise": 5.0, "significant": 1.0})})
+        scores += [(m, 0.9 if abusive or j < 3 else 0.1) for j, m in enumerate(members)]
         labels.append((members[0], int(abusive)))
     pd.DataFrame(rows).to_parquet(tmp_path / "candidates.parquet")
     pd.DataFrame(scores, columns=["account_id", "score"]).assign(
@@ -37,9 +37,9 @@ def test_without_training_labels_rings_are_trimmed_not_calibrated(stage_inputs):
                           RingScoringConfig(), out)
     rings = pd.read_parquet(out / "rings.parquet").set_index("ring_id", drop=False)
     assert summary["ring_calibration"] is None and summary["rings"] == 60
-    honest = rings[rings["size"] == 2]
+    honest = rings[rings["size"] == 3]
     assert len(honest) == 40
-    assert all(e[-1] == "Trimmed:2 members scored below 0.5" for e in honest["evidence"])
+    assert all(e[-1] == "Trimmed:3 members scored below 0.5" for e in honest["evidence"])
     assert (rings["score"] == rings["pooled_score"]).all()
 
 
@@ -50,12 +50,12 @@ def test_training_labels_make_ring_scores_the_collusive_rate(stage_inputs):
                           RingScoringConfig(), out, stage_inputs / "train.parquet")
     rings = pd.read_parquet(out / "rings.parquet")
     assert summary["ring_calibration"]["fitted_on"] == "training labels"
-    # the trimmed pairs of honest rings score like the abusive rings before calibration, but
+    # the trimmed triples of honest rings score like the abusive rings before calibration, but
     # their training labels say they are not collusive: only the 20 abusive rings are reported
-    assert summary["rings"] == 20 and (rings["size"] == 4).all()
+    assert summary["rings"] == 20 and (rings["size"] == 6).all()
     assert (rings["score"] > 0.9).all() and (rings["pooled_score"] < rings["score"]).all()
     accounts = pd.read_parquet(out / "account_scores.parquet")
-    assert accounts["ring_id"].notna().sum() == 80
+    assert accounts["ring_id"].notna().sum() == 120
 
 
 def test_abusenet_run_calibrates_ring_scores_on_its_training_labels(tmp_path):

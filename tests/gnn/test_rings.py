@@ -82,7 +82,7 @@ def test_fragment_of_a_better_ring_is_demoted_not_dropped():
     core = _candidate(list("abcde"), depth=0.5)  # all 5 inside whole, ranked below it
     other = _candidate(["p", "q", "r"], depth=0.5)
     scores = pd.DataFrame({"account_id": list("abcdefghijkpqr"), "score": 0.9})
-    plain = score_rings([whole, core, other], None, scores, fragment_share=1.1)
+    plain = score_rings([whole, core, other], None, scores, labelled_fragment_share=1.1)
     assert plain["ring_id"].tolist() == [whole.ring_id, core.ring_id, other.ring_id]
     rings = score_rings([whole, core, other], None, scores)
     assert rings["ring_id"].tolist() == [whole.ring_id, other.ring_id, core.ring_id]
@@ -147,7 +147,7 @@ def test_trim_members_keeps_the_implicated_and_says_why():
     lonely = _candidate(["bad3", "h6", "h7"])
     scores = pd.DataFrame({"account_id": ["bad1", "bad2", "bad3", "h1", "h2", "h3", "h4", "h5"],
                            "score": [0.9, 0.8, 0.7, 0.1, 0.2, 0.1, 0.1, 0.1]})
-    trimmed = trim_members([padded, flow, lonely, fan], scores)
+    trimmed = trim_members([padded, flow, lonely, fan], scores, min_trimmed_size=2)
     assert [c.members for c in trimmed] == [["bad1", "bad2", "h1"], ["bad1", "h4", "h5"],
                                             ["bad3", "h6"]]
     kept = trimmed[0]
@@ -157,10 +157,12 @@ def test_trim_members_keeps_the_implicated_and_says_why():
     assert kept.features["kept_share"] == pytest.approx(3 / 5) and kept.features["size"] == 3
     assert trimmed[1] is flow  # one transfer on a money path implicates, link by link
     assert trimmed[2].evidence == ["Transfer:bad3->h6", "Trimmed:1 members scored below 0.5"]
+    # by default a candidate trimmed to a pair is dropped: one risky account and a partner
+    assert [c.members for c in trim_members([padded, flow, lonely, fan], scores)] == [
+        ["bad1", "bad2", "h1"], ["bad1", "h4", "h5"]]
     rings = score_rings([padded, flow, lonely, fan], None, scores, nms_jaccard=1.0,
-                        fragment_share=1.1)
-    assert sorted(map(tuple, rings["members"])) == [
-        ("bad1", "bad2", "h1"), ("bad1", "h4", "h5"), ("bad3", "h6")]
+                        labelled_fragment_share=1.1)
+    assert sorted(map(tuple, rings["members"])) == [("bad1", "bad2", "h1"), ("bad1", "h4", "h5")]
     untrimmed = score_rings([padded, flow, lonely, fan], None, scores, min_member_score=None,
                             nms_jaccard=1.0, fragment_share=1.1)
     assert len(untrimmed) == 4
@@ -354,3 +356,52 @@ def test_a_ring_chance_explains_needs_members_more_likely_abusive_than_not():
                 "(chance explains its sharing and flows)")
         assert calibrate_rings(scored, fit_ring_calibrator(scored, identity_labels), table,
                                chance_min_pool=0.0)["score"].iloc[0] > 0.0
+
+
+def _flow(kind: str, members: list[str], ties: list[tuple[str, str]]) -> RingCandidate:
+    """A money-flow shape the null model finds significant, its money too."""
+    return RingCandidate(ring_id_for(members), sorted(members), kind, [],
+                         {"size": float(len(members)), "surprise": 40.0, "significant": 1.0,
+                          "flow_surprise": 40.0}, ties)
+
+
+def test_a_significant_loop_keeps_its_looping_members_not_their_customers():
+    loop = ["a", "b", "c", "d"]
+    ties = [("a", "b"), ("b", "c"), ("c", "d"), ("d", "a"), ("a", "c")]
+    # h1 pays a looping member once; h2 pays h1; m sits on the loop between two of its members
+    ties += [("h1", "a"), ("h2", "h1"), ("b", "m"), ("m", "d")]
+    cycle = _flow("flow_cycle", [*loop, "h1", "h2", "m"], ties)
+    scores = pd.DataFrame({"account_id": [*loop, "h1", "h2", "m"],
+                           "score": [0.9, 0.8, 0.9, 0.7, 0.05, 0.05, 0.2]})
+    (kept,) = trim_members([cycle], scores)
+    assert kept.members == sorted([*loop, "m"])
+    assert kept.evidence[-1] == "Trimmed:2 members scored below 0.5"
+    # before session 10 the loop's transfers implicated every member, link by link
+    nobody = scores.assign(score=0.05)  # no anchor: the significant shape is the evidence
+    assert trim_members([cycle], nobody) == [cycle]
+
+
+def test_a_fan_keeps_the_leaves_of_its_hub_but_not_their_payees():
+    leaves = ["l1", "l2", "l3", "l4"]
+    ties = [("hub", leaf) for leaf in leaves] + [("l4", "h1"), ("h1", "h2")]
+    fan = _flow("flow_fan_out", ["hub", *leaves, "h1", "h2"], ties)
+    # the hub scores low (mules look ordinary); two risky leaves tie it, it ties the others
+    scores = pd.DataFrame({"account_id": ["hub", *leaves, "h1", "h2"],
+                           "score": [0.3, 0.9, 0.8, 0.1, 0.1, 0.05, 0.05]})
+    (kept,) = trim_members([fan], scores)
+    assert kept.members == sorted(["hub", *leaves])
+    assert trim_members([fan], scores, hub_degree=10)[0].members == ["hub", "l1", "l2"]
+    # a laundering path is implicated link by link
+    chain = _flow("flow_chain", ["hub", *leaves, "h1", "h2"], ties)
+    assert trim_members([chain], scores) == [chain]
+
+
+def test_a_candidate_trimmed_to_a_pair_is_dropped_but_a_pair_found_as_one_stays():
+    group = _candidate(["a", "b", "h1", "h2"])
+    group.ties.extend([("a", "b")])
+    pair = _candidate(["p", "q"])
+    scores = pd.DataFrame({"account_id": ["a", "b", "h1", "h2", "p", "q"],
+                           "score": [0.9, 0.9, 0.1, 0.1, 0.9, 0.9]})
+    assert trim_members([group, pair], scores) == [pair]
+    kept = trim_members([group, pair], scores, min_trimmed_size=2)
+    assert [c.members for c in kept] == [["a", "b"], ["p", "q"]]
