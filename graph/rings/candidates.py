@@ -43,7 +43,13 @@ from scipy.sparse.csgraph import connected_components
 
 from graph.rings.communities import components, group_rows, split_communities
 from graph.rings.config import RingConfig
-from graph.rings.flows import fan_stars, pair_count_tiers, transfer_table, windowed_cycles
+from graph.rings.flows import (
+    FlowGroup,
+    fan_stars,
+    pair_count_tiers,
+    transfer_table,
+    windowed_cycles,
+)
 from graph.rings.forked import ForkedCall
 from graph.rings.localities import (
     Localities,
@@ -214,12 +220,17 @@ def find_ring_candidates(
     cfg = config or RingConfig()
     accounts = account_index(snapshot)
     entities = account_entity_incidence(snapshot, accounts)
-    # the localities read only the incidence: learnt on a second core meanwhile (minutes of
+    # the localities read only the incidence: learnt on another core meanwhile (minutes of
     # Leiden at a million accounts)
     codes = entity_type_codes(entities.entities)[1]
-    with ForkedCall("ring localities", locality_scales, entities.matrix, codes, cfg) as pending:
-        return _search(snapshot, cfg, accounts, entities, pending, events, account_scores,
-                       linked_components)
+    transfers = transfer_table(snapshot, accounts)
+    # and the money-flow searches read only the transfers and cash-outs
+    with (ForkedCall("ring localities", locality_scales, entities.matrix, codes, cfg)
+          as localities,
+          ForkedCall("ring flow searches", flow_shapes, transfers,
+                     cash_out_table(snapshot, accounts), accounts, cfg) as flow_groups):
+        return _search(snapshot, cfg, accounts, entities, transfers, localities, flow_groups,
+                       events, account_scores, linked_components)
 
 
 def entity_type_codes(entities: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -239,22 +250,38 @@ def locality_scales(uses: sp.csr_matrix, codes: np.ndarray, cfg: RingConfig) -> 
             for resolution in resolutions]
 
 
+def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.Index,
+                cfg: RingConfig) -> list[FlowGroup]:
+    """Every money-flow group: fan-in / fan-out stars and windowed cycles in each tier of pair
+    counts (:mod:`graph.rings.flows`), then the typologies (:mod:`graph.rings.typologies`)."""
+    n = len(accounts)
+    found: list[FlowGroup] = []
+    for low, high in pair_count_tiers(cfg.flow_max_pair_count):
+        found += fan_stars(transfers, n, high, cfg.flow_leaf_max_degree, cfg.flow_min_fan,
+                           cfg.max_size, low)
+        found += windowed_cycles(transfers, n, high, cfg.flow_window_s, cfg.min_size,
+                                 cfg.max_size, cfg.seed, low)
+    return found + flow_typologies(transfers, cash_outs, accounts,
+                                   TypologySettings.from_ring_config(cfg))
+
+
 def _search(
     snapshot: Snapshot,
     cfg: RingConfig,
     accounts: pd.Index,
     entities,
+    transfers: pd.DataFrame,
     localities: ForkedCall[list[Localities]],
+    pending_flows: ForkedCall[list[FlowGroup]],
     events: pd.DataFrame | None,
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
 ) -> list[RingCandidate]:
-    """:func:`find_ring_candidates` once the incidence is read and the localities started."""
+    """:func:`find_ring_candidates` once the localities and the flow searches are started."""
     n = len(accounts)
     with_counterparties = stack_incidences(entities, account_entity_incidence(
         snapshot, accounts, include_counterparties=True, include_entities=False))
     flows = flow_matrix(snapshot, accounts)
-    transfers = transfer_table(snapshot, accounts)
 
     # Memory: each big matrix is dropped as soon as nothing below reads it (the projection
     # and the lockstep graph are the largest; at a million accounts they held GBs to the end).
@@ -296,14 +323,7 @@ def _search(
             )
         ]
     del with_counterparties
-    flow_groups = []
-    for low, high in pair_count_tiers(cfg.flow_max_pair_count):
-        flow_groups += fan_stars(transfers, n, high, cfg.flow_leaf_max_degree, cfg.flow_min_fan,
-                                 cfg.max_size, low)
-        flow_groups += windowed_cycles(transfers, n, high, cfg.flow_window_s, cfg.min_size,
-                                       cfg.max_size, cfg.seed, low)
-    flow_groups += flow_typologies(transfers, cash_out_table(snapshot, accounts), accounts,
-                                   TypologySettings.from_ring_config(cfg))
+    flow_groups = pending_flows.result()
     groups += [(g.rows, g.kind) for g in flow_groups]
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
