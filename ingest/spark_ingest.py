@@ -4,13 +4,14 @@
 accepted + quarantined + duplicates; already ingested files skipped; ``event_id`` unique across
 runs; nothing written when too many rows are bad) with every row handled by Spark executors:
 
-* each CSV file is read as lines numbered by ``zipWithIndex`` (the quarantine names the line)
+* each CSV file is read as lines numbered on the executors (the quarantine names the line)
   and split with ``from_csv``; a row with more or fewer fields than the header is rejected
   with ``wrong number of columns``;
 * the rows are mapped and validated by the DuckDB engine's own query
   (:func:`ingest.validate.transform_sql`, transpiled by :mod:`ingest.spark_sql`);
-* new events are deduplicated by ``event_id`` (the first by file, then line; ids already
-  stored are dropped) and written partitioned by UTC day by the executors, then moved into
+* new events are deduplicated by ``event_id`` (the first by file, then line, by a window only
+  when the batch's id hashes are not all distinct; ids already stored are dropped) and
+  written partitioned by UTC day by the executors, then moved into
   place (:func:`ingest.store.move_days`); the quarantine is rewritten by one executor.
 
 Only counts (rows per file and per reason) and the first bad row reach the driver.
