@@ -63,13 +63,175 @@ def hop_counts(batch: HeteroData) -> dict[str, list[int]]:
     return {t: list(batch[t].num_sampled_nodes) for t in batch.node_types}
 
 
+def node_inputs(
+    data: HeteroData, sampler: TemporalNeighborSampler, node_type: str, rows: slice | np.ndarray
+) -> torch.Tensor:
+    """Features of ``rows`` of ``node_type`` joined with their full-history degree features."""
+    ids = torch.arange(int(data[node_type].num_nodes))[rows]
+    degrees = sampler.degree_features({node_type: ids}, None)[node_type]
+    return torch.cat([data[node_type].x[rows], degrees], dim=1)
+
+
 def full_graph_inputs(
     data: HeteroData, sampler: TemporalNeighborSampler
 ) -> dict[str, torch.Tensor]:
     """Node features of the whole graph joined with full-history degree features."""
-    ids = {t: torch.arange(data[t].num_nodes) for t in data.node_types}
-    degrees = sampler.degree_features(ids, None)
-    return {t: torch.cat([data[t].x, degrees[t]], dim=1) for t in data.node_types}
+    return {t: node_inputs(data, sampler, t, slice(None)) for t in data.node_types}
+
+
+#: Destination rows one step of the whole-graph pass computes at once: its temporaries are a few
+#: ``BLOCK_ROWS x hidden`` floats (and the squares of those rows' neighbours' embeddings).
+BLOCK_ROWS = 32_768
+
+
+class _RowBlocks:
+    """Row blocks of one edge type's mean adjacency (CSR rows = destinations, in the sampler's
+    neighbour order), built on demand so that no whole-graph matrix or temporary is held."""
+
+    def __init__(self, rowptr: np.ndarray, col: np.ndarray, num_src: int) -> None:
+        self.rowptr = torch.from_numpy(rowptr)
+        self.col = torch.from_numpy(col)
+        self.num_src = num_src
+
+    def aggregate(
+        self, x_src: torch.Tensor, rows: slice, aggregators: tuple[str, ...]
+    ) -> list[torch.Tensor]:
+        """Mean and standard deviation of the neighbours of consecutive ``rows``, as
+        :func:`~gnn.models.aggregation.aggregate_blocks` computes them from the whole matrix
+        (each row's sum runs over the same neighbours in the same order: equal bits)."""
+        bounds = self.rowptr[rows.start : rows.stop + 1]
+        crow = bounds - bounds[0]
+        col = self.col[int(bounds[0]) : int(bounds[-1])]
+        adjacency = mean_adjacency(crow, col, self.num_src)
+        blocks = []
+        mean = adjacency @ x_src
+        for name in aggregators:
+            if name == "mean":
+                blocks.append(mean)
+                continue
+            # The squares of these rows' neighbours only, not of every source node.
+            gathered = x_src[col]
+            local = mean_adjacency(crow, torch.arange(len(col)), len(col))
+            std = local @ gathered.mul_(gathered)
+            std.sub_(mean * mean).clamp_(min=0.0).add_(1e-8).sqrt_()
+            blocks.append(std.mul_((crow[1:] > crow[:-1]).unsqueeze(1)))
+        return blocks
+
+
+class _LayerwisePass:
+    """The network's whole-graph forward pass computed layer by layer, block by block.
+
+    Layer ``l`` of a node type is computed for all its nodes, ``BLOCK_ROWS`` at a time, relation
+    after relation (PyG's layer-wise inference), so the pass holds the embeddings of the layer
+    read and the one written, never the edges' messages. The last layer is computed for the
+    target nodes only and reads the previous layer one source type at a time: a type's
+    embeddings are computed when a relation needs them and dropped when the next relation reads
+    another type. The arithmetic per row is the forward pass's (:class:`~gnn.models.SepHeteroGNN`
+    in evaluation mode): the same products, sums and normalisations, in the same order.
+    """
+
+    def __init__(
+        self, model: SepHeteroGNN, data: HeteroData, sampler: TemporalNeighborSampler
+    ) -> None:
+        self.model = model
+        self.data = data
+        self.sampler = sampler
+        self.num_nodes = {t: int(data[t].num_nodes) for t in model.in_channels}
+        self.adjacency = {
+            et: _RowBlocks(csr.rowptr, csr.col, int(data[et[0]].num_nodes))
+            for et, csr in sampler.csr.items()
+        }
+        self.layers: list[dict[str, torch.Tensor]] = []
+
+    def blocks(self, count: int) -> list[slice]:
+        return [slice(lo, min(lo + BLOCK_ROWS, count)) for lo in range(0, count, BLOCK_ROWS)]
+
+    def encode(self, node_type: str) -> torch.Tensor:
+        """Input embeddings of every node of ``node_type``."""
+        model = self.model
+        out = torch.empty((self.num_nodes[node_type], model.hidden_channels))
+        for rows in self.blocks(self.num_nodes[node_type]):
+            x = node_inputs(self.data, self.sampler, node_type, rows)
+            if x.size(1) == 0:
+                x = x.new_ones((x.size(0), 1))
+            out[rows] = torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
+        return out
+
+    def conv(
+        self, layer: int, node_type: str, h: dict[str, torch.Tensor] | _OneTypeAtATime
+    ) -> torch.Tensor:
+        """Layer ``layer``'s output for every node of ``node_type`` from the previous layer's
+        embeddings ``h``."""
+        conv = self.model.convs[layer]
+        ego = h[node_type]
+        blocks = self.blocks(len(ego))
+        weight_blocks = conv.lin[node_type].weight.split(conv._block_widths(node_type), dim=1)
+        mixed = torch.empty((len(ego), conv.channels))
+        for b in blocks:
+            mixed[b] = torch.addmm(conv.lin[node_type].bias, ego[b], weight_blocks[0].t())
+        for et, block in zip(conv.incoming[node_type], weight_blocks[1:], strict=True):
+            if et not in self.adjacency or et[0] not in self.num_nodes:
+                continue  # no neighbours: a zero block adds nothing
+            src = h[et[0]]
+            weights = block.split(conv.channels, dim=1)
+            for b in blocks:
+                parts = self.adjacency[et].aggregate(src, b, conv.aggregators)
+                out = mixed[b]
+                for part, part_weight in zip(parts, weights, strict=True):
+                    out = out.addmm(part, part_weight.t())
+                mixed[b] = out
+            del src
+        for b in blocks:
+            mixed[b] = ego[b] + torch.relu(conv.norm[node_type](mixed[b]))
+        return mixed
+
+    def logits(self) -> torch.Tensor:
+        """Logits of every target node."""
+        model = self.model
+        target = model.target_type
+        h = {t: self.encode(t) for t in self.num_nodes}
+        kept = [h[target]]
+        for layer in range(model.num_layers - 2):
+            h = {t: self.conv(layer, t, h) for t in self.num_nodes}
+            kept.append(h[target])
+        previous: dict[str, torch.Tensor] | _OneTypeAtATime = h
+        if model.num_layers > 1:
+            previous = _OneTypeAtATime(self, model.num_layers - 2, h, pinned=target)
+            kept.append(previous[target])
+        kept.append(self.conv(model.num_layers - 1, target, previous))
+        del h, previous
+        first = model.head[0]
+        weights = first.weight.split(model.hidden_channels, dim=1)
+        out = torch.empty(len(kept[0]))
+        for b in self.blocks(len(kept[0])):
+            hidden = first.bias
+            for layer, weight in zip(kept, weights, strict=True):
+                hidden = torch.addmm(hidden, layer[b], weight.t())
+            for module in model.head[1:]:
+                hidden = module(hidden)
+            out[b] = hidden.squeeze(-1)
+        return out
+
+
+class _OneTypeAtATime:
+    """The output of layer ``layer`` by node type, computed from ``below`` (the layer's input)
+    when asked; only the last type asked and the ``pinned`` one are kept."""
+
+    def __init__(
+        self, network: _LayerwisePass, layer: int, below: dict[str, torch.Tensor], pinned: str
+    ) -> None:
+        self.network = network
+        self.layer = layer
+        self.below = below
+        self.pinned = pinned
+        self.kept: dict[str, torch.Tensor] = {}
+
+    def __getitem__(self, node_type: str) -> torch.Tensor:
+        if node_type not in self.kept:
+            value = self.network.conv(self.layer, node_type, self.below)
+            self.kept = {t: v for t, v in self.kept.items() if t == self.pinned}
+            self.kept[node_type] = value
+        return self.kept[node_type]
 
 
 @torch.no_grad()
@@ -81,21 +243,15 @@ def full_graph_logits(
 ) -> torch.Tensor:
     """Logits of every target node, every neighbour included (exact, deterministic).
 
-    Neighbour means are sparse-matrix products with the sampler's CSR arrays (no ``E x hidden``
-    gather), so memory beyond the node embeddings (``num_nodes x hidden`` per layer) stays
-    bounded by the graph itself.
+    Computed layer by layer in blocks of rows (:class:`_LayerwisePass`): neighbour means are
+    sparse-matrix products with row blocks of the sampler's CSR arrays, so the memory beyond
+    the graph is about two layers' embeddings (``num_nodes x hidden``), not the whole network's.
+    ``chunk_size`` is accepted for the callers' sake (edge-list aggregation reads it; this pass
+    gathers no edge list).
     """
+    del chunk_size
     model.eval()
-    x_dict = full_graph_inputs(data, sampler)
-    adjacency = {
-        et: mean_adjacency(
-            torch.from_numpy(csr.rowptr),
-            torch.from_numpy(csr.col),
-            int(data[et[0]].num_nodes),
-        )
-        for et, csr in sampler.csr.items()
-    }
-    return model(x_dict, adjacency, chunk_size=chunk_size)
+    return _LayerwisePass(model, data, sampler).logits()
 
 
 @torch.no_grad()
