@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from gnn.ring_ranking import member_surprise, unlabelled_ranking
+from gnn.ring_ranking import member_surprise, reportable, unlabelled_ranking
 from gnn.rings import score_rings
 from graph.rings.candidates import RingCandidate, ring_id_for
 
@@ -49,3 +50,18 @@ def test_score_rings_without_labels_ranks_a_ring_above_a_core_cut_from_a_large_g
     assert rings["members"].tolist() == [sorted(RING), household[:2]]
     assert rings["score"].iloc[1] == pytest.approx(12.0 / 22.0)
     assert np.isclose(rings["surprise"], [50.0, 120.0]).all()
+
+
+def test_reportable_lets_money_flow_shapes_in_from_their_own_lower_bar():
+    rings = pd.DataFrame({
+        "kind": ["shared_entities", "flow_fan_in", "flow_cycle+dense_block", "flow_chain",
+                 "dense_block", "flow_cycle"],
+        "surprise": [30.0, 16.0, 15.0, 14.0, 24.0, 40.0],
+        "significant": [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+    })
+    assert reportable(rings, 25.0).tolist() == [True, True, True, False, False, False]
+    # a bar under the flow bar holds for every kind
+    assert reportable(rings, 10.0).tolist() == [True, True, True, True, True, False]
+    assert reportable(rings, 25.0, flow_min_surprise=25.0).tolist() == [
+        True, False, False, False, False, False]
+

@@ -238,14 +238,17 @@ def rings_stage(
 
 
 def reported_without_labels(rings: pd.DataFrame, min_surprise: float) -> pd.DataFrame:
-    """The rings reported without labels: significant, and at least ``min_surprise`` surprising.
+    """The rings reported without labels: significant, and at least ``min_surprise`` surprising
+    (a money-flow shape at least :data:`gnn.ring_ranking.FLOW_REPORT_SURPRISE` when that is
+    lower: :func:`gnn.ring_ranking.reportable`).
 
     Candidates written before the null model have neither column: all are kept.
     """
+    from gnn.ring_ranking import reportable
+
     if "significant" not in rings:
         return rings
-    keep = (rings["significant"] >= 1.0) & (rings["surprise"] >= min_surprise)
-    return rings[keep].reset_index(drop=True)
+    return rings[reportable(rings, min_surprise)].reset_index(drop=True)
 
 
 def evaluate_stage(
