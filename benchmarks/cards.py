@@ -32,7 +32,7 @@ Examples
 --------
 ``python -m benchmarks.cards`` (2,000 customers, 56 days, 3 folds) or ``--quick`` (1,000
 customers, 49 days, 2 folds: 177 CPU s with ``--entity-gnn``; the default size about 300);
-``python -m benchmarks.cards --ceiling --seed 1`` (about 10 CPU s).
+``python -m benchmarks.cards --ceiling --seed 1`` (about 13 CPU s).
 """
 
 from __future__ import annotations
