@@ -120,3 +120,13 @@ def test_core_holds_the_members_joined_through_rare_entities_not_a_household_bes
     assert padded.core == sorted([*ring, "h0"])
     exact = next(c for c in candidates if c.members == ring)
     assert exact.core == ring
+
+
+def test_sorted_unique_equals_numpy_unique_of_each_group() -> None:
+    from graph.rings.candidates import _sorted_unique
+
+    rng = np.random.default_rng(4)
+    groups = [rng.integers(0, 30, size) for size in (0, 1, 5, 12, 40, 3)]
+    found = _sorted_unique(groups)
+    assert [g.tolist() for g in found] == [np.unique(g).tolist() for g in groups]
+    assert _sorted_unique([]) == []
