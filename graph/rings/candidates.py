@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,7 @@ from graph.rings.null_model import (
 from graph.rings.pairs import rare_entity_pairs
 from graph.rings.peeling import peel_dense_blocks, peel_groups
 from graph.rings.projection import (
+    Incidence,
     account_entity_incidence,
     account_index,
     account_rows,
@@ -225,12 +227,14 @@ def find_ring_candidates(
     codes = entity_type_codes(entities.entities)[1]
     transfers = transfer_table(snapshot, accounts)
     # and the money-flow searches read only the transfers and cash-outs
-    with (ForkedCall("ring localities", locality_scales, entities.matrix, codes, cfg)
-          as localities,
-          ForkedCall("ring flow searches", flow_shapes, transfers,
-                     cash_out_table(snapshot, accounts), accounts, cfg) as flow_groups):
+    with ExitStack() as children:
+        localities = children.enter_context(ForkedCall(
+            "ring localities", locality_scales, entities.matrix, codes, cfg))
+        flow_groups = children.enter_context(ForkedCall(
+            "ring flow searches", flow_shapes, transfers, cash_out_table(snapshot, accounts),
+            accounts, cfg))
         return _search(snapshot, cfg, accounts, entities, transfers, localities, flow_groups,
-                       events, account_scores, linked_components)
+                       children, events, account_scores, linked_components)
 
 
 def entity_type_codes(entities: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -265,6 +269,28 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                                    TypologySettings.from_ring_config(cfg))
 
 
+def lockstep_groups(
+    with_counterparties: Incidence, events: pd.DataFrame | None, n_accounts: int,
+    cfg: RingConfig,
+) -> tuple[list[tuple[np.ndarray, str]], sp.csr_matrix]:
+    """The ``lockstep`` communities (:mod:`graph.rings.lockstep`), then the ``dense_block``
+    cores peeled from them, and whether two accounts are in lockstep (boolean accounts x
+    accounts)."""
+    lockstep = lockstep_matrix(
+        lockstep_touches(with_counterparties, events), n_accounts, cfg.lockstep_window_s,
+        cfg.hub_degree_cap, cfg.seed,
+    )
+    found = split_communities(lockstep, cfg.min_size, cfg.max_size, cfg.min_edge_weight,
+                              cfg.resolution, cfg.seed)
+    groups = [(rows, "lockstep") for rows in found]
+    groups += [
+        (block.rows, "dense_block")
+        for block in peel_groups(with_counterparties.matrix, found, cfg.min_size,
+                                 cfg.hub_degree_cap)
+    ]
+    return groups, (lockstep > 0).tocsr()
+
+
 def _search(
     snapshot: Snapshot,
     cfg: RingConfig,
@@ -273,14 +299,18 @@ def _search(
     transfers: pd.DataFrame,
     localities: ForkedCall[list[Localities]],
     pending_flows: ForkedCall[list[FlowGroup]],
+    children: ExitStack,
     events: pd.DataFrame | None,
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
 ) -> list[RingCandidate]:
-    """:func:`find_ring_candidates` once the localities and the flow searches are started."""
+    """:func:`find_ring_candidates` once the localities and the flow searches are started
+    (``children`` stops the forked processes on the way out)."""
     n = len(accounts)
     with_counterparties = stack_incidences(entities, account_entity_incidence(
         snapshot, accounts, include_counterparties=True, include_entities=False))
+    pending_lockstep = children.enter_context(ForkedCall(
+        "ring lockstep search", lockstep_groups, with_counterparties, events, n, cfg))
     flows = flow_matrix(snapshot, accounts)
 
     # Memory: each big matrix is dropped as soon as nothing below reads it (the projection
@@ -289,10 +319,6 @@ def _search(
                                   cfg.seed)
     if cfg.flow_weight:
         projection = (projection + flow_projection(flows, cfg.flow_weight)).tocsr()
-    lockstep = lockstep_matrix(
-        lockstep_touches(with_counterparties, events), n, cfg.lockstep_window_s,
-        cfg.hub_degree_cap, cfg.seed,
-    )
     groups: list[tuple[np.ndarray, str]] = [
         (rows, "shared_entities")
         for weight in cfg.component_weights
@@ -300,20 +326,16 @@ def _search(
                      else _given_components(linked_components, weight, accounts))
         if cfg.min_size <= len(rows) <= cfg.max_size
     ]
-    for kind in ("shared_entities", "lockstep"):
-        found = split_communities(
-            projection if kind == "shared_entities" else lockstep, cfg.min_size, cfg.max_size,
-            cfg.min_edge_weight, cfg.resolution, cfg.seed
-        )
-        groups += [(rows, kind) for rows in found]
-        groups += [
-            (block.rows, "dense_block")
-            for block in peel_groups(with_counterparties.matrix, found, cfg.min_size,
-                                     cfg.hub_degree_cap)
-        ]
-    # only whether two accounts are in lockstep is read below
-    linked = (lockstep > 0).tocsr()
-    del lockstep
+    found = split_communities(projection, cfg.min_size, cfg.max_size, cfg.min_edge_weight,
+                              cfg.resolution, cfg.seed)
+    groups += [(rows, "shared_entities") for rows in found]
+    groups += [
+        (block.rows, "dense_block")
+        for block in peel_groups(with_counterparties.matrix, found, cfg.min_size,
+                                 cfg.hub_degree_cap)
+    ]
+    lockstep_found, linked = pending_lockstep.result()
+    groups += lockstep_found
     if cfg.peel_blocks > 0:
         groups += [
             (block.rows, "dense_block")
