@@ -82,6 +82,10 @@ def full_graph_inputs(
 #: Destination rows one step of the whole-graph pass computes at once: its temporaries are a few
 #: ``BLOCK_ROWS x hidden`` floats (and the squares of those rows' neighbours' embeddings).
 BLOCK_ROWS = 32_768
+#: The fewest rows of a block: a dense product of a few rows (under 12 here, not a multiple of
+#: 4) takes another BLAS path whose float sums differ in the last bit from the same rows' in a
+#: product of many.
+MIN_BLOCK_ROWS = 64
 
 
 class _RowBlocks:
@@ -144,7 +148,13 @@ class _LayerwisePass:
         self.layers: list[dict[str, torch.Tensor]] = []
 
     def blocks(self, count: int) -> list[slice]:
-        return [slice(lo, min(lo + BLOCK_ROWS, count)) for lo in range(0, count, BLOCK_ROWS)]
+        """Consecutive row blocks of ``BLOCK_ROWS`` covering ``count`` rows, the last one
+        lengthened rather than shorter than :data:`MIN_BLOCK_ROWS`."""
+        size = max(BLOCK_ROWS, MIN_BLOCK_ROWS)
+        starts = list(range(0, count, size))
+        if len(starts) > 1 and count - starts[-1] < MIN_BLOCK_ROWS:
+            starts.pop()
+        return [slice(lo, hi) for lo, hi in zip(starts, [*starts[1:], count], strict=True)]
 
     def encode(self, node_type: str) -> torch.Tensor:
         """Input embeddings of every node of ``node_type``."""
