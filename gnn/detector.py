@@ -435,6 +435,7 @@ class AccountDetector(Estimator):
             rows, y, times = rows[train], y[train], times[train]
         else:
             v_rows, v_y, v_times = account_index(data, val_labels)
+        data = model_view(data)  # the node ids (Python strings) are not needed past here
         if len(np.unique(y)) < 2:
             raise ValueError(
                 f"training labels need both classes; got {len(y)} labelled accounts in the "
@@ -467,13 +468,9 @@ class AccountDetector(Estimator):
             ``account_id`` str, ``score`` float in [0, 1] (higher = riskier).
         """
         data = self._snapshot_graph(snapshot)
-        target = self.model_.target_type
-        return pd.DataFrame(
-            {
-                "account_id": np.asarray(data[target].node_ids, dtype=object),
-                "score": self.score_graph(data),
-            }
-        )
+        ids = np.asarray(data[self.model_.target_type].node_ids, dtype=object)
+        data = model_view(data)  # the other types' ids are not held through the pass
+        return pd.DataFrame({"account_id": ids, "score": self.score_graph(data)})
 
     def score_entities(self, snapshot: Snapshot, prior_weight: float = 1.0) -> pd.DataFrame:
         """Risk of every device, IP, payment method (any non-account node) of ``snapshot``.
@@ -534,6 +531,9 @@ class AccountDetector(Estimator):
         if (rows < 0).any():
             unknown = [a for a, r in zip(account_ids, rows, strict=True) if r < 0]
             raise KeyError(f"account id(s) not in the snapshot: {unknown[:5]}")
+        # Scored first: the whole-graph pass's memory is freed before the explainer's sampler
+        # is built.
+        scores = pd.Series(self.score_graph(data, rows), index=[str(a) for a in account_ids])
         view = self._model_inputs(data)
         node_ids = {t: data[t].node_ids for t in data.node_types}
         fanout = [max(n, 25) for n in self.num_neighbors]
@@ -543,7 +543,6 @@ class AccountDetector(Estimator):
                 self.model_, view, sampler, rows, self.feature_names_, node_ids, top_k,
                 progress=progress,
             )
-        scores = pd.Series(self.score_graph(data, rows), index=[str(a) for a in account_ids])
         table["score"] = table["account_id"].map(scores)
         return table
 
