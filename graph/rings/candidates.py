@@ -503,6 +503,9 @@ def _describe(
     uses = entities.matrix
     per_entity = (membership @ uses).tocsr()
     shared = per_entity.multiply(per_entity >= 2).tocsr()
+    # every member's every use (the largest matrix here at a million accounts); only the
+    # entities two members share are read below
+    del per_entity
     entity_degree = entities.entity_degree.astype(np.float64)
     share_of_users = (shared @ sp.diags(1.0 / np.maximum(entity_degree, 1.0))).tocsr()
     n_shared = np.asarray(shared.getnnz(axis=1))
