@@ -6,8 +6,10 @@ for Credit Card Fraud Detection*, chapter 3): the amount, weekend and night flag
 customer's (``account_id``) transaction count and mean amount over 1 / 7 / 30 days, the current
 transaction included; and for each entity column (the handbook's terminal) its transaction
 count and fraud rate over 1 / 7 / 30 days ending a fixed delay (7 days) before the transaction,
-the delay standing for the time fraud takes to be known: every label older than the delay is
-taken as known, whatever its ``known_at``.
+the delay standing for the time fraud takes to be known. Which frauds of the window count is
+the ``history`` setting (:data:`HISTORIES`): the handbook's (every fraud older than the delay,
+known or not), ``"own_event_delay"`` (those charged back within the delay of themselves) or
+``"known"`` (those whose label is known at the scored purchase: what a deployed system has).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ingest.sql import ident
 
 #: The handbook's delay before a transaction's fraud label is used, in days.
 DELAY_DAYS = 7
+#: Which frauds of an entity's window count (:func:`history_features`).
+HISTORIES = ("handbook", "own_event_delay", "known")
 
 
 def history_features(
@@ -41,7 +45,7 @@ def history_features(
     entity_columns: Sequence[str] | None = None,
     windows: Sequence[int] = WINDOWS,
     delay_days: int = DELAY_DAYS,
-    known_at_only: bool = False,
+    history: str = "handbook",
 ) -> EventFeatures:
     """The handbook's features of every event (see the module's docstring).
 
@@ -57,11 +61,27 @@ def history_features(
         Windows in days.
     delay_days
         The fixed label delay.
-    known_at_only
-        Count a fraud only when its label was known within ``delay_days`` of its event (so
-        before any event whose window holds it); the handbook (``False``) counts every fraud
-        older than the delay, even one whose label came later.
+    history
+        Which frauds among an entity's events in the window (event time in ``[t - w - delay,
+        t - delay]`` for a purchase at ``t``) count in its fraud rate:
+
+        - ``"handbook"``: every fraud, even one whose label came after ``t`` (a deployed
+          system cannot have it);
+        - ``"own_event_delay"``: a fraud whose ``known_at`` is within ``delay_days`` of its own
+          event (charged back fast), whether or not later ones are known at ``t``;
+        - ``"known"``: a fraud whose ``known_at <= t``, whatever its age: the labels known at
+          the scored purchase.
+
+        The count of events in the window (the rate's denominator) is the same in all three.
+
+    Raises
+    ------
+    ValueError
+        If ``history`` is not one of :data:`HISTORIES`.
     """
+    if history not in HISTORIES:
+        raise ValueError(f"history_features: history must be one of {HISTORIES}, not "
+                         f"{history!r}")
     con = connect(memory_share=0.5)
     try:
         register_events(con, events)
@@ -73,7 +93,8 @@ def history_features(
         amount = ("CAST(amount AS DOUBLE)" if "amount" in view_columns(con, "events")
                   else "CAST(NULL AS DOUBLE)")
         known = (f"l.known_at <= CAST(e.ts AS TIMESTAMPTZ) + INTERVAL {delay_days} DAY"
-                 if known_at_only else "true")
+                 if history == "own_event_delay" else "true")
+        joins = []
         feats = [
             ("amount", "amount"),
             ("weekend", "CAST(isodow(ts) >= 6 AS INTEGER)"),
@@ -94,12 +115,16 @@ def history_features(
                          f"AND INTERVAL {delay_days} DAY PRECEDING)")
                 n = f"count(*) OVER {frame}"
                 fraud = f"coalesce(sum(fraud) OVER {frame}, 0)"
+                if history == "known":
+                    fraud += f" - coalesce(u{len(joins)}_unknown_{w}, 0)"
                 feats += [
                     (f"{short(e)}_n_{w}d", f"CASE WHEN {k} IS NULL THEN NULL ELSE {n} END"),
                     (f"{short(e)}_risk_{w}d",
-                     f"CASE WHEN {k} IS NULL THEN NULL ELSE coalesce({fraud} / nullif({n}, 0),"
+                     f"CASE WHEN {k} IS NULL THEN NULL ELSE coalesce(({fraud}) / nullif({n}, 0),"
                      " 0) END"),
                 ]
+            if history == "known":
+                joins.append(_unknown_frauds(k, windows, delay_days))
         ids = ["event_id", "ts", "account_id", *entities]
         table = con.sql(
             "WITH b AS (SELECT e.event_id, CAST(e.ts AS TIMESTAMPTZ) AS ts, e.account_id, "
@@ -107,10 +132,18 @@ def history_features(
             + f"{amount.replace('amount', 'e.amount')} AS amount, "
             f"CAST(coalesce(l.label, 0) = 1 AND {known} AS DOUBLE) AS fraud, l.label, "
             "l.known_at "
-            "FROM events e LEFT JOIN event_labels l USING (event_id)) SELECT "
+            "FROM events e LEFT JOIN event_labels l USING (event_id)), "
+            "f AS (SELECT * FROM b WHERE fraud = 1)"
+            + "".join(f", u{i} AS ({sql})" for i, sql in enumerate(joins))
+            + ", c AS (SELECT b.*"
+            + "".join(f", u{i}.unknown_{w} AS u{i}_unknown_{w}"
+                      for i in range(len(joins)) for w in windows)
+            + " FROM b"
+            + "".join(f" LEFT JOIN u{i} USING (event_id)" for i in range(len(joins)))
+            + ") SELECT "
             + ", ".join(ident(c) for c in ids) + ", label, known_at, "
             + ", ".join(f"{expr} AS {ident(n)}" for n, expr in feats)
-            + " FROM b ORDER BY ts, event_id"
+            + " FROM c ORDER BY ts, event_id"
         ).to_arrow_table()
     finally:
         con.close()
@@ -123,6 +156,20 @@ def history_features(
     return EventFeatures(frame_ids, x, names, entities)
 
 
+def _unknown_frauds(entity: str, windows: Sequence[int], delay_days: int) -> str:
+    """SQL: per event of ``b`` with an ``entity``, ``unknown_{w}`` the frauds of ``f`` at the
+    same entity with event time in the window ``w`` (as the window frames) whose label comes
+    after the event (``known_at`` later than its ``ts``); events without any are left out."""
+    widest = max(windows) + delay_days
+    sums = ", ".join(
+        f"count(*) FILTER (WHERE f.ts >= b.ts - INTERVAL {w + delay_days} DAY) AS unknown_{w}"
+        for w in windows)
+    return (f"SELECT b.event_id, {sums} FROM b JOIN f ON f.{entity} = b.{entity} "
+            f"AND f.ts >= b.ts - INTERVAL {widest} DAY "
+            f"AND f.ts <= b.ts - INTERVAL {delay_days} DAY AND f.known_at > b.ts "
+            "GROUP BY b.event_id")
+
+
 class XGBHistory(EventBooster):
     """XGBoost on :func:`history_features`: the standard baseline for transaction fraud.
 
@@ -131,7 +178,7 @@ class XGBHistory(EventBooster):
 
     Parameters
     ----------
-    windows, delay_days, known_at_only, entity_columns
+    windows, delay_days, history, entity_columns
         Feature settings (:func:`history_features`).
     n_estimators, learning_rate, max_depth, subsample, colsample_bytree,
     early_stopping_rounds, val_fraction, calibration, n_jobs, random_state
@@ -142,7 +189,7 @@ class XGBHistory(EventBooster):
         self,
         windows: Sequence[int] = WINDOWS,
         delay_days: int = DELAY_DAYS,
-        known_at_only: bool = False,
+        history: str = "handbook",
         entity_columns: Sequence[str] | None = None,
         n_estimators: int = 400,
         learning_rate: float = 0.05,
@@ -157,7 +204,7 @@ class XGBHistory(EventBooster):
     ) -> None:
         self.windows = windows
         self.delay_days = delay_days
-        self.known_at_only = known_at_only
+        self.history = history
         self.entity_columns = entity_columns
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -174,5 +221,5 @@ class XGBHistory(EventBooster):
         """The handbook's features of every event."""
         return history_features(
             events, event_labels, entity_columns=self.entity_columns, windows=self.windows,
-            delay_days=self.delay_days, known_at_only=self.known_at_only,
+            delay_days=self.delay_days, history=self.history,
         )
