@@ -6,9 +6,10 @@ One command: generate a card world (``abusenet synth --world cards``), then
    rolling): per test day transaction AUROC, AUPRC and card precision@100 of
    :class:`~gnn.events.model.EventModel`, the handbook's
    :class:`~gnn.baselines.xgb_history.XGBHistory` as the field runs it (every fraud older than
-   7 days counts, known or not) and ``XGBHistory(known_at_only=True)`` (the same features from
-   the labels known by then); and per test day the share of compromised terminals'
-   transactions ranked in the day's top 1 % of event scores.
+   7 days counts, known or not), ``history="own_event_delay"`` (only the frauds charged back
+   within 7 days of themselves) and ``history="known"`` (the frauds whose label is known at the
+   scored purchase: the fair baseline); and per test day the share of compromised terminals'
+   transactions ranked in the day's top 1 % of event scores. ``--models`` runs only some.
 2. **Terminals, half labelled**: compromised terminals from truth, a stratified half labelled;
    AUROC on the other half of XGBoost on per-terminal aggregates (handbook style: volume,
    cards, amounts, night and online shares, chargebacks known by the window end), of the
@@ -112,8 +113,28 @@ def models() -> dict[str, EventBooster]:
     return {
         "EventModel": EventModel(),
         "XGBHistory (handbook)": XGBHistory(),
-        "XGBHistory (known_at_only)": XGBHistory(known_at_only=True),
+        "XGBHistory (charged back within 7 days of itself)": XGBHistory(
+            history="own_event_delay"),
+        "XGBHistory (labels known at the purchase)": XGBHistory(history="known"),
     }
+
+
+def pick_models(names: list[str] | None) -> dict[str, EventBooster]:
+    """The models of :func:`models` whose table name starts with one of ``names`` (all when
+    ``None``).
+
+    Raises
+    ------
+    ValueError
+        If a name matches no model (the known names are listed).
+    """
+    every = models()
+    if names is None:
+        return every
+    unknown = [n for n in names if not any(m.startswith(n) for m in every)]
+    if unknown:
+        raise ValueError(f"--models: {unknown} match no model of {list(every)}")
+    return {m: model for m, model in every.items() if any(m.startswith(n) for n in names)}
 
 
 def top_share_captured(scores: pd.DataFrame, target: pd.Series, share: float = TOP_SHARE
@@ -133,13 +154,15 @@ def top_share_captured(scores: pd.DataFrame, target: pd.Series, share: float = T
 
 
 def rolling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.DataFrame,
-                 folds: int, reports: pd.DataFrame | None = None
+                 folds: int, reports: pd.DataFrame | None = None,
+                 names: list[str] | None = None
                  ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """Per model and test day: the rolling metrics and the top-1 % share of terminal fraud
-    (the card ``reports`` feed the event model's features; the baselines read none)."""
+    """Per model (those of :func:`pick_models`) and test day: the rolling metrics and the
+    top-1 % share of terminal fraud (the card ``reports`` feed the event model's features; the
+    baselines read none)."""
     kind = truth_events.set_index("event_id")["fraud_kind"]
     days, scores_of = [], {}
-    for name, model in models().items():
+    for name, model in pick_models(names).items():
         started = time.process_time()
         table = (model.event_features(events, labels, entity_labels=reports)
                  if isinstance(model, EventModel) else model.event_features(events, labels))
@@ -322,23 +345,27 @@ def delay_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.Data
 
 
 def run(accounts: int, days: int, seed: int, folds: int, workdir: Path,
-        entity_gnn: bool, card_reports: bool = True) -> dict[str, Any]:
+        entity_gnn: bool, card_reports: bool = True, names: list[str] | None = None
+        ) -> dict[str, Any]:
     """Generate the world (reused when its settings match) and measure every part (with the
-    card reports as compromise anchors unless ``card_reports`` is false)."""
+    card reports as compromise anchors unless ``card_reports`` is false). With ``names``
+    (:func:`pick_models`) only those models' rolling rows, and the terminal part only if
+    EventModel is among them."""
     world = workdir / f"cards-n{accounts}-d{days}-s{seed}"
     if not (world / "synth.json").exists():
         generate_cards(world, n_accounts=accounts, seed=seed, days=days, progress=False,
                        overwrite=True)
     events, labels, truth_events, truth_entities = load_world(world)
     reports = load_card_reports(world) if card_reports else None
-    daily, scores = rolling_part(events, labels, truth_events, folds, reports)
+    daily, scores = rolling_part(events, labels, truth_events, folds, reports, names)
     return {
         "world": {"accounts": accounts, "days": days, "seed": seed, "events": len(events),
                   "fraud_events": int(truth_events["is_fraud"].sum()),
                   "card_reports": 0 if reports is None else int(reports["label"].sum())},
         "daily": daily,
-        "terminals": terminal_part(events, labels, truth_entities, scores["EventModel"], seed,
-                                   world if entity_gnn else None, reports),
+        "terminals": (terminal_part(events, labels, truth_entities, scores["EventModel"], seed,
+                                    world if entity_gnn else None, reports)
+                      if "EventModel" in scores else []),
         "delays": delay_part(events, labels, truth_events, truth_entities),
     }
 
@@ -450,12 +477,13 @@ def print_report(result: dict[str, Any]) -> None:
     per_fold = daily.groupby(["model", "fold"], sort=False)[
         ["auroc", "auprc", "card_precision_at_k"]].mean()
     print(per_fold.round(3).to_string())
-    print("\n| terminals (other half) | AUROC | CPU s | note |\n|---|---:|---:|---|")
-    for row in result["terminals"]:
-        print(f"| {row['method']} | {row['auroc']:.3f} | {row['cpu_s']:.1f} | "
-              f"{row.get('note', '')} |")
-    print(f"\nheld back: {result['terminals'][0]['held_back']} terminals, "
-          f"{result['terminals'][0]['held_back_compromised']} compromised")
+    if result["terminals"]:
+        print("\n| terminals (other half) | AUROC | CPU s | note |\n|---|---:|---:|---|")
+        for row in result["terminals"]:
+            print(f"| {row['method']} | {row['auroc']:.3f} | {row['cpu_s']:.1f} | "
+                  f"{row.get('note', '')} |")
+        print(f"\nheld back: {result['terminals'][0]['held_back']} terminals, "
+              f"{result['terminals'][0]['held_back_compromised']} compromised")
     print(f"\nlabel delays: {json.dumps(result['delays'], indent=1)}")
 
 
@@ -474,6 +502,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="the event labels alone anchor the common point of compromise")
     parser.add_argument("--ceiling", action="store_true",
                         help="only the information ceiling per evidence set (no training)")
+    parser.add_argument("--models", nargs="+", metavar="NAME",
+                        help="only the rolling models whose table name starts with one of "
+                             "these (e.g. XGBHistory); the terminal part needs EventModel")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/abusenet-bench-cards"))
     parser.add_argument("--json", type=Path, help="write the per-day rows and tables here")
     args = parser.parse_args(argv)
@@ -487,7 +518,7 @@ def main(argv: list[str] | None = None) -> None:
             write_text_atomic(args.json, json.dumps(ceiling, indent=1, default=str))
         return
     result = run(args.accounts, args.days, args.seed, args.folds, args.workdir, args.entity_gnn,
-                 card_reports=not args.without_card_reports)
+                 card_reports=not args.without_card_reports, names=args.models)
     print_report(result)
     if args.json:
         payload = {**result, "daily": result["daily"].to_dict("records")}
