@@ -105,13 +105,6 @@ HUB_DEGREE = 3
 #: 43 false rings and 122 fragments of planted rings; 2 matched one). A candidate found as a
 #: pair and not trimmed stays.
 MIN_TRIMMED_SIZE = 3
-#: In a fan with anchors, a member implicated by one transfer (with an anchor or a hub) needs
-#: at least this account score itself: mules look ordinary, not like the honest payees of a
-#: risky account (who score near the base rate). Chosen on the generated 200k world (seed 3,
-#: session 10) among 0, 0.05, 0.1, 0.15: rings 659 / 619 / 599 / 599 for 590 planted, member
-#: precision by the truth 0.928 / 0.973 / 0.985 / 0.986, recovery 0.941 / 0.941 / 0.939 /
-#: 0.939, top precision 0.932 / 0.934 / 0.937 / 0.937.
-LEAF_MIN_SCORE = 0.1
 #: What becomes, with account scores, of a candidate the null model does not find significant
 #: (``significant`` 0: chance explains its sharing and flows; only money-flow groups are kept
 #: that way by the search): ``"drop"`` (default) -- never reported, whatever its members'
@@ -228,7 +221,6 @@ def trim_members(
     unsurprising: str = "drop",
     hub_degree: int = HUB_DEGREE,
     min_trimmed_size: int = MIN_TRIMMED_SIZE,
-    leaf_min_score: float = LEAF_MIN_SCORE,
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -239,8 +231,7 @@ def trim_members(
     (:data:`FLOW_KIND`) the transfers are the pattern, but only near the anchors: a member
     stays with ``flow_min_ties`` transfers with anchors (``min_ties`` in a cycle,
     :data:`CYCLE_KIND`, whose members each have two partners on the loop), or with one
-    transfer with a kept hub of a fan (``hub_degree`` partners inside it) when its own score
-    is at least ``leaf_min_score`` (:data:`LEAF_MIN_SCORE`); the honest
+    transfer with a kept hub of a fan (``hub_degree`` partners inside it); the honest
     customers of the customers of a ring, which the flow searches sweep in as paths through
     it, stay out. A laundering path (:data:`CHAIN_KIND`) is implicated link by link (one
     transfer with any kept member, repeated), and in a chain, or in any flow shape without
@@ -261,10 +252,9 @@ def trim_members(
 
     Chosen on a generated 200k world (seed 3, session 10; before, a flow shape's transfers
     implicated members link by link from any kept member, so a planted loop came with the
-    honest accounts its members paid and theirs, and a risky account's fan with its honest
-    payees): rings 857 -> 599 for 590 planted, member precision by the truth 0.784 -> 0.985
-    (held-back labels 0.879 -> 0.942), recovery 0.944 -> 0.939, top precision 0.890 -> 0.937,
-    with ``labelled_fragment_share`` 0.5 (:func:`score_rings`).
+    honest accounts its members paid and theirs): member precision by the truth 0.784 ->
+    0.928 (held-back labels 0.879 -> 0.918), recovery 0.944 -> 0.941, with
+    ``fragment_share`` 0.5 (``RingScoringConfig``).
 
     Parameters
     ----------
@@ -281,8 +271,6 @@ def trim_members(
         One of :data:`UNSURPRISING`.
     hub_degree
         Partners inside a fan that make a kept member its hub.
-    leaf_min_score
-        The account score a fan's member implicated by one transfer needs.
     min_trimmed_size
         The fewest members a trimmed candidate keeps to stay.
 
@@ -302,7 +290,7 @@ def trim_members(
         if chance and unsurprising == "drop":
             continue
         trimmed = _trimmed(candidate, lookup, min_member_score, min_ties,
-                           None if chance else flow_min_ties, hub_degree, leaf_min_score)
+                           None if chance else flow_min_ties, hub_degree)
         if trimmed is None or trimmed.ring_id in seen or (
                 trimmed is not candidate and len(trimmed.members) < min_trimmed_size):
             continue
@@ -365,8 +353,7 @@ def _score_lookup(account_scores: pd.DataFrame) -> dict[str, float]:
 
 
 def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_score: float,
-             min_ties: int, flow_min_ties: int | None, hub_degree: int,
-             leaf_min_score: float) -> RingCandidate | None:
+             min_ties: int, flow_min_ties: int | None, hub_degree: int) -> RingCandidate | None:
     """``candidate`` with its implicated members (:func:`trim_members`), None under two;
     ``flow_min_ties`` None trims a flow shape as a group sharing entities."""
     anchors = {m for m in candidate.members if lookup.get(m, 0.0) >= min_member_score}
@@ -384,14 +371,12 @@ def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_scor
     fan = flow and not chain and CYCLE_KIND not in candidate.kind
     if flow and not chain:
         near = flow_min_ties if fan else min_ties
-        kept |= {m for m in candidate.members if len(partners.get(m, set()) & anchors) >= near
-                 and (not fan or lookup.get(m, 0.0) >= leaf_min_score)}
+        kept |= {m for m in candidate.members if len(partners.get(m, set()) & anchors) >= near}
     grown = True
     while grown:
         hubs = {h for h in kept if len(partners.get(h, ())) >= hub_degree} if fan else set()
         tied = {m for m in candidate.members if m not in kept
-                and (len(partners.get(m, set()) & kept) >= ties
-                     or (partners.get(m, set()) & hubs and lookup.get(m, 0.0) >= leaf_min_score))}
+                and (len(partners.get(m, set()) & kept) >= ties or partners.get(m, set()) & hubs)}
         kept |= tied
         grown = bool(tied)
     if len(kept) < 2:
