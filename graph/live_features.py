@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -40,7 +39,6 @@ class NodeIndex:
 
     ids: list[str] = field(default_factory=list)
     row: dict[str, int] = field(default_factory=dict)
-    _lookup: pd.Index | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, ids: list[str]) -> NodeIndex:
@@ -62,15 +60,16 @@ class NodeIndex:
         return out
 
     def lookup(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        """Rows of ``values`` (``-1`` for null), vectorised for the known ids (the bulk load
-        of stored events, whose nodes the snapshot holds), new ids appended."""
-        series = pd.Series(values.to_pandas(), dtype=object)
-        if self._lookup is None or len(self._lookup) != len(self.ids):
-            self._lookup = pd.Index(self.ids)
-        codes = self._lookup.get_indexer(series).astype(np.int64)
-        missing = np.flatnonzero((codes < 0) & series.notna().to_numpy())
+        """Rows of ``values`` (``-1`` for null), vectorised in Arrow for the known ids (the
+        bulk load of stored events, whose nodes the snapshot holds: no Python string per
+        value), new ids appended."""
+        known = pa.array(self.ids, type=values.type)
+        codes = pc.fill_null(pc.index_in(values, value_set=known), -1)
+        codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+        missing = np.flatnonzero((codes < 0)
+                                 & pc.is_valid(values).to_numpy(zero_copy_only=False))
         if len(missing):
-            codes[missing] = self.rows(series.iloc[missing].tolist())
+            codes[missing] = self.rows(values.take(pa.array(missing)).to_pylist())
         return codes
 
 
@@ -80,7 +79,8 @@ class _Postings:
     def __init__(self, codes: np.ndarray) -> None:
         valid = np.flatnonzero(codes >= 0)
         order = np.argsort(codes[valid], kind="stable")
-        self.positions = valid[order]
+        # int32 positions: half the memory of int64 (events are counted in int32 rows)
+        self.positions = valid[order].astype(np.int32)
         size = int(codes.max()) + 1 if len(valid) else 0
         self.rowptr = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.bincount(codes[valid], minlength=size), out=self.rowptr[1:])
@@ -103,7 +103,7 @@ class _Postings:
 
     def of(self, row: int) -> np.ndarray:
         base = (self.positions[self.rowptr[row]:self.rowptr[row + 1]]
-                if row < len(self.rowptr) - 1 else np.empty(0, dtype=np.int64))
+                if row < len(self.rowptr) - 1 else np.empty(0, dtype=np.int32))
         extra = self.added.get(row)
         return base if extra is None else np.concatenate([base, extra])
 
@@ -229,11 +229,11 @@ class LiveFeatures:
                "amount": _floats(events, "amount")}
         for role, (column, node_type) in self.roles.items():
             if column not in events.column_names:
-                out[role] = np.full(events.num_rows, -1, dtype=np.int64)
+                out[role] = np.full(events.num_rows, -1, dtype=np.int32)
                 continue
             values = events.column(column)
             out[role] = (self.index[node_type].lookup(values) if bulk
-                         else self.index[node_type].rows(values.to_pylist()))
+                         else self.index[node_type].rows(values.to_pylist())).astype(np.int32)
         for a in self.float_attributes:
             out[f"attr:{a}"] = _floats(events, a)
         return out
@@ -244,12 +244,10 @@ class LiveFeatures:
             raise RuntimeError("load() runs once, before add()")
         cols = self._columns(events, bulk=True)
         self._ts, self._type, self._amount = cols["ts"], cols["type"], cols["amount"]
-        self._codes = {role: cols[role].astype(np.int32) for role in self.roles}
+        self._codes = {role: cols[role] for role in self.roles}
         self._attrs = {a: cols[f"attr:{a}"] for a in self.float_attributes}
         self._postings = {role: _Postings(cols[role]) for role in self.roles}
         self.size = events.num_rows
-        for index in self.index.values():
-            index._lookup = None  # the bulk lookup's hash table is not needed again
 
     def add(self, events: pa.Table) -> dict[str, np.ndarray]:
         """Append ``events`` (canonical columns); the rows per node type they touch (new
@@ -283,7 +281,8 @@ class LiveFeatures:
         touched: dict[str, list[np.ndarray]] = {}
         for role, (_, node_type) in self.roles.items():
             touched.setdefault(node_type, []).append(cols[role][cols[role] >= 0])
-        rows = {t: np.unique(np.concatenate(parts)) for t, parts in touched.items()}
+        rows = {t: np.unique(np.concatenate(parts)).astype(np.int64)
+                for t, parts in touched.items()}
         return {t: r for t, r in rows.items() if len(r)}
 
     # ------------------------------------------------------------------------------ rows
