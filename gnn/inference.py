@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch_geometric.data import HeteroData
@@ -130,8 +132,10 @@ class _LayerwisePass:
     read and the one written, never the edges' messages. The last layer is computed for the
     target nodes only and reads the previous layer one source type at a time: a type's
     embeddings are computed when a relation needs them and dropped when the next relation reads
-    another type. The arithmetic per row is the forward pass's (:class:`~gnn.models.SepHeteroGNN`
-    in evaluation mode): the same products, sums and normalisations, in the same order.
+    another type; the layer below the last reads the input embeddings the same way (each
+    encoded again when needed again: cheap, and the same bits). The arithmetic per row is the
+    forward pass's (:class:`~gnn.models.SepHeteroGNN` in evaluation mode): the same products,
+    sums and normalisations, in the same order.
     """
 
     def __init__(
@@ -199,17 +203,21 @@ class _LayerwisePass:
         """Logits of every target node."""
         model = self.model
         target = model.target_type
-        h = {t: self.encode(t) for t in self.num_nodes}
-        kept = [h[target]]
-        for layer in range(model.num_layers - 2):
-            h = {t: self.conv(layer, t, h) for t in self.num_nodes}
+        last = model.num_layers - 1
+        inputs = _OneTypeAtATime(self.encode, target)
+        kept = [inputs[target]]
+        h: dict[str, torch.Tensor] | _OneTypeAtATime = inputs
+        if last > 1:  # deeper networks: the layers below the last two are held whole
+            h = {t: inputs[t] for t in self.num_nodes}
+            for layer in range(last - 1):
+                h = {t: self.conv(layer, t, h) for t in self.num_nodes}
+                kept.append(h[target])
+        if last > 0:
+            below = h
+            h = _OneTypeAtATime(lambda t: self.conv(last - 1, t, below), target)
             kept.append(h[target])
-        previous: dict[str, torch.Tensor] | _OneTypeAtATime = h
-        if model.num_layers > 1:
-            previous = _OneTypeAtATime(self, model.num_layers - 2, h, pinned=target)
-            kept.append(previous[target])
-        kept.append(self.conv(model.num_layers - 1, target, previous))
-        del h, previous
+        kept.append(self.conv(last, target, h))
+        del h, inputs
         first = model.head[0]
         weights = first.weight.split(model.hidden_channels, dim=1)
         out = torch.empty(len(kept[0]))
@@ -224,23 +232,18 @@ class _LayerwisePass:
 
 
 class _OneTypeAtATime:
-    """The output of layer ``layer`` by node type, computed from ``below`` (the layer's input)
-    when asked; only the last type asked and the ``pinned`` one are kept."""
+    """Embeddings by node type, computed by ``compute`` when asked; only the ``pinned`` type and
+    the last one asked are kept (another is computed again if asked again: same bits)."""
 
-    def __init__(
-        self, network: _LayerwisePass, layer: int, below: dict[str, torch.Tensor], pinned: str
-    ) -> None:
-        self.network = network
-        self.layer = layer
-        self.below = below
+    def __init__(self, compute: Callable[[str], torch.Tensor], pinned: str) -> None:
+        self.compute = compute
         self.pinned = pinned
         self.kept: dict[str, torch.Tensor] = {}
 
     def __getitem__(self, node_type: str) -> torch.Tensor:
         if node_type not in self.kept:
-            value = self.network.conv(self.layer, node_type, self.below)
             self.kept = {t: v for t, v in self.kept.items() if t == self.pinned}
-            self.kept[node_type] = value
+            self.kept[node_type] = self.compute(node_type)
         return self.kept[node_type]
 
 
