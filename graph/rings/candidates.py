@@ -28,6 +28,11 @@ transfers stars and cycles are common (honest transfers close many), so the null
 not single out laundering flows;
 the flow searches (time windows, one-off transfers) and the scorer judge them, and without
 labels they are not reported unless significant (``significant``).
+
+Three independent parts of the search run in forked child processes beside the rest
+(:class:`graph.rings.forked.ForkedCall`): the localities of the null model
+(:func:`locality_scales`), the money-flow searches (:func:`flow_shapes`) and the lockstep search
+(:func:`lockstep_groups`); their results are the same as in one process.
 """
 
 from __future__ import annotations
