@@ -15,6 +15,8 @@ stores it) and grows in place; :class:`LocalScorer` scores accounts on it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -23,7 +25,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.calibration import ScoreCalibrator
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.models.aggregation import mean_adjacency
+from gnn.inference import _LayerwisePass, _RowBlocks
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
@@ -612,26 +614,24 @@ class LocalScorer:
     # ------------------------------------------------------------------------ scoring
     @torch.no_grad()
     def fit(self, graph: LocalGraph) -> np.ndarray:
-        """Compute and keep every node's embeddings; return every target row's score."""
+        """Compute and keep every node's embeddings; return every target row's score.
+
+        The whole-graph pass runs layer by layer in blocks of rows (:class:`_GraphPass`): beyond
+        the kept embeddings it holds one block's temporaries, not the whole network's."""
         model = self.model
         target = model.target_type
         num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
-        edge_index_dict = {}
-        for et in model.edge_types:
-            if et in graph.adjacency:
-                src, dst = graph.adjacency[et].edge_index()
-                edge_index_dict[et] = _mean_csr(dst, src, src, num[et[2]], num[et[0]])
+        run = _GraphPass(model, graph, lambda t, rows: self._inputs(graph, t, rows))
         with torch_threads(self.num_threads):
-            h = model.encode({t: torch.from_numpy(self._inputs(graph, t, np.arange(n)))
-                              for t, n in num.items()})
-            kept = [h]
-            for i, conv in enumerate(model.convs):
-                last = i == model.num_layers - 1
-                out = conv(h, edge_index_dict, None, [target] if last else None)
-                h = {**h, **out}
-                if not last:
-                    kept.append(h)
-            logits = self._head([k[target] for k in kept] + [h[target]]).numpy()
+            kept = [{t: run.encode(t) for t in num}]
+            for layer in range(model.num_layers - 1):
+                kept.append({t: run.conv(layer, t, kept[-1]) for t in num})
+            last = run.conv(model.num_layers - 1, target, kept[-1])
+            logits = np.empty(num[target], dtype=np.float32)
+            for rows in run.blocks(num[target]):
+                logits[rows] = self._head([k[target][rows] for k in kept]
+                                          + [last[rows]]).numpy()
+        del run, last
         # Kept as numpy (sharing the tensors' memory): reads recompute rows in numpy.
         self.kept_ = [{t: v.numpy() for t, v in k.items()} for k in kept]
         logits = self._offset(graph, np.arange(num[target]), logits)
@@ -834,6 +834,50 @@ class LocalScorer:
         return self.calibrator.transform(self.logits(graph, rows))
 
 
+class _GraphPass(_LayerwisePass):
+    """:class:`gnn.inference._LayerwisePass` over a :class:`LocalGraph`: each node type's input
+    embeddings and each layer's output computed ``BLOCK_ROWS`` rows at a time (the forward
+    pass's arithmetic per row), each row's neighbours in the order of their rows (the order
+    :func:`gnn.inference.full_graph_logits` sums them in).
+
+    Parameters
+    ----------
+    model
+        The network (evaluation mode).
+    graph
+        The graph; its in-neighbour lists are laid out as row-block CSR arrays once.
+    inputs
+        ``(node_type, rows) -> model inputs`` of ``graph``'s nodes (:meth:`LocalScorer._inputs`).
+    """
+
+    def __init__(self, model: SepHeteroGNN, graph: LocalGraph,
+                 inputs: Callable[[str, np.ndarray], np.ndarray]) -> None:
+        self.model = model
+        self.inputs = inputs
+        self.num_nodes = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
+        self.adjacency = {}
+        for et in model.edge_types:
+            if et in graph.adjacency and et[0] in self.num_nodes:
+                src, dst = graph.adjacency[et].edge_index()
+                order = np.lexsort((src, dst))
+                rowptr = np.zeros(self.num_nodes[et[2]] + 1, dtype=np.int64)
+                np.cumsum(np.bincount(dst, minlength=self.num_nodes[et[2]]), out=rowptr[1:])
+                self.adjacency[et] = _RowBlocks(rowptr, np.ascontiguousarray(src[order]),
+                                                self.num_nodes[et[0]])
+        self.layers = []
+
+    def encode(self, node_type: str) -> torch.Tensor:
+        """Input embeddings of every node of ``node_type`` (``SepHeteroGNN.encode``)."""
+        model = self.model
+        out = torch.empty((self.num_nodes[node_type], model.hidden_channels))
+        for rows in self.blocks(self.num_nodes[node_type]):
+            x = torch.from_numpy(self.inputs(node_type, np.arange(rows.start, rows.stop)))
+            if x.size(1) == 0:
+                x = x.new_ones((x.size(0), 1))
+            out[rows] = torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
+        return out
+
+
 def _segment_sums(segment: torch.Tensor, values: torch.Tensor, size: int) -> np.ndarray:
     """Sums of the ``values`` rows per ``segment`` (``size`` segments), each in row order."""
     return torch.zeros((size, values.shape[1]), dtype=values.dtype).index_add_(
@@ -848,15 +892,3 @@ def _grow_ticks(ticks: np.ndarray, used: int, size: int, fill: int) -> np.ndarra
         ticks = grown
     ticks[used:size] = fill
     return ticks
-
-
-def _mean_csr(dst: np.ndarray, src: np.ndarray, local_src: np.ndarray, num_dst: int,
-              num_src: int) -> torch.Tensor:
-    """The row-normalised CSR adjacency of edges ``local_src -> dst`` whose product averages
-    each row's neighbours, each row's neighbours in the order of their global rows ``src``:
-    the order :func:`gnn.inference.full_graph_logits` sums them in (so float32 sums agree)."""
-    order = np.lexsort((src, dst))
-    rowptr = np.zeros(num_dst + 1, dtype=np.int64)
-    np.cumsum(np.bincount(dst, minlength=num_dst), out=rowptr[1:])
-    return mean_adjacency(torch.from_numpy(rowptr),
-                          torch.from_numpy(np.ascontiguousarray(local_src[order])), num_src)
