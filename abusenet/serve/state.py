@@ -20,6 +20,9 @@ place or read (a read that finds stale scores recomputes them under it).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import hashlib
 import logging
 import threading
@@ -170,7 +173,12 @@ class GraphState:
         self.live = LiveFeatures(self._index, list(snapshot.meta.get("event_type_features", {})),
                                  self.relations, float_attributes)
         self._load_events()
-        self._build_graph(snapshot, model_dir)
+        _release_memory()
+        detector = AccountDetector.load(model_dir)
+        self._build_graph(snapshot, detector)
+        del snapshot  # load() keeps no reference: its tables are freed before the model runs
+        _release_memory()
+        self._use_model(detector, model_dir)
         # Per account row: the position (in descending score order) of its best ring.
         self._ring_rank = np.full(len(self._index[ACCOUNT].ids), len(self.rings), dtype=np.int64)
         for rank, members in enumerate(self.rings["members"]):
@@ -183,10 +191,10 @@ class GraphState:
         """The state of the batch run in ``run_dir`` (its model and snapshot unless given),
         with the service's logged events replayed."""
         paths = run_paths(run_dir)
-        snapshot = read_snapshot(snapshot_dir or paths["snapshot"])
         rings = (pd.read_parquet(paths["rings"]) if paths["rings"].is_file()
                  else pd.DataFrame({"ring_id": [], "score": [], "members": [], "evidence": []}))
-        state = cls(paths["events"], model_dir or paths["model"], snapshot, rings)
+        state = cls(paths["events"], model_dir or paths["model"],
+                    read_snapshot(snapshot_dir or paths["snapshot"]), rings)
         replayed = read_segments(state.events_dir, state.schema)
         if replayed.num_rows:
             with state.write_lock:
@@ -195,8 +203,9 @@ class GraphState:
             log.info("replayed %d logged events", replayed.num_rows)
         return state
 
-    def _build_graph(self, snapshot: Snapshot, model_dir: Path) -> None:
-        detector = AccountDetector.load(model_dir)
+    def _build_graph(self, snapshot: Snapshot, detector: AccountDetector) -> None:
+        """The node rows and the graph of ``snapshot`` (features scaled by ``detector``'s
+        scaler; :meth:`_use_model` scores them)."""
         data, _ = snapshot_to_heterodata(snapshot, detector.scaler_)
         self.nodes = {t: _NodeRows(self._index[t], snapshot.nodes[t], snapshot.feature_columns(t))
                       for t in data.node_types if t in snapshot.nodes}
@@ -206,7 +215,6 @@ class GraphState:
         self.graph = LocalGraph({t: data[t].x.numpy() for t in data.node_types},
                                 {et: data[et].edge_index.numpy()
                                  for et in self.edge_types.values()})
-        self._use_model(detector, model_dir)
 
     # ------------------------------------------------------------------------------ updates
     def _load_events(self) -> None:
@@ -337,8 +345,8 @@ class GraphState:
         scorer = LocalScorer(detector.model_, detector.calibrator_,
                              residual=boosted is not None and detector.boost == "residual")
         with self.lock:
-            for t, x in scaled.items():
-                self.graph.reset_features(t, x)
+            for t in list(scaled):  # each type's scaled copy freed once the graph holds it
+                self.graph.reset_features(t, scaled.pop(t))
             if boosted is not None:
                 boosted.fit(self.graph)
             scorer.fit(self.graph)
@@ -347,6 +355,7 @@ class GraphState:
             self.published = published
             self.model_version = model_version(model_dir)
             self.scorer = scorer
+        _release_memory()  # the whole-graph pass's temporaries
 
     def reload_model(self, model_dir: Path | None = None) -> str:
         """Load the detector in ``model_dir`` (default: the current one), rescore, and return
@@ -582,6 +591,17 @@ class GraphState:
                                                            nodes.integer[at[i]]),
                   "z": float(z[k, i])} for i in order[k].tolist()]
                 for k in range(len(rows))]
+
+
+def _release_memory() -> None:
+    """Hand freed memory back to the system: objects in reference cycles, Arrow's pool (where
+    freed Parquet and query buffers stay) and the C heap's free pages (glibc's ``malloc_trim``;
+    skipped elsewhere). The load's temporaries (event text, the snapshot's tables, the
+    whole-graph pass) otherwise stay in the process's resident memory, freed but not returned."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _hash_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
