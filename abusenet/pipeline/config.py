@@ -112,7 +112,8 @@ class RingScoringConfig(Section):
     #: Without labels a ring is reported when its null-model surprise reaches this. Chosen on a
     #: generated 10k world (seed 3, never the demo's seed 0): 855 significant rings held 33 % of
     #: all accounts at member precision 0.08; at 25, 43 rings, member precision 0.49, 75 % of the
-    #: abusers in a reported ring.
+    #: abusers in a reported ring. A money-flow shape is reported from
+    #: ``gnn.ring_ranking.FLOW_REPORT_SURPRISE`` (15) when this bar is higher.
     unlabelled_min_surprise: float = 25.0
     #: With labels, what becomes of a candidate the null model explains by chance:
     #: ``drop`` (never reported), ``members`` (its members' own scores must carry it:

@@ -191,11 +191,13 @@ def rings_stage(
     members' pooled score is under :data:`gnn.rings.MIN_MEMBER_POOL`). With structure scores
     (no labels), the rings the null model finds significant
     (``RingConfig.min_surprise``) with a surprise of at least
-    ``scoring.unlabelled_min_surprise`` are reported, ranked by their structure score: a
-    structure score is no probability to hold to ``min_score``. Writes ``out/rings.parquet``
-    (every column of :func:`gnn.rings.score_rings`) and ``out/account_scores.parquet``
-    (``account_id, score, ring_id, score_kind``). The summary's ``ring_calibration`` holds
-    the ring calibrator's state (None when not calibrated).
+    ``scoring.unlabelled_min_surprise`` (a money-flow shape from
+    :data:`gnn.ring_ranking.FLOW_REPORT_SURPRISE`) are reported, ranked by their structure
+    score: a structure score is no probability to hold to ``min_score``. Writes
+    ``out/rings.parquet`` (every column of :func:`gnn.rings.score_rings`) and
+    ``out/account_scores.parquet`` (``account_id, score, ring_id, score_kind``). The
+    summary's ``ring_calibration`` holds the ring calibrator's state (None when not
+    calibrated).
     """
     from gnn.rings import assign_rings, calibrate_rings, fit_ring_calibrator, score_rings
 
