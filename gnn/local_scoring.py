@@ -16,6 +16,8 @@ stores it) and grows in place; :class:`LocalScorer` scores accounts on it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -50,6 +52,7 @@ class GrowingAdjacency:
         self.rowptr = np.zeros(num_dst + 1, dtype=np.int64)
         np.cumsum(np.bincount(dst, minlength=num_dst), out=self.rowptr[1:])
         self.added: dict[int, list[int]] = {}
+        self.added_count = np.zeros(num_dst, dtype=np.int64)  # len(added[node]), per node
         self.num_added = 0
 
     @property
@@ -80,11 +83,14 @@ class GrowingAdjacency:
     def degree(self, nodes: np.ndarray) -> np.ndarray:
         """In-degree of each of ``nodes``."""
         start, end = self._base_bounds(nodes)
-        degree = end - start
-        if self.added:
-            degree = degree + np.fromiter((len(self.added.get(n, ())) for n in nodes.tolist()),
-                                          dtype=np.int64, count=len(nodes))
-        return degree
+        return end - start + self.added_of(nodes)
+
+    def added_of(self, nodes: np.ndarray) -> np.ndarray:
+        """Edges added since the build into each of ``nodes``."""
+        counts = self.added_count
+        inside = nodes < len(counts)
+        return np.where(inside, counts[np.where(inside, nodes, 0)], 0) if len(counts) else (
+            np.zeros(len(nodes), dtype=np.int64))
 
     def gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every edge into ``nodes``: (position in ``nodes`` of its destination, source row)."""
@@ -97,11 +103,14 @@ class GrowingAdjacency:
         offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         src = self.col[np.repeat(start, counts) + offsets]
         if self.added:
-            extra = [(i, self.added[n]) for i, n in enumerate(nodes.tolist()) if n in self.added]
-            if extra:
-                position = np.concatenate(
-                    [position, *(np.full(len(s), i) for i, s in extra)])
-                src = np.concatenate([src, *(np.asarray(s, dtype=np.int64) for _, s in extra)])
+            counts = self.added_of(nodes)
+            has = np.flatnonzero(counts)
+            if len(has):
+                added = self.added
+                extra = np.fromiter(chain.from_iterable(added[n] for n in nodes[has].tolist()),
+                                    dtype=np.int64, count=int(counts[has].sum()))
+                position = np.concatenate([position, np.repeat(has, counts[has])])
+                src = np.concatenate([src, extra])
         return position, src
 
     def _gather_few(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -123,8 +132,23 @@ class GrowingAdjacency:
 
     def add(self, src: int, dst: int) -> None:
         """Add the edge ``src -> dst`` (the caller checks it is new)."""
-        self.added.setdefault(dst, []).append(src)
-        self.num_added += 1
+        self.add_many(np.array([src], dtype=np.int64), np.array([dst], dtype=np.int64))
+
+    def add_many(self, src: np.ndarray, dst: np.ndarray) -> None:
+        """Add the edges ``src[i] -> dst[i]``, in order (the caller checks they are new and
+        distinct)."""
+        if not len(dst):
+            return
+        top = int(dst.max()) + 1
+        if top > len(self.added_count):
+            grown = np.zeros(top + len(self.added_count) // 8 + 1024, dtype=np.int64)
+            grown[:len(self.added_count)] = self.added_count
+            self.added_count = grown
+        added = self.added
+        for s, d in zip(src.tolist(), dst.tolist(), strict=True):
+            added.setdefault(d, []).append(s)
+        np.add.at(self.added_count, dst, 1)
+        self.num_added += len(dst)
 
     def edge_index(self) -> np.ndarray:
         """``(2, E)`` array of every edge (source row, destination row)."""
@@ -209,6 +233,31 @@ class LocalGraph:
         self.adjacency[reverse_edge_type(relation)].add(dst, src)
         return True
 
+    def add_edges(self, relation: EdgeType, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Add the edges ``src[i] -> dst[i]`` to ``relation`` (and its reverse), each unless
+        there or earlier in the arrays, in order: the same as :meth:`add_edge` on each pair in
+        turn. Returns which pairs were added (bool per pair)."""
+        src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        added = np.zeros(len(src), dtype=bool)
+        if not len(src):
+            return added
+        key = src * (int(dst.max()) + 1) + dst
+        first = np.sort(np.unique(key, return_index=True)[1])  # each distinct pair once
+        s, d = src[first], dst[first]
+        forward, backward = self.adjacency[relation], self.adjacency[reverse_edge_type(relation)]
+        exists = np.zeros(len(first), dtype=bool)
+        by_forward = forward.degree(d) <= backward.degree(s)  # look at the smaller list
+        for adjacency, pick, near, far in ((forward, np.flatnonzero(by_forward), d, s),
+                                           (backward, np.flatnonzero(~by_forward), s, d)):
+            if len(pick):
+                position, found = adjacency.gather(near[pick])
+                exists[pick[position[found == far[pick][position]]]] = True
+        new = first[~exists]
+        forward.add_many(src[new], dst[new])
+        backward.add_many(dst[new], src[new])
+        added[new] = True
+        return added
+
     # ---------------------------------------------------------------------------- queries
     def within_hops(self, seeds: dict[str, np.ndarray], hops: int) -> dict[str, np.ndarray]:
         """Rows per node type within ``hops`` hops of ``seeds`` (in either direction)."""
@@ -246,112 +295,207 @@ class LocalGraph:
         return data
 
 
+class _Pooled(NamedTuple):
+    """The running sums of some hubs along one edge type, as a read uses them."""
+
+    positions: np.ndarray  #: positions of the hubs in the rows read
+    sums: np.ndarray  #: (hubs, hidden) float64 sums of their neighbours' input embeddings
+    squares: np.ndarray  #: (hubs, hidden) float64 sums of their squares
+    counts: np.ndarray  #: neighbours summed per hub
+    ticks: np.ndarray  #: last tick at which one of a hub's neighbours changed
+
+    def pick(self, index: np.ndarray, positions: np.ndarray) -> _Pooled:
+        """The hubs at ``index``, at new ``positions``."""
+        return _Pooled(positions, self.sums[index], self.squares[index], self.counts[index],
+                       self.ticks[index])
+
+
+class _SumTable:
+    """The running sums of one edge type's hubs, one slot per hub (slots of dropped hubs
+    reused)."""
+
+    def __init__(self, width: int) -> None:
+        self.slot_of = np.full(0, -1, dtype=np.int64)  # node -> slot, -1: none
+        self.node = np.zeros(0, dtype=np.int64)
+        self.sums = np.zeros((0, width))
+        self.squares = np.zeros((0, width))
+        self.count = np.zeros(0, dtype=np.int64)  # neighbours summed
+        self.taken = np.zeros(0, dtype=np.int64)  # added edges taken in
+        self.tick = np.zeros(0, dtype=np.int64)
+        self.differences = np.zeros(0, dtype=np.int64)
+        self.free: list[int] = []
+
+    def slots(self, nodes: np.ndarray) -> np.ndarray:
+        """The slot of each of ``nodes`` (-1: none)."""
+        inside = nodes < len(self.slot_of)
+        return np.where(inside, self.slot_of[np.where(inside, nodes, 0)], -1) if len(
+            self.slot_of) else np.full(len(nodes), -1, dtype=np.int64)
+
+    def allocate(self, nodes: np.ndarray) -> np.ndarray:
+        """New slots for ``nodes`` (which have none); their numbers are set by the caller."""
+        reused = [self.free.pop() for _ in range(min(len(self.free), len(nodes)))]
+        fresh = len(nodes) - len(reused)
+        if fresh:
+            start = len(self.node)
+            for name in ("node", "sums", "squares", "count", "taken", "tick", "differences"):
+                old = getattr(self, name)
+                setattr(self, name, np.concatenate([old, np.zeros((fresh, *old.shape[1:]),
+                                                                  dtype=old.dtype)]))
+            reused.extend(range(start, start + fresh))
+        slots = np.asarray(reused, dtype=np.int64)
+        top = int(nodes.max()) + 1
+        if top > len(self.slot_of):
+            grown = np.full(top + len(self.slot_of) // 8 + 1024, -1, dtype=np.int64)
+            grown[:len(self.slot_of)] = self.slot_of
+            self.slot_of = grown
+        self.slot_of[nodes] = slots
+        self.node[slots] = nodes
+        return slots
+
+    def drop(self, slots: np.ndarray) -> None:
+        """Forget the hubs of ``slots`` (built again when next taken)."""
+        self.slot_of[self.node[slots]] = -1
+        self.free.extend(slots.tolist())
+
+
 class _NeighbourSums:
     """Running float64 sums (and sums of squares) of the input embeddings (layer 0, which
     :meth:`LocalScorer.mark` keeps current) of the in-neighbours of high-degree nodes, one per
     (edge type, node): a hub's layer-1 mean and deviation from them cost O(1), not O(degree).
 
-    A node's sums are built from its neighbours when first asked for; after that each change
-    of a neighbour's embedding adds its difference (:meth:`push`, before the new embedding is
-    written) and edges added to the node since are taken in from the adjacency's append-only
-    list (:meth:`_catch_up`). Each entry also keeps the last tick at which one of its
-    neighbours' embeddings changed. After ``resync`` differences an entry is dropped and built
-    again from its neighbours (float64 running sums drift, slowly).
+    Every hub's sums are built from its neighbours at :meth:`build` (after a whole-graph
+    pass) or, for a node that becomes a hub later, when first asked for; after that each
+    change of a neighbour's embedding adds its difference (:meth:`push`, before the new
+    embedding is written) and edges added to the node since are taken in from the adjacency's
+    append-only list (:meth:`_catch_up`). Each hub also keeps the last tick at which one of
+    its neighbours' embeddings changed. After ``resync`` differences a hub's sums are dropped
+    and built again from its neighbours (float64 running sums drift, slowly). The sums of an
+    edge type's hubs are rows of one array (:class:`_SumTable`), so that a batch's changes are
+    added and read with a few numpy calls.
 
     Parameters
     ----------
     min_degree
         Nodes with at least this many in-neighbours along an edge type get sums for it.
     resync
-        Differences added to an entry before it is rebuilt from scratch.
+        Differences added to one hub's sums before they are rebuilt from scratch.
     """
+
+    #: Edges gathered at a time when building many hubs' sums.
+    CHUNK = 1 << 18
 
     def __init__(self, min_degree: int, resync: int) -> None:
         self.min_degree = min_degree
         self.resync = resync
-        # edge type -> node -> [sum, squares, count, added taken in, tick, differences]
-        self.entries: dict[EdgeType, dict[int, list]] = {}
-        self._has: dict[EdgeType, np.ndarray] = {}  # edge type -> node has an entry
+        self.tables: dict[EdgeType, _SumTable] = {}
 
-    def _flag(self, et: EdgeType, node: int, value: bool) -> None:
-        has = self._has.setdefault(et, np.zeros(0, dtype=bool))
-        if node >= len(has):
-            grown = np.zeros(node + len(has) // 8 + 1024, dtype=bool)
-            grown[:len(has)] = has
-            has = self._has[et] = grown
-        has[node] = value
+    def build(self, graph: LocalGraph, edge_types: list[EdgeType],
+              embeddings: dict[str, np.ndarray], ticks: dict[str, np.ndarray]) -> None:
+        """Build the sums of every hub along ``edge_types`` now (so that no read pays for a
+        first touch); ``embeddings``, ``ticks``: the layer-0 arrays per node type."""
+        for et in edge_types:
+            adjacency = graph.adjacency[et]
+            nodes = np.flatnonzero(adjacency.degree(np.arange(graph.num_nodes[et[2]]))
+                                   >= self.min_degree)
+            table = self.tables.setdefault(et, _SumTable(embeddings[et[0]].shape[1]))
+            nodes = nodes[table.slots(nodes) < 0]
+            if len(nodes):
+                self._build(table, adjacency, embeddings[et[0]], ticks[et[0]], nodes)
 
-    def _build(self, adjacency: GrowingAdjacency, embeddings: np.ndarray, ticks: np.ndarray,
-               node: int) -> list:
-        neighbours = adjacency.neighbours(node)
-        values = embeddings[neighbours].astype(np.float64)
-        return [values.sum(axis=0), np.square(values).sum(axis=0), len(neighbours),
-                len(adjacency.added.get(node, ())), int(ticks[neighbours].max(initial=0)), 0]
+    def _build(self, table: _SumTable, adjacency: GrowingAdjacency, embeddings: np.ndarray,
+               ticks: np.ndarray, nodes: np.ndarray) -> None:
+        """Sums of ``nodes`` (without any) from their neighbours, a chunk of edges at a time."""
+        slots = table.allocate(nodes)
+        degree = adjacency.degree(nodes)
+        table.count[slots] = degree
+        table.taken[slots] = adjacency.added_of(nodes)
+        table.differences[slots] = 0
+        ends = np.cumsum(degree)
+        start = 0
+        while start < len(nodes):
+            stop = max(int(np.searchsorted(ends, ends[start] - degree[start] + self.CHUNK,
+                                           side="right")), start + 1)
+            position, src = adjacency.gather(nodes[start:stop])
+            part = slots[start:stop]
+            values = torch.from_numpy(embeddings[src].astype(np.float64))
+            index = torch.from_numpy(position)
+            size = stop - start
+            table.sums[part] = torch.zeros((size, values.shape[1]), dtype=values.dtype
+                                           ).index_add_(0, index, values).numpy()
+            table.squares[part] = torch.zeros((size, values.shape[1]), dtype=values.dtype
+                                              ).index_add_(0, index, values.square()).numpy()
+            latest = np.zeros(size, dtype=np.int64)
+            np.maximum.at(latest, position, ticks[src])
+            table.tick[part] = latest
+            start = stop
 
     @staticmethod
-    def _catch_up(entry: list, adjacency: GrowingAdjacency, embeddings: np.ndarray,
-                  ticks: np.ndarray, node: int) -> None:
-        added = adjacency.added.get(node, ())
-        if len(added) > entry[3]:
-            new = np.asarray(added[entry[3]:], dtype=np.int64)
+    def _catch_up(table: _SumTable, adjacency: GrowingAdjacency, embeddings: np.ndarray,
+                  ticks: np.ndarray, slots: np.ndarray) -> None:
+        """Take into ``slots`` the edges added to their hubs since they were last caught up."""
+        nodes = table.node[slots]
+        behind = np.flatnonzero(adjacency.added_of(nodes) > table.taken[slots])
+        for slot, node in zip(slots[behind].tolist(), nodes[behind].tolist(), strict=True):
+            added = adjacency.added[node]
+            new = np.asarray(added[table.taken[slot]:], dtype=np.int64)
             values = embeddings[new].astype(np.float64)
-            entry[0] += values.sum(axis=0)
-            entry[1] += np.square(values).sum(axis=0)
-            entry[2] += len(new)
-            entry[3] = len(added)
-            entry[4] = max(entry[4], int(ticks[new].max()))
+            table.sums[slot] += values.sum(axis=0)
+            table.squares[slot] += np.square(values).sum(axis=0)
+            table.count[slot] += len(new)
+            table.taken[slot] = len(added)
+            table.tick[slot] = max(table.tick[slot], int(ticks[new].max()))
 
     def take(self, graph: LocalGraph, et: EdgeType, rows: np.ndarray, embeddings: np.ndarray,
-             ticks: np.ndarray) -> tuple[np.ndarray, list[list]]:
-        """The positions in ``rows`` of the nodes with at least ``min_degree`` in-neighbours
-        along ``et``, and their current entries (built or caught up now); ``embeddings`` and
+             ticks: np.ndarray) -> _Pooled:
+        """The sums of the nodes of ``rows`` with at least ``min_degree`` in-neighbours along
+        ``et`` (built or caught up now), with their positions in ``rows``; ``embeddings`` and
         ``ticks``: the layer-0 embeddings and change ticks of ``et``'s source type."""
         adjacency = graph.adjacency[et]
         positions = np.flatnonzero(adjacency.degree(rows) >= self.min_degree)
-        entries = self.entries.setdefault(et, {})
-        out = []
-        for node in rows[positions].tolist():
-            entry = entries.get(node)
-            if entry is None:
-                entry = entries[node] = self._build(adjacency, embeddings, ticks, node)
-                self._flag(et, node, True)
-            else:
-                self._catch_up(entry, adjacency, embeddings, ticks, node)
-            out.append(entry)
-        return positions, out
+        table = self.tables.get(et)
+        if table is None:
+            table = self.tables[et] = _SumTable(embeddings.shape[1])
+        if not len(positions):
+            return _Pooled(positions, table.sums[:0], table.squares[:0], table.count[:0],
+                           table.tick[:0])
+        nodes = rows[positions]
+        slots = table.slots(nodes)
+        missing = slots < 0
+        if missing.any():
+            first = np.unique(nodes[missing])
+            self._build(table, adjacency, embeddings, ticks, first)
+            slots = table.slots(nodes)
+        self._catch_up(table, adjacency, embeddings, ticks, slots)
+        return _Pooled(positions, table.sums[slots], table.squares[slots], table.count[slots],
+                       table.tick[slots])
 
     def push(self, graph: LocalGraph, node_type: str, rows: np.ndarray, old: np.ndarray,
              new: np.ndarray, tick: int, embeddings: np.ndarray, ticks: np.ndarray) -> None:
-        """Add to the entries whose neighbours include ``rows`` of ``node_type`` the change of
-        their embeddings ``old -> new`` (called before ``new`` is written; ``embeddings``,
-        ``ticks``: the type's layer-0 arrays, still holding ``old``)."""
-        for et, entries in self.entries.items():
-            if et[0] != node_type or not entries:
+        """Add to the sums of the hubs whose neighbours include ``rows`` of ``node_type`` the
+        change of their embeddings ``old -> new`` (called before ``new`` is written;
+        ``embeddings``, ``ticks``: the type's layer-0 arrays, still holding ``old``)."""
+        delta = squares = None
+        for et, table in self.tables.items():
+            if et[0] != node_type or len(table.free) == len(table.node):
                 continue
-            has = self._has[et]
             position, dst = graph.adjacency[graph.opposite(et)].gather(rows)
-            inside = dst < len(has)
-            hit = np.flatnonzero(inside) if not inside.all() else None
-            if hit is not None:
-                position, dst = position[hit], dst[hit]
-            hit = np.flatnonzero(has[dst])
+            slots = table.slots(dst)
+            hit = np.flatnonzero(slots >= 0)
             if not len(hit):
                 continue
-            adjacency = graph.adjacency[et]
-            delta = new.astype(np.float64) - old.astype(np.float64)
-            squares = np.square(new.astype(np.float64)) - np.square(old.astype(np.float64))
-            for i, node in zip(position[hit].tolist(), dst[hit].tolist(), strict=True):
-                entry = entries.get(node)
-                if entry is None:  # dropped just now: rebuilt from the new embeddings
-                    continue
-                self._catch_up(entry, adjacency, embeddings, ticks, node)
-                entry[0] += delta[i]
-                entry[1] += squares[i]
-                entry[4] = tick
-                entry[5] += 1
-                if entry[5] >= self.resync:  # rebuilt from scratch when next taken
-                    del entries[node]
-                    self._flag(et, node, False)
+            position, slots = position[hit], slots[hit]
+            if delta is None:
+                old64, new64 = old.astype(np.float64), new.astype(np.float64)
+                delta, squares = new64 - old64, np.square(new64) - np.square(old64)
+            distinct = np.unique(slots)
+            self._catch_up(table, graph.adjacency[et], embeddings, ticks, distinct)
+            np.add.at(table.sums, slots, delta[position])
+            np.add.at(table.squares, slots, squares[position])
+            table.tick[distinct] = tick
+            np.add.at(table.differences, slots, 1)
+            due = distinct[table.differences[distinct] >= self.resync]
+            if len(due):  # rebuilt from scratch when next taken
+                table.drop(due)
 
 
 class _NumpyModel:
@@ -399,13 +543,13 @@ class _NumpyModel:
 
     def layer(self, index: int, node_type: str, below: dict[str, np.ndarray], rows: np.ndarray,
               edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
-              pooled: dict[EdgeType, tuple[np.ndarray, list[list]]] | None = None,
+              pooled: dict[EdgeType, _Pooled] | None = None,
               ) -> np.ndarray:
         """Layer ``index`` embeddings of ``rows`` of ``node_type`` (``SepHeteroConv``) from the
         layer-below embeddings ``below`` (global rows) and every edge into ``rows``
         (``edges``: edge type -> (position in ``rows`` of the destination, source row));
-        ``pooled``: edge type -> (positions in ``rows``, :class:`_NeighbourSums` entries) of
-        rows whose neighbours along it are summed already (their edges are not in ``edges``)."""
+        ``pooled``: edge type -> the running sums (:class:`_Pooled`) of rows whose neighbours
+        along it are summed already (their edges are not in ``edges``)."""
         weight, bias, gamma, beta, eps, incoming = self.convs[index][node_type]
         width, count, blocks = self.hidden, len(rows), len(incoming)
         ego = below[node_type][rows]
@@ -439,21 +583,21 @@ class _NumpyModel:
                     stats[has, a] = np.sqrt(variance + np.float32(1e-8))
         for j, et in enumerate(incoming):
             found = pooled.get(et) if pooled else None
-            if found is None or not len(found[0]):
+            if found is None or not len(found.positions):
                 continue
             if stats is None:
                 stats = np.zeros((blocks * count, len(self.aggregators), width), dtype=np.float32)
             # Averages from the float64 sums, then the deviation in float32 as the batch
             # pass forms it (a small variance is mostly its float32 cancellation).
-            counts = np.array([float(e[2]) for e in found[1]])[:, None]
-            mean = (np.array([e[0] for e in found[1]]) / counts).astype(np.float32)
+            counts = found.counts.astype(np.float64)[:, None]
+            mean = (found.sums / counts).astype(np.float32)
             for a, name in enumerate(self.aggregators):
                 if name == "mean":
-                    stats[found[0] + j * count, a] = mean
+                    stats[found.positions + j * count, a] = mean
                 else:
-                    squares = (np.array([e[1] for e in found[1]]) / counts).astype(np.float32)
+                    squares = (found.squares / counts).astype(np.float32)
                     variance = np.maximum(squares - mean * mean, 0)
-                    stats[found[0] + j * count, a] = np.sqrt(variance + np.float32(1e-8))
+                    stats[found.positions + j * count, a] = np.sqrt(variance + np.float32(1e-8))
         if stats is not None:
             wide[:, width:] = stats.reshape(blocks, count, -1).transpose(1, 0, 2).reshape(
                 count, -1)
@@ -563,7 +707,7 @@ class LocalScorer:
         return hidden.squeeze(-1)
 
     def _in_edges(self, graph: LocalGraph, rows: dict[str, np.ndarray],
-                  pooled: dict[EdgeType, tuple[np.ndarray, list[list]]] | None = None,
+                  pooled: dict[EdgeType, _Pooled] | None = None,
                   ) -> dict[EdgeType, tuple[np.ndarray, np.ndarray]]:
         """Every model edge into ``rows`` but those of the ``pooled`` rows (edge type ->
         (positions in ``rows``, sums)): edge type -> (position in ``rows`` of its
@@ -584,9 +728,9 @@ class LocalScorer:
         return {et: e for et, e in edges.items() if len(e[1])}
 
     def _pool(self, graph: LocalGraph,
-              rows: dict[str, np.ndarray]) -> dict[EdgeType, tuple[np.ndarray, list[list]]]:
-        """The running sums of the hubs among ``rows`` (layer 1): edge type -> (positions in
-        ``rows``, :class:`_NeighbourSums` entries)."""
+              rows: dict[str, np.ndarray]) -> dict[EdgeType, _Pooled]:
+        """The running sums of the hubs among ``rows`` (layer 1): edge type ->
+        :class:`_Pooled`."""
         pooled = {}
         for et in self.model.edge_types:
             nodes = rows.get(et[2])
@@ -594,13 +738,13 @@ class LocalScorer:
                 continue
             found = self._sums.take(graph, et, nodes, self.kept_[0][et[0]],
                                     self.changed_[0][et[0]])
-            if len(found[0]):
+            if len(found.positions):
                 pooled[et] = found
         return pooled
 
     def _layer(self, index: int, rows: dict[str, np.ndarray],
                edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
-               pooled: dict[EdgeType, tuple[np.ndarray, list[list]]]) -> dict[str, np.ndarray]:
+               pooled: dict[EdgeType, _Pooled]) -> dict[str, np.ndarray]:
         """Layer ``index`` embeddings of ``rows`` per type, from the kept layer-below
         embeddings of them and of all their in-neighbours (``edges``: :meth:`_in_edges` of
         ``rows``; ``pooled``: the hubs' running sums, :meth:`_pool`), in numpy
@@ -644,6 +788,8 @@ class LocalScorer:
                                  for _ in range(model.num_layers - 1)]
         self.scored_ = np.zeros(num[target], dtype=np.int64)
         self._sums = _NeighbourSums(self.hub_degree, self.resync)
+        self._sums.build(graph, [et for et in model.edge_types if et in graph.adjacency],
+                         self.kept_[0], self.changed_[0])
         return self.scores_.copy()
 
     def _grow(self, graph: LocalGraph) -> dict[str, np.ndarray]:
@@ -695,16 +841,15 @@ class LocalScorer:
 
     def _latest(self, level: int, rows: dict[str, np.ndarray],
                 edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
-                pooled: dict[EdgeType, tuple[np.ndarray, list[list]]]) -> dict[str, np.ndarray]:
+                pooled: dict[EdgeType, _Pooled]) -> dict[str, np.ndarray]:
         """Per type, for each of ``rows``: the last tick at which the layer-``level`` embedding
         of the node or of one of its in-neighbours (``edges``; the ``pooled`` hubs' sums keep
         their neighbours' last tick) changed."""
         latest = {t: self.changed_[level][t][r] for t, r in rows.items()}
         for et, (position, src) in edges.items():
             np.maximum.at(latest[et[2]], position, self.changed_[level][et[0]][src])
-        for et, (position, entries) in pooled.items():
-            ticks = np.fromiter((e[4] for e in entries), dtype=np.int64, count=len(entries))
-            np.maximum.at(latest[et[2]], position, ticks)
+        for et, found in pooled.items():
+            np.maximum.at(latest[et[2]], found.positions, found.ticks)
         return latest
 
     @staticmethod
@@ -747,10 +892,10 @@ class LocalScorer:
                 renumber = np.cumsum(mask[et[2]]) - 1
                 kept[et] = (renumber[position[inside]], src[inside])
             edges = kept
-            for et, (position, entries) in pooled.items():
-                inside = np.flatnonzero(mask[et[2]][position])
+            for et, found in pooled.items():
+                inside = np.flatnonzero(mask[et[2]][found.positions])
                 renumber = np.cumsum(mask[et[2]]) - 1
-                pooled[et] = (renumber[position[inside]], [entries[i] for i in inside.tolist()])
+                pooled[et] = found.pick(inside, renumber[found.positions[inside]])
         edges = {et: e for et, e in edges.items() if len(stale[et[2]])}
         new = self._layer(level - 1, stale, edges, pooled)
         return {t: (stale[t], h) for t, h in new.items()}

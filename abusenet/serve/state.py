@@ -294,19 +294,23 @@ class GraphState:
                     x = np.column_stack([x, self.graph.features(node_type, rows)[:, -1]])
                 self.graph.set_features(node_type, rows, x)
                 changed[node_type] = rows
-            ends: dict[str, list[int]] = {}
+            ends: dict[str, list[np.ndarray]] = {}
             for name, pairs in new_edges(events, self.relations).items():
                 edge_type = self.edge_types.get(name)
-                if edge_type is None:
+                if edge_type is None or not pairs:
                     continue
                 src_rows, dst_rows = self.nodes[edge_type[0]].row, self.nodes[edge_type[2]].row
-                for src, dst in pairs:
-                    if self.graph.add_edge(edge_type, src_rows[src], dst_rows[dst]):
-                        ends.setdefault(edge_type[0], []).append(src_rows[src])
-                        ends.setdefault(edge_type[2], []).append(dst_rows[dst])
+                src = np.fromiter((src_rows[s] for s, _ in pairs), dtype=np.int64,
+                                  count=len(pairs))
+                dst = np.fromiter((dst_rows[d] for _, d in pairs), dtype=np.int64,
+                                  count=len(pairs))
+                added = self.graph.add_edges(edge_type, src, dst)
+                if added.any():
+                    ends.setdefault(edge_type[0], []).append(src[added])
+                    ends.setdefault(edge_type[2], []).append(dst[added])
             for node_type, rows in ends.items():  # a new edge changes both ends' degrees
                 changed[node_type] = np.union1d(
-                    changed.get(node_type, np.empty(0, dtype=np.int64)), rows)
+                    changed.get(node_type, np.empty(0, dtype=np.int64)), np.concatenate(rows))
             if self.boosted is not None:
                 target = self.boosted.target
                 moved = self.boosted.update(self.graph, changed)

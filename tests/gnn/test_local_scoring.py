@@ -9,7 +9,7 @@ import torch
 from gnn.boosted import BoostedLogits, LiveBoostedColumn, boost_features
 from gnn.calibration import ScoreCalibrator
 from gnn.inference import full_graph_logits
-from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer
+from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer, _NeighbourSums
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
 
@@ -280,15 +280,67 @@ def test_hub_running_sums_stay_equal_to_a_whole_graph_pass(layers, hub_degree, r
             every = np.arange(g.num_nodes["Account"])
             np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g),
                                        atol=1e-6)
-    sums = local._sums.entries
-    assert sum(len(e) for e in sums.values()) > 0  # hubs were summed, not gathered
-    for et, entries in sums.items():  # each kept sum equals a sum from scratch
-        for node in entries:
+    tables = local._sums.tables
+    live = {et: np.flatnonzero(t.slot_of >= 0) for et, t in tables.items()}
+    assert sum(len(nodes) for nodes in live.values()) > 0  # hubs were summed, not gathered
+    for et, nodes in live.items():  # each kept sum equals a sum from scratch
+        table = tables[et]
+        slots = table.slot_of[nodes]
+        assert table.node[slots].tolist() == nodes.tolist()
+        local._sums._catch_up(table, g.adjacency[et], local.kept_[0][et[0]],
+                              local.changed_[0][et[0]], slots)
+        for node, slot in zip(nodes.tolist(), slots.tolist(), strict=True):
             neighbours = g.adjacency[et].neighbours(node)
-            local._sums._catch_up(entries[node], g.adjacency[et], local.kept_[0][et[0]],
-                                  local.changed_[0][et[0]], node)
             values = local.kept_[0][et[0]][neighbours].astype(np.float64)
-            assert entries[node][2] == len(neighbours)
-            np.testing.assert_allclose(entries[node][0], values.sum(axis=0), atol=1e-9)
-            np.testing.assert_allclose(entries[node][1], np.square(values).sum(axis=0),
+            assert table.count[slot] == len(neighbours)
+            np.testing.assert_allclose(table.sums[slot], values.sum(axis=0), atol=1e-9)
+            np.testing.assert_allclose(table.squares[slot], np.square(values).sum(axis=0),
                                        atol=1e-9)
+
+
+@pytest.mark.parametrize("chunk", [1 << 18, 5])
+def test_hub_sums_are_built_by_fit(chunk, monkeypatch):
+    """Every node with ``hub_degree`` or more in-neighbours has its sums once fitted (no read
+    builds them), equal to sums from scratch, however many edges are gathered at a time."""
+    monkeypatch.setattr(_NeighbourSums, "CHUNK", chunk)
+    g, local = graph(seed=2), hub_scorer(2, 4, 4096)
+    local.fit(g)
+    built = 0
+    for et in EDGE_TYPES:
+        adjacency = g.adjacency[et]
+        hubs = np.flatnonzero(adjacency.degree(np.arange(g.num_nodes[et[2]])) >= 4)
+        table = local._sums.tables[et]
+        assert sorted(np.flatnonzero(table.slot_of >= 0).tolist()) == hubs.tolist()
+        for node in hubs.tolist():
+            values = local.kept_[0][et[0]][adjacency.neighbours(node)].astype(np.float64)
+            slot = table.slot_of[node]
+            np.testing.assert_allclose(table.sums[slot], values.sum(axis=0), atol=1e-9)
+            np.testing.assert_allclose(table.squares[slot], np.square(values).sum(axis=0),
+                                       atol=1e-9)
+            assert table.count[slot] == len(values)
+        built += len(hubs)
+    assert built > 0
+
+
+def test_add_edges_adds_as_add_edge_on_each_pair_in_turn():
+    """Pairs already there, repeated within the arrays, into hubs and into new nodes: the same
+    edges, in the same order, and the same answers as one ``add_edge`` at a time."""
+    rng = np.random.default_rng(7)
+    batch, single = graph(seed=3), graph(seed=3)
+    for g in (batch, single):
+        g.add_nodes("Account", 2)
+        g.add_nodes("Device", 1)
+    hub = np.zeros(40, dtype=np.int64)  # device 0 gets many accounts: the reverse list is looked at
+    src = np.concatenate([rng.integers(0, 32, 60), np.arange(40) % 32, [30, 31, 31, 5]])
+    dst = np.concatenate([rng.integers(0, 9, 60), hub, [8, 8, 8, 0]])
+    added = batch.add_edges(USED, src, dst)
+    expected = [single.add_edge(USED, int(s), int(d)) for s, d in zip(src, dst, strict=True)]
+    assert added.tolist() == expected
+    assert 0 < sum(expected) < len(expected)
+    for et in (USED, ("Device", "rev_USED", "Account")):
+        a, b = batch.adjacency[et], single.adjacency[et]
+        assert a.added == b.added and a.num_added == b.num_added
+        nodes = np.arange(batch.num_nodes[et[2]] + 3)
+        assert a.degree(nodes).tolist() == [a.degree_of(n) for n in nodes.tolist()]
+        assert a.degree(nodes).tolist() == b.degree(nodes).tolist()
+    assert not batch.add_edges(USED, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)).any()
