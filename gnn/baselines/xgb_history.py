@@ -15,6 +15,7 @@ known or not), ``"own_event_delay"`` (those charged back within the delay of the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -216,6 +217,15 @@ class XGBHistory(EventBooster):
         self.calibration = calibration
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    @classmethod
+    def _saved_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """A model saved before ``history`` existed said ``known_at_only`` (True: the
+        ``own_event_delay`` mode, False: the handbook's)."""
+        if "known_at_only" in params and "history" not in params:
+            params["history"] = ("own_event_delay" if params.pop("known_at_only")
+                                 else "handbook")
+        return params
 
     def event_features(self, events: Events, event_labels: Labels | None) -> EventFeatures:
         """The handbook's features of every event."""

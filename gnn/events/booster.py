@@ -139,6 +139,12 @@ class EventBooster(Estimator):
         return target
 
     @classmethod
+    def _saved_params(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The constructor parameters of a saved model's ``params`` (a subclass translates
+        parameters an older version saved under another name)."""
+        return params
+
+    @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Self:
         """Load what :meth:`save` wrote.
 
@@ -151,7 +157,8 @@ class EventBooster(Estimator):
         metadata = json.loads((source / METADATA_FILE).read_text())
         if metadata["kind"] != cls.__name__:
             raise ValueError(f"{source}: holds a {metadata['kind']}, not a {cls.__name__}")
-        model = cls(**{k: v for k, v in metadata["params"].items() if k in cls.param_names()})
+        params = cls._saved_params(dict(metadata["params"]))
+        model = cls(**{k: v for k, v in params.items() if k in cls.param_names()})
         model.model_ = xgb.XGBClassifier()
         model.model_.load_model(source / MODEL_FILE)
         model.calibrator_ = ScoreCalibrator.from_dict(metadata["calibrator"])

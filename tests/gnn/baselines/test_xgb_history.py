@@ -43,6 +43,21 @@ def test_fit_predict_save_load(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(table), scores["score"], atol=1e-6)
 
 
+def test_a_model_saved_with_known_at_only_loads_in_its_mode(tmp_path):
+    import json
+
+    events, labels = card_world(seed=3, customers=100, terminals=25, days=35)
+    model = XGBHistory(history="own_event_delay", n_estimators=10, n_jobs=1)
+    model.fit(model.event_features(events, labels)).save(tmp_path / "old")
+    meta_path = tmp_path / "old" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["params"]["history"]
+    for flag, mode in ((True, "own_event_delay"), (False, "handbook")):
+        meta["params"]["known_at_only"] = flag
+        meta_path.write_text(json.dumps(meta))
+        assert XGBHistory.load(tmp_path / "old").history == mode
+
+
 def test_own_event_delay_leaves_out_a_fraud_learnt_after_the_delay():
     events = pd.DataFrame({
         "event_id": ["e1", "e2", "e3"],
