@@ -16,6 +16,7 @@ event, and no pass over other nodes' events.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ class NodeIndex:
 
     ids: list[str] = field(default_factory=list)
     row: dict[str, int] = field(default_factory=dict)
+    _known: pa.Array | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, ids: list[str]) -> NodeIndex:
@@ -63,7 +65,9 @@ class NodeIndex:
         """Rows of ``values`` (``-1`` for null), vectorised in Arrow for the known ids (the
         bulk load of stored events, whose nodes the snapshot holds: no Python string per
         value), new ids appended."""
-        known = pa.array(self.ids, type=values.type)
+        known = self._known
+        if known is None or len(known) != len(self.ids) or known.type != values.type:
+            known = self._known = pa.array(self.ids, type=values.type)
         codes = pc.fill_null(pc.index_in(values, value_set=known), -1)
         codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
         missing = np.flatnonzero((codes < 0)
@@ -238,16 +242,26 @@ class LiveFeatures:
             out[f"attr:{a}"] = _floats(events, a)
         return out
 
-    def load(self, events: pa.Table) -> None:
-        """Hold ``events`` (the stored ones, before any :meth:`add`)."""
+    def load(self, events: pa.Table | Iterable[pa.Table]) -> None:
+        """Hold ``events`` (the stored ones, before any :meth:`add`): a table, or tables in
+        turn (each one's text freed once its numpy columns are taken, so the load never holds
+        every event's text at once)."""
         if self.size:
             raise RuntimeError("load() runs once, before add()")
-        cols = self._columns(events, bulk=True)
+        parts = [self._columns(table, bulk=True)
+                 for table in ([events] if isinstance(events, pa.Table) else events)]
+        for index in self.index.values():
+            index._known = None  # the bulk lookup's id array is not needed again
+        if not parts:
+            return
+        cols = {}
+        for key in list(parts[0]):  # column by column: the parts freed as they are joined
+            cols[key] = np.concatenate([part.pop(key) for part in parts])
         self._ts, self._type, self._amount = cols["ts"], cols["type"], cols["amount"]
         self._codes = {role: cols[role] for role in self.roles}
         self._attrs = {a: cols[f"attr:{a}"] for a in self.float_attributes}
         self._postings = {role: _Postings(cols[role]) for role in self.roles}
-        self.size = events.num_rows
+        self.size = len(cols["ts"])
 
     def add(self, events: pa.Table) -> dict[str, np.ndarray]:
         """Append ``events`` (canonical columns); the rows per node type they touch (new

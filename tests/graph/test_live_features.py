@@ -44,8 +44,8 @@ def random_events(n: int, seed: int = 3) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
-@pytest.mark.parametrize("loaded", [0, 150])
-def test_rows_after_many_events_equal_the_full_build(tmp_path, loaded):
+@pytest.mark.parametrize(("loaded", "pieces"), [(0, 1), (0, 3), (150, 1), (150, 3)])
+def test_rows_after_many_events_equal_the_full_build(tmp_path, loaded, pieces):
     table = random_events(400)
     (tmp_path / "events" / "day=2025-01-01").mkdir(parents=True)
     pq.write_table(table, tmp_path / "events" / "day=2025-01-01" / "part-0.parquet")
@@ -60,7 +60,9 @@ def test_rows_after_many_events_equal_the_full_build(tmp_path, loaded):
         if v is not None:
             index["Account"].rows([v])
     live = LiveFeatures(index, list(full.meta["event_type_features"]), relations, [])
-    live.load(first)
+    # The stored events loaded as one table or as tables in turn (none when nothing is stored).
+    size = -(-loaded // pieces) if loaded else 1
+    live.load(first if pieces == 1 else (first.slice(i, size) for i in range(0, loaded, size)))
     touched: dict[str, set[int]] = {}
     rng = np.random.default_rng(0)
     position = loaded
@@ -173,3 +175,26 @@ def test_rows_at_once_equal_rows_one_by_one():
                       ["n_events", "active_days", "n_in_events"])
     receivers = every[every[:, 0] == 0]  # accounts only paid so far
     assert len(receivers) and (receivers[:, 1] == 0).all() and (receivers[:, 2] > 0).all()
+
+
+def test_load_in_pieces_equals_load_at_once():
+    """Stored events loaded as tables in turn (new ids met in several of them, a piece
+    without any) hold the same ids in the same rows and the same feature rows."""
+    table = random_events(300, seed=5)
+    relations = relation_sources(IngestState())
+    built = []
+    for pieces in (None, [0, 70, 70, 200, 300]):
+        index = {t: NodeIndex() for t in ("Account", "Device", "IP", "PaymentMethod")}
+        live = LiveFeatures(index, ["login", "order", "transfer"], relations, [])
+        live.load(table if pieces is None else
+                  (table.slice(a, b - a) for a, b in zip(pieces[:-1], pieces[1:], strict=True)))
+        assert live.size == 300
+        built.append((index, live))
+    (index, live), (index_pieces, live_pieces) = built
+    for node_type in index:
+        assert index_pieces[node_type].ids == index[node_type].ids, node_type
+        rows = np.arange(len(index[node_type].ids))
+        columns = sorted(live._account(node_type, 0) if node_type == "Account"
+                         else live._entity(node_type, 0))
+        np.testing.assert_array_equal(live_pieces.rows(node_type, rows, columns),
+                                      live.rows(node_type, rows, columns), err_msg=node_type)
