@@ -26,6 +26,7 @@ import gc
 import hashlib
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,8 @@ log = logging.getLogger(__name__)
 
 #: How many shared entities and features a response names as reasons.
 TOP_REASONS = 3
+#: Stored events read at once at start (their text is freed before the next ones are read).
+_LOAD_ROWS = 1_000_000
 
 
 def run_paths(run_dir: Path) -> dict[str, Path]:
@@ -218,24 +221,30 @@ class GraphState:
 
     # ------------------------------------------------------------------------------ updates
     def _load_events(self) -> None:
-        """Every stored event into the live features; their ids hashed."""
+        """Every stored event into the live features, ``_LOAD_ROWS`` at a time (so the
+        events' text is never held all at once); their ids hashed."""
         names = ", ".join(f'"{c}"' for c in self.schema.names)
         files = [str(p) for p in event_files(self.events_dir)]
-        events = self.schema.empty_table()
-        if files:
+        hashes: list[np.ndarray] = []
+
+        def batches() -> Iterator[pa.Table]:
             con = connect(keep_order=True)
             try:
-                events = con.sql(
+                reader = con.sql(
                     f"SELECT {names} FROM read_parquet({literal(files)}, union_by_name = true, "
-                    "hive_partitioning = false)").to_arrow_table()
+                    "hive_partitioning = false)").to_arrow_reader(batch_size=_LOAD_ROWS)
+                for batch in reader:
+                    events = pa.Table.from_batches([batch]).select(self.schema.names).cast(
+                        self.schema)
+                    hashes.append(_hash_ids(events.column("event_id")))
+                    yield events
             finally:
                 con.close()
-            events = events.select(self.schema.names).cast(self.schema)
-        self.live.load(events)
-        self._stored_ids = np.sort(_hash_ids(events.column("event_id")))
+
+        self.live.load(batches() if files else [])
+        self._stored_ids = (np.sort(np.concatenate(hashes)) if hashes
+                            else np.empty(0, dtype=np.uint64))
         self._event_ids: set[str] = set()
-        del events
-        pa.default_memory_pool().release_unused()  # the events' text: freed, not kept pooled
 
     def known_ids(self, ids: list[str]) -> set[str]:
         """Those of ``ids`` already among the events (the stored ones by a 64-bit hash of the
