@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export ABUSENET_HOME ?= $(CURDIR)/.abusenet
 NEO4J_HOME := $(ABUSENET_HOME)/neo4j
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=20
 
 .PHONY: demo test test-all bench lint lock venv neo4j neo4j-start neo4j-stop browser clean
 
