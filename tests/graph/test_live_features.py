@@ -192,7 +192,7 @@ def test_load_in_pieces_equals_load_at_once():
         built.append((index, live))
     (index, live), (index_pieces, live_pieces) = built
     for node_type in index:
-        assert index_pieces[node_type].ids == index[node_type].ids, node_type
+        assert list(index_pieces[node_type].ids) == list(index[node_type].ids), node_type
         rows = np.arange(len(index[node_type].ids))
         columns = sorted(live._account(node_type, 0) if node_type == "Account"
                          else live._entity(node_type, 0))
