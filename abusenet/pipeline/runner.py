@@ -24,7 +24,6 @@ import resource
 import signal
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from abusenet.pipeline.cache import (
     code_fingerprint,
     fingerprint,
 )
+from graph.rings.forked import portable_exception
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def run_in_child(
             try:
                 payload: tuple[Any, ...] = ("ok", run(out), memory.stop())
             except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
-                payload = ("error", _portable(exc), memory.stop())
+                payload = ("error", portable_exception(exc), memory.stop())
             data = pickle.dumps(payload)
             with os.fdopen(write_end, "wb") as pipe:
                 pipe.write(data)
@@ -235,16 +235,6 @@ def run_in_child(
     if kind == "error":
         raise value
     return value, memory
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling, else a RuntimeError carrying its type, text, traceback."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:  # noqa: BLE001 - any failure to round-trip means: send text instead
-        text = "".join(traceback.format_exception(exc))
-        return RuntimeError(f"{type(exc).__name__}: {exc}\n{text}")
-    return exc
 
 
 def memory_text(memory: dict[str, float]) -> str:

@@ -55,7 +55,7 @@ class ForkedCall(Generic[T]):
                 try:
                     payload: tuple[str, Any] = ("ok", function(*args))
                 except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
-                    payload = ("error", _portable(exc))
+                    payload = ("error", portable_exception(exc))
                 with os.fdopen(write_end, "wb") as pipe:
                     pipe.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
             finally:
@@ -99,7 +99,7 @@ class ForkedCall(Generic[T]):
         self.close()
 
 
-def _portable(exc: BaseException) -> BaseException:
+def portable_exception(exc: BaseException) -> BaseException:
     """``exc`` if it survives pickling, else a RuntimeError carrying its type, text, traceback."""
     try:
         pickle.loads(pickle.dumps(exc))
