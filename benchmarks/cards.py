@@ -90,6 +90,15 @@ CEILING_LEVELS = {
 }
 
 
+def card_world_dir(accounts: int, days: int, seed: int, workdir: Path) -> Path:
+    """The generated card world of these settings under ``workdir`` (generated unless there)."""
+    world = workdir / f"cards-n{accounts}-d{days}-s{seed}"
+    if not (world / "synth.json").exists():
+        generate_cards(world, n_accounts=accounts, seed=seed, days=days, progress=False,
+                       overwrite=True)
+    return world
+
+
 def load_world(world: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``(events, event_labels, truth_events, truth_entities)`` of a generated card world."""
     events = pd.read_parquet(world / "events")
@@ -351,10 +360,7 @@ def run(accounts: int, days: int, seed: int, folds: int, workdir: Path,
     card reports as compromise anchors unless ``card_reports`` is false). With ``names``
     (:func:`pick_models`) only those models' rolling rows, and the terminal part only if
     EventModel is among them."""
-    world = workdir / f"cards-n{accounts}-d{days}-s{seed}"
-    if not (world / "synth.json").exists():
-        generate_cards(world, n_accounts=accounts, seed=seed, days=days, progress=False,
-                       overwrite=True)
+    world = card_world_dir(accounts, days, seed, workdir)
     events, labels, truth_events, truth_entities = load_world(world)
     reports = load_card_reports(world) if card_reports else None
     daily, scores = rolling_part(events, labels, truth_events, folds, reports, names)
@@ -431,10 +437,7 @@ def ceiling_part(events: pd.DataFrame, labels: pd.DataFrame, truth_events: pd.Da
 def run_ceiling(accounts: int, days: int, seed: int, folds: int, workdir: Path,
                 card_reports: bool = True) -> dict[str, Any]:
     """Generate the world (reused when its settings match) and compute :func:`ceiling_part`."""
-    world = workdir / f"cards-n{accounts}-d{days}-s{seed}"
-    if not (world / "synth.json").exists():
-        generate_cards(world, n_accounts=accounts, seed=seed, days=days, progress=False,
-                       overwrite=True)
+    world = card_world_dir(accounts, days, seed, workdir)
     events, labels, truth_events, truth_entities = load_world(world)
     reports = load_card_reports(world) if card_reports else None
     started = time.process_time()
