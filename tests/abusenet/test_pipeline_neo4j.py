@@ -161,6 +161,9 @@ def test_the_load_stage_prunes_only_when_asked_and_within_the_limit(
     assert records[0]["n"] == 5
 
 
+# Stops, dumps and restarts the session's server (~21 s): in `make test-all`; the dump itself is
+# checked in the default run by tests/graph/store/server/test_backup.py.
+@pytest.mark.slow
 def test_a_prune_on_the_local_server_dumps_its_database_first(
     tmp_path, neo4j_server, neo4j_settings, neo4j_driver, monkeypatch
 ):

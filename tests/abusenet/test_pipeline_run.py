@@ -153,7 +153,8 @@ def test_score_applies_the_saved_model_without_training(finished, synth, tmp_pat
     assert metrics["evaluated_on"].startswith("all given labels")
 
 
-@pytest.mark.parametrize("candidate", ["blend", "xgb-graph"])
+# The blend applies XGB-Graph too; the XGB-Graph case alone (~9 s) is in `make test-all`.
+@pytest.mark.parametrize("candidate", ["blend", pytest.param("xgb-graph", marks=pytest.mark.slow)])
 def test_score_applies_the_published_candidate_as_the_run_did(synth, tmp_path, candidate):
     out, scored = tmp_path / "out", tmp_path / "scored"
     result = invoke(*run_args(synth, out, *NO_EXPLAIN, f"validation.publish={candidate}"))

@@ -61,6 +61,9 @@ def test_investigate_ring_in_neo4j_runs(tmp_path, neo4j_settings, neo4j_driver, 
     assert "top_rings" in text and "attribution" in text
 
 
+# Two full runs and two scorings (~66 s): in `make test-all`; promotion by rule is checked in the
+# default run by tests/abusenet/validation/test_registration.py, drift by test_drift.py.
+@pytest.mark.slow
 def test_model_validation_runs(tmp_path):
     # 2,000 accounts: the smallest generated world whose latest two weeks hold both classes.
     executed = execute("04_model_validation.ipynb", tmp_path, n_accounts=2000, max_epochs=2)
