@@ -90,7 +90,7 @@ BLOCK_ROWS = 32_768
 MIN_BLOCK_ROWS = 64
 
 
-class _RowBlocks:
+class RowBlocks:
     """Row blocks of one edge type's mean adjacency (CSR rows = destinations, in the sampler's
     neighbour order), built on demand so that no whole-graph matrix or temporary is held."""
 
@@ -124,7 +124,7 @@ class _RowBlocks:
         return blocks
 
 
-class _LayerwisePass:
+class LayerwisePass:
     """The network's whole-graph forward pass computed layer by layer, block by block.
 
     Layer ``l`` of a node type is computed for all its nodes, ``BLOCK_ROWS`` at a time, relation
@@ -146,10 +146,9 @@ class _LayerwisePass:
         self.sampler = sampler
         self.num_nodes = {t: int(data[t].num_nodes) for t in model.in_channels}
         self.adjacency = {
-            et: _RowBlocks(csr.rowptr, csr.col, int(data[et[0]].num_nodes))
+            et: RowBlocks(csr.rowptr, csr.col, int(data[et[0]].num_nodes))
             for et, csr in sampler.csr.items()
         }
-        self.layers: list[dict[str, torch.Tensor]] = []
 
     def blocks(self, count: int) -> list[slice]:
         """Consecutive row blocks of ``BLOCK_ROWS`` covering ``count`` rows, the last one
@@ -160,12 +159,16 @@ class _LayerwisePass:
             starts.pop()
         return [slice(lo, hi) for lo, hi in zip(starts, [*starts[1:], count], strict=True)]
 
+    def block_inputs(self, node_type: str, rows: slice) -> torch.Tensor:
+        """Model inputs of the consecutive ``rows`` of ``node_type``."""
+        return node_inputs(self.data, self.sampler, node_type, rows)
+
     def encode(self, node_type: str) -> torch.Tensor:
         """Input embeddings of every node of ``node_type``."""
         model = self.model
         out = torch.empty((self.num_nodes[node_type], model.hidden_channels))
         for rows in self.blocks(self.num_nodes[node_type]):
-            x = node_inputs(self.data, self.sampler, node_type, rows)
+            x = self.block_inputs(node_type, rows)
             if x.size(1) == 0:
                 x = x.new_ones((x.size(0), 1))
             out[rows] = torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
@@ -256,7 +259,7 @@ def full_graph_logits(
 ) -> torch.Tensor:
     """Logits of every target node, every neighbour included (exact, deterministic).
 
-    Computed layer by layer in blocks of rows (:class:`_LayerwisePass`): neighbour means are
+    Computed layer by layer in blocks of rows (:class:`LayerwisePass`): neighbour means are
     sparse-matrix products with row blocks of the sampler's CSR arrays, so the memory beyond
     the graph is about two layers' embeddings (``num_nodes x hidden``), not the whole network's.
     ``chunk_size`` is accepted for the callers' sake (edge-list aggregation reads it; this pass
@@ -264,7 +267,7 @@ def full_graph_logits(
     """
     del chunk_size
     model.eval()
-    return _LayerwisePass(model, data, sampler).logits()
+    return LayerwisePass(model, data, sampler).logits()
 
 
 @torch.no_grad()

@@ -27,7 +27,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.calibration import ScoreCalibrator
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.inference import _LayerwisePass, _RowBlocks
+from gnn.inference import LayerwisePass, RowBlocks
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
@@ -979,8 +979,8 @@ class LocalScorer:
         return self.calibrator.transform(self.logits(graph, rows))
 
 
-class _GraphPass(_LayerwisePass):
-    """:class:`gnn.inference._LayerwisePass` over a :class:`LocalGraph`: each node type's input
+class _GraphPass(LayerwisePass):
+    """:class:`gnn.inference.LayerwisePass` over a :class:`LocalGraph`: each node type's input
     embeddings and each layer's output computed ``BLOCK_ROWS`` rows at a time (the forward
     pass's arithmetic per row), each row's neighbours in the order of their rows (the order
     :func:`gnn.inference.full_graph_logits` sums them in).
@@ -1007,20 +1007,12 @@ class _GraphPass(_LayerwisePass):
                 order = np.lexsort((src, dst))
                 rowptr = np.zeros(self.num_nodes[et[2]] + 1, dtype=np.int64)
                 np.cumsum(np.bincount(dst, minlength=self.num_nodes[et[2]]), out=rowptr[1:])
-                self.adjacency[et] = _RowBlocks(rowptr, np.ascontiguousarray(src[order]),
+                self.adjacency[et] = RowBlocks(rowptr, np.ascontiguousarray(src[order]),
                                                 self.num_nodes[et[0]])
-        self.layers = []
 
-    def encode(self, node_type: str) -> torch.Tensor:
-        """Input embeddings of every node of ``node_type`` (``SepHeteroGNN.encode``)."""
-        model = self.model
-        out = torch.empty((self.num_nodes[node_type], model.hidden_channels))
-        for rows in self.blocks(self.num_nodes[node_type]):
-            x = torch.from_numpy(self.inputs(node_type, np.arange(rows.start, rows.stop)))
-            if x.size(1) == 0:
-                x = x.new_ones((x.size(0), 1))
-            out[rows] = torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
-        return out
+    def block_inputs(self, node_type: str, rows: slice) -> torch.Tensor:
+        """Model inputs of the consecutive ``rows`` of ``node_type`` (from ``inputs``)."""
+        return torch.from_numpy(self.inputs(node_type, np.arange(rows.start, rows.stop)))
 
 
 def _segment_sums(segment: torch.Tensor, values: torch.Tensor, size: int) -> np.ndarray:
