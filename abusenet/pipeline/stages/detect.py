@@ -65,7 +65,7 @@ def train_stage(
     ids = np.asarray(data[ACCOUNT].node_ids, dtype=object)
     scores = pd.DataFrame({"account_id": ids, "score": detector.score_graph(model_view(data))})
     del data
-    snapshot = read_snapshot(snapshot_dir)
+    snapshot = read_snapshot(snapshot_dir, relations=[])  # the reference reads node tables only
     reference = build_reference(snapshot, scores, labels,
                                 validation.drift.bins if validation else 10)
     write_reference(out / MODEL, reference, snapshot.nodes[ACCOUNT]["id"])
