@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import resource
 import signal
 import sys
@@ -38,7 +37,7 @@ from abusenet.pipeline.cache import (
     code_fingerprint,
     fingerprint,
 )
-from graph.rings.forked import portable_exception
+from graph.rings.forked import ForkedCall, ForkedProcessDied
 
 logger = logging.getLogger(__name__)
 
@@ -197,44 +196,23 @@ def run_in_child(
     StageProcessDied
         When the child ends without a result (a signal, e.g. the kernel's out-of-memory killer).
     """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: run, send the result, leave without running the parent's cleanup
-        os.close(read_end)
-        try:
-            memory = PeakMemory()
-            memory.start()
-            try:
-                payload: tuple[Any, ...] = ("ok", run(out), memory.stop())
-            except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
-                payload = ("error", portable_exception(exc), memory.stop())
-            data = pickle.dumps(payload)
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(data)
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(0)
-    os.close(write_end)
+    call = ForkedCall("stage", _measured, run, out)
     try:
-        with waiting or contextlib.nullcontext(), os.fdopen(read_end, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(pid, 0)
-    except BaseException:  # interrupted: stop the child before going on
-        os.kill(pid, signal.SIGTERM)
-        os.waitpid(pid, 0)
-        raise
-    if not data:
-        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-               else f"exit code {os.waitstatus_to_exitcode(status)}")
-        raise StageProcessDied(f"the stage's process ended by {how} without a result "
-                               "(signal 9: often out of memory)")
-    kind, value, memory = pickle.loads(data)
-    if kind == "error":
-        raise value
-    return value, memory
+        with waiting or contextlib.nullcontext():
+            return call.result()
+    except ForkedProcessDied as exc:
+        raise StageProcessDied(f"the stage's process ended by {exc.how} without a result "
+                               "(signal 9: often out of memory)") from None
+    finally:  # interrupted: stop the child before going on
+        call.close(signal.SIGTERM)
+
+
+def _measured(run: Callable[[Path], dict[str, Any]], out: Path
+              ) -> tuple[dict[str, Any], dict[str, float]]:
+    """``run(out)`` and the :class:`PeakMemory` of the process running it."""
+    memory = PeakMemory()
+    memory.start()
+    return run(out), memory.stop()
 
 
 def memory_text(memory: dict[str, float]) -> str:

@@ -20,14 +20,23 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
+class ForkedProcessDied(RuntimeError):
+    """A forked child ended without a result; :attr:`how` says how (``"signal 9"``, say)."""
+
+    def __init__(self, name: str, how: str) -> None:
+        super().__init__(f"{name}: the forked process ended by {how} without a result "
+                         "(signal 9: often out of memory)")
+        self.how = how
+
+
 class ForkedCall(Generic[T]):
     """``function(*args)`` in a forked child; :meth:`result` waits for it and returns its value.
 
     Use as a context manager (or call :meth:`close`): leaving it before :meth:`result` stops
     the child. An exception in the child is raised again by :meth:`result` (the same one when
     it pickles, else a :class:`RuntimeError` with its type, message and traceback); a child that
-    dies without a result (a signal, e.g. the out-of-memory killer) raises a
-    :class:`RuntimeError` naming ``name`` and the signal.
+    dies without a result (a signal, e.g. the out-of-memory killer) raises
+    :class:`ForkedProcessDied` naming ``name`` and the signal.
 
     Examples
     --------
@@ -58,6 +67,8 @@ class ForkedCall(Generic[T]):
                     payload = ("error", portable_exception(exc))
                 with os.fdopen(write_end, "wb") as pipe:
                     pipe.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+                sys.stdout.flush()
+                sys.stderr.flush()
             finally:
                 os._exit(0)
         os.close(write_end)
@@ -68,28 +79,31 @@ class ForkedCall(Generic[T]):
         if self._done:
             return self._value  # type: ignore[return-value]
         assert self._pid is not None
-        with os.fdopen(self._read, "rb") as pipe:
+        read, self._read = self._read, -1  # closed by the with below, whatever happens
+        with os.fdopen(read, "rb") as pipe:
             data = pipe.read()
         _, status = os.waitpid(self._pid, 0)
         self._pid = None
         if not data:
             how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                    else f"exit code {os.waitstatus_to_exitcode(status)}")
-            raise RuntimeError(f"{self.name}: the forked process ended by {how} without a "
-                               "result (signal 9: often out of memory)")
+            raise ForkedProcessDied(self.name, how)
         kind, value = pickle.loads(data)
         if kind == "error":
             raise value
         self._value, self._done = value, True
         return value
 
-    def close(self) -> None:
-        """Stop the child if it is still running (nothing to do after :meth:`result`)."""
+    def close(self, stop: int = signal.SIGKILL) -> None:
+        """Stop the child with the signal ``stop`` if it is still running (nothing to do after
+        :meth:`result`)."""
         if self._pid is None:
             return
-        os.kill(self._pid, signal.SIGKILL)
+        os.kill(self._pid, stop)
         os.waitpid(self._pid, 0)
-        os.close(self._read)
+        if self._read >= 0:
+            os.close(self._read)
+            self._read = -1
         self._pid = None
 
     def __enter__(self) -> ForkedCall[T]:
