@@ -27,7 +27,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.calibration import ScoreCalibrator
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.inference import LayerwisePass, RowBlocks
+from gnn.inference import LayerwisePass, RowBlocks, _OneTypeAtATime
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
@@ -358,20 +358,59 @@ class _SumTable:
         self.free.extend(slots.tolist())
 
 
-class _NeighbourSums:
-    """Running float64 sums (and sums of squares) of the input embeddings (layer 0, which
-    :meth:`LocalScorer.mark` keeps current) of the in-neighbours of high-degree nodes, one per
-    (edge type, node): a hub's layer-1 mean and deviation from them cost O(1), not O(degree).
+class _Pinned:
+    """The input embeddings (layer 0) of one node type's rows summed into some hub's running
+    sums, each as summed (its embedding at its last :meth:`LocalScorer.mark`): a change then
+    adds its exact difference. Only these rows' embeddings are held; every other row's is
+    encoded from its inputs when read."""
 
-    Every hub's sums are built from its neighbours at :meth:`build` (after a whole-graph
+    def __init__(self, width: int) -> None:
+        self.slot_of = np.full(0, -1, dtype=np.int32)  # row -> slot, -1: not pinned
+        self.values = np.zeros((0, width), dtype=np.float32)
+        self.size = 0  # slots used
+
+    def slots(self, rows: np.ndarray) -> np.ndarray:
+        """The slot of each of ``rows`` (-1: not pinned)."""
+        inside = rows < len(self.slot_of)
+        return np.where(inside, self.slot_of[np.where(inside, rows, 0)], -1) if len(
+            self.slot_of) else np.full(len(rows), -1, dtype=np.int32)
+
+    def pin(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Pin distinct ``rows`` (none pinned yet) with their embeddings ``values``."""
+        if not len(rows):
+            return
+        top = int(rows.max()) + 1
+        if top > len(self.slot_of):
+            grown = np.full(top + len(self.slot_of) // 8 + 1024, -1, dtype=np.int32)
+            grown[:len(self.slot_of)] = self.slot_of
+            self.slot_of = grown
+        end = self.size + len(rows)
+        if end > len(self.values):
+            grown = np.zeros((end + len(self.values) // 8 + 1024, self.values.shape[1]),
+                             dtype=np.float32)
+            grown[:self.size] = self.values[:self.size]
+            self.values = grown
+        self.slot_of[rows] = np.arange(self.size, end, dtype=np.int32)
+        self.values[self.size:end] = values
+        self.size = end
+
+
+class _NeighbourSums:
+    """Running float64 sums (and sums of squares) of the input embeddings (layer 0) of the
+    in-neighbours of high-degree nodes, one per (edge type, node): a hub's layer-1 mean and
+    deviation from them cost O(1), not O(degree).
+
+    Every hub's sums are built from its neighbours at :meth:`build` (during a whole-graph
     pass) or, for a node that becomes a hub later, when first asked for; after that each
-    change of a neighbour's embedding adds its difference (:meth:`push`, before the new
-    embedding is written) and edges added to the node since are taken in from the adjacency's
-    append-only list (:meth:`_catch_up`). Each hub also keeps the last tick at which one of
-    its neighbours' embeddings changed. After ``resync`` differences a hub's sums are dropped
-    and built again from its neighbours (float64 running sums drift, slowly). The sums of an
-    edge type's hubs are rows of one array (:class:`_SumTable`), so that a batch's changes are
-    added and read with a few numpy calls.
+    change of a neighbour's embedding adds its difference (:meth:`push`) and edges added to
+    the node since are taken in from the adjacency's append-only list (:meth:`_catch_up`).
+    The embeddings summed are kept for the summed rows only (:class:`_Pinned`, the old value
+    a difference needs); other rows' are encoded from their inputs when first summed
+    (``encode``). Each hub also keeps the last tick at which one of its neighbours'
+    embeddings changed. After ``resync`` differences a hub's sums are dropped and built again
+    from its neighbours (float64 running sums drift, slowly). The sums of an edge type's hubs
+    are rows of one array (:class:`_SumTable`), so that a batch's changes are added and read
+    with a few numpy calls.
 
     Parameters
     ----------
@@ -379,32 +418,61 @@ class _NeighbourSums:
         Nodes with at least this many in-neighbours along an edge type get sums for it.
     resync
         Differences added to one hub's sums before they are rebuilt from scratch.
+    width
+        Width of the input embeddings.
+    encode
+        ``(graph, node_type, rows) -> input embeddings`` (float32) from the current inputs.
     """
 
     #: Edges gathered at a time when building many hubs' sums.
     CHUNK = 1 << 18
 
-    def __init__(self, min_degree: int, resync: int) -> None:
+    def __init__(self, min_degree: int, resync: int, width: int,
+                 encode: Callable[[LocalGraph, str, np.ndarray], np.ndarray]) -> None:
         self.min_degree = min_degree
         self.resync = resync
+        self.width = width
+        self.encode = encode
         self.tables: dict[EdgeType, _SumTable] = {}
+        self.pinned: dict[str, _Pinned] = {}
 
-    def build(self, graph: LocalGraph, edge_types: list[EdgeType],
-              embeddings: dict[str, np.ndarray], ticks: dict[str, np.ndarray]) -> None:
+    def embeddings(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
+                   whole: np.ndarray | None = None) -> np.ndarray:
+        """The summed embeddings of ``rows`` of ``node_type`` (any order, repeats allowed):
+        pinned ones as pinned, the others pinned now (taken from ``whole``, every row's
+        embeddings, when given; else encoded)."""
+        unique, inverse = np.unique(rows, return_inverse=True)
+        pinned = self.pinned.get(node_type)
+        slots = (pinned.slots(unique) if pinned is not None
+                 else np.full(len(unique), -1, dtype=np.int32))
+        missing = unique[slots < 0]
+        if len(missing):
+            values = (whole[missing] if whole is not None
+                      else self.encode(graph, node_type, missing))
+            if pinned is None:
+                pinned = self.pinned[node_type] = _Pinned(self.width)
+            pinned.pin(missing, values)
+            slots = pinned.slots(unique)
+        return pinned.values[slots][inverse]
+
+    def build(self, graph: LocalGraph, edge_types: list[EdgeType], ticks: dict[str, np.ndarray],
+              whole: Callable[[str], np.ndarray]) -> None:
         """Build the sums of every hub along ``edge_types`` now (so that no read pays for a
-        first touch); ``embeddings``, ``ticks``: the layer-0 arrays per node type."""
-        for et in edge_types:
+        first touch); ``ticks``: the layer-0 change ticks per node type, ``whole``: a node
+        type's input embeddings, every row (asked for one source type after another)."""
+        for et in sorted(edge_types, key=lambda et: et[0]):
             adjacency = graph.adjacency[et]
             nodes = np.flatnonzero(adjacency.degree(np.arange(graph.num_nodes[et[2]]))
                                    >= self.min_degree)
-            table = self.tables.setdefault(et, _SumTable(embeddings[et[0]].shape[1]))
+            table = self.tables.setdefault(et, _SumTable(self.width))
             nodes = nodes[table.slots(nodes) < 0]
             if len(nodes):
-                self._build(table, adjacency, embeddings[et[0]], ticks[et[0]], nodes)
+                self._build(graph, et, table, ticks[et[0]], nodes, whole(et[0]))
 
-    def _build(self, table: _SumTable, adjacency: GrowingAdjacency, embeddings: np.ndarray,
-               ticks: np.ndarray, nodes: np.ndarray) -> None:
+    def _build(self, graph: LocalGraph, et: EdgeType, table: _SumTable, ticks: np.ndarray,
+               nodes: np.ndarray, whole: np.ndarray | None = None) -> None:
         """Sums of ``nodes`` (without any) from their neighbours, a chunk of edges at a time."""
+        adjacency = graph.adjacency[et]
         slots = table.allocate(nodes)
         degree = adjacency.degree(nodes)
         table.count[slots] = degree
@@ -417,7 +485,8 @@ class _NeighbourSums:
                                            side="right")), start + 1)
             position, src = adjacency.gather(nodes[start:stop])
             part = slots[start:stop]
-            values = torch.from_numpy(embeddings[src].astype(np.float64))
+            values = torch.from_numpy(
+                self.embeddings(graph, et[0], src, whole).astype(np.float64))
             index = torch.from_numpy(position)
             size = stop - start
             table.sums[part] = torch.zeros((size, values.shape[1]), dtype=values.dtype
@@ -429,32 +498,32 @@ class _NeighbourSums:
             table.tick[part] = latest
             start = stop
 
-    @staticmethod
-    def _catch_up(table: _SumTable, adjacency: GrowingAdjacency, embeddings: np.ndarray,
-                  ticks: np.ndarray, slots: np.ndarray) -> None:
+    def _catch_up(self, graph: LocalGraph, et: EdgeType, table: _SumTable, ticks: np.ndarray,
+                  slots: np.ndarray) -> None:
         """Take into ``slots`` the edges added to their hubs since they were last caught up."""
+        adjacency = graph.adjacency[et]
         nodes = table.node[slots]
         behind = np.flatnonzero(adjacency.added_of(nodes) > table.taken[slots])
         for slot, node in zip(slots[behind].tolist(), nodes[behind].tolist(), strict=True):
             added = adjacency.added[node]
             new = np.asarray(added[table.taken[slot]:], dtype=np.int64)
-            values = embeddings[new].astype(np.float64)
+            values = self.embeddings(graph, et[0], new).astype(np.float64)
             table.sums[slot] += values.sum(axis=0)
             table.squares[slot] += np.square(values).sum(axis=0)
             table.count[slot] += len(new)
             table.taken[slot] = len(added)
             table.tick[slot] = max(table.tick[slot], int(ticks[new].max()))
 
-    def take(self, graph: LocalGraph, et: EdgeType, rows: np.ndarray, embeddings: np.ndarray,
+    def take(self, graph: LocalGraph, et: EdgeType, rows: np.ndarray,
              ticks: np.ndarray) -> _Pooled:
         """The sums of the nodes of ``rows`` with at least ``min_degree`` in-neighbours along
-        ``et`` (built or caught up now), with their positions in ``rows``; ``embeddings`` and
-        ``ticks``: the layer-0 embeddings and change ticks of ``et``'s source type."""
+        ``et`` (built or caught up now), with their positions in ``rows``; ``ticks``: the
+        layer-0 change ticks of ``et``'s source type."""
         adjacency = graph.adjacency[et]
         positions = np.flatnonzero(adjacency.degree(rows) >= self.min_degree)
         table = self.tables.get(et)
         if table is None:
-            table = self.tables[et] = _SumTable(embeddings.shape[1])
+            table = self.tables[et] = _SumTable(self.width)
         if not len(positions):
             return _Pooled(positions, table.sums[:0], table.squares[:0], table.count[:0],
                            table.tick[:0])
@@ -462,19 +531,19 @@ class _NeighbourSums:
         slots = table.slots(nodes)
         missing = slots < 0
         if missing.any():
-            first = np.unique(nodes[missing])
-            self._build(table, adjacency, embeddings, ticks, first)
+            self._build(graph, et, table, ticks, np.unique(nodes[missing]))
             slots = table.slots(nodes)
-        self._catch_up(table, adjacency, embeddings, ticks, slots)
+        self._catch_up(graph, et, table, ticks, slots)
         return _Pooled(positions, table.sums[slots], table.squares[slots], table.count[slots],
                        table.tick[slots])
 
-    def push(self, graph: LocalGraph, node_type: str, rows: np.ndarray, old: np.ndarray,
-             new: np.ndarray, tick: int, embeddings: np.ndarray, ticks: np.ndarray) -> None:
-        """Add to the sums of the hubs whose neighbours include ``rows`` of ``node_type`` the
-        change of their embeddings ``old -> new`` (called before ``new`` is written;
-        ``embeddings``, ``ticks``: the type's layer-0 arrays, still holding ``old``)."""
-        delta = squares = None
+    def push(self, graph: LocalGraph, node_type: str, rows: np.ndarray, tick: int,
+             ticks: np.ndarray) -> None:
+        """Take in that the input embeddings of distinct ``rows`` of ``node_type`` changed
+        (their inputs are current in ``graph``; ``ticks``: the type's layer-0 change ticks):
+        the sums of the hubs they are summed into get the differences, and the pinned
+        embeddings the new values."""
+        hits = []
         for et, table in self.tables.items():
             if et[0] != node_type or len(table.free) == len(table.node):
                 continue
@@ -484,18 +553,48 @@ class _NeighbourSums:
             if not len(hit):
                 continue
             position, slots = position[hit], slots[hit]
-            if delta is None:
-                old64, new64 = old.astype(np.float64), new.astype(np.float64)
-                delta, squares = new64 - old64, np.square(new64) - np.square(old64)
             distinct = np.unique(slots)
-            self._catch_up(table, graph.adjacency[et], embeddings, ticks, distinct)
-            np.add.at(table.sums, slots, delta[position])
-            np.add.at(table.squares, slots, squares[position])
+            # Edges added since: their rows summed as pinned (rows new to the sums: now).
+            self._catch_up(graph, et, table, ticks, distinct)
+            hits.append((table, position, slots, distinct))
+        pinned = self.pinned.get(node_type)
+        if pinned is None:
+            return
+        at = pinned.slots(rows)
+        held = np.flatnonzero(at >= 0)
+        if not len(held):
+            return
+        old = pinned.values[at[held]]
+        new = self.encode(graph, node_type, rows[held])
+        pinned.values[at[held]] = new
+        if not hits:
+            return
+        old64, new64 = old.astype(np.float64), new.astype(np.float64)
+        delta, squares = new64 - old64, np.square(new64) - np.square(old64)
+        # position in rows -> position in held (every row summed into a hub is pinned)
+        where = np.full(len(rows), -1, dtype=np.int64)
+        where[held] = np.arange(len(held))
+        for table, position, slots, distinct in hits:
+            np.add.at(table.sums, slots, delta[where[position]])
+            np.add.at(table.squares, slots, squares[where[position]])
             table.tick[distinct] = tick
             np.add.at(table.differences, slots, 1)
             due = distinct[table.differences[distinct] >= self.resync]
             if len(due):  # rebuilt from scratch when next taken
                 table.drop(due)
+
+
+class _Encoded:
+    """One node type's input embeddings as an array read by rows (``[rows]``), each row
+    encoded when read (``encode(graph, node_type, rows)``)."""
+
+    def __init__(self, graph: LocalGraph, node_type: str,
+                 encode: Callable[[LocalGraph, str, np.ndarray], np.ndarray]) -> None:
+        self.graph, self.node_type, self.encode = graph, node_type, encode
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        unique, inverse = np.unique(rows, return_inverse=True)
+        return self.encode(self.graph, self.node_type, unique)[inverse]
 
 
 class _NumpyModel:
@@ -667,7 +766,8 @@ class LocalScorer:
         self.hub_degree = hub_degree
         self.resync = resync
         self._numpy = _NumpyModel(model)
-        self._sums = _NeighbourSums(hub_degree, resync)
+        self._sums = _NeighbourSums(hub_degree, resync, model.hidden_channels,
+                                    self.input_embeddings)
 
     def _offset(self, graph: LocalGraph, rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """``logits`` of target ``rows``, plus the boosted column when residual."""
@@ -694,6 +794,13 @@ class LocalScorer:
                    for et in incoming]
         return (np.column_stack([x, *degrees]).astype(np.float32)
                 .reshape(len(rows), model.in_channels[node_type]))
+
+    def input_embeddings(self, graph: LocalGraph, node_type: str,
+                         rows: np.ndarray) -> np.ndarray:
+        """Input embeddings (layer 0) of ``rows`` of ``node_type`` from their current model
+        inputs (not kept: one linear layer and a normalisation a row)."""
+        return self._numpy.encode(node_type,
+                                  self._inputs(graph, node_type, np.asarray(rows, np.int64)))
 
     def _head(self, layers: list[torch.Tensor]) -> torch.Tensor:
         """The model's head on the per-layer target embeddings (as its ``forward`` applies it)."""
@@ -736,20 +843,20 @@ class LocalScorer:
             nodes = rows.get(et[2])
             if nodes is None or not len(nodes) or et not in graph.adjacency:
                 continue
-            found = self._sums.take(graph, et, nodes, self.kept_[0][et[0]],
-                                    self.changed_[0][et[0]])
+            found = self._sums.take(graph, et, nodes, self.changed_[0][et[0]])
             if len(found.positions):
                 pooled[et] = found
         return pooled
 
-    def _layer(self, index: int, rows: dict[str, np.ndarray],
+    def _layer(self, graph: LocalGraph, index: int, rows: dict[str, np.ndarray],
                edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]],
                pooled: dict[EdgeType, _Pooled]) -> dict[str, np.ndarray]:
-        """Layer ``index`` embeddings of ``rows`` per type, from the kept layer-below
-        embeddings of them and of all their in-neighbours (``edges``: :meth:`_in_edges` of
-        ``rows``; ``pooled``: the hubs' running sums, :meth:`_pool`), in numpy
-        (:class:`_NumpyModel`)."""
-        below = self.kept_[index]
+        """Layer ``index`` embeddings of ``rows`` per type, from the layer-below embeddings
+        of them and of all their in-neighbours (kept, or for the input layer encoded now;
+        ``edges``: :meth:`_in_edges` of ``rows``; ``pooled``: the hubs' running sums,
+        :meth:`_pool`), in numpy (:class:`_NumpyModel`)."""
+        below = self.kept_[index] if index else {
+            t: _Encoded(graph, t, self.input_embeddings) for t in self.model.in_channels}
         return {t: self._numpy.layer(index, t, below, r,
                                      {et: e for et, e in edges.items() if et[2] == t},
                                      {et: p for et, p in pooled.items() if et[2] == t})
@@ -758,28 +865,16 @@ class LocalScorer:
     # ------------------------------------------------------------------------ scoring
     @torch.no_grad()
     def fit(self, graph: LocalGraph) -> np.ndarray:
-        """Compute and keep every node's embeddings; return every target row's score.
+        """Compute every node's embeddings, keep those of the layers between the input and the
+        last (``kept_[0]`` is empty: input embeddings are encoded again when read, those of
+        the rows summed into hubs held with their sums); return every target row's score.
 
-        The whole-graph pass runs layer by layer in blocks of rows (:class:`_GraphPass`): beyond
-        the kept embeddings it holds one block's temporaries, not the whole network's."""
+        The whole-graph pass runs layer by layer in blocks of rows (:class:`_GraphPass`), the
+        input embeddings one node type at a time: beyond the kept embeddings it holds one
+        block's temporaries and a few types' input embeddings, not the whole network's."""
         model = self.model
         target = model.target_type
         num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
-        run = _GraphPass(model, graph, lambda t, rows: self._inputs(graph, t, rows))
-        with torch_threads(self.num_threads):
-            kept = [{t: run.encode(t) for t in num}]
-            for layer in range(model.num_layers - 1):
-                kept.append({t: run.conv(layer, t, kept[-1]) for t in num})
-            last = run.conv(model.num_layers - 1, target, kept[-1])
-            logits = np.empty(num[target], dtype=np.float32)
-            for rows in run.blocks(num[target]):
-                logits[rows] = self._head([k[target][rows] for k in kept]
-                                          + [last[rows]]).numpy()
-        del run, last
-        # Kept as numpy (sharing the tensors' memory): reads recompute rows in numpy.
-        self.kept_ = [{t: v.numpy() for t, v in k.items()} for k in kept]
-        logits = self._offset(graph, np.arange(num[target]), logits)
-        self.scores_ = self.calibrator.transform(logits).astype(np.float64)
         self._tick = 0
         self._held = dict(num)
         self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
@@ -787,9 +882,26 @@ class LocalScorer:
         self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
                                  for _ in range(model.num_layers - 1)]
         self.scored_ = np.zeros(num[target], dtype=np.int64)
-        self._sums = _NeighbourSums(self.hub_degree, self.resync)
-        self._sums.build(graph, [et for et in model.edge_types if et in graph.adjacency],
-                         self.kept_[0], self.changed_[0])
+        self._sums = _NeighbourSums(self.hub_degree, self.resync, model.hidden_channels,
+                                    self.input_embeddings)
+        run = _GraphPass(model, graph, lambda t, rows: self._inputs(graph, t, rows))
+        with torch_threads(self.num_threads):
+            inputs = _OneTypeAtATime(run.encode, target)
+            kept: list = [inputs]
+            for layer in range(model.num_layers - 1):
+                kept.append({t: run.conv(layer, t, kept[-1]) for t in num})
+            self._sums.build(graph, [et for et in model.edge_types if et in graph.adjacency],
+                             self.changed_[0], lambda t: inputs[t].numpy())
+            last = run.conv(model.num_layers - 1, target, kept[-1])
+            logits = np.empty(num[target], dtype=np.float32)
+            for rows in run.blocks(num[target]):
+                logits[rows] = self._head([k[target][rows] for k in kept]
+                                          + [last[rows]]).numpy()
+        del run, last
+        # Kept as numpy (sharing the tensors' memory): reads recompute rows in numpy.
+        self.kept_ = [{}] + [{t: v.numpy() for t, v in k.items()} for k in kept[1:]]
+        logits = self._offset(graph, np.arange(num[target]), logits)
+        self.scores_ = self.calibrator.transform(logits).astype(np.float64)
         return self.scores_.copy()
 
     def _grow(self, graph: LocalGraph) -> dict[str, np.ndarray]:
@@ -804,7 +916,7 @@ class LocalScorer:
                 continue
             added[t] = np.arange(held, n)
             self._held[t] = n
-            for kept in self.kept_:
+            for kept in self.kept_[1:]:
                 h = kept[t]
                 if n > len(h):
                     grown = np.zeros((n + len(h) // 8 + 1024, h.shape[1]), dtype=h.dtype)
@@ -833,10 +945,7 @@ class LocalScorer:
                                          np.asarray(r, dtype=np.int64))
         self._tick += 1
         for t, r in frontier.items():
-            h = self._numpy.encode(t, self._inputs(graph, t, r))
-            self._sums.push(graph, t, r, self.kept_[0][t][r], h, self._tick, self.kept_[0][t],
-                            self.changed_[0][t])
-            self.kept_[0][t][r] = h
+            self._sums.push(graph, t, r, self._tick, self.changed_[0][t])
             self.changed_[0][t][r] = self._tick
 
     def _latest(self, level: int, rows: dict[str, np.ndarray],
@@ -897,7 +1006,7 @@ class LocalScorer:
                 renumber = np.cumsum(mask[et[2]]) - 1
                 pooled[et] = found.pick(inside, renumber[found.positions[inside]])
         edges = {et: e for et, e in edges.items() if len(stale[et[2]])}
-        new = self._layer(level - 1, stale, edges, pooled)
+        new = self._layer(graph, level - 1, stale, edges, pooled)
         return {t: (stale[t], h) for t, h in new.items()}
 
     def _refresh(self, graph: LocalGraph, level: int, rows: dict[str, np.ndarray]) -> None:
@@ -924,7 +1033,9 @@ class LocalScorer:
         new = self._stale_layer(graph, model.num_layers, wanted, {target: self.scored_})
         if target in new:
             stale, h = new[target]
-            logits = self._numpy.head_logits([k[target][stale] for k in self.kept_] + [h])
+            layers = [self.input_embeddings(graph, target, stale)]
+            logits = self._numpy.head_logits(layers + [k[target][stale] for k in self.kept_[1:]]
+                                             + [h])
             self.scores_[stale] = self.calibrator.transform(self._offset(graph, stale, logits))
             self.scored_[stale] = self._tick
         return self.scores_[rows]

@@ -235,6 +235,18 @@ def test_boosted_column_and_scores_stay_equal_to_a_whole_graph_pass(residual, ho
     np.testing.assert_allclose(local.scores(g, every), expected, atol=1e-6)
 
 
+def summed_embeddings(local: LocalScorer, g: LocalGraph, node_type: str,
+                      rows: np.ndarray) -> np.ndarray:
+    """The input embeddings of ``rows`` as a hub's running sums hold them (all pinned), float64;
+    checked equal to the rows' current input embeddings."""
+    pinned = local._sums.pinned[node_type]
+    slots = pinned.slot_of[rows]
+    assert (slots >= 0).all()
+    values = pinned.values[slots]
+    np.testing.assert_allclose(values, local.input_embeddings(g, node_type, rows), atol=1e-5)
+    return values.astype(np.float64)
+
+
 def hub_scorer(layers: int, hub_degree: int, resync: int) -> LocalScorer:
     base = scorer(layers)
     return LocalScorer(base.model, base.calibrator, hub_degree=hub_degree, resync=resync)
@@ -287,11 +299,10 @@ def test_hub_running_sums_stay_equal_to_a_whole_graph_pass(layers, hub_degree, r
         table = tables[et]
         slots = table.slot_of[nodes]
         assert table.node[slots].tolist() == nodes.tolist()
-        local._sums._catch_up(table, g.adjacency[et], local.kept_[0][et[0]],
-                              local.changed_[0][et[0]], slots)
+        local._sums._catch_up(g, et, table, local.changed_[0][et[0]], slots)
         for node, slot in zip(nodes.tolist(), slots.tolist(), strict=True):
             neighbours = g.adjacency[et].neighbours(node)
-            values = local.kept_[0][et[0]][neighbours].astype(np.float64)
+            values = summed_embeddings(local, g, et[0], neighbours)
             assert table.count[slot] == len(neighbours)
             np.testing.assert_allclose(table.sums[slot], values.sum(axis=0), atol=1e-9)
             np.testing.assert_allclose(table.squares[slot], np.square(values).sum(axis=0),
@@ -306,20 +317,26 @@ def test_hub_sums_are_built_by_fit(chunk, monkeypatch):
     g, local = graph(seed=2), hub_scorer(2, 4, 4096)
     local.fit(g)
     built = 0
+    summed: dict[str, list[int]] = {}
     for et in EDGE_TYPES:
         adjacency = g.adjacency[et]
         hubs = np.flatnonzero(adjacency.degree(np.arange(g.num_nodes[et[2]])) >= 4)
         table = local._sums.tables[et]
         assert sorted(np.flatnonzero(table.slot_of >= 0).tolist()) == hubs.tolist()
         for node in hubs.tolist():
-            values = local.kept_[0][et[0]][adjacency.neighbours(node)].astype(np.float64)
+            values = summed_embeddings(local, g, et[0], adjacency.neighbours(node))
             slot = table.slot_of[node]
             np.testing.assert_allclose(table.sums[slot], values.sum(axis=0), atol=1e-9)
             np.testing.assert_allclose(table.squares[slot], np.square(values).sum(axis=0),
                                        atol=1e-9)
             assert table.count[slot] == len(values)
         built += len(hubs)
+        for node in hubs.tolist():
+            summed.setdefault(et[0], []).extend(adjacency.neighbours(node).tolist())
     assert built > 0
+    assert local.kept_[0] == {}  # input embeddings are not kept ...
+    for node_type, pinned in local._sums.pinned.items():  # ... but for the rows hubs sum
+        assert np.flatnonzero(pinned.slot_of >= 0).tolist() == sorted(set(summed[node_type]))
 
 
 def test_add_edges_adds_as_add_edge_on_each_pair_in_turn():
