@@ -36,7 +36,9 @@ _FEW = 8
 
 
 class GrowingAdjacency:
-    """In-neighbours of every destination node of one edge type: a CSR plus added lists.
+    """In-neighbours of every destination node of one edge type: a CSR (each node's
+    neighbours in the order of their rows, as the whole-graph pass sums them) plus added
+    lists.
 
     Parameters
     ----------
@@ -47,8 +49,9 @@ class GrowingAdjacency:
     """
 
     def __init__(self, src: np.ndarray, dst: np.ndarray, num_dst: int) -> None:
-        order = np.argsort(dst, kind="stable")
-        self.col = np.asarray(src, dtype=np.int64)[order]
+        src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        order = np.argsort(dst * (int(src.max()) + 1 if len(src) else 1) + src)
+        self.col = src[order]
         self.rowptr = np.zeros(num_dst + 1, dtype=np.int64)
         np.cumsum(np.bincount(dst, minlength=num_dst), out=self.rowptr[1:])
         self.added: dict[int, list[int]] = {}
@@ -1101,7 +1104,8 @@ class _GraphPass(LayerwisePass):
     model
         The network (evaluation mode).
     graph
-        The graph; its in-neighbour lists are laid out as row-block CSR arrays once.
+        The graph; its in-neighbour lists are laid out as row-block CSR arrays once (its
+        built CSR itself where no edge was added since).
     inputs
         ``(node_type, rows) -> model inputs`` of ``graph``'s nodes (:meth:`LocalScorer._inputs`).
     """
@@ -1113,8 +1117,14 @@ class _GraphPass(LayerwisePass):
         self.num_nodes = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
         self.adjacency = {}
         for et in model.edge_types:
-            if et in graph.adjacency and et[0] in self.num_nodes:
-                src, dst = graph.adjacency[et].edge_index()
+            if et not in graph.adjacency or et[0] not in self.num_nodes:
+                continue
+            held = graph.adjacency[et]
+            if not held.num_added and len(held.rowptr) == self.num_nodes[et[2]] + 1:
+                # the built CSR as it is (rows in order): no copy
+                self.adjacency[et] = RowBlocks(held.rowptr, held.col, self.num_nodes[et[0]])
+            else:
+                src, dst = held.edge_index()
                 order = np.lexsort((src, dst))
                 rowptr = np.zeros(self.num_nodes[et[2]] + 1, dtype=np.int64)
                 np.cumsum(np.bincount(dst, minlength=self.num_nodes[et[2]]), out=rowptr[1:])

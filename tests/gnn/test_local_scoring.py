@@ -86,6 +86,16 @@ def test_local_scores_equal_whole_graph_scores(layers):
     np.testing.assert_allclose(local.fit(g), expected, atol=1e-6)
 
 
+def test_fit_after_added_nodes_and_edges_equals_a_whole_graph_pass():
+    """Fit reads the built CSR as it is, or (edges added since) lays the edges out again."""
+    g, local = graph(), scorer(2)
+    np.testing.assert_allclose(local.fit(g), whole_graph_scores(local, g), atol=1e-6)
+    account = g.add_nodes("Account", 1)[0]
+    g.set_features("Account", np.array([account]), np.ones((1, 3), np.float32))
+    assert g.add_edge(USED, account, 3) and g.add_edge(SENT, 0, account)
+    np.testing.assert_allclose(local.fit(g), whole_graph_scores(local, g), atol=1e-6)
+
+
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(layers):
     g, local = graph(), scorer(layers)
