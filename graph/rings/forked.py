@@ -3,16 +3,22 @@
 The candidate search is mostly single-threaded NumPy, SciPy and igraph work; an independent step
 (the Leiden localities, minutes at a million accounts) runs on a second core this way. The child
 inherits the caller's arrays without copying or pickling them; only the result comes back,
-pickled, through a pipe. Where ``fork`` is missing (not POSIX) the function runs at once, in the
-caller.
+pickled into an unnamed temporary file, so the child exits (and gives its memory back) as soon
+as it is done, however late the caller asks for the result: through a pipe it waited, holding
+all it had allocated, until the caller read. Python's garbage collector is frozen across the
+fork (:func:`gc.freeze`), so a collection in the child does not write to, and copy, every page
+of objects it inherited. Where ``fork`` is missing (not POSIX) the function runs at once, in
+the caller.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -48,7 +54,7 @@ class ForkedCall(Generic[T]):
     def __init__(self, name: str, function: Callable[..., T], *args: Any) -> None:
         self.name = name
         self._pid: int | None = None
-        self._read = -1
+        self._file: Any = None
         self._done = False
         self._value: T | None = None
         if not hasattr(os, "fork"):
@@ -56,39 +62,34 @@ class ForkedCall(Generic[T]):
             return
         sys.stdout.flush()
         sys.stderr.flush()
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: compute, send, leave without the parent's cleanup
-            os.close(read_end)
-            try:
-                try:
-                    payload: tuple[str, Any] = ("ok", function(*args))
-                except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
-                    payload = ("error", portable_exception(exc))
-                with os.fdopen(write_end, "wb") as pipe:
-                    pipe.write(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        self._pid, self._read = pid, read_end
+        # unnamed: nothing is left behind whatever happens to either process
+        self._file = tempfile.TemporaryFile(prefix="forked-")  # noqa: SIM115 - result, close
+        gc.freeze()
+        pid = -1
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:
+                gc.unfreeze()
+        if pid == 0:  # the child: compute, write, leave without the parent's cleanup
+            _run_child(function, args, self._file.fileno())
+        self._pid = pid
 
     def result(self) -> T:
         """Wait for the child and return what ``function`` returned (raise what it raised)."""
         if self._done:
             return self._value  # type: ignore[return-value]
         assert self._pid is not None
-        read, self._read = self._read, -1  # closed by the with below, whatever happens
-        with os.fdopen(read, "rb") as pipe:
-            data = pipe.read()
         _, status = os.waitpid(self._pid, 0)
         self._pid = None
-        if not data:
-            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                   else f"exit code {os.waitstatus_to_exitcode(status)}")
-            raise ForkedProcessDied(self.name, how)
-        kind, value = pickle.loads(data)
+        with self._file as written:  # closed (and so deleted) whatever happens
+            self._file = None
+            if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+                how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                       else f"exit code {os.waitstatus_to_exitcode(status)}")
+                raise ForkedProcessDied(self.name, how)
+            written.seek(0)
+            kind, value = pickle.load(written)
         if kind == "error":
             raise value
         self._value, self._done = value, True
@@ -97,20 +98,43 @@ class ForkedCall(Generic[T]):
     def close(self, stop: int = signal.SIGKILL) -> None:
         """Stop the child with the signal ``stop`` if it is still running (nothing to do after
         :meth:`result`)."""
-        if self._pid is None:
-            return
-        os.kill(self._pid, stop)
-        os.waitpid(self._pid, 0)
-        if self._read >= 0:
-            os.close(self._read)
-            self._read = -1
-        self._pid = None
+        if self._pid is not None:
+            os.kill(self._pid, stop)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def __enter__(self) -> ForkedCall[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _run_child(function: Callable[..., Any], args: tuple[Any, ...], fd: int) -> None:
+    """In the forked child: ``function(*args)`` (or the exception it raised) pickled into the
+    file ``fd``, then leave at once with exit code 0, or 1 when nothing could be written."""
+    code = 1
+    try:
+        try:
+            payload: tuple[str, Any] = ("ok", function(*args))
+        except BaseException as exc:  # noqa: BLE001 - sent to the parent, raised there
+            payload = ("error", portable_exception(exc))
+        with os.fdopen(os.dup(fd), "wb") as out:
+            try:
+                pickle.dump(payload, out, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # noqa: BLE001 - a result that does not pickle
+                out.seek(0)
+                out.truncate()
+                pickle.dump(("error", portable_exception(exc)), out,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+        code = 0
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
 
 
 def portable_exception(exc: BaseException) -> BaseException:

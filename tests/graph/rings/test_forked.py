@@ -1,4 +1,5 @@
 import os
+import time
 
 import numpy as np
 import pytest
@@ -45,3 +46,29 @@ def test_leaving_early_stops_the_child() -> None:
     assert pid is not None
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def _large(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.int64)
+
+
+def _process_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+def test_the_child_ends_when_done_though_its_large_result_is_asked_for_later() -> None:
+    # 8 MB: far beyond a pipe's buffer, which kept the child (and its memory) alive until read
+    with ForkedCall("large", _large, 1 << 20) as pending:
+        deadline = time.monotonic() + 10.0
+        while _process_state(pending._pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _process_state(pending._pid) == "Z"  # exited, waiting to be reaped
+        assert np.array_equal(pending.result(), np.arange(1 << 20))
+
+
+def test_a_result_that_does_not_pickle_is_reported() -> None:
+    with ForkedCall("unpicklable", lambda: (lambda: 1)) as pending, \
+            pytest.raises(Exception, match="(?i)pickle"):
+        pending.result()
