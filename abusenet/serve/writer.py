@@ -1,27 +1,37 @@
-"""Posted events applied in groups: one duplicate check, log write and graph update per group.
+"""Posted events applied in groups, by two threads in a pipeline: one logs, one applies.
 
-Each ``POST /v1/events`` request hands its validated events to :meth:`EventWriter.submit`
-and waits. The first request to find no group forming leads one: it waits for the group before
-it to finish (meanwhile later requests join its group), then, for every request of the group
-in arrival order, tells accepted events from duplicates (of stored events, or of an earlier
-event of the group), writes the accepted ones as one durable segment
-(:func:`~abusenet.serve.durable_log.append_segment`, ``fsync`` ed), applies them to the graph
-in one update, rescores the accounts they name in one pass and builds the account views the
-requests asked for in one pass. Only then does any request of the group answer. So under load
-the per-call costs (the ``fsync`` s, the rescoring's and the views' set-up) are paid once per
-group, not once per request, and an answer still means the request's events
-are durable and in the graph. An error reaches every request of the group, and the ids it had
-claimed are released. With a Neo4j write-through (:mod:`abusenet.serve.write_through`), the
-group's change to the graph (:meth:`GraphState.live_change`) is handed to it after the
-rescoring; it is written in the background, so the answer never waits for Neo4j.
+Each ``POST /v1/events`` request hands its validated events to :meth:`EventWriter.post`
+(awaited on the event loop) or :meth:`EventWriter.submit` (blocking) and waits. Two threads
+take the requests in arrival order:
+
+* the **log** thread takes every request waiting, tells accepted events from duplicates (of
+  stored events, of events still in flight, or of an earlier event of the group), counts the
+  accepted ids as known and writes the accepted events as one durable segment
+  (:func:`~abusenet.serve.durable_log.append_segment`, ``fsync`` ed);
+* the **apply** thread takes the logged group, applies its events to the graph in one update,
+  rescores the accounts they name in one pass, hands the change to the Neo4j write-through,
+  builds the account views the requests asked for in one pass, and only then answers each
+  request of the group.
+
+So an answer still means its events are durable and in the graph, applied in the order they
+were logged. The log thread runs at most one group ahead: while a group is being applied, the
+requests arriving meanwhile form the next group, which is logged (its ``fsync`` releases the
+GIL) during that apply. Under load, groups grow to what arrives during one apply, and the
+per-call costs (the ``fsync``, the rescoring's and the views' set-up) are paid once per group,
+not once per request. An error reaches every request of its group (a failed log: the ids it
+claimed released, nothing applied).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -37,24 +47,35 @@ ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 class _Request:
     events: pa.Table
     reasons: list[str | None]
+    done: Callable[[BaseException | None], None]
+    views: list | None = None
     status: list[str] = field(default_factory=list)
     submitted: float = field(default_factory=time.perf_counter)
-    views: list | None = None
+
+
+@dataclass
+class _Group:
+    """Requests logged together: their accepted events (``None``: none) and when logged."""
+
+    requests: list[_Request]
+    rows: pa.Table | None
+    logged: float = field(default_factory=time.perf_counter)
 
 
 class EventWriter:
-    """Applies posted events to ``state`` in groups (module docstring).
+    """Applies posted events to ``state`` in groups (module docstring); its two threads run
+    from construction until :meth:`close`.
 
     Parameters
     ----------
     state
         The service's graph state (its event store receives the segments).
     write_through
-        Where each group's change to the graph goes on to Neo4j (``None``: nowhere).
+        Where each applied group's change to the graph goes on to Neo4j (``None``: nowhere).
     metrics
-        Where the time of each phase goes (``queue``: a request waiting for its group to
-        start; per group: ``dedup``, ``log``, ``update``, ``rescore``, ``write_through``,
-        ``views``).
+        Where the time of each phase goes (per request: ``queue``, waiting to be logged; per
+        group: ``dedup``, ``log``, ``handoff`` (logged, waiting to be applied), ``update``,
+        ``rescore``, ``write_through``, ``views``).
     """
 
     def __init__(self, state: GraphState, write_through: WriteThrough | None = None,
@@ -64,52 +85,88 @@ class EventWriter:
         self.metrics = metrics
         self.groups_written = 0
         self._cond = threading.Condition()
-        self._io = threading.Lock()
         self._pending: list[_Request] = []
-        self._group = 0
-        self._led = False
-        self._results: dict[int, tuple[BaseException | None, int]] = {}
+        self._logged: list[_Group] = []
+        self._held = 0
+        self._closed = False
+        self._log_done = False
+        self._threads = [threading.Thread(target=self._log_loop, name="serve-log", daemon=True),
+                         threading.Thread(target=self._apply_loop, name="serve-apply",
+                                          daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
+    # ------------------------------------------------------------------------ callers
     def submit(self, events: pa.Table, reasons: list[str | None],
                views: list | None = None) -> list[str]:
         """Apply the valid ``events`` (``reasons[i]`` is ``None``); once they are durable and
         in the graph, the status of each: accepted, duplicate or rejected. ``views``, when
         given, receives per event the view of its account (:meth:`GraphState.account_views`,
-        ``None`` for a rejected event), computed right after the group is applied, for the
-        whole group at once."""
-        request = _Request(events, reasons, views=views)
-        with self._cond:
-            group = self._group
-            self._pending.append(request)
-            lead = not self._led
-            self._led = True
-        if lead:
-            with self._io:
-                with self._cond:
-                    requests, self._pending = self._pending, []
-                    self._group += 1
-                    self._led = False
-                self._time("queue", *(r.submitted for r in requests))
-                error: BaseException | None = None
-                try:
-                    self._apply(requests)
-                except BaseException as err:  # every member of the group must hear of it
-                    error = err
-                with self._cond:
-                    self.groups_written += 1
-                    self._results[group] = (error, len(requests))
-                    self._cond.notify_all()
-        with self._cond:
-            self._cond.wait_for(lambda: group in self._results)
-            error, members = self._results[group]
-            if members == 1:
-                del self._results[group]
-            else:
-                self._results[group] = (error, members - 1)
-        if error is not None:
-            raise error
+        ``None`` for a rejected event), computed right after its group is applied."""
+        finished = threading.Event()
+        outcome: list[BaseException | None] = []
+
+        def done(error: BaseException | None) -> None:
+            outcome.append(error)
+            finished.set()
+
+        request = self._enqueue(events, reasons, views, done)
+        finished.wait()
+        if outcome[0] is not None:
+            raise outcome[0]
         return request.status
 
+    async def post(self, events: pa.Table, reasons: list[str | None],
+                   views: list | None = None) -> list[str]:
+        """:meth:`submit` for the event loop: awaits the answer without holding a thread."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+
+        def done(error: BaseException | None) -> None:
+            loop.call_soon_threadsafe(_settle, future, error)
+
+        request = self._enqueue(events, reasons, views, done)
+        await future
+        return request.status
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Requests posted meanwhile wait, and are then logged as one group (the log thread
+        finishes the group it is writing first)."""
+        with self._cond:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= 1
+                self._cond.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting to be logged."""
+        with self._cond:
+            return len(self._pending)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop both threads once the requests already posted are answered."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _enqueue(self, events: pa.Table, reasons: list[str | None], views: list | None,
+                 done: Callable[[BaseException | None], None]) -> _Request:
+        request = _Request(events, reasons, done, views=views)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the event writer is closed")
+            self._pending.append(request)
+            self._cond.notify_all()
+        return request
+
+    # ------------------------------------------------------------------------ threads
     def _time(self, phase: str, *since: float) -> float:
         """Record the time from each of ``since`` to now as phase ``phase``; now."""
         now = time.perf_counter()
@@ -118,59 +175,119 @@ class EventWriter:
                 self.metrics.phase(phase, now - began)
         return now
 
-    def _apply(self, requests: list[_Request]) -> None:
-        self._write(requests)
-        wanting = [r for r in requests if r.views is not None]
-        if not wanting:
-            return
-        began = time.perf_counter()
-        asked = [[a if s != REJECTED else None for a, s in zip(
-            r.events.column("account_id").to_pylist(), r.status, strict=True)] for r in wanting]
-        views = iter(self.state.account_views([a for accounts in asked for a in accounts
-                                               if a is not None]))
-        for request, accounts in zip(wanting, asked, strict=True):
-            request.views.extend(None if a is None else next(views) for a in accounts)
-        self._time("views", began)
+    def _log_loop(self) -> None:
+        while True:
+            with self._cond:
+                # One group ahead of the apply thread at most: requests that arrive meanwhile
+                # form the next group (as large as an apply takes), not many small segments.
+                self._cond.wait_for(lambda: self._closed or (
+                    self._pending and not self._held and not self._logged))
+                if not self._pending:
+                    self._log_done = True
+                    self._cond.notify_all()
+                    return
+                requests, self._pending = self._pending, []
+            self._time("queue", *(r.submitted for r in requests))
+            try:
+                rows = self._log(requests)
+            except BaseException as error:  # every member of the group must hear of it
+                for request in requests:
+                    request.done(error)
+                continue
+            with self._cond:
+                self._logged.append(_Group(requests, rows))
+                self._cond.notify_all()
 
-    def _write(self, requests: list[_Request]) -> None:
+    def _apply_loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._logged or self._log_done)
+                if not self._logged:
+                    return
+                groups, self._logged = self._logged, []
+                self._cond.notify_all()
+            self._time("handoff", *(g.logged for g in groups))
+            requests = [r for g in groups for r in g.requests]
+            error: BaseException | None = None
+            try:
+                self._apply([g.rows for g in groups if g.rows is not None], requests)
+            except BaseException as err:  # every member of the groups must hear of it
+                error = err
+            with self._cond:
+                self.groups_written += len(groups)
+            for request in requests:
+                request.done(error)
+
+    def _log(self, requests: list[_Request]) -> pa.Table | None:
+        """Sort the events of ``requests`` into accepted, duplicate and rejected, and write
+        the accepted ones durably; they (``None``: none)."""
         state = self.state
         began = time.perf_counter()
-        with state.write_lock:
-            candidates = [i for r in requests for i, reason in
-                          zip(r.events.column("event_id").to_pylist(), r.reasons, strict=True)
-                          if reason is None]
-            known = state.known_ids(candidates)
-            seen: set[str] = set()
-            fresh: list[pa.Table] = []
-            for request in requests:
-                take = []
-                ids = request.events.column("event_id").to_pylist()
-                for i, (event_id, reason) in enumerate(zip(ids, request.reasons, strict=True)):
-                    if reason is not None:
-                        request.status.append(REJECTED)
-                    elif event_id in known or event_id in seen:
-                        request.status.append(DUPLICATE)
-                    else:
-                        request.status.append(ACCEPTED)
-                        take.append(i)
-                        seen.add(event_id)
-                if take:
-                    fresh.append(request.events.take(take))
-            state.claim(list(seen))
+        candidates = [i for r in requests for i, reason in
+                      zip(r.events.column("event_id").to_pylist(), r.reasons, strict=True)
+                      if reason is None]
+        known = state.known_ids(candidates)
+        seen: set[str] = set()
+        fresh: list[pa.Table] = []
+        for request in requests:
+            take = []
+            ids = request.events.column("event_id").to_pylist()
+            for i, (event_id, reason) in enumerate(zip(ids, request.reasons, strict=True)):
+                if reason is not None:
+                    request.status.append(REJECTED)
+                elif event_id in known or event_id in seen:
+                    request.status.append(DUPLICATE)
+                else:
+                    request.status.append(ACCEPTED)
+                    take.append(i)
+                    seen.add(event_id)
+            if take:
+                fresh.append(request.events if len(take) == request.events.num_rows
+                             else request.events.take(take))
+        state.claim(list(seen))
         began = self._time("dedup", began)
         if not fresh:
-            return
+            return None
         rows = pa.concat_tables(fresh)
         try:
             append_segment(rows, state.events_dir)
         except BaseException:
             state.release(list(seen))
             raise
-        began = self._time("log", began)
-        state.apply(rows)
-        began = self._time("update", began)
-        state.refresh(list(dict.fromkeys(rows.column("account_id").to_pylist())))
-        began = self._time("rescore", began)
-        if self.write_through is not None:
-            self.write_through.submit(state.live_change(rows, datetime.now(UTC)))
-            self._time("write_through", began)
+        self._time("log", began)
+        return rows
+
+    def _apply(self, parts: list[pa.Table], requests: list[_Request]) -> None:
+        """Apply the logged ``parts`` in one update and rescoring, then build the views the
+        ``requests`` asked for."""
+        state = self.state
+        began = time.perf_counter()
+        if parts:
+            rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+            state.apply(rows)
+            began = self._time("update", began)
+            state.refresh(list(dict.fromkeys(rows.column("account_id").to_pylist())))
+            began = self._time("rescore", began)
+            if self.write_through is not None:
+                self.write_through.submit(state.live_change(rows, datetime.now(UTC)))
+                began = self._time("write_through", began)
+        wanting = [r for r in requests if r.views is not None]
+        if not wanting:
+            return
+        asked = [[a if s != REJECTED else None for a, s in zip(
+            r.events.column("account_id").to_pylist(), r.status, strict=True)] for r in wanting]
+        views = iter(state.account_views([a for accounts in asked for a in accounts
+                                          if a is not None]))
+        for request, accounts in zip(wanting, asked, strict=True):
+            request.views.extend(None if a is None else next(views) for a in accounts)
+        self._time("views", began)
+
+
+def _settle(future: asyncio.Future, error: BaseException | None) -> Any:
+    """Resolve an awaited request (unless its caller went away meanwhile)."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 import threading
 import time
 
 import numpy as np
+import pytest
 
 from abusenet.serve.durable_log import segment_files
 from abusenet.serve.state import GraphState
@@ -35,12 +38,12 @@ def test_a_group_dedups_in_arrival_order_logs_once_and_scores_exactly(run_dir):
         checked = validator.check(requests[k])
         answers[k] = writer.submit(checked.events, checked.reasons)
 
-    with writer._io:  # a group in progress: the three requests queue into the next one
+    with writer.held():  # the three requests queue, then are logged as one group
         threads = []
         for k in range(3):
             threads.append(threading.Thread(target=submit, args=(k,)))
             threads[-1].start()
-            while len(writer._pending) < k + 1:  # arrival order = request order
+            while writer.waiting < k + 1:  # arrival order = request order
                 time.sleep(0.01)
         assert not answers
     for t in threads:
@@ -75,3 +78,88 @@ def test_views_asked_for_are_the_accounts_after_the_group(run_dir):
     assert views[2] is None
     assert views[:2] == state.account_views(["viewer_a", member])
     assert views[0]["reasons"]["shared_entities"][0]["entity"] == "Device:dev-g"
+
+
+@pytest.fixture(scope="module")
+def loaded(batch_run, tmp_path_factory) -> tuple[GraphState, EventValidator]:
+    """One state for the tests below (each posts its own ids and accounts), and its validator."""
+    run = tmp_path_factory.mktemp("writer") / "run"
+    shutil.copytree(batch_run, run)
+    state = GraphState.load(run)
+    return state, EventValidator(canonical_mapping(state.ingest_state))
+
+
+def _login(event_id: str, account: str, **extra: object) -> dict[str, object]:
+    return {"event_id": event_id, "account_id": account, "ts": "2025-01-20T10:00:00Z",
+            "event_type": "login", **extra}
+
+
+def test_the_next_group_is_logged_during_an_apply_and_answered_after_it(loaded):
+    state, validator = loaded
+    writer = EventWriter(state)
+    answers: dict[int, list[str]] = {}
+    requests = [[_login("p1", "pipe_a", device_id="dev-p")],
+                [_login("p2", "pipe_b", device_id="dev-p"), _login("p1", "pipe_a")],
+                [_login("p3", "pipe_c", device_id="dev-p")]]
+
+    def submit(k: int) -> None:
+        checked = validator.check(requests[k])
+        answers[k] = writer.submit(checked.events, checked.reasons, [])
+
+    threads = [threading.Thread(target=submit, args=(k,)) for k in range(3)]
+    before = len(segment_files(state.events_dir))
+    with state.lock:  # the apply thread blocks inside the first group's update
+        threads[0].start()
+        while len(segment_files(state.events_dir)) < before + 1:
+            time.sleep(0.01)
+        for thread in threads[1:]:
+            thread.start()
+        while not writer._logged or writer.waiting + sum(
+                len(g.requests) for g in writer._logged) < 2:
+            time.sleep(0.01)
+        # the next group logged (durable) while the first is still being applied; the
+        # request after it waits for the apply (the log thread runs one group ahead at most)
+        assert len(segment_files(state.events_dir)) >= before + 2
+        assert not answers
+        assert all(a not in state.nodes[ACCOUNT].row for a in ("pipe_b", "pipe_c"))
+    for thread in threads:
+        thread.join(30)
+    assert answers == {0: [ACCEPTED], 1: [ACCEPTED, DUPLICATE], 2: [ACCEPTED]}
+    assert writer.groups_written == len(segment_files(state.events_dir)) - before
+    entity = state.entity_view("Device", "dev-p")
+    assert entity["accounts"] == ["pipe_a", "pipe_b", "pipe_c"]
+    writer.close()
+
+
+def test_a_failed_log_answers_the_error_and_applies_nothing(loaded):
+    state, validator = loaded
+    writer = EventWriter(state)
+    blocker = state.events_dir / "day=2024-11-30"  # a file where the day's folder goes
+    assert not blocker.exists()
+    blocker.write_text("not a folder")
+    checked = validator.check([{**_login("f1", "failed_a"), "ts": "2024-11-30T10:00:00Z"}])
+    with pytest.raises(OSError):
+        writer.submit(checked.events, checked.reasons)
+    assert "failed_a" not in state.nodes[ACCOUNT].row
+    blocker.unlink()
+    assert writer.submit(checked.events, checked.reasons) == [ACCEPTED]  # the id released
+    assert "failed_a" in state.nodes[ACCOUNT].row
+    writer.close()
+
+
+def test_post_awaits_the_same_answer_on_an_event_loop(loaded):
+    state, validator = loaded
+    writer = EventWriter(state)
+    checked = validator.check([_login("a1", "async_a", device_id="dev-a"),
+                               _login("a1", "async_a")])
+
+    async def post() -> tuple[list[str], list]:
+        views: list = []
+        return await writer.post(checked.events, checked.reasons, views), views
+
+    status, views = asyncio.run(post())
+    assert status == [ACCEPTED, DUPLICATE]
+    assert views == state.account_views(["async_a", "async_a"])
+    writer.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        writer.submit(checked.events, checked.reasons)
