@@ -587,9 +587,78 @@ class _NeighbourSums:
                 table.drop(due)
 
 
+class _InputCache:
+    """Input embeddings (layer 0) of up to ``capacity`` rows of one node type, each with the
+    tick it was encoded at: valid while its row has not changed since. A row read without a
+    slot takes the oldest one (first in, first out).
+
+    Parameters
+    ----------
+    capacity
+        Rows held at most.
+    width
+        Width of the embeddings.
+    """
+
+    def __init__(self, capacity: int, width: int) -> None:
+        self.slot_of = np.full(0, -1, dtype=np.int32)  # row -> slot, -1: none
+        self.node = np.full(capacity, -1, dtype=np.int64)  # slot -> row, -1: free
+        self.tick = np.zeros(capacity, dtype=np.int64)
+        self.values = np.zeros((capacity, width), dtype=np.float32)
+        self.next = 0  # the slot taken next: the oldest
+
+    def fill(self, values: np.ndarray) -> None:
+        """Hold ``values`` as rows ``0..len(values)-1`` at tick 0 (as many as fit)."""
+        count = min(len(values), len(self.node))
+        self._slot_of(count)
+        self.values[:count] = values[:count]
+        self.node[:count] = np.arange(count)
+        self.slot_of[:count] = np.arange(count, dtype=np.int32)
+        self.tick[:count] = 0
+        self.next = count % len(self.node) if len(self.node) else 0
+
+    def _slot_of(self, size: int) -> None:
+        if size > len(self.slot_of):
+            grown = np.full(size + len(self.slot_of) // 8 + 1024, -1, dtype=np.int32)
+            grown[:len(self.slot_of)] = self.slot_of
+            self.slot_of = grown
+
+    def read(self, rows: np.ndarray, changed: np.ndarray, tick: int,
+             encode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Embeddings of distinct ``rows``: held ones encoded at or after the tick their row
+        last changed at (``changed``), the others encoded now (``encode(rows)``) and held
+        at ``tick``."""
+        self._slot_of(int(rows.max()) + 1 if len(rows) else 0)
+        slots = self.slot_of[rows]
+        held = slots >= 0
+        valid = held.copy()
+        valid[held] = self.tick[slots[held]] >= changed[rows[held]]
+        if valid.all():
+            return self.values[slots]
+        out = np.empty((len(rows), self.values.shape[1]), dtype=np.float32)
+        out[valid] = self.values[slots[valid]]
+        stale = np.flatnonzero(~valid)
+        fresh = encode(rows[stale])
+        out[stale] = fresh
+        again = held[stale]  # a row's own slot written again
+        self.values[slots[stale[again]]] = fresh[again]
+        self.tick[slots[stale[again]]] = tick
+        new = np.flatnonzero(~again)[-len(self.node):] if len(self.node) else []
+        if len(new):
+            taken = (self.next + np.arange(len(new))) % len(self.node)
+            evicted = self.node[taken]
+            self.slot_of[evicted[evicted >= 0]] = -1
+            self.node[taken] = rows[stale[new]]
+            self.slot_of[rows[stale[new]]] = taken
+            self.values[taken] = fresh[new]
+            self.tick[taken] = tick
+            self.next = int(taken[-1] + 1) % len(self.node)
+        return out
+
+
 class _Encoded:
-    """One node type's input embeddings as an array read by rows (``[rows]``), each row
-    encoded when read (``encode(graph, node_type, rows)``)."""
+    """One node type's input embeddings as an array read by rows (``[rows]``): those of the
+    distinct rows from ``encode(graph, node_type, rows)``."""
 
     def __init__(self, graph: LocalGraph, node_type: str,
                  encode: Callable[[LocalGraph, str, np.ndarray], np.ndarray]) -> None:
@@ -725,8 +794,9 @@ def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) 
 class LocalScorer:
     """Exact scores of the accounts of a :class:`LocalGraph`, kept current as it changes.
 
-    :meth:`fit` computes every node's embedding after each layer but the last (kept, ``L``
-    arrays of ``num_nodes x hidden`` per node type) and every account's score. After nodes
+    :meth:`fit` computes every node's embedding after each layer but the last (kept, ``L - 1``
+    arrays of ``num_nodes x hidden`` per node type, the input embeddings only in a bounded
+    cache, encoded again when read otherwise) and every account's score. After nodes
     change, :meth:`mark` recomputes only their input embeddings and stamps them with a new
     tick; nothing else is computed then, however many nodes a hub's change reaches. Every kept
     embedding and score carries the tick it was computed at, and is stale when the node or one
@@ -757,17 +827,24 @@ class LocalScorer:
         of them costs O(1) at the hub's first layer, not O(degree).
     resync
         Changes added to one running sum before it is rebuilt from its neighbours.
+    input_cache_rows
+        Input embeddings held for reads, all node types together (:class:`_InputCache`, a
+        share of the budget per type as of its rows): a graph that fits (with room for an
+        eighth more nodes) holds every row, filled by :meth:`fit`; a larger one the rows
+        read last.
     """
 
     def __init__(self, model: SepHeteroGNN, calibrator: ScoreCalibrator,
                  num_threads: int | None = None, residual: bool = False,
-                 hub_degree: int = 64, resync: int = 4096) -> None:
+                 hub_degree: int = 64, resync: int = 4096,
+                 input_cache_rows: int = 1 << 19) -> None:
         self.model = model
         self.calibrator = calibrator
         self.num_threads = num_threads
         self.residual = residual
         self.hub_degree = hub_degree
         self.resync = resync
+        self.input_cache_rows = input_cache_rows
         self._numpy = _NumpyModel(model)
         self._sums = _NeighbourSums(hub_degree, resync, model.hidden_channels,
                                     self.input_embeddings)
@@ -804,6 +881,12 @@ class LocalScorer:
         inputs (not kept: one linear layer and a normalisation a row)."""
         return self._numpy.encode(node_type,
                                   self._inputs(graph, node_type, np.asarray(rows, np.int64)))
+
+    def _cached_inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> np.ndarray:
+        """:meth:`input_embeddings` of distinct ``rows``, through the type's cache."""
+        return self._cache[node_type].read(
+            rows, self.changed_[0][node_type], self._tick,
+            lambda missing: self.input_embeddings(graph, node_type, missing))
 
     def _head(self, layers: list[torch.Tensor]) -> torch.Tensor:
         """The model's head on the per-layer target embeddings (as its ``forward`` applies it)."""
@@ -859,7 +942,7 @@ class LocalScorer:
         ``edges``: :meth:`_in_edges` of ``rows``; ``pooled``: the hubs' running sums,
         :meth:`_pool`), in numpy (:class:`_NumpyModel`)."""
         below = self.kept_[index] if index else {
-            t: _Encoded(graph, t, self.input_embeddings) for t in self.model.in_channels}
+            t: _Encoded(graph, t, self._cached_inputs) for t in self.model.in_channels}
         return {t: self._numpy.layer(index, t, below, r,
                                      {et: e for et, e in edges.items() if et[2] == t},
                                      {et: p for et, p in pooled.items() if et[2] == t})
@@ -895,6 +978,7 @@ class LocalScorer:
                 kept.append({t: run.conv(layer, t, kept[-1]) for t in num})
             self._sums.build(graph, [et for et in model.edge_types if et in graph.adjacency],
                              self.changed_[0], lambda t: inputs[t].numpy())
+            self._cache = self._input_caches(num, lambda t: inputs[t].numpy())
             last = run.conv(model.num_layers - 1, target, kept[-1])
             logits = np.empty(num[target], dtype=np.float32)
             for rows in run.blocks(num[target]):
@@ -906,6 +990,20 @@ class LocalScorer:
         logits = self._offset(graph, np.arange(num[target]), logits)
         self.scores_ = self.calibrator.transform(logits).astype(np.float64)
         return self.scores_.copy()
+
+    def _input_caches(self, num: dict[str, int],
+                      whole: Callable[[str], np.ndarray]) -> dict[str, _InputCache]:
+        """An input cache per node type (``num``: its rows), holding every row (``whole``:
+        the type's input embeddings) where the graph fits the budget."""
+        total = sum(num.values())
+        fits = total + total // 8 <= self.input_cache_rows
+        caches = {}
+        for t, n in num.items():
+            share = n + n // 8 if fits else self.input_cache_rows * n // max(total, 1)
+            caches[t] = _InputCache(share, self.model.hidden_channels)
+            if fits and n:
+                caches[t].fill(whole(t))
+        return caches
 
     def _grow(self, graph: LocalGraph) -> dict[str, np.ndarray]:
         """Room in the kept arrays for nodes added to ``graph`` since; their rows per type
@@ -1036,7 +1134,7 @@ class LocalScorer:
         new = self._stale_layer(graph, model.num_layers, wanted, {target: self.scored_})
         if target in new:
             stale, h = new[target]
-            layers = [self.input_embeddings(graph, target, stale)]
+            layers = [self._cached_inputs(graph, target, stale)]
             logits = self._numpy.head_logits(layers + [k[target][stale] for k in self.kept_[1:]]
                                              + [h])
             self.scores_[stale] = self.calibrator.transform(self._offset(graph, stale, logits))

@@ -9,7 +9,13 @@ import torch
 from gnn.boosted import BoostedLogits, LiveBoostedColumn, boost_features
 from gnn.calibration import ScoreCalibrator
 from gnn.inference import full_graph_logits
-from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer, _NeighbourSums
+from gnn.local_scoring import (
+    GrowingAdjacency,
+    LocalGraph,
+    LocalScorer,
+    _InputCache,
+    _NeighbourSums,
+)
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
 
@@ -29,12 +35,12 @@ def graph(seed: int = 0, accounts: int = 30, devices: int = 8) -> LocalGraph:
     return LocalGraph(x, {USED: used, SENT: sent})
 
 
-def scorer(layers: int = 2) -> LocalScorer:
+def scorer(layers: int = 2, input_cache_rows: int = 1 << 19) -> LocalScorer:
     torch.manual_seed(0)
     in_channels = {"Account": 3 + 3, "Device": 2 + 1}  # features + a degree per incoming type
     model = SepHeteroGNN(in_channels, EDGE_TYPES, 8, layers, ("mean", "std"), 0.0).eval()
     calibrator = ScoreCalibrator().fit(np.array([-1.0, 0.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
-    return LocalScorer(model, calibrator)
+    return LocalScorer(model, calibrator, input_cache_rows=input_cache_rows)
 
 
 def whole_graph_scores(local: LocalScorer, g: LocalGraph) -> np.ndarray:
@@ -96,9 +102,11 @@ def test_fit_after_added_nodes_and_edges_equals_a_whole_graph_pass():
     np.testing.assert_allclose(local.fit(g), whole_graph_scores(local, g), atol=1e-6)
 
 
-@pytest.mark.parametrize("layers", [1, 2, 3])
-def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(layers):
-    g, local = graph(), scorer(layers)
+@pytest.mark.parametrize(("layers", "input_cache_rows"), [(1, 1 << 19), (2, 1 << 19), (3, 1 << 19),
+                                                          (2, 12)])
+def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(layers, input_cache_rows):
+    """Input embeddings all held (filled by fit) or a few of them (read through the cache)."""
+    g, local = graph(), scorer(layers, input_cache_rows)
     local.fit(g)
     rng = np.random.default_rng(1)
     for step in range(12):
@@ -122,6 +130,29 @@ def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(layers):
         np.testing.assert_allclose(local.current(g, rows), expected[rows], atol=1e-6)
     every = np.arange(g.num_nodes["Account"])
     np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g), atol=1e-6)
+
+
+def test_input_cache_holds_the_rows_read_last_while_unchanged():
+    cache = _InputCache(3, 2)
+    changed = np.zeros(10, dtype=np.int64)
+    encoded: list[list[int]] = []
+
+    def encode(rows):
+        encoded.append(rows.tolist())
+        return np.column_stack([rows, -rows]).astype(np.float32)
+
+    cache.fill(encode(np.arange(2)))
+    np.testing.assert_array_equal(cache.read(np.array([0, 1]), changed, 0, encode),
+                                  [[0, 0], [1, -1]])
+    assert encoded == [[0, 1]]  # filled: nothing encoded on read
+    changed[1] = 1  # row 1 changed at tick 1: encoded again, in its own slot
+    np.testing.assert_array_equal(cache.read(np.array([1, 4, 5]), changed, 1, encode),
+                                  [[1, -1], [4, -4], [5, -5]])
+    assert encoded[-1] == [1, 4, 5]
+    assert sorted(cache.node.tolist()) == [1, 4, 5]  # 4 took the free slot, 5 the oldest (0)
+    cache.read(np.array([0, 4]), changed, 1, encode)
+    assert encoded[-1] == [0]  # 4 held; 0 evicted before, takes the oldest slot (1's)
+    assert sorted(cache.node.tolist()) == [0, 4, 5]
 
 
 def test_a_read_recomputes_only_what_a_change_reaches():
@@ -257,17 +288,21 @@ def summed_embeddings(local: LocalScorer, g: LocalGraph, node_type: str,
     return values.astype(np.float64)
 
 
-def hub_scorer(layers: int, hub_degree: int, resync: int) -> LocalScorer:
+def hub_scorer(layers: int, hub_degree: int, resync: int,
+               input_cache_rows: int = 1 << 19) -> LocalScorer:
     base = scorer(layers)
-    return LocalScorer(base.model, base.calibrator, hub_degree=hub_degree, resync=resync)
+    return LocalScorer(base.model, base.calibrator, hub_degree=hub_degree, resync=resync,
+                       input_cache_rows=input_cache_rows)
 
 
-@pytest.mark.parametrize(("layers", "hub_degree", "resync"),
-                         [(2, 3, 4096), (2, 1, 7), (1, 2, 3), (3, 3, 11)])
-def test_hub_running_sums_stay_equal_to_a_whole_graph_pass(layers, hub_degree, resync):
+@pytest.mark.parametrize(("layers", "hub_degree", "resync", "input_cache_rows"),
+                         [(2, 3, 4096, 1 << 19), (2, 1, 7, 1 << 19), (1, 2, 3, 1 << 19),
+                          (3, 3, 11, 1 << 19), (2, 3, 7, 10)])
+def test_hub_running_sums_stay_equal_to_a_whole_graph_pass(layers, hub_degree, resync,
+                                                           input_cache_rows):
     """A long random sequence of changes (new accounts and edges, features of accounts and
     devices, reads between them) with nodes of a few neighbours kept as running sums."""
-    g, local = graph(seed=1), hub_scorer(layers, hub_degree, resync)
+    g, local = graph(seed=1), hub_scorer(layers, hub_degree, resync, input_cache_rows)
     local.fit(g)
     rng = np.random.default_rng(4)
     for step in range(150):
