@@ -49,6 +49,7 @@ from scipy.sparse.csgraph import connected_components
 
 from graph.rings.communities import components, group_rows, split_communities
 from graph.rings.config import RingConfig
+from graph.rings.flow_null import money_log_chance
 from graph.rings.flows import (
     FlowGroup,
     fan_stars,
@@ -70,9 +71,7 @@ from graph.rings.null_model import (
     beyond_tree,
     colocation_signatures,
     entity_types,
-    fan_log_chance,
     flow_log_chance,
-    hop_log_chance,
     pair_log_chance,
     selection_log_count,
     sharing_log_chance,
@@ -568,27 +567,19 @@ def _describe(
     selection = selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
                                     anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
-    known_ts = transfers["ts"][transfers["ts"] >= 0]
-    hops = hop_log_chance(inside_flows, transfers["amount"].to_numpy(),
-                          float(known_ts.max() - known_ts.min()) if len(known_ts) else 0.0,
-                          cfg.flow_hop_s, cfg.flow_min_conserved, cfg.flow_max_conserved,
-                          len(groups))
-    period = float(known_ts.max() - known_ts.min()) if len(known_ts) else 0.0
-    fans = fan_log_chance(inside_flows, transfers["amount"].to_numpy(), period,
-                          np.bincount(transfers["dst"], minlength=n).astype(np.float64),
-                          np.bincount(transfers["src"], minlength=n).astype(np.float64),
-                          len(groups), cfg.flow_min_fan)
-    surprising = surprise(beyond_anchor, flow_chance + hops + fans, selection)
+    money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
+                             cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan)
+    surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise
     flow_surprise = np.minimum(surprising, surprise(
-        np.zeros(len(groups)), flow_chance + hops + fans,
+        np.zeros(len(groups)), flow_chance + money.shape + money.links,
         selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
                             np.zeros(len(groups)), anchor_degree, peers, n)))
     pair = sizes == 2
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
-        entity_degree <= cfg.hub_degree_cap, localities) - (hops + fans)[pair]
+        entity_degree <= cfg.hub_degree_cap, localities) - money.shape[pair]
     ids = np.asarray(accounts.astype(str), dtype=object)
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
@@ -782,12 +773,12 @@ def _synchrony(
 
 
 def _internal_flow_table(transfers: pd.DataFrame, membership: sp.csr_matrix) -> pd.DataFrame:
-    """Transfers between two members of a candidate: ``cand, src, dst, ts, amount``, sorted by
-    candidate and accounts."""
+    """Transfers between two members of a candidate: ``cand, src, dst, count, ts, last,
+    amount``, sorted by candidate and accounts."""
     coo = membership.tocoo()
     member_of = pd.DataFrame({"cand": coo.row, "acct": coo.col})
     return (
-        transfers[["src", "dst", "ts", "amount"]]
+        transfers[["src", "dst", "count", "ts", "last", "amount"]]
         .merge(member_of.rename(columns={"acct": "src"}), on="src")
         .merge(member_of.rename(columns={"acct": "dst"}), on=["dst", "cand"])
         .sort_values(["cand", "src", "dst"])

@@ -40,11 +40,13 @@ class FlowGroup:
 
 
 def transfer_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:
-    """Transfers as ``src, dst`` (row indices), ``count``, ``ts`` (first transfer, epoch s) and
-    ``amount`` (mean per transfer, ``amount_sum / count``; 0 where unknown)."""
+    """Transfers as ``src, dst`` (row indices), ``count``, ``ts`` and ``last`` (first and last
+    transfer, epoch s) and ``amount`` (mean per transfer, ``amount_sum / count``; 0 where
+    unknown)."""
     edges = snapshot.edges.get(FLOW_RELATION)
     if edges is None or len(edges) == 0:
-        empty = pd.DataFrame({"src": [], "dst": [], "count": [], "ts": []}, dtype=np.int64)
+        empty = pd.DataFrame({"src": [], "dst": [], "count": [], "ts": [], "last": []},
+                             dtype=np.int64)
         return empty.assign(amount=np.zeros(0))
     table = pd.DataFrame(
         {
@@ -52,6 +54,7 @@ def transfer_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:
             "dst": account_rows(accounts, edges["dst"]),
             "count": edges["count"].to_numpy(np.int64),
             "ts": epoch_seconds(edges["first_ts"]),
+            "last": epoch_seconds(edges["last_ts"]),
             "amount": mean_amount(edges),
         }
     )

@@ -21,6 +21,9 @@ For a group of ``k`` accounts, the log10 chance of its structure is the sum of
   and payment networks are reciprocal by nature), beyond the ``k - 1`` likeliest (a spanning
   tree's worth, :func:`beyond_tree`): ``log10 min(1, c_a c_b / (2 P))``.
 
+How the money moved between them (when, in which kind of pair, hops and fans) is judged by the
+money-flow null of :mod:`graph.rings.flow_null`.
+
 The group is picked from the anchor's users, which share it by definition, so the anchor counts
 by the number of ways to pick them, not by its chance (:func:`selection_log_count`). Without
 the ``k g`` factor a sum of many weak coincidences made groups look far too surprising: real
@@ -306,142 +309,6 @@ def surprise(
     """Per group: ``-(log10 chance of its rarest sharing beyond the anchor and of its internal
     flows) - selection`` (module docstring)."""
     return -(beyond_anchor_log_chance + internal_flow_log_chance) - selection
-
-
-#: Transfers closer in time than this count as this close (clock resolution of a log).
-MIN_GAP_S = 60.0
-
-
-def _amount_share(pool: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Share of the sorted ``pool`` of amounts in ``[low, high]``, at least one amount's."""
-    inside = (np.searchsorted(pool, high, side="right")
-              - np.searchsorted(pool, low, side="left")) / len(pool)
-    return np.clip(inside, 1.0 / len(pool), 1.0)
-
-
-def fan_log_chance(
-    internal: pd.DataFrame,
-    amounts: np.ndarray,
-    period_s: float,
-    in_pairs: np.ndarray,
-    out_pairs: np.ndarray,
-    n_groups: int,
-    min_fan: int = 3,
-) -> np.ndarray:
-    """Per group: the log10 chance (<= 0) of its members' synchronous fans of money.
-
-    A member receiving ``k >= min_fan`` internal transfers (a fan-in; a fan-out likewise) is
-    judged under the permutation of transfer times and amounts of :func:`hop_log_chance`: the
-    chance that ``k`` transfers fall within the ``D`` seconds their times span (at least
-    ``MIN_GAP_S``) is at most ``k (D / period_s)^(k - 1)``, and that their amounts fall within
-    the share ``q`` of all amounts their range spans, ``k q^(k - 1)``; times ``C(n, k)``, the
-    ways to pick them among the member's ``n`` transfer pairs in that direction (a union bound:
-    a busy account's ``k`` closest transfers prove nothing). Per member the less likely of its
-    two directions counts.
-
-    Parameters
-    ----------
-    internal, amounts, period_s, n_groups
-        As in :func:`hop_log_chance`.
-    in_pairs, out_pairs
-        Per account row: its transfer pairs in and out (whole graph).
-    min_fan
-        Fewest transfers that make a fan.
-    """
-    out = np.zeros(n_groups)
-    known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
-    pool = np.sort(np.asarray(amounts, np.float64)[np.asarray(amounts) > 0])
-    if known.empty or len(pool) == 0 or period_s <= 0:
-        return out
-    best = []
-    for hub, degree in (("dst", in_pairs), ("src", out_pairs)):
-        fans = known.groupby(["cand", hub]).agg(k=("ts", "size"), t0=("ts", "min"),
-                                                t1=("ts", "max"), x0=("amount", "min"),
-                                                x1=("amount", "max"))
-        fans = fans[fans["k"] >= min_fan]
-        if fans.empty:
-            continue
-        k = fans["k"].to_numpy(np.float64)
-        span = np.maximum(fans["t1"].to_numpy() - fans["t0"].to_numpy(), MIN_GAP_S)
-        share = _amount_share(pool, fans["x0"].to_numpy(), fans["x1"].to_numpy())
-        accounts = fans.index.get_level_values(1).to_numpy(np.int64)
-        chance = (2 * np.log10(k) + (k - 1) * np.log10(np.minimum(span / period_s, 1.0))
-                  + (k - 1) * np.log10(share)
-                  + log10_choose(np.maximum(degree[accounts], k), k))
-        best.append(pd.Series(np.minimum(chance, 0.0), index=fans.index.rename(["cand", "v"])))
-    if best:
-        per_member = pd.concat(best).groupby(level=[0, 1]).min()
-        np.add.at(out, per_member.index.get_level_values(0).to_numpy(np.int64),
-                  per_member.to_numpy())
-    return out
-
-
-def hop_log_chance(
-    internal: pd.DataFrame,
-    amounts: np.ndarray,
-    period_s: float,
-    hop_s: float,
-    min_conserved: float,
-    max_conserved: float,
-    n_groups: int,
-) -> np.ndarray:
-    """Per group: the log10 chance (<= 0) of its conserved short hops of money.
-
-    A *hop* is money passing through a member ``v``: a transfer ``a`` into ``v`` and a transfer
-    ``b`` out of it, both internal to the group, with ``t_a <= t_b <= t_a + hop_s`` and
-    ``x_b / x_a`` in ``[min_conserved, max_conserved]``. Under a permutation of transfer times
-    and amounts (each transfer's time uniform over the ``period_s`` the log covers, its amount
-    drawn from all transfers' amounts), ``b`` follows ``a`` as closely as it does with
-    probability ``max(t_b - t_a, MIN_GAP_S) / period_s`` and comes as close to its amount
-    with the share of ``amounts`` between ``x_b`` and ``x_a`` (at least one amount's share).
-    Per member its least likely hop counts, times the number of internal (in, out) pairs it
-    had to choose from (a union bound); members
-    without a hop add nothing. Which transfers exist is not counted here: the selection count
-    (:func:`selection_log_count`) and :func:`beyond_tree` pay for the links, this term only
-    for their timing and amounts.
-
-    Parameters
-    ----------
-    internal
-        Internal transfers: ``cand`` (group index), ``src``, ``dst`` (account rows), ``ts``
-        (epoch s, < 0 unknown) and ``amount`` (<= 0 unknown).
-    amounts
-        Amounts of all transfers (the null's amount distribution); those <= 0 are ignored.
-    period_s
-        Seconds the log covers.
-    hop_s, min_conserved, max_conserved
-        What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
-    n_groups
-        Number of groups.
-    """
-    out = np.zeros(n_groups)
-    known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
-    pool = np.sort(np.asarray(amounts, np.float64)[np.asarray(amounts) > 0])
-    if known.empty or len(pool) == 0 or period_s <= 0:
-        return out
-    ins = known.rename(columns={"dst": "v", "ts": "t_a", "amount": "x_a"})[
-        ["cand", "v", "t_a", "x_a"]]
-    outs = known.rename(columns={"src": "v", "ts": "t_b", "amount": "x_b"})[
-        ["cand", "v", "t_b", "x_b"]]
-    pairs = ins.merge(outs, on=["cand", "v"])
-    if pairs.empty:
-        return out
-    choices = pairs.groupby(["cand", "v"]).size()
-    ratio = pairs["x_b"] / pairs["x_a"]
-    hop = ((pairs["t_b"] >= pairs["t_a"]) & (pairs["t_b"] <= pairs["t_a"] + hop_s)
-           & (ratio >= min_conserved) & (ratio <= max_conserved))
-    pairs = pairs[hop.to_numpy()]
-    if pairs.empty:
-        return out
-    x_a, x_b = pairs["x_a"].to_numpy(), pairs["x_b"].to_numpy()
-    gap = np.maximum(pairs["t_b"].to_numpy() - pairs["t_a"].to_numpy(), MIN_GAP_S)
-    chance = (np.log10(np.minimum(gap / period_s, 1.0))
-              + np.log10(_amount_share(pool, np.minimum(x_a, x_b), np.maximum(x_a, x_b))))
-    best = pd.Series(chance, index=pd.MultiIndex.from_frame(pairs[["cand", "v"]])
-                     ).groupby(level=[0, 1]).min()
-    value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
-    np.add.at(out, best.index.get_level_values(0).to_numpy(np.int64), value)
-    return out
 
 
 def pair_log_chance(

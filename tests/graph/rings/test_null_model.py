@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import binom, poisson
 
@@ -13,9 +12,7 @@ from graph.rings.null_model import (
     anchors,
     beyond_tree,
     colocation_signatures,
-    fan_log_chance,
     flow_log_chance,
-    hop_log_chance,
     log10_choose,
     pair_log_chance,
     selection_log_count,
@@ -107,21 +104,6 @@ def test_merchants_with_many_customers_make_no_ring_but_a_rare_sharing_ring_stay
                                    "PaymentMethod:rc1"}
 
 
-def test_a_conserved_short_hop_is_unlikely_and_a_late_or_unbalanced_one_is_no_hop():
-    day = 86400.0
-    # group 0: 100 in, 95 out a day later (a hop); group 1: 100 in, 95 out ten days later;
-    # group 2: 100 in, 40 out a day later
-    internal = pd.DataFrame({
-        "cand": [0, 0, 1, 1, 2, 2], "src": [0, 1, 0, 1, 0, 1], "dst": [1, 2, 1, 2, 1, 2],
-        "ts": [0.0, day, 0.0, 10 * day, 0.0, day], "amount": [100.0, 95.0, 100.0, 95.0, 100.0,
-                                                              40.0]})
-    amounts = np.linspace(10.0, 1000.0, 100)
-    chance = hop_log_chance(internal, amounts, 100 * day, 2 * day, 0.85, 1.02, 3)
-    # as close in time: one day of 100; as close in amount: 95..100 holds one amount of 100
-    assert np.isclose(chance[0], np.log10(1 / 100) + np.log10(1 / 100))
-    assert chance[1:].tolist() == [0.0, 0.0]
-
-
 def test_co_located_entities_count_once_distinct_ones_each():
     # group 0: 3 accounts all on one device, one IP, one card (a household);
     # group 1: 3 accounts all on two devices and two cards (two of each type)
@@ -138,24 +120,6 @@ def test_co_located_entities_count_once_distinct_ones_each():
     _, _, colocated = anchors(shared, chance, signature=signature, codes=codes)
     assert plain[0] < 0 and colocated[0] == 0.0  # one place: the anchor alone
     assert plain[1] < colocated[1] < 0  # two of a type: one entity beyond the anchor
-
-
-def test_a_synchronous_fan_of_equal_amounts_is_unlikely_a_spread_one_is_not():
-    day = 86400.0
-    # group 0: four senders pay account 9 within a minute, 100 each; group 1: four senders pay
-    # it weeks apart, amounts across the whole range
-    internal = pd.DataFrame({
-        "cand": [0] * 4 + [1] * 4, "src": [1, 2, 3, 4] * 2, "dst": [9] * 8,
-        "ts": [0.0, 10.0, 20.0, 30.0, 0.0, 20 * day, 40 * day, 60 * day],
-        "amount": [100.0] * 4 + [10.0, 300.0, 600.0, 1000.0]})
-    amounts = np.linspace(10.0, 1000.0, 100)
-    in_pairs = np.zeros(10)
-    in_pairs[9] = 4
-    chance = fan_log_chance(internal, amounts, 100 * day, in_pairs, np.zeros(10), 2)
-    # 4 (60 s / 100 days)^3 in time, 4 (1 / 100)^3 in amounts, one way to pick the 4
-    expected = 2 * np.log10(4) + 3 * np.log10(60 / (100 * day)) + 3 * np.log10(1 / 100)
-    assert np.isclose(chance[0], expected)
-    assert chance[1] == 0.0
 
 
 def test_pair_chance_knows_busy_shoppers_from_shared_devices():

@@ -1,0 +1,151 @@
+"""The money-flow null: chance explains schedules and busy accounts, not a quick one-off loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from graph.rings.candidates import find_ring_candidates
+from graph.rings.config import RingConfig
+from graph.rings.flow_null import (
+    fan_log_chance,
+    fisher_log10,
+    habit_log_chance,
+    hop_log_chance,
+    money_log_chance,
+    window_log_chance,
+)
+
+from .helpers import T0, snapshot
+
+DAY = 86400.0
+
+
+def _internal(cand, src, dst, ts, amount=None, count=None, last=None) -> pd.DataFrame:
+    n = len(src)
+    return pd.DataFrame({"cand": cand, "src": src, "dst": dst,
+                         "count": count or [1] * n, "ts": ts, "last": last or ts,
+                         "amount": amount or [100.0] * n})
+
+
+def test_tree_links_inside_a_burst_are_unlikely_and_schedules_that_start_with_the_log_are_not():
+    # 100 one-off pairs, one a day; 100 pairs lasting the whole log, all running when it
+    # began. Group 0: 4 members joined by 3 one-off links within hours; group 1: by 3 schedules
+    hour = 3600.0
+    transfers = pd.DataFrame({"src": np.arange(200), "dst": np.arange(200, 400),
+                              "ts": np.r_[np.arange(100) * DAY, np.zeros(100)],
+                              "last": np.r_[np.arange(100) * DAY, np.full(100, 100 * DAY)]})
+    internal = _internal([0, 0, 0, 1, 1, 1], [0, 1, 2, 0, 1, 2], [1, 2, 3, 1, 2, 3],
+                         [50.5 * DAY, 50.5 * DAY + hour, 50.5 * DAY + 2 * hour, 0.0, 0.0, 0.0],
+                         last=[50.5 * DAY, 50.5 * DAY + hour, 50.5 * DAY + 2 * hour]
+                         + [100 * DAY] * 3)
+    chance = window_log_chance(internal, pd.concat([transfers, internal[transfers.columns]]),
+                               np.array([4, 4]))
+    # of 103 one-off pairs, 3 start in the window: the likeliest link anchors it, the other
+    # two are charged 3 / 103 each, and any of the 3 could have anchored it
+    assert np.isclose(chance[0], 2 * np.log10(3 / 103) + np.log10(3))
+    assert chance[1] == 0.0
+    # a pair is its one link: nothing to charge
+    assert window_log_chance(internal.head(1), transfers, np.array([2])).tolist() == [0.0]
+
+
+def test_a_link_of_the_class_its_payers_peers_rarely_make_is_unlikely():
+    # twelve payers with one counterparty each, 3 of their pairs one-off, 9 repeated. Group 0
+    # (3 members) is joined by two of the one-off pairs, group 1 by two repeated ones
+    transfers = pd.DataFrame({"src": np.arange(10, 22), "dst": np.arange(30, 42),
+                              "count": [1, 1, 1] + [5] * 9})
+    internal = transfers.iloc[[0, 1, 3, 4]].assign(cand=[0, 0, 1, 1])
+    chance = habit_log_chance(internal, transfers, np.array([3, 3]))
+    # (3 / 12)^2, times the two classes a group could have been joined by
+    assert np.isclose(chance[0], 2 * np.log10(3 / 12) + np.log10(2))
+    assert chance[1] == 0.0
+    # a pair of accounts: judged by what it shares, not here
+    assert habit_log_chance(internal.head(1), transfers, np.array([2])).tolist() == [0.0]
+
+
+def test_a_conserved_hop_is_timed_against_its_peers_and_a_late_or_unbalanced_one_is_no_hop():
+    # one-off pairs start one a day over 100 days. Group 0: 100 in, 95 out a day later (a
+    # hop); group 1: 95 out ten days later (no hop); group 2: 40 out a day later (unbalanced)
+    transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
+                              "ts": np.arange(100) * DAY + 0.5 * DAY,
+                              "last": np.arange(100) * DAY + 0.5 * DAY})
+    internal = _internal([0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 1], [1, 2, 1, 2, 1, 2],
+                         [0.0, DAY, 0.0, 10 * DAY, 0.0, DAY],
+                         amount=[100.0, 95.0, 100.0, 95.0, 100.0, 40.0])
+    pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
+    chance = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 3)
+    # one of the 100 one-off pairs starts within that day; 95..100 holds one amount of 100
+    assert np.isclose(chance[0], np.log10(1 / 100) + np.log10(1 / 100))
+    assert chance[1:].tolist() == [0.0, 0.0]
+
+
+def test_many_ordinary_hops_combine_to_no_evidence_and_strong_ones_stay_strong():
+    p_values = np.log10(np.r_[np.linspace(0.05, 1.0, 40), 1e-4, 1e-4])
+    group = np.r_[np.zeros(40, np.int64), 1, 1]
+    combined = fisher_log10(p_values, group, 3)
+    assert combined[0] > -0.5, "40 ordinary p-values are no finding"
+    assert combined[1] < -6.0 and combined[2] == 0.0
+
+
+def test_a_fan_of_equal_amounts_is_unlikely_and_counts_each_transfer_once():
+    # group 0: four senders pay account 9, 100 each; group 1: amounts across the range;
+    # group 2: a loop 1 -> 2 -> 3 -> 1 of equal amounts (no member fans three transfers)
+    internal = _internal([0] * 4 + [1] * 4 + [2] * 3, [1, 2, 3, 4] * 2 + [1, 2, 3],
+                         [9] * 8 + [2, 3, 1], [0.0] * 11,
+                         amount=[100.0] * 4 + [10.0, 300.0, 600.0, 1000.0] + [100.0] * 3)
+    pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
+    chance = fan_log_chance(internal, pools, 3)
+    assert np.isclose(chance[0], np.log10(4) + 3 * np.log10(1 / 100))  # one fan: its own
+    assert chance[1:].tolist() == [0.0, 0.0]
+
+
+def test_repeated_pairs_are_judged_against_repeated_pairs_amounts():
+    # three repeated pairs averaging 500 are ordinary among repeated pairs averaging ~500,
+    # though 500 is a rare amount for a single transfer
+    transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
+                              "count": [1] * 50 + [10] * 50, "ts": np.zeros(100),
+                              "last": np.zeros(100),
+                              "amount": np.r_[np.linspace(10.0, 1000.0, 50),
+                                              np.linspace(495.0, 505.0, 50)]})
+    internal = _internal([0, 0, 0], [1, 2, 3], [9, 9, 9], [0.0, 0.0, 0.0],
+                         amount=[499.0, 500.0, 501.0], count=[10, 10, 10])
+    money = money_log_chance(internal, transfers, np.array([4]), 2 * DAY, 0.85, 1.02)
+    # 499..501 holds 10 of the 50 repeated pairs' means: 3 (1/5)^2
+    assert np.isclose(money.shape[0], np.log10(3) + 2 * np.log10(10 / 50))
+
+
+def _laundering_world() -> tuple:
+    """300 honest accounts paying 2 payees each on a schedule over 700 days (repeated pairs,
+    started when the log began) and another once at a random time (a one-off pair), and 5
+    mules passing money round a loop of one-off transfers within three days."""
+    rng = np.random.default_rng(0)
+    scheduled = [(f"h{i}", f"h{j}") for i in range(300)
+                 for j in rng.choice(np.delete(np.arange(300), i), 3, replace=False)]
+    loop = [(f"m{i}", f"m{(i + 1) % 5}") for i in range(5)]
+    once = np.arange(len(scheduled)) % 3 == 2
+    first = np.r_[np.where(once, rng.uniform(0, 700, len(scheduled)),
+                           rng.uniform(0, 10, len(scheduled))), 300 + np.arange(5) * 0.6] * DAY
+    last = np.r_[np.where(once, first[:len(scheduled)] / DAY,
+                          rng.uniform(690, 700, len(scheduled))),
+                 300 + np.arange(5) * 0.6] * DAY
+    count = np.r_[np.where(once, 1, 24), np.ones(5)]
+    table = pd.DataFrame({
+        "src": [s for s, _ in scheduled + loop], "dst": [d for _, d in scheduled + loop],
+        "count": count.astype(np.int64),
+        "first_ts": T0 + pd.to_timedelta(first, unit="s"),
+        "last_ts": T0 + pd.to_timedelta(last, unit="s"),
+        "amount_sum": np.r_[count[:len(scheduled)] * rng.uniform(100.0, 1000.0, len(scheduled)),
+                            900.0 * 0.9 ** np.arange(5)]})
+    return snapshot(TRANSACTED_WITH=table), {f"m{i}" for i in range(5)}
+
+
+def test_a_quick_loop_of_one_off_transfers_stands_out_of_honest_schedules():
+    snap, mules = _laundering_world()
+    everything = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf, pairs=False))
+    loop = [c for c in everything if set(c.members) == mules]
+    assert loop and loop[0].features["flow_surprise"] >= RingConfig().min_surprise
+    honest = [c for c in everything if not set(c.members) & mules]
+    shapes = [c for c in honest if "flow_" in c.kind]
+    assert shapes, "the flow searches themselves list honest fans and loops"
+    assert max(c.features["flow_surprise"] for c in shapes) < RingConfig().min_surprise
+    assert loop[0].features["surprise"] > max(c.features["surprise"] for c in honest)
