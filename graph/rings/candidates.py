@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
@@ -226,19 +227,28 @@ def find_ring_candidates(
     cfg = config or RingConfig()
     accounts = account_index(snapshot)
     entities = account_entity_incidence(snapshot, accounts)
+    counterparties = account_entity_incidence(snapshot, accounts, include_counterparties=True,
+                                              include_entities=False)
+    transfers = transfer_table(snapshot, accounts)
+    cash_outs = cash_out_table(snapshot, accounts)
+    flows = flow_matrix(snapshot, accounts)
+    # That is all the search reads of the snapshot: its tables (a GB of ids at a million
+    # accounts) go now, unless the caller keeps them, and the forked children below do not
+    # inherit them.
+    del snapshot
+    pa.default_memory_pool().release_unused()
     # the localities read only the incidence: learnt on another core meanwhile (minutes of
     # Leiden at a million accounts)
     codes = entity_type_codes(entities.entities)[1]
-    transfers = transfer_table(snapshot, accounts)
     # and the money-flow searches read only the transfers and cash-outs
     with ExitStack() as children:
         localities = children.enter_context(ForkedCall(
             "ring localities", locality_scales, entities.matrix, codes, cfg))
         flow_groups = children.enter_context(ForkedCall(
-            "ring flow searches", flow_shapes, transfers, cash_out_table(snapshot, accounts),
-            accounts, cfg))
-        return _search(snapshot, cfg, accounts, entities, transfers, localities, flow_groups,
-                       children, events, account_scores, linked_components)
+            "ring flow searches", flow_shapes, transfers, cash_outs, accounts, cfg))
+        del cash_outs
+        return _search(cfg, accounts, entities, counterparties, transfers, flows, localities,
+                       flow_groups, children, events, account_scores, linked_components)
 
 
 def entity_type_codes(entities: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -296,11 +306,12 @@ def lockstep_groups(
 
 
 def _search(
-    snapshot: Snapshot,
     cfg: RingConfig,
     accounts: pd.Index,
-    entities,
+    entities: Incidence,
+    counterparties: Incidence,
     transfers: pd.DataFrame,
+    flows: sp.csr_matrix,
     localities: ForkedCall[list[Localities]],
     pending_flows: ForkedCall[list[FlowGroup]],
     children: ExitStack,
@@ -309,13 +320,13 @@ def _search(
     linked_components: Mapping[float, pd.DataFrame] | None,
 ) -> list[RingCandidate]:
     """:func:`find_ring_candidates` once the localities and the flow searches are started
-    (``children`` stops the forked processes on the way out)."""
+    (``children`` stops the forked processes on the way out); ``counterparties`` is the
+    incidence of each account's transfer counterparties, ``flows`` the transfer counts."""
     n = len(accounts)
-    with_counterparties = stack_incidences(entities, account_entity_incidence(
-        snapshot, accounts, include_counterparties=True, include_entities=False))
+    with_counterparties = stack_incidences(entities, counterparties)
+    del counterparties
     pending_lockstep = children.enter_context(ForkedCall(
         "ring lockstep search", lockstep_groups, with_counterparties, events, n, cfg))
-    flows = flow_matrix(snapshot, accounts)
 
     # Memory: each big matrix is dropped as soon as nothing below reads it (the projection
     # and the lockstep graph are the largest; at a million accounts they held GBs to the end).

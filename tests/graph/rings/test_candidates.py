@@ -1,11 +1,15 @@
+import weakref
+
 import numpy as np
 import pandas as pd
 
+import graph.rings.candidates as candidates_module
 from graph.rings.candidates import (
     STRUCTURE_FEATURES,
     find_ring_candidates,
     ring_id_for,
 )
+from graph.rings.communities import split_communities
 from graph.rings.config import RingConfig
 from graph.rings.planted import planted_ring_snapshot
 
@@ -130,3 +134,20 @@ def test_sorted_unique_equals_numpy_unique_of_each_group() -> None:
     found = _sorted_unique(groups)
     assert [g.tolist() for g in found] == [np.unique(g).tolist() for g in groups]
     assert _sorted_unique([]) == []
+
+
+def test_the_search_lets_go_of_the_snapshot_once_it_has_read_it(monkeypatch) -> None:
+    snap, rings = planted_ring_snapshot(n_accounts=300, ring_sizes=(5,), seed=2)
+    device_table = weakref.ref(snap.edges["USED_DEVICE"])
+    held = []
+
+    def spying_split(*args, **kwargs):
+        held.append(device_table() is not None)
+        return split_communities(*args, **kwargs)
+
+    monkeypatch.setattr(candidates_module, "split_communities", spying_split)
+    given = [snap]
+    del snap
+    found = find_ring_candidates(given.pop())
+    assert held and not any(held)  # gone before the projection's communities were searched
+    assert _best_jaccard(rings[0], found) >= 0.8
