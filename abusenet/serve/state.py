@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import hashlib
 import logging
@@ -261,14 +262,13 @@ class GraphState:
                 if old or i in self._event_ids}
 
     def claim(self, ids: list[str]) -> None:
-        """Count ``ids`` as known (their events are being logged): a concurrent request
-        carrying one of them finds it a duplicate. The caller holds :attr:`write_lock`."""
+        """Count ``ids`` as known (their events are being logged): a later request carrying
+        one of them finds it a duplicate."""
         self._event_ids.update(ids)
 
     def release(self, ids: list[str]) -> None:
         """Forget claimed ``ids`` whose events could not be logged."""
-        with self.write_lock:
-            self._event_ids.difference_update(ids)
+        self._event_ids.difference_update(ids)
 
     def apply(self, events: pa.Table) -> None:
         """Add canonical ``events`` (new ``event_id`` s) to the graph; the scores they reach
@@ -542,7 +542,7 @@ class GraphState:
         ``(position in rows, entity name, its number of accounts, their total last computed score
         (missing as 0), the lowest ring rank among them, the account's own score)`` as
         arrays, in relation order and each account's neighbour order."""
-        scores = np.nan_to_num(self.scorer.scores_)
+        scores = self.scorer.scores_  # only the accounts read are taken (NaN as 0): no copy
         found = []
         for name, (_, _, node_type) in self.edge_types.items():
             if node_type == ACCOUNT:
@@ -561,14 +561,15 @@ class GraphState:
             pair = np.concatenate([p[0] * width + p[1] for p in parts])
             pair = np.unique(pair) if len(parts) > 1 else np.sort(pair)
             at, accounts = np.divmod(pair, width)
-            total = np.bincount(at, weights=scores[accounts], minlength=len(entities))
+            total = np.bincount(at, weights=np.nan_to_num(scores[accounts]),
+                                minlength=len(entities))
             count = np.bincount(at, minlength=len(entities))
             starts = np.cumsum(count) - count
             lowest = np.minimum.reduceat(self._ring_rank[accounts], starts)
             ids = self.nodes[node_type].ids
             names = [f"{node_type}:{ids[e]}" for e in entities.tolist()]
             found.append((position, [names[w] for w in which.tolist()], count[which],
-                          total[which], lowest[which], scores[rows[position]]))
+                          total[which], lowest[which], np.nan_to_num(scores[rows[position]])))
         return found
 
     def _rings_of(self, rows: np.ndarray, shared: list[tuple]) -> list[
@@ -587,12 +588,17 @@ class GraphState:
             for name, _, _, low in entries:  # the first entity reaching the best ring
                 if low < best:
                     best, via = low, name
-            ring = (None, None) if via is None else (self.rings["ring_id"].iloc[best], via)
+            ring = (None, None) if via is None else (self._ring_ids[best], via)
             found = [{"entity": name, "accounts": n, "risk": risk}
                      for name, n, risk, _ in entries if n > 1]
             found.sort(key=lambda s: (-s["risk"], s["entity"]))
             out.append((ring, found[:TOP_REASONS]))
         return out
+
+    @functools.cached_property
+    def _ring_ids(self) -> list[str]:
+        """The rings' ids in descending score order (``_ring_rank``'s positions)."""
+        return self.rings["ring_id"].tolist()
 
     def _unusual(self, rows: np.ndarray) -> list[list[dict[str, Any]]]:
         """Per account row: its most unusual features (largest absolute scaled value)."""
