@@ -151,15 +151,20 @@ class NodeIndex:
             out[i] = row
         return out
 
-    def lookup(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        """Rows of ``values`` (``-1`` for null), vectorised in Arrow for the known ids (the
-        bulk load of stored events, whose nodes the snapshot holds: no Python string per
-        value), new ids appended."""
+    def find(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """Rows of ``values`` (``-1`` for null or unknown), vectorised in Arrow (no Python
+        string per value); nothing appended."""
         known = self._known
         if known is None or len(known) != len(self.ids) or known.type != values.type:
             known = self._known = self.ids.arrow().cast(values.type)
         codes = pc.fill_null(pc.index_in(values, value_set=known), -1)
-        codes = codes.to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes.to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def lookup(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        """Rows of ``values`` (``-1`` for null), vectorised in Arrow for the known ids (the
+        bulk load of stored events, whose nodes the snapshot holds: no Python string per
+        value), new ids appended."""
+        codes = self.find(values)
         missing = np.flatnonzero((codes < 0)
                                  & pc.is_valid(values).to_numpy(zero_copy_only=False))
         if len(missing):

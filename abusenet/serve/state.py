@@ -41,7 +41,6 @@ from abusenet.serve.durable_log import read_segments
 from abusenet.serve.validation import canonical_mapping
 from abusenet.validation.challenger import read_published
 from gnn.boosted import LiveBoostedColumn
-from gnn.data.snapshot_graph import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from gnn.local_scoring import LocalGraph, LocalScorer
 from graph.incremental import new_edges
@@ -59,9 +58,10 @@ log = logging.getLogger(__name__)
 
 #: How many shared entities and features a response names as reasons.
 TOP_REASONS = 3
-#: Stored events read at once at start (their text is freed before the next ones are read;
-#: each part's id lookup hashes every known id again, so parts are few: at 1M accounts, 11.3M
-#: events in 1M-event parts took 144 CPU s to load, against 27 in one part; not re-measured).
+#: Stored events taken in at once at start (their text is freed before the next ones are read;
+#: each part's id lookup hashes every known id again, so parts are few: DuckDB's reader yields
+#: a batch per Parquet row group whatever its batch size: at 1M accounts, 11.3M events looked
+#: up in its 119 batches took 122.3 CPU s to load, in three parts 30.0 at load ~8).
 _LOAD_ROWS = 4_000_000
 
 
@@ -178,11 +178,11 @@ class GraphState:
                             if kind == "float"]
         self.live = LiveFeatures(self._index, list(snapshot.meta.get("event_type_features", {})),
                                  self.relations, float_attributes)
-        self._load_events()
-        _release_memory()
         detector = AccountDetector.load(model_dir)
         self._build_graph(snapshot, detector)
-        del snapshot  # load() keeps no reference: its tables are freed before the model runs
+        del snapshot  # load() keeps no reference: its tables are freed before the events' load
+        _release_memory()
+        self._load_events()
         _release_memory()
         self._use_model(detector, model_dir)
         # Per account row: the position (in descending score order) of its best ring.
@@ -210,17 +210,40 @@ class GraphState:
         return state
 
     def _build_graph(self, snapshot: Snapshot, detector: AccountDetector) -> None:
-        """The node rows and the graph of ``snapshot`` (features scaled by ``detector``'s
-        scaler; :meth:`_use_model` scores them)."""
-        data, _ = snapshot_to_heterodata(snapshot, detector.scaler_)
+        """The node rows and the graph of ``snapshot``: nodes in the order of its tables (and
+        the node types of ``detector``'s scaler it lacks, empty), edges as
+        :func:`gnn.data.snapshot_graph.snapshot_to_heterodata` lays them out (those naming a
+        node missing from the node tables left out), their ids looked up in Arrow; features
+        without columns until :meth:`_use_model` scales them."""
         self.nodes = {t: _NodeRows(self._index[t], snapshot.nodes[t], snapshot.feature_columns(t))
-                      for t in data.node_types if t in snapshot.nodes}
-        self.edge_types = {name: (spec.src_type, name, spec.dst_type)
-                           for name, spec in snapshot.relations.items()}
-        self.edge_types = {n: et for n, et in self.edge_types.items() if et in data.edge_types}
-        self.graph = LocalGraph({t: data[t].x.numpy() for t in data.node_types},
-                                {et: data[et].edge_index.numpy()
-                                 for et in self.edge_types.values()})
+                      for t in snapshot.node_types}
+        sizes = {t: len(snapshot.nodes[t]) for t in snapshot.node_types}
+        widths = dict.fromkeys(sizes, 0)
+        for t, columns in detector.scaler_.columns.items():
+            if t not in sizes:
+                sizes[t], widths[t] = 0, len(columns)
+        edges = {}
+        for name, spec in snapshot.relations.items():
+            if spec.src_type not in sizes or spec.dst_type not in sizes:
+                continue
+            table = snapshot.edges[name]
+            src = self._find(spec.src_type, table["src"])
+            dst = self._find(spec.dst_type, table["dst"])
+            known = (src >= 0) & (dst >= 0)
+            if not known.all():
+                log.warning("relation %s: %d edges name nodes missing from the node tables and "
+                            "were left out", name, int((~known).sum()))
+            edges[(spec.src_type, name, spec.dst_type)] = np.stack([src[known], dst[known]])
+        self.edge_types = {et[1]: et for et in edges}
+        self.graph = LocalGraph({t: np.zeros((n, widths[t]), np.float32)
+                                 for t, n in sizes.items()}, edges)
+
+    def _find(self, node_type: str, ids: pd.Series) -> np.ndarray:
+        """Rows of ``ids`` of ``node_type`` (-1 for one not among its nodes)."""
+        index = self._index.get(node_type)
+        if index is None:
+            return np.full(len(ids), -1, dtype=np.int64)
+        return index.find(pa.array(ids.astype(str), type=pa.large_string()))
 
     # ------------------------------------------------------------------------------ updates
     def _load_events(self) -> None:
@@ -230,28 +253,38 @@ class GraphState:
         files = [str(p) for p in event_files(self.events_dir)]
         hashes: list[np.ndarray] = []
 
-        def batches() -> Iterator[pa.Table]:
+        def part(batches: list[pa.RecordBatch]) -> pa.Table:
+            events = pa.Table.from_batches(batches).select(self.schema.names).cast(self.schema)
+            hashes.append(_hash_ids(events.column("event_id")))
+            return events
+
+        def parts() -> Iterator[pa.Table]:
             con = connect(keep_order=True)
             try:
                 reader = con.sql(
                     f"SELECT {names} FROM read_parquet({literal(files)}, union_by_name = true, "
                     "hive_partitioning = false)").to_arrow_reader(batch_size=_LOAD_ROWS)
-                for batch in reader:
-                    events = pa.Table.from_batches([batch]).select(self.schema.names).cast(
-                        self.schema)
-                    hashes.append(_hash_ids(events.column("event_id")))
-                    yield events
+                pending: list[pa.RecordBatch] = []
+                for batch in reader:  # one a row group: joined into parts of _LOAD_ROWS
+                    pending.append(batch)
+                    if sum(b.num_rows for b in pending) >= _LOAD_ROWS:
+                        yield part(pending)
+                        pending = []
+                if pending:
+                    yield part(pending)
             finally:
                 con.close()
 
-        self.live.load(batches() if files else [])
+        self.live.load(parts() if files else [])
         self._stored_ids = (np.sort(np.concatenate(hashes)) if hashes
                             else np.empty(0, dtype=np.uint64))
         self._event_ids: set[str] = set()
 
     def known_ids(self, ids: list[str]) -> set[str]:
-        """Those of ``ids`` already among the events (the stored ones by a 64-bit hash of the
-        id: a new id is taken for a stored one with odds about 1e-12 per million events)."""
+        """Those of ``ids`` already among the events or claimed (the stored ones by a 64-bit
+        hash of the id: a new id is taken for a stored one with odds about 1e-12 per million
+        events). :meth:`known_ids`, :meth:`claim` and :meth:`release` are called by one thread
+        (the writer's log thread), so no id is claimed twice."""
         if not ids:
             return set()
         hashes = pd.util.hash_array(np.array(ids, dtype=object), categorize=False)

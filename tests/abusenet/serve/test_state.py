@@ -111,3 +111,35 @@ def test_batch_views_equal_the_per_account_definition(run_dir):
     for account_id, view in zip(asked, views, strict=True):
         _assert_same_view(view, _reference_view(state, account_id))
         _assert_same_view(state.account_view(account_id), _reference_view(state, account_id))
+
+
+@pytest.mark.slow  # two loads (~4 s); LiveFeatures' pieces test checks the parts' join fast
+def test_stored_events_load_in_parts_of_load_rows(run_dir, monkeypatch):
+    """The stored events come from DuckDB a row group at a time; the load joins them into
+    parts of at least ``_LOAD_ROWS`` events (one id lookup each), and the parts give the same
+    columns, event ids and scores as one part."""
+    import abusenet.serve.state as state_module
+    from graph.live_features import LiveFeatures
+
+    whole = state_module.GraphState.load(run_dir)
+    sizes: list[int] = []
+    load = LiveFeatures.load
+
+    def counted(self, tables):
+        def each():
+            for table in tables:
+                sizes.append(table.num_rows)
+                yield table
+        return load(self, each())
+
+    monkeypatch.setattr(LiveFeatures, "load", counted)
+    monkeypatch.setattr(state_module, "_LOAD_ROWS", 700)
+    parts = state_module.GraphState.load(run_dir)
+    assert len(sizes) > 1 and sum(sizes) == whole.live.size
+    assert min(sizes[:-1]) >= 700
+    for name in ("_ts", "_type", "_amount"):
+        np.testing.assert_array_equal(getattr(parts.live, name), getattr(whole.live, name))
+    for role, codes in whole.live._codes.items():
+        np.testing.assert_array_equal(parts.live._codes[role], codes)
+    np.testing.assert_array_equal(parts._stored_ids, whole._stored_ids)
+    np.testing.assert_allclose(parts.scorer.scores_, whole.scorer.scores_, atol=1e-6)
