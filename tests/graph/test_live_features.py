@@ -198,3 +198,12 @@ def test_load_in_pieces_equals_load_at_once():
                          else live._entity(node_type, 0))
         np.testing.assert_array_equal(live_pieces.rows(node_type, rows, columns),
                                       live.rows(node_type, rows, columns), err_msg=node_type)
+
+
+def test_find_gives_rows_of_known_ids_and_appends_none():
+    index = NodeIndex.of(["a", "b", "c"])
+    index.rows(["d"])  # added after the build
+    rows = index.find(pa.chunked_array([["c", None, "zz"], ["d", "a"]], type=pa.large_string()))
+    assert rows.tolist() == [2, -1, -1, 3, 0]
+    assert len(index.ids) == 4 and "zz" not in index.row
+    assert index.lookup(pa.array(["zz", "b"])).tolist() == [4, 1]  # lookup appends
