@@ -11,7 +11,7 @@ translation (:mod:`graph.spark_build`). In the order an engine runs them:
 2. :func:`entity_nodes_sql`, once per entity type: each device, IP, payment method, ...
    aggregated from its pairs (events, distinct accounts, amounts, lifetime, time of day), plus
    its event types, active days and burstiness from one more pass over its events (each
-   entity's timestamps sorted inside the aggregation).
+   entity's timestamps in time order: :func:`_timeline_query`).
 3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
    activity as actor (one pass over the events: counts per event type, amounts, active days,
    burstiness, time of day), as counterparty (from ``pairs_TRANSACTED_WITH``) and its distinct
@@ -109,14 +109,14 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str], *, spark: bool
     entity's events by all accounts), ``tod_spread``, ``night_fraction``. The per-type counts,
     ``active_days`` and ``burstiness`` come from one more pass over the events, grouped by
     entity (gaps and distinct days do not add up over pairs). ``spark``: in Spark SQL's
-    dialect where the two differ (see :func:`_with_timeline_stats`).
+    dialect where the two differ (see :func:`_timeline_query`).
     """
     col = ident(rel.column)
     names = event_type_features(event_types)
     return f"""
-        WITH days AS ({_with_timeline_stats(
-            f"SELECT {col} AS dst, {', '.join(_type_counts(event_types))}, {_TIMELINE} "
-            f"FROM events WHERE {col} IS NOT NULL GROUP BY {col}", spark=spark)}),
+        WITH days AS ({_timeline_query(
+            col, "dst", ', '.join(_type_counts(event_types)), where=f"{col} IS NOT NULL",
+            spark=spark)}),
         totals AS (
             SELECT dst, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
                    CAST(sum(count) AS BIGINT) AS n_events, count(*) AS n_accounts,
@@ -166,18 +166,16 @@ def account_nodes_sql(
     transacted = next((r for r in relations if r.column == "counterparty_id"), None)
 
     acted = f"""
-        SELECT account_id AS id, min(ts) AS first_ts, max(ts) AS last_ts,
+               min(ts) AS first_ts, max(ts) AS last_ts,
                count(*) AS n_events, {', '.join(type_counts)},
                coalesce(sum(amount), 0.0) AS amount_out_sum,
                coalesce(avg(amount), 0.0) AS amount_out_mean,
                coalesce(max(amount), 0.0) AS amount_out_max,
                coalesce(stddev_pop(amount), 0.0) AS amount_out_std,
-               {_TIMELINE},
                {_time_of_day_sums()}
                {''.join(', ' + a for a in attr_out)}
-        FROM events GROUP BY account_id
     """
-    ctes = [f"acted AS ({_with_timeline_stats(acted, spark=spark)})"]
+    ctes = [f"acted AS ({_timeline_query('account_id', 'id', acted, spark=spark)})"]
     attr_in = [
         f"sum({ident(f'attr_{a}_sum')}) / nullif(sum({ident(f'attr_{a}_n')}), 0) AS "
         f"{ident(f'attr_{a}_in_mean')}"
@@ -291,34 +289,46 @@ def _time_of_day_sums() -> str:
     )
 
 
-#: Aggregate: the epoch seconds of a group's events, sorted (for :func:`_with_timeline_stats`).
-_TIMELINE = "array_sort(array_agg(epoch(ts))) AS times"
+def _timeline_query(key: str, alias: str, aggregates: str, *, where: str = "",
+                    spark: bool) -> str:
+    """One row per ``key`` of ``events`` (named ``alias``; ``where`` filters the events): the
+    ``aggregates`` (SQL select items) plus the node's timeline: ``gap_n``, ``gap_mean``,
+    ``gap_sd`` (of the gaps in seconds between consecutive events, null without gaps) and
+    ``active_days`` (distinct UTC days).
 
-
-def _with_timeline_stats(query: str, *, spark: bool) -> str:
-    """``query`` (one row per node with its :data:`_TIMELINE` ``times``) plus, from ``times``:
-    ``gap_n``, ``gap_mean``, ``gap_sd`` (of the gaps between consecutive events, null without
-    gaps) and ``active_days`` (distinct UTC days).
-
-    Sorting each node's timestamps inside the aggregation costs less than a window over all
-    events in (node, time) order. DuckDB and Spark SQL differ in list syntax, hence ``spark``.
+    DuckDB sorts each node's timestamps inside the aggregation (cheaper there than a window
+    over all events). Spark has no fast form of that (``array_agg`` is an object aggregate
+    that falls back to sorting after 128 keys a task, and the list lambdas are interpreted),
+    so it takes each event's gap to its node's previous event by a window (one sort of the
+    events by node and time) and aggregates the gaps with plain hash aggregates
+    (``count``, ``avg``, ``stddev_pop``): the same figures up to floating-point rounding.
     """
-    if spark:
-        def at(index: str) -> str:
-            return f"element_at(times, {index})"
+    filtered = f"FROM events WHERE {where}" if where else "FROM events"
+    if not spark:
+        return _with_timeline_stats(
+            f"SELECT {key} AS {alias}, {aggregates}, array_sort(array_agg(epoch(ts))) AS times "
+            f"{filtered} GROUP BY {key}")
+    previous = f"lag(_t) OVER (PARTITION BY {key} ORDER BY ts)"
+    return f"""
+        SELECT {key} AS {alias}, {aggregates},
+               count(_gap) AS gap_n, avg(_gap) AS gap_mean, stddev_pop(_gap) AS gap_sd,
+               1 + count(*) FILTER (WHERE _new_day) AS active_days
+        FROM (SELECT *, _t - {previous} AS _gap,
+                     floor(_t / 86400) <> floor({previous} / 86400) AS _new_day
+              FROM (SELECT *, epoch(ts) AS _t {filtered}))
+        GROUP BY {key}
+    """
 
-        def over_gaps(term: str) -> str:
-            return (f"CASE WHEN gap_n > 0 THEN aggregate(sequence(1, gap_n), CAST(0 AS DOUBLE), "
-                    f"(acc, i) -> acc + {term.format(prev=at('i'), next=at('i + 1'))}) ELSE 0 END")
-        size = "size(times)"
-    else:
-        def at(index: str) -> str:
-            return f"times[{index}]"
 
-        def over_gaps(term: str) -> str:
-            return (f"coalesce(list_sum(list_transform(range(1, gap_n + 1), "
-                    f"lambda i: {term.format(prev=at('i'), next=at('i + 1'))})), 0)")
-        size = "len(times)"
+def _with_timeline_stats(query: str) -> str:
+    """``query`` (one row per node with ``times``, its events' epoch seconds sorted) plus, from
+    ``times``: ``gap_n``, ``gap_mean``, ``gap_sd`` and ``active_days`` (DuckDB's lists)."""
+    def at(index: str) -> str:
+        return f"times[{index}]"
+
+    def over_gaps(term: str) -> str:
+        return (f"coalesce(list_sum(list_transform(range(1, gap_n + 1), "
+                f"lambda i: {term.format(prev=at('i'), next=at('i + 1'))})), 0)")
     day_changes = over_gaps("CASE WHEN floor({next} / 86400) <> floor({prev} / 86400) "
                             "THEN 1 ELSE 0 END")
     squares = over_gaps("pow({next} - {prev} - gap_mean, 2)")
@@ -327,7 +337,7 @@ def _with_timeline_stats(query: str, *, spark: bool) -> str:
                CAST(1 + {day_changes} AS BIGINT) AS active_days
         FROM (SELECT *, CASE WHEN gap_n > 0 THEN ({at('gap_n + 1')} - {at('1')}) / gap_n END
                         AS gap_mean
-              FROM (SELECT *, {size} - 1 AS gap_n FROM ({query})))
+              FROM (SELECT *, len(times) - 1 AS gap_n FROM ({query})))
     """
 
 

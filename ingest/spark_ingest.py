@@ -186,15 +186,22 @@ def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPla
     if plan.header is None:
         frame = frame.where("index > 0")
     frame = frame.where("trim(text) <> ''")
-    schema = ", ".join(f"`{n.replace('`', '``')}` STRING" for n in names)
-    parsed = F.from_csv("text", schema, {"sep": delimiter, "escape": '"'})
-    # Fields = delimiters outside quoted text + 1; the regular expression that drops quoted
-    # text only runs on lines with a quote.
+    # The parser names the lines whose field count differs from the header's in a column of
+    # its own (a name no source column has); only those lines are counted below.
+    flag = next(f"_unparsed{'_' * k}" for k in range(len(names) + 1)
+                if f"_unparsed{'_' * k}" not in names)
+    schema = ", ".join(f"`{n.replace('`', '``')}` STRING" for n in [*names, flag])
+    parsed = F.from_csv("text", schema, {"sep": delimiter, "escape": '"',
+                                         "columnNameOfCorruptRecord": flag})
+    # Fields of a flagged line = delimiters outside quoted text + 1; the regular expression
+    # that drops quoted text only runs on flagged lines with a quote (one CASE, so Spark's
+    # common-subexpression elimination cannot hoist it out for every line).
     def count_fields(text: Column) -> Column:
         return F.length(text) - F.length(F.replace(text, F.lit(delimiter))) + 1
 
-    fields = F.when(F.instr("text", '"') == 0, count_fields(F.col("text"))).otherwise(
-        count_fields(F.regexp_replace("text", '"([^"]|"")*"', "")))
+    fields = (F.when(parsed[flag].isNull(), F.lit(len(names)))
+              .when(F.instr("text", '"') == 0, count_fields(F.col("text")))
+              .otherwise(count_fields(F.regexp_replace("text", '"([^"]|"")*"', ""))))
     wrong = fields != len(names)
     # A rejected row keeps its empty fields as '' (as the DuckDB engine's quarantine does).
     return frame.select(
