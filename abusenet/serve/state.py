@@ -594,7 +594,7 @@ class GraphState:
             pair = np.concatenate([p[0] * width + p[1] for p in parts])
             pair = np.unique(pair) if len(parts) > 1 else np.sort(pair)
             at, accounts = np.divmod(pair, width)
-            total = np.bincount(at, weights=np.nan_to_num(scores[accounts]),
+            total = np.bincount(at, weights=_zero_nan(scores[accounts]),
                                 minlength=len(entities))
             count = np.bincount(at, minlength=len(entities))
             starts = np.cumsum(count) - count
@@ -602,7 +602,7 @@ class GraphState:
             ids = self.nodes[node_type].ids
             names = [f"{node_type}:{ids[e]}" for e in entities.tolist()]
             found.append((position, [names[w] for w in which.tolist()], count[which],
-                          total[which], lowest[which], np.nan_to_num(scores[rows[position]])))
+                          total[which], lowest[which], _zero_nan(scores[rows[position]])))
         return found
 
     def _rings_of(self, rows: np.ndarray, shared: list[tuple]) -> list[
@@ -662,6 +662,13 @@ def _hash_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """64-bit hashes of event ids (the same id, the same hash; :meth:`GraphState.known_ids`
     hashes a short list the same way without the Arrow round trip)."""
     return pd.util.hash_array(np.asarray(ids.to_pandas(), dtype=object), categorize=False)
+
+
+def _zero_nan(values: np.ndarray) -> np.ndarray:
+    """``values`` (a copy the caller owns) with NaN (a score never computed) as 0: what
+    ``np.nan_to_num`` gives for scores, without its checks for infinities (~20 us a call)."""
+    values[np.isnan(values)] = 0.0
+    return values
 
 
 def _value(value: float, integer: bool) -> float | int | None:
