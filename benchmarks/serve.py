@@ -6,7 +6,8 @@ from the due time (``*_ms``: what a caller waits, queueing included) and from th
 (``service_*_ms``). Bounded: ``--seconds`` of singles (at most ``--singles`` events), then
 ``--batches`` batches of 100 sent one after the other. Prints p50 / p95 / p99, the sustained
 events/s, the service's time per phase and collector pauses during the singles (from its
-``/metrics``), its RSS and CPU seconds, its start-up seconds (with ``--start``), and
+``/metrics``) with the mean events per applied group, its RSS, CPU seconds and CPU
+milliseconds an event (singles, batches), its start-up seconds (with ``--start``), and
 beside them the batch `abusenet score` cost per event of the run when it has one.
 
     python -m benchmarks.serve --run OUT --start [--rate 200] [--seconds 60] [--batches 20]
@@ -294,13 +295,19 @@ def main() -> None:
                           .read_text())
     cpu = None if cpu_before is None else {
         "single_phase": round(cpu_single - cpu_before, 1),
-        "batch_phase": round(cpu_batch - cpu_single, 1)}
+        "batch_phase": round(cpu_batch - cpu_single, 1),
+        "single_ms_per_event": round(1000 * (cpu_single - cpu_before) / single["requests"], 3),
+        "batch_ms_per_event": round(1000 * (cpu_batch - cpu_single) / max(100 * len(batch), 1),
+                                    3)}
+    applied = single_phases.get("update", {}).get("count")
     print(json.dumps({
         "accounts": manifest["nodes"]["Account"]["count"],
         "events": manifest["events"]["count"],
         "startup_s": None if startup is None else round(startup, 1),
         "single": single,
         "single_phases": single_phases,
+        "single_events_per_group": (None if not applied
+                                    else round(single["requests"] / applied, 2)),
         "batch_100": {"requests": len(batch), "events_per_s": round(batch_rate, 1),
                       **percentiles(batch)},
         "service_cpu_s": cpu,
