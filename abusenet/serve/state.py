@@ -84,14 +84,64 @@ def model_version(model_dir: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+class _RawValues:
+    """Raw feature values of one node type, read (``[rows]``) and written as float64: the
+    columns holding only integers below 2**24 in magnitude (counts: exact in float32) kept as
+    float32, the others as float64 (a column is widened when a written value needs it)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.width = values.shape[1]
+        self.narrow = np.array([j for j in range(self.width) if _exact32(values[:, j])],
+                               dtype=np.int64)
+        self.wide = np.setdiff1d(np.arange(self.width), self.narrow)
+        self._narrow = values[:, self.narrow].astype(np.float32)
+        self._wide = values[:, self.wide]
+
+    def __len__(self) -> int:
+        return len(self._wide)
+
+    def __getitem__(self, rows: int | slice | np.ndarray) -> np.ndarray:
+        narrow, wide = self._narrow[rows], self._wide[rows]
+        out = np.empty((*wide.shape[:-1], self.width), dtype=np.float64)
+        out[..., self.narrow] = narrow
+        out[..., self.wide] = wide
+        return out
+
+    def __setitem__(self, rows: np.ndarray, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=np.float64)
+        widen = [k for k, j in enumerate(self.narrow.tolist()) if not _exact32(values[..., j])]
+        if widen:
+            self.wide = np.concatenate([self.wide, self.narrow[widen]])
+            self._wide = np.column_stack([self._wide, self._narrow[:, widen].astype(np.float64)])
+            self.narrow = np.delete(self.narrow, widen)
+            self._narrow = np.delete(self._narrow, widen, axis=1)
+        self._narrow[rows] = values[..., self.narrow]
+        self._wide[rows] = values[..., self.wide]
+
+    def grow(self, size: int) -> None:
+        """Room for ``size`` rows (new ones zero)."""
+        for name in ("_narrow", "_wide"):
+            held = getattr(self, name)
+            grown = np.zeros((size, held.shape[1]), dtype=held.dtype)
+            grown[:len(held)] = held
+            setattr(self, name, grown)
+
+
+def _exact32(values: np.ndarray) -> bool:
+    """Whether float32 holds ``values`` exactly (integers below 2**24 in magnitude, or NaN)."""
+    finite = values[~np.isnan(values)]
+    return bool(np.all((finite == np.round(finite)) & (np.abs(finite) < 2 ** 24)))
+
+
 class _NodeRows:
-    """One node type's ids (row order, shared with the live features) and raw feature values."""
+    """One node type's ids (row order, shared with the live features) and raw feature values
+    (:class:`_RawValues`)."""
 
     def __init__(self, index: NodeIndex, table: pd.DataFrame, columns: list[str]) -> None:
         self.index = index
         self.columns = columns
         self.integer = [pd.api.types.is_integer_dtype(table[c]) for c in columns]
-        self.raw = table[columns].to_numpy(dtype=np.float64)
+        self.raw = _RawValues(table[columns].to_numpy(dtype=np.float64))
 
     @property
     def ids(self) -> list[str]:
@@ -110,10 +160,7 @@ class _NodeRows:
     def set(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Store the raw feature ``values`` of ``rows`` (room made for new rows)."""
         if len(self.ids) > len(self.raw):
-            grown = np.zeros((max(len(self.raw) + len(self.raw) // 8 + 1024, len(self.ids)),
-                              len(self.columns)))
-            grown[:len(self.raw)] = self.raw
-            self.raw = grown
+            self.raw.grow(max(len(self.raw) + len(self.raw) // 8 + 1024, len(self.ids)))
         self.raw[rows] = values
 
 

@@ -28,6 +28,26 @@ def test_numpy_scaling_equals_the_scalers_transform_or_defers_to_it():
         short(raw[:5, :2])
 
 
+def test_raw_values_keep_counts_in_float32_and_read_back_exactly():
+    from abusenet.serve.state import _RawValues
+
+    rng = np.random.default_rng(1)
+    values = np.column_stack([rng.integers(0, 100, 50), rng.normal(size=50),
+                              np.full(50, np.nan), rng.integers(-9, 9, 50)]).astype(np.float64)
+    raw = _RawValues(values)
+    assert raw.narrow.tolist() == [0, 2, 3] and raw.wide.tolist() == [1]
+    np.testing.assert_array_equal(raw[np.arange(50)], values)
+    np.testing.assert_array_equal(raw[3], values[3])
+    np.testing.assert_array_equal(raw[:10], values[:10])
+    raw.grow(60)
+    new = np.array([[1.5, 2.0, 3.0, 2.0 ** 25 + 1]])  # two values float32 cannot hold
+    raw[np.array([55])] = new
+    assert sorted(raw.wide.tolist()) == [0, 1, 3]  # widened, not rounded
+    np.testing.assert_array_equal(raw[55], new[0])
+    np.testing.assert_array_equal(raw[np.arange(50)], values)
+    np.testing.assert_array_equal(raw[50], np.zeros(4))
+
+
 def _reference_view(state, account_id: str) -> dict | None:
     """An account's view by the plain per-account definition (the code before the batch view):
     each entity's other accounts gathered and averaged one by one."""
