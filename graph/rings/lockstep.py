@@ -81,19 +81,25 @@ def lockstep_matrix(
     entity, _ = pd.factorize(touches["entity"].to_numpy(np.int64))
     n_entities = int(entity.max()) + 1
     users = np.bincount(np.unique(entity * n_accounts + rows) // n_accounts, minlength=n_entities)
-    entity_weight = adamic_adar_weight(users[entity])
+    entity_weight = adamic_adar_weight(users)
     seconds = touches["ts"].to_numpy(np.float64)
+    # Memory: one grid's arrays at a time, each dropped once read (the lockstep search was
+    # the largest part of the candidate search at a million accounts).
     for grid, offset in enumerate((0.0, window_s / 2)):
         bucket = np.floor((seconds + offset) / window_s).astype(np.int64)
         bucket -= bucket.min()
         codes, uniques = pd.factorize(entity * (int(bucket.max()) + 1) + bucket)
+        del bucket
         incidence = sp.csr_matrix(
             (np.ones(len(codes)), (rows, codes)), shape=(n_accounts, len(uniques))
         )
         incidence.data[:] = 1.0
         key_weight = np.zeros(len(uniques))
-        key_weight[codes] = entity_weight
+        key_weight[codes] = entity_weight[entity]
+        del codes
         weights, _ = co_membership(incidence, pd.Index(uniques), hub_degree_cap, seed + grid,
                                    key_weight)
+        del incidence, uniques, key_weight
         result = result.maximum(weights).tocsr()
+        del weights
     return result
