@@ -625,10 +625,12 @@ class _InputCache:
 
     def read(self, rows: np.ndarray, changed: np.ndarray, tick: int,
              encode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Embeddings of distinct ``rows``: held ones encoded at or after the tick their row
-        last changed at (``changed``), the others encoded now (``encode(rows)``) and held
-        at ``tick``."""
-        self._slot_of(int(rows.max()) + 1 if len(rows) else 0)
+        """Embeddings of ``rows`` (repeats allowed): held ones encoded at or after the tick
+        their row last changed at (``changed``), the others encoded now (``encode`` of the
+        distinct ones) and held at ``tick``."""
+        if not len(rows):
+            return self.values[:0]
+        self._slot_of(int(rows.max()) + 1)
         slots = self.slot_of[rows]
         held = slots >= 0
         valid = held.copy()
@@ -637,19 +639,20 @@ class _InputCache:
             return self.values[slots]
         out = np.empty((len(rows), self.values.shape[1]), dtype=np.float32)
         out[valid] = self.values[slots[valid]]
-        stale = np.flatnonzero(~valid)
-        fresh = encode(rows[stale])
-        out[stale] = fresh
-        again = held[stale]  # a row's own slot written again
-        self.values[slots[stale[again]]] = fresh[again]
-        self.tick[slots[stale[again]]] = tick
+        stale, inverse = np.unique(rows[~valid], return_inverse=True)
+        fresh = encode(stale)
+        out[~valid] = fresh[inverse]
+        at = self.slot_of[stale]
+        again = at >= 0  # a row's own slot written again
+        self.values[at[again]] = fresh[again]
+        self.tick[at[again]] = tick
         new = np.flatnonzero(~again)[-len(self.node):] if len(self.node) else []
         if len(new):
             taken = (self.next + np.arange(len(new))) % len(self.node)
             evicted = self.node[taken]
             self.slot_of[evicted[evicted >= 0]] = -1
-            self.node[taken] = rows[stale[new]]
-            self.slot_of[rows[stale[new]]] = taken
+            self.node[taken] = stale[new]
+            self.slot_of[stale[new]] = taken
             self.values[taken] = fresh[new]
             self.tick[taken] = tick
             self.next = int(taken[-1] + 1) % len(self.node)
@@ -657,16 +660,15 @@ class _InputCache:
 
 
 class _Encoded:
-    """One node type's input embeddings as an array read by rows (``[rows]``): those of the
-    distinct rows from ``encode(graph, node_type, rows)``."""
+    """One node type's input embeddings as an array read by rows (``[rows]``), from
+    ``encode(graph, node_type, rows)``."""
 
     def __init__(self, graph: LocalGraph, node_type: str,
                  encode: Callable[[LocalGraph, str, np.ndarray], np.ndarray]) -> None:
         self.graph, self.node_type, self.encode = graph, node_type, encode
 
     def __getitem__(self, rows: np.ndarray) -> np.ndarray:
-        unique, inverse = np.unique(rows, return_inverse=True)
-        return self.encode(self.graph, self.node_type, unique)[inverse]
+        return self.encode(self.graph, self.node_type, np.asarray(rows, dtype=np.int64))
 
 
 class _NumpyModel:
@@ -883,7 +885,7 @@ class LocalScorer:
                                   self._inputs(graph, node_type, np.asarray(rows, np.int64)))
 
     def _cached_inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> np.ndarray:
-        """:meth:`input_embeddings` of distinct ``rows``, through the type's cache."""
+        """:meth:`input_embeddings` of ``rows`` (repeats allowed), through the type's cache."""
         return self._cache[node_type].read(
             rows, self.changed_[0][node_type], self._tick,
             lambda missing: self.input_embeddings(graph, node_type, missing))

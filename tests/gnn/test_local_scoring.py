@@ -153,6 +153,9 @@ def test_input_cache_holds_the_rows_read_last_while_unchanged():
     cache.read(np.array([0, 4]), changed, 1, encode)
     assert encoded[-1] == [0]  # 4 held; 0 evicted before, takes the oldest slot (1's)
     assert sorted(cache.node.tolist()) == [0, 4, 5]
+    got = cache.read(np.array([6, 5, 6, 5]), changed, 2, encode)  # repeats: encoded once
+    np.testing.assert_array_equal(got, [[6, -6], [5, -5], [6, -6], [5, -5]])
+    assert encoded[-1] == [6]
 
 
 def test_a_read_recomputes_only_what_a_change_reaches():
