@@ -2,12 +2,16 @@
 
 The server reuses the jars that ``make`` installed into ``.abusenet/neo4j`` (linked, not copied);
 without them it resolves its own with Maven. It is stopped at the end of the session even when
-tests fail.
+tests fail. A run of the whole suite (no paths given) starts it in a thread while pytest collects,
+on the core collecting leaves idle; other runs start it when a test first asks for it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,15 +30,74 @@ def _installed_jars() -> Path | None:
     return home if LocalNeo4j(home).is_installed() else None
 
 
-@pytest.fixture(scope="session")
-def neo4j_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNeo4j]:
-    """A started local Neo4j server for the whole test session."""
-    server = LocalNeo4j(tmp_path_factory.mktemp("neo4j-home"))
+def _install_and_start(home: Path) -> LocalNeo4j:
+    server = LocalNeo4j(home)
     server.install(
         bolt_port=free_port(), http_port=free_port(), heap="768m", pagecache="256m",
         jars_from=_installed_jars(),
     )
     server.start()
+    return server
+
+
+class _EarlyServer:
+    """The session's server, installed and started in a thread; :meth:`get` waits for it."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="abusenet-neo4j-home-"))
+        self._server: LocalNeo4j | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="neo4j-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self._server = _install_and_start(self.home)
+        except BaseException as err:  # raised again by get(), in the test that needs it
+            self._error = err
+
+    def get(self) -> LocalNeo4j:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._server is not None
+        return self._server
+
+    def stop(self) -> None:
+        self._thread.join()
+        if self._server is not None:
+            self._server.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+_EARLY = pytest.StashKey[_EarlyServer]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.args_source is pytest.Config.ArgsSource.TESTPATHS:
+        session.config.stash[_EARLY] = _EarlyServer()
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    early = config.stash.get(_EARLY, None)
+    if early is not None and not any("neo4j_server" in item.fixturenames for item in items):
+        early.stop()  # no selected test needs it (say, -k or -m left them all out)
+        del config.stash[_EARLY]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    early = session.config.stash.get(_EARLY, None)
+    if early is not None:
+        early.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_server(request: pytest.FixtureRequest,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNeo4j]:
+    """A started local Neo4j server for the whole test session."""
+    early = request.config.stash.get(_EARLY, None)
+    server = early.get() if early else _install_and_start(tmp_path_factory.mktemp("neo4j-home"))
     try:
         yield server
     finally:
@@ -48,15 +111,20 @@ def neo4j_settings(neo4j_server: LocalNeo4j) -> Neo4jSettings:
                          password=neo4j_server.read_password())
 
 
+def empty_database(driver) -> None:
+    """Delete every node and relationship of the default database, in batches."""
+    with driver.session() as session:
+        # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
+        session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS").consume()
+
+
 @pytest.fixture
 def neo4j_driver(neo4j_settings: Neo4jSettings):
     """A driver on an empty database: every node and relationship is deleted before the test."""
     import neo4j
 
     with neo4j.GraphDatabase.driver(neo4j_settings.uri, auth=neo4j_settings.auth) as driver:
-        with driver.session() as session:
-            # CALL ... IN TRANSACTIONS needs an auto-commit transaction, hence session.run.
-            session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS").consume()
+        empty_database(driver)
         yield driver
 
 

@@ -1,16 +1,24 @@
-"""Dump and restore of the local server's database, on the session's real server."""
+"""Dump and restore of the local server's database, on the session's real server.
+
+Every dump and every load stops the session's server and starts it again (seconds each), so the
+module dumps once (:func:`dumped`) and its tests read that one file.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
+from typing import NamedTuple
 
+import neo4j
 import pytest
 
-from graph.store import Neo4jStore
+from graph.store import Neo4jStore, connect
+from graph.store.connection import Neo4jSettings
 from graph.store.server import LocalNeo4j, Neo4jServerError
-from graph.store.server.backup import dump_database, restore_database
+from graph.store.server.backup import BackupResult, dump_database, restore_database
+from tests.conftest import empty_database
 from tests.graph.store.helpers import TRICKY_IDS
 
 pytestmark = pytest.mark.neo4j
@@ -44,41 +52,58 @@ def _fingerprint(store: Neo4jStore) -> tuple[int, int, str]:
     return len(nodes), len(rels), hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
+class Dumped(NamedTuple):
+    """The module's dump: its file, what :func:`dump_database` said, the graph's fingerprint."""
+
+    path: Path
+    result: BackupResult
+    before: tuple[int, int, str]
+
+
+@pytest.fixture(scope="module")
+def dumped(neo4j_server: LocalNeo4j, neo4j_settings: Neo4jSettings,
+           tmp_path_factory: pytest.TempPathFactory) -> Dumped:
+    """:data:`GRAPH` dumped from the running server, with ``force``, over a file that was there."""
+    with neo4j.GraphDatabase.driver(neo4j_settings.uri, auth=neo4j_settings.auth) as driver:
+        empty_database(driver)
+    with connect(neo4j_settings) as store:
+        store.write([(GRAPH, {"ids": TRICKY_IDS})])
+        before = _fingerprint(store)
+    path = tmp_path_factory.mktemp("backups") / "graph.dump"
+    path.write_text("precious")
+    return Dumped(path, dump_database(neo4j_server, path, force=True), before)
+
+
 def test_dump_then_restore_gives_back_the_same_graph(
-    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+    neo4j_server: LocalNeo4j, dumped: Dumped, store: Neo4jStore
 ) -> None:
-    store.write([(GRAPH, {"ids": TRICKY_IDS})])
-    before = _fingerprint(store)
-    assert before[0] > 0 and before[1] > 0
-    store.close()
-
-    dump = tmp_path / "backups" / "graph.dump"
-    done = dump_database(neo4j_server, dump)
-    assert dump.is_file() and done.size == dump.stat().st_size > 0
+    assert dumped.before[0] > 0 and dumped.before[1] > 0
+    done = dumped.result
+    assert dumped.path.is_file() and done.size == dumped.path.stat().st_size > 0
     assert done.restarted and neo4j_server.status().running
-    assert [p.name for p in dump.parent.iterdir()] == ["graph.dump"]  # no temporary left
+    assert [p.name for p in dumped.path.parent.iterdir()] == ["graph.dump"]  # no temporary left
 
-    store.write([("MATCH (n) DETACH DELETE n", {}), ("CREATE (:Account {id: 'later'})", {})])
+    # ``store`` emptied the database after the dump.
+    store.write([("CREATE (:Account {id: 'later'})", {})])
     assert _fingerprint(store)[:2] == (1, 0)
     store.close()
 
-    restore_database(neo4j_server, dump)
+    restore_database(neo4j_server, dumped.path)
     assert neo4j_server.status().running
     store.reconnect()
-    assert _fingerprint(store) == before
+    assert _fingerprint(store) == dumped.before
 
 
 def test_dump_refuses_to_overwrite_without_force(
-    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+    neo4j_server: LocalNeo4j, dumped: Dumped, tmp_path: Path
 ) -> None:
     dump = tmp_path / "kept.dump"
     dump.write_text("precious")
     with pytest.raises(Neo4jServerError, match="already exists.*--force"):
         dump_database(neo4j_server, dump)
     assert dump.read_text() == "precious"
-    store.close()
-    dump_database(neo4j_server, dump, force=True)
-    assert dump.read_bytes() != b"precious"
+    # With force the file is replaced: the module's dump was written over such a file.
+    assert dumped.path.read_bytes() != b"precious" and dumped.result.size > len("precious")
     assert neo4j_server.status().running
 
 
@@ -101,16 +126,15 @@ def test_restore_refuses_missing_empty_and_corrupt_files_and_keeps_the_graph(
 
 
 def test_a_failed_load_puts_the_database_back(
-    neo4j_server: LocalNeo4j, store: Neo4jStore, tmp_path: Path
+    neo4j_server: LocalNeo4j, dumped: Dumped, store: Neo4jStore, tmp_path: Path
 ) -> None:
     store.write([("CREATE (:Account {id: 'a1'})-[:USED_IP {count: 1}]->(:IP {id: 'ip'})", {})])
     before = _fingerprint(store)
     store.close()
-    good = tmp_path / "good.dump"
-    dump_database(neo4j_server, good)
     # The header is whole (so the check passes) but the archive's body is cut off.
+    good = dumped.path.read_bytes()
     truncated = tmp_path / "truncated.dump"
-    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    truncated.write_bytes(good[: len(good) // 2])
     with pytest.raises(Neo4jServerError, match="kept as it was"):
         restore_database(neo4j_server, truncated)
     assert neo4j_server.status().running
