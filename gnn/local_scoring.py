@@ -1039,8 +1039,9 @@ class LocalScorer:
 
     def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
         """Take in that the ``changed`` nodes (features, degree or edges; new nodes included
-        whether named or not) changed: their input embeddings are recomputed now, and every
-        embedding and score that depends on them is stale until :meth:`current` reads it."""
+        whether named or not) changed: the input embeddings of those summed into hubs are
+        recomputed now (the sums take the differences), and every embedding and score that
+        depends on them is stale until :meth:`current` reads it."""
         frontier = self._grow(graph)
         for t, r in changed.items():
             if t in self.model.in_channels and len(r):
