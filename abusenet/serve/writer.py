@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +40,8 @@ from abusenet.serve.durable_log import append_segment
 from abusenet.serve.metrics import Metrics
 from abusenet.serve.state import GraphState
 from abusenet.serve.write_through import WriteThrough
+
+log = logging.getLogger(__name__)
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
 
@@ -191,8 +194,7 @@ class EventWriter:
             try:
                 rows = self._log(requests)
             except BaseException as error:  # every member of the group must hear of it
-                for request in requests:
-                    request.done(error)
+                _answer(requests, error)
                 continue
             with self._cond:
                 self._logged.append(_Group(requests, rows))
@@ -215,8 +217,7 @@ class EventWriter:
                 error = err
             with self._cond:
                 self.groups_written += len(groups)
-            for request in requests:
-                request.done(error)
+            _answer(requests, error)
 
     def _log(self, requests: list[_Request]) -> pa.Table | None:
         """Sort the events of ``requests`` into accepted, duplicate and rejected, and write
@@ -281,6 +282,16 @@ class EventWriter:
         for request, accounts in zip(wanting, asked, strict=True):
             request.views.extend(None if a is None else next(views) for a in accounts)
         self._time("views", began)
+
+
+def _answer(requests: list[_Request], error: BaseException | None) -> None:
+    """Tell each of ``requests`` its outcome; a caller that cannot hear it (its event loop
+    closed at shutdown) does not stop the thread or the others."""
+    for request in requests:
+        try:
+            request.done(error)
+        except Exception:
+            log.exception("could not answer a posted request")
 
 
 def _settle(future: asyncio.Future, error: BaseException | None) -> Any:

@@ -163,3 +163,18 @@ def test_post_awaits_the_same_answer_on_an_event_loop(loaded):
     writer.close()
     with pytest.raises(RuntimeError, match="closed"):
         writer.submit(checked.events, checked.reasons)
+
+
+def test_an_answer_that_cannot_be_delivered_stops_nothing(loaded):
+    state, validator = loaded
+    writer = EventWriter(state)
+
+    def closed_loop(error: BaseException | None) -> None:
+        raise RuntimeError("Event loop is closed")  # as call_soon_threadsafe at shutdown
+
+    lost = validator.check([_login("d1", "deaf_a")])
+    writer._enqueue(lost.events, lost.reasons, None, closed_loop)
+    heard = validator.check([_login("d2", "deaf_b")])
+    assert writer.submit(heard.events, heard.reasons) == [ACCEPTED]
+    assert "deaf_a" in state.nodes[ACCOUNT].row  # applied, only its answer was lost
+    writer.close()
