@@ -540,11 +540,11 @@ class _NeighbourSums:
         return _Pooled(positions, table.sums[slots], table.squares[slots], table.count[slots],
                        table.tick[slots])
 
-    def push(self, graph: LocalGraph, node_type: str, rows: np.ndarray, tick: int,
-             ticks: np.ndarray) -> None:
-        """Take in that the input embeddings of distinct ``rows`` of ``node_type`` changed
-        (their inputs are current in ``graph``; ``ticks``: the type's layer-0 change ticks):
-        the sums of the hubs they are summed into get the differences, and the pinned
+    def push(self, graph: LocalGraph, node_type: str, rows: np.ndarray, new: np.ndarray,
+             tick: int, ticks: np.ndarray) -> None:
+        """Take in that the input embeddings of distinct ``rows`` of ``node_type`` changed to
+        ``new`` (their inputs are current in ``graph``; ``ticks``: the type's layer-0 change
+        ticks): the sums of the hubs they are summed into get the differences, and the pinned
         embeddings the new values."""
         hits = []
         for et, table in self.tables.items():
@@ -568,7 +568,7 @@ class _NeighbourSums:
         if not len(held):
             return
         old = pinned.values[at[held]]
-        new = self.encode(graph, node_type, rows[held])
+        new = new[held]
         pinned.values[at[held]] = new
         if not hits:
             return
@@ -588,9 +588,11 @@ class _NeighbourSums:
 
 
 class _InputCache:
-    """Input embeddings (layer 0) of up to ``capacity`` rows of one node type, each with the
-    tick it was encoded at: valid while its row has not changed since. A row read without a
-    slot takes the oldest one (first in, first out).
+    """Input embeddings (layer 0) of up to ``capacity`` rows of one node type, each current:
+    :meth:`LocalScorer.mark` writes the new embeddings of the rows it is told changed
+    (:meth:`write`). A row stored without a slot takes the oldest one (first in, first out).
+    The rows :meth:`fill` stored sit at slot = row while no slot below is taken again, so a
+    read among them is one array index.
 
     Parameters
     ----------
@@ -603,19 +605,19 @@ class _InputCache:
     def __init__(self, capacity: int, width: int) -> None:
         self.slot_of = np.full(0, -1, dtype=np.int32)  # row -> slot, -1: none
         self.node = np.full(capacity, -1, dtype=np.int64)  # slot -> row, -1: free
-        self.tick = np.zeros(capacity, dtype=np.int64)
         self.values = np.zeros((capacity, width), dtype=np.float32)
         self.next = 0  # the slot taken next: the oldest
+        self.identity = 0  # rows below it sit at slot = row
 
     def fill(self, values: np.ndarray) -> None:
-        """Hold ``values`` as rows ``0..len(values)-1`` at tick 0 (as many as fit)."""
+        """Hold ``values`` as rows ``0..len(values)-1`` (as many as fit)."""
         count = min(len(values), len(self.node))
         self._slot_of(count)
         self.values[:count] = values[:count]
         self.node[:count] = np.arange(count)
         self.slot_of[:count] = np.arange(count, dtype=np.int32)
-        self.tick[:count] = 0
         self.next = count % len(self.node) if len(self.node) else 0
+        self.identity = count
 
     def _slot_of(self, size: int) -> None:
         if size > len(self.slot_of):
@@ -623,40 +625,46 @@ class _InputCache:
             grown[:len(self.slot_of)] = self.slot_of
             self.slot_of = grown
 
-    def read(self, rows: np.ndarray, changed: np.ndarray, tick: int,
-             encode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """Embeddings of ``rows`` (repeats allowed): held ones encoded at or after the tick
-        their row last changed at (``changed``), the others encoded now (``encode`` of the
-        distinct ones) and held at ``tick``."""
+    def read(self, rows: np.ndarray, encode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Embeddings of ``rows`` (repeats allowed): held ones as held, the others encoded now
+        (``encode`` of the distinct ones) and stored."""
         if not len(rows):
             return self.values[:0]
+        top = int(rows.max())
+        if top < self.identity:
+            return self.values[rows]
+        self._slot_of(top + 1)
+        slots = self.slot_of[rows]
+        held = slots >= 0
+        if held.all():
+            return self.values[slots]
+        out = np.empty((len(rows), self.values.shape[1]), dtype=np.float32)
+        out[held] = self.values[slots[held]]
+        missing, inverse = np.unique(rows[~held], return_inverse=True)
+        fresh = encode(missing)
+        out[~held] = fresh[inverse]
+        self.write(missing, fresh)
+        return out
+
+    def write(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Store the current embeddings ``values`` of distinct ``rows``."""
+        if not len(rows) or not len(self.node):
+            return
         self._slot_of(int(rows.max()) + 1)
         slots = self.slot_of[rows]
         held = slots >= 0
-        valid = held.copy()
-        valid[held] = self.tick[slots[held]] >= changed[rows[held]]
-        if valid.all():
-            return self.values[slots]
-        out = np.empty((len(rows), self.values.shape[1]), dtype=np.float32)
-        out[valid] = self.values[slots[valid]]
-        stale, inverse = np.unique(rows[~valid], return_inverse=True)
-        fresh = encode(stale)
-        out[~valid] = fresh[inverse]
-        at = self.slot_of[stale]
-        again = at >= 0  # a row's own slot written again
-        self.values[at[again]] = fresh[again]
-        self.tick[at[again]] = tick
-        new = np.flatnonzero(~again)[-len(self.node):] if len(self.node) else []
-        if len(new):
-            taken = (self.next + np.arange(len(new))) % len(self.node)
-            evicted = self.node[taken]
-            self.slot_of[evicted[evicted >= 0]] = -1
-            self.node[taken] = stale[new]
-            self.slot_of[stale[new]] = taken
-            self.values[taken] = fresh[new]
-            self.tick[taken] = tick
-            self.next = int(taken[-1] + 1) % len(self.node)
-        return out
+        self.values[slots[held]] = values[held]
+        new = np.flatnonzero(~held)[-len(self.node):]
+        if not len(new):
+            return
+        taken = (self.next + np.arange(len(new))) % len(self.node)
+        evicted = self.node[taken]
+        self.slot_of[evicted[evicted >= 0]] = -1
+        self.node[taken] = rows[new]
+        self.slot_of[rows[new]] = taken
+        self.values[taken] = values[new]
+        self.next = int(taken[-1] + 1) % len(self.node)
+        self.identity = min(self.identity, int(taken.min()))
 
 
 class _Encoded:
@@ -887,8 +895,7 @@ class LocalScorer:
     def _cached_inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> np.ndarray:
         """:meth:`input_embeddings` of ``rows`` (repeats allowed), through the type's cache."""
         return self._cache[node_type].read(
-            rows, self.changed_[0][node_type], self._tick,
-            lambda missing: self.input_embeddings(graph, node_type, missing))
+            rows, lambda missing: self.input_embeddings(graph, node_type, missing))
 
     def _head(self, layers: list[torch.Tensor]) -> torch.Tensor:
         """The model's head on the per-layer target embeddings (as its ``forward`` applies it)."""
@@ -1039,9 +1046,9 @@ class LocalScorer:
 
     def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
         """Take in that the ``changed`` nodes (features, degree or edges; new nodes included
-        whether named or not) changed: the input embeddings of those summed into hubs are
-        recomputed now (the sums take the differences), and every embedding and score that
-        depends on them is stale until :meth:`current` reads it."""
+        whether named or not) changed: their input embeddings are recomputed now (the hubs'
+        sums take the differences, the input cache the new values), and every embedding and
+        score that depends on them is stale until :meth:`current` reads it."""
         frontier = self._grow(graph)
         for t, r in changed.items():
             if t in self.model.in_channels and len(r):
@@ -1049,7 +1056,9 @@ class LocalScorer:
                                          np.asarray(r, dtype=np.int64))
         self._tick += 1
         for t, r in frontier.items():
-            self._sums.push(graph, t, r, self._tick, self.changed_[0][t])
+            h = self.input_embeddings(graph, t, r)
+            self._sums.push(graph, t, r, h, self._tick, self.changed_[0][t])
+            self._cache[t].write(r, h)
             self.changed_[0][t][r] = self._tick
 
     def _latest(self, level: int, rows: dict[str, np.ndarray],

@@ -132,9 +132,8 @@ def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(layers, inp
     np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g), atol=1e-6)
 
 
-def test_input_cache_holds_the_rows_read_last_while_unchanged():
+def test_input_cache_holds_the_rows_read_or_written_last():
     cache = _InputCache(3, 2)
-    changed = np.zeros(10, dtype=np.int64)
     encoded: list[list[int]] = []
 
     def encode(rows):
@@ -142,20 +141,18 @@ def test_input_cache_holds_the_rows_read_last_while_unchanged():
         return np.column_stack([rows, -rows]).astype(np.float32)
 
     cache.fill(encode(np.arange(2)))
-    np.testing.assert_array_equal(cache.read(np.array([0, 1]), changed, 0, encode),
-                                  [[0, 0], [1, -1]])
-    assert encoded == [[0, 1]]  # filled: nothing encoded on read
-    changed[1] = 1  # row 1 changed at tick 1: encoded again, in its own slot
-    np.testing.assert_array_equal(cache.read(np.array([1, 4, 5]), changed, 1, encode),
-                                  [[1, -1], [4, -4], [5, -5]])
-    assert encoded[-1] == [1, 4, 5]
-    assert sorted(cache.node.tolist()) == [1, 4, 5]  # 4 took the free slot, 5 the oldest (0)
-    cache.read(np.array([0, 4]), changed, 1, encode)
+    np.testing.assert_array_equal(cache.read(np.array([0, 1, 0]), encode),
+                                  [[0, 0], [1, -1], [0, 0]])
+    assert encoded == [[0, 1]] and cache.identity == 2  # filled: nothing encoded on read
+    cache.write(np.array([1]), np.array([[7, 7]], np.float32))  # row 1 changed: its own slot
+    np.testing.assert_array_equal(cache.read(np.array([1, 4, 5, 4]), encode),
+                                  [[7, 7], [4, -4], [5, -5], [4, -4]])
+    assert encoded[-1] == [4, 5]  # encoded once each
+    assert sorted(cache.node.tolist()) == [1, 4, 5]  # 4 took the free slot, 5 the oldest (0's)
+    assert cache.identity == 0
+    np.testing.assert_array_equal(cache.read(np.array([0, 4]), encode), [[0, 0], [4, -4]])
     assert encoded[-1] == [0]  # 4 held; 0 evicted before, takes the oldest slot (1's)
     assert sorted(cache.node.tolist()) == [0, 4, 5]
-    got = cache.read(np.array([6, 5, 6, 5]), changed, 2, encode)  # repeats: encoded once
-    np.testing.assert_array_equal(got, [[6, -6], [5, -5], [6, -6], [5, -5]])
-    assert encoded[-1] == [6]
 
 
 def test_a_read_recomputes_only_what_a_change_reaches():
