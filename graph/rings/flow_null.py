@@ -36,6 +36,9 @@ Under this null (:func:`money_log_chance`):
 
 Only the tree links are charged their window (a group picked from an anchor entity's users
 did not even pay for those); links beyond the tree keep the chance of their existence alone.
+Window and class judge a group tied by money, every member with a transfer inside it: in a
+group of 25 where 6 pass money round, they are evidence about the 6, which the search lists
+on their own, not about the 25.
 Each term is one statistic's tail or a union bound, and the members' hops and fans are
 combined by Fisher's method, so a large group of ordinary flows gathers no evidence from many
 unremarkable ones, and every term overestimates the chance (the surprise is conservative).
@@ -92,7 +95,8 @@ class MoneyChance:
         Its hops and fans: their timing and amounts.
     links
         Its tree links' window and count class (:func:`window_log_chance`,
-        :func:`habit_log_chance`).
+        :func:`habit_log_chance`), for a group whose transfers tie every member (0 for one
+        where only some members transfer: that evidence is about them, not the group).
     """
 
     shape: np.ndarray
@@ -137,7 +141,16 @@ def money_log_chance(
              + fan_log_chance(internal, pools, n_groups, min_fan))
     links = (window_log_chance(internal, transfers, sizes)
              + habit_log_chance(internal, transfers, sizes))
-    return MoneyChance(shape=shape, links=links)
+    return MoneyChance(shape=shape, links=np.where(tied_members(internal, n_groups) >= sizes,
+                                                   links, 0.0))
+
+
+def tied_members(internal: pd.DataFrame, n_groups: int) -> np.ndarray:
+    """Per group: its members with a transfer with another member."""
+    ends = pd.DataFrame({"cand": np.r_[internal["cand"].to_numpy(), internal["cand"].to_numpy()],
+                         "acct": np.r_[internal["src"].to_numpy(), internal["dst"].to_numpy()]})
+    ends = ends.drop_duplicates()
+    return np.bincount(ends["cand"].to_numpy(np.int64), minlength=n_groups)
 
 
 def count_class(count: np.ndarray | pd.Series) -> np.ndarray:

@@ -49,6 +49,19 @@ def test_tree_links_inside_a_burst_are_unlikely_and_schedules_that_start_with_th
     assert window_log_chance(internal.head(1), transfers, np.array([2])).tolist() == [0.0]
 
 
+def test_window_and_class_judge_only_a_group_its_transfers_tie_whole():
+    # the same burst of three one-off links joins 4 accounts (group 0) and 4 of 8 (group 1)
+    transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
+                              "count": np.ones(100, np.int64), "ts": np.arange(100) * DAY,
+                              "last": np.arange(100) * DAY, "amount": np.full(100, 50.0)})
+    burst = [50.5 * DAY, 50.5 * DAY + 60.0, 50.5 * DAY + 120.0]
+    internal = _internal([0, 0, 0, 1, 1, 1], [0, 1, 2] * 2, [1, 2, 3] * 2, burst * 2)
+    money = money_log_chance(internal, pd.concat([transfers, internal[transfers.columns]]),
+                             np.array([4, 8]), 2 * DAY, 0.85, 1.02)
+    assert money.links[0] < 0.0
+    assert money.links[1] == 0.0, "evidence about 4 of its members, not about the group"
+
+
 def test_a_link_of_the_class_its_payers_peers_rarely_make_is_unlikely():
     # twelve payers with one counterparty each, 3 of their pairs one-off, 9 repeated. Group 0
     # (3 members) is joined by two of the one-off pairs, group 1 by two repeated ones
