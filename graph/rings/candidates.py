@@ -183,6 +183,14 @@ _KIND_ORDER = ("pair", "flow_cycle", "flow_fan_in", "flow_fan_out", "flow_bipart
                "lockstep", "shared_entities", "scored_component", "scored_core")
 
 
+#: Member entries per step of the products over candidates' members: each step copies the rows
+#: of its members (at a million accounts 500,000 entries of the link matrix were ~0.7 GB).
+_CHUNK = 100_000
+
+#: Candidate groups per block of the group overlaps searched for near-duplicates.
+_MERGE_BLOCK = 20_000
+
+
 def find_ring_candidates(
     snapshot: Snapshot,
     config: RingConfig | None = None,
@@ -452,13 +460,10 @@ def _merge_groups(
     unique = list(by_members.values())
     if not unique:
         return []
-    matrix = membership_matrix([m for m, _ in unique], n_accounts)
-    overlap = (matrix @ matrix.T).tocoo()
-    sizes = np.asarray(matrix.sum(axis=1)).ravel()
-    jaccard = overlap.data / (sizes[overlap.row] + sizes[overlap.col] - overlap.data)
-    near = (overlap.row < overlap.col) & (jaccard >= dedupe_jaccard)
+    keeps, drops = _near_duplicates(membership_matrix([m for m, _ in unique], n_accounts),
+                                    dedupe_jaccard)
     absorbed = np.zeros(len(unique), dtype=bool)
-    for keep, drop in sorted(zip(overlap.row[near], overlap.col[near], strict=True)):
+    for keep, drop in zip(keeps.tolist(), drops.tolist(), strict=True):
         if absorbed[keep] or absorbed[drop]:
             continue
         absorbed[drop] = True
@@ -468,6 +473,27 @@ def _merge_groups(
         for (members, kinds), gone in zip(unique, absorbed, strict=True)
         if not gone
     ]
+
+
+def _near_duplicates(matrix: sp.csr_matrix, min_jaccard: float, block: int = _MERGE_BLOCK
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``keep < drop`` of rows of the binary groups x accounts ``matrix`` whose
+    Jaccard similarity is at least ``min_jaccard``, sorted; the overlaps are taken ``block``
+    groups at a time (all at once they were GBs at a million accounts)."""
+    sizes = np.asarray(matrix.sum(axis=1)).ravel()
+    by_column = matrix.T.tocsr()
+    keeps, drops = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for start in range(0, matrix.shape[0], block):
+        overlap = (matrix[start:start + block] @ by_column).tocoo()
+        row = overlap.row.astype(np.int64) + start
+        col = overlap.col.astype(np.int64)
+        jaccard = overlap.data / (sizes[row] + sizes[col] - overlap.data)
+        near = (row < col) & (jaccard >= min_jaccard)
+        keeps.append(row[near])
+        drops.append(col[near])
+    keep, drop = np.concatenate(keeps), np.concatenate(drops)
+    order = np.lexsort((drop, keep))
+    return keep[order], drop[order]
 
 
 def _sorted_unique(groups: list[np.ndarray]) -> list[np.ndarray]:
@@ -686,7 +712,7 @@ def _pair_surprise(
 
 def _masked_entries(
     matrix: sp.csr_matrix, mask: sp.csr_matrix, rows: np.ndarray, cand: np.ndarray,
-    chunk: int = 500_000,
+    chunk: int = _CHUNK,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The stored values of ``matrix[rows[k]]`` in the columns set in ``mask[cand[k]]``, over
     all member entries ``k``, and the ``cand[k]`` of each, ``chunk`` entries at a time."""
@@ -702,7 +728,7 @@ def _masked_entries(
 
 def _masked_row_sums(
     matrix: sp.csr_matrix, mask: sp.csr_matrix, rows: np.ndarray, cand: np.ndarray,
-    chunk: int = 500_000,
+    chunk: int = _CHUNK,
 ) -> np.ndarray:
     """Per member entry ``k``: the sum of ``matrix[rows[k]]`` over the columns set in
     ``mask[cand[k]]``, taken ``chunk`` entries at a time (all at once, the row copies took
@@ -718,7 +744,7 @@ def _masked_row_sums(
 
 def _core_entries(
     uses: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray, rows: np.ndarray,
-    cand: np.ndarray, chunk: int = 500_000,
+    cand: np.ndarray, chunk: int = _CHUNK,
 ) -> np.ndarray:
     """Per member entry ``k``: whether it is in the core of group ``cand[k]``, joined to the
     group's rarest shared entity through rare entities.
