@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +42,34 @@ def _restore_logging() -> Iterator[None]:
     root.handlers[:] = handlers
     for package, saved in levels.items():
         logging.getLogger(package).setLevel(saved)
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 400-account generated world of ``generate_small``, made once for every module."""
+    from tests.abusenet.test_pipeline_run import generate_small
+
+    return generate_small(tmp_path_factory.mktemp("small-world"))
+
+
+@pytest.fixture(scope="session")
+def small_run(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """``abusenet run`` of :func:`small_world` with the quick settings of ``run_args``, once:
+    ``test_pipeline_run`` checks its outputs, other runs start from its stages (:func:`seed_work`).
+    """
+    from tests.abusenet.test_pipeline_run import invoke, run_args
+
+    out = tmp_path_factory.mktemp("small-run") / "out"
+    result = invoke(*run_args(small_world, out))
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def seed_work(finished: Path, out: Path) -> None:
+    """Copy the work directory of the run written to ``finished`` into ``out``.
+
+    A run into ``out`` then reruns only the stages whose inputs or settings differ from that
+    run's (stage results are keyed by what they read, not by where they lie), so a test pays
+    only for the stages it is about.
+    """
+    shutil.copytree(finished / ".work", out / ".work")

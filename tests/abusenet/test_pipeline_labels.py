@@ -19,16 +19,17 @@ from abusenet.pipeline.plan import PlannedRun, labels_stage, snapshot_stage
 from abusenet.pipeline.request import RunRequest
 from abusenet.pipeline.stages.files import ENTITY_LABELS, EVENT_LABELS, SNAPSHOT, TRAIN_LABELS
 from ingest.mapping import load_mapping
-from tests.abusenet.test_pipeline_run import FAST, NO_EXPLAIN, SYNTH_MAPPING, generate_small, invoke
+from tests.abusenet.conftest import seed_work
+from tests.abusenet.test_pipeline_run import FAST, NO_EXPLAIN, SYNTH_MAPPING, invoke
 
 UNMATCHED_EVENTS = ["evt_none_1", "evt_none_2"]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> dict[str, Path]:
+def world(small_world, tmp_path_factory) -> dict[str, Path]:
     """A small generated world, and event and entity labels files made from its truth."""
     root = tmp_path_factory.mktemp("labels")
-    synth = generate_small(root)
+    synth = small_world
     truth = pd.read_parquet(synth / "truth_accounts.parquet")
     abusive = set(truth.loc[truth["is_abusive"], "account_id"])
     genuine = set(truth.loc[~truth["is_abusive"], "account_id"].iloc[::4])
@@ -174,8 +175,9 @@ def test_an_account_only_run_keeps_its_stage_keys(world, tmp_path):
     assert run.event_labels is None and run.entity_labels is None and run.training
 
 
-def test_an_account_only_run_writes_no_event_or_entity_labels(world, tmp_path):
+def test_an_account_only_run_writes_no_event_or_entity_labels(world, small_run, tmp_path):
     out = tmp_path / "out"
+    seed_work(small_run[0], out)  # the same run, but for the report's settings
     result = invoke("run", "--input", world["synth"] / "events", "--mapping", SYNTH_MAPPING,
                     "--labels", world["synth"] / "labels.csv", "--out", out, "--quiet", *FAST,
                     *NO_EXPLAIN)

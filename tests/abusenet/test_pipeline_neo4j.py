@@ -10,12 +10,12 @@ import pytest
 
 from abusenet.report import TOP_RING_QUERY
 from graph.store.server import free_port
+from tests.abusenet.conftest import seed_work
 from tests.abusenet.test_pipeline_run import (
     FAST,
     NO_EXPLAIN,
     SYNTH_MAPPING,
     assert_failed_cleanly,
-    generate_small,
     invoke,
 )
 
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.neo4j
 
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    return generate_small(tmp_path_factory.mktemp("synth"))
+def synth(small_world):
+    return small_world
 
 
 def neo4j_run(synth, out, uri):
@@ -34,10 +34,11 @@ def neo4j_run(synth, out, uri):
 
 
 def test_run_loads_the_graph_and_writes_scores_and_rings_back(
-    synth, tmp_path, neo4j_settings, neo4j_driver, monkeypatch
+    synth, small_run, tmp_path, neo4j_settings, neo4j_driver, monkeypatch
 ):
     monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password)
     out = tmp_path / "out"
+    seed_work(small_run[0], out)  # scored already: the Neo4j stages and the report run
     result = neo4j_run(synth, out, neo4j_settings.uri)
     assert result.exit_code == 0, result.output
     assert "load the graph into Neo4j" in result.output
@@ -95,12 +96,13 @@ def _graph_state(driver, graph: str) -> tuple[dict[str, int], str]:
 
 
 def test_two_datasets_run_into_one_server_stay_two_intact_graphs(
-    synth, tmp_path, neo4j_settings, neo4j_driver, monkeypatch
+    synth, small_run, tmp_path, neo4j_settings, neo4j_driver, monkeypatch
 ):
     from ingest.synth import generate
 
     monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password)
     other = generate(tmp_path / "other", n_accounts=400, seed=8, progress=False).out_dir
+    seed_work(small_run[0], tmp_path / "shop-a")  # scored already: the Neo4j stages run
     first = neo4j_run(synth, tmp_path / "shop-a", neo4j_settings.uri)
     assert first.exit_code == 0, first.output
     assert "graph 'shop-a'" in first.output

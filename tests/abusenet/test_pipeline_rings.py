@@ -58,11 +58,15 @@ def test_training_labels_make_ring_scores_the_collusive_rate(stage_inputs):
     assert accounts["ring_id"].notna().sum() == 120
 
 
-def test_abusenet_run_calibrates_ring_scores_on_its_training_labels(tmp_path):
-    from tests.abusenet.test_pipeline_run import NO_EXPLAIN, generate_small, invoke, run_args
+def test_abusenet_run_calibrates_ring_scores_on_its_training_labels(
+    small_world, small_run, tmp_path
+):
+    from tests.abusenet.conftest import seed_work
+    from tests.abusenet.test_pipeline_run import NO_EXPLAIN, invoke, run_args
 
-    synth = generate_small(tmp_path)
+    synth = small_world
     out = tmp_path / "out"
+    seed_work(small_run[0], out)  # trained and scored: the ring stage and what reads it run
     # Every candidate scored (chance-explained flows too, no member bar): with the defaults the
     # 400-account world keeps four rings, all collusive by the training labels, and a
     # calibrator fitted on one outcome is the identity.

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from abusenet.cli import app
 from abusenet.pipeline.outputs import CONTRACT_FILES, check_outputs
+from tests.abusenet.conftest import seed_work
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNTH_MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
@@ -34,8 +35,8 @@ def generate_small(directory: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    return generate_small(tmp_path_factory.mktemp("synth"))
+def synth(small_world: Path) -> Path:
+    return small_world
 
 
 def invoke(*args: str):
@@ -48,11 +49,9 @@ def run_args(synth: Path, out: Path, *extra: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def finished(synth, tmp_path_factory) -> tuple[Path, object]:
-    out = tmp_path_factory.mktemp("run") / "out"
-    result = invoke(*run_args(synth, out))
-    assert result.exit_code == 0, result.output
-    return out, result
+def finished(small_run) -> tuple[Path, object]:
+    """``run_args`` of the small world, run once for the session (tests/abusenet/conftest.py)."""
+    return small_run
 
 
 def contract_files(out: Path) -> list[str]:
@@ -155,8 +154,10 @@ def test_score_applies_the_saved_model_without_training(finished, synth, tmp_pat
 
 # The blend applies XGB-Graph too; the XGB-Graph case alone (~9 s) is in `make test-all`.
 @pytest.mark.parametrize("candidate", ["blend", pytest.param("xgb-graph", marks=pytest.mark.slow)])
-def test_score_applies_the_published_candidate_as_the_run_did(synth, tmp_path, candidate):
+def test_score_applies_the_published_candidate_as_the_run_did(synth, finished, tmp_path,
+                                                             candidate):
     out, scored = tmp_path / "out", tmp_path / "scored"
+    seed_work(finished[0], out)  # trained and scored: the candidates' stages run
     result = invoke(*run_args(synth, out, *NO_EXPLAIN, f"validation.publish={candidate}"))
     assert result.exit_code == 0, result.output
     published = json.loads((out / "model" / "published.json").read_text())
@@ -300,11 +301,12 @@ def test_every_stage_code_scope_names_existing_code():
     assert len({code_fingerprint(scope) for scope in scopes}) == len(scopes)
 
 
-def test_metrics_hold_the_reliability_of_account_and_ring_scores(synth, tmp_path):
+def test_metrics_hold_the_reliability_of_account_and_ring_scores(synth, finished, tmp_path):
     # The 400-account world holds few labels and, with the defaults, few rings: half the labels
     # held back and every candidate scored (chance-explained flows too, no member bar) give the
     # reliability table rings with held-back members to count.
     out = tmp_path / "out"
+    seed_work(finished[0], out)  # ingest, snapshot and candidates are the same
     result = invoke(*run_args(synth, out, "labels.holdout_fraction=0.5",
                               "ring_scoring.unsurprising=flows", "ring_scoring.min_member_pool=0",
                               *NO_EXPLAIN))
