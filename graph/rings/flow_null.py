@@ -121,8 +121,8 @@ def money_log_chance(
         ``dst`` (account rows), ``count``, ``ts`` and ``last`` (first and last transfer, epoch
         s, < 0 unknown) and ``amount`` (mean per transfer, <= 0 unknown).
     transfers
-        Every transfer pair (:func:`graph.rings.flows.transfer_table`): the null's classes,
-        amounts and period.
+        Every transfer pair (:func:`graph.rings.flows.transfer_table`): the null's strata,
+        starts and amounts.
     sizes
         Members per group (``k``).
     hop_s, min_conserved, max_conserved
