@@ -809,17 +809,31 @@ def _synchrony(
     return np.clip(1.0 - np.nan_to_num(spread, nan=overall) / overall, 0.0, 1.0)
 
 
-def _internal_flow_table(transfers: pd.DataFrame, membership: sp.csr_matrix) -> pd.DataFrame:
-    """Transfers between two members of a candidate: ``cand, src, dst, count, ts, last,
-    amount``, sorted by candidate and accounts."""
-    coo = membership.tocoo()
-    member_of = pd.DataFrame({"cand": coo.row, "acct": coo.col})
-    return (
-        transfers[["src", "dst", "count", "ts", "last", "amount"]]
-        .merge(member_of.rename(columns={"acct": "src"}), on="src")
-        .merge(member_of.rename(columns={"acct": "dst"}), on=["dst", "cand"])
-        .sort_values(["cand", "src", "dst"])
-    )
+def _internal_flow_table(transfers: pd.DataFrame, membership: sp.csr_matrix,
+                         block: int = _CHUNK) -> pd.DataFrame:
+    """Transfers between two members of a candidate: ``src, dst, count, ts, last, amount,
+    cand``, sorted by candidate and accounts (then transfer), one row per (transfer,
+    candidate), each named by its rank by transfer and candidate.
+
+    The transfers of ``block`` of them at a time meet their ends' candidates (a join of the
+    transfers with every candidate of their payer first was GBs at a million accounts).
+    """
+    columns = ["src", "dst", "count", "ts", "last", "amount"]
+    by_account = membership.T.tocsr()
+    src, dst = transfers["src"].to_numpy(np.int64), transfers["dst"].to_numpy(np.int64)
+    found, cands = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(src), block):
+        both = by_account[src[start:start + block]].multiply(
+            by_account[dst[start:start + block]]).tocoo()
+        found.append(both.row.astype(np.int64) + start)
+        cands.append(both.col.astype(np.int64))
+    transfer, cand = np.concatenate(found), np.concatenate(cands)
+    name = np.empty(len(transfer), dtype=np.int64)
+    name[np.lexsort((cand, transfer))] = np.arange(len(transfer))
+    order = np.lexsort((transfer, dst[transfer], src[transfer], cand))
+    table = transfers[columns].iloc[transfer[order]]
+    table.index = pd.Index(name[order])
+    return table.assign(cand=cand[order].astype(membership.indices.dtype))
 
 
 def _internal_transfers(inside: pd.DataFrame, ids: np.ndarray, limit: int
