@@ -6,7 +6,8 @@ runs; nothing written when too many rows are bad) with every row handled by Spar
 
 * each CSV file is read as lines numbered on the executors (the quarantine names the line)
   and split with ``from_csv``; a row with more or fewer fields than the header is rejected
-  with ``wrong number of columns``;
+  with ``wrong number of columns`` (the fields of the lines ``from_csv`` flags are counted
+  again, quote-aware; the others it split into the header's count);
 * the rows are mapped and validated by the DuckDB engine's own query
   (:func:`ingest.validate.transform_sql`, transpiled by :mod:`ingest.spark_sql`);
 * new events are deduplicated by ``event_id`` (the first by file, then line, by a window only

@@ -22,13 +22,39 @@ SPARK_SQL_CONF: dict[str, str] = {
     "spark.sql.sources.partitionOverwriteMode": "static",
 }
 #: Defaults for sessions :func:`spark_session` creates (overridable through its ``conf``).
-SESSION_DEFAULTS: dict[str, str] = {"spark.ui.showConsoleProgress": "false"}
+#: Cached tables (the ingest's validated rows, the snapshot's pairs) are kept uncompressed:
+#: compressing the columns cost as much as computing them (staging 1M events: 6 CPU s to
+#: validate, 6 more to fill a compressed cache, ~0.3 an uncompressed one; reading either back
+#: cost the same).
+SESSION_DEFAULTS: dict[str, str] = {
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+}
 #: JVM options of the driver and the executors, put before any given in ``conf``. HotSpot does
 #: not JIT-compile a method of more than 8,000 bytes of bytecode; the code Spark generates for
 #: the validation and snapshot queries has such methods, which then run interpreted (staging
 #: 1M events, the validation query alone: about 12 -> 5 CPU s; benchmarks/README.md, session 11).
 JAVA_OPTIONS = "-XX:-DontCompileHugeMethods"
 _JAVA_OPTION_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+
+
+def session_settings(shuffle_partitions: int, conf: dict[str, str]) -> dict[str, str]:
+    """The settings :func:`spark_session` starts a session with: :data:`SESSION_DEFAULTS`,
+    :data:`SPARK_SQL_CONF`, the shuffle partitions, then ``conf``; the JVM options of ``conf``
+    (``spark.driver.extraJavaOptions``, ``spark.executor.extraJavaOptions``) after
+    :data:`JAVA_OPTIONS`.
+
+    Examples
+    --------
+    >>> session_settings(2, {"spark.driver.extraJavaOptions": "-Xss4m"})[
+    ...     "spark.driver.extraJavaOptions"]
+    '-XX:-DontCompileHugeMethods -Xss4m'
+    """
+    settings = {**SESSION_DEFAULTS, **SPARK_SQL_CONF,
+                "spark.sql.shuffle.partitions": str(shuffle_partitions), **conf}
+    for key in _JAVA_OPTION_KEYS:
+        settings[key] = f"{JAVA_OPTIONS} {conf.get(key, '')}".strip()
+    return settings
 
 
 class SparkUnavailableError(RuntimeError):
@@ -49,7 +75,8 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
     app_name
         Name shown in the Spark UI.
     **conf
-        More Spark settings (dots written as given, e.g. ``{"spark.ui.enabled": "false"}``).
+        More Spark settings (dots written as given, e.g. ``{"spark.ui.enabled": "false"}``;
+        see :func:`session_settings`).
 
     Raises
     ------
@@ -64,11 +91,7 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
             "(and a Java 17 runtime)"
         ) from err
     builder = SparkSession.builder.master(master).appName(app_name)
-    settings = {**SESSION_DEFAULTS, **SPARK_SQL_CONF,
-                "spark.sql.shuffle.partitions": str(shuffle_partitions), **conf}
-    for key in _JAVA_OPTION_KEYS:
-        settings[key] = f"{JAVA_OPTIONS} {conf.get(key, '')}".strip()
-    for key, value in settings.items():
+    for key, value in session_settings(shuffle_partitions, conf).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     for key, value in SPARK_SQL_CONF.items():

@@ -1,8 +1,9 @@
 """The Spark ingest (ingest/spark_ingest.py) and snapshot give the DuckDB engine's tables.
 
 One local[2] session serves the module. The dirty logs have bad and future timestamps, a
-missing account, a non-numeric amount, a short row, repeated event ids (within the run and
-against a previous run) and an extra entity type.
+missing account, a non-numeric amount, short rows (one with the delimiter inside quotes, which
+only the quote-aware count tells from a full row), a quoted field with the delimiter inside,
+repeated event ids (within the run and against a previous run) and an extra entity type.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ e8,u3,2025-03-05T12:00:00Z,buy,d3,,lots,c@x.org,u9
 e9,u3,2999-03-05T12:00:00Z,buy,d3,,1,c@x.org,u9
 e10,u4,2025-03-04T18:30:00Z,login,,732758368,,a@x.org
 e11,u4,2025-03-04T18:31:00Z,login,d4,732758368,,a@x.org,
+e13,u5,2025-03-02T10:00:00Z,"log,in",d5,,,"e@x.org",
+e14,"u5",2025-03-02T11:00:00Z,login,"d,5",,,
 """
 
 LATER = """eid,user,when,action,dev,addr,amt,mail,peer
@@ -109,12 +112,13 @@ def test_dirty_logs_give_the_same_events_quarantine_and_counts(spark, tmp_path):
         assert (a.rows_in, a.accepted, a.quarantined, a.duplicates, a.reasons) == (
             b.rows_in, b.accepted, b.quarantined, b.duplicates, b.reasons)
     first = runs_spark[0]
-    assert (first.rows_in, first.accepted, first.quarantined, first.duplicates) == (12, 5, 6, 1)
+    assert (first.rows_in, first.accepted, first.quarantined, first.duplicates) == (14, 6, 7, 1)
     assert runs_spark[1].duplicates == 1 and runs_spark[1].accepted == 1
     assert_same_tables(_events(duck), _events(sparked))
     events = _events(sparked)
     assert events.loc[events.event_id == "e4", "ts"].dt.second.tolist() == [0]
     assert events.loc[events.event_id == "e11", "ip"].tolist() == ["43.173.1.96"]
+    assert events.loc[events.event_id == "e13", "event_type"].tolist() == ["log,in"]
     key = ["source_file", "line"]
     quarantine_duck = pd.read_parquet(duck / QUARANTINE_FILE)
     quarantine_spark = pd.read_parquet(sparked / QUARANTINE_FILE)
@@ -178,11 +182,11 @@ def test_cli_ingest_with_the_spark_engine(spark, tmp_path):
         "-o", str(tmp_path / "out"), "--engine", "spark", "--max-bad-fraction", "1",
         "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "12 rows in = 5 accepted + 6 quarantined + 1 duplicates removed" in result.output
+    assert "14 rows in = 6 accepted + 7 quarantined + 1 duplicates removed" in result.output
     assert "Snapshot written to" in result.output
     manifest = (tmp_path / "out" / "snapshot" / "manifest.json").read_text()
     assert '"engine": "spark' in manifest
-    assert len(pd.read_parquet(tmp_path / "out" / "quarantine.parquet")) == 6
+    assert len(pd.read_parquet(tmp_path / "out" / "quarantine.parquet")) == 7
 
 
 def test_cli_refuses_an_unknown_engine(tmp_path):
@@ -206,9 +210,9 @@ def test_pipeline_stages_run_on_the_spark_engine(spark, tmp_path):
     mapping = load_mapping(tmp_path / "mapping.yaml")
     info = data.ingest_stage([str(tmp_path / "logs.csv")], mapping, None, tmp_path,
                              max_bad_fraction=1.0, engine="spark")
-    assert (info["accepted"], info["quarantined"], info["duplicates"]) == (5, 6, 1)
+    assert (info["accepted"], info["quarantined"], info["duplicates"]) == (6, 7, 1)
     with pytest.raises(PipelineError, match="event or entity labels"):
         data.snapshot_stage(tmp_path / "events", mapping, tmp_path, engine="spark",
                             event_labels=tmp_path / "logs.csv")
     info = data.snapshot_stage(tmp_path / "events", mapping, tmp_path, engine="spark")
-    assert info["nodes"]["Account"] == 4 and "Email" in info["nodes"]  # u1, u2, u4 and u9
+    assert info["nodes"]["Account"] == 5 and "Email" in info["nodes"]  # u1, u2, u4, u5, u9

@@ -1,0 +1,27 @@
+"""The Spark engine's session settings (ingest/spark_session.py), checked without starting Spark."""
+
+from __future__ import annotations
+
+from ingest.spark_session import JAVA_OPTIONS, SPARK_SQL_CONF, session_settings
+
+
+def test_the_jvm_may_compile_huge_generated_methods_beside_the_callers_options():
+    plain = session_settings(4, {})
+    assert plain["spark.driver.extraJavaOptions"] == JAVA_OPTIONS == "-XX:-DontCompileHugeMethods"
+    assert plain["spark.executor.extraJavaOptions"] == JAVA_OPTIONS
+    given = session_settings(4, {"spark.executor.extraJavaOptions": "-Xss8m"})
+    assert given["spark.executor.extraJavaOptions"] == f"{JAVA_OPTIONS} -Xss8m"
+    assert given["spark.driver.extraJavaOptions"] == JAVA_OPTIONS
+
+
+def test_cached_tables_are_uncompressed_unless_the_caller_says_otherwise():
+    assert session_settings(4, {})["spark.sql.inMemoryColumnarStorage.compressed"] == "false"
+    compressed = {"spark.sql.inMemoryColumnarStorage.compressed": "true"}
+    assert session_settings(4, compressed)["spark.sql.inMemoryColumnarStorage.compressed"] == "true"
+
+
+def test_the_callers_settings_win_over_the_defaults():
+    settings = session_settings(3, {"spark.ui.showConsoleProgress": "true"})
+    assert settings["spark.sql.shuffle.partitions"] == "3"
+    assert settings["spark.ui.showConsoleProgress"] == "true"
+    assert all(settings[key] == value for key, value in SPARK_SQL_CONF.items())
