@@ -253,6 +253,20 @@ def test_a_significant_flow_shape_keeps_its_tied_mules_and_ranks_by_its_signific
         [60 / 5**0.5 / (60 / 5**0.5 + FLOW_SURPRISE_HALF), 0.0])
 
 
+def test_trim_to_core_keeps_the_best_credited_of_candidates_with_the_same_members():
+    ring = [f"r{i}" for i in range(6)]
+    group = sorted([*ring, *(f"h{i}" for i in range(19))])
+    # a 25-account group cut to the ring: credited 9.1 x 6 / 25, first by ring id order
+    padded = RingCandidate(ring_id_for(group), group, "lockstep", [],
+                           {"size": 25.0, "surprise": 9.1, "significant": 1.0}, [], ring)
+    own = RingCandidate(ring_id_for(ring), ring, "dense_block", [],
+                        {"size": 6.0, "surprise": 39.4, "significant": 1.0}, [], ring)
+    for order in ([padded, own], [own, padded]):
+        trimmed = trim_to_core(order)
+        assert [c.members for c in trimmed] == [ring]
+        assert trimmed[0] is own  # the core does not shadow the ring's own candidate
+
+
 def test_trim_to_core_keeps_the_core_and_only_without_account_scores():
     padded = RingCandidate(ring_id_for(["a", "b", "c", "h1", "h2"]), ["a", "b", "c", "h1", "h2"],
                            "shared_entities", ["Device:d1", "Transfer:a->h1", "Transfer:a->b"],
