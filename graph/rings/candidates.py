@@ -29,10 +29,12 @@ not single out laundering flows;
 the flow searches (time windows, one-off transfers) and the scorer judge them, and without
 labels they are not reported unless significant (``significant``).
 
-Three independent parts of the search run in forked child processes beside the rest
-(:class:`graph.rings.forked.ForkedCall`): the localities of the null model
-(:func:`locality_scales`), the money-flow searches (:func:`flow_shapes`) and the lockstep search
-(:func:`lockstep_groups`); their results are the same as in one process.
+Independent parts of the search run in two forked child processes beside the rest
+(:class:`graph.rings.forked.ForkedCall`), on a machine's second core: the money-flow searches
+(:func:`flow_shapes`) in one, the lockstep search (:func:`lockstep_groups`) and then the
+localities of the null model (:func:`locality_scales`) in the other (one after the other: all
+three at once beside the parent were the search's memory peak); their results are the same as
+in one process.
 """
 
 from __future__ import annotations
@@ -245,18 +247,14 @@ def find_ring_candidates(
     # inherit them.
     del snapshot
     pa.default_memory_pool().release_unused()
-    # the localities read only the incidence: learnt on another core meanwhile (minutes of
-    # Leiden at a million accounts)
-    codes = entity_type_codes(entities.entities)[1]
-    # and the money-flow searches read only the transfers and cash-outs
+    # the money-flow searches read only the transfers and cash-outs: found on another core
+    # meanwhile
     with ExitStack() as children:
-        localities = children.enter_context(ForkedCall(
-            "ring localities", locality_scales, entities.matrix, codes, cfg))
         flow_groups = children.enter_context(ForkedCall(
             "ring flow searches", flow_shapes, transfers, cash_outs, accounts, cfg))
         del cash_outs
-        return _search(cfg, accounts, entities, counterparties, transfers, flows, localities,
-                       flow_groups, children, events, account_scores, linked_components)
+        return _search(cfg, accounts, entities, counterparties, transfers, flows, flow_groups,
+                       children, events, account_scores, linked_components)
 
 
 def entity_type_codes(entities: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -291,6 +289,17 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                                    TypologySettings.from_ring_config(cfg))
 
 
+def lockstep_then_localities(
+    with_counterparties: Incidence, events: pd.DataFrame | None, n_accounts: int,
+    uses: sp.csr_matrix, codes: np.ndarray, cfg: RingConfig,
+) -> tuple[tuple[list[tuple[np.ndarray, str]], sp.csr_matrix], list[Localities]]:
+    """:func:`lockstep_groups`, then the :func:`locality_scales` of the entity incidence
+    ``uses`` (type ``codes``), one after the other: what the candidate search's second
+    forked process computes."""
+    found = lockstep_groups(with_counterparties, events, n_accounts, cfg)
+    return found, locality_scales(uses, codes, cfg)
+
+
 def lockstep_groups(
     with_counterparties: Incidence, events: pd.DataFrame | None, n_accounts: int,
     cfg: RingConfig,
@@ -320,21 +329,23 @@ def _search(
     counterparties: Incidence,
     transfers: pd.DataFrame,
     flows: sp.csr_matrix,
-    localities: ForkedCall[list[Localities]],
     pending_flows: ForkedCall[list[FlowGroup]],
     children: ExitStack,
     events: pd.DataFrame | None,
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
 ) -> list[RingCandidate]:
-    """:func:`find_ring_candidates` once the localities and the flow searches are started
-    (``children`` stops the forked processes on the way out); ``counterparties`` is the
-    incidence of each account's transfer counterparties, ``flows`` the transfer counts."""
+    """:func:`find_ring_candidates` once the flow searches are started (``children`` stops
+    the forked processes on the way out); ``counterparties`` is the incidence of each
+    account's transfer counterparties, ``flows`` the transfer counts."""
     n = len(accounts)
     with_counterparties = stack_incidences(entities, counterparties)
     del counterparties
-    pending_lockstep = children.enter_context(ForkedCall(
-        "ring lockstep search", lockstep_groups, with_counterparties, events, n, cfg))
+    # the lockstep search reads the incidences and the localities only the entities' (minutes
+    # of Leiden at a million accounts): on another core meanwhile
+    pending_side = children.enter_context(ForkedCall(
+        "ring lockstep search and localities", lockstep_then_localities, with_counterparties,
+        events, n, entities.matrix, entity_type_codes(entities.entities)[1], cfg))
 
     # Memory: each big matrix is dropped as soon as nothing below reads it (the projection
     # and the lockstep graph are the largest; at a million accounts they held GBs to the end).
@@ -357,17 +368,16 @@ def _search(
         for block in peel_groups(with_counterparties.matrix, found, cfg.min_size,
                                  cfg.hub_degree_cap)
     ]
-    lockstep_found, linked = pending_lockstep.result()
-    groups += lockstep_found
-    if cfg.peel_blocks > 0:
-        groups += [
-            (block.rows, "dense_block")
-            for block in peel_dense_blocks(
-                with_counterparties.matrix, cfg.min_size, cfg.max_size, cfg.peel_blocks,
-                cfg.hub_degree_cap,
-            )
-        ]
+    blocks = [
+        (block.rows, "dense_block")
+        for block in peel_dense_blocks(
+            with_counterparties.matrix, cfg.min_size, cfg.max_size, cfg.peel_blocks,
+            cfg.hub_degree_cap,
+        )
+    ] if cfg.peel_blocks > 0 else []
     del with_counterparties
+    (lockstep_found, linked), localities = pending_side.result()
+    groups += lockstep_found + blocks
     flow_groups = pending_flows.result()
     groups += [(g.rows, g.kind) for g in flow_groups]
     if account_scores is not None:
@@ -521,11 +531,11 @@ def _describe(
     flows: sp.csr_matrix,
     transfers: pd.DataFrame,
     cfg: RingConfig,
-    pending_localities: ForkedCall[list[Localities]],
+    localities: list[Localities],
     flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
 ) -> list[RingCandidate]:
-    """Attach evidence and structure features to merged groups (``pending_localities``:
-    :func:`locality_scales`, being computed).
+    """Attach evidence and structure features to merged groups (``localities``:
+    :func:`locality_scales`).
 
     ``flow_evidence`` pairs a money-flow group's rows with what ties them (its path or hubs,
     cash-outs, time span, conserved share); a merged group holding all of such a group's
@@ -574,7 +584,6 @@ def _describe(
     type_names, codes = entity_type_codes(entities.entities)
     degree_by_type = type_degrees(uses, codes, len(type_names))
     group_degree = (membership @ degree_by_type) / sizes[:, None]
-    localities = pending_localities.result()
     chance = sharing_log_chance(
         shared, sizes, entity_degree, codes, group_degree, degree_by_type.sum(axis=0),
         np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)
