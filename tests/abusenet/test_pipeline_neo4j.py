@@ -112,7 +112,10 @@ def test_two_datasets_run_into_one_server_stay_two_intact_graphs(
     assert second.exit_code == 0, second.output
     assert _graph_state(neo4j_driver, "shop-a") == a_state  # untouched by the second run
     b_state = _graph_state(neo4j_driver, "shop-b")
-    assert b_state[0]["Account"] == 400 and b_state[0]["MEMBER_OF"] > 0
+    # Whether this small world yields a ring depends on the ring search, not on the graph
+    # names: its ring memberships in Neo4j are exactly those of its own rings file.
+    b_members = pd.read_parquet(tmp_path / "shop-b" / "rings.parquet")["members"].map(len).sum()
+    assert b_state[0]["Account"] == 400 and b_state[0].get("MEMBER_OF", 0) == b_members
     assert b_state[1] != a_state[1]
     # The first run again (cached stages, scores written again): nothing changes but the
     # time of the scores, and the second graph stays as it was.
