@@ -175,7 +175,7 @@ class LayerwisePass:
         return out
 
     def conv(
-        self, layer: int, node_type: str, h: dict[str, torch.Tensor] | _OneTypeAtATime
+        self, layer: int, node_type: str, h: dict[str, torch.Tensor] | OneTypeAtATime
     ) -> torch.Tensor:
         """Layer ``layer``'s output for every node of ``node_type`` from the previous layer's
         embeddings ``h``."""
@@ -207,9 +207,9 @@ class LayerwisePass:
         model = self.model
         target = model.target_type
         last = model.num_layers - 1
-        inputs = _OneTypeAtATime(self.encode, target)
+        inputs = OneTypeAtATime(self.encode, target)
         kept = [inputs[target]]
-        h: dict[str, torch.Tensor] | _OneTypeAtATime = inputs
+        h: dict[str, torch.Tensor] | OneTypeAtATime = inputs
         if last > 1:  # deeper networks: the layers below the last two are held whole
             h = {t: inputs[t] for t in self.num_nodes}
             for layer in range(last - 1):
@@ -217,7 +217,7 @@ class LayerwisePass:
                 kept.append(h[target])
         if last > 0:
             below = h
-            h = _OneTypeAtATime(lambda t: self.conv(last - 1, t, below), target)
+            h = OneTypeAtATime(lambda t: self.conv(last - 1, t, below), target)
             kept.append(h[target])
         kept.append(self.conv(last, target, h))
         del h, inputs
@@ -234,7 +234,7 @@ class LayerwisePass:
         return out
 
 
-class _OneTypeAtATime:
+class OneTypeAtATime:
     """Embeddings by node type, computed by ``compute`` when asked; only the ``pinned`` type and
     the last one asked are kept (another is computed again if asked again: same bits)."""
 

@@ -27,7 +27,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.calibration import ScoreCalibrator
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.inference import LayerwisePass, RowBlocks, _OneTypeAtATime
+from gnn.inference import LayerwisePass, OneTypeAtATime, RowBlocks
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
@@ -346,11 +346,7 @@ class _SumTable:
                                                                   dtype=old.dtype)]))
             reused.extend(range(start, start + fresh))
         slots = np.asarray(reused, dtype=np.int64)
-        top = int(nodes.max()) + 1
-        if top > len(self.slot_of):
-            grown = np.full(top + len(self.slot_of) // 8 + 1024, -1, dtype=np.int64)
-            grown[:len(self.slot_of)] = self.slot_of
-            self.slot_of = grown
+        self.slot_of = _slot_map(self.slot_of, int(nodes.max()) + 1)
         self.slot_of[nodes] = slots
         self.node[slots] = nodes
         return slots
@@ -382,11 +378,7 @@ class _Pinned:
         """Pin distinct ``rows`` (none pinned yet) with their embeddings ``values``."""
         if not len(rows):
             return
-        top = int(rows.max()) + 1
-        if top > len(self.slot_of):
-            grown = np.full(top + len(self.slot_of) // 8 + 1024, -1, dtype=np.int32)
-            grown[:len(self.slot_of)] = self.slot_of
-            self.slot_of = grown
+        self.slot_of = _slot_map(self.slot_of, int(rows.max()) + 1)
         end = self.size + len(rows)
         if end > len(self.values):
             grown = np.zeros((end + len(self.values) // 8 + 1024, self.values.shape[1]),
@@ -620,10 +612,7 @@ class _InputCache:
         self.identity = count
 
     def _slot_of(self, size: int) -> None:
-        if size > len(self.slot_of):
-            grown = np.full(size + len(self.slot_of) // 8 + 1024, -1, dtype=np.int32)
-            grown[:len(self.slot_of)] = self.slot_of
-            self.slot_of = grown
+        self.slot_of = _slot_map(self.slot_of, size)
 
     def read(self, rows: np.ndarray, encode: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Embeddings of ``rows`` (repeats allowed): held ones as held, the others encoded now
@@ -981,7 +970,7 @@ class LocalScorer:
                                     self.input_embeddings)
         run = _GraphPass(model, graph, lambda t, rows: self._inputs(graph, t, rows))
         with torch_threads(self.num_threads):
-            inputs = _OneTypeAtATime(run.encode, target)
+            inputs = OneTypeAtATime(run.encode, target)
             kept: list = [inputs]
             for layer in range(model.num_layers - 1):
                 kept.append({t: run.conv(layer, t, kept[-1]) for t in num})
@@ -1250,6 +1239,16 @@ def _segment_sums(segment: torch.Tensor, values: torch.Tensor, size: int) -> np.
     """Sums of the ``values`` rows per ``segment`` (``size`` segments), each in row order."""
     return torch.zeros((size, values.shape[1]), dtype=values.dtype).index_add_(
         0, segment, values).numpy()
+
+
+def _slot_map(slot_of: np.ndarray, size: int) -> np.ndarray:
+    """``slot_of`` (row -> slot, -1: none) with room for ``size`` rows (the new ones -1),
+    grown by an eighth more than asked so that rows added one by one seldom copy it."""
+    if size <= len(slot_of):
+        return slot_of
+    grown = np.full(size + len(slot_of) // 8 + 1024, -1, dtype=slot_of.dtype)
+    grown[:len(slot_of)] = slot_of
+    return grown
 
 
 def _grow_ticks(ticks: np.ndarray, used: int, size: int, fill: int) -> np.ndarray:
