@@ -191,11 +191,7 @@ def start_share(transfers: pd.DataFrame, stratum: np.ndarray, low: np.ndarray,
     share = np.ones(len(stratum))
     for value in np.unique(stratum):
         mine = stratum == value
-        peers = np.sort(starts[pool == value])
-        if len(peers):
-            inside = (np.searchsorted(peers, high[mine], side="right")
-                      - np.searchsorted(peers, low[mine], side="left"))
-            share[mine] = np.clip(inside / len(peers), 1.0 / len(peers), 1.0)
+        share[mine] = sorted_share(np.sort(starts[pool == value]), low[mine], high[mine])
     return share
 
 
@@ -264,9 +260,9 @@ def habit_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, sizes: np.
     return np.where(np.asarray(sizes) >= 3, out, 0.0)
 
 
-def amount_share(pool: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Share of the sorted ``pool`` of amounts in ``[low, high]``, at least one amount's
-    (1 for an empty pool)."""
+def sorted_share(pool: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Share of the sorted ``pool`` (amounts, start times) in ``[low, high]``, at least one
+    value's (1 for an empty pool)."""
     if len(pool) == 0:
         return np.ones(len(np.atleast_1d(low)))
     inside = (np.searchsorted(pool, high, side="right")
@@ -330,7 +326,7 @@ def hop_log_chance(
     share = np.ones(len(pairs))
     for c, pool in enumerate(pools):
         mine = pairs["c_b"].to_numpy() == c
-        share[mine] = amount_share(pool, low[mine], high[mine])
+        share[mine] = sorted_share(pool, low[mine], high[mine])
     t_a = pairs["t_a"].to_numpy(np.float64)
     soon = start_share(transfers, pairs["d_b"].to_numpy(),
                        t_a, np.maximum(pairs["t_b"].to_numpy(np.float64), t_a + MIN_GAP_S))
@@ -370,7 +366,7 @@ def fan_log_chance(internal: pd.DataFrame, pools: list[np.ndarray], n_groups: in
         share = np.ones(len(fans))
         for cls, pool in enumerate(pools):
             mine = c == cls
-            share[mine] = amount_share(pool, fans["x0"].to_numpy()[mine],
+            share[mine] = sorted_share(pool, fans["x0"].to_numpy()[mine],
                                        fans["x1"].to_numpy()[mine])
         chance = np.minimum(np.log10(k) + (k - 1) * np.log10(share), 0.0)
         out = np.minimum(out, fisher_log10(
