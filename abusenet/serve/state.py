@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
 import gc
 import hashlib
 import logging
@@ -208,6 +207,7 @@ class GraphState:
         self.relations = [r for r in relation_sources(self.ingest_state)
                           if r.name in snapshot.relations]
         self.rings = rings.sort_values("score", ascending=False).reset_index(drop=True)
+        self._ring_ids: list[str] = self.rings["ring_id"].tolist()  # _ring_rank's positions
         self.events_applied = 0
         self.lock = threading.RLock()
         self.write_lock = threading.RLock()
@@ -674,11 +674,6 @@ class GraphState:
             found.sort(key=lambda s: (-s["risk"], s["entity"]))
             out.append((ring, found[:TOP_REASONS]))
         return out
-
-    @functools.cached_property
-    def _ring_ids(self) -> list[str]:
-        """The rings' ids in descending score order (``_ring_rank``'s positions)."""
-        return self.rings["ring_id"].tolist()
 
     def _unusual(self, rows: np.ndarray) -> list[list[dict[str, Any]]]:
         """Per account row: its most unusual features (largest absolute scaled value)."""

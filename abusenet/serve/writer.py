@@ -224,16 +224,16 @@ class EventWriter:
         the accepted ones durably; they (``None``: none)."""
         state = self.state
         began = time.perf_counter()
-        candidates = [i for r in requests for i, reason in
-                      zip(r.events.column("event_id").to_pylist(), r.reasons, strict=True)
-                      if reason is None]
-        known = state.known_ids(candidates)
+        ids = [r.events.column("event_id").to_pylist() for r in requests]
+        known = state.known_ids([i for r, request_ids in zip(requests, ids, strict=True)
+                                 for i, reason in zip(request_ids, r.reasons, strict=True)
+                                 if reason is None])
         seen: set[str] = set()
         fresh: list[pa.Table] = []
-        for request in requests:
+        for request, request_ids in zip(requests, ids, strict=True):
             take = []
-            ids = request.events.column("event_id").to_pylist()
-            for i, (event_id, reason) in enumerate(zip(ids, request.reasons, strict=True)):
+            for i, (event_id, reason) in enumerate(zip(request_ids, request.reasons,
+                                                       strict=True)):
                 if reason is not None:
                     request.status.append(REJECTED)
                 elif event_id in known or event_id in seen:
