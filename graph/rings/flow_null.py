@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import gammaln
 from scipy.stats import binom, chi2
 
 from graph.rings.flows import counterparty_degree
@@ -138,7 +139,7 @@ def money_log_chance(
              for c in range(COUNT_CLASSES)]
     shape = (hop_log_chance(internal, transfers, pools, hop_s, min_conserved, max_conserved,
                             n_groups)
-             + fan_log_chance(internal, pools, n_groups, min_fan))
+             + fan_log_chance(internal, transfers, pools, n_groups, min_fan))
     links = (window_log_chance(internal, transfers, sizes)
              + habit_log_chance(internal, transfers, sizes))
     return MoneyChance(shape=shape, links=np.where(tied_members(internal, n_groups) >= sizes,
@@ -337,17 +338,32 @@ def hop_log_chance(
     return fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
 
 
-def fan_log_chance(internal: pd.DataFrame, pools: list[np.ndarray], n_groups: int,
-                   min_fan: int = 3) -> np.ndarray:
-    """Per group: the log10 chance (<= 0) of its members' fans of nearly equal amounts.
+def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[np.ndarray],
+                   n_groups: int, min_fan: int = 3) -> np.ndarray:
+    """Per group: the log10 chance (<= 0) of its members' fans: nearly equal amounts, and
+    transfers to (or from) distinct counterparties on a schedule.
 
     A member receiving ``k >= min_fan`` internal transfers of one count class (a fan-in; a
     fan-out likewise) whose amounts span the share ``q`` of that class's amounts (``pools``)
-    has them by chance with probability at most ``k q^(k - 1)``. Which transfers make the fan
-    is not counted here (the selection count pays for its links), nor when (the window).
-    A group's fans are combined by :func:`fisher_log10`; a transfer is in its payer's fan-out
-    and its payee's fan-in, so that none counts twice a group's fans-in or its fans-out count,
-    whichever are less likely together.
+    has them by chance with probability at most ``k q^(k - 1)``; whose pairs start on a
+    schedule, as :func:`schedule_log_chance` says (the null draws amounts and starts
+    independently: two p-values). Which transfers make the fan is not counted here (the
+    selection count pays for its links), nor the window they start in (the window's term).
+    A group's fans' p-values are combined by :func:`fisher_log10` (a product of p-values is
+    none: two of 0.1 each come together with chance 0.056, not 0.01); a transfer is in its
+    payer's fan-out and its payee's fan-in, so that none counts twice a group's fans-in or its
+    fans-out count, whichever are less likely together.
+
+    Parameters
+    ----------
+    internal, transfers
+        As in :func:`money_log_chance`.
+    pools
+        Sorted amounts of each count class.
+    n_groups
+        Number of groups.
+    min_fan
+        Fewest transfers that make a fan.
     """
     out = np.zeros(n_groups)
     known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
@@ -355,20 +371,149 @@ def fan_log_chance(internal: pd.DataFrame, pools: list[np.ndarray], n_groups: in
         return out
     known = known.assign(c=count_class(known["count"]))
     for hub in ("dst", "src"):
-        fans = known.groupby(["cand", hub, "c"]).agg(k=("amount", "size"),
-                                                     x0=("amount", "min"),
-                                                     x1=("amount", "max"))
-        fans = fans[fans["k"] >= min_fan]
-        if fans.empty:
+        fan_of = known.groupby(["cand", hub, "c"]).ngroup().to_numpy()
+        k = np.bincount(fan_of).astype(np.float64)
+        x0 = np.full(len(k), np.inf)
+        x1 = np.full(len(k), -np.inf)
+        amount = known["amount"].to_numpy(np.float64)
+        np.minimum.at(x0, fan_of, amount)
+        np.maximum.at(x1, fan_of, amount)
+        fan_cand = np.zeros(len(k), np.int64)
+        fan_cand[fan_of] = known["cand"].to_numpy(np.int64)
+        fan_class = np.zeros(len(k), np.int64)
+        fan_class[fan_of] = known["c"].to_numpy()
+        is_fan = k >= min_fan
+        if not is_fan.any():
             continue
-        k = fans["k"].to_numpy(np.float64)
-        c = fans.index.get_level_values(2).to_numpy()
-        share = np.ones(len(fans))
+        share = np.ones(len(k))
         for cls, pool in enumerate(pools):
-            mine = c == cls
-            share[mine] = sorted_share(pool, fans["x0"].to_numpy()[mine],
-                                       fans["x1"].to_numpy()[mine])
-        chance = np.minimum(np.log10(k) + (k - 1) * np.log10(share), 0.0)
-        out = np.minimum(out, fisher_log10(
-            chance, fans.index.get_level_values(0).to_numpy(np.int64), n_groups))
+            mine = is_fan & (fan_class == cls)
+            share[mine] = sorted_share(pool, x0[mine], x1[mine])
+        amounts = np.minimum(np.log10(k) + (k - 1) * np.log10(share), 0.0)
+        mine = is_fan[fan_of]
+        timed = schedule_log_chance(fan_of[mine], known[hub].to_numpy(np.int64)[mine],
+                                    known["ts"].to_numpy(np.float64)[mine],
+                                    duration_strata(known[mine]), transfers, len(k), hub)
+        judged = is_fan & ~np.isnan(timed)
+        chance = np.r_[amounts[is_fan], timed[judged]]
+        out = np.minimum(out, fisher_log10(chance, np.r_[fan_cand[is_fan], fan_cand[judged]],
+                                           n_groups))
     return out
+
+
+def schedule_log_chance(fan: np.ndarray, hub: np.ndarray, ts: np.ndarray, stratum: np.ndarray,
+                        transfers: pd.DataFrame, n_fans: int, side: str = "dst") -> np.ndarray:
+    """Per fan: the log10 chance (<= 0) that its pairs start on a schedule as regular as
+    they do; NaN for a fan it cannot judge (see below).
+
+    The null permutes each pair's start among the pairs of its duration stratum
+    (:func:`duration_strata`), so a hub's pairs with distinct counterparties start
+    independently: that one starts every 44 days, to a new counterparty each time, is not what
+    independent starts do. A repeated pair's own schedule (a salary, the rent) is kept by the
+    null: only the starts of distinct pairs can make one here. An account keeps a calendar
+    too (it banks on Fridays, pays on the first of the month), so the null is a mixture: the
+    starts are drawn either from the stratum's or from the hub's own calendar, and the likelier
+    of the two counts (a mixture's chance is at most its larger part's). The calendar is the
+    share of the hub's other pairs (those it pays on, for a fan-out; is paid on, for a fan-in)
+    starting on the fan's grid stretched over the whole log, with the stratum's share on the
+    grid as one pair's worth of prior: a hub whose other payments start every Friday explains
+    a weekly fan-out, one with no other pairs is judged by the stratum.
+
+    The fan's ``m`` pair starts, sorted, span ``S`` from the first to the last; with ``p`` the
+    smallest gap between two of them (no two may start together: ``p > MIN_GAP_S``) the grid
+    has ``J = round(S / p)`` steps of ``S / J`` from the first start, and ``d`` is the largest
+    distance of a start from its nearest grid point (at least ``MIN_GAP_S``). Given the first
+    and last start (the window's term charges those), under the stratum each of the ``m - 2``
+    others lands within ``d`` of a grid point with the share of its stratum's starts there
+    among those inside the window (its own included: :func:`start_share`), and they take
+    distinct points of the ``J - 1`` inside it: ``(J - 1)! / (J - 1 - (m - 2))!`` ways; under
+    the calendar each lands on the grid with the calendar's share. The step is read off the
+    data, so the chance is multiplied by ``J (J + 1)`` (a union bound over every step count
+    ``J``, weighted ``1 / (J (J + 1))``, which sums to one). Fans of fewer than three starts,
+    with two starts together, or whose starts lie half a step or more off the grid: NaN.
+
+    Parameters
+    ----------
+    fan, hub, ts, stratum
+        Per transfer pair: its fan's index, the fan's hub (account row), its first transfer
+        (epoch s) and its duration stratum.
+    transfers
+        Every transfer pair (the null's starts).
+    n_fans
+        Number of fans.
+    side
+        The hub's end of its fan's pairs: ``dst`` for a fan-in, ``src`` for a fan-out (its
+        calendar is of the pairs it has on that end: when it receives, when it pays).
+    """
+    out = np.full(n_fans, np.nan)
+    if len(fan) == 0:
+        return out
+    order = np.lexsort((ts, fan))
+    fan, hub, ts, stratum = fan[order], hub[order], ts[order], stratum[order]
+    m = np.bincount(fan, minlength=n_fans)
+    first = np.full(n_fans, np.inf)
+    last = np.full(n_fans, -np.inf)
+    np.minimum.at(first, fan, ts)
+    np.maximum.at(last, fan, ts)
+    same = fan[1:] == fan[:-1]
+    step = np.full(n_fans, np.inf)
+    np.minimum.at(step, fan[1:][same], np.diff(ts)[same])
+    span = np.where(m > 0, last - first, 0.0)
+    regular = (m >= 3) & np.isfinite(step) & (step > MIN_GAP_S)
+    steps = np.where(regular, np.round(span / np.where(regular, step, 1.0)), 0.0)
+    regular &= steps >= m - 1
+    grid = np.where(regular, span / np.maximum(steps, 1.0), 1.0)
+    offset = ts - first[fan]
+    slot = np.round(offset / grid[fan])
+    worst = np.zeros(n_fans)
+    np.maximum.at(worst, fan, np.abs(offset - slot * grid[fan]))
+    worst = np.maximum(worst, MIN_GAP_S)
+    regular &= worst < grid / 2.0
+    inner = regular[fan] & (ts > first[fan]) & (ts < last[fan])
+    if not inner.any():
+        return out
+    f, d = fan[inner], worst[fan[inner]]
+    centre = first[f] + slot[inner] * grid[f]
+    low, high = np.r_[centre - d, first[f]], np.r_[centre + d, last[f]]
+    both = start_share(transfers, np.r_[stratum[inner], stratum[inner]], low, high)
+    by_stratum = np.log10(np.minimum(both[: len(f)] / both[len(f):], 1.0))
+    # the hub's calendar: the share of its other pairs starting on the fan's grid, stretched
+    # over the whole log (its own included)
+    on_grid, pairs = _hub_on_grid(transfers, side, hub, fan, regular, first, grid, worst)
+    inside = np.maximum(steps - 1.0, m - 2.0)
+    # the stratum's share on the grid (its J - 1 points inside the window), the prior of a
+    # calendar seen through few pairs
+    prior = np.minimum(inside * np.bincount(f, weights=10.0 ** by_stratum, minlength=n_fans)
+                       / np.maximum(m - 2.0, 1.0), 1.0)
+    calendar = (m - 2.0) * np.log10(np.clip(
+        (np.maximum(on_grid - m, 0.0) + prior) / np.maximum(pairs - m + 1.0, 1.0), 1e-300, 1.0))
+    ways = (gammaln(inside + 1.0) - gammaln(inside - (m - 2.0) + 1.0)) / _LN10
+    landed = np.maximum(np.bincount(f, weights=by_stratum, minlength=n_fans) + ways, calendar)
+    chance = landed + np.log10(np.maximum(steps * (steps + 1.0), 1.0))
+    return np.where(regular, np.minimum(chance, 0.0), np.nan)
+
+
+def _hub_on_grid(transfers: pd.DataFrame, side: str, hub: np.ndarray, fan: np.ndarray,
+                 regular: np.ndarray, first: np.ndarray, grid: np.ndarray, worst: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Per fan (``regular`` ones; 0 for the rest): its hub's pairs (the hub at their ``side``,
+    a known first transfer) and those of them starting within ``worst`` of the grid
+    ``first + j grid``, any whole ``j``."""
+    n_fans = len(regular)
+    on_grid, pairs = np.zeros(n_fans), np.zeros(n_fans)
+    owner = np.full(n_fans, -1, np.int64)
+    owner[fan] = hub
+    fans = np.flatnonzero(regular)
+    if len(fans) == 0:
+        return on_grid, pairs
+    known = transfers[transfers["ts"] >= 0]
+    starts = pd.DataFrame({"hub": known[side].to_numpy(np.int64),
+                           "ts": known["ts"].to_numpy(np.float64)})
+    starts = starts[np.isin(starts["hub"].to_numpy(), owner[fans])]
+    joined = pd.DataFrame({"fan": fans, "hub": owner[fans]}).merge(starts, on="hub")
+    f = joined["fan"].to_numpy(np.int64)
+    phase = np.mod(joined["ts"].to_numpy() - first[f], grid[f])
+    near = np.minimum(phase, grid[f] - phase) <= worst[f]
+    np.add.at(pairs, f, 1.0)
+    np.add.at(on_grid, f, near.astype(np.float64))
+    return on_grid, pairs

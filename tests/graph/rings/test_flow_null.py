@@ -13,6 +13,7 @@ from graph.rings.flow_null import (
     habit_log_chance,
     hop_log_chance,
     money_log_chance,
+    schedule_log_chance,
     window_log_chance,
 )
 
@@ -107,9 +108,22 @@ def test_a_fan_of_equal_amounts_is_unlikely_and_counts_each_transfer_once():
                          [9] * 8 + [2, 3, 1], [0.0] * 11,
                          amount=[100.0] * 4 + [10.0, 300.0, 600.0, 1000.0] + [100.0] * 3)
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
-    chance = fan_log_chance(internal, pools, 3)
+    chance = fan_log_chance(internal, internal, pools, 3)
     assert np.isclose(chance[0], np.log10(4) + 3 * np.log10(1 / 100))  # one fan: its own
     assert chance[1:].tolist() == [0.0, 0.0]
+
+
+def test_a_fans_schedule_and_amounts_are_two_p_values_combined():
+    # hub 0 is paid 100 by each of 1..5, every 44 days (the fan of the test above)
+    fan, transfers = _scheduled_fan([0, 44, 88, 132, 176], np.arange(1, 21) + 0.5)
+    internal = fan.assign(cand=0, count=1, last=fan["ts"], amount=100.0)
+    pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
+    amounts = np.log10(5) + 4 * np.log10(1 / 100)
+    timed = _schedule(fan, transfers)
+    expected = fisher_log10(np.array([amounts, timed]), np.zeros(2, np.int64), 1)[0]
+    chance = fan_log_chance(internal, transfers, pools, 1)[0]
+    assert np.isclose(chance, expected)
+    assert amounts + timed < chance < min(amounts, timed)
 
 
 def test_repeated_pairs_are_judged_against_repeated_pairs_amounts():
@@ -162,3 +176,55 @@ def test_a_quick_loop_of_one_off_transfers_stands_out_of_honest_schedules():
     assert shapes, "the flow searches themselves list honest fans and loops"
     assert max(c.features["flow_surprise"] for c in shapes) < RingConfig().min_surprise
     assert loop[0].features["surprise"] > max(c.features["surprise"] for c in honest)
+
+
+def _scheduled_fan(fan_days, other_days, others_pay_hub: bool = True
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Accounts 1.. pay hub 0 once each on ``fan_days`` (a fan-in); the hub has one-off pairs
+    with accounts 100.. on ``other_days`` (they pay it, or it pays them); 400 one-off pairs
+    between others, one a day."""
+    fan = pd.DataFrame({"src": 1 + np.arange(len(fan_days)), "dst": 0,
+                        "ts": np.asarray(fan_days, np.float64) * DAY})
+    counterparty = 100 + np.arange(len(other_days))
+    others = pd.DataFrame({"src": counterparty if others_pay_hub else 0,
+                           "dst": 0 if others_pay_hub else counterparty,
+                           "ts": np.asarray(other_days, np.float64) * DAY})
+    pool = pd.DataFrame({"src": 1000 + np.arange(400), "dst": 2000 + np.arange(400),
+                         "ts": np.arange(400) * DAY})
+    transfers = pd.concat([fan, others, pool], ignore_index=True)
+    return fan, transfers.assign(last=transfers["ts"], count=1)
+
+
+def _schedule(fan: pd.DataFrame, transfers: pd.DataFrame) -> float:
+    n = len(fan)
+    return schedule_log_chance(np.zeros(n, np.int64), np.zeros(n, np.int64),
+                               fan["ts"].to_numpy(), np.zeros(n, np.int64), transfers, 1)[0]
+
+
+def test_one_off_pairs_starting_on_a_schedule_are_unlikely_unless_the_hub_keeps_that_calendar():
+    grid = [0, 44, 88, 132, 176]
+    # the hub is paid 20 more times off the 44-day grid, between days 1 and 21
+    fan, transfers = _scheduled_fan(grid, np.arange(1, 21) + 0.5)
+    # each of the 3 inner starts: 2 of the 202 pairs starting from day 0 to 176 start on its
+    # day (its own and one of the 400), in 3! orders; the calendar puts none of the hub's 20
+    # other pairs on the grid (the stratum's share there, 3 x 2 / 202, its prior); the
+    # likelier null counts, times 4 x 5 step counts
+    by_stratum = 3 * np.log10(2 / 202) + np.log10(6)
+    by_calendar = 3 * np.log10(3 * 2 / 202 / 21)
+    assert by_stratum > by_calendar
+    assert np.isclose(_schedule(fan, transfers), by_stratum + np.log10(4 * 5))
+    # a hub paid every 44 days after the fan keeps that calendar: no evidence
+    assert _schedule(*_scheduled_fan(grid, 176 + 44 * np.arange(1, 21))) == 0.0
+    # one that pays every 44 days does not explain when it is paid: its calendar of being
+    # paid is the prior alone (2 of the 182 pairs starting in the window on each day)
+    paying = _schedule(*_scheduled_fan(grid, 176 + 44 * np.arange(1, 21), False))
+    assert np.isclose(paying, 3 * np.log10(3 * 2 / 182) + np.log10(4 * 5))
+    assert paying < -3.0
+
+
+def test_irregular_starts_and_starts_together_are_no_schedule():
+    others = np.arange(1, 21) + 0.5
+    assert _schedule(*_scheduled_fan([0, 10, 15, 120, 176], others)) > -1.0
+    # a payroll: every pair starts on the one payday (no schedule to judge)
+    assert np.isnan(_schedule(*_scheduled_fan([0, 0, 44, 88, 132], others)))
+    assert np.isnan(_schedule(*_scheduled_fan([0, 0.0001, 0.0002], others)))
