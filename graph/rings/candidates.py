@@ -40,13 +40,15 @@ in one process.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
@@ -172,6 +174,54 @@ class RingCandidate:
     core: list[str] = field(default_factory=list)
 
 
+#: The columns of a candidates table (:func:`find_ring_candidate_table`), one row per
+#: :class:`RingCandidate`: ``features`` is its JSON (keys sorted), ``ties`` lists ``[src, dst]``.
+#: The types pandas gives the same columns, so files written from the table and from a
+#: DataFrame of candidates are alike.
+CANDIDATE_SCHEMA = pa.schema([
+    ("ring_id", pa.large_string()),
+    ("members", pa.list_(pa.string())),
+    ("kind", pa.large_string()),
+    ("evidence", pa.list_(pa.string())),
+    ("features", pa.large_string()),
+    ("ties", pa.list_(pa.list_(pa.string()))),
+    ("core", pa.list_(pa.string())),
+])
+
+
+def candidate_table(candidates: Sequence[RingCandidate]) -> pa.Table:
+    """The candidates table (:data:`CANDIDATE_SCHEMA`) of ``candidates``, in their order."""
+    return pa.Table.from_pydict({
+        "ring_id": [c.ring_id for c in candidates],
+        "members": [list(c.members) for c in candidates],
+        "kind": [c.kind for c in candidates],
+        "evidence": [list(c.evidence) for c in candidates],
+        "features": [json.dumps(c.features, sort_keys=True) for c in candidates],
+        "ties": [[list(t) for t in c.ties] for c in candidates],
+        "core": [list(c.core) for c in candidates],
+    }, schema=CANDIDATE_SCHEMA)
+
+
+def candidates_from_table(table: pa.Table, block: int = 50_000) -> list[RingCandidate]:
+    """The :class:`RingCandidate` of each row of a candidates table (:data:`CANDIDATE_SCHEMA`),
+    ``block`` rows at a time; a table without ``ties`` or ``core`` (a file written before
+    they were kept) gives candidates without them."""
+    found: list[RingCandidate] = []
+    for batch in table.to_batches(max_chunksize=block):
+        rows = batch.to_pydict()
+        n = batch.num_rows
+        ties = rows["ties"] if "ties" in rows else [[] for _ in range(n)]
+        core = rows["core"] if "core" in rows else [[] for _ in range(n)]
+        found += [
+            RingCandidate(ring_id, members, kind, evidence, json.loads(features),
+                          [(a, b) for a, b in own_ties], own_core)
+            for ring_id, members, kind, evidence, features, own_ties, own_core in zip(
+                rows["ring_id"], rows["members"], rows["kind"], rows["evidence"],
+                rows["features"], ties, core, strict=True)
+        ]
+    return found
+
+
 #: A member is in a candidate's ``core`` when it uses a non-hub entity whose sharing in the
 #: group has a log10 chance at most minus this (:func:`graph.rings.null_model.
 #: sharing_log_chance`), or has an internal transfer.
@@ -200,7 +250,28 @@ def find_ring_candidates(
     account_scores: pd.DataFrame | None = None,
     linked_components: Mapping[float, pd.DataFrame] | None = None,
 ) -> list[RingCandidate]:
-    """Find candidate rings in ``snapshot``, without labels unless account scores are given.
+    """The candidate rings of ``snapshot`` as :class:`RingCandidate` objects: the rows of
+    :func:`find_ring_candidate_table` (same parameters), sorted by ring id.
+
+    Examples
+    --------
+    >>> rings = find_ring_candidates(read_snapshot("snap"))     # doctest: +SKIP
+    >>> rings[0].members, rings[0].evidence[:3]                 # doctest: +SKIP
+    """
+    return candidates_from_table(find_ring_candidate_table(
+        snapshot, config, events, account_scores, linked_components))
+
+
+def find_ring_candidate_table(
+    snapshot: Snapshot,
+    config: RingConfig | None = None,
+    events: pd.DataFrame | None = None,
+    account_scores: pd.DataFrame | None = None,
+    linked_components: Mapping[float, pd.DataFrame] | None = None,
+) -> pa.Table:
+    """Find candidate rings in ``snapshot``, without labels unless account scores are given,
+    as a table of :data:`CANDIDATE_SCHEMA` (one row per candidate, built column by column:
+    at a million accounts a Python object per candidate took GBs).
 
     Parameters
     ----------
@@ -226,13 +297,14 @@ def find_ring_candidates(
 
     Returns
     -------
-    list of RingCandidate
-        Deduplicated candidates, each of ``min_size..max_size`` members, sorted by ring id.
+    pyarrow.Table
+        Deduplicated candidates, each of ``min_size..max_size`` members, sorted by ring id;
+        the columns of :class:`RingCandidate`, ``features`` as JSON (keys sorted).
 
     Examples
     --------
-    >>> rings = find_ring_candidates(read_snapshot("snap"))     # doctest: +SKIP
-    >>> rings[0].members, rings[0].evidence[:3]                 # doctest: +SKIP
+    >>> table = find_ring_candidate_table(read_snapshot("snap"))          # doctest: +SKIP
+    >>> table.column("members")[0], table.column("evidence")[0]           # doctest: +SKIP
     """
     cfg = config or RingConfig()
     accounts = account_index(snapshot)
@@ -334,8 +406,8 @@ def _search(
     events: pd.DataFrame | None,
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
-) -> list[RingCandidate]:
-    """:func:`find_ring_candidates` once the flow searches are started (``children`` stops
+) -> pa.Table:
+    """:func:`find_ring_candidate_table` once the flow searches are started (``children`` stops
     the forked processes on the way out); ``counterparties`` is the incidence of each
     account's transfer counterparties, ``flows`` the transfer counts."""
     n = len(accounts)
@@ -533,16 +605,16 @@ def _describe(
     cfg: RingConfig,
     localities: list[Localities],
     flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
-) -> list[RingCandidate]:
-    """Attach evidence and structure features to merged groups (``localities``:
-    :func:`locality_scales`).
+) -> pa.Table:
+    """The candidates table (:data:`CANDIDATE_SCHEMA`) of the merged groups: their evidence
+    and structure features (``localities``: :func:`locality_scales`).
 
     ``flow_evidence`` pairs a money-flow group's rows with what ties them (its path or hubs,
     cash-outs, time span, conserved share); a merged group holding all of such a group's
     accounts lists that evidence first.
     """
     if not groups:
-        return []
+        return CANDIDATE_SCHEMA.empty_table()
     flows_by_first = _flows_by_first_row(flow_evidence or [])
     n = len(accounts)
     member_sets = [rows for rows, _ in groups]
@@ -628,51 +700,181 @@ def _describe(
         entity_degree <= cfg.hub_degree_cap, localities) - money.shape[pair]
     ids = np.asarray(accounts.astype(str), dtype=object)
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
-    internal_transfers = _internal_transfers(inside_flows, ids, cfg.max_evidence)
-    ties = _internal_ties(inside_flows, ids)
-    candidates = []
-    # plain arrays: per-candidate lookups on an Index (Arrow-backed strings under pandas 3) and
-    # getrow() dominated the whole search at 100k accounts
-    labels = np.asarray(entities.entities, dtype=object)
-    shared, chance = shared.tocsr(), chance.tocsr()
-    bounds = np.concatenate([[0], np.cumsum(sizes.astype(np.int64))])
-    for i, (members, kind) in enumerate(groups):
-        by_flows = "flow_" in kind or (anchor[i] < 0 and (internal_flow[i] > 0
-                                                         or n_shared[i] == 0))
-        if surprising[i] < cfg.min_surprise and not by_flows:
-            continue
-        member_ids = sorted(ids[members])
-        start, stop = shared.indptr[i], shared.indptr[i + 1]
-        cols, counts = shared.indices[start:stop], shared.data[start:stop]
-        # rarest sharing first: the entities that make the group surprising (``chance`` has
-        # the pattern of ``shared``)
-        log_chance = chance.data[start:stop]
-        order = np.lexsort((-counts, log_chance))
-        # only a group that holds a flow shape (its kind says so) can carry flow evidence
-        evidence = _flow_evidence_of(members, flows_by_first) if by_flows else []
-        evidence += list(labels[cols[order[: cfg.max_evidence]]])
-        evidence += internal_transfers.get(i, [])
-        features = {
-            "size": float(sizes[i]),
-            "density": float(min(density[i], 1.0)),
-            "sharing": float(sharing[i]),
-            "exclusivity": float(exclusivity[i]),
-            "synchrony": float(synchrony[i]),
-            "internal_flow": float(internal_flow[i]),
-            "depth": float(depth[i]),
-            "surprise": float(surprising[i]),
-            "significant": float(surprising[i] >= cfg.min_surprise),
-        }
-        if flow_shape[i]:
-            features["flow_surprise"] = float(flow_surprise[i])
-        own_ties = ties.get(i, [])
-        core = set(ids[rows[bounds[i]:bounds[i + 1]][in_core[bounds[i]:bounds[i + 1]]]])
-        if flow_shape[i] and flow_surprise[i] >= cfg.min_surprise:
-            core |= {end for tie in own_ties for end in tie}
-        candidates.append(RingCandidate(ring_id_for(member_ids), member_ids, kind,
-                                        evidence[: cfg.max_evidence], features, own_ties,
-                                        sorted(core)))
-    return sorted(candidates, key=lambda c: c.ring_id)
+    by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
+    kept = (surprising >= cfg.min_surprise) | by_flows
+    ids = pa.array(np.asarray(accounts.astype(str), dtype=object), pa.string())
+    # only a group that holds a flow shape (its kind says so) can carry flow evidence, listed
+    # first; then the shared entities, rarest sharing first (``chance`` has the pattern of
+    # ``shared``: the entities that make the group surprising), then internal transfers
+    evidence = [
+        _flow_evidence(groups, np.flatnonzero(by_flows), flows_by_first, cfg.max_evidence),
+        _entity_evidence(shared.tocsr(), chance.tocsr(), kept, cfg.max_evidence,
+                         pa.array(np.asarray(entities.entities, dtype=object), pa.string())),
+        _internal_transfers(inside_flows, ids, cfg.max_evidence),
+    ]
+    features = {
+        "size": sizes.astype(np.float64),
+        "density": np.minimum(density, 1.0),
+        "sharing": sharing,
+        "exclusivity": exclusivity,
+        "synchrony": synchrony,
+        "internal_flow": internal_flow,
+        "depth": depth,
+        "surprise": surprising,
+        "significant": (surprising >= cfg.min_surprise).astype(np.float64),
+        "flow_surprise": flow_surprise,
+    }
+    return _candidate_table(
+        ids, [kind for _, kind in groups], kept, rows, cand, in_core,
+        _internal_ties(inside_flows), flow_shape & (flow_surprise >= cfg.min_surprise),
+        evidence, cfg.max_evidence, features, {"flow_surprise": flow_shape})
+
+
+def _candidate_table(
+    ids: pa.Array,
+    kinds: list[str],
+    kept: np.ndarray,
+    rows: np.ndarray,
+    cand: np.ndarray,
+    in_core: np.ndarray,
+    ties: tuple[np.ndarray, np.ndarray, np.ndarray],
+    ties_in_core: np.ndarray,
+    evidence: list[tuple[np.ndarray, pa.Array]],
+    max_evidence: int,
+    features: Mapping[str, np.ndarray],
+    present: Mapping[str, np.ndarray],
+) -> pa.Table:
+    """The candidates table (:data:`CANDIDATE_SCHEMA`) of the ``kept`` groups, sorted by ring
+    id, built column by column (a Python object per candidate was GBs at a million accounts).
+
+    ``rows`` / ``cand`` are the member entries (account row, group), ``in_core`` whether each
+    is in its group's core; ``ties`` the distinct ``(cand, src, dst)`` transfer pairs between
+    members, whose ends join the core of the groups ``ties_in_core`` marks. ``evidence`` holds
+    ``(cand, text)`` parts, listed in that order (each in its own order) and cut to
+    ``max_evidence`` items per group; ``features`` a float per group and name, a name left out
+    of the groups where ``present[name]`` is False.
+    """
+    n_kept = int(kept.sum())
+    new = np.cumsum(kept) - 1
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[pc.sort_indices(ids).to_numpy()] = np.arange(len(ids))
+
+    # members sorted by account id; the core is theirs that use a rare entity or, in a flow
+    # shape whose money is significant, end a tie
+    tie_cand, tie_src, tie_dst = ties
+    core = in_core.copy()
+    if len(tie_cand):
+        key = cand.astype(np.int64) * len(ids) + rows
+        sorter = np.argsort(key, kind="stable")
+        for ends in (tie_src, tie_dst):
+            at = sorter[np.searchsorted(key, tie_cand * len(ids) + ends, sorter=sorter)]
+            core[at] |= ties_in_core[tie_cand]
+    entry = np.flatnonzero(kept[cand])
+    entry = entry[np.lexsort((rank[rows[entry]], cand[entry]))]
+    owner = new[cand[entry]]
+    members = pa.ListArray.from_arrays(_offsets(owner, n_kept), ids.take(rows[entry]))
+    core_entry = entry[core[entry]]
+    core_column = pa.ListArray.from_arrays(_offsets(new[cand[core_entry]], n_kept),
+                                           ids.take(rows[core_entry]))
+
+    # every distinct tie (src, dst), sorted by the ends' ids
+    on = kept[tie_cand]
+    tie_cand, tie_src, tie_dst = tie_cand[on], tie_src[on], tie_dst[on]
+    order = np.lexsort((rank[tie_dst], rank[tie_src], tie_cand))
+    ends = np.column_stack([tie_src[order], tie_dst[order]]).ravel()
+    pairs = pa.ListArray.from_arrays(np.arange(0, len(ends) + 1, 2, dtype=np.int32),
+                                     ids.take(ends))
+    tie_column = pa.ListArray.from_arrays(_offsets(new[tie_cand[order]], n_kept), pairs)
+
+    table = pa.Table.from_arrays([
+        _ring_ids(members),
+        members,
+        pa.array(kinds, pa.large_string()).filter(kept),
+        _evidence_column(evidence, kept, new, max_evidence),
+        _feature_json({name: values[kept] for name, values in features.items()},
+                      {name: mask[kept] for name, mask in present.items()}),
+        tie_column,
+        core_column,
+    ], schema=CANDIDATE_SCHEMA)
+    return table.take(pc.sort_indices(table["ring_id"]))
+
+
+def _offsets(owner: np.ndarray, n: int) -> np.ndarray:
+    """List offsets (int32) of ``n`` lists from the list index of each value, ascending."""
+    counts = np.bincount(owner, minlength=n) if len(owner) else np.zeros(n, dtype=np.int64)
+    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+
+
+def _ring_ids(members: pa.ListArray, block: int = _CHUNK) -> pa.Array:
+    """:func:`ring_id_for` of each list of sorted account ids, ``block`` lists at a time."""
+    joined = pc.binary_join(members, "\n").cast(pa.binary())
+    found: list[str] = []
+    for start in range(0, len(joined), block):
+        found += [f"ring-{hashlib.sha1(text).hexdigest()[:16]}"
+                  for text in joined.slice(start, block).to_pylist()]
+    return pa.array(found, pa.large_string())
+
+
+def _feature_json(features: Mapping[str, np.ndarray], present: Mapping[str, np.ndarray]
+                  ) -> pa.Array:
+    """Each row's ``json.dumps({name: value}, sort_keys=True)`` of the float columns
+    ``features``, a name left out of the rows where ``present[name]`` is False."""
+    items = []
+    for name in sorted(features):
+        values = np.asarray(features[name], dtype=np.float64)
+        text = list(map(float.__repr__, values.tolist()))
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            text[i] = json.dumps(values[i].item())  # NaN, Infinity, -Infinity as json writes them
+        item = pc.binary_join_element_wise(f"{json.dumps(name)}: ", pa.array(text, pa.string()),
+                                           "")
+        if name in present:
+            item = pc.if_else(pa.array(present[name]), item, pa.scalar(None, pa.string()))
+        items.append(item)
+    body = pc.binary_join_element_wise(*items, ", ", null_handling="skip")
+    return pc.binary_join_element_wise("{", body, "}", "").cast(pa.large_string())
+
+
+def _evidence_column(parts: list[tuple[np.ndarray, pa.Array]], kept: np.ndarray,
+                     new: np.ndarray, limit: int) -> pa.ListArray:
+    """The evidence list of each ``kept`` group: its items of each ``(cand, text)`` part in
+    turn (each part in its own order), the first ``limit`` of them."""
+    cand = np.concatenate([np.asarray(c, dtype=np.int64) for c, _ in parts])
+    part = np.repeat(np.arange(len(parts)), [len(c) for c, _ in parts])
+    text = pa.concat_arrays([t.cast(pa.string()) for _, t in parts])
+    order = np.lexsort((part, cand))
+    order = order[kept[cand[order]]]
+    owner = cand[order]
+    order = order[np.arange(len(order)) - np.searchsorted(owner, owner) < limit]
+    return pa.ListArray.from_arrays(_offsets(new[cand[order]], int(kept.sum())),
+                                    text.take(order))
+
+
+def _entity_evidence(shared: sp.csr_matrix, chance: sp.csr_matrix, kept: np.ndarray,
+                     limit: int, labels: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """``(cand, "Type:id")`` of the first ``limit`` entities each ``kept`` group shares (groups
+    x entities ``shared`` counts), rarest sharing (log10 ``chance``, same pattern) first, then
+    most shared."""
+    owner = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
+    order = np.lexsort((-shared.data, chance.data, owner))
+    order = order[kept[owner[order]]]
+    within = np.arange(len(order)) - np.searchsorted(owner[order], owner[order])
+    order = order[within < limit]
+    return owner[order], labels.take(shared.indices[order])
+
+
+def _flow_evidence(groups: list[tuple[np.ndarray, str]], flagged: np.ndarray,
+                   flows_by_first: dict[int, list[tuple[frozenset[int], list[str]]]],
+                   limit: int) -> tuple[np.ndarray, pa.Array]:
+    """``(cand, text)`` of the first ``limit`` items of flow evidence of each ``flagged``
+    group (:func:`_flow_evidence_of`)."""
+    cands: list[int] = []
+    texts: list[str] = []
+    if flows_by_first:
+        for i in flagged.tolist():
+            found = _flow_evidence_of(groups[i][0], flows_by_first)[:limit]
+            cands += [i] * len(found)
+            texts += found
+    return np.asarray(cands, dtype=np.int64), pa.array(texts, pa.string())
 
 
 def _pair_surprise(
@@ -845,36 +1047,24 @@ def _internal_flow_table(transfers: pd.DataFrame, membership: sp.csr_matrix,
     return table.assign(cand=cand[order].astype(membership.indices.dtype))
 
 
-def _internal_transfers(inside: pd.DataFrame, ids: np.ndarray, limit: int
-                        ) -> dict[int, list[str]]:
-    """Candidate index -> ``"Transfer:src->dst"`` (the first ``limit`` by account row) for
-    the transfers between two of its members (:func:`_internal_flow_table`); ``ids`` are the
+def _internal_transfers(inside: pd.DataFrame, ids: pa.Array, limit: int
+                        ) -> tuple[np.ndarray, pa.Array]:
+    """``(cand, "Transfer:src->dst")`` of the first ``limit`` transfers (by account row)
+    between two members of each candidate (:func:`_internal_flow_table`); ``ids`` are the
     account ids by row."""
-    if inside.empty:
-        return {}
-    inside = inside[inside.groupby("cand").cumcount().to_numpy() < limit]
-    cand = inside["cand"].to_numpy()
-    labels = "Transfer:" + ids[inside["src"].to_numpy()] + "->" + ids[inside["dst"].to_numpy()]
-    bounds = np.flatnonzero(np.diff(cand)) + 1
-    return {
-        int(part[0]): list(text)
-        for part, text in zip(np.split(cand, bounds), np.split(labels, bounds), strict=True)
-        if len(part)
-    }
+    cand = inside["cand"].to_numpy(np.int64)
+    first = np.arange(len(cand)) - np.searchsorted(cand, cand) < limit
+    src, dst = inside["src"].to_numpy(np.int64)[first], inside["dst"].to_numpy(np.int64)[first]
+    return cand[first], pc.binary_join_element_wise("Transfer:", ids.take(src), "->",
+                                                    ids.take(dst), "")
 
 
-def _internal_ties(inside: pd.DataFrame, ids: np.ndarray) -> dict[int, list[tuple[str, str]]]:
-    """Candidate index -> every distinct ``(src, dst)`` pair of account ids with a transfer
-    between two of its members (:func:`_internal_flow_table`), sorted."""
-    if inside.empty:
-        return {}
+def _internal_ties(inside: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``cand, src, dst`` (account rows) of every distinct pair with a transfer between two
+    members of a candidate (:func:`_internal_flow_table`)."""
     pairs = inside[["cand", "src", "dst"]].drop_duplicates()
-    src, dst = ids[pairs["src"].to_numpy()], ids[pairs["dst"].to_numpy()]
-    ties: dict[int, list[tuple[str, str]]] = {}
-    for cand, a, b in zip(pairs["cand"].to_numpy().tolist(), src.tolist(), dst.tolist(),
-                          strict=True):
-        ties.setdefault(cand, []).append((a, b))
-    return {cand: sorted(found) for cand, found in ties.items()}
+    return (pairs["cand"].to_numpy(np.int64), pairs["src"].to_numpy(np.int64),
+            pairs["dst"].to_numpy(np.int64))
 
 
 def _flows_by_first_row(

@@ -3,10 +3,13 @@ found, transfer ties and core included."""
 
 from __future__ import annotations
 
-import pandas as pd
+import json
 
-from abusenet.pipeline.stages.data import read_candidates, write_candidates
-from graph.rings.candidates import RingCandidate
+import pandas as pd
+import pyarrow.parquet as pq
+
+from abusenet.pipeline.stages.data import read_candidate_table, read_candidates, write_candidates
+from graph.rings.candidates import RingCandidate, candidate_table
 
 
 def test_candidates_round_trip_with_every_transfer_tie(tmp_path) -> None:
@@ -25,6 +28,27 @@ def test_candidates_round_trip_with_every_transfer_tie(tmp_path) -> None:
     assert [list(c.core) for c in back] == [["a0", "hub"], []]
     assert [(c.ring_id, list(c.members), c.kind, list(c.evidence), c.features) for c in back] == \
         [(c.ring_id, list(c.members), c.kind, list(c.evidence), c.features) for c in found]
+
+
+def test_a_table_of_candidates_is_written_as_the_frame_of_them_was(tmp_path) -> None:
+    found = [
+        RingCandidate("r1", ["a", "b", "c"], "flow_cycle", ["Transfer:a->b"],
+                      {"size": 3.0, "flow_surprise": float("nan")}, [("a", "b")], ["a", "b"]),
+        RingCandidate("r2", ["x", "y"], "pair", ["Device:d1"], {"surprise": 3.5}),
+    ]
+    frame = pd.DataFrame({  # how candidates were written before the search gave a table
+        "ring_id": [c.ring_id for c in found], "members": [c.members for c in found],
+        "kind": [c.kind for c in found], "evidence": [c.evidence for c in found],
+        "features": [json.dumps(c.features, sort_keys=True) for c in found],
+        "ties": [[list(t) for t in c.ties] for c in found], "core": [c.core for c in found]})
+    frame.to_parquet(tmp_path / "frame.parquet", index=False)
+    write_candidates(candidate_table(found), tmp_path / "table.parquet")
+    write_candidates(found, tmp_path / "list.parquet")
+    before = pq.read_table(tmp_path / "frame.parquet")
+    for name in ("table.parquet", "list.parquet"):
+        after = read_candidate_table(tmp_path / name)
+        assert after.schema.equals(before.schema, check_metadata=True)
+        assert after.equals(before)
 
 
 def test_a_candidates_file_without_ties_reads_with_none(tmp_path) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from abusenet.pipeline.errors import PipelineError
 from abusenet.pipeline.stages.files import CANDIDATES, EVENTS, QUARANTINE, SNAPSHOT
+from ingest.files import write_parquet_atomic
 from ingest.mapping import Mapping
 
 if TYPE_CHECKING:
@@ -124,7 +126,7 @@ def candidates_stage(
     peeling, flows, null model) still runs here, on the whole snapshot in memory. Hub entities
     are chained in a seeded hash order there, not NumPy's, so components held together only
     by a hub's chain may differ from the DuckDB engine's."""
-    from graph.rings.candidates import find_ring_candidates
+    from graph.rings.candidates import find_ring_candidate_table
     from graph.snapshot import ACCOUNT, read_snapshot
 
     linked = None
@@ -132,42 +134,45 @@ def candidates_stage(
         from graph.spark_rings import spark_ring_components
 
         linked = spark_ring_components(spark_for(spark_master), snapshot_dir, rings)
-    # the search reads the edges and the account ids, no other node table (GBs at 1M accounts)
-    candidates = find_ring_candidates(read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings,
-                                      linked_components=linked)
+    # the search reads the edges and the account ids, no other node table (GBs at 1M accounts);
+    # its table of candidates goes to the file as it is, no Python object per candidate
+    candidates = find_ring_candidate_table(
+        read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked)
     write_candidates(candidates, out / CANDIDATES)
-    return {"candidates": len(candidates)}
+    return {"candidates": candidates.num_rows}
 
 
-def write_candidates(candidates: list[RingCandidate], path: Path) -> None:
-    """Write ``candidates`` (members, kind, evidence, features, every internal transfer tie and
-    the core of members tied by rare entities or transfers) to the Parquet file ``path``, as
-    :func:`read_candidates` reads them back."""
-    table = pd.DataFrame(
-        {
-            "ring_id": [c.ring_id for c in candidates],
-            "members": [list(c.members) for c in candidates],
-            "kind": [c.kind for c in candidates],
-            "evidence": [list(c.evidence) for c in candidates],
-            "features": [json.dumps(c.features, sort_keys=True) for c in candidates],
-            "ties": [[list(t) for t in c.ties] for c in candidates],
-            "core": [list(c.core) for c in candidates],
-        }
-    )
-    table.to_parquet(path, index=False)
+def write_candidates(candidates: pa.Table | Sequence[RingCandidate], path: Path) -> None:
+    """Write ``candidates`` (a candidates table, :data:`graph.rings.candidates.CANDIDATE_SCHEMA`,
+    or the candidates themselves: members, kind, evidence, features, every internal transfer
+    tie and the core of members tied by rare entities or transfers) to the Parquet file
+    ``path``, atomically, as :func:`read_candidates` reads them back.
+
+    The file keeps the pandas metadata of a DataFrame of the same columns (files written before
+    the search gave a table were written from one, and read alike)."""
+    from graph.rings.candidates import candidate_table
+
+    table = candidates if isinstance(candidates, pa.Table) else candidate_table(candidates)
+    write_parquet_atomic(table.replace_schema_metadata(_pandas_metadata()), path)
+
+
+def _pandas_metadata() -> dict[bytes, bytes]:
+    """The schema metadata pandas writes with a DataFrame of candidates (one made-up row)."""
+    sample = pd.DataFrame({"ring_id": ["r"], "members": [["a"]], "kind": ["k"],
+                           "evidence": [["e"]], "features": ["{}"], "ties": [[["a", "b"]]],
+                           "core": [["a"]]})
+    return pa.Schema.from_pandas(sample, preserve_index=False).metadata
+
+
+def read_candidate_table(path: Path) -> pa.Table:
+    """The candidates table :func:`candidates_stage` wrote (one row per candidate; see
+    :func:`graph.rings.candidates.find_ring_candidate_table`), without a Python object per
+    candidate."""
+    return pq.read_table(path)
 
 
 def read_candidates(path: Path) -> list[RingCandidate]:
     """The :class:`~graph.rings.candidates.RingCandidate` list :func:`candidates_stage` wrote."""
-    from graph.rings.candidates import RingCandidate
+    from graph.rings.candidates import candidates_from_table
 
-    table = pd.read_parquet(path)
-    return [
-        RingCandidate(
-            ring_id=row.ring_id, members=list(row.members), kind=row.kind,
-            evidence=list(row.evidence), features=json.loads(row.features),
-            ties=[(str(a), str(b)) for a, b in row.ties] if "ties" in table else [],
-            core=list(row.core) if "core" in table else [],
-        )
-        for row in table.itertuples(index=False)
-    ]
+    return candidates_from_table(read_candidate_table(path))

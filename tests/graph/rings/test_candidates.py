@@ -1,11 +1,17 @@
+import json
 import weakref
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 import graph.rings.candidates as candidates_module
 from graph.rings.candidates import (
+    CANDIDATE_SCHEMA,
     STRUCTURE_FEATURES,
+    candidate_table,
+    candidates_from_table,
+    find_ring_candidate_table,
     find_ring_candidates,
     ring_id_for,
 )
@@ -148,6 +154,37 @@ def test_the_search_lets_go_of_the_snapshot_once_it_has_read_it(monkeypatch) -> 
     monkeypatch.setattr(candidates_module, "split_communities", spying_split)
     given = [snap]
     del snap
-    found = find_ring_candidates(given.pop())
+    # the search of the candidates stage (find_ring_candidates' caller holds its snapshot)
+    found = candidates_from_table(find_ring_candidate_table(given.pop()))
     assert held and not any(held)  # gone before the projection's communities were searched
     assert _best_jaccard(rings[0], found) >= 0.8
+
+
+def test_feature_json_writes_each_row_as_json_dumps_does() -> None:
+    values = {"surprise": np.array([1.0, 1e-05, float("nan"), -float("inf"), 0.1 + 0.2]),
+              "size": np.array([3.0, 4.0, 5.0, 6.0, 1e16]),
+              "flow_surprise": np.array([2.5, -0.0, 7.0, float("inf"), 1.0])}
+    present = {"flow_surprise": np.array([True, True, False, True, False])}
+    rows = [{name: float(column[i]) for name, column in values.items()
+             if name not in present or present[name][i]} for i in range(5)]
+    assert candidates_module._feature_json(values, present).to_pylist() == \
+        [json.dumps(row, sort_keys=True) for row in rows]
+
+
+def test_evidence_lists_each_part_in_turn_up_to_the_limit() -> None:
+    parts = [(np.array([2, 0]), pa.array(["f2", "f0"])),
+             (np.array([0, 0, 0, 2]), pa.array(["e0a", "e0b", "e0c", "e2"])),
+             (np.array([0, 1, 2]), pa.array(["t0", "t1", "t2"]))]
+    kept = np.array([True, False, True])
+    column = candidates_module._evidence_column(parts, kept, np.cumsum(kept) - 1, limit=3)
+    assert column.to_pylist() == [["f0", "e0a", "e0b"], ["f2", "e2", "t2"]]
+
+
+def test_the_candidates_table_gives_back_the_candidates() -> None:
+    snap, _ = planted_ring_snapshot(n_accounts=200, ring_sizes=(5,), seed=4)
+    found = find_ring_candidates(snap, RingConfig(min_surprise=float("-inf")))
+    table = candidate_table(found)
+    assert table.schema.equals(CANDIDATE_SCHEMA)
+    assert candidates_from_table(table, block=7) == found
+    older = candidates_from_table(table.drop_columns(["ties", "core"]))
+    assert [(c.ring_id, c.ties, c.core) for c in older] == [(c.ring_id, [], []) for c in found]
