@@ -39,6 +39,7 @@ rounds (no early stopping, so no extra held-back labels are needed inside a fold
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -56,6 +57,9 @@ if TYPE_CHECKING:
     from gnn.models.sep_hetero_gnn import SepHeteroGNN
 
 __all__ = ["BoostedLogits", "LiveBoostedColumn", "boost_features"]
+
+#: Target rows :meth:`LiveBoostedColumn.fit` builds the trees' input of and scores at a time.
+FIT_ROWS = 65_536
 
 
 def boost_features(
@@ -309,25 +313,75 @@ class LiveBoostedColumn:
         return np.hstack(blocks + means + extremes).astype(np.float32)
 
     def fit(self, graph: LocalGraph) -> np.ndarray:
-        """Compute the column of every target node into ``graph``; return it."""
+        """Compute the column of every target node into ``graph``; return it.
+
+        With ``hops`` 0 the trees' input is each row's own (:meth:`features`: the batch
+        formula's very values), built and put through the trees :data:`FIT_ROWS` rows at a
+        time; with more hops it is :func:`boost_features` on the whole graph."""
         n = graph.num_nodes[self.target]
-        data = graph.to_heterodata()
-        width = self.widths[self.target] - len(self.incoming[self.target])
-        data[self.target].x = data[self.target].x[:, :width]
-        for t in self.incoming:
-            if t not in data.node_types:
-                data[t].x = torch.zeros((0, self.widths[t] - len(self.incoming[t])))
-                data[t].num_nodes = 0
-        for et in self.edge_types:
-            if et not in data.edge_types:
-                data[et].edge_index = torch.empty((2, 0), dtype=torch.long)
-        features = boost_features(data, self.target, self.hops)
-        column = self.boosted.transform(features)
-        self._hashes = self._bin_hash(features)
+        if self.hops == 0:
+            column = np.empty(n, dtype=np.float32)
+            self._hashes = np.empty(n, dtype=np.uint64)
+            for start in range(0, n, FIT_ROWS):
+                rows = np.arange(start, min(start + FIT_ROWS, n))
+                features = self.features(graph, rows)
+                column[rows] = self.boosted.transform(features)
+                self._hashes[rows] = self._bin_hash(features)
+        else:
+            data = graph.to_heterodata()
+            width = self.widths[self.target] - len(self.incoming[self.target])
+            data[self.target].x = data[self.target].x[:, :width]
+            for t in self.incoming:
+                if t not in data.node_types:
+                    data[t].x = torch.zeros((0, self.widths[t] - len(self.incoming[t])))
+                    data[t].num_nodes = 0
+            for et in self.edge_types:
+                if et not in data.edge_types:
+                    data[et].edge_index = torch.empty((2, 0), dtype=torch.long)
+            features = boost_features(data, self.target, self.hops)
+            del data
+            column = self.boosted.transform(features)
+            self._hashes = self._bin_hash(features)
         self._size = n
-        rows = np.arange(n)
-        graph.set_features(self.target, rows, np.column_stack(
-            [graph.features(self.target, rows)[:, :-1], column]))
+        self._set_column(graph, column)
+        return column
+
+    def _set_column(self, graph: LocalGraph, column: np.ndarray) -> None:
+        """Write ``column`` as the last target feature of every target node of ``graph``."""
+        for start in range(0, len(column), FIT_ROWS):
+            rows = np.arange(start, min(start + FIT_ROWS, len(column)))
+            x = graph.features(self.target, rows)
+            x[:, -1] = column[rows]
+            graph.set_features(self.target, rows, x)
+
+    def save(self, graph: LocalGraph, directory: Path) -> None:
+        """Write what :meth:`fit` computed into the existing ``directory``: the column of
+        every target node of ``graph`` and their bin hashes."""
+        n = self._size
+        column = np.empty(n, dtype=np.float32)
+        for start in range(0, n, FIT_ROWS):
+            rows = np.arange(start, min(start + FIT_ROWS, n))
+            column[rows] = graph.features(self.target, rows)[:, -1]
+        np.save(directory / "boosted_column.npy", column)
+        np.save(directory / "boosted_hashes.npy", self._hashes[:n])
+
+    def restore(self, graph: LocalGraph, directory: Path) -> np.ndarray:
+        """What :meth:`fit` computes on ``graph``, read back from :meth:`save`'s files in
+        ``directory`` (written for these trees and this very graph); returns the column.
+
+        Raises
+        ------
+        ValueError
+            When the files do not hold one row per target node of ``graph``.
+        """
+        n = graph.num_nodes[self.target]
+        column = np.load(directory / "boosted_column.npy")
+        hashes = np.load(directory / "boosted_hashes.npy")
+        if len(column) != n or len(hashes) != n:
+            raise ValueError(f"{directory}: a boosted column of {len(column)} rows and "
+                             f"{len(hashes)} hashes for {n} {self.target} nodes")
+        self._hashes, self._size = hashes, n
+        self._set_column(graph, column)
         return column
 
     def update(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> np.ndarray:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import chain
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -451,10 +452,11 @@ class _NeighbourSums:
         return pinned.values[slots][inverse]
 
     def build(self, graph: LocalGraph, edge_types: list[EdgeType], ticks: dict[str, np.ndarray],
-              whole: Callable[[str], np.ndarray]) -> None:
+              whole: Callable[[str], np.ndarray] | None = None) -> None:
         """Build the sums of every hub along ``edge_types`` now (so that no read pays for a
         first touch); ``ticks``: the layer-0 change ticks per node type, ``whole``: a node
-        type's input embeddings, every row (asked for one source type after another)."""
+        type's input embeddings, every row (asked for one source type after another; without
+        it only the rows summed are encoded)."""
         for et in sorted(edge_types, key=lambda et: et[0]):
             adjacency = graph.adjacency[et]
             nodes = np.flatnonzero(adjacency.degree(np.arange(graph.num_nodes[et[2]]))
@@ -462,7 +464,8 @@ class _NeighbourSums:
             table = self.tables.setdefault(et, _SumTable(self.width))
             nodes = nodes[table.slots(nodes) < 0]
             if len(nodes):
-                self._build(graph, et, table, ticks[et[0]], nodes, whole(et[0]))
+                self._build(graph, et, table, ticks[et[0]], nodes,
+                            None if whole is None else whole(et[0]))
 
     def _build(self, graph: LocalGraph, et: EdgeType, table: _SumTable, ticks: np.ndarray,
                nodes: np.ndarray, whole: np.ndarray | None = None) -> None:
@@ -947,6 +950,30 @@ class LocalScorer:
                 for t, r in rows.items() if len(r)}
 
     # ------------------------------------------------------------------------ scoring
+    def _start(self, graph: LocalGraph) -> dict[str, int]:
+        """Fresh bookkeeping for every node of ``graph`` (nothing changed or computed since
+        tick 0, no hub sums); its rows per node type."""
+        model = self.model
+        num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
+        self._tick = 0
+        self._held = dict(num)
+        self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
+                         for _ in range(model.num_layers)]
+        self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
+                                 for _ in range(model.num_layers - 1)]
+        self.scored_ = np.zeros(num[model.target_type], dtype=np.int64)
+        self._sums = _NeighbourSums(self.hub_degree, self.resync, model.hidden_channels,
+                                    self.input_embeddings)
+        return num
+
+    def _finish(self, graph: LocalGraph, num: dict[str, int],
+                whole: Callable[[str], np.ndarray]) -> None:
+        """Every hub's running sums (only the rows summed encoded) and the input caches
+        (``whole``: a type's input embeddings, every row; asked only when the graph fits)."""
+        self._sums.build(graph, [et for et in self.model.edge_types if et in graph.adjacency],
+                         self.changed_[0])
+        self._cache = self._input_caches(num, whole)
+
     @torch.no_grad()
     def fit(self, graph: LocalGraph) -> np.ndarray:
         """Compute every node's embeddings, keep those of the layers between the input and the
@@ -955,38 +982,92 @@ class LocalScorer:
 
         The whole-graph pass runs layer by layer in blocks of rows (:class:`_GraphPass`), the
         input embeddings one node type at a time: beyond the kept embeddings it holds one
-        block's temporaries and a few types' input embeddings, not the whole network's."""
+        block's temporaries and a few types' input embeddings, not the whole network's. The
+        last layer and the head run block by block (the target's input embeddings encoded
+        again a block at a time), so neither the last layer's output nor the target's input
+        embeddings are held whole."""
         model = self.model
         target = model.target_type
-        num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
-        self._tick = 0
-        self._held = dict(num)
-        self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
-                         for _ in range(model.num_layers)]
-        self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
-                                 for _ in range(model.num_layers - 1)]
-        self.scored_ = np.zeros(num[target], dtype=np.int64)
-        self._sums = _NeighbourSums(self.hub_degree, self.resync, model.hidden_channels,
-                                    self.input_embeddings)
+        num = self._start(graph)
         run = _GraphPass(model, graph, lambda t, rows: self._inputs(graph, t, rows))
         with torch_threads(self.num_threads):
             inputs = OneTypeAtATime(run.encode, target)
             kept: list = [inputs]
             for layer in range(model.num_layers - 1):
                 kept.append({t: run.conv(layer, t, kept[-1]) for t in num})
-            self._sums.build(graph, [et for et in model.edge_types if et in graph.adjacency],
-                             self.changed_[0], lambda t: inputs[t].numpy())
-            self._cache = self._input_caches(num, lambda t: inputs[t].numpy())
-            last = run.conv(model.num_layers - 1, target, kept[-1])
+            self._finish(graph, num, lambda t: inputs[t].numpy())
+            kept = kept[1:]
+            deep = model.num_layers > 1
+            last = None if deep else run.conv(0, target, inputs)
+            if deep:
+                inputs = None  # the last layer reads the kept embeddings
             logits = np.empty(num[target], dtype=np.float32)
             for rows in run.blocks(num[target]):
-                logits[rows] = self._head([k[target][rows] for k in kept]
-                                          + [last[rows]]).numpy()
+                first = run.encode_block(target, rows) if deep else inputs[target][rows]
+                top = (run.conv_block(model.num_layers - 1, target, kept[-1], rows) if deep
+                       else last[rows])
+                logits[rows] = self._head([first] + [k[target][rows] for k in kept]
+                                          + [top]).numpy()
         del run, last
         # Kept as numpy (sharing the tensors' memory): reads recompute rows in numpy.
-        self.kept_ = [{}] + [{t: v.numpy() for t, v in k.items()} for k in kept[1:]]
+        self.kept_ = [{}] + [{t: v.numpy() for t, v in k.items()} for k in kept]
         logits = self._offset(graph, np.arange(num[target]), logits)
         self.scores_ = self.calibrator.transform(logits).astype(np.float64)
+        return self.scores_.copy()
+
+    def save(self, directory: Path) -> None:
+        """Write what :meth:`fit` computed into the existing ``directory``: each kept
+        embedding array (``kept_{layer}_{type}.npy``, with room for an eighth more rows, zero,
+        so that nodes added later seldom copy it) and the scores (``scores.npy``)."""
+        for level, kept in enumerate(self.kept_[1:], start=1):
+            for t, h in kept.items():
+                n = self._held[t]
+                out = np.lib.format.open_memmap(directory / f"kept_{level}_{t}.npy", mode="w+",
+                                                dtype=h.dtype,
+                                                shape=(n + n // 8 + 1024, h.shape[1]))
+                out[:n] = h[:n]
+                out.flush()
+                del out
+        np.save(directory / "scores.npy", self.scores_[:self._held[self.model.target_type]])
+
+    def map_kept(self, directory: Path) -> None:
+        """Read the kept embeddings from :meth:`save`'s files in ``directory``, memory-mapped
+        copy-on-write: a row is read from the file when first needed, and a row recomputed
+        later is copied into the process, never written back to the file."""
+        kept = [{}]
+        for level in range(1, self.model.num_layers):
+            kept.append({})
+            for t, n in self._held.items():
+                h = np.load(directory / f"kept_{level}_{t}.npy", mmap_mode="c")
+                if len(h) < n or h.shape[1] != self.model.hidden_channels:
+                    raise ValueError(f"{directory}: kept_{level}_{t}.npy holds {h.shape} "
+                                     f"embeddings for {n} nodes of width "
+                                     f"{self.model.hidden_channels}")
+                kept[level][t] = h
+        self.kept_ = kept
+
+    @torch.no_grad()
+    def restore(self, graph: LocalGraph, directory: Path) -> np.ndarray:
+        """What :meth:`fit` computes on ``graph``, read back from :meth:`save`'s files in
+        ``directory`` (written for this model and this very graph) instead of computed: the
+        kept embeddings memory-mapped (:meth:`map_kept`), the scores read, the hub sums and
+        input caches built as :meth:`fit` builds them. Returns every target row's score.
+
+        Raises
+        ------
+        ValueError
+            When the files do not hold one row per node of ``graph``.
+        """
+        num = self._start(graph)
+        self.map_kept(directory)
+        scores = np.load(directory / "scores.npy")
+        target = self.model.target_type
+        if len(scores) != num[target]:
+            raise ValueError(f"{directory}: {len(scores)} scores for {num[target]} "
+                             f"{target} nodes")
+        self._finish(graph, num,
+                     lambda t: self.input_embeddings(graph, t, np.arange(num[t])))
+        self.scores_ = scores.astype(np.float64)
         return self.scores_.copy()
 
     def _input_caches(self, num: dict[str, int],
@@ -1233,6 +1314,31 @@ class _GraphPass(LayerwisePass):
     def block_inputs(self, node_type: str, rows: slice) -> torch.Tensor:
         """Model inputs of the consecutive ``rows`` of ``node_type`` (from ``inputs``)."""
         return torch.from_numpy(self.inputs(node_type, np.arange(rows.start, rows.stop)))
+
+    def encode_block(self, node_type: str, rows: slice) -> torch.Tensor:
+        """Input embeddings of one block of ``rows`` (:meth:`encode`'s arithmetic for that
+        block: the same bits)."""
+        model = self.model
+        x = self.block_inputs(node_type, rows)
+        if x.size(1) == 0:
+            x = x.new_ones((x.size(0), 1))
+        return torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
+
+    def conv_block(self, layer: int, node_type: str,
+                   h: dict[str, torch.Tensor] | OneTypeAtATime, rows: slice) -> torch.Tensor:
+        """Layer ``layer``'s output for one block of ``rows`` of ``node_type`` (:meth:`conv`'s
+        arithmetic for that block, relation after relation: the same bits)."""
+        conv = self.model.convs[layer]
+        ego = h[node_type][rows]
+        weight_blocks = conv.lin[node_type].weight.split(conv._block_widths(node_type), dim=1)
+        out = torch.addmm(conv.lin[node_type].bias, ego, weight_blocks[0].t())
+        for et, block in zip(conv.incoming[node_type], weight_blocks[1:], strict=True):
+            if et not in self.adjacency or et[0] not in self.num_nodes:
+                continue  # no neighbours: a zero block adds nothing
+            parts = self.adjacency[et].aggregate(h[et[0]], rows, conv.aggregators)
+            for part, part_weight in zip(parts, block.split(conv.channels, dim=1), strict=True):
+                out = out.addmm(part, part_weight.t())
+        return ego + torch.relu(conv.norm[node_type](out))
 
 
 def _segment_sums(segment: torch.Tensor, values: torch.Tensor, size: int) -> np.ndarray:

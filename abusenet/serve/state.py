@@ -25,6 +25,8 @@ import ctypes
 import gc
 import hashlib
 import logging
+import os
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import datetime
@@ -62,6 +64,16 @@ TOP_REASONS = 3
 #: a batch per Parquet row group whatever its batch size: at 1M accounts, 11.3M events looked
 #: up in its 119 batches took 122.3 CPU s to load, in three parts 30.0 at load ~8).
 _LOAD_ROWS = 4_000_000
+#: Inside a run's work directory: what the start computed, kept for the next start.
+START = "serve"
+#: Changes when what the start cache holds or how the start computes it changes (so older
+#: caches are not read).
+START_FORMAT = 1
+#: Target rows scored from scratch to check a start cache before it is used, and how close
+#: their scores must be to the saved ones (float32 sums in another order differ by ~1e-5; a
+#: cache of another graph or model, by far more).
+_START_CHECK_ROWS = 32
+_START_CHECK_ATOL = 1e-4
 
 
 def run_paths(run_dir: Path) -> dict[str, Path]:
@@ -72,7 +84,21 @@ def run_paths(run_dir: Path) -> dict[str, Path]:
         "snapshot": work / SNAPSHOT / SNAPSHOT,
         "model": run_dir / MODEL,
         "rings": run_dir / RINGS,
+        "start": work / START,
     }
+
+
+def start_key(model_dir: Path, snapshot_dir: Path) -> str:
+    """A content key of what the start computes from a snapshot and a model (the start cache's
+    name, :meth:`GraphState.load`): the model's version, the snapshot's manifest, each of its
+    files' name, size and modification time, and :data:`START_FORMAT`."""
+    digest = hashlib.sha256(f"{START_FORMAT}:{model_version(model_dir)}:".encode())
+    digest.update((snapshot_dir / "manifest.json").read_bytes())
+    for path in sorted(p for p in snapshot_dir.rglob("*") if p.is_file()):
+        info = path.stat()
+        digest.update(f"{path.relative_to(snapshot_dir)}:{info.st_size}:{info.st_mtime_ns};"
+                      .encode())
+    return digest.hexdigest()[:16]
 
 
 def model_version(model_dir: Path) -> str:
@@ -200,7 +226,7 @@ class GraphState:
     """
 
     def __init__(self, events_dir: Path, model_dir: Path, snapshot: Snapshot,
-                 rings: pd.DataFrame) -> None:
+                 rings: pd.DataFrame, start: Path | None = None) -> None:
         self.events_dir = events_dir
         self.ingest_state = IngestState.load(events_dir)
         self.schema = event_schema(canonical_mapping(self.ingest_state))
@@ -231,7 +257,7 @@ class GraphState:
         _release_memory()
         self._load_events()
         _release_memory()
-        self._use_model(detector, model_dir)
+        self._use_model(detector, model_dir, start)
         # Per account row: the position (in descending score order) of its best ring.
         self._ring_rank = np.full(len(self._index[ACCOUNT].ids), len(self.rings), dtype=np.int64)
         for rank, members in enumerate(self.rings["members"]):
@@ -242,12 +268,18 @@ class GraphState:
     def load(cls, run_dir: Path, model_dir: Path | None = None,
              snapshot_dir: Path | None = None) -> GraphState:
         """The state of the batch run in ``run_dir`` (its model and snapshot unless given),
-        with the service's logged events replayed."""
+        with the service's logged events replayed.
+
+        What the start computes from the snapshot and the model alone (the boosted column,
+        the scorer's kept embeddings and scores) is saved under the run's work directory
+        (``.work/serve/<key>``, :func:`start_key`) the first time and read back at later
+        starts of the same snapshot and model (:meth:`_use_model`)."""
         paths = run_paths(run_dir)
         rings = (pd.read_parquet(paths["rings"]) if paths["rings"].is_file()
                  else pd.DataFrame({"ring_id": [], "score": [], "members": [], "evidence": []}))
-        state = cls(paths["events"], model_dir or paths["model"],
-                    read_snapshot(snapshot_dir or paths["snapshot"]), rings)
+        model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
+        state = cls(paths["events"], model_dir, read_snapshot(snapshot_dir), rings,
+                    paths["start"] / start_key(model_dir, snapshot_dir))
         replayed = read_segments(state.events_dir, state.schema)
         if replayed.num_rows:
             with state.write_lock:
@@ -414,7 +446,8 @@ class GraphState:
                 grown[:len(self._ring_rank)] = self._ring_rank
                 self._ring_rank = grown
 
-    def _use_model(self, detector: AccountDetector, model_dir: Path) -> None:
+    def _use_model(self, detector: AccountDetector, model_dir: Path,
+                   start: Path | None = None) -> None:
         """Switch to ``detector`` (features rescaled with its scaler) and rescore everything.
 
         A detector with the boosted channel (``boost="input"`` or ``"residual"``) gets its
@@ -422,6 +455,12 @@ class GraphState:
         feature) and, when residual, added to the network's logit. The graph is rebuilt and
         rescored under :attr:`lock` (readers wait: a reader never sees the new model's inputs
         with the old model).
+
+        ``start`` (only while the graph is the snapshot's): the start cache's directory. When
+        it holds what an earlier start computed, that is read back (the kept embeddings
+        memory-mapped, :meth:`gnn.local_scoring.LocalScorer.restore`) after a check (a few
+        accounts scored from scratch must get the saved scores); else it is computed and
+        saved there.
         """
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
@@ -442,9 +481,12 @@ class GraphState:
         with self.lock:
             for t in list(scaled):  # each type's scaled copy freed once the graph holds it
                 self.graph.reset_features(t, scaled.pop(t))
-            if boosted is not None:
-                boosted.fit(self.graph)
-            scorer.fit(self.graph)
+            if start is None or not _restore_start(start, self.graph, boosted, scorer):
+                if boosted is not None:
+                    boosted.fit(self.graph)
+                scorer.fit(self.graph)
+                if start is not None:
+                    _save_start(start, self.graph, boosted, scorer)
             self.detector, self.model_dir, self._scaling = detector, model_dir, scaling
             self.boosted = boosted
             self.published = published
@@ -687,6 +729,53 @@ class GraphState:
                                                            nodes.integer[at[i]]),
                   "z": float(z[k, i])} for i in order[k].tolist()]
                 for k in range(len(rows))]
+
+
+def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
+                   scorer: LocalScorer) -> bool:
+    """Read the start cache ``start`` into ``boosted`` and ``scorer`` (fitted on ``graph``);
+    False (nothing to be trusted read) when there is none, it cannot be read, or a few target
+    rows scored from scratch disagree with its scores."""
+    if not (start / "scores.npy").is_file():
+        return False
+    try:
+        if boosted is not None:
+            boosted.restore(graph, start)
+        saved = scorer.restore(graph, start)
+    except (OSError, ValueError) as err:
+        log.warning("start cache %s cannot be read (%s): computing again", start, err)
+        return False
+    rows = np.unique(np.linspace(0, len(saved) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
+        saved) else np.empty(0, dtype=np.int64)
+    if not np.allclose(scorer.scores(graph, rows), saved[rows], rtol=0,
+                       atol=_START_CHECK_ATOL):
+        log.warning("start cache %s disagrees with scores computed now: computing again", start)
+        return False
+    log.info("start read from %s", start)
+    return True
+
+
+def _save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
+                scorer: LocalScorer) -> None:
+    """Save what the start computed as the start cache ``start`` (written into a temporary
+    directory beside it and renamed: a reader finds all of it or nothing; other caches of the
+    same run removed) and map the scorer's kept embeddings from it. A cache that cannot be
+    written (a read-only run, a full disk) is skipped with a warning."""
+    partial = start.parent / f".{start.name}.{os.getpid()}"
+    try:
+        partial.mkdir(parents=True, exist_ok=True)
+        scorer.save(partial)
+        if boosted is not None:
+            boosted.save(graph, partial)
+        for old in start.parent.iterdir():
+            if old.name != partial.name and not old.name.startswith("."):
+                shutil.rmtree(old, ignore_errors=True)
+        os.replace(partial, start)
+    except OSError as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        log.warning("start cache %s not saved: %s", start, err)
+        return
+    scorer.map_kept(start)
 
 
 def _release_memory() -> None:

@@ -406,3 +406,56 @@ def test_add_edges_adds_as_add_edge_on_each_pair_in_turn():
         assert a.degree(nodes).tolist() == [a.degree_of(n) for n in nodes.tolist()]
         assert a.degree(nodes).tolist() == b.degree(nodes).tolist()
     assert not batch.add_edges(USED, np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)).any()
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_a_saved_fit_restores_to_the_same_scores_and_stays_exact(layers, tmp_path):
+    """What fit computed, saved and read back by a fresh scorer (kept embeddings memory-mapped
+    copy-on-write): the same scores and kept rows, hub sums built again, the files untouched
+    by later changes, and reads after changes equal to a whole-graph pass."""
+    g, fitted = graph(seed=4), hub_scorer(layers, 3, 4096)
+    expected = fitted.fit(g)
+    fitted.save(tmp_path)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    local = hub_scorer(layers, 3, 4096)
+    np.testing.assert_array_equal(local.restore(g, tmp_path), expected)
+    for level in range(1, layers):
+        for t, h in fitted.kept_[level].items():
+            np.testing.assert_array_equal(local.kept_[level][t][:len(h)], h)
+            assert isinstance(local.kept_[level][t], np.memmap)
+    assert {et: sorted(np.flatnonzero(t.slot_of >= 0).tolist())
+            for et, t in local._sums.tables.items()} == {
+        et: sorted(np.flatnonzero(t.slot_of >= 0).tolist())
+        for et, t in fitted._sums.tables.items()}
+    rng = np.random.default_rng(5)
+    for step in range(6):
+        account = (g.add_nodes("Account", 1)[0] if step % 2 else
+                   int(rng.integers(g.num_nodes["Account"])))
+        g.set_features("Account", np.array([account]),
+                       rng.normal(size=(1, 3)).astype(np.float32))
+        changed = {"Account": np.array([account])}
+        if g.add_edge(USED, account, int(rng.integers(g.num_nodes["Device"]))):
+            changed["Device"] = np.arange(g.num_nodes["Device"])
+        local.mark(g, changed)
+        every = np.arange(g.num_nodes["Account"])
+        np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g),
+                                   atol=1e-6)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    short = graph(seed=4, accounts=20)
+    with pytest.raises(ValueError, match="scores for 20 Account nodes"):
+        hub_scorer(layers, 3, 4096).restore(short, tmp_path)
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_a_saved_boosted_column_restores_into_the_graph(hops, tmp_path):
+    g, live, local = boosted_setup(hops=hops)
+    every = np.arange(g.num_nodes["Account"])
+    column = g.features("Account", every)[:, -1].copy()
+    live.save(g, tmp_path)
+    g.set_features("Account", every, np.column_stack([g.features("Account", every)[:, :-1],
+                                                      np.zeros(len(every))]))
+    again = LiveBoostedColumn(live.boosted, local.model)
+    np.testing.assert_array_equal(again.restore(g, tmp_path), column)
+    np.testing.assert_array_equal(g.features("Account", every)[:, -1], column)
+    np.testing.assert_array_equal(again._hashes, live._hashes[:len(every)])
+    assert again._size == live._size
