@@ -176,8 +176,13 @@ def _likeliest(values: np.ndarray, group: np.ndarray, skip: int, limit: np.ndarr
 def duration_strata(transfers: pd.DataFrame) -> np.ndarray:
     """Stratum of each transfer pair by how long it lasted (``last - ts``): 0 for one day or
     less (one-off transfers and bursts), then one per power of two in days."""
-    lasting = np.maximum(np.asarray(transfers["last"], np.float64)
-                         - np.asarray(transfers["ts"], np.float64), 0.0) / 86400.0
+    return _stratum_of(np.asarray(transfers["ts"], np.float64),
+                       np.asarray(transfers["last"], np.float64))
+
+
+def _stratum_of(first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """:func:`duration_strata` of pairs given as their first and last transfer."""
+    lasting = np.maximum(last - first, 0.0) / 86400.0
     return np.floor(np.log2(np.maximum(lasting, 1.0))).astype(np.int64) + (lasting > 1.0)
 
 
@@ -186,9 +191,10 @@ def start_share(transfers: pd.DataFrame, stratum: np.ndarray, low: np.ndarray,
     """Per query: the share of the transfer pairs of duration ``stratum``
     (:func:`duration_strata`) whose first transfer falls in ``[low, high]``, at least one
     pair's share (1 for a stratum without pairs)."""
-    everyone = transfers[transfers["ts"] >= 0]
-    pool = duration_strata(everyone)
-    starts = everyone["ts"].to_numpy(np.float64)
+    starts = transfers["ts"].to_numpy(np.float64)
+    known = starts >= 0
+    starts = starts[known]
+    pool = _stratum_of(starts, transfers["last"].to_numpy(np.float64)[known])
     share = np.ones(len(stratum))
     for value in np.unique(stratum):
         mine = stratum == value
@@ -369,35 +375,42 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
     known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
     if known.empty:
         return out
-    known = known.assign(c=count_class(known["count"]))
+    cand = known["cand"].to_numpy(np.int64)
+    cls = count_class(known["count"])
+    strata = duration_strata(known)
+    starts = known["ts"].to_numpy(np.float64)
+    amount = known["amount"].to_numpy(np.float64)
     for hub in ("dst", "src"):
-        fan_of = known.groupby(["cand", hub, "c"]).ngroup().to_numpy()
+        at = known[hub].to_numpy(np.int64)
+        # one fan per (group, hub, class)
+        _, fan_of = np.unique((cand * (int(at.max()) + 1) + at) * COUNT_CLASSES + cls,
+                              return_inverse=True)
+        fan_of = fan_of.ravel()
         k = np.bincount(fan_of).astype(np.float64)
         x0 = np.full(len(k), np.inf)
         x1 = np.full(len(k), -np.inf)
-        amount = known["amount"].to_numpy(np.float64)
         np.minimum.at(x0, fan_of, amount)
         np.maximum.at(x1, fan_of, amount)
         fan_cand = np.zeros(len(k), np.int64)
-        fan_cand[fan_of] = known["cand"].to_numpy(np.int64)
+        fan_cand[fan_of] = cand
         fan_class = np.zeros(len(k), np.int64)
-        fan_class[fan_of] = known["c"].to_numpy()
+        fan_class[fan_of] = cls
         is_fan = k >= min_fan
         if not is_fan.any():
             continue
         share = np.ones(len(k))
-        for cls, pool in enumerate(pools):
-            mine = is_fan & (fan_class == cls)
+        for c, pool in enumerate(pools):
+            mine = is_fan & (fan_class == c)
             share[mine] = sorted_share(pool, x0[mine], x1[mine])
         amounts = np.minimum(np.log10(k) + (k - 1) * np.log10(share), 0.0)
         mine = is_fan[fan_of]
-        timed = schedule_log_chance(fan_of[mine], known[hub].to_numpy(np.int64)[mine],
-                                    known["ts"].to_numpy(np.float64)[mine],
-                                    duration_strata(known[mine]), transfers, len(k), hub)
-        judged = is_fan & ~np.isnan(timed)
+        timed = schedule_log_chance((np.cumsum(is_fan) - 1)[fan_of[mine]], at[mine],
+                                    starts[mine], strata[mine], transfers,
+                                    int(is_fan.sum()), hub)
+        judged = ~np.isnan(timed)
         chance = np.r_[amounts[is_fan], timed[judged]]
-        out = np.minimum(out, fisher_log10(chance, np.r_[fan_cand[is_fan], fan_cand[judged]],
-                                           n_groups))
+        out = np.minimum(out, fisher_log10(
+            chance, np.r_[fan_cand[is_fan], fan_cand[is_fan][judged]], n_groups))
     return out
 
 
@@ -506,11 +519,10 @@ def _hub_on_grid(transfers: pd.DataFrame, side: str, hub: np.ndarray, fan: np.nd
     fans = np.flatnonzero(regular)
     if len(fans) == 0:
         return on_grid, pairs
-    known = transfers[transfers["ts"] >= 0]
-    starts = pd.DataFrame({"hub": known[side].to_numpy(np.int64),
-                           "ts": known["ts"].to_numpy(np.float64)})
-    starts = starts[np.isin(starts["hub"].to_numpy(), owner[fans])]
-    joined = pd.DataFrame({"fan": fans, "hub": owner[fans]}).merge(starts, on="hub")
+    at, ts = transfers[side].to_numpy(np.int64), transfers["ts"].to_numpy(np.float64)
+    mine = (ts >= 0) & np.isin(at, owner[fans])
+    joined = pd.DataFrame({"fan": fans, "hub": owner[fans]}).merge(
+        pd.DataFrame({"hub": at[mine], "ts": ts[mine]}), on="hub")
     f = joined["fan"].to_numpy(np.int64)
     phase = np.mod(joined["ts"].to_numpy() - first[f], grid[f])
     near = np.minimum(phase, grid[f] - phase) <= worst[f]
