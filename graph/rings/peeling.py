@@ -356,3 +356,118 @@ def _shared_columns(local: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
         shape=(local.shape[0], len(cols)),
     )
     return sub, cols
+
+
+def pendant_free_cores(
+    member: np.ndarray,
+    node: np.ndarray,
+    group: np.ndarray,
+    rarest: np.ndarray,
+    min_size: int = 3,
+) -> np.ndarray:
+    """Per member entry: whether it is in its group's core, the members tied by rare entities
+    less the parts that hang off the rest through one member.
+
+    Each group is a graph of its member entries and the rare entities they use (an edge per
+    use). Its core starts as its largest component (most members; among equals the one holding
+    the group's ``rarest`` entity); then a *pendant* part is cut: the members that a single
+    member's removal separates from the largest remaining part, when none of them is such a
+    joint itself (a leaf of the block-cut tree: a household sharing its home IP and device with
+    one ring member, not half of a chain). A ring's own sharing (cards each used by four members
+    in a chain, devices in a cycle) survives the removal of any one member; a household beside
+    it is joined through one link, which the search's count of the groups it could grow pays for
+    (the same reason :func:`graph.rings.null_model.beyond_tree` leaves a tree's links out), so
+    it is padding, not part of the ring. Parts of equal size are both kept.
+
+    All groups at once: one ``connected_components`` over a copy of each core (of at least
+    ``min_size`` members) without each of its members in turn, no Python loop per group.
+
+    Parameters
+    ----------
+    member, node
+        Edges: the member entry (``0 .. len(group) - 1``) and the rare-entity node (numbered
+        per group: an entity rare in two groups is two nodes) of each use.
+    group
+        Group of each member entry.
+    rarest
+        Per group: its rarest entity's node, or -1 when it has none.
+    min_size
+        Cores of fewer members are not cut.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per member entry; members without a rare entity are never in the core.
+    """
+    member, node = np.asarray(member, np.int64), np.asarray(node, np.int64)
+    group, rarest = np.asarray(group, np.int64), np.asarray(rarest, np.int64)
+    n_entries = len(group)
+    core = np.zeros(n_entries, dtype=bool)
+    if len(member) == 0:
+        return core
+    n_nodes = int(node.max()) + 1
+    label = _components(member, n_entries + node, n_entries + n_nodes)
+    entry_label = label[:n_entries]
+    linked = np.zeros(n_entries, dtype=bool)
+    linked[member] = True
+    members_of = np.bincount(entry_label[linked], minlength=int(label.max()) + 1)
+    holds_rarest = np.zeros(len(members_of), dtype=bool)
+    has = rarest >= 0
+    holds_rarest[label[n_entries + rarest[has]]] = True
+    # per group the best start component: most members, then the rarest entity's
+    rank = np.where(linked, 2 * members_of[entry_label] + holds_rarest[entry_label], -1)
+    order = np.lexsort((-rank, group))
+    first = order[np.r_[0, np.flatnonzero(np.diff(group[order])) + 1]]
+    start = np.full(int(group.max()) + 1, -1, dtype=np.int64)
+    start[group[first]] = np.where(rank[first] >= 0, entry_label[first], -1)
+    core = linked & (entry_label == start[group])
+    return _cut_pendants(member, node, group, core, min_size)
+
+
+def _components(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Connected component label of each of ``n`` nodes joined by the edges ``a - b``."""
+    graph = sp.csr_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _cut_pendants(member: np.ndarray, node: np.ndarray, group: np.ndarray, core: np.ndarray,
+                  min_size: int) -> np.ndarray:
+    """``core`` less its pendant parts (:func:`pendant_free_cores`)."""
+    n_entries = len(group)
+    inside = core[member]
+    member, node = member[inside], node[inside]
+    sizes = np.bincount(group[core], minlength=int(group.max()) + 1)
+    removed = np.flatnonzero(core & (sizes[group] >= min_size))
+    if len(removed) == 0 or len(member) == 0:
+        return core
+    # one copy of its group's core per removed member, without that member
+    order = np.argsort(group[member], kind="stable")
+    member, node = member[order], node[order]
+    bounds = np.searchsorted(group[member], np.arange(len(sizes) + 1))
+    per_copy = np.diff(bounds)[group[removed]]
+    copy = np.repeat(np.arange(len(removed)), per_copy)
+    at = np.repeat(bounds[group[removed]], per_copy) + (
+        np.arange(int(per_copy.sum())) - np.repeat(np.cumsum(per_copy) - per_copy, per_copy))
+    kept = member[at] != removed[copy]
+    copy, edge_member, edge_node = copy[kept], member[at][kept], node[at][kept]
+    width = n_entries + int(node.max()) + 1
+    ends, index = np.unique(np.concatenate([copy * width + edge_member,
+                                            copy * width + n_entries + edge_node]),
+                            return_inverse=True)
+    label = _components(index[:len(copy)], index[len(copy):], len(ends))
+    # per copy: the member nodes, their component and its member count
+    nodes, first = np.unique(index[:len(copy)], return_index=True)
+    node_copy, node_member, node_label = copy[first], edge_member[first], label[nodes]
+    count = np.bincount(node_label, minlength=int(label.max()) + 1)
+    largest = np.zeros(len(removed), dtype=np.int64)
+    np.maximum.at(largest, node_copy, count[node_label])
+    smaller = count[node_label] < largest[node_copy]
+    # a member whose removal leaves a smaller part is a joint; a part holding a joint is not
+    # a leaf (half of a chain), so it stays
+    joint = np.zeros(n_entries, dtype=bool)
+    joint[removed[np.unique(node_copy[smaller])]] = True
+    holds_joint = np.zeros(len(count), dtype=bool)
+    holds_joint[node_label[joint[node_member]]] = True
+    out = core.copy()
+    out[node_member[smaller & ~holds_joint[node_label]]] = False
+    return out

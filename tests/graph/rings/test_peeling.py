@@ -1,7 +1,13 @@
 import numpy as np
 import scipy.sparse as sp
 
-from graph.rings.peeling import fraudar_column_weights, peel_dense_blocks, peel_densest, peel_groups
+from graph.rings.peeling import (
+    fraudar_column_weights,
+    peel_dense_blocks,
+    peel_densest,
+    peel_groups,
+    pendant_free_cores,
+)
 
 
 def _camouflaged_block(seed: int = 0) -> tuple[sp.csr_matrix, set[int]]:
@@ -100,3 +106,42 @@ def test_peel_groups_batched_equals_the_heap_loop_per_group() -> None:
                 (b.rows.tolist(), b.cols.tolist(), b.density) for b in expected]
         compared += len(expected)
     assert compared > 50
+
+
+def _edges(uses: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(member entry, rare-entity node) edge arrays."""
+    return np.array([m for m, _ in uses]), np.array([n for _, n in uses])
+
+
+def test_pendant_free_core_cuts_a_household_beside_a_ring_not_the_ring() -> None:
+    # group 0: a ring of six (entries 0-5) whose cards 0-5 are each used by four members in a
+    # cycle, and a household (entries 6, 7) sharing its home IP (node 6) with ring member 0 and
+    # a device (node 7) among itself; group 1: the same ring without the household
+    ring = [(i, card) for card in range(6) for i in (card, (card + 1) % 6, (card + 2) % 6,
+                                                        (card + 3) % 6)]
+    household = [(0, 6), (6, 6), (7, 6), (6, 7), (7, 7)]
+    alone = [(8 + i, 8 + card) for i, card in ring]
+    member, node = _edges(ring + household + alone)
+    group = np.array([0] * 8 + [1] * 6)
+    core = pendant_free_cores(member, node, group, rarest=np.array([7, 8]))
+    assert core.tolist() == [True] * 6 + [False, False] + [True] * 6
+
+
+def test_pendant_free_core_starts_from_the_largest_component() -> None:
+    # a pair on a very rare device (node 0, the rarest) beside four members tied in a cycle
+    cycle = [(2, 1), (3, 1), (3, 2), (4, 2), (4, 3), (5, 3), (5, 4), (2, 4)]
+    member, node = _edges([(0, 0), (1, 0), *cycle])
+    core = pendant_free_cores(member, node, np.zeros(6, dtype=np.int64), rarest=np.array([0]))
+    assert core.tolist() == [False, False, True, True, True, True]
+
+
+def test_pendant_free_core_keeps_parts_of_equal_size_and_half_a_chain() -> None:
+    # group 0: two pairs joined through member 0 (equal parts: both kept); group 1: a chain of
+    # five (entries 5-9) through four entities: only its two ends hang off one member each
+    pairs = [(0, 0), (1, 0), (2, 0), (0, 1), (3, 1), (4, 1)]
+    chain = [(5 + i, 2 + j) for j in range(4) for i in (j, j + 1)]
+    member, node = _edges(pairs + chain)
+    group = np.array([0] * 5 + [1] * 5)
+    core = pendant_free_cores(member, node, group, rarest=np.array([0, 2]))
+    assert core.tolist() == [True] * 5 + [False, True, True, True, False]
+    assert not pendant_free_cores(np.zeros(0), np.zeros(0), group, np.array([-1, -1])).any()
