@@ -102,6 +102,32 @@ class _Rows:
                 at += 1
         return self.added.get(node_id, default)
 
+    def find(self, node_ids: list[str]) -> np.ndarray:
+        """Rows of ``node_ids`` (``-1`` for an unknown one): :meth:`get` of each, with one
+        binary search and one id comparison for all of them (a hash shared by several built
+        ids is settled by :meth:`get`)."""
+        count = len(node_ids)
+        if count <= 2:
+            return np.array([self.get(i, -1) for i in node_ids], dtype=np.int64)
+        out = np.full(count, -1, dtype=np.int64)
+        hashes = self.hashes
+        if count and len(hashes):
+            keys = np.fromiter(map(hash, node_ids), dtype=np.int64, count=count)
+            at = np.minimum(np.searchsorted(hashes, keys), len(hashes) - 1)
+            hit = np.flatnonzero(hashes[at] == keys)
+            if len(hit):
+                rows = self.order[at[hit]].tolist()
+                base = self.ids.base
+                found = (base.take(pa.array(rows)).to_pylist() if len(rows) > 16
+                         else [base[row].as_py() for row in rows])
+                for k, row, node_id in zip(hit.tolist(), rows, found, strict=True):
+                    out[k] = row if node_id == node_ids[k] else self.get(node_ids[k], -1)
+        if self.added:
+            added = self.added
+            for k in np.flatnonzero(out < 0).tolist():
+                out[k] = added.get(node_ids[k], -1)
+        return out
+
     def __getitem__(self, node_id: str) -> int:
         row = self.get(node_id)
         if row is None:
@@ -140,16 +166,26 @@ class NodeIndex:
 
     def rows(self, values: list[str | None]) -> np.ndarray:
         """Rows of ``values`` (``-1`` for null), new ids appended."""
+        present = [i for i, value in enumerate(values) if value is not None]
         out = np.full(len(values), -1, dtype=np.int64)
-        for i, value in enumerate(values):
-            if value is None:
-                continue
-            row = self.row.get(value)
+        if not present:
+            return out
+        named = values if len(present) == len(values) else [values[i] for i in present]
+        found = self.row.find(named)
+        out[present] = found
+        for k in np.flatnonzero(found < 0).tolist():
+            value = named[k]
+            row = self.row.get(value)  # an id new to this call, or named twice in it
             if row is None:
                 row = self.row[value] = len(self.ids)
                 self.ids.append(value)
-            out[i] = row
+            out[present[k]] = row
         return out
+
+    def find_ids(self, values: list[str]) -> np.ndarray:
+        """Rows of ``values`` (``-1`` for an unknown id); nothing appended (one binary search
+        for all of them: :meth:`_Rows.find`)."""
+        return self.row.find(values)
 
     def find(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
         """Rows of ``values`` (``-1`` for null or unknown), vectorised in Arrow (no Python
@@ -582,7 +618,7 @@ class LiveFeatures:
         values = self._activity(positions)
         amounts = self._amount[positions]
         amounts = amounts[~np.isnan(amounts)]
-        n_accounts = len(np.unique(self._codes[ACTOR][positions]))
+        n_accounts = len(set(self._codes[ACTOR][positions].tolist()))
         values["n_accounts"] = n_accounts
         values["events_per_account"] = len(positions) / n_accounts
         values["amount_sum"] = float(amounts.sum()) if len(amounts) else 0.0
@@ -618,11 +654,10 @@ class LiveFeatures:
             values[f"attr_{a}_in_mean"] = float(attr.sum() / len(attr)) if len(attr) else 0.0
         for rel in self.relations:
             name = rel.name.lower()
-            out = self._codes[rel.name][acted]
-            distinct = len(np.unique(out[out >= 0]))
+            distinct = len(set(self._codes[rel.name][acted].tolist()) - {-1})
             if rel is self.transacted:
                 values[f"deg_{name}_out"] = distinct
-                values[f"deg_{name}_in"] = len(np.unique(self._codes[ACTOR][received]))
+                values[f"deg_{name}_in"] = len(set(self._codes[ACTOR][received].tolist()))
             else:
                 values[f"deg_{name}"] = distinct
         return values
