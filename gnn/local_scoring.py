@@ -56,7 +56,8 @@ class GrowingAdjacency:
         self.rowptr = np.zeros(num_dst + 1, dtype=np.int64)
         np.cumsum(np.bincount(dst, minlength=num_dst), out=self.rowptr[1:])
         self.added: dict[int, list[int]] = {}
-        self.added_count = np.zeros(num_dst, dtype=np.int64)  # len(added[node]), per node
+        # len(added[node]) per node, and a last 0 for every node past them
+        self.added_count = np.zeros(num_dst + 1, dtype=np.int64)
         self.num_added = 0
 
     @property
@@ -65,11 +66,9 @@ class GrowingAdjacency:
         return len(self.col) + self.num_added
 
     def _base_bounds(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        inside = nodes < len(self.rowptr) - 1
-        clipped = np.where(inside, nodes, 0)
-        start = self.rowptr[clipped]
-        end = np.where(inside, self.rowptr[clipped + 1], start)
-        return start, end
+        # A node past the built ones reads the last bound twice: no edges.
+        rowptr = self.rowptr
+        return rowptr.take(nodes, mode="clip"), rowptr.take(nodes + 1, mode="clip")
 
     def neighbours(self, node: int) -> np.ndarray:
         """Source rows of the edges into ``node``."""
@@ -91,10 +90,8 @@ class GrowingAdjacency:
 
     def added_of(self, nodes: np.ndarray) -> np.ndarray:
         """Edges added since the build into each of ``nodes``."""
-        counts = self.added_count
-        inside = nodes < len(counts)
-        return np.where(inside, counts[np.where(inside, nodes, 0)], 0) if len(counts) else (
-            np.zeros(len(nodes), dtype=np.int64))
+        # The last count is never a node's (add_many keeps it): clipped rows read 0.
+        return self.added_count.take(nodes, mode="clip")
 
     def gather(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every edge into ``nodes``: (position in ``nodes`` of its destination, source row)."""
@@ -103,9 +100,9 @@ class GrowingAdjacency:
         start, end = self._base_bounds(nodes)
         counts = end - start
         total = int(counts.sum())
-        position = np.repeat(np.arange(len(nodes)), counts)
-        offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-        src = self.col[np.repeat(start, counts) + offsets]
+        position = np.arange(len(nodes)).repeat(counts)
+        # edge k of node i sits at start[i] + (k - the edges of the nodes before i)
+        src = self.col[np.arange(total) + (start - (counts.cumsum() - counts)).repeat(counts)]
         if self.added:
             counts = self.added_of(nodes)
             has = np.flatnonzero(counts)
@@ -120,19 +117,24 @@ class GrowingAdjacency:
     def _gather_few(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`gather` node by node (fewer numpy calls for a handful of nodes)."""
         built = len(self.rowptr) - 1
-        positions, sources = [], []
-        for i, node in enumerate(nodes.tolist()):
-            if node < built:
-                part = self.col[self.rowptr[node]:self.rowptr[node + 1]]
-                positions.append(np.full(len(part), i, dtype=np.int64))
-                sources.append(part)
-            extra = self.added.get(node)
+        nodes = nodes.tolist()
+        bounds = self.rowptr[[min(n, built) for n in nodes]
+                             + [min(n + 1, built) for n in nodes]].tolist()
+        added, col, count = self.added, self.col, len(nodes)
+        counts, sources = [], []
+        for i, node in enumerate(nodes):
+            start, end = bounds[i], bounds[count + i]
+            if end > start:
+                sources.append(col[start:end])
+            extra = added.get(node)
             if extra:
-                positions.append(np.full(len(extra), i, dtype=np.int64))
-                sources.append(np.asarray(extra, dtype=np.int64))
+                sources.append(extra)
+            counts.append(end - start + (len(extra) if extra else 0))
         if not sources:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        return np.concatenate(positions), np.concatenate(sources)
+        src = sources[0] if len(sources) == 1 else np.concatenate(sources)
+        return (np.repeat(np.arange(count), counts),
+                np.asarray(src, dtype=np.int64))
 
     def add(self, src: int, dst: int) -> None:
         """Add the edge ``src -> dst`` (the caller checks it is new)."""
@@ -144,7 +146,7 @@ class GrowingAdjacency:
         if not len(dst):
             return
         top = int(dst.max()) + 1
-        if top > len(self.added_count):
+        if top >= len(self.added_count):  # room for the nodes and the last 0
             grown = np.zeros(top + len(self.added_count) // 8 + 1024, dtype=np.int64)
             grown[:len(self.added_count)] = self.added_count
             self.added_count = grown
@@ -725,55 +727,58 @@ class _NumpyModel:
         along it are summed already (their edges are not in ``edges``)."""
         weight, bias, gamma, beta, eps, incoming = self.convs[index][node_type]
         width, count, blocks = self.hidden, len(rows), len(incoming)
+        aggregators = len(self.aggregators)
         ego = below[node_type][rows]
-        wide = np.zeros((count, weight.shape[0]), dtype=np.float32)
-        wide[:, :width] = ego
-        stats = None
-        # Every relation's edges at once: segment j * count + position (relation j, row);
-        # each segment summed by one index_add (neighbours summed in gather order: float32
-        # sums may differ from the batch pass's in the last bits; numpy's reduceat along rows
-        # is ~10x slower at a batch's few thousand edges).
+        # The conv's input per row: its embedding, then per relation and aggregator a block
+        # (a relation without neighbours: zeros), written in place through ``stats``.
+        wide = np.zeros((count, 1 + blocks * aggregators, width), dtype=np.float32)
+        wide[:, 0] = ego
+        stats = wide[:, 1:].reshape(count, blocks, aggregators, width)
+        # Every relation's edges at once: segment position * blocks + j (row, relation j);
+        # the sums and the sums of squares by one index_add (neighbours summed in gather
+        # order: float32 sums may differ from the batch pass's in the last bits; numpy's
+        # reduceat along rows is ~10x slower at a batch's few thousand edges).
         segments, gathered = [], []
         for j, et in enumerate(incoming):
             found = edges.get(et)
             if found is not None:  # no neighbours: a zero block adds nothing
-                segments.append(found[0] + j * count)
+                segments.append(found[0] * blocks + j)
                 gathered.append(below[et[0]][found[1]])
         if segments:
-            segment = torch.from_numpy(np.concatenate(segments))
-            values = torch.from_numpy(np.concatenate(gathered))
-            degree = np.bincount(segment.numpy(), minlength=blocks * count)
+            segment = segments[0] if len(segments) == 1 else np.concatenate(segments)
+            values = torch.from_numpy(gathered[0] if len(gathered) == 1
+                                      else np.concatenate(gathered))
+            squares = "std" in self.aggregators
+            if squares:
+                values = torch.cat([values, values.square()], dim=1)
+            degree = np.bincount(segment, minlength=blocks * count)
             has = np.flatnonzero(degree)
             safe = degree[has].astype(np.float32)[:, None]
-            mean = _segment_sums(segment, values, blocks * count)[has] / safe
-            stats = np.zeros((blocks * count, len(self.aggregators), width), dtype=np.float32)
+            sums = _segment_sums(torch.from_numpy(segment), values, blocks * count)[has]
+            mean = sums[:, :width] / safe
+            at, block = np.divmod(has, blocks)
             for a, name in enumerate(self.aggregators):
                 if name == "mean":
-                    stats[has, a] = mean
+                    stats[at, block, a] = mean
                 else:
-                    squares = _segment_sums(segment, values.square(), blocks * count)[has]
-                    variance = np.maximum(squares / safe - mean * mean, 0)
-                    stats[has, a] = np.sqrt(variance + np.float32(1e-8))
+                    variance = np.maximum(sums[:, width:] / safe - mean * mean, 0)
+                    stats[at, block, a] = np.sqrt(variance + np.float32(1e-8))
         for j, et in enumerate(incoming):
             found = pooled.get(et) if pooled else None
             if found is None or not len(found.positions):
                 continue
-            if stats is None:
-                stats = np.zeros((blocks * count, len(self.aggregators), width), dtype=np.float32)
             # Averages from the float64 sums, then the deviation in float32 as the batch
             # pass forms it (a small variance is mostly its float32 cancellation).
             counts = found.counts.astype(np.float64)[:, None]
             mean = (found.sums / counts).astype(np.float32)
             for a, name in enumerate(self.aggregators):
                 if name == "mean":
-                    stats[found.positions + j * count, a] = mean
+                    stats[found.positions, j, a] = mean
                 else:
                     squares = (found.squares / counts).astype(np.float32)
                     variance = np.maximum(squares - mean * mean, 0)
-                    stats[found.positions + j * count, a] = np.sqrt(variance + np.float32(1e-8))
-        if stats is not None:
-            wide[:, width:] = stats.reshape(blocks, count, -1).transpose(1, 0, 2).reshape(
-                count, -1)
+                    stats[found.positions, j, a] = np.sqrt(variance + np.float32(1e-8))
+        wide = wide.reshape(count, -1)
         update = np.maximum(_layer_norm(wide @ weight + bias, gamma, beta, eps), 0)
         return ego + update
 

@@ -134,7 +134,10 @@ class _RawValues:
 
     def __setitem__(self, rows: np.ndarray, values: np.ndarray) -> None:
         values = np.asarray(values, dtype=np.float64)
-        widen = [k for k, j in enumerate(self.narrow.tolist()) if not _exact32(values[..., j])]
+        narrow = values[..., self.narrow].reshape(-1, len(self.narrow))
+        with np.errstate(invalid="ignore"):  # NaN compares false: it fits float32
+            inexact = (narrow != np.round(narrow)) | ~(np.abs(narrow) < 2 ** 24)
+        widen = np.flatnonzero((inexact & ~np.isnan(narrow)).any(axis=0)).tolist()
         if widen:
             self.wide = np.concatenate([self.wide, self.narrow[widen]])
             self._wide = np.column_stack([self._wide, self._narrow[:, widen].astype(np.float64)])
@@ -422,11 +425,8 @@ class GraphState:
                 edge_type = self.edge_types.get(name)
                 if edge_type is None or not pairs:
                     continue
-                src_rows, dst_rows = self.nodes[edge_type[0]].row, self.nodes[edge_type[2]].row
-                src = np.fromiter((src_rows[s] for s, _ in pairs), dtype=np.int64,
-                                  count=len(pairs))
-                dst = np.fromiter((dst_rows[d] for _, d in pairs), dtype=np.int64,
-                                  count=len(pairs))
+                src = self._index[edge_type[0]].find_ids([s for s, _ in pairs])
+                dst = self._index[edge_type[2]].find_ids([d for _, d in pairs])
                 added = self.graph.add_edges(edge_type, src, dst)
                 if added.any():
                     ends.setdefault(edge_type[0], []).append(src[added])
@@ -512,8 +512,8 @@ class GraphState:
     def refresh(self, account_ids: list[str]) -> None:
         """Make the scores of ``account_ids`` (those in the graph) current in one pass, so the
         views that follow find them computed."""
-        row = self.nodes[ACCOUNT].row
-        rows = np.array([row[a] for a in account_ids if a in row], dtype=np.int64)
+        rows = self._index[ACCOUNT].find_ids(account_ids)
+        rows = rows[rows >= 0]
         with self.lock:
             self.scorer.current(self.graph, rows)
 
@@ -634,13 +634,12 @@ class GraphState:
         in account order, so that two entities of the same accounts tie exactly).
         """
         with self.lock:
-            index = self.nodes[ACCOUNT].row
-            known = [(i, index[a]) for i, a in enumerate(account_ids) if a in index]
+            found = self._index[ACCOUNT].find_ids(account_ids)
+            known = [(i, r) for i, r in enumerate(found.tolist()) if r >= 0]
             views: list[dict[str, Any] | None] = [None] * len(account_ids)
             if not known:
                 return views
-            rows, inverse = np.unique(np.array([r for _, r in known], dtype=np.int64),
-                                      return_inverse=True)
+            rows, inverse = np.unique(found[found >= 0], return_inverse=True)
             scores = self.scorer.current(self.graph, rows).tolist()
             rings = self._rings_of(rows, self._shared(rows))
             features = self._unusual(rows)
@@ -658,12 +657,13 @@ class GraphState:
                     "reasons": {"shared_entities": found, "features": features[k]}}
             return views
 
-    def _shared(self, rows: np.ndarray) -> list[tuple[np.ndarray, list[str], np.ndarray,
+    def _shared(self, rows: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray,
                                                      np.ndarray, np.ndarray, np.ndarray]]:
         """Each entity (not account) used by the account ``rows``, one entry per relation:
-        ``(position in rows, entity name, its number of accounts, their total last computed score
-        (missing as 0), the lowest ring rank among them, the account's own score)`` as
-        arrays, in relation order and each account's neighbour order."""
+        ``(its node type, position in rows, its row, its number of accounts, their total last
+        computed score (missing as 0), the lowest ring rank among them, the account's own
+        score)``, the last six as arrays, in relation order and each account's neighbour
+        order."""
         scores = self.scorer.scores_  # only the accounts read are taken (NaN as 0): no copy
         found = []
         for name, (_, _, node_type) in self.edge_types.items():
@@ -680,7 +680,8 @@ class GraphState:
             # distinct pairs, several relations' may repeat), and summed in an order that does
             # not depend on the order the edges came in.
             width = len(scores)
-            pair = np.concatenate([p[0] * width + p[1] for p in parts])
+            pair = (parts[0][0] * width + parts[0][1] if len(parts) == 1
+                    else np.concatenate([p[0] * width + p[1] for p in parts]))
             pair = np.unique(pair) if len(parts) > 1 else np.sort(pair)
             at, accounts = np.divmod(pair, width)
             total = np.bincount(at, weights=_zero_nan(scores[accounts]),
@@ -688,31 +689,38 @@ class GraphState:
             count = np.bincount(at, minlength=len(entities))
             starts = np.cumsum(count) - count
             lowest = np.minimum.reduceat(self._ring_rank[accounts], starts)
-            ids = self.nodes[node_type].ids
-            names = [f"{node_type}:{ids[e]}" for e in entities.tolist()]
-            found.append((position, [names[w] for w in which.tolist()], count[which],
-                          total[which], lowest[which], _zero_nan(scores[rows[position]])))
+            found.append((node_type, position, entities[which], count[which], total[which],
+                          lowest[which], _zero_nan(scores[rows[position]])))
         return found
 
     def _rings_of(self, rows: np.ndarray, shared: list[tuple]) -> list[
             tuple[tuple[str | None, str | None], list[dict[str, Any]]]]:
         """Per account row: ``((best ring reached through an entity, via which entity),
-        the top shared entities by risk)``; the ring is ``(None, None)`` when none is."""
-        per_row: list[list[tuple[str, int, float, int]]] = [[] for _ in range(len(rows))]
-        for position, names, count, total, lowest, own in shared:
-            for k, name, n, t, low, s in zip(position.tolist(), names, count.tolist(),
-                                             total.tolist(), lowest.tolist(), own.tolist(),
-                                             strict=True):
-                per_row[k].append((name, n, (t - s) / (n - 1) if n > 1 else 0.0, low))
+        the top shared entities by risk)``; the ring is ``(None, None)`` when none is. Only
+        the entities named (shared, or the way to a ring) have their ids read."""
+        per_row: list[list[tuple[str, int, int, float, int]]] = [[] for _ in range(len(rows))]
+        for node_type, position, entity, count, total, lowest, own in shared:
+            for k, e, n, t, low, s in zip(position.tolist(), entity.tolist(), count.tolist(),
+                                          total.tolist(), lowest.tolist(), own.tolist(),
+                                          strict=True):
+                per_row[k].append((node_type, e, n, (t - s) / (n - 1) if n > 1 else 0.0, low))
+        names: dict[tuple[str, int], str] = {}
+
+        def name(node_type: str, entity: int) -> str:
+            key = (node_type, entity)
+            if key not in names:
+                names[key] = f"{node_type}:{self.nodes[node_type].ids[entity]}"
+            return names[key]
+
         out = []
         for entries in per_row:
             best, via = len(self.rings), None
-            for name, _, _, low in entries:  # the first entity reaching the best ring
+            for node_type, e, _, _, low in entries:  # the first entity reaching the best ring
                 if low < best:
-                    best, via = low, name
-            ring = (None, None) if via is None else (self._ring_ids[best], via)
-            found = [{"entity": name, "accounts": n, "risk": risk}
-                     for name, n, risk, _ in entries if n > 1]
+                    best, via = low, (node_type, e)
+            ring = (None, None) if via is None else (self._ring_ids[best], name(*via))
+            found = [{"entity": name(node_type, e), "accounts": n, "risk": risk}
+                     for node_type, e, n, risk, _ in entries if n > 1]
             found.sort(key=lambda s: (-s["risk"], s["entity"]))
             out.append((ring, found[:TOP_REASONS]))
         return out
