@@ -490,8 +490,8 @@ def schedule_log_chance(fan: np.ndarray, hub: np.ndarray, ts: np.ndarray, stratu
     low, high = np.r_[centre - d, first[f]], np.r_[centre + d, last[f]]
     both = start_share(transfers, np.r_[stratum[inner], stratum[inner]], low, high)
     by_stratum = np.log10(np.minimum(both[: len(f)] / both[len(f):], 1.0))
-    # the hub's calendar: the share of its other pairs starting on the fan's grid, stretched
-    # over the whole log (its own included)
+    # the hub's calendar: the share of its pairs besides the fan's starting on the fan's grid,
+    # stretched over the whole log
     on_grid, pairs = _hub_on_grid(transfers, side, hub, fan, regular, first, grid, worst)
     inside = np.maximum(steps - 1.0, m - 2.0)
     # the stratum's share on the grid (its J - 1 points inside the window), the prior of a
