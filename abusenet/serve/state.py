@@ -40,9 +40,11 @@ import pyarrow as pa
 from abusenet.pipeline.stages.files import EVENTS, MODEL, RINGS, SNAPSHOT
 from abusenet.serve.durable_log import read_segments
 from abusenet.serve.validation import canonical_mapping
-from abusenet.validation.challenger import read_published
+from abusenet.validation.challenger import CHALLENGER, CHALLENGER_DIR, GNN, read_published
+from gnn.baselines.xgb_graph import XGBGraph
 from gnn.boosted import LiveBoostedColumn
 from gnn.detector import AccountDetector
+from gnn.live_xgb_graph import LiveXGBGraph
 from gnn.local_scoring import LocalGraph, LocalScorer
 from graph.incremental import new_edges
 from graph.live_features import LiveFeatures, NodeIndex
@@ -456,6 +458,10 @@ class GraphState:
         rescored under :attr:`lock` (readers wait: a reader never sees the new model's inputs
         with the old model).
 
+        A model that publishes XGB-Graph or the blend (:func:`abusenet.validation.challenger.
+        read_published`) scores with that candidate (:class:`_PublishedScores`), as ``abusenet
+        score`` does.
+
         ``start`` (only while the graph is the snapshot's): the start cache's directory. When
         it holds what an earlier start computed, that is read back (the kept embeddings
         memory-mapped, :meth:`gnn.local_scoring.LocalScorer.restore`) after a check (a few
@@ -472,10 +478,9 @@ class GraphState:
                                               np.zeros(len(scaled[target]), np.float32)])
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
-        published = read_published(model_dir)["candidate"]
-        if published != "gnn":
-            log.warning("%s publishes the %s candidate; abusenet serve scores with its GNN, so "
-                        "its scores are the GNN's, not the published ones", model_dir, published)
+        published = read_published(model_dir)
+        challenger = (None if published["candidate"] == GNN
+                      else XGBGraph.load(model_dir / CHALLENGER_DIR))
         scorer = LocalScorer(detector.model_, detector.calibrator_,
                              residual=boosted is not None and detector.boost == "residual")
         with self.lock:
@@ -487,12 +492,35 @@ class GraphState:
                 scorer.fit(self.graph)
                 if start is not None:
                     _save_start(start, self.graph, boosted, scorer)
+            if challenger is not None:
+                scorer = _PublishedScores(scorer, self._live_xgb_graph(challenger, model_dir),
+                                          published["candidate"],
+                                          float(published["blend_weight"] or 0.0))
+                scorer.start(self.graph)
             self.detector, self.model_dir, self._scaling = detector, model_dir, scaling
             self.boosted = boosted
-            self.published = published
+            self.published = published["candidate"]
             self.model_version = model_version(model_dir)
             self.scorer = scorer
         _release_memory()  # the whole-graph pass's temporaries
+
+    def _live_xgb_graph(self, challenger: XGBGraph, model_dir: Path) -> LiveXGBGraph:
+        """``challenger`` (saved in ``model_dir``) scoring the graph's accounts, its features
+        scaled with its own scaler from the nodes' current raw values."""
+        scaler = getattr(challenger, "scaler_", None)
+        if scaler is None:
+            raise ValueError(f"{model_dir / CHALLENGER_DIR}: XGB-Graph saved without its "
+                             "feature scaler")
+        widths = {t: len(scaler.columns.get(t, [])) for t in self.graph.num_nodes}
+        scaling = {t: _Scaling(scaler, t, rows.columns, rows.raw[:1000])
+                   for t, rows in self.nodes.items() if widths.get(t)}
+
+        def inputs(node_type: str, rows: np.ndarray) -> np.ndarray:
+            if node_type not in scaling:
+                return np.zeros((len(rows), widths[node_type]), dtype=np.float32)
+            return scaling[node_type](self.nodes[node_type].raw[rows])
+
+        return LiveXGBGraph(challenger, inputs, widths)
 
     def reload_model(self, model_dir: Path | None = None) -> str:
         """Load the detector in ``model_dir`` (default: the current one), rescore, and return
@@ -757,6 +785,79 @@ class GraphState:
                                                            nodes.integer[at[i]]),
                   "z": float(z[k, i])} for i in order[k].tolist()]
                 for k in range(len(rows))]
+
+
+class _PublishedScores:
+    """The published candidate's account scores (``xgb-graph``, or the ``blend`` of the GNN's
+    and XGB-Graph's: :func:`abusenet.validation.challenger.candidates`), with the interface of
+    :class:`~gnn.local_scoring.LocalScorer` the state uses (:meth:`fit`, :meth:`mark`,
+    :meth:`current`, :attr:`scores_`): the GNN's scores from its scorer, XGB-Graph's from
+    :class:`~gnn.live_xgb_graph.LiveXGBGraph`, each recomputed when read where a change
+    reached it (for XGB-Graph: the accounts within its hops of a changed node).
+
+    Parameters
+    ----------
+    gnn
+        The GNN's scorer, fitted.
+    xgb
+        XGB-Graph on the same graph.
+    candidate
+        ``xgb-graph`` or ``blend``.
+    weight
+        The GNN's weight in the blend.
+    """
+
+    def __init__(self, gnn: LocalScorer, xgb: LiveXGBGraph, candidate: str,
+                 weight: float) -> None:
+        self.gnn, self.xgb, self.candidate, self.weight = gnn, xgb, candidate, weight
+
+    def _combine(self, gnn: np.ndarray, xgb: np.ndarray) -> np.ndarray:
+        if self.candidate == CHALLENGER:
+            return xgb.copy()
+        return np.clip(self.weight * gnn + (1.0 - self.weight) * xgb, 0.0, 1.0)
+
+    def start(self, graph: LocalGraph) -> np.ndarray:
+        """Every account's published score, the GNN's scorer fitted already."""
+        self._xgb = self.xgb.fit(graph)
+        self._stale = np.zeros(len(self._xgb), dtype=bool)
+        self.scores_ = self._combine(self.gnn.scores_[:len(self._xgb)], self._xgb)
+        return self.scores_.copy()
+
+    def fit(self, graph: LocalGraph) -> np.ndarray:
+        """Score every account of ``graph`` from scratch (both candidates)."""
+        self.gnn.fit(graph)
+        return self.start(graph)
+
+    def _grow(self, graph: LocalGraph) -> None:
+        n = graph.num_nodes[ACCOUNT]
+        if n > len(self._xgb):
+            added = n - len(self._xgb)
+            self._xgb = np.concatenate([self._xgb, np.full(added, np.nan)])
+            self._stale = np.concatenate([self._stale, np.ones(added, dtype=bool)])
+            self.scores_ = np.concatenate([self.scores_, np.full(added, np.nan)])
+
+    def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
+        """Take in that the ``changed`` nodes changed (:meth:`LocalScorer.mark`)."""
+        self.gnn.mark(graph, changed)
+        self._grow(graph)
+        seeds = {t: np.asarray(r, dtype=np.int64) for t, r in changed.items() if len(r)}
+        if seeds:
+            reached = graph.within_hops(seeds, self.xgb.hops).get(ACCOUNT)
+            if reached is not None:
+                self._stale[reached] = True
+
+    def current(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
+        """Current published scores of account ``rows``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        gnn = self.gnn.current(graph, rows)
+        self._grow(graph)
+        stale = np.unique(rows[self._stale[rows]])
+        if len(stale):
+            self._xgb[stale] = self.xgb.scores(graph, stale)
+            self._stale[stale] = False
+        out = self._combine(gnn, self._xgb[rows])
+        self.scores_[rows] = out
+        return out
 
 
 def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,

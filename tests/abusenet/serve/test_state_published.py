@@ -1,0 +1,58 @@
+"""abusenet.serve.state with a model that publishes XGB-Graph or the blend: the service scores
+with the published candidate, equal to what `abusenet score` gives on the same events."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from abusenet.serve.state import GraphState, run_paths
+from abusenet.serve.validation import EventValidator, canonical_mapping
+from abusenet.serve.writer import EventWriter
+from abusenet.validation.challenger import fit_challenger, save_published, score_published
+from graph.build import build_snapshot
+from graph.snapshot import ACCOUNT, read_snapshot
+
+
+@pytest.mark.slow  # an XGB-Graph fit, two loads and a snapshot build (~10 s)
+@pytest.mark.parametrize(("candidate", "weight"), [("blend", 0.4), ("xgb-graph", 0.0)])
+def test_served_scores_are_the_published_candidates(run_dir, tmp_path, candidate, weight):
+    snapshot = read_snapshot(run_paths(run_dir)["snapshot"])
+    labels = snapshot.labels.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    challenger, _ = fit_challenger(snapshot, labels.iloc[::2], labels.iloc[1::2])
+    model = tmp_path / "model"
+    shutil.copytree(run_dir / "model", model)
+    save_published(model, challenger, candidate, weight)
+
+    state = GraphState.load(run_dir, model_dir=model)
+    assert state.published == candidate
+    before, _ = score_published(model, snapshot)
+    before = before.set_index("account_id")["score"]
+    rows = np.arange(state.num_accounts)
+    ids = [state.nodes[ACCOUNT].ids[r] for r in rows.tolist()]
+    np.testing.assert_allclose(state.scorer.current(state.graph, rows), before[ids], atol=1e-5)
+
+    member = ids[0]
+    inputs = state.scorer.xgb.features(state.graph, np.array([0]))
+    events = [
+        {"event_id": "p1", "account_id": "newcomer", "ts": "2025-01-20T09:00:00Z",
+         "event_type": "signup", "device_id": "dev-shared", "ip": "10.0.0.9"},
+        {"event_id": "p2", "account_id": member, "ts": "2025-01-20T10:00:00Z",
+         "event_type": "login", "device_id": "dev-shared"},
+        {"event_id": "p3", "account_id": member, "ts": "2025-01-21T03:00:00Z",
+         "event_type": "transfer", "counterparty_id": ids[1], "amount": 75.5},
+    ]
+    checked = EventValidator(canonical_mapping(state.ingest_state)).check(events)
+    EventWriter(state).submit(checked.events, checked.reasons)
+    after = build_snapshot(run_paths(run_dir)["events"], tmp_path / "snapshot", progress=False)
+    batch, chosen = score_published(model, after)
+    assert chosen == candidate
+    batch = batch.set_index("account_id")["score"]
+    for account in ["newcomer", member, ids[1], *ids[2:40]]:
+        assert abs(state.account_view(account)["score"] - batch[account]) < 1e-5, account
+    # The events reached XGB-Graph's inputs (its few trees may leave a score where it was).
+    assert not np.array_equal(state.scorer.xgb.features(state.graph, np.array([0])), inputs)
+    if candidate == "blend":
+        assert np.abs(batch[ids].to_numpy() - before[ids].to_numpy()).max() > 1e-6
