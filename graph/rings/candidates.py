@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -204,17 +204,29 @@ def candidate_table(candidates: Sequence[RingCandidate]) -> pa.Table:
 
 def candidates_from_table(table: pa.Table, block: int = 50_000) -> list[RingCandidate]:
     """The :class:`RingCandidate` of each row of a candidates table (:data:`CANDIDATE_SCHEMA`),
-    ``block`` rows at a time; a table without ``ties`` or ``core`` (a file written before
-    they were kept) gives candidates without them."""
+    ``block`` rows at a time (:func:`candidates_from_batches`)."""
+    return candidates_from_batches(table.to_batches(max_chunksize=block))
+
+
+def candidates_from_batches(batches: Iterable[pa.RecordBatch]) -> list[RingCandidate]:
+    """The :class:`RingCandidate` of each row of batches of a candidates table
+    (:data:`CANDIDATE_SCHEMA`), one batch's Python lists at a time; batches without ``ties``
+    or ``core`` (a file written before they were kept) give candidates without them."""
     found: list[RingCandidate] = []
-    for batch in table.to_batches(max_chunksize=block):
+    # one str per account id or evidence item, however many candidates hold it (as pandas'
+    # conversion had)
+    strings: dict[str, str] = {}
+    one = strings.setdefault
+    for batch in batches:
         rows = batch.to_pydict()
         n = batch.num_rows
         ties = rows["ties"] if "ties" in rows else [[] for _ in range(n)]
         core = rows["core"] if "core" in rows else [[] for _ in range(n)]
         found += [
-            RingCandidate(ring_id, members, kind, evidence, json.loads(features),
-                          [(a, b) for a, b in own_ties], own_core)
+            RingCandidate(ring_id, [one(a, a) for a in members], kind,
+                          [one(e, e) for e in evidence], json.loads(features),
+                          [(one(a, a), one(b, b)) for a, b in own_ties],
+                          [one(a, a) for a in own_core])
             for ring_id, members, kind, evidence, features, own_ties, own_core in zip(
                 rows["ring_id"], rows["members"], rows["kind"], rows["evidence"],
                 rows["features"], ties, core, strict=True)
@@ -325,8 +337,15 @@ def find_ring_candidate_table(
         flow_groups = children.enter_context(ForkedCall(
             "ring flow searches", flow_shapes, transfers, cash_outs, accounts, cfg))
         del cash_outs
-        return _search(cfg, accounts, entities, counterparties, transfers, flows, flow_groups,
-                       children, events, account_scores, linked_components)
+        # the list holds the one reference to the incidence of entities and counterparties:
+        # the search takes it out and lets go of it once its last reader is done
+        stacked = [stack_incidences(entities, counterparties)]
+        del counterparties
+        found = _search(cfg, accounts, entities, stacked, transfers, flows, flow_groups,
+                        children, events, account_scores, linked_components)
+    # the table is built from what the search found, with nothing else of it left
+    del accounts, entities, transfers, flows
+    return _candidate_table(found)
 
 
 def entity_type_codes(entities: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -398,7 +417,7 @@ def _search(
     cfg: RingConfig,
     accounts: pd.Index,
     entities: Incidence,
-    counterparties: Incidence,
+    stacked: list[Incidence],
     transfers: pd.DataFrame,
     flows: sp.csr_matrix,
     pending_flows: ForkedCall[list[FlowGroup]],
@@ -406,13 +425,13 @@ def _search(
     events: pd.DataFrame | None,
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
-) -> pa.Table:
-    """:func:`find_ring_candidate_table` once the flow searches are started (``children`` stops
-    the forked processes on the way out); ``counterparties`` is the incidence of each
-    account's transfer counterparties, ``flows`` the transfer counts."""
+) -> _Described | None:
+    """:func:`find_ring_candidate_table` up to its table, once the flow searches are started
+    (``children`` stops the forked processes on the way out); ``stacked`` holds the incidence
+    of each account's entities and transfer counterparties (taken out of it here), ``flows``
+    the transfer counts."""
     n = len(accounts)
-    with_counterparties = stack_incidences(entities, counterparties)
-    del counterparties
+    with_counterparties = stacked.pop()
     # the lockstep search reads the incidences and the localities only the entities' (minutes
     # of Leiden at a million accounts): on another core meanwhile
     pending_side = children.enter_context(ForkedCall(
@@ -448,10 +467,14 @@ def _search(
         )
     ] if cfg.peel_blocks > 0 else []
     del with_counterparties
-    (lockstep_found, linked), localities = pending_side.result()
+    # the results are the search's alone (the calls keep none): each goes when read
+    (lockstep_found, linked), localities = pending_side.result(keep=False)
     groups += lockstep_found + blocks
-    flow_groups = pending_flows.result()
+    del lockstep_found, blocks
+    flow_groups = pending_flows.result(keep=False)
     groups += [(g.rows, g.kind) for g in flow_groups]
+    flow_evidence = [(g.rows, g.evidence) for g in flow_groups if g.evidence]
+    del flow_groups
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
         groups += _scored_groups(groups, strong.tocsr(), accounts, account_scores, cfg)
@@ -460,9 +483,9 @@ def _search(
             [rows for rows, _ in groups], n) if groups else None)
         groups += [(pair, "pair") for pair in found]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
-    links = ((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)
+    # the list holds the one reference to the links: _describe lets go of them once read
+    links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
     del projection, linked, groups
-    flow_evidence = [(g.rows, g.evidence) for g in flow_groups if g.evidence]
     return _describe(merged, accounts, entities, links, flows, transfers, cfg, localities,
                      flow_evidence)
 
@@ -599,22 +622,24 @@ def _describe(
     groups: list[tuple[np.ndarray, str]],
     accounts: pd.Index,
     entities,
-    links: sp.csr_matrix,
+    links: list[sp.csr_matrix],
     flows: sp.csr_matrix,
     transfers: pd.DataFrame,
     cfg: RingConfig,
     localities: list[Localities],
     flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
-) -> pa.Table:
-    """The candidates table (:data:`CANDIDATE_SCHEMA`) of the merged groups: their evidence
-    and structure features (``localities``: :func:`locality_scales`).
+) -> _Described | None:
+    """The evidence and structure features of the merged groups (``localities``:
+    :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
+    None without groups.
 
-    ``flow_evidence`` pairs a money-flow group's rows with what ties them (its path or hubs,
-    cash-outs, time span, conserved share); a merged group holding all of such a group's
-    accounts lists that evidence first.
+    ``links`` holds the account x account links (projection, lockstep, flows), taken out
+    and let go of once read. ``flow_evidence`` pairs a money-flow group's rows with what ties
+    them (its path or hubs, cash-outs, time span, conserved share); a merged group holding all
+    of such a group's accounts lists that evidence first.
     """
     if not groups:
-        return CANDIDATE_SCHEMA.empty_table()
+        return None
     flows_by_first = _flows_by_first_row(flow_evidence or [])
     n = len(accounts)
     member_sets = [rows for rows, _ in groups]
@@ -638,12 +663,17 @@ def _describe(
     extra_uses.data = (extra_uses.data - 1.0) * extra_uses.data / np.maximum(
         entity_degree[extra_uses.indices], 1.0)
     depth = 1.0 - np.exp(-np.asarray(extra_uses.sum(axis=1)).ravel() / sizes)
+    # Memory: what only one feature reads goes once it is read (at a million accounts the
+    # search's largest process was this one, here)
+    del share_of_users, extra_uses
     touches_shared = _masked_row_sums(uses, (shared > 0).tocsr(), rows, cand) > 0
     sharing = np.bincount(cand, weights=touches_shared, minlength=len(groups)) / sizes
 
-    internal_links = _masked_row_sums(links, membership, rows, cand)
+    account_links = links.pop()
+    internal_links = _masked_row_sums(account_links, membership, rows, cand)
     pairs = sizes * (sizes - 1)
     density = np.bincount(cand, weights=internal_links, minlength=len(groups)) / pairs
+    del internal_links
 
     counterparties = ((flows + flows.T) > 0).astype(np.float64).tocsr()
     own = np.asarray(counterparties[rows].sum(axis=1)).ravel()
@@ -651,6 +681,7 @@ def _describe(
     own_total = np.bincount(cand, weights=own, minlength=len(groups))
     internal_flow = np.divide(np.bincount(cand, weights=inside, minlength=len(groups)), own_total,
                               out=np.zeros(len(groups)), where=own_total > 0)
+    del own, inside, own_total
 
     synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
     type_names, codes = entity_type_codes(entities.entities)
@@ -666,8 +697,9 @@ def _describe(
     # included, which the projection only samples), its counterparties and its other links
     co_users = (uses > 0).astype(np.float64) @ np.where(
         entity_degree <= cfg.hub_degree_cap, np.maximum(entity_degree - 1.0, 0.0), 0.0)
-    link_degree = np.maximum(np.asarray(links.getnnz(axis=1)),
+    link_degree = np.maximum(np.asarray(account_links.getnnz(axis=1)),
                              co_users + np.asarray(counterparties.getnnz(axis=1)))
+    del account_links, co_users, group_degree
     anchor, anchor_members, beyond_anchor = anchors(
         shared, chance, eligible=entity_degree <= cfg.hub_degree_cap,
         signature=colocation_signatures(membership, uses, shared, cfg.seed), codes=codes)
@@ -682,6 +714,7 @@ def _describe(
     flow_shape = np.array(["flow_" in kind for _, kind in groups], dtype=bool)
     entry_degree = np.where(flow_shape[cand], np.asarray(counterparties.getnnz(axis=1))[rows],
                             link_degree[rows])
+    del counterparties, link_degree
     selection = selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
                                     anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
@@ -698,7 +731,7 @@ def _describe(
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
         entity_degree <= cfg.hub_degree_cap, localities) - money.shape[pair]
-    ids = np.asarray(accounts.astype(str), dtype=object)
+    del membership, money, entry_degree
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
     kept = (surprising >= cfg.min_surprise) | by_flows
@@ -724,36 +757,45 @@ def _describe(
         "significant": (surprising >= cfg.min_surprise).astype(np.float64),
         "flow_surprise": flow_surprise,
     }
-    return _candidate_table(
+    return _Described(
         ids, [kind for _, kind in groups], kept, rows, cand, in_core,
         _internal_ties(inside_flows), flow_shape & (flow_surprise >= cfg.min_surprise),
         evidence, cfg.max_evidence, features, {"flow_surprise": flow_shape})
 
 
-def _candidate_table(
-    ids: pa.Array,
-    kinds: list[str],
-    kept: np.ndarray,
-    rows: np.ndarray,
-    cand: np.ndarray,
-    in_core: np.ndarray,
-    ties: tuple[np.ndarray, np.ndarray, np.ndarray],
-    ties_in_core: np.ndarray,
-    evidence: list[tuple[np.ndarray, pa.Array]],
-    max_evidence: int,
-    features: Mapping[str, np.ndarray],
-    present: Mapping[str, np.ndarray],
-) -> pa.Table:
-    """The candidates table (:data:`CANDIDATE_SCHEMA`) of the ``kept`` groups, sorted by ring
-    id, built column by column (a Python object per candidate was GBs at a million accounts).
+@dataclass
+class _Described:
+    """The merged groups as :func:`_describe` leaves them for :func:`_candidate_table`.
 
     ``rows`` / ``cand`` are the member entries (account row, group), ``in_core`` whether each
     is in its group's core; ``ties`` the distinct ``(cand, src, dst)`` transfer pairs between
     members, whose ends join the core of the groups ``ties_in_core`` marks. ``evidence`` holds
     ``(cand, text)`` parts, listed in that order (each in its own order) and cut to
     ``max_evidence`` items per group; ``features`` a float per group and name, a name left out
-    of the groups where ``present[name]`` is False.
+    of the groups where ``present[name]`` is False. Only the ``kept`` groups are candidates.
     """
+
+    ids: pa.Array
+    kinds: list[str]
+    kept: np.ndarray
+    rows: np.ndarray
+    cand: np.ndarray
+    in_core: np.ndarray
+    ties: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ties_in_core: np.ndarray
+    evidence: list[tuple[np.ndarray, pa.Array]]
+    max_evidence: int
+    features: Mapping[str, np.ndarray]
+    present: Mapping[str, np.ndarray]
+
+
+def _candidate_table(found: _Described | None) -> pa.Table:
+    """The candidates table (:data:`CANDIDATE_SCHEMA`) of the kept groups of ``found``, sorted
+    by ring id, built column by column (a Python object per candidate was GBs at a million
+    accounts)."""
+    if found is None:
+        return CANDIDATE_SCHEMA.empty_table()
+    ids, kept, rows, cand = found.ids, found.kept, found.rows, found.cand
     n_kept = int(kept.sum())
     new = np.cumsum(kept) - 1
     rank = np.empty(len(ids), dtype=np.int64)
@@ -761,14 +803,15 @@ def _candidate_table(
 
     # members sorted by account id; the core is theirs that use a rare entity or, in a flow
     # shape whose money is significant, end a tie
-    tie_cand, tie_src, tie_dst = ties
-    core = in_core.copy()
+    tie_cand, tie_src, tie_dst = found.ties
+    core = found.in_core.copy()
     if len(tie_cand):
         key = cand.astype(np.int64) * len(ids) + rows
         sorter = np.argsort(key, kind="stable")
         for ends in (tie_src, tie_dst):
             at = sorter[np.searchsorted(key, tie_cand * len(ids) + ends, sorter=sorter)]
-            core[at] |= ties_in_core[tie_cand]
+            core[at] |= found.ties_in_core[tie_cand]
+        del key, sorter
     entry = np.flatnonzero(kept[cand])
     entry = entry[np.lexsort((rank[rows[entry]], cand[entry]))]
     owner = new[cand[entry]]
@@ -789,10 +832,10 @@ def _candidate_table(
     table = pa.Table.from_arrays([
         _ring_ids(members),
         members,
-        pa.array(kinds, pa.large_string()).filter(kept),
-        _evidence_column(evidence, kept, new, max_evidence),
-        _feature_json({name: values[kept] for name, values in features.items()},
-                      {name: mask[kept] for name, mask in present.items()}),
+        pa.array(found.kinds, pa.large_string()).filter(kept),
+        _evidence_column(found.evidence, kept, new, found.max_evidence),
+        _feature_json({name: values[kept] for name, values in found.features.items()},
+                      {name: mask[kept] for name, mask in found.present.items()}),
         tie_column,
         core_column,
     ], schema=CANDIDATE_SCHEMA)

@@ -56,6 +56,7 @@ class ForkedCall(Generic[T]):
         self._pid: int | None = None
         self._file: Any = None
         self._done = False
+        self._taken = False
         self._value: T | None = None
         if not hasattr(os, "fork"):
             self._value, self._done = function(*args), True
@@ -75,10 +76,19 @@ class ForkedCall(Generic[T]):
             _run_child(function, args, self._file.fileno())
         self._pid = pid
 
-    def result(self) -> T:
-        """Wait for the child and return what ``function`` returned (raise what it raised)."""
+    def result(self, keep: bool = True) -> T:
+        """Wait for the child and return what ``function`` returned (raise what it raised).
+
+        With ``keep`` False the call lets go of the value once returned (the caller's reference
+        is then the only one: a large result is freed as soon as the caller drops it, not when
+        the call is); asking again raises ``RuntimeError``."""
         if self._done:
-            return self._value  # type: ignore[return-value]
+            if self._taken:
+                raise RuntimeError(f"{self.name}: the result was already taken")
+            value, self._taken = self._value, not keep
+            if not keep:
+                self._value = None
+            return value  # type: ignore[return-value]
         assert self._pid is not None
         _, status = os.waitpid(self._pid, 0)
         self._pid = None
@@ -92,7 +102,9 @@ class ForkedCall(Generic[T]):
             kind, value = pickle.load(written)
         if kind == "error":
             raise value
-        self._value, self._done = value, True
+        self._done, self._taken = True, not keep
+        if keep:
+            self._value = value
         return value
 
     def close(self, stop: int = signal.SIGKILL) -> None:

@@ -171,8 +171,9 @@ def read_candidate_table(path: Path) -> pa.Table:
     return pq.read_table(path)
 
 
-def read_candidates(path: Path) -> list[RingCandidate]:
-    """The :class:`~graph.rings.candidates.RingCandidate` list :func:`candidates_stage` wrote."""
-    from graph.rings.candidates import candidates_from_table
+def read_candidates(path: Path, block: int = 50_000) -> list[RingCandidate]:
+    """The :class:`~graph.rings.candidates.RingCandidate` list :func:`candidates_stage` wrote,
+    read ``block`` rows at a time (the whole table beside the objects is not held)."""
+    from graph.rings.candidates import candidates_from_batches
 
-    return candidates_from_table(read_candidate_table(path))
+    return candidates_from_batches(pq.ParquetFile(path).iter_batches(batch_size=block))

@@ -1,5 +1,6 @@
 import os
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -26,6 +27,16 @@ def test_the_result_comes_back_from_another_process() -> None:
         assert pending.result() == (pid, total)  # asked twice: the same value
     assert pid != os.getpid()
     assert total == values.sum()
+
+
+def test_a_result_not_kept_is_the_callers_alone() -> None:
+    with ForkedCall("range", np.arange, 1000) as pending:
+        value = pending.result(keep=False)
+        gone = weakref.ref(value)
+        del value
+        assert gone() is None  # the call holds no reference to it
+        with pytest.raises(RuntimeError, match="range: the result was already taken"):
+            pending.result()
 
 
 def test_an_exception_in_the_child_is_raised_again() -> None:
