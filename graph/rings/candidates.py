@@ -50,7 +50,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from graph.rings.communities import components, group_rows, split_communities
 from graph.rings.config import RingConfig
@@ -84,7 +83,7 @@ from graph.rings.null_model import (
     type_degrees,
 )
 from graph.rings.pairs import rare_entity_pairs
-from graph.rings.peeling import peel_dense_blocks, peel_groups
+from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
 from graph.rings.projection import (
     Incidence,
     account_entity_incidence,
@@ -1000,15 +999,16 @@ def _core_entries(
     uses: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray, rows: np.ndarray,
     cand: np.ndarray, chunk: int = _CHUNK,
 ) -> np.ndarray:
-    """Per member entry ``k``: whether it is in the core of group ``cand[k]``, joined to the
-    group's rarest shared entity through rare entities.
+    """Per member entry ``k``: whether it is in the core of group ``cand[k]``, the members
+    tied by rare entities (:func:`graph.rings.peeling.pendant_free_cores`).
 
     A group's rare entities are the ``eligible`` (non-hub) ones whose sharing has a log10
     ``chance`` (groups x entities, :func:`graph.rings.null_model.sharing_log_chance`) at most
     ``-CORE_MIN_RARITY``. Members and rare entities form a graph per group (a member is joined
-    to the rare entities it uses); the core is the part of it holding the rarest one. A
-    household that shares a device among itself, tied to the group by a common entity, is
-    then left out; members that use none of the rare entities are too.
+    to the rare entities it uses); the core is its largest part (among equals the one holding
+    the rarest entity), less the parts that hang off it through one member: a household
+    sharing its home device and IP with one ring member is left out, and so are members that
+    use none of the rare entities.
     """
     rarity = (-chance).multiply(eligible[None, :].astype(np.float64)).tocsr()
     rarity.data[rarity.data < CORE_MIN_RARITY] = 0.0
@@ -1025,16 +1025,12 @@ def _core_entries(
         member.append(part.row.astype(np.int64) + start)
         node.append(part.data.astype(np.int64) - 1)
     member, node = np.concatenate(member), np.concatenate(node)
-    n = len(rows) + rarity.nnz
-    graph = sp.csr_matrix((np.ones(len(member)), (member, len(rows) + node)), shape=(n, n))
-    _, label = connected_components(graph, directed=False)
     counts = np.diff(rarity.indptr)
     rarest = np.full(rarity.shape[0], -1, dtype=np.int64)
     has = counts > 0
     order = np.lexsort((-rarity.data, np.repeat(np.arange(rarity.shape[0]), counts)))
     rarest[has] = order[rarity.indptr[:-1][has]]
-    top = rarest[cand]
-    return (top >= 0) & (label[: len(rows)] == label[len(rows) + np.maximum(top, 0)])
+    return pendant_free_cores(member, node, cand, rarest)
 
 
 def _synchrony(
