@@ -35,6 +35,9 @@ from abusenet.serve.writer import ACCEPTED, REJECTED, EventWriter
 
 #: Routes open without a token.
 OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
+#: Seconds between the writer's collections of new objects, frozen after (so the collector
+#: never pauses the service to scan the graph's growing node and edge lists).
+FREEZE_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     gc.collect()
     gc.freeze()
     metrics = Metrics(watch_gc=True)
-    writer = EventWriter(state, write_through, metrics)
+    writer = EventWriter(state, write_through, metrics, freeze_every=FREEZE_EVERY)
     app.state.writer = writer
     app.add_middleware(_Guard, token=token, limits=limits, metrics=metrics)
 

@@ -20,12 +20,18 @@ GIL) during that apply. Under load, groups grow to what arrives during one apply
 per-call costs (the ``fsync``, the rescoring's and the views' set-up) are paid once per group,
 not once per request. An error reaches every request of its group (a failed log: the ids it
 claimed released, nothing applied).
+
+Python's cyclic collector would otherwise pause every thread for a full collection now and
+then (tens of milliseconds, growing with every node and edge list the events add): with
+``freeze_every``, the apply thread, between groups, collects what was allocated since its last
+collection and freezes the survivors (``gc.freeze``), so no collection scans them again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -78,14 +84,23 @@ class EventWriter:
     metrics
         Where the time of each phase goes (per request: ``queue``, waiting to be logged; per
         group: ``dedup``, ``log``, ``handoff`` (logged, waiting to be applied), ``update``,
-        ``rescore``, ``write_through``, ``views``).
+        ``rescore``, ``write_through``, ``views``; and ``collect``, each collection between
+        groups).
+    freeze_every
+        Seconds between the apply thread's collections of the objects allocated since the
+        previous one, whose survivors are then frozen (module docstring); ``None``: none (the
+        collector runs as configured).
     """
 
     def __init__(self, state: GraphState, write_through: WriteThrough | None = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, freeze_every: float | None = None) -> None:
         self.state = state
         self.write_through = write_through
         self.metrics = metrics
+        self.freeze_every = freeze_every
+        self.collections = 0
+        self._collected = time.perf_counter()
+        self._scorer = state.scorer
         self.groups_written = 0
         self._cond = threading.Condition()
         self._pending: list[_Request] = []
@@ -218,6 +233,22 @@ class EventWriter:
             with self._cond:
                 self.groups_written += len(groups)
             _answer(requests, error)
+            if (self.freeze_every is not None
+                    and time.perf_counter() - self._collected >= self.freeze_every):
+                self._collect()
+
+    def _collect(self) -> None:
+        """Collect the objects allocated since the last call (the older ones are frozen) and
+        freeze the survivors: the collector's pauses stay as short as that. After a model
+        reload everything is collected once (the old model and scorer, frozen, are garbage)."""
+        began = time.perf_counter()
+        if self.state.scorer is not self._scorer:
+            self._scorer = self.state.scorer
+            gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self.collections += 1
+        self._collected = self._time("collect", began)
 
     def _log(self, requests: list[_Request]) -> pa.Table | None:
         """Sort the events of ``requests`` into accepted, duplicate and rejected, and write

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 import threading
 import time
@@ -178,3 +179,15 @@ def test_an_answer_that_cannot_be_delivered_stops_nothing(loaded):
     assert writer.submit(heard.events, heard.reasons) == [ACCEPTED]
     assert "deaf_a" in state.nodes[ACCOUNT].row  # applied, only its answer was lost
     writer.close()
+
+
+def test_the_apply_thread_collects_and_freezes_between_groups(loaded):
+    state, validator = loaded
+    writer = EventWriter(state, freeze_every=0.0)
+    gc.unfreeze()
+    checked = validator.check([_login("g1", "gc_a")])
+    assert writer.submit(checked.events, checked.reasons) == [ACCEPTED]
+    writer.close()
+    assert writer.collections == 1  # after the one group
+    assert gc.get_freeze_count() > 0  # the survivors frozen: no later collection scans them
+    gc.unfreeze()
