@@ -63,7 +63,8 @@ def run_engine(engine: str, csv: Path, work: Path, master: str, jobs: bool = Fal
         facts["python_rss_ingest_mb"] = _peak_rss_mb()
         manifest = write_snapshot_spark(work / "events", work / "snapshot", spark=spark)
         facts["python_rss_snapshot_mb"] = _peak_rss_mb()
-        facts["jvm_peak_rss_mb"], facts["jvm_cpu_s"] = _jvm_facts(spark)
+        facts["jvm_peak_rss_mb"], facts["jvm_cpu_s"], threads = _jvm_facts(spark)
+        facts |= {f"jvm_{group}_cpu_s": cpu for group, cpu in threads.items()}
         spark.stop()
         if jobs:
             facts["jobs"] = job_facts(next(log_dir.iterdir()))
@@ -112,18 +113,38 @@ def job_facts(event_log: Path) -> list[dict]:
     return list(jobs.values())
 
 
-def _jvm_facts(spark) -> tuple[float, float]:
-    """Peak RSS (VmHWM, MB) and CPU seconds so far of the Spark JVM this process started."""
+#: JVM thread name prefixes (as /proc shows them, 15 characters at most) -> thread group.
+THREAD_GROUPS = (("C1 CompilerThre", "jit"), ("C2 CompilerThre", "jit"), ("GC Thread", "gc"),
+                 ("G1 ", "gc"), ("VM Thread", "gc"), ("Executor task", "tasks"))
+
+
+def _jvm_facts(spark) -> tuple[float, float, dict[str, float]]:
+    """Peak RSS (VmHWM, MB), CPU seconds so far of the Spark JVM this process started, and
+    those CPU seconds by thread group (:data:`THREAD_GROUPS`: JIT compilers, garbage
+    collection, executor tasks; the rest as ``other``)."""
     pid = spark.sparkContext._gateway.proc.pid  # noqa: SLF001 (no public handle on the JVM)
     for proc in [pid, *_children(pid)]:
         if "java" not in Path(f"/proc/{proc}/comm").read_text():
             continue
         status = Path(f"/proc/{proc}/status").read_text()
         line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
-        fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime
-        return int(line.split()[1]) / 1024, ticks / os.sysconf("SC_CLK_TCK")
-    return float("nan"), float("nan")
+        threads = dict.fromkeys(["jit", "gc", "tasks", "other"], 0.0)
+        for task in Path(f"/proc/{proc}/task").iterdir():
+            try:
+                name = (task / "comm").read_text().strip()
+                seconds = _cpu_seconds(task / "stat")
+            except FileNotFoundError:  # the thread ended meanwhile
+                continue
+            group = next((g for prefix, g in THREAD_GROUPS if name.startswith(prefix)), "other")
+            threads[group] += seconds
+        return int(line.split()[1]) / 1024, _cpu_seconds(Path(f"/proc/{proc}/stat")), threads
+    return float("nan"), float("nan"), {}
+
+
+def _cpu_seconds(stat: Path) -> float:
+    """User + system CPU seconds of a /proc ``stat`` file (a process's or a thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children(pid: int) -> list[int]:
@@ -188,6 +209,11 @@ def main(argv: list[str] | None = None) -> None:
                       f"{facts['python_rss_session_mb']:.0f} / "
                       f"{facts['python_rss_ingest_mb']:.0f} / "
                       f"{facts['python_rss_snapshot_mb']:.0f} | | | | | |")
+            if "jvm_jit_cpu_s" in facts:
+                print(f"|   JVM CPU s by thread: JIT / GC / executor tasks / other | "
+                      f"{facts['jvm_jit_cpu_s']:.1f} / {facts['jvm_gc_cpu_s']:.1f} / "
+                      f"{facts['jvm_tasks_cpu_s']:.1f} / {facts['jvm_other_cpu_s']:.1f} "
+                      "| | | | | |")
             executor = sum(job["cpu_s"] for job in facts.get("jobs", []))
             if executor:
                 print(f"|   executor CPU s, all {len(facts['jobs'])} jobs | {executor:.1f} "

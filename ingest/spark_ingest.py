@@ -60,6 +60,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Event columns written without a Parquet dictionary: nearly every value is new (ids, times,
+#: amounts), so the writer only hashed them until the dictionary outgrew its page and fell
+#: back to plain encoding (3M events: 13.1 -> 11.7 JVM CPU s to write, files +13 %;
+#: benchmarks/README.md, session 12).
+_PLAIN_COLUMNS = ("event_id", "ts", "amount")
+
+
 def ingest_logs_spark(
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     mapping: Mapping | str | os.PathLike[str],
@@ -274,7 +281,7 @@ def _store(spark: SparkSession, staged: DataFrame, plan: IngestPlan, staging: Pa
     fresh = staged.where("_reason IS NULL")
     # The first row of each event_id (by file, then line); no shuffle of the rows for it
     # when the batch repeats none.
-    if _repeats_ids(fresh):
+    if _repeats_ids(spark, fresh):
         first = Window.partitionBy("event_id").orderBy("_file", "_line")
         fresh = fresh.withColumn("_rank", F.row_number().over(first)).where("_rank = 1")
     stored = event_files(events_dir)
@@ -283,8 +290,11 @@ def _store(spark: SparkSession, staged: DataFrame, plan: IngestPlan, staging: Pa
         fresh = fresh.join(known, "event_id", "left_anti")
     fresh = fresh.withColumn("day", F.to_date("ts"))
     out = staging / "events"
-    (fresh.select(*(F.col(f"`{c}`") for c in plan.event_columns), "day")
-     .repartition("day").write.partitionBy("day").parquet(str(out)))
+    writer = (fresh.select(*(F.col(f"`{c}`") for c in plan.event_columns), "day")
+              .repartition("day").write.partitionBy("day"))
+    for column in _PLAIN_COLUMNS:
+        writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
+    writer.parquet(str(out))
     written = list(out.glob("day=*/*.parquet"))
     count = sum(pq.ParquetFile(p).metadata.num_rows for p in written)
     move_days(out, events_dir)
@@ -292,15 +302,29 @@ def _store(spark: SparkSession, staged: DataFrame, plan: IngestPlan, staging: Pa
     return count
 
 
-def _repeats_ids(rows: DataFrame) -> bool:
+def _repeats_ids(spark: SparkSession, rows: DataFrame) -> bool:
     """Whether two of ``rows`` may share an ``event_id``: distinct 64-bit hashes prove the ids
     distinct (as :func:`ingest.store.repeats_ids` does), shuffling 8 bytes a row instead of the
-    rows; a repeat, or a hash collision (about n^2 / 2^65 likely), answers yes."""
+    rows; a repeat, or a hash collision (about n^2 / 2^65 likely), answers yes.
+
+    The hashes are grouped after the shuffle only (no partial aggregation before it: nearly
+    every hash is new, so a map-side table of them saved nothing; 1M events: 1.9 -> 1.2
+    executor CPU s, benchmarks/README.md, session 12).
+    """
     from pyspark.sql import functions as F
 
-    hashed = rows.select(F.xxhash64("event_id").alias("h"))
-    total, distinct = hashed.agg(F.count("*"), F.count_distinct("h")).first()
-    return total != distinct
+    repeated = (rows.select(F.xxhash64("event_id").alias("h")).groupBy("h").count()
+                .where("count > 1"))
+    key = "spark.sql.execution.bypassPartialAggregation"
+    before = spark.conf.get(key, None)
+    spark.conf.set(key, "true")
+    try:
+        return not repeated.isEmpty()
+    finally:
+        if before is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, before)
 
 
 def _write_quarantine(spark: SparkSession, staged: DataFrame, new: list[tuple[Path, str]],

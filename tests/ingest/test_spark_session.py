@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.spark_session import JAVA_OPTIONS, SPARK_SQL_CONF, session_settings
+from ingest.spark_session import JAVA_OPTIONS, LOCAL_DEFAULTS, SPARK_SQL_CONF, session_settings
 
 
 def test_the_jvm_may_compile_huge_generated_methods_beside_the_callers_options():
@@ -25,3 +25,11 @@ def test_the_callers_settings_win_over_the_defaults():
     assert settings["spark.sql.shuffle.partitions"] == "3"
     assert settings["spark.ui.showConsoleProgress"] == "true"
     assert all(settings[key] == value for key, value in SPARK_SQL_CONF.items())
+
+
+def test_a_local_session_gets_a_larger_heap_unless_the_caller_sets_one():
+    assert "spark.driver.memory" not in session_settings(4, {})
+    assert session_settings(4, {}, local=True)["spark.driver.memory"] == LOCAL_DEFAULTS[
+        "spark.driver.memory"] == "3g"
+    given = session_settings(4, {"spark.driver.memory": "1g"}, local=True)
+    assert given["spark.driver.memory"] == "1g"
