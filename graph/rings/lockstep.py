@@ -77,12 +77,15 @@ def lockstep_matrix(
     result = sp.csr_matrix((n_accounts, n_accounts))
     if len(touches) == 0:
         return result
-    rows = touches["row"].to_numpy(np.int64)
+    # copies of the columns, so the table goes now (a view of one would keep all three; a
+    # caller's temporary table is this function's alone)
+    rows = touches["row"].to_numpy(np.int64, copy=True)
     entity, _ = pd.factorize(touches["entity"].to_numpy(np.int64))
+    seconds = touches["ts"].to_numpy(np.float64, copy=True)
+    del touches
     n_entities = int(entity.max()) + 1
     users = np.bincount(np.unique(entity * n_accounts + rows) // n_accounts, minlength=n_entities)
     entity_weight = adamic_adar_weight(users)
-    seconds = touches["ts"].to_numpy(np.float64)
     # Memory: one grid's arrays at a time, each dropped once read (the lockstep search was
     # the largest part of the candidate search at a million accounts).
     for grid, offset in enumerate((0.0, window_s / 2)):
