@@ -31,8 +31,10 @@ Under this null (:func:`money_log_chance`):
   judged by what it shares, :func:`graph.rings.null_model.pair_log_chance`);
 * a member forwarding what it received within ``hop_s`` in a conserved amount is a hop,
   charged how soon after the money came in pairs like the outgoing one start
-  (:func:`hop_log_chance`), and a member receiving (or sending) ``min_fan`` or more
-  transfers of nearly equal amounts a fan (:func:`fan_log_chance`).
+  (:func:`hop_log_chance`), or passes on the sum of several transfers in several others
+  (:func:`gathered_log_chance`: a gather-scatter's hub), and a member receiving (or
+  sending) ``min_fan`` or more transfers of nearly equal amounts a fan
+  (:func:`fan_log_chance`).
 
 Only the tree links are charged their window (a group picked from an anchor entity's users
 did not even pay for those); links beyond the tree keep the chance of their existence alone.
@@ -294,9 +296,10 @@ def hop_log_chance(
     does with the share of ``b``'s duration stratum starting from ``t_a`` to ``t_b`` (at least
     ``MIN_GAP_S`` on: :func:`start_share`), and comes as close to its amount with the share of
     ``b``'s class's amounts (``pools``, sorted, by :func:`count_class`) between ``x_b`` and
-    ``x_a``. Per member its least likely hop counts,
-    times the number of internal (in, out) pairs it had to choose from (a union bound);
-    members without a hop add nothing.
+    ``x_a``. A member passing on a gathered sum (:func:`gathered_log_chance`) has that as
+    one more choice. Per member its least likely hop counts, times the number of internal
+    (in, out) pairs it had to choose from and its gathered sum (a union bound); members
+    without a hop add nothing.
 
     Parameters
     ----------
@@ -313,21 +316,22 @@ def hop_log_chance(
     known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
     if known.empty:
         return out
+    # only the members both receiving and sending inside their group pass money on
+    known = known[_passing_through(known)]
+    # a member passing on a gathered sum: one more choice of its evidence
+    summed = gathered_log_chance(known, transfers, pools[0], hop_s, min_conserved,
+                                 max_conserved)
     ins = known.rename(columns={"dst": "v", "ts": "t_a", "amount": "x_a"})[
         ["cand", "v", "t_a", "x_a"]]
     outs = known.assign(c_b=count_class(known["count"]), d_b=duration_strata(known)).rename(
         columns={"src": "v", "ts": "t_b", "amount": "x_b"})[
         ["cand", "v", "t_b", "x_b", "c_b", "d_b"]]
     pairs = ins.merge(outs, on=["cand", "v"])
-    if pairs.empty:
-        return out
     choices = pairs.groupby(["cand", "v"]).size()
     ratio = pairs["x_b"] / pairs["x_a"]
     hop = ((pairs["t_b"] >= pairs["t_a"]) & (pairs["t_b"] <= pairs["t_a"] + hop_s)
            & (ratio >= min_conserved) & (ratio <= max_conserved))
     pairs = pairs[hop.to_numpy()]
-    if pairs.empty:
-        return out
     x_a, x_b = pairs["x_a"].to_numpy(), pairs["x_b"].to_numpy()
     low, high = np.minimum(x_a, x_b), np.maximum(x_a, x_b)
     share = np.ones(len(pairs))
@@ -337,11 +341,98 @@ def hop_log_chance(
     t_a = pairs["t_a"].to_numpy(np.float64)
     soon = start_share(transfers, pairs["d_b"].to_numpy(),
                        t_a, np.maximum(pairs["t_b"].to_numpy(np.float64), t_a + MIN_GAP_S))
-    chance = np.log10(soon) + np.log10(share)
-    best = pd.Series(chance, index=pd.MultiIndex.from_frame(pairs[["cand", "v"]])
-                     ).groupby(level=[0, 1]).min()
+    chance = pd.Series(np.log10(soon) + np.log10(share),
+                       index=pd.MultiIndex.from_frame(pairs[["cand", "v"]]))
+    choices = choices.add(pd.Series(1, index=summed.index), fill_value=0)
+    best = pd.concat([chance, summed]).groupby(level=[0, 1]).min()
+    if best.empty:
+        return out
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
     return fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
+
+
+def _passing_through(pairs: pd.DataFrame) -> np.ndarray:
+    """Which of a group's internal ``pairs`` (``cand``, ``src``, ``dst``) come into a member
+    that pays another member, or leave one that another member pays."""
+    if pairs.empty:
+        return np.zeros(0, dtype=bool)
+    src, dst = pairs["src"].to_numpy(np.int64), pairs["dst"].to_numpy(np.int64)
+    width = int(max(src.max(), dst.max())) + 1
+    cand = pairs["cand"].to_numpy(np.int64) * width
+    sends, gets = pd.Series(cand + src), pd.Series(cand + dst)
+    return (sends.isin(gets) | gets.isin(sends)).to_numpy()
+
+
+def gathered_log_chance(known: pd.DataFrame, transfers: pd.DataFrame, singles: np.ndarray,
+                        hop_s: float, min_conserved: float, max_conserved: float
+                        ) -> pd.Series:
+    """Per (group, member) passing on a gathered sum: the log10 chance of it.
+
+    Among a group's single transfers (``count == 1``: each pair's time and amount are its
+    transfer's), a member's first outgoing transfer at ``t`` opens a window: what the member
+    sent in ``[t, t + hop_s]`` against what it received in ``[t - hop_s, t]``. Three or more
+    transfers (not one in and one out: that is a hop) whose sums balance within
+    ``[min_conserved, max_conserved]`` pass the gathered sum on (a gather-scatter's hub: no
+    single transfer out matches a single one in). Under the null each amount is drawn from the
+    single transfers' amounts (``singles``, sorted) and each start from its stratum's, apart:
+    given the others, the last transfer out comes as close to balancing the sum with the share
+    of ``singles`` between its amount and the one that balances it exactly, and the first
+    transfer out follows the last one in as closely as the share of its stratum's pairs
+    starting between them (at least ``MIN_GAP_S``: :func:`start_share`). A marketplace paying
+    its sellers once a week what its buyers paid over the week is no gathered sum: two days'
+    takings do not balance a week's payout.
+
+    Parameters
+    ----------
+    known
+        Internal transfer pairs with a known start and amount (:func:`money_log_chance`).
+    transfers
+        Every transfer pair: the null's start strata.
+    singles
+        Sorted amounts of the pairs transacting once.
+    hop_s, min_conserved, max_conserved
+        What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by (``cand``, ``v``): the member's log10 chance (<= 0).
+    """
+    empty = pd.Series(np.zeros(0), index=pd.MultiIndex.from_arrays(
+        [np.zeros(0, np.int64), np.zeros(0, np.int64)], names=["cand", "v"]))
+    # only members both sending and receiving single transfers in their group
+    once = known[known["count"].to_numpy() == 1]
+    single = once[_passing_through(once)]
+    if single.empty:
+        return empty
+    outs = single[["cand", "src", "ts", "amount"]].rename(columns={"src": "v"})
+    opens = outs.groupby(["cand", "v"], sort=False)["ts"].min().rename("t0").reset_index()
+    outs = outs.merge(opens, on=["cand", "v"])
+    outs = outs[outs["ts"] <= outs["t0"] + hop_s]
+    ins = single[["cand", "dst", "ts", "amount"]].rename(columns={"dst": "v"}).merge(
+        opens, on=["cand", "v"])
+    ins = ins[(ins["ts"] <= ins["t0"]) & (ins["ts"] >= ins["t0"] - hop_s)]
+    if ins.empty:
+        return empty
+    last_out = outs.sort_values("ts").groupby(["cand", "v"], sort=False)
+    sent = last_out.agg(s_out=("amount", "sum"), n_out=("amount", "size"),
+                        x_close=("amount", "last"), t0=("t0", "first"))
+    got = ins.groupby(["cand", "v"], sort=False).agg(s_in=("amount", "sum"),
+                                                    n_in=("amount", "size"),
+                                                    t_in=("ts", "max"))
+    both = sent.join(got, how="inner")
+    ratio = both["s_out"] / both["s_in"]
+    both = both[(both["n_in"] + both["n_out"] >= 3) & (ratio >= min_conserved)
+                & (ratio <= max_conserved)]
+    if both.empty:
+        return empty
+    x_close = both["x_close"].to_numpy(np.float64)
+    balanced = x_close + (both["s_in"] - both["s_out"]).to_numpy(np.float64)
+    share = sorted_share(singles, np.minimum(x_close, balanced), np.maximum(x_close, balanced))
+    t_in = both["t_in"].to_numpy(np.float64)
+    soon = start_share(transfers, np.zeros(len(both), np.int64), t_in,
+                       np.maximum(both["t0"].to_numpy(np.float64), t_in + MIN_GAP_S))
+    return pd.Series(np.log10(soon) + np.log10(share), index=both.index)
 
 
 def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[np.ndarray],

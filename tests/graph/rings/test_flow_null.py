@@ -93,6 +93,33 @@ def test_a_conserved_hop_is_timed_against_its_peers_and_a_late_or_unbalanced_one
     assert chance[1:].tolist() == [0.0, 0.0]
 
 
+def test_a_gathered_sum_passed_on_is_unlikely_and_a_weeks_takings_paid_out_weekly_are_not():
+    # one-off pairs start one a day over 100 days, at noon. Group 0: three members pay a hub
+    # 300 within four hours, which pays two others 291 four hours later (a gather-scatter: no
+    # single transfer out matches one in); group 1: a marketplace takes 100 a day for a week
+    # and pays its two sellers 90 % of the week's 700 on payday; group 2: the hub pays on 210
+    hour = 3600.0
+    transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
+                              "ts": np.arange(100) * DAY + 0.5 * DAY,
+                              "last": np.arange(100) * DAY + 0.5 * DAY})
+    t = 50 * DAY
+    gather = ([0, 1, 2, 3, 3], [3, 3, 3, 4, 5],
+              [t, t + 2 * hour, t + 4 * hour, t + 8 * hour, t + 10 * hour])
+    market = ([10] * 7 + [17, 17], [17] * 7 + [18, 19],
+              [40 * DAY + d * DAY for d in range(7)] + [47 * DAY] * 2)
+    internal = _internal([0] * 5 + [1] * 9 + [2] * 5, gather[0] + market[0] + gather[0],
+                         gather[1] + market[1] + gather[1], gather[2] + market[2] + gather[2],
+                         amount=[100.0, 110.0, 90.0, 150.0, 141.0] + [100.0] * 7
+                         + [315.0] * 2 + [100.0, 110.0, 90.0, 150.0, 60.0])
+    pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
+    chance = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 3)
+    # the last payment, 141, balances the sum at 150: one amount of 100 lies between; no
+    # pair starts in the four hours between the last in and the first out (one pair's share);
+    # the hub chose among its 3 x 2 (in, out) pairs and the gathered sum
+    assert np.isclose(chance[0], np.log10(1 / 100) + np.log10(1 / 100) + np.log10(7))
+    assert chance[1:].tolist() == [0.0, 0.0], "two days' takings are no week's payout"
+
+
 def test_many_ordinary_hops_combine_to_no_evidence_and_strong_ones_stay_strong():
     p_values = np.log10(np.r_[np.linspace(0.05, 1.0, 40), 1e-4, 1e-4])
     group = np.r_[np.zeros(40, np.int64), 1, 1]
