@@ -433,9 +433,10 @@ def _search(
     with_counterparties = stacked.pop()
     # the lockstep search reads the incidences and the localities only the entities' (minutes
     # of Leiden at a million accounts): on another core meanwhile
+    types = entity_type_codes(entities.entities)
     pending_side = children.enter_context(ForkedCall(
         "ring lockstep search and localities", lockstep_then_localities, with_counterparties,
-        events, n, entities.matrix, entity_type_codes(entities.entities)[1], cfg))
+        events, n, entities.matrix, types[1], cfg))
 
     # Memory: each big matrix is dropped as soon as nothing below reads it (the projection
     # and the lockstep graph are the largest; at a million accounts they held GBs to the end).
@@ -485,8 +486,8 @@ def _search(
     # the list holds the one reference to the links: _describe lets go of them once read
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
     del projection, linked, groups
-    return _describe(merged, accounts, entities, links, flows, transfers, cfg, localities,
-                     flow_evidence)
+    return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
+                     localities, flow_evidence)
 
 
 def _scored_groups(
@@ -621,6 +622,7 @@ def _describe(
     groups: list[tuple[np.ndarray, str]],
     accounts: pd.Index,
     entities,
+    types: tuple[np.ndarray, np.ndarray],
     links: list[sp.csr_matrix],
     flows: sp.csr_matrix,
     transfers: pd.DataFrame,
@@ -632,10 +634,11 @@ def _describe(
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
     None without groups.
 
-    ``links`` holds the account x account links (projection, lockstep, flows), taken out
-    and let go of once read. ``flow_evidence`` pairs a money-flow group's rows with what ties
-    them (its path or hubs, cash-outs, time span, conserved share); a merged group holding all
-    of such a group's accounts lists that evidence first.
+    ``types`` are the entity types and each entity's code among them
+    (:func:`entity_type_codes`); ``links`` holds the account x account links (projection,
+    lockstep, flows), taken out and let go of once read. ``flow_evidence`` pairs a money-flow
+    group's rows with what ties them (its path or hubs, cash-outs, time span, conserved
+    share); a merged group holding all of such a group's accounts lists that evidence first.
     """
     if not groups:
         return None
@@ -683,7 +686,7 @@ def _describe(
     del own, inside, own_total
 
     synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
-    type_names, codes = entity_type_codes(entities.entities)
+    type_names, codes = types
     degree_by_type = type_degrees(uses, codes, len(type_names))
     group_degree = (membership @ degree_by_type) / sizes[:, None]
     chance = sharing_log_chance(
@@ -863,12 +866,16 @@ def _feature_json(features: Mapping[str, np.ndarray], present: Mapping[str, np.n
     ``features``, a name left out of the rows where ``present[name]`` is False."""
     items = []
     for name in sorted(features):
-        values = np.asarray(features[name], dtype=np.float64)
+        # each distinct value (by its bits: -0.0 is not 0.0) written once: sizes, ratios of
+        # small counts and flags repeat
+        bits, inverse = np.unique(np.asarray(features[name], dtype=np.float64).view(np.int64),
+                                  return_inverse=True)
+        values = bits.view(np.float64)
         text = list(map(float.__repr__, values.tolist()))
         for i in np.flatnonzero(~np.isfinite(values)).tolist():
             text[i] = json.dumps(values[i].item())  # NaN, Infinity, -Infinity as json writes them
-        item = pc.binary_join_element_wise(f"{json.dumps(name)}: ", pa.array(text, pa.string()),
-                                           "")
+        item = pc.binary_join_element_wise(f"{json.dumps(name)}: ",
+                                           pa.array(text, pa.string()).take(inverse), "")
         if name in present:
             item = pc.if_else(pa.array(present[name]), item, pa.scalar(None, pa.string()))
         items.append(item)

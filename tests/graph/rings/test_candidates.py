@@ -163,8 +163,8 @@ def test_the_search_lets_go_of_the_snapshot_once_it_has_read_it(monkeypatch) -> 
 def test_feature_json_writes_each_row_as_json_dumps_does() -> None:
     values = {"surprise": np.array([1.0, 1e-05, float("nan"), -float("inf"), 0.1 + 0.2]),
               "size": np.array([3.0, 4.0, 5.0, 6.0, 1e16]),
-              "flow_surprise": np.array([2.5, -0.0, 7.0, float("inf"), 1.0])}
-    present = {"flow_surprise": np.array([True, True, False, True, False])}
+              "flow_surprise": np.array([2.5, -0.0, 7.0, float("inf"), 0.0])}
+    present = {"flow_surprise": np.array([True, True, False, True, True])}
     rows = [{name: float(column[i]) for name, column in values.items()
              if name not in present or present[name][i]} for i in range(5)]
     assert candidates_module._feature_json(values, present).to_pylist() == \
