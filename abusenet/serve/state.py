@@ -724,53 +724,37 @@ class GraphState:
     def _rings_of(self, rows: np.ndarray, shared: list[tuple]) -> list[
             tuple[tuple[str | None, str | None], list[dict[str, Any]]]]:
         """Per account row: ``((best ring reached through an entity, via which entity),
-        the top shared entities by risk)``; the ring is ``(None, None)`` when none is.
+        the top shared entities by risk)``; the ring is ``(None, None)`` when none is. Only
+        the entities named (shared, or the way to a ring) have their ids read."""
+        per_row: list[list[tuple[str, int, int, float, int]]] = [[] for _ in range(len(rows))]
+        for node_type, position, entity, count, total, lowest, own in shared:
+            for k, e, n, t, low, s in zip(position.tolist(), entity.tolist(), count.tolist(),
+                                          total.tolist(), lowest.tolist(), own.tolist(),
+                                          strict=True):
+                per_row[k].append((node_type, e, n, (t - s) / (n - 1) if n > 1 else 0.0, low))
+        names: dict[tuple[str, int], str] = {}
 
-        In array steps over every (account, entity) entry; only the entities named (the way
-        to a ring, and the shared ones at or above each account's third highest risk, the
-        ties of the last one among them broken by name) have their ids read."""
-        out: list[tuple[tuple[str | None, str | None], list[dict[str, Any]]]] = [
-            ((None, None), []) for _ in range(len(rows))]
-        if not shared:
-            return out
-        kinds = [entry[0] for entry in shared]
-        kind = np.concatenate([np.full(len(entry[1]), k) for k, entry in enumerate(shared)])
-        position, entity, count, total, lowest, own = (
-            np.concatenate([entry[j] for entry in shared]) for j in range(1, 7))
-        # Entries in relation order, each account's neighbours in order: the first entity
-        # reaching the lowest ring rank is the way to the account's ring.
-        order = np.lexsort((np.arange(len(position)), lowest, position))
-        first = order[np.r_[True, position[order][1:] != position[order][:-1]]]
-        names: dict[tuple[int, int], str] = {}
+        def name(node_type: str, entity: int) -> str:
+            key = (node_type, entity)
+            if key not in names:
+                names[key] = f"{node_type}:{self.nodes[node_type].ids[entity]}"
+            return names[key]
 
-        def name(k: int, e: int) -> str:
-            if (k, e) not in names:
-                names[(k, e)] = f"{kinds[k]}:{self.nodes[kinds[k]].ids[e]}"
-            return names[(k, e)]
-
-        rings = len(self.rings)
-        for i in first[lowest[first] < rings].tolist():
-            out[int(position[i])] = ((self._ring_ids[int(lowest[i])],
-                                      name(int(kind[i]), int(entity[i]))), [])
-        many = np.flatnonzero(count > 1)
-        if not len(many):
-            return out
-        risk = (total[many] - own[many]) / (count[many] - 1)
-        at = position[many]
-        order = np.lexsort((-risk, at))
-        at, risk, many = at[order], risk[order], many[order]
-        starts = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-        size = np.diff(np.r_[starts, len(at)])
-        third = risk[starts + np.minimum(size, TOP_REASONS) - 1]  # each account's cut
-        keep = risk >= np.repeat(third, size)
-        found: dict[int, list[dict[str, Any]]] = {}
-        for p, r, i in zip(at[keep].tolist(), risk[keep].tolist(), many[keep].tolist(),
-                           strict=True):
-            found.setdefault(p, []).append({"entity": name(int(kind[i]), int(entity[i])),
-                                            "accounts": int(count[i]), "risk": r})
-        for p, items in found.items():
-            items.sort(key=lambda s: (-s["risk"], s["entity"]))
-            out[p] = (out[p][0], items[:TOP_REASONS])
+        out = []
+        for entries in per_row:
+            best, via = len(self.rings), None
+            for node_type, e, _, _, low in entries:  # the first entity reaching the best ring
+                if low < best:
+                    best, via = low, (node_type, e)
+            ring = (None, None) if via is None else (self._ring_ids[best], name(*via))
+            top = sorted((entry for entry in entries if entry[2] > 1),
+                         key=lambda entry: -entry[3])
+            if len(top) > TOP_REASONS:  # those tied with the last one taken stay in
+                top = [entry for entry in top if entry[3] >= top[TOP_REASONS - 1][3]]
+            found = [{"entity": name(node_type, e), "accounts": n, "risk": risk}
+                     for node_type, e, n, risk, _ in top]
+            found.sort(key=lambda s: (-s["risk"], s["entity"]))
+            out.append((ring, found[:TOP_REASONS]))
         return out
 
     def _unusual(self, rows: np.ndarray) -> list[list[dict[str, Any]]]:
