@@ -852,6 +852,7 @@ class LocalScorer:
         self.hub_degree = hub_degree
         self.resync = resync
         self.input_cache_rows = input_cache_rows
+        self._spilled: Path | None = None  # where fit wrote the kept arrays, if anywhere
         self._numpy = _NumpyModel(model)
         self._sums = _NeighbourSums(hub_degree, resync, model.hidden_channels,
                                     self.input_embeddings)
@@ -980,7 +981,7 @@ class LocalScorer:
         self._cache = self._input_caches(num, whole)
 
     @torch.no_grad()
-    def fit(self, graph: LocalGraph) -> np.ndarray:
+    def fit(self, graph: LocalGraph, spill: Path | None = None) -> np.ndarray:
         """Compute every node's embeddings, keep those of the layers between the input and the
         last (``kept_[0]`` is empty: input embeddings are encoded again when read, those of
         the rows summed into hubs held with their sums); return every target row's score.
@@ -990,16 +991,31 @@ class LocalScorer:
         block's temporaries and a few types' input embeddings, not the whole network's. The
         last layer and the head run block by block (the target's input embeddings encoded
         again a block at a time), so neither the last layer's output nor the target's input
-        embeddings are held whole."""
+        embeddings are held whole.
+
+        ``spill`` (an existing directory): each kept array is written there as :meth:`save`
+        writes it as soon as computed, and read back memory-mapped (:meth:`map_kept`), so the
+        pass never holds the kept embeddings and two types' input embeddings at once; a later
+        :meth:`save` into the same directory writes only the scores."""
         model = self.model
         target = model.target_type
         num = self._start(graph)
+        self._spilled = spill
         run = _GraphPass(model, graph, lambda t, rows: self._inputs(graph, t, rows))
         with torch_threads(self.num_threads):
             inputs = OneTypeAtATime(run.encode, target)
             kept: list = [inputs]
             for layer in range(model.num_layers - 1):
-                kept.append({t: run.conv(layer, t, kept[-1]) for t in num})
+                level = {}
+                for t in num:
+                    h = run.conv(layer, t, kept[-1])
+                    if spill is not None:
+                        _write_kept(spill / f"kept_{layer + 1}_{t}.npy", h.numpy(), num[t])
+                        del h
+                        h = torch.from_numpy(np.load(spill / f"kept_{layer + 1}_{t}.npy",
+                                                     mmap_mode="c")[:num[t]])
+                    level[t] = h
+                kept.append(level)
             self._finish(graph, num, lambda t: inputs[t].numpy())
             kept = kept[1:]
             deep = model.num_layers > 1
@@ -1023,16 +1039,12 @@ class LocalScorer:
     def save(self, directory: Path) -> None:
         """Write what :meth:`fit` computed into the existing ``directory``: each kept
         embedding array (``kept_{layer}_{type}.npy``, with room for an eighth more rows, zero,
-        so that nodes added later seldom copy it) and the scores (``scores.npy``)."""
-        for level, kept in enumerate(self.kept_[1:], start=1):
-            for t, h in kept.items():
-                n = self._held[t]
-                out = np.lib.format.open_memmap(directory / f"kept_{level}_{t}.npy", mode="w+",
-                                                dtype=h.dtype,
-                                                shape=(n + n // 8 + 1024, h.shape[1]))
-                out[:n] = h[:n]
-                out.flush()
-                del out
+        so that nodes added later seldom copy it; unless fit spilled them there) and the
+        scores (``scores.npy``)."""
+        if self._spilled != directory:
+            for level, kept in enumerate(self.kept_[1:], start=1):
+                for t, h in kept.items():
+                    _write_kept(directory / f"kept_{level}_{t}.npy", h, self._held[t])
         np.save(directory / "scores.npy", self.scores_[:self._held[self.model.target_type]])
 
     def map_kept(self, directory: Path) -> None:
@@ -1344,6 +1356,16 @@ class _GraphPass(LayerwisePass):
             for part, part_weight in zip(parts, block.split(conv.channels, dim=1), strict=True):
                 out = out.addmm(part, part_weight.t())
         return ego + torch.relu(conv.norm[node_type](out))
+
+
+def _write_kept(path: Path, values: np.ndarray, rows: int) -> None:
+    """Write the first ``rows`` of ``values`` as an ``.npy`` file of an eighth more rows (the
+    rest zero)."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=values.dtype,
+                                    shape=(rows + rows // 8 + 1024, values.shape[1]))
+    out[:rows] = values[:rows]
+    out.flush()
+    del out
 
 
 def _segment_sums(segment: torch.Tensor, values: torch.Tensor, size: int) -> np.ndarray:

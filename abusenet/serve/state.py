@@ -66,6 +66,8 @@ TOP_REASONS = 3
 #: a batch per Parquet row group whatever its batch size: at 1M accounts, 11.3M events looked
 #: up in its 119 batches took 122.3 CPU s to load, in three parts 30.0 at load ~8).
 _LOAD_ROWS = 4_000_000
+#: Stored event ids hashed at a time at start (:func:`_hash_ids`).
+_HASH_ROWS = 1 << 18
 #: Inside a run's work directory: what the start computed, kept for the next start.
 START = "serve"
 #: Changes when what the start cache holds or how the start computes it changes (so older
@@ -339,7 +341,10 @@ class GraphState:
 
         def part(batches: list[pa.RecordBatch]) -> pa.Table:
             events = pa.Table.from_batches(batches).select(self.schema.names).cast(self.schema)
-            hashes.append(_hash_ids(events.column("event_id")))
+            ids = events.column("event_id")
+            # hashed a slice at a time: each slice's ids become Python strings meanwhile
+            hashes.append(np.concatenate([_hash_ids(ids.slice(start, _HASH_ROWS))
+                                          for start in range(0, max(len(ids), 1), _HASH_ROWS)]))
             return events
 
         def parts() -> Iterator[pa.Table]:
@@ -489,9 +494,10 @@ class GraphState:
             if start is None or not _restore_start(start, self.graph, boosted, scorer):
                 if boosted is not None:
                     boosted.fit(self.graph)
-                scorer.fit(self.graph)
-                if start is not None:
-                    _save_start(start, self.graph, boosted, scorer)
+                if start is None:
+                    scorer.fit(self.graph)
+                else:
+                    _fit_and_save_start(start, self.graph, boosted, scorer)
             if challenger is not None:
                 scorer = _PublishedScores(scorer, self._live_xgb_graph(challenger, model_dir),
                                           published["candidate"],
@@ -868,15 +874,21 @@ def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | 
     return True
 
 
-def _save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
-                scorer: LocalScorer) -> None:
-    """Save what the start computed as the start cache ``start`` (written into a temporary
-    directory beside it and renamed: a reader finds all of it or nothing; other caches of the
-    same run removed) and map the scorer's kept embeddings from it. A cache that cannot be
-    written (a read-only run, a full disk) is skipped with a warning."""
+def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
+                        scorer: LocalScorer) -> None:
+    """Fit ``scorer`` on ``graph`` and save what the start computed (``boosted`` fitted) as
+    the start cache ``start``: the kept embeddings written as computed into a temporary
+    directory beside it (:meth:`LocalScorer.fit`'s ``spill``), then the scores and the boosted
+    column, the directory renamed (a reader finds all of it or nothing; other caches of the
+    run removed) and the kept embeddings mapped from it. A cache that cannot be written (a
+    read-only run, a full disk) is skipped with a warning, the scorer fitted in memory."""
     partial = start.parent / f".{start.name}.{os.getpid()}"
+    fitted = False
     try:
-        partial.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        scorer.fit(graph, spill=partial)
+        fitted = True
         scorer.save(partial)
         if boosted is not None:
             boosted.save(graph, partial)
@@ -887,6 +899,8 @@ def _save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | Non
     except OSError as err:
         shutil.rmtree(partial, ignore_errors=True)
         log.warning("start cache %s not saved: %s", start, err)
+        if not fitted:
+            scorer.fit(graph)
         return
     scorer.map_kept(start)
 

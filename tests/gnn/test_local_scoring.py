@@ -459,3 +459,21 @@ def test_a_saved_boosted_column_restores_into_the_graph(hops, tmp_path):
     np.testing.assert_array_equal(g.features("Account", every)[:, -1], column)
     np.testing.assert_array_equal(again._hashes, live._hashes[:len(every)])
     assert again._size == live._size
+
+
+def test_a_fit_that_spills_its_kept_arrays_equals_one_in_memory(tmp_path):
+    """Kept arrays written as computed and mapped back: the same scores and kept rows as a
+    fit in memory; a save into the same directory adds the scores; a fresh scorer restores."""
+    g = graph(seed=6)
+    memory, spilled = hub_scorer(3, 3, 4096), hub_scorer(3, 3, 4096)
+    expected = memory.fit(g)
+    np.testing.assert_array_equal(spilled.fit(g, spill=tmp_path), expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"kept_{level}_{t}.npy" for level in (1, 2) for t in ("Account", "Device")]
+    for level in (1, 2):
+        for t, h in memory.kept_[level].items():
+            np.testing.assert_array_equal(spilled.kept_[level][t], h)
+    before = (tmp_path / "kept_1_Account.npy").stat().st_mtime_ns
+    spilled.save(tmp_path)
+    assert (tmp_path / "kept_1_Account.npy").stat().st_mtime_ns == before
+    np.testing.assert_array_equal(hub_scorer(3, 3, 4096).restore(g, tmp_path), expected)

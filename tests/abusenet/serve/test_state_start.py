@@ -17,9 +17,9 @@ def test_a_second_start_reads_the_first_ones_cache_and_checks_it(run_dir, monkey
     fit = LocalScorer.fit
     fits: list[int] = []
 
-    def counted(self, graph):
+    def counted(self, graph, **options):
         fits.append(1)
-        return fit(self, graph)
+        return fit(self, graph, **options)
 
     monkeypatch.setattr(LocalScorer, "fit", counted)
     second = GraphState.load(run_dir)
