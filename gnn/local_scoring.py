@@ -746,11 +746,13 @@ class _NumpyModel:
                 gathered.append(below[et[0]][found[1]])
         if segments:
             segment = segments[0] if len(segments) == 1 else np.concatenate(segments)
-            values = torch.from_numpy(gathered[0] if len(gathered) == 1
-                                      else np.concatenate(gathered))
+            # the neighbours' embeddings and (for "std") their squares side by side
             squares = "std" in self.aggregators
+            both = np.empty((len(segment), 2 * width if squares else width), dtype=np.float32)
+            np.concatenate(gathered, out=both[:, :width])
             if squares:
-                values = torch.cat([values, values.square()], dim=1)
+                np.square(both[:, :width], out=both[:, width:])
+            values = torch.from_numpy(both)
             degree = np.bincount(segment, minlength=blocks * count)
             has = np.flatnonzero(degree)
             safe = degree[has].astype(np.float32)[:, None]
@@ -792,9 +794,10 @@ class _NumpyModel:
 
 def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
     """``torch.nn.functional.layer_norm`` over the last axis (biased variance), float32."""
-    mean = x.mean(axis=1, keepdims=True, dtype=np.float32)
-    centred = x - mean
-    variance = (centred * centred).mean(axis=1, keepdims=True, dtype=np.float32)
+    # np.add.reduce / n is what ndarray.mean computes (without its Python wrappers)
+    width = np.float32(x.shape[1])
+    centred = x - np.add.reduce(x, axis=1, keepdims=True) / width
+    variance = np.add.reduce(centred * centred, axis=1, keepdims=True) / width
     return centred / np.sqrt(variance + np.float32(eps)) * gamma + beta
 
 
