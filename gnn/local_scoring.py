@@ -105,7 +105,7 @@ class GrowingAdjacency:
         src = self.col[np.arange(total) + (start - (counts.cumsum() - counts)).repeat(counts)]
         if self.added:
             counts = self.added_of(nodes)
-            has = np.flatnonzero(counts)
+            has = counts.nonzero()[0]
             if len(has):
                 added = self.added
                 extra = np.fromiter(chain.from_iterable(added[n] for n in nodes[has].tolist()),
@@ -253,8 +253,8 @@ class LocalGraph:
         forward, backward = self.adjacency[relation], self.adjacency[reverse_edge_type(relation)]
         exists = np.zeros(len(first), dtype=bool)
         by_forward = forward.degree(d) <= backward.degree(s)  # look at the smaller list
-        for adjacency, pick, near, far in ((forward, np.flatnonzero(by_forward), d, s),
-                                           (backward, np.flatnonzero(~by_forward), s, d)):
+        for adjacency, pick, near, far in ((forward, by_forward.nonzero()[0], d, s),
+                                           (backward, (~by_forward).nonzero()[0], s, d)):
             if len(pick):
                 position, found = adjacency.gather(near[pick])
                 exists[pick[position[found == far[pick][position]]]] = True
@@ -503,7 +503,7 @@ class _NeighbourSums:
         """Take into ``slots`` the edges added to their hubs since they were last caught up."""
         adjacency = graph.adjacency[et]
         nodes = table.node[slots]
-        behind = np.flatnonzero(adjacency.added_of(nodes) > table.taken[slots])
+        behind = (adjacency.added_of(nodes) > table.taken[slots]).nonzero()[0]
         for slot, node in zip(slots[behind].tolist(), nodes[behind].tolist(), strict=True):
             added = adjacency.added[node]
             new = np.asarray(added[table.taken[slot]:], dtype=np.int64)
@@ -520,7 +520,7 @@ class _NeighbourSums:
         ``et`` (built or caught up now), with their positions in ``rows``; ``ticks``: the
         layer-0 change ticks of ``et``'s source type."""
         adjacency = graph.adjacency[et]
-        positions = np.flatnonzero(adjacency.degree(rows) >= self.min_degree)
+        positions = (adjacency.degree(rows) >= self.min_degree).nonzero()[0]
         table = self.tables.get(et)
         if table is None:
             table = self.tables[et] = _SumTable(self.width)
@@ -549,7 +549,7 @@ class _NeighbourSums:
                 continue
             position, dst = graph.adjacency[graph.opposite(et)].gather(rows)
             slots = table.slots(dst)
-            hit = np.flatnonzero(slots >= 0)
+            hit = (slots >= 0).nonzero()[0]
             if not len(hit):
                 continue
             position, slots = position[hit], slots[hit]
@@ -561,7 +561,7 @@ class _NeighbourSums:
         if pinned is None:
             return
         at = pinned.slots(rows)
-        held = np.flatnonzero(at >= 0)
+        held = (at >= 0).nonzero()[0]
         if not len(held):
             return
         old = pinned.values[at[held]]
@@ -648,7 +648,7 @@ class _InputCache:
         slots = self.slot_of[rows]
         held = slots >= 0
         self.values[slots[held]] = values[held]
-        new = np.flatnonzero(~held)[-len(self.node):]
+        new = (~held).nonzero()[0][-len(self.node):]
         if not len(new):
             return
         taken = (self.next + np.arange(len(new))) % len(self.node)
@@ -754,7 +754,7 @@ class _NumpyModel:
                 np.square(both[:, :width], out=both[:, width:])
             values = torch.from_numpy(both)
             degree = np.bincount(segment, minlength=blocks * count)
-            has = np.flatnonzero(degree)
+            has = degree.nonzero()[0]
             safe = degree[has].astype(np.float32)[:, None]
             sums = _segment_sums(torch.from_numpy(segment), values, blocks * count)[has]
             mean = sums[:, :width] / safe
@@ -1205,7 +1205,7 @@ class LocalScorer:
                 kept[et] = (renumber[position[inside]], src[inside])
             edges = kept
             for et, found in pooled.items():
-                inside = np.flatnonzero(mask[et[2]][found.positions])
+                inside = mask[et[2]][found.positions].nonzero()[0]
                 renumber = np.cumsum(mask[et[2]]) - 1
                 pooled[et] = found.pick(inside, renumber[found.positions[inside]])
         edges = {et: e for et, e in edges.items() if len(stale[et[2]])}
