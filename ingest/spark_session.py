@@ -38,7 +38,11 @@ LOCAL_DEFAULTS: dict[str, str] = {"spark.driver.memory": "3g"}
 #: not JIT-compile a method of more than 8,000 bytes of bytecode; the code Spark generates for
 #: the validation and snapshot queries has such methods, which then run interpreted (staging
 #: 1M events, the validation query alone: about 12 -> 5 CPU s; benchmarks/README.md, session 11).
-JAVA_OPTIONS = "-XX:-DontCompileHugeMethods"
+#: Methods are compiled after 4x the usual invocations and loop iterations: the optimising
+#: compiler's CPU went mostly to code run a few thousand times per query (query parsing,
+#: analysis, code generation), a fixed cost of ~40 CPU s a run; a row loop still reaches the
+#: threshold within a fraction of a task (1M events: JIT 38-43 -> 30 CPU s, session 12).
+JAVA_OPTIONS = "-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4"
 _JAVA_OPTION_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 
 
@@ -53,7 +57,7 @@ def session_settings(shuffle_partitions: int, conf: dict[str, str], *,
     --------
     >>> session_settings(2, {"spark.driver.extraJavaOptions": "-Xss4m"})[
     ...     "spark.driver.extraJavaOptions"]
-    '-XX:-DontCompileHugeMethods -Xss4m'
+    '-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4 -Xss4m'
     """
     settings = {**SESSION_DEFAULTS, **(LOCAL_DEFAULTS if local else {}), **SPARK_SQL_CONF,
                 "spark.sql.shuffle.partitions": str(shuffle_partitions), **conf}
