@@ -11,15 +11,10 @@ DuckDB                      Spark
 ``epoch(x)``                ``unix_micros(x) / 1e6`` (seconds as a double, microseconds kept)
 ``epoch_us(x)``             ``unix_micros(x)``
 ``isfinite(x)``             ``abs(x) < double('inf')`` (null stays null; NaN is not finite)
-``regexp_full_match(s, p)`` ``s RLIKE '^(?:p)$'`` (groups made non-capturing, see below)
+``regexp_full_match(s, p)`` ``s RLIKE '^(?:p)$'``
 ``UBIGINT`` / ``HUGEINT``   ``DECIMAL(20, 0)`` / ``DECIMAL(38, 0)``
 ``1.5`` (a decimal)         ``CAST(1.5 AS DOUBLE)`` (Spark reads it as a DECIMAL and rounds)
 ==========================  ==================================================================
-
-A full-match test reads no group, so its pattern's capturing groups become non-capturing:
-Java's ``Matcher`` clears every group's bounds for each row it tests (the IP check's 17 groups
-made ``Matcher.reset`` a tenth of the staging's samples). Patterns with back-references are
-left as they are.
 
 ``SELECT * EXCLUDE (...)`` has no Spark form: :func:`to_spark_sql` drops the ``EXCLUDE`` and
 returns the names to drop from the result (:class:`SparkQuery`).
@@ -31,7 +26,6 @@ node tables), :func:`run_sql` with ``one_partition=True`` sorts it in one task i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -119,45 +113,14 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         pattern = node.expression
         if not isinstance(pattern, exp.Literal):
             raise ValueError(f"regexp_full_match needs a literal pattern: {node.sql('duckdb')}")
-        return exp.RegexpLike(
-            this=node.this,
-            expression=exp.Literal.string(f"^(?:{without_groups(pattern.name)})$"))
+        return exp.RegexpLike(this=node.this,
+                              expression=exp.Literal.string(f"^(?:{pattern.name})$"))
     if isinstance(node, exp.DataType) and node.this in _INTEGER_TYPES:
         return exp.DataType.build(_INTEGER_TYPES[node.this], dialect="spark")
     if (isinstance(node, exp.Literal) and not node.is_string and "." in node.name
             and not isinstance(node.parent, exp.Cast)):
         return _double(node.name)
     return node
-
-
-def without_groups(pattern: str) -> str:
-    """The Java regular expression ``pattern`` with its capturing groups made non-capturing
-    (``(`` -> ``(?:`` outside character classes); unchanged when it has back-references,
-    named groups or ``\\Q`` quoting.
-
-    Examples
-    --------
-    >>> without_groups("(a|[(]b)+(?i)(c)")
-    '(?:a|[(]b)+(?i)(?:c)'
-    """
-    if re.search(r"\\[1-9kQ]|\(\?<[A-Za-z]", pattern):
-        return pattern
-    out, depth, i = [], 0, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if char == "[":
-            depth += 1
-        elif char == "]" and depth:
-            depth -= 1
-        elif char == "(" and not depth and not pattern.startswith("(?", i):
-            char = "(?:"
-        out.append(char)
-        i += 1
-    return "".join(out)
 
 
 def _sort_key(functions: Any, ordered: exp.Ordered) -> Column:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.spark_sql import to_spark_sql, without_groups
+from ingest.spark_sql import to_spark_sql
 
 
 def test_translation_keeps_literals_and_quotes_identifiers():
@@ -38,21 +38,3 @@ def test_the_top_level_order_is_taken_out_on_request():
     assert query.sql == "WITH a AS (SELECT x FROM t ORDER BY x NULLS LAST) SELECT id, x FROM a"
     assert [(o.this.sql(), bool(o.args.get("desc"))) for o in query.order] == [
         ("id", False), ("x", True)]
-
-
-def test_full_match_groups_become_non_capturing_with_the_same_matches():
-    import re
-
-    from ingest.validate import IP_PATTERN
-
-    sql = to_spark_sql(f"SELECT regexp_full_match(ip, '{IP_PATTERN}') FROM t").sql
-    assert sql.startswith("SELECT ip RLIKE '^(?:(?i)(?:(?:25[0-5]|")
-    # Python takes (?i) only at the start: the flag is passed instead.
-    new, old = (re.compile(p.replace("(?i)", ""), re.IGNORECASE)
-                for p in (without_groups(IP_PATTERN), IP_PATTERN))
-    assert new.groups == 0 < old.groups
-    for ip in ["1.2.3.4", "255.255.255.255", "256.1.1.1", "::1", "FE80::1", "1.2.3", "a.b.c.d",
-               "::ffff:10.0.0.1", "2001:db8::8a2e:370:7334", "1.2.3.4.5"]:
-        assert bool(new.fullmatch(ip)) == bool(old.fullmatch(ip)), ip
-    assert without_groups(r"(a)\1(b)") == r"(a)\1(b)"  # a back-reference keeps its groups
-    assert without_groups(r"\((x)[(\]](y)") == r"\((?:x)[(\]](?:y)"
