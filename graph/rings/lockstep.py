@@ -89,20 +89,29 @@ def lockstep_matrix(
     # Memory: one grid's arrays at a time, each dropped once read (the lockstep search was
     # the largest part of the candidate search at a million accounts).
     for grid, offset in enumerate((0.0, window_s / 2)):
-        bucket = np.floor((seconds + offset) / window_s).astype(np.int64)
+        window = seconds + offset  # the same arithmetic as one expression, in place
+        window /= window_s
+        np.floor(window, out=window)
+        bucket = window.astype(np.int64)
+        del window
         bucket -= bucket.min()
-        codes, uniques = pd.factorize(entity * (int(bucket.max()) + 1) + bucket)
+        key = entity * (int(bucket.max()) + 1)
+        key += bucket
         del bucket
+        codes, uniques = pd.factorize(key)
+        n_keys = len(uniques)
+        del key, uniques
         incidence = sp.csr_matrix(
-            (np.ones(len(codes)), (rows, codes)), shape=(n_accounts, len(uniques))
+            (np.ones(len(codes)), (rows, codes)), shape=(n_accounts, n_keys)
         )
         incidence.data[:] = 1.0
-        key_weight = np.zeros(len(uniques))
+        key_weight = np.zeros(n_keys)
         key_weight[codes] = entity_weight[entity]
         del codes
-        weights, _ = co_membership(incidence, pd.Index(uniques), hub_degree_cap, seed + grid,
+        # the cut hubs are not named here: a key's position stands in for its label
+        weights, _ = co_membership(incidence, pd.RangeIndex(n_keys), hub_degree_cap, seed + grid,
                                    key_weight)
-        del incidence, uniques, key_weight
+        del incidence, key_weight
         result = result.maximum(weights).tocsr()
         del weights
     return result

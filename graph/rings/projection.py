@@ -268,7 +268,7 @@ def co_membership(
     _drop_diagonal(projected)
     cut = pd.DataFrame(
         {
-            "entity": np.asarray(labels)[hubs] if len(labels) else np.array([], dtype=object),
+            "entity": np.asarray(labels[hubs]) if len(labels) else np.array([], dtype=object),
             "degree": degree[hubs].astype(np.int64),
             "weight": weight[hubs],
             "sampled_pairs": np.maximum(degree[hubs] - 1, 0).astype(np.int64),
