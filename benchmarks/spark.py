@@ -150,7 +150,10 @@ def _cpu_seconds(stat: Path) -> float:
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
+        try:
+            text = (task / "children").read_text().split()
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
         for child in map(int, text):
             found += [child, *_children(child)]
     return found
