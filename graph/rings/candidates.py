@@ -29,12 +29,18 @@ not single out laundering flows;
 the flow searches (time windows, one-off transfers) and the scorer judge them, and without
 labels they are not reported unless significant (``significant``).
 
-Independent parts of the search run in two forked child processes beside the rest
-(:class:`graph.rings.forked.ForkedCall`), on a machine's second core: the money-flow searches
-(:func:`flow_shapes`) in one, the lockstep search (:func:`lockstep_groups`) and then the
-localities of the null model (:func:`locality_scales`) in the other (one after the other: all
-three at once beside the parent were the search's memory peak); their results are the same as
-in one process.
+Independent parts of the search run in a forked child process beside the rest
+(:class:`graph.rings.forked.ForkedCall`), on a machine's second core: the lockstep search
+(:func:`lockstep_groups`) and then the money-flow searches (:func:`flow_shapes`), while the
+parent finds the communities, the dense blocks and then the localities of the null model
+(:func:`locality_scales`); one child, not two (on two cores a third process gained little time,
+and the three at once were the search's memory peak at a million accounts). The results are
+the same as in one process.
+
+The candidates come as an Arrow table (:func:`find_ring_candidate_table`, one row per
+candidate, :data:`CANDIDATE_SCHEMA`), built column by column: a Python object per candidate
+took GBs at a million accounts. :func:`find_ring_candidates` gives :class:`RingCandidate`
+objects.
 """
 
 from __future__ import annotations
@@ -330,18 +336,22 @@ def find_ring_candidate_table(
     # inherit them.
     del snapshot
     pa.default_memory_pool().release_unused()
-    # the money-flow searches read only the transfers and cash-outs: found on another core
-    # meanwhile
+    with_counterparties = stack_incidences(entities, counterparties)
+    del counterparties
+    types = entity_type_codes(entities.entities)
+    # the lockstep search and then the money-flow searches, on another core meanwhile (one
+    # child: a third process beside these two was the search's memory peak, on two cores)
     with ExitStack() as children:
-        flow_groups = children.enter_context(ForkedCall(
-            "ring flow searches", flow_shapes, transfers, cash_outs, accounts, cfg))
+        pending = children.enter_context(ForkedCall(
+            "ring lockstep and flow searches", lockstep_then_flows, with_counterparties,
+            events, transfers, cash_outs, accounts, cfg))
         del cash_outs
         # the list holds the one reference to the incidence of entities and counterparties:
         # the search takes it out and lets go of it once its last reader is done
-        stacked = [stack_incidences(entities, counterparties)]
-        del counterparties
-        found = _search(cfg, accounts, entities, stacked, transfers, flows, flow_groups,
-                        children, events, account_scores, linked_components)
+        stacked = [with_counterparties]
+        del with_counterparties
+        found = _search(cfg, accounts, entities, types, stacked, transfers, flows, pending,
+                        account_scores, linked_components)
     # the table is built from what the search found, with nothing else of it left
     del accounts, entities, transfers, flows
     return _candidate_table(found)
@@ -379,15 +389,14 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                                    TypologySettings.from_ring_config(cfg))
 
 
-def lockstep_then_localities(
-    with_counterparties: Incidence, events: pd.DataFrame | None, n_accounts: int,
-    uses: sp.csr_matrix, codes: np.ndarray, cfg: RingConfig,
-) -> tuple[tuple[list[tuple[np.ndarray, str]], sp.csr_matrix], list[Localities]]:
-    """:func:`lockstep_groups`, then the :func:`locality_scales` of the entity incidence
-    ``uses`` (type ``codes``), one after the other: what the candidate search's second
-    forked process computes."""
-    found = lockstep_groups(with_counterparties, events, n_accounts, cfg)
-    return found, locality_scales(uses, codes, cfg)
+def lockstep_then_flows(
+    with_counterparties: Incidence, events: pd.DataFrame | None, transfers: pd.DataFrame,
+    cash_outs: pd.DataFrame, accounts: pd.Index, cfg: RingConfig,
+) -> tuple[tuple[list[tuple[np.ndarray, str]], sp.csr_matrix], list[FlowGroup]]:
+    """:func:`lockstep_groups`, then the :func:`flow_shapes`, one after the other: what the
+    candidate search's forked process computes."""
+    found = lockstep_groups(with_counterparties, events, len(accounts), cfg)
+    return found, flow_shapes(transfers, cash_outs, accounts, cfg)
 
 
 def lockstep_groups(
@@ -416,27 +425,22 @@ def _search(
     cfg: RingConfig,
     accounts: pd.Index,
     entities: Incidence,
+    types: tuple[np.ndarray, np.ndarray],
     stacked: list[Incidence],
     transfers: pd.DataFrame,
     flows: sp.csr_matrix,
-    pending_flows: ForkedCall[list[FlowGroup]],
-    children: ExitStack,
-    events: pd.DataFrame | None,
+    pending: ForkedCall[tuple[tuple[list[tuple[np.ndarray, str]], sp.csr_matrix],
+                              list[FlowGroup]]],
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
 ) -> _Described | None:
-    """:func:`find_ring_candidate_table` up to its table, once the flow searches are started
-    (``children`` stops the forked processes on the way out); ``stacked`` holds the incidence
-    of each account's entities and transfer counterparties (taken out of it here), ``flows``
-    the transfer counts."""
+    """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
+    are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
+    and codes (:func:`entity_type_codes`), ``stacked`` holds the incidence of each account's
+    entities and transfer counterparties (taken out of it here), ``flows`` the transfer
+    counts."""
     n = len(accounts)
     with_counterparties = stacked.pop()
-    # the lockstep search reads the incidences and the localities only the entities' (minutes
-    # of Leiden at a million accounts): on another core meanwhile
-    types = entity_type_codes(entities.entities)
-    pending_side = children.enter_context(ForkedCall(
-        "ring lockstep search and localities", lockstep_then_localities, with_counterparties,
-        events, n, entities.matrix, types[1], cfg))
 
     # Memory: each big matrix is dropped as soon as nothing below reads it (the projection
     # and the lockstep graph are the largest; at a million accounts they held GBs to the end).
@@ -467,11 +471,13 @@ def _search(
         )
     ] if cfg.peel_blocks > 0 else []
     del with_counterparties
-    # the results are the search's alone (the calls keep none): each goes when read
-    (lockstep_found, linked), localities = pending_side.result(keep=False)
+    # the null model's entity localities (Leiden, minutes at a million accounts), here while
+    # the child searches
+    localities = locality_scales(entities.matrix, types[1], cfg)
+    # the results are the search's alone (the call keeps none): each goes when read
+    (lockstep_found, linked), flow_groups = pending.result(keep=False)
     groups += lockstep_found + blocks
     del lockstep_found, blocks
-    flow_groups = pending_flows.result(keep=False)
     groups += [(g.rows, g.kind) for g in flow_groups]
     flow_evidence = [(g.rows, g.evidence) for g in flow_groups if g.evidence]
     del flow_groups
