@@ -183,47 +183,6 @@ def beyond_tree(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.
     return out
 
 
-def links_beyond_tree(
-    links: np.ndarray,
-    degree_sum: np.ndarray,
-    degree_square_sum: np.ndarray,
-    sizes: np.ndarray,
-    total_pairs: int,
-) -> np.ndarray:
-    """Per group: the log10 chance (<= 0) of at least its internal transfer pairs beyond a
-    spanning tree's ``k - 1``, as a count: ``log10 P(Poisson(mu) >= L - (k - 1))``, ``L`` its
-    linked pairs, ``mu = ((sum c)^2 - sum c^2) / (4 P)`` the pairs the configuration model of
-    :func:`flow_log_chance` expects among its members (``c``: distinct counterparties, ``P``:
-    linked pairs in the graph; the sum of ``c_a c_b / (2 P)`` over its member pairs, uncapped,
-    so at least the capped expectation).
-
-    :func:`beyond_tree` multiplies the chances of the links present and never those of the
-    absent ones: the chance of these exact links, not a tail, so a large group of busy accounts
-    gathers about -1 per link although its degrees explain its density (AMLSim's 40 busiest
-    accounts: 399 linked pairs where 368 are expected, -120.8 orders). The count's tail charges
-    what is beyond the expectation only; a sparse loop keeps its evidence (a 6-cycle of
-    degree-3 accounts expects 0.002 links: one beyond the tree is -2.7).
-
-    Parameters
-    ----------
-    links
-        Per group: internal pairs with a transfer either way (``L``).
-    degree_sum, degree_square_sum
-        Per group: the sum of its members' ``c`` and of ``c ** 2``.
-    sizes
-        Members per group (``k``).
-    total_pairs
-        ``P``.
-    """
-    links = np.asarray(links, np.float64)
-    excess = links - (np.asarray(sizes, np.float64) - 1.0)
-    mean = np.maximum((np.asarray(degree_sum, np.float64) ** 2
-                       - np.asarray(degree_square_sum, np.float64))
-                      / (4.0 * max(total_pairs, 1)), 1e-12)
-    tail = poisson.logsf(np.maximum(excess, 1.0) - 1.0, mean) / _LN10
-    return np.where(excess >= 1.0, np.minimum(tail, 0.0), 0.0)
-
-
 def colocation_signatures(membership: sp.csr_matrix, uses: sp.csr_matrix,
                           shared: sp.csr_matrix, seed: int = 0) -> sp.csr_matrix:
     """Per (group, shared entity): a signature of *which* members use the entity, equal for
