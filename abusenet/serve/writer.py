@@ -24,7 +24,9 @@ claimed released, nothing applied).
 Python's cyclic collector would otherwise pause every thread for a full collection now and
 then (tens of milliseconds, growing with every node and edge list the events add): with
 ``freeze_every``, the apply thread, between groups, collects what was allocated since its last
-collection and freezes the survivors (``gc.freeze``), so no collection scans them again.
+collection and freezes the survivors (``gc.freeze``), so no collection scans them again. Every
+``unfreeze_every`` seconds (and after a model reload) it collects everything once instead, so
+objects frozen while alive that became cyclic garbage since are freed, not kept for good.
 """
 
 from __future__ import annotations
@@ -90,16 +92,21 @@ class EventWriter:
         Seconds between the apply thread's collections of the objects allocated since the
         previous one, whose survivors are then frozen (module docstring); ``None``: none (the
         collector runs as configured).
+    unfreeze_every
+        Seconds between the full collections that take in the frozen objects too.
     """
 
     def __init__(self, state: GraphState, write_through: WriteThrough | None = None,
-                 metrics: Metrics | None = None, freeze_every: float | None = None) -> None:
+                 metrics: Metrics | None = None, freeze_every: float | None = None,
+                 unfreeze_every: float = 300.0) -> None:
         self.state = state
         self.write_through = write_through
         self.metrics = metrics
         self.freeze_every = freeze_every
+        self.unfreeze_every = unfreeze_every
         self.collections = 0
-        self._collected = time.perf_counter()
+        self.full_collections = 0
+        self._collected = self._full = time.perf_counter()
         self._scorer = state.scorer
         self.groups_written = 0
         self._cond = threading.Condition()
@@ -240,10 +247,14 @@ class EventWriter:
     def _collect(self) -> None:
         """Collect the objects allocated since the last call (the older ones are frozen) and
         freeze the survivors: the collector's pauses stay as short as that. After a model
-        reload everything is collected once (the old model and scorer, frozen, are garbage)."""
+        reload, and every ``unfreeze_every`` seconds, everything is collected once (the old
+        model and scorer, frozen, are garbage; so may be frozen objects in reference cycles)."""
         began = time.perf_counter()
-        if self.state.scorer is not self._scorer:
+        if (self.state.scorer is not self._scorer
+                or began - self._full >= self.unfreeze_every):
             self._scorer = self.state.scorer
+            self._full = began
+            self.full_collections += 1
             gc.unfreeze()
         gc.collect()
         gc.freeze()
