@@ -188,6 +188,11 @@ def test_the_apply_thread_collects_and_freezes_between_groups(loaded):
     checked = validator.check([_login("g1", "gc_a")])
     assert writer.submit(checked.events, checked.reasons) == [ACCEPTED]
     writer.close()
-    assert writer.collections == 1  # after the one group
+    assert writer.collections == 1 and writer.full_collections == 0  # after the one group
     assert gc.get_freeze_count() > 0  # the survivors frozen: no later collection scans them
+    full = EventWriter(state, freeze_every=0.0, unfreeze_every=0.0)
+    checked = validator.check([_login("g2", "gc_b")])
+    assert full.submit(checked.events, checked.reasons) == [ACCEPTED]
+    full.close()
+    assert full.full_collections == 1  # everything taken in once (then frozen again)
     gc.unfreeze()
