@@ -80,7 +80,7 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
         neo4j: Any = "not configured" if write_through is None else write_through.status()
         return {"status": "ready", "model_version": state.model_version,
                 "accounts": state.num_accounts, "neo4j": neo4j,
-                "scores": "gnn", "published_candidate": state.published}
+                "scores": state.published, "published_candidate": state.published}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> str:

@@ -17,6 +17,7 @@ import pytest
 
 from abusenet.serve.durable_log import segment_files
 from abusenet.serve.state import GraphState, model_version, run_paths
+from abusenet.validation.challenger import read_published
 from gnn.data.snapshot_graph import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from graph.build import build_snapshot
@@ -39,8 +40,10 @@ def ring_member_and_device(run_dir) -> tuple[str, str, str]:
     raise AssertionError("no ring member with a device")
 
 
-def test_token_health_and_limits(service):
+def test_token_health_and_limits(service, run_dir):
     assert httpx.get(f"{service.url}/healthz").json() == {"status": "ok"}
+    published = read_published(run_paths(run_dir)["model"])["candidate"]
+    assert httpx.get(f"{service.url}/readyz").json()["scores"] == published
     assert httpx.get(f"{service.url}/v1/rings/x").status_code == 401
     wrong = httpx.get(f"{service.url}/metrics", headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
