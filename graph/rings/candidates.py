@@ -78,10 +78,10 @@ from graph.rings.localities import (
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
 from graph.rings.null_model import (
     anchors,
-    beyond_tree,
     colocation_signatures,
     entity_types,
     flow_log_chance,
+    links_beyond_tree,
     pair_log_chance,
     selection_log_count,
     sharing_log_chance,
@@ -699,8 +699,18 @@ def _describe(
         shared, sizes, entity_degree, codes, group_degree, degree_by_type.sum(axis=0),
         np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)
         if localities else None)
-    flow_chance = beyond_tree(*_masked_entries(flow_log_chance(flows), membership, rows, cand),
-                              sizes.astype(np.int64))
+    # transfer links beyond a spanning tree, counted against what the members' numbers of
+    # counterparties make likely
+    linked_pairs = flow_log_chance(flows)
+    linked_pairs.data = np.ones_like(linked_pairs.data)
+    _, owner = _masked_entries(linked_pairs, membership, rows, cand)
+    member_degree = np.asarray(counterparties.getnnz(axis=1), np.float64)[rows]
+    flow_chance = links_beyond_tree(
+        np.bincount(owner, minlength=len(groups)),
+        np.bincount(cand, weights=member_degree, minlength=len(groups)),
+        np.bincount(cand, weights=member_degree ** 2, minlength=len(groups)),
+        sizes, linked_pairs.nnz)
+    del linked_pairs, owner, member_degree
     # accounts each account could be grouped with: every co-user of its entities (hubs
     # included, which the projection only samples), its counterparties and its other links
     co_users = (uses > 0).astype(np.float64) @ np.where(

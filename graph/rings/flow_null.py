@@ -3,8 +3,8 @@
 A group tied by transfers is grown through them: the search's count of the groups it could
 have picked (:func:`graph.rings.null_model.selection_log_count`) pays for its ``k - 1`` tree
 links at each member's full number of counterparties, and
-:func:`graph.rings.null_model.beyond_tree` for the links beyond those. What is left to judge is
-*how* the money moved. The null keeps every transfer pair (``src``, ``dst``, how often it
+:func:`graph.rings.null_model.links_beyond_tree` for the links beyond those. What is left to
+judge is *how* the money moved. The null keeps every transfer pair (``src``, ``dst``, how often it
 transacted, how long it lasted) and, independently for each pair,
 
 * **permutes when pairs start** among pairs that last about as long (last minus first

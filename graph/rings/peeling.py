@@ -376,7 +376,7 @@ def pendant_free_cores(
     one ring member, not half of a chain). A ring's own sharing (cards each used by four members
     in a chain, devices in a cycle) survives the removal of any one member; a household beside
     it is joined through one link, which the search's count of the groups it could grow pays for
-    (the same reason :func:`graph.rings.null_model.beyond_tree` leaves a tree's links out), so
+    (the same reason :func:`graph.rings.null_model.links_beyond_tree` leaves a tree's links out), so
     it is padding, not part of the ring. Parts of equal size are both kept.
 
     All groups at once: one ``connected_components`` over a copy of each core (of at least

@@ -10,9 +10,9 @@ from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.null_model import (
     anchors,
-    beyond_tree,
     colocation_signatures,
     flow_log_chance,
+    links_beyond_tree,
     log10_choose,
     pair_log_chance,
     selection_log_count,
@@ -68,11 +68,28 @@ def test_reciprocal_transfers_count_once():
 
 
 def test_only_links_beyond_a_spanning_tree_are_evidence():
-    # group 0: a star of 4 (3 links, all a tree needs); group 1: a triangle (one link beyond)
-    values = np.array([-3.0, -4.0, -5.0, -1.0, -6.0, -2.0])
-    group = np.array([0, 0, 0, 1, 1, 1])
-    assert beyond_tree(values, group, np.array([4, 3])).tolist() == [0.0, -6.0]
-    assert beyond_tree(np.zeros(0), np.zeros(0, dtype=np.int64), np.array([3])).tolist() == [0.0]
+    # group 0: a star of 4 (3 links, all a tree needs); group 1: a triangle (one link beyond),
+    # each member with 2 counterparties among 100 linked pairs
+    chance = links_beyond_tree(np.array([3, 3]), np.array([8.0, 6.0]), np.array([16.0, 12.0]),
+                               np.array([4, 3]), 100)
+    assert chance[0] == 0.0
+    assert np.isclose(chance[1], poisson.logsf(0, (36 - 12) / 400) / np.log(10))
+
+
+def test_links_beyond_a_tree_counted_against_what_the_degrees_expect():
+    # group 0: a 6-cycle of accounts with 3 counterparties each (one link beyond a tree, 0.00225
+    # expected among its pairs); group 1: 40 accounts with 100 counterparties each and 399
+    # linked pairs, where 1,560 are expected: no evidence, though each link has chance 1/5;
+    # group 2: a tree (a star of 5)
+    sums, squares = np.array([18.0, 4000.0, 8.0]), np.array([54.0, 400_000.0, 20.0])
+    total = np.array([30_000, 2_500, 30_000])
+    mean = (sums ** 2 - squares) / (4.0 * total)
+    chance = [links_beyond_tree(np.array([links]), sums[[i]], squares[[i]], np.array([k]),
+                                int(total[i]))[0]
+              for i, (links, k) in enumerate([(6, 6), (399, 40), (4, 5)])]
+    assert np.isclose(chance[0], poisson.logsf(0, mean[0]) / np.log(10))
+    assert -2.7 < chance[0] < -2.6
+    assert chance[1] > -1e-9 and chance[2] == 0.0
 
 
 def _merchant_world(seed: int = 0):
