@@ -843,7 +843,7 @@ def _candidate_table(found: _Described | None) -> pa.Table:
     tie_cand, tie_src, tie_dst = tie_cand[on], tie_src[on], tie_dst[on]
     order = np.lexsort((rank[tie_dst], rank[tie_src], tie_cand))
     ends = np.column_stack([tie_src[order], tie_dst[order]]).ravel()
-    pairs = pa.ListArray.from_arrays(np.arange(0, len(ends) + 1, 2, dtype=np.int32),
+    pairs = pa.ListArray.from_arrays(_offsets(np.arange(len(ends)) // 2, len(ends) // 2),
                                      ids.take(ends))
     tie_column = pa.ListArray.from_arrays(_offsets(new[tie_cand[order]], n_kept), pairs)
 
@@ -861,9 +861,19 @@ def _candidate_table(found: _Described | None) -> pa.Table:
 
 
 def _offsets(owner: np.ndarray, n: int) -> np.ndarray:
-    """List offsets (int32) of ``n`` lists from the list index of each value, ascending."""
+    """List offsets (int32) of ``n`` lists from the list index of each value, ascending.
+
+    Raises
+    ------
+    OverflowError
+        More values than an Arrow list's 32-bit offsets can address (instead of offsets that
+        wrap around silently)."""
     counts = np.bincount(owner, minlength=n) if len(owner) else np.zeros(n, dtype=np.int64)
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    if offsets[-1] > np.iinfo(np.int32).max:
+        raise OverflowError(f"{offsets[-1]:,} list values in one candidates column: more than "
+                            "32-bit list offsets address; split the search's input")
+    return offsets.astype(np.int32)
 
 
 def _ring_ids(members: pa.ListArray, block: int = _CHUNK) -> pa.Array:
