@@ -369,7 +369,9 @@ def challenger_stage(run: PlannedRun) -> StageSpec | None:
             run.snapshot, run.cache.output_dir("train"), run.output("score", ACCOUNT_SCORES),
             settings, out, seed=run.config.labels.seed),
         key={"challenger": True, "selection_metric": settings.selection_metric,
-             "publish": settings.publish, "seed": run.config.labels.seed},
+             "publish": settings.publish,
+             "min_challenger_positives": settings.min_challenger_positives,
+             "seed": run.config.labels.seed},
         after=("snapshot", "train", "score"), code=MODEL_CODE,
         describe=lambda i: (f"published: {i['winner']} (by {i['margin']:+.4f} "
                             f"{i['chosen_on']})"),

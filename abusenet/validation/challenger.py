@@ -5,6 +5,9 @@ Three candidates score every account: ``gnn`` (the run's detector), ``xgb-graph`
 on its validation labels) and ``blend`` (``w * gnn + (1 - w) * xgb-graph`` of the two
 probabilities, ``w`` on a 0.1 grid chosen on the validation labels). The winner is chosen on
 the validation labels only: the held-back test labels and the out-of-time window never choose.
+The blend is judged out of fold (:func:`cross_fitted_blend`): its grid holds 0 and 1 (each
+candidate alone), so a weight chosen on the very labels it is judged on never scores below
+either candidate there, and with few positives chance alone would make it win.
 A convex mix of probabilities stays in [0, 1], so every candidate publishes probabilities.
 
 The published candidate is saved with the model: XGB-Graph in ``<model>/challenger`` (its own
@@ -206,6 +209,39 @@ def blend_weight(gnn: np.ndarray, xgb: np.ndarray, y: np.ndarray, metric: str = 
     figures = [node_metrics(y, w * gnn + (1.0 - w) * xgb)[metric] for w in BLEND_WEIGHTS]
     figures = np.nan_to_num(np.asarray(figures), nan=-1.0)
     return float(BLEND_WEIGHTS[np.flatnonzero(figures == figures.max())[-1]])
+
+
+def cross_fitted_blend(gnn: np.ndarray, xgb: np.ndarray, y: np.ndarray, metric: str = "auprc",
+                       seed: int = 0) -> np.ndarray:
+    """The blend's scores of labelled accounts for judging it: the labels in two stratified
+    halves, each half blended with the weight :func:`blend_weight` chooses on the other.
+
+    A weight that only fits the noise of a few labels then scores as it would on new accounts.
+    A half without positives chooses no weight but the GNN's own (the tie rule), so with one or
+    two validation positives the blend is judged as the GNN alone.
+
+    Parameters
+    ----------
+    gnn, xgb
+        The two candidates' scores of the labelled accounts.
+    y
+        Their labels (0 / 1).
+    metric
+        The figure the weight is chosen by (``auprc`` or ``auroc``).
+    seed
+        The halves' split.
+    """
+    from gnn.labels import stratified_split
+
+    gnn, xgb, y = (np.asarray(a) for a in (gnn, xgb, y))
+    out = np.asarray(gnn, np.float64).copy()
+    if len(y) < 2:
+        return out
+    first, second = stratified_split(y, 0.5, seed)
+    for fit, judged in ((first, second), (second, first)):
+        weight = blend_weight(gnn[fit], xgb[fit], y[fit], metric)
+        out[judged] = np.clip(weight * gnn[judged] + (1.0 - weight) * xgb[judged], 0.0, 1.0)
+    return out
 
 
 def candidates(gnn: pd.DataFrame, xgb: pd.DataFrame, weight: float) -> dict[str, pd.DataFrame]:

@@ -73,6 +73,10 @@ class ValidationConfig(_Section):
     publish
         ``best`` (the winner on the validation labels) or a candidate's name (``gnn``,
         ``xgb-graph``, ``blend``) published whatever the figures say.
+    min_challenger_positives
+        With ``publish: best``, the positives the validation labels need before another
+        candidate may replace the GNN: a figure on fewer is mostly chance (the GNN stays
+        published, with a warning).
     gates, drift
         :class:`GatesConfig`, :class:`DriftConfig`.
     """
@@ -83,5 +87,6 @@ class ValidationConfig(_Section):
     challenger: bool = True
     selection_metric: str = Field("auprc", pattern="^(auroc|auprc)$")
     publish: str = Field("best", pattern="^(best|gnn|xgb-graph|blend)$")
+    min_challenger_positives: int = Field(10, ge=0)
     gates: GatesConfig = GatesConfig()
     drift: DriftConfig = DriftConfig()

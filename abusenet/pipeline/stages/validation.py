@@ -69,20 +69,26 @@ def challenger_stage(
     snapshot_dir: Path, train_dir: Path, gnn_scores_path: Path, settings: ValidationConfig,
     out: Path, *, seed: int = 0,
 ) -> dict[str, Any]:
-    """XGB-Graph on the detector's split, the blend, and the scores of the winner.
+    """XGB-Graph on the detector's split, the blend, and the scores of the winner (the blend
+    judged out of fold on the validation labels: :func:`abusenet.validation.challenger.
+    cross_fitted_blend`).
 
     Writes :data:`CANDIDATES_FILE`, ``account_scores.parquet`` (the winner's scores,
     ``score_kind`` probability), the saved XGB-Graph (``challenger/``) and ``published.json``
     naming the winner and the blend weight (both published inside the run's ``model/``, see
     :func:`abusenet.validation.challenger.save_published`); returns the selection
     (:meth:`Selection.to_dict`) with a ``warning`` when the GNN does not beat XGB-Graph on the
-    validation labels. ``settings.publish`` other than ``best`` forces the winner.
+    validation labels. ``settings.publish`` other than ``best`` forces the winner; with
+    ``best``, validation labels holding fewer than ``settings.min_challenger_positives``
+    positives keep the GNN (with a warning).
     """
     from abusenet.validation.challenger import (
+        BLEND,
         CHALLENGER,
         GNN,
         blend_weight,
         candidates,
+        cross_fitted_blend,
         fit_challenger_on_graph,
         save_published,
         scores_on,
@@ -96,11 +102,19 @@ def challenger_stage(
     gnn = pd.read_parquet(gnn_scores_path)
     model, xgb = fit_challenger_on_graph(data, scaler, fit, val, random_state=seed)
     del data
-    weight = blend_weight(scores_on(val, gnn)[1], scores_on(val, xgb)[1],
-                          val["label"].to_numpy(), settings.selection_metric)
+    metric = settings.selection_metric
+    y, gnn_val = scores_on(val, gnn)
+    xgb_val = scores_on(val, xgb)[1]
+    weight = blend_weight(gnn_val, xgb_val, y, metric)
     scored = candidates(gnn, xgb, weight)
-    choice = select(scored, val, settings.selection_metric, weight,
-                    forced=None if settings.publish == "best" else settings.publish)
+    judged = {**scored, BLEND: pd.DataFrame({
+        "account_id": val["account_id"].astype(str).to_numpy(),
+        "score": cross_fitted_blend(gnn_val, xgb_val, y, metric, seed)})}
+    positives = int(y.sum())
+    too_few = settings.publish == "best" and positives < settings.min_challenger_positives
+    choice = select(judged, val, metric, weight,
+                    forced=GNN if too_few else
+                    None if settings.publish == "best" else settings.publish)
     save_published(out, model, choice.winner, weight,
                    histogram(scored[choice.winner]["score"].to_numpy(np.float64),
                              settings.drift.bins))
@@ -111,8 +125,13 @@ def challenger_stage(
     write_contract_table(gnn.assign(score=winner["score"].to_numpy()), ACCOUNT_SCORES,
                          out / ACCOUNT_SCORES)
     info = choice.to_dict()
-    metric = settings.selection_metric
-    if (choice.validation[GNN][metric] or 0.0) <= (choice.validation[CHALLENGER][metric] or 0.0):
+    if too_few:
+        info["warning"] = (f"{positives} positives in the validation labels, fewer than "
+                           f"validation.min_challenger_positives "
+                           f"({settings.min_challenger_positives}): the GNN stays published "
+                           "(a figure on so few is mostly chance)")
+        logger.warning(info["warning"])
+    elif (choice.validation[GNN][metric] or 0.0) <= (choice.validation[CHALLENGER][metric] or 0.0):
         info["warning"] = (f"the GNN does not beat XGB-Graph on the validation labels ({metric} "
                            f"{choice.validation[GNN][metric]:.4f} vs "
                            f"{choice.validation[CHALLENGER][metric]:.4f})")

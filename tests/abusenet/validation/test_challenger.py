@@ -11,6 +11,7 @@ from abusenet.validation.challenger import (
     PUBLISHED_FILE,
     blend_weight,
     candidates,
+    cross_fitted_blend,
     fit_challenger,
     read_published,
     save_published,
@@ -36,6 +37,41 @@ def test_the_candidate_best_on_validation_labels_wins_by_its_margin():
     assert choice.validation[CHALLENGER]["auprc"] == 1.0
     assert choice.winner in (CHALLENGER, BLEND) and choice.winner != GNN
     assert choice.margin >= 0.0
+
+
+def test_the_blend_is_judged_with_weights_chosen_on_the_other_half():
+    from gnn.labels import stratified_split
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(40) < 0.3).astype(np.int64)
+    gnn, xgb = rng.random(40) * 0.5 + 0.5 * y, rng.random(40)
+    judged = cross_fitted_blend(gnn, xgb, y, "auprc", seed=3)
+    first, second = stratified_split(y, 0.5, 3)
+    for fit, other in ((first, second), (second, first)):
+        w = blend_weight(gnn[fit], xgb[fit], y[fit])
+        assert np.allclose(judged[other], w * gnn[other] + (1 - w) * xgb[other])
+    # one positive: the half without it chooses no weight but the GNN's own
+    lone = np.zeros(10, dtype=np.int64)
+    lone[4] = 1
+    assert np.array_equal(cross_fitted_blend(gnn[:10], xgb[:10], lone), gnn[:10])
+
+
+def test_a_blend_fitted_to_noise_does_not_beat_the_gnn_out_of_fold():
+    # the GNN ranks 5 positives among 30 validation accounts fairly well, XGB-Graph is noise:
+    # judged on the labels that chose its weight, the blend (its grid holds the GNN alone) wins
+    # whenever some weight fits the noise; judged out of fold, it does not
+    in_sample = out_of_fold = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        y = np.zeros(30, dtype=np.int64)
+        y[:5] = 1
+        gnn, xgb = 0.6 * rng.random(30) + 0.4 * y, rng.random(30)
+        labels = pd.DataFrame({"account_id": [f"a{i}" for i in range(30)], "label": y})
+        scored = candidates(_table(gnn), _table(xgb), blend_weight(gnn, xgb, y))
+        in_sample += select(scored, labels).winner == BLEND
+        judged = {**scored, BLEND: _table(cross_fitted_blend(gnn, xgb, y))}
+        out_of_fold += select(judged, labels).winner == BLEND
+    assert in_sample >= 3 and out_of_fold == 0
 
 
 def test_a_tie_keeps_the_gnn():
