@@ -373,9 +373,18 @@ def challenger_stage(run: PlannedRun) -> StageSpec | None:
              "min_challenger_positives": settings.min_challenger_positives,
              "seed": run.config.labels.seed},
         after=("snapshot", "train", "score"), code=MODEL_CODE,
-        describe=lambda i: (f"published: {i['winner']} (by {i['margin']:+.4f} "
-                            f"{i['chosen_on']})"),
+        describe=_describe_selection,
     )
+
+
+def _describe_selection(info: dict[str, Any]) -> str:
+    """The challenger stage's line: the published candidate and by how much it won, or that the
+    GNN was kept for too few validation positives."""
+    kept = info.get("kept")
+    if kept:
+        return (f"published: {info['winner']} (kept: {kept['positives']} validation positives, "
+                f"fewer than {kept['min_challenger_positives']} to choose by)")
+    return f"published: {info['winner']} (by {info['margin']:+.4f} {info['chosen_on']})"
 
 
 def drift_stage(run: PlannedRun) -> StageSpec | None:

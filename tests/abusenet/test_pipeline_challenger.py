@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from abusenet.pipeline.plan import _describe_selection
 from abusenet.pipeline.stages.validation import challenger_stage
 from abusenet.validation.config import ValidationConfig
 
@@ -19,8 +20,10 @@ def test_too_few_validation_positives_keep_the_gnn_published(small_run, tmp_path
     (tmp_path / "enough").mkdir()
     few = challenger_stage(*inputs, ValidationConfig(min_challenger_positives=positives + 1),
                            tmp_path / "few")
-    assert few["winner"] == "gnn"
+    assert few["winner"] == "gnn" and few["kept"]["positives"] == positives
+    assert _describe_selection(few).startswith(f"published: gnn (kept: {positives} validation")
     assert f"{positives} positives in the validation labels" in few["warning"]
     enough = challenger_stage(*inputs, ValidationConfig(min_challenger_positives=positives),
                               tmp_path / "enough")
-    assert "min_challenger_positives" not in enough.get("warning", "")
+    assert "min_challenger_positives" not in enough.get("warning", "") and "kept" not in enough
+    assert _describe_selection(enough).startswith(f"published: {enough['winner']} (by ")

@@ -80,7 +80,7 @@ def challenger_stage(
     (:meth:`Selection.to_dict`) with a ``warning`` when the GNN does not beat XGB-Graph on the
     validation labels. ``settings.publish`` other than ``best`` forces the winner; with
     ``best``, validation labels holding fewer than ``settings.min_challenger_positives``
-    positives keep the GNN (with a warning).
+    positives keep the GNN (``kept`` says so, with a warning).
     """
     from abusenet.validation.challenger import (
         BLEND,
@@ -126,6 +126,8 @@ def challenger_stage(
                          out / ACCOUNT_SCORES)
     info = choice.to_dict()
     if too_few:
+        info["kept"] = {"positives": positives,
+                        "min_challenger_positives": settings.min_challenger_positives}
         info["warning"] = (f"{positives} positives in the validation labels, fewer than "
                            f"validation.min_challenger_positives "
                            f"({settings.min_challenger_positives}): the GNN stays published "
