@@ -68,8 +68,9 @@ TOP_REASONS = 3
 _LOAD_ROWS = 4_000_000
 #: Stored event ids hashed at a time at start (:func:`_hash_ids`).
 _HASH_ROWS = 1 << 18
-#: Inside a run's work directory: what the start computed, kept for the next start.
-START = "serve"
+#: Inside a run's work directory: what the start computed, kept for the next start (a folder
+#: of its own beside the service's token file, so that replacing a cache removes caches only).
+START = ("serve", "start")
 #: Changes when what the start cache holds or how the start computes it changes (so older
 #: caches are not read).
 START_FORMAT = 1
@@ -88,7 +89,7 @@ def run_paths(run_dir: Path) -> dict[str, Path]:
         "snapshot": work / SNAPSHOT / SNAPSHOT,
         "model": run_dir / MODEL,
         "rings": run_dir / RINGS,
-        "start": work / START,
+        "start": work.joinpath(*START),
     }
 
 
@@ -279,7 +280,7 @@ class GraphState:
 
         What the start computes from the snapshot and the model alone (the boosted column,
         the scorer's kept embeddings and scores) is saved under the run's work directory
-        (``.work/serve/<key>``, :func:`start_key`) the first time and read back at later
+        (``.work/serve/start/<key>``, :func:`start_key`) the first time and read back at later
         starts of the same snapshot and model (:meth:`_use_model`)."""
         paths = run_paths(run_dir)
         rings = (pd.read_parquet(paths["rings"]) if paths["rings"].is_file()
@@ -893,7 +894,7 @@ def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColu
         if boosted is not None:
             boosted.save(graph, partial)
         for old in start.parent.iterdir():
-            if old.name != partial.name and not old.name.startswith("."):
+            if old.is_dir() and old.name != partial.name and not old.name.startswith("."):
                 shutil.rmtree(old, ignore_errors=True)
         os.replace(partial, start)
     except OSError as err:
