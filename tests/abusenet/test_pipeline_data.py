@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 
-from abusenet.pipeline.stages.data import read_candidate_table, read_candidates, write_candidates
+from abusenet.pipeline.stages.data import read_candidates, write_candidates
 from graph.rings.candidates import RingCandidate, candidate_table
 
 
@@ -46,7 +46,7 @@ def test_a_table_of_candidates_is_written_as_the_frame_of_them_was(tmp_path) -> 
     write_candidates(found, tmp_path / "list.parquet")
     before = pq.read_table(tmp_path / "frame.parquet")
     for name in ("table.parquet", "list.parquet"):
-        after = read_candidate_table(tmp_path / name)
+        after = pq.read_table(tmp_path / name)
         assert after.schema.equals(before.schema, check_metadata=True)
         assert after.equals(before)
 

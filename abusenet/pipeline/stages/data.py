@@ -164,13 +164,6 @@ def _pandas_metadata() -> dict[bytes, bytes]:
     return pa.Schema.from_pandas(sample, preserve_index=False).metadata
 
 
-def read_candidate_table(path: Path) -> pa.Table:
-    """The candidates table :func:`candidates_stage` wrote (one row per candidate; see
-    :func:`graph.rings.candidates.find_ring_candidate_table`), without a Python object per
-    candidate."""
-    return pq.read_table(path)
-
-
 def read_candidates(path: Path, block: int = 50_000) -> list[RingCandidate]:
     """The :class:`~graph.rings.candidates.RingCandidate` list :func:`candidates_stage` wrote,
     read ``block`` rows at a time (the whole table beside the objects is not held)."""
