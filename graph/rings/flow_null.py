@@ -41,9 +41,11 @@ did not even pay for those); links beyond the tree keep the chance of their exis
 Window and class judge a group tied by money, every member with a transfer inside it: in a
 group of 25 where 6 pass money round, they are evidence about the 6, which the search lists
 on their own, not about the 25.
-Each term is one statistic's tail or a union bound, and the members' hops and fans are
-combined by Fisher's method, so a large group of ordinary flows gathers no evidence from many
-unremarkable ones, and every term overestimates the chance (the surprise is conservative).
+Each term is one statistic's tail or a union bound, and the members' hops are combined by
+Fisher's method, their fans by the better of Fisher's and Bonferroni's (times two), so a large
+group of ordinary flows gathers no evidence from many unremarkable ones, one strong fan is not
+diluted by its ordinary amounts, and every term overestimates the chance (the surprise is
+conservative).
 
 What it explains: honest schedules (a payroll, rent, a merchant's regular suppliers) repeat
 over the log, so the pairs that last as long, and their payers' peers, explain them; bursts of
@@ -86,6 +88,25 @@ def fisher_log10(log10_p: np.ndarray, group: np.ndarray, n_groups: int) -> np.nd
     has = count > 0
     out[has] = chi2.logsf(total[has], 2.0 * count[has]) / _LN10
     return np.minimum(out, 0.0)
+
+
+def omnibus_log10(log10_p: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group: log10 of the better of two combinations of its independent p-values, times
+    two (a union bound over the two tests): Fisher's (:func:`fisher_log10`), which gathers
+    many moderate p-values, and Bonferroni's (``n`` times the smallest), which keeps one
+    strong p-value undiluted by ordinary ones beside it (a fan landing on a schedule whose
+    amounts are unremarkable: Fisher's method costs it ``log10(1 - ln p)``, an order at
+    ``p = 1e-6``, Bonferroni's ``log10(2)``). 0 for a group with none."""
+    out = np.zeros(n_groups)
+    if len(log10_p) == 0:
+        return out
+    log10_p = np.asarray(log10_p, np.float64)
+    smallest = np.zeros(n_groups)
+    np.minimum.at(smallest, group, log10_p)
+    count = np.bincount(group, minlength=n_groups)
+    bonferroni = smallest + np.log10(np.maximum(count, 1))
+    best = np.minimum(fisher_log10(log10_p, group, n_groups), bonferroni)
+    return np.where(count > 0, np.minimum(best + np.log10(2.0), 0.0), 0.0)
 
 
 @dataclass(frozen=True)
@@ -446,8 +467,9 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
     schedule, as :func:`schedule_log_chance` says (the null draws amounts and starts
     independently: two p-values). Which transfers make the fan is not counted here (the
     selection count pays for its links), nor the window they start in (the window's term).
-    A group's fans' p-values are combined by :func:`fisher_log10` (a product of p-values is
-    none: two of 0.1 each come together with chance 0.056, not 0.01); a transfer is in its
+    A group's fans' p-values are combined by :func:`omnibus_log10` (a product of p-values is
+    none: two of 0.1 each come together with chance 0.056, not 0.01; and a fan on a schedule
+    whose amounts are unremarkable keeps its schedule's p-value); a transfer is in its
     payer's fan-out and its payee's fan-in, so that none counts twice a group's fans-in or its
     fans-out count, whichever are less likely together.
 
@@ -500,7 +522,7 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
                                     int(is_fan.sum()), hub)
         judged = ~np.isnan(timed)
         chance = np.r_[amounts[is_fan], timed[judged]]
-        out = np.minimum(out, fisher_log10(
+        out = np.minimum(out, omnibus_log10(
             chance, np.r_[fan_cand[is_fan], fan_cand[is_fan][judged]], n_groups))
     return out
 

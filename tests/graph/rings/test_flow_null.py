@@ -13,6 +13,7 @@ from graph.rings.flow_null import (
     habit_log_chance,
     hop_log_chance,
     money_log_chance,
+    omnibus_log10,
     schedule_log_chance,
     window_log_chance,
 )
@@ -136,7 +137,8 @@ def test_a_fan_of_equal_amounts_is_unlikely_and_counts_each_transfer_once():
                          amount=[100.0] * 4 + [10.0, 300.0, 600.0, 1000.0] + [100.0] * 3)
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
     chance = fan_log_chance(internal, internal, pools, 3)
-    assert np.isclose(chance[0], np.log10(4) + 3 * np.log10(1 / 100))  # one fan: its own
+    # one fan: its own p-value, times the two tests it is the better of
+    assert np.isclose(chance[0], np.log10(4) + 3 * np.log10(1 / 100) + np.log10(2))
     assert chance[1:].tolist() == [0.0, 0.0]
 
 
@@ -147,10 +149,22 @@ def test_a_fans_schedule_and_amounts_are_two_p_values_combined():
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
     amounts = np.log10(5) + 4 * np.log10(1 / 100)
     timed = _schedule(fan, transfers)
-    expected = fisher_log10(np.array([amounts, timed]), np.zeros(2, np.int64), 1)[0]
+    expected = omnibus_log10(np.array([amounts, timed]), np.zeros(2, np.int64), 1)[0]
     chance = fan_log_chance(internal, transfers, pools, 1)[0]
     assert np.isclose(chance, expected)
-    assert amounts + timed < chance < min(amounts, timed)
+    assert amounts + timed < chance < min(amounts, timed) + 2 * np.log10(2)
+
+
+def test_one_strong_p_value_is_not_diluted_and_many_moderate_ones_still_add_up():
+    # group 0: a schedule at 1e-6 beside unremarkable amounts; group 1: 40 p-values of 0.01
+    p_values = np.log10(np.r_[1e-6, 1.0, np.full(40, 0.01)])
+    group = np.r_[0, 0, np.ones(40, np.int64)]
+    combined = omnibus_log10(p_values, group, 3)
+    fisher = fisher_log10(p_values, group, 3)
+    assert np.isclose(combined[0], -6 + 2 * np.log10(2)), "Bonferroni's: 2 x 1e-6, times 2"
+    assert fisher[0] > combined[0] + 0.5, "Fisher's method dilutes it by about an order"
+    assert np.isclose(combined[1], fisher[1] + np.log10(2)) and combined[1] < -35
+    assert combined[2] == 0.0
 
 
 def test_repeated_pairs_are_judged_against_repeated_pairs_amounts():
@@ -164,8 +178,8 @@ def test_repeated_pairs_are_judged_against_repeated_pairs_amounts():
     internal = _internal([0, 0, 0], [1, 2, 3], [9, 9, 9], [0.0, 0.0, 0.0],
                          amount=[499.0, 500.0, 501.0], count=[10, 10, 10])
     money = money_log_chance(internal, transfers, np.array([4]), 2 * DAY, 0.85, 1.02)
-    # 499..501 holds 10 of the 50 repeated pairs' means: 3 (1/5)^2
-    assert np.isclose(money.shape[0], np.log10(3) + 2 * np.log10(10 / 50))
+    # 499..501 holds 10 of the 50 repeated pairs' means: 3 (1/5)^2, times the two tests
+    assert np.isclose(money.shape[0], np.log10(3) + 2 * np.log10(10 / 50) + np.log10(2))
 
 
 def _laundering_world() -> tuple:
