@@ -22,7 +22,10 @@ SERVE_HELP = (
     "retried; the service keeps answering when Neo4j is slow or down and /readyz says so. "
     "Every route but /healthz and /readyz needs "
     "'Authorization: Bearer TOKEN': ABUSENET_API_TOKEN, or else the 0600 file named at start. "
-    "The OpenAPI page is /docs."
+    "The OpenAPI page is /docs. "
+    "With --prepare, compute what the start computes from the snapshot and the model (the "
+    "start cache, RUN/.work/serve/start) and exit: a training `abusenet run` does this already, "
+    "so that the first start reads it."
 )
 
 
@@ -61,6 +64,10 @@ def serve(
         None, "--graph",
         help="The Neo4j graph to write to: the one `abusenet run` loaded (its --graph; "
         "default the run folder's name)."),
+    prepare: bool = typer.Option(
+        False, "--prepare",
+        help="Only write the start cache (model and snapshot, not the events) and exit; "
+        "nothing is done when it is there already."),
 ) -> None:
     """See :data:`SERVE_HELP`."""
     import torch
@@ -72,6 +79,9 @@ def serve(
     from abusenet.serve.validation import EventValidator, canonical_mapping
     from ingest.mapping import MappingError, load_mapping
 
+    if prepare:
+        _prepare(run, model, snapshot)
+        return
     write_through = _write_through(neo4j_uri, graph, run) if neo4j_uri else None
     try:
         state = GraphState.load(run, model, snapshot)
@@ -103,6 +113,27 @@ def serve(
             typer.echo("abusenet serve: some changes were not written to Neo4j (it was down or "
                        "slow); they are in the event store: reload the graph with `abusenet "
                        "load` to catch up", err=True)
+
+
+def _prepare(run: Path, model: Path | None, snapshot: Path | None) -> None:
+    """``serve --prepare``: the start cache of ``run`` (with ``model`` / ``snapshot``) written."""
+    from abusenet.serve.state import GraphState, run_paths, start_key
+
+    try:
+        written = GraphState.prepare_start(run, model, snapshot)
+        paths = run_paths(run)
+        key = start_key(model or paths["model"], snapshot or paths["snapshot"])
+    except (FileNotFoundError, ValueError) as err:
+        typer.echo(f"error: cannot prepare {run}: {err}", err=True)
+        raise typer.Exit(1) from None
+    cache = paths["start"] / key
+    if written is not None:
+        typer.echo(f"abusenet serve: start cache written to {cache}", err=True)
+    elif (cache / "scores.npy").is_file():
+        typer.echo(f"abusenet serve: start cache {cache} is there already", err=True)
+    else:
+        typer.echo(f"error: start cache {cache} could not be written (see the warning)", err=True)
+        raise typer.Exit(1)
 
 
 def _write_through(neo4j_uri: str, graph: str | None, run: Path) -> WriteThrough:

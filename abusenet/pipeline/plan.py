@@ -5,7 +5,8 @@ this run (its name, the stages it reads, the code and settings that key its cach
 it runs), or ``None`` when the run does not need it::
 
     ingest -> snapshot -> [neo4j_load] -> candidates -> [labels] -> [train]
-           -> score (with a model, or by ring structure) -> rings -> [evaluate] -> [explain]
+           -> score (with a model, or by ring structure) -> [challenger] -> [serve_start]
+           -> rings -> [evaluate] -> [explain]
            -> [neo4j_write] -> report (reads every stage before it)
 """
 
@@ -387,6 +388,29 @@ def _describe_selection(info: dict[str, Any]) -> str:
     return f"published: {info['winner']} (by {info['margin']:+.4f} {info['chosen_on']})"
 
 
+def serve_start_stage(run: PlannedRun) -> StageSpec | None:
+    """What ``abusenet serve``'s start computes from the snapshot and the trained model (its
+    start cache, ``OUT/.work/serve/start/<key>``), so that the service's first start reads it
+    instead of the whole-graph pass."""
+    if not run.training:
+        return None
+    model = run.model
+
+    def prepare(out: Path) -> dict[str, Any]:
+        from abusenet.serve.state import GraphState, run_paths, start_key
+
+        written = GraphState.prepare_start(run.request.out_dir, model, run.snapshot)
+        return {"key": start_key(model, run.snapshot), "written": written is not None,
+                "cache": str(run_paths(run.request.out_dir)["start"])}
+
+    return StageSpec(
+        "serve_start", "prepare the start of `abusenet serve`", prepare,
+        after=("snapshot", "train"), code=(*MODEL_CODE, "abusenet/serve"),
+        describe=lambda i: (f"start cache {i['key']} "
+                            f"{'written' if i['written'] else 'there already'}"),
+    )
+
+
 def drift_stage(run: PlannedRun) -> StageSpec | None:
     """A saved model's training reference against this run's data."""
     model = run.request.model_dir
@@ -681,6 +705,7 @@ STAGES: tuple[Callable[[PlannedRun], StageSpec | None], ...] = (
     train_stage,
     score_stage,
     challenger_stage,
+    serve_start_stage,
     drift_stage,
     rings_stage,
     evaluate_stage,

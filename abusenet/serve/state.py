@@ -253,8 +253,7 @@ class GraphState:
         for ring_id, evidence in zip(self.rings["ring_id"], self.rings["evidence"], strict=True):
             for key in dict.fromkeys(evidence):
                 self._entity_rings.setdefault(key, []).append(ring_id)
-        self._index = {t: NodeIndex.of(table["id"].astype(str).tolist())
-                       for t, table in snapshot.nodes.items()}
+        self._index = _node_index(snapshot)
         float_attributes = [a for a, kind in self.ingest_state.attributes.items()
                             if kind == "float"]
         self.live = LiveFeatures(self._index, list(snapshot.meta.get("event_type_features", {})),
@@ -295,6 +294,34 @@ class GraphState:
                 state.rescore()
             log.info("replayed %d logged events", replayed.num_rows)
         return state
+
+    @classmethod
+    def prepare_start(cls, run_dir: Path, model_dir: Path | None = None,
+                      snapshot_dir: Path | None = None) -> Path | None:
+        """Compute and save the start cache that :meth:`load` of the same arguments reads
+        (``.work/serve/start/<key>``), so that even the first start of the run's service
+        reads it; ``None`` (nothing done) when that cache is there already.
+
+        Only the snapshot and the model are read (not the event store, the rings or the
+        service's log): the node rows, the graph, the boosted column and the scorer's
+        whole-graph pass, as the start computes them (:meth:`_fitted`). Written into a
+        temporary directory renamed when complete; a cache that cannot be written (read-only
+        run, full disk) is skipped with a warning and ``None`` returned.
+        """
+        paths = run_paths(run_dir)
+        model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
+        start = paths["start"] / start_key(model_dir, snapshot_dir)
+        if (start / "scores.npy").is_file():
+            return None
+        snapshot = read_snapshot(snapshot_dir)
+        state = cls.__new__(cls)  # the graph only: no events, rings or locks needed
+        state._index = _node_index(snapshot)
+        detector = AccountDetector.load(model_dir)
+        state._build_graph(snapshot, detector)
+        del snapshot
+        _release_memory()
+        state._fitted(detector, start)
+        return start if (start / "scores.npy").is_file() else None
 
     def _build_graph(self, snapshot: Snapshot, detector: AccountDetector) -> None:
         """The node rows and the graph of ``snapshot``: nodes in the order of its tables (and
@@ -474,31 +501,13 @@ class GraphState:
         accounts scored from scratch must get the saved scores); else it is computed and
         saved there.
         """
-        scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
-                  for t, rows in self.nodes.items()}
-        boost = getattr(detector, "boost_", None)
-        boosted = None if boost is None else LiveBoostedColumn(boost, detector.model_)
-        if boosted is not None:
-            target = boosted.target
-            scaled[target] = np.column_stack([scaled[target],
-                                              np.zeros(len(scaled[target]), np.float32)])
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
         published = read_published(model_dir)
         challenger = (None if published["candidate"] == GNN
                       else XGBGraph.load(model_dir / CHALLENGER_DIR))
-        scorer = LocalScorer(detector.model_, detector.calibrator_,
-                             residual=boosted is not None and detector.boost == "residual")
         with self.lock:
-            for t in list(scaled):  # each type's scaled copy freed once the graph holds it
-                self.graph.reset_features(t, scaled.pop(t))
-            if start is None or not _restore_start(start, self.graph, boosted, scorer):
-                if boosted is not None:
-                    boosted.fit(self.graph)
-                if start is None:
-                    scorer.fit(self.graph)
-                else:
-                    _fit_and_save_start(start, self.graph, boosted, scorer)
+            boosted, scorer = self._fitted(detector, start)
             if challenger is not None:
                 scorer = _PublishedScores(scorer, self._live_xgb_graph(challenger, model_dir),
                                           published["candidate"],
@@ -510,6 +519,33 @@ class GraphState:
             self.model_version = model_version(model_dir)
             self.scorer = scorer
         _release_memory()  # the whole-graph pass's temporaries
+
+    def _fitted(self, detector: AccountDetector, start: Path | None
+                ) -> tuple[LiveBoostedColumn | None, LocalScorer]:
+        """The graph's features scaled with ``detector``'s scaler, and its boosted column
+        (when it has the boosted channel) and scorer fitted on the graph: read from the start
+        cache ``start`` when it holds them (checked, :func:`_restore_start`), else computed
+        (and saved there unless ``start`` is ``None``)."""
+        scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
+                  for t, rows in self.nodes.items()}
+        boost = getattr(detector, "boost_", None)
+        boosted = None if boost is None else LiveBoostedColumn(boost, detector.model_)
+        if boosted is not None:
+            target = boosted.target
+            scaled[target] = np.column_stack([scaled[target],
+                                              np.zeros(len(scaled[target]), np.float32)])
+        scorer = LocalScorer(detector.model_, detector.calibrator_,
+                             residual=boosted is not None and detector.boost == "residual")
+        for t in list(scaled):  # each type's scaled copy freed once the graph holds it
+            self.graph.reset_features(t, scaled.pop(t))
+        if start is None or not _restore_start(start, self.graph, boosted, scorer):
+            if boosted is not None:
+                boosted.fit(self.graph)
+            if start is None:
+                scorer.fit(self.graph)
+            else:
+                _fit_and_save_start(start, self.graph, boosted, scorer)
+        return boosted, scorer
 
     def _live_xgb_graph(self, challenger: XGBGraph, model_dir: Path) -> LiveXGBGraph:
         """``challenger`` (saved in ``model_dir``) scoring the graph's accounts, its features
@@ -904,6 +940,12 @@ def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColu
             scorer.fit(graph)
         return
     scorer.map_kept(start)
+
+
+def _node_index(snapshot: Snapshot) -> dict[str, NodeIndex]:
+    """Each node type's ids -> rows, in the order of the snapshot's node tables."""
+    return {t: NodeIndex.of(table["id"].astype(str).tolist())
+            for t, table in snapshot.nodes.items()}
 
 
 def _release_memory() -> None:

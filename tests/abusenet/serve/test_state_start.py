@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
-from abusenet.serve.state import GraphState, run_paths
+from abusenet.serve.state import GraphState, run_paths, start_key
 from gnn.local_scoring import LocalScorer
 
 
@@ -32,3 +35,47 @@ def test_a_second_start_reads_the_first_ones_cache_and_checks_it(run_dir, monkey
     assert fits == [1]
     np.testing.assert_allclose(third.scorer.scores_, first.scorer.scores_, atol=1e-6)
     np.testing.assert_array_equal(np.load(cache / "scores.npy"), wrong)  # saved again
+
+
+
+def test_a_training_run_prepares_the_cache_the_start_reads(run_dir):
+    paths = run_paths(run_dir)
+    key = start_key(paths["model"], paths["snapshot"])  # the key GraphState.load looks for
+    assert [p.name for p in paths["start"].iterdir()] == [key]  # the run's serve_start stage
+    accounts = json.loads((paths["snapshot"] / "manifest.json").read_text())["nodes"]["Account"]
+    assert len(np.load(paths["start"] / key / "scores.npy")) == accounts["count"]
+
+
+@pytest.mark.slow  # a load (~2 s); the test above checks the cache's key
+def test_the_first_start_of_a_training_run_reads_its_cache(run_dir, monkeypatch):
+    paths = run_paths(run_dir)
+    (cache,) = paths["start"].iterdir()
+    saved = np.load(cache / "scores.npy")
+
+    def no_fit(self, graph, **options):
+        raise AssertionError("the start computed what the run prepared")
+
+    monkeypatch.setattr(LocalScorer, "fit", no_fit)
+    state = GraphState.load(run_dir)
+    np.testing.assert_array_equal(state.scorer.scores_[:len(saved)], saved)
+
+
+def test_serve_prepare_writes_the_cache_once(run_dir):
+    from typer.testing import CliRunner
+
+    from abusenet.cli import app
+
+    paths = run_paths(run_dir)
+    (cache,) = paths["start"].iterdir()
+    prepared = np.load(cache / "scores.npy")
+    shutil.rmtree(paths["start"])
+    result = CliRunner().invoke(app, ["serve", "--run", str(run_dir), "--prepare"])
+    assert result.exit_code == 0, result.output
+    assert f"start cache written to {cache}" in result.output.replace("\n", "")
+    assert [p.name for p in paths["start"].iterdir()] == [cache.name]  # no temporary left
+    np.testing.assert_allclose(np.load(cache / "scores.npy"), prepared, rtol=0, atol=1e-6)
+    written = (cache / "scores.npy").stat().st_mtime_ns
+    assert GraphState.prepare_start(run_dir) is None  # there already: nothing done
+    assert (cache / "scores.npy").stat().st_mtime_ns == written
+    again = CliRunner().invoke(app, ["serve", "--run", str(run_dir), "--prepare"])
+    assert again.exit_code == 0 and "there already" in again.output
