@@ -16,7 +16,8 @@ beside them the batch `abusenet score` cost per event of the run when it has one
 ``--world DIR --accounts N`` builds a serving world once and reuses it after: ``abusenet synth``
 of N accounts, ``abusenet ingest`` (events and snapshot), ``abusenet train`` of the detector
 (``--epochs``, default 1: speed does not depend on the model's quality), laid out as a batch
-run in DIR/run (no rings file: ring context is then empty); before each benchmark the
+run in DIR/run (no rings file: ring context is then empty), and ``abusenet serve --prepare``
+(the service's start caches, as a training run writes them); before each benchmark the
 service's own segments of earlier benchmarks are removed from its event store.
 
 The events are logins and orders by the run's own accounts on their own devices and IPs (one in
@@ -132,9 +133,10 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def abusenet(*args: str) -> None:
-    """Run an ``abusenet`` command in a child process; stop on failure."""
-    command = [sys.executable, "-c", *CLI, *args]
+def abusenet(*args: str, launch: tuple[str, ...] = CLI) -> None:
+    """Run an ``abusenet`` command in a child process (``launch``: the code that runs the
+    command line); stop on failure."""
+    command = [sys.executable, "-c", *launch, *args]
     print("+ abusenet " + " ".join(args), file=sys.stderr, flush=True)
     began = time.perf_counter()
     subprocess.run(command, check=True, cwd=Path(__file__).resolve().parents[1])
@@ -163,6 +165,8 @@ def build_world(world: Path, accounts: int, seed: int, epochs: int) -> Path:
             target.symlink_to(source.resolve(), target_is_directory=True)
     abusenet("train", "--snapshot", str(work / "snapshot" / "snapshot"), "--out",
              str(run / "model"), f"detector.max_epochs={epochs}", "detector.patience=1")
+    # the start caches written now, as a training run's serve_start stage writes them
+    abusenet("serve", "--run", str(run), "--prepare", launch=LAUNCH)
     return run
 
 

@@ -5,10 +5,11 @@ otherwise). A body larger than ``max_body_bytes`` or a batch of more than ``max_
 gets 413. ``POST /v1/events`` validates with ``abusenet ingest``'s rules, then hands the
 events to the :class:`~abusenet.serve.writer.EventWriter` and awaits it (no thread held): it
 checks duplicates, writes the accepted events to the durable log and applies them to the graph
-for all the requests that queued meanwhile at once, and answers per event. So an answer comes
-only after its events are durable and in the graph, a request sees every event answered before
-it, and reads only wait for the brief in-place changes of a write (and the rescoring of what
-they read).
+for all the requests that queued meanwhile at once (the log's ``fsync`` during the apply), and
+answers per event. So an answer comes only after its events are durable and in the graph, a
+request sees every event answered before it, and reads only wait for the brief in-place
+changes of a write (and the rescoring of what they read). If the log cannot be made durable,
+events are refused with 503 and ``/readyz`` says 503 until a restart.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from abusenet.serve.security import authorized
 from abusenet.serve.state import GraphState
 from abusenet.serve.validation import EventValidator
 from abusenet.serve.write_through import WriteThrough
-from abusenet.serve.writer import ACCEPTED, REJECTED, EventWriter
+from abusenet.serve.writer import ACCEPTED, REJECTED, EventWriter, LogFailed
 
 #: Routes open without a token.
 OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
@@ -72,11 +73,14 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
         """The process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
-    def readyz() -> dict[str, Any]:
+    @app.get("/readyz", response_model=None)
+    def readyz() -> dict[str, Any] | JSONResponse:
         """The graph and model are loaded, so events are scored; ``neo4j`` says how the
         write-through stands (``ok``, ``behind``, ``down``, ``overflow``; the service answers
-        either way)."""
+        either way). 503 once the event log failed (the service must be restarted)."""
+        if writer.broken is not None:
+            return JSONResponse({"status": "failed", "detail": str(writer.broken)},
+                                status_code=503)
         neo4j: Any = "not configured" if write_through is None else write_through.status()
         return {"status": "ready", "model_version": state.model_version,
                 "accounts": state.num_accounts, "neo4j": neo4j,
@@ -120,7 +124,10 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
                                              "reason": checked.reasons[i]} for i in bad]},
                                 status_code=422)
         views: list[dict[str, Any] | None] = []
-        status = await writer.post(checked.events, checked.reasons, views)
+        try:
+            status = await writer.post(checked.events, checked.reasons, views)
+        except LogFailed as err:
+            return JSONResponse({"detail": str(err)}, status_code=503)
         began = _lap(metrics, "write", began)
         response = _answer(ids, checked.reasons, status, views)
         _lap(metrics, "response", began)

@@ -6,20 +6,26 @@ take the requests in arrival order:
 
 * the **log** thread takes every request waiting, tells accepted events from duplicates (of
   stored events, of events still in flight, or of an earlier event of the group), counts the
-  accepted ids as known and writes the accepted events as one durable segment
-  (:func:`~abusenet.serve.durable_log.append_segment`, ``fsync`` ed);
+  accepted ids as known, writes the accepted events as one segment
+  (:func:`~abusenet.serve.durable_log.write_segment`), hands the group to the apply thread and
+  then makes the segment durable (:meth:`~abusenet.serve.durable_log.PendingSegment.commit`:
+  ``fsync`` s, which release the GIL, so they run during the group's apply);
 * the **apply** thread takes the logged group, applies its events to the graph in one update,
-  rescores the accounts they name in one pass, hands the change to the Neo4j write-through,
-  builds the account views the requests asked for in one pass, and only then answers each
-  request of the group.
+  rescores the accounts they name in one pass, builds the account views the requests asked
+  for in one pass, waits until the group's segment is durable, hands the change to the Neo4j
+  write-through and only then answers each request of the group.
 
-So an answer still means its events are durable and in the graph, applied in the order they
-were logged. The log thread runs at most one group ahead: while a group is being applied, the
-requests arriving meanwhile form the next group, which is logged (its ``fsync`` releases the
-GIL) during that apply. Under load, groups grow to what arrives during one apply, and the
-per-call costs (the ``fsync``, the rescoring's and the views' set-up) are paid once per group,
-not once per request. An error reaches every request of its group (a failed log: the ids it
-claimed released, nothing applied).
+So an answer still means its events are durable and in the graph, and groups are applied in
+the order they were logged (a restart's replay builds the same graph). A group's ``fsync`` and
+its apply overlap: one client's batch waits for the longer of the two, not their sum. The log
+thread runs at most one group ahead: while a group is being applied, the requests arriving
+meanwhile form the next group. Under load, groups grow to what arrives during one apply, and
+the per-call costs (the ``fsync``, the rescoring's and the views' set-up) are paid once per
+group, not once per request. An error reaches every request of its group: a segment that
+cannot be written releases the ids it claimed and applies nothing; one that was written but
+cannot be made durable (a failed ``fsync`` or rename) leaves the graph ahead of the log, so the
+writer stops (:attr:`EventWriter.broken`: every later request fails; a restart replays the
+log). Reads made meanwhile may see a group's events before they are durable.
 
 Python's cyclic collector would otherwise pause every thread for a full collection now and
 then (tens of milliseconds, growing with every node and edge list the events add): with
@@ -44,7 +50,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from abusenet.serve.durable_log import append_segment
+from abusenet.serve.durable_log import PendingSegment, write_segment
 from abusenet.serve.metrics import Metrics
 from abusenet.serve.state import GraphState
 from abusenet.serve.write_through import WriteThrough
@@ -66,11 +72,20 @@ class _Request:
 
 @dataclass
 class _Group:
-    """Requests logged together: their accepted events (``None``: none) and when logged."""
+    """Requests logged together: their accepted events (``None``: none), when handed to the
+    apply thread, and whether their segment is durable (``durable``; ``error``: it cannot be;
+    a group without events is durable at once)."""
 
     requests: list[_Request]
     rows: pa.Table | None
     logged: float = field(default_factory=time.perf_counter)
+    durable: bool = False
+    error: BaseException | None = None
+
+
+class LogFailed(RuntimeError):
+    """A segment written but not made durable: the graph is ahead of the log until a restart
+    replays it, so the writer takes no more events."""
 
 
 class EventWriter:
@@ -86,8 +101,9 @@ class EventWriter:
     metrics
         Where the time of each phase goes (per request: ``queue``, waiting to be logged; per
         group: ``dedup``, ``log``, ``handoff`` (logged, waiting to be applied), ``update``,
-        ``rescore``, ``write_through``, ``views``; and ``collect``, each collection between
-        groups).
+        ``rescore``, ``views``, ``durable`` (applied, waiting for the segment's commit),
+        ``write_through``; ``commit``, each segment's ``fsync`` s on the log thread; and
+        ``collect``, each collection between groups).
     freeze_every
         Seconds between the apply thread's collections of the objects allocated since the
         previous one, whose survivors are then frozen (module docstring); ``None``: none (the
@@ -114,6 +130,7 @@ class EventWriter:
         self._logged: list[_Group] = []
         self._held = 0
         self._closed = False
+        self.broken: LogFailed | None = None
         self._log_done = False
         self._threads = [threading.Thread(target=self._log_loop, name="serve-log", daemon=True),
                          threading.Thread(target=self._apply_loop, name="serve-apply",
@@ -187,6 +204,8 @@ class EventWriter:
         with self._cond:
             if self._closed:
                 raise RuntimeError("the event writer is closed")
+            if self.broken is not None:
+                raise LogFailed(str(self.broken)) from self.broken
             self._pending.append(request)
             self._cond.notify_all()
         return request
@@ -207,20 +226,46 @@ class EventWriter:
                 # form the next group (as large as an apply takes), not many small segments.
                 self._cond.wait_for(lambda: self._closed or (
                     self._pending and not self._held and not self._logged))
-                if not self._pending:
+                if not self._pending or self.broken is not None:
+                    requests, self._pending = self._pending, []
                     self._log_done = True
                     self._cond.notify_all()
+                    _answer(requests, self.broken)  # nothing left, or the writer stopped
                     return
                 requests, self._pending = self._pending, []
             self._time("queue", *(r.submitted for r in requests))
             try:
-                rows = self._log(requests)
+                rows, segment = self._log(requests)
             except BaseException as error:  # every member of the group must hear of it
                 _answer(requests, error)
                 continue
+            group = _Group(requests, rows, durable=segment is None)
             with self._cond:
-                self._logged.append(_Group(requests, rows))
+                self._logged.append(group)
                 self._cond.notify_all()
+            if segment is not None:
+                self._commit(group, segment)
+
+    def _commit(self, group: _Group, segment: PendingSegment) -> None:
+        """Make ``group``'s segment durable (while the apply thread applies it); on failure
+        stop the writer (module docstring)."""
+        began = time.perf_counter()
+        error = None
+        try:
+            segment.commit()
+        except BaseException as err:
+            segment.discard()
+            error = LogFailed(f"the event log could not be made durable ({err!r}): the "
+                              "service takes no more events until it is restarted")
+            error.__cause__ = err
+            log.error("%s", error)
+        self._time("commit", began)
+        with self._cond:
+            group.durable = error is None
+            group.error = error
+            if error is not None:
+                self.broken = error
+            self._cond.notify_all()
 
     def _apply_loop(self) -> None:
         while True:
@@ -234,7 +279,15 @@ class EventWriter:
             requests = [r for g in groups for r in g.requests]
             error: BaseException | None = None
             try:
-                self._apply([g.rows for g in groups if g.rows is not None], requests)
+                parts = [g.rows for g in groups if g.rows is not None]
+                self._apply(parts, requests)
+                began = time.perf_counter()
+                error = self._durable(groups)
+                began = self._time("durable", began)
+                if parts and error is None and self.write_through is not None:
+                    rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+                    self.write_through.submit(self.state.live_change(rows, datetime.now(UTC)))
+                    self._time("write_through", began)
             except BaseException as err:  # every member of the groups must hear of it
                 error = err
             with self._cond:
@@ -243,6 +296,12 @@ class EventWriter:
             if (self.freeze_every is not None
                     and time.perf_counter() - self._collected >= self.freeze_every):
                 self._collect()
+
+    def _durable(self, groups: list[_Group]) -> BaseException | None:
+        """Wait until the segments of ``groups`` are committed; the first one's error."""
+        with self._cond:
+            self._cond.wait_for(lambda: all(g.durable or g.error for g in groups))
+            return next((g.error for g in groups if g.error is not None), None)
 
     def _collect(self) -> None:
         """Collect the objects allocated since the last call (the older ones are frozen) and
@@ -261,9 +320,10 @@ class EventWriter:
         self.collections += 1
         self._collected = self._time("collect", began)
 
-    def _log(self, requests: list[_Request]) -> pa.Table | None:
+    def _log(self, requests: list[_Request]) -> tuple[pa.Table | None, PendingSegment | None]:
         """Sort the events of ``requests`` into accepted, duplicate and rejected, and write
-        the accepted ones durably; they (``None``: none)."""
+        the accepted ones as a segment not yet durable: (they, the segment), ``None`` s when
+        none is accepted."""
         state = self.state
         began = time.perf_counter()
         ids = [r.events.column("event_id").to_pylist() for r in requests]
@@ -290,15 +350,15 @@ class EventWriter:
         state.claim(list(seen))
         began = self._time("dedup", began)
         if not fresh:
-            return None
+            return None, None
         rows = pa.concat_tables(fresh)
         try:
-            append_segment(rows, state.events_dir)
+            segment = write_segment(rows, state.events_dir)
         except BaseException:
             state.release(list(seen))
             raise
         self._time("log", began)
-        return rows
+        return rows, segment
 
     def _apply(self, parts: list[pa.Table], requests: list[_Request]) -> None:
         """Apply the logged ``parts`` in one update and rescoring, then build the views the
@@ -311,9 +371,6 @@ class EventWriter:
             began = self._time("update", began)
             state.refresh(list(dict.fromkeys(rows.column("account_id").to_pylist())))
             began = self._time("rescore", began)
-            if self.write_through is not None:
-                self.write_through.submit(state.live_change(rows, datetime.now(UTC)))
-                began = self._time("write_through", began)
         wanting = [r for r in requests if r.views is not None]
         if not wanting:
             return

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
+import os
 import shutil
 import threading
 import time
@@ -11,10 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from abusenet.serve.durable_log import segment_files
+from abusenet.serve.durable_log import read_segments, segment_files
 from abusenet.serve.state import GraphState
 from abusenet.serve.validation import EventValidator, canonical_mapping
-from abusenet.serve.writer import ACCEPTED, DUPLICATE, REJECTED, EventWriter
+from abusenet.serve.writer import ACCEPTED, DUPLICATE, REJECTED, EventWriter, LogFailed
 from graph.snapshot import ACCOUNT
 
 
@@ -116,11 +118,12 @@ def test_the_next_group_is_logged_during_an_apply_and_answered_after_it(loaded):
         for thread in threads[1:]:
             thread.start()
         while not writer._logged or writer.waiting + sum(
-                len(g.requests) for g in writer._logged) < 2:
+                len(g.requests) for g in writer._logged) < 2 or len(
+                segment_files(state.events_dir)) < before + 2:
             time.sleep(0.01)
         # the next group logged (durable) while the first is still being applied; the
         # request after it waits for the apply (the log thread runs one group ahead at most)
-        assert len(segment_files(state.events_dir)) >= before + 2
+        assert len(segment_files(state.events_dir)) == before + 2
         assert not answers
         assert all(a not in state.nodes[ACCOUNT].row for a in ("pipe_b", "pipe_c"))
     for thread in threads:
@@ -145,6 +148,59 @@ def test_a_failed_log_answers_the_error_and_applies_nothing(loaded):
     blocker.unlink()
     assert writer.submit(checked.events, checked.reasons) == [ACCEPTED]  # the id released
     assert "failed_a" in state.nodes[ACCOUNT].row
+    writer.close()
+
+
+def test_a_group_is_applied_during_its_fsync_and_answered_after_it(loaded, monkeypatch):
+    state, validator = loaded
+    writer = EventWriter(state)
+    release = threading.Event()
+    fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        release.wait(30)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    checked = validator.check([_login("o1", "overlap_a", device_id="dev-o")])
+    before = len(segment_files(state.events_dir))
+    answers: list[list[str]] = []
+    thread = threading.Thread(target=lambda: answers.append(
+        writer.submit(checked.events, checked.reasons, [])))
+    thread.start()
+    while "overlap_a" not in state.nodes[ACCOUNT].row:  # applied while the fsync waits
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert not answers and len(segment_files(state.events_dir)) == before
+    release.set()
+    thread.join(30)
+    assert answers == [[ACCEPTED]] and len(segment_files(state.events_dir)) == before + 1
+    writer.close()
+
+
+def test_a_segment_that_cannot_be_made_durable_stops_the_writer(loaded, monkeypatch):
+    state, validator = loaded
+    writer = EventWriter(state)
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    before = segment_files(state.events_dir)
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    checked = validator.check([_login("e1", "unlogged_a")])
+    with pytest.raises(LogFailed, match="restarted"):
+        writer.submit(checked.events, checked.reasons)
+    monkeypatch.undo()
+    assert isinstance(writer.broken, LogFailed)
+    # applied but not in the log (nor a temporary file left): a restart replays without it
+    assert segment_files(state.events_dir) == before
+    assert not list(state.events_dir.rglob(".part-serve-*"))
+    assert "unlogged_a" not in read_segments(state.events_dir, state.schema).column(
+        "account_id").to_pylist()
+    later = validator.check([_login("e2", "unlogged_b")])
+    with pytest.raises(LogFailed):
+        writer.submit(later.events, later.reasons)
+    assert "unlogged_b" not in state.nodes[ACCOUNT].row
     writer.close()
 
 
