@@ -73,6 +73,7 @@ RING_COLUMNS = (
     "member_score",
     *(f for f in STRUCTURE_FEATURES if f != "size"),
     "pooled_score",
+    "flow_robust_surprise",
 )
 #: Flow surprise (per square root of the size) at which a flow shape's labelled score gets half
 #: its way to 1 (:func:`flow_significance`). Chosen among 0.6, 1.25, 2.5, 5, 10 and 20 on the
@@ -631,6 +632,9 @@ def score_rings(
                 for f in STRUCTURE_FEATURES
                 if f != "size"
             },
+            # a money-flow shape's surprise held to several tests (gnn.ring_ranking), else NaN
+            "flow_robust_surprise": [c.features.get("flow_robust_surprise", np.nan)
+                                     for c in candidates],
         }
     )
     if not 0.0 <= fragment_factor <= 1.0:

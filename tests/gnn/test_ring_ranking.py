@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnn.ring_ranking import member_surprise, reportable, unlabelled_ranking
+from gnn.ring_ranking import (
+    FLOW_REPORT_SURPRISE_UNCAPPED,
+    member_surprise,
+    reportable,
+    unlabelled_ranking,
+)
 from gnn.rings import score_rings
 from graph.rings.candidates import RingCandidate, ring_id_for
 
@@ -52,16 +57,42 @@ def test_score_rings_without_labels_ranks_a_ring_above_a_core_cut_from_a_large_g
     assert np.isclose(rings["surprise"], [50.0, 120.0]).all()
 
 
-def test_reportable_lets_money_flow_shapes_in_from_their_own_lower_bar():
+def test_reportable_lets_money_flow_shapes_in_on_their_robust_surprise():
+    rings = pd.DataFrame({
+        "kind": ["shared_entities", "flow_fan_in", "flow_cycle+dense_block", "flow_fan_out",
+                 "dense_block", "flow_cycle", "flow_chain"],
+        "surprise": [30.0, 9.0, 16.0, 18.0, 24.0, 40.0, 4.0],
+        "significant": [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0],
+        # the fan-out's evidence is one statistic far out (a payroll's window); the chain's
+        # robust surprise above its surprise counts as its surprise
+        "flow_robust_surprise": [np.nan, 6.0, 5.0, -4.0, np.nan, 40.0, 7.0],
+    })
+    assert reportable(rings, 25.0).tolist() == [True, True, True, False, False, False, False]
+    # a bar under the flow bar holds for every kind
+    assert reportable(rings, 3.0).tolist() == [True, True, True, True, True, False, True]
+    assert reportable(rings, 25.0, flow_min_surprise=6.0).tolist() == [
+        True, True, False, False, False, False, False]
+
+
+def test_reportable_without_robust_surprise_keeps_the_whole_surprise_bar():
     rings = pd.DataFrame({
         "kind": ["shared_entities", "flow_fan_in", "flow_cycle+dense_block", "flow_chain",
                  "dense_block", "flow_cycle"],
         "surprise": [30.0, 16.0, 15.0, 14.0, 24.0, 40.0],
         "significant": [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
     })
+    assert FLOW_REPORT_SURPRISE_UNCAPPED == 15.0
     assert reportable(rings, 25.0).tolist() == [True, True, True, False, False, False]
-    # a bar under the flow bar holds for every kind
     assert reportable(rings, 10.0).tolist() == [True, True, True, True, True, False]
-    assert reportable(rings, 25.0, flow_min_surprise=25.0).tolist() == [
-        True, False, False, False, False, False]
+    # NaN (a candidate written before the feature) is the same as no column
+    rings["flow_robust_surprise"] = np.nan
+    assert reportable(rings, 25.0).tolist() == [True, True, True, False, False, False]
 
+
+def test_score_rings_carries_the_robust_surprise_of_flow_shapes_only():
+    flow = RingCandidate(ring_id_for(RING), sorted(RING), "flow_fan_out", [],
+                         {"surprise": 20.0, "significant": 1.0, "flow_robust_surprise": 6.5})
+    shared = _candidate(["a", "b", "c"], 30.0)
+    rings = score_rings([flow, shared]).set_index("kind")["flow_robust_surprise"]
+    assert rings["flow_fan_out"] == pytest.approx(6.5)
+    assert np.isnan(rings["shared_entities"])

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from scipy.stats import binom, poisson
 
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.null_model import (
+    GROUP_TERM_CAP,
     anchors,
     colocation_signatures,
     flow_log_chance,
     links_beyond_tree,
     log10_choose,
     pair_log_chance,
+    robust_surprise,
     selection_log_count,
     sharing_log_chance,
+    surprise,
 )
 from tests.graph.rings.helpers import edges, snapshot
 
@@ -178,3 +182,20 @@ def test_a_locality_rate_only_ever_makes_sharing_likelier():
     near = pair_log_chance(np.array([[2.0]]), np.array([[10.0]]), np.array([[10.0]]),
                            np.array([90.0]), np.array([10_000.0]), local_mean=np.array([[0.5]]))
     assert near[0] > mean[0] + 2.0
+
+
+def test_robust_surprise_needs_several_group_statistics_not_one_far_out():
+    # a payroll run: its window alone far out (-27 orders), its pair class and links ordinary
+    payroll = [np.array([0.0]), np.array([-27.0]), np.array([0.0])]
+    # a ring: a link beyond its tree, a window and a pair class, each moderate, and a hop
+    ring = [np.array([-2.0]), np.array([-7.0]), np.array([-5.0])]
+    selection = np.array([14.0])
+    assert robust_surprise(payroll, np.zeros(1), selection) == pytest.approx(
+        [GROUP_TERM_CAP - 14.0])
+    assert robust_surprise(ring, np.array([-3.0]), selection) == pytest.approx([3.0])
+    # under the cap nothing changes: the surprise itself
+    assert robust_surprise(ring, np.array([-3.0]), selection, cap=30.0) == pytest.approx(
+        surprise(np.zeros(1), np.array([-17.0]), selection))
+    # members' own tests (hops, fans) are not capped
+    assert robust_surprise(payroll, np.array([-20.0]), selection) == pytest.approx(
+        [GROUP_TERM_CAP + 20.0 - 14.0])
