@@ -57,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from graph.rings.communities import components, group_rows, split_communities
+from graph.rings.communities import components, group_rows, split_at_bridges, split_communities
 from graph.rings.config import RingConfig
 from graph.rings.flow_null import money_log_chance
 from graph.rings.flows import (
@@ -448,13 +448,14 @@ def _search(
                                   cfg.seed)
     if cfg.flow_weight:
         projection = (projection + flow_projection(flows, cfg.flow_weight)).tocsr()
-    groups: list[tuple[np.ndarray, str]] = [
-        (rows, "shared_entities")
-        for weight in cfg.component_weights
-        for rows in (components(projection, weight) if linked_components is None
-                     else _given_components(linked_components, weight, accounts))
-        if cfg.min_size <= len(rows) <= cfg.max_size
-    ]
+    groups: list[tuple[np.ndarray, str]] = []
+    for weight in cfg.component_weights:
+        found = [rows for rows in (components(projection, weight) if linked_components is None
+                                   else _given_components(linked_components, weight, accounts))
+                 if cfg.min_size <= len(rows) <= cfg.component_size_limit]
+        if cfg.split_bridges:
+            found = split_at_bridges(projection, found, cfg.min_size, cfg.min_edge_weight)
+        groups += [(rows, "shared_entities") for rows in found]
     found = split_communities(projection, cfg.min_size, cfg.max_size, cfg.min_edge_weight,
                               cfg.resolution, cfg.seed)
     groups += [(rows, "shared_entities") for rows in found]

@@ -31,6 +31,72 @@ def components(matrix: sp.csr_matrix, min_weight: float = 0.0) -> list[np.ndarra
     return group_rows(labels)
 
 
+def split_at_bridges(matrix: sp.csr_matrix, groups: list[np.ndarray], min_size: int,
+                     min_weight: float = 0.0) -> list[np.ndarray]:
+    """Each group of linked rows as it is, or split where single links tie its parts: the
+    parts of at least ``min_size`` rows that its links leave once its bridges are cut, when
+    there are two or more.
+
+    A bridge is a link whose removal disconnects its ends (igraph's ``bridges``, on the links
+    of at least ``min_weight`` between rows of one group: a group found at a higher link
+    weight is split by its links at this one, so a ring whose cycle of devices a higher weight
+    opens stays whole). Two rings tied by one account pair (an IP of two users, one of each; a
+    transfer) are one component of the projection, and the union, described as one group,
+    outranks each ring; a ring's own sharing (a device of all its members, devices or cards
+    each shared along a cycle) survives cutting any one link, and a household hangs off a ring
+    member by one (its rows fall below ``min_size`` or form a part of their own). A group with
+    fewer than two such parts (a star, a chain of pairwise links, one ring with its
+    households) stays whole.
+
+    Parameters
+    ----------
+    matrix
+        Symmetric weight matrix.
+    groups
+        Row indices of each group, disjoint (connected components of ``matrix`` at some link
+        weight).
+    min_size
+        The fewest rows of a part; groups of fewer than twice this many are not split.
+    min_weight
+        Links lighter than this are not links (the weight of the communities' links, not
+        necessarily the groups').
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The groups in their order, each one or its parts (rows ascending, parts by smallest
+        row).
+    """
+    splittable = [i for i, rows in enumerate(groups) if len(rows) >= 2 * min_size]
+    if not splittable:
+        return list(groups)
+    rows = np.concatenate([groups[i] for i in splittable])
+    owner = np.repeat(np.arange(len(splittable)), [len(groups[i]) for i in splittable])
+    local = np.full(matrix.shape[0], -1, dtype=np.int64)
+    inside = induced(matrix.tocsr(), rows, local)
+    upper = sp.triu(inside.multiply(inside >= min_weight) if min_weight > 0 else inside,
+                    k=1).tocoo()
+    own = owner[upper.row] == owner[upper.col]
+    upper = sp.coo_matrix((upper.data[own], (upper.row[own], upper.col[own])),
+                          shape=upper.shape)
+    graph = igraph.Graph(n=len(rows), edges=np.column_stack([upper.row, upper.col]))
+    kept = np.ones(len(upper.row), dtype=bool)
+    kept[graph.bridges()] = False
+    _, labels = connected_components(
+        sp.csr_matrix((np.ones(int(kept.sum())), (upper.row[kept], upper.col[kept])),
+                      shape=(len(rows), len(rows))), directed=False)
+    parts = [part for part in group_rows(labels) if len(part) >= min_size]
+    by_group: dict[int, list[np.ndarray]] = {}
+    for part in parts:
+        by_group.setdefault(int(owner[part[0]]), []).append(np.sort(rows[part]))
+    split = {splittable[g]: sorted(found, key=lambda p: int(p[0]))
+             for g, found in by_group.items() if len(found) >= 2}
+    result: list[np.ndarray] = []
+    for i, group in enumerate(groups):
+        result += split.get(i, [group])
+    return result
+
+
 def leiden_communities(
     matrix: sp.csr_matrix, resolution: float = 1.0, seed: int = 0, loops: bool = False
 ) -> list[np.ndarray]:

@@ -31,6 +31,16 @@ class RingConfig:
     component_weights
         Link weights at which the connected components of the projection (within the size
         bounds) are candidates too, next to the Leiden communities at ``min_edge_weight``.
+    max_component_size
+        Components of those link weights up to this size are candidates too (at least
+        ``max_size``; 0: ``2 * max_size``): a payment ring joined to the households of its
+        members is whole in such a component, over ``max_size``, and its label-free core (the
+        households cut as pendant parts) or its scored members are the ring, where the Leiden
+        communities cut it into pieces.
+    split_bridges
+        Split each such component where single links tie parts of at least ``min_size``
+        accounts (:func:`graph.rings.communities.split_at_bridges`): two rings tied by one
+        account pair are two candidates, not their union.
     resolution
         Resolution of the Leiden (modularity) split of oversized components.
     peel_blocks
@@ -119,6 +129,8 @@ class RingConfig:
     min_edge_weight: float = 0.3
     flow_weight: float = 1.0
     component_weights: tuple[float, ...] = (0.5, 0.7, 1.0, 1.4)
+    max_component_size: int = 0
+    split_bridges: bool = True
     resolution: float = 1.0
     peel_blocks: int = 20
     lockstep_window_s: float = 3600.0
@@ -155,12 +167,23 @@ class RingConfig:
                 f"ring config: need 2 <= min_size <= max_size, got min_size={self.min_size}, "
                 f"max_size={self.max_size}"
             )
+        if self.max_component_size and self.max_component_size < self.max_size:
+            raise ValueError(
+                f"ring config: need max_component_size >= max_size (or 0), got "
+                f"max_component_size={self.max_component_size}, max_size={self.max_size}"
+            )
         if not 0.0 <= self.seed_min_score <= 1.0:
             raise ValueError(
                 f"ring config: seed_min_score must be in [0, 1], got {self.seed_min_score}"
             )
         if self.hub_degree_cap < 2:
             raise ValueError(f"ring config: hub_degree_cap must be >= 2, got {self.hub_degree_cap}")
+
+    @property
+    def component_size_limit(self) -> int:
+        """The largest component of ``component_weights`` that is a candidate:
+        ``max_component_size``, or ``2 * max_size`` when that is 0."""
+        return self.max_component_size or 2 * self.max_size
 
 
 def load_ring_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> RingConfig:

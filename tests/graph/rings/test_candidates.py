@@ -53,7 +53,8 @@ def test_candidates_are_bounded_unique_and_deterministic():
     first = find_ring_candidates(snap, cfg)
     again = find_ring_candidates(snap, cfg)
     assert [c.ring_id for c in first] == [c.ring_id for c in again]
-    assert all(3 <= len(c.members) <= 12 for c in first)
+    assert all(3 <= len(c.members) <= cfg.component_size_limit for c in first)
+    assert all(len(c.members) <= 12 for c in first if c.kind != "shared_entities")
     assert len({c.ring_id for c in first}) == len(first)
     assert all(c.ring_id == ring_id_for(c.members) for c in first)
 
@@ -130,6 +131,26 @@ def test_core_holds_the_members_joined_through_rare_entities_not_a_household_bes
     assert padded.core == ring  # h0 hangs off r0 alone: a pendant, not the ring's
     exact = next(c for c in candidates if c.members == ring)
     assert exact.core == ring
+
+
+def test_a_ring_with_its_households_over_max_size_is_a_candidate_cut_to_the_ring():
+    # six members sharing three devices, each of three of them with a household of three
+    # (home device and IP shared with that member only): 15 accounts, over max_size 10
+    ring = [f"r{i}" for i in range(6)]
+    devices = [(r, f"rd{j}") for r in ring for j in range(3)]
+    devices += [(f"h{i}{k}", f"home{i}") for i in range(3) for k in range(3)]
+    devices += [(f"r{i}", f"home{i}") for i in range(3)]
+    devices += [(f"b{i}", f"bd{i}") for i in range(300)]
+    ips = [(f"h{i}{k}", f"hip{i}") for i in range(3) for k in range(3)]
+    ips += [(f"b{i}", f"ip{i // 2}") for i in range(300)]
+    snap = snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips))
+    whole = {*ring, *(f"h{i}{k}" for i in range(3) for k in range(3))}
+    for limit, found in ((10, False), (0, True)):
+        cfg = RingConfig(max_size=10, max_component_size=limit, min_surprise=-np.inf)
+        candidates = find_ring_candidates(snap, cfg)
+        padded = [c for c in candidates if set(c.members) == whole]
+        assert bool(padded) == found
+    assert padded[0].core == ring  # each household hangs off one member: pendants
 
 
 def test_sorted_unique_equals_numpy_unique_of_each_group() -> None:

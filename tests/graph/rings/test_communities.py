@@ -1,7 +1,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from graph.rings.communities import components, group_rows, split_communities
+from graph.rings.communities import components, group_rows, split_at_bridges, split_communities
 
 
 def _cliques(sizes: list[int], bridge_weight: float) -> sp.csr_matrix:
@@ -84,3 +84,41 @@ def test_leiden_leaves_isolated_rows_alone_and_partitions_the_rest_as_without_th
     by_itself = leiden_labels(padded[inside][:, inside], resolution=1.0, seed=3)
     assert labels[inside].tolist() == by_itself.tolist()  # as if the others were not there
     assert len(set(by_itself.tolist())) == 3
+
+
+def _graph(links: list[tuple[int, int, float]], n: int) -> sp.csr_matrix:
+    a, b, w = (np.array(x) for x in zip(*links, strict=True))
+    upper = sp.csr_matrix((w, (a, b)), shape=(n, n))
+    return (upper + upper.T).tocsr()
+
+
+def _clique(rows: range, weight: float = 1.0) -> list[tuple[int, int, float]]:
+    return [(a, b, weight) for a in rows for b in rows if a < b]
+
+
+def test_two_rings_tied_by_one_link_are_split_there_a_ring_and_a_pendant_are_not():
+    # rows 0-4 a clique, 5-9 a cycle, tied by the link 4-5; 10-13 a clique with a pendant
+    # pair 14-15 hanging off 13; 16-21 two triangles sharing row 18 (a joint, no bridge)
+    cycle = [(5 + i, 5 + (i + 1) % 5, 1.0) for i in range(5)]
+    links = (_clique(range(5)) + cycle + [(4, 5, 1.0)] + _clique(range(10, 14))
+             + [(13, 14, 1.0), (14, 15, 1.0)] + _clique(range(16, 19)) + _clique(range(18, 21)))
+    matrix = _graph(links, 21)
+    groups = components(matrix, 0.5)
+    groups = [g for g in groups if len(g) >= 3]
+    parts = split_at_bridges(matrix, groups, min_size=3, min_weight=0.5)
+    assert [p.tolist() for p in parts] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9],
+                                          list(range(10, 16)), list(range(16, 21))]
+
+
+def test_bridges_are_those_of_the_lighter_links_a_heavier_component_was_found_at():
+    # a cycle of six whose one light link (0-5) a component weight above it opens: at that
+    # weight every link is a bridge, at the communities' weight none is
+    links = [(i, i + 1, 1.0) for i in range(5)] + [(0, 5, 0.4)] + _clique(range(6, 10))
+    links += [(5, 6, 1.0)]  # and a clique of four tied to it by one link
+    matrix = _graph(links, 10)
+    (group,) = components(matrix, 0.5)
+    parts = split_at_bridges(matrix, [group], min_size=3, min_weight=0.3)
+    assert [p.tolist() for p in parts] == [list(range(6)), list(range(6, 10))]
+    # at the component's own weight the path's rows are parts of one: a single part, whole
+    opened = split_at_bridges(matrix, [group], min_size=3, min_weight=0.5)
+    assert [p.tolist() for p in opened] == [list(range(10))]

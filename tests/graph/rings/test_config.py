@@ -22,6 +22,13 @@ def test_bad_bounds_are_rejected():
         RingConfig(min_size=10, max_size=5)
 
 
+def test_component_size_limit_is_twice_max_size_unless_given():
+    assert RingConfig(max_size=30).component_size_limit == 60
+    assert RingConfig(max_size=30, max_component_size=45).component_size_limit == 45
+    with pytest.raises(ValueError, match="max_component_size"):
+        RingConfig(max_size=30, max_component_size=20)
+
+
 def test_shipped_config_loads():
     from pathlib import Path
     cfg = load_ring_config(Path(__file__).resolve().parents[3] / "configs" / "rings.yaml")
