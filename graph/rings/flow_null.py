@@ -554,9 +554,11 @@ def schedule_log_chance(fan: np.ndarray, hub: np.ndarray, ts: np.ndarray, stratu
     among those inside the window (its own included: :func:`start_share`), and they take
     distinct points of the ``J - 1`` inside it: ``(J - 1)! / (J - 1 - (m - 2))!`` ways; under
     the calendar each lands on the grid with the calendar's share. The step is read off the
-    data, so the chance is multiplied by ``J (J + 1)`` (a union bound over every step count
-    ``J``, weighted ``1 / (J (J + 1))``, which sums to one). Fans of fewer than three starts,
-    with two starts together, or whose starts lie half a step or more off the grid: NaN.
+    data, so the chance is multiplied by ``J (J + 1) / (m - 1)`` (a union bound over every
+    step count ``J`` the ``m`` starts could have shown: a grid holding them all has ``J >= m -
+    1`` steps, and ``(m - 1) / (J (J + 1))`` over those sums to one). Fans of fewer than three
+    starts, with two starts together, or whose starts lie half a step or more off the grid:
+    NaN.
 
     Parameters
     ----------
@@ -615,7 +617,8 @@ def schedule_log_chance(fan: np.ndarray, hub: np.ndarray, ts: np.ndarray, stratu
         (np.maximum(on_grid - m, 0.0) + prior) / np.maximum(pairs - m + 1.0, 1.0), 1e-300, 1.0))
     ways = (gammaln(inside + 1.0) - gammaln(inside - (m - 2.0) + 1.0)) / _LN10
     landed = np.maximum(np.bincount(f, weights=by_stratum, minlength=n_fans) + ways, calendar)
-    chance = landed + np.log10(np.maximum(steps * (steps + 1.0), 1.0))
+    chance = landed + np.log10(np.maximum(steps * (steps + 1.0) / np.maximum(m - 1.0, 1.0),
+                                          1.0))
     return np.where(regular, np.minimum(chance, 0.0), np.nan)
 
 

@@ -249,17 +249,18 @@ def test_one_off_pairs_starting_on_a_schedule_are_unlikely_unless_the_hub_keeps_
     # each of the 3 inner starts: 2 of the 202 pairs starting from day 0 to 176 start on its
     # day (its own and one of the 400), in 3! orders; the calendar puts none of the hub's 20
     # other pairs on the grid (the stratum's share there, 3 x 2 / 202, its prior); the
-    # likelier null counts, times 4 x 5 step counts
+    # likelier null counts, times 4 x 5 / 4 (a union bound over the step counts J >= 4 that
+    # five starts can show, weighted 4 / (J (J + 1)))
     by_stratum = 3 * np.log10(2 / 202) + np.log10(6)
     by_calendar = 3 * np.log10(3 * 2 / 202 / 21)
     assert by_stratum > by_calendar
-    assert np.isclose(_schedule(fan, transfers), by_stratum + np.log10(4 * 5))
+    assert np.isclose(_schedule(fan, transfers), by_stratum + np.log10(4 * 5 / 4))
     # a hub paid every 44 days after the fan keeps that calendar: no evidence
     assert _schedule(*_scheduled_fan(grid, 176 + 44 * np.arange(1, 21))) == 0.0
     # one that pays every 44 days does not explain when it is paid: its calendar of being
     # paid is the prior alone (2 of the 182 pairs starting in the window on each day)
     paying = _schedule(*_scheduled_fan(grid, 176 + 44 * np.arange(1, 21), False))
-    assert np.isclose(paying, 3 * np.log10(3 * 2 / 182) + np.log10(4 * 5))
+    assert np.isclose(paying, 3 * np.log10(3 * 2 / 182) + np.log10(4 * 5 / 4))
     assert paying < -3.0
 
 
