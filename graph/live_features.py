@@ -17,6 +17,7 @@ event, and no pass over other nodes' events.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -226,6 +227,13 @@ class _Postings:
         np.cumsum(np.bincount(codes[valid], minlength=size), out=self.rowptr[1:])
         self.added: dict[int, list[int]] = {}
 
+    @classmethod
+    def held(cls, positions: np.ndarray, rowptr: np.ndarray) -> _Postings:
+        """Postings of loaded events computed before (:meth:`LiveFeatures.save`)."""
+        postings = cls.__new__(cls)
+        postings.positions, postings.rowptr, postings.added = positions, rowptr, {}
+        return postings
+
     def add(self, codes: np.ndarray, first: int) -> None:
         for i, code in enumerate(codes.tolist()):
             if code >= 0:
@@ -400,6 +408,47 @@ class LiveFeatures:
         self._attrs = {a: cols[f"attr:{a}"] for a in self.float_attributes}
         self._postings = {role: _Postings(cols[role]) for role in self.roles}
         self.size = len(cols["ts"])
+
+    def _held(self) -> dict[str, np.ndarray]:
+        """The loaded events' arrays by file name (:meth:`save`, :meth:`restore`)."""
+        out = {"ts": self._ts, "type": self._type, "amount": self._amount}
+        for k, role in enumerate(self.roles):
+            out[f"codes_{k}"] = self._codes[role]
+            out[f"positions_{k}"] = self._postings[role].positions
+            out[f"rowptr_{k}"] = self._postings[role].rowptr
+        for k, a in enumerate(self.float_attributes):
+            out[f"attr_{k}"] = self._attrs[a]
+        return out
+
+    def save(self, directory: Path) -> None:
+        """Write what :meth:`load` took in (every column and each role's postings, one
+        ``.npy`` file each) into ``directory``, for :meth:`restore`; right after the load
+        only (events added since would be left out)."""
+        if len(self._ts) != self.size or any(p.added for p in self._postings.values()):
+            raise RuntimeError("save() runs right after load(), before add()")
+        for name, values in self._held().items():
+            np.save(directory / f"{name}.npy", values)
+
+    def restore(self, directory: Path, size: int) -> None:
+        """Hold the ``size`` events :meth:`save` wrote into ``directory`` (instead of
+        :meth:`load`), memory-mapped read-only: a column is copied into the process when events
+        are first added (it grows then), the postings are only read, so the pages no update
+        reads are never resident. Saved by a live feature set of the same roles and attributes
+        over the same node rows (the caller's key says so); a file missing or of another
+        length raises ``OSError`` / ``ValueError`` and leaves this one empty."""
+        if self.size:
+            raise RuntimeError("restore() runs once, before add()")
+        held = {name: np.load(directory / f"{name}.npy", mmap_mode="r")
+                for name in self._held()}
+        for name, values in held.items():
+            if not name.startswith(("rowptr_", "positions_")) and len(values) != size:
+                raise ValueError(f"{directory / name}.npy: {len(values)} rows, not {size}")
+        self._ts, self._type, self._amount = held["ts"], held["type"], held["amount"]
+        self._codes = {role: held[f"codes_{k}"] for k, role in enumerate(self.roles)}
+        self._attrs = {a: held[f"attr_{k}"] for k, a in enumerate(self.float_attributes)}
+        self._postings = {role: _Postings.held(held[f"positions_{k}"], held[f"rowptr_{k}"])
+                          for k, role in enumerate(self.roles)}
+        self.size = size
 
     def add(self, events: pa.Table) -> dict[str, np.ndarray]:
         """Append ``events`` (canonical columns); the rows per node type they touch (new

@@ -116,24 +116,25 @@ def serve(
 
 
 def _prepare(run: Path, model: Path | None, snapshot: Path | None) -> None:
-    """``serve --prepare``: the start cache of ``run`` (with ``model`` / ``snapshot``) written."""
-    from abusenet.serve.state import GraphState, run_paths, start_key
+    """``serve --prepare``: the start caches of ``run`` (with ``model`` / ``snapshot``)
+    written."""
+    from abusenet.serve.state import GraphState, cache_complete, start_caches
 
     try:
         written = GraphState.prepare_start(run, model, snapshot)
-        paths = run_paths(run)
-        key = start_key(model or paths["model"], snapshot or paths["snapshot"])
+        caches = start_caches(run, model, snapshot)
     except (FileNotFoundError, ValueError) as err:
         typer.echo(f"error: cannot prepare {run}: {err}", err=True)
         raise typer.Exit(1) from None
-    cache = paths["start"] / key
-    if written is not None:
-        typer.echo(f"abusenet serve: start cache written to {cache}", err=True)
-    elif (cache / "scores.npy").is_file():
-        typer.echo(f"abusenet serve: start cache {cache} is there already", err=True)
-    else:
-        typer.echo(f"error: start cache {cache} could not be written (see the warning)", err=True)
-        raise typer.Exit(1)
+    for cache in caches:
+        if cache in written:
+            typer.echo(f"abusenet serve: start cache written to {cache}", err=True)
+        elif cache_complete(cache):
+            typer.echo(f"abusenet serve: start cache {cache} is there already", err=True)
+        else:
+            typer.echo(f"error: start cache {cache} could not be written (see the warning)",
+                       err=True)
+            raise typer.Exit(1)
 
 
 def _write_through(neo4j_uri: str, graph: str | None, run: Path) -> WriteThrough:

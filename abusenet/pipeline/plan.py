@@ -397,17 +397,15 @@ def serve_start_stage(run: PlannedRun) -> StageSpec | None:
     model = run.model
 
     def prepare(out: Path) -> dict[str, Any]:
-        from abusenet.serve.state import GraphState, run_paths, start_key
+        from abusenet.serve.state import GraphState
 
         written = GraphState.prepare_start(run.request.out_dir, model, run.snapshot)
-        return {"key": start_key(model, run.snapshot), "written": written is not None,
-                "cache": str(run_paths(run.request.out_dir)["start"])}
+        return {"written": [str(p.relative_to(run.request.out_dir)) for p in written]}
 
     return StageSpec(
         "serve_start", "prepare the start of `abusenet serve`", prepare,
         after=("snapshot", "train"), code=(*MODEL_CODE, "abusenet/serve"),
-        describe=lambda i: (f"start cache {i['key']} "
-                            f"{'written' if i['written'] else 'there already'}"),
+        describe=lambda i: ", ".join(i["written"]) or "start caches there already",
     )
 
 

@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import gc
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -78,11 +79,19 @@ START_FORMAT = 1
 #: their scores must be to the saved ones (float32 sums in another order differ by ~1e-5; a
 #: cache of another graph or model, by far more).
 _START_CHECK_ROWS = 32
+#: Inside a run's work directory: the stored events as the start holds them (a folder of its
+#: own: replacing its cache removes that folder's caches only).
+EVENTS_CACHE = ("serve", "events")
+#: Changes when what the stored events' cache holds changes.
+EVENTS_FORMAT = 1
+#: The stored events' cache's description, written last (a cache without it is not read).
+_EVENTS_META = "events.json"
 _START_CHECK_ATOL = 1e-4
 
 
 def run_paths(run_dir: Path) -> dict[str, Path]:
-    """Where a batch run keeps its event store, snapshot, model and rings."""
+    """Where a batch run keeps its event store, snapshot, model and rings, and where the
+    service keeps its start caches."""
     work = run_dir / ".work"
     return {
         "events": work / "ingest" / EVENTS,
@@ -90,6 +99,7 @@ def run_paths(run_dir: Path) -> dict[str, Path]:
         "model": run_dir / MODEL,
         "rings": run_dir / RINGS,
         "start": work.joinpath(*START),
+        "events_cache": work.joinpath(*EVENTS_CACHE),
     }
 
 
@@ -103,6 +113,38 @@ def start_key(model_dir: Path, snapshot_dir: Path) -> str:
         info = path.stat()
         digest.update(f"{path.relative_to(snapshot_dir)}:{info.st_size}:{info.st_mtime_ns};"
                       .encode())
+    return digest.hexdigest()[:16]
+
+
+def start_caches(run_dir: Path, model_dir: Path | None = None,
+                 snapshot_dir: Path | None = None) -> tuple[Path, Path]:
+    """The start cache and the stored events' cache that :meth:`GraphState.load` of these
+    arguments reads (whether they exist or not: :func:`cache_complete`)."""
+    paths = run_paths(run_dir)
+    model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
+    return (paths["start"] / start_key(model_dir, snapshot_dir),
+            paths["events_cache"] / events_key(paths["events"], snapshot_dir))
+
+
+def cache_complete(cache: Path) -> bool:
+    """Whether ``cache`` (one of :func:`start_caches`) was written whole (its last file is
+    there)."""
+    return (cache / "scores.npy").is_file() or (cache / _EVENTS_META).is_file()
+
+
+def events_key(events_dir: Path, snapshot_dir: Path) -> str:
+    """A content key of the stored events as the start holds them (the stored events' cache
+    name, :meth:`GraphState._load_events`): :data:`EVENTS_FORMAT`, the snapshot's manifest and
+    files (the node rows the events are indexed by), and each stored event file's path, size
+    and modification time (a segment the service logged makes a new key)."""
+    digest = hashlib.sha256(f"{EVENTS_FORMAT}:".encode())
+    digest.update((snapshot_dir / "manifest.json").read_bytes())
+    for root, paths in ((snapshot_dir, sorted(p for p in snapshot_dir.rglob("*") if p.is_file())),
+                        (events_dir, event_files(events_dir))):
+        for path in paths:
+            info = path.stat()
+            digest.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns};"
+                          .encode())
     return digest.hexdigest()[:16]
 
 
@@ -234,12 +276,9 @@ class GraphState:
     """
 
     def __init__(self, events_dir: Path, model_dir: Path, snapshot: Snapshot,
-                 rings: pd.DataFrame, start: Path | None = None) -> None:
-        self.events_dir = events_dir
-        self.ingest_state = IngestState.load(events_dir)
-        self.schema = event_schema(canonical_mapping(self.ingest_state))
-        self.relations = [r for r in relation_sources(self.ingest_state)
-                          if r.name in snapshot.relations]
+                 rings: pd.DataFrame, start: Path | None = None,
+                 events_cache: Path | None = None) -> None:
+        self._live_setup(events_dir, snapshot)
         self.rings = rings.sort_values("score", ascending=False).reset_index(drop=True)
         self._ring_ids: list[str] = self.rings["ring_id"].tolist()  # _ring_rank's positions
         self.events_applied = 0
@@ -253,16 +292,11 @@ class GraphState:
         for ring_id, evidence in zip(self.rings["ring_id"], self.rings["evidence"], strict=True):
             for key in dict.fromkeys(evidence):
                 self._entity_rings.setdefault(key, []).append(ring_id)
-        self._index = _node_index(snapshot)
-        float_attributes = [a for a, kind in self.ingest_state.attributes.items()
-                            if kind == "float"]
-        self.live = LiveFeatures(self._index, list(snapshot.meta.get("event_type_features", {})),
-                                 self.relations, float_attributes)
         detector = AccountDetector.load(model_dir)
         self._build_graph(snapshot, detector)
         del snapshot  # load() keeps no reference: its tables are freed before the events' load
         _release_memory()
-        self._load_events()
+        self._load_events(events_cache)
         _release_memory()
         self._use_model(detector, model_dir, start)
         # Per account row: the position (in descending score order) of its best ring.
@@ -270,6 +304,20 @@ class GraphState:
         for rank, members in enumerate(self.rings["members"]):
             rows = [self._index[ACCOUNT].row[m] for m in members if m in self._index[ACCOUNT].row]
             self._ring_rank[rows] = np.minimum(self._ring_rank[rows], rank)
+
+    def _live_setup(self, events_dir: Path, snapshot: Snapshot) -> None:
+        """The event store's settings (schema, relations), the node index of ``snapshot``
+        and the (empty) live features over it."""
+        self.events_dir = events_dir
+        self.ingest_state = IngestState.load(events_dir)
+        self.schema = event_schema(canonical_mapping(self.ingest_state))
+        self.relations = [r for r in relation_sources(self.ingest_state)
+                          if r.name in snapshot.relations]
+        self._index = _node_index(snapshot)
+        float_attributes = [a for a, kind in self.ingest_state.attributes.items()
+                            if kind == "float"]
+        self.live = LiveFeatures(self._index, list(snapshot.meta.get("event_type_features", {})),
+                                 self.relations, float_attributes)
 
     @classmethod
     def load(cls, run_dir: Path, model_dir: Path | None = None,
@@ -280,13 +328,16 @@ class GraphState:
         What the start computes from the snapshot and the model alone (the boosted column,
         the scorer's kept embeddings and scores) is saved under the run's work directory
         (``.work/serve/start/<key>``, :func:`start_key`) the first time and read back at later
-        starts of the same snapshot and model (:meth:`_use_model`)."""
+        starts of the same snapshot and model (:meth:`_use_model`); the stored events as the
+        live features hold them, likewise (``.work/serve/events/<key>``, :func:`events_key`,
+        :meth:`_load_events`). A training ``abusenet run`` writes both
+        (:meth:`prepare_start`), so that its first start reads them."""
         paths = run_paths(run_dir)
         rings = (pd.read_parquet(paths["rings"]) if paths["rings"].is_file()
                  else pd.DataFrame({"ring_id": [], "score": [], "members": [], "evidence": []}))
         model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
         state = cls(paths["events"], model_dir, read_snapshot(snapshot_dir), rings,
-                    paths["start"] / start_key(model_dir, snapshot_dir))
+                    *start_caches(run_dir, model_dir, snapshot_dir))
         replayed = read_segments(state.events_dir, state.schema)
         if replayed.num_rows:
             with state.write_lock:
@@ -297,31 +348,40 @@ class GraphState:
 
     @classmethod
     def prepare_start(cls, run_dir: Path, model_dir: Path | None = None,
-                      snapshot_dir: Path | None = None) -> Path | None:
-        """Compute and save the start cache that :meth:`load` of the same arguments reads
-        (``.work/serve/start/<key>``), so that even the first start of the run's service
-        reads it; ``None`` (nothing done) when that cache is there already.
+                      snapshot_dir: Path | None = None) -> list[Path]:
+        """Compute and save the caches that :meth:`load` of the same arguments reads (the
+        start cache ``.work/serve/start/<key>`` and the stored events'
+        ``.work/serve/events/<key>``), so that even the first start of the run's service
+        reads them; the caches written (none when both are there already).
 
-        Only the snapshot and the model are read (not the event store, the rings or the
-        service's log): the node rows, the graph, the boosted column and the scorer's
-        whole-graph pass, as the start computes them (:meth:`_fitted`). Written into a
-        temporary directory renamed when complete; a cache that cannot be written (read-only
-        run, full disk) is skipped with a warning and ``None`` returned.
+        The run's rings and the service's log are not read. The graph and the scorer's
+        whole-graph pass are computed and freed before the stored events are read (the peak
+        is the larger of the two, not their sum). Each cache is written into a temporary
+        directory renamed when complete; one that cannot be written (read-only run, full
+        disk) is skipped with a warning.
         """
         paths = run_paths(run_dir)
         model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
-        start = paths["start"] / start_key(model_dir, snapshot_dir)
-        if (start / "scores.npy").is_file():
-            return None
+        start, events = start_caches(run_dir, model_dir, snapshot_dir)
+        todo = [p for p in (start, events) if not cache_complete(p)]
+        if not todo:
+            return []
         snapshot = read_snapshot(snapshot_dir)
-        state = cls.__new__(cls)  # the graph only: no events, rings or locks needed
-        state._index = _node_index(snapshot)
-        detector = AccountDetector.load(model_dir)
-        state._build_graph(snapshot, detector)
-        del snapshot
+        state = cls.__new__(cls)  # the graph and the events only: no rings, locks or model
+        state._live_setup(paths["events"], snapshot)
+        if start in todo:
+            detector = AccountDetector.load(model_dir)
+            state._build_graph(snapshot, detector)
+            del snapshot
+            _release_memory()
+            state._fitted(detector, start)
+            del state.graph, state.nodes, detector
+        else:
+            del snapshot
         _release_memory()
-        state._fitted(detector, start)
-        return start if (start / "scores.npy").is_file() else None
+        if events in todo:
+            state._load_events(events)
+        return [p for p in todo if cache_complete(p)]
 
     def _build_graph(self, snapshot: Snapshot, detector: AccountDetector) -> None:
         """The node rows and the graph of ``snapshot``: nodes in the order of its tables (and
@@ -360,9 +420,24 @@ class GraphState:
         return index.find(pa.array(ids.astype(str), type=pa.large_string()))
 
     # ------------------------------------------------------------------------------ updates
-    def _load_events(self) -> None:
+    def _events_layout(self) -> dict[str, Any]:
+        """What the stored events' cache was saved for besides its key: the live features'
+        roles, event types and float attributes, the canonical columns, the node counts."""
+        return {"roles": list(self.live.roles), "event_types": self.live.event_types,
+                "attributes": self.live.float_attributes, "columns": self.schema.names,
+                "nodes": {t: len(index.ids) for t, index in self._index.items()}}
+
+    def _load_events(self, cache: Path | None = None) -> None:
         """Every stored event into the live features, ``_LOAD_ROWS`` at a time (so the
-        events' text is never held all at once); their ids hashed."""
+        events' text is never held all at once); their ids hashed.
+
+        ``cache``: the stored events' cache directory (:func:`events_key`). What it holds is
+        read instead (memory-mapped, :meth:`graph.live_features.LiveFeatures.restore`) when
+        it was saved for the same layout; else the events are read from the store and saved
+        there (unless they named nodes the snapshot lacks)."""
+        if cache is not None and self._restore_events(cache):
+            return
+        layout = self._events_layout()
         names = ", ".join(f'"{c}"' for c in self.schema.names)
         files = [str(p) for p in event_files(self.events_dir)]
         hashes: list[np.ndarray] = []
@@ -396,6 +471,32 @@ class GraphState:
         self._stored_ids = (np.sort(np.concatenate(hashes)) if hashes
                             else np.empty(0, dtype=np.uint64))
         self._event_ids: set[str] = set()
+        if cache is not None and files and self._events_layout() == layout:
+            _save_events(cache, self.live, self._stored_ids, {**layout, "size": self.live.size})
+
+    def _restore_events(self, cache: Path) -> bool:
+        """Read the stored events' cache ``cache`` (:meth:`_load_events`); False (nothing
+        read) when there is none, it was saved for another layout, or it cannot be read."""
+        meta_file = cache / _EVENTS_META
+        if not meta_file.is_file():
+            return False
+        try:
+            meta = json.loads(meta_file.read_text())
+            size = meta.pop("size")
+            if meta != self._events_layout():
+                raise ValueError("saved for other roles, columns or nodes")
+            stored_ids = np.load(cache / "stored_ids.npy", mmap_mode="r")
+            if len(stored_ids) != size:
+                raise ValueError(f"{len(stored_ids)} event ids for {size} events")
+            self.live.restore(cache, size)
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("stored events' cache %s cannot be read (%s): reading the events", cache,
+                        err)
+            return False
+        self._stored_ids = stored_ids
+        self._event_ids = set()
+        log.info("stored events read from %s", cache)
+        return True
 
     def known_ids(self, ids: list[str]) -> set[str]:
         """Those of ``ids`` already among the events or claimed (the stored ones by a 64-bit
@@ -940,6 +1041,28 @@ def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColu
             scorer.fit(graph)
         return
     scorer.map_kept(start)
+
+
+def _save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
+                 meta: dict[str, Any]) -> None:
+    """Save the stored events' cache ``cache``: ``live`` 's arrays
+    (:meth:`~graph.live_features.LiveFeatures.save`), the sorted id hashes and ``meta``,
+    written into a temporary directory beside it that is renamed when complete (other caches
+    of the run removed). One that cannot be written is skipped with a warning."""
+    partial = cache.parent / f".{cache.name}.{os.getpid()}"
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        live.save(partial)
+        np.save(partial / "stored_ids.npy", stored_ids)
+        (partial / _EVENTS_META).write_text(json.dumps(meta))
+        for old in cache.parent.iterdir():
+            if old.is_dir() and old.name != partial.name and not old.name.startswith("."):
+                shutil.rmtree(old, ignore_errors=True)
+        os.replace(partial, cache)
+    except OSError as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        log.warning("stored events' cache %s not saved: %s", cache, err)
 
 
 def _node_index(snapshot: Snapshot) -> dict[str, NodeIndex]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,7 +143,10 @@ def test_stored_events_load_in_parts_of_load_rows(run_dir, monkeypatch):
     import abusenet.serve.state as state_module
     from graph.live_features import LiveFeatures
 
+    cached = state_module.run_paths(run_dir)["events_cache"]  # the events read from Parquet
+    shutil.rmtree(cached)
     whole = state_module.GraphState.load(run_dir)
+    shutil.rmtree(cached)
     sizes: list[int] = []
     load = LiveFeatures.load
 
