@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from gnn import local_scoring
 from gnn.boosted import BoostedLogits, LiveBoostedColumn, boost_features
 from gnn.calibration import ScoreCalibrator
 from gnn.inference import full_graph_logits
@@ -295,13 +296,16 @@ def hub_scorer(layers: int, hub_degree: int, resync: int,
                        input_cache_rows=input_cache_rows)
 
 
-@pytest.mark.parametrize(("layers", "hub_degree", "resync", "input_cache_rows"),
-                         [(2, 3, 4096, 1 << 19), (2, 1, 7, 1 << 19), (1, 2, 3, 1 << 19),
-                          (3, 3, 11, 1 << 19), (2, 3, 7, 10)])
+@pytest.mark.parametrize(("layers", "hub_degree", "resync", "input_cache_rows", "few_hubs"),
+                         [(2, 3, 4096, 1 << 19, 4), (2, 1, 7, 1 << 19, 4), (1, 2, 3, 1 << 19, 4),
+                          (3, 3, 11, 1 << 19, 4), (2, 3, 7, 10, 4), (2, 1, 7, 1 << 19, 0)])
 def test_hub_running_sums_stay_equal_to_a_whole_graph_pass(layers, hub_degree, resync,
-                                                           input_cache_rows):
+                                                           input_cache_rows, few_hubs,
+                                                           monkeypatch):
     """A long random sequence of changes (new accounts and edges, features of accounts and
-    devices, reads between them) with nodes of a few neighbours kept as running sums."""
+    devices, reads between them) with nodes of a few neighbours kept as running sums (the
+    hubs behind taken in one by one, or all at once as a batch's are: ``few_hubs`` 0)."""
+    monkeypatch.setattr(local_scoring, "_FEW_HUBS", few_hubs)
     g, local = graph(seed=1), hub_scorer(layers, hub_degree, resync, input_cache_rows)
     local.fit(g)
     rng = np.random.default_rng(4)
