@@ -471,8 +471,17 @@ class GraphState:
         self._stored_ids = (np.sort(np.concatenate(hashes)) if hashes
                             else np.empty(0, dtype=np.uint64))
         self._event_ids: set[str] = set()
-        if cache is not None and files and self._events_layout() == layout:
-            _save_events(cache, self.live, self._stored_ids, {**layout, "size": self.live.size})
+        if (cache is not None and files and self._events_layout() == layout
+                and _save_events(cache, self.live, self._stored_ids,
+                                 {**layout, "size": self.live.size})):
+            # Held from the files just written (mapped: pages no update reads are not resident)
+            # instead of in the process's own memory, as a later start holds them.
+            live = self.live
+            self.live = LiveFeatures(self._index, live.event_types, live.relations,
+                                     live.float_attributes, live.summary_events)
+            if not self._restore_events(cache):
+                self.live = live
+            del live
 
     def _restore_events(self, cache: Path) -> bool:
         """Read the stored events' cache ``cache`` (:meth:`_load_events`); False (nothing
@@ -1044,11 +1053,12 @@ def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColu
 
 
 def _save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
-                 meta: dict[str, Any]) -> None:
+                 meta: dict[str, Any]) -> bool:
     """Save the stored events' cache ``cache``: ``live`` 's arrays
     (:meth:`~graph.live_features.LiveFeatures.save`), the sorted id hashes and ``meta``,
     written into a temporary directory beside it that is renamed when complete (other caches
-    of the run removed). One that cannot be written is skipped with a warning."""
+    of the run removed); whether it was. One that cannot be written is skipped with a
+    warning."""
     partial = cache.parent / f".{cache.name}.{os.getpid()}"
     try:
         shutil.rmtree(partial, ignore_errors=True)
@@ -1063,6 +1073,8 @@ def _save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
     except OSError as err:
         shutil.rmtree(partial, ignore_errors=True)
         log.warning("stored events' cache %s not saved: %s", cache, err)
+        return False
+    return True
 
 
 def _node_index(snapshot: Snapshot) -> dict[str, NodeIndex]:
