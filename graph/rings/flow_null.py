@@ -117,14 +117,22 @@ class MoneyChance:
     ----------
     shape
         Its hops and fans: their timing and amounts.
-    links
-        Its tree links' window and count class (:func:`window_log_chance`,
-        :func:`habit_log_chance`), for a group whose transfers tie every member (0 for one
-        where only some members transfer: that evidence is about them, not the group).
+    window, habit
+        Its tree links' window (:func:`window_log_chance`) and count class
+        (:func:`habit_log_chance`), for a group whose transfers tie every member (0 for one
+        where only some members transfer: that evidence is about them, not the group). Two
+        tests of the whole group, kept apart so that neither alone can carry it
+        (:func:`graph.rings.null_model.robust_surprise`).
     """
 
     shape: np.ndarray
-    links: np.ndarray
+    window: np.ndarray
+    habit: np.ndarray
+
+    @property
+    def links(self) -> np.ndarray:
+        """Its tree links' window and count class together (``window + habit``)."""
+        return self.window + self.habit
 
 
 def money_log_chance(
@@ -163,10 +171,10 @@ def money_log_chance(
     shape = (hop_log_chance(internal, transfers, pools, hop_s, min_conserved, max_conserved,
                             n_groups)
              + fan_log_chance(internal, transfers, pools, n_groups, min_fan))
-    links = (window_log_chance(internal, transfers, sizes)
-             + habit_log_chance(internal, transfers, sizes))
-    return MoneyChance(shape=shape, links=np.where(tied_members(internal, n_groups) >= sizes,
-                                                   links, 0.0))
+    tied = tied_members(internal, n_groups) >= sizes
+    return MoneyChance(shape=shape,
+                       window=np.where(tied, window_log_chance(internal, transfers, sizes), 0.0),
+                       habit=np.where(tied, habit_log_chance(internal, transfers, sizes), 0.0))
 
 
 def tied_members(internal: pd.DataFrame, n_groups: int) -> np.ndarray:

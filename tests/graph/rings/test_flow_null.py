@@ -51,6 +51,11 @@ def test_tree_links_inside_a_burst_are_unlikely_and_schedules_that_start_with_th
     assert window_log_chance(internal.head(1), transfers, np.array([2])).tolist() == [0.0]
 
 
+def money_transfers(transfers: pd.DataFrame, internal: pd.DataFrame) -> pd.DataFrame:
+    """Every transfer pair: the background's and the groups' own."""
+    return pd.concat([transfers, internal[transfers.columns]])
+
+
 def test_window_and_class_judge_only_a_group_its_transfers_tie_whole():
     # the same burst of three one-off links joins 4 accounts (group 0) and 4 of 8 (group 1)
     transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
@@ -62,6 +67,12 @@ def test_window_and_class_judge_only_a_group_its_transfers_tie_whole():
                              np.array([4, 8]), 2 * DAY, 0.85, 1.02)
     assert money.links[0] < 0.0
     assert money.links[1] == 0.0, "evidence about 4 of its members, not about the group"
+    # the two tests kept apart (null_model.robust_surprise caps each), both masked alike
+    sizes = np.array([4, 8])
+    assert money.window[0] == window_log_chance(internal, money_transfers(transfers, internal),
+                                                sizes)[0] < 0.0
+    assert np.allclose(money.links, money.window + money.habit)
+    assert money.window[1] == money.habit[1] == 0.0
 
 
 def test_a_link_of_the_class_its_payers_peers_rarely_make_is_unlikely():
