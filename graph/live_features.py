@@ -17,6 +17,7 @@ event, and no pass over other nodes' events.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,37 @@ class _Postings:
                 if row < len(self.rowptr) - 1 else np.empty(0, dtype=np.int32))
         extra = self.added.get(row)
         return base if extra is None else np.concatenate([base, extra])
+
+    def _base(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each of ``rows``' loaded positions start, and how many there are."""
+        inside = rows < len(self.rowptr) - 1
+        start = self.rowptr[np.where(inside, rows, 0)]
+        return start, self.rowptr[np.where(inside, rows + 1, 0)] - start
+
+    def counts(self, rows: np.ndarray) -> np.ndarray:
+        """:meth:`count` of each of ``rows``."""
+        counts = self._base(rows)[1]
+        if self.added:
+            added = self.added
+            counts = counts + np.fromiter((len(added.get(r, ())) for r in rows.tolist()),
+                                          dtype=np.int64, count=len(rows))
+        return counts
+
+    def many(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`of` of each of ``rows``, one after the other in one array, and how many
+        positions each has (a few array steps for all, not one call a row)."""
+        start, base = self._base(rows)
+        added = self.added
+        extra = [added.get(r, ()) for r in rows.tolist()] if added else []
+        extra_n = (np.fromiter(map(len, extra), dtype=np.int64, count=len(rows)) if added
+                   else np.zeros(len(rows), dtype=np.int64))
+        n = base + extra_n
+        offset = np.cumsum(n) - n
+        out = np.empty(int(n.sum()), dtype=np.int64)
+        out[_ranges(offset, base)] = self.positions[_ranges(start, base)]
+        if extra_n.any():
+            out[_ranges(offset + base, extra_n)] = list(chain.from_iterable(extra))
+        return out, n
 
 
 class _EntitySummary:
@@ -499,8 +531,7 @@ class LiveFeatures:
                 single = single[:0]
             else:
                 postings = self._postings[self._relation(node_type).name]
-                counts = np.array([postings.count(r) for r in rows.tolist()], dtype=np.int64)
-                single = np.flatnonzero(counts >= self.summary_events)
+                single = np.flatnonzero(postings.counts(rows) >= self.summary_events)
             grouped = np.setdiff1d(np.arange(len(rows)), single, assume_unique=True)
             if len(grouped):
                 values = (self._accounts_many if node_type == ACCOUNT
@@ -514,15 +545,14 @@ class LiveFeatures:
     def _relation(self, node_type: str) -> RelationSource:
         return next(r for r in self.relations if r.node_type == node_type)
 
-    def _activity_many(self, groups: list[np.ndarray],
+    def _activity_many(self, positions: np.ndarray, n: np.ndarray,
                        ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-        """:meth:`_activity` of many nodes at once (``groups``: each node's event positions):
-        the values (one array each), and the positions with their node (segment) numbers,
+        """:meth:`_activity` of many nodes at once (``positions``: each node's event
+        positions one node after the other, ``n`` of each: :meth:`_Postings.many`): the
+        values (one array each), and the positions with their node (segment) numbers,
         grouped by node and in time order within it."""
-        count = len(groups)
-        n = np.array([len(g) for g in groups], dtype=np.int64)
+        count = len(n)
         seg = np.repeat(np.arange(count), n)
-        positions = np.concatenate(groups) if count else np.empty(0, dtype=np.int64)
         positions = positions[np.lexsort((self._ts[positions], seg))]
         ts = self._ts[positions]
         width = len(self.event_types) + 1
@@ -573,7 +603,7 @@ class LiveFeatures:
     def _entities_many(self, node_type: str, rows: np.ndarray) -> dict[str, np.ndarray]:
         """:meth:`_entity` of many ``rows`` at once."""
         postings = self._postings[self._relation(node_type).name]
-        values, positions, seg = self._activity_many([postings.of(r) for r in rows.tolist()])
+        values, positions, seg = self._activity_many(*postings.many(rows))
         count = len(rows)
         n_accounts = _distinct(seg, self._codes[ACTOR][positions], count, False)
         values["n_accounts"] = n_accounts
@@ -587,8 +617,7 @@ class LiveFeatures:
     def _accounts_many(self, node_type: str, rows: np.ndarray) -> dict[str, np.ndarray]:
         """:meth:`_account` of many ``rows`` at once."""
         count = len(rows)
-        values, acted, seg = self._activity_many([self._postings[ACTOR].of(r)
-                                                  for r in rows.tolist()])
+        values, acted, seg = self._activity_many(*self._postings[ACTOR].many(rows))
         total, number, top = _sums(self._amount[acted], seg, count)
         mean = np.divide(total, number, out=np.zeros(count), where=number > 0)
         values["amount_out_sum"], values["amount_out_mean"] = total, mean
@@ -603,10 +632,9 @@ class LiveFeatures:
             total, number, _ = _sums(self._attrs[a][acted], seg, count)
             values[f"attr_{a}_mean"] = np.divide(total, number, out=np.zeros(count),
                                                  where=number > 0)
-        groups = ([self._postings[self.transacted.name].of(r) for r in rows.tolist()]
-                  if self.transacted else [np.empty(0, dtype=np.int64)] * count)
-        received_n = np.array([len(g) for g in groups], dtype=np.int64)
-        received = np.concatenate(groups) if count else np.empty(0, dtype=np.int64)
+        received, received_n = (self._postings[self.transacted.name].many(rows)
+                                 if self.transacted else (np.empty(0, dtype=np.int64),
+                                                          np.zeros(count, dtype=np.int64)))
         received_seg = np.repeat(np.arange(count), received_n)
         values["n_in_events"] = received_n.astype(np.float64)
         total, number, _ = _sums(self._amount[received], received_seg, count)
@@ -752,6 +780,12 @@ def _floats(events: pa.Table, column: str) -> np.ndarray:
         return np.full(events.num_rows, np.nan)
     values = pc.cast(events.column(column), pa.float64())
     return values.to_numpy(zero_copy_only=False).astype(np.float64)
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The integers ``starts[i] .. starts[i] + lengths[i] - 1`` of each ``i``, in order."""
+    total = int(lengths.sum())
+    return np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
 
 
 def _grow(values: np.ndarray, used: int, capacity: int) -> np.ndarray:
