@@ -10,9 +10,11 @@ import shutil
 import threading
 import time
 
+import httpx
 import numpy as np
 import pytest
 
+from abusenet.serve.app import create_app
 from abusenet.serve.durable_log import read_segments, segment_files
 from abusenet.serve.state import GraphState
 from abusenet.serve.validation import EventValidator, canonical_mapping
@@ -202,6 +204,29 @@ def test_a_segment_that_cannot_be_made_durable_stops_the_writer(loaded, monkeypa
         writer.submit(later.events, later.reasons)
     assert "unlogged_b" not in state.nodes[ACCOUNT].row
     writer.close()
+
+
+def test_the_service_answers_503_once_its_log_failed(loaded, monkeypatch):
+    state, validator = loaded
+    service = create_app(state, validator, "t0ken")
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    async def requests() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=service),
+                                     base_url="http://serve",
+                                     headers={"Authorization": "Bearer t0ken"}) as client:
+            with monkeypatch.context() as patch:
+                patch.setattr(os, "fsync", failing_fsync)
+                failed = await client.post("/v1/events", json=_login("s1", "unlogged_s"))
+            later = await client.post("/v1/events", json=_login("s2", "unlogged_t"))
+            return failed, await client.get("/readyz"), later
+
+    failed, ready, later = asyncio.run(requests())
+    assert failed.status_code == 503 and "restarted" in failed.json()["detail"]
+    assert ready.status_code == 503 and later.status_code == 503
+    service.state.writer.close()
 
 
 def test_post_awaits_the_same_answer_on_an_event_loop(loaded):
