@@ -83,6 +83,7 @@ from graph.rings.null_model import (
     flow_log_chance,
     links_beyond_tree,
     pair_log_chance,
+    robust_surprise,
     selection_log_count,
     sharing_log_chance,
     surprise,
@@ -155,7 +156,10 @@ class RingCandidate:
         money-flow shape (``flow_*`` kind) also has ``flow_surprise``, the surprise of its
         transfers alone (their timing and amounts against the groups its transfers could
         grow, no entity sharing counted), at most ``surprise``: a cycle through a few
-        accounts sharing devices is surprising for the devices, not for its money.
+        accounts sharing devices is surprising for the devices, not for its money; and
+        ``flow_robust_surprise``, the same with each group-level test of its money (links
+        beyond a tree, window, pair class) held to ``GROUP_TERM_CAP`` orders
+        (:func:`graph.rings.null_model.robust_surprise`), at most ``flow_surprise``.
     ties
         Every distinct ordered pair of members with a transfer between them, ``(src, dst)``
         sorted; unlike the evidence (at most ``max_evidence`` items) it is complete, so a fan
@@ -742,10 +746,14 @@ def _describe(
     surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise
+    unanchored = selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
+                                     np.zeros(len(groups)), anchor_degree, peers, n)
     flow_surprise = np.minimum(surprising, surprise(
-        np.zeros(len(groups)), flow_chance + money.shape + money.links,
-        selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
-                            np.zeros(len(groups)), anchor_degree, peers, n)))
+        np.zeros(len(groups)), flow_chance + money.shape + money.links, unanchored))
+    # the same with each group-level test (links beyond a tree, window, pair class) held to
+    # GROUP_TERM_CAP orders: several tests, not one far out (gnn.ring_ranking.reportable)
+    flow_robust = np.minimum(flow_surprise, robust_surprise(
+        [flow_chance, money.window, money.habit], money.shape, unanchored))
     pair = sizes == 2
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
@@ -775,11 +783,13 @@ def _describe(
         "surprise": surprising,
         "significant": (surprising >= cfg.min_surprise).astype(np.float64),
         "flow_surprise": flow_surprise,
+        "flow_robust_surprise": flow_robust,
     }
     return _Described(
         ids, [kind for _, kind in groups], kept, rows, cand, in_core,
         _internal_ties(inside_flows), flow_shape & (flow_surprise >= cfg.min_surprise),
-        evidence, cfg.max_evidence, features, {"flow_surprise": flow_shape})
+        evidence, cfg.max_evidence, features,
+        {"flow_surprise": flow_shape, "flow_robust_surprise": flow_shape})
 
 
 @dataclass

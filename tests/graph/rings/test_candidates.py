@@ -116,7 +116,9 @@ def test_flow_shapes_carry_the_surprise_of_their_money_alone():
     fan = next(c for c in candidates if "flow_fan_in" in c.kind)
     assert "hub" in fan.members
     assert 0.0 < fan.features["flow_surprise"] <= fan.features["surprise"]
-    assert all("flow_surprise" not in c.features for c in candidates if "flow_" not in c.kind)
+    assert fan.features["flow_robust_surprise"] <= fan.features["flow_surprise"]
+    assert all("flow_surprise" not in c.features and "flow_robust_surprise" not in c.features
+               for c in candidates if "flow_" not in c.kind)
 
 
 def test_core_holds_the_members_joined_through_rare_entities_not_a_household_beside_them():
