@@ -5,6 +5,7 @@ PySpark is an optional dependency (``pip install 'abusenet[spark]'``; needs Java
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -43,6 +44,13 @@ LOCAL_DEFAULTS: dict[str, str] = {"spark.driver.memory": "3g"}
 #: analysis, code generation), a fixed cost of ~40 CPU s a run; a row loop still reaches the
 #: threshold within a fraction of a task (1M events: JIT 38-43 -> 30 CPU s, session 12).
 JAVA_OPTIONS = "-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4"
+#: JVM options of local sessions only, after :data:`JAVA_OPTIONS`, unless the caller's options
+#: choose a collector themselves: the throughput collector instead of G1, whose write
+#: barriers the tasks pay on every stored reference (ingest + snapshot of 1M events, JVM CPU
+#: s: 96.6 / 97.1 -> 89.3 / 80.9, of which GC 4.1 / 5.5 -> 2.1 / 1.9 and tasks 38.4 / 37.8
+#: -> 36.1 / 32.8; benchmarks/README.md, session 13). A cluster's executors keep the JVM's
+#: default, whose pauses stay short on large heaps.
+LOCAL_JAVA_OPTIONS = "-XX:+UseParallelGC"
 _JAVA_OPTION_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
 
 
@@ -51,7 +59,8 @@ def session_settings(shuffle_partitions: int, conf: dict[str, str], *,
     """The settings :func:`spark_session` starts a session with: :data:`SESSION_DEFAULTS`,
     :data:`LOCAL_DEFAULTS` (``local``: a local master), :data:`SPARK_SQL_CONF`, the shuffle
     partitions, then ``conf``; the JVM options of ``conf`` (``spark.driver.extraJavaOptions``,
-    ``spark.executor.extraJavaOptions``) after :data:`JAVA_OPTIONS`.
+    ``spark.executor.extraJavaOptions``) after :data:`JAVA_OPTIONS` and, for a local master
+    whose given options name no collector (``-XX:+Use...GC``), :data:`LOCAL_JAVA_OPTIONS`.
 
     Examples
     --------
@@ -62,7 +71,10 @@ def session_settings(shuffle_partitions: int, conf: dict[str, str], *,
     settings = {**SESSION_DEFAULTS, **(LOCAL_DEFAULTS if local else {}), **SPARK_SQL_CONF,
                 "spark.sql.shuffle.partitions": str(shuffle_partitions), **conf}
     for key in _JAVA_OPTION_KEYS:
-        settings[key] = f"{JAVA_OPTIONS} {conf.get(key, '')}".strip()
+        given = conf.get(key, "")
+        collector = local and not re.search(r"-XX:\+Use\w*GC\b", given)
+        settings[key] = " ".join(
+            x for x in (JAVA_OPTIONS, LOCAL_JAVA_OPTIONS if collector else "", given) if x)
     return settings
 
 

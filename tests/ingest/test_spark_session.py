@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from ingest.spark_session import JAVA_OPTIONS, LOCAL_DEFAULTS, SPARK_SQL_CONF, session_settings
+from ingest.spark_session import (
+    JAVA_OPTIONS,
+    LOCAL_DEFAULTS,
+    LOCAL_JAVA_OPTIONS,
+    SPARK_SQL_CONF,
+    session_settings,
+)
 
 
 def test_the_jvm_may_compile_huge_generated_methods_beside_the_callers_options():
@@ -34,3 +40,17 @@ def test_a_local_session_gets_a_larger_heap_unless_the_caller_sets_one():
         "spark.driver.memory"] == "3g"
     given = session_settings(4, {"spark.driver.memory": "1g"}, local=True)
     assert given["spark.driver.memory"] == "1g"
+
+
+def test_a_local_session_uses_the_throughput_collector_unless_the_caller_names_one():
+    local = session_settings(4, {}, local=True)
+    assert LOCAL_JAVA_OPTIONS == "-XX:+UseParallelGC"
+    for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+        assert local[key] == f"{JAVA_OPTIONS} -XX:+UseParallelGC"
+        assert "UseParallelGC" not in session_settings(4, {})[key]
+    given = session_settings(4, {"spark.driver.extraJavaOptions": "-XX:+UseG1GC -Xss8m"},
+                             local=True)
+    assert given["spark.driver.extraJavaOptions"] == f"{JAVA_OPTIONS} -XX:+UseG1GC -Xss8m"
+    assert given["spark.executor.extraJavaOptions"] == f"{JAVA_OPTIONS} -XX:+UseParallelGC"
+    other = session_settings(4, {"spark.driver.extraJavaOptions": "-Xss8m"}, local=True)
+    assert other["spark.driver.extraJavaOptions"] == f"{JAVA_OPTIONS} -XX:+UseParallelGC -Xss8m"
