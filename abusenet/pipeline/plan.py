@@ -391,8 +391,9 @@ def _describe_selection(info: dict[str, Any]) -> str:
 def serve_start_stage(run: PlannedRun) -> StageSpec | None:
     """What ``abusenet serve``'s start computes from the snapshot and the trained model (its
     start cache, ``OUT/.work/serve/start/<key>``), so that the service's first start reads it
-    instead of the whole-graph pass."""
-    if not run.training:
+    instead of the whole-graph pass); ``None`` without training or with
+    ``serve.prepare_start`` off."""
+    if not (run.training and run.config.serve.prepare_start):
         return None
     model = run.model
 

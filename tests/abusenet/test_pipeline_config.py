@@ -4,10 +4,12 @@ values."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from abusenet.pipeline.config import DEFAULTS, ConfigError, load_run_config
+from abusenet.pipeline.plan import serve_start_stage
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -109,3 +111,15 @@ def test_from_events_is_typed_and_left_out_of_the_split_settings():
     assert config.labels.from_events == "none" and DEFAULTS.labels.from_events == "any"
     assert config.labels.split_settings() == {"holdout_fraction": 0.2, "seed": 0,
                                               "unlabelled_as_negative": "auto"}
+
+
+def test_serve_prepare_start_off_drops_the_serve_start_stage(tmp_path):
+    def planned(*overrides: str) -> SimpleNamespace:
+        return SimpleNamespace(training=True, config=load_run_config(None, list(overrides)),
+                               model=tmp_path / "model", snapshot=tmp_path / "snapshot",
+                               request=SimpleNamespace(out_dir=tmp_path))
+
+    assert serve_start_stage(planned()).name == "serve_start"
+    assert serve_start_stage(planned("serve.prepare_start=false")) is None
+    with pytest.raises(ConfigError, match="prepare_start"):
+        load_run_config(None, ["serve.prepare_start=maybe"])
