@@ -25,7 +25,8 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   AUROC / AUPRC on the held-out half.
 * rings ``without labels``: the candidates the null model finds significant
   (:func:`graph.rings.candidates.find_ring_candidates`, default :class:`RingConfig`) with a
-  surprise of at least ``ring_scoring.unlabelled_min_surprise`` (money-flow shapes at least
+  surprise of at least ``ring_scoring.unlabelled_min_surprise`` (money-flow shapes: a robust
+  surprise, each group-level test capped, of at least
   :data:`gnn.ring_ranking.FLOW_REPORT_SURPRISE` when lower), ranked by their surprise
   (``score_rings`` without account scores: :mod:`gnn.ring_ranking`), as ``abusenet run``
   reports them without labels; the account structure scores (each account's best ring's
