@@ -1039,10 +1039,7 @@ def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColu
         scorer.save(partial)
         if boosted is not None:
             boosted.save(graph, partial)
-        for old in start.parent.iterdir():
-            if old.is_dir() and old.name != partial.name and not old.name.startswith("."):
-                shutil.rmtree(old, ignore_errors=True)
-        os.replace(partial, start)
+        _install_cache(partial, start)
     except OSError as err:
         shutil.rmtree(partial, ignore_errors=True)
         log.warning("start cache %s not saved: %s", start, err)
@@ -1050,6 +1047,16 @@ def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColu
             scorer.fit(graph)
         return
     scorer.map_kept(start)
+
+
+def _install_cache(partial: Path, cache: Path) -> None:
+    """Rename the complete cache directory ``partial`` to ``cache``, first removing the other
+    caches beside it (another key's, or ``cache`` itself); hidden ones (other processes'
+    partial caches) are left alone."""
+    for old in cache.parent.iterdir():
+        if old.is_dir() and old.name != partial.name and not old.name.startswith("."):
+            shutil.rmtree(old, ignore_errors=True)
+    os.replace(partial, cache)
 
 
 def _save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
@@ -1066,10 +1073,7 @@ def _save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
         live.save(partial)
         np.save(partial / "stored_ids.npy", stored_ids)
         (partial / _EVENTS_META).write_text(json.dumps(meta))
-        for old in cache.parent.iterdir():
-            if old.is_dir() and old.name != partial.name and not old.name.startswith("."):
-                shutil.rmtree(old, ignore_errors=True)
-        os.replace(partial, cache)
+        _install_cache(partial, cache)
     except OSError as err:
         shutil.rmtree(partial, ignore_errors=True)
         log.warning("stored events' cache %s not saved: %s", cache, err)
