@@ -29,7 +29,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -107,13 +107,26 @@ def start_key(model_dir: Path, snapshot_dir: Path) -> str:
     """A content key of what the start computes from a snapshot and a model (the start cache's
     name, :meth:`GraphState.load`): the model's version, the snapshot's manifest, each of its
     files' name, size and modification time, and :data:`START_FORMAT`."""
-    digest = hashlib.sha256(f"{START_FORMAT}:{model_version(model_dir)}:".encode())
+    return _snapshot_digest(f"{START_FORMAT}:{model_version(model_dir)}:",
+                            snapshot_dir).hexdigest()[:16]
+
+
+def _snapshot_digest(prefix: str, snapshot_dir: Path) -> Any:
+    """A SHA-256 of ``prefix``, the snapshot's manifest and its files (:func:`_digest_files`),
+    to be continued or read."""
+    digest = hashlib.sha256(prefix.encode())
     digest.update((snapshot_dir / "manifest.json").read_bytes())
-    for path in sorted(p for p in snapshot_dir.rglob("*") if p.is_file()):
+    _digest_files(digest, snapshot_dir,
+                  sorted(p for p in snapshot_dir.rglob("*") if p.is_file()))
+    return digest
+
+
+def _digest_files(digest: Any, root: Path, paths: Iterable[Path]) -> None:
+    """Add each of ``paths``' name (relative to ``root``), size and modification time to
+    ``digest``."""
+    for path in paths:
         info = path.stat()
-        digest.update(f"{path.relative_to(snapshot_dir)}:{info.st_size}:{info.st_mtime_ns};"
-                      .encode())
-    return digest.hexdigest()[:16]
+        digest.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns};".encode())
 
 
 def start_caches(run_dir: Path, model_dir: Path | None = None,
@@ -137,14 +150,8 @@ def events_key(events_dir: Path, snapshot_dir: Path) -> str:
     name, :meth:`GraphState._load_events`): :data:`EVENTS_FORMAT`, the snapshot's manifest and
     files (the node rows the events are indexed by), and each stored event file's path, size
     and modification time (a segment the service logged makes a new key)."""
-    digest = hashlib.sha256(f"{EVENTS_FORMAT}:".encode())
-    digest.update((snapshot_dir / "manifest.json").read_bytes())
-    for root, paths in ((snapshot_dir, sorted(p for p in snapshot_dir.rglob("*") if p.is_file())),
-                        (events_dir, event_files(events_dir))):
-        for path in paths:
-            info = path.stat()
-            digest.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns};"
-                          .encode())
+    digest = _snapshot_digest(f"{EVENTS_FORMAT}:", snapshot_dir)
+    _digest_files(digest, events_dir, event_files(events_dir))
     return digest.hexdigest()[:16]
 
 

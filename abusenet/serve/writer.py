@@ -280,12 +280,13 @@ class EventWriter:
             error: BaseException | None = None
             try:
                 parts = [g.rows for g in groups if g.rows is not None]
-                self._apply(parts, requests)
+                rows = (None if not parts else parts[0] if len(parts) == 1
+                        else pa.concat_tables(parts))
+                self._apply(rows, requests)
                 began = time.perf_counter()
                 error = self._durable(groups)
                 began = self._time("durable", began)
-                if parts and error is None and self.write_through is not None:
-                    rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+                if rows is not None and error is None and self.write_through is not None:
                     self.write_through.submit(self.state.live_change(rows, datetime.now(UTC)))
                     self._time("write_through", began)
             except BaseException as err:  # every member of the groups must hear of it
@@ -360,13 +361,12 @@ class EventWriter:
         self._time("log", began)
         return rows, segment
 
-    def _apply(self, parts: list[pa.Table], requests: list[_Request]) -> None:
-        """Apply the logged ``parts`` in one update and rescoring, then build the views the
-        ``requests`` asked for."""
+    def _apply(self, rows: pa.Table | None, requests: list[_Request]) -> None:
+        """Apply the logged ``rows`` (``None``: none) in one update and rescoring, then build
+        the views the ``requests`` asked for."""
         state = self.state
         began = time.perf_counter()
-        if parts:
-            rows = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+        if rows is not None:
             state.apply(rows)
             began = self._time("update", began)
             state.refresh(list(dict.fromkeys(rows.column("account_id").to_pylist())))
