@@ -166,7 +166,7 @@ def build_world(world: Path, accounts: int, seed: int, epochs: int) -> Path:
     abusenet("train", "--snapshot", str(work / "snapshot" / "snapshot"), "--out",
              str(run / "model"), f"detector.max_epochs={epochs}", "detector.patience=1")
     # the start caches written now, as a training run's serve_start stage writes them
-    abusenet("serve", "--run", str(run), "--prepare", launch=LAUNCH)
+    abusenet("serve", "--run", str(run), "--prepare", launch=(LAUNCH,))
     return run
 
 
