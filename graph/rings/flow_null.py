@@ -32,8 +32,10 @@ Under this null (:func:`money_log_chance`):
 * a member forwarding what it received within ``hop_s`` in a conserved amount is a hop,
   charged how soon after the money came in pairs like the outgoing one start
   (:func:`hop_log_chance`), or passes on the sum of several transfers in several others
-  (:func:`gathered_log_chance`: a gather-scatter's hub), and a member receiving (or
-  sending) ``min_fan`` or more transfers of nearly equal amounts a fan
+  (:func:`gathered_log_chance`: a gather-scatter's hub), or pays out with a card soon
+  after what it received in a conserved amount (:func:`cash_out_log_chance`: the money
+  leaves the group, card payment pairs judged as transfer pairs are), and a member receiving
+  (or sending) ``min_fan`` or more transfers of nearly equal amounts a fan
   (:func:`fan_log_chance`).
 
 Only the tree links are charged their window (a group picked from an anchor entity's users
@@ -143,6 +145,7 @@ def money_log_chance(
     min_conserved: float,
     max_conserved: float,
     min_fan: int = 3,
+    cash_outs: pd.DataFrame | None = None,
 ) -> MoneyChance:
     """Per group: the log10 chance of its internal money flows under the module's null.
 
@@ -161,6 +164,10 @@ def money_log_chance(
         What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
     min_fan
         Fewest transfers that make a fan.
+    cash_outs
+        Optional card payments (:func:`graph.rings.typologies.cash_out_table`: ``src``,
+        ``ts``, ``amount``): a member cashing out what it received is one more hop
+        (:func:`cash_out_log_chance`); None judges the transfers alone.
     """
     sizes = np.asarray(sizes, np.float64)
     n_groups = len(sizes)
@@ -169,7 +176,7 @@ def money_log_chance(
     pools = [np.sort(amounts[(repeated == bool(c)) & (amounts > 0)])
              for c in range(COUNT_CLASSES)]
     shape = (hop_log_chance(internal, transfers, pools, hop_s, min_conserved, max_conserved,
-                            n_groups)
+                            n_groups, cash_outs)
              + fan_log_chance(internal, transfers, pools, n_groups, min_fan))
     tied = tied_members(internal, n_groups) >= sizes
     return MoneyChance(shape=shape,
@@ -316,6 +323,7 @@ def hop_log_chance(
     min_conserved: float,
     max_conserved: float,
     n_groups: int,
+    cash_outs: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """Per group: the log10 chance (<= 0) of its conserved short hops of money.
 
@@ -326,9 +334,10 @@ def hop_log_chance(
     ``MIN_GAP_S`` on: :func:`start_share`), and comes as close to its amount with the share of
     ``b``'s class's amounts (``pools``, sorted, by :func:`count_class`) between ``x_b`` and
     ``x_a``. A member passing on a gathered sum (:func:`gathered_log_chance`) has that as
-    one more choice. Per member its least likely hop counts, times the number of internal
-    (in, out) pairs it had to choose from and its gathered sum (a union bound); members
-    without a hop add nothing.
+    one more choice, and so is a member cashing out what it received
+    (:func:`cash_out_log_chance`: the money leaves the group through a card). Per member its
+    least likely hop counts, times the number of (in, out) pairs it had to choose from and
+    its gathered sum (a union bound); members without a hop add nothing.
 
     Parameters
     ----------
@@ -340,11 +349,15 @@ def hop_log_chance(
         What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
     n_groups
         Number of groups.
+    cash_outs
+        Optional card payments (``src``, ``ts``, ``amount``): :func:`cash_out_log_chance`.
     """
     out = np.zeros(n_groups)
     known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
     if known.empty:
         return out
+    cashed, cash_choices = cash_out_log_chance(known, cash_outs, hop_s, min_conserved,
+                                               max_conserved)
     # only the members both receiving and sending inside their group pass money on
     known = known[_passing_through(known)]
     # a member passing on a gathered sum: one more choice of its evidence
@@ -372,12 +385,86 @@ def hop_log_chance(
                        t_a, np.maximum(pairs["t_b"].to_numpy(np.float64), t_a + MIN_GAP_S))
     chance = pd.Series(np.log10(soon) + np.log10(share),
                        index=pd.MultiIndex.from_frame(pairs[["cand", "v"]]))
-    choices = choices.add(pd.Series(1, index=summed.index), fill_value=0)
-    best = pd.concat([chance, summed]).groupby(level=[0, 1]).min()
+    choices = choices.add(pd.Series(1, index=summed.index), fill_value=0).add(
+        cash_choices, fill_value=0)
+    best = pd.concat([chance, summed, cashed]).groupby(level=[0, 1]).min()
     if best.empty:
         return out
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
     return fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
+
+
+def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop_s: float,
+                        min_conserved: float, max_conserved: float
+                        ) -> tuple[pd.Series, pd.Series]:
+    """Per (group, member) cashing out what it received: the log10 chance of it, and the
+    number of (transfer in, card payment) pairs it had to choose from.
+
+    A member receiving an internal transfer ``a`` (``x_a`` at ``t_a``) and paying with a card
+    ``b`` (``x_b`` at ``t_b``, a card payment pair's first payment and mean amount) with
+    ``t_a <= t_b <= t_a + hop_s`` and ``x_b / x_a`` in ``[min_conserved, max_conserved]`` moves
+    the money out of the group: the end of a chain, the mules a gather-scatter's hub paid
+    (the AML typologies' cash-out). The null treats card payment pairs as it treats transfer
+    pairs, apart: ``b`` follows ``a`` as closely as the share of the card payment pairs of
+    ``b``'s duration stratum (:func:`duration_strata`) starting from ``t_a`` to ``t_b`` (at
+    least ``MIN_GAP_S`` on), and comes as close to ``x_a`` as the share of the amounts of
+    ``b``'s count class (:func:`count_class`) between ``x_b`` and ``x_a``. A salary spent on
+    purchases over the month, or a card used since long before the money came, is no
+    cash-out.
+
+    Parameters
+    ----------
+    known
+        Internal transfer pairs with a known start and amount (:func:`money_log_chance`).
+    cash_outs
+        Card payment pairs (``src``, ``count``, ``ts``, ``last``, ``amount``;
+        :func:`graph.rings.typologies.cash_out_table`), or None.
+    hop_s, min_conserved, max_conserved
+        What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
+
+    Returns
+    -------
+    tuple of pandas.Series
+        Both indexed by (``cand``, ``v``): the member's log10 chance (<= 0) of its likeliest
+        cash-out, for the members with one; the pairs each member receiving with a card
+        payment had to choose from.
+    """
+    index = pd.MultiIndex.from_arrays([np.zeros(0, np.int64), np.zeros(0, np.int64)],
+                                      names=["cand", "v"])
+    empty = pd.Series(np.zeros(0), index=index)
+    if cash_outs is None or cash_outs.empty:
+        return empty, empty
+    every = cash_outs[(cash_outs["ts"] >= 0) & (cash_outs["amount"] > 0)]
+    repeated = count_class(every["count"])
+    amounts = every["amount"].to_numpy(np.float64)
+    pools = [np.sort(amounts[repeated == c]) for c in range(COUNT_CLASSES)]
+    ins = known[["cand", "dst", "ts", "amount"]].rename(
+        columns={"dst": "v", "ts": "t_a", "amount": "x_a"})
+    cards = every[every["src"].isin(ins["v"])]
+    cards = pd.DataFrame({"v": cards["src"], "t_b": cards["ts"], "x_b": cards["amount"],
+                          "c_b": count_class(cards["count"]), "d_b": duration_strata(cards)})
+    pairs = ins.merge(cards, on="v")
+    if pairs.empty:
+        return empty, empty
+    choices = pairs.groupby(["cand", "v"]).size().astype(np.float64)
+    x_a, x_b = pairs["x_a"].to_numpy(np.float64), pairs["x_b"].to_numpy(np.float64)
+    t_a, t_b = pairs["t_a"].to_numpy(np.float64), pairs["t_b"].to_numpy(np.float64)
+    ratio = x_b / x_a
+    hop = ((t_b >= t_a) & (t_b <= t_a + hop_s) & (ratio >= min_conserved)
+           & (ratio <= max_conserved))
+    if not hop.any():
+        return empty, choices
+    pairs = pairs[hop]
+    x_a, x_b, t_a = x_a[hop], x_b[hop], t_a[hop]
+    low, high = np.minimum(x_a, x_b), np.maximum(x_a, x_b)
+    share = np.ones(len(pairs))
+    for c, pool in enumerate(pools):
+        mine = pairs["c_b"].to_numpy() == c
+        share[mine] = sorted_share(pool, low[mine], high[mine])
+    soon = start_share(every, pairs["d_b"].to_numpy(), t_a, np.maximum(t_b[hop], t_a + MIN_GAP_S))
+    chance = pd.Series(np.log10(soon) + np.log10(share),
+                       index=pd.MultiIndex.from_frame(pairs[["cand", "v"]]))
+    return chance.groupby(level=[0, 1]).min(), choices
 
 
 def _passing_through(pairs: pd.DataFrame) -> np.ndarray:

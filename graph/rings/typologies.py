@@ -91,16 +91,20 @@ class TypologySettings:
 
 
 def cash_out_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:
-    """Card payments as ``src`` (account row), ``card`` (id), ``ts`` (first, epoch s) and
-    ``amount`` (mean per payment); empty when the snapshot has no ``PAID_WITH`` pairs."""
+    """Card payment pairs (account, card) as ``src`` (account row), ``card`` (id), ``count``
+    (payments), ``ts`` and ``last`` (first and last payment, epoch s) and ``amount`` (mean per
+    payment); empty when the snapshot has no ``PAID_WITH`` pairs."""
     edges = snapshot.edges.get(CASH_OUT_RELATION)
     if edges is None or len(edges) == 0:
         return pd.DataFrame({"src": np.zeros(0, np.int64), "card": np.zeros(0, object),
-                             "ts": np.zeros(0, np.int64), "amount": np.zeros(0)})
+                             "count": np.zeros(0, np.int64), "ts": np.zeros(0, np.int64),
+                             "last": np.zeros(0, np.int64), "amount": np.zeros(0)})
     table = pd.DataFrame({
         "src": account_rows(accounts, edges["src"]),
         "card": edges["dst"].astype(str).to_numpy(dtype=object),
+        "count": edges["count"].to_numpy(np.int64),
         "ts": epoch_seconds(edges["first_ts"]),
+        "last": epoch_seconds(edges["last_ts"]),
         "amount": mean_amount(edges),
     })
     return table[(table["src"] >= 0) & (table["ts"] >= 0)].reset_index(drop=True)

@@ -8,6 +8,7 @@ import pandas as pd
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.flow_null import (
+    cash_out_log_chance,
     fan_log_chance,
     fisher_log10,
     habit_log_chance,
@@ -131,6 +132,38 @@ def test_a_gathered_sum_passed_on_is_unlikely_and_a_weeks_takings_paid_out_weekl
     assert np.isclose(chance[0], np.log10(1 / 100) + np.log10(1 / 100) + np.log10(7))
     assert chance[1:].tolist() == [0.0, 0.0], "two days' takings are no week's payout"
 
+
+
+def test_money_cashed_out_soon_in_a_conserved_amount_is_unlikely_and_a_card_in_use_is_not():
+    # card payment pairs: 100 one-off ones, one a day at noon, amounts 10..1000; 100 cards in
+    # use the whole log. Each group: member 0 pays member 1 100 at midnight of day 50; group 0's
+    # member 1 pays 97 with a new card two hours later (a cash-out), group 1's with a card it
+    # has used since the log began, group 2's with a new card three weeks later
+    hour = 3600.0
+    transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
+                              "ts": np.arange(100) * DAY + 0.5 * DAY,
+                              "last": np.arange(100) * DAY + 0.5 * DAY})
+    cards = pd.DataFrame({"src": np.r_[np.arange(1000, 1200), 1, 11, 21],
+                          "count": np.r_[np.ones(100), np.full(100, 30), 1, 30, 1],
+                          "ts": np.r_[np.arange(100) * DAY + 0.5 * DAY, np.zeros(100),
+                                      50 * DAY + 2 * hour, 0.0, 71 * DAY],
+                          "last": np.r_[np.arange(100) * DAY + 0.5 * DAY, np.full(100, 100 * DAY),
+                                        50 * DAY + 2 * hour, 100 * DAY, 71 * DAY],
+                          "amount": np.r_[np.linspace(10.0, 1000.0, 100), np.full(100, 40.0),
+                                          97.0, 97.0, 97.0]})
+    internal = _internal([0, 1, 2], [0, 10, 20], [1, 11, 21], [50 * DAY] * 3)
+    chance, choices = cash_out_log_chance(internal, cards, 2 * DAY, 0.85, 1.02)
+    # of the 102 one-off card pairs (groups 0 and 2 each add one) one starts in those two
+    # hours (its own), and 97..100 holds three of their amounts (the two 97s and 100)
+    assert chance.index.tolist() == [(0, 1)]
+    assert np.isclose(chance.loc[(0, 1)], np.log10(1 / 102) + np.log10(3 / 102))
+    assert choices.to_dict() == {(0, 1): 1.0, (1, 11): 1.0, (2, 21): 1.0}
+    pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
+    hops = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 3, cards)
+    assert np.isclose(hops[0], chance.loc[(0, 1)])
+    assert hops[1:].tolist() == [0.0, 0.0], "a card in use or three weeks on is no cash-out"
+    assert hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 3).tolist() == [
+        0.0, 0.0, 0.0], "without card payments only transfers are judged"
 
 def test_many_ordinary_hops_combine_to_no_evidence_and_strong_ones_stay_strong():
     p_values = np.log10(np.r_[np.linspace(0.05, 1.0, 40), 1e-4, 1e-4])
