@@ -349,13 +349,15 @@ def find_ring_candidate_table(
         pending = children.enter_context(ForkedCall(
             "ring lockstep and flow searches", lockstep_then_flows, with_counterparties,
             events, transfers, cash_outs, accounts, cfg))
+        # the money null reads the card payments' numbers only
+        cards = cash_outs[["src", "count", "ts", "last", "amount"]]
         del cash_outs
         # the list holds the one reference to the incidence of entities and counterparties:
         # the search takes it out and lets go of it once its last reader is done
         stacked = [with_counterparties]
         del with_counterparties
         found = _search(cfg, accounts, entities, types, stacked, transfers, flows, pending,
-                        account_scores, linked_components)
+                        account_scores, linked_components, cards)
     # the table is built from what the search found, with nothing else of it left
     del accounts, entities, transfers, flows
     return _candidate_table(found)
@@ -437,12 +439,13 @@ def _search(
                               list[FlowGroup]]],
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
+    cash_outs: pd.DataFrame | None = None,
 ) -> _Described | None:
     """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
     are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
     and codes (:func:`entity_type_codes`), ``stacked`` holds the incidence of each account's
     entities and transfer counterparties (taken out of it here), ``flows`` the transfer
-    counts."""
+    counts, ``cash_outs`` the card payment pairs (the money null's cash-outs)."""
     n = len(accounts)
     with_counterparties = stacked.pop()
 
@@ -498,7 +501,7 @@ def _search(
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
-                     localities, flow_evidence)
+                     localities, flow_evidence, cash_outs)
 
 
 def _scored_groups(
@@ -640,6 +643,7 @@ def _describe(
     cfg: RingConfig,
     localities: list[Localities],
     flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
+    cash_outs: pd.DataFrame | None = None,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -650,6 +654,8 @@ def _describe(
     lockstep, flows), taken out and let go of once read. ``flow_evidence`` pairs a money-flow
     group's rows with what ties them (its path or hubs, cash-outs, time span, conserved
     share); a merged group holding all of such a group's accounts lists that evidence first.
+    ``cash_outs`` (card payment pairs, :func:`graph.rings.typologies.cash_out_table`) let the
+    money null judge members cashing out what they received.
     """
     if not groups:
         return None
@@ -742,7 +748,8 @@ def _describe(
                                     anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
     money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
-                             cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan)
+                             cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan,
+                             cash_outs)
     surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise
