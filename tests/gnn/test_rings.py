@@ -90,6 +90,28 @@ def test_fragment_of_a_better_ring_is_demoted_not_dropped():
     assert rings.set_index("ring_id")["score"][core.ring_id] == pytest.approx(demoted)
 
 
+def test_a_piece_scored_within_its_rings_uncertainty_gives_the_ring_its_place():
+    # the piece holds the ring's four best-scored members: its mean is higher only by leaving
+    # the other implicated members out (0.016 above, within the ring's 0.021)
+    whole = _candidate(list("abcdefgh"), depth=0.5)
+    piece = _candidate(list("abcd"), depth=0.5)
+    scores = pd.DataFrame({"account_id": list("abcdefgh"), "score": [0.99] * 6 + [0.6] * 2})
+    before = score_rings([whole, piece], None, scores, nest_tolerance=0.0)
+    assert before["ring_id"].tolist() == [piece.ring_id]  # the ring: half in the piece, dropped
+    rings = score_rings([whole, piece], None, scores)
+    assert rings["ring_id"].tolist() == [whole.ring_id]
+    assert rings["score"].iloc[0] == pytest.approx(before["score"].iloc[0])
+    assert any(e.startswith("Nested:") for e in rings["evidence"].iloc[0])
+    kept = score_rings([whole, piece], None, scores, nms_jaccard=1.0).set_index("ring_id")
+    assert kept.loc[piece.ring_id, "score"] == pytest.approx(0.5 * kept.loc[whole.ring_id,
+                                                                            "score"])
+    # padded with weaker members, the ring is further below the piece than its uncertainty
+    padded = scores.assign(score=[0.99] * 4 + [0.5] * 4)
+    ranked = score_rings([whole, piece], None, padded, nms_jaccard=1.0)
+    assert ranked["ring_id"].tolist() == [piece.ring_id, whole.ring_id]
+    assert not any(e.startswith("Nested:") for e in ranked["evidence"].iloc[1])
+
+
 def test_fragment_needs_its_share_inside_one_ring_that_is_no_fragment():
     first = _candidate(list("abcdef"), surprise=40.0)
     second = _candidate(list("ghijkl"), surprise=30.0)
