@@ -13,6 +13,9 @@ Detectors (each returns groups of accounts, at most ``max_size`` each):
   (:mod:`graph.rings.lockstep`);
 * ``flow_fan_in``, ``flow_fan_out``, ``flow_cycle``: transfer stars and cycles in each tier of
   pair counts (:mod:`graph.rings.flows`);
+* ``group_core``: the core of each group above of more than ``max_size`` accounts (a
+  component), the members its rare entities tie (:func:`big_group_cores`): a ring inside a
+  big group that chance explains is judged by its own sharing;
 * ``pair``: two accounts sharing two or more rare entities (:mod:`graph.rings.pairs`);
 * with account scores only: ``scored_component`` (linked groups of high-scoring accounts) and
   ``scored_core`` (the high-scoring members of any group above).
@@ -253,7 +256,7 @@ CORE_MIN_RARITY = 1.0
 #: its hub as a counterparty, so a dense block of them would otherwise drop the hub).
 _KIND_ORDER = ("pair", "flow_cycle", "flow_fan_in", "flow_fan_out", "flow_bipartite",
                "flow_gather_scatter", "flow_scatter_gather", "flow_chain", "dense_block",
-               "lockstep", "shared_entities", "scored_component", "scored_core")
+               "lockstep", "shared_entities", "group_core", "scored_component", "scored_core")
 
 
 #: Member entries per step of the products over candidates' members: each step copies the rows
@@ -492,6 +495,9 @@ def _search(
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
         groups += _scored_groups(groups, strong.tocsr(), accounts, account_scores, cfg)
+    groups += [(core, "group_core")
+               for core in big_group_cores([rows for rows, _ in groups], entities, types,
+                                           localities, cfg)]
     if cfg.pairs:
         found = rare_entity_pairs(entities.matrix, cfg.pair_max_degree, groups=membership_matrix(
             [rows for rows, _ in groups], n) if groups else None)
@@ -502,6 +508,57 @@ def _search(
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
                      localities, flow_evidence, cash_outs)
+
+
+def big_group_cores(
+    groups: list[np.ndarray], entities: Incidence, types: tuple[np.ndarray, np.ndarray],
+    localities: list[Localities], cfg: RingConfig,
+) -> list[np.ndarray]:
+    """The core of each group of more than ``cfg.max_size`` accounts (the components up to
+    ``cfg.component_size_limit``), when it is smaller than its group and has at least
+    ``cfg.min_size`` members: a ``group_core`` candidate of its own, with its own null-model
+    surprise.
+
+    The core is the one :func:`find_ring_candidate_table` gives each candidate (the members
+    tied by entities whose sharing in the group the null model finds unlikely, less the parts
+    hanging off them through one member: :func:`_core_entries`). A payment ring with its
+    members' households and a few honest neighbours is whole in a component of 60 accounts,
+    whose sharing the count of such groups its members could grow explains (surprise below
+    ``min_surprise``), so it was dropped before its core was looked at; described as a group
+    of its own the core is the ring, judged by its own sharing. Groups of up to ``max_size``
+    are left to the other searches (Leiden communities and dense blocks are cut from them).
+    Identical groups give one core.
+    """
+    big: dict[bytes, np.ndarray] = {}
+    for rows in groups:
+        if len(rows) > cfg.max_size:
+            big.setdefault(np.sort(rows).tobytes(), np.sort(rows))
+    if not big:
+        return []
+    member_sets = list(big.values())
+    n_accounts = entities.matrix.shape[0]
+    membership = membership_matrix(member_sets, n_accounts)
+    sizes = np.fromiter((len(g) for g in member_sets), dtype=np.int64, count=len(member_sets))
+    cand = np.repeat(np.arange(len(member_sets)), sizes)
+    rows = np.concatenate(member_sets)
+    uses = entities.matrix
+    per_entity = (membership @ uses).tocsr()
+    shared = per_entity.multiply(per_entity >= 2).tocsr()
+    entity_degree = entities.entity_degree.astype(np.float64)
+    type_names, codes = types
+    degree_by_type = type_degrees(uses, codes, len(type_names))
+    chance = sharing_log_chance(
+        shared, sizes, entity_degree, codes, (membership @ degree_by_type) / sizes[:, None],
+        degree_by_type.sum(axis=0),
+        np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)
+        if localities else None)
+    in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
+    counts = np.bincount(cand[in_core], minlength=len(member_sets))
+    wanted = (counts >= cfg.min_size) & (counts < sizes)
+    if not wanted.any():
+        return []
+    # member entries are in group order, so each wanted group's core is one run of them
+    return np.split(rows[in_core & wanted[cand]], np.cumsum(counts[wanted])[:-1].tolist())
 
 
 def _scored_groups(

@@ -155,6 +155,48 @@ def test_a_ring_with_its_households_over_max_size_is_a_candidate_cut_to_the_ring
     assert padded[0].core == ring  # each household hangs off one member: pendants
 
 
+def _ring_with_households(n_households: int) -> tuple[list[str], set[str], object]:
+    """Six members sharing three devices, ``n_households`` of them each with a household of
+    three (home device and IP shared with that member only), among 300 loners."""
+    ring = [f"r{i}" for i in range(6)]
+    devices = [(r, f"rd{j}") for r in ring for j in range(3)]
+    devices += [(f"h{i}{k}", f"home{i}") for i in range(n_households) for k in range(3)]
+    devices += [(f"r{i}", f"home{i}") for i in range(n_households)]
+    devices += [(f"b{i}", f"bd{i}") for i in range(300)]
+    ips = [(f"h{i}{k}", f"hip{i}") for i in range(n_households) for k in range(3)]
+    ips += [(f"b{i}", f"ip{i // 2}") for i in range(300)]
+    whole = {*ring, *(f"h{i}{k}" for i in range(n_households) for k in range(3))}
+    return ring, whole, snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips))
+
+
+def test_the_core_of_a_group_over_max_size_is_a_candidate_of_its_own() -> None:
+    ring, whole, snap = _ring_with_households(3)
+    cfg = RingConfig(max_size=10, min_surprise=-np.inf)
+    candidates = find_ring_candidates(snap, cfg)
+    assert any(set(c.members) == whole for c in candidates)
+    exact = next(c for c in candidates if c.members == ring)
+    assert "group_core" in exact.kind.split("+")
+    assert exact.features["surprise"] > 0  # judged by its own sharing
+
+
+def test_big_group_cores_cut_only_groups_over_max_size() -> None:
+    from graph.rings.candidates import big_group_cores, entity_type_codes
+    from graph.rings.projection import account_entity_incidence, account_index
+
+    ring, whole, snap = _ring_with_households(3)
+    accounts = account_index(snap)
+    entities = account_entity_incidence(snap, accounts)
+    types = entity_type_codes(entities.entities)
+    rows = np.sort(accounts.get_indexer(sorted(whole)))
+    cores = big_group_cores([rows, rows.copy()], entities, types, [], RingConfig(max_size=10))
+    assert len(cores) == 1  # identical groups give one core
+    assert sorted(accounts[cores[0]]) == ring
+    assert big_group_cores([rows], entities, types, [], RingConfig(max_size=20)) == []
+    # loners linked by nothing rare have no core
+    loners = np.sort(accounts.get_indexer([f"b{i}" for i in range(12)]))
+    assert big_group_cores([loners], entities, types, [], RingConfig(max_size=10)) == []
+
+
 def test_sorted_unique_equals_numpy_unique_of_each_group() -> None:
     from graph.rings.candidates import _sorted_unique
 
