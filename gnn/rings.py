@@ -30,7 +30,10 @@ bad accounts padded with the honest customers of the same merchants; candidates 
 does not find significant are dropped (:data:`UNSURPRISING`), and so are those whose members'
 pooled score is under :data:`MIN_MEMBER_POOL` (honest accounts whose money looks surprising).
 Ring scores become the probability that a ring is collusive with :func:`fit_ring_calibrator`
-(fitted on the run's training labels) and :func:`calibrate_rings`.
+(fitted on the run's training labels) and :func:`calibrate_rings`: the higher of what its
+members' pooled score makes likely and what that score with its null-model surprise
+(:func:`structural_evidence`) makes likely, each fitted on the training labels' rings
+(:class:`RingCalibrator`).
 """
 
 from __future__ import annotations
@@ -142,6 +145,15 @@ MIN_MEMBER_POOL = 0.1
 #: ring at 200k (its holder, one member more, calibrated to 0.496 against the piece's 0.593):
 #: 0.951 / 0.972. Half a standard error: 0.982 / 1.000 and 0.953 / 0.967. 0 turns it off.
 NEST_TOLERANCE = 1.0
+#: L2 penalty (its inverse) of the ring calibrator's structural estimate
+#: (:func:`fit_ring_calibrator`). Regularised as sklearn's default: on AMLSim's training rings
+#: (benchmarks.rings' seed-0 half, the other half's members unlabelled) 31 rings have an
+#: outcome, 29 collusive, and unpenalised the two classes separate (weights 52 and -64). The
+#: structural estimate alone (no higher-of-two) was more precise and less complete: seed-3
+#: 200k recovery 0.953 -> 0.946, member precision 0.977 -> 0.987; the higher of the two,
+#: 0.958 / 0.976, AMLSim's training rings 0.58 -> 0.60 at member precision 0.995, seed-3 20k
+#: unchanged (benchmarks/README.md, session 14).
+STRUCTURE_C = 1.0
 #: With ``unsurprising="members"``, the pooled member score a ring the null model explains by
 #: chance needs (instead of :data:`MIN_MEMBER_POOL`): its members, pooled, are more likely
 #: abusive than not, so the ring only groups accounts the scores already implicate.
@@ -432,15 +444,67 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1.0 - p))
 
 
-def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> ScoreCalibrator:
-    """Platt scaling of ring scores to the probability that a ring is collusive.
+class RingCalibrator:
+    """The probability that a ring is collusive, the higher of two estimates fitted on the
+    training labels' rings (:func:`fit_ring_calibrator`): ``members``, Platt scaling of its
+    ``pooled_score``; and ``structure``, a logistic regression on the logit of its
+    ``pooled_score`` and its structural evidence (:func:`structural_evidence`), or None when
+    the training rings hold one outcome only or the same evidence.
+
+    Each is calibrated on those rings; the higher is what the ring's members or its structure
+    make likely (:data:`STRUCTURE_C`): a fan of mules whose own scores are low but whose money
+    the null model finds surprising is found by the second, a ring of risky members sharing
+    little by the first.
+    """
+
+    def __init__(self, members: ScoreCalibrator,
+                 structure: tuple[float, float, float] | None = None) -> None:
+        self.members = members
+        #: ``(pooled logit weight, evidence weight, intercept)``
+        self.structure = structure
+
+    def transform(self, rings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Per ring of a :func:`score_rings` table: the probability (the higher estimate) and
+        the members' estimate alone."""
+        logit = _logit(rings["pooled_score"].to_numpy(np.float64))
+        members = np.clip(self.members.transform(logit), 0.0, 1.0)
+        if self.structure is None or rings.empty:
+            return members, members
+        a, b, c = self.structure
+        both = 1.0 / (1.0 + np.exp(-(a * logit + b * structural_evidence(rings) + c)))
+        return np.maximum(members, both), members
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-serialisable description."""
+        return {**self.members.to_dict(),
+                "structure": None if self.structure is None else dict(zip(
+                    ("pooled_logit", "evidence", "intercept"), self.structure, strict=True))}
+
+
+def structural_evidence(rings: pd.DataFrame) -> np.ndarray:
+    """Per ring: ``log1p`` of its null-model surprise (at least 0), for a money-flow shape its
+    ``flow_robust_surprise`` when known (each group-level test capped, at most its
+    ``surprise``: :func:`gnn.ring_ranking.reportable`)."""
+    missing = np.full(len(rings), np.nan)
+    surprise = rings["surprise"].to_numpy(np.float64) if "surprise" in rings else missing
+    robust = (rings["flow_robust_surprise"].to_numpy(np.float64)
+              if "flow_robust_surprise" in rings else missing)
+    flow = (rings["kind"].astype(str).str.contains(FLOW_KIND, regex=False).to_numpy()
+            if "kind" in rings else np.zeros(len(rings), dtype=bool))
+    evidence = np.where(flow & ~np.isnan(robust), np.fmin(robust, surprise), surprise)
+    return np.log1p(np.maximum(np.nan_to_num(evidence, nan=0.0), 0.0))
+
+
+def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> RingCalibrator:
+    """Ring scores to the probability that a ring is collusive (:class:`RingCalibrator`).
 
     A ring is collusive when at least half of its members labelled in ``labels`` are abusive
     (:func:`graph.rings.metrics.ring_label_outcomes`, the definition ``metrics.json`` checks on
     held-back labels); rings with no labelled member, and fragments (demoted by
-    :func:`score_rings`: ``score < pooled_score``), are left out. It maps ``pooled_score``.
-    Fit it on the run's *training* labels only. With one outcome among the rings it is the
-    identity.
+    :func:`score_rings`: ``score < pooled_score``), are left out. The members' estimate is
+    Platt scaling of ``pooled_score`` (the identity with one outcome among the rings); the
+    structure's a logistic regression on its logit and :func:`structural_evidence`, with an L2
+    penalty ``1 / STRUCTURE_C``. Fit it on the run's *training* labels only.
 
     Parameters
     ----------
@@ -451,25 +515,37 @@ def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> ScoreCalib
 
     Returns
     -------
-    ScoreCalibrator
-        Fitted on the logits of the ring scores.
+    RingCalibrator
+        Fitted on the training labels' rings.
     """
+    from sklearn.linear_model import LogisticRegression
+
     whole = rings[rings["score"] >= rings["pooled_score"]]
     outcomes = ring_label_outcomes(whole.assign(score=whole["pooled_score"]), labels)
-    known = outcomes[outcomes["abusive"].notna()]
-    return ScoreCalibrator("platt").fit(_logit(known["score"].to_numpy()),
-                                        known["abusive"].to_numpy(np.int64))
+    known = outcomes["abusive"].notna().to_numpy()
+    y = outcomes["abusive"].to_numpy()[known].astype(np.int64)
+    logit = _logit(whole["pooled_score"].to_numpy())[known]
+    members = ScoreCalibrator("platt").fit(logit, y)
+    evidence = structural_evidence(whole)[known]
+    if len(np.unique(y)) < 2 or len(np.unique(evidence)) < 2:
+        return RingCalibrator(members)
+    features = np.c_[logit, evidence]
+    model = LogisticRegression(C=STRUCTURE_C).fit(features, y)
+    return RingCalibrator(members, (float(model.coef_[0, 0]), float(model.coef_[0, 1]),
+                                    float(model.intercept_[0])))
 
 
-def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
+def calibrate_rings(rings: pd.DataFrame, calibrator: RingCalibrator,
                     account_scores: pd.DataFrame,
                     min_member_pool: float = MIN_MEMBER_POOL,
                     chance_min_pool: float = CHANCE_MIN_POOL) -> pd.DataFrame:
     """``rings`` with ``score`` the probability that each is collusive, best first.
 
-    ``score`` becomes ``calibrator`` applied to ``pooled_score`` (monotone), times the
-    fragment factor for a fragment (a ring demoted by :func:`score_rings` because most of its
-    members are in a better ring; its evidence says so: ``"Fragment:..."``). A ring whose
+    ``score`` becomes ``calibrator`` applied to the ring (the higher of its members' estimate,
+    monotone in ``pooled_score``, and its structure's; when the structure's is the higher the
+    evidence says so: ``"Structure:..."``), times the fragment factor for a fragment (a ring
+    demoted by :func:`score_rings` because most of its members are in a better ring; its
+    evidence says so: ``"Fragment:..."``). A ring whose
     score ends below every member's account score says why in its evidence
     (``"Calibrated:..."``: rings scored like it were collusive that often in the training
     labels). A ring whose members' pooled score (``member_score``, before any flow boost) is
@@ -498,8 +574,16 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: ScoreCalibrator,
     current = out["score"].to_numpy(np.float64)
     demotion = np.divide(current, pooled, out=np.ones_like(pooled), where=pooled > 0)
     fragment = demotion < 1.0
-    out["score"] = np.clip(calibrator.transform(_logit(pooled)), 0.0, 1.0) * np.minimum(
-        demotion, 1.0)
+    probability, by_members = calibrator.transform(out)
+    out["score"] = probability * np.minimum(demotion, 1.0)
+    evidence_of = structural_evidence(out)
+    out["evidence"] = [
+        [*evidence, f"Structure:its surprise {np.expm1(x):.1f} makes it {p:.2f} likely "
+                    f"collusive, {m:.2f} by its members alone"]
+        if p > m else list(evidence)
+        for evidence, x, p, m in zip(out["evidence"], evidence_of, probability, by_members,
+                                     strict=True)
+    ]
     out["evidence"] = [
         [*evidence, f"Fragment:most members are in a better ring; score x{factor:.2f}"]
         if flag else list(evidence)

@@ -218,6 +218,26 @@ def test_ring_calibration_maps_scores_to_the_collusive_rate_of_training_rings():
     assert calibrated[calibrated["pooled_score"] == 0.9]["evidence"].map(len).eq(0).all()
 
 
+def test_a_surprising_ring_of_low_scored_members_is_as_likely_as_its_structure_makes_it():
+    # among the training rings of pooled 0.3, the surprising ones (a fan of mules: 20) are
+    # collusive nine in ten, the others (a household: 2) one in ten
+    mules, mule_labels = _scored_rings(40, 0.3, 36, 0)
+    homes, home_labels = _scored_rings(40, 0.3, 4, 100)
+    rings = pd.DataFrame(mules + homes).assign(
+        surprise=[20.0] * 40 + [2.0] * 40, kind=["flow_fan_out"] * 40 + ["shared_entities"] * 40,
+        flow_robust_surprise=[20.0] * 40 + [np.nan] * 40)
+    labels = pd.DataFrame(mule_labels + home_labels, columns=["account_id", "label"])
+    calibrator = fit_ring_calibrator(rings, labels)
+    scores = pd.DataFrame({"account_id": labels["account_id"], "score": 0.2})
+    calibrated = calibrate_rings(rings, calibrator, scores).set_index("ring_id")
+    mule, home = calibrated.loc["r0"], calibrated.loc["r100"]
+    assert mule["score"] == pytest.approx(0.9, abs=0.05)
+    assert home["score"] == pytest.approx(0.5, abs=0.02)  # the members' estimate: half
+    assert mule["evidence"][-1].startswith("Structure:its surprise 20.0 makes it 0.")
+    assert not any(e.startswith("Structure:") for e in home["evidence"])
+    assert calibrator.to_dict()["structure"]["evidence"] > 0.0
+
+
 def test_a_fragment_keeps_its_demotion_and_says_so():
     rings, labels = _scored_rings(20, 0.8, 10, 0)
     table = pd.DataFrame(rings)
