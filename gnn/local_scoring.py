@@ -34,6 +34,9 @@ from gnn.threads import torch_threads
 
 #: Up to this many nodes, :meth:`GrowingAdjacency.gather` goes node by node.
 _FEW = 8
+#: Up to this many (blocks x edges), :meth:`_NumpyModel.layer` sums a layer's neighbours by one
+#: product with a 0/1 matrix; beyond, by an index_add per relation.
+_DENSE_SUMS = 1 << 16
 #: Up to this many hubs behind, :meth:`_NeighbourSums._catch_up` takes in their new edges hub
 #: by hub (a batch's dozens at once: some 20 numpy calls in all, not 8 a hub).
 _FEW_HUBS = 4
@@ -756,40 +759,64 @@ class _NumpyModel:
         ego = below[node_type][rows]
         # The conv's input per row: its embedding, then per relation and aggregator a block
         # (a relation without neighbours: zeros), written in place through ``stats``.
-        wide = np.zeros((count, 1 + blocks * aggregators, width), dtype=np.float32)
+        wide = np.empty((count, 1 + blocks * aggregators, width), dtype=np.float32)
         wide[:, 0] = ego
         stats = wide[:, 1:].reshape(count, blocks, aggregators, width)
-        # Every relation's edges at once: segment position * blocks + j (row, relation j);
-        # the sums and the sums of squares by one index_add (neighbours summed in gather
-        # order: float32 sums may differ from the batch pass's in the last bits; numpy's
-        # reduceat along rows is ~10x slower at a batch's few thousand edges).
+        # Per (row, relation) block: the sum of the neighbours' embeddings and (for "std")
+        # of their squares (neighbours summed in gather order: float32 sums may differ from
+        # the batch pass's in the last bits).
+        with_squares = "std" in self.aggregators
+        size = count * blocks
         segments, gathered = [], []
         for j, et in enumerate(incoming):
             found = edges.get(et)
-            if found is not None:  # no neighbours: a zero block adds nothing
+            if found is not None:  # no neighbours: a zero block
                 segments.append(found[0] * blocks + j)
-                gathered.append(below[et[0]][found[1]])
-        if segments:
-            segment = segments[0] if len(segments) == 1 else np.concatenate(segments)
-            # the neighbours' embeddings and (for "std") their squares side by side
-            squares = "std" in self.aggregators
-            both = np.empty((len(segment), 2 * width if squares else width), dtype=np.float32)
-            np.concatenate(gathered, out=both[:, :width])
-            if squares:
+                gathered.append(np.asarray(below[et[0]][found[1]]))
+        total = sum(len(s) for s in segments)
+        if total * size <= _DENSE_SUMS:
+            # A few edges: one product with a 0/1 (block, edge) matrix (a handful of numpy
+            # calls; torch's per-call overhead is most of the cost at this size).
+            segment = np.concatenate(segments) if segments else np.empty(0, dtype=np.int64)
+            both = np.empty((total, 2 * width if with_squares else width), dtype=np.float32)
+            if gathered:
+                np.concatenate(gathered, out=both[:, :width])
+            if with_squares:
                 np.square(both[:, :width], out=both[:, width:])
-            values = torch.from_numpy(both)
-            degree = np.bincount(segment, minlength=blocks * count)
-            has = degree.nonzero()[0]
-            safe = degree[has].astype(np.float32)[:, None]
-            sums = _segment_sums(torch.from_numpy(segment), values, blocks * count)[has]
-            mean = sums[:, :width] / safe
-            at, block = np.divmod(has, blocks)
-            for a, name in enumerate(self.aggregators):
-                if name == "mean":
-                    stats[at, block, a] = mean
-                else:
-                    variance = np.maximum(sums[:, width:] / safe - mean * mean, 0)
-                    stats[at, block, a] = np.sqrt(variance + np.float32(1e-8))
+            member = np.zeros((size, total), dtype=np.float32)
+            member[segment, np.arange(total)] = 1
+            summed = member @ both
+            sums, sums_of_squares = summed[:, :width], summed[:, width:]
+            degree = np.bincount(segment, minlength=size).reshape(count, blocks)
+        else:
+            # Many: each relation's edges added by one index_add into the (block, width)
+            # table, with no concatenated copy of the gathered rows (numpy's reduceat along
+            # rows is ~10x slower at a batch's thousands of edges).
+            sums_t = torch.zeros((size, width))
+            squares_t = torch.zeros((size, width)) if with_squares else None
+            degree = np.zeros((count, blocks), dtype=np.int64)
+            for segment, values in zip(segments, gathered, strict=True):
+                index_ = torch.from_numpy(segment)
+                values = torch.from_numpy(values)
+                sums_t.index_add_(0, index_, values)
+                if with_squares:
+                    squares_t.index_add_(0, index_, values.square())
+                degree.reshape(-1)[:] += np.bincount(segment, minlength=size)
+            sums = sums_t.numpy()
+            sums_of_squares = squares_t.numpy() if with_squares else None
+        has = degree > 0
+        # Per block (row, relation) the aggregates; a relation without neighbours: zeros.
+        safe = np.maximum(degree, 1).astype(np.float32)[:, :, None]
+        mean = sums.reshape(count, blocks, width) / safe
+        for a, name in enumerate(self.aggregators):
+            if name == "mean":
+                stats[:, :, a] = mean
+            else:
+                variance = np.maximum(
+                    sums_of_squares.reshape(count, blocks, width) / safe - mean * mean, 0)
+                deviation = stats[:, :, a]
+                np.sqrt(variance + np.float32(1e-8), out=deviation)
+                deviation *= has[:, :, None]
         for j, et in enumerate(incoming):
             found = pooled.get(et) if pooled else None
             if found is None or not len(found.positions):
@@ -1394,12 +1421,6 @@ def _write_kept(path: Path, values: np.ndarray, rows: int) -> None:
     out[:rows] = values[:rows]
     out.flush()
     del out
-
-
-def _segment_sums(segment: torch.Tensor, values: torch.Tensor, size: int) -> np.ndarray:
-    """Sums of the ``values`` rows per ``segment`` (``size`` segments), each in row order."""
-    return torch.zeros((size, values.shape[1]), dtype=values.dtype).index_add_(
-        0, segment, values).numpy()
 
 
 def _slot_map(slot_of: np.ndarray, size: int) -> np.ndarray:

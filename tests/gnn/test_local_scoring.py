@@ -103,10 +103,16 @@ def test_fit_after_added_nodes_and_edges_equals_a_whole_graph_pass():
     np.testing.assert_allclose(local.fit(g), whole_graph_scores(local, g), atol=1e-6)
 
 
-@pytest.mark.parametrize(("layers", "input_cache_rows"), [(1, 1 << 19), (2, 1 << 19), (3, 1 << 19),
-                                                          (2, 12)])
-def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(layers, input_cache_rows):
-    """Input embeddings all held (filled by fit) or a few of them (read through the cache)."""
+@pytest.mark.parametrize(("layers", "input_cache_rows", "dense_sums"),
+                         [(1, 1 << 19, None), (2, 1 << 19, None), (3, 1 << 19, None),
+                          (2, 12, None), (2, 1 << 19, 0), (3, 12, 0)])
+def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(
+        layers, input_cache_rows, dense_sums, monkeypatch):
+    """Input embeddings all held (filled by fit) or a few of them (read through the cache);
+    neighbours summed by a 0/1 product (a few edges) or by an index_add per relation (many:
+    ``dense_sums`` 0)."""
+    if dense_sums is not None:
+        monkeypatch.setattr(local_scoring, "_DENSE_SUMS", dense_sums)
     g, local = graph(), scorer(layers, input_cache_rows)
     local.fit(g)
     rng = np.random.default_rng(1)
