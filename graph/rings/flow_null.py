@@ -398,19 +398,21 @@ def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop
                         min_conserved: float, max_conserved: float
                         ) -> tuple[pd.Series, pd.Series]:
     """Per (group, member) cashing out what it received: the log10 chance of it, and the
-    number of (transfer in, card payment) pairs it had to choose from.
+    number of (transfer in, card payment) pairs and sums it had to choose from.
 
     A member receiving an internal transfer ``a`` (``x_a`` at ``t_a``) and paying with a card
     ``b`` (``x_b`` at ``t_b``, a card payment pair's first payment and mean amount) with
     ``t_a <= t_b <= t_a + hop_s`` and ``x_b / x_a`` in ``[min_conserved, max_conserved]`` moves
     the money out of the group: the end of a chain, the mules a gather-scatter's hub paid
-    (the AML typologies' cash-out). The null treats card payment pairs as it treats transfer
-    pairs, apart: ``b`` follows ``a`` as closely as the share of the card payment pairs of
-    ``b``'s duration stratum (:func:`duration_strata`) starting from ``t_a`` to ``t_b`` (at
-    least ``MIN_GAP_S`` on), and comes as close to ``x_a`` as the share of the amounts of
-    ``b``'s count class (:func:`count_class`) between ``x_b`` and ``x_a``. A salary spent on
-    purchases over the month, or a card used since long before the money came, is no
-    cash-out.
+    (the AML typologies' cash-out). So does one paying with a card the sum of two or more
+    internal transfers received in ``[t_b - hop_s, t_b]`` (a bipartite flow's receivers:
+    ``x_a`` their sum, ``t_a`` the last of them), one more choice per such card payment.
+    The null treats card payment pairs as it treats transfer pairs, apart: ``b`` follows
+    ``a`` as closely as the share of the card payment pairs of ``b``'s duration stratum
+    (:func:`duration_strata`) starting from ``t_a`` to ``t_b`` (at least ``MIN_GAP_S`` on),
+    and comes as close to ``x_a`` as the share of the amounts of ``b``'s count class
+    (:func:`count_class`) between ``x_b`` and ``x_a``. A salary spent on purchases over the
+    month, or a card used since long before the money came, is no cash-out.
 
     Parameters
     ----------
@@ -426,8 +428,8 @@ def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop
     -------
     tuple of pandas.Series
         Both indexed by (``cand``, ``v``): the member's log10 chance (<= 0) of its likeliest
-        cash-out, for the members with one; the pairs each member receiving with a card
-        payment had to choose from.
+        cash-out, for the members with one; the (transfer in, card payment) pairs and sums
+        each member receiving with a card payment had to choose from.
     """
     index = pd.MultiIndex.from_arrays([np.zeros(0, np.int64), np.zeros(0, np.int64)],
                                       names=["cand", "v"])
@@ -441,31 +443,47 @@ def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop
     ins = known[["cand", "dst", "ts", "amount"]].rename(
         columns={"dst": "v", "ts": "t_a", "amount": "x_a"})
     cards = every[every["src"].isin(ins["v"])]
-    cards = pd.DataFrame({"v": cards["src"], "t_b": cards["ts"], "x_b": cards["amount"],
-                          "c_b": count_class(cards["count"]), "d_b": duration_strata(cards)})
+    cards = pd.DataFrame({"v": cards["src"], "b": np.arange(len(cards)), "t_b": cards["ts"],
+                          "x_b": cards["amount"], "c_b": count_class(cards["count"]),
+                          "d_b": duration_strata(cards)})
     pairs = ins.merge(cards, on="v")
     if pairs.empty:
         return empty, empty
     choices = pairs.groupby(["cand", "v"]).size().astype(np.float64)
-    x_a, x_b = pairs["x_a"].to_numpy(np.float64), pairs["x_b"].to_numpy(np.float64)
     t_a, t_b = pairs["t_a"].to_numpy(np.float64), pairs["t_b"].to_numpy(np.float64)
-    ratio = x_b / x_a
-    hop = ((t_b >= t_a) & (t_b <= t_a + hop_s) & (ratio >= min_conserved)
-           & (ratio <= max_conserved))
-    if not hop.any():
+    # one transfer in cashed out ...
+    single = pairs[(t_b >= t_a) & (t_b <= t_a + hop_s)
+                   & _within(pairs["x_b"] / pairs["x_a"], min_conserved, max_conserved)]
+    # ... or the sum of two or more that came in over the hop_s before the card payment
+    window = pairs[(t_a <= t_b) & (t_a >= t_b - hop_s)]
+    summed = window.groupby(["cand", "v", "b"], sort=False).agg(
+        x_a=("x_a", "sum"), n_in=("x_a", "size"), t_a=("t_a", "max"), x_b=("x_b", "first"),
+        t_b=("t_b", "first"), c_b=("c_b", "first"), d_b=("d_b", "first")).reset_index()
+    summed = summed[summed["n_in"] >= 2]
+    # each card payment with two or more transfers before it is one more choice
+    choices = choices.add(summed.groupby(["cand", "v"]).size(), fill_value=0)
+    summed = summed[_within(summed["x_b"] / summed["x_a"], min_conserved, max_conserved)]
+    hops = pd.concat([single, summed], ignore_index=True)[
+        ["cand", "v", "x_a", "t_a", "x_b", "t_b", "c_b", "d_b"]]
+    if hops.empty:
         return empty, choices
-    pairs = pairs[hop]
-    x_a, x_b, t_a = x_a[hop], x_b[hop], t_a[hop]
+    x_a, x_b = hops["x_a"].to_numpy(np.float64), hops["x_b"].to_numpy(np.float64)
+    t_a, t_b = hops["t_a"].to_numpy(np.float64), hops["t_b"].to_numpy(np.float64)
     low, high = np.minimum(x_a, x_b), np.maximum(x_a, x_b)
-    share = np.ones(len(pairs))
+    share = np.ones(len(hops))
     for c, pool in enumerate(pools):
-        mine = pairs["c_b"].to_numpy() == c
+        mine = hops["c_b"].to_numpy() == c
         share[mine] = sorted_share(pool, low[mine], high[mine])
-    soon = start_share(every, pairs["d_b"].to_numpy(), t_a, np.maximum(t_b[hop], t_a + MIN_GAP_S))
+    soon = start_share(every, hops["d_b"].to_numpy(), t_a, np.maximum(t_b, t_a + MIN_GAP_S))
     chance = pd.Series(np.log10(soon) + np.log10(share),
-                       index=pd.MultiIndex.from_frame(pairs[["cand", "v"]]))
+                       index=pd.MultiIndex.from_frame(hops[["cand", "v"]]))
     return chance.groupby(level=[0, 1]).min(), choices
 
+
+def _within(ratio: pd.Series, low: float, high: float) -> np.ndarray:
+    """Which ``ratio`` values lie in ``[low, high]``."""
+    ratio = np.asarray(ratio, np.float64)
+    return (ratio >= low) & (ratio <= high)
 
 def _passing_through(pairs: pd.DataFrame) -> np.ndarray:
     """Which of a group's internal ``pairs`` (``cand``, ``src``, ``dst``) come into a member

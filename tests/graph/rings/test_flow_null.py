@@ -165,6 +165,28 @@ def test_money_cashed_out_soon_in_a_conserved_amount_is_unlikely_and_a_card_in_u
     assert hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 3).tolist() == [
         0.0, 0.0, 0.0], "without card payments only transfers are judged"
 
+
+def test_the_sum_of_what_came_in_cashed_out_is_unlikely_and_a_part_of_it_is_not():
+    # card payment pairs as above, one-off ones only. Each group: members 0 and 1 pay member 2
+    # 50 and 52 an hour apart (a bipartite flow's receiver); group 0's member 2 pays 100 with a
+    # new card two hours after the second, group 1's 60
+    hour, t = 3600.0, 50 * DAY
+    cards = pd.DataFrame({"src": np.r_[np.arange(1000, 1100), 2, 12],
+                          "count": np.ones(102),
+                          "ts": np.r_[np.arange(100) * DAY + 0.5 * DAY, t + 3 * hour,
+                                      t + 3 * hour],
+                          "amount": np.r_[np.linspace(10.0, 1000.0, 100), 100.0, 60.0]})
+    cards["last"] = cards["ts"]
+    internal = _internal([0, 0, 1, 1], [0, 1, 10, 11], [2, 2, 12, 12],
+                         [t, t + hour, t, t + hour], amount=[50.0, 52.0, 50.0, 52.0])
+    chance, choices = cash_out_log_chance(internal, cards, 2 * DAY, 0.85, 1.02)
+    # of the 102 card pairs two start in the two hours after the last transfer in, and
+    # 100..102 holds two of their amounts (both 100s)
+    assert chance.index.tolist() == [(0, 2)]
+    assert np.isclose(chance.loc[(0, 2)], np.log10(2 / 102) + np.log10(2 / 102))
+    # two (transfer, card payment) pairs, and the sum before the card payment
+    assert choices.to_dict() == {(0, 2): 3.0, (1, 12): 3.0}
+
 def test_many_ordinary_hops_combine_to_no_evidence_and_strong_ones_stay_strong():
     p_values = np.log10(np.r_[np.linspace(0.05, 1.0, 40), 1e-4, 1e-4])
     group = np.r_[np.zeros(40, np.int64), 1, 1]
