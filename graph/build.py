@@ -184,7 +184,7 @@ def write_snapshot_files(
             for rel in relations:
                 with _step(show, f"pairs {rel.name}"):
                     con.execute(f"CREATE TEMP TABLE {ident('pairs_' + rel.name)} AS "
-                                f"{pairs_sql(rel, float_attributes)}")
+                                f"{pairs_sql(rel, float_attributes, event_types)}")
             relations = [r for r in relations if _count(con, "pairs_" + r.name)]
 
             nodes: dict[str, tuple[int, list[str]]] = {}

@@ -6,12 +6,13 @@ translation (:mod:`graph.spark_build`). In the order an engine runs them:
 
 1. :func:`pairs_sql`, once per relation, into a table ``pairs_<REL>``: one row per (account,
    entity) pair with additive sums (event count, first/last ts, amount sum and count, sums of
-   the time-of-day unit vector, night events, sums of float attributes). It is the only pass
-   over the events per relation; :func:`edge_sql` selects the snapshot's edge columns from it.
+   the time-of-day unit vector, night events, counts per event type, sums of float
+   attributes). It is the only pass over the events per relation; :func:`edge_sql` selects
+   the snapshot's edge columns from it.
 2. :func:`entity_nodes_sql`, once per entity type: each device, IP, payment method, ...
-   aggregated from its pairs (events, distinct accounts, amounts, lifetime, time of day), plus
-   its event types, active days and burstiness from one more pass over its events (each
-   entity's timestamps in time order: :func:`_timeline_query`).
+   aggregated from its pairs (events by type, distinct accounts, amounts, lifetime, time of
+   day), plus its active days and burstiness from one more pass over its events' keys and
+   times (each entity's timestamps in time order: :func:`_timeline_query`).
 3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
    activity as actor (one pass over the events: counts per event type, amounts, active days,
    burstiness, time of day), as counterparty (from ``pairs_TRANSACTED_WITH``) and its distinct
@@ -60,14 +61,15 @@ def relation_sources(state: IngestState) -> list[RelationSource]:
     return sources
 
 
-def pairs_sql(rel: RelationSource, float_attributes: list[str]) -> str:
+def pairs_sql(rel: RelationSource, float_attributes: list[str],
+              event_types: list[str]) -> str:
     """Per (account, entity) pair of ``rel``: additive sums over the events that join them.
 
     Columns: ``src, dst, count, first_ts, last_ts, amount_sum, amount_n`` (events with an
     amount); for a relation to an entity type (whose nodes :func:`entity_nodes_sql` builds
     from these sums) also ``amount_max``, ``tod_cos, tod_sin`` (sums of the hour-of-day unit
-    vector) and ``n_night``; for ``TRANSACTED_WITH`` ``attr_<name>_sum, attr_<name>_n`` per
-    float attribute.
+    vector), ``n_night`` and ``n_events_<type>`` per frequent type of ``event_types``; for
+    ``TRANSACTED_WITH`` ``attr_<name>_sum, attr_<name>_n`` per float attribute.
     """
     col = ident(rel.column)
     attrs = "".join(
@@ -77,7 +79,8 @@ def pairs_sql(rel: RelationSource, float_attributes: list[str]) -> str:
     )
     # Accounts' own activity comes from their events, not from pairs: no entity-only sums.
     entity = ("" if rel.node_type == ACCOUNT
-              else f", max(amount) AS amount_max, {_time_of_day_sums()}")
+              else f", max(amount) AS amount_max, {_time_of_day_sums()}"
+                   + "".join(f", {c}" for c in _type_counts(event_types)))
     return f"""
         SELECT account_id AS src, {col} AS dst, count(*) AS count,
                min(ts) AS first_ts, max(ts) AS last_ts,
@@ -106,20 +109,21 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str], *, spark: bool
     ``events_per_account``, ``amount_sum``, ``amount_mean`` (over events with an amount),
     ``amount_max``, ``active_days`` (distinct UTC days with an event),
     ``events_per_active_day``, ``lifetime_days``, ``burstiness`` (as for accounts, over the
-    entity's events by all accounts), ``tod_spread``, ``night_fraction``. The per-type counts,
-    ``active_days`` and ``burstiness`` come from one more pass over the events, grouped by
-    entity (gaps and distinct days do not add up over pairs). ``spark``: in Spark SQL's
-    dialect where the two differ (see :func:`_timeline_query`).
+    entity's events by all accounts), ``tod_spread``, ``night_fraction``. ``active_days`` and
+    ``burstiness`` come from one more pass over the events' entity and time, grouped by
+    entity (gaps and distinct days do not add up over pairs); the rest adds up over the pairs
+    of :func:`pairs_sql` with the same ``event_types``. ``spark``: in Spark SQL's dialect
+    where the two differ (see :func:`_timeline_query`).
     """
     col = ident(rel.column)
     names = event_type_features(event_types)
     return f"""
-        WITH days AS ({_timeline_query(
-            col, "dst", ', '.join(_type_counts(event_types)), where=f"{col} IS NOT NULL",
-            spark=spark)}),
+        WITH days AS ({_timeline_query(col, "dst", "", where=f"{col} IS NOT NULL",
+                                       spark=spark)}),
         totals AS (
             SELECT dst, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
                    CAST(sum(count) AS BIGINT) AS n_events, count(*) AS n_accounts,
+                   {''.join(f'CAST(sum({ident(n)}) AS BIGINT) AS {ident(n)}, ' for n in names)}
                    sum(amount_sum) AS amount_sum, sum(amount_n) AS amount_n,
                    max(amount_max) AS amount_max, sum(tod_cos) AS tod_cos,
                    sum(tod_sin) AS tod_sin, sum(n_night) AS n_night
@@ -128,7 +132,7 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str], *, spark: bool
         )
         SELECT t.dst AS id, first_ts, last_ts, n_events,
                {''.join(ident(n) + ', ' for n in names)}
-               {_other_count(event_types, 'n_events', 'd')} AS n_events_other,
+               {_other_count(event_types, 'n_events', 't')} AS n_events_other,
                n_accounts, n_events / n_accounts AS events_per_account,
                amount_sum,
                coalesce(amount_sum / nullif(amount_n, 0), 0.0) AS amount_mean,
@@ -292,9 +296,9 @@ def _time_of_day_sums() -> str:
 def _timeline_query(key: str, alias: str, aggregates: str, *, where: str = "",
                     spark: bool) -> str:
     """One row per ``key`` of ``events`` (named ``alias``; ``where`` filters the events): the
-    ``aggregates`` (SQL select items) plus the node's timeline: ``gap_n``, ``gap_mean``,
-    ``gap_sd`` (of the gaps in seconds between consecutive events, null without gaps) and
-    ``active_days`` (distinct UTC days).
+    ``aggregates`` (SQL select items, or none: ``""``) plus the node's timeline: ``gap_n``,
+    ``gap_mean``, ``gap_sd`` (of the gaps in seconds between consecutive events, null without
+    gaps) and ``active_days`` (distinct UTC days).
 
     DuckDB sorts each node's timestamps inside the aggregation (cheaper there than a window
     over all events). Spark has no fast form of that (``array_agg`` is an object aggregate
@@ -304,13 +308,14 @@ def _timeline_query(key: str, alias: str, aggregates: str, *, where: str = "",
     (``count``, ``avg``, ``stddev_pop``): the same figures up to floating-point rounding.
     """
     filtered = f"FROM events WHERE {where}" if where else "FROM events"
+    aggregates = f"{aggregates}, " if aggregates else ""
     if not spark:
         return _with_timeline_stats(
-            f"SELECT {key} AS {alias}, {aggregates}, array_sort(array_agg(epoch(ts))) AS times "
+            f"SELECT {key} AS {alias}, {aggregates}array_sort(array_agg(epoch(ts))) AS times "
             f"{filtered} GROUP BY {key}")
     previous = f"lag(_t) OVER (PARTITION BY {key} ORDER BY ts)"
     return f"""
-        SELECT {key} AS {alias}, {aggregates},
+        SELECT {key} AS {alias}, {aggregates}
                count(_gap) AS gap_n, avg(_gap) AS gap_mean, stddev_pop(_gap) AS gap_sd,
                1 + count(*) FILTER (WHERE _new_day) AS active_days
         FROM (SELECT *, _t - {previous} AS _gap,

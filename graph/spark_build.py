@@ -139,7 +139,7 @@ def write_snapshot_spark(
     try:
         edges: dict[str, int] = {}
         for rel in relations:
-            pairs = run_sql(spark, pairs_sql(rel, float_attributes)).cache()
+            pairs = run_sql(spark, pairs_sql(rel, float_attributes, event_types)).cache()
             cached.append(pairs)
             pairs.createOrReplaceTempView(f"pairs_{rel.name}")
             edges[rel.name] = write_single_parquet(run_sql(spark, edge_sql(rel)),
