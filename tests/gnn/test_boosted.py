@@ -40,6 +40,19 @@ def test_raw_models_round_trip():
     np.testing.assert_array_equal(again.transform(x), boosted.transform(x))
 
 
+def test_a_few_rows_get_the_same_logits_as_many():
+    """Up to FEW_ROWS rows the trees are walked in numpy: the same float32 logits."""
+    x, y = _tabular()
+    boosted = BoostedLogits(folds=3, n_estimators=20)
+    boosted.fit_transform(x, np.arange(150), y[:150])
+    every = boosted.transform(x)  # many rows: XGBoost's own prediction
+    for start in range(0, 40, 7):
+        np.testing.assert_array_equal(boosted.transform(x[start:start + 7]),
+                                      every[start:start + 7])
+    again = BoostedLogits.from_raw(boosted.get_params(), boosted.raw_models())
+    np.testing.assert_array_equal(again.transform(x[:1]), every[:1])
+
+
 def test_too_few_labels_of_a_class_is_a_clear_error():
     x, _ = _tabular(20)
     y = np.zeros(20, dtype=int)
