@@ -199,17 +199,6 @@ class NodeIndex:
         codes = pc.fill_null(pc.index_in(values, value_set=known), -1)
         return codes.to_numpy(zero_copy_only=False).astype(np.int64)
 
-    def lookup(self, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        """Rows of ``values`` (``-1`` for null), vectorised in Arrow for the known ids (the
-        bulk load of stored events, whose nodes the snapshot holds: no Python string per
-        value), new ids appended."""
-        codes = self.find(values)
-        missing = np.flatnonzero((codes < 0)
-                                 & pc.is_valid(values).to_numpy(zero_copy_only=False))
-        if len(missing):
-            codes[missing] = self.rows(values.take(pa.array(missing)).to_pylist())
-        return codes
-
 
 class _Postings:
     """Event positions per node row: a CSR over the loaded events plus appended lists."""
@@ -235,6 +224,33 @@ class _Postings:
         postings.positions, postings.rowptr, postings.added = positions, rowptr, {}
         return postings
 
+    def extended(self, codes: np.ndarray, first: int) -> _Postings:
+        """These postings with the events of ``codes`` (positions ``first`` on) appended: the
+        CSR a build of all the events at once gives (each row's positions in order)."""
+        valid = np.flatnonzero(codes >= 0)
+        rows = codes[valid].astype(np.int64)
+        order = np.argsort(rows, kind="stable")
+        rows, positions = rows[order], (valid[order] + first).astype(np.int32)
+        size = max(len(self.rowptr) - 1, int(rows.max()) + 1 if len(rows) else 0)
+        rowptr = np.empty(size + 1, dtype=np.int64)
+        rowptr[:len(self.rowptr)] = self.rowptr
+        rowptr[len(self.rowptr):] = self.rowptr[-1] if len(self.rowptr) else 0
+        merged = np.insert(self.positions, rowptr[rows + 1], positions)
+        rowptr[1:] += np.cumsum(np.bincount(rows, minlength=size))
+        return _Postings.held(merged, rowptr)
+
+    def truncated(self, size: int) -> _Postings:
+        """These postings (without appended lists) of the positions below ``size`` only."""
+        counts = np.diff(self.rowptr)
+        row = np.repeat(np.arange(len(counts)), counts)
+        keep = self.positions < size
+        kept = np.bincount(row[keep], minlength=len(counts))
+        used = np.flatnonzero(kept)
+        kept = kept[:used[-1] + 1 if len(used) else 0]
+        rowptr = np.zeros(len(kept) + 1, dtype=np.int64)
+        np.cumsum(kept, out=rowptr[1:])
+        return _Postings.held(self.positions[keep], rowptr)
+
     def add(self, codes: np.ndarray, first: int) -> None:
         for i, code in enumerate(codes.tolist()):
             if code >= 0:
@@ -245,10 +261,6 @@ class _Postings:
         base = (int(self.rowptr[row + 1] - self.rowptr[row]) if row < len(self.rowptr) - 1
                 else 0)
         return base + len(self.added.get(row, ()))
-
-    def last(self, row: int, count: int) -> np.ndarray:
-        """The ``count`` positions of ``row`` added last (``count`` at most the appended)."""
-        return np.asarray(self.added[row][len(self.added[row]) - count:], dtype=np.int64)
 
     def of(self, row: int) -> np.ndarray:
         base = (self.positions[self.rowptr[row]:self.rowptr[row + 1]]
@@ -288,70 +300,226 @@ class _Postings:
         return out, n
 
 
-class _EntitySummary:
-    """An entity's row values kept as running aggregates of its events: counts per type,
-    amount sum, count and maximum, distinct accounts, the time-of-day sums, and its event
-    times in order (an event inserted where it falls; gaps, active days and lifetime read
-    from them as :meth:`LiveFeatures._activity` does, in O(events) vectorised steps without
-    sorting or trigonometry). The values equal :meth:`LiveFeatures._entity`'s up to
-    floating-point summation order."""
+class _BusyEntities:
+    """Running rows of one relation's busy entities (those of at least ``summary_events``
+    events), one slot each in a table of arrays: events taken in, counts per type, first and
+    last time, the sum of squared gaps between consecutive times, time-of-day sums, amount
+    sum, count and maximum, distinct accounts and UTC days (the (slot, account) and
+    (slot, day) pairs seen kept in two sets of integers), and each slot's sorted times.
+    :meth:`update` takes in every slot's new events in one set of array steps; only the
+    insertion of each slot's new times into its sorted times (a binary search and a copy) is
+    a step per entity. A new time changes the sum of squared gaps only at the gap it falls
+    in, whatever its time. :meth:`values` reads the rows as :meth:`LiveFeatures._entity`
+    computes them, up to floating-point summation order (the gap deviation from the sum of
+    squared gaps: ``sd**2 = s2 / gaps - mean**2``)."""
 
-    def __init__(self, features: LiveFeatures, positions: np.ndarray) -> None:
-        ts = np.sort(features._ts[positions])
-        self.times = ts / 1e6
-        self.types = np.bincount(features._type[positions] + 1,
-                                 minlength=len(features.event_types) + 1)
-        self.cos = self.sin = 0.0
-        self.night = 0
-        self._time_of_day(ts)
-        amounts = features._amount[positions]
-        amounts = amounts[~np.isnan(amounts)]
-        self.amount_sum = float(amounts.sum()) if len(amounts) else 0.0
-        self.amount_n = len(amounts)
-        self.amount_max = float(amounts.max()) if len(amounts) else 0.0
-        self.accounts = set(features._codes[ACTOR][positions].tolist())
+    _FLOATS = ("first", "last", "s2", "cos", "sin", "amount_sum", "amount_max")
+    _INTS = ("held", "night", "amount_n", "accounts", "days")
 
-    def _time_of_day(self, ts: np.ndarray) -> None:
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.size = 0
+        self.slot = np.full(0, -1, dtype=np.int64)  # entity row -> slot (-1: none)
+        for name in self._FLOATS:
+            setattr(self, name, np.zeros(0))
+        for name in self._INTS:
+            setattr(self, name, np.zeros(0, dtype=np.int64))
+        self.types = np.zeros((0, width), dtype=np.int64)
+        self.times: list[np.ndarray] = []  # slot -> its event times (seconds), sorted
+        self._pairs: set[int] = set()
+        self._days: set[int] = set()
+
+    def __len__(self) -> int:
+        return self.size
+
+    def slots(self, rows: np.ndarray) -> np.ndarray:
+        """The slot of each of ``rows`` (``-1``: none yet)."""
+        inside = rows < len(self.slot)
+        if not inside.all():
+            return np.where(inside, self.slot[np.where(inside, rows, 0)] if len(self.slot)
+                            else -1, -1)
+        return self.slot[rows]
+
+    def _new_slots(self, rows: np.ndarray) -> np.ndarray:
+        """Slots (zeroed) for ``rows``, which have none."""
+        if len(rows) and int(rows.max()) >= len(self.slot):
+            grown = np.full(int(rows.max()) + 1 + len(self.slot) // 8 + 1024, -1, dtype=np.int64)
+            grown[:len(self.slot)] = self.slot
+            self.slot = grown
+        slots = np.arange(self.size, self.size + len(rows))
+        self.size += len(rows)
+        if self.size > len(self.held):
+            capacity, used = self.size + self.size // 8 + 64, len(self.held)
+            for name in (*self._FLOATS, *self._INTS):
+                setattr(self, name, _grow(getattr(self, name), used, capacity))
+            types = np.zeros((capacity, self.width), dtype=np.int64)
+            types[:used] = self.types
+            self.types = types
+        self.slot[rows] = slots
+        for name in (*self._FLOATS, *self._INTS):
+            getattr(self, name)[slots] = 0
+        self.types[slots] = 0
+        return slots
+
+    def update(self, features: LiveFeatures, postings: _Postings, rows: np.ndarray) -> np.ndarray:
+        """Take in the events of ``rows`` (distinct, each with at least one event) not taken in
+        yet; their slots."""
+        slots = self.slots(rows)
+        new = slots < 0
+        if new.any():
+            slots[new] = self._new_slots(rows[new])
+            positions, n = postings.many(rows[new])
+            self._take(features, slots[new], positions, n, fresh=True)
+        counts = postings.counts(rows)
+        more = np.flatnonzero(~new & (counts > self.held[slots]))
+        if len(more):
+            k = counts[more] - self.held[slots[more]]
+            added = postings.added
+            chunks = [added[r][len(added[r]) - c:]
+                      for r, c in zip(rows[more].tolist(), k.tolist(), strict=True)]
+            positions = np.fromiter(chain.from_iterable(chunks), dtype=np.int64,
+                                    count=int(k.sum()))
+            self._take(features, slots[more], positions, k, fresh=False)
+        return slots
+
+    def _take(self, features: LiveFeatures, slots: np.ndarray, positions: np.ndarray,
+              n: np.ndarray, fresh: bool) -> None:
+        """Add the events at ``positions`` (``n[i]`` of them for ``slots[i]``, one slot after
+        the other) to the slots' aggregates (``fresh``: slots empty before)."""
+        count = len(slots)
+        seg = np.repeat(np.arange(count), n)
+        positions = positions[np.lexsort((features._ts[positions], seg))]
+        ts = features._ts[positions]
+        times = ts / 1e6
+        start = np.cumsum(n) - n
+        end = start + n - 1
+        if fresh:
+            self.first[slots], self.last[slots] = times[start], times[end]
+            same = seg[1:] == seg[:-1]
+            self.s2[slots] = np.bincount(seg[1:][same], weights=np.diff(times)[same] ** 2,
+                                         minlength=count)
+            for slot, part in zip(slots.tolist(), np.split(times, start[1:].tolist()),
+                                  strict=True):
+                self._set_times(slot, part)
+        else:
+            self.s2[slots] += self._insert(seg, times, slots, start, n)
+            self.first[slots] = np.minimum(self.first[slots], times[start])
+            self.last[slots] = np.maximum(self.last[slots], times[end])
+        self.held[slots] += n
+        self.types[slots] += np.bincount(seg * self.width + features._type[positions] + 1,
+                                         minlength=count * self.width).reshape(count, self.width)
         of_day = np.fmod(ts, _DAY_US)
         angle = 2 * np.pi * of_day / float(_DAY_US)
-        self.cos += float(np.cos(angle).sum())
-        self.sin += float(np.sin(angle).sum())
-        self.night += int(np.count_nonzero((of_day >= _NIGHT_US[0]) & (of_day < _NIGHT_US[1])))
+        self.cos[slots] += np.bincount(seg, weights=np.cos(angle), minlength=count)
+        self.sin[slots] += np.bincount(seg, weights=np.sin(angle), minlength=count)
+        self.night[slots] += np.bincount(
+            seg, weights=(of_day >= _NIGHT_US[0]) & (of_day < _NIGHT_US[1]),
+            minlength=count).astype(np.int64)
+        total, number, top = _sums(features._amount[positions], seg, count)
+        had = self.amount_n[slots] > 0
+        self.amount_max[slots] = np.where(had & (number > 0),
+                                          np.maximum(self.amount_max[slots], top),
+                                          np.where(had, self.amount_max[slots], top))
+        self.amount_sum[slots] += total
+        self.amount_n[slots] += number
+        owner = slots[seg] << 32
+        self.accounts[slots] += self._count_new(
+            self._pairs, owner | features._codes[ACTOR][positions].astype(np.int64), count, seg)
+        days = np.floor_divide(ts, _DAY_US) + (1 << 31)
+        self.days[slots] += self._count_new(self._days, owner | days, count, seg)
 
-    def extend(self, features: LiveFeatures, positions: np.ndarray) -> None:
-        """Take in the events at ``positions`` (any times)."""
-        ts = np.sort(features._ts[positions])
-        times = ts / 1e6
-        self.times = np.insert(self.times, np.searchsorted(self.times, times), times)
-        np.add.at(self.types, features._type[positions] + 1, 1)
-        self._time_of_day(ts)
-        amounts = features._amount[positions]
-        amounts = amounts[~np.isnan(amounts)]
-        if len(amounts):
-            top = float(amounts.max())
-            self.amount_max = max(self.amount_max, top) if self.amount_n else top
-            self.amount_sum += float(amounts.sum())
-            self.amount_n += len(amounts)
-        self.accounts.update(features._codes[ACTOR][positions].tolist())
+    def _set_times(self, slot: int, times: np.ndarray) -> None:
+        if slot < len(self.times):
+            self.times[slot] = times
+        else:
+            self.times.append(times)
 
-    def values(self, names: list[str]) -> dict[str, float]:
-        """The row (``names``: the event type features in order)."""
-        times = self.times
-        n = len(times)
-        values: dict[str, float] = {"n_events": n}
-        values.update(zip(names, self.types[1:].tolist(), strict=True))
-        values["n_events_other"] = int(self.types[0])
-        values.update(_timeline(times))
-        active = values["active_days"]
+    def _insert(self, seg: np.ndarray, times: np.ndarray, slots: np.ndarray, start: np.ndarray,
+                n: np.ndarray) -> np.ndarray:
+        """Insert each slot's new ``times`` (sorted within each slot, ``seg`` its number) into
+        its sorted times; per slot, the change of its sum of squared gaps: a run of new times
+        falling between two held ones replaces that gap by the gaps through them."""
+        count = len(slots)
+        at = np.empty(len(times), dtype=np.int64)
+        before = np.empty(len(times))
+        after = np.empty(len(times))
+        held = np.empty(count, dtype=np.int64)
+        for i, (slot, lo, k) in enumerate(zip(slots.tolist(), start.tolist(), n.tolist(),
+                                              strict=True)):
+            old = self.times[slot]
+            new = times[lo:lo + k]
+            where = np.searchsorted(old, new, side="right")
+            at[lo:lo + k] = where
+            held[i] = len(old)
+            before[lo:lo + k] = old[np.maximum(where - 1, 0)]
+            after[lo:lo + k] = old[np.minimum(where, len(old) - 1)]
+            self.times[slot] = np.insert(old, where, new)
+        # Runs: consecutive new times of one slot between the same two held ones.
+        opens = np.ones(len(times), dtype=bool)
+        opens[1:] = (seg[1:] != seg[:-1]) | (at[1:] != at[:-1])
+        closes = np.ones(len(times), dtype=bool)
+        closes[:-1] = opens[1:]
+        has_before, has_after = at > 0, at < held[seg]
+        inner = ~opens
+        delta = np.zeros(count)
+        delta += np.bincount(seg[1:][inner[1:]], weights=np.diff(times)[inner[1:]] ** 2,
+                             minlength=count)
+        first = opens & has_before
+        delta += np.bincount(seg[first], weights=(times[first] - before[first]) ** 2,
+                             minlength=count)
+        last = closes & has_after
+        delta += np.bincount(seg[last], weights=(after[last] - times[last]) ** 2,
+                             minlength=count)
+        split = opens & has_before & has_after
+        delta -= np.bincount(seg[split], weights=(after[split] - before[split]) ** 2,
+                             minlength=count)
+        return delta
+
+    @staticmethod
+    def _count_new(seen: set[int], keys: np.ndarray, count: int, seg: np.ndarray) -> np.ndarray:
+        """Add ``keys`` (one per event, its segment ``seg``) to ``seen``; per segment, how
+        many were not there."""
+        keys, first = np.unique(keys, return_index=True)
+        before = len(seen)
+        listed = keys.tolist()
+        if before:
+            known = np.fromiter((k in seen for k in listed), dtype=bool, count=len(listed))
+            seen.update(listed)
+            return np.bincount(seg[first[~known]], minlength=count)
+        seen.update(listed)
+        return np.bincount(seg[first], minlength=count)
+
+    def values(self, slots: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
+        """The rows of ``slots`` (``names``: the event type features in order)."""
+        n = self.held[slots].astype(np.float64)
+        types = self.types[slots]
+        values: dict[str, np.ndarray] = {"n_events": n}
+        values.update({name: types[:, j + 1] for j, name in enumerate(names)})
+        values["n_events_other"] = types[:, 0]
+        first, last = self.first[slots], self.last[slots]
+        gap_n = n - 1
+        several = gap_n > 0
+        gap_mean = np.divide(last - first, gap_n, out=np.zeros(len(n)), where=several)
+        variance = np.divide(self.s2[slots], gap_n, out=np.zeros(len(n)), where=several)
+        gap_sd = np.sqrt(np.maximum(variance - gap_mean ** 2, 0.0))
+        active = self.days[slots].astype(np.float64)
+        values["active_days"] = active
+        bursty = (gap_n >= 2) & (gap_sd + gap_mean > 0)
+        values["burstiness"] = np.divide(gap_sd - gap_mean, gap_sd + gap_mean,
+                                         out=np.zeros(len(n)), where=bursty)
+        values["lifetime_days"] = (last - first) / 86400.0
         values["events_per_active_day"] = n / active
-        values["tod_spread"] = 1 - np.sqrt((self.cos / n) ** 2 + (self.sin / n) ** 2)
-        values["night_fraction"] = self.night / n
-        n_accounts = len(self.accounts)
-        values["n_accounts"] = n_accounts
-        values["events_per_account"] = n / n_accounts
-        values["amount_sum"] = self.amount_sum
-        values["amount_mean"] = self.amount_sum / self.amount_n if self.amount_n else 0.0
-        values["amount_max"] = self.amount_max
+        values["tod_spread"] = 1 - np.sqrt((self.cos[slots] / n) ** 2
+                                           + (self.sin[slots] / n) ** 2)
+        values["night_fraction"] = self.night[slots] / n
+        accounts = self.accounts[slots].astype(np.float64)
+        values["n_accounts"] = accounts
+        values["events_per_account"] = n / accounts
+        number = self.amount_n[slots]
+        total = self.amount_sum[slots]
+        values["amount_sum"] = total
+        values["amount_mean"] = np.divide(total, number, out=np.zeros(len(n)), where=number > 0)
+        values["amount_max"] = np.where(number > 0, self.amount_max[slots], 0.0)
         return values
 
 
@@ -371,7 +539,8 @@ class LiveFeatures:
         Float attribute columns (``attr_<name>_mean`` features).
     summary_events
         An entity with at least this many events keeps its row as running aggregates
-        (:class:`_EntitySummary`), extended by the events that arrive after it.
+        (:class:`_BusyEntities`, one table per relation), extended by the events that
+        arrive after it.
     """
 
     def __init__(self, index: dict[str, NodeIndex], event_types: list[str],
@@ -379,7 +548,7 @@ class LiveFeatures:
                  summary_events: int = 128) -> None:
         self.index = index
         self.summary_events = summary_events
-        self._summaries: dict[tuple[str, int], tuple[_EntitySummary, int]] = {}
+        self._busy: dict[str, _BusyEntities] = {}
         self.event_types = list(event_types)
         self.type_code = {t: i for i, t in enumerate(self.event_types)}
         self.type_names = event_type_features(self.event_types)
@@ -409,13 +578,36 @@ class LiveFeatures:
                                dtype=np.int32))
         out = {"ts": ts.to_numpy(zero_copy_only=False).astype(np.int64), "type": types,
                "amount": _floats(events, "amount")}
+        new: dict[str, list[tuple[str, np.ndarray, list[str]]]] = {}
         for role, (column, node_type) in self.roles.items():
             if column not in events.column_names:
                 out[role] = np.full(events.num_rows, -1, dtype=np.int32)
                 continue
             values = events.column(column)
-            out[role] = (self.index[node_type].lookup(values) if bulk
-                         else self.index[node_type].rows(values.to_pylist())).astype(np.int32)
+            if not bulk:
+                out[role] = self.index[node_type].rows(values.to_pylist()).astype(np.int32)
+                continue
+            index = self.index[node_type]
+            codes = (index.find(values) if events.num_rows * 8 > len(index.ids)
+                     else index.find_ids(values.to_pylist()))
+            missing = np.flatnonzero((codes < 0)
+                                     & pc.is_valid(values).to_numpy(zero_copy_only=False))
+            if len(missing):
+                new.setdefault(node_type, []).append(
+                    (role, missing, values.take(pa.array(missing)).to_pylist()))
+            out[role] = codes.astype(np.int32)
+        for node_type, parts in new.items():
+            # New ids get rows in the order the events name them (an event's roles in
+            # order), so events read in parts or appended later number them alike.
+            at = np.concatenate([missing for _, missing, _ in parts])
+            part = np.repeat(np.arange(len(parts)), [len(missing) for _, missing, _ in parts])
+            order = np.lexsort((part, at))
+            named = list(chain.from_iterable(ids for _, _, ids in parts))
+            rows = self.index[node_type].rows([named[k] for k in order.tolist()])
+            found = np.empty(len(order), dtype=np.int64)
+            found[order] = rows
+            for k, (role, missing, _) in enumerate(parts):
+                out[role][missing] = found[part == k]
         for a in self.float_attributes:
             out[f"attr:{a}"] = _floats(events, a)
         return out
@@ -482,6 +674,41 @@ class LiveFeatures:
                           for k, role in enumerate(self.roles)}
         self.size = size
 
+    def truncate(self, size: int) -> None:
+        """Hold only the first ``size`` events (before any :meth:`add`): say, a restored
+        cache's events up to the segments the store still has."""
+        if any(p.added for p in self._postings.values()) or size > self.size:
+            raise RuntimeError("truncate() runs before add(), to at most the events held")
+        self._ts, self._type, self._amount = self._ts[:size], self._type[:size], self._amount[:size]
+        self._codes = {role: codes[:size] for role, codes in self._codes.items()}
+        self._attrs = {a: values[:size] for a, values in self._attrs.items()}
+        self._postings = {role: p.truncated(size) for role, p in self._postings.items()}
+        self.size = size
+
+    def extend(self, events: Iterable[pa.Table]) -> None:
+        """Append ``events`` (tables in turn) to the held ones as :meth:`load` would have held
+        them after those (the same columns and postings), before any :meth:`add`: say, the
+        service's logged events appended to a restored cache (copied into the process, for
+        :meth:`save`)."""
+        if any(p.added for p in self._postings.values()):
+            raise RuntimeError("extend() runs before add()")
+        parts = [self._columns(table, bulk=True) for table in events]
+        for index in self.index.values():
+            index._known = None
+        if not parts:
+            return
+        first = self.size
+        cols = {key: np.concatenate([part.pop(key) for part in parts]) for key in list(parts[0])}
+        self._ts = np.concatenate([self._ts[:first], cols["ts"]])
+        self._type = np.concatenate([self._type[:first], cols["type"]])
+        self._amount = np.concatenate([self._amount[:first], cols["amount"]])
+        for role in self.roles:
+            self._codes[role] = np.concatenate([self._codes[role][:first], cols[role]])
+            self._postings[role] = self._postings[role].extended(cols[role], first)
+        for a in self.float_attributes:
+            self._attrs[a] = np.concatenate([self._attrs[a][:first], cols[f"attr:{a}"]])
+        self.size = len(self._ts)
+
     def add(self, events: pa.Table) -> dict[str, np.ndarray]:
         """Append ``events`` (canonical columns); the rows per node type they touch (new
         nodes get rows at the end of their type's :class:`NodeIndex`)."""
@@ -521,26 +748,38 @@ class LiveFeatures:
     # ------------------------------------------------------------------------------ rows
     def rows(self, node_type: str, rows: np.ndarray, columns: list[str]) -> np.ndarray:
         """Feature values ``(len(rows), len(columns))`` float64 of ``rows`` of ``node_type``:
-        a few rows one by one, more (a batch's) at once in grouped numpy steps, an entity
-        of many events from its running aggregates either way."""
+        a few rows one by one, more (a batch's) at once in grouped numpy steps; the entities
+        of many events from their running aggregates, all of them at once
+        (:class:`_BusyEntities`)."""
         rows = np.asarray(rows, dtype=np.int64)
         out = np.empty((len(rows), len(columns)), dtype=np.float64)
-        single = np.arange(len(rows))
-        if len(rows) >= _MANY:
-            if node_type == ACCOUNT:
-                single = single[:0]
-            else:
-                postings = self._postings[self._relation(node_type).name]
-                single = np.flatnonzero(postings.counts(rows) >= self.summary_events)
-            grouped = np.setdiff1d(np.arange(len(rows)), single, assume_unique=True)
-            if len(grouped):
-                values = (self._accounts_many if node_type == ACCOUNT
-                          else self._entities_many)(node_type, rows[grouped])
-                out[grouped] = _pick(node_type, values, columns).T
+        rest = np.arange(len(rows))
+        if node_type != ACCOUNT and len(rows):
+            relation = self._relation(node_type).name
+            busy = self._postings[relation].counts(rows) >= max(self.summary_events, 1)
+            if busy.any():
+                rest = np.flatnonzero(~busy)
+                busy = np.flatnonzero(busy)
+                out[busy] = _pick(node_type, self._busy_rows(relation, rows[busy]), columns).T
+        if len(rest) >= _MANY:
+            values = (self._accounts_many if node_type == ACCOUNT
+                      else self._entities_many)(node_type, rows[rest])
+            out[rest] = _pick(node_type, values, columns).T
+            return out
         compute = self._account if node_type == ACCOUNT else self._entity
-        for i in single.tolist():
+        for i in rest.tolist():
             out[i] = _pick(node_type, compute(node_type, int(rows[i])), columns)
         return out
+
+    def _busy_rows(self, relation: str, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The rows of the busy entities ``rows`` of ``relation`` (each with at least one
+        event), their running aggregates first brought up to date."""
+        table = self._busy.get(relation)
+        if table is None:
+            table = self._busy[relation] = _BusyEntities(len(self.event_types) + 1)
+        distinct, inverse = np.unique(rows, return_inverse=True)
+        slots = table.update(self, self._postings[relation], distinct)
+        return table.values(slots[inverse], self.type_names)
 
     def _relation(self, node_type: str) -> RelationSource:
         return next(r for r in self.relations if r.node_type == node_type)
@@ -680,19 +919,7 @@ class LiveFeatures:
 
     def _entity(self, node_type: str, row: int) -> dict[str, float]:
         rel = next(r for r in self.relations if r.node_type == node_type)
-        postings = self._postings[rel.name]
-        count = postings.count(row)
-        if count >= self.summary_events:
-            held = self._summaries.get((rel.name, row))
-            if held is None:
-                summary = _EntitySummary(self, postings.of(row))
-            else:
-                summary = held[0]
-                if held[1] < count:
-                    summary.extend(self, postings.last(row, count - held[1]))
-            self._summaries[(rel.name, row)] = (summary, count)
-            return summary.values(self.type_names)
-        positions = postings.of(row)
+        positions = self._postings[rel.name].of(row)
         values = self._activity(positions)
         amounts = self._amount[positions]
         amounts = amounts[~np.isnan(amounts)]

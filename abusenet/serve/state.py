@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 
 from abusenet.pipeline.stages.files import EVENTS, MODEL, RINGS, SNAPSHOT
-from abusenet.serve.durable_log import read_segments
+from abusenet.serve.durable_log import SEGMENT_PREFIX, read_segments
 from abusenet.serve.validation import canonical_mapping
 from abusenet.validation.challenger import CHALLENGER, CHALLENGER_DIR, GNN, read_published
 from gnn.baselines.xgb_graph import XGBGraph
@@ -83,10 +83,16 @@ _START_CHECK_ROWS = 32
 #: own: replacing its cache removes that folder's caches only).
 EVENTS_CACHE = ("serve", "events")
 #: Changes when what the stored events' cache holds changes.
-EVENTS_FORMAT = 1
+EVENTS_FORMAT = 2
 #: The stored events' cache's description, written last (a cache without it is not read).
 _EVENTS_META = "events.json"
+#: The node ids the stored events' cache's events added to the snapshot's, per type in order.
+_EVENTS_ADDED = "added_ids.json"
 _START_CHECK_ATOL = 1e-4
+#: From this share of the events logged by the service, a start scores the whole graph again
+#: after replaying them (one pass); below it, only their accounts now, and the rest they reach
+#: when read (as the service does after each group of events).
+_REPLAY_REFIT = 0.05
 
 
 def run_paths(run_dir: Path) -> dict[str, Path]:
@@ -149,10 +155,29 @@ def events_key(events_dir: Path, snapshot_dir: Path) -> str:
     """A content key of the stored events as the start holds them (the stored events' cache
     name, :meth:`GraphState._load_events`): :data:`EVENTS_FORMAT`, the snapshot's manifest and
     files (the node rows the events are indexed by), and each stored event file's path, size
-    and modification time (a segment the service logged makes a new key)."""
+    and modification time, the service's segments left out (the cache names those it holds,
+    and a start appends the ones logged since: :func:`stored_files`)."""
     digest = _snapshot_digest(f"{EVENTS_FORMAT}:", snapshot_dir)
-    _digest_files(digest, events_dir, event_files(events_dir))
+    _digest_files(digest, events_dir, stored_files(events_dir)[0])
     return digest.hexdigest()[:16]
+
+
+def stored_files(events_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The event store's files in the order the start reads them: the stored (ingested)
+    files, sorted, then the service's segments, oldest first (their names begin with the
+    time they were written). A segment logged later comes last, so the events held after
+    appending it to a cache are in the order a read of every file gives."""
+    stored, segments = [], []
+    for path in event_files(events_dir):
+        (segments if path.name.startswith(SEGMENT_PREFIX) else stored).append(path)
+    segments.sort(key=lambda p: (p.name, p.parent.name))
+    return stored, segments
+
+
+def _file_stats(events_dir: Path, paths: list[Path]) -> list[list[Any]]:
+    """Each of ``paths``' name (relative to ``events_dir``), size and modification time."""
+    return [[str(p.relative_to(events_dir)), p.stat().st_size, p.stat().st_mtime_ns]
+            for p in paths]
 
 
 def model_version(model_dir: Path) -> str:
@@ -349,7 +374,11 @@ class GraphState:
         if replayed.num_rows:
             with state.write_lock:
                 state._update(replayed, stored=True)
-                state.rescore()
+                if replayed.num_rows >= _REPLAY_REFIT * state.live.size:
+                    state.rescore()
+                else:  # what the events reach is rescored when read, as in service
+                    state.refresh(list(dict.fromkeys(
+                        replayed.column("account_id").to_pylist())))
             log.info("replayed %d logged events", replayed.num_rows)
         return state
 
@@ -436,83 +465,141 @@ class GraphState:
 
     def _load_events(self, cache: Path | None = None) -> None:
         """Every stored event into the live features, ``_LOAD_ROWS`` at a time (so the
-        events' text is never held all at once); their ids hashed.
+        events' text is never held all at once), in :func:`stored_files` order; their ids
+        hashed.
 
-        ``cache``: the stored events' cache directory (:func:`events_key`). What it holds is
-        read instead (memory-mapped, :meth:`graph.live_features.LiveFeatures.restore`) when
-        it was saved for the same layout; else the events are read from the store and saved
-        there (unless they named nodes the snapshot lacks)."""
-        if cache is not None and self._restore_events(cache):
-            return
+        ``cache``: the stored events' cache directory (:func:`events_key`). When it was saved
+        for the same layout, what it holds is read instead (memory-mapped,
+        :meth:`graph.live_features.LiveFeatures.restore`), back to the last time it was saved
+        with segments the store still begins with (:meth:`_restore_events`), and the segments
+        logged since are read and appended (:meth:`~graph.live_features.LiveFeatures.extend`):
+        a start after the service logged events reads those only. Else every event is read
+        from the store. Unless the cache held them all, what is held is then saved there."""
         layout = self._events_layout()
-        names = ", ".join(f'"{c}"' for c in self.schema.names)
-        files = [str(p) for p in event_files(self.events_dir)]
+        stored, segments = stored_files(self.events_dir)
+        held = None if cache is None else self._restore_events(cache, segments)
+        if held == len(segments):
+            return
         hashes: list[np.ndarray] = []
-
-        def part(batches: list[pa.RecordBatch]) -> pa.Table:
-            events = pa.Table.from_batches(batches).select(self.schema.names).cast(self.schema)
-            ids = events.column("event_id")
-            # hashed a slice at a time: each slice's ids become Python strings meanwhile
-            hashes.append(np.concatenate([_hash_ids(ids.slice(start, _HASH_ROWS))
-                                          for start in range(0, max(len(ids), 1), _HASH_ROWS)]))
-            return events
-
-        def parts() -> Iterator[pa.Table]:
-            con = connect(keep_order=True)
-            try:
-                reader = con.sql(
-                    f"SELECT {names} FROM read_parquet({literal(files)}, union_by_name = true, "
-                    "hive_partitioning = false)").to_arrow_reader(batch_size=_LOAD_ROWS)
-                pending: list[pa.RecordBatch] = []
-                for batch in reader:  # one a row group: joined into parts of _LOAD_ROWS
-                    pending.append(batch)
-                    if sum(b.num_rows for b in pending) >= _LOAD_ROWS:
-                        yield part(pending)
-                        pending = []
-                if pending:
-                    yield part(pending)
-            finally:
-                con.close()
-
-        self.live.load(parts() if files else [])
-        self._stored_ids = (np.sort(np.concatenate(hashes)) if hashes
-                            else np.empty(0, dtype=np.uint64))
+        if held is None:
+            self.live.load(self._read_events(stored, hashes))
+            stored_ids = np.sort(np.concatenate(hashes)) if hashes else np.empty(0, np.uint64)
+            self._saves = [[0, self.live.size, self._added_counts()]]
+            self._segment_ids = np.empty(0, dtype=np.uint64)
+            hashes = []
+            held = 0
+        else:
+            stored_ids = self._stored_ids
+        self.live.extend(self._read_events(segments[held:], hashes))
+        new = np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
+        self._segment_ids = np.concatenate([self._segment_ids, new])
+        new = np.sort(new)
+        self._stored_ids = np.insert(stored_ids, np.searchsorted(stored_ids, new), new)
         self._event_ids: set[str] = set()
-        if (cache is not None and files and self._events_layout() == layout
-                and _save_events(cache, self.live, self._stored_ids,
-                                 {**layout, "size": self.live.size})):
+        if cache is None or not (stored or segments):
+            return
+        if len(segments) > self._saves[-1][0]:
+            self._saves.append([len(segments), self.live.size, self._added_counts()])
+        meta = {**layout, "size": self.live.size,
+                "segments": _file_stats(self.events_dir, segments), "saves": self._saves}
+        added = {t: list(index.ids.added) for t, index in self._index.items()
+                 if index.ids.added}
+        if _save_events(cache, self.live, self._stored_ids, self._segment_ids, meta, added):
             # Held from the files just written (mapped: pages no update reads are not resident)
             # instead of in the process's own memory, as a later start holds them.
             live = self.live
             self.live = LiveFeatures(self._index, live.event_types, live.relations,
                                      live.float_attributes, live.summary_events)
-            if not self._restore_events(cache):
+            try:
+                self.live.restore(cache, live.size)
+                self._stored_ids = np.load(cache / "stored_ids.npy", mmap_mode="r")
+            except (OSError, ValueError):
                 self.live = live
             del live
 
-    def _restore_events(self, cache: Path) -> bool:
-        """Read the stored events' cache ``cache`` (:meth:`_load_events`); False (nothing
-        read) when there is none, it was saved for another layout, or it cannot be read."""
+    def _added_counts(self) -> dict[str, int]:
+        """How many node ids of each type the events held so far added to the snapshot's."""
+        return {t: len(index.ids.added) for t, index in self._index.items()}
+
+    def _read_events(self, files: list[Path], hashes: list[np.ndarray]) -> Iterator[pa.Table]:
+        """The events of ``files`` in parts of about ``_LOAD_ROWS`` (DuckDB yields a batch per
+        Parquet row group), each part's ids hashed into ``hashes``."""
+        if not files:
+            return
+        names = ", ".join(f'"{c}"' for c in self.schema.names)
+        con = connect(keep_order=True)
+        try:
+            reader = con.sql(
+                f"SELECT {names} FROM read_parquet({literal([str(p) for p in files])}, "
+                "union_by_name = true, hive_partitioning = false)"
+            ).to_arrow_reader(batch_size=_LOAD_ROWS)
+            pending: list[pa.RecordBatch] = []
+            for batch in reader:  # one a row group: joined into parts of _LOAD_ROWS
+                pending.append(batch)
+                if sum(b.num_rows for b in pending) >= _LOAD_ROWS:
+                    yield self._part(pending, hashes)
+                    pending = []
+            if pending:
+                yield self._part(pending, hashes)
+        finally:
+            con.close()
+
+    def _part(self, batches: list[pa.RecordBatch], hashes: list[np.ndarray]) -> pa.Table:
+        """``batches`` as one canonical table, their ids' hashes appended to ``hashes``."""
+        events = pa.Table.from_batches(batches).select(self.schema.names).cast(self.schema)
+        ids = events.column("event_id")
+        # hashed a slice at a time: each slice's ids become Python strings meanwhile
+        hashes.append(np.concatenate([_hash_ids(ids.slice(start, _HASH_ROWS))
+                                      for start in range(0, max(len(ids), 1), _HASH_ROWS)]))
+        return events
+
+    def _restore_events(self, cache: Path, segments: list[Path]) -> int | None:
+        """Read the stored events' cache ``cache`` (:meth:`_load_events`); how many of
+        ``segments`` (the store's, in order) it holds, or None (nothing read) when there is
+        none, it was saved for another layout or it cannot be read.
+
+        When the store no longer begins with every segment the cache holds (some were
+        removed), its events are cut back to those it held at its last save whose segments
+        the store still begins with (at worst the stored files' alone)."""
         meta_file = cache / _EVENTS_META
         if not meta_file.is_file():
-            return False
+            return None
         try:
             meta = json.loads(meta_file.read_text())
-            size = meta.pop("size")
+            size, saved, saves = meta.pop("size"), meta.pop("segments"), meta.pop("saves")
             if meta != self._events_layout():
                 raise ValueError("saved for other roles, columns or nodes")
+            current = _file_stats(self.events_dir, segments[:len(saved)])
+            same = next((k for k, (a, b) in enumerate(zip(saved, current, strict=False))
+                         if a != b), min(len(saved), len(current)))
+            saves = [s for s in saves if s[0] <= same]
+            held, keep, added = saves[-1]
             stored_ids = np.load(cache / "stored_ids.npy", mmap_mode="r")
-            if len(stored_ids) != size:
+            segment_ids = np.load(cache / "segment_ids.npy")
+            base = saves[0][1]
+            if len(stored_ids) != size or len(segment_ids) != size - base:
                 raise ValueError(f"{len(stored_ids)} event ids for {size} events")
+            new_ids = json.loads((cache / _EVENTS_ADDED).read_text())
+            new_ids = {t: new_ids.get(t, [])[:n] for t, n in added.items() if n}
+            for t, ids in new_ids.items():
+                if (self._index[t].find_ids(ids) >= 0).any() or len(set(ids)) < len(ids):
+                    raise ValueError(f"{t} ids it adds are known already")
             self.live.restore(cache, size)
-        except (OSError, ValueError, KeyError) as err:
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
             log.warning("stored events' cache %s cannot be read (%s): reading the events", cache,
                         err)
-            return False
-        self._stored_ids = stored_ids
+            return None
+        for t, ids in new_ids.items():  # the node ids its events named beyond the snapshot's
+            self._index[t].rows(ids)
+        if keep < size:  # segments it held are gone: their events and ids dropped
+            self.live.truncate(keep)
+            gone = np.sort(segment_ids[keep - base:])
+            stored_ids = np.delete(stored_ids, np.searchsorted(stored_ids, gone))
+            segment_ids = segment_ids[:keep - base]
+        self._stored_ids, self._segment_ids, self._saves = stored_ids, segment_ids, saves
         self._event_ids = set()
         log.info("stored events read from %s", cache)
-        return True
+        return held
 
     def known_ids(self, ids: list[str]) -> set[str]:
         """Those of ``ids`` already among the events or claimed (the stored ones by a 64-bit
@@ -1067,18 +1154,22 @@ def _install_cache(partial: Path, cache: Path) -> None:
 
 
 def _save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
-                 meta: dict[str, Any]) -> bool:
+                 segment_ids: np.ndarray, meta: dict[str, Any],
+                 added: dict[str, list[str]]) -> bool:
     """Save the stored events' cache ``cache``: ``live`` 's arrays
-    (:meth:`~graph.live_features.LiveFeatures.save`), the sorted id hashes and ``meta``,
-    written into a temporary directory beside it that is renamed when complete (other caches
-    of the run removed); whether it was. One that cannot be written is skipped with a
-    warning."""
+    (:meth:`~graph.live_features.LiveFeatures.save`), the sorted id hashes, those of the
+    segments' events in order, the node ids the events added to the snapshot's (``added``)
+    and ``meta``, written into a temporary directory beside it that is renamed when complete
+    (other caches of the run removed); whether it was. One that cannot be written is skipped
+    with a warning."""
     partial = cache.parent / f".{cache.name}.{os.getpid()}"
     try:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         live.save(partial)
         np.save(partial / "stored_ids.npy", stored_ids)
+        np.save(partial / "segment_ids.npy", segment_ids)
+        (partial / _EVENTS_ADDED).write_text(json.dumps(added))
         (partial / _EVENTS_META).write_text(json.dumps(meta))
         _install_cache(partial, cache)
     except OSError as err:

@@ -124,7 +124,7 @@ def test_running_entity_rows_read_between_events_equal_the_full_build(tmp_path, 
         for node_type, rows in live.add(table.slice(position, size)).items():
             live.rows(node_type, rows, full.feature_columns(node_type))
         position += size
-    assert len(live._summaries) >= 10
+    assert sum(len(table) for table in live._busy.values()) >= 10
     for node_type, expected in full.nodes.items():
         columns = full.feature_columns(node_type)
         rows = np.array([index[node_type].row[i] for i in expected["id"].astype(str)])
@@ -138,15 +138,15 @@ def test_running_entity_rows_read_between_events_equal_the_full_build(tmp_path, 
     device = "d0"
     key = ("USED_DEVICE", index["Device"].row[device])
     for shift in (1, -10 * 86400):
-        held = live._summaries[key][0]
+        held = live._busy[key[0]].slot[key[1]]
         event = {**table.slice(0, 1).to_pylist()[0], "event_id": f"late{shift}",
                  "device_id": device, "ts": latest + timedelta(seconds=shift)}
         live.add(pa.Table.from_pylist([event], schema=SCHEMA))
         live.rows("Device", np.array([key[1]]), full.feature_columns("Device"))
-        assert live._summaries[key][0] is held
+        assert live._busy[key[0]].slot[key[1]] == held
     rows = np.array([key[1]])
     kept = live.rows("Device", rows, full.feature_columns("Device"))
-    live._summaries.clear()  # rebuilt from all of its events
+    live._busy.clear()  # rebuilt from all of its events
     np.testing.assert_allclose(kept, live.rows("Device", rows, full.feature_columns("Device")),
                                rtol=1e-12, atol=1e-12)
 
@@ -206,7 +206,7 @@ def test_find_gives_rows_of_known_ids_and_appends_none():
     rows = index.find(pa.chunked_array([["c", None, "zz"], ["d", "a"]], type=pa.large_string()))
     assert rows.tolist() == [2, -1, -1, 3, 0]
     assert len(index.ids) == 4 and "zz" not in index.row
-    assert index.lookup(pa.array(["zz", "b"])).tolist() == [4, 1]  # lookup appends
+    assert index.rows(["zz", "b", None]).tolist() == [4, 1, -1]  # rows appends
 
 
 def test_saved_events_restored_give_the_same_rows_before_and_after_adds(tmp_path):
@@ -246,3 +246,37 @@ def test_saved_events_restored_give_the_same_rows_before_and_after_adds(tmp_path
             t: r.tolist() for t, r in touched.items()}
     same_rows()
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == written
+
+
+def test_extend_and_truncate_equal_a_load_of_the_same_events():
+    """Events appended after a load (:meth:`LiveFeatures.extend`, new ids among them) give the
+    arrays and node rows of one load of all of them; cut back (:meth:`LiveFeatures.truncate`),
+    those of a load of the first ones."""
+    table = random_events(300, seed=9)
+    relations = relation_sources(IngestState())
+
+    def loaded(*parts: pa.Table) -> tuple[dict, LiveFeatures]:
+        index = {t: NodeIndex() for t in ("Account", "Device", "IP", "PaymentMethod")}
+        live = LiveFeatures(index, ["login", "order", "transfer"], relations, [])
+        live.load(parts[0])
+        live.extend(parts[1:])
+        return index, live
+
+    def same(got: tuple[dict, LiveFeatures], want: tuple[dict, LiveFeatures]) -> None:
+        for name in ("_ts", "_type", "_amount"):
+            np.testing.assert_array_equal(getattr(got[1], name), getattr(want[1], name))
+        for role in want[1].roles:
+            np.testing.assert_array_equal(got[1]._codes[role], want[1]._codes[role])
+            for name in ("positions", "rowptr"):
+                np.testing.assert_array_equal(getattr(got[1]._postings[role], name),
+                                              getattr(want[1]._postings[role], name))
+        assert got[1].size == want[1].size
+
+    whole = loaded(table)
+    extended = loaded(table.slice(0, 120), table.slice(120, 100), table.slice(220))
+    same(extended, whole)
+    for node_type, index in whole[0].items():
+        assert list(extended[0][node_type].ids) == list(index.ids), node_type
+    first = loaded(table.slice(0, 120))
+    extended[1].truncate(120)
+    same(extended, first)

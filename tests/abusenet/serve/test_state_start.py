@@ -8,7 +8,14 @@ import shutil
 import numpy as np
 import pytest
 
-from abusenet.serve.state import GraphState, cache_complete, run_paths, start_caches, start_key
+from abusenet.serve.state import (
+    GraphState,
+    cache_complete,
+    run_paths,
+    start_caches,
+    start_key,
+    stored_files,
+)
 from gnn.local_scoring import LocalScorer
 from graph.live_features import LiveFeatures
 
@@ -90,3 +97,83 @@ def test_serve_prepare_writes_the_cache_once(run_dir):
     assert (cache / "scores.npy").stat().st_mtime_ns == written
     again = CliRunner().invoke(app, ["serve", "--run", str(run_dir), "--prepare"])
     assert again.exit_code == 0 and "there already" in again.output
+
+
+def _log(run_dir, state, events: list[dict]) -> None:
+    """``events`` applied to ``state`` by a writer, which logs them as one segment."""
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from abusenet.serve.writer import EventWriter
+
+    writer = EventWriter(state)
+    checked = EventValidator(canonical_mapping(state.ingest_state)).check(events)
+    assert set(writer.submit(checked.events, checked.reasons)) == {"accepted"}
+    writer.close()
+
+
+def _assert_same_state(got: GraphState, want: GraphState) -> None:
+    """The same events held (columns, postings, id hashes), node rows and scores."""
+    for name in ("_ts", "_type", "_amount"):
+        np.testing.assert_array_equal(getattr(got.live, name), getattr(want.live, name))
+    for role in want.live.roles:
+        np.testing.assert_array_equal(got.live._codes[role], want.live._codes[role])
+        np.testing.assert_array_equal(got.live._postings[role].positions,
+                                      want.live._postings[role].positions)
+        np.testing.assert_array_equal(got.live._postings[role].rowptr,
+                                      want.live._postings[role].rowptr)
+    np.testing.assert_array_equal(got._stored_ids, want._stored_ids)
+    for node_type, index in want._index.items():
+        assert list(got._index[node_type].ids) == list(index.ids), node_type
+        np.testing.assert_array_equal(got.nodes[node_type].raw[:], want.nodes[node_type].raw[:])
+    rows = np.arange(want.num_accounts)
+    np.testing.assert_allclose(got.scorer.current(got.graph, rows),
+                               want.scorer.current(want.graph, rows), rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow  # six loads (~2 s each)
+def test_a_start_after_logging_reads_the_new_segments_only_and_equals_a_cold_start(
+        run_dir, monkeypatch):
+    """The stored events' cache takes in the segments logged since it was saved (appended, not
+    read again with every stored event), and is cut back when the store lost some of them;
+    either way the state equals a start that reads every event."""
+    paths = run_paths(run_dir)
+    state = GraphState.load(run_dir)
+    known = state.nodes["Account"].ids[0]
+
+    def event(event_id: str, account: str, **extra: object) -> dict[str, object]:
+        return {"event_id": event_id, "account_id": account, "ts": "2025-01-20T10:00:00Z",
+                "event_type": "login", **extra}
+
+    _log(run_dir, state, [event("r1", "new_a", device_id="new_dev"),
+                          event("r2", known, event_type="transfer", amount=5,
+                                counterparty_id="new_payee"),
+                          event("r3", "new_b", ip="10.9.9.9")])
+    reads: list[int] = []
+    read = GraphState._read_events
+
+    def counted(self, files, hashes):
+        reads.append(len(files))
+        return read(self, files, hashes)
+
+    monkeypatch.setattr(GraphState, "_read_events", counted)
+    warm = GraphState.load(run_dir)
+    assert reads == [1]  # the one segment, appended to the cache
+    _log(run_dir, warm, [event("r4", "new_payee", device_id="new_dev"),
+                         event("r5", "new_c", event_type="transfer", amount=7,
+                               counterparty_id="new_d")])
+    warm = GraphState.load(run_dir)
+    assert reads == [1, 1]
+    again = GraphState.load(run_dir)  # the cache holds every segment: nothing read
+    assert reads == [1, 1]
+    (cache,) = paths["events_cache"].iterdir()
+    shutil.rmtree(cache)
+    cold = GraphState.load(run_dir)
+    assert reads[2:] == [len(stored_files(cold.events_dir)[0]), 2]  # stored, then segments
+    _assert_same_state(warm, cold)
+    _assert_same_state(again, cold)
+    # The store loses its last segment: the cache (saved by the cold start, with both) is cut
+    # back to the stored files' events, and the first segment read again.
+    stored_files(cold.events_dir)[1][-1].unlink()
+    cut = GraphState.load(run_dir)
+    assert reads[4:] == [1]
+    shutil.rmtree(paths["events_cache"])
+    _assert_same_state(cut, GraphState.load(run_dir))
