@@ -94,10 +94,13 @@ def pairs_sql(rel: RelationSource, float_attributes: list[str],
 
 
 def edge_sql(rel: RelationSource) -> str:
-    """The snapshot's edge table of ``rel``, from its pairs table (in no particular order)."""
+    """The snapshot's edge table of ``rel``, from its pairs table, in (src, dst) order: a
+    parallel aggregate hands its groups back in a different order each time, and what reads
+    the edges (entity codes, ties in the ring search) must see the same table on a rerun."""
     return f"""
         SELECT src, dst, count, first_ts, last_ts, amount_sum
         FROM {ident('pairs_' + rel.name)}
+        ORDER BY src, dst
     """
 
 

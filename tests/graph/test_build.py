@@ -194,3 +194,19 @@ def test_snapshot_files_are_written_without_tables_in_memory(events, tmp_path):
     assert list(snap.nodes["Account"]["id"]) == ["a1", "a2", "a3"]  # sorted by id
     assert str(snap.nodes["Account"]["first_ts"].dtype) == "datetime64[us, UTC]"
     assert not list(tmp_path.glob(".snap*"))  # no temporary directory left behind
+
+
+def test_edges_come_in_src_dst_order_on_every_build(tmp_path):
+    """A parallel aggregate returns its groups in no fixed order: the edge tables are sorted,
+    so two builds of the same events read the same (the ring search's ties follow the rows)."""
+    rows = [f"u{(7919 * i) % 3000:04d},2024-01-{1 + i % 28:02d}T10:00:00Z,transfer,{i % 97},"
+            f"10.0.{i % 250}.{i % 7},d{(i * 31) % 1500},c{i % 900},u{(i * 13) % 3000:04d},"
+            for i in range(30_000)]
+    events = tmp_path / "events"
+    ingest_logs(write_csv(tmp_path / "logs.csv", rows), log_mapping(), events, progress=False)
+    builds = [build_snapshot(events, tmp_path / f"snap{i}", progress=False) for i in range(2)]
+    for name, edges in builds[0].edges.items():
+        keys = edges[["src", "dst"]].astype(str)
+        assert len(keys) > 1000
+        assert keys.equals(keys.sort_values(["src", "dst"]).reset_index(drop=True)), name
+        assert keys.equals(builds[1].edges[name][["src", "dst"]].astype(str)), name
