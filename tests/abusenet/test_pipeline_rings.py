@@ -80,3 +80,24 @@ def test_abusenet_run_calibrates_ring_scores_on_its_training_labels(
     assert len(rings) and rings["score"].between(0.0, 1.0).all()
     # calibrated: the score is no longer the pooled score (except a fragment's demotion)
     assert (rings["score"] != rings["pooled_score"]).any()
+
+
+def test_account_scores_under_the_trim_bar_warn(stage_inputs, caplog):
+    squashed = pd.read_parquet(stage_inputs / "scores.parquet")
+    squashed["score"] = 0.1 + 0.2 * squashed["score"]
+    squashed.to_parquet(stage_inputs / "squashed.parquet")
+    out = stage_inputs / "squashed"
+    out.mkdir()
+    summary = rings_stage(stage_inputs / "candidates.parquet", stage_inputs / "squashed.parquet",
+                          RingScoringConfig(), out, stage_inputs / "train.parquet")
+    assert summary["warning"].startswith("no account scores 0.5 or more (the highest 0.280")
+    assert "do not read as probabilities" in caplog.text
+    assert summary["rings"] == 0
+
+
+def test_no_warning_when_an_account_reaches_the_trim_bar(stage_inputs):
+    out = stage_inputs / "plain"
+    out.mkdir()
+    summary = rings_stage(stage_inputs / "candidates.parquet", stage_inputs / "scores.parquet",
+                          RingScoringConfig(), out, stage_inputs / "train.parquet")
+    assert "warning" not in summary
