@@ -27,6 +27,18 @@ def test_baselines_find_planted_rings(model, rings):
     assert _unlabelled_auroc(model, rings) >= 0.8
 
 
+def test_xgb_graph_scores_are_probabilities(rings):
+    """Early stopping on a proper scoring rule: stopped on AUC, the model kept a few trees whose
+    scores had barely left the base rate (0.15-0.19 here), useless against a 0.5 bar."""
+    snapshot, truth, known = rings
+    model = XGBGraph().fit(snapshot, truth[known])
+    held = truth.merge(model.score_accounts(snapshot), on="account_id")[~known]
+    y, p = held["label"].to_numpy(), held["score"].to_numpy()
+    prior = truth[known]["label"].mean()
+    assert np.mean((p - y) ** 2) < 0.5 * np.mean((prior - y) ** 2)
+    assert p[y == 1].mean() > 0.5 > p[y == 0].mean()
+
+
 def test_components_drown_in_a_shared_ip_pool(rings):
     """The shared IP pool joins most accounts into one component: plain components see little."""
     assert 0.5 <= _unlabelled_auroc(ComponentRate(), rings) < 0.75
