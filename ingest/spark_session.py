@@ -26,14 +26,10 @@ SPARK_SQL_CONF: dict[str, str] = {
 #: Cached tables (the ingest's validated rows, the snapshot's pairs) are kept uncompressed:
 #: compressing the columns cost as much as computing them (staging 1M events: 6 CPU s to
 #: validate, 6 more to fill a compressed cache, ~0.3 an uncompressed one; reading either back
-#: cost the same). An aggregate whose input is already sorted by its keys runs as a sort
-#: aggregate instead of a hash table's lookups: the snapshot's timelines group the rows their
-#: window sorted by node and time (snapshot of 3M events, with the per-type counts folded into
-#: the pairs: executor CPU 44.1 -> 38.2 s; benchmarks/README.md, session 14).
+#: cost the same).
 SESSION_DEFAULTS: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
-    "spark.sql.execution.replaceHashWithSortAgg": "true",
 }
 #: Defaults for local sessions only (``local``, ``local[N]``), where the driver's JVM also runs
 #: the executors: the ingest's cached rows (about 106 MB a million events, uncompressed) stay

@@ -54,7 +54,3 @@ def test_a_local_session_uses_the_throughput_collector_unless_the_caller_names_o
     assert given["spark.executor.extraJavaOptions"] == f"{JAVA_OPTIONS} -XX:+UseParallelGC"
     other = session_settings(4, {"spark.driver.extraJavaOptions": "-Xss8m"}, local=True)
     assert other["spark.driver.extraJavaOptions"] == f"{JAVA_OPTIONS} -XX:+UseParallelGC -Xss8m"
-
-
-def test_aggregates_over_sorted_rows_run_as_sort_aggregates_by_default():
-    assert session_settings(4, {})["spark.sql.execution.replaceHashWithSortAgg"] == "true"
