@@ -168,3 +168,35 @@ def test_stored_events_load_in_parts_of_load_rows(run_dir, monkeypatch):
         np.testing.assert_array_equal(parts.live._codes[role], codes)
     np.testing.assert_array_equal(parts._stored_ids, whole._stored_ids)
     np.testing.assert_allclose(parts.scorer.scores_, whole.scorer.scores_, atol=1e-6)
+
+
+def test_batch_path_views_equal_the_single_path_with_ties(run_dir, monkeypatch):
+    """The array path (:meth:`GraphState._rings_of_batch`, for ``BATCH_VIEWS`` accounts or
+    more) answers exactly as the loop over entries: risks tied across more entities than
+    ``TOP_REASONS`` (broken by entity name) and several entities reaching the best ring."""
+    import abusenet.serve.state as serve_state
+    from abusenet.serve.state import TOP_REASONS, GraphState
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from graph.snapshot import ACCOUNT
+
+    state = GraphState.load(run_dir)
+    ids = state.nodes[ACCOUNT].ids
+    member = [m for ms in state.rings["members"] for m in ms][0]
+    validator = EventValidator(canonical_mapping(state.ingest_state))
+    # Two batches: the later devices get later rows, so row order is not name order.
+    for batch, ties in enumerate([(3, 4), (1, 2)]):
+        pairs = [(a, f"dev-tie{k}") for k in ties for a in ("tie_a", "tie_b", ids[9])]
+        pairs += [(a, "dev-ring") for a in ("tie_a", member)]
+        events = [{"event_id": f"t{batch}-{i}", "account_id": a, "ts": "2025-01-20T10:00:00Z",
+                   "event_type": "login", "device_id": d} for i, (a, d) in enumerate(pairs)]
+        state.apply(validator.check(events).events)
+    asked = [*ids[:4], "tie_a", "tie_b", ids[9], member, "nobody", "tie_a"]
+    monkeypatch.setattr(serve_state, "BATCH_VIEWS", 2)
+    batch = state.account_views(asked)
+    monkeypatch.setattr(serve_state, "BATCH_VIEWS", len(asked) + 1)
+    assert batch == state.account_views(asked)
+    assert batch == [state.account_view(a) for a in asked]
+    tied = batch[asked.index("tie_b")]["reasons"]["shared_entities"]
+    assert len(tied) == TOP_REASONS and len({s["risk"] for s in tied}) == 1
+    assert [s["entity"] for s in tied] == [f"Device:dev-tie{k}" for k in (1, 2, 3)]
+    assert batch[asked.index("tie_a")]["ring"]["membership"] == "joins"
