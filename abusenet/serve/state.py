@@ -29,7 +29,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -987,14 +987,7 @@ class GraphState:
                                           total.tolist(), lowest.tolist(), own.tolist(),
                                           strict=True):
                 per_row[k].append((node_type, e, n, (t - s) / (n - 1) if n > 1 else 0.0, low))
-        names: dict[tuple[str, int], str] = {}
-
-        def name(node_type: str, entity: int) -> str:
-            key = (node_type, entity)
-            if key not in names:
-                names[key] = f"{node_type}:{self.nodes[node_type].ids[entity]}"
-            return names[key]
-
+        name = self._entity_names()
         out = []
         for entries in per_row:
             best, via = len(self.rings), None
@@ -1012,6 +1005,19 @@ class GraphState:
             out.append((ring, found[:TOP_REASONS]))
         return out
 
+    def _entity_names(self) -> Callable[[str, int], str]:
+        """``name(node_type, row)`` -> ``"Type:id"``, each entity's id read once (ids are read
+        one at a time, the slow part of a view)."""
+        names: dict[tuple[str, int], str] = {}
+
+        def name(node_type: str, entity: int) -> str:
+            key = (node_type, entity)
+            if key not in names:
+                names[key] = f"{node_type}:{self.nodes[node_type].ids[entity]}"
+            return names[key]
+
+        return name
+
     def _rings_of_batch(self, rows: np.ndarray, shared: list[tuple]) -> list[
             tuple[tuple[str | None, str | None], list[dict[str, Any]]]]:
         """:meth:`_rings_of` with array operations: the same answers. Per row, the best ring
@@ -1028,13 +1034,7 @@ class GraphState:
         position, entity, count, total, lowest, own = (
             np.concatenate([s[j] for s in shared]) for j in range(1, 7))
         risk = np.where(count > 1, (total - own) / np.maximum(count - 1, 1), 0.0)
-        names: dict[tuple[int, int], str] = {}
-
-        def name(which: int, e: int) -> str:
-            key = (which, e)
-            if key not in names:
-                names[key] = f"{types[which]}:{self.nodes[types[which]].ids[e]}"
-            return names[key]
+        name = self._entity_names()
 
         order = np.lexsort((lowest, position))  # stable: entry order within ties
         first = order[np.flatnonzero(np.diff(position[order], prepend=-1))]
@@ -1042,7 +1042,7 @@ class GraphState:
         for k, low, which, e in zip(position[ring_at].tolist(), lowest[ring_at].tolist(),
                                     kind[ring_at].tolist(), entity[ring_at].tolist(),
                                     strict=True):
-            out[k] = ((self._ring_ids[low], name(which, e)), [])
+            out[k] = ((self._ring_ids[low], name(types[which], e)), [])
         shared_at = np.flatnonzero(count > 1)
         order = shared_at[np.lexsort((-risk[shared_at], position[shared_at]))]
         by_row = position[order]
@@ -1057,7 +1057,7 @@ class GraphState:
                                      entity[order].tolist(), count[order].tolist(),
                                      risk[order].tolist(), strict=True):
             chosen.setdefault(k, []).append(
-                {"entity": name(which, e), "accounts": n, "risk": r})
+                {"entity": name(types[which], e), "accounts": n, "risk": r})
         for k, found in chosen.items():
             found.sort(key=lambda s: (-s["risk"], s["entity"]))
             out[k] = (out[k][0], found[:TOP_REASONS])
