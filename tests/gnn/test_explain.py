@@ -48,11 +48,12 @@ def test_occlusion_masks_are_local_exact_and_deterministic():
     assert explanation["Account"].node_mask.shape == (4, 1)
     assert explanation["Device"].node_mask.shape == (3, 1)
     assert explanation["Account"].feature_mask.shape == (3,)
-    # account 0's logit depends on its own island only; it does not attribute to itself
+    # account 0's logit depends on its own island only (to float error: cutting a node off
+    # elsewhere reorders the batch's sums, -1.5e-8 on some CPUs); it does not attribute to itself
     nodes = explanation["Account"].node_mask[:, 0]
-    assert nodes[0] == 0 and nodes[1] != 0 and (nodes[2:] == 0).all()
+    assert nodes[0] == 0 and nodes[1].abs() > 1e-3 and (nodes[2:].abs() < 1e-6).all()
     devices = explanation["Device"].node_mask[:, 0]
-    assert (devices[:2] != 0).all() and devices[2] == 0
+    assert (devices[:2].abs() > 1e-3).all() and devices[2].abs() < 1e-6
     # an attribution is the logit lost when device 1 is cut off, computed by hand here
     kept = edges[EDGES[1]][1] != 1
     cut = {EDGES[1]: edges[EDGES[1]][:, kept], EDGES[0]: edges[EDGES[0]][:, kept]}
