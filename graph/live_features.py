@@ -709,11 +709,11 @@ class LiveFeatures:
             self._attrs[a] = np.concatenate([self._attrs[a][:first], cols[f"attr:{a}"]])
         self.size = len(self._ts)
 
-    def add(self, events: pa.Table) -> dict[str, np.ndarray]:
-        """Append ``events`` (canonical columns); the rows per node type they touch (new
-        nodes get rows at the end of their type's :class:`NodeIndex`)."""
-        cols = self._columns(events, bulk=False)
-        first, n = self.size, events.num_rows
+    def reserve(self, n: int) -> None:
+        """Room for ``n`` more events, and an eighth of those held, without growing again (the
+        held events' arrays are copied once: at 1M accounts, ~90 ms that the service pays at
+        start rather than on its first event)."""
+        first = self.size
         if first + n > len(self._ts):
             capacity = first + n + len(self._ts) // 8 + 1024
             self._ts = _grow(self._ts, first, capacity)
@@ -721,6 +721,13 @@ class LiveFeatures:
             self._amount = _grow(self._amount, first, capacity)
             self._codes = {r: _grow(c, first, capacity) for r, c in self._codes.items()}
             self._attrs = {a: _grow(c, first, capacity) for a, c in self._attrs.items()}
+
+    def add(self, events: pa.Table) -> dict[str, np.ndarray]:
+        """Append ``events`` (canonical columns); the rows per node type they touch (new
+        nodes get rows at the end of their type's :class:`NodeIndex`)."""
+        cols = self._columns(events, bulk=False)
+        first, n = self.size, events.num_rows
+        self.reserve(n)
         self._ts[first:first + n] = cols["ts"]
         self._type[first:first + n] = cols["type"]
         self._amount[first:first + n] = cols["amount"]

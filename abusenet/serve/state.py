@@ -384,6 +384,7 @@ class GraphState:
                     state.refresh(list(dict.fromkeys(
                         replayed.column("account_id").to_pylist())))
             log.info("replayed %d logged events", replayed.num_rows)
+        state.live.reserve(1)  # the held events' arrays grown now, not on the first event
         return state
 
     @classmethod
@@ -723,6 +724,8 @@ class GraphState:
                 scorer.start(self.graph)
             self.detector, self.model_dir, self._scaling = detector, model_dir, scaling
             self.boosted = boosted
+            if boosted is not None:
+                boosted.warm()
             self.published = published["candidate"]
             self.model_version = model_version(model_dir)
             self.scorer = scorer

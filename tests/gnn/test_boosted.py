@@ -53,6 +53,18 @@ def test_a_few_rows_get_the_same_logits_as_many():
     np.testing.assert_array_equal(again.transform(x[:1]), every[:1])
 
 
+def test_warm_reads_the_trees_once_before_the_first_few_rows():
+    x, y = _tabular()
+    boosted = BoostedLogits(folds=3, n_estimators=20)
+    boosted.fit_transform(x, np.arange(150), y[:150])
+    assert getattr(boosted, "_trees", None) is None
+    boosted.warm()
+    trees = boosted._trees
+    assert trees is not None and trees[2] is not None
+    np.testing.assert_array_equal(boosted.transform(x[:3]), boosted.transform(x)[:3])
+    assert boosted._trees is trees  # read once, not again by the transform
+
+
 def test_too_few_labels_of_a_class_is_a_clear_error():
     x, _ = _tabular(20)
     y = np.zeros(20, dtype=int)

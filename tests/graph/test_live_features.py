@@ -280,3 +280,19 @@ def test_extend_and_truncate_equal_a_load_of_the_same_events():
     first = loaded(table.slice(0, 120))
     extended[1].truncate(120)
     same(extended, first)
+
+
+def test_reserved_room_takes_the_next_events_without_copying():
+    """After ``reserve`` the next events are written in place (the service reserves at start,
+    so its first event does not copy every held event's arrays)."""
+    table = random_events(300, seed=7)
+    index = {t: NodeIndex() for t in ("Account", "Device", "IP", "PaymentMethod")}
+    live = LiveFeatures(index, ["login", "order", "transfer"], relation_sources(IngestState()), [])
+    live.load(table.slice(0, 200))
+    assert len(live._ts) == 200  # held exactly: the first add would grow every array
+    live.reserve(1)
+    held = live._ts
+    assert len(held) > 200 + 200 // 8
+    for start in range(200, 225, 5):
+        live.add(table.slice(start, 5))
+    assert live._ts is held and live.size == 225
