@@ -335,10 +335,11 @@ class _BusyEntities:
     def slots(self, rows: np.ndarray) -> np.ndarray:
         """The slot of each of ``rows`` (``-1``: none yet)."""
         inside = rows < len(self.slot)
-        if not inside.all():
-            return np.where(inside, self.slot[np.where(inside, rows, 0)] if len(self.slot)
-                            else -1, -1)
-        return self.slot[rows]
+        if inside.all():
+            return self.slot[rows]
+        out = np.full(len(rows), -1, dtype=np.int64)
+        out[inside] = self.slot[rows[inside]]
+        return out
 
     def _new_slots(self, rows: np.ndarray) -> np.ndarray:
         """Slots (zeroed) for ``rows``, which have none."""

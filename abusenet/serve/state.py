@@ -132,11 +132,10 @@ def _snapshot_digest(prefix: str, snapshot_dir: Path) -> Any:
 
 
 def _digest_files(digest: Any, root: Path, paths: Iterable[Path]) -> None:
-    """Add each of ``paths``' name (relative to ``root``), size and modification time to
-    ``digest``."""
-    for path in paths:
-        info = path.stat()
-        digest.update(f"{path.relative_to(root)}:{info.st_size}:{info.st_mtime_ns};".encode())
+    """Add each of ``paths``' name (relative to ``root``), size and modification time
+    (:func:`_file_stats`) to ``digest``."""
+    for name, size, mtime in _file_stats(root, paths):
+        digest.update(f"{name}:{size}:{mtime};".encode())
 
 
 def start_caches(run_dir: Path, model_dir: Path | None = None,
@@ -178,10 +177,10 @@ def stored_files(events_dir: Path) -> tuple[list[Path], list[Path]]:
     return stored, segments
 
 
-def _file_stats(events_dir: Path, paths: list[Path]) -> list[list[Any]]:
-    """Each of ``paths``' name (relative to ``events_dir``), size and modification time."""
-    return [[str(p.relative_to(events_dir)), p.stat().st_size, p.stat().st_mtime_ns]
-            for p in paths]
+def _file_stats(root: Path, paths: Iterable[Path]) -> list[list[Any]]:
+    """Each of ``paths``' name (relative to ``root``), size and modification time."""
+    return [[str(p.relative_to(root)), info.st_size, info.st_mtime_ns]
+            for p, info in ((p, p.stat()) for p in paths)]
 
 
 def model_version(model_dir: Path) -> str:

@@ -545,13 +545,7 @@ def big_group_cores(
     per_entity = (membership @ uses).tocsr()
     shared = per_entity.multiply(per_entity >= 2).tocsr()
     entity_degree = entities.entity_degree.astype(np.float64)
-    type_names, codes = types
-    degree_by_type = type_degrees(uses, codes, len(type_names))
-    chance = sharing_log_chance(
-        shared, sizes, entity_degree, codes, (membership @ degree_by_type) / sizes[:, None],
-        degree_by_type.sum(axis=0),
-        np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)
-        if localities else None)
+    chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities)
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     counts = np.bincount(cand[in_core], minlength=len(member_sets))
     wanted = (counts >= cfg.min_size) & (counts < sizes)
@@ -559,6 +553,24 @@ def big_group_cores(
         return []
     # member entries are in group order, so each wanted group's core is one run of them
     return np.split(rows[in_core & wanted[cand]], np.cumsum(counts[wanted])[:-1].tolist())
+
+
+def _sharing_chance(
+    uses: sp.csr_matrix, membership: sp.csr_matrix, shared: sp.csr_matrix, sizes: np.ndarray,
+    entity_degree: np.ndarray, types: tuple[np.ndarray, np.ndarray],
+    localities: list[Localities],
+) -> sp.csr_matrix:
+    """Per group and entity it shares (``shared``: users per group, at least 2): the log10
+    chance of that sharing given the entity's popularity, its type's activity in the group
+    and, where ``localities`` are given, how local such sharing is
+    (:func:`graph.rings.null_model.sharing_log_chance`)."""
+    type_names, codes = types
+    degree_by_type = type_degrees(uses, codes, len(type_names))
+    return sharing_log_chance(
+        shared, sizes, entity_degree, codes, (membership @ degree_by_type) / sizes[:, None],
+        degree_by_type.sum(axis=0),
+        np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)
+        if localities else None)
 
 
 def _scored_groups(
@@ -761,12 +773,7 @@ def _describe(
 
     synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
     type_names, codes = types
-    degree_by_type = type_degrees(uses, codes, len(type_names))
-    group_degree = (membership @ degree_by_type) / sizes[:, None]
-    chance = sharing_log_chance(
-        shared, sizes, entity_degree, codes, group_degree, degree_by_type.sum(axis=0),
-        np.max([entry_locality_rate(membership, shared, scale) for scale in localities], axis=0)
-        if localities else None)
+    chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities)
     # transfer links beyond a spanning tree, counted against what the members' numbers of
     # counterparties make likely
     linked_pairs = flow_log_chance(flows)
@@ -785,7 +792,7 @@ def _describe(
         entity_degree <= cfg.hub_degree_cap, np.maximum(entity_degree - 1.0, 0.0), 0.0)
     link_degree = np.maximum(np.asarray(account_links.getnnz(axis=1)),
                              co_users + np.asarray(counterparties.getnnz(axis=1)))
-    del account_links, co_users, group_degree
+    del account_links, co_users
     anchor, anchor_members, beyond_anchor = anchors(
         shared, chance, eligible=entity_degree <= cfg.hub_degree_cap,
         signature=colocation_signatures(membership, uses, shared, cfg.seed), codes=codes)
