@@ -373,18 +373,7 @@ def hop_log_chance(
     ratio = pairs["x_b"] / pairs["x_a"]
     hop = ((pairs["t_b"] >= pairs["t_a"]) & (pairs["t_b"] <= pairs["t_a"] + hop_s)
            & (ratio >= min_conserved) & (ratio <= max_conserved))
-    pairs = pairs[hop.to_numpy()]
-    x_a, x_b = pairs["x_a"].to_numpy(), pairs["x_b"].to_numpy()
-    low, high = np.minimum(x_a, x_b), np.maximum(x_a, x_b)
-    share = np.ones(len(pairs))
-    for c, pool in enumerate(pools):
-        mine = pairs["c_b"].to_numpy() == c
-        share[mine] = sorted_share(pool, low[mine], high[mine])
-    t_a = pairs["t_a"].to_numpy(np.float64)
-    soon = start_share(transfers, pairs["d_b"].to_numpy(),
-                       t_a, np.maximum(pairs["t_b"].to_numpy(np.float64), t_a + MIN_GAP_S))
-    chance = pd.Series(np.log10(soon) + np.log10(share),
-                       index=pd.MultiIndex.from_frame(pairs[["cand", "v"]]))
+    chance = _follow_log_chance(pairs[hop.to_numpy()], pools, transfers)
     choices = choices.add(pd.Series(1, index=summed.index), fill_value=0).add(
         cash_choices, fill_value=0)
     best = pd.concat([chance, summed, cashed]).groupby(level=[0, 1]).min()
@@ -467,17 +456,28 @@ def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop
         ["cand", "v", "x_a", "t_a", "x_b", "t_b", "c_b", "d_b"]]
     if hops.empty:
         return empty, choices
-    x_a, x_b = hops["x_a"].to_numpy(np.float64), hops["x_b"].to_numpy(np.float64)
-    t_a, t_b = hops["t_a"].to_numpy(np.float64), hops["t_b"].to_numpy(np.float64)
+    return _follow_log_chance(hops, pools, every).groupby(level=[0, 1]).min(), choices
+
+
+def _follow_log_chance(pairs: pd.DataFrame, pools: list[np.ndarray], population: pd.DataFrame
+                       ) -> pd.Series:
+    """Per row of ``pairs`` (money ``x_a`` in at ``t_a``, ``x_b`` out at ``t_b``, out pair's
+    count class ``c_b`` and duration stratum ``d_b``), indexed by (``cand``, ``v``): the log10
+    chance that ``b`` follows ``a`` this soon (the share of ``population``'s pairs of ``b``'s
+    stratum starting from ``t_a`` to ``t_b``, at least ``MIN_GAP_S`` on: :func:`start_share`)
+    and comes this close to its amount (the share of ``pools[c_b]``, sorted amounts, between
+    ``x_b`` and ``x_a``)."""
+    x_a, x_b = pairs["x_a"].to_numpy(np.float64), pairs["x_b"].to_numpy(np.float64)
+    t_a, t_b = pairs["t_a"].to_numpy(np.float64), pairs["t_b"].to_numpy(np.float64)
     low, high = np.minimum(x_a, x_b), np.maximum(x_a, x_b)
-    share = np.ones(len(hops))
+    share = np.ones(len(pairs))
     for c, pool in enumerate(pools):
-        mine = hops["c_b"].to_numpy() == c
+        mine = pairs["c_b"].to_numpy() == c
         share[mine] = sorted_share(pool, low[mine], high[mine])
-    soon = start_share(every, hops["d_b"].to_numpy(), t_a, np.maximum(t_b, t_a + MIN_GAP_S))
-    chance = pd.Series(np.log10(soon) + np.log10(share),
-                       index=pd.MultiIndex.from_frame(hops[["cand", "v"]]))
-    return chance.groupby(level=[0, 1]).min(), choices
+    soon = start_share(population, pairs["d_b"].to_numpy(), t_a,
+                       np.maximum(t_b, t_a + MIN_GAP_S))
+    return pd.Series(np.log10(soon) + np.log10(share),
+                     index=pd.MultiIndex.from_frame(pairs[["cand", "v"]]))
 
 
 def _within(ratio: pd.Series, low: float, high: float) -> np.ndarray:
