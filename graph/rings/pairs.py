@@ -1,7 +1,12 @@
 """Pairs: two accounts tied by rare entities (devices, cards, IPs few others use).
 
 A pair is a candidate when the two accounts share at least ``min_shared`` entities, each used by
-at most ``max_degree`` accounts, and no other candidate group holds both. One shared entity is
+at most ``max_degree`` accounts, unless a candidate group holding both accounts shares each of
+those entities through a third member too (then the group is the finding, and the pair adds no
+tie of its own). A group that merely holds the pair does not hide it: components and
+communities sweep colluding pairs in with the honest households they touch, and such a group is
+often explained by chance or trimmed, while the pair's own tie is not; overlapping candidates are
+ranked against each other when scored. One shared entity is
 never enough under the null model (:mod:`graph.rings.null_model`): a pair picked from the users
 of one entity is what chance makes of that entity, so pairs sharing one entity are not even
 listed. Whether a listed pair is reported is the null model's call, as for any ring.
@@ -30,8 +35,8 @@ def rare_entity_pairs(
     min_shared
         Rare entities a pair must share.
     groups
-        Optional groups x accounts membership; pairs both of whose accounts are in one group are
-        left out (the group already reports them).
+        Optional groups x accounts membership; a pair is left out when a group holds both of its
+        accounts and a third member of that group uses each rare entity the pair shares.
 
     Returns
     -------
@@ -48,8 +53,24 @@ def rare_entity_pairs(
     keep = together.data >= min_shared
     pairs = np.column_stack([together.row[keep], together.col[keep]]).astype(np.int64)
     if groups is not None and len(pairs) and groups.shape[0]:
-        by_account = groups.T.tocsr()
-        both = by_account[pairs[:, 0]].multiply(by_account[pairs[:, 1]])
-        pairs = pairs[np.asarray(both.getnnz(axis=1)) == 0]
+        pairs = pairs[~_covered_by_group(pairs, restricted, groups.tocsr())]
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     return pairs[order]
+
+
+def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_matrix) -> np.ndarray:
+    """Per pair: whether some group holds both accounts and uses every rare entity the two
+    share through at least three of its members (the pair and a third)."""
+    membership = (groups > 0).astype(np.float64)
+    by_account = membership.T.tocsr()
+    both = by_account[pairs[:, 0]].multiply(by_account[pairs[:, 1]]).tocsr()
+    shared = rare[pairs[:, 0]].multiply(rare[pairs[:, 1]]).tocsr()
+    group_uses = (membership @ rare).tocsr()
+    widely = (group_uses >= 3).astype(np.float64)
+    # per (pair, group): the pair's shared entities that the group uses through a third member
+    covered = both.multiply(shared @ widely.T).tocsr()
+    n_shared = np.asarray(shared.getnnz(axis=1))
+    coo = covered.tocoo()
+    full = np.zeros(len(pairs), dtype=bool)
+    full[coo.row[coo.data >= n_shared[coo.row]]] = True
+    return full

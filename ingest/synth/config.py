@@ -28,6 +28,9 @@ RING_KINDS: dict[str, str] = {
     "gather_scatter": "mules gather money into one account that scatters it over other mules",
     "bipartite_flow": "a set of mules paying a set of other mules, who cash out",
 }
+#: What a planted pair (a "ring" of two, on with ``pair_fraction``) plants.
+PAIR_KIND = ("pair", "two colluding accounts (a fraudster's second account, a buyer-seller "
+             "collusion) sharing devices and cards, acting in lockstep and paying each other")
 #: Honest flows that look like laundering shapes (on with ``honest_flow_fraction``).
 HONEST_FLOW_KINDS: dict[str, str] = {
     "salary": "an employer paying its staff on payday",
@@ -109,6 +112,10 @@ class SynthConfig:
     honest_flow_fraction
         Share of ordinary accounts in honest flows shaped like laundering (salary runs, rent
         splits, marketplace payouts; see :data:`HONEST_FLOW_KINDS`); 0 by default.
+    pair_fraction
+        Share of accounts (outside the rings) that are members of a planted abusive pair (see
+        :data:`PAIR_KIND`; kind ``pair``, size 2 in the ring truth, labelled like rings); 0 by
+        default, ``configs/synth-pairs.yaml`` plants them.
     """
 
     start: str = "2025-01-01"
@@ -163,6 +170,7 @@ class SynthConfig:
     benign_label_rate: float = 0.1
     benign_mislabel_rate: float = 0.02
     honest_flow_fraction: float = 0.0
+    pair_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = set(self.ring_kind_weights) - set(RING_KINDS)
@@ -181,7 +189,7 @@ class SynthConfig:
         for name in ("abuse_fraction", "mobile_fraction", "office_fraction",
                      "public_wifi_fraction", "new_account_fraction", "session_continue_rate",
                      "night_shift_fraction", "big_transfer_fraction",
-                     "micro_payment_fraction", "honest_flow_fraction"):
+                     "micro_payment_fraction", "honest_flow_fraction", "pair_fraction"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 

@@ -215,7 +215,8 @@ def _write_all(root: Path, n_accounts: int, seed: int, days: int, fmt: str, prog
     end = start + days * DAY
     pools = Pools.for_population(n_accounts, config)
     ids = IdFormatter(seed, n_accounts, config.ipv6_fraction)
-    ring_width = decimal_width(n_accounts // config.ring_size_min)
+    ring_width = decimal_width(n_accounts // (2 if config.pair_fraction > 0
+                                              else config.ring_size_min))
     labels = TableAppender(root / "labels.csv", LABEL_SCHEMA)
     truth = TableAppender(root / "truth_accounts.parquet", TRUTH_SCHEMA)
     ring_file = TableAppender(root / "rings.parquet", RING_SCHEMA)

@@ -3,7 +3,9 @@
 All rings of one chunk are generated at once as flat arrays: ring -> members (by position in the
 ring) -> coordinated episodes -> events. Sharing follows overlapping chains rather than cliques
 (member i shares a device with i + 1 and a card with i + 2), so no single entity joins the whole
-ring; timing is in lockstep (members act within minutes of each episode).
+ring; timing is in lockstep (members act within minutes of each episode). Planted pairs
+(``pair_fraction``) are rings of two of kind ``pair``: both members use the pair's one or two
+devices and cards in each episode, and one pays the other.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.synth.benign import at_diurnal_hour
-from ingest.synth.config import RING_KINDS, SynthConfig
+from ingest.synth.config import PAIR_KIND, RING_KINDS, SynthConfig
 from ingest.synth.events import (
     DECLINED,
     LOGIN,
@@ -39,15 +41,17 @@ from ingest.synth.world import (
     Population,
 )
 
-KIND_NAMES = tuple(RING_KINDS)
+KIND_NAMES = (*RING_KINDS, PAIR_KIND[0])
 (DEVICE_FARM, PAYMENT_RING, CARD_TESTING, MULE_CYCLE, FAN_IN, FAN_OUT,
  REVIEW_RING) = range(7)
+#: Planted pairs (on with ``pair_fraction``; not a ``ring_kind_weights`` kind).
+PAIR = KIND_NAMES.index(PAIR_KIND[0])
 #: Money-flow typologies, planted by :mod:`ingest.synth.flows`.
 FLOW_KINDS = tuple(KIND_NAMES.index(name) for name in FLOW_KIND_NAMES)
 #: Kinds whose members are fresh accounts created for the scheme.
 FRESH_KINDS = (DEVICE_FARM, CARD_TESTING)
 #: Events each member makes per episode, by kind.
-EVENTS_PER_SLOT = np.array([1, 1, 2, 1, 1, 1, 1] + [1] * len(FLOW_KINDS))
+EVENTS_PER_SLOT = np.array([1, 1, 2, 1, 1, 1, 1] + [1] * len(FLOW_KINDS) + [2])
 
 
 @dataclass
@@ -78,7 +82,10 @@ class Rings:
 
 def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
                first_ring: int, start: int, end: int) -> Rings:
-    """Choose ring kinds, sizes, members and time windows; fresh members get new signups."""
+    """Choose ring kinds, sizes, members and time windows; fresh members get new signups.
+
+    Pairs (``pair_fraction`` > 0) come after the rings, their members after the rings' ones in
+    the same permutation; without pairs nothing more is drawn."""
     target = int(round(config.abuse_fraction * pop.size))
     sizes = np.clip(
         np.rint(rng.lognormal(np.log(config.ring_size_median), 0.5, target // 4 + 1)),
@@ -87,7 +94,13 @@ def plan_rings(rng: np.random.Generator, pop: Population, config: SynthConfig,
     sizes = sizes[np.cumsum(sizes) <= target] if target >= config.ring_size_min else sizes[:0]
     weights = np.array([config.ring_kind_weights.get(k, 0.0) for k in KIND_NAMES])
     kind = _stratified_kinds(rng, weights, len(sizes))
-    members = rng.permutation(pop.size)[: sizes.sum()]
+    order = rng.permutation(pop.size)
+    if config.pair_fraction > 0:
+        n_pairs = min(int(round(config.pair_fraction * pop.size / 2)),
+                      (pop.size - int(sizes.sum())) // 2)
+        sizes = np.r_[sizes, np.full(n_pairs, 2, dtype=np.int64)]
+        kind = np.r_[kind, np.full(n_pairs, PAIR, dtype=kind.dtype)]
+    members = order[: sizes.sum()]
     span = (rng.uniform(1.0, min(7.0, (end - start) / DAY / 2), len(sizes)) * DAY).astype(np.int64)
     first_ts = start + DAY + (rng.random(len(sizes)) * (end - start - span - 2 * DAY)).astype(
         np.int64)
@@ -136,6 +149,9 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
     spread = config.lockstep_seconds * rng.lognormal(0.0, 0.5, n_rings)
     hop = rng.integers(600, 3600, n_rings)
     base_amount = rng.lognormal(6.8, 0.6, n_rings)
+    # how many devices and cards each pair shares (drawn only where there are pairs)
+    pair_pool = (rng.integers(1, 3, (n_rings, 2)) if (rings.kind == PAIR).any()
+                 else np.ones((n_rings, 2), dtype=np.int64))
 
     # One slot per (ring, member position, episode).
     slots_per_ring = rings.size * episodes
@@ -144,8 +160,9 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
                                               slots_per_ring)
     pos, episode = within // episodes[ring], within % episodes[ring]
     kind = rings.kind[ring]
-    fresh = np.isin(kind, FRESH_KINDS)
-    keep = ((rng.random(len(ring)) < 0.85) | (fresh & (episode == 0))) & ~np.isin(
+    # fresh members' and pairs' first episode always happens (the signup, the pair's tie)
+    first_kept = np.isin(kind, (*FRESH_KINDS, PAIR))
+    keep = ((rng.random(len(ring)) < 0.85) | (first_kept & (episode == 0))) & ~np.isin(
         kind, FLOW_KINDS)
     ring, pos, episode, kind = ring[keep], pos[keep], episode[keep], kind[keep]
     # Each episode falls at an ordinary hour of the ring's day; members act within minutes.
@@ -194,12 +211,17 @@ def ring_events(rng: np.random.Generator, pop: Population, rings: Rings,
     event_type[hub] = PAYMENT
     review = kind == REVIEW_RING
     cp[review] = member(pos + 1 + episode % np.maximum(size - 1, 1))[review]
+    # a pair's members order with the shared cards; then member 0 pays member 1, who logs in
+    pair = kind == PAIR
+    event_type[pair] = np.where(sub[pair] == 0, ORDER, np.where(pos[pair] == 0, TRANSFER, LOGIN))
+    cp[pair & (event_type == TRANSFER)] = member(pos + 1)[pair & (event_type == TRANSFER)]
 
     signup = event_type == SIGNUP
     ts[signup] = pop.signup[actor[signup]]
     batch = EventBatch.empty_like(pop.account[actor], np.minimum(ts, end - 1), event_type)
     batch.counterparty = np.where(cp >= 0, pop.account[np.maximum(cp, 0)], -1)
-    _ring_entities(rng, batch, pop, rings.ring_number[ring], kind, pos, episode, sub, size, actor)
+    _ring_entities(rng, batch, pop, rings.ring_number[ring], kind, pos, episode, sub, size, actor,
+                   pair_pool[ring])
     _ring_money(rng, batch, kind, pos, size, base_amount[ring], config)
     if not np.isin(rings.kind, FLOW_KINDS).any():
         return batch
@@ -260,14 +282,18 @@ def dress_fresh_members(rng: np.random.Generator, batch: EventBatch, pop: Popula
 def _ring_entities(rng: np.random.Generator, batch: EventBatch, pop: Population,
                    ring_number: np.ndarray, kind: np.ndarray, pos: np.ndarray,
                    episode: np.ndarray, sub: np.ndarray, size: np.ndarray,
-                   actor: np.ndarray) -> None:
-    """Devices, addresses and cards: chained ring entities plus the members' own ones."""
+                   actor: np.ndarray, pair_pool: np.ndarray) -> None:
+    """Devices, addresses and cards: chained ring entities plus the members' own ones; a
+    pair's events use its ``pair_pool`` (devices, cards) shared ones in turn."""
     n = len(kind)
     base = ring_number * RING_SLOTS
     chained = np.isin(kind, (DEVICE_FARM, CARD_TESTING, REVIEW_RING))
+    pair = kind == PAIR
     # Member i uses ring devices i and i + 1: neighbours in the ring share one device.
     batch.device = np.where(
         chained, chain_device(base, pos, episode + sub, size), pop.personal_device_key(actor))
+    batch.device[pair] = entity_key(
+        DEV_RING, base[pair] + (pos + episode + sub)[pair] % pair_pool[pair, 0])
     proxy = farm_proxy(base, pos, size)
     shared = entity_key(IP_RING, base + (pos + episode % 2) % size)
     home = pop.home_ip_key(actor)
@@ -278,10 +304,11 @@ def _ring_entities(rng: np.random.Generator, batch: EventBatch, pop: Population,
     # Farm member i pays with ring cards i and i + 2; payment-ring pairs overlap; card testers
     # share a small pool of stolen cards.
     card_slot = np.select(
-        [kind == DEVICE_FARM, kind == PAYMENT_RING, kind == CARD_TESTING],
+        [kind == DEVICE_FARM, kind == PAYMENT_RING, kind == CARD_TESTING, pair],
         [(pos + 2 * (episode % 2)) % size,
          (pos // 2 + episode % 2) % ((size + 1) // 2),
-         (pos + sub) % np.maximum(3, size // 2)],
+         (pos + sub) % np.maximum(3, size // 2),
+         (pos + episode) % pair_pool[:, 1]],
         default=-1,
     )
     ring_card = entity_key(CARD_RING, base + np.maximum(card_slot, 0))
@@ -296,7 +323,7 @@ def _ring_money(rng: np.random.Generator, batch: EventBatch, kind: np.ndarray, p
     hub = (batch.event_type == PAYMENT) & np.isin(kind, (FAN_IN, FAN_OUT))
     amount = np.select(
         [kind == CARD_TESTING, kind == MULE_CYCLE, kind == FAN_IN, kind == FAN_OUT,
-         kind == PAYMENT_RING],
+         np.isin(kind, (PAYMENT_RING, PAIR))],
         [np.round(rng.uniform(0.5, 5.0, n), 2),
          base_amount * 0.97 ** pos * rng.normal(1.0, 0.01, n),
          rng.uniform(900.0, 999.99, n),

@@ -11,9 +11,9 @@ from graph.rings.pairs import rare_entity_pairs
 from tests.graph.rings.helpers import edges, snapshot
 
 
-def test_rare_entity_pairs_need_two_rare_entities_and_skip_pairs_inside_a_group():
-    # accounts 0, 1 share entities 0 and 1; 2, 3 share entity 2 only; 4, 5 share 3 and 4
-    # (a group holds them); entity 5 is used by all six
+def test_rare_entity_pairs_need_two_rare_entities_and_skip_pairs_a_group_ties_as_well():
+    # accounts 0, 1 share entities 0 and 1; 2, 3 share entity 2 only; 4, 5 share 3 and 4;
+    # entity 5 is used by all six
     uses = np.zeros((6, 6))
     uses[[0, 0, 1, 1, 2, 3, 4, 4, 5, 5], [0, 1, 0, 1, 2, 2, 3, 4, 3, 4]] = 1.0
     uses[:, 5] = 1.0
@@ -21,8 +21,17 @@ def test_rare_entity_pairs_need_two_rare_entities_and_skip_pairs_inside_a_group(
     assert rare_entity_pairs(matrix, max_degree=5).tolist() == [[0, 1], [4, 5]]
     # entity 5 counts once it is rare enough: every pair shares it, 2 and 3 now share two
     assert rare_entity_pairs(matrix, max_degree=6).tolist() == [[0, 1], [2, 3], [4, 5]]
+    # a group holding 4 and 5 whose third member uses neither of their entities hides nothing
     group = sp.csr_matrix(np.array([[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]]))
-    assert rare_entity_pairs(matrix, max_degree=5, groups=group).tolist() == [[0, 1]]
+    assert rare_entity_pairs(matrix, max_degree=5, groups=group).tolist() == [[0, 1], [4, 5]]
+    # once account 3 uses both, the group ties them as well as the pair does
+    uses[3, [3, 4]] = 1.0
+    assert rare_entity_pairs(sp.csr_matrix(uses), max_degree=5, groups=group).tolist() == [
+        [0, 1]]
+    # one of them is not enough: the pair's tie through entity 4 is its own
+    uses[3, 4] = 0.0
+    assert rare_entity_pairs(sp.csr_matrix(uses), max_degree=5, groups=group).tolist() == [
+        [0, 1], [4, 5]]
 
 
 def test_a_pair_sharing_two_devices_is_reported_a_device_and_a_card_are_one_place():
