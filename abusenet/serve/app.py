@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -193,7 +194,14 @@ def _answer(ids: list[str], reasons: list[str | None], status: list[str],
         else:
             item["account"] = views[i]
         results.append(item)
-    return JSONResponse({"accepted": status.count(ACCEPTED), "results": results})
+    return _json({"accepted": status.count(ACCEPTED), "results": results})
+
+
+def _json(content: dict[str, Any]) -> Response:
+    """``content`` as a JSON response, encoded by orjson (a batch's answer of 100 views, ~60
+    KB: ~0.1 ms, against ~0.8 ms for Starlette's ``JSONResponse``; NaN is written as null)."""
+    return Response(orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY),
+                    media_type="application/json")
 
 
 class _Guard:
