@@ -11,7 +11,11 @@ Definitions (``J(A, B) = |A & B| / |A | B|``, the Jaccard index of two member se
   suppress near-duplicate predictions first (``gnn.rings.score_rings`` does);
 * against account labels (no true rings), a ring is *abusive* when at least half of its
   labelled members are labelled abusive, and *unknown* when none of its members is labelled
-  (:func:`ring_label_outcomes`).
+  (:func:`ring_label_outcomes`);
+* for true pairs (rings of two, :func:`pair_metrics`): ``recovered`` as above (a reported ring
+  of three or four holding the pair matches it), ``exact`` = the fraction of true pairs reported
+  as a pair of their own, and, over the reported pairs, the share whose two accounts are both
+  abusive (``precision``) and the count of which neither is (``honest``).
 """
 
 from __future__ import annotations
@@ -77,6 +81,44 @@ def ring_metrics(
         "top_precision": top_precision(ranked, truth, k, threshold),
         "n_predicted": float(len(ranked)),
         "n_true": float(len(truth)),
+    }
+
+
+def pair_metrics(
+    reported: Sequence[Sequence[str]], pairs: Sequence[Sequence[str]], abusive: set[str],
+    threshold: float = 0.5,
+) -> dict[str, float]:
+    """Recall of the true ``pairs`` among the ``reported`` rings, and the reported pairs' quality.
+
+    Parameters
+    ----------
+    reported
+        Member ids of every reported ring (of any size).
+    pairs
+        Member ids of each true pair.
+    abusive
+        Ids of the abusive accounts (the truth, not the labels).
+    threshold
+        Jaccard a reported ring needs to match a pair (as :func:`rings_recovered`).
+
+    Returns
+    -------
+    dict
+        ``recovered``, ``exact`` (reported as a pair of their own), ``n_true``, ``reported_pairs``
+        (reported rings of two), ``precision`` (of those, both accounts abusive; NaN when none)
+        and ``honest`` (neither abusive).
+    """
+    two = [frozenset(map(str, m)) for m in reported if len(set(m)) == 2]
+    both = sum(m <= abusive for m in two)
+    honest = sum(not m & abusive for m in two)
+    true = [frozenset(map(str, m)) for m in pairs]
+    return {
+        "recovered": rings_recovered(reported, pairs, threshold),
+        "exact": float(np.mean([m in set(two) for m in true])) if true else float("nan"),
+        "n_true": float(len(true)),
+        "reported_pairs": float(len(two)),
+        "precision": both / len(two) if two else float("nan"),
+        "honest": float(honest),
     }
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from graph.rings.metrics import (
     jaccard_matrix,
+    pair_metrics,
     ring_label_outcomes,
     ring_metrics,
     rings_recovered,
@@ -71,3 +72,15 @@ def test_ring_label_outcomes_rejects_bad_input_and_handles_no_rings():
         ring_label_outcomes(rings, pd.DataFrame({"account_id": ["a", "a"], "label": [0, 1]}))
     none = rings.iloc[:0]
     assert ring_label_outcomes(none, pd.DataFrame({"account_id": ["a"], "label": [1]})).empty
+
+
+def test_pair_metrics_count_matches_exact_pairs_and_honest_ones():
+    reported = [["a", "b"], ["c", "d", "e"], ["x", "y"], ["a", "x"], ["p", "q", "r", "s", "t"]]
+    pairs = [["b", "a"], ["c", "d"], ["p", "q"], ["m", "n"]]
+    abusive = {"a", "b", "c", "d", "p", "q", "m", "n"}
+    figures = pair_metrics(reported, pairs, abusive)
+    # (a, b) exactly, (c, d) inside a ring of three; (p, q) in a ring of five is too loose
+    assert figures["recovered"] == 0.5 and figures["exact"] == 0.25
+    assert figures["reported_pairs"] == 3 and figures["honest"] == 1
+    assert figures["precision"] == 1 / 3
+    assert math.isnan(pair_metrics([], pairs, abusive)["precision"])

@@ -50,3 +50,35 @@ def test_a_pair_sharing_two_devices_is_reported_a_device_and_a_card_are_one_plac
     assert pairs[0].features["surprise"] >= RingConfig().min_surprise
     assert set(pairs[0].evidence) == {"Device:d0", "Device:dx", "PaymentMethod:c0"}
     assert not find_ring_candidates(snap, RingConfig(pairs=False))
+
+
+def test_a_generated_world_s_planted_pairs_are_found_and_its_households_are_not(tmp_path):
+    import pandas as pd
+
+    from ingest.synth import generate
+
+    world = generate(tmp_path / "pairs", n_accounts=2_000, seed=3, progress=False,
+                     pair_fraction=0.1)
+    events = pd.read_parquet(world.events_dir)
+    rings = pd.read_parquet(world.rings_path)
+    truth = pd.read_parquet(world.truth_path)
+    abusive = set(truth.loc[truth["is_abusive"], "account_id"])
+    tables = {}
+    for relation, column in (("USED_DEVICE", "device_id"), ("USED_IP", "ip"),
+                             ("PAID_WITH", "payment_id"), ("TRANSACTED_WITH", "counterparty_id")):
+        used = events.dropna(subset=[column]).groupby(["account_id", column])["ts"]
+        table = used.agg(first_ts="min", last_ts="max", count="size").reset_index()
+        tables[relation] = table.rename(columns={"account_id": "src", column: "dst"}).assign(
+            amount_sum=0.0)
+    found = {tuple(sorted(c.members)) for c in find_ring_candidates(snapshot(**tables))
+             if len(c.members) == 2}
+    planted = rings.loc[rings["kind"] == "pair", "members"].map(tuple)
+    # a pair sharing two devices and two cards is more than a household: the null model says so
+    users = {column: events.dropna(subset=[column]).groupby(column)["account_id"].agg(set)
+             for column in ("device_id", "payment_id")}
+    telling = [pair for pair in planted
+               if all(sum(set(pair) <= u for u in users[c]) >= 2 for c in users)]
+    recovered = [tuple(sorted(pair)) in found for pair in telling]
+    assert len(recovered) >= 10 and np.mean(recovered) >= 0.8
+    # no pair found is honest (households share one device and one card at most)
+    assert all(set(pair) & abusive for pair in found)
