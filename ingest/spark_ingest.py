@@ -10,10 +10,15 @@ runs; nothing written when too many rows are bad) with every row handled by Spar
   again, quote-aware; the others it split into the header's count);
 * the rows are mapped and validated by the DuckDB engine's own query
   (:func:`ingest.validate.transform_sql`, transpiled by :mod:`ingest.spark_sql`);
-* new events are deduplicated by ``event_id`` (the first by file, then line, by a window only
-  when the batch's id hashes are not all distinct; ids already stored are dropped) and
-  written partitioned by UTC day by the executors, then moved into
-  place (:func:`ingest.store.move_days`); the quarantine is rewritten by one executor.
+* one job reads, validates and writes every row, shuffled by UTC day once: the good rows
+  whose ``event_id`` is not stored yet as day files, the bad ones in a partition of their
+  own; the rows per file are that job's observed metrics, the bad rows per file and reason
+  are read back from their partition, the events written from the Parquet footers;
+* the written ids are checked for repeats (their 64-bit hashes); only when one repeats are
+  the files read and validated again and the good rows written with the first row of each
+  ``event_id`` (by file, then line);
+* the day files are moved into place (:func:`ingest.store.move_days`); the quarantine is
+  rewritten by one executor.
 
 Only counts (rows per file and per reason) and the first bad row reach the driver.
 
@@ -56,7 +61,7 @@ from ingest.state import IngestState, file_facts
 from ingest.store import LABELS_FILE, count_events, event_files, move_days
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, Observation, SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,10 @@ log = logging.getLogger(__name__)
 #: back to plain encoding (3M events: 13.1 -> 11.7 JVM CPU s to write, files +13 %;
 #: benchmarks/README.md, session 12).
 _PLAIN_COLUMNS = ("event_id", "ts", "amount")
+
+#: The folder Spark writes the rows of a null ``day`` to: the bad rows, written with the good
+#: ones (the day stays a date, whose sort before the write compares 4 bytes, not a string).
+_BAD_DAYS = "day=__HIVE_DEFAULT_PARTITION__"
 
 
 def ingest_logs_spark(
@@ -122,17 +131,10 @@ def ingest_logs_spark(
     staging = events_dir / f".staging-{uuid.uuid4().hex}"
     if new:
         spark = spark or spark_session()
-        staged = _stage(spark, new, plan).persist()
         try:
-            rows = _count(staged, summary, len(new))
-            _check_bad_fraction(staged, summary, max_bad_fraction, new)
-            if summary.rows_in > summary.quarantined:
-                summary.accepted = _store(spark, staged, plan, staging, events_dir)
-                summary.duplicates = summary.rows_in - summary.quarantined - summary.accepted
-            if summary.quarantined:
-                _write_quarantine(spark, staged, new, plan, quarantine)
+            rows = _ingest_new(spark, new, plan, staging, events_dir, quarantine, summary,
+                               max_bad_fraction)
         finally:
-            staged.unpersist()
             shutil.rmtree(staging, ignore_errors=True)
         for (path, key), (n, bad) in zip(new, rows, strict=True):
             state.files[key] = {**file_facts(path, n), "quarantined": bad}
@@ -166,20 +168,61 @@ def _new_files(files: list[Path], state: IngestState, fingerprint: str
     return new, skipped
 
 
-def _stage(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPlan) -> DataFrame:
+def _ingest_new(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPlan,
+                staging: Path, events_dir: Path, quarantine: Path, summary: IngestSummary,
+                max_bad_fraction: float) -> list[tuple[int, int]]:
+    """Ingest the ``new`` files through ``staging``: one job reads, validates and writes every
+    row (:func:`_write_rows`); the counts come from that job's observed metrics and the
+    written files; the day files move into ``events_dir`` and the bad rows into
+    ``quarantine``. Fill ``summary``'s counts; return (rows, bad) per file.
+
+    The good rows are deduplicated only when their written ids repeat (then the files are
+    read and validated once more, and written again with the first row of each id)."""
+    staged, seen = _stage(spark, new, plan)
+    out = staging / "rows"
+    _write_rows(spark, staged, plan, out, events_dir, dedup=False)
+    bad_dir = staging / "bad"
+    written_bad = out / _BAD_DAYS
+    bad = None
+    if written_bad.is_dir():
+        os.replace(written_bad, bad_dir)
+        bad = _bad_rows(spark, bad_dir)
+    rows = _count([o.get["rows"] for o in seen], bad, summary)
+    _check_bad_fraction(bad, summary, max_bad_fraction, new)
+    if _repeats_ids(spark, list(out.glob("day=*/*.parquet"))):
+        shutil.rmtree(out)
+        _write_rows(spark, _stage(spark, new, plan)[0], plan, out, events_dir, dedup=True)
+    written = list(out.glob("day=*/*.parquet"))
+    summary.accepted = sum(pq.ParquetFile(p).metadata.num_rows for p in written)
+    summary.duplicates = summary.rows_in - summary.quarantined - summary.accepted
+    move_days(out, events_dir)
+    log.debug("spark stored %d new events in %d files", summary.accepted, len(written))
+    if bad is not None:
+        _write_quarantine(spark, bad, new, plan, quarantine)
+    return rows
+
+
+def _stage(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPlan
+           ) -> tuple[DataFrame, list[Observation]]:
     """Every row of the new files, mapped and validated: the canonical columns, ``_reason``,
-    ``_raw`` (bad rows), ``_file`` (index in ``new``) and ``_line``."""
-    frames = []
+    ``_raw`` (bad rows), ``_file`` (index in ``new``) and ``_line``; and per file an
+    observation of its row count (``rows``), filled by the first job that reads the rows."""
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    frames, seen = [], []
     for index, (path, _) in enumerate(new):
         names = source_columns(path, header=plan.header, delimiter=plan.delimiter)
         view = f"source_{index}"
         _csv_rows(spark, path, names, plan).createOrReplaceTempView(view)
         sql = plan.csv_transform(names, view, keep_raw=True)
-        frames.append(run_sql(spark, f"SELECT {index} AS _file, * FROM ({sql})"))
+        seen.append(Observation())
+        frames.append(run_sql(spark, f"SELECT {index} AS _file, * FROM ({sql})")
+                      .observe(seen[-1], F.count(F.lit(1)).alias("rows")))
     staged = frames[0]
     for frame in frames[1:]:
         staged = staged.unionByName(frame)
-    return staged
+    return staged, seen
 
 
 def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPlan) -> DataFrame:
@@ -239,28 +282,71 @@ def _numbered_lines(spark: SparkSession, path: Path) -> DataFrame:
     return lines.select("text", (start + F.col("_id") - F.shiftleft(part, 33)).alias("index"))
 
 
-def _count(staged: DataFrame, summary: IngestSummary, n_files: int) -> list[tuple[int, int]]:
-    """Count rows in, quarantined and reasons into ``summary``; return (rows, bad) per file."""
-    rows = [(0, 0)] * n_files
+def _write_rows(spark: SparkSession, staged: DataFrame, plan: IngestPlan, out: Path,
+                events_dir: Path, *, dedup: bool) -> None:
+    """Write the rows of ``staged`` under ``out`` by the executors, in one job: the good ones
+    whose ``event_id`` is not stored yet as event files by UTC day (``day=YYYY-MM-DD``, one
+    file a day: the rows are shuffled by day once), the bad ones in a null ``day`` with
+    their ``_file``, ``_line``, ``_reason`` and ``_raw`` packed as JSON in ``event_id``
+    (:func:`_bad_rows` unpacks them). With ``dedup``, only the first good row of each
+    ``event_id`` (by file, then line) is written, and no bad row."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    rows = staged
+    if dedup:
+        first = Window.partitionBy("event_id").orderBy("_file", "_line")
+        rows = (rows.where("_reason IS NULL")
+                .withColumn("_rank", F.row_number().over(first)).where("_rank = 1"))
+    stored = event_files(events_dir)
+    if stored:
+        known = (spark.read.parquet(*(str(p.resolve()) for p in stored))
+                 .select(F.col("event_id").alias("_known")))
+        rows = rows.join(known, (F.col("event_id") == F.col("_known"))
+                         & F.col("_reason").isNull(), "left_anti")
+    bad = F.col("_reason").isNotNull()
+    packed = F.to_json(F.struct("_file", "_line", "_reason", "_raw"))
+    columns = [F.when(bad, packed).otherwise(F.col(c)).alias(c) if c == "event_id"
+               else F.col(f"`{c}`") for c in plan.event_columns]
+    day = F.when(~bad, F.to_date("ts"))
+    writer = rows.select(*columns, day.alias("day")).repartition("day").write.partitionBy("day")
+    for column in _PLAIN_COLUMNS:
+        writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
+    writer.parquet(str(out))
+
+
+def _bad_rows(spark: SparkSession, folder: Path) -> DataFrame:
+    """The bad rows :func:`_write_rows` wrote into ``folder``: ``_file``, ``_line``,
+    ``_reason`` and ``_raw``."""
+    from pyspark.sql import functions as F
+
+    schema = "_file INT, _line BIGINT, _reason STRING, _raw ARRAY<STRING>"
+    return (spark.read.parquet(str(folder.resolve()))
+            .select(F.from_json("event_id", schema).alias("bad")).select("bad.*"))
+
+
+def _count(rows_in: list[int], bad: DataFrame | None, summary: IngestSummary
+           ) -> list[tuple[int, int]]:
+    """Count rows in, quarantined and reasons into ``summary`` from the rows of each file and
+    the bad rows; return (rows, bad) per file."""
+    quarantined = [0] * len(rows_in)
     reasons: dict[str, int] = {}
-    for file, reason, n in staged.groupBy("_file", "_reason").count().collect():
-        total, bad = rows[file]
-        rows[file] = (total + n, bad + (n if reason is not None else 0))
-        if reason is not None:
+    if bad is not None:
+        for file, reason, n in bad.groupBy("_file", "_reason").count().collect():
+            quarantined[file] += n
             reasons[reason] = reasons.get(reason, 0) + n
-    summary.rows_in = sum(n for n, _ in rows)
-    summary.quarantined = sum(bad for _, bad in rows)
+    summary.rows_in = sum(rows_in)
+    summary.quarantined = sum(quarantined)
     summary.reasons = reasons
-    return rows
+    return list(zip(rows_in, quarantined, strict=True))
 
 
-def _check_bad_fraction(staged: DataFrame, summary: IngestSummary, limit: float,
+def _check_bad_fraction(bad: DataFrame | None, summary: IngestSummary, limit: float,
                         new: list[tuple[Path, str]]) -> None:
     """Raise :class:`TooManyBadRows` when more than ``limit`` of the rows in are bad."""
-    if not summary.rows_in or summary.quarantined <= limit * summary.rows_in:
+    if bad is None or summary.quarantined <= limit * summary.rows_in:
         return
-    first = (staged.where("_reason IS NOT NULL").orderBy("_file", "_line")
-             .select("_file", "_line", "_reason").first())
+    first = bad.orderBy("_file", "_line").select("_file", "_line", "_reason").first()
     raise TooManyBadRows(
         f"{summary.quarantined:,} of {summary.rows_in:,} rows "
         f"({summary.quarantined / summary.rows_in:.1%}) failed validation, more than the "
@@ -271,41 +357,11 @@ def _check_bad_fraction(staged: DataFrame, summary: IngestSummary, limit: float,
     )
 
 
-def _store(spark: SparkSession, staged: DataFrame, plan: IngestPlan, staging: Path,
-           events_dir: Path) -> int:
-    """Write the good rows, deduplicated, by day under ``staging``; move them into
-    ``events_dir``; return how many were written."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    fresh = staged.where("_reason IS NULL")
-    # The first row of each event_id (by file, then line); no shuffle of the rows for it
-    # when the batch repeats none.
-    if _repeats_ids(spark, fresh):
-        first = Window.partitionBy("event_id").orderBy("_file", "_line")
-        fresh = fresh.withColumn("_rank", F.row_number().over(first)).where("_rank = 1")
-    stored = event_files(events_dir)
-    if stored:
-        known = spark.read.parquet(*(str(p.resolve()) for p in stored)).select("event_id")
-        fresh = fresh.join(known, "event_id", "left_anti")
-    fresh = fresh.withColumn("day", F.to_date("ts"))
-    out = staging / "events"
-    writer = (fresh.select(*(F.col(f"`{c}`") for c in plan.event_columns), "day")
-              .repartition("day").write.partitionBy("day"))
-    for column in _PLAIN_COLUMNS:
-        writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
-    writer.parquet(str(out))
-    written = list(out.glob("day=*/*.parquet"))
-    count = sum(pq.ParquetFile(p).metadata.num_rows for p in written)
-    move_days(out, events_dir)
-    log.debug("spark stored %d new events in %d files", count, len(written))
-    return count
-
-
-def _repeats_ids(spark: SparkSession, rows: DataFrame) -> bool:
-    """Whether two of ``rows`` may share an ``event_id``: distinct 64-bit hashes prove the ids
-    distinct (as :func:`ingest.store.repeats_ids` does), shuffling 8 bytes a row instead of the
-    rows; a repeat, or a hash collision (about n^2 / 2^65 likely), answers yes.
+def _repeats_ids(spark: SparkSession, files: list[Path]) -> bool:
+    """Whether two rows of the event ``files`` may share an ``event_id``: distinct 64-bit
+    hashes prove the ids distinct (as :func:`ingest.store.repeats_ids` does), shuffling 8 bytes
+    a row instead of the rows; a repeat, or a hash collision (about n^2 / 2^65 likely),
+    answers yes.
 
     The hashes are grouped after the shuffle only (no partial aggregation before it: nearly
     every hash is new, so a map-side table of them saved nothing; 1M events: 1.9 -> 1.2
@@ -313,7 +369,10 @@ def _repeats_ids(spark: SparkSession, rows: DataFrame) -> bool:
     """
     from pyspark.sql import functions as F
 
-    repeated = (rows.select(F.xxhash64("event_id").alias("h")).groupBy("h").count()
+    if not files:
+        return False
+    repeated = (spark.read.parquet(*(str(p.resolve()) for p in files))
+                .select(F.xxhash64("event_id").alias("h")).groupBy("h").count()
                 .where("count > 1"))
     key = "spark.sql.execution.bypassPartialAggregation"
     before = spark.conf.get(key, None)
@@ -327,13 +386,13 @@ def _repeats_ids(spark: SparkSession, rows: DataFrame) -> bool:
             spark.conf.set(key, before)
 
 
-def _write_quarantine(spark: SparkSession, staged: DataFrame, new: list[tuple[Path, str]],
+def _write_quarantine(spark: SparkSession, bad: DataFrame, new: list[tuple[Path, str]],
                       plan: IngestPlan, target: Path) -> None:
     """Add the bad rows (file, line, reason, original values) to the quarantine file."""
     from pyspark.sql import functions as F
 
     files = F.array(*(F.lit(str(p)) for p, _ in new))
-    bad = staged.where("_reason IS NOT NULL").orderBy("_file", "_line").select(
+    bad = bad.orderBy("_file", "_line").select(
         files[F.col("_file")].alias("source_file"),
         F.col("_line").alias("line"),
         F.col("_reason").alias("reason"),

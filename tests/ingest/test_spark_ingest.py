@@ -154,6 +154,24 @@ def test_too_many_bad_rows_write_nothing(spark, tmp_path):
 
 
 @pytest.mark.slow
+def test_files_of_one_run_give_one_file_a_day_and_no_bad_folder(spark, tmp_path):
+    from ingest.spark_ingest import ingest_logs_spark
+
+    (tmp_path / "mapping.yaml").write_text(MAPPING)
+    paths = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    paths[0].write_text(LOGS)
+    paths[1].write_text(LOGS.replace("\ne", "\nf"))
+    summary = ingest_logs_spark(paths, tmp_path / "mapping.yaml", tmp_path / "ev",
+                                max_bad_fraction=1.0, spark=spark)
+    assert (summary.rows_in, summary.accepted, summary.quarantined) == (28, 12, 14)
+    days = sorted((tmp_path / "ev").glob("day=*"))
+    assert [d.name for d in days] == [f"day=2025-03-0{i}" for i in (1, 2, 4)]
+    assert [len(list(d.glob("*.parquet"))) for d in days] == [1, 1, 1]
+    assert sorted(p.name for p in (tmp_path / "ev").iterdir() if not p.name.startswith("day="))\
+        == ["_ingest_state.json", "quarantine.parquet"]
+
+
+@pytest.mark.slow
 def test_snapshot_of_spark_events_equals_the_duckdb_one(spark, tmp_path):
     from graph.snapshot import read_snapshot
     from graph.spark_build import write_snapshot_spark
