@@ -1036,15 +1036,10 @@ class GraphState:
         position, entity, count, total, lowest, own = (
             np.concatenate([s[j] for s in shared]) for j in range(1, 7))
         risk = np.where(count > 1, (total - own) / np.maximum(count - 1, 1), 0.0)
-        name = self._entity_names()
 
         order = np.lexsort((lowest, position))  # stable: entry order within ties
         first = order[np.flatnonzero(np.diff(position[order], prepend=-1))]
         ring_at = first[lowest[first] < len(self.rings)]
-        for k, low, which, e in zip(position[ring_at].tolist(), lowest[ring_at].tolist(),
-                                    kind[ring_at].tolist(), entity[ring_at].tolist(),
-                                    strict=True):
-            out[k] = ((self._ring_ids[low], name(types[which], e)), [])
         shared_at = np.flatnonzero(count > 1)
         order = shared_at[np.lexsort((-risk[shared_at], position[shared_at]))]
         by_row = position[order]
@@ -1054,16 +1049,29 @@ class GraphState:
         last = np.where(size > TOP_REASONS, start + TOP_REASONS - 1, start)
         keep = (size[group] <= TOP_REASONS) | (risk[order] >= risk[order[last[group]]])
         order = order[keep]
+        named = np.concatenate([ring_at, order])
+        names = self._names_of(types, kind[named], entity[named])
+        for k, low, via in zip(position[ring_at].tolist(), lowest[ring_at].tolist(),
+                               names[:len(ring_at)], strict=True):
+            out[k] = ((self._ring_ids[low], via), [])
         chosen: dict[int, list[dict[str, Any]]] = {}
-        for k, which, e, n, r in zip(position[order].tolist(), kind[order].tolist(),
-                                     entity[order].tolist(), count[order].tolist(),
-                                     risk[order].tolist(), strict=True):
-            chosen.setdefault(k, []).append(
-                {"entity": name(types[which], e), "accounts": n, "risk": r})
+        for k, name, n, r in zip(position[order].tolist(), names[len(ring_at):],
+                                 count[order].tolist(), risk[order].tolist(), strict=True):
+            chosen.setdefault(k, []).append({"entity": name, "accounts": n, "risk": r})
         for k, found in chosen.items():
             found.sort(key=lambda s: (-s["risk"], s["entity"]))
             out[k] = (out[k][0], found[:TOP_REASONS])
         return out
+
+    def _names_of(self, types: list[str], kind: np.ndarray, entity: np.ndarray) -> list[str]:
+        """``"Type:id"`` of each entity row ``entity`` of type ``types[kind]``, each type's
+        ids read at once."""
+        out = np.empty(len(kind), dtype=object)
+        for which in np.unique(kind).tolist():
+            node_type = types[which]
+            at = np.flatnonzero(kind == which)
+            out[at] = [f"{node_type}:{i}" for i in self.nodes[node_type].ids.take(entity[at])]
+        return out.tolist()
 
     def _unusual(self, rows: np.ndarray) -> list[list[dict[str, Any]]]:
         """Per account row: its most unusual features (largest absolute scaled value)."""

@@ -209,6 +209,14 @@ def test_find_gives_rows_of_known_ids_and_appends_none():
     assert index.rows(["zz", "b", None]).tolist() == [4, 1, -1]  # rows appends
 
 
+def test_ids_take_reads_built_and_added_ids_in_row_order():
+    index = NodeIndex.of(["a", "b", "c"])
+    index.rows(["d", "e"])  # added after the build
+    assert index.ids.take(np.array([2, 0, 2])) == ["c", "a", "c"]
+    assert index.ids.take(np.array([4, 1, 3, 4, 0])) == ["e", "b", "d", "e", "a"]
+    assert index.ids.take(np.array([], dtype=np.int64)) == []
+
+
 def test_saved_events_restored_give_the_same_rows_before_and_after_adds(tmp_path):
     """Loaded events saved and restored over the same node rows (memory-mapped) give the
     same rows; events added to both afterwards too, and the saved files stay as written."""
