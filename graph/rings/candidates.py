@@ -80,6 +80,7 @@ from graph.rings.localities import (
 )
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
 from graph.rings.null_model import (
+    GROUP_TERM_CAP,
     anchors,
     colocation_signatures,
     entity_types,
@@ -94,6 +95,7 @@ from graph.rings.null_model import (
 )
 from graph.rings.pairs import rare_entity_pairs
 from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
+from graph.rings.periodic import periodic_fans
 from graph.rings.projection import (
     Incidence,
     account_entity_incidence,
@@ -254,9 +256,10 @@ CORE_MIN_RARITY = 1.0
 #: Which group's members stay when near-duplicates merge: the first kind in this order. Money-flow
 #: shapes come before the blocks and communities that find their leaves (a fan's leaves share
 #: its hub as a counterparty, so a dense block of them would otherwise drop the hub).
-_KIND_ORDER = ("pair", "flow_cycle", "flow_fan_in", "flow_fan_out", "flow_bipartite",
-               "flow_gather_scatter", "flow_scatter_gather", "flow_chain", "dense_block",
-               "lockstep", "shared_entities", "group_core", "scored_component", "scored_core")
+_KIND_ORDER = ("pair", "flow_periodic_fan", "flow_cycle", "flow_fan_in", "flow_fan_out",
+               "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
+               "dense_block", "lockstep", "shared_entities", "group_core", "scored_component",
+               "scored_core")
 
 
 #: Member entries per step of the products over candidates' members: each step copies the rows
@@ -386,7 +389,8 @@ def locality_scales(uses: sp.csr_matrix, codes: np.ndarray, cfg: RingConfig) -> 
 def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.Index,
                 cfg: RingConfig) -> list[FlowGroup]:
     """Every money-flow group: fan-in / fan-out stars and windowed cycles in each tier of pair
-    counts (:mod:`graph.rings.flows`), then the typologies (:mod:`graph.rings.typologies`)."""
+    counts (:mod:`graph.rings.flows`), periodic fans (:mod:`graph.rings.periodic`), then the
+    typologies (:mod:`graph.rings.typologies`)."""
     n = len(accounts)
     found: list[FlowGroup] = []
     for low, high in pair_count_tiers(cfg.flow_max_pair_count):
@@ -394,6 +398,8 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                            cfg.max_size, low)
         found += windowed_cycles(transfers, n, high, cfg.flow_window_s, cfg.min_size,
                                  cfg.max_size, cfg.seed, low)
+    found += periodic_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
+                           cfg.flow_period_max_days, cfg.flow_period_day_s)
     return found + flow_typologies(transfers, cash_outs, accounts,
                                    TypologySettings.from_ring_config(cfg))
 
@@ -491,6 +497,7 @@ def _search(
     del lockstep_found, blocks
     groups += [(g.rows, g.kind) for g in flow_groups]
     flow_evidence = [(g.rows, g.evidence) for g in flow_groups if g.evidence]
+    judged = [(g.rows, g.log_chance, g.tests) for g in flow_groups if g.log_chance < 0]
     del flow_groups
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
@@ -507,7 +514,7 @@ def _search(
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
-                     localities, flow_evidence, cash_outs)
+                     localities, flow_evidence, cash_outs, judged)
 
 
 def big_group_cores(
@@ -713,6 +720,7 @@ def _describe(
     localities: list[Localities],
     flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
     cash_outs: pd.DataFrame | None = None,
+    judged: list[tuple[np.ndarray, float, int]] | None = None,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -724,7 +732,10 @@ def _describe(
     group's rows with what ties them (its path or hubs, cash-outs, time span, conserved
     share); a merged group holding all of such a group's accounts lists that evidence first.
     ``cash_outs`` (card payment pairs, :func:`graph.rings.typologies.cash_out_table`) let the
-    money null judge members cashing out what they received.
+    money null judge members cashing out what they received. ``judged`` holds the flow groups
+    their search judged itself (rows, log10 chance, tests made: a periodic fan's schedule); a
+    merged group holding all of such a group's accounts is as surprising as that test at least
+    (:func:`_judged_surprise`).
     """
     if not groups:
         return None
@@ -825,6 +836,11 @@ def _describe(
     # GROUP_TERM_CAP orders: several tests, not one far out (gnn.ring_ranking.reportable)
     flow_robust = np.minimum(flow_surprise, robust_surprise(
         [flow_chance, money.window, money.habit], money.shape, unanchored))
+    own, own_robust = _judged_surprise(judged or [], rows, cand, len(groups))
+    surprising = np.maximum(surprising, own)
+    flow_surprise = np.maximum(flow_surprise, own)
+    flow_robust = np.maximum(flow_robust, own_robust)
+    del own, own_robust
     pair = sizes == 2
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
@@ -1219,6 +1235,35 @@ def _internal_ties(inside: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.nda
     pairs = inside[["cand", "src", "dst"]].drop_duplicates()
     return (pairs["cand"].to_numpy(np.int64), pairs["src"].to_numpy(np.int64),
             pairs["dst"].to_numpy(np.int64))
+
+
+def _judged_surprise(judged: list[tuple[np.ndarray, float, int]], rows: np.ndarray,
+                     cand: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group (member entries ``rows`` / ``cand``): the surprise of the flow group its
+    search judged (``(rows, log10 chance, tests)``) with exactly its members (a wider group
+    would carry others on that group's evidence), ``-log_chance - log10 tests - log10 2`` (the
+    search's tests, and this test beside the money null), and the same with the chance held to
+    ``GROUP_TERM_CAP`` orders (one group-level test:
+    :func:`graph.rings.null_model.robust_surprise`); ``-inf`` where none."""
+    own = np.full(n_groups, -np.inf)
+    robust = np.full(n_groups, -np.inf)
+    if not judged:
+        return own, robust
+    by_first: dict[int, list[tuple[frozenset[int], float, int]]] = {}
+    for members, log_chance, tests in judged:
+        by_first.setdefault(int(np.min(members)), []).append(
+            (frozenset(int(r) for r in members), log_chance, tests))
+    candidates = np.unique(cand[np.isin(rows, np.fromiter(by_first, np.int64))])
+    bounds = np.searchsorted(cand, np.arange(n_groups + 1))
+    for g in candidates.tolist():
+        inside = frozenset(rows[bounds[g]:bounds[g + 1]].tolist())
+        for row in inside & by_first.keys():
+            for members, log_chance, tests in by_first[row]:
+                if members == inside:
+                    charge = np.log10(max(tests, 1)) + np.log10(2.0)
+                    own[g] = max(own[g], -log_chance - charge)
+                    robust[g] = max(robust[g], min(-log_chance, GROUP_TERM_CAP) - charge)
+    return own, robust
 
 
 def _flows_by_first_row(

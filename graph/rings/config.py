@@ -58,6 +58,11 @@ class RingConfig:
         Minimum number of leaves of a fan-in / fan-out star.
     flow_window_s
         Width in seconds of the windows in which transfers form a cycle.
+    flow_period_max_days, flow_period_day_s
+        Periodic fans (:mod:`graph.rings.periodic`): an account's one-off counterparties are
+        judged for a schedule (distinct counterparties, one every so many days) when they start
+        on at least ``flow_min_fan`` and at most this many distinct days of this many seconds
+        (busier accounts keep schedules by chance; the search stays linear).
     flow_hop_s
         Money-flow typologies (:mod:`graph.rings.typologies`): money an account receives is
         passed on when it leaves within this many seconds (2 days: mules move money within hours
@@ -138,6 +143,8 @@ class RingConfig:
     flow_leaf_max_degree: int = 10
     flow_min_fan: int = 3
     flow_window_s: float = 30 * 86400.0
+    flow_period_max_days: int = 64
+    flow_period_day_s: float = 86400.0
     flow_hop_s: float = 2 * 86400.0
     flow_min_conserved: float = 0.85
     flow_max_conserved: float = 1.02
@@ -175,6 +182,11 @@ class RingConfig:
         if not 0.0 <= self.seed_min_score <= 1.0:
             raise ValueError(
                 f"ring config: seed_min_score must be in [0, 1], got {self.seed_min_score}"
+            )
+        if self.flow_period_max_days < 3 or self.flow_period_day_s <= 0:
+            raise ValueError(
+                f"ring config: need flow_period_max_days >= 3 and flow_period_day_s > 0, got "
+                f"{self.flow_period_max_days} and {self.flow_period_day_s}"
             )
         if self.hub_degree_cap < 2:
             raise ValueError(f"ring config: hub_degree_cap must be >= 2, got {self.hub_degree_cap}")

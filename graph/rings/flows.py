@@ -31,12 +31,18 @@ from graph.snapshot import Snapshot
 @dataclass
 class FlowGroup:
     """Accounts (row indices) tied by a flow shape; ``kind`` is ``flow_fan_in``,
-    ``flow_fan_out``, ``flow_cycle`` or one of :data:`graph.rings.typologies.TYPOLOGY_KINDS`;
-    ``evidence`` says what ties them (the typology search fills it)."""
+    ``flow_fan_out``, ``flow_cycle``, ``flow_periodic_fan`` or one of
+    :data:`graph.rings.typologies.TYPOLOGY_KINDS`;
+    ``evidence`` says what ties them (the typology search fills it); ``log_chance`` is the
+    log10 chance of the test that found the shape, where its search judged it (0: none; a
+    periodic fan's schedule, :mod:`graph.rings.periodic`), and ``tests`` how many such tests
+    that search made (what the shape's surprise is charged for)."""
 
     rows: np.ndarray
     kind: str
     evidence: list[str] = field(default_factory=list)
+    log_chance: float = 0.0
+    tests: int = 1
 
 
 def transfer_table(snapshot: Snapshot, accounts: pd.Index) -> pd.DataFrame:

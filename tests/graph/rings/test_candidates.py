@@ -253,3 +253,16 @@ def test_the_candidates_table_gives_back_the_candidates() -> None:
     assert candidates_from_table(table, block=7) == found
     older = candidates_from_table(table.drop_columns(["ties", "core"]))
     assert [(c.ring_id, c.ties, c.core) for c in older] == [(c.ring_id, [], []) for c in found]
+
+
+def test_a_periodic_fan_is_a_candidate_as_surprising_as_its_schedule():
+    # seven accounts pay one collector once each, one every 30 days; honest pairs beside
+    payers = [(f"p{i}", "hub") for i in range(7)]
+    honest = [(f"h{i}", f"h{i + 1}") for i in range(0, 60, 2)]
+    minutes = [60.0 * 24 * (10 + 30 * i) for i in range(7)] + [600.0 * i for i in range(30)]
+    snap = snapshot(TRANSACTED_WITH=edges(payers + honest, minutes))
+    candidates = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
+    fan = next(c for c in candidates if "flow_periodic_fan" in c.kind)
+    assert set(fan.members) == {"hub", *(f"p{i}" for i in range(7))}
+    assert fan.features["surprise"] >= fan.features["flow_robust_surprise"] > 2.0
+    assert any("every 30d" in e for e in fan.evidence)
