@@ -15,8 +15,11 @@ first to its last one-off day); the chance that some ``m`` of them form an arith
 progression is at most the expected number of such progressions,
 ``A(T, m) * C(n, m) / C(T, m)``, where ``A(T, m)`` counts the ``m``-term progressions within
 ``T`` days (:func:`progression_log_chance`). The longest progression is what the search
-reports, so the test is one per hub and direction: the search charges ``log10`` of the number
-of hubs it judged (``tests``), and the test competes with the money null of
+reports, so the test is one per hub and direction, and a fan of chance ``p`` is charged for
+every hub that could have come out as unlikely (``tests``: the hubs whose longest possible
+progression, all their ``n`` days up to ``max_size - 1``, has chance at most ``p``; a hub of
+three days over a week cannot, so it is not counted: Tarone's count, a union bound over the
+hubs that can reach ``p``), and the test competes with the money null of
 :mod:`graph.rings.flow_null` (one more factor 2).
 
 A schedule that is the hub's own habit is not a ring's: a hub whose one-off pairs keep a
@@ -130,47 +133,52 @@ def periodic_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, max
     """Periodic fans-in and fans-out among one-off pairs (a pair transacting once), as
     ``flow_periodic_fan`` groups (the hub and the counterparties on its schedule) whose
     ``log_chance`` is the schedule's (:func:`progression_log_chance`) and ``tests`` the number
-    of hubs judged (module docstring). Only the fans whose schedule beats that count
-    (``-log_chance > log10 tests + log10 2``) and is not their hub's habit are returned."""
+    of hubs judged that could have been as unlikely (module docstring). Only the fans whose
+    schedule beats that count (``-log_chance > log10 tests + log10 2``) and is not their hub's
+    habit are returned."""
     n_accounts = len(accounts)
     timed = transfers[transfers["ts"] >= 0]
     day = np.floor(timed["ts"].to_numpy(np.float64) / day_s).astype(np.int64)
     one_off = timed["count"].to_numpy() == 1
     width = int(day.max(initial=0)) + 1
     sides = []
-    tests = 0
+    best_chances = []
     for centre, leaf in (("dst", "src"), ("src", "dst")):
         hub = timed[centre].to_numpy(np.int64)
         distinct = np.unique(hub[one_off] * width + day[one_off])
         d_hub, d_day = distinct // width, distinct % width
         n_days = np.bincount(d_hub, minlength=n_accounts)
         judged = (n_days >= min_fan) & (n_days <= max_days)
-        tests += int(judged.sum())
         keep = judged[d_hub]
         hubs, m, start, step = longest_progressions(d_hub[keep], d_day[keep])
         first = np.full(n_accounts, width, np.int64)
         last = np.zeros(n_accounts, np.int64)
         np.minimum.at(first, d_hub[keep], d_day[keep])
         np.maximum.at(last, d_hub[keep], d_day[keep])
+        every = np.flatnonzero(judged)
+        best_chances.append(progression_log_chance(
+            n_days[every], np.minimum(n_days[every], max_size - 1), last[every] - first[every] + 1))
         fan = (m >= min_fan) & (m <= max_size - 1) & (step > 0)
         hubs, m, start, step = hubs[fan], m[fan], start[fan], step[fan]
         chance = progression_log_chance(n_days[hubs], m, last[hubs] - first[hubs] + 1)
         sides.append((centre, leaf, hub, hubs, m, start, step, chance))
-    charge = np.log10(max(tests, 1)) + np.log10(2.0)
+    reachable = np.sort(np.concatenate(best_chances))
     ids = np.asarray(accounts.astype(str), dtype=object)
     groups: list[FlowGroup] = []
     for centre, leaf, hub, hubs, m, start, step, chance in sides:
-        strong = -chance > charge
+        tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
+        strong = -chance > np.log10(tests) + np.log10(2.0)
         groups += _fans(timed[leaf].to_numpy(np.int64), hub, day, one_off, hubs[strong],
                         m[strong], start[strong], step[strong], chance[strong], n_accounts,
-                        max_size, "payers" if centre == "dst" else "payees", ids, tests)
+                        max_size, "payers" if centre == "dst" else "payees", ids,
+                        tests[strong])
     return groups
 
 
 def _fans(leaf: np.ndarray, hub: np.ndarray, day: np.ndarray, one_off: np.ndarray,
           hubs: np.ndarray, m: np.ndarray, start: np.ndarray, step: np.ndarray,
           chance: np.ndarray, n_accounts: int, max_size: int, side: str, ids: np.ndarray,
-          tests: int) -> list[FlowGroup]:
+          tests: np.ndarray) -> list[FlowGroup]:
     """The groups of :func:`periodic_fans` of one direction: per hub, its one-off
     counterparties on the schedule's days; skipped where the schedule is the hub's habit (its
     other pairs start on the grid ``HABIT_RATIO`` times as often as chance) or the group is
@@ -192,8 +200,8 @@ def _fans(leaf: np.ndarray, hub: np.ndarray, day: np.ndarray, one_off: np.ndarra
         groups.append(FlowGroup(
             np.append(rows, hubs[i]), "flow_periodic_fan",
             [f"Hub:{ids[hubs[i]]}", f"Schedule:{m[i]} one-off {side} every {step[i]}d",
-             f"ScheduleChance:{10.0 ** chance[i]:.1e} ({tests} hubs judged)"],
-            float(chance[i]), tests))
+             f"ScheduleChance:{10.0 ** chance[i]:.1e} ({tests[i]} hubs could be as unlikely)"],
+            float(chance[i]), int(tests[i])))
     return groups
 
 
