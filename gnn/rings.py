@@ -33,7 +33,11 @@ Ring scores become the probability that a ring is collusive with :func:`fit_ring
 (fitted on the run's training labels) and :func:`calibrate_rings`: the higher of what its
 members' pooled score makes likely and what that score with its null-model surprise
 (:func:`structural_evidence`) makes likely, each fitted on the training labels' rings
-(:class:`RingCalibrator`).
+(:class:`RingCalibrator`). A money-flow shape under the member floor is not zeroed when its
+members' own score and its money's robust surprise make it more likely collusive than not among
+the training labels' flow shapes (:meth:`RingCalibrator.flow_estimate`): the floor guards
+against the flow boost of one surprising statistic (a payroll run's window), which the robust
+surprise caps.
 """
 
 from __future__ import annotations
@@ -154,6 +158,12 @@ NEST_TOLERANCE = 1.0
 #: 0.958 / 0.976, AMLSim's training rings 0.58 -> 0.60 at member precision 0.995, seed-3 20k
 #: unchanged (benchmarks/README.md, session 14).
 STRUCTURE_C = 1.0
+#: The fewest training flow shapes of each outcome (collusive or not) that the flow estimate
+#: (:meth:`RingCalibrator.flow_estimate`) is fitted on; with fewer the floor
+#: (:data:`MIN_MEMBER_POOL`) holds every flow shape. Not tuned: a logistic on two features
+#: needs a few rings of each class (the seed-5 flows world's training half holds 91 honest and
+#: 44 collusive flow shapes; AMLSim's 2 honest rings of 31 fit none).
+MIN_FLOW_OUTCOMES = 5
 #: With ``unsurprising="members"``, the pooled member score a ring the null model explains by
 #: chance needs (instead of :data:`MIN_MEMBER_POOL`): its members, pooled, are more likely
 #: abusive than not, so the ring only groups accounts the scores already implicate.
@@ -458,10 +468,13 @@ class RingCalibrator:
     """
 
     def __init__(self, members: ScoreCalibrator,
-                 structure: tuple[float, float, float] | None = None) -> None:
+                 structure: tuple[float, float, float] | None = None,
+                 flow: tuple[float, float, float] | None = None) -> None:
         self.members = members
         #: ``(pooled logit weight, evidence weight, intercept)``
         self.structure = structure
+        #: ``(member logit weight, evidence weight, intercept)`` of :meth:`flow_estimate`
+        self.flow = flow
 
     def transform(self, rings: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Per ring of a :func:`score_rings` table: the probability (the higher estimate) and
@@ -474,11 +487,35 @@ class RingCalibrator:
         both = 1.0 / (1.0 + np.exp(-(a * logit + b * structural_evidence(rings) + c)))
         return np.maximum(members, both), members
 
+    def flow_estimate(self, rings: pd.DataFrame) -> np.ndarray:
+        """Per ring of a :func:`score_rings` table: for a money-flow shape (:data:`FLOW_KIND`)
+        the probability that it is collusive given its members' own pooled score
+        (``member_score``, before any flow boost) and its :func:`structural_evidence`, the
+        logistic fitted on the training labels' flow shapes (:func:`fit_ring_calibrator`); NaN
+        for other rings, or for every ring when the training flow shapes did not support a fit.
+        """
+        out = np.full(len(rings), np.nan)
+        if self.flow is None or rings.empty or "member_score" not in rings:
+            return out
+        flow = _flow_shapes(rings)
+        a, b, c = self.flow
+        z = a * _logit(rings["member_score"].to_numpy(np.float64)) + b * structural_evidence(
+            rings) + c
+        return np.where(flow, 1.0 / (1.0 + np.exp(-z)), np.nan)
+
     def to_dict(self) -> dict[str, object]:
         """A JSON-serialisable description."""
         return {**self.members.to_dict(),
                 "structure": None if self.structure is None else dict(zip(
-                    ("pooled_logit", "evidence", "intercept"), self.structure, strict=True))}
+                    ("pooled_logit", "evidence", "intercept"), self.structure, strict=True)),
+                "flow": None if self.flow is None else dict(zip(
+                    ("member_logit", "evidence", "intercept"), self.flow, strict=True))}
+
+
+def _flow_shapes(rings: pd.DataFrame) -> np.ndarray:
+    """Mask of the money-flow shapes (:data:`FLOW_KIND`) of a ring table."""
+    return (rings["kind"].astype(str).str.contains(FLOW_KIND, regex=False).to_numpy()
+            if "kind" in rings else np.zeros(len(rings), dtype=bool))
 
 
 def structural_evidence(rings: pd.DataFrame) -> np.ndarray:
@@ -531,8 +568,15 @@ def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> RingCalibr
         return RingCalibrator(members)
     features = np.c_[logit, evidence]
     model = LogisticRegression(C=STRUCTURE_C).fit(features, y)
-    return RingCalibrator(members, (float(model.coef_[0, 0]), float(model.coef_[0, 1]),
-                                    float(model.intercept_[0])))
+    structure = (float(model.coef_[0, 0]), float(model.coef_[0, 1]), float(model.intercept_[0]))
+    flow = _flow_shapes(whole)[known]
+    own = _logit(whole["member_score"].to_numpy(np.float64))[known] if (
+        "member_score" in whole) else np.zeros(len(y))
+    if min(np.bincount(y[flow], minlength=2)) < MIN_FLOW_OUTCOMES:
+        return RingCalibrator(members, structure)
+    model = LogisticRegression(C=STRUCTURE_C).fit(np.c_[own[flow], evidence[flow]], y[flow])
+    return RingCalibrator(members, structure, (
+        float(model.coef_[0, 0]), float(model.coef_[0, 1]), float(model.intercept_[0])))
 
 
 def calibrate_rings(rings: pd.DataFrame, calibrator: RingCalibrator,
@@ -552,7 +596,19 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: RingCalibrator,
     under ``min_member_pool`` scores 0 and says so (``"Honest:..."``): its members look
     honest, whatever its money flows (:data:`MIN_MEMBER_POOL`); a ring the null model explains
     by chance (``significant`` 0, kept by ``unsurprising="members"``) needs
-    ``chance_min_pool`` (:data:`CHANCE_MIN_POOL`).
+    ``chance_min_pool`` (:data:`CHANCE_MIN_POOL`). The floor guards against a flow shape's boost
+    (:func:`flow_significance`, on its raw ``flow_surprise``, which honest money reaches on one
+    statistic: a payroll run's window); a significant flow shape under it scores
+    :meth:`RingCalibrator.flow_estimate` instead when that is at least 0.5, and says so
+    (``"Flow:..."``): its members' own score and its money's robust surprise, each group-level
+    test capped, make it more likely collusive than not among the training labels' flow shapes.
+    On the flows world (``configs/synth-flows.yaml``, 20k accounts, XGBoost on half the labels)
+    every missed labelled gather-scatter and bipartite ring that had a candidate was lost to the
+    floor (robust surprise 15-24, members' pooled score 0.04-0.08), while the honest payroll
+    runs it holds back have robust surprises of 3-8: seed 5 (tuning) recovery 0.814 -> 0.898,
+    gather-scatter 0.67 -> 1.0, bipartite 0.5 -> 0.83, member precision 0.979 -> 0.976; seed 3
+    (confirmed once) 0.875 -> 0.982, gather-scatter 0.5 -> 0.83, bipartite 0.67 -> 1.0, member
+    precision 0.948 -> 0.949, no honest-flow ring in either (benchmarks/README.md, session 15).
 
     Parameters
     ----------
@@ -596,7 +652,19 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: RingCalibrator,
               else np.zeros(len(out), dtype=bool))
     bar = np.where(chance, max(chance_min_pool, min_member_pool), min_member_pool)
     honest = pool < bar
-    out.loc[honest, "score"] = 0.0
+    flow_p = calibrator.flow_estimate(out)
+    carried = honest & ~chance & (flow_p >= 0.5)
+    out.loc[honest, "score"] = np.where(carried, flow_p * np.minimum(demotion, 1.0), 0.0)[honest]
+    out["evidence"] = [
+        [*evidence, f"Flow:its members' own score {p:.2f} is under {b:g}, but with its money's "
+                    f"robust surprise {np.expm1(x):.1f} flow shapes were {f:.2f} likely "
+                    f"collusive in the training labels"]
+        if flag else list(evidence)
+        for evidence, p, b, x, f, flag in zip(out["evidence"], pool, bar,
+                                              structural_evidence(out), flow_p, carried,
+                                              strict=True)
+    ]
+    honest &= ~carried
     out["evidence"] = [
         [*evidence, f"Honest:its members' pooled score {p:.2f} is under {b:g}"
                     + (" (chance explains its sharing and flows)" if by_chance else "")]

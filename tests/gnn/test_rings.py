@@ -392,6 +392,33 @@ def test_a_significant_flow_of_honest_looking_accounts_is_no_ring():
     assert calibrate_rings(scored, identity, mules)["score"].iloc[0] > 0.5
 
 
+def test_a_flow_shape_under_the_floor_stands_on_its_members_and_robust_surprise():
+    # training flow shapes whose members look honest one by one (member score 0.05, the flow
+    # boost lifting their pooled score to 0.7): with a robust surprise of 20 (mules)
+    # collusive nine in ten, of 3 (a payroll run, surprising on its window alone) one in ten
+    mules, mule_labels = _scored_rings(40, 0.7, 36, 0)
+    payroll, payroll_labels = _scored_rings(40, 0.7, 4, 100)
+    rings = pd.DataFrame(mules + payroll).assign(
+        member_score=0.05, kind="flow_fan_out", significant=1.0,
+        surprise=[20.0] * 40 + [30.0] * 40, flow_robust_surprise=[20.0] * 40 + [3.0] * 40)
+    labels = pd.DataFrame(mule_labels + payroll_labels, columns=["account_id", "label"])
+    calibrator = fit_ring_calibrator(rings, labels)
+    scores = pd.DataFrame({"account_id": labels["account_id"], "score": 0.05})
+    out = calibrate_rings(rings, calibrator, scores).set_index("ring_id")
+    mule, pay = out.loc["r0"], out.loc["r100"]
+    assert mule["score"] == pytest.approx(0.9, abs=0.05)
+    assert mule["evidence"][-1].startswith(
+        f"Flow:its members' own score 0.05 is under {MIN_MEMBER_POOL:g}, but with its money's "
+        "robust surprise 20.0 flow shapes were 0.")
+    assert pay["score"] == 0.0
+    assert pay["evidence"][-1].startswith("Honest:")
+    assert calibrator.to_dict()["flow"]["evidence"] > 0.0
+    # too few training flow shapes of one outcome: no flow estimate, the floor holds
+    few = rings.iloc[:40]
+    assert fit_ring_calibrator(few, labels).flow is None
+    assert calibrate_rings(few, fit_ring_calibrator(few, labels), scores)["score"].eq(0.0).all()
+
+
 def test_a_ring_chance_explains_needs_members_more_likely_abusive_than_not():
     members = ["boss", "p1", "p2"]
     fan = RingCandidate(ring_id_for(members), members, "flow_fan_out", [],
