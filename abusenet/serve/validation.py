@@ -100,10 +100,11 @@ class EventValidator:
         columns: dict[str, list[Any]] = {f.name: [] for f in self.schema}
         for event in events:
             for source, target in self._text_columns:
-                value = event.get(source)
-                if isinstance(value, dict | list):
-                    return None
-                text = _text(value)
+                text = event.get(source)
+                if text is not None and type(text) is not str:  # a string is its own text
+                    if isinstance(text, dict | list):
+                        return None
+                    text = _text(text)
                 if text is not None and (text == "" or text != text.strip()):
                     return None  # the SQL trims it or nulls it
                 columns[target].append(text)
