@@ -32,9 +32,15 @@ SESSION_DEFAULTS: dict[str, str] = {
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
 #: Defaults for local sessions only (``local``, ``local[N]``), where the driver's JVM also runs
-#: the executors: the ingest's cached rows (about 106 MB a million events, uncompressed) stay
-#: in memory up to ~10M events instead of spilling to disk (Spark's own default is 1g).
-LOCAL_DEFAULTS: dict[str, str] = {"spark.driver.memory": "3g"}
+#: the executors: the snapshot's cached pairs stay in memory up to ~10M events instead of
+#: spilling to disk (Spark's own default is 1g); shuffled and spilled rows are not compressed,
+#: since they never leave the machine: lz4 cost more CPU than the larger local files (about
+#: 2.3x the shuffle bytes; 1M events, loaded, executor task CPU s: ingest 8.4 / 8.5 -> 8.3 /
+#: 7.8, snapshot 13.7 / 14.6 -> 13.2 / 13.0, its JVM CPU 43 -> 40; benchmarks/README.md,
+#: session 15). A cluster keeps compressing what crosses its network.
+LOCAL_DEFAULTS: dict[str, str] = {"spark.driver.memory": "3g",
+                                  "spark.shuffle.compress": "false",
+                                  "spark.shuffle.spill.compress": "false"}
 #: JVM options of the driver and the executors, put before any given in ``conf``. HotSpot does
 #: not JIT-compile a method of more than 8,000 bytes of bytecode; the code Spark generates for
 #: the validation and snapshot queries has such methods, which then run interpreted (staging

@@ -42,6 +42,13 @@ def test_a_local_session_gets_a_larger_heap_unless_the_caller_sets_one():
     assert given["spark.driver.memory"] == "1g"
 
 
+def test_only_a_local_session_leaves_its_shuffles_uncompressed():
+    local, cluster = session_settings(4, {}, local=True), session_settings(4, {})
+    for key in ("spark.shuffle.compress", "spark.shuffle.spill.compress"):
+        assert local[key] == "false"
+        assert key not in cluster
+
+
 def test_a_local_session_uses_the_throughput_collector_unless_the_caller_names_one():
     local = session_settings(4, {}, local=True)
     assert LOCAL_JAVA_OPTIONS == "-XX:+UseParallelGC"
