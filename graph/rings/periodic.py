@@ -9,16 +9,17 @@ progression of days; its fans-out keep no schedule). What is rare is the schedul
 the hub's one-off counterparties: of its ``n`` distinct days with a one-off pair starting
 (a pair transacting once), ``m`` fall on an arithmetic progression.
 
-The test, per hub and direction with ``min_fan <= n <= max_days``: under the null, the hub's
-``n`` one-off days are ``n`` distinct days drawn uniformly from its own span of ``T`` days (its
-first to its last one-off day); the chance that some ``m`` of them form an arithmetic
-progression is at most the expected number of such progressions,
-``A(T, m) * C(n, m) / C(T, m)``, where ``A(T, m)`` counts the ``m``-term progressions within
-``T`` days (:func:`progression_log_chance`). The longest progression is what the search
-reports, so the test is one per hub and direction, and a fan of chance ``p`` is charged for
-every hub that could have come out as unlikely (``tests``: the hubs whose longest possible
-progression, all their ``n`` days up to ``max_size - 1``, has chance at most ``p``; a hub of
-three days over a week cannot, so it is not counted: Tarone's count, a union bound over the
+The test, per hub and direction with ``min_fan <= n <= max_days``: its longest progression, ``m``
+terms over ``L`` days (first to last), with ``k`` of the hub's days within those ``L``; if those
+days fell anywhere within them, the chance that the ``m - 2`` inner terms sit on the grid is
+``C(k - 2, m - 2) / C(L - 2, m - 2)``, times the ``A(T, m)`` progressions that fit in the hub's
+own span of ``T`` days (its first to its last one-off day; :func:`progression_log_chance`). So a
+burst (every day of a week taken, as raters on a busy week of Bitcoin-OTC) is no evidence, and a
+fan paid once every 67 days, with nothing else in between, is. The longest progression is what
+the search reports, so the test is one per hub and direction, and a fan of chance ``p`` is
+charged for every hub that could have come out as unlikely (``tests``: the hubs whose longest
+possible progression, all their ``n`` days up to ``max_size - 1``, has chance at most ``p``; a
+hub of three days over a week cannot, so it is not counted: Tarone's count, a union bound over the
 hubs that can reach ``p``), and the test competes with the money null of
 :mod:`graph.rings.flow_null` (one more factor 2).
 
@@ -60,13 +61,20 @@ def progression_count(span: np.ndarray, m: np.ndarray) -> np.ndarray:
     return np.maximum(steps * span - (m - 1.0) * steps * (steps + 1.0) / 2.0, 1.0)
 
 
-def progression_log_chance(n: np.ndarray, m: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """The log10 chance (<= 0) that ``m`` of ``n`` distinct days drawn uniformly from ``span``
-    days form an arithmetic progression (the expected number of such progressions, a bound)."""
-    n, m = np.asarray(n, np.float64), np.asarray(m, np.float64)
-    span = np.maximum(np.asarray(span, np.float64), n)
-    return np.minimum(np.log10(progression_count(span, m)) + log10_binomial(n, m)
-                      - log10_binomial(span, m), 0.0)
+def progression_log_chance(m: np.ndarray, inside: np.ndarray, length: np.ndarray,
+                           span: np.ndarray) -> np.ndarray:
+    """The log10 chance (<= 0) of an ``m``-term arithmetic progression of days over ``length``
+    days (first to last term) among a hub's days within ``span`` days, ``inside`` of which lie
+    within the progression's own length (its ends included): the ``m - 2`` inner terms on the
+    grid when the ``inside - 2`` inner days fall anywhere in the ``length - 2`` between, times
+    the progressions that could have been chosen, ``A(span, m) C(inside - 2, m - 2) /
+    C(length - 2, m - 2)`` (a bound). A burst of consecutive days (every day inside taken) is
+    no evidence, whatever the hub's quiet months around it."""
+    m, inside = np.asarray(m, np.float64), np.asarray(inside, np.float64)
+    length = np.maximum(np.asarray(length, np.float64), inside)
+    span = np.maximum(np.asarray(span, np.float64), length)
+    return np.minimum(np.log10(progression_count(span, m)) + log10_binomial(inside - 2, m - 2)
+                      - log10_binomial(length - 2, m - 2), 0.0)
 
 
 def _within_pairs(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -156,11 +164,18 @@ def periodic_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, max
         np.minimum.at(first, d_hub[keep], d_day[keep])
         np.maximum.at(last, d_hub[keep], d_day[keep])
         every = np.flatnonzero(judged)
-        best_chances.append(progression_log_chance(
-            n_days[every], np.minimum(n_days[every], max_size - 1), last[every] - first[every] + 1))
+        span = last[every] - first[every] + 1
+        longest = np.minimum(n_days[every], max_size - 1)
+        best_chances.append(progression_log_chance(longest, longest, span, span))
         fan = (m >= min_fan) & (m <= max_size - 1) & (step > 0)
         hubs, m, start, step = hubs[fan], m[fan], start[fan], step[fan]
-        chance = progression_log_chance(n_days[hubs], m, last[hubs] - first[hubs] + 1)
+        # the hub's days within the progression's own length
+        codes = d_hub[keep] * width + d_day[keep]
+        end = start + (m - 1) * step
+        inside = (np.searchsorted(codes, hubs * width + end, side="right")
+                  - np.searchsorted(codes, hubs * width + start, side="left"))
+        chance = progression_log_chance(m, inside, end - start + 1,
+                                        last[hubs] - first[hubs] + 1)
         sides.append((centre, leaf, hub, hubs, m, start, step, chance))
     reachable = np.sort(np.concatenate(best_chances))
     ids = np.asarray(accounts.astype(str), dtype=object)

@@ -38,9 +38,11 @@ def test_longest_progression_per_hub():
 
 
 def test_chance_falls_with_length_and_rises_with_busier_days():
-    assert progression_log_chance(8, 8, 200) < progression_log_chance(8, 5, 200) < 0
-    assert progression_log_chance(60, 5, 200) > progression_log_chance(8, 5, 200)
-    assert progression_log_chance(3, 3, 3) == 0.0
+    # m terms over 140 days, k of the hub's days within them, its span 300 days
+    assert progression_log_chance(8, 8, 140, 300) < progression_log_chance(5, 5, 140, 300) < 0
+    assert progression_log_chance(5, 20, 140, 300) > progression_log_chance(5, 5, 140, 300)
+    # a burst: every day within the progression taken
+    assert progression_log_chance(7, 7, 7, 300) == 0.0
 
 
 def _world(schedule_days: list[int], habit_days: list[int] = ()) -> tuple[pd.DataFrame, pd.Index]:
