@@ -1080,11 +1080,13 @@ class GraphState:
         at = [nodes.columns.index(c) for c in columns]
         z = self.graph.features(ACCOUNT, rows)[:, :len(columns)]
         order = np.argsort(-np.abs(z), axis=1)[:, :TOP_REASONS]
-        raw = nodes.raw[rows]
-        return [[{"feature": columns[i], "value": _value(float(raw[k, at[i]]),
-                                                           nodes.integer[at[i]]),
-                  "z": float(z[k, i])} for i in order[k].tolist()]
-                for k in range(len(rows))]
+        # each row's picked values read at once (one tolist each, not a scalar at a time)
+        raw = np.take_along_axis(nodes.raw[rows][:, at], order, axis=1).tolist()
+        picked = np.take_along_axis(z, order, axis=1).tolist()
+        integer = [nodes.integer[j] for j in at]
+        return [[{"feature": columns[i], "value": _value(v, integer[i]), "z": zk}
+                 for i, v, zk in zip(ks, vs, zs, strict=True)]
+                for ks, vs, zs in zip(order.tolist(), raw, picked, strict=True)]
 
 
 class _PublishedScores:
@@ -1280,6 +1282,6 @@ def _zero_nan(values: np.ndarray) -> np.ndarray:
 
 def _value(value: float, integer: bool) -> float | int | None:
     """A raw feature value for JSON (an int for a count column, ``None`` for missing)."""
-    if np.isnan(value):
+    if value != value:  # NaN (np.isnan of a Python float costs ~1 us)
         return None
     return int(value) if integer else value
