@@ -7,7 +7,8 @@ in-neighbours of their previous level. With ``hops`` hops an account's row depen
 nodes within ``hops`` in-hops of it, so :class:`LiveXGBGraph` computes the rows asked for from
 their neighbourhood in a :class:`~gnn.local_scoring.LocalGraph` (its current edges) and the
 nodes' current scaled features: the batch formula's values up to float64 summation order (each
-level cast to float32 as the batch casts it), put through the same trees.
+level cast to float32 as the batch casts it), put through the same trees and calibrator
+(:meth:`~gnn.baselines.xgb_graph.XGBGraph.probabilities`).
 """
 
 from __future__ import annotations
@@ -92,8 +93,7 @@ class LiveXGBGraph:
         """Probability of abuse of account ``rows`` (float64)."""
         if not len(rows):
             return np.empty(0)
-        return self.model.model_.predict_proba(self.features(graph, rows))[:, 1].astype(
-            np.float64)
+        return np.asarray(self.model.probabilities(self.features(graph, rows)), dtype=np.float64)
 
     def fit(self, graph: LocalGraph) -> np.ndarray:
         """Every account's score, by the batch scoring itself

@@ -1,9 +1,10 @@
 """The challenger: XGB-Graph on the same split, the GNN + XGB-Graph blend, and the winner.
 
 Three candidates score every account: ``gnn`` (the run's detector), ``xgb-graph``
-(:class:`gnn.baselines.xgb_graph.XGBGraph` fitted on the GNN's training labels and early-stopped
-on its validation labels) and ``blend`` (``w * gnn + (1 - w) * xgb-graph`` of the two
-probabilities, ``w`` on a 0.1 grid chosen on the validation labels). The winner is chosen on
+(:class:`gnn.baselines.xgb_graph.XGBGraph` fitted on the GNN's training labels, early-stopped
+and Platt-calibrated on its validation labels, as the GNN is) and ``blend``
+(``w * gnn + (1 - w) * xgb-graph`` of the two probabilities, ``w`` on a 0.1 grid chosen on
+the validation labels). The winner is chosen on
 the validation labels only: the held-back test labels and the out-of-time window never choose.
 The blend is judged out of fold (:func:`cross_fitted_blend`): its grid holds 0 and 1 (each
 candidate alone), so a weight chosen on the very labels it is judged on never scores below
@@ -74,7 +75,8 @@ class Selection:
 def fit_challenger(
     snapshot: Any, fit_labels: pd.DataFrame, val_labels: pd.DataFrame, random_state: int = 0
 ) -> tuple[Any, pd.DataFrame]:
-    """Fit XGB-Graph on ``fit_labels`` (early stopping on ``val_labels``); score every account.
+    """Fit XGB-Graph on ``fit_labels`` (early-stopped and calibrated on ``val_labels``); score
+    every account.
 
     Returns
     -------

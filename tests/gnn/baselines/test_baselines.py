@@ -109,12 +109,53 @@ def test_xgb_graph_saves_json_and_reloads(rings, tmp_path, monkeypatch):
     again = XGBGraph.load(tmp_path / "xgb")
     monkeypatch.setattr(xgb_graph, "SCORE_ROWS", 16)
     data, _ = snapshot_to_heterodata(snapshot, model.scaler_)
-    whole = model.model_.predict_proba(hop_features(data, model.hops))[:, 1]
+    whole = model.probabilities(hop_features(data, model.hops))
     assert model.score_graph(data).tobytes() == whole.tobytes()  # scored block by block
     assert model.score_graph(data, [3, 1]).tobytes() == whole[[3, 1]].tobytes()
+    assert again.calibrator_.to_dict() == model.calibrator_.to_dict()
     np.testing.assert_allclose(
         model.score_accounts(snapshot)["score"], again.score_accounts(snapshot)["score"]
     )
+
+
+def test_xgb_graph_is_platt_calibrated_on_its_validation_labels(rings):
+    """The calibrator is fitted on the early-stopping rows' margins: a monotone map of the
+    trees' scores (same ranking) whose mean on those rows is their positive rate."""
+    snapshot, truth, known = rings
+    data, scaler = snapshot_to_heterodata(snapshot)
+    rng = np.random.default_rng(1)
+    rows = rng.permutation(len(truth))
+    fit, val = rows[: len(rows) // 2], rows[len(rows) // 2:]
+    y = truth.set_index("account_id").loc[data["Account"].node_ids, "label"].to_numpy()
+    model = XGBGraph(n_estimators=30)
+    model.scaler_ = scaler
+    model.fit_graph(data, fit, y[fit], val, y[val])
+    features = hop_features(data, model.hops)
+    raw = model.model_.predict_proba(features)[:, 1]
+    calibrated = model.score_graph(data)
+    assert np.array_equal(np.argsort(raw, kind="stable"), np.argsort(calibrated, kind="stable"))
+    assert calibrated[val].mean() == pytest.approx(y[val].mean(), abs=1e-3)
+    raw_model = XGBGraph(n_estimators=30, calibrate=False)
+    raw_model.fit_graph(data, fit, y[fit], val, y[val])
+    assert not hasattr(raw_model, "calibrator_")
+    assert raw_model.score_graph(data).tobytes() == raw.tobytes()
+
+
+def test_an_xgb_graph_saved_without_a_calibrator_scores_as_before(rings, tmp_path):
+    """Models saved before calibration (no ``calibrator`` in metadata.json) keep their scores."""
+    import json
+
+    snapshot, truth, known = rings
+    model = XGBGraph(n_estimators=20).fit(snapshot, truth[known])
+    model.save(tmp_path / "xgb")
+    metadata = json.loads((tmp_path / "xgb" / "metadata.json").read_text())
+    del metadata["calibrator"], metadata["calibrate"]
+    (tmp_path / "xgb" / "metadata.json").write_text(json.dumps(metadata))
+    old = XGBGraph.load(tmp_path / "xgb")
+    assert not hasattr(old, "calibrator_")
+    data, _ = snapshot_to_heterodata(snapshot, model.scaler_)
+    expected = model.model_.predict_proba(hop_features(data, model.hops))[:, 1]
+    assert old.score_graph(data).tobytes() == expected.tobytes()
 
 
 def test_component_rate_uses_only_component_labels():
