@@ -93,7 +93,7 @@ from graph.rings.null_model import (
     surprise,
     type_degrees,
 )
-from graph.rings.pairs import rare_entity_pairs
+from graph.rings.pairs import coincidence_log_chance, rare_entity_pairs
 from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
 from graph.rings.periodic import periodic_fans
 from graph.rings.projection import (
@@ -845,6 +845,13 @@ def _describe(
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
         entity_degree <= cfg.hub_degree_cap, localities) - money.shape[pair]
+    if pair.any():
+        ends = membership[pair].tocsr()
+        ends.sort_indices()
+        surprising[pair] -= coincidence_log_chance(
+            entities.edges, ends.indices[0::2], ends.indices[1::2],
+            shared[pair].multiply((entity_degree <= cfg.hub_degree_cap)[None, :]).tocsr(),
+            cfg.lockstep_window_s)
     del membership, money, entry_degree
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))

@@ -9,13 +9,18 @@ often explained by chance or trimmed, while the pair's own tie is not; overlappi
 ranked against each other when scored. One shared entity is
 never enough under the null model (:mod:`graph.rings.null_model`): a pair picked from the users
 of one entity is what chance makes of that entity, so pairs sharing one entity are not even
-listed. Whether a listed pair is reported is the null model's call, as for any ring.
+listed. Whether a listed pair is reported is the null model's call, as for any ring; a pair
+whose two accounts first or last used what they share at the same moments gets that
+coincidence's chance too (:func:`coincidence_log_chance`): colluders take turns on one device
+within minutes, a household's members use the family device at times of their own.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
+from scipy.special import gammaln
 
 
 def rare_entity_pairs(
@@ -74,3 +79,61 @@ def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_mat
     full = np.zeros(len(pairs), dtype=bool)
     full[coo.row[coo.data >= n_shared[coo.row]]] = True
     return full
+
+
+def coincidence_log_chance(
+    edges: pd.DataFrame, a: np.ndarray, b: np.ndarray, shared: sp.csr_matrix, window_s: float,
+) -> np.ndarray:
+    """Per pair ``(a[i], b[i])``: the log10 chance (<= 0) that the two accounts' first and
+    last uses of the entities they share (``shared[i]``'s columns) meet within ``window_s`` as
+    often as they do, were their times independent.
+
+    The uses' endpoints (``edges``: ``row, col, first_ts, last_ts``, one row per use) of the two
+    accounts are compared on each shared entity both used at a known time (four comparisons
+    each); the comparisons within the window, merged into distinct moments ``c`` (those within
+    the window of each other are one), out of ``n`` comparisons have chance about
+    ``C(n, c) p^c``, ``p = 2 window / span`` of the snapshot's times. Households use their
+    family device at times of their own; a colluding pair switches accounts on it within
+    minutes. Only the pairs' own uses are looked up (a sorted search of the edges' keys), so the
+    cost grows with the pairs and their shared entities, plus one pass over the edges.
+    """
+    n_pairs = len(a)
+    coo = shared.tocoo()
+    if n_pairs == 0 or coo.nnz == 0 or len(edges) == 0:
+        return np.zeros(n_pairs)
+    first = edges["first_ts"].to_numpy(np.int64)
+    last = edges["last_ts"].to_numpy(np.int64)
+    known = first >= 0
+    if not known.any():
+        return np.zeros(n_pairs)
+    span = float(last[known].max() - first[known].min())
+    p = min(1.0, 2.0 * window_s / max(span, 1.0))
+    n_cols = max(int(edges["col"].max()), int(coo.col.max())) + 1
+    key = edges["row"].to_numpy(np.int64) * n_cols + edges["col"].to_numpy(np.int64)
+    order = None if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable")
+    sorted_key = key if order is None else key[order]
+
+    def use_of(accounts: np.ndarray) -> np.ndarray:
+        """Edge position of each (account, shared column) use, -1 where absent or unknown."""
+        wanted = accounts[coo.row].astype(np.int64) * n_cols + coo.col
+        at = np.minimum(np.searchsorted(sorted_key, wanted), len(sorted_key) - 1)
+        found = sorted_key[at] == wanted
+        at = at if order is None else order[at]
+        return np.where(found & known[at], at, -1)
+
+    use_a, use_b = use_of(np.asarray(a)), use_of(np.asarray(b))
+    both = (use_a >= 0) & (use_b >= 0)
+    pair, use_a, use_b = coo.row[both], use_a[both], use_b[both]
+    n = 4.0 * np.bincount(pair, minlength=n_pairs)
+    ends_a = np.stack([first[use_a], first[use_a], last[use_a], last[use_a]], axis=1)
+    ends_b = np.stack([first[use_b], last[use_b], first[use_b], last[use_b]], axis=1)
+    near = np.abs(ends_a - ends_b) <= window_s
+    hit_pair = np.broadcast_to(pair[:, None], near.shape)[near]
+    hit_t = np.minimum(ends_a, ends_b)[near]
+    by_time = np.lexsort((hit_t, hit_pair))
+    hit_pair, hit_t = hit_pair[by_time], hit_t[by_time]
+    moment = np.ones(len(hit_pair), dtype=bool)
+    moment[1:] = (hit_pair[1:] != hit_pair[:-1]) | (np.diff(hit_t) > window_s)
+    c = np.bincount(hit_pair[moment], minlength=n_pairs).astype(np.float64)
+    log_ways = (gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)) / np.log(10.0)
+    return np.minimum(0.0, log_ways + c * np.log10(p))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+import pytest
 import scipy.sparse as sp
 
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
-from graph.rings.pairs import rare_entity_pairs
+from graph.rings.pairs import coincidence_log_chance, rare_entity_pairs
 from tests.graph.rings.helpers import edges, snapshot
 
 
@@ -82,3 +84,34 @@ def test_a_generated_world_s_planted_pairs_are_found_and_its_households_are_not(
     assert len(recovered) >= 10 and np.mean(recovered) >= 0.8
     # no pair found is honest (households share one device and one card at most)
     assert all(set(pair) & abusive for pair in found)
+
+
+def test_coincidence_counts_distinct_moments_the_two_accounts_meet_on_what_they_share():
+    day = 86_400
+    # pair 0 (accounts 0, 1) first uses entities 0 and 1 within a minute of each other and
+    # last uses entity 0 together days later: two moments; pair 1 (accounts 2, 3) uses
+    # entity 2 days apart, and the snapshot spans 30 days
+    uses = pd.DataFrame({
+        "row": [0, 1, 0, 1, 2, 3, 4],
+        "col": [0, 0, 1, 1, 2, 2, 3],
+        "first_ts": [0, 30, 5, 40, 2 * day, 9 * day, 0],
+        "last_ts": [10 * day, 10 * day + 60, 5, 40, 3 * day, 12 * day, 30 * day],
+    })
+    shared = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]))
+    a, b = np.array([0, 2]), np.array([1, 3])
+    chance = coincidence_log_chance(uses, a, b, shared, 3600.0)
+    p = 2 * 3600.0 / (30 * day)
+    # 8 comparisons (4 on each entity), 2 distinct moments
+    assert chance[0] == pytest.approx(np.log10(28) + 2 * np.log10(p))
+    assert chance[1] == 0.0
+    # the uses' order does not matter (stacked incidences are not sorted as a whole)
+    shuffled = uses.iloc[[6, 3, 0, 5, 1, 4, 2]].reset_index(drop=True)
+    assert coincidence_log_chance(shuffled, a, b, shared, 3600.0) == pytest.approx(chance)
+    # an entity one of the two used at an unknown time is not compared: entity 1 goes, and
+    # entity 0's 4 comparisons hold the same two moments
+    unknown = uses.assign(first_ts=uses["first_ts"].where(uses.index != 2, -1))
+    assert coincidence_log_chance(unknown, a, b, shared, 3600.0)[0] == pytest.approx(
+        np.log10(6) + 2 * np.log10(p))
+    assert coincidence_log_chance(uses, np.array([], dtype=np.int64),
+                                  np.array([], dtype=np.int64), sp.csr_matrix((0, 4)),
+                                  3600.0).shape == (0,)
