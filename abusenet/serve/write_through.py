@@ -187,6 +187,8 @@ class WriteThrough:
                     self._failures += 1
                     self._last_error = message
                     self._cond.notify_all()
+                    if self._stop:  # closed: what is left stays unwritten (close says so)
+                        return
                     if self._failures == 1:
                         log.warning("Neo4j write-through failed (%s); retrying in %.1f s",
                                     message, backoff)

@@ -7,12 +7,16 @@ pickled into an unnamed temporary file, so the child exits (and gives its memory
 as it is done, however late the caller asks for the result: through a pipe it waited, holding
 all it had allocated, until the caller read. Python's garbage collector is frozen across the
 fork (:func:`gc.freeze`), so a collection in the child does not write to, and copy, every page
-of objects it inherited. Where ``fork`` is missing (not POSIX) the function runs at once, in
-the caller.
+of objects it inherited. GNU OpenMP's worker threads (PyTorch's, on Linux) are let go before the
+fork (:func:`release_openmp_threads`): a child that found its parent's pool would wait for ever
+for threads that do not exist in it. Where ``fork`` is missing (not POSIX) the function runs at
+once, in the caller.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import gc
 import os
 import pickle
@@ -24,6 +28,37 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+#: ``omp_pause_hard`` of the OpenMP 5 API: stop the worker threads and free their state.
+_OMP_PAUSE_HARD = 2
+
+
+@functools.cache
+def _openmp_library(path: str) -> Any:
+    """The loaded GNU OpenMP library at ``path``, or None without ``omp_pause_resource_all``."""
+    library = ctypes.CDLL(path)
+    return library if hasattr(library, "omp_pause_resource_all") else None
+
+
+def release_openmp_threads() -> None:
+    """Let go of the calling thread's GNU OpenMP worker pool in every libgomp this process has
+    loaded (the next parallel region starts a new one).
+
+    libgomp has no fork handler: a forked child keeps the parent's pool of worker threads, which
+    the fork did not copy, and its first parallel region (a PyTorch matrix product, say) waits
+    for them for ever. Called before :func:`os.fork`; a no-op where ``/proc/self/maps`` is
+    missing or no libgomp is loaded.
+    """
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split(maxsplit=5)[5].strip() for line in maps
+                     if "libgomp" in line and len(line.split(maxsplit=5)) == 6}
+    except OSError:
+        return
+    for path in sorted(paths):
+        library = _openmp_library(path)
+        if library is not None:
+            library.omp_pause_resource_all(_OMP_PAUSE_HARD)
 
 
 class ForkedProcessDied(RuntimeError):
@@ -65,6 +100,7 @@ class ForkedCall(Generic[T]):
         sys.stderr.flush()
         # unnamed: nothing is left behind whatever happens to either process
         self._file = tempfile.TemporaryFile(prefix="forked-")  # noqa: SIM115 - result, close
+        release_openmp_threads()
         gc.freeze()
         pid = -1
         try:

@@ -319,3 +319,19 @@ def _rss_mib() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs fork")
+def test_stages_are_not_forked_while_another_thread_runs() -> None:
+    """A forked child would inherit the locks the other thread holds."""
+    import threading
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait, name="holder", daemon=True)
+    other.start()
+    try:
+        assert not can_fork()
+    finally:
+        release.set()
+        other.join()
+    assert can_fork()

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,19 @@ TOKEN = "test-token-'\"-value"
 #: Starts `serve` through its own Typer app (the lead wires it into abusenet.cli).
 LAUNCH = ("import typer; from abusenet.commands.serve import register; app = typer.Typer(); "
           "app.callback()(lambda: None); register(app); app()")
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left() -> Iterator[None]:
+    """Every test stops the threads it started (event writers, write-through): a thread left
+    running makes the forked stages of a later `abusenet run` in this process unsafe."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5.0
+    while (left := [t for t in threading.enumerate() if t not in before and t.is_alive()]):
+        if time.monotonic() > deadline:
+            pytest.fail(f"threads left running: {sorted(t.name for t in left)}")
+        time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")

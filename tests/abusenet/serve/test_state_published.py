@@ -45,7 +45,9 @@ def test_served_scores_are_the_published_candidates(run_dir, tmp_path, candidate
          "event_type": "transfer", "counterparty_id": ids[1], "amount": 75.5},
     ]
     checked = EventValidator(canonical_mapping(state.ingest_state)).check(events)
-    EventWriter(state).submit(checked.events, checked.reasons)
+    writer = EventWriter(state)
+    writer.submit(checked.events, checked.reasons)
+    writer.close()
     after = build_snapshot(run_paths(run_dir)["events"], tmp_path / "snapshot", progress=False)
     batch, chosen = score_published(model, after)
     assert chosen == candidate

@@ -56,6 +56,7 @@ def test_a_group_dedups_in_arrival_order_logs_once_and_scores_exactly(run_dir):
     assert answers == {0: [ACCEPTED, ACCEPTED], 1: [DUPLICATE, ACCEPTED],
                        2: [REJECTED, ACCEPTED]}
     assert writer.groups_written == 1 and len(segment_files(state.events_dir)) == 1
+    writer.close()
     live = {a: state.account_view(a)["score"] for a in ("writer_a", "writer_b", member)}
     assert state.account_view("writer_c") is not None
     replayed = GraphState.load(run_dir)  # the segment replayed, the whole graph scored
@@ -83,6 +84,7 @@ def test_views_asked_for_are_the_accounts_after_the_group(run_dir):
     assert views[2] is None
     assert views[:2] == state.account_views(["viewer_a", member])
     assert views[0]["reasons"]["shared_entities"][0]["entity"] == "Device:dev-g"
+    writer.close()
 
 
 @pytest.fixture(scope="module")

@@ -83,3 +83,23 @@ def test_a_result_that_does_not_pickle_is_reported() -> None:
     with ForkedCall("unpicklable", lambda: (lambda: 1)) as pending, \
             pytest.raises(Exception, match="(?i)pickle"):
         pending.result()
+
+
+def test_a_child_runs_torch_after_its_parent_used_torchs_threads() -> None:
+    """GNU OpenMP has no fork handler: without letting the parent's pool go, the child's first
+    parallel region waits for ever (in a subprocess: a hang fails the test, not the suite)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import torch\n"
+        "from graph.rings.forked import ForkedCall\n"
+        "a = torch.randn(1500, 1500)\n"
+        "(a @ a).sum(); torch.randn(4_000_000).sin().sum()\n"
+        "def work(m): return float((m @ m).sum() + torch.randn(4_000_000).sin().sum())\n"
+        "with ForkedCall('torch', work, a) as pending: pending.result()\n"
+        "print('done')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "done"
