@@ -1,5 +1,6 @@
-"""Node-level quality figures: AUROC, AUPRC, Recall@k, calibration (Brier score, ECE and a
-reliability table), and mean ± std over splits."""
+"""Node-level quality figures: AUROC, AUPRC, Recall@k, calibration (Brier score, ECE, the ECE
+without label noise and the one noise alone gives, a reliability table), and mean ± std over
+splits."""
 
 from __future__ import annotations
 
@@ -63,11 +64,21 @@ def reliability(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> dict
     dict
         ``count``; ``brier`` (mean squared error of the scores); ``ece`` (expected calibration
         error: the count-weighted mean of ``|mean score - observed rate|`` over the bins);
-        ``bins``: one entry per non-empty bin with ``lower``, ``upper``, ``count``,
+        ``ece_noise`` and ``ece_noise_high``: the mean and 95th percentile of the ECE a
+        perfectly calibrated model shows on the same scores by chance (see
+        :func:`ece_under_calibration`; a few hundred labels give one 0.03-0.06);
+        ``ece_debiased``: the ECE with each bin's label noise taken out, the count-weighted
+        mean of ``sqrt(max(0, gap**2 - var))`` where ``gap`` is the bin's ``mean score -
+        observed rate`` and ``var = sum(s * (1 - s)) / count**2`` is the variance that gap
+        has when the scores are calibrated (``gap**2 - var`` estimates the squared
+        miscalibration without bias). It stays small for a calibrated model (about 0.013 on
+        400 labels, 0.001 on 40,000, where the raw ECE is 0.03 and 0.003) and near the
+        large-sample ECE for a miscalibrated one. ``bins``: one entry per non-empty bin with
+        ``lower``, ``upper``, ``count``,
         ``mean_score``, ``observed_rate`` (the share of outcomes that are 1) and
         ``observed_low`` / ``observed_high`` (its 95 % Wilson interval: a mean score outside
-        it is a miscalibration that the bin's count alone hardly explains). ``brier`` and
-        ``ece`` are ``nan`` without outcomes.
+        it is a miscalibration that the bin's count alone hardly explains). ``brier`` and the
+        ECE figures are ``nan`` without outcomes.
 
     Raises
     ------
@@ -86,22 +97,78 @@ def reliability(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> dict
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     which = np.minimum((score * n_bins).astype(np.int64), n_bins - 1)
     bins = []
-    ece = 0.0
+    ece = debiased = 0.0
     for b in np.unique(which):
         inside = which == b
         mean_score, observed = float(score[inside].mean()), float(y_true[inside].mean())
         ece += inside.sum() * abs(mean_score - observed)
+        noise = float(np.sum(score[inside] * (1.0 - score[inside]))) / inside.sum() ** 2
+        debiased += inside.sum() * np.sqrt(max(0.0, (mean_score - observed) ** 2 - noise))
         low, high = wilson_interval(observed, int(inside.sum()))
         bins.append({"lower": float(edges[b]), "upper": float(edges[b + 1]),
                      "count": int(inside.sum()), "mean_score": mean_score,
                      "observed_rate": observed, "observed_low": low, "observed_high": high})
     count = len(score)
+    noise, noise_high = ece_under_calibration(score, n_bins)
     return {
         "count": count,
         "brier": float(np.mean((score - y_true) ** 2)) if count else float("nan"),
         "ece": float(ece / count) if count else float("nan"),
+        "ece_debiased": float(debiased / count) if count else float("nan"),
+        "ece_noise": noise,
+        "ece_noise_high": noise_high,
         "bins": bins,
     }
+
+
+NOISE_DRAWS = 1000
+"""Label sets drawn by :func:`ece_under_calibration`."""
+
+_EXACT_BIN = 1000
+"""Bins up to this many scores draw every label; larger ones draw the bin's positive count from
+the normal law with its mean and variance (its error is far below the ECE's own spread)."""
+
+
+def ece_under_calibration(
+    score: np.ndarray, n_bins: int = 10, draws: int = NOISE_DRAWS, seed: int = 0,
+) -> tuple[float, float]:
+    """The ECE a perfectly calibrated model would show on these scores by chance.
+
+    Labels are drawn as ``Bernoulli(score)`` (exactly what calibration means) ``draws`` times
+    with a fixed ``seed``, and each draw's ECE is measured with the bins of :func:`reliability`.
+    The noise shrinks as ``1 / sqrt(count)``: its mean is about 0.03 on 400 labels and 0.003 on
+    40,000 for typical fraud scores. An observed ECE near it is no evidence of miscalibration.
+
+    Parameters
+    ----------
+    score
+        Probabilities in [0, 1] (checked by :func:`reliability`).
+    n_bins
+        Equal-width bins over [0, 1], as in :func:`reliability`.
+    draws, seed
+        Label sets drawn and the random generator's seed: the result is deterministic.
+
+    Returns
+    -------
+    tuple of float
+        The mean and the 95th percentile of the drawn ECEs (``nan`` for no scores).
+    """
+    score = np.asarray(score, dtype=np.float64)
+    if not len(score):
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    which = np.minimum((score * n_bins).astype(np.int64), n_bins - 1)
+    gaps = np.zeros(draws)
+    for b in np.unique(which):
+        inside = score[which == b]
+        if len(inside) <= _EXACT_BIN:
+            positives = (rng.random((draws, len(inside))) < inside).sum(axis=1)
+        else:
+            spread = float(np.sqrt(np.sum(inside * (1.0 - inside))))
+            positives = rng.normal(inside.sum(), spread, draws)
+        gaps += np.abs(positives - inside.sum())
+    drawn = gaps / len(score)
+    return float(drawn.mean()), float(np.quantile(drawn, 0.95))
 
 
 def wilson_interval(rate: float, count: int, z: float = 1.96) -> tuple[float, float]:

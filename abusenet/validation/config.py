@@ -21,7 +21,10 @@ class GatesConfig(_Section):
     min_auprc_margin
         The new model's AUPRC minus the challenger's (XGB-Graph) must be at least this.
     max_ece
-        Largest expected calibration error of the published account scores.
+        Largest expected calibration error of the published account scores without label
+        noise (``ece_debiased`` of :func:`gnn.evaluate.reliability`: each bin's gap with the
+        variance it has under perfect calibration taken out). Before session 15 it limited the
+        raw ECE, which a calibrated model exceeds by chance on a few hundred labels.
     min_slice_auroc
         No time slice with both classes may score an AUROC below this.
     """

@@ -4,6 +4,7 @@ import pytest
 from gnn.evaluate import (
     auprc,
     auroc,
+    ece_under_calibration,
     node_metrics,
     recall_at_k,
     reliability,
@@ -76,3 +77,36 @@ def test_wilson_interval_matches_the_textbook_value_and_narrows_with_count():
     assert wilson_interval(1.0, 5)[1] == 1.0 and wilson_interval(0.3, 0) == (0.0, 1.0)
     bin_ = reliability([1, 1, 1, 1, 1, 1, 1, 1, 0, 0], [0.85] * 10)["bins"][0]
     assert (bin_["observed_low"], bin_["observed_high"]) == pytest.approx((low, high))
+
+
+def _labels_drawn_from(score: np.ndarray, seed: int) -> np.ndarray:
+    return (np.random.default_rng(seed).uniform(size=score.size) < score).astype(int)
+
+
+def test_label_noise_of_calibrated_scores_is_measured_and_taken_out():
+    score = np.random.default_rng(1).beta(0.3, 2.0, size=400)
+    table = reliability(_labels_drawn_from(score, 2), score)
+    # On 400 labels a calibrated model's raw ECE is mostly chance: about what the simulated
+    # calibrated models show, while the debiased ECE is well below it.
+    assert 0.015 < table["ece_noise"] < 0.045
+    assert table["ece_noise"] < table["ece_noise_high"]
+    assert table["ece_debiased"] < table["ece"]
+    assert table["ece_debiased"] < 0.03
+
+
+def test_ece_noise_is_deterministic_and_shrinks_with_the_count():
+    rng = np.random.default_rng(3)
+    small, large = rng.beta(0.3, 2.0, size=400), rng.beta(0.3, 2.0, size=40_000)
+    assert ece_under_calibration(small) == ece_under_calibration(small)
+    assert ece_under_calibration(small, seed=1) != ece_under_calibration(small)
+    assert ece_under_calibration(large)[0] < ece_under_calibration(small)[0] / 5
+    assert np.isnan(ece_under_calibration(np.array([]))[0])
+
+
+def test_debiased_ece_of_miscalibrated_scores_is_near_its_large_sample_value():
+    # Scores twice the true probability: the ECE on 400,000 labels is about 0.11.
+    truth = np.random.default_rng(4).beta(0.3, 2.0, size=400)
+    doubled = np.clip(2 * truth, 0.0, 1.0)
+    table = reliability(_labels_drawn_from(truth, 5), doubled)
+    assert table["ece_debiased"] > 0.07
+    assert table["ece_debiased"] > table["ece_noise_high"]
