@@ -51,7 +51,7 @@ from torch_geometric.data import HeteroData
 from gnn.baselines.xgb_graph import XGBGraph, hop_features
 from gnn.data.snapshot_graph import opposite_edge_type
 from gnn.sampler import TemporalNeighborSampler
-from gnn.tree_margins import TreeMargins
+from gnn.tree_margins import MergedMargins, TreeMargins
 
 if TYPE_CHECKING:
     from gnn.local_scoring import LocalGraph
@@ -100,7 +100,8 @@ def boost_features(
 
 #: Up to this many rows, :meth:`BoostedLogits.transform` walks the trees in numpy
 #: (:class:`gnn.tree_margins.TreeMargins`: ~0.09 ms for one row where XGBoost's
-#: ``inplace_predict`` costs ~0.2 ms a fold model; break-even near 30 rows).
+#: ``inplace_predict`` costs ~0.2 ms a fold model; break-even near 30 rows). More rows go
+#: through XGBoost in one call for all fold models (:class:`gnn.tree_margins.MergedMargins`).
 FEW_ROWS = 16
 
 
@@ -194,19 +195,23 @@ class BoostedLogits:
         return self._mean_logits(x).astype(np.float32)
 
     def _mean_logits(self, x: np.ndarray) -> np.ndarray:
-        trees = self._tree_margins() if len(x) <= FEW_ROWS else None
-        if trees is not None:  # the same float32 margins, without XGBoost's set-up per call
+        # the same float32 margins either way, without XGBoost's set-up per call and model
+        trees, merged = self._readers()
+        if trees is not None and len(x) <= FEW_ROWS:
             return np.mean(trees.margins(x), axis=0)
+        if merged is not None:
+            return np.mean(merged.margins(x), axis=0)
         return np.mean([_margin(booster, x) for booster in self.models_], axis=0)
 
     def warm(self) -> None:
-        """Read the fold models' trees for few-row transforms now (:data:`FEW_ROWS`), so that
-        the first single event does not pay it (~70 ms at 1M accounts in the service)."""
-        self._tree_margins()
+        """Read the fold models' trees now (:class:`~gnn.tree_margins.TreeMargins` for few
+        rows, :data:`FEW_ROWS`; :class:`~gnn.tree_margins.MergedMargins` for more), so that
+        the first event does not pay it (~70 ms at 1M accounts in the service)."""
+        self._readers()
 
-    def _tree_margins(self) -> TreeMargins | None:
-        """The fold models' trees in numpy (read once per set of models); ``None`` when
-        :class:`~gnn.tree_margins.TreeMargins` cannot hold them."""
+    def _readers(self) -> tuple[TreeMargins | None, MergedMargins | None]:
+        """The fold models' trees in numpy and merged into one XGBoost model (read once per
+        set of models); ``None`` for either that cannot hold them."""
         held = getattr(self, "_trees", None)
         # held: the list itself (so no id is reused) and its length (fit appends to it)
         if held is None or held[0] is not self.models_ or held[1] != len(self.models_):
@@ -214,7 +219,11 @@ class BoostedLogits:
                 trees = TreeMargins(self.models_)
             except ValueError:
                 trees = None
-            held = self._trees = (self.models_, len(self.models_), trees)
+            try:
+                merged = MergedMargins(self.models_)
+            except ValueError:
+                merged = None
+            held = self._trees = (self.models_, len(self.models_), (trees, merged))
         return held[2]
 
     def get_params(self) -> dict[str, Any]:

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnn.boosted import BoostedLogits, boost_features
+from gnn.boosted import BoostedLogits, _margin, boost_features
 from gnn.data import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from gnn.sampler import TemporalNeighborSampler
@@ -55,14 +55,27 @@ def test_a_few_rows_get_the_same_logits_as_many():
 
 def test_warm_reads_the_trees_once_before_the_first_few_rows():
     x, y = _tabular()
-    boosted = BoostedLogits(folds=3, n_estimators=20)
-    boosted.fit_transform(x, np.arange(150), y[:150])
+    fitted = BoostedLogits(folds=3, n_estimators=20)
+    fitted.fit_transform(x, np.arange(150), y[:150])
+    boosted = BoostedLogits.from_raw(fitted.get_params(), fitted.raw_models())
     assert getattr(boosted, "_trees", None) is None
     boosted.warm()
     trees = boosted._trees
-    assert trees is not None and trees[2] is not None
+    assert trees is not None and all(reader is not None for reader in trees[2])
     np.testing.assert_array_equal(boosted.transform(x[:3]), boosted.transform(x)[:3])
     assert boosted._trees is trees  # read once, not again by the transform
+
+
+def test_many_rows_get_the_fold_models_own_mean_logit():
+    """More than FEW_ROWS rows go through one merged XGBoost model: the same float32 logits
+    as one prediction a fold model."""
+    x, y = _tabular()
+    x[::5, 1] = np.nan
+    boosted = BoostedLogits(folds=3, n_estimators=20)
+    boosted.fit_transform(x, np.arange(150), y[:150])
+    for rows in (slice(0, 17), slice(None)):
+        own = np.mean([_margin(b, x[rows]) for b in boosted.models_], axis=0)
+        np.testing.assert_array_equal(boosted.transform(x[rows]), own.astype(np.float32))
 
 
 def test_too_few_labels_of_a_class_is_a_clear_error():

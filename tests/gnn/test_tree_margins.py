@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from gnn.tree_margins import TreeMargins
+from gnn.tree_margins import MergedMargins, TreeMargins
 
 
 def boosters(seed: int = 0, folds: int = 3) -> tuple[list[xgb.Booster], np.ndarray]:
@@ -47,3 +47,27 @@ def test_another_objective_is_refused():
     model = xgb.XGBRegressor(n_estimators=3, max_depth=2, n_jobs=1).fit(x, x[:, 0])
     with pytest.raises(ValueError, match="objective"):
         TreeMargins([model.get_booster()])
+
+
+@pytest.mark.parametrize("rows", [1, 7, 400])
+def test_merged_margins_equal_each_boosters_margins(rows):
+    models, x = boosters()  # fold models of different depths, missing values
+    x = x[:rows]
+    expected = np.stack([m.inplace_predict(x, predict_type="margin") for m in models])
+    got = MergedMargins(models).margins(x)
+    assert got.dtype == np.float32 and got.shape == (len(models), rows)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_merged_margins_refuse_one_booster_different_sizes_and_other_objectives():
+    models, x = boosters(folds=2)
+    short = xgb.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1).fit(
+        np.nan_to_num(x[:100]), (np.nan_to_num(x[:100, 0]) > 0).astype(int))
+    with pytest.raises(ValueError, match="numbers of trees"):
+        MergedMargins([*models, short.get_booster()])
+    with pytest.raises(ValueError, match="fewer than two"):
+        MergedMargins(models[:1])
+    model = xgb.XGBRegressor(n_estimators=3, max_depth=2, n_jobs=1).fit(
+        x[:60], np.nan_to_num(x[:60, 0]))
+    with pytest.raises(ValueError, match="objective"):
+        MergedMargins([model.get_booster()])
