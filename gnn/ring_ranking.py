@@ -31,6 +31,20 @@ on what is left lets a flow shape through on several independent tests and not o
 Candidates written before ``flow_robust_surprise`` (NaN) keep the bar of session 12 on their
 whole surprise, :data:`FLOW_REPORT_SURPRISE_UNCAPPED`.
 
+A pair's own candidate (:mod:`graph.rings.pairs`, a ``kind`` holding ``"pair"``: two accounts
+sharing rare entities, never a core trimmed from a larger group) is reported at
+:data:`PAIR_REPORT_SURPRISE`, the significance bar itself (``RingConfig.min_surprise``), unless
+both of its accounts are in a ring reported by the other rules (a fragment of that ring, not a
+pair). Two accounts can share only so much: a pair's surprise tops out near 10 and never met
+the bar of 25, so without labels pairs came only as cores trimmed from larger groups. The bar
+of 25 pays for a misspecification the pair null does not have: with one entity of each type
+free (a household's device and card), the most surprising honest pair candidate of the seed-3
+worlds scores -2.09 (1,270 honest pairs, 20k pairs world ``configs/synth-pairs.yaml``) and
+-1.48 (13,249, default 200k world), 3.5 to 4 orders under the significance bar, and every
+significant pair candidate there is two abusive accounts (39 and 85). Trimmed cores of size two
+keep the surprise of the group they were cut from and are judged as groups: 243 of the 319
+that reach 2 on the 20k pairs world are honest.
+
 The ranking was chosen on the generated seed-3 worlds (20k and 200k accounts; rings reported at
 ``unlabelled_min_surprise``; top-ring precision, k = planted rings): surprise per square root of
 the size 0.661 / 0.610, surprise 0.661 / 0.693, surprise times kept share 0.661 / 0.720 (at
@@ -60,6 +74,11 @@ FLOW_REPORT_SURPRISE_UNCAPPED = 15.0
 ROBUST = "flow_robust_surprise"
 #: Kinds of money-flow shapes (``flow_cycle``, ``flow_fan_in``, ...).
 FLOW_KIND = "flow_"
+#: Kind of a pair's own candidate (:mod:`graph.rings.pairs`).
+PAIR_KIND = "pair"
+#: Surprise from which a pair's own candidate is reported without labels when the bar is higher
+#: (:func:`reportable`; module docstring): the significance bar, ``RingConfig.min_surprise``.
+PAIR_REPORT_SURPRISE = 2.0
 
 
 def member_surprise(candidates: Sequence[RingCandidate]) -> np.ndarray:
@@ -99,36 +118,62 @@ def unlabelled_ranking(candidates: Sequence[RingCandidate],
 
 
 def reportable(rings: pd.DataFrame, min_surprise: float,
-               flow_min_surprise: float = FLOW_REPORT_SURPRISE) -> np.ndarray:
+               flow_min_surprise: float = FLOW_REPORT_SURPRISE,
+               pair_min_surprise: float = PAIR_REPORT_SURPRISE) -> np.ndarray:
     """Mask of the rings reported without labels: significant (``significant``), and with a
     ``surprise`` of at least ``min_surprise``, or, for a money-flow shape (``kind`` holding
     ``"flow_"``), a ``flow_robust_surprise`` (at most its ``surprise``) of at least the lower
     of ``min_surprise`` and ``flow_min_surprise``; a flow shape without one (NaN, or no such
     column) needs a ``surprise`` of the lower of ``min_surprise`` and
-    :data:`FLOW_REPORT_SURPRISE_UNCAPPED`.
+    :data:`FLOW_REPORT_SURPRISE_UNCAPPED`. A pair's own candidate (``kind`` holding
+    :data:`PAIR_KIND`, not trimmed: ``kept_share`` 1 or NaN) needs a ``surprise`` of the lower
+    of ``min_surprise`` and ``pair_min_surprise``, and is not reported when both its members
+    are in a ring reported by the other rules.
 
     Parameters
     ----------
     rings
         A :func:`gnn.rings.score_rings` table (``kind``, ``surprise``, ``significant``,
-        optionally ``flow_robust_surprise``).
+        optionally ``flow_robust_surprise``, ``kept_share``, and ``members`` when it holds
+        pairs).
     min_surprise
         The bar (``ring_scoring.unlabelled_min_surprise``).
     flow_min_surprise
         The bar of money-flow shapes' robust surprise (:data:`FLOW_REPORT_SURPRISE`).
+    pair_min_surprise
+        The bar of pairs' own candidates (:data:`PAIR_REPORT_SURPRISE`).
 
     Returns
     -------
     numpy.ndarray
         Boolean, one per ring.
+
+    Examples
+    --------
+    >>> rings = pd.DataFrame({"kind": ["shared_entities", "pair", "pair"],
+    ...                       "surprise": [30.0, 3.0, 3.0], "significant": [1.0, 1.0, 1.0],
+    ...                       "members": [["a", "b", "c"], ["a", "b"], ["d", "e"]]})
+    >>> reportable(rings, 25.0).tolist()
+    [True, False, True]
     """
     surprise = rings["surprise"].to_numpy(np.float64)
-    flow = rings["kind"].astype(str).str.contains(FLOW_KIND, regex=False).to_numpy()
+    kind = rings["kind"].astype(str)
+    flow = kind.str.contains(FLOW_KIND, regex=False).to_numpy()
     robust = (rings[ROBUST].to_numpy(np.float64) if ROBUST in rings
               else np.full(len(rings), np.nan))
     known = ~np.isnan(robust)
     by_flow = flow & np.where(
         known, np.fmin(robust, surprise) >= min(min_surprise, flow_min_surprise),
         surprise >= min(min_surprise, FLOW_REPORT_SURPRISE_UNCAPPED))
-    return (rings["significant"].to_numpy(np.float64) >= 1.0) & (
-        (surprise >= min_surprise) | by_flow)
+    significant = rings["significant"].to_numpy(np.float64) >= 1.0
+    reported = significant & ((surprise >= min_surprise) | by_flow)
+    kept = (rings["kept_share"].to_numpy(np.float64) if "kept_share" in rings
+            else np.full(len(rings), np.nan))
+    pair = (significant & ~reported & kind.str.contains(PAIR_KIND, regex=False).to_numpy()
+            & (np.isnan(kept) | (kept >= 1.0))
+            & (surprise >= min(min_surprise, pair_min_surprise)))
+    if pair.any():
+        held = {str(m) for members in rings["members"].to_numpy()[reported] for m in members}
+        pair[pair] = [not {str(m) for m in members} <= held
+                      for members in rings["members"].to_numpy()[pair]]
+    return reported | pair

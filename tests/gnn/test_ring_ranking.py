@@ -8,6 +8,7 @@ import pytest
 
 from gnn.ring_ranking import (
     FLOW_REPORT_SURPRISE_UNCAPPED,
+    PAIR_REPORT_SURPRISE,
     member_surprise,
     reportable,
     unlabelled_ranking,
@@ -87,6 +88,34 @@ def test_reportable_without_robust_surprise_keeps_the_whole_surprise_bar():
     # NaN (a candidate written before the feature) is the same as no column
     rings["flow_robust_surprise"] = np.nan
     assert reportable(rings, 25.0).tolist() == [True, True, True, False, False, False]
+
+
+def test_reportable_takes_own_pair_candidates_at_the_significance_bar():
+    rings = pd.DataFrame({
+        "kind": ["shared_entities", "pair", "pair", "pair", "pair", "shared_entities",
+                 "pair+dense_block", "pair"],
+        "surprise": [30.0, 3.0, 2.0, 1.5, 9.0, 20.0, 4.0, 3.0],
+        "significant": [1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0],
+        # a core of two trimmed from a larger group keeps that group's surprise: a group still
+        "kept_share": [1.0, np.nan, 1.0, np.nan, np.nan, 0.1, np.nan, 1.0],
+        "members": [["a", "b", "c"], ["d", "e"], ["f", "g"], ["h", "i"], ["j", "k"],
+                    ["l", "m"], ["n", "o"], ["a", "c"]],
+    })
+    assert PAIR_REPORT_SURPRISE == 2.0
+    # the last pair is a fragment of the reported group: both its accounts are in it
+    assert reportable(rings, 25.0).tolist() == [
+        True, True, True, False, False, False, True, False]
+    assert reportable(rings, 25.0, pair_min_surprise=3.5).tolist() == [
+        True, False, False, False, False, False, True, False]
+    # a bar under the pair bar holds for every kind, fragments included
+    assert reportable(rings, 2.5, pair_min_surprise=3.0).tolist() == [
+        True, True, False, False, False, True, True, True]
+
+
+def test_reportable_without_pairs_needs_no_members():
+    rings = pd.DataFrame({"kind": ["shared_entities", "pair"], "surprise": [30.0, 3.0],
+                          "significant": [1.0, 0.0]})
+    assert reportable(rings, 25.0).tolist() == [True, False]
 
 
 def test_score_rings_carries_the_robust_surprise_of_flow_shapes_only():

@@ -271,7 +271,9 @@ def unanchored_warning(scores: pd.Series, min_member_score: float | None) -> str
 def reported_without_labels(rings: pd.DataFrame, min_surprise: float) -> pd.DataFrame:
     """The rings reported without labels: significant, and at least ``min_surprise`` surprising
     (a money-flow shape at least :data:`gnn.ring_ranking.FLOW_REPORT_SURPRISE` when that is
-    lower: :func:`gnn.ring_ranking.reportable`).
+    lower, a pair's own candidate :data:`gnn.ring_ranking.PAIR_REPORT_SURPRISE`, the
+    significance bar, unless a reported ring holds both its accounts:
+    :func:`gnn.ring_ranking.reportable`).
 
     Candidates written before the null model have neither column: all are kept.
     """
