@@ -22,7 +22,6 @@ import os
 import resource
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -175,16 +174,8 @@ class StageProcessDied(RuntimeError):
 
 
 def can_fork() -> bool:
-    """Whether stages can run in forked child processes here: POSIX ``fork``, and no other
-    Python thread running (a child holds only the thread that forked: a lock another thread held
-    then, a logging handler's or a queue's, stays held in the child for ever). Else the stages
-    run in this process, and the log says why."""
-    if not hasattr(os, "fork"):
-        return False
-    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
-    if others:
-        logger.info("stages run in this process: other threads are running (%s)", ", ".join(others))
-    return not others
+    """Whether stages can run in forked child processes here (POSIX ``fork``)."""
+    return hasattr(os, "fork")
 
 
 def run_in_child(

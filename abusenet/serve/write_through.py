@@ -131,7 +131,8 @@ class WriteThrough:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        return written
+        with self._cond:  # a change queued after the flush may have failed its one try
+            return written and not len(self._pending) and not self._writing
 
     def status(self) -> dict[str, Any]:
         """The write-through's state for ``/readyz``: ``state``, ``graph``, ``pending`` rows,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from gnn.calibration import ScoreCalibrator
 from gnn.data.features import FeatureScaler
 from graph.snapshot import ACCOUNT
 from ingest.files import write_text_atomic
+
+logger = logging.getLogger(__name__)
 
 #: Rows per block of :func:`hop_feature_blocks` (16k x 490 float32: 31 MiB; float64 levels built
 #: this many rows at a time too).
@@ -133,8 +136,9 @@ class XGBGraph(GraphBaseline):
     The validation labels that stop the boosting also fit a :class:`~gnn.calibration.
     ScoreCalibrator` on the trees' margins (``calibrator_``, saved in ``metadata.json``), as the
     GNN is calibrated on its own: the scores are probabilities (the rings stage holds members to
-    ``min_member_score`` and pools their scores), in the trees' order (Platt is monotone). A
-    model saved without a calibrator scores the trees' own probabilities.
+    ``min_member_score`` and pools their scores), in the trees' order (a Platt map with a
+    positive slope; one fitted with a slope <= 0 is not kept). A model saved without a
+    calibrator scores the trees' own probabilities.
 
     Parameters
     ----------
@@ -194,10 +198,16 @@ class XGBGraph(GraphBaseline):
         held = features[len(train_index):]
         self.model_.fit(features[: len(train_index)], train_y, eval_set=[(held, val_y)],
                         verbose=False)
-        if self.calibrate:
-            self.calibrator_ = ScoreCalibrator().fit(self.margins(held), val_y)
-        elif hasattr(self, "calibrator_"):
+        if hasattr(self, "calibrator_"):
             del self.calibrator_
+        if self.calibrate:
+            calibrator = ScoreCalibrator().fit(self.margins(held), val_y)
+            if calibrator.slope_ > 0:
+                self.calibrator_ = calibrator
+            else:  # the validation labels say the trees rank backwards: keep their order
+                logger.warning("XGB-Graph not calibrated: Platt on its %d validation labels "
+                               "has slope %.3g <= 0 (its own probabilities are kept)",
+                               len(val_y), calibrator.slope_)
         return self
 
     def margins(self, features: np.ndarray) -> np.ndarray:

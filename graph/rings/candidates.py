@@ -16,7 +16,12 @@ Detectors (each returns groups of accounts, at most ``max_size`` each):
 * ``group_core``: the core of each group above of more than ``max_size`` accounts (a
   component), the members its rare entities tie (:func:`big_group_cores`): a ring inside a
   big group that chance explains is judged by its own sharing;
-* ``pair``: two accounts sharing two or more rare entities (:mod:`graph.rings.pairs`);
+* ``flow_periodic_fan``: one-off counterparties of one account on an exact schedule of days
+  (:mod:`graph.rings.periodic`), judged by its own test: its surprise is at least that of the
+  schedule;
+* ``pair``: two accounts sharing two or more rare entities (:mod:`graph.rings.pairs`), whose
+  surprise also counts how unlikely their uses of them coincide in time (evidence
+  ``Together:``);
 * with account scores only: ``scored_component`` (linked groups of high-scoring accounts) and
   ``scored_core`` (the high-scoring members of any group above).
 
@@ -845,13 +850,22 @@ def _describe(
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
         entity_degree <= cfg.hub_degree_cap, localities) - money.shape[pair]
+    together: tuple[np.ndarray, pa.Array] = (np.empty(0, np.int64),
+                                             pa.array([], pa.string()))
     if pair.any():
         ends = membership[pair].tocsr()
         ends.sort_indices()
-        surprising[pair] -= coincidence_log_chance(
+        met = coincidence_log_chance(
             entities.edges, ends.indices[0::2], ends.indices[1::2],
             shared[pair].multiply((entity_degree <= cfg.hub_degree_cap)[None, :]).tocsr(),
             cfg.lockstep_window_s)
+        surprising[pair] -= met.log_chance
+        told = met.moments > 0
+        together = (np.flatnonzero(pair)[told], pa.array(
+            [f"Together:{int(c)} moments within {cfg.lockstep_window_s / 60:g} min on what "
+             f"they share (chance {10.0 ** x:.1e})"
+             for c, x in zip(met.moments[told], met.log_chance[told], strict=True)],
+            pa.string()))
     del membership, money, entry_degree
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
@@ -864,6 +878,7 @@ def _describe(
         _flow_evidence(groups, np.flatnonzero(by_flows), flows_by_first, cfg.max_evidence),
         _entity_evidence(shared.tocsr(), chance.tocsr(), kept, cfg.max_evidence,
                          pa.array(np.asarray(entities.entities, dtype=object), pa.string())),
+        together,
         _internal_transfers(inside_flows, ids, cfg.max_evidence),
     ]
     features = {

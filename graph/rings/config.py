@@ -188,6 +188,15 @@ class RingConfig:
                 f"ring config: need flow_period_max_days >= 3 and flow_period_day_s > 0, got "
                 f"{self.flow_period_max_days} and {self.flow_period_day_s}"
             )
+        if not 2 <= self.flow_min_fan <= self.flow_period_max_days:
+            raise ValueError(
+                f"ring config: need 2 <= flow_min_fan <= flow_period_max_days, got "
+                f"{self.flow_min_fan} and {self.flow_period_max_days}"
+            )
+        if not self.lockstep_window_s > 0:
+            raise ValueError(
+                f"ring config: lockstep_window_s must be positive, got {self.lockstep_window_s}"
+            )
         if self.hub_degree_cap < 2:
             raise ValueError(f"ring config: hub_degree_cap must be >= 2, got {self.hub_degree_cap}")
 

@@ -35,8 +35,13 @@ _OMP_PAUSE_HARD = 2
 
 @functools.cache
 def _openmp_library(path: str) -> Any:
-    """The loaded GNU OpenMP library at ``path``, or None without ``omp_pause_resource_all``."""
-    library = ctypes.CDLL(path)
+    """The GNU OpenMP library at ``path`` this process has loaded already (never a new one:
+    ``RTLD_NOLOAD``), or None: not loadable (replaced on disk since), or without
+    ``omp_pause_resource_all``."""
+    try:
+        library = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_LOCAL)
+    except OSError:
+        return None
     return library if hasattr(library, "omp_pause_resource_all") else None
 
 
@@ -51,8 +56,8 @@ def release_openmp_threads() -> None:
     """
     try:
         with open("/proc/self/maps") as maps:
-            paths = {line.split(maxsplit=5)[5].strip() for line in maps
-                     if "libgomp" in line and len(line.split(maxsplit=5)) == 6}
+            paths = {line.split(maxsplit=5)[5].strip().removesuffix(" (deleted)")
+                     for line in maps if "libgomp" in line and len(line.split(maxsplit=5)) == 6}
     except OSError:
         return
     for path in sorted(paths):

@@ -112,9 +112,10 @@ def pair_metrics(
     both = sum(m <= abusive for m in two)
     honest = sum(not m & abusive for m in two)
     true = [frozenset(map(str, m)) for m in pairs]
+    reported_two = set(two)
     return {
         "recovered": rings_recovered(reported, pairs, threshold),
-        "exact": float(np.mean([m in set(two) for m in true])) if true else float("nan"),
+        "exact": float(np.mean([m in reported_two for m in true])) if true else float("nan"),
         "n_true": float(len(true)),
         "reported_pairs": float(len(two)),
         "precision": both / len(two) if two else float("nan"),

@@ -17,10 +17,13 @@ within minutes, a household's members use the family device at times of their ow
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import gammaln
+
+from graph.rings.null_model import log10_choose
 
 
 def rare_entity_pairs(
@@ -81,12 +84,20 @@ def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_mat
     return full
 
 
+class Coincidence(NamedTuple):
+    """Per pair: ``log_chance`` (log10, <= 0) of its coincident ``moments`` (distinct moments
+    its two accounts' uses of what they share met within the window)."""
+
+    log_chance: np.ndarray
+    moments: np.ndarray
+
+
 def coincidence_log_chance(
     edges: pd.DataFrame, a: np.ndarray, b: np.ndarray, shared: sp.csr_matrix, window_s: float,
-) -> np.ndarray:
+) -> Coincidence:
     """Per pair ``(a[i], b[i])``: the log10 chance (<= 0) that the two accounts' first and
     last uses of the entities they share (``shared[i]``'s columns) meet within ``window_s`` as
-    often as they do, were their times independent.
+    often as they do, were their times independent, and how many distinct moments they met.
 
     The uses' endpoints (``edges``: ``row, col, first_ts, last_ts``, one row per use) of the two
     accounts are compared on each shared entity both used at a known time (four comparisons
@@ -94,19 +105,31 @@ def coincidence_log_chance(
     the window of each other are one), out of ``n`` comparisons have chance about
     ``C(n, c) p^c``, ``p = 2 window / span`` of the snapshot's times. Households use their
     family device at times of their own; a colluding pair switches accounts on it within
-    minutes. Only the pairs' own uses are looked up (a sorted search of the edges' keys), so the
-    cost grows with the pairs and their shared entities, plus one pass over the edges.
+    minutes. Times within the window of the snapshot's first or last time do not count: uses
+    that began before the log or go on after it all pile up there (two members of a household
+    using the family device every evening "first" use it on the log's first evening). Only the
+    pairs' own uses are looked up (a sorted search of the edges' keys), so the cost grows with
+    the pairs and their shared entities, plus one pass over the edges.
+
+    Raises
+    ------
+    ValueError
+        When ``window_s`` is not positive.
     """
+    if not window_s > 0:
+        raise ValueError(f"the coincidence window must be positive seconds, not {window_s!r}")
     n_pairs = len(a)
+    none = Coincidence(np.zeros(n_pairs), np.zeros(n_pairs))
     coo = shared.tocoo()
     if n_pairs == 0 or coo.nnz == 0 or len(edges) == 0:
-        return np.zeros(n_pairs)
+        return none
     first = edges["first_ts"].to_numpy(np.int64)
     last = edges["last_ts"].to_numpy(np.int64)
     known = first >= 0
     if not known.any():
-        return np.zeros(n_pairs)
-    span = float(last[known].max() - first[known].min())
+        return none
+    lo, hi = int(first[known].min()), int(last[known].max())
+    span = float(hi - lo)
     p = min(1.0, 2.0 * window_s / max(span, 1.0))
     n_cols = max(int(edges["col"].max()), int(coo.col.max())) + 1
     key = edges["row"].to_numpy(np.int64) * n_cols + edges["col"].to_numpy(np.int64)
@@ -127,7 +150,9 @@ def coincidence_log_chance(
     n = 4.0 * np.bincount(pair, minlength=n_pairs)
     ends_a = np.stack([first[use_a], first[use_a], last[use_a], last[use_a]], axis=1)
     ends_b = np.stack([first[use_b], last[use_b], first[use_b], last[use_b]], axis=1)
-    near = np.abs(ends_a - ends_b) <= window_s
+    inside = ((np.minimum(ends_a, ends_b) - lo > window_s)
+              & (hi - np.maximum(ends_a, ends_b) > window_s))
+    near = (np.abs(ends_a - ends_b) <= window_s) & inside
     hit_pair = np.broadcast_to(pair[:, None], near.shape)[near]
     hit_t = np.minimum(ends_a, ends_b)[near]
     by_time = np.lexsort((hit_t, hit_pair))
@@ -135,5 +160,4 @@ def coincidence_log_chance(
     moment = np.ones(len(hit_pair), dtype=bool)
     moment[1:] = (hit_pair[1:] != hit_pair[:-1]) | (np.diff(hit_t) > window_s)
     c = np.bincount(hit_pair[moment], minlength=n_pairs).astype(np.float64)
-    log_ways = (gammaln(n + 1) - gammaln(c + 1) - gammaln(n - c + 1)) / np.log(10.0)
-    return np.minimum(0.0, log_ways + c * np.log10(p))
+    return Coincidence(np.minimum(0.0, log10_choose(n, c) + c * np.log10(p)), c)

@@ -35,22 +35,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from graph.rings.flows import FlowGroup
+from graph.rings.null_model import log10_choose
 
-LOG10 = np.log(10.0)
 #: Seconds in a day: the resolution of a schedule.
 DAY_S = 86400.0
 #: A hub's other transfers on the progression's grid this many times as often as chance make
 #: the schedule its habit.
 HABIT_RATIO = 2.0
 
-
-def log10_binomial(n: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """``log10 C(n, k)`` elementwise (real arguments, ``0 <= k <= n``)."""
-    n, k = np.asarray(n, np.float64), np.asarray(k, np.float64)
-    return (gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)) / LOG10
 
 
 def progression_count(span: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -73,8 +67,8 @@ def progression_log_chance(m: np.ndarray, inside: np.ndarray, length: np.ndarray
     m, inside = np.asarray(m, np.float64), np.asarray(inside, np.float64)
     length = np.maximum(np.asarray(length, np.float64), inside)
     span = np.maximum(np.asarray(span, np.float64), length)
-    return np.minimum(np.log10(progression_count(span, m)) + log10_binomial(inside - 2, m - 2)
-                      - log10_binomial(length - 2, m - 2), 0.0)
+    return np.minimum(np.log10(progression_count(span, m)) + log10_choose(inside - 2, m - 2)
+                      - log10_choose(length - 2, m - 2), 0.0)
 
 
 def _within_pairs(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +208,8 @@ def _fans(leaf: np.ndarray, hub: np.ndarray, day: np.ndarray, one_off: np.ndarra
             continue
         groups.append(FlowGroup(
             np.append(rows, hubs[i]), "flow_periodic_fan",
-            [f"Hub:{ids[hubs[i]]}", f"Schedule:{m[i]} one-off {side} every {step[i]}d",
+            [f"Hub:{ids[hubs[i]]}",
+             f"Schedule:{len(rows)} one-off {side} on {m[i]} days every {step[i]}d",
              f"ScheduleChance:{10.0 ** chance[i]:.1e} ({tests[i]} hubs could be as unlikely)"],
             float(chance[i]), int(tests[i])))
     return groups

@@ -245,16 +245,20 @@ def test_each_stage_records_its_own_peak_memory(tmp_path):
 
 
 def test_a_child_process_peak_counts_for_the_stage_that_ran_it(tmp_path):
+    import resource
     import subprocess
     import sys
 
+    # only a child peak above every earlier child's counts: go 400 MiB above them
+    size = int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024) + 400
+
     def run(out: Path) -> dict:
-        subprocess.run([sys.executable, "-c", "b = bytearray(400 * 2**20); b[::4096] = "
+        subprocess.run([sys.executable, "-c", f"b = bytearray({size} * 2**20); b[::4096] = "
                         "b'x' * len(b[::4096])"], check=True)
         return {}
 
     outcomes = _runner(tmp_path).run([StageSpec("child", "child", run)])
-    assert outcomes["child"].memory["children_peak_mib"] >= 400
+    assert outcomes["child"].memory["children_peak_mib"] >= size
 
 
 def _isolated(tmp_path: Path) -> StageRunner:
@@ -320,18 +324,3 @@ def _rss_mib() -> float:
             return int(line.split()[1]) / 1024
     return 0.0
 
-
-@pytest.mark.skipif(not can_fork(), reason="needs fork")
-def test_stages_are_not_forked_while_another_thread_runs() -> None:
-    """A forked child would inherit the locks the other thread holds."""
-    import threading
-
-    release = threading.Event()
-    other = threading.Thread(target=release.wait, name="holder", daemon=True)
-    other.start()
-    try:
-        assert not can_fork()
-    finally:
-        release.set()
-        other.join()
-    assert can_fork()

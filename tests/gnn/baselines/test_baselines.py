@@ -141,6 +141,22 @@ def test_xgb_graph_is_platt_calibrated_on_its_validation_labels(rings):
     assert raw_model.score_graph(data).tobytes() == raw.tobytes()
 
 
+def test_a_calibrator_that_would_reverse_the_trees_ranking_is_not_kept(rings):
+    """Validation labels the trees rank backwards fit a Platt slope <= 0: the trees' own
+    probabilities are kept, never a reversed ranking."""
+    snapshot, truth, known = rings
+    data, scaler = snapshot_to_heterodata(snapshot)
+    rows = np.random.default_rng(1).permutation(len(truth))
+    fit, val = rows[: len(rows) // 2], rows[len(rows) // 2:]
+    y = truth.set_index("account_id").loc[data["Account"].node_ids, "label"].to_numpy()
+    model = XGBGraph(n_estimators=30)
+    model.scaler_ = scaler
+    model.fit_graph(data, fit, y[fit], val, 1 - y[val])
+    assert not hasattr(model, "calibrator_")
+    raw = model.model_.predict_proba(hop_features(data, model.hops))[:, 1]
+    assert model.score_graph(data).tobytes() == raw.tobytes()
+
+
 def test_an_xgb_graph_saved_without_a_calibrator_scores_as_before(rings, tmp_path):
     """Models saved before calibration (no ``calibrator`` in metadata.json) keep their scores."""
     import json

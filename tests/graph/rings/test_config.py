@@ -20,6 +20,10 @@ def test_unknown_key_is_named(tmp_path):
 def test_bad_bounds_are_rejected():
     with pytest.raises(ValueError, match="min_size"):
         RingConfig(min_size=10, max_size=5)
+    with pytest.raises(ValueError, match="lockstep_window_s"):
+        RingConfig(lockstep_window_s=0.0)
+    with pytest.raises(ValueError, match="flow_min_fan"):
+        RingConfig(flow_min_fan=70, flow_period_max_days=64)
 
 
 def test_component_size_limit_is_twice_max_size_unless_given():

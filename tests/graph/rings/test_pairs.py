@@ -94,24 +94,39 @@ def test_coincidence_counts_distinct_moments_the_two_accounts_meet_on_what_they_
     uses = pd.DataFrame({
         "row": [0, 1, 0, 1, 2, 3, 4],
         "col": [0, 0, 1, 1, 2, 2, 3],
-        "first_ts": [0, 30, 5, 40, 2 * day, 9 * day, 0],
-        "last_ts": [10 * day, 10 * day + 60, 5, 40, 3 * day, 12 * day, 30 * day],
+        "first_ts": [day, day + 30, day + 5, day + 40, 2 * day, 9 * day, 0],
+        "last_ts": [10 * day, 10 * day + 60, day + 5, day + 40, 3 * day, 12 * day, 30 * day],
     })
     shared = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]))
     a, b = np.array([0, 2]), np.array([1, 3])
-    chance = coincidence_log_chance(uses, a, b, shared, 3600.0)
+    chance, moments = coincidence_log_chance(uses, a, b, shared, 3600.0)
     p = 2 * 3600.0 / (30 * day)
     # 8 comparisons (4 on each entity), 2 distinct moments
     assert chance[0] == pytest.approx(np.log10(28) + 2 * np.log10(p))
     assert chance[1] == 0.0
+    assert moments.tolist() == [2.0, 0.0]
     # the uses' order does not matter (stacked incidences are not sorted as a whole)
     shuffled = uses.iloc[[6, 3, 0, 5, 1, 4, 2]].reset_index(drop=True)
-    assert coincidence_log_chance(shuffled, a, b, shared, 3600.0) == pytest.approx(chance)
+    assert coincidence_log_chance(shuffled, a, b, shared, 3600.0).log_chance == pytest.approx(
+        chance)
     # an entity one of the two used at an unknown time is not compared: entity 1 goes, and
     # entity 0's 4 comparisons hold the same two moments
     unknown = uses.assign(first_ts=uses["first_ts"].where(uses.index != 2, -1))
-    assert coincidence_log_chance(unknown, a, b, shared, 3600.0)[0] == pytest.approx(
+    assert coincidence_log_chance(unknown, a, b, shared, 3600.0).log_chance[0] == pytest.approx(
         np.log10(6) + 2 * np.log10(p))
     assert coincidence_log_chance(uses, np.array([], dtype=np.int64),
                                   np.array([], dtype=np.int64), sp.csr_matrix((0, 4)),
-                                  3600.0).shape == (0,)
+                                  3600.0).log_chance.shape == (0,)
+
+
+def test_uses_spanning_the_whole_log_are_no_coincidence():
+    """Two household members using the family device every evening of the log "first" and
+    "last" use it at its bounds: that is the log's edge, not two accounts acting together."""
+    day = 86_400
+    uses = pd.DataFrame({"row": [0, 1], "col": [0, 0], "first_ts": [60, 600],
+                         "last_ts": [30 * day - 600, 30 * day]})
+    shared = sp.csr_matrix(np.array([[1.0]]))
+    met = coincidence_log_chance(uses, np.array([0]), np.array([1]), shared, 3600.0)
+    assert met.log_chance.tolist() == [0.0] and met.moments.tolist() == [0.0]
+    with pytest.raises(ValueError, match="window must be positive"):
+        coincidence_log_chance(uses, np.array([0]), np.array([1]), shared, 0.0)
