@@ -233,7 +233,10 @@ def _reliability_rows(block: dict[str, Any] | None) -> dict[str, Any] | None:
             for b in block["bins"]]
     return {
         "rows": rows,
-        "figures": [("ECE", _fraction(block.get("ece"))), ("Brier", _fraction(block.get("brier")))],
+        "figures": [(name, _fraction(block.get(key))) for name, key in (
+            ("ECE", "ece"), ("ECE without label noise", "ece_debiased"),
+            ("ECE of calibrated scores by chance", "ece_noise"), ("Brier", "brier"))
+            if key in ("ece", "brier") or block.get(key) is not None],
         "definition": block.get("definition"),
         "known": _number(block.get("known")),
         "unknown": _number(block.get("unknown")),

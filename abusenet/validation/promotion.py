@@ -75,8 +75,9 @@ def model_figures(
     figures = node_metrics(y, score)
     slices = [s["auroc"] for s in slice_metrics(y, score, times, slice_days)
               if s["auroc"] is not None and np.isfinite(s["auroc"])]
-    return Figures(figures["auroc"], figures["auprc"],
-                   reliability(y, np.clip(score, 0.0, 1.0))["ece"], slices)
+    calibration = reliability(y, np.clip(score, 0.0, 1.0))
+    return Figures(figures["auroc"], figures["auprc"], calibration["ece"], slices,
+                   ece_debiased=calibration["ece_debiased"], ece_noise=calibration["ece_noise"])
 
 
 def decide(
