@@ -11,6 +11,7 @@ from gnn.rings import (
     calibrate_rings,
     fit_ring_calibrator,
     flow_significance,
+    robust_pooled,
     score_rings,
     trim_members,
     trim_to_core,
@@ -236,6 +237,39 @@ def test_a_surprising_ring_of_low_scored_members_is_as_likely_as_its_structure_m
     assert mule["evidence"][-1].startswith("Structure:its surprise 20.0 makes it 0.")
     assert not any(e.startswith("Structure:") for e in home["evidence"])
     assert calibrator.to_dict()["structure"]["evidence"] > 0.0
+
+
+def test_a_flow_shape_is_read_at_the_boost_its_robust_surprise_supports():
+    # two fans of 9 with one raw flow surprise (30: boost 0.8) and pooled 0.9; the payroll
+    # run's robust surprise is 3 (1 per square root of its size: boost 1 / 3.5), the mules' 30
+    rings = pd.DataFrame({
+        "pooled_score": [0.9, 0.9, 0.9], "size": [9, 9, 9], "flow_boost": [0.8, 0.8, 0.0],
+        "flow_robust_surprise": [30.0, 3.0, np.nan]})
+    weak = 1.0 / (1.0 + FLOW_SURPRISE_HALF)
+    assert robust_pooled(rings) == pytest.approx([0.9, 1.0 - 0.1 * (1.0 - weak) / 0.2, 0.9])
+    assert robust_pooled(rings.drop(columns="flow_boost")) == pytest.approx([0.9] * 3)
+    low, low_labels = _scored_rings(40, 0.6, 10, 0)
+    high, high_labels = _scored_rings(40, 0.9, 36, 100)
+    table = pd.DataFrame(low + high).assign(flow_boost=0.0, size=3,
+                                            flow_robust_surprise=np.nan)
+    labels = pd.DataFrame(low_labels + high_labels, columns=["account_id", "label"])
+    calibrator = fit_ring_calibrator(table, labels)
+    table.loc[[40, 41], ["flow_boost", "flow_robust_surprise"]] = [[0.8, 30.0], [0.8, 1.0]]
+    probability, _ = calibrator.transform(table)
+    assert probability[40] == pytest.approx(0.9, abs=0.02)  # mules: as scored
+    assert probability[41] < 0.5  # payroll: its robust surprise does not carry it
+
+
+def test_score_rings_reports_the_flow_boost_in_the_pooled_score():
+    members = ["hub", "m1", "m2", "m3"]
+    fan = RingCandidate(ring_id_for(members), members, "flow_fan_out", [],
+                        {"size": 4.0, "surprise": 10.0, "flow_surprise": 10.0,
+                         "flow_robust_surprise": 4.0}, [("hub", m) for m in members[1:]])
+    scores = pd.DataFrame({"account_id": members, "score": 0.6})
+    rings = score_rings([fan], None, scores)
+    assert rings["flow_boost"].iloc[0] == pytest.approx(flow_significance([fan])[0])
+    assert rings["flow_boost"].iloc[0] == pytest.approx(5.0 / (5.0 + FLOW_SURPRISE_HALF))
+    assert score_rings([fan], None, None)["flow_boost"].iloc[0] == 0.0
 
 
 def test_a_fragment_keeps_its_demotion_and_says_so():
