@@ -519,7 +519,10 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
     """Per ring of a :func:`score_rings` table: its ``pooled_score`` with a money-flow shape's
     flow boost (``flow_boost``, :func:`flow_significance` on its raw ``flow_surprise``) taken
     instead from the weaker of that surprise and its ``flow_robust_surprise`` (each group-level
-    test capped), per square root of its size; ``pooled_score`` where either is unknown.
+    test capped), per square root of its size; ``pooled_score`` where either is unknown, and
+    for a money loop (:data:`CYCLE_KIND`), whose evidence is its links beyond a tree, a
+    group-level test the robust surprise caps (planted loops of the flows world have robust
+    surprises under 0: one, a review ring of 13 at raw surprise 55, fell from 0.74 to 0.40).
 
     What :class:`RingCalibrator` reads (it is fitted on ``pooled_score``, what the rings are
     ranked and suppressed by): a payroll or payout fan's money reaches a high raw surprise on
@@ -527,11 +530,12 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
     the flows world (``configs/synth-flows.yaml``, seed 5, tuning; ``abusenet run``'s rings
     stage rerun on its own inputs) such fans of 6-22 accounts, members at 0.17-0.55 (graph
     smoothing), had pooled scores of 0.69-0.85 from robust surprises of 2-8 (planted flow
-    rings 7-70, at least 3 per square root of their size against at most 2.3): 70 -> 60 rings,
-    member precision by the truth 0.739 -> 0.863, honest-flow rings 11 -> 6, recovery 0.881
-    kept. Fitting the calibrator on this score too was worse (78 rings, precision 0.724,
-    honest-flow rings 12): its Platt intercept rose from -0.65 to 0.63, as the training
-    labels' flow shapes at 0.2-0.6 are collusive 0.25-0.6.
+    rings 7-70, at least 3 per square root of their size against at most 2.3): 71 -> 61 rings,
+    member precision by the truth 0.744 -> 0.867, honest-flow rings 11 -> 6, recovery 0.881
+    kept; seed 3 (confirmed once) 69 -> 65, 0.783 -> 0.811, 9 -> 8, recovery 0.893 kept
+    (benchmarks/README.md, session 15). Fitting the calibrator on this score too was worse
+    (seed 5: 78 rings, precision 0.724, honest-flow rings 12): its Platt intercept rose from
+    -0.65 to 0.63, as the training labels' flow shapes at 0.2-0.6 are collusive 0.25-0.6.
     """
     pooled = rings["pooled_score"].to_numpy(np.float64)
     if rings.empty or "flow_boost" not in rings or "flow_robust_surprise" not in rings:
@@ -539,7 +543,9 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
     boost = np.nan_to_num(rings["flow_boost"].to_numpy(np.float64), nan=0.0)
     robust = rings["flow_robust_surprise"].to_numpy(np.float64)
     sizes = np.sqrt(np.maximum(rings["size"].to_numpy(np.float64), 1.0))
-    known = (boost > 0.0) & (boost < 1.0) & ~np.isnan(robust)
+    loop = rings["kind"].astype(str).str.contains(CYCLE_KIND, regex=False).to_numpy() if (
+        "kind" in rings) else np.zeros(len(rings), dtype=bool)
+    known = (boost > 0.0) & (boost < 1.0) & ~np.isnan(robust) & ~loop
     kept = np.where(known, 1.0 - boost, 1.0)
     raw = FLOW_SURPRISE_HALF * boost / kept
     weaker = np.fmin(raw, np.maximum(robust, 0.0) / sizes)

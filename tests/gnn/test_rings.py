@@ -248,6 +248,9 @@ def test_a_flow_shape_is_read_at_the_boost_its_robust_surprise_supports():
     weak = 1.0 / (1.0 + FLOW_SURPRISE_HALF)
     assert robust_pooled(rings) == pytest.approx([0.9, 1.0 - 0.1 * (1.0 - weak) / 0.2, 0.9])
     assert robust_pooled(rings.drop(columns="flow_boost")) == pytest.approx([0.9] * 3)
+    # a money loop's evidence is its links beyond a tree, which the robust surprise caps
+    loops = rings.assign(kind=["flow_fan_out", "flow_cycle+flow_chain", "flow_chain"])
+    assert robust_pooled(loops) == pytest.approx([0.9, 0.9, 0.9])
     low, low_labels = _scored_rings(40, 0.6, 10, 0)
     high, high_labels = _scored_rings(40, 0.9, 36, 100)
     table = pd.DataFrame(low + high).assign(flow_boost=0.0, size=3,
