@@ -611,10 +611,9 @@ def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> RingCalibr
     model = LogisticRegression(C=STRUCTURE_C).fit(features, y)
     structure = (float(model.coef_[0, 0]), float(model.coef_[0, 1]), float(model.intercept_[0]))
     flow = _flow_shapes(whole)[known]
-    own = _logit(whole["member_score"].to_numpy(np.float64))[known] if (
-        "member_score" in whole) else np.zeros(len(y))
-    if min(np.bincount(y[flow], minlength=2)) < MIN_FLOW_OUTCOMES:
-        return RingCalibrator(members, structure)
+    if "member_score" not in whole or min(np.bincount(y[flow], minlength=2)) < MIN_FLOW_OUTCOMES:
+        return RingCalibrator(members, structure)  # no flow estimate to fit (or to apply)
+    own = _logit(whole["member_score"].to_numpy(np.float64))[known]
     model = LogisticRegression(C=STRUCTURE_C).fit(np.c_[own[flow], evidence[flow]], y[flow])
     return RingCalibrator(members, structure, (
         float(model.coef_[0, 0]), float(model.coef_[0, 1]), float(model.intercept_[0])))
@@ -642,16 +641,9 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: RingCalibrator,
     statistic: a payroll run's window); a significant flow shape under it scores
     :meth:`RingCalibrator.flow_estimate` instead when that is at least 0.5, and says so
     (``"Flow:..."``): its members' own score and its money's robust surprise, each group-level
-    test capped, make it more likely collusive than not among the training labels' flow shapes.
-    On the flows world (``configs/synth-flows.yaml``, 20k accounts, XGBoost on half the labels)
-    every missed labelled gather-scatter and bipartite ring that had a candidate was lost to the
-    floor (robust surprise 15-24, members' pooled score 0.04-0.08), while the honest payroll
-    runs it holds back have robust surprises of 3-8: seed 5 (tuning) recovery 0.814 -> 0.898,
-    gather-scatter 0.67 -> 1.0, bipartite 0.5 -> 0.83, member precision 0.979 -> 0.976; seed 3
-    (confirmed once) 0.875 -> 0.982, gather-scatter 0.5 -> 0.83, bipartite 0.67 -> 1.0, member
-    precision 0.948 -> 0.949, no honest-flow ring in either; ``benchmarks.realdata --quick``:
-    generated 20k (seed 7) recovery / top 0.923 / 0.952 -> 0.938 / 0.953 at member precision
-    0.996, AMLSim, the card worlds and YelpChi unchanged (benchmarks/README.md, session 15).
+    test capped, make it more likely collusive than not among the training labels' flow shapes
+    (the floor held back planted gather-scatter and bipartite rings of robust surprise 15-24 as
+    well as honest payroll runs of 3-8: figures in benchmarks/README.md, session 15).
 
     Parameters
     ----------
@@ -703,9 +695,8 @@ def calibrate_rings(rings: pd.DataFrame, calibrator: RingCalibrator,
                     f"robust surprise {np.expm1(x):.1f} flow shapes were {f:.2f} likely "
                     f"collusive in the training labels"]
         if flag else list(evidence)
-        for evidence, p, b, x, f, flag in zip(out["evidence"], pool, bar,
-                                              structural_evidence(out), flow_p, carried,
-                                              strict=True)
+        for evidence, p, b, x, f, flag in zip(out["evidence"], pool, bar, evidence_of, flow_p,
+                                              carried, strict=True)
     ]
     honest &= ~carried
     out["evidence"] = [
