@@ -395,9 +395,21 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
         if at is None:
             seen[trimmed.ring_id] = len(kept_candidates)
             kept_candidates.append(trimmed)
-        elif member_surprise([trimmed])[0] > member_surprise([kept_candidates[at]])[0]:
+        elif _replaces(trimmed, kept_candidates[at]):
             kept_candidates[at] = trimmed
     return kept_candidates
+
+
+def _replaces(candidate: RingCandidate, kept: RingCandidate) -> bool:
+    """Whether ``candidate`` takes the place of ``kept`` (the same members) in
+    :func:`trim_to_core`: a pair's own candidate (untrimmed, ``kind`` holding ``"pair"``) wins
+    over a core trimmed to the same two accounts, whose surprise is its group's
+    (:func:`gnn.ring_ranking.reportable` judges the pair at the significance bar, the core as a
+    group); otherwise the one credited the most surprise."""
+    own = ["pair" in c.kind and "kept_share" not in c.features for c in (candidate, kept)]
+    if own[0] != own[1]:
+        return own[0]
+    return bool(member_surprise([candidate])[0] > member_surprise([kept])[0])
 
 
 def _score_lookup(account_scores: pd.DataFrame) -> dict[str, float]:

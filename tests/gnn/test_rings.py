@@ -346,6 +346,20 @@ def test_trim_to_core_keeps_the_best_credited_of_candidates_with_the_same_member
         assert trimmed[0] is own  # the core does not shadow the ring's own candidate
 
 
+def test_a_pairs_own_candidate_is_not_shadowed_by_a_core_trimmed_to_the_same_two():
+    """The core keeps its group's surprise (judged as a group); the pair's own candidate is
+    judged as a pair: it stays, whatever surprise the core is credited."""
+    group = ["a", "b", *(f"h{i}" for i in range(4))]
+    padded = RingCandidate(ring_id_for(group), group, "shared_entities", [],
+                           {"size": 6.0, "surprise": 60.0, "significant": 1.0}, [], ["a", "b"])
+    pair = RingCandidate(ring_id_for(["a", "b"]), ["a", "b"], "pair", [],
+                         {"size": 2.0, "surprise": 4.0, "significant": 1.0}, [], ["a", "b"])
+    for order in ([padded, pair], [pair, padded]):
+        trimmed = trim_to_core(order)
+        assert [c.members for c in trimmed] == [["a", "b"]]
+        assert trimmed[0] is pair
+
+
 def test_trim_to_core_keeps_the_core_and_only_without_account_scores():
     padded = RingCandidate(ring_id_for(["a", "b", "c", "h1", "h2"]), ["a", "b", "c", "h1", "h2"],
                            "shared_entities", ["Device:d1", "Transfer:a->h1", "Transfer:a->b"],
