@@ -24,12 +24,13 @@ def boosters(seed: int = 0, folds: int = 3) -> tuple[list[xgb.Booster], np.ndarr
     return models, x
 
 
+@pytest.mark.parametrize("reader", [TreeMargins, MergedMargins])
 @pytest.mark.parametrize("rows", [1, 7, 400])
-def test_margins_equal_xgboost_margins(rows):
-    models, x = boosters()
+def test_margins_equal_each_boosters_xgboost_margins(reader, rows):
+    models, x = boosters()  # fold models of different depths, missing values
     x = x[:rows]
     expected = np.stack([m.inplace_predict(x, predict_type="margin") for m in models])
-    got = TreeMargins(models).margins(x)
+    got = reader(models).margins(x)
     assert got.dtype == np.float32 and got.shape == (len(models), rows)
     np.testing.assert_array_equal(got, expected)
 
@@ -47,16 +48,6 @@ def test_another_objective_is_refused():
     model = xgb.XGBRegressor(n_estimators=3, max_depth=2, n_jobs=1).fit(x, x[:, 0])
     with pytest.raises(ValueError, match="objective"):
         TreeMargins([model.get_booster()])
-
-
-@pytest.mark.parametrize("rows", [1, 7, 400])
-def test_merged_margins_equal_each_boosters_margins(rows):
-    models, x = boosters()  # fold models of different depths, missing values
-    x = x[:rows]
-    expected = np.stack([m.inplace_predict(x, predict_type="margin") for m in models])
-    got = MergedMargins(models).margins(x)
-    assert got.dtype == np.float32 and got.shape == (len(models), rows)
-    np.testing.assert_array_equal(got, expected)
 
 
 def test_merged_margins_refuse_one_booster_different_sizes_and_other_objectives():
