@@ -512,7 +512,7 @@ class RingCalibrator:
         out = np.full(len(rings), np.nan)
         if self.flow is None or rings.empty or "member_score" not in rings:
             return out
-        flow = _flow_shapes(rings)
+        flow = _kind_holds(rings, FLOW_KIND)
         a, b, c = self.flow
         z = a * _logit(rings["member_score"].to_numpy(np.float64)) + b * structural_evidence(
             rings) + c
@@ -538,16 +538,9 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
 
     What :class:`RingCalibrator` reads (it is fitted on ``pooled_score``, what the rings are
     ranked and suppressed by): a payroll or payout fan's money reaches a high raw surprise on
-    one statistic (a run's window) that its robust surprise does not support (issue 19). On
-    the flows world (``configs/synth-flows.yaml``, seed 5, tuning; ``abusenet run``'s rings
-    stage rerun on its own inputs) such fans of 6-22 accounts, members at 0.17-0.55 (graph
-    smoothing), had pooled scores of 0.69-0.85 from robust surprises of 2-8 (planted flow
-    rings 7-70, at least 3 per square root of their size against at most 2.3): 71 -> 61 rings,
-    member precision by the truth 0.744 -> 0.867, honest-flow rings 11 -> 6, recovery 0.881
-    kept; seed 3 (confirmed once) 69 -> 65, 0.783 -> 0.811, 9 -> 8, recovery 0.893 kept
-    (benchmarks/README.md, session 15). Fitting the calibrator on this score too was worse
-    (seed 5: 78 rings, precision 0.724, honest-flow rings 12): its Platt intercept rose from
-    -0.65 to 0.63, as the training labels' flow shapes at 0.2-0.6 are collusive 0.25-0.6.
+    one statistic (a run's window) that its robust surprise does not support. Fitting the
+    calibrator on this score too was measured worse (figures in benchmarks/README.md, session
+    15, "honest payroll / payout fans").
     """
     pooled = rings["pooled_score"].to_numpy(np.float64)
     if rings.empty or "flow_boost" not in rings or "flow_robust_surprise" not in rings:
@@ -555,9 +548,7 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
     boost = np.nan_to_num(rings["flow_boost"].to_numpy(np.float64), nan=0.0)
     robust = rings["flow_robust_surprise"].to_numpy(np.float64)
     sizes = np.sqrt(np.maximum(rings["size"].to_numpy(np.float64), 1.0))
-    loop = rings["kind"].astype(str).str.contains(CYCLE_KIND, regex=False).to_numpy() if (
-        "kind" in rings) else np.zeros(len(rings), dtype=bool)
-    known = (boost > 0.0) & (boost < 1.0) & ~np.isnan(robust) & ~loop
+    known = (boost > 0.0) & (boost < 1.0) & ~np.isnan(robust) & ~_kind_holds(rings, CYCLE_KIND)
     kept = np.where(known, 1.0 - boost, 1.0)
     raw = FLOW_SURPRISE_HALF * boost / kept
     weaker = np.fmin(raw, np.maximum(robust, 0.0) / sizes)
@@ -565,9 +556,9 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
     return np.where(known, 1.0 - (1.0 - pooled) * (1.0 - robust_boost) / kept, pooled)
 
 
-def _flow_shapes(rings: pd.DataFrame) -> np.ndarray:
-    """Mask of the money-flow shapes (:data:`FLOW_KIND`) of a ring table."""
-    return (rings["kind"].astype(str).str.contains(FLOW_KIND, regex=False).to_numpy()
+def _kind_holds(rings: pd.DataFrame, text: str) -> np.ndarray:
+    """Mask of the rings of a table whose ``kind`` holds ``text`` (none without ``kind``)."""
+    return (rings["kind"].astype(str).str.contains(text, regex=False).to_numpy()
             if "kind" in rings else np.zeros(len(rings), dtype=bool))
 
 
@@ -579,8 +570,7 @@ def structural_evidence(rings: pd.DataFrame) -> np.ndarray:
     surprise = rings["surprise"].to_numpy(np.float64) if "surprise" in rings else missing
     robust = (rings["flow_robust_surprise"].to_numpy(np.float64)
               if "flow_robust_surprise" in rings else missing)
-    flow = (rings["kind"].astype(str).str.contains(FLOW_KIND, regex=False).to_numpy()
-            if "kind" in rings else np.zeros(len(rings), dtype=bool))
+    flow = _kind_holds(rings, FLOW_KIND)
     evidence = np.where(flow & ~np.isnan(robust), np.fmin(robust, surprise), surprise)
     return np.log1p(np.maximum(np.nan_to_num(evidence, nan=0.0), 0.0))
 
@@ -622,7 +612,7 @@ def fit_ring_calibrator(rings: pd.DataFrame, labels: pd.DataFrame) -> RingCalibr
     features = np.c_[logit, evidence]
     model = LogisticRegression(C=STRUCTURE_C).fit(features, y)
     structure = (float(model.coef_[0, 0]), float(model.coef_[0, 1]), float(model.intercept_[0]))
-    flow = _flow_shapes(whole)[known]
+    flow = _kind_holds(whole, FLOW_KIND)[known]
     if "member_score" not in whole or min(np.bincount(y[flow], minlength=2)) < MIN_FLOW_OUTCOMES:
         return RingCalibrator(members, structure)  # no flow estimate to fit (or to apply)
     own = _logit(whole["member_score"].to_numpy(np.float64))[known]
