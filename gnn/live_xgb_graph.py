@@ -9,6 +9,14 @@ their neighbourhood in a :class:`~gnn.local_scoring.LocalGraph` (its current edg
 nodes' current scaled features: the batch formula's values up to float64 summation order (each
 level cast to float32 as the batch casts it), put through the same trees and calibrator
 (:meth:`~gnn.baselines.xgb_graph.XGBGraph.probabilities`).
+
+Hubs (nodes with ``hub_degree`` in-neighbours or more along an edge type) keep the running
+float64 sum of their in-neighbours' level 0 along it, so a hub's level 1 costs O(1) to read and
+a change of one of its neighbours O(1) to take in (:meth:`LiveXGBGraph.mark`); the sums are
+rebuilt from the neighbours after ``resync`` differences. Kept scores are recomputed only when
+read, and only when something in their neighbourhood changed since (each node and each hub's
+sums carry the tick of their last change): a change at a hub reaching thousands of accounts
+costs nothing until one of them is read.
 """
 
 from __future__ import annotations
@@ -25,7 +33,75 @@ from gnn.local_scoring import LocalGraph
 from graph.snapshot import ACCOUNT
 
 #: Target rows :meth:`LiveXGBGraph.fit` scores at a time.
-_FIT_ROWS = 65_536
+_FIT_ROWS = 16_384
+#: In-neighbour edges summed at a time when building hubs' sums.
+_BUILD_EDGES = 1 << 18
+
+
+def _grown(values: np.ndarray, size: int, fill: float) -> np.ndarray:
+    """``values`` with at least ``size`` rows (new rows ``fill``; grown by an eighth more)."""
+    if size <= len(values):
+        return values
+    out = np.full((size + len(values) // 8 + 1024, *values.shape[1:]), fill, dtype=values.dtype)
+    out[:len(values)] = values
+    return out
+
+
+class _Pinned:
+    """The level 0 of one node type's rows that some hub's sums hold, as summed."""
+
+    def __init__(self, width: int) -> None:
+        self.slot_of = np.full(0, -1, dtype=np.int64)
+        self.values = np.empty((0, width))
+        self.size = 0
+
+    def slots(self, rows: np.ndarray) -> np.ndarray:
+        """Slot of each of ``rows`` (-1: not pinned)."""
+        self.slot_of = _grown(self.slot_of, int(rows.max()) + 1 if len(rows) else 0, -1)
+        return self.slot_of[rows]
+
+    def pin(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Hold ``values`` for the distinct, not yet pinned ``rows``."""
+        self.slot_of = _grown(self.slot_of, int(rows.max()) + 1 if len(rows) else 0, -1)
+        self.values = _grown(self.values, self.size + len(rows), 0.0)
+        self.slot_of[rows] = np.arange(self.size, self.size + len(rows))
+        self.values[self.size:self.size + len(rows)] = values
+        self.size += len(rows)
+
+
+class _HubSums:
+    """The running sums of one edge type's hubs: per hub, the float64 sum of its first
+    ``counts`` in-neighbours' level 0, the differences added since last built, and the tick of
+    its last change."""
+
+    def __init__(self, width: int) -> None:
+        self.slot_of = np.full(0, -1, dtype=np.int64)
+        self.nodes = np.empty(0, dtype=np.int64)
+        self.sums = np.empty((0, width))
+        self.counts = np.empty(0, dtype=np.int64)
+        self.diffs = np.empty(0, dtype=np.int64)
+        self.ticks = np.empty(0, dtype=np.int64)
+        self.size = 0
+
+    def slots(self, nodes: np.ndarray) -> np.ndarray:
+        """Slot of each of ``nodes`` (-1: not a hub)."""
+        self.slot_of = _grown(self.slot_of, int(nodes.max()) + 1 if len(nodes) else 0, -1)
+        return self.slot_of[nodes]
+
+    def allocate(self, nodes: np.ndarray) -> np.ndarray:
+        """Slots for the new hubs ``nodes`` (distinct), their sums empty."""
+        slots = np.arange(self.size, self.size + len(nodes))
+        end = self.size + len(nodes)
+        self.slot_of = _grown(self.slot_of, int(nodes.max()) + 1 if len(nodes) else 0, -1)
+        self.nodes = _grown(self.nodes, end, -1)
+        self.sums = _grown(self.sums, end, 0.0)
+        self.counts = _grown(self.counts, end, 0)
+        self.diffs = _grown(self.diffs, end, 0)
+        self.ticks = _grown(self.ticks, end, 0)
+        self.slot_of[nodes] = slots
+        self.nodes[slots] = nodes
+        self.size = end
+        return slots
 
 
 class LiveXGBGraph:
@@ -40,14 +116,30 @@ class LiveXGBGraph:
         the graph's nodes as they are now.
     widths
         Node type -> width of its scaled features (every node type of the graph).
+    hub_degree
+        In-degree along an edge type from which a node keeps the running sums of its
+        in-neighbours' level 0 (set at :meth:`fit` / :meth:`restore`, and when a node reaches
+        it later).
+    resync
+        Differences added to a hub's sums before they are built again from its neighbours.
     """
 
     def __init__(self, model: XGBGraph, inputs: Callable[[str, np.ndarray], np.ndarray],
-                 widths: dict[str, int]) -> None:
+                 widths: dict[str, int], hub_degree: int = 64, resync: int = 4096) -> None:
         self.model = model
         self.hops = model.hops
         self.inputs = inputs
         self.widths = widths
+        if hub_degree < 1 or resync < 1:
+            raise ValueError(f"hub_degree ({hub_degree}) and resync ({resync}) must be >= 1")
+        self.hub_degree = hub_degree
+        self.resync = resync
+        self._hubs: dict[EdgeType, _HubSums] = {}
+        self._pinned: dict[str, _Pinned] = {}
+        self._changed: dict[str, np.ndarray] = {}
+        self._tick = 0
+        self._scores = np.empty(0)
+        self._scored = np.empty(0, dtype=np.int64)
 
     def _into(self, graph: LocalGraph) -> dict[str, list[EdgeType]]:
         """Per node type, the edge types ending at it in the snapshot graph's order (each
@@ -55,24 +147,44 @@ class LiveXGBGraph:
         order = [et for r in graph.relations for et in (r, reverse_edge_type(r))]
         return {t: [et for et in order if et[2] == t] for t in self.widths}
 
+    # ------------------------------------------------------------------------------ levels
+    def _level0(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
+                into: dict[str, list[EdgeType]]) -> np.ndarray:
+        """Level 0 of ``rows`` of ``node_type`` (float64): scaled features and ``log1p``
+        in-degree per edge type ending at it."""
+        x = self.inputs(node_type, rows).astype(np.float64)
+        degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float64))
+                   for et in into[node_type]]
+        return np.column_stack([x, *degrees]).reshape(
+            len(rows), self._width(into, node_type, 0))
+
     def _level(self, graph: LocalGraph, into: dict[str, list[EdgeType]], node_type: str,
                rows: np.ndarray, level: int) -> np.ndarray:
-        """Level ``level`` of ``rows`` of ``node_type`` (float64)."""
+        """Level ``level`` of ``rows`` of ``node_type`` (float64); at level 1, hubs read their
+        running sums."""
         if level == 0:
-            x = self.inputs(node_type, rows).astype(np.float64)
-            degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float64))
-                       for et in into[node_type]]
-            return np.column_stack([x, *degrees]).reshape(
-                len(rows), self._width(into, node_type, 0))
+            return self._level0(graph, node_type, rows, into)
         blocks = [np.empty((len(rows), 0))]
         for et in into[node_type]:
-            position, src = graph.adjacency[et].gather(rows)
-            sources, inverse = np.unique(src, return_inverse=True)
-            values = self._level(graph, into, et[0], sources, level - 1)[inverse]
-            degree = np.bincount(position, minlength=len(rows)).astype(np.float64)
-            share = (1.0 / np.maximum(degree, 1.0))[position]
-            mean = np.zeros((len(rows), values.shape[1]))
-            np.add.at(mean, position, values * share[:, None])
+            mean = np.zeros((len(rows), self._width(into, et[0], level - 1)))
+            table = self._hubs.get(et) if level == 1 else None
+            small = np.arange(len(rows))
+            if table is not None and table.size:
+                slots = table.slots(rows)
+                hub = slots >= 0
+                if hub.any():
+                    picked = slots[hub]
+                    mean[hub] = table.sums[picked] / table.counts[picked][:, None]
+                    small = small[~hub]
+            position, src = graph.adjacency[et].gather(rows[small])
+            if len(src):
+                sources, inverse = np.unique(src, return_inverse=True)
+                values = self._level(graph, into, et[0], sources, level - 1)[inverse]
+                degree = np.bincount(position, minlength=len(small)).astype(np.float64)
+                share = (1.0 / np.maximum(degree, 1.0))[position]
+                part = np.zeros((len(small), values.shape[1]))
+                np.add.at(part, position, values * share[:, None])
+                mean[small] = part
             blocks.append(mean)
         return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
 
@@ -90,20 +202,195 @@ class LiveXGBGraph:
                           for h in range(self.hops + 1)])
 
     def scores(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
-        """Probability of abuse of account ``rows`` (float64)."""
+        """Probability of abuse of account ``rows`` (float64), computed now."""
         if not len(rows):
             return np.empty(0)
         return np.asarray(self.model.probabilities(self.features(graph, rows)), dtype=np.float64)
 
+    # ------------------------------------------------------------------------------ hubs
+    def _pinned_values(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
+                       into: dict[str, list[EdgeType]]) -> np.ndarray:
+        """The pinned level 0 of ``rows`` (those not pinned yet computed now and pinned)."""
+        pinned = self._pinned[node_type]
+        slots = pinned.slots(rows)
+        missing = np.unique(rows[slots < 0])
+        if len(missing):
+            pinned.pin(missing, self._level0(graph, node_type, missing, into))
+            slots = pinned.slots(rows)
+        return pinned.values[slots]
+
+    def _build(self, graph: LocalGraph, into: dict[str, list[EdgeType]], et: EdgeType,
+               slots: np.ndarray) -> None:
+        """Sum the hubs of ``slots`` (along ``et``) from all their in-neighbours now."""
+        table, adjacency = self._hubs[et], graph.adjacency[et]
+        degree = adjacency.degree(table.nodes[slots])
+        total = np.cumsum(degree)
+        lo = 0
+        while lo < len(slots):  # hubs of about _BUILD_EDGES in-edges at a time
+            done = int(total[lo - 1]) if lo else 0
+            hi = max(lo + 1, int(np.searchsorted(total, done + _BUILD_EDGES, side="right")))
+            part = slots[lo:hi]
+            position, src = adjacency.gather(table.nodes[part])
+            values = torch.from_numpy(self._pinned_values(graph, et[0], src, into))
+            sums = torch.zeros((len(part), values.shape[1]), dtype=torch.float64)
+            table.sums[part] = sums.index_add_(0, torch.from_numpy(position), values).numpy()
+            table.counts[part] = degree[lo:hi]
+            lo = hi
+        table.diffs[slots] = 0
+        table.ticks[slots] = self._tick
+
+    def _set_up(self, graph: LocalGraph) -> None:
+        """Forget what was kept; the hubs' sums built from the graph as it is now (tick 0)."""
+        into = self._into(graph)
+        self._tick = 0
+        self._changed = {t: np.zeros(graph.num_nodes.get(t, 0), dtype=np.int64)
+                         for t in self.widths}
+        self._pinned = {t: _Pinned(self._width(into, t, 0)) for t in self.widths}
+        self._hubs = {}
+        for et, adjacency in graph.adjacency.items():
+            n = graph.num_nodes[et[2]]
+            hubs = np.flatnonzero(adjacency.degree(np.arange(n)) >= self.hub_degree)
+            self._hubs[et] = _HubSums(self._width(into, et[0], 0))
+            if len(hubs):
+                self._build(graph, into, et, self._hubs[et].allocate(hubs))
+
     def fit(self, graph: LocalGraph) -> np.ndarray:
-        """Every account's score, by the batch scoring itself
-        (:meth:`~gnn.baselines.xgb_graph.XGBGraph.score_graph`) on the whole graph."""
-        data = graph.to_heterodata()
-        for t in data.node_types:
-            n = graph.num_nodes.get(t, 0)
-            x = np.empty((n, self.widths[t]), dtype=np.float32)
-            for start in range(0, n, _FIT_ROWS):
-                rows = np.arange(start, min(start + _FIT_ROWS, n))
-                x[rows] = self.inputs(t, rows)
-            data[t].x = torch.from_numpy(x)
-        return np.asarray(self.model.score_graph(data), dtype=np.float64)
+        """Every account's score computed now, :data:`_FIT_ROWS` accounts at a time (the hubs'
+        sums built first): the batch :meth:`~gnn.baselines.xgb_graph.XGBGraph.score_graph`'s
+        values without its whole-graph tables."""
+        self._set_up(graph)
+        n = graph.num_nodes[ACCOUNT]
+        scores = np.empty(n)
+        for start in range(0, n, _FIT_ROWS):
+            rows = np.arange(start, min(start + _FIT_ROWS, n))
+            scores[rows] = self.scores(graph, rows)
+        self._scores, self._scored = scores, np.zeros(n, dtype=np.int64)
+        return scores.copy()
+
+    def restore(self, graph: LocalGraph, scores: np.ndarray) -> None:
+        """Take ``scores`` (what :meth:`fit` returned on this graph) as every account's
+        current score; the hubs' sums are built again."""
+        if len(scores) != graph.num_nodes[ACCOUNT]:
+            raise ValueError(f"{len(scores)} saved XGB-Graph scores for "
+                             f"{graph.num_nodes[ACCOUNT]} accounts")
+        self._set_up(graph)
+        self._scores = np.array(scores, dtype=np.float64)
+        self._scored = np.zeros(len(scores), dtype=np.int64)
+
+    def kept(self, graph: LocalGraph) -> np.ndarray:
+        """The kept score of every account of ``graph`` (a copy; NaN where never computed),
+        as :meth:`fit` or :meth:`restore` left them or :meth:`current` last computed them."""
+        self._grow(graph)
+        return self._scores[:graph.num_nodes[ACCOUNT]].copy()
+
+    # ------------------------------------------------------------------------------ live
+    def _grow(self, graph: LocalGraph) -> None:
+        for t, ticks in self._changed.items():
+            self._changed[t] = _grown(ticks, graph.num_nodes.get(t, 0), 0)
+        n = graph.num_nodes[ACCOUNT]
+        self._scores = _grown(self._scores, n, np.nan)
+        self._scored = _grown(self._scored, n, -1)
+
+    def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
+        """Take in that the ``changed`` nodes' features or in-edges changed (the graph already
+        holds them): the hubs' sums get their differences and new in-neighbours, and the
+        nodes their change's tick. Nothing is rescored here."""
+        self._grow(graph)
+        into = self._into(graph)
+        self._tick += 1
+        now = self._tick
+        rows_of = {t: np.unique(np.asarray(r, dtype=np.int64)) for t, r in changed.items()
+                   if len(r) and t in self._changed}
+        for t, rows in rows_of.items():
+            self._changed[t][rows] = now
+        # hubs among the changed nodes with in-edges not summed yet: (hub, source) pairs
+        behind: dict[EdgeType, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for et, table in self._hubs.items():
+            rows = rows_of.get(et[2])
+            if rows is None or not table.size:
+                continue
+            slots = table.slots(rows)
+            slots = slots[slots >= 0]
+            adjacency = graph.adjacency[et]
+            slots = slots[adjacency.degree(table.nodes[slots]) > table.counts[slots]]
+            if len(slots):
+                pairs = [(k, adjacency.neighbours(int(table.nodes[k]))[table.counts[k]:])
+                         for k in slots.tolist()]
+                behind[et] = (slots, np.repeat([k for k, _ in pairs], [len(s) for _, s in pairs]),
+                              np.concatenate([s for _, s in pairs]))
+        # the pinned changed rows' differences into the hubs that sum them already
+        for t, rows in rows_of.items():
+            pinned = self._pinned[t]
+            slots = pinned.slots(rows)
+            rows, slots = rows[slots >= 0], slots[slots >= 0]
+            if not len(rows):
+                continue
+            new = self._level0(graph, t, rows, into)
+            delta = new - pinned.values[slots]
+            pinned.values[slots] = new
+            for et, table in self._hubs.items():
+                if et[0] != t or not table.size:
+                    continue
+                position, hub = graph.adjacency[graph.opposite(et)].gather(rows)
+                hubs = table.slots(hub)
+                keep = hubs >= 0
+                if et in behind:  # an edge not summed yet is summed below, with new values
+                    _, late_slots, late_src = behind[et]
+                    size = graph.num_nodes[t] + 1
+                    keep &= ~np.isin(hubs * size + rows[position], late_slots * size + late_src)
+                if keep.any():
+                    np.add.at(table.sums, hubs[keep], delta[position[keep]])
+                    np.add.at(table.diffs, hubs[keep], 1)
+                    table.ticks[hubs[keep]] = now
+        for et, (slots, late_slots, late_src) in behind.items():
+            table = self._hubs[et]
+            values = self._pinned_values(graph, et[0], late_src, into)
+            np.add.at(table.sums, late_slots, values)
+            np.add.at(table.diffs, late_slots, 1)
+            table.counts[slots] = graph.adjacency[et].degree(table.nodes[slots])
+            table.ticks[slots] = now
+        for et, table in self._hubs.items():
+            rows = rows_of.get(et[2])
+            if rows is not None:  # nodes that became hubs
+                rows = rows[table.slots(rows) < 0]
+                rows = rows[graph.adjacency[et].degree(rows) >= self.hub_degree]
+                if len(rows):
+                    self._build(graph, into, et, table.allocate(rows))
+            drifted = np.flatnonzero(table.diffs[:table.size] >= self.resync)
+            if len(drifted):
+                self._build(graph, into, et, drifted)
+
+    def _latest(self, graph: LocalGraph, into: dict[str, list[EdgeType]], node_type: str,
+                rows: np.ndarray, level: int) -> np.ndarray:
+        """Per row, the last tick at which something its level ``level`` reads changed."""
+        ticks = self._changed[node_type][rows]
+        if level == 0:
+            return ticks
+        for et in into[node_type]:
+            table = self._hubs.get(et) if level == 1 else None
+            small = np.arange(len(rows))
+            if table is not None and table.size:
+                slots = table.slots(rows)
+                hub = slots >= 0
+                ticks[hub] = np.maximum(ticks[hub], table.ticks[slots[hub]])
+                small = small[~hub]
+            position, src = graph.adjacency[et].gather(rows[small])
+            if len(src):
+                sources, inverse = np.unique(src, return_inverse=True)
+                below = self._latest(graph, into, et[0], sources, level - 1)[inverse]
+                np.maximum.at(ticks, small[position], below)
+        return ticks
+
+    def current(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
+        """Current scores of account ``rows``: kept ones, recomputed where something they
+        read changed since they were computed (after :meth:`fit` or :meth:`restore`)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        self._grow(graph)
+        if not len(rows):
+            return np.empty(0)
+        latest = self._latest(graph, self._into(graph), ACCOUNT, rows, self.hops)
+        stale = np.unique(rows[latest > self._scored[rows]])
+        if len(stale):
+            self._scores[stale] = self.scores(graph, stale)
+            self._scored[stale] = self._tick
+        return self._scores[rows]

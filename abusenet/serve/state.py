@@ -403,7 +403,10 @@ class GraphState:
         paths = run_paths(run_dir)
         model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
         start, events = start_caches(run_dir, model_dir, snapshot_dir)
+        xgb_start = _xgb_start(start, model_dir)
         todo = [p for p in (start, events) if not cache_complete(p)]
+        if start not in todo and xgb_start is not None and not xgb_start.is_file():
+            todo.insert(0, start)  # XGB-Graph's scores missing from a complete cache
         if not todo:
             return []
         snapshot = read_snapshot(snapshot_dir)
@@ -414,7 +417,7 @@ class GraphState:
             state._build_graph(snapshot, detector)
             del snapshot
             _release_memory()
-            state._fitted(detector, start)
+            state._fitted(detector, start, state._live_xgb_graph(model_dir), model_dir)
             del state.graph, state.nodes, detector
         else:
             del snapshot
@@ -705,20 +708,18 @@ class GraphState:
 
         ``start`` (only while the graph is the snapshot's): the start cache's directory. When
         it holds what an earlier start computed, that is read back (the kept embeddings
-        memory-mapped, :meth:`gnn.local_scoring.LocalScorer.restore`) after a check (a few
-        accounts scored from scratch must get the saved scores); else it is computed and
-        saved there.
+        memory-mapped, :meth:`gnn.local_scoring.LocalScorer.restore`; XGB-Graph's scores,
+        :func:`_restore_xgb_start`) after a check (a few accounts scored from scratch must get
+        the saved scores); else it is computed and saved there.
         """
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
         published = read_published(model_dir)
-        challenger = (None if published["candidate"] == GNN
-                      else XGBGraph.load(model_dir / CHALLENGER_DIR))
         with self.lock:
-            boosted, scorer = self._fitted(detector, start)
-            if challenger is not None:
-                scorer = _PublishedScores(scorer, self._live_xgb_graph(challenger, model_dir),
-                                          published["candidate"],
+            xgb = self._live_xgb_graph(model_dir)
+            boosted, scorer = self._fitted(detector, start, xgb, model_dir)
+            if xgb is not None:
+                scorer = _PublishedScores(scorer, xgb, published["candidate"],
                                           float(published["blend_weight"] or 0.0))
                 scorer.start(self.graph)
             self.detector, self.model_dir, self._scaling = detector, model_dir, scaling
@@ -730,12 +731,15 @@ class GraphState:
             self.scorer = scorer
         _release_memory()  # the whole-graph pass's temporaries
 
-    def _fitted(self, detector: AccountDetector, start: Path | None
+    def _fitted(self, detector: AccountDetector, start: Path | None,
+                xgb: LiveXGBGraph | None = None, model_dir: Path | None = None
                 ) -> tuple[LiveBoostedColumn | None, LocalScorer]:
         """The graph's features scaled with ``detector``'s scaler, and its boosted column
         (when it has the boosted channel) and scorer fitted on the graph: read from the start
         cache ``start`` when it holds them (checked, :func:`_restore_start`), else computed
-        (and saved there unless ``start`` is ``None``)."""
+        (and saved there unless ``start`` is ``None``). ``xgb`` (the published XGB-Graph of
+        ``model_dir``) likewise: its scores read from ``start`` (checked,
+        :func:`_restore_xgb_start`) or computed and saved there (:func:`_save_xgb_start`)."""
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
         boost = getattr(detector, "boost_", None)
@@ -755,11 +759,21 @@ class GraphState:
                 scorer.fit(self.graph)
             else:
                 _fit_and_save_start(start, self.graph, boosted, scorer)
+        if xgb is not None:
+            saved = None if start is None or model_dir is None else _xgb_start(start, model_dir)
+            if saved is None or not _restore_xgb_start(saved, self.graph, xgb):
+                scores = xgb.fit(self.graph)
+                if saved is not None:
+                    _save_xgb_start(saved, scores)
         return boosted, scorer
 
-    def _live_xgb_graph(self, challenger: XGBGraph, model_dir: Path) -> LiveXGBGraph:
-        """``challenger`` (saved in ``model_dir``) scoring the graph's accounts, its features
-        scaled with its own scaler from the nodes' current raw values."""
+    def _live_xgb_graph(self, model_dir: Path) -> LiveXGBGraph | None:
+        """The XGB-Graph saved in ``model_dir`` (``None`` when the model publishes the GNN)
+        scoring the graph's accounts, its features scaled with its own scaler from the nodes'
+        current raw values (not fitted yet)."""
+        if read_published(model_dir)["candidate"] == GNN:
+            return None
+        challenger = XGBGraph.load(model_dir / CHALLENGER_DIR)
         scaler = getattr(challenger, "scaler_", None)
         if scaler is None:
             raise ValueError(f"{model_dir / CHALLENGER_DIR}: XGB-Graph saved without its "
@@ -1095,14 +1109,14 @@ class _PublishedScores:
     :class:`~gnn.local_scoring.LocalScorer` the state uses (:meth:`fit`, :meth:`mark`,
     :meth:`current`, :attr:`scores_`): the GNN's scores from its scorer, XGB-Graph's from
     :class:`~gnn.live_xgb_graph.LiveXGBGraph`, each recomputed when read where a change
-    reached it (for XGB-Graph: the accounts within its hops of a changed node).
+    reached it.
 
     Parameters
     ----------
     gnn
         The GNN's scorer, fitted.
     xgb
-        XGB-Graph on the same graph.
+        XGB-Graph on the same graph, fitted (or restored).
     candidate
         ``xgb-graph`` or ``blend``.
     weight
@@ -1119,47 +1133,83 @@ class _PublishedScores:
         return np.clip(self.weight * gnn + (1.0 - self.weight) * xgb, 0.0, 1.0)
 
     def start(self, graph: LocalGraph) -> np.ndarray:
-        """Every account's published score, the GNN's scorer fitted already."""
-        self._xgb = self.xgb.fit(graph)
-        self._stale = np.zeros(len(self._xgb), dtype=bool)
-        self.scores_ = self._combine(self.gnn.scores_[:len(self._xgb)], self._xgb)
+        """Every account's published score, both candidates fitted already."""
+        xgb = self.xgb.kept(graph)
+        self.scores_ = self._combine(self.gnn.scores_[:len(xgb)], xgb)
         return self.scores_.copy()
 
     def fit(self, graph: LocalGraph) -> np.ndarray:
         """Score every account of ``graph`` from scratch (both candidates)."""
         self.gnn.fit(graph)
+        self.xgb.fit(graph)
         return self.start(graph)
 
     def _grow(self, graph: LocalGraph) -> None:
         n = graph.num_nodes[ACCOUNT]
-        if n > len(self._xgb):
-            added = n - len(self._xgb)
-            self._xgb = np.concatenate([self._xgb, np.full(added, np.nan)])
-            self._stale = np.concatenate([self._stale, np.ones(added, dtype=bool)])
-            self.scores_ = np.concatenate([self.scores_, np.full(added, np.nan)])
+        if n > len(self.scores_):
+            self.scores_ = np.concatenate([self.scores_, np.full(n - len(self.scores_), np.nan)])
 
     def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
-        """Take in that the ``changed`` nodes changed (:meth:`LocalScorer.mark`)."""
+        """Take in that the ``changed`` nodes changed (:meth:`LocalScorer.mark`,
+        :meth:`LiveXGBGraph.mark`)."""
         self.gnn.mark(graph, changed)
+        self.xgb.mark(graph, changed)
         self._grow(graph)
-        seeds = {t: np.asarray(r, dtype=np.int64) for t, r in changed.items() if len(r)}
-        if seeds:
-            reached = graph.within_hops(seeds, self.xgb.hops).get(ACCOUNT)
-            if reached is not None:
-                self._stale[reached] = True
 
     def current(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
         """Current published scores of account ``rows``."""
         rows = np.asarray(rows, dtype=np.int64)
-        gnn = self.gnn.current(graph, rows)
+        out = self._combine(self.gnn.current(graph, rows), self.xgb.current(graph, rows))
         self._grow(graph)
-        stale = np.unique(rows[self._stale[rows]])
-        if len(stale):
-            self._xgb[stale] = self.xgb.scores(graph, stale)
-            self._stale[stale] = False
-        out = self._combine(gnn, self._xgb[rows])
         self.scores_[rows] = out
         return out
+
+
+def _xgb_start(start: Path, model_dir: Path) -> Path | None:
+    """Where the start cache ``start`` keeps the scores of the XGB-Graph that ``model_dir``
+    publishes (``None`` when it publishes the GNN): a file named by a hash of the saved
+    XGB-Graph (its trees, scaler and calibrator), which :func:`start_key` does not cover."""
+    if read_published(model_dir)["candidate"] == GNN:
+        return None
+    digest = hashlib.sha256()
+    for name in ("model.json", "metadata.json"):
+        digest.update((model_dir / CHALLENGER_DIR / name).read_bytes())
+    return start / f"xgb_graph_{digest.hexdigest()[:16]}.npy"
+
+
+def _restore_xgb_start(saved: Path, graph: LocalGraph, xgb: LiveXGBGraph) -> bool:
+    """Read XGB-Graph's start scores ``saved`` into ``xgb`` (its hubs' sums built on
+    ``graph``); False (nothing kept) when there are none, they cannot be read, or a few
+    accounts scored from scratch disagree with them."""
+    if not saved.is_file():
+        return False
+    try:
+        scores = np.load(saved)
+        xgb.restore(graph, scores)
+    except (OSError, ValueError) as err:
+        log.warning("XGB-Graph start scores %s cannot be read (%s): computing again", saved, err)
+        return False
+    rows = np.unique(np.linspace(0, len(scores) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
+        scores) else np.empty(0, dtype=np.int64)
+    if not np.allclose(xgb.scores(graph, rows), scores[rows], rtol=0, atol=_START_CHECK_ATOL):
+        log.warning("XGB-Graph start scores %s disagree with scores computed now: computing "
+                    "again", saved)
+        return False
+    log.info("XGB-Graph start scores read from %s", saved)
+    return True
+
+
+def _save_xgb_start(saved: Path, scores: np.ndarray) -> None:
+    """Write XGB-Graph's start scores to ``saved`` (in the start cache): into a temporary file
+    beside it, renamed when complete. One that cannot be written is skipped with a warning."""
+    partial = saved.parent / f".{saved.stem}.{os.getpid()}.npy"
+    try:
+        np.save(partial, scores)
+        os.replace(partial, saved)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        log.warning("XGB-Graph start scores %s not saved: %s", saved, err)
 
 
 def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,

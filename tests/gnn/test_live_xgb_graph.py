@@ -51,3 +51,51 @@ def test_live_features_and_scores_equal_the_batch_formula_as_the_graph_grows(hop
         g.add_edge(USED, account, step % g.num_nodes["Device"])
         g.add_edge(SENT, int(rng.integers(account)), account)
     assert len(live.features(g, np.empty(0, dtype=np.int64))) == 0
+
+
+@pytest.mark.parametrize("hops", [1, 2])
+def test_kept_scores_equal_the_batch_scores_after_changes_at_hubs(hops):
+    """Hubs (hub_degree 4: the devices, and accounts many send to) keep running sums; after
+    each group of changes (features, edges into hubs, new accounts, a node becoming a hub,
+    sums rebuilt after 3 differences) every account's kept score and every feature row equal
+    the batch formula's on the graph as it is."""
+    g, live = setup(hops)
+    live = LiveXGBGraph(live.model, live.inputs, live.widths, hub_degree=4, resync=3)
+    start = live.fit(g)
+    np.testing.assert_allclose(start, live.model.score_graph(g.to_heterodata()), atol=1e-7)
+    assert live._hubs[("Account", "USED", "Device")].size
+    rng = np.random.default_rng(2)
+    for step in range(12):
+        changed: dict[str, list[int]] = {"Account": [], "Device": []}
+        accounts = g.num_nodes["Account"]
+        touched = rng.choice(accounts, 3, replace=False)
+        g.set_features("Account", touched, rng.normal(size=(3, 3)).astype(np.float32))
+        changed["Account"].extend(touched.tolist())
+        if step % 3 == 0:
+            new = int(g.add_nodes("Account", 1)[0])
+            g.set_features("Account", np.array([new]), rng.normal(size=(1, 3)).astype("f4"))
+            changed["Account"].append(new)
+        if step % 4 == 1:
+            device = g.add_nodes("Device", 1)[0]
+            g.set_features("Device", np.array([device]), rng.normal(size=(1, 2)).astype("f4"))
+            changed["Device"].append(int(device))
+        for _ in range(3):
+            src = int(rng.integers(g.num_nodes["Account"]))
+            if rng.random() < 0.5:  # mostly into the busiest device
+                dst = 0 if rng.random() < 0.6 else int(rng.integers(g.num_nodes["Device"]))
+                if g.add_edge(USED, src, dst):
+                    changed["Account"].append(src)
+                    changed["Device"].append(dst)
+            else:
+                dst = int(rng.integers(g.num_nodes["Account"]))
+                if g.add_edge(SENT, src, dst):
+                    changed["Account"].extend([src, dst])
+        live.mark(g, {t: np.array(r, dtype=np.int64) for t, r in changed.items()})
+        data = g.to_heterodata()
+        every = np.arange(g.num_nodes["Account"])
+        read = rng.choice(every, 10, replace=False) if step % 2 else every
+        np.testing.assert_allclose(live.current(g, read), live.model.score_graph(data)[read],
+                                   atol=1e-5)
+        np.testing.assert_allclose(live.features(g, every), hop_features(data, hops),
+                                   rtol=1e-6, atol=1e-6)
+    assert live._hubs[("Account", "USED", "Device")].diffs.max() < 3

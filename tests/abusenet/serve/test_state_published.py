@@ -12,6 +12,7 @@ from abusenet.serve.state import GraphState, run_paths
 from abusenet.serve.validation import EventValidator, canonical_mapping
 from abusenet.serve.writer import EventWriter
 from abusenet.validation.challenger import fit_challenger, save_published, score_published
+from gnn.live_xgb_graph import LiveXGBGraph
 from graph.build import build_snapshot
 from graph.snapshot import ACCOUNT, read_snapshot
 
@@ -58,3 +59,33 @@ def test_served_scores_are_the_published_candidates(run_dir, tmp_path, candidate
     assert not np.array_equal(state.scorer.xgb.features(state.graph, np.array([0])), inputs)
     if candidate == "blend":
         assert np.abs(batch[ids].to_numpy() - before[ids].to_numpy()).max() > 1e-6
+
+
+@pytest.mark.slow  # an XGB-Graph fit and three loads (~8 s)
+def test_xgb_graphs_start_scores_are_kept_in_the_start_cache_and_checked(run_dir, tmp_path,
+                                                                         monkeypatch):
+    snapshot = read_snapshot(run_paths(run_dir)["snapshot"])
+    labels = snapshot.labels.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    challenger, _ = fit_challenger(snapshot, labels.iloc[::2], labels.iloc[1::2])
+    model = tmp_path / "model"
+    shutil.copytree(run_dir / "model", model)
+    save_published(model, challenger, "blend", 0.4)
+    first = GraphState.load(run_dir, model_dir=model)
+    (saved,) = run_paths(run_dir)["start"].glob("*/xgb_graph_*.npy")
+    fit = LiveXGBGraph.fit
+    fits: list[int] = []
+
+    def counted(self, graph):
+        fits.append(1)
+        return fit(self, graph)
+
+    monkeypatch.setattr(LiveXGBGraph, "fit", counted)
+    second = GraphState.load(run_dir, model_dir=model)
+    assert fits == []  # read back, not computed
+    np.testing.assert_array_equal(second.scorer.scores_, first.scorer.scores_)
+    wrong = np.load(saved)
+    np.save(saved, 1.0 - wrong)  # scores the graph and model do not give: not used
+    third = GraphState.load(run_dir, model_dir=model)
+    assert fits == [1]
+    np.testing.assert_allclose(third.scorer.scores_, first.scorer.scores_, atol=1e-6)
+    np.testing.assert_array_equal(np.load(saved), wrong)  # saved again
