@@ -6,7 +6,8 @@ A world of ``--accounts`` (20k) generated with ``configs/synth-pairs.yaml`` (2 %
 in planted pairs next to the default rings; households sharing a device or a card are the
 honest look-alikes) goes through the pipeline's ring part as ``benchmarks.realdata`` runs it:
 ``ingest_logs`` + ``build_snapshot``, the ring candidates (:class:`graph.rings.config.RingConfig`
-defaults), then
+defaults; a pair's time coincidence read from every event, as the pipeline's candidate stage
+reads it, or from first and last uses only with ``--first-last``), then
 
 * without labels: the candidates :func:`abusenet.pipeline.stages.detect.reported_without_labels`
   reports (significant, surprising enough);
@@ -25,7 +26,8 @@ or a candidate group ties them as well), ``chance`` (the null model's surprise u
 ``min_surprise``: sharing one entity of each type is what a household does), ``not reported``
 (surprising, but not reported in that mode).
 
-Run ``python -m benchmarks.pairs [--accounts 20000] [--seed 7]``; tune on seed 3, not 7.
+Run ``python -m benchmarks.pairs [--accounts 20000] [--seed 7] [--first-last]``; tune on seed 3,
+not 7.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from gnn.rings import calibrate_rings, fit_ring_calibrator, score_rings
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.metrics import pair_metrics, rings_recovered
+from graph.rings.pairs import event_use_times
 
 PAIRS_CONFIG = ROOT / "configs" / "synth-pairs.yaml"
 
@@ -72,8 +75,9 @@ def shared_by_pairs(events: pd.DataFrame, column: str, pairs: list[list[str]]) -
     return both.reindex(range(len(pairs)), fill_value=0).to_numpy()
 
 
-def run(n_accounts: int = 20_000, seed: int = 7) -> dict[str, pd.DataFrame]:
-    """The benchmark's tables (module docstring): ``modes``, ``sharing`` and ``missed``."""
+def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True) -> dict[str, pd.DataFrame]:
+    """The benchmark's tables (module docstring): ``modes``, ``sharing`` and ``missed``; pairs'
+    time coincidence from every event with ``times``, else from first and last uses."""
     from graph.snapshot import read_snapshot
 
     with tempfile.TemporaryDirectory(prefix="pairs-bench-") as tmp:
@@ -84,16 +88,22 @@ def run(n_accounts: int = 20_000, seed: int = 7) -> dict[str, pd.DataFrame]:
         accounts = pd.read_parquet(Path(tmp) / "synth" / "truth_accounts.parquet")
         events = pd.read_parquet(Path(tmp) / "synth" / "events",
                                  columns=["account_id", "device_id", "payment_id"])
-    built = time.perf_counter() - began
+        built = time.perf_counter() - began
+        use_times = event_use_times(Path(tmp) / "work" / "events") if times else None
+        began = time.perf_counter()
+        candidates = find_ring_candidates(snapshot, use_times=use_times)
+        search = time.perf_counter() - began
+        # what the null model makes of every listed pair, reported or not
+        listed = {tuple(sorted(map(str, c.members))): c.features.get("surprise", np.nan)
+                  for c in find_ring_candidates(snapshot, RingConfig(min_surprise=-np.inf),
+                                                use_times=use_times)
+                  if c.kind == "pair"}
     labels = pd.DataFrame({"account_id": accounts["account_id"].astype(str),
                            "label": accounts["is_abusive"].astype(int)})
     abusive = set(labels.loc[labels["label"] == 1, "account_id"])
     planted = [sorted(map(str, m)) for m in truth.loc[truth["kind"] == "pair", "members"]]
     every = [sorted(map(str, m)) for m in truth["members"]]
 
-    began = time.perf_counter()
-    candidates = find_ring_candidates(snapshot)
-    search = time.perf_counter() - began
     scoring = RingScoringConfig()
     unlabelled = reported_without_labels(score_rings(candidates), scoring.unlabelled_min_surprise)
     train, _ = _halves(labels)
@@ -110,10 +120,6 @@ def run(n_accounts: int = 20_000, seed: int = 7) -> dict[str, pd.DataFrame]:
         for mode, rings in reported.items()])
     modes["world_s"], modes["search_s"] = round(built, 1), round(search, 1)
 
-    # what the null model makes of every listed pair, reported or not
-    listed = {tuple(sorted(map(str, c.members))): c.features.get("surprise", np.nan)
-              for c in find_ring_candidates(snapshot, RingConfig(min_surprise=-np.inf))
-              if c.kind == "pair"}
     per_pair = pd.DataFrame({
         "devices": shared_by_pairs(events, "device_id", planted),
         "cards": shared_by_pairs(events, "payment_id", planted),
@@ -137,8 +143,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--first-last", action="store_true",
+                        help="pairs' time coincidence from first and last uses only")
     args = parser.parse_args(argv)
-    tables = run(args.accounts, args.seed)
+    tables = run(args.accounts, args.seed, times=not args.first_last)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         for name, table in tables.items():
             print(f"\n{name}:\n{table.round(3).to_string(index=name != 'modes')}")

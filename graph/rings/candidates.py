@@ -98,7 +98,12 @@ from graph.rings.null_model import (
     surprise,
     type_degrees,
 )
-from graph.rings.pairs import coincidence_log_chance, rare_entity_pairs
+from graph.rings.pairs import (
+    UseTimes,
+    coincidence_log_chance,
+    episode_log_chance,
+    rare_entity_pairs,
+)
 from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
 from graph.rings.periodic import periodic_fans
 from graph.rings.projection import (
@@ -281,6 +286,7 @@ def find_ring_candidates(
     events: pd.DataFrame | None = None,
     account_scores: pd.DataFrame | None = None,
     linked_components: Mapping[float, pd.DataFrame] | None = None,
+    use_times: UseTimes | None = None,
 ) -> list[RingCandidate]:
     """The candidate rings of ``snapshot`` as :class:`RingCandidate` objects: the rows of
     :func:`find_ring_candidate_table` (same parameters), sorted by ring id.
@@ -291,7 +297,7 @@ def find_ring_candidates(
     >>> rings[0].members, rings[0].evidence[:3]                 # doctest: +SKIP
     """
     return candidates_from_table(find_ring_candidate_table(
-        snapshot, config, events, account_scores, linked_components))
+        snapshot, config, events, account_scores, linked_components, use_times))
 
 
 def find_ring_candidate_table(
@@ -300,6 +306,7 @@ def find_ring_candidate_table(
     events: pd.DataFrame | None = None,
     account_scores: pd.DataFrame | None = None,
     linked_components: Mapping[float, pd.DataFrame] | None = None,
+    use_times: UseTimes | None = None,
 ) -> pa.Table:
     """Find candidate rings in ``snapshot``, without labels unless account scores are given,
     as a table of :data:`CANDIDATE_SCHEMA` (one row per candidate, built column by column:
@@ -326,6 +333,11 @@ def find_ring_candidate_table(
         ``config.component_weights``, ``account, component`` rows of the components of
         ``min_size..max_size`` accounts at that link weight. They replace the local
         ``shared_entities`` components; every other search still runs here.
+    use_times
+        Optional reader of every event time of an account's use of an entity
+        (:func:`graph.rings.pairs.event_use_times`); a pair's coincidence test then counts
+        every episode (:func:`graph.rings.pairs.episode_log_chance`), not only the first and
+        last use.
 
     Returns
     -------
@@ -368,7 +380,7 @@ def find_ring_candidate_table(
         stacked = [with_counterparties]
         del with_counterparties
         found = _search(cfg, accounts, entities, types, stacked, transfers, flows, pending,
-                        account_scores, linked_components, cards)
+                        account_scores, linked_components, cards, use_times)
     # the table is built from what the search found, with nothing else of it left
     del accounts, entities, transfers, flows
     return _candidate_table(found)
@@ -454,12 +466,14 @@ def _search(
     account_scores: pd.DataFrame | None,
     linked_components: Mapping[float, pd.DataFrame] | None,
     cash_outs: pd.DataFrame | None = None,
+    use_times: UseTimes | None = None,
 ) -> _Described | None:
     """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
     are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
     and codes (:func:`entity_type_codes`), ``stacked`` holds the incidence of each account's
     entities and transfer counterparties (taken out of it here), ``flows`` the transfer
-    counts, ``cash_outs`` the card payment pairs (the money null's cash-outs)."""
+    counts, ``cash_outs`` the card payment pairs (the money null's cash-outs), ``use_times``
+    the pairs' event times (:func:`_describe`)."""
     n = len(accounts)
     with_counterparties = stacked.pop()
 
@@ -519,7 +533,7 @@ def _search(
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
-                     localities, flow_evidence, cash_outs, judged)
+                     localities, flow_evidence, cash_outs, judged, use_times)
 
 
 def big_group_cores(
@@ -726,6 +740,7 @@ def _describe(
     flow_evidence: list[tuple[np.ndarray, list[str]]] | None = None,
     cash_outs: pd.DataFrame | None = None,
     judged: list[tuple[np.ndarray, float, int]] | None = None,
+    use_times: UseTimes | None = None,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -740,7 +755,8 @@ def _describe(
     money null judge members cashing out what they received. ``judged`` holds the flow groups
     their search judged itself (rows, log10 chance, tests made: a periodic fan's schedule); a
     merged group holding all of such a group's accounts is as surprising as that test at least
-    (:func:`_judged_surprise`).
+    (:func:`_judged_surprise`). With ``use_times`` a pair's time coincidence counts every
+    episode (:func:`graph.rings.pairs.episode_log_chance`), else first and last uses.
     """
     if not groups:
         return None
@@ -855,16 +871,18 @@ def _describe(
     if pair.any():
         ends = membership[pair].tocsr()
         ends.sort_indices()
+        rare = shared[pair].multiply((entity_degree <= cfg.hub_degree_cap)[None, :]).tocsr()
         met = coincidence_log_chance(
-            entities.edges, ends.indices[0::2], ends.indices[1::2],
-            shared[pair].multiply((entity_degree <= cfg.hub_degree_cap)[None, :]).tocsr(),
+            entities.edges, ends.indices[0::2], ends.indices[1::2], rare, cfg.lockstep_window_s,
+        ) if use_times is None else episode_log_chance(
+            use_times, accounts, entities.entities, ends.indices[0::2], ends.indices[1::2], rare,
             cfg.lockstep_window_s)
         surprising[pair] -= met.log_chance
-        told = met.moments > 0
+        told = (met.moments > 0) & (met.log_chance < 0)
         together = (np.flatnonzero(pair)[told], pa.array(
-            [f"Together:{int(c)} moments within {cfg.lockstep_window_s / 60:g} min on what "
-             f"they share (chance {10.0 ** x:.1e})"
-             for c, x in zip(met.moments[told], met.log_chance[told], strict=True)],
+            [f"Together:{int(c)} moments within {w / 60:.3g} min on what they share (chance "
+             f"{10.0 ** x:.1e})" for c, x, w in zip(
+                 met.moments[told], met.log_chance[told], met.window_s[told], strict=True)],
             pa.string()))
     del membership, money, entry_degree
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)

@@ -12,18 +12,44 @@ of one entity is what chance makes of that entity, so pairs sharing one entity a
 listed. Whether a listed pair is reported is the null model's call, as for any ring; a pair
 whose two accounts first or last used what they share at the same moments gets that
 coincidence's chance too (:func:`coincidence_log_chance`): colluders take turns on one device
-within minutes, a household's members use the family device at times of their own.
+within minutes, a household's members use the family device at times of their own. Given every
+event's time (:func:`event_use_times`), the test counts every episode instead
+(:func:`episode_log_chance`): how often the two accounts' uses of what they share fall within a
+window of each other, against how often they do with one account's times moved by whole days
+(which keeps each account's own rate and hours of the day: a family evening is no coincidence).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 import scipy.sparse as sp
+from scipy.stats import poisson
 
 from graph.rings.null_model import log10_choose
+from graph.rings.projection import epoch_seconds
+from graph.snapshot import ACCOUNT, RELATIONS
+
+#: Reads the times of wanted uses: given ``account_id, entity`` rows (entities labelled
+#: ``Type:id`` as in :func:`graph.rings.projection.account_entity_incidence`), the ``i, ts``
+#: (the wanted row, epoch seconds) of every event of such a use.
+UseTimes = Callable[[pd.DataFrame], pd.DataFrame]
+
+#: Windows a pair's episodes are tested at (the given one, then each a quarter of the last).
+WINDOW_SCALES = 4
+#: Whole days one account's times are moved by, each way, to count chance coincidences.
+SHIFT_DAYS = 7
+_DAY = 86_400
+_LN10 = np.log(10.0)
+#: A coincidence test's log10 chance is held at or above this (Poisson tails underflow).
+_FLOOR = -300.0
 
 
 def rare_entity_pairs(
@@ -86,10 +112,11 @@ def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_mat
 
 class Coincidence(NamedTuple):
     """Per pair: ``log_chance`` (log10, <= 0) of its coincident ``moments`` (distinct moments
-    its two accounts' uses of what they share met within the window)."""
+    its two accounts' uses of what they share met within the window, ``window_s``)."""
 
     log_chance: np.ndarray
     moments: np.ndarray
+    window_s: np.ndarray
 
 
 def coincidence_log_chance(
@@ -119,7 +146,7 @@ def coincidence_log_chance(
     if not window_s > 0:
         raise ValueError(f"the coincidence window must be positive seconds, not {window_s!r}")
     n_pairs = len(a)
-    none = Coincidence(np.zeros(n_pairs), np.zeros(n_pairs))
+    none = Coincidence(np.zeros(n_pairs), np.zeros(n_pairs), np.full(n_pairs, window_s))
     coo = shared.tocoo()
     if n_pairs == 0 or coo.nnz == 0 or len(edges) == 0:
         return none
@@ -160,4 +187,152 @@ def coincidence_log_chance(
     moment = np.ones(len(hit_pair), dtype=bool)
     moment[1:] = (hit_pair[1:] != hit_pair[:-1]) | (np.diff(hit_t) > window_s)
     c = np.bincount(hit_pair[moment], minlength=n_pairs).astype(np.float64)
-    return Coincidence(np.minimum(0.0, log10_choose(n, c) + c * np.log10(p)), c)
+    return Coincidence(np.minimum(0.0, log10_choose(n, c) + c * np.log10(p)), c,
+                       np.full(n_pairs, window_s))
+
+
+def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes:
+    """A :data:`UseTimes` reading the canonical events under ``events`` (a Parquet file or
+    directory, Hive-partitioned or not): the account, time and entity columns only, the events
+    of the wanted accounts only, ``batch_rows`` at a time (memory: one batch and the matches)."""
+
+    def read(wanted: pd.DataFrame) -> pd.DataFrame:
+        found_i: list[np.ndarray] = [np.empty(0, np.int64)]
+        found_ts: list[np.ndarray] = [np.empty(0, np.int64)]
+        if len(wanted):
+            keys = pa.array(wanted["account_id"].astype(str) + "\x1f"
+                            + wanted["entity"].astype(str))
+            dataset = ds.dataset(events, format="parquet", partitioning="hive")
+            columns = {column: dst for _, dst, column in RELATIONS.values()
+                       if dst != ACCOUNT and column in dataset.schema.names}
+            scanner = dataset.scanner(
+                columns=["account_id", "ts", *columns], batch_size=batch_rows,
+                filter=pc.field("account_id").isin(pa.array(wanted["account_id"].astype(str)
+                                                            .unique())))
+            for batch in scanner.to_batches():
+                if batch.num_rows == 0:
+                    continue
+                account = pc.cast(batch.column("account_id"), pa.string())
+                ts = epoch_seconds(batch.column("ts").to_pandas())
+                for column, dst in columns.items():
+                    key = pc.binary_join_element_wise(
+                        account, pa.scalar(f"\x1f{dst}:"),
+                        pc.cast(batch.column(column), pa.string()), "")
+                    at = pc.fill_null(pc.index_in(key, value_set=keys), -1).to_numpy(
+                        zero_copy_only=False)
+                    hit = at >= 0
+                    found_i.append(at[hit].astype(np.int64))
+                    found_ts.append(ts[hit])
+        return pd.DataFrame({"i": np.concatenate(found_i), "ts": np.concatenate(found_ts)})
+
+    return read
+
+
+def episode_log_chance(
+    use_times: UseTimes, accounts: pd.Index, entities: pd.Index, a: np.ndarray, b: np.ndarray,
+    shared: sp.csr_matrix, window_s: float, scales: int = WINDOW_SCALES,
+    shift_days: int = SHIFT_DAYS,
+) -> Coincidence:
+    """Per pair ``(a[i], b[i])`` (account rows of ``accounts``): the log10 chance (<= 0) that
+    its two accounts' visits to the entities they share (``shared[i]``'s columns of
+    ``entities``; every time of such a use as ``use_times`` reads it) meet as often as they do
+    within a window, and how many moments they met within that window.
+
+    The test is made at ``scales`` windows, ``window_s`` and each a quarter of the one before
+    (colluders switch accounts within minutes, a burst of activity meets within the hour), and
+    the least likely is taken, charged for the ``scales`` tries. At each window
+    (:func:`_window_log_chance`) an account's uses of what the pair shares within the window
+    of each other are one visit; the moments ``c`` (the visits of the account with more of
+    them that a visit of the other comes within the window of, each once) are compared with
+    the moments the same visits make with one
+    account's times moved by ``1..shift_days`` whole days each way: their mean, or the count
+    were the visits uniform over the log if more, is the Poisson mean ``m`` of the chance
+    ``P(X >= c)``. Moving by whole days keeps both accounts' rates, hours of the day and days
+    of activity, so two members of a household who both use the family device in the evening
+    meet as often moved as not; two colluders who take turns on it within minutes do not.
+
+    Raises
+    ------
+    ValueError
+        When ``window_s`` is not positive.
+    """
+    if not window_s > 0:
+        raise ValueError(f"the coincidence window must be positive seconds, not {window_s!r}")
+    n_pairs = len(a)
+    none = Coincidence(np.zeros(n_pairs), np.zeros(n_pairs), np.full(n_pairs, window_s))
+    coo = shared.tocoo()
+    if n_pairs == 0 or coo.nnz == 0:
+        return none
+    # the wanted uses, once each: both accounts' use of every shared entity
+    n_cols = len(entities)
+    rows = np.concatenate([np.asarray(a)[coo.row], np.asarray(b)[coo.row]]).astype(np.int64)
+    use, slot_use = np.unique(rows * n_cols + np.r_[coo.col, coo.col], return_inverse=True)
+    times = use_times(pd.DataFrame({"account_id": np.asarray(accounts)[use // n_cols],
+                                    "entity": np.asarray(entities)[use % n_cols]}))
+    i, t = times["i"].to_numpy(np.int64), times["ts"].to_numpy(np.int64)
+    i, t = i[t >= 0], t[t >= 0]
+    if len(i) == 0:
+        return none
+    order = np.lexsort((t, i))
+    i, t = i[order], t[order]
+    n_times = np.bincount(i, minlength=len(use))[slot_use]
+    start = np.r_[0, np.cumsum(np.bincount(i, minlength=len(use)))[:-1]][slot_use]
+    # each pair's two sides (2 pair + 0 or 1): every time of its account's shared uses
+    owner = np.repeat(2 * np.r_[coo.row, coo.row] + np.repeat([0, 1], coo.nnz), n_times)
+    nth = np.arange(len(owner)) - np.repeat(np.cumsum(n_times) - n_times, n_times)
+    when = t[np.repeat(start, n_times) + nth]
+    order = np.lexsort((when, owner))
+    owner, when = owner[order], when[order]
+    found = [_window_log_chance(owner, when, n_pairs, window_s / 4.0 ** k, shift_days)
+             for k in range(scales)]
+    best = np.argmin([f.log_chance for f in found], axis=0)
+    pick = np.arange(n_pairs)
+    return Coincidence(
+        np.minimum(0.0, np.array([f.log_chance for f in found])[best, pick] + np.log10(scales)),
+        np.array([f.moments for f in found])[best, pick],
+        np.array([f.window_s for f in found])[best, pick])
+
+
+def _window_log_chance(owner: np.ndarray, when: np.ndarray, n_pairs: int, window_s: float,
+                       shift_days: int) -> Coincidence:
+    """:func:`episode_log_chance` at one window: ``owner`` (2 pair + side) and ``when`` (epoch
+    seconds) are every time of each pair's two sides, sorted by owner and time."""
+    visit = np.ones(len(owner), dtype=bool)
+    visit[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > window_s)
+    owner, when = owner[visit], when[visit]
+    lo, span = int(when.min()), max(int(when.max() - when.min()), 1)
+    period = -(-(span + 1) // _DAY) * _DAY
+    # one sorted key per visit; keys of two sides are more than the window apart
+    stride = period + 2 * int(np.ceil(window_s)) + 1
+    key = owner * stride + (when - lo)
+    visits = np.bincount(owner, minlength=2 * n_pairs).reshape(n_pairs, 2)
+    # the side with fewer visits asks, the other answers
+    asks = np.argmin(visits, axis=1)
+    n_ask, n_answer = visits[np.arange(n_pairs), asks], visits[np.arange(n_pairs), 1 - asks]
+    expected = n_ask * np.minimum(1.0, n_answer * 2.0 * window_s / span)
+    asking = (owner % 2) == asks[owner // 2]
+    ask_pair, ask_when = owner[asking] // 2, when[asking] - lo
+
+    def moments(of: np.ndarray, shift: int) -> np.ndarray:
+        """Per pair: the distinct answering visits the asking visits ``of`` meet, moved by
+        ``shift`` days (an answering visit met twice is one moment)."""
+        moved = (ask_when[of] + shift * _DAY) % period
+        pair = ask_pair[of]
+        target = (2 * pair + 1 - asks[pair]) * stride + moved
+        at = np.searchsorted(key, target)
+        after = np.where(at < len(key), key[np.minimum(at, len(key) - 1)] - target, stride)
+        before = np.where(at > 0, target - key[np.maximum(at - 1, 0)], stride)
+        met = np.unique(np.where(after <= before, at, at - 1)[np.minimum(after, before)
+                                                                <= window_s])
+        return np.bincount(owner[met] // 2, minlength=n_pairs).astype(np.float64)
+
+    c = moments(np.arange(len(ask_pair)), 0)
+    met = c > 0
+    log_chance = np.zeros(n_pairs)
+    if met.any():
+        again = np.flatnonzero(met[ask_pair])
+        shifts = [k for k in range(-shift_days, shift_days + 1) if k]
+        moved = [np.mean([moments(again, k) for k in shifts], axis=0)] if shifts else []
+        mean = np.max([expected, *moved], axis=0)
+        log_chance[met] = np.maximum(poisson.logsf(c[met] - 1.0, mean[met]) / _LN10, _FLOOR)
+    return Coincidence(log_chance, c, np.full(n_pairs, window_s))

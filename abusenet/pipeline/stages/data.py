@@ -115,10 +115,15 @@ def candidates_stage(
     rings: RingConfig,
     out: Path,
     *,
+    events: Path | None = None,
     engine: str = "duckdb",
     spark_master: str | None = None,
 ) -> dict[str, Any]:
     """Unsupervised ring candidates of the snapshot -> ``out/candidates.parquet``.
+
+    With ``events`` (the ingest stage's canonical events) a pair's time coincidence counts
+    every episode: the search reads the times of the pairs' own uses of what they share, no
+    other event (:func:`graph.rings.pairs.event_use_times`); without, first and last uses.
 
     With ``engine="spark"`` the account projection and its connected components at each
     ``rings.component_weights`` are computed on Spark at ``spark_master``
@@ -127,6 +132,7 @@ def candidates_stage(
     are chained in a seeded hash order there, not NumPy's, so components held together only
     by a hub's chain may differ from the DuckDB engine's."""
     from graph.rings.candidates import find_ring_candidate_table
+    from graph.rings.pairs import event_use_times
     from graph.snapshot import ACCOUNT, read_snapshot
 
     linked = None
@@ -137,7 +143,8 @@ def candidates_stage(
     # the search reads the edges and the account ids, no other node table (GBs at 1M accounts);
     # its table of candidates goes to the file as it is, no Python object per candidate
     candidates = find_ring_candidate_table(
-        read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked)
+        read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
+        use_times=None if events is None else event_use_times(events))
     write_candidates(candidates, out / CANDIDATES)
     return {"candidates": candidates.num_rows}
 

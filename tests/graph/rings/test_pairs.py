@@ -9,7 +9,12 @@ import scipy.sparse as sp
 
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
-from graph.rings.pairs import coincidence_log_chance, rare_entity_pairs
+from graph.rings.pairs import (
+    coincidence_log_chance,
+    episode_log_chance,
+    event_use_times,
+    rare_entity_pairs,
+)
 from tests.graph.rings.helpers import edges, snapshot
 
 
@@ -99,7 +104,7 @@ def test_coincidence_counts_distinct_moments_the_two_accounts_meet_on_what_they_
     })
     shared = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]]))
     a, b = np.array([0, 2]), np.array([1, 3])
-    chance, moments = coincidence_log_chance(uses, a, b, shared, 3600.0)
+    chance, moments, _ = coincidence_log_chance(uses, a, b, shared, 3600.0)
     p = 2 * 3600.0 / (30 * day)
     # 8 comparisons (4 on each entity), 2 distinct moments
     assert chance[0] == pytest.approx(np.log10(28) + 2 * np.log10(p))
@@ -130,3 +135,62 @@ def test_uses_spanning_the_whole_log_are_no_coincidence():
     assert met.log_chance.tolist() == [0.0] and met.moments.tolist() == [0.0]
     with pytest.raises(ValueError, match="window must be positive"):
         coincidence_log_chance(uses, np.array([0]), np.array([1]), shared, 0.0)
+
+
+def _events(rows: list[tuple[str, int, str | None, str | None]]) -> pd.DataFrame:
+    """Canonical events ``account_id, ts, device_id, payment_id`` (ts: epoch seconds)."""
+    return pd.DataFrame({
+        "account_id": [r[0] for r in rows],
+        "ts": pd.to_datetime([r[1] for r in rows], unit="s", utc=True),
+        "device_id": [r[2] for r in rows],
+        "payment_id": [r[3] for r in rows],
+    })
+
+
+def test_event_use_times_reads_only_the_wanted_uses(tmp_path):
+    events = _events([("a", 10, "d1", "c1"), ("a", 20, "d2", None), ("b", 30, "d1", None),
+                      ("z", 40, "d1", "c1")])
+    events.to_parquet(tmp_path / "events.parquet")
+    read = event_use_times(tmp_path / "events.parquet", batch_rows=2)
+    wanted = pd.DataFrame({"account_id": ["a", "b", "a"],
+                           "entity": ["Device:d1", "Device:d1", "PaymentMethod:c1"]})
+    got = read(wanted).sort_values(["i", "ts"]).to_numpy().tolist()
+    assert got == [[0, 10], [1, 30], [2, 10]]
+    assert read(wanted.iloc[:0]).empty
+
+
+def test_episodes_within_minutes_at_any_hour_are_unlikely_a_family_evening_is_not(tmp_path):
+    """Two colluders take turns on a device and a card within minutes, on six days at six
+    different hours; a household's two members use the family device every evening of a month,
+    each at an hour of their own: the evenings meet as often with a member moved by whole days,
+    the colluders' minutes do not."""
+    day, rng = 86_400, np.random.default_rng(0)
+    rows: list[tuple[str, int, str | None, str | None]] = []
+    for k, episode in enumerate([2, 5, 9, 14, 20, 26]):
+        at = episode * day + (3 + 3 * k) * 3600 + int(rng.integers(0, 600))
+        rows += [("c0", at, "dx", "cx"), ("c1", at + 90, "dx", "cx")]
+    for evening in range(30):
+        for member in ("h0", "h1"):
+            rows.append((member, evening * day + 19 * 3600 + int(rng.integers(0, 3 * 3600)),
+                         "dh", None))
+    rows += [("c0", 30 * day - 1, "own", None)]
+    _events(rows).to_parquet(tmp_path / "events.parquet")
+    accounts = pd.Index(["c0", "c1", "h0", "h1"])
+    entities = pd.Index(["Device:dx", "PaymentMethod:cx", "Device:dh"])
+    shared = sp.csr_matrix(np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]))
+    met = episode_log_chance(event_use_times(tmp_path / "events.parquet"), accounts, entities,
+                             np.array([0, 2]), np.array([1, 3]), shared, 3600.0)
+    assert met.moments[0] == 6.0
+    assert met.log_chance[0] < -8.0
+    assert met.moments[1] > 0 and met.log_chance[1] > -1.0
+    # uniform over the log the evenings would look far less likely: the days' move is the null
+    households = episode_log_chance(
+        event_use_times(tmp_path / "events.parquet"), accounts, entities, np.array([2]),
+        np.array([3]), shared[1:], 3600.0, shift_days=0)
+    assert households.log_chance[0] < met.log_chance[1] - 3.0
+    with pytest.raises(ValueError, match="window must be positive"):
+        episode_log_chance(event_use_times(tmp_path / "events.parquet"), accounts, entities,
+                           np.array([0]), np.array([1]), shared[:1], 0.0)
+    assert episode_log_chance(event_use_times(tmp_path / "events.parquet"), accounts, entities,
+                              np.array([], dtype=np.int64), np.array([], dtype=np.int64),
+                              sp.csr_matrix((0, 3)), 3600.0).log_chance.shape == (0,)
