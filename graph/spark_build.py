@@ -16,8 +16,11 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -35,6 +38,7 @@ from graph.snapshot import (
 from graph.snapshot_labels import copy_known_labels, snapshot_labels
 from graph.snapshot_sql import (
     MAX_EVENT_TYPES,
+    RelationSource,
     account_nodes_sql,
     edge_sql,
     entity_nodes_sql,
@@ -53,6 +57,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def build_snapshot_spark(
@@ -137,29 +143,30 @@ def write_snapshot_spark(
     target = new_snapshot_dir(out_dir)
     cached: list[DataFrame] = []
     try:
-        edges: dict[str, int] = {}
-        for rel in relations:
+        def write_edges(rel: RelationSource) -> int:
             pairs = run_sql(spark, pairs_sql(rel, float_attributes, event_types)).cache()
             cached.append(pairs)
             pairs.createOrReplaceTempView(f"pairs_{rel.name}")
-            edges[rel.name] = write_single_parquet(run_sql(spark, edge_sql(rel)),
-                                                   target / "edges" / f"{rel.name}.parquet")
+            return write_single_parquet(run_sql(spark, edge_sql(rel)),
+                                        target / "edges" / f"{rel.name}.parquet")
+
+        edges = dict(zip([r.name for r in relations], _concurrently(
+            [partial(write_edges, rel) for rel in relations]), strict=True))
         for rel in relations:
             if not edges[rel.name]:
                 (target / "edges" / f"{rel.name}.parquet").unlink()
         relations = [r for r in relations if edges[r.name]]
 
-        nodes: dict[str, tuple[int, list[str]]] = {}
-        for rel in relations:
-            if rel.node_type != ACCOUNT:
-                nodes[rel.node_type] = _write_nodes(
-                    run_sql(spark, entity_nodes_sql(rel, event_types, spark=True),
-                            one_partition=True),
-                    target / "nodes" / f"{rel.node_type}.parquet")
-        nodes[ACCOUNT] = _write_nodes(
-            run_sql(spark, account_nodes_sql(event_types, relations, float_attributes,
-                                             spark=True), one_partition=True),
-            target / "nodes" / f"{ACCOUNT}.parquet")
+        entities = [r for r in relations if r.node_type != ACCOUNT]
+        queries = [(account_nodes_sql(event_types, relations, float_attributes, spark=True),
+                    ACCOUNT)]
+        queries += [(entity_nodes_sql(rel, event_types, spark=True), rel.node_type)
+                    for rel in entities]
+        writes = [partial(_write_nodes, spark, sql, target / "nodes" / f"{node_type}.parquet")
+                  for sql, node_type in queries]
+        account, *entity_nodes = _concurrently(writes)
+        nodes = {**dict(zip([r.node_type for r in entities], entity_nodes, strict=True)),
+                 ACCOUNT: account}
         meta = _meta(by_type, state, files, event_types)
         meta["engine"] = f"spark {spark.version}"
         label_facts = None
@@ -184,9 +191,23 @@ def write_snapshot_spark(
     return manifest
 
 
-def _write_nodes(frame: DataFrame, path: Path) -> tuple[int, list[str]]:
-    """Write a node table; return (row count, feature columns), as the manifest wants them."""
-    rows = write_single_parquet(frame, path)
+def _concurrently(calls: list[Callable[[], T]]) -> list[T]:
+    """The results of ``calls``, each run in a thread of its own, so that their Spark jobs are
+    submitted together: a stage of one task (a table written as one file) or a pause of the
+    driver (planning the next query) leaves a core to the other jobs' tasks (FIFO: the first
+    call's jobs first). The first error is raised after every call ended."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="snapshot") as pool:
+        futures = [pool.submit(call) for call in calls]
+        wait(futures)
+        return [future.result() for future in futures]
+
+
+def _write_nodes(spark: SparkSession, sql: str, path: Path) -> tuple[int, list[str]]:
+    """Write the node table of the DuckDB query ``sql`` (sorted in one task) as ``path``;
+    return (row count, feature columns), as the manifest wants them."""
+    rows = write_single_parquet(run_sql(spark, sql, one_partition=True), path)
     features = [f.name for f in pq.read_schema(path)
                 if f.name not in NODE_KEY_COLUMNS
                 and (pa.types.is_integer(f.type) or pa.types.is_floating(f.type))]
