@@ -309,6 +309,12 @@ def _timeline_query(key: str, alias: str, aggregates: str, *, where: str = "",
     so it takes each event's gap to its node's previous event by a window (one sort of the
     events by node and time) and aggregates the gaps with plain hash aggregates
     (``count``, ``avg``, ``stddev_pop``): the same figures up to floating-point rounding.
+    The window is partitioned by the key's 64-bit hash, then the key: the sort compares
+    rows by an 8-byte prefix of the first key, which for a text key is its first 8 bytes, equal
+    for most pairs of ids such as ``acct123456`` / ``acct123499``, whose full rows the sorter
+    then compared; with the hash first, only rows of one node need the full comparison (10M
+    events, the account timeline alone, 3 runs each alternated in one JVM, loaded: 14.9 / 14.2
+    / 15.1 -> 13.9 / 13.2 / 13.1 executor CPU s).
     """
     filtered = f"FROM events WHERE {where}" if where else "FROM events"
     aggregates = f"{aggregates}, " if aggregates else ""
@@ -316,15 +322,15 @@ def _timeline_query(key: str, alias: str, aggregates: str, *, where: str = "",
         return _with_timeline_stats(
             f"SELECT {key} AS {alias}, {aggregates}array_sort(array_agg(epoch(ts))) AS times "
             f"{filtered} GROUP BY {key}")
-    previous = f"lag(_t) OVER (PARTITION BY {key} ORDER BY ts)"
+    previous = f"lag(_t) OVER (PARTITION BY _h, {key} ORDER BY ts)"
     return f"""
         SELECT {key} AS {alias}, {aggregates}
                count(_gap) AS gap_n, avg(_gap) AS gap_mean, stddev_pop(_gap) AS gap_sd,
                1 + count(*) FILTER (WHERE _new_day) AS active_days
         FROM (SELECT *, _t - {previous} AS _gap,
                      floor(_t / 86400) <> floor({previous} / 86400) AS _new_day
-              FROM (SELECT *, epoch(ts) AS _t {filtered}))
-        GROUP BY {key}
+              FROM (SELECT *, epoch(ts) AS _t, xxhash64({key}) AS _h {filtered}))
+        GROUP BY _h, {key}
     """
 
 
