@@ -30,6 +30,7 @@ def test_cached_tables_are_uncompressed_unless_the_caller_says_otherwise():
 def test_the_callers_settings_win_over_the_defaults():
     settings = session_settings(3, {"spark.ui.showConsoleProgress": "true"})
     assert settings["spark.sql.shuffle.partitions"] == "3"
+    assert settings["spark.sql.files.minPartitionNum"] == "3"
     assert settings["spark.ui.showConsoleProgress"] == "true"
     assert all(settings[key] == value for key, value in SPARK_SQL_CONF.items())
 
