@@ -7,7 +7,9 @@ pickled into an unnamed temporary file, so the child exits (and gives its memory
 as it is done, however late the caller asks for the result: through a pipe it waited, holding
 all it had allocated, until the caller read. Python's garbage collector is frozen across the
 fork (:func:`gc.freeze`), so a collection in the child does not write to, and copy, every page
-of objects it inherited. GNU OpenMP's worker threads (PyTorch's, on Linux) are let go before the
+of objects it inherited; the caller unfreezes them after the fork unless they were frozen before
+(a forked pipeline stage: its parent froze them), so that its own later collections do not copy
+those pages either. GNU OpenMP's worker threads (PyTorch's, on Linux) are let go before the
 fork (:func:`release_openmp_threads`): a child that found its parent's pool would wait for ever
 for threads that do not exist in it. Where ``fork`` is missing (not POSIX) the function runs at
 once, in the caller.
@@ -106,12 +108,16 @@ class ForkedCall(Generic[T]):
         # unnamed: nothing is left behind whatever happens to either process
         self._file = tempfile.TemporaryFile(prefix="forked-")  # noqa: SIM115 - result, close
         release_openmp_threads()
+        # a caller that froze its objects already (a forked pipeline stage, whose parent froze
+        # them) keeps them frozen: unfreezing would hand every object it inherited back to its
+        # collector, which then writes to (and copies) their pages at each full collection
+        frozen = gc.get_freeze_count() > 0
         gc.freeze()
         pid = -1
         try:
             pid = os.fork()
         finally:
-            if pid != 0:
+            if pid != 0 and not frozen:
                 gc.unfreeze()
         if pid == 0:  # the child: compute, write, leave without the parent's cleanup
             _run_child(function, args, self._file.fileno())

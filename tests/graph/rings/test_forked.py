@@ -1,3 +1,4 @@
+import gc
 import os
 import time
 import weakref
@@ -103,3 +104,25 @@ def test_a_child_runs_torch_after_its_parent_used_torchs_threads() -> None:
                           timeout=120, env={**os.environ, "OMP_NUM_THREADS": "2"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "done"
+
+
+def _freeze_count_after_a_call(frozen: bool) -> tuple[int, int]:
+    """In a forked child (the test process's collector left alone): freeze or unfreeze, make a
+    forked call, and return the frozen objects before and after it."""
+    gc.freeze() if frozen else gc.unfreeze()
+    before = gc.get_freeze_count()
+    with ForkedCall("sum", _pid_and_sum, np.ones(3)) as pending:
+        pending.result()
+    return before, gc.get_freeze_count()
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_callers_own_freeze_is_kept(frozen: bool) -> None:
+    # a forked pipeline stage inherits its parent's objects frozen: the search's forked call
+    # must not hand them back to the stage's collector (each full collection copied their pages)
+    with ForkedCall("caller", _freeze_count_after_a_call, frozen) as pending:
+        before, after = pending.result()
+    if frozen:
+        assert after >= before > 0
+    else:
+        assert before == after == 0
