@@ -98,6 +98,7 @@ from graph.rings.null_model import (
     surprise,
     type_degrees,
 )
+from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
     UseTimes,
     coincidence_log_chance,
@@ -406,8 +407,8 @@ def locality_scales(uses: sp.csr_matrix, codes: np.ndarray, cfg: RingConfig) -> 
 def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.Index,
                 cfg: RingConfig) -> list[FlowGroup]:
     """Every money-flow group: fan-in / fan-out stars and windowed cycles in each tier of pair
-    counts (:mod:`graph.rings.flows`), periodic fans (:mod:`graph.rings.periodic`), then the
-    typologies (:mod:`graph.rings.typologies`)."""
+    counts (:mod:`graph.rings.flows`), periodic fans (:mod:`graph.rings.periodic`), one-shot
+    fans (:mod:`graph.rings.one_shot`), then the typologies (:mod:`graph.rings.typologies`)."""
     n = len(accounts)
     found: list[FlowGroup] = []
     for low, high in pair_count_tiers(cfg.flow_max_pair_count):
@@ -416,6 +417,8 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
         found += windowed_cycles(transfers, n, high, cfg.flow_window_s, cfg.min_size,
                                  cfg.max_size, cfg.seed, low)
     found += periodic_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
+                           cfg.flow_period_max_days, cfg.flow_period_day_s)
+    found += one_shot_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
                            cfg.flow_period_max_days, cfg.flow_period_day_s)
     return found + flow_typologies(transfers, cash_outs, accounts,
                                    TypologySettings.from_ring_config(cfg))

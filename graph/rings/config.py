@@ -62,7 +62,9 @@ class RingConfig:
         Periodic fans (:mod:`graph.rings.periodic`): an account's one-off counterparties are
         judged for a schedule (distinct counterparties, one every so many days) when they start
         on at least ``flow_min_fan`` and at most this many distinct days of this many seconds
-        (busier accounts keep schedules by chance; the search stays linear).
+        (busier accounts keep schedules by chance; the search stays linear). One-shot fans
+        (:mod:`graph.rings.one_shot`) judge accounts with at most this many one-off
+        counterparties.
     flow_hop_s
         Money-flow typologies (:mod:`graph.rings.typologies`): money an account receives is
         passed on when it leaves within this many seconds (2 days: mules move money within hours
