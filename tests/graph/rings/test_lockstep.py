@@ -42,3 +42,15 @@ def test_events_give_every_touch():
     x0, y0 = inc.accounts.get_loc("x0"), inc.accounts.get_loc("y0")
     assert by_row[x0][0] in by_row[y0] and len(set(by_row[y0])) == 2  # D9 shared, the IP not
     assert (touches["ts"] == int(T0.timestamp())).all()
+
+
+def test_an_entitys_users_are_counted_once_however_often_they_touch_it():
+    # a pair's weight on an entity is 1 / log(accounts that touched it): repeats (here 300, past
+    # any 8-bit count) must not change it
+    inc = account_entity_incidence(_world())
+    touches = lockstep_touches(inc)
+    repeated = pd.concat([touches] + [touches[touches["row"] == 0]] * 300, ignore_index=True)
+    once = lockstep_matrix(touches, len(inc.accounts), 3600.0, 100)
+    again = lockstep_matrix(repeated, len(inc.accounts), 3600.0, 100)
+    assert (once != again).nnz == 0
+    assert once.nnz > 0
