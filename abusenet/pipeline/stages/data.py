@@ -121,9 +121,10 @@ def candidates_stage(
 ) -> dict[str, Any]:
     """Unsupervised ring candidates of the snapshot -> ``out/candidates.parquet``.
 
-    With ``events`` (the ingest stage's canonical events) a pair's time coincidence counts
-    every episode: the search reads the times of the pairs' own uses of what they share, no
-    other event (:func:`graph.rings.pairs.event_use_times`); without, first and last uses.
+    With ``events`` (the ingest stage's canonical events, where they are) a pair's time
+    coincidence counts every episode: the search reads the pairs' accounts' events and keeps
+    the times of their uses of what they share (:func:`graph.rings.pairs.event_use_times`);
+    without, first and last uses.
 
     With ``engine="spark"`` the account projection and its connected components at each
     ``rings.component_weights`` are computed on Spark at ``spark_master``
@@ -144,7 +145,7 @@ def candidates_stage(
     # its table of candidates goes to the file as it is, no Python object per candidate
     candidates = find_ring_candidate_table(
         read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
-        use_times=None if events is None else event_use_times(events))
+        use_times=event_use_times(events) if events is not None and events.exists() else None)
     write_candidates(candidates, out / CANDIDATES)
     return {"candidates": candidates.num_rows}
 

@@ -38,7 +38,9 @@ def test_a_pair_meeting_within_minutes_episode_after_episode_is_found_with_the_e
             amount_sum=0.0)
     write_snapshot(snapshot(**tables), tmp_path / "snap")
     found = {}
-    for name, given in (("events", tmp_path / "events.parquet"), ("first and last", None)):
+    # events that are not there (a snapshot built elsewhere): first and last uses
+    for name, given in (("events", tmp_path / "events.parquet"), ("first and last", None),
+                        ("missing", tmp_path / "gone")):
         candidates_stage(tmp_path / "snap", RingConfig(), tmp_path / name, events=given)
         found[name] = {tuple(c.members): c for c in
                        read_candidates(tmp_path / name / "candidates.parquet")}
@@ -47,3 +49,4 @@ def test_a_pair_meeting_within_minutes_episode_after_episode_is_found_with_the_e
     assert any(e.startswith("Together:") for e in pair.evidence)
     assert ("c0", "c1") not in found["first and last"]
     assert set(found["events"]) == {("c0", "c1")}
+    assert found["missing"].keys() == found["first and last"].keys()
