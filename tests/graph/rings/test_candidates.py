@@ -11,6 +11,7 @@ from graph.rings.candidates import (
     STRUCTURE_FEATURES,
     candidate_table,
     candidates_from_table,
+    entity_type_codes,
     find_ring_candidate_table,
     find_ring_candidates,
     ring_id_for,
@@ -266,3 +267,12 @@ def test_a_periodic_fan_is_a_candidate_as_surprising_as_its_schedule():
     assert set(fan.members) == {"hub", *(f"p{i}" for i in range(7))}
     assert fan.features["surprise"] >= fan.features["flow_robust_surprise"] > 2.0
     assert any("every 30d" in e for e in fan.evidence)
+
+
+def test_entity_type_codes_are_ranks_among_the_sorted_types():
+    labels = ["IP:1", "Device:a", "PaymentMethod:x:y", "Device:b"]
+    types, codes = entity_type_codes(pd.Index(labels))
+    assert types.tolist() == ["Device", "IP", "PaymentMethod"]
+    assert codes.tolist() == [1, 0, 2, 0]
+    types, codes = entity_type_codes(pd.Index([], dtype=object))
+    assert len(types) == 0 and codes.dtype == np.int64 and len(codes) == 0
