@@ -1,4 +1,7 @@
-from graph.rings.flows import fan_stars, transfer_table, windowed_cycles
+import numpy as np
+import pandas as pd
+
+from graph.rings.flows import counterparty_degree, fan_stars, transfer_table, windowed_cycles
 from graph.rings.projection import account_index
 
 from .helpers import edges, snapshot
@@ -31,3 +34,14 @@ def test_cycle_inside_a_window_is_found_and_a_slow_one_is_not():
         transfers, len(accounts), 2, 30 * 86400.0, 3, 50)]
     assert {"c0", "c1", "c2", "c3"} in cycles
     assert not any("z0" in c for c in cycles)
+
+
+def test_counterparty_degree_counts_distinct_counterparties_either_direction():
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, 40, 500)
+    dst = rng.integers(0, 40, 500)  # repeats, both directions and some self-payments
+    pairs = np.unique(np.sort(np.column_stack([src, dst]), axis=1), axis=0)
+    expected = np.bincount(pairs.ravel(), minlength=45)
+    got = counterparty_degree(pd.DataFrame({"src": src, "dst": dst}), 45)
+    assert got.tolist() == expected.tolist()
+    assert counterparty_degree(pd.DataFrame({"src": [], "dst": []}), 3).tolist() == [0, 0, 0]
