@@ -276,7 +276,9 @@ def candidates_stage(run: PlannedRun) -> StageSpec:
     spark = {"engine": "spark"} if request.engine == "spark" else {}
     return StageSpec(
         "candidates", "find ring candidates",
-        lambda out: data.candidates_stage(run.snapshot, rings, out, engine=request.engine,
+        lambda out: data.candidates_stage(run.snapshot, rings, out,
+                                          events=run.output("ingest", EVENTS),
+                                          engine=request.engine,
                                           spark_master=request.spark_master),
         key=asdict(rings) | spark, after=("snapshot",), code=GRAPH_CODE,
         describe=lambda i: f"{i['candidates']:,} candidates",
