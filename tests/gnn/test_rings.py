@@ -4,6 +4,8 @@ import pytest
 
 from gnn.rings import (
     CHANCE_MIN_POOL,
+    FLOW_ROBUST_BAR,
+    FLOW_ROBUST_SHARE,
     FLOW_SURPRISE_HALF,
     MIN_MEMBER_POOL,
     RING_COLUMNS,
@@ -251,6 +253,14 @@ def test_a_flow_shape_is_read_at_the_boost_its_robust_surprise_supports():
     # a money loop's evidence is its links beyond a tree, which the robust surprise caps
     loops = rings.assign(kind=["flow_fan_out", "flow_cycle+flow_chain", "flow_chain"])
     assert robust_pooled(loops) == pytest.approx([0.9, 0.9, 0.9])
+    # under FLOW_ROBUST_BAR per square root of its size, a robust surprise under
+    # FLOW_ROBUST_SHARE of the surprise (one capped statistic carried the payroll run) gives
+    # no boost; one near the surprise (a small mule fan's money, every test moderate) keeps it
+    assert FLOW_ROBUST_BAR > 1.0 and FLOW_ROBUST_SHARE > 0.1
+    payroll = rings.assign(surprise=[30.0, 30.0, 30.0])
+    assert robust_pooled(payroll) == pytest.approx([0.9, 1.0 - 0.1 / 0.2, 0.9])
+    mules = rings.assign(surprise=[30.0, 3.0 / FLOW_ROBUST_SHARE, 30.0])
+    assert robust_pooled(mules) == pytest.approx(robust_pooled(rings))
     low, low_labels = _scored_rings(40, 0.6, 10, 0)
     high, high_labels = _scored_rings(40, 0.9, 36, 100)
     table = pd.DataFrame(low + high).assign(flow_boost=0.0, size=3,
