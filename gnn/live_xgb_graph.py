@@ -178,6 +178,11 @@ class LiveXGBGraph:
                     small = small[~hub]
             position, src = graph.adjacency[et].gather(rows[small])
             if len(src):
+                # each row's in-neighbours in descending row order: the order in which the
+                # batch's mean matrix (scipy's diagonal @ adjacency product) holds and sums
+                # them, so that a mean on a float32 rounding tie rounds the same way
+                order = np.lexsort((-src, position))
+                position, src = position[order], src[order]
                 sources, inverse = np.unique(src, return_inverse=True)
                 values = self._level(graph, into, et[0], sources, level - 1)[inverse]
                 degree = np.bincount(position, minlength=len(small)).astype(np.float64)
