@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from abusenet.pipeline.config import RingScoringConfig
-from abusenet.pipeline.stages.detect import reported_without_labels
+from abusenet.pipeline.stages.detect import reportable_without_labels, reported_without_labels
 from benchmarks.realdata import _halves, _xgb_scores, own_features
 from benchmarks.rings import ROOT, _pipeline_snapshot
 from gnn.rings import calibrate_rings, fit_ring_calibrator, score_rings
@@ -105,7 +105,9 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True) -> dict[str
     every = [sorted(map(str, m)) for m in truth["members"]]
 
     scoring = RingScoringConfig()
-    unlabelled = reported_without_labels(score_rings(candidates), scoring.unlabelled_min_surprise)
+    bar = scoring.unlabelled_min_surprise
+    unlabelled = reported_without_labels(
+        score_rings(candidates, eligible=reportable_without_labels(bar)), bar)
     train, _ = _halves(labels)
     scores = _xgb_scores(own_features(snapshot), train)
     as_table = pd.DataFrame({"account_id": scores.index, "score": scores.to_numpy()})

@@ -42,7 +42,7 @@ surprise caps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -776,6 +776,7 @@ def score_rings(
     unsurprising: str = "drop",
     labelled_fragment_share: float = 0.5,
     nest_tolerance: float = NEST_TOLERANCE,
+    eligible: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -820,6 +821,11 @@ def score_rings(
         With account scores, a ring is also a fragment of a larger ring ranked below it that
         holds ``labelled_fragment_share`` of it when its score exceeds that ring's by less than
         this many of the larger ring's standard errors (:data:`NEST_TOLERANCE`); 0 turns it off.
+    eligible
+        The rings that may be reported, as a mask of the scored table (e.g.
+        :func:`gnn.ring_ranking.reportable` without labels); the others are dropped before
+        the overlap suppression, so that a ring that would not be reported does not shadow an
+        overlapping one that would. None keeps every ring.
 
     Returns
     -------
@@ -877,6 +883,10 @@ def score_rings(
     )
     if not 0.0 <= fragment_factor <= 1.0:
         raise ValueError(f"score_rings: fragment_factor must be in [0, 1], got {fragment_factor}")
+    if eligible is not None:
+        table = table[np.asarray(eligible(table), dtype=bool)]
+        if table.empty:
+            return table[list(RING_COLUMNS)].reset_index(drop=True)
     table = _ranked(table).reset_index(drop=True)
     if account_scores is not None:
         fragment_share = labelled_fragment_share

@@ -549,3 +549,23 @@ def test_a_candidate_trimmed_to_a_pair_is_dropped_but_a_pair_found_as_one_stays(
     assert trim_members([group, pair], scores) == [pair]
     kept = trim_members([group, pair], scores, min_trimmed_size=2)
     assert [c.members for c in kept] == [["a", "b"], ["p", "q"]]
+
+
+def test_a_ring_that_will_not_be_reported_does_not_shadow_one_that_will():
+    from gnn.ring_ranking import FLOW_REPORT_SURPRISE, reportable
+
+    fan = [f"p{i}" for i in range(8)] + ["hub"]
+    part = fan[:6] + ["hub"]  # Jaccard 7/9 with the fan, more surprising, but on one test
+    whole = RingCandidate(ring_id_for(fan), sorted(fan), "flow_fan_in", [],
+                          {"size": 9, "surprise": 8.1, "significant": 1.0,
+                           "flow_robust_surprise": FLOW_REPORT_SURPRISE + 3.0})
+    piece = RingCandidate(ring_id_for(part), sorted(part), "flow_fan_in", [],
+                          {"size": 7, "surprise": 8.8, "significant": 1.0,
+                           "flow_robust_surprise": FLOW_REPORT_SURPRISE - 0.5})
+    kw = {"trim_unlabelled": False}
+    shadowed = score_rings([whole, piece], **kw)
+    assert shadowed["ring_id"].tolist() == [piece.ring_id]  # the piece wins the suppression
+    assert not reportable(shadowed, 25.0).any()
+    kept = score_rings([whole, piece], eligible=lambda t: reportable(t, 25.0), **kw)
+    assert kept["ring_id"].tolist() == [whole.ring_id]
+    assert score_rings([piece], eligible=lambda t: reportable(t, 25.0), **kw).empty
