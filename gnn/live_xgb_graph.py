@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch_geometric.typing import EdgeType
 
@@ -259,16 +260,80 @@ class LiveXGBGraph:
             if len(hubs):
                 self._build(graph, into, et, self._hubs[et].allocate(hubs))
 
+    def _mean_matrix(self, graph: LocalGraph, et: EdgeType) -> sp.csr_matrix:
+        """The in-neighbour mean matrix of edge type ``et`` (destination rows x source rows),
+        each row's entries in descending source order: the batch's matrix, in its order."""
+        n = graph.num_nodes[et[2]]
+        position, src = graph.adjacency[et].gather(np.arange(n))
+        order = np.lexsort((-src, position))
+        position, src = position[order], src[order]
+        degree = np.bincount(position, minlength=n)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(degree, out=indptr[1:])
+        share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
+        return sp.csr_matrix((share, src, indptr), shape=(n, graph.num_nodes[et[0]]))
+
+    def _whole_level(self, into: dict[str, list[EdgeType]], means: dict[EdgeType, sp.csr_matrix],
+                     below: dict[str, np.ndarray], node_type: str, rows: slice,
+                     level: int) -> np.ndarray:
+        """Level ``level`` (>= 1) of the ``rows`` range of ``node_type`` (float64) from every
+        node's level ``level - 1`` (``below``); at level 1, hubs read their running sums."""
+        count = rows.stop - rows.start
+        blocks = [np.empty((count, 0))]
+        for et in into[node_type]:
+            mean = np.asarray(means[et][rows] @ below[et[0]]).reshape(count, -1)
+            table = self._hubs.get(et) if level == 1 else None
+            if table is not None and table.size:
+                slots = table.slots(np.arange(rows.start, rows.stop))
+                hub = slots >= 0
+                if hub.any():
+                    picked = slots[hub]
+                    mean[hub] = table.sums[picked] / table.counts[picked][:, None]
+            blocks.append(mean)
+        return np.hstack(blocks).reshape(count, self._width(into, node_type, level))
+
     def fit(self, graph: LocalGraph) -> np.ndarray:
-        """Every account's score computed now, :data:`_FIT_ROWS` accounts at a time (the hubs'
-        sums built first): the batch :meth:`~gnn.baselines.xgb_graph.XGBGraph.score_graph`'s
-        values without its whole-graph tables."""
+        """Every account's score computed now (the hubs' sums built first): the values of
+        :meth:`scores` on every account, level by level over the whole graph (each node's
+        lower levels computed once, accounts' last level :data:`_FIT_ROWS` rows at a time),
+        the batch :meth:`~gnn.baselines.xgb_graph.XGBGraph.score_graph`'s values without its
+        whole-graph tables."""
         self._set_up(graph)
+        into = self._into(graph)
         n = graph.num_nodes[ACCOUNT]
+        # needed[h]: the node types whose level h is read (accounts' every level is a feature)
+        needed = [{ACCOUNT}]
+        for _ in range(self.hops):
+            needed.append({ACCOUNT} | {et[0] for t in needed[-1] for et in into[t]})
+        needed.reverse()
+        means = {et: self._mean_matrix(graph, et) for et in graph.adjacency
+                 if self.hops and et[2] in set().union(*needed[1:])}
+        level = {}
+        for t in needed[0]:
+            size = graph.num_nodes.get(t, 0)
+            level[t] = np.empty((size, self._width(into, t, 0)))
+            for lo in range(0, size, _FIT_ROWS):
+                rows = np.arange(lo, min(lo + _FIT_ROWS, size))
+                level[t][rows] = self._level0(graph, t, rows, into)
+        kept = [level[ACCOUNT].astype(np.float32)]
+        for h in range(1, self.hops):
+            following = {}
+            for t in needed[h]:
+                size = graph.num_nodes.get(t, 0)
+                following[t] = np.empty((size, self._width(into, t, h)))
+                for lo in range(0, size, _FIT_ROWS):
+                    part = slice(lo, min(lo + _FIT_ROWS, size))
+                    following[t][part] = self._whole_level(into, means, level, t, part, h)
+            level = following
+            kept.append(level[ACCOUNT].astype(np.float32))
         scores = np.empty(n)
-        for start in range(0, n, _FIT_ROWS):
-            rows = np.arange(start, min(start + _FIT_ROWS, n))
-            scores[rows] = self.scores(graph, rows)
+        for lo in range(0, n, _FIT_ROWS):
+            part = slice(lo, min(lo + _FIT_ROWS, n))
+            blocks = [k[part] for k in kept]
+            if self.hops:
+                blocks.append(self._whole_level(into, means, level, ACCOUNT, part,
+                                                self.hops).astype(np.float32))
+            scores[part] = self.model.probabilities(np.hstack(blocks))
         self._scores, self._scored = scores, np.zeros(n, dtype=np.int64)
         return scores.copy()
 

@@ -99,3 +99,10 @@ def test_kept_scores_equal_the_batch_scores_after_changes_at_hubs(hops):
         np.testing.assert_allclose(live.features(g, every), hop_features(data, hops),
                                    rtol=1e-6, atol=1e-6)
     assert live._hubs[("Account", "USED", "Device")].diffs.max() < 3
+    # the whole-graph pass on the grown graph (edges added since the build, hubs) gives the
+    # live path's values
+    every = np.arange(g.num_nodes["Account"])
+    refit = LiveXGBGraph(live.model, live.inputs, live.widths, hub_degree=4, resync=3)
+    scores = refit.fit(g)
+    np.testing.assert_allclose(scores, refit.scores(g, every), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scores, live.model.score_graph(g.to_heterodata()), atol=1e-5)
