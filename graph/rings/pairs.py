@@ -35,7 +35,9 @@ from scipy.stats import poisson
 
 from graph.rings.null_model import log10_choose
 from graph.rings.projection import epoch_seconds
-from graph.snapshot import ACCOUNT, RELATIONS
+from graph.snapshot import ACCOUNT
+from graph.snapshot_sql import relation_sources
+from ingest.state import IngestState
 
 #: Reads the times of wanted uses: given ``account_id, entity`` rows (entities labelled
 #: ``Type:id`` as in :func:`graph.rings.projection.account_entity_incidence`), the ``i, ts``
@@ -194,7 +196,10 @@ def coincidence_log_chance(
 def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes:
     """A :data:`UseTimes` reading the canonical events under ``events`` (a Parquet file or
     directory, Hive-partitioned or not): the account, time and entity columns only, the events
-    of the wanted accounts only, ``batch_rows`` at a time (memory: one batch and the matches)."""
+    of the wanted accounts only, ``batch_rows`` at a time (memory: one batch and the matches).
+    The entity columns are the snapshot's: the built-in ones and those of the entity types the
+    ingest declared (its state in ``events``, :func:`graph.snapshot_sql.relation_sources`)."""
+    state = IngestState.load(events) if Path(events).is_dir() else IngestState()
 
     def read(wanted: pd.DataFrame) -> pd.DataFrame:
         found_i: list[np.ndarray] = [np.empty(0, np.int64)]
@@ -203,8 +208,8 @@ def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes
             keys = pa.array(wanted["account_id"].astype(str) + "\x1f"
                             + wanted["entity"].astype(str))
             dataset = ds.dataset(events, format="parquet", partitioning="hive")
-            columns = {column: dst for _, dst, column in RELATIONS.values()
-                       if dst != ACCOUNT and column in dataset.schema.names}
+            columns = {source.column: source.node_type for source in relation_sources(state)
+                       if source.node_type != ACCOUNT and source.column in dataset.schema.names}
             scanner = dataset.scanner(
                 columns=["account_id", "ts", *columns], batch_size=batch_rows,
                 filter=pc.field("account_id").isin(pa.array(wanted["account_id"].astype(str)
@@ -283,7 +288,7 @@ def episode_log_chance(
     when = t[np.repeat(start, n_times) + nth]
     order = np.lexsort((when, owner))
     owner, when = owner[order], when[order]
-    found = [_window_log_chance(owner, when, n_pairs, window_s / 4.0 ** k, shift_days)
+    found = [_window_log_chance(owner, when, n_pairs, window_s / 4.0 ** k, shift_days, window_s)
              for k in range(scales)]
     best = np.argmin([f.log_chance for f in found], axis=0)
     pick = np.arange(n_pairs)
@@ -294,12 +299,23 @@ def episode_log_chance(
 
 
 def _window_log_chance(owner: np.ndarray, when: np.ndarray, n_pairs: int, window_s: float,
-                       shift_days: int) -> Coincidence:
+                       shift_days: int, session_s: float) -> Coincidence:
     """:func:`episode_log_chance` at one window: ``owner`` (2 pair + side) and ``when`` (epoch
-    seconds) are every time of each pair's two sides, sorted by owner and time."""
+    seconds) are every time of each pair's two sides, sorted by owner and time. A moment is an
+    answering *session* met (an account's uses with gaps of at most ``session_s``, the largest
+    window): two accounts taking turns on the family device through one evening meet once,
+    not once per turn (sessions are what real logs hold: counted per visit, one evening of
+    turns scored as unlikely as six separate episodes)."""
+    step = np.ones(len(owner), dtype=bool)
+    step[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > session_s)
+    session = np.cumsum(step) - 1
     visit = np.ones(len(owner), dtype=bool)
     visit[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > window_s)
-    owner, when = owner[visit], when[visit]
+    # a visit lies within one session (its gaps are at most the window <= session_s)
+    owner, when, session = owner[visit], when[visit], session[visit]
+    session_owner = np.zeros(int(session[-1]) + 1, dtype=np.int64)
+    session_owner[session] = owner
+    sessions = np.bincount(session_owner, minlength=2 * n_pairs).reshape(n_pairs, 2)
     lo, span = int(when.min()), max(int(when.max() - when.min()), 1)
     period = -(-(span + 1) // _DAY) * _DAY
     # one sorted key per visit; keys of two sides are more than the window apart
@@ -308,23 +324,25 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, n_pairs: int, window
     visits = np.bincount(owner, minlength=2 * n_pairs).reshape(n_pairs, 2)
     # the side with fewer visits asks, the other answers
     asks = np.argmin(visits, axis=1)
-    n_ask, n_answer = visits[np.arange(n_pairs), asks], visits[np.arange(n_pairs), 1 - asks]
-    expected = n_ask * np.minimum(1.0, n_answer * 2.0 * window_s / span)
+    n_ask = visits[np.arange(n_pairs), asks]
+    # uniform visits: each answering session met by some asking visit at most this often
+    n_sessions = sessions[np.arange(n_pairs), 1 - asks]
+    expected = n_sessions * np.minimum(1.0, n_ask * 2.0 * window_s / span)
     asking = (owner % 2) == asks[owner // 2]
     ask_pair, ask_when = owner[asking] // 2, when[asking] - lo
 
     def moments(of: np.ndarray, shift: int) -> np.ndarray:
-        """Per pair: the distinct answering visits the asking visits ``of`` meet, moved by
-        ``shift`` days (an answering visit met twice is one moment)."""
+        """Per pair: the distinct answering sessions the asking visits ``of`` meet, moved by
+        ``shift`` days (a session met twice, or at two of its visits, is one moment)."""
         moved = (ask_when[of] + shift * _DAY) % period
         pair = ask_pair[of]
         target = (2 * pair + 1 - asks[pair]) * stride + moved
         at = np.searchsorted(key, target)
         after = np.where(at < len(key), key[np.minimum(at, len(key) - 1)] - target, stride)
         before = np.where(at > 0, target - key[np.maximum(at - 1, 0)], stride)
-        met = np.unique(np.where(after <= before, at, at - 1)[np.minimum(after, before)
-                                                                <= window_s])
-        return np.bincount(owner[met] // 2, minlength=n_pairs).astype(np.float64)
+        met = np.unique(session[np.where(after <= before, at, at - 1)[np.minimum(after, before)
+                                                                        <= window_s]])
+        return np.bincount(session_owner[met] // 2, minlength=n_pairs).astype(np.float64)
 
     c = moments(np.arange(len(ask_pair)), 0)
     met = c > 0

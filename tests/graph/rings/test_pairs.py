@@ -15,6 +15,7 @@ from graph.rings.pairs import (
     event_use_times,
     rare_entity_pairs,
 )
+from ingest.state import IngestState
 from tests.graph.rings.helpers import edges, snapshot
 
 
@@ -194,3 +195,34 @@ def test_episodes_within_minutes_at_any_hour_are_unlikely_a_family_evening_is_no
     assert episode_log_chance(event_use_times(tmp_path / "events.parquet"), accounts, entities,
                               np.array([], dtype=np.int64), np.array([], dtype=np.int64),
                               sp.csr_matrix((0, 3)), 3600.0).log_chance.shape == (0,)
+
+
+def test_one_evening_of_turns_is_one_moment_not_one_per_turn(tmp_path):
+    """Two household members take turns on the family device every 3 minutes for one hour,
+    once, and each also uses it alone on two other evenings: a session of turns meets once."""
+    day = 86_400
+    rows: list[tuple[str, int, str | None, str | None]] = []
+    for turn in range(20):
+        rows.append(("h0" if turn % 2 else "h1", 11 * day + 20 * 3600 + 180 * turn, "dh", None))
+    rows += [("h0", 3 * day + 19 * 3600, "dh", None), ("h0", 20 * day + 21 * 3600, "dh", None),
+             ("h1", 6 * day + 18 * 3600, "dh", None), ("h1", 25 * day + 22 * 3600, "dh", None),
+             ("z", 0, "own", None), ("z", 30 * day, "own", None)]
+    _events(rows).to_parquet(tmp_path / "events.parquet")
+    met = episode_log_chance(event_use_times(tmp_path / "events.parquet"),
+                             pd.Index(["h0", "h1"]), pd.Index(["Device:dh"]), np.array([0]),
+                             np.array([1]), sp.csr_matrix(np.array([[1.0]])), 3600.0)
+    assert met.moments[0] == 1.0
+    assert met.log_chance[0] > -2.0
+
+
+def test_event_use_times_reads_the_entity_types_the_ingest_declared(tmp_path):
+    events = tmp_path / "events"
+    (events / "day=2026-01-01").mkdir(parents=True)
+    frame = _events([("a", 10, None, None), ("b", 70, None, None)]).assign(
+        merchant_id=["m1", "m1"])
+    frame.to_parquet(events / "day=2026-01-01" / "part.parquet")
+    IngestState(entities={"Merchant": {"column": "merchant_id",
+                                       "relation": "BOUGHT_AT"}}).save(events)
+    wanted = pd.DataFrame({"account_id": ["a", "b"], "entity": ["Merchant:m1", "Merchant:m1"]})
+    got = event_use_times(events)(wanted).sort_values("i").to_numpy().tolist()
+    assert got == [[0, 10], [1, 70]]
