@@ -112,6 +112,8 @@ class ForkedCall(Generic[T]):
         # them) keeps them frozen: unfreezing would hand every object it inherited back to its
         # collector, which then writes to (and copies) their pages at each full collection
         frozen = gc.get_freeze_count() > 0
+        if frozen:  # what it made since is frozen for good: its garbage cycles go first
+            gc.collect()
         gc.freeze()
         pid = -1
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
     from graph.rings.candidates import RingCandidate
     from graph.rings.config import RingConfig
+
+logger = logging.getLogger(__name__)
 
 
 def spark_for(master: str | None) -> SparkSession:
@@ -136,6 +139,10 @@ def candidates_stage(
     from graph.rings.pairs import event_use_times
     from graph.snapshot import ACCOUNT, read_snapshot
 
+    read_events = events is not None and events.exists()
+    if events is not None and not read_events:
+        logger.warning("ring candidates: the events %s are not there: pairs' time coincidence "
+                       "reads first and last uses only", events)
     linked = None
     if engine == "spark":
         from graph.spark_rings import spark_ring_components
@@ -145,9 +152,9 @@ def candidates_stage(
     # its table of candidates goes to the file as it is, no Python object per candidate
     candidates = find_ring_candidate_table(
         read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
-        use_times=event_use_times(events) if events is not None and events.exists() else None)
+        use_times=event_use_times(events) if read_events else None)
     write_candidates(candidates, out / CANDIDATES)
-    return {"candidates": candidates.num_rows}
+    return {"candidates": candidates.num_rows, "episode_times": read_events}
 
 
 def write_candidates(candidates: pa.Table | Sequence[RingCandidate], path: Path) -> None:

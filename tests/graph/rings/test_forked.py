@@ -126,3 +126,28 @@ def test_a_callers_own_freeze_is_kept(frozen: bool) -> None:
         assert after >= before > 0
     else:
         assert before == after == 0
+
+
+class _Cycle:
+    """An object in a reference cycle with itself."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _cycle_collected_after_a_call() -> bool:
+    """In a forked child: freeze, drop a garbage cycle made since, make a forked call; whether
+    the collector can still free the cycle afterwards (it is not frozen for good)."""
+    gc.freeze()
+    cycle = _Cycle()
+    alive = weakref.ref(cycle)
+    del cycle
+    with ForkedCall("sum", _pid_and_sum, np.ones(3)) as pending:
+        pending.result()
+    gc.collect()
+    return alive() is None
+
+
+def test_a_frozen_callers_garbage_cycles_are_not_frozen_for_good() -> None:
+    with ForkedCall("caller", _cycle_collected_after_a_call) as pending:
+        assert pending.result()
