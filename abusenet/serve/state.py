@@ -700,7 +700,9 @@ class GraphState:
         column kept in the graph (:class:`gnn.boosted.LiveBoostedColumn`, the last account
         feature) and, when residual, added to the network's logit. The graph is rebuilt and
         rescored under :attr:`lock` (readers wait: a reader never sees the new model's inputs
-        with the old model).
+        with the old model). XGB-Graph's whole pass (when not read from ``start``) runs before,
+        outside :attr:`lock`: the caller holds :attr:`write_lock`, so no writer changes the
+        graph meanwhile, and readers go on with the current model.
 
         A model that publishes XGB-Graph or the blend (:func:`abusenet.validation.challenger.
         read_published`) scores with that candidate (:class:`_PublishedScores`), as ``abusenet
@@ -715,9 +717,12 @@ class GraphState:
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
         published = read_published(model_dir)
+        xgb = self._live_xgb_graph(model_dir)
+        if xgb is not None and start is None:
+            xgb.fit(self.graph)
         with self.lock:
-            xgb = self._live_xgb_graph(model_dir)
-            boosted, scorer = self._fitted(detector, start, xgb, model_dir)
+            boosted, scorer = self._fitted(detector, start, None if start is None else xgb,
+                                           model_dir)
             if xgb is not None:
                 scorer = _PublishedScores(scorer, xgb, published["candidate"],
                                           float(published["blend_weight"] or 0.0))

@@ -4,6 +4,7 @@ with the published candidate, equal to what `abusenet score` gives on the same e
 from __future__ import annotations
 
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -89,3 +90,31 @@ def test_xgb_graphs_start_scores_are_kept_in_the_start_cache_and_checked(run_dir
     assert fits == [1]
     np.testing.assert_allclose(third.scorer.scores_, first.scorer.scores_, atol=1e-6)
     np.testing.assert_array_equal(np.load(saved), wrong)  # saved again
+
+
+@pytest.mark.slow  # an XGB-Graph fit and a load with a reload (~10 s)
+def test_reads_go_on_while_a_reload_computes_xgb_graph(run_dir, tmp_path, monkeypatch):
+    snapshot = read_snapshot(run_paths(run_dir)["snapshot"])
+    labels = snapshot.labels.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    challenger, _ = fit_challenger(snapshot, labels.iloc[::2], labels.iloc[1::2])
+    model = tmp_path / "model"
+    shutil.copytree(run_dir / "model", model)
+    save_published(model, challenger, "blend", 0.4)
+    state = GraphState.load(run_dir, model_dir=model)
+    account = state.nodes[ACCOUNT].ids[0]
+    before = state.account_view(account)["score"]
+    every = np.arange(state.num_accounts)
+    scores = state.scorer.current(state.graph, every)
+    fit, read = LiveXGBGraph.fit, []
+
+    def fit_while_reading(self, graph):
+        reader = threading.Thread(target=lambda: read.append(state.account_view(account)))
+        reader.start()
+        reader.join(10)  # a reader waiting on the state's lock would still be waiting
+        assert read, "a read waited on XGB-Graph's whole pass"
+        return fit(self, graph)
+
+    monkeypatch.setattr(LiveXGBGraph, "fit", fit_while_reading)
+    state.reload_model(model)
+    assert read[0]["score"] == before
+    np.testing.assert_allclose(state.scorer.current(state.graph, every), scores, atol=1e-12)
