@@ -273,30 +273,45 @@ class LiveXGBGraph:
         share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
         return sp.csr_matrix((share, src, indptr), shape=(n, graph.num_nodes[et[0]]))
 
-    def _whole_level(self, into: dict[str, list[EdgeType]], means: dict[EdgeType, sp.csr_matrix],
-                     below: dict[str, np.ndarray], node_type: str, rows: slice,
-                     level: int) -> np.ndarray:
-        """Level ``level`` (>= 1) of the ``rows`` range of ``node_type`` (float64) from every
-        node's level ``level - 1`` (``below``); at level 1, hubs read their running sums."""
-        count = rows.stop - rows.start
-        blocks = [np.empty((count, 0))]
+    def _rows_level(self, into: dict[str, list[EdgeType]],
+                    means: dict[EdgeType, sp.csr_matrix], below: dict[str, np.ndarray],
+                    node_type: str, rows: np.ndarray, level: int) -> np.ndarray:
+        """Level ``level`` (>= 1) of ``rows`` of ``node_type`` (float64) from the level
+        ``level - 1`` of every node (``below``); at level 1, hubs read their running sums."""
+        blocks = [np.empty((len(rows), 0))]
         for et in into[node_type]:
-            mean = np.asarray(means[et][rows] @ below[et[0]]).reshape(count, -1)
+            mean = np.asarray(means[et][rows] @ below[et[0]]).reshape(len(rows), -1)
             table = self._hubs.get(et) if level == 1 else None
             if table is not None and table.size:
-                slots = table.slots(np.arange(rows.start, rows.stop))
+                slots = table.slots(rows)
                 hub = slots >= 0
                 if hub.any():
                     picked = slots[hub]
                     mean[hub] = table.sums[picked] / table.counts[picked][:, None]
             blocks.append(mean)
-        return np.hstack(blocks).reshape(count, self._width(into, node_type, level))
+        return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
+
+    def _last_level(self, into: dict[str, list[EdgeType]], means: dict[EdgeType, sp.csr_matrix],
+                    below: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+        """Accounts' level :attr:`hops` (>= 2) of ``rows`` (float64) from every node's level
+        ``hops - 2`` (``below``): the level ``hops - 1`` of only their in-neighbours computed
+        here, their means summed in the same order."""
+        blocks = [np.empty((len(rows), 0))]
+        for et in into[ACCOUNT]:
+            matrix = means[et][rows]
+            sources, column = np.unique(matrix.indices, return_inverse=True)
+            matrix = sp.csr_matrix((matrix.data, column.reshape(-1), matrix.indptr),
+                                   shape=(len(rows), len(sources)))
+            values = self._rows_level(into, means, below, et[0], sources, self.hops - 1)
+            blocks.append(np.asarray(matrix @ values).reshape(len(rows), values.shape[1]))
+        return np.hstack(blocks).reshape(len(rows), self._width(into, ACCOUNT, self.hops))
 
     def fit(self, graph: LocalGraph) -> np.ndarray:
         """Every account's score computed now (the hubs' sums built first): the values of
         :meth:`scores` on every account, level by level over the whole graph (each node's
-        lower levels computed once, accounts' last level :data:`_FIT_ROWS` rows at a time),
-        the batch :meth:`~gnn.baselines.xgb_graph.XGBGraph.score_graph`'s values without its
+        levels below ``hops - 1`` computed once; accounts :data:`_FIT_ROWS` at a time, with
+        the level ``hops - 1`` of their in-neighbours), the batch
+        :meth:`~gnn.baselines.xgb_graph.XGBGraph.score_graph`'s values without its
         whole-graph tables."""
         self._set_up(graph)
         into = self._into(graph)
@@ -316,24 +331,28 @@ class LiveXGBGraph:
                 rows = np.arange(lo, min(lo + _FIT_ROWS, size))
                 level[t][rows] = self._level0(graph, t, rows, into)
         kept = [level[ACCOUNT].astype(np.float32)]
-        for h in range(1, self.hops):
+        for h in range(1, self.hops - 1):
             following = {}
             for t in needed[h]:
                 size = graph.num_nodes.get(t, 0)
                 following[t] = np.empty((size, self._width(into, t, h)))
                 for lo in range(0, size, _FIT_ROWS):
-                    part = slice(lo, min(lo + _FIT_ROWS, size))
-                    following[t][part] = self._whole_level(into, means, level, t, part, h)
+                    rows = np.arange(lo, min(lo + _FIT_ROWS, size))
+                    following[t][rows] = self._rows_level(into, means, level, t, rows, h)
             level = following
             kept.append(level[ACCOUNT].astype(np.float32))
         scores = np.empty(n)
         for lo in range(0, n, _FIT_ROWS):
-            part = slice(lo, min(lo + _FIT_ROWS, n))
-            blocks = [k[part] for k in kept]
-            if self.hops:
-                blocks.append(self._whole_level(into, means, level, ACCOUNT, part,
-                                                self.hops).astype(np.float32))
-            scores[part] = self.model.probabilities(np.hstack(blocks))
+            rows = np.arange(lo, min(lo + _FIT_ROWS, n))
+            blocks = [k[rows] for k in kept]
+            if self.hops == 1:
+                blocks.append(self._rows_level(into, means, level, ACCOUNT, rows, 1))
+            elif self.hops:
+                blocks.append(self._rows_level(into, means, level, ACCOUNT, rows,
+                                               self.hops - 1).astype(np.float32))
+                blocks.append(self._last_level(into, means, level, rows))
+            scores[rows] = self.model.probabilities(
+                np.hstack([b.astype(np.float32) for b in blocks]))
         self._scores, self._scored = scores, np.zeros(n, dtype=np.int64)
         return scores.copy()
 
