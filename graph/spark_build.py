@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -150,8 +150,9 @@ def write_snapshot_spark(
             return write_single_parquet(run_sql(spark, edge_sql(rel)),
                                         target / "edges" / f"{rel.name}.parquet")
 
+        cancel = spark.sparkContext.cancelAllJobs
         edges = dict(zip([r.name for r in relations], _concurrently(
-            [partial(write_edges, rel) for rel in relations]), strict=True))
+            [partial(write_edges, rel) for rel in relations], cancel), strict=True))
         for rel in relations:
             if not edges[rel.name]:
                 (target / "edges" / f"{rel.name}.parquet").unlink()
@@ -164,7 +165,7 @@ def write_snapshot_spark(
                     for rel in entities]
         writes = [partial(_write_nodes, spark, sql, target / "nodes" / f"{node_type}.parquet")
                   for sql, node_type in queries]
-        account, *entity_nodes = _concurrently(writes)
+        account, *entity_nodes = _concurrently(writes, cancel)
         nodes = {**dict(zip([r.node_type for r in entities], entity_nodes, strict=True)),
                  ACCOUNT: account}
         meta = _meta(by_type, state, files, event_types)
@@ -191,16 +192,25 @@ def write_snapshot_spark(
     return manifest
 
 
-def _concurrently(calls: list[Callable[[], T]]) -> list[T]:
+def _concurrently(calls: list[Callable[[], T]], cancel: Callable[[], None]) -> list[T]:
     """The results of ``calls``, each run in a thread of its own, so that their Spark jobs are
     submitted together: a stage of one task (a table written as one file) or a pause of the
     driver (planning the next query) leaves a core to the other jobs' tasks (FIFO: the first
-    call's jobs first). The first error is raised after every call ended."""
+    call's jobs first). When one fails, ``cancel`` stops the others' jobs (no minutes of work
+    after the build has failed); every error is logged and the first raised once all ended."""
     if len(calls) < 2:
         return [call() for call in calls]
     with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="snapshot") as pool:
         futures = [pool.submit(call) for call in calls]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        if any(future.exception() is not None for future in done):
+            cancel()
         wait(futures)
+        errors = [future.exception() for future in futures if future.exception() is not None]
+        for error in errors[1:]:
+            log.error("snapshot on Spark: another job failed too: %s", error)
+        if errors:
+            raise errors[0]
         return [future.result() for future in futures]
 
 
