@@ -101,6 +101,7 @@ from graph.rings.null_model import (
 from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
     UseTimes,
+    co_user_pair_counts,
     coincidence_log_chance,
     episode_log_chance,
     rare_entity_pairs,
@@ -1152,11 +1153,14 @@ def _pair_surprise(
     pair_log_chance`; with ``localities``, the likeliest of the type-wide null and the
     locality null of each scale), less ``log10`` of the pairs the search could have found like it.
 
-    A pair sharing more than one entity of each type in a set ``S`` co-uses an entity of
-    every type in ``S``, so it is one of at most ``min_{t in S} sum_e C(d_e, 2)`` pairs of
-    co-users (``e`` of type ``t``), and there are ``2^T - 1`` such sets (a union bound over
-    both). Only ``counted`` entities (not hubs) are shared, make a type's expected sharing or
-    make co-users; each account's activity counts all its entities of the type.
+    A pair sharing an entity of each type in a set ``S`` (every type it shares, once or
+    more: those shared once add nothing to the chance but narrow the pairs it is one of) is
+    one of the pairs co-using an entity of every type in ``S``
+    (:func:`graph.rings.pairs.co_user_pair_counts`; at most ``min_{t in S} sum_e C(d_e, 2)``,
+    ``e`` of type ``t``, the bound taken where that count is too costly), and there are
+    ``2^T - 1`` such sets (a union bound over both). Only ``counted`` entities (not hubs)
+    are shared, make a type's expected sharing or make co-users; each account's activity
+    counts all its entities of the type.
     """
     if shared.shape[0] == 0 or n_types == 0:
         return np.zeros(shared.shape[0])
@@ -1177,7 +1181,9 @@ def _pair_surprise(
         per_type, activity[a], activity[b], type_pairs, type_edges,
         np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
         if localities else None)
-    co_users = np.where(per_type >= 2, type_pairs / 2.0, np.inf).min(axis=1)
+    sets, which = np.unique(per_type >= 1, axis=0, return_inverse=True)
+    co_users = np.minimum(co_user_pair_counts(uses, codes, counted, sets)[which.ravel()],
+                          np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1))
     co_users = np.where(np.isfinite(co_users), co_users, type_pairs.sum() / 2.0)
     return -chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(2.0 ** n_types - 1.0)
 

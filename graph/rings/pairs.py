@@ -121,6 +121,54 @@ class Coincidence(NamedTuple):
     window_s: np.ndarray
 
 
+#: the most co-user pairs (``sum_e C(d_e, 2)`` of a set's rarest type) :func:`co_user_pair_counts`
+#: lists to count a type set's pairs exactly; above it the count is left to that bound
+MAX_LISTED_CO_USERS = 20_000_000
+
+
+def co_user_pair_counts(
+    uses: sp.spmatrix, codes: np.ndarray, counted: np.ndarray, type_sets: np.ndarray,
+    limit: float = MAX_LISTED_CO_USERS, chunk: int = 1_000_000,
+) -> np.ndarray:
+    """Per set of entity types (rows of the boolean ``type_sets``, sets x types): the number
+    of pairs of accounts that co-use a ``counted`` entity (not a hub) of every type in the set
+    (``uses``: accounts x entities, ``codes``: each entity's type).
+
+    The pairs co-using the set's rarest type (fewest ``sum_e C(d_e, 2)``) are listed and kept
+    where they co-use each other type too, ``chunk`` at a time; ``inf`` for an empty set or
+    where that rarest type has more than ``limit`` co-user pairs (the caller falls back to the
+    bound).
+    """
+    n_types = type_sets.shape[1]
+    binary = (uses > 0).astype(np.float32).tocsc()
+    degree = np.asarray(binary.getnnz(axis=0), np.float64)
+    bound = np.bincount(codes[counted], weights=(degree * (degree - 1.0) / 2.0)[counted],
+                        minlength=n_types)
+    by_type = [binary[:, np.flatnonzero(counted & (codes == t))].tocsr()
+               for t in range(n_types)]
+    listed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    out = np.full(len(type_sets), np.inf)
+    for s, types in enumerate(np.asarray(type_sets, dtype=bool)):
+        chosen = np.flatnonzero(types)
+        if not len(chosen):
+            continue
+        first = int(chosen[np.argmin(bound[chosen])])
+        if bound[first] > limit:
+            continue
+        if first not in listed:
+            both = sp.triu(by_type[first] @ by_type[first].T, k=1).tocoo()
+            listed[first] = (both.row.astype(np.int64), both.col.astype(np.int64))
+        a, b = listed[first]
+        for t in chosen[chosen != first]:
+            kept = np.zeros(len(a), dtype=bool)
+            for start in range(0, len(a), chunk):
+                part = slice(start, start + chunk)
+                kept[part] = by_type[t][a[part]].multiply(by_type[t][b[part]]).getnnz(axis=1) > 0
+            a, b = a[kept], b[kept]
+        out[s] = len(a)
+    return out
+
+
 def coincidence_log_chance(
     edges: pd.DataFrame, a: np.ndarray, b: np.ndarray, shared: sp.csr_matrix, window_s: float,
 ) -> Coincidence:

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.pairs import (
+    co_user_pair_counts,
     coincidence_log_chance,
     episode_log_chance,
     event_use_times,
@@ -226,3 +227,21 @@ def test_event_use_times_reads_the_entity_types_the_ingest_declared(tmp_path):
     wanted = pd.DataFrame({"account_id": ["a", "b"], "entity": ["Merchant:m1", "Merchant:m1"]})
     got = event_use_times(events)(wanted).sort_values("i").to_numpy().tolist()
     assert got == [[0, 10], [1, 70]]
+
+
+def test_co_user_pairs_are_the_pairs_sharing_an_entity_of_every_type_hubs_left_out():
+    # accounts x entities: d0, d1 devices (type 0), c0 a card (type 1), h a hub card
+    uses = sp.csr_matrix(np.array([
+        [1, 0, 1, 1],  # a: d0, c0, h
+        [1, 1, 1, 1],  # b: d0, d1, c0, h
+        [1, 1, 0, 1],  # c: d0, d1, h
+        [0, 0, 0, 1],  # d: h only
+    ], dtype=np.float64))
+    codes = np.array([0, 0, 1, 1])
+    counted = np.array([True, True, True, False])
+    sets = np.array([[True, False], [False, True], [True, True], [False, False]])
+    counts = co_user_pair_counts(uses, codes, counted, sets)
+    # devices: ab, ac, bc (bc twice over, counted once); cards: ab; both: ab; no type: none
+    assert counts.tolist() == [3.0, 1.0, 1.0, np.inf]
+    # the rarest type's co-user pairs over the limit: left to the caller's bound
+    assert np.isinf(co_user_pair_counts(uses, codes, counted, sets, limit=0.5)[0])
