@@ -1191,7 +1191,7 @@ def _restore_xgb_start(saved: Path, graph: LocalGraph, xgb: LiveXGBGraph) -> boo
     try:
         scores = np.load(saved)
         xgb.restore(graph, scores)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:
         log.warning("XGB-Graph start scores %s cannot be read (%s): computing again", saved, err)
         return False
     rows = np.unique(np.linspace(0, len(scores) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
@@ -1206,15 +1206,37 @@ def _restore_xgb_start(saved: Path, graph: LocalGraph, xgb: LiveXGBGraph) -> boo
 
 def _save_xgb_start(saved: Path, scores: np.ndarray) -> None:
     """Write XGB-Graph's start scores to ``saved`` (in the start cache): into a temporary file
-    beside it, renamed when complete. One that cannot be written is skipped with a warning."""
+    beside it, flushed to disk and renamed when complete; the scores of other XGB-Graphs saved
+    there before (a challenger published since) and partial files of processes that are gone
+    are removed. One that cannot be written is skipped with a warning."""
     partial = saved.parent / f".{saved.stem}.{os.getpid()}.npy"
     try:
-        np.save(partial, scores)
+        with open(partial, "wb") as out:
+            np.save(out, scores)
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(partial, saved)
+        for old in saved.parent.glob("*xgb_graph_*.npy"):
+            if old != saved and not _partial_of_live_process(old):
+                old.unlink(missing_ok=True)
     except OSError as err:
         with contextlib.suppress(OSError):
             partial.unlink()
         log.warning("XGB-Graph start scores %s not saved: %s", saved, err)
+
+
+def _partial_of_live_process(path: Path) -> bool:
+    """Whether ``path`` is a partial file (``.<name>.<pid>.npy``) of a process still running."""
+    parts = path.name.split(".")
+    if not path.name.startswith(".") or len(parts) < 4 or not parts[-2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[-2]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
@@ -1228,7 +1250,7 @@ def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | 
         if boosted is not None:
             boosted.restore(graph, start)
         saved = scorer.restore(graph, start)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError) as err:
         log.warning("start cache %s cannot be read (%s): computing again", start, err)
         return False
     rows = np.unique(np.linspace(0, len(saved) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
