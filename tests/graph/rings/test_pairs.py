@@ -245,3 +245,30 @@ def test_co_user_pairs_are_the_pairs_sharing_an_entity_of_every_type_hubs_left_o
     assert counts.tolist() == [3.0, 1.0, 1.0, np.inf]
     # the rarest type's co-user pairs over the limit: left to the caller's bound
     assert np.isinf(co_user_pair_counts(uses, codes, counted, sets, limit=0.5)[0])
+
+
+def test_independent_accounts_active_on_a_few_evenings_are_not_unlikely_pairs():
+    """Calibration: 20,000 pairs of independent accounts, each with 3 sessions of 10 uses on 3
+    random evenings of a month, sharing a device: the share of pairs at log10 chance <= -k
+    stays near 10^-k, and none claims a chance below 1e-5 (a chance alignment of their days
+    is about 1 in 4,000)."""
+    rng = np.random.default_rng(0)
+    day, n_pairs = 86_400, 20_000
+    times = [np.concatenate([d * day + 20 * 3600 + rng.uniform(0, 3600, 10)
+                             for d in rng.choice(30, 3, replace=False)])
+             for _ in range(2 * n_pairs)]
+    uses = pd.DataFrame({"i": np.repeat(np.arange(2 * n_pairs), 30),
+                         "ts": np.concatenate(times).astype(np.int64)})
+
+    def use_times(wanted: pd.DataFrame) -> pd.DataFrame:
+        assert len(wanted) == 2 * n_pairs  # one (account, device) use each, in account order
+        return uses
+
+    accounts = pd.Index([f"p{p}s{s}" for p in range(n_pairs) for s in range(2)])
+    entities = pd.Index([f"Device:d{p}" for p in range(n_pairs)])
+    shared = sp.csr_matrix((np.ones(n_pairs), (np.arange(n_pairs), np.arange(n_pairs))))
+    chance = episode_log_chance(use_times, accounts, entities, np.arange(n_pairs) * 2,
+                                np.arange(n_pairs) * 2 + 1, shared, 3600.0).log_chance
+    assert (chance <= -2).mean() <= 0.01
+    assert (chance <= -3).mean() <= 0.001
+    assert chance.min() > -4.5  # 3 meetings of one such pair: -6.55 with the moves' plain mean
