@@ -159,6 +159,20 @@ class LiveXGBGraph:
         return np.column_stack([x, *degrees]).reshape(
             len(rows), self._width(into, node_type, 0))
 
+    def _hub_means(self, et: EdgeType, rows: np.ndarray, level: int,
+                   mean: np.ndarray) -> np.ndarray:
+        """At level 1, write into ``mean`` the means of the ``rows`` that are hubs along ``et``
+        (from their running sums); the mask of those rows (none at other levels)."""
+        table = self._hubs.get(et) if level == 1 else None
+        if table is None or not table.size:
+            return np.zeros(len(rows), dtype=bool)
+        slots = table.slots(rows)
+        hub = slots >= 0
+        if hub.any():
+            picked = slots[hub]
+            mean[hub] = table.sums[picked] / table.counts[picked][:, None]
+        return hub
+
     def _level(self, graph: LocalGraph, into: dict[str, list[EdgeType]], node_type: str,
                rows: np.ndarray, level: int) -> np.ndarray:
         """Level ``level`` of ``rows`` of ``node_type`` (float64); at level 1, hubs read their
@@ -168,15 +182,7 @@ class LiveXGBGraph:
         blocks = [np.empty((len(rows), 0))]
         for et in into[node_type]:
             mean = np.zeros((len(rows), self._width(into, et[0], level - 1)))
-            table = self._hubs.get(et) if level == 1 else None
-            small = np.arange(len(rows))
-            if table is not None and table.size:
-                slots = table.slots(rows)
-                hub = slots >= 0
-                if hub.any():
-                    picked = slots[hub]
-                    mean[hub] = table.sums[picked] / table.counts[picked][:, None]
-                    small = small[~hub]
+            small = np.arange(len(rows))[~self._hub_means(et, rows, level, mean)]
             position, src = graph.adjacency[et].gather(rows[small])
             if len(src):
                 # each row's in-neighbours in descending row order: the order in which the
@@ -281,13 +287,7 @@ class LiveXGBGraph:
         blocks = [np.empty((len(rows), 0))]
         for et in into[node_type]:
             mean = np.asarray(means[et][rows] @ below[et[0]]).reshape(len(rows), -1)
-            table = self._hubs.get(et) if level == 1 else None
-            if table is not None and table.size:
-                slots = table.slots(rows)
-                hub = slots >= 0
-                if hub.any():
-                    picked = slots[hub]
-                    mean[hub] = table.sums[picked] / table.counts[picked][:, None]
+            self._hub_means(et, rows, level, mean)
             blocks.append(mean)
         return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
 

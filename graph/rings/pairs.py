@@ -193,11 +193,7 @@ def coincidence_log_chance(
     ValueError
         When ``window_s`` is not positive.
     """
-    if not window_s > 0:
-        raise ValueError(f"the coincidence window must be positive seconds, not {window_s!r}")
-    n_pairs = len(a)
-    none = Coincidence(np.zeros(n_pairs), np.zeros(n_pairs), np.full(n_pairs, window_s))
-    coo = shared.tocoo()
+    n_pairs, none, coo = _pairs_start(a, shared, window_s)
     if n_pairs == 0 or coo.nnz == 0 or len(edges) == 0:
         return none
     first = edges["first_ts"].to_numpy(np.int64)
@@ -239,6 +235,17 @@ def coincidence_log_chance(
     c = np.bincount(hit_pair[moment], minlength=n_pairs).astype(np.float64)
     return Coincidence(np.minimum(0.0, log10_choose(n, c) + c * np.log10(p)), c,
                        np.full(n_pairs, window_s))
+
+
+def _pairs_start(a: np.ndarray, shared: sp.csr_matrix, window_s: float
+                 ) -> tuple[int, Coincidence, sp.coo_matrix]:
+    """A coincidence test's start: the number of pairs, its answer where nothing coincides and
+    the pairs' shared entities as COO; ``ValueError`` when ``window_s`` is not positive."""
+    if not window_s > 0:
+        raise ValueError(f"the coincidence window must be positive seconds, not {window_s!r}")
+    n_pairs = len(a)
+    none = Coincidence(np.zeros(n_pairs), np.zeros(n_pairs), np.full(n_pairs, window_s))
+    return n_pairs, none, shared.tocoo()
 
 
 def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes:
@@ -309,11 +316,7 @@ def episode_log_chance(
     ValueError
         When ``window_s`` is not positive.
     """
-    if not window_s > 0:
-        raise ValueError(f"the coincidence window must be positive seconds, not {window_s!r}")
-    n_pairs = len(a)
-    none = Coincidence(np.zeros(n_pairs), np.zeros(n_pairs), np.full(n_pairs, window_s))
-    coo = shared.tocoo()
+    n_pairs, none, coo = _pairs_start(a, shared, window_s)
     if n_pairs == 0 or coo.nnz == 0:
         return none
     # the wanted uses, once each: both accounts' use of every shared entity

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,15 +63,22 @@ def test_served_scores_are_the_published_candidates(run_dir, tmp_path, candidate
         assert np.abs(batch[ids].to_numpy() - before[ids].to_numpy()).max() > 1e-6
 
 
-@pytest.mark.slow  # an XGB-Graph fit and three loads (~8 s)
-def test_xgb_graphs_start_scores_are_kept_in_the_start_cache_and_checked(run_dir, tmp_path,
-                                                                         monkeypatch):
+def _blend_model(run_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the run's model publishing the blend (GNN weight 0.4) with an XGB-Graph fitted
+    on half the snapshot's labels."""
     snapshot = read_snapshot(run_paths(run_dir)["snapshot"])
     labels = snapshot.labels.sample(frac=1.0, random_state=0).reset_index(drop=True)
     challenger, _ = fit_challenger(snapshot, labels.iloc[::2], labels.iloc[1::2])
     model = tmp_path / "model"
     shutil.copytree(run_dir / "model", model)
     save_published(model, challenger, "blend", 0.4)
+    return model
+
+
+@pytest.mark.slow  # an XGB-Graph fit and three loads (~8 s)
+def test_xgb_graphs_start_scores_are_kept_in_the_start_cache_and_checked(run_dir, tmp_path,
+                                                                         monkeypatch):
+    model = _blend_model(run_dir, tmp_path)
     first = GraphState.load(run_dir, model_dir=model)
     (saved,) = run_paths(run_dir)["start"].glob("*/xgb_graph_*.npy")
     fit = LiveXGBGraph.fit
@@ -94,12 +102,7 @@ def test_xgb_graphs_start_scores_are_kept_in_the_start_cache_and_checked(run_dir
 
 @pytest.mark.slow  # an XGB-Graph fit and a load with a reload (~10 s)
 def test_reads_go_on_while_a_reload_computes_xgb_graph(run_dir, tmp_path, monkeypatch):
-    snapshot = read_snapshot(run_paths(run_dir)["snapshot"])
-    labels = snapshot.labels.sample(frac=1.0, random_state=0).reset_index(drop=True)
-    challenger, _ = fit_challenger(snapshot, labels.iloc[::2], labels.iloc[1::2])
-    model = tmp_path / "model"
-    shutil.copytree(run_dir / "model", model)
-    save_published(model, challenger, "blend", 0.4)
+    model = _blend_model(run_dir, tmp_path)
     state = GraphState.load(run_dir, model_dir=model)
     account = state.nodes[ACCOUNT].ids[0]
     before = state.account_view(account)["score"]
