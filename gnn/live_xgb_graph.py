@@ -22,6 +22,7 @@ costs nothing until one of them is read.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,52 +49,57 @@ def _grown(values: np.ndarray, size: int, fill: float) -> np.ndarray:
     return out
 
 
-class _Pinned:
+class _Slotted:
+    """Node rows held in slots of a table: each row's slot (-1: none) and the slots used."""
+
+    def __init__(self) -> None:
+        self.slot_of = np.full(0, -1, dtype=np.int64)
+        self.size = 0
+
+    def _reach(self, rows: np.ndarray) -> None:
+        """Room in :attr:`slot_of` for ``rows``."""
+        self.slot_of = _grown(self.slot_of, int(rows.max()) + 1 if len(rows) else 0, -1)
+
+    def slots(self, rows: np.ndarray) -> np.ndarray:
+        """Slot of each of ``rows`` (-1: none)."""
+        self._reach(rows)
+        return self.slot_of[rows]
+
+
+class _Pinned(_Slotted):
     """The level 0 of one node type's rows that some hub's sums hold, as summed."""
 
     def __init__(self, width: int) -> None:
-        self.slot_of = np.full(0, -1, dtype=np.int64)
+        super().__init__()
         self.values = np.empty((0, width))
-        self.size = 0
-
-    def slots(self, rows: np.ndarray) -> np.ndarray:
-        """Slot of each of ``rows`` (-1: not pinned)."""
-        self.slot_of = _grown(self.slot_of, int(rows.max()) + 1 if len(rows) else 0, -1)
-        return self.slot_of[rows]
 
     def pin(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Hold ``values`` for the distinct, not yet pinned ``rows``."""
-        self.slot_of = _grown(self.slot_of, int(rows.max()) + 1 if len(rows) else 0, -1)
+        self._reach(rows)
         self.values = _grown(self.values, self.size + len(rows), 0.0)
         self.slot_of[rows] = np.arange(self.size, self.size + len(rows))
         self.values[self.size:self.size + len(rows)] = values
         self.size += len(rows)
 
 
-class _HubSums:
-    """The running sums of one edge type's hubs: per hub, the float64 sum of its first
-    ``counts`` in-neighbours' level 0, the differences added since last built, and the tick of
-    its last change."""
+class _HubSums(_Slotted):
+    """The running sums of one edge type's hubs (a node's slot -1: not a hub): per hub, the
+    float64 sum of its first ``counts`` in-neighbours' level 0, the differences added since
+    last built, and the tick of its last change."""
 
     def __init__(self, width: int) -> None:
-        self.slot_of = np.full(0, -1, dtype=np.int64)
+        super().__init__()
         self.nodes = np.empty(0, dtype=np.int64)
         self.sums = np.empty((0, width))
         self.counts = np.empty(0, dtype=np.int64)
         self.diffs = np.empty(0, dtype=np.int64)
         self.ticks = np.empty(0, dtype=np.int64)
-        self.size = 0
-
-    def slots(self, nodes: np.ndarray) -> np.ndarray:
-        """Slot of each of ``nodes`` (-1: not a hub)."""
-        self.slot_of = _grown(self.slot_of, int(nodes.max()) + 1 if len(nodes) else 0, -1)
-        return self.slot_of[nodes]
 
     def allocate(self, nodes: np.ndarray) -> np.ndarray:
         """Slots for the new hubs ``nodes`` (distinct), their sums empty."""
         slots = np.arange(self.size, self.size + len(nodes))
         end = self.size + len(nodes)
-        self.slot_of = _grown(self.slot_of, int(nodes.max()) + 1 if len(nodes) else 0, -1)
+        self._reach(nodes)
         self.nodes = _grown(self.nodes, end, -1)
         self.sums = _grown(self.sums, end, 0.0)
         self.counts = _grown(self.counts, end, 0)
@@ -159,17 +165,23 @@ class LiveXGBGraph:
         return np.column_stack([x, *degrees]).reshape(
             len(rows), self._width(into, node_type, 0))
 
+    def _hub_slots(self, et: EdgeType, rows: np.ndarray, level: int
+                   ) -> tuple[_HubSums | None, np.ndarray, np.ndarray]:
+        """At level 1, the hubs' table along ``et``, the mask of the ``rows`` that are hubs
+        there and their slots (no table and none at other levels)."""
+        table = self._hubs.get(et) if level == 1 else None
+        if table is None or not table.size:
+            return None, np.zeros(len(rows), dtype=bool), np.empty(0, dtype=np.int64)
+        slots = table.slots(rows)
+        hub = slots >= 0
+        return table, hub, slots[hub]
+
     def _hub_means(self, et: EdgeType, rows: np.ndarray, level: int,
                    mean: np.ndarray) -> np.ndarray:
         """At level 1, write into ``mean`` the means of the ``rows`` that are hubs along ``et``
         (from their running sums); the mask of those rows (none at other levels)."""
-        table = self._hubs.get(et) if level == 1 else None
-        if table is None or not table.size:
-            return np.zeros(len(rows), dtype=bool)
-        slots = table.slots(rows)
-        hub = slots >= 0
-        if hub.any():
-            picked = slots[hub]
+        table, hub, picked = self._hub_slots(et, rows, level)
+        if table is not None and len(picked):
             mean[hub] = table.sums[picked] / table.counts[picked][:, None]
         return hub
 
@@ -182,7 +194,7 @@ class LiveXGBGraph:
         blocks = [np.empty((len(rows), 0))]
         for et in into[node_type]:
             mean = np.zeros((len(rows), self._width(into, et[0], level - 1)))
-            small = np.arange(len(rows))[~self._hub_means(et, rows, level, mean)]
+            small = np.flatnonzero(~self._hub_means(et, rows, level, mean))
             position, src = graph.adjacency[et].gather(rows[small])
             if len(src):
                 # each row's in-neighbours in descending row order: the order in which the
@@ -323,23 +335,20 @@ class LiveXGBGraph:
         needed.reverse()
         means = {et: self._mean_matrix(graph, et) for et in graph.adjacency
                  if self.hops and et[2] in set().union(*needed[1:])}
-        level = {}
-        for t in needed[0]:
+        def whole(t: str, h: int, rows_level: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+            """Level ``h`` of every row of ``t``, :data:`_FIT_ROWS` rows at a time."""
             size = graph.num_nodes.get(t, 0)
-            level[t] = np.empty((size, self._width(into, t, 0)))
+            out = np.empty((size, self._width(into, t, h)))
             for lo in range(0, size, _FIT_ROWS):
                 rows = np.arange(lo, min(lo + _FIT_ROWS, size))
-                level[t][rows] = self._level0(graph, t, rows, into)
+                out[rows] = rows_level(rows)
+            return out
+
+        level = {t: whole(t, 0, partial(self._level0, graph, t, into=into)) for t in needed[0]}
         kept = [level[ACCOUNT].astype(np.float32)]
         for h in range(1, self.hops - 1):
-            following = {}
-            for t in needed[h]:
-                size = graph.num_nodes.get(t, 0)
-                following[t] = np.empty((size, self._width(into, t, h)))
-                for lo in range(0, size, _FIT_ROWS):
-                    rows = np.arange(lo, min(lo + _FIT_ROWS, size))
-                    following[t][rows] = self._rows_level(into, means, level, t, rows, h)
-            level = following
+            level = {t: whole(t, h, lambda rows, t=t, h=h, below=level: self._rows_level(
+                into, means, below, t, rows, h)) for t in needed[h]}
             kept.append(level[ACCOUNT].astype(np.float32))
         scores = np.empty(n)
         for lo in range(0, n, _FIT_ROWS):
@@ -456,13 +465,10 @@ class LiveXGBGraph:
         if level == 0:
             return ticks
         for et in into[node_type]:
-            table = self._hubs.get(et) if level == 1 else None
-            small = np.arange(len(rows))
-            if table is not None and table.size:
-                slots = table.slots(rows)
-                hub = slots >= 0
-                ticks[hub] = np.maximum(ticks[hub], table.ticks[slots[hub]])
-                small = small[~hub]
+            table, hub, picked = self._hub_slots(et, rows, level)
+            if table is not None:
+                ticks[hub] = np.maximum(ticks[hub], table.ticks[picked])
+            small = np.flatnonzero(~hub)
             position, src = graph.adjacency[et].gather(rows[small])
             if len(src):
                 sources, inverse = np.unique(src, return_inverse=True)

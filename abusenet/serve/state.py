@@ -31,6 +31,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -1194,9 +1195,7 @@ def _restore_xgb_start(saved: Path, graph: LocalGraph, xgb: LiveXGBGraph) -> boo
     except (OSError, ValueError, EOFError) as err:
         log.warning("XGB-Graph start scores %s cannot be read (%s): computing again", saved, err)
         return False
-    rows = np.unique(np.linspace(0, len(scores) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
-        scores) else np.empty(0, dtype=np.int64)
-    if not np.allclose(xgb.scores(graph, rows), scores[rows], rtol=0, atol=_START_CHECK_ATOL):
+    if not _agrees_now(scores, partial(xgb.scores, graph)):
         log.warning("XGB-Graph start scores %s disagree with scores computed now: computing "
                     "again", saved)
         return False
@@ -1239,6 +1238,14 @@ def _partial_of_live_process(path: Path) -> bool:
     return True
 
 
+def _agrees_now(saved: np.ndarray, score: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """Whether :data:`_START_CHECK_ROWS` rows spread over ``saved`` (saved scores), scored now
+    by ``score`` (rows -> scores), get the saved scores (to :data:`_START_CHECK_ATOL`)."""
+    rows = np.unique(np.linspace(0, len(saved) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
+        saved) else np.empty(0, dtype=np.int64)
+    return bool(np.allclose(score(rows), saved[rows], rtol=0, atol=_START_CHECK_ATOL))
+
+
 def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
                    scorer: LocalScorer) -> bool:
     """Read the start cache ``start`` into ``boosted`` and ``scorer`` (fitted on ``graph``);
@@ -1253,10 +1260,7 @@ def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | 
     except (OSError, ValueError, EOFError) as err:
         log.warning("start cache %s cannot be read (%s): computing again", start, err)
         return False
-    rows = np.unique(np.linspace(0, len(saved) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
-        saved) else np.empty(0, dtype=np.int64)
-    if not np.allclose(scorer.scores(graph, rows), saved[rows], rtol=0,
-                       atol=_START_CHECK_ATOL):
+    if not _agrees_now(saved, partial(scorer.scores, graph)):
         log.warning("start cache %s disagrees with scores computed now: computing again", start)
         return False
     log.info("start read from %s", start)

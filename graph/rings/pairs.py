@@ -331,15 +331,20 @@ def episode_log_chance(
         return none
     order = np.lexsort((t, i))
     i, t = i[order], t[order]
-    n_times = np.bincount(i, minlength=len(use))[slot_use]
-    start = np.r_[0, np.cumsum(np.bincount(i, minlength=len(use)))[:-1]][slot_use]
+    per_use = np.bincount(i, minlength=len(use))
+    n_times = per_use[slot_use]
+    start = np.r_[0, np.cumsum(per_use)[:-1]][slot_use]
     # each pair's two sides (2 pair + 0 or 1): every time of its account's shared uses
     owner = np.repeat(2 * np.r_[coo.row, coo.row] + np.repeat([0, 1], coo.nnz), n_times)
     nth = np.arange(len(owner)) - np.repeat(np.cumsum(n_times) - n_times, n_times)
     when = t[np.repeat(start, n_times) + nth]
     order = np.lexsort((when, owner))
     owner, when = owner[order], when[order]
-    found = [_window_log_chance(owner, when, n_pairs, window_s / 4.0 ** k, shift_days, window_s)
+    # an account's sessions: its uses with gaps of at most the largest window
+    step = np.ones(len(owner), dtype=bool)
+    step[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > window_s)
+    session = np.cumsum(step) - 1
+    found = [_window_log_chance(owner, when, session, n_pairs, window_s / 4.0 ** k, shift_days)
              for k in range(scales)]
     best = np.argmin([f.log_chance for f in found], axis=0)
     pick = np.arange(n_pairs)
@@ -349,20 +354,18 @@ def episode_log_chance(
         np.array([f.window_s for f in found])[best, pick])
 
 
-def _window_log_chance(owner: np.ndarray, when: np.ndarray, n_pairs: int, window_s: float,
-                       shift_days: int, session_s: float) -> Coincidence:
+def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray, n_pairs: int,
+                       window_s: float, shift_days: int) -> Coincidence:
     """:func:`episode_log_chance` at one window: ``owner`` (2 pair + side) and ``when`` (epoch
-    seconds) are every time of each pair's two sides, sorted by owner and time. A moment is an
-    answering *session* met (an account's uses with gaps of at most ``session_s``, the largest
-    window): two accounts taking turns on the family device through one evening meet once,
-    not once per turn (sessions are what real logs hold: counted per visit, one evening of
-    turns scored as unlikely as six separate episodes)."""
-    step = np.ones(len(owner), dtype=bool)
-    step[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > session_s)
-    session = np.cumsum(step) - 1
+    seconds) are every time of each pair's two sides, sorted by owner and time, ``session``
+    each time's session (an account's uses with gaps of at most the largest window, numbered
+    in that order). A moment is an answering *session* met: two accounts taking turns on the
+    family device through one evening meet once, not once per turn (sessions are what real
+    logs hold: counted per visit, one evening of turns scored as unlikely as six separate
+    episodes)."""
     visit = np.ones(len(owner), dtype=bool)
     visit[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > window_s)
-    # a visit lies within one session (its gaps are at most the window <= session_s)
+    # a visit lies within one session (its gaps are at most the window <= the largest)
     owner, when, session = owner[visit], when[visit], session[visit]
     session_owner = np.zeros(int(session[-1]) + 1, dtype=np.int64)
     session_owner[session] = owner
