@@ -15,6 +15,7 @@ stores it) and grows in place; :class:`LocalScorer` scores accounts on it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
@@ -224,6 +225,24 @@ class LocalGraph:
             raise ValueError(f"{node_type}: {len(values)} feature rows for "
                              f"{self.num_nodes[node_type]} nodes")
         self._x[node_type] = np.array(values, dtype=np.float32)
+
+    def rescaled(self, x: dict[str, np.ndarray]) -> LocalGraph:
+        """A graph with this one's nodes and edges and the scaled features ``x`` (node type ->
+        one row per node; a type left out keeps a copy of this graph's): the edges are shared,
+        not copied (an edge added to either graph is the other's), the features its own. A
+        model's whole pass can run on it while this graph's readers go on reading the features
+        they were scaled for."""
+        graph = copy.copy(self)
+        graph.num_nodes = dict(self.num_nodes)
+        graph._x = {}
+        for t, n in self.num_nodes.items():
+            if t not in x:
+                graph._x[t] = self._x[t].copy()
+            elif len(x[t]) != n:
+                raise ValueError(f"{t}: {len(x[t])} feature rows for {n} nodes")
+            else:
+                graph._x[t] = np.ascontiguousarray(x[t], dtype=np.float32)  # float32: no copy
+        return graph
 
     def opposite(self, edge_type: EdgeType) -> EdgeType:
         """The edge type holding ``edge_type``'s edges reversed (a relation's ``rev_`` type,

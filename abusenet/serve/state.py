@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import gc
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -98,6 +99,8 @@ _START_CHECK_ATOL = 1e-4
 #: after replaying them (one pass); below it, only their accounts now, and the rest they reach
 #: when read (as the service does after each group of events).
 _REPLAY_REFIT = 0.05
+#: Numbers a process's spill directories (:func:`_fit_spilled`).
+_SPILLS = itertools.count()
 
 
 def run_paths(run_dir: Path) -> dict[str, Path]:
@@ -315,6 +318,8 @@ class GraphState:
                  rings: pd.DataFrame, start: Path | None = None,
                  events_cache: Path | None = None) -> None:
         self._live_setup(events_dir, snapshot)
+        # Where a reload's whole pass writes its kept embeddings (:func:`_fit_spilled`).
+        self._spill_root = None if start is None else start.parent
         self.rings = rings.sort_values("score", ascending=False).reset_index(drop=True)
         self._ring_ids: list[str] = self.rings["ring_id"].tolist()  # _ring_rank's positions
         self.events_applied = 0
@@ -418,7 +423,7 @@ class GraphState:
             state._build_graph(snapshot, detector)
             del snapshot
             _release_memory()
-            state._fitted(detector, start, state._live_xgb_graph(model_dir), model_dir)
+            state._fitted(detector, state._live_xgb_graph(model_dir), model_dir, start=start)
             del state.graph, state.nodes, detector
         else:
             del snapshot
@@ -694,16 +699,17 @@ class GraphState:
                 self._ring_rank = grown
 
     def _use_model(self, detector: AccountDetector, model_dir: Path,
-                   start: Path | None = None) -> None:
+                   start: Path | None = None, spill: Path | None = None) -> None:
         """Switch to ``detector`` (features rescaled with its scaler) and rescore everything.
 
         A detector with the boosted channel (``boost="input"`` or ``"residual"``) gets its
         column kept in the graph (:class:`gnn.boosted.LiveBoostedColumn`, the last account
-        feature) and, when residual, added to the network's logit. The graph is rebuilt and
-        rescored under :attr:`lock` (readers wait: a reader never sees the new model's inputs
-        with the old model). XGB-Graph's whole pass (when not read from ``start``) runs before,
-        outside :attr:`lock`: the caller holds :attr:`write_lock`, so no writer changes the
-        graph meanwhile, and readers go on with the current model.
+        feature) and, when residual, added to the network's logit. The new model's whole pass
+        (its features scaled into a graph of their own sharing this one's edges,
+        :meth:`~gnn.local_scoring.LocalGraph.rescaled`; its boosted column, the GNN's and
+        XGB-Graph's passes) runs outside :attr:`lock`: the caller holds :attr:`write_lock`, so
+        no writer changes the graph meanwhile, and readers go on with the current model and
+        its features. Only the swap to the new graph and scorer runs under :attr:`lock`.
 
         A model that publishes XGB-Graph or the blend (:func:`abusenet.validation.challenger.
         read_published`) scores with that candidate (:class:`_PublishedScores`), as ``abusenet
@@ -713,39 +719,43 @@ class GraphState:
         it holds what an earlier start computed, that is read back (the kept embeddings
         memory-mapped, :meth:`gnn.local_scoring.LocalScorer.restore`; XGB-Graph's scores,
         :func:`_restore_xgb_start`) after a check (a few accounts scored from scratch must get
-        the saved scores); else it is computed and saved there.
+        the saved scores); else it is computed and saved there. ``spill`` (without ``start``):
+        where the GNN's kept embeddings are written and mapped from (:func:`_fit_spilled`).
         """
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
         published = read_published(model_dir)
         xgb = self._live_xgb_graph(model_dir)
-        if xgb is not None and start is None:
-            xgb.fit(self.graph)
+        graph, boosted, scorer = self._fitted(detector, xgb, model_dir, start=start, spill=spill)
+        if xgb is not None:
+            scorer = _PublishedScores(scorer, xgb, published["candidate"],
+                                      float(published["blend_weight"] or 0.0))
+            scorer.start(graph)
+        if boosted is not None:
+            boosted.warm()
+        version = model_version(model_dir)
         with self.lock:
-            boosted, scorer = self._fitted(detector, start, None if start is None else xgb,
-                                           model_dir)
-            if xgb is not None:
-                scorer = _PublishedScores(scorer, xgb, published["candidate"],
-                                          float(published["blend_weight"] or 0.0))
-                scorer.start(self.graph)
+            self.graph = graph
             self.detector, self.model_dir, self._scaling = detector, model_dir, scaling
             self.boosted = boosted
-            if boosted is not None:
-                boosted.warm()
             self.published = published["candidate"]
-            self.model_version = model_version(model_dir)
+            self.model_version = version
             self.scorer = scorer
+        del graph, scorer  # the old graph's features and the old scorer freed below
         _release_memory()  # the whole-graph pass's temporaries
 
-    def _fitted(self, detector: AccountDetector, start: Path | None,
-                xgb: LiveXGBGraph | None = None, model_dir: Path | None = None
-                ) -> tuple[LiveBoostedColumn | None, LocalScorer]:
-        """The graph's features scaled with ``detector``'s scaler, and its boosted column
-        (when it has the boosted channel) and scorer fitted on the graph: read from the start
-        cache ``start`` when it holds them (checked, :func:`_restore_start`), else computed
-        (and saved there unless ``start`` is ``None``). ``xgb`` (the published XGB-Graph of
-        ``model_dir``) likewise: its scores read from ``start`` (checked,
-        :func:`_restore_xgb_start`) or computed and saved there (:func:`_save_xgb_start`)."""
+    def _fitted(self, detector: AccountDetector, xgb: LiveXGBGraph | None = None,
+                model_dir: Path | None = None, start: Path | None = None,
+                spill: Path | None = None
+                ) -> tuple[LocalGraph, LiveBoostedColumn | None, LocalScorer]:
+        """A graph of the current nodes and edges with their features scaled with
+        ``detector``'s scaler (:meth:`~gnn.local_scoring.LocalGraph.rescaled`), and its
+        boosted column (when it has the boosted channel) and scorer fitted on it: read from
+        the start cache ``start`` when it holds them (checked, :func:`_restore_start`), else
+        computed (and saved there unless ``start`` is ``None``; spilled under ``spill`` then,
+        :func:`_fit_spilled`). ``xgb`` (the published XGB-Graph of ``model_dir``) likewise:
+        its scores read from ``start`` (checked, :func:`_restore_xgb_start`) or computed and
+        saved there (:func:`_save_xgb_start`). The state itself is not changed."""
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
         boost = getattr(detector, "boost_", None)
@@ -754,24 +764,23 @@ class GraphState:
             target = boosted.target
             scaled[target] = np.column_stack([scaled[target],
                                               np.zeros(len(scaled[target]), np.float32)])
-        scorer = LocalScorer(detector.model_, detector.calibrator_,
-                             residual=boosted is not None and detector.boost == "residual")
-        for t in list(scaled):  # each type's scaled copy freed once the graph holds it
-            self.graph.reset_features(t, scaled.pop(t))
-        if start is None or not _restore_start(start, self.graph, boosted, scorer):
+        graph = self.graph.rescaled(scaled)
+        del scaled
+        scorer = _new_scorer(detector, boosted)
+        if start is None or not _restore_start(start, graph, boosted, scorer):
             if boosted is not None:
-                boosted.fit(self.graph)
+                boosted.fit(graph)
             if start is None:
-                scorer.fit(self.graph)
+                _fit_spilled(scorer, graph, spill)
             else:
-                _fit_and_save_start(start, self.graph, boosted, scorer)
+                _fit_and_save_start(start, graph, boosted, scorer)
         if xgb is not None:
             saved = None if start is None or model_dir is None else _xgb_start(start, model_dir)
-            if saved is None or not _restore_xgb_start(saved, self.graph, xgb):
-                scores = xgb.fit(self.graph)
+            if saved is None or not _restore_xgb_start(saved, graph, xgb):
+                scores = xgb.fit(graph)
                 if saved is not None:
                     _save_xgb_start(saved, scores)
-        return boosted, scorer
+        return graph, boosted, scorer
 
     def _live_xgb_graph(self, model_dir: Path) -> LiveXGBGraph | None:
         """The XGB-Graph saved in ``model_dir`` (``None`` when the model publishes the GNN)
@@ -797,18 +806,34 @@ class GraphState:
 
     def reload_model(self, model_dir: Path | None = None) -> str:
         """Load the detector in ``model_dir`` (default: the current one), rescore, and return
-        its version."""
+        its version. Reads are answered with the current model meanwhile (:meth:`_use_model`);
+        writers wait."""
         model_dir = model_dir or self.model_dir
         detector = AccountDetector.load(model_dir)
         with self.write_lock:
-            self._use_model(detector, model_dir)
+            self._use_model(detector, model_dir, spill=self._spill_root)
         return self.model_version
 
     def rescore(self) -> None:
         """Score every account of the current graph with the current detector (whole graph,
-        its embeddings kept for later updates)."""
-        with self.write_lock, self.lock:
-            self.scorer.fit(self.graph)
+        its embeddings kept for later updates): a new scorer fitted outside :attr:`lock`
+        (under :attr:`write_lock`: the graph does not change; readers go on with the current
+        scorer), swapped in under it."""
+        with self.write_lock:
+            gnn = _new_scorer(self.detector, self.boosted)
+            _fit_spilled(gnn, self.graph, self._spill_root)
+            scorer: LocalScorer | _PublishedScores = gnn
+            if isinstance(self.scorer, _PublishedScores):  # the same XGB-Graph fitted again
+                old = self.scorer.xgb
+                xgb = LiveXGBGraph(old.model, old.inputs, old.widths, old.hub_degree, old.resync)
+                xgb.fit(self.graph)
+                scorer = _PublishedScores(gnn, xgb, self.scorer.candidate, self.scorer.weight)
+                scorer.start(self.graph)
+                del old, xgb
+            with self.lock:
+                self.scorer = scorer
+            del gnn, scorer
+        _release_memory()
 
     def refresh(self, account_ids: list[str]) -> None:
         """Make the scores of ``account_ids`` (those in the graph) current in one pass, so the
@@ -1144,12 +1169,6 @@ class _PublishedScores:
         self.scores_ = self._combine(self.gnn.scores_[:len(xgb)], xgb)
         return self.scores_.copy()
 
-    def fit(self, graph: LocalGraph) -> np.ndarray:
-        """Score every account of ``graph`` from scratch (both candidates)."""
-        self.gnn.fit(graph)
-        self.xgb.fit(graph)
-        return self.start(graph)
-
     def _grow(self, graph: LocalGraph) -> None:
         n = graph.num_nodes[ACCOUNT]
         if n > len(self.scores_):
@@ -1293,6 +1312,41 @@ def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColu
             scorer.fit(graph)
         return
     scorer.map_kept(start)
+
+
+def _new_scorer(detector: AccountDetector, boosted: LiveBoostedColumn | None) -> LocalScorer:
+    """A scorer (not fitted) of ``detector``'s network, adding the boosted column (``boosted``,
+    kept in the graph) to its logit when the detector's boost is residual."""
+    return LocalScorer(detector.model_, detector.calibrator_,
+                       residual=boosted is not None and detector.boost == "residual")
+
+
+def _fit_spilled(scorer: LocalScorer, graph: LocalGraph, spill: Path | None) -> None:
+    """Fit ``scorer`` on ``graph`` (a reload's or a rescore's whole pass), its kept embeddings
+    written into a directory of this process under ``spill`` as computed
+    (:meth:`LocalScorer.fit`'s ``spill``) and mapped back from there afresh
+    (:meth:`LocalScorer.map_kept`): file pages, read in where needed and dropped by the kernel
+    when memory is short, as a start's from its cache, not the process's own memory. The
+    directory is removed once they are mapped: the files live on, unnamed, until the scorer
+    is dropped or the process ends. Directories left by processes that are gone are removed
+    first. In memory when ``spill`` is ``None`` or cannot be written (with a warning)."""
+    if spill is None:
+        scorer.fit(graph)
+        return
+    directory = spill / f".reload.{os.getpid()}.{next(_SPILLS)}"
+    try:
+        if spill.is_dir():
+            for old in spill.glob(".reload.*"):
+                if not _partial_of_live_process(old):
+                    shutil.rmtree(old, ignore_errors=True)
+        directory.mkdir(parents=True)
+        scorer.fit(graph, spill=directory)
+        scorer.map_kept(directory)
+    except OSError as err:
+        log.warning("whole pass not spilled to %s (%s): kept in memory", directory, err)
+        scorer.fit(graph)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _install_cache(partial: Path, cache: Path) -> None:

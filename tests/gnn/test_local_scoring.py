@@ -189,6 +189,25 @@ def test_within_hops_follows_edges_both_ways():
     assert reach["Account"].tolist() == [1, 2]
 
 
+def test_a_rescaled_graph_shares_the_edges_and_holds_its_own_features():
+    g = graph()
+    local = scorer()
+    before = local.fit(g)
+    x = {"Account": np.ones((30, 3), np.float32)}
+    other = g.rescaled(x)
+    assert other.adjacency is g.adjacency and other.num_nodes == g.num_nodes
+    np.testing.assert_array_equal(other.features("Account", np.arange(30)), x["Account"])
+    np.testing.assert_array_equal(other.features("Device", np.arange(8)),
+                                  g.features("Device", np.arange(8)))  # a copy of g's
+    other.set_features("Device", np.array([0]), np.full((1, 2), 9.0, np.float32))
+    assert g.features("Device", np.array([0]))[0, 0] != 9.0
+    np.testing.assert_array_equal(scorer().fit(g), before)  # g's scores are g's still
+    np.testing.assert_allclose(scorer().fit(other), whole_graph_scores(local, other),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="29 feature rows for 30 nodes"):
+        g.rescaled({"Account": np.ones((29, 3), np.float32)})
+
+
 def boosted_setup(seed: int = 0, residual: bool = True, hops: int = 1):
     """A graph with a hub device, fold models on its boost features, and a scorer whose
     target features end with the boosted column (kept by a LiveBoostedColumn)."""
