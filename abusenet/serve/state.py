@@ -16,6 +16,9 @@ hub the change touched.
 Concurrency: writers (``apply``, ``reload_model``) hold :attr:`GraphState.write_lock` for the
 whole update; readers and writers hold :attr:`GraphState.lock` while the graph is changed in
 place or read (a read that finds stale scores recomputes them under it).
+
+What a start computes from the snapshot and the model, and the stored events as the start holds
+them, are kept for the next start (:mod:`abusenet.serve.start_cache`).
 """
 
 from __future__ import annotations
@@ -23,16 +26,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
-import hashlib
-import itertools
 import json
 import logging
-import os
-import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +38,24 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from abusenet.pipeline.stages.files import EVENTS, MODEL, RINGS, SNAPSHOT
-from abusenet.serve.durable_log import SEGMENT_PREFIX, read_segments
+from abusenet.serve.durable_log import read_segments
+from abusenet.serve.start_cache import (
+    EVENTS_ADDED,
+    EVENTS_META,
+    cache_complete,
+    file_stats,
+    fit_and_save_start,
+    fit_spilled,
+    model_version,
+    restore_start,
+    restore_xgb_start,
+    run_paths,
+    save_events,
+    save_xgb_start,
+    start_caches,
+    stored_files,
+    xgb_start_file,
+)
 from abusenet.serve.validation import canonical_mapping
 from abusenet.validation.challenger import CHALLENGER, CHALLENGER_DIR, GNN, read_published
 from gnn.baselines.xgb_graph import XGBGraph
@@ -57,7 +71,6 @@ from graph.store.live_write import LiveChange
 from ingest.engine import connect
 from ingest.sql import literal
 from ingest.state import IngestState
-from ingest.store import event_files
 from ingest.validate import event_schema
 
 log = logging.getLogger(__name__)
@@ -75,124 +88,10 @@ BATCH_VIEWS = 16
 _LOAD_ROWS = 4_000_000
 #: Stored event ids hashed at a time at start (:func:`_hash_ids`).
 _HASH_ROWS = 1 << 18
-#: Inside a run's work directory: what the start computed, kept for the next start (a folder
-#: of its own beside the service's token file, so that replacing a cache removes caches only).
-START = ("serve", "start")
-#: Changes when what the start cache holds or how the start computes it changes (so older
-#: caches are not read).
-START_FORMAT = 1
-#: Target rows scored from scratch to check a start cache before it is used, and how close
-#: their scores must be to the saved ones (float32 sums in another order differ by ~1e-5; a
-#: cache of another graph or model, by far more).
-_START_CHECK_ROWS = 32
-#: Inside a run's work directory: the stored events as the start holds them (a folder of its
-#: own: replacing its cache removes that folder's caches only).
-EVENTS_CACHE = ("serve", "events")
-#: Changes when what the stored events' cache holds changes.
-EVENTS_FORMAT = 2
-#: The stored events' cache's description, written last (a cache without it is not read).
-_EVENTS_META = "events.json"
-#: The node ids the stored events' cache's events added to the snapshot's, per type in order.
-_EVENTS_ADDED = "added_ids.json"
-_START_CHECK_ATOL = 1e-4
 #: From this share of the events logged by the service, a start scores the whole graph again
 #: after replaying them (one pass); below it, only their accounts now, and the rest they reach
 #: when read (as the service does after each group of events).
 _REPLAY_REFIT = 0.05
-#: Numbers a process's spill directories (:func:`_fit_spilled`).
-_SPILLS = itertools.count()
-
-
-def run_paths(run_dir: Path) -> dict[str, Path]:
-    """Where a batch run keeps its event store, snapshot, model and rings, and where the
-    service keeps its start caches."""
-    work = run_dir / ".work"
-    return {
-        "events": work / "ingest" / EVENTS,
-        "snapshot": work / SNAPSHOT / SNAPSHOT,
-        "model": run_dir / MODEL,
-        "rings": run_dir / RINGS,
-        "start": work.joinpath(*START),
-        "events_cache": work.joinpath(*EVENTS_CACHE),
-    }
-
-
-def start_key(model_dir: Path, snapshot_dir: Path) -> str:
-    """A content key of what the start computes from a snapshot and a model (the start cache's
-    name, :meth:`GraphState.load`): the model's version, the snapshot's manifest, each of its
-    files' name, size and modification time, and :data:`START_FORMAT`."""
-    return _snapshot_digest(f"{START_FORMAT}:{model_version(model_dir)}:",
-                            snapshot_dir).hexdigest()[:16]
-
-
-def _snapshot_digest(prefix: str, snapshot_dir: Path) -> Any:
-    """A SHA-256 of ``prefix``, the snapshot's manifest and its files (:func:`_digest_files`),
-    to be continued or read."""
-    digest = hashlib.sha256(prefix.encode())
-    digest.update((snapshot_dir / "manifest.json").read_bytes())
-    _digest_files(digest, snapshot_dir,
-                  sorted(p for p in snapshot_dir.rglob("*") if p.is_file()))
-    return digest
-
-
-def _digest_files(digest: Any, root: Path, paths: Iterable[Path]) -> None:
-    """Add each of ``paths``' name (relative to ``root``), size and modification time
-    (:func:`_file_stats`) to ``digest``."""
-    for name, size, mtime in _file_stats(root, paths):
-        digest.update(f"{name}:{size}:{mtime};".encode())
-
-
-def start_caches(run_dir: Path, model_dir: Path | None = None,
-                 snapshot_dir: Path | None = None) -> tuple[Path, Path]:
-    """The start cache and the stored events' cache that :meth:`GraphState.load` of these
-    arguments reads (whether they exist or not: :func:`cache_complete`)."""
-    paths = run_paths(run_dir)
-    model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
-    return (paths["start"] / start_key(model_dir, snapshot_dir),
-            paths["events_cache"] / events_key(paths["events"], snapshot_dir))
-
-
-def cache_complete(cache: Path) -> bool:
-    """Whether ``cache`` (one of :func:`start_caches`) was written whole (its last file is
-    there)."""
-    return (cache / "scores.npy").is_file() or (cache / _EVENTS_META).is_file()
-
-
-def events_key(events_dir: Path, snapshot_dir: Path) -> str:
-    """A content key of the stored events as the start holds them (the stored events' cache
-    name, :meth:`GraphState._load_events`): :data:`EVENTS_FORMAT`, the snapshot's manifest and
-    files (the node rows the events are indexed by), and each stored event file's path, size
-    and modification time, the service's segments left out (the cache names those it holds,
-    and a start appends the ones logged since: :func:`stored_files`)."""
-    digest = _snapshot_digest(f"{EVENTS_FORMAT}:", snapshot_dir)
-    _digest_files(digest, events_dir, stored_files(events_dir)[0])
-    return digest.hexdigest()[:16]
-
-
-def stored_files(events_dir: Path) -> tuple[list[Path], list[Path]]:
-    """The event store's files in the order the start reads them: the stored (ingested)
-    files, sorted, then the service's segments, oldest first (their names begin with the
-    time they were written). A segment logged later comes last, so the events held after
-    appending it to a cache are in the order a read of every file gives."""
-    stored, segments = [], []
-    for path in event_files(events_dir):
-        (segments if path.name.startswith(SEGMENT_PREFIX) else stored).append(path)
-    segments.sort(key=lambda p: (p.name, p.parent.name))
-    return stored, segments
-
-
-def _file_stats(root: Path, paths: Iterable[Path]) -> list[list[Any]]:
-    """Each of ``paths``' name (relative to ``root``), size and modification time."""
-    return [[str(p.relative_to(root)), info.st_size, info.st_mtime_ns]
-            for p, info in ((p, p.stat()) for p in paths)]
-
-
-def model_version(model_dir: Path) -> str:
-    """A short content hash of the saved detector's weights and metadata."""
-    digest = hashlib.sha256()
-    for name in ("metadata.json", "model.pt"):
-        digest.update((model_dir / name).read_bytes())
-    return digest.hexdigest()[:12]
 
 
 class _RawValues:
@@ -318,7 +217,7 @@ class GraphState:
                  rings: pd.DataFrame, start: Path | None = None,
                  events_cache: Path | None = None) -> None:
         self._live_setup(events_dir, snapshot)
-        # Where a reload's whole pass writes its kept embeddings (:func:`_fit_spilled`).
+        # Where a reload's whole pass writes its kept embeddings (:func:`fit_spilled`).
         self._spill_root = None if start is None else start.parent
         self.rings = rings.sort_values("score", ascending=False).reset_index(drop=True)
         self._ring_ids: list[str] = self.rings["ring_id"].tolist()  # _ring_rank's positions
@@ -368,9 +267,10 @@ class GraphState:
 
         What the start computes from the snapshot and the model alone (the boosted column,
         the scorer's kept embeddings and scores) is saved under the run's work directory
-        (``.work/serve/start/<key>``, :func:`start_key`) the first time and read back at later
-        starts of the same snapshot and model (:meth:`_use_model`); the stored events as the
-        live features hold them, likewise (``.work/serve/events/<key>``, :func:`events_key`,
+        (``.work/serve/start/<key>``, :func:`~abusenet.serve.start_cache.start_key`) the
+        first time and read back at later starts of the same snapshot and model
+        (:meth:`_use_model`); the stored events as the live features hold them, likewise
+        (``.work/serve/events/<key>``, :func:`~abusenet.serve.start_cache.events_key`,
         :meth:`_load_events`). A training ``abusenet run`` writes both
         (:meth:`prepare_start`), so that its first start reads them."""
         paths = run_paths(run_dir)
@@ -409,7 +309,7 @@ class GraphState:
         paths = run_paths(run_dir)
         model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
         start, events = start_caches(run_dir, model_dir, snapshot_dir)
-        xgb_start = _xgb_start(start, model_dir)
+        xgb_start = xgb_start_file(start, model_dir)
         todo = [p for p in (start, events) if not cache_complete(p)]
         if start not in todo and xgb_start is not None and not xgb_start.is_file():
             todo.insert(0, start)  # XGB-Graph's scores missing from a complete cache
@@ -481,8 +381,9 @@ class GraphState:
         events' text is never held all at once), in :func:`stored_files` order; their ids
         hashed.
 
-        ``cache``: the stored events' cache directory (:func:`events_key`). When it was saved
-        for the same layout, what it holds is read instead (memory-mapped,
+        ``cache``: the stored events' cache directory
+        (:func:`~abusenet.serve.start_cache.events_key`). When it was saved for the same
+        layout, what it holds is read instead (memory-mapped,
         :meth:`graph.live_features.LiveFeatures.restore`), back to the last time it was saved
         with segments the store still begins with (:meth:`_restore_events`), and the segments
         logged since are read and appended (:meth:`~graph.live_features.LiveFeatures.extend`):
@@ -514,10 +415,10 @@ class GraphState:
         if len(segments) > self._saves[-1][0]:
             self._saves.append([len(segments), self.live.size, self._added_counts()])
         meta = {**layout, "size": self.live.size,
-                "segments": _file_stats(self.events_dir, segments), "saves": self._saves}
+                "segments": file_stats(self.events_dir, segments), "saves": self._saves}
         added = {t: list(index.ids.added) for t, index in self._index.items()
                  if index.ids.added}
-        if _save_events(cache, self.live, self._stored_ids, self._segment_ids, meta, added):
+        if save_events(cache, self.live, self._stored_ids, self._segment_ids, meta, added):
             # Held from the files just written (mapped: pages no update reads are not resident)
             # instead of in the process's own memory, as a later start holds them.
             live = self.live
@@ -574,7 +475,7 @@ class GraphState:
         When the store no longer begins with every segment the cache holds (some were
         removed), its events are cut back to those it held at its last save whose segments
         the store still begins with (at worst the stored files' alone)."""
-        meta_file = cache / _EVENTS_META
+        meta_file = cache / EVENTS_META
         if not meta_file.is_file():
             return None
         try:
@@ -582,7 +483,7 @@ class GraphState:
             size, saved, saves = meta.pop("size"), meta.pop("segments"), meta.pop("saves")
             if meta != self._events_layout():
                 raise ValueError("saved for other roles, columns or nodes")
-            current = _file_stats(self.events_dir, segments[:len(saved)])
+            current = file_stats(self.events_dir, segments[:len(saved)])
             same = next((k for k, (a, b) in enumerate(zip(saved, current, strict=False))
                          if a != b), min(len(saved), len(current)))
             saves = [s for s in saves if s[0] <= same]
@@ -592,7 +493,7 @@ class GraphState:
             base = saves[0][1]
             if len(stored_ids) != size or len(segment_ids) != size - base:
                 raise ValueError(f"{len(stored_ids)} event ids for {size} events")
-            new_ids = json.loads((cache / _EVENTS_ADDED).read_text())
+            new_ids = json.loads((cache / EVENTS_ADDED).read_text())
             new_ids = {t: new_ids.get(t, [])[:n] for t, n in added.items() if n}
             for t, ids in new_ids.items():
                 if (self._index[t].find_ids(ids) >= 0).any() or len(set(ids)) < len(ids):
@@ -718,9 +619,9 @@ class GraphState:
         ``start`` (only while the graph is the snapshot's): the start cache's directory. When
         it holds what an earlier start computed, that is read back (the kept embeddings
         memory-mapped, :meth:`gnn.local_scoring.LocalScorer.restore`; XGB-Graph's scores,
-        :func:`_restore_xgb_start`) after a check (a few accounts scored from scratch must get
+        :func:`restore_xgb_start`) after a check (a few accounts scored from scratch must get
         the saved scores); else it is computed and saved there. ``spill`` (without ``start``):
-        where the GNN's kept embeddings are written and mapped from (:func:`_fit_spilled`).
+        where the GNN's kept embeddings are written and mapped from (:func:`fit_spilled`).
         """
         scaling = {t: _Scaling(detector.scaler_, t, rows.columns, rows.raw[:1000])
                    for t, rows in self.nodes.items()}
@@ -751,11 +652,11 @@ class GraphState:
         """A graph of the current nodes and edges with their features scaled with
         ``detector``'s scaler (:meth:`~gnn.local_scoring.LocalGraph.rescaled`), and its
         boosted column (when it has the boosted channel) and scorer fitted on it: read from
-        the start cache ``start`` when it holds them (checked, :func:`_restore_start`), else
+        the start cache ``start`` when it holds them (checked, :func:`restore_start`), else
         computed (and saved there unless ``start`` is ``None``; spilled under ``spill`` then,
-        :func:`_fit_spilled`). ``xgb`` (the published XGB-Graph of ``model_dir``) likewise:
-        its scores read from ``start`` (checked, :func:`_restore_xgb_start`) or computed and
-        saved there (:func:`_save_xgb_start`). The state itself is not changed."""
+        :func:`fit_spilled`). ``xgb`` (the published XGB-Graph of ``model_dir``) likewise:
+        its scores read from ``start`` (checked, :func:`restore_xgb_start`) or computed and
+        saved there (:func:`save_xgb_start`). The state itself is not changed."""
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
         boost = getattr(detector, "boost_", None)
@@ -767,19 +668,19 @@ class GraphState:
         graph = self.graph.rescaled(scaled)
         del scaled
         scorer = _new_scorer(detector, boosted)
-        if start is None or not _restore_start(start, graph, boosted, scorer):
+        if start is None or not restore_start(start, graph, boosted, scorer):
             if boosted is not None:
                 boosted.fit(graph)
             if start is None:
-                _fit_spilled(scorer, graph, spill)
+                fit_spilled(scorer, graph, spill)
             else:
-                _fit_and_save_start(start, graph, boosted, scorer)
+                fit_and_save_start(start, graph, boosted, scorer)
         if xgb is not None:
-            saved = None if start is None or model_dir is None else _xgb_start(start, model_dir)
-            if saved is None or not _restore_xgb_start(saved, graph, xgb):
+            saved = None if start is None or model_dir is None else xgb_start_file(start, model_dir)
+            if saved is None or not restore_xgb_start(saved, graph, xgb):
                 scores = xgb.fit(graph)
                 if saved is not None:
-                    _save_xgb_start(saved, scores)
+                    save_xgb_start(saved, scores)
         return graph, boosted, scorer
 
     def _live_xgb_graph(self, model_dir: Path) -> LiveXGBGraph | None:
@@ -821,7 +722,7 @@ class GraphState:
         scorer), swapped in under it."""
         with self.write_lock:
             gnn = _new_scorer(self.detector, self.boosted)
-            _fit_spilled(gnn, self.graph, self._spill_root)
+            fit_spilled(gnn, self.graph, self._spill_root)
             scorer: LocalScorer | _PublishedScores = gnn
             if isinstance(self.scorer, _PublishedScores):  # the same XGB-Graph fitted again
                 old = self.scorer.xgb
@@ -1190,199 +1091,11 @@ class _PublishedScores:
         return out
 
 
-def _xgb_start(start: Path, model_dir: Path) -> Path | None:
-    """Where the start cache ``start`` keeps the scores of the XGB-Graph that ``model_dir``
-    publishes (``None`` when it publishes the GNN): a file named by a hash of the saved
-    XGB-Graph (its trees, scaler and calibrator), which :func:`start_key` does not cover."""
-    if read_published(model_dir)["candidate"] == GNN:
-        return None
-    digest = hashlib.sha256()
-    for name in ("model.json", "metadata.json"):
-        digest.update((model_dir / CHALLENGER_DIR / name).read_bytes())
-    return start / f"xgb_graph_{digest.hexdigest()[:16]}.npy"
-
-
-def _restore_xgb_start(saved: Path, graph: LocalGraph, xgb: LiveXGBGraph) -> bool:
-    """Read XGB-Graph's start scores ``saved`` into ``xgb`` (its hubs' sums built on
-    ``graph``); False (nothing kept) when there are none, they cannot be read, or a few
-    accounts scored from scratch disagree with them."""
-    if not saved.is_file():
-        return False
-    try:
-        scores = np.load(saved)
-        xgb.restore(graph, scores)
-    except (OSError, ValueError, EOFError) as err:
-        log.warning("XGB-Graph start scores %s cannot be read (%s): computing again", saved, err)
-        return False
-    if not _agrees_now(scores, partial(xgb.scores, graph)):
-        log.warning("XGB-Graph start scores %s disagree with scores computed now: computing "
-                    "again", saved)
-        return False
-    log.info("XGB-Graph start scores read from %s", saved)
-    return True
-
-
-def _save_xgb_start(saved: Path, scores: np.ndarray) -> None:
-    """Write XGB-Graph's start scores to ``saved`` (in the start cache): into a temporary file
-    beside it, flushed to disk and renamed when complete; the scores of other XGB-Graphs saved
-    there before (a challenger published since) and partial files of processes that are gone
-    are removed. One that cannot be written is skipped with a warning."""
-    partial = saved.parent / f".{saved.stem}.{os.getpid()}.npy"
-    try:
-        with open(partial, "wb") as out:
-            np.save(out, scores)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, saved)
-        for old in saved.parent.glob("*xgb_graph_*.npy"):
-            if old != saved and not _partial_of_live_process(old):
-                old.unlink(missing_ok=True)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            partial.unlink()
-        log.warning("XGB-Graph start scores %s not saved: %s", saved, err)
-
-
-def _partial_of_live_process(path: Path) -> bool:
-    """Whether ``path`` is a partial file (``.<name>.<pid>.npy``) of a process still running."""
-    parts = path.name.split(".")
-    if not path.name.startswith(".") or len(parts) < 4 or not parts[-2].isdigit():
-        return False
-    try:
-        os.kill(int(parts[-2]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _agrees_now(saved: np.ndarray, score: Callable[[np.ndarray], np.ndarray]) -> bool:
-    """Whether :data:`_START_CHECK_ROWS` rows spread over ``saved`` (saved scores), scored now
-    by ``score`` (rows -> scores), get the saved scores (to :data:`_START_CHECK_ATOL`)."""
-    rows = np.unique(np.linspace(0, len(saved) - 1, _START_CHECK_ROWS).astype(np.int64)) if len(
-        saved) else np.empty(0, dtype=np.int64)
-    return bool(np.allclose(score(rows), saved[rows], rtol=0, atol=_START_CHECK_ATOL))
-
-
-def _restore_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
-                   scorer: LocalScorer) -> bool:
-    """Read the start cache ``start`` into ``boosted`` and ``scorer`` (fitted on ``graph``);
-    False (nothing to be trusted read) when there is none, it cannot be read, or a few target
-    rows scored from scratch disagree with its scores."""
-    if not (start / "scores.npy").is_file():
-        return False
-    try:
-        if boosted is not None:
-            boosted.restore(graph, start)
-        saved = scorer.restore(graph, start)
-    except (OSError, ValueError, EOFError) as err:
-        log.warning("start cache %s cannot be read (%s): computing again", start, err)
-        return False
-    if not _agrees_now(saved, partial(scorer.scores, graph)):
-        log.warning("start cache %s disagrees with scores computed now: computing again", start)
-        return False
-    log.info("start read from %s", start)
-    return True
-
-
-def _fit_and_save_start(start: Path, graph: LocalGraph, boosted: LiveBoostedColumn | None,
-                        scorer: LocalScorer) -> None:
-    """Fit ``scorer`` on ``graph`` and save what the start computed (``boosted`` fitted) as
-    the start cache ``start``: the kept embeddings written as computed into a temporary
-    directory beside it (:meth:`LocalScorer.fit`'s ``spill``), then the scores and the boosted
-    column, the directory renamed (a reader finds all of it or nothing; other caches of the
-    run removed) and the kept embeddings mapped from it. A cache that cannot be written (a
-    read-only run, a full disk) is skipped with a warning, the scorer fitted in memory."""
-    partial = start.parent / f".{start.name}.{os.getpid()}"
-    fitted = False
-    try:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        scorer.fit(graph, spill=partial)
-        fitted = True
-        scorer.save(partial)
-        if boosted is not None:
-            boosted.save(graph, partial)
-        _install_cache(partial, start)
-    except OSError as err:
-        shutil.rmtree(partial, ignore_errors=True)
-        log.warning("start cache %s not saved: %s", start, err)
-        if not fitted:
-            scorer.fit(graph)
-        return
-    scorer.map_kept(start)
-
-
 def _new_scorer(detector: AccountDetector, boosted: LiveBoostedColumn | None) -> LocalScorer:
     """A scorer (not fitted) of ``detector``'s network, adding the boosted column (``boosted``,
     kept in the graph) to its logit when the detector's boost is residual."""
     return LocalScorer(detector.model_, detector.calibrator_,
                        residual=boosted is not None and detector.boost == "residual")
-
-
-def _fit_spilled(scorer: LocalScorer, graph: LocalGraph, spill: Path | None) -> None:
-    """Fit ``scorer`` on ``graph`` (a reload's or a rescore's whole pass), its kept embeddings
-    written into a directory of this process under ``spill`` as computed
-    (:meth:`LocalScorer.fit`'s ``spill``) and mapped back from there afresh
-    (:meth:`LocalScorer.map_kept`): file pages, read in where needed and dropped by the kernel
-    when memory is short, as a start's from its cache, not the process's own memory. The
-    directory is removed once they are mapped: the files live on, unnamed, until the scorer
-    is dropped or the process ends. Directories left by processes that are gone are removed
-    first. In memory when ``spill`` is ``None`` or cannot be written (with a warning)."""
-    if spill is None:
-        scorer.fit(graph)
-        return
-    directory = spill / f".reload.{os.getpid()}.{next(_SPILLS)}"
-    try:
-        if spill.is_dir():
-            for old in spill.glob(".reload.*"):
-                if not _partial_of_live_process(old):
-                    shutil.rmtree(old, ignore_errors=True)
-        directory.mkdir(parents=True)
-        scorer.fit(graph, spill=directory)
-        scorer.map_kept(directory)
-    except OSError as err:
-        log.warning("whole pass not spilled to %s (%s): kept in memory", directory, err)
-        scorer.fit(graph)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _install_cache(partial: Path, cache: Path) -> None:
-    """Rename the complete cache directory ``partial`` to ``cache``, first removing the other
-    caches beside it (another key's, or ``cache`` itself); hidden ones (other processes'
-    partial caches) are left alone."""
-    for old in cache.parent.iterdir():
-        if old.is_dir() and old.name != partial.name and not old.name.startswith("."):
-            shutil.rmtree(old, ignore_errors=True)
-    os.replace(partial, cache)
-
-
-def _save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
-                 segment_ids: np.ndarray, meta: dict[str, Any],
-                 added: dict[str, list[str]]) -> bool:
-    """Save the stored events' cache ``cache``: ``live`` 's arrays
-    (:meth:`~graph.live_features.LiveFeatures.save`), the sorted id hashes, those of the
-    segments' events in order, the node ids the events added to the snapshot's (``added``)
-    and ``meta``, written into a temporary directory beside it that is renamed when complete
-    (other caches of the run removed); whether it was. One that cannot be written is skipped
-    with a warning."""
-    partial = cache.parent / f".{cache.name}.{os.getpid()}"
-    try:
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        live.save(partial)
-        np.save(partial / "stored_ids.npy", stored_ids)
-        np.save(partial / "segment_ids.npy", segment_ids)
-        (partial / _EVENTS_ADDED).write_text(json.dumps(added))
-        (partial / _EVENTS_META).write_text(json.dumps(meta))
-        _install_cache(partial, cache)
-    except OSError as err:
-        shutil.rmtree(partial, ignore_errors=True)
-        log.warning("stored events' cache %s not saved: %s", cache, err)
-        return False
-    return True
 
 
 def _node_index(snapshot: Snapshot) -> dict[str, NodeIndex]:

@@ -8,14 +8,14 @@ import shutil
 import numpy as np
 import pytest
 
-from abusenet.serve.state import (
-    GraphState,
+from abusenet.serve.start_cache import (
     cache_complete,
     run_paths,
     start_caches,
     start_key,
     stored_files,
 )
+from abusenet.serve.state import GraphState
 from gnn.local_scoring import LocalScorer
 from graph.live_features import LiveFeatures
 

@@ -7,13 +7,13 @@ import os
 
 import numpy as np
 
-from abusenet.serve.state import _restore_xgb_start, _save_xgb_start
+from abusenet.serve.start_cache import restore_xgb_start, save_xgb_start
 
 
 def test_an_empty_scores_file_is_computed_again_not_a_failed_start(tmp_path) -> None:
     saved = tmp_path / "xgb_graph_0123.npy"
     saved.write_bytes(b"")  # a power loss after the rename
-    assert _restore_xgb_start(saved, None, None) is False
+    assert restore_xgb_start(saved, None, None) is False
 
 
 def test_saving_sweeps_other_challengers_scores_and_dead_partials(tmp_path) -> None:
@@ -26,7 +26,7 @@ def test_saving_sweeps_other_challengers_scores_and_dead_partials(tmp_path) -> N
     other = tmp_path / "scores.npy"  # the GNN's start scores stay
     np.save(other, np.ones(3))
     saved = tmp_path / "xgb_graph_dddd.npy"
-    _save_xgb_start(saved, np.arange(3.0))
+    save_xgb_start(saved, np.arange(3.0))
     assert np.load(saved).tolist() == [0.0, 1.0, 2.0]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [saved.name, live.name, other.name])
