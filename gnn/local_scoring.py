@@ -41,6 +41,8 @@ _DENSE_SUMS = 1 << 16
 #: Up to this many hubs behind, :meth:`_NeighbourSums._catch_up` takes in their new edges hub
 #: by hub (a batch's dozens at once: some 20 numpy calls in all, not 8 a hub).
 _FEW_HUBS = 4
+#: Rows of a kept embedding array written to its file at a time (:func:`_write_kept`).
+_WRITE_ROWS = 1 << 16
 
 
 class GrowingAdjacency:
@@ -1434,12 +1436,18 @@ class _GraphPass(LayerwisePass):
 
 def _write_kept(path: Path, values: np.ndarray, rows: int) -> None:
     """Write the first ``rows`` of ``values`` as an ``.npy`` file of an eighth more rows (the
-    rest zero)."""
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=values.dtype,
-                                    shape=(rows + rows // 8 + 1024, values.shape[1]))
-    out[:rows] = values[:rows]
-    out.flush()
-    del out
+    rest zero, left unwritten), :data:`_WRITE_ROWS` rows at a time through the file (not
+    mapped: the pages written are the page cache's, not the process's; not flushed to disk
+    here)."""
+    shape = (rows + rows // 8 + 1024, values.shape[1])
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, {
+            "descr": np.lib.format.dtype_to_descr(values.dtype), "fortran_order": False,
+            "shape": shape})
+        start = out.tell()
+        for lo in range(0, rows, _WRITE_ROWS):
+            out.write(np.ascontiguousarray(values[lo:min(lo + _WRITE_ROWS, rows)]).data)
+        out.truncate(start + shape[0] * shape[1] * values.dtype.itemsize)
 
 
 def _slot_map(slot_of: np.ndarray, size: int) -> np.ndarray:

@@ -13,8 +13,8 @@ later starts; and the spill directory of a reload's whole pass.
 - A reload's (or a rescore's) GNN pass: its kept embeddings written into a directory of the
   process under the start folder and mapped from there (:func:`fit_spilled`).
 
-Every cache is written into a hidden temporary directory (or file) beside it and renamed when
-complete, so a reader finds all of it or nothing.
+Every cache is written into a hidden temporary directory (or file) beside it, flushed to disk
+and renamed when complete, so a reader finds all of it or nothing.
 """
 
 from __future__ import annotations
@@ -313,13 +313,29 @@ def fit_spilled(scorer: LocalScorer, graph: LocalGraph, spill: Path | None) -> N
 
 
 def _install_cache(partial: Path, cache: Path) -> None:
-    """Rename the complete cache directory ``partial`` to ``cache``, first removing the other
-    caches beside it (another key's, or ``cache`` itself); hidden ones (other processes'
-    partial caches) are left alone."""
+    """Rename the complete cache directory ``partial`` to ``cache`` once its files are on disk
+    (:func:`_sync`), first removing the other caches beside it (another key's, or ``cache``
+    itself); hidden ones (other processes' partial caches) are left alone."""
+    _sync(partial)
     for old in cache.parent.iterdir():
         if old.is_dir() and old.name != partial.name and not old.name.startswith("."):
             shutil.rmtree(old, ignore_errors=True)
     os.replace(partial, cache)
+    _sync(cache.parent, files=False)
+
+
+def _sync(directory: Path, files: bool = True) -> None:
+    """Flush ``directory``'s files (unless not ``files``) and the directory itself to disk."""
+    if files:
+        for path in directory.iterdir():
+            if path.is_file():
+                with open(path, "rb+") as out:
+                    os.fsync(out.fileno())
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
