@@ -55,7 +55,7 @@ from ingest.readers import (
 )
 from ingest.run import IngestSummary, TooManyBadRows, check_ingest_arguments
 from ingest.spark_files import write_single_parquet
-from ingest.spark_session import spark_session
+from ingest.spark_session import session_conf, spark_session
 from ingest.spark_sql import run_sql
 from ingest.state import IngestState, file_facts
 from ingest.store import LABELS_FILE, count_events, event_files, move_days
@@ -374,16 +374,8 @@ def _repeats_ids(spark: SparkSession, files: list[Path]) -> bool:
     repeated = (spark.read.parquet(*(str(p.resolve()) for p in files))
                 .select(F.xxhash64("event_id").alias("h")).groupBy("h").count()
                 .where("count > 1"))
-    key = "spark.sql.execution.bypassPartialAggregation"
-    before = spark.conf.get(key, None)
-    spark.conf.set(key, "true")
-    try:
+    with session_conf(spark, {"spark.sql.execution.bypassPartialAggregation": "true"}):
         return not repeated.isEmpty()
-    finally:
-        if before is None:
-            spark.conf.unset(key)
-        else:
-            spark.conf.set(key, before)
 
 
 def _write_quarantine(spark: SparkSession, bad: DataFrame, new: list[tuple[Path, str]],

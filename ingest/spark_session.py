@@ -6,6 +6,8 @@ PySpark is an optional dependency (``pip install 'abusenet[spark]'``; needs Java
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -130,3 +132,20 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
     for key, value in SPARK_SQL_CONF.items():
         session.conf.set(key, value)
     return session
+
+
+@contextmanager
+def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
+    """Run the block with the SQL settings ``conf`` set on ``spark`` (read when a query is
+    planned: the queries planned inside the block), then put back what was there before."""
+    before = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
+import pytest
+
 from ingest.spark_session import (
     JAVA_OPTIONS,
     LOCAL_DEFAULTS,
     LOCAL_JAVA_OPTIONS,
     SPARK_SQL_CONF,
+    session_conf,
     session_settings,
 )
 
@@ -62,3 +67,23 @@ def test_a_local_session_uses_the_throughput_collector_unless_the_caller_names_o
     assert given["spark.executor.extraJavaOptions"] == f"{JAVA_OPTIONS} -XX:+UseParallelGC"
     other = session_settings(4, {"spark.driver.extraJavaOptions": "-Xss8m"}, local=True)
     assert other["spark.driver.extraJavaOptions"] == f"{JAVA_OPTIONS} -XX:+UseParallelGC -Xss8m"
+
+
+class _Conf(dict):
+    """A session's ``conf`` (get with a default, set, unset) over a dict."""
+
+    def set(self, key, value):
+        self[key] = value
+
+    def unset(self, key):
+        del self[key]
+
+
+def test_settings_for_a_block_are_put_back_after_it_even_when_it_fails():
+    spark = SimpleNamespace(conf=_Conf({"a": "1"}))
+    with session_conf(spark, {"a": "2", "b": "3"}):
+        assert spark.conf == {"a": "2", "b": "3"}
+    assert spark.conf == {"a": "1"}
+    with pytest.raises(KeyError), session_conf(spark, {"b": "3"}):
+        raise KeyError("b")
+    assert spark.conf == {"a": "1"}
