@@ -657,6 +657,14 @@ class GraphState:
         :func:`fit_spilled`). ``xgb`` (the published XGB-Graph of ``model_dir``) likewise:
         its scores read from ``start`` (checked, :func:`restore_xgb_start`) or computed and
         saved there (:func:`save_xgb_start`). The state itself is not changed."""
+        if xgb is not None:  # first (it reads the edges and raw values only), then freed
+            saved = None if start is None or model_dir is None else xgb_start_file(start, model_dir)
+            if saved is None or not restore_xgb_start(saved, self.graph, xgb):
+                scores = xgb.fit(self.graph)
+                if saved is not None:
+                    save_xgb_start(saved, scores)
+                del scores
+                _release_memory()
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
         boost = getattr(detector, "boost_", None)
@@ -675,12 +683,6 @@ class GraphState:
                 fit_spilled(scorer, graph, spill)
             else:
                 fit_and_save_start(start, graph, boosted, scorer)
-        if xgb is not None:
-            saved = None if start is None or model_dir is None else xgb_start_file(start, model_dir)
-            if saved is None or not restore_xgb_start(saved, graph, xgb):
-                scores = xgb.fit(graph)
-                if saved is not None:
-                    save_xgb_start(saved, scores)
         return graph, boosted, scorer
 
     def _live_xgb_graph(self, model_dir: Path) -> LiveXGBGraph | None:
