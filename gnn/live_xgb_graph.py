@@ -185,12 +185,27 @@ class LiveXGBGraph:
             mean[hub] = table.sums[picked] / table.counts[picked][:, None]
         return hub
 
+    def _held_level0(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
+                     into: dict[str, list[EdgeType]]) -> np.ndarray:
+        """:meth:`_level0` of ``rows``, the pinned ones read as pinned (:meth:`mark` keeps
+        them current: the same values), only the others computed."""
+        pinned = self._pinned[node_type]
+        slots = pinned.slots(rows)
+        held = slots >= 0
+        if held.all():
+            return pinned.values[slots]
+        out = np.empty((len(rows), pinned.values.shape[1]))
+        out[held] = pinned.values[slots[held]]
+        out[~held] = self._level0(graph, node_type, rows[~held], into)
+        return out
+
     def _level(self, graph: LocalGraph, into: dict[str, list[EdgeType]], node_type: str,
-               rows: np.ndarray, level: int) -> np.ndarray:
+               rows: np.ndarray, level: int, held: bool = False) -> np.ndarray:
         """Level ``level`` of ``rows`` of ``node_type`` (float64); at level 1, hubs read their
-        running sums."""
+        running sums; ``held``: level 0 read from the pinned rows where held
+        (:meth:`_held_level0`), else computed."""
         if level == 0:
-            return self._level0(graph, node_type, rows, into)
+            return (self._held_level0 if held else self._level0)(graph, node_type, rows, into)
         blocks = [np.empty((len(rows), 0))]
         for et in into[node_type]:
             mean = np.zeros((len(rows), self._width(into, et[0], level - 1)))
@@ -199,16 +214,18 @@ class LiveXGBGraph:
             if len(src):
                 # each row's in-neighbours in descending row order: the order in which the
                 # batch's mean matrix (scipy's diagonal @ adjacency product) holds and sums
-                # them, so that a mean on a float32 rounding tie rounds the same way
+                # them, so that a mean on a float32 rounding tie rounds the same way; summed
+                # by the same product (a sparse mean matrix over the distinct sources)
                 order = np.lexsort((-src, position))
                 position, src = position[order], src[order]
-                sources, inverse = np.unique(src, return_inverse=True)
-                values = self._level(graph, into, et[0], sources, level - 1)[inverse]
-                degree = np.bincount(position, minlength=len(small)).astype(np.float64)
-                share = (1.0 / np.maximum(degree, 1.0))[position]
-                part = np.zeros((len(small), values.shape[1]))
-                np.add.at(part, position, values * share[:, None])
-                mean[small] = part
+                sources, column = np.unique(src, return_inverse=True)
+                values = self._level(graph, into, et[0], sources, level - 1, held)
+                degree = np.bincount(position, minlength=len(small))
+                indptr = np.zeros(len(small) + 1, dtype=np.int64)
+                np.cumsum(degree, out=indptr[1:])
+                share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
+                mean[small] = sp.csr_matrix((share, column.reshape(-1), indptr),
+                                            shape=(len(small), len(sources))) @ values
             blocks.append(mean)
         return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
 
@@ -218,18 +235,22 @@ class LiveXGBGraph:
             return self.widths[node_type] + len(into[node_type])
         return sum(self._width(into, et[0], level - 1) for et in into[node_type])
 
-    def features(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
-        """:func:`~gnn.baselines.xgb_graph.hop_features` of account ``rows`` (float32)."""
+    def features(self, graph: LocalGraph, rows: np.ndarray, held: bool = False) -> np.ndarray:
+        """:func:`~gnn.baselines.xgb_graph.hop_features` of account ``rows`` (float32);
+        ``held``: level 0 read from the pinned rows where held (kept current by :meth:`mark`),
+        else every value computed from the graph."""
         rows = np.asarray(rows, dtype=np.int64)
         into = self._into(graph)
-        return np.hstack([self._level(graph, into, ACCOUNT, rows, h).astype(np.float32)
+        return np.hstack([self._level(graph, into, ACCOUNT, rows, h, held).astype(np.float32)
                           for h in range(self.hops + 1)])
 
-    def scores(self, graph: LocalGraph, rows: np.ndarray) -> np.ndarray:
-        """Probability of abuse of account ``rows`` (float64), computed now."""
+    def scores(self, graph: LocalGraph, rows: np.ndarray, held: bool = False) -> np.ndarray:
+        """Probability of abuse of account ``rows`` (float64), computed now (``held``: as in
+        :meth:`features`)."""
         if not len(rows):
             return np.empty(0)
-        return np.asarray(self.model.probabilities(self.features(graph, rows)), dtype=np.float64)
+        return np.asarray(self.model.probabilities(self.features(graph, rows, held)),
+                          dtype=np.float64)
 
     # ------------------------------------------------------------------------------ hubs
     def _pinned_values(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
@@ -483,9 +504,15 @@ class LiveXGBGraph:
         self._grow(graph)
         if not len(rows):
             return np.empty(0)
-        latest = self._latest(graph, self._into(graph), ACCOUNT, rows, self.hops)
-        stale = np.unique(rows[latest > self._scored[rows]])
+        # A score computed at the current tick is current (every change of a tick is marked
+        # before anything is computed at it), one of an account changed since is stale: only
+        # the others' neighbourhoods are visited.
+        check = np.unique(rows[self._scored[rows] < self._tick])
+        changed = self._changed[ACCOUNT][check] > self._scored[check]
+        rest = check[~changed]
+        latest = self._latest(graph, self._into(graph), ACCOUNT, rest, self.hops)
+        stale = np.union1d(check[changed], rest[latest > self._scored[rest]])
         if len(stale):
-            self._scores[stale] = self.scores(graph, stale)
+            self._scores[stale] = self.scores(graph, stale, held=True)
             self._scored[stale] = self._tick
         return self._scores[rows]

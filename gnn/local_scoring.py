@@ -967,9 +967,25 @@ class LocalScorer:
                                   self._inputs(graph, node_type, np.asarray(rows, np.int64)))
 
     def _cached_inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> np.ndarray:
-        """:meth:`input_embeddings` of ``rows`` (repeats allowed), through the type's cache."""
+        """:meth:`input_embeddings` of ``rows`` (repeats allowed), through the type's cache;
+        those not in it read from the hubs' pinned rows (:meth:`_held_inputs`)."""
         return self._cache[node_type].read(
-            rows, lambda missing: self.input_embeddings(graph, node_type, missing))
+            rows, lambda missing: self._held_inputs(graph, node_type, missing))
+
+    def _held_inputs(self, graph: LocalGraph, node_type: str, rows: np.ndarray) -> np.ndarray:
+        """:meth:`input_embeddings` of distinct ``rows``: those summed into a hub's running sums
+        as pinned there (:meth:`mark` keeps them current), the others encoded now."""
+        pinned = self._sums.pinned.get(node_type)
+        if pinned is None:
+            return self.input_embeddings(graph, node_type, rows)
+        slots = pinned.slots(rows)
+        held = slots >= 0
+        if held.all():
+            return pinned.values[slots]
+        out = np.empty((len(rows), pinned.values.shape[1]), dtype=np.float32)
+        out[held] = pinned.values[slots[held]]
+        out[~held] = self.input_embeddings(graph, node_type, rows[~held])
+        return out
 
     def _head(self, layers: list[torch.Tensor]) -> torch.Tensor:
         """The model's head on the per-layer target embeddings (as its ``forward`` applies it)."""
