@@ -62,7 +62,7 @@ from gnn.baselines.xgb_graph import XGBGraph
 from gnn.boosted import LiveBoostedColumn
 from gnn.detector import AccountDetector
 from gnn.live_xgb_graph import LiveXGBGraph
-from gnn.local_scoring import LocalGraph, LocalScorer
+from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer
 from graph.incremental import new_edges
 from graph.live_features import LiveFeatures, NodeIndex
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
@@ -81,6 +81,9 @@ TOP_REASONS = 3
 #: ring and top reasons with array operations (:meth:`GraphState._rings_of_batch`), below it
 #: with a loop over the entries (faster for a few: no array set-up).
 BATCH_VIEWS = 16
+#: Entities with this many edges from accounts or more keep their accounts between views
+#: (:class:`_HubAccounts`).
+HUB_ACCOUNTS = 64
 #: Stored events taken in at once at start (their text is freed before the next ones are read;
 #: each part's id lookup hashes every known id again, so parts are few: DuckDB's reader yields
 #: a batch per Parquet row group whatever its batch size: at 1M accounts, 11.3M events looked
@@ -229,6 +232,7 @@ class GraphState:
         self._ring_score = dict(zip(self.rings["ring_id"], self.rings["score"].astype(float),
                                     strict=True))
         self._entity_rings: dict[str, list[str]] = {}
+        self._hub_accounts = _HubAccounts()
         for ring_id, evidence in zip(self.rings["ring_id"], self.rings["evidence"], strict=True):
             for key in dict.fromkeys(evidence):
                 self._entity_rings.setdefault(key, []).append(ring_id)
@@ -893,8 +897,11 @@ class GraphState:
         ``(its node type, position in rows, its row, its number of accounts, their total last
         computed score (missing as 0), the lowest ring rank among them, the account's own
         score)``, the last six as arrays, in relation order and each account's neighbour
-        order."""
+        order. An entity's accounts are summed in account order (so that two entities of the
+        same accounts tie exactly); those of entities with :data:`HUB_ACCOUNTS` edges or more
+        are kept between calls (:class:`_HubAccounts`)."""
         scores = self.scorer.scores_  # only the accounts read are taken (NaN as 0): no copy
+        hubs = self._hub_accounts.on(self.graph)
         found = []
         for name, (_, _, node_type) in self.edge_types.items():
             if node_type == ACCOUNT:
@@ -904,24 +911,23 @@ class GraphState:
             if not len(entity):
                 continue
             entities, which = np.unique(entity, return_inverse=True)
-            parts = [self.graph.adjacency[et].gather(entities)
-                     for et in self.edge_types.values() if et[2] == node_type]
-            # (entity, account) pairs in account order: distinct (one relation's edges are
-            # distinct pairs, several relations' may repeat), and summed in an order that does
-            # not depend on the order the edges came in.
-            width = len(scores)
-            pair = (parts[0][0] * width + parts[0][1] if len(parts) == 1
-                    else np.concatenate([p[0] * width + p[1] for p in parts]))
-            # A stable sort: a merge of the sorted runs gather gives (one per entity's stored
-            # edges, then the added ones), much faster than quicksort on them.
-            pair = np.unique(pair) if len(parts) > 1 else np.sort(pair, kind="stable")
-            bounds = np.searchsorted(pair, np.arange(len(entities) + 1) * width)
-            starts, count = bounds[:-1], np.diff(bounds)
-            at = np.repeat(np.arange(len(entities)), count)
-            accounts = pair - at * width
+            into = [self.graph.adjacency[et] for et in self.edge_types.values()
+                    if et[2] == node_type]
+            big = sum(a.degree(entities) for a in into) >= HUB_ACCOUNTS
+            small = np.flatnonzero(~big)
+            count = np.empty(len(entities), dtype=np.int64)
+            count[small], accounts = _distinct_accounts(into, entities[small], len(scores))
+            parts, at = [accounts], [small.repeat(count[small])]
+            for k in np.flatnonzero(big).tolist():
+                kept = hubs.accounts(node_type, int(entities[k]), into, len(scores))
+                count[k] = len(kept)
+                parts.append(kept)
+                at.append(np.full(len(kept), k))
+            accounts, at = np.concatenate(parts), np.concatenate(at)
             total = np.bincount(at, weights=_zero_nan(scores[accounts]),
                                 minlength=len(entities))
-            lowest = np.minimum.reduceat(self._ring_rank[accounts], starts)
+            lowest = np.full(len(entities), np.iinfo(np.int64).max)
+            np.minimum.at(lowest, at, self._ring_rank[accounts])
             found.append((node_type, position, entities[which], count[which], total[which],
                           lowest[which], _zero_nan(scores[rows[position]])))
         return found
@@ -1035,6 +1041,63 @@ class GraphState:
         return [[{"feature": columns[i], "value": _value(v, integer[i]), "z": zk}
                  for i, v, zk in zip(ks, vs, zs, strict=True)]
                 for ks, vs, zs in zip(order.tolist(), raw, picked, strict=True)]
+
+
+def _distinct_accounts(into: list[GrowingAdjacency], entities: np.ndarray,
+                       width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``entities``' distinct accounts along the edge types ``into`` (adjacencies
+    from accounts), in account order: (their number per entity, all of them one entity after
+    another); ``width``: more than any account row."""
+    parts = [a.gather(entities) for a in into]
+    pair = (parts[0][0] * width + parts[0][1] if len(parts) == 1
+            else np.concatenate([p[0] * width + p[1] for p in parts]))
+    # One relation's edges are distinct pairs, several relations' may repeat. A stable sort:
+    # a merge of the sorted runs gather gives (one per entity's stored edges, then the added
+    # ones), much faster than quicksort on them.
+    pair = np.unique(pair) if len(parts) > 1 else np.sort(pair, kind="stable")
+    bounds = np.searchsorted(pair, np.arange(len(entities) + 1) * width)
+    count = np.diff(bounds)
+    return count, pair - np.repeat(np.arange(len(entities)), count) * width
+
+
+class _HubAccounts:
+    """The distinct accounts of the entities with :data:`HUB_ACCOUNTS` edges or more that a
+    view read, in account order, kept between views: the edges added to one since are merged
+    in (they are appended to the adjacency's added lists), not its thousands of accounts
+    gathered and sorted again."""
+
+    def __init__(self) -> None:
+        self.graph: LocalGraph | None = None
+        # (node type, row) -> (its added edges taken in per adjacency, its accounts)
+        self.kept: dict[tuple[str, int], tuple[list[int], np.ndarray]] = {}
+
+    def on(self, graph: LocalGraph) -> _HubAccounts:
+        """Itself, for ``graph`` (what was kept for another graph forgotten)."""
+        if graph is not self.graph:
+            self.graph, self.kept = graph, {}
+        return self
+
+    def accounts(self, node_type: str, entity: int, into: list[GrowingAdjacency],
+                 width: int) -> np.ndarray:
+        """The distinct accounts of ``entity`` along ``into``, in account order (not to be
+        written to)."""
+        key = (node_type, entity)
+        taken = [len(a.added.get(entity, ())) for a in into]
+        held = self.kept.get(key)
+        if held is not None and held[0] == taken:
+            return held[1]
+        if held is None:
+            accounts = _distinct_accounts(into, np.array([entity]), width)[1]
+        else:
+            new = np.unique(np.concatenate([np.asarray(a.added[entity][old:], dtype=np.int64)
+                                            for a, old, now in zip(into, held[0], taken,
+                                                                   strict=True) if now > old]))
+            accounts = held[1]
+            at = np.searchsorted(accounts, new)
+            there = accounts[np.minimum(at, len(accounts) - 1)] == new
+            accounts = np.insert(accounts, at[~there], new[~there])
+        self.kept[key] = (taken, accounts)
+        return accounts
 
 
 class _PublishedScores:

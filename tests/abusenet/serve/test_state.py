@@ -202,3 +202,34 @@ def test_batch_path_views_equal_the_single_path_with_ties(run_dir, monkeypatch):
     assert len(tied) == TOP_REASONS and len({s["risk"] for s in tied}) == 1
     assert [s["entity"] for s in tied] == [f"Device:dev-tie{k}" for k in (1, 2, 3)]
     assert batch[asked.index("tie_a")]["ring"]["membership"] == "joins"
+
+
+@pytest.mark.slow  # a load and three batches' views twice (~3.5 s on a busy machine)
+def test_views_through_kept_hub_accounts_equal_those_gathered(run_dir, monkeypatch):
+    """Entities' accounts kept between views (:class:`abusenet.serve.state._HubAccounts`, here
+    those of every entity with 2 edges or more) and extended with the edges added since answer
+    as gathering them at each view does (the same totals, summed in the same order) and as the
+    per-account definition does."""
+    import abusenet.serve.state as serve_state
+    from abusenet.serve.state import GraphState
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from graph.snapshot import ACCOUNT
+
+    state = GraphState.load(run_dir)
+    ids = state.nodes[ACCOUNT].ids
+    old_device = state.nodes["Device"].ids[0]
+    validator = EventValidator(canonical_mapping(state.ingest_state))
+    asked = [*ids[:30], "hub_a", "hub_b", ids[9], "nobody"]
+    for batch in range(3):  # each batch adds edges to the entities kept at the one before
+        pairs = [(a, d) for d in ("dev-hub", old_device)
+                 for a in ("hub_a", "hub_b", ids[10 + batch], ids[20 + 2 * batch])]
+        events = [{"event_id": f"h{batch}-{i}", "account_id": a, "ts": "2025-01-20T10:00:00Z",
+                   "event_type": "login", "device_id": d} for i, (a, d) in enumerate(pairs)]
+        state.apply(validator.check(events).events)
+        monkeypatch.setattr(serve_state, "HUB_ACCOUNTS", 2)
+        kept = state.account_views(asked)
+        monkeypatch.setattr(serve_state, "HUB_ACCOUNTS", 1 << 40)
+        assert kept == state.account_views(asked)
+        for account_id, view in zip(asked, kept, strict=True):
+            _assert_same_view(view, _reference_view(state, account_id))
+    assert len(state._hub_accounts.kept) > 2
