@@ -24,7 +24,9 @@ median null-model surprise of their pair candidate, and why the missed ones were
 ``not listed`` (no pair candidate, even with the null off: fewer than two rare entities shared,
 or a candidate group ties them as well), ``chance`` (the null model's surprise under
 ``min_surprise``: sharing one entity of each type is what a household does), ``not reported``
-(surprising, but not reported in that mode).
+(surprising, but not reported in that mode). Last, the planted pairs by the moments their two
+accounts met on what they share (the pair test's ``Together`` evidence; 0 where none is stated or
+the pair is not listed), with their median surprise and recovery.
 
 Run ``python -m benchmarks.pairs [--accounts 20000] [--seed 7] [--first-last]``; tune on seed 3,
 not 7.
@@ -75,8 +77,18 @@ def shared_by_pairs(events: pd.DataFrame, column: str, pairs: list[list[str]]) -
     return both.reindex(range(len(pairs)), fill_value=0).to_numpy()
 
 
+def together_moments(evidence: list[str]) -> int:
+    """The moments a pair's two accounts met on what they share, as its evidence states them
+    (``"Together:<n> moments within ..."``); 0 where it states none."""
+    for item in evidence:
+        if item.startswith("Together:"):
+            return int(item.split(":", 1)[1].split(" ", 1)[0])
+    return 0
+
+
 def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True) -> dict[str, pd.DataFrame]:
-    """The benchmark's tables (module docstring): ``modes``, ``sharing`` and ``missed``; pairs'
+    """The benchmark's tables (module docstring): ``modes``, ``sharing``, ``missed`` and
+    ``moments``; pairs'
     time coincidence from every event with ``times``, else from first and last uses."""
     from graph.snapshot import read_snapshot
 
@@ -94,7 +106,8 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True) -> dict[str
         candidates = find_ring_candidates(snapshot, use_times=use_times)
         search = time.perf_counter() - began
         # what the null model makes of every listed pair, reported or not
-        listed = {tuple(sorted(map(str, c.members))): c.features.get("surprise", np.nan)
+        listed = {tuple(sorted(map(str, c.members))): (c.features.get("surprise", np.nan),
+                                                       together_moments(c.evidence))
                   for c in find_ring_candidates(snapshot, RingConfig(min_surprise=-np.inf),
                                                 use_times=use_times)
                   if c.kind == "pair"}
@@ -125,7 +138,8 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True) -> dict[str
     per_pair = pd.DataFrame({
         "devices": shared_by_pairs(events, "device_id", planted),
         "cards": shared_by_pairs(events, "payment_id", planted),
-        "surprise": [listed.get(tuple(p), np.nan) for p in planted],
+        "surprise": [listed.get(tuple(p), (np.nan, 0))[0] for p in planted],
+        "moments": [listed.get(tuple(p), (np.nan, 0))[1] for p in planted],
     })
     for mode, rings in reported.items():
         per_pair[mode] = [rings_recovered(rings, [p]) == 1.0 for p in planted]
@@ -137,11 +151,14 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True) -> dict[str
                     ["not listed", "chance"], "not reported")
     missed = pd.DataFrame({mode: pd.Series(why[~per_pair[mode].to_numpy()]).value_counts()
                            for mode in reported}).fillna(0).astype(int)
-    return {"modes": modes, "sharing": sharing, "missed": missed}
+    by_moments = per_pair.groupby("moments").agg(
+        pairs=("surprise", "size"), median_surprise=("surprise", "median"),
+        **{f"recovered {mode}": (mode, "mean") for mode in reported}).reset_index()
+    return {"modes": modes, "sharing": sharing, "missed": missed, "moments": by_moments}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the benchmark's three tables."""
+    """Print the benchmark's four tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
