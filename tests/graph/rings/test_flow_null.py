@@ -16,6 +16,7 @@ from graph.rings.flow_null import (
     money_log_chance,
     omnibus_log10,
     schedule_log_chance,
+    spread_log_chance,
     window_log_chance,
 )
 
@@ -206,6 +207,27 @@ def test_a_fan_of_equal_amounts_is_unlikely_and_counts_each_transfer_once():
     # one fan: its own p-value, times the two tests it is the better of
     assert np.isclose(chance[0], np.log10(4) + 3 * np.log10(1 / 100) + np.log10(2))
     assert chance[1:].tolist() == [0.0, 0.0]
+
+
+def test_a_payroll_run_in_the_sparse_tail_of_the_amounts_is_no_fan_of_equal_amounts():
+    # the log's amounts: mostly small payments, a few large; an employer pays 10 staff
+    # 1,600-3,600 (a third either way of 2,400), where the pool is sparse, and a mule hub
+    # pays 10 mules 240 +- 2 % where it is dense
+    rng = np.random.default_rng(0)
+    pool = np.sort(np.r_[rng.lognormal(4.0, 1.0, 9_800), rng.lognormal(7.8, 0.4, 200)])
+    payroll = np.linspace(1_600.0, 3_600.0, 10)
+    mules = np.linspace(235.0, 245.0, 10)
+    internal = _internal([0] * 10 + [1] * 10, [0] * 10 + [20] * 10,
+                         list(range(1, 11)) + list(range(21, 31)), [0.0] * 20,
+                         amount=[*payroll, *mules])
+    chance = fan_log_chance(internal, internal, [pool, np.zeros(0)], 2)
+    at_its_amounts = np.log10(10) + 9 * np.log10(np.mean((pool >= 1_600) & (pool <= 3_600)))
+    assert at_its_amounts < -15, "read where it fell, the payroll looked like a tight fan"
+    assert chance[0] > -5, "a spread of pay a third either way is no rarity anywhere in the log"
+    assert chance[1] < -10, "near-equal amounts stay unlikely"
+    spread = spread_log_chance(pool, np.array([3_600 / 1_600, 245 / 235]), np.array([10, 10]))
+    assert np.isclose(chance[0], spread[0] + np.log10(2))
+    assert spread[1] < spread[0] <= 0.0
 
 
 def test_a_fans_schedule_and_amounts_are_two_p_values_combined():
