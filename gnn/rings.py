@@ -133,6 +133,15 @@ HUB_DEGREE = 3
 #: 43 false rings and 122 fragments of planted rings; 2 matched one). A candidate found as a
 #: pair and not trimmed stays.
 MIN_TRIMMED_SIZE = 3
+#: With account scores, a candidate sharing entities (no money-flow shape) whose null-model
+#: ``surprise`` is at least this keeps its ``core`` (the members its rare entities or transfers
+#: tie) beside its implicated members (:func:`trim_members`): its structure implicates them
+#: without their account scores, as it would be reported without labels (the default
+#: ``ring_scoring.unlabelled_min_surprise``; ``abusenet run`` passes the configured one).
+#: Planted payment rings of the flows world (seed 11) whose members score 0.08-0.52 (three
+#: with no labelled member) were trimmed to nothing or to 3-4 of their 7-22 members, and none
+#: was reported with labels, while the run without labels reported them (surprise 28-76).
+CORE_MIN_SURPRISE = 25.0
 #: What becomes, with account scores, of a candidate the null model does not find significant
 #: (``significant`` 0: chance explains its sharing and flows; only money-flow groups are kept
 #: that way by the search): ``"drop"`` (default) -- never reported, whatever its members'
@@ -280,6 +289,7 @@ def trim_members(
     unsurprising: str = "drop",
     hub_degree: int = HUB_DEGREE,
     min_trimmed_size: int = MIN_TRIMMED_SIZE,
+    core_min_surprise: float | None = CORE_MIN_SURPRISE,
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -307,7 +317,11 @@ def trim_members(
     its features and the reason in its evidence (``"Trimmed:<k> members scored below
     <bar>"``); one keeping fewer than two members, or trimmed to fewer than
     ``min_trimmed_size``, is dropped, and of several trimmed to the same members the first
-    stays.
+    stays. A candidate sharing entities (no flow shape) that the null model finds at least
+    ``core_min_surprise`` surprising also keeps its ``core`` (:data:`CORE_MIN_SURPRISE`; its
+    evidence says so: ``"Core:..."``): a ring whose structure alone would be reported without
+    labels is not dropped for its members' scores with them; the calibrator
+    (:func:`calibrate_rings`) reads its surprise.
 
     Chosen on a generated 200k world (seed 3, session 10; before, a flow shape's transfers
     implicated members link by link from any kept member, so a planted loop came with the
@@ -333,6 +347,8 @@ def trim_members(
         Partners inside a fan that make a kept member its hub.
     min_trimmed_size
         The fewest members a trimmed candidate keeps to stay.
+    core_min_surprise
+        The surprise from which a candidate sharing entities keeps its core; None keeps none.
 
     Returns
     -------
@@ -350,7 +366,8 @@ def trim_members(
         if chance and unsurprising == "drop":
             continue
         trimmed = _trimmed(candidate, lookup, min_member_score, min_ties,
-                           None if chance else flow_min_ties, hub_degree)
+                           None if chance else flow_min_ties, hub_degree,
+                           _structural_core(candidate, core_min_surprise))
         if trimmed is None or trimmed.ring_id in seen or (
                 trimmed is not candidate and len(trimmed.members) < min_trimmed_size):
             continue
@@ -432,10 +449,22 @@ def _score_lookup(account_scores: pd.DataFrame) -> dict[str, float]:
     return dict(zip(table["account_id"].astype(str), table["score"].astype(float), strict=True))
 
 
+def _structural_core(candidate: RingCandidate, min_surprise: float | None) -> set[str]:
+    """The members of ``candidate``'s core its structure implicates (:func:`trim_members`):
+    for a significant candidate sharing entities (no money-flow shape) at least
+    ``min_surprise`` surprising, else none."""
+    features = candidate.features
+    if (min_surprise is None or FLOW_KIND in candidate.kind or _by_chance(candidate)
+            or features.get("surprise", 0.0) < min_surprise):
+        return set()
+    return set(candidate.core) & set(candidate.members)
+
+
 def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_score: float,
-             min_ties: int, flow_min_ties: int | None, hub_degree: int) -> RingCandidate | None:
-    """``candidate`` with its implicated members (:func:`trim_members`), None under two;
-    ``flow_min_ties`` None trims a flow shape as a group sharing entities."""
+             min_ties: int, flow_min_ties: int | None, hub_degree: int,
+             core: set[str] | None = None) -> RingCandidate | None:
+    """``candidate`` with its implicated members (:func:`trim_members`) and ``core``, None
+    under two; ``flow_min_ties`` None trims a flow shape as a group sharing entities."""
     anchors = {m for m in candidate.members if lookup.get(m, 0.0) >= min_member_score}
     partners: dict[str, set[str]] = {}
     for a, b in {*candidate.ties, *_transfer_ties(candidate.evidence)}:
@@ -459,17 +488,24 @@ def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_scor
                 and (len(partners.get(m, set()) & kept) >= ties or partners.get(m, set()) & hubs)}
         kept |= tied
         grown = bool(tied)
+    held = (core or set()) - kept
+    kept |= held
     if len(kept) < 2:
         return None
-    if len(kept) == len(candidate.members):
+    if len(kept) == len(candidate.members) and not held:
         return candidate
     members = sorted(kept)
     dropped = len(candidate.members) - len(members)
     evidence = [e for e in candidate.evidence if not e.startswith("Transfer:")
                 or all(end in kept for end in e.removeprefix("Transfer:").split("->"))]
+    if held:
+        evidence.append(f"Core:{len(held)} members scored below {min_member_score:g} are in "
+                        f"its core, which its surprise "
+                        f"{candidate.features.get('surprise', 0.0):.1f} implicates")
+    if dropped:
+        evidence.append(f"Trimmed:{dropped} members scored below {min_member_score:g}")
     return RingCandidate(
-        ring_id_for(members), members, candidate.kind,
-        [*evidence, f"Trimmed:{dropped} members scored below {min_member_score:g}"],
+        ring_id_for(members), members, candidate.kind, evidence,
         {**candidate.features, "size": float(len(members)),
          "kept_share": len(members) / len(candidate.members)},
         [(a, b) for a, b in candidate.ties if a in kept and b in kept],
@@ -777,6 +813,7 @@ def score_rings(
     labelled_fragment_share: float = 0.5,
     nest_tolerance: float = NEST_TOLERANCE,
     eligible: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    core_min_surprise: float | None = CORE_MIN_SURPRISE,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -826,6 +863,9 @@ def score_rings(
         :func:`gnn.ring_ranking.reportable` without labels); the others are dropped before
         the overlap suppression, so that a ring that would not be reported does not shadow an
         overlapping one that would. None keeps every ring.
+    core_min_surprise
+        With account scores, the surprise from which a candidate sharing entities keeps its
+        core in the trim (:data:`CORE_MIN_SURPRISE`, :func:`trim_members`); None keeps none.
 
     Returns
     -------
@@ -844,7 +884,7 @@ def score_rings(
     """
     if account_scores is not None and min_member_score is not None:
         candidates = trim_members(candidates, account_scores, min_member_score,
-                                  unsurprising=unsurprising)
+                                  unsurprising=unsurprising, core_min_surprise=core_min_surprise)
     elif account_scores is None and trim_unlabelled:
         candidates = trim_to_core(candidates)
     if not candidates:

@@ -569,3 +569,27 @@ def test_a_ring_that_will_not_be_reported_does_not_shadow_one_that_will():
     kept = score_rings([whole, piece], eligible=lambda t: reportable(t, 25.0), **kw)
     assert kept["ring_id"].tolist() == [whole.ring_id]
     assert score_rings([piece], eligible=lambda t: reportable(t, 25.0), **kw).empty
+
+
+def test_a_group_surprising_enough_to_report_without_labels_keeps_its_core_with_them():
+    # a payment ring: seven accounts sharing rare cards, none scored 0.5 (the flows world's
+    # seed 11: its members 0.14-0.39), padded with two honest co-users of a busier card
+    ring = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"]
+    members = [*ring, "h1", "h2"]
+    group = RingCandidate(ring_id_for(members), members, "shared_entities", ["Card:c1"],
+                          {"size": 9.0, "surprise": 31.0, "significant": 1.0}, [], ring)
+    weaker = RingCandidate(group.ring_id, members, "shared_entities", ["Card:c1"],
+                           {"size": 9.0, "surprise": 20.0, "significant": 1.0}, [], ring)
+    scores = pd.DataFrame({"account_id": members,
+                           "score": [0.14, 0.19, 0.25, 0.29, 0.36, 0.36, 0.39, 0.2, 0.2]})
+    kept = trim_members([group], scores)
+    assert [c.members for c in kept] == [ring]
+    assert kept[0].evidence == [
+        "Card:c1", "Core:7 members scored below 0.5 are in its core, which its surprise 31.0 "
+        "implicates", "Trimmed:2 members scored below 0.5"]
+    assert kept[0].features["kept_share"] == pytest.approx(7 / 9)
+    # under the bar, or with the rule off, its members' scores alone decide: none is kept
+    assert trim_members([weaker], scores) == []
+    assert trim_members([group], scores, core_min_surprise=None) == []
+    rings = score_rings([group], None, scores, nms_jaccard=1.0, labelled_fragment_share=1.1)
+    assert rings["members"].tolist() == [ring]

@@ -195,7 +195,9 @@ def rings_stage(
     """Score and rank the candidates with the account scores; give each account its best ring.
 
     With probabilities (a trained model), candidates are trimmed to their implicated members
-    (:func:`gnn.rings.trim_members`); with ``train_labels_path`` (the run's training labels)
+    (:func:`gnn.rings.trim_members`; a group sharing entities at least
+    ``scoring.unlabelled_min_surprise`` surprising keeps its core, as it would be reported
+    without labels); with ``train_labels_path`` (the run's training labels)
     the ring scores become the probability that a ring is collusive
     (:func:`gnn.rings.fit_ring_calibrator` fitted on those labels only, then
     :func:`gnn.rings.calibrate_rings`); rings scoring at least ``scoring.min_score`` are
@@ -221,6 +223,7 @@ def rings_stage(
                         None if structure else accounts[["account_id", "score"]],
                         eligible=reportable_without_labels(scoring.unlabelled_min_surprise)
                         if structure else None,
+                        core_min_surprise=scoring.unlabelled_min_surprise,
                         **scoring.score_rings_kwargs())
     warning = None if structure else unanchored_warning(accounts["score"], scoring.min_member_score)
     if warning:
