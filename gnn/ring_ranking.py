@@ -117,11 +117,31 @@ def unlabelled_ranking(candidates: Sequence[RingCandidate],
     return surprise / (surprise + surprise_half)
 
 
+def held_surprise(rings: pd.DataFrame) -> np.ndarray:
+    """Per ring: its ``surprise`` with a money-flow shape's money held to its robust surprise:
+    less the part of its ``flow_surprise`` that only an uncapped group-level test gives
+    (``flow_surprise - flow_robust_surprise``, at least 0); ``surprise`` where either is
+    unknown (NaN, or no such column).
+
+    What :func:`reportable` holds to the bar: an honest payroll fan's money alone reached a
+    surprise of 26-54 on its run's window (robust surprise -11 to 9), and was reported on it;
+    a ring of accounts sharing rare entities keeps what its entities give.
+    """
+    surprise = rings["surprise"].to_numpy(np.float64)
+    if "flow_surprise" not in rings or ROBUST not in rings:
+        return surprise
+    money = rings["flow_surprise"].to_numpy(np.float64)
+    robust = rings[ROBUST].to_numpy(np.float64)
+    excess = np.maximum(money - np.fmin(robust, money), 0.0)
+    return np.where(np.isnan(excess), surprise, surprise - np.nan_to_num(excess))
+
+
 def reportable(rings: pd.DataFrame, min_surprise: float,
                flow_min_surprise: float = FLOW_REPORT_SURPRISE,
                pair_min_surprise: float = PAIR_REPORT_SURPRISE) -> np.ndarray:
     """Mask of the rings reported without labels: significant (``significant``), and with a
-    ``surprise`` of at least ``min_surprise``, or, for a money-flow shape (``kind`` holding
+    ``surprise`` of at least ``min_surprise`` (a money-flow shape's money held to its robust
+    surprise: :func:`held_surprise`), or, for a money-flow shape (``kind`` holding
     ``"flow_"``), a ``flow_robust_surprise`` (at most its ``surprise``) of at least the lower
     of ``min_surprise`` and ``flow_min_surprise``; a flow shape without one (NaN, or no such
     column) needs a ``surprise`` of the lower of ``min_surprise`` and
@@ -166,7 +186,7 @@ def reportable(rings: pd.DataFrame, min_surprise: float,
         known, np.fmin(robust, surprise) >= min(min_surprise, flow_min_surprise),
         surprise >= min(min_surprise, FLOW_REPORT_SURPRISE_UNCAPPED))
     significant = rings["significant"].to_numpy(np.float64) >= 1.0
-    reported = significant & ((surprise >= min_surprise) | by_flow)
+    reported = significant & ((held_surprise(rings) >= min_surprise) | by_flow)
     kept = (rings["kept_share"].to_numpy(np.float64) if "kept_share" in rings
             else np.full(len(rings), np.nan))
     pair = (significant & ~reported & kind.str.contains(PAIR_KIND, regex=False).to_numpy()

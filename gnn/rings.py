@@ -85,6 +85,7 @@ RING_COLUMNS = (
     "member_score",
     *(f for f in STRUCTURE_FEATURES if f != "size"),
     "pooled_score",
+    "flow_surprise",
     "flow_robust_surprise",
     "flow_boost",
 )
@@ -874,7 +875,8 @@ def score_rings(
         ``size``, ``members`` and ``evidence`` (lists of str), ``kind``, ``structure_score``,
         ``member_score`` (NaN without account scores), the structure features and
         ``pooled_score`` (the score before a fragment's demotion and before
-        :func:`calibrate_rings`), ``flow_robust_surprise`` and ``flow_boost`` (the flow boost
+        :func:`calibrate_rings`), ``flow_surprise``, ``flow_robust_surprise`` and
+        ``flow_boost`` (the flow boost
         in it, :func:`flow_significance`; 0 without account scores).
 
     Examples
@@ -915,7 +917,9 @@ def score_rings(
                 for f in STRUCTURE_FEATURES
                 if f != "size"
             },
-            # a money-flow shape's surprise held to several tests (gnn.ring_ranking), else NaN
+            # a money-flow shape's surprise from its money alone, and held to several tests
+            # (gnn.ring_ranking), else NaN
+            "flow_surprise": [c.features.get("flow_surprise", np.nan) for c in candidates],
             "flow_robust_surprise": [c.features.get("flow_robust_surprise", np.nan)
                                      for c in candidates],
             "flow_boost": boost,
