@@ -65,11 +65,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Event columns written without a Parquet dictionary: nearly every value is new (ids, times,
-#: amounts), so the writer only hashed them until the dictionary outgrew its page and fell
-#: back to plain encoding (3M events: 13.1 -> 11.7 JVM CPU s to write, files +13 %;
-#: benchmarks/README.md, session 12).
-_PLAIN_COLUMNS = ("event_id", "ts", "amount")
+#: The only event column written with a Parquet dictionary: a handful of values. The others
+#: are written plain: nearly every id, time and amount of a day is new, so the writer only
+#: hashed them until the dictionary outgrew its page (3M events: 13.1 -> 11.7 JVM CPU s to
+#: write event_id, ts and amount plain, files +13 %; benchmarks/README.md, session 12); the
+#: other ids too, session 17 (1M events, loaded, the day files' write job, executor CPU s:
+#: 3.2 / 3.0 -> 2.2 / 3.0, all columns plain 2.2 / 2.4, against 2.9-3.3 with dictionaries in
+#: 6 runs; files 27 -> 35 MB; reading them back cost the same: 1.87 / 1.95 / 1.91 -> 1.85 /
+#: 1.79 / 2.04 s for the four pairs aggregates).
+_DICTIONARY_COLUMN = "event_type"
 
 #: The folder Spark writes the rows of a null ``day`` to: the bad rows, written with the good
 #: ones (the day stays a date, whose sort before the write compares 4 bytes, not a string).
@@ -310,9 +314,8 @@ def _write_rows(spark: SparkSession, staged: DataFrame, plan: IngestPlan, out: P
                else F.col(f"`{c}`") for c in plan.event_columns]
     day = F.when(~bad, F.to_date("ts"))
     writer = rows.select(*columns, day.alias("day")).repartition("day").write.partitionBy("day")
-    for column in _PLAIN_COLUMNS:
-        writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
-    writer.parquet(str(out))
+    writer.option("parquet.enable.dictionary", "false").option(
+        f"parquet.enable.dictionary#{_DICTIONARY_COLUMN}", "true").parquet(str(out))
 
 
 def _bad_rows(spark: SparkSession, folder: Path) -> DataFrame:
