@@ -76,6 +76,7 @@ from graph.rings.flows import (
     windowed_cycles,
 )
 from graph.rings.forked import ForkedCall
+from graph.rings.growth import grow_groups
 from graph.rings.localities import (
     Localities,
     entry_locality_rate,
@@ -270,8 +271,8 @@ CORE_MIN_RARITY = 1.0
 #: its hub as a counterparty, so a dense block of them would otherwise drop the hub).
 _KIND_ORDER = ("pair", "flow_periodic_fan", "flow_cycle", "flow_fan_in", "flow_fan_out",
                "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
-               "dense_block", "lockstep", "shared_entities", "group_core", "scored_component",
-               "scored_core")
+               "dense_block", "lockstep", "shared_entities", "group_core", "grown",
+               "scored_component", "scored_core")
 
 
 #: Member entries per step of the products over candidates' members: each step copies the rows
@@ -577,6 +578,9 @@ def _search(
         found = rare_entity_pairs(entities.matrix, cfg.pair_max_degree, groups=membership_matrix(
             [rows for rows, _ in groups], n) if groups else None)
         groups += [(pair, "pair") for pair in found]
+        groups += [(rows, "grown") for rows in grow_groups(
+            list(found), entities.matrix, types[1], cfg.pair_max_degree, cfg.max_size,
+            cfg.min_surprise)]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
     # the list holds the one reference to the links: _describe lets go of them once read
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
