@@ -571,6 +571,31 @@ def test_a_ring_that_will_not_be_reported_does_not_shadow_one_that_will():
     assert score_rings([piece], eligible=lambda t: reportable(t, 25.0), **kw).empty
 
 
+def test_a_pair_surprising_enough_to_report_without_labels_keeps_both_accounts_with_them():
+    # a planted pair of the pairs world (seed 3): one account scored 0.97, its partner 0.11;
+    # reported without labels at surprise 2.97, dropped with them as one risky account
+    pair = RingCandidate(ring_id_for(["a", "b"]), ["a", "b"], "pair", ["Device:d1"],
+                         {"size": 2.0, "surprise": 2.97, "significant": 1.0}, [], ["a", "b"])
+    weaker = RingCandidate(pair.ring_id, ["a", "b"], "pair", ["Device:d1"],
+                           {"size": 2.0, "surprise": 1.9, "significant": 1.0}, [], ["a", "b"])
+    scores = pd.DataFrame({"account_id": ["a", "b"], "score": [0.97, 0.11]})
+    kept = trim_members([pair], scores)
+    assert [c.members for c in kept] == [["a", "b"]]
+    assert kept[0].evidence[-1].startswith("Core:1 members scored below 0.5")
+    # under the pair bar, with the rule off, or cut from a larger group: its scores decide
+    assert trim_members([weaker], scores) == []
+    assert trim_members([pair], scores, core_min_surprise=None) == []
+    cut = RingCandidate(pair.ring_id, ["a", "b"], "pair", ["Device:d1"],
+                        {"size": 2.0, "surprise": 2.97, "significant": 1.0, "kept_share": 0.5},
+                        [], ["a", "b"])
+    assert trim_members([cut], scores) == []
+    # a larger group trimmed to two is still dropped (MIN_TRIMMED_SIZE)
+    group = RingCandidate(ring_id_for(["a", "b", "c"]), ["a", "b", "c"], "shared_entities",
+                          ["Device:d1"], {"size": 3.0, "surprise": 2.97, "significant": 1.0})
+    both = pd.DataFrame({"account_id": ["a", "b", "c"], "score": [0.9, 0.9, 0.1]})
+    assert trim_members([group], both) == []
+
+
 def test_a_group_surprising_enough_to_report_without_labels_keeps_its_core_with_them():
     # a payment ring: seven accounts sharing rare cards, none scored 0.5 (the flows world's
     # seed 11: its members 0.14-0.39), padded with two honest co-users of a busier card
