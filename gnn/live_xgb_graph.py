@@ -38,6 +38,9 @@ from graph.snapshot import ACCOUNT
 _FIT_ROWS = 16_384
 #: In-neighbour edges summed at a time when building hubs' sums.
 _BUILD_EDGES = 1 << 18
+#: From this many edges on, :meth:`LiveXGBGraph._level` sums means by a sparse product (some
+#: 25 us to set up, then ~20x faster than ``np.add.at``, which sums them in the same order).
+_SPARSE_EDGES = 128
 
 
 def _grown(values: np.ndarray, size: int, fill: float) -> np.ndarray:
@@ -215,17 +218,23 @@ class LiveXGBGraph:
                 # each row's in-neighbours in descending row order: the order in which the
                 # batch's mean matrix (scipy's diagonal @ adjacency product) holds and sums
                 # them, so that a mean on a float32 rounding tie rounds the same way; summed
-                # by the same product (a sparse mean matrix over the distinct sources)
+                # in that order (by the same product: a sparse mean matrix over the distinct
+                # sources, or for a few edges np.add.at)
                 order = np.lexsort((-src, position))
                 position, src = position[order], src[order]
                 sources, column = np.unique(src, return_inverse=True)
                 values = self._level(graph, into, et[0], sources, level - 1, held)
                 degree = np.bincount(position, minlength=len(small))
-                indptr = np.zeros(len(small) + 1, dtype=np.int64)
-                np.cumsum(degree, out=indptr[1:])
                 share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
-                mean[small] = sp.csr_matrix((share, column.reshape(-1), indptr),
-                                            shape=(len(small), len(sources))) @ values
+                if len(src) < _SPARSE_EDGES:  # the same sums, without the matrix's set-up
+                    part = np.zeros((len(small), values.shape[1]))
+                    np.add.at(part, position, values[column.reshape(-1)] * share[:, None])
+                    mean[small] = part
+                else:
+                    indptr = np.zeros(len(small) + 1, dtype=np.int64)
+                    np.cumsum(degree, out=indptr[1:])
+                    mean[small] = sp.csr_matrix((share, column.reshape(-1), indptr),
+                                                shape=(len(small), len(sources))) @ values
             blocks.append(mean)
         return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
 
