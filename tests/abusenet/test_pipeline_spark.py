@@ -62,6 +62,6 @@ def test_spark_candidates_equal_the_duckdb_ones(spark, tmp_path):
         out.mkdir()
         info = candidates_stage(run).run(out)
         tables[engine] = pd.read_parquet(out / CANDIDATES)
-        assert info == {"candidates": len(tables[engine])}
+        assert info == {"candidates": len(tables[engine]), "episode_times": False}
     assert tables["duckdb"]["kind"].str.contains("shared_entities").any()
     pd.testing.assert_frame_equal(tables["spark"], tables["duckdb"])
