@@ -120,8 +120,9 @@ def unlabelled_ranking(candidates: Sequence[RingCandidate],
 def held_surprise(rings: pd.DataFrame) -> np.ndarray:
     """Per ring: its ``surprise`` with a money-flow shape's money held to its robust surprise:
     less the part of its ``flow_surprise`` that only an uncapped group-level test gives
-    (``flow_surprise - flow_robust_surprise``, at least 0); ``surprise`` where either is
-    unknown (NaN, or no such column).
+    (``flow_surprise`` less its ``flow_robust_surprise`` held at 0 or more, at least 0): at
+    most the money's whole part, never what its shared entities give; ``surprise`` where
+    either is unknown (NaN, or no such column).
 
     What :func:`reportable` holds to the bar: an honest payroll fan's money alone reached a
     surprise of 26-54 on its run's window (robust surprise -11 to 9), and was reported on it;
@@ -132,7 +133,9 @@ def held_surprise(rings: pd.DataFrame) -> np.ndarray:
         return surprise
     money = rings["flow_surprise"].to_numpy(np.float64)
     robust = rings[ROBUST].to_numpy(np.float64)
-    excess = np.maximum(money - np.fmin(robust, money), 0.0)
+    # a negative robust surprise (the flow search's selection charge) takes away the money's
+    # part, not what the shape's shared entities give (session 17's review)
+    excess = np.maximum(money - np.maximum(np.fmin(robust, money), 0.0), 0.0)
     return np.where(np.isnan(excess), surprise, surprise - np.nan_to_num(excess))
 
 

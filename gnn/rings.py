@@ -374,7 +374,8 @@ def trim_members(
             continue
         trimmed = _trimmed(candidate, lookup, min_member_score, min_ties,
                            None if chance else flow_min_ties, hub_degree,
-                           _structural_core(candidate, core_min_surprise))
+                           _structural_core(candidate, core_min_surprise, lookup,
+                                            min_member_score))
         if trimmed is None or trimmed.ring_id in seen or (
                 trimmed is not candidate
                 and len(trimmed.members) < min(min_trimmed_size, len(candidate.members))):
@@ -457,19 +458,24 @@ def _score_lookup(account_scores: pd.DataFrame) -> dict[str, float]:
     return dict(zip(table["account_id"].astype(str), table["score"].astype(float), strict=True))
 
 
-def _structural_core(candidate: RingCandidate, min_surprise: float | None) -> set[str]:
+def _structural_core(candidate: RingCandidate, min_surprise: float | None,
+                     lookup: dict[str, float], min_member_score: float) -> set[str]:
     """The members of ``candidate``'s core its structure implicates (:func:`trim_members`):
     for a significant candidate sharing entities (no money-flow shape) at least
     ``min_surprise`` surprising, and both accounts of a pair's own candidate (``kind``
     holding :data:`gnn.ring_ranking.PAIR_KIND`, untrimmed) at the bar a run without labels
     reports it at (the lower of ``min_surprise`` and
-    :data:`gnn.ring_ranking.PAIR_REPORT_SURPRISE`), else none."""
+    :data:`gnn.ring_ranking.PAIR_REPORT_SURPRISE`) when one of the two scores at least
+    ``min_member_score``, else none. The pair null alone does not tell every household from
+    collusion (two members of a household sharing a second device and card reach surprise 3.6),
+    so a pair of two low-scored accounts is not kept on it (session 17's review)."""
     features = candidate.features
     if min_surprise is None or FLOW_KIND in candidate.kind or _by_chance(candidate):
         return set()
     surprise = features.get("surprise", 0.0)
     if (PAIR_KIND in candidate.kind and features.get("kept_share", 1.0) >= 1.0
-            and surprise >= min(min_surprise, PAIR_REPORT_SURPRISE)):
+            and surprise >= min(min_surprise, PAIR_REPORT_SURPRISE)
+            and max(lookup.get(m, 0.0) for m in candidate.members) >= min_member_score):
         return set(candidate.members)
     if surprise < min_surprise:
         return set()

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import scipy.sparse as sp
-from scipy.stats import binom, poisson
+from scipy.stats import poisson
 
 from graph.rings.null_model import log10_choose
 from graph.rings.projection import epoch_seconds
@@ -411,20 +411,5 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray,
         moved = [(np.sum([moments(again, k) for k in shifts], axis=0) + 1.0)
                  / (len(shifts) + 1.0)] if shifts else []
         mean = np.max([expected, *moved], axis=0)
-        log_chance[met] = _count_log_chance(c[met], mean[met], n_sessions[met])
+        log_chance[met] = np.maximum(poisson.logsf(c[met] - 1.0, mean[met]) / _LN10, _FLOOR)
     return Coincidence(log_chance, c, np.full(n_pairs, window_s))
-
-
-def _count_log_chance(c: np.ndarray, mean: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """log10 ``P(X >= c)`` (held at or above ``_FLOOR``) of a count ``X`` of ``n`` chances
-    with mean ``mean``: Poisson, but where the mean is at most 1 and ``c >= mean + 1`` the
-    binomial ``B(n, mean / n)``. Of all sums of ``n`` independent chances with that mean the
-    binomial's tail is the heaviest that far out (Hoeffding 1956), and lighter than its
-    Poisson limit: 3 of 3 sessions met at mean ``m`` is ``m^3 / 27``, not ``m^3 / 6``. Only
-    rare meetings take it: near a dense pair's every session met, the moved mean's error
-    would weigh too much (``B(30, 0.9)`` meeting 30 of 30 is 0.04, ``Poisson(27)`` 0.3)."""
-    n = np.maximum(np.asarray(n, np.float64), c)
-    tight = (mean <= 1.0) & (c >= mean + 1.0)
-    chance = poisson.logsf(c - 1.0, mean)
-    chance[tight] = binom.logsf(c[tight] - 1.0, n[tight], mean[tight] / n[tight])
-    return np.maximum(chance / _LN10, _FLOOR)

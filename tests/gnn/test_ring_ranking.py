@@ -129,16 +129,18 @@ def test_score_rings_carries_the_robust_surprise_of_flow_shapes_only():
 
 
 def test_a_flow_shapes_money_counts_at_its_robust_surprise_against_the_whole_bar():
-    # an honest payroll fan: its money alone 35 (its run's window), robust -9.5; a review
-    # ring's loop: 101 in all, 10 of it its money (robust -24): 91 from its shared entities; a
-    # shared-entity group and a flow shape written before flow_surprise keep their surprise
+    # an honest payroll fan: its money alone 35 (its run's window), robust -9.5: held to 0; a
+    # review ring's loop: 101 in all, 10 of it its money (robust -24): its shared entities' 91
+    # stay; a loop of 40, 10 of it money (robust -24): its entities' 30 clear the bar (held to
+    # 6 when a negative robust surprise was subtracted: session 17's review); a shared-entity
+    # group and a flow shape written before flow_surprise keep their surprise
     rings = pd.DataFrame({
-        "kind": ["flow_fan_out", "flow_cycle", "shared_entities", "flow_chain"],
-        "surprise": [35.2, 101.0, 30.0, 30.0],
-        "significant": [1.0, 1.0, 1.0, 1.0],
-        "flow_surprise": [35.2, 10.0, np.nan, np.nan],
-        "flow_robust_surprise": [-9.5, -24.0, np.nan, 3.0],
+        "kind": ["flow_fan_out", "flow_cycle", "flow_cycle", "shared_entities", "flow_chain"],
+        "surprise": [35.2, 101.0, 40.0, 30.0, 30.0],
+        "significant": [1.0] * 5,
+        "flow_surprise": [35.2, 10.0, 10.0, np.nan, np.nan],
+        "flow_robust_surprise": [-9.5, -24.0, -24.0, np.nan, 3.0],
     })
-    assert held_surprise(rings).tolist() == pytest.approx([-9.5, 67.0, 30.0, 30.0])
-    assert reportable(rings, 25.0).tolist() == [False, True, True, True]
-    assert reportable(rings.drop(columns="flow_surprise"), 25.0).tolist() == [True] * 4
+    assert held_surprise(rings).tolist() == pytest.approx([0.0, 91.0, 30.0, 30.0, 30.0])
+    assert reportable(rings, 25.0).tolist() == [False, True, True, True, True]
+    assert reportable(rings.drop(columns="flow_surprise"), 25.0).tolist() == [True] * 5

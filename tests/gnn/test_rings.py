@@ -589,6 +589,9 @@ def test_a_pair_surprising_enough_to_report_without_labels_keeps_both_accounts_w
                         {"size": 2.0, "surprise": 2.97, "significant": 1.0, "kept_share": 0.5},
                         [], ["a", "b"])
     assert trim_members([cut], scores) == []
+    # two low-scored accounts: the pair null alone does not tell them from a household
+    low = pd.DataFrame({"account_id": ["a", "b"], "score": [0.3, 0.05]})
+    assert trim_members([pair], low) == []
     # a larger group trimmed to two is still dropped (MIN_TRIMMED_SIZE)
     group = RingCandidate(ring_id_for(["a", "b", "c"]), ["a", "b", "c"], "shared_entities",
                           ["Device:d1"], {"size": 3.0, "surprise": 2.97, "significant": 1.0})
