@@ -9,7 +9,7 @@ honest look-alikes) goes through the pipeline's ring part as ``benchmarks.realda
 defaults; a pair's time coincidence read from every event, as the pipeline's candidate stage
 reads it, or from first and last uses only with ``--first-last``), then
 
-* without labels: the candidates :func:`abusenet.pipeline.stages.detect.reported_without_labels`
+* without labels: the candidates :func:`abusenet.pipeline.stages.detect.unlabelled_rings`
   reports (significant, surprising enough);
 * with labels: XGBoost on the accounts' own features trained on a random half of the
   generator's truth, its scores pooled by :func:`gnn.rings.score_rings` and calibrated on that
@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from abusenet.pipeline.config import RingScoringConfig
-from abusenet.pipeline.stages.detect import reportable_without_labels, reported_without_labels
+from abusenet.pipeline.stages.detect import unlabelled_rings
 from benchmarks.realdata import _halves, _xgb_scores, own_features
 from benchmarks.rings import ROOT, _pipeline_snapshot
 from gnn.rings import calibrate_rings, fit_ring_calibrator, score_rings
@@ -119,8 +119,7 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True) -> dict[str
 
     scoring = RingScoringConfig()
     bar = scoring.unlabelled_min_surprise
-    unlabelled = reported_without_labels(
-        score_rings(candidates, eligible=reportable_without_labels(bar)), bar)
+    unlabelled = unlabelled_rings(candidates, bar)
     train, _ = _halves(labels)
     scores = _xgb_scores(own_features(snapshot), train)
     as_table = pd.DataFrame({"account_id": scores.index, "score": scores.to_numpy()})

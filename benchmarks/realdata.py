@@ -71,7 +71,7 @@ import scipy.sparse as sp
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from abusenet.pipeline.config import RingScoringConfig
-from abusenet.pipeline.stages.detect import reportable_without_labels, reported_without_labels
+from abusenet.pipeline.stages.detect import unlabelled_rings
 from gnn.evaluate import reliability
 from gnn.rings import (
     assign_rings,
@@ -415,8 +415,7 @@ def run(name: str, quick: bool = False, ugfraud: bool = True) -> list[dict]:
         search = time.perf_counter() - started
         if null == "on":  # as abusenet run without labels: significant, surprising enough
             bar = RingScoringConfig().unlabelled_min_surprise
-            unlabelled = reported_without_labels(
-                score_rings(candidates, eligible=reportable_without_labels(bar)), bar)
+            unlabelled = unlabelled_rings(candidates, bar)
         else:  # before the null model: structure features, reported at min_score 0.5
             old = score_rings(candidates)
             old["score"] = pd.Series(structure_scores(candidates),

@@ -31,7 +31,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.baselines.xgb_graph import XGBGraph
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.local_scoring import LocalGraph
+from gnn.local_scoring import LocalGraph, pinned_or_computed
 from graph.snapshot import ACCOUNT
 
 #: Target rows :meth:`LiveXGBGraph.fit` scores at a time.
@@ -50,6 +50,22 @@ def _grown(values: np.ndarray, size: int, fill: float) -> np.ndarray:
     out = np.full((size + len(values) // 8 + 1024, *values.shape[1:]), fill, dtype=values.dtype)
     out[:len(values)] = values
     return out
+
+
+def _mean_edges(position: np.ndarray, src: np.ndarray, n_rows: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """In-neighbour edges (``position``: the row of ``n_rows`` each ends at, ``src``: its
+    source) in the batch's order: by row, each row's sources descending (the order in which
+    the batch's mean matrix, scipy's diagonal @ adjacency product, holds and sums them, so
+    that a mean on a float32 rounding tie rounds the same way). Returns the edges' rows and
+    sources in that order, each edge's share of its row's mean and the rows' CSR ``indptr``."""
+    order = np.lexsort((-src, position))
+    position, src = position[order], src[order]
+    degree = np.bincount(position, minlength=n_rows)
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(degree, out=indptr[1:])
+    share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
+    return position, src, share, indptr
 
 
 class _Slotted:
@@ -192,15 +208,8 @@ class LiveXGBGraph:
                      into: dict[str, list[EdgeType]]) -> np.ndarray:
         """:meth:`_level0` of ``rows``, the pinned ones read as pinned (:meth:`mark` keeps
         them current: the same values), only the others computed."""
-        pinned = self._pinned[node_type]
-        slots = pinned.slots(rows)
-        held = slots >= 0
-        if held.all():
-            return pinned.values[slots]
-        out = np.empty((len(rows), pinned.values.shape[1]))
-        out[held] = pinned.values[slots[held]]
-        out[~held] = self._level0(graph, node_type, rows[~held], into)
-        return out
+        return pinned_or_computed(self._pinned[node_type], rows,
+                                  lambda missing: self._level0(graph, node_type, missing, into))
 
     def _level(self, graph: LocalGraph, into: dict[str, list[EdgeType]], node_type: str,
                rows: np.ndarray, level: int, held: bool = False) -> np.ndarray:
@@ -215,24 +224,16 @@ class LiveXGBGraph:
             small = np.flatnonzero(~self._hub_means(et, rows, level, mean))
             position, src = graph.adjacency[et].gather(rows[small])
             if len(src):
-                # each row's in-neighbours in descending row order: the order in which the
-                # batch's mean matrix (scipy's diagonal @ adjacency product) holds and sums
-                # them, so that a mean on a float32 rounding tie rounds the same way; summed
-                # in that order (by the same product: a sparse mean matrix over the distinct
-                # sources, or for a few edges np.add.at)
-                order = np.lexsort((-src, position))
-                position, src = position[order], src[order]
+                # summed in the batch's order (by the same product: a sparse mean matrix over
+                # the distinct sources, or for a few edges np.add.at)
+                position, src, share, indptr = _mean_edges(position, src, len(small))
                 sources, column = np.unique(src, return_inverse=True)
                 values = self._level(graph, into, et[0], sources, level - 1, held)
-                degree = np.bincount(position, minlength=len(small))
-                share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
                 if len(src) < _SPARSE_EDGES:  # the same sums, without the matrix's set-up
                     part = np.zeros((len(small), values.shape[1]))
                     np.add.at(part, position, values[column.reshape(-1)] * share[:, None])
                     mean[small] = part
                 else:
-                    indptr = np.zeros(len(small) + 1, dtype=np.int64)
-                    np.cumsum(degree, out=indptr[1:])
                     mean[small] = sp.csr_matrix((share, column.reshape(-1), indptr),
                                                 shape=(len(small), len(sources))) @ values
             blocks.append(mean)
@@ -312,13 +313,7 @@ class LiveXGBGraph:
         """The in-neighbour mean matrix of edge type ``et`` (destination rows x source rows),
         each row's entries in descending source order: the batch's matrix, in its order."""
         n = graph.num_nodes[et[2]]
-        position, src = graph.adjacency[et].gather(np.arange(n))
-        order = np.lexsort((-src, position))
-        position, src = position[order], src[order]
-        degree = np.bincount(position, minlength=n)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(degree, out=indptr[1:])
-        share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
+        _, src, share, indptr = _mean_edges(*graph.adjacency[et].gather(np.arange(n)), n)
         return sp.csr_matrix((share, src, indptr), shape=(n, graph.num_nodes[et[0]]))
 
     def _rows_level(self, into: dict[str, list[EdgeType]],

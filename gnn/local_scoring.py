@@ -19,7 +19,7 @@ import copy
 from collections.abc import Callable
 from itertools import chain
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -978,14 +978,8 @@ class LocalScorer:
         pinned = self._sums.pinned.get(node_type)
         if pinned is None:
             return self.input_embeddings(graph, node_type, rows)
-        slots = pinned.slots(rows)
-        held = slots >= 0
-        if held.all():
-            return pinned.values[slots]
-        out = np.empty((len(rows), pinned.values.shape[1]), dtype=np.float32)
-        out[held] = pinned.values[slots[held]]
-        out[~held] = self.input_embeddings(graph, node_type, rows[~held])
-        return out
+        return pinned_or_computed(pinned, rows,
+                                  lambda missing: self.input_embeddings(graph, node_type, missing))
 
     def _head(self, layers: list[torch.Tensor]) -> torch.Tensor:
         """The model's head on the per-layer target embeddings (as its ``forward`` applies it)."""
@@ -1448,6 +1442,20 @@ class _GraphPass(LayerwisePass):
             for part, part_weight in zip(parts, block.split(conv.channels, dim=1), strict=True):
                 out = out.addmm(part, part_weight.t())
         return ego + torch.relu(conv.norm[node_type](out))
+
+
+def pinned_or_computed(pinned: Any, rows: np.ndarray,
+                       compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Values of distinct ``rows``: those ``pinned`` holds (``slots``: -1 where not held;
+    ``values``: by slot) as held, the others ``compute``d now."""
+    slots = pinned.slots(rows)
+    held = slots >= 0
+    if held.all():
+        return pinned.values[slots]
+    out = np.empty((len(rows), pinned.values.shape[1]), dtype=pinned.values.dtype)
+    out[held] = pinned.values[slots[held]]
+    out[~held] = compute(rows[~held])
+    return out
 
 
 def _write_kept(path: Path, values: np.ndarray, rows: int) -> None:

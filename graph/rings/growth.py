@@ -31,6 +31,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import pdtrc
 
+from graph.rings.null_model import type_degrees
+
 #: Rounds of growth: a chained payment ring of 30 members grows from one of its pairs by about
 #: two pairs a round.
 GROW_ROUNDS = 8
@@ -85,9 +87,7 @@ def grow_groups(
     codes = np.asarray(codes, dtype=np.int64)
     n_types = int(codes.max()) + 1 if len(codes) else 1
     degree = np.asarray(binary.getnnz(axis=0))
-    by_type = sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)),
-                            shape=(len(codes), n_types))
-    type_uses = np.asarray((binary @ by_type).todense())
+    type_uses = type_degrees(binary, codes, n_types)
     type_edges = np.maximum(type_uses.sum(axis=0), 1.0)
     rare = np.flatnonzero((degree >= 2) & (degree <= max_degree))
     groups = [np.unique(np.asarray(s, dtype=np.int64)) for s in seeds]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from abusenet.pipeline.stages.files import (
     RINGS,
 )
 from abusenet.validation.config import ValidationConfig
+
+if TYPE_CHECKING:
+    from graph.rings.candidates import RingCandidate
 
 logger = logging.getLogger(__name__)
 
@@ -167,16 +170,13 @@ def structure_score_stage(
     """
     from gnn.data.snapshot_graph import snapshot_to_heterodata
     from gnn.entity_scores import entity_scores_from_accounts
-    from gnn.rings import assign_rings, score_rings
+    from gnn.rings import assign_rings
     from graph.snapshot import ACCOUNT, read_snapshot
 
     snapshot = read_snapshot(snapshot_dir)
     ids = snapshot.nodes[ACCOUNT]["id"].astype(str)
-    rings = reported_without_labels(
-        score_rings(read_candidates(candidates_path), None, None,
-                    eligible=reportable_without_labels(scoring.unlabelled_min_surprise),
-                    **scoring.score_rings_kwargs()),
-        scoring.unlabelled_min_surprise)
+    rings = unlabelled_rings(read_candidates(candidates_path), scoring.unlabelled_min_surprise,
+                             **scoring.score_rings_kwargs())
     assigned = assign_rings(pd.DataFrame({"account_id": ids, "score": 0.0}), rings)
     best = rings.set_index("ring_id")["score"]
     accounts = pd.DataFrame({
@@ -302,11 +302,22 @@ def reported_without_labels(rings: pd.DataFrame, min_surprise: float) -> pd.Data
 
     Candidates written before the null model have neither column: all are kept.
     """
-    from gnn.ring_ranking import reportable
-
     if "significant" not in rings:
         return rings
-    return rings[reportable(rings, min_surprise)].reset_index(drop=True)
+    return rings[reportable_without_labels(min_surprise)(rings)].reset_index(drop=True)
+
+
+def unlabelled_rings(candidates: Sequence[RingCandidate], min_surprise: float,
+                     **kwargs: Any) -> pd.DataFrame:
+    """The rings a run without labels reports among ``candidates``: :func:`gnn.rings.score_rings`
+    without account scores (``kwargs`` passed on), the rings it would not report left out of
+    the overlap suppression (:func:`reportable_without_labels`), then
+    :func:`reported_without_labels`."""
+    from gnn.rings import score_rings
+
+    return reported_without_labels(score_rings(
+        candidates, None, None, eligible=reportable_without_labels(min_surprise), **kwargs),
+        min_surprise)
 
 
 def evaluate_stage(
