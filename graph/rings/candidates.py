@@ -102,9 +102,11 @@ from graph.rings.null_model import (
 from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
     UseTimes,
+    account_activity,
     co_user_pair_counts,
     coincidence_log_chance,
     episode_log_chance,
+    household_pairs,
     rare_entity_pairs,
 )
 from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
@@ -918,7 +920,8 @@ def _describe(
     pair = sizes == 2
     surprising[pair] = _pair_surprise(
         shared[pair], membership[pair], uses, codes, len(type_names),
-        entity_degree <= cfg.hub_degree_cap, localities) - money.shape[pair]
+        entity_degree <= cfg.hub_degree_cap, localities,
+        ties=(entity_degree >= 2) & (entity_degree <= cfg.pair_max_degree)) - money.shape[pair]
     together: tuple[np.ndarray, pa.Array] = (np.empty(0, np.int64),
                                              pa.array([], pa.string()))
     if pair.any():
@@ -929,7 +932,7 @@ def _describe(
             entities.edges, ends.indices[0::2], ends.indices[1::2], rare, cfg.lockstep_window_s,
         ) if use_times is None else episode_log_chance(
             use_times, accounts, entities.entities, ends.indices[0::2], ends.indices[1::2], rare,
-            cfg.lockstep_window_s)
+            cfg.lockstep_window_s, active=account_activity(entities.edges, len(accounts)))
         surprising[pair] -= met.log_chance
         told = (met.moments > 0) & (met.log_chance < 0)
         together = (np.flatnonzero(pair)[told], pa.array(
@@ -1151,11 +1154,14 @@ def _pair_surprise(
     n_types: int,
     counted: np.ndarray,
     localities: list[Localities] | None = None,
+    ties: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pair of accounts: ``-log10`` of the chance that it shares what it shares beyond
     one entity of each type given both accounts' activity (:func:`graph.rings.null_model.
     pair_log_chance`; with ``localities``, the likeliest of the type-wide null and the
     locality null of each scale), less ``log10`` of the pairs the search could have found like it.
+    With ``ties`` (per entity: those that tie accounts, rare ones), a household's pair
+    (:func:`graph.rings.pairs.household_pairs`) has chance 1: a family shares what it shares.
 
     A pair sharing an entity of each type in a set ``S`` (every type it shares, once or
     more: those shared once add nothing to the chance but narrow the pairs it is one of) is
@@ -1185,6 +1191,8 @@ def _pair_surprise(
         per_type, activity[a], activity[b], type_pairs, type_edges,
         np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
         if localities else None)
+    if ties is not None:
+        chance = np.where(household_pairs(uses, a, b, ties), 0.0, chance)
     sets, which = np.unique(per_type >= 1, axis=0, return_inverse=True)
     co_users = np.minimum(co_user_pair_counts(uses, codes, counted, sets)[which.ravel()],
                           np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1))

@@ -17,6 +17,16 @@ event's time (:func:`event_use_times`), the test counts every episode instead
 (:func:`episode_log_chance`): how often the two accounts' uses of what they share fall within a
 window of each other, against how often they do with one account's times moved by whole days
 (which keeps each account's own rate and hours of the day: a family evening is no coincidence).
+
+**Households.** Members of a household share what the household has (the family device, card
+and home address) and couples among them a second device and card too: two of four members
+sharing two devices and two cards is what a family does, not collusion, though no configuration
+model of each type's uses expects it. A pair whose shared rare entities reach a small set of 3
+to :data:`HOUSEHOLD_MAX` accounts, one of them used by all of the set (the family's device,
+card or home address: :func:`household_pairs`), is a household's pair, and its sharing is no
+evidence: only how its visits meet can make it surprising. Colluders from two homes share only
+their ring devices, which no third account uses, and keep the sharing null (a couple holding
+one of them is still a household's pair: the colluders' tie is the other pair's).
 """
 
 from __future__ import annotations
@@ -44,6 +54,8 @@ from ingest.state import IngestState
 #: (the wanted row, epoch seconds) of every event of such a use.
 UseTimes = Callable[[pd.DataFrame], pd.DataFrame]
 
+#: The most accounts a household holds (:func:`household_pairs`).
+HOUSEHOLD_MAX = 5
 #: Windows a pair's episodes are tested at (the given one, then each a quarter of the last).
 WINDOW_SCALES = 4
 #: Whole days one account's times are moved by, each way, to count chance coincidences.
@@ -92,6 +104,32 @@ def rare_entity_pairs(
         pairs = pairs[~_covered_by_group(pairs, restricted, groups.tocsr())]
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     return pairs[order]
+
+
+def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.ndarray,
+                    max_size: int = HOUSEHOLD_MAX) -> np.ndarray:
+    """Per pair ``(a[i], b[i])`` (account rows of ``uses``, accounts x entities): whether it is a
+    household's pair, its sharing sitting inside a small set of accounts who share among
+    themselves.
+
+    Only ``ties`` entities (a boolean per entity: rare ones, not hubs) tie accounts. The pair's
+    set is every account its shared ties are used by; it is a household's when it holds 3 to
+    ``max_size`` accounts and one of the shared ties is used by all of them (the family's
+    device, card or home address). A couple in a family of four shares the family's device with
+    the other two and its own tablet with no one: its set is the family. Two colluders from two
+    homes share only their ring devices, which no third account uses: a set of two, no
+    household (their homes are not the pair's). A ring's members share along a chain, no
+    entity used by all.
+    """
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    if len(a) == 0:
+        return np.zeros(0, dtype=bool)
+    tied = (uses > 0).astype(np.float64).tocsc()[:, np.flatnonzero(ties)].tocsr()
+    degree = np.asarray(tied.getnnz(axis=0), np.float64)
+    shared = tied[a].multiply(tied[b]).tocsr()
+    reached = np.asarray(((shared @ tied.T) > 0).getnnz(axis=1))
+    widest = np.asarray(shared.multiply(degree[None, :]).max(axis=1).todense()).ravel()
+    return (reached >= 3) & (reached <= max_size) & (widest == reached)
 
 
 def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_matrix) -> np.ndarray:
@@ -288,10 +326,24 @@ def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes
     return read
 
 
+def account_activity(edges: pd.DataFrame, n_accounts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per account row: its first and last time of use (epoch seconds) over ``edges`` (``row,
+    first_ts, last_ts``, one row per use, ``-1`` unknown), for :func:`episode_log_chance`'s
+    ``active``; an account without a known time gets the int64 maximum and minimum."""
+    first = np.full(n_accounts, np.iinfo(np.int64).max)
+    last = np.full(n_accounts, np.iinfo(np.int64).min)
+    begun = edges["first_ts"].to_numpy(np.int64)
+    known = begun >= 0
+    rows = edges["row"].to_numpy(np.int64)[known]
+    np.minimum.at(first, rows, begun[known])
+    np.maximum.at(last, rows, edges["last_ts"].to_numpy(np.int64)[known])
+    return first, last
+
+
 def episode_log_chance(
     use_times: UseTimes, accounts: pd.Index, entities: pd.Index, a: np.ndarray, b: np.ndarray,
     shared: sp.csr_matrix, window_s: float, scales: int = WINDOW_SCALES,
-    shift_days: int = SHIFT_DAYS,
+    shift_days: int = SHIFT_DAYS, active: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Coincidence:
     """Per pair ``(a[i], b[i])`` (account rows of ``accounts``): the log10 chance (<= 0) that
     its two accounts' visits to the entities they share (``shared[i]``'s columns of
@@ -310,6 +362,16 @@ def episode_log_chance(
     ``P(X >= c)``. Moving by whole days keeps both accounts' rates, hours of the day and days
     of activity, so two members of a household who both use the family device in the evening
     meet as often moved as not; two colluders who take turns on it within minutes do not.
+
+    The moves stay within the pair's active stretch: ``active`` gives each account's first
+    and last time of any activity (epoch seconds, per row of ``accounts``; without it, the
+    uses read are all the activity known), the stretch is the whole days from the pair's
+    first to its last, and times are moved round within it (every move of a stretch of at
+    most ``2 shift_days + 1`` days, each once). Two accounts active only on the same few days
+    (accounts opened near the log's end, a visit) meet on most of them: moved out of those
+    days they never met and made such meetings look rare (6.6 % of independent pairs active on
+    the same 4 evenings at log10 chance <= -2); moved round within them they meet as often.
+    Colluders' accounts live beyond their episodes, so their moves are the month's.
 
     Raises
     ------
@@ -344,7 +406,23 @@ def episode_log_chance(
     step = np.ones(len(owner), dtype=bool)
     step[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > window_s)
     session = np.cumsum(step) - 1
-    found = [_window_log_chance(owner, when, session, n_pairs, window_s / 4.0 ** k, shift_days)
+    lo = int(when.min())
+    side = owner // 2
+    first = np.full(n_pairs, np.iinfo(np.int64).max)
+    last = np.full(n_pairs, np.iinfo(np.int64).min)
+    np.minimum.at(first, side, when)
+    np.maximum.at(last, side, when)
+    if active is None:  # the uses read are all the activity known: the log's span
+        first, last = np.minimum(first, lo), np.maximum(last, int(when.max()))
+    else:
+        a_rows, b_rows = np.asarray(a, np.int64), np.asarray(b, np.int64)
+        first = np.minimum(first, np.minimum(active[0][a_rows], active[0][b_rows]))
+        last = np.maximum(last, np.maximum(active[1][a_rows], active[1][b_rows]))
+    # the pair's stretch: whole days (counted from the first time read) holding its activity
+    start_day = (np.maximum(first, lo) - lo) // _DAY
+    stretch = (np.maximum(last, lo) - lo) // _DAY - start_day + 1
+    found = [_window_log_chance(owner, when - lo, session, n_pairs, window_s / 4.0 ** k,
+                                shift_days, start_day * _DAY, stretch)
              for k in range(scales)]
     best = np.argmin([f.log_chance for f in found], axis=0)
     pick = np.arange(n_pairs)
@@ -355,11 +433,14 @@ def episode_log_chance(
 
 
 def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray, n_pairs: int,
-                       window_s: float, shift_days: int) -> Coincidence:
-    """:func:`episode_log_chance` at one window: ``owner`` (2 pair + side) and ``when`` (epoch
-    seconds) are every time of each pair's two sides, sorted by owner and time, ``session``
-    each time's session (an account's uses with gaps of at most the largest window, numbered
-    in that order). A moment is an answering *session* met: two accounts taking turns on the
+                       window_s: float, shift_days: int, start: np.ndarray, stretch: np.ndarray
+                       ) -> Coincidence:
+    """:func:`episode_log_chance` at one window: ``owner`` (2 pair + side) and ``when`` (seconds
+    from the first time, >= 0) are every time of each pair's two sides, sorted by owner and
+    time, ``session`` each time's session (an account's uses with gaps of at most the largest
+    window, numbered in that order); per pair, its stretch starts at ``start`` (seconds, a
+    whole day) and lasts ``stretch`` days, and the moves turn its times round within it. A
+    moment is an answering *session* met: two accounts taking turns on the
     family device through one evening meet once, not once per turn (sessions are what real
     logs hold: counted per visit, one evening of turns scored as unlikely as six separate
     episodes)."""
@@ -370,11 +451,10 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray,
     session_owner = np.zeros(int(session[-1]) + 1, dtype=np.int64)
     session_owner[session] = owner
     sessions = np.bincount(session_owner, minlength=2 * n_pairs).reshape(n_pairs, 2)
-    lo, span = int(when.min()), max(int(when.max() - when.min()), 1)
-    period = -(-(span + 1) // _DAY) * _DAY
+    span = stretch * _DAY
     # one sorted key per visit; keys of two sides are more than the window apart
-    stride = period + 2 * int(np.ceil(window_s)) + 1
-    key = owner * stride + (when - lo)
+    stride = int((start + span).max()) + 2 * int(np.ceil(window_s)) + 1
+    key = owner * stride + when
     visits = np.bincount(owner, minlength=2 * n_pairs).reshape(n_pairs, 2)
     # the side with fewer visits asks, the other answers
     asks = np.argmin(visits, axis=1)
@@ -383,19 +463,26 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray,
     n_sessions = sessions[np.arange(n_pairs), 1 - asks]
     expected = n_sessions * np.minimum(1.0, n_ask * 2.0 * window_s / span)
     asking = (owner % 2) == asks[owner // 2]
-    ask_pair, ask_when = owner[asking] // 2, when[asking] - lo
+    ask_pair, ask_when = owner[asking] // 2, when[asking]
+    # the moves: every one of a short stretch once, else shift_days each way
+    whole = stretch - 1 <= 2 * shift_days
+    n_moves = np.where(whole, stretch - 1, 2 * shift_days)
 
-    def moments(of: np.ndarray, shift: int) -> np.ndarray:
+    def moments(of: np.ndarray, move: int) -> np.ndarray:
         """Per pair: the distinct answering sessions the asking visits ``of`` meet, moved by
-        ``shift`` days (a session met twice, or at two of its visits, is one moment)."""
-        moved = (ask_when[of] + shift * _DAY) % period
+        its ``move``-th move (``0``: not moved; a session met twice, or at two of its visits,
+        is one moment; nothing where the pair has fewer moves)."""
         pair = ask_pair[of]
+        days = np.where(whole[pair], move,
+                        np.where(move <= shift_days, move, shift_days - move))
+        base = start[pair]
+        moved = base + (ask_when[of] - base + days * _DAY) % span[pair]
         target = (2 * pair + 1 - asks[pair]) * stride + moved
         at = np.searchsorted(key, target)
         after = np.where(at < len(key), key[np.minimum(at, len(key) - 1)] - target, stride)
         before = np.where(at > 0, target - key[np.maximum(at - 1, 0)], stride)
-        met = np.unique(session[np.where(after <= before, at, at - 1)[np.minimum(after, before)
-                                                                        <= window_s]])
+        near = (np.minimum(after, before) <= window_s) & (move <= n_moves[pair])
+        met = np.unique(session[np.where(after <= before, at, at - 1)[near]])
         return np.bincount(session_owner[met] // 2, minlength=n_pairs).astype(np.float64)
 
     c = moments(np.arange(len(ask_pair)), 0)
@@ -403,13 +490,12 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray,
     log_chance = np.zeros(n_pairs)
     if met.any():
         again = np.flatnonzero(met[ask_pair])
-        shifts = [k for k in range(-shift_days, shift_days + 1) if k]
         # one meeting added to the moves' count (a pseudo-count): accounts active on a few days
         # rarely meet in 14 moves even when a chance alignment of their days is not rare, and a
         # mean of 0 floored at uniform made 3 meetings of independent sparse accounts as
         # unlikely as 3e-7 (1 pair in 4,000 of them gained 4 orders or more)
-        moved = [(np.sum([moments(again, k) for k in shifts], axis=0) + 1.0)
-                 / (len(shifts) + 1.0)] if shifts else []
-        mean = np.max([expected, *moved], axis=0)
+        moved = (np.sum([moments(again, k) for k in range(1, 2 * shift_days + 1)], axis=0)
+                 + 1.0) / (n_moves + 1.0) if shift_days else expected
+        mean = np.maximum(expected, moved)
         log_chance[met] = np.maximum(poisson.logsf(c[met] - 1.0, mean[met]) / _LN10, _FLOOR)
     return Coincidence(log_chance, c, np.full(n_pairs, window_s))

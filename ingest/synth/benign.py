@@ -19,9 +19,11 @@ from ingest.synth.events import (
 from ingest.synth.ids import entity_key
 from ingest.synth.world import (
     CARD_HOUSEHOLD,
+    CARD_PERSONAL,
     DAY,
     DEV_HOUSEHOLD,
     DEV_OFFICE,
+    DEV_PERSONAL,
     DIURNAL,
     IP_NAT,
     IP_PUBLIC,
@@ -83,6 +85,8 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
     batch.ip = _addresses(rng, pop, local, config, first_event)
     money = (event_type == ORDER) | (event_type == PAYMENT)
     batch.card = np.where(money, _cards(rng, pop, local), np.uint64(0))
+    if config.household_couple_share > 0:  # off by default: nothing drawn, worlds unchanged
+        _couples(rng, pop, local, money, batch, config.household_couple_share)
     batch.counterparty = _counterparties(rng, pop, pools, local, event_type)
     batch.amount = _amounts(rng, event_type, pop, local)
     declined = rng.random(n) < config.decline_rate
@@ -151,6 +155,41 @@ def _cards(rng: np.random.Generator, pop: Population, local: np.ndarray) -> np.n
     household = pop.shares_card[local] & (rng.random(n) < 0.4)
     card[household] = entity_key(CARD_HOUSEHOLD, pop.household[local[household]])
     return card
+
+
+#: A couple's second device and card: the household's keys with this bit in the index.
+COUPLE_BIT = 1 << 55
+#: Share of a couple member's events on the couple's device, and of its payments with its card,
+#: in place of its own (as often as the family's device and card).
+_COUPLE_DEVICE_RATE, _COUPLE_CARD_RATE = 0.35, 0.4
+
+
+def couple_members(rng: np.random.Generator, pop: Population, share: float) -> np.ndarray:
+    """Per account of ``pop``: whether it is one of a couple, the first two members of a
+    household of three or more that shares a device and a card, drawn with ``share``."""
+    position = np.empty(pop.size, dtype=np.int64)
+    position[pop.members_order] = np.arange(pop.size)
+    position -= pop.household_start
+    drawn = rng.random(pop.size)[pop.members_order[pop.household_start]] < share
+    return (drawn & (pop.household_size >= 3) & pop.shares_device & pop.shares_card
+            & (position < 2))
+
+
+def _couples(rng: np.random.Generator, pop: Population, local: np.ndarray, money: np.ndarray,
+             batch: EventBatch, share: float) -> None:
+    """A couple's members (:func:`couple_members`) use the couple's own device and card, besides
+    the family's, at times of their own (``batch`` is changed in place)."""
+    couple = couple_members(rng, pop, share)[local]
+    pick = rng.random((2, len(local)))
+    key = pop.household[local] | COUPLE_BIT
+    # in place of a personal device or card: the family's are used as often as before
+    salt = np.uint64(56)
+    on_device = (couple & (pick[0] < _COUPLE_DEVICE_RATE)
+                 & (batch.device >> salt == DEV_PERSONAL))
+    batch.device[on_device] = entity_key(DEV_HOUSEHOLD, key[on_device])
+    on_card = (couple & money & (pick[1] < _COUPLE_CARD_RATE)
+               & (batch.card >> salt == CARD_PERSONAL))
+    batch.card[on_card] = entity_key(CARD_HOUSEHOLD, key[on_card])
 
 
 def _counterparties(rng: np.random.Generator, pop: Population, pools: Pools, local: np.ndarray,

@@ -62,6 +62,11 @@ class SynthConfig:
         Relative frequency of households of 1, 2, ... members.
     household_device_share, household_card_share
         Probability that a multi-member household shares a device / a payment card.
+    household_couple_share
+        Share of households of three or more members sharing a device and a card in which two
+        members (a couple) also share a second device and a second card (a tablet, a joint
+        card), each using them at times of its own: honest pairs sharing two devices and two
+        cards, the look-alikes of colluding pairs; 0 by default (no such couples).
     devices_per_account_weights, cards_per_account_weights
         Relative frequency of accounts with 1, 2, ... personal devices / cards.
     mobile_fraction, accounts_per_nat_ip
@@ -127,6 +132,7 @@ class SynthConfig:
     household_size_weights: tuple[float, ...] = (0.70, 0.15, 0.08, 0.05, 0.02)
     household_device_share: float = 0.6
     household_card_share: float = 0.4
+    household_couple_share: float = 0.0
     devices_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
     cards_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
     mobile_fraction: float = 0.45
@@ -189,7 +195,8 @@ class SynthConfig:
         for name in ("abuse_fraction", "mobile_fraction", "office_fraction",
                      "public_wifi_fraction", "new_account_fraction", "session_continue_rate",
                      "night_shift_fraction", "big_transfer_fraction",
-                     "micro_payment_fraction", "honest_flow_fraction", "pair_fraction"):
+                     "micro_payment_fraction", "honest_flow_fraction", "pair_fraction",
+                     "household_couple_share"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
