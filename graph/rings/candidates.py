@@ -65,7 +65,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from graph.rings.communities import components, group_rows, split_at_bridges, split_communities
+from graph.rings.communities import (
+    bridge_parts,
+    components,
+    group_rows,
+    split_at_bridges,
+    split_communities,
+)
 from graph.rings.config import RingConfig
 from graph.rings.flow_null import money_log_chance
 from graph.rings.flows import (
@@ -576,7 +582,9 @@ def _search(
     groups += [(core, "group_core")
                for core in big_group_cores([rows for rows, _ in groups], entities, types,
                                            localities, cfg)]
+    unions: list[tuple[np.ndarray, list[np.ndarray]]] = []
     if cfg.pairs:
+        groups, unions = _pieces_at_bridges(groups, projection, cfg)
         found = rare_entity_pairs(entities.matrix, cfg.pair_max_degree, groups=membership_matrix(
             [rows for rows, _ in groups], n) if groups else None)
         groups += [(pair, "pair") for pair in found]
@@ -588,7 +596,61 @@ def _search(
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
-                     localities, flow_evidence, cash_outs, judged, use_times)
+                     localities, flow_evidence, cash_outs, judged, use_times,
+                     _union_rows(merged, unions))
+
+
+#: The kinds of group a search of shared entities finds, split by :func:`_pieces_at_bridges`.
+_SPLIT_KINDS = ("shared_entities", "dense_block", "group_core")
+
+
+def _pieces_at_bridges(
+    groups: list[tuple[np.ndarray, str]], projection: sp.csr_matrix, cfg: RingConfig,
+) -> tuple[list[tuple[np.ndarray, str]], list[tuple[np.ndarray, list[np.ndarray]]]]:
+    """The groups with the pieces of those that fall apart at single links into a pair and
+    more (:func:`graph.rings.communities.bridge_parts`), and those unions with their pieces.
+
+    A colluding pair one of whose accounts shares a household's device and IP with a member of
+    a ring (or of another pair) is one component, community or dense block with it; described
+    as one group the union outranks the pair, which is then its fragment (with labels) or
+    inside a reported ring (without). The pieces of at least ``min_size`` accounts join the
+    groups as their own candidates, before the union (a near-duplicate union folds into its
+    piece); the pair pieces are the pair search's. Which union goes is known once the pieces
+    are described: :func:`_describe` drops a union whose every piece is a surprising candidate
+    of its own.
+    """
+    splittable = [i for i, (_, kind) in enumerate(groups) if kind in _SPLIT_KINDS]
+    found = bridge_parts(projection, [groups[i][0] for i in splittable], 2, cfg.min_edge_weight)
+    if not found:
+        return groups, []
+    pieces = {splittable[g]: parts for g, parts in found.items()
+              if any(len(p) < cfg.min_size for p in parts)}
+    out: list[tuple[np.ndarray, str]] = []
+    unions: list[tuple[np.ndarray, list[np.ndarray]]] = []
+    for i, (rows, kind) in enumerate(groups):
+        parts = pieces.get(i)
+        if parts is not None:
+            out += [(part, kind) for part in parts if len(part) >= cfg.min_size]
+            unions.append((np.unique(rows).astype(np.int64), parts))
+        out.append((rows, kind))
+    return out, unions
+
+
+def _union_rows(merged: list[tuple[np.ndarray, str]],
+                unions: list[tuple[np.ndarray, list[np.ndarray]]]
+                ) -> list[tuple[int, np.ndarray]]:
+    """Each union of :func:`_pieces_at_bridges` still a merged group of its own, as its index
+    among ``merged`` and its pieces' indices, where every piece is one too."""
+    if not unions:
+        return []
+    index = {members.astype(np.int64).tobytes(): i for i, (members, _) in enumerate(merged)}
+    found = []
+    for union, parts in unions:
+        at = index.get(union.tobytes())
+        pieces = [index.get(part.astype(np.int64).tobytes(), -1) for part in parts]
+        if at is not None and min(pieces) >= 0:
+            found.append((at, np.asarray(pieces, dtype=np.int64)))
+    return found
 
 
 def big_group_cores(
@@ -796,6 +858,7 @@ def _describe(
     cash_outs: pd.DataFrame | None = None,
     judged: list[tuple[np.ndarray, float, int]] | None = None,
     use_times: UseTimes | None = None,
+    unions: list[tuple[int, np.ndarray]] | None = None,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -812,6 +875,8 @@ def _describe(
     merged group holding all of such a group's accounts is as surprising as that test at least
     (:func:`_judged_surprise`). With ``use_times`` a pair's time coincidence counts every
     episode (:func:`graph.rings.pairs.episode_log_chance`), else first and last uses.
+    ``unions`` (a group's index and its pieces', :func:`_union_rows`): a group that falls
+    apart at single links into pieces each surprising on its own is not kept, its pieces are.
     """
     if not groups:
         return None
@@ -944,6 +1009,9 @@ def _describe(
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
     kept = (surprising >= cfg.min_surprise) | by_flows
+    for union, pieces in unions or []:
+        if (surprising[pieces] >= cfg.min_surprise).all():
+            kept[union] = False
     ids = pa.array(np.asarray(accounts.astype(str), dtype=object), pa.string())
     # only a group that holds a flow shape (its kind says so) can carry flow evidence, listed
     # first; then the shared entities, rarest sharing first (``chance`` has the pattern of

@@ -97,6 +97,143 @@ def split_at_bridges(matrix: sp.csr_matrix, groups: list[np.ndarray], min_size: 
     return result
 
 
+#: Member entries per step of :func:`bridge_parts` (each step reads its members' rows of the
+#: projection).
+_BRIDGE_CHUNK = 200_000
+
+
+def bridge_parts(matrix: sp.csr_matrix, groups: list[np.ndarray], min_part: int = 2,
+                 min_weight: float = 0.0) -> dict[int, list[np.ndarray]]:
+    """The groups that fall apart at single links into two or more parts of at least
+    ``min_part`` rows, and those parts.
+
+    :func:`split_at_bridges` cuts every bridge of a component and keeps the parts of a ring's
+    size, so a colluding pair tied to a ring by one link (the household device and IP one of
+    the pair shares with a ring member) is never a part of its own: its own link is a bridge
+    too, and cut. Here only the bridges with ``min_part`` rows or more on each side are cut (the
+    bridges form a forest over the parts that no single cut opens, each bridge's sides are
+    counted on it), so a pair stays a part. Groups may overlap (Leiden communities and dense
+    blocks of one component): each group's links are read on its own.
+
+    Parameters
+    ----------
+    matrix
+        Symmetric weight matrix (the projection).
+    groups
+        Row indices of each group.
+    min_part
+        The fewest rows on each side of a bridge that is cut, and of a part returned.
+    min_weight
+        Links lighter than this are not links.
+
+    Returns
+    -------
+    dict
+        Group index -> its parts of at least ``min_part`` rows (rows ascending, parts by
+        smallest row), for the groups with two or more.
+
+    Examples
+    --------
+    >>> bridge_parts(projection, [np.array([0, 1, 2, 3, 4, 5])])     # doctest: +SKIP
+    {0: [array([0, 1]), array([2, 3, 4, 5])]}
+    """
+    matrix = matrix.tocsr()
+    wanted = [i for i, rows in enumerate(groups) if len(rows) >= 2 * min_part]
+    found: dict[int, list[np.ndarray]] = {}
+    start = 0
+    while start < len(wanted):
+        stop, entries = start, 0
+        while stop < len(wanted) and (stop == start or entries < _BRIDGE_CHUNK):
+            entries += len(groups[wanted[stop]])
+            stop += 1
+        chunk = wanted[start:stop]
+        for g, parts in _chunk_bridge_parts(matrix, [np.unique(groups[i]) for i in chunk],
+                                            min_part, min_weight).items():
+            found[chunk[g]] = parts
+        start = stop
+    return found
+
+
+def _chunk_bridge_parts(matrix: sp.csr_matrix, groups: list[np.ndarray], min_part: int,
+                        min_weight: float) -> dict[int, list[np.ndarray]]:
+    """:func:`bridge_parts` of some groups (rows unique within each), indexed among them."""
+    sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    owner = np.repeat(np.arange(len(groups)), sizes)
+    rows = np.concatenate(groups).astype(np.int64)
+    n = np.int64(matrix.shape[0])
+    # each (group, row) entry is a node of its own: a row's links go to its group's rows only
+    key = owner * n + rows
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    sub = matrix[rows]
+    node = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+    wanted = owner[node] * n + sub.indices
+    at = np.minimum(np.searchsorted(sorted_key, wanted), len(sorted_key) - 1)
+    inside = (sorted_key[at] == wanted) & (sub.data >= min_weight)
+    src, dst = node[inside], order[at[inside]]
+    upper = src < dst
+    src, dst = src[upper], dst[upper]
+    graph = igraph.Graph(n=len(rows), edges=np.column_stack([src, dst]))
+    bridges = np.asarray(graph.bridges(), dtype=np.int64)
+    if len(bridges) == 0:
+        return {}
+    kept = np.ones(len(src), dtype=bool)
+    kept[bridges] = False
+    blob = _labels(src[kept], dst[kept], len(rows))
+    cut = bridges[_balanced_bridges(blob, src[bridges], dst[bridges], min_part)]
+    if len(cut) == 0:
+        return {}
+    kept[:] = True
+    kept[cut] = False
+    by_group: dict[int, list[np.ndarray]] = {}
+    for part in group_rows(_labels(src[kept], dst[kept], len(rows))):
+        if len(part) >= min_part:
+            by_group.setdefault(int(owner[part[0]]), []).append(np.sort(rows[part]))
+    return {g: sorted(parts, key=lambda p: int(p[0]))
+            for g, parts in by_group.items() if len(parts) >= 2}
+
+
+def _labels(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
+    """Connected component label of each of ``n`` nodes linked by ``src - dst``."""
+    return connected_components(sp.csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n)),
+                                directed=False)[1]
+
+
+def _balanced_bridges(blob: np.ndarray, ends_a: np.ndarray, ends_b: np.ndarray, min_part: int
+                      ) -> np.ndarray:
+    """Mask of the bridges (``ends_a[i] - ends_b[i]``) with at least ``min_part`` nodes on each
+    side; ``blob`` labels each node's 2-edge-connected part (its component once every bridge
+    is cut), so the bridges form a forest over the blobs."""
+    size = np.bincount(blob).astype(np.int64)
+    a, b = blob[ends_a], blob[ends_b]
+    neighbours: dict[int, list[int]] = {}
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        neighbours.setdefault(x, []).append(y)
+        neighbours.setdefault(y, []).append(x)
+    parent = np.full(len(size), -1, dtype=np.int64)
+    root = np.full(len(size), -1, dtype=np.int64)
+    order: list[int] = []
+    for start in neighbours:
+        if root[start] >= 0:
+            continue
+        root[start] = start
+        stack = [start]
+        while stack:
+            at = stack.pop()
+            order.append(at)
+            for other in neighbours[at]:
+                if root[other] < 0:
+                    root[other], parent[other] = start, at
+                    stack.append(other)
+    below = size.copy()
+    for at in reversed(order):
+        if parent[at] >= 0:
+            below[parent[at]] += below[at]
+    child = np.where(parent[a] == b, a, b)
+    side = below[child]
+    return (side >= min_part) & (below[root[child]] - side >= min_part)
+
+
 def leiden_communities(
     matrix: sp.csr_matrix, resolution: float = 1.0, seed: int = 0, loops: bool = False
 ) -> list[np.ndarray]:

@@ -276,3 +276,31 @@ def test_entity_type_codes_are_ranks_among_the_sorted_types():
     assert codes.tolist() == [1, 0, 2, 0]
     types, codes = entity_type_codes(pd.Index([], dtype=object))
     assert len(types) == 0 and codes.dtype == np.int64 and len(codes) == 0
+
+
+def _pair_beside_a_ring() -> object:
+    """Six members sharing three devices; a pair sharing a device, two cards and nothing else
+    with them but the home device and IP one of the pair shares with member r0; 300 loners."""
+    ring = [f"r{i}" for i in range(6)]
+    devices = [(r, f"rd{j}") for r in ring for j in range(3)]
+    devices += [("p0", "pd"), ("p1", "pd"), ("p0", "home"), ("r0", "home")]
+    devices += [(f"b{i}", f"bd{i}") for i in range(300)]
+    cards = [(p, f"pc{j}") for p in ("p0", "p1") for j in range(2)]
+    cards += [(f"b{i}", f"c{i}") for i in range(300)]
+    ips = [("p0", "ip_h"), ("r0", "ip_h")] + [(f"b{i}", f"ip{i // 2}") for i in range(300)]
+    return snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips), PAID_WITH=edges(cards))
+
+
+def test_a_pair_tied_to_a_ring_by_one_household_link_is_not_folded_into_it() -> None:
+    snap = _pair_beside_a_ring()
+    union = {"p0", "p1", *(f"r{i}" for i in range(6))}
+    found = find_ring_candidates(snap, RingConfig())
+    assert not any(set(c.members) == union for c in found)
+    pair = next(c for c in found if c.members == ["p0", "p1"])
+    assert pair.features["surprise"] >= RingConfig().min_surprise
+    assert any(c.members == [f"r{i}" for i in range(6)] for c in found)
+    # a pair the null does not find surprising on its own leaves the union a candidate
+    bar = pair.features["surprise"] + 1.0
+    kept = find_ring_candidates(snap, RingConfig(min_surprise=bar))
+    assert any(set(c.members) == union for c in kept)
+    assert not any(c.members == ["p0", "p1"] for c in kept)

@@ -1,7 +1,13 @@
 import numpy as np
 import scipy.sparse as sp
 
-from graph.rings.communities import components, group_rows, split_at_bridges, split_communities
+from graph.rings.communities import (
+    bridge_parts,
+    components,
+    group_rows,
+    split_at_bridges,
+    split_communities,
+)
 
 
 def _cliques(sizes: list[int], bridge_weight: float) -> sp.csr_matrix:
@@ -122,3 +128,20 @@ def test_bridges_are_those_of_the_lighter_links_a_heavier_component_was_found_at
     # at the component's own weight the path's rows are parts of one: a single part, whole
     opened = split_at_bridges(matrix, [group], min_size=3, min_weight=0.5)
     assert [p.tolist() for p in opened] == [list(range(10))]
+
+
+def test_bridge_parts_keeps_a_pair_tied_to_a_ring_by_one_link_a_part_of_its_own():
+    # a pair 0-1 tied to the clique 2-5 by the link 0-2 (its own link 0-1 is a bridge too);
+    # 6-9 a chain of two pairs; 10-14 a clique with one pendant row 15 (no part of two)
+    links = ([(0, 1, 1.0), (0, 2, 1.0)] + _clique(range(2, 6)) + [(6, 7, 1.0), (7, 8, 1.0),
+             (8, 9, 1.0)] + _clique(range(10, 15)) + [(14, 15, 1.0), (0, 6, 0.2)])
+    matrix = _graph(links, 16)
+    groups = [np.arange(6), np.arange(6, 10), np.arange(10, 16), np.arange(1, 6),
+              np.arange(10)]
+    found = bridge_parts(matrix, groups, min_part=2, min_weight=0.3)
+    as_lists = {g: [p.tolist() for p in parts] for g, parts in found.items()}
+    # groups may overlap: each is read on its own links (the light link 0-6 is none)
+    assert as_lists == {0: [[0, 1], [2, 3, 4, 5]], 1: [[6, 7], [8, 9]],
+                        4: [[0, 1], [2, 3, 4, 5], [6, 7], [8, 9]]}
+    # the old rule cuts every bridge: the pair falls apart into single rows, nothing splits
+    assert [g.tolist() for g in split_at_bridges(matrix, groups[:1], 3, 0.3)] == [list(range(6))]
