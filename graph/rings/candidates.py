@@ -1229,7 +1229,9 @@ def _pair_surprise(
     pair_log_chance`; with ``localities``, the likeliest of the type-wide null and the
     locality null of each scale), less ``log10`` of the pairs the search could have found like it.
     With ``ties`` (per entity: those that tie accounts, rare ones), a household's pair
-    (:func:`graph.rings.pairs.household_pairs`) has chance 1: a family shares what it shares.
+    (:func:`graph.rings.pairs.household_pairs`) has chance 1 (a family shares what it shares),
+    and the households' pairs and the others are two families of tests, each charged for its
+    own pairs (twice the sets: a union bound over both families).
 
     A pair sharing an entity of each type in a set ``S`` (every type it shares, once or
     more: those shared once add nothing to the chance but narrow the pairs it is one of) is
@@ -1259,13 +1261,24 @@ def _pair_surprise(
         per_type, activity[a], activity[b], type_pairs, type_edges,
         np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
         if localities else None)
-    if ties is not None:
-        chance = np.where(household_pairs(uses, a, b, ties), 0.0, chance)
     sets, which = np.unique(per_type >= 1, axis=0, return_inverse=True)
-    co_users = np.minimum(co_user_pair_counts(uses, codes, counted, sets)[which.ravel()],
-                          np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1))
+    bound = np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1)
+    families = 2.0 ** n_types - 1.0
+    if ties is None:
+        co_users = co_user_pair_counts(uses, codes, counted, sets)[which.ravel()]
+    else:
+        # households' pairs and the others are two families of tests: a household's sharing is
+        # no evidence, so the others' sharing is charged for the others' pairs only
+        household = household_pairs(uses, a, b, ties)
+        chance = np.where(household, 0.0, chance)
+        every, others = co_user_pair_counts(
+            uses, codes, counted, sets,
+            kept_pairs=lambda x, y: ~household_pairs(uses, x, y, ties))[:, which.ravel()]
+        co_users = np.where(household, every, others)
+        families *= 2.0
+    co_users = np.minimum(co_users, bound)
     co_users = np.where(np.isfinite(co_users), co_users, type_pairs.sum() / 2.0)
-    return -chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(2.0 ** n_types - 1.0)
+    return -chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(families)
 
 
 def _masked_entries(

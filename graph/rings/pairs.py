@@ -107,7 +107,7 @@ def rare_entity_pairs(
 
 
 def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.ndarray,
-                    max_size: int = HOUSEHOLD_MAX) -> np.ndarray:
+                    max_size: int = HOUSEHOLD_MAX, chunk: int = 250_000) -> np.ndarray:
     """Per pair ``(a[i], b[i])`` (account rows of ``uses``, accounts x entities): whether it is a
     household's pair, its sharing sitting inside a small set of accounts who share among
     themselves.
@@ -119,17 +119,22 @@ def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.
     the other two and its own tablet with no one: its set is the family. Two colluders from two
     homes share only their ring devices, which no third account uses: a set of two, no
     household (their homes are not the pair's). A ring's members share along a chain, no
-    entity used by all.
+    entity used by all. Pairs are taken ``chunk`` at a time.
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    out = np.zeros(len(a), dtype=bool)
     if len(a) == 0:
-        return np.zeros(0, dtype=bool)
+        return out
     tied = (uses > 0).astype(np.float64).tocsc()[:, np.flatnonzero(ties)].tocsr()
     degree = np.asarray(tied.getnnz(axis=0), np.float64)
-    shared = tied[a].multiply(tied[b]).tocsr()
-    reached = np.asarray(((shared @ tied.T) > 0).getnnz(axis=1))
-    widest = np.asarray(shared.multiply(degree[None, :]).max(axis=1).todense()).ravel()
-    return (reached >= 3) & (reached <= max_size) & (widest == reached)
+    users = tied.T.tocsr()
+    for start in range(0, len(a), chunk):
+        part = slice(start, start + chunk)
+        shared = tied[a[part]].multiply(tied[b[part]]).tocsr()
+        reached = np.asarray(((shared @ users) > 0).getnnz(axis=1))
+        widest = np.asarray(shared.multiply(degree[None, :]).max(axis=1).todense()).ravel()
+        out[part] = (reached >= 3) & (reached <= max_size) & (widest == reached)
+    return out
 
 
 def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_matrix) -> np.ndarray:
@@ -167,10 +172,13 @@ MAX_LISTED_CO_USERS = 20_000_000
 def co_user_pair_counts(
     uses: sp.spmatrix, codes: np.ndarray, counted: np.ndarray, type_sets: np.ndarray,
     limit: float = MAX_LISTED_CO_USERS, chunk: int = 1_000_000,
+    kept_pairs: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Per set of entity types (rows of the boolean ``type_sets``, sets x types): the number
     of pairs of accounts that co-use a ``counted`` entity (not a hub) of every type in the set
-    (``uses``: accounts x entities, ``codes``: each entity's type).
+    (``uses``: accounts x entities, ``codes``: each entity's type); with ``kept_pairs``
+    (given account rows ``a, b``: a boolean per pair), a second row: of those, the pairs it
+    keeps (shape ``(2, sets)``).
 
     The pairs co-using the set's rarest type (fewest ``sum_e C(d_e, 2)``) are listed and kept
     where they co-use each other type too, ``chunk`` at a time; ``inf`` for an empty set or
@@ -185,7 +193,7 @@ def co_user_pair_counts(
     by_type = [binary[:, np.flatnonzero(counted & (codes == t))].tocsr()
                for t in range(n_types)]
     listed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    out = np.full(len(type_sets), np.inf)
+    out = np.full((2, len(type_sets)), np.inf)
     for s, types in enumerate(np.asarray(type_sets, dtype=bool)):
         chosen = np.flatnonzero(types)
         if not len(chosen):
@@ -203,8 +211,11 @@ def co_user_pair_counts(
                 part = slice(start, start + chunk)
                 kept[part] = by_type[t][a[part]].multiply(by_type[t][b[part]]).getnnz(axis=1) > 0
             a, b = a[kept], b[kept]
-        out[s] = len(a)
-    return out
+        out[0, s] = len(a)
+        if kept_pairs is not None:
+            out[1, s] = sum(int(kept_pairs(a[start:start + chunk], b[start:start + chunk]).sum())
+                            for start in range(0, len(a), chunk))
+    return out[0] if kept_pairs is None else out
 
 
 def coincidence_log_chance(

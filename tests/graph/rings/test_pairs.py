@@ -247,6 +247,11 @@ def test_co_user_pairs_are_the_pairs_sharing_an_entity_of_every_type_hubs_left_o
     assert counts.tolist() == [3.0, 1.0, 1.0, np.inf]
     # the rarest type's co-user pairs over the limit: left to the caller's bound
     assert np.isinf(co_user_pair_counts(uses, codes, counted, sets, limit=0.5)[0])
+    # with a pair filter, a second row counts the pairs it keeps (here those without account a),
+    # a chunk at a time
+    both = co_user_pair_counts(uses, codes, counted, sets, chunk=1,
+                               kept_pairs=lambda a, b: (a != 0) & (b != 0))
+    assert both.tolist() == [[3.0, 1.0, 1.0, np.inf], [1.0, 0.0, 0.0, np.inf]]
 
 
 def test_independent_accounts_active_on_a_few_evenings_are_not_unlikely_pairs():
