@@ -608,8 +608,10 @@ def test_a_group_surprising_enough_to_report_without_labels_keeps_its_core_with_
                           {"size": 9.0, "surprise": 31.0, "significant": 1.0}, [], ring)
     weaker = RingCandidate(group.ring_id, members, "shared_entities", ["Card:c1"],
                            {"size": 9.0, "surprise": 20.0, "significant": 1.0}, [], ring)
-    scores = pd.DataFrame({"account_id": members,
-                           "score": [0.14, 0.19, 0.25, 0.29, 0.36, 0.36, 0.39, 0.2, 0.2]})
+    # the rest of the log: 200 ordinary accounts (the mean account score 0.03)
+    scores = pd.DataFrame({"account_id": [*members, *(f"o{i}" for i in range(200))],
+                           "score": [0.14, 0.19, 0.25, 0.29, 0.36, 0.36, 0.39, 0.2, 0.2,
+                                     *[0.02] * 200]})
     kept = trim_members([group], scores)
     assert [c.members for c in kept] == [ring]
     assert kept[0].evidence == [
@@ -621,3 +623,19 @@ def test_a_group_surprising_enough_to_report_without_labels_keeps_its_core_with_
     assert trim_members([group], scores, core_min_surprise=None) == []
     rings = score_rings([group], None, scores, nms_jaccard=1.0, labelled_fragment_share=1.1)
     assert rings["members"].tolist() == [ring]
+
+
+def test_a_core_member_the_model_clears_is_not_kept_on_the_groups_structure():
+    # default 20k seed 3 (benchmark protocol): four abusive anchors and, in the core of the
+    # entities they share, four ordinary accounts scored 0.00-0.21 (the mean account score
+    # 0.03): only the one above the mean stays beside the anchors
+    anchors, ordinary = ["a1", "a2", "a3", "a4"], ["h1", "h2", "h3", "h4"]
+    members = [*anchors, *ordinary]
+    group = RingCandidate(ring_id_for(members), members, "shared_entities", ["Card:c1"],
+                          {"size": 8.0, "surprise": 28.4, "significant": 1.0}, [], members)
+    scores = pd.DataFrame({"account_id": [*members, *(f"o{i}" for i in range(200))],
+                           "score": [0.99, 1.0, 1.0, 0.99, 0.0, 0.21, 0.0, 0.004,
+                                     *[0.02] * 200]})
+    kept = trim_members([group], scores)
+    assert [c.members for c in kept] == [[*anchors, "h2"]]
+    assert "Core:1 members scored below 0.5" in kept[0].evidence[-2]

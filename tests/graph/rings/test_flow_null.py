@@ -209,6 +209,20 @@ def test_a_fan_of_equal_amounts_is_unlikely_and_counts_each_transfer_once():
     assert chance[1:].tolist() == [0.0, 0.0]
 
 
+
+def test_a_hub_paying_some_payees_once_and_some_again_is_one_fan():
+    # a mule hub pays 10 mules 100 each in bursts: 6 once, 4 again (repeated pairs); judged
+    # by class it was a fan of 6 and a fan of 4, now one fan of 10 among every amount
+    internal = _internal([0] * 10, [0] * 10, list(range(1, 11)), [0.0] * 10,
+                         count=[1] * 6 + [2] * 4)
+    pools = [np.linspace(10.0, 1000.0, 100), np.linspace(10.0, 1000.0, 100)]
+    chance = fan_log_chance(internal, internal, pools, 3)
+    # 2 of the 200 amounts of either class are 100: one p-value, times the two tests
+    assert np.isclose(chance[0], np.log10(10) + 9 * np.log10(2 / 200) + np.log10(2))
+    by_class = [fan_log_chance(internal[internal["count"] == c], internal, pools, 3)[0]
+                for c in (1, 2)]
+    assert chance[0] < min(by_class) - 5
+
 def test_a_payroll_run_in_the_sparse_tail_of_the_amounts_is_no_fan_of_equal_amounts():
     # the log's amounts: mostly small payments, a few large; an employer pays 10 staff
     # 1,600-3,600 (a third either way of 2,400), where the pool is sparse, and a mule hub
