@@ -50,7 +50,9 @@ import scipy.sparse as sp
 
 from gnn.calibration import ScoreCalibrator
 from gnn.ring_ranking import PAIR_KIND, PAIR_REPORT_SURPRISE, member_surprise, unlabelled_ranking
+from graph.rings.anchored import anchored_candidates
 from graph.rings.candidates import STRUCTURE_FEATURES, RingCandidate, ring_id_for
+from graph.rings.config import RingConfig
 from graph.rings.metrics import ring_label_outcomes
 
 #: Weights of the structure features in ``structure_score`` (they sum to 1). ``size_prior`` is
@@ -154,6 +156,13 @@ CORE_MIN_SURPRISE = 25.0
 #: labels): rings per planted ring 4.60 / 3.83 / 1.41 and member precision 0.19 / 0.62 / 0.77
 #: for flows / members / drop, recovery 0.951 / 0.944 / 0.942 (benchmarks/README.md, session 9).
 UNSURPRISING = ("drop", "members", "flows")
+#: With ``unsurprising="drop"``, a candidate chance explains whose members all score at the
+#: anchor bar stays when its structure and its anchors together reach this surprise
+#: (:mod:`graph.rings.anchored`): the bar the search calls a candidate significant at. AMLSim
+#: (benchmarks.rings, seeds 0 1 2, GNN) recovery 0.60 / 0.62 / 0.62 -> 0.66 / 0.76 / 0.74 at
+#: top precision 0.94-0.97 -> 0.92-0.93; the generated 20k worlds of seeds 3 and 7 kept their
+#: rings (helper hamlsim, session 18).
+ANCHORED_MIN_SURPRISE = RingConfig().min_surprise
 #: With account scores, a ring whose pooled member score (``member_score``, before any flow
 #: boost) is below this is not a ring: honest accounts whose money the null model happens to
 #: find surprising. Chosen on the same 200k world among 0, 0.1, 0.2 and 0.3: member precision
@@ -292,6 +301,7 @@ def trim_members(
     hub_degree: int = HUB_DEGREE,
     min_trimmed_size: int = MIN_TRIMMED_SIZE,
     core_min_surprise: float | None = CORE_MIN_SURPRISE,
+    anchored_min_surprise: float | None = ANCHORED_MIN_SURPRISE,
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -310,7 +320,9 @@ def trim_members(
     :data:`FLOW_MIN_SURPRISE`), every member with a transfer inside it stays: the shape is
     the evidence (mules look ordinary one by one; with weak account scores, a small world's,
     nobody is an anchor). A candidate the null model does not find significant at all is
-    handled as ``unsurprising`` says (:data:`UNSURPRISING`): dropped by default, or
+    handled as ``unsurprising`` says (:data:`UNSURPRISING`): dropped by default (unless every
+    member is an anchor and the anchors with its structure reach ``anchored_min_surprise``,
+    :mod:`graph.rings.anchored`; its evidence says so: ``"Anchored:..."``), or
     (``"members"``) trimmed as a group sharing entities whatever its kind (chance explains its
     transfers: one risky account and its payees are no ring). Transfers are the candidate's
     ``ties`` (all its internal transfers) and the ``Transfer:`` and ``Path:`` items of its
@@ -359,6 +371,9 @@ def trim_members(
         The surprise from which a candidate sharing entities keeps its core (a pair's own
         candidate: the lower of it and :data:`gnn.ring_ranking.PAIR_REPORT_SURPRISE`); None
         keeps none.
+    anchored_min_surprise
+        With ``unsurprising="drop"``, the anchored surprise from which a candidate chance
+        explains stays (:data:`ANCHORED_MIN_SURPRISE`); None keeps none.
 
     Returns
     -------
@@ -369,13 +384,16 @@ def trim_members(
         raise ValueError(f"trim_members: unsurprising must be one of {UNSURPRISING}, "
                          f"got {unsurprising!r}")
     lookup = _score_lookup(account_scores)
+    anchored = (anchored_candidates(candidates, lookup, min_member_score, anchored_min_surprise)
+                if unsurprising == "drop" and anchored_min_surprise is not None else {})
     core_floor = float(account_scores["score"].mean()) if len(account_scores) else 0.0
     kept_candidates: list[RingCandidate] = []
     seen: set[str] = set()
     for candidate in candidates:
         chance = unsurprising != "flows" and _by_chance(candidate)
-        if chance and unsurprising == "drop":
+        if chance and unsurprising == "drop" and candidate.ring_id not in anchored:
             continue
+        candidate = anchored.get(candidate.ring_id, candidate)
         trimmed = _trimmed(candidate, lookup, min_member_score, min_ties,
                            None if chance else flow_min_ties, hub_degree,
                            _structural_core(candidate, core_min_surprise, lookup,

@@ -639,3 +639,20 @@ def test_a_core_member_the_model_clears_is_not_kept_on_the_groups_structure():
     kept = trim_members([group], scores)
     assert [c.members for c in kept] == [[*anchors, "h2"]]
     assert "Core:1 members scored below 0.5" in kept[0].evidence[-2]
+
+
+def test_trim_members_keeps_a_group_of_anchors_chance_explains():
+    """A candidate the null model finds no more surprising than chance stays with labels when
+    every member is an anchor and anchors are rare enough (graph.rings.anchored); one with a
+    member under the bar, or with the rule off, is dropped."""
+    members = [f"a{i}" for i in range(6)]
+    ring = RingCandidate(ring_id_for(members), members, "flow_fan_in", [],
+                         {"surprise": -3.0, "significant": 0.0, "size": 6.0})
+    scores = pd.DataFrame({"account_id": [*members, *(f"h{i}" for i in range(94))],
+                           "score": [0.9] * 6 + [0.1] * 94})
+    kept = trim_members([ring], scores)
+    assert [c.members for c in kept] == [members]
+    assert kept[0].evidence[-1].startswith("Anchored:all 6 members")
+    assert trim_members([ring], scores, anchored_min_surprise=None) == []
+    low = scores.assign(score=np.where(scores["account_id"] == "a5", 0.2, scores["score"]))
+    assert trim_members([ring], low) == []
