@@ -105,6 +105,7 @@ from graph.rings.null_model import (
     surprise,
     type_degrees,
 )
+from graph.rings.off_schedule import off_schedule_fans
 from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
     UseTimes,
@@ -423,7 +424,8 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                 cfg: RingConfig) -> list[FlowGroup]:
     """Every money-flow group: fan-in / fan-out stars and windowed cycles in each tier of pair
     counts (:mod:`graph.rings.flows`), periodic fans (:mod:`graph.rings.periodic`), one-shot
-    fans (:mod:`graph.rings.one_shot`), then the typologies (:mod:`graph.rings.typologies`)."""
+    fans (:mod:`graph.rings.one_shot`), off-schedule fans (:mod:`graph.rings.off_schedule`),
+    then the typologies (:mod:`graph.rings.typologies`)."""
     n = len(accounts)
     found: list[FlowGroup] = []
     for low, high in pair_count_tiers(cfg.flow_max_pair_count):
@@ -435,6 +437,8 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                            cfg.flow_period_max_days, cfg.flow_period_day_s)
     found += one_shot_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
                            cfg.flow_period_max_days, cfg.flow_period_day_s)
+    found += off_schedule_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
+                               cfg.min_surprise, cfg.flow_period_day_s)
     return found + flow_typologies(transfers, cash_outs, accounts,
                                    TypologySettings.from_ring_config(cfg))
 

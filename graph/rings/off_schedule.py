@@ -1,0 +1,134 @@
+"""Off-schedule fans: one-off payments an account makes (or receives) off its own routine.
+
+An account that pays a new counterparty once every ``s`` days, to the day, for months keeps a
+routine; laundering through it shows as one-off payments on other days. AMLSim's alert
+fans-out are such (session 18): their hubs pay a payee a week on one weekday (103-105 of their
+108-112 one-off payees), and the 3-9 alert payees are paid on other days; of the 201 hubs paying
+10 or more one-off payees, all keep a weekly routine, 182 never leave it, and every payment off
+it (60, at 19 hubs) goes to an alert payee. The fan search (:mod:`graph.rings.flows`) sees the
+hub and all its one-off payees (over 100), so the alert's members are a tenth of the group and
+no null finds it surprising.
+
+The test, per hub and direction with at least ``min_days`` one-off pairs (a pair transacting
+once), over the days the pairs start:
+
+* its routine: the step ``s`` (2 to ``max_step`` days) and day ``r`` (mod ``s``) holding the most
+  of its ``n`` days beyond chance, ``c`` of them; it *keeps* the routine when the binomial tail
+  ``P(Bin(n, 1/s) >= c)``, charged for every ``(s, r)`` tried, is at most ``10 ** -min_surprise``;
+* off it: ``k = n - c`` pairs; the log's own rate ``q`` of pairs off the routine among every
+  hub that keeps one; the chance of ``k`` or more is ``P(Bin(n, q) >= k)``, charged for the hubs
+  that keep a routine and could have come out as unlikely (Tarone's count, as
+  :mod:`graph.rings.one_shot`), competing with the money null of :mod:`graph.rings.flow_null`
+  (one more factor 2).
+
+A group is the hub and its off-routine counterparties, ``min_fan`` to ``max_size - 1`` of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+
+from graph.rings.flows import FlowGroup
+from graph.rings.periodic import DAY_S
+
+#: The longest routine step judged, in days (a month).
+MAX_STEP = 31
+#: The fewest one-off pairs of a hub whose routine is judged.
+MIN_DAYS = 10
+
+
+def _log10_sf(k: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.ndarray:
+    """``log10 P(Bin(n, p) >= k)`` (0 where ``k <= 0``)."""
+    k = np.asarray(k, np.float64)
+    out = binom.logsf(k - 1.0, n, p) / np.log(10.0)
+    return np.where(k <= 0, 0.0, np.minimum(out, 0.0))
+
+
+def routines(hub: np.ndarray, day: np.ndarray, n_accounts: int, max_step: int = MAX_STEP
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per account: its count ``n`` of distinct days (``hub``, ``day`` one row per account
+    and day) and the routine holding the most of them beyond chance: step, day mod step and
+    the days on it (step 0 where none holds more than chance)."""
+    n = np.bincount(hub, minlength=n_accounts)
+    best = np.zeros(n_accounts)
+    step = np.zeros(n_accounts, np.int64)
+    residue = np.zeros(n_accounts, np.int64)
+    on = np.zeros(n_accounts, np.int64)
+    for s in range(2, max_step + 1):
+        counts = np.bincount(hub * s + day % s, minlength=n_accounts * s).reshape(n_accounts, s)
+        r = counts.argmax(axis=1)
+        c = counts[np.arange(n_accounts), r]
+        excess = c - n / s
+        better = excess > best
+        best[better], step[better], residue[better], on[better] = (
+            excess[better], s, r[better], c[better])
+    return n, step, residue, on
+
+
+def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
+                      max_size: int, min_surprise: float, day_s: float = DAY_S,
+                      min_days: int = MIN_DAYS, max_step: int = MAX_STEP) -> list[FlowGroup]:
+    """Fans-in and fans-out of the one-off counterparties off their hub's routine (module
+    docstring): ``flow_fan_in`` / ``flow_fan_out`` groups (the hub and those counterparties)
+    whose ``log_chance`` is the binomial tail of their count and ``tests`` the hubs that could
+    have been as unlikely; only those that beat that count (``-log_chance > log10 tests +
+    log10 2``)."""
+    n_accounts = len(accounts)
+    one_off = transfers[(transfers["count"].to_numpy() == 1) & (transfers["ts"].to_numpy() >= 0)]
+    if one_off.empty:
+        return []
+    day = np.floor(one_off["ts"].to_numpy(np.float64) / day_s).astype(np.int64)
+    day -= day.min()
+    ids = np.asarray(accounts.astype(str), dtype=object)
+    tried = np.log10(sum(range(2, max_step + 1)))
+    groups: list[FlowGroup] = []
+    for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
+                                     ("dst", "src", "flow_fan_in", "payers")):
+        hub = one_off[centre].to_numpy(np.int64)
+        width = int(day.max()) + 1
+        codes = np.unique(hub * width + day)
+        busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
+        compact = np.full(n_accounts, -1, np.int64)
+        compact[busy] = np.arange(len(busy))
+        codes = codes[compact[codes // width] >= 0]
+        n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
+        n[busy], step[busy], residue[busy], on[busy] = routines(
+            compact[codes // width], codes % width, len(busy), max_step)
+        judged = np.flatnonzero((n >= min_days) & (step > 0))
+        routine = _log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + tried
+        keeps = judged[routine <= -min_surprise]
+        if not len(keeps):
+            continue
+        off = n[keeps] - on[keeps]
+        q = off.sum() / n[keeps].sum()
+        if not 0.0 < q < 1.0:
+            continue
+        chance = _log10_sf(off, n[keeps], q) + np.log10(2.0)
+        reachable = np.sort(np.minimum(n[keeps], max_size - 1) * np.log10(q) + np.log10(2.0))
+        tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
+        strong = ((-chance > np.log10(tests) + np.log10(2.0)) & (off >= min_fan)
+                  & (off <= max_size - 1))
+        if not strong.any():
+            continue
+        fan_of = np.full(n_accounts, -1, np.int64)
+        fan_of[keeps[strong]] = np.arange(int(strong.sum()))
+        mine = fan_of[hub] >= 0
+        off_day = mine & (day % np.maximum(step[hub], 1) != residue[hub])
+        leaves = one_off[leaf].to_numpy(np.int64)[off_day]
+        owner = fan_of[hub[off_day]]
+        for i, (h, j) in enumerate(zip(keeps[strong], np.flatnonzero(strong), strict=True)):
+            rows = np.unique(leaves[owner == i])
+            if len(rows) + 1 > max_size:
+                continue
+            groups.append(FlowGroup(
+                np.append(rows, h), kind,
+                [f"Hub:{ids[h]}",
+                 f"OffSchedule:{len(rows)} one-off {side} on {off[j]} of its {n[h]} days off "
+                 f"its routine of one day every {step[h]}d ({q:.2%} of the days of hubs "
+                 f"keeping a routine are)",
+                 f"OffScheduleChance:{10.0 ** chance[j]:.1e} ({tests[j]} hubs could be as "
+                 f"unlikely)"],
+                float(chance[j]), int(tests[j])))
+    return groups
