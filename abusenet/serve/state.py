@@ -917,17 +917,18 @@ class GraphState:
             small = np.flatnonzero(~big)
             count = np.empty(len(entities), dtype=np.int64)
             count[small], accounts = _distinct_accounts(into, entities[small], len(scores))
+            lowest = np.full(len(entities), np.iinfo(np.int64).max)
+            np.minimum.at(lowest, small.repeat(count[small]), self._ring_rank[accounts])
             parts, at = [accounts], [small.repeat(count[small])]
             for k in np.flatnonzero(big).tolist():
-                kept = hubs.accounts(node_type, int(entities[k]), into, len(scores))
+                kept, lowest[k] = hubs.accounts(node_type, int(entities[k]), into,
+                                                self._ring_rank)
                 count[k] = len(kept)
                 parts.append(kept)
                 at.append(np.full(len(kept), k))
             accounts, at = np.concatenate(parts), np.concatenate(at)
             total = np.bincount(at, weights=_zero_nan(scores[accounts]),
                                 minlength=len(entities))
-            lowest = np.full(len(entities), np.iinfo(np.int64).max)
-            np.minimum.at(lowest, at, self._ring_rank[accounts])
             found.append((node_type, position, entities[which], count[which], total[which],
                           lowest[which], _zero_nan(scores[rows[position]])))
         return found
@@ -1062,14 +1063,17 @@ def _distinct_accounts(into: list[GrowingAdjacency], entities: np.ndarray,
 
 class _HubAccounts:
     """The distinct accounts of the entities with :data:`HUB_ACCOUNTS` edges or more that a
-    view read, in account order, kept between views: the edges added to one since are merged
-    in (they are appended to the adjacency's added lists), not its thousands of accounts
-    gathered and sorted again."""
+    view read, in account order, and the lowest ring rank among them, kept between views: the
+    edges added to one since are merged in (they are appended to the adjacency's added lists),
+    not its thousands of accounts gathered, sorted and looked up again. An account's ring rank
+    never changes (the rings are the run's), so the lowest rank changes only by the accounts
+    merged in."""
 
     def __init__(self) -> None:
         self.graph: LocalGraph | None = None
-        # (node type, row) -> (its added edges taken in per adjacency, its accounts)
-        self.kept: dict[tuple[str, int], tuple[list[int], np.ndarray]] = {}
+        # (node type, row) -> (its added edges taken in per adjacency, its accounts, their
+        # lowest ring rank)
+        self.kept: dict[tuple[str, int], tuple[list[int], np.ndarray, int]] = {}
 
     def on(self, graph: LocalGraph) -> _HubAccounts:
         """Itself, for ``graph`` (what was kept for another graph forgotten)."""
@@ -1078,16 +1082,18 @@ class _HubAccounts:
         return self
 
     def accounts(self, node_type: str, entity: int, into: list[GrowingAdjacency],
-                 width: int) -> np.ndarray:
+                 rank: np.ndarray) -> tuple[np.ndarray, int]:
         """The distinct accounts of ``entity`` along ``into``, in account order (not to be
-        written to)."""
+        written to), and the lowest of their ``rank`` s (per account row: its best ring's
+        position, more than any account row where none)."""
         key = (node_type, entity)
         taken = [len(a.added.get(entity, ())) for a in into]
         held = self.kept.get(key)
         if held is not None and held[0] == taken:
-            return held[1]
+            return held[1], held[2]
         if held is None:
-            accounts = _distinct_accounts(into, np.array([entity]), width)[1]
+            accounts = _distinct_accounts(into, np.array([entity]), len(rank))[1]
+            lowest = int(rank[accounts].min()) if len(accounts) else int(np.iinfo(np.int64).max)
         else:
             new = np.unique(np.concatenate([np.asarray(a.added[entity][old:], dtype=np.int64)
                                             for a, old, now in zip(into, held[0], taken,
@@ -1096,8 +1102,9 @@ class _HubAccounts:
             at = np.searchsorted(accounts, new)
             there = accounts[np.minimum(at, len(accounts) - 1)] == new
             accounts = np.insert(accounts, at[~there], new[~there])
-        self.kept[key] = (taken, accounts)
-        return accounts
+            lowest = min(held[2], int(rank[new].min()))
+        self.kept[key] = (taken, accounts, lowest)
+        return accounts, lowest
 
 
 class _PublishedScores:

@@ -220,9 +220,13 @@ def test_views_through_kept_hub_accounts_equal_those_gathered(run_dir, monkeypat
     old_device = state.nodes["Device"].ids[0]
     validator = EventValidator(canonical_mapping(state.ingest_state))
     asked = [*ids[:30], "hub_a", "hub_b", ids[9], "nobody"]
+    # the best ring's member joins the kept entities last: their lowest ring rank must follow
+    member = next(m for m in state.rings["members"][0] if m in state.nodes[ACCOUNT].row)
     for batch in range(3):  # each batch adds edges to the entities kept at the one before
         pairs = [(a, d) for d in ("dev-hub", old_device)
                  for a in ("hub_a", "hub_b", ids[10 + batch], ids[20 + 2 * batch])]
+        if batch == 2:
+            pairs.append((member, "dev-hub"))
         events = [{"event_id": f"h{batch}-{i}", "account_id": a, "ts": "2025-01-20T10:00:00Z",
                    "event_type": "login", "device_id": d} for i, (a, d) in enumerate(pairs)]
         state.apply(validator.check(events).events)
@@ -233,3 +237,4 @@ def test_views_through_kept_hub_accounts_equal_those_gathered(run_dir, monkeypat
         for account_id, view in zip(asked, kept, strict=True):
             _assert_same_view(view, _reference_view(state, account_id))
     assert len(state._hub_accounts.kept) > 2
+    assert kept[asked.index("hub_a")]["ring"]["ring_id"] == state.rings["ring_id"][0]
