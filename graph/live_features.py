@@ -437,9 +437,10 @@ class _BusyEntities:
         self.amount_n[slots] += number
         owner = slots[seg] << 32
         self.accounts[slots] += self._count_new(
-            self._pairs, owner | features._codes[ACTOR][positions].astype(np.int64), count, seg)
+            self._pairs, owner | features._codes[ACTOR][positions].astype(np.int64), count, seg,
+            fresh)
         days = np.floor_divide(ts, _DAY_US) + (1 << 31)
-        self.days[slots] += self._count_new(self._days, owner | days, count, seg)
+        self.days[slots] += self._count_new(self._days, owner | days, count, seg, fresh)
 
     def _set_times(self, slot: int, times: np.ndarray) -> None:
         if slot < len(self.times):
@@ -489,13 +490,14 @@ class _BusyEntities:
         return delta
 
     @staticmethod
-    def _count_new(seen: set[int], keys: np.ndarray, count: int, seg: np.ndarray) -> np.ndarray:
+    def _count_new(seen: set[int], keys: np.ndarray, count: int, seg: np.ndarray,
+                   fresh: bool = False) -> np.ndarray:
         """Add ``keys`` (one per event, its segment ``seg``) to ``seen``; per segment, how
-        many were not there."""
+        many were not there (``fresh``: none can be, the keys' slots being new: not looked
+        up one by one)."""
         keys, first = np.unique(keys, return_index=True)
-        before = len(seen)
         listed = keys.tolist()
-        if before:
+        if seen and not fresh:
             known = np.fromiter((k in seen for k in listed), dtype=bool, count=len(listed))
             seen.update(listed)
             return np.bincount(seg[first[~known]], minlength=count)
