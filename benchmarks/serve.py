@@ -63,9 +63,10 @@ LAUNCH = ("import typer; from abusenet.commands.serve import register; app = typ
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
-    """p50 / p95 / p99 of ``seconds``, in milliseconds."""
+    """p50 / p95 / p99 of ``seconds``, in milliseconds (``None`` without any)."""
     values = np.asarray(seconds) * 1000
-    return {f"p{q}_ms": round(float(np.percentile(values, q)), 2) for q in (50, 95, 99)}
+    return {f"p{q}_ms": round(float(np.percentile(values, q)), 2) if len(values) else None
+            for q in (50, 95, 99)}
 
 
 class Traffic:
@@ -262,7 +263,8 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--token", default=os.environ.get("ABUSENET_API_TOKEN"))
     parser.add_argument("--pid", type=int)
-    parser.add_argument("--rate", type=float, default=200.0, help="single events per second")
+    parser.add_argument("--rate", type=float, default=200.0,
+                        help="single events per second (0: no singles, batches only)")
     parser.add_argument("--seconds", type=float, default=60.0, help="seconds of single events")
     parser.add_argument("--singles", type=int, default=100_000, help="at most this many singles")
     parser.add_argument("--clients", type=int, default=32, help="sending threads (singles)")
@@ -323,7 +325,8 @@ def main() -> None:
     cpu = None if cpu_before is None else {
         "single_phase": round(cpu_single - cpu_before, 1),
         "batch_phase": round(cpu_batch - cpu_single, 1),
-        "single_ms_per_event": round(1000 * (cpu_single - cpu_before) / single["requests"], 3),
+        "single_ms_per_event": (round(1000 * (cpu_single - cpu_before) / single["requests"], 3)
+                                if single["requests"] else None),
         "batch_ms_per_event": round(1000 * (cpu_batch - cpu_single) / max(100 * len(batch), 1),
                                     3)}
     applied = single_phases.get("update", {}).get("count")
