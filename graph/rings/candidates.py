@@ -1224,6 +1224,12 @@ def _flow_evidence(groups: list[tuple[np.ndarray, str]], flagged: np.ndarray,
     return np.asarray(cands, dtype=np.int64), pa.array(texts, pa.string())
 
 
+#: The share of a pair's chance spent on households' pairs (:func:`_pair_surprise`): only
+#: their episodes can make them surprising, and a family's pair is rarely a colluding one, so
+#: the other pairs keep 0.9 of it (0.05 orders charged, 1 for households' pairs).
+HOUSEHOLD_SHARE = 0.1
+
+
 def _pair_surprise(
     shared: sp.csr_matrix,
     membership: sp.csr_matrix,
@@ -1241,7 +1247,8 @@ def _pair_surprise(
     With ``ties`` (per entity: those that tie accounts, rare ones), a household's pair
     (:func:`graph.rings.pairs.household_pairs`) has chance 1 (a family shares what it shares),
     and the households' pairs and the others are two families of tests, each charged for its
-    own pairs (twice the sets: a union bound over both families).
+    own pairs and its share of the chance (:data:`HOUSEHOLD_SHARE` the households'; a union
+    bound over both families).
 
     A pair sharing an entity of each type in a set ``S`` (every type it shares, once or
     more: those shared once add nothing to the chance but narrow the pairs it is one of) is
@@ -1273,22 +1280,23 @@ def _pair_surprise(
         if localities else None)
     sets, which = np.unique(per_type >= 1, axis=0, return_inverse=True)
     bound = np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1)
-    families = 2.0 ** n_types - 1.0
+    share = np.ones(len(a))
     if ties is None:
         co_users = co_user_pair_counts(uses, codes, counted, sets)[which.ravel()]
     else:
-        # households' pairs and the others are two families of tests: a household's sharing is
-        # no evidence, so the others' sharing is charged for the others' pairs only
+        # households' pairs and the others are two families of tests, each charged for its own
+        # pairs and its share of the chance: a household's sharing is no evidence
         household = household_pairs(uses, a, b, ties)
         chance = np.where(household, 0.0, chance)
         every, others = co_user_pair_counts(
             uses, codes, counted, sets,
             kept_pairs=lambda x, y: ~household_pairs(uses, x, y, ties))[:, which.ravel()]
-        co_users = np.where(household, every, others)
-        families *= 2.0
+        co_users = np.where(household, every - others, others)
+        share = np.where(household, HOUSEHOLD_SHARE, 1.0 - HOUSEHOLD_SHARE)
     co_users = np.minimum(co_users, bound)
     co_users = np.where(np.isfinite(co_users), co_users, type_pairs.sum() / 2.0)
-    return -chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(families)
+    return (-chance - np.log10(np.maximum(co_users, 1.0)) - np.log10(2.0 ** n_types - 1.0)
+            + np.log10(share))
 
 
 def _masked_entries(

@@ -333,25 +333,29 @@ def test_accounts_active_on_the_same_few_days_are_not_strongly_unlikely_pairs():
 
 
 def test_a_household_s_pair_shares_with_a_small_set_one_entity_all_of_the_set_use():
-    # entities: 0 the family device of 0-3, 1 a couple's tablet (0, 1), 2 a ring device of
-    # 4 and 5, 3 / 4 the home devices of 4 (with 6) and of 5 (with 7), 5 a ring device of 8
-    # and 9, 6 a device of 10-15, 7 one of 10 and 11, 8 / 9 devices of 16, 17 and 18 / of
-    # 16, 17 and 19 (a chain: none used by all four)
-    users_of = {0: [0, 1, 2, 3], 1: [0, 1], 2: [4, 5], 3: [4, 6], 4: [5, 7], 5: [8, 9],
-                6: [10, 11, 12, 13, 14, 15], 7: [10, 11], 8: [16, 17, 18], 9: [16, 17, 19]}
-    uses = np.zeros((20, 10))
+    # entities: 0 / 10 the family device / card of 0-3, 1 a couple's tablet (0, 1), 2 a ring
+    # device of 4 and 5, 3 / 4 the home devices of 4 (with 6) and of 5 (with 7), 5 a ring
+    # device of 8 and 9 and 11 their ring card, 6 a device of 10-15, 7 one of 10 and 11, 8 / 9
+    # devices of 16, 17 and 18 / of 16, 17 and 19 (a chain: none used by all four)
+    users_of = {0: [0, 1, 2, 3], 10: [0, 1, 2, 3], 1: [0, 1], 2: [4, 5], 3: [4, 6], 4: [5, 7],
+                5: [8, 9], 11: [8, 9], 6: [10, 11, 12, 13, 14, 15], 7: [10, 11],
+                8: [16, 17, 18], 9: [16, 17, 19]}
+    uses = np.zeros((21, 12))
     for entity, users in users_of.items():
         uses[users, entity] = 1.0
     a, b = np.array([0, 4, 8, 10, 0, 16]), np.array([1, 5, 9, 11, 2, 17])
-    ties = np.ones(10, dtype=bool)
+    ties = np.ones(12, dtype=bool)
     assert household_pairs(sp.csr_matrix(uses), a, b, ties).tolist() == [
         True, False, False, False, True, False]
-    # entity 0 is no tie (a hub, say): the couple's set is the two of them, no household
-    ties[0] = False
+    # the family device and card are no ties (hubs, say): the couple's set is the two of them
+    ties[[0, 10]] = False
     assert household_pairs(sp.csr_matrix(uses), a, b, ties).tolist()[0] is False
     # one of the couple is also in a colluding pair with an outsider: still the family's pair
     uses[1, 5] = 1.0
-    assert household_pairs(sp.csr_matrix(uses), a, b, np.ones(10, dtype=bool)).tolist()[0]
+    assert household_pairs(sp.csr_matrix(uses), a, b, np.ones(12, dtype=bool)).tolist()[0]
+    # an account using the colluders' ring device too makes them look like a family (disclosed)
+    uses[20, 5] = 1.0
+    assert household_pairs(sp.csr_matrix(uses), a, b, np.ones(12, dtype=bool)).tolist()[2]
 
 
 def test_a_couple_sharing_a_second_device_and_card_in_a_family_of_four_is_no_finding():
