@@ -193,7 +193,8 @@ def account_nodes_sql(
             f"""received AS (
             SELECT dst AS id, min(first_ts) AS first_ts, max(last_ts) AS last_ts,
                    CAST(sum(count) AS BIGINT) AS n_in_events, sum(amount_sum) AS amount_in_sum,
-                   sum(amount_sum) / nullif(sum(amount_n), 0) AS amount_in_mean
+                   sum(amount_sum) / nullif(sum(amount_n), 0) AS amount_in_mean,
+                   count(*) AS deg_in
                    {''.join(', ' + a for a in attr_in)}
             FROM {ident('pairs_' + transacted.name)} GROUP BY dst
         )"""
@@ -207,16 +208,24 @@ def account_nodes_sql(
                       for a in float_attributes)
             + " WHERE false)"
         )
-    degree_joins, degree_cols = [], []
-    for rel in relations:
-        pairs = ident("pairs_" + rel.name)
-        name = rel.name.lower()
-        sides = [("out", "src"), ("in", "dst")] if rel is transacted else [("", "src")]
-        for side, key in sides:
-            cte = f"deg_{name}_{side}" if side else f"deg_{name}"
-            ctes.append(f"{cte} AS (SELECT {key} AS id, count(*) AS d FROM {pairs} GROUP BY {key})")
-            degree_joins.append(f"LEFT JOIN {cte} USING (id)")
-            degree_cols.append(f"coalesce({cte}.d, 0) AS {cte}")
+    # Every relation's out-degree from one aggregate over all pairs' sources, tagged by
+    # relation (one shuffle and one join on Spark, not one per relation); TRANSACTED_WITH's
+    # in-degree (its pairs per receiver) comes with ``received``.
+    out_degrees = [f"deg_{r.name.lower()}_out" if r is transacted else f"deg_{r.name.lower()}"
+                   for r in relations]
+    degree_cols = []
+    for rel, out in zip(relations, out_degrees, strict=True):
+        degree_cols.append(f"coalesce(g.{out}, 0) AS {out}")
+        if rel is transacted:
+            degree_cols.append(f"coalesce(r.deg_in, 0) AS deg_{rel.name.lower()}_in")
+    degree_join = ""
+    if relations:
+        sources = " UNION ALL ".join(f"SELECT src AS id, {i} AS rel FROM {ident('pairs_' + r.name)}"
+                                     for i, r in enumerate(relations))
+        per_relation = ", ".join(f"count(*) FILTER (WHERE rel = {i}) AS {out}"
+                           for i, out in enumerate(out_degrees))
+        ctes.append(f"degrees AS (SELECT id, {per_relation} FROM ({sources}) GROUP BY id)")
+        degree_join = "LEFT JOIN degrees g USING (id)"
 
     counts = ["n_events", *event_type_features(event_types)]
     amounts = ["amount_out_sum", "amount_out_mean", "amount_out_max", "amount_out_std"]
@@ -249,7 +258,7 @@ def account_nodes_sql(
         SELECT {', '.join(select)}
         FROM acted a
         FULL OUTER JOIN received r USING (id)
-        {' '.join(degree_joins)}
+        {degree_join}
         ORDER BY id
     """
 
