@@ -60,3 +60,17 @@ def test_no_routine_no_fan():
     # a hub keeping its routine without leaving it is no fan either
     transfers, accounts = _world(off_days=0)
     assert off_schedule_fans(transfers, accounts, 3, 50, 2.0) == []
+
+
+def test_one_shot_counterparties_off_the_routine_add_their_evidence():
+    transfers, accounts = _world(seed=1)
+    routine = transfers["ts"] // DAY_S % 7 != 3
+    alone = off_schedule_fans(transfers, accounts, 3, 50, 2.0)[0]
+    # the routine's payees pay on elsewhere (a second transfer each); the off-routine ones never
+    onward = transfers[routine].assign(src=transfers.loc[routine, "dst"], dst=len(accounts))
+    more = pd.concat([transfers, onward], ignore_index=True)
+    both = off_schedule_fans(more, accounts.append(pd.Index([str(len(accounts))])), 3, 50,
+                             2.0)[0]
+    assert sorted(both.rows.tolist()) == sorted(alone.rows.tolist())
+    assert both.evidence[2].startswith("OffScheduleOneShot:6 of them have no other transfer")
+    assert both.log_chance < alone.log_chance
