@@ -106,13 +106,15 @@ def rare_entity_pairs(
     return pairs[order]
 
 
-def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.ndarray,
+def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.ndarray | None,
                     max_size: int = HOUSEHOLD_MAX, chunk: int = 250_000) -> np.ndarray:
     """Per pair ``(a[i], b[i])`` (account rows of ``uses``, accounts x entities): whether it is a
     household's pair, its sharing sitting inside a small set of accounts who share among
     themselves.
 
-    Only ``ties`` entities (a boolean per entity: rare ones, not hubs) tie accounts. The pair's
+    Only ``ties`` entities (a boolean per entity: rare ones, not hubs) tie accounts; with
+    ``ties`` None, ``uses`` is already the accounts x ties incidence, 1 per use (so that many
+    calls restrict it once: :func:`household_ties`). The pair's
     set is every account its shared ties are used by; it is a household's when it holds 3 to
     ``max_size`` accounts and one of the shared ties is used by all of them (the family's
     device, card or home address). A couple in a family of four shares the family's device
@@ -130,7 +132,7 @@ def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.
     out = np.zeros(len(a), dtype=bool)
     if len(a) == 0:
         return out
-    tied = (uses > 0).astype(np.float64).tocsc()[:, np.flatnonzero(ties)].tocsr()
+    tied = uses.tocsr() if ties is None else household_ties(uses, ties)
     degree = np.asarray(tied.getnnz(axis=0), np.float64)
     users = tied.T.tocsr()
     for start in range(0, len(a), chunk):
@@ -140,6 +142,11 @@ def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.
         widest = np.asarray(shared.multiply(degree[None, :]).max(axis=1).todense()).ravel()
         out[part] = (reached >= 3) & (reached <= max_size) & (widest == reached)
     return out
+
+
+def household_ties(uses: sp.csr_matrix, ties: np.ndarray) -> sp.csr_matrix:
+    """The accounts x ``ties`` incidence of ``uses`` (1 per use), for :func:`household_pairs`."""
+    return (uses > 0).astype(np.float64).tocsc()[:, np.flatnonzero(ties)].tocsr()
 
 
 def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_matrix) -> np.ndarray:
