@@ -82,7 +82,7 @@ from graph.rings.flows import (
     windowed_cycles,
 )
 from graph.rings.forked import ForkedCall
-from graph.rings.growth import grown_groups
+from graph.rings.growth import grow_groups
 from graph.rings.localities import (
     Localities,
     entry_locality_rate,
@@ -593,13 +593,9 @@ def _search(
         found = rare_entity_pairs(entities.matrix, cfg.pair_max_degree, groups=membership_matrix(
             [rows for rows, _ in groups], n) if groups else None)
         groups += [(pair, "pair") for pair in found]
-        grown, grown_chance = grown_groups(
+        groups += [(rows, "grown") for rows in grow_groups(
             list(found), entities.matrix, types[1], cfg.pair_max_degree, cfg.max_size,
-            cfg.min_surprise)
-        groups += [(rows, "grown") for rows in grown]
-        # a grown group is as surprising as its growth at least, charged the seeds grown
-        judged += [(rows, log_chance, len(found))
-                   for rows, log_chance in zip(grown, grown_chance.tolist(), strict=True)]
+            cfg.min_surprise)]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
     # the list holds the one reference to the links: _describe lets go of them once read
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
@@ -880,9 +876,7 @@ def _describe(
     share); a merged group holding all of such a group's accounts lists that evidence first.
     ``cash_outs`` (card payment pairs, :func:`graph.rings.typologies.cash_out_table`) let the
     money null judge members cashing out what they received. ``judged`` holds the flow groups
-    their search judged itself (rows, log10 chance, tests made: a periodic fan's schedule) and
-    the grown groups (their growth's chance, the seeds grown: :func:`graph.rings.growth.
-    grown_groups`); a
+    their search judged itself (rows, log10 chance, tests made: a periodic fan's schedule); a
     merged group holding all of such a group's accounts is as surprising as that test at least
     (:func:`_judged_surprise`). With ``use_times`` a pair's time coincidence counts every
     episode (:func:`graph.rings.pairs.episode_log_chance`), else first and last uses.

@@ -51,23 +51,7 @@ def grow_groups(
     rounds: int = GROW_ROUNDS,
     min_ties: int = MIN_TIES,
 ) -> list[np.ndarray]:
-    """The groups of :func:`grown_groups` (same parameters), without their chances."""
-    return grown_groups(seeds, uses, codes, max_degree, max_size, min_surprise, rounds,
-                        min_ties)[0]
-
-
-def grown_groups(
-    seeds: Sequence[np.ndarray],
-    uses: sp.csr_matrix,
-    codes: np.ndarray,
-    max_degree: int,
-    max_size: int,
-    min_surprise: float,
-    rounds: int = GROW_ROUNDS,
-    min_ties: int = MIN_TIES,
-) -> tuple[list[np.ndarray], np.ndarray]:
-    """The seed groups grown by the accounts the null model ties to several of their members,
-    and the log10 chance of each one's growth.
+    """The seed groups grown by the accounts the null model ties to several of their members.
 
     Parameters
     ----------
@@ -90,20 +74,13 @@ def grown_groups(
 
     Returns
     -------
-    tuple of (list of numpy.ndarray, numpy.ndarray)
+    list of numpy.ndarray
         Sorted rows of each group that grew (seeds that gained nobody are left out), in seed
-        order; groups that grew alike are each returned (the caller deduplicates). And per
-        group the sum of its additions' charged log10 chances: each addition a test of its
-        own given the group it joined, so their product is the chance of the whole growth
-        (under the configuration model, the seed's own sharing not counted). A grown chained
-        ring is that unlikely while the group null, which charges every member's many
-        possible links, found 42 planted payment rings grown whole at a million accounts
-        less surprising than chance (-53 to 0.9) and dropped them.
+        order; groups that grew alike are each returned (the caller deduplicates).
 
     Examples
     --------
-    >>> groups, log_chance = grown_groups([np.array([0, 1])], uses, codes, 10, 50, 2.0)
-    ... # doctest: +SKIP
+    >>> grown = grow_groups([np.array([0, 1])], uses, codes, 10, 50, 2.0)   # doctest: +SKIP
     """
     binary = (uses > 0).astype(np.float64).tocsr()
     n_accounts = binary.shape[0]
@@ -115,14 +92,13 @@ def grown_groups(
     rare = np.flatnonzero((degree >= 2) & (degree <= max_degree))
     groups = [np.unique(np.asarray(s, dtype=np.int64)) for s in seeds]
     if not groups or len(rare) == 0:
-        return [], np.zeros(0)
+        return []
     restricted = binary[:, rare].tocsr()
     transposed = restricted.T.tocsr()
     tied = ((restricted @ transposed) > 0).astype(np.float64).tocsr()
     weight = sp.csr_matrix((degree[rare].astype(np.float64), (np.arange(len(rare)), codes[rare])),
                            shape=(len(rare), n_types))
     grew = np.zeros(len(groups), dtype=bool)
-    log_chance = np.zeros(len(groups))
     active = np.flatnonzero(np.fromiter((len(g) < max_size for g in groups), dtype=bool,
                                         count=len(groups)))
     for _ in range(rounds):
@@ -131,26 +107,25 @@ def grown_groups(
         added = _additions([groups[i] for i in active], restricted, transposed, tied, weight,
                            type_uses, type_edges, n_accounts, min_surprise, min_ties)
         still = []
-        for i, (extra, chance) in zip(active.tolist(), added, strict=True):
+        for i, extra in zip(active.tolist(), added, strict=True):
             room = max_size - len(groups[i])
             if len(extra) == 0 or room <= 0:
                 continue
             groups[i] = np.union1d(groups[i], extra[:room])
-            log_chance[i] += float(chance[:room].sum())
             grew[i] = True
             if len(groups[i]) < max_size:
                 still.append(i)
         active = np.asarray(still, dtype=np.int64)
-    return [groups[i] for i in np.flatnonzero(grew)], log_chance[grew]
+    return [groups[i] for i in np.flatnonzero(grew)]
 
 
 def _additions(
     groups: list[np.ndarray], restricted: sp.csr_matrix, transposed: sp.csr_matrix,
     tied: sp.csr_matrix, weight: sp.csr_matrix, type_uses: np.ndarray, type_edges: np.ndarray,
     n_accounts: int, min_surprise: float, min_ties: int,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One round of :func:`grown_groups`: per group, the outside accounts that join, the most
-    surprising first, and their charged log10 chances."""
+) -> list[np.ndarray]:
+    """One round of :func:`grow_groups`: per group, the outside accounts that join, the most
+    surprising first."""
     sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
     rows = np.repeat(np.arange(len(groups)), sizes)
     membership = sp.csr_matrix((np.ones(len(rows)), (rows, np.concatenate(groups))),
@@ -174,7 +149,6 @@ def _additions(
     keep = log_chance <= -min_surprise
     group, account, log_chance = group[keep], account[keep], log_chance[keep]
     order = np.lexsort((account, log_chance, group))
-    group, account, log_chance = group[order], account[order], log_chance[order]
+    group, account = group[order], account[order]
     bounds = np.searchsorted(group, np.arange(len(groups) + 1))
-    return [(account[bounds[i]:bounds[i + 1]], log_chance[bounds[i]:bounds[i + 1]])
-            for i in range(len(groups))]
+    return [account[bounds[i]:bounds[i + 1]] for i in range(len(groups))]

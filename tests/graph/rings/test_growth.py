@@ -1,7 +1,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from graph.rings.growth import grow_groups, grown_groups
+from graph.rings.growth import grow_groups
 
 CARD, DEVICE, IP = 0, 1, 2
 
@@ -74,15 +74,3 @@ def test_a_weak_tie_needs_more_surprise() -> None:
     # at 10^-2 charged for the accounts the pair reaches
     assert grow_groups([np.array([4, 5])], uses, codes, max_degree=10, max_size=50,
                        min_surprise=2.0) == []
-
-
-def test_a_grown_group_carries_the_chance_of_its_growth() -> None:
-    uses, codes, who = _world()
-    groups, log_chance = grown_groups([np.array([4, 5]), np.array([20, 21])], uses, codes,
-                                      max_degree=10, max_size=50, min_surprise=2.0)
-    assert len(groups) == len(log_chance) == 1  # the loners' seed gained nobody
-    # eight additions, each at most 10^-2 charged: the whole growth at most 10^-16
-    assert len(groups[0]) == 10
-    assert log_chance[0] <= -2.0 * 8
-    assert grow_groups([np.array([4, 5])], uses, codes, 10, 50, 2.0)[0].tolist() == \
-        groups[0].tolist()
