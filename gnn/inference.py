@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -163,27 +166,36 @@ class LayerwisePass:
         """Model inputs of the consecutive ``rows`` of ``node_type``."""
         return node_inputs(self.data, self.sampler, node_type, rows)
 
-    def encode(self, node_type: str) -> torch.Tensor:
-        """Input embeddings of every node of ``node_type``."""
+    def encode_block(self, node_type: str, rows: slice) -> torch.Tensor:
+        """Input embeddings of the consecutive ``rows`` of ``node_type``."""
         model = self.model
-        out = torch.empty((self.num_nodes[node_type], model.hidden_channels))
+        x = self.block_inputs(node_type, rows)
+        if x.size(1) == 0:
+            x = x.new_ones((x.size(0), 1))
+        return torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
+
+    def encode(self, node_type: str) -> torch.Tensor:
+        """Input embeddings of every node of ``node_type`` (:meth:`encode_block` of each
+        block: a block encoded alone gets the same bits)."""
+        out = torch.empty((self.num_nodes[node_type], self.model.hidden_channels))
         for rows in self.blocks(self.num_nodes[node_type]):
-            x = self.block_inputs(node_type, rows)
-            if x.size(1) == 0:
-                x = x.new_ones((x.size(0), 1))
-            out[rows] = torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
+            out[rows] = self.encode_block(node_type, rows)
         return out
 
     def conv(
-        self, layer: int, node_type: str, h: dict[str, torch.Tensor] | OneTypeAtATime
-    ) -> torch.Tensor:
+        self, layer: int, node_type: str, h: dict[str, torch.Tensor] | OneTypeAtATime,
+        out: RowFile | None = None, ego: Rows | None = None,
+    ) -> torch.Tensor | RowFile:
         """Layer ``layer``'s output for every node of ``node_type`` from the previous layer's
-        embeddings ``h``."""
+        embeddings ``h``: a tensor, or written into ``out`` (a :class:`RowFile`, so that the
+        layer is never held whole) and ``out`` returned. ``ego``: the node type's own rows of
+        ``h`` read a block at a time from there (a :class:`RowFile`, or
+        :class:`EncodedBlocks` at the first layer) instead of ``h[node_type]`` whole."""
         conv = self.model.convs[layer]
-        ego = h[node_type]
+        ego = h[node_type] if ego is None else ego
         blocks = self.blocks(len(ego))
         weight_blocks = conv.lin[node_type].weight.split(conv._block_widths(node_type), dim=1)
-        mixed = torch.empty((len(ego), conv.channels))
+        mixed = torch.empty((len(ego), conv.channels)) if out is None else out
         for b in blocks:
             mixed[b] = torch.addmm(conv.lin[node_type].bias, ego[b], weight_blocks[0].t())
         for et, block in zip(conv.incoming[node_type], weight_blocks[1:], strict=True):
@@ -193,10 +205,10 @@ class LayerwisePass:
             weights = block.split(conv.channels, dim=1)
             for b in blocks:
                 parts = self.adjacency[et].aggregate(src, b, conv.aggregators)
-                out = mixed[b]
+                out_rows = mixed[b]
                 for part, part_weight in zip(parts, weights, strict=True):
-                    out = out.addmm(part, part_weight.t())
-                mixed[b] = out
+                    out_rows = out_rows.addmm(part, part_weight.t())
+                mixed[b] = out_rows
             del src
         for b in blocks:
             mixed[b] = ego[b] + torch.relu(conv.norm[node_type](mixed[b]))
@@ -234,11 +246,113 @@ class LayerwisePass:
         return out
 
 
-class OneTypeAtATime:
-    """Embeddings by node type, computed by ``compute`` when asked; only the ``pinned`` type and
-    the last one asked are kept (another is computed again if asked again: same bits)."""
+class Rows(Protocol):
+    """A ``(rows, width)`` float32 array read a block of consecutive rows at a time."""
 
-    def __init__(self, compute: Callable[[str], torch.Tensor], pinned: str) -> None:
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, rows: slice) -> torch.Tensor: ...
+
+
+class EncodedBlocks:
+    """A node type's input embeddings encoded a block of rows at a time when read
+    (:meth:`LayerwisePass.encode_block`), never held whole."""
+
+    def __init__(self, run: LayerwisePass, node_type: str) -> None:
+        self.run = run
+        self.node_type = node_type
+
+    def __len__(self) -> int:
+        return self.run.num_nodes[self.node_type]
+
+    def __getitem__(self, rows: slice) -> torch.Tensor:
+        """Input embeddings of rows ``rows.start:rows.stop``."""
+        return self.run.encode_block(self.node_type, rows)
+
+
+class RowFile:
+    """A float32 ``(rows, width)`` array in an ``.npy`` file whose rows are read and written in
+    place through the file (``pread`` / ``pwrite``), a block of consecutive rows at a time, never
+    mapped: the pages touched are the page cache's, not the process's (they do not count in
+    its resident memory), and a whole-graph layer is never held in memory.
+
+    :meth:`create` makes the file (``capacity`` rows, those not written zero, left as a hole),
+    :meth:`open` opens one :meth:`create` (or :func:`numpy.save`) wrote; ``rows`` rows of it are
+    used. Close it (or use it as a context manager) when done.
+    """
+
+    def __init__(self, path: Path, rows: int, width: int, offset: int, fd: int) -> None:
+        self.path = path
+        self.rows = rows
+        self.width = width
+        self._offset = offset
+        self._fd = fd
+
+    @classmethod
+    def create(cls, path: Path, rows: int, width: int, capacity: int | None = None) -> RowFile:
+        """A new file at ``path`` of ``capacity`` (default ``rows``) zero rows of ``width``."""
+        capacity = rows if capacity is None else capacity
+        with open(path, "wb") as out:
+            np.lib.format.write_array_header_1_0(out, {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                "fortran_order": False, "shape": (capacity, width)})
+            offset = out.tell()
+            out.truncate(offset + capacity * width * 4)
+        return cls(path, rows, width, offset, os.open(path, os.O_RDWR))
+
+    @classmethod
+    def open(cls, path: Path, rows: int) -> RowFile:
+        """The first ``rows`` rows of the float32 2-d ``.npy`` file ``path``, for reading and
+        writing."""
+        mapped = np.load(path, mmap_mode="r")  # its header read; no page touched
+        shape, offset = mapped.shape, mapped.offset
+        if (mapped.dtype != np.float32 or not mapped.flags.c_contiguous or len(shape) != 2
+                or shape[0] < rows):
+            raise ValueError(f"{path}: {mapped.dtype} {shape} is not a float32 array of "
+                             f"{rows} rows")
+        del mapped
+        return cls(path, rows, shape[1], offset, os.open(path, os.O_RDWR))
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def _at(self, rows: slice) -> int:
+        return self._offset + rows.start * self.width * 4
+
+    def __getitem__(self, rows: slice) -> torch.Tensor:
+        """Rows ``rows.start:rows.stop`` (a new tensor)."""
+        values = np.empty((rows.stop - rows.start, self.width), dtype=np.float32)
+        if os.preadv(self._fd, [values], self._at(rows)) != values.nbytes:
+            raise OSError(f"{self.path}: short read of rows {rows.start}:{rows.stop}")
+        return torch.from_numpy(values)
+
+    def __setitem__(self, rows: slice, values: torch.Tensor) -> None:
+        """Write ``values`` as rows ``rows.start:rows.stop``."""
+        data = np.ascontiguousarray(values.numpy(), dtype=np.float32)
+        if data.shape != (rows.stop - rows.start, self.width):
+            raise ValueError(f"{data.shape} values for rows {rows.start}:{rows.stop}")
+        if os.pwritev(self._fd, [data], self._at(rows)) != data.nbytes:
+            raise OSError(f"{self.path}: short write of rows {rows.start}:{rows.stop}")
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> RowFile:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class OneTypeAtATime:
+    """Embeddings by node type, computed by ``compute`` when asked; only the ``pinned`` type
+    (if any) and the last one asked are kept (another is computed again if asked again: same
+    bits)."""
+
+    def __init__(self, compute: Callable[[str], torch.Tensor], pinned: str | None) -> None:
         self.compute = compute
         self.pinned = pinned
         self.kept: dict[str, torch.Tensor] = {}

@@ -15,6 +15,7 @@ stores it) and grows in place; :class:`LocalScorer` scores accounts on it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from itertools import chain
@@ -29,7 +30,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.calibration import ScoreCalibrator
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.inference import LayerwisePass, OneTypeAtATime, RowBlocks
+from gnn.inference import EncodedBlocks, LayerwisePass, OneTypeAtATime, RowBlocks, RowFile
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
@@ -43,6 +44,8 @@ _DENSE_SUMS = 1 << 16
 _FEW_HUBS = 4
 #: Rows of a kept embedding array written to its file at a time (:func:`_write_kept`).
 _WRITE_ROWS = 1 << 16
+#: The last layer's output in a spilling :meth:`LocalScorer.fit`'s directory (removed after).
+_LAST = ".last_layer.npy"
 
 
 class GrowingAdjacency:
@@ -1075,47 +1078,64 @@ class LocalScorer:
         The whole-graph pass runs layer by layer in blocks of rows (:class:`_GraphPass`), the
         input embeddings one node type at a time: beyond the kept embeddings it holds one
         block's temporaries and a few types' input embeddings, not the whole network's. The
-        last layer and the head run block by block (the target's input embeddings encoded
-        again a block at a time), so neither the last layer's output nor the target's input
-        embeddings are held whole.
+        head runs block by block (the target's input embeddings encoded again a block at a
+        time).
 
-        ``spill`` (an existing directory): each kept array is written there as :meth:`save`
-        writes it as soon as computed, and read back memory-mapped (:meth:`map_kept`), so the
-        pass never holds the kept embeddings and two types' input embeddings at once; a later
+        ``spill`` (an existing directory): each layer's output is written there block by block
+        as computed (:class:`gnn.inference.RowFile`; the kept arrays as :meth:`save` writes
+        them) and read back memory-mapped (:meth:`map_kept`), so no layer is held whole: the
+        last layer maps one source type's kept embeddings at a time and reads the target's
+        rows (and writes its output, a file removed after) through the files. A later
         :meth:`save` into the same directory writes only the scores."""
         model = self.model
         target = model.target_type
+        last = model.num_layers - 1
         num = self._start(graph)
         self._spilled = spill
         run = _GraphPass(model, graph, lambda t, rows: self._inputs(graph, t, rows))
-        with torch_threads(self.num_threads):
-            inputs = OneTypeAtATime(run.encode, target)
+        with torch_threads(self.num_threads), contextlib.ExitStack() as files:
+            # one type's input embeddings held at a time, a type's own read block by block
+            inputs = OneTypeAtATime(run.encode, None)
             kept: list = [inputs]
-            for layer in range(model.num_layers - 1):
+            for layer in range(last):
                 level = {}
                 for t in num:
-                    h = run.conv(layer, t, kept[-1])
-                    if spill is not None:
-                        _write_kept(spill / f"kept_{layer + 1}_{t}.npy", h.numpy(), num[t])
-                        del h
-                        h = torch.from_numpy(np.load(spill / f"kept_{layer + 1}_{t}.npy",
-                                                     mmap_mode="c")[:num[t]])
-                    level[t] = h
+                    ego = EncodedBlocks(run, t) if layer == 0 else None
+                    if spill is None:
+                        level[t] = run.conv(layer, t, kept[-1], ego=ego)
+                        continue
+                    path = spill / f"kept_{layer + 1}_{t}.npy"
+                    with RowFile.create(path, num[t], model.hidden_channels,
+                                        _kept_rows(num[t])) as out:
+                        run.conv(layer, t, kept[-1], out=out, ego=ego)
+                    level[t] = _mapped(path, num[t])
                 kept.append(level)
-            self._finish(graph, num, lambda t: inputs[t].numpy())
             kept = kept[1:]
-            deep = model.num_layers > 1
-            last = None if deep else run.conv(0, target, inputs)
-            if deep:
-                inputs = None  # the last layer reads the kept embeddings
+            below = kept[-1] if kept else inputs
+            ego = None if kept else EncodedBlocks(run, target)
+            del inputs  # a deep network's last layer reads the kept embeddings
+            if spill is None:
+                middle = [k[target] for k in kept]
+                top = run.conv(last, target, below, ego=ego)
+            else:  # the target's rows read through the files, one source type mapped at a time
+                middle = [files.enter_context(RowFile.open(spill / f"kept_{level}_{target}.npy",
+                                                           num[target]))
+                          for level in range(1, last + 1)]
+                if kept:
+                    below = OneTypeAtATime(
+                        lambda t: _mapped(spill / f"kept_{last}_{t}.npy", num[t]), None)
+                top = run.conv(last, target, below, ego=middle[-1] if kept else ego,
+                               out=files.enter_context(RowFile.create(
+                                   spill / _LAST, num[target], model.hidden_channels)))
             logits = np.empty(num[target], dtype=np.float32)
             for rows in run.blocks(num[target]):
-                first = run.encode_block(target, rows) if deep else inputs[target][rows]
-                top = (run.conv_block(model.num_layers - 1, target, kept[-1], rows) if deep
-                       else last[rows])
-                logits[rows] = self._head([first] + [k[target][rows] for k in kept]
-                                          + [top]).numpy()
-        del run, last
+                logits[rows] = self._head([run.encode_block(target, rows)]
+                                          + [m[rows] for m in middle] + [top[rows]]).numpy()
+            del below, top, middle
+            # the hubs' sums and input caches once the pass's arrays are gone
+            self._finish(graph, num, lambda t: run.encode(t).numpy())
+        if spill is not None:
+            (spill / _LAST).unlink()
         # Kept as numpy (sharing the tensors' memory): reads recompute rows in numpy.
         self.kept_ = [{}] + [{t: v.numpy() for t, v in k.items()} for k in kept]
         logits = self._offset(graph, np.arange(num[target]), logits)
@@ -1418,15 +1438,6 @@ class _GraphPass(LayerwisePass):
         """Model inputs of the consecutive ``rows`` of ``node_type`` (from ``inputs``)."""
         return torch.from_numpy(self.inputs(node_type, np.arange(rows.start, rows.stop)))
 
-    def encode_block(self, node_type: str, rows: slice) -> torch.Tensor:
-        """Input embeddings of one block of ``rows`` (:meth:`encode`'s arithmetic for that
-        block: the same bits)."""
-        model = self.model
-        x = self.block_inputs(node_type, rows)
-        if x.size(1) == 0:
-            x = x.new_ones((x.size(0), 1))
-        return torch.relu(model.encoder_norms[node_type](model.encoders[node_type](x)))
-
     def conv_block(self, layer: int, node_type: str,
                    h: dict[str, torch.Tensor] | OneTypeAtATime, rows: slice) -> torch.Tensor:
         """Layer ``layer``'s output for one block of ``rows`` of ``node_type`` (:meth:`conv`'s
@@ -1458,12 +1469,24 @@ def pinned_or_computed(pinned: Any, rows: np.ndarray,
     return out
 
 
+def _kept_rows(rows: int) -> int:
+    """Rows of a kept embedding array's file for ``rows`` nodes: an eighth more (zero), so
+    that nodes added later seldom copy it."""
+    return rows + rows // 8 + 1024
+
+
+def _mapped(path: Path, rows: int) -> torch.Tensor:
+    """The first ``rows`` rows of the kept embedding file ``path``, memory-mapped
+    copy-on-write (no page read until touched)."""
+    return torch.from_numpy(np.load(path, mmap_mode="c")[:rows])
+
+
 def _write_kept(path: Path, values: np.ndarray, rows: int) -> None:
-    """Write the first ``rows`` of ``values`` as an ``.npy`` file of an eighth more rows (the
-    rest zero, left unwritten), :data:`_WRITE_ROWS` rows at a time through the file (not
+    """Write the first ``rows`` of ``values`` as an ``.npy`` file of :func:`_kept_rows` rows
+    (the rest zero, left unwritten), :data:`_WRITE_ROWS` rows at a time through the file (not
     mapped: the pages written are the page cache's, not the process's; not flushed to disk
     here)."""
-    shape = (rows + rows // 8 + 1024, values.shape[1])
+    shape = (_kept_rows(rows), values.shape[1])
     with open(path, "wb") as out:
         np.lib.format.write_array_header_1_0(out, {
             "descr": np.lib.format.dtype_to_descr(values.dtype), "fortran_order": False,

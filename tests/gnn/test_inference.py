@@ -8,7 +8,7 @@ import torch
 from torch_geometric.data import HeteroData
 
 import gnn.inference
-from gnn.inference import full_graph_inputs, full_graph_logits, target_logits
+from gnn.inference import RowFile, full_graph_inputs, full_graph_logits, target_logits
 from gnn.models.aggregation import mean_adjacency
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
@@ -66,3 +66,28 @@ def test_layerwise_pass_equals_the_forward_pass_bit_for_bit(monkeypatch, layers,
     rows = np.array([5, 0, 299, 5])
     np.testing.assert_array_equal(target_logits(model, data, sampler, rows, None),
                                   expected[rows].numpy())
+
+
+def test_row_file_reads_and_writes_blocks_of_rows_in_place(tmp_path):
+    """A created file holds zero rows (its capacity beyond the rows used too); rows written
+    block by block are read back, and np.load reads the same array; an existing file opens
+    for its first rows; one of too few rows or another dtype is refused."""
+    values = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
+    with RowFile.create(tmp_path / "a.npy", 50, 3, capacity=60) as rows:
+        assert len(rows) == 50
+        assert torch.equal(rows[slice(10, 20)], torch.zeros((10, 3)))
+        for lo in range(0, 50, 16):
+            block = slice(lo, min(lo + 16, 50))
+            rows[block] = torch.from_numpy(values[block])
+        assert torch.equal(rows[slice(7, 41)], torch.from_numpy(values[7:41]))
+    saved = np.load(tmp_path / "a.npy")
+    np.testing.assert_array_equal(saved[:50], values)
+    np.testing.assert_array_equal(saved[50:], np.zeros((10, 3), dtype=np.float32))
+    with RowFile.open(tmp_path / "a.npy", 55) as rows:
+        rows[slice(3, 5)] = torch.ones((2, 3))
+        assert torch.equal(rows[slice(2, 6)][1:3], torch.ones((2, 3)))
+    with pytest.raises(ValueError):
+        RowFile.open(tmp_path / "a.npy", 61)
+    np.save(tmp_path / "b.npy", values.astype(np.float64))
+    with pytest.raises(ValueError):
+        RowFile.open(tmp_path / "b.npy", 10)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import gnn.inference
 from gnn import local_scoring
 from gnn.boosted import BoostedLogits, LiveBoostedColumn, boost_features
 from gnn.calibration import ScoreCalibrator
@@ -490,19 +491,23 @@ def test_a_saved_boosted_column_restores_into_the_graph(hops, tmp_path):
     assert again._size == live._size
 
 
-def test_a_fit_that_spills_its_kept_arrays_equals_one_in_memory(tmp_path):
-    """Kept arrays written as computed and mapped back: the same scores and kept rows as a
-    fit in memory; a save into the same directory adds the scores; a fresh scorer restores."""
-    g = graph(seed=6)
-    memory, spilled = hub_scorer(3, 3, 4096), hub_scorer(3, 3, 4096)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_a_fit_that_spills_its_kept_arrays_equals_one_in_memory(tmp_path, monkeypatch, layers):
+    """Each layer written into its file block by block as computed (300 accounts in blocks of
+    64 rows), the last one reading the kept rows through the files: the same scores and kept
+    rows as a fit in memory, bit for bit, and no other file left; a save into the same
+    directory adds the scores; a fresh scorer restores."""
+    monkeypatch.setattr(gnn.inference, "BLOCK_ROWS", 64)
+    g = graph(seed=6, accounts=300, devices=40)
+    memory, spilled = hub_scorer(layers, 3, 4096), hub_scorer(layers, 3, 4096)
     expected = memory.fit(g)
     np.testing.assert_array_equal(spilled.fit(g, spill=tmp_path), expected)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"kept_{level}_{t}.npy" for level in (1, 2) for t in ("Account", "Device")]
-    for level in (1, 2):
+        f"kept_{level}_{t}.npy" for level in range(1, layers) for t in ("Account", "Device")]
+    for level in range(1, layers):
         for t, h in memory.kept_[level].items():
             np.testing.assert_array_equal(spilled.kept_[level][t], h)
-    before = (tmp_path / "kept_1_Account.npy").stat().st_mtime_ns
+    before = [p.stat().st_mtime_ns for p in sorted(tmp_path.iterdir())]
     spilled.save(tmp_path)
-    assert (tmp_path / "kept_1_Account.npy").stat().st_mtime_ns == before
-    np.testing.assert_array_equal(hub_scorer(3, 3, 4096).restore(g, tmp_path), expected)
+    assert [p.stat().st_mtime_ns for p in sorted(tmp_path.glob("kept_*"))] == before
+    np.testing.assert_array_equal(hub_scorer(layers, 3, 4096).restore(g, tmp_path), expected)
