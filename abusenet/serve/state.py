@@ -661,13 +661,11 @@ class GraphState:
         :func:`fit_spilled`). ``xgb`` (the published XGB-Graph of ``model_dir``) likewise:
         its scores read from ``start`` (checked, :func:`restore_xgb_start`) or computed and
         saved there (:func:`save_xgb_start`). The state itself is not changed."""
+        xgb_scores = saved = None
         if xgb is not None:  # first (it reads the edges and raw values only), then freed
             saved = None if start is None or model_dir is None else xgb_start_file(start, model_dir)
             if saved is None or not restore_xgb_start(saved, self.graph, xgb):
-                scores = xgb.fit(self.graph)
-                if saved is not None:
-                    save_xgb_start(saved, scores)
-                del scores
+                xgb_scores = xgb.fit(self.graph)
                 _release_memory()
         scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
                   for t, rows in self.nodes.items()}
@@ -687,6 +685,8 @@ class GraphState:
                 fit_spilled(scorer, graph, spill)
             else:
                 fit_and_save_start(start, graph, boosted, scorer)
+        if saved is not None and xgb_scores is not None:  # into the start cache, once there
+            save_xgb_start(saved, xgb_scores)
         return graph, boosted, scorer
 
     def _live_xgb_graph(self, model_dir: Path) -> LiveXGBGraph | None:

@@ -121,3 +121,13 @@ def test_reads_go_on_while_a_reload_computes_xgb_graph(run_dir, tmp_path, monkey
     state.reload_model(model)
     assert read[0]["score"] == before
     np.testing.assert_allclose(state.scorer.current(state.graph, every), scores, atol=1e-12)
+
+
+@pytest.mark.slow  # an XGB-Graph fit and a start computing its start cache (~6 s)
+def test_a_first_start_saves_xgb_graphs_scores_into_the_start_cache_it_creates(run_dir,
+                                                                                tmp_path):
+    model = _blend_model(run_dir, tmp_path)
+    shutil.rmtree(run_paths(run_dir)["start"])  # no start cache, not even its folder
+    state = GraphState.load(run_dir, model_dir=model)
+    (saved,) = run_paths(run_dir)["start"].glob("*/xgb_graph_*.npy")
+    np.testing.assert_array_equal(np.load(saved), state.scorer.xgb.kept(state.graph))
