@@ -82,7 +82,8 @@ _BAD_DAYS = "day=__HIVE_DEFAULT_PARTITION__"
 #: Hash buckets per shuffle partition of the day shuffle before the write. With one bucket per
 #: shuffle partition, 30 days fell 2 to 6 to a task (10M events: the last, largest write task
 #: ran 3.5 s with the other core idle, ~3 s of a 12 s stage); with 8x the buckets most days
-#: have a task of their own (the empty buckets' tasks write nothing).
+#: have a bucket of their own, and adaptive execution merges the empty and small ones into
+#: tasks (64 buckets as 64 tasks cost 1M events ~1.5 JVM CPU s more).
 _DAY_BUCKETS_PER_PARTITION = 8
 
 
@@ -320,10 +321,10 @@ def _write_rows(spark: SparkSession, staged: DataFrame, plan: IngestPlan, out: P
                else F.col(f"`{c}`") for c in plan.event_columns]
     day = F.when(~bad, F.to_date("ts"))
     buckets = _DAY_BUCKETS_PER_PARTITION * int(spark.conf.get("spark.sql.shuffle.partitions"))
-    writer = (rows.select(*columns, day.alias("day")).repartition(buckets, "day")
-              .write.partitionBy("day"))
-    writer.option("parquet.enable.dictionary", "false").option(
-        f"parquet.enable.dictionary#{_DICTIONARY_COLUMN}", "true").parquet(str(out))
+    writer = rows.select(*columns, day.alias("day")).repartition("day").write.partitionBy("day")
+    with session_conf(spark, {"spark.sql.shuffle.partitions": str(buckets)}):
+        writer.option("parquet.enable.dictionary", "false").option(
+            f"parquet.enable.dictionary#{_DICTIONARY_COLUMN}", "true").parquet(str(out))
 
 
 def _bad_rows(spark: SparkSession, folder: Path) -> DataFrame:
