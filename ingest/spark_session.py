@@ -51,14 +51,7 @@ LOCAL_DEFAULTS: dict[str, str] = {"spark.driver.memory": "3g",
 #: compiler's CPU went mostly to code run a few thousand times per query (query parsing,
 #: analysis, code generation), a fixed cost of ~40 CPU s a run; a row loop still reaches the
 #: threshold within a fraction of a task (1M events: JIT 38-43 -> 30 CPU s, session 12).
-#: Biased locking (off by default since Java 15, gone from Java 18, whose JVM ignores the flag
-#: with a warning: Spark starts its JVMs with ``-XX:+IgnoreUnrecognizedVMOptions``): a task's
-#: streams take an uncontended monitor per call, e.g. four for the length of every shuffled
-#: row (``DataInputStream.readInt`` over a synchronized ``BufferedInputStream``: 5 % of a 3M
-#: ingest + snapshot's samples); on Java 17 a biased lock skips the atomic instruction (1M
-#: events, loaded, task threads' CPU s: 18.7 / 18.7 -> 17.6 / 17.8, snapshot jobs 10.2 / 10.3
-#: -> 9.5 / 9.8; benchmarks/README.md, session 18).
-JAVA_OPTIONS = "-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4 -XX:+UseBiasedLocking"
+JAVA_OPTIONS = "-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4"
 #: JVM options of local sessions only, after :data:`JAVA_OPTIONS`, unless the caller's options
 #: choose a collector themselves: the throughput collector instead of G1, whose write
 #: barriers the tasks pay on every stored reference (ingest + snapshot of 1M events, JVM CPU
@@ -82,7 +75,7 @@ def session_settings(shuffle_partitions: int, conf: dict[str, str], *,
     --------
     >>> session_settings(2, {"spark.driver.extraJavaOptions": "-Xss4m"})[
     ...     "spark.driver.extraJavaOptions"]
-    '-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4 -XX:+UseBiasedLocking -Xss4m'
+    '-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4 -Xss4m'
     """
     settings = {**SESSION_DEFAULTS, **(LOCAL_DEFAULTS if local else {}), **SPARK_SQL_CONF,
                 "spark.sql.shuffle.partitions": str(shuffle_partitions),

@@ -19,8 +19,7 @@ from ingest.spark_session import (
 def test_the_jvm_may_compile_huge_generated_methods_beside_the_callers_options():
     plain = session_settings(4, {})
     assert plain["spark.driver.extraJavaOptions"] == JAVA_OPTIONS
-    assert JAVA_OPTIONS.split() == ["-XX:-DontCompileHugeMethods", "-XX:CompileThresholdScaling=4",
-                                    "-XX:+UseBiasedLocking"]
+    assert JAVA_OPTIONS.split() == ["-XX:-DontCompileHugeMethods", "-XX:CompileThresholdScaling=4"]
     assert plain["spark.executor.extraJavaOptions"] == JAVA_OPTIONS
     given = session_settings(4, {"spark.executor.extraJavaOptions": "-Xss8m"})
     assert given["spark.executor.extraJavaOptions"] == f"{JAVA_OPTIONS} -Xss8m"
