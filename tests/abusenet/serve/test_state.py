@@ -50,6 +50,26 @@ def test_raw_values_keep_counts_in_float32_and_read_back_exactly():
     np.testing.assert_array_equal(raw[50], np.zeros(4))
 
 
+def test_node_rows_reserve_room_once_so_new_rows_do_not_copy_the_values():
+    from abusenet.serve.state import _NodeRows
+    from graph.live_features import NodeIndex
+
+    table = pd.DataFrame({"id": [f"n{i}" for i in range(100)], "a": np.arange(100.0),
+                          "b": np.linspace(0, 1, 100)})
+    rows = _NodeRows(NodeIndex.of(table["id"].tolist()), table, ["a", "b"])
+    rows.reserve()
+    held = len(rows.raw)
+    assert held >= 100 + 100 // 8
+    rows.reserve()  # room already: not grown again
+    assert len(rows.raw) == held
+    wide = rows.raw._wide
+    new = rows.index.rows(["n100", "n101"])
+    rows.set(new, np.array([[7.0, 0.5], [8.0, 0.25]]))
+    assert rows.raw._wide is wide  # written in place, not copied
+    np.testing.assert_array_equal(rows.raw[new], [[7.0, 0.5], [8.0, 0.25]])
+    np.testing.assert_array_equal(rows.raw[np.arange(100)], table[["a", "b"]].to_numpy())
+
+
 def _reference_view(state, account_id: str) -> dict | None:
     """An account's view by the plain per-account definition (the code before the batch view):
     each entity's other accounts gathered and averaged one by one."""
