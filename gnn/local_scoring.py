@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Callable
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -713,6 +714,73 @@ class _InputCache:
         self.identity = min(self.identity, int(taken.min()))
 
 
+class _Written:
+    """The rows of one kept embedding array mapped from a file (copy-on-write,
+    :meth:`LocalScorer.map_kept`) recomputed since it was mapped, held in a compact table of
+    their own instead of written into the mapping: there, the first write into each 4 KB page
+    faults and copies the whole page into the process (at 1M accounts a batch of 100 events
+    recomputes some 1,300 rows of the first layer, nearly all in pages not written before:
+    some 2-5 us of system time and 4 KB of memory each, against a 256-byte row here)."""
+
+    def __init__(self, width: int, dtype: np.dtype) -> None:
+        self.slot_of = np.full(0, -1, dtype=np.int32)  # row -> slot, -1: not written
+        self.values = np.empty((0, width), dtype=dtype)
+        self.size = 0
+
+    def write(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Hold ``values`` as the rows ``rows`` (distinct)."""
+        if not len(rows):
+            return
+        self.slot_of = _slot_map(self.slot_of, int(rows.max()) + 1)
+        slots = self.slot_of[rows]
+        new = np.flatnonzero(slots < 0)
+        if len(new):
+            end = self.size + len(new)
+            if end > len(self.values):
+                grown = np.empty((end + end // 8 + 1024, self.values.shape[1]),
+                                 dtype=self.values.dtype)
+                grown[:self.size] = self.values[:self.size]
+                self.values = grown
+            slots[new] = np.arange(self.size, end)
+            self.slot_of[rows[new]] = slots[new]
+            self.size = end
+        self.values[slots] = values
+
+    def read(self, kept: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` of the array: as written here, else as ``kept`` (the mapping) holds
+        them."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not self.size or not len(rows):
+            return kept[rows]
+        self.slot_of = _slot_map(self.slot_of, int(rows.max()) + 1)
+        slots = self.slot_of[rows]
+        held = slots >= 0
+        if held.all():
+            return self.values[slots]
+        if not held.any():
+            return kept[rows]
+        out = np.empty((len(rows), kept.shape[1]), dtype=kept.dtype)
+        out[held] = self.values[slots[held]]
+        rest = ~held
+        out[rest] = kept[rows[rest]]
+        return out
+
+    def into(self, kept: np.ndarray) -> None:
+        """Write the rows held here into ``kept`` (an array of the process's own)."""
+        rows = np.flatnonzero(self.slot_of[:len(kept)] >= 0)
+        kept[rows] = self.values[self.slot_of[rows]]
+
+
+class _Rows:
+    """An array read by rows (``[rows]``) through ``read(rows)``."""
+
+    def __init__(self, read: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.read = read
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        return self.read(rows)
+
+
 class _Encoded:
     """One node type's input embeddings as an array read by rows (``[rows]``), from
     ``encode(graph, node_type, rows)``."""
@@ -932,6 +1000,8 @@ class LocalScorer:
         self.resync = resync
         self.input_cache_rows = input_cache_rows
         self._spilled: Path | None = None  # where fit wrote the kept arrays, if anywhere
+        # (level, node type) -> the rows of a mapped kept array recomputed since (_Written)
+        self._written: dict[tuple[int, str], _Written] = {}
         self._numpy = _NumpyModel(model)
         self._sums = _NeighbourSums(hub_degree, resync, model.hidden_channels,
                                     self.input_embeddings)
@@ -1037,12 +1107,32 @@ class LocalScorer:
         of them and of all their in-neighbours (kept, or for the input layer encoded now;
         ``edges``: :meth:`_in_edges` of ``rows``; ``pooled``: the hubs' running sums,
         :meth:`_pool`), in numpy (:class:`_NumpyModel`)."""
-        below = self.kept_[index] if index else {
+        below = {t: self._kept_rows(index, t) for t in self.kept_[index]} if index else {
             t: _Encoded(graph, t, self._cached_inputs) for t in self.model.in_channels}
         return {t: self._numpy.layer(index, t, below, r,
                                      {et: e for et, e in edges.items() if et[2] == t},
                                      {et: p for et, p in pooled.items() if et[2] == t})
                 for t, r in rows.items() if len(r)}
+
+    def _kept_rows(self, level: int, node_type: str) -> np.ndarray | _Rows:
+        """The kept layer-``level`` embeddings of ``node_type``, read by rows (with the rows
+        recomputed since the array was mapped, :class:`_Written`)."""
+        kept = self.kept_[level][node_type]
+        written = self._written.get((level, node_type))
+        return kept if written is None else _Rows(partial(written.read, kept))
+
+    def _keep(self, level: int, node_type: str, rows: np.ndarray, values: np.ndarray) -> None:
+        """Store the recomputed layer-``level`` embeddings ``values`` of the distinct ``rows``
+        of ``node_type``: into the kept array, or when it is mapped from a file beside it
+        (:class:`_Written`)."""
+        kept = self.kept_[level][node_type]
+        written = self._written.get((level, node_type))
+        if written is None and isinstance(kept, np.memmap):
+            written = self._written[(level, node_type)] = _Written(kept.shape[1], kept.dtype)
+        if written is None:
+            kept[rows] = values
+        else:
+            written.write(rows, values)
 
     # ------------------------------------------------------------------------ scoring
     def _start(self, graph: LocalGraph) -> dict[str, int]:
@@ -1052,6 +1142,7 @@ class LocalScorer:
         num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
         self._tick = 0
         self._held = dict(num)
+        self._written = {}
         self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
                          for _ in range(model.num_layers)]
         self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
@@ -1150,6 +1241,10 @@ class LocalScorer:
         if self._spilled != directory:
             for level, kept in enumerate(self.kept_[1:], start=1):
                 for t, h in kept.items():
+                    written = self._written.get((level, t))
+                    if written is not None:  # the rows recomputed since it was mapped
+                        h = np.array(h)
+                        written.into(h)
                     _write_kept(directory / f"kept_{level}_{t}.npy", h, self._held[t])
         np.save(directory / "scores.npy", self.scores_[:self._held[self.model.target_type]])
 
@@ -1168,6 +1263,7 @@ class LocalScorer:
                                      f"{self.model.hidden_channels}")
                 kept[level][t] = h
         self.kept_ = kept
+        self._written = {}
 
     @torch.no_grad()
     def restore(self, graph: LocalGraph, directory: Path) -> np.ndarray:
@@ -1219,11 +1315,14 @@ class LocalScorer:
                 continue
             added[t] = np.arange(held, n)
             self._held[t] = n
-            for kept in self.kept_[1:]:
+            for level, kept in enumerate(self.kept_[1:], start=1):
                 h = kept[t]
                 if n > len(h):
                     grown = np.zeros((n + len(h) // 8 + 1024, h.shape[1]), dtype=h.dtype)
                     grown[:len(h)] = h
+                    written = self._written.pop((level, t), None)
+                    if written is not None:  # the process's own array from now on
+                        written.into(grown)
                     kept[t] = grown
             for ticks in self.changed_:
                 ticks[t] = _grow_ticks(ticks[t], held, n, 0)
@@ -1322,7 +1421,7 @@ class LocalScorer:
             return
         for t, (stale, h) in self._stale_layer(graph, level, rows,
                                                self.computed_[level]).items():
-            self.kept_[level][t][stale] = h
+            self._keep(level, t, stale, h)
             self.computed_[level][t][stale] = self._tick
             self.changed_[level][t][stale] = self._tick
 
@@ -1340,8 +1439,9 @@ class LocalScorer:
         if target in new:
             stale, h = new[target]
             layers = [self._cached_inputs(graph, target, stale)]
-            logits = self._numpy.head_logits(layers + [k[target][stale] for k in self.kept_[1:]]
-                                             + [h])
+            logits = self._numpy.head_logits(
+                layers + [self._kept_rows(level, target)[stale]
+                          for level in range(1, model.num_layers)] + [h])
             self.scores_[stale] = self.calibrator.transform(self._offset(graph, stale, logits))
             self.scored_[stale] = self._tick
         return self.scores_[rows]

@@ -471,6 +471,34 @@ def test_a_saved_fit_restores_to_the_same_scores_and_stays_exact(layers, tmp_pat
         np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g),
                                    atol=1e-6)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+    # rows recomputed since the mapping are held beside it, not written into its pages
+    assert (layers == 1) == (not local._written)
+    assert all(isinstance(h, np.memmap) for k in local.kept_[1:] for h in k.values())
+    # saved again: with the rows recomputed since (a fresh restore stays exact after a change)
+    again = tmp_path / "again"
+    again.mkdir()
+    local.save(again)
+    whole, n = hub_scorer(layers, 3, 4096), g.num_nodes["Account"]
+    whole.fit(g)  # every account's kept rows are current after the reads above
+    for level in range(1, layers):
+        np.testing.assert_allclose(np.load(again / f"kept_{level}_Account.npy")[:n],
+                                   whole.kept_[level]["Account"], atol=1e-4)
+    fresh = hub_scorer(layers, 3, 4096)
+    np.testing.assert_array_equal(fresh.restore(g, again), local.current(g, every))
+    # nodes beyond the files' room: the arrays copied into the process with those rows
+    room = len(local.kept_[1]["Account"]) if layers > 1 else g.num_nodes["Account"]
+    added = g.add_nodes("Account", room + 1 - g.num_nodes["Account"])
+    for scorer in (local, fresh):
+        g.set_features("Account", added[:1], rng.normal(size=(1, 3)).astype(np.float32))
+        scorer.mark(g, {"Account": added[:1]})
+        every = np.arange(g.num_nodes["Account"])
+        np.testing.assert_allclose(scorer.current(g, every), whole_graph_scores(scorer, g),
+                                   atol=1e-6)
+    assert layers == 1 or not isinstance(local.kept_[1]["Account"], np.memmap)
+    for level in range(1, layers):  # the account rows recomputed before are in the copy
+        np.testing.assert_allclose(local.kept_[level]["Account"][:n],
+                                   whole.kept_[level]["Account"], atol=1e-4)
+    assert all(t != "Account" for _, t in local._written)
     short = graph(seed=4, accounts=20)
     with pytest.raises(ValueError, match="scores for 20 Account nodes"):
         hub_scorer(layers, 3, 4096).restore(short, tmp_path)
