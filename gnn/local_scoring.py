@@ -1107,14 +1107,14 @@ class LocalScorer:
         of them and of all their in-neighbours (kept, or for the input layer encoded now;
         ``edges``: :meth:`_in_edges` of ``rows``; ``pooled``: the hubs' running sums,
         :meth:`_pool`), in numpy (:class:`_NumpyModel`)."""
-        below = {t: self._kept_rows(index, t) for t in self.kept_[index]} if index else {
+        below = {t: self._kept_read(index, t) for t in self.kept_[index]} if index else {
             t: _Encoded(graph, t, self._cached_inputs) for t in self.model.in_channels}
         return {t: self._numpy.layer(index, t, below, r,
                                      {et: e for et, e in edges.items() if et[2] == t},
                                      {et: p for et, p in pooled.items() if et[2] == t})
                 for t, r in rows.items() if len(r)}
 
-    def _kept_rows(self, level: int, node_type: str) -> np.ndarray | _Rows:
+    def _kept_read(self, level: int, node_type: str) -> np.ndarray | _Rows:
         """The kept layer-``level`` embeddings of ``node_type``, read by rows (with the rows
         recomputed since the array was mapped, :class:`_Written`)."""
         kept = self.kept_[level][node_type]
@@ -1440,7 +1440,7 @@ class LocalScorer:
             stale, h = new[target]
             layers = [self._cached_inputs(graph, target, stale)]
             logits = self._numpy.head_logits(
-                layers + [self._kept_rows(level, target)[stale]
+                layers + [self._kept_read(level, target)[stale]
                           for level in range(1, model.num_layers)] + [h])
             self.scores_[stale] = self.calibrator.transform(self._offset(graph, stale, logits))
             self.scored_[stale] = self._tick
