@@ -221,6 +221,17 @@ class LocalGraph:
         self.num_nodes[node_type] = first + count
         return np.arange(first, first + count)
 
+    def reserve(self) -> None:
+        """Room now for an eighth more nodes of every type (as :meth:`add_nodes` grows the
+        features when full), so that the first new node after a start does not copy its type's
+        whole feature array on the request path."""
+        for node_type, store in self._x.items():
+            n = self.num_nodes[node_type]
+            if len(store) < n + n // 8:
+                grown = np.zeros((n + n // 8 + 1024, store.shape[1]), dtype=np.float32)
+                grown[:n] = store[:n]
+                self._x[node_type] = grown
+
     def set_features(self, node_type: str, rows: np.ndarray, values: np.ndarray) -> None:
         """Replace the scaled features of ``rows``."""
         self._x[node_type][rows] = values

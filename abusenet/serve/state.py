@@ -305,6 +305,7 @@ class GraphState:
         # The held events' and nodes' arrays grown now, not on the first event or new node
         # (at 1M accounts the first new device's copies cost ~0.1 s of a request).
         state.live.reserve(1)
+        state.graph.reserve()  # the first new node copies no feature array
         for rows in state.nodes.values():
             rows.reserve()
         return state

@@ -539,3 +539,15 @@ def test_a_fit_that_spills_its_kept_arrays_equals_one_in_memory(tmp_path, monkey
     spilled.save(tmp_path)
     assert [p.stat().st_mtime_ns for p in sorted(tmp_path.glob("kept_*"))] == before
     np.testing.assert_array_equal(hub_scorer(layers, 3, 4096).restore(g, tmp_path), expected)
+
+
+def test_reserve_makes_room_so_new_nodes_copy_no_feature_array():
+    g = graph(seed=4)
+    before = {t: g.features(t, np.arange(n)).copy() for t, n in g.num_nodes.items()}
+    g.reserve()
+    stores = dict(g._x)
+    for t, n in g.num_nodes.items():
+        np.testing.assert_array_equal(g.features(t, np.arange(n)), before[t])
+        assert g.add_nodes(t, n // 8).tolist() == list(range(n, n + n // 8))
+        assert g._x[t] is stores[t]
+        assert not g.features(t, np.arange(n, n + n // 8)).any()
