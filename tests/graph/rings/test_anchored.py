@@ -53,3 +53,14 @@ def test_where_most_accounts_are_anchors_nothing_stays():
     scores = _scores(anchors=90, others=10)  # nine accounts in ten: 0.05 orders a member
     ring = _candidate([f"a{i}" for i in range(6)], surprise=1.5, significant=0.0)
     assert anchored_candidates([ring], scores, 0.5, 2.0) == {}
+
+
+def test_the_test_is_charged_for_every_group_it_could_have_kept():
+    scores = _scores(anchors=10, others=90)  # one account in ten an anchor
+    ring = _candidate([f"a{i}" for i in range(6)], surprise=-3.0, significant=0.0)  # 3 orders
+    # 200 chance-explained groups that would reach the bar were their members anchors
+    others = [_candidate([f"h{j}", *(f"h{(j + k) % 90}" for k in range(1, 6))], -3.0, 0.0)
+              for j in range(200)]
+    assert anchored_candidates([ring, *others], scores, 0.5, 2.0) == {}  # 3 - log10(201) < 2
+    kept = anchored_candidates([ring, *others[:5]], scores, 0.5, 2.0)  # 3 - log10(6) >= 2
+    assert kept[ring.ring_id].features[ANCHORED_FEATURE] == pytest.approx(3.0 - np.log10(6))
