@@ -114,25 +114,28 @@ def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.
 
     Only ``ties`` entities (a boolean per entity: rare ones, not hubs) tie accounts; with
     ``ties`` None, ``uses`` is already the accounts x ties incidence, 1 per use (so that many
-    calls restrict it once: :func:`household_ties`). The pair's
-    set is every account its shared ties are used by; it is a household's when it holds 3 to
-    ``max_size`` accounts and one of the shared ties is used by all of them (the family's
-    device, card or home address). A couple in a family of four shares the family's device
-    with the other two and its own tablet with no one: its set is the family. Two colluders
-    from two homes share only their ring devices, which no third account uses: a set of two, no
-    household (their homes are not the pair's). A ring's members share along a chain, no
-    entity used by all. The generator's families show little of what they share (a member
+    calls restrict it once: :func:`household_ties`). The pair's set is every account its shared
+    ties are used by; it is a household's when it holds 3 to ``max_size`` accounts and one of
+    the shared ties is used by all of them (the family's device, card or home address). A couple
+    in a family of four shares the family's device with the other two and its own tablet with no
+    one: its set is the family. Two colluders from two homes share only their ring devices,
+    which no third account uses: a set of two, no household (their homes are not the pair's). A
+    small ring whose members all use one card or device reads as a household too: its pairs lose
+    their sharing evidence and only the ring's own candidate can report it (session 18 review:
+    flows seed 29 lost a payment ring of 4 on two cards without labels, whose candidate sits
+    under the unlabelled bar). The generator's families show little of what they share (a member
     with a few events may use only the family device): requiring two things shared with the
-    others left 4 of the seed-3 couples world's honest couples reported; as it is, two
-    colluders whose device one outsider uses too are a household's pair (hreview's growth
-    world: 11 of 50 such pairs reported, 24 without households). Pairs are taken ``chunk``
-    at a time.
+    others left 4 of the seed-3 couples world's honest couples reported; as it is, two colluders
+    whose device one outsider uses too are a household's pair (hreview's growth world: 11 of 50
+    such pairs reported, 24 without households). Pairs are taken ``chunk`` at a time.
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     out = np.zeros(len(a), dtype=bool)
     if len(a) == 0:
         return out
     tied = uses.tocsr() if ties is None else household_ties(uses, ties)
+    if tied.shape[1] == 0:  # nothing ties accounts: no pair is a household's
+        return out
     degree = np.asarray(tied.getnnz(axis=0), np.float64)
     users = tied.T.tocsr()
     for start in range(0, len(a), chunk):

@@ -438,3 +438,9 @@ def test_account_activity_is_each_account_s_first_and_last_known_use():
     first, last = account_activity(table, 3)
     assert first.tolist()[0::2] == [10, 7] and last.tolist()[0::2] == [60, 9]
     assert first[1] == np.iinfo(np.int64).max and last[1] == np.iinfo(np.int64).min
+
+
+def test_no_pair_is_a_household_s_where_nothing_ties_accounts():
+    uses = sp.csr_matrix(np.ones((3, 2)))
+    out = household_pairs(uses, np.array([0, 1]), np.array([1, 2]), np.zeros(2, dtype=bool))
+    assert out.tolist() == [False, False]
