@@ -725,37 +725,23 @@ class _InputCache:
         self.identity = min(self.identity, int(taken.min()))
 
 
-class _Written:
+class _Written(_Pinned):
     """The rows of one kept embedding array mapped from a file (copy-on-write,
     :meth:`LocalScorer.map_kept`) recomputed since it was mapped, held in a compact table of
-    their own instead of written into the mapping: there, the first write into each 4 KB page
-    faults and copies the whole page into the process (at 1M accounts a batch of 100 events
-    recomputes some 1,300 rows of the first layer, nearly all in pages not written before:
-    some 2-5 us of system time and 4 KB of memory each, against a 256-byte row here)."""
-
-    def __init__(self, width: int, dtype: np.dtype) -> None:
-        self.slot_of = np.full(0, -1, dtype=np.int32)  # row -> slot, -1: not written
-        self.values = np.empty((0, width), dtype=dtype)
-        self.size = 0
+    their own (slots as :class:`_Pinned` keeps them) instead of written into the mapping: there,
+    the first write into each 4 KB page faults and copies the whole page into the process (at
+    1M accounts a batch of 100 events recomputes some 1,300 rows of the first layer, nearly all
+    in pages not written before: some 2-5 us of system time and 4 KB of memory each, against a
+    256-byte row here)."""
 
     def write(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Hold ``values`` as the rows ``rows`` (distinct)."""
         if not len(rows):
             return
-        self.slot_of = _slot_map(self.slot_of, int(rows.max()) + 1)
-        slots = self.slot_of[rows]
-        new = np.flatnonzero(slots < 0)
-        if len(new):
-            end = self.size + len(new)
-            if end > len(self.values):
-                grown = np.empty((end + end // 8 + 1024, self.values.shape[1]),
-                                 dtype=self.values.dtype)
-                grown[:self.size] = self.values[:self.size]
-                self.values = grown
-            slots[new] = np.arange(self.size, end)
-            self.slot_of[rows[new]] = slots[new]
-            self.size = end
-        self.values[slots] = values
+        slots = self.slots(rows)
+        held = slots >= 0
+        self.values[slots[held]] = values[held]
+        self.pin(rows[~held], values[~held])
 
     def read(self, kept: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows`` of the array: as written here, else as ``kept`` (the mapping) holds
@@ -763,18 +749,7 @@ class _Written:
         rows = np.asarray(rows, dtype=np.int64)
         if not self.size or not len(rows):
             return kept[rows]
-        self.slot_of = _slot_map(self.slot_of, int(rows.max()) + 1)
-        slots = self.slot_of[rows]
-        held = slots >= 0
-        if held.all():
-            return self.values[slots]
-        if not held.any():
-            return kept[rows]
-        out = np.empty((len(rows), kept.shape[1]), dtype=kept.dtype)
-        out[held] = self.values[slots[held]]
-        rest = ~held
-        out[rest] = kept[rows[rest]]
-        return out
+        return pinned_or_computed(self, rows, kept.__getitem__)
 
     def into(self, kept: np.ndarray) -> None:
         """Write the rows held here into ``kept`` (an array of the process's own)."""
@@ -1139,7 +1114,7 @@ class LocalScorer:
         kept = self.kept_[level][node_type]
         written = self._written.get((level, node_type))
         if written is None and isinstance(kept, np.memmap):
-            written = self._written[(level, node_type)] = _Written(kept.shape[1], kept.dtype)
+            written = self._written[(level, node_type)] = _Written(kept.shape[1])
         if written is None:
             kept[rows] = values
         else:
@@ -1593,19 +1568,14 @@ def _mapped(path: Path, rows: int) -> torch.Tensor:
 
 
 def _write_kept(path: Path, values: np.ndarray, rows: int) -> None:
-    """Write the first ``rows`` of ``values`` as an ``.npy`` file of :func:`_kept_rows` rows
-    (the rest zero, left unwritten), :data:`_WRITE_ROWS` rows at a time through the file (not
-    mapped: the pages written are the page cache's, not the process's; not flushed to disk
-    here)."""
-    shape = (_kept_rows(rows), values.shape[1])
-    with open(path, "wb") as out:
-        np.lib.format.write_array_header_1_0(out, {
-            "descr": np.lib.format.dtype_to_descr(values.dtype), "fortran_order": False,
-            "shape": shape})
-        start = out.tell()
+    """Write the first ``rows`` of the float32 ``values`` as an ``.npy`` file of
+    :func:`_kept_rows` rows (the rest zero, left unwritten), :data:`_WRITE_ROWS` rows at a time
+    through the file (:class:`gnn.inference.RowFile`, not mapped: the pages written are the
+    page cache's, not the process's; not flushed to disk here)."""
+    with RowFile.create(path, rows, values.shape[1], _kept_rows(rows)) as out:
         for lo in range(0, rows, _WRITE_ROWS):
-            out.write(np.ascontiguousarray(values[lo:min(lo + _WRITE_ROWS, rows)]).data)
-        out.truncate(start + shape[0] * shape[1] * values.dtype.itemsize)
+            block = slice(lo, min(lo + _WRITE_ROWS, rows))
+            out[block] = torch.from_numpy(np.ascontiguousarray(values[block]))
 
 
 def _slot_map(slot_of: np.ndarray, size: int) -> np.ndarray:
