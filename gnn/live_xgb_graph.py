@@ -43,7 +43,7 @@ _BUILD_EDGES = 1 << 18
 _SPARSE_EDGES = 128
 
 
-def _grown(values: np.ndarray, size: int, fill: float) -> np.ndarray:
+def grown_rows(values: np.ndarray, size: int, fill: float) -> np.ndarray:
     """``values`` with at least ``size`` rows (new rows ``fill``; grown by an eighth more)."""
     if size <= len(values):
         return values
@@ -77,7 +77,7 @@ class _Slotted:
 
     def _reach(self, rows: np.ndarray) -> None:
         """Room in :attr:`slot_of` for ``rows``."""
-        self.slot_of = _grown(self.slot_of, int(rows.max()) + 1 if len(rows) else 0, -1)
+        self.slot_of = grown_rows(self.slot_of, int(rows.max()) + 1 if len(rows) else 0, -1)
 
     def slots(self, rows: np.ndarray) -> np.ndarray:
         """Slot of each of ``rows`` (-1: none)."""
@@ -95,7 +95,7 @@ class _Pinned(_Slotted):
     def pin(self, rows: np.ndarray, values: np.ndarray) -> None:
         """Hold ``values`` for the distinct, not yet pinned ``rows``."""
         self._reach(rows)
-        self.values = _grown(self.values, self.size + len(rows), 0.0)
+        self.values = grown_rows(self.values, self.size + len(rows), 0.0)
         self.slot_of[rows] = np.arange(self.size, self.size + len(rows))
         self.values[self.size:self.size + len(rows)] = values
         self.size += len(rows)
@@ -119,11 +119,11 @@ class _HubSums(_Slotted):
         slots = np.arange(self.size, self.size + len(nodes))
         end = self.size + len(nodes)
         self._reach(nodes)
-        self.nodes = _grown(self.nodes, end, -1)
-        self.sums = _grown(self.sums, end, 0.0)
-        self.counts = _grown(self.counts, end, 0)
-        self.diffs = _grown(self.diffs, end, 0)
-        self.ticks = _grown(self.ticks, end, 0)
+        self.nodes = grown_rows(self.nodes, end, -1)
+        self.sums = grown_rows(self.sums, end, 0.0)
+        self.counts = grown_rows(self.counts, end, 0)
+        self.diffs = grown_rows(self.diffs, end, 0)
+        self.ticks = grown_rows(self.ticks, end, 0)
         self.slot_of[nodes] = slots
         self.nodes[slots] = nodes
         self.size = end
@@ -409,10 +409,10 @@ class LiveXGBGraph:
     # ------------------------------------------------------------------------------ live
     def _grow(self, graph: LocalGraph) -> None:
         for t, ticks in self._changed.items():
-            self._changed[t] = _grown(ticks, graph.num_nodes.get(t, 0), 0)
+            self._changed[t] = grown_rows(ticks, graph.num_nodes.get(t, 0), 0)
         n = graph.num_nodes[ACCOUNT]
-        self._scores = _grown(self._scores, n, np.nan)
-        self._scored = _grown(self._scored, n, -1)
+        self._scores = grown_rows(self._scores, n, np.nan)
+        self._scored = grown_rows(self._scored, n, -1)
 
     def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
         """Take in that the ``changed`` nodes' features or in-edges changed (the graph already

@@ -61,7 +61,7 @@ from abusenet.validation.challenger import CHALLENGER, CHALLENGER_DIR, GNN, read
 from gnn.baselines.xgb_graph import XGBGraph
 from gnn.boosted import LiveBoostedColumn
 from gnn.detector import AccountDetector
-from gnn.live_xgb_graph import LiveXGBGraph
+from gnn.live_xgb_graph import LiveXGBGraph, grown_rows
 from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer
 from graph.incremental import new_edges
 from graph.live_features import LiveFeatures, NodeIndex
@@ -1158,10 +1158,7 @@ class _PublishedScores:
 
     def _grow(self, graph: LocalGraph) -> None:
         n = graph.num_nodes[ACCOUNT]
-        if n > len(self.scores_):  # an eighth more: new accounts seldom copy the scores
-            grown = np.full(n + len(self.scores_) // 8 + 1024, np.nan)
-            grown[:len(self.scores_)] = self.scores_
-            self.scores_ = grown
+        self.scores_ = grown_rows(self.scores_, n, np.nan)  # new accounts seldom copy them
 
     def mark(self, graph: LocalGraph, changed: dict[str, np.ndarray]) -> None:
         """Take in that the ``changed`` nodes changed (:meth:`LocalScorer.mark`,

@@ -82,9 +82,7 @@ def split_at_bridges(matrix: sp.csr_matrix, groups: list[np.ndarray], min_size: 
     graph = igraph.Graph(n=len(rows), edges=np.column_stack([upper.row, upper.col]))
     kept = np.ones(len(upper.row), dtype=bool)
     kept[graph.bridges()] = False
-    _, labels = connected_components(
-        sp.csr_matrix((np.ones(int(kept.sum())), (upper.row[kept], upper.col[kept])),
-                      shape=(len(rows), len(rows))), directed=False)
+    labels = _labels(upper.row[kept], upper.col[kept], len(rows))
     parts = [part for part in group_rows(labels) if len(part) >= min_size]
     by_group: dict[int, list[np.ndarray]] = {}
     for part in parts:
