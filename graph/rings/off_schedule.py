@@ -15,7 +15,11 @@ once), over the days the pairs start:
 * its routine: the step ``s`` (2 to ``max_step`` days) and day ``r`` (mod ``s``) holding the most
   of its ``n`` days beyond chance, ``c`` of them; it *keeps* the routine when the binomial tail
   ``P(Bin(n, 1/s) >= c)``, charged for every ``(s, r)`` tried, is at most ``10 ** -min_surprise``;
-* off it: ``k = n - c`` days; the chance of ``k`` or more is judged against the *other* hubs
+  and more days ``r' (mod s)`` are routines too where its days off the routines so far
+  crowd on one beyond chance (:func:`routine_days`): a hub paying on two weekdays, or one that
+  moved its pay day (40 of its 100 days "off" its first routine, in a row, a false group of
+  surprise 110 before), keeps a routine on each;
+* off them: ``k`` days; the chance of ``k`` or more is judged against the *other* hubs
   that keep a routine: a beta-binomial tail at their pooled off-routine rate ``q`` with their
   spread ``rho`` (method of moments). Honest hubs leave their routines at their own rates (one
   pays strictly on Fridays, another slips now and then); one pooled binomial rate put the
@@ -25,14 +29,19 @@ once), over the days the pairs start:
   Charged for the hubs that keep a routine and could have come out as unlikely (Tarone's
   count, as :mod:`graph.rings.one_shot`), competing with the money null of
   :mod:`graph.rings.flow_null` (one more factor 2);
-* a second reading, as :mod:`graph.rings.one_shot` reads a fan: that chance times the chance
+* more readings, as :mod:`graph.rings.one_shot` reads a fan: that chance times the chance
   that ``g`` or more of its off-routine counterparties are one-shot accounts (one transfer in
   the whole log) when they are drawn at random from all its one-off counterparties on that
   side (hypergeometric: the hub's own share of one-shot counterparties is the null, not the
-  log's, which differs between hubs as the slip rates do), the two multiplied as independent
-  chances (``t (1 - ln t)``); the lower chance of the two readings counts, charged twice.
-  AMLSim's alert payees are mostly one-shot (2-7 of 3-7), the hubs' other payees rarely (4-18
-  of about 110).
+  log's, which differs between hubs as the slip rates do); or times the chance that its off
+  days lie as close together, were they any ``k`` of its ``n`` days (a burst: a laundering
+  episode has a start and an end; a hub that slips now and then slips at any time); or times
+  both. Independent chances multiply (``t sum_{i < m} (-ln t) ** i / i!`` for ``m`` of them);
+  the lowest of the four readings counts, charged four times. AMLSim's alert payees are
+  mostly one-shot (2-7 of 3-7), the hubs' other payees rarely (4-18 of about 110); their off
+  days lie within 3-48 of the hubs' 90-110 days. What the burst reading assumes: honest slips
+  are not bunched in time hub by hub (a season in which every hub slips bunches them; a
+  hub's own holiday week does too).
 
 A group is the hub and its off-routine counterparties, ``min_fan`` to ``max_size - 1`` of them.
 """
@@ -45,7 +54,7 @@ from scipy.stats import betabinom, binom
 
 from graph.rings.flows import FlowGroup
 from graph.rings.null_model import log10_choose
-from graph.rings.one_shot import one_shot_accounts, product_log_chance
+from graph.rings.one_shot import one_shot_accounts
 from graph.rings.periodic import DAY_S
 
 #: The longest routine step judged, in days (a month).
@@ -122,6 +131,79 @@ def log10_drawn_tail(g: np.ndarray, k: np.ndarray, marked: np.ndarray, total: np
     return np.where(g <= 0, 0.0, np.minimum(out, 0.0))
 
 
+def log10_span_chance(k: np.ndarray, span: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``log10`` of the chance (0 where ``k < 2``) that ``k`` of ``n`` ranked days drawn at
+    random lie within ``span`` ranks of each other (last minus first): the ``k``-subsets of
+    ``1..n`` whose range is ``m``, ``(n - m) C(m - 1, k - 2)``, summed over ``m = k - 1`` to
+    ``span``, over ``C(n, k)``."""
+    k, span, n = (np.asarray(a, np.int64) for a in (k, span, n))
+    judged = k >= 2
+    first = np.where(judged, k - 1, 0)
+    terms = np.where(judged, np.maximum(np.minimum(span, n - 1) - first + 1, 1), 0)
+    row = np.repeat(np.arange(len(k)), terms)
+    m = np.arange(terms.sum()) - np.repeat(np.cumsum(terms) - terms, terms) + first[row]
+    log_term = (np.log10(n[row] - m) + log10_choose(m - 1, k[row] - 2)) * np.log(10.0)
+    top = np.full(len(k), -np.inf)
+    np.maximum.at(top, row, log_term)
+    summed = np.bincount(row, np.exp(log_term - top[row]), minlength=len(k))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (top + np.log(summed)) / np.log(10.0) - log10_choose(n, np.minimum(k, n))
+    return np.where(judged, np.minimum(np.nan_to_num(out, nan=0.0), 0.0), 0.0)
+
+
+def product_of_chances(log_chance: np.ndarray, count: int) -> np.ndarray:
+    """The log10 chance (<= 0) that ``count`` independent chances multiply to at most ``10 **
+    log_chance``: ``t sum_{i < count} (-ln t) ** i / i!``."""
+    x = np.minimum(np.asarray(log_chance, np.float64), 0.0)
+    ln_t = -x * np.log(10.0)
+    series = sum(ln_t ** i / np.prod(np.arange(1, i + 1)) for i in range(count))
+    return np.minimum(x + np.log10(series), 0.0)
+
+
+def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
+                 residue: np.ndarray, min_surprise: float) -> np.ndarray:
+    """Per judged hub (``fan_of`` its index, -1 for the others; ``codes`` = account * ``width``
+    + day) and day mod its ``step``: its days there where that day is one of its routines,
+    else 0. Its best ``residue`` is; then, among the days off its routines so far, the day mod
+    ``step`` holding the most, ``c`` of ``k``, is one more when chance would rarely put so
+    many there (``P(Bin(k, 1 / step) >= c)``, charged for the ``step`` days, at most ``10 **
+    -min_surprise``), until none is: a hub paying on two weekdays, or one that moved its pay
+    day, keeps a routine on each, and neither is off it."""
+    codes = codes[fan_of[codes // width] >= 0]
+    hub = fan_of[codes // width]
+    cols = int(step.max()) if len(step) else 1
+    counts = np.zeros((len(step), cols), np.int64)
+    np.add.at(counts, (hub, codes % width % step[hub]), 1)
+    routine = np.zeros(counts.shape, bool)
+    rows = np.arange(len(step))
+    routine[rows, residue] = True
+    for _ in range(cols - 1):
+        left = np.where(routine, 0, counts)
+        best = left.argmax(axis=1)
+        c, k = left[rows, best], left.sum(axis=1)
+        more = (c >= 2) & (_log10_sf(c, k, 1.0 / step) + np.log10(step) <= -min_surprise)
+        if not more.any():
+            break
+        routine[rows[more], best[more]] = True
+    return np.where(routine, counts, 0)
+
+
+def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
+              kept: np.ndarray) -> np.ndarray:
+    """Per judged hub (``fan_of`` its index, -1 for the others), how many of its days in a row
+    (ranked, ``codes`` = account * ``width`` + day, sorted) its off-routine days (those not
+    ``kept``, :func:`routine_days`) span, last minus first (0 where it has under two)."""
+    codes = codes[fan_of[codes // width] >= 0]
+    hub, day = fan_of[codes // width], codes % width
+    rank = np.arange(len(codes)) - np.searchsorted(hub, hub)
+    off = kept[hub, day % step[hub]] == 0
+    first = np.full(len(step), np.iinfo(np.int64).max)
+    last = np.full(len(step), -1)
+    np.minimum.at(first, hub[off], rank[off])
+    np.maximum.at(last, hub[off], rank[off])
+    return np.maximum(last - first, 0)
+
+
 def routines(hub: np.ndarray, day: np.ndarray, n_accounts: int, max_step: int = MAX_STEP
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per account: its count ``n`` of distinct days (``hub``, ``day`` one row per account
@@ -148,8 +230,9 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
                       min_days: int = MIN_DAYS, max_step: int = MAX_STEP) -> list[FlowGroup]:
     """Fans-in and fans-out of the one-off counterparties off their hub's routine (module
     docstring): ``flow_fan_in`` / ``flow_fan_out`` groups (the hub and those counterparties)
-    whose ``log_chance`` is the lower of the two readings (the beta-binomial tail of their
-    days' count against the other hubs, alone and with their one-shot lives) and ``tests``
+    whose ``log_chance`` is the lowest of the four readings (the beta-binomial tail of their
+    days' count against the other hubs, alone or with their one-shot lives, their burst or
+    both) and ``tests``
     the hubs that could have been as unlikely; only those that beat that count
     (``-log_chance > log10 tests + log10 2``)."""
     n_accounts = len(accounts)
@@ -179,14 +262,16 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         keeps = judged[routine <= -min_surprise]
         if not len(keeps):
             continue
-        off = n[keeps] - on[keeps]
+        fan_of = np.full(n_accounts, -1, np.int64)
+        fan_of[keeps] = np.arange(len(keeps))
+        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise)
+        off = n[keeps] - kept.sum(axis=1)
         if not off.any():
             continue
         q, rho = others_rates(off, n[keeps])
-        fan_of = np.full(n_accounts, -1, np.int64)
-        fan_of[keeps] = np.arange(len(keeps))
         mine = fan_of[hub] >= 0
-        off_day = mine & (day % np.maximum(step[hub], 1) != residue[hub])
+        off_day = mine.copy()
+        off_day[mine] = ~kept[fan_of[hub[mine]], day[mine] % step[hub[mine]]].astype(bool)
         leaves = one_off[leaf].to_numpy(np.int64)
         pairs = np.unique(fan_of[hub[off_day]] * n_accounts + leaves[off_day])
         owner, rows_of = pairs // n_accounts, pairs % n_accounts
@@ -196,30 +281,45 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         total = np.bincount(every // n_accounts, minlength=len(keeps))
         marked = np.bincount(every[single[every % n_accounts]] // n_accounts,
                              minlength=len(keeps))
+        span = _off_span(codes, width, fan_of, step[keeps], kept)
         base = log10_tail(off, n[keeps], q, rho)
-        both = product_log_chance(base + log10_drawn_tail(g, k, marked, total))
-        # two readings (off the routine alone, and with its counterparties' one-shot lives)
-        chance = np.minimum(base, both) + np.log10(2.0)
+        shots = log10_drawn_tail(g, k, marked, total)
+        burst = log10_span_chance(off, span, n[keeps])
+        # four readings: off the routine alone, with its counterparties' one-shot lives, with
+        # its off days' burst, with both; the lowest counts, charged for the four
+        readings = np.stack([base, product_of_chances(base + shots, 2),
+                             product_of_chances(base + burst, 2),
+                             product_of_chances(base + shots + burst, 3)])
+        reading = readings.argmin(axis=0)
+        chance = readings.min(axis=0) + np.log10(4.0)
         most = np.minimum(n[keeps], max_size - 1)
         drawn = np.minimum(marked, max_size - 1)
-        reachable = np.sort(product_log_chance(
-            log10_tail(most, n[keeps], q, rho) + log10_choose(marked, drawn)
-            - log10_choose(total, drawn)) + np.log10(2.0))
+        least = (log10_tail(most, n[keeps], q, rho),
+                 log10_choose(marked, drawn) - log10_choose(total, drawn),
+                 log10_span_chance(most, most - 1, n[keeps]))
+        reachable = np.sort(np.minimum.reduce([
+            least[0], product_of_chances(least[0] + least[1], 2),
+            product_of_chances(least[0] + least[2], 2),
+            product_of_chances(least[0] + least[1] + least[2], 3)]) + np.log10(4.0))
         tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
         strong = np.flatnonzero((-chance > np.log10(tests) + np.log10(2.0)) & (k >= min_fan)
                                 & (k <= max_size - 1))
         bounds = np.searchsorted(owner, np.arange(len(keeps) + 1))
         for j in strong:
             h, rows = keeps[j], rows_of[bounds[j]:bounds[j + 1]]
-            shots = ([f"OffScheduleOneShot:{g[j]} of them have no other transfer in the log "
-                      f"({marked[j]} of its {total[j]} one-off {side} do)"]
-                     if both[j] < base[j] else [])
+            extra = []
+            if reading[j] in (1, 3):
+                extra.append(f"OffScheduleOneShot:{g[j]} of them have no other transfer in the "
+                             f"log ({marked[j]} of its {total[j]} one-off {side} do)")
+            if reading[j] in (2, 3):
+                extra.append(f"OffScheduleBurst:its {off[j]} off-routine days lie within "
+                             f"{span[j] + 1} of its {n[h]} days in a row")
             groups.append(FlowGroup(
                 np.append(rows, h), kind,
                 [f"Hub:{ids[h]}",
                  f"OffSchedule:{len(rows)} one-off {side} on {off[j]} of its {n[h]} days off "
                  f"its routine of one day every {step[h]}d ({q[j]:.2%} of the other routine "
-                 f"hubs' days are, their spread rho {rho[j]:.3f})", *shots,
+                 f"hubs' days are, their spread rho {rho[j]:.3f})", *extra,
                  f"OffScheduleChance:{10.0 ** chance[j]:.1e} ({tests[j]} hubs could be as "
                  f"unlikely)"],
                 float(chance[j]), int(tests[j])))

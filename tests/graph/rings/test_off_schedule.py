@@ -4,6 +4,7 @@ from scipy.stats import betabinom, binom, hypergeom
 
 from graph.rings.off_schedule import (
     log10_drawn_tail,
+    log10_span_chance,
     log10_tail,
     off_schedule_fans,
     others_rates,
@@ -12,11 +13,11 @@ from graph.rings.off_schedule import (
 from graph.rings.periodic import DAY_S
 
 
-def _world(hubs: int = 30, weeks: int = 100, off_days: int = 6, seed: int = 0
+def _world(hubs: int = 30, weeks: int = 100, off_days: int = 6, seed: int = 0, gap: int = 10
            ) -> tuple[pd.DataFrame, pd.Index]:
     """``hubs`` accounts each paying a new payee once a week on one weekday for ``weeks``
-    weeks (hub 0 on weekday 0); hub 0 also pays ``off_days`` new payees once each on weekday
-    3."""
+    weeks (hub 0 on weekday 0); hub 0 also pays ``off_days`` new payees once each on other
+    weekdays (1, 2, ...), one every ``gap`` weeks."""
     rng = np.random.default_rng(seed)
     src, dst, ts = [], [], []
     payee = hubs
@@ -30,7 +31,7 @@ def _world(hubs: int = 30, weeks: int = 100, off_days: int = 6, seed: int = 0
     for d in range(off_days):
         src.append(0)
         dst.append(payee)
-        ts.append((7 * (10 * d + 3) + 3) * DAY_S)
+        ts.append((7 * (gap * d + 3) + 1 + d % 6) * DAY_S)
         payee += 1
     transfers = pd.DataFrame({"src": src, "dst": dst, "count": 1, "ts": ts})
     transfers["last"] = transfers["ts"]
@@ -51,7 +52,7 @@ def test_payments_off_a_hubs_routine_are_a_fan():
     assert len(groups) == 1
     group = groups[0]
     assert group.kind == "flow_fan_out"
-    off = transfers.loc[transfers["src"].eq(0) & (transfers["ts"] // DAY_S % 7 == 3), "dst"]
+    off = transfers.loc[transfers["src"].eq(0) & (transfers["ts"] // DAY_S % 7 != 0), "dst"]
     assert sorted(group.rows.tolist()) == sorted([0, *off.tolist()])
     assert group.evidence[0] == "Hub:0"
     assert group.evidence[1].startswith("OffSchedule:6 one-off payees on 6 of its 106 days")
@@ -69,9 +70,19 @@ def test_no_routine_no_fan():
     assert off_schedule_fans(transfers, accounts, 3, 50, 2.0) == []
 
 
+def test_a_hub_that_moves_its_pay_day_keeps_a_routine_on_each():
+    # hub 0 pays on weekday 0 for 60 weeks, then on weekday 3: its last 40 days are neither
+    # off its routine nor a burst
+    transfers, accounts = _world(off_days=0)
+    moved = transfers["src"].eq(0) & (transfers["ts"] >= 7 * 60 * DAY_S)
+    transfers.loc[moved, "ts"] += 3 * DAY_S
+    transfers["last"] = transfers["ts"]
+    assert off_schedule_fans(transfers, accounts, 3, 50, 2.0) == []
+
+
 def test_one_shot_counterparties_off_the_routine_add_their_evidence():
     transfers, accounts = _world(seed=1)
-    routine = transfers["ts"] // DAY_S % 7 != 3
+    routine = transfers["dst"] < transfers["dst"].max() - 5
     alone = off_schedule_fans(transfers, accounts, 3, 50, 2.0)[0]
     # the routine's payees pay on elsewhere (a second transfer each); the off-routine ones never
     onward = transfers[routine].assign(src=transfers.loc[routine, "dst"], dst=len(accounts))
@@ -81,6 +92,25 @@ def test_one_shot_counterparties_off_the_routine_add_their_evidence():
     assert sorted(both.rows.tolist()) == sorted(alone.rows.tolist())
     assert both.evidence[2].startswith("OffScheduleOneShot:6 of them have no other transfer")
     assert both.log_chance < alone.log_chance
+
+
+def test_off_routine_days_in_a_burst_add_their_evidence():
+    spread = off_schedule_fans(*_world(seed=1), 3, 50, 2.0)[0]
+    assert not any(e.startswith("OffScheduleBurst") for e in spread.evidence)
+    burst = off_schedule_fans(*_world(seed=1, gap=1), 3, 50, 2.0)[0]
+    # its 6 off days, a week apart, lie among 11 of its 106 days in a row (its routine's days
+    # between)
+    assert "OffScheduleBurst:its 6 off-routine days lie within 11 of its 106 days in a row" \
+        in burst.evidence
+    assert burst.log_chance < spread.log_chance - 3.0
+
+
+def test_span_chance_counts_the_subsets():
+    # of the C(12, 3) = 220 choices of 3 among 12 days in a row, 10 are 3 in a row and 18
+    # more lie within 4
+    assert np.allclose(log10_span_chance(np.array([3, 3, 1]), np.array([2, 3, 0]),
+                                         np.array([12, 12, 12])),
+                       [np.log10(10 / 220), np.log10(28 / 220), 0.0])
 
 
 def _slipping_hubs(seed: int, hubs: int = 200, weeks: int = 30) -> tuple[pd.DataFrame, pd.Index]:
