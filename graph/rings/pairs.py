@@ -51,7 +51,8 @@ from ingest.state import IngestState
 
 #: Reads the times of wanted uses: given ``account_id, entity`` rows (entities labelled
 #: ``Type:id`` as in :func:`graph.rings.projection.account_entity_incidence`), the ``i, ts``
-#: (the wanted row, epoch seconds) of every event of such a use.
+#: (the wanted row, epoch seconds) of every event of such a use; for a row whose entity is
+#: :data:`ACTIVE_DAYS`, optionally a time on each day the account made any event.
 UseTimes = Callable[[pd.DataFrame], pd.DataFrame]
 
 #: The most accounts a household holds (:func:`household_pairs`).
@@ -61,7 +62,11 @@ WINDOW_SCALES = 4
 #: Whole days one account's times are moved by, each way, to count chance coincidences.
 SHIFT_DAYS = 7
 _DAY = 86_400
+_DAYS = 1 << 20  # room for a day number in a key (epoch days to the year 4840)
 _LN10 = np.log(10.0)
+#: A wanted use of :data:`UseTimes` whose entity is this asks for the account's days of any
+#: activity: a time on every day it made an event.
+ACTIVE_DAYS = "*"
 #: A coincidence test's log10 chance is held at or above this (Poisson tails underflow).
 _FLOOR = -300.0
 
@@ -323,16 +328,19 @@ def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes
     def read(wanted: pd.DataFrame) -> pd.DataFrame:
         found_i: list[np.ndarray] = [np.empty(0, np.int64)]
         found_ts: list[np.ndarray] = [np.empty(0, np.int64)]
+        found_days: list[np.ndarray] = [np.empty(0, np.int64)]  # wanted row x days + day
         if len(wanted):
-            keys = pa.array(wanted["account_id"].astype(str) + "\x1f"
-                            + wanted["entity"].astype(str))
+            account_ids = wanted["account_id"].astype(str)
+            daily = (wanted["entity"] == ACTIVE_DAYS).to_numpy()
+            keys = pa.array(account_ids + "\x1f" + wanted["entity"].astype(str))
+            active = pa.array(account_ids[daily])
+            active_row = np.flatnonzero(daily)
             dataset = ds.dataset(events, format="parquet", partitioning="hive")
             columns = {source.column: source.node_type for source in relation_sources(state)
                        if source.node_type != ACCOUNT and source.column in dataset.schema.names}
             scanner = dataset.scanner(
                 columns=["account_id", "ts", *columns], batch_size=batch_rows,
-                filter=pc.field("account_id").isin(pa.array(wanted["account_id"].astype(str)
-                                                            .unique())))
+                filter=pc.field("account_id").isin(pa.array(account_ids.unique())))
             for batch in scanner.to_batches():
                 if batch.num_rows == 0:
                     continue
@@ -347,7 +355,15 @@ def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes
                     hit = at >= 0
                     found_i.append(at[hit].astype(np.int64))
                     found_ts.append(ts[hit])
-        return pd.DataFrame({"i": np.concatenate(found_i), "ts": np.concatenate(found_ts)})
+                if len(active_row):  # one time per account and day
+                    at = pc.fill_null(pc.index_in(account, value_set=active), -1).to_numpy(
+                        zero_copy_only=False)
+                    hit = (at >= 0) & (ts >= 0)
+                    found_days.append(np.unique(active_row[at[hit]] * _DAYS
+                                                + ts[hit] // _DAY))
+        days = np.unique(np.concatenate(found_days))
+        return pd.DataFrame({"i": np.r_[np.concatenate(found_i), days // _DAYS],
+                             "ts": np.r_[np.concatenate(found_ts), days % _DAYS * _DAY]})
 
     return read
 
@@ -382,23 +398,32 @@ def episode_log_chance(
     (:func:`_window_log_chance`) an account's uses of what the pair shares within the window
     of each other are one visit; the moments ``c`` (the visits of the account with more of
     them that a visit of the other comes within the window of, each once) are compared with
-    the moments the same visits make with one
-    account's times moved by ``1..shift_days`` whole days each way: their mean, or the count
-    were the visits uniform over the log if more, is the Poisson mean ``m`` of the chance
-    ``P(X >= c)``. Moving by whole days keeps both accounts' rates, hours of the day and days
-    of activity, so two members of a household who both use the family device in the evening
-    meet as often moved as not; two colluders who take turns on it within minutes do not.
+    the moments the same visits make with one account's times moved by whole days (to other
+    days of the pair's calendar, below): their mean, or the count were the visits uniform
+    over the calendar's days if more, is the Poisson mean ``m`` of the chance ``P(X >= c)``.
+    Moving by whole days keeps both accounts' rates, hours of the day and days of activity, so
+    two members of a household who both use the family device in the evening meet as often
+    moved as not; two colluders who take turns on it within minutes do not.
 
-    A pair active on a short stretch stays within it: ``active`` gives each account's first
-    and last time of any activity (epoch seconds, per row of ``accounts``; without it, the
-    uses read are all the activity known), the stretch is the whole days from the pair's
-    first to its last, and where it holds at most ``2 shift_days + 1`` days its times are
-    moved round within it, every move once. Two accounts active only on the same few days
-    (accounts opened near the log's end, a visit) meet on most of them: moved out of those
-    days they never met and made such meetings look rare (6.6 % of independent pairs active on
-    the same 4 evenings at log10 chance <= -2); moved round within them they meet as often. A
-    longer stretch is moved within the whole log (independent pairs active on the same 16-25
-    days: at most 0.13 % at <= -2 so), as are colluders' accounts living beyond their episodes.
+    The moves go only to days both accounts were active (the pair's calendar: every day of
+    any event of either account that ``use_times`` answers for a wanted :data:`ACTIVE_DAYS`,
+    the days of its shared uses, and the days of ``active``'s first and last times, epoch
+    seconds per row of ``accounts``, e.g. :func:`account_activity`), in calendar order: where
+    the calendar holds at most ``2 shift_days + 1`` days, to every other day of it once, else
+    ``shift_days`` calendar days each way. Two independent accounts active only on the same
+    few days (a visit, paydays, weekends: a common outside schedule) meet on most of them;
+    moved to days neither was active they never met, and such meetings looked rare (review
+    R6, session 18: 84-100 % of pairs active on the same 4-5 evenings spread over the month at
+    log10 chance <= -2, 4.4-6.6 % when within one week); moved among their common days they
+    meet as often. A calendar missing days of activity only makes the test more cautious
+    (its days are those richer in shared uses).
+
+    Few common days make few moves, and the moves' mean with one meeting added is then at
+    least ``1 / (moves + 1)``. Below the widest window, the mean is also bounded by the moves'
+    count of the asking and answering *uses* within the widest window of each other (one
+    added), scaled to the window (uses spread evenly within the widest window; a count of
+    uses, not of sessions met, so as not to understate where the sessions meet anyway):
+    colluders active on 6 days who meet within minutes at 6 different hours stay unlikely.
 
     Raises
     ------
@@ -408,16 +433,28 @@ def episode_log_chance(
     n_pairs, none, coo = _pairs_start(a, shared, window_s)
     if n_pairs == 0 or coo.nnz == 0:
         return none
-    # the wanted uses, once each: both accounts' use of every shared entity
+    # the wanted uses, once each: both accounts' use of every shared entity; then every account's
+    # days of any activity
     n_cols = len(entities)
     rows = np.concatenate([np.asarray(a)[coo.row], np.asarray(b)[coo.row]]).astype(np.int64)
     use, slot_use = np.unique(rows * n_cols + np.r_[coo.col, coo.col], return_inverse=True)
-    times = use_times(pd.DataFrame({"account_id": np.asarray(accounts)[use // n_cols],
-                                    "entity": np.asarray(entities)[use % n_cols]}))
+    people = np.unique(np.r_[np.asarray(a, np.int64), np.asarray(b, np.int64)])
+    times = use_times(pd.DataFrame({
+        "account_id": np.r_[np.asarray(accounts)[use // n_cols], np.asarray(accounts)[people]],
+        "entity": np.r_[np.asarray(entities)[use % n_cols].astype(object),
+                        np.full(len(people), ACTIVE_DAYS, dtype=object)]}))
     i, t = times["i"].to_numpy(np.int64), times["ts"].to_numpy(np.int64)
     i, t = i[t >= 0], t[t >= 0]
+    days_of = np.r_[people[i[i >= len(use)] - len(use)], (use // n_cols)[i[i < len(use)]]]
+    days = np.r_[t[i >= len(use)], t[i < len(use)]] // _DAY
+    i, t = i[i < len(use)], t[i < len(use)]
     if len(i) == 0:
         return none
+    if active is not None:  # first and last known uses
+        for known in active:
+            at = known[people]
+            valid = (at >= 0) & (at < np.iinfo(np.int64).max)
+            days_of, days = np.r_[days_of, people[valid]], np.r_[days, at[valid] // _DAY]
     order = np.lexsort((t, i))
     i, t = i[order], t[order]
     per_use = np.bincount(i, minlength=len(use))
@@ -433,28 +470,15 @@ def episode_log_chance(
     step = np.ones(len(owner), dtype=bool)
     step[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > window_s)
     session = np.cumsum(step) - 1
-    lo = int(when.min())
-    side = owner // 2
-    first = np.full(n_pairs, np.iinfo(np.int64).max)
-    last = np.full(n_pairs, np.iinfo(np.int64).min)
-    np.minimum.at(first, side, when)
-    np.maximum.at(last, side, when)
-    if active is None:  # the uses read are all the activity known: the log's span
-        first, last = np.minimum(first, lo), np.maximum(last, int(when.max()))
-    else:
-        a_rows, b_rows = np.asarray(a, np.int64), np.asarray(b, np.int64)
-        first = np.minimum(first, np.minimum(active[0][a_rows], active[0][b_rows]))
-        last = np.maximum(last, np.maximum(active[1][a_rows], active[1][b_rows]))
-    # the pair's stretch: whole days (counted from the first time read) holding its activity;
-    # one longer than its moves reach is the whole log's
-    start_day = (np.maximum(first, lo) - lo) // _DAY
-    stretch = (np.maximum(last, lo) - lo) // _DAY - start_day + 1
-    long = stretch > 2 * shift_days + 1
-    start_day[long] = 0
-    stretch[long] = (int(when.max()) - lo) // _DAY + 1
-    found = [_window_log_chance(owner, when - lo, session, n_pairs, window_s / 4.0 ** k,
-                                shift_days, start_day * _DAY, stretch)
-             for k in range(scales)]
+    calendar = _pair_calendar(np.asarray(a, np.int64), np.asarray(b, np.int64), days_of, days)
+    lo_day = min(int(when.min()) // _DAY, int(calendar[1].min(initial=np.iinfo(np.int64).max)))
+    lo = lo_day * _DAY
+    widest, wide = _window_log_chance(owner, when - lo, session, n_pairs, window_s, shift_days,
+                                      calendar[0], calendar[1] - lo_day)
+    found = [widest, *(_window_log_chance(owner, when - lo, session, n_pairs,
+                                          window_s / 4.0 ** k, shift_days, calendar[0],
+                                          calendar[1] - lo_day, wide / 4.0 ** k)[0]
+                       for k in range(1, scales))]
     best = np.argmin([f.log_chance for f in found], axis=0)
     pick = np.arange(n_pairs)
     return Coincidence(
@@ -463,57 +487,112 @@ def episode_log_chance(
         np.array([f.window_s for f in found])[best, pick])
 
 
+def _pair_calendar(a: np.ndarray, b: np.ndarray, days_of: np.ndarray, days: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per pair ``(a[i], b[i])``: the days (``days[j]`` a day of account row ``days_of[j]``'s
+    known activity) both accounts were active, as ``(pair, day)`` sorted by pair and day."""
+    known = pd.DataFrame({"row": days_of, "day": days}).drop_duplicates()
+    pairs = pd.DataFrame({"pair": np.arange(len(a)), "a": a, "b": b})
+    both = (pairs.merge(known.rename(columns={"row": "a"}), on="a")
+            .merge(known.rename(columns={"row": "b"}), on=["b", "day"])
+            .sort_values(["pair", "day"]))
+    return both["pair"].to_numpy(np.int64), both["day"].to_numpy(np.int64)
+
+
 def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray, n_pairs: int,
-                       window_s: float, shift_days: int, start: np.ndarray, stretch: np.ndarray
-                       ) -> Coincidence:
-    """:func:`episode_log_chance` at one window: ``owner`` (2 pair + side) and ``when`` (seconds
-    from the first time, >= 0) are every time of each pair's two sides, sorted by owner and
-    time, ``session`` each time's session (an account's uses with gaps of at most the largest
-    window, numbered in that order); per pair, its stretch starts at ``start`` (seconds, a
-    whole day) and lasts ``stretch`` days, and the moves turn its times round within it. A
-    moment is an answering *session* met: two accounts taking turns on the
+                       window_s: float, shift_days: int, cal_pair: np.ndarray,
+                       cal_day: np.ndarray, wide: np.ndarray | None = None
+                       ) -> tuple[Coincidence, np.ndarray]:
+    """:func:`episode_log_chance` at one window, and per pair the moves' mean count of the
+    asking and answering uses within the window of each other (with one added).
+
+    ``owner`` (2 pair + side) and ``when`` (seconds from a midnight, >= 0) are every time of
+    each pair's two sides, sorted by owner and time, ``session`` each time's session (an
+    account's uses with gaps of at most the largest window, numbered in that order);
+    ``(cal_pair, cal_day)`` (days from that midnight, sorted) is each pair's calendar, the days
+    both its accounts were active, and the moves take a time to another of them at the same
+    time of day. A moment is an answering *session* met: two accounts taking turns on the
     family device through one evening meet once, not once per turn (sessions are what real
     logs hold: counted per visit, one evening of turns scored as unlikely as six separate
-    episodes)."""
+    episodes). ``wide``: per pair, that mean of the uses at a wider window, scaled to this one
+    (uses spread evenly within the wider window), a floor to the moves' mean where the
+    moves are few (accounts active on few days)."""
+    n_days = np.bincount(cal_pair, minlength=n_pairs)
+    cal_start = np.r_[0, np.cumsum(n_days)[:-1]]
+    # one sorted key per time; keys of two sides are more than the window apart
+    last_day = max(int(when.max()) // _DAY, int(cal_day.max(initial=0)))
+    stride = (last_day + 1) * _DAY + 2 * int(np.ceil(window_s)) + 1
+    day_key = cal_pair * stride + cal_day
+    # the moves: every other day of a short calendar once, else shift_days each way
+    whole = n_days - 1 <= 2 * shift_days
+    n_moves = np.where(whole, np.maximum(n_days - 1, 0), 2 * shift_days)
+
+    def mover(pair: np.ndarray, at_time: np.ndarray) -> Callable[[int], np.ndarray]:
+        """The times ``at_time`` of pairs ``pair`` by move number (``0``: not moved)."""
+        day = at_time // _DAY
+        at = np.searchsorted(day_key, pair * stride + day) - cal_start[pair]
+        present = (at < n_days[pair]) & (cal_day[np.minimum(
+            cal_start[pair] + at, max(len(cal_day) - 1, 0))] == day if len(cal_day) else False)
+
+        def moved(move: int) -> np.ndarray:
+            if move == 0 or not len(cal_day):
+                return at_time
+            step = np.where(whole[pair], move, np.where(move <= shift_days, move,
+                                                        shift_days - move))
+            to = at + step - ((step > 0) & ~present)
+            return at_time + (cal_day[np.minimum(cal_start[pair] + to % np.maximum(
+                n_days[pair], 1), len(cal_day) - 1)] - day) * _DAY
+
+        return moved
+
     visit = np.ones(len(owner), dtype=bool)
     visit[1:] = (owner[1:] != owner[:-1]) | (np.diff(when) > window_s)
+    visits = np.bincount(owner[visit], minlength=2 * n_pairs).reshape(n_pairs, 2)
+    # the side with fewer visits asks, the other answers
+    asks = np.argmin(visits, axis=1)
+    if wide is None and shift_days:  # every use asks (the first window only)
+        key = owner * stride + when
+        uses = (owner % 2) == asks[owner // 2]
+        use_pair = owner[uses] // 2
+        move_use = mover(use_pair, when[uses])
+        answer = (2 * use_pair + 1 - asks[use_pair]) * stride
+        near = np.zeros(n_pairs)
+        for move in range(1, 2 * shift_days + 1):
+            moved_key = answer + move_use(move)
+            within = (np.searchsorted(key, moved_key + window_s, side="right")
+                      - np.searchsorted(key, moved_key - window_s))
+            near += np.bincount(use_pair, within * (move <= n_moves[use_pair]),
+                                minlength=n_pairs)
+        wide = (near + 1.0) / (n_moves + 1.0)
+    elif wide is None:
+        wide = np.zeros(n_pairs)
     # a visit lies within one session (its gaps are at most the window <= the largest)
     owner, when, session = owner[visit], when[visit], session[visit]
     session_owner = np.zeros(int(session[-1]) + 1, dtype=np.int64)
     session_owner[session] = owner
     sessions = np.bincount(session_owner, minlength=2 * n_pairs).reshape(n_pairs, 2)
-    span = stretch * _DAY
-    # one sorted key per visit; keys of two sides are more than the window apart
-    stride = int((start + span).max()) + 2 * int(np.ceil(window_s)) + 1
     key = owner * stride + when
-    visits = np.bincount(owner, minlength=2 * n_pairs).reshape(n_pairs, 2)
-    # the side with fewer visits asks, the other answers
-    asks = np.argmin(visits, axis=1)
     n_ask = visits[np.arange(n_pairs), asks]
-    # uniform visits: each answering session met by some asking visit at most this often
+    # uniform visits over the calendar: each answering session met this often at most
     n_sessions = sessions[np.arange(n_pairs), 1 - asks]
-    expected = n_sessions * np.minimum(1.0, n_ask * 2.0 * window_s / span)
+    expected = n_sessions * np.minimum(1.0, n_ask * 2.0 * window_s
+                                       / (np.maximum(n_days, 1) * _DAY))
     asking = (owner % 2) == asks[owner // 2]
-    ask_pair, ask_when = owner[asking] // 2, when[asking]
-    # the moves: every one of a short stretch once, else shift_days each way
-    whole = stretch - 1 <= 2 * shift_days
-    n_moves = np.where(whole, stretch - 1, 2 * shift_days)
+    ask_pair = owner[asking] // 2
+    move_visit = mover(ask_pair, when[asking])
 
     def moments(of: np.ndarray, move: int) -> np.ndarray:
         """Per pair: the distinct answering sessions the asking visits ``of`` meet, moved by
         its ``move``-th move (``0``: not moved; a session met twice, or at two of its visits,
         is one moment; nothing where the pair has fewer moves)."""
         pair = ask_pair[of]
-        days = np.where(whole[pair], move,
-                        np.where(move <= shift_days, move, shift_days - move))
-        base = start[pair]
-        moved = base + (ask_when[of] - base + days * _DAY) % span[pair]
-        target = (2 * pair + 1 - asks[pair]) * stride + moved
-        at = np.searchsorted(key, target)
-        after = np.where(at < len(key), key[np.minimum(at, len(key) - 1)] - target, stride)
-        before = np.where(at > 0, target - key[np.maximum(at - 1, 0)], stride)
+        target = (2 * pair + 1 - asks[pair]) * stride + move_visit(move)[of]
+        at_key = np.searchsorted(key, target)
+        after = np.where(at_key < len(key), key[np.minimum(at_key, len(key) - 1)] - target,
+                         stride)
+        before = np.where(at_key > 0, target - key[np.maximum(at_key - 1, 0)], stride)
         near = (np.minimum(after, before) <= window_s) & (move <= n_moves[pair])
-        met = np.unique(session[np.where(after <= before, at, at - 1)[near]])
+        met = np.unique(session[np.where(after <= before, at_key, at_key - 1)[near]])
         return np.bincount(session_owner[met] // 2, minlength=n_pairs).astype(np.float64)
 
     c = moments(np.arange(len(ask_pair)), 0)
@@ -525,8 +604,9 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray,
         # rarely meet in 14 moves even when a chance alignment of their days is not rare, and a
         # mean of 0 floored at uniform made 3 meetings of independent sparse accounts as
         # unlikely as 3e-7 (1 pair in 4,000 of them gained 4 orders or more)
-        moved = (np.sum([moments(again, k) for k in range(1, 2 * shift_days + 1)], axis=0)
-                 + 1.0) / (n_moves + 1.0) if shift_days else expected
+        total = np.sum([moments(again, k) for k in range(1, 2 * shift_days + 1)], axis=0)
+        moved = np.minimum((total + 1.0) / (n_moves + 1.0), np.maximum(
+            total / np.maximum(n_moves, 1), wide)) if shift_days else expected
         mean = np.maximum(expected, moved)
         log_chance[met] = np.maximum(poisson.logsf(c[met] - 1.0, mean[met]) / _LN10, _FLOOR)
-    return Coincidence(log_chance, c, np.full(n_pairs, window_s))
+    return Coincidence(log_chance, c, np.full(n_pairs, window_s)), wide

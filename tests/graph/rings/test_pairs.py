@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ import scipy.sparse as sp
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.pairs import (
+    ACTIVE_DAYS,
     account_activity,
     co_user_pair_counts,
     coincidence_log_chance,
@@ -268,7 +271,8 @@ def test_independent_accounts_active_on_a_few_evenings_are_not_unlikely_pairs():
                          "ts": np.concatenate(times).astype(np.int64)})
 
     def use_times(wanted: pd.DataFrame) -> pd.DataFrame:
-        assert len(wanted) == 2 * n_pairs  # one (account, device) use each, in account order
+        # one (account, device) use each, in account order, then each account's days
+        assert (wanted["entity"] != ACTIVE_DAYS).sum() == 2 * n_pairs
         return uses
 
     accounts = pd.Index([f"p{p}s{s}" for p in range(n_pairs) for s in range(2)])
@@ -410,26 +414,65 @@ def test_independent_accounts_active_only_on_the_same_few_days_are_not_unlikely_
 
 
 def test_colluders_living_beyond_their_episodes_keep_the_month_s_moves():
-    """Two accounts active all month that take turns on their device within minutes on 3
-    days of one week, at different hours: their activity does not confine the moves, so the
-    meetings stay as unlikely as over the month (within 0.01 orders)."""
+    """Two accounts that take turns on their device within minutes on 3 days of one week, at
+    different hours: active every day of the month, their times move to any other day; active
+    only on those 3 days (or with no activity known but the uses), the moves see 2 days only and
+    the same meetings are less unlikely, by 2 orders; active that week, in between."""
     day = 86_400
     meet = np.array([10, 12, 13]) * day + np.array([21, 9, 15]) * 3600
     rows = [meet + 60.0, meet + 240.0, np.array([0.0]), np.array([30.0 * day - 1])]
     uses = pd.DataFrame({"i": np.repeat(np.arange(4), [3, 3, 1, 1]),
                          "ts": np.concatenate(rows).astype(np.int64)})
-    args = (lambda wanted: uses, pd.Index(["a", "b", "x", "y"]),
-            pd.Index(["Device:d", "Device:e"]), np.array([0, 2]), np.array([1, 3]),
-            sp.csr_matrix(np.eye(2)), 3600.0)
-    month = (np.array([0, 0, 0, 0]), np.array([30 * day - 1] * 4))
-    confined = (np.array([10 * day] * 2 + [0, 0]),
-                np.array([13 * day + 22 * 3600] * 2 + [30 * day - 1] * 2))
-    whole = episode_log_chance(*args).log_chance[0]
-    living = episode_log_chance(*args, active=month).log_chance[0]
-    assert whole < -3.5 and abs(living - whole) < 0.01
-    # active those 4 days only, three meetings in the same evenings are no longer as rare
-    short = episode_log_chance(*args, active=confined).log_chance[0]
-    assert short > whole + 1.0
+
+    def active_on(days: range | list[int]) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        def read(wanted: pd.DataFrame) -> pd.DataFrame:
+            asked = np.flatnonzero((wanted["entity"] == ACTIVE_DAYS).to_numpy())
+            return pd.concat([uses, pd.DataFrame({"i": np.repeat(asked, len(days)),
+                                                  "ts": np.tile(np.asarray(days) * day,
+                                                                len(asked))})])
+        return read
+
+    args = (pd.Index(["a", "b", "x", "y"]), pd.Index(["Device:d", "Device:e"]),
+            np.array([0, 2]), np.array([1, 3]), sp.csr_matrix(np.eye(2)), 3600.0)
+    month = episode_log_chance(active_on(range(30)), *args).log_chance[0]
+    week = episode_log_chance(active_on(range(10, 17)), *args).log_chance[0]
+    confined = episode_log_chance(active_on([10, 12, 13]), *args).log_chance[0]
+    unknown = episode_log_chance(lambda wanted: uses, *args).log_chance[0]
+    assert month < -7.0 and month < week - 0.5 and week < confined - 0.5
+    assert confined > -5.5 and unknown == confined
+
+
+def test_independent_accounts_active_only_on_the_same_days_over_the_month_are_not_unlikely():
+    """Calibration (review R6, session 18): independent accounts both active only on the same 4
+    or 5 evenings spread over more than 15 days of the month (paydays, weekends: a common
+    outside schedule), 2 uses each at random in 20-21 h. Moved by whole days within the month,
+    84-100 % of them were at log10 chance <= -2; moved among the days both are active, the
+    share stays under 1 %."""
+    rng = np.random.default_rng(0)
+    n_pairs = 3_000
+    for weekly, sessions in ((False, 4), (False, 5), (True, 4)):
+        if weekly:
+            common = rng.integers(0, 7, n_pairs)[:, None] + 7 * np.arange(sessions)[None, :]
+        else:
+            common = np.sort(np.argsort(rng.random((n_pairs, 30)), axis=1)[:, :sessions], axis=1)
+            common[:, 0] = rng.integers(0, 5, n_pairs)
+            common[:, -1] = rng.integers(22, 30, n_pairs)
+        days = np.repeat(common, 2, axis=0)
+        chance = _confined_pairs_log_chance(days, 2, rng, given=True)
+        assert (chance <= -2).mean() <= 0.01, (weekly, sessions)
+        assert (chance <= -3).mean() <= 0.002, (weekly, sessions)
+
+
+def test_event_use_times_answers_an_account_s_days_of_activity(tmp_path):
+    day = 86_400
+    _events([("a", 3 * day + 10, "d1", None), ("a", 3 * day + 500, None, "c1"),
+             ("a", 7 * day, None, None), ("b", day, "d1", None)]).to_parquet(
+        tmp_path / "events.parquet")
+    wanted = pd.DataFrame({"account_id": ["a", "b", "a"],
+                           "entity": ["Device:d1", ACTIVE_DAYS, ACTIVE_DAYS]})
+    got = event_use_times(tmp_path / "events.parquet", batch_rows=1)(wanted)
+    assert sorted(got.itertuples(index=False, name=None)) == [
+        (0, 3 * day + 10), (1, day), (2, 3 * day), (2, 7 * day)]
 
 
 def test_account_activity_is_each_account_s_first_and_last_known_use():
