@@ -29,19 +29,18 @@ once), over the days the pairs start:
   Charged for the hubs that keep a routine and could have come out as unlikely (Tarone's
   count, as :mod:`graph.rings.one_shot`), competing with the money null of
   :mod:`graph.rings.flow_null` (one more factor 2);
-* more readings, as :mod:`graph.rings.one_shot` reads a fan: that chance times the chance
-  that ``g`` or more of its off-routine counterparties are one-shot accounts (one transfer in
-  the whole log) when they are drawn at random from all its one-off counterparties on that
-  side (hypergeometric: the hub's own share of one-shot counterparties is the null, not the
-  log's, which differs between hubs as the slip rates do); or times the chance that its off
-  days lie as close together, were they any ``k`` of its ``n`` days (a burst: a laundering
-  episode has a start and an end; a hub that slips now and then slips at any time); or times
-  both. Independent chances multiply (``t sum_{i < m} (-ln t) ** i / i!`` for ``m`` of them);
-  the lowest of the four readings counts, charged four times. AMLSim's alert payees are
-  mostly one-shot (2-7 of 3-7), the hubs' other payees rarely (4-18 of about 110); their off
-  days lie within 3-48 of the hubs' 90-110 days. What the burst reading assumes: honest slips
-  are not bunched in time hub by hub (a season in which every hub slips bunches them; a
-  hub's own holiday week does too).
+* and two more chances, independent of it under the null, as :mod:`graph.rings.one_shot`
+  reads a fan: that ``g`` or more of its off-routine counterparties are one-shot accounts (one
+  transfer in the whole log) were they drawn at random from all its one-off counterparties on
+  that side (hypergeometric: the hub's own share of one-shot counterparties is the null, not
+  the log's, which differs between hubs as the slip rates do); and that its off days lie as
+  close together, were they any ``k`` of its ``n`` days (a burst: a laundering episode has a
+  start and an end; a hub that slips now and then slips at any time). The three multiply
+  into one chance (``t (1 + x + x ** 2 / 2)``, ``x = -ln t``, for a product ``t`` of three
+  independent chances). AMLSim's alert payees are mostly one-shot (2-7 of 3-7), the hubs'
+  other payees rarely (4-18 of about 110); their off days lie within 3-48 of the hubs'
+  90-110 days. What the burst chance assumes: honest slips are not bunched in time hub by hub
+  (a season in which every hub slips bunches them; a hub's own holiday week does too).
 
 A group is the hub and its off-routine counterparties, ``min_fan`` to ``max_size - 1`` of them.
 """
@@ -230,9 +229,8 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
                       min_days: int = MIN_DAYS, max_step: int = MAX_STEP) -> list[FlowGroup]:
     """Fans-in and fans-out of the one-off counterparties off their hub's routine (module
     docstring): ``flow_fan_in`` / ``flow_fan_out`` groups (the hub and those counterparties)
-    whose ``log_chance`` is the lowest of the four readings (the beta-binomial tail of their
-    days' count against the other hubs, alone or with their one-shot lives, their burst or
-    both) and ``tests``
+    whose ``log_chance`` is the chance of their days' count against the other hubs
+    (beta-binomial), their one-shot lives and their burst, multiplied, and ``tests``
     the hubs that could have been as unlikely; only those that beat that count
     (``-log_chance > log10 tests + log10 2``)."""
     n_accounts = len(accounts)
@@ -285,35 +283,24 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         base = log10_tail(off, n[keeps], q, rho)
         shots = log10_drawn_tail(g, k, marked, total)
         burst = log10_span_chance(off, span, n[keeps])
-        # four readings: off the routine alone, with its counterparties' one-shot lives, with
-        # its off days' burst, with both; the lowest counts, charged for the four
-        readings = np.stack([base, product_of_chances(base + shots, 2),
-                             product_of_chances(base + burst, 2),
-                             product_of_chances(base + shots + burst, 3)])
-        reading = readings.argmin(axis=0)
-        chance = readings.min(axis=0) + np.log10(4.0)
+        # one reading of three independent chances: how many days off its routines, how
+        # many of those counterparties are one-shot, how close together the days lie
+        chance = product_of_chances(base + shots + burst, 3)
         most = np.minimum(n[keeps], max_size - 1)
         drawn = np.minimum(marked, max_size - 1)
-        least = (log10_tail(most, n[keeps], q, rho),
-                 log10_choose(marked, drawn) - log10_choose(total, drawn),
-                 log10_span_chance(most, most - 1, n[keeps]))
-        reachable = np.sort(np.minimum.reduce([
-            least[0], product_of_chances(least[0] + least[1], 2),
-            product_of_chances(least[0] + least[2], 2),
-            product_of_chances(least[0] + least[1] + least[2], 3)]) + np.log10(4.0))
+        reachable = np.sort(product_of_chances(
+            log10_tail(most, n[keeps], q, rho) + log10_choose(marked, drawn)
+            - log10_choose(total, drawn) + log10_span_chance(most, most - 1, n[keeps]), 3))
         tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
         strong = np.flatnonzero((-chance > np.log10(tests) + np.log10(2.0)) & (k >= min_fan)
                                 & (k <= max_size - 1))
         bounds = np.searchsorted(owner, np.arange(len(keeps) + 1))
         for j in strong:
             h, rows = keeps[j], rows_of[bounds[j]:bounds[j + 1]]
-            extra = []
-            if reading[j] in (1, 3):
-                extra.append(f"OffScheduleOneShot:{g[j]} of them have no other transfer in the "
-                             f"log ({marked[j]} of its {total[j]} one-off {side} do)")
-            if reading[j] in (2, 3):
-                extra.append(f"OffScheduleBurst:its {off[j]} off-routine days lie within "
-                             f"{span[j] + 1} of its {n[h]} days in a row")
+            extra = [f"OffScheduleOneShot:{g[j]} of them have no other transfer in the log "
+                     f"({marked[j]} of its {total[j]} one-off {side} do)",
+                     f"OffScheduleBurst:its {off[j]} off-routine days lie within "
+                     f"{span[j] + 1} of its {n[h]} days in a row"]
             groups.append(FlowGroup(
                 np.append(rows, h), kind,
                 [f"Hub:{ids[h]}",
