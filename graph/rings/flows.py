@@ -8,7 +8,10 @@ counts (:func:`pair_count_tiers`). Two shapes:
 
 * stars: an account with at least ``min_fan`` one-off counterparties in one direction that are
   themselves not hubs (at most ``leaf_max_degree`` distinct counterparties); the star is the
-  centre plus those leaves;
+  centre plus those leaves; and *burst stars*: at least ``min_fan`` of an account's pairs in
+  one direction starting together (each within ``burst_s`` of the one before), to or from
+  counterparties with up to ``burst_leaf_max_degree`` counterparties, one of them over
+  ``leaf_max_degree`` (recruited mules with lives of their own, whom the star leaves out);
 * cycles: strongly connected groups of one-off transfers made within one ``window_s`` window
   (windows start every third of a window, so any group whose transfers span at most two thirds of
   a window falls inside one); oversized groups are split by Leiden.
@@ -26,6 +29,15 @@ from scipy.sparse.csgraph import connected_components
 from graph.rings.communities import group_rows, induced, split_communities
 from graph.rings.projection import FLOW_RELATION, account_rows, epoch_seconds
 from graph.snapshot import Snapshot
+
+#: Pairs of one account starting within this many seconds of each other are one burst
+#: (:func:`burst_stars`): planted fans start their pairs within minutes, a payroll within hours.
+BURST_S = 1800.0
+#: Most counterparties a burst star's leaf may have (:func:`burst_stars`).
+BURST_LEAF_MAX_DEGREE = 60
+#: Largest ratio of a burst star's pair amounts (:func:`burst_stars`): planted fans pay
+#: within 25 % of each other.
+BURST_MAX_RATIO = 1.5
 
 
 @dataclass
@@ -117,12 +129,19 @@ def fan_stars(
     min_fan: int,
     max_size: int,
     min_pair_count: int = 1,
+    burst_s: float = BURST_S,
+    burst_leaf_max_degree: int = BURST_LEAF_MAX_DEGREE,
 ) -> list[FlowGroup]:
     """Fan-in and fan-out stars of transfers (of pairs transacting ``min_pair_count`` to
-    ``max_pair_count`` times; None = no upper bound) to or from non-hub leaves."""
+    ``max_pair_count`` times; None = no upper bound) to or from non-hub leaves, and burst stars
+    (:func:`burst_stars`; left out where ``burst_s`` is 0 or the log's clock ticks coarser,
+    :func:`clock_step`)."""
     degree = counterparty_degree(transfers, n_accounts)
     one_off = _in_tier(transfers, min_pair_count, max_pair_count)
     groups: list[FlowGroup] = []
+    # a log whose clock ticks coarser than a burst (AMLSim's whole days) starts every pair of
+    # an account's day together; one with a single time tells no burst
+    bursts = 0 < clock_step(transfers["ts"].to_numpy()) <= burst_s
     for kind, centre, leaf in (("flow_fan_in", "dst", "src"), ("flow_fan_out", "src", "dst")):
         spokes = one_off[degree[one_off[leaf].to_numpy()] <= leaf_max_degree]
         spokes = spokes.drop_duplicates([centre, leaf])
@@ -131,6 +150,66 @@ def fan_stars(
         for idx in group_rows(centres):
             if min_fan <= len(idx) <= max_size - 1:
                 groups.append(FlowGroup(np.append(leaves[idx], centres[idx[0]]), kind))
+        if bursts:
+            groups += burst_stars(one_off, degree, kind, centre, leaf, leaf_max_degree,
+                                  burst_leaf_max_degree, burst_s, min_fan, max_size)
+    return groups
+
+
+def clock_step(ts: np.ndarray) -> int:
+    """The tick of a log's clock: the greatest common divisor of its known times (epoch s,
+    ``>= 0``) from the first of them; 0 for fewer than two distinct times. AMLSim's transfers
+    fall on whole days (86,400), a log with times to the second ticks every second (1)."""
+    known = np.asarray(ts, np.int64)
+    known = known[known >= 0]
+    if len(known) < 2:
+        return 0
+    return int(np.gcd.reduce(known - known.min()))
+
+
+def burst_stars(pairs: pd.DataFrame, degree: np.ndarray, kind: str, centre: str, leaf: str,
+                leaf_max_degree: int, burst_leaf_max_degree: int, burst_s: float,
+                min_fan: int, max_size: int, max_ratio: float = BURST_MAX_RATIO
+                ) -> list[FlowGroup]:
+    """Stars of pairs starting together: per ``centre`` account, its ``pairs`` (one per
+    counterparty) to leaves with at most ``burst_leaf_max_degree`` counterparties, cut where
+    one pair starts more than ``burst_s`` after the one before; a burst of ``min_fan`` to
+    ``max_size - 1`` leaves, one of them with more than ``leaf_max_degree`` counterparties (the
+    star of :func:`fan_stars` holds the others), whose pairs' mean amounts are known and within
+    ``max_ratio`` of each other, is a group of ``kind``. The whole burst is the group (no
+    subset of it is picked by amount), so what the null model finds in its amounts is not
+    of the search's making; an account paying a few busy payees in one sitting, in amounts
+    apart (a median ratio of 4 between the largest and the smallest on the generated seed-3
+    flows world), makes none (1,900 of 2,000 such bursts there, none of them abusive).
+
+    Recruited mules keep their own lives, so their counterparties outnumber the star's cap: a
+    fan-in of 4 senders paying within 5 minutes in amounts within 4 % of each other, two of
+    them with 12 counterparties, had no candidate (generated flows seed 43; seed 41 likewise
+    lost 2 of a fan-in's 5 senders, of 16 and 29 counterparties)."""
+    spokes = pairs[(degree[pairs[leaf].to_numpy()] <= burst_leaf_max_degree)
+                   & (pairs["ts"].to_numpy() >= 0)]
+    spokes = spokes.drop_duplicates([centre, leaf])
+    order = np.lexsort((spokes["ts"].to_numpy(), spokes[centre].to_numpy()))
+    centres = spokes[centre].to_numpy()[order]
+    leaves = spokes[leaf].to_numpy()[order]
+    ts = spokes["ts"].to_numpy(np.float64)[order]
+    if len(ts) == 0:
+        return []
+    cut = np.r_[True, (centres[1:] != centres[:-1]) | (np.diff(ts) > burst_s)]
+    burst = np.cumsum(cut) - 1
+    size = np.bincount(burst)
+    busy = np.bincount(burst, weights=degree[leaves] > leaf_max_degree, minlength=len(size))
+    amount = spokes["amount"].to_numpy(np.float64)[order]
+    low = np.full(len(size), np.inf)
+    high = np.zeros(len(size))
+    np.minimum.at(low, burst, amount)
+    np.maximum.at(high, burst, amount)
+    chosen = ((size >= min_fan) & (size <= max_size - 1) & (busy > 0)
+              & (high <= max_ratio * low) & (low > 0))
+    groups: list[FlowGroup] = []
+    for idx in group_rows(burst[chosen[burst]]):
+        rows = np.flatnonzero(chosen[burst])[idx]
+        groups.append(FlowGroup(np.append(leaves[rows], centres[rows[0]]), kind))
     return groups
 
 

@@ -1,7 +1,14 @@
 import numpy as np
 import pandas as pd
 
-from graph.rings.flows import counterparty_degree, fan_stars, transfer_table, windowed_cycles
+from graph.rings.flows import (
+    burst_stars,
+    clock_step,
+    counterparty_degree,
+    fan_stars,
+    transfer_table,
+    windowed_cycles,
+)
 from graph.rings.projection import account_index
 
 from .helpers import edges, snapshot
@@ -45,3 +52,50 @@ def test_counterparty_degree_counts_distinct_counterparties_either_direction():
     got = counterparty_degree(pd.DataFrame({"src": src, "dst": dst}), 45)
     assert got.tolist() == expected.tolist()
     assert counterparty_degree(pd.DataFrame({"src": [], "dst": []}), 3).tolist() == [0, 0, 0]
+
+
+def _burst(minutes: list[float], amounts: tuple[float, ...] = (950.0, 960.0, 940.0, 970.0)
+           ) -> tuple[pd.Index, pd.DataFrame]:
+    """Four senders paying ``hub`` twice each (``amounts``, starting at ``minutes``); s2 and s3
+    also pay 8 others each."""
+    rows = [(f"s{i}", "hub") for i in range(4)]
+    rows += [(f"s{i}", f"o{i}_{j}") for i in (2, 3) for j in range(8)]
+    times = minutes + [0.0] * 16
+    table = edges(rows, [60.0 * 24 * 20 + m for m in times], [2] * 20)
+    table["amount_sum"] = 2.0 * np.r_[amounts, np.full(16, 50.0)]
+    snap = snapshot(TRANSACTED_WITH=table)
+    accounts = account_index(snap)
+    return accounts, transfer_table(snap, accounts)
+
+
+def test_a_burst_of_pairs_to_one_hub_is_a_star_even_with_busy_leaves():
+    accounts, transfers = _burst([0.0, 2.0, 3.0, 5.0])
+    stars = fan_stars(transfers, len(accounts), None, 5, 3, 50, min_pair_count=2)
+    fans_in = [set(accounts[g.rows]) for g in stars if g.kind == "flow_fan_in"]
+    # the star leaves out the busy senders (9 counterparties over the cap of 5): a fan of 2
+    assert fans_in == [{"hub", "s0", "s1", "s2", "s3"}]
+    assert not any(g.kind == "flow_fan_in" for g in fan_stars(
+        transfers, len(accounts), None, 5, 3, 50, min_pair_count=2, burst_s=0.0))
+    # a burst of 3 leaves that fit under the cap is the star's, not listed again
+    degree = counterparty_degree(transfers, len(accounts))
+    assert burst_stars(transfers, degree, "flow_fan_in", "dst", "src", 10, 60, 1800.0, 3,
+                       50) == []
+
+
+def test_pairs_starting_hours_apart_or_of_amounts_apart_are_no_burst():
+    for accounts, transfers in (_burst([0.0, 2.0, 60.0 * 5, 60.0 * 10]),
+                                _burst([0.0, 2.0, 3.0, 5.0], (950.0, 960.0, 300.0, 970.0))):
+        stars = fan_stars(transfers, len(accounts), None, 5, 3, 50, min_pair_count=2)
+        assert not any(g.kind == "flow_fan_in" for g in stars)
+
+
+def test_a_log_whose_clock_ticks_in_days_makes_no_burst():
+    accounts, transfers = _burst([0.0, 2.0, 3.0, 5.0])
+    assert clock_step(transfers["ts"].to_numpy()) == 60
+    # the same transfers on a clock of whole days (the hub's pairs on one day, others the next)
+    daily = transfers.assign(ts=transfers["ts"] // 86400 * 86400
+                             + 86400 * (transfers["dst"] != transfers["dst"].iloc[0]))
+    assert clock_step(daily["ts"].to_numpy()) % 86400 == 0
+    stars = fan_stars(daily, len(accounts), None, 5, 3, 50, min_pair_count=2)
+    assert not any(g.kind == "flow_fan_in" for g in stars)
+    assert clock_step(np.array([-1, 5])) == 0 and clock_step(np.array([7, 7])) == 0

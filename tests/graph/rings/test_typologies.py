@@ -11,7 +11,12 @@ from graph.rings.config import RingConfig
 from graph.rings.flows import transfer_table
 from graph.rings.metrics import rings_recovered
 from graph.rings.projection import account_index
-from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
+from graph.rings.typologies import (
+    TypologySettings,
+    cash_out_table,
+    episode_components,
+    flow_typologies,
+)
 from ingest.run import ingest_logs
 from ingest.synth import generate, load_config
 
@@ -194,3 +199,13 @@ def test_honest_flows_of_a_generated_world_are_not_candidates(generated):
     assert len(honest) >= 10
     for kind, part in honest.groupby("kind"):
         assert rings_recovered(found, [list(m) for m in part["members"]]) == 0.0, kind
+
+
+def test_an_account_ties_its_linked_transfers_only_within_one_episode():
+    # b forwards a's money at once, and days later takes part in d's unrelated flow
+    edge = pd.DataFrame({"src": [0, 1, 1, 3], "dst": [1, 2, 3, 4],
+                         "ts": [0.0, H, 5 * 24 * H, 5 * 24 * H + H]})
+    labels = episode_components(edge, 2 * 24 * H)
+    assert labels[0] == labels[1] and labels[2] == labels[3] and labels[0] != labels[2]
+    assert len(set(episode_components(edge, 10 * 24 * H).tolist())) == 1
+    assert episode_components(edge.iloc[:0], H).tolist() == []
