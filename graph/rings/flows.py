@@ -186,9 +186,14 @@ def burst_stars(pairs: pd.DataFrame, degree: np.ndarray, kind: str, centre: str,
     fan-in of 4 senders paying within 5 minutes in amounts within 4 % of each other, two of
     them with 12 counterparties, had no candidate (generated flows seed 43; seed 41 likewise
     lost 2 of a fan-in's 5 senders, of 16 and 29 counterparties)."""
-    spokes = pairs[(degree[pairs[leaf].to_numpy()] <= burst_leaf_max_degree)
-                   & (pairs["ts"].to_numpy() >= 0)]
-    spokes = spokes.drop_duplicates([centre, leaf])
+    leaf_degree = degree[pairs[leaf].to_numpy()]
+    spokes = pairs[(leaf_degree <= burst_leaf_max_degree) & (pairs["ts"].to_numpy() >= 0)]
+    # only centres with min_fan spokes, one of them to a busy leaf, can have a burst star
+    at = spokes[centre].to_numpy()
+    busy_at = at[degree[spokes[leaf].to_numpy()] > leaf_max_degree]
+    hopeful = (np.bincount(at, minlength=len(degree)) >= min_fan) & (
+        np.bincount(busy_at, minlength=len(degree)) > 0)
+    spokes = spokes[hopeful[at]].drop_duplicates([centre, leaf])
     order = np.lexsort((spokes["ts"].to_numpy(), spokes[centre].to_numpy()))
     centres = spokes[centre].to_numpy()[order]
     leaves = spokes[leaf].to_numpy()[order]
