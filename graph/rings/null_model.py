@@ -77,6 +77,10 @@ _LN10 = np.log(10.0)
 #: (benchmarks/README.md, session 13).
 GROUP_TERM_CAP = 8.0
 
+#: the largest grid side (outcomes 0..side of each part) :func:`pair_log_chance`'s split
+#: chance enumerates; beyond it the count's chance stands
+SPLIT_MAX_GRID = 400
+
 
 def log10_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     """``log10 C(n, k)`` element-wise (``0 <= k <= n``)."""
@@ -459,26 +463,31 @@ def pair_log_chance(
 
 
 def _split_log_tail(exclusive: np.ndarray, shared: np.ndarray, mean: np.ndarray,
-                    share: np.ndarray, chunk: int = 4_096) -> np.ndarray:
+                    share: np.ndarray, cells: int = 2_000_000) -> np.ndarray:
     """:func:`pair_log_chance`'s split chance, per entry: log10 of the chance, given one or
     more shared, of two or more shared at most as likely as ``exclusive`` of mean
     ``share * mean`` and ``shared - exclusive`` of the rest (independent Poissons), the
-    outcomes beyond the enumerated grid counted whole (a bound)."""
-    out = np.zeros(len(mean))
-    for start in range(0, len(mean), chunk):
-        part = slice(start, start + chunk)
-        lam_x, lam_r = share[part] * mean[part], (1.0 - share[part]) * mean[part]
-        x, r = exclusive[part], shared[part] - exclusive[part]
-        top = int(max(shared[part].max(), (mean[part] + 10.0 * np.sqrt(mean[part])).max())) + 10
-        y = np.arange(top + 1, dtype=np.float64)
-        pmf_x = xlogy(y[None, :], lam_x[:, None]) - lam_x[:, None] - gammaln(y + 1.0)[None, :]
-        pmf_r = xlogy(y[None, :], lam_r[:, None]) - lam_r[:, None] - gammaln(y + 1.0)[None, :]
-        seen = (xlogy(x, lam_x) - lam_x - gammaln(x + 1.0)
-                + xlogy(r, lam_r) - lam_r - gammaln(r + 1.0))
-        joint = pmf_x[:, :, None] + pmf_r[:, None, :]
-        kept = ((joint <= seen[:, None, None] + 1e-9)
-                & ((y[:, None] + y[None, :]) >= 2.0)[None, :, :])
-        inside = logsumexp(np.where(kept, joint, -np.inf).reshape(len(x), -1), axis=1)
-        beyond = np.logaddexp(poisson.logsf(top, lam_x), poisson.logsf(top, lam_r))
-        out[part] = (np.logaddexp(inside, beyond) - poisson.logsf(0.0, mean[part])) / _LN10
+    outcomes beyond the enumerated grid counted whole (a bound). Entries are taken by grid
+    size, about ``cells`` grid cells at a time; an entry whose grid would pass
+    :data:`SPLIT_MAX_GRID` a side keeps the count's chance (so many shared, or so busy a
+    pair, that sharing two is no evidence either way)."""
+    out = (poisson.logsf(shared - 1.0, mean) - poisson.logsf(0.0, mean)) / _LN10
+    top = np.ceil(np.maximum(shared, mean + 10.0 * np.sqrt(mean))).astype(np.int64) + 10
+    for side in np.unique(top[top <= SPLIT_MAX_GRID]):
+        which = np.flatnonzero(top == side)
+        y = np.arange(side + 1, dtype=np.float64)
+        for start in range(0, len(which), max(1, cells // (side + 1) ** 2)):
+            part = which[start:start + max(1, cells // (side + 1) ** 2)]
+            lam_x, lam_r = share[part] * mean[part], (1.0 - share[part]) * mean[part]
+            x, r = exclusive[part], shared[part] - exclusive[part]
+            pmf_x = xlogy(y[None, :], lam_x[:, None]) - lam_x[:, None] - gammaln(y + 1.0)[None, :]
+            pmf_r = xlogy(y[None, :], lam_r[:, None]) - lam_r[:, None] - gammaln(y + 1.0)[None, :]
+            seen = (xlogy(x, lam_x) - lam_x - gammaln(x + 1.0)
+                    + xlogy(r, lam_r) - lam_r - gammaln(r + 1.0))
+            joint = pmf_x[:, :, None] + pmf_r[:, None, :]
+            kept = ((joint <= seen[:, None, None] + 1e-9)
+                    & ((y[:, None] + y[None, :]) >= 2.0)[None, :, :])
+            inside = logsumexp(np.where(kept, joint, -np.inf).reshape(len(part), -1), axis=1)
+            beyond = np.logaddexp(poisson.logsf(side, lam_x), poisson.logsf(side, lam_r))
+            out[part] = (np.logaddexp(inside, beyond) - poisson.logsf(0.0, mean[part])) / _LN10
     return np.minimum(out, 0.0)

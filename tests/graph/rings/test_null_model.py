@@ -190,6 +190,11 @@ def test_pair_chance_finds_two_devices_no_one_else_uses_rarer_than_two_family_de
                           np.array([37_746.0]), np.array([40_000.0]),
                           exclusive=np.array([[1.0]]), exclusive_pairs=np.array([6_352.0]))
     assert one[0] == 0.0  # one device shared: one place, whoever else uses it
+    busy = (np.array([[2.0], [500.0]]), np.array([[30_000.0], [3.0]]),
+            np.array([[30_000.0], [3.0]]), np.array([37_746.0]), np.array([40_000.0]))
+    far = pair_log_chance(*busy, exclusive=np.array([[2.0], [500.0]]),
+                          exclusive_pairs=np.array([6_352.0]))
+    assert np.allclose(far, pair_log_chance(*busy))  # grids too large: the count stands
 
 
 def test_pair_chance_of_devices_no_one_else_uses_is_calibrated_on_random_worlds():
