@@ -326,3 +326,18 @@ def test_a_pair_sharing_two_devices_no_one_else_uses_gains_their_rarity(monkeypa
                         lambda *args, **kwargs: count_only(*args[:6]))
     counted = pair_surprise()
     assert split - counted > 2.0 * -np.log10(4 / 184) - 0.5
+
+
+def test_two_flow_shapes_of_nearly_the_same_accounts_are_both_kept():
+    """A typology group (source, 15 mules, sink) is not folded into the source's fan star of
+    16 (Jaccard 16/17 over the 0.9 bar): the star lacks the sink and the hops; a dense block of
+    the same near-duplicate accounts is still folded into the star before it."""
+    star = np.arange(16)
+    typology = np.arange(17)
+    merged = candidates_module._merge_groups(
+        [(star, "flow_fan_out"), (typology, "flow_scatter_gather")], 40, 0.9)
+    assert sorted((len(m), k) for m, k in merged) == [(16, "flow_fan_out"),
+                                                      (17, "flow_scatter_gather")]
+    folded = candidates_module._merge_groups(
+        [(star, "flow_fan_out"), (typology, "dense_block")], 40, 0.9)
+    assert [(len(m), k) for m, k in folded] == [(16, "flow_fan_out+dense_block")]
