@@ -60,6 +60,10 @@ from graph.rings.periodic import DAY_S
 MAX_STEP = 31
 #: The fewest one-off pairs of a hub whose routine is judged.
 MIN_DAYS = 10
+#: Bayesian-bootstrap draws over the other hubs, and the quantile of their rate and spread
+#: taken (:func:`upper_rates`).
+DRAWS = 64
+UPPER = 0.975
 
 
 def _log10_sf(k: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.ndarray:
@@ -83,6 +87,33 @@ def others_rates(off: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = (squares / (q * (1.0 - q)) - (n.sum() - n)) / pairs
     return q, np.clip(np.nan_to_num(rho), 0.0, 1.0 - 1e-9)
+
+
+def upper_rates(off: np.ndarray, n: np.ndarray, draws: int = DRAWS, share: float = UPPER,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`others_rates` made conservative where few hubs tell them (review F3, session
+    19: with 10-50 routine hubs the moment fit was noisy and often 0, 3-6 % of all-honest
+    worlds held a false group): each hub's ``q`` and ``rho`` at their ``share`` quantile over
+    ``draws`` Bayesian-bootstrap reweightings of the other hubs (Dirichlet weights, fixed
+    ``seed``), never below the point estimates."""
+    off, n = np.asarray(off, np.float64), np.asarray(n, np.float64)
+    q0, rho0 = others_rates(off, n)
+    if len(off) < 2 or draws < 1:
+        return q0, rho0
+    weights = np.random.default_rng(seed).dirichlet(np.ones(len(off)), draws) * (len(off) - 1)
+
+    def others(x: np.ndarray) -> np.ndarray:
+        """Per draw and hub, the weighted sum of ``x`` over the other hubs."""
+        return (weights @ x)[:, None] - weights * x[None, :]
+
+    total = others(n)
+    q = (others(off) + 1.0) / (total + 2.0)
+    squares = others(off ** 2) - 2.0 * q * others(off * n) + q ** 2 * others(n ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (squares / (q * (1.0 - q)) - total) / others(n * (n - 1.0))
+    rho = np.clip(np.nan_to_num(rho), 0.0, 1.0 - 1e-9)
+    return (np.maximum(np.quantile(q, share, axis=0), q0),
+            np.maximum(np.quantile(rho, share, axis=0), rho0))
 
 
 def log10_tail(k: np.ndarray, n: np.ndarray, q: np.ndarray | float,
@@ -159,28 +190,72 @@ def product_of_chances(log_chance: np.ndarray, count: int) -> np.ndarray:
     return np.minimum(x + np.log10(series), 0.0)
 
 
+def _quantile_ranks(key: np.ndarray, rank: np.ndarray, size: int, share: float
+                    ) -> np.ndarray:
+    """Per ``key`` (``0`` to ``size - 1``): the rank at quantile ``share`` of its days' ranks
+    (``-1`` where it has none)."""
+    order = np.lexsort((rank, key))
+    key, rank = key[order], rank[order]
+    start = np.searchsorted(key, np.arange(size))
+    count = np.searchsorted(key, np.arange(size), side="right") - start
+    at = np.clip(start + np.floor(share * (count - 1)).astype(np.int64), 0, len(rank) - 1)
+    return np.where(count > 0, rank[at] if len(rank) else -1, -1)
+
+
+def _within(cum: np.ndarray, start: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per hub (its days from ``start``, ``cum`` a running count over all hubs' days with a
+    0 first): the count over its days ranked ``a`` to ``b``."""
+    return cum[np.maximum(start + b + 1, start)] - cum[start + np.maximum(a, 0)]
+
+
 def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
                  residue: np.ndarray, min_surprise: float) -> np.ndarray:
     """Per judged hub (``fan_of`` its index, -1 for the others; ``codes`` = account * ``width``
-    + day) and day mod its ``step``: its days there where that day is one of its routines,
-    else 0. Its best ``residue`` is; then, among the days off its routines so far, the day mod
-    ``step`` holding the most, ``c`` of ``k``, is one more when chance would rarely put so
-    many there (``P(Bin(k, 1 / step) >= c)``, charged for the ``step`` days, at most ``10 **
-    -min_surprise``), until none is: a hub paying on two weekdays, or one that moved its pay
-    day, keeps a routine on each, and neither is off it."""
+    + day, sorted) and day mod its ``step``: its days there where that day is one of its
+    routines, else 0. Its best ``residue`` is; then, among its days off its routines so far,
+    the day mod ``step`` holding the most is one more when it runs like a routine, its days
+    ranked among the hub's: it spans the hub's life (a second pay day: its tenth percentile
+    in the first fifth of the hub's days, its ninetieth in the last) or replaces the routines
+    so far (a moved pay day: at most one in five of the hub's days in its later half, from
+    its median to its ninetieth percentile, are theirs, or in its earlier half, from its
+    tenth to its median), and chance would rarely fill it so: it holds ``c`` of the ``k``
+    days between its first and last that are off the routines so far,
+    ``P(Bin(k, 1 / (step - m)) >= c)`` among the ``step - m`` days left after ``m``
+    routines, charged for them, at most ``10 ** -min_surprise``. Payments on one fixed
+    other day for some weeks while the routine goes on (review F4, session 19: such a
+    laundering hub was never found) stay off it."""
     codes = codes[fan_of[codes // width] >= 0]
     hub = fan_of[codes // width]
     cols = int(step.max()) if len(step) else 1
-    counts = np.zeros((len(step), cols), np.int64)
-    np.add.at(counts, (hub, codes % width % step[hub]), 1)
+    size = len(step) * cols
+    start = np.searchsorted(hub, np.arange(len(step)))
+    rank = np.arange(len(codes)) - start[hub]
+    place = codes % width % step[hub]
+    key = hub * cols + place
+    counts = np.bincount(key, minlength=size).reshape(len(step), cols)
+    first, early, middle, late, last = (
+        _quantile_ranks(key, rank, size, share).reshape(len(step), cols)
+        for share in (0.0, 0.1, 0.5, 0.9, 1.0))
+    n = counts.sum(axis=1)
     routine = np.zeros(counts.shape, bool)
     rows = np.arange(len(step))
     routine[rows, residue] = True
-    for _ in range(cols - 1):
+    for m in range(1, cols):
         left = np.where(routine, 0, counts)
         best = left.argmax(axis=1)
-        c, k = left[rows, best], left.sum(axis=1)
-        more = (c >= 2) & (_log10_sf(c, k, 1.0 / step) + np.log10(step) <= -min_surprise)
+        lo, mid, hi = early[rows, best], middle[rows, best], late[rows, best]
+        spans = (5 * lo <= n) & (5 * hi >= 4 * n)
+        theirs = np.r_[0, np.cumsum(routine[hub, place])]
+        mine = np.r_[0, np.cumsum(place == best[hub])]
+
+        replaces = (5 * _within(theirs, start, mid, hi) <= hi - mid + 1) \
+            | (5 * _within(theirs, start, lo, mid) <= mid - lo + 1)
+        a, b = first[rows, best], last[rows, best]
+        c = _within(mine, start, a, b)
+        k = b - a + 1 - _within(theirs, start, a, b)
+        residues = np.maximum(step - m, 1)
+        more = (left[rows, best] >= 2) & (spans | replaces) & (
+            _log10_sf(c, k, 1.0 / residues) + np.log10(residues) <= -min_surprise)
         if not more.any():
             break
         routine[rows[more], best[more]] = True
@@ -266,7 +341,7 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         off = n[keeps] - kept.sum(axis=1)
         if not off.any():
             continue
-        q, rho = others_rates(off, n[keeps])
+        q, rho = upper_rates(off, n[keeps])
         mine = fan_of[hub] >= 0
         off_day = mine.copy()
         off_day[mine] = ~kept[fan_of[hub[mine]], day[mine] % step[hub[mine]]].astype(bool)
