@@ -68,6 +68,23 @@ def _mean_edges(position: np.ndarray, src: np.ndarray, n_rows: int
     return position, src, share, indptr
 
 
+#: ``(node_type, rows) -> level of those rows`` (float64): the level below, as a product reads it.
+_Below = Callable[[str, np.ndarray], np.ndarray]
+
+
+def _compact(matrix: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``matrix`` with only the columns its entries use (in order, each row's entries kept in
+    their order, so a product sums the same terms in the same order) and those columns."""
+    sources, column = np.unique(matrix.indices, return_inverse=True)
+    return sp.csr_matrix((matrix.data, column.reshape(-1), matrix.indptr),
+                         shape=(matrix.shape[0], len(sources))), sources
+
+
+def _rows_of(level: dict[str, np.ndarray], node_type: str, rows: np.ndarray) -> np.ndarray:
+    """``rows`` of ``level[node_type]``."""
+    return level[node_type][rows]
+
+
 class _Slotted:
     """Node rows held in slots of a table: each row's slot (-1: none) and the slots used."""
 
@@ -175,10 +192,10 @@ class LiveXGBGraph:
 
     # ------------------------------------------------------------------------------ levels
     def _level0(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
-                into: dict[str, list[EdgeType]]) -> np.ndarray:
-        """Level 0 of ``rows`` of ``node_type`` (float64): scaled features and ``log1p``
-        in-degree per edge type ending at it."""
-        x = self.inputs(node_type, rows).astype(np.float64)
+                into: dict[str, list[EdgeType]], x: np.ndarray | None = None) -> np.ndarray:
+        """Level 0 of ``rows`` of ``node_type`` (float64): scaled features (``x``, float32;
+        default: read from :attr:`inputs`) and ``log1p`` in-degree per edge type ending at it."""
+        x = (self.inputs(node_type, rows) if x is None else x).astype(np.float64)
         degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float64))
                    for et in into[node_type]]
         return np.column_stack([x, *degrees]).reshape(
@@ -317,28 +334,28 @@ class LiveXGBGraph:
         return sp.csr_matrix((share, src, indptr), shape=(n, graph.num_nodes[et[0]]))
 
     def _rows_level(self, into: dict[str, list[EdgeType]],
-                    means: dict[EdgeType, sp.csr_matrix], below: dict[str, np.ndarray],
+                    means: dict[EdgeType, sp.csr_matrix], below: _Below,
                     node_type: str, rows: np.ndarray, level: int) -> np.ndarray:
         """Level ``level`` (>= 1) of ``rows`` of ``node_type`` (float64) from the level
-        ``level - 1`` of every node (``below``); at level 1, hubs read their running sums."""
+        ``level - 1`` of their in-neighbours (``below``); at level 1, hubs read their running
+        sums (their means are not computed)."""
         blocks = [np.empty((len(rows), 0))]
         for et in into[node_type]:
-            mean = np.asarray(means[et][rows] @ below[et[0]]).reshape(len(rows), -1)
-            self._hub_means(et, rows, level, mean)
+            mean = np.zeros((len(rows), self._width(into, et[0], level - 1)))
+            small = np.flatnonzero(~self._hub_means(et, rows, level, mean))
+            matrix, sources = _compact(means[et][rows[small]])
+            mean[small] = matrix @ below(et[0], sources)
             blocks.append(mean)
         return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
 
     def _last_level(self, into: dict[str, list[EdgeType]], means: dict[EdgeType, sp.csr_matrix],
-                    below: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
-        """Accounts' level :attr:`hops` (>= 2) of ``rows`` (float64) from every node's level
-        ``hops - 2`` (``below``): the level ``hops - 1`` of only their in-neighbours computed
-        here, their means summed in the same order."""
+                    below: _Below, rows: np.ndarray) -> np.ndarray:
+        """Accounts' level :attr:`hops` (>= 2) of ``rows`` (float64) from the level
+        ``hops - 2`` of the nodes within two in-hops (``below``): the level ``hops - 1`` of only
+        their in-neighbours computed here, their means summed in the same order."""
         blocks = [np.empty((len(rows), 0))]
         for et in into[ACCOUNT]:
-            matrix = means[et][rows]
-            sources, column = np.unique(matrix.indices, return_inverse=True)
-            matrix = sp.csr_matrix((matrix.data, column.reshape(-1), matrix.indptr),
-                                   shape=(len(rows), len(sources)))
+            matrix, sources = _compact(means[et][rows])
             values = self._rows_level(into, means, below, et[0], sources, self.hops - 1)
             blocks.append(np.asarray(matrix @ values).reshape(len(rows), values.shape[1]))
         return np.hstack(blocks).reshape(len(rows), self._width(into, ACCOUNT, self.hops))
@@ -349,7 +366,13 @@ class LiveXGBGraph:
         levels below ``hops - 1`` computed once; accounts :data:`_FIT_ROWS` at a time, with
         the level ``hops - 1`` of their in-neighbours), the batch
         :meth:`~gnn.baselines.xgb_graph.XGBGraph.score_graph`'s values without its
-        whole-graph tables."""
+        whole-graph tables.
+
+        Level 0 is held as the nodes' scaled features only (float32, as :attr:`inputs` gives
+        them; their float64 level 0 is the exact upcast with the ``log1p`` in-degrees, both
+        made for the rows a product reads); each mean is the batch mean matrix's rows times
+        the rows of the level below that they read (the same products, summed in the same
+        order); a hub's level 1 is read from its sums, never computed."""
         self._set_up(graph)
         into = self._into(graph)
         n = graph.num_nodes[ACCOUNT]
@@ -360,31 +383,43 @@ class LiveXGBGraph:
         needed.reverse()
         means = {et: self._mean_matrix(graph, et) for et in graph.adjacency
                  if self.hops and et[2] in set().union(*needed[1:])}
-        def whole(t: str, h: int, rows_level: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-            """Level ``h`` of every row of ``t``, :data:`_FIT_ROWS` rows at a time."""
+
+        def whole(t: str, h: int, rows_level: Callable[[np.ndarray], np.ndarray],
+                  dtype: type = np.float64) -> np.ndarray:
+            """Level ``h`` of every row of ``t``, :data:`_FIT_ROWS` rows at a time (at level 0
+            its scaled features)."""
             size = graph.num_nodes.get(t, 0)
-            out = np.empty((size, self._width(into, t, h)))
+            width = self.widths[t] if h == 0 else self._width(into, t, h)
+            out = np.empty((size, width), dtype=dtype)
             for lo in range(0, size, _FIT_ROWS):
                 rows = np.arange(lo, min(lo + _FIT_ROWS, size))
                 out[rows] = rows_level(rows)
             return out
 
-        level = {t: whole(t, 0, partial(self._level0, graph, t, into=into)) for t in needed[0]}
-        kept = [level[ACCOUNT].astype(np.float32)]
+        features = {t: whole(t, 0, partial(self.inputs, t), np.float32) for t in needed[0]}
+
+        def level0(t: str, rows: np.ndarray) -> np.ndarray:
+            return self._level0(graph, t, rows, into, features[t][rows])
+
+        below: _Below = level0
+        kept = []
         for h in range(1, self.hops - 1):
-            level = {t: whole(t, h, lambda rows, t=t, h=h, below=level: self._rows_level(
-                into, means, below, t, rows, h)) for t in needed[h]}
+            level = {t: whole(t, h, partial(self._rows_level, into, means, below, t, level=h))
+                     for t in needed[h]}
             kept.append(level[ACCOUNT].astype(np.float32))
+            below = partial(_rows_of, level)
+            if h == 1:  # the accounts' level 0 is still read, as a feature
+                features = {ACCOUNT: features[ACCOUNT]}
         scores = np.empty(n)
         for lo in range(0, n, _FIT_ROWS):
             rows = np.arange(lo, min(lo + _FIT_ROWS, n))
-            blocks = [k[rows] for k in kept]
+            blocks = [level0(ACCOUNT, rows)] + [k[rows] for k in kept]
             if self.hops == 1:
-                blocks.append(self._rows_level(into, means, level, ACCOUNT, rows, 1))
+                blocks.append(self._rows_level(into, means, below, ACCOUNT, rows, 1))
             elif self.hops:
-                blocks.append(self._rows_level(into, means, level, ACCOUNT, rows,
+                blocks.append(self._rows_level(into, means, below, ACCOUNT, rows,
                                                self.hops - 1).astype(np.float32))
-                blocks.append(self._last_level(into, means, level, rows))
+                blocks.append(self._last_level(into, means, below, rows))
             scores[rows] = self.model.probabilities(
                 np.hstack([b.astype(np.float32) for b in blocks]))
         self._scores, self._scored = scores, np.zeros(n, dtype=np.int64)

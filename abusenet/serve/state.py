@@ -681,8 +681,10 @@ class GraphState:
             if saved is None or not restore_xgb_start(saved, self.graph, xgb):
                 xgb_scores = xgb.fit(self.graph)
                 _release_memory()
-        scaled = {t: detector.scaler_.transform(t, rows.frame(slice(0, len(rows.ids)))).numpy()
-                  for t, rows in self.nodes.items()}
+        # C order now, one type at a time (the scaler's arrays are not): rescaled takes them
+        # as they are, not a copy of every type's beside them
+        scaled = {t: np.ascontiguousarray(detector.scaler_.transform(
+            t, rows.frame(slice(0, len(rows.ids)))).numpy()) for t, rows in self.nodes.items()}
         boost = getattr(detector, "boost_", None)
         boosted = None if boost is None else LiveBoostedColumn(boost, detector.model_)
         if boosted is not None:

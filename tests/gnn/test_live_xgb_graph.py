@@ -106,3 +106,16 @@ def test_kept_scores_equal_the_batch_scores_after_changes_at_hubs(hops):
     scores = refit.fit(g)
     np.testing.assert_allclose(scores, refit.scores(g, every), rtol=0, atol=1e-12)
     np.testing.assert_allclose(scores, live.model.score_graph(g.to_heterodata()), atol=1e-5)
+
+
+@pytest.mark.parametrize("hops", [0, 1, 2, 3])
+def test_the_whole_pass_scores_each_account_as_its_own_neighbourhood_does(hops):
+    """fit (level 0 held as the scaled features, each block's means multiplied by only the rows
+    they read, hubs' level 1 read from their sums) gives every account, bit for bit, the score
+    computed for it alone from its neighbourhood."""
+    g, live = setup(hops)
+    live.hub_degree = 4
+    every = np.arange(g.num_nodes["Account"])
+    np.testing.assert_array_equal(live.fit(g), live.scores(g, every))
+    np.testing.assert_allclose(live.fit(g), live.model.score_graph(g.to_heterodata()),
+                               atol=1e-7)
