@@ -8,7 +8,8 @@ from the due time (``*_ms``: what a caller waits, queueing included) and from th
 the batches' events/s is the service's, not the event generator's). Prints p50 / p95 / p99, the
 sustained events/s, the service's time per phase and collector pauses during the singles (from
 its ``/metrics``) with the mean events per applied group, its RSS, CPU seconds and CPU
-milliseconds an event (singles, batches), its start-up seconds (with ``--start``), and beside
+milliseconds an event (singles, batches; for singles also the event loop's part: HTTP, JSON,
+validation), its start-up seconds (with ``--start``), and beside
 them the batch `abusenet score` cost per event of the run when it has one.
 
     python -m benchmarks.serve --run OUT --start [--rate 200] [--seconds 60] [--batches 20]
@@ -142,6 +143,16 @@ def cpu_seconds(pid: int | None) -> float | None:
     if pid is None:
         return None
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main_thread_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid``'s main thread so far (Linux; in the
+    service, the event loop: HTTP, JSON and validation; the writer's threads do the rest), or
+    ``None``."""
+    if pid is None:
+        return None
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -294,10 +305,10 @@ def main() -> None:
     client = httpx.Client(base_url=args.url, timeout=120, limits=limits,
                           headers={"Authorization": f"Bearer {args.token}"})
     try:
-        cpu_before = cpu_seconds(args.pid)
+        cpu_before, loop_before = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
         single = single_phase(client, traffic, tag, args.rate, args.seconds, args.singles,
                               args.clients)
-        cpu_single = cpu_seconds(args.pid)
+        cpu_single, loop_single = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
         single_phases = phases(client.get("/metrics").text)
         batch: list[float] = []
         # made before the clock starts: events/s is the service's, not this generator's
@@ -327,6 +338,10 @@ def main() -> None:
         "batch_phase": round(cpu_batch - cpu_single, 1),
         "single_ms_per_event": (round(1000 * (cpu_single - cpu_before) / single["requests"], 3)
                                 if single["requests"] else None),
+        # of which the event loop's (the main thread: HTTP, JSON, validation)
+        "single_event_loop_ms_per_event": (
+            round(1000 * (loop_single - loop_before) / single["requests"], 3)
+            if single["requests"] else None),
         "batch_ms_per_event": round(1000 * (cpu_batch - cpu_single) / max(100 * len(batch), 1),
                                     3)}
     applied = single_phases.get("update", {}).get("count")
