@@ -1295,12 +1295,12 @@ def _pair_surprise(
     else:
         # households' pairs and the others are two families of tests, each charged for its own
         # pairs and its share of the chance: a household's sharing is no evidence
-        tied = household_ties(uses, ties, codes)
-        household = household_pairs(tied, a, b)
+        tied = household_ties(uses, ties)
+        household = household_pairs(tied, a, b, None)
         chance = np.where(household, 0.0, chance)
         every, others = co_user_pair_counts(
             uses, codes, counted, sets,
-            kept_pairs=lambda x, y: ~household_pairs(tied, x, y))[:, which.ravel()]
+            kept_pairs=lambda x, y: ~household_pairs(tied, x, y, None))[:, which.ravel()]
         co_users = np.where(household, every - others, others)
         share = np.where(household, HOUSEHOLD_SHARE, 1.0 - HOUSEHOLD_SHARE)
     co_users = np.minimum(co_users, bound)

@@ -18,15 +18,15 @@ event's time (:func:`event_use_times`), the test counts every episode instead
 window of each other, against how often they do with one account's times moved by whole days
 (which keeps each account's own rate and hours of the day: a family evening is no coincidence).
 
-**Households.** Members of a household share what the household has (the family device, card and
-home address) and couples among them a second device and card too: two of four members sharing two
-devices and two cards is what a family does, not collusion, though no configuration model of each
-type's uses expects it. A pair whose shared rare entities reach a small set of 3 to
-:data:`HOUSEHOLD_MAX` accounts, one of them used by all of the set and no second one of its type
-(the family's device, card or home address: :func:`household_pairs`), is a household's pair, and
-its sharing is no evidence: only how its visits meet can make it surprising. Colluders from two
-homes share only their ring devices, which no third account uses, and keep the sharing null (a
-couple holding one of them is still a household's pair: the colluders' tie is the other pair's).
+**Households.** Members of a household share what the household has (the family device, card
+and home address) and couples among them a second device and card too: two of four members
+sharing two devices and two cards is what a family does, not collusion, though no configuration
+model of each type's uses expects it. A pair whose shared rare entities reach a small set of 3
+to :data:`HOUSEHOLD_MAX` accounts, one of them used by all of the set (the family's device,
+card or home address: :func:`household_pairs`), is a household's pair, and its sharing is no
+evidence: only how its visits meet can make it surprising. Colluders from two homes share only
+their ring devices, which no third account uses, and keep the sharing null (a couple holding one
+of them is still a household's pair: the colluders' tie is the other pair's).
 """
 
 from __future__ import annotations
@@ -111,74 +111,50 @@ def rare_entity_pairs(
     return pairs[order]
 
 
-class HouseholdTies(NamedTuple):
-    """The accounts x tie entities incidence (1 per use) :func:`household_pairs` reads, and each
-    tie's entity type (:func:`household_ties`)."""
-
-    incidence: sp.csr_matrix
-    types: np.ndarray
-
-
-def household_ties(uses: sp.csr_matrix, ties: np.ndarray, codes: np.ndarray) -> HouseholdTies:
-    """The accounts x ``ties`` incidence of ``uses`` (1 per use) and each tie's type among the
-    per-entity ``codes``, for :func:`household_pairs` (restricted once for many calls)."""
-    columns = np.flatnonzero(ties)
-    incidence = (uses > 0).astype(np.float64).tocsc()[:, columns].tocsr()
-    return HouseholdTies(incidence, np.asarray(codes, np.int64)[columns])
-
-
-def household_pairs(tied: HouseholdTies, a: np.ndarray, b: np.ndarray,
+def household_pairs(uses: sp.csr_matrix, a: np.ndarray, b: np.ndarray, ties: np.ndarray | None,
                     max_size: int = HOUSEHOLD_MAX, chunk: int = 250_000) -> np.ndarray:
-    """Per pair ``(a[i], b[i])`` (account rows of ``tied``, from :func:`household_ties`):
-    whether it is a household's pair, whose sharing is what a family shares.
+    """Per pair ``(a[i], b[i])`` (account rows of ``uses``, accounts x entities): whether it is a
+    household's pair, its sharing sitting inside a small set of accounts who share among
+    themselves.
 
-    The pair's set is every account its shared ties are used by. It is a household's pair when
-    the set holds 3 to ``max_size`` accounts, one of the shared ties is used by all of them (the
-    family's device, card or home address), and no second tie of that type is: a family has one
-    family device and one family card, while a small ring whose members all use two cards (flows
-    seed 29's payment ring of 4, session 18 review R3) is no family. A couple in a family of four
-    shares the family's device with the other two and its own tablet with no one: its set is the
-    family. Two colluders from two homes share only their ring devices, which no third account
-    uses: a set of two, no household.
-
-    What is left (session 19): a ring whose 3-5 members share one device or card and nothing else
-    of its type used by them all still reads as a household (17 of flows seed 3's 28 rings with a
-    sharing pair keep such pairs, as before; their own candidates report most such rings), and so
-    do colluders on one device and card whose device 1-3 dummy accounts also use (review R4). Such
-    a pair shares one entity of each type, which the null already expects of one place
-    (:func:`graph.rings.null_model.pair_log_chance`), so a household excuses nothing of it and only
-    charges it to the households' family of tests; but the same sets are what an honest family pair
-    shows when the other members use only the family device, and moving those to the others' family
-    charged every other pair for them: leaving such pairs out of households gave 24 and 20 of 50
-    colluding pairs with one and three dummies (11 and 7 as it is, the same as without households),
-    but the seed-3 pairs world's recovery 0.800 -> 0.735, and 0.770 when a set with two family ties
-    of different types stayed a household. The generator's families show little of what they share
-    (a member with a few events may use only the family device), so requiring more of the other
-    members (two things shared with them, session 18) left 4 of the seed-3 couples world's honest
-    couples reported. Pairs are taken ``chunk`` at a time.
+    Only ``ties`` entities (a boolean per entity: rare ones, not hubs) tie accounts; with
+    ``ties`` None, ``uses`` is already the accounts x ties incidence, 1 per use (so that many
+    calls restrict it once: :func:`household_ties`). The pair's set is every account its shared
+    ties are used by; it is a household's when it holds 3 to ``max_size`` accounts and one of
+    the shared ties is used by all of them (the family's device, card or home address). A couple
+    in a family of four shares the family's device with the other two and its own tablet with no
+    one: its set is the family. Two colluders from two homes share only their ring devices,
+    which no third account uses: a set of two, no household (their homes are not the pair's). A
+    small ring whose members all use one card or device reads as a household too: its pairs lose
+    their sharing evidence and only the ring's own candidate can report it (session 18 review:
+    flows seed 29 lost a payment ring of 4 on two cards without labels, whose candidate sits
+    under the unlabelled bar). The generator's families show little of what they share (a member
+    with a few events may use only the family device): requiring two things shared with the
+    others left 4 of the seed-3 couples world's honest couples reported; as it is, two colluders
+    whose device one outsider uses too are a household's pair (hreview's growth world: 11 of 50
+    such pairs reported, 24 without households). Pairs are taken ``chunk`` at a time.
     """
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
     out = np.zeros(len(a), dtype=bool)
-    incidence = tied.incidence.tocsr()
-    if len(a) == 0 or incidence.shape[1] == 0:  # nothing ties accounts: no household
+    if len(a) == 0:
         return out
-    degree = np.asarray(incidence.getnnz(axis=0), np.float64)
-    users = incidence.T.tocsr()
-    n_types = int(tied.types.max()) + 1
-    by_type = sp.csr_matrix((np.ones(len(tied.types)), (np.arange(len(tied.types)), tied.types)),
-                            shape=(len(tied.types), n_types))
+    tied = uses.tocsr() if ties is None else household_ties(uses, ties)
+    if tied.shape[1] == 0:  # nothing ties accounts: no pair is a household's
+        return out
+    degree = np.asarray(tied.getnnz(axis=0), np.float64)
+    users = tied.T.tocsr()
     for start in range(0, len(a), chunk):
         part = slice(start, start + chunk)
-        shared = incidence[a[part]].multiply(incidence[b[part]]).tocsr()
+        shared = tied[a[part]].multiply(tied[b[part]]).tocsr()
         reached = np.asarray(((shared @ users) > 0).getnnz(axis=1))
-        # the shared ties used by the whole set: a shared tie's users are all in the set
-        whole = shared.multiply(degree[None, :]).tocsr()
-        whole.data = (whole.data == reached[np.repeat(np.arange(whole.shape[0]),
-                                                      np.diff(whole.indptr))]).astype(np.float64)
-        family = np.asarray((whole @ by_type).todense())
-        out[part] = ((reached >= 3) & (reached <= max_size) & (family.sum(axis=1) >= 1)
-                     & (family.max(axis=1) <= 1))
+        widest = np.asarray(shared.multiply(degree[None, :]).max(axis=1).todense()).ravel()
+        out[part] = (reached >= 3) & (reached <= max_size) & (widest == reached)
     return out
+
+
+def household_ties(uses: sp.csr_matrix, ties: np.ndarray) -> sp.csr_matrix:
+    """The accounts x ``ties`` incidence of ``uses`` (1 per use), for :func:`household_pairs`."""
+    return (uses > 0).astype(np.float64).tocsc()[:, np.flatnonzero(ties)].tocsr()
 
 
 def _covered_by_group(pairs: np.ndarray, rare: sp.csr_matrix, groups: sp.csr_matrix) -> np.ndarray:

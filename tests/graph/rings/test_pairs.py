@@ -19,7 +19,6 @@ from graph.rings.pairs import (
     episode_log_chance,
     event_use_times,
     household_pairs,
-    household_ties,
     rare_entity_pairs,
 )
 from ingest.state import IngestState
@@ -337,53 +336,30 @@ def test_accounts_active_on_the_same_few_days_are_not_strongly_unlikely_pairs():
     assert (chance <= -3).mean() <= 0.005
 
 
-def _households(uses: np.ndarray, a: np.ndarray, b: np.ndarray, ties: np.ndarray,
-                codes: np.ndarray) -> list[bool]:
-    return household_pairs(household_ties(sp.csr_matrix(uses), ties, codes), a, b).tolist()
-
-
 def test_a_household_s_pair_shares_with_a_small_set_one_entity_all_of_the_set_use():
-    # entities (0-9 devices, 10-11 cards): 0 / 10 the family device / card of 0-3, 1 a couple's
-    # tablet (0, 1), 2 a ring device of 4 and 5, 3 / 4 the home devices of 4 (with 6) and of 5
-    # (with 7), 5 a ring device of 8 and 9 and 11 their ring card, 6 a device of 10-15, 7 one of
-    # 10 and 11, 8 / 9 devices of 16, 17 and 18 / of 16, 17 and 19 (a chain: none used by all)
+    # entities: 0 / 10 the family device / card of 0-3, 1 a couple's tablet (0, 1), 2 a ring
+    # device of 4 and 5, 3 / 4 the home devices of 4 (with 6) and of 5 (with 7), 5 a ring
+    # device of 8 and 9 and 11 their ring card, 6 a device of 10-15, 7 one of 10 and 11, 8 / 9
+    # devices of 16, 17 and 18 / of 16, 17 and 19 (a chain: none used by all four)
     users_of = {0: [0, 1, 2, 3], 10: [0, 1, 2, 3], 1: [0, 1], 2: [4, 5], 3: [4, 6], 4: [5, 7],
                 5: [8, 9], 11: [8, 9], 6: [10, 11, 12, 13, 14, 15], 7: [10, 11],
                 8: [16, 17, 18], 9: [16, 17, 19]}
     uses = np.zeros((21, 12))
     for entity, users in users_of.items():
         uses[users, entity] = 1.0
-    codes = np.array([0] * 10 + [1] * 2)
     a, b = np.array([0, 4, 8, 10, 0, 16]), np.array([1, 5, 9, 11, 2, 17])
     ties = np.ones(12, dtype=bool)
-    assert _households(uses, a, b, ties, codes) == [True, False, False, False, True, False]
+    assert household_pairs(sp.csr_matrix(uses), a, b, ties).tolist() == [
+        True, False, False, False, True, False]
     # the family device and card are no ties (hubs, say): the couple's set is the two of them
     ties[[0, 10]] = False
-    assert _households(uses, a, b, ties, codes)[0] is False
+    assert household_pairs(sp.csr_matrix(uses), a, b, ties).tolist()[0] is False
     # one of the couple is also in a colluding pair with an outsider: still the family's pair
     uses[1, 5] = 1.0
-    assert _households(uses, a, b, np.ones(12, dtype=bool), codes)[0]
+    assert household_pairs(sp.csr_matrix(uses), a, b, np.ones(12, dtype=bool)).tolist()[0]
     # an account using the colluders' ring device too makes them look like a family (disclosed)
     uses[20, 5] = 1.0
-    assert _households(uses, a, b, np.ones(12, dtype=bool), codes)[2]
-    # the family's card were a second device: two devices used by all four are no family's
-    assert not _households(uses, a, b, np.ones(12, dtype=bool), np.zeros(12, np.int64))[4]
-
-
-def test_a_small_ring_all_of_whose_members_use_two_cards_is_no_household():
-    """Review R3 (session 18): flows seed 29's payment ring of 4, all of whose members use the
-    same two cards, read as a household and lost its pair; a family has one family card."""
-    # 0-3 the ring: cards 0 and 1 (all four), IP 2 (0, 1), IP 3 (2, 3); 4-7 a family: device 4
-    # and card 5 (all four), tablet 6 and card 7 (4, 5); type codes: 0 device, 1 card, 2 IP
-    users_of = {0: [0, 1, 2, 3], 1: [0, 1, 2, 3], 2: [0, 1], 3: [2, 3], 4: [4, 5, 6, 7],
-                5: [4, 5, 6, 7], 6: [4, 5], 7: [4, 5]}
-    uses = np.zeros((8, 8))
-    for entity, users in users_of.items():
-        uses[users, entity] = 1.0
-    codes = np.array([1, 1, 2, 2, 0, 1, 0, 1])
-    a, b = np.array([0, 2, 0, 4, 4]), np.array([1, 3, 2, 5, 6])
-    assert _households(uses, a, b, np.ones(8, dtype=bool), codes) == [
-        False, False, False, True, True]
+    assert household_pairs(sp.csr_matrix(uses), a, b, np.ones(12, dtype=bool)).tolist()[2]
 
 
 def test_a_couple_sharing_a_second_device_and_card_in_a_family_of_four_is_no_finding():
@@ -508,6 +484,6 @@ def test_account_activity_is_each_account_s_first_and_last_known_use():
 
 
 def test_no_pair_is_a_household_s_where_nothing_ties_accounts():
-    tied = household_ties(sp.csr_matrix(np.ones((3, 2))), np.zeros(2, dtype=bool), np.zeros(2))
-    out = household_pairs(tied, np.array([0, 1]), np.array([1, 2]))
+    uses = sp.csr_matrix(np.ones((3, 2)))
+    out = household_pairs(uses, np.array([0, 1]), np.array([1, 2]), np.zeros(2, dtype=bool))
     assert out.tolist() == [False, False]
