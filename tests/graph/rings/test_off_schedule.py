@@ -82,6 +82,18 @@ def test_a_hub_that_moves_its_pay_day_keeps_a_routine_on_each():
     assert off_schedule_fans(transfers, accounts, 3, 50, 2.0) == []
 
 
+def test_a_hub_that_adds_a_pay_day_partway_keeps_a_routine_on_each():
+    # hub 0 also pays on weekday 3 from week 60 on: those 40 days run to the end of its life
+    transfers, accounts = _world(off_days=0)
+    added = transfers[transfers["src"].eq(0) & (transfers["ts"] >= 7 * 60 * DAY_S)].copy()
+    added["ts"] += 3 * DAY_S
+    added["last"] = added["ts"]
+    added["dst"] = len(accounts) + np.arange(len(added))
+    more = accounts.append(pd.Index([str(len(accounts) + i) for i in range(len(added))]))
+    assert off_schedule_fans(pd.concat([transfers, added], ignore_index=True), more, 3, 50,
+                             2.0) == []
+
+
 def test_one_shot_counterparties_off_the_routine_add_their_evidence():
     transfers, accounts = _world(seed=1)
     routine = transfers["dst"] < transfers["dst"].max() - 5
