@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from ingest.spark_cds import archive_key, archive_options
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -59,7 +61,8 @@ JAVA_OPTIONS = "-XX:-DontCompileHugeMethods -XX:CompileThresholdScaling=4"
 #: -> 36.1 / 32.8; benchmarks/README.md, session 13). A cluster's executors keep the JVM's
 #: default, whose pauses stay short on large heaps.
 LOCAL_JAVA_OPTIONS = "-XX:+UseParallelGC"
-_JAVA_OPTION_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+_DRIVER_OPTIONS = "spark.driver.extraJavaOptions"
+_JAVA_OPTION_KEYS = (_DRIVER_OPTIONS, "spark.executor.extraJavaOptions")
 
 
 def session_settings(shuffle_partitions: int, conf: dict[str, str], *,
@@ -112,6 +115,10 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
         see :func:`session_settings`); for a local ``master`` they override
         :data:`LOCAL_DEFAULTS`.
 
+    A local driver's JVM also maps the class-data-sharing archive of
+    :mod:`ingest.spark_cds` (written at the first session's exit, under the user's cache
+    directory), unless the driver's options in ``conf`` choose their own (``-Xshare:off``).
+
     Raises
     ------
     SparkUnavailableError
@@ -125,13 +132,27 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int = 8,
             "(and a Java 17 runtime)"
         ) from err
     builder = SparkSession.builder.master(master).appName(app_name)
-    settings = session_settings(shuffle_partitions, conf, local=master.startswith("local"))
+    local = master.startswith("local")
+    settings = session_settings(shuffle_partitions, conf, local=local)
+    if local:
+        settings[_DRIVER_OPTIONS] = _with_class_archive(settings)
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     for key, value in SPARK_SQL_CONF.items():
         session.conf.set(key, value)
     return session
+
+
+def _with_class_archive(settings: dict[str, str]) -> str:
+    """The driver's JVM options plus those of its class-data-sharing archive
+    (:func:`ingest.spark_cds.archive_options`; measured in :mod:`ingest.spark_cds`)."""
+    from pyspark import __version__
+
+    options = settings[_DRIVER_OPTIONS]
+    key = archive_key(__version__, options, memory=settings.get("spark.driver.memory", ""),
+                      class_path=settings.get("spark.driver.extraClassPath", ""))
+    return " ".join(x for x in (options, archive_options(key, options)) if x)
 
 
 @contextmanager

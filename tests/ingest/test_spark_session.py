@@ -11,6 +11,7 @@ from ingest.spark_session import (
     LOCAL_DEFAULTS,
     LOCAL_JAVA_OPTIONS,
     SPARK_SQL_CONF,
+    _with_class_archive,
     session_conf,
     session_settings,
 )
@@ -87,3 +88,15 @@ def test_settings_for_a_block_are_put_back_after_it_even_when_it_fails():
     with pytest.raises(KeyError), session_conf(spark, {"b": "3"}):
         raise KeyError("b")
     assert spark.conf == {"a": "1"}
+
+
+def test_a_local_driver_gets_its_class_archive_from_the_users_cache(tmp_path, monkeypatch):
+    pytest.importorskip("pyspark")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    settings = session_settings(4, {}, local=True)
+    options = _with_class_archive(settings)
+    folder = tmp_path / "abusenet" / "spark-cds"
+    assert options.startswith(f"{settings['spark.driver.extraJavaOptions']} "
+                              f"-XX:ArchiveClassesAtExit={folder}/spark-")
+    own = session_settings(4, {"spark.driver.extraJavaOptions": "-Xshare:off"}, local=True)
+    assert _with_class_archive(own) == own["spark.driver.extraJavaOptions"]
