@@ -51,8 +51,7 @@ from ingest.state import IngestState
 
 #: Reads the times of wanted uses: given ``account_id, entity`` rows (entities labelled
 #: ``Type:id`` as in :func:`graph.rings.projection.account_entity_incidence`), the ``i, ts``
-#: (the wanted row, epoch seconds) of every event of such a use; for a row whose entity is
-#: :data:`ACTIVE_DAYS`, optionally a time on each day the account made any event.
+#: (the wanted row, epoch seconds) of every event of such a use.
 UseTimes = Callable[[pd.DataFrame], pd.DataFrame]
 
 #: The most accounts a household holds (:func:`household_pairs`).
@@ -62,11 +61,7 @@ WINDOW_SCALES = 4
 #: Whole days one account's times are moved by, each way, to count chance coincidences.
 SHIFT_DAYS = 7
 _DAY = 86_400
-_DAYS = 1 << 20  # room for a day number in a key (epoch days to the year 4840)
 _LN10 = np.log(10.0)
-#: A wanted use of :data:`UseTimes` whose entity is this asks for the account's days of any
-#: activity: a time on every day it made an event.
-ACTIVE_DAYS = "*"
 #: A coincidence test's log10 chance is held at or above this (Poisson tails underflow).
 _FLOOR = -300.0
 
@@ -328,13 +323,9 @@ def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes
     def read(wanted: pd.DataFrame) -> pd.DataFrame:
         found_i: list[np.ndarray] = [np.empty(0, np.int64)]
         found_ts: list[np.ndarray] = [np.empty(0, np.int64)]
-        found_days: list[np.ndarray] = [np.empty(0, np.int64)]  # wanted row x days + day
         if len(wanted):
             account_ids = wanted["account_id"].astype(str)
-            daily = (wanted["entity"] == ACTIVE_DAYS).to_numpy()
             keys = pa.array(account_ids + "\x1f" + wanted["entity"].astype(str))
-            active = pa.array(account_ids[daily])
-            active_row = np.flatnonzero(daily)
             dataset = ds.dataset(events, format="parquet", partitioning="hive")
             columns = {source.column: source.node_type for source in relation_sources(state)
                        if source.node_type != ACCOUNT and source.column in dataset.schema.names}
@@ -355,15 +346,7 @@ def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes
                     hit = at >= 0
                     found_i.append(at[hit].astype(np.int64))
                     found_ts.append(ts[hit])
-                if len(active_row):  # one time per account and day
-                    at = pc.fill_null(pc.index_in(account, value_set=active), -1).to_numpy(
-                        zero_copy_only=False)
-                    hit = (at >= 0) & (ts >= 0)
-                    found_days.append(np.unique(active_row[at[hit]] * _DAYS
-                                                + ts[hit] // _DAY))
-        days = np.unique(np.concatenate(found_days))
-        return pd.DataFrame({"i": np.r_[np.concatenate(found_i), days // _DAYS],
-                             "ts": np.r_[np.concatenate(found_ts), days % _DAYS * _DAY]})
+        return pd.DataFrame({"i": np.concatenate(found_i), "ts": np.concatenate(found_ts)})
 
     return read
 
@@ -401,22 +384,25 @@ def episode_log_chance(
     the moments the same visits make with one account's times moved by whole days (to other
     days of the pair's calendar, below): their mean, or the count were the visits uniform
     over the calendar's days if more, is the Poisson mean ``m`` of the chance ``P(X >= c)``.
-    Moving by whole days keeps both accounts' rates, hours of the day and days of activity, so
+    Moving by whole days keeps both accounts' rates, hours of the day and days of use, so
     two members of a household who both use the family device in the evening meet as often
     moved as not; two colluders who take turns on it within minutes do not.
 
-    The moves go only to days both accounts were active (the pair's calendar: every day of
-    any event of either account that ``use_times`` answers for a wanted :data:`ACTIVE_DAYS`,
-    the days of its shared uses, and the days of ``active``'s first and last times, epoch
-    seconds per row of ``accounts``, e.g. :func:`account_activity`), in calendar order: where
-    the calendar holds at most ``2 shift_days + 1`` days, to every other day of it once, else
-    ``shift_days`` calendar days each way. Two independent accounts active only on the same
-    few days (a visit, paydays, weekends: a common outside schedule) meet on most of them;
-    moved to days neither was active they never met, and such meetings looked rare (review
-    R6, session 18: 84-100 % of pairs active on the same 4-5 evenings spread over the month at
-    log10 chance <= -2, 4.4-6.6 % when within one week); moved among their common days they
-    meet as often. A calendar missing days of activity only makes the test more cautious
-    (its days are those richer in shared uses).
+    The moves go only to days both accounts used what they share (the pair's calendar: the
+    days of each account's uses of what it shares with any account, as ``use_times`` reads
+    them, and of ``active``'s first and last times, epoch seconds per row of ``accounts``,
+    e.g. :func:`account_activity`; the days both have), in calendar order: where the calendar
+    holds at most ``2 shift_days + 1`` days, to every other day of it once, else
+    ``shift_days`` calendar days each way. Two independent accounts using a device on the
+    same few days (a visit, paydays, weekends: a common outside schedule) meet on most of
+    them; moved to days neither used it they never met, and such meetings looked rare
+    (review R6, session 18: 84-100 % of pairs active on the same 4-5 evenings spread over the
+    month at log10 chance <= -2, 4.4-6.6 % when within one week); moved among their common
+    days they meet as often. Their days of other activity are not in the calendar: with 20
+    private days each on devices of their own, the days both were active anywhere made the
+    common evenings a fifth of the calendar and 7-13 % of such pairs <= -2 (review F2,
+    session 19). Colluders who meet at the same hour on the days they collude look alike,
+    lives of their own or not; meeting within minutes at different hours they stay unlikely.
 
     Few common days make few moves, and the moves' mean with one meeting added is then at
     least ``1 / (moves + 1)``. Below the widest window, the mean is also bounded by the moves'
@@ -433,21 +419,16 @@ def episode_log_chance(
     n_pairs, none, coo = _pairs_start(a, shared, window_s)
     if n_pairs == 0 or coo.nnz == 0:
         return none
-    # the wanted uses, once each: both accounts' use of every shared entity; then every account's
-    # days of any activity
+    # the wanted uses, once each: both accounts' use of every shared entity
     n_cols = len(entities)
     rows = np.concatenate([np.asarray(a)[coo.row], np.asarray(b)[coo.row]]).astype(np.int64)
     use, slot_use = np.unique(rows * n_cols + np.r_[coo.col, coo.col], return_inverse=True)
     people = np.unique(np.r_[np.asarray(a, np.int64), np.asarray(b, np.int64)])
-    times = use_times(pd.DataFrame({
-        "account_id": np.r_[np.asarray(accounts)[use // n_cols], np.asarray(accounts)[people]],
-        "entity": np.r_[np.asarray(entities)[use % n_cols].astype(object),
-                        np.full(len(people), ACTIVE_DAYS, dtype=object)]}))
+    times = use_times(pd.DataFrame({"account_id": np.asarray(accounts)[use // n_cols],
+                                    "entity": np.asarray(entities)[use % n_cols]}))
     i, t = times["i"].to_numpy(np.int64), times["ts"].to_numpy(np.int64)
     i, t = i[t >= 0], t[t >= 0]
-    days_of = np.r_[people[i[i >= len(use)] - len(use)], (use // n_cols)[i[i < len(use)]]]
-    days = np.r_[t[i >= len(use)], t[i < len(use)]] // _DAY
-    i, t = i[i < len(use)], t[i < len(use)]
+    days_of, days = (use // n_cols)[i], t // _DAY
     if len(i) == 0:
         return none
     if active is not None:  # first and last known uses
