@@ -397,9 +397,20 @@ class LiveXGBGraph:
             return out
 
         features = {t: whole(t, 0, partial(self.inputs, t), np.float32) for t in needed[0]}
+        degrees = {}  # the log1p in-degree columns of level 0 (float64)
+        for t in needed[0]:
+            every = np.arange(graph.num_nodes.get(t, 0))
+            degrees[t] = np.empty((len(every), len(into[t])))
+            for j, et in enumerate(into[t]):
+                degrees[t][:, j] = np.log1p(graph.adjacency[et].degree(every).astype(np.float64))
 
         def level0(t: str, rows: np.ndarray) -> np.ndarray:
-            return self._level0(graph, t, rows, into, features[t][rows])
+            """:meth:`_level0` of ``rows`` of ``t`` from the held features and degrees."""
+            out = np.empty((len(rows), self._width(into, t, 0)))
+            width = features[t].shape[1]
+            out[:, :width] = features[t][rows]
+            out[:, width:] = degrees[t][rows]
+            return out
 
         below: _Below = level0
         kept = []
@@ -410,6 +421,7 @@ class LiveXGBGraph:
             below = partial(_rows_of, level)
             if h == 1:  # the accounts' level 0 is still read, as a feature
                 features = {ACCOUNT: features[ACCOUNT]}
+                degrees = {ACCOUNT: degrees[ACCOUNT]}
         scores = np.empty(n)
         for lo in range(0, n, _FIT_ROWS):
             rows = np.arange(lo, min(lo + _FIT_ROWS, n))
