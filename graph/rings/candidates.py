@@ -1246,8 +1246,7 @@ def _pair_surprise(
     """Per pair of accounts: ``-log10`` of the chance that it shares what it shares beyond
     one entity of each type given both accounts' activity (:func:`graph.rings.null_model.
     pair_log_chance`; with ``localities``, the likeliest of the type-wide null and the
-    locality null of each scale; the entities only the two use told from the others), less
-    ``log10`` of the pairs the search could have found like it.
+    locality null of each scale), less ``log10`` of the pairs the search could have found like it.
     With ``ties`` (per entity: those that tie accounts, rare ones), a household's pair
     (:func:`graph.rings.pairs.household_pairs`) has chance 1 (a family shares what it shares),
     and the households' pairs and the others are two families of tests, each charged for its
@@ -1274,9 +1273,6 @@ def _pair_surprise(
     by_type = sp.csr_matrix((counted.astype(np.float64), (np.arange(len(codes)), codes)),
                             shape=(len(codes), n_types))
     per_type = np.asarray(((shared > 0).astype(np.float64) @ by_type).todense())
-    only_two = (degree == 2) & counted
-    exclusive = np.asarray(((shared > 0).multiply(only_two[None, :]).astype(np.float64)
-                            @ by_type).todense())
     activity = type_degrees(uses, codes, n_types)
     first = membership.tocsr()
     first.sort_indices()
@@ -1284,9 +1280,7 @@ def _pair_surprise(
     chance = pair_log_chance(
         per_type, activity[a], activity[b], type_pairs, type_edges,
         np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
-        if localities else None, exclusive,
-        np.bincount(codes[only_two], weights=degree[only_two] * (degree[only_two] - 1.0),
-                    minlength=n_types))
+        if localities else None)
     sets, which = np.unique(per_type >= 1, axis=0, return_inverse=True)
     bound = np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1)
     share = np.ones(len(a))

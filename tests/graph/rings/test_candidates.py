@@ -306,28 +306,6 @@ def test_a_pair_tied_to_a_ring_by_one_household_link_is_not_folded_into_it() -> 
     assert not any(c.members == ["p0", "p1"] for c in kept)
 
 
-def test_a_pair_sharing_two_devices_no_one_else_uses_gains_their_rarity(monkeypatch) -> None:
-    # a pair on two devices of its own and a card; 30 families of three on a family device each
-    # (most of the devices' co-use), 200 loners: two devices only the two use are about q^2
-    # (q = 4 / 184, the devices' share of co-use from devices of two users) of the count's chance
-    devices = [(p, f"pd{j}") for p in ("p0", "p1") for j in range(2)]
-    devices += [(f"f{i}_{m}", f"fd{i}") for i in range(30) for m in range(3)]
-    devices += [(f"b{i}", f"bd{i}") for i in range(200)]
-    cards = [("p0", "pc"), ("p1", "pc")] + [(f"b{i}", f"c{i}") for i in range(200)]
-    snap = snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards))
-
-    def pair_surprise() -> float:
-        found = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
-        return next(c for c in found if c.members == ["p0", "p1"]).features["surprise"]
-
-    split = pair_surprise()
-    count_only = candidates_module.pair_log_chance
-    monkeypatch.setattr(candidates_module, "pair_log_chance",
-                        lambda *args, **kwargs: count_only(*args[:6]))
-    counted = pair_surprise()
-    assert split - counted > 2.0 * -np.log10(4 / 184) - 0.5
-
-
 def test_two_flow_shapes_of_nearly_the_same_accounts_are_both_kept():
     """A typology group (source, 15 mules, sink) is not folded into the source's fan star of
     16 (Jaccard 16/17 over the 0.9 bar): the star lacks the sink and the hops; a dense block of
