@@ -11,7 +11,8 @@ runtime, Spark version and JVM options under the user's cache directory:
   last, so a part whose header carries the archive's magic number is whole), with its size in
   the name: an archive whose size differs (a damaged file, which would crash the JVM when
   mapped) is deleted, never used;
-* an archive the JVM cannot use (another class path) is skipped by the JVM itself.
+* an archive the JVM cannot use (another class path) is skipped by the JVM itself;
+* other keys' parts unfinished after a day and their archives unused for 30 days are deleted.
 
 The JVM's CDS messages are switched off (``-Xlog:cds*=off``), so neither writing nor a stale
 archive prints anything; a start never depends on the archive.
@@ -35,6 +36,10 @@ _OWN_SHARING = re.compile(r"-Xshare:|SharedArchiveFile|ArchiveClassesAtExit")
 #: Part files whose writer has not finished after this many seconds are deleted (a JVM killed
 #: while writing).
 STALE_PART_SECONDS = 24 * 3600
+#: Archives of other keys (another Java, Spark version or driver options) neither mapped nor
+#: written for this many seconds are deleted (155-194 MB each; a mapped file's access time is
+#: kept by the kernel, at most a day old under ``relatime``).
+STALE_ARCHIVE_SECONDS = 30 * 24 * 3600
 _QUIET = "-Xlog:cds*=off"
 
 
@@ -93,6 +98,7 @@ def _usable_archive(folder: Path, key: str) -> Path | None:
                 part.unlink()
         except OSError:
             continue
+    _drop_stale_other_keys(folder, key, now)
     found = None
     for archive in folder.glob(f"{key}-*.jsa"):
         size = archive.name[len(key) + 1:-len(".jsa")]
@@ -104,6 +110,28 @@ def _usable_archive(folder: Path, key: str) -> Path | None:
         except OSError:
             continue
     return found
+
+
+def _drop_stale_other_keys(folder: Path, key: str, now: float) -> None:
+    """Delete the parts of keys other than ``key`` in ``folder`` older than
+    :data:`STALE_PART_SECONDS` and their archives neither read nor written for
+    :data:`STALE_ARCHIVE_SECONDS`."""
+    for path in folder.iterdir():
+        name = path.name
+        if name.startswith((f"{key}.", f"{key}-")):
+            continue
+        try:
+            info = path.stat()
+            if name.endswith(".part"):
+                stale = now - info.st_mtime > STALE_PART_SECONDS
+            elif name.endswith(".jsa"):
+                stale = now - max(info.st_atime, info.st_mtime) > STALE_ARCHIVE_SECONDS
+            else:
+                continue
+            if stale:
+                path.unlink()
+        except OSError:
+            continue
 
 
 def _is_whole(part: Path) -> bool:

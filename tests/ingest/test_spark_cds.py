@@ -1,7 +1,13 @@
 import os
 import time
 
-from ingest.spark_cds import DYNAMIC_ARCHIVE_MAGIC, STALE_PART_SECONDS, archive_key, archive_options
+from ingest.spark_cds import (
+    DYNAMIC_ARCHIVE_MAGIC,
+    STALE_ARCHIVE_SECONDS,
+    STALE_PART_SECONDS,
+    archive_key,
+    archive_options,
+)
 
 
 def _part(folder, key, body, name="1-a"):
@@ -48,6 +54,23 @@ def test_other_keys_and_own_sharing_options_are_left_alone(tmp_path):
     assert other.exists()
     assert archive_options("k", "-Xshare:off", tmp_path) == ""
     assert archive_options("k", "-XX:SharedArchiveFile=/x.jsa", tmp_path) == ""
+
+
+def test_other_keys_stale_parts_and_unused_archives_are_deleted(tmp_path):
+    old_part = _part(tmp_path, "other", b"\0" * 10)
+    fresh_part = _part(tmp_path, "other", b"\0" * 10, name="2-b")
+    unused = tmp_path / "old-100.jsa"
+    used = tmp_path / "new-100.jsa"
+    for archive in (unused, used):
+        archive.write_bytes(DYNAMIC_ARCHIVE_MAGIC + b"x" * 96)
+    now = time.time()
+    os.utime(old_part, (now, now - STALE_PART_SECONDS - 60))
+    os.utime(unused, (now - STALE_ARCHIVE_SECONDS - 60, now - STALE_ARCHIVE_SECONDS - 60))
+    # written long ago, mapped lately
+    os.utime(used, (now - 3600, now - STALE_ARCHIVE_SECONDS - 60))
+    archive_options("k", "", tmp_path)
+    assert not old_part.exists() and not unused.exists()
+    assert fresh_part.exists() and used.exists()
 
 
 def test_an_unwritable_folder_means_no_archive(tmp_path):
