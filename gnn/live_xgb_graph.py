@@ -192,10 +192,10 @@ class LiveXGBGraph:
 
     # ------------------------------------------------------------------------------ levels
     def _level0(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
-                into: dict[str, list[EdgeType]], x: np.ndarray | None = None) -> np.ndarray:
-        """Level 0 of ``rows`` of ``node_type`` (float64): scaled features (``x``, float32;
-        default: read from :attr:`inputs`) and ``log1p`` in-degree per edge type ending at it."""
-        x = (self.inputs(node_type, rows) if x is None else x).astype(np.float64)
+                into: dict[str, list[EdgeType]]) -> np.ndarray:
+        """Level 0 of ``rows`` of ``node_type`` (float64): scaled features and ``log1p``
+        in-degree per edge type ending at it."""
+        x = self.inputs(node_type, rows).astype(np.float64)
         degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float64))
                    for et in into[node_type]]
         return np.column_stack([x, *degrees]).reshape(

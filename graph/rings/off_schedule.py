@@ -47,6 +47,8 @@ A group is the hub and its off-routine counterparties, ``min_fan`` to ``max_size
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy.stats import betabinom, binom
@@ -80,12 +82,18 @@ def others_rates(off: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray
     ``rho`` of a beta-binomial around it, by the method of moments
     (``E[(off - n q) ** 2] = n q (1 - q) (1 + (n - 1) rho)``), in ``[0, 1)``."""
     off, n = np.asarray(off, np.float64), np.asarray(n, np.float64)
-    q = (off.sum() - off + 1.0) / (n.sum() - n + 2.0)
-    squares = (np.sum(off ** 2) - off ** 2) - 2.0 * q * (np.sum(off * n) - off * n) \
-        + q ** 2 * (np.sum(n ** 2) - n ** 2)
-    pairs = np.sum(n * (n - 1.0)) - n * (n - 1.0)
+    return _moments(off, n, lambda x: np.sum(x) - x)
+
+
+def _moments(off: np.ndarray, n: np.ndarray, others: Callable[[np.ndarray], np.ndarray]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`others_rates`' ``q`` and ``rho`` from ``others(x)``, the sum of ``x`` over the
+    other hubs (per hub, or per draw and hub)."""
+    total = others(n)
+    q = (others(off) + 1.0) / (total + 2.0)
+    squares = others(off ** 2) - 2.0 * q * others(off * n) + q ** 2 * others(n ** 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        rho = (squares / (q * (1.0 - q)) - (n.sum() - n)) / pairs
+        rho = (squares / (q * (1.0 - q)) - total) / others(n * (n - 1.0))
     return q, np.clip(np.nan_to_num(rho), 0.0, 1.0 - 1e-9)
 
 
@@ -106,14 +114,26 @@ def upper_rates(off: np.ndarray, n: np.ndarray, draws: int = DRAWS, share: float
         """Per draw and hub, the weighted sum of ``x`` over the other hubs."""
         return (weights @ x)[:, None] - weights * x[None, :]
 
-    total = others(n)
-    q = (others(off) + 1.0) / (total + 2.0)
-    squares = others(off ** 2) - 2.0 * q * others(off * n) + q ** 2 * others(n ** 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rho = (squares / (q * (1.0 - q)) - total) / others(n * (n - 1.0))
-    rho = np.clip(np.nan_to_num(rho), 0.0, 1.0 - 1e-9)
+    q, rho = _moments(off, n, others)
     return (np.maximum(np.quantile(q, share, axis=0), q0),
             np.maximum(np.quantile(rho, share, axis=0), rho0))
+
+
+def _terms(first: np.ndarray, terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ``terms[i]`` consecutive values from ``first[i]``: each value's row ``i`` and the
+    value."""
+    row = np.repeat(np.arange(len(terms)), terms)
+    return row, np.arange(terms.sum()) - np.repeat(np.cumsum(terms) - terms, terms) + first[row]
+
+
+def _log_sum(row: np.ndarray, log_terms: np.ndarray, size: int) -> np.ndarray:
+    """Per row ``0`` to ``size - 1``: ``ln`` of the sum of ``exp(log_terms)`` of its entries
+    (``-inf`` where it has none), the largest factored out."""
+    top = np.full(size, -np.inf)
+    np.maximum.at(top, row, log_terms)
+    summed = np.bincount(row, np.exp(log_terms - top[row]), minlength=size)
+    with np.errstate(divide="ignore"):
+        return top + np.log(summed)
 
 
 def log10_tail(k: np.ndarray, n: np.ndarray, q: np.ndarray | float,
@@ -125,18 +145,13 @@ def log10_tail(k: np.ndarray, n: np.ndarray, q: np.ndarray | float,
     k = np.broadcast_to(np.asarray(k, np.int64), n.shape)
     q, rho = np.broadcast_to(q, n.shape), np.broadcast_to(rho, n.shape)
     first = np.clip(k, 0, n)
-    terms = n - first + 1
-    row = np.repeat(np.arange(len(n)), terms)
-    x = np.arange(terms.sum()) - np.repeat(np.cumsum(terms) - terms, terms) + first[row]
+    row, x = _terms(first, n - first + 1)
     spread = rho[row] > 0.0
     width = 1.0 / np.where(spread, rho[row], 0.5) - 1.0
     log_pmf = np.where(spread, betabinom.logpmf(x, n[row], q[row] * width,
                                                 (1.0 - q[row]) * width),
                        binom.logpmf(x, n[row], q[row]))
-    top = np.full(len(n), -np.inf)
-    np.maximum.at(top, row, log_pmf)
-    total = np.bincount(row, np.exp(log_pmf - top[row]), minlength=len(n))
-    out = (top + np.log(total)) / np.log(10.0)
+    out = _log_sum(row, log_pmf, len(n)) / np.log(10.0)
     return np.where(k <= 0, 0.0, np.minimum(out, 0.0))
 
 
@@ -148,16 +163,10 @@ def log10_drawn_tail(g: np.ndarray, k: np.ndarray, marked: np.ndarray, total: np
     g, k, marked, total = (np.asarray(a, np.int64) for a in (g, k, marked, total))
     first = np.maximum(g, 0)
     terms = np.maximum(np.minimum(k, marked) - first + 1, 0)
-    row = np.repeat(np.arange(len(g)), terms)
-    x = np.arange(terms.sum()) - np.repeat(np.cumsum(terms) - terms, terms) + first[row]
+    row, x = _terms(first, terms)
     log_pmf = (log10_choose(marked[row], x) + log10_choose(total[row] - marked[row], k[row] - x)
                - log10_choose(total[row], k[row])) * np.log(10.0)
-    top = np.full(len(g), -np.inf)
-    np.maximum.at(top, row, log_pmf)
-    summed = np.bincount(row, np.exp(log_pmf - top[row]), minlength=len(g))
-    with np.errstate(divide="ignore"):
-        out = np.where(terms > 0, (top + np.log(np.maximum(summed, 1e-300))) / np.log(10.0),
-                       -np.inf)
+    out = np.where(terms > 0, _log_sum(row, log_pmf, len(g)) / np.log(10.0), -np.inf)
     return np.where(g <= 0, 0.0, np.minimum(out, 0.0))
 
 
@@ -170,14 +179,10 @@ def log10_span_chance(k: np.ndarray, span: np.ndarray, n: np.ndarray) -> np.ndar
     judged = k >= 2
     first = np.where(judged, k - 1, 0)
     terms = np.where(judged, np.maximum(np.minimum(span, n - 1) - first + 1, 1), 0)
-    row = np.repeat(np.arange(len(k)), terms)
-    m = np.arange(terms.sum()) - np.repeat(np.cumsum(terms) - terms, terms) + first[row]
+    row, m = _terms(first, terms)
     log_term = (np.log10(n[row] - m) + log10_choose(m - 1, k[row] - 2)) * np.log(10.0)
-    top = np.full(len(k), -np.inf)
-    np.maximum.at(top, row, log_term)
-    summed = np.bincount(row, np.exp(log_term - top[row]), minlength=len(k))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = (top + np.log(summed)) / np.log(10.0) - log10_choose(n, np.minimum(k, n))
+    with np.errstate(invalid="ignore"):
+        out = _log_sum(row, log_term, len(k)) / np.log(10.0) - log10_choose(n, np.minimum(k, n))
     return np.where(judged, np.minimum(np.nan_to_num(out, nan=0.0), 0.0), 0.0)
 
 
@@ -312,11 +317,11 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
     ids = np.asarray(accounts.astype(str), dtype=object)
     single = one_shot_accounts(transfers, n_accounts)
     tried = np.log10(sum(range(2, max_step + 1)))
+    width = int(day.max()) + 1
     groups: list[FlowGroup] = []
     for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
                                      ("dst", "src", "flow_fan_in", "payers")):
         hub = one_off[centre].to_numpy(np.int64)
-        width = int(day.max()) + 1
         codes = np.unique(hub * width + day)
         busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
         compact = np.full(n_accounts, -1, np.int64)
