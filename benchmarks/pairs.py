@@ -28,9 +28,16 @@ or a candidate group ties them as well), ``chance`` (the null model's surprise u
 accounts met on what they share (the pair test's ``Together`` evidence; 0 where none is stated or
 the pair is not listed), with their median surprise and recovery.
 
+The world also holds honest couples living alone (the config's ``couple_alone_share``: a
+household of two sharing a device and a card that also shares a second device, a second card or
+both, no third account using them): honest pairs that share what planted pairs share. The
+``look-alikes`` table counts the pairs (planted, honest) sharing one or more devices and cards
+that no third account uses, by how many of each, and the share of them each mode reports; a
+reported honest pair counts against ``precision`` and in ``honest`` (``modes``).
+
 With ``--couples SHARE`` (the generator's ``household_couple_share``) the world also holds
-honest couples: in that share of the households of three or more sharing a device and a card, two
-members share a second device and card (every reported one is an honest pair).
+honest couples in families: in that share of the households of three or more sharing a device
+and a card, two members share a second device and card (every reported one is an honest pair).
 
 Run ``python -m benchmarks.pairs [--accounts 20000] [--seed 7] [--first-last] [--couples 0.5]``;
 tune on seed 3, not 7.
@@ -82,6 +89,20 @@ def shared_by_pairs(events: pd.DataFrame, column: str, pairs: list[list[str]]) -
     return both.reindex(range(len(pairs)), fill_value=0).to_numpy()
 
 
+def exclusive_pairs(events: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Account pairs sharing one or more values of every one of ``columns`` (devices, cards)
+    that no third account uses, with how many of each (a column per ``columns``; the index the
+    sorted pair of account ids)."""
+    counts = []
+    for column in columns:
+        used = events[["account_id", column]].dropna().drop_duplicates()
+        two = used[used.groupby(column)["account_id"].transform("size") == 2]
+        pairs = two.sort_values([column, "account_id"]).groupby(column)["account_id"].agg(tuple)
+        counts.append(pairs.value_counts().rename(column))
+    table = pd.concat(counts, axis=1).fillna(0).astype(int)
+    return table[(table > 0).all(axis=1)]
+
+
 def together_moments(evidence: list[str]) -> int:
     """The moments a pair's two accounts met on what they share, as its evidence states them
     (``"Together:<n> moments within ..."``); 0 where it states none."""
@@ -93,9 +114,10 @@ def together_moments(evidence: list[str]) -> int:
 
 def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
         couples: float = 0.0) -> dict[str, pd.DataFrame]:
-    """The benchmark's tables (module docstring): ``modes``, ``sharing``, ``missed`` and
-    ``moments``; pairs' time coincidence from every event with ``times``, else from first and
-    last uses; ``couples``: the world's share of households with a couple (module docstring)."""
+    """The benchmark's tables (module docstring): ``modes``, ``sharing``, ``missed``,
+    ``moments`` and ``look-alikes``; pairs' time coincidence from every event with ``times``,
+    else from first and last uses; ``couples``: the world's share of households with a couple
+    (module docstring)."""
     from graph.snapshot import read_snapshot
 
     with tempfile.TemporaryDirectory(prefix="pairs-bench-") as tmp:
@@ -156,14 +178,24 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
                     ["not listed", "chance"], "not reported")
     missed = pd.DataFrame({mode: pd.Series(why[~per_pair[mode].to_numpy()]).value_counts()
                            for mode in reported}).fillna(0).astype(int)
+    events["account_id"] = events["account_id"].astype(str)
+    alike = exclusive_pairs(events, ("device_id", "payment_id"))
+    alike["who"] = ["planted" if set(p) <= abusive else "honest" if not set(p) & abusive
+                    else "mixed" for p in alike.index]
+    for mode, rings in reported.items():
+        two = {tuple(sorted(m)) for m in rings if len(set(m)) == 2}
+        alike[mode] = [p in two for p in alike.index]
+    lookalikes = alike[alike["who"] != "mixed"].groupby(["who", "device_id", "payment_id"]).agg(
+        pairs=("who", "size"), **{f"reported {mode}": (mode, "mean") for mode in reported})
     by_moments = per_pair.groupby("moments").agg(
         pairs=("surprise", "size"), median_surprise=("surprise", "median"),
         **{f"recovered {mode}": (mode, "mean") for mode in reported}).reset_index()
-    return {"modes": modes, "sharing": sharing, "missed": missed, "moments": by_moments}
+    return {"modes": modes, "sharing": sharing, "missed": missed, "moments": by_moments,
+            "look-alikes": lookalikes.reset_index()}
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Print the benchmark's four tables."""
+    """Print the benchmark's tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)

@@ -86,7 +86,11 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
     money = (event_type == ORDER) | (event_type == PAYMENT)
     batch.card = np.where(money, _cards(rng, pop, local), np.uint64(0))
     if config.household_couple_share > 0:  # off by default: nothing drawn, worlds unchanged
-        _couples(rng, pop, local, money, batch, config.household_couple_share)
+        couple = couple_members(rng, pop, config.household_couple_share)
+        _couples(rng, pop, local, money, batch, couple, couple)
+    if config.couple_alone_share > 0:  # off by default: nothing drawn, worlds unchanged
+        _couples(rng, pop, local, money, batch,
+                 *couples_alone(rng, pop, config.couple_alone_share))
     batch.counterparty = _counterparties(rng, pop, pools, local, event_type)
     batch.amount = _amounts(rng, event_type, pop, local)
     declined = rng.random(n) < config.decline_rate
@@ -175,19 +179,33 @@ def couple_members(rng: np.random.Generator, pop: Population, share: float) -> n
             & (position < 2))
 
 
+def couples_alone(rng: np.random.Generator, pop: Population,
+                  share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per account of ``pop``: whether it is one of a couple living alone (a household of two
+    that shares a device and a card, drawn with ``share``) that also shares a second device,
+    and whether a second card; a couple draws the device, the card or both, a third each (with
+    the family's ones: two devices and one card, like a tablet and a laptop with a joint card;
+    one device and two cards; two of each)."""
+    first = pop.members_order[pop.household_start]
+    alone = ((rng.random(pop.size)[first] < share) & (pop.household_size == 2)
+             & pop.shares_device & pop.shares_card)
+    what = rng.integers(0, 3, pop.size)[first]
+    return alone & (what != 1), alone & (what != 0)
+
+
 def _couples(rng: np.random.Generator, pop: Population, local: np.ndarray, money: np.ndarray,
-             batch: EventBatch, share: float) -> None:
-    """A couple's members (:func:`couple_members`) use the couple's own device and card, besides
-    the family's, at times of their own (``batch`` is changed in place)."""
-    couple = couple_members(rng, pop, share)[local]
+             batch: EventBatch, device: np.ndarray, card: np.ndarray) -> None:
+    """A couple's members (per account: ``device``, ``card``, whether it uses the couple's
+    second device, second card) use them besides the family's, at times of their own
+    (``batch`` is changed in place)."""
     pick = rng.random((2, len(local)))
     key = pop.household[local] | COUPLE_BIT
     # in place of a personal device or card: the family's are used as often as before
     salt = np.uint64(56)
-    on_device = (couple & (pick[0] < _COUPLE_DEVICE_RATE)
+    on_device = (device[local] & (pick[0] < _COUPLE_DEVICE_RATE)
                  & (batch.device >> salt == DEV_PERSONAL))
     batch.device[on_device] = entity_key(DEV_HOUSEHOLD, key[on_device])
-    on_card = (couple & money & (pick[1] < _COUPLE_CARD_RATE)
+    on_card = (card[local] & money & (pick[1] < _COUPLE_CARD_RATE)
                & (batch.card >> salt == CARD_PERSONAL))
     batch.card[on_card] = entity_key(CARD_HOUSEHOLD, key[on_card])
 

@@ -67,6 +67,11 @@ class SynthConfig:
         members (a couple) also share a second device and a second card (a tablet, a joint
         card), each using them at times of its own: honest pairs sharing two devices and two
         cards, the look-alikes of colluding pairs; 0 by default (no such couples).
+    couple_alone_share
+        Share of households of two sharing a device and a card (a couple living alone) that also
+        share a second device, a second card or both (a third each; a tablet and a laptop with
+        a joint card), each member using them at times of its own: honest pairs alone sharing
+        what colluding pairs share, no third account to make them a household's; 0 by default.
     devices_per_account_weights, cards_per_account_weights
         Relative frequency of accounts with 1, 2, ... personal devices / cards.
     mobile_fraction, accounts_per_nat_ip
@@ -133,6 +138,7 @@ class SynthConfig:
     household_device_share: float = 0.6
     household_card_share: float = 0.4
     household_couple_share: float = 0.0
+    couple_alone_share: float = 0.0
     devices_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
     cards_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
     mobile_fraction: float = 0.45
@@ -196,7 +202,7 @@ class SynthConfig:
                      "public_wifi_fraction", "new_account_fraction", "session_continue_rate",
                      "night_shift_fraction", "big_transfer_fraction",
                      "micro_payment_fraction", "honest_flow_fraction", "pair_fraction",
-                     "household_couple_share"):
+                     "household_couple_share", "couple_alone_share"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 

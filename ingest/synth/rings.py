@@ -302,13 +302,14 @@ def _ring_entities(rng: np.random.Generator, batch: EventBatch, pop: Population,
 
     money = (batch.event_type == ORDER) | (batch.event_type == PAYMENT)
     # Farm member i pays with ring cards i and i + 2; payment-ring pairs overlap; card testers
-    # share a small pool of stolen cards.
+    # share a small pool of stolen cards; a pair's members pay with one card in its first
+    # episode (always kept: the pair's tie), with its cards in turn after.
     card_slot = np.select(
         [kind == DEVICE_FARM, kind == PAYMENT_RING, kind == CARD_TESTING, pair],
         [(pos + 2 * (episode % 2)) % size,
          (pos // 2 + episode % 2) % ((size + 1) // 2),
          (pos + sub) % np.maximum(3, size // 2),
-         (pos + episode) % pair_pool[:, 1]],
+         np.where(episode == 0, 0, (pos + episode) % pair_pool[:, 1])],
         default=-1,
     )
     ring_card = entity_key(CARD_RING, base + np.maximum(card_slot, 0))

@@ -1,5 +1,6 @@
 """The generator's honest couples (``household_couple_share``): two members of a household of
-three or more who share a second device and card besides the family's."""
+three or more who share a second device and card besides the family's; and couples living alone
+(``couple_alone_share``): households of two who share a second device, a second card or both."""
 
 from __future__ import annotations
 
@@ -32,8 +33,32 @@ def _honest_pairs_sharing_two(world) -> set[tuple[str, str]]:
 
 def test_couples_are_off_by_default_and_checked():
     assert SynthConfig().household_couple_share == 0
+    assert SynthConfig().couple_alone_share == 0
     with pytest.raises(ValueError, match="household_couple_share"):
         SynthConfig(household_couple_share=1.5)
+    with pytest.raises(ValueError, match="couple_alone_share"):
+        SynthConfig(couple_alone_share=-0.1)
+
+
+@pytest.mark.slow
+def test_couples_alone_share_what_only_the_two_use_and_only_with_the_option(tmp_path):
+    from benchmarks.pairs import exclusive_pairs
+
+    def alone(world) -> pd.DataFrame:
+        events = pd.read_parquet(world.events_dir, columns=["account_id", "device_id",
+                                                             "payment_id"])
+        truth = pd.read_parquet(world.truth_path)
+        honest = events[events["account_id"].isin(truth.loc[~truth["is_abusive"],
+                                                            "account_id"])]
+        table = exclusive_pairs(honest, ("device_id", "payment_id"))
+        return table[(table > 1).any(axis=1)]
+
+    with_couples = alone(generate(tmp_path / "alone", n_accounts=3_000, seed=4, progress=False,
+                                  couple_alone_share=0.9))
+    without = alone(generate(tmp_path / "default", n_accounts=3_000, seed=4, progress=False))
+    assert len(with_couples) >= 3 and without.empty
+    # two devices and one card, one device and two cards, two of each
+    assert (with_couples["device_id"] > 1).any() and (with_couples["payment_id"] > 1).any()
 
 
 @pytest.mark.slow
