@@ -996,12 +996,9 @@ def _describe(
     flow_robust = np.maximum(flow_robust, own_robust)
     del own, own_robust
     pair = sizes == 2
-    surprising[pair] = _pair_surprise(
-        shared[pair], membership[pair], uses, codes, len(type_names),
-        entity_degree <= cfg.hub_degree_cap, localities,
-        ties=(entity_degree >= 2) & (entity_degree <= cfg.pair_max_degree)) - money.shape[pair]
     together: tuple[np.ndarray, pa.Array] = (np.empty(0, np.int64),
                                              pa.array([], pa.string()))
+    timing = np.zeros(int(pair.sum()))
     if pair.any():
         ends = membership[pair].tocsr()
         ends.sort_indices()
@@ -1011,13 +1008,18 @@ def _describe(
         ) if use_times is None else episode_log_chance(
             use_times, accounts, entities.entities, ends.indices[0::2], ends.indices[1::2], rare,
             cfg.lockstep_window_s, active=account_activity(entities.edges, len(accounts)))
-        surprising[pair] -= met.log_chance
+        timing = met.log_chance
         told = (met.moments > 0) & (met.log_chance < 0)
         together = (np.flatnonzero(pair)[told], pa.array(
             [f"Together:{int(c)} moments within {w / 60:.3g} min on what they share (chance "
              f"{10.0 ** x:.1e})" for c, x, w in zip(
                  met.moments[told], met.log_chance[told], met.window_s[told], strict=True)],
             pa.string()))
+    surprising[pair] = _pair_surprise(
+        shared[pair], membership[pair], uses, codes, len(type_names),
+        entity_degree <= cfg.hub_degree_cap, localities,
+        ties=(entity_degree >= 2) & (entity_degree <= cfg.pair_max_degree),
+        timing=timing) - money.shape[pair] - timing
     del membership, money, entry_degree
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
@@ -1231,6 +1233,12 @@ def _flow_evidence(groups: list[tuple[np.ndarray, str]], flagged: np.ndarray,
 #: their episodes can make them surprising, and a family's pair is rarely a colluding one, so
 #: the other pairs keep 0.9 of it (0.05 orders charged, 1 for households' pairs).
 HOUSEHOLD_SHARE = 0.1
+#: :func:`_pair_surprise`: a pair whose episodes are at most ``SPLIT_CUE`` likely (log10) has a
+#: cue of collusion: its entities only the two use count each (else once per type: a couple
+#: living alone shares them too), and the split (:func:`graph.rings.null_model.
+#: pair_log_chance`) is a second test open to it, spending ``SPLIT_SHARE`` of the chance (the
+#: count the rest: a union bound over the two).
+SPLIT_CUE, SPLIT_SHARE = -1.0, 0.1
 
 
 def _pair_surprise(
@@ -1242,11 +1250,19 @@ def _pair_surprise(
     counted: np.ndarray,
     localities: list[Localities] | None = None,
     ties: np.ndarray | None = None,
+    timing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pair of accounts: ``-log10`` of the chance that it shares what it shares beyond
     one entity of each type given both accounts' activity (:func:`graph.rings.null_model.
     pair_log_chance`; with ``localities``, the likeliest of the type-wide null and the
     locality null of each scale), less ``log10`` of the pairs the search could have found like it.
+    With ``timing`` (per pair, the log10 chance of its episodes, a cue independent of what it
+    shares): a couple living alone shares a tablet, a laptop and a joint card that no one else
+    uses (review F6), so without a cue (episodes likelier than :data:`SPLIT_CUE`) entities
+    only the two use count once per type; with one, the pair may be judged by the split
+    instead of the count (entities only the two use told from the others: two devices no one
+    else uses are rarer than two family ones), the likelier of the two tests after each one's
+    share of the chance (:data:`SPLIT_SHARE`; a union bound).
     With ``ties`` (per entity: those that tie accounts, rare ones), a household's pair
     (:func:`graph.rings.pairs.household_pairs`) has chance 1 (a family shares what it shares),
     and the households' pairs and the others are two families of tests, each charged for its
@@ -1273,14 +1289,32 @@ def _pair_surprise(
     by_type = sp.csr_matrix((counted.astype(np.float64), (np.arange(len(codes)), codes)),
                             shape=(len(codes), n_types))
     per_type = np.asarray(((shared > 0).astype(np.float64) @ by_type).todense())
+    only_two = (degree == 2) & counted
+    exclusive = np.asarray(((shared > 0).multiply(only_two[None, :]).astype(np.float64)
+                            @ by_type).todense())
     activity = type_degrees(uses, codes, n_types)
     first = membership.tocsr()
     first.sort_indices()
     a, b = first.indices[0::2], first.indices[1::2]
-    chance = pair_log_chance(
-        per_type, activity[a], activity[b], type_pairs, type_edges,
-        np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
-        if localities else None)
+    local = (np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
+             if localities else None)
+    if timing is None:
+        chance = pair_log_chance(per_type, activity[a], activity[b], type_pairs, type_edges,
+                                 local)
+    else:
+        # a couple living alone shares as many things only the two use as it has: without a
+        # cue, those beyond one of a type are no evidence
+        plain = np.where((np.asarray(timing) <= SPLIT_CUE)[:, None], per_type,
+                         per_type - np.maximum(exclusive - 1.0, 0.0))
+        chance = pair_log_chance(plain, activity[a], activity[b], type_pairs, type_edges, local)
+        cued = np.flatnonzero((np.asarray(timing) <= SPLIT_CUE) & (per_type >= 2).any(axis=1))
+        split = pair_log_chance(
+            per_type[cued], activity[a[cued]], activity[b[cued]], type_pairs, type_edges,
+            None if local is None else local[cued], exclusive[cued],
+            np.bincount(codes[only_two], weights=degree[only_two] * (degree[only_two] - 1.0),
+                        minlength=n_types))
+        chance = chance - np.log10(1.0 - SPLIT_SHARE)
+        chance[cued] = np.minimum(chance[cued], split - np.log10(SPLIT_SHARE))
     sets, which = np.unique(per_type >= 1, axis=0, return_inverse=True)
     bound = np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1)
     share = np.ones(len(a))

@@ -279,14 +279,16 @@ def test_entity_type_codes_are_ranks_among_the_sorted_types():
 
 
 def _pair_beside_a_ring() -> object:
-    """Six members sharing three devices; a pair sharing a device, two cards and nothing else
-    with them but the home device and IP one of the pair shares with member r0; 300 loners."""
+    """Six members sharing three devices; a pair sharing a device, two cards (each also used by
+    a loner: two cards only the two use are what a couple living alone shares, no evidence
+    without a cue) and nothing else with them but the home device and IP one of the pair
+    shares with member r0; 300 loners."""
     ring = [f"r{i}" for i in range(6)]
     devices = [(r, f"rd{j}") for r in ring for j in range(3)]
     devices += [("p0", "pd"), ("p1", "pd"), ("p0", "home"), ("r0", "home")]
     devices += [(f"b{i}", f"bd{i}") for i in range(300)]
     cards = [(p, f"pc{j}") for p in ("p0", "p1") for j in range(2)]
-    cards += [(f"b{i}", f"c{i}") for i in range(300)]
+    cards += [(f"b{i}", f"c{i}") for i in range(300)] + [(f"b{j}", f"pc{j}") for j in range(2)]
     ips = [("p0", "ip_h"), ("r0", "ip_h")] + [(f"b{i}", f"ip{i // 2}") for i in range(300)]
     return snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips), PAID_WITH=edges(cards))
 
@@ -304,6 +306,40 @@ def test_a_pair_tied_to_a_ring_by_one_household_link_is_not_folded_into_it() -> 
     kept = find_ring_candidates(snap, RingConfig(min_surprise=bar))
     assert any(set(c.members) == union for c in kept)
     assert not any(c.members == ["p0", "p1"] for c in kept)
+
+
+def test_a_pair_sharing_two_devices_no_one_else_uses_gains_their_rarity(monkeypatch) -> None:
+    # a pair on two devices of its own and a card, in lockstep on them (the cue the split needs);
+    # 30 families of three on a family device each (most of the devices' co-use), 200 loners:
+    # two devices only the two use are about q^2 (q = 4 / 184, the devices' share of co-use from
+    # devices of two users) of the count's chance, less the split's share of the chance
+    devices = [(p, f"pd{j}") for p in ("p0", "p1") for j in range(2)]
+    devices += [(f"f{i}_{m}", f"fd{i}") for i in range(30) for m in range(3)]
+    devices += [(f"b{i}", f"bd{i}") for i in range(200)]
+    cards = [("p0", "pc"), ("p1", "pc")] + [(f"b{i}", f"c{i}") for i in range(200)]
+    rng = np.random.default_rng(0)
+
+    def timed(rows: list[tuple[str, str]]) -> pd.DataFrame:
+        minutes = rng.uniform(60.0, 30 * 24 * 60 - 60.0, len(rows))
+        at: dict[str, float] = {}
+        for i, (_, entity) in enumerate(rows):
+            if entity.startswith("p"):
+                minutes[i] = at.setdefault(entity, minutes[i])
+        return edges(rows, list(minutes))
+
+    snap = snapshot(USED_DEVICE=timed(devices), PAID_WITH=timed(cards))
+
+    def pair_surprise() -> float:
+        found = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
+        return next(c for c in found if c.members == ["p0", "p1"]).features["surprise"]
+
+    split = pair_surprise()
+    count_only = candidates_module.pair_log_chance
+    monkeypatch.setattr(candidates_module, "pair_log_chance",
+                        lambda *args, **kwargs: count_only(*args[:6]))
+    counted = pair_surprise()
+    share = candidates_module.SPLIT_SHARE
+    assert split - counted > 2.0 * -np.log10(4 / 184) - np.log10((1 - share) / share) - 0.5
 
 
 def test_two_flow_shapes_of_nearly_the_same_accounts_are_both_kept():
