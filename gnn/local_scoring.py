@@ -931,6 +931,41 @@ def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) 
     return centred / np.sqrt(variance + np.float32(eps)) * gamma + beta
 
 
+class ScoreJournal:
+    """The rows whose kept scores (``scores_``) a scorer wrote since its one reader last took
+    them (:meth:`take`), so that the reader can keep what it derives from the scores (the
+    service's per-entity score totals) current without reading every score again. After a
+    whole new set of scores (:meth:`reset`), and once more rows were written than the writer's
+    limit since the last take (a reader that stopped taking them), :meth:`take` answers
+    ``None``: any score may have changed."""
+
+    def __init__(self) -> None:
+        self._rows: list[np.ndarray] | None = None
+        self._count = 0
+
+    def wrote(self, rows: np.ndarray, limit: int) -> None:
+        """Note that the scores of ``rows`` were written (forgotten, as :meth:`reset`, past
+        ``limit`` rows since the last take)."""
+        if self._rows is None:
+            return
+        self._rows.append(np.asarray(rows, dtype=np.int64))
+        self._count += len(rows)
+        if self._count > limit:
+            self.reset()
+
+    def reset(self) -> None:
+        """Note that every score may have changed."""
+        self._rows, self._count = None, 0
+
+    def take(self) -> np.ndarray | None:
+        """The distinct rows written since the last take (``None``: any may have been), and
+        start noting afresh."""
+        rows, self._rows, self._count = self._rows, [], 0
+        if rows is None:
+            return None
+        return np.unique(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
+
+
 class LocalScorer:
     """Exact scores of the accounts of a :class:`LocalGraph`, kept current as it changes.
 
@@ -991,6 +1026,8 @@ class LocalScorer:
         self._numpy = _NumpyModel(model)
         self._sums = _NeighbourSums(hub_degree, resync, model.hidden_channels,
                                     self.input_embeddings)
+        #: The target rows whose :attr:`scores_` :meth:`current` wrote (:class:`ScoreJournal`).
+        self.journal = ScoreJournal()
 
     def _offset(self, graph: LocalGraph, rows: np.ndarray, logits: np.ndarray) -> np.ndarray:
         """``logits`` of target ``rows``, plus the boosted column when residual."""
@@ -1129,6 +1166,7 @@ class LocalScorer:
         self._tick = 0
         self._held = dict(num)
         self._written = {}
+        self.journal.reset()  # the scores are computed or read anew
         self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
                          for _ in range(model.num_layers)]
         self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
@@ -1430,6 +1468,7 @@ class LocalScorer:
                           for level in range(1, model.num_layers)] + [h])
             self.scores_[stale] = self.calibrator.transform(self._offset(graph, stale, logits))
             self.scored_[stale] = self._tick
+            self.journal.wrote(stale, len(self.scores_) // 8 + 1024)
         return self.scores_[rows]
 
     @torch.no_grad()

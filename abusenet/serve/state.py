@@ -62,7 +62,7 @@ from gnn.baselines.xgb_graph import XGBGraph
 from gnn.boosted import LiveBoostedColumn
 from gnn.detector import AccountDetector
 from gnn.live_xgb_graph import LiveXGBGraph, grown_rows
-from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer
+from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer, ScoreJournal
 from graph.incremental import new_edges
 from graph.live_features import LiveFeatures, NodeIndex
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
@@ -913,11 +913,17 @@ class GraphState:
         ``(its node type, position in rows, its row, its number of accounts, their total last
         computed score (missing as 0), the lowest ring rank among them, the account's own
         score)``, the last six as arrays, in relation order and each account's neighbour
-        order. An entity's accounts are summed in account order (so that two entities of the
-        same accounts tie exactly); those of entities with :data:`HUB_ACCOUNTS` edges or more
-        are kept between calls (:class:`_HubAccounts`)."""
-        scores = self.scorer.scores_  # only the accounts read are taken (NaN as 0): no copy
-        hubs = self._hub_accounts.on(self.graph)
+        order. Scores are summed in integer units (:data:`_SCORE_UNIT`: exact, so two entities
+        of the same accounts tie exactly); the accounts and totals of entities with
+        :data:`HUB_ACCOUNTS` edges or more are kept between calls (:class:`_HubAccounts`)."""
+        entity_types = {et[2] for et in self.edge_types.values() if et[2] != ACCOUNT}
+        into = {t: [self.graph.adjacency[et] for et in self.edge_types.values() if et[2] == t]
+                for t in entity_types}
+        outgoing = {t: [self.graph.adjacency[(t, f"rev_{name}", ACCOUNT)]
+                        for name, et in self.edge_types.items() if et[2] == t]
+                    for t in entity_types}
+        hubs = self._hub_accounts
+        units = hubs.sync(self.graph, self.scorer, into, outgoing, self._ring_rank)
         found = []
         for name, (_, _, node_type) in self.edge_types.items():
             if node_type == ACCOUNT:
@@ -927,26 +933,23 @@ class GraphState:
             if not len(entity):
                 continue
             entities, which = np.unique(entity, return_inverse=True)
-            into = [self.graph.adjacency[et] for et in self.edge_types.values()
-                    if et[2] == node_type]
-            big = sum(a.degree(entities) for a in into) >= HUB_ACCOUNTS
+            big = sum(a.degree(entities) for a in into[node_type]) >= HUB_ACCOUNTS
             small = np.flatnonzero(~big)
             count = np.empty(len(entities), dtype=np.int64)
-            count[small], accounts = _distinct_accounts(into, entities[small], len(scores))
+            count[small], accounts = _distinct_accounts(into[node_type], entities[small],
+                                                        len(units))
             lowest = np.full(len(entities), np.iinfo(np.int64).max)
-            np.minimum.at(lowest, small.repeat(count[small]), self._ring_rank[accounts])
-            parts, at = [accounts], [small.repeat(count[small])]
+            at = small.repeat(count[small])
+            np.minimum.at(lowest, at, self._ring_rank[accounts])
+            # fewer than HUB_ACCOUNTS accounts of at most 2**40 units: float64 sums exactly
+            total = np.bincount(at, weights=units[accounts], minlength=len(entities))
             for k in np.flatnonzero(big).tolist():
-                kept, lowest[k] = hubs.accounts(node_type, int(entities[k]), into,
-                                                self._ring_rank)
+                kept, lowest[k], total[k] = hubs.accounts(node_type, int(entities[k]),
+                                                          into[node_type], self._ring_rank)
                 count[k] = len(kept)
-                parts.append(kept)
-                at.append(np.full(len(kept), k))
-            accounts, at = np.concatenate(parts), np.concatenate(at)
-            total = np.bincount(at, weights=_zero_nan(scores[accounts]),
-                                minlength=len(entities))
-            found.append((node_type, position, entities[which], count[which], total[which],
-                          lowest[which], _zero_nan(scores[rows[position]])))
+            found.append((node_type, position, entities[which], count[which],
+                          total[which] / _SCORE_UNIT, lowest[which],
+                          units[rows[position]] / _SCORE_UNIT))
         return found
 
     def _rings_of(self, rows: np.ndarray, shared: list[tuple]) -> list[
@@ -1077,50 +1080,118 @@ def _distinct_accounts(into: list[GrowingAdjacency], entities: np.ndarray,
     return count, pair - np.repeat(np.arange(len(entities)), count) * width
 
 
+#: Scores are summed over an entity's accounts in integer units of 2**-40 (:class:`_HubAccounts`):
+#: exact in any order, so a total kept between views and changed by the differences equals one
+#: summed afresh (a score is off by 2**-41 at most; an overflow needs totals above 2**23,
+#: more accounts than any graph here holds).
+_SCORE_UNIT = 2.0 ** 40
+
+
+def _score_units(scores: np.ndarray) -> np.ndarray:
+    """``scores`` (NaN: never computed, as 0) in integer units of :data:`_SCORE_UNIT`."""
+    return np.rint(np.nan_to_num(scores, nan=0.0) * _SCORE_UNIT).astype(np.int64)
+
+
 class _HubAccounts:
-    """The distinct accounts of the entities with :data:`HUB_ACCOUNTS` edges or more that a
-    view read, in account order, and the lowest ring rank among them, kept between views: the
-    edges added to one since are merged in (they are appended to the adjacency's added lists),
-    not its thousands of accounts gathered, sorted and looked up again. An account's ring rank
-    never changes (the rings are the run's), so the lowest rank changes only by the accounts
-    merged in."""
+    """Every account's last computed score in integer units (:data:`_SCORE_UNIT`), and the
+    distinct accounts of the entities with :data:`HUB_ACCOUNTS` edges or more that a view read,
+    in account order, with the lowest ring rank among them and their total score, kept between
+    views.
+
+    The edges added to a kept entity since are merged in (they are appended to the adjacency's
+    added lists), not its thousands of accounts gathered, sorted and looked up again. An
+    account's ring rank never changes (the rings are the run's), so the lowest rank changes
+    only by the accounts merged in. The totals take the differences of the scores the scorer
+    wrote since the last view (its :class:`~gnn.local_scoring.ScoreJournal`), through each
+    changed account's entities, not a gather of every kept entity's accounts' scores at each
+    view: integer sums, so the same totals as summed afresh."""
 
     def __init__(self) -> None:
         self.graph: LocalGraph | None = None
+        self.scorer: Any = None
+        self.units = np.zeros(0, dtype=np.int64)
         # (node type, row) -> (its added edges taken in per adjacency, its accounts, their
-        # lowest ring rank)
-        self.kept: dict[tuple[str, int], tuple[list[int], np.ndarray, int]] = {}
+        # lowest ring rank, its slot in the type's totals)
+        self.kept: dict[tuple[str, int], tuple[list[int], np.ndarray, int, int]] = {}
+        self._slot_of: dict[str, np.ndarray] = {}  # node type -> row -> slot (-1: not kept)
+        self._totals: dict[str, np.ndarray] = {}  # node type -> slot -> total score units
+        self._count: dict[str, int] = {}  # node type -> slots taken
 
-    def on(self, graph: LocalGraph) -> _HubAccounts:
-        """Itself, for ``graph`` (what was kept for another graph forgotten)."""
-        if graph is not self.graph:
-            self.graph, self.kept = graph, {}
-        return self
+    def sync(self, graph: LocalGraph, scorer: Any,
+             into: dict[str, list[GrowingAdjacency]],
+             outgoing: dict[str, list[GrowingAdjacency]], rank: np.ndarray) -> np.ndarray:
+        """Take in the scores ``scorer`` wrote since the last call (everything anew for
+        another graph or scorer, or when its journal lost count); the score units of every
+        account. ``into[t]``: the adjacencies from accounts into entity type ``t``;
+        ``outgoing[t]``: those from ``t`` into accounts."""
+        scores = scorer.scores_
+        written = scorer.journal.take()
+        if graph is not self.graph or scorer is not self.scorer or written is None:
+            self.graph, self.scorer = graph, scorer
+            self.kept, self._slot_of, self._totals, self._count = {}, {}, {}, {}
+            self.units = _score_units(scores)
+            return self.units
+        if len(self.units) < len(scores):
+            self.units = grown_rows(self.units, len(scores), 0)
+        units = _score_units(scores[written])
+        delta = units - self.units[written]
+        moved = np.flatnonzero(delta)
+        changed, delta = written[moved], delta[moved]
+        for node_type, slot_of in self._slot_of.items():
+            if not len(changed):
+                break
+            parts = [a.gather(changed) for a in outgoing[node_type]]
+            position = np.concatenate([p[0] for p in parts])
+            entity = np.concatenate([p[1] for p in parts])
+            slot = slot_of[np.minimum(entity, len(slot_of) - 1)]
+            hit = (slot >= 0) & (entity < len(slot_of))
+            if not hit.any():
+                continue
+            # the kept entities reached take in their added edges first (with the units
+            # before the change), so each (entity, account) pair below is among their accounts
+            for e in np.unique(entity[hit]).tolist():
+                self.accounts(node_type, e, into[node_type], rank)
+            pair = np.unique(slot[hit] * len(changed) + position[hit])  # once per pair
+            np.add.at(self._totals[node_type], pair // len(changed),
+                      delta[pair % len(changed)])
+        self.units[changed] += delta
+        return self.units
 
     def accounts(self, node_type: str, entity: int, into: list[GrowingAdjacency],
-                 rank: np.ndarray) -> tuple[np.ndarray, int]:
+                 rank: np.ndarray) -> tuple[np.ndarray, int, int]:
         """The distinct accounts of ``entity`` along ``into``, in account order (not to be
-        written to), and the lowest of their ``rank`` s (per account row: its best ring's
-        position, more than any account row where none)."""
+        written to), the lowest of their ``rank`` s (per account row: its best ring's
+        position, more than any account row where none) and their total score units."""
         key = (node_type, entity)
         taken = [len(a.added.get(entity, ())) for a in into]
         held = self.kept.get(key)
+        totals = self._totals.get(node_type)
         if held is not None and held[0] == taken:
-            return held[1], held[2]
+            return held[1], held[2], int(totals[held[3]])
         if held is None:
             accounts = _distinct_accounts(into, np.array([entity]), len(rank))[1]
             lowest = int(rank[accounts].min()) if len(accounts) else int(np.iinfo(np.int64).max)
+            slot_of = grown_rows(self._slot_of.get(node_type, np.zeros(0, dtype=np.int64)),
+                                 entity + 1, -1)
+            slot = self._count.get(node_type, 0)
+            self._count[node_type] = slot + 1
+            slot_of[entity] = slot
+            self._slot_of[node_type] = slot_of
+            totals = self._totals[node_type] = grown_rows(
+                self._totals.get(node_type, np.zeros(0, dtype=np.int64)), slot + 1, 0)
+            totals[slot] = self.units[accounts].sum()
         else:
             new = np.unique(np.concatenate([np.asarray(a.added[entity][old:], dtype=np.int64)
                                             for a, old, now in zip(into, held[0], taken,
                                                                    strict=True) if now > old]))
-            accounts = held[1]
+            accounts, slot = held[1], held[3]
             at = np.searchsorted(accounts, new)
             there = accounts[np.minimum(at, len(accounts) - 1)] == new
             accounts = np.insert(accounts, at[~there], new[~there])
             lowest = min(held[2], int(rank[new].min()))
-        self.kept[key] = (taken, accounts, lowest)
-        return accounts, lowest
+            totals[slot] += self.units[new[~there]].sum()
+        self.kept[key] = (taken, accounts, lowest, slot)
+        return accounts, lowest, int(totals[slot])
 
 
 class _PublishedScores:
@@ -1146,6 +1217,8 @@ class _PublishedScores:
     def __init__(self, gnn: LocalScorer, xgb: LiveXGBGraph, candidate: str,
                  weight: float) -> None:
         self.gnn, self.xgb, self.candidate, self.weight = gnn, xgb, candidate, weight
+        #: The rows whose :attr:`scores_` :meth:`current` wrote (:class:`ScoreJournal`).
+        self.journal = ScoreJournal()
 
     def _combine(self, gnn: np.ndarray, xgb: np.ndarray) -> np.ndarray:
         if self.candidate == CHALLENGER:
@@ -1156,6 +1229,7 @@ class _PublishedScores:
         """Every account's published score, both candidates fitted already."""
         xgb = self.xgb.kept(graph)
         self.scores_ = self._combine(self.gnn.scores_[:len(xgb)], xgb)
+        self.journal.reset()
         return self.scores_.copy()
 
     def _grow(self, graph: LocalGraph) -> None:
@@ -1175,6 +1249,7 @@ class _PublishedScores:
         out = self._combine(self.gnn.current(graph, rows), self.xgb.current(graph, rows))
         self._grow(graph)
         self.scores_[rows] = out
+        self.journal.wrote(rows, len(self.scores_) // 8 + 1024)
         return out
 
 
@@ -1206,13 +1281,6 @@ def _hash_ids(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """64-bit hashes of event ids (the same id, the same hash; :meth:`GraphState.known_ids`
     hashes a short list the same way without the Arrow round trip)."""
     return pd.util.hash_array(np.asarray(ids.to_pandas(), dtype=object), categorize=False)
-
-
-def _zero_nan(values: np.ndarray) -> np.ndarray:
-    """``values`` (a copy the caller owns) with NaN (a score never computed) as 0: what
-    ``np.nan_to_num`` gives for scores, without its checks for infinities (~20 us a call)."""
-    values[np.isnan(values)] = 0.0
-    return values
 
 
 def _value(value: float, integer: bool) -> float | int | None:
