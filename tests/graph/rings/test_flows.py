@@ -89,6 +89,24 @@ def test_pairs_starting_hours_apart_or_of_amounts_apart_are_no_burst():
         assert not any(g.kind == "flow_fan_in" for g in stars)
 
 
+def test_a_burst_paid_again_together_a_period_later_is_a_routine_file():
+    # review F5 (session 19): a payroll file paying the same staff again two weeks later
+    accounts, transfers = _burst([0.0, 2.0, 3.0, 5.0])
+    degree = counterparty_degree(transfers, len(accounts))
+    hub = transfers["dst"] == accounts.get_loc("hub")
+
+    def fans_in(last: pd.Series) -> list:
+        return burst_stars(transfers.assign(last=last), degree, "flow_fan_in", "dst", "src", 5,
+                           60, 1800.0, 3, 50)
+
+    assert len(fans_in(transfers["last"])) == 1
+    assert fans_in(transfers["last"].where(~hub, transfers["ts"] + 14 * 86400.0)) == []
+    # paid again within days (a ring's next episode), or at scattered times: still a burst
+    assert len(fans_in(transfers["last"].where(~hub, transfers["ts"] + 2 * 86400.0))) == 1
+    scattered = transfers["ts"] + 14 * 86400.0 + 7200.0 * np.arange(len(transfers))
+    assert len(fans_in(transfers["last"].where(~hub, scattered))) == 1
+
+
 def test_a_log_whose_clock_ticks_in_days_makes_no_burst():
     accounts, transfers = _burst([0.0, 2.0, 3.0, 5.0])
     assert clock_step(transfers["ts"].to_numpy()) == 60
