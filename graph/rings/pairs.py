@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import scipy.sparse as sp
-from scipy.stats import poisson
+from scipy.stats import betabinom, poisson
 
 from graph.rings.null_model import log10_choose
 from graph.rings.projection import epoch_seconds
@@ -376,8 +376,10 @@ def episode_log_chance(
     within a window, and how many moments they met within that window.
 
     The test is made at ``scales`` windows, ``window_s`` and each a quarter of the one before
-    (colluders switch accounts within minutes, a burst of activity meets within the hour), and
-    the least likely is taken, charged for the ``scales`` tries. At each window
+    (colluders switch accounts within minutes, a burst of activity meets within the hour), on
+    every use and again on each session's start only (below), and the least likely of the
+    ``2 scales`` tries is taken, charged for them all (one charge: the pair's timing evidence
+    is that one chance, never a sum of the two readings). At each window
     (:func:`_window_log_chance`) an account's uses of what the pair shares within the window
     of each other are one visit; the moments ``c`` (the visits of the account with more of
     them that a visit of the other comes within the window of, each once) are compared with
@@ -410,6 +412,19 @@ def episode_log_chance(
     added), scaled to the window (uses spread evenly within the widest window; a count of
     uses, not of sessions met, so as not to understate where the sessions meet anyway):
     colluders active on 6 days who meet within minutes at 6 different hours stay unlikely.
+
+    **Sessions' starts** (an account's first use after a gap of more than ``window_s``): the
+    same test on them alone asks whether the two accounts' evenings begin within minutes of
+    each other more often than moved, not only whether their uses come near at some point.
+    Colluders who take turns through one evening at a time of day that varies within the
+    hour (review F2, session 19: 6 evenings within 20-21 h, turns 2 minutes apart) begin
+    within 2 minutes every time; moved among their evenings, their 15-minute sessions still
+    overlap about half the time, but they begin within 4 minutes about an eighth of it. Moving
+    whole days keeps each account's time of day, so a common habit (both start at 20:30)
+    meets as often moved. What it cannot tell apart: a couple at home who take turns on the
+    family tablet, one starting minutes after the other, at an evening hour that varies, is
+    timed like such colluders, and every use's test already finds such couples unlikely where
+    each turn is short or the hour varies through the evening (session 20, benchmarks/README).
 
     Raises
     ------
@@ -454,16 +469,25 @@ def episode_log_chance(
     calendar = _pair_calendar(np.asarray(a, np.int64), np.asarray(b, np.int64), days_of, days)
     lo_day = min(int(when.min()) // _DAY, int(calendar[1].min(initial=np.iinfo(np.int64).max)))
     lo = lo_day * _DAY
-    widest, wide = _window_log_chance(owner, when - lo, session, n_pairs, window_s, shift_days,
-                                      calendar[0], calendar[1] - lo_day)
-    found = [widest, *(_window_log_chance(owner, when - lo, session, n_pairs,
-                                          window_s / 4.0 ** k, shift_days, calendar[0],
-                                          calendar[1] - lo_day, wide / 4.0 ** k)[0]
-                       for k in range(1, scales))]
-    best = np.argmin([f.log_chance for f in found], axis=0)
+    found: list[Coincidence] = []
+    # every use, then only each session's start (its first use): the same moves and windows
+    starts = np.flatnonzero(step)
+    for bounded, (at, at_time, at_session) in enumerate((
+            (owner, when - lo, session),
+            (owner[starts], when[starts] - lo, np.arange(len(starts))))):
+        widest, wide = _window_log_chance(at, at_time, at_session, n_pairs, window_s,
+                                          shift_days, calendar[0], calendar[1] - lo_day,
+                                          bounded=bool(bounded))
+        found += [widest, *(_window_log_chance(at, at_time, at_session, n_pairs,
+                                               window_s / 4.0 ** k, shift_days, calendar[0],
+                                               calendar[1] - lo_day, wide / 4.0 ** k,
+                                               bool(bounded))[0]
+                            for k in range(1, scales))]
+    charged = np.array([f.log_chance for f in found]) + np.log10(len(found))
+    best = np.argmin(charged, axis=0)
     pick = np.arange(n_pairs)
     return Coincidence(
-        np.minimum(0.0, np.array([f.log_chance for f in found])[best, pick] + np.log10(scales)),
+        np.minimum(0.0, charged[best, pick]),
         np.array([f.moments for f in found])[best, pick],
         np.array([f.window_s for f in found])[best, pick])
 
@@ -482,8 +506,8 @@ def _pair_calendar(a: np.ndarray, b: np.ndarray, days_of: np.ndarray, days: np.n
 
 def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray, n_pairs: int,
                        window_s: float, shift_days: int, cal_pair: np.ndarray,
-                       cal_day: np.ndarray, wide: np.ndarray | None = None
-                       ) -> tuple[Coincidence, np.ndarray]:
+                       cal_day: np.ndarray, wide: np.ndarray | None = None,
+                       bounded: bool = False) -> tuple[Coincidence, np.ndarray]:
     """:func:`episode_log_chance` at one window, and per pair the moves' mean count of the
     asking and answering uses within the window of each other (with one added).
 
@@ -497,7 +521,15 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray,
     logs hold: counted per visit, one evening of turns scored as unlikely as six separate
     episodes). ``wide``: per pair, that mean of the uses at a wider window, scaled to this one
     (uses spread evenly within the wider window), a floor to the moves' mean where the
-    moves are few (accounts active on few days)."""
+    moves are few (accounts active on few days).
+
+    The chance of ``c`` moments is the Poisson tail at that mean, or with ``bounded`` (one
+    session per time: sessions' starts) the beta-binomial tail over the answering sessions:
+    each met or not, at the mean's rate per session, the rate as uncertain as ``moves x
+    sessions`` draws (plus two) make it. Met on every one of few sessions, the Poisson tail
+    is far above the binomial (6 of 6 at a mean of 0.75: 1e-4 against 3e-6); the binomial at
+    the moves' rate taken as known was loose (independent accounts on the same 4 evenings of
+    the month: 0.9 % at log10 <= -2, 1.2 % with lives of their own; this tail 0.2 % and 0.3 %)."""
     n_days = np.bincount(cal_pair, minlength=n_pairs)
     cal_start = np.r_[0, np.cumsum(n_days)[:-1]]
     # one sorted key per time; keys of two sides are more than the window apart
@@ -589,5 +621,12 @@ def _window_log_chance(owner: np.ndarray, when: np.ndarray, session: np.ndarray,
         moved = np.minimum((total + 1.0) / (n_moves + 1.0), np.maximum(
             total / np.maximum(n_moves, 1), wide)) if shift_days else expected
         mean = np.maximum(expected, moved)
-        log_chance[met] = np.maximum(poisson.logsf(c[met] - 1.0, mean[met]) / _LN10, _FLOOR)
+        if bounded:
+            trials = np.maximum(n_sessions[met], c[met])
+            rate = np.minimum(mean[met] / trials, 1.0 - 1e-9)
+            seen = (np.maximum(n_moves[met], 1) * trials + 2.0)
+            tail = betabinom.logsf(c[met] - 1.0, trials, rate * seen, (1.0 - rate) * seen)
+        else:
+            tail = poisson.logsf(c[met] - 1.0, mean[met])
+        log_chance[met] = np.maximum(tail / _LN10, _FLOOR)
     return Coincidence(log_chance, c, np.full(n_pairs, window_s)), wide

@@ -472,7 +472,8 @@ def test_independent_accounts_active_only_on_the_same_days_over_the_month_are_no
     or 5 evenings spread over more than 15 days of the month (paydays, weekends: a common
     outside schedule), 2 uses each at random in 20-21 h. Moved by whole days within the month,
     84-100 % of them were at log10 chance <= -2; moved among the days both are active, the
-    share stays under 1 %."""
+    share stays under 1 % (0.5 % here: with the sessions' starts read too, their tail taken as
+    the binomial at the moves' rate, 0.9 / 0.8 % of the random / weekly 4 evenings)."""
     rng = np.random.default_rng(0)
     n_pairs = 3_000
     for weekly, sessions in ((False, 4), (False, 5), (True, 4)):
@@ -484,8 +485,33 @@ def test_independent_accounts_active_only_on_the_same_days_over_the_month_are_no
             common[:, -1] = rng.integers(22, 30, n_pairs)
         days = np.repeat(common, 2, axis=0)
         chance = _confined_pairs_log_chance(days, 2, rng, given=True)
-        assert (chance <= -2).mean() <= 0.01, (weekly, sessions)
+        assert (chance <= -2).mean() <= 0.005, (weekly, sessions)
         assert (chance <= -3).mean() <= 0.002, (weekly, sessions)
+
+
+def test_colluders_taking_turns_within_minutes_at_the_same_evening_hour_are_unlikely():
+    """Review F2 (session 19): two accounts taking turns on their device 2 minutes apart (4
+    turns each, 5 minutes apart) on 6 evenings of the month, each evening's start at random in
+    20-21 h, both active all month. Moved among their 6 evenings, their sessions still meet
+    about half the time (median log10 chance -1.4 on every use), but their sessions' starts
+    meet within 4 minutes about an eighth of it: median -4.6."""
+    rng = np.random.default_rng(0)
+    day, n_pairs = 86_400, 200
+    turns = []
+    for _ in range(n_pairs):
+        start = rng.choice(30, 6, replace=False) * day + 20 * 3600 + rng.integers(0, 3600, 6)
+        at = (start[:, None] + 300 * np.arange(4)[None, :]).ravel()
+        turns += [at, at + 120]
+    uses = pd.DataFrame({"i": np.repeat(np.arange(2 * n_pairs), 24),
+                         "ts": np.concatenate(turns).astype(np.int64)})
+    chance = episode_log_chance(
+        lambda wanted: uses, pd.Index([f"a{i}" for i in range(2 * n_pairs)]),
+        pd.Index([f"Device:d{p}" for p in range(n_pairs)]), np.arange(n_pairs) * 2,
+        np.arange(n_pairs) * 2 + 1, sp.identity(n_pairs, format="csr"), 3600.0,
+        active=(np.zeros(2 * n_pairs, np.int64), np.full(2 * n_pairs, 30 * day - 1)))
+    assert np.median(chance.log_chance) <= -4.0
+    assert np.quantile(chance.log_chance, 0.9) <= -3.0
+    assert (chance.window_s[chance.log_chance <= -4.0] == 225.0).all()
 
 
 def test_independent_accounts_with_a_common_schedule_and_lives_of_their_own_are_not_unlikely(
