@@ -1233,12 +1233,13 @@ def _flow_evidence(groups: list[tuple[np.ndarray, str]], flagged: np.ndarray,
 #: their episodes can make them surprising, and a family's pair is rarely a colluding one, so
 #: the other pairs keep 0.9 of it (0.05 orders charged, 1 for households' pairs).
 HOUSEHOLD_SHARE = 0.1
-#: :func:`_pair_surprise`: a pair whose episodes are at most ``SPLIT_CUE`` likely (log10) has a
-#: cue of collusion: its entities only the two use count each (else once per type: a couple
-#: living alone shares them too), and the split (:func:`graph.rings.null_model.
-#: pair_log_chance`) is a second test open to it, spending ``SPLIT_SHARE`` of the chance (the
-#: count the rest: a union bound over the two).
-SPLIT_CUE, SPLIT_SHARE = -1.0, 0.1
+#: :func:`_pair_surprise`'s cues of collusion, log10 chances of a pair's episodes (a test of
+#: its timing, independent of what it shares). At most ``COUPLE_CUE``: its entities only the
+#: two use count each (else once per type: a couple living alone shares them too). At most
+#: ``SPLIT_CUE``: the split (:func:`graph.rings.null_model.pair_log_chance`) is a second test
+#: open to it, spending ``SPLIT_SHARE`` of the chance (the count the rest: a union bound).
+#: A couple whose uses are independent passes a cue at most that often (10 % / 3 %).
+COUPLE_CUE, SPLIT_CUE, SPLIT_SHARE = -1.0, -1.5, 0.1
 
 
 def _pair_surprise(
@@ -1258,11 +1259,11 @@ def _pair_surprise(
     locality null of each scale), less ``log10`` of the pairs the search could have found like it.
     With ``timing`` (per pair, the log10 chance of its episodes, a cue independent of what it
     shares): a couple living alone shares a tablet, a laptop and a joint card that no one else
-    uses (review F6), so without a cue (episodes likelier than :data:`SPLIT_CUE`) entities
-    only the two use count once per type; with one, the pair may be judged by the split
-    instead of the count (entities only the two use told from the others: two devices no one
-    else uses are rarer than two family ones), the likelier of the two tests after each one's
-    share of the chance (:data:`SPLIT_SHARE`; a union bound).
+    uses (review F6), so without a cue (episodes likelier than :data:`COUPLE_CUE`) entities
+    only the two use count once per type; with a stronger one (:data:`SPLIT_CUE`), the pair
+    may be judged by the split instead of the count (entities only the two use told from the
+    others: two devices no one else uses are rarer than two family ones), the likelier of the
+    two tests after each one's share of the chance (:data:`SPLIT_SHARE`; a union bound).
     With ``ties`` (per entity: those that tie accounts, rare ones), a household's pair
     (:func:`graph.rings.pairs.household_pairs`) has chance 1 (a family shares what it shares),
     and the households' pairs and the others are two families of tests, each charged for its
@@ -1304,7 +1305,7 @@ def _pair_surprise(
     else:
         # a couple living alone shares as many things only the two use as it has: without a
         # cue, those beyond one of a type are no evidence
-        plain = np.where((np.asarray(timing) <= SPLIT_CUE)[:, None], per_type,
+        plain = np.where((np.asarray(timing) <= COUPLE_CUE)[:, None], per_type,
                          per_type - np.maximum(exclusive - 1.0, 0.0))
         chance = pair_log_chance(plain, activity[a], activity[b], type_pairs, type_edges, local)
         cued = np.flatnonzero((np.asarray(timing) <= SPLIT_CUE) & (per_type >= 2).any(axis=1))

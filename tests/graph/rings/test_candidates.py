@@ -355,3 +355,34 @@ def test_two_flow_shapes_of_nearly_the_same_accounts_are_both_kept():
     folded = candidates_module._merge_groups(
         [(star, "flow_fan_out"), (typology, "dense_block")], 40, 0.9)
     assert [(len(m), k) for m, k in folded] == [(16, "flow_fan_out+dense_block")]
+
+
+def test_a_pair_s_timing_cues_open_its_second_device_then_the_split(monkeypatch) -> None:
+    """Review F6: a pair on two devices only the two use and a card (the rarity world above),
+    its episodes' log10 chance set: above ``COUPLE_CUE`` the second device is no evidence (a
+    couple living alone has one too), at most ``COUPLE_CUE`` the count takes it, at most
+    ``SPLIT_CUE`` the split (devices of two users are ~q = 4 / 184 of the co-use)."""
+    from graph.rings.pairs import Coincidence
+
+    devices = [(p, f"pd{j}") for p in ("p0", "p1") for j in range(2)]
+    devices += [(f"f{i}_{m}", f"fd{i}") for i in range(30) for m in range(3)]
+    devices += [(f"b{i}", f"bd{i}") for i in range(200)]
+    cards = [("p0", "pc"), ("p1", "pc")] + [(f"b{i}", f"c{i}") for i in range(200)]
+    snap = snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards))
+    couple, split = candidates_module.COUPLE_CUE, candidates_module.SPLIT_CUE
+
+    def sharing_surprise(log_chance: float) -> float:
+        # the pair's surprise less its timing's
+        monkeypatch.setattr(candidates_module, "coincidence_log_chance", lambda *args: Coincidence(
+            np.full(len(args[1]), log_chance), np.ones(len(args[1])), np.ones(len(args[1]))))
+        found = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
+        pair = next(c for c in found if c.members == ["p0", "p1"])
+        return pair.features["surprise"] + log_chance
+
+    uncued = sharing_surprise(couple + 0.2)
+    counted = sharing_surprise((couple + split) / 2)
+    assert counted - uncued > 0.3  # a second shared device: P(X >= 2 | X >= 1)
+    share = candidates_module.SPLIT_SHARE
+    gain = 2.0 * -np.log10(4 / 184) - np.log10((1 - share) / share)
+    assert sharing_surprise(split) - counted > gain - 0.5
+    assert abs(sharing_surprise(split - 3.0) - sharing_surprise(split)) < 1e-9
