@@ -129,6 +129,7 @@ from graph.rings.projection import (
     flow_projection,
     stack_incidences,
 )
+from graph.rings.quiet_cycles import quiet_cycles
 from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
 from graph.snapshot import Snapshot
 
@@ -426,7 +427,8 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
     """Every money-flow group: fan-in / fan-out stars and windowed cycles in each tier of pair
     counts (:mod:`graph.rings.flows`), periodic fans (:mod:`graph.rings.periodic`), one-shot
     fans (:mod:`graph.rings.one_shot`), off-schedule fans (:mod:`graph.rings.off_schedule`),
-    then the typologies (:mod:`graph.rings.typologies`)."""
+    loops through quiet accounts (:mod:`graph.rings.quiet_cycles`), then the typologies
+    (:mod:`graph.rings.typologies`)."""
     n = len(accounts)
     found: list[FlowGroup] = []
     for low, high in pair_count_tiers(cfg.flow_max_pair_count):
@@ -440,6 +442,7 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                            cfg.flow_period_max_days, cfg.flow_period_day_s)
     found += off_schedule_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
                                cfg.min_surprise, cfg.flow_period_day_s)
+    found += quiet_cycles(transfers, n, cfg.min_size, cfg.max_size, cfg.min_surprise)
     return found + flow_typologies(transfers, cash_outs, accounts,
                                    TypologySettings.from_ring_config(cfg))
 

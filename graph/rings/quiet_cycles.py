@@ -1,0 +1,236 @@
+"""Quiet cycles: loops of transfers through accounts too quiet for chance to close them.
+
+A loop of money through accounts that each deal with a counterparty or two is rare in a log
+where most payments leave busy accounts for busy accounts; a loop through busy accounts is
+not (AMLSim's honest log holds thousands of loops of one-off transfers within 30 days, so
+window and topology alone are no evidence, session 18). The null is the directed
+configuration model of the log's transfer pairs (``m`` pairs; account ``i`` pays ``o_i``
+distinct payees and is paid by ``p_i`` distinct payers): the chance that a given sequence of
+``k`` accounts is a directed loop is about ``prod_i o_i p_i / m ** k``, so the expected number
+of ``k``-loops at least as quiet as a found one (weight ``w = prod o_i p_i`` at most its own)
+is ``E_k(w) = F_k(w) / (k m ** k)``, ``F_k`` the ``k``-fold convolution of the accounts'
+weights ``o_i p_i`` (each account weighted by itself) summed up to ``w``: exact on a histogram
+of log weights, every loop of the log counted whether the search finds it or not, accounts
+repeated included (an upper bound). A loop is significant when ``E_k(w)`` charged for the
+lengths tried (and 2: the money null of :mod:`graph.rings.flow_null` judges it too) is at
+most ``10 ** -min_surprise``.
+
+The search finds such loops without listing the log's loops: a loop under the bar can hold
+few busy accounts. *Quiet* accounts pay one payee only, so a path through them is fixed;
+each transfer into a quiet account is followed along the quiet accounts to the next account
+that is not quiet (a *chain*). A loop is then a loop of non-quiet accounts joined by chains,
+with at most one direct transfer between two non-quiet accounts, the first account of it the
+lowest row among them (each loop found once), held to the weight its length allows; loops of
+quiet accounts alone are the cycles of their one payee each. Of loops sharing half their
+members or more the most surprising stays (a loop that detours through a busy account
+carries no evidence beyond the loop without it).
+
+Session 20, AMLSim 10k: its 40 alert cycles pass through accounts whose one transfer in the
+log is the alert's (390 such accounts, none honest) and hubs paying off their routine; the
+exact loops of 5 of the 13 rings missed with labels on the seed-0 split were never candidates
+(the windowed cycle search of :mod:`graph.rings.flows` finds them inside larger strongly
+connected groups of honest hubs). Figures in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from graph.rings.communities import group_rows
+from graph.rings.flows import FlowGroup
+
+#: Width of the histogram of log10 weights the null convolves (orders of magnitude).
+BIN = 0.02
+#: The longest loop searched (accounts).
+MAX_LENGTH = 12
+#: The most non-quiet accounts a searched loop holds.
+MAX_BUSY = 4
+
+
+def pair_degrees(transfers: pd.DataFrame, n_accounts: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Distinct payees and payers of each account and the number of distinct pairs (an
+    account paying itself left out)."""
+    src = transfers["src"].to_numpy(np.int64)
+    dst = transfers["dst"].to_numpy(np.int64)
+    keys = np.sort(src[src != dst] * n_accounts + dst[src != dst])
+    keys = keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+    payees = np.bincount(keys // n_accounts, minlength=n_accounts)
+    payers = np.bincount(keys % n_accounts, minlength=n_accounts)
+    return payees, payers, len(keys)
+
+
+class LoopNull:
+    """``log10 E_k(w)`` of the module docstring for the log's accounts' weights
+    ``o_i p_i`` (only accounts both paying and paid can be on a loop)."""
+
+    def __init__(self, weights: np.ndarray, pairs: int, max_length: int = MAX_LENGTH,
+                 width: float = BIN) -> None:
+        w = np.asarray(weights, np.float64)
+        w = w[w > 0]
+        self.width = width
+        self.log_pairs = np.log10(max(pairs, 1))
+        log_w = np.log10(w) if len(w) else np.zeros(0)
+        bins = int(np.floor(log_w.max() / width)) + 1 if len(w) else 1
+        base = np.bincount(np.floor(log_w / width).astype(np.int64), weights=w, minlength=bins)
+        self.cumulative: dict[int, np.ndarray] = {}
+        folded = np.ones(1)
+        for k in range(1, max_length + 1):
+            # the k-fold convolution, rescaled by m each time (its sums reach m ** k)
+            folded = np.convolve(folded, base / max(pairs, 1))
+            self.cumulative[k] = np.cumsum(folded)
+
+    def log_expected(self, k: int, log_weight: float) -> float:
+        """``log10`` of the expected number of ``k``-loops of log10 weight at most
+        ``log_weight`` (the loops whose accounts' binned log weights sum to at most its bin:
+        every loop at most as heavy, and some up to ``k`` bins heavier)."""
+        cumulative = self.cumulative[k]
+        at = min(int(np.floor(log_weight / self.width)), len(cumulative) - 1)
+        total = cumulative[at]
+        return float(np.log10(total) - np.log10(k)) if total > 0 else -np.inf
+
+    def budget(self, k: int, max_log_chance: float) -> float:
+        """The largest log10 weight of a ``k``-loop whose expected count is at most
+        ``10 ** max_log_chance`` (-1 when none)."""
+        cumulative = self.cumulative[k]
+        with np.errstate(divide="ignore"):
+            logs = np.log10(cumulative) - np.log10(k)
+        ok = np.flatnonzero(logs <= max_log_chance)
+        return (int(ok[-1]) + 1) * self.width - 1e-9 if len(ok) else -1.0
+
+
+def _chains(quiet: np.ndarray, successor: np.ndarray, log_w: np.ndarray, src: np.ndarray,
+            dst: np.ndarray, longest: int, most: float
+            ) -> dict[int, list[tuple[int, list[int], float]]]:
+    """Per non-quiet account, its chains: per transfer pair from it into a quiet account, the
+    non-quiet account the quiet accounts' one payee each lead to, those quiet accounts and
+    their log weight (``to, path, weight``), where a loop of at most ``longest`` accounts and
+    log weight ``most`` could hold them (followed for all pairs at once, step by step)."""
+    first = np.flatnonzero(~quiet[src] & quiet[dst])
+    owner, head, at = src[first], dst[first], dst[first]
+    weight = log_w[at]
+    length = np.ones(len(first), np.int64)
+    ends: list[tuple[np.ndarray, ...]] = []
+    while len(at):
+        after = successor[at]
+        ended = (after >= 0) & ~quiet[np.maximum(after, 0)]
+        ends.append((owner[ended], after[ended], head[ended], length[ended], weight[ended]))
+        going = (after >= 0) & ~ended & (length + 2 <= longest)
+        owner, head, at, length = owner[going], head[going], after[going], length[going] + 1
+        weight = weight[going] + log_w[at]
+        going = log_w[owner] + weight <= most
+        owner, head, at, weight, length = (owner[going], head[going], at[going], weight[going],
+                                           length[going])
+    chains: dict[int, list[tuple[int, list[int], float]]] = {}
+    for owners, to, heads, lengths, weights in ends:
+        total = log_w[owners] + weights + np.where(to == owners, 0.0, log_w[to])
+        fits = (total <= most) & (lengths + np.where(to == owners, 1, 2) <= longest)
+        for a, b, h, k, w in zip(owners[fits].tolist(), to[fits].tolist(), heads[fits].tolist(),
+                                 lengths[fits].tolist(), weights[fits].tolist(), strict=True):
+            path = [h]
+            while len(path) < k:
+                path.append(int(successor[path[-1]]))
+            chains.setdefault(a, []).append((b, path, w))
+    return chains
+
+
+def _quiet_loops(quiet: np.ndarray, successor: np.ndarray, max_length: int) -> list[list[int]]:
+    """The loops of quiet accounts alone (each pays one payee: the cycles of that map are its
+    strongly connected parts of two accounts or more)."""
+    rows = np.flatnonzero(quiet & (successor >= 0))
+    rows = rows[quiet[successor[rows]]]
+    n = len(quiet)
+    graph = sp.csr_matrix((np.ones(len(rows)), (rows, successor[rows])), shape=(n, n))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    size = np.bincount(label, minlength=n)
+    on_loop = np.flatnonzero((size[label] >= 2) & (size[label] <= max_length))
+    loops: list[list[int]] = []
+    for members in group_rows(label[on_loop]):
+        loops.append(on_loop[members].tolist())
+    return loops
+
+
+def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_size: int,
+                 min_surprise: float, max_length: int = MAX_LENGTH, max_busy: int = MAX_BUSY
+                 ) -> list[FlowGroup]:
+    """``flow_cycle`` groups of the loops the null finds significant (module docstring),
+    ``min_size`` to ``min(max_size, max_length)`` accounts, with their ``log_chance`` (the
+    expected count of loops as quiet) and ``tests`` (the lengths tried)."""
+    longest = min(max_size, max_length)
+    if transfers.empty or longest < min_size:
+        return []
+    payees, payers, pairs = pair_degrees(transfers, n_accounts)
+    weight = payees.astype(np.float64) * payers
+    null = LoopNull(weight, pairs, longest)
+    tests = longest - min_size + 1
+    bar = -min_surprise - np.log10(tests) - np.log10(2.0)
+    budget = {k: null.budget(k, bar) for k in range(min_size, longest + 1)}
+    most = max(budget.values())
+    if most < 0:
+        return []
+    log_w = np.log10(np.maximum(weight, 1.0))
+    src = transfers["src"].to_numpy(np.int64)
+    dst = transfers["dst"].to_numpy(np.int64)
+    keep = (src != dst) & (weight[src] > 0) & (weight[dst] > 0)
+    src, dst = src[keep], dst[keep]
+    quiet = (payees == 1) & (payers > 0)
+    successor = np.full(n_accounts, -1, np.int64)
+    successor[src[quiet[src]]] = dst[quiet[src]]
+    found: list[tuple[float, list[int]]] = []
+
+    def judge(loop: list[int], total: float) -> None:
+        k = len(loop)
+        if min_size <= k <= longest and total <= budget[k] + 1e-9:
+            found.append((null.log_expected(k, total), loop))
+
+    for loop in _quiet_loops(quiet, successor, longest):
+        judge(loop, float(log_w[loop].sum()))
+    chains = _chains(quiet, successor, log_w, src, dst, longest, most)
+    has_chain = np.zeros(n_accounts, bool)
+    has_chain[list(chains)] = True
+    # direct transfers between non-quiet accounts: into one a chain leaves (to go on), or
+    # back to a loop's first account (its such payers, read when it starts a search)
+    busy = ~quiet[src] & ~quiet[dst] & (log_w[src] + log_w[dst] <= most)
+    onward = busy & has_chain[dst]
+    direct: dict[int, list[int]] = {}
+    for a, b in zip(src[onward].tolist(), dst[onward].tolist(), strict=True):
+        direct.setdefault(a, []).append(b)
+    order = np.argsort(dst[busy], kind="stable")
+    payer_of, paid = src[busy][order], dst[busy][order]
+    for start in sorted({*chains, *direct}):
+        lo, hi = np.searchsorted(paid, [start, start + 1])
+        closing = set(payer_of[lo:hi].tolist())
+        stack = [(start, [start], float(log_w[start]), False, 1)]
+        while stack:
+            at, members, total, used, hubs = stack.pop()
+            if not used and at != start and at in closing:
+                judge(members, total)
+            for b, path, w in chains.get(at, ()):
+                if b == start:
+                    judge(members + path, total + w)
+                elif not (b < start or hubs >= max_busy or b in members
+                          or len(members) + len(path) >= longest
+                          or total + w + log_w[b] > most):
+                    stack.append((b, [*members, *path, b], total + w + float(log_w[b]), used,
+                                  hubs + 1))
+            if used or hubs >= max_busy:
+                continue
+            for b in direct.get(at, ()):
+                if not (b <= start or b in members or total + log_w[b] > most):
+                    stack.append((b, [*members, b], total + float(log_w[b]), True, hubs + 1))
+    groups: list[FlowGroup] = []
+    taken = np.zeros(n_accounts, np.int64)
+    for log_chance, loop in sorted(found, key=lambda x: x[0]):
+        rows = np.array(loop, np.int64)
+        if 2 * int(np.count_nonzero(taken[rows])) >= len(rows):
+            continue
+        taken[rows] = 1
+        groups.append(FlowGroup(
+            np.sort(rows), "flow_cycle",
+            [f"QuietCycle:a loop of {len(rows)} accounts whose payees x payers multiply to "
+             f"1e{float(log_w[rows].sum()):.1f}; "
+             f"{10.0 ** log_chance:.1e} such loops expected among the log's {pairs} pairs"],
+            min(log_chance, 0.0), tests))
+    return groups
