@@ -21,7 +21,7 @@ costs nothing until one of them is read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 
 import numpy as np
@@ -72,11 +72,43 @@ def _mean_edges(position: np.ndarray, src: np.ndarray, n_rows: int
 _Below = Callable[[str, np.ndarray], np.ndarray]
 
 
-def _compact(matrix: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+class _Distinct:
+    """The distinct rows of one node type that some in-neighbour edges read, ascending, and each
+    edge's position among them (``np.unique(..., return_inverse=True)``); for many edges (a
+    tenth of the type's rows or more) from a mark per row of the type: O(edges + rows of the
+    type) a call, no sort (at 1M rows, 125k edges: 1.8 ms against 2.4 ms; 27k: 1.2 against
+    0.4 ms)."""
+
+    def __init__(self, size: int) -> None:
+        self.mark = np.zeros(size, dtype=bool)
+        self.position = np.zeros(size, dtype=np.int32 if size < 2**31 else np.int64)
+
+    def __call__(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct ``rows`` (ascending) and each one's position among them."""
+        if len(rows) * 10 < len(self.mark):
+            distinct, position = np.unique(rows, return_inverse=True)
+            return distinct, position.reshape(-1)
+        self.mark[rows] = True
+        distinct = np.flatnonzero(self.mark)
+        self.mark[distinct] = False
+        self.position[distinct] = np.arange(len(distinct))
+        return distinct, self.position[rows]
+
+
+def _matrix_rows(matrix: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """The distinct ascending ``rows`` of ``matrix`` (a slice where they are consecutive: the
+    same entries in the same order, without the fancy index's copies)."""
+    if len(rows) and int(rows[-1]) - int(rows[0]) + 1 == len(rows):
+        return matrix[int(rows[0]):int(rows[-1]) + 1]
+    return matrix[rows]
+
+
+def _compact(matrix: sp.csr_matrix, distinct: _Distinct) -> tuple[sp.csr_matrix, np.ndarray]:
     """``matrix`` with only the columns its entries use (in order, each row's entries kept in
-    their order, so a product sums the same terms in the same order) and those columns."""
-    sources, column = np.unique(matrix.indices, return_inverse=True)
-    return sp.csr_matrix((matrix.data, column.reshape(-1), matrix.indptr),
+    their order, so a product sums the same terms in the same order) and those columns
+    (``distinct``: of the columns' node type)."""
+    sources, column = distinct(matrix.indices)
+    return sp.csr_matrix((matrix.data, column, matrix.indptr),
                          shape=(matrix.shape[0], len(sources))), sources
 
 
@@ -333,32 +365,45 @@ class LiveXGBGraph:
         _, src, share, indptr = _mean_edges(*graph.adjacency[et].gather(np.arange(n)), n)
         return sp.csr_matrix((share, src, indptr), shape=(n, graph.num_nodes[et[0]]))
 
-    def _rows_level(self, into: dict[str, list[EdgeType]],
-                    means: dict[EdgeType, sp.csr_matrix], below: _Below,
-                    node_type: str, rows: np.ndarray, level: int) -> np.ndarray:
-        """Level ``level`` (>= 1) of ``rows`` of ``node_type`` (float64) from the level
-        ``level - 1`` of their in-neighbours (``below``); at level 1, hubs read their running
-        sums (their means are not computed)."""
-        blocks = [np.empty((len(rows), 0))]
+    def _parts(self, into: dict[str, list[EdgeType]], means: dict[EdgeType, sp.csr_matrix],
+               distinct: dict[str, _Distinct], below: _Below, node_type: str, rows: np.ndarray,
+               level: int) -> list[np.ndarray]:
+        """Level ``level`` (>= 1) of the distinct ascending ``rows`` of ``node_type`` (float64),
+        one block of columns per edge type ending at it: the means of the level ``level - 1``
+        of their in-neighbours there (``below``; at level 1, hubs' from their running sums)."""
+        parts = []
         for et in into[node_type]:
             mean = np.zeros((len(rows), self._width(into, et[0], level - 1)))
             small = np.flatnonzero(~self._hub_means(et, rows, level, mean))
-            matrix, sources = _compact(means[et][rows[small]])
-            mean[small] = matrix @ below(et[0], sources)
-            blocks.append(mean)
-        return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
+            matrix, sources = _compact(_matrix_rows(means[et], rows[small]), distinct[et[0]])
+            if len(small) == len(rows):  # no hub: the product is the block
+                mean = matrix @ below(et[0], sources)
+            else:
+                mean[small] = matrix @ below(et[0], sources)
+            parts.append(mean)
+        return parts
 
-    def _last_level(self, into: dict[str, list[EdgeType]], means: dict[EdgeType, sp.csr_matrix],
-                    below: _Below, rows: np.ndarray) -> np.ndarray:
+    def _rows_level(self, into: dict[str, list[EdgeType]],
+                    means: dict[EdgeType, sp.csr_matrix], distinct: dict[str, _Distinct],
+                    below: _Below, node_type: str, rows: np.ndarray, level: int) -> np.ndarray:
+        """:meth:`_parts` of ``rows`` side by side."""
+        return np.hstack([np.empty((len(rows), 0)),
+                          *self._parts(into, means, distinct, below, node_type, rows, level)]
+                         ).reshape(len(rows), self._width(into, node_type, level))
+
+    def _last_parts(self, into: dict[str, list[EdgeType]],
+                    means: dict[EdgeType, sp.csr_matrix], distinct: dict[str, _Distinct],
+                    below: _Below, rows: np.ndarray) -> Iterator[np.ndarray]:
         """Accounts' level :attr:`hops` (>= 2) of ``rows`` (float64) from the level
-        ``hops - 2`` of the nodes within two in-hops (``below``): the level ``hops - 1`` of only
-        their in-neighbours computed here, their means summed in the same order."""
-        blocks = [np.empty((len(rows), 0))]
+        ``hops - 2`` of the nodes within two in-hops (``below``), a block of columns at a time:
+        the level ``hops - 1`` of only their in-neighbours computed here (one edge type's
+        block of it at a time), their means summed in the same order (a column block of a
+        product sums what the whole product sums there)."""
         for et in into[ACCOUNT]:
-            matrix, sources = _compact(means[et][rows])
-            values = self._rows_level(into, means, below, et[0], sources, self.hops - 1)
-            blocks.append(np.asarray(matrix @ values).reshape(len(rows), values.shape[1]))
-        return np.hstack(blocks).reshape(len(rows), self._width(into, ACCOUNT, self.hops))
+            matrix, sources = _compact(_matrix_rows(means[et], rows), distinct[et[0]])
+            for part in self._parts(into, means, distinct, below, et[0], sources,
+                                    self.hops - 1):
+                yield np.asarray(matrix @ part).reshape(len(rows), part.shape[1])
 
     def fit(self, graph: LocalGraph) -> np.ndarray:
         """Every account's score computed now (the hubs' sums built first): the values of
@@ -408,14 +453,16 @@ class LiveXGBGraph:
             """:meth:`_level0` of ``rows`` of ``t`` from the held features and degrees."""
             out = np.empty((len(rows), self._width(into, t, 0)))
             width = features[t].shape[1]
-            out[:, :width] = features[t][rows]
-            out[:, width:] = degrees[t][rows]
+            out[:, :width] = features[t].take(rows, axis=0)  # take: ~1.5x the fancy index
+            out[:, width:] = degrees[t].take(rows, axis=0)
             return out
 
         below: _Below = level0
+        distinct = {t: _Distinct(graph.num_nodes.get(t, 0)) for t in set().union(*needed)}
         kept = []
         for h in range(1, self.hops - 1):
-            level = {t: whole(t, h, partial(self._rows_level, into, means, below, t, level=h))
+            level = {t: whole(t, h, partial(self._rows_level, into, means, distinct, below, t,
+                                            level=h))
                      for t in needed[h]}
             kept.append(level[ACCOUNT].astype(np.float32))
             below = partial(_rows_of, level)
@@ -423,17 +470,25 @@ class LiveXGBGraph:
                 features = {ACCOUNT: features[ACCOUNT]}
                 degrees = {ACCOUNT: degrees[ACCOUNT]}
         scores = np.empty(n)
+        width = sum(self._width(into, ACCOUNT, h) for h in range(self.hops + 1))
         for lo in range(0, n, _FIT_ROWS):
             rows = np.arange(lo, min(lo + _FIT_ROWS, n))
-            blocks = [level0(ACCOUNT, rows)] + [k[rows] for k in kept]
-            if self.hops == 1:
-                blocks.append(self._rows_level(into, means, below, ACCOUNT, rows, 1))
-            elif self.hops:
-                blocks.append(self._rows_level(into, means, below, ACCOUNT, rows,
-                                               self.hops - 1).astype(np.float32))
-                blocks.append(self._last_level(into, means, below, rows))
-            scores[rows] = self.model.probabilities(
-                np.hstack([b.astype(np.float32) for b in blocks]))
+            x = np.empty((len(rows), width), dtype=np.float32)
+            column = 0
+            for level in range(self.hops + 1):  # each level cast to float32, as the batch does
+                if level == 0:
+                    blocks: Iterable[np.ndarray] = [level0(ACCOUNT, rows)]
+                elif level < self.hops - 1:
+                    blocks = [kept[level - 1][rows]]
+                elif level == self.hops and level >= 2:
+                    blocks = self._last_parts(into, means, distinct, below, rows)
+                else:
+                    blocks = self._parts(into, means, distinct, below, ACCOUNT, rows, level)
+                for block in blocks:
+                    x[:, column:column + block.shape[1]] = block
+                    column += block.shape[1]
+                del blocks
+            scores[rows] = self.model.probabilities(x)
         self._scores, self._scored = scores, np.zeros(n, dtype=np.int64)
         return scores.copy()
 

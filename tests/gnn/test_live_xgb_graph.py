@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gnn.baselines.xgb_graph import XGBGraph, hop_features
-from gnn.live_xgb_graph import LiveXGBGraph
+from gnn.live_xgb_graph import LiveXGBGraph, _Distinct
 from gnn.local_scoring import LocalGraph
 
 USED = ("Account", "USED", "Device")
@@ -119,3 +119,18 @@ def test_the_whole_pass_scores_each_account_as_its_own_neighbourhood_does(hops):
     np.testing.assert_array_equal(live.fit(g), live.scores(g, every))
     np.testing.assert_allclose(live.fit(g), live.model.score_graph(g.to_heterodata()),
                                atol=1e-7)
+
+
+@pytest.mark.parametrize("edges", [3, 40, 400])
+def test_distinct_rows_are_those_of_unique(edges):
+    """_Distinct gives np.unique's distinct rows and inverse, by sort (few edges) or by mark
+    (many), and leaves its marks clear for the next call."""
+    rng = np.random.default_rng(edges)
+    distinct = _Distinct(100)
+    for _ in range(3):
+        rows = rng.integers(0, 100, edges).astype(np.int32)
+        got, position = distinct(rows)
+        want, inverse = np.unique(rows, return_inverse=True)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(position, inverse.reshape(-1))
+        assert not distinct.mark.any()
