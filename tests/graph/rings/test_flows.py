@@ -92,15 +92,18 @@ def test_pairs_starting_hours_apart_or_of_amounts_apart_are_no_burst():
 def test_a_burst_paid_again_together_a_period_later_is_a_routine_file():
     # review F5 (session 19): a payroll file paying the same staff again two weeks later
     accounts, transfers = _burst([0.0, 2.0, 3.0, 5.0])
-    degree = counterparty_degree(transfers, len(accounts))
     hub = transfers["dst"] == accounts.get_loc("hub")
 
-    def fans_in(last: pd.Series) -> list:
-        return burst_stars(transfers.assign(last=last), degree, "flow_fan_in", "dst", "src", 5,
-                           60, 1800.0, 3, 50)
+    def fans_in(last: pd.Series, leaf_max_degree: int = 5) -> list:
+        return [g for g in fan_stars(transfers.assign(last=last), len(accounts), None,
+                                     leaf_max_degree, 3, 50, min_pair_count=2)
+                if g.kind == "flow_fan_in"]
 
     assert len(fans_in(transfers["last"])) == 1
-    assert fans_in(transfers["last"].where(~hub, transfers["ts"] + 14 * 86400.0)) == []
+    paid_again = transfers["last"].where(~hub, transfers["ts"] + 14 * 86400.0)
+    assert fans_in(paid_again) == []
+    # the same with quiet senders (a star, not a burst star)
+    assert len(fans_in(transfers["last"], 60)) == 1 and fans_in(paid_again, 60) == []
     # paid again within days (a ring's next episode), or at scattered times: still a burst
     assert len(fans_in(transfers["last"].where(~hub, transfers["ts"] + 2 * 86400.0))) == 1
     scattered = transfers["ts"] + 14 * 86400.0 + 7200.0 * np.arange(len(transfers))
