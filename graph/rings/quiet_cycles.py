@@ -11,16 +11,23 @@ of ``k``-loops at least as quiet as a found one (weight ``w = prod o_i p_i`` at 
 is ``E_k(w) = F_k(w) / (k m ** k)``, ``F_k`` the ``k``-fold convolution of the accounts'
 weights ``o_i p_i`` (each account weighted by itself) summed up to ``w``: exact on a histogram
 of log weights, every loop of the log counted whether the search finds it or not, accounts
-repeated included (an upper bound). A loop is significant when ``E_k(w)`` charged for the
-lengths tried (and 2: the money null of :mod:`graph.rings.flow_null` judges it too) is at
-most ``10 ** -min_surprise``.
+repeated included (an upper bound). Its transfers' span is a second, independent reading: each
+transfer's time uniform over the overlap of its two accounts' lives (their first to last
+transfer), the chance that they lie as close together (:func:`log10_span_chance`; an account
+alive only around the loop gives no evidence, so honest accounts that are all active in the
+same few days, a generated world's, are not credited: a 3-loop of such accounts within a day
+came out at 1M accounts when the log's own spread of times was the null). A loop is
+significant when ``E_k(w)`` times that chance, charged for the lengths tried (and 2: the
+money null of :mod:`graph.rings.flow_null` judges it too), is at most
+``10 ** -min_surprise``.
 
 The search finds such loops without listing the log's loops: a loop under the bar can hold
 few busy accounts. *Quiet* accounts pay one payee only, so a path through them is fixed;
 each transfer into a quiet account is followed along the quiet accounts to the next account
 that is not quiet (a *chain*). A loop is then a loop of non-quiet accounts joined by chains,
 with at most one direct transfer between two non-quiet accounts, the first account of it the
-lowest row among them (each loop found once), held to the weight its length allows; loops of
+lowest row among them (each loop found once), held to the weight the loop's length allows, up
+to ``CREDIT_CAP`` orders more where the log's spread of times could make up for it; loops of
 quiet accounts alone are the cycles of their one payee each. Of loops sharing half their
 members or more the most surprising stays (a loop that detours through a busy account
 carries no evidence beyond the loop without it).
@@ -29,10 +36,14 @@ Session 20, AMLSim 10k: its 40 alert cycles pass through accounts whose one tran
 log is the alert's (390 such accounts, none honest) and hubs paying off their routine; the
 exact loops of 5 of the 13 rings missed with labels on the seed-0 split were never candidates
 (the windowed cycle search of :mod:`graph.rings.flows` finds them inside larger strongly
-connected groups of honest hubs). Figures in benchmarks/README.md.
+connected groups of honest hubs); 33 of the 40 alert cycles come out on their weight, 35 with
+their span (the other 5 are open in the log: their last transfer never happened). Figures in
+benchmarks/README.md.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left
 
 import numpy as np
 import pandas as pd
@@ -41,6 +52,7 @@ from scipy.sparse.csgraph import connected_components
 
 from graph.rings.communities import group_rows
 from graph.rings.flows import FlowGroup
+from graph.rings.periodic import DAY_S
 
 #: Width of the histogram of log10 weights the null convolves (orders of magnitude).
 BIN = 0.02
@@ -48,6 +60,8 @@ BIN = 0.02
 MAX_LENGTH = 12
 #: The most non-quiet accounts a searched loop holds.
 MAX_BUSY = 4
+#: The most orders of its span's chance the search lets a loop be heavier by.
+CREDIT_CAP = 3.0
 
 
 def pair_degrees(transfers: pd.DataFrame, n_accounts: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -102,38 +116,70 @@ class LoopNull:
 
 
 def _chains(quiet: np.ndarray, successor: np.ndarray, log_w: np.ndarray, src: np.ndarray,
-            dst: np.ndarray, longest: int, most: float
-            ) -> dict[int, list[tuple[int, list[int], float]]]:
+            dst: np.ndarray, ts: np.ndarray, longest: int, most: float
+            ) -> dict[int, list[tuple[int, list[int], float, float, float]]]:
     """Per non-quiet account, its chains: per transfer pair from it into a quiet account, the
-    non-quiet account the quiet accounts' one payee each lead to, those quiet accounts and
-    their log weight (``to, path, weight``), where a loop of at most ``longest`` accounts and
-    log weight ``most`` could hold them (followed for all pairs at once, step by step)."""
+    non-quiet account the quiet accounts' one payee each lead to, those quiet accounts, their
+    log weight and the first and last of the chain's pairs' first times ``ts`` (``to, path,
+    weight, earliest, latest``), where a loop of at most ``longest`` accounts and log weight
+    ``most`` could hold them (followed for all pairs at once, step by step)."""
+    paid_at = np.zeros(len(quiet))
+    paid_at[src[quiet[src]]] = ts[quiet[src]]
     first = np.flatnonzero(~quiet[src] & quiet[dst])
     owner, head, at = src[first], dst[first], dst[first]
     weight = log_w[at]
+    early = np.minimum(ts[first], paid_at[at])
+    late = np.maximum(ts[first], paid_at[at])
     length = np.ones(len(first), np.int64)
     ends: list[tuple[np.ndarray, ...]] = []
     while len(at):
         after = successor[at]
         ended = (after >= 0) & ~quiet[np.maximum(after, 0)]
-        ends.append((owner[ended], after[ended], head[ended], length[ended], weight[ended]))
+        ends.append(tuple(x[ended] for x in (owner, after, head, length, weight, early, late)))
         going = (after >= 0) & ~ended & (length + 2 <= longest)
         owner, head, at, length = owner[going], head[going], after[going], length[going] + 1
         weight = weight[going] + log_w[at]
+        early = np.minimum(early[going], paid_at[at])
+        late = np.maximum(late[going], paid_at[at])
         going = log_w[owner] + weight <= most
-        owner, head, at, weight, length = (owner[going], head[going], at[going], weight[going],
-                                           length[going])
-    chains: dict[int, list[tuple[int, list[int], float]]] = {}
-    for owners, to, heads, lengths, weights in ends:
+        owner, head, at, weight, length, early, late = (
+            x[going] for x in (owner, head, at, weight, length, early, late))
+    chains: dict[int, list[tuple[int, list[int], float, float, float]]] = {}
+    for owners, to, heads, lengths, weights, earliest, latest in ends:
         total = log_w[owners] + weights + np.where(to == owners, 0.0, log_w[to])
         fits = (total <= most) & (lengths + np.where(to == owners, 1, 2) <= longest)
-        for a, b, h, k, w in zip(owners[fits].tolist(), to[fits].tolist(), heads[fits].tolist(),
-                                 lengths[fits].tolist(), weights[fits].tolist(), strict=True):
+        for a, b, h, k, w, t0, t1 in zip(*(x[fits].tolist() for x in (
+                owners, to, heads, lengths, weights, earliest, latest)), strict=True):
             path = [h]
             while len(path) < k:
                 path.append(int(successor[path[-1]]))
-            chains.setdefault(a, []).append((b, path, w))
+            chains.setdefault(a, []).append((b, path, w, t0, t1))
     return chains
+
+
+class SpanNull:
+    """``log10`` of the chance that ``k`` pairs' first times drawn from the log's lie within
+    ``span`` of each other: at most ``2 q ** (k - 1)``, ``q`` the largest share of the log's
+    pairs whose first time falls in a window of ``2 span`` (the times within ``span`` lie in
+    one of the windows of ``2 span`` starting every ``span``, whose shares sum to 2), the span
+    at least ``floor`` (the log's clock: a day); ``q`` read on a grid of widths, rounded up."""
+
+    def __init__(self, ts: np.ndarray, floor: float, widths: int = 64) -> None:
+        times = np.sort(np.asarray(ts, np.float64))
+        self.floor = floor
+        full = max(float(times[-1] - times[0]), floor) if len(times) else floor
+        self.widths = floor * 2.0 ** (np.arange(widths + 1) / 4.0)
+        self.widths = self.widths[: int(np.searchsorted(self.widths, 2.0 * full)) + 1]
+        self.share = np.array([
+            float((np.searchsorted(times, times + w, side="right") - np.arange(len(times))).max()
+                  / len(times)) if len(times) else 1.0
+            for w in self.widths])
+
+    def log_chance(self, k: int, span: float) -> float:
+        """The bound for ``k`` pairs within ``span`` (s)."""
+        at = int(np.searchsorted(self.widths, 2.0 * max(span, self.floor) - 1e-9))
+        q = self.share[at] if at < len(self.share) else 1.0
+        return float(min(np.log10(2.0) + (k - 1) * np.log10(max(q, 1e-300)), 0.0))
 
 
 def _quiet_loops(quiet: np.ndarray, successor: np.ndarray, max_length: int) -> list[list[int]]:
@@ -152,12 +198,42 @@ def _quiet_loops(quiet: np.ndarray, successor: np.ndarray, max_length: int) -> l
     return loops
 
 
+def lives(transfers: pd.DataFrame, n_accounts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each account's first and last transfer time, either side (epoch s; +inf / -inf for
+    an account without transfers)."""
+    src = transfers["src"].to_numpy(np.int64)
+    dst = transfers["dst"].to_numpy(np.int64)
+    first = np.full(n_accounts, np.inf)
+    last = np.full(n_accounts, -np.inf)
+    for side in (src, dst):
+        np.minimum.at(first, side, transfers["ts"].to_numpy(np.float64))
+        np.maximum.at(last, side, transfers["last"].to_numpy(np.float64))
+    return first, last
+
+
+def log10_span_chance(times: np.ndarray, overlap: np.ndarray, floor: float) -> float:
+    """``log10`` of the chance that transfers at ``times`` lie as close together as they do
+    (span ``S``, at least ``floor``), each uniform over the ``overlap`` of its two accounts'
+    lives (at least ``floor``): the times within ``S`` lie in one of the windows of ``2 S``
+    starting every ``S``, each transfer in one with chance at most ``f = min(1, 2 S /
+    overlap)``, and summed over the windows the transfer whose ``f`` is largest counts 2, so
+    at most ``2 prod f`` over the others. An account alive only around the loop (opened for
+    it, or with no other transfer) gives no evidence: its transfers' ``f`` is 1."""
+    span = max(float(np.max(times) - np.min(times)), floor)
+    f = np.minimum(1.0, 2.0 * span / np.maximum(overlap, floor))
+    logs = np.log10(f)
+    return float(min(np.log10(2.0) + logs.sum() - logs.max(), 0.0))
+
+
 def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_size: int,
-                 min_surprise: float, max_length: int = MAX_LENGTH, max_busy: int = MAX_BUSY
-                 ) -> list[FlowGroup]:
+                 min_surprise: float, max_length: int = MAX_LENGTH, max_busy: int = MAX_BUSY,
+                 day_s: float = DAY_S, credit_cap: float = CREDIT_CAP) -> list[FlowGroup]:
     """``flow_cycle`` groups of the loops the null finds significant (module docstring),
     ``min_size`` to ``min(max_size, max_length)`` accounts, with their ``log_chance`` (the
-    expected count of loops as quiet) and ``tests`` (the lengths tried)."""
+    expected count of loops as quiet, times the chance of their transfers' span given their
+    accounts' lives, :func:`log10_span_chance`) and ``tests`` (the lengths tried); the search
+    follows loops up to ``credit_cap`` orders heavier than the weight alone allows where the
+    log's spread of times (:class:`SpanNull`) lets their span make up for it."""
     longest = min(max_size, max_length)
     if transfers.empty or longest < min_size:
         return []
@@ -168,61 +244,96 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
     bar = -min_surprise - np.log10(tests) - np.log10(2.0)
     budget = {k: null.budget(k, bar) for k in range(min_size, longest + 1)}
     most = max(budget.values())
-    if most < 0:
+    if most + credit_cap < 0:
         return []
     log_w = np.log10(np.maximum(weight, 1.0))
     src = transfers["src"].to_numpy(np.int64)
     dst = transfers["dst"].to_numpy(np.int64)
+    ts = transfers["ts"].to_numpy(np.float64)
     keep = (src != dst) & (weight[src] > 0) & (weight[dst] > 0)
-    src, dst = src[keep], dst[keep]
+    src, dst, ts = src[keep], dst[keep], ts[keep]
+    spans = SpanNull(ts, day_s)
     quiet = (payees == 1) & (payers > 0)
     successor = np.full(n_accounts, -1, np.int64)
     successor[src[quiet[src]]] = dst[quiet[src]]
-    found: list[tuple[float, list[int]]] = []
+    found: list[tuple[float, list[int], float]] = []
 
-    def judge(loop: list[int], total: float) -> None:
+    widths = spans.widths.tolist()
+    credit = [min(credit_cap, -spans.log_chance(longest, w / 2.0)) for w in widths]
+
+    def heavy(weight_so_far: float, first: float, last: float) -> bool:
+        """Whether a path this heavy, its times so, may not go on (the log's spread of times
+        could not make up for it)."""
+        if weight_so_far <= most:
+            return False
+        at = bisect_left(widths, 2.0 * max(last - first, day_s) - 1e-9)
+        return at >= len(credit) or weight_so_far > most + credit[at]
+
+    born, dies = lives(transfers, n_accounts)
+    pair_keys = src * n_accounts + dst
+    by_key = np.argsort(pair_keys, kind="stable")
+
+    def judge(loop: list[int], total: float, first: float, last: float) -> None:
         k = len(loop)
-        if min_size <= k <= longest and total <= budget[k] + 1e-9:
-            found.append((null.log_expected(k, total), loop))
+        if not min_size <= k <= longest:
+            return
+        log_chance = null.log_expected(k, total)
+        if log_chance > bar + credit_cap:
+            return
+        rows = np.array(loop, np.int64)
+        ends = np.roll(rows, -1)
+        at = by_key[np.searchsorted(pair_keys[by_key], rows * n_accounts + ends)]
+        overlap = np.minimum(dies[rows], dies[ends]) - np.maximum(born[rows], born[ends])
+        log_chance += log10_span_chance(ts[at], overlap, day_s)
+        if log_chance <= bar:
+            found.append((log_chance, loop, last - first))
 
+    paid_at = np.zeros(n_accounts)
+    paid_at[src[quiet[src]]] = ts[quiet[src]]
     for loop in _quiet_loops(quiet, successor, longest):
-        judge(loop, float(log_w[loop].sum()))
-    chains = _chains(quiet, successor, log_w, src, dst, longest, most)
+        judge(loop, float(log_w[loop].sum()), float(paid_at[loop].min()),
+              float(paid_at[loop].max()))
+    chains = _chains(quiet, successor, log_w, src, dst, ts, longest, most + credit_cap)
     has_chain = np.zeros(n_accounts, bool)
     has_chain[list(chains)] = True
     # direct transfers between non-quiet accounts: into one a chain leaves (to go on), or
     # back to a loop's first account (its such payers, read when it starts a search)
-    busy = ~quiet[src] & ~quiet[dst] & (log_w[src] + log_w[dst] <= most)
+    busy = ~quiet[src] & ~quiet[dst] & (log_w[src] + log_w[dst] <= most + credit_cap)
     onward = busy & has_chain[dst]
-    direct: dict[int, list[int]] = {}
-    for a, b in zip(src[onward].tolist(), dst[onward].tolist(), strict=True):
-        direct.setdefault(a, []).append(b)
+    direct: dict[int, list[tuple[int, float]]] = {}
+    for x, y, t in zip(src[onward].tolist(), dst[onward].tolist(), ts[onward].tolist(),
+                       strict=True):
+        direct.setdefault(x, []).append((y, t))
     order = np.argsort(dst[busy], kind="stable")
-    payer_of, paid = src[busy][order], dst[busy][order]
+    payer_of, paid, paid_ts = src[busy][order], dst[busy][order], ts[busy][order]
     for start in sorted({*chains, *direct}):
         lo, hi = np.searchsorted(paid, [start, start + 1])
-        closing = set(payer_of[lo:hi].tolist())
-        stack = [(start, [start], float(log_w[start]), False, 1)]
+        closing = dict(zip(payer_of[lo:hi].tolist(), paid_ts[lo:hi].tolist(), strict=True))
+        stack = [(start, [start], float(log_w[start]), np.inf, -np.inf, False, 1)]
         while stack:
-            at, members, total, used, hubs = stack.pop()
+            at, members, total, t0, t1, used, hubs = stack.pop()
             if not used and at != start and at in closing:
-                judge(members, total)
-            for b, path, w in chains.get(at, ()):
-                if b == start:
-                    judge(members + path, total + w)
-                elif not (b < start or hubs >= max_busy or b in members
+                t = closing[at]
+                judge(members, total, min(t0, t), max(t1, t))
+            for y, path, w, c0, c1 in chains.get(at, ()):
+                f0, f1 = min(t0, c0), max(t1, c1)
+                if y == start:
+                    judge(members + path, total + w, f0, f1)
+                elif not (y < start or hubs >= max_busy or y in members
                           or len(members) + len(path) >= longest
-                          or total + w + log_w[b] > most):
-                    stack.append((b, [*members, *path, b], total + w + float(log_w[b]), used,
-                                  hubs + 1))
+                          or heavy(total + w + log_w[y], f0, f1)):
+                    stack.append((y, [*members, *path, y], total + w + float(log_w[y]), f0, f1,
+                                  used, hubs + 1))
             if used or hubs >= max_busy:
                 continue
-            for b in direct.get(at, ()):
-                if not (b <= start or b in members or total + log_w[b] > most):
-                    stack.append((b, [*members, b], total + float(log_w[b]), True, hubs + 1))
+            for y, t in direct.get(at, ()):
+                f0, f1 = min(t0, t), max(t1, t)
+                if not (y <= start or y in members or heavy(total + log_w[y], f0, f1)):
+                    stack.append((y, [*members, y], total + float(log_w[y]), f0, f1, True,
+                                  hubs + 1))
     groups: list[FlowGroup] = []
     taken = np.zeros(n_accounts, np.int64)
-    for log_chance, loop in sorted(found, key=lambda x: x[0]):
+    for log_chance, loop, span in sorted(found, key=lambda x: x[0]):
         rows = np.array(loop, np.int64)
         if 2 * int(np.count_nonzero(taken[rows])) >= len(rows):
             continue
@@ -230,7 +341,7 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
         groups.append(FlowGroup(
             np.sort(rows), "flow_cycle",
             [f"QuietCycle:a loop of {len(rows)} accounts whose payees x payers multiply to "
-             f"1e{float(log_w[rows].sum()):.1f}; "
+             f"1e{float(log_w[rows].sum()):.1f}, its transfers within {span / day_s:.0f} days; "
              f"{10.0 ** log_chance:.1e} such loops expected among the log's {pairs} pairs"],
             min(log_chance, 0.0), tests))
     return groups

@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from graph.rings.quiet_cycles import LoopNull, pair_degrees, quiet_cycles
+from graph.rings.quiet_cycles import LoopNull, log10_span_chance, pair_degrees, quiet_cycles
 
 
 def _table(src: list[int] | np.ndarray, dst: list[int] | np.ndarray) -> pd.DataFrame:
@@ -100,3 +100,55 @@ def test_busy_loops_are_not_significant():
     src += loop
     dst += loop[1:] + loop[:1]
     assert quiet_cycles(_table(src, dst), 3000, 3, 50, 2.0) == []
+
+
+def test_span_chance_needs_accounts_alive_beyond_the_loop():
+    day = 86400.0
+    times = np.array([0.0, 0.2, 0.5, 0.9]) * day
+    # accounts alive for two years, transfers within a day: 2 (2 days / 720 days) ** 3
+    assert np.isclose(log10_span_chance(times, np.full(4, 720 * day), day),
+                      np.log10(2.0) + 3 * np.log10(2.0 / 720.0))
+    # accounts alive only around the loop (opened for it, or gone after it): no evidence
+    assert log10_span_chance(times, np.full(4, 1.5 * day), day) == 0.0
+
+
+def _timed_loop_log(alive_days: float) -> tuple[pd.DataFrame, list[int]]:
+    """A busy log over two years; a loop of 4 busy accounts and 3 quiet ones (each also paid
+    on days 10 and 700) whose transfers fall on one day, its busy accounts alive
+    ``alive_days`` around it."""
+    day = 86400.0
+    src, dst = _busy_log(3000, 8, seed=5)
+    rng = np.random.default_rng(5)
+    busy = [11, 12, 13, 14]
+    for hub in busy:  # each pays and is paid by 5 more
+        others = rng.choice(np.arange(100, 3000), 10, replace=False).tolist()
+        src += [hub] * 5 + others[5:]
+        dst += others[:5] + [hub] * 5
+    ts = rng.uniform(0, 720, len(src)).round() * day
+    loop = [11, 5000, 12, 5001, 13, 14, 5002]
+    table = _table(src, dst).assign(ts=ts, last=ts)
+    if alive_days < 720:  # the loop's busy accounts trade only around day 300
+        inside = np.isin(table["src"], busy) | np.isin(table["dst"], busy)
+        moved = 300 * day + rng.uniform(0, alive_days, int(inside.sum())).round() * day
+        table.loc[inside, "ts"] = table.loc[inside, "last"] = moved
+    ring = _table(loop, loop[1:] + loop[:1]).assign(ts=300 * day, last=300 * day)
+    paid = _table([20, 21, 22, 23, 24, 25], [5000, 5001, 5002] * 2).assign(
+        ts=np.repeat([10 * day, 700 * day], 3), last=np.repeat([10 * day, 700 * day], 3))
+    return pd.concat([table, ring, paid], ignore_index=True), loop
+
+
+def test_a_heavy_loop_on_one_day_among_long_lived_accounts_is_found():
+    table, loop = _timed_loop_log(720)
+    groups = quiet_cycles(table, 6000, 3, 50, 2.0)
+    assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
+    assert "within 0 days" in groups[0].evidence[0]
+    # its weight alone does not make it: the same loop spread over the log
+    spread = table.copy()
+    ring = spread.index[-len(loop):]
+    spread.loc[ring, "ts"] = spread.loc[ring, "last"] = np.arange(len(loop)) * 100 * 86400.0
+    assert quiet_cycles(spread, 6000, 3, 50, 2.0) == []
+
+
+def test_a_heavy_loop_among_accounts_alive_only_then_is_not_found():
+    table, _ = _timed_loop_log(3)
+    assert quiet_cycles(table, 6000, 3, 50, 2.0) == []
