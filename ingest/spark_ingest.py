@@ -4,8 +4,10 @@
 accepted + quarantined + duplicates; already ingested files skipped; ``event_id`` unique across
 runs; nothing written when too many rows are bad) with every row handled by Spark executors:
 
-* each CSV file is read as lines numbered on the executors (the quarantine names the line)
-  and split with ``from_csv``; a row with more or fewer fields than the header is rejected
+* each CSV file is read as lines, each with its position (partition, row in it), which
+  orders like the line number; only when a file has bad rows are its lines counted per
+  partition to turn their positions into the line numbers the quarantine names; the lines
+  are split with ``from_csv``; a row with more or fewer fields than the header is rejected
   with ``wrong number of columns`` (the fields of the lines ``from_csv`` flags are counted
   again, quote-aware; the others it split into the header's count);
 * the rows are mapped and validated by the DuckDB engine's own query
@@ -36,6 +38,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +88,9 @@ _BAD_DAYS = "day=__HIVE_DEFAULT_PARTITION__"
 #: have a bucket of their own, and adaptive execution merges the empty and small ones into
 #: tasks (64 buckets as 64 tasks cost 1M events ~1.5 JVM CPU s more).
 _DAY_BUCKETS_PER_PARTITION = 8
+
+#: Bits of a line's position below its partition (``monotonically_increasing_id``).
+_ROW_BITS = 33
 
 
 def ingest_logs_spark(
@@ -189,7 +195,7 @@ def _ingest_new(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPl
 
     The good rows are deduplicated only when their written ids repeat (then the files are
     read and validated once more, and written again with the first row of each id)."""
-    staged, seen = _stage(spark, new, plan)
+    staged, seen, lines = _stage(spark, new, plan)
     out = staging / "rows"
     _write_rows(spark, staged, plan, out, events_dir, dedup=False)
     bad_dir = staging / "bad"
@@ -197,7 +203,7 @@ def _ingest_new(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPl
     bad = None
     if written_bad.is_dir():
         os.replace(written_bad, bad_dir)
-        bad = _bad_rows(spark, bad_dir)
+        bad = _bad_rows(spark, bad_dir, lines)
     rows = _count([o.get["rows"] for o in seen], bad, summary)
     _check_bad_fraction(bad, summary, max_bad_fraction, new)
     if _repeats_ids(spark, list(out.glob("day=*/*.parquet"))):
@@ -214,18 +220,20 @@ def _ingest_new(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPl
 
 
 def _stage(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPlan
-           ) -> tuple[DataFrame, list[Observation]]:
+           ) -> tuple[DataFrame, list[Observation], list[_Lines]]:
     """Every row of the new files, mapped and validated: the canonical columns, ``_reason``,
-    ``_raw`` (bad rows), ``_file`` (index in ``new``) and ``_line``; and per file an
-    observation of its row count (``rows``), filled by the first job that reads the rows."""
+    ``_raw`` (bad rows), ``_file`` (index in ``new``) and ``_line`` (the line's position,
+    :class:`_Lines`); per file an observation of its row count (``rows``), filled by the
+    first job that reads the rows, and its :class:`_Lines`."""
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
-    frames, seen = [], []
+    frames, seen, files = [], [], []
     for index, (path, _) in enumerate(new):
         names = source_columns(path, header=plan.header, delimiter=plan.delimiter)
         view = f"source_{index}"
-        _csv_rows(spark, path, names, plan).createOrReplaceTempView(view)
+        files.append(_Lines(spark, path))
+        _csv_rows(files[-1].frame, path, names, plan).createOrReplaceTempView(view)
         sql = plan.csv_transform(names, view, keep_raw=True)
         seen.append(Observation())
         frames.append(run_sql(spark, f"SELECT {index} AS _file, * FROM ({sql})")
@@ -233,20 +241,20 @@ def _stage(spark: SparkSession, new: list[tuple[Path, str]], plan: IngestPlan
     staged = frames[0]
     for frame in frames[1:]:
         staged = staged.unionByName(frame)
-    return staged, seen
+    return staged, seen, files
 
 
-def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPlan) -> DataFrame:
-    """The CSV file ``path`` as text columns ``names`` (empty or missing fields null), ``_line``
-    (1-based line number) and ``_error`` (``wrong number of columns`` for a short or long
-    row)."""
+def _csv_rows(lines: DataFrame, path: Path, names: list[str], plan: IngestPlan) -> DataFrame:
+    """The CSV file ``path``, whose ``lines`` (:attr:`_Lines.frame`) are given, as text
+    columns ``names`` (empty or missing fields null), ``_line`` (the line's position) and
+    ``_error`` (``wrong number of columns`` for a short or long row)."""
     from pyspark.sql import functions as F
 
     delimiter = plan.delimiter or ("\t" if ".tsv" in [s.lower() for s in path.suffixes]
                                    else ",")
-    frame = _numbered_lines(spark, path)
+    frame = lines
     if plan.header is None:
-        frame = frame.where("index > 0")
+        frame = frame.where("position > 0")
     frame = frame.where("trim(text) <> ''")
     # The parser names the lines whose field count differs from the header's in a column of
     # its own (a name no source column has); only those lines are counted below.
@@ -269,28 +277,52 @@ def _csv_rows(spark: SparkSession, path: Path, names: list[str], plan: IngestPla
     return frame.select(
         *(F.when(wrong & (fields > i), F.coalesce(parsed[n], F.lit(""))).otherwise(parsed[n])
           .alias(n) for i, n in enumerate(names)),
-        (F.col("index") + 1).alias("_line"),
+        F.col("position").alias("_line"),
         F.when(wrong, F.lit(WRONG_COLUMN_COUNT)).alias("_error"),
     )
 
 
-def _numbered_lines(spark: SparkSession, path: Path) -> DataFrame:
-    """The lines of ``path`` as ``text`` and ``index`` (0-based, in file order), numbered on
-    the executors: ``monotonically_increasing_id`` is (partition << 33) + row in partition, so
-    each partition's offset is the count of rows before it (one small count per partition
-    reaches the driver)."""
+class _Lines:
+    """The lines of a file as ``text`` and ``position`` (``monotonically_increasing_id``:
+    (partition << 33) + row in partition; in file order, as the partitions are).
+
+    A position orders like the line number; it becomes one (:func:`_line_numbers`) from the
+    rows before its partition (:meth:`offsets`), counted by a job of its own only when the
+    file has bad rows: the lines of a clean file are read once (the count read them once
+    more: 10M events, 1.4 of the ingest's ~43 executor CPU s; the rows per partition
+    observed by the ingest job itself, one maximum per partition, cost it more: 1M events,
+    8 partitions, 0.4 CPU s).
+    """
+
+    def __init__(self, spark: SparkSession, path: Path) -> None:
+        from pyspark.sql import functions as F
+
+        self.frame = spark.read.text(str(path.resolve())).select(
+            F.col("value").alias("text"), F.monotonically_increasing_id().alias("position"))
+        self._offsets: list[int] | None = None
+
+    def offsets(self) -> list[int]:
+        """The rows before each partition, counted by a job (once)."""
+        from pyspark.sql import functions as F
+
+        if self._offsets is None:
+            counts = dict(self.frame.groupBy(F.shiftright("position", _ROW_BITS))
+                          .count().collect())
+            rows = [counts.get(p, 0) for p in range(max(counts, default=-1) + 1)]
+            self._offsets = [0, *accumulate(rows)][:-1]
+        return self._offsets
+
+
+def _line_numbers(positions: Column, file: Column, offsets: list[list[int]]) -> Column:
+    """The 1-based line numbers of the lines at ``positions`` of the files ``file`` (index in
+    ``offsets``: each file's rows before each partition, :meth:`_Lines.offsets`)."""
     from pyspark.sql import functions as F
 
-    lines = spark.read.text(str(path.resolve())).withColumn(
-        "_id", F.monotonically_increasing_id()).withColumnRenamed("value", "text")
-    part = F.shiftright("_id", 33)
-    counts = sorted(lines.groupBy(part.alias("p")).count().collect())
-    offsets, total = [], 0
-    for p, n in counts:
-        offsets += [F.lit(p), F.lit(total)]
-        total += n
-    start = F.create_map(*offsets)[part] if offsets else F.lit(0)
-    return lines.select("text", (start + F.col("_id") - F.shiftleft(part, 33)).alias("index"))
+    part = F.shiftright(positions, _ROW_BITS)
+    starts = F.array(*(F.array(*(F.lit(o).cast("bigint") for o in [*file_offsets, 0]))
+                       for file_offsets in offsets))
+    return (F.element_at(starts[file], part.cast("int") + 1) + positions
+            - F.shiftleft(part, _ROW_BITS) + 1)
 
 
 def _write_rows(spark: SparkSession, staged: DataFrame, plan: IngestPlan, out: Path,
@@ -298,7 +330,7 @@ def _write_rows(spark: SparkSession, staged: DataFrame, plan: IngestPlan, out: P
     """Write the rows of ``staged`` under ``out`` by the executors, in one job: the good ones
     whose ``event_id`` is not stored yet as event files by UTC day (``day=YYYY-MM-DD``, one
     file a day: the rows are shuffled by day once), the bad ones in a null ``day`` with
-    their ``_file``, ``_line``, ``_reason`` and ``_raw`` packed as JSON in ``event_id``
+    their ``_file``, ``_line`` (a position), ``_reason`` and ``_raw`` packed as JSON in ``event_id``
     (:func:`_bad_rows` unpacks them). With ``dedup``, only the first good row of each
     ``event_id`` (by file, then line) is written, and no bad row."""
     from pyspark.sql import Window
@@ -327,14 +359,18 @@ def _write_rows(spark: SparkSession, staged: DataFrame, plan: IngestPlan, out: P
             f"parquet.enable.dictionary#{_DICTIONARY_COLUMN}", "true").parquet(str(out))
 
 
-def _bad_rows(spark: SparkSession, folder: Path) -> DataFrame:
-    """The bad rows :func:`_write_rows` wrote into ``folder``: ``_file``, ``_line``,
-    ``_reason`` and ``_raw``."""
+def _bad_rows(spark: SparkSession, folder: Path, lines: list[_Lines]) -> DataFrame:
+    """The bad rows :func:`_write_rows` wrote into ``folder``: ``_file``, ``_line`` (the line
+    number, from the position written and the rows before its partition: the ``lines`` of
+    the files with bad rows are counted), ``_reason`` and ``_raw``."""
     from pyspark.sql import functions as F
 
     schema = "_file INT, _line BIGINT, _reason STRING, _raw ARRAY<STRING>"
-    return (spark.read.parquet(str(folder.resolve()))
-            .select(F.from_json("event_id", schema).alias("bad")).select("bad.*"))
+    bad = (spark.read.parquet(str(folder.resolve()))
+           .select(F.from_json("event_id", schema).alias("bad")).select("bad.*"))
+    files = {row[0] for row in bad.select("_file").distinct().collect()}
+    offsets = [file.offsets() if i in files else [] for i, file in enumerate(lines)]
+    return bad.withColumn("_line", _line_numbers(F.col("_line"), F.col("_file"), offsets))
 
 
 def _count(rows_in: list[int], bad: DataFrame | None, summary: IngestSummary

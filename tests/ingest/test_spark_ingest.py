@@ -130,6 +130,25 @@ def test_dirty_logs_give_the_same_events_quarantine_and_counts(spark, tmp_path):
         "ts in the future", "wrong number of columns"}
 
 
+@pytest.mark.parametrize("split_bytes", [64, 16])
+def test_lines_read_in_many_partitions_keep_their_numbers(spark, tmp_path, split_bytes):
+    """A file read in many partitions (64-byte splits: 13; 16-byte splits: 49, most without
+    a line): the bad rows' line numbers, from their positions and the rows per partition."""
+    from ingest.spark_session import session_conf
+
+    conf = {"spark.sql.files.maxPartitionBytes": str(split_bytes),
+            "spark.sql.files.openCostInBytes": "0"}
+    with session_conf(spark, conf):
+        duck, sparked, runs_duck, runs_spark = _both(tmp_path, spark, [LOGS])
+    assert runs_duck[0].reasons == runs_spark[0].reasons
+    key = ["source_file", "line"]
+    quarantine_duck = pd.read_parquet(duck / QUARANTINE_FILE)
+    quarantine_spark = pd.read_parquet(sparked / QUARANTINE_FILE)
+    quarantine_duck["source_file"] = quarantine_duck["source_file"].str.replace(
+        str(duck), str(sparked))
+    assert_same_tables(_sorted(quarantine_duck, key), _sorted(quarantine_spark, key))
+
+
 def test_rerun_of_the_same_file_changes_nothing(spark, tmp_path):
     from ingest.spark_ingest import ingest_logs_spark
 
