@@ -1022,7 +1022,7 @@ def _describe(
         shared[pair], membership[pair], uses, codes, len(type_names),
         entity_degree <= cfg.hub_degree_cap, localities,
         ties=(entity_degree >= 2) & (entity_degree <= cfg.pair_max_degree),
-        timing=timing) - money.shape[pair] - timing
+    ) - money.shape[pair] - timing
     del membership, money, entry_degree
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
@@ -1236,13 +1236,6 @@ def _flow_evidence(groups: list[tuple[np.ndarray, str]], flagged: np.ndarray,
 #: their episodes can make them surprising, and a family's pair is rarely a colluding one, so
 #: the other pairs keep 0.9 of it (0.05 orders charged, 1 for households' pairs).
 HOUSEHOLD_SHARE = 0.1
-#: :func:`_pair_surprise`'s cues of collusion, log10 chances of a pair's episodes (a test of
-#: its timing, independent of what it shares). At most ``COUPLE_CUE``: its entities only the
-#: two use count each (else once per type: a couple living alone shares them too). At most
-#: ``SPLIT_CUE``: the split (:func:`graph.rings.null_model.pair_log_chance`) is a second test
-#: open to it, spending ``SPLIT_SHARE`` of the chance (the count the rest: a union bound).
-#: A couple whose uses are independent passes a cue at most that often (10 % / 3 %).
-COUPLE_CUE, SPLIT_CUE, SPLIT_SHARE = -1.0, -1.5, 0.1
 
 
 def _pair_surprise(
@@ -1254,19 +1247,16 @@ def _pair_surprise(
     counted: np.ndarray,
     localities: list[Localities] | None = None,
     ties: np.ndarray | None = None,
-    timing: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pair of accounts: ``-log10`` of the chance that it shares what it shares beyond
     one entity of each type given both accounts' activity (:func:`graph.rings.null_model.
     pair_log_chance`; with ``localities``, the likeliest of the type-wide null and the
     locality null of each scale), less ``log10`` of the pairs the search could have found like it.
-    With ``timing`` (per pair, the log10 chance of its episodes, a cue independent of what it
-    shares): a couple living alone shares a tablet, a laptop and a joint card that no one else
-    uses (review F6), so without a cue (episodes likelier than :data:`COUPLE_CUE`) entities
-    only the two use count once per type; with a stronger one (:data:`SPLIT_CUE`), the pair
-    may be judged by the split instead of the count (entities only the two use told from the
-    others: two devices no one else uses are rarer than two family ones), the likelier of the
-    two tests after each one's share of the chance (:data:`SPLIT_SHARE`; a union bound).
+    Entities only the two accounts use count once per type, whatever the pair's timing: a
+    couple living alone shares a tablet, a laptop and a joint card no one else uses (review
+    F6), and takes turns on them of an evening, minutes apart, as colluders do (issue 19), so
+    a second such entity of a type is no evidence; the pair's episodes are judged apart
+    (:func:`graph.rings.pairs.episode_log_chance`).
     With ``ties`` (per entity: those that tie accounts, rare ones), a household's pair
     (:func:`graph.rings.pairs.household_pairs`) has chance 1 (a family shares what it shares),
     and the households' pairs and the others are two families of tests, each charged for its
@@ -1302,23 +1292,10 @@ def _pair_surprise(
     a, b = first.indices[0::2], first.indices[1::2]
     local = (np.max([pair_locality_mean(a, b, scale, n_types) for scale in localities], axis=0)
              if localities else None)
-    if timing is None:
-        chance = pair_log_chance(per_type, activity[a], activity[b], type_pairs, type_edges,
-                                 local)
-    else:
-        # a couple living alone shares as many things only the two use as it has: without a
-        # cue, those beyond one of a type are no evidence
-        plain = np.where((np.asarray(timing) <= COUPLE_CUE)[:, None], per_type,
-                         per_type - np.maximum(exclusive - 1.0, 0.0))
-        chance = pair_log_chance(plain, activity[a], activity[b], type_pairs, type_edges, local)
-        cued = np.flatnonzero((np.asarray(timing) <= SPLIT_CUE) & (per_type >= 2).any(axis=1))
-        split = pair_log_chance(
-            per_type[cued], activity[a[cued]], activity[b[cued]], type_pairs, type_edges,
-            None if local is None else local[cued], exclusive[cued],
-            np.bincount(codes[only_two], weights=degree[only_two] * (degree[only_two] - 1.0),
-                        minlength=n_types))
-        chance = chance - np.log10(1.0 - SPLIT_SHARE)
-        chance[cued] = np.minimum(chance[cued], split - np.log10(SPLIT_SHARE))
+    # a couple living alone shares as many things only the two use as it has: those beyond
+    # one of a type are no evidence
+    chance = pair_log_chance(per_type - np.maximum(exclusive - 1.0, 0.0), activity[a],
+                             activity[b], type_pairs, type_edges, local)
     sets, which = np.unique(per_type >= 1, axis=0, return_inverse=True)
     bound = np.where(per_type >= 1, type_pairs / 2.0, np.inf).min(axis=1)
     share = np.ones(len(a))

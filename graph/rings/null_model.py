@@ -66,7 +66,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.special import gammaln, logsumexp, xlogy
+from scipy.special import gammaln
 from scipy.stats import poisson
 
 _LN10 = np.log(10.0)
@@ -76,10 +76,6 @@ _LN10 = np.log(10.0)
 #: 0.839 / 0.821, default 20k 0.893 / 0.911 / 0.911, 200k 0.839 / 0.841 / 0.839
 #: (benchmarks/README.md, session 13).
 GROUP_TERM_CAP = 8.0
-
-#: the largest grid side (outcomes 0..side of each part) :func:`pair_log_chance`'s split
-#: chance enumerates; beyond it the count's chance stands
-SPLIT_MAX_GRID = 400
 
 
 def log10_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -391,8 +387,6 @@ def pair_log_chance(
     type_pairs: np.ndarray,
     type_edges: np.ndarray,
     local_mean: np.ndarray | None = None,
-    exclusive: np.ndarray | None = None,
-    exclusive_pairs: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pair of accounts: the log10 chance (<= 0) that they share what they share beyond
     one entity of each type, given both accounts' activity in each type.
@@ -420,74 +414,20 @@ def pair_log_chance(
     local_mean
         Optional pairs x types: the expected sharing under the locality null
         (:func:`graph.rings.localities.pair_locality_mean`); the larger mean counts.
-    exclusive, exclusive_pairs
-        Optional, together: pairs x types, how many of the ``s_t`` shared entities only the
-        two use (``d_e = 2``), and per type ``sum_e d_e (d_e - 1)`` over such entities. Then,
-        where the type-wide mean is the larger, ``X_t`` is split into its exclusive part
-        (Poisson, mean ``lambda_t`` times the type's exclusive share ``q_t``) and the rest,
-        independent, and the chance is of the outcomes with two or more shared at most as
-        likely as the one seen (a test fixed in advance, ordered by likelihood: no choice to
-        charge for), given ``X_t >= 1``. A shared entity is ``d_e (d_e - 1)`` times as likely
-        as one of degree 1 would be, so sharing is mostly of popular entities; two accounts
-        sharing two devices no one else uses (chance ``~ (q lambda)^2 / 2``) are then ``q^2``
-        times rarer than a count of two says (``q`` 0.17 for the pairs benchmark's devices,
-        0.04 for its IPs), while two shared family devices keep the count's chance.
 
     Returns
     -------
     numpy.ndarray
-        Per pair, ``sum_t log10 P(Poisson(lambda_t) >= s_t | >= 1)`` (or the split chance)
-        over the types with ``s_t >= 2``; 0 for a pair sharing at most one entity of each type.
+        Per pair, ``sum_t log10 P(Poisson(lambda_t) >= s_t | >= 1)`` over the types with
+        ``s_t >= 2``; 0 for a pair sharing at most one entity of each type.
     """
     shared = np.asarray(shared, np.float64)
     mean = np.maximum(np.asarray(degree_a, np.float64) * np.asarray(degree_b, np.float64)
                       * np.asarray(type_pairs, np.float64)
                       / np.maximum(np.asarray(type_edges, np.float64), 1.0) ** 2, 1e-300)
-    type_wide = mean
     if local_mean is not None:
         mean = np.maximum(mean, np.asarray(local_mean, np.float64))
     extra = shared >= 2
     tail = np.where(extra, (poisson.logsf(shared - 1.0, mean) - poisson.logsf(0.0, mean))
                     / _LN10, 0.0)
-    if exclusive is not None and exclusive_pairs is not None:
-        share = np.broadcast_to(np.asarray(exclusive_pairs, np.float64)
-                                / np.maximum(np.asarray(type_pairs, np.float64), 1.0),
-                                mean.shape)
-        split = extra & (mean <= type_wide) & (share > 0.0) & (share < 1.0)
-        rows, cols = np.nonzero(split)
-        if len(rows):
-            tail[rows, cols] = _split_log_tail(
-                np.asarray(exclusive, np.float64)[rows, cols], shared[rows, cols],
-                mean[rows, cols], share[rows, cols])
     return np.minimum(tail.sum(axis=1), 0.0)
-
-
-def _split_log_tail(exclusive: np.ndarray, shared: np.ndarray, mean: np.ndarray,
-                    share: np.ndarray, cells: int = 2_000_000) -> np.ndarray:
-    """:func:`pair_log_chance`'s split chance, per entry: log10 of the chance, given one or
-    more shared, of two or more shared at most as likely as ``exclusive`` of mean
-    ``share * mean`` and ``shared - exclusive`` of the rest (independent Poissons), the
-    outcomes beyond the enumerated grid counted whole (a bound). Entries are taken by grid
-    size, about ``cells`` grid cells at a time; an entry whose grid would pass
-    :data:`SPLIT_MAX_GRID` a side keeps the count's chance (so many shared, or so busy a
-    pair, that sharing two is no evidence either way)."""
-    out = (poisson.logsf(shared - 1.0, mean) - poisson.logsf(0.0, mean)) / _LN10
-    top = np.ceil(np.maximum(shared, mean + 10.0 * np.sqrt(mean))).astype(np.int64) + 10
-    for side in np.unique(top[top <= SPLIT_MAX_GRID]):
-        which = np.flatnonzero(top == side)
-        y = np.arange(side + 1, dtype=np.float64)
-        for start in range(0, len(which), max(1, cells // (side + 1) ** 2)):
-            part = which[start:start + max(1, cells // (side + 1) ** 2)]
-            lam_x, lam_r = share[part] * mean[part], (1.0 - share[part]) * mean[part]
-            x, r = exclusive[part], shared[part] - exclusive[part]
-            pmf_x = xlogy(y[None, :], lam_x[:, None]) - lam_x[:, None] - gammaln(y + 1.0)[None, :]
-            pmf_r = xlogy(y[None, :], lam_r[:, None]) - lam_r[:, None] - gammaln(y + 1.0)[None, :]
-            seen = (xlogy(x, lam_x) - lam_x - gammaln(x + 1.0)
-                    + xlogy(r, lam_r) - lam_r - gammaln(r + 1.0))
-            joint = pmf_x[:, :, None] + pmf_r[:, None, :]
-            kept = ((joint <= seen[:, None, None] + 1e-9)
-                    & ((y[:, None] + y[None, :]) >= 2.0)[None, :, :])
-            inside = logsumexp(np.where(kept, joint, -np.inf).reshape(len(part), -1), axis=1)
-            beyond = np.logaddexp(poisson.logsf(side, lam_x), poisson.logsf(side, lam_r))
-            out[part] = (np.logaddexp(inside, beyond) - poisson.logsf(0.0, mean[part])) / _LN10
-    return np.minimum(out, 0.0)

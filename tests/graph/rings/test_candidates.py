@@ -280,8 +280,8 @@ def test_entity_type_codes_are_ranks_among_the_sorted_types():
 
 def _pair_beside_a_ring() -> object:
     """Six members sharing three devices; a pair sharing a device, two cards (each also used by
-    a loner: two cards only the two use are what a couple living alone shares, no evidence
-    without a cue) and nothing else with them but the home device and IP one of the pair
+    a loner: two cards only the two use are what a couple living alone shares, no evidence)
+    and nothing else with them but the home device and IP one of the pair
     shares with member r0; 300 loners."""
     ring = [f"r{i}" for i in range(6)]
     devices = [(r, f"rd{j}") for r in ring for j in range(3)]
@@ -308,40 +308,6 @@ def test_a_pair_tied_to_a_ring_by_one_household_link_is_not_folded_into_it() -> 
     assert not any(c.members == ["p0", "p1"] for c in kept)
 
 
-def test_a_pair_sharing_two_devices_no_one_else_uses_gains_their_rarity(monkeypatch) -> None:
-    # a pair on two devices of its own and a card, in lockstep on them (the cue the split needs);
-    # 30 families of three on a family device each (most of the devices' co-use), 200 loners:
-    # two devices only the two use are about q^2 (q = 4 / 184, the devices' share of co-use from
-    # devices of two users) of the count's chance, less the split's share of the chance
-    devices = [(p, f"pd{j}") for p in ("p0", "p1") for j in range(2)]
-    devices += [(f"f{i}_{m}", f"fd{i}") for i in range(30) for m in range(3)]
-    devices += [(f"b{i}", f"bd{i}") for i in range(200)]
-    cards = [("p0", "pc"), ("p1", "pc")] + [(f"b{i}", f"c{i}") for i in range(200)]
-    rng = np.random.default_rng(0)
-
-    def timed(rows: list[tuple[str, str]]) -> pd.DataFrame:
-        minutes = rng.uniform(60.0, 30 * 24 * 60 - 60.0, len(rows))
-        at: dict[str, float] = {}
-        for i, (_, entity) in enumerate(rows):
-            if entity.startswith("p"):
-                minutes[i] = at.setdefault(entity, minutes[i])
-        return edges(rows, list(minutes))
-
-    snap = snapshot(USED_DEVICE=timed(devices), PAID_WITH=timed(cards))
-
-    def pair_surprise() -> float:
-        found = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
-        return next(c for c in found if c.members == ["p0", "p1"]).features["surprise"]
-
-    split = pair_surprise()
-    count_only = candidates_module.pair_log_chance
-    monkeypatch.setattr(candidates_module, "pair_log_chance",
-                        lambda *args, **kwargs: count_only(*args[:6]))
-    counted = pair_surprise()
-    share = candidates_module.SPLIT_SHARE
-    assert split - counted > 2.0 * -np.log10(4 / 184) - np.log10((1 - share) / share) - 0.5
-
-
 def test_two_flow_shapes_of_nearly_the_same_accounts_are_both_kept():
     """A typology group (source, 15 mules, sink) is not folded into the source's fan star of
     16 (Jaccard 16/17 over the 0.9 bar): the star lacks the sink and the hops; a dense block of
@@ -357,32 +323,26 @@ def test_two_flow_shapes_of_nearly_the_same_accounts_are_both_kept():
     assert [(len(m), k) for m, k in folded] == [(16, "flow_fan_out+dense_block")]
 
 
-def test_a_pair_s_timing_cues_open_its_second_device_then_the_split(monkeypatch) -> None:
-    """Review F6: a pair on two devices only the two use and a card (the rarity world above),
-    its episodes' log10 chance set: above ``COUPLE_CUE`` the second device is no evidence (a
-    couple living alone has one too), at most ``COUPLE_CUE`` the count takes it, at most
-    ``SPLIT_CUE`` the split (devices of two users are ~q = 4 / 184 of the co-use)."""
+def test_a_pair_s_timing_never_makes_a_second_device_only_the_two_use_evidence(monkeypatch):
+    """Issue 19 (review G1, session 20): a couple living alone takes turns on its tablet of an
+    evening, minutes apart, as colluders do, so a pair's timing is no cue that its second
+    device only the two use is evidence (a cue at log10 -1 made it so): the sharing's surprise
+    is the same whatever the episodes' chance."""
     from graph.rings.pairs import Coincidence
-
-    devices = [(p, f"pd{j}") for p in ("p0", "p1") for j in range(2)]
-    devices += [(f"f{i}_{m}", f"fd{i}") for i in range(30) for m in range(3)]
-    devices += [(f"b{i}", f"bd{i}") for i in range(200)]
-    cards = [("p0", "pc"), ("p1", "pc")] + [(f"b{i}", f"c{i}") for i in range(200)]
-    snap = snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards))
-    couple, split = candidates_module.COUPLE_CUE, candidates_module.SPLIT_CUE
 
     def sharing_surprise(log_chance: float) -> float:
         # the pair's surprise less its timing's
+        devices = [(p, f"pd{j}") for p in ("p0", "p1") for j in range(2)]
+        devices += [(f"f{i}_{m}", f"fd{i}") for i in range(30) for m in range(3)]
+        devices += [(f"b{i}", f"bd{i}") for i in range(200)]
+        cards = [("p0", "pc"), ("p1", "pc")] + [(f"b{i}", f"c{i}") for i in range(200)]
         monkeypatch.setattr(candidates_module, "coincidence_log_chance", lambda *args: Coincidence(
             np.full(len(args[1]), log_chance), np.ones(len(args[1])), np.ones(len(args[1]))))
-        found = find_ring_candidates(snap, RingConfig(min_surprise=-np.inf))
+        found = find_ring_candidates(snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards)),
+                                     RingConfig(min_surprise=-np.inf))
         pair = next(c for c in found if c.members == ["p0", "p1"])
         return pair.features["surprise"] + log_chance
 
-    uncued = sharing_surprise(couple + 0.2)
-    counted = sharing_surprise((couple + split) / 2)
-    assert counted - uncued > 0.3  # a second shared device: P(X >= 2 | X >= 1)
-    share = candidates_module.SPLIT_SHARE
-    gain = 2.0 * -np.log10(4 / 184) - np.log10((1 - share) / share)
-    assert sharing_surprise(split) - counted > gain - 0.5
-    assert abs(sharing_surprise(split - 3.0) - sharing_surprise(split)) < 1e-9
+    alone = sharing_surprise(0.0)
+    for log_chance in (-0.5, -1.2, -2.0, -6.0):
+        assert abs(sharing_surprise(log_chance) - alone) < 1e-9

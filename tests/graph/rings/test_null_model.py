@@ -169,64 +169,6 @@ def test_pair_chance_counts_only_sharing_beyond_one_of_each_type():
     assert np.isclose(chance[2], 2 * beyond[0])  # two types beyond one: both count
 
 
-def test_pair_chance_finds_two_devices_no_one_else_uses_rarer_than_two_family_devices():
-    # devices: sum d (d - 1) 37,746 of which 6,352 from devices of two users (q = 0.168), as
-    # in the pairs benchmark's seed-3 world; two accounts with 3 devices each share two
-    args = (np.full((4, 1), 2.0), np.full((4, 1), 3.0), np.full((4, 1), 3.0),
-            np.array([37_746.0]), np.array([40_000.0]))
-    count = pair_log_chance(*args)
-    split = pair_log_chance(*args, exclusive=np.array([[2.0], [1.0], [0.0], [2.0]]),
-                            exclusive_pairs=np.array([6_352.0]))
-    mean = 9.0 * 37_746.0 / 40_000.0 ** 2
-    q = 6_352.0 / 37_746.0
-    # two no one else uses: about q^2 of the count's chance
-    assert np.isclose(split[0] - count[0], 2.0 * np.log10(q), atol=0.05)
-    assert count[1] > split[1] > count[1] + 2.0 * np.log10(q)  # one of each: in between
-    assert np.isclose(split[2], count[2])  # two family devices: the count's chance
-    local = pair_log_chance(*args, local_mean=np.full((4, 1), 10.0 * mean),
-                            exclusive=np.array([[2.0]] * 4), exclusive_pairs=np.array([6_352.0]))
-    assert np.allclose(local, pair_log_chance(*args, local_mean=np.full((4, 1), 10.0 * mean)))
-    one = pair_log_chance(np.array([[1.0]]), np.array([[3.0]]), np.array([[3.0]]),
-                          np.array([37_746.0]), np.array([40_000.0]),
-                          exclusive=np.array([[1.0]]), exclusive_pairs=np.array([6_352.0]))
-    assert one[0] == 0.0  # one device shared: one place, whoever else uses it
-    busy = (np.array([[2.0], [500.0]]), np.array([[30_000.0], [3.0]]),
-            np.array([[30_000.0], [3.0]]), np.array([37_746.0]), np.array([40_000.0]))
-    far = pair_log_chance(*busy, exclusive=np.array([[2.0], [500.0]]),
-                          exclusive_pairs=np.array([6_352.0]))
-    assert np.allclose(far, pair_log_chance(*busy))  # grids too large: the count stands
-
-
-def test_pair_chance_of_devices_no_one_else_uses_is_calibrated_on_random_worlds():
-    # the configuration null: 600 busy accounts (100-300 uses each) stub-matched to entities of
-    # 1-5 and 20 users; among the pairs sharing one or more, the share at log10 chance <= -1 /
-    # -2 / -3 is at most 0.1 / 0.01 / 0.001 (the split as written: 0.070 / 0.0073 / 0.0008; the
-    # joint upper tail P(X_excl >= x) P(X_rest >= r) / P(X >= 1) instead: 0.106 / 0.014 / 0.0014,
-    # anti-conservative)
-    rng = np.random.default_rng(0)
-    uses = rng.integers(100, 301, 600)
-    stubs = np.repeat(np.arange(600), uses)
-    degree = rng.choice([1, 2, 3, 4, 5, 20], p=[0.7, 0.25, 0.03, 0.01, 0.005, 0.005],
-                        size=len(stubs))
-    entity = np.repeat(np.arange(len(degree)), degree)[:len(stubs)]
-    rng.shuffle(stubs)
-    incidence = sp.csr_matrix((np.ones(len(stubs)), (stubs, entity)),
-                              shape=(600, int(entity.max()) + 1))
-    incidence = (incidence > 0).astype(np.float64).tocsr()
-    users = np.asarray(incidence.getnnz(axis=0), np.float64)
-    both = sp.triu(incidence @ incidence.T, k=1).tocoo()
-    only_two = sp.csr_matrix(incidence.multiply((users == 2)[None, :]))
-    exclusive = np.asarray(only_two[both.row].multiply(only_two[both.col]).sum(axis=1))
-    activity = np.asarray(incidence.getnnz(axis=1), np.float64)
-    chance = pair_log_chance(both.data[:, None], activity[both.row][:, None],
-                             activity[both.col][:, None], np.array([(users * (users - 1)).sum()]),
-                             np.array([users.sum()]), exclusive=exclusive,
-                             exclusive_pairs=np.array([2.0 * (users == 2).sum()]))
-    assert (both.data >= 2).mean() > 0.2  # busy enough that the tail is tried
-    for bar in (1, 2, 3):
-        assert (chance <= -bar).mean() <= 10.0 ** -bar
-
-
 def test_a_locality_rate_only_ever_makes_sharing_likelier():
     shared = sp.csr_matrix(np.array([[3.0, 2.0]]))
     args = (shared, np.array([5]), np.array([10.0, 10.0]), np.array([0, 0]),

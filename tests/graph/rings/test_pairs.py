@@ -93,7 +93,46 @@ def test_two_devices_and_a_card_only_the_two_use_at_times_of_their_own_are_a_cou
     assert [c.members for c in found if c.kind == "pair"] == [["u2", "u3"]]
 
 
-def test_a_generated_world_s_planted_pairs_are_found_and_its_households_are_not(tmp_path):
+def test_couples_alone_taking_turns_on_their_tablet_of_an_evening_are_no_finding(tmp_path):
+    """Issue 19 (review G1, session 20): couples living alone, each with a tablet, a laptop and a
+    joint card no one else uses, take turns on the tablet on 15 evenings (one member, then the
+    other 2-30 min later): their timing meets a colluders' cue, yet what they share is what
+    every such couple shares, so their laptop is no evidence whatever their timing (a cue
+    opening it made 15 of these 20 findings). Their turns alone still make one: at
+    home, minutes apart, they take turns as colluders do (a ceiling of timing)."""
+    day, rng = 86_400, np.random.default_rng(3)
+    rows: list[tuple[str, int, str | None, str | None]] = []
+    for h in range(20):
+        a, b = f"h{h}a", f"h{h}b"
+        for d in rng.choice(30, 15, replace=False):
+            at = int(d * day + 19 * 3600 + rng.integers(0, 3 * 3600))
+            rows.append((a, at, f"T{h}", f"J{h}" if rng.random() < 0.5 else f"p{a}"))
+            rows.append((b, at + int(rng.integers(120, 1800)), f"T{h}",
+                         f"J{h}" if rng.random() < 0.5 else f"p{b}"))
+        for m in (a, b):
+            rows += [(m, int(rng.integers(0, 30 * day)), f"L{h}", f"J{h}") for _ in range(4)]
+            rows += [(m, int(rng.integers(0, 30 * day)), f"o{m}", f"p{m}") for _ in range(10)]
+    rows += [(f"u{i}", int(rng.integers(0, 30 * day)), f"du{i}", f"cu{i}") for i in range(1_000)]
+    rows += [(account, int(rng.integers(0, 30 * day)), f"pub{rng.integers(100)}",
+              f"pc{rng.integers(200)}") for account in sorted({r[0] for r in rows})]
+    events = _events(rows)
+    events.to_parquet(tmp_path / "events.parquet")
+    tables = {}
+    for relation, column in (("USED_DEVICE", "device_id"), ("PAID_WITH", "payment_id")):
+        used = events.groupby(["account_id", column])["ts"].agg(
+            first_ts="min", last_ts="max", count="size").reset_index()
+        tables[relation] = used.rename(columns={"account_id": "src", column: "dst"}).assign(
+            amount_sum=0.0)
+    found = find_ring_candidates(snapshot(**tables),
+                                 use_times=event_use_times(tmp_path / "events.parquet"))
+    assert len([c for c in found if c.kind == "pair"]) <= 1
+
+
+def test_a_generated_world_s_planted_pairs_are_found_by_their_timing_its_households_are_not(
+        tmp_path):
+    """The generator's planted pairs share what a couple living alone shares (devices, cards
+    and a home address no one else uses: no evidence, issue 19), so their episodes on every
+    event find some of them; no pair found is honest."""
     import pandas as pd
 
     from ingest.synth import generate
@@ -111,17 +150,10 @@ def test_a_generated_world_s_planted_pairs_are_found_and_its_households_are_not(
         table = used.agg(first_ts="min", last_ts="max", count="size").reset_index()
         tables[relation] = table.rename(columns={"account_id": "src", column: "dst"}).assign(
             amount_sum=0.0)
-    found = {tuple(sorted(c.members)) for c in find_ring_candidates(snapshot(**tables))
-             if len(c.members) == 2}
-    planted = rings.loc[rings["kind"] == "pair", "members"].map(tuple)
-    # a pair sharing two devices and two cards is more than a household: the null model says so
-    users = {column: events.dropna(subset=[column]).groupby(column)["account_id"].agg(set)
-             for column in ("device_id", "payment_id")}
-    telling = [pair for pair in planted
-               if all(sum(set(pair) <= u for u in users[c]) >= 2 for c in users)]
-    recovered = [tuple(sorted(pair)) in found for pair in telling]
-    assert len(recovered) >= 10 and np.mean(recovered) >= 0.8
-    # no pair found is honest (households share one device and one card at most)
+    found = {tuple(sorted(c.members)) for c in find_ring_candidates(
+        snapshot(**tables), use_times=event_use_times(world.events_dir)) if len(c.members) == 2}
+    planted = rings.loc[rings["kind"] == "pair", "members"].map(lambda m: tuple(sorted(m)))
+    assert planted.isin(found).sum() >= 5  # 11 of 100 (52 when a second one counted)
     assert all(set(pair) & abusive for pair in found)
 
 
