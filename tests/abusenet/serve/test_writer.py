@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
+import math
 import os
 import shutil
 import threading
@@ -18,7 +19,14 @@ from abusenet.serve.app import create_app
 from abusenet.serve.durable_log import read_segments, segment_files
 from abusenet.serve.state import GraphState
 from abusenet.serve.validation import EventValidator, canonical_mapping
-from abusenet.serve.writer import ACCEPTED, DUPLICATE, REJECTED, EventWriter, LogFailed
+from abusenet.serve.writer import (
+    ACCEPTED,
+    BUSY_SECONDS,
+    DUPLICATE,
+    REJECTED,
+    EventWriter,
+    LogFailed,
+)
 from graph.snapshot import ACCOUNT
 
 
@@ -137,6 +145,55 @@ def test_the_next_group_is_logged_during_an_apply_and_answered_after_it(loaded):
     entity = state.entity_view("Device", "dev-p")
     assert entity["accounts"] == ["pipe_a", "pipe_b", "pipe_c"]
     writer.close()
+
+
+def test_a_few_events_linger_for_more_and_a_batch_does_not(loaded):
+    state, validator = loaded
+    writer = EventWriter(state, linger=0.5, linger_events=4, linger_busy=(-1.0, 0.0))
+    answers: list[list[str]] = []
+
+    def submit(events: list[dict[str, object]]) -> None:
+        checked = validator.check(events)
+        answers.append(writer.submit(checked.events, checked.reasons))
+
+    first = threading.Thread(target=submit, args=([_login("l1", "linger_a")],))
+    first.start()
+    time.sleep(0.05)  # within the first one's linger: logged in its group
+    submit([_login("l2", "linger_b")])
+    first.join(30)
+    assert answers == [[ACCEPTED], [ACCEPTED]] and writer.groups_written == 1
+    writer.linger = 30.0
+    began = time.perf_counter()
+    submit([_login(f"l{k}", f"linger_{k}") for k in range(3, 7)])  # 4 events: at once
+    assert time.perf_counter() - began < 10 and writer.groups_written == 2
+    writer.close()
+    with pytest.raises(ValueError, match="linger"):
+        EventWriter(state, linger=-1.0)
+
+
+def test_a_single_event_lingers_only_while_the_apply_thread_is_busy(loaded):
+    state, validator = loaded
+    writer = EventWriter(state, linger=30.0, linger_events=4, linger_busy=(0.5, 0.75))
+
+    def took(event: dict[str, object]) -> float:
+        checked = validator.check([event])
+        began = time.perf_counter()
+        assert writer.submit(checked.events, checked.reasons) == [ACCEPTED]
+        return time.perf_counter() - began
+
+    assert writer.busy < 0.5 and took(_login("b1", "busy_a")) < 10  # idle: logged at once
+    writer.linger = 0.5
+    with writer._cond:
+        writer._took(2.0)  # as if it had just applied for two seconds
+    assert writer.busy > 0.75
+    assert took(_login("b2", "busy_b")) >= 0.45  # busy: the lone event waited for company
+    assert writer._linger() == 0.5
+    writer._applying = 0.625 * BUSY_SECONDS * math.exp((time.perf_counter() - writer._applied)
+                                                        / BUSY_SECONDS)
+    assert writer._linger() == pytest.approx(0.25, abs=0.01)  # half way: half the linger
+    writer.close()
+    with pytest.raises(ValueError, match="linger_busy"):
+        EventWriter(state, linger_busy=(0.9, 0.6))
 
 
 def test_a_failed_log_answers_the_error_and_applies_nothing(loaded):
