@@ -128,6 +128,15 @@ def phases(metrics: str) -> dict[str, dict[str, float]]:
     return out
 
 
+def gauge(metrics: str, name: str) -> float | None:
+    """The value of the unlabelled metric ``name`` in ``metrics`` text (``None``: absent, as
+    from a service without it)."""
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
 def rss_mb(pid: int | None) -> float | None:
     """Resident memory of process ``pid`` in MB (Linux), or ``None``."""
     if pid is None:
@@ -309,7 +318,8 @@ def main() -> None:
         single = single_phase(client, traffic, tag, args.rate, args.seconds, args.singles,
                               args.clients)
         cpu_single, loop_single = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
-        single_phases = phases(client.get("/metrics").text)
+        exposition = client.get("/metrics").text
+        single_phases = phases(exposition)
         batch: list[float] = []
         # made before the clock starts: events/s is the service's, not this generator's
         batches = [[traffic.event(100 * b + k, f"{tag}b") for k in range(100)]
@@ -354,6 +364,8 @@ def main() -> None:
         "single_phases": single_phases,
         "single_events_per_group": (None if not applied
                                     else round(single["requests"] / applied, 2)),
+        # the writer's apply thread's busy share at the singles' end (it decides its linger)
+        "single_apply_busy": gauge(exposition, "abusenet_apply_busy_share"),
         "batch_100": {"requests": len(batch), "events_per_s": round(batch_rate, 1),
                       **percentiles(batch)},
         "service_cpu_s": cpu,

@@ -97,8 +97,10 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def prometheus() -> str:
-        """Prometheus text: latency histogram, events applied, graph size, model version."""
-        return metrics.render(state.events_applied, state.graph_size(), state.model_version)
+        """Prometheus text: latency histogram, events applied, graph size, model version,
+        the writer's busy share."""
+        return metrics.render(state.events_applied, state.graph_size(), state.model_version,
+                              writer.busy)
 
     @app.post("/v1/events")
     async def post_events(request: Request) -> Response:

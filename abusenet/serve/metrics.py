@@ -102,8 +102,10 @@ class Metrics:
         with self._lock:
             self._phases.observe(name, seconds)
 
-    def render(self, events_applied: int, graph: dict[str, int], model_version: str) -> str:
-        """The exposition text of every metric."""
+    def render(self, events_applied: int, graph: dict[str, int], model_version: str,
+               apply_busy: float | None = None) -> str:
+        """The exposition text of every metric (``apply_busy``: the event writer's apply
+        thread's share of time applying, :attr:`~abusenet.serve.writer.EventWriter.busy`)."""
         with self._lock:
             lines = self._requests.lines(with_max=False) + self._phases.lines(with_max=True)
         lines += self._gc.lines(with_max=True)
@@ -118,6 +120,11 @@ class Metrics:
         for key, n in sorted(graph.items()):
             kind, name = key.split(":", 1)
             lines.append(f'abusenet_graph_size{{kind="{kind}",name="{name}"}} {n}')
+        if apply_busy is not None:
+            lines += ["# HELP abusenet_apply_busy_share Share of the last second or so the "
+                      "event writer spent applying events.",
+                      "# TYPE abusenet_apply_busy_share gauge",
+                      f"abusenet_apply_busy_share {apply_busy:.4f}"]
         lines += ["# HELP abusenet_model_info The model version being served.",
                   "# TYPE abusenet_model_info gauge",
                   f'abusenet_model_info{{version="{model_version}"}} 1']

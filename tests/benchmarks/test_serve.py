@@ -26,3 +26,12 @@ def test_the_main_thread_cpu_leaves_out_the_other_threads():
     assert grown_process >= 0.12  # the worker's CPU counts for the process
     assert grown_main < 0.05  # not for the main thread
     assert main_thread_cpu_seconds(None) is None
+
+
+def test_the_writer_busy_share_is_read_from_the_metrics_text():
+    from abusenet.serve.metrics import Metrics
+    from benchmarks.serve import gauge
+
+    text = Metrics().render(3, {"nodes:Account": 2}, "v1", apply_busy=0.625)
+    assert gauge(text, "abusenet_apply_busy_share") == 0.625
+    assert gauge(Metrics().render(3, {}, "v1"), "abusenet_apply_busy_share") is None
