@@ -63,7 +63,10 @@ from graph.rings.projection import account_entity_incidence, account_index
 from graph.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parents[1]
-AMLSIM = ROOT.parent / "shared" / "datasets" / "amlsim-10k"
+#: The AMLSim 10k files: under the nearest folder above the checkout holding
+#: ``shared/datasets`` (the repository's parent; a worktree's is one level further up).
+AMLSIM = next((p for p in ROOT.parents if (p / "shared" / "datasets").is_dir()),
+              ROOT.parent) / "shared" / "datasets" / "amlsim-10k"
 
 AccountScorer = Callable[[Snapshot, pd.DataFrame], pd.DataFrame]
 
