@@ -30,7 +30,8 @@ the pair is not listed), with their median surprise and recovery.
 
 The world also holds honest couples living alone (the config's ``couple_alone_share``: a
 household of two sharing a device and a card that also shares a second device, a second card or
-both, no third account using them): honest pairs that share what planted pairs share. The
+both, no third account using them; ``couple_turns_share``: at home together they take turns on
+those devices, minutes apart): honest pairs that share what planted pairs share. The
 ``look-alikes`` table counts the pairs (planted, honest) sharing one or more devices and cards
 that no third account uses, by how many of each, and the share of them each mode reports; a
 reported honest pair counts against ``precision`` and in ``honest`` (``modes``).

@@ -89,8 +89,10 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
         couple = couple_members(rng, pop, config.household_couple_share)
         _couples(rng, pop, local, money, batch, couple, couple)
     if config.couple_alone_share > 0:  # off by default: nothing drawn, worlds unchanged
-        _couples(rng, pop, local, money, batch,
-                 *couples_alone(rng, pop, config.couple_alone_share))
+        device, card = couples_alone(rng, pop, config.couple_alone_share)
+        _couples(rng, pop, local, money, batch, device, card)
+        if config.couple_turns_share > 0:  # off by default as well
+            _turns(rng, pop, local, batch, device, config.couple_turns_share, end)
     batch.counterparty = _counterparties(rng, pop, pools, local, event_type)
     batch.amount = _amounts(rng, event_type, pop, local)
     declined = rng.random(n) < config.decline_rate
@@ -208,6 +210,28 @@ def _couples(rng: np.random.Generator, pop: Population, local: np.ndarray, money
     on_card = (card[local] & money & (pick[1] < _COUPLE_CARD_RATE)
                & (batch.card >> salt == CARD_PERSONAL))
     batch.card[on_card] = entity_key(CARD_HOUSEHOLD, key[on_card])
+
+
+def _turns(rng: np.random.Generator, pop: Population, local: np.ndarray, batch: EventBatch,
+           device: np.ndarray, share: float, end: int) -> None:
+    """Couples living alone (per account: ``device``, whether it uses the couple's second
+    device) take turns on the devices only the two use, the family's and the second:
+    ``share`` of the second member's uses of each come 2-30 min after one of the first
+    member's uses of it (at home together, one after the other, as colluders take turns), the
+    others at times of its own (``batch`` is changed in place)."""
+    ours = device[local] & ((batch.device == entity_key(DEV_HOUSEHOLD, pop.household[local]))
+                            | (batch.device == entity_key(DEV_HOUSEHOLD,
+                                                          pop.household[local] | COUPLE_BIT)))
+    on = np.flatnonzero(ours)
+    first = pop.members_order[pop.household_start[local[on]]] == local[on]
+    lead = on[first][np.argsort(batch.device[on[first]], kind="stable")]
+    follow = on[~first][rng.random(int((~first).sum())) < share]
+    lo = np.searchsorted(batch.device[lead], batch.device[follow], "left")
+    hi = np.searchsorted(batch.device[lead], batch.device[follow], "right")
+    follow, lo, hi = follow[hi > lo], lo[hi > lo], hi[hi > lo]
+    after = lead[lo + (rng.random(len(follow)) * (hi - lo)).astype(np.int64)]
+    batch.ts[follow] = np.minimum(batch.ts[after] + rng.integers(120, 1_801, len(follow)),
+                                  end - 1)
 
 
 def _counterparties(rng: np.random.Generator, pop: Population, pools: Pools, local: np.ndarray,

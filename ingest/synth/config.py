@@ -72,6 +72,11 @@ class SynthConfig:
         share a second device, a second card or both (a third each; a tablet and a laptop with
         a joint card), each member using them at times of its own: honest pairs alone sharing
         what colluding pairs share, no third account to make them a household's; 0 by default.
+    couple_turns_share
+        Share of the second member's uses of each device a couple alone shares (the family's
+        and the second, with ``couple_alone_share``) that come 2-30 min after one of the first
+        member's uses of it: at home together they take turns on the tablet, minutes apart,
+        as colluders do; 0 by default (every use at a time of its own).
     devices_per_account_weights, cards_per_account_weights
         Relative frequency of accounts with 1, 2, ... personal devices / cards.
     mobile_fraction, accounts_per_nat_ip
@@ -139,6 +144,7 @@ class SynthConfig:
     household_card_share: float = 0.4
     household_couple_share: float = 0.0
     couple_alone_share: float = 0.0
+    couple_turns_share: float = 0.0
     devices_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
     cards_per_account_weights: tuple[float, ...] = (0.6, 0.3, 0.1)
     mobile_fraction: float = 0.45
@@ -202,7 +208,8 @@ class SynthConfig:
                      "public_wifi_fraction", "new_account_fraction", "session_continue_rate",
                      "night_shift_fraction", "big_transfer_fraction",
                      "micro_payment_fraction", "honest_flow_fraction", "pair_fraction",
-                     "household_couple_share", "couple_alone_share"):
+                     "household_couple_share", "couple_alone_share",
+                     "couple_turns_share"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 

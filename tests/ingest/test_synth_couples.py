@@ -1,6 +1,7 @@
 """The generator's honest couples (``household_couple_share``): two members of a household of
-three or more who share a second device and card besides the family's; and couples living alone
-(``couple_alone_share``): households of two who share a second device, a second card or both."""
+three or more who share a second device and card besides the family's; couples living alone
+(``couple_alone_share``): households of two who share a second device, a second card or both;
+and who take turns on their devices (``couple_turns_share``)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def test_couples_are_off_by_default_and_checked():
         SynthConfig(household_couple_share=1.5)
     with pytest.raises(ValueError, match="couple_alone_share"):
         SynthConfig(couple_alone_share=-0.1)
+    assert SynthConfig().couple_turns_share == 0
+    with pytest.raises(ValueError, match="couple_turns_share"):
+        SynthConfig(couple_turns_share=1.0)
 
 
 @pytest.mark.slow
@@ -69,3 +73,24 @@ def test_couples_share_a_second_device_and_card_and_only_with_the_option(tmp_pat
     couples = _honest_pairs_sharing_two(with_couples)
     assert len(couples) >= 5
     assert not _honest_pairs_sharing_two(without)
+
+
+@pytest.mark.slow
+def test_couples_alone_take_turns_on_their_devices_minutes_apart_only_with_the_option(tmp_path):
+    def turns(**knobs) -> float:
+        """The share of uses of devices only two accounts use that come 2-30 min after one
+        of the other account's uses of it."""
+        world = generate(tmp_path / str(len(knobs)), n_accounts=3_000, seed=4, progress=False,
+                         couple_alone_share=0.9, **knobs)
+        events = pd.read_parquet(world.events_dir, columns=["account_id", "ts", "device_id"])
+        events = events.dropna()
+        users = events.groupby("device_id")["account_id"].nunique()
+        events = events[events["device_id"].isin(users.index[users == 2])]
+        seconds = (events["ts"] - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy()
+        accounts = events["account_id"].to_numpy()
+        gaps = seconds[:, None] - seconds[None, :]
+        other = (accounts[:, None] != accounts[None, :]) & (
+            events["device_id"].to_numpy()[:, None] == events["device_id"].to_numpy()[None, :])
+        return float((other & (gaps >= 120) & (gaps <= 1_800)).any(axis=1).mean())
+
+    assert turns() < 0.02 and turns(couple_turns_share=0.8) > 0.06  # 0.011, 0.097
