@@ -214,8 +214,7 @@ def _within(cum: np.ndarray, start: np.ndarray, a: np.ndarray, b: np.ndarray) ->
 
 
 def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
-                 residue: np.ndarray, min_surprise: float,
-                 payees: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                 residue: np.ndarray, min_surprise: float) -> np.ndarray:
     """Per judged hub (``fan_of`` its index, -1 for the others; ``codes`` = account * ``width``
     + day, sorted) and day mod its ``step``: its days there where that day is one of its
     routines, else 0. Its best ``residue`` is; then, among its days off its routines so far,
@@ -228,19 +227,8 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
     routines, charged for them, at most ``10 ** -min_surprise``. Payments on one fixed
     other day for some weeks in the middle of the hub's life (review F4, session 19: such a
     laundering hub was never found) stay off it; at its start or end they cannot be told
-    from a pay day added or dropped there, unless ``payees`` tells them apart (per code:
-    the hub's one-off counterparties that day and how many of them are one-shot): such a
-    further day whose days (their 10th to 90th percentile) lie in the last half of the
-    hub's days, or in the first, and whose counterparties are one-shot beyond chance, were
-    they drawn from its and its routines' counterparties alike (:func:`_one_shot_chance`,
-    charged for the hubs with such a day, at most ``10 ** -min_surprise``), is no pay day
-    added or dropped but a run paying accounts that do nothing else, and stays off the
-    routines (review F7, session 19: a fixed-weekday run in a 30-week log's last 8 weeks
-    was found at 0 of 60 hubs)."""
-    judged = fan_of[codes // width] >= 0
-    codes = codes[judged]
-    if payees is not None:
-        payees = (payees[0][judged], payees[1][judged])
+    from a pay day added or dropped there."""
+    codes = codes[fan_of[codes // width] >= 0]
     hub = fan_of[codes // width]
     cols = int(step.max()) if len(step) else 1
     size = len(step) * cols
@@ -268,31 +256,10 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
         residues = np.maximum(step - m, 1)
         more = (left[rows, best] >= 2) & reaches & (
             _log10_sf(c, k, 1.0 / residues) + np.log10(residues) <= -min_surprise)
-        if payees is not None:
-            one_half = more & ((2 * early[rows, best] >= n) | (2 * late[rows, best] < n))
-            shots = _one_shot_chance(*payees, hub, place, routine[hub, place], best)
-            # charged for every hub whose further day could have been such a run
-            more &= ~(one_half & (shots + np.log10(max(one_half.sum(), 1)) <= -min_surprise))
         if not more.any():
             break
         routine[rows[more], best[more]] = True
     return np.where(routine, counts, 0)
-
-
-def _one_shot_chance(pairs: np.ndarray, shots: np.ndarray, hub: np.ndarray,
-                     place: np.ndarray, on_routine: np.ndarray, best: np.ndarray) -> np.ndarray:
-    """Per judged hub (:func:`routine_days`): the log10 chance that as many of the
-    counterparties of its days on ``best`` (mod its step) are one-shot (``pairs`` per code,
-    ``shots`` of them one-shot), were they drawn at random from those and its routines'
-    (``on_routine`` per code) together (:func:`log10_drawn_tail`)."""
-    size = len(best)
-    mine = place == best[hub]
-
-    def per_hub(at: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return np.bincount(hub[at], weights[at], minlength=size).astype(np.int64)
-
-    k, g = per_hub(mine, pairs), per_hub(mine, shots)
-    return log10_drawn_tail(g, k, g + per_hub(on_routine, shots), k + per_hub(on_routine, pairs))
 
 
 def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
@@ -355,14 +322,11 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
     for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
                                      ("dst", "src", "flow_fan_in", "payers")):
         hub = one_off[centre].to_numpy(np.int64)
-        codes, at = np.unique(hub * width + day, return_inverse=True)
-        pairs = np.bincount(at, minlength=len(codes))
-        shots = np.bincount(at, single[one_off[leaf].to_numpy(np.int64)], minlength=len(codes))
+        codes = np.unique(hub * width + day)
         busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
         compact = np.full(n_accounts, -1, np.int64)
         compact[busy] = np.arange(len(busy))
-        inside = compact[codes // width] >= 0
-        codes, pairs, shots = codes[inside], pairs[inside], shots[inside]
+        codes = codes[compact[codes // width] >= 0]
         n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
         n[busy], step[busy], residue[busy], on[busy] = routines(
             compact[codes // width], codes % width, len(busy), max_step)
@@ -373,8 +337,7 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
             continue
         fan_of = np.full(n_accounts, -1, np.int64)
         fan_of[keeps] = np.arange(len(keeps))
-        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise,
-                            (pairs, shots))
+        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise)
         off = n[keeps] - kept.sum(axis=1)
         if not off.any():
             continue

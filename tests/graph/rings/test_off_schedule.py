@@ -211,33 +211,6 @@ def test_a_fixed_other_weekday_for_some_weeks_is_off_the_routine():
         "OffSchedule:8 one-off payees on 8 of its 38 days")
 
 
-def _run_at_the_end(onward: bool) -> list:
-    """Hub 0 of a 30-week world also pays 8 new payees once each on weekday 3 in its last
-    8 weeks; every routine payee pays on once (so is no one-shot account), and the run's
-    payees do too when ``onward``."""
-    transfers, accounts = _world(off_days=0, weeks=30)
-    run = pd.DataFrame({"src": 0, "dst": np.arange(8) + len(accounts), "count": 1,
-                        "ts": (7 * (22 + np.arange(8)) + 3) * DAY_S + 7200.0})
-    sink = len(accounts) + 8
-    payees = pd.concat([transfers, run])["dst"] if onward else transfers["dst"]
-    passed = pd.DataFrame({"src": payees.to_numpy(), "dst": sink, "count": 1,
-                           "ts": 5 * DAY_S + 600.0})
-    every = pd.concat([transfers, run, passed], ignore_index=True)
-    every["last"] = every["ts"]
-    every["amount"] = 100.0
-    return off_schedule_fans(every, pd.Index([str(i) for i in range(sink + 1)]), 3, 50, 2.0)
-
-
-def test_a_run_paying_one_shot_accounts_at_the_end_is_off_the_routine():
-    # review F7 (session 19): the same run in a hub's last weeks reached the end of its life
-    # and was taken for a pay day added; its payees, unlike the routine's, are one-shot
-    groups = _run_at_the_end(onward=False)
-    assert len(groups) == 1 and groups[0].evidence[1].startswith(
-        "OffSchedule:8 one-off payees on 8 of its 38 days")
-    # a pay day added there paying payees like the routine's is one
-    assert _run_at_the_end(onward=True) == []
-
-
 def test_others_rates_leave_the_hub_out_and_read_the_spread():
     rng = np.random.default_rng(0)
     n = np.full(2000, 100)
