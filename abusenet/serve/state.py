@@ -308,6 +308,7 @@ class GraphState:
         state.graph.reserve()  # the first new node copies no feature array
         for rows in state.nodes.values():
             rows.reserve()
+        _release_memory()  # the start's temporaries, before the first request or reload
         return state
 
     @classmethod
