@@ -62,6 +62,36 @@ MAX_LENGTH = 12
 MAX_BUSY = 4
 #: The most orders of its span's chance the search lets a loop be heavier by.
 CREDIT_CAP = 3.0
+#: The longest wait between a loop's hop and the next one (days).
+HOP_DAYS = 7.0
+#: The most a loop's amount may fall at a hop (share of the previous hop's).
+HOP_LOSS = 0.1
+
+
+def log10_relay_chance(times: np.ndarray, amounts: np.ndarray, log_amounts: np.ndarray,
+                       hop_s: float, loss: float, floor: float) -> float | None:
+    """``log10`` of the chance that a loop's transfers (in loop order) relay the money: their
+    times in cyclic order around the loop, each hop within ``hop_s`` of the one before, and
+    each hop's amount within ``loss`` below the one before (None when they do not). The null:
+    times exchangeable (cyclic order ``1 / (k - 1)!``, credited when no two lie within
+    ``floor``), amounts drawn from the log's (``log_amounts``, sorted): the share of them
+    within the band below each hop's amount, to the power of the hops after the first,
+    averaged over the first hop's amount."""
+    k = len(times)
+    start = int(np.argmin(times))
+    order = np.r_[start:k, 0:start]
+    t, a = times[order], amounts[order]
+    if np.any(np.diff(t) < 0) or np.any(np.diff(t) > hop_s):
+        return None
+    step = a[1:] / np.maximum(a[:-1], 1e-12)
+    if np.any(step > 1.0) or np.any(step < 1.0 - loss):
+        return None
+    low = np.searchsorted(log_amounts, log_amounts + np.log10(1.0 - loss))
+    high = np.searchsorted(log_amounts, log_amounts, side="right")
+    share = (high - low) / max(len(log_amounts), 1)
+    # times tied within the clock (``floor``) are in any order: no credit for it
+    log_order = -float(np.sum(np.log10(np.arange(1, k)))) if np.all(np.diff(t) >= floor) else 0.0
+    return log_order + float(np.log10(max(np.mean(share ** (k - 1)), 1e-300)))
 
 
 def pair_degrees(transfers: pd.DataFrame, n_accounts: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -251,7 +281,9 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
     dst = transfers["dst"].to_numpy(np.int64)
     ts = transfers["ts"].to_numpy(np.float64)
     keep = (src != dst) & (weight[src] > 0) & (weight[dst] > 0)
+    amount = transfers["amount"].to_numpy(np.float64)[keep]
     src, dst, ts = src[keep], dst[keep], ts[keep]
+    log_amounts = np.sort(np.log10(np.maximum(amount, 1e-12)))
     spans = SpanNull(ts, day_s)
     quiet = (payees == 1) & (payers > 0)
     successor = np.full(n_accounts, -1, np.int64)
@@ -285,6 +317,11 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
         at = by_key[np.searchsorted(pair_keys[by_key], rows * n_accounts + ends)]
         overlap = np.minimum(dies[rows], dies[ends]) - np.maximum(born[rows], born[ends])
         log_chance += log10_span_chance(ts[at], overlap, day_s)
+        relay = log10_relay_chance(ts[at], amount[at], log_amounts, HOP_DAYS * day_s, HOP_LOSS,
+                                   day_s)
+        if relay is None:
+            return
+        log_chance += relay
         if log_chance <= bar:
             found.append((log_chance, loop, last - first))
 

@@ -152,3 +152,33 @@ def test_a_heavy_loop_on_one_day_among_long_lived_accounts_is_found():
 def test_a_heavy_loop_among_accounts_alive_only_then_is_not_found():
     table, _ = _timed_loop_log(3)
     assert quiet_cycles(table, 6000, 3, 50, 2.0) == []
+
+
+def _household_log(days: list[float], amounts: list[float]) -> tuple[pd.DataFrame, list[int]]:
+    """A busy log over 30 days (amounts spread as people's are) and a closed loop of 4 accounts
+    with no other transfer, on ``days`` with ``amounts`` (hop by hop)."""
+    day = 86400.0
+    src, dst = _busy_log(3000, 8, seed=6)
+    rng = np.random.default_rng(6)
+    ts = rng.uniform(0, 30, len(src)).round() * day
+    table = _table(src, dst).assign(ts=ts, last=ts, amount=rng.lognormal(4.0, 1.0, len(src)))
+    loop = [5000, 5001, 5002, 5003]
+    hops = np.array(days) * day
+    ring = _table(loop, loop[1:] + loop[:1]).assign(ts=hops, last=hops, amount=amounts)
+    return pd.concat([table, ring], ignore_index=True), loop
+
+
+def test_roommates_settling_bills_in_a_loop_are_not_significant():
+    # each pays the next a bill once in the month: out of order around the loop, or in order
+    # with amounts that have nothing to do with each other (review G3, session 20)
+    for days, amounts in (([20, 3, 27, 11], [35.0, 72.0, 24.0, 58.0]),
+                          ([3, 9, 14, 22], [35.0, 72.0, 24.0, 58.0])):
+        table, _ = _household_log(days, amounts)
+        assert quiet_cycles(table, 6000, 3, 50, 2.0) == []
+
+
+def test_a_relay_in_time_order_that_keeps_its_amount_is_found():
+    # the money goes round hop after hop, a little lost at each
+    table, loop = _household_log([3, 4, 6, 7], [500.0, 490.0, 470.0, 455.0])
+    groups = quiet_cycles(table, 6000, 3, 50, 2.0)
+    assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
