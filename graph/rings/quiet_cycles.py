@@ -64,7 +64,8 @@ MAX_BUSY = 4
 CREDIT_CAP = 3.0
 #: The longest wait between a loop's hop and the next one (days).
 HOP_DAYS = 7.0
-#: The most a loop's amount may fall at a hop (share of the previous hop's).
+#: The most a loop's amount may change at a hop: a fall by this share of the previous hop's
+#: amount, or a rise by the same factor.
 HOP_LOSS = 0.1
 
 
@@ -72,10 +73,11 @@ def log10_relay_chance(times: np.ndarray, amounts: np.ndarray, log_amounts: np.n
                        hop_s: float, loss: float, floor: float) -> float | None:
     """``log10`` of the chance that a loop's transfers (in loop order) relay the money: their
     times in cyclic order around the loop, each hop within ``hop_s`` of the one before, and
-    each hop's amount within ``loss`` below the one before (None when they do not). The null:
-    times exchangeable (cyclic order ``1 / (k - 1)!``, credited when no two lie within
+    each hop's amount within a factor ``1 / (1 - loss)`` of the one before, either way (None
+    when they do not: a fee taken, or a little added or rounded up, is still a relay). The
+    null: times exchangeable (cyclic order ``1 / (k - 1)!``, credited when no two lie within
     ``floor``), amounts drawn from the log's (``log_amounts``, sorted): the share of them
-    within the band below each hop's amount, to the power of the hops after the first,
+    within the band around each hop's amount, to the power of the hops after the first,
     averaged over the first hop's amount."""
     k = len(times)
     start = int(np.argmin(times))
@@ -83,11 +85,12 @@ def log10_relay_chance(times: np.ndarray, amounts: np.ndarray, log_amounts: np.n
     t, a = times[order], amounts[order]
     if np.any(np.diff(t) < 0) or np.any(np.diff(t) > hop_s):
         return None
-    step = a[1:] / np.maximum(a[:-1], 1e-12)
-    if np.any(step > 1.0) or np.any(step < 1.0 - loss):
+    width = -np.log10(1.0 - loss)
+    step = np.log10(np.maximum(a[1:], 1e-12)) - np.log10(np.maximum(a[:-1], 1e-12))
+    if np.any(np.abs(step) > width):
         return None
-    low = np.searchsorted(log_amounts, log_amounts + np.log10(1.0 - loss))
-    high = np.searchsorted(log_amounts, log_amounts, side="right")
+    low = np.searchsorted(log_amounts, log_amounts - width)
+    high = np.searchsorted(log_amounts, log_amounts + width, side="right")
     share = (high - low) / max(len(log_amounts), 1)
     # times tied within the clock (``floor``) are in any order: no credit for it
     log_order = -float(np.sum(np.log10(np.arange(1, k)))) if np.all(np.diff(t) >= floor) else 0.0

@@ -182,3 +182,10 @@ def test_a_relay_in_time_order_that_keeps_its_amount_is_found():
     table, loop = _household_log([3, 4, 6, 7], [500.0, 490.0, 470.0, 455.0])
     groups = quiet_cycles(table, 6000, 3, 50, 2.0)
     assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
+
+
+def test_a_relay_whose_amount_rises_a_little_at_a_hop_is_found():
+    # a little added or rounded up at one hop (review G7, session 20) is still a relay
+    table, loop = _household_log([3, 4, 6, 7], [500.0, 490.0, 495.0, 480.0])
+    groups = quiet_cycles(table, 6000, 3, 50, 2.0)
+    assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
