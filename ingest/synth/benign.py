@@ -92,7 +92,8 @@ def benign_events(rng: np.random.Generator, pop: Population, pools: Pools, confi
         device, card = couples_alone(rng, pop, config.couple_alone_share)
         _couples(rng, pop, local, money, batch, device, card)
         if config.couple_turns_share > 0:  # off by default as well
-            _turns(rng, pop, local, batch, device, config.couple_turns_share, end)
+            _turns(rng, pop, local, batch, device, config.couple_turns_share, end,
+                   active_from)
     batch.counterparty = _counterparties(rng, pop, pools, local, event_type)
     batch.amount = _amounts(rng, event_type, pop, local)
     declined = rng.random(n) < config.decline_rate
@@ -213,12 +214,14 @@ def _couples(rng: np.random.Generator, pop: Population, local: np.ndarray, money
 
 
 def _turns(rng: np.random.Generator, pop: Population, local: np.ndarray, batch: EventBatch,
-           device: np.ndarray, share: float, end: int) -> None:
+           device: np.ndarray, share: float, end: int, active_from: np.ndarray) -> None:
     """Couples living alone (per account: ``device``, whether it uses the couple's second
     device) take turns on the devices only the two use, the family's and the second:
     ``share`` of the second member's uses of each come 2-30 min after one of the first
     member's uses of it (at home together, one after the other, as colluders take turns), the
-    others at times of its own (``batch`` is changed in place)."""
+    others at times of its own; never before the second member's ``active_from`` (its signup
+    or the window's start: a use that would come earlier keeps its own time; ``batch`` is
+    changed in place)."""
     ours = device[local] & ((batch.device == entity_key(DEV_HOUSEHOLD, pop.household[local]))
                             | (batch.device == entity_key(DEV_HOUSEHOLD,
                                                           pop.household[local] | COUPLE_BIT)))
@@ -230,8 +233,9 @@ def _turns(rng: np.random.Generator, pop: Population, local: np.ndarray, batch: 
     hi = np.searchsorted(batch.device[lead], batch.device[follow], "right")
     follow, lo, hi = follow[hi > lo], lo[hi > lo], hi[hi > lo]
     after = lead[lo + (rng.random(len(follow)) * (hi - lo)).astype(np.int64)]
-    batch.ts[follow] = np.minimum(batch.ts[after] + rng.integers(120, 1_801, len(follow)),
-                                  end - 1)
+    moved = np.minimum(batch.ts[after] + rng.integers(120, 1_801, len(follow)), end - 1)
+    alive = moved >= active_from[local[follow]]
+    batch.ts[follow[alive]] = moved[alive]
 
 
 def _counterparties(rng: np.random.Generator, pop: Population, pools: Pools, local: np.ndarray,

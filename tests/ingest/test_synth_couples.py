@@ -94,3 +94,14 @@ def test_couples_alone_take_turns_on_their_devices_minutes_apart_only_with_the_o
         return float((other & (gaps >= 120) & (gaps <= 1_800)).any(axis=1).mean())
 
     assert turns() < 0.02 and turns(couple_turns_share=0.8) > 0.06  # 0.011, 0.097
+
+
+def test_turns_never_put_a_member_s_use_before_its_signup(tmp_path):
+    # a follower's use moved after the first member's would come before the follower's own
+    # signup when the follower signed up later (review G6, session 20: 5 accounts on this world)
+    world = generate(tmp_path, n_accounts=3_000, seed=4, progress=False,
+                     couple_alone_share=0.9, couple_turns_share=0.8)
+    events = pd.read_parquet(world.events_dir, columns=["account_id", "ts", "event_type"])
+    signup = events[events["event_type"] == "signup"].groupby("account_id")["ts"].min()
+    first = events.groupby("account_id")["ts"].min()
+    assert len(signup) > 100 and not (first.loc[signup.index] < signup).any()
