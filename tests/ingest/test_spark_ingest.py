@@ -119,12 +119,7 @@ def test_dirty_logs_give_the_same_events_quarantine_and_counts(spark, tmp_path):
     assert events.loc[events.event_id == "e4", "ts"].dt.second.tolist() == [0]
     assert events.loc[events.event_id == "e11", "ip"].tolist() == ["43.173.1.96"]
     assert events.loc[events.event_id == "e13", "event_type"].tolist() == ["log,in"]
-    key = ["source_file", "line"]
-    quarantine_duck = pd.read_parquet(duck / QUARANTINE_FILE)
-    quarantine_spark = pd.read_parquet(sparked / QUARANTINE_FILE)
-    quarantine_duck["source_file"] = quarantine_duck["source_file"].str.replace(
-        str(duck), str(sparked))
-    assert_same_tables(_sorted(quarantine_duck, key), _sorted(quarantine_spark, key))
+    quarantine_spark = _assert_same_quarantine(duck, sparked)
     assert set(quarantine_spark["reason"]) == {
         "unparseable ts", "empty account_id", "malformed ip", "non-numeric amount",
         "ts in the future", "wrong number of columns"}
@@ -141,12 +136,7 @@ def test_lines_read_in_many_partitions_keep_their_numbers(spark, tmp_path, split
     with session_conf(spark, conf):
         duck, sparked, runs_duck, runs_spark = _both(tmp_path, spark, [LOGS])
     assert runs_duck[0].reasons == runs_spark[0].reasons
-    key = ["source_file", "line"]
-    quarantine_duck = pd.read_parquet(duck / QUARANTINE_FILE)
-    quarantine_spark = pd.read_parquet(sparked / QUARANTINE_FILE)
-    quarantine_duck["source_file"] = quarantine_duck["source_file"].str.replace(
-        str(duck), str(sparked))
-    assert_same_tables(_sorted(quarantine_duck, key), _sorted(quarantine_spark, key))
+    _assert_same_quarantine(duck, sparked)
 
 
 def test_rerun_of_the_same_file_changes_nothing(spark, tmp_path):
@@ -253,3 +243,14 @@ def test_pipeline_stages_run_on_the_spark_engine(spark, tmp_path):
                             event_labels=tmp_path / "logs.csv")
     info = data.snapshot_stage(tmp_path / "events", mapping, tmp_path, engine="spark")
     assert info["nodes"]["Account"] == 5 and "Email" in info["nodes"]  # u1, u2, u4, u5, u9
+
+
+def _assert_same_quarantine(duck: Path, sparked: Path) -> pd.DataFrame:
+    """Both engines' quarantine tables equal, rows matched by file and line; Spark's table."""
+    key = ["source_file", "line"]
+    quarantine_duck = pd.read_parquet(duck / QUARANTINE_FILE)
+    quarantine_spark = pd.read_parquet(sparked / QUARANTINE_FILE)
+    quarantine_duck["source_file"] = quarantine_duck["source_file"].str.replace(
+        str(duck), str(sparked))
+    assert_same_tables(_sorted(quarantine_duck, key), _sorted(quarantine_spark, key))
+    return quarantine_spark
