@@ -935,22 +935,22 @@ class ScoreJournal:
     """The rows whose kept scores (``scores_``) a scorer wrote since its one reader last took
     them (:meth:`take`), so that the reader can keep what it derives from the scores (the
     service's per-entity score totals) current without reading every score again. After a
-    whole new set of scores (:meth:`reset`), and once more rows were written than the writer's
-    limit since the last take (a reader that stopped taking them), :meth:`take` answers
+    whole new set of scores (:meth:`reset`), and once more rows were written than a share of
+    the scores since the last take (a reader that stopped taking them), :meth:`take` answers
     ``None``: any score may have changed."""
 
     def __init__(self) -> None:
         self._rows: list[np.ndarray] | None = None
         self._count = 0
 
-    def wrote(self, rows: np.ndarray, limit: int) -> None:
-        """Note that the scores of ``rows`` were written (forgotten, as :meth:`reset`, past
-        ``limit`` rows since the last take)."""
+    def wrote(self, rows: np.ndarray, size: int) -> None:
+        """Note that the scores of ``rows`` were written, of ``size`` scores kept (forgotten,
+        as :meth:`reset`, past an eighth of them plus 1,024 rows since the last take)."""
         if self._rows is None:
             return
         self._rows.append(np.asarray(rows, dtype=np.int64))
         self._count += len(rows)
-        if self._count > limit:
+        if self._count > size // 8 + 1024:
             self.reset()
 
     def reset(self) -> None:
@@ -1468,7 +1468,7 @@ class LocalScorer:
                           for level in range(1, model.num_layers)] + [h])
             self.scores_[stale] = self.calibrator.transform(self._offset(graph, stale, logits))
             self.scored_[stale] = self._tick
-            self.journal.wrote(stale, len(self.scores_) // 8 + 1024)
+            self.journal.wrote(stale, len(self.scores_))
         return self.scores_[rows]
 
     @torch.no_grad()

@@ -1250,7 +1250,7 @@ class _PublishedScores:
         out = self._combine(self.gnn.current(graph, rows), self.xgb.current(graph, rows))
         self._grow(graph)
         self.scores_[rows] = out
-        self.journal.wrote(rows, len(self.scores_) // 8 + 1024)
+        self.journal.wrote(rows, len(self.scores_))
         return out
 
 

@@ -69,32 +69,47 @@ HOP_DAYS = 7.0
 HOP_LOSS = 0.1
 
 
-def log10_relay_chance(times: np.ndarray, amounts: np.ndarray, log_amounts: np.ndarray,
-                       hop_s: float, loss: float, floor: float) -> float | None:
+class RelayNull:
+    """The amounts' part of :func:`log10_relay_chance`'s null, read once per log: per amount of
+    the log, the share of the log's amounts within a factor ``1 / (1 - loss)`` of it, and per
+    loop length ``k`` the ``log10`` of their ``(k - 1)``-th powers' mean (the chance that the
+    hops after the first stay within the band of the one before, averaged over the first)."""
+
+    def __init__(self, amounts: np.ndarray, loss: float) -> None:
+        log_amounts = np.sort(np.log10(np.maximum(amounts, 1e-12)))
+        self.width = -np.log10(1.0 - loss)
+        low = np.searchsorted(log_amounts, log_amounts - self.width)
+        high = np.searchsorted(log_amounts, log_amounts + self.width, side="right")
+        self.share = (high - low) / max(len(log_amounts), 1)
+        self._log_chance: dict[int, float] = {}
+
+    def log_chance(self, k: int) -> float:
+        """``log10`` of the chance that a ``k``-loop's amounts keep within the band."""
+        if k not in self._log_chance:
+            self._log_chance[k] = float(np.log10(max(np.mean(self.share ** (k - 1)), 1e-300)))
+        return self._log_chance[k]
+
+
+def log10_relay_chance(times: np.ndarray, amounts: np.ndarray, null: RelayNull,
+                       hop_s: float, floor: float) -> float | None:
     """``log10`` of the chance that a loop's transfers (in loop order) relay the money: their
     times in cyclic order around the loop, each hop within ``hop_s`` of the one before, and
-    each hop's amount within a factor ``1 / (1 - loss)`` of the one before, either way (None
-    when they do not: a fee taken, or a little added or rounded up, is still a relay). The
-    null: times exchangeable (cyclic order ``1 / (k - 1)!``, credited when no two lie within
-    ``floor``), amounts drawn from the log's (``log_amounts``, sorted): the share of them
-    within the band around each hop's amount, to the power of the hops after the first,
-    averaged over the first hop's amount."""
+    each hop's amount within the band of ``null`` (:class:`RelayNull`) around the one before,
+    either way (None when they do not: a fee taken, or a little added or rounded up, is still
+    a relay). The null: times exchangeable (cyclic order ``1 / (k - 1)!``, credited when no
+    two lie within ``floor``), amounts drawn from the log's (:meth:`RelayNull.log_chance`)."""
     k = len(times)
     start = int(np.argmin(times))
     order = np.r_[start:k, 0:start]
     t, a = times[order], amounts[order]
     if np.any(np.diff(t) < 0) or np.any(np.diff(t) > hop_s):
         return None
-    width = -np.log10(1.0 - loss)
     step = np.log10(np.maximum(a[1:], 1e-12)) - np.log10(np.maximum(a[:-1], 1e-12))
-    if np.any(np.abs(step) > width):
+    if np.any(np.abs(step) > null.width):
         return None
-    low = np.searchsorted(log_amounts, log_amounts - width)
-    high = np.searchsorted(log_amounts, log_amounts + width, side="right")
-    share = (high - low) / max(len(log_amounts), 1)
     # times tied within the clock (``floor``) are in any order: no credit for it
     log_order = -float(np.sum(np.log10(np.arange(1, k)))) if np.all(np.diff(t) >= floor) else 0.0
-    return log_order + float(np.log10(max(np.mean(share ** (k - 1)), 1e-300)))
+    return log_order + null.log_chance(k)
 
 
 def pair_degrees(transfers: pd.DataFrame, n_accounts: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -149,15 +164,14 @@ class LoopNull:
 
 
 def _chains(quiet: np.ndarray, successor: np.ndarray, log_w: np.ndarray, src: np.ndarray,
-            dst: np.ndarray, ts: np.ndarray, longest: int, most: float
+            dst: np.ndarray, ts: np.ndarray, paid_at: np.ndarray, longest: int, most: float
             ) -> dict[int, list[tuple[int, list[int], float, float, float]]]:
     """Per non-quiet account, its chains: per transfer pair from it into a quiet account, the
     non-quiet account the quiet accounts' one payee each lead to, those quiet accounts, their
     log weight and the first and last of the chain's pairs' first times ``ts`` (``to, path,
     weight, earliest, latest``), where a loop of at most ``longest`` accounts and log weight
-    ``most`` could hold them (followed for all pairs at once, step by step)."""
-    paid_at = np.zeros(len(quiet))
-    paid_at[src[quiet[src]]] = ts[quiet[src]]
+    ``most`` could hold them (followed for all pairs at once, step by step; ``paid_at``: per
+    quiet account, the first time of its pair to its one payee)."""
     first = np.flatnonzero(~quiet[src] & quiet[dst])
     owner, head, at = src[first], dst[first], dst[first]
     weight = log_w[at]
@@ -286,7 +300,7 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
     keep = (src != dst) & (weight[src] > 0) & (weight[dst] > 0)
     amount = transfers["amount"].to_numpy(np.float64)[keep]
     src, dst, ts = src[keep], dst[keep], ts[keep]
-    log_amounts = np.sort(np.log10(np.maximum(amount, 1e-12)))
+    relays = RelayNull(amount, HOP_LOSS)
     spans = SpanNull(ts, day_s)
     quiet = (payees == 1) & (payers > 0)
     successor = np.full(n_accounts, -1, np.int64)
@@ -320,8 +334,7 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
         at = by_key[np.searchsorted(pair_keys[by_key], rows * n_accounts + ends)]
         overlap = np.minimum(dies[rows], dies[ends]) - np.maximum(born[rows], born[ends])
         log_chance += log10_span_chance(ts[at], overlap, day_s)
-        relay = log10_relay_chance(ts[at], amount[at], log_amounts, HOP_DAYS * day_s, HOP_LOSS,
-                                   day_s)
+        relay = log10_relay_chance(ts[at], amount[at], relays, HOP_DAYS * day_s, day_s)
         if relay is None:
             return
         log_chance += relay
@@ -333,7 +346,7 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
     for loop in _quiet_loops(quiet, successor, longest):
         judge(loop, float(log_w[loop].sum()), float(paid_at[loop].min()),
               float(paid_at[loop].max()))
-    chains = _chains(quiet, successor, log_w, src, dst, ts, longest, most + credit_cap)
+    chains = _chains(quiet, successor, log_w, src, dst, ts, paid_at, longest, most + credit_cap)
     has_chain = np.zeros(n_accounts, bool)
     has_chain[list(chains)] = True
     # direct transfers between non-quiet accounts: into one a chain leaves (to go on), or
