@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -52,6 +53,11 @@ from graph.store.server.jvm import (
 )
 from graph.store.server.process import ServerStatus
 from ingest.files import write_text_atomic
+
+#: Free disk space a start needs on the data directory's file system: Neo4j preallocates a
+#: 256 MiB transaction log for each of its two databases (``system`` and ``neo4j``) and
+#: then writes the store, so with less it dies part-way with errors that do not say why.
+MIN_FREE_DISK_BYTES = 1 << 30
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +225,7 @@ class LocalNeo4j:
         if current.state == "stale":
             self._pid_path().unlink(missing_ok=True)
         s = self.read_settings()
+        _check_free_disk(Path(s["data_dir"]))
         for port in (s["bolt_port"], s["http_port"]):
             # A killed server may hold its sockets for a moment while its threads die.
             if not process.wait_port_free(port, 10.0 if current.state == "stale" else 0.0):
@@ -326,3 +333,18 @@ class LocalNeo4j:
 
     def _log_tail(self, lines: int = 15) -> str:
         return process.log_tail(self.log_path, secret=self._secret(), lines=lines)
+
+
+def _check_free_disk(data_dir: Path) -> None:
+    """Refuse to start when the data directory's file system has under
+    :data:`MIN_FREE_DISK_BYTES` free, naming the directory and both figures."""
+    probe = data_dir
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free
+    if free < MIN_FREE_DISK_BYTES:
+        raise Neo4jServerError(
+            f"only {free / 2**20:.0f} MiB are free on the disk holding {data_dir}; Neo4j needs "
+            f"at least {MIN_FREE_DISK_BYTES / 2**20:.0f} MiB to start (it preallocates a 256 MiB "
+            "transaction log for each of its two databases). Free some space and start again."
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -93,3 +94,23 @@ def test_status_of_a_home_without_install(tmp_path: Path) -> None:
     assert LocalNeo4j(tmp_path).status().state == "not installed"
     with pytest.raises(Neo4jServerError, match="abusenet neo4j install"):
         LocalNeo4j(tmp_path).start()
+
+
+def test_start_on_a_full_disk_names_the_problem_and_launches_nothing(
+    server: LocalNeo4j, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = LocalNeo4j(tmp_path / "full-home")
+    other.install(data_dir=tmp_path / "full-data", bolt_port=free_port(), http_port=free_port(),
+                  jars_from=_installed_jars() or server.home)
+    real = shutil.disk_usage
+    seen: list[Path] = []
+
+    def nearly_full(path: os.PathLike[str]) -> object:
+        seen.append(Path(path))
+        return real(path)._replace(free=300 * 2**20)
+
+    monkeypatch.setattr(shutil, "disk_usage", nearly_full)
+    full = r"only 300 MiB are free on the disk holding .*full-data"
+    with pytest.raises(Neo4jServerError, match=full):
+        other.start()
+    assert seen and other.status().state == "stopped"
