@@ -38,7 +38,7 @@ from graph.snapshot import ACCOUNT
 _FIT_ROWS = 16_384
 #: In-neighbour edges summed at a time when building hubs' sums.
 _BUILD_EDGES = 1 << 18
-#: From this many edges on, :meth:`LiveXGBGraph._level` sums means by a sparse product (some
+#: From this many edges on, :meth:`LiveXGBGraph._levels` sums means by a sparse product (some
 #: 25 us to set up, then ~20x faster than ``np.add.at``, which sums them in the same order).
 _SPARSE_EDGES = 128
 
@@ -59,7 +59,11 @@ def _mean_edges(position: np.ndarray, src: np.ndarray, n_rows: int
     the batch's mean matrix, scipy's diagonal @ adjacency product, holds and sums them, so
     that a mean on a float32 rounding tie rounds the same way). Returns the edges' rows and
     sources in that order, each edge's share of its row's mean and the rows' CSR ``indptr``."""
-    order = np.lexsort((-src, position))
+    top = int(src.max()) + 1 if len(src) else 1
+    if n_rows * top < 2**62:  # one key, by row then source descending (edges are distinct)
+        order = np.argsort(position * top + (top - 1 - src), kind="stable")
+    else:
+        order = np.lexsort((-src, position))
     position, src = position[order], src[order]
     degree = np.bincount(position, minlength=n_rows)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
@@ -110,6 +114,13 @@ def _compact(matrix: sp.csr_matrix, distinct: _Distinct) -> tuple[sp.csr_matrix,
     sources, column = distinct(matrix.indices)
     return sp.csr_matrix((matrix.data, column, matrix.indptr),
                          shape=(matrix.shape[0], len(sources))), sources
+
+
+def _distinct_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct rows of ``parts``, ascending, and each part's positions among them."""
+    rows, position = np.unique(parts[0] if len(parts) == 1 else np.concatenate(parts),
+                               return_inverse=True)
+    return rows, np.split(position.reshape(-1), np.cumsum([len(p) for p in parts[:-1]]))
 
 
 def _rows_of(level: dict[str, np.ndarray], node_type: str, rows: np.ndarray) -> np.ndarray:
@@ -260,33 +271,66 @@ class LiveXGBGraph:
         return pinned_or_computed(self._pinned[node_type], rows,
                                   lambda missing: self._level0(graph, node_type, missing, into))
 
-    def _level(self, graph: LocalGraph, into: dict[str, list[EdgeType]], node_type: str,
-               rows: np.ndarray, level: int, held: bool = False) -> np.ndarray:
-        """Level ``level`` of ``rows`` of ``node_type`` (float64); at level 1, hubs read their
-        running sums; ``held``: level 0 read from the pinned rows where held
-        (:meth:`_held_level0`), else computed."""
-        if level == 0:
-            return (self._held_level0 if held else self._level0)(graph, node_type, rows, into)
-        blocks = [np.empty((len(rows), 0))]
-        for et in into[node_type]:
-            mean = np.zeros((len(rows), self._width(into, et[0], level - 1)))
-            small = np.flatnonzero(~self._hub_means(et, rows, level, mean))
-            position, src = graph.adjacency[et].gather(rows[small])
-            if len(src):
-                # summed in the batch's order (by the same product: a sparse mean matrix over
-                # the distinct sources, or for a few edges np.add.at)
-                position, src, share, indptr = _mean_edges(position, src, len(small))
-                sources, column = np.unique(src, return_inverse=True)
-                values = self._level(graph, into, et[0], sources, level - 1, held)
-                if len(src) < _SPARSE_EDGES:  # the same sums, without the matrix's set-up
-                    part = np.zeros((len(small), values.shape[1]))
-                    np.add.at(part, position, values[column.reshape(-1)] * share[:, None])
-                    mean[small] = part
-                else:
-                    mean[small] = sp.csr_matrix((share, column.reshape(-1), indptr),
-                                                shape=(len(small), len(sources))) @ values
-            blocks.append(mean)
-        return np.hstack(blocks).reshape(len(rows), self._width(into, node_type, level))
+    def _levels(self, graph: LocalGraph, into: dict[str, list[EdgeType]], targets: np.ndarray,
+                held: bool) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """Per level ``h`` (0 to :attr:`hops`), node type -> (distinct ascending rows, their
+        level ``h``, float64): every level of account ``targets`` (distinct) and the levels
+        below that they read, each computed once for all the rows that need it (a row's
+        values do not depend on the other rows: a mean reads its row's edges only, in their
+        order); at level 1, hubs read their running sums; ``held``: level 0 read from the
+        pinned rows where held (:meth:`_held_level0`), else computed."""
+        # top down: the rows of each level per node type, and the edges their means read
+        # (each edge type's sources: one part of the rows wanted at the level below)
+        wanted: list[dict[str, list[np.ndarray]]] = [{ACCOUNT: [targets]}
+                                                     for _ in range(self.hops + 1)]
+        rows_of: list[dict[str, np.ndarray]] = [{} for _ in range(self.hops + 1)]
+        edges: dict[tuple[int, EdgeType], tuple[_HubSums | None, np.ndarray, np.ndarray,
+                                                np.ndarray, np.ndarray, int]] = {}
+        columns: dict[tuple[int, str], list[np.ndarray]] = {}
+        for level in range(self.hops, -1, -1):
+            for t, parts in wanted[level].items():
+                rows, columns[level, t] = _distinct_rows(parts)
+                rows_of[level][t] = rows
+                for et in into[t] if level else ():
+                    table, hub, picked = self._hub_slots(et, rows, level)
+                    small = np.flatnonzero(~hub)
+                    position, src = graph.adjacency[et].gather(rows[small])
+                    below = wanted[level - 1].setdefault(et[0], [])
+                    edges[level, et] = table, hub, picked, small, position, len(below)
+                    below.append(src)
+        level0 = self._held_level0 if held else self._level0
+        levels = [{t: (rows, level0(graph, t, rows, into)) for t, rows in rows_of[0].items()}]
+        # bottom up: each level's means of the level below
+        for level in range(1, self.hops + 1):
+            below = levels[-1]
+            current = {}
+            for t, rows in rows_of[level].items():
+                out = np.zeros((len(rows), self._width(into, t, level)))
+                column = 0
+                for et in into[t]:
+                    width = self._width(into, et[0], level - 1)
+                    mean = out[:, column:column + width]
+                    column += width
+                    table, hub, picked, small, position, part = edges[level, et]
+                    if table is not None and len(picked):
+                        mean[hub] = table.sums[picked] / table.counts[picked][:, None]
+                    if not len(position):
+                        continue
+                    # summed in the batch's order (by the same product: a sparse mean matrix
+                    # over the rows of the level below, or for a few edges np.add.at)
+                    position, source, share, indptr = _mean_edges(
+                        position, columns[level - 1, et[0]][part], len(small))
+                    values = below[et[0]][1]
+                    if len(source) < _SPARSE_EDGES:  # the same sums, without the matrix's set-up
+                        part_sums = np.zeros((len(small), width))
+                        np.add.at(part_sums, position, values[source] * share[:, None])
+                        mean[small] = part_sums
+                    else:
+                        mean[small] = sp.csr_matrix((share, source, indptr),
+                                                    shape=(len(small), len(values))) @ values
+                current[t] = rows, out
+            levels.append(current)
+        return levels
 
     def _width(self, into: dict[str, list[EdgeType]], node_type: str, level: int) -> int:
         """Columns of level ``level`` of ``node_type``."""
@@ -300,8 +344,16 @@ class LiveXGBGraph:
         else every value computed from the graph."""
         rows = np.asarray(rows, dtype=np.int64)
         into = self._into(graph)
-        return np.hstack([self._level(graph, into, ACCOUNT, rows, h, held).astype(np.float32)
-                          for h in range(self.hops + 1)])
+        targets, back = np.unique(rows, return_inverse=True)
+        levels = self._levels(graph, into, targets, held)
+        x = np.empty((len(targets), sum(self._width(into, ACCOUNT, h)
+                                        for h in range(self.hops + 1))), dtype=np.float32)
+        column = 0
+        for level in levels:  # each level cast to float32, as the batch does
+            level_rows, values = level[ACCOUNT]
+            x[:, column:column + values.shape[1]] = values[np.searchsorted(level_rows, targets)]
+            column += values.shape[1]
+        return x[back.reshape(-1)]
 
     def scores(self, graph: LocalGraph, rows: np.ndarray, held: bool = False) -> np.ndarray:
         """Probability of abuse of account ``rows`` (float64), computed now (``held``: as in

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gnn.baselines.xgb_graph import XGBGraph, hop_features
-from gnn.live_xgb_graph import LiveXGBGraph, _Distinct
+from gnn.live_xgb_graph import LiveXGBGraph, _Distinct, _mean_edges
 from gnn.local_scoring import LocalGraph
 
 USED = ("Account", "USED", "Device")
@@ -119,6 +119,36 @@ def test_the_whole_pass_scores_each_account_as_its_own_neighbourhood_does(hops):
     np.testing.assert_array_equal(live.fit(g), live.scores(g, every))
     np.testing.assert_allclose(live.fit(g), live.model.score_graph(g.to_heterodata()),
                                atol=1e-7)
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3])
+def test_rows_read_together_get_each_row_alone_s_features_bit_for_bit(hops):
+    """A batch's levels are computed once for all the rows that need them: the features of
+    rows asked together (repeated, out of order) are, bit for bit, each row's asked alone,
+    with hubs' sums and pinned rows after changes (held) and without."""
+    g, live = setup(hops)
+    live = LiveXGBGraph(live.model, live.inputs, live.widths, hub_degree=4, resync=3)
+    live.fit(g)
+    g.set_features("Account", np.array([0, 5]), np.ones((2, 3), dtype=np.float32))
+    g.add_edge(USED, 7, 0)
+    live.mark(g, {"Account": np.array([0, 5, 7]), "Device": np.array([0])})
+    rows = np.array([9, 3, 0, 9, 5, 7, 33, 3])
+    for held in (False, True):
+        alone = np.vstack([live.features(g, rows[i:i + 1], held) for i in range(len(rows))])
+        np.testing.assert_array_equal(live.features(g, rows, held), alone)
+
+
+def test_mean_edges_order_rows_then_sources_descending():
+    """_mean_edges' order (one sort key) is lexsort's: by row, each row's sources descending."""
+    rng = np.random.default_rng(3)
+    pairs = np.unique(np.stack([rng.integers(0, 30, 400), rng.integers(0, 500, 400)]), axis=1)
+    shuffled = pairs[:, rng.permutation(pairs.shape[1])]
+    position, src, share, indptr = _mean_edges(shuffled[0], shuffled[1], 32)
+    order = np.lexsort((-shuffled[1], shuffled[0]))
+    np.testing.assert_array_equal(position, shuffled[0][order])
+    np.testing.assert_array_equal(src, shuffled[1][order])
+    np.testing.assert_array_equal(indptr, np.r_[0, np.cumsum(np.bincount(position, minlength=32))])
+    np.testing.assert_array_equal(share, 1.0 / np.bincount(position, minlength=32)[position])
 
 
 @pytest.mark.parametrize("edges", [3, 40, 400])
