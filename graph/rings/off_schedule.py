@@ -18,7 +18,10 @@ once), over the days the pairs start:
   and more days ``r' (mod s)`` are routines too where its days off the routines so far
   crowd on one beyond chance (:func:`routine_days`): a hub paying on two weekdays, or one that
   moved its pay day (40 of its 100 days "off" its first routine, in a row, a false group of
-  surprise 110 before), keeps a routine on each;
+  surprise 110 before), keeps a routine on each; unless such a further day's counterparties
+  are one-shot accounts beyond chance against the routines' counterparties of the same weeks
+  (one-shot at equal exposure, the log's end cutting both alike): a laundering run on a fixed
+  other weekday in the hub's last weeks, no pay day added;
 * off them: ``k`` days; the chance of ``k`` or more is judged against the *other* hubs
   that keep a routine: a beta-binomial tail at their pooled off-routine rate ``q`` with their
   spread ``rho`` (method of moments). Honest hubs leave their routines at their own rates (one
@@ -214,7 +217,8 @@ def _within(cum: np.ndarray, start: np.ndarray, a: np.ndarray, b: np.ndarray) ->
 
 
 def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
-                 residue: np.ndarray, min_surprise: float) -> np.ndarray:
+                 residue: np.ndarray, min_surprise: float,
+                 payees: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Per judged hub (``fan_of`` its index, -1 for the others; ``codes`` = account * ``width``
     + day, sorted) and day mod its ``step``: its days there where that day is one of its
     routines, else 0. Its best ``residue`` is; then, among its days off its routines so far,
@@ -226,9 +230,20 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
     far, ``P(Bin(k, 1 / (step - m)) >= c)`` among the ``step - m`` days left after ``m``
     routines, charged for them, at most ``10 ** -min_surprise``. Payments on one fixed
     other day for some weeks in the middle of the hub's life (review F4, session 19: such a
-    laundering hub was never found) stay off it; at its start or end they cannot be told
-    from a pay day added or dropped there."""
-    codes = codes[fan_of[codes // width] >= 0]
+    laundering hub was never found) stay off it; at its start or end they are told from a
+    pay day added or dropped there only by ``payees`` (per code: the hub's one-off
+    counterparties that day and how many of them are one-shot accounts): such a further day
+    whose counterparties are one-shot beyond chance against those of its routines' days
+    within half a step of its own (:func:`_same_days_one_shot_chance`, charged for the hubs
+    with a further day, at most ``10 ** -min_surprise``) is a run paying accounts that do
+    nothing else and stays off the routines (review F7, session 19). Those days, not the
+    hub's whole life, because a payee paid in the log's last weeks has had only those weeks
+    to transfer again (review G2, session 20: against routine payees paid months earlier,
+    honest hubs adding a pay day there paying new accounts made false groups)."""
+    judged = fan_of[codes // width] >= 0
+    codes = codes[judged]
+    if payees is not None:
+        payees = (payees[0][judged], payees[1][judged])
     hub = fan_of[codes // width]
     cols = int(step.max()) if len(step) else 1
     size = len(step) * cols
@@ -256,10 +271,44 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
         residues = np.maximum(step - m, 1)
         more = (left[rows, best] >= 2) & reaches & (
             _log10_sf(c, k, 1.0 / residues) + np.log10(residues) <= -min_surprise)
+        if payees is not None and more.any():
+            shots = _same_days_one_shot_chance(codes, width, hub, step, best,
+                                               routine[hub, place], payees)
+            # charged for every hub whose further day could have been such a run
+            more &= shots + np.log10(more.sum()) > -min_surprise
         if not more.any():
             break
         routine[rows[more], best[more]] = True
     return np.where(routine, counts, 0)
+
+
+def _same_days_one_shot_chance(codes: np.ndarray, width: int, hub: np.ndarray,
+                               step: np.ndarray, best: np.ndarray, on_routine: np.ndarray,
+                               payees: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Per judged hub (:func:`routine_days`: ``codes`` its days, ``hub`` their hub): the
+    log10 chance that as many of the counterparties of its days on ``best`` (mod its
+    ``step``) are one-shot accounts (``payees``: per code, the counterparties and how many
+    of them are one-shot), were they drawn at random from those and the counterparties of
+    its routines' days (``on_routine`` per code) within half a step of one of them
+    (:func:`log10_drawn_tail`): one-shot at equal exposure, each routine day matched to the
+    candidate's day nearest it, so the log's end cuts both alike."""
+    pairs, shots = payees
+    s, day = step[hub], codes % width
+    back = (day - best[hub]) % s
+    matched = np.zeros(len(codes), bool)
+    for near, fits in ((day - back, 2 * back <= s), (day - back + s, 2 * (s - back) <= s)):
+        probe = codes - day + near
+        at = np.minimum(np.searchsorted(codes, probe), len(codes) - 1)
+        matched |= fits & (near >= 0) & (near < width) & (codes[at] == probe)
+    reference = on_routine & matched
+    candidate = back == 0
+
+    def per_hub(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(hub, weights, minlength=len(step)).astype(np.int64)
+
+    k, g = per_hub(pairs * candidate), per_hub(shots * candidate)
+    return log10_drawn_tail(g, k, g + per_hub(shots * reference),
+                            k + per_hub(pairs * reference))
 
 
 def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
@@ -322,11 +371,14 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
     for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
                                      ("dst", "src", "flow_fan_in", "payers")):
         hub = one_off[centre].to_numpy(np.int64)
-        codes = np.unique(hub * width + day)
+        codes, at = np.unique(hub * width + day, return_inverse=True)
+        pairs = np.bincount(at, minlength=len(codes))
+        shots = np.bincount(at, single[one_off[leaf].to_numpy(np.int64)], minlength=len(codes))
         busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
         compact = np.full(n_accounts, -1, np.int64)
         compact[busy] = np.arange(len(busy))
-        codes = codes[compact[codes // width] >= 0]
+        inside = compact[codes // width] >= 0
+        codes, pairs, shots = codes[inside], pairs[inside], shots[inside]
         n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
         n[busy], step[busy], residue[busy], on[busy] = routines(
             compact[codes // width], codes % width, len(busy), max_step)
@@ -337,7 +389,8 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
             continue
         fan_of = np.full(n_accounts, -1, np.int64)
         fan_of[keeps] = np.arange(len(keeps))
-        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise)
+        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise,
+                            (pairs, shots))
         off = n[keeps] - kept.sum(axis=1)
         if not off.any():
             continue

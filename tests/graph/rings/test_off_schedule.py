@@ -211,6 +211,43 @@ def test_a_fixed_other_weekday_for_some_weeks_is_off_the_routine():
         "OffSchedule:8 one-off payees on 8 of its 38 days")
 
 
+def _run_at_the_end(onward: float | None, run_onward: float | None) -> list:
+    """Hub 0 of a 30-week world (routine on weekday 0) also pays 8 new payees once each on
+    weekday 3 in its last 8 weeks. Every routine payee pays on once ``onward`` days after it
+    is paid (none when ``None``), when the log still lasts then; the run's payees do the
+    same after ``run_onward`` days."""
+    transfers, accounts = _world(off_days=0, weeks=30)
+    run = pd.DataFrame({"src": 0, "dst": np.arange(8) + len(accounts), "count": 1,
+                        "ts": (7 * (22 + np.arange(8)) + 3) * DAY_S + 7200.0})
+    sink = len(accounts) + 8
+    passed = [pd.DataFrame({"src": paid["dst"].to_numpy(), "dst": sink, "count": 1,
+                            "ts": paid["ts"].to_numpy() + after * DAY_S})
+              for paid, after in ((transfers, onward), (run, run_onward)) if after is not None]
+    every = pd.concat([transfers, run, *passed], ignore_index=True)
+    every = every[every["ts"] < 7 * 30 * DAY_S]
+    every["last"] = every["ts"]
+    every["amount"] = 100.0
+    return off_schedule_fans(every, pd.Index([str(i) for i in range(sink + 1)]), 3, 50, 2.0)
+
+
+def test_a_run_paying_one_shot_accounts_at_the_end_is_off_the_routine():
+    # review F7 (session 19): a run on a fixed other weekday in a hub's last weeks reached the
+    # end of its life and was taken for a pay day added; its payees are one-shot, the
+    # routine's paid in the same weeks pay on two days later
+    groups = _run_at_the_end(onward=2.0, run_onward=None)
+    assert len(groups) == 1 and groups[0].evidence[1].startswith(
+        "OffSchedule:8 one-off payees on 8 of its 38 days")
+    # a pay day added there paying payees like the routine's is one
+    assert _run_at_the_end(onward=2.0, run_onward=2.0) == []
+
+
+def test_payees_the_logs_end_cuts_short_are_judged_at_equal_exposure():
+    # review G2 (session 20): every payee pays on 50 days after it is paid, so those paid in
+    # the last 50 days are one-shot: 7 of the added day's 8, 7 of the routine's 30 (whole
+    # log, 10 ** -2.8); against the routine's payees of the same weeks (7 of 8) it is no run
+    assert _run_at_the_end(onward=50.0, run_onward=50.0) == []
+
+
 def test_others_rates_leave_the_hub_out_and_read_the_spread():
     rng = np.random.default_rng(0)
     n = np.full(2000, 100)
