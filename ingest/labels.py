@@ -116,8 +116,8 @@ def check_label_times(
         raise LabelsError(
             f"{what} {path}, line {line}: {column} {value!r} is not a time from "
             f"{lowest:%Y-%m-%d}{until} (label times are read as ISO-8601 with the year first, "
-            f"or epoch seconds / milliseconds); fix the file, or leave {key} out of the "
-            "mapping"
+            "or epoch seconds / milli- / micro- / nanoseconds); fix the file, or leave "
+            f"{key} out of the mapping"
         )
 
 

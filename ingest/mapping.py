@@ -8,7 +8,7 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
       event_type: action
     constants:          # canonical name: fixed value, for a column the source lacks
       event_type: purchase
-    timestamp_format: "%Y-%m-%d %H:%M:%S"   # optional; ISO-8601 and epoch s / ms are detected
+    timestamp_format: "%Y-%m-%d %H:%M:%S"   # optional; ISO-8601, epoch s / ms / us / ns detected
     timestamps:         # optional: the plausible times; rows outside are quarantined
       min: 1970-01-01                       # earliest (UTC; default 1970-01-01, >= 1000-01-01)
       max_future: 1 day                     # latest, after the run's start (default; null: none)

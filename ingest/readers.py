@@ -108,15 +108,42 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
 
 
 def file_format(path: Path) -> str:
-    """``csv``, ``parquet`` or ``jsonl`` from the suffix (compression suffixes skipped)."""
+    """``csv``, ``parquet`` or ``jsonl``: by suffix (compression suffixes skipped), else sniffed.
+
+    A file named without a known suffix (``metadata.gz``, ``export``) is told by its first
+    bytes (decompressed by its compression suffix): Parquet's magic ``PAR1``, a JSON object
+    ``{`` for JSON lines, other text for CSV.
+
+    Raises
+    ------
+    InputError
+        When the file's name says nothing and its first bytes are not text.
+    """
+    return _suffix_format(path) or _sniff_format(path)
+
+
+def _suffix_format(path: Path) -> str | None:
     suffixes = [s.lower() for s in path.suffixes]
     while suffixes and suffixes[-1] in COMPRESSIONS:
         suffixes.pop()
-    if not suffixes or suffixes[-1] not in FORMATS:
+    return FORMATS.get(suffixes[-1]) if suffixes else None
+
+
+def _sniff_format(path: Path, size: int = 4096) -> str:
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) == b"PAR1":
+                return "parquet"
+        with pa.input_stream(str(path), compression="detect") as stream:
+            head = stream.read(size)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    if b"\0" in head:
         raise InputError(
-            f"{path}: unknown file type; name it .csv, .tsv, .parquet or .jsonl (optionally .gz)"
+            f"{path}: unknown file type (neither text nor Parquet); name it .csv, .tsv, "
+            ".parquet or .jsonl (optionally .gz)"
         )
-    return FORMATS[suffixes[-1]]
+    return "jsonl" if head.lstrip().startswith(b"{") else "csv"
 
 
 def file_checksum(path: Path, block: int = 8 << 20) -> str:
@@ -488,11 +515,7 @@ def _line_numbers(start: int, n: int) -> pa.Array:
 
 
 def _known(path: Path) -> bool:
-    try:
-        file_format(path)
-    except InputError:
-        return False
-    return True
+    return _suffix_format(path) is not None
 
 
 def _hidden(rel: Path) -> bool:

@@ -64,7 +64,13 @@ from ingest.store import (
     repeats_or_known_ids,
     store_events,
 )
-from ingest.validate import format_counts, ts_reasons
+from ingest.validate import (
+    EPOCH_FORMATS,
+    REASON_TS_FUTURE,
+    format_counts,
+    ts_before_reason,
+    ts_reasons,
+)
 
 log = logging.getLogger(__name__)
 
@@ -399,6 +405,17 @@ def _check_bad_fraction(
     )
 
 
+def _range_advice(mapping: Mapping, plan: IngestPlan, examples: str) -> str:
+    """Advice for times that were read but lie outside the mapping's plausible range."""
+    latest = (f" to {plan.now + mapping.ts_max_future:%Y-%m-%d %H:%M} UTC (the run's start plus "
+              "timestamps.max_future)" if mapping.ts_max_future is not None else " on")
+    units = ", ".join(EPOCH_FORMATS)
+    return (f"The failing values ({examples}, ...) were read as times, but outside the plausible "
+            f"range, from {mapping.ts_min:%Y-%m-%d}{latest}. If they are right, widen "
+            "'timestamps: {min: ..., max_future: ...}' in the mapping; if they are epoch numbers "
+            f"in another unit, set timestamp_format to one of {units}. ")
+
+
 def timestamp_advice(
     con: duckdb.DuckDBPyConnection, plan: IngestPlan, reasons: dict[str, int],
     sample: int = 1000,
@@ -416,7 +433,8 @@ def timestamp_advice(
         return ""
     mapping = plan.mapping
     tried = (f"timestamp_format {mapping.timestamp_format!r}" if mapping.timestamp_format
-             else "ISO-8601 (a four-digit year first) and epoch seconds or milliseconds")
+             else "ISO-8601 (a four-digit year first) and epoch seconds, milli-, micro- or "
+             "nanoseconds")
     position = plan.source_columns.index(mapping.columns["ts"]) + 1
     values = [v for (v,) in con.execute(
         f"SELECT v FROM (SELECT DISTINCT _raw[{position}] AS v FROM staged "
@@ -427,6 +445,8 @@ def timestamp_advice(
     if not values:
         return text
     examples = ", ".join(map(repr, sorted(values)[:3]))
+    if set(blamed) <= {ts_before_reason(mapping), REASON_TS_FUTURE}:
+        return text + _range_advice(mapping, plan, examples)
     counts = format_counts(con, values, mapping, plan.now)
     if not counts:
         return (text + f"None of the common formats parses the {len(values):,} sampled failing "

@@ -1,10 +1,11 @@
 """Row-level validation and mapping of source chunks to canonical events, in one DuckDB query.
 
 Chunks from :mod:`ingest.readers` go through one vectorised SQL statement that renames and
-types the columns (timestamps: ISO-8601, epoch seconds or milliseconds, or the mapping's
-``timestamp_format``; IPs: dotted or, for IPv4 exported as a number such as ``732758368``, that
-number read as the address ``43.173.1.96``), derives ``event_id`` from the row's content when
-the logs have none, and names the first problem of each bad row in ``_reason``:
+types the columns (timestamps: ISO-8601, epoch seconds, milli-, micro- or nanoseconds, or the
+mapping's ``timestamp_format``; IPs: dotted or, for IPv4 exported as a number such as
+``732758368``, that number read as the address ``43.173.1.96``), derives ``event_id`` from
+the row's content when the logs have none, and names the first problem of each bad row in
+``_reason``:
 
 =====================  ==========================================================
 reason                 meaning
@@ -12,7 +13,9 @@ reason                 meaning
 ``unparseable ts``     the timestamp is empty or matches no supported form
 ``ambiguous ts``       without ``timestamp_format``, a date whose year is not its
                        first four digits (``1/1/15``): DuckDB would read it as the
-                       year 1, so the mapping must say the format
+                       year 1, so the mapping must say the format; or a whole
+                       number that reads as ``%Y%m%d`` (``20250301``), which
+                       would be epoch seconds in 1970
 ``ts before <min>``    earlier than the mapping's ``timestamps.min`` (default
                        1970-01-01)
 ``ts in the future``   later than the run's start plus ``timestamps.max_future``
@@ -55,10 +58,17 @@ REASON_IP = "malformed ip"
 #: Canonical string columns besides the required ones, in event-table order.
 _OPTIONAL_IDS = ("device_id", "ip", "payment_id", "counterparty_id")
 #: ``timestamp_format`` values that force an epoch unit instead of a strftime pattern.
-EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1000.0}
+EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6, "epoch_ns": 1e9}
 #: Epoch values at or above this are taken as milliseconds (1e11 s is the year 5138).
 EPOCH_MS_FROM = 1e11
-_EPOCH_MAX = 1e14
+#: ... as microseconds (1e14 ms is the year 5138; 1e14 us is 1973-03-03).
+EPOCH_US_FROM = 1e14
+#: ... as nanoseconds (1e17 us is the year 5138; 1e17 ns is 1973-03-03).
+EPOCH_NS_FROM = 1e17
+_EPOCH_MAX = 1e20
+#: A whole number that reads as a ``%Y%m%d`` date (``20250301``): without a
+#: ``timestamp_format`` it is ``ambiguous ts``, not epoch seconds in 1970.
+COMPACT_DATE_PATTERN = "^(1[89]|2[0-9])[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$"
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 _IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
@@ -238,16 +248,21 @@ def _plausible_ts_checks(
     DuckDB's cast reads ``1/1/15`` as the year 1 and a mapping's ``ts_min`` is never before
     the year 1000, so such misreads always fail the first check; only the reason (a bad row's
     cost) tells them from true early times: without a ``timestamp_format``, a text that is
-    neither a number nor starts with a four-digit year is ``ambiguous ts``.
+    neither a number nor starts with a four-digit year is ``ambiguous ts``, and so is a whole
+    number that reads as a ``%Y%m%d`` date (:data:`COMPACT_DATE_PATTERN`).
     """
     early = literal(ts_before_reason(mapping))
-    if mapping.timestamp_format is None and (pa.types.is_string(kind)
-                                             or pa.types.is_large_string(kind)):
-        text = "trim(CAST(_ts_source AS VARCHAR))"
+    checks: list[tuple[str, str]] = []
+    text = "trim(CAST(_ts_source AS VARCHAR))"
+    is_text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if mapping.timestamp_format is None and is_text:
         early = (f"CASE WHEN regexp_matches({text}, {literal(YEAR_FIRST_PATTERN)}) "
                  f"OR try_cast({text} AS DOUBLE) IS NOT NULL THEN {early} "
                  f"ELSE {literal(REASON_TS_AMBIGUOUS)} END")
-    checks = [(f"ts < {_timestamptz(mapping.ts_min)}", early)]
+    if mapping.timestamp_format is None and (is_text or pa.types.is_integer(kind)):
+        checks.append((f"regexp_full_match({text}, {literal(COMPACT_DATE_PATTERN)})",
+                       literal(REASON_TS_AMBIGUOUS)))
+    checks.append((f"ts < {_timestamptz(mapping.ts_min)}", early))
     if mapping.ts_max_future is not None:
         latest = (now or datetime.now(UTC)) + mapping.ts_max_future
         checks.append((f"ts > {_timestamptz(latest)}", literal(REASON_TS_FUTURE)))
@@ -321,9 +336,14 @@ def _text(expr: str, kind: pa.DataType) -> str:
 
 
 def _epoch(value: str, unit: float | None) -> str:
-    """Epoch seconds or milliseconds (``unit`` 1 / 1000, or ``None`` to tell by magnitude)."""
+    """Epoch seconds, milli-, micro- or nanoseconds (``unit``: how many a second, or ``None``
+    to tell by magnitude)."""
     if unit is None:
-        seconds = f"CASE WHEN abs({value}) >= {EPOCH_MS_FROM} THEN {value} / 1000 ELSE {value} END"
+        seconds = (
+            f"CASE WHEN abs({value}) >= {EPOCH_NS_FROM} THEN {value} / 1e9 "
+            f"WHEN abs({value}) >= {EPOCH_US_FROM} THEN {value} / 1e6 "
+            f"WHEN abs({value}) >= {EPOCH_MS_FROM} THEN {value} / 1000 ELSE {value} END"
+        )
     else:
         seconds = f"{value} / {unit}"
     return (
@@ -336,8 +356,9 @@ def timestamp_expr(expr: str, kind: pa.DataType, fmt: str | None) -> str:
     """SQL turning ``expr`` (of Arrow type ``kind``) into a UTC ``TIMESTAMPTZ``, null if invalid.
 
     Stored timestamps and dates are taken as UTC when they carry no zone; numbers are epoch
-    seconds, or milliseconds when at least :data:`EPOCH_MS_FROM`; strings are parsed with
-    ``fmt`` (a strftime pattern, ``epoch_s`` or ``epoch_ms``), or else as a number or ISO-8601.
+    seconds, or milli-, micro- or nanoseconds from :data:`EPOCH_MS_FROM`, :data:`EPOCH_US_FROM`
+    and :data:`EPOCH_NS_FROM` on; strings are parsed with ``fmt`` (a strftime pattern or one of
+    :data:`EPOCH_FORMATS`), or else as a number or ISO-8601.
     """
     if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
         return f"CAST({expr} AS TIMESTAMPTZ)"

@@ -1,3 +1,5 @@
+import gzip
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -122,12 +124,36 @@ def test_resolve_inputs_files_directories_and_globs(tmp_path):
 
 
 def test_unknown_suffix_and_unreadable_files_are_input_errors(tmp_path):
+    binary = tmp_path / "logs.xlsx"
+    binary.write_bytes(b"PK\x03\x04\x00\x00binary")
     with pytest.raises(InputError, match="unknown file type"):
-        file_format(tmp_path / "logs.xlsx")
+        file_format(binary)
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"this is not parquet")
     with pytest.raises(InputError, match="cannot read"):
         source_columns(broken)
+
+
+def test_a_file_named_without_a_known_suffix_is_told_by_its_content(tmp_path):
+    # YelpChi ships 'metadata.gz': space-separated text, gzip, no format suffix
+    text = tmp_path / "metadata.gz"
+    with gzip.open(text, "wt") as fh:
+        fh.write("201 0 None 1 None\n202 0 None -1 None\n")
+    assert file_format(text) == "csv"
+    _, table, lines = _read(text, ["user", "label"], header=["user", "product", "rating",
+                                                             "label", "date"], delimiter=" ")
+    assert table.column("label").to_pylist() == ["1", "-1"]
+    assert lines == [1, 2]
+    jsonl = tmp_path / "export"
+    jsonl.write_text('{"uid": "a"}\n')
+    assert file_format(jsonl) == "jsonl"
+    parquet = tmp_path / "dump.bin"
+    pq.write_table(pa.table({"uid": ["a"]}), parquet)
+    assert file_format(parquet) == "parquet"
+    assert source_columns(parquet) == ["uid"]
+    # a directory search still picks files by their suffix only
+    with pytest.raises(InputError, match="holds no log files"):
+        resolve_inputs([tmp_path])
 
 
 def test_checksum_depends_on_content_not_name(tmp_path):

@@ -236,7 +236,7 @@ def test_too_many_bad_times_suggest_the_format_that_reads_them(tmp_path):
     with pytest.raises(TooManyBadRows) as err:
         ingest(src, tmp_path / "events")
     text = str(err.value)
-    assert "read as ISO-8601 (a four-digit year first) and epoch seconds" in text
+    assert "read as ISO-8601 (a four-digit year first) and epoch seconds, milli-" in text
     assert "timestamp_format '%m/%d/%y %H:%M' parses 30" in text
     assert "cannot tell" not in text and "--" not in text
     summary = ingest(src, tmp_path / "events",
@@ -265,6 +265,19 @@ def test_a_wrong_format_is_named_and_unreadable_times_get_no_guess(tmp_path):
     with pytest.raises(TooManyBadRows) as err:
         ingest(src, tmp_path / "events2")
     assert "None of the common formats parses the 2 sampled failing values" in str(err.value)
+
+
+def test_times_read_but_out_of_range_get_range_advice_not_a_format(tmp_path):
+    # 2100, 2128 and 2200: parsed, but after the run's start
+    src = purchase_log(tmp_path / "buys.csv", ["4102444800", "5000000000", "7258118400"])
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    text = str(err.value)
+    assert "ts in the future 3" in text
+    assert "were read as times, but outside the plausible range, from 1970-01-01 to" in text
+    assert "widen 'timestamps: {min: ..., max_future: ...}'" in text
+    assert "epoch_s, epoch_ms, epoch_us, epoch_ns" in text
+    assert "None of the common formats" not in text
 
 
 def test_other_reasons_get_no_timestamp_advice(tmp_path):

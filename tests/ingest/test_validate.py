@@ -61,6 +61,10 @@ UTC_10 = datetime(2024, 1, 1, 10, 0, tzinfo=UTC)
         ("1704103200000", None, UTC_10),
         ("01/01/2024 10h00", "%d/%m/%Y %Hh%M", UTC_10),
         ("1704103200000", "epoch_ms", UTC_10),
+        ("1704103200000000", None, UTC_10),
+        ("1704103200000000000", None, UTC_10),
+        ("1704103200000000", "epoch_us", UTC_10),
+        ("1704103200000000000", "epoch_ns", UTC_10),
         ("2024-13-01T10:00:00Z", None, None),
         ("yesterday", None, None),
         ("", None, None),
@@ -169,6 +173,16 @@ def test_two_digit_years_are_ambiguous_without_a_format_never_the_year_1():
     # DuckDB's cast reads '1/1/15 18:52' as 0001-01-15 18:52 and '99-12-31' as the year 99.
     times = ["1/1/15 18:52", "12/1/15 9:00", "99-12-31", "15-01-01 10:00", "2015-01-01 18:52"]
     assert reasons_of(times) == [REASON_TS_AMBIGUOUS] * 4 + [None]
+
+
+def test_compact_dates_are_ambiguous_without_a_format_never_epoch_seconds_in_1970():
+    # 20250301 as epoch seconds is 1970-08-23: plausible, and wrong
+    times = ["20250301", " 19991231 ", "20251301", "1704103200", "2025030"]
+    assert reasons_of(times) == [REASON_TS_AMBIGUOUS] * 2 + [None] * 3
+    out = run({"uid": ["a"], "when": pa.array([20250301]), "action": ["x"]}, now=NOW)
+    assert out.column("_reason").to_pylist() == [REASON_TS_AMBIGUOUS]
+    assert reasons_of(["20250301"], timestamp_format="%Y%m%d") == [None]
+    assert reasons_of(["20250301"], timestamp_format="epoch_s") == [None]
 
 
 def test_a_two_digit_year_with_its_format_is_read():
