@@ -67,6 +67,7 @@ from ingest.store import (
 from ingest.validate import (
     EPOCH_FORMATS,
     REASON_TS_FUTURE,
+    REASON_TS_ZERO,
     format_counts,
     ts_before_reason,
     ts_reasons,
@@ -445,7 +446,11 @@ def timestamp_advice(
     if not values:
         return text
     examples = ", ".join(map(repr, sorted(values)[:3]))
-    if set(blamed) <= {ts_before_reason(mapping), REASON_TS_FUTURE}:
+    if blamed == [REASON_TS_ZERO]:
+        return text + (f"The failing values ({examples}, ...) are epoch 0, 1970-01-01 00:00 UTC, "
+                       "what exports write for a missing time: map the column that holds when "
+                       "each event happened. ")
+    if set(blamed) <= {REASON_TS_ZERO, ts_before_reason(mapping), REASON_TS_FUTURE}:
         return text + _range_advice(mapping, plan, examples)
     counts = format_counts(con, values, mapping, plan.now)
     if not counts:

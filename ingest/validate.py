@@ -16,6 +16,8 @@ reason                 meaning
                        year 1, so the mapping must say the format; or a whole
                        number that reads as ``%Y%m%d`` (``20250301``), which
                        would be epoch seconds in 1970
+``ts is epoch 0``      exactly 1970-01-01 00:00 UTC (``0``), what exports write
+                       for a missing time (AMLSim's ``open_dt``)
 ``ts before <min>``    earlier than the mapping's ``timestamps.min`` (default
                        1970-01-01)
 ``ts in the future``   later than the run's start plus ``timestamps.max_future``
@@ -50,6 +52,7 @@ from ingest.sql import ident, literal
 REASON_TS = "unparseable ts"
 REASON_TS_AMBIGUOUS = "ambiguous ts"
 REASON_TS_FUTURE = "ts in the future"
+REASON_TS_ZERO = "ts is epoch 0"
 REASON_ACCOUNT = "empty account_id"
 REASON_EVENT_TYPE = "empty event_type"
 REASON_AMOUNT = "non-numeric amount"
@@ -66,6 +69,7 @@ EPOCH_US_FROM = 1e14
 #: ... as nanoseconds (1e17 us is the year 5138; 1e17 ns is 1973-03-03).
 EPOCH_NS_FROM = 1e17
 _EPOCH_MAX = 1e20
+EPOCH_ZERO = datetime(1970, 1, 1, tzinfo=UTC)
 #: A whole number that reads as a ``%Y%m%d`` date (``20250301``): without a
 #: ``timestamp_format`` it is ``ambiguous ts``, not epoch seconds in 1970.
 COMPACT_DATE_PATTERN = "^(1[89]|2[0-9])[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$"
@@ -237,7 +241,8 @@ def ts_before_reason(mapping: Mapping) -> str:
 
 def ts_reasons(mapping: Mapping) -> tuple[str, ...]:
     """Every quarantine reason that blames the timestamp."""
-    return REASON_TS, REASON_TS_AMBIGUOUS, ts_before_reason(mapping), REASON_TS_FUTURE
+    return (REASON_TS, REASON_TS_AMBIGUOUS, REASON_TS_ZERO, ts_before_reason(mapping),
+            REASON_TS_FUTURE)
 
 
 def _plausible_ts_checks(
@@ -249,7 +254,8 @@ def _plausible_ts_checks(
     the year 1000, so such misreads always fail the first check; only the reason (a bad row's
     cost) tells them from true early times: without a ``timestamp_format``, a text that is
     neither a number nor starts with a four-digit year is ``ambiguous ts``, and so is a whole
-    number that reads as a ``%Y%m%d`` date (:data:`COMPACT_DATE_PATTERN`).
+    number that reads as a ``%Y%m%d`` date (:data:`COMPACT_DATE_PATTERN`). Epoch 0 itself is a
+    missing time, never an event's.
     """
     early = literal(ts_before_reason(mapping))
     checks: list[tuple[str, str]] = []
@@ -262,6 +268,7 @@ def _plausible_ts_checks(
     if mapping.timestamp_format is None and (is_text or pa.types.is_integer(kind)):
         checks.append((f"regexp_full_match({text}, {literal(COMPACT_DATE_PATTERN)})",
                        literal(REASON_TS_AMBIGUOUS)))
+    checks.append((f"ts = {_timestamptz(EPOCH_ZERO)}", literal(REASON_TS_ZERO)))
     checks.append((f"ts < {_timestamptz(mapping.ts_min)}", early))
     if mapping.ts_max_future is not None:
         latest = (now or datetime.now(UTC)) + mapping.ts_max_future
@@ -378,12 +385,18 @@ def timestamp_expr(expr: str, kind: pa.DataType, fmt: str | None) -> str:
 
 
 def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:
-    """(value, is-bad flag) for a column that should hold finite numbers; empty is null."""
+    """(value, is-bad flag) for a column that should hold finite numbers; empty is null.
+
+    Booleans (stored, or the texts ``true`` / ``false``) are 1 and 0: a login log's ``success``
+    flag is a numeric attribute, not a bad row."""
+    if pa.types.is_boolean(kind):
+        return f"CAST({expr} AS DOUBLE)", "false"
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         value = f"CAST({expr} AS DOUBLE)"
         return value, f"coalesce(NOT isfinite({value}), false)"
     text = f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
-    value = f"try_cast({text} AS DOUBLE)"
+    value = (f"coalesce(try_cast({text} AS DOUBLE), "
+             f"CASE lower({text}) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END)")
     bad = f"({text} IS NOT NULL AND coalesce(NOT isfinite({value}), true))"
     return f"CASE WHEN isfinite({value}) THEN {value} END", bad
 

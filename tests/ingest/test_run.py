@@ -280,6 +280,14 @@ def test_times_read_but_out_of_range_get_range_advice_not_a_format(tmp_path):
     assert "None of the common formats" not in text
 
 
+def test_epoch_zero_times_are_called_missing(tmp_path):
+    src = purchase_log(tmp_path / "accounts.csv", ["0", "0", "0"])
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    assert "ts is epoch 0 3" in str(err.value)
+    assert "what exports write for a missing time" in str(err.value)
+
+
 def test_other_reasons_get_no_timestamp_advice(tmp_path):
     src = write_csv(tmp_path / "d.csv", ROWS + [",2024-01-01T12:00:00Z,login,,,,,,"])
     with pytest.raises(TooManyBadRows) as err:

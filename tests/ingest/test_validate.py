@@ -14,6 +14,7 @@ from ingest.validate import (
     REASON_TS,
     REASON_TS_AMBIGUOUS,
     REASON_TS_FUTURE,
+    REASON_TS_ZERO,
     event_schema,
     format_counts,
     transform_chunk,
@@ -151,6 +152,18 @@ def test_constants_attributes_entities_and_float_ids():
     assert out.column("_reason").to_pylist() == [None, "non-numeric rating"]
 
 
+def test_boolean_flags_are_numeric_attributes():
+    # a login log's success flag: stored booleans (Parquet, JSON) and their texts (CSV)
+    for ok in (pa.array([True, False, None]), ["true", "FALSE", ""]):
+        out = run({"uid": ["a", "b", "c"], "when": ["2024-01-01"] * 3, "action": ["x"] * 3,
+                   "ok": ok}, attributes={"ok": "float"})
+        assert out.column("ok").to_pylist() == [1.0, 0.0, None]
+        assert out.column("_reason").to_pylist() == [None] * 3
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ok": ["yes"]},
+              attributes={"ok": "float"})
+    assert out.column("_reason").to_pylist() == ["non-numeric ok"]
+
+
 def test_event_schema_lists_canonical_then_extra_columns():
     mapping = mapping_from_dict({"columns": COLUMNS, "entities": {"Email": "mail"},
                                  "attributes": {"rating": "float", "note": "string"}})
@@ -194,11 +207,20 @@ def test_a_two_digit_year_with_its_format_is_read():
 
 
 def test_times_before_1970_or_over_a_day_ahead_are_quarantined():
-    times = ["1969-12-31T23:59:59Z", "1970-01-01T00:00:00Z", "-1", "0015-01-01",
+    times = ["1969-12-31T23:59:59Z", "1970-01-01T00:00:01Z", "-1", "0015-01-01",
              "2026-06-02T11:59:00Z", "2026-06-02T12:01:00Z", "2100-01-01"]
     assert reasons_of(times) == ["ts before 1970-01-01", None, "ts before 1970-01-01",
                                  "ts before 1970-01-01", None, REASON_TS_FUTURE,
                                  REASON_TS_FUTURE]
+
+
+def test_epoch_zero_is_a_missing_time_in_any_form():
+    # AMLSim's accounts.csv: open_dt 0 for every account (the simulation's first step)
+    times = ["0", "0.0", "1970-01-01T00:00:00Z", "1970-01-01", "1"]
+    assert reasons_of(times) == [REASON_TS_ZERO] * 4 + [None]
+    out = run({"uid": ["a"], "when": pa.array([0]), "action": ["x"]}, now=NOW)
+    assert out.column("_reason").to_pylist() == [REASON_TS_ZERO]
+    assert reasons_of(["0"], timestamps={"min": "1900-01-01"}) == [REASON_TS_ZERO]
 
 
 def test_an_explicit_format_that_reads_an_early_year_is_quarantined():
