@@ -10,6 +10,7 @@ time (the mapping's ``timestamps`` bounds, as for events; ``1/1/15`` is not read
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -139,8 +140,12 @@ def label_sql(spec: LabelsSpec) -> tuple[str, str]:
         return literal(str(spec.constants["label"])), literal(int(spec.constants["label"]))
     raw = f"trim(CAST({ident(spec.columns['label'])} AS VARCHAR))"
     if spec.values:
+        # the text first, then the number: YAML's {-1: 1, 1: 0} matches the file's '+1'
+        number = f"try_cast({raw} AS DOUBLE)"
         label = "CASE " + " ".join(
-            f"WHEN {raw} = {literal(k)} THEN {v}" for k, v in spec.values.items()
+            [f"WHEN {raw} = {literal(k)} THEN {v}" for k, v in spec.values.items()]
+            + [f"WHEN {number} = {float(k)!r} THEN {v}" for k, v in spec.values.items()
+               if _finite(k)]
         ) + " END"
     else:
         label = (
@@ -158,6 +163,13 @@ def time_sql(table: pa.Table, spec: LabelsSpec, name: str) -> tuple[str, str]:
     column = spec.columns[name]
     return (timestamp_expr(ident(column), table.schema.field(column).type, None),
             f"NULLIF(trim(CAST({ident(column)} AS VARCHAR)), '')")
+
+
+def _finite(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 #: The condition of a row of ``parsed`` that has no label value (skipped, never given a class).

@@ -40,6 +40,18 @@ def test_a_label_that_is_not_0_or_1_is_an_error_naming_the_line(tmp_path):
         read_labels(path, None)
 
 
+def test_numeric_translations_match_the_files_spelling_of_the_number(tmp_path):
+    # Bitcoin-OTC's otc_gt.csv says '+1'; YAML's {-1: 1, 1: 0} has the keys '-1' and '1'
+    path = write_csv(tmp_path / "gt.csv", ["a,+1", "b,-1", "c,1.0", "d, -1 "],
+                     header="node,label")
+    mapping = mapping_from_dict({**BASE, "labels": {"account_id": "node", "label": "label",
+                                                    "values": {-1: 1, 1: 0}}})
+    table = read_labels(path, mapping)
+    assert dict(zip(table.column("account_id").to_pylist(),
+                    table.column("label").to_pylist(), strict=True)) == {
+        "a": 0, "b": 1, "c": 0, "d": 1}
+
+
 def test_missing_labels_column_is_a_mapping_error(tmp_path):
     path = write_csv(tmp_path / "l.csv", ["a,1"], header="user,flag")
     with pytest.raises(MappingError, match="'user', 'flag'"):
