@@ -58,6 +58,11 @@ REASON_EVENT_TYPE = "empty event_type"
 REASON_AMOUNT = "non-numeric amount"
 REASON_IP = "malformed ip"
 
+#: Words exports write for a missing value (any case): an id column holding one is empty, never
+#: the id of one shared device, card or account that links everyone whose value is missing.
+NULL_TOKENS = ("none", "null", "nan", "n/a", "nil", "undefined", "unknown", "-")
+#: Unspecified IP addresses: a missing IP, never a shared one.
+NULL_IPS = ("0.0.0.0", "::")
 #: Canonical string columns besides the required ones, in event-table order.
 _OPTIONAL_IDS = ("device_id", "ip", "payment_id", "counterparty_id")
 #: ``timestamp_format`` values that force an epoch unit instead of a strftime pattern.
@@ -171,7 +176,7 @@ def transform_sql(
         f"{ident(ts_source)} AS _ts_source",
         f"{col('account_id')} AS account_id",
         f"{col('event_type')} AS event_type",
-        *(f"{ipv4_from_number(col(c)) if c == 'ip' else col(c)} AS {c}" for c in _OPTIONAL_IDS),
+        *(f"{_ip(col(c)) if c == 'ip' else col(c)} AS {c}" for c in _OPTIONAL_IDS),
         f"{amount} AS amount",
         f"{amount_bad} AS _bad_amount",
         f"{col('event_id')} AS _given_id",
@@ -280,6 +285,13 @@ def _timestamptz(value: datetime) -> str:
     return f"TIMESTAMPTZ {literal(value.astimezone(UTC).isoformat())}"
 
 
+def _ip(text: str) -> str:
+    """An IP column's text read as an address (:func:`ipv4_from_number`); null when unspecified."""
+    address = ipv4_from_number(text)
+    return (f"CASE WHEN {address} IN ({', '.join(map(literal, NULL_IPS))}) THEN NULL "
+            f"ELSE {address} END")
+
+
 def ipv4_from_number(expr: str) -> str:
     """SQL reading ``expr`` (trimmed text) as dotted IPv4 when it is a whole number below 2**32.
 
@@ -329,7 +341,7 @@ def transform_chunk(con: duckdb.DuckDBPyConnection, chunk: Chunk, sql: str) -> p
 
 
 def _text(expr: str, kind: pa.DataType) -> str:
-    """A trimmed, non-empty string (null otherwise) from any source type."""
+    """A trimmed string from any source type; null when empty or a :data:`NULL_TOKENS` word."""
     if pa.types.is_floating(kind):
         # 12.0 -> '12': ids stored as floats (e.g. by pandas) must match their integer form.
         expr = (
@@ -338,8 +350,12 @@ def _text(expr: str, kind: pa.DataType) -> str:
         )
         return f"NULLIF({expr}, '')"
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return f"NULLIF(trim({expr}), '')"
-    return f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
+        text = f"trim({expr})"
+    else:
+        text = f"trim(CAST({expr} AS VARCHAR))"
+    longest = max(map(len, NULL_TOKENS))
+    return (f"CASE WHEN length({text}) <= {longest} AND lower({text}) IN "
+            f"({', '.join(map(literal, NULL_TOKENS))}) THEN NULL ELSE NULLIF({text}, '') END")
 
 
 def _epoch(value: str, unit: float | None) -> str:

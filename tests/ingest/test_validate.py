@@ -152,6 +152,22 @@ def test_constants_attributes_entities_and_float_ids():
     assert out.column("_reason").to_pylist() == [None, "non-numeric rating"]
 
 
+def test_words_for_a_missing_value_are_no_ids():
+    # 'None' as a device id would be one device shared by every account without one
+    words = ["None", "NULL", "nan", "N/A", " - ", "undefined", "Unknown", "nil", "Nonexistent"]
+    n = len(words)
+    out = run({"uid": ["a"] * n, "when": ["2024-01-01"] * n, "action": ["x"] * n,
+               "dev": words, "ip": ["0.0.0.0", "::", "0", "None"] + ["1.2.3.4"] * (n - 4),
+               "mail": words},
+              columns={"device_id": "dev", "ip": "ip"}, entities={"Email": "mail"})
+    assert out.column("device_id").to_pylist() == [None] * (n - 1) + ["Nonexistent"]
+    assert out.column("email_id").to_pylist() == [None] * (n - 1) + ["Nonexistent"]
+    assert out.column("ip").to_pylist() == [None] * 4 + ["1.2.3.4"] * (n - 4)
+    assert out.column("_reason").to_pylist() == [None] * n
+    out = run({"uid": ["None", "b"], "when": ["2024-01-01"] * 2, "action": ["x", "null"]})
+    assert out.column("_reason").to_pylist() == [REASON_ACCOUNT, REASON_EVENT_TYPE]
+
+
 def test_boolean_flags_are_numeric_attributes():
     # a login log's success flag: stored booleans (Parquet, JSON) and their texts (CSV)
     for ok in (pa.array([True, False, None]), ["true", "FALSE", ""]):
@@ -248,7 +264,7 @@ def test_the_future_bound_follows_the_run_start_not_the_clock():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("732758368", "43.173.1.96"), (" 0 ", "0.0.0.0"), ("4294967295", "255.255.255.255"),
+    [("732758368", "43.173.1.96"), (" 1 ", "0.0.0.1"), ("4294967295", "255.255.255.255"),
      ("3232235777", "192.168.1.1"), ("1.2.3.4", "1.2.3.4"), ("::1", "::1")],
 )
 def test_ipv4_exported_as_a_number_is_read_as_its_address(raw, expected):
