@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ FORMATS: dict[str, str] = {
 COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
 DEFAULT_BLOCK_BYTES = 32 << 20
 DEFAULT_BATCH_ROWS = 1 << 20
+#: How deep the keys of nested JSON objects are offered as dotted column names.
+NESTED_DEPTH = 4
 #: Reason given to JSON lines that are not a JSON object.
 MALFORMED_JSON = "malformed JSON"
 #: Reason given to CSV rows with more or fewer fields than the header.
@@ -447,9 +450,7 @@ def _json_chunks(path: Path, columns: Sequence[str], block_bytes: int) -> Iterat
     )
     con = duckdb.connect()
     # Only valid JSON objects reach the json_* functions (they raise on anything else).
-    fields = ", ".join(
-        f"json_extract_string(obj, {_json_path(c)}) AS {ident(c)}" for c in columns
-    )
+    fields = ", ".join(f"{_json_field(c)} AS {ident(c)}" for c in columns)
     sql = (
         f"SELECT {fields}, line_no, CASE WHEN obj IS NULL THEN {literal(MALFORMED_JSON)} END "
         "AS error FROM (SELECT line_no, CASE WHEN json_type(valid) = 'OBJECT' THEN valid END "
@@ -476,20 +477,28 @@ def _json_chunks(path: Path, columns: Sequence[str], block_bytes: int) -> Iterat
 
 
 def _json_keys(path: Path, sample_bytes: int = 1 << 20) -> list[str]:
-    """Keys of the JSON objects in the first ``sample_bytes`` of a JSON-lines file."""
+    """Keys of the JSON objects in the first ``sample_bytes`` of a JSON-lines file, with the
+    dotted paths of nested objects' keys (``user.id`` for ``{"user": {"id": ...}}``)."""
     with pa.input_stream(str(path), compression="detect") as stream:
         head = stream.read(sample_bytes).decode("utf-8", errors="replace")
     lines = [ln for ln in head.splitlines()[:-1] or head.splitlines() if ln.strip()]
-    con = duckdb.connect()
-    try:
-        rows = con.execute(
-            "SELECT DISTINCT unnest(json_keys(l)) AS k FROM (SELECT unnest($lines) AS l) "
-            "WHERE json_valid(l) AND json_type(l) = 'OBJECT'",
-            {"lines": lines},
-        ).fetchall()
-    finally:
-        con.close()
-    return sorted(r[0] for r in rows)
+    keys: set[str] = set()
+    for line in lines:
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            keys.update(_key_paths(obj, "", NESTED_DEPTH))
+    return sorted(keys)
+
+
+def _key_paths(obj: dict, prefix: str, depth: int) -> Iterator[str]:
+    for key, value in obj.items():
+        path = f"{prefix}{key}"
+        yield path
+        if depth > 1 and isinstance(value, dict):
+            yield from _key_paths(value, f"{path}.", depth - 1)
 
 
 def _csv_parse(path: Path, delimiter: str | None) -> pcsv.ParseOptions:
@@ -522,5 +531,14 @@ def _hidden(rel: Path) -> bool:
     return any(part.startswith((".", "_")) for part in rel.parts)
 
 
-def _json_path(key: str) -> str:
-    return literal('$."' + key.replace('"', '\\"') + '"')
+def _json_path(*keys: str) -> str:
+    return literal("$." + ".".join('"' + k.replace('"', '\\"') + '"' for k in keys))
+
+
+def _json_field(column: str) -> str:
+    """SQL of a JSON object's field ``column`` as text: the key itself, else, for a dotted name,
+    the nested path (``user.id``: ``$."user"."id"``)."""
+    field = f"json_extract_string(obj, {_json_path(column)})"
+    if "." not in column:
+        return field
+    return f"coalesce({field}, json_extract_string(obj, {_json_path(*column.split('.'))}))"

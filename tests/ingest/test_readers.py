@@ -107,6 +107,22 @@ def test_json_lines_extract_text_and_flag_malformed_lines(tmp_path):
     assert errors == [None, None, MALFORMED_JSON, MALFORMED_JSON, None]
 
 
+def test_nested_json_fields_are_named_by_their_dotted_path(tmp_path):
+    # an API export: {"user": {"id": ...}, "client": {"geo": {"ip": ...}}}
+    path = tmp_path / "events.jsonl"
+    path.write_text(
+        '{"user": {"id": "u1"}, "client": {"geo": {"ip": "1.2.3.4"}}, "a.b": "flat"}\n'
+        '{"user": {"id": 7}, "client": {}}\n'
+        '{"user": "plain"}\n'
+    )
+    assert source_columns(path) == ["a.b", "client", "client.geo", "client.geo.ip", "user",
+                                    "user.id"]
+    _, table, _ = _read(path, ["user.id", "client.geo.ip", "a.b"])
+    assert table.column("user.id").to_pylist() == ["u1", "7", None]
+    assert table.column("client.geo.ip").to_pylist() == ["1.2.3.4", None, None]
+    assert table.column("a.b").to_pylist() == ["flat", None, None]
+
+
 def test_resolve_inputs_files_directories_and_globs(tmp_path):
     a = write_csv(tmp_path / "logs" / "2024-01-01.csv", ROWS)
     b = write_csv(tmp_path / "logs" / "sub" / "2024-01-02.csv.gz", ROWS)
