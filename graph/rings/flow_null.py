@@ -36,7 +36,8 @@ Under this null (:func:`money_log_chance`):
   after what it received in a conserved amount (:func:`cash_out_log_chance`: the money
   leaves the group, card payment pairs judged as transfer pairs are), and a member receiving
   (or sending) ``min_fan`` or more transfers of nearly equal amounts a fan
-  (:func:`fan_log_chance`).
+  (:func:`fan_log_chance`; amounts equal to the cent are a price, as likely as the log's
+  hubs are paid one: :func:`price_log_share`).
 
 Only the tree links are charged their window (a group picked from an anchor entity's users
 did not even pay for those); links beyond the tree keep the chance of their existence alone.
@@ -51,7 +52,8 @@ conservative).
 
 What it explains: honest schedules (a payroll, rent, a merchant's regular suppliers) repeat
 over the log, so the pairs that last as long, and their payers' peers, explain them; bursts of
-one-off transfers between busy accounts are what busy accounts do. What it does not: a
+one-off transfers between busy accounts are what busy accounts do; flatmates paying their
+landlord the same rent once pay a price. What it does not: a
 handful of accounts with few counterparties moving money among themselves in one-off
 transfers inside a few days (AMLSim's alert cycles and fans), or mules repeating one route
 within hours.
@@ -576,6 +578,8 @@ SPREAD_POINTS = 256
 #: by :func:`spread_log_chance`; above it they are no evidence worth the search (most fans of
 #: ordinary transfers, whose amounts spread widely).
 SPREAD_CHECKED = -1.0
+#: Amounts equal to this much are one price (:func:`price_log_share`): the cent.
+CENT = 0.01
 
 
 def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[np.ndarray],
@@ -590,7 +594,10 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
     has them by chance with probability at most ``k q^(k - 1)``, or, where that is higher, as
     likely as ``k`` amounts of the class anywhere within the same ratio of each other
     (:func:`spread_log_chance`: a payroll's pay in the sparse tail of the log's amounts is no
-    fan of equal amounts); whose pairs start on a
+    fan of equal amounts), or, where that is higher still and some of its amounts are equal to
+    the cent, as likely as a price: the share of the log's hubs paid so
+    (:func:`price_log_share`), times the chance of its ``d`` distinct amounts as a fan's (``d
+    q^(d - 1)``; 1 for one amount); whose pairs start on a
     schedule, as :func:`schedule_log_chance` says (the null draws amounts and starts
     independently: two p-values). Which transfers make the fan is not counted here (the
     selection count pays for its links), nor the window they start in (the window's term).
@@ -651,6 +658,15 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
             mine = is_fan & (fan_class == c) & (amounts < SPREAD_CHECKED)
             amounts[mine] = np.maximum(amounts[mine], spread_log_chance(
                 pool, x1[mine] / x0[mine], k[mine]))
+        # or as a price: amounts equal to the cent, as often as the log's hubs are paid so
+        distinct = np.bincount(np.unique(np.c_[fan_of, _cents(amount)], axis=0)[:, 0],
+                               minlength=len(k)).astype(np.float64)
+        priced = is_fan & (distinct < k)
+        if priced.any():
+            rest = np.where(distinct > 1.0, np.log10(distinct) + (distinct - 1.0) * np.log10(
+                share), 0.0)
+            amounts[priced] = np.maximum(amounts[priced], price_log_share(
+                transfers, hub, min_fan) + np.minimum(rest[priced], 0.0))
         mine = is_fan[fan_of]
         timed = schedule_log_chance((np.cumsum(is_fan) - 1)[fan_of[mine]], at[mine],
                                     starts[mine], strata[mine], transfers,
@@ -660,6 +676,41 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
         out = np.minimum(out, omnibus_log10(
             chance, np.r_[fan_cand[is_fan], fan_cand[is_fan][judged]], n_groups))
     return out
+
+
+def _cents(amount: np.ndarray) -> np.ndarray:
+    """Amounts in whole :data:`CENT` s (what tells two amounts equal)."""
+    return np.round(np.asarray(amount, np.float64) / CENT).astype(np.int64)
+
+
+def price_log_share(transfers: pd.DataFrame, side: str, min_fan: int) -> float:
+    """The log10 share of the log's hubs that bill a price: of the accounts with ``min_fan`` or
+    more counterparties at their ``side`` of the transfer pairs (``dst``: paid by them, ``src``:
+    paying them), those two or more of whom paid (were paid) one amount equal to the cent
+    (:data:`CENT`; each pair's mean amount); 0 where no account has ``min_fan``.
+
+    Rent, a fixed fee, a subscription: a landlord paid 500.00 by each of five flatmates is a
+    fan of equal amounts, which drawn apart from the log's amounts are one in ten million
+    (flatmates of 5 paying 500.00, 50 households among 3,000 accounts: 47 + 3 of 50 reported
+    as fans-in without labels, session 20), and what billing looks like. A fan whose amounts
+    tie is a price with this share (its hub's own count included), and its distinct amounts
+    are judged as a fan's (:func:`fan_log_chance`); planted and AMLSim fans pay amounts that
+    differ, mules splitting a sum or keeping under a limit (no AMLSim alert's payee is paid one
+    amount twice)."""
+    amount = transfers["amount"].to_numpy(np.float64)
+    known = amount > 0
+    pairs = pd.DataFrame({"hub": transfers[side].to_numpy(np.int64)[known],
+                          "other": transfers["dst" if side == "src" else "src"].to_numpy(
+                              np.int64)[known],
+                          "cents": _cents(amount[known])}).drop_duplicates(["hub", "other"])
+    hub = pairs["hub"].to_numpy()
+    fans = np.bincount(hub) >= min_fan if len(hub) else np.zeros(0, dtype=bool)
+    if not fans.any():
+        return 0.0
+    mine = fans[hub]
+    tied = pairs[mine].duplicated(["hub", "cents"]).to_numpy()
+    billers = len(np.unique(hub[mine][tied]))
+    return float(np.log10(max(billers, 1) / fans.sum()))
 
 
 def _fan_class(hub_key: np.ndarray, cls: np.ndarray) -> np.ndarray:
