@@ -36,7 +36,9 @@ once), over the days the pairs start:
   reads a fan: that ``g`` or more of its off-routine counterparties are one-shot accounts (one
   transfer in the whole log) were they drawn at random from all its one-off counterparties on
   that side (hypergeometric: the hub's own share of one-shot counterparties is the null, not
-  the log's, which differs between hubs as the slip rates do); and that its off days lie as
+  the log's, which differs between hubs as the slip rates do; where its off days reach the
+  log's last fifth, only those paid no earlier than they are: a payee paid in the last weeks
+  has had only those weeks to transfer again); and that its off days lie as
   close together, were they any ``k`` of its ``n`` days (a burst: a laundering episode has a
   start and an end; a hub that slips now and then slips at any time). The three multiply
   into one chance (``t (1 + x + x ** 2 / 2)``, ``x = -ln t``, for a product ``t`` of three
@@ -290,18 +292,11 @@ def _same_days_one_shot_chance(codes: np.ndarray, width: int, hub: np.ndarray,
     ``step``) are one-shot accounts (``payees``: per code, the counterparties and how many
     of them are one-shot), were they drawn at random from those and the counterparties of
     its routines' days (``on_routine`` per code) within half a step of one of them
-    (:func:`log10_drawn_tail`): one-shot at equal exposure, each routine day matched to the
-    candidate's day nearest it, so the log's end cuts both alike."""
+    (:func:`matched_days`, :func:`log10_drawn_tail`): one-shot at equal exposure, so the
+    log's end cuts both alike."""
     pairs, shots = payees
-    s, day = step[hub], codes % width
-    back = (day - best[hub]) % s
-    matched = np.zeros(len(codes), bool)
-    for near, fits in ((day - back, 2 * back <= s), (day - back + s, 2 * (s - back) <= s)):
-        probe = codes - day + near
-        at = np.minimum(np.searchsorted(codes, probe), len(codes) - 1)
-        matched |= fits & (near >= 0) & (near < width) & (codes[at] == probe)
-    reference = on_routine & matched
-    candidate = back == 0
+    candidate = (codes % width - best[hub]) % step[hub] == 0
+    reference = on_routine & matched_days(codes, width, step[hub], candidate)
 
     def per_hub(weights: np.ndarray) -> np.ndarray:
         return np.bincount(hub, weights, minlength=len(step)).astype(np.int64)
@@ -309,6 +304,49 @@ def _same_days_one_shot_chance(codes: np.ndarray, width: int, hub: np.ndarray,
     k, g = per_hub(pairs * candidate), per_hub(shots * candidate)
     return log10_drawn_tail(g, k, g + per_hub(shots * reference),
                             k + per_hub(pairs * reference))
+
+
+def matched_days(codes: np.ndarray, width: int, step: np.ndarray, judged: np.ndarray
+                 ) -> np.ndarray:
+    """Per code (``codes`` = account * ``width`` + day, sorted; ``step`` per code): whether
+    one of its account's ``judged`` codes lies within half its ``step`` of its day (itself
+    included where judged): the days whose counterparties had the same time left in the log
+    as the judged ones', give or take half a step."""
+    near = codes[judged]
+    if not len(near):
+        return np.zeros(len(codes), bool)
+    at = np.searchsorted(near, codes)
+    matched = np.zeros(len(codes), bool)
+    for other in (near[np.maximum(at - 1, 0)], near[np.minimum(at, len(near) - 1)]):
+        matched |= ((other // width == codes // width)
+                    & (2 * np.abs(other - codes) <= step))
+    return matched
+
+
+def _later_counterparties(codes: np.ndarray, width: int, fan_of: np.ndarray,
+                          step: np.ndarray, kept: np.ndarray, pairs: np.ndarray,
+                          shots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per judged hub (``fan_of`` its index, -1 for the others; ``codes`` its days, sorted,
+    with ``pairs`` one-off counterparties each, ``shots`` of them one-shot): the day from
+    which its routines' days (``kept``, :func:`routine_days`) are its reference, the
+    counterparties of those days and how many are one-shot. Where its days off its routines
+    reach the log's last fifth, from half a step before the first of them: paid no earlier,
+    those counterparties have had no more time left in the log to transfer again (review G2,
+    session 20), so were its payments off its routines like the others, they would be
+    one-shot no more often; elsewhere all of them (day 0)."""
+    judged = fan_of[codes // width] >= 0
+    codes, pairs, shots = codes[judged], pairs[judged], shots[judged]
+    hub, day = fan_of[codes // width], codes % width
+    on = kept[hub, day % step[hub]] > 0
+    first = np.full(len(step), width)
+    last = np.full(len(step), -1)
+    np.minimum.at(first, hub[~on], day[~on])
+    np.maximum.at(last, hub[~on], day[~on])
+    since = np.where(5 * last >= 4 * width, np.maximum(first - step // 2, 0), 0)
+    reference = on & (day >= since[hub])
+    return (since,
+            np.bincount(hub[reference], pairs[reference], minlength=len(step)).astype(np.int64),
+            np.bincount(hub[reference], shots[reference], minlength=len(step)).astype(np.int64))
 
 
 def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
@@ -372,13 +410,14 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
                                      ("dst", "src", "flow_fan_in", "payers")):
         hub = one_off[centre].to_numpy(np.int64)
         codes, at = np.unique(hub * width + day, return_inverse=True)
-        pairs = np.bincount(at, minlength=len(codes))
-        shots = np.bincount(at, single[one_off[leaf].to_numpy(np.int64)], minlength=len(codes))
+        per_day = np.bincount(at, minlength=len(codes))
+        per_day_shots = np.bincount(at, single[one_off[leaf].to_numpy(np.int64)],
+                                    minlength=len(codes))
         busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
         compact = np.full(n_accounts, -1, np.int64)
         compact[busy] = np.arange(len(busy))
         inside = compact[codes // width] >= 0
-        codes, pairs, shots = codes[inside], pairs[inside], shots[inside]
+        codes, per_day, per_day_shots = codes[inside], per_day[inside], per_day_shots[inside]
         n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
         n[busy], step[busy], residue[busy], on[busy] = routines(
             compact[codes // width], codes % width, len(busy), max_step)
@@ -390,7 +429,7 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         fan_of = np.full(n_accounts, -1, np.int64)
         fan_of[keeps] = np.arange(len(keeps))
         kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise,
-                            (pairs, shots))
+                            (per_day, per_day_shots))
         off = n[keeps] - kept.sum(axis=1)
         if not off.any():
             continue
@@ -403,10 +442,9 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         owner, rows_of = pairs // n_accounts, pairs % n_accounts
         k = np.bincount(owner, minlength=len(keeps))
         g = np.bincount(owner[single[rows_of]], minlength=len(keeps))
-        every = np.unique(fan_of[hub[mine]] * n_accounts + leaves[mine])
-        total = np.bincount(every // n_accounts, minlength=len(keeps))
-        marked = np.bincount(every[single[every % n_accounts]] // n_accounts,
-                             minlength=len(keeps))
+        since, total, marked = _later_counterparties(codes, width, fan_of, step[keeps], kept,
+                                                     per_day, per_day_shots)
+        total, marked = total + k, marked + g
         span = _off_span(codes, width, fan_of, step[keeps], kept)
         base = log10_tail(off, n[keeps], q, rho)
         shots = log10_drawn_tail(g, k, marked, total)
@@ -426,7 +464,8 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         for j in strong:
             h, rows = keeps[j], rows_of[bounds[j]:bounds[j + 1]]
             extra = [f"OffScheduleOneShot:{g[j]} of them have no other transfer in the log "
-                     f"({marked[j]} of its {total[j]} one-off {side} do)",
+                     f"({marked[j]} of its {total[j]} one-off {side}"
+                     f"{f' from day {since[j]} on' if since[j] else ''} do)",
                      f"OffScheduleBurst:its {off[j]} off-routine days lie within "
                      f"{span[j] + 1} of its {n[h]} days in a row"]
             groups.append(FlowGroup(

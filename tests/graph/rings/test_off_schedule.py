@@ -248,6 +248,37 @@ def test_payees_the_logs_end_cuts_short_are_judged_at_equal_exposure():
     assert _run_at_the_end(onward=50.0, run_onward=50.0) == []
 
 
+def _slips_at_the_end(onward: float | None) -> list:
+    """Hub 0 of a 30-week world (routine on weekday 0) also pays 6 new payees once each in
+    its last 6 weeks, on weekdays 2 and 4 in turn (no second routine); every payee pays on
+    once ``onward`` days after it is paid (none when ``None``), when the log still lasts."""
+    transfers, accounts = _world(off_days=0, weeks=30)
+    weeks = 24 + np.arange(6)
+    run = pd.DataFrame({"src": 0, "dst": np.arange(6) + len(accounts), "count": 1,
+                        "ts": (7 * weeks + 2 + 2 * (weeks % 2)) * DAY_S + 7200.0})
+    sink = len(accounts) + 6
+    paid = pd.concat([transfers, run], ignore_index=True)
+    passed = ([] if onward is None else
+              [pd.DataFrame({"src": paid["dst"].to_numpy(), "dst": sink, "count": 1,
+                             "ts": paid["ts"].to_numpy() + onward * DAY_S})])
+    every = pd.concat([paid, *passed], ignore_index=True)
+    every = every[every["ts"] < 7 * 30 * DAY_S]
+    every["last"] = every["ts"]
+    every["amount"] = 100.0
+    return off_schedule_fans(every, pd.Index([str(i) for i in range(sink + 1)]), 3, 50, 2.0)
+
+
+def test_one_shot_payees_off_the_routine_at_the_end_are_judged_against_those_paid_since():
+    # review G2 (session 20): every payee pays on 50 days after it is paid, so the 6 paid off
+    # the routine in the last 6 weeks are one-shot, as are the routine's 6 paid since and 7
+    # of its 30 over the whole log (10 ** -3.1 against those): their lives are no evidence,
+    # the group's chance that of a log where no payee pays on
+    censored, = _slips_at_the_end(onward=50.0)
+    alone, = _slips_at_the_end(onward=None)
+    assert "(12 of its 12 one-off payees from day 167 on do)" in censored.evidence[2]
+    assert censored.log_chance == pytest.approx(alone.log_chance)
+
+
 def test_others_rates_leave_the_hub_out_and_read_the_spread():
     rng = np.random.default_rng(0)
     n = np.full(2000, 100)
