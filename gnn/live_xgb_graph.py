@@ -31,7 +31,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.baselines.xgb_graph import XGBGraph
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.local_scoring import LocalGraph, pinned_or_computed
+from gnn.local_scoring import LocalGraph
 from graph.snapshot import ACCOUNT
 
 #: Target rows :meth:`LiveXGBGraph.fit` scores at a time.
@@ -238,11 +238,14 @@ class LiveXGBGraph:
                 into: dict[str, list[EdgeType]]) -> np.ndarray:
         """Level 0 of ``rows`` of ``node_type`` (float64): scaled features and ``log1p``
         in-degree per edge type ending at it."""
-        x = self.inputs(node_type, rows).astype(np.float64)
-        degrees = [np.log1p(graph.adjacency[et].degree(rows).astype(np.float64))
-                   for et in into[node_type]]
-        return np.column_stack([x, *degrees]).reshape(
-            len(rows), self._width(into, node_type, 0))
+        out = np.empty((len(rows), self._width(into, node_type, 0)))
+        width = self.widths[node_type]
+        out[:, :width] = self.inputs(node_type, rows)
+        degrees = np.empty((len(into[node_type]), len(rows)))
+        for j, et in enumerate(into[node_type]):
+            degrees[j] = graph.adjacency[et].degree(rows)
+        out[:, width:] = np.log1p(degrees).T
+        return out
 
     def _hub_slots(self, et: EdgeType, rows: np.ndarray, level: int
                    ) -> tuple[_HubSums | None, np.ndarray, np.ndarray]:
@@ -266,10 +269,17 @@ class LiveXGBGraph:
 
     def _held_level0(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
                      into: dict[str, list[EdgeType]]) -> np.ndarray:
-        """:meth:`_level0` of ``rows``, the pinned ones read as pinned (:meth:`mark` keeps
-        them current: the same values), only the others computed."""
-        return pinned_or_computed(self._pinned[node_type], rows,
-                                  lambda missing: self._level0(graph, node_type, missing, into))
+        """:meth:`_level0` of ``rows``, the pinned ones read as pinned (:meth:`mark`
+        keeps them current: the same values), only the others computed."""
+        pinned = self._pinned[node_type]
+        slots = pinned.slots(rows)
+        missing = np.flatnonzero(slots < 0)
+        if len(missing) == len(rows):
+            return self._level0(graph, node_type, rows, into)
+        out = pinned.values.take(slots, axis=0)  # the missing rows' (slot -1) written below
+        if len(missing):
+            out[missing] = self._level0(graph, node_type, rows[missing], into)
+        return out
 
     def _levels(self, graph: LocalGraph, into: dict[str, list[EdgeType]], targets: np.ndarray,
                 held: bool) -> list[dict[str, tuple[np.ndarray, np.ndarray]]]:
