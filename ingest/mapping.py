@@ -360,8 +360,30 @@ def check_source_columns(
         if column not in have:
             raise MappingError(
                 f"{mapping.path}: {key} names source column {column!r}, which {source} does not "
-                f"have; its columns are: {', '.join(map(repr, have))}"
+                f"have; its columns are: {', '.join(map(repr, have))}{_header_hint(have, key)}"
             )
+
+
+#: Delimiters a one-column header may hide.
+_OTHER_DELIMITERS = (";", "|", "\t", ",")
+#: A header name that is a value: a number, or a date with a four-digit year first.
+_VALUE_NAME = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?|\d{4}-\d{2}-\d{2}.*")
+
+
+def _header_hint(have: list[str], key: str) -> str:
+    """Why the columns found may not be the file's: another delimiter, or no header line."""
+    section = key.split(".")[0] if key.split(".")[0] not in ("columns", "entities",
+                                                             "attributes") else ""
+    prefix = f"{section}." if section else ""
+    if len(have) == 1:
+        found = [d for d in _OTHER_DELIMITERS if d in have[0]]
+        if found:
+            return (f". The header holds {found[0]!r}: set '{prefix}delimiter: "
+                    f"{json.dumps(found[0])}' in the mapping")
+    if any(_VALUE_NAME.fullmatch(name.strip()) for name in have):
+        return (f". The first line looks like data, not a header: name the columns with "
+                f"'{prefix}header: [...]' in the mapping")
+    return ""
 
 
 def _check_keys(

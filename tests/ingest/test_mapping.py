@@ -90,6 +90,23 @@ def test_check_source_columns_lists_the_columns_that_exist():
     assert "'user', 'when', 'action'" in text
 
 
+@pytest.mark.parametrize(
+    ("found", "hint"),
+    [(["uid;when;action"], """set 'delimiter: ";"'"""),
+     (["uid\twhen\taction"], """set 'delimiter: "\\t"'"""),
+     (["a1", "2024-01-01T10:00:00Z", "login"], "looks like data, not a header"),
+     (["17", "1704103200", "login"], "looks like data, not a header")],
+)
+def test_a_missing_column_names_the_delimiter_or_missing_header_it_suggests(found, hint):
+    mapping = mapping_from_dict(BASE, "team.yaml")
+    with pytest.raises(MappingError) as err:
+        check_source_columns(mapping, found, "logs.csv")
+    assert hint in str(err.value)
+    with pytest.raises(MappingError) as err:
+        check_source_columns(mapping, ["user", "when", "action"], "logs.csv")
+    assert "delimiter" not in str(err.value) and "header" not in str(err.value)
+
+
 def test_fingerprint_follows_the_content():
     first = mapping_from_dict(BASE, "a.yaml")
     assert first.fingerprint() == mapping_from_dict(BASE, "b.yaml").fingerprint()
