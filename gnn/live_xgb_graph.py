@@ -61,7 +61,11 @@ def _mean_edges(position: np.ndarray, src: np.ndarray, n_rows: int
     sources in that order, each edge's share of its row's mean and the rows' CSR ``indptr``."""
     top = int(src.max()) + 1 if len(src) else 1
     if n_rows * top < 2**62:  # one key, by row then source descending (edges are distinct)
-        order = np.argsort(position * top + (top - 1 - src), kind="stable")
+        key = np.multiply(position, top, dtype=np.int64)
+        key += top - 1
+        key -= src
+        order = np.argsort(key, kind="stable")
+        del key
     else:
         order = np.lexsort((-src, position))
     position, src = position[order], src[order]
