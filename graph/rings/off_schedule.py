@@ -19,9 +19,10 @@ once), over the days the pairs start:
   crowd on one beyond chance (:func:`routine_days`): a hub paying on two weekdays, or one that
   moved its pay day (40 of its 100 days "off" its first routine, in a row, a false group of
   surprise 110 before), keeps a routine on each; unless such a further day's counterparties
-  are one-shot accounts beyond chance against the routines' counterparties of the same weeks
-  (one-shot at equal exposure, the log's end cutting both alike): a laundering run on a fixed
-  other weekday in the hub's last weeks, no pay day added;
+  stay quiet after being paid beyond chance against the routines' counterparties (no other
+  transfer in the :data:`QUIET_DAYS` after, each payment watched as long, those too close to
+  the log's end left out): a laundering run on a fixed other weekday in the hub's last
+  weeks paying accounts that do nothing after, no pay day added;
 * off them: ``k`` days; the chance of ``k`` or more is judged against the *other* hubs
   that keep a routine: a beta-binomial tail at their pooled off-routine rate ``q`` with their
   spread ``rho`` (method of moments). Honest hubs leave their routines at their own rates (one
@@ -60,13 +61,16 @@ from scipy.stats import betabinom, binom
 
 from graph.rings.flows import FlowGroup
 from graph.rings.null_model import log10_choose
-from graph.rings.one_shot import one_shot_accounts
+from graph.rings.one_shot import one_shot_accounts, quiet_after
 from graph.rings.periodic import DAY_S
 
 #: The longest routine step judged, in days (a month).
 MAX_STEP = 31
 #: The fewest one-off pairs of a hub whose routine is judged.
 MIN_DAYS = 10
+#: How long after a payment its payee is watched for another transfer, in days, where a
+#: further pay day's payees are told from its routine's (:func:`routine_days`).
+QUIET_DAYS = 14
 #: Bayesian-bootstrap draws over the other hubs, and the quantile of their rate and spread
 #: taken (:func:`upper_rates`).
 DRAWS = 64
@@ -234,14 +238,16 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
     other day for some weeks in the middle of the hub's life (review F4, session 19: such a
     laundering hub was never found) stay off it; at its start or end they are told from a
     pay day added or dropped there only by ``payees`` (per code: the hub's one-off
-    counterparties that day and how many of them are one-shot accounts): such a further day
-    whose counterparties are one-shot beyond chance against those of its routines' days
-    within half a step of its own (:func:`_same_days_one_shot_chance`, charged for the hubs
-    with a further day, at most ``10 ** -min_surprise``) is a run paying accounts that do
-    nothing else and stays off the routines (review F7, session 19). Those days, not the
-    hub's whole life, because a payee paid in the log's last weeks has had only those weeks
-    to transfer again (review G2, session 20: against routine payees paid months earlier,
-    honest hubs adding a pay day there paying new accounts made false groups)."""
+    counterparties that day paid at least :data:`QUIET_DAYS` before the log's end, and how
+    many of them make no other transfer in those days): such a further day whose
+    counterparties stay quiet beyond chance against its routines'
+    (:func:`_quiet_payees_chance`, charged for the hubs with a further day, at most ``10 **
+    -min_surprise``) is a run paying accounts that do nothing after and stays off the
+    routines (review F7, session 19). Quiet for a fixed time after the payment, not one-shot
+    in the whole log: a payee paid in the log's last weeks has had only those weeks to
+    transfer again (review G2, session 20), and a new account paid on an added day has had
+    no life before it, unlike the routine's established payees (review H1, session 21);
+    either made honest hubs adding a pay day false groups."""
     judged = fan_of[codes // width] >= 0
     codes = codes[judged]
     if payees is not None:
@@ -274,8 +280,8 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
         more = (left[rows, best] >= 2) & reaches & (
             _log10_sf(c, k, 1.0 / residues) + np.log10(residues) <= -min_surprise)
         if payees is not None and more.any():
-            shots = _same_days_one_shot_chance(codes, width, hub, step, best,
-                                               routine[hub, place], payees)
+            shots = _quiet_payees_chance(codes, width, hub, step, best, routine[hub, place],
+                                         payees)
             # charged for every hub whose further day could have been such a run
             more &= shots + np.log10(more.sum()) > -min_surprise
         if not more.any():
@@ -284,43 +290,25 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
     return np.where(routine, counts, 0)
 
 
-def _same_days_one_shot_chance(codes: np.ndarray, width: int, hub: np.ndarray,
-                               step: np.ndarray, best: np.ndarray, on_routine: np.ndarray,
-                               payees: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _quiet_payees_chance(codes: np.ndarray, width: int, hub: np.ndarray, step: np.ndarray,
+                         best: np.ndarray, on_routine: np.ndarray,
+                         payees: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Per judged hub (:func:`routine_days`: ``codes`` its days, ``hub`` their hub): the
     log10 chance that as many of the counterparties of its days on ``best`` (mod its
-    ``step``) are one-shot accounts (``payees``: per code, the counterparties and how many
-    of them are one-shot), were they drawn at random from those and the counterparties of
-    its routines' days (``on_routine`` per code) within half a step of one of them
-    (:func:`matched_days`, :func:`log10_drawn_tail`): one-shot at equal exposure, so the
-    log's end cuts both alike."""
+    ``step``) stay quiet (``payees``: per code, its counterparties paid at least
+    :data:`QUIET_DAYS` before the log's end and how many of them make no other transfer in
+    those days, :func:`~graph.rings.one_shot.quiet_after`), were they drawn at random from
+    those and its routines' (``on_routine`` per code) (:func:`log10_drawn_tail`): each
+    watched for the same days after being paid, whenever that was."""
     pairs, shots = payees
     candidate = (codes % width - best[hub]) % step[hub] == 0
-    reference = on_routine & matched_days(codes, width, step[hub], candidate)
 
     def per_hub(weights: np.ndarray) -> np.ndarray:
         return np.bincount(hub, weights, minlength=len(step)).astype(np.int64)
 
     k, g = per_hub(pairs * candidate), per_hub(shots * candidate)
-    return log10_drawn_tail(g, k, g + per_hub(shots * reference),
-                            k + per_hub(pairs * reference))
-
-
-def matched_days(codes: np.ndarray, width: int, step: np.ndarray, judged: np.ndarray
-                 ) -> np.ndarray:
-    """Per code (``codes`` = account * ``width`` + day, sorted; ``step`` per code): whether
-    one of its account's ``judged`` codes lies within half its ``step`` of its day (itself
-    included where judged): the days whose counterparties had the same time left in the log
-    as the judged ones', give or take half a step."""
-    near = codes[judged]
-    if not len(near):
-        return np.zeros(len(codes), bool)
-    at = np.searchsorted(near, codes)
-    matched = np.zeros(len(codes), bool)
-    for other in (near[np.maximum(at - 1, 0)], near[np.minimum(at, len(near) - 1)]):
-        matched |= ((other // width == codes // width)
-                    & (2 * np.abs(other - codes) <= step))
-    return matched
+    return log10_drawn_tail(g, k, g + per_hub(shots * on_routine),
+                            k + per_hub(pairs * on_routine))
 
 
 def _later_counterparties(codes: np.ndarray, width: int, fan_of: np.ndarray,
@@ -403,6 +391,7 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
     day -= day.min()
     ids = np.asarray(accounts.astype(str), dtype=object)
     single = one_shot_accounts(transfers, n_accounts)
+    log_end = float(transfers["last"].max())
     tried = np.log10(sum(range(2, max_step + 1)))
     width = int(day.max()) + 1
     groups: list[FlowGroup] = []
@@ -413,11 +402,18 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         per_day = np.bincount(at, minlength=len(codes))
         per_day_shots = np.bincount(at, single[one_off[leaf].to_numpy(np.int64)],
                                     minlength=len(codes))
+        paid_at = one_off["ts"].to_numpy(np.float64)
+        exposed = paid_at + QUIET_DAYS * day_s <= log_end
+        quiet = exposed & quiet_after(transfers, one_off[leaf].to_numpy(np.int64), paid_at,
+                                      QUIET_DAYS * day_s)
+        watched = (np.bincount(at, exposed, minlength=len(codes)),
+                   np.bincount(at, quiet, minlength=len(codes)))
         busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
         compact = np.full(n_accounts, -1, np.int64)
         compact[busy] = np.arange(len(busy))
         inside = compact[codes // width] >= 0
         codes, per_day, per_day_shots = codes[inside], per_day[inside], per_day_shots[inside]
+        watched = (watched[0][inside], watched[1][inside])
         n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
         n[busy], step[busy], residue[busy], on[busy] = routines(
             compact[codes // width], codes % width, len(busy), max_step)
@@ -429,7 +425,7 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         fan_of = np.full(n_accounts, -1, np.int64)
         fan_of[keeps] = np.arange(len(keeps))
         kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise,
-                            (per_day, per_day_shots))
+                            watched)
         off = n[keeps] - kept.sum(axis=1)
         if not off.any():
             continue

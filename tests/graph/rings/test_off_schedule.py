@@ -214,8 +214,8 @@ def test_a_fixed_other_weekday_for_some_weeks_is_off_the_routine():
 def _run_at_the_end(onward: float | None, run_onward: float | None) -> list:
     """Hub 0 of a 30-week world (routine on weekday 0) also pays 8 new payees once each on
     weekday 3 in its last 8 weeks. Every routine payee pays on once ``onward`` days after it
-    is paid (none when ``None``), when the log still lasts then; the run's payees do the
-    same after ``run_onward`` days."""
+    is paid (before it when negative; none when ``None``), when the log lasts then; the
+    run's payees do the same after ``run_onward`` days."""
     transfers, accounts = _world(off_days=0, weeks=30)
     run = pd.DataFrame({"src": 0, "dst": np.arange(8) + len(accounts), "count": 1,
                         "ts": (7 * (22 + np.arange(8)) + 3) * DAY_S + 7200.0})
@@ -224,7 +224,7 @@ def _run_at_the_end(onward: float | None, run_onward: float | None) -> list:
                             "ts": paid["ts"].to_numpy() + after * DAY_S})
               for paid, after in ((transfers, onward), (run, run_onward)) if after is not None]
     every = pd.concat([transfers, run, *passed], ignore_index=True)
-    every = every[every["ts"] < 7 * 30 * DAY_S]
+    every = every[every["ts"].between(0.0, 7 * 30 * DAY_S, inclusive="left")]
     every["last"] = every["ts"]
     every["amount"] = 100.0
     return off_schedule_fans(every, pd.Index([str(i) for i in range(sink + 1)]), 3, 50, 2.0)
@@ -244,8 +244,12 @@ def test_a_run_paying_one_shot_accounts_at_the_end_is_off_the_routine():
 def test_payees_the_logs_end_cuts_short_are_judged_at_equal_exposure():
     # review G2 (session 20): every payee pays on 50 days after it is paid, so those paid in
     # the last 50 days are one-shot: 7 of the added day's 8, 7 of the routine's 30 (whole
-    # log, 10 ** -2.8); against the routine's payees of the same weeks (7 of 8) it is no run
+    # log, 10 ** -2.8); watched for the same 14 days after being paid, all are alike
     assert _run_at_the_end(onward=50.0, run_onward=50.0) == []
+    # review H1 (session 21): the routine pays established accounts (each paid on 30 days
+    # before it is paid), the added day new ones: one-shot in the whole log 8 of 8 against
+    # 0 of the routine's, yet quiet after being paid alike
+    assert _run_at_the_end(onward=-30.0, run_onward=None) == []
 
 
 def _slips_at_the_end(onward: float | None) -> list:

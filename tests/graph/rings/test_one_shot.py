@@ -5,6 +5,7 @@ from graph.rings.one_shot import (
     one_shot_accounts,
     one_shot_fans,
     product_log_chance,
+    quiet_after,
     schedule_log_chance,
 )
 
@@ -95,3 +96,17 @@ def test_one_shot_payers_on_a_schedule_are_less_likely():
         chances.append(group.log_chance)
         assert any(e.startswith("OneShotSchedule:") for e in group.evidence) == (days[2] == 600)
     assert chances[0] < chances[1] - 0.5
+
+
+def test_quiet_after_reads_what_an_account_does_after_being_paid():
+    # account 1 paid by 0 at t = 100; it paid 2 at t = 50 (before), and 3 twice, at t = 130
+    # and t = 400 (a pair's first and last times)
+    transfers = pd.DataFrame({"src": [0, 1, 1], "dst": [1, 2, 3], "count": [1, 1, 2],
+                              "ts": [100.0, 50.0, 130.0], "last": [100.0, 50.0, 400.0]})
+    quiet = quiet_after(transfers, np.array([1, 1, 1, 2]), np.array([100.0, 130.0, 400.0, 50.0]),
+                        20.0)
+    # nothing within 20 s after 100, 130 or 400 (the transfers at those times not counted)
+    assert quiet.tolist() == [True, True, True, True]
+    wide = quiet_after(transfers, np.array([1, 1, 2]), np.array([100.0, 131.0, 49.0]), 300.0)
+    # 130 lies within 300 s after 100, 400 after 131; account 2's own 50 after 49
+    assert wide.tolist() == [False, False, False]
