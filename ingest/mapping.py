@@ -12,6 +12,7 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
     timestamps:         # optional: the plausible times; rows outside are quarantined
       min: 1970-01-01                       # earliest (UTC; default 1970-01-01, >= 1000-01-01)
       max_future: 1 day                     # latest, after the run's start (default; null: none)
+      missing: row_order                    # logs without times: line n at n hours after 1970
     header: [uid, when, action]             # optional: column names of headerless CSV/TSV files
     delimiter: "\\t"                        # optional: CSV delimiter (default: by file suffix)
     entities:           # optional: extra linked-entity types, node type: source column
@@ -96,6 +97,9 @@ TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 #: Earliest ``timestamps.min`` a mapping may set. DuckDB reads ``1/1/15`` as the year 1, so
 #: every time before this bound is such a misread and is never let through.
 TS_MIN_FLOOR = datetime(1000, 1, 1, tzinfo=UTC)
+#: With ``timestamps: {missing: row_order}``, the seconds between consecutive lines' times: an
+#: hour, the ring search's lockstep window, so neighbouring lines never act "together".
+ROW_ORDER_STEP_S = 3600
 #: Default of how far after the run's start an event may lie (clock skew, time zones).
 TS_MAX_FUTURE = timedelta(days=1)
 _DURATION = re.compile(
@@ -167,6 +171,10 @@ class Mapping:
         Earliest plausible event time (UTC); earlier rows are quarantined.
     ts_max_future
         How far after the run's start an event may lie, or ``None`` for no upper bound.
+    row_order_times
+        The logs have no times (``timestamps: {missing: row_order}``): each row's time is its
+        line number in hours after 1970-01-01 (:data:`ROW_ORDER_STEP_S`), so time means file
+        order and ``columns.ts`` is absent.
     header
         Column names for headerless CSV/TSV files, or ``None`` when files have a header row.
     delimiter
@@ -190,6 +198,7 @@ class Mapping:
     timestamp_format: str | None = None
     ts_min: datetime = TS_MIN
     ts_max_future: timedelta | None = TS_MAX_FUTURE
+    row_order_times: bool = False
     header: tuple[str, ...] | None = None
     delimiter: str | None = None
     entities: tuple[EntitySpec, ...] = ()
@@ -230,6 +239,8 @@ class Mapping:
             content["timestamps"] = [self.ts_min.isoformat(),
                                      None if self.ts_max_future is None
                                      else self.ts_max_future.total_seconds()]
+        if self.row_order_times:
+            content["row_order_times"] = ROW_ORDER_STEP_S
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -287,11 +298,19 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         raise MappingError(
             f"{where}: {both[0]!r} is given both under 'columns' and 'constants'; keep one"
         )
+    ts_min, ts_max_future, row_order = _timestamps(raw.get("timestamps"), where)
+    if row_order and ("ts" in columns or raw.get("timestamp_format") is not None):
+        raise MappingError(f"{where}: timestamps.missing: row_order gives every row its time "
+                           "from its line; drop columns.ts and timestamp_format, or drop it")
     for name, required in CANONICAL_COLUMNS.items():
+        if name == "ts" and row_order:
+            continue
         if required and name not in columns and name not in constants:
             raise MappingError(
                 f"{where}: required canonical column {name!r} is not mapped; add "
-                f"'columns: {{{name}: <source column>}}' (or a constant for event_type)"
+                f"'columns: {{{name}: <source column>}}' (or a constant for event_type"
+                + (", or 'timestamps: {missing: row_order}' for logs without times)"
+                   if name == "ts" else ")")
             )
     if "ts" in constants or "account_id" in constants:
         bad = "ts" if "ts" in constants else "account_id"
@@ -301,13 +320,13 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         raise MappingError(f"{where}: timestamp_format must be a string like '%Y-%m-%d %H:%M:%S'")
     attributes = _attributes(raw.get("attributes") or {}, where)
     entities = _entities(raw.get("entities") or {}, where)
-    ts_min, ts_max_future = _timestamps(raw.get("timestamps"), where)
     return Mapping(
         columns=columns,
         constants=constants,
         timestamp_format=timestamp_format,
         ts_min=ts_min,
         ts_max_future=ts_max_future,
+        row_order_times=row_order,
         header=_header(raw.get("header"), where, "header"),
         delimiter=_delimiter(raw.get("delimiter"), where, "delimiter"),
         entities=entities,
@@ -406,14 +425,19 @@ def _str_dict(raw: Any, where: str, key: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
-def _timestamps(raw: Any, where: str) -> tuple[datetime, timedelta | None]:
-    """``timestamps: {min: <date or time>, max_future: <duration or null>}`` -> the bounds."""
+def _timestamps(raw: Any, where: str) -> tuple[datetime, timedelta | None, bool]:
+    """``timestamps: {min: <date or time>, max_future: <duration or null>, missing: row_order}``
+    -> the bounds, and whether the rows take their times from their line numbers."""
     if raw is None:
-        return TS_MIN, TS_MAX_FUTURE
+        return TS_MIN, TS_MAX_FUTURE, False
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: 'timestamps' must be a dictionary like "
                            "{min: 1970-01-01, max_future: 1 day}")
-    _check_keys(raw, ("min", "max_future"), where, "timestamps.")
+    _check_keys(raw, ("min", "max_future", "missing"), where, "timestamps.")
+    if raw.get("missing", "row_order") != "row_order":
+        raise MappingError(f"{where}: timestamps.missing must be row_order (each row's time "
+                           f"from its line, for logs without times), got {raw['missing']!r}")
+    row_order = "missing" in raw
     lowest = raw.get("min", TS_MIN)
     if isinstance(lowest, str):
         try:
@@ -430,13 +454,13 @@ def _timestamps(raw: Any, where: str) -> tuple[datetime, timedelta | None]:
         raise MappingError(f"{where}: timestamps.min {raw.get('min')} is before the year 1000; "
                            "such times are misread dates, not events")
     if "max_future" in raw and raw["max_future"] is None:
-        return lowest, None
+        return lowest, None, row_order
     ahead = raw.get("max_future", "1 day")
     match = _DURATION.match(str(ahead)) if isinstance(ahead, str) else None
     if match is None:
         raise MappingError(f"{where}: timestamps.max_future must be a duration like '1 day', "
                            f"'12 h' or '30 d' (or null: no upper bound), got {ahead!r}")
-    return lowest, timedelta(**{_UNITS[match.group(2)[0]]: float(match.group(1))})
+    return lowest, timedelta(**{_UNITS[match.group(2)[0]]: float(match.group(1))}), row_order
 
 
 def _header(raw: Any, where: str, key: str) -> tuple[str, ...] | None:

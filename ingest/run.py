@@ -74,6 +74,12 @@ from ingest.validate import (
 )
 
 log = logging.getLogger(__name__)
+#: Said by every ingest whose mapping gives the rows their times from their lines.
+ROW_ORDER_WARNING = (
+    "the logs have no times (timestamps: {missing: row_order}): each row's time is its line "
+    "number in hours after 1970-01-01, so time features and lockstep mean file order, not "
+    "time; validate on a random hold-out with validation.out_of_time_days=0"
+)
 
 
 class TooManyBadRows(ValueError):
@@ -188,6 +194,8 @@ def ingest_logs(
     state.add_schema(mapping)
     plan = IngestPlan.of(mapping)
     summary = IngestSummary(events_dir=str(events_dir))
+    if mapping.row_order_times:
+        log.warning(ROW_ORDER_WARNING)
 
     with progress_display(progress, unit="bytes") as show:
         new, skipped = _new_files(files, state, plan.fingerprint, show)
@@ -430,7 +438,7 @@ def timestamp_advice(
     order).
     """
     blamed = [r for r in ts_reasons(plan.mapping) if reasons.get(r)]
-    if not blamed:
+    if not blamed or plan.mapping.row_order_times:
         return ""
     mapping = plan.mapping
     tried = (f"timestamp_format {mapping.timestamp_format!r}" if mapping.timestamp_format

@@ -22,6 +22,9 @@ reason                 meaning
                        1970-01-01)
 ``ts in the future``   later than the run's start plus ``timestamps.max_future``
                        (default one day)
+``line past            with ``timestamps: {missing: row_order}`` (times from line
+row_order's            numbers, an hour apart, bounds unchecked): a line past the
+2,000,000``            2,000,000th of its file
 ``empty account_id``   the acting account is empty
 ``empty event_type``   the event type is empty
 ``non-numeric amount`` the amount is not a finite number
@@ -45,7 +48,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from ingest.mapping import Mapping
+from ingest.mapping import ROW_ORDER_STEP_S, Mapping
 from ingest.readers import Chunk
 from ingest.sql import ident, literal
 
@@ -53,6 +56,10 @@ REASON_TS = "unparseable ts"
 REASON_TS_AMBIGUOUS = "ambiguous ts"
 REASON_TS_FUTURE = "ts in the future"
 REASON_TS_ZERO = "ts is epoch 0"
+#: With ``timestamps: {missing: row_order}``: a line past :data:`ROW_ORDER_MAX_LINES`, whose
+#: time (its line number in hours) would pass the year 2200.
+REASON_ROW_ORDER = "line past row_order's 2,000,000"
+ROW_ORDER_MAX_LINES = 2_000_000
 REASON_ACCOUNT = "empty account_id"
 REASON_EVENT_TYPE = "empty event_type"
 REASON_AMOUNT = "non-numeric amount"
@@ -167,9 +174,15 @@ def transform_sql(
             return _text(literal(mapping.constants[name]), pa.string())
         return "CAST(NULL AS VARCHAR)"
 
-    ts_source = mapping.columns["ts"]
-    ts_type = source.field(ts_source).type
-    ts = timestamp_expr(ident(ts_source), ts_type, mapping.timestamp_format)
+    if mapping.row_order_times:
+        ts = f"to_timestamp(CAST(_line AS DOUBLE) * {ROW_ORDER_STEP_S})"
+        ts_source = "_line"
+        ts_checks = [(f"_line > {ROW_ORDER_MAX_LINES}", literal(REASON_ROW_ORDER))]
+    else:
+        ts_source = mapping.columns["ts"]
+        ts_type = source.field(ts_source).type
+        ts = timestamp_expr(ident(ts_source), ts_type, mapping.timestamp_format)
+        ts_checks = _plausible_ts_checks(mapping, ts_type, now)
     amount, amount_bad = _number(mapping, "amount", source)
     inner = [
         f"{ts} AS ts",
@@ -195,7 +208,7 @@ def transform_sql(
     checks = [
         ("_error IS NOT NULL", "_error"),
         ("ts IS NULL", literal(REASON_TS)),
-        *_plausible_ts_checks(mapping, ts_type, now),
+        *ts_checks,
         ("account_id IS NULL", literal(REASON_ACCOUNT)),
         ("event_type IS NULL", literal(REASON_EVENT_TYPE)),
         ("_bad_amount", literal(REASON_AMOUNT)),

@@ -107,6 +107,19 @@ def test_a_missing_column_names_the_delimiter_or_missing_header_it_suggests(foun
     assert "delimiter" not in str(err.value) and "header" not in str(err.value)
 
 
+def test_logs_without_times_take_row_order_times_instead_of_a_ts_column():
+    cols = {"account_id": "uid", "event_type": "action"}
+    mapping = mapping_from_dict({"columns": cols, "timestamps": {"missing": "row_order"}})
+    assert mapping.row_order_times and "ts" not in mapping.columns
+    assert mapping.fingerprint() != mapping_from_dict(BASE).fingerprint()
+    with pytest.raises(MappingError, match=r"timestamps: \{missing: row_order\}"):
+        mapping_from_dict({"columns": cols})
+    with pytest.raises(MappingError, match="drop columns.ts and timestamp_format"):
+        mapping_from_dict({**BASE, "timestamps": {"missing": "row_order"}})
+    with pytest.raises(MappingError, match="timestamps.missing must be row_order"):
+        mapping_from_dict({"columns": cols, "timestamps": {"missing": "now"}})
+
+
 def test_fingerprint_follows_the_content():
     first = mapping_from_dict(BASE, "a.yaml")
     assert first.fingerprint() == mapping_from_dict(BASE, "b.yaml").fingerprint()

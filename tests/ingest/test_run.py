@@ -9,7 +9,7 @@ import pytest
 
 import ingest.readers as readers
 import ingest.run as run
-from ingest.mapping import MappingError, load_mapping
+from ingest.mapping import MappingError, load_mapping, mapping_from_dict
 from ingest.run import TooManyBadRows
 from ingest.state import STATE_FILE
 from ingest.store import count_events, event_files
@@ -286,6 +286,24 @@ def test_epoch_zero_times_are_called_missing(tmp_path):
         ingest(src, tmp_path / "events")
     assert "ts is epoch 0 3" in str(err.value)
     assert "what exports write for a missing time" in str(err.value)
+
+
+def test_a_log_without_times_is_read_in_file_order_with_a_warning(tmp_path, caplog):
+    # YelpChi: user product rating label date, space-separated, 'None' for the date
+    src = tmp_path / "metadata.gz"
+    with gzip.open(src, "wt") as fh:
+        fh.write("201 0 None 1 None\n202 0 None -1 None\n201 1 None 1 None\n")
+    mapping = mapping_from_dict({
+        "header": ["user", "product", "rating", "label", "date"], "delimiter": " ",
+        "columns": {"account_id": "user"}, "constants": {"event_type": "review"},
+        "entities": {"Product": "product"}, "timestamps": {"missing": "row_order"}})
+    with caplog.at_level("WARNING", logger="ingest.run"):
+        summary = ingest(src, tmp_path / "events", mapping)
+    assert summary.accepted == 3
+    assert "validation.out_of_time_days=0" in caplog.text
+    stored = events_table(tmp_path / "events").sort_values("ts")
+    assert stored["account_id"].tolist() == ["201", "202", "201"]
+    assert [t.hour for t in stored["ts"]] == [1, 2, 3]
 
 
 def test_other_reasons_get_no_timestamp_advice(tmp_path):

@@ -125,6 +125,18 @@ def test_dirty_logs_give_the_same_events_quarantine_and_counts(spark, tmp_path):
         "ts in the future", "wrong number of columns"}
 
 
+def test_row_order_times_are_refused_before_spark_starts(tmp_path):
+    from ingest.readers import InputError
+    from ingest.spark_ingest import ingest_logs_spark
+
+    (tmp_path / "m.yaml").write_text("columns: {account_id: user, event_type: action}\n"
+                                     "timestamps: {missing: row_order}\n")
+    path = tmp_path / "reviews.csv"
+    path.write_text("user,action\nu1,review\n")
+    with pytest.raises(InputError, match="use --engine duckdb"):
+        ingest_logs_spark(path, tmp_path / "m.yaml", tmp_path / "out")
+
+
 @pytest.mark.parametrize("split_bytes", [64, 16])
 def test_lines_read_in_many_partitions_keep_their_numbers(spark, tmp_path, split_bytes):
     """A file read in many partitions (64-byte splits: 13; 16-byte splits: 49, most without

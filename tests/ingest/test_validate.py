@@ -11,10 +11,12 @@ from ingest.validate import (
     REASON_AMOUNT,
     REASON_EVENT_TYPE,
     REASON_IP,
+    REASON_ROW_ORDER,
     REASON_TS,
     REASON_TS_AMBIGUOUS,
     REASON_TS_FUTURE,
     REASON_TS_ZERO,
+    ROW_ORDER_MAX_LINES,
     event_schema,
     format_counts,
     transform_chunk,
@@ -212,6 +214,21 @@ def test_compact_dates_are_ambiguous_without_a_format_never_epoch_seconds_in_197
     assert out.column("_reason").to_pylist() == [REASON_TS_AMBIGUOUS]
     assert reasons_of(["20250301"], timestamp_format="%Y%m%d") == [None]
     assert reasons_of(["20250301"], timestamp_format="epoch_s") == [None]
+
+
+def test_row_order_times_are_line_numbers_in_hours():
+    mapping = mapping_from_dict({"columns": {"account_id": "uid", "event_type": "action"},
+                                 "timestamps": {"missing": "row_order"}})
+    table = pa.table({"uid": ["a", "b", "c"], "action": ["x"] * 3})
+    lines = pa.array([2, 3, ROW_ORDER_MAX_LINES + 1], pa.int64())
+    con = connect(keep_order=True)
+    try:
+        out = transform_chunk(con, Chunk(table, lines), transform_sql(mapping, table.schema))
+    finally:
+        con.close()
+    assert out.column("ts").to_pylist()[:2] == [datetime(1970, 1, 1, 2, tzinfo=UTC),
+                                                datetime(1970, 1, 1, 3, tzinfo=UTC)]
+    assert out.column("_reason").to_pylist() == [None, None, REASON_ROW_ORDER]
 
 
 def test_a_two_digit_year_with_its_format_is_read():
