@@ -61,7 +61,7 @@ from scipy.stats import betabinom, binom
 
 from graph.rings.flows import FlowGroup
 from graph.rings.null_model import log10_choose
-from graph.rings.one_shot import one_shot_accounts, quiet_after
+from graph.rings.one_shot import Activity, one_shot_accounts
 from graph.rings.periodic import DAY_S
 
 #: The longest routine step judged, in days (a month).
@@ -392,6 +392,9 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
     ids = np.asarray(accounts.astype(str), dtype=object)
     single = one_shot_accounts(transfers, n_accounts)
     log_end = float(transfers["last"].max())
+    paid_at = one_off["ts"].to_numpy(np.float64)
+    horizon = QUIET_DAYS * day_s
+    activity: Activity | None = None
     tried = np.log10(sum(range(2, max_step + 1)))
     width = int(day.max()) + 1
     groups: list[FlowGroup] = []
@@ -402,18 +405,22 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         per_day = np.bincount(at, minlength=len(codes))
         per_day_shots = np.bincount(at, single[one_off[leaf].to_numpy(np.int64)],
                                     minlength=len(codes))
-        paid_at = one_off["ts"].to_numpy(np.float64)
-        exposed = paid_at + QUIET_DAYS * day_s <= log_end
-        quiet = exposed & quiet_after(transfers, one_off[leaf].to_numpy(np.int64), paid_at,
-                                      QUIET_DAYS * day_s)
-        watched = (np.bincount(at, exposed, minlength=len(codes)),
-                   np.bincount(at, quiet, minlength=len(codes)))
         busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
         compact = np.full(n_accounts, -1, np.int64)
         compact[busy] = np.arange(len(busy))
         inside = compact[codes // width] >= 0
+        # payees watched for QUIET_DAYS after being paid, those paid that close to the
+        # log's end left out (only the busy hubs' are read)
+        watch = (compact[hub] >= 0) & (paid_at + horizon <= log_end)
+        quiet = np.zeros(len(hub), bool)
+        if watch.any():
+            if activity is None:
+                activity = Activity.of(transfers, horizon)
+            quiet[watch] = activity.quiet_after(one_off[leaf].to_numpy(np.int64)[watch],
+                                                paid_at[watch], horizon)
+        watched = (np.bincount(at, watch, minlength=len(codes))[inside],
+                   np.bincount(at, quiet, minlength=len(codes))[inside])
         codes, per_day, per_day_shots = codes[inside], per_day[inside], per_day_shots[inside]
-        watched = (watched[0][inside], watched[1][inside])
         n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
         n[busy], step[busy], residue[busy], on[busy] = routines(
             compact[codes // width], codes % width, len(busy), max_step)

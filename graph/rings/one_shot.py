@@ -22,6 +22,8 @@ benchmarks/README.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.stats import binom
@@ -40,28 +42,42 @@ def one_shot_accounts(transfers: pd.DataFrame, n_accounts: int) -> np.ndarray:
     return total == 1
 
 
-def quiet_after(transfers: pd.DataFrame, account: np.ndarray, ts: np.ndarray,
-                horizon_s: float) -> np.ndarray:
-    """Per query (``account`` paid at ``ts``): whether the account makes no other transfer in
-    the ``horizon_s`` seconds after (``(ts, ts + horizon_s]``), by the first and last times
-    of every pair it is in, either side (a pair's transfers between those two unseen: an
-    approximation where a pair transacts three or more times). What an account does after
-    being paid, whatever it did before: an established account and a new one that transfer
-    alike from then on are alike here."""
-    first = transfers["ts"].to_numpy(np.float64)
-    last = transfers["last"].to_numpy(np.float64)
-    again = transfers["count"].to_numpy(np.int64) > 1
-    who = np.concatenate([transfers["src"].to_numpy(np.int64),
-                          transfers["dst"].to_numpy(np.int64)])
-    who = np.concatenate([who, who[np.r_[again, again]]])
-    when = np.concatenate([first, first, last[again], last[again]])
-    start = min(float(when.min(initial=0.0)), float(np.min(ts, initial=0.0)))
-    scale = max(float(when.max(initial=0.0)), float(np.max(ts, initial=0.0))) - start \
-        + horizon_s + 1.0
-    keys = np.sort(who * scale + (when - start))
-    base = np.asarray(account, np.int64) * scale + (np.asarray(ts, np.float64) - start)
-    return (np.searchsorted(keys, base + horizon_s, side="right")
-            == np.searchsorted(keys, base, side="right"))
+@dataclass(frozen=True)
+class Activity:
+    """Every account's transfer times, either side, by the first and last times of every
+    pair it is in (a pair's transfers between those two unseen: an approximation where a
+    pair transacts three or more times), sorted as ``account * scale + time - start``."""
+
+    keys: np.ndarray
+    start: float
+    scale: float
+
+    @classmethod
+    def of(cls, transfers: pd.DataFrame, horizon_s: float) -> Activity:
+        """The activity of ``transfers`` (columns ``src``, ``dst``, ``count``, ``ts``,
+        ``last``), for queries up to ``horizon_s`` seconds after a time in the log."""
+        first = transfers["ts"].to_numpy(np.float64)
+        last = transfers["last"].to_numpy(np.float64)
+        again = transfers["count"].to_numpy(np.int64) > 1
+        who = np.concatenate([transfers["src"].to_numpy(np.int64),
+                              transfers["dst"].to_numpy(np.int64)])
+        who = np.concatenate([who, who[np.r_[again, again]]])
+        when = np.concatenate([first, first, last[again], last[again]])
+        start = float(when.min(initial=0.0))
+        scale = float(when.max(initial=0.0)) - start + horizon_s + 1.0
+        return cls(np.sort(who * scale + (when - start)), start, scale)
+
+    def quiet_after(self, account: np.ndarray, ts: np.ndarray, horizon_s: float
+                    ) -> np.ndarray:
+        """Per query (``account`` paid at ``ts``, a time in the log): whether the account
+        makes no other transfer in the ``horizon_s`` seconds after (``(ts, ts +
+        horizon_s]``). What an account does after being paid, whatever it did before: an
+        established account and a new one that transfer alike from then on are alike
+        here."""
+        base = (np.asarray(account, np.int64) * self.scale
+                + (np.asarray(ts, np.float64) - self.start))
+        return (np.searchsorted(self.keys, base + horizon_s, side="right")
+                == np.searchsorted(self.keys, base, side="right"))
 
 
 def schedule_log_chance(m: np.ndarray, inside: np.ndarray, length: np.ndarray,

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 
 from graph.rings.one_shot import (
+    Activity,
     one_shot_accounts,
     one_shot_fans,
     product_log_chance,
-    quiet_after,
     schedule_log_chance,
 )
 
@@ -103,10 +103,11 @@ def test_quiet_after_reads_what_an_account_does_after_being_paid():
     # and t = 400 (a pair's first and last times)
     transfers = pd.DataFrame({"src": [0, 1, 1], "dst": [1, 2, 3], "count": [1, 1, 2],
                               "ts": [100.0, 50.0, 130.0], "last": [100.0, 50.0, 400.0]})
-    quiet = quiet_after(transfers, np.array([1, 1, 1, 2]), np.array([100.0, 130.0, 400.0, 50.0]),
-                        20.0)
+    activity = Activity.of(transfers, 300.0)
+    quiet = activity.quiet_after(np.array([1, 1, 1, 2]), np.array([100.0, 130.0, 400.0, 50.0]),
+                                 20.0)
     # nothing within 20 s after 100, 130 or 400 (the transfers at those times not counted)
     assert quiet.tolist() == [True, True, True, True]
-    wide = quiet_after(transfers, np.array([1, 1, 2]), np.array([100.0, 131.0, 49.0]), 300.0)
+    wide = activity.quiet_after(np.array([1, 1, 2]), np.array([100.0, 131.0, 49.0]), 300.0)
     # 130 lies within 300 s after 100, 400 after 131; account 2's own 50 after 49
     assert wide.tolist() == [False, False, False]
