@@ -745,6 +745,11 @@ class LiveFeatures:
     def add(self, events: pa.Table) -> dict[str, np.ndarray]:
         """Append ``events`` (canonical columns); the rows per node type they touch (new
         nodes get rows at the end of their type's :class:`NodeIndex`)."""
+        return self.touched(self.append(events))
+
+    def append(self, events: pa.Table) -> dict[str, np.ndarray]:
+        """Append ``events`` (canonical columns): :meth:`add`, answering each role's node row
+        per event instead (:meth:`codes`)."""
         cols = self._columns(events, bulk=False)
         first, n = self.size, events.num_rows
         self.reserve(n)
@@ -757,17 +762,25 @@ class LiveFeatures:
         for a in self.float_attributes:
             self._attrs[a][first:first + n] = cols[f"attr:{a}"]
         self.size = first + n
-        return self._touched(cols)
+        return {role: cols[role] for role in self.roles}
 
     def touched_by(self, events: pa.Table) -> dict[str, np.ndarray]:
         """The rows per node type that ``events`` name (say, held ones replayed into a graph
         built before them), new ids appended to the index."""
-        return self._touched(self._columns(events, bulk=False))
+        return self.touched(self.codes(events))
 
-    def _touched(self, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def codes(self, events: pa.Table) -> dict[str, np.ndarray]:
+        """Role (:data:`ACTOR`, or a relation's name) -> the row of each event's node of that
+        role (int32, -1: none), new ids appended to the index; nothing held changes."""
+        cols = self._columns(events, bulk=False)
+        return {role: cols[role] for role in self.roles}
+
+    def touched(self, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The distinct rows per node type that the events of ``codes`` (:meth:`codes`)
+        name."""
         touched: dict[str, list[np.ndarray]] = {}
         for role, (_, node_type) in self.roles.items():
-            touched.setdefault(node_type, []).append(cols[role][cols[role] >= 0])
+            touched.setdefault(node_type, []).append(codes[role][codes[role] >= 0])
         rows = {t: np.unique(np.concatenate(parts)).astype(np.int64)
                 for t, parts in touched.items()}
         return {t: r for t, r in rows.items() if len(r)}

@@ -63,8 +63,8 @@ from gnn.boosted import LiveBoostedColumn
 from gnn.detector import AccountDetector
 from gnn.live_xgb_graph import LiveXGBGraph, grown_rows
 from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer, ScoreJournal
-from graph.incremental import new_edges
-from graph.live_features import LiveFeatures, NodeIndex
+from graph.incremental import new_edge_rows, new_edges
+from graph.live_features import ACTOR, LiveFeatures, NodeIndex
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
 from graph.snapshot_sql import relation_sources
 from graph.store.live_write import LiveChange
@@ -572,10 +572,11 @@ class GraphState:
         sees an id whose node is not in the graph yet."""
         with self.lock:
             if stored:
-                touched = self.live.touched_by(events)
+                codes = self.live.codes(events)
             else:
-                touched = self.live.add(events)
+                codes = self.live.append(events)
                 self._event_ids.update(events.column("event_id").to_pylist())
+            touched = self.live.touched(codes)
             changed: dict[str, np.ndarray] = {}
             for node_type, rows in touched.items():
                 if node_type not in self.nodes:
@@ -593,12 +594,11 @@ class GraphState:
                 self.graph.set_features(node_type, rows, x)
                 changed[node_type] = rows
             ends: dict[str, list[np.ndarray]] = {}
-            for name, pairs in new_edges(events, self.relations).items():
+            for name, (src, dst) in new_edge_rows(events, self.relations, codes[ACTOR],
+                                                  codes).items():
                 edge_type = self.edge_types.get(name)
-                if edge_type is None or not pairs:
+                if edge_type is None or not len(src):
                     continue
-                src = self._index[edge_type[0]].find_ids([s for s, _ in pairs])
-                dst = self._index[edge_type[2]].find_ids([d for _, d in pairs])
                 added = self.graph.add_edges(edge_type, src, dst)
                 if added.any():
                     ends.setdefault(edge_type[0], []).append(src[added])
@@ -944,10 +944,10 @@ class GraphState:
             np.minimum.at(lowest, at, self._ring_rank[accounts])
             # fewer than HUB_ACCOUNTS accounts of at most 2**40 units: float64 sums exactly
             total = np.bincount(at, weights=units[accounts], minlength=len(entities))
-            for k in np.flatnonzero(big).tolist():
-                kept, lowest[k], total[k] = hubs.accounts(node_type, int(entities[k]),
-                                                          into[node_type], self._ring_rank)
-                count[k] = len(kept)
+            at = np.flatnonzero(big)
+            if len(at):
+                count[at], lowest[at], total[at] = hubs.accounts(
+                    node_type, entities[at], into[node_type], self._ring_rank)
             found.append((node_type, position, entities[which], count[which],
                           total[which] / _SCORE_UNIT, lowest[which],
                           units[rows[position]] / _SCORE_UNIT))
@@ -1111,11 +1111,21 @@ class _HubAccounts:
         self.graph: LocalGraph | None = None
         self.scorer: Any = None
         self.units = np.zeros(0, dtype=np.int64)
-        # (node type, row) -> (its added edges taken in per adjacency, its accounts, their
-        # lowest ring rank, its slot in the type's totals)
-        self.kept: dict[tuple[str, int], tuple[list[int], np.ndarray, int, int]] = {}
-        self._slot_of: dict[str, np.ndarray] = {}  # node type -> row -> slot (-1: not kept)
-        self._totals: dict[str, np.ndarray] = {}  # node type -> slot -> total score units
+        self._reset()
+
+    def _reset(self) -> None:
+        """Keep no entity."""
+        # (node type, row) -> its distinct accounts, in account order (kept only where
+        # several relations lead into the type: to tell an account new to it)
+        self._accounts: dict[tuple[str, int], np.ndarray] = {}
+        # node type -> row -> slot (-1: not kept); per slot: the total score units of its
+        # accounts, their number and lowest ring rank, and the added edges taken in per
+        # adjacency (slot x adjacency)
+        self._slot_of: dict[str, np.ndarray] = {}
+        self._totals: dict[str, np.ndarray] = {}
+        self._size: dict[str, np.ndarray] = {}
+        self._lowest: dict[str, np.ndarray] = {}
+        self._taken: dict[str, np.ndarray] = {}
         self._count: dict[str, int] = {}  # node type -> slots taken
 
     def sync(self, graph: LocalGraph, scorer: Any,
@@ -1129,7 +1139,7 @@ class _HubAccounts:
         written = scorer.journal.take()
         if graph is not self.graph or scorer is not self.scorer or written is None:
             self.graph, self.scorer = graph, scorer
-            self.kept, self._slot_of, self._totals, self._count = {}, {}, {}, {}
+            self._reset()
             self.units = _score_units(scores)
             return self.units
         if len(self.units) < len(scores):
@@ -1150,49 +1160,80 @@ class _HubAccounts:
                 continue
             # the kept entities reached take in their added edges first (with the units
             # before the change), so each (entity, account) pair below is among their accounts
-            for e in np.unique(entity[hit]).tolist():
-                self.accounts(node_type, e, into[node_type], rank)
+            self.accounts(node_type, np.unique(entity[hit]), into[node_type], rank)
             pair = np.unique(slot[hit] * len(changed) + position[hit])  # once per pair
             np.add.at(self._totals[node_type], pair // len(changed),
                       delta[pair % len(changed)])
         self.units[changed] += delta
         return self.units
 
-    def accounts(self, node_type: str, entity: int, into: list[GrowingAdjacency],
-                 rank: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """The distinct accounts of ``entity`` along ``into``, in account order (not to be
-        written to), the lowest of their ``rank`` s (per account row: its best ring's
-        position, more than any account row where none) and their total score units."""
+    def accounts(self, node_type: str, entities: np.ndarray, into: list[GrowingAdjacency],
+                 rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per entity of the distinct ``entities``: the number of its distinct accounts along
+        ``into``, the lowest of their ``rank`` s (per account row: its best ring's position,
+        more than any account row where none) and their total score units. The entities kept
+        and not changed since are read at once; the others are kept now, one at a time."""
+        taken = np.stack([a.added_of(entities) for a in into], axis=1)
+        slot_of = self._slot_of.get(node_type, np.zeros(0, dtype=np.int64))
+        slots = slot_of.take(entities, mode="clip") if len(slot_of) else np.full(
+            len(entities), -1)
+        slots[entities >= len(slot_of)] = -1
+        behind = slots < 0
+        held = np.flatnonzero(~behind)
+        if len(held):
+            behind[held] = (self._taken[node_type][slots[held]] != taken[held]).any(axis=1)
+        for k in np.flatnonzero(behind).tolist():
+            slots[k] = self._keep(node_type, int(entities[k]), taken[k], into, rank)
+        return (self._size[node_type][slots], self._lowest[node_type][slots],
+                self._totals[node_type][slots])
+
+    def _keep(self, node_type: str, entity: int, taken: np.ndarray,
+              into: list[GrowingAdjacency], rank: np.ndarray) -> int:
+        """Keep the number of ``entity``'s distinct accounts, their lowest rank and total
+        units (and the accounts, where several relations lead into its type), with ``taken``
+        (its added edges per adjacency, all taken in now) merged in; its slot."""
         key = (node_type, entity)
-        taken = [len(a.added.get(entity, ())) for a in into]
-        held = self.kept.get(key)
-        totals = self._totals.get(node_type)
-        if held is not None and held[0] == taken:
-            return held[1], held[2], int(totals[held[3]])
-        if held is None:
+        slot_of = self._slot_of.get(node_type)
+        if slot_of is None or entity >= len(slot_of) or slot_of[entity] < 0:
             accounts = _distinct_accounts(into, np.array([entity]), len(rank))[1]
-            lowest = int(rank[accounts].min()) if len(accounts) else int(np.iinfo(np.int64).max)
-            slot_of = grown_rows(self._slot_of.get(node_type, np.zeros(0, dtype=np.int64)),
-                                 entity + 1, -1)
             slot = self._count.get(node_type, 0)
             self._count[node_type] = slot + 1
-            slot_of[entity] = slot
-            self._slot_of[node_type] = slot_of
-            totals = self._totals[node_type] = grown_rows(
-                self._totals.get(node_type, np.zeros(0, dtype=np.int64)), slot + 1, 0)
-            totals[slot] = self.units[accounts].sum()
+            self._slot_of[node_type] = grown_rows(
+                self._slot_of.get(node_type, np.zeros(0, dtype=np.int64)), entity + 1, -1)
+            self._slot_of[node_type][entity] = slot
+            for name, fill in (("_totals", 0), ("_size", 0), ("_lowest", 0)):
+                table = getattr(self, name)
+                table[node_type] = grown_rows(table.get(node_type, np.zeros(0, dtype=np.int64)),
+                                              slot + 1, fill)
+            self._taken[node_type] = grown_rows(
+                self._taken.get(node_type, np.zeros((0, len(into)), dtype=np.int64)),
+                slot + 1, 0)
+            self._totals[node_type][slot] = self.units[accounts].sum()
+            self._lowest[node_type][slot] = (int(rank[accounts].min()) if len(accounts)
+                                             else np.iinfo(np.int64).max)
+            self._size[node_type][slot] = len(accounts)
         else:
-            new = np.unique(np.concatenate([np.asarray(a.added[entity][old:], dtype=np.int64)
-                                            for a, old, now in zip(into, held[0], taken,
-                                                                   strict=True) if now > old]))
-            accounts, slot = held[1], held[3]
-            at = np.searchsorted(accounts, new)
-            there = accounts[np.minimum(at, len(accounts) - 1)] == new
-            accounts = np.insert(accounts, at[~there], new[~there])
-            lowest = min(held[2], int(rank[new].min()))
-            totals[slot] += self.units[new[~there]].sum()
-        self.kept[key] = (taken, accounts, lowest, slot)
-        return accounts, lowest, int(totals[slot])
+            slot = int(slot_of[entity])
+            old = self._taken[node_type][slot]
+            new = [np.asarray(a.added[entity][o:], dtype=np.int64)
+                   for a, o, n in zip(into, old.tolist(), taken.tolist(), strict=True) if n > o]
+            if len(into) == 1:  # one relation's edges are distinct pairs: each account new
+                fresh = new[0]
+            else:  # an account may have used the entity along another relation already
+                new = np.unique(np.concatenate(new))
+                held = self._accounts[key]
+                at = np.searchsorted(held, new)
+                fresh = new[held[np.minimum(at, len(held) - 1)] != new]
+                accounts = np.insert(held, np.searchsorted(held, fresh), fresh)
+            self._lowest[node_type][slot] = min(int(self._lowest[node_type][slot]),
+                                                int(rank[fresh].min()) if len(fresh)
+                                                else np.iinfo(np.int64).max)
+            self._totals[node_type][slot] += self.units[fresh].sum()
+            self._size[node_type][slot] += len(fresh)
+        if len(into) > 1:
+            self._accounts[key] = accounts
+        self._taken[node_type][slot] = taken
+        return slot
 
 
 class _PublishedScores:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.build import build_snapshot
-from graph.incremental import new_edges
+from graph.incremental import new_edge_rows, new_edges
 from graph.snapshot_sql import relation_sources
 from ingest.state import IngestState
 
@@ -54,3 +55,24 @@ def test_the_edges_of_all_events_are_the_full_builds_edges(tmp_path):
         built = sorted(zip(full.edges[rel.name]["src"], full.edges[rel.name]["dst"],
                            strict=True))
         assert edges[rel.name] == built, rel.name
+
+
+def test_new_edge_rows_are_new_edges_rows_in_order():
+    relations = relation_sources(IngestState())
+    table = events()
+    rows = {name: {} for name in ("account", "entity")}
+
+    def row(kind: str, node_id: str | None) -> int:
+        return -1 if node_id is None else rows[kind].setdefault(node_id, len(rows[kind]))
+
+    accounts = np.array([row("account", a) for a in table.column("account_id").to_pylist()])
+    entities = {rel.name: np.array([row("entity", e)
+                                    for e in table.column(rel.column).to_pylist()])
+                for rel in relations}
+    named = new_edges(table, relations)
+    found = new_edge_rows(table, relations, accounts, entities)
+    assert set(found) == set(named)
+    for name, pairs in named.items():
+        src, dst = found[name]
+        assert [(rows["account"][a], rows["entity"][e]) for a, e in pairs] == list(
+            zip(src.tolist(), dst.tolist(), strict=True)), name
