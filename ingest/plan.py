@@ -15,10 +15,14 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ingest.mapping import Mapping, check_source_columns
+from ingest.mapping import Mapping, MappingError, check_source_columns
 from ingest.readers import Chunk, csv_source_view, iter_chunks, rejected_csv_rows, source_columns
-from ingest.validate import event_schema, transform_sql
+from ingest.validate import COMPACT_DATE_PATTERN, event_schema, transform_sql
+
+#: The share of a file's sampled times that must be ``%Y%m%d`` dates to stop the ingest.
+COMPACT_DATE_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -67,15 +71,51 @@ class IngestPlan:
         )
 
     def check_columns(self, path: Path) -> None:
-        """Check that the file ``path`` has every mapped column (reads only its header).
+        """Check that the file ``path`` has every mapped column (reads its header), and that
+        its first times are not ``%Y%m%d`` dates read without a ``timestamp_format``.
 
         Raises
         ------
         ingest.mapping.MappingError
-            When a mapped column is missing from the file.
+            When a mapped column is missing from the file, or its times are compact dates.
         """
         found = source_columns(path, header=self.header, delimiter=self.delimiter)
         check_source_columns(self.mapping, found, str(path))
+        self._check_compact_dates(path)
+
+    def _check_compact_dates(self, path: Path, sample: int = 1000) -> None:
+        """Stop when the first ``sample`` times of ``path`` are (nearly all) ``%Y%m%d`` dates
+        and the mapping has no ``timestamp_format``: read as epoch seconds they would all be
+        in 1970. Decided per file from a sample, never per row: seconds since a log's start
+        (``20000000 + 5003 i``) read as a date now and then, by chance."""
+        mapping = self.mapping
+        if mapping.timestamp_format is not None or mapping.row_order_times:
+            return
+        column = mapping.columns["ts"]
+        chunks = iter_chunks(path, [column], header=self.header, delimiter=self.delimiter,
+                             block_bytes=1 << 20, batch_rows=sample)
+        try:
+            first = next(chunks, None)
+        finally:
+            chunks.close()
+        if first is None:
+            return
+        values = first.table.column(column).slice(0, sample)
+        if not (pa.types.is_integer(values.type) or pa.types.is_string(values.type)):
+            return
+        texts = pc.utf8_trim_whitespace(values.cast(pa.string())).drop_null()
+        texts = texts.filter(pc.not_equal(texts, ""))
+        if not len(texts):
+            return
+        compact = pc.match_substring_regex(texts, COMPACT_DATE_PATTERN)
+        if pc.sum(compact).as_py() >= COMPACT_DATE_SHARE * len(texts):
+            examples = ", ".join(repr(v) for v in texts.slice(0, 3).to_pylist())
+            raise MappingError(
+                f"{mapping.path}: columns.ts {column!r} of {path} holds compact dates "
+                f"({examples}, ...), which epoch seconds would place in 1970; set "
+                "'timestamp_format: \"%Y%m%d\"' in the mapping (or 'timestamp_format: "
+                "epoch_s' if they are seconds)"
+            )
 
     def csv_view(
         self, con: duckdb.DuckDBPyConnection, path: Path, view: str, *, rejects: str,

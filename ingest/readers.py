@@ -46,6 +46,7 @@ FORMATS: dict[str, str] = {
 COMPRESSIONS = (".gz", ".bz2", ".zst", ".lz4")
 DEFAULT_BLOCK_BYTES = 32 << 20
 DEFAULT_BATCH_ROWS = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 #: How deep the keys of nested JSON objects are offered as dotted column names.
 NESTED_DEPTH = 4
 #: Reason given to JSON lines that are not a JSON object.
@@ -146,7 +147,8 @@ def _sniff_format(path: Path, size: int = 4096) -> str:
             f"{path}: unknown file type (neither text nor Parquet); name it .csv, .tsv, "
             ".parquet or .jsonl (optionally .gz)"
         )
-    return "jsonl" if head.lstrip().startswith(b"{") else "csv"
+    start = head.removeprefix(_BOM).lstrip()[:1]
+    return "jsonl" if start in (b"{", b"[") else "csv"
 
 
 def file_checksum(path: Path, block: int = 8 << 20) -> str:
@@ -480,7 +482,7 @@ def _json_keys(path: Path, sample_bytes: int = 1 << 20) -> list[str]:
     """Keys of the JSON objects in the first ``sample_bytes`` of a JSON-lines file, with the
     dotted paths of nested objects' keys (``user.id`` for ``{"user": {"id": ...}}``)."""
     with pa.input_stream(str(path), compression="detect") as stream:
-        head = stream.read(sample_bytes).decode("utf-8", errors="replace")
+        head = stream.read(sample_bytes).decode("utf-8", errors="replace").removeprefix("\ufeff")
     lines = [ln for ln in head.splitlines()[:-1] or head.splitlines() if ln.strip()]
     keys: set[str] = set()
     for line in lines:
@@ -490,6 +492,9 @@ def _json_keys(path: Path, sample_bytes: int = 1 << 20) -> list[str]:
             continue
         if isinstance(obj, dict):
             keys.update(_key_paths(obj, "", NESTED_DEPTH))
+    if not keys and head.lstrip().startswith("["):
+        raise InputError(f"{path} holds a JSON array, not JSON lines: write one object a line "
+                         "(jq -c '.[]' < FILE > FILE.jsonl)")
     return sorted(keys)
 
 

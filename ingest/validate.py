@@ -13,9 +13,7 @@ reason                 meaning
 ``unparseable ts``     the timestamp is empty or matches no supported form
 ``ambiguous ts``       without ``timestamp_format``, a date whose year is not its
                        first four digits (``1/1/15``): DuckDB would read it as the
-                       year 1, so the mapping must say the format; or a whole
-                       number that reads as ``%Y%m%d`` (``20250301``), which
-                       would be epoch seconds in 1970
+                       year 1, so the mapping must say the format
 ``ts is epoch 0``      exactly 1970-01-01 00:00 UTC (``0``), what exports write
                        for a missing time (AMLSim's ``open_dt``)
 ``ts before <min>``    earlier than the mapping's ``timestamps.min`` (default
@@ -82,8 +80,9 @@ EPOCH_US_FROM = 1e14
 EPOCH_NS_FROM = 1e17
 _EPOCH_MAX = 1e20
 EPOCH_ZERO = datetime(1970, 1, 1, tzinfo=UTC)
-#: A whole number that reads as a ``%Y%m%d`` date (``20250301``): without a
-#: ``timestamp_format`` it is ``ambiguous ts``, not epoch seconds in 1970.
+#: A whole number that reads as a ``%Y%m%d`` date (``20250301``): a ts column of them, without a
+#: ``timestamp_format``, stops the ingest (:meth:`ingest.plan.IngestPlan.check_columns`) rather
+#: than being read as epoch seconds in 1970.
 COMPACT_DATE_PATTERN = "^(1[89]|2[0-9])[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])$"
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
@@ -271,8 +270,7 @@ def _plausible_ts_checks(
     DuckDB's cast reads ``1/1/15`` as the year 1 and a mapping's ``ts_min`` is never before
     the year 1000, so such misreads always fail the first check; only the reason (a bad row's
     cost) tells them from true early times: without a ``timestamp_format``, a text that is
-    neither a number nor starts with a four-digit year is ``ambiguous ts``, and so is a whole
-    number that reads as a ``%Y%m%d`` date (:data:`COMPACT_DATE_PATTERN`). Epoch 0 itself is a
+    neither a number nor starts with a four-digit year is ``ambiguous ts``. Epoch 0 itself is a
     missing time, never an event's.
     """
     early = literal(ts_before_reason(mapping))
@@ -283,9 +281,6 @@ def _plausible_ts_checks(
         early = (f"CASE WHEN regexp_matches({text}, {literal(YEAR_FIRST_PATTERN)}) "
                  f"OR try_cast({text} AS DOUBLE) IS NOT NULL THEN {early} "
                  f"ELSE {literal(REASON_TS_AMBIGUOUS)} END")
-    if mapping.timestamp_format is None and (is_text or pa.types.is_integer(kind)):
-        checks.append((f"regexp_full_match({text}, {literal(COMPACT_DATE_PATTERN)})",
-                       literal(REASON_TS_AMBIGUOUS)))
     checks.append((f"ts = {_timestamptz(EPOCH_ZERO)}", literal(REASON_TS_ZERO)))
     checks.append((f"ts < {_timestamptz(mapping.ts_min)}", early))
     if mapping.ts_max_future is not None:

@@ -10,12 +10,13 @@ from abusenet.commands.options import ProgressOption
 
 HELP = (
     "Ingest interaction logs into canonical events and build the graph snapshot.\n\n"
-    "Rows that fail validation (an unparseable or ambiguous timestamp (1/1/15 or 20250301 "
-    "without timestamp_format), epoch 0, a pre-1970 or future timestamp, empty account, "
+    "Rows that fail validation (an unparseable or ambiguous timestamp (1/1/15 without "
+    "timestamp_format), epoch 0, a pre-1970 or future timestamp, empty account, "
     "non-numeric amount, malformed IP) go to OUT/quarantine.parquet with their file, line and "
     "reason, and every input row is accounted for in the printed summary (rows in = accepted "
     "+ quarantined + duplicates). A mapped column missing from a file stops the run before any "
-    "work. Words for a missing value (None, null, N/A, -) are no ids. A log without times: "
+    "work, and so do times that are compact dates (20250301) without timestamp_format. Words "
+    "for a missing value (None, null, N/A, -) are no ids. A log without times: "
     "'timestamps: {missing: row_order}' in the mapping (each row's time from its line)."
 )
 

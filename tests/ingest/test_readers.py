@@ -167,9 +167,23 @@ def test_a_file_named_without_a_known_suffix_is_told_by_its_content(tmp_path):
     pq.write_table(pa.table({"uid": ["a"]}), parquet)
     assert file_format(parquet) == "parquet"
     assert source_columns(parquet) == ["uid"]
+    bom = tmp_path / "windows-export"
+    bom.write_bytes(b'\xef\xbb\xbf{"uid": "a", "when": 1}\n{"uid": "b", "when": 2}\n')
+    assert file_format(bom) == "jsonl"
+    assert source_columns(bom) == ["uid", "when"]
+    assert _read(bom, ["uid"])[1].column("uid").to_pylist() == ["a", "b"]
     # a directory search still picks files by their suffix only
     with pytest.raises(InputError, match="holds no log files"):
         resolve_inputs([tmp_path])
+
+
+@pytest.mark.parametrize(
+    "text", ['[{"uid": "a"}, {"uid": "b"}]', '[\n  {\n    "uid": "a"\n  }\n]\n'])
+def test_a_json_array_is_named_as_such(tmp_path, text):
+    path = tmp_path / "export.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match="holds a JSON array, not JSON lines"):
+        source_columns(path)
 
 
 def test_checksum_depends_on_content_not_name(tmp_path):

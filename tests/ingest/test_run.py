@@ -280,6 +280,25 @@ def test_times_read_but_out_of_range_get_range_advice_not_a_format(tmp_path):
     assert "None of the common formats" not in text
 
 
+def test_a_file_of_compact_dates_stops_before_any_work_with_the_format(tmp_path):
+    # 20250301 read as epoch seconds is 1970-08-23: plausible, and wrong
+    src = purchase_log(tmp_path / "buys.csv", [f"202503{d:02d}" for d in range(1, 29)])
+    with pytest.raises(MappingError, match=r"holds compact dates \('20250301'.*"
+                                           r"timestamp_format: \"%Y%m%d\""):
+        ingest(src, tmp_path / "events")
+    summary = ingest(src, tmp_path / "events", log_mapping(timestamp_format="%Y%m%d"))
+    assert summary.accepted == 28
+    assert events_table(tmp_path / "events")["ts"].min().isoformat() == \
+        "2025-03-01T00:00:00+00:00"
+
+
+def test_seconds_since_a_logs_start_that_read_as_dates_by_chance_are_seconds(tmp_path):
+    # review H3: 5 % of 20000000 + 5003 i (i < 2000) read as %Y%m%d; all are seconds
+    src = purchase_log(tmp_path / "rel.csv", [str(20_000_000 + 5003 * i) for i in range(2000)])
+    summary = ingest(src, tmp_path / "events")
+    assert (summary.accepted, summary.quarantined) == (2000, 0)
+
+
 def test_epoch_zero_times_are_called_missing(tmp_path):
     src = purchase_log(tmp_path / "accounts.csv", ["0", "0", "0"])
     with pytest.raises(TooManyBadRows) as err:

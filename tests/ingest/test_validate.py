@@ -206,16 +206,6 @@ def test_two_digit_years_are_ambiguous_without_a_format_never_the_year_1():
     assert reasons_of(times) == [REASON_TS_AMBIGUOUS] * 4 + [None]
 
 
-def test_compact_dates_are_ambiguous_without_a_format_never_epoch_seconds_in_1970():
-    # 20250301 as epoch seconds is 1970-08-23: plausible, and wrong
-    times = ["20250301", " 19991231 ", "20251301", "1704103200", "2025030"]
-    assert reasons_of(times) == [REASON_TS_AMBIGUOUS] * 2 + [None] * 3
-    out = run({"uid": ["a"], "when": pa.array([20250301]), "action": ["x"]}, now=NOW)
-    assert out.column("_reason").to_pylist() == [REASON_TS_AMBIGUOUS]
-    assert reasons_of(["20250301"], timestamp_format="%Y%m%d") == [None]
-    assert reasons_of(["20250301"], timestamp_format="epoch_s") == [None]
-
-
 def test_row_order_times_are_line_numbers_in_hours():
     mapping = mapping_from_dict({"columns": {"account_id": "uid", "event_type": "action"},
                                  "timestamps": {"missing": "row_order"}})
