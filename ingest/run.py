@@ -66,6 +66,8 @@ from ingest.store import (
 )
 from ingest.validate import (
     EPOCH_FORMATS,
+    REASON_AMOUNT,
+    REASON_IP,
     REASON_TS_FUTURE,
     REASON_TS_ZERO,
     format_counts,
@@ -409,9 +411,33 @@ def _check_bad_fraction(
         f"allowed {limit:.1%} (max_bad_fraction); most common: "
         f"{describe_reasons(summary.reasons, most=3)}; first at "
         f"{new[index][0]}, line {line} ({why}). Nothing was written. "
+        f"{value_examples(con, plan, summary.reasons)}"
         f"{timestamp_advice(con, plan, summary.reasons)}Check the mapping (columns, "
         "timestamp_format) against the data, or fix the data."
     )
+
+
+def value_examples(
+    con: duckdb.DuckDBPyConnection, plan: IngestPlan, reasons: dict[str, int], most: int = 3
+) -> str:
+    """``"Failing amount values: '$1,234.50', '1.234,50 EUR'. "``: a few distinct source values
+    of the column each value reason (an amount, an IP, a float attribute) blames, from the
+    table ``staged``; empty when no such reason occurred."""
+    mapping = plan.mapping
+    blamed = {REASON_AMOUNT: mapping.columns.get("amount"), REASON_IP: mapping.columns.get("ip")}
+    blamed |= {f"non-numeric {a}": a for a in mapping.attributes}
+    parts = []
+    for reason, column in blamed.items():
+        if not reasons.get(reason) or column not in plan.source_columns:
+            continue
+        position = plan.source_columns.index(column) + 1
+        values = [v for (v,) in con.execute(
+            f"SELECT DISTINCT _raw[{position}] AS v FROM staged WHERE _reason = "
+            f"{literal(reason)} AND _raw[{position}] IS NOT NULL ORDER BY v LIMIT {int(most)}"
+        ).fetchall()]
+        if values:
+            parts.append(f"Failing {column} values ({reason}): {', '.join(map(repr, values))}. ")
+    return "".join(parts)
 
 
 def _range_advice(mapping: Mapping, plan: IngestPlan, examples: str) -> str:

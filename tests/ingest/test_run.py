@@ -325,6 +325,18 @@ def test_a_log_without_times_is_read_in_file_order_with_a_warning(tmp_path, capl
     assert [t.hour for t in stored["ts"]] == [1, 2, 3]
 
 
+def test_too_many_bad_values_show_a_few_of_them(tmp_path):
+    rows = ['a1,2024-01-01T10:00:00Z,buy,"$1,234.50",,,,,',
+            "a2,2024-01-01T10:00:00Z,buy,12 EUR,,,,,",
+            "a3,2024-01-01T10:00:00Z,login,,unknown-ip,,,,"]
+    src = write_csv(tmp_path / "d.csv", rows)
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    text = str(err.value)
+    assert "Failing amt values (non-numeric amount): '$1,234.50', '12 EUR'." in text
+    assert "Failing ipaddr values (malformed ip): 'unknown-ip'." in text
+
+
 def test_other_reasons_get_no_timestamp_advice(tmp_path):
     src = write_csv(tmp_path / "d.csv", ROWS + [",2024-01-01T12:00:00Z,login,,,,,,"])
     with pytest.raises(TooManyBadRows) as err:
