@@ -436,20 +436,26 @@ def _json_chunks(path: Path, columns: Sequence[str], block_bytes: int) -> Iterat
     """JSON lines read as raw text lines, then fields extracted by DuckDB as strings.
 
     Reading each line as text first keeps exact line numbers and lets a malformed line or a
-    field whose type varies between lines be quarantined instead of aborting the file.
+    field whose type varies between lines be quarantined instead of aborting the file. A file
+    holding one JSON array (``[{...}, {...}]``, one line or pretty-printed) gives its elements
+    as the lines, numbered from 1 like Parquet rows (:func:`_json_array_elements`).
     """
-    reader = pcsv.open_csv(
-        pa.input_stream(str(path), compression="detect"),
-        read_options=pcsv.ReadOptions(
-            block_size=block_bytes, column_names=["line"], use_threads=True
-        ),
-        parse_options=pcsv.ParseOptions(
-            delimiter="\x1f", quote_char=False, escape_char=False, ignore_empty_lines=False
-        ),
-        convert_options=pcsv.ConvertOptions(
-            column_types={"line": pa.string()}, strings_can_be_null=False
-        ),
-    )
+    reader: Iterator[pa.RecordBatch]
+    if _is_json_array(path):
+        reader = _json_array_elements(path, max(1024, block_bytes // 512))
+    else:
+        reader = pcsv.open_csv(
+            pa.input_stream(str(path), compression="detect"),
+            read_options=pcsv.ReadOptions(
+                block_size=block_bytes, column_names=["line"], use_threads=True
+            ),
+            parse_options=pcsv.ParseOptions(
+                delimiter="\x1f", quote_char=False, escape_char=False, ignore_empty_lines=False
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={"line": pa.string()}, strings_can_be_null=False
+            ),
+        )
     con = duckdb.connect()
     # Only valid JSON objects reach the json_* functions (they raise on anything else).
     fields = ", ".join(f"{_json_field(c)} AS {ident(c)}" for c in columns)
@@ -478,12 +484,40 @@ def _json_chunks(path: Path, columns: Sequence[str], block_bytes: int) -> Iterat
         con.close()
 
 
-def _json_keys(path: Path, sample_bytes: int = 1 << 20) -> list[str]:
-    """Keys of the JSON objects in the first ``sample_bytes`` of a JSON-lines file, with the
-    dotted paths of nested objects' keys (``user.id`` for ``{"user": {"id": ...}}``)."""
+def _is_json_array(path: Path, size: int = 4096) -> bool:
+    """Whether the file's first character (past a byte-order mark and blanks) is ``[``."""
     with pa.input_stream(str(path), compression="detect") as stream:
-        head = stream.read(sample_bytes).decode("utf-8", errors="replace").removeprefix("\ufeff")
-    lines = [ln for ln in head.splitlines()[:-1] or head.splitlines() if ln.strip()]
+        head = stream.read(size)
+    return head.removeprefix(_BOM).lstrip()[:1] == b"["
+
+
+def _json_array_elements(path: Path, rows: int, limit: int | None = None
+                         ) -> Iterator[pa.RecordBatch]:
+    """The elements of the JSON array in ``path`` as JSON text (column ``line``), in file order,
+    ``rows`` a batch (DuckDB's ``read_json_objects``, streamed); the first ``limit`` only."""
+    con = duckdb.connect()
+    try:
+        sql = (f"SELECT json AS line FROM read_json_objects({literal(str(path))}, "
+               "format = 'array')" + (f" LIMIT {int(limit)}" if limit is not None else ""))
+        yield from con.sql(sql).to_arrow_reader(rows)
+    except duckdb.Error as exc:
+        raise InputError(f"cannot read {path} as a JSON array: {exc}") from None
+    finally:
+        con.close()
+
+
+def _json_keys(path: Path, sample_bytes: int = 1 << 20) -> list[str]:
+    """Keys of the JSON objects in the first ``sample_bytes`` of a JSON-lines file (of a JSON
+    array: its first 1,000 elements), with the dotted paths of nested objects' keys
+    (``user.id`` for ``{"user": {"id": ...}}``)."""
+    if _is_json_array(path):
+        lines = [v for batch in _json_array_elements(path, 1000, limit=1000)
+                 for v in batch.column(0).to_pylist()]
+    else:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            head = stream.read(sample_bytes).decode("utf-8", errors="replace")
+        head = head.removeprefix("\ufeff")
+        lines = [ln for ln in head.splitlines()[:-1] or head.splitlines() if ln.strip()]
     keys: set[str] = set()
     for line in lines:
         try:
@@ -492,9 +526,6 @@ def _json_keys(path: Path, sample_bytes: int = 1 << 20) -> list[str]:
             continue
         if isinstance(obj, dict):
             keys.update(_key_paths(obj, "", NESTED_DEPTH))
-    if not keys and head.lstrip().startswith("["):
-        raise InputError(f"{path} holds a JSON array, not JSON lines: write one object a line "
-                         "(jq -c '.[]' < FILE > FILE.jsonl)")
     return sorted(keys)
 
 

@@ -177,13 +177,20 @@ def test_a_file_named_without_a_known_suffix_is_told_by_its_content(tmp_path):
         resolve_inputs([tmp_path])
 
 
-@pytest.mark.parametrize(
-    "text", ['[{"uid": "a"}, {"uid": "b"}]', '[\n  {\n    "uid": "a"\n  }\n]\n'])
-def test_a_json_array_is_named_as_such(tmp_path, text):
+@pytest.mark.parametrize("text", [
+    '[{"uid": "a", "n": {"x": 1}}, 3, {"uid": "b"}]',
+    '\ufeff[\n  {\n    "uid": "a", "n": {"x": 1}\n  },\n  3,\n  {"uid": "b"}\n]\n'])
+def test_a_json_array_is_read_element_by_element(tmp_path, text):
+    # the commonest JSON export: one array, on one line or pretty-printed (with a BOM here)
     path = tmp_path / "export.json"
     path.write_text(text)
-    with pytest.raises(InputError, match="holds a JSON array, not JSON lines"):
-        source_columns(path)
+    assert source_columns(path) == ["n", "n.x", "uid"]
+    chunks, table, lines = _read(path, ["uid", "n.x"])
+    assert table.column("uid").to_pylist() == ["a", None, "b"]
+    assert table.column("n.x").to_pylist() == ["1", None, None]
+    assert lines == [1, 2, 3]
+    errors = pa.concat_arrays([c.errors for c in chunks]).to_pylist()
+    assert errors == [None, MALFORMED_JSON, None]
 
 
 def test_checksum_depends_on_content_not_name(tmp_path):
