@@ -105,6 +105,7 @@ from graph.rings.null_model import (
     surprise,
     type_degrees,
 )
+from graph.rings.off_routine import off_routine_fans
 from graph.rings.off_schedule import off_schedule_fans
 from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
@@ -427,7 +428,8 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
     """Every money-flow group: fan-in / fan-out stars and windowed cycles in each tier of pair
     counts (:mod:`graph.rings.flows`), periodic fans (:mod:`graph.rings.periodic`), one-shot
     fans (:mod:`graph.rings.one_shot`), off-schedule fans (:mod:`graph.rings.off_schedule`),
-    loops through quiet accounts (:mod:`graph.rings.quiet_cycles`), then the typologies
+    off-routine fans judged per transfer (:mod:`graph.rings.off_routine`), loops through quiet
+    accounts (:mod:`graph.rings.quiet_cycles`), then the typologies
     (:mod:`graph.rings.typologies`)."""
     n = len(accounts)
     found: list[FlowGroup] = []
@@ -442,6 +444,8 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
                            cfg.flow_period_max_days, cfg.flow_period_day_s)
     found += off_schedule_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
                                cfg.min_surprise, cfg.flow_period_day_s)
+    found += off_routine_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
+                              cfg.min_surprise, cfg.flow_period_day_s)
     found += quiet_cycles(transfers, n, cfg.min_size, cfg.max_size, cfg.min_surprise)
     return found + flow_typologies(transfers, cash_outs, accounts,
                                    TypologySettings.from_ring_config(cfg))

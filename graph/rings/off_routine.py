@@ -1,0 +1,191 @@
+"""Off-routine transfers: a hub's payments (or receipts) on days off its own routine, judged
+per transfer, where its one-off pairs are too few for :mod:`graph.rings.off_schedule`.
+
+:mod:`graph.rings.off_schedule` reads the days a hub's *one-off* pairs start. A hub that pays
+the same payees again and again (AMLSim's hubs 715, 895, 198 and 387, seed 0: routine payees
+paid on one weekday, twice or more over the year) has only 2-4 one-off pairs and is never
+judged there, though each of its laundering payments is off its weekday. Here every transfer
+counts, one day per transfer: every transfer's time where the caller gives them (the ingest
+store's events hold them; the snapshot keeps a pair's count and its first and last time only),
+else what the pair table keeps, and then only the hubs none of whose pairs on that side has
+three or more transfers (whose every time it keeps).
+
+The test is :mod:`graph.rings.off_schedule`'s on those days, per hub and side with at least
+``min_days`` distinct days: the routine (step and day mod step, :func:`~graph.rings.
+off_schedule.routines`, more pay days by :func:`~graph.rings.off_schedule.routine_days`),
+the count of its days off it against the *other* routine hubs (beta-binomial at their rate
+and spread, made conservative by :func:`~graph.rings.off_schedule.upper_rates`), times the
+chance that as many of its off-routine counterparties are one-shot accounts (drawn from all its
+counterparties on that side) and that its off days lie as close together (a burst). Only the
+hubs that :mod:`graph.rings.off_schedule` does not judge (fewer than ``min_days`` days of
+one-off pairs) are judged here, so no hub is judged twice; every routine hub is in the
+reference rate. Charged for the hubs judged here that could have come out as unlikely
+(Tarone's count) and the money null (one more factor 2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binom
+
+from graph.rings.flows import FlowGroup
+from graph.rings.null_model import log10_choose
+from graph.rings.off_schedule import (
+    MAX_STEP,
+    MIN_DAYS,
+    log10_drawn_tail,
+    log10_span_chance,
+    log10_tail,
+    product_of_chances,
+    routine_days,
+    routines,
+    upper_rates,
+)
+from graph.rings.one_shot import one_shot_accounts
+from graph.rings.periodic import DAY_S
+
+
+def known_transfer_times(transfers: pd.DataFrame) -> pd.DataFrame:
+    """``src, dst, ts`` per transfer whose time the pair table keeps: each pair's first and,
+    where it has more than one transfer, its last (every transfer of a pair of at most two);
+    pairs of unknown time (``ts < 0``) left out."""
+    known = transfers[transfers["ts"].to_numpy() >= 0]
+    again = known[known["count"].to_numpy() > 1]
+    return pd.DataFrame({
+        "src": np.concatenate([known["src"].to_numpy(np.int64), again["src"].to_numpy(np.int64)]),
+        "dst": np.concatenate([known["dst"].to_numpy(np.int64), again["dst"].to_numpy(np.int64)]),
+        "ts": np.concatenate([known["ts"].to_numpy(np.float64),
+                              again["last"].to_numpy(np.float64)]),
+    })
+
+
+def _one_off_days(transfers: pd.DataFrame, centre: str, n_accounts: int, day_s: float
+                  ) -> np.ndarray:
+    """Per account: the distinct days its one-off pairs on side ``centre`` start (what
+    :mod:`graph.rings.off_schedule` reads)."""
+    one_off = transfers[(transfers["count"].to_numpy() == 1) & (transfers["ts"].to_numpy() >= 0)]
+    day = np.floor(one_off["ts"].to_numpy(np.float64) / day_s).astype(np.int64)
+    if not len(day):
+        return np.zeros(n_accounts, np.int64)
+    codes = np.unique(one_off[centre].to_numpy(np.int64) * (int(day.max()) + 1) + day)
+    return np.bincount(codes // (int(day.max()) + 1), minlength=n_accounts)
+
+
+def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
+              kept: np.ndarray) -> np.ndarray:
+    """Per routine hub (``fan_of`` its index, -1 for the others; ``codes`` = account *
+    ``width`` + day, sorted): how many of its days in a row its off-routine days span, last
+    minus first (0 where it has under two)."""
+    codes = codes[fan_of[codes // width] >= 0]
+    hub, day = fan_of[codes // width], codes % width
+    rank = np.arange(len(codes)) - np.searchsorted(hub, hub)
+    off = kept[hub, day % step[hub]] == 0
+    first = np.full(len(step), np.iinfo(np.int64).max)
+    last = np.full(len(step), -1)
+    np.minimum.at(first, hub[off], rank[off])
+    np.maximum.at(last, hub[off], rank[off])
+    return np.maximum(last - first, 0)
+
+
+def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, max_size: int,
+                     min_surprise: float, day_s: float = DAY_S, min_days: int = MIN_DAYS,
+                     max_step: int = MAX_STEP, times: pd.DataFrame | None = None
+                     ) -> list[FlowGroup]:
+    """Fans-out and fans-in of the counterparties a hub pays (or is paid by) on days off its
+    routine (module docstring), judged per transfer over ``times`` (``src, dst, ts``; default
+    :func:`known_transfer_times` of ``transfers``, and then only the hubs whose every transfer
+    time that keeps): ``flow_fan_out`` / ``flow_fan_in`` groups
+    (the hub and those counterparties) whose ``log_chance`` is the three chances multiplied
+    and ``tests`` the hubs judged here that could have been as unlikely; only those that beat
+    that count (``-log_chance > log10 tests + log10 2``)."""
+    n_accounts = len(accounts)
+    known = times is None
+    times = known_transfer_times(transfers) if known else times
+    times = times[times["ts"].to_numpy() >= 0]
+    if times.empty:
+        return []
+    day = np.floor(times["ts"].to_numpy(np.float64) / day_s).astype(np.int64)
+    day -= day.min()
+    width = int(day.max()) + 1
+    count = transfers["count"].to_numpy(np.int64)
+    ids = np.asarray(accounts.astype(str), dtype=object)
+    single = one_shot_accounts(transfers, n_accounts)
+    tried = np.log10(sum(range(2, max_step + 1)))
+    groups: list[FlowGroup] = []
+    for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
+                                     ("dst", "src", "flow_fan_in", "payers")):
+        hub = times[centre].to_numpy(np.int64)
+        # from the pair table, only the hubs whose every transfer time it keeps (no pair of
+        # theirs on this side has three or more): the first and last times of busier pairs
+        # are no sample of a hub's days (they crowd at the ends of its life, and a pay day
+        # added partway was a false fan in 3 of 60 honest worlds)
+        whole = (np.bincount(transfers[centre].to_numpy(np.int64), count > 2,
+                             minlength=n_accounts) == 0) if known else np.ones(n_accounts, bool)
+        codes = np.unique(hub[whole[hub]] * width + day[whole[hub]])
+        busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
+        compact = np.full(n_accounts, -1, np.int64)
+        compact[busy] = np.arange(len(busy))
+        codes = codes[compact[codes // width] >= 0]
+        n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
+        n[busy], step[busy], residue[busy], on[busy] = routines(
+            compact[codes // width], codes % width, len(busy), max_step)
+        judged = np.flatnonzero((n >= min_days) & (step > 0))
+        routine = binom.logsf(on[judged] - 1.0, n[judged],
+                              1.0 / np.maximum(step[judged], 1)) / np.log(10.0) + tried
+        keeps = judged[routine <= -min_surprise]
+        if not len(keeps):
+            continue
+        fan_of = np.full(n_accounts, -1, np.int64)
+        fan_of[keeps] = np.arange(len(keeps))
+        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise)
+        off = n[keeps] - kept.sum(axis=1)
+        # off_schedule judges the hubs with enough one-off days: here the others only
+        mine_here = _one_off_days(transfers, centre, n_accounts, day_s)[keeps] < min_days
+        if not (off.any() and mine_here.any()):
+            continue
+        q, rho = upper_rates(off, n[keeps])
+        mine = fan_of[hub] >= 0
+        off_day = mine.copy()
+        off_day[mine] = ~kept[fan_of[hub[mine]], day[mine] % step[hub[mine]]].astype(bool)
+        leaves = times[leaf].to_numpy(np.int64)
+        pairs = np.unique(fan_of[hub[off_day]] * n_accounts + leaves[off_day])
+        owner, rows_of = pairs // n_accounts, pairs % n_accounts
+        k = np.bincount(owner, minlength=len(keeps))
+        g = np.bincount(owner[single[rows_of]], minlength=len(keeps))
+        every = np.unique(fan_of[hub[mine]] * n_accounts + leaves[mine])
+        total = np.bincount(every // n_accounts, minlength=len(keeps))
+        marked = np.bincount(every[single[every % n_accounts]] // n_accounts,
+                             minlength=len(keeps))
+        span = _off_span(codes, width, fan_of, step[keeps], kept)
+        # one reading of three independent chances: how many days off its routines, how many
+        # of those counterparties are one-shot, how close together the days lie
+        chance = product_of_chances(
+            log10_tail(off, n[keeps], q, rho) + log10_drawn_tail(g, k, marked, total)
+            + log10_span_chance(off, span, n[keeps]), 3)
+        most = np.minimum(n[keeps], max_size - 1)
+        drawn = np.minimum(marked, max_size - 1)
+        reachable = np.sort(product_of_chances(
+            log10_tail(most, n[keeps], q, rho) + log10_choose(marked, drawn)
+            - log10_choose(total, drawn) + log10_span_chance(most, most - 1, n[keeps]), 3
+        )[mine_here])
+        tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
+        strong = np.flatnonzero(mine_here & (-chance > np.log10(tests) + np.log10(2.0))
+                                & (k >= min_fan) & (k <= max_size - 1))
+        bounds = np.searchsorted(owner, np.arange(len(keeps) + 1))
+        for j in strong:
+            h, rows = keeps[j], rows_of[bounds[j]:bounds[j + 1]]
+            groups.append(FlowGroup(
+                np.append(rows, h), kind,
+                [f"Hub:{ids[h]}",
+                 f"OffRoutine:{len(rows)} {side} on {off[j]} of its {n[h]} transfer days off "
+                 f"its routine of one day every {step[h]}d ({q[j]:.2%} of the other routine "
+                 f"hubs' days are, their spread rho {rho[j]:.3f})",
+                 f"OffRoutineOneShot:{g[j]} of them have no other transfer in the log "
+                 f"({marked[j]} of its {total[j]} {side} do)",
+                 f"OffRoutineBurst:its {off[j]} off-routine days lie within {span[j] + 1} of "
+                 f"its {n[h]} days in a row",
+                 f"OffRoutineChance:{10.0 ** chance[j]:.1e} ({tests[j]} hubs could be as "
+                 f"unlikely)"],
+                float(chance[j]), int(tests[j])))
+    return groups

@@ -1,0 +1,107 @@
+import numpy as np
+import pandas as pd
+
+from graph.rings.off_routine import known_transfer_times, off_routine_fans
+from graph.rings.off_schedule import off_schedule_fans
+from graph.rings.periodic import DAY_S
+
+
+def _world(hubs: int = 30, weeks: int = 52, pool: int = 26, off_days: int = 6, seed: int = 0,
+           gap: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """``hubs`` accounts each paying its ``pool`` routine payees in turn, one a week on one
+    weekday (hub 0 on weekday 0), so each payee is paid ``weeks / pool`` times; hub 0 also
+    pays ``off_days`` new one-shot payees once each on other weekdays, one every ``gap`` weeks.
+    Returns every
+    transfer (``src, dst, ts``), the pair table of them and the accounts."""
+    rng = np.random.default_rng(seed)
+    src, dst, ts = [], [], []
+    payee = hubs
+    for h in range(hubs):
+        weekday = int(rng.integers(7)) if h else 0
+        for w in range(weeks):
+            src.append(h)
+            dst.append(payee + w % pool)
+            ts.append((7 * w + weekday) * DAY_S + 3600.0)
+        payee += pool
+    for d in range(off_days):
+        src.append(0)
+        dst.append(payee)
+        ts.append((7 * (gap * d + 3) + 1 + d % 6) * DAY_S)
+        payee += 1
+    times = pd.DataFrame({"src": src, "dst": dst, "ts": ts})
+    pairs = times.groupby(["src", "dst"], as_index=False).agg(
+        count=("ts", "size"), ts=("ts", "min"), last=("ts", "max"))
+    pairs["amount"] = 100.0
+    return times, pairs, pd.Index([str(i) for i in range(payee)])
+
+
+def test_known_times_are_each_pairs_first_and_last():
+    pairs = pd.DataFrame({"src": [0, 0, 1], "dst": [1, 2, 2], "count": [1, 2, 5],
+                          "ts": [10.0, 20.0, -1.0], "last": [10.0, 30.0, 50.0]})
+    known = known_transfer_times(pairs)
+    assert sorted(zip(known["src"], known["dst"], known["ts"], strict=True)) == [
+        (0, 1, 10.0), (0, 2, 20.0), (0, 2, 30.0)]
+
+
+def test_payments_off_a_routine_of_repeated_payees_are_a_fan():
+    times, pairs, accounts = _world()
+    # the pair-level search never judges the hub: it has 6 one-off pairs, not 10; each routine
+    # payee is paid twice, so the pair table keeps every transfer's time
+    assert not off_schedule_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0)
+    for given in (None, times):
+        groups = off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
+                                  times=given)
+        assert len(groups) == 1
+        group = groups[0]
+        assert group.kind == "flow_fan_out"
+        off = times.loc[times["src"].eq(0) & (times["ts"] // DAY_S % 7 != 0), "dst"]
+        assert sorted(group.rows.tolist()) == sorted([0, *off.tolist()])
+        assert group.evidence[0] == "Hub:0"
+        assert group.evidence[1].startswith("OffRoutine:6 payees on 6 of its")
+        assert -group.log_chance > np.log10(group.tests) + np.log10(2.0) + 2.0
+
+
+def test_from_the_pair_table_only_hubs_whose_every_time_it_keeps_are_judged():
+    """Payees paid 6-7 times: the pair table keeps their first and last times only (no sample
+    of the hub's days), so only every transfer's time finds the fan."""
+    times, pairs, accounts = _world(pool=8)
+    assert off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0) == []
+    groups = off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
+                              times=times)
+    assert [g.evidence[0] for g in groups] == ["Hub:0"]
+
+
+def test_a_hub_that_never_leaves_its_routine_is_no_fan():
+    _, pairs, accounts = _world(off_days=0)
+    assert off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0) == []
+
+
+def test_hubs_the_pair_level_search_judges_are_not_judged_again():
+    """A hub whose pairs are all one-off has the same days in both searches: only
+    :mod:`graph.rings.off_schedule` judges it."""
+    times, pairs, accounts = _world(pool=10_000)
+    assert off_schedule_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0)
+    assert off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
+                            times=times) == []
+
+
+def test_honest_hubs_slipping_at_their_own_rates_make_no_fan():
+    """Every hub slips off its weekday at its own rate (Beta(0.3, 30)); the slips' payees are
+    the routine ones."""
+    rng = np.random.default_rng(3)
+    src, dst, ts = [], [], []
+    for h in range(200):
+        weekday, rate = int(rng.integers(7)), rng.beta(0.3, 30.0)
+        for w in range(52):
+            day = 7 * w + (weekday + (int(rng.integers(1, 7)) if rng.random() < rate else 0)) % 7
+            src.append(h)
+            dst.append(200 + 10 * h + int(rng.integers(10)))
+            ts.append(day * DAY_S)
+    times = pd.DataFrame({"src": src, "dst": dst, "ts": ts})
+    pairs = times.groupby(["src", "dst"], as_index=False).agg(
+        count=("ts", "size"), ts=("ts", "min"), last=("ts", "max"))
+    accounts = pd.Index([str(i) for i in range(2200)])
+    for given in (None, times):
+        groups = off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
+                                  times=given)
+        assert all(-g.log_chance - np.log10(g.tests) - np.log10(2.0) < 2.0 for g in groups)
