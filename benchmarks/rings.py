@@ -31,7 +31,8 @@ on the training labels (:func:`gnn.rings.fit_ring_calibrator`), as ``abusenet ru
 over the XGB-Graph baseline's scores, when ``gnn.baselines`` provides it), ``structure`` (ring
 candidates ranked by structure alone, no labels), ``components`` (plain connected components of
 the account graph over shared entities and flows, no hub down-weighting, ranked by links per
-member).
+member). The candidate search reads the transfer times the snapshot does not keep from the
+ingested events (:func:`graph.rings.off_routine.event_transfer_times`).
 Nothing is tuned on the evaluation rings: all settings are the defaults of
 :class:`graph.rings.config.RingConfig` and :func:`gnn.rings.score_rings`.
 
@@ -59,6 +60,7 @@ from gnn.rings import assign_rings, calibrate_rings, fit_ring_calibrator, score_
 from graph.rings.candidates import RingCandidate, find_ring_candidates
 from graph.rings.communities import group_rows
 from graph.rings.metrics import rings_recovered, top_precision
+from graph.rings.off_routine import TransferTimes, event_transfer_times
 from graph.rings.projection import account_entity_incidence, account_index
 from graph.snapshot import Snapshot
 
@@ -177,11 +179,13 @@ def evaluate(
     abusive: set[str] | None = None,
     all_rings: list[list[str]] | None = None,
     scored_candidates: bool = False,
+    transfer_times: TransferTimes | None = None,
 ) -> list[dict]:
     """Rows of every method (or only ``methods``) on one dataset and seed; account figures take
     ``abusive`` as positives (default: the evaluation rings' members); top-ranked rings count
     as correct when they match any of ``all_rings`` (default: the evaluation rings).
-    ``scored_candidates`` adds each method's score-seeded candidates to ``candidates``."""
+    ``scored_candidates`` adds each method's score-seeded candidates to ``candidates`` (found
+    with ``transfer_times``, :func:`graph.rings.candidates.find_ring_candidates`)."""
     accounts = account_index(snapshot)
     all_rings = evaluation if all_rings is None else all_rings
     positives = abusive if abusive is not None else {m for ring in evaluation for m in ring}
@@ -202,7 +206,8 @@ def evaluate(
     for method, scorer in _scorers(methods).items():
         started = time.perf_counter()
         scores = scorer(snapshot, labels)
-        scored = (find_ring_candidates(snapshot, account_scores=scores) if scored_candidates
+        scored = (find_ring_candidates(snapshot, account_scores=scores,
+                                       transfer_times=transfer_times) if scored_candidates
                   else candidates)
         rings = score_rings(scored, snapshot, scores)
         rings = calibrate_rings(rings, fit_ring_calibrator(rings, labels), scores)
@@ -235,18 +240,20 @@ def run_amlsim(seeds: Sequence[int] = AMLSIM_SEEDS, methods: Sequence[str] | Non
     ``methods`` picks among ``gnn``, ``xgb-graph``, ``structure`` (with ``components``);
     all by default. ``scored_candidates``: see :func:`evaluate`."""
     truth = amlsim_truth()
+    rows = []
     with tempfile.TemporaryDirectory(prefix="rings-amlsim-") as tmp:
         snapshot = _pipeline_snapshot(str(AMLSIM / "transactions.csv.gz"),
                                       ROOT / "configs" / "mappings" / "amlsim.yaml", Path(tmp))
-    started = time.perf_counter()
-    candidates = find_ring_candidates(snapshot)
-    print(f"amlsim: {len(candidates)} candidates in {time.perf_counter() - started:.1f}s")
-    accounts = account_index(snapshot).astype(str)
-    rows = []
-    for seed in seeds:
-        labels, evaluation = amlsim_labels(truth, accounts, seed)
-        rows += evaluate("amlsim-10k", seed, snapshot, labels, evaluation, candidates, methods,
-                         scored_candidates=scored_candidates)
+        # every transfer's time, as the pipeline's candidates stage reads it from the events
+        times = event_transfer_times(Path(tmp) / "events")
+        started = time.perf_counter()
+        candidates = find_ring_candidates(snapshot, transfer_times=times)
+        print(f"amlsim: {len(candidates)} candidates in {time.perf_counter() - started:.1f}s")
+        accounts = account_index(snapshot).astype(str)
+        for seed in seeds:
+            labels, evaluation = amlsim_labels(truth, accounts, seed)
+            rows += evaluate("amlsim-10k", seed, snapshot, labels, evaluation, candidates,
+                             methods, scored_candidates=scored_candidates, transfer_times=times)
     return rows
 
 
@@ -272,15 +279,17 @@ def run_synth(n_accounts: int = 100_000, seeds: Sequence[int] = SYNTH_SEEDS,
                                           "synth.yaml", Path(tmp), labels)
             truth = pd.read_parquet(out / "rings.parquet")
             accounts = pd.read_parquet(out / "truth_accounts.parquet")
-        abusive = set(accounts.loc[accounts["is_abusive"].astype(bool), "account_id"].astype(str))
-        evaluation = [sorted(map(str, m)) for m in truth.loc[~truth["labelled"], "members"]]
-        every_ring = [sorted(map(str, m)) for m in truth["members"]]
-        started = time.perf_counter()
-        candidates = find_ring_candidates(snapshot)
-        print(f"synth {n_accounts}: {len(candidates)} candidates in "
-              f"{time.perf_counter() - started:.1f}s")
-        rows += evaluate(f"synth-{n_accounts // 1000}k", seed, snapshot, labels, evaluation,
-                         candidates, methods, abusive, every_ring, scored_candidates)
+            abusive = set(accounts.loc[accounts["is_abusive"].astype(bool),
+                                       "account_id"].astype(str))
+            evaluation = [sorted(map(str, m)) for m in truth.loc[~truth["labelled"], "members"]]
+            every_ring = [sorted(map(str, m)) for m in truth["members"]]
+            times = event_transfer_times(Path(tmp) / "events")
+            started = time.perf_counter()
+            candidates = find_ring_candidates(snapshot, transfer_times=times)
+            print(f"synth {n_accounts}: {len(candidates)} candidates in "
+                  f"{time.perf_counter() - started:.1f}s")
+            rows += evaluate(f"synth-{n_accounts // 1000}k", seed, snapshot, labels, evaluation,
+                             candidates, methods, abusive, every_ring, scored_candidates, times)
     return rows
 
 
@@ -288,26 +297,28 @@ def time_candidates(n_accounts: int = 1_000_000, seed: int = 0,
                     snapshot_dir: Path | None = None) -> dict:
     """Wall and CPU time and peak memory of :func:`find_ring_candidates` on a generated world
     (or on the snapshot at ``snapshot_dir``, e.g. one ``abusenet run`` built, to skip making
-    one). The peak RSS is the whole process's, reading the snapshot included."""
+    one; without its events, so the off-routine fans read the pair table's times only). The
+    peak RSS is the whole process's, reading the snapshot included."""
     import resource
 
     from graph.snapshot import read_snapshot
 
-    if snapshot_dir is not None:
-        snapshot = read_snapshot(snapshot_dir)
-    else:
-        from ingest.synth import generate
+    with tempfile.TemporaryDirectory(prefix="rings-perf-") as tmp:
+        if snapshot_dir is not None:
+            snapshot, times = read_snapshot(snapshot_dir), None
+        else:
+            from ingest.synth import generate
 
-        with tempfile.TemporaryDirectory(prefix="rings-perf-") as tmp:
             out = Path(tmp) / "synth"
             generate(out, n_accounts=n_accounts, seed=seed, progress=False)
             snapshot = _pipeline_snapshot(str(out / "events"), ROOT / "configs" / "mappings" /
                                           "synth.yaml", Path(tmp))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started, cpu_started = time.perf_counter(), time.process_time()
-    candidates = find_ring_candidates(snapshot)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            times = event_transfer_times(Path(tmp) / "events")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started, cpu_started = time.perf_counter(), time.process_time()
+        candidates = find_ring_candidates(snapshot, transfer_times=times)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "accounts": len(account_index(snapshot)),
         "edges": int(sum(len(e) for e in snapshot.edges.values())),

@@ -105,7 +105,7 @@ from graph.rings.null_model import (
     surprise,
     type_degrees,
 )
-from graph.rings.off_routine import off_routine_fans
+from graph.rings.off_routine import TransferTimes, off_routine_fans, timed_hubs
 from graph.rings.off_schedule import off_schedule_fans
 from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
@@ -302,6 +302,7 @@ def find_ring_candidates(
     account_scores: pd.DataFrame | None = None,
     linked_components: Mapping[float, pd.DataFrame] | None = None,
     use_times: UseTimes | None = None,
+    transfer_times: TransferTimes | None = None,
 ) -> list[RingCandidate]:
     """The candidate rings of ``snapshot`` as :class:`RingCandidate` objects: the rows of
     :func:`find_ring_candidate_table` (same parameters), sorted by ring id.
@@ -312,7 +313,7 @@ def find_ring_candidates(
     >>> rings[0].members, rings[0].evidence[:3]                 # doctest: +SKIP
     """
     return candidates_from_table(find_ring_candidate_table(
-        snapshot, config, events, account_scores, linked_components, use_times))
+        snapshot, config, events, account_scores, linked_components, use_times, transfer_times))
 
 
 def find_ring_candidate_table(
@@ -322,6 +323,7 @@ def find_ring_candidate_table(
     account_scores: pd.DataFrame | None = None,
     linked_components: Mapping[float, pd.DataFrame] | None = None,
     use_times: UseTimes | None = None,
+    transfer_times: TransferTimes | None = None,
 ) -> pa.Table:
     """Find candidate rings in ``snapshot``, without labels unless account scores are given,
     as a table of :data:`CANDIDATE_SCHEMA` (one row per candidate, built column by column:
@@ -353,6 +355,12 @@ def find_ring_candidate_table(
         (:func:`graph.rings.pairs.event_use_times`); a pair's coincidence test then counts
         every episode (:func:`graph.rings.pairs.episode_log_chance`), not only the first and
         last use.
+    transfer_times
+        Optional reader of every transfer's time
+        (:func:`graph.rings.off_routine.event_transfer_times`), asked for the transfers of the
+        accounts whose pairs of three or more transfers the snapshot keeps the first and last
+        time of only (:func:`graph.rings.off_routine.timed_hubs`); the off-routine fans
+        (:mod:`graph.rings.off_routine`) then judge those accounts too.
 
     Returns
     -------
@@ -372,6 +380,8 @@ def find_ring_candidate_table(
                                               include_entities=False)
     transfers = transfer_table(snapshot, accounts)
     cash_outs = cash_out_table(snapshot, accounts)
+    timed = timed_hubs(transfers, len(accounts)) if transfer_times is not None else None
+    times = transfer_times(accounts, timed) if transfer_times is not None else None
     flows = flow_matrix(snapshot, accounts)
     # That is all the search reads of the snapshot: its tables (a GB of ids at a million
     # accounts) go now, unless the caller keeps them, and the forked children below do not
@@ -386,7 +396,8 @@ def find_ring_candidate_table(
     with ExitStack() as children:
         pending = children.enter_context(ForkedCall(
             "ring lockstep and flow searches", lockstep_then_flows, with_counterparties,
-            events, transfers, cash_outs, accounts, cfg))
+            events, transfers, cash_outs, accounts, cfg, times, timed))
+        del times
         # the money null reads the card payments' numbers only
         cards = cash_outs[["src", "count", "ts", "last", "amount"]]
         del cash_outs
@@ -424,11 +435,13 @@ def locality_scales(uses: sp.csr_matrix, codes: np.ndarray, cfg: RingConfig) -> 
 
 
 def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.Index,
-                cfg: RingConfig) -> list[FlowGroup]:
+                cfg: RingConfig, times: pd.DataFrame | None = None,
+                timed: np.ndarray | None = None) -> list[FlowGroup]:
     """Every money-flow group: fan-in / fan-out stars and windowed cycles in each tier of pair
     counts (:mod:`graph.rings.flows`), periodic fans (:mod:`graph.rings.periodic`), one-shot
     fans (:mod:`graph.rings.one_shot`), off-schedule fans (:mod:`graph.rings.off_schedule`),
-    off-routine fans judged per transfer (:mod:`graph.rings.off_routine`), loops through quiet
+    off-routine fans judged per transfer (:mod:`graph.rings.off_routine`, on every transfer
+    time of the accounts ``timed`` in ``times`` and what the pair table keeps), loops through quiet
     accounts (:mod:`graph.rings.quiet_cycles`), then the typologies
     (:mod:`graph.rings.typologies`)."""
     n = len(accounts)
@@ -445,7 +458,7 @@ def flow_shapes(transfers: pd.DataFrame, cash_outs: pd.DataFrame, accounts: pd.I
     found += off_schedule_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
                                cfg.min_surprise, cfg.flow_period_day_s)
     found += off_routine_fans(transfers, accounts, cfg.flow_min_fan, cfg.max_size,
-                              cfg.min_surprise, cfg.flow_period_day_s)
+                              cfg.min_surprise, cfg.flow_period_day_s, times=times, timed=timed)
     found += quiet_cycles(transfers, n, cfg.min_size, cfg.max_size, cfg.min_surprise)
     return found + flow_typologies(transfers, cash_outs, accounts,
                                    TypologySettings.from_ring_config(cfg))
@@ -492,11 +505,13 @@ class PackedFlows:
 def lockstep_then_flows(
     with_counterparties: Incidence, events: pd.DataFrame | None, transfers: pd.DataFrame,
     cash_outs: pd.DataFrame, accounts: pd.Index, cfg: RingConfig,
+    times: pd.DataFrame | None = None, timed: np.ndarray | None = None,
 ) -> tuple[tuple[list[tuple[np.ndarray, str]], sp.csr_matrix], PackedFlows]:
-    """:func:`lockstep_groups`, then the :func:`flow_shapes` (packed), one after the other:
-    what the candidate search's forked process computes."""
+    """:func:`lockstep_groups`, then the :func:`flow_shapes` (packed; ``times`` and
+    ``timed`` its), one after the other: what the candidate search's forked process computes."""
     found = lockstep_groups(with_counterparties, events, len(accounts), cfg)
-    return found, PackedFlows.of(flow_shapes(transfers, cash_outs, accounts, cfg))
+    return found, PackedFlows.of(flow_shapes(transfers, cash_outs, accounts, cfg, times,
+                                             timed))
 
 
 def lockstep_groups(

@@ -25,8 +25,14 @@ reference rate. Charged for the hubs judged here that could have come out as unl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from scipy.stats import binom
 
 from graph.rings.flows import FlowGroup
@@ -44,6 +50,12 @@ from graph.rings.off_schedule import (
 )
 from graph.rings.one_shot import one_shot_accounts
 from graph.rings.periodic import DAY_S
+from graph.rings.projection import account_rows, epoch_seconds
+
+#: A reader of per-transfer times: given the accounts and the rows of those wanted, every
+#: transfer a wanted account sends or receives, as ``src, dst`` (account rows, ``-1`` for an
+#: account not in them) and ``ts`` (epoch s).
+TransferTimes = Callable[[pd.Index, np.ndarray], pd.DataFrame]
 
 
 def known_transfer_times(transfers: pd.DataFrame) -> pd.DataFrame:
@@ -58,6 +70,48 @@ def known_transfer_times(transfers: pd.DataFrame) -> pd.DataFrame:
         "ts": np.concatenate([known["ts"].to_numpy(np.float64),
                               again["last"].to_numpy(np.float64)]),
     })
+
+
+def timed_hubs(transfers: pd.DataFrame, n_accounts: int, min_days: int = MIN_DAYS
+               ) -> np.ndarray:
+    """Rows of the accounts whose transfer times the pair table does not all keep and that
+    could be judged: on either side at least ``min_days`` transfers, one pair of them with
+    three or more (what :data:`TransferTimes` is asked for)."""
+    count = transfers["count"].to_numpy(np.int64)
+    wanted = np.zeros(n_accounts, bool)
+    for side in ("src", "dst"):
+        rows = transfers[side].to_numpy(np.int64)
+        wanted |= ((np.bincount(rows, count, minlength=n_accounts) >= min_days)
+                   & (np.bincount(rows, count > 2, minlength=n_accounts) > 0))
+    return np.flatnonzero(wanted)
+
+
+def event_transfer_times(events: Path | str, batch_rows: int = 1_000_000) -> TransferTimes:
+    """A :data:`TransferTimes` reading the canonical events under ``events`` (a Parquet file or
+    directory, Hive-partitioned or not): the transfers (events with a counterparty) of the
+    wanted accounts only, their account, counterparty and time columns only, ``batch_rows``
+    at a time (memory: one batch and the matches)."""
+
+    def read(accounts: pd.Index, wanted: np.ndarray) -> pd.DataFrame:
+        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [
+            (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64))]
+        if len(wanted):
+            ids = pa.array(np.asarray(accounts[wanted].astype(str), dtype=object), pa.string())
+            dataset = ds.dataset(events, format="parquet", partitioning="hive")
+            scanner = dataset.scanner(
+                columns=["account_id", "counterparty_id", "ts"], batch_size=batch_rows,
+                filter=pc.field("counterparty_id").is_valid() & (
+                    pc.field("account_id").isin(ids) | pc.field("counterparty_id").isin(ids)))
+            for batch in scanner.to_batches():
+                if batch.num_rows:
+                    found.append((
+                        account_rows(accounts, batch.column("account_id").to_pandas()),
+                        account_rows(accounts, batch.column("counterparty_id").to_pandas()),
+                        epoch_seconds(batch.column("ts").to_pandas())))
+        src, dst, ts = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        return pd.DataFrame({"src": src, "dst": dst, "ts": ts})
+
+    return read
 
 
 def _one_off_days(transfers: pd.DataFrame, centre: str, n_accounts: int, day_s: float
@@ -90,19 +144,23 @@ def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarra
 
 def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, max_size: int,
                      min_surprise: float, day_s: float = DAY_S, min_days: int = MIN_DAYS,
-                     max_step: int = MAX_STEP, times: pd.DataFrame | None = None
-                     ) -> list[FlowGroup]:
+                     max_step: int = MAX_STEP, times: pd.DataFrame | None = None,
+                     timed: np.ndarray | None = None) -> list[FlowGroup]:
     """Fans-out and fans-in of the counterparties a hub pays (or is paid by) on days off its
-    routine (module docstring), judged per transfer over ``times`` (``src, dst, ts``; default
-    :func:`known_transfer_times` of ``transfers``, and then only the hubs whose every transfer
-    time that keeps): ``flow_fan_out`` / ``flow_fan_in`` groups
-    (the hub and those counterparties) whose ``log_chance`` is the three chances multiplied
-    and ``tests`` the hubs judged here that could have been as unlikely; only those that beat
-    that count (``-log_chance > log10 tests + log10 2``)."""
+    routine (module docstring), judged per transfer: over every transfer of the accounts
+    ``timed`` (rows) in ``times`` (``src, dst, ts``, :data:`TransferTimes`) and
+    :func:`known_transfer_times` of ``transfers``, on the hubs whose every transfer time that
+    is (``timed`` or no pair of three or more): ``flow_fan_out`` / ``flow_fan_in`` groups (the
+    hub and those counterparties) whose ``log_chance`` is the three chances multiplied and
+    ``tests`` the hubs judged here that could have been as unlikely; only those that beat that
+    count (``-log_chance > log10 tests + log10 2``)."""
     n_accounts = len(accounts)
-    known = times is None
-    times = known_transfer_times(transfers) if known else times
-    times = times[times["ts"].to_numpy() >= 0]
+    every = np.zeros(n_accounts, bool)
+    if times is not None and timed is not None:
+        every[timed] = True
+    times = pd.concat([known_transfer_times(transfers), times])
+    times = times[(times["ts"].to_numpy() >= 0) & (times["src"].to_numpy() >= 0)
+                  & (times["dst"].to_numpy() >= 0)]
     if times.empty:
         return []
     day = np.floor(times["ts"].to_numpy(np.float64) / day_s).astype(np.int64)
@@ -116,12 +174,12 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
     for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
                                      ("dst", "src", "flow_fan_in", "payers")):
         hub = times[centre].to_numpy(np.int64)
-        # from the pair table, only the hubs whose every transfer time it keeps (no pair of
-        # theirs on this side has three or more): the first and last times of busier pairs
-        # are no sample of a hub's days (they crowd at the ends of its life, and a pay day
-        # added partway was a false fan in 3 of 60 honest worlds)
-        whole = (np.bincount(transfers[centre].to_numpy(np.int64), count > 2,
-                             minlength=n_accounts) == 0) if known else np.ones(n_accounts, bool)
+        # only the hubs whose every transfer time is known: given, or kept by the pair table
+        # (no pair of theirs on this side has three or more); the first and last times of
+        # busier pairs are no sample of a hub's days (they crowd at the ends of its life, and
+        # a pay day added partway was a false fan in 3 of 60 honest worlds)
+        whole = every | (np.bincount(transfers[centre].to_numpy(np.int64), count > 2,
+                                     minlength=n_accounts) == 0)
         codes = np.unique(hub[whole[hub]] * width + day[whole[hub]])
         busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
         compact = np.full(n_accounts, -1, np.int64)
@@ -153,9 +211,9 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
         owner, rows_of = pairs // n_accounts, pairs % n_accounts
         k = np.bincount(owner, minlength=len(keeps))
         g = np.bincount(owner[single[rows_of]], minlength=len(keeps))
-        every = np.unique(fan_of[hub[mine]] * n_accounts + leaves[mine])
-        total = np.bincount(every // n_accounts, minlength=len(keeps))
-        marked = np.bincount(every[single[every % n_accounts]] // n_accounts,
+        theirs = np.unique(fan_of[hub[mine]] * n_accounts + leaves[mine])
+        total = np.bincount(theirs // n_accounts, minlength=len(keeps))
+        marked = np.bincount(theirs[single[theirs % n_accounts]] // n_accounts,
                              minlength=len(keeps))
         span = _off_span(codes, width, fan_of, step[keeps], kept)
         # one reading of three independent chances: how many days off its routines, how many

@@ -1,9 +1,14 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from graph.rings.off_routine import known_transfer_times, off_routine_fans
+from graph.rings.candidates import find_ring_candidates
+from graph.rings.off_routine import event_transfer_times, known_transfer_times, off_routine_fans
 from graph.rings.off_schedule import off_schedule_fans
 from graph.rings.periodic import DAY_S
+
+from .helpers import edges, snapshot
 
 
 def _world(hubs: int = 30, weeks: int = 52, pool: int = 26, off_days: int = 6, seed: int = 0,
@@ -50,7 +55,8 @@ def test_payments_off_a_routine_of_repeated_payees_are_a_fan():
     assert not off_schedule_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0)
     for given in (None, times):
         groups = off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
-                                  times=given)
+                                  times=given,
+                                  timed=np.arange(len(accounts)))
         assert len(groups) == 1
         group = groups[0]
         assert group.kind == "flow_fan_out"
@@ -67,7 +73,7 @@ def test_from_the_pair_table_only_hubs_whose_every_time_it_keeps_are_judged():
     times, pairs, accounts = _world(pool=8)
     assert off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0) == []
     groups = off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
-                              times=times)
+                              times=times, timed=np.array([0]))
     assert [g.evidence[0] for g in groups] == ["Hub:0"]
 
 
@@ -82,7 +88,7 @@ def test_hubs_the_pair_level_search_judges_are_not_judged_again():
     times, pairs, accounts = _world(pool=10_000)
     assert off_schedule_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0)
     assert off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
-                            times=times) == []
+                            times=times, timed=np.arange(len(accounts))) == []
 
 
 def test_honest_hubs_slipping_at_their_own_rates_make_no_fan():
@@ -103,5 +109,46 @@ def test_honest_hubs_slipping_at_their_own_rates_make_no_fan():
     accounts = pd.Index([str(i) for i in range(2200)])
     for given in (None, times):
         groups = off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
-                                  times=given)
+                                  times=given,
+                                  timed=np.arange(len(accounts)))
         assert all(-g.log_chance - np.log10(g.tests) - np.log10(2.0) < 2.0 for g in groups)
+
+
+def _events(times: pd.DataFrame, path: Path) -> Path:
+    """``times`` (account rows as ids) written as canonical events under ``path``, with an
+    event of no counterparty."""
+    stamps = pd.to_datetime(times["ts"].to_numpy(), unit="s", utc=True)
+    events = pd.DataFrame({"account_id": times["src"].astype(str),
+                           "counterparty_id": times["dst"].astype(str), "ts": stamps})
+    login = pd.DataFrame({"account_id": ["0"], "counterparty_id": [None], "ts": stamps[:1]})
+    path.mkdir()
+    pd.concat([events, login]).to_parquet(path / "part-0.parquet", index=False)
+    return path
+
+
+def test_event_times_are_the_wanted_accounts_transfers(tmp_path):
+    times, _, accounts = _world(hubs=3, weeks=10, pool=4, off_days=2)
+    read = event_transfer_times(_events(times, tmp_path / "events"))
+    found = read(accounts, np.array([accounts.get_loc("1")]))
+    wanted = times[times["src"].eq(1) | times["dst"].eq(1)]
+    assert sorted(zip(found["src"], found["dst"], found["ts"], strict=True)) == sorted(
+        zip(wanted["src"], wanted["dst"], wanted["ts"].astype(np.int64), strict=True))
+    assert read(accounts, np.array([], np.int64)).empty
+
+
+def test_the_candidate_search_reads_the_times_the_snapshot_does_not_keep(tmp_path):
+    times, pairs, accounts = _world(pool=8)
+    ids = pairs.assign(src=accounts[pairs["src"]], dst=accounts[pairs["dst"]])
+    table = edges(list(zip(ids["src"], ids["dst"], strict=True)), counts=ids["count"].tolist())
+    table["first_ts"] = pd.to_datetime(ids["ts"].to_numpy(), unit="s", utc=True)
+    table["last_ts"] = pd.to_datetime(ids["last"].to_numpy(), unit="s", utc=True)
+    snap = snapshot(TRANSACTED_WITH=table)
+    read = event_transfer_times(_events(times, tmp_path / "events"))
+
+    def off_routine(candidates: list) -> list:
+        return [c for c in candidates if any(e.startswith("OffRoutine:") for e in c.evidence)]
+
+    assert off_routine(find_ring_candidates(snap)) == []
+    found = off_routine(find_ring_candidates(snap, transfer_times=read))
+    off = times.loc[times["src"].eq(0) & (times["ts"] // DAY_S % 7 != 0), "dst"]
+    assert [sorted(c.members) for c in found] == [sorted(["0", *off.astype(str)])]
