@@ -37,8 +37,8 @@ Under this null (:func:`money_log_chance`):
   after what it received in a conserved amount (:func:`cash_out_log_chance`: the money
   leaves the group, card payment pairs judged as transfer pairs are), and a member receiving
   (or sending) ``min_fan`` or more transfers of nearly equal amounts a fan
-  (:func:`fan_log_chance`; amounts equal to the cent are a price, as likely as the log's
-  hubs are paid one: :func:`price_log_share`).
+  (:func:`fan_log_chance`; amounts within a cent of each other are a price, as likely as the
+  log's other hubs are paid one: :func:`price_log_share`).
 
 Only the tree links are charged their window (a group picked from an anchor entity's users
 did not even pay for those); links beyond the tree keep the chance of their existence alone.
@@ -614,10 +614,10 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
     has them by chance with probability at most ``k q^(k - 1)``, or, where that is higher, as
     likely as ``k`` amounts of the class anywhere within the same ratio of each other
     (:func:`spread_log_chance`: a payroll's pay in the sparse tail of the log's amounts is no
-    fan of equal amounts), or, where that is higher still and some of its amounts are equal to
-    the cent, as likely as a price: the share of the log's hubs paid so
-    (:func:`price_log_share`), times the chance of its ``d`` distinct amounts as a fan's (``d
-    q^(d - 1)``; 1 for one amount); whose pairs start on a
+    fan of equal amounts), or, where that is higher still and ``t >= 2`` of its amounts lie
+    within a cent of each other, as likely as a price: the share of the log's other hubs paid
+    so by ``t`` of their counterparties (:func:`price_log_share`), times the chance of its ``d``
+    prices as a fan's (``d q^(d - 1)``; 1 for one price); whose pairs start on a
     schedule, as :func:`schedule_log_chance` says (the null draws amounts and starts
     independently: two p-values). Which transfers make the fan is not counted here (the
     selection count pays for its links), nor the window they start in (the window's term).
@@ -678,15 +678,19 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
             mine = is_fan & (fan_class == c) & (amounts < SPREAD_CHECKED)
             amounts[mine] = np.maximum(amounts[mine], spread_log_chance(
                 pool, x1[mine] / x0[mine], k[mine]))
-        # or as a price: amounts equal to the cent, as often as the log's hubs are paid so
-        distinct = np.bincount(np.unique(np.c_[fan_of, _cents(amount)], axis=0)[:, 0],
-                               minlength=len(k)).astype(np.float64)
-        priced = is_fan & (distinct < k)
-        if priced.any():
+        # or as a price: amounts within a cent of each other, as often as the log's other
+        # hubs are paid so
+        cents = _cents(amount)
+        tie = _tie_sizes(fan_of, cents, len(k))
+        priced = np.flatnonzero(is_fan & (tie >= 2))
+        if len(priced):
+            distinct = _price_count(fan_of, cents, priced)
             rest = np.where(distinct > 1.0, np.log10(distinct) + (distinct - 1.0) * np.log10(
-                share), 0.0)
+                share[priced]), 0.0)
+            owner = np.zeros(len(k), np.int64)
+            owner[fan_of] = at
             amounts[priced] = np.maximum(amounts[priced], price_log_share(
-                transfers, hub, min_fan) + np.minimum(rest[priced], 0.0))
+                transfers, hub, min_fan, tie[priced], owner[priced]) + np.minimum(rest, 0.0))
         mine = is_fan[fan_of]
         timed = schedule_log_chance((np.cumsum(is_fan) - 1)[fan_of[mine]], at[mine],
                                     starts[mine], strata[mine], transfers,
@@ -699,38 +703,77 @@ def fan_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, pools: list[
 
 
 def _cents(amount: np.ndarray) -> np.ndarray:
-    """Amounts in whole :data:`CENT` s (what tells two amounts equal)."""
+    """Amounts in whole :data:`CENT` s (what tells two amounts apart)."""
     return np.round(np.asarray(amount, np.float64) / CENT).astype(np.int64)
 
 
-def price_log_share(transfers: pd.DataFrame, side: str, min_fan: int) -> float:
-    """The log10 share of the log's hubs that bill a price: of the accounts with ``min_fan`` or
-    more counterparties at their ``side`` of the transfer pairs (``dst``: paid by them, ``src``:
-    paying them), those two or more of whom paid (were paid) one amount equal to the cent
-    (:data:`CENT`; each pair's mean amount); 0 where no account has ``min_fan``.
+def _tie_sizes(owner: np.ndarray, cents: np.ndarray, n: int) -> np.ndarray:
+    """Per owner ``0..n-1``: the most of its amounts (whole cents) within one cent of each
+    other (a sum split evenly: 533.34, 533.33, 533.33)."""
+    out = np.zeros(n, np.int64)
+    if len(owner) == 0:
+        return out
+    counts = pd.DataFrame({"owner": np.asarray(owner, np.int64), "cents": cents}).value_counts()
+    owners = counts.index.get_level_values(0).to_numpy(np.int64)
+    values = counts.index.get_level_values(1).to_numpy(np.int64)
+    above = counts.reindex(pd.MultiIndex.from_arrays([owners, values + 1])).fillna(0).to_numpy()
+    np.maximum.at(out, owners, counts.to_numpy() + above.astype(np.int64))
+    return out
 
-    Rent, a fixed fee, a subscription: a landlord paid 500.00 by each of five flatmates is a
-    fan of equal amounts, which drawn apart from the log's amounts are one in ten million
-    (flatmates of 5 paying 500.00, 50 households among 3,000 accounts: 47 + 3 of 50 reported
-    as fans-in without labels, session 20), and what billing looks like. A fan whose amounts
-    tie is a price with this share (its hub's own count included), and its distinct amounts
-    are judged as a fan's (:func:`fan_log_chance`); planted and AMLSim fans pay amounts that
-    differ, mules splitting a sum or keeping under a limit (no AMLSim alert's payee is paid one
-    amount twice)."""
+
+def _price_count(owner: np.ndarray, cents: np.ndarray, which: np.ndarray) -> np.ndarray:
+    """Per owner of ``which``: the prices its amounts (whole cents) make, from the smallest up,
+    each holding the amounts within one cent of its own smallest."""
+    out = np.zeros(len(which))
+    for i, w in enumerate(which.tolist()):
+        values = np.unique(cents[owner == w])
+        prices, start = 0, None
+        for value in values.tolist():
+            if start is None or value > start + 1:
+                prices, start = prices + 1, value
+        out[i] = prices
+    return out
+
+
+def price_log_share(transfers: pd.DataFrame, side: str, min_fan: int, tie: np.ndarray,
+                    hub: np.ndarray) -> np.ndarray:
+    """Per fan of ``hub`` (account row) whose amounts hold ``tie`` (>= 2) within one cent of
+    each other: the log10 share of the log's other hubs that bill a price so; ``-inf`` where
+    none does. Of the accounts other than ``hub`` with ``max(tie, min_fan)`` or more
+    counterparties at their ``side`` of the transfer pairs (``dst``: paid by them, ``src``:
+    paying them), those ``tie`` or more of whom paid (were paid) amounts within one cent
+    (:data:`CENT`; each pair's mean amount) of each other.
+
+    Rent, a fixed fee, a subscription, a bill split evenly: a landlord paid 500.00 by each of
+    five flatmates is a fan of equal amounts, which drawn apart from the log's amounts are one
+    in ten million (flatmates of 5 paying 500.00, 50 households among 3,000 accounts: 47 + 3 of
+    50 reported as fans-in without labels, session 20), and what billing looks like where
+    other payees bill so. A fan whose amounts tie is a price with this share, and its distinct
+    prices are judged as a fan's (:func:`fan_log_chance`). Planted and AMLSim fans pay amounts
+    that differ, mules splitting a sum or keeping under a limit (no AMLSim alert's payee is
+    paid one amount twice); a fan tied where no other hub is paid so gets no such share."""
+    tie = np.asarray(tie, np.int64)
+    out = np.full(len(tie), -np.inf)
     amount = transfers["amount"].to_numpy(np.float64)
     known = amount > 0
     pairs = pd.DataFrame({"hub": transfers[side].to_numpy(np.int64)[known],
                           "other": transfers["dst" if side == "src" else "src"].to_numpy(
                               np.int64)[known],
                           "cents": _cents(amount[known])}).drop_duplicates(["hub", "other"])
-    hub = pairs["hub"].to_numpy()
-    fans = np.bincount(hub) >= min_fan if len(hub) else np.zeros(0, dtype=bool)
-    if not fans.any():
-        return 0.0
-    mine = fans[hub]
-    tied = pairs[mine].duplicated(["hub", "cents"]).to_numpy()
-    billers = len(np.unique(hub[mine][tied]))
-    return float(np.log10(max(billers, 1) / fans.sum()))
+    if pairs.empty:
+        return out
+    at = pairs["hub"].to_numpy()
+    n = int(max(at.max(), np.max(hub, initial=0))) + 1
+    degree = np.bincount(at, minlength=n)
+    block = _tie_sizes(at, pairs["cents"].to_numpy(), n)
+    for size in np.unique(tie).tolist():
+        mine = tie == size
+        hubs = degree >= max(size, min_fan)
+        billers = hubs & (block >= size)
+        others = hubs.sum() - hubs[hub[mine]]
+        share = (billers.sum() - billers[hub[mine]]) / np.maximum(others, 1)
+        out[mine] = np.where(share > 0, np.log10(np.maximum(share, 1e-300)), -np.inf)
+    return out
 
 
 def _fan_class(hub_key: np.ndarray, cls: np.ndarray) -> np.ndarray:

@@ -224,11 +224,11 @@ def test_many_ordinary_hops_combine_to_no_evidence_and_strong_ones_stay_strong()
 
 
 def test_a_fan_of_nearly_equal_amounts_is_unlikely_and_counts_each_transfer_once():
-    # group 0: four senders pay account 9, 100.00-100.03; group 1: amounts across the range;
+    # group 0: four senders pay account 9, 100.00-100.06; group 1: amounts across the range;
     # group 2: a loop 1 -> 2 -> 3 -> 1 of equal amounts (no member fans three transfers)
     internal = _internal([0] * 4 + [1] * 4 + [2] * 3, [1, 2, 3, 4] * 2 + [1, 2, 3],
                          [9] * 8 + [2, 3, 1], [0.0] * 11,
-                         amount=[100.0, 100.01, 100.02, 100.03] + [10.0, 300.0, 600.0, 1000.0]
+                         amount=[100.0, 100.02, 100.04, 100.06] + [10.0, 300.0, 600.0, 1000.0]
                          + [100.0] * 3)
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
     chance = fan_log_chance(internal, internal, pools, 3)
@@ -238,35 +238,42 @@ def test_a_fan_of_nearly_equal_amounts_is_unlikely_and_counts_each_transfer_once
 
 
 
-def test_amounts_equal_to_the_cent_are_a_price_as_often_as_the_logs_hubs_bill_one():
-    # 300 hubs each paid by 3 payers, 29 of them one price (42.00 each), the others amounts
+def test_amounts_within_a_cent_are_a_price_as_often_as_the_logs_other_hubs_bill_one():
+    # 300 hubs each paid by 5 payers, 29 of them one price (42.00 each), the others amounts
     # apart; group 0: flatmates 1..5 pay landlord 9 500.00 each; group 1: 11..15 pay
-    # landlord 19 500.00, one of them 450.00; group 2: mules 21..25 pay hub 29 500.01-500.05
-    hub = np.repeat(np.arange(1_000, 1_300), 3)
+    # landlord 19 500.00, one of them 450.00; group 2: mules 21..25 pay hub 29 500.01-500.05;
+    # group 3: flatmates 31..33 split 1,600.00 evenly to landlord 39 (533.34, 533.33, 533.33)
+    hub = np.repeat(np.arange(1_000, 1_300), 5)
     background = pd.DataFrame({
-        "src": 5_000 + np.arange(900), "dst": hub, "count": 1, "ts": 0.0, "last": 0.0,
+        "src": 5_000 + np.arange(1_500), "dst": hub, "count": 1, "ts": 0.0, "last": 0.0,
         "amount": np.where(hub < 1_029, 42.0, np.round(20.0 + 0.5 * (hub - 1_000)
-                                                       + 0.13 * np.tile(np.arange(3), 300), 2))})
-    internal = _internal([0] * 5 + [1] * 5 + [2] * 5, [1, 2, 3, 4, 5, 11, 12, 13, 14, 15,
-                                                        21, 22, 23, 24, 25],
-                         [9] * 5 + [19] * 5 + [29] * 5, [0.0] * 15,
-                         amount=[500.0] * 9 + [450.0] + [500.01, 500.02, 500.03, 500.04, 500.05])
+                                                       + 0.09 * np.tile(np.arange(5), 300), 2))})
+    internal = _internal([0] * 5 + [1] * 5 + [2] * 5 + [3] * 3,
+                         [1, 2, 3, 4, 5, 11, 12, 13, 14, 15, 21, 22, 23, 24, 25, 31, 32, 33],
+                         [9] * 5 + [19] * 5 + [29] * 5 + [39] * 3, [0.0] * 18,
+                         amount=[500.0] * 9 + [450.0] + [500.01, 500.02, 500.03, 500.04, 500.05]
+                         + [533.34, 533.33, 533.33])
     transfers = money_transfers(background, internal)
     pool = np.sort(transfers["amount"].to_numpy())
-    chance = fan_log_chance(internal, transfers, [pool, np.zeros(0)], 3)
-    billers = (29 + 2) / (300 + 3)
-    assert np.isclose(chance[0], np.log10(billers) + np.log10(2)), "rent: a price"
-    # its two distinct amounts are a fan's: 2 q, q the pool's share from 450 to 500
+    chance = fan_log_chance(internal, transfers, [pool, np.zeros(0)], 4)
+    # of the 302 other hubs paid by 5 (or 4), 29 are paid one amount by 5 (29 + 1 by 4)
+    assert np.isclose(chance[0], np.log10(29 / 302) + np.log10(2)), "rent: a price"
+    # its two prices are a fan's: 2 q, q the pool's share from 450 to 500
     share = np.mean((pool >= 450.0) & (pool <= 500.0))
-    assert np.isclose(chance[1], np.log10(billers) + np.log10(2 * share) + np.log10(2))
-    # amounts near each other, none equal, stay a fan of nearly equal amounts
+    assert np.isclose(chance[1], np.log10(30 / 302) + np.log10(2 * share) + np.log10(2))
+    # amounts near each other, a few within a cent, stay a fan of nearly equal amounts
     spread = spread_log_chance(pool, np.array([500.05 / 500.01]), np.array([5]))[0]
     at_its_amounts = np.log10(5) + 4 * np.log10(5 / len(pool))
     assert np.isclose(chance[2], max(at_its_amounts, spread) + np.log10(2))
     assert chance[2] < chance[0] - 2.0
-    assert price_log_share(transfers, "dst", 3) == np.log10(billers)
-    assert price_log_share(background[background["dst"] >= 1_029], "dst", 3) == np.log10(
-        1 / 271), "a log whose hubs bill no price: a tie is its own hub's share"
+    # an even split is one price: of the 303 other hubs paid by 3, 29 + 2 by 3 within a cent
+    assert np.isclose(chance[3], np.log10(31 / 303) + np.log10(2))
+    # hub 9 against the others: 2 within a cent (29 + 19, 29, 39), 5, none paid by 6
+    assert np.allclose(price_log_share(transfers, "dst", 3, np.array([2, 5, 6]),
+                                       np.array([9, 9, 9])),
+                       [np.log10(32 / 303), np.log10(29 / 302), -np.inf])
+    assert price_log_share(background[background["dst"] >= 1_029], "dst", 3, np.array([2]),
+                           np.array([1_029])).tolist() == [-np.inf], "no other hub bills"
 
 
 def test_flatmates_paying_their_landlord_the_same_rent_are_no_money_flow_ring():
@@ -303,10 +310,10 @@ def test_flatmates_paying_their_landlord_the_same_rent_are_no_money_flow_ring():
 
 
 def test_a_hub_paying_some_payees_once_and_some_again_is_one_fan():
-    # a mule hub pays 10 mules 100.00-100.09 in bursts: 6 once, 4 again (repeated pairs);
+    # a mule hub pays 10 mules 100.00-100.18 in bursts: 6 once, 4 again (repeated pairs);
     # judged by class it was a fan of 6 and a fan of 4, now one fan of 10 among every amount
     internal = _internal([0] * 10, [0] * 10, list(range(1, 11)), [0.0] * 10,
-                         amount=list(100.0 + 0.01 * np.arange(10)), count=[1] * 6 + [2] * 4)
+                         amount=list(100.0 + 0.02 * np.arange(10)), count=[1] * 6 + [2] * 4)
     pools = [np.linspace(10.0, 1000.0, 100), np.linspace(10.0, 1000.0, 100)]
     chance = fan_log_chance(internal, internal, pools, 3)
     # 2 of the 200 amounts of either class are 100: one p-value, times the two tests
@@ -337,9 +344,9 @@ def test_a_payroll_run_in_the_sparse_tail_of_the_amounts_is_no_fan_of_equal_amou
 
 
 def test_a_fans_schedule_and_amounts_are_two_p_values_combined():
-    # hub 0 is paid 100.00-100.04 by 1..5, every 44 days (the fan of the test above)
+    # hub 0 is paid 100.00-100.08 by 1..5, every 44 days (the fan of the test above)
     fan, transfers = _scheduled_fan([0, 44, 88, 132, 176], np.arange(1, 21) + 0.5)
-    internal = fan.assign(cand=0, count=1, last=fan["ts"], amount=100.0 + 0.01 * np.arange(5))
+    internal = fan.assign(cand=0, count=1, last=fan["ts"], amount=100.0 + 0.02 * np.arange(5))
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
     amounts = np.log10(5) + 4 * np.log10(1 / 100)
     timed = _schedule(fan, transfers)
