@@ -127,7 +127,9 @@ def candidates_stage(
     With ``events`` (the ingest stage's canonical events, where they are) a pair's time
     coincidence counts every episode: the search reads the pairs' accounts' events and keeps
     the times of their uses of what they share (:func:`graph.rings.pairs.event_use_times`);
-    without, first and last uses.
+    without, first and last uses. It also reads the transfers of the hubs whose busy pairs the
+    snapshot times at their ends only (:func:`graph.rings.off_routine.event_transfer_times`),
+    so their off-routine fans are judged transfer by transfer.
 
     With ``engine="spark"`` the account projection and its connected components at each
     ``rings.component_weights`` are computed on Spark at ``spark_master``
@@ -136,13 +138,14 @@ def candidates_stage(
     are chained in a seeded hash order there, not NumPy's, so components held together only
     by a hub's chain may differ from the DuckDB engine's."""
     from graph.rings.candidates import find_ring_candidate_table
+    from graph.rings.off_routine import event_transfer_times
     from graph.rings.pairs import event_use_times
     from graph.snapshot import ACCOUNT, read_snapshot
 
     read_events = events is not None and events.exists()
     if events is not None and not read_events:
         logger.warning("ring candidates: the events %s are not there: pairs' time coincidence "
-                       "reads first and last uses only", events)
+                       "and busy hubs' transfers read first and last times only", events)
     linked = None
     if engine == "spark":
         from graph.spark_rings import spark_ring_components
@@ -152,7 +155,8 @@ def candidates_stage(
     # its table of candidates goes to the file as it is, no Python object per candidate
     candidates = find_ring_candidate_table(
         read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
-        use_times=event_use_times(events) if read_events else None)
+        use_times=event_use_times(events) if read_events else None,
+        transfer_times=event_transfer_times(events) if read_events else None)
     write_candidates(candidates, out / CANDIDATES)
     return {"candidates": candidates.num_rows, "episode_times": read_events}
 

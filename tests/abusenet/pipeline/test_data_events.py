@@ -1,4 +1,5 @@
-"""The candidate stage hands the canonical events to the pair test: every episode counts."""
+"""The candidate stage hands the canonical events to the pair test (every episode counts) and
+to the off-routine fans (every transfer of a busy hub)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abusenet.pipeline.stages.data import candidates_stage, read_candidates
+from abusenet.pipeline.stages.data import CANDIDATES, candidates_stage, read_candidates
 from graph.rings.config import RingConfig
+from graph.rings.periodic import DAY_S
 from graph.snapshot import write_snapshot
-from tests.graph.rings.helpers import snapshot
+from tests.graph.rings.helpers import edges, snapshot
+from tests.graph.rings.test_off_routine import _events as off_routine_events
+from tests.graph.rings.test_off_routine import _world as off_routine_world
 
 
 @pytest.mark.slow
@@ -50,3 +54,23 @@ def test_a_pair_meeting_within_minutes_episode_after_episode_is_found_with_the_e
     assert ("c0", "c1") not in found["first and last"]
     assert set(found["events"]) == {("c0", "c1")}
     assert found["missing"].keys() == found["first and last"].keys()
+
+
+def test_the_stage_reads_the_transfers_the_snapshot_times_at_their_ends_only(tmp_path):
+    """A routine hub pays each of its payees several times (the snapshot keeps each pair's
+    first and last time) and six new payees on days off its routine: the stage reads the
+    hub's transfers from the events and finds that fan; without the events it cannot."""
+    times, pairs, accounts = off_routine_world(pool=8)
+    ids = pairs.assign(src=accounts[pairs["src"]], dst=accounts[pairs["dst"]])
+    table = edges(list(zip(ids["src"], ids["dst"], strict=True)), counts=ids["count"].tolist())
+    table["first_ts"] = pd.to_datetime(ids["ts"].to_numpy(), unit="s", utc=True)
+    table["last_ts"] = pd.to_datetime(ids["last"].to_numpy(), unit="s", utc=True)
+    write_snapshot(snapshot(TRANSACTED_WITH=table), tmp_path / "snap")
+    events = off_routine_events(times, tmp_path / "events")
+    found = {}
+    for name, given in (("events", events), ("none", None)):
+        candidates_stage(tmp_path / "snap", RingConfig(), tmp_path / name, events=given)
+        found[name] = [sorted(c.members) for c in read_candidates(tmp_path / name / CANDIDATES)
+                       if any(e.startswith("OffRoutine:") for e in c.evidence)]
+    off = times.loc[times["src"].eq(0) & (times["ts"] // DAY_S % 7 != 0), "dst"]
+    assert found == {"events": [sorted(["0", *off.astype(str)])], "none": []}
