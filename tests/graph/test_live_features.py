@@ -290,17 +290,26 @@ def test_extend_and_truncate_equal_a_load_of_the_same_events():
     same(extended, first)
 
 
-def test_reserved_room_takes_the_next_events_without_copying():
-    """After ``reserve`` the next events are written in place (the service reserves at start,
-    so its first event does not copy every held event's arrays)."""
+def test_added_events_never_copy_the_held_ones():
+    """Events added after the held ones are written apart: the held events' arrays (at start,
+    mapped from the stored events' cache) are never copied, and after ``reserve`` the next
+    events go into room already there; the columns read as one array."""
     table = random_events(300, seed=7)
     index = {t: NodeIndex() for t in ("Account", "Device", "IP", "PaymentMethod")}
     live = LiveFeatures(index, ["login", "order", "transfer"], relation_sources(IngestState()), [])
     live.load(table.slice(0, 200))
-    assert len(live._ts) == 200  # held exactly: the first add would grow every array
-    live.reserve(1)
-    held = live._ts
-    assert len(held) > 200 + 200 // 8
+    loaded = live._ts
+    whole = LiveFeatures({t: NodeIndex() for t in index}, ["login", "order", "transfer"],
+                         relation_sources(IngestState()), [])
+    whole.load(table.slice(0, 225))
+    live.reserve(30)
+    column, room = live._ts, live._ts.tail
     for start in range(200, 225, 5):
         live.add(table.slice(start, 5))
-    assert live._ts is held and live.size == 225
+    assert live._ts is column and column.held is loaded and column.tail is room
+    assert live.size == len(column) == 225
+    positions = np.random.default_rng(0).permutation(225)
+    np.testing.assert_array_equal(column[positions], whole._ts[positions])
+    np.testing.assert_array_equal(column[:], whole._ts)
+    for role, codes in whole._codes.items():
+        np.testing.assert_array_equal(live._codes[role][positions], codes[positions])
