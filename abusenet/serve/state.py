@@ -218,6 +218,29 @@ class _Scaling:
         values = np.sign(values) * np.log1p(np.abs(values))
         return np.nan_to_num((values - self.mean) / self.std).astype(np.float32)
 
+    def read(self, raw: _RawValues, rows: np.ndarray) -> np.ndarray:
+        """``self(raw[rows])``, the scaler's columns read straight from ``raw``'s float32 and
+        float64 blocks into one array (no full-width rows gathered first) and scaled in place:
+        the same values (a raw -0.0 may scale to -0.0 where ``__call__`` gives 0.0)."""
+        if not self.exact:
+            return self(raw[rows])
+        positions = np.asarray(self.positions, dtype=np.int64)
+        narrow = np.zeros(raw.width, dtype=bool)
+        narrow[raw.narrow] = True
+        block = np.empty(raw.width, dtype=np.int64)  # a raw column's place in its block
+        block[raw.narrow] = np.arange(len(raw.narrow))
+        block[raw.wide] = np.arange(len(raw.wide))
+        picked = narrow[positions]
+        values = np.empty((len(rows), len(positions)))
+        values[:, picked] = raw._narrow[rows][:, block[positions[picked]]]
+        values[:, ~picked] = raw._wide[rows][:, block[positions[~picked]]]
+        scaled = np.abs(values)
+        np.log1p(scaled, out=scaled)
+        np.copysign(scaled, values, out=scaled)
+        scaled -= self.mean
+        scaled /= self.std
+        return np.nan_to_num(scaled, copy=False).astype(np.float32)
+
 
 class GraphState:
     """A run's graph, model and rings, current with every applied event.
@@ -724,7 +747,7 @@ class GraphState:
         def inputs(node_type: str, rows: np.ndarray) -> np.ndarray:
             if node_type not in scaling:
                 return np.zeros((len(rows), widths[node_type]), dtype=np.float32)
-            return scaling[node_type](self.nodes[node_type].raw[rows])
+            return scaling[node_type].read(self.nodes[node_type].raw, rows)
 
         return LiveXGBGraph(challenger, inputs, widths)
 
