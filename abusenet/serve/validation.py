@@ -31,7 +31,15 @@ from ingest.engine import connect
 from ingest.mapping import EntitySpec, Mapping
 from ingest.readers import Chunk
 from ingest.state import IngestState
-from ingest.validate import IP_PATTERN, event_schema, transform_chunk, transform_sql
+from ingest.validate import (
+    EPOCH_ZERO,
+    IP_PATTERN,
+    NULL_IPS,
+    NULL_TOKENS,
+    event_schema,
+    transform_chunk,
+    transform_sql,
+)
 
 #: Times the Python path reads (anything else goes through the SQL).
 _ISO_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
@@ -79,6 +87,9 @@ class EventValidator:
     """
 
     def __init__(self, mapping: Mapping) -> None:
+        if mapping.row_order_times:
+            raise ValueError(f"{mapping.path}: timestamps.missing: row_order gives rows their "
+                             "times from their lines; served events need their own ts")
         self.mapping = mapping
         self.columns = mapping.source_columns()
         self.schema = event_schema(mapping)
@@ -107,12 +118,15 @@ class EventValidator:
                     text = _text(text)
                 if text is not None and (text == "" or text != text.strip()):
                     return None  # the SQL trims it or nulls it
+                if text is not None and len(text) <= 9 and text.lower() in NULL_TOKENS:
+                    return None  # the SQL nulls it (a word for a missing value is no id)
                 columns[target].append(text)
             if None in (columns["event_id"][-1], columns["account_id"][-1],
                         columns["event_type"][-1]):
                 return None
             ip = columns["ip"][-1]
-            if ip is not None and (_DIGITS.fullmatch(ip) or not _IP.fullmatch(ip)):
+            if ip is not None and (_DIGITS.fullmatch(ip) or not _IP.fullmatch(ip)
+                                   or ip in NULL_IPS):
                 return None
             ts = event.get("ts")
             if not isinstance(ts, str) or not _ISO_TS.fullmatch(ts):
@@ -122,7 +136,8 @@ class EventValidator:
             except ValueError:
                 return None
             when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-            if when < self.mapping.ts_min or (latest is not None and when > latest):
+            if (when < self.mapping.ts_min or when == EPOCH_ZERO
+                    or (latest is not None and when > latest)):
                 return None
             columns["ts"].append(when)
             for name in self._number_columns:

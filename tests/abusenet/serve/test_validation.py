@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -46,6 +47,13 @@ OTHER = [
     {**BASE, "event_type": None},
     {**BASE, "event_id": None},
     {**BASE, "device_id": {"nested": 1}},
+    {**BASE, "device_id": "None"},  # words for a missing value are no ids: the SQL nulls them
+    {**BASE, "device_id": "N/A"},
+    {**BASE, "payment_id": "-", "event_type": "order"},
+    {**BASE, "account_id": "unknown"},
+    {**BASE, "ip": "0.0.0.0"},  # no IP
+    {**BASE, "ip": "::"},
+    {**BASE, "ts": "1970-01-01T00:00:00Z"},  # epoch 0: quarantined
 ]
 
 
@@ -68,3 +76,11 @@ def test_plain_events_skip_the_sql_and_others_do_not(validator):
         assert validator._check_plain([event], NOW) is None, event
     mixed = validator.check([*PLAIN, OTHER[8]], NOW)
     assert mixed.reasons[:-1] == [None] * len(PLAIN) and mixed.reasons[-1] == "malformed ip"
+
+
+def test_a_mapping_timing_rows_by_their_lines_is_refused():
+    """Served events carry their own time: a mapping whose times come from the rows' line
+    numbers (``timestamps: {missing: row_order}``) would time a batch's events by position."""
+    mapping = dataclasses.replace(canonical_mapping(IngestState()), row_order_times=True)
+    with pytest.raises(ValueError, match="row_order"):
+        EventValidator(mapping)
