@@ -70,7 +70,7 @@ MAX_STEP = 31
 MIN_DAYS = 10
 #: How long after a payment its payee is watched for another transfer, in days, where a
 #: further pay day's payees are told from its routine's (:func:`routine_days`).
-QUIET_DAYS = 14
+QUIET_DAYS = 28
 #: Bayesian-bootstrap draws over the other hubs, and the quantile of their rate and spread
 #: taken (:func:`upper_rates`).
 DRAWS = 64
