@@ -294,10 +294,10 @@ def _timestamptz(value: datetime) -> str:
 
 
 def _ip(text: str) -> str:
-    """An IP column's text read as an address (:func:`ipv4_from_number`); null when unspecified."""
-    address = ipv4_from_number(text)
-    return (f"CASE WHEN {address} IN ({', '.join(map(literal, NULL_IPS))}) THEN NULL "
-            f"ELSE {address} END")
+    """An IP column's text read as an address (:func:`ipv4_from_number`); null when unspecified
+    (:data:`NULL_IPS`, or the number 0)."""
+    unspecified = ", ".join(map(literal, (*NULL_IPS, "0")))
+    return f"CASE WHEN {text} IN ({unspecified}) THEN NULL ELSE {ipv4_from_number(text)} END"
 
 
 def ipv4_from_number(expr: str) -> str:
@@ -419,8 +419,10 @@ def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:
         value = f"CAST({expr} AS DOUBLE)"
         return value, f"coalesce(NOT isfinite({value}), false)"
     text = f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
-    value = (f"coalesce(try_cast({text} AS DOUBLE), "
-             f"CASE lower({text}) WHEN 'true' THEN 1.0 WHEN 'false' THEN 0.0 END)")
+    number = f"try_cast({text} AS DOUBLE)"
+    # CASE, not coalesce: DuckDB evaluates every argument of coalesce on every row
+    value = (f"CASE WHEN {number} IS NOT NULL THEN {number} "
+             f"WHEN lower({text}) = 'true' THEN 1.0 WHEN lower({text}) = 'false' THEN 0.0 END")
     bad = f"({text} IS NOT NULL AND coalesce(NOT isfinite({value}), true))"
     return f"CASE WHEN isfinite({value}) THEN {value} END", bad
 
