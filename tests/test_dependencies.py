@@ -23,6 +23,8 @@ NOT_IMPORTED = {
     "neo4j-rust-ext": "the neo4j driver loads it by itself (a faster codec)",
     "sqlalchemy": "MLflow's SQLite registry store needs it; mlflow-skinny does not require it",
     "alembic": "MLflow creates and migrates its SQLite registry schema with it",
+    "httptools": "uvicorn's http='auto' picks its C HTTP parser for `abusenet serve`",
+    "uvloop": "uvicorn's loop='auto' picks its libuv event loop for `abusenet serve`",
 }
 
 
