@@ -9,6 +9,7 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
     constants:          # canonical name: fixed value, for a column the source lacks
       event_type: purchase
     timestamp_format: "%Y-%m-%d %H:%M:%S"   # optional; ISO-8601, epoch s / ms / us / ns detected
+    timezone: America/New_York              # optional: zone of times that carry none (default UTC)
     timestamps:         # optional: the plausible times; rows outside are quarantined
       min: 1970-01-01                       # earliest (UTC; default 1970-01-01, >= 1000-01-01)
       max_future: 1 day                     # latest, after the run's start (default; null: none)
@@ -52,6 +53,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -89,8 +91,8 @@ BUILTIN_NODE_TYPES = ("Account", "Device", "IP", "PaymentMethod")
 BUILTIN_RELATIONS = ("USED_DEVICE", "USED_IP", "PAID_WITH", "TRANSACTED_WITH")
 
 _TOP_KEYS = (
-    "columns", "constants", "timestamp_format", "timestamps", "header", "delimiter", "entities",
-    "attributes", "labels", "event_labels", "entity_labels",
+    "columns", "constants", "timestamp_format", "timestamps", "timezone", "header", "delimiter",
+    "entities", "attributes", "labels", "event_labels", "entity_labels",
 )
 #: Default earliest plausible event time: a time before it is quarantined.
 TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
@@ -175,6 +177,10 @@ class Mapping:
         The logs have no times (``timestamps: {missing: row_order}``): each row's time is its
         line number in hours after 1970-01-01 (:data:`ROW_ORDER_STEP_S`), so time means file
         order and ``columns.ts`` is absent.
+    timezone
+        IANA zone of the logs' times that carry none (``2025-03-01 10:00:00``, naive stored
+        timestamps), or ``None`` for UTC; times with a zone or offset, and epoch numbers, keep
+        their own.
     header
         Column names for headerless CSV/TSV files, or ``None`` when files have a header row.
     delimiter
@@ -199,6 +205,7 @@ class Mapping:
     ts_min: datetime = TS_MIN
     ts_max_future: timedelta | None = TS_MAX_FUTURE
     row_order_times: bool = False
+    timezone: str | None = None
     header: tuple[str, ...] | None = None
     delimiter: str | None = None
     entities: tuple[EntitySpec, ...] = ()
@@ -241,6 +248,8 @@ class Mapping:
                                      else self.ts_max_future.total_seconds()]
         if self.row_order_times:
             content["row_order_times"] = ROW_ORDER_STEP_S
+        if self.timezone is not None:
+            content["timezone"] = self.timezone
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -327,6 +336,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         ts_min=ts_min,
         ts_max_future=ts_max_future,
         row_order_times=row_order,
+        timezone=_timezone(raw.get("timezone"), where),
         header=_header(raw.get("header"), where, "header"),
         delimiter=_delimiter(raw.get("delimiter"), where, "delimiter"),
         entities=entities,
@@ -461,6 +471,18 @@ def _timestamps(raw: Any, where: str) -> tuple[datetime, timedelta | None, bool]
         raise MappingError(f"{where}: timestamps.max_future must be a duration like '1 day', "
                            f"'12 h' or '30 d' (or null: no upper bound), got {ahead!r}")
     return lowest, timedelta(**{_UNITS[match.group(2)[0]]: float(match.group(1))}), row_order
+
+
+def _timezone(raw: Any, where: str) -> str | None:
+    """``timezone: Europe/Berlin``: an IANA zone name, checked against the zone database."""
+    if raw is None:
+        return None
+    try:
+        ZoneInfo(str(raw))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise MappingError(f"{where}: timezone {raw!r} is not an IANA time zone like "
+                           "'America/New_York' or 'Europe/Berlin'") from None
+    return str(raw)
 
 
 def _header(raw: Any, where: str, key: str) -> tuple[str, ...] | None:

@@ -133,6 +133,9 @@ def ingest_logs_spark(
     if mapping.row_order_times:  # its rows are numbered by position, not line, in the SQL
         raise InputError(f"{mapping.path}: timestamps.missing: row_order gives rows their "
                          "times from their line numbers; use --engine duckdb for it")
+    if mapping.timezone is not None:
+        raise InputError(f"{mapping.path}: timezone is read by the DuckDB engine only; use "
+                         "--engine duckdb for it")
     state = IngestState.load(events_dir)
     state.add_schema(mapping)
     plan = IngestPlan.of(mapping)

@@ -120,6 +120,14 @@ def test_logs_without_times_take_row_order_times_instead_of_a_ts_column():
         mapping_from_dict({"columns": cols, "timestamps": {"missing": "now"}})
 
 
+def test_timezone_must_be_an_iana_zone_and_changes_the_fingerprint():
+    mapping = mapping_from_dict({**BASE, "timezone": "Europe/Berlin"})
+    assert mapping.timezone == "Europe/Berlin"
+    assert mapping.fingerprint() != mapping_from_dict(BASE).fingerprint()
+    with pytest.raises(MappingError, match="not an IANA time zone"):
+        mapping_from_dict({**BASE, "timezone": "CEST+2"})
+
+
 def test_fingerprint_follows_the_content():
     first = mapping_from_dict(BASE, "a.yaml")
     assert first.fingerprint() == mapping_from_dict(BASE, "b.yaml").fingerprint()

@@ -135,6 +135,10 @@ def test_row_order_times_are_refused_before_spark_starts(tmp_path):
     path.write_text("user,action\nu1,review\n")
     with pytest.raises(InputError, match="use --engine duckdb"):
         ingest_logs_spark(path, tmp_path / "m.yaml", tmp_path / "out")
+    (tmp_path / "z.yaml").write_text("columns: {account_id: user, event_type: action, ts: t}\n"
+                                     "timezone: Europe/Berlin\n")
+    with pytest.raises(InputError, match="timezone is read by the DuckDB engine only"):
+        ingest_logs_spark(path, tmp_path / "z.yaml", tmp_path / "out")
 
 
 @pytest.mark.parametrize("split_bytes", [64, 16])

@@ -221,6 +221,23 @@ def test_row_order_times_are_line_numbers_in_hours():
     assert out.column("_reason").to_pylist() == [None, None, REASON_ROW_ORDER]
 
 
+def test_a_timezone_reads_times_that_carry_none_as_its_wall_time():
+    # New York is UTC-5 in winter: 10:00 local is 15:00 UTC
+    raw = ["2024-01-01 10:00:00", "2024-01-01", "2024-01-01T10:00:00Z",
+           "2024-01-01T10:00:00+02:00", "2024-01-01 10:00:00 UTC", "1704103200"]
+    out = run({"uid": ["a"] * 6, "when": raw, "action": ["x"] * 6},
+              timezone="America/New_York")
+    assert out.column("ts").to_pylist() == [
+        datetime(2024, 1, 1, 15, tzinfo=UTC), datetime(2024, 1, 1, 5, tzinfo=UTC),
+        UTC_10, datetime(2024, 1, 1, 8, tzinfo=UTC), UTC_10, UTC_10]
+    out = run({"uid": ["a"], "when": ["01/01/2024 10:00"], "action": ["x"]},
+              timezone="Asia/Kolkata", timestamp_format="%d/%m/%Y %H:%M")
+    assert out.column("ts").to_pylist() == [datetime(2024, 1, 1, 4, 30, tzinfo=UTC)]
+    stamps = pa.array([datetime(2024, 7, 1, 10)], pa.timestamp("us"))
+    out = run({"uid": ["a"], "when": stamps, "action": ["x"]}, timezone="Europe/Berlin")
+    assert out.column("ts").to_pylist() == [datetime(2024, 7, 1, 8, tzinfo=UTC)]
+
+
 def test_a_two_digit_year_with_its_format_is_read():
     out = run({"uid": ["a", "b"], "when": ["1/1/15 18:52", "1/13/15 8:05"],
                "action": ["x", "x"]}, timestamp_format="%m/%d/%y %H:%M")
