@@ -966,6 +966,10 @@ class ScoreJournal:
         return np.unique(np.concatenate(rows)) if rows else np.empty(0, dtype=np.int64)
 
 
+#: Input embeddings a :class:`LocalScorer` holds for reads by default, all node types together.
+INPUT_CACHE_ROWS = 1 << 19
+
+
 class LocalScorer:
     """Exact scores of the accounts of a :class:`LocalGraph`, kept current as it changes.
 
@@ -1012,7 +1016,7 @@ class LocalScorer:
     def __init__(self, model: SepHeteroGNN, calibrator: ScoreCalibrator,
                  num_threads: int | None = None, residual: bool = False,
                  hub_degree: int = 64, resync: int = 4096,
-                 input_cache_rows: int = 1 << 19) -> None:
+                 input_cache_rows: int = INPUT_CACHE_ROWS) -> None:
         self.model = model
         self.calibrator = calibrator
         self.num_threads = num_threads

@@ -62,7 +62,13 @@ from gnn.baselines.xgb_graph import XGBGraph
 from gnn.boosted import LiveBoostedColumn
 from gnn.detector import AccountDetector
 from gnn.live_xgb_graph import LiveXGBGraph, grown_rows
-from gnn.local_scoring import GrowingAdjacency, LocalGraph, LocalScorer, ScoreJournal
+from gnn.local_scoring import (
+    INPUT_CACHE_ROWS,
+    GrowingAdjacency,
+    LocalGraph,
+    LocalScorer,
+    ScoreJournal,
+)
 from graph.incremental import new_edge_rows, new_edges
 from graph.live_features import ACTOR, LiveFeatures, NodeIndex
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
@@ -250,7 +256,10 @@ class GraphState:
 
     def __init__(self, events_dir: Path, model_dir: Path, snapshot: Snapshot,
                  rings: pd.DataFrame, start: Path | None = None,
-                 events_cache: Path | None = None) -> None:
+                 events_cache: Path | None = None,
+                 input_cache_rows: int = INPUT_CACHE_ROWS) -> None:
+        #: The GNN scorers' input-embedding budget (:class:`~gnn.local_scoring.LocalScorer`).
+        self.input_cache_rows = input_cache_rows
         self._live_setup(events_dir, snapshot)
         # Where a reload's whole pass writes its kept embeddings (:func:`fit_spilled`).
         self._spill_root = None if start is None else start.parent
@@ -297,9 +306,13 @@ class GraphState:
 
     @classmethod
     def load(cls, run_dir: Path, model_dir: Path | None = None,
-             snapshot_dir: Path | None = None) -> GraphState:
+             snapshot_dir: Path | None = None,
+             input_cache_rows: int | None = None) -> GraphState:
         """The state of the batch run in ``run_dir`` (its model and snapshot unless given),
-        with the service's logged events replayed.
+        with the service's logged events replayed; its GNN scorers hold ``input_cache_rows``
+        input embeddings for reads (default :data:`~gnn.local_scoring.INPUT_CACHE_ROWS`; a
+        graph whose nodes and an eighth more fit holds every row: less CPU per request for
+        memory, ``abusenet serve --input-cache-rows``).
 
         What the start computes from the snapshot and the model alone (the boosted column,
         the scorer's kept embeddings and scores) is saved under the run's work directory
@@ -314,7 +327,9 @@ class GraphState:
                  else pd.DataFrame({"ring_id": [], "score": [], "members": [], "evidence": []}))
         model_dir, snapshot_dir = model_dir or paths["model"], snapshot_dir or paths["snapshot"]
         state = cls(paths["events"], model_dir, read_snapshot(snapshot_dir), rings,
-                    *start_caches(run_dir, model_dir, snapshot_dir))
+                    *start_caches(run_dir, model_dir, snapshot_dir),
+                    input_cache_rows=INPUT_CACHE_ROWS if input_cache_rows is None
+                    else input_cache_rows)
         replayed = read_segments(state.events_dir, state.schema)
         if replayed.num_rows:
             with state.write_lock:
@@ -359,6 +374,7 @@ class GraphState:
             return []
         snapshot = read_snapshot(snapshot_dir)
         state = cls.__new__(cls)  # the graph and the events only: no rings, locks or model
+        state.input_cache_rows = INPUT_CACHE_ROWS  # what the start cache keeps does not read it
         state._live_setup(paths["events"], snapshot)
         if start in todo:
             detector = AccountDetector.load(model_dir)
@@ -717,7 +733,7 @@ class GraphState:
                                               np.zeros(len(scaled[target]), np.float32)])
         graph = self.graph.rescaled(scaled)
         del scaled
-        scorer = _new_scorer(detector, boosted)
+        scorer = _new_scorer(detector, boosted, self.input_cache_rows)
         if start is None or not restore_start(start, graph, boosted, scorer):
             if boosted is not None:
                 boosted.fit(graph)
@@ -767,7 +783,7 @@ class GraphState:
         (under :attr:`write_lock`: the graph does not change; readers go on with the current
         scorer), swapped in under it."""
         with self.write_lock:
-            gnn = _new_scorer(self.detector, self.boosted)
+            gnn = _new_scorer(self.detector, self.boosted, self.input_cache_rows)
             fit_spilled(gnn, self.graph, self._spill_root)
             scorer: LocalScorer | _PublishedScores = gnn
             if isinstance(self.scorer, _PublishedScores):  # the same XGB-Graph fitted again
@@ -1318,11 +1334,14 @@ class _PublishedScores:
         return out
 
 
-def _new_scorer(detector: AccountDetector, boosted: LiveBoostedColumn | None) -> LocalScorer:
-    """A scorer (not fitted) of ``detector``'s network, adding the boosted column (``boosted``,
-    kept in the graph) to its logit when the detector's boost is residual."""
+def _new_scorer(detector: AccountDetector, boosted: LiveBoostedColumn | None,
+                input_cache_rows: int) -> LocalScorer:
+    """A scorer (not fitted) of ``detector``'s network holding ``input_cache_rows`` input
+    embeddings, adding the boosted column (``boosted``, kept in the graph) to its logit when
+    the detector's boost is residual."""
     return LocalScorer(detector.model_, detector.calibrator_,
-                       residual=boosted is not None and detector.boost == "residual")
+                       residual=boosted is not None and detector.boost == "residual",
+                       input_cache_rows=input_cache_rows)
 
 
 def _node_index(snapshot: Snapshot) -> dict[str, NodeIndex]:

@@ -258,3 +258,32 @@ def test_views_through_kept_hub_accounts_equal_those_gathered(run_dir, monkeypat
             _assert_same_view(view, _reference_view(state, account_id))
     assert sum(state._hub_accounts._count.values()) > 2
     assert kept[asked.index("hub_a")]["ring"]["ring_id"] == state.rings["ring_id"][0]
+
+
+@pytest.mark.slow  # three loads (~5 s)
+def test_the_input_cache_budget_changes_no_score(run_dir):
+    """``--input-cache-rows`` trades memory for CPU only: a budget of a few rows (every read
+    encodes again), the default and one holding every row give the same scores after the
+    same events."""
+    from abusenet.serve.state import GraphState
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from gnn.local_scoring import INPUT_CACHE_ROWS, LocalScorer
+    from graph.snapshot import ACCOUNT
+
+    scores, held = {}, {}
+    for budget in (16, None, 10**7):
+        state = GraphState.load(run_dir, input_cache_rows=budget)
+        assert isinstance(state.scorer, LocalScorer)
+        assert state.scorer.input_cache_rows == (budget or INPUT_CACHE_ROWS)
+        ids = state.nodes[ACCOUNT].ids
+        events = [{"event_id": f"c{i}", "account_id": a, "ts": "2025-01-20T10:00:00Z",
+                   "event_type": "login", "device_id": d}
+                  for i, (a, d) in enumerate([("cache_new", "dev-c"), (ids[5], "dev-c"),
+                                              (ids[6], "dev-c"), (ids[9], ids[9])])]
+        state.apply(EventValidator(canonical_mapping(state.ingest_state)).check(events).events)
+        asked = [*ids[:60], "cache_new"]
+        scores[budget] = np.array([v["score"] for v in state.account_views(asked)])
+        held[budget] = sum(len(c.node) for c in state.scorer._cache.values())
+    np.testing.assert_allclose(scores[16], scores[None], atol=1e-6)
+    np.testing.assert_allclose(scores[10**7], scores[None], atol=1e-6)
+    assert held[16] < held[None] <= held[10**7]
