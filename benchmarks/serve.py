@@ -43,12 +43,14 @@ import argparse
 import json
 import os
 import secrets
+import shlex
 import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -216,15 +218,18 @@ def remove_service_segments(run: Path) -> int:
     return len(segments)
 
 
-def start(run: Path, source: Path, token: str) -> tuple[subprocess.Popen, str, float]:
-    """Launch `serve` on ``run`` with the code in ``source``; (process, url, start-up seconds)."""
+def start(run: Path, source: Path, token: str,
+          options: Sequence[str] = ()) -> tuple[subprocess.Popen, str, float]:
+    """Launch `serve` on ``run`` with the code in ``source`` and the further command-line
+    ``options``; (process, url, start-up seconds)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "ABUSENET_API_TOKEN": token}
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "serve", "--run", str(run), "--port", str(port)],
+        [sys.executable, "-c", LAUNCH, "serve", "--run", str(run), "--port", str(port),
+         *options],
         cwd=source, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     while time.perf_counter() - began < 600:
@@ -280,6 +285,9 @@ def main() -> None:
     parser.add_argument("--start", action="store_true", help="launch the service here")
     parser.add_argument("--source", type=Path, default=Path(__file__).resolve().parents[1],
                         help="checkout whose code --start runs")
+    parser.add_argument("--serve-options", default="",
+                        help="further `abusenet serve` options for --start, e.g. "
+                        "'--input-cache-rows 5000000'")
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--token", default=os.environ.get("ABUSENET_API_TOKEN"))
     parser.add_argument("--pid", type=int)
@@ -306,7 +314,8 @@ def main() -> None:
     process, startup = None, None
     if args.start:
         args.token = secrets.token_urlsafe(16)
-        process, args.url, startup = start(args.run, args.source, args.token)
+        process, args.url, startup = start(args.run, args.source, args.token,
+                                           shlex.split(args.serve_options))
         args.pid = process.pid
     tag = uuid.uuid4().hex[:8]
     traffic = Traffic(args.run)
