@@ -51,7 +51,7 @@ from ingest.mapping import Mapping, load_mapping
 from ingest.plan import IngestPlan
 from ingest.progress import ProgressDisplay, progress_display
 from ingest.quarantine import describe_reasons, first_bad_row, merge_quarantine, quarantine_rows
-from ingest.readers import file_checksum, resolve_inputs
+from ingest.readers import InputError, file_checksum, resolve_inputs
 from ingest.sql import literal
 from ingest.staging import has_staged, number_repeating_files, stage
 from ingest.state import IngestState, file_facts
@@ -201,6 +201,14 @@ def ingest_logs(
 
     with progress_display(progress, unit="bytes") as show:
         new, skipped = _new_files(files, state, plan.fingerprint, show)
+        if mapping.row_order_times and new and len(new) + len(state.files) > 1:
+            raise InputError(
+                f"{mapping.path}: timestamps.missing: row_order times the lines of one file, and "
+                f"this store would hold {len(new) + len(state.files)} files: line n of each "
+                "would get the same time (identical rows there would be taken for one event, "
+                "and the rest would look simultaneous). Join the logs into one file, or give "
+                "them times (columns.ts)."
+            )
         summary.files_new, summary.files_skipped = len(new), len(skipped)
         log.debug("%d new files, %d already ingested", len(new), len(skipped))
         for path, _ in new:
