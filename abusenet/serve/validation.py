@@ -96,7 +96,9 @@ class EventValidator:
         self._source = pa.schema([(c, pa.string()) for c in self.columns])
         self._con = connect(keep_order=True, memory_share=0.1)
         self._local = threading.local()
-        self._plain_mapping = (mapping.timestamp_format is None and not mapping.constants
+        # the plain path reads a time without a zone as UTC: a mapping's timezone goes to the SQL
+        self._plain_mapping = (mapping.timestamp_format is None and mapping.timezone is None
+                               and not mapping.constants
                                and all(k == v for k, v in mapping.columns.items()))
         self._text_columns = [(c, c) for c in CANONICAL if c not in ("ts", "amount")]
         self._text_columns += [(e.source, e.event_column) for e in mapping.entities]

@@ -84,3 +84,15 @@ def test_a_mapping_timing_rows_by_their_lines_is_refused():
     mapping = dataclasses.replace(canonical_mapping(IngestState()), row_order_times=True)
     with pytest.raises(ValueError, match="row_order"):
         EventValidator(mapping)
+
+
+def test_a_mapping_with_a_timezone_reads_zoneless_times_as_its_wall_time():
+    """The plain path reads a time without a zone as UTC; with the mapping's ``timezone`` the
+    SQL reads it as that zone's wall time, as ``abusenet ingest`` does."""
+    zoned = EventValidator(dataclasses.replace(canonical_mapping(IngestState()),
+                                               timezone="America/New_York"))
+    event = {"event_id": "tz1", "account_id": "a", "ts": "2025-01-15 10:00:00",
+             "event_type": "login"}
+    checked = zoned.check([event], NOW)
+    assert checked.reasons == [None]
+    assert checked.events.column("ts").to_pylist()[0] == datetime(2025, 1, 15, 15, tzinfo=UTC)
