@@ -47,6 +47,7 @@ from abusenet.pipeline.stages.files import (
     SNAPSHOT,
     TRAIN_LABELS,
 )
+from abusenet.validation.config import ValidationConfig
 from ingest.mapping import Mapping
 
 # The code each stage runs: editing the model reruns training and scoring, not ingest. Patterns
@@ -72,6 +73,16 @@ class PlannedRun:
     def config(self) -> RunConfig:
         """The run's settings."""
         return self.request.config
+
+    @property
+    def validation(self) -> ValidationConfig:
+        """The validation settings, with no out-of-time window when the logs have no times
+        (``timestamps: {missing: row_order}``): their "latest" labels would be the file's last
+        lines (one restaurant's reviewers in YelpChi sorted by product), not the newest."""
+        settings = self.config.validation
+        if self.mapping.row_order_times:
+            return settings.model_copy(update={"out_of_time_days": 0.0})
+        return settings
 
     def output(self, stage: str, name: str) -> Path:
         """The file or directory ``name`` in ``stage``'s output directory."""
@@ -328,9 +339,9 @@ def train_stage(run: PlannedRun) -> StageSpec | None:
         "train", "train the detector",
         lambda out: detect.train_stage(run.snapshot, run.output("labels", TRAIN_LABELS),
                                        settings, out, progress=run.request.progress,
-                                       validation=run.config.validation),
+                                       validation=run.validation),
         key={**settings.model_dump(exclude_unset=True),
-             "validation": run.config.validation.model_dump(
+             "validation": run.validation.model_dump(
                  include={"out_of_time_days", "gap_days"}),
              "drift_bins": run.config.validation.drift.bins},
         after=("snapshot", "labels"),

@@ -7,6 +7,7 @@ abusive accounts. A run without event or entity labels keeps its stage keys and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 from abusenet.pipeline.cache import StageCache
 from abusenet.pipeline.config import load_run_config
-from abusenet.pipeline.plan import PlannedRun, labels_stage, snapshot_stage
+from abusenet.pipeline.plan import PlannedRun, labels_stage, snapshot_stage, train_stage
 from abusenet.pipeline.request import RunRequest
 from abusenet.pipeline.stages.files import ENTITY_LABELS, EVENT_LABELS, SNAPSHOT, TRAIN_LABELS
 from ingest.mapping import load_mapping
@@ -173,6 +174,23 @@ def test_an_account_only_run_keeps_its_stage_keys(world, tmp_path):
     assert labels_stage(run).key == {"holdout_fraction": 0.2, "seed": 0,
                                      "unlabelled_as_negative": "auto"}
     assert run.event_labels is None and run.entity_labels is None and run.training
+
+
+def test_logs_timed_by_their_lines_validate_on_a_random_hold_out(world, tmp_path):
+    """With ``timestamps: {missing: row_order}`` the latest labels are the file's last lines,
+    not the newest: the detector's split has no out-of-time window (its stage key says so)."""
+    config = load_run_config(None)
+    assert config.validation.out_of_time_days > 0
+    request = RunRequest(inputs=[str(world["synth"] / "events")], mapping=SYNTH_MAPPING,
+                         out_dir=tmp_path / "out", config=config,
+                         labels=world["synth"] / "labels.csv")
+    timed = load_mapping(SYNTH_MAPPING)
+    lines = dataclasses.replace(timed, row_order_times=True)
+    for mapping, days in ((timed, config.validation.out_of_time_days), (lines, 0.0)):
+        run = PlannedRun(request, mapping, StageCache(tmp_path / "w"), None)
+        assert run.validation.out_of_time_days == days
+        assert train_stage(run).key["validation"]["out_of_time_days"] == days
+    assert config.validation.out_of_time_days > 0  # the run's own settings are unchanged
 
 
 def test_an_account_only_run_writes_no_event_or_entity_labels(world, small_run, tmp_path):
