@@ -322,6 +322,9 @@ def _describe_labels(info: dict[str, Any]) -> str:
             f"{info['train']:,} for training, {info['holdout']:,} held back")
     if "derived_from_events" in info:
         text += f" ({info['derived_from_events']:,} derived from event labels)"
+    if info.get("filled_negatives"):
+        text += (f"; {info['filled_negatives']:,} unlabelled accounts taken as legitimate "
+                 "(labels.unlabelled_as_negative)")
     for level in ("event", "entity"):
         facts = info.get(f"{level}_labels")
         if facts:

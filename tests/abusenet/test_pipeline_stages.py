@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from abusenet.pipeline.plan import _describe_labels
 from abusenet.pipeline.stages.files import EVENT_LABELS, HOLDOUT_LABELS, TRAIN_LABELS
 from abusenet.pipeline.stages.labels import (
     account_labels_from_events,
@@ -34,6 +35,8 @@ def test_positives_only_labels_make_every_other_account_legitimate(tmp_path, wit
     info = labels_stage(snap, out, holdout_fraction=0.2, seed=0)
     assert info["unlabelled_as_negative"] is True
     assert info["labels"] == 50 and info["positives"] == 10
+    assert info["filled_negatives"] == 40
+    assert "40 unlabelled accounts taken as legitimate" in _describe_labels(info)
     train = pd.read_parquet(out / TRAIN_LABELS)
     held = pd.read_parquet(out / HOLDOUT_LABELS)
     assert len(train) + len(held) == 50 and held["label"].sum() == 2

@@ -49,8 +49,8 @@ def labels_stage(
     Returns
     -------
     dict
-        ``labels``, ``positives``, ``unlabelled_as_negative``, ``train``, ``holdout``; with
-        event labels also ``derived_from_events`` (account labels derived) and ``event_labels``,
+        ``labels``, ``positives``, ``unlabelled_as_negative``, ``train``, ``holdout``; when
+        unlabelled accounts were filled in, ``filled_negatives`` (how many); with event labels also ``derived_from_events`` (account labels derived) and ``event_labels``,
         with entity labels ``entity_labels`` (the snapshot manifest's facts: kept, positives,
         unmatched, skipped).
 
@@ -93,6 +93,8 @@ def labels_stage(
         "unlabelled_as_negative": filled,
         "train": int(len(train)),
         "holdout": 0 if holdout is None else int(len(holdout)),
+        **({"filled_negatives": int((~labels["account_id"].isin(given["account_id"])).sum())}
+           if filled else {}),
         **extra,
     }
 
