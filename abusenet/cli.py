@@ -9,10 +9,17 @@ the commands, so ``abusenet --help`` stays fast. The options before the command 
 from __future__ import annotations
 
 import importlib
+import sys
 from enum import StrEnum
 from importlib.metadata import version
 
 import typer
+import typer.rich_utils
+
+# Help piped or captured (a CI log, `| less`) gets 80 columns from rich, where the options
+# table cuts its words ("labels.holdout_…"); 120 fits them. TERMINAL_WIDTH still wins.
+if typer.rich_utils.MAX_WIDTH is None and not sys.stdout.isatty():
+    typer.rich_utils.MAX_WIDTH = 120
 
 from abusenet.logs import LEVELS, configure_logging, level_for
 

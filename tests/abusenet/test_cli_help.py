@@ -50,3 +50,17 @@ def test_cheap_paths_do_not_import_heavy_libraries(code: str, heavy: tuple[str, 
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["run", "ingest", "serve"])
+def test_piped_help_cuts_no_word(command: str) -> None:
+    """Help read through a pipe or in a CI log (no terminal: rich's 80 columns) keeps every
+    word of the options table whole (before: "labels.holdout_…", "neo4j.prune_max…")."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TERMINAL_WIDTH", "COLUMNS")}
+    out = subprocess.run([sys.executable, "-m", "abusenet", command, "--help"], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    assert "Usage" in out and "…" not in out

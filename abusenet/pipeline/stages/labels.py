@@ -50,9 +50,10 @@ def labels_stage(
     -------
     dict
         ``labels``, ``positives``, ``unlabelled_as_negative``, ``train``, ``holdout``; when
-        unlabelled accounts were filled in, ``filled_negatives`` (how many); with event labels also ``derived_from_events`` (account labels derived) and ``event_labels``,
-        with entity labels ``entity_labels`` (the snapshot manifest's facts: kept, positives,
-        unmatched, skipped).
+        unlabelled accounts were filled in, ``filled_negatives`` (how many); with event labels
+        also ``derived_from_events`` (account labels derived) and ``event_labels``, with entity
+        labels ``entity_labels`` (the snapshot manifest's facts: kept, positives, unmatched,
+        skipped).
 
     Raises
     ------
