@@ -167,8 +167,9 @@ class RingCandidate:
     kind
         The detector(s) that found it, joined with ``+`` (e.g. ``"dense_block+shared_entities"``).
     evidence
-        What ties the members: shared entities as ``"Type:id"`` (most shared first) and internal
-        one-off transfers as ``"Transfer:src->dst"``.
+        What ties the members: shared entities as ``"Type:id"`` (rarest sharing first; those
+        whose sharing explains nothing last, marked: ``"IP:x (hub: 812 accounts)"``) and
+        internal one-off transfers as ``"Transfer:src->dst"``.
     features
         Structure features (see :data:`STRUCTURE_FEATURES`): ``size``; ``density`` = linked member
         pairs / all member pairs (links of the projection, lockstep or flows); ``sharing`` =
@@ -1052,11 +1053,13 @@ def _describe(
     ids = pa.array(np.asarray(accounts.astype(str), dtype=object), pa.string())
     # only a group that holds a flow shape (its kind says so) can carry flow evidence, listed
     # first; then the shared entities, rarest sharing first (``chance`` has the pattern of
-    # ``shared``: the entities that make the group surprising), then internal transfers
+    # ``shared``: the entities that make the group surprising), hubs last and marked, then
+    # internal transfers
     evidence = [
         _flow_evidence(groups, np.flatnonzero(by_flows), flows_by_first, cfg.max_evidence),
         _entity_evidence(shared.tocsr(), chance.tocsr(), kept, cfg.max_evidence,
-                         pa.array(np.asarray(entities.entities, dtype=object), pa.string())),
+                         pa.array(np.asarray(entities.entities, dtype=object), pa.string()),
+                         entity_degree, cfg.hub_degree_cap),
         together,
         _internal_transfers(inside_flows, ids, cfg.max_evidence),
     ]
@@ -1224,16 +1227,35 @@ def _evidence_column(parts: list[tuple[np.ndarray, pa.Array]], kept: np.ndarray,
 
 
 def _entity_evidence(shared: sp.csr_matrix, chance: sp.csr_matrix, kept: np.ndarray,
-                     limit: int, labels: pa.Array) -> tuple[np.ndarray, pa.Array]:
+                     limit: int, labels: pa.Array, degree: np.ndarray,
+                     hub_cap: int) -> tuple[np.ndarray, pa.Array]:
     """``(cand, "Type:id")`` of the first ``limit`` entities each ``kept`` group shares (groups
     x entities ``shared`` counts), rarest sharing (log10 ``chance``, same pattern) first, then
-    most shared."""
+    most shared.
+
+    A shared entity the null model says explains nothing, one a core leaves out
+    (:func:`_core_entries`: used by more than ``hub_cap`` accounts, ``degree``, or shared with
+    a log10 chance above ``-CORE_MIN_RARITY``), comes after every rare one, marked with its
+    number of users: ``"IP:100.64.0.1 (hub: 812 accounts)"``, ``"Device:d7 (likely by chance:
+    12 accounts)"`` (issue 19: a farm's victims share carrier-NAT IPs and common browsers with
+    hundreds of honest users, which read as evidence beside the farm's proxies).
+    """
     owner = np.repeat(np.arange(shared.shape[0]), np.diff(shared.indptr))
-    order = np.lexsort((-shared.data, chance.data, owner))
+    users = degree[shared.indices]
+    common = (users > hub_cap) | (chance.data > -CORE_MIN_RARITY)
+    order = np.lexsort((-shared.data, chance.data, common, owner))
     order = order[kept[owner[order]]]
     within = np.arange(len(order)) - np.searchsorted(owner[order], owner[order])
     order = order[within < limit]
-    return owner[order], labels.take(shared.indices[order])
+    text = labels.take(shared.indices[order])
+    marked = np.flatnonzero(common[order])
+    if len(marked) == 0:
+        return owner[order], text
+    suffix = np.full(len(order), "", dtype=object)
+    suffix[marked] = [f" (hub: {n} accounts)" if n > hub_cap else
+                      f" (likely by chance: {n} accounts)"
+                      for n in users[order[marked]].astype(np.int64).tolist()]
+    return owner[order], pc.binary_join_element_wise(text, pa.array(suffix, pa.string()), "")
 
 
 def _flow_evidence(groups: list[tuple[np.ndarray, str]], flagged: np.ndarray,

@@ -4,6 +4,7 @@ import weakref
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import scipy.sparse as sp
 
 import graph.rings.candidates as candidates_module
 from graph.rings.candidates import (
@@ -346,3 +347,33 @@ def test_a_pair_s_timing_never_makes_a_second_device_only_the_two_use_evidence(m
     alone = sharing_surprise(0.0)
     for log_chance in (-0.5, -1.2, -2.0, -6.0):
         assert abs(sharing_surprise(log_chance) - alone) < 1e-9
+
+
+def test_evidence_lists_a_hub_after_the_rare_entities_and_marks_it() -> None:
+    # issue 19: a ring of 4 sharing a device nobody else uses, all behind a carrier-NAT IP
+    # that 200 honest accounts use too; the IP explains nothing, so it comes last, marked
+    ring = [f"r{i}" for i in range(4)]
+    honest = [f"h{i}" for i in range(200)]
+    snap = snapshot(
+        USED_DEVICE=edges([(a, "farm") for a in ring] + [(a, f"own{i}") for i, a in
+                                                           enumerate(honest)]),
+        USED_IP=edges([(a, "NAT") for a in ring + honest]))
+    found = [c for c in find_ring_candidates(snap, RingConfig(min_size=3, min_surprise=-np.inf))
+             if set(ring) <= set(c.members)]
+    assert found
+    for candidate in found:
+        entities = [e for e in candidate.evidence if e.startswith(("Device:", "IP:"))]
+        assert entities == ["Device:farm", "IP:NAT (hub: 204 accounts)"]
+
+
+def test_a_hub_whose_sharing_looks_rare_still_comes_after_the_rare_entities() -> None:
+    # one group sharing three entities: a hub (its chance the lowest, shared by all), a
+    # rare device and one whose sharing is likely by chance; rare first, the others marked
+    shared = sp.csr_matrix(np.array([[6.0, 2.0, 3.0]]))
+    chance = sp.csr_matrix(np.array([[-9.0, -4.0, -0.5]]))
+    labels = pa.array(["IP:NAT", "Device:d", "Card:c"])
+    cand, text = candidates_module._entity_evidence(
+        shared, chance, np.array([True]), 20, labels, np.array([900.0, 2.0, 12.0]), 200)
+    assert cand.tolist() == [0, 0, 0]
+    assert text.to_pylist() == ["Device:d", "IP:NAT (hub: 900 accounts)",
+                                "Card:c (likely by chance: 12 accounts)"]
