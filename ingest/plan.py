@@ -23,6 +23,9 @@ from ingest.validate import COMPACT_DATE_PATTERN, event_schema, transform_sql
 
 #: The share of a file's sampled times that must be ``%Y%m%d`` dates to stop the ingest.
 COMPACT_DATE_SHARE = 0.9
+#: Epoch seconds below this (11.6 days after 1970-01-01) are no real event's time: a file whose
+#: sampled times all are is asked what its numbers count (:meth:`IngestPlan.check_columns`).
+SMALL_EPOCH = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -81,12 +84,15 @@ class IngestPlan:
         """
         found = source_columns(path, header=self.header, delimiter=self.delimiter)
         check_source_columns(self.mapping, found, str(path))
-        self._check_compact_dates(path)
+        self._check_times(path)
 
-    def _check_compact_dates(self, path: Path, sample: int = 1000) -> None:
-        """Stop when the first ``sample`` times of ``path`` are (nearly all) ``%Y%m%d`` dates
-        and the mapping has no ``timestamp_format``: read as epoch seconds they would all be
-        in 1970. Decided per file from a sample, never per row: seconds since a log's start
+    def _check_times(self, path: Path, sample: int = 1000) -> None:
+        """Stop when the first ``sample`` times of ``path`` are, and the mapping has no
+        ``timestamp_format`` to say how to read them, (nearly all) ``%Y%m%d`` dates, or whole
+        numbers all under :data:`SMALL_EPOCH` (a simulation's step, hours or days since its
+        start): read as epoch seconds, the dates would all be in 1970 and the steps would
+        crowd into the first days of 1970, every event within the lockstep window of the
+        others. Decided per file from a sample, never per row: seconds since a log's start
         (``20000000 + 5003 i``) read as a date now and then, by chance."""
         mapping = self.mapping
         if mapping.timestamp_format is not None or mapping.row_order_times:
@@ -101,7 +107,8 @@ class IngestPlan:
         if first is None:
             return
         values = first.table.column(column).slice(0, sample)
-        if not (pa.types.is_integer(values.type) or pa.types.is_string(values.type)):
+        if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
+                or pa.types.is_string(values.type)):
             return
         texts = pc.utf8_trim_whitespace(values.cast(pa.string())).drop_null()
         texts = texts.filter(pc.not_equal(texts, ""))
@@ -115,6 +122,18 @@ class IngestPlan:
                 f"({examples}, ...), which epoch seconds would place in 1970; set "
                 "'timestamp_format: \"%Y%m%d\"' in the mapping (or 'timestamp_format: "
                 "epoch_s' if they are seconds)"
+            )
+        numbers = pc.cast(texts, pa.float64(), safe=False) if _all_numbers(texts) else None
+        if numbers is not None:  # 0 is a missing time (quarantined as `ts is epoch 0`)
+            numbers = numbers.filter(pc.not_equal(numbers, 0.0))
+        if numbers is not None and len(numbers) and pc.max(pc.abs(numbers)).as_py() < SMALL_EPOCH:
+            low, high = pc.min(numbers).as_py(), pc.max(numbers).as_py()
+            raise MappingError(
+                f"{mapping.path}: columns.ts {column!r} of {path} holds small numbers ({low:g} "
+                f"to {high:g} in its first {len(texts):,} rows): read as epoch seconds every "
+                f"event would fall within {high / 3600:.3g} hours of 1970-01-01. If they count "
+                "a simulation's steps, set 'timestamp_format: epoch_h' (hours) or 'epoch_d' "
+                "(days); if they are seconds since the log's start, 'timestamp_format: epoch_s'"
             )
 
     def csv_view(
@@ -148,3 +167,8 @@ class IngestPlan:
         """:meth:`transform` for a CSV view whose columns ``names`` are all text."""
         return self.transform(pa.schema([(c, pa.string()) for c in names]), table,
                               keep_raw=keep_raw)
+
+
+def _all_numbers(texts: pa.Array) -> bool:
+    """Whether every text of ``texts`` is a plain decimal number."""
+    return bool(pc.all(pc.match_substring_regex(texts, r"^-?[0-9]+(\.[0-9]+)?$")).as_py())

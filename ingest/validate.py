@@ -71,7 +71,8 @@ NULL_IPS = ("0.0.0.0", "::")
 #: Canonical string columns besides the required ones, in event-table order.
 _OPTIONAL_IDS = ("device_id", "ip", "payment_id", "counterparty_id")
 #: ``timestamp_format`` values that force an epoch unit instead of a strftime pattern.
-EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6, "epoch_ns": 1e9}
+EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6, "epoch_ns": 1e9,
+                 "epoch_h": 1 / 3600, "epoch_d": 1 / 86400}
 #: Epoch values at or above this are taken as milliseconds (1e11 s is the year 5138).
 EPOCH_MS_FROM = 1e11
 #: ... as microseconds (1e14 ms is the year 5138; 1e14 us is 1973-03-03).
@@ -372,14 +373,16 @@ def _text(expr: str, kind: pa.DataType) -> str:
 
 
 def _epoch(value: str, unit: float | None) -> str:
-    """Epoch seconds, milli-, micro- or nanoseconds (``unit``: how many a second, or ``None``
-    to tell by magnitude)."""
+    """Epoch seconds, milli-, micro- or nanoseconds, hours or days (``unit``: how many a
+    second, or ``None`` to tell seconds to nanoseconds by magnitude)."""
     if unit is None:
         seconds = (
             f"CASE WHEN abs({value}) >= {EPOCH_NS_FROM} THEN {value} / 1e9 "
             f"WHEN abs({value}) >= {EPOCH_US_FROM} THEN {value} / 1e6 "
             f"WHEN abs({value}) >= {EPOCH_MS_FROM} THEN {value} / 1000 ELSE {value} END"
         )
+    elif unit < 1:  # hours or days (a simulation's step): whole seconds, no rounding error
+        seconds = f"{value} * {round(1 / unit)}"
     else:
         seconds = f"{value} / {unit}"
     return (

@@ -389,3 +389,21 @@ def test_row_order_times_take_one_file_only_and_lose_nothing(tmp_path):
     with pytest.raises(readers.InputError, match="would hold 2 files"):
         ingest([second], tmp_path / "ev", mapping)
     assert snapshot_of(tmp_path / "ev") == before
+
+
+def test_a_simulations_steps_stop_before_any_work_and_read_as_hours_when_told(tmp_path):
+    # PaySim-like `step` (hours since the start, 1..743) read as epoch seconds would put every
+    # event within 12 minutes of 1970-01-01: one lockstep window for the whole log
+    src = purchase_log(tmp_path / "steps.csv", [str(step) for step in range(1, 744, 9)])
+    with pytest.raises(MappingError, match=r"holds small numbers \(1 to 739 .*within 0\.205 "
+                                           r"hours of 1970-01-01.*timestamp_format: epoch_h"):
+        ingest(src, tmp_path / "events")
+    assert not (tmp_path / "events").exists()
+    summary = ingest(src, tmp_path / "events", log_mapping(timestamp_format="epoch_h"))
+    times = events_table(tmp_path / "events")["ts"]
+    assert summary.accepted == 83
+    assert (times.min().isoformat(), times.max().isoformat()) == (
+        "1970-01-01T01:00:00+00:00", "1970-01-31T19:00:00+00:00")
+    days = ingest(src, tmp_path / "days", log_mapping(timestamp_format="epoch_d"))
+    assert days.accepted == 83
+    assert events_table(tmp_path / "days")["ts"].max().isoformat() == "1972-01-10T00:00:00+00:00"
