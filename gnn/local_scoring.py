@@ -31,7 +31,14 @@ from torch_geometric.typing import EdgeType
 
 from gnn.calibration import ScoreCalibrator
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.inference import EncodedBlocks, LayerwisePass, OneTypeAtATime, RowBlocks, RowFile
+from gnn.inference import (
+    MIN_BLOCK_ROWS,
+    EncodedBlocks,
+    LayerwisePass,
+    OneTypeAtATime,
+    RowBlocks,
+    RowFile,
+)
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.threads import torch_threads
 
@@ -648,6 +655,12 @@ class _NeighbourSums:
                 table.drop(due)
 
 
+#: Rows an input cache's fill encodes at a time (:meth:`_InputCache.fill`): its transient
+#: memory at 64 channels is ~35 MB (tracemalloc, 100k accounts: 2**16 rows ~70 MB, 2**14 ~18 MB
+#: but more CPU), against all of a type's rows at once before (~100 MB there, ~1 GB at 1M).
+FILL_ROWS = 1 << 15
+
+
 class _InputCache:
     """Input embeddings (layer 0) of up to ``capacity`` rows of one node type, each current:
     :meth:`LocalScorer.mark` writes the new embeddings of the rows it is told changed
@@ -670,11 +683,20 @@ class _InputCache:
         self.next = 0  # the slot taken next: the oldest
         self.identity = 0  # rows below it sit at slot = row
 
-    def fill(self, values: np.ndarray) -> None:
-        """Hold ``values`` as rows ``0..len(values)-1`` (as many as fit)."""
-        count = min(len(values), len(self.node))
+    def fill(self, count: int, encode: Callable[[slice], np.ndarray],
+             block: int = FILL_ROWS) -> None:
+        """Hold rows ``0..count-1`` (as many as fit), their embeddings ``encode``d
+        ``block`` consecutive rows at a time straight into :attr:`values` (the last block
+        lengthened rather than shorter than :data:`~gnn.inference.MIN_BLOCK_ROWS`: the same
+        bits as one product of many rows): the fill's transient memory is one block's, not a
+        whole type's."""
+        count = min(count, len(self.node))
         self._slot_of(count)
-        self.values[:count] = values[:count]
+        starts = list(range(0, count, block))
+        if len(starts) > 1 and count - starts[-1] < MIN_BLOCK_ROWS:
+            starts.pop()
+        for start, stop in zip(starts, [*starts[1:], count], strict=True):
+            self.values[start:stop] = encode(slice(start, stop))
         self.node[:count] = np.arange(count)
         self.slot_of[:count] = np.arange(count, dtype=np.int32)
         self.next = count % len(self.node) if len(self.node) else 0
@@ -1181,12 +1203,13 @@ class LocalScorer:
         return num
 
     def _finish(self, graph: LocalGraph, num: dict[str, int],
-                whole: Callable[[str], np.ndarray]) -> None:
+                encode: Callable[[str, slice], np.ndarray]) -> None:
         """Every hub's running sums (only the rows summed encoded) and the input caches
-        (``whole``: a type's input embeddings, every row; asked only when the graph fits)."""
+        (``encode``: the input embeddings of consecutive rows of a type; asked only when the
+        graph fits)."""
         self._sums.build(graph, [et for et in self.model.edge_types if et in graph.adjacency],
                          self.changed_[0])
-        self._cache = self._input_caches(num, whole)
+        self._cache = self._input_caches(num, encode)
 
     @torch.no_grad()
     def fit(self, graph: LocalGraph, spill: Path | None = None) -> np.ndarray:
@@ -1252,7 +1275,7 @@ class LocalScorer:
                                           + [m[rows] for m in middle] + [top[rows]]).numpy()
             del below, top, middle
             # the hubs' sums and input caches once the pass's arrays are gone
-            self._finish(graph, num, lambda t: run.encode(t).numpy())
+            self._finish(graph, num, lambda t, rows: run.encode_block(t, rows).numpy())
         if spill is not None:
             (spill / _LAST).unlink()
         # Kept as numpy (sharing the tensors' memory): reads recompute rows in numpy.
@@ -1312,15 +1335,16 @@ class LocalScorer:
         if len(scores) != num[target]:
             raise ValueError(f"{directory}: {len(scores)} scores for {num[target]} "
                              f"{target} nodes")
-        self._finish(graph, num,
-                     lambda t: self.input_embeddings(graph, t, np.arange(num[t])))
+        self._finish(graph, num, lambda t, rows: self.input_embeddings(
+            graph, t, np.arange(rows.start, rows.stop)))
         self.scores_ = scores.astype(np.float64)
         return self.scores_.copy()
 
     def _input_caches(self, num: dict[str, int],
-                      whole: Callable[[str], np.ndarray]) -> dict[str, _InputCache]:
-        """An input cache per node type (``num``: its rows), holding every row (``whole``:
-        the type's input embeddings) where the graph fits the budget."""
+                      encode: Callable[[str, slice], np.ndarray]) -> dict[str, _InputCache]:
+        """An input cache per node type (``num``: its rows), holding every row (``encode``:
+        the input embeddings of consecutive rows of a type, asked a block at a time,
+        :meth:`_InputCache.fill`) where the graph fits the budget."""
         total = sum(num.values())
         fits = total + total // 8 <= self.input_cache_rows
         caches = {}
@@ -1328,7 +1352,7 @@ class LocalScorer:
             share = n + n // 8 if fits else self.input_cache_rows * n // max(total, 1)
             caches[t] = _InputCache(share, self.model.hidden_channels)
             if fits and n:
-                caches[t].fill(whole(t))
+                caches[t].fill(n, lambda rows, t=t: encode(t, rows))
         return caches
 
     def _grow(self, graph: LocalGraph) -> dict[str, np.ndarray]:

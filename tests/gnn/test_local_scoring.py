@@ -15,6 +15,7 @@ from gnn.local_scoring import (
     GrowingAdjacency,
     LocalGraph,
     LocalScorer,
+    _GraphPass,
     _InputCache,
     _NeighbourSums,
 )
@@ -148,7 +149,7 @@ def test_input_cache_holds_the_rows_read_or_written_last():
         encoded.append(rows.tolist())
         return np.column_stack([rows, -rows]).astype(np.float32)
 
-    cache.fill(encode(np.arange(2)))
+    cache.fill(2, lambda rows: encode(np.arange(rows.start, rows.stop)))
     np.testing.assert_array_equal(cache.read(np.array([0, 1, 0]), encode),
                                   [[0, 0], [1, -1], [0, 0]])
     assert encoded == [[0, 1]] and cache.identity == 2  # filled: nothing encoded on read
@@ -161,6 +162,40 @@ def test_input_cache_holds_the_rows_read_or_written_last():
     np.testing.assert_array_equal(cache.read(np.array([0, 4]), encode), [[0, 0], [4, -4]])
     assert encoded[-1] == [0]  # 4 held; 0 evicted before, takes the oldest slot (1's)
     assert sorted(cache.node.tolist()) == [0, 4, 5]
+
+
+def test_input_cache_fills_a_block_at_a_time_the_last_never_short():
+    cache = _InputCache(1000, 1)
+    blocks: list[tuple[int, int]] = []
+
+    def encode(rows):
+        blocks.append((rows.start, rows.stop))
+        return np.arange(rows.start, rows.stop, dtype=np.float32)[:, None]
+
+    cache.fill(300, encode, block=128)  # 300 = 128 + 128 + 44: the last 44 join the block before
+    assert blocks == [(0, 128), (128, 300)]
+    np.testing.assert_array_equal(cache.values[:300, 0], np.arange(300))
+    assert cache.identity == 300
+    blocks.clear()
+    cache.fill(2000, encode, block=512)  # as many as fit
+    assert blocks == [(0, 512), (512, 1000)] and cache.identity == 1000 and cache.next == 0
+
+
+@torch.no_grad()
+def test_an_input_cache_filled_in_blocks_holds_the_bits_encoded_whole():
+    g, local = graph(accounts=3000, devices=500), scorer(2)
+    run = _GraphPass(local.model, g, lambda t, rows: local._inputs(g, t, rows))
+    encoders = {  # fit's (torch, by its blocks) and load's (numpy, all rows in one product)
+        "fit": (lambda t: run.encode(t).numpy(),
+                lambda t, rows: run.encode_block(t, rows).numpy()),
+        "load": (lambda t: local.input_embeddings(g, t, np.arange(g.num_nodes[t])),
+                 lambda t, rows: local.input_embeddings(g, t, np.arange(rows.start, rows.stop))),
+    }
+    for whole, block in encoders.values():
+        for t, n in g.num_nodes.items():
+            cache = _InputCache(n, local.model.hidden_channels)
+            cache.fill(n, lambda rows, t=t, block=block: block(t, rows), block=256)
+            np.testing.assert_array_equal(cache.values, whole(t))
 
 
 def test_a_read_recomputes_only_what_a_change_reaches():
