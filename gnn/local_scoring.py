@@ -1340,6 +1340,12 @@ class LocalScorer:
         self.scores_ = scores.astype(np.float64)
         return self.scores_.copy()
 
+    def drop_input_caches(self) -> None:
+        """Hold no input embeddings from now on (the caches' memory freed: a reload's old
+        scorer, while the new one fills its own): reads encode them again, and a change's
+        new ones are not stored."""
+        self._cache = {t: _InputCache(0, self.model.hidden_channels) for t in self._cache}
+
     def _input_caches(self, num: dict[str, int],
                       encode: Callable[[str, slice], np.ndarray]) -> dict[str, _InputCache]:
         """An input cache per node type (``num``: its rows), holding every row (``encode``:

@@ -769,11 +769,15 @@ class GraphState:
 
     def reload_model(self, model_dir: Path | None = None) -> str:
         """Load the detector in ``model_dir`` (default: the current one), rescore, and return
-        its version. Reads are answered with the current model meanwhile (:meth:`_use_model`);
-        writers wait."""
+        its version. Reads are answered with the current model meanwhile (:meth:`_use_model`),
+        its GNN's input embeddings encoded again when read
+        (:meth:`~gnn.local_scoring.LocalScorer.drop_input_caches`: not one full cache held
+        beside the other while the new scorer fills its own); writers wait."""
         model_dir = model_dir or self.model_dir
         detector = AccountDetector.load(model_dir)
         with self.write_lock:
+            with self.lock:  # no reference to the old scorer kept: it is freed at the swap
+                getattr(self.scorer, "gnn", self.scorer).drop_input_caches()
             self._use_model(detector, model_dir, spill=self._spill_root)
         return self.model_version
 

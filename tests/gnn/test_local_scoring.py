@@ -198,6 +198,17 @@ def test_an_input_cache_filled_in_blocks_holds_the_bits_encoded_whole():
             np.testing.assert_array_equal(cache.values, whole(t))
 
 
+def test_scores_stay_exact_once_the_input_caches_are_dropped():
+    g, local = graph(), scorer(2)
+    local.fit(g)
+    local.drop_input_caches()
+    assert all(len(c.node) == 0 for c in local._cache.values())
+    g.set_features("Device", np.array([2]), np.full((1, 2), 3.0, dtype=np.float32))
+    local.mark(g, {"Device": np.array([2])})
+    every = np.arange(g.num_nodes["Account"])
+    np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g), atol=1e-6)
+
+
 def test_a_read_recomputes_only_what_a_change_reaches():
     g, local = graph(), scorer(2)
     local.fit(g)

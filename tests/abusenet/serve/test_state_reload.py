@@ -42,9 +42,14 @@ def test_reads_go_on_while_a_reload_computes_the_gnn(run_dir, monkeypatch):
     before = state.account_view(account)["score"]
     every = np.arange(state.num_accounts)
     scores = state.scorer.current(state.graph, every)
+    old = state.scorer
+    assert sum(len(c.node) for c in old._cache.values()) >= state.num_accounts
     read = _read_during_fit(state, account, monkeypatch)
     state.reload_model()
     assert read[0]["score"] == before  # answered by the model being replaced
+    # its input embeddings encoded again meanwhile: no cache beside the new scorer's
+    assert all(len(c.node) == 0 for c in old._cache.values())
+    del old
     np.testing.assert_allclose(state.scorer.current(state.graph, every), scores, atol=1e-6)
     gnn = getattr(state.scorer, "gnn", state.scorer)
     # The new kept embeddings are file pages (mapped as a start maps its cache's), and the
