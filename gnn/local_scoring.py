@@ -1346,6 +1346,13 @@ class LocalScorer:
         new ones are not stored."""
         self._cache = {t: _InputCache(0, self.model.hidden_channels) for t in self._cache}
 
+    def refill_input_caches(self, graph: LocalGraph) -> None:
+        """Input caches again after :meth:`drop_input_caches`, as :meth:`restore` builds them
+        (every row encoded from ``graph``'s current inputs where the graph fits the budget)."""
+        num = {t: graph.num_nodes.get(t, 0) for t in self.model.in_channels}
+        self._cache = self._input_caches(num, lambda t, rows: self.input_embeddings(
+            graph, t, np.arange(rows.start, rows.stop)))
+
     def _input_caches(self, num: dict[str, int],
                       encode: Callable[[str, slice], np.ndarray]) -> dict[str, _InputCache]:
         """An input cache per node type (``num``: its rows), holding every row (``encode``:

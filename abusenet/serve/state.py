@@ -772,13 +772,19 @@ class GraphState:
         its version. Reads are answered with the current model meanwhile (:meth:`_use_model`),
         its GNN's input embeddings encoded again when read
         (:meth:`~gnn.local_scoring.LocalScorer.drop_input_caches`: not one full cache held
-        beside the other while the new scorer fills its own); writers wait."""
+        beside the other while the new scorer fills its own; filled again if the reload
+        fails); writers wait."""
         model_dir = model_dir or self.model_dir
         detector = AccountDetector.load(model_dir)
         with self.write_lock:
             with self.lock:  # no reference to the old scorer kept: it is freed at the swap
                 getattr(self.scorer, "gnn", self.scorer).drop_input_caches()
-            self._use_model(detector, model_dir, spill=self._spill_root)
+            try:
+                self._use_model(detector, model_dir, spill=self._spill_root)
+            except BaseException:
+                # the graph does not change under write_lock; readers meanwhile encode again
+                getattr(self.scorer, "gnn", self.scorer).refill_input_caches(self.graph)
+                raise
         return self.model_version
 
     def rescore(self) -> None:

@@ -58,6 +58,28 @@ def test_reads_go_on_while_a_reload_computes_the_gnn(run_dir, monkeypatch):
     assert not list(run_paths(run_dir)["start"].glob(".reload.*"))
 
 
+@pytest.mark.slow  # a load (~2 s)
+def test_a_failed_reload_gives_the_serving_scorer_its_input_caches_back(run_dir, monkeypatch):
+    """(hreview H9) A reload that raises leaves the old model serving with its input caches
+    filled again, not empty for good."""
+    import abusenet.serve.state as serve_state
+
+    state = GraphState.load(run_dir)
+    gnn = getattr(state.scorer, "gnn", state.scorer)
+    held = {t: c.values[:c.identity].copy() for t, c in gnn._cache.items()}
+    assert sum(len(v) for v in held.values()) >= state.num_accounts
+
+    def broken(model_dir):
+        raise ValueError("published.json: not JSON")
+
+    monkeypatch.setattr(serve_state, "read_published", broken)
+    with pytest.raises(ValueError, match="not JSON"):
+        state.reload_model()
+    assert getattr(state.scorer, "gnn", state.scorer) is gnn
+    for t, values in held.items():
+        np.testing.assert_array_equal(gnn._cache[t].values[:gnn._cache[t].identity], values)
+
+
 @pytest.mark.slow  # a load and a rescore (~3 s)
 def test_reads_go_on_while_the_state_is_rescored(run_dir, monkeypatch):
     state = GraphState.load(run_dir)
