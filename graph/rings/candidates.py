@@ -1001,7 +1001,7 @@ def _describe(
     inside_flows = _internal_flow_table(transfers, membership)
     money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
                              cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan,
-                             cash_outs, min_pass=cfg.flow_min_pass)
+                             cash_outs)
     surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise

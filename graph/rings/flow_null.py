@@ -29,8 +29,7 @@ Under this null (:func:`money_log_chance`):
 * its links are charged the chance that so many of them are of one class, given their
   payers' peers (:func:`habit_log_chance`; groups of three or more: a pair of accounts is
   judged by what it shares, :func:`graph.rings.null_model.pair_log_chance`);
-* a member forwarding what it received within ``hop_s`` in a conserved amount is a hop
-  (evidence where two members or more pass money on: one passing it once is an errand),
+* a member forwarding what it received within ``hop_s`` in a conserved amount is a hop,
   charged how soon after the money came in pairs like the outgoing one start
   (:func:`hop_log_chance`), or passes on the sum of several transfers in several others
   (:func:`gathered_log_chance`: a gather-scatter's hub), or pays out with a card soon
@@ -149,7 +148,6 @@ def money_log_chance(
     max_conserved: float,
     min_fan: int = 3,
     cash_outs: pd.DataFrame | None = None,
-    min_pass: int = 2,
 ) -> MoneyChance:
     """Per group: the log10 chance of its internal money flows under the module's null.
 
@@ -172,10 +170,6 @@ def money_log_chance(
         Optional card payments (:func:`graph.rings.typologies.cash_out_table`: ``src``,
         ``ts``, ``amount``): a member cashing out what it received is one more hop
         (:func:`cash_out_log_chance`); None judges the transfers alone.
-    min_pass
-        Fewest members passing money on (a hop, a gathered sum or a cash-out each) whose hops
-        are evidence (:func:`hop_log_chance`); as
-        :class:`graph.rings.config.RingConfig` ``flow_min_pass``.
     """
     sizes = np.asarray(sizes, np.float64)
     n_groups = len(sizes)
@@ -184,7 +178,7 @@ def money_log_chance(
     pools = [np.sort(amounts[(repeated == bool(c)) & (amounts > 0)])
              for c in range(COUNT_CLASSES)]
     shape = (hop_log_chance(internal, transfers, pools, hop_s, min_conserved, max_conserved,
-                            n_groups, cash_outs, min_pass)
+                            n_groups, cash_outs)
              + fan_log_chance(internal, transfers, pools, n_groups, min_fan))
     tied = tied_members(internal, n_groups) >= sizes
     return MoneyChance(shape=shape,
@@ -332,7 +326,6 @@ def hop_log_chance(
     max_conserved: float,
     n_groups: int,
     cash_outs: pd.DataFrame | None = None,
-    min_pass: int = 1,
 ) -> np.ndarray:
     """Per group: the log10 chance (<= 0) of its conserved short hops of money.
 
@@ -346,16 +339,7 @@ def hop_log_chance(
     one more choice, and so is a member cashing out what it received
     (:func:`cash_out_log_chance`: the money leaves the group through a card). Per member its
     least likely hop counts, times the number of (in, out) pairs it had to choose from and
-    its gathered sum (a union bound); members without a hop add nothing, and so do a group's
-    hops where fewer than ``min_pass`` of its members pass money on.
-
-    One member passing on once what it received is an errand, not a flow: one account's money
-    in and out are no independent draws. A couple passes money to spend it (a transfer of
-    24.71 and a card payment of 24.56 by the receiver 12 s later was a pair's 5 orders, pairs
-    seed 7, session 20), a flatmate passes on a share of a bill (63.97 in, 61.64 out 8 hours
-    later: -3.5 orders, a bill-settling loop of three reported); a mule chain passes it on
-    twice or more, as the typology search asks (:mod:`graph.rings.typologies`,
-    ``flow_min_pass``).
+    its gathered sum (a union bound); members without a hop add nothing.
 
     Parameters
     ----------
@@ -369,8 +353,6 @@ def hop_log_chance(
         Number of groups.
     cash_outs
         Optional card payments (``src``, ``ts``, ``amount``): :func:`cash_out_log_chance`.
-    min_pass
-        Fewest members passing money on whose hops count.
     """
     out = np.zeros(n_groups)
     known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
@@ -400,9 +382,7 @@ def hop_log_chance(
     if best.empty:
         return out
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
-    owner = best.index.get_level_values(0).to_numpy(np.int64)
-    out = fisher_log10(value, owner, n_groups)
-    return np.where(np.bincount(owner, minlength=n_groups) >= min_pass, out, 0.0)
+    return fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
 
 
 def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop_s: float,

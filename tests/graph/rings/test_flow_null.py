@@ -168,32 +168,6 @@ def test_money_cashed_out_soon_in_a_conserved_amount_is_unlikely_and_a_card_in_u
         0.0, 0.0, 0.0], "without card payments only transfers are judged"
 
 
-def test_money_passed_on_once_is_an_errand_and_twice_a_flow():
-    # card payment pairs: 100 one-off ones, one a day at noon, amounts 10..1000; transfer
-    # pairs likewise. Group 0, a couple: member 0 pays member 1 100.00 at midnight of day 50,
-    # who pays 99.50 with a new card 12 s later; group 1, a chain: 10 pays 11 100.00, 11 pays
-    # 12 98.00 two hours later, who pays 97.00 with a new card two hours after that
-    hour, t = 3600.0, 50 * DAY
-    background = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200), "count": 1,
-                               "ts": np.arange(100) * DAY + 0.5 * DAY,
-                               "amount": np.linspace(10.0, 1000.0, 100)})
-    background["last"] = background["ts"]
-    cards = pd.DataFrame({"src": np.r_[np.arange(1000, 1100), 1, 12], "count": np.ones(102),
-                          "ts": np.r_[np.arange(100) * DAY + 0.5 * DAY, t + 12.0, t + 4 * hour],
-                          "amount": np.r_[np.linspace(10.0, 1000.0, 100), 99.5, 97.0]})
-    cards["last"] = cards["ts"]
-    internal = _internal([0, 1, 1], [0, 10, 11], [1, 11, 12], [t, t, t + 2 * hour],
-                         amount=[100.0, 100.0, 98.0])
-    transfers = money_transfers(background, internal)
-    money = money_log_chance(internal, transfers, np.array([2, 3]), 2 * DAY, 0.85, 1.02,
-                             cash_outs=cards)
-    pools = [np.sort(transfers["amount"].to_numpy()), np.zeros(0)]
-    each = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 2, cards)
-    assert each[0] < -3.0, "judged alone, the errand is unlikely"
-    assert money.shape[0] == 0.0, "one member passing money on once is no flow"
-    assert money.shape[1] == each[1] < -3.0, "two members passing it on are"
-
-
 def test_the_sum_of_what_came_in_cashed_out_is_unlikely_and_a_part_of_it_is_not():
     # card payment pairs as above, one-off ones only. Each group: members 0 and 1 pay member 2
     # 50 and 52 an hour apart (a bipartite flow's receiver); group 0's member 2 pays 100 with a
