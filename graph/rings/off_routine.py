@@ -36,7 +36,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from scipy.stats import binom
 
 from graph.rings.flows import FlowGroup
 from graph.rings.null_model import log10_choose
@@ -44,6 +43,7 @@ from graph.rings.off_schedule import (
     MAX_STEP,
     MIN_DAYS,
     log10_drawn_tail,
+    log10_sf,
     log10_tail,
     product_of_chances,
     routine_days,
@@ -194,8 +194,7 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
         # charged for the (step, day) tried and for the accounts tried: among thousands of
         # accounts paying friends at random, a few hold a progression by chance (review H5,
         # session 21: 8 of 49 days every 26 days, then 39 days "off" it, a false fan-in)
-        routine = binom.logsf(on[judged] - 1.0, n[judged],
-                              1.0 / np.maximum(step[judged], 1)) / np.log(10.0) + tried
+        routine = log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + tried
         keeps = judged[routine + np.log10(max(len(judged), 1)) <= -min_surprise]
         if not len(keeps):
             continue

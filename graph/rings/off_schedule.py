@@ -77,7 +77,7 @@ DRAWS = 64
 UPPER = 0.975
 
 
-def _log10_sf(k: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.ndarray:
+def log10_sf(k: np.ndarray, n: np.ndarray, p: np.ndarray | float) -> np.ndarray:
     """``log10 P(Bin(n, p) >= k)`` (0 where ``k <= 0``)."""
     k = np.asarray(k, np.float64)
     out = binom.logsf(k - 1.0, n, p) / np.log(10.0)
@@ -278,7 +278,7 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
         k = b - a + 1 - _within(theirs, start, a, b)
         residues = np.maximum(step - m, 1)
         more = (left[rows, best] >= 2) & reaches & (
-            _log10_sf(c, k, 1.0 / residues) + np.log10(residues) <= -min_surprise)
+            log10_sf(c, k, 1.0 / residues) + np.log10(residues) <= -min_surprise)
         if payees is not None and more.any():
             shots = _quiet_payees_chance(codes, width, hub, step, best, routine[hub, place],
                                          payees)
@@ -425,7 +425,7 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         n[busy], step[busy], residue[busy], on[busy] = routines(
             compact[codes // width], codes % width, len(busy), max_step)
         judged = np.flatnonzero((n >= min_days) & (step > 0))
-        routine = _log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + tried
+        routine = log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + tried
         keeps = judged[routine <= -min_surprise]
         if not len(keeps):
             continue
