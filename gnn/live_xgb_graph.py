@@ -22,7 +22,8 @@ costs nothing until one of them is read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from functools import partial
+from functools import cached_property, partial
+from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +32,7 @@ from torch_geometric.typing import EdgeType
 
 from gnn.baselines.xgb_graph import XGBGraph
 from gnn.data.snapshot_graph import reverse_edge_type
-from gnn.local_scoring import LocalGraph
+from gnn.local_scoring import GrowingAdjacency, LocalGraph
 from graph.snapshot import ACCOUNT
 
 #: Target rows :meth:`LiveXGBGraph.fit` scores at a time.
@@ -74,6 +75,48 @@ def _mean_edges(position: np.ndarray, src: np.ndarray, n_rows: int
     np.cumsum(degree, out=indptr[1:])
     share = (1.0 / np.maximum(degree, 1).astype(np.float64))[position]
     return position, src, share, indptr
+
+
+def _in_edges_from(adjacency: GrowingAdjacency, nodes: np.ndarray, first: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The in-edges of each of ``nodes`` from its ``first``-th on, in the order of
+    :meth:`~gnn.local_scoring.GrowingAdjacency.neighbours` (built ones, then added ones), node
+    by node: (position in ``nodes`` of its destination, source row). Only the edges asked for
+    are read (a hub's ``neighbours`` copies all of them)."""
+    nodes, first = np.asarray(nodes, dtype=np.int64), np.asarray(first, dtype=np.int64)
+    rowptr = adjacency.rowptr
+    start, end = rowptr.take(nodes, mode="clip"), rowptr.take(nodes + 1, mode="clip")
+    built = end - start
+    start = start + np.minimum(first, built)
+    counts = end - start
+    total = int(counts.sum())
+    base_position = np.arange(len(nodes)).repeat(counts)
+    base_src = adjacency.col[np.arange(total) + (start - (counts.cumsum() - counts)).repeat(counts)]
+    skip = np.maximum(first - built, 0)
+    has = np.flatnonzero(adjacency.added_of(nodes) > skip)
+    if not len(has):
+        return base_position, base_src
+    added = adjacency.added
+    tails = [added[node][k:] for node, k in zip(nodes[has].tolist(), skip[has].tolist(),
+                                                 strict=True)]
+    sizes = [len(tail) for tail in tails]
+    position = has.repeat(sizes)
+    src = np.fromiter(chain.from_iterable(tails), dtype=np.int64, count=sum(sizes))
+    if not total:
+        return position, src
+    position = np.concatenate([base_position, position])
+    order = np.argsort(position, kind="stable")  # node by node, built edges first
+    return position[order], np.concatenate([base_src, src])[order]
+
+
+def _members(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``values`` is one of ``keys`` (``np.isin``, by a search in the sorted
+    keys: a few ``keys``)."""
+    if not len(keys) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    keys = np.sort(keys)
+    found = keys.take(np.searchsorted(keys, values), mode="clip")
+    return found == values
 
 
 #: ``(node_type, rows) -> level of those rows`` (float64): the level below, as a product reads it.
@@ -192,6 +235,30 @@ class _HubSums(_Slotted):
         self.nodes[slots] = nodes
         self.size = end
         return slots
+
+
+def _probabilities(model: XGBGraph) -> Callable[[np.ndarray], np.ndarray]:
+    """``model.probabilities``, for a calibrated gbtree model its calibrator on the fitted
+    booster's ``inplace_predict`` margins called straight, as the sklearn wrapper's
+    ``predict(output_margin=True)`` calls it (the same range of trees, the same float32
+    margins), without the wrapper's ~0.1 ms a call (a batch's 100 rows: ~0.6 -> 0.5 ms)."""
+    calibrator = getattr(model, "calibrator_", None)
+    classifier = model.model_
+    if calibrator is None or classifier.booster == "gblinear":
+        return model.probabilities
+    booster = classifier.get_booster()
+    try:  # the wrapper's range: up to the best iteration where early stopping kept one
+        trees = (0, classifier.best_iteration + 1)
+    except AttributeError:
+        trees = (0, 0)
+    missing = classifier.missing
+
+    def probabilities(features: np.ndarray) -> np.ndarray:
+        margins = booster.inplace_predict(features, iteration_range=trees,
+                                          predict_type="margin", missing=missing)
+        return calibrator.transform(margins.astype(np.float64))
+
+    return probabilities
 
 
 class LiveXGBGraph:
@@ -374,8 +441,13 @@ class LiveXGBGraph:
         :meth:`features`)."""
         if not len(rows):
             return np.empty(0)
-        return np.asarray(self.model.probabilities(self.features(graph, rows, held)),
-                          dtype=np.float64)
+        return np.asarray(self._trees(self.features(graph, rows, held)), dtype=np.float64)
+
+    @cached_property
+    def _trees(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The model's :meth:`~gnn.baselines.xgb_graph.XGBGraph.probabilities` of rows of
+        features (set at the first score: the model is fitted by then)."""
+        return _probabilities(self.model)
 
     # ------------------------------------------------------------------------------ hubs
     def _pinned_values(self, graph: LocalGraph, node_type: str, rows: np.ndarray,
@@ -605,10 +677,9 @@ class LiveXGBGraph:
             adjacency = graph.adjacency[et]
             slots = slots[adjacency.degree(table.nodes[slots]) > table.counts[slots]]
             if len(slots):
-                pairs = [(k, adjacency.neighbours(int(table.nodes[k]))[table.counts[k]:])
-                         for k in slots.tolist()]
-                behind[et] = (slots, np.repeat([k for k, _ in pairs], [len(s) for _, s in pairs]),
-                              np.concatenate([s for _, s in pairs]))
+                position, late_src = _in_edges_from(adjacency, table.nodes[slots],
+                                                    table.counts[slots])
+                behind[et] = (slots, slots[position], late_src)
         # the pinned changed rows' differences into the hubs that sum them already
         for t, rows in rows_of.items():
             pinned = self._pinned[t]
@@ -628,7 +699,7 @@ class LiveXGBGraph:
                 if et in behind:  # an edge not summed yet is summed below, with new values
                     _, late_slots, late_src = behind[et]
                     size = graph.num_nodes[t] + 1
-                    keep &= ~np.isin(hubs * size + rows[position], late_slots * size + late_src)
+                    keep &= ~_members(hubs * size + rows[position], late_slots * size + late_src)
                 if keep.any():
                     np.add.at(table.sums, hubs[keep], delta[position[keep]])
                     np.add.at(table.diffs, hubs[keep], 1)

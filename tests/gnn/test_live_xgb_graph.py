@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gnn.baselines.xgb_graph import XGBGraph, hop_features
-from gnn.live_xgb_graph import LiveXGBGraph, _Distinct, _mean_edges
-from gnn.local_scoring import LocalGraph
+from gnn.live_xgb_graph import LiveXGBGraph, _Distinct, _in_edges_from, _mean_edges, _members
+from gnn.local_scoring import GrowingAdjacency, LocalGraph
 
 USED = ("Account", "USED", "Device")
 SENT = ("Account", "SENT", "Account")
@@ -164,3 +164,52 @@ def test_distinct_rows_are_those_of_unique(edges):
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(position, inverse.reshape(-1))
         assert not distinct.mark.any()
+
+
+def test_in_edges_from_a_position_are_the_tail_of_neighbours():
+    """_in_edges_from reads, node by node, what neighbours(node)[first:] holds (built edges,
+    then added ones; a first within the built ones, past them, past all; nodes added later)."""
+    rng = np.random.default_rng(4)
+    pairs = np.unique(np.stack([rng.integers(0, 50, 300), rng.integers(0, 12, 300)]), axis=1)
+    adjacency = GrowingAdjacency(pairs[0], pairs[1], 12)
+    extra = np.unique(np.stack([rng.integers(50, 80, 60), rng.integers(0, 15, 60)]), axis=1)
+    adjacency.add_many(extra[0], extra[1])
+    nodes = np.array([3, 0, 14, 7, 3, 12, 5, 9])
+    for first in (np.zeros(len(nodes), dtype=np.int64), rng.integers(0, 40, len(nodes)),
+                  np.maximum(adjacency.degree(nodes) - 1, 0)):
+        position, src = _in_edges_from(adjacency, nodes, first)
+        tails = [adjacency.neighbours(int(n))[k:] for n, k in zip(nodes, first, strict=True)]
+        np.testing.assert_array_equal(position, np.repeat(np.arange(len(nodes)),
+                                                          [len(t) for t in tails]))
+        np.testing.assert_array_equal(src, np.concatenate(tails).astype(np.int64))
+
+
+def test_members_is_isin():
+    rng = np.random.default_rng(5)
+    for size in (0, 1, 7, 200):
+        keys = rng.integers(-5, 60, size)
+        values = rng.integers(-10, 70, 90)
+        np.testing.assert_array_equal(_members(values, keys), np.isin(values, keys))
+    assert len(_members(np.empty(0, dtype=np.int64), np.arange(3))) == 0
+
+
+@pytest.mark.parametrize("calibrate", [True, False])
+def test_scores_are_the_model_s_probabilities_with_its_range_of_trees(calibrate):
+    """The scores call the booster straight (calibrated) or the model: bit for bit the model's
+    probabilities, early stopping's best iteration included (all the trees score otherwise)."""
+    g, live = setup(2)
+    data = g.to_heterodata()
+    features = hop_features(data, 2)
+    y = (features[:, 0] + np.random.default_rng(6).normal(size=len(features)) > 0).astype(int)
+    model = XGBGraph(hops=2, n_estimators=80, max_depth=3, early_stopping_rounds=10, n_jobs=1,
+                     calibrate=calibrate)
+    model.fit_graph(data, np.arange(0, 40, 2), y[::2], np.arange(1, 40, 2), y[1::2])
+    booster = model.model_.get_booster()
+    assert model.model_.best_iteration + 1 < booster.num_boosted_rounds()
+    assert (getattr(model, "calibrator_", None) is not None) == calibrate
+    live = LiveXGBGraph(model, live.inputs, live.widths)
+    every = np.arange(g.num_nodes["Account"])
+    np.testing.assert_array_equal(live.scores(g, every),
+                                  model.probabilities(live.features(g, every)))
+    every_tree = booster.inplace_predict(features, predict_type="margin")
+    assert not np.array_equal(every_tree, model.margins(features).astype(np.float32))
