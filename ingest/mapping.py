@@ -37,6 +37,26 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
       label: compromised
       constants: {node_type: Terminal}      # or node_type: <column>
 
+Logs that come as several files in different schemas take ``sources:`` instead of the event
+keys above (the labels sections stay at the top)::
+
+    sources:
+      signups:                              # the source's name (prefixes its event ids)
+        files: "signups*.csv"               # glob(s) matched against the end of each file's path
+        columns: {account_id: user, ts: created, device_id: device}
+        constants: {event_type: signup}
+      payments:
+        files: ["payments/*.parquet", "payments*.csv"]
+        columns: {account_id: payer, ts: paid_at, payment_id: card, amount: amount}
+        constants: {event_type: payment}
+        entities: {Merchant: shop}
+
+Each source takes every event key of a one-source mapping (``columns``, ``constants``,
+``timestamp_format``, ``timestamps``, ``timezone``, ``header``, ``delimiter``, ``entities``,
+``attributes``); a list of sources names each with ``name:``. The events carry the union of the
+sources' entity and attribute columns (null where a source lacks one), and every ``event_id`` is
+``<source>:<id>`` so that two sources numbering their rows alike keep both.
+
 :func:`load_mapping` checks everything it can without reading data (unknown keys, missing
 required columns, bad types) and raises :class:`MappingError` naming the key and the file;
 :func:`check_source_columns` checks the mapping against a data file's columns.
@@ -51,7 +71,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -90,10 +110,11 @@ ATTRIBUTE_TYPES = ("float", "string")
 BUILTIN_NODE_TYPES = ("Account", "Device", "IP", "PaymentMethod")
 BUILTIN_RELATIONS = ("USED_DEVICE", "USED_IP", "PAID_WITH", "TRANSACTED_WITH")
 
-_TOP_KEYS = (
+_EVENT_KEYS = (
     "columns", "constants", "timestamp_format", "timestamps", "timezone", "header", "delimiter",
-    "entities", "attributes", "labels", "event_labels", "entity_labels",
+    "entities", "attributes",
 )
+_TOP_KEYS = (*_EVENT_KEYS, "labels", "event_labels", "entity_labels", "sources")
 #: Default earliest plausible event time: a time before it is quarantined.
 TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 #: Earliest ``timestamps.min`` a mapping may set. DuckDB reads ``1/1/15`` as the year 1, so
@@ -197,6 +218,9 @@ class Mapping:
         How to read an entity labels file, or ``None``.
     path
         The file the mapping was read from (for messages).
+    sources
+        With ``sources:``, the sources (each its own one-source mapping of the event keys);
+        ``entities`` and ``attributes`` are then their union and ``columns`` is empty.
     """
 
     columns: dict[str, str]
@@ -214,6 +238,7 @@ class Mapping:
     event_labels: LabelsSpec | None = None
     entity_labels: LabelsSpec | None = None
     path: str = "<mapping>"
+    sources: tuple[SourceSpec, ...] = ()
 
     def label_section(self, section: str) -> LabelsSpec | None:
         """The labels section ``section`` (``labels``, ``event_labels``, ``entity_labels``)."""
@@ -232,7 +257,10 @@ class Mapping:
 
     def fingerprint(self) -> str:
         """A short hash of everything that changes the events this mapping produces."""
-        content = {
+        if self.sources:
+            return _digest({"sources": [(s.name, s.files, s.mapping.fingerprint())
+                                        for s in self.sources]})
+        content: dict[str, Any] = {
             "columns": self.columns,
             "constants": {k: str(v) for k, v in self.constants.items()},
             "timestamp_format": self.timestamp_format,
@@ -250,7 +278,47 @@ class Mapping:
             content["row_order_times"] = ROW_ORDER_STEP_S
         if self.timezone is not None:
             content["timezone"] = self.timezone
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+        return _digest(content)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of a ``sources:`` mapping: the files it reads and how their rows map.
+
+    Attributes
+    ----------
+    name
+        The source's name; its events' ids are ``<name>:<id>``.
+    files
+        Globs matched against the end of each input file's path (:meth:`matches`).
+    mapping
+        The source's own one-source mapping (no labels sections).
+    """
+
+    name: str
+    files: tuple[str, ...]
+    mapping: Mapping
+
+    def matches(self, path: str | os.PathLike[str]) -> str | None:
+        """The first of :attr:`files` that ``path`` matches (``PurePath.match``: from the right,
+        so ``signups*.csv`` matches ``logs/signups-1.csv``), or ``None``."""
+        for glob in self.files:
+            if PurePath(path).match(glob):
+                return glob
+        return None
+
+    @property
+    def id_prefix(self) -> str:
+        """What every ``event_id`` of this source starts with: ``<name>:``."""
+        return f"{self.name}:"
+
+    def fingerprint(self) -> str:
+        """A short hash of the source's name and mapping: what its events depend on."""
+        return _digest({"source": self.name, "mapping": self.mapping.fingerprint()})
+
+
+def _digest(content: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def entity_node_types(entities: Iterable[EntitySpec] = ()) -> tuple[str, ...]:
@@ -298,6 +366,8 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: a mapping file must be a YAML dictionary with 'columns:'")
     _check_keys(raw, _TOP_KEYS, where, "")
+    if "sources" in raw:
+        return _sources_mapping(raw, where)
     columns = _str_dict(raw.get("columns") or {}, where, "columns")
     constants = dict(raw.get("constants") or {})
     _check_keys(columns, CANONICAL_COLUMNS, where, "columns.", "canonical column")
@@ -351,6 +421,90 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
     )
 
 
+def _sources_mapping(raw: dict[str, Any], where: str) -> Mapping:
+    """A ``sources:`` mapping: each source validated as a one-source mapping, the labels
+    sections at the top, the entities and attributes the union of the sources'."""
+    misplaced = [k for k in _EVENT_KEYS if k in raw]
+    if misplaced:
+        raise MappingError(f"{where}: with 'sources:', {misplaced[0]!r} goes under each source "
+                           "(the top level keeps only the labels sections)")
+    sources = _sources(raw["sources"], where)
+    entities: dict[str, EntitySpec] = {}
+    attributes: dict[str, str] = {}
+    for source in sources:
+        for spec in source.mapping.entities:
+            known = entities.setdefault(spec.node_type, spec)
+            if known.relation != spec.relation:
+                raise MappingError(
+                    f"{where}: sources.{source.name}.entities.{spec.node_type} uses relation "
+                    f"{spec.relation!r}, another source {known.relation!r}; use one name")
+        for name, kind in source.mapping.attributes.items():
+            if attributes.setdefault(name, kind) != kind:
+                raise MappingError(
+                    f"{where}: sources.{source.name}.attributes.{name} is {kind!r} here but "
+                    f"{attributes[name]!r} in another source; use one type")
+    clash = set(attributes) & {e.event_column for e in entities.values()}
+    if clash:
+        raise MappingError(f"{where}: attribute {sorted(clash)[0]!r} is also an entity's event "
+                           "column in another source; rename one")
+    union = tuple(entities.values())
+    return Mapping(
+        columns={},
+        entities=union,
+        attributes=attributes,
+        labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
+        event_labels=(_labels(raw["event_labels"], where, "event_labels")
+                      if raw.get("event_labels") is not None else None),
+        entity_labels=(_labels(raw["entity_labels"], where, "entity_labels",
+                               entity_node_types(union))
+                       if raw.get("entity_labels") is not None else None),
+        path=where,
+        sources=sources,
+    )
+
+
+def _sources(raw: Any, where: str) -> tuple[SourceSpec, ...]:
+    """``sources:`` as a dictionary name -> spec, or a list of specs each with ``name:``."""
+    if isinstance(raw, list):
+        named = []
+        for i, spec in enumerate(raw):
+            if not isinstance(spec, dict) or "name" not in spec:
+                raise MappingError(f"{where}: sources[{i}] must be a dictionary with 'name:'")
+            named.append((spec["name"], {k: v for k, v in spec.items() if k != "name"}))
+    elif isinstance(raw, dict):
+        named = list(raw.items())
+    else:
+        raise MappingError(f"{where}: 'sources' must be a dictionary of name: source, or a list")
+    if not named:
+        raise MappingError(f"{where}: 'sources' is empty; give at least one source")
+    names = [str(name) for name, _ in named]
+    if len(set(names)) != len(names):
+        raise MappingError(f"{where}: two sources are named alike: {names}")
+    return tuple(_source(str(name), spec, where) for name, spec in named)
+
+
+def _source(name: str, raw: Any, where: str) -> SourceSpec:
+    key = f"sources.{name}"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise MappingError(f"{where}: {key}: a source needs a plain name (letters, digits, "
+                           "'_', '-', '.')")
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: {key} must be a dictionary with 'files:' and 'columns:'")
+    _check_keys(raw, (*_EVENT_KEYS, "files"), where, f"{key}.")
+    files = raw.get("files")
+    files = [files] if isinstance(files, str) else files
+    if not files or not isinstance(files, list) or not all(
+            isinstance(f, str) and f.strip() for f in files):
+        raise MappingError(f"{where}: {key}.files must be a glob like 'signups*.csv' (matched "
+                           "against the end of each input file's path) or a list of them")
+    mapping = mapping_from_dict({k: v for k, v in raw.items() if k != "files"},
+                                f"{where} ({key})")
+    if mapping.row_order_times:
+        raise MappingError(f"{where}: {key}.timestamps.missing: row_order times one file's "
+                           "lines; several sources need their times (columns.ts)")
+    return SourceSpec(name, tuple(files), mapping)
+
+
 def check_source_columns(
     mapping: Mapping,
     available: Iterable[str],
@@ -368,7 +522,8 @@ def check_source_columns(
     available
         Column names found in the source file.
     source
-        The source file (for the message).
+        The source file (for the message; with ``sources:``, the file whose source's columns
+        are checked, :func:`source_of`).
     labels
         Check the mapping's ``labels`` section instead of the event columns.
     section
@@ -376,6 +531,9 @@ def check_source_columns(
     """
     have = list(available)
     section = "labels" if labels and section is None else section
+    if section is None and mapping.sources:
+        check_source_columns(source_of(mapping, source).mapping, have, source)
+        return
     if section is not None:
         spec = mapping.label_section(section)
         if spec is None:
@@ -391,6 +549,24 @@ def check_source_columns(
                 f"{mapping.path}: {key} names source column {column!r}, which {source} does not "
                 f"have; its columns are: {', '.join(map(repr, have))}{_header_hint(have, key)}"
             )
+
+
+def source_of(mapping: Mapping, path: str | os.PathLike[str]) -> SourceSpec:
+    """The one source of ``mapping.sources`` whose ``files:`` globs the file ``path`` matches.
+
+    Raises
+    ------
+    MappingError
+        When no source matches the file, or more than one does (naming the file and the globs).
+    """
+    hits = [(s, glob) for s in mapping.sources if (glob := s.matches(path)) is not None]
+    if len(hits) == 1:
+        return hits[0][0]
+    globs = "; ".join(f"{s.name}: {', '.join(s.files)}" for s in mapping.sources)
+    said = ("no source's files: glob" if not hits else
+            f"{len(hits)} sources ({', '.join(f'{s.name} by {g!r}' for s, g in hits)})")
+    raise MappingError(f"{mapping.path}: input file {path} matches {said}; each file must match "
+                       f"exactly one source (globs: {globs})")
 
 
 #: Delimiters a one-column header may hide.

@@ -8,7 +8,7 @@ goes back to the mapping, :mod:`ingest.readers` and :mod:`ingest.validate` on it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.mapping import Mapping, MappingError, check_source_columns
+from ingest.mapping import Mapping, MappingError, SourceSpec, check_source_columns, source_of
 from ingest.readers import Chunk, csv_source_view, iter_chunks, rejected_csv_rows, source_columns
 from ingest.validate import COMPACT_DATE_PATTERN, event_schema, transform_sql
 
@@ -50,6 +50,12 @@ class IngestPlan:
     now
         The run's start: events later than it plus the mapping's ``ts_max_future`` are
         quarantined (one bound for every file of the run).
+    events
+        The mapping whose event schema the run writes: ``mapping`` itself, or with
+        ``sources:`` the whole mapping (the union of the sources' columns).
+    source
+        The source of a ``sources:`` mapping this plan reads (``mapping`` is its own), or
+        ``None``.
     """
 
     mapping: Mapping
@@ -59,19 +65,31 @@ class IngestPlan:
     source_columns: tuple[str, ...]
     event_columns: tuple[str, ...]
     now: datetime
+    events: Mapping | None = None
+    source: SourceSpec | None = None
 
     @classmethod
-    def of(cls, mapping: Mapping, now: datetime | None = None) -> IngestPlan:
-        """The plan of ``mapping`` for a run started at ``now`` (default: now)."""
+    def of(cls, mapping: Mapping, now: datetime | None = None, *,
+           source: SourceSpec | None = None) -> IngestPlan:
+        """The plan of ``mapping`` for a run started at ``now`` (default: now); with
+        ``source`` (one of ``mapping.sources``), the plan of that source's files."""
+        own = source.mapping if source is not None else mapping
         return cls(
-            mapping=mapping,
-            fingerprint=mapping.fingerprint(),
-            header=mapping.header,
-            delimiter=mapping.delimiter,
-            source_columns=tuple(mapping.source_columns()),
+            mapping=own,
+            fingerprint=source.fingerprint() if source is not None else mapping.fingerprint(),
+            header=own.header,
+            delimiter=own.delimiter,
+            source_columns=tuple(own.source_columns()),
             event_columns=tuple(event_schema(mapping).names),
             now=now or datetime.now(UTC),
+            events=mapping,
+            source=source,
         )
+
+    @property
+    def label(self) -> str:
+        """``source signups: `` for a source's plan (to start its messages), else empty."""
+        return f"source {self.source.name}: " if self.source is not None else ""
 
     def check_columns(self, path: Path) -> None:
         """Check that the file ``path`` has every mapped column (reads its header), and that
@@ -83,7 +101,7 @@ class IngestPlan:
             When a mapped column is missing from the file, or its times are compact dates.
         """
         found = source_columns(path, header=self.header, delimiter=self.delimiter)
-        check_source_columns(self.mapping, found, str(path))
+        check_source_columns(self.mapping, found, f"{self.label}{path}")
         self._check_times(path)
 
     def _check_times(self, path: Path, sample: int = 1000) -> None:
@@ -161,12 +179,54 @@ class IngestPlan:
     def transform(self, source: pa.Schema, table: str, *, keep_raw: bool = False) -> str:
         """The query mapping the view ``table`` (of source columns ``source``) to canonical
         events and ``_reason`` (:func:`ingest.validate.transform_sql`)."""
-        return transform_sql(self.mapping, source, table=table, keep_raw=keep_raw, now=self.now)
+        return transform_sql(self.mapping, source, table=table, keep_raw=keep_raw, now=self.now,
+                             events=self.events,
+                             id_prefix=self.source.id_prefix if self.source else "")
 
     def csv_transform(self, names: list[str], table: str, *, keep_raw: bool = False) -> str:
         """:meth:`transform` for a CSV view whose columns ``names`` are all text."""
         return self.transform(pa.schema([(c, pa.string()) for c in names]), table,
                               keep_raw=keep_raw)
+
+
+def source_plans(
+    mapping: Mapping, files: Sequence[Path], now: datetime | None = None
+) -> list[IngestPlan]:
+    """The plan of each of ``files``: that of the one source whose globs it matches (with
+    ``sources:``), or the plan of ``mapping`` for every file.
+
+    Raises
+    ------
+    ingest.mapping.MappingError
+        Before any work: a file matched by no source or by two, or a source matching no file
+        (a typo in a glob must not drop a source's data silently).
+    """
+    now = now or datetime.now(UTC)
+    if not mapping.sources:
+        return [IngestPlan.of(mapping, now)] * len(files)
+    plans = {s.name: IngestPlan.of(mapping, now, source=s) for s in mapping.sources}
+    chosen = [plans[source_of(mapping, path).name] for path in files]
+    used = {p.source.name for p in chosen if p.source is not None}
+    unused = [s for s in mapping.sources if s.name not in used]
+    if unused and files:
+        raise MappingError(
+            f"{mapping.path}: source {unused[0].name}'s files ({', '.join(unused[0].files)}) "
+            f"match none of the {len(files)} input files; fix the glob, or drop the source")
+    return chosen
+
+
+def check_input_columns(mapping: Mapping, files: Sequence[Path]) -> None:
+    """Check, reading only headers, that every file of ``files`` has the columns its mapping
+    (its source's, with ``sources:``) names, and that every source matches a file.
+
+    Raises
+    ------
+    ingest.mapping.MappingError
+        On the first file that lacks a column, or as :func:`source_plans` does.
+    """
+    for path, plan in zip(files, source_plans(mapping, files), strict=True):
+        found = source_columns(path, header=plan.header, delimiter=plan.delimiter)
+        check_source_columns(plan.mapping, found, f"{plan.label}{path}")
 
 
 def _all_numbers(texts: pa.Array) -> bool:

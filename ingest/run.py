@@ -36,11 +36,13 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingest.direct import direct_candidates, write_clean_csv
@@ -48,12 +50,12 @@ from ingest.engine import connect
 from ingest.files import write_parquet_atomic
 from ingest.labels import LabelRows, load_labels
 from ingest.mapping import Mapping, load_mapping
-from ingest.plan import IngestPlan
+from ingest.plan import IngestPlan, source_plans
 from ingest.progress import ProgressDisplay, progress_display
 from ingest.quarantine import describe_reasons, first_bad_row, merge_quarantine, quarantine_rows
 from ingest.readers import InputError, file_checksum, resolve_inputs
 from ingest.sql import literal
-from ingest.staging import has_staged, number_repeating_files, stage
+from ingest.staging import StagedFiles, has_staged, number_repeating_files, stage
 from ingest.state import IngestState, file_facts
 from ingest.store import (
     LABELS_FILE,
@@ -192,15 +194,15 @@ def ingest_logs(
     args = check_ingest_arguments(inputs, mapping, events_dir, max_bad_fraction, quarantine_path)
     mapping, files, events_dir, quarantine = (args.mapping, args.files, args.events_dir,
                                               args.quarantine)
+    plans = source_plans(mapping, files)
     state = IngestState.load(events_dir)
     state.add_schema(mapping)
-    plan = IngestPlan.of(mapping)
     summary = IngestSummary(events_dir=str(events_dir))
     if mapping.row_order_times:
         log.warning(ROW_ORDER_WARNING)
 
     with progress_display(progress, unit="bytes") as show:
-        new, skipped = _new_files(files, state, plan.fingerprint, show)
+        new, new_plans, skipped = _new_files(files, plans, state, show)
         if mapping.row_order_times and new and len(new) + len(state.files) > 1:
             raise InputError(
                 f"{mapping.path}: timestamps.missing: row_order times the lines of one file, and "
@@ -211,7 +213,7 @@ def ingest_logs(
             )
         summary.files_new, summary.files_skipped = len(new), len(skipped)
         log.debug("%d new files, %d already ingested", len(new), len(skipped))
-        for path, _ in new:
+        for (path, _), plan in zip(new, new_plans, strict=True):
             plan.check_columns(path)
         label_rows = load_labels(labels, mapping) if labels is not None else None
         label_table = label_rows.table if label_rows is not None else None
@@ -220,9 +222,10 @@ def ingest_logs(
         staging = events_dir / f".staging-{uuid.uuid4().hex}"
         con = connect(staging / "spill")
         try:
-            facts, dirty = _ingest_direct(con, new, plan, staging, events_dir, show, summary)
+            facts, dirty = (None, set()) if mapping.sources else _ingest_direct(
+                con, new, IngestPlan.of(mapping), staging, events_dir, show, summary)
             if facts is None:
-                facts = _ingest_staged(con, new, plan, staging, events_dir, show, summary,
+                facts = _ingest_staged(con, new, new_plans, staging, events_dir, show, summary,
                                        numbered=dirty, max_bad_fraction=max_bad_fraction,
                                        quarantine=quarantine)
             if quarantine.is_file():
@@ -303,22 +306,25 @@ def _count_labels(summary: IngestSummary, rows: LabelRows) -> None:
 
 
 def _new_files(
-    files: list[Path], state: IngestState, fingerprint: str, show: ProgressDisplay
-) -> tuple[list[tuple[Path, str]], list[Path]]:
-    """Split ``files`` into (new files with their state key, already ingested files)."""
+    files: list[Path], plans: list[IngestPlan], state: IngestState, show: ProgressDisplay
+) -> tuple[list[tuple[Path, str]], list[IngestPlan], list[Path]]:
+    """Split ``files`` (read by ``plans``, one each) into new files with their state key
+    (checksum and plan fingerprint), their plans, and the already ingested files."""
     new: list[tuple[Path, str]] = []
+    new_plans: list[IngestPlan] = []
     skipped: list[Path] = []
     seen: set[str] = set()
     task = show.add("checksums", total=sum(p.stat().st_size for p in files))
-    for path in files:
-        key = f"{file_checksum(path)}:{fingerprint}"
+    for path, plan in zip(files, plans, strict=True):
+        key = f"{file_checksum(path)}:{plan.fingerprint}"
         show.advance(task, path.stat().st_size)
         if key in state.files or key in seen:
             skipped.append(path)
         else:
             seen.add(key)
             new.append((path, key))
-    return new, skipped
+            new_plans.append(plan)
+    return new, new_plans, skipped
 
 
 def _ingest_direct(
@@ -368,7 +374,7 @@ def _ingest_direct(
 def _ingest_staged(
     con: duckdb.DuckDBPyConnection,
     new: list[tuple[Path, str]],
-    plan: IngestPlan,
+    plans: list[IngestPlan],
     staging: Path,
     events_dir: Path,
     show: ProgressDisplay,
@@ -382,24 +388,80 @@ def _ingest_staged(
     rows into ``summary`` and return the per-file facts.
 
     Raises :class:`TooManyBadRows` (before anything is written) when more than
-    ``max_bad_fraction`` of the rows are bad; otherwise stores the new events and adds the bad
-    rows to the ``quarantine`` file.
+    ``max_bad_fraction`` of the rows are bad (of each source's rows, with ``sources:``);
+    otherwise stores the new events and adds the bad rows to the ``quarantine`` file (with
+    ``sources:``, a ``source`` column and each source's own columns).
     """
-    staged = stage(con, new, plan, show, numbered=numbered)
+    staged = stage(con, new, plans, show, numbered=numbered)
     summary.rows_in, summary.quarantined = staged.rows_in, staged.quarantined
-    summary.reasons = staged.reasons
+    groups = _source_groups(plans)
+    if len(groups) == 1 and plans[0].source is None:
+        summary.reasons = staged.reasons
     repeated = has_staged(con) and repeats_event_ids(con)
     if repeated:
-        number_repeating_files(con, new, plan)
-    _check_bad_fraction(con, summary, max_bad_fraction, new, plan)
+        number_repeating_files(con, new, plans)
+    bad: list[pa.Table] = []
+    rows = has_staged(con)
+    for plan, indices in groups:
+        with _staged_of(con, indices, whole=len(groups) == 1 or not rows):
+            part = _source_summary(con, plan, indices, new, staged, summary, rows=rows)
+            _check_bad_fraction(con, part, max_bad_fraction, new, plan)
+            if part.quarantined:
+                table = quarantine_rows(con, [p for p, _ in new], plan.source_columns)
+                bad.append(table if plan.source is None else table.add_column(
+                    0, "source", pa.array([plan.source.name] * table.num_rows, pa.string())))
     if summary.rows_in > summary.quarantined:
-        written = store_events(con, staging, events_dir, plan.event_columns, repeated=repeated)
+        written = store_events(con, staging, events_dir, plans[0].event_columns,
+                               repeated=repeated)
         summary.accepted = written
         summary.duplicates = summary.rows_in - summary.quarantined - written
-    if summary.quarantined:
-        merge_quarantine(quarantine_rows(con, [p for p, _ in new], plan.source_columns),
-                         quarantine)
+    if bad:
+        merge_quarantine(pa.concat_tables(bad, promote_options="permissive"), quarantine)
     return staged.facts
+
+
+def _source_groups(plans: list[IngestPlan]) -> list[tuple[IngestPlan, list[int]]]:
+    """The plans of a run with the indices of the new files each reads, in first-file order."""
+    groups: dict[int, tuple[IngestPlan, list[int]]] = {}
+    for index, plan in enumerate(plans):
+        groups.setdefault(id(plan), (plan, []))[1].append(index)
+    return list(groups.values())
+
+
+@contextmanager
+def _staged_of(con: duckdb.DuckDBPyConnection, indices: list[int], *, whole: bool
+               ) -> Iterator[None]:
+    """Within the block, ``staged`` shows only the rows of the files ``indices`` (one source's,
+    so the quarantine and the advice read its ``_raw`` by its columns); ``whole``: all rows
+    are theirs, nothing to hide."""
+    if whole:
+        yield
+        return
+    con.execute("ALTER TABLE staged RENAME TO staged_all")
+    try:
+        con.execute("CREATE VIEW staged AS SELECT * FROM staged_all WHERE _file IN "
+                    f"(SELECT unnest({literal(indices)}))")
+        yield
+    finally:
+        con.execute("DROP VIEW IF EXISTS staged")
+        con.execute("ALTER TABLE staged_all RENAME TO staged")
+
+
+def _source_summary(
+    con: duckdb.DuckDBPyConnection, plan: IngestPlan, indices: list[int],
+    new: list[tuple[Path, str]], staged: StagedFiles, summary: IngestSummary, *, rows: bool,
+) -> IngestSummary:
+    """The rows in and bad rows of one source's files (the whole run's without ``sources:``);
+    a source's reasons are added to ``summary``'s as ``<source>: <reason>``. ``rows``: whether
+    any file had rows (the table ``staged`` exists)."""
+    if plan.source is None:
+        return summary
+    rows_in = sum(int(staged.facts[new[i][1]]["rows_in"]) for i in indices)
+    reasons = dict(con.execute(
+        "SELECT _reason, count(*) FROM staged WHERE _reason IS NOT NULL GROUP BY ALL"
+    ).fetchall()) if rows else {}
+    summary.reasons |= {f"{plan.source.name}: {r}": n for r, n in reasons.items()}
+    return IngestSummary(rows_in=rows_in, quarantined=sum(reasons.values()), reasons=reasons)
 
 
 def _check_bad_fraction(
@@ -414,7 +476,7 @@ def _check_bad_fraction(
         return
     index, line, why = first_bad_row(con)
     raise TooManyBadRows(
-        f"{summary.quarantined:,} of {summary.rows_in:,} rows "
+        f"{plan.label}{summary.quarantined:,} of {summary.rows_in:,} rows "
         f"({summary.quarantined / summary.rows_in:.1%}) failed validation, more than the "
         f"allowed {limit:.1%} (max_bad_fraction); most common: "
         f"{describe_reasons(summary.reasons, most=3)}; first at "

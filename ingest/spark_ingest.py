@@ -130,6 +130,9 @@ def ingest_logs_spark(
     started = time.perf_counter()
     args = check_ingest_arguments(inputs, mapping, events_dir, max_bad_fraction, quarantine_path)
     mapping, events_dir, quarantine = args.mapping, args.events_dir, args.quarantine
+    if mapping.sources:
+        raise InputError(f"{mapping.path}: 'sources:' (several schemas in one run) is read by "
+                         "the DuckDB engine only; use --engine duckdb for it")
     if mapping.row_order_times:  # its rows are numbered by position, not line, in the SQL
         raise InputError(f"{mapping.path}: timestamps.missing: row_order gives rows their "
                          "times from their line numbers; use --engine duckdb for it")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,7 +62,7 @@ class StagedFiles:
 def stage(
     con: duckdb.DuckDBPyConnection,
     new: list[tuple[Path, str]],
-    plan: IngestPlan,
+    plans: Sequence[IngestPlan],
     show: ProgressDisplay,
     *,
     numbered: set[int],
@@ -75,8 +75,9 @@ def stage(
         The run's connection; ``staged`` is created by the first file with rows.
     new
         The new files with their ingest state keys; ``_file`` is the index into it.
-    plan
-        How to read and map the files.
+    plans
+        How to read and map each file (one plan per new file, :func:`ingest.plan.source_plans`);
+        all write the same event columns.
     show
         The progress display (one task, in bytes read).
     numbered
@@ -86,6 +87,7 @@ def stage(
     staged = StagedFiles()
     for index, (path, key) in enumerate(new):
         show.update(task, description=f"reading {path.name}", info="")
+        plan = plans[index]
         rows = _stage_csv(con, index, path, plan, numbered=index in numbered)
         if rows is None:
             rows = _stage_chunks(con, index, path, plan, _RowCounter(show, task))
@@ -116,7 +118,7 @@ def has_staged(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def number_repeating_files(
-    con: duckdb.DuckDBPyConnection, new: list[tuple[Path, str]], plan: IngestPlan
+    con: duckdb.DuckDBPyConnection, new: list[tuple[Path, str]], plans: Sequence[IngestPlan]
 ) -> None:
     """Stage again, numbered, every unnumbered file that repeats an ``event_id`` within itself.
 
@@ -129,7 +131,7 @@ def number_repeating_files(
     for (index,) in files:
         log.debug("%s repeats an event_id: staging it again in file order", new[index][0])
         _unstage(con, index)
-        _scan_csv(con, index, new[index][0], plan, numbered=True)
+        _scan_csv(con, index, new[index][0], plans[index], numbered=True)
 
 
 def _stage_csv(

@@ -145,7 +145,7 @@ def event_schema(mapping: Mapping) -> pa.Schema:
 
 def transform_sql(
     mapping: Mapping, source: pa.Schema, *, table: str = "chunk", keep_raw: bool = False,
-    now: datetime | None = None,
+    now: datetime | None = None, events: Mapping | None = None, id_prefix: str = "",
 ) -> str:
     """The SQL mapping a registered chunk view ``table`` to canonical events plus ``_reason``.
 
@@ -164,12 +164,18 @@ def transform_sql(
     now
         The run's start (default: now): events later than it plus the mapping's
         ``ts_max_future`` are quarantined.
+    events
+        The mapping whose :func:`event_schema` the query returns (default ``mapping``): with
+        ``sources:``, the union, whose entity and attribute columns ``mapping`` (one source)
+        lacks are null.
+    id_prefix
+        Put before every ``event_id`` (a source's ``<name>:``).
 
     Returns
     -------
     str
-        A query returning the columns of :func:`event_schema`, then ``_reason`` (null for a good
-        row), ``_line`` and, with ``keep_raw``, ``_raw``.
+        A query returning the columns of :func:`event_schema` (of ``events``), then ``_reason``
+        (null for a good row), ``_line`` and, with ``keep_raw``, ``_raw``.
     """
     def col(name: str) -> str:
         if name in mapping.columns:
@@ -238,11 +244,17 @@ def transform_sql(
         f"coalesce({c}, chr(0))" for c in content
     ) + "))"
     reason = "CASE " + " ".join(f"WHEN {cond} THEN {why}" for cond, why in checks) + " END"
+    events = events or mapping
+    own = {e.event_column for e in mapping.entities} | set(mapping.attributes)
+    extras = [(e.event_column, "VARCHAR") for e in events.entities]
+    extras += [(a, "DOUBLE" if kind == "float" else "VARCHAR")
+               for a, kind in events.attributes.items()]
+    event_id = f"coalesce(_given_id, {digest})"
     middle = [
-        f"coalesce(_given_id, {digest}) AS event_id",
+        f"{literal(id_prefix)} || {event_id} AS event_id" if id_prefix
+        else f"{event_id} AS event_id",
         "ts", "account_id", "event_type", *_OPTIONAL_IDS, "amount",
-        *(ident(e.event_column) for e in mapping.entities),
-        *attributes,
+        *(ident(c) if c in own else f"CAST(NULL AS {kind}) AS {ident(c)}" for c, kind in extras),
         f"{reason} AS _reason",
         "_line",
         *raw,

@@ -139,6 +139,11 @@ def test_row_order_times_are_refused_before_spark_starts(tmp_path):
                                      "timezone: Europe/Berlin\n")
     with pytest.raises(InputError, match="timezone is read by the DuckDB engine only"):
         ingest_logs_spark(path, tmp_path / "z.yaml", tmp_path / "out")
+    (tmp_path / "s.yaml").write_text(
+        "sources:\n  reviews:\n    files: 'reviews*.csv'\n"
+        "    columns: {account_id: user, event_type: action, ts: t}\n")
+    with pytest.raises(InputError, match="'sources:' .* DuckDB engine only"):
+        ingest_logs_spark(path, tmp_path / "s.yaml", tmp_path / "out")
 
 
 @pytest.mark.parametrize("split_bytes", [64, 16])
