@@ -544,6 +544,12 @@ def check_source_columns(
         wanted |= {f"entities.{e.node_type}": e.source for e in mapping.entities}
         wanted |= {f"attributes.{a}": a for a in mapping.attributes}
     for key, column in wanted.items():
+        if column not in have and not have:
+            raise MappingError(
+                f"{mapping.path}: {key} names source column {column!r}, but {source} has no "
+                "columns at all: it is empty, or holds no header line or no JSON object (an "
+                "empty JSON array); remove it from the input, or fill it"
+            )
         if column not in have:
             raise MappingError(
                 f"{mapping.path}: {key} names source column {column!r}, which {source} does not "

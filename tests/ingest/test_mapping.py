@@ -90,6 +90,16 @@ def test_check_source_columns_lists_the_columns_that_exist():
     assert "'user', 'when', 'action'" in text
 
 
+def test_a_file_without_columns_says_so(tmp_path):
+    from ingest.run import ingest_logs
+
+    mapping = mapping_from_dict(BASE, "team.yaml")
+    for name, text in (("empty.json", "[]"), ("blank.json", "")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(MappingError, match=f"{name} has no columns at all: it is empty"):
+            ingest_logs(tmp_path / name, mapping, tmp_path / "ev", progress=False)
+
+
 @pytest.mark.parametrize(
     ("found", "hint"),
     [(["uid;when;action"], """set 'delimiter: ";"'"""),
