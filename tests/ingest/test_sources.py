@@ -170,3 +170,21 @@ def test_the_fingerprint_follows_every_source(tmp_path):
 def test_the_example_mapping_is_valid_yaml_with_three_sources():
     raw = yaml.safe_load(EXAMPLE.read_text())
     assert list(raw["sources"]) == ["signups", "logins", "payments"]
+
+
+def test_sources_of_other_formats_and_headerless_files_in_one_run(tmp_path):
+    logs = tmp_path / "logs"
+    (logs / "pay").mkdir(parents=True)
+    (logs / "signups.tsv").write_text("1\ta1\t2024-01-01T10:00:00Z\td1\tx@m.com\n")
+    pay = pd.DataFrame({"id": ["1"], "payer": ["a1"], "when": ["2024-01-02T09:00:00Z"],
+                        "card": ["c1"], "amt": [2.0], "fee": [0.1]})
+    pay.to_parquet(logs / "pay" / "p.parquet")
+    raw = two_sources()
+    raw["sources"]["signups"] |= {"files": "signups*.tsv",
+                                  "header": ["id", "user", "at", "dev", "email"]}
+    raw["sources"]["payments"]["files"] = "pay/*.parquet"
+    summary = ingest(logs, tmp_path / "ev", raw)
+    assert (summary.accepted, summary.quarantined) == (2, 0)
+    events = events_table(tmp_path / "ev").set_index("event_id")
+    assert events.loc["signups:1", "device_id"] == "d1"
+    assert events.loc["payments:1", "fee"] == 0.1
