@@ -8,7 +8,7 @@ from the due time (``*_ms``: what a caller waits, queueing included) and from th
 the batches' events/s is the service's, not the event generator's). Prints p50 / p95 / p99, the
 sustained events/s, the service's time per phase and collector pauses during the singles (from
 its ``/metrics``) with the mean events per applied group, its RSS, CPU seconds and CPU
-milliseconds an event (singles, batches; for singles also the event loop's part: HTTP, JSON,
+milliseconds an event (singles, batches; for each also the event loop's part: HTTP, JSON,
 validation), its start-up seconds (with ``--start``), and beside
 them the batch `abusenet score` cost per event of the run when it has one.
 
@@ -341,7 +341,7 @@ def main() -> None:
             if time.perf_counter() - began > args.max_seconds:
                 break
         batch_rate = 100 * len(batch) / (time.perf_counter() - began)
-        cpu_batch = cpu_seconds(args.pid)
+        cpu_batch, loop_batch = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
         rss = rss_mb(args.pid)
     finally:
         client.close()
@@ -362,7 +362,9 @@ def main() -> None:
             round(1000 * (loop_single - loop_before) / single["requests"], 3)
             if single["requests"] else None),
         "batch_ms_per_event": round(1000 * (cpu_batch - cpu_single) / max(100 * len(batch), 1),
-                                    3)}
+                                    3),
+        "batch_event_loop_ms_per_event": round(
+            1000 * (loop_batch - loop_single) / max(100 * len(batch), 1), 3)}
     applied = single_phases.get("update", {}).get("count")
     print(json.dumps({
         "accounts": manifest["nodes"]["Account"]["count"],
