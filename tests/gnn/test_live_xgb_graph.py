@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from gnn.baselines.xgb_graph import XGBGraph, hop_features
-from gnn.live_xgb_graph import LiveXGBGraph, _Distinct, _in_edges_from, _mean_edges, _members
+from gnn.live_xgb_graph import (
+    LiveXGBGraph,
+    _csr_product,
+    _Distinct,
+    _in_edges_from,
+    _mean_edges,
+    _members,
+)
 from gnn.local_scoring import GrowingAdjacency, LocalGraph
 
 USED = ("Account", "USED", "Device")
@@ -213,3 +221,20 @@ def test_scores_are_the_model_s_probabilities_with_its_range_of_trees(calibrate)
                                   model.probabilities(live.features(g, every)))
     every_tree = booster.inplace_predict(features, predict_type="margin")
     assert not np.array_equal(every_tree, model.margins(features).astype(np.float32))
+
+
+@pytest.mark.parametrize("edges", [0, 5, 300])
+def test_csr_product_is_scipy_s_product_bit_for_bit(edges):
+    """_csr_product sums what csr_matrix @ values sums, in its order (rows without edges, a
+    float32 level below, int32 columns, no columns)."""
+    rng = np.random.default_rng(edges)
+    position = np.sort(rng.integers(0, 20, edges))
+    source = rng.integers(0, 50, edges).astype(np.int32)
+    indptr = np.r_[0, np.cumsum(np.bincount(position, minlength=20))]
+    share = rng.random(edges)
+    for values in (rng.normal(size=(50, 7)), rng.normal(size=(50, 3)).astype(np.float32),
+                   np.zeros((50, 0))):
+        want = sp.csr_matrix((share, source, indptr), shape=(20, 50)) @ values
+        got = _csr_product(indptr, source, share, values)
+        assert got.dtype == np.float64 and got.shape == (20, values.shape[1])
+        np.testing.assert_array_equal(got, want)
