@@ -90,7 +90,27 @@ def test_reads_go_on_while_the_state_is_rescored(run_dir, monkeypatch):
     read = _read_during_fit(state, account, monkeypatch)
     state.rescore()
     assert read and state.scorer is not old
+    assert all(len(c.node) == 0 for c in old._cache.values())  # not held beside the new ones
     np.testing.assert_allclose(state.scorer.current(state.graph, every), scores, atol=1e-6)
+
+
+@pytest.mark.slow  # a load (~2 s)
+def test_a_failed_rescore_gives_the_serving_scorer_its_input_caches_back(run_dir, monkeypatch):
+    import abusenet.serve.state as serve_state
+
+    state = GraphState.load(run_dir)
+    gnn = getattr(state.scorer, "gnn", state.scorer)
+    held = {t: c.values[:c.identity].copy() for t, c in gnn._cache.items()}
+
+    def broken(scorer, graph, spill):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serve_state, "fit_spilled", broken)
+    with pytest.raises(OSError, match="disk full"):
+        state.rescore()
+    assert getattr(state.scorer, "gnn", state.scorer) is gnn
+    for t, values in held.items():
+        np.testing.assert_array_equal(gnn._cache[t].values[:gnn._cache[t].identity], values)
 
 
 @pytest.mark.slow  # a detector fit and two service starts (~40 s)
