@@ -45,7 +45,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.direct import direct_candidates, write_clean_csv
+from ingest.direct import DirectWrite, direct_candidates, write_clean_csv
 from ingest.engine import connect
 from ingest.files import write_parquet_atomic
 from ingest.labels import LabelRows, load_labels
@@ -222,8 +222,8 @@ def ingest_logs(
         staging = events_dir / f".staging-{uuid.uuid4().hex}"
         con = connect(staging / "spill")
         try:
-            facts, dirty = (None, set()) if mapping.sources else _ingest_direct(
-                con, new, IngestPlan.of(mapping), staging, events_dir, show, summary)
+            facts, dirty = _ingest_direct(con, new, new_plans, staging, events_dir, show,
+                                          summary)
             if facts is None:
                 facts = _ingest_staged(con, new, new_plans, staging, events_dir, show, summary,
                                        numbered=dirty, max_bad_fraction=max_bad_fraction,
@@ -330,7 +330,7 @@ def _new_files(
 def _ingest_direct(
     con: duckdb.DuckDBPyConnection,
     new: list[tuple[Path, str]],
-    plan: IngestPlan,
+    plans: list[IngestPlan],
     staging: Path,
     events_dir: Path,
     show: ProgressDisplay,
@@ -350,7 +350,7 @@ def _ingest_direct(
     task = show.add("reading", total=size)
     show.describe(task, "reading " + ", ".join(p.name for p in paths))
     out = staging / "events"
-    result = write_clean_csv(con, paths, plan, out, uuid.uuid4().hex[:12])
+    result = _write_clean(con, paths, plans, out)
     if result is None:
         why = "a compression DuckDB's CSV reader cannot read"
     elif not result.clean:
@@ -369,6 +369,25 @@ def _ingest_direct(
     log.debug("direct path: %d rows of %d clean CSV files stored", summary.rows_in, len(paths))
     return {key: file_facts(path, rows) for (path, key), rows in zip(new, result.rows,
                                                                     strict=True)}, set()
+
+
+def _write_clean(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], plans: list[IngestPlan], out: Path
+) -> DirectWrite | None:
+    """:func:`ingest.direct.write_clean_csv` for each source's files (all files at once
+    without ``sources:``), into ``out``; rows and dirty files by index into ``paths``."""
+    run = uuid.uuid4().hex[:12]
+    rows = [0] * len(paths)
+    dirty: set[int] = set()
+    for k, (plan, indices) in enumerate(_source_groups(plans)):
+        part = write_clean_csv(con, [paths[i] for i in indices], plan, out,
+                               run if k == 0 else f"{run}-{k}")
+        if part is None:
+            return None
+        for i, n in zip(indices, part.rows, strict=True):
+            rows[i] = n
+        dirty |= {indices[i] for i in part.dirty}
+    return DirectWrite(rows=rows, dirty=dirty)
 
 
 def _ingest_staged(

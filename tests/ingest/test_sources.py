@@ -188,3 +188,13 @@ def test_sources_of_other_formats_and_headerless_files_in_one_run(tmp_path):
     events = events_table(tmp_path / "ev").set_index("event_id")
     assert events.loc["signups:1", "device_id"] == "d1"
     assert events.loc["payments:1", "fee"] == 0.1
+
+
+def test_clean_csv_sources_take_the_direct_path(tmp_path, caplog):
+    logs = write_logs(tmp_path / "logs")
+    with caplog.at_level("DEBUG", logger="ingest.run"):
+        summary = ingest(logs, tmp_path / "ev", two_sources())
+    assert "direct path: 4 rows of 2 clean CSV files stored" in caplog.text
+    assert summary.accepted == 4
+    assert sorted(events_table(tmp_path / "ev").event_id) == [
+        "payments:1", "payments:2", "signups:1", "signups:2"]
