@@ -38,18 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from graph.rings.flows import FlowGroup
-from graph.rings.null_model import log10_choose
-from graph.rings.off_schedule import (
-    MAX_STEP,
-    MIN_DAYS,
-    log10_drawn_tail,
-    log10_sf,
-    log10_tail,
-    product_of_chances,
-    routine_days,
-    routines,
-    upper_rates,
-)
+from graph.rings.off_schedule import MAX_STEP, MIN_DAYS, judge_off_days
 from graph.rings.one_shot import one_shot_accounts
 from graph.rings.periodic import DAY_S
 from graph.rings.projection import epoch_seconds
@@ -129,33 +118,19 @@ def _one_off_days(transfers: pd.DataFrame, centre: str, n_accounts: int, day_s: 
     return np.bincount(codes // (int(day.max()) + 1), minlength=n_accounts)
 
 
-def _reference_from(owner: np.ndarray, day: np.ndarray, step: np.ndarray, width: int
-                    ) -> np.ndarray:
-    """Per routine hub (its off-routine days ``day``, hub ``owner``): the day from which the
-    counterparties it first paid are its one-shot reference. Where its off days reach the
-    log's last fifth, half a step before the first of them: paid no earlier, its counterparties
-    have had no more of the log left to transfer again (review G2, session 20, as
-    :mod:`graph.rings.off_schedule` reads it), so were its off days like the others, their
-    counterparties would be one-shot no more often; elsewhere day 0."""
-    first = np.full(len(step), width)
-    last = np.full(len(step), -1)
-    np.minimum.at(first, owner, day)
-    np.maximum.at(last, owner, day)
-    return np.where(5 * last >= 4 * width, np.maximum(first - step // 2, 0), 0)
-
-
 def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, max_size: int,
                      min_surprise: float, day_s: float = DAY_S, min_days: int = MIN_DAYS,
                      max_step: int = MAX_STEP, times: pd.DataFrame | None = None,
                      timed: np.ndarray | None = None) -> list[FlowGroup]:
     """Fans-out and fans-in of the counterparties a hub pays (or is paid by) on days off its
-    routine (module docstring), judged per transfer: over every transfer of the accounts
-    ``timed`` (rows) in ``times`` (``src, dst, ts``, :data:`TransferTimes`) and
-    :func:`known_transfer_times` of ``transfers``, on the hubs whose every transfer time that
-    is (``timed`` or no pair of three or more): ``flow_fan_out`` / ``flow_fan_in`` groups (the
-    hub and those counterparties) whose ``log_chance`` is the two chances multiplied and
-    ``tests`` the hubs judged here that could have been as unlikely; only those that beat that
-    count (``-log_chance > log10 tests + log10 2``)."""
+    routine (module docstring, :func:`~graph.rings.off_schedule.judge_off_days`), judged per
+    transfer: over every transfer of the accounts ``timed`` (rows) in ``times`` (``src, dst,
+    ts``, :data:`TransferTimes`) and :func:`known_transfer_times` of ``transfers``, on the
+    hubs whose every transfer time that is (``timed`` or no pair of three or more):
+    ``flow_fan_out`` / ``flow_fan_in`` groups (the hub and those counterparties) whose
+    ``log_chance`` is the two chances multiplied and ``tests`` the hubs judged here that
+    could have been as unlikely; only those that beat that count (``-log_chance > log10
+    tests + log10 2``)."""
     n_accounts = len(accounts)
     every = np.zeros(n_accounts, bool)
     if times is not None and timed is not None:
@@ -165,13 +140,12 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
                   & (times["dst"].to_numpy() >= 0)]
     if times.empty:
         return []
-    day = np.floor(times["ts"].to_numpy(np.float64) / day_s).astype(np.int64)
+    paid_at = times["ts"].to_numpy(np.float64)
+    day = np.floor(paid_at / day_s).astype(np.int64)
     day -= day.min()
-    width = int(day.max()) + 1
     count = transfers["count"].to_numpy(np.int64)
     ids = np.asarray(accounts.astype(str), dtype=object)
     single = one_shot_accounts(transfers, n_accounts)
-    tried = np.log10(sum(range(2, max_step + 1)))
     groups: list[FlowGroup] = []
     for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
                                      ("dst", "src", "flow_fan_in", "payers")):
@@ -180,85 +154,27 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
         # (no pair of theirs on this side has three or more); the first and last times of
         # busier pairs are no sample of a hub's days (they crowd at the ends of its life, and
         # a pay day added partway was a false fan in 3 of 60 honest worlds)
-        whole = every | (np.bincount(transfers[centre].to_numpy(np.int64), count > 2,
-                                     minlength=n_accounts) == 0)
-        codes = np.unique(hub[whole[hub]] * width + day[whole[hub]])
-        busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
-        compact = np.full(n_accounts, -1, np.int64)
-        compact[busy] = np.arange(len(busy))
-        codes = codes[compact[codes // width] >= 0]
-        n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
-        n[busy], step[busy], residue[busy], on[busy] = routines(
-            compact[codes // width], codes % width, len(busy), max_step)
-        judged = np.flatnonzero((n >= min_days) & (step > 0))
-        # charged for the (step, day) tried and for the accounts tried: among thousands of
-        # accounts paying friends at random, a few hold a progression by chance (review H5,
-        # session 21: 8 of 49 days every 26 days, then 39 days "off" it, a false fan-in)
-        routine = log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + tried
-        keeps = judged[routine + np.log10(max(len(judged), 1)) <= -min_surprise]
-        if not len(keeps):
-            continue
-        fan_of = np.full(n_accounts, -1, np.int64)
-        fan_of[keeps] = np.arange(len(keeps))
-        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise)
-        off = n[keeps] - kept.sum(axis=1)
-        # and a hub keeps its routine only where most of its days are on it
-        held = 2 * off <= n[keeps]
-        keeps, kept, off = keeps[held], kept[held], off[held]
-        fan_of[:] = -1
-        fan_of[keeps] = np.arange(len(keeps))
+        whole = (every | (np.bincount(transfers[centre].to_numpy(np.int64), count > 2,
+                                      minlength=n_accounts) == 0))[hub]
         # off_schedule judges the hubs with enough one-off days: here the others only
-        mine_here = _one_off_days(transfers, centre, n_accounts, day_s)[keeps] < min_days
-        if not (off.any() and mine_here.any()):
-            continue
-        q, rho = upper_rates(off, n[keeps])
-        mine = fan_of[hub] >= 0
-        off_day = mine.copy()
-        off_day[mine] = ~kept[fan_of[hub[mine]], day[mine] % step[hub[mine]]].astype(bool)
-        leaves = times[leaf].to_numpy(np.int64)
-        theirs, at = np.unique(fan_of[hub[mine]] * n_accounts + leaves[mine],
-                               return_inverse=True)
-        paid = np.full(len(theirs), width)
-        np.minimum.at(paid, at, day[mine])
-        since = _reference_from(fan_of[hub[off_day]], day[off_day], step[keeps], width)
-        seen = paid >= since[theirs // n_accounts]
-        pairs = np.unique(fan_of[hub[off_day]] * n_accounts + leaves[off_day])
-        owner, rows_of = pairs // n_accounts, pairs % n_accounts
-        k = np.bincount(owner, minlength=len(keeps))
-        drawn = seen[np.searchsorted(theirs, pairs)]
-        g = np.bincount(owner[single[rows_of] & drawn], minlength=len(keeps))
-        k_drawn = np.bincount(owner[drawn], minlength=len(keeps))
-        theirs = theirs[seen]
-        total = np.bincount(theirs // n_accounts, minlength=len(keeps))
-        marked = np.bincount(theirs[single[theirs % n_accounts]] // n_accounts,
-                             minlength=len(keeps))
-        # one reading of two independent chances: how many days off its routines, how many of
-        # those counterparties are one-shot (no burst: hubs that turn sloppy late bunch their
-        # slips, review note on 4ceacaf, 3 false groups in 10 worlds; AMLSim gains nothing by it)
-        chance = product_of_chances(
-            log10_tail(off, n[keeps], q, rho) + log10_drawn_tail(g, k_drawn, marked, total), 2)
-        most = np.minimum(n[keeps], max_size - 1)
-        drawn = np.minimum(marked, max_size - 1)
-        reachable = np.sort(product_of_chances(
-            log10_tail(most, n[keeps], q, rho) + log10_choose(marked, drawn)
-            - log10_choose(total, drawn), 2
-        )[mine_here])
-        tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
-        strong = np.flatnonzero(mine_here & (-chance > np.log10(tests) + np.log10(2.0))
-                                & (k >= min_fan) & (k <= max_size - 1))
-        bounds = np.searchsorted(owner, np.arange(len(keeps) + 1))
-        for j in strong:
-            h, rows = keeps[j], rows_of[bounds[j]:bounds[j + 1]]
+        mine_here = _one_off_days(transfers, centre, n_accounts, day_s) < min_days
+        # no burst: hubs that turn sloppy late bunch their slips (review note on 4ceacaf, 3
+        # false groups in 10 worlds; AMLSim gains nothing by it)
+        for found in judge_off_days(
+                hub[whole], times[leaf].to_numpy(np.int64)[whole], paid_at[whole], day[whole],
+                int(day.max()) + 1, single, min_fan, max_size, min_surprise, day_s, min_days,
+                max_step, counted=mine_here, burst=False, per_account=True, majority=True):
             groups.append(FlowGroup(
-                np.append(rows, h), kind,
-                [f"Hub:{ids[h]}",
-                 f"OffRoutine:{len(rows)} {side} on {off[j]} of its {n[h]} transfer days off "
-                 f"its routine of one day every {step[h]}d ({q[j]:.2%} of the other routine "
-                 f"hubs' days are, their spread rho {rho[j]:.3f})",
-                 f"OffRoutineOneShot:{g[j]} of them have no other transfer in the log "
-                 f"({marked[j]} of the {total[j]} {side} it first paid from day {since[j]} "
-                 f"of the log on do)",
-                 f"OffRoutineChance:{10.0 ** chance[j]:.1e} ({tests[j]} hubs could be as "
-                 f"unlikely)"],
-                float(chance[j]), int(tests[j])))
+                np.append(found.members, found.hub), kind,
+                [f"Hub:{ids[found.hub]}",
+                 f"OffRoutine:{len(found.members)} {side} on {found.off} of its {found.n} "
+                 f"transfer days off its routine of one day every {found.step}d "
+                 f"({found.q:.2%} of the other routine hubs' days are, their spread rho "
+                 f"{found.rho:.3f})",
+                 f"OffRoutineOneShot:{found.one_shot} of them have no other transfer in the "
+                 f"log ({found.marked} of the {found.total} {side} it first paid from day "
+                 f"{found.since} of the log on do)",
+                 f"OffRoutineChance:{10.0 ** found.log_chance:.1e} ({found.tests} hubs could "
+                 f"be as unlikely)"],
+                found.log_chance, found.tests))
     return groups

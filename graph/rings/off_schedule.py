@@ -49,11 +49,14 @@ once), over the days the pairs start:
   (a season in which every hub slips bunches them; a hub's own holiday week does too).
 
 A group is the hub and its off-routine counterparties, ``min_fan`` to ``max_size - 1`` of them.
+The test is :func:`judge_off_days`; :mod:`graph.rings.off_routine` runs it too, on every
+transfer's day rather than the one-off pairs' (no burst there, and its own charges).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -311,32 +314,6 @@ def _quiet_payees_chance(codes: np.ndarray, width: int, hub: np.ndarray, step: n
                             k + per_hub(pairs * on_routine))
 
 
-def _later_counterparties(codes: np.ndarray, width: int, fan_of: np.ndarray,
-                          step: np.ndarray, kept: np.ndarray, pairs: np.ndarray,
-                          shots: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per judged hub (``fan_of`` its index, -1 for the others; ``codes`` its days, sorted,
-    with ``pairs`` one-off counterparties each, ``shots`` of them one-shot): the day from
-    which its routines' days (``kept``, :func:`routine_days`) are its reference, the
-    counterparties of those days and how many are one-shot. Where its days off its routines
-    reach the log's last fifth, from half a step before the first of them: paid no earlier,
-    those counterparties have had no more time left in the log to transfer again (review G2,
-    session 20), so were its payments off its routines like the others, they would be
-    one-shot no more often; elsewhere all of them (day 0)."""
-    judged = fan_of[codes // width] >= 0
-    codes, pairs, shots = codes[judged], pairs[judged], shots[judged]
-    hub, day = fan_of[codes // width], codes % width
-    on = kept[hub, day % step[hub]] > 0
-    first = np.full(len(step), width)
-    last = np.full(len(step), -1)
-    np.minimum.at(first, hub[~on], day[~on])
-    np.maximum.at(last, hub[~on], day[~on])
-    since = np.where(5 * last >= 4 * width, np.maximum(first - step // 2, 0), 0)
-    reference = on & (day >= since[hub])
-    return (since,
-            np.bincount(hub[reference], pairs[reference], minlength=len(step)).astype(np.int64),
-            np.bincount(hub[reference], shots[reference], minlength=len(step)).astype(np.int64))
-
-
 def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
               kept: np.ndarray) -> np.ndarray:
     """Per judged hub (``fan_of`` its index, -1 for the others), how many of its days in a row
@@ -374,110 +351,208 @@ def routines(hub: np.ndarray, day: np.ndarray, n_accounts: int, max_step: int = 
     return n, step, residue, on
 
 
+def quiet_reader(transfers: pd.DataFrame, horizon_s: float
+                 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """:meth:`~graph.rings.one_shot.Activity.quiet_after` over ``transfers`` (pairs: ``src``,
+    ``dst``, ``count``, ``ts``, ``last``) for ``horizon_s`` seconds, its activity built on
+    the first query only (and once for every query after)."""
+    built: list[Activity] = []
+
+    def quiet(account: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        if not built:
+            built.append(Activity.of(transfers, horizon_s))
+        return built[0].quiet_after(account, ts, horizon_s)
+
+    return quiet
+
+
+@dataclass(frozen=True)
+class OffDays:
+    """A hub off its routine beyond chance (:func:`judge_off_days`): its ``members`` (the
+    counterparties of its days off its routines, rows), its ``n`` distinct days, ``off`` of
+    them off its routines of one day every ``step``, the other routine hubs' rate ``q`` and
+    spread ``rho``, ``one_shot`` of the members one-shot against ``marked`` of the ``total``
+    counterparties it first paid from day ``since`` of the log on, its off days' ``span`` in
+    ranks (-1: no burst term), the ``log_chance`` of it all and the ``tests`` charged."""
+
+    hub: int
+    members: np.ndarray
+    n: int
+    off: int
+    step: int
+    q: float
+    rho: float
+    one_shot: int
+    marked: int
+    total: int
+    since: int
+    span: int
+    log_chance: float
+    tests: int
+
+
+def _reference_from(owner: np.ndarray, day: np.ndarray, step: np.ndarray, width: int
+                    ) -> np.ndarray:
+    """Per routine hub (its off-routine days ``day``, hub ``owner``): the day from which the
+    counterparties it first paid are its one-shot reference. Where its off days reach the
+    log's last fifth, half a step before the first of them: paid no earlier, its counterparties
+    have had no more of the log left to transfer again (review G2, session 20), so were its
+    off days like the others, their counterparties would be one-shot no more often;
+    elsewhere day 0."""
+    first = np.full(len(step), width)
+    last = np.full(len(step), -1)
+    np.minimum.at(first, owner, day)
+    np.maximum.at(last, owner, day)
+    return np.where(5 * last >= 4 * width, np.maximum(first - step // 2, 0), 0)
+
+
+def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.ndarray,
+                   width: int, single: np.ndarray, min_fan: int, max_size: int,
+                   min_surprise: float, day_s: float = DAY_S, min_days: int = MIN_DAYS,
+                   max_step: int = MAX_STEP,
+                   quiet: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                   log_end: float = np.inf, counted: np.ndarray | None = None,
+                   burst: bool = True, per_account: bool = False, majority: bool = False
+                   ) -> list[OffDays]:
+    """The test of the module docstring on one side: each row a payment of account ``hub``
+    to (or from) ``leaf`` at ``ts`` (epoch s), on ``day`` (``0`` to ``width - 1``), for the
+    hubs with at least ``min_days`` distinct days; ``single`` marks the one-shot accounts.
+    Where ``quiet`` is given (per payee and time: no other transfer in the
+    :data:`QUIET_DAYS` after, :func:`quiet_reader`), a further pay day whose payees stay
+    quiet beyond chance is refused (:func:`routine_days`; payments that close to
+    ``log_end`` are not watched). ``counted`` (per account, all where None): the hubs
+    judged and charged for here (every routine hub is in the reference rate);
+    ``burst``: the span of the off days is a third chance; ``per_account``: the routine test
+    is charged for the accounts tried too; ``majority``: a hub keeps its routine only where
+    most of its days lie on it. The hubs that beat their count of tests (``-log_chance >
+    log10 tests + log10 2``) with ``min_fan`` to ``max_size - 1`` members."""
+    n_accounts = len(single)
+    codes, at = np.unique(hub * width + day, return_inverse=True)
+    busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
+    compact = np.full(n_accounts, -1, np.int64)
+    compact[busy] = np.arange(len(busy))
+    inside = compact[codes // width] >= 0
+    payees = None
+    if quiet is not None:
+        # payees watched for QUIET_DAYS after being paid, those paid that close to the
+        # log's end left out (only the busy hubs' are read)
+        watch = (compact[hub] >= 0) & (ts + QUIET_DAYS * day_s <= log_end)
+        still = np.zeros(len(hub), bool)
+        if watch.any():
+            still[watch] = quiet(leaf[watch], ts[watch])
+        payees = (np.bincount(at, watch, minlength=len(codes))[inside],
+                  np.bincount(at, still, minlength=len(codes))[inside])
+    codes = codes[inside]
+    n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
+    n[busy], step[busy], residue[busy], on[busy] = routines(
+        compact[codes // width], codes % width, len(busy), max_step)
+    judged = np.flatnonzero((n >= min_days) & (step > 0))
+    routine = log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + np.log10(
+        sum(range(2, max_step + 1)))
+    if per_account:
+        # charged for the accounts tried too: among thousands of accounts paying friends at
+        # random, a few hold a progression by chance (review H5, session 21: 8 of 49 days
+        # every 26 days, then 39 days "off" it, a false fan-in)
+        routine = routine + np.log10(max(len(judged), 1))
+    keeps = judged[routine <= -min_surprise]
+    if not len(keeps):
+        return []
+    fan_of = np.full(n_accounts, -1, np.int64)
+    fan_of[keeps] = np.arange(len(keeps))
+    kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise, payees)
+    off = n[keeps] - kept.sum(axis=1)
+    if majority:
+        held = 2 * off <= n[keeps]
+        keeps, kept, off = keeps[held], kept[held], off[held]
+        fan_of[:] = -1
+        fan_of[keeps] = np.arange(len(keeps))
+    mine_here = np.ones(len(keeps), bool) if counted is None else counted[keeps]
+    if not (off.any() and mine_here.any()):
+        return []
+    q, rho = upper_rates(off, n[keeps])
+    mine = fan_of[hub] >= 0
+    off_day = mine.copy()
+    off_day[mine] = ~kept[fan_of[hub[mine]], day[mine] % step[hub[mine]]].astype(bool)
+    theirs, first_at = np.unique(fan_of[hub[mine]] * n_accounts + leaf[mine],
+                                 return_inverse=True)
+    paid = np.full(len(theirs), width)
+    np.minimum.at(paid, first_at, day[mine])
+    since = _reference_from(fan_of[hub[off_day]], day[off_day], step[keeps], width)
+    seen = paid >= since[theirs // n_accounts]
+    pairs = np.unique(fan_of[hub[off_day]] * n_accounts + leaf[off_day])
+    owner, rows_of = pairs // n_accounts, pairs % n_accounts
+    k = np.bincount(owner, minlength=len(keeps))
+    drawn = seen[np.searchsorted(theirs, pairs)]
+    g = np.bincount(owner[single[rows_of] & drawn], minlength=len(keeps))
+    k_drawn = np.bincount(owner[drawn], minlength=len(keeps))
+    theirs = theirs[seen]
+    total = np.bincount(theirs // n_accounts, minlength=len(keeps))
+    marked = np.bincount(theirs[single[theirs % n_accounts]] // n_accounts,
+                         minlength=len(keeps))
+    # independent chances: how many days off its routines, how many of those counterparties
+    # are one-shot, and (burst) how close together the days lie
+    terms = log10_tail(off, n[keeps], q, rho) + log10_drawn_tail(g, k_drawn, marked, total)
+    most = np.minimum(n[keeps], max_size - 1)
+    drawn_most = np.minimum(marked, max_size - 1)
+    best = (log10_tail(most, n[keeps], q, rho) + log10_choose(marked, drawn_most)
+            - log10_choose(total, drawn_most))
+    span = np.full(len(keeps), -1)
+    if burst:
+        span = _off_span(codes, width, fan_of, step[keeps], kept)
+        terms = terms + log10_span_chance(off, span, n[keeps])
+        best = best + log10_span_chance(most, most - 1, n[keeps])
+    chance = product_of_chances(terms, 3 if burst else 2)
+    reachable = np.sort(product_of_chances(best, 3 if burst else 2)[mine_here])
+    tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
+    strong = np.flatnonzero(mine_here & (-chance > np.log10(tests) + np.log10(2.0))
+                            & (k >= min_fan) & (k <= max_size - 1))
+    bounds = np.searchsorted(owner, np.arange(len(keeps) + 1))
+    return [OffDays(int(keeps[j]), rows_of[bounds[j]:bounds[j + 1]], int(n[keeps[j]]),
+                    int(off[j]), int(step[keeps[j]]), float(q[j]), float(rho[j]), int(g[j]),
+                    int(marked[j]), int(total[j]), int(since[j]), int(span[j]),
+                    float(chance[j]), int(tests[j])) for j in strong]
+
+
 def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
                       max_size: int, min_surprise: float, day_s: float = DAY_S,
                       min_days: int = MIN_DAYS, max_step: int = MAX_STEP) -> list[FlowGroup]:
     """Fans-in and fans-out of the one-off counterparties off their hub's routine (module
-    docstring): ``flow_fan_in`` / ``flow_fan_out`` groups (the hub and those counterparties)
-    whose ``log_chance`` is the chance of their days' count against the other hubs
-    (beta-binomial), their one-shot lives and their burst, multiplied, and ``tests``
-    the hubs that could have been as unlikely; only those that beat that count
-    (``-log_chance > log10 tests + log10 2``)."""
+    docstring, :func:`judge_off_days` over the days the one-off pairs start):
+    ``flow_fan_in`` / ``flow_fan_out`` groups (the hub and those counterparties) whose
+    ``log_chance`` is the chance of their days' count against the other hubs
+    (beta-binomial), their one-shot lives and their burst, multiplied, and ``tests`` the
+    hubs that could have been as unlikely; only those that beat that count (``-log_chance >
+    log10 tests + log10 2``)."""
     n_accounts = len(accounts)
     one_off = transfers[(transfers["count"].to_numpy() == 1) & (transfers["ts"].to_numpy() >= 0)]
     if one_off.empty:
         return []
-    day = np.floor(one_off["ts"].to_numpy(np.float64) / day_s).astype(np.int64)
+    paid_at = one_off["ts"].to_numpy(np.float64)
+    day = np.floor(paid_at / day_s).astype(np.int64)
     day -= day.min()
     ids = np.asarray(accounts.astype(str), dtype=object)
     single = one_shot_accounts(transfers, n_accounts)
-    log_end = float(transfers["last"].max())
-    paid_at = one_off["ts"].to_numpy(np.float64)
-    horizon = QUIET_DAYS * day_s
-    activity: Activity | None = None
-    tried = np.log10(sum(range(2, max_step + 1)))
-    width = int(day.max()) + 1
+    quiet = quiet_reader(transfers, QUIET_DAYS * day_s)
     groups: list[FlowGroup] = []
     for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
                                      ("dst", "src", "flow_fan_in", "payers")):
-        hub = one_off[centre].to_numpy(np.int64)
-        codes, at = np.unique(hub * width + day, return_inverse=True)
-        per_day = np.bincount(at, minlength=len(codes))
-        per_day_shots = np.bincount(at, single[one_off[leaf].to_numpy(np.int64)],
-                                    minlength=len(codes))
-        busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
-        compact = np.full(n_accounts, -1, np.int64)
-        compact[busy] = np.arange(len(busy))
-        inside = compact[codes // width] >= 0
-        # payees watched for QUIET_DAYS after being paid, those paid that close to the
-        # log's end left out (only the busy hubs' are read)
-        watch = (compact[hub] >= 0) & (paid_at + horizon <= log_end)
-        quiet = np.zeros(len(hub), bool)
-        if watch.any():
-            if activity is None:
-                activity = Activity.of(transfers, horizon)
-            quiet[watch] = activity.quiet_after(one_off[leaf].to_numpy(np.int64)[watch],
-                                                paid_at[watch], horizon)
-        watched = (np.bincount(at, watch, minlength=len(codes))[inside],
-                   np.bincount(at, quiet, minlength=len(codes))[inside])
-        codes, per_day, per_day_shots = codes[inside], per_day[inside], per_day_shots[inside]
-        n, step, residue, on = (np.zeros(n_accounts, np.int64) for _ in range(4))
-        n[busy], step[busy], residue[busy], on[busy] = routines(
-            compact[codes // width], codes % width, len(busy), max_step)
-        judged = np.flatnonzero((n >= min_days) & (step > 0))
-        routine = log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + tried
-        keeps = judged[routine <= -min_surprise]
-        if not len(keeps):
-            continue
-        fan_of = np.full(n_accounts, -1, np.int64)
-        fan_of[keeps] = np.arange(len(keeps))
-        kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise,
-                            watched)
-        off = n[keeps] - kept.sum(axis=1)
-        if not off.any():
-            continue
-        q, rho = upper_rates(off, n[keeps])
-        mine = fan_of[hub] >= 0
-        off_day = mine.copy()
-        off_day[mine] = ~kept[fan_of[hub[mine]], day[mine] % step[hub[mine]]].astype(bool)
-        leaves = one_off[leaf].to_numpy(np.int64)
-        pairs = np.unique(fan_of[hub[off_day]] * n_accounts + leaves[off_day])
-        owner, rows_of = pairs // n_accounts, pairs % n_accounts
-        k = np.bincount(owner, minlength=len(keeps))
-        g = np.bincount(owner[single[rows_of]], minlength=len(keeps))
-        since, total, marked = _later_counterparties(codes, width, fan_of, step[keeps], kept,
-                                                     per_day, per_day_shots)
-        total, marked = total + k, marked + g
-        span = _off_span(codes, width, fan_of, step[keeps], kept)
-        base = log10_tail(off, n[keeps], q, rho)
-        shots = log10_drawn_tail(g, k, marked, total)
-        burst = log10_span_chance(off, span, n[keeps])
-        # one reading of three independent chances: how many days off its routines, how
-        # many of those counterparties are one-shot, how close together the days lie
-        chance = product_of_chances(base + shots + burst, 3)
-        most = np.minimum(n[keeps], max_size - 1)
-        drawn = np.minimum(marked, max_size - 1)
-        reachable = np.sort(product_of_chances(
-            log10_tail(most, n[keeps], q, rho) + log10_choose(marked, drawn)
-            - log10_choose(total, drawn) + log10_span_chance(most, most - 1, n[keeps]), 3))
-        tests = np.maximum(np.searchsorted(reachable, chance + 1e-9, side="right"), 1)
-        strong = np.flatnonzero((-chance > np.log10(tests) + np.log10(2.0)) & (k >= min_fan)
-                                & (k <= max_size - 1))
-        bounds = np.searchsorted(owner, np.arange(len(keeps) + 1))
-        for j in strong:
-            h, rows = keeps[j], rows_of[bounds[j]:bounds[j + 1]]
-            extra = [f"OffScheduleOneShot:{g[j]} of them have no other transfer in the log "
-                     f"({marked[j]} of its {total[j]} one-off {side}"
-                     f"{f' from day {since[j]} on' if since[j] else ''} do)",
-                     f"OffScheduleBurst:its {off[j]} off-routine days lie within "
-                     f"{span[j] + 1} of its {n[h]} days in a row"]
+        for found in judge_off_days(
+                one_off[centre].to_numpy(np.int64), one_off[leaf].to_numpy(np.int64), paid_at,
+                day, int(day.max()) + 1, single, min_fan, max_size, min_surprise, day_s,
+                min_days, max_step, quiet, float(transfers["last"].max())):
+            since = f" from day {found.since} on" if found.since else ""
             groups.append(FlowGroup(
-                np.append(rows, h), kind,
-                [f"Hub:{ids[h]}",
-                 f"OffSchedule:{len(rows)} one-off {side} on {off[j]} of its {n[h]} days off "
-                 f"its routine of one day every {step[h]}d ({q[j]:.2%} of the other routine "
-                 f"hubs' days are, their spread rho {rho[j]:.3f})", *extra,
-                 f"OffScheduleChance:{10.0 ** chance[j]:.1e} ({tests[j]} hubs could be as "
-                 f"unlikely)"],
-                float(chance[j]), int(tests[j])))
+                np.append(found.members, found.hub), kind,
+                [f"Hub:{ids[found.hub]}",
+                 f"OffSchedule:{len(found.members)} one-off {side} on {found.off} of its "
+                 f"{found.n} days off its routine of one day every {found.step}d "
+                 f"({found.q:.2%} of the other routine hubs' days are, their spread rho "
+                 f"{found.rho:.3f})",
+                 f"OffScheduleOneShot:{found.one_shot} of them have no other transfer in the "
+                 f"log ({found.marked} of its {found.total} one-off {side}{since} do)",
+                 f"OffScheduleBurst:its {found.off} off-routine days lie within "
+                 f"{found.span + 1} of its {found.n} days in a row",
+                 f"OffScheduleChance:{10.0 ** found.log_chance:.1e} ({found.tests} hubs could "
+                 f"be as unlikely)"],
+                found.log_chance, found.tests))
     return groups
