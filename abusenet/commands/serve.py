@@ -67,10 +67,10 @@ def serve(
     input_cache_rows: int | None = typer.Option(
         None, "--input-cache-rows", min=0,
         help="GNN input embeddings held in memory for reads, all node types together "
-        "(default 524288, 2**19). A graph whose nodes and an eighth more fit holds every "
-        "row and never encodes one again: at 1M accounts (~4.4M nodes) 5000000 costs ~1 GB "
-        "more memory (twice that while a reload builds the new model's) and cuts the CPU of "
-        "a batch event by about a fifth."),
+        "(default: every row when the graph's nodes and an eighth more take at most a "
+        "quarter of the memory available at start, else 524288, 2**19). Holding every row "
+        "never encodes one again: at 1M accounts (~4.4M nodes) ~1.1 GB more memory, about "
+        "a fifth less CPU per batch event."),
     prepare: bool = typer.Option(
         False, "--prepare",
         help="Only write the start cache (model and snapshot, not the events) and exit; "
@@ -93,6 +93,7 @@ def serve(
     try:
         state = GraphState.load(run, model, snapshot, input_cache_rows=input_cache_rows)
         rules = load_mapping(mapping) if mapping else canonical_mapping(state.ingest_state)
+        validator = EventValidator(rules)
         token, source = resolve_token(run)
     except (FileNotFoundError, MappingError, ValueError) as err:
         typer.echo(f"error: cannot serve {run}: {err}", err=True)
@@ -106,7 +107,7 @@ def serve(
         typer.echo(f"abusenet serve: writing through to Neo4j graph {write_through.graph!r}",
                    err=True)
         write_through.start()
-    app = create_app(state, EventValidator(rules), token, Limits(max_body_bytes, max_batch),
+    app = create_app(state, validator, token, Limits(max_body_bytes, max_batch),
                      write_through)
 
     def reload_on_hangup(signum: int, frame: object) -> None:

@@ -27,8 +27,9 @@ def preflight(request: RunRequest) -> Mapping:
     """
     from ingest.event_labels import check_level_labels_file
     from ingest.labels import check_labels_file
-    from ingest.mapping import check_source_columns, load_mapping
-    from ingest.readers import resolve_inputs, source_columns
+    from ingest.mapping import load_mapping
+    from ingest.plan import check_input_columns
+    from ingest.readers import resolve_inputs
 
     if request.out_dir.exists() and not request.out_dir.is_dir():
         raise PipelineError(
@@ -41,10 +42,7 @@ def preflight(request: RunRequest) -> Mapping:
         )
     try:
         mapping = load_mapping(request.mapping)
-        files = resolve_inputs(request.inputs)
-        for path in files:
-            found = source_columns(path, header=mapping.header, delimiter=mapping.delimiter)
-            check_source_columns(mapping, found, str(path))
+        check_input_columns(mapping, resolve_inputs(request.inputs))
         if request.labels is not None:
             if not request.labels.is_file():
                 raise PipelineError(

@@ -87,6 +87,10 @@ class EventValidator:
     """
 
     def __init__(self, mapping: Mapping) -> None:
+        if mapping.sources:
+            raise ValueError(f"{mapping.path}: 'sources:' maps several schemas by file, and a "
+                             "posted event comes from no file; serve --mapping takes a one-source "
+                             "mapping (or none, for canonical events)")
         if mapping.row_order_times:
             raise ValueError(f"{mapping.path}: timestamps.missing: row_order gives rows their "
                              "times from their lines; served events need their own ts")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from abusenet.serve.validation import EventValidator, canonical_mapping
+from ingest.mapping import load_mapping
 from ingest.state import IngestState
 
 NOW = datetime(2025, 2, 1, 12, tzinfo=UTC)
@@ -84,6 +86,14 @@ def test_a_mapping_timing_rows_by_their_lines_is_refused():
     mapping = dataclasses.replace(canonical_mapping(IngestState()), row_order_times=True)
     with pytest.raises(ValueError, match="row_order"):
         EventValidator(mapping)
+
+
+def test_a_mapping_of_several_sources_is_refused():
+    """A ``sources:`` mapping keeps its columns per file; a posted event comes from no file, so
+    serve names the problem instead of checking events against an empty column map."""
+    root = Path(__file__).resolve().parents[3]
+    with pytest.raises(ValueError, match="sources:"):
+        EventValidator(load_mapping(root / "configs" / "mappings" / "three_sources.yaml"))
 
 
 def test_a_mapping_with_a_timezone_reads_zoneless_times_as_its_wall_time():
