@@ -193,7 +193,8 @@ def _load(
     if table is None:
         return LevelLabelRows(schema.empty_table())
     ident_column = keys[-1]
-    selected = [f"{_text(spec, ident_column)} AS {ident_column}"]
+    prefix = f"{literal(spec.id_prefix)} || " if spec.id_prefix else ""
+    selected = [f"{prefix}{_text(spec, ident_column)} AS {ident_column}"]
     if "node_type" in keys:
         selected.append(f"{_text(spec, 'node_type')} AS node_type")
     raw, label = label_sql(spec)

@@ -55,7 +55,8 @@ Each source takes every event key of a one-source mapping (``columns``, ``consta
 ``timestamp_format``, ``timestamps``, ``timezone``, ``header``, ``delimiter``, ``entities``,
 ``attributes``); a list of sources names each with ``name:``. The events carry the union of the
 sources' entity and attribute columns (null where a source lacks one), and every ``event_id`` is
-``<source>:<id>`` so that two sources numbering their rows alike keep both.
+``<source>:<id>`` so that two sources numbering their rows alike keep both; an event labels
+file of one source's ids says so with ``event_labels: {source: payments, ...}``.
 
 :func:`load_mapping` checks everything it can without reading data (unknown keys, missing
 required columns, bad types) and raises :class:`MappingError` naming the key and the file;
@@ -168,7 +169,9 @@ class LabelsSpec:
 
     The same for the three levels: ``account_id, label[, ts]`` (``labels:``),
     ``event_id, label[, known_at]`` (``event_labels:``) and
-    ``entity_id, label, node_type[, known_at]`` (``entity_labels:``).
+    ``entity_id, label, node_type[, known_at]`` (``entity_labels:``). ``id_prefix``: put
+    before every event id read (``payments:``, from ``event_labels.source`` of a ``sources:``
+    mapping).
     """
 
     columns: dict[str, str]
@@ -176,6 +179,7 @@ class LabelsSpec:
     values: dict[str, int] = field(default_factory=dict)
     header: tuple[str, ...] | None = None
     delimiter: str | None = None
+    id_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -453,7 +457,8 @@ def _sources_mapping(raw: dict[str, Any], where: str) -> Mapping:
         entities=union,
         attributes=attributes,
         labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
-        event_labels=(_labels(raw["event_labels"], where, "event_labels")
+        event_labels=(_labels(raw["event_labels"], where, "event_labels",
+                              sources=tuple(s.name for s in sources))
                       if raw.get("event_labels") is not None else None),
         entity_labels=(_labels(raw["entity_labels"], where, "entity_labels",
                                entity_node_types(union))
@@ -732,14 +737,21 @@ def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:
 
 
 def _labels(
-    raw: Any, where: str, section: str = "labels", node_types: tuple[str, ...] = ()
+    raw: Any, where: str, section: str = "labels", node_types: tuple[str, ...] = (),
+    sources: tuple[str, ...] = (),
 ) -> LabelsSpec:
-    """One labels section (:data:`LABEL_SECTIONS`); ``node_types``: those an entity may have."""
+    """One labels section (:data:`LABEL_SECTIONS`); ``node_types``: those an entity may have;
+    ``sources``: the names an event labels section's ``source:`` may give (its ids are then
+    that source's, ``<source>:<id>`` in the events)."""
     canonical, fixable = LABEL_SECTIONS[section]
     if not isinstance(raw, dict):
         required = ", ".join(f"{k}:" for k, needed in canonical.items() if needed)
         raise MappingError(f"{where}: '{section}' must be a dictionary ({required} ...)")
-    _check_keys(raw, (*canonical, *_LABEL_OPTIONS), where, f"{section}.")
+    _check_keys(raw, (*canonical, *_LABEL_OPTIONS, *(("source",) if sources else ())), where,
+                f"{section}.")
+    if "source" in raw and raw["source"] not in sources:
+        raise MappingError(f"{where}: {section}.source {raw['source']!r} is not a source; "
+                           f"allowed: {', '.join(sources)}")
     columns = _str_dict(
         {k: v for k, v in raw.items() if k in canonical}, where, section
     )
@@ -767,6 +779,7 @@ def _labels(
             "column under 'entities:'; account labels go in the 'labels:' file)"
         )
     return LabelsSpec(
+        id_prefix=f"{raw['source']}:" if "source" in raw else "",
         columns=columns,
         constants=constants,
         values={str(k): int(v) for k, v in values.items()},

@@ -198,3 +198,24 @@ def test_clean_csv_sources_take_the_direct_path(tmp_path, caplog):
     assert summary.accepted == 4
     assert sorted(events_table(tmp_path / "ev").event_id) == [
         "payments:1", "payments:2", "signups:1", "signups:2"]
+
+
+def test_event_labels_of_one_source_name_its_own_ids(tmp_path):
+    from ingest.event_labels import load_event_labels
+
+    raw = two_sources(event_labels={"source": "payments", "event_id": "txn", "label": "bad"})
+    mapping = mapping_from_dict(raw, "m.yaml")
+    (tmp_path / "ev.csv").write_text("txn,bad\n1,1\n2,0\n")
+    rows = load_event_labels(tmp_path / "ev.csv", mapping)
+    assert rows.table.column("event_id").to_pylist() == ["payments:1", "payments:2"]
+    ingest(write_logs(tmp_path / "logs"), tmp_path / "ev", raw)
+    write_snapshot_files(tmp_path / "ev", tmp_path / "snap", mapping=mapping,
+                         event_labels=tmp_path / "ev.csv", progress=False)
+    kept = pq.read_table(tmp_path / "snap" / "event_labels.parquet").to_pandas()
+    assert sorted(kept.event_id) == ["payments:1", "payments:2"]  # matched to the events
+    with pytest.raises(MappingError, match=r"event_labels\.source 'pay' is not a source"):
+        mapping_from_dict(two_sources(event_labels={"source": "pay", "event_id": "t",
+                                                    "label": "b"}))
+    with pytest.raises(MappingError, match=r"unknown key event_labels\.source"):
+        mapping_from_dict({"columns": {"account_id": "u", "ts": "t", "event_type": "e"},
+                           "event_labels": {"source": "x", "event_id": "t", "label": "b"}})
