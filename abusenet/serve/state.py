@@ -211,6 +211,8 @@ class _Scaling:
         wanted = scaler.columns.get(node_type, [])
         self.positions = [columns.index(c) for c in wanted if c in columns]
         self.exact = len(self.positions) == len(wanted) > 0
+        # :meth:`_plan`'s (raw.narrow, raw.wide, plan), kept until raw widens a column
+        self._planned: tuple[np.ndarray, np.ndarray, list] | None = None
         if self.exact:
             self.mean = np.asarray(scaler.mean[node_type], dtype=np.float64)
             self.std = np.asarray(scaler.std[node_type], dtype=np.float64)
@@ -234,22 +236,42 @@ class _Scaling:
         the same values (a raw -0.0 may scale to -0.0 where ``__call__`` gives 0.0)."""
         if not self.exact:
             return self(raw[rows])
-        positions = np.asarray(self.positions, dtype=np.int64)
-        narrow = np.zeros(raw.width, dtype=bool)
-        narrow[raw.narrow] = True
-        block = np.empty(raw.width, dtype=np.int64)  # a raw column's place in its block
-        block[raw.narrow] = np.arange(len(raw.narrow))
-        block[raw.wide] = np.arange(len(raw.wide))
-        picked = narrow[positions]
-        values = np.empty((len(rows), len(positions)))
-        values[:, picked] = raw._narrow[rows][:, block[positions[picked]]]
-        values[:, ~picked] = raw._wide[rows][:, block[positions[~picked]]]
+        values = np.empty((len(rows), len(self.positions)))
+        for narrow, columns, into in self._plan(raw):
+            got = (raw._narrow if narrow else raw._wide).take(rows, axis=0)  # ~1.5x rows[...]
+            values[:, into] = got if columns is None else got.take(columns, axis=1)
         scaled = np.abs(values)
         np.log1p(scaled, out=scaled)
         np.copysign(scaled, values, out=scaled)
         scaled -= self.mean
         scaled /= self.std
-        return np.nan_to_num(scaled, copy=False).astype(np.float32)
+        if not np.isfinite(scaled).all():  # one pass where all are (nan_to_num: six)
+            np.nan_to_num(scaled, copy=False)
+        return scaled.astype(np.float32)
+
+    def _plan(self, raw: _RawValues) -> list[tuple[bool, np.ndarray | None, Any]]:
+        """Per raw block (float32, float64) holding some of the scaler's columns: whether it
+        is the float32 one, its columns to read in the scaler's order (None: all, in order)
+        and where they go among the scaler's columns (a slice where consecutive); kept until
+        ``raw`` widens a column."""
+        planned = self._planned
+        if planned is not None and planned[0] is raw.narrow and planned[1] is raw.wide:
+            return planned[2]
+        positions = np.asarray(self.positions, dtype=np.int64)
+        plan: list[tuple[bool, np.ndarray | None, Any]] = []
+        for narrow, held in ((True, raw.narrow), (False, raw.wide)):
+            into = np.flatnonzero(np.isin(positions, held))
+            if not len(into):
+                continue
+            place = np.empty(raw.width, dtype=np.int64)  # a raw column's place in the block
+            place[held] = np.arange(len(held))
+            columns = place[positions[into]]
+            whole = np.array_equal(columns, np.arange(len(held)))
+            consecutive = np.array_equal(into, np.arange(into[0], into[0] + len(into)))
+            plan.append((narrow, None if whole else columns,
+                         slice(int(into[0]), int(into[0]) + len(into)) if consecutive else into))
+        self._planned = (raw.narrow, raw.wide, plan)
+        return plan
 
 
 class GraphState:
