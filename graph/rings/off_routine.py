@@ -10,9 +10,12 @@ store's events hold them; the snapshot keeps a pair's count and its first and la
 else what the pair table keeps, and then only the hubs none of whose pairs on that side has
 three or more transfers (whose every time it keeps).
 
-The test is :mod:`graph.rings.off_schedule`'s on those days, per hub and side with at least
-``min_days`` distinct days: the routine (step and day mod step, :func:`~graph.rings.
-off_schedule.routines`, more pay days by :func:`~graph.rings.off_schedule.routine_days`;
+The test is :mod:`graph.rings.off_schedule`'s on those days (its
+:func:`~graph.rings.off_schedule.judge_off_days`), per hub and side with at least ``min_days``
+distinct days: the routine (step and day mod step, :func:`~graph.rings.off_schedule.routines`,
+more pay days by :func:`~graph.rings.off_schedule.routine_days`, unless such a further day's
+payees stay quiet after being paid beyond chance, read on every transfer time known: a
+laundering run on a fixed other weekday in the hub's last weeks, review F7, session 19;
 charged for the accounts tried too, and kept only where most of the hub's days lie on it),
 the count of its days off it against the *other* routine hubs (beta-binomial at their rate
 and spread, made conservative by :func:`~graph.rings.off_schedule.upper_rates`), times the
@@ -38,7 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from graph.rings.flows import FlowGroup
-from graph.rings.off_schedule import MAX_STEP, MIN_DAYS, judge_off_days
+from graph.rings.off_schedule import MAX_STEP, MIN_DAYS, QUIET_DAYS, judge_off_days, quiet_reader
 from graph.rings.one_shot import one_shot_accounts
 from graph.rings.periodic import DAY_S
 from graph.rings.projection import epoch_seconds
@@ -146,6 +149,13 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
     count = transfers["count"].to_numpy(np.int64)
     ids = np.asarray(accounts.astype(str), dtype=object)
     single = one_shot_accounts(transfers, n_accounts)
+    # what a counterparty does after being paid, read on every transfer time known (the
+    # pair table's first and last times miss a payee's busy pairs); the hub paying it again
+    # is not counted (a routine payee the hub pays every week would never be quiet)
+    quiet = quiet_reader(pd.concat([transfers[["src", "dst", "count", "ts", "last"]],
+                                    times.assign(count=1, last=times["ts"])]),
+                         QUIET_DAYS * day_s)
+    log_end = max(float(transfers["last"].max()), float(paid_at.max()))
     groups: list[FlowGroup] = []
     for centre, leaf, kind, side in (("src", "dst", "flow_fan_out", "payees"),
                                      ("dst", "src", "flow_fan_in", "payers")):
@@ -163,7 +173,8 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
         for found in judge_off_days(
                 hub[whole], times[leaf].to_numpy(np.int64)[whole], paid_at[whole], day[whole],
                 int(day.max()) + 1, single, min_fan, max_size, min_surprise, day_s, min_days,
-                max_step, counted=mine_here, burst=False, per_account=True, majority=True):
+                max_step, quiet, log_end, centre == "src", mine_here, burst=False,
+                per_account=True, majority=True):
             groups.append(FlowGroup(
                 np.append(found.members, found.hub), kind,
                 [f"Hub:{ids[found.hub]}",

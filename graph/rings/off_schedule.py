@@ -240,9 +240,10 @@ def routine_days(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.nda
     routines, charged for them, at most ``10 ** -min_surprise``. Payments on one fixed
     other day for some weeks in the middle of the hub's life (review F4, session 19: such a
     laundering hub was never found) stay off it; at its start or end they are told from a
-    pay day added or dropped there only by ``payees`` (per code: the hub's one-off
-    counterparties that day paid at least :data:`QUIET_DAYS` before the log's end, and how
-    many of them make no other transfer in those days): such a further day whose
+    pay day added or dropped there only by ``payees`` (per code: the hub's payments that
+    day (its one-off pairs', or every transfer's in :mod:`graph.rings.off_routine`) at least
+    :data:`QUIET_DAYS` before the log's end, and how many of their counterparties make no
+    other transfer in those days): such a further day whose
     counterparties stay quiet beyond chance against its routines'
     (:func:`_quiet_payees_chance`, charged for the hubs with a further day, at most ``10 **
     -min_surprise``) is a run paying accounts that do nothing after and stays off the
@@ -351,17 +352,24 @@ def routines(hub: np.ndarray, day: np.ndarray, n_accounts: int, max_step: int = 
     return n, step, residue, on
 
 
-def quiet_reader(transfers: pd.DataFrame, horizon_s: float
-                 ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+#: Per payment (its ``src``, ``dst``, ``ts``): whether the counterparty watched
+#: (``account``) stays quiet after it, not counting the payment's own pair
+#: (:meth:`~graph.rings.one_shot.Activity.quiet_after`); called as ``quiet(account, ts, src,
+#: dst)``.
+QuietReader = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def quiet_reader(transfers: pd.DataFrame, horizon_s: float) -> QuietReader:
     """:meth:`~graph.rings.one_shot.Activity.quiet_after` over ``transfers`` (pairs: ``src``,
     ``dst``, ``count``, ``ts``, ``last``) for ``horizon_s`` seconds, its activity built on
     the first query only (and once for every query after)."""
     built: list[Activity] = []
 
-    def quiet(account: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    def quiet(account: np.ndarray, ts: np.ndarray, src: np.ndarray, dst: np.ndarray
+              ) -> np.ndarray:
         if not built:
             built.append(Activity.of(transfers, horizon_s))
-        return built[0].quiet_after(account, ts, horizon_s)
+        return built[0].quiet_after(account, ts, horizon_s, src, dst)
 
     return quiet
 
@@ -409,23 +417,24 @@ def _reference_from(owner: np.ndarray, day: np.ndarray, step: np.ndarray, width:
 def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.ndarray,
                    width: int, single: np.ndarray, min_fan: int, max_size: int,
                    min_surprise: float, day_s: float = DAY_S, min_days: int = MIN_DAYS,
-                   max_step: int = MAX_STEP,
-                   quiet: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-                   log_end: float = np.inf, counted: np.ndarray | None = None,
-                   burst: bool = True, per_account: bool = False, majority: bool = False
-                   ) -> list[OffDays]:
+                   max_step: int = MAX_STEP, quiet: QuietReader | None = None,
+                   log_end: float = np.inf, outgoing: bool = True,
+                   counted: np.ndarray | None = None, burst: bool = True,
+                   per_account: bool = False, majority: bool = False) -> list[OffDays]:
     """The test of the module docstring on one side: each row a payment of account ``hub``
     to (or from) ``leaf`` at ``ts`` (epoch s), on ``day`` (``0`` to ``width - 1``), for the
     hubs with at least ``min_days`` distinct days; ``single`` marks the one-shot accounts.
-    Where ``quiet`` is given (per payee and time: no other transfer in the
-    :data:`QUIET_DAYS` after, :func:`quiet_reader`), a further pay day whose payees stay
-    quiet beyond chance is refused (:func:`routine_days`; payments that close to
-    ``log_end`` are not watched). ``counted`` (per account, all where None): the hubs
-    judged and charged for here (every routine hub is in the reference rate);
-    ``burst``: the span of the off days is a third chance; ``per_account``: the routine test
-    is charged for the accounts tried too; ``majority``: a hub keeps its routine only where
-    most of its days lie on it. The hubs that beat their count of tests (``-log_chance >
-    log10 tests + log10 2``) with ``min_fan`` to ``max_size - 1`` members."""
+    Where ``quiet`` is given (per counterparty and payment: no other transfer in the
+    :data:`QUIET_DAYS` after but the hub paying it again, or it paying the hub again,
+    :func:`quiet_reader`; the payments run from ``hub`` to ``leaf`` where ``outgoing``,
+    else back), a further pay day whose counterparties stay quiet beyond chance is refused
+    (:func:`routine_days`; payments that close to ``log_end`` are not watched).
+    ``counted`` (per account, all where None): the hubs judged and charged for here (every
+    routine hub is in the reference rate); ``burst``: the span of the off days is a third
+    chance; ``per_account``: the routine test is charged for the accounts tried too;
+    ``majority``: a hub keeps its routine only where most of its days lie on it. The hubs
+    that beat their count of tests (``-log_chance > log10 tests + log10 2``) with
+    ``min_fan`` to ``max_size - 1`` members."""
     n_accounts = len(single)
     codes, at = np.unique(hub * width + day, return_inverse=True)
     busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
@@ -439,7 +448,8 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
         watch = (compact[hub] >= 0) & (ts + QUIET_DAYS * day_s <= log_end)
         still = np.zeros(len(hub), bool)
         if watch.any():
-            still[watch] = quiet(leaf[watch], ts[watch])
+            payer, payee = (hub, leaf) if outgoing else (leaf, hub)
+            still[watch] = quiet(leaf[watch], ts[watch], payer[watch], payee[watch])
         payees = (np.bincount(at, watch, minlength=len(codes))[inside],
                   np.bincount(at, still, minlength=len(codes))[inside])
     codes = codes[inside]
@@ -539,7 +549,7 @@ def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,
         for found in judge_off_days(
                 one_off[centre].to_numpy(np.int64), one_off[leaf].to_numpy(np.int64), paid_at,
                 day, int(day.max()) + 1, single, min_fan, max_size, min_surprise, day_s,
-                min_days, max_step, quiet, float(transfers["last"].max())):
+                min_days, max_step, quiet, float(transfers["last"].max()), centre == "src"):
             since = f" from day {found.since} on" if found.since else ""
             groups.append(FlowGroup(
                 np.append(found.members, found.hub), kind,

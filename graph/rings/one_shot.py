@@ -46,11 +46,16 @@ def one_shot_accounts(transfers: pd.DataFrame, n_accounts: int) -> np.ndarray:
 class Activity:
     """Every account's transfer times, either side, by the first and last times of every
     pair it is in (a pair's transfers between those two unseen: an approximation where a
-    pair transacts three or more times), sorted as ``account * scale + time - start``."""
+    pair transacts three or more times), sorted as ``account * scale + time - start``; and
+    each pair's (``pairs``: ``src * size + dst``, sorted) as ``pair * scale + time - start``
+    (``pair_keys``)."""
 
     keys: np.ndarray
     start: float
     scale: float
+    pairs: np.ndarray
+    pair_keys: np.ndarray
+    size: int
 
     @classmethod
     def of(cls, transfers: pd.DataFrame, horizon_s: float) -> Activity:
@@ -59,25 +64,43 @@ class Activity:
         first = transfers["ts"].to_numpy(np.float64)
         last = transfers["last"].to_numpy(np.float64)
         again = transfers["count"].to_numpy(np.int64) > 1
-        who = np.concatenate([transfers["src"].to_numpy(np.int64),
-                              transfers["dst"].to_numpy(np.int64)])
+        src = transfers["src"].to_numpy(np.int64)
+        dst = transfers["dst"].to_numpy(np.int64)
+        who = np.concatenate([src, dst])
         who = np.concatenate([who, who[np.r_[again, again]]])
         when = np.concatenate([first, first, last[again], last[again]])
         start = float(when.min(initial=0.0))
         scale = float(when.max(initial=0.0)) - start + horizon_s + 1.0
-        return cls(np.sort(who * scale + (when - start)), start, scale)
+        size = int(who.max(initial=-1)) + 1
+        pairs, pair = np.unique(np.concatenate([src * size + dst, (src * size + dst)[again]]),
+                                return_inverse=True)
+        pair_when = np.concatenate([first, last[again]])
+        return cls(np.sort(who * scale + (when - start)), start, scale, pairs,
+                   np.sort(pair * scale + (pair_when - start)), size)
 
-    def quiet_after(self, account: np.ndarray, ts: np.ndarray, horizon_s: float
+    def quiet_after(self, account: np.ndarray, ts: np.ndarray, horizon_s: float,
+                    src: np.ndarray | None = None, dst: np.ndarray | None = None
                     ) -> np.ndarray:
         """Per query (``account`` paid at ``ts``, a time in the log): whether the account
         makes no other transfer in the ``horizon_s`` seconds after (``(ts, ts +
-        horizon_s]``). What an account does after being paid, whatever it did before: an
+        horizon_s]``), not counting those of ``src`` to ``dst`` where given (the payment's
+        own pair: a payee its payer pays again, or a payer paying it again, is not active
+        for that). What an account does after being paid, whatever it did before: an
         established account and a new one that transfer alike from then on are alike
         here."""
-        base = (np.asarray(account, np.int64) * self.scale
-                + (np.asarray(ts, np.float64) - self.start))
-        return (np.searchsorted(self.keys, base + horizon_s, side="right")
-                == np.searchsorted(self.keys, base, side="right"))
+        ts = np.asarray(ts, np.float64) - self.start
+        base = np.asarray(account, np.int64) * self.scale + ts
+        heard = (np.searchsorted(self.keys, base + horizon_s, side="right")
+                 - np.searchsorted(self.keys, base, side="right"))
+        if src is not None and dst is not None and len(self.pairs):
+            code = np.asarray(src, np.int64) * self.size + np.asarray(dst, np.int64)
+            at = np.minimum(np.searchsorted(self.pairs, code), len(self.pairs) - 1)
+            own = np.where(self.pairs[at] == code, at, -1) * self.scale + ts
+            heard = heard - np.where(
+                self.pairs[at] == code,
+                np.searchsorted(self.pair_keys, own + horizon_s, side="right")
+                - np.searchsorted(self.pair_keys, own, side="right"), 0)
+        return heard == 0
 
 
 def schedule_log_chance(m: np.ndarray, inside: np.ndarray, length: np.ndarray,

@@ -152,3 +152,45 @@ def test_the_candidate_search_reads_the_times_the_snapshot_does_not_keep(tmp_pat
     found = off_routine(find_ring_candidates(snap, transfer_times=read))
     off = times.loc[times["src"].eq(0) & (times["ts"] // DAY_S % 7 != 0), "dst"]
     assert [sorted(c.members) for c in found] == [sorted(["0", *off.astype(str)])]
+
+
+def _run_at_the_end(run_onward: float | None, onward: float | None = 2.0, pool: int = 10
+                    ) -> list:
+    """Every hub of a 30-week world pays its ``pool`` routine payees in turn (each 3 times at
+    10, so only every transfer's time tells the hub's days), and each routine payee pays on
+    once ``onward`` days after it is paid (never when ``None``); hub 0 also pays 8 new payees
+    once each on weekday 3 in its last 8 weeks, who pay on ``run_onward`` days after, while
+    the log lasts."""
+    times, _, accounts = _world(off_days=0, weeks=30, pool=pool)
+    run = pd.DataFrame({"src": 0, "dst": np.arange(8) + len(accounts),
+                        "ts": (7 * (22 + np.arange(8)) + 3) * DAY_S + 7200.0})
+    sink = len(accounts) + 8
+    passed = [pd.DataFrame({"src": paid["dst"].to_numpy(), "dst": sink,
+                            "ts": paid["ts"].to_numpy() + after * DAY_S})
+              for paid, after in ((times, onward), (run, run_onward)) if after is not None]
+    every = pd.concat([times, run, *passed], ignore_index=True)
+    every = every[every["ts"] < 7 * 30 * DAY_S]
+    pairs = every.groupby(["src", "dst"], as_index=False).agg(
+        count=("ts", "size"), ts=("ts", "min"), last=("ts", "max"))
+    pairs["amount"] = 100.0
+    return off_routine_fans(pairs, pd.Index([str(i) for i in range(sink + 1)]), 3, 50, 2.0,
+                            times=every, timed=np.arange(sink + 1))
+
+
+def test_a_run_paying_quiet_accounts_at_the_end_is_off_the_routine():
+    # review F7 (session 19) at the hubs judged here: a run on a fixed other weekday in a
+    # hub's last weeks reaches the end of its life, as a pay day added there would; its
+    # payees stay quiet after being paid, the routine's pay on two days later
+    groups = _run_at_the_end(run_onward=None)
+    assert len(groups) == 1 and groups[0].evidence[1].startswith(
+        "OffRoutine:8 payees on 8 of its 38 transfer days")
+    # a pay day added there paying payees that pay on like the routine's is one
+    assert _run_at_the_end(run_onward=2.0) == []
+
+
+def test_a_payee_the_hub_pays_again_is_not_busy_for_that():
+    # the routine pays 3 payees in turn (each again 21 days later) who do nothing else, the
+    # days added at the end 8 new ones who do nothing either: alike, a pay day added; were
+    # the hub's own payments counted, the routine's would never be quiet and the added day
+    # a run
+    assert _run_at_the_end(run_onward=None, onward=None, pool=3) == []

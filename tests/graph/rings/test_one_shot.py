@@ -111,3 +111,17 @@ def test_quiet_after_reads_what_an_account_does_after_being_paid():
     wide = activity.quiet_after(np.array([1, 1, 2]), np.array([100.0, 131.0, 49.0]), 300.0)
     # 130 lies within 300 s after 100, 400 after 131; account 2's own 50 after 49
     assert wide.tolist() == [False, False, False]
+
+
+def test_quiet_after_leaves_out_the_payments_own_pair():
+    # account 1 paid by 0 at t = 100 and again at t = 150; it pays 0 back at t = 160
+    transfers = pd.DataFrame({"src": [0, 1], "dst": [1, 0], "count": [2, 1],
+                              "ts": [100.0, 160.0], "last": [150.0, 160.0]})
+    activity = Activity.of(transfers, 300.0)
+    at = np.array([100.0, 100.0])
+    # 0 paying it again is not counted; its paying 0 back is
+    assert activity.quiet_after(np.array([1, 1]), at, 55.0).tolist() == [False, False]
+    assert activity.quiet_after(np.array([1, 1]), at, 55.0, np.array([0, 1]),
+                                np.array([1, 0])).tolist() == [True, False]
+    assert activity.quiet_after(np.array([1]), at[:1], 65.0, np.array([0]),
+                                np.array([1])).tolist() == [False]
