@@ -8,7 +8,8 @@ goes back to the mapping, :mod:`ingest.readers` and :mod:`ingest.validate` on it
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from ingest.mapping import Mapping, MappingError, SourceSpec, check_source_colum
 from ingest.readers import Chunk, csv_source_view, iter_chunks, rejected_csv_rows, source_columns
 from ingest.validate import COMPACT_DATE_PATTERN, event_schema, transform_sql
 
+log = logging.getLogger(__name__)
 #: The share of a file's sampled times that must be ``%Y%m%d`` dates to stop the ingest.
 COMPACT_DATE_SHARE = 0.9
 #: Epoch seconds below this (11.6 days after 1970-01-01) are no real event's time: a file whose
@@ -190,10 +192,14 @@ class IngestPlan:
 
 
 def source_plans(
-    mapping: Mapping, files: Sequence[Path], now: datetime | None = None
+    mapping: Mapping, files: Sequence[Path], now: datetime | None = None, *,
+    stored: Collection[str] = (),
 ) -> list[IngestPlan]:
     """The plan of each of ``files``: that of the one source whose globs it matches (with
     ``sources:``), or the plan of ``mapping`` for every file.
+
+    ``stored``: the sources whose files the store already holds; a later drop may lack their
+    files (logged), while a source of neither the store nor the input is refused.
 
     Raises
     ------
@@ -208,6 +214,10 @@ def source_plans(
     chosen = [plans[source_of(mapping, path).name] for path in files]
     used = {p.source.name for p in chosen if p.source is not None}
     unused = [s for s in mapping.sources if s.name not in used]
+    for source in [s for s in unused if s.name in stored]:
+        log.info("source %s: no new input file matches %s (the store holds its earlier files)",
+                 source.name, ", ".join(source.files))
+    unused = [s for s in unused if s.name not in stored]
     if unused and files:
         raise MappingError(
             f"{mapping.path}: source {unused[0].name}'s files ({', '.join(unused[0].files)}) "

@@ -194,8 +194,8 @@ def ingest_logs(
     args = check_ingest_arguments(inputs, mapping, events_dir, max_bad_fraction, quarantine_path)
     mapping, files, events_dir, quarantine = (args.mapping, args.files, args.events_dir,
                                               args.quarantine)
-    plans = source_plans(mapping, files)
     state = IngestState.load(events_dir)
+    plans = source_plans(mapping, files, stored=state.sources())
     state.add_schema(mapping)
     summary = IngestSummary(events_dir=str(events_dir))
     if mapping.row_order_times:
@@ -232,6 +232,9 @@ def ingest_logs(
                 summary.quarantine_path = str(quarantine)
             if label_table is not None:
                 write_parquet_atomic(label_table, events_dir / LABELS_FILE)
+            for (_, key), plan in zip(new, new_plans, strict=True):
+                if plan.source is not None:
+                    facts[key]["source"] = plan.source.name
             state.files.update(facts)
             state.save(events_dir)
         finally:
@@ -316,15 +319,32 @@ def _new_files(
     seen: set[str] = set()
     task = show.add("checksums", total=sum(p.stat().st_size for p in files))
     for path, plan in zip(files, plans, strict=True):
-        key = f"{file_checksum(path)}:{plan.fingerprint}"
+        checksum = file_checksum(path)
+        key = f"{checksum}:{plan.fingerprint}"
         show.advance(task, path.stat().st_size)
         if key in state.files or key in seen:
             skipped.append(path)
         else:
+            _check_same_source(path, checksum, plan, state)
             seen.add(key)
             new.append((path, key))
             new_plans.append(plan)
     return new, new_plans, skipped
+
+
+def _check_same_source(path: Path, checksum: str, plan: IngestPlan, state: IngestState) -> None:
+    """Refuse a file the store already holds as another source (or without one): read again
+    under another source's name its events would get new ids (``<source>:<id>``), which the
+    ``event_id`` deduplication cannot match with the stored ones, and be stored twice."""
+    name = plan.source.name if plan.source is not None else None
+    for before in state.sources_of(checksum):
+        if before != name:
+            was = f"source {before!r}" if before else "a one-source mapping"
+            now = f"source {name!r}" if name else "a one-source mapping"
+            raise InputError(
+                f"{path} is already in this events directory as {was}; read again as {now}, its "
+                "events would be stored a second time under other ids. Keep the source's name "
+                "(the file is then skipped), or ingest into a new events directory")
 
 
 def _ingest_direct(
@@ -420,6 +440,7 @@ def _ingest_staged(
     if repeated:
         number_repeating_files(con, new, plans)
     bad: list[pa.Table] = []
+    label = _source_label([p for p, _ in groups])
     rows = has_staged(con)
     for plan, indices in groups:
         with _staged_of(con, indices, whole=len(groups) == 1 or not rows):
@@ -428,15 +449,27 @@ def _ingest_staged(
             if part.quarantined:
                 table = quarantine_rows(con, [p for p, _ in new], plan.source_columns)
                 bad.append(table if plan.source is None else table.add_column(
-                    0, "source", pa.array([plan.source.name] * table.num_rows, pa.string())))
+                    0, label, pa.array([plan.source.name] * table.num_rows, pa.string())))
+    # built before the events move in, so that nothing can fail between the two writes
+    rejected = pa.concat_tables(bad, promote_options="permissive") if bad else None
     if summary.rows_in > summary.quarantined:
         written = store_events(con, staging, events_dir, plans[0].event_columns,
                                repeated=repeated)
         summary.accepted = written
         summary.duplicates = summary.rows_in - summary.quarantined - written
-    if bad:
-        merge_quarantine(pa.concat_tables(bad, promote_options="permissive"), quarantine)
+    if rejected is not None:
+        merge_quarantine(rejected, quarantine)
     return staged.facts
+
+
+def _source_label(plans: list[IngestPlan]) -> str:
+    """The quarantine's column naming each rejected row's source: ``source``, or ``_source``
+    (``__source``, ...) when a source has a column of that name."""
+    taken = {"source_file", "line", "reason"} | {c for p in plans for c in p.source_columns}
+    name = "source"
+    while name in taken:
+        name = f"_{name}"
+    return name
 
 
 def _source_groups(plans: list[IngestPlan]) -> list[tuple[IngestPlan, list[int]]]:

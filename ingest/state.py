@@ -29,7 +29,8 @@ class IngestState:
     Attributes
     ----------
     files
-        ``"<sha256>:<mapping fingerprint>"`` -> facts about that ingested file.
+        ``"<sha256>:<mapping fingerprint>"`` -> facts about that ingested file (with
+        ``sources:``, ``source``: the source it was read as).
     entities
         Extra node type -> ``{"column": event column, "relation": relation name}``.
     attributes
@@ -60,6 +61,16 @@ class IngestState:
             "attributes": self.attributes,
         }
         write_text_atomic(Path(events_dir) / STATE_FILE, json.dumps(content, indent=1))
+
+    def sources(self) -> set[str]:
+        """The names of the sources (of ``sources:`` mappings) whose files the store holds."""
+        return {str(f["source"]) for f in self.files.values() if f.get("source")}
+
+    def sources_of(self, checksum: str) -> set[str | None]:
+        """The sources a file of content ``checksum`` was ingested as (``None``: by a
+        one-source mapping); empty when it never was."""
+        return {f.get("source") for key, f in self.files.items()
+                if key.split(":", 1)[0] == checksum}
 
     def add_schema(self, mapping: Mapping) -> None:
         """Record ``mapping``'s entities and attributes; refuse ones that contradict the events.

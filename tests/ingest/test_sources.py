@@ -11,6 +11,7 @@ import yaml
 
 from graph.build import write_snapshot_files
 from ingest.mapping import MappingError, load_mapping, mapping_from_dict
+from ingest.readers import InputError
 from ingest.run import TooManyBadRows, ingest_logs
 from ingest.state import IngestState
 from ingest.store import QUARANTINE_FILE, event_files
@@ -219,3 +220,44 @@ def test_event_labels_of_one_source_name_its_own_ids(tmp_path):
     with pytest.raises(MappingError, match=r"unknown key event_labels\.source"):
         mapping_from_dict({"columns": {"account_id": "u", "ts": "t", "event_type": "e"},
                            "event_labels": {"source": "x", "event_id": "t", "label": "b"}})
+
+
+def test_a_source_column_named_source_keeps_the_quarantine_apart(tmp_path):
+    logs = write_logs(tmp_path / "logs", bad_amount=True)
+    raw = two_sources()
+    raw["sources"]["payments"]["attributes"] = {"fee": "float", "source": "string"}
+    with (logs / "pay" / "p1.csv").open("r+") as fh:
+        lines = fh.read().splitlines()
+        fh.seek(0)
+        fh.write("\n".join([lines[0] + ",source"] + [f"{x},app" for x in lines[1:]]) + "\n")
+    summary = ingest(logs, tmp_path / "ev", raw, max_bad_fraction=0.5)
+    assert summary.quarantined == 1
+    bad = pq.read_table(tmp_path / "ev" / QUARANTINE_FILE).to_pandas()
+    assert bad[["_source", "source", "amt"]].values.tolist() == [["payments", "app", "oops"]]
+    assert IngestState.load(tmp_path / "ev").sources() == {"signups", "payments"}
+
+
+def test_a_file_stored_as_another_source_is_refused_not_doubled(tmp_path):
+    logs = write_logs(tmp_path / "logs")
+    plain = {k: v for k, v in PAYMENTS.items() if k != "files"}
+    ingest(logs / "pay", tmp_path / "ev", plain)
+    with pytest.raises(InputError, match=r"p1\.csv is already in this events directory as a "
+                                         r"one-source mapping; read again as source 'payments'"):
+        ingest(logs, tmp_path / "ev", two_sources())
+    ingest(logs, tmp_path / "ev2", two_sources())
+    renamed = {"sources": {"signups": SIGNUPS, "pays": PAYMENTS}}
+    with pytest.raises(InputError, match=r"as source 'payments'; read again as source 'pays'"):
+        ingest(logs, tmp_path / "ev2", renamed)
+    assert len(events_table(tmp_path / "ev2")) == 4
+
+
+def test_a_later_drop_may_lack_a_source_the_store_holds(tmp_path):
+    logs = write_logs(tmp_path / "logs")
+    ingest(logs, tmp_path / "ev", two_sources())
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "signups-2.csv").write_text("id,user,at,dev,email\n3,a3,2024-01-03T10:00:00Z,d2,z@m\n")
+    summary = ingest(drop, tmp_path / "ev", two_sources())
+    assert (summary.files_new, summary.events_total) == (1, 5)
+    with pytest.raises(MappingError, match="source payments's files"):
+        ingest(drop, tmp_path / "fresh", two_sources())  # a store without payments: refused
