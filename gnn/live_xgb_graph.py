@@ -180,7 +180,9 @@ def _distinct_rows(parts: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray
     """The distinct rows of ``parts``, ascending, and each part's positions among them."""
     rows, position = np.unique(parts[0] if len(parts) == 1 else np.concatenate(parts),
                                return_inverse=True)
-    return rows, np.split(position.reshape(-1), np.cumsum([len(p) for p in parts[:-1]]))
+    position = position.reshape(-1)
+    ends = np.cumsum([len(p) for p in parts]).tolist()
+    return rows, [position[end - len(p):end] for end, p in zip(ends, parts, strict=True)]
 
 
 def _rows_of(level: dict[str, np.ndarray], node_type: str, rows: np.ndarray) -> np.ndarray:
