@@ -173,8 +173,7 @@ def off_routine_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int, 
         for found in judge_off_days(
                 hub[whole], times[leaf].to_numpy(np.int64)[whole], paid_at[whole], day[whole],
                 int(day.max()) + 1, single, min_fan, max_size, min_surprise, day_s, min_days,
-                max_step, quiet, log_end, centre == "src", mine_here, burst=False,
-                per_account=True, majority=True):
+                max_step, quiet, log_end, centre == "src", mine_here, burst=False):
             groups.append(FlowGroup(
                 np.append(found.members, found.hub), kind,
                 [f"Hub:{ids[found.hub]}",

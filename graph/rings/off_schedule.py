@@ -14,7 +14,10 @@ once), over the days the pairs start:
 
 * its routine: the step ``s`` (2 to ``max_step`` days) and day ``r`` (mod ``s``) holding the most
   of its ``n`` days beyond chance, ``c`` of them; it *keeps* the routine when the binomial tail
-  ``P(Bin(n, 1/s) >= c)``, charged for every ``(s, r)`` tried, is at most ``10 ** -min_surprise``;
+  ``P(Bin(n, 1/s) >= c)``, charged for every ``(s, r)`` and every account tried, is at most
+  ``10 ** -min_surprise``, and most of its days lie on its routines (review H5, session 21: an
+  account paying at random holds a progression by chance now and then, and all its other
+  days were "off" it);
   and more days ``r' (mod s)`` are routines too where its days off the routines so far
   crowd on one beyond chance (:func:`routine_days`): a hub paying on two weekdays, or one that
   moved its pay day (40 of its 100 days "off" its first routine, in a row, a false group of
@@ -419,8 +422,7 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
                    min_surprise: float, day_s: float = DAY_S, min_days: int = MIN_DAYS,
                    max_step: int = MAX_STEP, quiet: QuietReader | None = None,
                    log_end: float = np.inf, outgoing: bool = True,
-                   counted: np.ndarray | None = None, burst: bool = True,
-                   per_account: bool = False, majority: bool = False) -> list[OffDays]:
+                   counted: np.ndarray | None = None, burst: bool = True) -> list[OffDays]:
     """The test of the module docstring on one side: each row a payment of account ``hub``
     to (or from) ``leaf`` at ``ts`` (epoch s), on ``day`` (``0`` to ``width - 1``), for the
     hubs with at least ``min_days`` distinct days; ``single`` marks the one-shot accounts.
@@ -431,10 +433,8 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
     (:func:`routine_days`; payments that close to ``log_end`` are not watched).
     ``counted`` (per account, all where None): the hubs judged and charged for here (every
     routine hub is in the reference rate); ``burst``: the span of the off days is a third
-    chance; ``per_account``: the routine test is charged for the accounts tried too;
-    ``majority``: a hub keeps its routine only where most of its days lie on it. The hubs
-    that beat their count of tests (``-log_chance > log10 tests + log10 2``) with
-    ``min_fan`` to ``max_size - 1`` members."""
+    chance. The hubs that beat their count of tests (``-log_chance > log10 tests + log10
+    2``) with ``min_fan`` to ``max_size - 1`` members."""
     n_accounts = len(single)
     codes, at = np.unique(hub * width + day, return_inverse=True)
     busy = np.flatnonzero(np.bincount(codes // width, minlength=n_accounts) >= min_days)
@@ -457,13 +457,11 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
     n[busy], step[busy], residue[busy], on[busy] = routines(
         compact[codes // width], codes % width, len(busy), max_step)
     judged = np.flatnonzero((n >= min_days) & (step > 0))
-    routine = log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1)) + np.log10(
-        sum(range(2, max_step + 1)))
-    if per_account:
-        # charged for the accounts tried too: among thousands of accounts paying friends at
-        # random, a few hold a progression by chance (review H5, session 21: 8 of 49 days
-        # every 26 days, then 39 days "off" it, a false fan-in)
-        routine = routine + np.log10(max(len(judged), 1))
+    # charged for the (step, day) tried and for the accounts tried: among thousands of
+    # accounts paying friends at random, a few hold a progression by chance (review H5,
+    # session 21: 8 of 49 days every 26 days, then 39 days "off" it, a false fan-in)
+    routine = (log10_sf(on[judged], n[judged], 1.0 / np.maximum(step[judged], 1))
+               + np.log10(sum(range(2, max_step + 1)))) + np.log10(max(len(judged), 1))
     keeps = judged[routine <= -min_surprise]
     if not len(keeps):
         return []
@@ -471,11 +469,11 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
     fan_of[keeps] = np.arange(len(keeps))
     kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise, payees)
     off = n[keeps] - kept.sum(axis=1)
-    if majority:
-        held = 2 * off <= n[keeps]
-        keeps, kept, off = keeps[held], kept[held], off[held]
-        fan_of[:] = -1
-        fan_of[keeps] = np.arange(len(keeps))
+    # and a hub keeps its routine only where most of its days lie on it
+    held = 2 * off <= n[keeps]
+    keeps, kept, off = keeps[held], kept[held], off[held]
+    fan_of[:] = -1
+    fan_of[keeps] = np.arange(len(keeps))
     mine_here = np.ones(len(keeps), bool) if counted is None else counted[keeps]
     if not (off.any() and mine_here.any()):
         return []

@@ -309,3 +309,20 @@ def test_tails_match_scipy():
         np.array([110, 20, 10])
     want = hypergeom.logsf(g - 1, total, marked, drawn) / np.log(10)
     assert np.allclose(log10_drawn_tail(g, drawn, marked, total), np.r_[want[:2], 0.0])
+
+
+def test_an_account_holding_a_progression_by_chance_is_no_routine_hub():
+    # review H5 (session 21), off_schedule's side of it: an account paying 14 new payees, 6 of
+    # them every 25 days by chance (10 ** -4.9, charged for the 465 steps and days tried: 10
+    # ** -2.2) and its other 8 in 8 days running, was a routine hub 8 of whose 14 days were off
+    # it, a false group against the routine hubs that never slip
+    transfers, accounts = _world(off_days=0, weeks=30)
+    days = np.r_[25 * np.arange(6) + 2, 160 + np.arange(8)]
+    extra = pd.DataFrame({"src": len(accounts), "dst": len(accounts) + 1 + np.arange(14),
+                          "count": 1, "ts": days * DAY_S + 7200.0})
+    extra["last"] = extra["ts"]
+    extra["amount"] = 100.0
+    groups = off_schedule_fans(pd.concat([transfers, extra], ignore_index=True),
+                               pd.Index([str(i) for i in range(len(accounts) + 15)]),
+                               3, 50, 2.0)
+    assert groups == []
