@@ -81,6 +81,10 @@ class Chunk:
 def resolve_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """Expand files, directories and glob patterns into a sorted, de-duplicated file list.
 
+    The paths are absolute as given, links not followed (a ``sources:`` glob is matched
+    against the name the user gave: ``in/logins.csv``, not the link's target); a file reached
+    twice (through a link) is listed once.
+
     Raises
     ------
     InputError
@@ -108,7 +112,10 @@ def resolve_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
             if not matches:
                 raise InputError(f"input {item} is not a file or directory and matches no file")
             found.extend(matches)
-    return list(dict.fromkeys(p.resolve() for p in found))
+    unique: dict[Path, Path] = {}  # a file reached twice (a link) is read once
+    for path in found:
+        unique.setdefault(path.resolve(), Path(os.path.abspath(path)))
+    return list(unique.values())
 
 
 def file_format(path: Path) -> str:

@@ -261,3 +261,14 @@ def test_a_later_drop_may_lack_a_source_the_store_holds(tmp_path):
     assert (summary.files_new, summary.events_total) == (1, 5)
     with pytest.raises(MappingError, match="source payments's files"):
         ingest(drop, tmp_path / "fresh", two_sources())  # a store without payments: refused
+
+
+def test_globs_match_the_name_given_not_a_link_target(tmp_path):
+    exports = write_logs(tmp_path / "exports")
+    (exports / "signups.csv").rename(exports / "dump_17.csv")  # matches no source's glob
+    links = tmp_path / "in"
+    (links / "pay").mkdir(parents=True)
+    (links / "signups.csv").symlink_to(exports / "dump_17.csv")
+    (links / "pay" / "p1.csv").symlink_to(exports / "pay" / "p1.csv")
+    summary = ingest(links, tmp_path / "ev", two_sources())
+    assert (summary.files_new, summary.accepted) == (2, 4)
