@@ -67,10 +67,10 @@ class IngestState:
         return {str(f["source"]) for f in self.files.values() if f.get("source")}
 
     def sources_of(self, checksum: str) -> set[str | None]:
-        """The sources a file of content ``checksum`` was ingested as (``None``: by a
-        one-source mapping); empty when it never was."""
+        """The sources a file of content ``checksum`` with rows was ingested as (``None``: by a
+        one-source mapping); empty when it never was (or held no rows: nothing to repeat)."""
         return {f.get("source") for key, f in self.files.items()
-                if key.split(":", 1)[0] == checksum}
+                if key.split(":", 1)[0] == checksum and f.get("rows_in", 1)}
 
     def add_schema(self, mapping: Mapping) -> None:
         """Record ``mapping``'s entities and attributes; refuse ones that contradict the events.

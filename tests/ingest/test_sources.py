@@ -272,3 +272,17 @@ def test_globs_match_the_name_given_not_a_link_target(tmp_path):
     (links / "pay" / "p1.csv").symlink_to(exports / "pay" / "p1.csv")
     summary = ingest(links, tmp_path / "ev", two_sources())
     assert (summary.files_new, summary.accepted) == (2, 4)
+
+
+def test_an_empty_file_like_another_sources_is_no_repeat(tmp_path):
+    logs = write_logs(tmp_path / "logs")
+    same = {"sources": {"signups": SIGNUPS, "resignups": {**SIGNUPS, "files": "again*.csv"}}}
+    (logs / "signups-0.csv").write_text("id,user,at,dev,email\n")  # a day without events
+    (logs / "again.csv").write_text("id,user,at,dev,email\n9,a9,2024-01-05T00:00:00Z,d9,q@m\n")
+    ingest([logs / "signups.csv", logs / "signups-0.csv", logs / "again.csv"], tmp_path / "ev",
+           same)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "again-1.csv").write_text("id,user,at,dev,email\n")  # the same bytes, other source
+    summary = ingest(drop, tmp_path / "ev", same)
+    assert summary.files_new == 1 and summary.events_total == 3
