@@ -307,11 +307,11 @@ class GraphState:
         detector = AccountDetector.load(model_dir)
         self._build_graph(snapshot, detector)
         if input_cache_rows is None:
+            nodes, available = sum(self.graph.num_nodes.values()), available_memory()
             self.input_cache_rows = auto_input_cache_rows(
-                sum(self.graph.num_nodes.values()), detector.model_.hidden_channels,
-                available_memory())
-            log.info("GNN input cache: %d rows for %d nodes", self.input_cache_rows,
-                     sum(self.graph.num_nodes.values()))
+                nodes, detector.model_.hidden_channels, available)
+            log.info("GNN input cache: %d rows for %d nodes (%s bytes of memory available)",
+                     self.input_cache_rows, nodes, available)
         del snapshot  # load() keeps no reference: its tables are freed before the events' load
         _release_memory()
         self._load_events(events_cache)
@@ -1407,14 +1407,44 @@ def auto_input_cache_rows(nodes: int, hidden: int, available: int | None) -> int
     return INPUT_CACHE_ROWS
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available to new allocations without swapping (Linux's
-    ``MemAvailable``: free memory and reclaimable page cache); ``None`` elsewhere."""
+def available_memory(root: Path = Path("/")) -> int | None:
+    """Bytes of memory available to new allocations without swapping: Linux's
+    ``MemAvailable`` (free memory and reclaimable page cache), or less where the process's
+    memory cgroup sets a limit (a container's: ``MemAvailable`` is the whole machine's), what
+    the limit leaves above the cgroup's usage (v2 ``memory.max`` - ``memory.current``, v1
+    ``memory.limit_in_bytes`` - ``memory.usage_in_bytes``); ``None`` where neither is known.
+    ``root``: where ``/proc`` and ``/sys`` are read (tests)."""
+    found = []
     with contextlib.suppress(OSError, ValueError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in (root / "proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return None
+                found.append(int(line.split()[1]) * 1024)
+    found += [limit - usage for limit, usage in _cgroup_memory(root)]
+    return max(min(found), 0) if found else None
+
+
+def _cgroup_memory(root: Path) -> list[tuple[int, int]]:
+    """(limit, usage) in bytes of each memory cgroup of this process that sets a limit (its
+    own, from ``/proc/self/cgroup``, and the namespace's root: a container's own)."""
+    cgroups = root / "sys/fs/cgroup"
+    pairs = [(cgroups / "memory.max", cgroups / "memory.current"),
+             (cgroups / "memory/memory.limit_in_bytes", cgroups / "memory/memory.usage_in_bytes")]
+    with contextlib.suppress(OSError):
+        for line in (root / "proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            own = path.lstrip("/")
+            if not controllers:  # cgroup v2
+                pairs.append((cgroups / own / "memory.max", cgroups / own / "memory.current"))
+            elif "memory" in controllers.split(","):
+                pairs.append((cgroups / "memory" / own / "memory.limit_in_bytes",
+                              cgroups / "memory" / own / "memory.usage_in_bytes"))
+    out = []
+    for limit_file, usage_file in pairs:
+        with contextlib.suppress(OSError, ValueError):
+            limit = limit_file.read_text().strip()
+            if limit != "max":  # v1's unlimited is a huge number: never the smallest
+                out.append((int(limit), int(usage_file.read_text().strip())))
+    return out
 
 
 def _node_index(snapshot: Snapshot) -> dict[str, NodeIndex]:
