@@ -500,7 +500,10 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
     # independent chances: how many days off its routines, how many of those counterparties
     # are one-shot, and (burst) how close together the days lie
     terms = log10_tail(off, n[keeps], q, rho) + log10_drawn_tail(g, k_drawn, marked, total)
-    most = np.minimum(n[keeps], max_size - 1)
+    # the lowest chance a hub could reach, all the one-shot counterparties it has drawn; without
+    # the burst, at the most days off it could have and keep its routine (half its days);
+    # with it, at all its days (where the span term gives nothing)
+    most = np.minimum(n[keeps] // (1 if burst else 2), max_size - 1)
     drawn_most = np.minimum(marked, max_size - 1)
     best = (log10_tail(most, n[keeps], q, rho) + log10_choose(marked, drawn_most)
             - log10_choose(total, drawn_most))

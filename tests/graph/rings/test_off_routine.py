@@ -194,3 +194,22 @@ def test_a_payee_the_hub_pays_again_is_not_busy_for_that():
     # the hub's own payments counted, the routine's would never be quiet and the added day
     # a run
     assert _run_at_the_end(run_onward=None, onward=None, pool=3) == []
+
+
+def test_hubs_that_could_not_reach_as_low_a_chance_are_not_charged():
+    # 60 more routine hubs of 12 days each, 4 payees in turn: with at most 6 of their days off
+    # (more, and a hub keeps no routine) none could reach hub 0's 10 ** -7.6, nor could the
+    # 29 others of 52 days with at most 26; counted as if all their days could be off, the
+    # fan was charged for 90 hubs
+    times, _, accounts = _world(off_days=3)
+    rows = [(len(accounts) + h, len(accounts) + 60 + 4 * h + w % 4, 7 * w + h % 7)
+            for h in range(60) for w in range(12)]
+    extra = pd.DataFrame({"src": [r[0] for r in rows], "dst": [r[1] for r in rows],
+                          "ts": np.array([r[2] for r in rows]) * DAY_S + 3600.0})
+    every = pd.concat([times, extra], ignore_index=True)
+    pairs = every.groupby(["src", "dst"], as_index=False).agg(
+        count=("ts", "size"), ts=("ts", "min"), last=("ts", "max"))
+    pairs["amount"] = 100.0
+    ids = pd.Index([str(i) for i in range(len(accounts) + 300)])
+    groups = off_routine_fans(pairs, ids, 3, 50, 2.0, times=every, timed=np.arange(len(ids)))
+    assert [(g.evidence[0], g.tests) for g in groups] == [("Hub:0", 1)]
