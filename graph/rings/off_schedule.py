@@ -15,9 +15,9 @@ once), over the days the pairs start:
 * its routine: the step ``s`` (2 to ``max_step`` days) and day ``r`` (mod ``s``) holding the most
   of its ``n`` days beyond chance, ``c`` of them; it *keeps* the routine when the binomial tail
   ``P(Bin(n, 1/s) >= c)``, charged for every ``(s, r)`` and every account tried, is at most
-  ``10 ** -min_surprise``, and most of its days lie on its routines (review H5, session 21: an
-  account paying at random holds a progression by chance now and then, and all its other
-  days were "off" it);
+  ``10 ** -min_surprise`` (review H5, session 21: an account paying at random holds a
+  progression by chance now and then, and all its other days were "off" it), and its
+  routines hold a day in most of their own slots from its first day to its last;
   and more days ``r' (mod s)`` are routines too where its days off the routines so far
   crowd on one beyond chance (:func:`routine_days`): a hub paying on two weekdays, or one that
   moved its pay day (40 of its 100 days "off" its first routine, in a row, a false group of
@@ -334,6 +334,23 @@ def _off_span(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarra
     return np.maximum(last - first, 0)
 
 
+def _routine_slots(codes: np.ndarray, width: int, fan_of: np.ndarray, step: np.ndarray,
+                   kept: np.ndarray) -> np.ndarray:
+    """Per judged hub (``fan_of`` its index, -1 for the others; ``codes`` = account *
+    ``width`` + day, sorted): the days from its first to its last that fall on its routines
+    (``kept`` > 0, :func:`routine_days`, one column per day mod its ``step``)."""
+    codes = codes[fan_of[codes // width] >= 0]
+    hub, day = fan_of[codes // width], codes % width
+    first = np.full(len(step), width)
+    last = np.full(len(step), -1)
+    np.minimum.at(first, hub, day)
+    np.maximum.at(last, hub, day)
+    residue = np.arange(kept.shape[1])[None, :]
+    period = np.maximum(step, 1)[:, None]
+    slots = ((last[:, None] - residue) // period - (first[:, None] - residue - 1) // period)
+    return np.where((kept > 0) & (residue < step[:, None]), np.maximum(slots, 0), 0).sum(axis=1)
+
+
 def routines(hub: np.ndarray, day: np.ndarray, n_accounts: int, max_step: int = MAX_STEP
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per account: its count ``n`` of distinct days (``hub``, ``day`` one row per account
@@ -469,8 +486,11 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
     fan_of[keeps] = np.arange(len(keeps))
     kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise, payees)
     off = n[keeps] - kept.sum(axis=1)
-    # and a hub keeps its routine only where most of its days lie on it
-    held = 2 * off <= n[keeps]
+    # and a hub keeps its routines only where they hold a day in most of their own slots
+    # from its first day to its last (not most of all its days: a ring hub paying on its
+    # weekday every week and launders on three or four other weekdays besides has more days
+    # off it than on, review O1, session 22)
+    held = 2 * kept.sum(axis=1) >= _routine_slots(codes, width, fan_of, step[keeps], kept)
     keeps, kept, off = keeps[held], kept[held], off[held]
     fan_of[:] = -1
     fan_of[keeps] = np.arange(len(keeps))

@@ -326,3 +326,20 @@ def test_an_account_holding_a_progression_by_chance_is_no_routine_hub():
                                pd.Index([str(i) for i in range(len(accounts) + 15)]),
                                3, 50, 2.0)
     assert groups == []
+
+
+def test_a_hub_laundering_on_more_days_than_its_routine_keeps_it():
+    # review O1 (session 22): hub 0 pays its weekly payee every week and, for 10 weeks, 4 new
+    # one-shot payees a week on other weekdays: 40 of its 70 days are off its routine, yet the
+    # routine holds a day in every one of its weeks; "most of its days on it" lost it
+    transfers, accounts = _world(off_days=0, weeks=30)
+    weeks = np.repeat(10 + np.arange(10), 4)
+    extra = pd.DataFrame({"src": 0, "dst": len(accounts) + np.arange(40), "count": 1,
+                          "ts": (7 * weeks + 1 + np.arange(40) % 4) * DAY_S + 7200.0})
+    extra["last"] = extra["ts"]
+    extra["amount"] = 100.0
+    groups = off_schedule_fans(pd.concat([transfers, extra], ignore_index=True),
+                               pd.Index([str(i) for i in range(len(accounts) + 40)]),
+                               3, 50, 2.0)
+    assert [g.evidence[0] for g in groups] == ["Hub:0"]
+    assert groups[0].evidence[1].startswith("OffSchedule:40 one-off payees on 40 of its 70 days")
