@@ -16,7 +16,7 @@ distinct days: the routine (step and day mod step, :func:`~graph.rings.off_sched
 more pay days by :func:`~graph.rings.off_schedule.routine_days`, unless such a further day's
 payees stay quiet after being paid beyond chance, read on every transfer time known: a
 laundering run on a fixed other weekday in the hub's last weeks, review F7, session 19;
-charged for the accounts tried too, and kept only where most of the hub's days lie on it),
+charged for the accounts tried too, and kept only where it holds a day in most of its slots),
 the count of its days off it against the *other* routine hubs (beta-binomial at their rate
 and spread, made conservative by :func:`~graph.rings.off_schedule.upper_rates`), times the
 chance that as many of its off-routine counterparties are one-shot accounts (drawn from all its

@@ -487,7 +487,7 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
     kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise, payees)
     off = n[keeps] - kept.sum(axis=1)
     # and a hub keeps its routines only where they hold a day in most of their own slots
-    # from its first day to its last (not most of all its days: a ring hub paying on its
+    # from its first day to its last (not most of all its days: a ring hub that pays on its
     # weekday every week and launders on three or four other weekdays besides has more days
     # off it than on, review O1, session 22)
     held = 2 * kept.sum(axis=1) >= _routine_slots(codes, width, fan_of, step[keeps], kept)
