@@ -21,20 +21,6 @@ significant when ``E_k(w)`` times that chance, charged for the lengths tried (an
 money null of :mod:`graph.rings.flow_null` judges it too), is at most
 ``10 ** -min_surprise``.
 
-The weight is no evidence where honest accounts cluster: roommates settling bills in a loop
-(each pays the next once a month, nothing else) close loops the configuration model does not
-(review G3, session 20). So a loop's weight counts with one of two readings of what a household
-lacks, the better of the two charged 2: it relays the money (:func:`log10_relay_chance`: hops
-in time order within days, amounts kept; the weight and span as above), or its accounts were
-active together far more briefly than the log's spread of brief accounts makes likely
-(:func:`log10_brief_chance`: an account alive only around the loop is placed where the log's
-accounts alive as briefly are, :class:`BriefNull`). The second reading must also hold where
-households explain the loop itself: its chance is at most the larger of the weight's times the
-timing's and the timing's times the number of loops judged. AMLSim's cycles (each hop once
-within two or three weeks of a two-year log, out of time order, amounts drawn each on its own,
-through accounts opened for the loop) have the second; bills settled over a month in a month's
-log, dinners paid back over months and allowances sent round every month have neither.
-
 The search finds such loops without listing the log's loops: a loop under the bar can hold
 few busy accounts. *Quiet* accounts pay one payee only, so a path through them is fixed;
 each transfer into a quiet account is followed along the quiet accounts to the next account
@@ -286,70 +272,13 @@ def log10_span_chance(times: np.ndarray, overlap: np.ndarray, floor: float) -> f
     return float(min(np.log10(2.0) + logs.sum() - logs.max(), 0.0))
 
 
-class BriefNull:
-    """Per span ``S`` (s), the largest share of the log's *brief* accounts (alive ``S`` or less:
-    first to last transfer) whose first transfer falls in a window of ``3 S``: the chance that a
-    brief account drawn from the log's was active where a loop of span ``S`` was (its life,
-    holding the loop's transfers, starts at most ``S`` before the loop's window of ``2 S``);
-    read on the grid of widths ``floor * 2 ** (j / 4)``, rounded up, each width once."""
-
-    def __init__(self, born: np.ndarray, dies: np.ndarray, floor: float) -> None:
-        alive = np.isfinite(born) & np.isfinite(dies)
-        order = np.argsort(born[alive], kind="stable")
-        self.born = born[alive][order]
-        self.life = (dies - born)[alive][order]
-        self.floor = floor
-        self._share: dict[int, float] = {}
-
-    def share(self, span: float) -> float:
-        """The share for a loop of span ``span`` (at least ``floor``; 1 when no account is
-        that brief)."""
-        at = int(np.ceil(4.0 * np.log2(max(span, self.floor) / self.floor) - 1e-9))
-        if at not in self._share:
-            width = self.floor * 2.0 ** (at / 4.0)
-            times = self.born[self.life <= width]
-            self._share[at] = float(
-                (np.searchsorted(times, times + 3.0 * width, side="right")
-                 - np.arange(len(times))).max() / len(times)) if len(times) else 1.0
-        return self._share[at]
-
-
-def log10_brief_chance(span: float, overlap: np.ndarray, counts: np.ndarray, brief: np.ndarray,
-                       share: float, floor: float) -> float:
-    """``log10`` of the chance that a loop's pairs (in loop order: pair ``i`` from account
-    ``i`` to account ``i + 1``, of ``counts`` transfers) have first transfers within ``span``
-    of each other (``S``, at least ``floor``), where the accounts marked ``brief`` were alive
-    only about then (``S`` or less). Each brief account is placed where the log's brief
-    accounts are (chance ``share``, :class:`BriefNull`) and holds its two transfers; each
-    transfer between two accounts alive longer lies uniform over the ``overlap`` of their lives
-    (chance ``min(1, c 2 S / overlap)`` for a pair of ``c`` transfers: any of them may be the
-    first in the window). Summed over the windows the loop may lie in, the largest of these
-    for a brief account or a single transfer counts 3 (a brief account's window is ``3 S``),
-    so the chance is at most 3 times the product of the others. Accounts alive only
-    around the loop are evidence here as far as the log's brief accounts are spread over its
-    time; honest accounts opened in the same few days (a generated world's, a cohort's) are
-    not."""
-    span = max(span, floor)
-    lasting = ~brief & ~np.roll(brief, -1)
-    f = np.r_[np.full(int(np.count_nonzero(brief)), share),
-              np.minimum(1.0, counts[lasting] * 2.0 * span / np.maximum(overlap[lasting], floor))]
-    # the loop's window is placed by one brief account or one single transfer (in at most 3
-    # windows); a pair of many transfers is in as many
-    anchors = np.r_[np.ones(int(np.count_nonzero(brief)), bool), counts[lasting] <= 1]
-    if len(f) < 2 or not anchors.any():
-        return 0.0
-    logs = np.log10(np.maximum(f, 1e-300))
-    return float(min(np.log10(3.0) + logs.sum() - logs[anchors].max(), 0.0))
-
-
 def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_size: int,
                  min_surprise: float, max_length: int = MAX_LENGTH, max_busy: int = MAX_BUSY,
                  day_s: float = DAY_S, credit_cap: float = CREDIT_CAP) -> list[FlowGroup]:
     """``flow_cycle`` groups of the loops the null finds significant (module docstring),
     ``min_size`` to ``min(max_size, max_length)`` accounts, with their ``log_chance`` (the
-    expected count of loops as quiet, times the chance of the better of the two readings of
-    the module docstring, a relay or a brief timing, charged 2) and ``tests`` (the lengths
-    tried); the search
+    expected count of loops as quiet, times the chance of their transfers' span given their
+    accounts' lives, :func:`log10_span_chance`) and ``tests`` (the lengths tried); the search
     follows loops up to ``credit_cap`` orders heavier than the weight alone allows where the
     log's spread of times (:class:`SpanNull`) lets their span make up for it."""
     longest = min(max_size, max_length)
@@ -370,13 +299,13 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
     ts = transfers["ts"].to_numpy(np.float64)
     keep = (src != dst) & (weight[src] > 0) & (weight[dst] > 0)
     amount = transfers["amount"].to_numpy(np.float64)[keep]
-    counts = transfers["count"].to_numpy(np.float64)[keep]
     src, dst, ts = src[keep], dst[keep], ts[keep]
     relays = RelayNull(amount, HOP_LOSS)
     spans = SpanNull(ts, day_s)
     quiet = (payees == 1) & (payers > 0)
     successor = np.full(n_accounts, -1, np.int64)
     successor[src[quiet[src]]] = dst[quiet[src]]
+    found: list[tuple[float, list[int], float]] = []
 
     widths = spans.widths.tolist()
     credit = [min(credit_cap, -spans.log_chance(longest, w / 2.0)) for w in widths]
@@ -390,8 +319,6 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
         return at >= len(credit) or weight_so_far > most + credit[at]
 
     born, dies = lives(transfers, n_accounts)
-    briefs = BriefNull(born, dies, day_s)
-    judged: list[tuple[float, float, float | None, float, int, list[int], float]] = []
     pair_keys = src * n_accounts + dst
     by_key = np.argsort(pair_keys, kind="stable")
 
@@ -406,14 +333,13 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
         ends = np.roll(rows, -1)
         at = by_key[np.searchsorted(pair_keys[by_key], rows * n_accounts + ends)]
         overlap = np.minimum(dies[rows], dies[ends]) - np.maximum(born[rows], born[ends])
-        span = log10_span_chance(ts[at], overlap, day_s)
+        log_chance += log10_span_chance(ts[at], overlap, day_s)
         relay = log10_relay_chance(ts[at], amount[at], relays, HOP_DAYS * day_s, day_s)
-        window = float(ts[at].max() - ts[at].min())
-        brief = dies[rows] - born[rows] <= max(window, day_s)
-        timing = log10_brief_chance(window, overlap, counts[at], brief, briefs.share(window),
-                                    day_s)
-        judged.append((log_chance, span, relay, timing, int(np.count_nonzero(brief)), loop,
-                       last - first))
+        if relay is None:
+            return
+        log_chance += relay
+        if log_chance <= bar:
+            found.append((log_chance, loop, last - first))
 
     paid_at = np.zeros(n_accounts)
     paid_at[src[quiet[src]]] = ts[quiet[src]]
@@ -458,29 +384,17 @@ def quiet_cycles(transfers: pd.DataFrame, n_accounts: int, min_size: int, max_si
                 if not (y <= start or y in members or heavy(total + log_w[y], f0, f1)):
                     stack.append((y, [*members, y], total + float(log_w[y]), f0, f1, True,
                                   hubs + 1))
-    # the two readings of the module docstring: a relay, or accounts active together so
-    # briefly (also judged on its timing alone, as one of the loops judged), the better charged 2
-    found: list[tuple[float, list[int], float, int, bool]] = []
-    charge = np.log10(max(len(judged), 1))
-    for weight_chance, span, relay, timing, n_brief, loop, spread in judged:
-        brief_reading = max(weight_chance + timing, timing + charge)
-        relay_reading = weight_chance + span + relay if relay is not None else np.inf
-        log_chance = min(brief_reading, relay_reading) + np.log10(2.0)
-        if log_chance <= bar:
-            found.append((log_chance, loop, spread, n_brief, relay_reading < brief_reading))
     groups: list[FlowGroup] = []
     taken = np.zeros(n_accounts, np.int64)
-    for log_chance, loop, span, n_brief, relayed in sorted(found, key=lambda x: x[0]):
+    for log_chance, loop, span in sorted(found, key=lambda x: x[0]):
         rows = np.array(loop, np.int64)
         if 2 * int(np.count_nonzero(taken[rows])) >= len(rows):
             continue
         taken[rows] = 1
-        reading = ("relaying the money hop by hop" if relayed else
-                   f"{n_brief} of its accounts alive only then, of {len(judged)} loops as quiet")
         groups.append(FlowGroup(
             np.sort(rows), "flow_cycle",
             [f"QuietCycle:a loop of {len(rows)} accounts whose payees x payers multiply to "
-             f"1e{float(log_w[rows].sum()):.1f}, its transfers within {span / day_s:.0f} days, "
-             f"{reading}; chance {10.0 ** log_chance:.1e} among the log's {pairs} pairs"],
+             f"1e{float(log_w[rows].sum()):.1f}, its transfers within {span / day_s:.0f} days; "
+             f"{10.0 ** log_chance:.1e} such loops expected among the log's {pairs} pairs"],
             min(log_chance, 0.0), tests))
     return groups

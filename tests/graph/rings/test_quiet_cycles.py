@@ -1,14 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from graph.rings.quiet_cycles import (
-    BriefNull,
-    LoopNull,
-    log10_brief_chance,
-    log10_span_chance,
-    pair_degrees,
-    quiet_cycles,
-)
+from graph.rings.quiet_cycles import LoopNull, log10_span_chance, pair_degrees, quiet_cycles
 
 
 def _table(src: list[int] | np.ndarray, dst: list[int] | np.ndarray) -> pd.DataFrame:
@@ -196,77 +189,3 @@ def test_a_relay_whose_amount_rises_a_little_at_a_hop_is_found():
     table, loop = _household_log([3, 4, 6, 7], [500.0, 490.0, 495.0, 480.0])
     groups = quiet_cycles(table, 6000, 3, 50, 2.0)
     assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
-
-
-def test_brief_accounts_count_where_the_logs_brief_accounts_are_spread():
-    day = 86400.0
-    # 100 accounts alive one day each, one opened every 7 days over two years
-    born = np.arange(100) * 7.0 * day
-    null = BriefNull(born, born + day, day)
-    # a 7-day loop: its brief accounts' lives start within 21 days, where 3 or 4 of 100 do
-    assert null.share(7 * day) <= 0.05
-    # 4 brief accounts and one transfer between accounts alive two years
-    brief = np.array([True, True, False, False, True, True])
-    overlap = np.full(6, 720 * day)
-    counts = np.ones(6)
-    assert np.isclose(log10_brief_chance(7 * day, overlap, counts, brief, 0.05, day),
-                      np.log10(3.0) + 3 * np.log10(0.05) + np.log10(14.0 / 720.0))
-    # that transfer's pair paid 60 times: one of them falls anywhere
-    counts[2] = 60
-    assert np.isclose(log10_brief_chance(7 * day, overlap, counts, brief, 0.05, day),
-                      np.log10(3.0) + 3 * np.log10(0.05))
-    # a cohort (the log's brief accounts opened together): only the one transfer counts
-    assert np.isclose(log10_brief_chance(7 * day, overlap, np.ones(6), brief, 1.0, day),
-                      np.log10(3.0) + np.log10(14.0 / 720.0))
-
-
-def _two_year_log(brief_days: np.ndarray, seed: int) -> pd.DataFrame:
-    """A busy log over two years (amounts spread as people's are) and accounts 6000 on, one
-    each paid once on ``brief_days`` (accounts alive a day)."""
-    day = 86400.0
-    src, dst = _busy_log(3000, 8, seed=seed)
-    rng = np.random.default_rng(seed)
-    ts = rng.uniform(0, 720, len(src)).round() * day
-    table = _table(src, dst).assign(ts=ts, last=ts, amount=rng.lognormal(4.0, 1.0, len(src)))
-    once = np.asarray(brief_days, np.float64).round() * day
-    paid = _table(rng.integers(0, 3000, len(once)), 6000 + np.arange(len(once))).assign(
-        ts=once, last=once, amount=rng.lognormal(4.0, 1.0, len(once)))
-    return pd.concat([table, paid], ignore_index=True)
-
-
-def _loop(days: list[float], amounts: list[float], counts: int = 1,
-          lasts: list[float] | None = None) -> tuple[pd.DataFrame, list[int]]:
-    """A loop of accounts 5000 on, each paying the next, first on ``days``."""
-    day = 86400.0
-    loop = list(range(5000, 5000 + len(days)))
-    first = np.array(days) * day
-    last = np.array(lasts) * day if lasts is not None else first
-    return _table(loop, loop[1:] + loop[:1]).assign(
-        ts=first, last=last, amount=amounts, count=counts), loop
-
-
-def test_a_loop_of_accounts_alive_only_for_it_is_found_out_of_order():
-    # AMLSim's cycles: each hop once within ten days of a two-year log, out of time order,
-    # amounts drawn each on its own, through accounts with no other transfer, in a log whose
-    # brief accounts (300 paid once) are spread over its two years
-    rng = np.random.default_rng(7)
-    log = _two_year_log(rng.uniform(0, 720, 300), seed=7)
-    ring, loop = _loop([306, 301, 309, 303, 300, 308, 304],
-                       [640.0, 217.0, 763.0, 110.0, 891.0, 465.0, 353.0])
-    groups = quiet_cycles(pd.concat([log, ring], ignore_index=True), 7000, 3, 50, 2.0)
-    assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
-    # the same loop where the log's brief accounts were all opened in those days: a cohort
-    cohort = _two_year_log(rng.uniform(295, 315, 300), seed=7)
-    assert quiet_cycles(pd.concat([cohort, ring], ignore_index=True), 7000, 3, 50, 2.0) == []
-
-
-def test_honest_loops_spread_over_months_are_not_significant():
-    rng = np.random.default_rng(8)
-    log = _two_year_log(rng.uniform(0, 720, 300), seed=8)
-    # friends paying each other back for dinners in turn, over five months
-    dinners, _ = _loop([300, 340, 372, 410, 451], [42.0, 65.0, 38.0, 80.0, 51.0])
-    assert quiet_cycles(pd.concat([log, dinners], ignore_index=True), 7000, 3, 50, 2.0) == []
-    # a family sending allowances round every month for two years (first ones in one month)
-    family, _ = _loop([3, 17, 9, 26, 12, 21], [150.0, 90.0, 200.0, 120.0, 60.0, 250.0],
-                      counts=24, lasts=[693, 707, 699, 716, 702, 711])
-    assert quiet_cycles(pd.concat([log, family], ignore_index=True), 7000, 3, 50, 2.0) == []
