@@ -12,6 +12,15 @@ from abusenet.pipeline.run import RunResult
 from abusenet.report import TOP_RING_QUERY
 
 
+def no_rings_line(candidates: int) -> str:
+    """What the summary says when no ring is reported: that candidates were judged and none
+    passed, or that none was found (so a user does not read "none found" after N candidates)."""
+    if candidates:
+        return (f"No rings reported: none of the {candidates:,} ring candidates passed the bars "
+                "(significance, and with labels the ring score).")
+    return "No ring candidates were found."
+
+
 def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     """Print the run's summary: rows, graph size, quality, top rings, outputs, Neo4j."""
     ing = result.info("ingest")
@@ -55,7 +64,8 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
                               ", ".join(list(ring.evidence)[:3]))
             console.print(table)
         else:
-            console.print("No ring candidates were found.")
+            console.print(no_rings_line(result.info("candidates").get("candidates", 0)),
+                          highlight=False)
     console.print(f"Outputs in {result.out_dir}:", highlight=False)
     for path in result.outputs:
         console.print(f"  {path}", highlight=False)
