@@ -21,6 +21,7 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
       Address: {column: street, relation: LIVES_AT}
     attributes:         # optional: extra source columns kept on events, name: float | string
       rating: float
+      result: {values: {success: 0, bad_password: 1}}   # text -> number: a float attribute
     labels:             # optional: the labels file's columns
       account_id: uid
       label: label
@@ -214,6 +215,10 @@ class Mapping:
         Extra linked-entity types.
     attributes
         Extra source columns kept on events: name -> ``"float"`` or ``"string"``.
+    attribute_values
+        The ``float`` attributes given as ``{values: {text: number}}``: name -> (the text,
+        trimmed and lower-cased -> its number). The ingest maps each row's text through it
+        (case-insensitively) and quarantines a text the map lacks.
     labels
         How to read a labels file, or ``None``.
     event_labels
@@ -238,6 +243,7 @@ class Mapping:
     delimiter: str | None = None
     entities: tuple[EntitySpec, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
+    attribute_values: dict[str, dict[str, float]] = field(default_factory=dict)
     labels: LabelsSpec | None = None
     event_labels: LabelsSpec | None = None
     entity_labels: LabelsSpec | None = None
@@ -282,6 +288,8 @@ class Mapping:
             content["row_order_times"] = ROW_ORDER_STEP_S
         if self.timezone is not None:
             content["timezone"] = self.timezone
+        if self.attribute_values:
+            content["attribute_values"] = self.attribute_values
         return _digest(content)
 
 
@@ -401,7 +409,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
     timestamp_format = raw.get("timestamp_format")
     if timestamp_format is not None and not isinstance(timestamp_format, str):
         raise MappingError(f"{where}: timestamp_format must be a string like '%Y-%m-%d %H:%M:%S'")
-    attributes = _attributes(raw.get("attributes") or {}, where)
+    attributes, attribute_values = _attributes(raw.get("attributes") or {}, where)
     entities = _entities(raw.get("entities") or {}, where)
     return Mapping(
         columns=columns,
@@ -415,6 +423,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         delimiter=_delimiter(raw.get("delimiter"), where, "delimiter"),
         entities=entities,
         attributes=attributes,
+        attribute_values=attribute_values,
         labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
         event_labels=(_labels(raw["event_labels"], where, "event_labels")
                       if raw.get("event_labels") is not None else None),
@@ -688,22 +697,53 @@ def _delimiter(raw: Any, where: str, key: str) -> str | None:
     return raw
 
 
-def _attributes(raw: Any, where: str) -> dict[str, str]:
+def _attributes(raw: Any, where: str) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
+    """``attributes:`` -> (name -> kind, the value maps of the ``{values: ...}`` ones)."""
     if isinstance(raw, list):
         raw = dict.fromkeys(raw, "string")
     if not isinstance(raw, dict):
-        raise MappingError(f"{where}: 'attributes' must be a dictionary of column: float | string")
+        raise MappingError(f"{where}: 'attributes' must be a dictionary of column: float | "
+                           "string | {values: {text: number}}")
+    kinds: dict[str, str] = {}
+    values: dict[str, dict[str, float]] = {}
     for name, kind in raw.items():
-        if kind not in ATTRIBUTE_TYPES:
-            raise MappingError(
-                f"{where}: attributes.{name}: type {kind!r} is not one of {ATTRIBUTE_TYPES}"
-            )
         if name in CANONICAL_COLUMNS or not _NAME.match(str(name)):
             raise MappingError(
                 f"{where}: attributes.{name}: an attribute needs a plain name that is not a "
                 "canonical column (map canonical columns under 'columns')"
             )
-    return {str(k): str(v) for k, v in raw.items()}
+        if isinstance(kind, dict):
+            _check_keys(kind, ("values",), where, f"attributes.{name}.")
+            values[str(name)] = _value_map(kind.get("values"), where, f"attributes.{name}.values")
+            kind = "float"
+        if kind not in ATTRIBUTE_TYPES:
+            raise MappingError(
+                f"{where}: attributes.{name}: type {kind!r} is not one of {ATTRIBUTE_TYPES} "
+                "or {values: {text: number}}"
+            )
+        kinds[str(name)] = str(kind)
+    return kinds, values
+
+
+def _value_map(raw: Any, where: str, key: str) -> dict[str, float]:
+    """``values: {success: 0, bad_password: 1}``: text -> finite number. Keys are trimmed and
+    lower-cased (the ingest matches case-insensitively); an integer key is its digits."""
+    if not isinstance(raw, dict) or not raw:
+        raise MappingError(f"{where}: {key} must be a non-empty dictionary of text: number, "
+                           "e.g. {success: 0, bad_password: 1}")
+    out: dict[str, float] = {}
+    for text, number in raw.items():
+        if isinstance(text, bool) or not isinstance(text, str | int) or not str(text).strip():
+            raise MappingError(f"{where}: {key}: key {text!r} must be a text; quote it "
+                               "(YAML reads yes / no / true / false as booleans)")
+        if (isinstance(number, bool) or not isinstance(number, int | float)
+                or number != number or abs(number) == float("inf")):
+            raise MappingError(f"{where}: {key}.{text}: {number!r} is not a finite number")
+        word = str(text).strip().lower()
+        if out.setdefault(word, float(number)) != float(number):
+            raise MappingError(f"{where}: {key}: two keys read as {word!r} (matched ignoring "
+                               "case and spaces) with different numbers; keep one")
+    return out
 
 
 def _entities(raw: Any, where: str) -> tuple[EntitySpec, ...]:

@@ -28,6 +28,9 @@ row_order's            numbers, an hour apart, bounds unchecked): a line past th
 ``non-numeric amount`` the amount is not a finite number
 ``malformed ip``       the IP is neither IPv4, IPv6 nor a number below 2**32
 ``non-numeric <attr>`` a ``float`` attribute is not a finite number
+``<attr>: '<text>'     an attribute mapped by ``{values: {text: number}}`` holds a
+not in values:``       text the map lacks (matched trimmed, ignoring case; the
+                       words for a missing value stay null)
 ``malformed JSON``     a JSON line is not a JSON object
 ``wrong number of      a CSV row has more or fewer fields than the header
 columns``
@@ -54,6 +57,9 @@ REASON_TS = "unparseable ts"
 REASON_TS_AMBIGUOUS = "ambiguous ts"
 REASON_TS_FUTURE = "ts in the future"
 REASON_TS_ZERO = "ts is epoch 0"
+#: How much of a text missing from an attribute's ``values:`` its quarantine reason quotes.
+UNKNOWN_VALUE_CHARS = 40
+_NOT_IN_VALUES = "' not in values:"
 #: With ``timestamps: {missing: row_order}``: a line past :data:`ROW_ORDER_MAX_LINES`, whose
 #: time (its line number in hours) would pass the year 2200.
 REASON_ROW_ORDER = "line past row_order's 2,000,000"
@@ -230,7 +236,14 @@ def transform_sql(
     ]
     attributes = []
     for name, kind in mapping.attributes.items():
-        if kind == "float":
+        if name in mapping.attribute_values:
+            value, unknown = _mapped(ident(name), source.field(name).type,
+                                     mapping.attribute_values[name])
+            flag = ident("_unknown_" + name)
+            inner += [f"{value} AS {ident(name)}", f"{unknown} AS {flag}"]
+            why = f"concat({literal(f'{name}: {chr(39)}')}, {flag}, {literal(_NOT_IN_VALUES)})"
+            checks.append((f"{flag} IS NOT NULL", why))
+        elif kind == "float":
             value, bad = _numeric(ident(name), source.field(name).type)
             inner += [f"{value} AS {ident(name)}", f"{bad} AS {ident('_bad_' + name)}"]
             checks.append((ident("_bad_" + name), literal(f"non-numeric {name}")))
@@ -462,6 +475,19 @@ def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:
              f"WHEN lower({text}) = 'true' THEN 1.0 WHEN lower({text}) = 'false' THEN 0.0 END")
     bad = f"({text} IS NOT NULL AND coalesce(NOT isfinite({value}), true))"
     return f"CASE WHEN isfinite({value}) THEN {value} END", bad
+
+
+def _mapped(expr: str, kind: pa.DataType, values: dict[str, float]) -> tuple[str, str]:
+    """(number, unknown text) for an attribute mapped by ``values`` (lower-case text ->
+    number): the trimmed text matched ignoring case; the text (its first
+    :data:`UNKNOWN_VALUE_CHARS` characters) when the map lacks it, else null."""
+    text = _text(expr, kind)
+    cases = " ".join(f"WHEN {literal(word)} THEN {float(number)!r}"
+                     for word, number in values.items())
+    value = f"CAST(CASE lower({text}) {cases} END AS DOUBLE)"
+    unknown = (f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL "
+               f"THEN left({text}, {UNKNOWN_VALUE_CHARS}) END")
+    return value, unknown
 
 
 def _number(mapping: Mapping, name: str, source: pa.Schema) -> tuple[str, str]:

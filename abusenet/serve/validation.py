@@ -6,10 +6,11 @@ maps and validates in an in-memory DuckDB exactly as it does a chunk of a log fi
 timestamp forms, IP rules, derived ``event_id`` and quarantine reasons.
 
 A DuckDB statement costs milliseconds, so the common case skips it: when the mapping is the
-identity with no timestamp format, and every posted event is plainly valid -- an ``event_id``
-given, an ISO-8601 time (``YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM]``) inside the mapping's
-range, ids without surrounding spaces, a dotted IPv4 or IPv6 address matching the ingest's own
-pattern, numbers written as JSON writes them -- the events are built in Python, identically
+identity with no timestamp format, time zone or attribute value map, and every posted event is
+plainly valid -- an ``event_id`` given, an ISO-8601 time
+(``YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|+HH:MM]``) inside the mapping's range, ids without
+surrounding spaces, a dotted IPv4 or IPv6 address matching the ingest's own pattern, numbers
+written as JSON writes them -- the events are built in Python, identically
 (tests/abusenet/serve/test_validation.py compares the two paths). Anything else (a bad event,
 an epoch or numeric IP, text the SQL would trim) goes through the SQL, which names the reasons.
 """
@@ -100,9 +101,10 @@ class EventValidator:
         self._source = pa.schema([(c, pa.string()) for c in self.columns])
         self._con = connect(keep_order=True, memory_share=0.1)
         self._local = threading.local()
-        # the plain path reads a time without a zone as UTC: a mapping's timezone goes to the SQL
+        # the plain path reads a time without a zone as UTC: a mapping's timezone goes to the
+        # SQL; so do attributes' value maps (text -> number)
         self._plain_mapping = (mapping.timestamp_format is None and mapping.timezone is None
-                               and not mapping.constants
+                               and not mapping.attribute_values and not mapping.constants
                                and all(k == v for k, v in mapping.columns.items()))
         self._text_columns = [(c, c) for c in CANONICAL if c not in ("ts", "amount")]
         self._text_columns += [(e.source, e.event_column) for e in mapping.entities]

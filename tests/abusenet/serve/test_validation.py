@@ -6,11 +6,14 @@ import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from abusenet.serve.validation import EventValidator, canonical_mapping
-from ingest.mapping import load_mapping
+from ingest.mapping import load_mapping, mapping_from_dict
+from ingest.run import ingest_logs
 from ingest.state import IngestState
+from ingest.store import QUARANTINE_FILE, event_files
 
 NOW = datetime(2025, 2, 1, 12, tzinfo=UTC)
 BASE = {"event_id": "e1", "ts": "2025-01-15T12:00:00Z", "account_id": "a1",
@@ -106,3 +109,33 @@ def test_a_mapping_with_a_timezone_reads_zoneless_times_as_its_wall_time():
     checked = zoned.check([event], NOW)
     assert checked.reasons == [None]
     assert checked.events.column("ts").to_pylist()[0] == datetime(2025, 1, 15, 15, tzinfo=UTC)
+
+
+def test_a_mapping_with_a_value_map_maps_posted_events_as_the_ingest_does(tmp_path):
+    """An attribute's ``values:`` map is applied by the SQL, never skipped by the plain path:
+    posted events get the numbers, and the quarantine reasons, that ``abusenet ingest`` gives
+    the same rows."""
+    raw = {"columns": {"event_id": "id", "account_id": "user", "ts": "at",
+                       "event_type": "action"},
+           "attributes": {"result": {"values": {"success": 0, "bad_password": 1}}}}
+    mapping = mapping_from_dict(raw, "values.yaml")
+    posted = [{"id": f"e{i}", "user": "a1", "at": "2025-01-15T12:00:00Z", "action": "login",
+               "result": result}
+              for i, result in enumerate(["success", "Bad_Password", None, "timeout"])]
+    validator = EventValidator(mapping)
+    assert validator.plain(posted[:1], NOW) is None
+    served = validator.check(posted, NOW)
+    lines = [",".join(str(e[c] or "") for c in ("id", "user", "at", "action", "result"))
+             for e in posted]
+    log = tmp_path / "logins.csv"
+    log.write_text("id,user,at,action,result\n" + "\n".join(lines) + "\n")
+    ingest_logs(log, mapping, tmp_path / "events", max_bad_fraction=0.5, progress=False)
+    stored = pd.concat(pd.read_parquet(p) for p in event_files(tmp_path / "events"))
+    quarantine = pd.read_parquet(tmp_path / "events" / QUARANTINE_FILE)
+    good = [(e["event_id"], e["result"]) for e, r in
+            zip(served.events.to_pylist(), served.reasons, strict=True) if r is None]
+    assert good == [("e0", 0.0), ("e1", 1.0), ("e2", None)]
+    assert good == [(i, None if pd.isna(r) else r)
+                    for i, r in zip(stored["event_id"], stored["result"], strict=True)]
+    assert [r for r in served.reasons if r] == quarantine["reason"].tolist() == [
+        "result: 'timeout' not in values:"]
