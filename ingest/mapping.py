@@ -707,6 +707,13 @@ def _attributes(raw: Any, where: str) -> tuple[dict[str, str], dict[str, dict[st
     kinds: dict[str, str] = {}
     values: dict[str, dict[str, float]] = {}
     for name, kind in raw.items():
+        if "." in str(name):
+            raise MappingError(
+                f"{where}: attributes.{name}: a nested field cannot be an attribute (attribute "
+                "names are plain: letters, digits and _, and name a top-level column of the "
+                "logs); export it as a top-level column, or map it under 'columns' if it is a "
+                "canonical column (columns take dotted paths)"
+            )
         if name in CANONICAL_COLUMNS or not _NAME.match(str(name)):
             raise MappingError(
                 f"{where}: attributes.{name}: an attribute needs a plain name that is not a "

@@ -38,9 +38,8 @@ def input_error(exc: BaseException) -> PipelineError | None:
         )
     if isinstance(exc, MappingError):
         return PipelineError(
-            f"the mapping does not fit the logs: {exc}. Edit the mapping so that every "
-            "canonical column names a column of the logs (configs/mappings/ has examples), or "
-            "pass the right --mapping."
+            f"the mapping does not fit the logs: {exc}. Edit the mapping as this says "
+            "(configs/mappings/ has examples), or pass the right --mapping."
         )
     if isinstance(exc, LabelsError):
         return PipelineError(

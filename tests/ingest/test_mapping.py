@@ -200,3 +200,13 @@ def test_fingerprint_changes_with_the_bounds_only_when_they_differ_from_the_defa
     assert mapping_from_dict({**BASE, "timestamps": same}).fingerprint() == default
     wider = {"min": "1900-01-01"}
     assert mapping_from_dict({**BASE, "timestamps": wider}).fingerprint() != default
+
+
+def test_a_nested_field_as_attribute_says_what_to_do_instead():
+    """``columns`` take dotted paths, ``attributes`` do not: the message says so and how to fix it,
+    instead of calling the name a canonical column."""
+    with pytest.raises(MappingError, match="a nested field cannot be an attribute") as err:
+        mapping_from_dict({**BASE, "attributes": {"client.ua": "string"}})
+    assert "export it as a top-level column" in str(err.value)
+    with pytest.raises(MappingError, match="plain name that is not a canonical column"):
+        mapping_from_dict({**BASE, "attributes": {"ip": "string"}})
