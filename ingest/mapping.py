@@ -536,8 +536,8 @@ def check_source_columns(
     available
         Column names found in the source file.
     source
-        The source file (for the message; with ``sources:``, the file whose source's columns
-        are checked, :func:`source_of`).
+        The source file (for the message). A ``sources:`` mapping is checked per source:
+        :func:`ingest.plan.check_input_columns`.
     labels
         Check the mapping's ``labels`` section instead of the event columns.
     section
@@ -545,9 +545,6 @@ def check_source_columns(
     """
     have = list(available)
     section = "labels" if labels and section is None else section
-    if section is None and mapping.sources:
-        check_source_columns(source_of(mapping, source).mapping, have, source)
-        return
     if section is not None:
         spec = mapping.label_section(section)
         if spec is None:

@@ -12,6 +12,21 @@ import torch
 from abusenet.serve.state import _RawValues, _Scaling
 
 
+def _scaling(wanted: list[str], columns: list[str], mean: np.ndarray, std: np.ndarray,
+             first: np.ndarray) -> _Scaling:
+    """The ``_Scaling`` of a scaler reading ``wanted`` of the raw ``columns`` (signed log,
+    then standardised by ``mean`` / ``std``), fitted on the raw rows ``first``."""
+
+    def transform(node_type: str, frame: pd.DataFrame) -> torch.Tensor:
+        v = frame[wanted].to_numpy()
+        v = np.sign(v) * np.log1p(np.abs(v))
+        return torch.from_numpy(np.nan_to_num((v - mean) / std).astype(np.float32))
+
+    scaler = SimpleNamespace(columns={"T": wanted}, mean={"T": mean}, std={"T": std},
+                             transform=transform)
+    return _Scaling(scaler, "T", columns, first)
+
+
 def test_read_scales_as_the_full_rows_do_after_a_column_is_widened():
     rng = np.random.default_rng(0)
     values = rng.normal(size=(500, 9)) * 100
@@ -22,15 +37,7 @@ def test_read_scales_as_the_full_rows_do_after_a_column_is_widened():
     columns = [f"c{j}" for j in range(9)]
     wanted = [columns[j] for j in (7, 1, 3, 0, 5, 2)]
     mean, std = rng.normal(size=6), rng.random(6) + 0.5
-
-    def transform(node_type: str, frame: pd.DataFrame) -> torch.Tensor:
-        v = frame[wanted].to_numpy()
-        v = np.sign(v) * np.log1p(np.abs(v))
-        return torch.from_numpy(np.nan_to_num((v - mean) / std).astype(np.float32))
-
-    scaler = SimpleNamespace(columns={"T": wanted}, mean={"T": mean}, std={"T": std},
-                             transform=transform)
-    scaling = _Scaling(scaler, "T", columns, values[:100])
+    scaling = _scaling(wanted, columns, mean, std, values[:100])
     assert scaling.exact
     rows = rng.integers(0, 500, 300)
     np.testing.assert_array_equal(scaling.read(raw, rows), scaling(raw[rows]))
@@ -51,15 +58,7 @@ def test_read_of_every_column_in_order_with_and_without_missing_values():
     assert raw.narrow.tolist() == [0, 1, 2] and raw.wide.tolist() == [3, 4, 5]
     columns = [f"c{j}" for j in range(6)]
     mean, std = rng.normal(size=6), rng.random(6) + 0.5
-
-    def transform(node_type: str, frame: pd.DataFrame) -> torch.Tensor:
-        v = frame[columns].to_numpy()
-        v = np.sign(v) * np.log1p(np.abs(v))
-        return torch.from_numpy(np.nan_to_num((v - mean) / std).astype(np.float32))
-
-    scaler = SimpleNamespace(columns={"T": columns}, mean={"T": mean}, std={"T": std},
-                             transform=transform)
-    scaling = _Scaling(scaler, "T", columns, values[:100])
+    scaling = _scaling(columns, columns, mean, std, values[:100])
     assert scaling.exact
     rows = rng.integers(0, 400, 250)
     np.testing.assert_array_equal(scaling.read(raw, rows), scaling(raw[rows]))

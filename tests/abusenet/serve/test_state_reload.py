@@ -18,6 +18,20 @@ from graph.snapshot import ACCOUNT, read_snapshot
 from tests.abusenet.serve.conftest import start_service
 
 
+def _held_input_caches(state: GraphState) -> tuple[LocalScorer, dict[str, np.ndarray]]:
+    """The serving GNN scorer and a copy of the input rows its caches hold, per node type."""
+    gnn = getattr(state.scorer, "gnn", state.scorer)
+    return gnn, {t: c.values[:c.identity].copy() for t, c in gnn._cache.items()}
+
+
+def _assert_input_caches_back(state: GraphState, gnn: LocalScorer,
+                              held: dict[str, np.ndarray]) -> None:
+    """``gnn`` still serves and its input caches hold ``held`` again."""
+    assert getattr(state.scorer, "gnn", state.scorer) is gnn
+    for t, values in held.items():
+        np.testing.assert_array_equal(gnn._cache[t].values[:gnn._cache[t].identity], values)
+
+
 def _read_during_fit(state: GraphState, account: str, monkeypatch: pytest.MonkeyPatch) -> list:
     """Make every GNN whole pass first read ``account``'s view from another thread (which
     must return while the pass has not begun: a reader waiting on the state's lock would
@@ -65,8 +79,7 @@ def test_a_failed_reload_gives_the_serving_scorer_its_input_caches_back(run_dir,
     import abusenet.serve.state as serve_state
 
     state = GraphState.load(run_dir)
-    gnn = getattr(state.scorer, "gnn", state.scorer)
-    held = {t: c.values[:c.identity].copy() for t, c in gnn._cache.items()}
+    gnn, held = _held_input_caches(state)
     assert sum(len(v) for v in held.values()) >= state.num_accounts
 
     def broken(model_dir):
@@ -75,9 +88,7 @@ def test_a_failed_reload_gives_the_serving_scorer_its_input_caches_back(run_dir,
     monkeypatch.setattr(serve_state, "read_published", broken)
     with pytest.raises(ValueError, match="not JSON"):
         state.reload_model()
-    assert getattr(state.scorer, "gnn", state.scorer) is gnn
-    for t, values in held.items():
-        np.testing.assert_array_equal(gnn._cache[t].values[:gnn._cache[t].identity], values)
+    _assert_input_caches_back(state, gnn, held)
 
 
 @pytest.mark.slow  # a load and a rescore (~3 s)
@@ -99,8 +110,7 @@ def test_a_failed_rescore_gives_the_serving_scorer_its_input_caches_back(run_dir
     import abusenet.serve.state as serve_state
 
     state = GraphState.load(run_dir)
-    gnn = getattr(state.scorer, "gnn", state.scorer)
-    held = {t: c.values[:c.identity].copy() for t, c in gnn._cache.items()}
+    gnn, held = _held_input_caches(state)
 
     def broken(scorer, graph, spill):
         raise OSError("disk full")
@@ -108,9 +118,7 @@ def test_a_failed_rescore_gives_the_serving_scorer_its_input_caches_back(run_dir
     monkeypatch.setattr(serve_state, "fit_spilled", broken)
     with pytest.raises(OSError, match="disk full"):
         state.rescore()
-    assert getattr(state.scorer, "gnn", state.scorer) is gnn
-    for t, values in held.items():
-        np.testing.assert_array_equal(gnn._cache[t].values[:gnn._cache[t].identity], values)
+    _assert_input_caches_back(state, gnn, held)
 
 
 @pytest.mark.slow  # a detector fit and two service starts (~40 s)
