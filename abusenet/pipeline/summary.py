@@ -34,6 +34,8 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     nodes = ", ".join(f"{n:,} {t}" for t, n in graph.get("nodes", {}).items())
     rels = sum(graph.get("relationships", {}).values())
     console.print(f"Graph: {nodes}; {rels:,} relationships.", highlight=False)
+    if graph.get("counterparty_hint"):
+        console.print(f"Hint: {graph['counterparty_hint']}.", highlight=False, markup=False)
     for line in label_lines(result.info("labels")):
         console.print(line, highlight=False)
     if result.info("rings").get("score_kind") == "structure":

@@ -82,3 +82,34 @@ def test_the_candidates_stage_finds_what_the_whole_snapshot_gives(tmp_path) -> N
     assert [(c.ring_id, list(c.members), c.features) for c in found] == \
         [(c.ring_id, list(c.members), c.features) for c in whole]
     assert any(list(c.members) == ring for c in found)
+
+
+def _review_log(tmp_path, seller_as: str) -> dict:
+    """A reviews log (40 reviewers, 4 sellers reviewed by 20 each) through the ingest and
+    snapshot stages, the seller mapped as ``seller_as`` (``counterparty`` or ``entity``)."""
+    from abusenet.pipeline.stages.data import ingest_stage, snapshot_stage
+    from ingest.mapping import mapping_from_dict
+
+    rows = [{"review_id": f"r{u}-{s}", "when": f"2024-03-{1 + (u + s) % 27:02d}T12:00:00Z",
+             "user": f"u{u}", "seller": f"s{s}", "kind": "review"}
+            for u in range(40) for s in range(4) if (u + s) % 2 == 0]
+    pd.DataFrame(rows).to_csv(tmp_path / "reviews.csv", index=False)
+    columns = {"event_id": "review_id", "ts": "when", "account_id": "user",
+               "event_type": "kind"}
+    raw = ({"columns": {**columns, "counterparty_id": "seller"}} if seller_as == "counterparty"
+           else {"columns": columns, "entities": {"Seller": "seller"}})
+    mapping = mapping_from_dict(raw)
+    ingest_stage([str(tmp_path / "reviews.csv")], mapping, None, tmp_path,
+                 max_bad_fraction=0.0, progress=False)
+    return snapshot_stage(tmp_path / "events", mapping, tmp_path, progress=False)
+
+
+def test_sellers_mapped_as_counterparties_are_called_out(tmp_path) -> None:
+    info = _review_log(tmp_path, "counterparty")
+    assert "4 of the 4 counterparties" in info["counterparty_hint"]
+    assert "entities: {Seller: <column>}" in info["counterparty_hint"]
+
+
+def test_sellers_mapped_as_entities_get_no_hint(tmp_path) -> None:
+    info = _review_log(tmp_path, "entity")
+    assert "counterparty_hint" not in info and info["nodes"]["Seller"] == 4

@@ -90,7 +90,9 @@ def snapshot_stage(
     event and entity labels files are kept for the graph's events and entities), by the DuckDB
     engine or (``engine="spark"``) on Spark at ``spark_master``.
 
-    The counts come from the snapshot's manifest: no table is read back into memory here."""
+    The counts come from the snapshot's manifest; the one table read back is two columns of the
+    account nodes, to say when the counterparties look like hubs mapped as accounts
+    (:func:`graph.counterparties.counterparty_shape`: ``counterparty_hint`` in the info)."""
     if engine == "spark":
         from graph.spark_build import write_snapshot_spark
 
@@ -106,11 +108,19 @@ def snapshot_stage(
         manifest = write_snapshot_files(events_dir, out / SNAPSHOT, mapping=mapping,
                                         event_labels=event_labels,
                                         entity_labels=entity_labels, progress=progress)
-    return {
+    from graph.counterparties import counterparty_shape
+
+    info: dict[str, Any] = {
         "nodes": {t: int(spec["count"]) for t, spec in manifest["nodes"].items()},
         "relationships": {r: int(spec["count"]) for r, spec in manifest["relations"].items()},
         "labels": None if manifest["labels"] is None else int(manifest["labels"]["count"]),
     }
+    shape = counterparty_shape(out / SNAPSHOT)
+    hint = shape.hint() if shape is not None else None
+    if hint:
+        logger.warning(hint)
+        info["counterparty_hint"] = hint
+    return info
 
 
 def candidates_stage(

@@ -13,3 +13,19 @@ def test_candidates_judged_and_none_passing_is_not_called_none_found():
 
 def test_no_candidate_at_all_says_so():
     assert no_rings_line(0) == "No ring candidates were found."
+
+
+def test_the_counterparty_hint_is_printed(tmp_path):
+    from rich.console import Console
+
+    from abusenet.pipeline.run import RunResult
+    from abusenet.pipeline.runner import StageOutcome
+    from abusenet.pipeline.summary import render_summary
+
+    hint = "4 of the 4 counterparties (counterparty_id) never act ... {Seller: <column>}"
+    snapshot = StageOutcome("snapshot", "snapshot", {"nodes": {"Account": 44},
+                                                      "counterparty_hint": hint}, 0.1, False,
+                            tmp_path)
+    console = Console(record=True, width=400)
+    render_summary(RunResult(tmp_path, {"snapshot": snapshot}, [], 1.0), console)
+    assert f"Hint: {hint}." in console.export_text()
