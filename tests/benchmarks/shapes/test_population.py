@@ -1,0 +1,108 @@
+"""The honest population and look-alikes of the shapes worlds plant what they say."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.shapes.population import DAY, HOUR, PROMOS, WELCOME, World
+
+
+def _lookalike(world: World, kind: str) -> np.ndarray:
+    return next(g.members for g in world.lookalikes if g.kind == kind)
+
+
+def _first_use(world: World, users: np.ndarray, log: str, column: str) -> pd.Series:
+    rows = world.table(log)
+    return rows[rows["user"].isin(users)].groupby("user")[column].first()
+
+
+def test_university_students_arrive_fresh_in_one_week_behind_two_ips(mixed: World) -> None:
+    students = _lookalike(mixed, "university_nat")
+    signups = mixed.table("signups").set_index("user").loc[students]
+    assert mixed.fresh[students].all()
+    assert signups["ts"].between(14 * DAY, 21 * DAY).all()
+    assert signups["ip"].nunique() == 2
+    # each student on an own device and an own card
+    assert signups["device"].nunique() == len(students)
+    cards = _first_use(mixed, students, "orders", "card")
+    assert cards.nunique() == len(cards) > 0.5 * len(students)
+    # active afterwards
+    logins = mixed.table("logins")
+    assert (logins[logins["user"].isin(students)]["ts"] > 21 * DAY).sum() > len(students)
+
+
+def test_families_of_four_share_a_laptop_and_a_card(mixed: World) -> None:
+    members = _lookalike(mixed, "family")
+    orders = mixed.table("orders")
+    cards = orders[orders["user"].isin(members)].groupby("card")["user"].nunique()
+    assert len(cards) == len(members) // 4
+    assert (cards <= 4).all() and (cards >= 2).all()
+    logins = mixed.table("logins")
+    laptop = logins[logins["user"].isin(members)].groupby("device")["user"].nunique()
+    assert (laptop == 4).sum() >= len(members) // 4 - 1
+
+
+def test_corporate_vpn_logins_in_office_hours_through_three_ips(mixed: World) -> None:
+    staff = _lookalike(mixed, "corporate_vpn")
+    vpn = next(g.info["ips"] for g in mixed.lookalikes if g.kind == "corporate_vpn")
+    logins = mixed.table("logins")
+    mine = logins[logins["user"].isin(staff)]
+    office = mine[mine["ip"].isin(vpn)]
+    hour, weekday = (office["ts"] % DAY) / HOUR, (office["ts"] // DAY) % 7
+    assert len(vpn) == 3 and office["user"].nunique() > 0.8 * len(staff)
+    assert ((hour >= 9) & (hour < 17) & (weekday < 5)).all()
+    assert not mixed.fresh[staff].any()
+
+
+def test_kiosk_customers_sign_up_in_business_hours_on_many_days(mixed: World) -> None:
+    customers = _lookalike(mixed, "kiosk")
+    signups = mixed.table("signups").set_index("user").loc[customers]
+    assert signups["device"].nunique() == 1 and signups["ip"].nunique() == 1
+    hour = (signups["ts"] % DAY) / HOUR
+    assert hour.between(10, 18).all()
+    assert (signups["ts"] // DAY).nunique() > 0.5 * len(customers)
+    # afterwards each on an own device
+    logins = mixed.table("logins")
+    later = logins[logins["user"].isin(customers)]
+    assert not later["device"].isin(signups["device"]).any()
+    assert later.groupby("device")["user"].nunique().max() == 1
+
+
+def test_flash_sale_buyers_come_within_one_hour_on_own_cards(mixed: World) -> None:
+    sale = next(g for g in mixed.lookalikes if g.kind == "flash_sale")
+    orders = mixed.table("orders")
+    bought = orders[orders["seller"] == sale.info["seller"]]
+    assert bought["user"].nunique() == sale.info["fresh"] + sale.info["existing"]
+    assert bought["ts"].max() - bought["ts"].min() <= HOUR
+    assert bought["card"].nunique() == len(bought)
+    fresh = bought[mixed.fresh[bought["user"]]]
+    assert len(fresh) == sale.info["fresh"]
+
+
+def test_carrier_nat_accounts_use_only_its_six_ips(mixed: World) -> None:
+    group = next(g for g in mixed.lookalikes if g.kind == "carrier_nat")
+    logins = mixed.table("logins")
+    assert logins[logins["user"].isin(group.members)]["ip"].isin(group.info["ips"]).all()
+    assert len(group.info["ips"]) == 6
+
+
+def test_hubs_are_recorded_with_their_accounts(mixed: World) -> None:
+    kinds = {g.id: g for g in mixed.lookalikes}
+    assert {f"promo_{p}" for p in PROMOS} <= set(kinds)
+    assert len(kinds["popular_seller"].members) > 50
+    orders = mixed.table("orders")
+    welcome = set(orders[orders["promo"] == PROMOS.index(WELCOME)]["user"])
+    planted = set(np.concatenate([g.members for g in mixed.groups]))
+    # the hub's honest redeemers; the farms planted after it redeem the same code
+    assert welcome - planted == set(kinds[f"promo_{WELCOME}"].members)
+    assert welcome & planted
+
+
+def test_at_daytime_keeps_times_in_their_interval() -> None:
+    world = World(seed=1)
+    lo = np.array([0.0, 5 * DAY, 10 * DAY + 3 * HOUR])
+    hi = np.array([DAY, 5 * DAY + 60, 30 * DAY])
+    for _ in range(50):
+        t = world.at_daytime(lo, hi)
+        assert ((t >= lo) & (t < hi)).all()
