@@ -74,6 +74,15 @@ FLOW_REPORT_SURPRISE_UNCAPPED = 15.0
 ROBUST = "flow_robust_surprise"
 #: Kinds of money-flow shapes (``flow_cycle``, ``flow_fan_in``, ...).
 FLOW_KIND = "flow_"
+#: Kind of an entity burst's candidate (:mod:`graph.rings.bursts`).
+BURST_KIND = "entity_burst"
+#: Feature of an entity burst: the surprise of its own test (:mod:`graph.rings.bursts`).
+BURST = "burst_surprise"
+#: ``burst_surprise`` from which an entity burst is reported without labels when the bar is
+#: higher (:func:`reportable`): the money-flow shapes' bar, :data:`FLOW_REPORT_SURPRISE`. The
+#: test is one per window, already charged for every window it looked at, and allows each
+#: entity twice its type's concentration, its own rhythm and a household's arrivals.
+BURST_REPORT_SURPRISE = FLOW_REPORT_SURPRISE
 #: Kind of a pair's own candidate (:mod:`graph.rings.pairs`).
 PAIR_KIND = "pair"
 #: Surprise from which a pair's own candidate is reported without labels when the bar is higher
@@ -151,7 +160,9 @@ def reportable(rings: pd.DataFrame, min_surprise: float,
     :data:`FLOW_REPORT_SURPRISE_UNCAPPED`. A pair's own candidate (``kind`` holding
     :data:`PAIR_KIND`, not trimmed: ``kept_share`` 1 or NaN) needs a ``surprise`` of the lower
     of ``min_surprise`` and ``pair_min_surprise``, and is not reported when both its members
-    are in a ring reported by the other rules.
+    are in a ring reported by the other rules. An entity burst (``kind`` holding
+    :data:`BURST_KIND`) is reported from a ``burst_surprise`` of the lower of ``min_surprise``
+    and :data:`BURST_REPORT_SURPRISE`.
 
     Parameters
     ----------
@@ -189,7 +200,10 @@ def reportable(rings: pd.DataFrame, min_surprise: float,
         known, np.fmin(robust, surprise) >= min(min_surprise, flow_min_surprise),
         surprise >= min(min_surprise, FLOW_REPORT_SURPRISE_UNCAPPED))
     significant = rings["significant"].to_numpy(np.float64) >= 1.0
-    reported = significant & ((held_surprise(rings) >= min_surprise) | by_flow)
+    by_burst = (kind.str.contains(BURST_KIND, regex=False).to_numpy() & (
+        rings[BURST].to_numpy(np.float64) >= min(min_surprise, BURST_REPORT_SURPRISE))
+        if BURST in rings else np.zeros(len(rings), dtype=bool))
+    reported = significant & ((held_surprise(rings) >= min_surprise) | by_flow | by_burst)
     kept = (rings["kept_share"].to_numpy(np.float64) if "kept_share" in rings
             else np.full(len(rings), np.nan))
     pair = (significant & ~reported & kind.str.contains(PAIR_KIND, regex=False).to_numpy()

@@ -90,6 +90,7 @@ RING_COLUMNS = (
     "flow_surprise",
     "flow_robust_surprise",
     "flow_boost",
+    "burst_surprise",
 )
 #: Flow surprise (per square root of the size) at which a flow shape's labelled score gets half
 #: its way to 1 (:func:`flow_significance`). Chosen among 0.6, 1.25, 2.5, 5, 10 and 20 on the
@@ -934,7 +935,8 @@ def score_rings(
         ``pooled_score`` (the score before a fragment's demotion and before
         :func:`calibrate_rings`), ``flow_surprise``, ``flow_robust_surprise`` and
         ``flow_boost`` (the flow boost
-        in it, :func:`flow_significance`; 0 without account scores).
+        in it, :func:`flow_significance`; 0 without account scores) and ``burst_surprise``
+        (an entity burst's own test, :mod:`graph.rings.bursts`; NaN for other rings).
 
     Examples
     --------
@@ -980,6 +982,8 @@ def score_rings(
             "flow_robust_surprise": [c.features.get("flow_robust_surprise", np.nan)
                                      for c in candidates],
             "flow_boost": boost,
+            # an entity burst's surprise by its own test (graph.rings.bursts), else NaN
+            "burst_surprise": [c.features.get("burst_surprise", np.nan) for c in candidates],
         }
     )
     if not 0.0 <= fragment_factor <= 1.0:

@@ -19,6 +19,9 @@ Detectors (each returns groups of accounts, at most ``max_size`` each):
 * ``flow_periodic_fan``: one-off counterparties of one account on an exact schedule of days
   (:mod:`graph.rings.periodic`), judged by its own test: its surprise is at least that of the
   schedule;
+* ``entity_burst``: the fresh accounts one entity gained in a burst far tighter in time than its
+  type gains fresh accounts (:mod:`graph.rings.bursts`), judged by its own test as periodic fans
+  are, listed first in its evidence (``Burst:``) and all of it its core;
 * ``pair``: two accounts sharing two or more rare entities (:mod:`graph.rings.pairs`), whose
   surprise also counts how unlikely their uses of them coincide in time (evidence
   ``Together:``);
@@ -65,6 +68,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from graph.rings.bursts import Burst, account_first_times, entity_bursts
 from graph.rings.communities import (
     bridge_parts,
     components,
@@ -284,7 +288,7 @@ CORE_MIN_RARITY = 1.0
 #: its hub as a counterparty, so a dense block of them would otherwise drop the hub).
 _KIND_ORDER = ("pair", "flow_periodic_fan", "flow_cycle", "flow_fan_in", "flow_fan_out",
                "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
-               "dense_block", "lockstep", "shared_entities", "group_core", "grown",
+               "entity_burst", "dense_block", "lockstep", "shared_entities", "group_core", "grown",
                "scored_component", "scored_core")
 
 
@@ -384,6 +388,7 @@ def find_ring_candidate_table(
     timed = timed_hubs(transfers, len(accounts)) if transfer_times is not None else None
     times = transfer_times(accounts, timed) if transfer_times is not None else None
     flows = flow_matrix(snapshot, accounts)
+    first_seen = account_first_times(snapshot, accounts, entities.edges) if cfg.bursts else None
     # That is all the search reads of the snapshot: its tables (a GB of ids at a million
     # accounts) go now, unless the caller keeps them, and the forked children below do not
     # inherit them.
@@ -407,7 +412,7 @@ def find_ring_candidate_table(
         stacked = [with_counterparties]
         del with_counterparties
         found = _search(cfg, accounts, entities, types, stacked, transfers, flows, pending,
-                        account_scores, linked_components, cards, use_times)
+                        account_scores, linked_components, cards, use_times, first_seen)
     # the table is built from what the search found, with nothing else of it left
     del accounts, entities, transfers, flows
     return _candidate_table(found)
@@ -551,13 +556,15 @@ def _search(
     linked_components: Mapping[float, pd.DataFrame] | None,
     cash_outs: pd.DataFrame | None = None,
     use_times: UseTimes | None = None,
+    first_seen: np.ndarray | None = None,
 ) -> _Described | None:
     """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
     are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
     and codes (:func:`entity_type_codes`), ``stacked`` holds the incidence of each account's
     entities and transfer counterparties (taken out of it here), ``flows`` the transfer
     counts, ``cash_outs`` the card payment pairs (the money null's cash-outs), ``use_times``
-    the pairs' event times (:func:`_describe`)."""
+    the pairs' event times (:func:`_describe`), ``first_seen`` each account's first event
+    (:func:`graph.rings.bursts.account_first_times`; None: no burst search)."""
     n = len(accounts)
     with_counterparties = stacked.pop()
 
@@ -619,13 +626,18 @@ def _search(
         groups += [(rows, "grown") for rows in grow_groups(
             list(found), entities.matrix, types[1], cfg.pair_max_degree, cfg.max_size,
             cfg.min_surprise)]
+    bursts = entity_bursts(entities.edges, first_seen, types[1], entities.entities,
+                           cfg.min_size, cfg.max_size, cfg.min_surprise,
+                           cfg.burst_fresh_s) if first_seen is not None else []
+    groups += [(burst.rows, "entity_burst") for burst in bursts]
+    judged += [(burst.rows, burst.log_chance, burst.tests) for burst in bursts]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
     # the list holds the one reference to the links: _describe lets go of them once read
     links = [((projection > 0) + linked + ((flows + flows.T) > 0)).astype(np.float32)]
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
                      localities, flow_evidence, cash_outs, judged, use_times,
-                     _union_rows(merged, unions))
+                     _union_rows(merged, unions), bursts)
 
 
 #: The kinds of group a search of shared entities finds, split by :func:`_pieces_at_bridges`.
@@ -895,6 +907,7 @@ def _describe(
     judged: list[tuple[np.ndarray, float, int]] | None = None,
     use_times: UseTimes | None = None,
     unions: list[tuple[int, np.ndarray]] | None = None,
+    bursts: list[Burst] | None = None,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -913,6 +926,9 @@ def _describe(
     episode (:func:`graph.rings.pairs.episode_log_chance`), else first and last uses.
     ``unions`` (a group's index and its pieces', :func:`_union_rows`): a group that falls
     apart at single links into pieces each surprising on its own is not kept, its pieces are.
+    A group with exactly the accounts of one of ``bursts`` (:mod:`graph.rings.bursts`) lists
+    its evidence first, has them all in its core and its test's surprise as
+    ``burst_surprise`` (it is one of ``judged`` too).
     """
     if not groups:
         return None
@@ -1045,6 +1061,15 @@ def _describe(
     ) - money.shape[pair] - timing
     del membership, money, entry_degree
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
+    burst_of = _exact_groups([burst.rows for burst in bursts or []], member_sets)
+    is_burst = np.zeros(len(groups), dtype=bool)
+    is_burst[burst_of[burst_of >= 0]] = True
+    in_core |= is_burst[cand]
+    burst_surprise = np.full(len(groups), -np.inf)
+    for burst, at in zip(bursts or [], burst_of.tolist(), strict=True):
+        if at >= 0:
+            burst_surprise[at] = max(burst_surprise[at], -burst.log_chance - np.log10(
+                max(burst.tests, 1)) - np.log10(2.0))
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
     kept = (surprising >= cfg.min_surprise) | by_flows
     for union, pieces in unions or []:
@@ -1056,6 +1081,7 @@ def _describe(
     # ``shared``: the entities that make the group surprising), hubs last and marked, then
     # internal transfers
     evidence = [
+        _burst_evidence(bursts or [], burst_of, cfg.max_evidence),
         _flow_evidence(groups, np.flatnonzero(by_flows), flows_by_first, cfg.max_evidence),
         _entity_evidence(shared.tocsr(), chance.tocsr(), kept, cfg.max_evidence,
                          pa.array(np.asarray(entities.entities, dtype=object), pa.string()),
@@ -1075,12 +1101,14 @@ def _describe(
         "significant": (surprising >= cfg.min_surprise).astype(np.float64),
         "flow_surprise": flow_surprise,
         "flow_robust_surprise": flow_robust,
+        "burst_surprise": burst_surprise,
     }
     return _Described(
         ids, [kind for _, kind in groups], kept, rows, cand, in_core,
         _internal_ties(inside_flows), flow_shape & (flow_surprise >= cfg.min_surprise),
         evidence, cfg.max_evidence, features,
-        {"flow_surprise": flow_shape, "flow_robust_surprise": flow_shape})
+        {"flow_surprise": flow_shape, "flow_robust_surprise": flow_shape,
+         "burst_surprise": is_burst})
 
 
 @dataclass
@@ -1529,6 +1557,30 @@ def _judged_surprise(judged: list[tuple[np.ndarray, float, int]], rows: np.ndarr
                     own[g] = max(own[g], -log_chance - charge)
                     robust[g] = max(robust[g], min(-log_chance, GROUP_TERM_CAP) - charge)
     return own, robust
+
+
+def _exact_groups(wanted: list[np.ndarray], groups: list[np.ndarray]) -> np.ndarray:
+    """Per ``wanted`` set of account rows (sorted, distinct): the index of the group among
+    ``groups`` (each sorted, distinct, as merged) with exactly those rows, ``-1`` where none."""
+    if not wanted:
+        return np.zeros(0, dtype=np.int64)
+    index = {np.asarray(g, np.int64).tobytes(): i for i, g in enumerate(groups)}
+    return np.array([index.get(np.asarray(w, np.int64).tobytes(), -1) for w in wanted],
+                    dtype=np.int64)
+
+
+def _burst_evidence(bursts: list[Burst], at: np.ndarray, limit: int
+                    ) -> tuple[np.ndarray, pa.Array]:
+    """``(cand, text)`` of the first ``limit`` evidence items of each burst whose group is
+    ``at`` (``-1``: none)."""
+    cands: list[int] = []
+    texts: list[str] = []
+    for burst, group in zip(bursts, at.tolist(), strict=True):
+        if group >= 0:
+            found = burst.evidence[:limit]
+            cands += [group] * len(found)
+            texts += found
+    return np.asarray(cands, dtype=np.int64), pa.array(texts, pa.string())
 
 
 def _flows_by_first_row(

@@ -123,6 +123,14 @@ class RingConfig:
     locality_min_users
         A locality's entities are used by at least this many accounts, and always by more than
         ``max_size`` (so no ring searched can be a locality of its own).
+    bursts
+        Search entity arrival bursts (:mod:`graph.rings.bursts`): the fresh accounts an entity
+        gains far tighter in time than its type does (one device's accounts created within
+        minutes, a seller's history-less raters within a day).
+    burst_fresh_s
+        An account's first use of an entity is a fresh arrival when it is at most this many
+        seconds after the account's first event (1 day: an account signs up, adds its card and
+        buys or rates on its first day).
     seed_min_score
         With account scores, accounts scoring at least this (a calibrated probability) seed the
         ``scored_component`` and ``scored_core`` candidates.
@@ -164,6 +172,8 @@ class RingConfig:
     locality_resolutions: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
     locality_nested: bool = False
     locality_min_users: int = 100
+    bursts: bool = True
+    burst_fresh_s: float = 86400.0
     seed_min_score: float = 0.5
     seed: int = 0
 
@@ -198,6 +208,10 @@ class RingConfig:
         if not self.lockstep_window_s > 0:
             raise ValueError(
                 f"ring config: lockstep_window_s must be positive, got {self.lockstep_window_s}"
+            )
+        if not self.burst_fresh_s >= 0:
+            raise ValueError(
+                f"ring config: burst_fresh_s must be >= 0, got {self.burst_fresh_s}"
             )
         if self.hub_degree_cap < 2:
             raise ValueError(f"ring config: hub_degree_cap must be >= 2, got {self.hub_degree_cap}")

@@ -76,6 +76,18 @@ def test_reportable_lets_money_flow_shapes_in_on_their_robust_surprise():
         True, True, False, False, False, False, False]
 
 
+def test_reportable_lets_entity_bursts_in_on_their_own_test():
+    rings = pd.DataFrame({
+        "kind": ["entity_burst", "entity_burst+shared_entities", "entity_burst",
+                 "shared_entities", "entity_burst"],
+        "surprise": [12.0, 6.0, 4.0, 12.0, 30.0],
+        "significant": [1.0, 1.0, 1.0, 1.0, 0.0],
+        "burst_surprise": [12.0, 6.0, 4.0, np.nan, 30.0],
+    })
+    assert reportable(rings, 25.0).tolist() == [True, True, False, False, False]
+    assert not reportable(rings.drop(columns="burst_surprise"), 25.0).any()
+
+
 def test_reportable_without_robust_surprise_keeps_the_whole_surprise_bar():
     rings = pd.DataFrame({
         "kind": ["shared_entities", "flow_fan_in", "flow_cycle+dense_block", "flow_chain",

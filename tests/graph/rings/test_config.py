@@ -24,6 +24,8 @@ def test_bad_bounds_are_rejected():
         RingConfig(lockstep_window_s=0.0)
     with pytest.raises(ValueError, match="flow_min_fan"):
         RingConfig(flow_min_fan=70, flow_period_max_days=64)
+    with pytest.raises(ValueError, match="burst_fresh_s"):
+        RingConfig(burst_fresh_s=-1.0)
 
 
 def test_component_size_limit_is_twice_max_size_unless_given():

@@ -1,0 +1,197 @@
+import numpy as np
+import pandas as pd
+
+from graph.rings.bursts import _window_count, account_first_times, entity_bursts
+from graph.rings.candidates import find_ring_candidates
+from graph.rings.config import RingConfig
+from graph.snapshot import ACCOUNT
+from tests.graph.rings.helpers import T0, edges, snapshot
+
+DAY = 86400
+START = int(T0.timestamp())
+
+
+class _World:
+    """Account-entity uses of a hand-made world: each ``add`` gives an entity new accounts at
+    the given times, fresh (their first event) or not (active 30 days before)."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.ts: list[int] = []
+        self.first: list[int] = []
+        self.labels: list[str] = []
+
+    def entity(self, label: str) -> int:
+        self.labels.append(label)
+        return len(self.labels) - 1
+
+    def add(self, entity: int, times: np.ndarray, fresh: bool = True) -> list[int]:
+        added = []
+        for t in np.asarray(times, np.int64).tolist():
+            added.append(len(self.first))
+            self.rows.append(len(self.first))
+            self.cols.append(entity)
+            self.ts.append(t)
+            self.first.append(t if fresh else t - 30 * DAY)
+        return added
+
+    def business(self, n: int, days: int, start_day: int = 0) -> np.ndarray:
+        """``n`` times on business hours (9-18) of ``days`` days."""
+        day = self.rng.integers(start_day, start_day + days, n)
+        return START + day * DAY + (self.rng.uniform(9, 18, n) * 3600).astype(np.int64)
+
+    def honest(self, kind: str, n: int, days: int = 60) -> None:
+        """``n`` entities of ``kind`` with one fresh account each, on business hours."""
+        for _ in range(n):
+            self.add(self.entity(f"{kind}:h{len(self.labels)}"), self.business(1, days))
+
+    def bursts(self, min_size: int = 3, max_size: int = 50, fresh_s: float = DAY,
+               unknown: bool = False) -> list:
+        uses = pd.DataFrame({"row": self.rows, "col": self.cols,
+                             "first_ts": np.full(len(self.ts), -1) if unknown else self.ts})
+        labels = pd.Index(self.labels)
+        types, codes = np.unique([label.split(":")[0] for label in self.labels],
+                                 return_inverse=True)
+        return entity_bursts(uses, np.asarray(self.first, np.int64), codes.astype(np.int64),
+                             labels, min_size, max_size, 2.0, fresh_s)
+
+
+def test_fifty_accounts_on_one_device_in_three_bursts_are_one_group():
+    world = _World()
+    world.honest("Device", 3000)
+    bad = world.entity("Device:farm")
+    start = START + 10 * DAY + 20 * 3600
+    members = []
+    for at, size in ((start, 17), (start + 3 * 3600, 17), (start + 26 * 3600, 16)):
+        members += world.add(bad, at + world.rng.integers(0, 900, size))
+    bursts = world.bursts()
+    assert len(bursts) == 1
+    assert bursts[0].rows.tolist() == sorted(members)
+    assert bursts[0].evidence[0].startswith("Burst:Device:farm: 50 new accounts in 3 bursts")
+    assert bursts[0].log_chance < -10
+
+
+def test_a_sellers_history_less_raters_within_a_day_are_a_burst():
+    # the seller has 300 honest reviewers with histories over two months; 22 fresh accounts
+    # rate it within one day
+    world = _World()
+    world.honest("Seller", 1000)
+    for _ in range(100):
+        seller = world.entity(f"Seller:s{len(world.labels)}")
+        world.add(seller, world.business(20, 60), fresh=False)
+        world.add(seller, world.business(3, 60))
+    seller = world.entity("Seller:target")
+    world.add(seller, world.business(300, 60), fresh=False)
+    world.add(seller, world.business(10, 60))
+    ring = world.add(seller, START + 45 * DAY + world.rng.integers(0, DAY, 22))
+    bursts = world.bursts()
+    assert [b.rows.tolist() for b in bursts] == [ring]
+    assert "BurstChance:" in bursts[0].evidence[1]
+
+
+def test_honest_look_alikes_are_no_bursts():
+    world = _World()
+    world.honest("Device", 3000)
+    world.honest("IP", 2000)
+    # a kiosk: 150 fresh customers sign up on it over business hours of 40 days
+    world.add(world.entity("Device:kiosk"), world.business(150, 40))
+    # 40 families of 4 sign up on their shared laptop within a few days
+    for i in range(40):
+        laptop = world.entity(f"Device:family{i}")
+        world.add(laptop, world.business(1, 60)[0] + np.sort(world.rng.integers(0, 5 * DAY, 4)))
+    # a university NAT: 1,500 fresh students within an orientation week, at every hour
+    world.add(world.entity("IP:university"),
+              START + 20 * DAY + world.rng.integers(0, 7 * DAY, 1500))
+    # a flash sale: 270 existing customers and 30 fresh accounts buy within one hour
+    for i in range(100):
+        seller = world.entity(f"Seller:s{i}")
+        world.add(seller, world.business(20, 60), fresh=False)
+        world.add(seller, world.business(3, 60))
+    sale = world.entity("Seller:sale")
+    world.add(sale, world.business(200, 60), fresh=False)
+    world.add(sale, START + 30 * DAY + world.rng.integers(0, 3600, 270), fresh=False)
+    world.add(sale, START + 30 * DAY + world.rng.integers(0, 3600, 30))
+    assert world.bursts() == []
+
+
+def test_a_surge_starting_at_a_calendar_week_boundary_is_no_burst():
+    # 750 students arrive on one NAT IP over a week whose first day is the last of a calendar
+    # week (weeks of epoch time): a day's students alone in their calendar week
+    world = _World()
+    world.honest("IP", 2000)
+    first_day = (START // (7 * DAY) + 5) * 7 * DAY - DAY
+    world.add(world.entity("IP:campus"), world.business(750, 7, (first_day - START) // DAY))
+    assert world.bursts() == []
+
+
+def test_window_count_is_the_cells_whose_window_holds_enough():
+    # entity 0: arrivals in cells 0, 1, 9; entity 1: 4, 4, 4, 20; windows of 5 cells (half 2)
+    col = np.array([0, 0, 0, 1, 1, 1, 1])
+    cell = np.array([0, 1, 9, 4, 4, 4, 20])
+    brute = sum(
+        1 for e in (0, 1) for x in range(-5, 30)
+        if np.sum((col == e) & (np.abs(cell - x) <= 2)) >= 2)
+    assert _window_count(col, cell, 2, 2) == brute == 4 + 5
+    assert _window_count(col, cell, 2, 3) == 5
+    assert _window_count(col, cell, 2, 5) == 0
+
+
+def test_a_launch_day_explains_itself():
+    # every account of the log arrives within its first two hours: shared office devices of
+    # 5-8 accounts too
+    world = _World()
+    for i in range(600):
+        size = 1 if i >= 60 else 5 + i % 4
+        world.add(world.entity(f"Device:d{i}"),
+                  START + world.rng.integers(0, 2 * 3600, size))
+    assert world.bursts() == []
+
+
+def test_without_event_times_there_are_no_bursts():
+    world = _World()
+    world.honest("Device", 100)
+    world.add(world.entity("Device:farm"), START + world.rng.integers(0, 600, 20))
+    assert world.bursts(unknown=True) == []
+    assert len(world.bursts()) == 1
+
+
+def test_a_burst_over_max_size_is_no_candidate():
+    world = _World()
+    world.honest("Device", 3000)
+    world.add(world.entity("Device:farm"), START + 5 * DAY + world.rng.integers(0, 600, 20))
+    assert len(world.bursts()) == 1
+    assert world.bursts(max_size=19) == []
+
+
+def test_account_first_times_take_the_node_table_and_the_uses():
+    snap = snapshot(USED_DEVICE=edges([("a", "d1"), ("b", "d1"), ("c", "d2")], [60.0, 0.0, 5.0]))
+    snap.nodes[ACCOUNT] = pd.DataFrame({
+        "id": ["a", "b", "c"],
+        "first_ts": [T0 + pd.Timedelta(minutes=10), pd.NaT, T0 + pd.Timedelta(minutes=30)]})
+    accounts = pd.Index(["a", "b", "c"])
+    uses = pd.DataFrame({"row": [0, 1, 2], "first_ts": [START + 3600, START, START + 300]})
+    assert account_first_times(snap, accounts, uses).tolist() == [START + 600, START,
+                                                                  START + 300]
+
+
+def test_a_burst_is_a_candidate_judged_by_its_own_test():
+    # 12 accounts created on one device within ten minutes, each with its own IP; 400 honest
+    # accounts each on their own device over two months of business hours
+    rng = np.random.default_rng(3)
+    honest = [(f"h{i}", f"hd{i}") for i in range(400)]
+    minutes = [60.0 * (24 * rng.integers(0, 60) + rng.uniform(9, 18)) for _ in honest]
+    farm = [(f"f{i}", "farm") for i in range(12)]
+    farm_minutes = [60.0 * 24 * 30 + 60 * 21 + rng.uniform(0, 10) for _ in farm]
+    ips = [(f"f{i}", f"ip{i}") for i in range(12)]
+    snap = snapshot(USED_DEVICE=edges(honest + farm, minutes + farm_minutes),
+                    USED_IP=edges(ips, farm_minutes))
+    candidates = find_ring_candidates(snap, RingConfig())
+    burst = next(c for c in candidates if "entity_burst" in c.kind)
+    assert burst.members == sorted(f"f{i}" for i in range(12))
+    assert burst.core == burst.members
+    assert burst.evidence[0].startswith("Burst:Device:farm: 12 new accounts within")
+    assert burst.features["surprise"] >= burst.features["burst_surprise"] > 2.0
+    off = find_ring_candidates(snap, RingConfig(bursts=False))
+    assert not any("entity_burst" in c.kind for c in off)
