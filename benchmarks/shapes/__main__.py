@@ -10,7 +10,8 @@ For each world (:data:`benchmarks.shapes.worlds.WORLDS`) it writes the world und
 halves stratified by class (``--seed``): ``labels_half.csv`` is given to the run, the other
 half is hidden and scored. It then runs ``python -m abusenet run -i logs -m mapping.yaml -o
 OUT/<world>/run-<mode> --quiet`` in a child process from an empty output folder, once without
-labels (``none``) and once with ``labels_half.csv`` (``half``), with ``registry.enabled=false``,
+labels (``none``) and once with ``labels_half.csv`` (``half``; skipped where no account is
+abusive, as in ``lookalikes``: nothing to train on), with ``registry.enabled=false``,
 ``serve.prepare_start=false`` and ``report.explain_members=0`` (no model registry, serve caches
 or explanations: none changes what is detected or scored) and the ``--set`` overrides. Each
 run is scored by :func:`benchmarks.shapes.score.score_run`; ``OUT/shapes.json`` is rewritten
@@ -53,7 +54,8 @@ def split_labels(labels: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.Data
 
 
 def run_abusenet(world: Path, out: Path, labels: Path | None, overrides: list[str]) -> dict:
-    """One ``abusenet run`` of ``world`` into an emptied ``out``: exit code, CPU s, output."""
+    """One ``abusenet run`` of ``world`` into an emptied ``out``: CPU s, the run's summary
+    (its printed lines before the list of outputs) and each stage's wall seconds."""
     shutil.rmtree(out, ignore_errors=True)
     args = [sys.executable, "-m", "abusenet", "run", "-i", str(world / "logs"),
             "-m", str(world / "mapping.yaml"), "-o", str(out), "--quiet", *FIXED, *overrides]
@@ -66,7 +68,14 @@ def run_abusenet(world: Path, out: Path, labels: Path | None, overrides: list[st
     if proc.returncode:
         raise RuntimeError(f"abusenet run failed on {world} (exit {proc.returncode}):\n"
                            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return {"cpu_s": cpu, "summary": proc.stdout.strip().splitlines()[-12:]}
+    lines = proc.stdout.strip().splitlines()
+    summary = lines[:next((i for i, line in enumerate(lines) if line.startswith("Outputs in")),
+                          len(lines))]
+    stages = {}
+    for record in sorted((out / ".work" / "stages").glob("*.json")):
+        raw = json.loads(record.read_text())
+        stages[raw["stage"]] = round(raw["seconds"], 2)
+    return {"cpu_s": cpu, "summary": summary, "stage_wall_s": stages}
 
 
 def measure_world(name: str, seed: int, quick: bool, out: Path, modes: list[str],
@@ -84,6 +93,9 @@ def measure_world(name: str, seed: int, quick: bool, out: Path, modes: list[str]
               "planted": {g["id"]: g["size"] for g in groups["groups"]},
               "lookalikes": {g["id"]: g["size"] for g in groups["lookalikes"]}, "runs": {}}
     for mode in modes:
+        if mode == "half" and not given["is_abuser"].any():
+            result["runs"][mode] = {"skipped": "no abusive account to label: nothing to train on"}
+            continue
         run_out = folder / f"run-{mode}"
         ran = run_abusenet(folder, run_out,
                            folder / "labels_half.csv" if mode == "half" else None, overrides)
@@ -108,6 +120,9 @@ def markdown(results: dict) -> str:
              "| CPU s |", "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for name, world in results["worlds"].items():
         for mode, run in world["runs"].items():
+            if "skipped" in run:
+                lines.append(f"| {name} | {mode} | skipped: {run['skipped']} |")
+                continue
             kinds = ", ".join(f"{k} {v}" for k, v in run["lookalikes_in_rings"].items() if v)
             lines.append(
                 f"| {name} | {mode} | {run['rings']} ({run['pairs']}) "
@@ -120,7 +135,8 @@ def markdown(results: dict) -> str:
     for name, world in results["worlds"].items():
         runs = world["runs"]
         for group, size in world["planted"].items():
-            per = {mode: run["per_group"][group] for mode, run in runs.items()}
+            per = {mode: run["per_group"][group] for mode, run in runs.items()
+                   if "per_group" in run}
             kind = next(iter(per.values()))["kind"] if per else ""
             cover = " / ".join(_fmt(p["cover"], 2) for p in per.values())
             touched = " / ".join(_fmt(p["touched"], 2) for p in per.values())

@@ -6,8 +6,8 @@
   with nobody), one card per 8-13 accounts, a few devices rotating;
 * :func:`one_device`: fresh accounts created on one device in three 15-minute bursts, each
   through its own IP;
-* :func:`credential_stuffing`: logins to existing honest accounts from a few IPs within hours,
-  failed passwords first; the compromised accounts are the group;
+* :func:`credential_stuffing`: logins to existing honest accounts from a few IPs and device
+  fingerprints within hours, failed passwords first; the compromised accounts are the group;
 * :func:`review_burst`: history-less accounts rating one seller 5 stars within a day.
 """
 
@@ -101,12 +101,14 @@ def one_device(world: World, size: int, day: float) -> Group:
 
 
 def credential_stuffing(world: World, targets: np.ndarray, day: float) -> Group:
-    """Logins to the existing accounts ``targets`` from ``max(3, len // 50)`` attacker IPs
-    within 2-5 hours from a random hour of ``day``: 1-3 failed passwords, then a success, each
-    attempt with a fresh device fingerprint (tools rotate them)."""
+    """Logins to the existing accounts ``targets`` from ``max(3, len // 50)`` attacker IPs and
+    ``max(2, len // 100)`` device fingerprints (the tool's), each attempt from one of each at
+    random, within 2-5 hours from a random hour of ``day``: 1-3 failed passwords, then a
+    success."""
     rng = world.rng
     n = len(targets)
     ips = world.new("ip", max(3, n // 50))
+    devices = world.new("device", max(2, n // 100))
     begin = (day + rng.uniform(0, 0.7)) * DAY
     span = rng.uniform(2, 5) * HOUR
     tries = rng.integers(1, 4, n)
@@ -117,9 +119,10 @@ def credential_stuffing(world: World, targets: np.ndarray, day: float) -> Group:
     position = np.arange(len(who)) - np.repeat(last - tries, tries + 1)
     ts = (begin + rng.random(n) * span)[who] + position * 40 + rng.uniform(0, 30, len(who))
     world.add("logins", user=targets[who], ts=ts, ip=rng.choice(ips, len(who)),
-              device=world.new("device", len(who)), failed=failed)
+              device=rng.choice(devices, len(who)), failed=failed)
     group = Group(f"stuffing_{n}", "credential_stuffing", np.sort(targets), True,
-                  {"ips": ips.tolist(), "day": day, "hours": round(span / HOUR, 2)})
+                  {"ips": ips.tolist(), "devices": devices.tolist(), "day": day,
+                   "hours": round(span / HOUR, 2)})
     world.groups.append(group)
     return group
 

@@ -68,6 +68,9 @@ def test_stuffing_hits_existing_accounts_from_few_ips_within_hours(mixed: World)
         attack = logins[logins["ip"].isin(group.info["ips"])]
         assert set(attack["user"]) == set(group.members)
         assert len(group.info["ips"]) == 3
+        assert set(attack["device"]) == set(group.info["devices"])
+        assert not logins[~logins["ip"].isin(group.info["ips"])]["device"].isin(
+            group.info["devices"]).any()
         assert attack["ts"].max() - attack["ts"].min() <= 5 * HOUR + 120
         last = attack.sort_values("ts").groupby("user").last()
         assert (last["failed"] == 0).all() and (attack["failed"] == 1).sum() >= size

@@ -29,3 +29,9 @@ def test_markdown_has_a_row_per_world_mode_and_group() -> None:
     assert "| farms | none | 2 (1) | 0.500 | 1 / 2 | 0 | 3 | kiosk 1 | 0.750 | - | 12.3 |" \
         in table
     assert "| farms | farm | promo_farm | 4 | 0.75 / 0.75 | 0.75 / 0.75 |" in table
+
+
+def test_markdown_says_a_skipped_run() -> None:
+    table = markdown({"worlds": {"lookalikes": {"planted": {},
+                                                "runs": {"half": {"skipped": "no labels"}}}}})
+    assert "| lookalikes | half | skipped: no labels |" in table
