@@ -5,10 +5,11 @@ the four logs a marketplace keeps (signups, logins, orders, reviews), all times 
 after :data:`T0`. :func:`honest_activity` gives a set of accounts a life: logins in a daily
 rhythm, orders to sellers of a long-tailed popularity (promo codes on some), reviews of some of
 them. The honest look-alikes (:func:`university_nat`, :func:`families`, :func:`corporate_vpn`,
-:func:`carrier_nat`, :func:`kiosk`, :func:`flash_sale`) are honest groups that share an entity
-by nature, the shapes a ring detector must not report; each is recorded in
-``World.lookalikes`` with its members. The popular seller and the promo codes are hubs of the
-base population (:func:`base_population`), recorded the same way.
+:func:`carrier_nat`, :func:`kiosk`, :func:`flash_sale`; :func:`drive_by` accounts that sign up,
+maybe redeem or review once and leave, as the abuse shapes' accounts do) are honest accounts
+that share an entity or a behaviour by nature, the shapes a detector must not report; each is
+recorded in ``World.lookalikes`` with its members. The popular seller's reviewers and each promo
+code's redeemers are recorded the same way (:func:`record_hubs`).
 """
 
 from __future__ import annotations
@@ -193,9 +194,9 @@ def honest_activity(world: World, users: np.ndarray, start: np.ndarray, device: 
 
 def base_population(world: World, n: int, carrier: np.ndarray) -> np.ndarray:
     """``n`` ordinary honest accounts: 70 % existing before the log, 30 % signing up during it;
-    each with an own device (a phone too for 40 %), home IP and card (households of one); half
-    of their phone logins go through the big ``carrier`` pool. Records the popular seller's
-    reviewers and the redeemers of each promo code as look-alikes (hubs by nature)."""
+    each with an own device (a phone too for 40 %), home IP and card (households of one); 30 %
+    of their logins from the phone through the big ``carrier`` pool. A third of those signing
+    up are drive-bys (:func:`drive_by`), recorded as a look-alike."""
     rng = world.rng
     users = world.new("account", n)
     device, home, card = world.new("device", n), world.new("ip", n), world.new("card", n)
@@ -204,9 +205,33 @@ def base_population(world: World, n: int, carrier: np.ndarray) -> np.ndarray:
     fresh = rng.random(n) < 0.3
     start[fresh] = world.at_daytime(np.zeros(fresh.sum()), world.end - 7 * DAY)
     world.signup(users[fresh], start[fresh], device[fresh], home[fresh])
-    honest_activity(world, users, start, device, home, card, phone=phone, mobile_pool=carrier,
-                    mobile_share=0.3)
+    once = fresh & (rng.random(n) < 1 / 3)
+    drive_by(world, users[once], start[once], device[once], home[once], card[once])
+    honest_activity(world, users[~once], start[~once], device[~once], home[~once],
+                    card[~once], phone=phone[~once], mobile_pool=carrier, mobile_share=0.3)
+    world.lookalikes.append(Group("drive_by", "drive_by", users[once], False))
     return users
+
+
+def drive_by(world: World, users: np.ndarray, start: np.ndarray, device: np.ndarray,
+             ip: np.ndarray, card: np.ndarray) -> None:
+    """Honest accounts that sign up (at ``start``) and leave: half log in once in that
+    session, half redeem the welcome code on one order within the hour, a quarter review a
+    seller once within a day; nothing after."""
+    rng, n = world.rng, len(users)
+    login = rng.random(n) < 0.5
+    world.add("logins", user=users[login], ts=start[login] + rng.uniform(30, 600, login.sum()),
+              ip=ip[login], device=device[login], failed=0)
+    buy = rng.random(n) < 0.5
+    world.add("orders", user=users[buy], ts=start[buy] + rng.uniform(300, 3600, buy.sum()),
+              seller=world.sellers_drawn(int(buy.sum())), card=card[buy], promo=0,
+              amount=np.round(rng.lognormal(3.0, 0.6, buy.sum()), 2), ip=ip[buy])
+    review = rng.random(n) < 0.25
+    world.add("reviews", user=users[review],
+              ts=start[review] + rng.uniform(600, DAY, review.sum()),
+              seller=world.sellers_drawn(int(review.sum())),
+              stars=rng.choice([1, 2, 3, 4, 5], size=int(review.sum()),
+                               p=[0.15, 0.05, 0.1, 0.2, 0.5]))
 
 
 def record_hubs(world: World) -> None:

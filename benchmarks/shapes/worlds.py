@@ -138,7 +138,14 @@ def build_world(name: str, seed: int = 0, sizes: Sizes = FULL) -> World:
         for i in range(len(sizes.stuffing)):
             abuse.credential_stuffing(world, pool[used[i]:used[i + 1]], day=25 + 17 * i)
     if "reviews" in shapes:
-        sellers = rng.choice(np.arange(15, 90), sizes.review_sellers, replace=False)
+        reviewed = world.table("reviews")["seller"].value_counts()
+        # mid-ranked sellers that honest reviewers already rate (at least 3 reviews)
+        mid = reviewed[(reviewed.index >= 10) & (reviewed.index < 120) & (reviewed >= 3)]
+        if len(mid) < sizes.review_sellers:
+            raise ValueError(f"review bursts need {sizes.review_sellers} sellers with honest "
+                             f"reviews, the world has {len(mid)}")
+        sellers = rng.choice(np.sort(mid.index.to_numpy()), sizes.review_sellers,
+                             replace=False)
         for i, seller in enumerate(sellers):
             abuse.review_burst(world, int(seller), int(rng.integers(20, 26)),
                                day=20 + 11 * i)

@@ -106,3 +106,22 @@ def test_at_daytime_keeps_times_in_their_interval() -> None:
     for _ in range(50):
         t = world.at_daytime(lo, hi)
         assert ((t >= lo) & (t < hi)).all()
+
+
+def test_drive_bys_sign_up_act_at_most_once_and_leave(mixed: World) -> None:
+    users = _lookalike(mixed, "drive_by")
+    assert len(users) > 20 and mixed.fresh[users].all()
+    signed = mixed.table("signups").set_index("user").loc[users, "ts"]
+    only = {}
+    for log in ("logins", "orders", "reviews"):
+        rows = mixed.table(log)
+        mine = rows[rows["user"].isin(users)]
+        assert mine.groupby("user").size().max() == 1
+        assert (mine["ts"].to_numpy() - signed.loc[mine["user"]].to_numpy() <= DAY).all()
+        only[log] = set(mine["user"])
+    if "orders" in only:
+        orders = mixed.table("orders")
+        assert (orders[orders["user"].isin(users)]["promo"] == PROMOS.index(WELCOME)).all()
+    # some only review once, some only redeem once: the honest twins of the abuse shapes
+    assert only["reviews"] - only["orders"] - only["logins"]
+    assert only["orders"] - only["reviews"] - only["logins"]

@@ -15,7 +15,7 @@ from ingest.run import ingest_logs
 from .conftest import TINY
 
 LOOKALIKES = {"university_nat", "family", "corporate_vpn", "carrier_nat", "kiosk", "flash_sale",
-              "popular_seller", "promo_hub"}
+              "popular_seller", "promo_hub", "drive_by"}
 KINDS = {"farms": {"promo_farm"}, "proxyfarms": {"proxy_farm"}, "onedevice": {"one_device"},
          "stuffing": {"credential_stuffing"}, "reviews": {"review_burst"}}
 
