@@ -35,7 +35,9 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   (matched at Jaccard >= 0.5; -inf when none is) and ``other_surprise`` the 99th percentile
   of the other candidates' (:func:`surprise_separation`): whether chance, as the null model
   judges it, tells the true rings from the rest at all. ``with labels``: the candidates scored with
-  the ``xgb`` account scores (trained on the first half), trimmed to their implicated members
+  the ``xgb`` account scores (trained on the first half), with the groups of high-scoring
+  accounts an implicated entity ties (:func:`graph.rings.scored.scored_candidates`, the first
+  half's accounts not counted), trimmed to their implicated members
   (:func:`gnn.rings.trim_members`), their scores calibrated on the first half's labels
   (:func:`gnn.rings.fit_ring_calibrator`), reported at ``score >= 0.5``, as ``abusenet run``
   does with a model (with XGBoost standing in for the GNN, whose training does not fit the
@@ -71,7 +73,7 @@ import scipy.sparse as sp
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from abusenet.pipeline.config import RingScoringConfig
-from abusenet.pipeline.stages.detect import unlabelled_rings
+from abusenet.pipeline.stages.detect import scored_group_candidates, unlabelled_rings
 from gnn.evaluate import reliability
 from gnn.rings import (
     assign_rings,
@@ -426,8 +428,10 @@ def run(name: str, quick: bool = False, ugfraud: bool = True) -> list[dict]:
                                  unlabelled)
         structure = structure["ring_id"].map(unlabelled.set_index("ring_id")["score"]).fillna(0.0)
         structure.index = accounts
-        if null == "on":  # trimmed, calibrated on the training half
-            scored = score_rings(candidates, None, as_table)
+        if null == "on":  # with the groups of high-scoring accounts, trimmed, calibrated
+            found = scored_group_candidates(snapshot, candidates, as_table, RingScoringConfig(),
+                                            config, frozenset(train["account_id"].astype(str)))
+            scored = score_rings([*candidates, *found], None, as_table)
             scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), as_table)
         else:
             scored = score_rings(candidates, None, as_table, min_member_score=None)

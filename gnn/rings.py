@@ -50,7 +50,7 @@ import scipy.sparse as sp
 
 from gnn.calibration import ScoreCalibrator
 from gnn.ring_ranking import PAIR_KIND, PAIR_REPORT_SURPRISE, member_surprise, unlabelled_ranking
-from graph.rings.anchored import anchored_candidates
+from graph.rings.anchored import ANCHORED_FEATURE, anchored_candidates
 from graph.rings.candidates import STRUCTURE_FEATURES, RingCandidate, ring_id_for
 from graph.rings.config import RingConfig
 from graph.rings.metrics import ring_label_outcomes
@@ -323,7 +323,8 @@ def trim_members(
     nobody is an anchor). A candidate the null model does not find significant at all is
     handled as ``unsurprising`` says (:data:`UNSURPRISING`): dropped by default (unless every
     member is an anchor and the anchors with its structure reach ``anchored_min_surprise``,
-    :mod:`graph.rings.anchored`; its evidence says so: ``"Anchored:..."``), or
+    :mod:`graph.rings.anchored`; its evidence says so: ``"Anchored:..."``; one that already
+    carries the anchored feature was judged so before and stays), or
     (``"members"``) trimmed as a group sharing entities whatever its kind (chance explains its
     transfers: one risky account and its payees are no ring). Transfers are the candidate's
     ``ties`` (all its internal transfers) and the ``Transfer:`` and ``Path:`` items of its
@@ -392,7 +393,8 @@ def trim_members(
     seen: set[str] = set()
     for candidate in candidates:
         chance = unsurprising != "flows" and _by_chance(candidate)
-        if chance and unsurprising == "drop" and candidate.ring_id not in anchored:
+        if (chance and unsurprising == "drop" and candidate.ring_id not in anchored
+                and ANCHORED_FEATURE not in candidate.features):
             continue
         candidate = anchored.get(candidate.ring_id, candidate)
         trimmed = _trimmed(candidate, lookup, min_member_score, min_ties,

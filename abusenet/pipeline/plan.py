@@ -239,16 +239,6 @@ def snapshot_stage(run: PlannedRun) -> StageSpec:
     """Events -> graph snapshot (keeping the event and entity labels given)."""
     request = run.request
     key: dict[str, Any] = {"mapping": run.mapping.fingerprint()}
-    if run.mapping.not_featurized:  # not in the fingerprint: the events are the same
-        key["not_featurized"] = list(run.mapping.not_featurized)
-    # A saved model's string attribute values: the snapshot counts those, so that the model
-    # finds the columns it was trained on.
-    shares = None
-    if request.model_dir is not None:
-        from gnn.persistence import saved_attribute_shares  # torch only when scoring
-
-        shares = saved_attribute_shares(request.model_dir)
-        key["attribute_shares"] = shares
     # Only when given, so that a run without them keeps its key (and its cache).
     for section, path in (("event_labels", request.event_labels),
                           ("entity_labels", request.entity_labels)):
@@ -260,7 +250,6 @@ def snapshot_stage(run: PlannedRun) -> StageSpec:
         lambda out: data.snapshot_stage(run.output("ingest", EVENTS), run.mapping, out,
                                         event_labels=request.event_labels,
                                         entity_labels=request.entity_labels,
-                                        attribute_shares=shares,
                                         progress=request.progress, engine=request.engine,
                                         spark_master=request.spark_master),
         key=key, after=("ingest",), code=SNAPSHOT_CODE,
@@ -465,11 +454,14 @@ def rings_stage(run: PlannedRun) -> StageSpec:
         "rings", "score rings",
         lambda out: detect.rings_stage(
             run.output("candidates", CANDIDATES), run.published_scores, scoring,
-            out, run.output("labels", TRAIN_LABELS) if run.training else None),
-        key=scoring.model_dump(),
-        after=("candidates", "score", *(("labels",) if run.training else ()),
+            out, run.output("labels", TRAIN_LABELS) if run.training else None,
+            snapshot_dir=run.snapshot, search=run.config.rings),
+        key={"scoring": scoring.model_dump(), "search": asdict(run.config.rings)},
+        after=("snapshot", "candidates", "score", *(("labels",) if run.training else ()),
                *(("challenger",) if run.challenging else ())), code=MODEL_CODE,
-        describe=lambda i: f"{i['rings']:,} rings, {i['accounts_in_rings']:,} accounts in one",
+        describe=lambda i: (f"{i['rings']:,} rings, {i['accounts_in_rings']:,} accounts in one"
+                            + (f", {i['scored_rings']:,} of them groups of high-scoring "
+                               f"accounts" if i.get("scored_rings") else "")),
     )
 
 

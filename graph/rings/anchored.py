@@ -70,9 +70,12 @@ def anchored_candidates(
     chance-explained candidates that could reach the bar (module docstring), reaches
     ``min_surprise``, by ring id: each with the feature :data:`ANCHORED_FEATURE` and an
     ``"Anchored:..."`` evidence item saying why it stays. ``scores`` maps every scored account
-    to its score (the anchor rate is taken over them; members without one count as 0)."""
+    to its score (the anchor rate is taken over them; members without one count as 0). A
+    candidate that already carries :data:`ANCHORED_FEATURE` was judged before
+    (:func:`graph.rings.scored.scored_candidates`): it is neither judged again nor charged for."""
     rate = anchor_rate(np.fromiter(scores.values(), np.float64, len(scores)), min_member_score)
-    explained = [c for c in candidates if c.features.get("significant", 1.0) < 1.0]
+    explained = [c for c in candidates if c.features.get("significant", 1.0) < 1.0
+                 and ANCHORED_FEATURE not in c.features]
     chance = [c for c in explained
               if all(scores.get(m, 0.0) >= min_member_score for m in c.members)]
     if not chance:

@@ -418,6 +418,73 @@ def find_ring_candidate_table(
     return _candidate_table(found)
 
 
+@dataclass(frozen=True)
+class RingInputs:
+    """What describing groups reads of a snapshot (:func:`ring_inputs`): its accounts (row
+    order), their entity uses, transfers (:func:`graph.rings.flows.transfer_table`), card
+    payments (the money null's cash-outs: ``src, count, ts, last, amount``) and transfer counts
+    (:func:`graph.rings.projection.flow_matrix`)."""
+
+    accounts: pd.Index
+    entities: Incidence
+    transfers: pd.DataFrame
+    cash_outs: pd.DataFrame
+    flows: sp.csr_matrix
+
+
+def ring_inputs(snapshot: Snapshot) -> RingInputs:
+    """The :class:`RingInputs` of ``snapshot``, read as :func:`find_ring_candidate_table`
+    reads them."""
+    accounts = account_index(snapshot)
+    return RingInputs(
+        accounts, account_entity_incidence(snapshot, accounts),
+        transfer_table(snapshot, accounts),
+        cash_out_table(snapshot, accounts)[["src", "count", "ts", "last", "amount"]],
+        flow_matrix(snapshot, accounts))
+
+
+def describe_groups(inputs: RingInputs, groups: Sequence[np.ndarray], kind: str,
+                    config: RingConfig | None = None) -> pa.Table:
+    """Groups of accounts found elsewhere, described as the search describes its candidates
+    (evidence, structure features, null-model ``surprise`` and ``significant``, ties, core),
+    as a table of :data:`CANDIDATE_SCHEMA` sorted by ring id: every group is a row, whatever
+    its surprise (the caller judges them), of kind ``kind``.
+
+    Parameters
+    ----------
+    inputs
+        The snapshot's :class:`RingInputs`.
+    groups
+        Row indices (into ``inputs.accounts``) of each group's members, at least two each.
+    kind
+        The groups' kind.
+    config
+        The search's settings (the null model's: hubs, localities, ``min_surprise``); defaults
+        when None.
+
+    Notes
+    -----
+    A group's links (its ``density`` and the groups the null model counts it among) are the
+    projection's and its transfers; lockstep links, which only the search finds, are not
+    counted. The null model's entity localities are learnt here, at the cost of their Leiden
+    runs (as in the search), once per call.
+    """
+    cfg = config or RingConfig()
+    if not groups:
+        return CANDIDATE_SCHEMA.empty_table()
+    entities, flows = inputs.entities, inputs.flows
+    types = entity_type_codes(entities.entities)
+    projection, _ = co_membership(entities.matrix, entities.entities, cfg.hub_degree_cap,
+                                  cfg.seed)
+    links = [((projection > 0) + ((flows + flows.T) > 0)).astype(np.float32)]
+    del projection
+    localities = locality_scales(entities.matrix, types[1], cfg)
+    found = _describe([(np.unique(rows).astype(np.int64), kind) for rows in groups],
+                      inputs.accounts, entities, types, links, flows, inputs.transfers, cfg,
+                      localities, cash_outs=inputs.cash_outs, keep_all=True)
+    return _candidate_table(found)
+
+
 def entity_type_codes(entities: pd.Index | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The entity types present (sorted) and each entity column's code among them."""
     # hashed, then the few types sorted: np.unique sorted every entity's type (4x as long)
@@ -908,6 +975,7 @@ def _describe(
     use_times: UseTimes | None = None,
     unions: list[tuple[int, np.ndarray]] | None = None,
     bursts: list[Burst] | None = None,
+    keep_all: bool = False,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -928,7 +996,8 @@ def _describe(
     apart at single links into pieces each surprising on its own is not kept, its pieces are.
     A group with exactly the accounts of one of ``bursts`` (:mod:`graph.rings.bursts`) lists
     its evidence first, has them all in its core and its test's surprise as
-    ``burst_surprise`` (it is one of ``judged`` too).
+    ``burst_surprise`` (it is one of ``judged`` too). ``keep_all`` keeps every group, whatever
+    its surprise (:func:`describe_groups`).
     """
     if not groups:
         return None
@@ -1075,6 +1144,8 @@ def _describe(
     for union, pieces in unions or []:
         if (surprising[pieces] >= cfg.min_surprise).all():
             kept[union] = False
+    if keep_all:
+        kept = np.ones(len(groups), dtype=bool)
     ids = pa.array(np.asarray(accounts.astype(str), dtype=object), pa.string())
     # only a group that holds a flow shape (its kind says so) can carry flow evidence, listed
     # first; then the shared entities, rarest sharing first (``chance`` has the pattern of

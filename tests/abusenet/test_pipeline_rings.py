@@ -3,10 +3,12 @@
 import json
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from abusenet.pipeline.config import RingScoringConfig
 from abusenet.pipeline.stages.detect import rings_stage
+from graph.rings.config import RingConfig
 
 
 @pytest.fixture
@@ -101,3 +103,35 @@ def test_no_warning_when_an_account_reaches_the_trim_bar(stage_inputs):
     summary = rings_stage(stage_inputs / "candidates.parquet", stage_inputs / "scores.parquet",
                           RingScoringConfig(), out, stage_inputs / "train.parquet")
     assert "warning" not in summary
+
+
+def test_a_farm_on_one_device_scored_high_is_reported_as_one_ring(tmp_path):
+    # the search keeps no candidate for 40 accounts on one device (the null model explains one
+    # entity's users); once scored, they are one ring, its reason in the evidence
+    from graph.rings.candidates import candidate_table, find_ring_candidates
+    from graph.snapshot import write_snapshot
+    from tests.graph.rings.test_scored import FARM, HONEST, farm_world, world_scores
+
+    snap = farm_world()
+    write_snapshot(snap, tmp_path / "snapshot")
+    pq.write_table(candidate_table(find_ring_candidates(snap)), tmp_path / "candidates.parquet")
+    world_scores().assign(score_kind="probability").to_parquet(tmp_path / "scores.parquet")
+    train = pd.DataFrame({"account_id": FARM[::2] + HONEST[::50], "label": 1})
+    train.loc[len(FARM[::2]):, "label"] = 0
+    train.to_parquet(tmp_path / "train.parquet")
+    out = tmp_path / "out"
+    out.mkdir()
+    summary = rings_stage(tmp_path / "candidates.parquet", tmp_path / "scores.parquet",
+                          RingScoringConfig(), out, tmp_path / "train.parquet",
+                          snapshot_dir=tmp_path / "snapshot", search=RingConfig())
+    rings = pd.read_parquet(out / "rings.parquet")
+    # the farm is the one ring: no household, kiosk or campus group with it
+    assert rings["members"].map(list).tolist() == [FARM]
+    farm = rings.iloc[0]
+    assert farm["kind"] == "scored_component" and farm["score"] >= 0.5
+    assert [e for e in farm["evidence"] if e.startswith("Scored:")][0].startswith(
+        "Scored:20 of the 20 users of Device:farm-phone outside the training labels (of 40 "
+        "in all) score at least 0.5")
+    assert summary["scored_groups"] == 1 and summary["scored_rings"] == 1
+    accounts = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")
+    assert (accounts.loc[FARM, "ring_id"] == farm["ring_id"]).all()

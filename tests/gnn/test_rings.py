@@ -19,6 +19,7 @@ from gnn.rings import (
     trim_to_core,
     unlabelled_scores,
 )
+from graph.rings.anchored import ANCHORED_FEATURE
 from graph.rings.candidates import RingCandidate, find_ring_candidates, ring_id_for
 from graph.rings.metrics import ring_metrics
 from graph.rings.planted import planted_ring_snapshot
@@ -656,3 +657,16 @@ def test_trim_members_keeps_a_group_of_anchors_chance_explains():
     assert trim_members([ring], scores, anchored_min_surprise=None) == []
     low = scores.assign(score=np.where(scores["account_id"] == "a5", 0.2, scores["score"]))
     assert trim_members([ring], low) == []
+
+
+def test_trim_members_keeps_a_group_judged_anchored_before_as_it_is():
+    """A candidate carrying the anchored feature (graph.rings.scored judged it) stays, even
+    where the anchored rule would not keep it now (anchors common), and is not judged again."""
+    members = [f"a{i}" for i in range(4)]
+    ring = RingCandidate(ring_id_for(members), members, "scored_component", ["Scored:x"],
+                         {"surprise": -3.0, "significant": 0.0, "size": 4.0,
+                          ANCHORED_FEATURE: 5.0})
+    scores = pd.DataFrame({"account_id": [*members, *(f"h{i}" for i in range(6))],
+                           "score": [0.9] * 4 + [0.1] * 6})
+    kept = trim_members([ring], scores)
+    assert kept == [ring]

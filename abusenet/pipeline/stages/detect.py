@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +24,11 @@ from abusenet.pipeline.stages.files import (
     RINGS,
 )
 from abusenet.validation.config import ValidationConfig
+from graph.rings.config import RingConfig
 
 if TYPE_CHECKING:
     from graph.rings.candidates import RingCandidate
+    from graph.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -188,9 +190,29 @@ def structure_score_stage(
     return _write_scores(accounts, entities, out, STRUCTURE_ONLY, STRUCTURE)
 
 
+def scored_group_candidates(
+    snapshot: Snapshot, candidates: Sequence[RingCandidate], account_scores: pd.DataFrame,
+    scoring: RingScoringConfig, search: RingConfig, known: Collection[str] = frozenset(),
+) -> list[RingCandidate]:
+    """The groups of high-scoring accounts that join ``candidates`` in a run with a model
+    (:func:`graph.rings.scored.scored_candidates`): the anchors (``scoring.min_member_score``)
+    of each entity or counterparty set of at most ``search.hub_degree_cap`` users most of whose
+    users are anchors, more than chance makes at the search's ``min_surprise`` among the
+    entities asked, the training labels' accounts (``known``) not counted; described with the
+    search's settings. None without a member bar (``min_member_score`` None: nothing is an
+    anchor)."""
+    from graph.rings.scored import scored_candidates
+
+    if scoring.min_member_score is None:
+        return []
+    return scored_candidates(snapshot, account_scores, scoring.min_member_score,
+                             search.min_surprise, search, known, candidates)
+
+
 def rings_stage(
     candidates_path: Path, account_scores_path: Path, scoring: RingScoringConfig, out: Path,
-    train_labels_path: Path | None = None,
+    train_labels_path: Path | None = None, snapshot_dir: Path | None = None,
+    search: RingConfig | None = None,
 ) -> dict[str, Any]:
     """Score and rank the candidates with the account scores; give each account its best ring.
 
@@ -212,14 +234,33 @@ def rings_stage(
     ``out/account_scores.parquet`` (``account_id, score, ring_id, score_kind``). The
     summary's ``ring_calibration`` holds the ring calibrator's state (None when not
     calibrated).
+
+    With probabilities and ``snapshot_dir``, the groups of high-scoring accounts an implicated
+    entity ties (:func:`scored_group_candidates` with ``search``, the run's ring settings; the
+    accounts of the training labels not counted) join the candidates first: a farm on one
+    device, which the search's null model explains, is one ring when its members' scores
+    implicate it. The summary's ``scored_groups`` counts them and ``scored_rings`` the
+    reported rings among them.
     """
     from gnn.rings import assign_rings, calibrate_rings, fit_ring_calibrator, score_rings
+    from graph.rings.scored import SCORED_KIND
 
     accounts = pd.read_parquet(account_scores_path)
     kind = str(accounts["score_kind"].iloc[0]) if "score_kind" in accounts and len(accounts) \
         else PROBABILITY
     structure = kind == STRUCTURE
-    rings = score_rings(read_candidates(candidates_path), None,
+    candidates = read_candidates(candidates_path)
+    train = (pd.read_parquet(train_labels_path, columns=["account_id", "label"])
+             if train_labels_path is not None else None)
+    scored: list[RingCandidate] = []
+    if not structure and snapshot_dir is not None:
+        from graph.snapshot import read_snapshot
+
+        known = frozenset() if train is None else frozenset(train["account_id"].astype(str))
+        scored = scored_group_candidates(read_snapshot(snapshot_dir), candidates,
+                                         accounts[["account_id", "score"]], scoring,
+                                         search or RingConfig(), known)
+    rings = score_rings([*candidates, *scored], None,
                         None if structure else accounts[["account_id", "score"]],
                         eligible=reportable_without_labels(scoring.unlabelled_min_surprise)
                         if structure else None,
@@ -229,8 +270,7 @@ def rings_stage(
     if warning:
         logger.warning(warning)
     calibration = None
-    if not structure and train_labels_path is not None:
-        train = pd.read_parquet(train_labels_path, columns=["account_id", "label"])
+    if not structure and train is not None:
         calibrator = fit_ring_calibrator(rings, train)
         rings = calibrate_rings(rings, calibrator, accounts[["account_id", "score"]],
                                 **scoring.calibrate_rings_kwargs())
@@ -251,6 +291,9 @@ def rings_stage(
         "rings": int(len(rings)),
         "ring_calibration": calibration,
         "accounts_in_rings": int(assigned["ring_id"].notna().sum()),
+        "scored_groups": len(scored),
+        "scored_rings": int(rings["kind"].astype(str).str.contains(SCORED_KIND, regex=False)
+                            .sum()) if len(rings) else 0,
         **({"warning": warning} if warning else {}),
         "top_ring": None if top.empty else {
             "ring_id": str(top["ring_id"].iloc[0]),

@@ -64,3 +64,14 @@ def test_the_test_is_charged_for_every_group_it_could_have_kept():
     assert anchored_candidates([ring, *others], scores, 0.5, 2.0) == {}  # 3 - log10(201) < 2
     kept = anchored_candidates([ring, *others[:5]], scores, 0.5, 2.0)  # 3 - log10(6) >= 2
     assert kept[ring.ring_id].features[ANCHORED_FEATURE] == pytest.approx(3.0 - np.log10(6))
+
+
+def test_a_group_judged_before_is_neither_judged_again_nor_charged_for():
+    scores = _scores(anchors=10, others=90)
+    ring = _candidate([f"a{i}" for i in range(6)], surprise=-3.0, significant=0.0)
+    judged = [_candidate([f"a{i}" for i in range(j, j + 6)], surprise=-3.0, significant=0.0)
+              for j in range(1, 4)]
+    judged = [RingCandidate(c.ring_id, c.members, c.kind, c.evidence,
+                            {**c.features, ANCHORED_FEATURE: 9.0}) for c in judged]
+    alone = anchored_candidates([ring], scores, 0.5, 2.0)
+    assert anchored_candidates([ring, *judged], scores, 0.5, 2.0) == alone

@@ -12,10 +12,12 @@ from graph.rings.candidates import (
     STRUCTURE_FEATURES,
     candidate_table,
     candidates_from_table,
+    describe_groups,
     entity_type_codes,
     find_ring_candidate_table,
     find_ring_candidates,
     ring_id_for,
+    ring_inputs,
 )
 from graph.rings.communities import split_communities
 from graph.rings.config import RingConfig
@@ -377,3 +379,29 @@ def test_a_hub_whose_sharing_looks_rare_still_comes_after_the_rare_entities() ->
     assert cand.tolist() == [0, 0, 0]
     assert text.to_pylist() == ["Device:d", "IP:NAT (hub: 900 accounts)",
                                 "Card:c (likely by chance: 12 accounts)"]
+
+
+def test_described_groups_are_described_as_the_search_describes_them_and_all_kept() -> None:
+    # a ring of 5 on two private devices among households of 3: the search's candidate and the
+    # same accounts described as a group found elsewhere agree; a household, which chance
+    # explains, is described and kept too (the caller judges it)
+    rng = np.random.default_rng(0)
+    ring = [f"r{i}" for i in range(5)]
+    honest = [f"h{i:03d}" for i in range(400)]
+    devices = [(a, d) for a in ring for d in ("rd1", "rd2")]
+    devices += [(a, f"hd{i // 3}") for i, a in enumerate(honest)]
+    ips = [(a, f"ip{rng.integers(0, 100)}") for a in ring + honest]
+    snap = snapshot(USED_DEVICE=edges(devices, minutes=list(rng.uniform(0, 1e5, len(devices)))),
+                    USED_IP=edges(ips, minutes=list(rng.uniform(0, 1e5, len(ips)))))
+    searched = next(c for c in find_ring_candidates(snap) if c.members == ring)
+    inputs = ring_inputs(snap)
+    rows = [np.flatnonzero(inputs.accounts.isin(group)) for group in (ring, honest[:3])]
+    found = candidates_from_table(describe_groups(inputs, rows, "scored_component"))
+    assert [c.members for c in found] == sorted([ring, honest[:3]])
+    described = next(c for c in found if c.members == ring)
+    assert described.kind == "scored_component"
+    assert described.features == searched.features
+    assert described.evidence == searched.evidence == ["Device:rd1", "Device:rd2"]
+    household = next(c for c in found if c.members == honest[:3])
+    assert household.features["significant"] == 0.0 and household.evidence == ["Device:hd0"]
+    assert describe_groups(inputs, [], "scored_component").num_rows == 0
