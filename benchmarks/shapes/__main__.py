@@ -5,7 +5,9 @@ Usage::
     python -m benchmarks.shapes [--worlds lookalikes farms ...] [--seed N] [--out DIR]
                                 [--quick] [--modes none half] [--set SECTION.KEY=VALUE ...]
 
-For each world (:data:`benchmarks.shapes.worlds.WORLDS`) it writes the world under
+For each world (:data:`benchmarks.shapes.worlds.WORLDS`; ``--quick``: the smaller sizes of
+:data:`benchmarks.shapes.worlds.QUICK` and, unless ``--worlds`` says otherwise, ``mixed`` alone,
+which holds every look-alike and every shape) it writes the world under
 ``OUT/<world>/`` (:func:`benchmarks.shapes.worlds.write_world`), splits ``labels.csv`` in two
 halves stratified by class (``--seed``): ``labels_half.csv`` is given to the run, the other
 half is hidden and scored. It then runs ``python -m abusenet run -i logs -m mapping.yaml -o
@@ -40,6 +42,11 @@ from benchmarks.shapes.worlds import FULL, QUICK, WORLDS, build_world, write_wor
 
 MODES = ("none", "half")
 FIXED = ("registry.enabled=false", "serve.prepare_start=false", "report.explain_members=0")
+
+
+def chosen_worlds(worlds: list[str] | None, quick: bool) -> list[str]:
+    """The worlds asked for; by default all of them, or ``mixed`` alone with ``--quick``."""
+    return list(worlds) if worlds else ["mixed"] if quick else list(WORLDS)
 
 
 def split_labels(labels: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -154,20 +161,22 @@ def _write_json(path: Path, content: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate, run and score the chosen worlds; print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worlds", nargs="+", choices=WORLDS, default=list(WORLDS))
+    parser.add_argument("--worlds", nargs="+", choices=WORLDS,
+                        help="default: all; with --quick: mixed")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "shapes")
     parser.add_argument("--quick", action="store_true",
-                        help="smaller worlds, every shape still planted")
+                        help="smaller worlds (every shape still planted), mixed only by default")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
                         help="none: without labels; half: with half the labels")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
     args = parser.parse_args(argv)
+    worlds = chosen_worlds(args.worlds, args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"seed": args.seed, "quick": args.quick, "overrides": [*FIXED, *args.overrides],
                "worlds": {}}
-    for name in args.worlds:
+    for name in worlds:
         results["worlds"][name] = measure_world(name, args.seed, args.quick, args.out,
                                                 args.modes, args.overrides)
         _write_json(args.out / "shapes.json", results)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.shapes.__main__ import markdown, split_labels
+from benchmarks.shapes.__main__ import chosen_worlds, markdown, split_labels
+from benchmarks.shapes.worlds import WORLDS
 
 
 def test_split_labels_halves_each_class_and_is_seeded() -> None:
@@ -35,3 +36,9 @@ def test_markdown_says_a_skipped_run() -> None:
     table = markdown({"worlds": {"lookalikes": {"planted": {},
                                                 "runs": {"half": {"skipped": "no labels"}}}}})
     assert "| lookalikes | half | skipped: no labels |" in table
+
+
+def test_quick_runs_mixed_alone_unless_worlds_are_named() -> None:
+    assert chosen_worlds(None, quick=True) == ["mixed"]
+    assert chosen_worlds(None, quick=False) == list(WORLDS)
+    assert chosen_worlds(["farms", "reviews"], quick=True) == ["farms", "reviews"]
