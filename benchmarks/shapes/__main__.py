@@ -137,8 +137,9 @@ def markdown(results: dict) -> str:
                 f"| {run['whole']} | {run['honest_in_rings']} | {kinds or 'none'} "
                 f"| {_fmt(run['accounts']['auroc'])} | {_fmt(run['accounts']['auprc'])} "
                 f"| {run['cpu_s']:.1f} |")
-    lines += ["", "| world | group | kind | size | cover (none / half) | touched (none / half) |",
-              "|---|---|---|---:|---|---|"]
+    lines += ["", "| world | group | kind | size | cover (none / half) | touched (none / half) "
+              "| pieces (none / half) | in precise rings (none / half) |",
+              "|---|---|---|---:|---|---|---|---|"]
     for name, world in results["worlds"].items():
         runs = world["runs"]
         for group, size in world["planted"].items():
@@ -147,7 +148,10 @@ def markdown(results: dict) -> str:
             kind = next(iter(per.values()))["kind"] if per else ""
             cover = " / ".join(_fmt(p["cover"], 2) for p in per.values())
             touched = " / ".join(_fmt(p["touched"], 2) for p in per.values())
-            lines.append(f"| {name} | {group} | {kind} | {size} | {cover} | {touched} |")
+            pieces = " / ".join(str(p["pieces"]) for p in per.values())
+            union = " / ".join(_fmt(p["union"], 2) for p in per.values())
+            lines.append(f"| {name} | {group} | {kind} | {size} | {cover} | {touched} "
+                         f"| {pieces} | {union} |")
     return "\n".join(lines)
 
 

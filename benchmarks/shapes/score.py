@@ -36,17 +36,24 @@ def group_coverage(rings: Sequence[Sequence[str]], group: Iterable[str],
     Returns ``cover`` (the largest share of the group inside one reported ring whose member
     precision is at least :data:`RING_PRECISION`; 0 when none), ``touched`` (the largest share
     inside any ring, precise or not), ``ring`` (the index of the covering ring, -1 when none),
-    ``found`` and ``whole``.
+    ``pieces`` (how many reported rings hold any of its members), ``union`` (the share inside
+    precise rings together: what the pieces hold), ``found`` and ``whole``.
     """
     group = set(group)
-    cover, touched, best = 0.0, 0.0, -1
+    cover, touched, best, pieces = 0.0, 0.0, -1, 0
+    held: set[str] = set()
     for i, ring in enumerate(rings):
-        share = len(group.intersection(ring)) / len(group)
+        inside = group.intersection(ring)
+        share = len(inside) / len(group)
         touched = max(touched, share)
-        if share > cover and ring_precision(ring, abusive) >= RING_PRECISION:
-            cover, best = share, i
-    return {"cover": cover, "touched": touched, "ring": best,
-            "found": cover >= FOUND_COVER, "whole": cover >= WHOLE_COVER}
+        pieces += bool(inside)
+        if ring_precision(ring, abusive) >= RING_PRECISION:
+            held |= inside
+            if share > cover:
+                cover, best = share, i
+    return {"cover": cover, "touched": touched, "ring": best, "pieces": pieces,
+            "union": len(held) / len(group), "found": cover >= FOUND_COVER,
+            "whole": cover >= WHOLE_COVER}
 
 
 def account_quality(scores: pd.Series, labels: pd.Series) -> dict[str, float | int]:

@@ -24,12 +24,14 @@ def test_markdown_has_a_row_per_world_mode_and_group() -> None:
     run = {"rings": 2, "pairs": 1, "member_precision": 0.5, "found": 1, "groups": 2,
            "whole": 0, "honest_in_rings": 3, "lookalikes_in_rings": {"kiosk": 1, "family": 0},
            "accounts": {"auroc": 0.75, "auprc": float("nan")}, "cpu_s": 12.34,
-           "per_group": {"farm": {"kind": "promo_farm", "cover": 0.75, "touched": 0.75}}}
+           "per_group": {"farm": {"kind": "promo_farm", "cover": 0.75, "touched": 0.75,
+                                  "pieces": 2, "union": 1.0}}}
     table = markdown({"worlds": {"farms": {"planted": {"farm": 4},
                                            "runs": {"none": run, "half": run}}}})
     assert "| farms | none | 2 (1) | 0.500 | 1 / 2 | 0 | 3 | kiosk 1 | 0.750 | - | 12.3 |" \
         in table
-    assert "| farms | farm | promo_farm | 4 | 0.75 / 0.75 | 0.75 / 0.75 |" in table
+    assert ("| farms | farm | promo_farm | 4 | 0.75 / 0.75 | 0.75 / 0.75 | 2 / 2 | 1.00 / 1.00 |"
+            in table)
 
 
 def test_markdown_says_a_skipped_run() -> None:

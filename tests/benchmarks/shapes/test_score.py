@@ -16,13 +16,15 @@ def test_group_coverage_needs_half_the_group_in_one_precise_ring() -> None:
     # 6 of the group with 6 honest: precision 0.5, cover 0.6 -> found, not whole
     ring = group[:6] + [f"h{i}" for i in range(6)]
     got = group_coverage([ring], group, abusive)
-    assert got == {"cover": 0.6, "touched": 0.6, "ring": 0, "found": True, "whole": False}
+    assert got == {"cover": 0.6, "touched": 0.6, "ring": 0, "pieces": 1, "union": 0.6,
+                   "found": True, "whole": False}
     # 7 honest: precision 6/13 < 0.5 -> not counted, though touched
     got = group_coverage([ring + ["h6"]], group, abusive)
     assert got["cover"] == 0.0 and got["touched"] == 0.6 and not got["found"]
     # two rings of 4 each: neither covers half
-    got = group_coverage([group[:4], group[4:8]], group, abusive)
+    got = group_coverage([group[:4], group[4:8], ["h1", "h2"]], group, abusive)
     assert got["cover"] == 0.4 and not got["found"]
+    assert got["pieces"] == 2 and got["union"] == 0.8
     got = group_coverage([group[:8], group[8:]], group, abusive)
     assert got["whole"] and got["ring"] == 0
 
