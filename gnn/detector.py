@@ -446,6 +446,8 @@ class AccountDetector(Estimator):
         )
         self.feature_names_ = self._feature_names()
         self.fingerprint_ = snapshot_fingerprint(snapshot)
+        # the string attributes' values its features count, for a later snapshot to count alike
+        self.attribute_shares_ = dict(snapshot.meta.get("attribute_shares") or {})
         return self
 
     def _feature_names(self) -> list[str]:
@@ -568,6 +570,8 @@ class AccountDetector(Estimator):
             "history": self.history_,
             "torch_version": torch.__version__,
         }
+        if getattr(self, "attribute_shares_", None):  # only then: older metadata unchanged
+            metadata["attribute_shares"] = self.attribute_shares_
         state = dict(self.model_.state_dict())
         boost = getattr(self, "boost_", None)
         if boost is not None:
@@ -601,6 +605,7 @@ class AccountDetector(Estimator):
         detector.scaler_ = FeatureScaler.from_dict(metadata["scaler"])
         detector.calibrator_ = ScoreCalibrator.from_dict(metadata["calibration"])
         detector.fingerprint_ = metadata["data_fingerprint"]
+        detector.attribute_shares_ = metadata.get("attribute_shares", {})
         detector.metrics_ = metadata["metrics"]
         detector.history_ = metadata["history"]
         logger.debug("loaded %r from %s", detector, path)

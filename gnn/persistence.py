@@ -65,6 +65,22 @@ def read_model_dir(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[s
     return metadata, torch.load(source / WEIGHTS_FILE, weights_only=True)
 
 
+def saved_attribute_shares(path: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """The string attributes' share features a saved detector was trained on (name -> value
+    -> feature, its snapshot's ``attribute_shares``; empty for none, or for a detector saved
+    before they existed), read from ``metadata.json`` alone.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` holds no ``metadata.json``.
+    """
+    meta_file = Path(path) / METADATA_FILE
+    if not meta_file.is_file():
+        raise FileNotFoundError(f"{path} holds no saved detector ({meta_file.name} is missing)")
+    return dict(json.loads(meta_file.read_text()).get("attribute_shares", {}))
+
+
 def bytes_tensor(blob: bytes) -> torch.Tensor:
     """``blob`` as a uint8 tensor, so binary parts of a model (fitted trees) travel in
     ``model.pt`` and load with ``weights_only=True``."""

@@ -48,9 +48,12 @@ from graph.snapshot_labels import (
     snapshot_labels,
 )
 from graph.snapshot_sql import (
+    MAX_ATTRIBUTE_VALUES,
     MAX_EVENT_TYPES,
     RelationSource,
     account_nodes_sql,
+    attribute_share_features,
+    attribute_values_sql,
     edge_sql,
     entity_nodes_sql,
     event_type_features,
@@ -100,6 +103,7 @@ def build_snapshot(
     mapping: Mapping | str | os.PathLike[str] | None = None,
     event_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
     entity_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
+    attribute_shares: dict[str, dict[str, str]] | None = None,
     progress: bool = True,
 ) -> Snapshot:
     """Aggregate the canonical events in ``events_dir`` into a graph snapshot at ``out_dir``.
@@ -124,6 +128,11 @@ def build_snapshot(
         ``mapping``'s ``event_labels`` / ``entity_labels`` sections; kept as
         ``event_labels.parquet`` / ``entity_labels.parquet`` for the events and nodes of the
         graph, the others counted in the manifest (:mod:`graph.snapshot_labels`).
+    attribute_shares
+        The string attributes' share features to build (name -> value -> feature, as a
+        manifest's ``attribute_shares`` or a saved model records them), say a model's when a
+        later snapshot is scored with it; default: :func:`find_attribute_shares` of the
+        events.
     progress
         Show the current step on stderr.
 
@@ -139,7 +148,7 @@ def build_snapshot(
     """
     write_snapshot_files(events_dir, out_dir, labels=labels, mapping=mapping,
                          event_labels=event_labels, entity_labels=entity_labels,
-                         progress=progress)
+                         attribute_shares=attribute_shares, progress=progress)
     return read_snapshot(out_dir)
 
 
@@ -152,6 +161,7 @@ def write_snapshot_files(
     mapping: Mapping | str | os.PathLike[str] | None = None,
     event_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
     entity_labels: str | os.PathLike[str] | pa.Table | pd.DataFrame | None = None,
+    attribute_shares: dict[str, dict[str, str]] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Like :func:`build_snapshot`, but returns only the manifest: no table is held in memory.
@@ -180,6 +190,11 @@ def write_snapshot_files(
                 float_attributes = [a for a in float_attributes if a in columns]
                 by_type = _events_by_type(con)
                 event_types = [row[0] for row in by_type[:MAX_EVENT_TYPES]]
+            with _step(show, "attribute values"):
+                shares = (find_attribute_shares(lambda sql: con.execute(sql).fetchall(), state,
+                                           columns, mapping)
+                          if attribute_shares is None
+                          else fixed_shares(attribute_shares, columns))
 
             for rel in relations:
                 with _step(show, f"pairs {rel.name}"):
@@ -196,7 +211,8 @@ def write_snapshot_files(
                             target / "nodes" / rel.node_type)
             with _step(show, "nodes Account"):
                 nodes[ACCOUNT] = _copy_table(
-                    con, account_nodes_sql(event_types, relations, float_attributes),
+                    con, account_nodes_sql(event_types, relations, float_attributes,
+                                           attribute_shares=shares),
                     target / "nodes" / ACCOUNT)
             edges: dict[str, int] = {}
             for rel in relations:
@@ -205,6 +221,8 @@ def write_snapshot_files(
                         con, edge_sql(rel), target / "edges" / rel.name)[0]
                     con.execute(f"DROP TABLE {ident('pairs_' + rel.name)}")
             meta = _events_meta(by_type, state, files, event_types)
+            if shares:
+                meta["attribute_shares"] = shares
             label_facts = None
             if label_table is not None:
                 with _step(show, "labels"):
@@ -226,6 +244,59 @@ def write_snapshot_files(
     log.info("snapshot %s: %d accounts, %d relations in %.1f s", out_dir,
              nodes[ACCOUNT][0], len(relations), meta["build_seconds"])
     return manifest
+
+
+def find_attribute_shares(
+    query: Callable[[str], list[tuple[Any, ...]]],
+    state: IngestState,
+    columns: set[str],
+    mapping: Mapping | None,
+) -> dict[str, dict[str, str]]:
+    """The share features of the string attributes with few values: name -> value -> feature
+    (:func:`graph.snapshot_sql.attribute_share_features`), values most frequent first.
+
+    A string attribute of the events (``columns``) gets them when it has at most
+    :data:`~graph.snapshot_sql.MAX_ATTRIBUTE_VALUES` distinct values (exact text, as stored)
+    and ``mapping`` does not say ``featurize: false`` on it. One with more gets none, and a
+    warning names it with its count. ``query`` runs a SQL text over the view ``events`` and
+    returns its rows (DuckDB here, Spark in :mod:`graph.spark_build`); one aggregate per
+    string attribute.
+    """
+    skip = set(mapping.not_featurized) if mapping is not None else set()
+    values: dict[str, list[str]] = {}
+    for name, kind in state.attributes.items():
+        if kind != "string" or name not in columns or name in skip:
+            continue
+        rows = query(attribute_values_sql(name))
+        if not rows:
+            continue
+        if rows[0][2] > MAX_ATTRIBUTE_VALUES:
+            log.warning(
+                "attribute %s has %s distinct values, more than %d: it is kept on the events "
+                "but makes no features (map its text to numbers with values:, or set "
+                "featurize: false on it to silence this)", name, f"{rows[0][2]:,}",
+                MAX_ATTRIBUTE_VALUES)
+            continue
+        values[name] = [str(row[0]) for row in rows]
+    return attribute_share_features(values)
+
+
+def fixed_shares(shares: dict[str, dict[str, str]],
+                 columns: set[str]) -> dict[str, dict[str, str]]:
+    """``shares`` given to a build (a saved model's), checked against the events' ``columns``.
+
+    Raises
+    ------
+    BuildError
+        When the events lack one of its attributes.
+    """
+    missing = sorted(set(shares) - columns)
+    if missing:
+        raise BuildError(
+            f"the events have no attribute {missing[0]!r}, whose values the model was trained "
+            f"on as features ({', '.join(list(shares[missing[0]])[:5])}); map it in the "
+            "mapping's attributes: as a string attribute")
+    return {name: dict(values) for name, values in shares.items()}
 
 
 def publish_manifest(

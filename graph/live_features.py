@@ -1,14 +1,17 @@
 """The snapshot's node feature rows, kept current event by event in numpy.
 
 :class:`LiveFeatures` holds every event in growable numpy columns (timestamps, event type code,
-amount, the row of each node an event names, float attributes) and, per node role (an account
+amount, the row of each node an event names, float attributes, the value codes of string
+attributes with share features) and, per node role (an account
 as actor, an account as counterparty, an entity of each relation), the positions of the events
 that decide that node's row. When events arrive, :meth:`LiveFeatures.add` appends them and
 :meth:`LiveFeatures.rows` recomputes the touched nodes' rows from their own events only, with
 the formulas of :mod:`graph.snapshot_sql` (:func:`~graph.snapshot_sql.account_nodes_sql` and
 :func:`~graph.snapshot_sql.entity_nodes_sql`): counts per event type, amount sums, means,
 maxima and population deviation, first and last times, active UTC days and burstiness from the
-node's sorted timestamps, time-of-day spread, night fraction, distinct neighbours. Each row
+node's sorted timestamps, time-of-day spread, night fraction, distinct neighbours, the shares of a
+string attribute's values (the snapshot's values: one it lacks counts in no share but in the
+denominator, as a build given the snapshot's values counts it). Each row
 equals what a full build of the same events writes, up to floating-point summation order
 (tests/graph/test_live_features.py checks it against :mod:`graph.build`). No SQL runs per
 event, and no pass over other nodes' events.
@@ -597,6 +600,8 @@ class LiveFeatures:
         The snapshot's relations (as :func:`graph.snapshot_sql.relation_sources` names them).
     float_attributes
         Float attribute columns (``attr_<name>_mean`` features).
+    attribute_shares
+        String attribute -> value -> its share feature (the snapshot's ``attribute_shares``).
     summary_events
         An entity with at least this many events keeps its row as running aggregates
         (:class:`_BusyEntities`, one table per relation), extended by the events that
@@ -605,7 +610,8 @@ class LiveFeatures:
 
     def __init__(self, index: dict[str, NodeIndex], event_types: list[str],
                  relations: list[RelationSource], float_attributes: list[str],
-                 summary_events: int = 128) -> None:
+                 summary_events: int = 128, *,
+                 attribute_shares: dict[str, dict[str, str]] | None = None) -> None:
         self.index = index
         self.summary_events = summary_events
         self._busy: dict[str, _BusyEntities] = {}
@@ -614,6 +620,9 @@ class LiveFeatures:
         self.type_names = event_type_features(self.event_types)
         self.relations = [r for r in relations if r.node_type in index]
         self.float_attributes = list(float_attributes)
+        self.attribute_shares = {a: dict(v) for a, v in (attribute_shares or {}).items()}
+        self._value_code = {a: {text: k for k, text in enumerate(values)}
+                            for a, values in self.attribute_shares.items()}
         self.transacted = next((r for r in self.relations if r.column == "counterparty_id"),
                                None)
         # role -> (event column, node type)
@@ -625,6 +634,7 @@ class LiveFeatures:
         self._amount = np.empty(0, dtype=np.float64)
         self._codes = {role: np.empty(0, dtype=np.int32) for role in self.roles}
         self._attrs = {a: np.empty(0, dtype=np.float64) for a in self.float_attributes}
+        self._texts = {a: np.empty(0, dtype=np.int32) for a in self.attribute_shares}
         self._postings = {role: _Postings(np.empty(0, dtype=np.int64)) for role in self.roles}
 
     # ------------------------------------------------------------------------------ events
@@ -673,7 +683,27 @@ class LiveFeatures:
                 out[role][missing] = found[part == k]
         for a in self.float_attributes:
             out[f"attr:{a}"] = _floats(events, a)
+        for a, values in self.attribute_shares.items():
+            out[f"text:{a}"] = self._value_codes(events, a, list(values), bulk)
         return out
+
+    def _value_codes(self, events: pa.Table, name: str, values: list[str],
+                     bulk: bool) -> np.ndarray:
+        """Each event's code of string attribute ``name``: the position of its value in
+        ``values`` (exact text), ``len(values)`` for another value, -1 for none."""
+        if name not in events.column_names:
+            return np.full(events.num_rows, -1, dtype=np.int32)
+        column = events.column(name)
+        if not bulk:
+            code = self._value_code[name]
+            return np.array([-1 if v is None else code.get(v, len(values))
+                             for v in column.to_pylist()], dtype=np.int32)
+        if not pa.types.is_string(column.type):
+            column = column.cast(pa.string())
+        found = pc.index_in(column, value_set=pa.array(values, type=pa.string()))
+        codes = pc.fill_null(found, len(values)).to_numpy(zero_copy_only=False).astype(np.int32)
+        codes[~pc.is_valid(column).to_numpy(zero_copy_only=False)] = -1
+        return codes
 
     def load(self, events: pa.Table | Iterable[pa.Table]) -> None:
         """Hold ``events`` (the stored ones, before any :meth:`add`): a table, or tables in
@@ -693,6 +723,7 @@ class LiveFeatures:
         self._ts, self._type, self._amount = cols["ts"], cols["type"], cols["amount"]
         self._codes = {role: cols[role] for role in self.roles}
         self._attrs = {a: cols[f"attr:{a}"] for a in self.float_attributes}
+        self._texts = {a: cols[f"text:{a}"] for a in self.attribute_shares}
         self._postings = {role: _Postings(cols[role]) for role in self.roles}
         self.size = len(cols["ts"])
 
@@ -705,6 +736,8 @@ class LiveFeatures:
             out[f"rowptr_{k}"] = self._postings[role].rowptr
         for k, a in enumerate(self.float_attributes):
             out[f"attr_{k}"] = self._attrs[a]
+        for k, a in enumerate(self.attribute_shares):
+            out[f"text_{k}"] = self._texts[a]
         return out
 
     def save(self, directory: Path) -> None:
@@ -734,6 +767,7 @@ class LiveFeatures:
         self._ts, self._type, self._amount = held["ts"], held["type"], held["amount"]
         self._codes = {role: held[f"codes_{k}"] for k, role in enumerate(self.roles)}
         self._attrs = {a: held[f"attr_{k}"] for k, a in enumerate(self.float_attributes)}
+        self._texts = {a: held[f"text_{k}"] for k, a in enumerate(self.attribute_shares)}
         self._postings = {role: _Postings.held(held[f"positions_{k}"], held[f"rowptr_{k}"])
                           for k, role in enumerate(self.roles)}
         self.size = size
@@ -746,6 +780,7 @@ class LiveFeatures:
         self._ts, self._type, self._amount = self._ts[:size], self._type[:size], self._amount[:size]
         self._codes = {role: codes[:size] for role, codes in self._codes.items()}
         self._attrs = {a: values[:size] for a, values in self._attrs.items()}
+        self._texts = {a: codes[:size] for a, codes in self._texts.items()}
         self._postings = {role: p.truncated(size) for role, p in self._postings.items()}
         self.size = size
 
@@ -771,6 +806,8 @@ class LiveFeatures:
             self._postings[role] = self._postings[role].extended(cols[role], first)
         for a in self.float_attributes:
             self._attrs[a] = np.concatenate([self._attrs[a][:first], cols[f"attr:{a}"]])
+        for a in self.attribute_shares:
+            self._texts[a] = np.concatenate([self._texts[a][:first], cols[f"text:{a}"]])
         self.size = len(self._ts)
 
     def reserve(self, n: int) -> None:
@@ -783,12 +820,13 @@ class LiveFeatures:
                                                   _Column(self._amount))
             self._codes = {r: _Column(c) for r, c in self._codes.items()}
             self._attrs = {a: _Column(c) for a, c in self._attrs.items()}
+            self._texts = {a: _Column(c) for a, c in self._texts.items()}
         for column in self._columns_held():
             column.reserve(n)
 
     def _columns_held(self) -> list[_Column]:
         return [self._ts, self._type, self._amount, *self._codes.values(),
-                *self._attrs.values()]
+                *self._attrs.values(), *self._texts.values()]
 
     def add(self, events: pa.Table) -> dict[str, np.ndarray]:
         """Append ``events`` (canonical columns); the rows per node type they touch (new
@@ -809,6 +847,8 @@ class LiveFeatures:
             self._postings[role].add(cols[role], first)
         for a in self.float_attributes:
             self._attrs[a].append(cols[f"attr:{a}"])
+        for a in self.attribute_shares:
+            self._texts[a].append(cols[f"text:{a}"])
         self.size = first + n
         return {role: cols[role] for role in self.roles}
 
@@ -959,6 +999,7 @@ class LiveFeatures:
             total, number, _ = _sums(self._attrs[a][acted], seg, count)
             values[f"attr_{a}_mean"] = np.divide(total, number, out=np.zeros(count),
                                                  where=number > 0)
+        values.update(self._shares(acted, seg, count))
         received, received_n = (self._postings[self.transacted.name].many(rows)
                                  if self.transacted else (np.empty(0, dtype=np.int64),
                                                           np.zeros(count, dtype=np.int64)))
@@ -982,6 +1023,24 @@ class LiveFeatures:
             else:
                 values[f"deg_{name}"] = distinct
         return values
+
+    def _shares(self, positions: np.ndarray, seg: np.ndarray,
+                count: int) -> dict[str, np.ndarray]:
+        """Per segment of the events at ``positions`` (``seg``: each one's segment), each
+        string attribute value's share of the events with a value of that attribute (0 where
+        none has one)."""
+        out: dict[str, np.ndarray] = {}
+        for a, values in self.attribute_shares.items():
+            codes = self._texts[a][positions]
+            some = codes >= 0
+            width = len(values) + 1
+            counts = np.bincount(seg[some] * width + codes[some],
+                                 minlength=count * width).reshape(count, width)
+            number = counts.sum(axis=1)
+            for k, column in enumerate(values.values()):
+                out[column] = np.divide(counts[:, k], number, out=np.zeros(count),
+                                        where=number > 0)
+        return out
 
     def _activity(self, positions: np.ndarray) -> dict[str, float]:
         """Counts per type, time-of-day, timeline statistics of the events at ``positions``."""
@@ -1033,6 +1092,8 @@ class LiveFeatures:
             attr = self._attrs[a][acted]
             attr = attr[~np.isnan(attr)]
             values[f"attr_{a}_mean"] = float(attr.mean()) if len(attr) else 0.0
+        values.update({c: float(v[0]) for c, v in
+                       self._shares(acted, np.zeros(len(acted), dtype=np.int64), 1).items()})
         received = (self._postings[self.transacted.name].of(row) if self.transacted
                     else np.empty(0, dtype=np.int64))
         amounts_in = self._amount[received]

@@ -16,7 +16,9 @@ translation (:mod:`graph.spark_build`). In the order an engine runs them:
 3. :func:`account_nodes_sql`: every account that acts *or* appears as a counterparty, with its
    activity as actor (one pass over the events: counts per event type, amounts, active days,
    burstiness, time of day), as counterparty (from ``pairs_TRANSACTED_WITH``) and its distinct
-   neighbours per relation (from the pairs).
+   neighbours per relation (from the pairs). A string attribute with few values
+   (:func:`attribute_values_sql` finds them) adds, per value, the share of the account's events
+   carrying a value that carry that one.
 
 Feature conventions: counts are int64; other features float64; a feature that is undefined for a
 node (the mean amount of an account that never paid) is 0, so every feature column is free of
@@ -34,6 +36,10 @@ from ingest.state import IngestState
 
 #: Event types that get their own ``n_events_<type>`` count; rarer ones share ``n_events_other``.
 MAX_EVENT_TYPES = 16
+#: A string attribute with at most this many distinct values in the events a snapshot is built
+#: from gets one share feature per value (:func:`attribute_share_features`); one with more gets
+#: none (a text such as a user agent or a free-text note is no category).
+MAX_ATTRIBUTE_VALUES = 16
 #: Hours (UTC) counted as night for ``night_fraction``.
 NIGHT_HOURS = (0, 6)
 
@@ -153,7 +159,7 @@ def entity_nodes_sql(rel: RelationSource, event_types: list[str], *, spark: bool
 
 def account_nodes_sql(
     event_types: list[str], relations: list[RelationSource], float_attributes: list[str],
-    *, spark: bool = False,
+    *, attribute_shares: dict[str, dict[str, str]] | None = None, spark: bool = False,
 ) -> str:
     """``Account`` nodes: every account that acts or is a counterparty, with features.
 
@@ -162,7 +168,11 @@ def account_nodes_sql(
     ``lifetime_days``, ``events_per_active_day``, ``burstiness`` (Goh-Barabasi coefficient of
     the gaps between consecutive events, in [-1, 1]; 0 with fewer than 3 events),
     ``tod_spread`` (1 - mean resultant length of the hour of day: 0 = always the same hour),
-    ``night_fraction``, ``attr_<name>_mean`` per float attribute. As counterparty:
+    ``night_fraction``, ``attr_<name>_mean`` per float attribute, and per value of a string
+    attribute of ``attribute_shares`` (name -> value -> feature,
+    :func:`attribute_share_features`) the share of the account's events with a value of that
+    attribute that hold this one, matched exactly (0 without such events; a value not among
+    them counts in no share but in the denominator). As counterparty:
     ``n_in_events``, ``amount_in_sum``, ``amount_in_mean``, ``attr_<name>_in_mean``.
     Neighbours: ``deg_<relation>`` (distinct entities per relation; for ``TRANSACTED_WITH``,
     ``deg_transacted_with_out`` and ``deg_transacted_with_in``). ``spark``: in Spark SQL's
@@ -170,6 +180,10 @@ def account_nodes_sql(
     """
     type_counts = _type_counts(event_types)
     attr_out = [f"avg({ident(a)}) AS {ident(f'attr_{a}_mean')}" for a in float_attributes]
+    shares = [(a, value, column) for a, columns in (attribute_shares or {}).items()
+              for value, column in columns.items()]
+    attr_out += [f"CAST(count(*) FILTER (WHERE {ident(a)} = {literal(value)}) AS DOUBLE) / "
+                 f"nullif(count({ident(a)}), 0) AS {ident(column)}" for a, value, column in shares]
     transacted = next((r for r in relations if r.column == "counterparty_id"), None)
 
     acted = f"""
@@ -246,6 +260,7 @@ def account_nodes_sql(
         "coalesce(a.n_night / a.n_events, 0.0) AS night_fraction",
         *(f"coalesce(a.{ident(f'attr_{x}_mean')}, 0.0) AS {ident(f'attr_{x}_mean')}"
           for x in float_attributes),
+        *(f"coalesce(a.{ident(c)}, 0.0) AS {ident(c)}" for _, _, c in shares),
         "coalesce(r.n_in_events, 0) AS n_in_events",
         "coalesce(r.amount_in_sum, 0.0) AS amount_in_sum",
         "coalesce(r.amount_in_mean, 0.0) AS amount_in_mean",
@@ -267,12 +282,50 @@ def event_type_features(event_types: list[str]) -> list[str]:
     """Feature names ``n_events_<slug>`` for ``event_types``, unique and SQL/Python friendly."""
     names: list[str] = []
     for t in event_types:
-        slug = re.sub(r"[^0-9a-z]+", "_", t.lower()).strip("_") or "blank"
-        name, k = f"n_events_{slug}", 2
-        while name in names or name == "n_events_other":
-            name, k = f"n_events_{slug}_{k}", k + 1
-        names.append(name)
+        names.append(_unique(f"n_events_{_slug(t)}", "", names + ["n_events_other"]))
     return names
+
+
+def attribute_values_sql(name: str) -> str:
+    """The values of string attribute ``name`` in ``events``, most frequent first (ties by
+    value), at most :data:`MAX_ATTRIBUTE_VALUES` + 1 rows: ``value, n`` and ``distinct_n``
+    (how many distinct values it has in all)."""
+    column = ident(name)
+    return f"""
+        SELECT value, n, count(*) OVER () AS distinct_n
+        FROM (SELECT {column} AS value, count(*) AS n FROM events
+              WHERE {column} IS NOT NULL GROUP BY {column})
+        ORDER BY n DESC, value
+        LIMIT {MAX_ATTRIBUTE_VALUES + 1}
+    """
+
+
+def attribute_share_features(values: dict[str, list[str]]) -> dict[str, dict[str, str]]:
+    """Feature names ``attr_<name>_is_<slug>_share`` per string attribute and value (``values``:
+    name -> its values in order), unique across them and SQL/Python friendly: ``<slug>`` is the
+    value lower-cased with every run of other characters than a-z and 0-9 one ``_`` (``blank``
+    when nothing is left), and a name taken already gets ``_2``, ``_3``, ..."""
+    taken: list[str] = []
+    out: dict[str, dict[str, str]] = {}
+    for name, texts in values.items():
+        out[name] = {}
+        for text in texts:
+            column = _unique(f"attr_{name}_is_{_slug(text)}", "_share", taken)
+            taken.append(column)
+            out[name][text] = column
+    return out
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", text.lower()).strip("_") or "blank"
+
+
+def _unique(stem: str, suffix: str, taken: list[str]) -> str:
+    """``stem + suffix``, or with ``_2``, ``_3``, ... after ``stem`` when that is in ``taken``."""
+    name, k = stem + suffix, 2
+    while name in taken:
+        name, k = f"{stem}_{k}{suffix}", k + 1
+    return name
 
 
 def _type_counts(event_types: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from graph.build import build_inputs, publish_manifest
+from graph.build import build_inputs, find_attribute_shares, fixed_shares, publish_manifest
 from graph.manifest import events_meta
 from graph.snapshot import (
     ACCOUNT,
@@ -80,13 +80,15 @@ def build_snapshot_spark(
     *,
     labels: str | os.PathLike[str] | pd.DataFrame | None = None,
     mapping: Mapping | str | os.PathLike[str] | None = None,
+    attribute_shares: dict[str, dict[str, str]] | None = None,
     spark: SparkSession | None = None,
 ) -> Snapshot:
     """:func:`write_snapshot_spark`, then the written snapshot read back into memory.
 
     Same contract and output as :func:`graph.build.build_snapshot` (account labels only).
     """
-    write_snapshot_spark(events_dir, out_dir, labels=labels, mapping=mapping, spark=spark)
+    write_snapshot_spark(events_dir, out_dir, labels=labels, mapping=mapping,
+                         attribute_shares=attribute_shares, spark=spark)
     return read_snapshot(out_dir)
 
 
@@ -96,6 +98,7 @@ def write_snapshot_spark(
     *,
     labels: str | os.PathLike[str] | pd.DataFrame | None = None,
     mapping: Mapping | str | os.PathLike[str] | None = None,
+    attribute_shares: dict[str, dict[str, str]] | None = None,
     spark: SparkSession | None = None,
 ) -> dict[str, Any]:
     """Aggregate the canonical events in ``events_dir`` into a snapshot at ``out_dir``, on Spark.
@@ -115,6 +118,10 @@ def write_snapshot_spark(
         ``events_dir/labels.parquet`` when present.
     mapping
         Adds its extra entity types to those recorded in the events directory.
+    attribute_shares
+        The string attributes' share features to build, as :func:`graph.build.build_snapshot`
+        takes them; default: found in the events (:func:`graph.build.find_attribute_shares`,
+        the same SQL).
     spark
         The session to use; default: :func:`ingest.spark_session.spark_session`.
 
@@ -152,6 +159,9 @@ def write_snapshot_spark(
         "SELECT event_type, count(*) AS n, min(ts) AS first, max(ts) AS last FROM events "
         "GROUP BY event_type ORDER BY n DESC, event_type").collect()
     event_types = [row[0] for row in by_type[:MAX_EVENT_TYPES]]
+    shares = (find_attribute_shares(lambda sql: [tuple(r) for r in run_sql(spark, sql).collect()],
+                                    state, columns, mapping)
+              if attribute_shares is None else fixed_shares(attribute_shares, columns))
 
     target = new_snapshot_dir(out_dir)
     cached: list[DataFrame] = []
@@ -172,8 +182,8 @@ def write_snapshot_spark(
         relations = [r for r in relations if edges[r.name]]
 
         entities = [r for r in relations if r.node_type != ACCOUNT]
-        queries = [(account_nodes_sql(event_types, relations, float_attributes, spark=True),
-                    ACCOUNT)]
+        queries = [(account_nodes_sql(event_types, relations, float_attributes,
+                                      attribute_shares=shares, spark=True), ACCOUNT)]
         queries += [(entity_nodes_sql(rel, event_types, spark=True), rel.node_type)
                     for rel in entities]
         writes = [partial(_write_nodes, spark, sql, target / "nodes" / f"{node_type}.parquet")
@@ -184,6 +194,8 @@ def write_snapshot_spark(
                  ACCOUNT: account}
         meta = _meta(by_type, state, files, event_types)
         meta["engine"] = f"spark {spark.version}"
+        if shares:
+            meta["attribute_shares"] = shares
         label_facts = None
         if label_table is not None:
             con = connect(target / ".spill")

@@ -22,6 +22,7 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
     attributes:         # optional: extra source columns kept on events, name: float | string
       rating: float
       result: {values: {success: 0, bad_password: 1}}   # text -> number: a float attribute
+      user_agent: {type: string, featurize: false}     # a text kept, never made features
     labels:             # optional: the labels file's columns
       account_id: uid
       label: label
@@ -219,6 +220,11 @@ class Mapping:
         The ``float`` attributes given as ``{values: {text: number}}``: name -> (the text,
         trimmed and lower-cased -> its number). The ingest maps each row's text through it
         (case-insensitively) and quarantines a text the map lacks.
+    not_featurized
+        The ``string`` attributes given as ``{type: string, featurize: false}``: kept on the
+        events, never made into per-value share features by the snapshot build (which makes
+        them of a string attribute with few values, :mod:`graph.build`). Not part of
+        :meth:`fingerprint` (the events are the same); the snapshot stage's key holds it.
     labels
         How to read a labels file, or ``None``.
     event_labels
@@ -244,6 +250,7 @@ class Mapping:
     entities: tuple[EntitySpec, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     attribute_values: dict[str, dict[str, float]] = field(default_factory=dict)
+    not_featurized: tuple[str, ...] = ()
     labels: LabelsSpec | None = None
     event_labels: LabelsSpec | None = None
     entity_labels: LabelsSpec | None = None
@@ -409,7 +416,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
     timestamp_format = raw.get("timestamp_format")
     if timestamp_format is not None and not isinstance(timestamp_format, str):
         raise MappingError(f"{where}: timestamp_format must be a string like '%Y-%m-%d %H:%M:%S'")
-    attributes, attribute_values = _attributes(raw.get("attributes") or {}, where)
+    attributes, attribute_values, not_featurized = _attributes(raw.get("attributes") or {}, where)
     entities = _entities(raw.get("entities") or {}, where)
     return Mapping(
         columns=columns,
@@ -424,6 +431,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         entities=entities,
         attributes=attributes,
         attribute_values=attribute_values,
+        not_featurized=not_featurized,
         labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
         event_labels=(_labels(raw["event_labels"], where, "event_labels")
                       if raw.get("event_labels") is not None else None),
@@ -465,6 +473,8 @@ def _sources_mapping(raw: dict[str, Any], where: str) -> Mapping:
         columns={},
         entities=union,
         attributes=attributes,
+        # one source's featurize: false holds for the attribute's column in every source
+        not_featurized=tuple(sorted({a for s in sources for a in s.mapping.not_featurized})),
         labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
         event_labels=(_labels(raw["event_labels"], where, "event_labels",
                               sources=tuple(s.name for s in sources))
@@ -694,15 +704,19 @@ def _delimiter(raw: Any, where: str, key: str) -> str | None:
     return raw
 
 
-def _attributes(raw: Any, where: str) -> tuple[dict[str, str], dict[str, dict[str, float]]]:
-    """``attributes:`` -> (name -> kind, the value maps of the ``{values: ...}`` ones)."""
+def _attributes(
+    raw: Any, where: str
+) -> tuple[dict[str, str], dict[str, dict[str, float]], tuple[str, ...]]:
+    """``attributes:`` -> (name -> kind, the value maps of the ``{values: ...}`` ones, the
+    names given ``featurize: false``)."""
     if isinstance(raw, list):
         raw = dict.fromkeys(raw, "string")
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: 'attributes' must be a dictionary of column: float | "
-                           "string | {values: {text: number}}")
+                           "string | {values: {text: number}} | {type: string, featurize: false}")
     kinds: dict[str, str] = {}
     values: dict[str, dict[str, float]] = {}
+    not_featurized: list[str] = []
     for name, kind in raw.items():
         if "." in str(name):
             raise MappingError(
@@ -716,17 +730,36 @@ def _attributes(raw: Any, where: str) -> tuple[dict[str, str], dict[str, dict[st
                 f"{where}: attributes.{name}: an attribute needs a plain name that is not a "
                 "canonical column (map canonical columns under 'columns')"
             )
-        if isinstance(kind, dict):
+        if isinstance(kind, dict) and "values" in kind:
             _check_keys(kind, ("values",), where, f"attributes.{name}.")
             values[str(name)] = _value_map(kind.get("values"), where, f"attributes.{name}.values")
             kind = "float"
+        elif isinstance(kind, dict):
+            kind, featurize = _typed_spec(kind, where, f"attributes.{name}")
+            if not featurize:
+                not_featurized.append(str(name))
         if kind not in ATTRIBUTE_TYPES:
             raise MappingError(
                 f"{where}: attributes.{name}: type {kind!r} is not one of {ATTRIBUTE_TYPES} "
                 "or {values: {text: number}}"
             )
         kinds[str(name)] = str(kind)
-    return kinds, values
+    return kinds, values, tuple(not_featurized)
+
+
+def _typed_spec(raw: dict[str, Any], where: str, key: str) -> tuple[Any, bool]:
+    """``{type: string, featurize: false}`` (``type`` default ``string``, ``featurize`` default
+    true) -> (the type as written, whether it is featurized); ``featurize: false`` is refused on
+    anything but a string attribute."""
+    _check_keys(raw, ("type", "featurize"), where, f"{key}.")
+    kind = raw.get("type", "string")
+    featurize = raw.get("featurize", True)
+    if not isinstance(featurize, bool):
+        raise MappingError(f"{where}: {key}.featurize must be true or false, got {featurize!r}")
+    if not featurize and kind != "string":
+        raise MappingError(f"{where}: {key}.featurize: false applies to string attributes "
+                           f"(their per-value shares); this one is {kind!r}")
+    return kind, featurize
 
 
 def _value_map(raw: Any, where: str, key: str) -> dict[str, float]:

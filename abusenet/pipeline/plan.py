@@ -239,6 +239,16 @@ def snapshot_stage(run: PlannedRun) -> StageSpec:
     """Events -> graph snapshot (keeping the event and entity labels given)."""
     request = run.request
     key: dict[str, Any] = {"mapping": run.mapping.fingerprint()}
+    if run.mapping.not_featurized:  # not in the fingerprint: the events are the same
+        key["not_featurized"] = list(run.mapping.not_featurized)
+    # A saved model's string attribute values: the snapshot counts those, so that the model
+    # finds the columns it was trained on.
+    shares = None
+    if request.model_dir is not None:
+        from gnn.persistence import saved_attribute_shares  # torch only when scoring
+
+        shares = saved_attribute_shares(request.model_dir)
+        key["attribute_shares"] = shares
     # Only when given, so that a run without them keeps its key (and its cache).
     for section, path in (("event_labels", request.event_labels),
                           ("entity_labels", request.entity_labels)):
@@ -250,6 +260,7 @@ def snapshot_stage(run: PlannedRun) -> StageSpec:
         lambda out: data.snapshot_stage(run.output("ingest", EVENTS), run.mapping, out,
                                         event_labels=request.event_labels,
                                         entity_labels=request.entity_labels,
+                                        attribute_shares=shares,
                                         progress=request.progress, engine=request.engine,
                                         spark_master=request.spark_master),
         key=key, after=("ingest",), code=SNAPSHOT_CODE,

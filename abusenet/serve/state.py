@@ -335,7 +335,8 @@ class GraphState:
         float_attributes = [a for a, kind in self.ingest_state.attributes.items()
                             if kind == "float"]
         self.live = LiveFeatures(self._index, list(snapshot.meta.get("event_type_features", {})),
-                                 self.relations, float_attributes)
+                                 self.relations, float_attributes,
+                                 attribute_shares=snapshot.meta.get("attribute_shares"))
 
     @classmethod
     def load(cls, run_dir: Path, model_dir: Path | None = None,
@@ -462,10 +463,14 @@ class GraphState:
     # ------------------------------------------------------------------------------ updates
     def _events_layout(self) -> dict[str, Any]:
         """What the stored events' cache was saved for besides its key: the live features'
-        roles, event types and float attributes, the canonical columns, the node counts."""
-        return {"roles": list(self.live.roles), "event_types": self.live.event_types,
-                "attributes": self.live.float_attributes, "columns": self.schema.names,
-                "nodes": {t: len(index.ids) for t, index in self._index.items()}}
+        roles, event types, float attributes and string attributes' values (when any), the
+        canonical columns, the node counts."""
+        layout = {"roles": list(self.live.roles), "event_types": self.live.event_types,
+                  "attributes": self.live.float_attributes, "columns": self.schema.names,
+                  "nodes": {t: len(index.ids) for t, index in self._index.items()}}
+        if self.live.attribute_shares:  # only then: older caches keep their layout
+            layout["attribute_shares"] = self.live.attribute_shares
+        return layout
 
     def _load_events(self, cache: Path | None = None) -> None:
         """Every stored event into the live features, ``_LOAD_ROWS`` at a time (so the
@@ -514,7 +519,8 @@ class GraphState:
             # instead of in the process's own memory, as a later start holds them.
             live = self.live
             self.live = LiveFeatures(self._index, live.event_types, live.relations,
-                                     live.float_attributes, live.summary_events)
+                                     live.float_attributes, live.summary_events,
+                                     attribute_shares=live.attribute_shares)
             try:
                 self.live.restore(cache, live.size)
                 self._stored_ids = np.load(cache / "stored_ids.npy", mmap_mode="r")

@@ -313,3 +313,62 @@ def test_added_events_never_copy_the_held_ones():
     np.testing.assert_array_equal(column[:], whole._ts)
     for role, codes in whole._codes.items():
         np.testing.assert_array_equal(live._codes[role][positions], codes[positions])
+
+
+def with_results(table: pa.Table, seed: int) -> pa.Table:
+    """``table`` with a string attribute ``result``: three values, the words of none (null)."""
+    rng = np.random.default_rng(seed)
+    results = [None if r < 0.2 else "success" if r < 0.6 else "bad_password" if r < 0.9
+               else "locked" for r in rng.random(table.num_rows)]
+    return table.append_column("result", pa.array(results, type=pa.string()))
+
+
+@pytest.mark.parametrize("fixed", [None, {"success": "attr_result_is_success_share",
+                                          "bad_password": "attr_result_is_bad_password_share",
+                                          "expired": "attr_result_is_expired_share"}])
+def test_string_attribute_shares_equal_the_full_build(tmp_path, fixed):
+    """The share features of a string attribute, kept event by event (loaded, added one
+    group at a time, saved and restored, extended), equal the build's: the values the build
+    found, or values given to both (a model's: ``locked`` then counts in no share, but in the
+    denominator)."""
+    table = with_results(random_events(400, seed=13), seed=2)
+    (tmp_path / "events" / "day=2025-01-01").mkdir(parents=True)
+    pq.write_table(table, tmp_path / "events" / "day=2025-01-01" / "part-0.parquet")
+    IngestState(attributes={"result": "string"}).save(tmp_path / "events")
+    full = build_snapshot(tmp_path / "events", tmp_path / "snap", progress=False,
+                          attribute_shares=None if fixed is None else {"result": fixed})
+    shares = full.meta["attribute_shares"]
+    assert list(shares["result"]) == (["success", "bad_password", "locked"] if fixed is None
+                                      else list(fixed))
+    columns = [c for c in full.feature_columns("Account") if c.startswith("attr_result")]
+    assert columns == list(shares["result"].values())
+    relations = [r for r in relation_sources(IngestState()) if r.name in full.relations]
+    types = ("Account", "Device", "IP", "PaymentMethod")
+
+    def live_of(index: dict) -> LiveFeatures:
+        return LiveFeatures(index, list(full.meta["event_type_features"]), relations, [],
+                            attribute_shares=shares)
+
+    index = {t: NodeIndex() for t in types}
+    live = live_of(index)
+    live.load(table.slice(0, 150))
+    live.save(tmp_path)
+    restored_index = {t: NodeIndex.of(list(index[t].ids)) for t in types}
+    restored = live_of(restored_index)
+    restored.restore(tmp_path, 150)
+    restored.extend([table.slice(150, 100)])
+    restored.truncate(200)
+    restored.extend([table.slice(200, 50)])
+    for position in range(150, 400, 5):
+        live.add(table.slice(position, 5))
+        if position >= 250:
+            restored.add(table.slice(position, 5))
+    expected = full.nodes["Account"]
+    want = expected[columns].to_numpy(dtype=np.float64)
+    assert (want.sum(axis=1) > 0).any()
+    for got_index, got_live in ((index, live), (restored_index, restored)):
+        rows = np.array([got_index["Account"].row[i] for i in expected["id"].astype(str)])
+        np.testing.assert_array_equal(got_live.rows("Account", rows, columns), want)
+        one = np.vstack([got_live.rows("Account", rows[i:i + 1], columns)
+                         for i in range(len(rows))])
+        np.testing.assert_array_equal(one, want)

@@ -136,3 +136,30 @@ def test_empty_events_directory_is_a_clear_error(spark, tmp_path):
     with pytest.raises(BuildError, match="holds no events"):
         build_snapshot_spark(tmp_path, tmp_path / "out", spark=spark)
 
+
+
+RESULTS = ["result", "success", "bad_password", "", "success", "Bad Password", "success", "null",
+           "bad_password", "locked"]
+
+
+@pytest.mark.parametrize("fixed", [None, {"result": {
+    "success": "attr_result_is_success_share", "expired": "attr_result_is_expired_share"}}])
+def test_a_string_attribute_gives_the_same_share_features(spark, tmp_path, fixed):
+    """A string attribute with few values: the same values found (most frequent first, ties
+    by value) and the same shares on both engines; or the same given ones (a model's)."""
+    lines = LOGS.strip().splitlines()
+    (tmp_path / "logs.csv").write_text("\n".join(
+        f"{line},{result}" for line, result in zip(lines, RESULTS, strict=True)) + "\n")
+    (tmp_path / "mapping.yaml").write_text(MAPPING + "  result: string\n")
+    events = tmp_path / "events"
+    ingest_logs(tmp_path / "logs.csv", tmp_path / "mapping.yaml", events, progress=False)
+    duckdb = build_snapshot(events, tmp_path / "duckdb", progress=False, attribute_shares=fixed)
+    snapshot = build_snapshot_spark(events, tmp_path / "spark", spark=spark,
+                                    attribute_shares=fixed)
+    assert_same_snapshot(tmp_path / "duckdb", tmp_path / "spark")
+    assert snapshot.meta["attribute_shares"] == duckdb.meta["attribute_shares"]
+    if fixed is None:
+        assert list(snapshot.meta["attribute_shares"]["result"]) == [
+            "success", "bad_password", "Bad Password", "locked"]
+    accounts = snapshot.nodes["Account"].set_index("id")
+    assert accounts.loc["u1", "attr_result_is_success_share"] == 0.5

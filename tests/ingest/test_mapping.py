@@ -210,3 +210,40 @@ def test_a_nested_field_as_attribute_says_what_to_do_instead():
     assert "export it as a top-level column" in str(err.value)
     with pytest.raises(MappingError, match="plain name that is not a canonical column"):
         mapping_from_dict({**BASE, "attributes": {"ip": "string"}})
+
+
+def test_featurize_false_keeps_a_string_attribute_out_of_the_share_features():
+    """``{type: string, featurize: false}`` is a string attribute the snapshot makes no share
+    features of; the events (and so the fingerprint) are those of a plain ``string``."""
+    off = mapping_from_dict({**BASE, "attributes": {
+        "ua": {"type": "string", "featurize": False}, "result": {"featurize": False},
+        "note": {"type": "string"}, "rating": "float"}})
+    assert off.attributes == {"ua": "string", "result": "string", "note": "string",
+                              "rating": "float"}
+    assert off.not_featurized == ("ua", "result")
+    plain = mapping_from_dict({**BASE, "attributes": {"ua": "string", "result": "string",
+                                                      "note": "string", "rating": "float"}})
+    assert plain.not_featurized == ()
+    assert off.fingerprint() == plain.fingerprint()
+
+
+@pytest.mark.parametrize(("spec", "match"), [
+    ({"type": "float", "featurize": False}, "featurize: false applies to string attributes"),
+    ({"featurize": "no"}, "featurize must be true or false"),
+    ({"type": "string", "mean": True}, "unknown key attributes.ua.mean"),
+    ({"type": "text"}, "type 'text' is not one of"),
+])
+def test_bad_featurize_specs_are_refused_naming_the_attribute(spec, match):
+    with pytest.raises(MappingError, match=match):
+        mapping_from_dict({**BASE, "attributes": {"ua": spec}})
+
+
+def test_featurize_false_in_one_source_holds_for_the_attribute():
+    logins = {"files": "logins*.csv", "columns": {"account_id": "u", "ts": "t"},
+              "constants": {"event_type": "login"},
+              "attributes": {"ua": {"featurize": False}}}
+    api = {"files": "api*.csv", "columns": {"account_id": "u", "ts": "t"},
+           "constants": {"event_type": "call"}, "attributes": {"ua": "string"}}
+    mapping = mapping_from_dict({"sources": {"logins": logins, "api": api}})
+    assert mapping.attributes == {"ua": "string"}
+    assert mapping.not_featurized == ("ua",)

@@ -82,13 +82,15 @@ def snapshot_stage(
     *,
     event_labels: Path | None = None,
     entity_labels: Path | None = None,
+    attribute_shares: dict[str, dict[str, str]] | None = None,
     progress: bool = True,
     engine: str = "duckdb",
     spark_master: str | None = None,
 ) -> dict[str, Any]:
     """Events -> graph snapshot in ``out/snapshot`` (with the labels, for Neo4j's investigators;
     event and entity labels files are kept for the graph's events and entities), by the DuckDB
-    engine or (``engine="spark"``) on Spark at ``spark_master``.
+    engine or (``engine="spark"``) on Spark at ``spark_master``; ``attribute_shares``: the
+    string attributes' share features to build (a saved model's), else found in the events.
 
     The counts come from the snapshot's manifest; the one table read back is two columns of the
     account nodes, to say when the counterparties look like hubs mapped as accounts
@@ -101,13 +103,15 @@ def snapshot_stage(
                                 "run without --event-labels / --entity-labels, or with "
                                 "--engine duckdb")
         manifest = write_snapshot_spark(events_dir, out / SNAPSHOT, mapping=mapping,
+                                        attribute_shares=attribute_shares,
                                         spark=spark_for(spark_master))
     else:
         from graph.build import write_snapshot_files
 
         manifest = write_snapshot_files(events_dir, out / SNAPSHOT, mapping=mapping,
                                         event_labels=event_labels,
-                                        entity_labels=entity_labels, progress=progress)
+                                        entity_labels=entity_labels,
+                                        attribute_shares=attribute_shares, progress=progress)
     from graph.counterparties import counterparty_shape
 
     info: dict[str, Any] = {

@@ -85,11 +85,15 @@ def test_scores_match_batch_scoring_of_the_same_events(service, run_dir):
     ring_id, member, device = ring_member_and_device(run_dir)
     batch = {"events": [
         {"event_id": "e1", "account_id": "joiner", "ts": "2025-01-20T09:00:00Z",
-         "event_type": "signup", "device_id": device, "ip": "10.0.0.1"},
+         "event_type": "signup", "device_id": device, "ip": "10.0.0.1", "channel": "web"},
         {"event_id": "e2", "account_id": WEIRD, "ts": 1737363600, "event_type": "transfer",
-         "counterparty_id": member, "amount": "125.5", "payment_id": "card_new"},
+         "counterparty_id": member, "amount": "125.5", "payment_id": "card_new",
+         "status": "declined"},
+        # the synth mapping's string attributes feed share features: a value the snapshot
+        # lacks counts in none of them but in the denominator, as a rebuild counts it
         {"event_id": "e3", "account_id": member, "ts": "2025-01-21T03:00:00Z",
-         "event_type": "payment", "payment_id": "card_new", "amount": 40},
+         "event_type": "payment", "payment_id": "card_new", "amount": 40,
+         "status": "timeout"},
     ]}
     answer = service.client.post("/v1/events", json=batch)
     assert answer.status_code == 200, answer.text
@@ -105,6 +109,10 @@ def test_scores_match_batch_scoring_of_the_same_events(service, run_dir):
 
     events = run_paths(run_dir)["events"]
     snapshot = build_snapshot(events, run_dir / "check-snapshot", progress=False)
+    shares = read_snapshot(run_paths(run_dir)["snapshot"]).meta["attribute_shares"]
+    assert list(shares) == ["channel", "status"]
+    assert "timeout" not in shares["status"] and "timeout" in snapshot.meta[
+        "attribute_shares"]["status"]
     batch_scores = AccountDetector.load(run_dir / "model").score_accounts(snapshot)
     batch_scores = batch_scores.set_index("account_id")["score"]
     assert len(batch_scores) == 402
