@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def _times(ts: pd.Series) -> pd.Series:
     return T0 + pd.to_timedelta(ts.to_numpy(), unit="s").floor("s")
 
 
-def _atomic(path: Path, write: callable) -> None:
+def _atomic(path: Path, write: Callable[[str], object]) -> None:
     """Write through a temporary file in ``path``'s folder, then rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
