@@ -5,8 +5,10 @@ the four logs a marketplace keeps (signups, logins, orders, reviews), all times 
 after :data:`T0`. :func:`honest_activity` gives a set of accounts a life: logins in a daily
 rhythm, orders to sellers of a long-tailed popularity (promo codes on some), reviews of some of
 them. The honest look-alikes (:func:`university_nat`, :func:`families`, :func:`corporate_vpn`,
-:func:`carrier_nat`, :func:`kiosk`, :func:`flash_sale`; :func:`drive_by` accounts that sign up,
-maybe redeem or review once and leave, as the abuse shapes' accounts do) are honest accounts
+:func:`carrier_nat`, :func:`kiosk`, :func:`flash_sale`, :func:`computer_lab`,
+:func:`store_opening`, :func:`viral_seller`, :func:`new_families`; :func:`drive_by` accounts
+that sign up, maybe redeem or review once and leave, as the abuse shapes' accounts do) are honest
+accounts
 that share an entity or a behaviour by nature, the shapes a detector must not report; each is
 recorded in ``World.lookalikes`` with its members. The popular seller's reviewers and each promo
 code's redeemers are recorded the same way (:func:`record_hubs`).
@@ -248,14 +250,16 @@ def record_hubs(world: World) -> None:
 
 def university_nat(world: World, n: int, carrier: np.ndarray, week: int = 14) -> None:
     """``n`` fresh students signing up within an orientation week (days ``week`` to ``week +
-    7``) behind the campus's 2 NAT IPs, each with an own device and card, active afterwards
-    (most logins from campus)."""
+    7``, front-loaded: days after its start exponential with mean 1.2, so about 56 % on the
+    first day and 81 % within two) behind the campus's 2 NAT IPs, each with an own device and
+    card, active afterwards (most logins from campus)."""
     rng = world.rng
     users = world.new("account", n)
     nat = world.new("ip", 2)
     device, card = world.new("device", n), world.new("card", n)
     campus = rng.choice(nat, n)
-    start = world.at_daytime(np.full(n, week * DAY), (week + 7) * DAY)
+    day = week + np.floor(np.minimum(rng.exponential(1.2, n), 6.99))
+    start = world.at_daytime(day * DAY, (day + 1) * DAY)
     world.signup(users, start, device, campus)
     honest_activity(world, users, start, device, campus, card, mobile_pool=carrier,
                     mobile_share=0.2, logins=6.0, orders=2.0)
@@ -358,3 +362,79 @@ def flash_sale(world: World, n_fresh: int, existing: np.ndarray, carrier: np.nda
     world.lookalikes.append(Group("flash_sale", "flash_sale", np.concatenate([users, buyers]),
                                   False, {"seller": int(seller), "fresh": n_fresh,
                                           "existing": len(buyers), "day": day}))
+
+
+def computer_lab(world: World, n: int, carrier: np.ndarray, day: int = 23) -> None:
+    """A school's lab PC on the school's IP where ``n`` students create accounts within one
+    hour (10:00-11:00 on ``day``, a weekday), then live on their own phones, home IPs and
+    cards."""
+    rng = world.rng
+    users = world.new("account", n)
+    pc, school = world.new("device", 1)[0], world.new("ip", 1)[0]
+    phone, home, card = world.new("device", n), world.new("ip", n), world.new("card", n)
+    start = day * DAY + rng.uniform(10, 11, n) * HOUR
+    world.signup(users, start, pc, school)
+    honest_activity(world, users, start + HOUR, phone, home, card, mobile_pool=carrier,
+                    mobile_share=0.5, logins=5.0, orders=1.5)
+    world.lookalikes.append(Group("computer_lab", "computer_lab", users, False,
+                                  {"device": int(pc), "ip": int(school), "day": day}))
+
+
+def store_opening(world: World, n_opening: int, n_later: int, carrier: np.ndarray,
+                  day: int = 30) -> None:
+    """A new store's kiosk: ``n_opening`` fresh customers sign up on it the morning it opens
+    (9-12 on ``day``), ``n_later`` more in business hours on the following days; each then
+    uses an own device, home IP and card."""
+    rng = world.rng
+    n = n_opening + n_later
+    users = world.new("account", n)
+    kiosk_device, shop_ip = world.new("device", 1)[0], world.new("ip", 1)[0]
+    own, home, card = world.new("device", n), world.new("ip", n), world.new("card", n)
+    later = rng.integers(day + 1, world.days - 7, n_later)
+    start = np.concatenate([day * DAY + rng.uniform(9, 12, n_opening) * HOUR,
+                            later * DAY + rng.uniform(10, 18, n_later) * HOUR])
+    world.signup(users, start, kiosk_device, shop_ip)
+    honest_activity(world, users, start + 600, own, home, card, mobile_pool=carrier,
+                    mobile_share=0.3)
+    world.lookalikes.append(Group("store_opening", "store_opening", users, False,
+                                  {"device": int(kiosk_device), "opening": n_opening,
+                                   "day": day}))
+
+
+def viral_seller(world: World, n: int, carrier: np.ndarray, day: int = 57) -> None:
+    """A seller featured on television: ``n`` fresh accounts (own devices, IPs and cards) sign
+    up and review it within the day after the show (mostly 5 stars), and stay active."""
+    rng = world.rng
+    seller = world.new("seller", 1)[0]
+    users = world.new("account", n)
+    device, home, card = world.new("device", n), world.new("ip", n), world.new("card", n)
+    start = (day + 0.8) * DAY + rng.exponential(3, n).clip(0, 23) * HOUR
+    world.signup(users, start, device, home)
+    world.add("reviews", user=users, ts=start + rng.uniform(300, 3600, n), seller=seller,
+              stars=rng.choice([3, 4, 5], size=n, p=[0.1, 0.2, 0.7]))
+    honest_activity(world, users, start + HOUR, device, home, card, mobile_pool=carrier,
+                    mobile_share=0.3, logins=4.0, orders=1.5, welcome_share=0.3)
+    world.lookalikes.append(Group("viral_seller", "viral_seller", users, False,
+                                  {"seller": int(seller), "day": day}))
+
+
+def new_families(world: World, n_families: int, carrier: np.ndarray, size: int = 5) -> None:
+    """``n_families`` families of ``size`` all signing up on the family laptop within 15
+    minutes of each other (one evening each), sharing it, a card and a home IP afterwards;
+    each member has an own phone too."""
+    rng = world.rng
+    n = size * n_families
+    users = world.new("account", n)
+    family = np.repeat(np.arange(n_families), size)
+    laptop = world.new("device", n_families)[family]
+    card = world.new("card", n_families)[family]
+    home = world.new("ip", n_families)[family]
+    phone = world.new("device", n)
+    evening = (rng.integers(3, world.days - 7, n_families) * DAY
+               + rng.uniform(18, 21, n_families) * HOUR)
+    start = evening[family] + rng.uniform(0, 15 * 60, n)
+    world.signup(users, start, laptop, home)
+    honest_activity(world, users, start + 600, laptop, home, card, phone=phone,
+                    mobile_pool=carrier, mobile_share=0.4)
+    world.lookalikes.append(Group("new_families", "new_family", users, False,
+                                  {"families": n_families, "size": size}))

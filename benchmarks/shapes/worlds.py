@@ -30,12 +30,16 @@ from benchmarks.shapes.population import (
     World,
     base_population,
     carrier_nat,
+    computer_lab,
     corporate_vpn,
     families,
     flash_sale,
     kiosk,
+    new_families,
     record_hubs,
+    store_opening,
     university_nat,
+    viral_seller,
 )
 
 WORLDS = ("lookalikes", "farms", "proxyfarms", "onedevice", "stuffing", "reviews", "mixed")
@@ -88,6 +92,10 @@ class Sizes:
     kiosk: int = 150
     flash_fresh: int = 300
     flash_existing: int = 100
+    lab: int = 30
+    store_opening: tuple[int, int] = (60, 40)
+    viral: int = 200
+    new_families: int = 5
     farms: tuple[int, ...] = (30, 50, 100, 200)
     proxyfarms: tuple[int, ...] = (40, 100)
     onedevice: tuple[int, ...] = (50,)
@@ -119,6 +127,10 @@ def build_world(name: str, seed: int = 0, sizes: Sizes = FULL) -> World:
     kiosk(world, sizes.kiosk, carrier)
     flash_sale(world, sizes.flash_fresh, rng.choice(existing, sizes.flash_existing,
                                                     replace=False), carrier)
+    computer_lab(world, sizes.lab, carrier)
+    store_opening(world, *sizes.store_opening, carrier)
+    viral_seller(world, sizes.viral, carrier)
+    new_families(world, sizes.new_families, carrier)
     record_hubs(world)
     shapes = SHAPES[name]
     if "farms" in shapes:

@@ -22,6 +22,8 @@ def test_university_students_arrive_fresh_in_one_week_behind_two_ips(mixed: Worl
     signups = mixed.table("signups").set_index("user").loc[students]
     assert mixed.fresh[students].all()
     assert signups["ts"].between(14 * DAY, 21 * DAY).all()
+    # front-loaded: most arrive in the first two days
+    assert (signups["ts"] < 16 * DAY).mean() > 0.7
     assert signups["ip"].nunique() == 2
     # each student on an own device and an own card
     assert signups["device"].nunique() == len(students)
@@ -125,3 +127,44 @@ def test_drive_bys_sign_up_act_at_most_once_and_leave(mixed: World) -> None:
     # some only review once, some only redeem once: the honest twins of the abuse shapes
     assert only["reviews"] - only["orders"] - only["logins"]
     assert only["orders"] - only["reviews"] - only["logins"]
+
+
+def test_computer_lab_students_sign_up_on_one_pc_within_an_hour(mixed: World) -> None:
+    lab = next(g for g in mixed.lookalikes if g.kind == "computer_lab")
+    signups = mixed.table("signups").set_index("user").loc[lab.members]
+    assert len(lab.members) == 30 and (signups["device"] == lab.info["device"]).all()
+    assert signups["ts"].max() - signups["ts"].min() <= HOUR
+    logins = mixed.table("logins")
+    later = logins[logins["user"].isin(lab.members)]
+    assert later["user"].nunique() == 30 and not (later["device"] == lab.info["device"]).any()
+
+
+def test_store_opening_morning_then_steady(mixed: World) -> None:
+    store = next(g for g in mixed.lookalikes if g.kind == "store_opening")
+    signups = mixed.table("signups").set_index("user").loc[store.members]
+    assert signups["device"].nunique() == 1
+    first = signups["ts"] < (store.info["day"] + 1) * DAY
+    assert first.sum() == store.info["opening"] == 60
+    assert (signups["ts"][first] % DAY).between(9 * HOUR, 12 * HOUR).all()
+    assert (signups["ts"][~first] // DAY).nunique() > 20
+
+
+def test_viral_seller_gains_fresh_reviewers_within_a_day_who_stay(mixed: World) -> None:
+    viral = next(g for g in mixed.lookalikes if g.kind == "viral_seller")
+    reviews = mixed.table("reviews")
+    mine = reviews[reviews["seller"] == viral.info["seller"]]
+    assert mine["user"].nunique() == len(viral.members) == 200
+    assert mixed.fresh[viral.members].all()
+    assert mine["ts"].max() - mine["ts"].min() <= DAY + HOUR
+    signups = mixed.table("signups").set_index("user").loc[viral.members]
+    assert signups["device"].nunique() == 200 and signups["ip"].nunique() == 200
+    logins = mixed.table("logins")
+    assert logins["user"].isin(viral.members).sum() >= 200
+
+
+def test_new_families_sign_up_together_on_their_laptop(mixed: World) -> None:
+    group = next(g for g in mixed.lookalikes if g.kind == "new_family")
+    signups = mixed.table("signups").set_index("user").loc[group.members]
+    per = signups.groupby("device")["ts"].agg(["size", "min", "max"])
+    assert len(per) == group.info["families"] and (per["size"] == 5).all()
+    assert (per["max"] - per["min"] <= 15 * 60).all()

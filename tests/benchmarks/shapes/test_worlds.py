@@ -15,7 +15,8 @@ from ingest.run import ingest_logs
 from .conftest import TINY
 
 LOOKALIKES = {"university_nat", "family", "corporate_vpn", "carrier_nat", "kiosk", "flash_sale",
-              "popular_seller", "promo_hub", "drive_by"}
+              "popular_seller", "promo_hub", "drive_by", "computer_lab", "store_opening",
+              "viral_seller", "new_family"}
 KINDS = {"farms": {"promo_farm"}, "proxyfarms": {"proxy_farm"}, "onedevice": {"one_device"},
          "stuffing": {"credential_stuffing"}, "reviews": {"review_burst"}}
 
