@@ -1,0 +1,280 @@
+"""Honest money-flow look-alikes: rings reported per world through ``abusenet run``.
+
+Usage::
+
+    python -m benchmarks.honest_flows [--worlds flatmates trips ...] [--seeds 0 1 2]
+                                      [--out DIR] [--set SECTION.KEY=VALUE ...]
+
+Every world is honest: a base population (accounts with an own device, home IP and card,
+buying from shops and now and then paying a friend) and one kind of honest group whose money
+moves in a shape a ring detector may mistake for laundering (:data:`WORLDS`):
+
+* ``flatmates``: households of 4 on one home Wi-Fi IP each paying their landlord the same rent
+  every 30 days, each on its own day within +-2 days, and paying back the flatmate who paid
+  the month's bill;
+* ``trips``: groups of 8 new accounts that appear for one week's trip and settle up in a loop
+  (each pays the next once), in a two-year log;
+* ``couples``: two accounts on one laptop, card and home IP paying each other back and forth;
+* ``salaries``: employers paying their staff a fixed salary on the same day every month from
+  the office IP;
+* ``payouts``: marketplace platforms paying a third of their sellers every week.
+
+Each world is written as a user would bring it (``logs/events.csv`` in the user's own column
+names, ``mapping.yaml``), run without labels through ``python -m abusenet run`` (the runner of
+:mod:`benchmarks.shapes`), and scored: rings reported and honest accounts inside them (every
+account is honest, so each reported ring is a false one an analyst would chase). The table is
+printed and ``OUT/honest_flows.json`` written. Session 23's review found the landlord of one
+``flatmates`` household reported (off-routine receipts) on two seeds of three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.shapes.__main__ import _write_json, run_abusenet
+
+DAY = 86_400.0
+#: The log's first instant and length (days).
+T0 = pd.Timestamp("2024-09-01", tz="UTC")
+SPAN = 730
+MAPPING = """\
+# An honest payments log in its own schema (written by benchmarks.honest_flows).
+columns: {account_id: user, ts: when, event_type: action, device_id: dev, ip: ipaddr,
+          payment_id: card, counterparty_id: peer, amount: amt}
+"""
+_COLUMNS = ("user", "when", "action", "dev", "ipaddr", "card", "peer", "amt")
+
+
+class Log:
+    """The event rows of one world, with fresh ids for accounts, devices, IPs and cards."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.rows: list[tuple] = []
+        self.count = 0
+        self.groups: dict[str, list[str]] = {}
+
+    def new(self, kind: str) -> str:
+        """A new id of ``kind`` (``u`` account, ``d`` device, ``c`` card, ``ip`` an IPv4)."""
+        self.count += 1
+        n = self.count
+        if kind == "ip":
+            return f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+        return f"{kind}{n:06d}"
+
+    def event(self, user: str, t: float, action: str, dev: str | None = None,
+              ip: str | None = None, card: str | None = None, peer: str | None = None,
+              amount: float | None = None) -> None:
+        """One event of ``user`` at ``t`` seconds after :data:`T0`."""
+        self.rows.append((user, t, action, dev, ip, card, peer, amount))
+
+    def frame(self) -> pd.DataFrame:
+        """The events, time-ordered, times as ``%Y-%m-%d %H:%M:%S`` text."""
+        frame = pd.DataFrame(self.rows, columns=list(_COLUMNS)).sort_values("when",
+                                                                           kind="stable")
+        frame["when"] = (T0 + pd.to_timedelta(frame["when"], unit="s")).dt.strftime(
+            "%Y-%m-%d %H:%M:%S")
+        return frame.reset_index(drop=True)
+
+
+def person(log: Log, user: str, start: float, end: float, *, dev: str | None = None,
+           ip: str | None = None, card: str | None = None,
+           shops: list[str] | None = None) -> None:
+    """An honest account's life from ``start`` to ``end``: a signup, a login every ~20 days
+    (a fifth from another IP), after most of them a purchase at a shop with ``card``."""
+    rng = log.rng
+    dev, ip, card = dev or log.new("d"), ip or log.new("ip"), card or log.new("c")
+    log.event(user, start, "signup", dev, ip)
+    for t in np.sort(rng.uniform(start, end, max(1, int((end - start) / DAY / 20)))):
+        log.event(user, t, "login", dev, ip if rng.random() < 0.8 else log.new("ip"))
+        if shops and rng.random() < 0.7:
+            log.event(user, t + 60, "purchase", dev, ip, card, shops[rng.integers(len(shops))],
+                      round(float(rng.lognormal(3.5, 1.0)), 2))
+
+
+def base(log: Log, n: int) -> list[str]:
+    """60 shops and ``n`` ordinary accounts over the log; ``n / 2`` one-off payments between
+    random pairs of them in its last tenth. Returns the shops."""
+    rng = log.rng
+    shops = [log.new("u") for _ in range(60)]
+    for shop in shops:
+        person(log, shop, 0, SPAN * DAY)
+    users = [log.new("u") for _ in range(n)]
+    for user in users:
+        person(log, user, rng.uniform(0, 0.9 * SPAN * DAY), SPAN * DAY, shops=shops)
+    for _ in range(n // 2):
+        a, b = rng.choice(users, 2, replace=False)
+        log.event(a, rng.uniform(0.9, 1.0) * SPAN * DAY, "transfer", peer=b,
+                  amount=round(float(rng.lognormal(3, 1)), 2))
+    return shops
+
+
+def flatmates(log: Log, shops: list[str], households: int = 50, size: int = 4) -> None:
+    """``households`` of ``size`` flatmates on one home IP: each pays the landlord the
+    household's rent every 30 days within +-2 days of the due day; one flatmate a month pays a
+    bill and the others pay back their share within 3 days."""
+    rng = log.rng
+    for h in range(households):
+        landlord, wifi = log.new("u"), log.new("ip")
+        person(log, landlord, 0, SPAN * DAY, shops=shops)
+        mates = [log.new("u") for _ in range(size)]
+        log.groups[f"flat{h}"] = [landlord, *mates]
+        rent = float(rng.choice([450, 500, 550, 600, 650]))
+        for mate in mates:
+            person(log, mate, rng.uniform(0, 30 * DAY), SPAN * DAY, ip=wifi, shops=shops)
+        for month in range(SPAN // 30):
+            due = (month + 1) * 30 * DAY
+            for mate in mates:
+                log.event(mate, due + rng.uniform(-2, 2) * DAY, "transfer", ip=wifi,
+                          peer=landlord, amount=rent)
+            payer = mates[month % size]
+            share = round(float(rng.uniform(60, 180)) / size, 2)
+            for mate in mates:
+                if mate != payer:
+                    log.event(mate, due - 15 * DAY + rng.uniform(0, 3) * DAY, "transfer",
+                              ip=wifi, peer=payer, amount=share)
+
+
+def trips(log: Log, shops: list[str], groups: int = 20, size: int = 8) -> None:
+    """``groups`` of ``size`` new accounts, each alive for one week of the log only (a trip),
+    settling up in a loop in its last two days: each pays the next once."""
+    rng = log.rng
+    for g in range(groups):
+        start = rng.uniform(30, SPAN - 30) * DAY
+        mates = [log.new("u") for _ in range(size)]
+        log.groups[f"trip{g}"] = mates
+        for mate in mates:
+            person(log, mate, start + rng.uniform(0, DAY), start + 7 * DAY, shops=shops)
+        for i, mate in enumerate(mates):
+            log.event(mate, start + rng.uniform(5, 7) * DAY, "transfer",
+                      peer=mates[(i + 1) % size], amount=round(float(rng.uniform(20, 200)), 2))
+
+
+def couples(log: Log, shops: list[str], pairs: int = 100) -> None:
+    """``pairs`` couples sharing a laptop, a card and a home IP, paying each other 20 times."""
+    rng = log.rng
+    for p in range(pairs):
+        a, b = log.new("u"), log.new("u")
+        dev, ip, card = log.new("d"), log.new("ip"), log.new("c")
+        log.groups[f"couple{p}"] = [a, b]
+        start = rng.uniform(0, 0.5) * SPAN * DAY
+        person(log, a, start, SPAN * DAY, dev=dev, ip=ip, card=card, shops=shops)
+        person(log, b, start + DAY, SPAN * DAY, dev=dev, ip=ip, card=card, shops=shops)
+        for t in np.sort(rng.uniform(start + DAY, SPAN * DAY, 20)):
+            src, dst = (a, b) if rng.random() < 0.5 else (b, a)
+            log.event(src, t, "transfer", dev, ip, peer=dst,
+                      amount=round(float(rng.lognormal(3.5, 1)), 2))
+
+
+def salaries(log: Log, shops: list[str], employers: int = 5, staff: int = 40) -> None:
+    """``employers`` each paying ``staff`` employees their own fixed salary on day 25 of every
+    30 from the office IP, where each employee logged in once."""
+    rng = log.rng
+    for e in range(employers):
+        boss, office = log.new("u"), log.new("ip")
+        person(log, boss, 0, SPAN * DAY, ip=office)
+        team = [log.new("u") for _ in range(staff)]
+        log.groups[f"employer{e}"] = [boss, *team]
+        for member in team:
+            person(log, member, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+            log.event(member, rng.uniform(60, 90) * DAY, "login", log.new("d"), office)
+        pay = {member: round(float(rng.uniform(1800, 4000)), 2) for member in team}
+        for month in range(2, SPAN // 30):
+            for member in team:
+                log.event(boss, (month * 30 + 25) * DAY + rng.uniform(0, 3600), "transfer",
+                          ip=office, peer=member, amount=pay[member])
+
+
+def payouts(log: Log, shops: list[str], platforms: int = 3, sellers: int = 150) -> None:
+    """``platforms`` each paying a third of its ``sellers`` (drawn anew) every week."""
+    rng = log.rng
+    for p in range(platforms):
+        platform = log.new("u")
+        person(log, platform, 0, SPAN * DAY)
+        team = [log.new("u") for _ in range(sellers)]
+        log.groups[f"platform{p}"] = [platform, *team]
+        for seller in team:
+            person(log, seller, rng.uniform(0, 0.8) * SPAN * DAY, SPAN * DAY, shops=shops)
+        for week in range(SPAN // 7):
+            for seller in rng.choice(team, size=sellers // 3, replace=False):
+                log.event(platform, (week * 7 + 4) * DAY + rng.uniform(0, 600), "transfer",
+                          peer=seller, amount=round(float(rng.lognormal(4, 1)), 2))
+
+
+#: The worlds: name -> the honest groups it adds to the base population.
+WORLDS: dict[str, Callable[[Log, list[str]], None]] = {
+    "flatmates": flatmates, "trips": trips, "couples": couples, "salaries": salaries,
+    "payouts": payouts,
+}
+
+
+def build(name: str, seed: int, n_base: int = 2000) -> Log:
+    """The world ``name`` (one of :data:`WORLDS`) drawn with ``seed``."""
+    if name not in WORLDS:
+        raise ValueError(f"unknown world {name!r}; the worlds are {', '.join(WORLDS)}")
+    log = Log(seed)
+    shops = base(log, n_base)
+    WORLDS[name](log, shops)
+    return log
+
+
+def write(log: Log, out: Path) -> Path:
+    """``logs/events.csv``, ``mapping.yaml`` and ``groups.json`` of ``log`` under ``out``."""
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    log.frame().to_csv(out / "logs" / "events.csv", index=False)
+    (out / "mapping.yaml").write_text(MAPPING)
+    _write_json(out / "groups.json", log.groups)
+    return out
+
+
+def score(rings: pd.DataFrame, groups: dict[str, list[str]]) -> dict:
+    """Rings reported, accounts inside them (all honest) and the look-alike groups touched."""
+    inside = set().union(*map(set, rings["members"])) if len(rings) else set()
+    touched = sorted(g for g, members in groups.items() if inside.intersection(members))
+    return {"rings": int(len(rings)), "honest_in_rings": len(inside),
+            "groups": len(groups), "groups_in_rings": len(touched), "touched": touched,
+            "kinds": sorted(set(rings["kind"].astype(str))) if len(rings) else []}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: generate, run and score the chosen worlds and seeds; print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--worlds", nargs="+", choices=list(WORLDS), default=list(WORLDS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--out", type=Path,
+                        default=Path(tempfile.gettempdir()) / "honest_flows")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict] = {}
+    lines = ["| world | seed | rings | honest accounts in rings | groups touched | kinds "
+             "| CPU s |", "|---|---:|---:|---:|---:|---|---:|"]
+    for name in args.worlds:
+        for seed in args.seeds:
+            folder = write(build(name, seed), args.out / f"{name}-{seed}")
+            ran = run_abusenet(folder, folder / "run", None, args.overrides)
+            groups = json.loads((folder / "groups.json").read_text())
+            figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups),
+                       "cpu_s": ran["cpu_s"]}
+            results[f"{name}-{seed}"] = figures
+            _write_json(args.out / "honest_flows.json", results)
+            lines.append(f"| {name} | {seed} | {figures['rings']} "
+                         f"| {figures['honest_in_rings']} | {figures['groups_in_rings']} / "
+                         f"{figures['groups']} | {', '.join(figures['kinds']) or '-'} "
+                         f"| {figures['cpu_s']:.1f} |")
+            print(f"{name} seed {seed}: done", file=sys.stderr)
+    print("\n".join(lines))
+    print(f"\n(details: {args.out / 'honest_flows.json'})")
+
+
+if __name__ == "__main__":
+    main()
