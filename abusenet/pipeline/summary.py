@@ -21,6 +21,16 @@ def no_rings_line(candidates: int) -> str:
     return "No ring candidates were found."
 
 
+def text_features_line(text_features: dict[str, list[str]]) -> str:
+    """The summary's line naming the text attributes made features and their values, so that a
+    column recording the outcome (a chargeback, a ban), which would leak the label into the
+    model, is seen."""
+    named = "; ".join(f"{name} ({', '.join(values)})" for name, values in text_features.items())
+    return (f"Text attributes as features (each value's share of an account's events): {named}. "
+            "A text that records the outcome (chargeback, ban, removed) leaks the label: give it "
+            "featurize: false.")
+
+
 def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     """Print the run's summary: rows, graph size, quality, top rings, outputs, Neo4j."""
     ing = result.info("ingest")
@@ -34,6 +44,8 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     nodes = ", ".join(f"{n:,} {t}" for t, n in graph.get("nodes", {}).items())
     rels = sum(graph.get("relationships", {}).values())
     console.print(f"Graph: {nodes}; {rels:,} relationships.", highlight=False)
+    if graph.get("text_features"):
+        console.print(text_features_line(graph["text_features"]), highlight=False, markup=False)
     if graph.get("counterparty_hint"):
         console.print(f"Hint: {graph['counterparty_hint']}.", highlight=False, markup=False)
     for line in label_lines(result.info("labels")):

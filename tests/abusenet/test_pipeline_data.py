@@ -113,3 +113,20 @@ def test_sellers_mapped_as_counterparties_are_called_out(tmp_path) -> None:
 def test_sellers_mapped_as_entities_get_no_hint(tmp_path) -> None:
     info = _review_log(tmp_path, "entity")
     assert "counterparty_hint" not in info and info["nodes"]["Seller"] == 4
+
+
+def test_the_text_attributes_made_features_are_in_the_info(tmp_path) -> None:
+    from abusenet.pipeline.stages.data import ingest_stage, snapshot_stage
+    from ingest.mapping import mapping_from_dict
+
+    rows = "user,when,kind,result\n" + "".join(
+        f"u{i % 3},2025-01-0{1 + i % 4}T10:00:00Z,login,{('ok', 'bad')[i % 2]}\n"
+        for i in range(8))
+    (tmp_path / "logins.csv").write_text(rows)
+    mapping = mapping_from_dict({"columns": {"ts": "when", "account_id": "user",
+                                             "event_type": "kind"},
+                                 "attributes": {"result": "string"}})
+    ingest_stage([str(tmp_path / "logins.csv")], mapping, None, tmp_path,
+                 max_bad_fraction=0.0, progress=False)
+    info = snapshot_stage(tmp_path / "events", mapping, tmp_path, progress=False)
+    assert info["text_features"] == {"result": ["bad", "ok"]}

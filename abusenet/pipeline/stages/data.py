@@ -94,7 +94,9 @@ def snapshot_stage(
 
     The counts come from the snapshot's manifest; the one table read back is two columns of the
     account nodes, to say when the counterparties look like hubs mapped as accounts
-    (:func:`graph.counterparties.counterparty_shape`: ``counterparty_hint`` in the info)."""
+    (:func:`graph.counterparties.counterparty_shape`: ``counterparty_hint`` in the info). The
+    string attributes made share features, with their values, are ``text_features`` in the
+    info (the summary names them: a text that records the outcome would leak the label)."""
     if engine == "spark":
         from graph.spark_build import write_snapshot_spark
 
@@ -119,6 +121,9 @@ def snapshot_stage(
         "relationships": {r: int(spec["count"]) for r, spec in manifest["relations"].items()},
         "labels": None if manifest["labels"] is None else int(manifest["labels"]["count"]),
     }
+    if manifest.get("attribute_shares"):
+        info["text_features"] = {name: list(values)
+                                 for name, values in manifest["attribute_shares"].items()}
     shape = counterparty_shape(out / SNAPSHOT)
     hint = shape.hint() if shape is not None else None
     if hint:

@@ -29,3 +29,25 @@ def test_the_counterparty_hint_is_printed(tmp_path):
     console = Console(record=True, width=400)
     render_summary(RunResult(tmp_path, {"snapshot": snapshot}, [], 1.0), console)
     assert f"Hint: {hint}." in console.export_text()
+
+
+def test_the_text_attributes_made_features_are_named(tmp_path):
+    from rich.console import Console
+
+    from abusenet.pipeline.run import RunResult
+    from abusenet.pipeline.runner import StageOutcome
+    from abusenet.pipeline.summary import render_summary
+
+    info = {"nodes": {"Account": 44},
+            "text_features": {"result": ["success", "bad_password"], "status": ["ok", "banned"]}}
+    snapshot = StageOutcome("snapshot", "snapshot", info, 0.1, False, tmp_path)
+    console = Console(record=True, width=400)
+    render_summary(RunResult(tmp_path, {"snapshot": snapshot}, [], 1.0), console)
+    text = console.export_text()
+    assert "Text attributes as features (each value's share of an account's events): result " \
+           "(success, bad_password); status (ok, banned). A text that records the outcome" in text
+    assert "featurize: false" in text
+    del info["text_features"]
+    console = Console(record=True, width=400)
+    render_summary(RunResult(tmp_path, {"snapshot": snapshot}, [], 1.0), console)
+    assert "Text attributes" not in console.export_text()
