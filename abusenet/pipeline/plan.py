@@ -303,7 +303,9 @@ def candidates_stage(run: PlannedRun) -> StageSpec:
                                           engine=request.engine,
                                           spark_master=request.spark_master),
         key=asdict(rings) | spark, after=("snapshot",), code=GRAPH_CODE,
-        describe=lambda i: f"{i['candidates']:,} candidates",
+        describe=lambda i: f"{i['candidates']:,} candidates" + (
+            f" ({i['over_max_size']:,} of more than {rings.max_size} accounts, judged whole)"
+            if i.get("over_max_size") else ""),
     )
 
 

@@ -319,12 +319,16 @@ def split_communities(
     resolution: float = 1.0,
     seed: int = 0,
     max_depth: int = 4,
+    whole_up_to: int = 0,
 ) -> list[np.ndarray]:
     """Bounded-size groups of linked rows.
 
     Components of the thresholded matrix within ``[min_size, max_size]`` are kept as they are;
     larger ones are split by Leiden, recursively (doubling the resolution each level, at most
-    ``max_depth`` levels). Groups smaller than ``min_size`` are dropped.
+    ``max_depth`` levels). Groups smaller than ``min_size`` are dropped. A component or
+    community of more than ``max_size`` and at most ``whole_up_to`` rows is returned too,
+    before its parts: a group judged as a whole (a farm of 200 accounts), next to the bounded
+    pieces.
 
     Parameters
     ----------
@@ -340,6 +344,9 @@ def split_communities(
         Leiden seed.
     max_depth
         Recursion limit for groups that stay too large.
+    whole_up_to
+        Groups over ``max_size`` up to this many rows are returned whole as well as split (0:
+        none).
 
     Returns
     -------
@@ -355,6 +362,8 @@ def split_communities(
         if len(rows) <= max_size:
             groups.append(rows)
             continue
+        if len(rows) <= whole_up_to:
+            groups.append(rows)
         if depth >= max_depth:
             continue
         parts = leiden_communities(induced(kept, rows, local), resolution * 2**depth, seed)

@@ -37,6 +37,15 @@ class RingConfig:
         members is whole in such a component, over ``max_size``, and its label-free core (the
         households cut as pendant parts) or its scored members are the ring, where the Leiden
         communities cut it into pieces.
+    max_group_size
+        Groups of more than ``max_size`` accounts that the community and dense-block searches
+        find (a Leiden community before it is split, a component, a peeled block) are
+        candidates whole up to this many accounts (at least ``max_size``), beside their pieces:
+        a promo farm of 200 accounts on a few devices, cards and IPs is one group whose sharing
+        the null model judges as a whole; cut into pieces of ``max_size`` each looked like one
+        card's users. Such a group stays a candidate only when its sharing is significant
+        (``min_surprise``); a group that owns the localities of its sharing is judged by them
+        in one entity type only (:func:`graph.rings.localities.home_types`).
     split_bridges
         Split each such component where single links tie parts of at least ``min_size``
         accounts (:func:`graph.rings.communities.split_at_bridges`): two rings tied by one
@@ -122,7 +131,9 @@ class RingConfig:
         localities at low resolutions differ: 15 instead of 294 at resolution 1 there).
     locality_min_users
         A locality's entities are used by at least this many accounts, and always by more than
-        ``max_size`` (so no ring searched can be a locality of its own).
+        ``max_size`` (so no ring of up to ``max_size`` can be a locality of its own; a bigger
+        group is judged by the localities it owns in one type only,
+        :func:`graph.rings.localities.home_types`).
     bursts
         Search entity arrival bursts (:mod:`graph.rings.bursts`): the fresh accounts an entity
         gains far tighter in time than its type does (one device's accounts created within
@@ -145,6 +156,7 @@ class RingConfig:
     flow_weight: float = 1.0
     component_weights: tuple[float, ...] = (0.5, 0.7, 1.0, 1.4)
     max_component_size: int = 0
+    max_group_size: int = 1000
     split_bridges: bool = True
     resolution: float = 1.0
     peel_blocks: int = 20
@@ -190,6 +202,11 @@ class RingConfig:
             raise ValueError(
                 f"ring config: need max_component_size >= max_size (or 0), got "
                 f"max_component_size={self.max_component_size}, max_size={self.max_size}"
+            )
+        if self.max_group_size < self.max_size:
+            raise ValueError(
+                f"ring config: need max_group_size >= max_size, got "
+                f"max_group_size={self.max_group_size}, max_size={self.max_size}"
             )
         if not 0.0 <= self.seed_min_score <= 1.0:
             raise ValueError(

@@ -9,7 +9,10 @@ account + entity bipartite graph, hubs left out (they tie everyone and are judge
 null anyway). A locality is one community's entities of one type (a town's terminals, not its
 devices), kept only when at least ``min_users`` distinct accounts use them: a ring's private
 devices, used only by its members, can never be a locality of their own (``min_users`` above
-the largest ring searched), so what a ring shares beyond its neighbourhood stays surprising.
+``max_size``), so what a ring shares beyond its neighbourhood stays surprising. A group judged
+whole over ``max_size`` (a farm of 200) can make localities of its own, one per type it
+shares; it may be a neighbourhood of one type, its *home type* (a town at its terminals), and
+its own localities of any other type explain none of its sharing (:func:`home_types`).
 
 The cost is one Leiden run on a graph with one node per account and entity and one edge per
 account-entity use (linear in the uses), plus sparse products; no Python loop per entity. Several
@@ -52,6 +55,11 @@ class Localities:
     pairs: np.ndarray
     type_code: np.ndarray
     account_degree: sp.csr_matrix
+
+    @property
+    def users(self) -> np.ndarray:
+        """Per locality: the distinct accounts using its entities."""
+        return np.asarray(self.account_degree.getnnz(axis=0), np.float64)
 
     @property
     def count(self) -> int:
@@ -180,6 +188,7 @@ def entry_locality_rate(
     membership: sp.csr_matrix,
     shared: sp.csr_matrix,
     localities: Localities,
+    home: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per stored entry ``(g, e)`` of ``shared`` (CSR order): ``g_C / E_C``, the members' mean
     number of entities of ``e``'s locality ``C`` over its uses; 0 where ``e`` has none.
@@ -187,6 +196,10 @@ def entry_locality_rate(
     Under the locality null a member using ``k_{a,C}`` entities of ``C`` touches ``e`` with
     probability about ``k_{a,C} d_e / E_C``; this is that rate without ``d_e``, averaged over
     the members as :func:`graph.rings.null_model.sharing_log_chance` averages the type degree.
+
+    With ``home`` (per group, the type code of its home type or -1: :func:`home_types`), a
+    locality the group's members are more than half the users of (the group's own) explains
+    its sharing only when it is of the group's home type; otherwise the rate is 0.
     """
     shared = shared.tocsr()
     out = np.zeros(shared.nnz)
@@ -194,10 +207,17 @@ def entry_locality_rate(
         return out
     sizes = np.maximum(np.asarray(membership.sum(axis=1)).ravel(), 1.0)
     per_group = (membership @ localities.account_degree).tocoo()
+    values = per_group.data / sizes[per_group.row]
+    if home is not None:
+        # only a group with a home type owns a locality (home_types)
+        at = np.flatnonzero((home[per_group.row] >= 0)
+                            & (localities.type_code[per_group.col] != home[per_group.row]))
+        own = _own_localities(membership, localities, per_group.row[at], per_group.col[at])
+        values[at[own]] = 0.0
     n_loc = localities.count
     keys = per_group.row.astype(np.int64) * n_loc + per_group.col
     order = np.argsort(keys)
-    keys, values = keys[order], per_group.data[order] / sizes[per_group.row[order]]
+    keys, values = keys[order], values[order]
     row = np.repeat(np.arange(shared.shape[0], dtype=np.int64), np.diff(shared.indptr))
     loc = localities.of_entity[shared.indices]
     known = loc >= 0
@@ -206,6 +226,51 @@ def entry_locality_rate(
     at = np.searchsorted(keys, wanted)
     out[known] = values[at] / np.maximum(localities.edges[loc[known]], 1.0)
     return out
+
+
+def _own_localities(membership: sp.csr_matrix, localities: Localities, group: np.ndarray,
+                    locality: np.ndarray) -> np.ndarray:
+    """Per pair ``(group[i], locality[i])``: whether the group's members (rows of
+    ``membership``) are more than half of the locality's users."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=bool)
+    wanted, local = np.unique(group, return_inverse=True)
+    users = (membership[wanted] @ (localities.account_degree > 0).astype(np.float64)).tocsr()
+    return 2.0 * np.asarray(users[local, locality]).ravel() > localities.users[locality]
+
+
+def home_types(membership: sp.csr_matrix, scales: list[Localities], n_types: int) -> np.ndarray:
+    """Per group (rows of ``membership``): its *home type*, the type code whose own localities
+    (more than half of whose users are its members) its members use most over all ``scales``;
+    -1 for a group that owns no locality.
+
+    A group may be one neighbourhood, as it may be one entity's users (the null model's
+    anchor): a town's customers at its terminals, an office at its machines, a campus at its
+    lab devices; its own localities of that type explain its sharing
+    (:func:`entry_locality_rate`). A group that makes its own neighbourhood of a second type
+    too (a farm's few devices and its few cards, used by nobody else) is not explained by
+    those: learnt from the same graph, the localities of a group's own entities would explain
+    any group. Groups of up to ``max_size`` accounts own no locality (every locality has more
+    users than twice that: ``locality_min_users``), so only bigger groups have a home type.
+    """
+    home = np.full(membership.shape[0], -1, dtype=np.int64)
+    scales = [scale for scale in scales if scale.count]
+    if not scales:
+        return home
+    # only a group of more than half the users of some locality can own one
+    sizes = np.asarray(membership.sum(axis=1)).ravel()
+    able = np.flatnonzero(2.0 * sizes > min(scale.users.min() for scale in scales))
+    if len(able) == 0:
+        return home
+    candidates = membership[able]
+    total = np.zeros((len(able), max(n_types, 1)))
+    for scale in scales:
+        per_group = (candidates @ scale.account_degree).tocoo()
+        own = _own_localities(candidates, scale, per_group.row, per_group.col)
+        np.add.at(total, (per_group.row[own], scale.type_code[per_group.col[own]]),
+                  per_group.data[own])
+    home[able] = np.where(total.max(axis=1) > 0, np.argmax(total, axis=1), -1)
+    return home
 
 
 def pair_locality_mean(

@@ -43,7 +43,9 @@ star of transfers (one account's counterparties) does not.
 neighbours meet on low-degree entities far more often than the type-wide null expects: on a
 card world without any collusion it reported hundreds of groups of neighbours. With
 localities (:mod:`graph.rings.localities`: Leiden communities of the account-entity graph
-itself, no coordinates needed, one type each, used by more accounts than any ring searched) a
+itself, no coordinates needed, one type each, used by more accounts than ``max_size``; a
+group over it is judged by the localities it owns in one type only,
+:func:`graph.rings.localities.home_types`) a
 member using ``k_{a,C}`` entities of ``e``'s locality ``C`` touches ``e`` with probability about
 ``k_{a,C} d_e / E_C`` (``E_C``: uses of ``C``'s entities), and the *larger* of that and the
 type-wide ``k_a d_e / E_t`` counts (a mixture bounded by its larger part, so the chance stays

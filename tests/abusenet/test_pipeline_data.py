@@ -82,6 +82,13 @@ def test_the_candidates_stage_finds_what_the_whole_snapshot_gives(tmp_path) -> N
     assert [(c.ring_id, list(c.members), c.features) for c in found] == \
         [(c.ring_id, list(c.members), c.features) for c in whole]
     assert any(list(c.members) == ring for c in found)
+    assert info["over_max_size"] == 0
+    # a ring of five over max_size 3 is judged whole, and the stage says how many such
+    bounded = RingConfig(min_surprise=float("-inf"), min_size=2, max_size=3, max_group_size=10)
+    info = candidates_stage(tmp_path / "snap", bounded, tmp_path)
+    found = read_candidates(tmp_path / "candidates.parquet")
+    assert info["over_max_size"] == sum(len(c.members) > 3 for c in found) >= 1
+    assert any(list(c.members) == ring for c in found)
 
 
 def _review_log(tmp_path, seller_as: str) -> dict:

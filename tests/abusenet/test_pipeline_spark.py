@@ -62,6 +62,8 @@ def test_spark_candidates_equal_the_duckdb_ones(spark, tmp_path):
         out.mkdir()
         info = candidates_stage(run).run(out)
         tables[engine] = pd.read_parquet(out / CANDIDATES)
-        assert info == {"candidates": len(tables[engine]), "episode_times": False}
+        over = int((tables[engine]["members"].map(len) > run.config.rings.max_size).sum())
+        assert info == {"candidates": len(tables[engine]), "over_max_size": over,
+                        "episode_times": False}
     assert tables["duckdb"]["kind"].str.contains("shared_entities").any()
     pd.testing.assert_frame_equal(tables["spark"], tables["duckdb"])

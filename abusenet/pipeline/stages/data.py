@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from abusenet.pipeline.errors import PipelineError
@@ -148,7 +149,9 @@ def candidates_stage(
     the times of their uses of what they share (:func:`graph.rings.pairs.event_use_times`);
     without, first and last uses. It also reads the transfers of the hubs whose busy pairs the
     snapshot times at their ends only (:func:`graph.rings.off_routine.event_transfer_times`),
-    so their off-routine fans are judged transfer by transfer.
+    so their off-routine fans are judged transfer by transfer. ``over_max_size`` counts the
+    candidates of more than ``rings.max_size`` accounts (communities and dense blocks judged
+    whole, up to ``rings.max_group_size``).
 
     With ``engine="spark"`` the account projection and its connected components at each
     ``rings.component_weights`` are computed on Spark at ``spark_master``
@@ -177,7 +180,14 @@ def candidates_stage(
         use_times=event_use_times(events) if read_events else None,
         transfer_times=event_transfer_times(events) if read_events else None)
     write_candidates(candidates, out / CANDIDATES)
-    return {"candidates": candidates.num_rows, "episode_times": read_events}
+    whole = int(pc.sum(pc.greater(pc.list_value_length(candidates["members"]),
+                                  rings.max_size)).as_py() or 0)
+    if whole:
+        logger.info("ring candidates: %d group(s) of more than rings.max_size=%d accounts "
+                    "judged whole (up to rings.max_group_size=%d)", whole, rings.max_size,
+                    rings.max_group_size)
+    return {"candidates": candidates.num_rows, "over_max_size": whole,
+            "episode_times": read_events}
 
 
 def write_candidates(candidates: pa.Table | Sequence[RingCandidate], path: Path) -> None:

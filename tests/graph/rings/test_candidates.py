@@ -57,8 +57,12 @@ def test_candidates_are_bounded_unique_and_deterministic():
     first = find_ring_candidates(snap, cfg)
     again = find_ring_candidates(snap, cfg)
     assert [c.ring_id for c in first] == [c.ring_id for c in again]
-    assert all(3 <= len(c.members) <= cfg.component_size_limit for c in first)
-    assert all(len(c.members) <= 12 for c in first if "shared_entities" not in c.kind)
+    assert all(3 <= len(c.members) <= cfg.max_group_size for c in first)
+    # a group over max_size (a community or block kept whole) is there for its sharing only
+    assert all(c.features["significant"] == 1.0 or len(c.members) <= cfg.component_size_limit
+               for c in first)
+    assert all(len(c.members) <= 12 or c.features["significant"] == 1.0
+               for c in first if "shared_entities" not in c.kind)
     assert len({c.ring_id for c in first}) == len(first)
     assert all(c.ring_id == ring_id_for(c.members) for c in first)
 
@@ -152,7 +156,8 @@ def test_a_ring_with_its_households_over_max_size_is_a_candidate_cut_to_the_ring
     snap = snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips))
     whole = {*ring, *(f"h{i}{k}" for i in range(3) for k in range(3))}
     for limit, found in ((10, False), (0, True)):
-        cfg = RingConfig(max_size=10, max_component_size=limit, min_surprise=-np.inf)
+        cfg = RingConfig(max_size=10, max_component_size=limit, max_group_size=10,
+                         min_surprise=-np.inf)
         candidates = find_ring_candidates(snap, cfg)
         padded = [c for c in candidates if set(c.members) == whole]
         assert bool(padded) == found
@@ -405,3 +410,81 @@ def test_described_groups_are_described_as_the_search_describes_them_and_all_kep
     household = next(c for c in found if c.members == honest[:3])
     assert household.features["significant"] == 0.0 and household.evidence == ["Device:hd0"]
     assert describe_groups(inputs, [], "scored_component").num_rows == 0
+
+
+def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0) -> tuple[object, list[str]]:
+    """A promo farm of ``farm_size`` fresh accounts on 4 devices, 6 cards and 5 IPs among
+    honest look-alikes: 6 towns of 120 customers at their town's shops (own device each), a
+    corporate VPN of 300 on 3 IPs and a campus of 150 on 2 lab machines (own device and card
+    each), 20 families of 4 sharing a laptop and a card, 3,000 others on their own device and
+    card, two to a home IP."""
+    rng = np.random.default_rng(seed)
+    devices, ips, cards = [], [], []
+    for t in range(6):
+        for i in range(120):
+            a = f"t{t}c{i}"
+            devices.append((a, f"d_{a}"))
+            cards += [(a, f"shop{t}_{m}") for m in rng.choice(30, size=6, replace=False)]
+    for i in range(300):
+        a = f"vpn{i}"
+        devices.append((a, f"d_{a}"))
+        cards.append((a, f"c_{a}"))
+        ips += [(a, f"vpn_ip{j}") for j in rng.choice(3, size=rng.integers(1, 4), replace=False)]
+    for i in range(150):
+        a = f"lab{i}"
+        devices += [(a, f"d_{a}"), (a, f"lab_pc{i % 2}")]
+        cards.append((a, f"c_{a}"))
+    for i in range(3000):
+        a = f"h{i}"
+        devices.append((a, f"d_{a}"))
+        cards.append((a, f"c_{a}"))
+        ips.append((a, f"home{i // 2}"))
+    for f in range(20):
+        for k in range(4):
+            a = f"fam{f}_{k}"
+            devices += [(a, f"laptop{f}"), (a, f"d_{a}")]
+            cards.append((a, f"famcard{f}"))
+    farm = [f"farm{i}" for i in range(farm_size)]
+    for a in farm:
+        devices.append((a, f"farm_dev{rng.integers(4)}"))
+        cards.append((a, f"farm_card{rng.integers(6)}"))
+        ips.append((a, f"farm_ip{rng.integers(5)}"))
+    return snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips),
+                    PAID_WITH=edges(cards)), farm
+
+
+def test_a_farm_over_max_size_is_one_candidate_and_its_look_alikes_none() -> None:
+    snap, farm = _farm_among_lookalikes()
+    found = find_ring_candidates(snap)
+    whole = [c for c in found if set(c.members) == set(farm)]
+    # the bar a run without labels reports at (ring_scoring.unlabelled_min_surprise)
+    assert len(whole) == 1 and whole[0].features["surprise"] >= 25.0
+    # its cards and IPs; its devices, its home type, read as a neighbourhood's and come last
+    assert {f"PaymentMethod:farm_card{i}" for i in range(6)} | {
+        f"IP:farm_ip{i}" for i in range(5)} == set(whole[0].evidence[:11])
+    assert whole[0].core == sorted(farm)
+    honest = [c for c in found if not set(c.members) & set(farm)]
+    assert all(c.features["surprise"] < 25.0 for c in honest)
+    # cut to max_size pieces, nothing holds the farm (what the search did before)
+    pieces = find_ring_candidates(snap, RingConfig(max_group_size=RingConfig().max_size))
+    assert not any(len(set(c.members) & set(farm)) > 50 for c in pieces)
+
+
+def test_a_group_over_the_component_limit_no_more_surprising_than_a_ring_inside_it_goes():
+    from graph.rings.candidates import _padded_big_groups
+
+    def padded(small: list[tuple[np.ndarray, float, bool]]) -> bool:
+        groups = [np.arange(120)] + [members for members, _, _ in small]
+        rows = np.concatenate(groups)
+        cand = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
+        sizes = np.array([len(g) for g in groups], dtype=np.float64)
+        surprising = np.array([30.0] + [s for _, s, _ in small])
+        kept = np.array([True] + [k for _, _, k in small])
+        return bool(_padded_big_groups(rows, cand, sizes, surprising, kept, 100, 400)[0])
+
+    inside, third_in = np.arange(20), np.arange(110, 140)
+    assert padded([(inside, 30.0, True)])  # a ring inside as surprising: the ring padded
+    assert not padded([(inside, 29.0, True)])  # the whole shows more than the ring
+    assert not padded([(inside, 90.0, False)])  # not a candidate
+    assert not padded([(third_in, 90.0, True)])  # a third of it inside: not inside
+    assert padded([(third_in, 90.0, True), (np.arange(100, 130), 31.0, True)])

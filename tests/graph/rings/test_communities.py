@@ -44,6 +44,16 @@ def test_giant_component_is_split_by_leiden_into_bounded_groups():
     assert sum(tuple(g.tolist()) in cliques for g in groups) >= 8
 
 
+def test_groups_up_to_whole_up_to_are_kept_whole_beside_their_parts():
+    matrix = _cliques([8] * 10, bridge_weight=1.0)
+    split = split_communities(matrix, min_size=3, max_size=20, seed=0)
+    both = split_communities(matrix, min_size=3, max_size=20, seed=0, whole_up_to=100)
+    assert [g.tolist() for g in both if len(g) <= 20] == [g.tolist() for g in split]
+    assert [g.tolist() for g in both if len(g) > 20] == [list(range(80))]
+    capped = split_communities(matrix, min_size=3, max_size=20, seed=0, whole_up_to=79)
+    assert max(len(g) for g in capped) <= 79
+
+
 def test_small_groups_are_dropped():
     assert split_communities(_cliques([2, 2], 0.0), min_size=3, max_size=10) == []
 

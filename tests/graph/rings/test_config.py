@@ -35,6 +35,13 @@ def test_component_size_limit_is_twice_max_size_unless_given():
         RingConfig(max_size=30, max_component_size=20)
 
 
+def test_max_group_size_is_at_least_max_size():
+    assert RingConfig().max_group_size >= RingConfig().max_size
+    assert RingConfig(max_size=30, max_group_size=30).max_group_size == 30
+    with pytest.raises(ValueError, match="max_group_size"):
+        RingConfig(max_size=60, max_group_size=50)
+
+
 def test_shipped_config_loads():
     from pathlib import Path
     cfg = load_ring_config(Path(__file__).resolve().parents[3] / "configs" / "rings.yaml")

@@ -8,9 +8,11 @@ import scipy.sparse as sp
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.localities import (
+    Localities,
     entry_locality_rate,
     find_localities,
     find_locality_scales,
+    home_types,
     pair_locality_mean,
 )
 from tests.graph.rings.helpers import edges, snapshot
@@ -116,3 +118,48 @@ def test_nested_scales_also_clear_the_neighbours_and_keep_the_ring():
     honest = [c.features["surprise"] for c in found if not set(c.members) & set(ring)]
     assert len(honest) >= 20 and max(honest) < RingConfig().min_surprise
     assert any(c.members == ring and c.features["surprise"] > 5.0 for c in found)
+
+
+def test_a_group_owning_localities_of_two_types_is_judged_by_its_home_type_s_only():
+    # six accounts on the same two devices (type 0), three on each of two cards (type 1),
+    # nobody else on them: one locality of each type, both the six's own
+    found = Localities(
+        of_entity=np.array([0, 0, 1, 1]), edges=np.array([12.0, 6.0]),
+        pairs=np.array([60.0, 12.0]), type_code=np.array([0, 1]),
+        account_degree=sp.csr_matrix(np.column_stack([np.full(6, 2.0), np.ones(6)])))
+    assert found.users.tolist() == [6.0, 6.0]
+    farm = sp.csr_matrix(np.ones((1, 6)))
+    shared = sp.csr_matrix(np.array([[6.0, 6.0, 3.0, 3.0]]))
+    assert home_types(farm, [found], 2).tolist() == [0]  # 12 uses of devices, 6 of cards
+    free = entry_locality_rate(farm, shared, found)
+    judged = entry_locality_rate(farm, shared, found, home_types(farm, [found], 2))
+    assert (free > 0).all()
+    assert np.allclose(judged[:2], free[:2]) and (judged[2:] == 0.0).all()
+    # three of the six are half the users of each locality, not more: they own none
+    half = sp.csr_matrix(np.array([[1.0, 1.0, 1.0, 0.0, 0.0, 0.0]]))
+    part = sp.csr_matrix(np.array([[3.0, 3.0, 3.0, 0.0]]))
+    assert home_types(half, [found], 2).tolist() == [-1]
+    assert np.allclose(entry_locality_rate(half, part, found, home_types(half, [found], 2)),
+                       entry_locality_rate(half, part, found))
+
+
+def test_groups_up_to_max_size_own_no_locality_so_their_rates_are_unchanged():
+    snap, ring = _towns()
+    from graph.rings.projection import account_entity_incidence
+
+    uses = account_entity_incidence(snap).matrix
+    codes = np.zeros(uses.shape[1], dtype=np.int64)
+    cfg = RingConfig()
+    found = find_localities(uses, codes, cfg.hub_degree_cap,
+                            max(cfg.locality_min_users, cfg.max_size + 1))
+    rng = np.random.default_rng(1)
+    groups = [rng.choice(uses.shape[0], size=cfg.max_size, replace=False) for _ in range(20)]
+    membership = sp.csr_matrix((np.ones(20 * cfg.max_size), (
+        np.repeat(np.arange(20), cfg.max_size), np.concatenate(groups))),
+        shape=(20, uses.shape[0]))
+    per_entity = (membership @ uses).tocsr()
+    shared = per_entity.multiply(per_entity >= 2).tocsr()
+    home = home_types(membership, [found], 1)
+    assert found.count > 0 and (home == -1).all()
+    assert np.array_equal(entry_locality_rate(membership, shared, found, home),
+                          entry_locality_rate(membership, shared, found))
