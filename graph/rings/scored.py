@@ -14,10 +14,10 @@ entities that could have reached the bar had all their users been anchors. An en
 implicated when that surprise reaches ``min_surprise``, at least ``min_size`` of its users are
 anchors, and they are at least half of its users (a ring's outcome in the held-back labels is
 decided at the same half: :data:`abusenet.pipeline.stages.detect.RING_OUTCOME`); the anchors of
-implicated entities that share one are a group (Leiden-split above ``component_size_limit``
-where the links allow), described as the search describes its candidates
-(:func:`graph.rings.candidates.describe_groups`) with its reason: ``"Scored:48 of the 50 users
-of Device:x score at least 0.5 ..."``.
+implicated entities that share one are a group (Leiden-split above ``max_group_size`` where
+the links allow: groups the search judges whole are whole here too), described as the search
+describes its candidates (:func:`graph.rings.candidates.describe_groups`) with its reason:
+``"Scored:48 of the 50 users of Device:x score at least 0.5 ..."``.
 
 Why entities, not the linked groups of high-scoring accounts judged as the anchored rule judges
 a search candidate (structure surprise plus ``-k log10 pi``, charged for the groups judged): that
@@ -136,8 +136,8 @@ def scored_candidates(
     min_surprise
         The charged surprise an entity needs to implicate its anchors.
     config
-        The search's settings (``hub_degree_cap``, ``min_size``, ``component_size_limit``,
-        the null model's); defaults when None.
+        The search's settings (``hub_degree_cap``, ``min_size``, ``max_group_size``, the null
+        model's); defaults when None.
     known
         Account ids of the training labels: they are not counted (module docstring).
     candidates
@@ -205,17 +205,17 @@ def scored_candidates(
 
 def _bounded(linked: sp.csr_matrix, cfg: RingConfig) -> list[np.ndarray]:
     """Connected groups of ``linked`` of at least ``cfg.min_size`` rows, those above
-    ``cfg.component_size_limit`` Leiden-split (kept whole where Leiden finds no split: one
-    entity's users are one clique)."""
+    ``cfg.max_group_size`` Leiden-split (kept whole where Leiden finds no split: one entity's
+    users are one clique)."""
     groups = []
     for rows in components(linked):
         if len(rows) < cfg.min_size:
             continue
-        if len(rows) <= cfg.component_size_limit:
+        if len(rows) <= cfg.max_group_size:
             groups.append(rows)
             continue
         local = linked[rows][:, rows]
-        parts = split_communities(local, cfg.min_size, cfg.component_size_limit,
+        parts = split_communities(local, cfg.min_size, cfg.max_group_size,
                                   resolution=cfg.resolution, seed=cfg.seed)
         groups += [rows[part] for part in parts] or [rows]
     return groups

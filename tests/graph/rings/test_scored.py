@@ -122,10 +122,25 @@ def test_without_high_scores_nothing_is_read(world):
     assert scored_candidates(world, scores, 0.5, 2.0) == []
 
 
-def test_a_farm_larger_than_the_component_bound_stays_whole(world):
-    # one device's 40 users are one clique: nothing to split at max_size 10
-    found = scored_candidates(world, world_scores(), 0.5, 2.0, RingConfig(max_size=10))
+def test_a_farm_larger_than_the_group_bound_stays_whole(world):
+    # one device's 40 users are one clique: nothing to split at max_group_size 20
+    found = scored_candidates(world, world_scores(), 0.5, 2.0,
+                              RingConfig(max_size=10, max_group_size=20))
     assert [c.members for c in found] == [FARM]
+
+
+def test_linked_farms_above_the_group_bound_are_split_where_they_split():
+    # two farms of 40 on their own devices, tied by one account on both: 80 > max_group_size
+    # 50, so Leiden splits them at the tie; under the bound they are one group
+    second = [f"g{i:02d}" for i in range(40)]
+    snap = snapshot(USED_DEVICE=edges(
+        [(a, "farm-phone") for a in FARM] + [(a, "farm-tablet") for a in [*second, FARM[0]]]
+        + [(a, f"laptop{i // 4}") for i, a in enumerate(HONEST)]))
+    scores = pd.concat([world_scores(), pd.DataFrame({"account_id": second, "score": 0.9})])
+    split = scored_candidates(snap, scores, 0.5, 2.0, RingConfig(max_group_size=50))
+    assert sorted(len(c.members) for c in split) == [40, 40]
+    whole = scored_candidates(snap, scores, 0.5, 2.0)
+    assert [len(c.members) for c in whole] == [80]
 
 
 def test_a_transfer_hub_whose_payers_score_high_implicates_them():
