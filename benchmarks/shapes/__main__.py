@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import resource
 import shutil
 import subprocess
@@ -39,6 +38,7 @@ import pandas as pd
 
 from benchmarks.shapes.score import score_run
 from benchmarks.shapes.worlds import FULL, QUICK, WORLDS, build_world, write_world
+from ingest.files import write_text_atomic
 
 MODES = ("none", "half")
 FIXED = ("registry.enabled=false", "serve.prepare_start=false", "report.explain_members=0")
@@ -94,7 +94,7 @@ def measure_world(name: str, seed: int, quick: bool, out: Path, modes: list[str]
     groups = json.loads((folder / "groups.json").read_text())
     labels = pd.read_csv(folder / "labels.csv", dtype={"user_id": str})
     given, hidden = split_labels(labels, seed)
-    given.to_csv(folder / "labels_half.csv", index=False)
+    write_text_atomic(folder / "labels_half.csv", given.to_csv(index=False))
     truth = labels.set_index("user_id")["is_abuser"]
     result = {"accounts": groups["accounts"], "events": groups["events"],
               "planted": {g["id"]: g["size"] for g in groups["groups"]},
@@ -155,13 +155,6 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_json(path: Path, content: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(content, handle, indent=1)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate, run and score the chosen worlds; print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -183,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in worlds:
         results["worlds"][name] = measure_world(name, args.seed, args.quick, args.out,
                                                 args.modes, args.overrides)
-        _write_json(args.out / "shapes.json", results)
+        write_text_atomic(args.out / "shapes.json", json.dumps(results, indent=1))
         print(f"{name}: done", file=sys.stderr)
     print(markdown(results))
     print(f"\n(details: {args.out / 'shapes.json'})")

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from benchmarks.shapes import abuse
 from benchmarks.shapes.population import (
@@ -41,6 +40,7 @@ from benchmarks.shapes.population import (
     university_nat,
     viral_seller,
 )
+from ingest.files import write_parquet_atomic, write_text_atomic
 
 WORLDS = ("lookalikes", "farms", "proxyfarms", "onedevice", "stuffing", "reviews", "mixed")
 #: The abuse each world plants (``mixed``: all of them); ``lookalikes`` plants none.
@@ -188,16 +188,14 @@ def _times(ts: pd.Series) -> pd.Series:
     return T0 + pd.to_timedelta(ts.to_numpy(), unit="s").floor("s")
 
 
-def _atomic(path: Path, write: Callable[[str], object]) -> None:
-    """Write through a temporary file in ``path``'s folder, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+def _write_gzip_csv_atomic(frame: pd.DataFrame, path: Path) -> None:
+    """``frame`` as a gzip CSV through a temporary sibling and a rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
+        frame.to_csv(tmp, index=False, compression="gzip")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -214,15 +212,14 @@ def write_world(world: World, name: str, out: Path, seed: int) -> Path:
                           "created_at": _times(signups["ts"]).strftime("%Y-%m-%d %H:%M:%S"),
                           "device": _named(signups["device"], device),
                           "ip_address": _named(signups["ip"], ip)})
-    _atomic(logs / "signups.csv", lambda p: frame.to_csv(p, index=False))
+    write_text_atomic(logs / "signups.csv", frame.to_csv(index=False))
     logins = world.table("logins")
     frame = pd.DataFrame({"user": _named(logins["user"], user),
                           "login_time": (T0.timestamp() + logins["ts"]).astype(np.int64),
                           "ip": _named(logins["ip"], ip),
                           "device_fp": _named(logins["device"], device),
                           "result": np.where(logins["failed"] > 0, "bad_password", "success")})
-    _atomic(logs / "logins.csv.gz",
-            lambda p: frame.to_csv(p, index=False, compression="gzip"))
+    _write_gzip_csv_atomic(frame, logs / "logins.csv.gz")
     orders = world.table("orders")
     promo = np.array(PROMOS, dtype=object)
     frame = pd.DataFrame({"order_id": [f"o{i:07d}" for i in range(len(orders))],
@@ -233,20 +230,21 @@ def write_world(world: World, name: str, out: Path, seed: int) -> Path:
                           "amount": orders["amount"].astype(float),
                           "client_ip": _named(orders["ip"], ip),
                           "paid_at": _times(orders["ts"])})
-    _atomic(logs / "orders.parquet", lambda p: frame.to_parquet(p, index=False))
+    write_parquet_atomic(pa.Table.from_pandas(frame, preserve_index=False),
+                         logs / "orders.parquet")
     reviews = world.table("reviews")
     frame = pd.DataFrame({"review_id": [f"r{i:07d}" for i in range(len(reviews))],
                           "reviewer": _named(reviews["user"], user),
                           "seller": _named(reviews["seller"], seller),
                           "stars": reviews["stars"].astype(int),
                           "reviewed_at": _times(reviews["ts"]).strftime("%Y-%m-%dT%H:%M:%SZ")})
-    _atomic(logs / "reviews.csv", lambda p: frame.to_csv(p, index=False))
-    _atomic(out / "mapping.yaml", lambda p: Path(p).write_text(MAPPING))
+    write_text_atomic(logs / "reviews.csv", frame.to_csv(index=False))
+    write_text_atomic(out / "mapping.yaml", MAPPING)
     abusive = np.zeros(world.counts["account"], dtype=int)
     for group in world.groups:
         abusive[group.members] = 1
     labels = pd.DataFrame({"user_id": user, "is_abuser": abusive})
-    _atomic(out / "labels.csv", lambda p: labels.to_csv(p, index=False))
+    write_text_atomic(out / "labels.csv", labels.to_csv(index=False))
 
     def entry(group: Group) -> dict:
         return {"id": group.id, "kind": group.kind, "size": len(group.members),
@@ -257,5 +255,5 @@ def write_world(world: World, name: str, out: Path, seed: int) -> Path:
                "events": {log: len(world.table(log)) for log in world.rows},
                "groups": [entry(g) for g in world.groups],
                "lookalikes": [entry(g) for g in world.lookalikes]}
-    _atomic(out / "groups.json", lambda p: Path(p).write_text(json.dumps(content, indent=1)))
+    write_text_atomic(out / "groups.json", json.dumps(content, indent=1))
     return out
