@@ -21,6 +21,15 @@ def no_rings_line(candidates: int) -> str:
     return "No ring candidates were found."
 
 
+def whole_groups_line(judged: int, max_size: int, reported: int) -> str:
+    """The summary's line on the ring candidates of more than ``max_size`` accounts (groups
+    judged whole, a farm of 200 one group) and the reported rings that big, so that a big
+    group judged and not reported is said, not silent."""
+    return (f"{judged:,} ring candidate(s) of more than {max_size} accounts judged whole "
+            f"(rings.max_group_size); {reported:,} reported ring(s) of more than {max_size} "
+            "accounts.")
+
+
 def text_features_line(text_features: dict[str, list[str]]) -> str:
     """The summary's line naming the text attributes made features and their values, so that a
     column recording the outcome (a chargeback, a ban), which would leak the label into the
@@ -66,6 +75,12 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     for line in validation_lines(result):
         console.print(line, highlight=False)
     rings_path = result.out_dir / "rings.parquet"
+    candidates = result.info("candidates")
+    if candidates.get("over_max_size") and rings_path.is_file():
+        sizes = pd.read_parquet(rings_path, columns=["size"])["size"]
+        max_size = candidates["max_size"]
+        console.print(whole_groups_line(candidates["over_max_size"], max_size,
+                                        int((sizes > max_size).sum())), highlight=False)
     if rings_path.is_file():
         rings = pd.read_parquet(rings_path, columns=["ring_id", "score", "size", "kind",
                                                      "evidence"]).head(top)

@@ -64,6 +64,6 @@ def test_spark_candidates_equal_the_duckdb_ones(spark, tmp_path):
         tables[engine] = pd.read_parquet(out / CANDIDATES)
         over = int((tables[engine]["members"].map(len) > run.config.rings.max_size).sum())
         assert info == {"candidates": len(tables[engine]), "over_max_size": over,
-                        "episode_times": False}
+                        "max_size": run.config.rings.max_size, "episode_times": False}
     assert tables["duckdb"]["kind"].str.contains("shared_entities").any()
     pd.testing.assert_frame_equal(tables["spark"], tables["duckdb"])

@@ -150,8 +150,8 @@ def candidates_stage(
     without, first and last uses. It also reads the transfers of the hubs whose busy pairs the
     snapshot times at their ends only (:func:`graph.rings.off_routine.event_transfer_times`),
     so their off-routine fans are judged transfer by transfer. ``over_max_size`` counts the
-    candidates of more than ``rings.max_size`` accounts (communities and dense blocks judged
-    whole, up to ``rings.max_group_size``).
+    candidates of more than ``max_size`` (``rings.max_size``) accounts (communities and dense
+    blocks judged whole, up to ``rings.max_group_size``): the run summary says it.
 
     With ``engine="spark"`` the account projection and its connected components at each
     ``rings.component_weights`` are computed on Spark at ``spark_master``
@@ -187,7 +187,7 @@ def candidates_stage(
                     "judged whole (up to rings.max_group_size=%d)", whole, rings.max_size,
                     rings.max_group_size)
     return {"candidates": candidates.num_rows, "over_max_size": whole,
-            "episode_times": read_events}
+            "max_size": rings.max_size, "episode_times": read_events}
 
 
 def write_candidates(candidates: pa.Table | Sequence[RingCandidate], path: Path) -> None:

@@ -51,3 +51,27 @@ def test_the_text_attributes_made_features_are_named(tmp_path):
     console = Console(record=True, width=400)
     render_summary(RunResult(tmp_path, {"snapshot": snapshot}, [], 1.0), console)
     assert "Text attributes" not in console.export_text()
+
+
+def test_groups_judged_whole_and_the_big_rings_reported_are_counted(tmp_path):
+    import pandas as pd
+    from rich.console import Console
+
+    from abusenet.pipeline.run import RunResult
+    from abusenet.pipeline.runner import StageOutcome
+    from abusenet.pipeline.summary import render_summary
+
+    pd.DataFrame({"ring_id": ["r1", "r2"], "score": [0.9, 0.8], "size": [200, 12],
+                  "kind": ["shared_entities", "pair"], "evidence": [["Device:d"], ["IP:i"]]}
+                 ).to_parquet(tmp_path / "rings.parquet")
+
+    def text(info: dict) -> str:
+        outcome = StageOutcome("candidates", "candidates", info, 0.1, False, tmp_path)
+        console = Console(record=True, width=400)
+        render_summary(RunResult(tmp_path, {"candidates": outcome}, [], 1.0), console)
+        return console.export_text()
+
+    said = text({"candidates": 9, "over_max_size": 3, "max_size": 50})
+    assert ("3 ring candidate(s) of more than 50 accounts judged whole (rings.max_group_size); "
+            "1 reported ring(s) of more than 50 accounts.") in said
+    assert "judged whole" not in text({"candidates": 9, "over_max_size": 0, "max_size": 50})
