@@ -874,10 +874,11 @@ class _NumpyModel:
                 segments.append(found[0] * blocks + j)
                 gathered.append(np.asarray(below[et[0]][found[1]]))
         total = sum(len(s) for s in segments)
+        segment = np.concatenate(segments) if segments else np.empty(0, dtype=np.int64)
+        degree = np.bincount(segment, minlength=size).reshape(count, blocks)
         if total * size <= _DENSE_SUMS:
             # A few edges: one product with a 0/1 (block, edge) matrix (a handful of numpy
             # calls; torch's per-call overhead is most of the cost at this size).
-            segment = np.concatenate(segments) if segments else np.empty(0, dtype=np.int64)
             both = np.empty((total, 2 * width if with_squares else width), dtype=np.float32)
             if gathered:
                 np.concatenate(gathered, out=both[:, :width])
@@ -887,36 +888,37 @@ class _NumpyModel:
             member[segment, np.arange(total)] = 1
             summed = member @ both
             sums, sums_of_squares = summed[:, :width], summed[:, width:]
-            degree = np.bincount(segment, minlength=size).reshape(count, blocks)
         else:
             # Many: each relation's edges added by one index_add into the (block, width)
             # table, with no concatenated copy of the gathered rows (numpy's reduceat along
             # rows is ~10x slower at a batch's thousands of edges).
             sums_t = torch.zeros((size, width))
             squares_t = torch.zeros((size, width)) if with_squares else None
-            degree = np.zeros((count, blocks), dtype=np.int64)
-            for segment, values in zip(segments, gathered, strict=True):
-                index_ = torch.from_numpy(segment)
+            start = 0
+            for values in gathered:
+                index_ = torch.from_numpy(segment[start:start + len(values)])
+                start += len(values)
                 values = torch.from_numpy(values)
                 sums_t.index_add_(0, index_, values)
                 if with_squares:
                     squares_t.index_add_(0, index_, values.square())
-                degree.reshape(-1)[:] += np.bincount(segment, minlength=size)
             sums = sums_t.numpy()
             sums_of_squares = squares_t.numpy() if with_squares else None
-        has = degree > 0
         # Per block (row, relation) the aggregates; a relation without neighbours: zeros.
+        # Formed in contiguous temporaries, each step in place (the same float32 operations
+        # as the formulas: the same bits), then copied into their blocks once.
         safe = np.maximum(degree, 1).astype(np.float32)[:, :, None]
         mean = sums.reshape(count, blocks, width) / safe
+        deviation = None
+        if with_squares:  # sqrt(max(E[x^2] - E[x]^2, 0) + 1e-8), zero without neighbours
+            deviation = sums_of_squares.reshape(count, blocks, width) / safe
+            deviation -= np.square(mean)
+            np.maximum(deviation, 0, out=deviation)
+            deviation += np.float32(1e-8)
+            np.sqrt(deviation, out=deviation)
+            deviation *= (degree > 0)[:, :, None]
         for a, name in enumerate(self.aggregators):
-            if name == "mean":
-                stats[:, :, a] = mean
-            else:
-                variance = np.maximum(
-                    sums_of_squares.reshape(count, blocks, width) / safe - mean * mean, 0)
-                deviation = stats[:, :, a]
-                np.sqrt(variance + np.float32(1e-8), out=deviation)
-                deviation *= has[:, :, None]
+            stats[:, :, a] = mean if name == "mean" else deviation
         for j, et in enumerate(incoming):
             found = pooled.get(et) if pooled else None
             if found is None or not len(found.positions):
@@ -933,8 +935,12 @@ class _NumpyModel:
                     variance = np.maximum(squares - mean * mean, 0)
                     stats[found.positions, j, a] = np.sqrt(variance + np.float32(1e-8))
         wide = wide.reshape(count, -1)
-        update = np.maximum(_layer_norm(wide @ weight + bias, gamma, beta, eps), 0)
-        return ego + update
+        update = wide @ weight
+        update += bias
+        update = _layer_norm(update, gamma, beta, eps)
+        np.maximum(update, 0, out=update)
+        update += ego
+        return update
 
     def head_logits(self, layers: list[np.ndarray]) -> np.ndarray:
         """The head on the per-layer target embeddings (``SepHeteroGNN.forward``'s head)."""

@@ -406,8 +406,10 @@ class _BusyEntities:
         the other) to the slots' aggregates (``fresh``: slots empty before)."""
         count = len(slots)
         seg = np.repeat(np.arange(count), n)
-        positions = positions[np.lexsort((features._ts[positions], seg))]
         ts = features._ts[positions]
+        order = np.lexsort((ts, seg))
+        at = _At(positions[order])
+        ts = ts[order]
         times = ts / 1e6
         start = np.cumsum(n) - n
         end = start + n - 1
@@ -424,7 +426,7 @@ class _BusyEntities:
             self.first[slots] = np.minimum(self.first[slots], times[start])
             self.last[slots] = np.maximum(self.last[slots], times[end])
         self.held[slots] += n
-        self.types[slots] += np.bincount(seg * self.width + features._type[positions] + 1,
+        self.types[slots] += np.bincount(seg * self.width + at(features._type) + 1,
                                          minlength=count * self.width).reshape(count, self.width)
         of_day = np.fmod(ts, _DAY_US)
         angle = 2 * np.pi * of_day / float(_DAY_US)
@@ -433,7 +435,7 @@ class _BusyEntities:
         self.night[slots] += np.bincount(
             seg, weights=(of_day >= _NIGHT_US[0]) & (of_day < _NIGHT_US[1]),
             minlength=count).astype(np.int64)
-        total, number, top = _sums(features._amount[positions], seg, count)
+        total, number, top = _sums(at(features._amount), seg, count)
         had = self.amount_n[slots] > 0
         self.amount_max[slots] = np.where(had & (number > 0),
                                           np.maximum(self.amount_max[slots], top),
@@ -442,7 +444,7 @@ class _BusyEntities:
         self.amount_n[slots] += number
         owner = slots[seg] << 32
         self.accounts[slots] += self._count_new(
-            self._pairs, owner | features._codes[ACTOR][positions].astype(np.int64), count, seg,
+            self._pairs, owner | at(features._codes[ACTOR]).astype(np.int64), count, seg,
             fresh)
         days = np.floor_divide(ts, _DAY_US) + (1 << 31)
         self.days[slots] += self._count_new(self._days, owner | days, count, seg, fresh)
@@ -558,18 +560,32 @@ class _Column:
         return self.size
 
     def __getitem__(self, positions: np.ndarray | slice) -> np.ndarray:
-        cut = len(self.held)
         if isinstance(positions, slice):
+            cut = len(self.held)
             return np.concatenate([self.held, self.tail[:self.size - cut]])[positions]
+        return self.take(positions, self.split(positions))
+
+    def split(self, positions: np.ndarray) -> tuple[np.ndarray, ...] | None:
+        """Where ``positions`` fall: ``None`` when all among the held events, else (which
+        are appended, which are held, the held ones' positions, the appended ones' positions
+        in the tail), for :meth:`take` of any column of the same events."""
+        cut = len(self.held)
         if self.size == cut:
-            return self.held[positions]
+            return None
         late = positions >= cut
         if not late.any():
-            return self.held[positions]
-        out = np.empty(len(positions), dtype=self.held.dtype)
+            return None
         early = ~late
-        out[early] = self.held[positions[early]]
-        out[late] = self.tail[positions[late] - cut]
+        return late, early, positions[early], positions[late] - cut
+
+    def take(self, positions: np.ndarray, split: tuple[np.ndarray, ...] | None) -> np.ndarray:
+        """The values at ``positions``, which fall as ``split`` (:meth:`split`) says."""
+        if split is None:
+            return self.held[positions]
+        late, early, held, appended = split
+        out = np.empty(len(positions), dtype=self.held.dtype)
+        out[early] = self.held[held]
+        out[late] = self.tail[appended]
         return out
 
     def reserve(self, n: int) -> None:
@@ -584,6 +600,24 @@ class _Column:
         used = self.size - len(self.held)
         self.tail[used:used + len(values)] = values
         self.size += len(values)
+
+
+class _At:
+    """Reads of event columns (arrays or :class:`_Column` s of the same events) at one array
+    of positions, the positions split into held and appended ones once for all the columns
+    read (:meth:`_Column.split`), not once a column."""
+
+    def __init__(self, positions: np.ndarray) -> None:
+        self.positions = positions
+        self._split: tuple[np.ndarray, ...] | None = None
+        self._found = False
+
+    def __call__(self, column: np.ndarray | _Column) -> np.ndarray:
+        if not isinstance(column, _Column):
+            return column[self.positions]
+        if not self._found:
+            self._split, self._found = column.split(self.positions), True
+        return column.take(self.positions, self._split)
 
 
 class LiveFeatures:
@@ -913,17 +947,19 @@ class LiveFeatures:
         return next(r for r in self.relations if r.node_type == node_type)
 
     def _activity_many(self, positions: np.ndarray, n: np.ndarray,
-                       ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+                       ) -> tuple[dict[str, np.ndarray], _At, np.ndarray]:
         """:meth:`_activity` of many nodes at once (``positions``: each node's event
         positions one node after the other, ``n`` of each: :meth:`_Postings.many`): the
-        values (one array each), and the positions with their node (segment) numbers,
-        grouped by node and in time order within it."""
+        values (one array each), and the reads at the positions (:class:`_At`) with their
+        node (segment) numbers, grouped by node and in time order within it."""
         count = len(n)
         seg = np.repeat(np.arange(count), n)
-        positions = positions[np.lexsort((self._ts[positions], seg))]
         ts = self._ts[positions]
+        order = np.lexsort((ts, seg))
+        at = _At(positions[order])
+        ts = ts[order]
         width = len(self.event_types) + 1
-        types = np.bincount(seg * width + self._type[positions] + 1,
+        types = np.bincount(seg * width + at(self._type) + 1,
                             minlength=count * width).reshape(count, width)
         values: dict[str, np.ndarray] = {"n_events": n.astype(np.float64)}
         values.update({name: types[:, j + 1] for j, name in enumerate(self.type_names)})
@@ -965,17 +1001,17 @@ class LiveFeatures:
         values["tod_spread"] = np.where(has, 1 - np.sqrt((cos / safe) ** 2 + (sin / safe) ** 2),
                                         0.0)
         values["night_fraction"] = np.where(has, night / safe, 0.0)
-        return values, positions, seg
+        return values, at, seg
 
     def _entities_many(self, node_type: str, rows: np.ndarray) -> dict[str, np.ndarray]:
         """:meth:`_entity` of many ``rows`` at once."""
         postings = self._postings[self._relation(node_type).name]
-        values, positions, seg = self._activity_many(*postings.many(rows))
+        values, at, seg = self._activity_many(*postings.many(rows))
         count = len(rows)
-        n_accounts = _distinct(seg, self._codes[ACTOR][positions], count, False)
+        n_accounts = _distinct(seg, at(self._codes[ACTOR]), count, False)
         values["n_accounts"] = n_accounts
         values["events_per_account"] = values["n_events"] / n_accounts
-        total, number, top = _sums(self._amount[positions], seg, count)
+        total, number, top = _sums(at(self._amount), seg, count)
         values["amount_sum"] = total
         values["amount_mean"] = np.divide(total, number, out=np.zeros(count), where=number > 0)
         values["amount_max"] = top
@@ -985,18 +1021,18 @@ class LiveFeatures:
         """:meth:`_account` of many ``rows`` at once."""
         count = len(rows)
         values, acted, seg = self._activity_many(*self._postings[ACTOR].many(rows))
-        total, number, top = _sums(self._amount[acted], seg, count)
+        amounts = acted(self._amount)
+        total, number, top = _sums(amounts, seg, count)
         mean = np.divide(total, number, out=np.zeros(count), where=number > 0)
         values["amount_out_sum"], values["amount_out_mean"] = total, mean
         values["amount_out_max"] = top
-        amounts = self._amount[acted]
         ok = ~np.isnan(amounts)
         squares = np.bincount(seg[ok], weights=(amounts[ok] - mean[seg[ok]]) ** 2,
                               minlength=count)
         values["amount_out_std"] = np.sqrt(np.divide(squares, number, out=np.zeros(count),
                                                      where=number > 0))
         for a in self.float_attributes:
-            total, number, _ = _sums(self._attrs[a][acted], seg, count)
+            total, number, _ = _sums(acted(self._attrs[a]), seg, count)
             values[f"attr_{a}_mean"] = np.divide(total, number, out=np.zeros(count),
                                                  where=number > 0)
         values.update(self._shares(acted, seg, count))
@@ -1004,22 +1040,23 @@ class LiveFeatures:
                                  if self.transacted else (np.empty(0, dtype=np.int64),
                                                           np.zeros(count, dtype=np.int64)))
         received_seg = np.repeat(np.arange(count), received_n)
+        received = _At(received)
         values["n_in_events"] = received_n.astype(np.float64)
-        total, number, _ = _sums(self._amount[received], received_seg, count)
+        total, number, _ = _sums(received(self._amount), received_seg, count)
         values["amount_in_sum"] = total
         values["amount_in_mean"] = np.divide(total, number, out=np.zeros(count),
                                              where=number > 0)
         for a in self.float_attributes:
-            total, number, _ = _sums(self._attrs[a][received], received_seg, count)
+            total, number, _ = _sums(received(self._attrs[a]), received_seg, count)
             values[f"attr_{a}_in_mean"] = np.divide(total, number, out=np.zeros(count),
                                                     where=number > 0)
         for rel in self.relations:
             name = rel.name.lower()
-            distinct = _distinct(seg, self._codes[rel.name][acted], count, True)
+            distinct = _distinct(seg, acted(self._codes[rel.name]), count, True)
             if rel is self.transacted:
                 values[f"deg_{name}_out"] = distinct
                 values[f"deg_{name}_in"] = _distinct(
-                    received_seg, self._codes[ACTOR][received], count, False)
+                    received_seg, received(self._codes[ACTOR]), count, False)
             else:
                 values[f"deg_{name}"] = distinct
         return values
