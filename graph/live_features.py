@@ -1061,14 +1061,13 @@ class LiveFeatures:
                 values[f"deg_{name}"] = distinct
         return values
 
-    def _shares(self, positions: np.ndarray, seg: np.ndarray,
-                count: int) -> dict[str, np.ndarray]:
-        """Per segment of the events at ``positions`` (``seg``: each one's segment), each
+    def _shares(self, at: _At, seg: np.ndarray, count: int) -> dict[str, np.ndarray]:
+        """Per segment of the events read by ``at`` (``seg``: each one's segment), each
         string attribute value's share of the events with a value of that attribute (0 where
         none has one)."""
         out: dict[str, np.ndarray] = {}
         for a, values in self.attribute_shares.items():
-            codes = self._texts[a][positions]
+            codes = at(self._texts[a])
             some = codes >= 0
             width = len(values) + 1
             counts = np.bincount(seg[some] * width + codes[some],
@@ -1130,7 +1129,7 @@ class LiveFeatures:
             attr = attr[~np.isnan(attr)]
             values[f"attr_{a}_mean"] = float(attr.mean()) if len(attr) else 0.0
         values.update({c: float(v[0]) for c, v in
-                       self._shares(acted, np.zeros(len(acted), dtype=np.int64), 1).items()})
+                       self._shares(_At(acted), np.zeros(len(acted), dtype=np.int64), 1).items()})
         received = (self._postings[self.transacted.name].of(row) if self.transacted
                     else np.empty(0, dtype=np.int64))
         amounts_in = self._amount[received]
