@@ -37,15 +37,26 @@ class _World:
             self.first.append(t if fresh else t - 30 * DAY)
         return added
 
+    def also(self, rows: list[int], kind: str, later: float = 10 * DAY) -> None:
+        """Each of ``rows`` goes on to an own entity of ``kind`` ``later`` after its first
+        event (a phone beside the laptop, a home IP, another seller)."""
+        for r in rows:
+            self.rows.append(r)
+            self.cols.append(self.entity(f"{kind}:own{len(self.labels)}"))
+            self.ts.append(self.first[r] + int(later))
+
     def business(self, n: int, days: int, start_day: int = 0) -> np.ndarray:
         """``n`` times on business hours (9-18) of ``days`` days."""
         day = self.rng.integers(start_day, start_day + days, n)
         return START + day * DAY + (self.rng.uniform(9, 18, n) * 3600).astype(np.int64)
 
     def honest(self, kind: str, n: int, days: int = 60) -> None:
-        """``n`` entities of ``kind`` with one fresh account each, on business hours."""
-        for _ in range(n):
-            self.add(self.entity(f"{kind}:h{len(self.labels)}"), self.business(1, days))
+        """``n`` entities of ``kind`` with one fresh account each, on business hours; every
+        other account goes on to a second entity of the kind."""
+        for i in range(n):
+            rows = self.add(self.entity(f"{kind}:h{len(self.labels)}"), self.business(1, days))
+            if i % 2:
+                self.also(rows, kind)
 
     def bursts(self, min_size: int = 3, max_size: int = 50, fresh_s: float = DAY,
                unknown: bool = False) -> list:
@@ -138,6 +149,25 @@ def test_window_count_is_the_cells_whose_window_holds_enough():
     assert _window_count(col, cell, 2, 5) == 0
 
 
+def test_a_crowd_that_goes_on_to_own_devices_is_no_burst_and_a_farm_is():
+    # 30 accounts created on one lab PC / store demo device within an hour: students and
+    # customers then use their own phones (a store opening, a computer lab); a farm's accounts
+    # live on the one device
+    for crowd in (True, False):
+        world = _World()
+        world.honest("Device", 3000)
+        rows = world.add(world.entity("Device:lab"),
+                         START + 20 * DAY + 10 * 3600 + world.rng.integers(0, 3600, 30))
+        if crowd:
+            world.also(rows, "Device", later=DAY / 2)
+        bursts = world.bursts()
+        if crowd:
+            assert bursts == []
+        else:
+            assert [b.rows.tolist() for b in bursts] == [rows]
+            assert bursts[0].evidence[-1].startswith("BurstExclusive:30 of 30 use no other Device")
+
+
 def test_a_launch_day_explains_itself():
     # every account of the log arrives within its first two hours: shared office devices of
     # 5-8 accounts too
@@ -182,6 +212,9 @@ def test_a_burst_is_a_candidate_judged_by_its_own_test():
     rng = np.random.default_rng(3)
     honest = [(f"h{i}", f"hd{i}") for i in range(400)]
     minutes = [60.0 * (24 * rng.integers(0, 60) + rng.uniform(9, 18)) for _ in honest]
+    # every other honest account goes on to a phone of its own
+    honest += [(f"h{i}", f"phone{i}") for i in range(0, 400, 2)]
+    minutes += [m + 60.0 * 24 * 10 for m in minutes[0:400:2]]
     farm = [(f"f{i}", "farm") for i in range(12)]
     farm_minutes = [60.0 * 24 * 30 + 60 * 21 + rng.uniform(0, 10) for _ in farm]
     ips = [(f"f{i}", f"ip{i}") for i in range(12)]
