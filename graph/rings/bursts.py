@@ -60,6 +60,13 @@ tests - log10 2`` (this test beside the structure null) reaches ``min_surprise``
 are the fresh accounts of its cell (not the entity's other users); an entity's several bursts
 are one group when they fit in ``max_size`` (one device's accounts created in three sessions).
 Snapshots without event times give no bursts.
+
+What it cannot see (out of its scope): a farm that spreads its signups over a week at daytime
+hours (no cell is tighter than the type's rhythm); a cell of more than ``max_size`` fresh
+arrivals (no candidate can hold it: a farm creating 120 accounts on one device within an hour is
+seen through its 15-minute cells only, as bursts of at most ``max_size``); farm accounts that
+each also use an entity of the type nobody else does (an own second device), and cards when
+honest accounts hold one card each (exclusive members are then no evidence).
 """
 
 from __future__ import annotations
