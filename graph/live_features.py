@@ -474,7 +474,7 @@ class _BusyEntities:
             held[i] = len(old)
             before[lo:lo + k] = old[np.maximum(where - 1, 0)]
             after[lo:lo + k] = old[np.minimum(where, len(old) - 1)]
-            self.times[slot] = np.insert(old, where, new)
+            self.times[slot] = _inserted(old, where, new)
         # Runs: consecutive new times of one slot between the same two held ones.
         opens = np.ones(len(times), dtype=bool)
         opens[1:] = (seg[1:] != seg[:-1]) | (at[1:] != at[:-1])
@@ -1198,6 +1198,22 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The integers ``starts[i] .. starts[i] + lengths[i] - 1`` of each ``i``, in order."""
     total = int(lengths.sum())
     return np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+
+
+def _inserted(values: np.ndarray, where: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``np.insert(values, where, new)`` for ascending ``where`` (each of ``new`` before
+    ``values[where[i]]``, in their order), without ``np.insert``'s set-up (~15 us a call,
+    against ~3 us here; a busy entity's new times are inserted this way each batch)."""
+    if len(new) == 1:
+        at = int(where[0])
+        return np.concatenate((values[:at], new, values[at:]))
+    out = np.empty(len(values) + len(new), dtype=values.dtype)
+    placed = where + np.arange(len(new))
+    rest = np.ones(len(out), dtype=bool)
+    rest[placed] = False
+    out[placed] = new
+    out[rest] = values
+    return out
 
 
 def _grow(values: np.ndarray, used: int, capacity: int) -> np.ndarray:
