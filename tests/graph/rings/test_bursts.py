@@ -1,7 +1,13 @@
 import numpy as np
 import pandas as pd
 
-from graph.rings.bursts import _window_count, account_first_times, entity_bursts
+from graph.rings.bursts import (
+    _Arrivals,
+    _judge,
+    _window_count,
+    account_first_times,
+    entity_bursts,
+)
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.snapshot import ACCOUNT
@@ -135,6 +141,24 @@ def test_a_surge_starting_at_a_calendar_week_boundary_is_no_burst():
     first_day = (START // (7 * DAY) + 5) * 7 * DAY - DAY
     world.add(world.entity("IP:campus"), world.business(750, 7, (first_day - START) // DAY))
     assert world.bursts() == []
+
+
+def test_other_new_users_outside_the_pools_span_stay_with_their_entity():
+    # entity 1 gains 20 fresh accounts within 10 minutes, entity 2 one a day; entity 0's 100
+    # older users come after every fresh arrival, in the cell that, unclipped, would key into
+    # entity 1's burst cell and make its minute a popular one of its own
+    codes = np.zeros(3, dtype=np.int64)
+    burst = START + 5 * DAY + 12 * 3600 + np.arange(20) * 30
+    spread = START + np.arange(10) * DAY + 12 * 3600
+    ts = np.concatenate([burst, spread])
+    mine = _Arrivals.of(np.arange(20), np.ones(20, np.int64), burst, codes)
+    pool = _Arrivals.of(np.arange(30), np.r_[np.ones(20, np.int64), np.full(10, 2)], ts, codes)
+    base = ts.min() - ts.min() % 3600
+    span = int((ts.max() - base) // 900) + 1
+    late = np.full(100, base + (span + (burst[0] - base) // 900) * 900 + 1)
+    older = _Arrivals.of(np.arange(100, 200), np.zeros(100, np.int64), late, codes)
+    cells = _judge(pool, mine, older, codes, np.array([0, 20, 10]), 900, 3600, 0, 4, 50)
+    assert cells.col.tolist() == [1] and cells.log_chance[0] < -5
 
 
 def test_window_count_is_the_cells_whose_window_holds_enough():
