@@ -434,6 +434,11 @@ def _reference_from(owner: np.ndarray, day: np.ndarray, step: np.ndarray, width:
     return np.where(5 * last >= 4 * width, np.maximum(first - step // 2, 0), 0)
 
 
+#: Payments between a hub and one counterparty from which the pair keeps a schedule of its own
+#: (:func:`_off_payments`).
+PARTNER_PAYMENTS = 3
+
+
 def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.ndarray,
                    width: int, single: np.ndarray, min_fan: int, max_size: int,
                    min_surprise: float, day_s: float = DAY_S, min_days: int = MIN_DAYS,
@@ -485,22 +490,20 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
     fan_of = np.full(n_accounts, -1, np.int64)
     fan_of[keeps] = np.arange(len(keeps))
     kept = routine_days(codes, width, fan_of, step[keeps], residue[keeps], min_surprise, payees)
-    off = n[keeps] - kept.sum(axis=1)
     # and a hub keeps its routines only where they hold a day in most of their own slots
     # from its first day to its last (not most of all its days: a ring hub that pays on its
     # weekday every week and launders on three or four other weekdays besides has more days
     # off it than on, review O1, session 22)
     held = 2 * kept.sum(axis=1) >= _routine_slots(codes, width, fan_of, step[keeps], kept)
-    keeps, kept, off = keeps[held], kept[held], off[held]
+    keeps, kept = keeps[held], kept[held]
     fan_of[:] = -1
     fan_of[keeps] = np.arange(len(keeps))
     mine_here = np.ones(len(keeps), bool) if counted is None else counted[keeps]
+    off_day, off = _off_payments(hub, leaf, day, fan_of, step, kept, n_accounts, width)
     if not (off.any() and mine_here.any()):
         return []
     q, rho = upper_rates(off, n[keeps])
     mine = fan_of[hub] >= 0
-    off_day = mine.copy()
-    off_day[mine] = ~kept[fan_of[hub[mine]], day[mine] % step[hub[mine]]].astype(bool)
     theirs, first_at = np.unique(fan_of[hub[mine]] * n_accounts + leaf[mine],
                                  return_inverse=True)
     paid = np.full(len(theirs), width)
@@ -542,6 +545,31 @@ def judge_off_days(hub: np.ndarray, leaf: np.ndarray, ts: np.ndarray, day: np.nd
                     int(off[j]), int(step[keeps[j]]), float(q[j]), float(rho[j]), int(g[j]),
                     int(marked[j]), int(total[j]), int(since[j]), int(span[j]),
                     float(chance[j]), int(tests[j])) for j in strong]
+
+
+def _off_payments(hub: np.ndarray, leaf: np.ndarray, day: np.ndarray, fan_of: np.ndarray,
+                  step: np.ndarray, kept: np.ndarray, n_accounts: int, width: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Which payments are off their judged hub's routines (``fan_of`` its index, ``kept`` its
+    routine slots, :func:`routine_days`), and per judged hub its days holding one.
+
+    A counterparty the hub also pays (or is paid by) on its routine days, or at least
+    :data:`PARTNER_PAYMENTS` times, is a partner: its payments off the routine's days keep a
+    schedule of their own (a flatmate's rent on its own day of the month, a day or two either
+    side), not slips (review R1, session 23: flatmates each paying their landlord's rent on
+    their own day, each month, made one landlord and its four flatmates a ring in 2 of 3
+    honest worlds, at 1.6e-30 against other routine hubs whose payers fell on their routine
+    days). One-off pairs (what the off-schedule test reads) are never partners."""
+    mine = fan_of[hub] >= 0
+    owner = fan_of[hub[mine]]
+    on = kept[owner, day[mine] % step[hub[mine]]].astype(bool)
+    pair = owner * n_accounts + leaf[mine]
+    codes, at, times = np.unique(pair, return_inverse=True, return_counts=True)
+    partner = (times >= PARTNER_PAYMENTS)[at] | np.isin(pair, pair[on])
+    off_day = mine.copy()
+    off_day[mine] = ~on & ~partner
+    days = np.unique(owner[off_day[mine]] * width + day[off_day])
+    return off_day, np.bincount(days // width, minlength=kept.shape[0])
 
 
 def off_schedule_fans(transfers: pd.DataFrame, accounts: pd.Index, min_fan: int,

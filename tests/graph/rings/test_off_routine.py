@@ -213,3 +213,32 @@ def test_hubs_that_could_not_reach_as_low_a_chance_are_not_charged():
     ids = pd.Index([str(i) for i in range(len(accounts) + 300)])
     groups = off_routine_fans(pairs, ids, 3, 50, 2.0, times=every, timed=np.arange(len(ids)))
     assert [(g.evidence[0], g.tests) for g in groups] == [("Hub:0", 1)]
+
+
+def _landlords(landlords: int = 30, months: int = 24, tenants: int = 4, seed: int = 0
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """``landlords`` accounts each paid rent by its ``tenants`` flatmates every 30 days, each
+    flatmate on its own day of the month give or take two days (review R1, session 23)."""
+    rng = np.random.default_rng(seed)
+    src, dst, ts = [], [], []
+    payer = landlords
+    for h in range(landlords):
+        for t in range(tenants):
+            own = int(rng.integers(30))
+            for m in range(months):
+                src.append(payer + t)
+                dst.append(h)
+                ts.append((30 * m + own + int(rng.integers(-2, 3)) + 3) * DAY_S + 3600.0)
+        payer += tenants
+    times = pd.DataFrame({"src": src, "dst": dst, "ts": ts})
+    pairs = times.groupby(["src", "dst"], as_index=False).agg(
+        count=("ts", "size"), ts=("ts", "min"), last=("ts", "max"))
+    pairs["amount"] = 500.0
+    return times, pairs, pd.Index([str(i) for i in range(payer)])
+
+
+def test_flatmates_paying_rent_on_their_own_days_are_no_fan():
+    for seed in range(3):
+        times, pairs, accounts = _landlords(seed=seed)
+        assert not off_routine_fans(pairs, accounts, min_fan=3, max_size=50, min_surprise=2.0,
+                                    times=times, timed=np.arange(len(accounts)))
