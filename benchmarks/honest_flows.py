@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.shapes.__main__ import _write_json, run_abusenet
+from benchmarks.shapes.__main__ import run_abusenet
+from ingest.files import write_text_atomic
 
 DAY = 86_400.0
 #: The log's first instant and length (days).
@@ -231,7 +232,7 @@ def write(log: Log, out: Path) -> Path:
     (out / "logs").mkdir(parents=True, exist_ok=True)
     log.frame().to_csv(out / "logs" / "events.csv", index=False)
     (out / "mapping.yaml").write_text(MAPPING)
-    _write_json(out / "groups.json", log.groups)
+    write_text_atomic(out / "groups.json", json.dumps(log.groups, indent=1))
     return out
 
 
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
             figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups),
                        "cpu_s": ran["cpu_s"]}
             results[f"{name}-{seed}"] = figures
-            _write_json(args.out / "honest_flows.json", results)
+            write_text_atomic(args.out / "honest_flows.json", json.dumps(results, indent=1))
             lines.append(f"| {name} | {seed} | {figures['rings']} "
                          f"| {figures['honest_in_rings']} | {figures['groups_in_rings']} / "
                          f"{figures['groups']} | {', '.join(figures['kinds']) or '-'} "
