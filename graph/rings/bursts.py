@@ -45,11 +45,13 @@ A burst in time is not enough: a store's opening morning, a computer lab's stude
 up on one PC within an hour, a company's onboarding session through the office IP are bursts
 of fresh accounts too (the reviewer's R3 / R4, session 23). What tells a farm from a crowd is
 the members' lives outside the burst: a farm's accounts live on its device, card or seller
-alone, the crowd goes on to its own phones, home IPs and other sellers. So a burst is kept only
-where a second, independent test beats the bar as well (:func:`_exclusive`): its members use
-no other entity of the burst entity's type far more often than the type's fresh arrivals'
-accounts do (drive-by signups that never come back count in that rate), and its members are
-cut to those exclusive ones.
+alone, and briefly; the crowd goes on to its own phones, home IPs and other sellers, or comes
+back for weeks (a loyalty kiosk's customers, review R10). So a burst is kept only where a
+second, independent test beats the bar as well (:func:`_exclusive`): its members use no other
+entity of the burst entity's type and are gone within :data:`BRIEF_S` far more often than the
+type's fresh arrivals' accounts (drive-by signups that never come back count in that rate);
+members too close to the log's end to tell are not judged; the group is cut to the members
+that qualify.
 
 Charging, as the project's other own tests do (:mod:`graph.rings.periodic`,
 :mod:`graph.rings.anchored`): the test is charged for every small cell, of every entity of
@@ -89,6 +91,8 @@ RATE_SLACK = 2.0
 SHARE_FLOOR = 0.25
 #: A cell's first arrivals that are free (one household signing up together).
 HOUSEHOLD = 3
+#: A burst's members live briefly: their last event at most this long after their first.
+BRIEF_S = 7 * 86400
 #: Pseudo-count of the type's pooled arrivals spread evenly over a window (20: at 1.0 the one
 #: welcome promo code of a generated world, its type's few other fresh arrivals its reference,
 #: read a university's students redeeming it in their orientation week as a burst).
@@ -109,36 +113,45 @@ class Burst:
     evidence: list[str]
 
 
-def account_first_times(snapshot: Snapshot, accounts: pd.Index, uses: pd.DataFrame
-                        ) -> np.ndarray:
-    """Each account's first event (epoch s; ``-1`` unknown): the earliest of its ``Account``
-    node's ``first_ts`` (when the snapshot has it) and its first use of any entity (``uses``:
-    ``row, first_ts`` of :class:`graph.rings.projection.Incidence`)."""
-    first = np.full(len(accounts), np.iinfo(np.int64).max, dtype=np.int64)
+def account_times(snapshot: Snapshot, accounts: pd.Index, uses: pd.DataFrame
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each account's first and last event (epoch s; ``-1`` unknown): the earliest (latest) of
+    its ``Account`` node's ``first_ts`` (``last_ts``), when the snapshot has them, and of its
+    uses of entities (``uses``: ``row, first_ts, last_ts`` of
+    :class:`graph.rings.projection.Incidence`)."""
+    big = np.iinfo(np.int64).max
+    first = np.full(len(accounts), big, dtype=np.int64)
+    last = np.full(len(accounts), -1, dtype=np.int64)
     row = uses["row"].to_numpy(np.int64)
     ts = uses["first_ts"].to_numpy(np.int64)
     known = ts >= 0
     np.minimum.at(first, row[known], ts[known])
+    end = uses["last_ts"].to_numpy(np.int64) if "last_ts" in uses else ts
+    np.maximum.at(last, row[end >= 0], end[end >= 0])
     nodes = snapshot.nodes.get(ACCOUNT)
-    if nodes is not None and "first_ts" in nodes and len(nodes):
+    if nodes is not None and len(nodes):
         at = account_rows(accounts, nodes["id"])
-        seen = epoch_seconds(nodes["first_ts"])
-        ok = (at >= 0) & (seen >= 0)
-        np.minimum.at(first, at[ok], seen[ok])
-    return np.where(first == np.iinfo(np.int64).max, -1, first)
+        for column, into, combine in (("first_ts", first, np.minimum),
+                                      ("last_ts", last, np.maximum)):
+            if column in nodes:
+                seen = epoch_seconds(nodes[column])
+                ok = (at >= 0) & (seen >= 0)
+                combine.at(into, at[ok], seen[ok])
+    return np.where(first == big, -1, first), last
 
 
 def entity_bursts(uses: pd.DataFrame, account_first: np.ndarray, codes: np.ndarray,
                   labels: pd.Index, min_size: int, max_size: int, min_surprise: float,
-                  fresh_s: float) -> list[Burst]:
+                  fresh_s: float, account_last: np.ndarray | None = None) -> list[Burst]:
     """The bursts of fresh arrivals (module docstring) whose surprise reaches
     ``min_surprise`` (and 0: a search listing every group is no search), one per entity and
     stretch of time (the likeliest of overlapping cells kept), each of ``min_size..max_size``
     accounts; an entity's several bursts one group where they fit in ``max_size``.
 
     ``uses`` are the account-entity uses (``row, col, first_ts``; epoch s, ``-1`` unknown),
-    ``account_first`` each account's first event (:func:`account_first_times`), ``codes`` each
-    entity's type code and ``labels`` its ``"Type:id"`` label."""
+    ``account_first`` and ``account_last`` each account's first and last event
+    (:func:`account_times`; without the last ones no member is judged brief: :func:`_exclusive`),
+    ``codes`` each entity's type code and ``labels`` its ``"Type:id"`` label."""
     row = uses["row"].to_numpy(np.int64)
     col = uses["col"].to_numpy(np.int64)
     ts = uses["first_ts"].to_numpy(np.int64)
@@ -164,7 +177,7 @@ def entity_bursts(uses: pd.DataFrame, account_first: np.ndarray, codes: np.ndarr
     found = [c.strong(charge + max(min_surprise, 0.0)) for c in cells]
     bursts = _select(found, mine, labels, tests, max_size)
     return _exclusive(bursts, row[known], col[known], fresh[known], codes, labels, min_size,
-                      max(min_surprise, 0.0))
+                      max(min_surprise, 0.0), account_first, account_last)
 
 
 @dataclass(frozen=True)
@@ -350,45 +363,57 @@ def _select(found: list[_Cells], mine: _Arrivals, labels: pd.Index, tests: int,
 
 
 def _exclusive(bursts: list[Burst], row: np.ndarray, col: np.ndarray, fresh: np.ndarray,
-               codes: np.ndarray, labels: pd.Index, min_size: int, min_surprise: float
-               ) -> list[Burst]:
-    """The bursts whose members live on the burst's entity alone, beyond chance: a member is
-    *exclusive* when it uses no other entity of the entity's type in the whole log (``row``,
-    ``col``: every use; ``fresh`` marks the fresh arrivals). A farm's accounts live on its
-    device, card or seller only; a store's opening-day customers, a lab's students, a
-    company's new employees go on to their own phones, home IPs and other sellers. With ``p``
-    the share of the type's fresh arrivals (the entity's own left out) whose account is
-    exclusive (drive-by signups that never come back are), ``k`` members of which ``x``
-    exclusive have chance ``P(Binomial(k, p) >= x)``, charged for every burst judged; a burst
-    is kept when that reaches ``min_surprise``, cut to its exclusive members (at least
-    ``min_size``)."""
+               codes: np.ndarray, labels: pd.Index, min_size: int, min_surprise: float,
+               account_first: np.ndarray, account_last: np.ndarray | None) -> list[Burst]:
+    """The bursts whose members live on the burst's entity alone and briefly, beyond chance: a
+    member *qualifies* when it uses no other entity of the entity's type in the whole log
+    (``row``, ``col``: every use; ``fresh`` marks the fresh arrivals) and its last event is at
+    most :data:`BRIEF_S` after its first (``account_first`` / ``account_last``). A farm's
+    accounts live on its device, card or seller only, and briefly; a store's opening-day
+    customers, a lab's students, a company's new employees go on to their own phones, home IPs
+    and other sellers, and a loyalty kiosk's customers come back for weeks. Only accounts
+    whose first event is at least :data:`BRIEF_S` before the log's end are judged (the log
+    cannot say whether the others stay). With ``p`` the share of the type's judged fresh
+    arrivals (the entity's own left out) whose account qualifies (drive-by signups that never
+    come back do), ``k`` judged members of which ``x`` qualify have chance
+    ``P(Binomial(k, p) >= x)``, charged for every burst judged; a burst is kept when that
+    reaches ``min_surprise``, cut to its qualifying members (at least ``min_size``)."""
     if not bursts:
         return []
     n_types = int(codes.max(initial=0)) + 1
-    n_accounts = int(row.max(initial=0)) + 1
+    n_accounts = len(account_first)
     kind = codes[col]
     per_type = np.bincount(row * n_types + kind, minlength=n_accounts * n_types)
-    only = per_type[row * n_types + kind] == 1
-    arrivals = np.bincount(kind[fresh], minlength=n_types)
-    alone = np.bincount(kind[fresh & only], minlength=n_types)
-    own = np.bincount(col[fresh], minlength=len(labels))
-    own_alone = np.bincount(col[fresh & only], minlength=len(labels))
+    end = int(max(account_first.max(initial=-1),
+                  -1 if account_last is None else account_last.max(initial=-1)))
+    judged = (account_first >= 0) & (account_first <= end - BRIEF_S)
+    brief = judged & (np.zeros(n_accounts, dtype=bool) if account_last is None
+                      else (account_last >= 0) & (account_last - account_first <= BRIEF_S))
+    pool = fresh & judged[row]
+    qualifies = pool & (per_type[row * n_types + kind] == 1) & brief[row]
+    arrivals = np.bincount(kind[pool], minlength=n_types)
+    alone = np.bincount(kind[qualifies], minlength=n_types)
+    own = np.bincount(col[pool], minlength=len(labels))
+    own_alone = np.bincount(col[qualifies], minlength=len(labels))
     charge = np.log10(len(bursts))
     kept = []
     for burst in bursts:
         t = int(codes[burst.entity])
-        exclusive = burst.rows[per_type[burst.rows * n_types + t] == 1]
+        members = burst.rows[judged[burst.rows]]
+        exclusive = members[(per_type[members * n_types + t] == 1) & brief[members]]
         others = max(int(arrivals[t] - own[burst.entity]), 1)
-        p = min(max(int(alone[t] - own_alone[burst.entity]), 0) / others, 1.0)
-        k, x = len(burst.rows), len(exclusive)
+        # one pseudo-account that qualifies: a type none of whose accounts qualify says little
+        p = min((max(int(alone[t] - own_alone[burst.entity]), 0) + 1) / (others + 1), 1.0)
+        k, x = len(members), len(exclusive)
         chance = float(binom.logsf(x - 1, k, p) / np.log(10.0)) if x else 0.0
         if -chance - charge < min_surprise or x < min_size:
             continue
         name = str(labels[burst.entity]).split(":", 1)[0]
         kept.append(Burst(exclusive, burst.entity, burst.log_chance, burst.tests, [
             *burst.evidence,
-            f"BurstExclusive:{x} of {k} use no other {name}; {p:.0%} of the type's new "
-            f"accounts do (chance {10.0 ** chance:.1e}, {len(bursts)} bursts judged)"]))
+            f"BurstExclusive:{x} of {k} use no other {name} and are gone within "
+            f"{BRIEF_S // 86400} days; {p:.0%} of the type's new accounts are (chance "
+            f"{10.0 ** chance:.1e}, {len(bursts)} bursts judged)"]))
     return kept
 
 

@@ -78,7 +78,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from graph.rings.bursts import Burst, account_first_times, entity_bursts
+from graph.rings.bursts import Burst, account_times, entity_bursts
 from graph.rings.communities import (
     bridge_parts,
     components,
@@ -399,7 +399,7 @@ def find_ring_candidate_table(
     timed = timed_hubs(transfers, len(accounts)) if transfer_times is not None else None
     times = transfer_times(accounts, timed) if transfer_times is not None else None
     flows = flow_matrix(snapshot, accounts)
-    first_seen = account_first_times(snapshot, accounts, entities.edges) if cfg.bursts else None
+    first_seen = account_times(snapshot, accounts, entities.edges) if cfg.bursts else None
     # That is all the search reads of the snapshot: its tables (a GB of ids at a million
     # accounts) go now, unless the caller keeps them, and the forked children below do not
     # inherit them.
@@ -640,15 +640,15 @@ def _search(
     linked_components: Mapping[float, pd.DataFrame] | None,
     cash_outs: pd.DataFrame | None = None,
     use_times: UseTimes | None = None,
-    first_seen: np.ndarray | None = None,
+    first_seen: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Described | None:
     """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
     are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
     and codes (:func:`entity_type_codes`), ``stacked`` holds the incidence of each account's
     entities and transfer counterparties (taken out of it here), ``flows`` the transfer
     counts, ``cash_outs`` the card payment pairs (the money null's cash-outs), ``use_times``
-    the pairs' event times (:func:`_describe`), ``first_seen`` each account's first event
-    (:func:`graph.rings.bursts.account_first_times`; None: no burst search)."""
+    the pairs' event times (:func:`_describe`), ``first_seen`` each account's first and last
+    event (:func:`graph.rings.bursts.account_times`; None: no burst search)."""
     n = len(accounts)
     with_counterparties = stacked.pop()
 
@@ -710,9 +710,9 @@ def _search(
         groups += [(rows, "grown") for rows in grow_groups(
             list(found), entities.matrix, types[1], cfg.pair_max_degree, cfg.max_size,
             cfg.min_surprise)]
-    bursts = entity_bursts(entities.edges, first_seen, types[1], entities.entities,
-                           cfg.min_size, cfg.max_size, cfg.min_surprise,
-                           cfg.burst_fresh_s) if first_seen is not None else []
+    bursts = entity_bursts(entities.edges, first_seen[0], types[1], entities.entities,
+                           cfg.min_size, cfg.max_size, cfg.min_surprise, cfg.burst_fresh_s,
+                           first_seen[1]) if first_seen is not None else []
     groups += [(burst.rows, "entity_burst") for burst in bursts]
     judged += [(burst.rows, burst.log_chance, burst.tests) for burst in bursts]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)

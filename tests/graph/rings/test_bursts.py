@@ -5,7 +5,7 @@ from graph.rings.bursts import (
     _Arrivals,
     _judge,
     _window_count,
-    account_first_times,
+    account_times,
     entity_bursts,
 )
 from graph.rings.candidates import find_ring_candidates
@@ -19,7 +19,8 @@ START = int(T0.timestamp())
 
 class _World:
     """Account-entity uses of a hand-made world: each ``add`` gives an entity new accounts at
-    the given times, fresh (their first event) or not (active 30 days before)."""
+    the given times, fresh (their first event) or not (active 30 days before), each active for
+    ``lives`` seconds from its first event."""
 
     def __init__(self) -> None:
         self.rng = np.random.default_rng(0)
@@ -27,13 +28,15 @@ class _World:
         self.cols: list[int] = []
         self.ts: list[int] = []
         self.first: list[int] = []
+        self.last: list[int] = []
         self.labels: list[str] = []
 
     def entity(self, label: str) -> int:
         self.labels.append(label)
         return len(self.labels) - 1
 
-    def add(self, entity: int, times: np.ndarray, fresh: bool = True) -> list[int]:
+    def add(self, entity: int, times: np.ndarray, fresh: bool = True,
+            lives: float = 30 * DAY) -> list[int]:
         added = []
         for t in np.asarray(times, np.int64).tolist():
             added.append(len(self.first))
@@ -41,6 +44,7 @@ class _World:
             self.cols.append(entity)
             self.ts.append(t)
             self.first.append(t if fresh else t - 30 * DAY)
+            self.last.append(self.first[-1] + int(lives))
         return added
 
     def also(self, rows: list[int], kind: str, later: float = 10 * DAY) -> None:
@@ -58,9 +62,11 @@ class _World:
 
     def honest(self, kind: str, n: int, days: int = 60) -> None:
         """``n`` entities of ``kind`` with one fresh account each, on business hours; every
-        other account goes on to a second entity of the kind."""
+        other account goes on to a second entity of the kind, every third is a drive-by (gone
+        within an hour)."""
         for i in range(n):
-            rows = self.add(self.entity(f"{kind}:h{len(self.labels)}"), self.business(1, days))
+            rows = self.add(self.entity(f"{kind}:h{len(self.labels)}"), self.business(1, days),
+                            lives=3600 if i % 3 == 0 else 30 * DAY)
             if i % 2:
                 self.also(rows, kind)
 
@@ -72,7 +78,8 @@ class _World:
         types, codes = np.unique([label.split(":")[0] for label in self.labels],
                                  return_inverse=True)
         return entity_bursts(uses, np.asarray(self.first, np.int64), codes.astype(np.int64),
-                             labels, min_size, max_size, 2.0, fresh_s)
+                             labels, min_size, max_size, 2.0, fresh_s,
+                             np.asarray(self.last, np.int64))
 
 
 def test_fifty_accounts_on_one_device_in_three_bursts_are_one_group():
@@ -82,7 +89,7 @@ def test_fifty_accounts_on_one_device_in_three_bursts_are_one_group():
     start = START + 10 * DAY + 20 * 3600
     members = []
     for at, size in ((start, 17), (start + 3 * 3600, 17), (start + 26 * 3600, 16)):
-        members += world.add(bad, at + world.rng.integers(0, 900, size))
+        members += world.add(bad, at + world.rng.integers(0, 900, size), lives=3600)
     bursts = world.bursts()
     assert len(bursts) == 1
     assert bursts[0].rows.tolist() == sorted(members)
@@ -102,7 +109,7 @@ def test_a_sellers_history_less_raters_within_a_day_are_a_burst():
     seller = world.entity("Seller:target")
     world.add(seller, world.business(300, 60), fresh=False)
     world.add(seller, world.business(10, 60))
-    ring = world.add(seller, START + 45 * DAY + world.rng.integers(0, DAY, 22))
+    ring = world.add(seller, START + 45 * DAY + world.rng.integers(0, DAY, 22), lives=3600)
     bursts = world.bursts()
     assert [b.rows.tolist() for b in bursts] == [ring]
     assert "BurstChance:" in bursts[0].evidence[1]
@@ -173,23 +180,26 @@ def test_window_count_is_the_cells_whose_window_holds_enough():
     assert _window_count(col, cell, 2, 5) == 0
 
 
-def test_a_crowd_that_goes_on_to_own_devices_is_no_burst_and_a_farm_is():
-    # 30 accounts created on one lab PC / store demo device within an hour: students and
-    # customers then use their own phones (a store opening, a computer lab); a farm's accounts
-    # live on the one device
-    for crowd in (True, False):
+def test_a_crowd_that_goes_on_or_stays_is_no_burst_and_a_farm_is():
+    # 30 accounts created on one device within an hour: students and customers then use their
+    # own phones (a lab, a store opening), a loyalty kiosk's customers come back to it for weeks;
+    # a farm's accounts live on the one device, briefly
+    for variant in ("goes on", "stays", "farm", "farm at the log's end"):
         world = _World()
         world.honest("Device", 3000)
+        day = 88 if variant == "farm at the log's end" else 20
         rows = world.add(world.entity("Device:lab"),
-                         START + 20 * DAY + 10 * 3600 + world.rng.integers(0, 3600, 30))
-        if crowd:
+                         START + day * DAY + 10 * 3600 + world.rng.integers(0, 3600, 30),
+                         lives=30 * DAY if variant == "stays" else 3600)
+        if variant == "goes on":
             world.also(rows, "Device", later=DAY / 2)
         bursts = world.bursts()
-        if crowd:
-            assert bursts == []
+        if variant != "farm":
+            assert bursts == [], variant
         else:
             assert [b.rows.tolist() for b in bursts] == [rows]
-            assert bursts[0].evidence[-1].startswith("BurstExclusive:30 of 30 use no other Device")
+            assert bursts[0].evidence[-1].startswith(
+                "BurstExclusive:30 of 30 use no other Device and are gone within 7 days")
 
 
 def test_a_launch_day_explains_itself():
@@ -206,7 +216,7 @@ def test_a_launch_day_explains_itself():
 def test_without_event_times_there_are_no_bursts():
     world = _World()
     world.honest("Device", 100)
-    world.add(world.entity("Device:farm"), START + world.rng.integers(0, 600, 20))
+    world.add(world.entity("Device:farm"), START + world.rng.integers(0, 600, 20), lives=3600)
     assert world.bursts(unknown=True) == []
     assert len(world.bursts()) == 1
 
@@ -214,20 +224,24 @@ def test_without_event_times_there_are_no_bursts():
 def test_a_burst_over_max_size_is_no_candidate():
     world = _World()
     world.honest("Device", 3000)
-    world.add(world.entity("Device:farm"), START + 5 * DAY + world.rng.integers(0, 600, 20))
+    world.add(world.entity("Device:farm"), START + 5 * DAY + world.rng.integers(0, 600, 20),
+              lives=3600)
     assert len(world.bursts()) == 1
     assert world.bursts(max_size=19) == []
 
 
-def test_account_first_times_take_the_node_table_and_the_uses():
+def test_account_times_take_the_node_table_and_the_uses():
     snap = snapshot(USED_DEVICE=edges([("a", "d1"), ("b", "d1"), ("c", "d2")], [60.0, 0.0, 5.0]))
     snap.nodes[ACCOUNT] = pd.DataFrame({
         "id": ["a", "b", "c"],
-        "first_ts": [T0 + pd.Timedelta(minutes=10), pd.NaT, T0 + pd.Timedelta(minutes=30)]})
+        "first_ts": [T0 + pd.Timedelta(minutes=10), pd.NaT, T0 + pd.Timedelta(minutes=30)],
+        "last_ts": [T0 + pd.Timedelta(minutes=90), pd.NaT, T0 + pd.Timedelta(minutes=30)]})
     accounts = pd.Index(["a", "b", "c"])
-    uses = pd.DataFrame({"row": [0, 1, 2], "first_ts": [START + 3600, START, START + 300]})
-    assert account_first_times(snap, accounts, uses).tolist() == [START + 600, START,
-                                                                  START + 300]
+    uses = pd.DataFrame({"row": [0, 1, 2], "first_ts": [START + 3600, START, START + 300],
+                         "last_ts": [START + 3600, START + 60, START + 300]})
+    first, last = account_times(snap, accounts, uses)
+    assert first.tolist() == [START + 600, START, START + 300]
+    assert last.tolist() == [START + 5400, START + 60, START + 1800]
 
 
 def test_a_burst_is_a_candidate_judged_by_its_own_test():
