@@ -433,25 +433,30 @@ def find_ring_candidate_table(
 class RingInputs:
     """What describing groups reads of a snapshot (:func:`ring_inputs`): its accounts (row
     order), their entity uses, transfers (:func:`graph.rings.flows.transfer_table`), card
-    payments (the money null's cash-outs: ``src, count, ts, last, amount``) and transfer counts
-    (:func:`graph.rings.projection.flow_matrix`)."""
+    payments (the money null's cash-outs: ``src, count, ts, last, amount``), transfer counts
+    (:func:`graph.rings.projection.flow_matrix`) and each account's transfer counterparties as
+    ``Account:id`` columns."""
 
     accounts: pd.Index
     entities: Incidence
     transfers: pd.DataFrame
     cash_outs: pd.DataFrame
     flows: sp.csr_matrix
+    counterparties: Incidence
 
 
 def ring_inputs(snapshot: Snapshot) -> RingInputs:
     """The :class:`RingInputs` of ``snapshot``, read as :func:`find_ring_candidate_table`
-    reads them."""
+    reads them; the snapshot is not referenced by them (a caller that lets go of it frees its
+    tables)."""
     accounts = account_index(snapshot)
     return RingInputs(
         accounts, account_entity_incidence(snapshot, accounts),
         transfer_table(snapshot, accounts),
         cash_out_table(snapshot, accounts)[["src", "count", "ts", "last", "amount"]],
-        flow_matrix(snapshot, accounts))
+        flow_matrix(snapshot, accounts),
+        account_entity_incidence(snapshot, accounts, include_counterparties=True,
+                                 include_entities=False))
 
 
 def describe_groups(inputs: RingInputs, groups: Sequence[np.ndarray], kind: str,

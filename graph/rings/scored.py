@@ -46,15 +46,14 @@ from scipy.stats import binom
 from graph.rings.anchored import ANCHORED_FEATURE
 from graph.rings.candidates import (
     RingCandidate,
+    RingInputs,
     candidates_from_table,
     describe_groups,
     ring_id_for,
-    ring_inputs,
 )
 from graph.rings.communities import components, split_communities
 from graph.rings.config import RingConfig
-from graph.rings.projection import Incidence, account_entity_incidence, stack_incidences
-from graph.snapshot import Snapshot
+from graph.rings.projection import Incidence, stack_incidences
 
 #: The kind of the groups :func:`scored_candidates` finds.
 SCORED_KIND = "scored_component"
@@ -113,7 +112,7 @@ def implicated_entities(
 
 
 def scored_candidates(
-    snapshot: Snapshot,
+    inputs: RingInputs,
     account_scores: pd.DataFrame,
     min_member_score: float,
     min_surprise: float,
@@ -126,8 +125,9 @@ def scored_candidates(
 
     Parameters
     ----------
-    snapshot
-        The graph snapshot the accounts were scored on.
+    inputs
+        What the search reads of the snapshot the accounts were scored on
+        (:func:`graph.rings.candidates.ring_inputs`).
     account_scores
         ``account_id, score`` (calibrated probabilities); accounts without one count as 0 and
         are not counted in the anchor rate.
@@ -157,13 +157,11 @@ def scored_candidates(
                        index=unique["account_id"].astype(str))
     if int((lookup >= min_member_score).sum()) < cfg.min_size:
         return []
-    inputs = ring_inputs(snapshot)
     accounts = inputs.accounts.astype(str)
     score = lookup.reindex(accounts)
     anchor = (score >= min_member_score).to_numpy()
     counted = (score.notna() & ~accounts.isin(list(known))).to_numpy()
-    incidence = stack_incidences(inputs.entities, account_entity_incidence(
-        snapshot, inputs.accounts, include_counterparties=True, include_entities=False))
+    incidence = stack_incidences(inputs.entities, inputs.counterparties)
     chosen, value, counts, tested = implicated_entities(incidence, anchor, counted,
                                                         min_surprise, cfg)
     if not len(chosen):

@@ -191,8 +191,9 @@ def structure_score_stage(
 
 
 def scored_group_candidates(
-    snapshot: Snapshot, candidates: Sequence[RingCandidate], account_scores: pd.DataFrame,
-    scoring: RingScoringConfig, search: RingConfig, known: Collection[str] = frozenset(),
+    snapshot: Snapshot | Path, candidates: Sequence[RingCandidate],
+    account_scores: pd.DataFrame, scoring: RingScoringConfig, search: RingConfig,
+    known: Collection[str] = frozenset(),
 ) -> list[RingCandidate]:
     """The groups of high-scoring accounts that join ``candidates`` in a run with a model
     (:func:`graph.rings.scored.scored_candidates`): the anchors (``scoring.min_member_score``)
@@ -200,13 +201,20 @@ def scored_group_candidates(
     users are anchors, more than chance makes at the search's ``min_surprise`` among the
     entities asked, the training labels' accounts (``known``) not counted; described with the
     search's settings. None without a member bar (``min_member_score`` None: nothing is an
-    anchor)."""
+    anchor). ``snapshot`` may be the snapshot's directory: then only what the search reads of it
+    is read, once some account reaches the bar (the Account nodes and the relations; the
+    tables go once :func:`graph.rings.candidates.ring_inputs` has read them)."""
+    from graph.rings.candidates import ring_inputs
     from graph.rings.scored import scored_candidates
+    from graph.snapshot import ACCOUNT, read_snapshot
 
-    if scoring.min_member_score is None:
+    bar = scoring.min_member_score
+    if bar is None or int((account_scores["score"] >= bar).sum()) < search.min_size:
         return []
-    return scored_candidates(snapshot, account_scores, scoring.min_member_score,
-                             search.min_surprise, search, known, candidates)
+    inputs = ring_inputs(read_snapshot(snapshot, node_types=[ACCOUNT])
+                         if isinstance(snapshot, Path) else snapshot)
+    return scored_candidates(inputs, account_scores, bar, search.min_surprise, search, known,
+                             candidates)
 
 
 def rings_stage(
@@ -254,10 +262,8 @@ def rings_stage(
              if train_labels_path is not None else None)
     scored: list[RingCandidate] = []
     if not structure and snapshot_dir is not None:
-        from graph.snapshot import read_snapshot
-
         known = frozenset() if train is None else frozenset(train["account_id"].astype(str))
-        scored = scored_group_candidates(read_snapshot(snapshot_dir), candidates,
+        scored = scored_group_candidates(Path(snapshot_dir), candidates,
                                          accounts[["account_id", "score"]], scoring,
                                          search or RingConfig(), known)
     rings = score_rings([*candidates, *scored], None,

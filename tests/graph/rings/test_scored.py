@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from graph.rings.anchored import ANCHORED_FEATURE
-from graph.rings.candidates import RingCandidate, find_ring_candidates, ring_id_for
+from graph.rings.candidates import RingCandidate, find_ring_candidates, ring_id_for, ring_inputs
 from graph.rings.config import RingConfig
 from graph.rings.scored import SCORED_KIND, entity_surprise, scored_candidates
 from graph.snapshot import Snapshot
@@ -55,7 +55,7 @@ def test_the_search_keeps_no_candidate_for_a_farm_on_one_device(world):
 
 
 def test_a_farm_on_one_device_scored_high_is_one_group_with_its_reason(world):
-    found = scored_candidates(world, world_scores(), 0.5, 2.0)
+    found = scored_candidates(ring_inputs(world), world_scores(), 0.5, 2.0)
     assert [c.members for c in found] == [FARM]
     farm = found[0]
     assert farm.kind == SCORED_KIND and farm.ring_id == ring_id_for(FARM)
@@ -69,13 +69,13 @@ def test_a_farm_on_one_device_scored_high_is_one_group_with_its_reason(world):
 
 def test_honest_households_kiosk_customers_and_students_make_no_group(world):
     scores = world_scores(farm=0.1)
-    assert scored_candidates(world, scores, 0.5, 2.0) == []
+    assert scored_candidates(ring_inputs(world), scores, 0.5, 2.0) == []
 
 
 def test_the_training_labels_alone_make_no_group(world):
     scores = world_scores()
-    assert scored_candidates(world, scores, 0.5, 2.0, known=set(FARM)) == []
-    half = scored_candidates(world, scores, 0.5, 2.0, known=set(FARM[:20]))
+    assert scored_candidates(ring_inputs(world), scores, 0.5, 2.0, known=set(FARM)) == []
+    half = scored_candidates(ring_inputs(world), scores, 0.5, 2.0, known=set(FARM[:20]))
     assert [c.members for c in half] == [FARM]
     assert half[0].evidence[-1].startswith(
         "Scored:20 of the 20 users of Device:farm-phone outside the training labels (of 40 in "
@@ -84,14 +84,15 @@ def test_the_training_labels_alone_make_no_group(world):
 
 def test_a_group_the_search_found_is_left_to_it(world):
     searched = RingCandidate(ring_id_for(FARM), FARM, "dense_block")
-    assert scored_candidates(world, world_scores(), 0.5, 2.0, candidates=[searched]) == []
+    assert scored_candidates(ring_inputs(world), world_scores(), 0.5, 2.0,
+                             candidates=[searched]) == []
 
 
 def test_a_member_under_the_anchor_bar_is_left_out_and_counted():
     snap = farm_world()
     scores = world_scores()
     scores.loc[scores["account_id"].isin(FARM[:2]), "score"] = 0.3
-    found = scored_candidates(snap, scores, 0.5, 2.0)
+    found = scored_candidates(ring_inputs(snap), scores, 0.5, 2.0)
     assert [c.members for c in found] == [FARM[2:]]
     assert found[0].evidence[-1].startswith(
         "Scored:38 of the 40 users of Device:farm-phone score at least 0.5")
@@ -103,7 +104,7 @@ def test_an_entity_most_of_whose_users_score_low_implicates_nobody():
                                       + [(a, f"laptop{i // 4}") for i, a in enumerate(HONEST)]))
     scores = world_scores(farm=0.1)
     scores.loc[scores["account_id"].isin(FARM[:12]), "score"] = 0.9
-    assert scored_candidates(snap, scores, 0.5, 2.0) == []
+    assert scored_candidates(ring_inputs(snap), scores, 0.5, 2.0) == []
 
 
 def test_scores_permuted_across_accounts_make_no_group(world):
@@ -113,18 +114,18 @@ def test_scores_permuted_across_accounts_make_no_group(world):
     kept = 0
     for _ in range(20):
         shuffled = scores.assign(score=rng.permutation(scores["score"].to_numpy()))
-        kept += len(scored_candidates(world, shuffled, 0.5, 2.0))
+        kept += len(scored_candidates(ring_inputs(world), shuffled, 0.5, 2.0))
     assert kept == 0
 
 
 def test_without_high_scores_nothing_is_read(world):
     scores = world_scores(farm=0.1).assign(score=0.2)
-    assert scored_candidates(world, scores, 0.5, 2.0) == []
+    assert scored_candidates(ring_inputs(world), scores, 0.5, 2.0) == []
 
 
 def test_a_farm_larger_than_the_group_bound_stays_whole(world):
     # one device's 40 users are one clique: nothing to split at max_group_size 20
-    found = scored_candidates(world, world_scores(), 0.5, 2.0,
+    found = scored_candidates(ring_inputs(world), world_scores(), 0.5, 2.0,
                               RingConfig(max_size=10, max_group_size=20))
     assert [c.members for c in found] == [FARM]
 
@@ -137,9 +138,9 @@ def test_linked_farms_above_the_group_bound_are_split_where_they_split():
         [(a, "farm-phone") for a in FARM] + [(a, "farm-tablet") for a in [*second, FARM[0]]]
         + [(a, f"laptop{i // 4}") for i, a in enumerate(HONEST)]))
     scores = pd.concat([world_scores(), pd.DataFrame({"account_id": second, "score": 0.9})])
-    split = scored_candidates(snap, scores, 0.5, 2.0, RingConfig(max_group_size=50))
+    split = scored_candidates(ring_inputs(snap), scores, 0.5, 2.0, RingConfig(max_group_size=50))
     assert sorted(len(c.members) for c in split) == [40, 40]
-    whole = scored_candidates(snap, scores, 0.5, 2.0)
+    whole = scored_candidates(ring_inputs(snap), scores, 0.5, 2.0)
     assert [len(c.members) for c in whole] == [80]
 
 
@@ -151,7 +152,7 @@ def test_a_transfer_hub_whose_payers_score_high_implicates_them():
                     TRANSACTED_WITH=edges([(a, "collector") for a in payers]))
     scores = pd.concat([world_scores(farm=0.1), pd.DataFrame(
         {"account_id": [*payers, "collector"], "score": [0.9] * 12 + [0.2]})])
-    found = scored_candidates(snap, scores, 0.5, 2.0)
+    found = scored_candidates(ring_inputs(snap), scores, 0.5, 2.0)
     assert [c.members for c in found] == [payers]
     assert found[0].evidence[-1].startswith(
         "Scored:12 of the 12 counterparties of Account:collector")
