@@ -68,7 +68,11 @@ hours (no cell is tighter than the type's rhythm); a cell of more than ``max_siz
 arrivals (no candidate can hold it: a farm creating 120 accounts on one device within an hour is
 seen through its 15-minute cells only, as bursts of at most ``max_size``); farm accounts that
 each also use an entity of the type nobody else does (an own second device), and cards when
-honest accounts hold one card each (exclusive members are then no evidence).
+honest accounts hold one card each (exclusive members are then no evidence); farm accounts that
+come back once more than :data:`BRIEF_S` after their first event (a scheduled keep-alive login)
+are not brief, so their burst is dropped however tight it was; a burst in the log's last
+:data:`BRIEF_S` is never judged (its members cannot be brief yet): a farm created in the last
+week of an export waits for the next run.
 """
 
 from __future__ import annotations
