@@ -152,6 +152,29 @@ def test_score_applies_the_saved_model_without_training(finished, synth, tmp_pat
     assert metrics["evaluated_on"].startswith("all given labels")
 
 
+def test_score_counts_the_string_values_the_model_was_trained_on(finished, synth, tmp_path):
+    """The synth mapping's string attributes feed share features; scoring logs that lack one
+    of the model's values and hold one it never saw builds the model's columns, no others."""
+    out, _ = finished
+    trained = json.loads((out / "model" / "metadata.json").read_text())["attribute_shares"]
+    assert list(trained) == ["channel", "status"] and "declined" in trained["status"]
+    events = pd.concat([pd.read_parquet(p) for p in sorted((synth / "events").glob("*.parquet"))])
+    events = events[events["status"] != "declined"].copy()
+    events.loc[events.index[:5], "status"] = "timeout"
+    logs = tmp_path / "logs.parquet"
+    events.to_parquet(logs)
+    scored = tmp_path / "scored"
+    result = invoke("score", "--model", out / "model", "--input", logs, "--mapping",
+                    SYNTH_MAPPING, "--out", scored, "--quiet", *FAST, *NO_EXPLAIN,
+                    "validation.drift={max_feature_psi: 1000, max_score_psi: 1000}")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((scored / ".work" / "snapshot" / "snapshot" / "manifest.json")
+                          .read_text())
+    assert manifest["attribute_shares"] == trained
+    features = [f for f in manifest["nodes"]["Account"]["features"] if f.startswith("attr_")]
+    assert features == [c for values in trained.values() for c in values.values()]
+
+
 # The blend applies XGB-Graph too; the XGB-Graph case alone (~9 s) is in `make test-all`.
 @pytest.mark.parametrize("candidate", ["blend", pytest.param("xgb-graph", marks=pytest.mark.slow)])
 def test_score_applies_the_published_candidate_as_the_run_did(synth, finished, tmp_path,
