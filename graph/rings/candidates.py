@@ -18,7 +18,8 @@ judged whole below):
   component), the members its rare entities tie (:func:`big_group_cores`): a ring inside a
   big group that chance explains is judged by its own sharing;
 * groups judged whole: the communities (before Leiden splits them) and dense blocks of more
-  than ``max_size`` and at most ``max_group_size`` accounts, kinds ``shared_entities``,
+  than ``component_size_limit`` and at most ``max_group_size`` accounts (between
+  ``max_size`` and it only components, as above: :func:`_sized`), kinds ``shared_entities``,
   ``lockstep`` and ``dense_block``. A promo farm of 200 accounts on a few devices, cards and
   IPs is one such group, whose pieces of ``max_size`` each look like one card's users. Such
   a group stays only when its sharing is significant (no money-flow exemption), when it is

@@ -38,8 +38,8 @@ class RingConfig:
         households cut as pendant parts) or its scored members are the ring, where the Leiden
         communities cut it into pieces.
     max_group_size
-        Groups of more than ``max_size`` accounts that the community and dense-block searches
-        find (a Leiden community before it is split, a component, a peeled block) are
+        Groups of more than ``component_size_limit`` accounts that the community and
+        dense-block searches find (a Leiden community before it is split, a peeled block) are
         candidates whole up to this many accounts (at least ``max_size``), beside their pieces:
         a promo farm of 200 accounts on a few devices, cards and IPs is one group whose sharing
         the null model judges as a whole; cut into pieces of ``max_size`` each looked like one
