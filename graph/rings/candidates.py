@@ -17,7 +17,8 @@ judged whole below):
 * ``group_core``: the core of each group above of more than ``max_size`` accounts (a
   component), the members its rare entities tie (:func:`big_group_cores`): a ring inside a
   big group that chance explains is judged by its own sharing;
-* groups judged whole: the communities (before Leiden splits them) and dense blocks of more
+* groups judged whole (``whole_groups``, off by default): the communities (before Leiden
+  splits them) and dense blocks of more
   than ``component_size_limit`` and at most ``max_group_size`` accounts (between
   ``max_size`` and it only components, as above: :func:`_sized`), kinds ``shared_entities``,
   ``lockstep`` and ``dense_block``. A promo farm of 200 accounts on a few devices, cards and
@@ -616,7 +617,7 @@ def lockstep_groups(
         cfg.hub_degree_cap, cfg.seed,
     )
     found = _sized(split_communities(lockstep, cfg.min_size, cfg.max_size, cfg.min_edge_weight,
-                                     cfg.resolution, cfg.seed, whole_up_to=cfg.max_group_size),
+                                     cfg.resolution, cfg.seed, whole_up_to=_whole_up_to(cfg)),
                    cfg)
     groups = [(rows, "lockstep") for rows in found]
     groups += [
@@ -625,6 +626,12 @@ def lockstep_groups(
                                  cfg.min_size, cfg.hub_degree_cap)
     ]
     return groups, (lockstep > 0).tocsr()
+
+
+def _whole_up_to(cfg: RingConfig) -> int:
+    """The most accounts of a group judged whole: ``cfg.max_group_size`` with
+    ``cfg.whole_groups``, else 0 (none)."""
+    return cfg.max_group_size if cfg.whole_groups else 0
 
 
 def _sized(groups: list[np.ndarray], cfg: RingConfig) -> list[np.ndarray]:
@@ -685,7 +692,7 @@ def _search(
         groups += [(rows, "shared_entities") for rows in found]
     found = _sized(split_communities(projection, cfg.min_size, cfg.max_size,
                                      cfg.min_edge_weight, cfg.resolution, cfg.seed,
-                                     whole_up_to=cfg.max_group_size), cfg)
+                                     whole_up_to=_whole_up_to(cfg)), cfg)
     groups += [(rows, "shared_entities") for rows in found]
     groups += [
         (block.rows, "dense_block")
@@ -695,7 +702,8 @@ def _search(
     blocks = [
         (rows, "dense_block")
         for rows in _sized([block.rows for block in peel_dense_blocks(
-            with_counterparties.matrix, cfg.min_size, cfg.max_group_size, cfg.peel_blocks,
+            with_counterparties.matrix, cfg.min_size, _whole_up_to(cfg) or cfg.max_size,
+            cfg.peel_blocks,
             cfg.hub_degree_cap,
         )], cfg)
     ] if cfg.peel_blocks > 0 else []

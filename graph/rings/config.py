@@ -37,10 +37,19 @@ class RingConfig:
         members is whole in such a component, over ``max_size``, and its label-free core (the
         households cut as pendant parts) or its scored members are the ring, where the Leiden
         communities cut it into pieces.
+    whole_groups
+        Off by default. On, groups of more than ``component_size_limit`` accounts that the
+        community and dense-block searches find (a Leiden community before it is split, a
+        peeled block) are candidates whole up to ``max_group_size`` accounts, beside their
+        pieces. Known honest look-alike it reports (review R6): a library's or hostel's 120-150
+        patrons on its 3 public PCs behind its 2 Wi-Fi IPs, one ring at surprise 70-131 (a
+        group owning localities of two types, devices and IPs, that one place's events carry
+        together).
     max_group_size
-        Groups of more than ``component_size_limit`` accounts that the community and
-        dense-block searches find (a Leiden community before it is split, a peeled block) are
-        candidates whole up to this many accounts (at least ``max_size``), beside their pieces:
+        With ``whole_groups``, groups of more than ``component_size_limit`` accounts that the
+        community and dense-block searches find are candidates whole up to this many accounts
+        (at least ``max_size``; also the bound of :mod:`graph.rings.scored`'s groups), beside
+        their pieces:
         a promo farm of 200 accounts on a few devices, cards and IPs is one group whose sharing
         the null model judges as a whole; cut into pieces of ``max_size`` each looked like one
         card's users. Such a group stays a candidate only when its sharing is significant
@@ -156,6 +165,7 @@ class RingConfig:
     flow_weight: float = 1.0
     component_weights: tuple[float, ...] = (0.5, 0.7, 1.0, 1.4)
     max_component_size: int = 0
+    whole_groups: bool = False
     max_group_size: int = 1000
     split_bridges: bool = True
     resolution: float = 1.0

@@ -412,14 +412,23 @@ def test_described_groups_are_described_as_the_search_describes_them_and_all_kep
     assert describe_groups(inputs, [], "scored_component").num_rows == 0
 
 
-def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0) -> tuple[object, list[str]]:
+def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = False
+                           ) -> tuple[object, list[str]]:
     """A promo farm of ``farm_size`` fresh accounts on 4 devices, 6 cards and 5 IPs among
     honest look-alikes: 6 towns of 120 customers at their town's shops (own device each), a
     corporate VPN of 300 on 3 IPs and a campus of 150 on 2 lab machines (own device and card
     each), 20 families of 4 sharing a laptop and a card, 3,000 others on their own device and
-    card, two to a home IP."""
+    card, two to a home IP; with ``library``, a library's 150 patrons (own device, home IP and
+    card) on 1-2 of its 3 public PCs and 1-2 of its 2 Wi-Fi IPs (review R6)."""
     rng = np.random.default_rng(seed)
     devices, ips, cards = [], [], []
+    for i in range(150 if library else 0):
+        a = f"lib{i}"
+        devices += [(a, f"d_{a}")] + [(a, f"lib_pc{j}") for j in rng.choice(
+            3, size=rng.integers(1, 3), replace=False)]
+        ips += [(a, f"ip_{a}")] + [(a, f"lib_ip{j}") for j in rng.choice(
+            2, size=rng.integers(1, 3), replace=False)]
+        cards.append((a, f"c_{a}"))
     for t in range(6):
         for i in range(120):
             a = f"t{t}c{i}"
@@ -453,9 +462,18 @@ def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0) -> tuple[object,
                     PAID_WITH=edges(cards)), farm
 
 
+def test_by_default_no_group_over_max_size_is_judged_whole_and_a_library_is_no_ring() -> None:
+    snap, farm = _farm_among_lookalikes(library=True)
+    found = find_ring_candidates(snap)
+    # the bar a run without labels reports at (ring_scoring.unlabelled_min_surprise)
+    assert all(c.features["surprise"] < 25.0 for c in found
+               if not set(c.members) & set(farm))
+    assert not any(len(c.members) > RingConfig().component_size_limit for c in found)
+
+
 def test_a_farm_over_max_size_is_one_candidate_and_its_look_alikes_none() -> None:
     snap, farm = _farm_among_lookalikes()
-    found = find_ring_candidates(snap)
+    found = find_ring_candidates(snap, RingConfig(whole_groups=True))
     whole = [c for c in found if set(c.members) == set(farm)]
     # the bar a run without labels reports at (ring_scoring.unlabelled_min_surprise)
     assert len(whole) == 1 and whole[0].features["surprise"] >= 25.0
@@ -466,7 +484,7 @@ def test_a_farm_over_max_size_is_one_candidate_and_its_look_alikes_none() -> Non
     honest = [c for c in found if not set(c.members) & set(farm)]
     assert all(c.features["surprise"] < 25.0 for c in honest)
     # cut to max_size pieces, nothing holds the farm (what the search did before)
-    pieces = find_ring_candidates(snap, RingConfig(max_group_size=RingConfig().max_size))
+    pieces = find_ring_candidates(snap)
     assert not any(len(set(c.members) & set(farm)) > 50 for c in pieces)
 
 

@@ -37,6 +37,7 @@ def test_component_size_limit_is_twice_max_size_unless_given():
 
 def test_max_group_size_is_at_least_max_size():
     assert RingConfig().max_group_size >= RingConfig().max_size
+    assert not RingConfig().whole_groups  # off by default (review R6)
     assert RingConfig(max_size=30, max_group_size=30).max_group_size == 30
     with pytest.raises(ValueError, match="max_group_size"):
         RingConfig(max_size=60, max_group_size=50)
