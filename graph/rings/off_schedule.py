@@ -559,7 +559,9 @@ def _off_payments(hub: np.ndarray, leaf: np.ndarray, day: np.ndarray, fan_of: np
     side), not slips (review R1, session 23: flatmates each paying their landlord's rent on
     their own day, each month, made one landlord and its four flatmates a ring in 2 of 3
     honest worlds, at 1.6e-30 against other routine hubs whose payers fell on their routine
-    days). One-off pairs (what the off-schedule test reads) are never partners."""
+    days). One-off pairs (what the off-schedule test reads) are never partners. What it opens
+    (review R11): a hub that pays each of its mules three times or more, or once on its
+    routine day, makes them partners, and its laundering days are then not off its routine."""
     mine = fan_of[hub] >= 0
     owner = fan_of[hub[mine]]
     on = kept[owner, day[mine] % step[hub[mine]]].astype(bool)
