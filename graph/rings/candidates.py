@@ -863,23 +863,28 @@ def _sharing_chance(
     judged by the localities it owns in its home type only,
     :func:`graph.rings.localities.home_types`).
 
-    A group over ``cfg.max_size`` gets no evidence from the hubs it shares (entities of more
-    than ``cfg.hub_degree_cap`` users: log10 chance 0): it can be most of a hub's users, a
+    With ``cfg.whole_groups`` off (the default) every group is judged as before groups were
+    judged whole: no home type, hubs' evidence counted (review R6, session 23: a hostel's 120
+    travellers on its 3 PCs behind its 2 Wi-Fi IPs, a component of 88-95 of them, owned
+    localities of both types and was reported at surprise 103-123; the parent reported none).
+    With it on, a group over ``cfg.max_size`` gets no evidence from the hubs it shares
+    (entities of more than ``cfg.hub_degree_cap`` users: log10 chance 0): it can be most of a
+    hub's users, a
     group by definition as one entity's users are (a corporate VPN's 193 users of one of its
     IPs, sharing its two other, busier IPs), and hubs are in no locality to explain it. A
     group of up to ``max_size`` is a small part of a hub's users, which the type null judges.
     """
     type_names, codes = types
     degree_by_type = type_degrees(uses, codes, len(type_names))
-    home = home_types(membership, localities, len(type_names))
+    home = home_types(membership, localities, len(type_names)) if cfg.whole_groups else None
     chance = sharing_log_chance(
         shared, sizes, entity_degree, codes, (membership @ degree_by_type) / sizes[:, None],
         degree_by_type.sum(axis=0),
         np.max([entry_locality_rate(membership, shared, scale, home) for scale in localities],
                axis=0) if localities else None)
     row = np.repeat(np.arange(chance.shape[0]), np.diff(chance.indptr))
-    hub_in_big = (sizes[row] > cfg.max_size) & (entity_degree[chance.indices]
-                                                 > cfg.hub_degree_cap)
+    hub_in_big = (cfg.whole_groups & (sizes[row] > cfg.max_size)
+                  & (entity_degree[chance.indices] > cfg.hub_degree_cap))
     chance.data[hub_in_big] = 0.0
     return chance
 
@@ -1204,7 +1209,8 @@ def _describe(
     by_flows = flow_shape | ((anchor < 0) & ((internal_flow > 0) | (n_shared == 0)))
     # a group over max_size (a community or dense block kept whole) stays for its sharing
     # alone: money shapes are the flow searches', of at most max_size accounts
-    kept = (surprising >= cfg.min_surprise) | (by_flows & (sizes <= cfg.max_size))
+    kept = (surprising >= cfg.min_surprise) | (by_flows & ((sizes <= cfg.max_size)
+                                                           | (not cfg.whole_groups)))
     for union, pieces in unions or []:
         if (surprising[pieces] >= cfg.min_surprise).all():
             kept[union] = False

@@ -412,16 +412,24 @@ def test_described_groups_are_described_as_the_search_describes_them_and_all_kep
     assert describe_groups(inputs, [], "scored_component").num_rows == 0
 
 
-def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = False
-                           ) -> tuple[object, list[str]]:
+def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = False,
+                           hostel: bool = False) -> tuple[object, list[str]]:
     """A promo farm of ``farm_size`` fresh accounts on 4 devices, 6 cards and 5 IPs among
     honest look-alikes: 6 towns of 120 customers at their town's shops (own device each), a
     corporate VPN of 300 on 3 IPs and a campus of 150 on 2 lab machines (own device and card
     each), 20 families of 4 sharing a laptop and a card, 3,000 others on their own device and
     card, two to a home IP; with ``library``, a library's 150 patrons (own device, home IP and
-    card) on 1-2 of its 3 public PCs and 1-2 of its 2 Wi-Fi IPs (review R6)."""
+    card) on 1-2 of its 3 public PCs and 1-2 of its 2 Wi-Fi IPs (review R6); with ``hostel``, a
+    hostel's 120 travellers (own card) on 1-2 of its 3 PCs and 1-2 of its 2 Wi-Fi IPs."""
     rng = np.random.default_rng(seed)
     devices, ips, cards = [], [], []
+    for i in range(120 if hostel else 0):
+        a = f"hos{i}"
+        devices += [(a, f"hostel_pc{j}") for j in rng.choice(3, size=rng.integers(1, 3),
+                                                              replace=False)]
+        ips += [(a, f"hostel_ip{j}") for j in rng.choice(2, size=rng.integers(1, 3),
+                                                          replace=False)]
+        cards.append((a, f"c_{a}"))
     for i in range(150 if library else 0):
         a = f"lib{i}"
         devices += [(a, f"d_{a}")] + [(a, f"lib_pc{j}") for j in rng.choice(
@@ -469,6 +477,16 @@ def test_by_default_no_group_over_max_size_is_judged_whole_and_a_library_is_no_r
     assert all(c.features["surprise"] < 25.0 for c in found
                if not set(c.members) & set(farm))
     assert not any(len(c.members) > RingConfig().component_size_limit for c in found)
+
+
+def test_by_default_a_hostels_travellers_are_no_ring() -> None:
+    # a component of ~90 travellers owning localities of two types (the hostel's PCs and its
+    # Wi-Fi IPs): judged as before groups were judged whole, chance explains it (review R6: with
+    # home types it was reported at surprise 103-123 on 3 seeds)
+    for seed in (0, 1):
+        snap, farm = _farm_among_lookalikes(seed=seed, hostel=True)
+        assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
+                   if not set(c.members) & set(farm))
 
 
 def test_a_farm_over_max_size_is_one_candidate_and_its_look_alikes_none() -> None:
