@@ -70,6 +70,14 @@ class _World:
             if i % 2:
                 self.also(rows, kind)
 
+    def sellers(self, n: int = 100) -> None:
+        """``n`` sellers each with 20 reviewers with histories and 3 fresh ones over two
+        months, on business hours."""
+        for _ in range(n):
+            seller = self.entity(f"Seller:s{len(self.labels)}")
+            self.add(seller, self.business(20, 60), fresh=False)
+            self.add(seller, self.business(3, 60))
+
     def bursts(self, min_size: int = 3, max_size: int = 50, fresh_s: float = DAY,
                unknown: bool = False) -> list:
         uses = pd.DataFrame({"row": self.rows, "col": self.cols,
@@ -102,10 +110,7 @@ def test_a_sellers_history_less_raters_within_a_day_are_a_burst():
     # rate it within one day
     world = _World()
     world.honest("Seller", 1000)
-    for _ in range(100):
-        seller = world.entity(f"Seller:s{len(world.labels)}")
-        world.add(seller, world.business(20, 60), fresh=False)
-        world.add(seller, world.business(3, 60))
+    world.sellers()
     seller = world.entity("Seller:target")
     world.add(seller, world.business(300, 60), fresh=False)
     world.add(seller, world.business(10, 60))
@@ -129,10 +134,7 @@ def test_honest_look_alikes_are_no_bursts():
     world.add(world.entity("IP:university"),
               START + 20 * DAY + world.rng.integers(0, 7 * DAY, 1500))
     # a flash sale: 270 existing customers and 30 fresh accounts buy within one hour
-    for i in range(100):
-        seller = world.entity(f"Seller:s{i}")
-        world.add(seller, world.business(20, 60), fresh=False)
-        world.add(seller, world.business(3, 60))
+    world.sellers()
     sale = world.entity("Seller:sale")
     world.add(sale, world.business(200, 60), fresh=False)
     world.add(sale, START + 30 * DAY + world.rng.integers(0, 3600, 270), fresh=False)

@@ -33,11 +33,18 @@ def _world(hubs: int = 30, weeks: int = 52, pool: int = 26, off_days: int = 6, s
         dst.append(payee)
         ts.append((7 * (gap * d + 3) + 1 + d % 6) * DAY_S)
         payee += 1
+    return _timed(src, dst, ts, 100.0, payee)
+
+
+def _timed(src: list[int], dst: list[int], ts: list[float], amount: float, accounts: int
+           ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+    """Every transfer (``src, dst, ts``), their pair table (each of ``amount``) and the
+    ``accounts`` accounts."""
     times = pd.DataFrame({"src": src, "dst": dst, "ts": ts})
     pairs = times.groupby(["src", "dst"], as_index=False).agg(
         count=("ts", "size"), ts=("ts", "min"), last=("ts", "max"))
-    pairs["amount"] = 100.0
-    return times, pairs, pd.Index([str(i) for i in range(payee)])
+    pairs["amount"] = amount
+    return times, pairs, pd.Index([str(i) for i in range(accounts)])
 
 
 def test_known_times_are_each_pairs_first_and_last():
@@ -230,11 +237,7 @@ def _landlords(landlords: int = 30, months: int = 24, tenants: int = 4, seed: in
                 dst.append(h)
                 ts.append((30 * m + own + int(rng.integers(-2, 3)) + 3) * DAY_S + 3600.0)
         payer += tenants
-    times = pd.DataFrame({"src": src, "dst": dst, "ts": ts})
-    pairs = times.groupby(["src", "dst"], as_index=False).agg(
-        count=("ts", "size"), ts=("ts", "min"), last=("ts", "max"))
-    pairs["amount"] = 500.0
-    return times, pairs, pd.Index([str(i) for i in range(payer)])
+    return _timed(src, dst, ts, 500.0, payer)
 
 
 def test_flatmates_paying_rent_on_their_own_days_are_no_fan():
