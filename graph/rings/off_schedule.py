@@ -566,7 +566,7 @@ def _off_payments(hub: np.ndarray, leaf: np.ndarray, day: np.ndarray, fan_of: np
     owner = fan_of[hub[mine]]
     on = kept[owner, day[mine] % step[hub[mine]]].astype(bool)
     pair = owner * n_accounts + leaf[mine]
-    codes, at, times = np.unique(pair, return_inverse=True, return_counts=True)
+    _, at, times = np.unique(pair, return_inverse=True, return_counts=True)
     partner = (times >= PARTNER_PAYMENTS)[at] | np.isin(pair, pair[on])
     off_day = mine.copy()
     off_day[mine] = ~on & ~partner
