@@ -25,8 +25,10 @@ judged whole below):
   IPs is one such group, whose pieces of ``max_size`` each look like one card's users. Such
   a group stays only when its sharing is significant (no money-flow exemption), when it is
   more surprising than any smaller candidate inside it (one that is not is that candidate
-  padded: :func:`_padded_big_groups`), with no evidence from the hubs it shares and judged by
-  the localities it owns in its home type only (:func:`_sharing_chance`); the searches cut
+  padded: :func:`_padded_big_groups`), with no evidence from the hubs it shares, judged by
+  the localities it owns in its home kind only (one place's devices and IPs one kind), picked
+  as its home's users and counting each entity's users beyond one household's
+  (:func:`_sharing_chance`, :func:`graph.rings.localities.home_anchors`); the searches cut
   only groups of up to ``max_size`` further (dense cores, rare-entity cores);
 * ``flow_periodic_fan``: one-off counterparties of one account on an exact schedule of days
   (:mod:`graph.rings.periodic`), judged by its own test: its surprise is at least that of the
@@ -104,8 +106,11 @@ from graph.rings.localities import (
     entry_locality_rate,
     find_localities,
     find_locality_scales,
+    home_anchors,
+    home_entries,
     home_types,
     pair_locality_mean,
+    type_kinds,
 )
 from graph.rings.lockstep import lockstep_matrix, lockstep_touches
 from graph.rings.null_model import (
@@ -126,6 +131,7 @@ from graph.rings.off_routine import TransferTimes, off_routine_fans, timed_hubs
 from graph.rings.off_schedule import off_schedule_fans
 from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
+    HOUSEHOLD_MAX,
     UseTimes,
     account_activity,
     co_user_pair_counts,
@@ -860,7 +866,7 @@ def _sharing_chance(
     chance of that sharing given the entity's popularity, its type's activity in the group
     and, where ``localities`` are given, how local such sharing is
     (:func:`graph.rings.null_model.sharing_log_chance`; a group over ``cfg.max_size`` is
-    judged by the localities it owns in its home type only,
+    judged by the localities it owns in its home kind only,
     :func:`graph.rings.localities.home_types`).
 
     With ``cfg.whole_groups`` off (the default) every group is judged as before groups were
@@ -873,20 +879,45 @@ def _sharing_chance(
     group by definition as one entity's users are (a corporate VPN's 193 users of one of its
     IPs, sharing its two other, busier IPs), and hubs are in no locality to explain it. A
     group of up to ``max_size`` is a small part of a hub's users, which the type null judges.
+    Such a group's members sharing an entity count beyond one household's
+    (:data:`graph.rings.pairs.HOUSEHOLD_MAX`): families travel, stay and pay together, so a
+    hostel of 40 families each on its own card shows nothing, a farm's 33 accounts on one card
+    do. The evasion it opens: a farm spreading its cards over sets of up to that many accounts
+    is not found whole (its pieces are judged as before).
     """
     type_names, codes = types
     degree_by_type = type_degrees(uses, codes, len(type_names))
-    home = home_types(membership, localities, len(type_names)) if cfg.whole_groups else None
+    kinds = type_kinds(type_names, cfg.place_types)
+    home = _home_kinds(membership, localities, type_names, cfg)
+    counted = shared.tocsr()
+    if cfg.whole_groups:
+        # a big group's members sharing an entity beyond one household's (a farm's card of
+        # 33) are evidence; a household's or family's card in it is not (a hostel's 40
+        # families of 3, each on its own card, were a ring at surprise 110-242)
+        counted = counted.copy()
+        row = np.repeat(np.arange(counted.shape[0]), np.diff(counted.indptr))
+        big = sizes[row] > cfg.max_size
+        counted.data[big] = np.maximum(counted.data[big] - HOUSEHOLD_MAX, 0.0)
     chance = sharing_log_chance(
-        shared, sizes, entity_degree, codes, (membership @ degree_by_type) / sizes[:, None],
+        counted, sizes, entity_degree, codes, (membership @ degree_by_type) / sizes[:, None],
         degree_by_type.sum(axis=0),
-        np.max([entry_locality_rate(membership, shared, scale, home) for scale in localities],
-               axis=0) if localities else None)
+        np.max([entry_locality_rate(membership, shared, scale, home, kinds)
+                for scale in localities], axis=0) if localities else None)
     row = np.repeat(np.arange(chance.shape[0]), np.diff(chance.indptr))
     hub_in_big = (cfg.whole_groups & (sizes[row] > cfg.max_size)
                   & (entity_degree[chance.indices] > cfg.hub_degree_cap))
     chance.data[hub_in_big] = 0.0
     return chance
+
+
+def _home_kinds(membership: sp.csr_matrix, localities: list[Localities],
+                type_names: np.ndarray, cfg: RingConfig) -> np.ndarray | None:
+    """Per group: its home kind (:func:`graph.rings.localities.home_types`, the types of
+    ``cfg.place_types`` one kind), or None with ``cfg.whole_groups`` off."""
+    if not cfg.whole_groups:
+        return None
+    return home_types(membership, localities, len(type_names),
+                      type_kinds(type_names, cfg.place_types))
 
 
 def _scored_groups(
@@ -1142,6 +1173,17 @@ def _describe(
         anchor_degree = entity_degree[at]
     else:  # no entities at all: money flows only
         peers = anchor_degree = np.zeros(len(groups))
+    home = _home_kinds(membership, localities, type_names, cfg)
+    if home is not None:
+        # a group with a home is picked as its home's users; its anchor entity's sharing
+        # counts as the rest does (its home's entities' chance is 0: they explain it)
+        on_home, home_users, home_peers = home_anchors(
+            membership, localities, home, type_kinds(type_names, cfg.place_types))
+        by_home = np.flatnonzero(on_home > 0)
+        beyond_anchor[by_home] += np.asarray(chance[by_home, anchor[by_home]]).ravel()
+        anchor_members = np.where(on_home > 0, on_home, anchor_members)
+        anchor_degree = np.where(on_home > 0, home_users, anchor_degree)
+        peers = np.where(on_home > 0, home_peers, peers)
     # a money-flow shape is grown through transfers only: its members' choices are their
     # counterparties, not every co-user of their entities
     flow_shape = np.array(["flow_" in kind for _, kind in groups], dtype=bool)
@@ -1195,8 +1237,18 @@ def _describe(
         entity_degree <= cfg.hub_degree_cap, localities,
         ties=(entity_degree >= 2) & (entity_degree <= cfg.pair_max_degree),
     ) - money.shape[pair] - timing
+    if home is not None:
+        # a group's home entities tie its members as its rare ones do: a farm on its own 4
+        # devices and 5 IPs paying with 6 cards is one core, not one card's users
+        tied = chance.tocsr(copy=True)
+        at = home_entries(membership, tied, localities, home,
+                          type_kinds(type_names, cfg.place_types))
+        tied.data[at] = np.minimum(tied.data[at], -CORE_MIN_RARITY)
+    else:
+        tied = chance
     del membership, money, entry_degree
-    in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
+    in_core = _core_entries(uses, tied, entity_degree <= cfg.hub_degree_cap, rows, cand)
+    del tied
     burst_of = _exact_groups([burst.rows for burst in bursts or []], member_sets)
     is_burst = np.zeros(len(groups), dtype=bool)
     is_burst[burst_of[burst_of >= 0]] = True

@@ -41,10 +41,16 @@ class RingConfig:
         Off by default. On, groups of more than ``component_size_limit`` accounts that the
         community and dense-block searches find (a Leiden community before it is split, a
         peeled block) are candidates whole up to ``max_group_size`` accounts, beside their
-        pieces. Known honest look-alike it reports (review R6): a library's or hostel's 120-150
-        patrons on its 3 public PCs behind its 2 Wi-Fi IPs, one ring at surprise 70-131 (a
-        group owning localities of two types, devices and IPs, that one place's events carry
-        together).
+        pieces. Such a group is judged by its home (``place_types``): a library's or hostel's
+        120-150 patrons on its 3 public PCs behind its 2 Wi-Fi IPs are one place's users (review
+        R6: judged by a type each they were a ring at surprise 70-131), and only the sharing
+        of more accounts than a household counts as its evidence.
+    place_types
+        Entity types one place's events carry together (a building's PCs and the Wi-Fi IPs they
+        sit behind: a login's device and IP): for a group over ``max_size`` they are one kind
+        of type when its home is chosen (:func:`graph.rings.localities.home_types`), so a
+        hostel's or library's patrons owning localities of both are explained by them as one
+        place, while the cards they or a farm share stay evidence.
     max_group_size
         With ``whole_groups``, groups of more than ``component_size_limit`` accounts that the
         community and dense-block searches find are candidates whole up to this many accounts
@@ -54,7 +60,9 @@ class RingConfig:
         the null model judges as a whole; cut into pieces of ``max_size`` each looked like one
         card's users. Such a group stays a candidate only when its sharing is significant
         (``min_surprise``); a group that owns the localities of its sharing is judged by them
-        in one entity type only (:func:`graph.rings.localities.home_types`).
+        in one kind of entity type only (:func:`graph.rings.localities.home_types`), picked as
+        that home's users (:func:`graph.rings.localities.home_anchors`), and an entity's
+        users in it count beyond one household's (``graph.rings.pairs.HOUSEHOLD_MAX``).
     split_bridges
         Split each such component where single links tie parts of at least ``min_size``
         accounts (:func:`graph.rings.communities.split_at_bridges`): two rings tied by one
@@ -167,6 +175,7 @@ class RingConfig:
     max_component_size: int = 0
     whole_groups: bool = False
     max_group_size: int = 1000
+    place_types: tuple[str, ...] = ("Device", "IP")
     split_bridges: bool = True
     resolution: float = 1.0
     peel_blocks: int = 20
@@ -201,6 +210,7 @@ class RingConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "component_weights", tuple(map(float, self.component_weights)))
+        object.__setattr__(self, "place_types", tuple(map(str, self.place_types)))
         object.__setattr__(self, "locality_resolutions",
                            tuple(map(float, self.locality_resolutions)))
         if not 2 <= self.min_size <= self.max_size:

@@ -11,8 +11,10 @@ devices), kept only when at least ``min_users`` distinct accounts use them: a ri
 devices, used only by its members, can never be a locality of their own (``min_users`` above
 ``max_size``), so what a ring shares beyond its neighbourhood stays surprising. A group judged
 whole over ``max_size`` (a farm of 200) can make localities of its own, one per type it
-shares; it may be a neighbourhood of one type, its *home type* (a town at its terminals), and
-its own localities of any other type explain none of its sharing (:func:`home_types`).
+shares; it may be a neighbourhood of one kind of type, its *home kind* (a town at its
+terminals; a hostel at its PCs and the Wi-Fi IPs behind them, two types one place's events carry
+together: :func:`type_kinds`), and its own localities of any other kind explain none of its
+sharing (:func:`home_types`).
 
 The cost is one Leiden run on a graph with one node per account and entity and one edge per
 account-entity use (linear in the uses), plus sparse products; no Python loop per entity. Several
@@ -189,6 +191,7 @@ def entry_locality_rate(
     shared: sp.csr_matrix,
     localities: Localities,
     home: np.ndarray | None = None,
+    kinds: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per stored entry ``(g, e)`` of ``shared`` (CSR order): ``g_C / E_C``, the members' mean
     number of entities of ``e``'s locality ``C`` over its uses; 0 where ``e`` has none.
@@ -197,9 +200,10 @@ def entry_locality_rate(
     probability about ``k_{a,C} d_e / E_C``; this is that rate without ``d_e``, averaged over
     the members as :func:`graph.rings.null_model.sharing_log_chance` averages the type degree.
 
-    With ``home`` (per group, the type code of its home type or -1: :func:`home_types`), a
-    locality the group's members are more than half the users of (the group's own) explains
-    its sharing only when it is of the group's home type; otherwise the rate is 0.
+    With ``home`` (per group, its home kind or -1: :func:`home_types`; ``kinds``: the kind of
+    each type code, :func:`type_kinds`, default each type its own), a locality the group's
+    members are more than half the users of (the group's own) explains its sharing only when
+    its type is of the group's home kind; otherwise the rate is 0.
     """
     shared = shared.tocsr()
     out = np.zeros(shared.nnz)
@@ -209,9 +213,10 @@ def entry_locality_rate(
     per_group = (membership @ localities.account_degree).tocoo()
     values = per_group.data / sizes[per_group.row]
     if home is not None:
-        # only a group with a home type owns a locality (home_types)
+        kind = _kind_of(localities.type_code, kinds)
+        # only a group with a home kind owns a locality (home_types)
         at = np.flatnonzero((home[per_group.row] >= 0)
-                            & (localities.type_code[per_group.col] != home[per_group.row]))
+                            & (kind[per_group.col] != home[per_group.row]))
         own = _own_localities(membership, localities, per_group.row[at], per_group.col[at])
         values[at[own]] = 0.0
     n_loc = localities.count
@@ -228,6 +233,23 @@ def entry_locality_rate(
     return out
 
 
+def type_kinds(type_names: np.ndarray, together: tuple[str, ...]) -> np.ndarray:
+    """Per type code (rank in ``type_names``): its kind, the type's own code, or for every
+    type named in ``together`` the code of the first of them present (one kind: the types one
+    place's events carry together, a building's PCs and the Wi-Fi IPs they sit behind)."""
+    kinds = np.arange(len(type_names), dtype=np.int64)
+    joined = np.flatnonzero(np.isin(np.asarray(type_names, dtype=object),
+                                    np.asarray(together, dtype=object)))
+    if len(joined):
+        kinds[joined] = joined[0]
+    return kinds
+
+
+def _kind_of(type_code: np.ndarray, kinds: np.ndarray | None) -> np.ndarray:
+    """The kind of each of ``type_code`` (``kinds`` None: each type its own)."""
+    return type_code if kinds is None else kinds[type_code]
+
+
 def _own_localities(membership: sp.csr_matrix, localities: Localities, group: np.ndarray,
                     locality: np.ndarray) -> np.ndarray:
     """Per pair ``(group[i], locality[i])``: whether the group's members (rows of
@@ -239,19 +261,28 @@ def _own_localities(membership: sp.csr_matrix, localities: Localities, group: np
     return 2.0 * np.asarray(users[local, locality]).ravel() > localities.users[locality]
 
 
-def home_types(membership: sp.csr_matrix, scales: list[Localities], n_types: int) -> np.ndarray:
-    """Per group (rows of ``membership``): its *home type*, the type code whose own localities
-    (more than half of whose users are its members) its members use most over all ``scales``;
-    -1 for a group that owns no locality.
+def home_types(membership: sp.csr_matrix, scales: list[Localities], n_types: int,
+               kinds: np.ndarray | None = None) -> np.ndarray:
+    """Per group (rows of ``membership``): its *home kind*, the kind of type (``kinds``: per
+    type code, :func:`type_kinds`; None: each type its own) whose own localities (more than
+    half of whose users are its members) its members use most over all ``scales``; -1 for a
+    group that owns no locality.
 
     A group may be one neighbourhood, as it may be one entity's users (the null model's
     anchor): a town's customers at its terminals, an office at its machines, a campus at its
-    lab devices; its own localities of that type explain its sharing
-    (:func:`entry_locality_rate`). A group that makes its own neighbourhood of a second type
-    too (a farm's few devices and its few cards, used by nobody else) is not explained by
-    those: learnt from the same graph, the localities of a group's own entities would explain
-    any group. Groups of up to ``max_size`` accounts own no locality (every locality has more
-    users than twice that: ``locality_min_users``), so only bigger groups have a home type.
+    lab devices; its own localities of that kind explain its sharing
+    (:func:`entry_locality_rate`). A place is one kind whatever types its events carry
+    together: a hostel's travellers on its 3 PCs behind its 2 Wi-Fi IPs own localities of
+    both types, one place (review R6, session 23: with a type each they were a ring at
+    surprise 92-131). A group that makes its own neighbourhood of a second kind too (a farm's
+    few devices and its few cards, used by nobody else) is not explained by those: learnt
+    from the same graph, the localities of a group's own entities would explain any group.
+    The property used: travellers and patrons pay with their own cards (they have lives
+    outside the place), a farm's accounts share its cards too. The evasion it opens: a farm
+    sharing only machines and networks (each account its own card or none) is explained as a
+    place when judged whole (its pieces of up to ``max_size`` are judged as before). Groups of
+    up to ``max_size`` accounts own no locality (every locality has more users than twice
+    that: ``locality_min_users``), so only bigger groups have a home kind.
     """
     home = np.full(membership.shape[0], -1, dtype=np.int64)
     scales = [scale for scale in scales if scale.count]
@@ -267,10 +298,68 @@ def home_types(membership: sp.csr_matrix, scales: list[Localities], n_types: int
     for scale in scales:
         per_group = (candidates @ scale.account_degree).tocoo()
         own = _own_localities(candidates, scale, per_group.row, per_group.col)
-        np.add.at(total, (per_group.row[own], scale.type_code[per_group.col[own]]),
-                  per_group.data[own])
+        kind = _kind_of(scale.type_code, kinds)
+        np.add.at(total, (per_group.row[own], kind[per_group.col[own]]), per_group.data[own])
     home[able] = np.where(total.max(axis=1) > 0, np.argmax(total, axis=1), -1)
     return home
+
+
+def home_anchors(membership: sp.csr_matrix, scales: list[Localities], home: np.ndarray,
+                 kinds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per group (rows of ``membership``; ``home``: its home kind, :func:`home_types`): the
+    members using its own localities of its home kind, those localities' distinct users and
+    the number of localities of that kind, at the scale where those members are most (fewest
+    users among equals); 0, 0, 0 for a group without a home kind.
+
+    What the null model picks such a group by (:func:`graph.rings.null_model.selection_log_count`):
+    most of one place's or neighbourhood's users, ``C(users, members)`` ways times the places
+    of its kind, as a small group is picked as most of one entity's users. Counted member by
+    member through their co-users instead, a group of 200 on its own 4 devices and 5 IPs paid
+    about 2.6 orders a member for choices that are its own members (its 6 shared cards, 35-46
+    orders each, could not show it); a hostel's travellers on its PCs and Wi-Fi IPs are one
+    place's users, as likely as any place's, and sharing nothing else stay unsurprising.
+    """
+    n_groups = membership.shape[0]
+    members, users, peers = np.zeros(n_groups), np.zeros(n_groups), np.zeros(n_groups)
+    homed = np.flatnonzero(home >= 0)
+    if len(homed) == 0:
+        return members, users, peers
+    groups = membership[homed].tocsr()
+    for scale in (scale for scale in scales if scale.count):
+        kind = _kind_of(scale.type_code, kinds)
+        per_group = (groups @ scale.account_degree).tocoo()
+        at = np.flatnonzero(kind[per_group.col] == home[homed][per_group.row])
+        at = at[_own_localities(groups, scale, per_group.row[at], per_group.col[at])]
+        own = sp.csr_matrix((np.ones(len(at)), (per_group.col[at], per_group.row[at])),
+                            shape=(scale.count, len(homed)))
+        # accounts x groups: whether the account uses one of the group's own home localities
+        on = ((scale.account_degree > 0).astype(np.float64) @ own).tocsc() > 0
+        found_users = np.asarray(on.getnnz(axis=0), np.float64)
+        found_members = np.asarray(groups.multiply(on.T).getnnz(axis=1), np.float64)
+        better = (found_members > members[homed]) | (
+            (found_members == members[homed]) & (found_members > 0)
+            & (found_users < users[homed]))
+        members[homed[better]] = found_members[better]
+        users[homed[better]] = found_users[better]
+        count = np.bincount(kind, minlength=int(max(kind.max(), home.max())) + 1)
+        peers[homed[better]] = count[home[homed[better]]]
+    return members, users, peers
+
+
+def home_entries(membership: sp.csr_matrix, shared: sp.csr_matrix, scales: list[Localities],
+                 home: np.ndarray, kinds: np.ndarray | None = None) -> np.ndarray:
+    """Per stored entry ``(g, e)`` of ``shared`` (CSR order): whether ``e`` is in one of group
+    ``g``'s own localities (:func:`home_types`) of its home kind ``home[g]`` at some scale: the
+    entities that make the group one place's users."""
+    shared = shared.tocsr()
+    out = np.zeros(shared.nnz, dtype=bool)
+    row = np.repeat(np.arange(shared.shape[0], dtype=np.int64), np.diff(shared.indptr))
+    for scale in (scale for scale in scales if scale.count):
+        loc = scale.of_entity[shared.indices]
+        at = np.flatnonzero((loc >= 0) & (home[row] >= 0) & ~out)
+        at = at[_kind_of(scale.type_code, kinds)[loc[at]] == home[row[at]]]
+        out[at[_own_localities(membership, scale, row[at], loc[at])]] = True
+    return out
 
 
 def pair_locality_mean(

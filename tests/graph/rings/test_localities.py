@@ -12,8 +12,11 @@ from graph.rings.localities import (
     entry_locality_rate,
     find_localities,
     find_locality_scales,
+    home_anchors,
+    home_entries,
     home_types,
     pair_locality_mean,
+    type_kinds,
 )
 from tests.graph.rings.helpers import edges, snapshot
 
@@ -141,6 +144,52 @@ def test_a_group_owning_localities_of_two_types_is_judged_by_its_home_type_s_onl
     assert home_types(half, [found], 2).tolist() == [-1]
     assert np.allclose(entry_locality_rate(half, part, found, home_types(half, [found], 2)),
                        entry_locality_rate(half, part, found))
+
+
+def test_one_place_s_types_are_one_kind_and_other_types_their_own() -> None:
+    assert type_kinds(np.array(["Device", "IP", "PaymentMethod"]), ("Device", "IP")).tolist() \
+        == [0, 0, 2]
+    assert type_kinds(np.array(["Email", "IP", "Phone"]), ("Device", "IP")).tolist() == [0, 1, 2]
+    assert type_kinds(np.array([], dtype=object), ("Device", "IP")).tolist() == []
+
+
+def _hostel() -> tuple[Localities, sp.csr_matrix, sp.csr_matrix]:
+    """Six travellers on a hostel's two PCs (type 0, locality 0) behind its two Wi-Fi IPs
+    (type 1, locality 1), sharing three cards (type 2, locality 2) nobody else uses, two of
+    them at a shop terminal (type 2, locality 3) with two townspeople."""
+    terminal = np.r_[1.0, 1.0, np.zeros(4)]
+    found = Localities(
+        of_entity=np.array([0, 0, 1, 1, 2, 2, 2, 3]), edges=np.array([12.0, 12.0, 18.0, 4.0]),
+        pairs=np.array([60.0, 60.0, 90.0, 12.0]), type_code=np.array([0, 1, 2, 2]),
+        account_degree=sp.csr_matrix(np.vstack([
+            np.column_stack([np.full(6, 2.0), np.full(6, 2.0), np.full(6, 3.0), terminal]),
+            [[0.0, 0.0, 0.0, 1.0]] * 2])))
+    travellers = sp.csr_matrix(np.r_[np.ones(6), 0.0, 0.0][None, :])
+    shared = sp.csr_matrix(np.array([[6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 2.0]]))
+    return found, travellers, shared
+
+
+def test_a_place_s_pcs_and_wifi_are_one_home_its_cards_stay_evidence() -> None:
+    found, travellers, shared = _hostel()
+    kinds = type_kinds(np.array(["Device", "IP", "PaymentMethod"]), ("Device", "IP"))
+    # a type each, the cards (18 uses) would be its home and the PCs and IPs (12 each) evidence
+    assert home_types(travellers, [found], 3).tolist() == [2]
+    home = home_types(travellers, [found], 3, kinds)
+    assert home.tolist() == [0]  # one place: 24 uses of its PCs and Wi-Fi
+    free = entry_locality_rate(travellers, shared, found)
+    judged = entry_locality_rate(travellers, shared, found, home, kinds)
+    # PCs and IPs explained by their localities; the cards (its own locality) not; the
+    # terminal (two of its four users) as before
+    assert (free > 0).all()
+    assert np.allclose(judged[:4], free[:4]) and (judged[4:7] == 0.0).all()
+    assert judged[7] == free[7]
+    assert home_entries(travellers, shared, [found], home, kinds).tolist() == [True] * 4 + [
+        False] * 4
+    # picked as its place's users: all six of its PCs' and IPs' six users, of 2 such places
+    members, users, peers = home_anchors(travellers, [found], home, kinds)
+    assert (members.tolist(), users.tolist(), peers.tolist()) == ([6.0], [6.0], [2.0])
+    none = home_anchors(travellers, [found], np.array([-1]), kinds)
+    assert [x.tolist() for x in none] == [[0.0], [0.0], [0.0]]
 
 
 def test_groups_up_to_max_size_own_no_locality_so_their_rates_are_unchanged():
