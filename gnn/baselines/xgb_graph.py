@@ -106,7 +106,7 @@ def hop_feature_blocks(
             widths = [level[et[0]].shape[1] for et in into[t]]
             following[t] = np.empty((int(data[t].num_nodes), sum(widths)))
             n = following[t].shape[0]
-            for et, start, w in zip(into[t], np.cumsum([0, *widths[:-1]]), widths, strict=True):
+            for et, start, w in zip(into[t], np.cumsum([0, *widths])[:-1], widths, strict=True):
                 for lo in range(0, n, block_rows):  # a row's mean does not depend on the others
                     following[t][lo: lo + block_rows, start: start + w] = (
                         means[et][lo: lo + block_rows] @ level[et[0]])

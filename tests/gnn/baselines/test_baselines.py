@@ -60,6 +60,14 @@ def test_hop_features_reach_two_hops():
     assert features[2, -2] == pytest.approx(own[2, 0], abs=1e-6)
 
 
+def test_hop_features_of_accounts_without_relations_are_their_own_at_every_hop():
+    # a graph of accounts alone (no relation reaches them): each hop adds nothing
+    snapshot = make_snapshot(["a", "b"], {"events": np.array([1.0, 2.0])}, {})
+    data, _ = snapshot_to_heterodata(snapshot)
+    for hops in (0, 1, 2, 3):
+        assert hop_features(data, hops).tobytes() == data["Account"].x.numpy().tobytes()
+
+
 def _every_level_hop_features(data, hops, target):
     """The plain formula: every type's level at every hop in float64, stacked, cast once."""
     import scipy.sparse as sp
