@@ -406,10 +406,8 @@ class _BusyEntities:
         the other) to the slots' aggregates (``fresh``: slots empty before)."""
         count = len(slots)
         seg = np.repeat(np.arange(count), n)
-        ts = features._ts[positions]
-        order = np.lexsort((ts, seg))
-        at = _At(positions[order])
-        ts = ts[order]
+        positions, ts = _by_time(positions, features._ts[positions], seg)
+        at = _At(positions)
         times = ts / 1e6
         start = np.cumsum(n) - n
         end = start + n - 1
@@ -954,10 +952,8 @@ class LiveFeatures:
         node (segment) numbers, grouped by node and in time order within it."""
         count = len(n)
         seg = np.repeat(np.arange(count), n)
-        ts = self._ts[positions]
-        order = np.lexsort((ts, seg))
-        at = _At(positions[order])
-        ts = ts[order]
+        positions, ts = _by_time(positions, self._ts[positions], seg)
+        at = _At(positions)
         width = len(self.event_types) + 1
         types = np.bincount(seg * width + at(self._type) + 1,
                             minlength=count * width).reshape(count, width)
@@ -1198,6 +1194,21 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The integers ``starts[i] .. starts[i] + lengths[i] - 1`` of each ``i``, in order."""
     total = int(lengths.sum())
     return np.arange(total) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+
+
+def _by_time(positions: np.ndarray, ts: np.ndarray,
+             seg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``positions`` and their times ``ts`` ordered by segment (``seg``, non-decreasing), then
+    time, ties in their order: a stable lexsort, skipped when they are in that order already.
+    Stored events are nearly all in time order (the 1M run's: 319 steps back in 11.3M), so a
+    node's positions mostly are: one pass over adjacent pairs instead of a sort (50,000 events
+    of 5 nodes: ~39 against ~550 us)."""
+    late = ts[1:] < ts[:-1]
+    late &= seg[1:] == seg[:-1]
+    if not late.any():
+        return positions, ts
+    order = np.lexsort((ts, seg))
+    return positions[order], ts[order]
 
 
 def _inserted(values: np.ndarray, where: np.ndarray, new: np.ndarray) -> np.ndarray:

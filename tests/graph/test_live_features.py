@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from graph.build import build_snapshot
-from graph.live_features import LiveFeatures, NodeIndex
+from graph.live_features import LiveFeatures, NodeIndex, _by_time
 from graph.snapshot_sql import relation_sources
 from ingest.state import IngestState
 
@@ -175,6 +175,26 @@ def test_rows_at_once_equal_rows_one_by_one():
                       ["n_events", "active_days", "n_in_events"])
     receivers = every[every[:, 0] == 0]  # accounts only paid so far
     assert len(receivers) and (receivers[:, 1] == 0).all() and (receivers[:, 2] > 0).all()
+
+
+def test_by_time_is_the_stable_lexsort_sorted_or_not():
+    """Positions ordered by node then time, ties in their order: what a stable lexsort gives,
+    whether the times are already in order within each node (the sort skipped) or not."""
+    rng = np.random.default_rng(3)
+    skipped = 0
+    for case in range(400):
+        n = rng.integers(0, 6, size=int(rng.integers(0, 8)))
+        seg = np.repeat(np.arange(len(n)), n)
+        ts = rng.integers(0, 4, size=len(seg)).astype(np.int64)  # ties
+        if case % 2:
+            ts = np.sort(ts + 10 * seg)  # in order within each node
+        positions = rng.permutation(1000)[:len(seg)].astype(np.int64)
+        order = np.lexsort((ts, seg))
+        got_positions, got_ts = _by_time(positions, ts, seg)
+        np.testing.assert_array_equal(got_positions, positions[order])
+        np.testing.assert_array_equal(got_ts, ts[order])
+        skipped += got_positions is positions
+    assert 200 <= skipped < 400
 
 
 def test_load_in_pieces_equals_load_at_once():
