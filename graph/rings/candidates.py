@@ -910,6 +910,13 @@ def _sharing_chance(
     return chance
 
 
+def _entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The values of ``matrix`` at ``(rows[i], cols[i])`` (0 where none is stored)."""
+    picked = matrix.tocsr()[rows]
+    at = sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), cols)), shape=picked.shape)
+    return np.asarray(picked.multiply(at).sum(axis=1)).ravel()
+
+
 def _home_kinds(membership: sp.csr_matrix, localities: list[Localities],
                 type_names: np.ndarray, cfg: RingConfig) -> np.ndarray | None:
     """Per group: its home kind (:func:`graph.rings.localities.home_types`, the types of
@@ -1179,8 +1186,8 @@ def _describe(
         # counts as the rest does (its home's entities' chance is 0: they explain it)
         on_home, home_users, home_peers = home_anchors(
             membership, localities, home, type_kinds(type_names, cfg.place_types))
-        by_home = np.flatnonzero(on_home > 0)
-        beyond_anchor[by_home] += np.asarray(chance[by_home, anchor[by_home]]).ravel()
+        by_home = np.flatnonzero((on_home > 0) & (anchor >= 0))
+        beyond_anchor[by_home] += _entries(chance, by_home, anchor[by_home])
         anchor_members = np.where(on_home > 0, on_home, anchor_members)
         anchor_degree = np.where(on_home > 0, home_users, anchor_degree)
         peers = np.where(on_home > 0, home_peers, peers)

@@ -410,6 +410,10 @@ def test_described_groups_are_described_as_the_search_describes_them_and_all_kep
     household = next(c for c in found if c.members == honest[:3])
     assert household.features["significant"] == 0.0 and household.evidence == ["Device:hd0"]
     assert describe_groups(inputs, [], "scored_component").num_rows == 0
+    # judged whole or not, groups of up to max_size (none has a home) are described alike
+    whole = candidates_from_table(describe_groups(inputs, rows, "scored_component",
+                                                  RingConfig(whole_groups=True)))
+    assert [(c.features, c.evidence) for c in whole] == [(c.features, c.evidence) for c in found]
 
 
 def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = False,
