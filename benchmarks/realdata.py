@@ -41,7 +41,9 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   the ``xgb`` account scores (trained on the first half), with the groups of high-scoring
   accounts an implicated entity ties (:func:`graph.rings.scored.scored_candidates`, the first
   half's accounts not counted), trimmed to their implicated members
-  (:func:`gnn.rings.trim_members`), their scores calibrated on the first half's labels
+  (:func:`gnn.rings.trim_members`; with ``ring_scoring.max_association_odds`` set, each
+  member's score held to that many times the odds of its own evidence,
+  :mod:`gnn.association`), their scores calibrated on the first half's labels
   (:func:`gnn.rings.fit_ring_calibrator`), reported at ``score >= 0.5``, as ``abusenet run``
   does with a model (with XGBoost standing in for the GNN, whose training does not fit the
   time budget here).
@@ -393,6 +395,23 @@ def _auc(test: pd.DataFrame, scores: pd.Series) -> dict[str, float]:
             "auprc": average_precision_score(test["label"], held)}
 
 
+def _guarded(snapshot: Snapshot, scores: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` as the rings stage of ``abusenet run`` reads them: held to
+    ``ring_scoring.max_association_odds`` times each account's own evidence's odds, fitted on
+    ``train`` (:mod:`gnn.association`; unchanged with the setting off, its default, or without
+    an entity type or own evidence)."""
+    from gnn.association import account_view, guard_scores, own_evidence
+
+    max_odds = RingScoringConfig().max_association_odds
+    if max_odds is None:
+        return scores
+    view = account_view(snapshot)
+    own = None if view is None else own_evidence(view, train)
+    if own is None:
+        return scores
+    return guard_scores(scores, own, max_odds, train["account_id"].astype(str))
+
+
 def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
         ) -> list[dict]:
     """Benchmark rows of one dataset (module docstring); ``quick`` trains the GNN briefly;
@@ -440,10 +459,11 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
         structure = structure["ring_id"].map(unlabelled.set_index("ring_id")["score"]).fillna(0.0)
         structure.index = accounts
         if null == "on":  # with the groups of high-scoring accounts, trimmed, calibrated
-            found = scored_group_candidates(snapshot, candidates, as_table, RingScoringConfig(),
+            members = _guarded(snapshot, as_table, train)
+            found = scored_group_candidates(snapshot, candidates, members, RingScoringConfig(),
                                             config, frozenset(train["account_id"].astype(str)))
-            scored = score_rings([*candidates, *found], None, as_table)
-            scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), as_table)
+            scored = score_rings([*candidates, *found], None, members)
+            scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), members)
         else:
             scored = score_rings(candidates, None, as_table, min_member_score=None)
         base = {"dataset": name, "null": null, "accounts": n,

@@ -130,12 +130,21 @@ class RingScoringConfig(Section):
     #: The pooled member score a ring explained by chance needs (``unsurprising: members``;
     #: :data:`gnn.rings.CHANCE_MIN_POOL`).
     chance_min_pool: float = Field(0.5, ge=0.0, le=1.0)
+    #: With labels and a snapshot, ring membership holds each account's score to this many
+    #: times the odds of its own evidence (its own features and transfers, no shared entity:
+    #: :func:`gnn.association.guard_scores`), the training labels' accounts excepted; None (the
+    #: default) leaves the scores as the model gave them. At 3
+    #: (:data:`gnn.association.MAX_ASSOCIATION_ODDS`) a fraudster's relatives on the family
+    #: laptop anchor no ring, at a cost in planted rings whose members have little of their own
+    #: (:mod:`gnn.association`).
+    max_association_odds: float | None = Field(None, gt=1.0)
 
     def score_rings_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`gnn.rings.score_rings` (the reporting and
         calibration bars excluded)."""
         return self.model_dump(exclude={"min_score", "unlabelled_min_surprise",
-                                        "min_member_pool", "chance_min_pool"})
+                                        "min_member_pool", "chance_min_pool",
+                                        "max_association_odds"})
 
     def calibrate_rings_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`gnn.rings.calibrate_rings`."""

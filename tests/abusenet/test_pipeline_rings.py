@@ -135,3 +135,47 @@ def test_a_farm_on_one_device_scored_high_is_reported_as_one_ring(tmp_path):
     assert summary["scored_groups"] == 1 and summary["scored_rings"] == 1
     accounts = pd.read_parquet(out / "account_scores.parquet").set_index("account_id")
     assert (accounts.loc[FARM, "ring_id"] == farm["ring_id"]).all()
+
+
+def test_a_fraudsters_relatives_on_the_family_laptop_are_in_no_ring(tmp_path):
+    # issue 19, the reviewer's family world made small: the models scored the relatives as
+    # high as the fraudster whose label taught them the laptop; their own lives are ordinary,
+    # so ring membership held to three times their own odds leaves them out (gnn.association)
+    from gnn.association import MAX_ASSOCIATION_ODDS
+    from graph.rings.candidates import candidate_table, find_ring_candidates
+    from graph.snapshot import write_snapshot
+    from tests.gnn.test_association import (
+        FRAUDSTERS,
+        RELATIVES,
+        THROWAWAYS,
+        family_world,
+        model_scores,
+        training_labels,
+    )
+
+    snap = family_world()
+    write_snapshot(snap, tmp_path / "snapshot")
+    pq.write_table(candidate_table(find_ring_candidates(snap)), tmp_path / "candidates.parquet")
+    model_scores().assign(score_kind="probability").to_parquet(tmp_path / "scores.parquet")
+    training_labels().to_parquet(tmp_path / "train.parquet")
+
+    def members(scoring: RingScoringConfig) -> tuple[set[str], dict]:
+        out = tmp_path / f"out-{scoring.max_association_odds}"
+        out.mkdir()
+        summary = rings_stage(tmp_path / "candidates.parquet", tmp_path / "scores.parquet",
+                              scoring, out, tmp_path / "train.parquet",
+                              snapshot_dir=tmp_path / "snapshot", search=RingConfig())
+        rings = pd.read_parquet(out / "rings.parquet")
+        return {m for ms in rings["members"] for m in ms}, summary
+
+    hidden = {a for t in THROWAWAYS for a in t[1::2]}
+    guarded, summary = members(RingScoringConfig(max_association_odds=MAX_ASSOCIATION_ODDS))
+    assert not guarded & set(RELATIVES)
+    assert hidden | set(FRAUDSTERS) <= guarded  # the laptops' throwaways and the labelled
+    assert summary["association_guard"]["unanchored"] == len(RELATIVES)
+    # the scores written are the model's
+    accounts = pd.read_parquet(tmp_path / "out-3.0" / "account_scores.parquet")
+    assert accounts.set_index("account_id").loc[RELATIVES, "score"].eq(0.98).all()
+    # off (the default): every relative in a ring of its family's laptop
+    unguarded, summary = members(RingScoringConfig())
+    assert set(RELATIVES) <= unguarded and summary["association_guard"] is None

@@ -190,6 +190,38 @@ def structure_score_stage(
     return _write_scores(accounts, entities, out, STRUCTURE_ONLY, STRUCTURE)
 
 
+def association_guard(
+    snapshot_dir: Path, scores: pd.DataFrame, train: pd.DataFrame, max_odds: float,
+    member_bar: float | None,
+) -> tuple[pd.DataFrame, dict[str, int] | None]:
+    """``scores`` (``account_id, score``) held to ``max_odds`` times the odds of each account's
+    own evidence (:func:`gnn.association.own_evidence` fitted on ``train``, read from the
+    snapshot's accounts and relations between accounts only;
+    :func:`gnn.association.guard_scores`, ``train``'s accounts excepted), and how many scores
+    it lowered (``capped``) and took under ``member_bar`` (``unanchored``); ``scores`` and
+    ``None`` when the snapshot relates accounts to no entity or the labels fit no model."""
+    from gnn.association import account_relations, guard_scores, own_evidence
+    from graph.snapshot import ACCOUNT, RelationSpec, read_manifest, read_snapshot
+
+    specs = {name: RelationSpec(name, spec["src"], spec["dst"])
+             for name, spec in read_manifest(snapshot_dir)["relations"].items()}
+    inside = account_relations(specs)
+    if inside is None:
+        return scores, None
+    own = own_evidence(read_snapshot(snapshot_dir, [ACCOUNT], inside), train)
+    if own is None:
+        return scores, None
+    held = guard_scores(scores, own, max_odds, train["account_id"].astype(str))
+    before, after = scores["score"].to_numpy(), held["score"].to_numpy()
+    bar = -np.inf if member_bar is None else member_bar
+    figures = {"capped": int((after < before).sum()),
+               "unanchored": int(((before >= bar) & (after < bar)).sum())}
+    logger.info("association guard: %d account scores held to %g times their own evidence's "
+                "odds, %d of them under the member bar", figures["capped"], max_odds,
+                figures["unanchored"])
+    return held, figures
+
+
 def scored_group_candidates(
     snapshot: Snapshot | Path, candidates: Sequence[RingCandidate],
     account_scores: pd.DataFrame, scoring: RingScoringConfig, search: RingConfig,
@@ -243,6 +275,12 @@ def rings_stage(
     summary's ``ring_calibration`` holds the ring calibrator's state (None when not
     calibrated).
 
+    With probabilities, training labels, ``snapshot_dir`` and ``scoring.max_association_odds``
+    set (off by default), ring membership reads each account's score held to that many times the
+    odds of its own evidence
+    (:func:`association_guard`; the summary's ``association_guard`` says how many it held); the
+    written account scores stay the model's.
+
     With probabilities and ``snapshot_dir``, the groups of high-scoring accounts an implicated
     entity ties (:func:`scored_group_candidates` with ``search``, the run's ring settings; the
     accounts of the training labels not counted) join the candidates first: a farm on one
@@ -261,13 +299,18 @@ def rings_stage(
     train = (pd.read_parquet(train_labels_path, columns=["account_id", "label"])
              if train_labels_path is not None else None)
     scored: list[RingCandidate] = []
+    members = accounts[["account_id", "score"]]
+    guard = None
+    if (not structure and train is not None and snapshot_dir is not None
+            and scoring.max_association_odds is not None):
+        members, guard = association_guard(Path(snapshot_dir), members, train,
+                                           scoring.max_association_odds,
+                                           scoring.min_member_score)
     if not structure and snapshot_dir is not None:
         known = frozenset() if train is None else frozenset(train["account_id"].astype(str))
-        scored = scored_group_candidates(Path(snapshot_dir), candidates,
-                                         accounts[["account_id", "score"]], scoring,
+        scored = scored_group_candidates(Path(snapshot_dir), candidates, members, scoring,
                                          search or RingConfig(), known)
-    rings = score_rings([*candidates, *scored], None,
-                        None if structure else accounts[["account_id", "score"]],
+    rings = score_rings([*candidates, *scored], None, None if structure else members,
                         eligible=reportable_without_labels(scoring.unlabelled_min_surprise)
                         if structure else None,
                         core_min_surprise=scoring.unlabelled_min_surprise,
@@ -278,8 +321,7 @@ def rings_stage(
     calibration = None
     if not structure and train is not None:
         calibrator = fit_ring_calibrator(rings, train)
-        rings = calibrate_rings(rings, calibrator, accounts[["account_id", "score"]],
-                                **scoring.calibrate_rings_kwargs())
+        rings = calibrate_rings(rings, calibrator, members, **scoring.calibrate_rings_kwargs())
         calibration = {**calibrator.to_dict(), "fitted_on": "training labels"}
     if structure:
         rings = reported_without_labels(rings, scoring.unlabelled_min_surprise)
@@ -298,6 +340,7 @@ def rings_stage(
         "ring_calibration": calibration,
         "accounts_in_rings": int(assigned["ring_id"].notna().sum()),
         "scored_groups": len(scored),
+        "association_guard": guard,
         "scored_rings": int(rings["kind"].astype(str).str.contains(SCORED_KIND, regex=False)
                             .sum()) if len(rings) else 0,
         **({"warning": warning} if warning else {}),
