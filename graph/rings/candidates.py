@@ -1148,7 +1148,13 @@ def _describe(
                               out=np.zeros(len(groups)), where=own_total > 0)
     del own, inside, own_total
 
-    synchrony = _synchrony(entities.edges, transfers, n, cand, rows, len(groups))
+    first = _first_activity(entities.edges, transfers, n)
+    synchrony = _synchrony(first, cand, rows, len(groups))
+    # a group over max_size judged whole is a finding only when its members arrived together
+    arrived_apart = (cfg.whole_groups & (sizes > cfg.max_size)
+                     & (_arrival_spans(first, cand, rows, len(groups))
+                        > cfg.whole_group_arrival_s))
+    del first
     type_names, codes = types
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
                              cfg)
@@ -1270,6 +1276,7 @@ def _describe(
     # alone: money shapes are the flow searches', of at most max_size accounts
     kept = (surprising >= cfg.min_surprise) | (by_flows & ((sizes <= cfg.max_size)
                                                            | (not cfg.whole_groups)))
+    kept &= ~arrived_apart
     for union, pieces in unions or []:
         if (surprising[pieces] >= cfg.min_surprise).all():
             kept[union] = False
@@ -1695,22 +1702,24 @@ def _core_entries(
     return pendant_free_cores(member, node, cand, rarest)
 
 
-def _synchrony(
-    edges: pd.DataFrame,
-    transfers: pd.DataFrame,
-    n_accounts: int,
-    cand: np.ndarray,
-    rows: np.ndarray,
-    n_groups: int,
-) -> np.ndarray:
-    """1 - std of members' first activity time / std over all accounts, clipped to [0, 1]."""
-    first = np.full(n_accounts, np.iinfo(np.int64).max, dtype=np.int64)
+def _first_activity(edges: pd.DataFrame, transfers: pd.DataFrame, n_accounts: int
+                    ) -> np.ndarray:
+    """Each account's first use or transfer (epoch s; ``-1`` unknown)."""
+    big = np.iinfo(np.int64).max
+    first = np.full(n_accounts, big, dtype=np.int64)
     for acct, ts in ((edges["row"], edges["first_ts"]), (transfers["src"], transfers["ts"]),
                      (transfers["dst"], transfers["ts"])):
         acct, ts = np.asarray(acct, dtype=np.int64), np.asarray(ts, dtype=np.int64)
         known = ts >= 0
         np.minimum.at(first, acct[known], ts[known])
-    active = first < np.iinfo(np.int64).max
+    return np.where(first == big, -1, first)
+
+
+def _synchrony(first: np.ndarray, cand: np.ndarray, rows: np.ndarray, n_groups: int
+               ) -> np.ndarray:
+    """1 - std of members' first activity time (``first``: :func:`_first_activity`) / std over
+    all accounts, clipped to [0, 1]."""
+    active = first >= 0
     if active.sum() < 2:
         return np.zeros(n_groups)
     overall = float(np.std(first[active].astype(np.float64)))
@@ -1719,6 +1728,29 @@ def _synchrony(
     if overall == 0:
         return np.where(np.isnan(spread), 0.0, 1.0)
     return np.clip(1.0 - np.nan_to_num(spread, nan=overall) / overall, 0.0, 1.0)
+
+
+#: The share of a group's members whose arrivals :func:`_arrival_spans` leaves out at each end.
+ARRIVAL_TAIL = 0.1
+
+
+def _arrival_spans(first: np.ndarray, cand: np.ndarray, rows: np.ndarray, n_groups: int
+                   ) -> np.ndarray:
+    """Per group: seconds between the first activity (``first``: :func:`_first_activity`) of
+    its members at the :data:`ARRIVAL_TAIL` and ``1 - ARRIVAL_TAIL`` quantiles (members of
+    unknown time left out; 0 with fewer than two known)."""
+    known = first[rows] >= 0
+    ts, owner = first[rows][known], cand[known]
+    order = np.lexsort((ts, owner))
+    ts, owner = ts[order], owner[order]
+    counts = np.bincount(owner, minlength=n_groups)
+    start = np.r_[0, np.cumsum(counts)[:-1]]
+    spans = np.zeros(n_groups)
+    has = counts >= 2
+    low = start[has] + np.floor(ARRIVAL_TAIL * (counts[has] - 1)).astype(np.int64)
+    high = start[has] + np.ceil((1.0 - ARRIVAL_TAIL) * (counts[has] - 1)).astype(np.int64)
+    spans[has] = ts[high] - ts[low]
+    return spans
 
 
 def _internal_flow_table(transfers: pd.DataFrame, membership: sp.csr_matrix,

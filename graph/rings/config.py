@@ -51,6 +51,15 @@ class RingConfig:
         of type when its home is chosen (:func:`graph.rings.localities.home_types`), so a
         hostel's or library's patrons owning localities of both are explained by them as one
         place, while the cards they or a farm share stay evidence.
+    whole_group_arrival_s
+        With ``whole_groups``, a group of more than ``max_size`` accounts is a candidate only
+        when its members arrived together: the middle 80% of their first activities lie within
+        this many seconds (7 days; the shapes battery's farms are created within 2). A farm's
+        accounts have no life before the farm, a hostel's travellers, an office's staff or a
+        sales team on pool laptops and department cards arrive over months and years (review
+        R14: such teams sharing 4-6 cards were reported whole at surprise 141-198). The
+        evasion it opens: a farm whose accounts are created over more than that is judged in
+        pieces of up to ``max_size`` only (as with ``whole_groups`` off).
     max_group_size
         With ``whole_groups``, groups of more than ``component_size_limit`` accounts that the
         community and dense-block searches find are candidates whole up to this many accounts
@@ -176,6 +185,7 @@ class RingConfig:
     whole_groups: bool = False
     max_group_size: int = 1000
     place_types: tuple[str, ...] = ("Device", "IP")
+    whole_group_arrival_s: float = 7 * 86400.0
     split_bridges: bool = True
     resolution: float = 1.0
     peel_blocks: int = 20
@@ -245,6 +255,11 @@ class RingConfig:
         if not self.lockstep_window_s > 0:
             raise ValueError(
                 f"ring config: lockstep_window_s must be positive, got {self.lockstep_window_s}"
+            )
+        if not self.whole_group_arrival_s >= 0:
+            raise ValueError(
+                f"ring config: whole_group_arrival_s must be >= 0, got "
+                f"{self.whole_group_arrival_s}"
             )
         if not self.burst_fresh_s >= 0:
             raise ValueError(

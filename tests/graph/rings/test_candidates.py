@@ -418,7 +418,8 @@ def test_described_groups_are_described_as_the_search_describes_them_and_all_kep
 
 def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = False,
                            hostel: bool = False, families_hostel: bool = False,
-                           proxies: bool = False) -> tuple[object, list[str]]:
+                           proxies: bool = False, sales_days: float | None = None
+                           ) -> tuple[object, list[str]]:
     """A promo farm of ``farm_size`` fresh accounts on 4 devices, 6 cards and 5 IPs (with
     ``proxies``: each its own proxy IP instead, review R8) among honest look-alikes: 6 towns of
     120 customers at their town's shops (own device each), a corporate VPN of 300 on 3 IPs and
@@ -427,7 +428,10 @@ def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = 
     ``library``, a library's 150 patrons (own device, home IP and card) on 1-2 of its 3 public
     PCs and 1-2 of its 2 Wi-Fi IPs (review R6); with ``hostel``, a hostel's 120 travellers (own
     card) on 1-2 of its 3 PCs and 1-2 of its 2 Wi-Fi IPs; with ``families_hostel``, another
-    hostel's 120 guests travelling as 40 families of 3, each family on its own card."""
+    hostel's 120 guests travelling as 40 families of 3, each family on its own card; with
+    ``sales_days``, R8's shape honest (review R14): a sales team of 150 on 4 pool laptops
+    paying with 6 department cards, each from its own home IP, each rep's uses starting at a
+    time drawn over that many days (everyone else's at 0)."""
     rng = np.random.default_rng(seed)
     devices, ips, cards = [], [], []
     for i in range(120 if families_hostel else 0):
@@ -480,8 +484,16 @@ def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = 
         devices.append((a, f"farm_dev{rng.integers(4)}"))
         cards.append((a, f"farm_card{rng.integers(6)}"))
         ips.append((a, f"proxy_{a}" if proxies else f"farm_ip{rng.integers(5)}"))
-    return snapshot(USED_DEVICE=edges(devices), USED_IP=edges(ips),
-                    PAID_WITH=edges(cards)), farm
+    start: dict[str, float] = {}
+    for i in range(150 if sales_days is not None else 0):
+        a = f"rep{i}"
+        start[a] = float(rng.uniform(0.0, sales_days * 1440.0))
+        devices.append((a, f"pool_laptop{rng.integers(4)}"))
+        cards.append((a, f"dept_card{rng.integers(6)}"))
+        ips.append((a, f"ip_{a}"))
+    return snapshot(**{relation: edges(rows, [start.get(a, 0.0) for a, _ in rows])
+                       for relation, rows in (("USED_DEVICE", devices), ("USED_IP", ips),
+                                              ("PAID_WITH", cards))}), farm
 
 
 def test_by_default_no_group_over_max_size_is_judged_whole_and_a_library_is_no_ring() -> None:
@@ -533,6 +545,22 @@ def test_judged_whole_a_hostel_a_library_and_a_hostel_of_families_are_no_ring() 
                    if not set(c.members) & set(farm))
         assert any(set(c.members) == set(farm) and c.features["surprise"] >= 25.0
                    for c in found)
+
+
+def test_judged_whole_a_team_on_pool_laptops_and_department_cards_is_no_ring() -> None:
+    # review R14: R8's farm and an honest sales team share alike (4 devices, 6 cards, an own IP
+    # each); the team's reps arrived over two years, the farm's accounts together
+    snap, farm = _farm_among_lookalikes(sales_days=730.0)
+    found = find_ring_candidates(snap, RingConfig(whole_groups=True))
+    team = {f"rep{i}" for i in range(150)}
+    assert not any(len(set(c.members) & team) > 50 for c in found)
+    assert all(c.features["surprise"] < 25.0 for c in found if not set(c.members) & set(farm))
+    assert any(set(c.members) == set(farm) and c.features["surprise"] >= 25.0 for c in found)
+    # arriving within a day it is judged whole as the farm is: what tells them apart is when
+    # they came
+    snap, _ = _farm_among_lookalikes(sales_days=1.0)
+    assert any(len(set(c.members) & team) > 100 and c.features["surprise"] >= 25.0
+               for c in find_ring_candidates(snap, RingConfig(whole_groups=True)))
 
 
 def test_judged_whole_a_farm_behind_proxies_is_one_candidate() -> None:
