@@ -44,7 +44,11 @@ class RingConfig:
         pieces. Such a group is judged by its home (``place_types``): a library's or hostel's
         120-150 patrons on its 3 public PCs behind its 2 Wi-Fi IPs are one place's users (review
         R6: judged by a type each they were a ring at surprise 70-131), and only the sharing
-        of more accounts than a household counts as its evidence.
+        of more accounts than a household counts as its evidence. Known honest look-alikes it
+        reports (measured, benchmarks/README.md session 24): groups sharing payment
+        instruments beyond a household (company or department cards, a place's card terminal)
+        whose members arrive within ``whole_group_arrival_s`` of each other (120-150 at
+        surprise 45-198 with every use at one time).
     place_types
         Entity types one place's events carry together (a building's PCs and the Wi-Fi IPs they
         sit behind: a login's device and IP): for a group over ``max_size`` they are one kind
