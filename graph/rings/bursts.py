@@ -15,10 +15,11 @@ fresh-arrival times (the entity's own left out). A launch day (every account arr
 log's start), business hours and weekly rhythms are then in the reference and explain
 themselves.
 
-The test is multi-scale and conditioned on the enclosing scale, so volume alone never
-surprises (a university NAT gains 1,500 fresh students in an orientation week; within the week
-they follow the type's rhythm): for each pair of neighbouring scales of :data:`SCALES_S`
-(15 min within 1 h, 1 h within 1 day, 1 day within 7 days), on two grids of small cells
+The test is multi-scale and conditioned on the enclosing scale, so volume alone surprises
+only against the weeks around it (a university NAT gains 1,500 fresh students in an
+orientation week; within the week they follow the type's rhythm): for each pair of
+neighbouring scales of :data:`SCALES_S` (15 min within 1 h, 1 h within 1 day, 1 day within 7
+days, 7 days within 4 weeks), on two grids of small cells
 (aligned and shifted by half a cell, so a burst across a cell boundary is whole on one of
 them), an entity's ``k`` fresh arrivals in a small cell are judged against the ``N`` it has in
 the window of about the large scale *centred* on the cell (``ratio + 1`` cells; a calendar
@@ -63,7 +64,13 @@ are the fresh accounts of its cell (not the entity's other users); an entity's s
 are one group when they fit in ``max_size`` (one device's accounts created in three sessions).
 Snapshots without event times give no bursts.
 
-What it cannot see (out of its scope): a farm that spreads its signups over a week at daytime
+The largest scale (a week within the 4 weeks around it, session 24) sees a device that gains
+50 fresh accounts in three 15-minute sessions on three days (each session a whole hour's and
+day's arrivals, so no smaller scale can) and a farm spreading its signups evenly over a week;
+the orientation week and a store's opening week are bursts at that scale too, and the second
+test below is what keeps them out.
+
+What it cannot see (out of its scope): a farm that spreads its signups over a month at daytime
 hours (no cell is tighter than the type's rhythm); a cell of more than ``max_size`` fresh
 arrivals (no candidate can hold it: a farm creating 120 accounts on one device within an hour is
 seen through its 15-minute cells only, as bursts of at most ``max_size``); farm accounts that
@@ -87,8 +94,8 @@ from graph.rings.projection import account_rows, epoch_seconds
 from graph.snapshot import ACCOUNT, Snapshot
 
 #: The scales (seconds), small to large, each a multiple of the one before: 15 min, 1 h, 1 day,
-#: 7 days. Each but the last is judged within a window of about the next.
-SCALES_S = (900, 3600, 86400, 7 * 86400)
+#: 7 days, 28 days. Each but the last is judged within a window of about the next.
+SCALES_S = (900, 3600, 86400, 7 * 86400, 28 * 86400)
 #: An entity may gain accounts this many times as concentrated in a cell as its type.
 RATE_SLACK = 2.0
 #: No cell's share of its window is under this part of an even spread.
@@ -101,7 +108,7 @@ BRIEF_S = 7 * 86400
 #: welcome promo code of a generated world, its type's few other fresh arrivals its reference,
 #: read a university's students redeeming it in their orientation week as a burst).
 PRIOR = 20.0
-_NAMES = {900: "15 min", 3600: "hour", 86400: "day", 7 * 86400: "week"}
+_NAMES = {900: "15 min", 3600: "hour", 86400: "day", 7 * 86400: "week", 28 * 86400: "4 weeks"}
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,27 @@ def test_fifty_accounts_on_one_device_in_three_bursts_are_one_group():
     assert bursts[0].log_chance < -10
 
 
+def test_a_device_gaining_its_accounts_in_daily_sessions_or_over_one_week_is_a_burst():
+    # a device gaining 50 in daily 15-minute sessions (the shapes battery's one_device farm,
+    # each session its hour's and day's whole arrivals) and one gaining 30 evenly over a week's
+    # business hours: the latter only a week judged within the four weeks around it shows
+    world = _World()
+    world.honest("Device", 3000)
+    sessions = world.entity("Device:sessions")
+    members = []
+    for day, size in ((12, 17), (13, 17), (14, 16)):
+        at = START + day * DAY + int(world.rng.uniform(8, 20) * 3600)
+        members += world.add(sessions, at + world.rng.integers(0, 900, size), lives=3600)
+    spread = world.entity("Device:spread")
+    evenly = world.add(spread, world.business(30, 7, start_day=30), lives=3600)
+    found = {b.entity: b for b in world.bursts()}
+    assert sorted(found) == [sessions, spread]
+    assert found[sessions].rows.tolist() == sorted(members)
+    # a week's signups fall in one week-cell of one of the two grids only in part
+    assert set(found[spread].rows) <= set(evenly) and len(found[spread].rows) >= 20
+    assert "of the 4 weeks around it in one week" in found[spread].evidence[1]
+
+
 def test_a_sellers_history_less_raters_within_a_day_are_a_burst():
     # the seller has 300 honest reviewers with histories over two months; 22 fresh accounts
     # rate it within one day
