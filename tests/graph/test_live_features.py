@@ -179,13 +179,16 @@ def test_rows_at_once_equal_rows_one_by_one():
 
 def test_by_time_is_the_stable_lexsort_sorted_or_not():
     """Positions ordered by node then time, ties in their order: what a stable lexsort gives,
-    whether the times are already in order within each node (the sort skipped) or not."""
+    whether the times are already in order within each node (the sort skipped) or not, and
+    whether node and time fit one sort key or not (times spanning 2**60 us)."""
     rng = np.random.default_rng(3)
     skipped = 0
     for case in range(400):
         n = rng.integers(0, 6, size=int(rng.integers(0, 8)))
         seg = np.repeat(np.arange(len(n)), n)
         ts = rng.integers(0, 4, size=len(seg)).astype(np.int64)  # ties
+        if case % 4 == 3:
+            ts = ts * (1 << 58) - (1 << 59)
         if case % 2:
             ts = np.sort(ts + 10 * seg)  # in order within each node
         positions = rng.permutation(1000)[:len(seg)].astype(np.int64)
