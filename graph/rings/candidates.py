@@ -91,7 +91,7 @@ from graph.rings.communities import (
     split_communities,
 )
 from graph.rings.config import RingConfig
-from graph.rings.flow_null import money_log_chance
+from graph.rings.flow_null import Lives, money_log_chance
 from graph.rings.flows import (
     FlowGroup,
     fan_stars,
@@ -1206,9 +1206,10 @@ def _describe(
     selection = selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
                                     anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
+    # the money's timing judged within its accounts' lives (their devices, IPs and cards)
     money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
                              cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan,
-                             cash_outs)
+                             cash_outs, Lives.of_activity(*account_activity(entities.edges, n)))
     surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise

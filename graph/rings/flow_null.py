@@ -11,7 +11,10 @@ transacted, how long it lasted) and, independently for each pair,
   transfer: a day or less, else the same power of two in days): a pair's first transfer is
   one of its *duration stratum*'s first transfers, drawn at random. Schedules running through
   the whole log all start when the log does, one-off transfers wherever the log's traffic
-  is; a pair starting when its stratum's pairs rarely do is what a burst looks like;
+  is; a pair starting when its stratum's pairs rarely do is what a burst looks like. Where
+  its accounts' lives are known (:class:`Lives`: activity besides transfers), the start is
+  drawn among the stratum's starts within them: accounts opened for a week can start their
+  pairs in that week only;
 * **permutes which pairs repeat** among pairs whose payers are alike: whether a pair
   transacted once or repeatedly is drawn from the pairs whose payer has about as many
   counterparties (the same power of two). Accounts that pay a few counterparties on a
@@ -114,6 +117,53 @@ def omnibus_log10(log10_p: np.ndarray, group: np.ndarray, n_groups: int) -> np.n
 
 
 @dataclass(frozen=True)
+class Lives:
+    """Per account row: the first and last moment it is known alive from its activity besides
+    transfers (signups, logins, the devices, IPs and cards it used; ``-inf`` / ``+inf`` where it
+    has none: a log of transfers alone, AMLSim's, tells no account's life but by the transfers
+    the null judges, which would explain them by themselves).
+
+    A transfer pair can only start while both its accounts are alive, so the null draws its
+    start among its stratum's starts within that life (stretched to hold what it judges:
+    :func:`start_share`), not the whole log's. Accounts opened for a week's trip who settle up
+    in a loop at its end make their transfers in that week whatever they do: 7 of 20 such loops
+    of 8 (honest_flows ``trips``, seed 0) were reported without labels on their window alone
+    (-13 to -18 orders against the two-year log) and a chance conserved hop timed against it
+    (-3 to -13), about none against their own week. It opens an evasion: a ring of disposable
+    accounts, opened for one cycle and dropped after it, gets no evidence from the timing of
+    its transfers (what remains: amounts kept along hops, fans of nearly equal amounts, the
+    quiet accounts of :mod:`graph.rings.quiet_cycles`, shared devices and IPs)."""
+
+    born: np.ndarray
+    dies: np.ndarray
+
+    @classmethod
+    def of_activity(cls, first: np.ndarray, last: np.ndarray) -> Lives:
+        """From per-row first and last activity times (epoch s), ``first > last`` where a row
+        has none (as :func:`graph.rings.pairs.account_activity` gives them)."""
+        first, last = np.asarray(first), np.asarray(last)
+        none = first > last
+        return cls(np.where(none, -np.inf, first.astype(np.float64)),
+                   np.where(none, np.inf, last.astype(np.float64)))
+
+    def of(self, src: np.ndarray, dst: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+        """The life of account rows ``src`` (with ``dst``: when both are known alive)."""
+        src = np.asarray(src, np.int64)
+        born, dies = self.born[src], self.dies[src]
+        if dst is not None:
+            dst = np.asarray(dst, np.int64)
+            born, dies = np.maximum(born, self.born[dst]), np.minimum(dies, self.dies[dst])
+        return born, dies
+
+
+def _lived(lives: Lives | None, src: np.ndarray, dst: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray] | None:
+    """:meth:`Lives.of`, or None without lives."""
+    return None if lives is None else lives.of(src, dst)
+
+
+@dataclass(frozen=True)
 class MoneyChance:
     """Per group, the log10 chance (<= 0) of its money flows (:func:`money_log_chance`).
 
@@ -148,6 +198,7 @@ def money_log_chance(
     max_conserved: float,
     min_fan: int = 3,
     cash_outs: pd.DataFrame | None = None,
+    lives: Lives | None = None,
 ) -> MoneyChance:
     """Per group: the log10 chance of its internal money flows under the module's null.
 
@@ -170,6 +221,9 @@ def money_log_chance(
         Optional card payments (:func:`graph.rings.typologies.cash_out_table`: ``src``,
         ``ts``, ``amount``): a member cashing out what it received is one more hop
         (:func:`cash_out_log_chance`); None judges the transfers alone.
+    lives
+        Optional :class:`Lives` of the accounts: the window and the hops' timing are judged
+        against the starts within their accounts' lives; None judges them against the log's.
     """
     sizes = np.asarray(sizes, np.float64)
     n_groups = len(sizes)
@@ -178,11 +232,11 @@ def money_log_chance(
     pools = [np.sort(amounts[(repeated == bool(c)) & (amounts > 0)])
              for c in range(COUNT_CLASSES)]
     shape = (hop_log_chance(internal, transfers, pools, hop_s, min_conserved, max_conserved,
-                            n_groups, cash_outs)
+                            n_groups, cash_outs, lives)
              + fan_log_chance(internal, transfers, pools, n_groups, min_fan))
     tied = tied_members(internal, n_groups) >= sizes
-    return MoneyChance(shape=shape,
-                       window=np.where(tied, window_log_chance(internal, transfers, sizes), 0.0),
+    window = window_log_chance(internal, transfers, sizes, lives)
+    return MoneyChance(shape=shape, window=np.where(tied, window, 0.0),
                        habit=np.where(tied, habit_log_chance(internal, transfers, sizes), 0.0))
 
 
@@ -227,28 +281,40 @@ def _stratum_of(first: np.ndarray, last: np.ndarray) -> np.ndarray:
 
 
 def start_share(transfers: pd.DataFrame, stratum: np.ndarray, low: np.ndarray,
-                high: np.ndarray) -> np.ndarray:
+                high: np.ndarray, lived: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> np.ndarray:
     """Per query: the share of the transfer pairs of duration ``stratum``
     (:func:`duration_strata`) whose first transfer falls in ``[low, high]``, at least one
-    pair's share (1 for a stratum without pairs)."""
+    pair's share (1 for a stratum without pairs). With ``lived`` (per query: the first and
+    last moment the pair's accounts are both known alive, :meth:`Lives.of`), the share among
+    the pairs starting in that life stretched to hold ``[low, high]``: a pair can only start
+    while its accounts are alive (:class:`Lives`)."""
     starts = transfers["ts"].to_numpy(np.float64)
     known = starts >= 0
     starts = starts[known]
     pool = _stratum_of(starts, transfers["last"].to_numpy(np.float64)[known])
+    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
     share = np.ones(len(stratum))
     for value in np.unique(stratum):
         mine = stratum == value
-        share[mine] = sorted_share(np.sort(starts[pool == value]), low[mine], high[mine])
+        sorted_starts = np.sort(starts[pool == value])
+        share[mine] = sorted_share(sorted_starts, low[mine], high[mine])
+        if lived is not None:
+            born, dies = (np.asarray(x, np.float64)[mine] for x in lived)
+            alive = sorted_share(sorted_starts, np.minimum(born, low[mine]),
+                                 np.maximum(dies, high[mine]))
+            share[mine] = np.minimum(share[mine] / alive, 1.0)
     return share
 
 
-def window_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, sizes: np.ndarray
-                      ) -> np.ndarray:
+def window_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, sizes: np.ndarray,
+                      lives: Lives | None = None) -> np.ndarray:
     """Per group: the log10 chance (<= 0) that its tree links start inside its window.
 
     A link starts inside the window (from its group's first to last link start) with the
     share of the pairs of its duration stratum (:func:`duration_strata`) whose first transfer
-    does (its own included, :func:`start_share`). The likeliest link anchors the window; the
+    does (its own included, :func:`start_share`; of those starting while its two accounts
+    are alive, given their ``lives``). The likeliest link anchors the window; the
     ``k - 2`` likeliest others are charged, times the ``min(m, k - 1)`` links that could
     anchor it (``m`` links with a known time; a union bound). Groups of two: 0.
     """
@@ -263,7 +329,8 @@ def window_log_chance(internal: pd.DataFrame, transfers: pd.DataFrame, sizes: np
     last = np.full(n_groups, -np.inf)
     np.minimum.at(first, cand, ts)
     np.maximum.at(last, cand, ts)
-    chance = np.log10(start_share(transfers, duration_strata(known), first[cand], last[cand]))
+    chance = np.log10(start_share(transfers, duration_strata(known), first[cand], last[cand],
+                                  _lived(lives, known["src"], known["dst"])))
     tree = np.asarray(sizes, np.float64) - 1.0
     charged = _likeliest(chance, cand, 1, tree)
     np.add.at(out, cand[charged], chance[charged])
@@ -326,6 +393,7 @@ def hop_log_chance(
     max_conserved: float,
     n_groups: int,
     cash_outs: pd.DataFrame | None = None,
+    lives: Lives | None = None,
 ) -> np.ndarray:
     """Per group: the log10 chance (<= 0) of its conserved short hops of money.
 
@@ -353,29 +421,33 @@ def hop_log_chance(
         Number of groups.
     cash_outs
         Optional card payments (``src``, ``ts``, ``amount``): :func:`cash_out_log_chance`.
+    lives
+        Optional :class:`Lives`: each hop is timed against the pairs starting while the
+        accounts of its outgoing pair are alive.
     """
     out = np.zeros(n_groups)
     known = internal[(internal["ts"] >= 0) & (internal["amount"] > 0)]
     if known.empty:
         return out
     cashed, cash_choices = cash_out_log_chance(known, cash_outs, hop_s, min_conserved,
-                                               max_conserved)
+                                               max_conserved, lives)
     # only the members both receiving and sending inside their group pass money on
     known = known[_passing_through(known)]
     # a member passing on a gathered sum: one more choice of its evidence
     summed = gathered_log_chance(known, transfers, pools[0], hop_s, min_conserved,
-                                 max_conserved)
+                                 max_conserved, lives)
     ins = known.rename(columns={"dst": "v", "ts": "t_a", "amount": "x_a"})[
         ["cand", "v", "t_a", "x_a"]]
     outs = known.assign(c_b=count_class(known["count"]), d_b=duration_strata(known)).rename(
-        columns={"src": "v", "ts": "t_b", "amount": "x_b"})[
-        ["cand", "v", "t_b", "x_b", "c_b", "d_b"]]
+        columns={"src": "v", "dst": "w", "ts": "t_b", "amount": "x_b"})[
+        ["cand", "v", "w", "t_b", "x_b", "c_b", "d_b"]]
     pairs = ins.merge(outs, on=["cand", "v"])
     choices = pairs.groupby(["cand", "v"]).size()
     ratio = pairs["x_b"] / pairs["x_a"]
     hop = ((pairs["t_b"] >= pairs["t_a"]) & (pairs["t_b"] <= pairs["t_a"] + hop_s)
            & (ratio >= min_conserved) & (ratio <= max_conserved))
-    chance = _follow_log_chance(pairs[hop.to_numpy()], pools, transfers)
+    hops = pairs[hop.to_numpy()]
+    chance = _follow_log_chance(hops, pools, transfers, _lived(lives, hops["v"], hops["w"]))
     choices = choices.add(pd.Series(1, index=summed.index), fill_value=0).add(
         cash_choices, fill_value=0)
     best = pd.concat([chance, summed, cashed]).groupby(level=[0, 1]).min()
@@ -386,7 +458,7 @@ def hop_log_chance(
 
 
 def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop_s: float,
-                        min_conserved: float, max_conserved: float
+                        min_conserved: float, max_conserved: float, lives: Lives | None = None
                         ) -> tuple[pd.Series, pd.Series]:
     """Per (group, member) cashing out what it received: the log10 chance of it, and the
     number of (transfer in, card payment) pairs and sums it had to choose from.
@@ -402,7 +474,8 @@ def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop
     ``a`` as closely as the share of the card payment pairs of ``b``'s duration stratum
     (:func:`duration_strata`) starting from ``t_a`` to ``t_b`` (at least ``MIN_GAP_S`` on),
     and comes as close to ``x_a`` as the share of the amounts of ``b``'s count class
-    (:func:`count_class`) between ``x_b`` and ``x_a``. A salary spent on purchases over the
+    (:func:`count_class`) between ``x_b`` and ``x_a``, of those starting while the member is
+    alive where its ``lives`` are given. A salary spent on purchases over the
     month, or a card used since long before the money came, is no cash-out.
 
     Parameters
@@ -414,6 +487,8 @@ def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop
         :func:`graph.rings.typologies.cash_out_table`), or None.
     hop_s, min_conserved, max_conserved
         What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
+    lives
+        Optional :class:`Lives` of the accounts.
 
     Returns
     -------
@@ -458,11 +533,12 @@ def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop
         ["cand", "v", "x_a", "t_a", "x_b", "t_b", "c_b", "d_b"]]
     if hops.empty:
         return empty, choices
-    return _follow_log_chance(hops, pools, every).groupby(level=[0, 1]).min(), choices
+    return _follow_log_chance(hops, pools, every, _lived(lives, hops["v"])).groupby(
+        level=[0, 1]).min(), choices
 
 
-def _follow_log_chance(pairs: pd.DataFrame, pools: list[np.ndarray], population: pd.DataFrame
-                       ) -> pd.Series:
+def _follow_log_chance(pairs: pd.DataFrame, pools: list[np.ndarray], population: pd.DataFrame,
+                       lived: tuple[np.ndarray, np.ndarray] | None = None) -> pd.Series:
     """Per row of ``pairs`` (money ``x_a`` in at ``t_a``, ``x_b`` out at ``t_b``, out pair's
     count class ``c_b`` and duration stratum ``d_b``), indexed by (``cand``, ``v``): the log10
     chance that ``b`` follows ``a`` this soon (the share of ``population``'s pairs of ``b``'s
@@ -477,7 +553,7 @@ def _follow_log_chance(pairs: pd.DataFrame, pools: list[np.ndarray], population:
         mine = pairs["c_b"].to_numpy() == c
         share[mine] = sorted_share(pool, low[mine], high[mine])
     soon = start_share(population, pairs["d_b"].to_numpy(), t_a,
-                       np.maximum(t_b, t_a + MIN_GAP_S))
+                       np.maximum(t_b, t_a + MIN_GAP_S), lived)
     return pd.Series(np.log10(soon) + np.log10(share),
                      index=pd.MultiIndex.from_frame(pairs[["cand", "v"]]))
 
@@ -500,8 +576,8 @@ def _passing_through(pairs: pd.DataFrame) -> np.ndarray:
 
 
 def gathered_log_chance(known: pd.DataFrame, transfers: pd.DataFrame, singles: np.ndarray,
-                        hop_s: float, min_conserved: float, max_conserved: float
-                        ) -> pd.Series:
+                        hop_s: float, min_conserved: float, max_conserved: float,
+                        lives: Lives | None = None) -> pd.Series:
     """Per (group, member) passing on a gathered sum: the log10 chance of it.
 
     Among a group's single transfers (``count == 1``: each pair's time and amount are its
@@ -528,6 +604,9 @@ def gathered_log_chance(known: pd.DataFrame, transfers: pd.DataFrame, singles: n
         Sorted amounts of the pairs transacting once.
     hop_s, min_conserved, max_conserved
         What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
+    lives
+        Optional :class:`Lives`: the first transfer out is timed against the starts while the
+        member is alive.
 
     Returns
     -------
@@ -567,7 +646,8 @@ def gathered_log_chance(known: pd.DataFrame, transfers: pd.DataFrame, singles: n
     share = sorted_share(singles, np.minimum(x_close, balanced), np.maximum(x_close, balanced))
     t_in = both["t_in"].to_numpy(np.float64)
     soon = start_share(transfers, np.zeros(len(both), np.int64), t_in,
-                       np.maximum(both["t0"].to_numpy(np.float64), t_in + MIN_GAP_S))
+                       np.maximum(both["t0"].to_numpy(np.float64), t_in + MIN_GAP_S),
+                       _lived(lives, both.index.get_level_values(1)))
     return pd.Series(np.log10(soon) + np.log10(share), index=both.index)
 
 
