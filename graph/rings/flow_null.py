@@ -129,10 +129,15 @@ class Lives:
     in a loop at its end make their transfers in that week whatever they do: 7 of 20 such loops
     of 8 (honest_flows ``trips``, seed 0) were reported without labels on their window alone
     (-13 to -18 orders against the two-year log) and a chance conserved hop timed against it
-    (-3 to -13), about none against their own week. It opens an evasion: a ring of disposable
-    accounts, opened for one cycle and dropped after it, gets no evidence from the timing of
-    its transfers (what remains: amounts kept along hops, fans of nearly equal amounts, the
-    quiet accounts of :mod:`graph.rings.quiet_cycles`, shared devices and IPs)."""
+    (-3 to -13), about none against their own week. It opens an evasion: a ring of accounts
+    alive for one campaign gets little evidence from the timing of its transfers, and what
+    remains (amounts kept along hops, themselves timed within the lives; fans of nearly equal
+    amounts; the quiet accounts of :mod:`graph.rings.quiet_cycles`; shared devices and IPs)
+    may not carry it: a loop of 8 mules alive one week, each hop 96-99 % of the last, its hops
+    spread over the week, was found 19 of 20 times before and none after (session 24 review
+    R17); with its hops within 12 hours, 20 of 20 both. A term on the amounts' chain alone
+    (a settle-up's amounts net debts, a laundering loop's each keep the last less a cut) is
+    what such rings would need."""
 
     born: np.ndarray
     dies: np.ndarray
