@@ -133,9 +133,10 @@ class Lives:
     alive for one campaign gets little evidence from the timing of its transfers, and what
     remains (amounts kept along hops, themselves timed within the lives; fans of nearly equal
     amounts; the quiet accounts of :mod:`graph.rings.quiet_cycles`; shared devices and IPs)
-    may not carry it: a loop of 8 mules alive one week, each hop 96-99 % of the last, its hops
-    spread over the week, was found 19 of 20 times before and none after (session 24 review
-    R17); with its hops within 12 hours, 20 of 20 both. A term on the amounts' chain alone
+    may not carry it: a loop of 8 mules alive one week, each hop 96-99 % of the last, its
+    transfers at random times over the week (not in loop order, so few are hops), was found
+    19 of 20 times before and none after (session 24 review R17); with its transfers in loop
+    order within 12 hours, 20 of 20 both. A term on the amounts' chain alone
     (a settle-up's amounts net debts, a laundering loop's each keep the last less a cut) is
     what such rings would need."""
 
