@@ -416,6 +416,16 @@ def test_described_groups_are_described_as_the_search_describes_them_and_all_kep
     assert [(c.features, c.evidence) for c in whole] == [(c.features, c.evidence) for c in found]
 
 
+def _visit_place(rng: np.random.Generator, account: str, place: str,
+                 devices: list[tuple[str, str]], ips: list[tuple[str, str]]) -> None:
+    """``account`` uses 1-2 of ``place``'s 3 PCs and 1-2 of its 2 Wi-Fi IPs (appended to
+    ``devices`` and ``ips``)."""
+    devices += [(account, f"{place}_pc{j}")
+                for j in rng.choice(3, size=rng.integers(1, 3), replace=False)]
+    ips += [(account, f"{place}_ip{j}")
+            for j in rng.choice(2, size=rng.integers(1, 3), replace=False)]
+
+
 def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = False,
                            hostel: bool = False, families_hostel: bool = False,
                            proxies: bool = False, sales_days: float | None = None
@@ -436,24 +446,17 @@ def _farm_among_lookalikes(farm_size: int = 200, seed: int = 0, library: bool = 
     devices, ips, cards = [], [], []
     for i in range(120 if families_hostel else 0):
         a = f"fhos{i}"
-        devices += [(a, f"fhostel_pc{j}") for j in rng.choice(3, size=rng.integers(1, 3),
-                                                               replace=False)]
-        ips += [(a, f"fhostel_ip{j}") for j in rng.choice(2, size=rng.integers(1, 3),
-                                                           replace=False)]
+        _visit_place(rng, a, "fhostel", devices, ips)
         cards.append((a, f"family_card{i // 3}"))
     for i in range(120 if hostel else 0):
         a = f"hos{i}"
-        devices += [(a, f"hostel_pc{j}") for j in rng.choice(3, size=rng.integers(1, 3),
-                                                              replace=False)]
-        ips += [(a, f"hostel_ip{j}") for j in rng.choice(2, size=rng.integers(1, 3),
-                                                          replace=False)]
+        _visit_place(rng, a, "hostel", devices, ips)
         cards.append((a, f"c_{a}"))
     for i in range(150 if library else 0):
         a = f"lib{i}"
-        devices += [(a, f"d_{a}")] + [(a, f"lib_pc{j}") for j in rng.choice(
-            3, size=rng.integers(1, 3), replace=False)]
-        ips += [(a, f"ip_{a}")] + [(a, f"lib_ip{j}") for j in rng.choice(
-            2, size=rng.integers(1, 3), replace=False)]
+        devices.append((a, f"d_{a}"))
+        ips.append((a, f"ip_{a}"))
+        _visit_place(rng, a, "lib", devices, ips)
         cards.append((a, f"c_{a}"))
     for t in range(6):
         for i in range(120):
