@@ -44,9 +44,16 @@ def test_max_group_size_is_at_least_max_size():
 
 
 def test_shipped_config_loads():
+    import dataclasses
     from pathlib import Path
-    cfg = load_ring_config(Path(__file__).resolve().parents[3] / "configs" / "rings.yaml")
+
+    import yaml
+    path = Path(__file__).resolve().parents[3] / "configs" / "rings.yaml"
+    cfg = load_ring_config(path)
     assert cfg == RingConfig()
+    # the file spells every setting out
+    spelled = set(yaml.safe_load(path.read_text())["rings"])
+    assert spelled == {f.name for f in dataclasses.fields(RingConfig)}
 
 
 def test_locality_scales_load_as_a_tuple_of_floats(tmp_path):
