@@ -62,7 +62,9 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   ``k`` = number of true rings), seconds.
 
 Nothing is tuned here: all settings are defaults. Run
-``nice -n 10 python -m benchmarks.realdata [--quick] [--datasets yelpchi bitcoin-otc ...]``.
+``nice -n 10 python -m benchmarks.realdata [--quick] [--datasets yelpchi bitcoin-otc ...]
+[--gnn-seeds N] [--ring-set KEY=VALUE ...]`` (``--ring-set``: a ring search setting other than
+the default, e.g. ``whole_groups=true``).
 """
 
 from __future__ import annotations
@@ -412,12 +414,14 @@ def _guarded(snapshot: Snapshot, scores: pd.DataFrame, train: pd.DataFrame) -> p
     return guard_scores(scores, own, max_odds, train["account_id"].astype(str))
 
 
-def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
-        ) -> list[dict]:
+def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3,
+        rings: dict[str, object] | None = None) -> list[dict]:
     """Benchmark rows of one dataset (module docstring); ``quick`` trains the GNN briefly;
     the GNN's figures are the mean over ``gnn_seeds`` seeds (0, 1, ...; with their least and
     greatest AUPRC when more than one); on YelpChi ``ugfraud`` adds UGFraud's detectors
-    (:func:`ugfraud_yelpchi`)."""
+    (:func:`ugfraud_yelpchi`); ``rings`` are :class:`RingConfig` settings other than the
+    defaults for the ring search (both ``null`` rows)."""
+    settings = dict(rings or {})
     started = time.perf_counter()
     snapshot, labels, truth = DATASETS[name]()
     n = len(account_index(snapshot))
@@ -440,8 +444,9 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
             models.update({f"{method}_auprc_min": draws["auprc"].min(),
                            f"{method}_auprc_max": draws["auprc"].max()})
     rows = []
-    for null, config in (("on", RingConfig()), ("off", RingConfig(min_surprise=-np.inf,
-                                                                  pairs=False))):
+    for null, config in (("on", RingConfig(**settings)),
+                         ("off", RingConfig(**{**settings, "min_surprise": -np.inf,
+                                               "pairs": False}))):
         started = time.perf_counter()
         candidates = find_ring_candidates(snapshot, config)
         search = time.perf_counter() - started
@@ -483,6 +488,24 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
     return rows
 
 
+def _ring_settings(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` items as RingConfig settings (values read as YAML), checked by building a
+    RingConfig before any work; a malformed or unknown one stops the run naming it."""
+    import yaml
+
+    settings: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--ring-set needs KEY=VALUE, got {item!r}")
+        settings[key.strip()] = yaml.safe_load(value)
+    try:
+        RingConfig(**settings)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--ring-set: {error}")
+    return settings
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print one table row per dataset and mode."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -495,12 +518,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="train the GNN with seeds 0..N-1 and give the mean of its figures, "
                              "with the least and greatest AUPRC (default 3: on a few dozen "
                              "held-out positives one seed's AUPRC moves by 0.1-0.4)")
+    parser.add_argument("--ring-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a ring search setting other than the default (a RingConfig field; "
+                             "the value read as YAML), e.g. --ring-set whole_groups=true")
     args = parser.parse_args(argv)
     if args.gnn_seeds < 1:
         parser.error(f"--gnn-seeds must be at least 1, not {args.gnn_seeds}")
+    rings = _ring_settings(parser, args.ring_set)
     rows = [row for name in args.datasets
             for row in run(name, args.quick, ugfraud=not args.skip_ugfraud,
-                           gnn_seeds=args.gnn_seeds)]
+                           gnn_seeds=args.gnn_seeds, rings=rings)]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(pd.DataFrame(rows).round(3).to_string(index=False))
 
