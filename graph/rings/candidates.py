@@ -847,7 +847,7 @@ def big_group_cores(
     shared = per_entity.multiply(per_entity >= 2).tocsr()
     entity_degree = entities.entity_degree.astype(np.float64)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
-                             cfg)
+                             cfg, _home_kinds(membership, localities, types[0], cfg))
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     counts = np.bincount(cand[in_core], minlength=len(member_sets))
     wanted = (counts >= cfg.min_size) & (counts < sizes)
@@ -860,14 +860,13 @@ def big_group_cores(
 def _sharing_chance(
     uses: sp.csr_matrix, membership: sp.csr_matrix, shared: sp.csr_matrix, sizes: np.ndarray,
     entity_degree: np.ndarray, types: tuple[np.ndarray, np.ndarray],
-    localities: list[Localities], cfg: RingConfig,
+    localities: list[Localities], cfg: RingConfig, home: np.ndarray | None,
 ) -> sp.csr_matrix:
     """Per group and entity it shares (``shared``: users per group, at least 2): the log10
     chance of that sharing given the entity's popularity, its type's activity in the group
     and, where ``localities`` are given, how local such sharing is
     (:func:`graph.rings.null_model.sharing_log_chance`; a group over ``cfg.max_size`` is
-    judged by the localities it owns in its home kind only,
-    :func:`graph.rings.localities.home_types`).
+    judged by the localities it owns in its home kind ``home``, :func:`_home_kinds`).
 
     With ``cfg.whole_groups`` off (the default) every group is judged as before groups were
     judged whole: no home type, hubs' evidence counted (review R6, session 23: a hostel's 120
@@ -888,7 +887,6 @@ def _sharing_chance(
     type_names, codes = types
     degree_by_type = type_degrees(uses, codes, len(type_names))
     kinds = type_kinds(type_names, cfg.place_types)
-    home = _home_kinds(membership, localities, type_names, cfg)
     counted = shared.tocsr()
     if cfg.whole_groups:
         # a big group's members sharing an entity beyond one household's (a farm's card of
@@ -1156,8 +1154,10 @@ def _describe(
                         > cfg.whole_group_arrival_s))
     del first
     type_names, codes = types
+    kinds = type_kinds(type_names, cfg.place_types)
+    home = _home_kinds(membership, localities, type_names, cfg)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
-                             cfg)
+                             cfg, home)
     # transfer links beyond a spanning tree, counted against what the members' numbers of
     # counterparties make likely
     linked_pairs = flow_log_chance(flows)
@@ -1186,12 +1186,10 @@ def _describe(
         anchor_degree = entity_degree[at]
     else:  # no entities at all: money flows only
         peers = anchor_degree = np.zeros(len(groups))
-    home = _home_kinds(membership, localities, type_names, cfg)
     if home is not None:
         # a group with a home is picked as its home's users; its anchor entity's sharing
         # counts as the rest does (its home's entities' chance is 0: they explain it)
-        on_home, home_users, home_peers = home_anchors(
-            membership, localities, home, type_kinds(type_names, cfg.place_types))
+        on_home, home_users, home_peers = home_anchors(membership, localities, home, kinds)
         by_home = np.flatnonzero((on_home > 0) & (anchor >= 0))
         beyond_anchor[by_home] += _entries(chance, by_home, anchor[by_home])
         anchor_members = np.where(on_home > 0, on_home, anchor_members)
@@ -1207,9 +1205,10 @@ def _describe(
                                     anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
     # the money's timing judged within its accounts' lives (their devices, IPs and cards)
+    activity = account_activity(entities.edges, n)
     money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
                              cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan,
-                             cash_outs, Lives.of_activity(*account_activity(entities.edges, n)))
+                             cash_outs, Lives.of_activity(*activity))
     surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise
@@ -1238,7 +1237,7 @@ def _describe(
             entities.edges, ends.indices[0::2], ends.indices[1::2], rare, cfg.lockstep_window_s,
         ) if use_times is None else episode_log_chance(
             use_times, accounts, entities.entities, ends.indices[0::2], ends.indices[1::2], rare,
-            cfg.lockstep_window_s, active=account_activity(entities.edges, len(accounts)))
+            cfg.lockstep_window_s, active=activity)
         timing = met.log_chance
         told = (met.moments > 0) & (met.log_chance < 0)
         together = (np.flatnonzero(pair)[told], pa.array(
@@ -1255,8 +1254,7 @@ def _describe(
         # a group's home entities tie its members as its rare ones do: a farm on its own 4
         # devices and 5 IPs paying with 6 cards is one core, not one card's users
         tied = chance.tocsr(copy=True)
-        at = home_entries(membership, tied, localities, home,
-                          type_kinds(type_names, cfg.place_types))
+        at = home_entries(membership, tied, localities, home, kinds)
         tied.data[at] = np.minimum(tied.data[at], -CORE_MIN_RARITY)
     else:
         tied = chance
