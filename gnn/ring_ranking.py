@@ -76,7 +76,11 @@ ROBUST = "flow_robust_surprise"
 FLOW_KIND = "flow_"
 #: Kind of an entity burst's candidate (:mod:`graph.rings.bursts`).
 BURST_KIND = "entity_burst"
-#: Feature of an entity burst: the surprise of its own test (:mod:`graph.rings.bursts`).
+#: Kind of an account takeover's candidate (:mod:`graph.rings.takeovers`), reported as an
+#: entity burst is, from the surprise of its own test.
+TAKEOVER_KIND = "account_takeover"
+#: Feature of an entity burst or account takeover: the surprise of its own test
+#: (:mod:`graph.rings.bursts`, :mod:`graph.rings.takeovers`).
 BURST = "burst_surprise"
 #: ``burst_surprise`` from which an entity burst is reported without labels when the bar is
 #: higher (:func:`reportable`): the money-flow shapes' bar, :data:`FLOW_REPORT_SURPRISE`. The
@@ -160,9 +164,9 @@ def reportable(rings: pd.DataFrame, min_surprise: float,
     :data:`FLOW_REPORT_SURPRISE_UNCAPPED`. A pair's own candidate (``kind`` holding
     :data:`PAIR_KIND`, not trimmed: ``kept_share`` 1 or NaN) needs a ``surprise`` of the lower
     of ``min_surprise`` and ``pair_min_surprise``, and is not reported when both its members
-    are in a ring reported by the other rules. An entity burst (``kind`` holding
-    :data:`BURST_KIND`) is reported from a ``burst_surprise`` of the lower of ``min_surprise``
-    and :data:`BURST_REPORT_SURPRISE`.
+    are in a ring reported by the other rules. An entity burst or account takeover (``kind``
+    holding :data:`BURST_KIND` or :data:`TAKEOVER_KIND`) is reported from a ``burst_surprise``
+    of the lower of ``min_surprise`` and :data:`BURST_REPORT_SURPRISE`.
 
     Parameters
     ----------
@@ -200,7 +204,9 @@ def reportable(rings: pd.DataFrame, min_surprise: float,
         known, np.fmin(robust, surprise) >= min(min_surprise, flow_min_surprise),
         surprise >= min(min_surprise, FLOW_REPORT_SURPRISE_UNCAPPED))
     significant = rings["significant"].to_numpy(np.float64) >= 1.0
-    by_burst = (kind.str.contains(BURST_KIND, regex=False).to_numpy() & (
+    burst = (kind.str.contains(BURST_KIND, regex=False)
+             | kind.str.contains(TAKEOVER_KIND, regex=False)).to_numpy()
+    by_burst = (burst & (
         rings[BURST].to_numpy(np.float64) >= min(min_surprise, BURST_REPORT_SURPRISE))
         if BURST in rings else np.zeros(len(rings), dtype=bool))
     reported = significant & ((held_surprise(rings) >= min_surprise) | by_flow | by_burst)

@@ -352,7 +352,7 @@ def _select(found: list[_Cells], mine: _Arrivals, labels: pd.Index, tests: int,
         large_name = _NAMES.get(int(large[i]), f"{large[i]} s")
         parts.setdefault(entity, []).append((rows, float(chance[i]), [
             f"Burst:{labels[entity]}: {len(rows)} new accounts within "
-            f"{_duration(int(times.max() - times.min()))}, each on its first use of it",
+            f"{duration(int(times.max() - times.min()))}, each on its first use of it",
             f"BurstChance:{10.0 ** chance[i]:.1e} ({int(k[i])} of its {int(n[i])} fresh "
             f"arrivals of the {large_name} around it in one {small_name}, where chance puts "
             f"{share[i]:.1%} of them, its type's and its own rhythm and allowances included; "
@@ -428,7 +428,7 @@ def _exclusive(bursts: list[Burst], row: np.ndarray, col: np.ndarray, fresh: np.
     return kept
 
 
-def _duration(seconds: int) -> str:
+def duration(seconds: int) -> str:
     """``seconds`` as minutes, hours or days."""
     if seconds < 3600:
         return f"{max(seconds, 60) // 60} min"

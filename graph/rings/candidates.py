@@ -36,6 +36,11 @@ judged whole below):
 * ``entity_burst``: the fresh accounts one entity gained in a burst far tighter in time than its
   type gains fresh accounts (:mod:`graph.rings.bursts`), judged by its own test as periodic fans
   are, listed first in its evidence (``Burst:``) and all of it its core;
+* ``account_takeover``: accounts with a history of their own arriving at entities new to them
+  with a failed attempt first and leaving, far more of an entity's such arrivals than its type
+  has (:mod:`graph.rings.takeovers`; only with the events' failed attempts,
+  ``failure_attribute``), judged by its own test as bursts are (``Takeover:``), up to
+  ``max_group_size`` accounts;
 * ``pair``: two accounts sharing two or more rare entities (:mod:`graph.rings.pairs`), whose
   surprise also counts how unlikely their uses of them coincide in time (evidence
   ``Together:``);
@@ -154,6 +159,7 @@ from graph.rings.projection import (
     stack_incidences,
 )
 from graph.rings.quiet_cycles import quiet_cycles
+from graph.rings.takeovers import failed_uses, takeover_groups
 from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
 from graph.snapshot import Snapshot
 
@@ -307,8 +313,8 @@ CORE_MIN_RARITY = 1.0
 #: its hub as a counterparty, so a dense block of them would otherwise drop the hub).
 _KIND_ORDER = ("pair", "flow_periodic_fan", "flow_cycle", "flow_fan_in", "flow_fan_out",
                "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
-               "entity_burst", "dense_block", "lockstep", "shared_entities", "group_core", "grown",
-               "scored_component", "scored_core")
+               "entity_burst", "account_takeover", "dense_block", "lockstep", "shared_entities",
+               "group_core", "grown", "scored_component", "scored_core")
 
 
 #: Member entries per step of the products over candidates' members: each step copies the rows
@@ -327,6 +333,7 @@ def find_ring_candidates(
     linked_components: Mapping[float, pd.DataFrame] | None = None,
     use_times: UseTimes | None = None,
     transfer_times: TransferTimes | None = None,
+    failures: pd.DataFrame | None = None,
 ) -> list[RingCandidate]:
     """The candidate rings of ``snapshot`` as :class:`RingCandidate` objects: the rows of
     :func:`find_ring_candidate_table` (same parameters), sorted by ring id.
@@ -337,7 +344,8 @@ def find_ring_candidates(
     >>> rings[0].members, rings[0].evidence[:3]                 # doctest: +SKIP
     """
     return candidates_from_table(find_ring_candidate_table(
-        snapshot, config, events, account_scores, linked_components, use_times, transfer_times))
+        snapshot, config, events, account_scores, linked_components, use_times, transfer_times,
+        failures))
 
 
 def find_ring_candidate_table(
@@ -348,6 +356,7 @@ def find_ring_candidate_table(
     linked_components: Mapping[float, pd.DataFrame] | None = None,
     use_times: UseTimes | None = None,
     transfer_times: TransferTimes | None = None,
+    failures: pd.DataFrame | None = None,
 ) -> pa.Table:
     """Find candidate rings in ``snapshot``, without labels unless account scores are given,
     as a table of :data:`CANDIDATE_SCHEMA` (one row per candidate, built column by column:
@@ -385,6 +394,11 @@ def find_ring_candidate_table(
         accounts whose pairs of three or more transfers the snapshot keeps the first and last
         time of only (:func:`graph.rings.off_routine.timed_hubs`); the off-routine fans
         (:mod:`graph.rings.off_routine`) then judge those accounts too.
+    failures
+        Optional account-entity pairs with a failed attempt (``account_id, entity``:
+        :func:`graph.rings.takeovers.event_failures`); the takeover search
+        (:mod:`graph.rings.takeovers`) then looks for accounts with a history arriving at an
+        entity with a failed attempt first.
 
     Returns
     -------
@@ -407,7 +421,10 @@ def find_ring_candidate_table(
     timed = timed_hubs(transfers, len(accounts)) if transfer_times is not None else None
     times = transfer_times(accounts, timed) if transfer_times is not None else None
     flows = flow_matrix(snapshot, accounts)
-    first_seen = account_times(snapshot, accounts, entities.edges) if cfg.bursts else None
+    failed = (failed_uses(entities.edges, accounts, entities.entities, failures)
+              if failures is not None else None)
+    first_seen = (account_times(snapshot, accounts, entities.edges)
+                  if cfg.bursts or failed is not None else None)
     # That is all the search reads of the snapshot: its tables (a GB of ids at a million
     # accounts) go now, unless the caller keeps them, and the forked children below do not
     # inherit them.
@@ -431,7 +448,8 @@ def find_ring_candidate_table(
         stacked = [with_counterparties]
         del with_counterparties
         found = _search(cfg, accounts, entities, types, stacked, transfers, flows, pending,
-                        account_scores, linked_components, cards, use_times, first_seen)
+                        account_scores, linked_components, cards, use_times, first_seen,
+                        failed)
     # the table is built from what the search found, with nothing else of it left
     del accounts, entities, transfers, flows
     return _candidate_table(found)
@@ -671,6 +689,7 @@ def _search(
     cash_outs: pd.DataFrame | None = None,
     use_times: UseTimes | None = None,
     first_seen: tuple[np.ndarray, np.ndarray] | None = None,
+    failed: np.ndarray | None = None,
 ) -> _Described | None:
     """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
     are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
@@ -678,7 +697,9 @@ def _search(
     entities and transfer counterparties (taken out of it here), ``flows`` the transfer
     counts, ``cash_outs`` the card payment pairs (the money null's cash-outs), ``use_times``
     the pairs' event times (:func:`_describe`), ``first_seen`` each account's first and last
-    event (:func:`graph.rings.bursts.account_times`; None: no burst search)."""
+    event (:func:`graph.rings.bursts.account_times`; no burst search without it or with
+    ``cfg.bursts`` off), ``failed`` which entity uses had a failed attempt
+    (:func:`graph.rings.takeovers.failed_uses`; None: no takeover search)."""
     n = len(accounts)
     with_counterparties = stacked.pop()
 
@@ -744,8 +765,14 @@ def _search(
             cfg.min_surprise)]
     bursts = entity_bursts(entities.edges, first_seen[0], types[1], entities.entities,
                            cfg.min_size, cfg.max_size, cfg.min_surprise, cfg.burst_fresh_s,
-                           first_seen[1]) if first_seen is not None else []
+                           first_seen[1]) if first_seen is not None and cfg.bursts else []
     groups += [(burst.rows, "entity_burst") for burst in bursts]
+    takeovers = takeover_groups(entities.edges, failed, first_seen[0], types[1],
+                                entities.entities, cfg.min_size, cfg.max_group_size,
+                                cfg.min_surprise) if failed is not None else []
+    groups += [(group.rows, "account_takeover") for group in takeovers]
+    # a takeover is judged by its own test, as a burst is (its evidence, burst_surprise)
+    bursts += takeovers
     judged += [(burst.rows, burst.log_chance, burst.tests) for burst in bursts]
     merged = _merge_groups(groups, n, cfg.dedupe_jaccard)
     # the list holds the one reference to the links: _describe lets go of them once read

@@ -88,6 +88,17 @@ def test_reportable_lets_entity_bursts_in_on_their_own_test():
     assert not reportable(rings.drop(columns="burst_surprise"), 25.0).any()
 
 
+def test_reportable_lets_account_takeovers_in_on_their_own_test():
+    rings = pd.DataFrame({
+        "kind": ["account_takeover", "account_takeover+dense_block", "account_takeover",
+                 "account_takeover"],
+        "surprise": [80.0, 6.0, 4.0, 30.0],
+        "significant": [1.0, 1.0, 1.0, 0.0],
+        "burst_surprise": [80.0, 6.0, 4.0, 30.0],
+    })
+    assert reportable(rings, 100.0).tolist() == [True, True, False, False]
+
+
 def test_reportable_without_robust_surprise_keeps_the_whole_surprise_bar():
     rings = pd.DataFrame({
         "kind": ["shared_entities", "flow_fan_in", "flow_cycle+dense_block", "flow_chain",

@@ -149,7 +149,9 @@ def candidates_stage(
     the times of their uses of what they share (:func:`graph.rings.pairs.event_use_times`);
     without, first and last uses. It also reads the transfers of the hubs whose busy pairs the
     snapshot times at their ends only (:func:`graph.rings.off_routine.event_transfer_times`),
-    so their off-routine fans are judged transfer by transfer. ``over_max_size`` counts the
+    so their off-routine fans are judged transfer by transfer; with ``rings.failure_attribute``
+    it reads the failed attempts (:func:`graph.rings.takeovers.event_failures`) for the
+    takeover search (without the events there is none). ``over_max_size`` counts the
     candidates of more than ``max_size`` (``rings.max_size``) accounts (communities and dense
     blocks judged whole, up to ``rings.max_group_size``): the run summary says it.
 
@@ -162,6 +164,7 @@ def candidates_stage(
     from graph.rings.candidates import find_ring_candidate_table
     from graph.rings.off_routine import event_transfer_times
     from graph.rings.pairs import event_use_times
+    from graph.rings.takeovers import event_failures
     from graph.snapshot import ACCOUNT, read_snapshot
 
     read_events = events is not None and events.exists()
@@ -178,7 +181,9 @@ def candidates_stage(
     candidates = find_ring_candidate_table(
         read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
         use_times=event_use_times(events) if read_events else None,
-        transfer_times=event_transfer_times(events) if read_events else None)
+        transfer_times=event_transfer_times(events) if read_events else None,
+        failures=(event_failures(events, rings.failure_attribute)
+                  if read_events and rings.failure_attribute else None))
     write_candidates(candidates, out / CANDIDATES)
     whole = int(pc.sum(pc.greater(pc.list_value_length(candidates["members"]),
                                   rings.max_size)).as_py() or 0)

@@ -1,0 +1,230 @@
+"""Account takeovers: established accounts arriving at an entity with a failed attempt first.
+
+Credential stuffing logs in to existing accounts from a tool's few IPs and device fingerprints:
+each victim, an account with a life of its own (its own devices, home IP, orders), *arrives* at
+an entity it never used, fails a password or more, gets in, and never comes back to it. The
+structure null (:mod:`graph.rings.null_model`) takes each entity's users as given, and the burst
+test (:mod:`graph.rings.bursts`) judges fresh accounts only, so neither sees it.
+
+An entity's *established arrivals* are the accounts whose first use of it is at least
+:data:`AGE_S` after the account's own first event (it lived elsewhere before). An arrival
+*qualifies* when the account used the entity for at most :data:`BRIEF_USE_S` (first to last use)
+and at least one of its attempts there failed (``failures``: the account-entity pairs with a
+failed attempt, read from the events by :func:`event_failures` through the event attribute
+``rings.failure_attribute``, an attribute positive on a failed attempt). An entity is a
+takeover entity when
+
+* at least :data:`MIN_SHARE` of its established arrivals qualify (the effect: a tool's
+  attempts fail on most accounts it tries; a store's loyalty tablet, where customers unused to
+  it mistype a password a fifth of the time, stays under it), at least ``min_size`` of them;
+* and that many qualify beyond chance: with ``p`` the share of qualifying arrivals among the
+  established arrivals of the entities of its type *under* :data:`MIN_SHARE` (one pseudo-count
+  each; entities at the bar are what is looked for and stay out of the reference), ``k``
+  arrivals of which ``x`` qualify have chance ``P(Binomial(k, min(1, RATE_SLACK p)) >= x)``,
+  charged for every entity with at least ``min_size`` established arrivals (those that could
+  be found) and ``log10 2`` (this test beside the structure null); it is kept when the rest
+  reaches ``min_surprise``.
+
+The takeover entities sharing a qualifying account are one group (a tool's IPs and devices,
+each attempt from one of each); its members are the accounts qualifying at any of them, up to
+``max_group_size`` (a bigger group is left out: no candidate could hold it), judged by its most
+surprising entity. The evidence names the entities, the window of the members' arrivals and
+the failed attempts.
+
+What the rule uses and the evasion it opens: it needs the log's failed attempts (without
+``rings.failure_attribute`` it finds nothing), so an attacker with a working credential list
+(phished, not stuffed) is not seen; it is blind to time (a campaign spread over a week is
+judged as one over hours), but an attacker whose every attempt comes through its own residential
+proxy IP and its own device fingerprint gives no entity two victims and is not seen; a tool IP
+that honest accounts use too (a carrier's NAT) dilutes its share below :data:`MIN_SHARE`.
+Honest look-alikes it keeps out: a conference or hotel Wi-Fi, an office's new NAT IP, a
+carrier's re-numbering (established arrivals that mostly succeed, and stay on the entity), a
+password-reset wave after a breach notice (failures on the accounts' own devices and IPs, not
+arrivals) and an app update that changes every fingerprint (arrivals that stay); a store's
+tablet whose customers mostly succeed. A password-reset wave *at* a one-day conference (every
+attendee failing first on the conference's new Wi-Fi, once) would read as a takeover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.stats import binom
+
+from graph.rings.bursts import Burst, duration
+from graph.snapshot import ACCOUNT
+from graph.snapshot_sql import relation_sources
+from ingest.state import IngestState
+
+#: An arrival is established when the account's first event is at least this long before it.
+AGE_S = 7 * 86400
+#: A qualifying arrival uses the entity for at most this long (first to last use).
+BRIEF_USE_S = 3600
+#: A takeover entity: at least this share of its established arrivals qualify.
+MIN_SHARE = 0.5
+#: An entity may have this many times its type's share of qualifying arrivals.
+RATE_SLACK = 2.0
+
+
+@dataclass(frozen=True)
+class _Entities:
+    """The takeover test of each entity: established arrivals ``k``, qualifying ``x``, the
+    reference share ``p`` (after :data:`RATE_SLACK`) and the log10 chance."""
+
+    k: np.ndarray
+    x: np.ndarray
+    p: np.ndarray
+    log_chance: np.ndarray
+
+
+def event_failures(events: Path | str, attribute: str,
+                   batch_rows: int = 1_000_000) -> pd.DataFrame:
+    """The account-entity pairs with a failed attempt, ``account_id, entity`` (``"Type:id"``,
+    distinct), from the canonical events under ``events`` (a Parquet file or directory,
+    Hive-partitioned or not): the events whose ``attribute`` is positive, ``batch_rows`` at a
+    time. The entity columns are the snapshot's (the built-in ones and those the ingest
+    declared). Raises ``ValueError`` naming the attribute and the events when they lack it."""
+    state = IngestState.load(events) if Path(events).is_dir() else IngestState()
+    dataset = ds.dataset(events, format="parquet", partitioning="hive")
+    if attribute not in dataset.schema.names:
+        raise ValueError(
+            f"rings.failure_attribute: the events under {events} have no attribute "
+            f"{attribute!r} (their columns: {', '.join(dataset.schema.names)})")
+    columns = {source.column: source.node_type for source in relation_sources(state)
+               if source.node_type != ACCOUNT and source.column in dataset.schema.names}
+    parts: list[pd.DataFrame] = []
+    scanner = dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
+                              filter=pc.field(attribute) > 0)
+    for batch in scanner.to_batches():
+        if batch.num_rows == 0:
+            continue
+        account = pc.cast(batch.column("account_id"), pa.string())
+        for column, node_type in columns.items():
+            present = pc.is_valid(batch.column(column))
+            entity = pc.binary_join_element_wise(
+                pa.scalar(f"{node_type}:"), pc.cast(batch.column(column), pa.string()), "")
+            parts.append(pd.DataFrame({
+                "account_id": pc.filter(account, present).to_numpy(zero_copy_only=False),
+                "entity": pc.filter(entity, present).to_numpy(zero_copy_only=False)}))
+    if not parts:
+        return pd.DataFrame({"account_id": pd.Series([], dtype=object),
+                             "entity": pd.Series([], dtype=object)})
+    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def failed_uses(edges: pd.DataFrame, accounts: pd.Index, entities: pd.Index,
+                failures: pd.DataFrame) -> np.ndarray:
+    """Per use of ``edges`` (``row, col``; rows of ``accounts``, columns of ``entities``):
+    whether ``failures`` (:func:`event_failures`) hold a failed attempt of that account at
+    that entity."""
+    rows = accounts.get_indexer(failures["account_id"].astype(str))
+    cols = entities.get_indexer(failures["entity"].astype(str))
+    known = (rows >= 0) & (cols >= 0)
+    width = np.int64(max(len(entities), 1))
+    failed = np.unique(rows[known].astype(np.int64) * width + cols[known])
+    keys = edges["row"].to_numpy(np.int64) * width + edges["col"].to_numpy(np.int64)
+    return np.isin(keys, failed)
+
+
+def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.ndarray,
+                    codes: np.ndarray, labels: pd.Index, min_size: int, max_group_size: int,
+                    min_surprise: float) -> list[Burst]:
+    """The takeover groups (module docstring) whose surprise reaches ``min_surprise`` (and 0),
+    each of ``min_size..max_group_size`` accounts.
+
+    ``edges`` are the account-entity uses (``row, col, first_ts, last_ts``; epoch s, ``-1``
+    unknown), ``failed`` marks the uses with a failed attempt (:func:`failed_uses`),
+    ``account_first`` is each account's first event (:func:`graph.rings.bursts.account_times`),
+    ``codes`` each entity's type code and ``labels`` its ``"Type:id"`` label. Each group is a
+    :class:`graph.rings.bursts.Burst` of its most surprising entity."""
+    if not failed.any():
+        return []
+    row = edges["row"].to_numpy(np.int64)
+    col = edges["col"].to_numpy(np.int64)
+    first_ts = edges["first_ts"].to_numpy(np.int64)
+    last_ts = edges["last_ts"].to_numpy(np.int64)
+    since = account_first[row]
+    established = (first_ts >= 0) & (since >= 0) & (first_ts - since >= AGE_S)
+    qualifies = (established & failed & (last_ts >= first_ts)
+                 & (last_ts - first_ts <= BRIEF_USE_S))
+    judged = _judge(col[established], col[qualifies], codes, len(labels))
+    tested = judged.k >= min_size
+    tests = max(int(tested.sum()), 1)
+    charge = np.log10(tests) + np.log10(2.0)
+    strong = (tested & (judged.x >= min_size) & (judged.x >= MIN_SHARE * judged.k)
+              & (-judged.log_chance - charge >= max(min_surprise, 0.0)))
+    if not strong.any():
+        return []
+    keep = qualifies & strong[col]
+    return _grouped(row[keep], col[keep], first_ts[keep], judged, labels, tests, charge,
+                    min_size, max_group_size)
+
+
+def _judge(established: np.ndarray, qualifying: np.ndarray, codes: np.ndarray,
+           n_entities: int) -> _Entities:
+    """Each entity's test from the columns of its established and qualifying arrivals."""
+    k = np.bincount(established, minlength=n_entities)
+    x = np.bincount(qualifying, minlength=n_entities)
+    n_types = int(codes.max(initial=0)) + 1
+    under = x < MIN_SHARE * k
+    # the reference: the type's entities under the bar (each one's own arrivals left out)
+    type_k = np.bincount(codes, weights=k * under, minlength=n_types)
+    type_x = np.bincount(codes, weights=x * under, minlength=n_types)
+    others_k = type_k[codes] - k * under
+    others_x = type_x[codes] - x * under
+    p = np.minimum(RATE_SLACK * (others_x + 1.0) / (others_k + 1.0), 1.0)
+    with np.errstate(divide="ignore"):
+        log_chance = binom.logsf(x - 1, k, p) / np.log(10.0)
+        # far in the tail the tail's log underflows: it is at most twice its first term there
+        # (each next term under half the one before)
+        tail = binom.logpmf(x, k, p) / np.log(10.0) + np.log10(2.0)
+    log_chance = np.where(np.isfinite(log_chance), log_chance, tail)
+    return _Entities(k, x, p, np.where(x > 0, np.minimum(log_chance, 0.0), 0.0))
+
+
+def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, judged: _Entities,
+             labels: pd.Index, tests: int, charge: float, min_size: int,
+             max_group_size: int) -> list[Burst]:
+    """The qualifying uses (``row``, ``col``, arrival ``ts``) at takeover entities as groups:
+    the entities sharing an account are one."""
+    entities, at = np.unique(col, return_inverse=True)
+    accounts, member = np.unique(row, return_inverse=True)
+    # entities linked through the accounts qualifying at both
+    bipartite = sp.csr_matrix((np.ones(len(at)), (member, at)),
+                              shape=(len(accounts), len(entities)))
+    linked = (bipartite.T @ bipartite).tocsr()
+    _, component = connected_components(linked, directed=False)
+    found = []
+    for c in range(int(component.max()) + 1):
+        inside = np.flatnonzero(component == c)
+        uses = np.isin(at, inside)
+        rows = np.unique(row[uses])
+        if not min_size <= len(rows) <= max_group_size:
+            continue
+        cols = entities[inside]
+        best = cols[np.argmin(judged.log_chance[cols])]
+        times = ts[uses]
+        start, end = (pd.Timestamp(int(t), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
+                      for t in (times.min(), times.max()))
+        order = cols[np.argsort(judged.log_chance[cols], kind="stable")]
+        found.append(Burst(rows, int(best), float(judged.log_chance[best]), tests, [
+            f"Takeover:{len(rows)} accounts with their own history (first event at least "
+            f"{AGE_S // 86400} days before) each arrived at an entity here new to them with a "
+            f"failed attempt, within {duration(int(times.max() - times.min()))} "
+            f"({start} to {end} UTC), using it for at most {BRIEF_USE_S // 60} min: "
+            f"{', '.join(str(labels[e]) for e in order[:10])}"
+            + (f" and {len(order) - 10} more" if len(order) > 10 else ""),
+            *[f"TakeoverChance:{labels[e]}: {int(judged.x[e])} of its {int(judged.k[e])} "
+              f"arrivals of accounts with a history failed first and left, where its type's "
+              f"entities allow {judged.p[e]:.1%} (chance {10.0 ** judged.log_chance[e]:.1e}; "
+              f"{tests} entities tested, charged {charge:.1f} orders)" for e in order[:5]],
+        ]))
+    return found

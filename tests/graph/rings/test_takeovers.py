@@ -1,0 +1,203 @@
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from graph.rings.candidates import find_ring_candidates
+from graph.rings.config import RingConfig
+from graph.rings.takeovers import (
+    AGE_S,
+    BRIEF_USE_S,
+    event_failures,
+    failed_uses,
+    takeover_groups,
+)
+from tests.graph.rings.helpers import T0, edges, snapshot
+
+DAY = 86400
+START = int(T0.timestamp())
+
+
+class _Log:
+    """Account-entity uses of a hand-made log: ``accounts`` accounts living from day 0 on their
+    own device and home IP (used from day 0 to day 80), visiting cafés' IPs and buying new
+    phones (the types' references), and what :meth:`arrive` adds."""
+
+    def __init__(self, accounts: int = 400) -> None:
+        self.rng = np.random.default_rng(0)
+        self.labels: list[str] = []
+        self.uses: list[tuple[int, int, int, int, bool]] = []
+        self.n = accounts
+        for a in range(accounts):
+            for kind in ("Device", "IP"):
+                self.uses.append((a, self.entity(f"{kind}:own{a}"), START, START + 80 * DAY,
+                                  bool(a % 30 == 0)))
+        # 100 honest IPs (cafés, carriers) each reached by 10 of the accounts on a visit, a
+        # failed password on one in thirty
+        for i in range(100):
+            ip = self.entity(f"IP:cafe{i}")
+            for a in self.rng.choice(accounts, 10, replace=False).tolist():
+                t = START + int(self.rng.uniform(10, 70) * DAY)
+                self.uses.append((a, ip, t, t + 600, bool(self.rng.random() < 1 / 30)))
+        # every other account buys a new phone on a day of its own and keeps it
+        for a in range(0, accounts, 2):
+            t = START + int(self.rng.uniform(10, 70) * DAY)
+            self.uses.append((a, self.entity(f"Device:phone{a}"), t, START + 80 * DAY,
+                              bool(self.rng.random() < 1 / 30)))
+
+    def entity(self, label: str) -> int:
+        self.labels.append(label)
+        return len(self.labels) - 1
+
+    def arrive(self, label: str, accounts: np.ndarray, day: float, hours: float,
+               failing: float, stay_s: float = 120) -> None:
+        """``accounts`` arrive at a new entity ``label`` within ``hours`` of ``day``, a share
+        ``failing`` with a failed attempt there, each using it ``stay_s``."""
+        entity = self.entity(label)
+        for a in accounts.tolist():
+            t = START + int(day * DAY + self.rng.uniform(0, hours * 3600))
+            self.uses.append((a, entity, t, t + int(stay_s),
+                              bool(self.rng.random() < failing)))
+
+    def groups(self, min_size: int = 3) -> list:
+        row, col, first, last, failed = (np.array(c) for c in zip(*self.uses, strict=True))
+        uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
+        codes = np.array([0 if label.startswith("Device") else 1 for label in self.labels])
+        account_first = np.full(self.n, START, dtype=np.int64)
+        return takeover_groups(uses, failed, account_first, codes, pd.Index(self.labels),
+                               min_size, 1000, 2.0)
+
+
+def test_stuffing_from_a_tool_ip_and_device_is_one_group():
+    log = _Log()
+    victims = np.arange(0, 120, 2)
+    # the tool's IP and device: each victim fails first there, gets in and leaves
+    log.arrive("IP:tool", victims, 30, 3, failing=0.9)
+    log.arrive("Device:toolfp", victims, 30, 3, failing=0.9)
+    found = log.groups()
+    assert len(found) == 1
+    assert set(found[0].rows.tolist()) <= set(victims.tolist())
+    assert len(found[0].rows) >= 50
+    assert found[0].log_chance < -20
+    assert found[0].evidence[0].startswith("Takeover:")
+    assert "IP:tool" in found[0].evidence[0] and "Device:toolfp" in found[0].evidence[0]
+    assert any(e.startswith("TakeoverChance:") for e in found[0].evidence)
+
+
+@pytest.mark.parametrize("failing", [0.25, 0.4])
+def test_a_loyalty_tablet_whose_customers_mostly_succeed_is_no_takeover(failing):
+    # 150 customers with lives of their own log in once each on a store's new tablet over a
+    # business day; unused to it, a quarter (or 40 %) mistype first: far above the type's
+    # rate, but most get in at once
+    log = _Log()
+    log.arrive("Device:tablet", np.arange(150), 36, 8, failing=failing)
+    assert log.groups() == []
+
+
+def test_the_same_tablet_with_most_attempts_failing_is_one():
+    # the effect bar is what tells the tablet from a tool: at 90 % failing it is reported
+    log = _Log()
+    log.arrive("Device:tablet", np.arange(150), 36, 8, failing=0.9)
+    assert len(log.groups()) == 1
+
+
+def test_an_office_ip_every_one_fails_on_first_but_stays_on_is_no_takeover():
+    # a password-reset wave the morning staff move to the office's new NAT IP: all fail
+    # first there, then use it for weeks
+    log = _Log()
+    log.arrive("IP:office", np.arange(100), 40, 1, failing=1.0, stay_s=20 * DAY)
+    assert log.groups() == []
+
+
+def test_new_accounts_failing_on_a_device_are_not_takeovers():
+    # the accounts' first event is their arrival: no history of their own
+    log = _Log()
+    log.arrive("Device:shared", np.arange(60), 30, 2, failing=1.0)
+    row, col, first, last, failed = (np.array(c) for c in zip(*log.uses, strict=True))
+    uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
+    codes = np.array([0 if label.startswith("Device") else 1 for label in log.labels])
+    # every account's first event is within AGE_S of its arrival
+    account_first = np.full(log.n, START + 30 * DAY - AGE_S + 3 * 3600, dtype=np.int64)
+    assert takeover_groups(uses, failed, account_first, codes, pd.Index(log.labels), 3, 1000,
+                           2.0) == []
+
+
+def test_no_failed_attempt_no_takeover():
+    log = _Log()
+    log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0)
+    row, col, first, last, _ = (np.array(c) for c in zip(*log.uses, strict=True))
+    uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
+    assert takeover_groups(uses, np.zeros(len(row), dtype=bool), np.full(log.n, START),
+                           np.ones(len(log.labels), dtype=np.int64), pd.Index(log.labels), 3,
+                           1000, 2.0) == []
+
+
+def test_a_use_longer_than_brief_does_not_qualify():
+    log = _Log()
+    log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0, stay_s=BRIEF_USE_S + 60)
+    assert log.groups() == []
+
+
+def test_a_group_over_max_group_size_is_left_out():
+    log = _Log()
+    log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0)
+    row, col, first, last, failed = (np.array(c) for c in zip(*log.uses, strict=True))
+    uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
+    codes = np.ones(len(log.labels), dtype=np.int64)
+    labels = pd.Index(log.labels)
+    assert len(takeover_groups(uses, failed, np.full(log.n, START), codes, labels, 3, 60,
+                               2.0)) == 1
+    assert takeover_groups(uses, failed, np.full(log.n, START), codes, labels, 3, 59,
+                           2.0) == []
+
+
+def test_event_failures_read_the_failed_attempts_per_account_and_entity(tmp_path):
+    table = pa.table({
+        "account_id": ["a", "a", "b", "c", "c"],
+        "ts": pd.to_datetime([T0] * 5),
+        "event_type": ["login"] * 5,
+        "device_id": ["d1", "d1", None, "d2", "d3"],
+        "ip": ["i1", "i1", "i2", None, "i3"],
+        "result": [1.0, 1.0, 1.0, 0.0, None],
+    })
+    pq.write_table(table, tmp_path / "events.parquet")
+    found = event_failures(tmp_path / "events.parquet", "result")
+    assert sorted(map(tuple, found[["account_id", "entity"]].to_numpy().tolist())) == [
+        ("a", "Device:d1"), ("a", "IP:i1"), ("b", "IP:i2")]
+    with pytest.raises(ValueError, match="no attribute 'outcome'"):
+        event_failures(tmp_path / "events.parquet", "outcome")
+
+
+def test_failed_uses_mark_the_uses_with_a_failed_attempt():
+    uses = pd.DataFrame({"row": [0, 0, 1, 2], "col": [0, 1, 1, 0]})
+    failures = pd.DataFrame({"account_id": ["a", "c", "x"],
+                             "entity": ["IP:i1", "Device:d1", "IP:i1"]})
+    marked = failed_uses(uses, pd.Index(["a", "b", "c"]), pd.Index(["Device:d1", "IP:i1"]),
+                         failures)
+    assert marked.tolist() == [False, True, False, True]
+
+
+def test_a_takeover_is_a_candidate_judged_by_its_own_test():
+    # 300 accounts living on their own devices for two months (half buy a new phone on a day
+    # of their own); on day 40, 30 of them log in from a tool's device within an hour, each
+    # after a failed attempt, and never again
+    rng = np.random.default_rng(1)
+    own = [(f"a{i}", f"dev{i}") for i in range(300)] + [(f"a{i}", f"phone{i}")
+                                                       for i in range(1, 300, 2)]
+    minutes = [0.0] * 300 + [60.0 * 24 * rng.uniform(20, 50) for _ in range(150)]
+    own_last = [60.0 * 24 * 60] * 450
+    tool = [(f"a{i}", "toolfp") for i in range(0, 60, 2)]
+    at = [60.0 * 24 * 40 + rng.uniform(0, 60) for _ in tool]
+    used = edges(own + tool, minutes + at)
+    used["last_ts"] = [T0 + pd.Timedelta(minutes=m) for m in own_last + at]
+    snap = snapshot(USED_DEVICE=used)
+    failures = pd.DataFrame({"account_id": [a for a, _ in tool],
+                             "entity": ["Device:toolfp"] * len(tool)})
+    candidates = find_ring_candidates(snap, RingConfig(), failures=failures)
+    found = next(c for c in candidates if "account_takeover" in c.kind)
+    assert found.members == sorted(a for a, _ in tool)
+    assert found.core == found.members
+    assert found.evidence[0].startswith("Takeover:30 accounts with their own history")
+    assert found.features["burst_surprise"] > 10.0
+    assert not any("account_takeover" in c.kind for c in find_ring_candidates(snap, RingConfig()))
