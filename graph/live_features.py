@@ -19,6 +19,7 @@ event, and no pass over other nodes' events.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
@@ -39,6 +40,11 @@ _MANY = 4
 _NIGHT_US = (NIGHT_HOURS[0] * 3_600_000_000, NIGHT_HOURS[1] * 3_600_000_000)
 #: Role of an account's own events (``account_id``).
 ACTOR = "actor"
+#: The folder of a saved live feature set (:meth:`LiveFeatures.save`) holding its busy
+#: entities' running rows over the stored events (:meth:`LiveFeatures.save_busy`).
+BUSY = "busy"
+#: Changes when what :meth:`LiveFeatures.save_busy` writes changes.
+_BUSY_FORMAT = 1
 
 
 class _Ids:
@@ -328,7 +334,14 @@ class _BusyEntities:
     a step per entity. A new time changes the sum of squared gaps only at the gap it falls
     in, whatever its time. :meth:`values` reads the rows as :meth:`LiveFeatures._entity`
     computes them, up to floating-point summation order (the gap deviation from the sum of
-    squared gaps: ``sd**2 = s2 / gaps - mean**2``)."""
+    squared gaps: ``sd**2 = s2 / gaps - mean**2``).
+
+    A slot first takes in its entity's stored events (those at positions below the ``base``
+    that :meth:`update` is given, all of them at once; every event when it has none), then
+    the later ones as they come: so a slot's values are the same whether its stored events
+    were taken in when the entity was first read or earlier (by :meth:`stored`, saved and
+    restored: :meth:`save`, :meth:`restore`), the same floating-point sums in the same
+    order."""
 
     _FLOATS = ("first", "last", "s2", "cos", "sin", "amount_sum", "amount_max")
     _INTS = ("held", "night", "amount_n", "accounts", "days")
@@ -345,6 +358,10 @@ class _BusyEntities:
         self.times: list[np.ndarray] = []  # slot -> its event times (seconds), sorted
         self._pairs: set[int] = set()
         self._days: set[int] = set()
+        # the (slot, account) and (slot, day) keys of restored slots, sorted (not in the sets)
+        self._held_pairs = np.empty(0, dtype=np.int64)
+        self._held_days = np.empty(0, dtype=np.int64)
+        self.changed = False  # whether anything was taken in since made or restored
 
     def __len__(self) -> int:
         return self.size
@@ -379,31 +396,72 @@ class _BusyEntities:
         self.types[slots] = 0
         return slots
 
-    def update(self, features: LiveFeatures, postings: _Postings, rows: np.ndarray) -> np.ndarray:
+    def update(self, features: LiveFeatures, postings: _Postings, rows: np.ndarray,
+               base: int) -> np.ndarray:
         """Take in the events of ``rows`` (distinct, each with at least one event) not taken in
-        yet; their slots."""
+        yet, a new slot's stored ones (positions below ``base``) first; their slots."""
         slots = self.slots(rows)
         new = slots < 0
         if new.any():
             slots[new] = self._new_slots(rows[new])
-            positions, n = postings.many(rows[new])
-            self._take(features, slots[new], positions, n, fresh=True)
+            self._take_stored(features, postings, rows[new], slots[new], base)
         counts = postings.counts(rows)
-        more = np.flatnonzero(~new & (counts > self.held[slots]))
+        more = np.flatnonzero(counts > self.held[slots])
         if len(more):
-            k = counts[more] - self.held[slots[more]]
-            added = postings.added
-            chunks = [added[r][len(added[r]) - c:]
-                      for r, c in zip(rows[more].tolist(), k.tolist(), strict=True)]
-            positions = np.fromiter(chain.from_iterable(chunks), dtype=np.int64,
-                                    count=int(k.sum()))
+            positions, k = self._later(postings, rows[more], self.held[slots[more]],
+                                       counts[more])
             self._take(features, slots[more], positions, k, fresh=False)
         return slots
+
+    def stored(self, features: LiveFeatures, postings: _Postings, rows: np.ndarray,
+               base: int, chunk: int = 1 << 20) -> None:
+        """Slots for ``rows`` (distinct, ascending, none with a slot yet), their stored events
+        (positions below ``base``) taken in, about ``chunk`` events at a time."""
+        ends = np.cumsum(postings._base(rows)[1])
+        cuts = np.unique(np.searchsorted(ends, np.arange(chunk, ends[-1] if len(ends) else 0,
+                                                          chunk)) + 1)
+        for part in np.split(rows, cuts[cuts < len(rows)].tolist()):
+            if len(part):
+                self._take_stored(features, postings, part, self._new_slots(part), base)
+
+    def _take_stored(self, features: LiveFeatures, postings: _Postings, rows: np.ndarray,
+                     slots: np.ndarray, base: int) -> None:
+        """Take the stored events (positions below ``base``) of ``rows`` into their new
+        ``slots``; all of a row's events when it has none."""
+        positions, n = postings.many(rows)
+        seg = np.repeat(np.arange(len(rows)), n)
+        below = positions < base
+        if not below.all():  # a row's positions ascend: those below base come first
+            stored = np.bincount(seg[below], minlength=len(rows))
+            below |= (stored == 0)[seg]
+            positions, n = positions[below], np.bincount(seg[below], minlength=len(rows))
+        self._take(features, slots, positions, n, fresh=True)
+
+    @staticmethod
+    def _later(postings: _Postings, rows: np.ndarray, held: np.ndarray,
+               counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The positions of each of ``rows`` after its first ``held`` (one row after the
+        other), and how many each has: ``counts - held``."""
+        k = counts - held
+        start, stored = postings._base(rows)
+        added = postings.added
+        if (held >= stored).all():  # all but appended ones taken in: the tails of their lists
+            chunks = [added[r][h - s:] for r, h, s in zip(rows.tolist(), held.tolist(),
+                                                          stored.tolist(), strict=True)]
+            return np.fromiter(chain.from_iterable(chunks), dtype=np.int64,
+                               count=int(k.sum())), k
+        parts = []
+        for r, h, b, s in zip(rows.tolist(), held.tolist(), start.tolist(), stored.tolist(),
+                              strict=True):
+            parts.append(postings.positions[b + min(h, s):b + s].astype(np.int64))
+            parts.append(np.asarray(added.get(r, ())[max(h - s, 0):], dtype=np.int64))
+        return np.concatenate(parts), k
 
     def _take(self, features: LiveFeatures, slots: np.ndarray, positions: np.ndarray,
               n: np.ndarray, fresh: bool) -> None:
         """Add the events at ``positions`` (``n[i]`` of them for ``slots[i]``, one slot after
         the other) to the slots' aggregates (``fresh``: slots empty before)."""
+        self.changed = True
         count = len(slots)
         seg = np.repeat(np.arange(count), n)
         positions, ts = _by_time(positions, features._ts[positions], seg)
@@ -442,10 +500,11 @@ class _BusyEntities:
         self.amount_n[slots] += number
         owner = slots[seg] << 32
         self.accounts[slots] += self._count_new(
-            self._pairs, owner | at(features._codes[ACTOR]).astype(np.int64), count, seg,
-            fresh)
+            self._pairs, self._held_pairs, owner | at(features._codes[ACTOR]).astype(np.int64),
+            count, seg, fresh)
         days = np.floor_divide(ts, _DAY_US) + (1 << 31)
-        self.days[slots] += self._count_new(self._days, owner | days, count, seg, fresh)
+        self.days[slots] += self._count_new(self._days, self._held_days, owner | days, count,
+                                            seg, fresh)
 
     def _set_times(self, slot: int, times: np.ndarray) -> None:
         if slot < len(self.times):
@@ -495,19 +554,76 @@ class _BusyEntities:
         return delta
 
     @staticmethod
-    def _count_new(seen: set[int], keys: np.ndarray, count: int, seg: np.ndarray,
-                   fresh: bool = False) -> np.ndarray:
+    def _count_new(seen: set[int], held: np.ndarray, keys: np.ndarray, count: int,
+                   seg: np.ndarray, fresh: bool = False) -> np.ndarray:
         """Add ``keys`` (one per event, its segment ``seg``) to ``seen``; per segment, how
-        many were not there (``fresh``: none can be, the keys' slots being new: not looked
-        up one by one)."""
+        many were neither there nor among ``held`` (sorted; restored slots' keys) (``fresh``:
+        none can be, the keys' slots being new: not looked up one by one)."""
         keys, first = np.unique(keys, return_index=True)
         listed = keys.tolist()
-        if seen and not fresh:
-            known = np.fromiter((k in seen for k in listed), dtype=bool, count=len(listed))
+        if fresh:
             seen.update(listed)
-            return np.bincount(seg[first[~known]], minlength=count)
+            return np.bincount(seg[first], minlength=count)
+        known = np.zeros(len(keys), dtype=bool)
+        if len(held):
+            at = np.minimum(np.searchsorted(held, keys), len(held) - 1)
+            known = held[at] == keys
+        if seen:
+            known |= np.fromiter((k in seen for k in listed), dtype=bool, count=len(listed))
         seen.update(listed)
-        return np.bincount(seg[first], minlength=count)
+        return np.bincount(seg[first[~known]], minlength=count)
+
+    def save(self, directory: Path) -> None:
+        """Write the slots (each one's entity row, aggregates, sorted times and distinct
+        keys) into ``directory`` (made), one ``.npy`` file each, for :meth:`restore`."""
+        directory.mkdir(parents=True)
+        size = self.size
+        rows = np.empty(size, dtype=np.int64)
+        used = np.flatnonzero(self.slot >= 0)
+        rows[self.slot[used]] = used
+        np.save(directory / "rows.npy", rows)
+        for name in (*self._FLOATS, *self._INTS):
+            np.save(directory / f"{name}.npy", getattr(self, name)[:size])
+        np.save(directory / "types.npy", self.types[:size])
+        np.save(directory / "times.npy", np.concatenate(self.times[:size]) if size
+                else np.empty(0))
+        for name, seen, held in (("pair_keys", self._pairs, self._held_pairs),
+                                 ("day_keys", self._days, self._held_days)):
+            keys = np.fromiter(seen, dtype=np.int64, count=len(seen))
+            np.save(directory / f"{name}.npy", np.union1d(keys, held))
+
+    @classmethod
+    def restore(cls, directory: Path, width: int) -> _BusyEntities:
+        """The slots :meth:`save` wrote into ``directory`` (their times and keys
+        memory-mapped: copied only as a slot takes in new events); ``ValueError`` when its
+        files do not fit together or ``width`` event types."""
+        table = cls(width)
+        rows = np.load(directory / "rows.npy")
+        size = len(rows)
+        for name in (*cls._FLOATS, *cls._INTS):
+            values = np.load(directory / f"{name}.npy")
+            if len(values) != size:
+                raise ValueError(f"{directory / name}.npy: {len(values)} slots, not {size}")
+            setattr(table, name, _grow(values, size, size + size // 8 + 64))
+        types = np.load(directory / "types.npy")
+        if types.shape != (size, width):
+            raise ValueError(f"{directory / 'types.npy'}: shape {types.shape}, not "
+                             f"{(size, width)}")
+        table.types = np.zeros((len(table.held), width), dtype=np.int64)
+        table.types[:size] = types
+        times = np.load(directory / "times.npy", mmap_mode="r").view(np.ndarray)
+        ends = np.cumsum(table.held[:size])
+        if (ends[-1] if size else 0) != len(times):
+            raise ValueError(f"{directory / 'times.npy'}: {len(times)} times for "
+                             f"{ends[-1] if size else 0} events")
+        table.times = np.split(times, ends[:-1].tolist()) if size else []
+        table._held_pairs = np.load(directory / "pair_keys.npy", mmap_mode="r").view(np.ndarray)
+        table._held_days = np.load(directory / "day_keys.npy", mmap_mode="r").view(np.ndarray)
+        table.slot = np.full(int(rows.max()) + 1 + size // 8 + 1024 if size else 0, -1,
+                             dtype=np.int64)
+        table.slot[rows] = np.arange(size)
+        table.size = size
+        return table
 
     def values(self, slots: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
         """The rows of ``slots`` (``names``: the event type features in order)."""
@@ -637,7 +753,11 @@ class LiveFeatures:
     summary_events
         An entity with at least this many events keeps its row as running aggregates
         (:class:`_BusyEntities`, one table per relation), extended by the events that
-        arrive after it.
+        arrive after it. Its stored events (those :meth:`load` or :meth:`restore` took in,
+        the first :attr:`base`) are taken in first, at once: the aggregates of every entity
+        with that many stored events can be saved with them and read back
+        (:meth:`save_busy`, :meth:`restore_busy`) instead of being computed when first read,
+        the same values either way.
     """
 
     def __init__(self, index: dict[str, NodeIndex], event_types: list[str],
@@ -647,6 +767,8 @@ class LiveFeatures:
         self.index = index
         self.summary_events = summary_events
         self._busy: dict[str, _BusyEntities] = {}
+        #: The stored events: those at positions below it (the busy entities' first take).
+        self.base = 0
         self.event_types = list(event_types)
         self.type_code = {t: i for i, t in enumerate(self.event_types)}
         self.type_names = event_type_features(self.event_types)
@@ -757,7 +879,7 @@ class LiveFeatures:
         self._attrs = {a: cols[f"attr:{a}"] for a in self.float_attributes}
         self._texts = {a: cols[f"text:{a}"] for a in self.attribute_shares}
         self._postings = {role: _Postings(cols[role]) for role in self.roles}
-        self.size = len(cols["ts"])
+        self.size = self.base = len(cols["ts"])
 
     def _held(self) -> dict[str, np.ndarray]:
         """The loaded events' arrays by file name (:meth:`save`, :meth:`restore`)."""
@@ -774,20 +896,89 @@ class LiveFeatures:
 
     def save(self, directory: Path) -> None:
         """Write what :meth:`load` took in (every column and each role's postings, one
-        ``.npy`` file each) into ``directory``, for :meth:`restore`; right after the load
-        only (events added since would be left out)."""
+        ``.npy`` file each) into ``directory``, for :meth:`restore`, and the busy entities'
+        running rows over the stored events into its :data:`BUSY` folder
+        (:meth:`save_busy`); right after the load only (events added since would be left
+        out)."""
         if isinstance(self._ts, _Column) or any(p.added for p in self._postings.values()):
             raise RuntimeError("save() runs right after load(), before add() or reserve()")
         for name, values in self._held().items():
             np.save(directory / f"{name}.npy", values)
+        self.save_busy(directory / BUSY)
 
-    def restore(self, directory: Path, size: int) -> None:
+    def _busy_relations(self) -> list[str]:
+        """The relations whose entities can keep running rows (:meth:`rows` reads an entity
+        type's from its first relation)."""
+        types = dict.fromkeys(r.node_type for r in self.relations if r.node_type != ACCOUNT)
+        return [self._relation(t).name for t in types]
+
+    def _busy_meta(self) -> dict[str, object]:
+        return {"format": _BUSY_FORMAT, "base": self.base, "summary_events": self.summary_events,
+                "width": len(self.event_types) + 1, "relations": self._busy_relations()}
+
+    def save_busy(self, directory: Path) -> None:
+        """Write the running rows of every entity with at least :attr:`summary_events`
+        stored events (positions below :attr:`base`) over those events into ``directory``
+        (made; ``meta.json`` last), for :meth:`restore_busy`: a relation's rows restored and
+        unchanged since as they are, else computed now (and not kept). Before any
+        :meth:`add`."""
+        if any(p.added for p in self._postings.values()):
+            raise RuntimeError("save_busy() runs before add()")
+        directory.mkdir(parents=True)
+        width = len(self.event_types) + 1
+        for name in self._busy_relations():
+            table = self._busy.get(name)
+            if table is None or table.changed:
+                table = _BusyEntities(width)
+                postings = self._postings[name]
+                table.stored(self, postings, self._stored_busy(postings), self.base)
+            table.save(directory / name)
+        (directory / "meta.json").write_text(json.dumps(self._busy_meta()))
+
+    def _stored_busy(self, postings: _Postings) -> np.ndarray:
+        """The rows with at least :attr:`summary_events` events at positions below
+        :attr:`base`, ascending."""
+        counts = np.diff(postings.rowptr)
+        if len(postings.positions) and int(postings.positions.max()) >= self.base:
+            below = np.zeros(len(postings.positions) + 1, dtype=np.int64)
+            np.cumsum(postings.positions < self.base, out=below[1:])
+            counts = below[postings.rowptr[1:]] - below[postings.rowptr[:-1]]
+        return np.flatnonzero(counts >= max(self.summary_events, 1))
+
+    def restore_busy(self, directory: Path) -> bool:
+        """Hold the running rows :meth:`save_busy` wrote into ``directory`` (memory-mapped
+        where large) instead of computing them when first read; False (nothing held) when
+        there are none (no ``meta.json``); ``ValueError`` when they were saved for another
+        :attr:`base`, setting or event types, or their files do not fit together. Before any
+        row is read."""
+        meta_file = directory / "meta.json"
+        if not meta_file.is_file():
+            return False
+        if self._busy:
+            raise RuntimeError("restore_busy() runs before any busy entity's row is read")
+        meta, want = json.loads(meta_file.read_text()), self._busy_meta()
+        if meta != want:
+            raise ValueError(f"{meta_file}: saved for {meta}, not {want}")
+        busy = {}
+        for name in self._busy_relations():
+            table = _BusyEntities.restore(directory / name, int(want["width"]))
+            ends = len(self._postings[name].rowptr) - 1
+            if len(table) and int(np.flatnonzero(table.slot >= 0)[-1]) >= ends:
+                raise ValueError(f"{directory / name}: rows beyond the {ends} of {name}")
+            busy[name] = table
+        self._busy = busy
+        return True
+
+    def restore(self, directory: Path, size: int, base: int | None = None) -> None:
         """Hold the ``size`` events :meth:`save` wrote into ``directory`` (instead of
         :meth:`load`), memory-mapped read-only: a column is copied into the process when events
         are first added (it grows then), the postings are only read, so the pages no update
         reads are never resident. Saved by a live feature set of the same roles and attributes
         over the same node rows (the caller's key says so); a file missing or of another
-        length raises ``OSError`` / ``ValueError`` and leaves this one empty."""
+        length raises ``OSError`` / ``ValueError`` and leaves this one empty. ``base``: how
+        many of them are stored events (:attr:`base`; the rest were appended by
+        :meth:`extend` before the save), all unless given. The busy entities' saved rows are
+        read by :meth:`restore_busy`."""
         if self.size:
             raise RuntimeError("restore() runs once, before add()")
         # plain arrays over the mapping (np.memmap's Python __getitem__ costs ~2 us a read)
@@ -803,6 +994,7 @@ class LiveFeatures:
         self._postings = {role: _Postings.held(held[f"positions_{k}"], held[f"rowptr_{k}"])
                           for k, role in enumerate(self.roles)}
         self.size = size
+        self.base = size if base is None else base
 
     def truncate(self, size: int) -> None:
         """Hold only the first ``size`` events (before any :meth:`add`): say, a restored
@@ -815,6 +1007,9 @@ class LiveFeatures:
         self._texts = {a: codes[:size] for a, codes in self._texts.items()}
         self._postings = {role: p.truncated(size) for role, p in self._postings.items()}
         self.size = size
+        if size < self.base:  # stored events cut: running rows over them no longer hold
+            self.base = size
+            self._busy = {}
 
     def extend(self, events: Iterable[pa.Table]) -> None:
         """Append ``events`` (tables in turn) to the held ones as :meth:`load` would have held
@@ -938,7 +1133,7 @@ class LiveFeatures:
         if table is None:
             table = self._busy[relation] = _BusyEntities(len(self.event_types) + 1)
         distinct, inverse = np.unique(rows, return_inverse=True)
-        slots = table.update(self, self._postings[relation], distinct)
+        slots = table.update(self, self._postings[relation], distinct, self.base)
         return table.values(slots[inverse], self.type_names)
 
     def _relation(self, node_type: str) -> RelationSource:

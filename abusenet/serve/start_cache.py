@@ -9,7 +9,9 @@ later starts; and the spill directory of a reload's whole pass.
   :func:`restore_xgb_start`). Each is checked when read: a few accounts scored from scratch
   must get the saved scores.
 - The stored events' cache (``.work/serve/events/<key>``, :func:`events_key`,
-  :func:`save_events`): the live features' arrays and the event ids' hashes.
+  :func:`save_events`): the live features' arrays, their busy entities' running rows over
+  the stored events (a folder of its own, added to a cache saved without it:
+  :func:`save_busy`) and the event ids' hashes.
 - A reload's (or a rescore's) GNN pass: its kept embeddings written into a directory of the
   process under the start folder and mapped from there (:func:`fit_spilled`).
 
@@ -39,7 +41,7 @@ from abusenet.validation.challenger import CHALLENGER_DIR, GNN, read_published
 from gnn.boosted import LiveBoostedColumn
 from gnn.live_xgb_graph import LiveXGBGraph
 from gnn.local_scoring import LocalGraph, LocalScorer
-from graph.live_features import LiveFeatures
+from graph.live_features import BUSY, LiveFeatures
 from ingest.store import event_files
 
 log = logging.getLogger(__name__)
@@ -325,12 +327,15 @@ def _install_cache(partial: Path, cache: Path) -> None:
 
 
 def _sync(directory: Path, files: bool = True) -> None:
-    """Flush ``directory``'s files (unless not ``files``) and the directory itself to disk."""
+    """Flush ``directory``'s files and folders, theirs in turn (unless not ``files``), and
+    the directory itself to disk."""
     if files:
         for path in directory.iterdir():
             if path.is_file():
                 with open(path, "rb+") as out:
                     os.fsync(out.fileno())
+            elif path.is_dir():
+                _sync(path)
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -361,4 +366,31 @@ def save_events(cache: Path, live: LiveFeatures, stored_ids: np.ndarray,
         shutil.rmtree(partial, ignore_errors=True)
         log.warning("stored events' cache %s not saved: %s", cache, err)
         return False
+    return True
+
+
+def save_busy(cache: Path, live: LiveFeatures) -> bool:
+    """Add the busy entities' running rows over ``live``'s stored events
+    (:meth:`~graph.live_features.LiveFeatures.save_busy`) to the stored events' cache
+    ``cache`` it was restored from (saved without them, or with ones that cannot be read):
+    written into a temporary folder inside it and renamed to its :data:`BUSY` folder when
+    complete (one there before moved aside first and removed); whether they were. Ones that
+    cannot be written are skipped with a warning."""
+    partial, old = cache / f".{BUSY}.{os.getpid()}", cache / f".{BUSY}.old.{os.getpid()}"
+    try:
+        for path in (partial, old):
+            shutil.rmtree(path, ignore_errors=True)
+        live.save_busy(partial)
+        _sync(partial)
+        if (cache / BUSY).exists():
+            os.replace(cache / BUSY, old)
+        os.replace(partial, cache / BUSY)
+        _sync(cache, files=False)
+    except OSError as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        log.warning("busy entities' rows not saved in %s: %s", cache, err)
+        return False
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+    log.info("busy entities' rows saved in %s", cache)
     return True

@@ -50,6 +50,7 @@ from abusenet.serve.start_cache import (
     restore_start,
     restore_xgb_start,
     run_paths,
+    save_busy,
     save_events,
     save_xgb_start,
     start_caches,
@@ -70,7 +71,7 @@ from gnn.local_scoring import (
     ScoreJournal,
 )
 from graph.incremental import new_edge_rows, new_edges
-from graph.live_features import ACTOR, LiveFeatures, NodeIndex
+from graph.live_features import ACTOR, BUSY, LiveFeatures, NodeIndex
 from graph.snapshot import ACCOUNT, Snapshot, read_snapshot
 from graph.snapshot_sql import relation_sources
 from graph.store.live_write import LiveChange
@@ -484,11 +485,19 @@ class GraphState:
         with segments the store still begins with (:meth:`_restore_events`), and the segments
         logged since are read and appended (:meth:`~graph.live_features.LiveFeatures.extend`):
         a start after the service logged events reads those only. Else every event is read
-        from the store. Unless the cache held them all, what is held is then saved there."""
+        from the store. Unless the cache held them all, what is held is then saved there.
+
+        The busy entities' running rows over the stored events are saved with them and read
+        back likewise (:meth:`~graph.live_features.LiveFeatures.save_busy`), so that a hub's
+        first event after a start reads none of its history; a cache saved without them (or
+        whose cannot be read) gets them now (:func:`~abusenet.serve.start_cache.save_busy`)."""
         layout = self._events_layout()
         stored, segments = stored_files(self.events_dir)
         held = None if cache is None else self._restore_events(cache, segments)
+        busy = held is not None and self._restore_busy(cache)  # for a save again, or reads
         if held == len(segments):
+            if not busy and save_busy(cache, self.live):
+                self._restore_busy(cache)
             return
         hashes: list[np.ndarray] = []
         if held is None:
@@ -522,10 +531,12 @@ class GraphState:
                                      live.float_attributes, live.summary_events,
                                      attribute_shares=live.attribute_shares)
             try:
-                self.live.restore(cache, live.size)
+                self.live.restore(cache, live.size, base=live.base)
                 self._stored_ids = np.load(cache / "stored_ids.npy", mmap_mode="r")
             except (OSError, ValueError):
                 self.live = live
+            else:
+                self._restore_busy(cache)
             del live
 
     def _added_counts(self) -> dict[str, int]:
@@ -595,7 +606,7 @@ class GraphState:
             for t, ids in new_ids.items():
                 if (self._index[t].find_ids(ids) >= 0).any() or len(set(ids)) < len(ids):
                     raise ValueError(f"{t} ids it adds are known already")
-            self.live.restore(cache, size)
+            self.live.restore(cache, size, base=base)
         except (OSError, ValueError, KeyError, IndexError, TypeError) as err:
             log.warning("stored events' cache %s cannot be read (%s): reading the events", cache,
                         err)
@@ -611,6 +622,17 @@ class GraphState:
         self._event_ids = set()
         log.info("stored events read from %s", cache)
         return held
+
+    def _restore_busy(self, cache: Path) -> bool:
+        """Read the busy entities' running rows saved in the stored events' cache ``cache``
+        (:meth:`~graph.live_features.LiveFeatures.restore_busy`); whether there were any that
+        could be read (if not, they are computed when an entity is first read, or saved)."""
+        try:
+            return self.live.restore_busy(cache / BUSY)
+        except (OSError, ValueError, KeyError, IndexError) as err:
+            log.warning("busy entities' rows in %s cannot be read (%s): computing them", cache,
+                        err)
+            return False
 
     def known_ids(self, ids: list[str]) -> set[str]:
         """Those of ``ids`` already among the events or claimed (the stored ones by a 64-bit

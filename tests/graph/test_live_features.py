@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -251,7 +252,7 @@ def test_saved_events_restored_give_the_same_rows_before_and_after_adds(tmp_path
                         summary_events=40)
     live.load(table.slice(0, 200))
     live.save(tmp_path)
-    written = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    written = _files(tmp_path)
     index_again = {t: NodeIndex.of(list(index[t].ids)) for t in types}
     again = LiveFeatures(index_again, ["login", "order", "transfer"], relations, ["amount"],
                          summary_events=40)
@@ -276,7 +277,86 @@ def test_saved_events_restored_give_the_same_rows_before_and_after_adds(tmp_path
         assert {t: r.tolist() for t, r in again.add(table.slice(start, 50)).items()} == {
             t: r.tolist() for t, r in touched.items()}
     same_rows()
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == written
+    assert _files(tmp_path) == written
+
+
+def _columns(live: LiveFeatures, node_type: str) -> list[str]:
+    """Every feature ``live`` computes for ``node_type``."""
+    return sorted(live._account(node_type, 0) if node_type == "Account"
+                  else live._entity(node_type, 0))
+
+
+def _files(directory) -> dict:
+    """Every file under ``directory`` (relative path -> bytes)."""
+    return {p.relative_to(directory): p.read_bytes() for p in directory.rglob("*") if p.is_file()}
+
+
+def test_busy_rows_saved_with_the_stored_events_equal_rows_computed_when_first_read(tmp_path):
+    """The running rows of entities with many stored events, saved with them and read back,
+    give bitwise the rows of feature sets that compute them when an entity is first read
+    (restored without them, or loaded): with events appended before the save beyond the
+    stored ones, groups of events added later and earlier in time, entities busy only with
+    events added later (one new). Saved again, restored ones are written as read."""
+    table = random_events(600, seed=17)
+    later = table.slice(300).to_pylist()
+    for i, event in enumerate(later):  # a new device, busy with added events only
+        if i % 7 == 0:
+            event["device_id"] = "d_new"
+    later = pa.Table.from_pylist(later, schema=SCHEMA)
+    relations = relation_sources(IngestState())
+    types = ("Account", "Device", "IP", "PaymentMethod")
+
+    def features(index: dict) -> LiveFeatures:
+        return LiveFeatures(index, ["login", "order", "transfer"], relations, ["amount"],
+                            summary_events=30)
+
+    loaded = features({t: NodeIndex() for t in types})
+    loaded.load(table.slice(0, 200))
+    loaded.extend([table.slice(200, 100)])  # logged after the stored events
+    for name in "abc":
+        (tmp_path / name).mkdir()
+    loaded.save(tmp_path / "a")
+    assert loaded._busy == {}  # saved, not kept
+    indexes, sets = [], [loaded]
+    for restore_busy in (True, False):
+        index = {t: NodeIndex.of(list(loaded.index[t].ids)) for t in types}
+        live = features(index)
+        live.restore(tmp_path / "a", 300, base=200)
+        assert live.restore_busy(tmp_path / "a" / "busy") if restore_busy else True
+        indexes.append(index)
+        sets.append(live)
+    saved = sets[1]._busy
+    assert sum(len(t) for t in saved.values()) >= 4 and not any(t.changed for t in saved.values())
+    sets[1].save(tmp_path / "b")  # restored, unchanged: written as read
+    sets[2].save(tmp_path / "c")  # none held: computed again
+    assert _files(tmp_path / "b" / "busy") == _files(tmp_path / "a" / "busy")
+    assert _files(tmp_path / "c" / "busy") == _files(tmp_path / "a" / "busy")
+    stored = [(loaded._postings[name].of(r) < 200).sum()
+              for name in saved for r in range(len(loaded._postings[name].rowptr) - 1)]
+    assert any(0 < n < 30 for n in stored)  # busy only with later events
+    wrong = features({t: NodeIndex.of(list(loaded.index[t].ids)) for t in types})
+    wrong.restore(tmp_path / "a", 300)  # another base
+    with pytest.raises(ValueError, match="saved for"):
+        wrong.restore_busy(tmp_path / "a" / "busy")
+    rng = np.random.default_rng(4)
+    position = 0
+    while position < later.num_rows:
+        size = int(rng.integers(1, 25))
+        part = later.slice(position, size)
+        if rng.random() < 0.3:  # earlier than every stored event
+            part = part.set_column(1, "ts", pc.subtract(part.column("ts"),
+                                                        pa.scalar(timedelta(days=30))))
+        for live in sets:
+            for node_type, rows in live.add(part).items():
+                live.rows(node_type, rows, _columns(live, node_type))
+        position += size
+    assert "d_new" in loaded.index["Device"].row
+    for node_type in types:
+        rows = np.arange(len(loaded.index[node_type].ids))
+        want = loaded.rows(node_type, rows, _columns(loaded, node_type))
+        for live in sets[1:]:
+            np.testing.assert_array_equal(live.rows(node_type, rows, _columns(live, node_type)),
+                                          want, err_msg=node_type)
 
 
 def test_extend_and_truncate_equal_a_load_of_the_same_events():

@@ -17,7 +17,7 @@ from abusenet.serve.start_cache import (
 )
 from abusenet.serve.state import GraphState
 from gnn.local_scoring import LocalScorer
-from graph.live_features import LiveFeatures
+from graph.live_features import BUSY, LiveFeatures
 
 
 @pytest.mark.slow  # three loads (~2 s each); test_local_scoring's save/restore tests are fast
@@ -181,3 +181,48 @@ def test_a_start_after_logging_reads_the_new_segments_only_and_equals_a_cold_sta
     assert reads[4:] == [1]
     shutil.rmtree(paths["events_cache"])
     _assert_same_state(cut, GraphState.load(run_dir))
+
+
+@pytest.mark.slow  # three loads (~2 s each)
+def test_busy_entities_rows_saved_with_the_stored_events_score_as_computed_when_read(run_dir):
+    """The busy entities' running rows over the stored events are in the stored events' cache
+    a training run prepares; a start reads them instead of computing them, one from a cache
+    saved without them (an older one) adds them to it, and after the same events (on the
+    busiest entities, twice) every account's score and node row is bitwise that of a start
+    computing them when each entity is first read."""
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+
+    (cache,) = run_paths(run_dir)["events_cache"].iterdir()
+    saved = {p.relative_to(cache): p.read_bytes() for p in (cache / BUSY).rglob("*")
+             if p.is_file()}
+    assert (cache / BUSY / "meta.json").is_file()
+    cached = GraphState.load(run_dir)
+    assert sum(len(t) for t in cached.live._busy.values()) >= 3, cached.live._busy
+    assert not any(t.changed for t in cached.live._busy.values())
+    shutil.rmtree(cache / BUSY)  # as a cache saved before they were
+    lazy = GraphState.load(run_dir)
+    assert {p.relative_to(cache): p.read_bytes() for p in (cache / BUSY).rglob("*")
+            if p.is_file()} == saved  # added back
+    lazy.live._busy = {}  # computed when first read
+    hubs = {}
+    for name, table in cached.live._busy.items():
+        rows = np.flatnonzero(table.slot >= 0)
+        node_type = cached.edge_types[name][2]
+        hubs[name] = [cached._index[node_type].ids[int(r)] for r in rows[:3]]
+    columns = {"USED_DEVICE": "device_id", "USED_IP": "ip", "PAID_WITH": "payment_id"}
+    accounts = cached.nodes["Account"].ids
+    for batch in range(2):
+        events = [{"event_id": f"busy{batch}-{name}-{i}", "account_id": accounts[7 * i + batch],
+                   "ts": f"2025-01-{20 - 10 * batch}T10:0{i}:00Z", "event_type": "order",
+                   "amount": 3.5 * i, columns[name]: hub}
+                  for name, ids in hubs.items() for i, hub in enumerate(ids)]
+        for state in (cached, lazy):
+            table = EventValidator(canonical_mapping(state.ingest_state)).check(events).events
+            state.apply(table)
+            state.refresh(list(dict.fromkeys(table.column("account_id").to_pylist())))
+    assert all(t.changed for t in cached.live._busy.values() if len(t))
+    for node_type, rows in cached.nodes.items():
+        np.testing.assert_array_equal(rows.raw[:], lazy.nodes[node_type].raw[:])
+    every = np.arange(cached.num_accounts)
+    np.testing.assert_array_equal(cached.scorer.current(cached.graph, every),
+                                  lazy.scorer.current(lazy.graph, every))
