@@ -22,6 +22,8 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
     attributes:         # optional: extra source columns kept on events, name: float | string
       rating: float
       result: {values: {success: 0, bad_password: 1}}   # text -> number: a float attribute
+      outcome: {values: {ok: 0, wrong_password: 1, locked: 2}, failed: [wrong_password, locked]}
+                        #   failed: the texts that are failed attempts (the ring search reads them)
       user_agent: {type: string, featurize: false}     # a text kept, never made features
     labels:             # optional: the labels file's columns
       account_id: uid
@@ -225,6 +227,12 @@ class Mapping:
         events, never made into per-value share features by the snapshot build (which makes
         them of a string attribute with few values, :mod:`graph.build`). Not part of
         :meth:`fingerprint` (the events are the same); the snapshot stage's key holds it.
+    attribute_failures
+        The ``{values: ...}`` attributes whose texts ``failed:`` names as failed attempts (a
+        login's ``bad_password``): name -> the numbers of those texts. The ingest records them
+        (:class:`ingest.state.IngestState`) and the ring search reads the events' failed
+        attempts through them (:mod:`graph.rings.takeovers`). Not part of :meth:`fingerprint`
+        (the events are the same).
     labels
         How to read a labels file, or ``None``.
     event_labels
@@ -251,6 +259,7 @@ class Mapping:
     attributes: dict[str, str] = field(default_factory=dict)
     attribute_values: dict[str, dict[str, float]] = field(default_factory=dict)
     not_featurized: tuple[str, ...] = ()
+    attribute_failures: dict[str, tuple[float, ...]] = field(default_factory=dict)
     labels: LabelsSpec | None = None
     event_labels: LabelsSpec | None = None
     entity_labels: LabelsSpec | None = None
@@ -416,7 +425,8 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
     timestamp_format = raw.get("timestamp_format")
     if timestamp_format is not None and not isinstance(timestamp_format, str):
         raise MappingError(f"{where}: timestamp_format must be a string like '%Y-%m-%d %H:%M:%S'")
-    attributes, attribute_values, not_featurized = _attributes(raw.get("attributes") or {}, where)
+    attributes, attribute_values, not_featurized, failures = _attributes(
+        raw.get("attributes") or {}, where)
     entities = _entities(raw.get("entities") or {}, where)
     return Mapping(
         columns=columns,
@@ -432,6 +442,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         attributes=attributes,
         attribute_values=attribute_values,
         not_featurized=not_featurized,
+        attribute_failures=failures,
         labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
         event_labels=(_labels(raw["event_labels"], where, "event_labels")
                       if raw.get("event_labels") is not None else None),
@@ -452,6 +463,7 @@ def _sources_mapping(raw: dict[str, Any], where: str) -> Mapping:
     sources = _sources(raw["sources"], where)
     entities: dict[str, EntitySpec] = {}
     attributes: dict[str, str] = {}
+    failures: dict[str, tuple[float, ...]] = {}
     for source in sources:
         for spec in source.mapping.entities:
             known = entities.setdefault(spec.node_type, spec)
@@ -464,6 +476,12 @@ def _sources_mapping(raw: dict[str, Any], where: str) -> Mapping:
                 raise MappingError(
                     f"{where}: sources.{source.name}.attributes.{name} is {kind!r} here but "
                     f"{attributes[name]!r} in another source; use one type")
+        for name, numbers in source.mapping.attribute_failures.items():
+            if failures.setdefault(name, numbers) != numbers:
+                raise MappingError(
+                    f"{where}: sources.{source.name}.attributes.{name}.failed reads as "
+                    f"{list(numbers)} here but {list(failures[name])} in another source; "
+                    "name the same failed attempts")
     clash = set(attributes) & {e.event_column for e in entities.values()}
     if clash:
         raise MappingError(f"{where}: attribute {sorted(clash)[0]!r} is also an entity's event "
@@ -473,6 +491,7 @@ def _sources_mapping(raw: dict[str, Any], where: str) -> Mapping:
         columns={},
         entities=union,
         attributes=attributes,
+        attribute_failures=failures,
         # one source's featurize: false holds for the attribute's column in every source
         not_featurized=tuple(sorted({a for s in sources for a in s.mapping.not_featurized})),
         labels=_labels(raw["labels"], where) if raw.get("labels") is not None else None,
@@ -706,9 +725,11 @@ def _delimiter(raw: Any, where: str, key: str) -> str | None:
 
 def _attributes(
     raw: Any, where: str
-) -> tuple[dict[str, str], dict[str, dict[str, float]], tuple[str, ...]]:
+) -> tuple[dict[str, str], dict[str, dict[str, float]], tuple[str, ...],
+           dict[str, tuple[float, ...]]]:
     """``attributes:`` -> (name -> kind, the value maps of the ``{values: ...}`` ones, the
-    names given ``featurize: false``)."""
+    names given ``featurize: false``, the numbers of the texts a ``{values: ..., failed:
+    [...]}`` one names as failed attempts)."""
     if isinstance(raw, list):
         raw = dict.fromkeys(raw, "string")
     if not isinstance(raw, dict):
@@ -717,6 +738,7 @@ def _attributes(
     kinds: dict[str, str] = {}
     values: dict[str, dict[str, float]] = {}
     not_featurized: list[str] = []
+    failures: dict[str, tuple[float, ...]] = {}
     for name, kind in raw.items():
         if "." in str(name):
             raise MappingError(
@@ -731,8 +753,11 @@ def _attributes(
                 "canonical column (map canonical columns under 'columns')"
             )
         if isinstance(kind, dict) and "values" in kind:
-            _check_keys(kind, ("values",), where, f"attributes.{name}.")
+            _check_keys(kind, ("values", "failed"), where, f"attributes.{name}.")
             values[str(name)] = _value_map(kind.get("values"), where, f"attributes.{name}.values")
+            if "failed" in kind:
+                failures[str(name)] = _failed(kind["failed"], values[str(name)], where,
+                                              f"attributes.{name}.failed")
             kind = "float"
         elif isinstance(kind, dict):
             kind, featurize = _typed_spec(kind, where, f"attributes.{name}")
@@ -744,7 +769,31 @@ def _attributes(
                 "or {values: {text: number}}"
             )
         kinds[str(name)] = str(kind)
-    return kinds, values, tuple(not_featurized)
+    return kinds, values, tuple(not_featurized), failures
+
+
+def _failed(raw: Any, values: dict[str, float], where: str, key: str) -> tuple[float, ...]:
+    """``failed: [bad_password]``: texts of the attribute's ``values:`` map that are failed
+    attempts -> their numbers (sorted, distinct). Each text must be one of the map's; a
+    number that a success text shares is refused (the events would not tell them apart)."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw:
+        raise MappingError(f"{where}: {key} must be a non-empty list of texts of the 'values:' "
+                           "map, e.g. [bad_password]")
+    words = []
+    for text in raw:
+        word = str(text).strip().lower()
+        if isinstance(text, bool) or word not in values:
+            raise MappingError(f"{where}: {key}: {text!r} is not a text of the 'values:' map "
+                               f"({', '.join(values)})")
+        words.append(word)
+    numbers = {values[w] for w in words}
+    shared = sorted(w for w, n in values.items() if n in numbers and w not in words)
+    if shared:
+        raise MappingError(f"{where}: {key}: {shared[0]!r} has the number of a failed attempt "
+                           "but is not named failed; give failed attempts numbers of their own")
+    return tuple(sorted(numbers))
 
 
 def _typed_spec(raw: dict[str, Any], where: str, key: str) -> tuple[Any, bool]:

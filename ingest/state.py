@@ -35,11 +35,15 @@ class IngestState:
         Extra node type -> ``{"column": event column, "relation": relation name}``.
     attributes
         Event attribute -> ``"float"`` or ``"string"``.
+    failures
+        Event attribute -> the values of it that are failed attempts (a mapping's ``failed:``,
+        :attr:`ingest.mapping.Mapping.attribute_failures`), for the ring search's takeovers.
     """
 
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     entities: dict[str, dict[str, str]] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, events_dir: str | os.PathLike[str]) -> IngestState:
@@ -50,7 +54,8 @@ class IngestState:
         raw = json.loads(path.read_text())
         if raw.get("version") != STATE_VERSION:
             raise ValueError(f"{path}: unknown ingest state version {raw.get('version')!r}")
-        return cls(raw["files"], raw["entities"], raw["attributes"])
+        # states written before failed attempts were declared have none
+        return cls(raw["files"], raw["entities"], raw["attributes"], raw.get("failures", {}))
 
     def save(self, events_dir: str | os.PathLike[str]) -> None:
         """Write the state atomically into ``events_dir``."""
@@ -59,6 +64,7 @@ class IngestState:
             "files": self.files,
             "entities": self.entities,
             "attributes": self.attributes,
+            "failures": self.failures,
         }
         write_text_atomic(Path(events_dir) / STATE_FILE, json.dumps(content, indent=1))
 
@@ -73,12 +79,14 @@ class IngestState:
                 if key.split(":", 1)[0] == checksum and f.get("rows_in", 1)}
 
     def add_schema(self, mapping: Mapping) -> None:
-        """Record ``mapping``'s entities and attributes; refuse ones that contradict the events.
+        """Record ``mapping``'s entities, attributes and failed attempts; refuse ones that
+        contradict the events.
 
         Raises
         ------
         MappingError
-            When an entity or attribute already exists with another relation, column or type.
+            When an entity or attribute already exists with another relation, column or type,
+            or an attribute's failed attempts were declared otherwise.
         """
         for spec in mapping.entities:
             wanted = {"column": spec.event_column, "relation": spec.relation}
@@ -95,6 +103,13 @@ class IngestState:
                     f"{mapping.path}: attributes.{name} is {kind!r} here but {known_kind!r} in "
                     "the events already ingested; use one type"
                 )
+        for name, numbers in mapping.attribute_failures.items():
+            known_failed = self.failures.setdefault(name, list(numbers))
+            if known_failed != list(numbers):
+                raise MappingError(
+                    f"{mapping.path}: attributes.{name}.failed reads as {list(numbers)} here "
+                    f"but {known_failed} in the events already ingested; name the same failed "
+                    "attempts")
 
 
 def file_facts(path: Path, rows: int) -> dict[str, object]:

@@ -15,11 +15,10 @@ OUT/<world>/run-<mode> --quiet`` in a child process from an empty output folder,
 labels (``none``) and once with ``labels_half.csv`` (``half``; skipped where no account is
 abusive, as in ``lookalikes``: nothing to train on), with ``registry.enabled=false``,
 ``serve.prepare_start=false`` and ``report.explain_members=0`` (no model registry, serve caches
-or explanations: none changes what is detected or scored), what the worlds' logs say
-(:data:`WORLD_SETTINGS`: the logins' ``result`` marks failed attempts) and the ``--set``
-overrides. Each run is scored by :func:`benchmarks.shapes.score.score_run`;
-``OUT/shapes.json`` is rewritten after every run and a Markdown table is printed at the end.
-CPU seconds are the child's user + system time (every thread and process it waited for).
+or explanations: none changes what is detected or scored) and the ``--set`` overrides. Each
+run is scored by :func:`benchmarks.shapes.score.score_run`; ``OUT/shapes.json`` is rewritten
+after every run and a Markdown table is printed at the end. CPU seconds are the child's user +
+system time (every thread and process it waited for).
 """
 
 from __future__ import annotations
@@ -43,9 +42,6 @@ from ingest.files import write_text_atomic
 
 MODES = ("none", "half")
 FIXED = ("registry.enabled=false", "serve.prepare_start=false", "report.explain_members=0")
-#: What the worlds' logs say, as their owner would tell the run: the logins' ``result`` (mapped
-#: ``bad_password: 1``) is positive on a failed attempt (:mod:`graph.rings.takeovers`).
-WORLD_SETTINGS = ("rings.failure_attribute=result",)
 
 
 def chosen_worlds(worlds: list[str] | None, quick: bool) -> list[str]:
@@ -109,8 +105,7 @@ def measure_world(name: str, seed: int, quick: bool, out: Path, modes: list[str]
             continue
         run_out = folder / f"run-{mode}"
         ran = run_abusenet(folder, run_out,
-                           folder / "labels_half.csv" if mode == "half" else None,
-                           [*WORLD_SETTINGS, *overrides])
+                           folder / "labels_half.csv" if mode == "half" else None, overrides)
         rings = pd.read_parquet(run_out / "rings.parquet")
         scores = pd.read_parquet(run_out / "account_scores.parquet")
         scores = scores.set_index(scores["account_id"].astype(str))["score"]
@@ -176,8 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     worlds = chosen_worlds(args.worlds, args.quick)
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"seed": args.seed, "quick": args.quick,
-               "overrides": [*FIXED, *WORLD_SETTINGS, *args.overrides],
+    results = {"seed": args.seed, "quick": args.quick, "overrides": [*FIXED, *args.overrides],
                "worlds": {}}
     for name in worlds:
         results["worlds"][name] = measure_world(name, args.seed, args.quick, args.out,

@@ -6,8 +6,9 @@ Every world holds the honest base population and every honest look-alike
 ``abusenet run``: four logs in the user's own schema under ``logs/`` (``signups.csv``,
 ``logins.csv.gz`` with epoch-second times and a text ``result``, ``orders.parquet``,
 ``reviews.csv``), ``mapping.yaml`` (a ``sources:`` mapping; sellers and promo codes are
-entities, ``result`` mapped by ``values:``), ``labels.csv`` (``user_id,is_abuser`` for every
-account) and ``groups.json`` (each planted group and look-alike: id, kind, members).
+entities, ``result`` mapped by ``values:``, ``bad_password`` declared a failed attempt),
+``labels.csv`` (``user_id,is_abuser`` for every account) and ``groups.json`` (each planted
+group and look-alike: id, kind, members).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ sources:
     columns: {account_id: user, ts: login_time, ip: ip, device_id: device_fp}
     constants: {event_type: login}
     attributes:
-      result: {values: {success: 0, bad_password: 1}}
+      result: {values: {success: 0, bad_password: 1}, failed: [bad_password]}
   orders:
     files: "orders.parquet"
     columns: {event_id: order_id, account_id: buyer, ts: paid_at, payment_id: card,

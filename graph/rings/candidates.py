@@ -38,9 +38,8 @@ judged whole below):
   are, listed first in its evidence (``Burst:``) and all of it its core;
 * ``account_takeover``: accounts with a history of their own arriving at entities new to them
   with a failed attempt first and leaving, far more of an entity's such arrivals than its type
-  has (:mod:`graph.rings.takeovers`; only with the events' failed attempts,
-  ``failure_attribute``), judged by its own test as bursts are (``Takeover:``), up to
-  ``max_group_size`` accounts;
+  has (:mod:`graph.rings.takeovers`; only where the mapping declares failed attempts), judged by
+  its own test as bursts are (``Takeover:``), up to ``max_group_size`` accounts;
 * ``pair``: two accounts sharing two or more rare entities (:mod:`graph.rings.pairs`), whose
   surprise also counts how unlikely their uses of them coincide in time (evidence
   ``Together:``);

@@ -172,12 +172,10 @@ class RingConfig:
         An account's first use of an entity is a fresh arrival when it is at most this many
         seconds after the account's first event (1 day: an account signs up, adds its card and
         buys or rates on its first day).
-    failure_attribute
-        An event attribute positive on a failed attempt (a login's ``result`` mapped by
-        ``values: {success: 0, bad_password: 1}``); empty (the default): the log has none. With
-        it the takeover search (:mod:`graph.rings.takeovers`) reads the events' failed attempts
-        and looks for accounts with a history of their own arriving at entities new to them
-        with a failed attempt first (credential stuffing).
+    takeovers
+        Search account takeovers (:mod:`graph.rings.takeovers`) where the log has failed
+        attempts (a mapping's ``failed:``): accounts with a history of their own arriving at
+        entities new to them with a failed attempt first (credential stuffing).
     seed_min_score
         With account scores, accounts scoring at least this (a calibrated probability) seed the
         ``scored_component`` and ``scored_core`` candidates.
@@ -225,7 +223,7 @@ class RingConfig:
     locality_min_users: int = 100
     bursts: bool = True
     burst_fresh_s: float = 86400.0
-    failure_attribute: str = ""
+    takeovers: bool = True
     seed_min_score: float = 0.5
     seed: int = 0
 

@@ -24,3 +24,15 @@ def test_conflicting_entity_relation_is_refused():
     with pytest.raises(MappingError, match="USED_EMAIL"):
         state.add_schema(mapping_from_dict(
             {**BASE, "entities": {"Email": {"column": "mail", "relation": "HAS_EMAIL"}}}))
+
+
+def test_failed_attempts_are_recorded_and_a_contradiction_refused(tmp_path):
+    declared = {"result": {"values": {"ok": 0, "bad": 1, "locked": 2}, "failed": ["bad"]}}
+    state = IngestState()
+    state.add_schema(mapping_from_dict({**BASE, "attributes": declared}))
+    assert state.failures == {"result": [1.0]}
+    state.save(tmp_path)
+    assert IngestState.load(tmp_path).failures == {"result": [1.0]}
+    with pytest.raises(MappingError, match=r"attributes.result.failed reads as \[1.0, 2.0\]"):
+        state.add_schema(mapping_from_dict({**BASE, "attributes": {"result": {
+            "values": {"ok": 0, "bad": 1, "locked": 2}, "failed": ["bad", "locked"]}}}))

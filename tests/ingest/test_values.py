@@ -75,3 +75,25 @@ def test_sources_may_map_one_attribute_by_values_in_one_and_as_a_number_in_anoth
     with pytest.raises(MappingError, match="'float' in another source"):
         mapping_from_dict({"sources": {"logins": logins,
                                        "api": {**api, "attributes": {"result": "string"}}}})
+
+
+def test_failed_names_the_texts_that_are_failed_attempts():
+    failed = {**RESULT, "failed": ["BAD_password", "locked", 401]}
+    mapping = log_mapping(attributes={"result": failed, "note": "string"})
+    assert mapping.attribute_failures == {"result": (1.0, 1.5)}
+    assert log_mapping(attributes={"result": RESULT, "note": "string"}).attribute_failures == {}
+    # the events are the same: the fingerprint does not change
+    assert mapping.fingerprint() == log_mapping(
+        attributes={"result": RESULT, "note": "string"}).fingerprint()
+
+
+@pytest.mark.parametrize(("failed", "match"), [
+    ([], "non-empty list"),
+    ({"bad_password": 1}, "non-empty list"),
+    (["wrong"], "'wrong' is not a text of the 'values:' map"),
+    # 401 has bad_password's number but is not named failed
+    (["bad_password"], "'401' has the number of a failed attempt"),
+])
+def test_bad_failed_lists_are_refused_naming_the_attribute(failed, match):
+    with pytest.raises(MappingError, match=f"attributes.result.failed.*{match}"):
+        log_mapping(attributes={"result": {**RESULT, "failed": failed}})

@@ -149,11 +149,12 @@ def candidates_stage(
     the times of their uses of what they share (:func:`graph.rings.pairs.event_use_times`);
     without, first and last uses. It also reads the transfers of the hubs whose busy pairs the
     snapshot times at their ends only (:func:`graph.rings.off_routine.event_transfer_times`),
-    so their off-routine fans are judged transfer by transfer; with ``rings.failure_attribute``
-    it reads the failed attempts (:func:`graph.rings.takeovers.event_failures`) for the
-    takeover search (without the events there is none). ``over_max_size`` counts the
-    candidates of more than ``max_size`` (``rings.max_size``) accounts (communities and dense
-    blocks judged whole, up to ``rings.max_group_size``): the run summary says it.
+    so their off-routine fans are judged transfer by transfer, and the failed attempts the
+    mapping declared (:func:`graph.rings.takeovers.event_failures`) for the takeover search
+    (``rings.takeovers``; without the events or a declaration there is none).
+    ``over_max_size`` counts the candidates of more than ``max_size`` (``rings.max_size``)
+    accounts (communities and dense blocks judged whole, up to ``rings.max_group_size``): the
+    run summary says it.
 
     With ``engine="spark"`` the account projection and its connected components at each
     ``rings.component_weights`` are computed on Spark at ``spark_master``
@@ -182,8 +183,7 @@ def candidates_stage(
         read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
         use_times=event_use_times(events) if read_events else None,
         transfer_times=event_transfer_times(events) if read_events else None,
-        failures=(event_failures(events, rings.failure_attribute)
-                  if read_events and rings.failure_attribute else None))
+        failures=event_failures(events) if read_events and rings.takeovers else None)
     write_candidates(candidates, out / CANDIDATES)
     whole = int(pc.sum(pc.greater(pc.list_value_length(candidates["members"]),
                                   rings.max_size)).as_py() or 0)

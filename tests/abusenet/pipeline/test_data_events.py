@@ -11,6 +11,7 @@ from abusenet.pipeline.stages.data import CANDIDATES, candidates_stage, read_can
 from graph.rings.config import RingConfig
 from graph.rings.periodic import DAY_S
 from graph.snapshot import write_snapshot
+from ingest.state import IngestState
 from tests.graph.rings.helpers import edges, snapshot
 from tests.graph.rings.test_off_routine import _events as off_routine_events
 from tests.graph.rings.test_off_routine import _world as off_routine_world
@@ -76,11 +77,11 @@ def test_the_stage_reads_the_transfers_the_snapshot_times_at_their_ends_only(tmp
     assert found == {"events": [sorted(["0", *off.astype(str)])], "none": []}
 
 
-def test_the_stage_reads_the_failed_attempts_with_a_failure_attribute(tmp_path):
+def test_the_stage_reads_the_failed_attempts_the_mapping_declared(tmp_path):
     """300 accounts live two months on their own devices (half buy a new phone); on day 40 a
     tool logs in to 30 of them from one device fingerprint, each after a failed attempt. The
-    stage reads the failures through ``rings.failure_attribute`` and finds the takeover;
-    without the setting it does not, and a setting the events lack stops it naming it."""
+    stage reads the failures the ingest state declares and finds the takeover; with
+    ``rings.takeovers`` off, or no declaration, it does not."""
     day, rng = 86_400, np.random.default_rng(2)
     rows = [(f"a{i}", 0, f"dev{i}", 0.0) for i in range(300)]
     rows += [(f"a{i}", 60 * day, f"dev{i}", 0.0) for i in range(300)]
@@ -91,18 +92,21 @@ def test_the_stage_reads_the_failed_attempts_with_a_failure_attribute(tmp_path):
         rows += [(f"a{i}", at, "toolfp", 1.0), (f"a{i}", at + 40, "toolfp", 0.0)]
     events = pd.DataFrame(rows, columns=["account_id", "ts", "device_id", "result"])
     events["ts"] = pd.to_datetime(events["ts"], unit="s", utc=True)
-    events.to_parquet(tmp_path / "events.parquet")
+    (tmp_path / "events").mkdir()
+    events.to_parquet(tmp_path / "events" / "part.parquet")
     used = events.groupby(["account_id", "device_id"])["ts"]
     table = used.agg(first_ts="min", last_ts="max", count="size").reset_index()
     table = table.rename(columns={"account_id": "src", "device_id": "dst"}).assign(amount_sum=0.0)
     write_snapshot(snapshot(USED_DEVICE=table), tmp_path / "snap")
     found = {}
-    for name, config in (("on", RingConfig(failure_attribute="result")), ("off", RingConfig())):
-        candidates_stage(tmp_path / "snap", config, tmp_path / name,
-                         events=tmp_path / "events.parquet")
+    for name, config, failures in (("undeclared", RingConfig(), None),
+                                   ("on", RingConfig(), [1.0]),
+                                   ("off", RingConfig(takeovers=False), [1.0])):
+        if failures:
+            IngestState(attributes={"result": "float"},
+                        failures={"result": failures}).save(tmp_path / "events")
+        candidates_stage(tmp_path / "snap", config, tmp_path / name, events=tmp_path / "events")
         found[name] = [c.members for c in read_candidates(tmp_path / name / CANDIDATES)
                        if "account_takeover" in c.kind]
-    assert found == {"on": [sorted(f"a{i}" for i in range(0, 60, 2))], "off": []}
-    with pytest.raises(ValueError, match="no attribute 'outcome'"):
-        candidates_stage(tmp_path / "snap", RingConfig(failure_attribute="outcome"),
-                         tmp_path / "bad", events=tmp_path / "events.parquet")
+    assert found == {"on": [sorted(f"a{i}" for i in range(0, 60, 2))], "off": [],
+                     "undeclared": []}

@@ -13,6 +13,7 @@ from graph.rings.takeovers import (
     failed_uses,
     takeover_groups,
 )
+from ingest.state import IngestState
 from tests.graph.rings.helpers import T0, edges, snapshot
 
 DAY = 86400
@@ -152,21 +153,24 @@ def test_a_group_over_max_group_size_is_left_out():
                            2.0) == []
 
 
-def test_event_failures_read_the_failed_attempts_per_account_and_entity(tmp_path):
+def test_event_failures_read_the_attempts_the_mapping_declared_failed(tmp_path):
+    events = tmp_path / "events"
+    events.mkdir()
     table = pa.table({
-        "account_id": ["a", "a", "b", "c", "c"],
-        "ts": pd.to_datetime([T0] * 5),
-        "event_type": ["login"] * 5,
-        "device_id": ["d1", "d1", None, "d2", "d3"],
-        "ip": ["i1", "i1", "i2", None, "i3"],
-        "result": [1.0, 1.0, 1.0, 0.0, None],
+        "account_id": ["a", "a", "b", "c", "c", "d"],
+        "ts": pd.to_datetime([T0] * 6),
+        "event_type": ["login"] * 6,
+        "device_id": ["d1", "d1", None, "d2", "d3", "d4"],
+        "ip": ["i1", "i1", "i2", None, "i3", "i4"],
+        "result": [1.0, 1.0, 2.0, 0.0, None, 3.0],
     })
-    pq.write_table(table, tmp_path / "events.parquet")
-    found = event_failures(tmp_path / "events.parquet", "result")
+    pq.write_table(table, events / "part.parquet")
+    # no declaration: the log says nothing of failed attempts
+    assert event_failures(events) is None
+    IngestState(attributes={"result": "float"}, failures={"result": [1.0, 2.0]}).save(events)
+    found = event_failures(events)
     assert sorted(map(tuple, found[["account_id", "entity"]].to_numpy().tolist())) == [
         ("a", "Device:d1"), ("a", "IP:i1"), ("b", "IP:i2")]
-    with pytest.raises(ValueError, match="no attribute 'outcome'"):
-        event_failures(tmp_path / "events.parquet", "outcome")
 
 
 def test_failed_uses_mark_the_uses_with_a_failed_attempt():
