@@ -12,23 +12,33 @@ An entity's *established arrivals* are the accounts whose first use of it is at 
 and at least one of its attempts there failed (``failures``: the account-entity pairs with a
 failed attempt, read from the events by :func:`event_failures`: the values of an attribute its
 mapping names failed, ``result: {values: {success: 0, bad_password: 1}, failed:
-[bad_password]}``). An entity is a takeover entity when
+[bad_password]}``). The arrivals are judged per day (:data:`WINDOW_S`, on two grids: aligned
+and shifted by half a day, so a campaign across midnight is whole on one): an entity-day is a
+takeover day when
 
 * at least :data:`MIN_SHARE` of its established arrivals qualify (the effect: a tool's
   attempts fail on most accounts it tries; a store's loyalty tablet, where customers unused to
   it mistype a password a fifth of the time, stays under it), at least ``min_size`` of them;
 * and that many qualify beyond chance: with ``p`` the share of qualifying arrivals among the
-  established arrivals of the entities of its type *under* :data:`MIN_SHARE` (one pseudo-count
-  each; entities at the bar are what is looked for and stay out of the reference), ``k``
-  arrivals of which ``x`` qualify have chance ``P(Binomial(k, min(1, RATE_SLACK p)) >= x)``,
-  charged for every entity with at least ``min_size`` established arrivals (those that could
-  be found) and ``log10 2`` (this test beside the structure null); it is kept when the rest
-  reaches ``min_surprise``.
+  established arrivals of the entities of its type *under* :data:`MIN_SHARE` over the whole log
+  (one pseudo-count each; entities at the bar are what is looked for and stay out of the
+  reference), ``k`` arrivals of which ``x`` qualify have chance ``P(Binomial(k, min(1,
+  RATE_SLACK p)) >= x)``, charged for every entity-day of either grid with at least
+  ``min_size`` established arrivals (those that could be found) and ``log10 2`` (this test
+  beside the structure null); it is kept when the rest reaches ``min_surprise``;
+
+and an entity is a takeover entity when its takeover days hold at least :data:`MIN_SHARE` of
+its qualifying arrivals over the whole log (a tool's IP lives in its campaigns; a help desk
+where locked-out customers recover their accounts, most failing first, gets a few every week:
+review R18, session 25, where judging the whole log at once reported a desk of 40 customers
+over 70 days at chance 1e-59).
 
 The takeover entities sharing a qualifying account are one group (a tool's IPs and devices,
-each attempt from one of each); its members are the accounts qualifying at any of them, up to
-``max_group_size`` (a bigger group is left out: no candidate could hold it), judged by its most
-surprising entity. The evidence names the entities, the window of the members' arrivals and
+each attempt from one of each); its members are the accounts qualifying on their takeover days,
+judged by its most surprising entity. A group over ``max_group_size`` (a campaign of thousands
+that the tool's one fingerprint ties together) falls back to one group per entity, each its
+first ``max_group_size`` accounts, the rest counted in its evidence (review R19: such a
+campaign was dropped). The evidence names the entities, the window of the members' arrivals and
 the failed attempts.
 
 Failed attempts are required, not a strengthening term: without them (every established
@@ -41,16 +51,21 @@ stuffing was not found; with them none of the eight gave a group and both planti
 
 What the rule uses and the evasion it opens: it needs the log's failed attempts (a mapping
 that does not name them gives no search), so an attacker with a working credential list
-(phished, not stuffed) is not seen; it is blind to time (a campaign spread over a week is
-judged as one over hours), but an attacker whose every attempt comes through its own residential
-proxy IP and its own device fingerprint gives no entity two victims and is not seen; a tool IP
-that honest accounts use too (a carrier's NAT) dilutes its share below :data:`MIN_SHARE`.
+(phished, not stuffed) is not seen; a campaign throttled to fewer than ``min_size`` victims a
+day per IP and fingerprint (or one spread over 50 IPs and as many fingerprints for a few a day
+each) gives no takeover day, nor does one whose tool also fails on a drip of accounts every
+day of the log (its days then hold under half its failing arrivals); an attacker whose every
+attempt comes through its own residential proxy IP and its own device fingerprint gives no
+entity two victims and is not seen; a tool IP that honest accounts use too (a carrier's NAT)
+dilutes its day's share below :data:`MIN_SHARE`.
 Honest look-alikes it keeps out: a conference or hotel Wi-Fi, an office's new NAT IP, a
 carrier's re-numbering (established arrivals that mostly succeed, and stay on the entity), a
 password-reset wave after a breach notice (failures on the accounts' own devices and IPs, not
 arrivals) and an app update that changes every fingerprint (arrivals that stay); a store's
-tablet whose customers mostly succeed. A password-reset wave *at* a one-day conference (every
-attendee failing first on the conference's new Wi-Fi, once) would read as a takeover.
+tablet whose customers mostly succeed; a help desk of locked-out customers over weeks. A
+password-reset wave *at* a one-day conference (every attendee failing first on the conference's
+new Wi-Fi, once), or a one-afternoon "digital help day" where most visitors recover a
+locked-out account on the desk's PC, would read as a takeover.
 """
 
 from __future__ import annotations
@@ -80,17 +95,9 @@ BRIEF_USE_S = 3600
 MIN_SHARE = 0.5
 #: An entity may have this many times its type's share of qualifying arrivals.
 RATE_SLACK = 2.0
-
-
-@dataclass(frozen=True)
-class _Entities:
-    """The takeover test of each entity: established arrivals ``k``, qualifying ``x``, the
-    reference share ``p`` (after :data:`RATE_SLACK`) and the log10 chance."""
-
-    k: np.ndarray
-    x: np.ndarray
-    p: np.ndarray
-    log_chance: np.ndarray
+#: The arrivals are judged per window of this many seconds, on two grids (aligned and shifted by
+#: half a window): a tool works its victims within hours, a help desk gets a few a week.
+WINDOW_S = 86400
 
 
 def event_failures(events: Path | str, batch_rows: int = 1_000_000) -> pd.DataFrame | None:
@@ -169,76 +176,162 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     established = (first_ts >= 0) & (since >= 0) & (first_ts - since >= AGE_S)
     qualifies = (established & failed & (last_ts >= first_ts)
                  & (last_ts - first_ts <= BRIEF_USE_S))
-    judged = _judge(col[established], col[qualifies], codes, len(labels))
-    tested = judged.k >= min_size
-    tests = max(int(tested.sum()), 1)
-    charge = np.log10(tests) + np.log10(2.0)
-    strong = (tested & (judged.x >= min_size) & (judged.x >= MIN_SHARE * judged.k)
-              & (-judged.log_chance - charge >= max(min_surprise, 0.0)))
-    if not strong.any():
+    if not qualifies.any():
         return []
-    keep = qualifies & strong[col]
-    return _grouped(row[keep], col[keep], first_ts[keep], judged, labels, tests, charge,
+    p = _reference(col[established], col[qualifies], codes, len(labels))
+    base = int(first_ts[established].min())
+    grids = [_Cells.of(col, (first_ts - base + offset) // WINDOW_S, established, qualifies, p,
+                       min_size) for offset in (0, WINDOW_S // 2)]
+    tests = max(sum(grid.tested for grid in grids), 1)
+    charge = np.log10(tests) + np.log10(2.0)
+    bar = charge + max(min_surprise, 0.0)
+    strong = [(grid.x >= min_size) & (grid.x >= MIN_SHARE * grid.k) & (-grid.log_chance >= bar)
+              for grid in grids]
+    if not any(s.any() for s in strong):
+        return []
+    # the qualifying uses in a strong cell of either grid
+    keep = np.zeros(len(row), dtype=bool)
+    for offset, grid, ok in zip((0, WINDOW_S // 2), grids, strong, strict=True):
+        keys = col * grid.span + (first_ts - base + offset) // WINDOW_S
+        keep |= qualifies & np.isin(keys, grid.keys[ok])
+    # the strong days hold most of the entity's qualifying arrivals: a tool's IP lives in its
+    # campaigns, a help desk's locked-out customers come every week
+    held = np.bincount(col[keep], minlength=len(labels))
+    every = np.bincount(col[qualifies], minlength=len(labels))
+    keep &= (held >= MIN_SHARE * every)[col]
+    if not keep.any():
+        return []
+    best = _best_cells(grids, strong, len(labels))
+    return _grouped(row[keep], col[keep], first_ts[keep], best, labels, tests, charge,
                     min_size, max_group_size)
 
 
-def _judge(established: np.ndarray, qualifying: np.ndarray, codes: np.ndarray,
-           n_entities: int) -> _Entities:
-    """Each entity's test from the columns of its established and qualifying arrivals."""
+@dataclass(frozen=True)
+class _Cells:
+    """One grid of :data:`WINDOW_S` cells: each (entity, cell) with an established arrival, its
+    key ``col * span + cell``, established arrivals ``k``, qualifying ``x``, the entity's
+    reference share ``p`` and the log10 chance; ``tested`` cells have ``k >= min_size``."""
+
+    span: int
+    keys: np.ndarray
+    k: np.ndarray
+    x: np.ndarray
+    p: np.ndarray
+    log_chance: np.ndarray
+    tested: int
+
+    @classmethod
+    def of(cls, col: np.ndarray, cell: np.ndarray, established: np.ndarray,
+           qualifies: np.ndarray, p: np.ndarray, min_size: int) -> _Cells:
+        span = int(cell[established].max()) + 1
+        keys, k = np.unique(col[established] * span + cell[established], return_counts=True)
+        q_keys, q = np.unique(col[qualifies] * span + cell[qualifies], return_counts=True)
+        at = np.minimum(np.searchsorted(q_keys, keys), max(len(q_keys) - 1, 0))
+        x = np.where((len(q_keys) > 0) & (q_keys[at] == keys), q[at], 0)
+        share = p[keys // span]
+        return cls(span, keys, k, x, share, _log_tail(x, k, share), int((k >= min_size).sum()))
+
+
+def _reference(established: np.ndarray, qualifying: np.ndarray, codes: np.ndarray,
+               n_entities: int) -> np.ndarray:
+    """Each entity's reference share of qualifying arrivals (after :data:`RATE_SLACK`) from the
+    columns of the log's established and qualifying arrivals: its type's entities under
+    :data:`MIN_SHARE` over the whole log, its own arrivals left out, one pseudo-count each."""
     k = np.bincount(established, minlength=n_entities)
     x = np.bincount(qualifying, minlength=n_entities)
     n_types = int(codes.max(initial=0)) + 1
     under = x < MIN_SHARE * k
-    # the reference: the type's entities under the bar (each one's own arrivals left out)
     type_k = np.bincount(codes, weights=k * under, minlength=n_types)
     type_x = np.bincount(codes, weights=x * under, minlength=n_types)
     others_k = type_k[codes] - k * under
     others_x = type_x[codes] - x * under
-    p = np.minimum(RATE_SLACK * (others_x + 1.0) / (others_k + 1.0), 1.0)
+    return np.minimum(RATE_SLACK * (others_x + 1.0) / (others_k + 1.0), 1.0)
+
+
+def _log_tail(x: np.ndarray, k: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """log10 ``P(Binomial(k, p) >= x)`` (0 where ``x`` is 0)."""
     with np.errstate(divide="ignore"):
         log_chance = binom.logsf(x - 1, k, p) / np.log(10.0)
         # far in the tail the tail's log underflows: it is at most twice its first term there
         # (each next term under half the one before)
         tail = binom.logpmf(x, k, p) / np.log(10.0) + np.log10(2.0)
     log_chance = np.where(np.isfinite(log_chance), log_chance, tail)
-    return _Entities(k, x, p, np.where(x > 0, np.minimum(log_chance, 0.0), 0.0))
+    return np.where(x > 0, np.minimum(log_chance, 0.0), 0.0)
 
 
-def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, judged: _Entities,
-             labels: pd.Index, tests: int, charge: float, min_size: int,
-             max_group_size: int) -> list[Burst]:
-    """The qualifying uses (``row``, ``col``, arrival ``ts``) at takeover entities as groups:
-    the entities sharing an account are one."""
+@dataclass(frozen=True)
+class _Best:
+    """Per entity, its most surprising strong cell: ``k``, ``x``, ``p`` and the log10 chance
+    (0 where none)."""
+
+    k: np.ndarray
+    x: np.ndarray
+    p: np.ndarray
+    log_chance: np.ndarray
+
+
+def _best_cells(grids: list[_Cells], strong: list[np.ndarray], n_entities: int) -> _Best:
+    """Each entity's most surprising strong cell over the grids."""
+    best = _Best(np.zeros(n_entities, np.int64), np.zeros(n_entities, np.int64),
+                 np.zeros(n_entities), np.zeros(n_entities))
+    for grid, ok in zip(grids, strong, strict=True):
+        for i in np.flatnonzero(ok).tolist():
+            e = int(grid.keys[i] // grid.span)
+            if grid.log_chance[i] < best.log_chance[e]:
+                best.k[e], best.x[e] = grid.k[i], grid.x[i]
+                best.p[e], best.log_chance[e] = grid.p[i], grid.log_chance[i]
+    return best
+
+
+def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, best: _Best, labels: pd.Index,
+             tests: int, charge: float, min_size: int, max_group_size: int) -> list[Burst]:
+    """The qualifying uses (``row``, ``col``, arrival ``ts``) in strong cells as groups: the
+    entities sharing an account are one. A group over ``max_group_size`` (a campaign the tool's
+    one fingerprint ties together) falls back to one group per entity, each its first
+    ``max_group_size`` accounts in time, the rest counted in its evidence."""
     entities, at = np.unique(col, return_inverse=True)
     accounts, member = np.unique(row, return_inverse=True)
     # entities linked through the accounts qualifying at both
     bipartite = sp.csr_matrix((np.ones(len(at)), (member, at)),
                               shape=(len(accounts), len(entities)))
-    linked = (bipartite.T @ bipartite).tocsr()
-    _, component = connected_components(linked, directed=False)
+    _, component = connected_components((bipartite.T @ bipartite).tocsr(), directed=False)
     found = []
     for c in range(int(component.max()) + 1):
         inside = np.flatnonzero(component == c)
         uses = np.isin(at, inside)
-        rows = np.unique(row[uses])
-        if not min_size <= len(rows) <= max_group_size:
+        if len(np.unique(row[uses])) <= max_group_size:
+            found.append(_group(row[uses], ts[uses], entities[inside], best, labels, tests,
+                                charge, 0))
             continue
-        cols = entities[inside]
-        best = cols[np.argmin(judged.log_chance[cols])]
-        times = ts[uses]
-        start, end = (pd.Timestamp(int(t), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
-                      for t in (times.min(), times.max()))
-        order = cols[np.argsort(judged.log_chance[cols], kind="stable")]
-        found.append(Burst(rows, int(best), float(judged.log_chance[best]), tests, [
-            f"Takeover:{len(rows)} accounts with their own history (first event at least "
-            f"{AGE_S // 86400} days before) each arrived at an entity here new to them with a "
-            f"failed attempt, within {duration(int(times.max() - times.min()))} "
-            f"({start} to {end} UTC), using it for at most {BRIEF_USE_S // 60} min: "
-            f"{', '.join(str(labels[e]) for e in order[:10])}"
-            + (f" and {len(order) - 10} more" if len(order) > 10 else ""),
-            *[f"TakeoverChance:{labels[e]}: {int(judged.x[e])} of its {int(judged.k[e])} "
-              f"arrivals of accounts with a history failed first and left, where its type's "
-              f"entities allow {judged.p[e]:.1%} (chance {10.0 ** judged.log_chance[e]:.1e}; "
-              f"{tests} entities tested, charged {charge:.1f} orders)" for e in order[:5]],
-        ]))
-    return found
+        for e in inside.tolist():
+            mine = np.flatnonzero(at == e)
+            order = mine[np.argsort(ts[mine], kind="stable")]
+            _, first = np.unique(row[order], return_index=True)
+            listed = order[np.sort(first)][:max_group_size]
+            found.append(_group(row[listed], ts[listed], entities[[e]], best, labels, tests,
+                                charge, len(first) - len(listed)))
+    return [group for group in found if len(group.rows) >= min_size]
+
+
+def _group(row: np.ndarray, ts: np.ndarray, cols: np.ndarray, best: _Best, labels: pd.Index,
+           tests: int, charge: float, more: int) -> Burst:
+    """One takeover group: its accounts ``row`` arriving at ``ts`` at the entities ``cols``;
+    ``more`` accounts arrived there beyond those listed (over ``max_group_size``)."""
+    rows = np.unique(row)
+    order = cols[np.argsort(best.log_chance[cols], kind="stable")]
+    start, end = (pd.Timestamp(int(t), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
+                  for t in (ts.min(), ts.max()))
+    return Burst(rows, int(order[0]), float(best.log_chance[order[0]]), tests, [
+        f"Takeover:{len(rows)} accounts with their own history (first event at least "
+        f"{AGE_S // 86400} days before) each arrived at an entity here new to them with a "
+        f"failed attempt, within {duration(int(ts.max() - ts.min()))} ({start} to {end} UTC), "
+        f"using it for at most {BRIEF_USE_S // 60} min: "
+        f"{', '.join(str(labels[e]) for e in order[:10])}"
+        + (f" and {len(order) - 10} more" if len(order) > 10 else "")
+        + (f"; {more} more such accounts arrived there (over max_group_size, not listed)"
+           if more else ""),
+        *[f"TakeoverChance:{labels[e]}: {int(best.x[e])} of its {int(best.k[e])} arrivals of "
+          f"accounts with a history within one day failed first and left, where its type's "
+          f"entities allow {best.p[e]:.1%} (chance {10.0 ** best.log_chance[e]:.1e}; {tests} "
+          f"entity-days tested, charged {charge:.1f} orders)" for e in order[:5]],
+    ])

@@ -86,6 +86,17 @@ def test_stuffing_from_a_tool_ip_and_device_is_one_group():
     assert any(e.startswith("TakeoverChance:") for e in found[0].evidence)
 
 
+def test_a_tool_ip_used_in_three_campaigns_is_found_on_each_day():
+    log = _Log()
+    tool = log.entity("IP:tool")
+    for campaign, day in enumerate((20, 35, 50)):
+        for a in range(20 * campaign, 20 * campaign + 20):
+            t = START + day * DAY + int(log.rng.uniform(0, 3 * 3600))
+            log.uses.append((a, tool, t, t + 120, True))
+    found = log.groups()
+    assert [len(g.rows) for g in found] == [60]
+
+
 @pytest.mark.parametrize("failing", [0.25, 0.4])
 def test_a_loyalty_tablet_whose_customers_mostly_succeed_is_no_takeover(failing):
     # 150 customers with lives of their own log in once each on a store's new tablet over a
@@ -140,17 +151,37 @@ def test_a_use_longer_than_brief_does_not_qualify():
     assert log.groups() == []
 
 
-def test_a_group_over_max_group_size_is_left_out():
+def test_a_campaign_over_max_group_size_falls_back_to_each_entity_capped():
+    # review R19: the tool's fingerprint ties every victim into one group; over the bound each
+    # entity's first max_group_size victims are a group, the rest counted, never dropped
     log = _Log()
-    log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0)
+    victims = np.arange(60)
+    log.arrive("IP:tool", victims, 30, 3, failing=1.0)
+    log.arrive("Device:toolfp", victims, 30, 3, failing=1.0)
     row, col, first, last, failed = (np.array(c) for c in zip(*log.uses, strict=True))
     uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
-    codes = np.ones(len(log.labels), dtype=np.int64)
+    codes = np.array([0 if label.startswith("Device") else 1 for label in log.labels])
     labels = pd.Index(log.labels)
-    assert len(takeover_groups(uses, failed, np.full(log.n, START), codes, labels, 3, 60,
-                               2.0)) == 1
-    assert takeover_groups(uses, failed, np.full(log.n, START), codes, labels, 3, 59,
-                           2.0) == []
+    whole = takeover_groups(uses, failed, np.full(log.n, START), codes, labels, 3, 60, 2.0)
+    assert [len(g.rows) for g in whole] == [60]
+    capped = takeover_groups(uses, failed, np.full(log.n, START), codes, labels, 3, 50, 2.0)
+    assert [len(g.rows) for g in capped] == [50, 50]
+    assert all("10 more such accounts arrived there" in g.evidence[0] for g in capped)
+
+
+def test_a_help_desk_over_weeks_is_no_takeover_but_the_same_in_one_day_is():
+    # review R18: a desk where locked-out customers recover their account, a few a week, most
+    # failing first: judged per day it is no tool; 40 of them within one day would be
+    log = _Log()
+    customers = np.arange(40)
+    desk = log.entity("IP:desk")
+    for a in customers.tolist():
+        t = START + int(log.rng.uniform(10, 80) * DAY)
+        log.uses.append((a, desk, t, t + 300, bool(log.rng.random() < 0.8)))
+    assert log.groups() == []
+    log = _Log()
+    log.arrive("IP:desk", customers, 40, 6, failing=0.8)
+    assert len(log.groups()) == 1
 
 
 def test_event_failures_read_the_attempts_the_mapping_declared_failed(tmp_path):
