@@ -114,6 +114,59 @@ def test_the_same_tablet_with_most_attempts_failing_is_one():
     assert len(log.groups()) == 1
 
 
+def _conference(log: _Log) -> None:
+    # 300 attendees on the conference's new Wi-Fi IP, logging in on and off over two days
+    wifi = log.entity("IP:conference")
+    for a in log.rng.choice(log.n, 300, replace=False).tolist():
+        t = START + int(30 * DAY + log.rng.uniform(0, 6 * 3600))
+        log.uses.append((a, wifi, t, t + int(log.rng.uniform(1, 2) * DAY),
+                         bool(log.rng.random() < 0.05)))
+
+
+def _reset_wave(log: _Log) -> None:
+    # a breach notice: 300 accounts fail 1-3 times on their own device and home IP, then
+    # reset; what they use is theirs since day 0, no arrival
+    for a in log.rng.choice(log.n, 300, replace=False).tolist():
+        for own in (2 * a, 2 * a + 1):
+            r, c, first, last, _ = log.uses[own]
+            log.uses[own] = (r, c, first, last, True)
+
+
+def _renumbering(log: _Log) -> None:
+    # a carrier moves 200 accounts onto its 6 new IPs within hours; a quarter fail once on
+    # the way back in, all stay
+    ips = [log.entity(f"IP:carrier_new{i}") for i in range(6)]
+    for a in log.rng.choice(log.n, 200, replace=False).tolist():
+        t = START + int(45 * DAY + log.rng.uniform(0, 5 * 3600))
+        log.uses.append((a, ips[a % 6], t, START + 80 * DAY, bool(log.rng.random() < 0.25)))
+
+
+def _app_update(log: _Log) -> None:
+    # an app update: 300 accounts' fingerprints become one of 5 new ones within hours, and stay
+    fps = [log.entity(f"Device:version{i}") for i in range(5)]
+    for a in log.rng.choice(log.n, 300, replace=False).tolist():
+        t = START + int(55 * DAY + log.rng.uniform(0, 6 * 3600))
+        log.uses.append((a, fps[a % 5], t, START + 80 * DAY, bool(log.rng.random() < 0.2)))
+
+
+def _hotel(log: _Log) -> None:
+    # 200 guests on a hotel's Wi-Fi one night, one login each, 5 % mistyping first
+    log.arrive("IP:hotel", log.rng.choice(log.n, 200, replace=False), 33, 5, failing=0.05)
+
+
+@pytest.mark.parametrize("lookalike", [_conference, _reset_wave, _renumbering, _app_update,
+                                       _hotel])
+def test_honest_arrivals_at_new_entities_are_no_takeovers(lookalike):
+    log = _Log()
+    lookalike(log)
+    assert log.groups() == []
+    # the same log with a tool's 40 victims still finds them, and them alone
+    victims = np.arange(0, 80, 2)
+    log.arrive("IP:tool", victims, 60, 3, failing=1.0)
+    found = log.groups()
+    assert [sorted(g.rows.tolist()) for g in found] == [victims.tolist()]
+
+
 def test_an_office_ip_every_one_fails_on_first_but_stays_on_is_no_takeover():
     # a password-reset wave the morning staff move to the office's new NAT IP: all fail
     # first there, then use it for weeks
