@@ -27,6 +27,7 @@ import logging
 import os
 from dataclasses import fields, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,7 @@ from gnn.evaluate import node_metrics
 from gnn.explain import explain_accounts
 from gnn.inference import align_to_model, target_logits
 from gnn.labels import stratified_split
+from gnn.models.ensemble import MeanEnsemble
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.persistence import (
     bytes_tensor,
@@ -114,6 +116,29 @@ class AccountDetector(Estimator):
         Folds of the out-of-fold logits.
     boost_min_labels
         Training labels of each class ``boost="auto"`` needs to turn the residual form on.
+    ensemble
+        Networks trained and scored as one (:class:`~gnn.models.MeanEnsemble`: the mean of
+        their logits, calibrated together): a count (default 1), or ``"auto"``:
+        ``ensemble_size`` networks when the training labels hold fewer than
+        ``ensemble_max_positives`` positives, one otherwise (the count chosen is
+        ``ensemble_size_``). Member ``i`` is seeded with ``random_state + i`` (initialisation,
+        sampling and batch order); all share the validation split, the boosted channel and the
+        calibration. With few positives one network's early stopping is decided by a handful
+        of validation positives and its held-out AUPRC swings by tens of points from seed to
+        seed; the mean of a few seeds' logits swings less.
+    ensemble_size
+        Networks ``ensemble="auto"`` trains when the positives are few.
+    ensemble_validation
+        ``"shared"``: every member stops early on the same validation labels and the
+        calibration is fitted on the ensemble's mean logit there; ``"folds"``: member 0 keeps
+        that validation split, each other member validates on its own disjoint draw of as many
+        training labels of each class (trained on the rest, the first split's validation
+        labels included), and the calibration is fitted on the out-of-fold logits (each
+        validation label scored by the member that did not train on it). Not with a boosted
+        channel (its trees see one split's training labels).
+    ensemble_max_positives
+        ``ensemble="auto"`` trains ``ensemble_size`` networks below this many training
+        positives.
 
     Examples
     --------
@@ -147,6 +172,10 @@ class AccountDetector(Estimator):
         boost_hops: int = 1,
         boost_folds: int = 5,
         boost_min_labels: int = 50,
+        ensemble: int | Literal["auto"] = 1,
+        ensemble_size: int = 3,
+        ensemble_max_positives: int = 50,
+        ensemble_validation: Literal["shared", "folds"] = "shared",
     ) -> None:
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
@@ -170,6 +199,10 @@ class AccountDetector(Estimator):
         self.boost_hops = boost_hops
         self.boost_folds = boost_folds
         self.boost_min_labels = boost_min_labels
+        self.ensemble = ensemble
+        self.ensemble_size = ensemble_size
+        self.ensemble_max_positives = ensemble_max_positives
+        self.ensemble_validation = ensemble_validation
 
     # ----------------------------------------------------------------------------- configuration
     def _check_params(self) -> None:
@@ -184,6 +217,21 @@ class AccountDetector(Estimator):
             raise ValueError(
                 f"boost must be 'auto', 'input', 'residual' or None, not {self.boost!r}"
             )
+        if self.ensemble != "auto" and not (
+            isinstance(self.ensemble, int) and not isinstance(self.ensemble, bool)
+            and self.ensemble >= 1
+        ):
+            raise ValueError(
+                f"ensemble must be 'auto' or a number of networks >= 1, not {self.ensemble!r}"
+            )
+        if self.ensemble_size < 1 or self.ensemble_max_positives < 0:
+            raise ValueError(
+                f"ensemble_size must be >= 1 and ensemble_max_positives >= 0, not "
+                f"{self.ensemble_size} and {self.ensemble_max_positives}"
+            )
+        if self.ensemble_validation not in ("shared", "folds"):
+            raise ValueError(f"ensemble_validation must be 'shared' or 'folds', not "
+                             f"{self.ensemble_validation!r}")
         if len(self.num_neighbors) != self.num_layers:
             raise ValueError(
                 f"num_neighbors {list(self.num_neighbors)} needs one fan-out per layer "
@@ -269,19 +317,40 @@ class AccountDetector(Estimator):
             in_channels = {
                 t: data[t].x.size(1) + len(sampler.incoming(t)) for t in data.node_types
             }
-            self.model_ = self._network(in_channels, self.edge_types_, target)
+            self.ensemble_size_ = self._ensemble_size(train.y)
             logger.info(
-                "training on %d labelled %s nodes (%d positive), validating on %d%s",
+                "training %s on %d labelled %s nodes (%d positive), validating on %d%s",
+                "1 network" if self.ensemble_size_ == 1 else f"{self.ensemble_size_} networks",
                 len(train.index), target, int(train.y.sum()), len(val.index),
                 ", time-aware" if train.time is not None else "",
             )
-            self.history_ = (trainer or train_model)(
-                self.model_, data, sampler, train, val, self._training_settings(),
-                progress=progress or self.verbose,
-            )
-            val_logits = val.logits(
-                target_logits(self.model_, data, sampler, val.index, val.time, self.chunk_size)
-            )
+            self.members_, self.history_ = [], []
+            splits = self._member_splits(train, val)
+            for member, (member_train, member_val) in enumerate(splits):
+                seed = self.random_state + member
+                if member:  # member 0 as a single network: seeded once, above
+                    torch.manual_seed(seed)
+                    sampler.rng = np.random.default_rng(seed)
+                network = self._network(in_channels, self.edge_types_, target)
+                history = (trainer or train_model)(
+                    network, data, sampler, member_train, member_val,
+                    replace(self._training_settings(), random_state=seed),
+                    progress=progress or self.verbose,
+                )
+                self.members_.append(network)
+                self.history_ += [{**r, "member": member} if self.ensemble_size_ > 1 else r
+                                  for r in history]
+            self.model_ = self.members_[0]
+            if self.ensemble_validation == "folds" and len(splits) > 1:  # out-of-fold
+                val = _joined([v for _, v in splits])
+                val_logits = np.concatenate([
+                    target_logits(network, data, sampler, v.index, v.time, self.chunk_size)
+                    for network, (_, v) in zip(self.members_, splits, strict=True)])
+            else:
+                val_logits = val.logits(
+                    self._member_logits(data, sampler, val.index, val.time).mean(axis=0)
+                )
+            val_y = val.y
         self.calibrator_ = ScoreCalibrator(self.calibration).fit(val_logits, val_y)
         logger.info(
             "calibrated (%s) on %d validation labels", self.calibration, len(val.index)
@@ -289,6 +358,7 @@ class AccountDetector(Estimator):
         self.metrics_ = {
             "validation": node_metrics(val_y, val_logits),
             "epochs": len(self.history_),
+            "networks": self.ensemble_size_,
             "train_labels": int(len(train.index)),
             "train_positives": int(train.y.sum()),
             "val_labels": int(len(val.index)),
@@ -309,6 +379,63 @@ class AccountDetector(Estimator):
             len(train_y) - positives, "residual" if enough else "the network alone",
         )
         return "residual" if enough else None
+
+    def _ensemble_size(self, train_y: np.ndarray) -> int:
+        """The networks this fit trains: ``ensemble``, with ``"auto"`` resolved on the training
+        labels' positives (class docstring)."""
+        if self.ensemble != "auto":
+            return int(self.ensemble)
+        positives = int(np.sum(train_y))
+        size = self.ensemble_size if positives < self.ensemble_max_positives else 1
+        logger.info("ensemble=auto: %d positive training labels -> %d network(s)", positives, size)
+        return size
+
+    def _member_splits(self, train: Seeds, val: Seeds) -> list[tuple[Seeds, Seeds]]:
+        """Each member's training and validation seeds (``ensemble_validation``, class
+        docstring): ``(train, val)`` for every member when shared."""
+        size = self.ensemble_size_
+        if self.ensemble_validation == "shared" or size == 1:
+            return [(train, val)] * size
+        if (train.time is None) != (val.time is None):
+            raise ValueError("ensemble_validation='folds' needs label times on the training "
+                             "and the validation labels alike, or on neither")
+        if self.boost_mode_ is not None:
+            raise ValueError("ensemble_validation='folds' trains members on different labels: "
+                             "not with a boosted channel (set boost=None or shared validation)")
+        counts = {c: int(np.sum(val.y == c)) for c in np.unique(val.y)}
+        free = np.ones(len(train.index), dtype=bool)  # training rows in no fold yet
+        splits = [(train, val)]
+        for member in range(1, size):
+            rng = np.random.default_rng(self.random_state + member)
+            fold = []
+            for c, count in counts.items():
+                rows = np.flatnonzero(train.y == c)
+                left = rows[free[rows]]  # disjoint folds while they last, then any
+                pick = rng.permutation(left if len(left) >= count else rows)[:count]
+                fold.append(pick[: max(0, min(count, len(rows) - 1))])  # one left to train on
+            fold = np.sort(np.concatenate(fold))
+            free[fold] = False
+            rest = np.setdiff1d(np.arange(len(train.index)), fold)
+            splits.append((_joined([_rows(train, rest), val]), _rows(train, fold)))
+        return splits
+
+    def _member_logits(
+        self, data: HeteroData, sampler: TemporalNeighborSampler, index: np.ndarray,
+        time: np.ndarray | None,
+    ) -> np.ndarray:
+        """Every member's network logits of target rows ``index`` (members x rows; no boosted
+        offset)."""
+        return np.stack([
+            target_logits(network, data, sampler, index, time, self.chunk_size)
+            for network in self.members_
+        ])
+
+    def network(self) -> torch.nn.Module:
+        """The fitted network(s) as one module: the single network, or a
+        :class:`~gnn.models.MeanEnsemble` of the members."""
+        self._check_is_fitted()
+        members = self.members_
+        return members[0] if len(members) == 1 else MeanEnsemble(members)
 
     def _fit_boost(
         self, data: HeteroData, target: str, sampler: TemporalNeighborSampler,
@@ -354,7 +481,7 @@ class AccountDetector(Estimator):
         if index is None:
             index = np.arange(data[self.model_.target_type].num_nodes)
         with torch_threads(self.num_threads):
-            logits = target_logits(self.model_, data, sampler, index, time, self.chunk_size)
+            logits = self._member_logits(data, sampler, index, time).mean(axis=0)
         if column is not None and self._mode() == "residual":
             logits = logits + column[np.asarray(index)]
         return logits
@@ -542,7 +669,7 @@ class AccountDetector(Estimator):
         sampler = TemporalNeighborSampler(view, fanout, seed=self.random_state)
         with torch_threads(self.num_threads):
             table = explain_accounts(
-                self.model_, view, sampler, rows, self.feature_names_, node_ids, top_k,
+                self.network(), view, sampler, rows, self.feature_names_, node_ids, top_k,
                 progress=progress,
             )
         table["score"] = table["account_id"].map(scores)
@@ -556,7 +683,8 @@ class AccountDetector(Estimator):
             "kind": type(self).__name__,
             # the mode the fit used, so a loaded detector (and the serve state) needs no
             # "auto" resolution
-            "config": {**self.get_params(), "boost": self._mode()},
+            "config": {**self.get_params(), "boost": self._mode(),
+                       "ensemble": len(self.members_)},
             "model": {
                 "in_channels": self.model_.in_channels,
                 "edge_types": [list(et) for et in self.edge_types_],
@@ -573,6 +701,9 @@ class AccountDetector(Estimator):
         if getattr(self, "attribute_shares_", None):  # only then: older metadata unchanged
             metadata["attribute_shares"] = self.attribute_shares_
         state = dict(self.model_.state_dict())
+        for member, network in enumerate(self.members_[1:], start=1):
+            state.update({f"{_MEMBER_PREFIX}{member}.{k}": v
+                          for k, v in network.state_dict().items()})
         boost = getattr(self, "boost_", None)
         if boost is not None:
             metadata["boost"] = boost.get_params()
@@ -588,9 +719,21 @@ class AccountDetector(Estimator):
         detector = cls(**metadata["config"])
         spec = metadata["model"]
         detector.edge_types_ = [tuple(et) for et in spec["edge_types"]]
-        detector.model_ = detector._network(
-            spec["in_channels"], detector.edge_types_, spec["target_type"]
-        )
+        members = {}  # member -> its weights; member 0's keys have no prefix
+        for key in [k for k in state if k.startswith(_MEMBER_PREFIX)]:
+            member, name = key[len(_MEMBER_PREFIX):].split(".", 1)
+            members.setdefault(int(member), {})[name] = state.pop(key)
+        if sorted(members) != list(range(1, len(members) + 1)):
+            raise ValueError(f"{path}: ensemble members {sorted(members)} are not 1..n")
+        detector.members_ = [
+            detector._network(spec["in_channels"], detector.edge_types_, spec["target_type"])
+            for _ in range(len(members) + 1)
+        ]
+        detector.model_ = detector.members_[0]
+        detector.ensemble_size_ = len(detector.members_)
+        for member, weights in members.items():
+            detector.members_[member].load_state_dict(weights)
+            detector.members_[member].eval()
         trees = sorted((k for k in state if k.startswith(_BOOST_PREFIX)),
                        key=lambda k: int(k[len(_BOOST_PREFIX):]))
         detector.boost_ = None
@@ -614,6 +757,24 @@ class AccountDetector(Estimator):
 
 #: Key prefix of the boosted channel's fold models (uint8 tensors) in ``model.pt``.
 _BOOST_PREFIX = "boost_trees."
+#: Key prefix of ensemble member ``i`` >= 1's weights in ``model.pt`` (``ensemble.1.head...``);
+#: member 0's weights keep their own names, so a single network's file is as before.
+_MEMBER_PREFIX = "ensemble."
+
+
+def _rows(seeds: Seeds, rows: np.ndarray) -> Seeds:
+    """The seeds at positions ``rows`` (no offset: folds have no boosted channel)."""
+    return Seeds(seeds.index[rows], seeds.y[rows],
+                 None if seeds.time is None else seeds.time[rows])
+
+
+def _joined(parts: list[Seeds]) -> Seeds:
+    """The seeds of ``parts`` one after the other (all with times, or none)."""
+    return Seeds(
+        np.concatenate([p.index for p in parts]),
+        np.concatenate([p.y for p in parts]).astype(np.float32),
+        None if parts[0].time is None else np.concatenate([p.time for p in parts]),
+    )
 
 
 def _with_column(data: HeteroData, node_type: str, column: np.ndarray) -> HeteroData:

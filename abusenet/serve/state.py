@@ -62,6 +62,7 @@ from abusenet.validation.challenger import CHALLENGER, CHALLENGER_DIR, GNN, read
 from gnn.baselines.xgb_graph import XGBGraph
 from gnn.boosted import LiveBoostedColumn
 from gnn.detector import AccountDetector
+from gnn.ensemble_scoring import EnsembleScorer
 from gnn.live_xgb_graph import LiveXGBGraph, grown_rows
 from gnn.local_scoring import (
     INPUT_CACHE_ROWS,
@@ -310,7 +311,7 @@ class GraphState:
         if input_cache_rows is None:
             nodes, available = sum(self.graph.num_nodes.values()), available_memory()
             self.input_cache_rows = auto_input_cache_rows(
-                nodes, detector.model_.hidden_channels, available)
+                nodes, detector.model_.hidden_channels * len(detector.members_), available)
             log.info("GNN input cache: %d rows for %d nodes (%s bytes of memory available)",
                      self.input_cache_rows, nodes, available)
         del snapshot  # load() keeps no reference: its tables are freed before the events' load
@@ -1414,12 +1415,16 @@ class _PublishedScores:
 
 
 def _new_scorer(detector: AccountDetector, boosted: LiveBoostedColumn | None,
-                input_cache_rows: int) -> LocalScorer:
-    """A scorer (not fitted) of ``detector``'s network holding ``input_cache_rows`` input
-    embeddings, adding the boosted column (``boosted``, kept in the graph) to its logit when
-    the detector's boost is residual."""
-    return LocalScorer(detector.model_, detector.calibrator_,
-                       residual=boosted is not None and detector.boost == "residual",
+                input_cache_rows: int) -> LocalScorer | EnsembleScorer:
+    """A scorer (not fitted) of ``detector``'s network (an :class:`EnsembleScorer` of its
+    networks when it has several) holding ``input_cache_rows`` input embeddings (per network),
+    adding the boosted column (``boosted``, kept in the graph) to its logit when the detector's
+    boost is residual."""
+    residual = boosted is not None and detector.boost == "residual"
+    if len(detector.members_) > 1:
+        return EnsembleScorer(detector.members_, detector.calibrator_, residual=residual,
+                              input_cache_rows=input_cache_rows)
+    return LocalScorer(detector.model_, detector.calibrator_, residual=residual,
                        input_cache_rows=input_cache_rows)
 
 

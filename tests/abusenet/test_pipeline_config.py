@@ -123,3 +123,12 @@ def test_serve_prepare_start_off_drops_the_serve_start_stage(tmp_path):
     assert serve_start_stage(planned("serve.prepare_start=false")) is None
     with pytest.raises(ConfigError, match="prepare_start"):
         load_run_config(None, ["serve.prepare_start=maybe"])
+
+
+def test_the_detector_ensemble_setting_is_a_count_or_auto():
+    config = load_run_config(None, ["detector.ensemble=auto", "detector.ensemble_size=5"])
+    assert config.detector.model_dump(exclude_unset=True) == {"ensemble": "auto",
+                                                              "ensemble_size": 5}
+    assert load_run_config(None, ["detector.ensemble=3"]).detector.ensemble == 3
+    with pytest.raises(ConfigError, match="detector.ensemble = 'many' is not valid"):
+        load_run_config(None, ["detector.ensemble=many"])

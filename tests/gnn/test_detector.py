@@ -1,7 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+from gnn.calibration import ScoreCalibrator
 from gnn.data import snapshot_to_heterodata
 from gnn.detector import AccountDetector, NotFittedError
 from gnn.evaluate import auroc
@@ -130,3 +132,143 @@ def test_target_type_account_is_the_default_and_other_types_are_checked():
     np.testing.assert_array_equal(default.score_graph(data), named.score_graph(data))
     with pytest.raises(ValueError, match="'Terminal' is not a node type"):
         AccountDetector(**settings).fit_graph(*args, target_type="Terminal")
+
+
+# --------------------------------------------------------------------------------- ensembles
+@pytest.fixture(scope="module")
+def small_graph():
+    snapshot, truth = planted_rings(num_accounts=80, num_rings=2)
+    data, _ = snapshot_to_heterodata(snapshot)
+    y = truth["label"].to_numpy(np.float32)
+    train, val = stratified_split(y, 0.3, 0)
+    return snapshot, truth, data, (data, train, y[train], val, y[val])
+
+
+def test_an_ensemble_scores_the_mean_logit_and_its_first_member_is_the_single_network(
+        small_graph):
+    """Member 0 is exactly the network ``ensemble=1`` trains; the ensemble's logit is the mean of
+    its members' (members differ: seeded apart); its calibration is fitted on that mean."""
+    _, _, data, args = small_graph
+    settings = {**FAST, "max_epochs": 3}
+    single = AccountDetector(**settings, ensemble=1).fit_graph(*args)
+    three = AccountDetector(**settings, ensemble=3).fit_graph(*args)
+    assert len(single.members_) == 1 and len(three.members_) == 3
+    assert three.metrics_["networks"] == 3
+    assert sorted({r["member"] for r in three.history_}) == [0, 1, 2]
+    first = one_member(three, 0).graph_logits(data)
+    np.testing.assert_array_equal(single.graph_logits(data), first)
+    members = np.stack([one_member(three, i).graph_logits(data) for i in range(3)])
+    assert not np.allclose(members[0], members[1])
+    np.testing.assert_allclose(three.graph_logits(data), members.mean(axis=0), atol=1e-5)
+    val, val_y = args[3], args[4]
+    refit = ScoreCalibrator().fit(members.mean(axis=0)[val], val_y)
+    assert three.calibrator_.slope_ == pytest.approx(refit.slope_, rel=1e-4)
+
+
+def one_member(detector: AccountDetector, member: int) -> AccountDetector:
+    """A shallow copy of ``detector`` scoring with member ``member`` alone."""
+    copy = AccountDetector(**detector.get_params())
+    copy.__dict__.update(detector.__dict__)
+    copy.members_ = [detector.members_[member]]
+    copy.model_ = detector.members_[member]
+    return copy
+
+
+def test_ensemble_auto_trains_several_networks_only_below_the_positives_bound(small_graph):
+    _, _, _, args = small_graph
+    positives = int(args[2].sum())
+    settings = {**FAST, "max_epochs": 1, "ensemble": "auto", "ensemble_size": 2}
+    few = AccountDetector(**settings, ensemble_max_positives=positives + 1).fit_graph(*args)
+    many = AccountDetector(**settings, ensemble_max_positives=positives).fit_graph(*args)
+    assert (few.ensemble_size_, len(few.members_)) == (2, 2)
+    assert (many.ensemble_size_, len(many.members_)) == (1, 1)
+
+
+@pytest.mark.parametrize("value", [0, -1, "many", 2.5, True])
+def test_a_bad_ensemble_setting_is_refused(small_graph, value):
+    _, _, _, args = small_graph
+    with pytest.raises(ValueError, match="ensemble must be 'auto' or a number"):
+        AccountDetector(**FAST, ensemble=value).fit_graph(*args)
+
+
+def test_an_ensemble_saves_and_loads_with_identical_scores_and_explanations(small_graph,
+                                                                           tmp_path):
+    snapshot, truth, _, args = small_graph
+    settings = {**FAST, "max_epochs": 2}
+    detector = AccountDetector(**settings, ensemble=3).fit(snapshot, truth)
+    detector.save(tmp_path / "model")
+    loaded = AccountDetector.load(tmp_path / "model")
+    assert len(loaded.members_) == 3 and loaded.get_params()["ensemble"] == 3
+    pd.testing.assert_frame_equal(detector.score_accounts(snapshot),
+                                  loaded.score_accounts(snapshot))
+    member = truth.loc[truth["label"] == 1, "account_id"].iloc[0]
+    pd.testing.assert_frame_equal(detector.explain(snapshot, [member]),
+                                  loaded.explain(snapshot, [member]))
+
+
+def test_a_single_network_model_file_holds_no_ensemble_keys_and_loads(small_graph, tmp_path):
+    """A one-network model is saved as before the ensembles (older models load the same way)."""
+    snapshot, truth, _, _ = small_graph
+    detector = AccountDetector(**{**FAST, "max_epochs": 1}, ensemble=1).fit(snapshot, truth)
+    detector.save(tmp_path / "model")
+    state = torch.load(tmp_path / "model" / "model.pt", weights_only=True)
+    assert set(state) == set(detector.model_.state_dict())
+    loaded = AccountDetector.load(tmp_path / "model")
+    assert len(loaded.members_) == 1
+    pd.testing.assert_frame_equal(detector.score_accounts(snapshot),
+                                  loaded.score_accounts(snapshot))
+
+
+def test_an_ensembles_explanation_attributes_its_mean_logit(small_graph):
+    """Occlusion of the mean logit: each attribution is the mean of the members' attributions."""
+    snapshot, truth, _, _ = small_graph
+    detector = AccountDetector(**{**FAST, "max_epochs": 2}, ensemble=2).fit(snapshot, truth)
+    member = truth.loc[truth["label"] == 1, "account_id"].iloc[0]
+    top = 100  # every neighbour and feature, so the tables hold the same items
+    ensemble = _attributions(detector.explain(snapshot, [member], top_k=top))
+    alone = [_attributions(one_member(detector, i).explain(snapshot, [member], top_k=top))
+             for i in range(2)]
+    mean = (alone[0] + alone[1]) / 2
+    pd.testing.assert_series_equal(ensemble.sort_index(), mean.sort_index(), atol=1e-5)
+    assert not np.allclose(alone[0].sort_index(), alone[1].sort_index())
+
+
+def _attributions(table: pd.DataFrame) -> pd.Series:
+    return table.set_index(["kind", "node_type", "item"])["attribution"]
+
+
+def test_fold_validation_gives_each_member_its_own_labels_and_calibrates_out_of_fold(
+        small_graph, monkeypatch):
+    """Member 0 keeps the given split; the others validate on disjoint draws of the training
+    labels (as many of each class) and train on the rest; the calibration and the validation
+    metrics read each validation label's logit from the member that did not train on it."""
+    import gnn.detector
+
+    _, _, data, args = small_graph
+    seen = []
+
+    def recording(network, data, sampler, train, val, settings, progress=False):
+        seen.append((train, val))
+        return gnn.detector.train_model(network, data, sampler, train, val, settings)
+
+    detector = AccountDetector(**{**FAST, "max_epochs": 2}, ensemble=3,
+                               ensemble_validation="folds")
+    detector.fit_graph(*args, trainer=recording)
+    train_index, val_index, val_y = args[1], args[3], args[4]
+    labelled = set(train_index) | set(val_index)
+    assert set(seen[0][1].index) == set(val_index)
+    for train, val in seen:
+        assert set(train.index) | set(val.index) == labelled
+        assert not set(train.index) & set(val.index)
+        assert sorted(val.y) == sorted(val_y)
+    folds = [set(v.index) for _, v in seen]
+    assert not (folds[0] & folds[1] or folds[0] & folds[2] or folds[1] & folds[2])
+    assert detector.metrics_["val_labels"] == 3 * len(val_index)
+    oof = np.concatenate([one_member(detector, i).graph_logits(data)[sorted(v.index)]
+                          for i, (_, v) in enumerate(seen)])
+    oof_y = np.concatenate([y for _, v in seen for y in [v.y[np.argsort(v.index)]]])
+    refit = ScoreCalibrator().fit(oof, oof_y)
+    assert detector.calibrator_.slope_ == pytest.approx(refit.slope_, rel=1e-4)
+    with pytest.raises(ValueError, match="not with a boosted channel"):
+        AccountDetector(**FAST, ensemble=2, ensemble_validation="folds",
+                        boost="input").fit_graph(*args)
