@@ -1234,7 +1234,7 @@ def _describe(
     activity = account_activity(entities.edges, n)
     money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
                              cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan,
-                             cash_outs, Lives.of_activity(*activity))
+                             cash_outs, Lives.of_activity(*activity), cfg.flow_chain_amounts)
     surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise

@@ -122,6 +122,10 @@ class RingConfig:
     flow_chain_min_pass
         A chain passes money through at least this many accounts (its last one cashing out
         counts; two chance matches in a row are common among ordinary transfers, three rare).
+    flow_chain_amounts
+        Off by default (not yet gated on the real datasets). On, a group's chains of conserved
+        amounts count without their timing (:func:`graph.rings.flow_null.chain_log_chance`):
+        mules alive one week passing the money round at random times within it (review R17).
     flow_min_pass
         Every typology passes money through at least this many accounts (2: a fan's hub and a
         leaf that moves the money on; an ordinary payer spending what came in on a few payees
@@ -210,6 +214,7 @@ class RingConfig:
     flow_pass_max_degree: int = 60
     flow_span_s: float = 7 * 86400.0
     flow_chain_min_pass: int = 3
+    flow_chain_amounts: bool = False
     flow_min_pass: int = 2
     flow_bipartite_min_density: float = 0.5
     dedupe_jaccard: float = 0.9

@@ -205,6 +205,7 @@ def money_log_chance(
     min_fan: int = 3,
     cash_outs: pd.DataFrame | None = None,
     lives: Lives | None = None,
+    chains: bool = False,
 ) -> MoneyChance:
     """Per group: the log10 chance of its internal money flows under the module's null.
 
@@ -230,6 +231,10 @@ def money_log_chance(
     lives
         Optional :class:`Lives` of the accounts: the window and the hops' timing are judged
         against the starts within their accounts' lives; None judges them against the log's.
+    chains
+        Also judge the group's chains of conserved amounts without their timing
+        (:func:`chain_log_chance`); its hops' evidence is then the better of the two, times
+        two.
     """
     sizes = np.asarray(sizes, np.float64)
     n_groups = len(sizes)
@@ -237,9 +242,12 @@ def money_log_chance(
     amounts = transfers["amount"].to_numpy(np.float64)
     pools = [np.sort(amounts[(repeated == bool(c)) & (amounts > 0)])
              for c in range(COUNT_CLASSES)]
-    shape = (hop_log_chance(internal, transfers, pools, hop_s, min_conserved, max_conserved,
-                            n_groups, cash_outs, lives)
-             + fan_log_chance(internal, transfers, pools, n_groups, min_fan))
+    hops = hop_log_chance(internal, transfers, pools, hop_s, min_conserved, max_conserved,
+                          n_groups, cash_outs, lives)
+    if chains:
+        chained = chain_log_chance(internal, pools[0], min_conserved, max_conserved, n_groups)
+        hops = np.minimum(np.minimum(hops, chained) + np.log10(2.0), 0.0)
+    shape = hops + fan_log_chance(internal, transfers, pools, n_groups, min_fan)
     tied = tied_members(internal, n_groups) >= sizes
     window = window_log_chance(internal, transfers, sizes, lives)
     return MoneyChance(shape=shape, window=np.where(tied, window, 0.0),
@@ -461,6 +469,76 @@ def hop_log_chance(
         return out
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
     return fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
+
+
+def chain_log_chance(internal: pd.DataFrame, singles: np.ndarray, min_conserved: float,
+                     max_conserved: float, n_groups: int) -> np.ndarray:
+    """Per group: the log10 chance (<= 0) of its longest chain of conserved amounts, whatever
+    their timing (review R17, session 24: mules alive one week passing the money round at
+    random times within it have no hops, their timing explained by their lives).
+
+    A *relay* is a member with exactly one one-off transfer in from a member and one out to
+    another member (``internal``: ``cand``, ``src``, ``dst``, ``count``, ``amount``); it is
+    *conserved* when ``x_out / x_in`` lies in ``[min_conserved, max_conserved]`` and the two
+    differ by more than a cent (equal amounts round a loop are a price: a gift exchange's
+    agreed 50.00, judged as fans are). Conserved relays where one's outgoing transfer is the
+    next one's incoming one are a chain (a loop's chain goes round once). A chain of relays
+    ``1..L`` has chance the product of the shares of the log's one-off amounts (``singles``,
+    sorted) between each relay's two amounts, times the group's relays (the chain's start):
+    a laundering loop passes on the last amount minus a cut hop after hop; a trip's
+    settle-ups net debts, their amounts unrelated from one to the next. Groups with none: 0.
+    """
+    out = np.zeros(n_groups)
+    known = internal[(internal["amount"] > 0) & (internal["count"] == 1)]
+    if known.empty:
+        return out
+    cand = known["cand"].to_numpy(np.int64)
+    src, dst = known["src"].to_numpy(np.int64), known["dst"].to_numpy(np.int64)
+    amount = known["amount"].to_numpy(np.float64)
+    width = int(max(src.max(), dst.max())) + 1
+    into, out_of = cand * width + dst, cand * width + src
+    # relays: exactly one transfer in and one out inside the group
+    ins, n_in = np.unique(into, return_counts=True)
+    outs, n_out = np.unique(out_of, return_counts=True)
+    relay = np.intersect1d(ins[n_in == 1], outs[n_out == 1])
+    if len(relay) == 0:
+        return out
+    # per relay: its incoming and outgoing transfer (rows of known)
+    a = np.flatnonzero(np.isin(into, relay))
+    a = a[np.argsort(into[a])]
+    b = np.flatnonzero(np.isin(out_of, relay))
+    b = b[np.argsort(out_of[b])]
+    x_a, x_b = amount[a], amount[b]
+    ratio = x_b / x_a
+    conserved = ((ratio >= min_conserved) & (ratio <= max_conserved)
+                 & (np.abs(x_b - x_a) > 0.01) & (src[a] != dst[b]))
+    low, high = np.minimum(x_a, x_b), np.maximum(x_a, x_b)
+    log_share = np.where(conserved, np.log10(sorted_share(singles, low, high)), 0.0)
+    # the next relay along the chain: the one whose incoming transfer is this one's outgoing
+    position = np.searchsorted(relay, into[b])
+    position = np.minimum(position, len(relay) - 1)
+    follows = (relay[position] == into[b]) & conserved
+    following = np.where(follows, position, -1)
+    group = relay // width
+    per_group = np.bincount(group, minlength=n_groups)
+    # each relay's chain from it: its shares summed along up to the group's relays
+    total = np.where(conserved, log_share, 0.0)
+    at = following.copy()
+    alive = conserved & (at >= 0)
+    limit = per_group[group] - 1
+    for steps in range(int(per_group.max()) - 1):
+        # a loop's chain goes round once: at most the group's relays
+        alive &= steps < limit
+        if not alive.any():
+            break
+        step = np.where(alive, at, 0)
+        alive &= conserved[step]
+        total = total + np.where(alive, log_share[step], 0.0)
+        at = np.where(alive, following[step], -1)
+        alive &= at >= 0
+    best = np.zeros(n_groups)
+    np.minimum.at(best, group, total)
+    return np.minimum(best + np.log10(np.maximum(per_group, 1)), 0.0)
 
 
 def cash_out_log_chance(known: pd.DataFrame, cash_outs: pd.DataFrame | None, hop_s: float,

@@ -11,6 +11,7 @@ from graph.rings.config import RingConfig
 from graph.rings.flow_null import (
     Lives,
     cash_out_log_chance,
+    chain_log_chance,
     fan_log_chance,
     fisher_log10,
     habit_log_chance,
@@ -527,3 +528,52 @@ def test_irregular_starts_and_starts_together_are_no_schedule():
     # a payroll: every pair starts on the one payday (no schedule to judge)
     assert np.isnan(_schedule(*_scheduled_fan([0, 0, 44, 88, 132], others)))
     assert np.isnan(_schedule(*_scheduled_fan([0, 0.0001, 0.0002], others)))
+
+
+def _loop(cand: int, base: int, amounts: np.ndarray, ts: np.ndarray | None = None
+          ) -> pd.DataFrame:
+    """A loop of one-off transfers, member ``base + i`` paying ``base + i + 1``."""
+    k = len(amounts)
+    return pd.DataFrame({"cand": cand, "src": base + np.arange(k),
+                         "dst": base + (np.arange(k) + 1) % k, "count": 1,
+                         "ts": np.zeros(k, np.int64) if ts is None else ts, "last": -1,
+                         "amount": amounts})
+
+
+def test_a_chain_of_conserved_amounts_counts_whatever_its_timing():
+    # review R17: mules pass the last amount minus a cut; settle-ups net debts; a gift
+    # exchange's equal amounts are a price, not a chain
+    rng = np.random.default_rng(0)
+    singles = np.sort(rng.uniform(10, 2000, 5000))
+    laundered = 1000 * np.cumprod(np.r_[1, rng.uniform(0.96, 0.99, 7)])
+    internal = pd.concat([_loop(0, 0, laundered), _loop(1, 100, rng.uniform(20, 200, 8)),
+                          _loop(2, 200, np.full(8, 50.0)),
+                          _loop(3, 300, np.r_[laundered[:4], [35.0, 180.0, 60.0, 120.0]])])
+    chance = chain_log_chance(internal, singles, 0.85, 1.02, 5)
+    assert chance[0] < -10
+    assert chance[1] == 0.0 and chance[2] == 0.0 and chance[4] == 0.0
+    # three conserved relays in a row: less than the whole loop's seven
+    assert chance[0] < chance[3] < -3
+
+
+def test_money_judges_a_loop_at_random_times_by_its_chain_when_asked():
+    rng = np.random.default_rng(1)
+    laundered = 1000 * np.cumprod(np.r_[1, rng.uniform(0.96, 0.99, 7)])
+    # the transfers at random times over a week, not in loop order: few are hops
+    times = (rng.permutation(8) * 86400 * 0.8).astype(np.int64)
+    internal = _loop(0, 0, laundered, times)
+    transfers = pd.concat([internal[["src", "dst", "count", "ts", "last", "amount"]],
+                           pd.DataFrame({"src": np.arange(1000, 3000), "dst": np.arange(3000, 5000),
+                                         "count": 1, "ts": rng.integers(0, 60 * 86400, 2000),
+                                         "last": -1, "amount": rng.uniform(10, 2000, 2000)})])
+    # the mules live that week only; everyone else the whole log
+    first = np.zeros(5000, np.int64)
+    last = np.full(5000, 60 * 86400, np.int64)
+    last[:8] = 7 * 86400
+    lives = Lives.of_activity(first, last)
+    off = money_log_chance(internal, transfers, np.array([8]), 2 * 86400, 0.85, 1.02,
+                           lives=lives)
+    on = money_log_chance(internal, transfers, np.array([8]), 2 * 86400, 0.85, 1.02,
+                          lives=lives, chains=True)
+    assert on.shape[0] < -10
+    assert on.shape[0] < off.shape[0] - 3
