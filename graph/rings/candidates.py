@@ -50,7 +50,8 @@ Groups with the same members are merged (their kinds joined with ``+``); a group
 earlier one at Jaccard >= ``dedupe_jaccard`` is folded into it. Every group then gets its
 null-model ``surprise`` (:mod:`graph.rings.null_model`), and groups below
 ``config.min_surprise`` (sharing that chance explains: a few of a restaurant's hundreds of
-reviewers) are dropped, except groups tied by money flows: the flow shapes (``flow_*`` kinds)
+reviewers; members with lives of their own at a place they share, :mod:`graph.rings.places`)
+are dropped, except groups tied by money flows: the flow shapes (``flow_*`` kinds)
 and groups sharing no entity (their counterparties, say) or, with internal transfers, none
 but hubs. Under a configuration model of
 transfers stars and cycles are common (honest transfers close many), so the null model does
@@ -147,6 +148,7 @@ from graph.rings.pairs import (
 )
 from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
 from graph.rings.periodic import periodic_fans
+from graph.rings.places import PlaceUsers, place_explained, place_users
 from graph.rings.projection import (
     Incidence,
     account_entity_incidence,
@@ -750,9 +752,10 @@ def _search(
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
         groups += _scored_groups(groups, strong.tocsr(), accounts, account_scores, cfg)
+    places = _place_users(entities, types, cfg)
     groups += [(core, "group_core")
                for core in big_group_cores([rows for rows, _ in groups], entities, types,
-                                           localities, cfg)]
+                                           localities, cfg, places)]
     unions: list[tuple[np.ndarray, list[np.ndarray]]] = []
     if cfg.pairs:
         groups, unions = _pieces_at_bridges(groups, projection, cfg)
@@ -779,7 +782,7 @@ def _search(
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
                      localities, flow_evidence, cash_outs, judged, use_times,
-                     _union_rows(merged, unions), bursts)
+                     _union_rows(merged, unions), bursts, places=places)
 
 
 #: The kinds of group a search of shared entities finds, split by :func:`_pieces_at_bridges`.
@@ -837,7 +840,7 @@ def _union_rows(merged: list[tuple[np.ndarray, str]],
 
 def big_group_cores(
     groups: list[np.ndarray], entities: Incidence, types: tuple[np.ndarray, np.ndarray],
-    localities: list[Localities], cfg: RingConfig,
+    localities: list[Localities], cfg: RingConfig, places: PlaceUsers | None = None,
 ) -> list[np.ndarray]:
     """The core of each group of more than ``cfg.max_size`` and at most
     ``cfg.component_size_limit`` accounts (the components; a bigger group, which the community
@@ -854,7 +857,8 @@ def big_group_cores(
     ``min_surprise``), so it was dropped before its core was looked at; described as a group
     of its own the core is the ring, judged by its own sharing. Groups of up to ``max_size``
     are left to the other searches (Leiden communities and dense blocks are cut from them).
-    Identical groups give one core.
+    Identical groups give one core. ``places``: the snapshot's places and their living
+    users (:func:`_place_users`; worked out here when None).
     """
     big: dict[bytes, np.ndarray] = {}
     for rows in groups:
@@ -873,7 +877,8 @@ def big_group_cores(
     shared = per_entity.multiply(per_entity >= 2).tocsr()
     entity_degree = entities.entity_degree.astype(np.float64)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
-                             cfg, _home_kinds(membership, localities, types[0], cfg))
+                             cfg, _home_kinds(membership, localities, types[0], cfg),
+                             _place_users(entities, types, cfg) if places is None else places)
     in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     counts = np.bincount(cand[in_core], minlength=len(member_sets))
     wanted = (counts >= cfg.min_size) & (counts < sizes)
@@ -887,6 +892,7 @@ def _sharing_chance(
     uses: sp.csr_matrix, membership: sp.csr_matrix, shared: sp.csr_matrix, sizes: np.ndarray,
     entity_degree: np.ndarray, types: tuple[np.ndarray, np.ndarray],
     localities: list[Localities], cfg: RingConfig, home: np.ndarray | None,
+    places: PlaceUsers | None = None,
 ) -> sp.csr_matrix:
     """Per group and entity it shares (``shared``: users per group, at least 2): the log10
     chance of that sharing given the entity's popularity, its type's activity in the group
@@ -909,11 +915,20 @@ def _sharing_chance(
     hostel of 40 families each on its own card shows nothing, a farm's 33 accounts on one card
     do. The evasion it opens: a farm spreading its cards over sets of up to that many accounts
     is not found whole (its pieces are judged as before).
+
+    With ``places`` (:func:`_place_users`), a group's living members on one of its places
+    (:func:`graph.rings.places.place_explained`: an office's hot desks, a hostel's PCs) count
+    as no sharing, whatever the group's size; fewer than two left count as none.
     """
     type_names, codes = types
     degree_by_type = type_degrees(uses, codes, len(type_names))
     kinds = type_kinds(type_names, cfg.place_types)
     counted = shared.tocsr()
+    if places is not None:
+        counted = counted.copy()
+        counted.data = counted.data - place_explained(
+            membership, uses, counted, places, _arrived_together(membership, places, cfg))
+        counted.data[counted.data < 2] = 0.0
     if cfg.whole_groups:
         # a big group's members sharing an entity beyond one household's (a farm's card of
         # 33) are evidence; a household's or family's card in it is not (a hostel's 40
@@ -939,6 +954,37 @@ def _entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.nd
     picked = matrix.tocsr()[rows]
     at = sp.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), cols)), shape=picked.shape)
     return np.asarray(picked.multiply(at).sum(axis=1)).ravel()
+
+
+def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg: RingConfig
+                 ) -> PlaceUsers:
+    """The accounts that can be a place's users and the entities that can be places
+    (:func:`graph.rings.places.place_users`; ``types``: :func:`entity_type_codes`)."""
+    type_names, codes = types
+    place_type = np.isin(np.asarray(type_names, dtype=object),
+                         np.asarray(cfg.place_types, dtype=object))
+    return place_users(entities.edges, entities.matrix,
+                       place_type[codes] if len(codes) else np.zeros(0, dtype=bool),
+                       cfg.place_life_s, cfg.place_min_users, cfg.whole_group_arrival_s)
+
+
+def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingConfig
+                      ) -> np.ndarray:
+    """Per group: whether its living members (``places``: :func:`_place_users`) arrived
+    together, as a farm's accounts do however long they are kept alive: at least half of them
+    fresh (first seen ``whole_group_arrival_s`` or more into the log), at least two, and the
+    middle 80% of those fresh ones' first uses within ``whole_group_arrival_s``
+    (:func:`_arrival_spans`). Accounts there since the log began (an office's staff) arrived
+    at no time the log shows."""
+    members = membership.tocsr()
+    rows = members.indices.astype(np.int64)
+    cand = np.repeat(np.arange(members.shape[0], dtype=np.int64), np.diff(members.indptr))
+    living = places.living[rows]
+    fresh = living & places.fresh[rows]
+    n_living = np.bincount(cand[living], minlength=members.shape[0])
+    n_fresh = np.bincount(cand[fresh], minlength=members.shape[0])
+    spans = _arrival_spans(places.first, cand[fresh], rows[fresh], members.shape[0])
+    return (n_fresh >= 2) & (2 * n_fresh >= n_living) & (spans <= cfg.whole_group_arrival_s)
 
 
 def _home_kinds(membership: sp.csr_matrix, localities: list[Localities],
@@ -1104,6 +1150,7 @@ def _describe(
     unions: list[tuple[int, np.ndarray]] | None = None,
     bursts: list[Burst] | None = None,
     keep_all: bool = False,
+    places: PlaceUsers | None = None,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -1125,7 +1172,8 @@ def _describe(
     A group with exactly the accounts of one of ``bursts`` (:mod:`graph.rings.bursts`) lists
     its evidence first, has them all in its core and its test's surprise as
     ``burst_surprise`` (it is one of ``judged`` too). ``keep_all`` keeps every group, whatever
-    its surprise (:func:`describe_groups`).
+    its surprise (:func:`describe_groups`). ``places``: the snapshot's places and their
+    living users (:func:`_place_users`; worked out here when None).
     """
     if not groups:
         return None
@@ -1182,8 +1230,10 @@ def _describe(
     type_names, codes = types
     kinds = type_kinds(type_names, cfg.place_types)
     home = _home_kinds(membership, localities, type_names, cfg)
+    if places is None:
+        places = _place_users(entities, types, cfg)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
-                             cfg, home)
+                             cfg, home, places)
     # transfer links beyond a spanning tree, counted against what the members' numbers of
     # counterparties make likely
     linked_pairs = flow_log_chance(flows)

@@ -64,6 +64,19 @@ class RingConfig:
         R14: such teams sharing 4-6 cards were reported whole at surprise 141-198). The
         evasion it opens: a farm whose accounts are created over more than that is judged in
         pieces of up to ``max_size`` only (as with ``whole_groups`` off).
+    place_min_users, place_life_s
+        Places (:mod:`graph.rings.places`, review R15): a place-type entity (``place_types``)
+        whose uses spread over at least ``place_life_s`` seconds (14 days) and that at least
+        ``place_min_users`` (10) living accounts use (each active over at least
+        ``place_life_s`` and using an entity nobody else uses) is a place (an office's hot
+        desks, a hostel's or library's PCs and Wi-Fi): any group's living members' sharing of
+        it is no evidence, unless most of them were created within the log within
+        ``whole_group_arrival_s`` of each other (a farm kept alive for weeks). The count is
+        more than a household's and than the 2-9 members per shared entity of the generated
+        20k world's planted rings; a farm's accounts (signup, one order, quiet) have no life.
+        The evasion it opens: a farm whose accounts each hold a card of their own, act for
+        weeks on machines it uses for weeks and are created over more than a week is judged
+        by its cards and timing only.
     max_group_size
         With ``whole_groups``, groups of more than ``component_size_limit`` accounts that the
         community and dense-block searches find are candidates whole up to this many accounts
@@ -198,6 +211,8 @@ class RingConfig:
     max_group_size: int = 1000
     place_types: tuple[str, ...] = ("Device", "IP")
     whole_group_arrival_s: float = 7 * 86400.0
+    place_min_users: int = 10
+    place_life_s: float = 14 * 86400.0
     split_bridges: bool = True
     resolution: float = 1.0
     peel_blocks: int = 20
@@ -274,6 +289,11 @@ class RingConfig:
             raise ValueError(
                 f"ring config: whole_group_arrival_s must be >= 0, got "
                 f"{self.whole_group_arrival_s}"
+            )
+        if self.place_min_users < 2 or not self.place_life_s >= 0:
+            raise ValueError(
+                f"ring config: need place_min_users >= 2 and place_life_s >= 0, got "
+                f"{self.place_min_users} and {self.place_life_s}"
             )
         if not self.burst_fresh_s >= 0:
             raise ValueError(

@@ -23,7 +23,7 @@ from graph.rings.communities import split_communities
 from graph.rings.config import RingConfig
 from graph.rings.planted import planted_ring_snapshot
 
-from .helpers import edges, snapshot
+from .helpers import T0, edges, snapshot
 
 
 def _jaccard(a, b):
@@ -598,3 +598,80 @@ def test_a_group_over_the_component_limit_no_more_surprising_than_a_ring_inside_
     assert not padded([(inside, 90.0, False)])  # not a candidate
     assert not padded([(third_in, 90.0, True)])  # a third of it inside: not inside
     assert padded([(third_in, 90.0, True), (np.arange(100, 130), 31.0, True)])
+
+
+def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False) -> tuple[object, list[str],
+                                                                           list[str]]:
+    """Review R15's office on hot desks among 1,000 honest accounts (own device and card, two
+    to a home IP; first use on day 0, last on day 60): 60 staff (own laptop and card alike) on
+    2-8 of the office's 8 hot-desk PCs and 1-3 of its 3 IPs, each use on a day drawn over the
+    60; and a farm of 40 fresh accounts, each with a card of its own, on 2 devices behind 2 IPs
+    within two days from day 30 (with ``aged_farm``: each account kept alive on them to day 60,
+    its card used again then: a life of weeks on machines used for weeks)."""
+    rng = np.random.default_rng(seed)
+    devices, ips, cards = [], [], []
+    day: dict[tuple[str, str], float] = {}
+    for i in range(1000):
+        a = f"h{i}"
+        devices.append((a, f"d_{a}"))
+        ips.append((a, f"home{i // 2}"))
+        cards.append((a, f"c_{a}"))
+        day[a, f"c_{a}"] = 60.0
+    office = [f"off{i}" for i in range(60)]
+    for a in office:
+        devices.append((a, f"d_{a}"))
+        cards.append((a, f"c_{a}"))
+        day[a, f"c_{a}"] = 60.0
+        for place, count, least in (("desk", 8, 2), ("office_ip", 3, 1)):
+            for j in rng.choice(count, size=rng.integers(least, count + 1), replace=False):
+                row = (a, f"{place}{j}")
+                (devices if place == "desk" else ips).append(row)
+                day[row] = float(rng.uniform(0.0, 60.0))
+    farm = [f"farm{i}" for i in range(40)]
+    for a in farm:
+        for rows, row in ((devices, (a, f"farm_dev{rng.integers(2)}")),
+                          (ips, (a, f"farm_ip{rng.integers(2)}")), (cards, (a, f"c_{a}"))):
+            rows.append(row)
+            day[row] = float(rng.uniform(30.0, 32.0))
+    tables = {relation: edges(rows, [day.get(row, 0.0) * 1440.0 for row in rows])
+              for relation, rows in (("USED_DEVICE", devices), ("USED_IP", ips),
+                                     ("PAID_WITH", cards))}
+    if aged_farm:
+        for table in tables.values():
+            table.loc[table["src"].str.startswith("farm"), "last_ts"] = T0 + pd.Timedelta(days=60)
+    return snapshot(**tables), office, farm
+
+
+def test_an_office_s_hot_desks_are_a_place_its_staff_with_lives_no_ring() -> None:
+    # review R15: a place of fewer users than a locality (60 staff on 8 PCs behind 3 IPs) was
+    # a ring of up to 60 at surprise ~110-140 by default; its staff live on for weeks with a
+    # laptop and card of their own. The farm beside it, fresh accounts acting within two days
+    # on its 2 devices and 2 IPs (a card each, as the staff), is still found
+    for seed in (0, 1):
+        snap, office, farm = _office_beside_a_farm(seed)
+        found = find_ring_candidates(snap)
+        assert all(c.features["surprise"] < 25.0 for c in found if set(c.members) & set(office))
+        assert any(_jaccard(c.members, farm) >= 0.9 and c.features["surprise"] >= 25.0
+                   for c in found)
+        # without lives (every use at one time) the staff are judged as before: a ring
+        flat = snapshot(**{name: table.assign(first_ts=T0, last_ts=T0)
+                           for name, table in snap.edges.items()})
+        assert any(len(set(c.members) & set(office)) >= 25 and c.features["surprise"] >= 25.0
+                   for c in find_ring_candidates(flat))
+
+def test_a_farm_kept_alive_for_weeks_on_its_own_machines_is_no_place() -> None:
+    # review R15's evasion: a farm whose accounts each hold a card, live on for weeks and come
+    # back to its devices and IPs for weeks has lives as the staff have, and its machines are
+    # places; it arrived together (created within two days, a month into the log), which the
+    # staff, there since the log began, did not
+    snap, office, farm = _office_beside_a_farm(aged_farm=True)
+    entities = ring_inputs(snap).entities
+    places = candidates_module._place_users(
+        entities, entity_type_codes(entities.entities), RingConfig())
+    assert places.living[entities.accounts.get_indexer(farm)].all()
+    assert places.places[entities.entities.get_indexer(
+        ["Device:farm_dev0", "Device:farm_dev1", "IP:farm_ip0", "IP:farm_ip1"])].all()
+    found = find_ring_candidates(snap)
+    assert any(_jaccard(c.members, farm) >= 0.9 and c.features["surprise"] >= 25.0
+               for c in found)
+    assert all(c.features["surprise"] < 25.0 for c in found if set(c.members) & set(office))

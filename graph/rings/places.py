@@ -1,0 +1,140 @@
+"""Places: public machines and networks that people with lives of their own share.
+
+The ring null (:mod:`graph.rings.null_model`) judges each entity a group shares against the
+entity's type: 68 of a group's 69 members on one IP and 48 of them on one PC are, entity by
+entity, tens of orders of magnitude beyond chance. An office's hot desks (70 staff on 8 PCs
+behind 3 IPs), a hostel's or a library's public PCs and Wi-Fi are such entities: one place many
+unrelated people visit. A place of more than ``locality_min_users`` users is a locality
+(:mod:`graph.rings.localities`) and explains itself; a smaller one (25-70 users: review R15,
+reported by a plain run at surprise 55-261) owns none, since a ring's private devices must never
+be a locality of their own.
+
+What tells a place's users from a farm's accounts is not how they share (a farm's few devices
+and IPs carry 15-50 of its accounts each, as a place's PCs do) but their lives:
+
+* a place's users live on for weeks and have entities of their own (an own phone, home IP or
+  card: an entity nobody else uses); a farm's accounts act once and go quiet (the shapes
+  battery's farms: signup, one order minutes later, nothing after);
+* a place serves its users over weeks; a farm's devices are used in its work sessions, an
+  account takeover's IPs within hours;
+* a place's users come to it each in their own time (an office's staff were there before the
+  log began, a hostel's travellers arrive over months); a farm's accounts are created together.
+
+So a place-type entity (``rings.place_types``: Device, IP) whose uses spread over at least
+``rings.place_life_s`` and that at least ``rings.place_min_users`` *living* accounts use (each
+active over at least ``place_life_s`` and owning an entity) is a place (:func:`place_users`):
+a group's living members' sharing of it is no evidence (:func:`place_explained`; the group's
+other members on it, and everything else it shares, are judged as before), whatever piece of
+the place's users the group is, unless those members arrived together (the caller's test,
+:func:`graph.rings.candidates._arrived_together`: most of them created within the log, within
+``whole_group_arrival_s`` of each other). The count is more than a household's (a family's
+laptop) and than the 2-9 members the planted rings of the generated 20k world (30 days, members
+alive 4-26 days) carry per shared entity; what of their sharing such places hold is on hubs and
+busy networks (99-5,500 users), where 2-9 members' sharing was hardly evidence anyway.
+
+The evasion it opens: a farm whose accounts each hold an entity of their own (a card each),
+keep acting for ``place_life_s``, are created over more than ``whole_group_arrival_s`` (or
+before the log's first week) and come to its machines over weeks is read as a place in its
+machines and networks; its cards, its timing (lockstep, bursts) and, with labels, its scores
+still count. Weeks of activity per account, a card each and a slow build-up are what a farm
+saves by being a farm (review s25's aged farm, 40 accounts created within 3 days and kept
+alive 5 weeks on its 4 devices and 3 IPs, is judged as before: 234.4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class PlaceUsers:
+    """Who can be a place's user and what can be a place (:func:`place_users`).
+
+    Attributes
+    ----------
+    living
+        Per account row: active over at least the life span and using an entity nobody else
+        uses.
+    places
+        Per entity column: of a place type, its uses spread over at least the life span and
+        used by at least the least number of living accounts.
+    first
+        Per account row: its first known use (epoch s; -1 unknown).
+    fresh
+        Per account row: first seen at least the settling time after the log's first known
+        use (created within the log, not there before it began: an arrival the log shows).
+    """
+
+    living: np.ndarray
+    places: np.ndarray
+    first: np.ndarray
+    fresh: np.ndarray
+
+
+def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
+                life_s: float, min_users: int, settle_s: float) -> PlaceUsers:
+    """The living accounts and the places (module docstring) of an account x entity graph:
+    ``edges`` its uses (``row, col, first_ts, last_ts``; ``-1`` unknown, never a life),
+    ``uses`` its incidence, ``place_type`` per entity column whether its type is a place
+    type, ``life_s`` the life span in seconds, ``min_users`` the fewest living users of a
+    place, ``settle_s`` how long after the log's first use an account first seen is fresh."""
+    n_accounts, n_entities = uses.shape
+    begun = edges["first_ts"].to_numpy(np.int64)
+    ended = edges["last_ts"].to_numpy(np.int64)
+    binary = (uses > 0).astype(np.float64).tocsr()
+    owner = binary @ (binary.getnnz(axis=0) == 1).astype(np.float64) > 0
+    first, last = _bounds(edges["row"].to_numpy(np.int64), begun, ended, n_accounts)
+    living = owner & (last - first >= life_s)
+    entity_first, entity_last = _bounds(edges["col"].to_numpy(np.int64), begun, ended,
+                                        n_entities)
+    lasting = np.asarray(place_type, dtype=bool) & (entity_last - entity_first >= life_s)
+    living_users = binary.T @ living.astype(np.float64)
+    seen = np.isfinite(first)
+    start = first[seen].min() if seen.any() else 0.0
+    return PlaceUsers(living, lasting & (living_users >= min_users),
+                      np.where(seen, first, -1.0).astype(np.int64),
+                      seen & (first - start >= settle_s))
+
+
+def _bounds(owner: np.ndarray, begun: np.ndarray, ended: np.ndarray, n: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per owner ``0 .. n - 1``: its first and last known use (uses with ``begun``,
+    ``ended``; ``-1`` unknown), as floats; inf and -inf for one without a known use."""
+    known = begun >= 0
+    first = np.full(n, np.inf)
+    last = np.full(n, -np.inf)
+    np.minimum.at(first, owner[known], begun[known].astype(np.float64))
+    np.maximum.at(last, owner[known], np.maximum(ended, begun)[known].astype(np.float64))
+    return first, last
+
+
+def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,
+                    users: PlaceUsers, together: np.ndarray) -> np.ndarray:
+    """Per stored entry ``(g, e)`` of ``shared`` (groups x entities, CSR order): the members
+    of group ``g`` whose use of ``e`` a place explains, its living members on ``e`` when ``e``
+    is a place and the group did not arrive together (``together``, per group: its living
+    members created within the log at about one time; a farm aged for weeks); else 0."""
+    shared = shared.tocsr()
+    out = np.zeros(shared.nnz)
+    if not users.places.any() or not users.living.any() or shared.nnz == 0:
+        return out
+    living = membership.multiply(users.living[None, :].astype(np.float64)).tocsr()
+    living = sp.diags((~np.asarray(together, dtype=bool)).astype(np.float64)) @ living
+    on = (living @ (uses > 0).astype(np.float64).multiply(
+        users.places[None, :].astype(np.float64)).tocsr()).tocoo()
+    n_cols = shared.shape[1]
+    keys = on.row.astype(np.int64) * n_cols + on.col
+    order = np.argsort(keys)
+    keys, counts = keys[order], on.data[order]
+    row = np.repeat(np.arange(shared.shape[0], dtype=np.int64), np.diff(shared.indptr))
+    wanted = row * n_cols + shared.indices
+    if len(keys) == 0:
+        return out
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found = keys[at] == wanted
+    out[found] = counts[at[found]]
+    return out

@@ -1,0 +1,63 @@
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from graph.rings.places import PlaceUsers, place_explained, place_users
+
+DAY = 86400
+
+
+def _uses(rows: list[tuple[int, int, int, int]], shape: tuple[int, int]
+          ) -> tuple[pd.DataFrame, sp.csr_matrix]:
+    """Edges (row, col, first_ts, last_ts) and their incidence."""
+    edges = pd.DataFrame(rows, columns=["row", "col", "first_ts", "last_ts"])
+    matrix = sp.csr_matrix((np.ones(len(rows)), (edges["row"], edges["col"])), shape=shape)
+    return edges, matrix
+
+
+def test_living_accounts_are_active_over_the_life_span_and_own_an_entity() -> None:
+    # entities: 0 a PC used over 20 days, 1 a PC used within a day, 2 a card, 3 and 4 own cards
+    edges, matrix = _uses([
+        (0, 0, 0, 0), (0, 3, 20 * DAY, 20 * DAY),  # 20 days, own card: living
+        (1, 0, 0, 20 * DAY), (1, 2, 0, 0),          # 20 days, shares its only card
+        (2, 1, 0, 0), (2, 4, DAY // 2, DAY // 2),   # own card, half a day
+        (3, 0, 5 * DAY, 5 * DAY), (3, 2, -1, -1),
+    ], (4, 5))
+    place_type = np.array([True, True, False, False, False])
+    users = place_users(edges, matrix, place_type, 14 * DAY, 1, 2 * DAY)
+    assert users.living.tolist() == [True, False, False, False]
+    # first seen: the log begins at 0; only account 3 (first seen on day 5) is fresh
+    assert users.first.tolist() == [0, 0, 0, 5 * DAY]
+    assert users.fresh.tolist() == [False, False, False, True]
+    # a place type used over 20 days by a living account is a place; one used within a day,
+    # or a card, is not
+    assert users.places.tolist() == [True, False, False, False, False]
+    # ... and none with fewer living users than asked for
+    assert not place_users(edges, matrix, place_type, 14 * DAY, 2, 2 * DAY).places.any()
+
+
+def test_uses_without_times_give_no_life() -> None:
+    edges, matrix = _uses([(0, 0, -1, -1), (0, 1, -1, -1)], (1, 2))
+    users = place_users(edges, matrix, np.array([True, False]), 0.0, 1, 0.0)
+    assert not users.living.any() and not users.places.any() and not users.fresh.any()
+    assert users.first.tolist() == [-1]
+
+
+def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None:
+    # accounts 0-11 (0-9 living) on entity 0 (a place) and entity 1 (not);
+    # group 0: all of them; group 1: accounts 8-11 (two living)
+    n = 12
+    uses = sp.csr_matrix(np.column_stack([np.ones(n), np.ones(n)]))
+    membership = sp.csr_matrix(np.vstack([np.ones(n), np.r_[np.zeros(8), np.ones(4)]]))
+    shared = (membership @ uses).tocsr()
+    shared.sort_indices()
+    living = np.r_[np.ones(10, bool), np.zeros(2, bool)]
+    users = PlaceUsers(living, np.array([True, False]), np.zeros(n, np.int64), np.zeros(n, bool))
+    apart = np.array([False, False])
+    # CSR order: (0, 0), (0, 1), (1, 0), (1, 1)
+    assert place_explained(membership, uses, shared, users, apart).tolist() == [10.0, 0, 2, 0]
+    nowhere = PlaceUsers(living, np.array([False, False]), users.first, users.fresh)
+    assert place_explained(membership, uses, shared, nowhere, apart).tolist() == [0.0] * 4
+    # a group whose living members arrived together (a farm kept alive) has no place
+    together = np.array([True, False])
+    assert place_explained(membership, uses, shared, users, together).tolist() == [0, 0, 2, 0]
