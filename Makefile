@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 export ABUSENET_HOME ?= $(CURDIR)/.abusenet
 NEO4J_HOME := $(ABUSENET_HOME)/neo4j
 PYTEST_ARGS ?= --durations=20
+# make test's pytest-xdist workers: the suite is mostly one busy core at a time (a test waits on
+# Neo4j, a service or Spark), so two workers keep both cores of a small machine busy; 0: one process
+TEST_WORKERS ?= 2
 
 .PHONY: demo test test-all bench lint lock venv neo4j neo4j-start neo4j-stop browser clean
 
@@ -48,7 +51,7 @@ neo4j-stop:
 
 ## test: everything but the slow benchmarks-sized tests, on a real Neo4j the tests start themselves
 test: venv neo4j browser
-	@rc=0; $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS) || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 ## test-all: the slow tests too

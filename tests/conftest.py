@@ -3,7 +3,9 @@
 The server reuses the jars that ``make`` installed into ``.abusenet/neo4j`` (linked, not copied);
 without them it resolves its own with Maven. It is stopped at the end of the session even when
 tests fail. A run of the whole suite (no paths given) starts it in a thread while pytest collects,
-on the core collecting leaves idle; other runs start it when a test first asks for it.
+on the core collecting leaves idle; other runs start it when a test first asks for it. Under
+pytest-xdist (``make test`` runs two workers) each worker has its own server and the controller,
+which runs no test, none.
 """
 
 from __future__ import annotations
@@ -73,8 +75,15 @@ class _EarlyServer:
 _EARLY = pytest.StashKey[_EarlyServer]()
 
 
+def _xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the tests to pytest-xdist workers (and runs none itself)."""
+    return config.getoption("numprocesses", None) not in (None, 0) and \
+        "PYTEST_XDIST_WORKER" not in os.environ
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if session.config.args_source is pytest.Config.ArgsSource.TESTPATHS:
+    if session.config.args_source is pytest.Config.ArgsSource.TESTPATHS and \
+            not _xdist_controller(session.config):
         session.config.stash[_EARLY] = _EarlyServer()
 
 
