@@ -72,6 +72,7 @@ class EnsembleScorer:
     def _fresh(self, logits: list[np.ndarray]) -> np.ndarray:
         """Every target row's score from every member's kept logits, noted as new."""
         self.scores_ = self._mean(logits)
+        self._held = len(self.scores_)  # target rows scored (scores_ may hold room beyond)
         self.journal.reset()
         return self.scores_.copy()
 
@@ -85,8 +86,7 @@ class EnsembleScorer:
         scores as ``scores.npy``."""
         for i, m in enumerate(self.members):
             m.save(_member_dir(directory, i))
-        held = min(len(m.scores_) for m in self.members)
-        np.save(directory / "scores.npy", self.scores_[:held])
+        np.save(directory / "scores.npy", self.scores_[:self._held])
 
     def map_kept(self, directory: Path) -> None:
         """:meth:`LocalScorer.map_kept` for each member from ``member_<i>``."""
@@ -113,9 +113,11 @@ class EnsembleScorer:
         """:meth:`LocalScorer.mark` for each member."""
         for m in self.members:
             m.mark(graph, changed)
-        self._grow()
+        self._grow(graph)
 
-    def _grow(self) -> None:
+    def _grow(self, graph: LocalGraph) -> None:
+        """Room in :attr:`scores_` for the target rows added to ``graph`` (NaN until read)."""
+        self._held = max(self._held, graph.num_nodes.get(self.model.target_type, 0))
         size = min(len(m.scores_) for m in self.members)
         if size > len(self.scores_):
             grown = np.full(size, np.nan)
@@ -127,7 +129,7 @@ class EnsembleScorer:
         (:meth:`LocalScorer.current`), their mean calibrated."""
         rows = np.asarray(rows, dtype=np.int64)
         new = self._mean([m.current(graph, rows) for m in self.members])
-        self._grow()
+        self._grow(graph)
         changed = rows[~(self.scores_[rows] == new)]  # NaN (never scored) counts as changed
         self.scores_[rows] = new
         if len(changed):

@@ -101,3 +101,9 @@ def test_a_saved_ensemble_restores_and_a_spilled_fit_equals_one_in_memory(tmp_pa
     every = np.arange(g.num_nodes["Account"])
     np.testing.assert_allclose(local.current(g, every), whole_graph_scores(networks, g),
                                atol=1e-5)
+    again = tmp_path / "again"  # saved after new accounts: one score per account
+    again.mkdir()
+    local.save(again)
+    assert len(np.load(again / "scores.npy")) == g.num_nodes["Account"]
+    np.testing.assert_array_equal(EnsembleScorer(networks, CALIBRATOR).restore(g, again),
+                                  local.current(g, every))
