@@ -28,10 +28,12 @@ takeover day when
   beside the structure null); it is kept when the rest reaches ``min_surprise``;
 
 and an entity is a takeover entity when its takeover days hold at least :data:`MIN_SHARE` of
-its qualifying arrivals over the whole log (a tool's IP lives in its campaigns; a help desk
-where locked-out customers recover their accounts, most failing first, gets a few every week:
-review R18, session 25, where judging the whole log at once reported a desk of 40 customers
-over 70 days at chance 1e-59).
+its established arrivals over the whole log (a tool's IP and fingerprint live in their
+campaigns; a help desk where locked-out customers recover their accounts, most failing first,
+gets a few every week: review R18, session 25, where judging the whole log at once reported a
+desk of 40 customers over 70 days at chance 1e-59; a carrier's NAT IP gains accounts every day,
+so a platform-wide forced password reset through it is one day of many: review R20, where
+gating on the failing arrivals alone reported 18-35 groups of honest accounts).
 
 The takeover entities sharing a qualifying account are one group (a tool's IPs and devices,
 each attempt from one of each); its members are the accounts qualifying on their takeover days,
@@ -57,7 +59,11 @@ each) gives no takeover day, nor does one whose tool also fails on a drip of acc
 day of the log (its days then hold under half its failing arrivals); an attacker whose every
 attempt comes through its own residential proxy IP and its own device fingerprint gives no
 entity two victims and is not seen; a tool IP that honest accounts use too (a carrier's NAT)
-dilutes its day's share below :data:`MIN_SHARE`.
+dilutes its day's share below :data:`MIN_SHARE`, and one whose IP or fingerprint is a hub
+honest accounts arrive at every day (a residential proxy pool's exit also used by its honest
+customers) has a campaign day that holds too few of its arrivals (its other entities may
+still show it). In a short log (a week's export) a carrier IP's forced-reset day can hold half
+its arrivals and read as a takeover.
 Honest look-alikes it keeps out: a conference or hotel Wi-Fi, an office's new NAT IP, a
 carrier's re-numbering (established arrivals that mostly succeed, and stay on the entity), a
 password-reset wave after a breach notice (failures on the accounts' own devices and IPs, not
@@ -65,7 +71,8 @@ arrivals) and an app update that changes every fingerprint (arrivals that stay);
 tablet whose customers mostly succeed; a help desk of locked-out customers over weeks. A
 password-reset wave *at* a one-day conference (every attendee failing first on the conference's
 new Wi-Fi, once), or a one-afternoon "digital help day" where most visitors recover a
-locked-out account on the desk's PC, would read as a takeover.
+locked-out account on the desk's PC, would read as a takeover (hreview's probe: 8 visitors
+failing first on one PC are a group of 7 at 1e-13).
 """
 
 from __future__ import annotations
@@ -189,16 +196,18 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
               for grid in grids]
     if not any(s.any() for s in strong):
         return []
-    # the qualifying uses in a strong cell of either grid
-    keep = np.zeros(len(row), dtype=bool)
+    # the established arrivals in a strong cell of either grid
+    on_day = np.zeros(len(row), dtype=bool)
     for offset, grid, ok in zip((0, WINDOW_S // 2), grids, strong, strict=True):
         keys = col * grid.span + (first_ts - base + offset) // WINDOW_S
-        keep |= qualifies & np.isin(keys, grid.keys[ok])
-    # the strong days hold most of the entity's qualifying arrivals: a tool's IP lives in its
-    # campaigns, a help desk's locked-out customers come every week
-    held = np.bincount(col[keep], minlength=len(labels))
-    every = np.bincount(col[qualifies], minlength=len(labels))
-    keep &= (held >= MIN_SHARE * every)[col]
+        on_day |= established & np.isin(keys, grid.keys[ok])
+    # the strong days hold most of the entity's established arrivals over the log: a tool's IP
+    # and fingerprint live in their campaigns; a help desk's locked-out customers come every
+    # week, a carrier's NAT IP gains accounts every day (a platform-wide forced reset through
+    # it is one day of many: review R20)
+    held = np.bincount(col[on_day], minlength=len(labels))
+    every = np.bincount(col[established], minlength=len(labels))
+    keep = on_day & qualifies & (held >= MIN_SHARE * every)[col]
     if not keep.any():
         return []
     best = _best_cells(grids, strong, len(labels))

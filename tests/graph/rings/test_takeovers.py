@@ -154,8 +154,25 @@ def _hotel(log: _Log) -> None:
     log.arrive("IP:hotel", log.rng.choice(log.n, 200, replace=False), 33, 5, failing=0.05)
 
 
+def _forced_reset_through_a_carrier(log: _Log) -> None:
+    # review R20: the carrier's 10 NAT IPs gain accounts every day (brief phone sessions, 3 %
+    # mistyped); on day 50 a platform-wide forced reset: 300 accounts try the old password
+    # first through a carrier IP new to them, then get in
+    ips = [log.entity(f"IP:carrier{i}") for i in range(10)]
+    for a in range(log.n):
+        for ip in log.rng.choice(ips, 3, replace=False).tolist():
+            t = START + int(log.rng.uniform(10, 80) * DAY)
+            log.uses.append((a, ip, t, t + 600, bool(log.rng.random() < 0.03)))
+    seen = {(a, c) for a, c, *_ in log.uses}
+    for a in log.rng.choice(log.n, 300, replace=False).tolist():
+        ip = ips[int(log.rng.integers(10))]
+        if (a, ip) not in seen:
+            t = START + int(50 * DAY + log.rng.uniform(0, 6 * 3600))
+            log.uses.append((a, ip, t, t + 300, bool(log.rng.random() < 0.9)))
+
+
 @pytest.mark.parametrize("lookalike", [_conference, _reset_wave, _renumbering, _app_update,
-                                       _hotel])
+                                       _hotel, _forced_reset_through_a_carrier])
 def test_honest_arrivals_at_new_entities_are_no_takeovers(lookalike):
     log = _Log()
     lookalike(log)
