@@ -80,7 +80,7 @@ def train(
         f"model: {saved}",
         f"trained on {detector.metrics_['train_labels']:,} labels "
         f"({detector.metrics_['train_positives']:,} positive), "
-        f"{detector.metrics_['epochs']} epochs, in {nproc} process(es) x {threads} thread(s)",
+        f"{_epochs(detector.metrics_)}, in {nproc} process(es) x {threads} thread(s)",
         f"validation ({detector.metrics_['val_labels']:,} labels): AUROC "
         f"{validation['auroc']:.3f}, AUPRC {validation['auprc']:.3f}",
     ]
@@ -125,3 +125,11 @@ def _fit(
         params = {"num_threads": threads, **params}
     detector = AccountDetector(**params).fit(snapshot, labels, trainer=trainer)
     return detector, trainer
+
+
+def _epochs(metrics: dict) -> str:
+    """The epochs trained, and over how many networks when an ensemble trained several."""
+    networks = metrics.get("networks", 1)
+    if networks == 1:
+        return f"{metrics['epochs']} epochs"
+    return f"{networks} networks, {metrics['epochs']} epochs in all"

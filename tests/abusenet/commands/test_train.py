@@ -48,6 +48,16 @@ def test_one_process_trains_on_the_snapshots_labels(app, snapshot_dir, tmp_path)
     assert detector.metrics_["epochs"] == 3 and detector.hidden_channels == 16
 
 
+def test_an_ensemble_says_how_many_networks_trained(app, snapshot_dir, tmp_path):
+    result = CliRunner().invoke(
+        app, ["train", "--snapshot", str(snapshot_dir / "snapshot"), "--out", str(tmp_path / "m"),
+              *FAST, "detector.ensemble=2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 networks, 6 epochs in all, in 1 process(es)" in result.stdout
+    assert len(AccountDetector.load(tmp_path / "m").members_) == 2
+
+
 @pytest.mark.slow
 def test_two_processes_write_a_model_that_scores(app, snapshot_dir, tmp_path):
     result = CliRunner().invoke(
