@@ -35,9 +35,14 @@ desk of 40 customers over 70 days at chance 1e-59; a carrier's NAT IP gains acco
 so a platform-wide forced password reset through it is one day of many: review R20, where
 gating on the failing arrivals alone reported 18-35 groups of honest accounts).
 
-The takeover entities sharing a qualifying account are one group (a tool's IPs and devices,
-each attempt from one of each); its members are the accounts qualifying on their takeover days,
-judged by its most surprising entity. A group over ``max_group_size`` (a campaign of thousands
+The takeover entities sharing an account are one group (a tool's IPs and devices, each
+attempt from one of each); its members are every established arrival of their takeover days
+used for at most :data:`BRIEF_USE_S`, with a failed attempt there or not (a real tool's right
+passwords get in at the first try: review R22, where the members were the failing accounts
+alone, whose passwords held, and the 51 taken over were missed), judged by its most
+surprising entity. Brief is a day (review R23: a tool coming back to each account an hour
+later was not brief at an hour); an office's staff staying on a new NAT IP for weeks are not.
+A group over ``max_group_size`` (a campaign of thousands
 that the tool's one fingerprint ties together) falls back to one group per entity, each its
 first ``max_group_size`` accounts, the rest counted in its evidence (review R19: such a
 campaign was dropped). The evidence names the entities, the window of the members' arrivals and
@@ -53,7 +58,8 @@ stuffing was not found; with them none of the eight gave a group and both planti
 
 What the rule uses and the evasion it opens: it needs the log's failed attempts (a mapping
 that does not name them gives no search), so an attacker with a working credential list
-(phished, not stuffed) is not seen; a campaign throttled to fewer than ``min_size`` victims a
+(phished, not stuffed) is not seen; a tool that comes back to each account more than a day
+later is not brief; a campaign throttled to fewer than ``min_size`` victims a
 day per IP and fingerprint (or one spread over 50 IPs and as many fingerprints for a few a day
 each) gives no takeover day, nor does one whose tool also fails on a drip of accounts every
 day of the log (its days then hold under half its failing arrivals); an attacker whose every
@@ -97,7 +103,7 @@ from ingest.state import IngestState
 #: An arrival is established when the account's first event is at least this long before it.
 AGE_S = 7 * 86400
 #: A qualifying arrival uses the entity for at most this long (first to last use).
-BRIEF_USE_S = 3600
+BRIEF_USE_S = 86400
 #: A takeover entity: at least this share of its established arrivals qualify.
 MIN_SHARE = 0.5
 #: An entity may have this many times its type's share of qualifying arrivals.
@@ -181,8 +187,8 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     last_ts = edges["last_ts"].to_numpy(np.int64)
     since = account_first[row]
     established = (first_ts >= 0) & (since >= 0) & (first_ts - since >= AGE_S)
-    qualifies = (established & failed & (last_ts >= first_ts)
-                 & (last_ts - first_ts <= BRIEF_USE_S))
+    brief = established & (last_ts >= first_ts) & (last_ts - first_ts <= BRIEF_USE_S)
+    qualifies = brief & failed
     if not qualifies.any():
         return []
     p = _reference(col[established], col[qualifies], codes, len(labels))
@@ -207,12 +213,15 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     # it is one day of many: review R20)
     held = np.bincount(col[on_day], minlength=len(labels))
     every = np.bincount(col[established], minlength=len(labels))
-    keep = on_day & qualifies & (held >= MIN_SHARE * every)[col]
+    # the members: every brief arrival of the takeover days, those the tool got in at the first
+    # try too (no failed attempt there: review R22, where the failing ones alone were the
+    # accounts whose password held, and the taken-over ones were missed)
+    keep = on_day & brief & (held >= MIN_SHARE * every)[col]
     if not keep.any():
         return []
     best = _best_cells(grids, strong, len(labels))
-    return _grouped(row[keep], col[keep], first_ts[keep], best, labels, tests, charge,
-                    min_size, max_group_size)
+    return _grouped(row[keep], col[keep], first_ts[keep], failed[keep], best, labels, tests,
+                    charge, min_size, max_group_size)
 
 
 @dataclass(frozen=True)
@@ -292,12 +301,14 @@ def _best_cells(grids: list[_Cells], strong: list[np.ndarray], n_entities: int) 
     return best
 
 
-def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, best: _Best, labels: pd.Index,
-             tests: int, charge: float, min_size: int, max_group_size: int) -> list[Burst]:
-    """The qualifying uses (``row``, ``col``, arrival ``ts``) in strong cells as groups: the
-    entities sharing an account are one. A group over ``max_group_size`` (a campaign the tool's
-    one fingerprint ties together) falls back to one group per entity, each its first
-    ``max_group_size`` accounts in time, the rest counted in its evidence."""
+def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, failed: np.ndarray,
+             best: _Best, labels: pd.Index, tests: int, charge: float, min_size: int,
+             max_group_size: int) -> list[Burst]:
+    """The brief arrivals (``row``, ``col``, arrival ``ts``, whether one ``failed`` there) on
+    takeover days as groups: the entities sharing an account are one. A group over
+    ``max_group_size`` (a campaign the tool's one fingerprint ties together) falls back to one
+    group per entity, each its first ``max_group_size`` accounts in time, the rest counted in
+    its evidence."""
     entities, at = np.unique(col, return_inverse=True)
     accounts, member = np.unique(row, return_inverse=True)
     # entities linked through the accounts qualifying at both
@@ -309,32 +320,35 @@ def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, best: _Best, labe
         inside = np.flatnonzero(component == c)
         uses = np.isin(at, inside)
         if len(np.unique(row[uses])) <= max_group_size:
-            found.append(_group(row[uses], ts[uses], entities[inside], best, labels, tests,
-                                charge, 0))
+            found.append(_group(row[uses], ts[uses], failed[uses], entities[inside], best,
+                                labels, tests, charge, 0))
             continue
         for e in inside.tolist():
             mine = np.flatnonzero(at == e)
             order = mine[np.argsort(ts[mine], kind="stable")]
             _, first = np.unique(row[order], return_index=True)
             listed = order[np.sort(first)][:max_group_size]
-            found.append(_group(row[listed], ts[listed], entities[[e]], best, labels, tests,
-                                charge, len(first) - len(listed)))
+            found.append(_group(row[listed], ts[listed], failed[listed], entities[[e]], best,
+                                labels, tests, charge, len(first) - len(listed)))
     return [group for group in found if len(group.rows) >= min_size]
 
 
-def _group(row: np.ndarray, ts: np.ndarray, cols: np.ndarray, best: _Best, labels: pd.Index,
-           tests: int, charge: float, more: int) -> Burst:
-    """One takeover group: its accounts ``row`` arriving at ``ts`` at the entities ``cols``;
-    ``more`` accounts arrived there beyond those listed (over ``max_group_size``)."""
+def _group(row: np.ndarray, ts: np.ndarray, failed: np.ndarray, cols: np.ndarray, best: _Best,
+           labels: pd.Index, tests: int, charge: float, more: int) -> Burst:
+    """One takeover group: its accounts ``row`` arriving at ``ts`` at the entities ``cols``,
+    ``failed`` where one failed there; ``more`` accounts arrived there beyond those listed
+    (over ``max_group_size``)."""
     rows = np.unique(row)
+    failing = len(np.unique(row[failed]))
     order = cols[np.argsort(best.log_chance[cols], kind="stable")]
     start, end = (pd.Timestamp(int(t), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
                   for t in (ts.min(), ts.max()))
     return Burst(rows, int(order[0]), float(best.log_chance[order[0]]), tests, [
         f"Takeover:{len(rows)} accounts with their own history (first event at least "
-        f"{AGE_S // 86400} days before) each arrived at an entity here new to them with a "
-        f"failed attempt, within {duration(int(ts.max() - ts.min()))} ({start} to {end} UTC), "
-        f"using it for at most {BRIEF_USE_S // 60} min: "
+        f"{AGE_S // 86400} days before) each arrived at an entity here new to them on its "
+        f"takeover days, {failing} with a failed attempt there and {len(rows) - failing} "
+        f"without one (in at the first try), within {duration(int(ts.max() - ts.min()))} "
+        f"({start} to {end} UTC), each using it for at most {duration(BRIEF_USE_S)}: "
         f"{', '.join(str(labels[e]) for e in order[:10])}"
         + (f" and {len(order) - 10} more" if len(order) > 10 else "")
         + (f"; {more} more such accounts arrived there (over max_group_size, not listed)"

@@ -306,3 +306,21 @@ def test_a_takeover_is_a_candidate_judged_by_its_own_test():
     assert found.evidence[0].startswith("Takeover:30 accounts with their own history")
     assert found.features["burst_surprise"] > 10.0
     assert not any("account_takeover" in c.kind for c in find_ring_candidates(snap, RingConfig()))
+
+
+def test_the_accounts_the_tool_got_in_at_the_first_try_are_members_too():
+    # review R22: most leaked passwords are wrong (failed, never in), the right ones get in at
+    # the first try (no failure): both are the tool's arrivals on its day
+    log = _Log()
+    victims = np.arange(0, 200, 2)
+    log.arrive("IP:tool", victims, 30, 3, failing=0.85)
+    found = log.groups()
+    assert [sorted(g.rows.tolist()) for g in found] == [victims.tolist()]
+    assert "without one (in at the first try)" in found[0].evidence[0]
+
+
+def test_a_tool_coming_back_to_each_account_hours_later_is_still_brief():
+    # review R23: the tool logs in again on the same IP 1-3 h later
+    log = _Log()
+    log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0, stay_s=3 * 3600)
+    assert len(log.groups()) == 1
