@@ -132,13 +132,11 @@ class AccountDetector(Estimator):
         ``"shared"``: every member stops early on the same validation labels and the
         calibration is fitted on the ensemble's mean logit there; ``"folds"``: member 0 keeps
         that validation split, each other member validates on its own disjoint draw of as many
-        training labels of each class (trained on the rest, the first split's validation
-        labels included), and the calibration is fitted on the out-of-fold logits (each
-        validation label scored by the member that did not train on it). Not with a boosted
-        channel (its trees see one split's training labels). Its calibration is fitted on one
-        member's logits and applied to the mean of all: under-confident (review R21: held-out
-        mean score 2-4x under the positive rate on planted worlds); ``"shared"`` for calibrated
-        scores.
+        training labels of each class and trains on the rest of the training labels, so that
+        no member trains on the first split's validation labels and the calibration is fitted
+        on the ensemble's mean logit there, the quantity it is applied to (review R21: fitted on
+        one member's out-of-fold logits it scored 2-4x under the positive rate). Not with a
+        boosted channel (its trees see one split's training labels).
     ensemble_max_positives
         ``ensemble="auto"`` trains ``ensemble_size`` networks below this many training
         positives.
@@ -344,16 +342,9 @@ class AccountDetector(Estimator):
                 self.history_ += [{**r, "member": member} if self.ensemble_size_ > 1 else r
                                   for r in history]
             self.model_ = self.members_[0]
-            if self.ensemble_validation == "folds" and len(splits) > 1:  # out-of-fold
-                val = _joined([v for _, v in splits])
-                val_logits = np.concatenate([
-                    target_logits(network, data, sampler, v.index, v.time, self.chunk_size)
-                    for network, (_, v) in zip(self.members_, splits, strict=True)])
-            else:
-                val_logits = val.logits(
-                    self._member_logits(data, sampler, val.index, val.time).mean(axis=0)
-                )
-            val_y = val.y
+            val_logits = val.logits(
+                self._member_logits(data, sampler, val.index, val.time).mean(axis=0)
+            )
         self.calibrator_ = ScoreCalibrator(self.calibration).fit(val_logits, val_y)
         logger.info(
             "calibrated (%s) on %d validation labels", self.calibration, len(val.index)
@@ -419,7 +410,7 @@ class AccountDetector(Estimator):
             fold = np.sort(np.concatenate(fold))
             free[fold] = False
             rest = np.setdiff1d(np.arange(len(train.index)), fold)
-            splits.append((_joined([_rows(train, rest), val]), _rows(train, fold)))
+            splits.append((_rows(train, rest), _rows(train, fold)))
         return splits
 
     def _member_logits(
@@ -769,15 +760,6 @@ def _rows(seeds: Seeds, rows: np.ndarray) -> Seeds:
     """The seeds at positions ``rows`` (no offset: folds have no boosted channel)."""
     return Seeds(seeds.index[rows], seeds.y[rows],
                  None if seeds.time is None else seeds.time[rows])
-
-
-def _joined(parts: list[Seeds]) -> Seeds:
-    """The seeds of ``parts`` one after the other (all with times, or none)."""
-    return Seeds(
-        np.concatenate([p.index for p in parts]),
-        np.concatenate([p.y for p in parts]).astype(np.float32),
-        None if parts[0].time is None else np.concatenate([p.time for p in parts]),
-    )
 
 
 def _with_column(data: HeteroData, node_type: str, column: np.ndarray) -> HeteroData:
