@@ -970,16 +970,17 @@ def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg:
 
 def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingConfig
                       ) -> np.ndarray:
-    """Per group: whether its living members (``places``: :func:`_place_users`) arrived
-    together, as a farm's accounts do however long they are kept alive: at least half of them
-    fresh (first seen ``whole_group_arrival_s`` or more into the log), at least two, and the
-    middle 80% of those fresh ones' first uses within ``whole_group_arrival_s``
+    """Per group: whether its living members without a home of their own (``places``:
+    :func:`_place_users`) arrived together, as a farm's accounts do however long they are
+    kept alive: at least half of them fresh (first seen ``whole_group_arrival_s`` or more
+    into the log), at least two, and the middle 80% of those fresh ones' first uses within
+    ``whole_group_arrival_s``
     (:func:`_arrival_spans`). Accounts there since the log began (an office's staff) arrived
     at no time the log shows."""
     members = membership.tocsr()
     rows = members.indices.astype(np.int64)
     cand = np.repeat(np.arange(members.shape[0], dtype=np.int64), np.diff(members.indptr))
-    living = places.living[rows]
+    living = places.living[rows] & ~places.homed[rows]
     fresh = living & places.fresh[rows]
     n_living = np.bincount(cand[living], minlength=members.shape[0])
     n_fresh = np.bincount(cand[fresh], minlength=members.shape[0])

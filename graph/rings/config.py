@@ -70,8 +70,10 @@ class RingConfig:
         ``place_min_users`` (10) living accounts use (each active over at least
         ``place_life_s`` and using an entity nobody else uses) is a place (an office's hot
         desks, a hostel's or library's PCs and Wi-Fi): any group's living members' sharing of
-        it is no evidence, unless most of them were created within the log within
-        ``whole_group_arrival_s`` of each other (a farm kept alive for weeks). The count is
+        it is no evidence; that of members without a home of their own (a device or IP
+        nobody else uses, used over ``place_life_s``) only unless most of them were created
+        within the log within ``whole_group_arrival_s`` of each other (a farm kept alive for
+        weeks on its own machines). The count is
         more than a household's and than the 2-9 members per shared entity of the generated
         20k world's planted rings; a farm's accounts (signup, one order, quiet) have no life.
         The evasion it opens: a farm whose accounts each hold a card of their own, act for

@@ -25,20 +25,26 @@ So a place-type entity (``rings.place_types``: Device, IP) whose uses spread ove
 active over at least ``place_life_s`` and owning an entity) is a place (:func:`place_users`):
 a group's living members' sharing of it is no evidence (:func:`place_explained`; the group's
 other members on it, and everything else it shares, are judged as before), whatever piece of
-the place's users the group is, unless those members arrived together (the caller's test,
+the place's users the group is. Members with a home of their own (a phone, laptop or home IP
+nobody else uses, used over ``place_life_s``: new hires or a class arriving in one week) are
+explained however they arrived; the others (a hostel's travellers seen only on its PCs) only
+unless they arrived together (the caller's test,
 :func:`graph.rings.candidates._arrived_together`: most of them created within the log, within
 ``whole_group_arrival_s`` of each other). The count is more than a household's (a family's
 laptop) and than the 2-9 members the planted rings of the generated 20k world (30 days, members
 alive 4-26 days) carry per shared entity; what of their sharing such places hold is on hubs and
 busy networks (99-5,500 users), where 2-9 members' sharing was hardly evidence anyway.
 
-The evasion it opens: a farm whose accounts each hold an entity of their own (a card each),
-keep acting for ``place_life_s``, are created over more than ``whole_group_arrival_s`` (or
-before the log's first week) and come to its machines over weeks is read as a place in its
-machines and networks; its cards, its timing (lockstep, bursts) and, with labels, its scores
-still count. Weeks of activity per account, a card each and a slow build-up are what a farm
-saves by being a farm (review s25's aged farm, 40 accounts created within 3 days and kept
-alive 5 weeks on its 4 devices and 3 IPs, is judged as before: 234.4).
+The evasions it opens (review s25, R25): a farm whose accounts each keep a device or IP of
+their own for ``place_life_s``; or one whose accounts each hold any entity of their own (a card,
+or a fingerprint seen once), keep acting for ``place_life_s`` and are created over more than
+``whole_group_arrival_s`` (or before the log's first week), on machines it uses for weeks: it is
+read as a place in its machines and networks; its shared cards, its timing (lockstep, bursts)
+and, with labels, its scores still count (measured by the reviewer: 40 accounts created over
+16 days with a card each, 39 found at 282.0 before, none without labels, 40 with half the
+labels; created over 10 days with a one-login fingerprint each and the farm's 3 cards, 40 ->
+18 found). A farm created within a week without homes of its own is judged as before (40
+created within 3 days, kept alive 5 weeks on its 4 devices and 3 IPs: 234.4).
 """
 
 from __future__ import annotations
@@ -67,12 +73,17 @@ class PlaceUsers:
     fresh
         Per account row: first seen at least the settling time after the log's first known
         use (created within the log, not there before it began: an arrival the log shows).
+    homed
+        Per account row: has a home of its own, a place-type entity nobody else uses that it
+        used over at least the life span (a phone, laptop or home IP kept for weeks; a
+        fingerprint seen once is none).
     """
 
     living: np.ndarray
     places: np.ndarray
     first: np.ndarray
     fresh: np.ndarray
+    homed: np.ndarray
 
 
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
@@ -95,9 +106,14 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     living_users = binary.T @ living.astype(np.float64)
     seen = np.isfinite(first)
     start = first[seen].min() if seen.any() else 0.0
+    rows, cols = edges["row"].to_numpy(np.int64), edges["col"].to_numpy(np.int64)
+    kept = ((begun >= 0) & (ended - begun >= life_s) & np.asarray(place_type, dtype=bool)[cols]
+            & (binary.getnnz(axis=0) == 1)[cols])
+    homed = np.zeros(n_accounts, dtype=bool)
+    homed[rows[kept]] = True
     return PlaceUsers(living, lasting & (living_users >= min_users),
                       np.where(seen, first, -1.0).astype(np.int64),
-                      seen & (first - start >= settle_s))
+                      seen & (first - start >= settle_s), living & homed)
 
 
 def _bounds(owner: np.ndarray, begun: np.ndarray, ended: np.ndarray, n: int
@@ -115,15 +131,18 @@ def _bounds(owner: np.ndarray, begun: np.ndarray, ended: np.ndarray, n: int
 def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,
                     users: PlaceUsers, together: np.ndarray) -> np.ndarray:
     """Per stored entry ``(g, e)`` of ``shared`` (groups x entities, CSR order): the members
-    of group ``g`` whose use of ``e`` a place explains, its living members on ``e`` when ``e``
-    is a place and the group did not arrive together (``together``, per group: its living
-    members created within the log at about one time; a farm aged for weeks); else 0."""
+    of group ``g`` whose use of ``e`` a place explains when ``e`` is a place (else 0): its
+    living members with a home of their own, and its other living members unless the group
+    arrived together (``together``, per group: those members created within the log at about
+    one time; a farm aged for weeks on its own machines)."""
     shared = shared.tocsr()
     out = np.zeros(shared.nnz)
     if not users.places.any() or not users.living.any() or shared.nnz == 0:
         return out
-    living = membership.multiply(users.living[None, :].astype(np.float64)).tocsr()
-    living = sp.diags((~np.asarray(together, dtype=bool)).astype(np.float64)) @ living
+    apart = (~np.asarray(together, dtype=bool)).astype(np.float64)
+    living = (sp.diags(apart) @ membership.multiply(users.living[None, :].astype(np.float64))
+              + sp.diags(1.0 - apart) @ membership.multiply(
+                  users.homed[None, :].astype(np.float64))).tocsr()
     on = (living @ (uses > 0).astype(np.float64).multiply(
         users.places[None, :].astype(np.float64)).tocsr()).tocoo()
     n_cols = shared.shape[1]

@@ -600,14 +600,16 @@ def test_a_group_over_the_component_limit_no_more_surprising_than_a_ring_inside_
     assert padded([(third_in, 90.0, True), (np.arange(100, 130), 31.0, True)])
 
 
-def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False) -> tuple[object, list[str],
-                                                                           list[str]]:
+def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False, cohort: bool = False
+                          ) -> tuple[object, list[str], list[str]]:
     """Review R15's office on hot desks among 1,000 honest accounts (own device and card, two
     to a home IP; first use on day 0, last on day 60): 60 staff (own laptop and card alike) on
     2-8 of the office's 8 hot-desk PCs and 1-3 of its 3 IPs, each use on a day drawn over the
     60; and a farm of 40 fresh accounts, each with a card of its own, on 2 devices behind 2 IPs
     within two days from day 30 (with ``aged_farm``: each account kept alive on them to day 60,
-    its card used again then: a life of weeks on machines used for weeks)."""
+    its card used again then: a life of weeks on machines used for weeks). With ``cohort``
+    the staff are new hires: each first seen on a day drawn over days 10-17, on its own laptop
+    kept to day 60, at the desks from then on (review R24)."""
     rng = np.random.default_rng(seed)
     devices, ips, cards = [], [], []
     day: dict[tuple[str, str], float] = {}
@@ -618,15 +620,18 @@ def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False) -> tuple[objec
         cards.append((a, f"c_{a}"))
         day[a, f"c_{a}"] = 60.0
     office = [f"off{i}" for i in range(60)]
+    hired = dict(zip(office, rng.uniform(10.0, 17.0, len(office)) if cohort
+                     else np.zeros(len(office)), strict=True))
     for a in office:
         devices.append((a, f"d_{a}"))
         cards.append((a, f"c_{a}"))
+        day[a, f"d_{a}"] = hired[a]
         day[a, f"c_{a}"] = 60.0
         for place, count, least in (("desk", 8, 2), ("office_ip", 3, 1)):
             for j in rng.choice(count, size=rng.integers(least, count + 1), replace=False):
                 row = (a, f"{place}{j}")
                 (devices if place == "desk" else ips).append(row)
-                day[row] = float(rng.uniform(0.0, 60.0))
+                day[row] = float(rng.uniform(hired[a], 60.0))
     farm = [f"farm{i}" for i in range(40)]
     for a in farm:
         for rows, row in ((devices, (a, f"farm_dev{rng.integers(2)}")),
@@ -636,6 +641,9 @@ def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False) -> tuple[objec
     tables = {relation: edges(rows, [day.get(row, 0.0) * 1440.0 for row in rows])
               for relation, rows in (("USED_DEVICE", devices), ("USED_IP", ips),
                                      ("PAID_WITH", cards))}
+    if cohort:
+        laptops = tables["USED_DEVICE"]
+        laptops.loc[laptops["dst"].str.startswith("d_off"), "last_ts"] = T0 + pd.Timedelta(days=60)
     if aged_farm:
         for table in tables.values():
             table.loc[table["src"].str.startswith("farm"), "last_ts"] = T0 + pd.Timedelta(days=60)
@@ -675,3 +683,13 @@ def test_a_farm_kept_alive_for_weeks_on_its_own_machines_is_no_place() -> None:
     assert any(_jaccard(c.members, farm) >= 0.9 and c.features["surprise"] >= 25.0
                for c in found)
     assert all(c.features["surprise"] < 25.0 for c in found if set(c.members) & set(office))
+
+
+def test_new_hires_arriving_in_one_week_with_laptops_of_their_own_are_no_ring() -> None:
+    # review R24: a cohort arrives together as a farm does; its members keep a laptop of
+    # their own for weeks, which the kept-alive farm's accounts (all on its machines) do not
+    snap, office, farm = _office_beside_a_farm(cohort=True)
+    found = find_ring_candidates(snap)
+    assert all(c.features["surprise"] < 25.0 for c in found if set(c.members) & set(office))
+    assert any(_jaccard(c.members, farm) >= 0.9 and c.features["surprise"] >= 25.0
+               for c in found)

@@ -26,6 +26,8 @@ def test_living_accounts_are_active_over_the_life_span_and_own_an_entity() -> No
     place_type = np.array([True, True, False, False, False])
     users = place_users(edges, matrix, place_type, 14 * DAY, 1, 2 * DAY)
     assert users.living.tolist() == [True, False, False, False]
+    # account 0's own card is no home: only a device or IP of its own used over the life is
+    assert not users.homed.any()
     # first seen: the log begins at 0; only account 3 (first seen on day 5) is fresh
     assert users.first.tolist() == [0, 0, 0, 5 * DAY]
     assert users.fresh.tolist() == [False, False, False, True]
@@ -52,12 +54,27 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
     shared = (membership @ uses).tocsr()
     shared.sort_indices()
     living = np.r_[np.ones(10, bool), np.zeros(2, bool)]
-    users = PlaceUsers(living, np.array([True, False]), np.zeros(n, np.int64), np.zeros(n, bool))
+    homed = np.r_[np.ones(3, bool), np.zeros(9, bool)]
+    users = PlaceUsers(living, np.array([True, False]), np.zeros(n, np.int64), np.zeros(n, bool),
+                       homed)
     apart = np.array([False, False])
     # CSR order: (0, 0), (0, 1), (1, 0), (1, 1)
     assert place_explained(membership, uses, shared, users, apart).tolist() == [10.0, 0, 2, 0]
-    nowhere = PlaceUsers(living, np.array([False, False]), users.first, users.fresh)
+    nowhere = PlaceUsers(living, np.array([False, False]), users.first, users.fresh, homed)
     assert place_explained(membership, uses, shared, nowhere, apart).tolist() == [0.0] * 4
-    # a group whose living members arrived together (a farm kept alive) has no place
+    # a group whose living members arrived together (a farm kept alive) has a place for
+    # those with a home of their own only (accounts 0-2: a phone kept for weeks)
     together = np.array([True, False])
-    assert place_explained(membership, uses, shared, users, together).tolist() == [0, 0, 2, 0]
+    assert place_explained(membership, uses, shared, users, together).tolist() == [3, 0, 2, 0]
+
+
+def test_a_home_is_a_place_type_entity_of_one_s_own_used_over_the_life() -> None:
+    # entities: 0 a phone used over 20 days, 1 a fingerprint seen once, 2 a shared PC
+    edges, matrix = _uses([
+        (0, 0, 0, 20 * DAY), (0, 2, 0, 0),
+        (1, 1, 0, 0), (1, 2, 20 * DAY, 20 * DAY),
+        (2, 2, 0, 20 * DAY),
+    ], (3, 3))
+    users = place_users(edges, matrix, np.array([True, True, True]), 14 * DAY, 1, 2 * DAY)
+    assert users.living.tolist() == [True, True, False]
+    assert users.homed.tolist() == [True, False, False]
