@@ -119,3 +119,31 @@ def service(run_dir) -> Iterator[Service]:
     running = start_service(run_dir)
     yield running
     running.stop()
+
+
+def shared_device_events(prefix: str, member: str, other: str) -> list[dict]:
+    """A newcomer signing up on ``member``'s new device, ``member`` logging in on it and sending
+    money to ``other``: the events the state tests apply before comparing with a rebuild."""
+    return [
+        {"event_id": f"{prefix}1", "account_id": "newcomer", "ts": "2025-01-20T09:00:00Z",
+         "event_type": "signup", "device_id": "dev-shared", "ip": "10.0.0.9"},
+        {"event_id": f"{prefix}2", "account_id": member, "ts": "2025-01-20T10:00:00Z",
+         "event_type": "login", "device_id": "dev-shared"},
+        {"event_id": f"{prefix}3", "account_id": member, "ts": "2025-01-21T03:00:00Z",
+         "event_type": "transfer", "counterparty_id": other, "amount": 75.5},
+    ]
+
+
+def apply_and_rebuild(state, events: list[dict], run_dir: Path, out: Path):
+    """Apply ``events`` to ``state`` through the service's validator and writer, then build a
+    snapshot of the run's event store (what `abusenet score` would read) into ``out``."""
+    from abusenet.serve.state import run_paths
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from abusenet.serve.writer import EventWriter
+    from graph.build import build_snapshot
+
+    checked = EventValidator(canonical_mapping(state.ingest_state)).check(events)
+    writer = EventWriter(state)
+    writer.submit(checked.events, checked.reasons)
+    writer.close()
+    return build_snapshot(run_paths(run_dir)["events"], out, progress=False)

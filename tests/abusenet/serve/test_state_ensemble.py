@@ -10,13 +10,11 @@ import numpy as np
 import pytest
 
 from abusenet.serve.state import GraphState, run_paths
-from abusenet.serve.validation import EventValidator, canonical_mapping
-from abusenet.serve.writer import EventWriter
 from abusenet.validation.challenger import score_published
 from gnn.detector import AccountDetector
 from gnn.ensemble_scoring import EnsembleScorer
-from graph.build import build_snapshot
 from graph.snapshot import ACCOUNT, read_snapshot
+from tests.abusenet.serve.conftest import apply_and_rebuild, shared_device_events
 
 
 @pytest.mark.slow  # three small networks trained, two loads and a snapshot build (~15 s)
@@ -41,19 +39,8 @@ def test_an_ensembles_served_scores_equal_batch_scores_before_and_after_events(r
     del first
 
     member = ids[0]
-    events = [
-        {"event_id": "q1", "account_id": "newcomer", "ts": "2025-01-20T09:00:00Z",
-         "event_type": "signup", "device_id": "dev-shared", "ip": "10.0.0.9"},
-        {"event_id": "q2", "account_id": member, "ts": "2025-01-20T10:00:00Z",
-         "event_type": "login", "device_id": "dev-shared"},
-        {"event_id": "q3", "account_id": member, "ts": "2025-01-21T03:00:00Z",
-         "event_type": "transfer", "counterparty_id": ids[1], "amount": 75.5},
-    ]
-    checked = EventValidator(canonical_mapping(state.ingest_state)).check(events)
-    writer = EventWriter(state)
-    writer.submit(checked.events, checked.reasons)
-    writer.close()
-    after = build_snapshot(run_paths(run_dir)["events"], tmp_path / "snapshot", progress=False)
+    events = shared_device_events("q", member, ids[1])
+    after = apply_and_rebuild(state, events, run_dir, tmp_path / "snapshot")
     batch = score_published(model, after)[0].set_index("account_id")["score"]
     for account in ["newcomer", member, ids[1], *ids[2:40]]:
         assert abs(state.account_view(account)["score"] - batch[account]) < 1e-5, account

@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 
 from abusenet.serve.state import GraphState, run_paths
-from abusenet.serve.validation import EventValidator, canonical_mapping
-from abusenet.serve.writer import EventWriter
 from abusenet.validation.challenger import fit_challenger, save_published, score_published
 from gnn.live_xgb_graph import LiveXGBGraph
-from graph.build import build_snapshot
 from graph.snapshot import ACCOUNT, read_snapshot
+from tests.abusenet.serve.conftest import apply_and_rebuild, shared_device_events
 
 
 @pytest.mark.slow  # an XGB-Graph fit, two loads and a snapshot build (~10 s)
@@ -39,19 +37,8 @@ def test_served_scores_are_the_published_candidates(run_dir, tmp_path, candidate
 
     member = ids[0]
     inputs = state.scorer.xgb.features(state.graph, np.array([0]))
-    events = [
-        {"event_id": "p1", "account_id": "newcomer", "ts": "2025-01-20T09:00:00Z",
-         "event_type": "signup", "device_id": "dev-shared", "ip": "10.0.0.9"},
-        {"event_id": "p2", "account_id": member, "ts": "2025-01-20T10:00:00Z",
-         "event_type": "login", "device_id": "dev-shared"},
-        {"event_id": "p3", "account_id": member, "ts": "2025-01-21T03:00:00Z",
-         "event_type": "transfer", "counterparty_id": ids[1], "amount": 75.5},
-    ]
-    checked = EventValidator(canonical_mapping(state.ingest_state)).check(events)
-    writer = EventWriter(state)
-    writer.submit(checked.events, checked.reasons)
-    writer.close()
-    after = build_snapshot(run_paths(run_dir)["events"], tmp_path / "snapshot", progress=False)
+    events = shared_device_events("p", member, ids[1])
+    after = apply_and_rebuild(state, events, run_dir, tmp_path / "snapshot")
     batch, chosen = score_published(model, after)
     assert chosen == candidate
     batch = batch.set_index("account_id")["score"]
