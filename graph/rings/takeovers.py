@@ -36,12 +36,21 @@ so a platform-wide forced password reset through it is one day of many: review R
 gating on the failing arrivals alone reported 18-35 groups of honest accounts).
 
 The takeover entities sharing an account are one group (a tool's IPs and devices, each
-attempt from one of each); its members are every established arrival of their takeover days
-used for at most :data:`BRIEF_USE_S`, with a failed attempt there or not (a real tool's right
-passwords get in at the first try: review R22, where the members were the failing accounts
-alone, whose passwords held, and the 51 taken over were missed), judged by its most
-surprising entity. Brief is a day (review R23: a tool coming back to each account an hour
-later was not brief at an hour); an office's staff staying on a new NAT IP for weeks are not.
+attempt from one of each), judged by its most surprising entity. Its members are the
+established arrivals of their takeover days used for at most :data:`BRIEF_USE_S` that came
+with the tool's *other side* at once: within :data:`AT_ONCE_S` the account also made such a
+brief arrival at an entity of another type a login carries (a type with a failed attempt in
+the log: the IP and the device fingerprint, not a seller), with a failed attempt there or not
+(a real tool's right passwords get in at the first try: review R22, where the members were the
+failing accounts alone, whose passwords held, and the 51 taken over were missed). An honest
+account arriving that day at an exit the tool shares (a commercial VPN's, a university NAT)
+brings its own device and is no member (review R26: 76 of a VPN exit's 80 honest subscribers
+joined a ring of 222 when every brief arrival was one). A takeover entity without ``min_size``
+arrivals of the tool's two sides (a log naming IPs alone, a tool replaying each victim's own
+fingerprint) keeps its arrivals with a failed attempt there, the first-try successes then not
+told from honest arrivals. Brief is a day (review R23: a tool coming back to each account an
+hour later was not brief at an hour); an office's staff staying on a new NAT IP for weeks are
+not.
 A group over ``max_group_size`` (a campaign of thousands
 that the tool's one fingerprint ties together) falls back to one group per entity, each its
 first ``max_group_size`` accounts, the rest counted in its evidence (review R19: such a
@@ -69,7 +78,9 @@ dilutes its day's share below :data:`MIN_SHARE`, and one whose IP or fingerprint
 honest accounts arrive at every day (a residential proxy pool's exit also used by its honest
 customers) has a campaign day that holds too few of its arrivals (its other entities may
 still show it). In a short log (a week's export) a carrier IP's forced-reset day can hold half
-its arrivals and read as a takeover.
+its arrivals and read as a takeover. A tool that logs in with each victim's own fingerprint
+(stolen with the password), or a log without one of the two sides, has only its failing
+arrivals reported: the accounts it got into at the first try are missed.
 Honest look-alikes it keeps out: a conference or hotel Wi-Fi, an office's new NAT IP, a
 carrier's re-numbering (established arrivals that mostly succeed, and stay on the entity), a
 password-reset wave after a breach notice (failures on the accounts' own devices and IPs, not
@@ -106,6 +117,8 @@ AGE_S = 7 * 86400
 BRIEF_USE_S = 86400
 #: A takeover entity: at least this share of its established arrivals qualify.
 MIN_SHARE = 0.5
+#: A member's arrival at a takeover entity and at the tool's other side are this close in time.
+AT_ONCE_S = 3600
 #: An entity may have this many times its type's share of qualifying arrivals.
 RATE_SLACK = 2.0
 #: The arrivals are judged per window of this many seconds, on two grids (aligned and shifted by
@@ -213,15 +226,45 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     # it is one day of many: review R20)
     held = np.bincount(col[on_day], minlength=len(labels))
     every = np.bincount(col[established], minlength=len(labels))
-    # the members: every brief arrival of the takeover days, those the tool got in at the first
-    # try too (no failed attempt there: review R22, where the failing ones alone were the
-    # accounts whose password held, and the taken-over ones were missed)
+    # the brief arrivals of the takeover days, those the tool got in at the first try too (no
+    # failed attempt there: review R22, where the failing ones alone were the accounts whose
+    # password held, and the taken-over ones were missed)
     keep = on_day & brief & (held >= MIN_SHARE * every)[col]
+    if not keep.any():
+        return []
+    # the members: the arrivals that came with the tool's other side at once (honest accounts
+    # arriving that day at an exit the tool shares bring their own device: review R26); an
+    # entity without min_size such arrivals (a log naming one side only, a tool replaying its
+    # victims' own fingerprints) keeps its failing ones
+    sided = keep & _two_sided(row, col, first_ts, brief, failed, codes, keep)
+    at_entity = np.bincount(col[sided], minlength=len(labels))
+    keep = sided | (keep & failed & (at_entity < min_size)[col])
     if not keep.any():
         return []
     best = _best_cells(grids, strong, len(labels))
     return _grouped(row[keep], col[keep], first_ts[keep], failed[keep], best, labels, tests,
                     charge, min_size, max_group_size)
+
+
+def _two_sided(row: np.ndarray, col: np.ndarray, first_ts: np.ndarray, brief: np.ndarray,
+               failed: np.ndarray, codes: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Per use: whether it is ``chosen`` and its account made, within :data:`AT_ONCE_S` of it,
+    a ``brief`` arrival at an entity of another type that a login carries (a type with a
+    ``failed`` use anywhere in the log: an IP and a device fingerprint, not a seller)."""
+    sides = np.zeros(int(codes.max(initial=0)) + 1, dtype=bool)
+    sides[np.unique(codes[col[failed]])] = True
+    if sides.sum() < 2:
+        return np.zeros(len(row), dtype=bool)
+    code = codes[col]
+    candidates = np.flatnonzero(chosen & sides[code])
+    other = np.flatnonzero(brief & sides[code] & np.isin(row, row[candidates]))
+    pairs = pd.DataFrame({"row": row[candidates], "at": candidates}).merge(
+        pd.DataFrame({"row": row[other], "with": other}), on="row")
+    at, with_ = pairs["at"].to_numpy(), pairs["with"].to_numpy()
+    near = (code[at] != code[with_]) & (np.abs(first_ts[at] - first_ts[with_]) <= AT_ONCE_S)
+    sided = np.zeros(len(row), dtype=bool)
+    sided[at[near]] = True
+    return sided
 
 
 @dataclass(frozen=True)

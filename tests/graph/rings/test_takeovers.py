@@ -61,6 +61,16 @@ class _Log:
             self.uses.append((a, entity, t, t + int(stay_s),
                               bool(self.rng.random() < failing)))
 
+    def arrive_tool(self, accounts: np.ndarray, day: float, hours: float, failing: float,
+                    ip: str = "IP:tool", device: str = "Device:toolfp") -> None:
+        """``accounts`` worked by a tool within ``hours`` of ``day``: each login through its
+        ``ip`` and ``device`` at once, a share ``failing`` with a failed attempt there."""
+        sides = [self.entity(ip), self.entity(device)]
+        for a in accounts.tolist():
+            t = START + int(day * DAY + self.rng.uniform(0, hours * 3600))
+            fails = bool(self.rng.random() < failing)
+            self.uses += [(a, side, t, t + 120, fails) for side in sides]
+
     def groups(self, min_size: int = 3) -> list:
         row, col, first, last, failed = (np.array(c) for c in zip(*self.uses, strict=True))
         uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
@@ -74,8 +84,7 @@ def test_stuffing_from_a_tool_ip_and_device_is_one_group():
     log = _Log()
     victims = np.arange(0, 120, 2)
     # the tool's IP and device: each victim fails first there, gets in and leaves
-    log.arrive("IP:tool", victims, 30, 3, failing=0.9)
-    log.arrive("Device:toolfp", victims, 30, 3, failing=0.9)
+    log.arrive_tool(victims, 30, 3, failing=0.9)
     found = log.groups()
     assert len(found) == 1
     assert set(found[0].rows.tolist()) <= set(victims.tolist())
@@ -226,8 +235,7 @@ def test_a_campaign_over_max_group_size_falls_back_to_each_entity_capped():
     # entity's first max_group_size victims are a group, the rest counted, never dropped
     log = _Log()
     victims = np.arange(60)
-    log.arrive("IP:tool", victims, 30, 3, failing=1.0)
-    log.arrive("Device:toolfp", victims, 30, 3, failing=1.0)
+    log.arrive_tool(victims, 30, 3, failing=1.0)
     row, col, first, last, failed = (np.array(c) for c in zip(*log.uses, strict=True))
     uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
     codes = np.array([0 if label.startswith("Device") else 1 for label in log.labels])
@@ -313,10 +321,39 @@ def test_the_accounts_the_tool_got_in_at_the_first_try_are_members_too():
     # the first try (no failure): both are the tool's arrivals on its day
     log = _Log()
     victims = np.arange(0, 200, 2)
-    log.arrive("IP:tool", victims, 30, 3, failing=0.85)
+    log.arrive_tool(victims, 30, 3, failing=0.85)
     found = log.groups()
     assert [sorted(g.rows.tolist()) for g in found] == [victims.tolist()]
     assert "without one (in at the first try)" in found[0].evidence[0]
+
+
+@pytest.mark.parametrize("honest", [30, 90])
+def test_honest_arrivals_at_an_exit_the_tool_shares_are_not_members(honest):
+    # review R26: the tool works through a VPN exit new that day (its own fingerprint, 90 %
+    # failing); honest subscribers come out of the same exit that day on their own devices
+    # (sessions up to half an hour, 3 % mistyping): the tool's victims alone are members
+    log = _Log(accounts=600)
+    victims = np.arange(100)
+    log.arrive_tool(victims, 30, 3.6, failing=0.9, ip="IP:vpnexit")
+    exit_ip = log.labels.index("IP:vpnexit")
+    for a in range(300, 300 + honest):
+        t = START + int((30 + log.rng.uniform(0, 0.5)) * DAY)
+        log.uses.append((a, exit_ip, t, t + 1800, bool(log.rng.random() < 0.03)))
+    found = log.groups()
+    assert [sorted(g.rows.tolist()) for g in found] == [victims.tolist()]
+
+
+def test_a_tool_replaying_its_victims_own_fingerprints_keeps_its_failing_arrivals():
+    # the tool's logins carry each victim's own fingerprint (no second side new to them): its
+    # IP keeps the arrivals with a failed attempt, the first-try successes are not told from
+    # honest accounts arriving there
+    log = _Log()
+    victims = np.arange(0, 200, 2)
+    log.arrive("IP:tool", victims, 30, 3, failing=0.85)
+    failing = sorted({a for a, c, _, _, f in log.uses if f and log.labels[c] == "IP:tool"})
+    found = log.groups()
+    assert [sorted(g.rows.tolist()) for g in found] == [failing]
+    assert f"{len(failing)} with a failed attempt there and 0 without one" in found[0].evidence[0]
 
 
 def test_a_tool_coming_back_to_each_account_hours_later_is_still_brief():
