@@ -8,6 +8,10 @@
   through its own IP;
 * :func:`credential_stuffing`: logins to existing honest accounts from a few IPs and device
   fingerprints within hours, failed passwords first; the compromised accounts are the group;
+* :func:`credential_stuffing_real`: stuffing as a real tool does it: each leaked password
+  tried once or twice, most wrong (never in: the attacked accounts, honest, recorded as a
+  look-alike), the right ones in at the first try (the group), the tool logging in again
+  hours later;
 * :func:`review_burst`: history-less accounts rating one seller 5 stars within a day.
 """
 
@@ -124,6 +128,41 @@ def credential_stuffing(world: World, targets: np.ndarray, day: float) -> Group:
                   {"ips": ips.tolist(), "devices": devices.tolist(), "day": day,
                    "hours": round(span / HOUR, 2)})
     world.groups.append(group)
+    return group
+
+
+def credential_stuffing_real(world: World, targets: np.ndarray, day: float, ips: np.ndarray,
+                             hit_rate: float = 0.15) -> Group:
+    """A tool trying the leaked passwords of the existing accounts ``targets`` through ``ips``
+    and 2 device fingerprints of its own, each attempt from one of each at random, within 3
+    hours from a random hour of ``day``: a share ``hit_rate`` of the passwords are right and
+    get in at the first try, and the tool logs in to them again 1-3 hours later on the same IP
+    and fingerprint (the group: the accounts taken over); the others fail once or twice and
+    never get in (recorded as a look-alike ``attacked_only``: honest accounts whose password
+    held)."""
+    rng = world.rng
+    n = len(targets)
+    devices = world.new("device", 2)
+    begin = (day + rng.uniform(0, 0.7)) * DAY
+    ts = begin + rng.random(n) * 3 * HOUR
+    hit = rng.random(n) < hit_rate
+    ip, device = rng.choice(ips, n), rng.choice(devices, n)
+    again = ts[hit] + rng.uniform(1, 3, int(hit.sum())) * HOUR
+    world.add("logins", user=np.concatenate([targets[hit], targets[hit]]),
+              ts=np.concatenate([ts[hit], again]), ip=np.tile(ip[hit], 2),
+              device=np.tile(device[hit], 2), failed=0)
+    tries = rng.integers(1, 3, n)
+    for attempt in range(2):
+        wrong = ~hit & (tries > attempt)
+        world.add("logins", user=targets[wrong], ts=ts[wrong] + attempt * 40.0,
+                  ip=rng.choice(ips, int(wrong.sum())),
+                  device=rng.choice(devices, int(wrong.sum())), failed=1)
+    info = {"ips": ips.tolist(), "devices": devices.tolist(), "day": day, "tried": n}
+    group = Group(f"stuffing_real_{n}", "credential_stuffing_real", np.sort(targets[hit]), True,
+                  info)
+    world.groups.append(group)
+    world.lookalikes.append(Group(f"stuffing_real_{n}_attacked", "attacked_only",
+                                  np.sort(targets[~hit]), False, info))
     return group
 
 

@@ -11,7 +11,9 @@ that sign up, maybe redeem or review once and leave, as the abuse shapes' accoun
 accounts
 that share an entity or a behaviour by nature, the shapes a detector must not report; each is
 recorded in ``World.lookalikes`` with its members. The popular seller's reviewers and each promo
-code's redeemers are recorded the same way (:func:`record_hubs`).
+code's redeemers are recorded the same way (:func:`record_hubs`). :func:`vpn_exit` (a VPN's
+honest subscribers out of the exit a credential-stuffing tool works through) is the
+``stuffing_real`` world's alone.
 """
 
 from __future__ import annotations
@@ -298,6 +300,23 @@ def corporate_vpn(world: World, n: int, carrier: np.ndarray) -> None:
                     mobile_share=0.1, work_pool=vpn, logins=12.0)
     world.lookalikes.append(Group("corporate_vpn", "corporate_vpn", users, False,
                                   {"ips": vpn.tolist()}))
+
+
+def vpn_exit(world: World, n: int, exit_ip: int, day: float) -> None:
+    """``n`` subscribers of a commercial VPN (existing accounts, own devices, home IPs and
+    cards) whom the VPN puts out of its exit ``exit_ip`` on ``day``: each logs in through it
+    on its own device between 08:00 and 20:00 and again within 2 hours (the VPN rotates it
+    on after); a credential-stuffing tool may work through the same exit that day."""
+    rng = world.rng
+    users = world.new("account", n)
+    device, home, card = world.new("device", n), world.new("ip", n), world.new("card", n)
+    honest_activity(world, users, np.zeros(n), device, home, card)
+    ts = (day + rng.uniform(8, 20, n) / 24) * DAY
+    world.add("logins", user=np.concatenate([users, users]),
+              ts=np.concatenate([ts, ts + rng.uniform(600, 2 * HOUR, n)]), ip=exit_ip,
+              device=np.tile(device, 2), failed=0)
+    world.lookalikes.append(Group("vpn_exit", "vpn_exit", users, False,
+                                  {"ip": int(exit_ip), "day": day}))
 
 
 def carrier_nat(world: World, n: int) -> None:

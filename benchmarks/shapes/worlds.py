@@ -40,13 +40,16 @@ from benchmarks.shapes.population import (
     store_opening,
     university_nat,
     viral_seller,
+    vpn_exit,
 )
 from ingest.files import write_parquet_atomic, write_text_atomic
 
-WORLDS = ("lookalikes", "farms", "proxyfarms", "onedevice", "stuffing", "reviews", "mixed")
-#: The abuse each world plants (``mixed``: all of them); ``lookalikes`` plants none.
+WORLDS = ("lookalikes", "farms", "proxyfarms", "onedevice", "stuffing", "stuffing_real",
+          "reviews", "mixed")
+#: The abuse each world plants (``mixed``: all of them but ``stuffing_real``, which came later
+#: and is left out so ``mixed`` stays comparable across sessions); ``lookalikes`` plants none.
 SHAPES = {"farms": ("farms",), "proxyfarms": ("proxyfarms",), "onedevice": ("onedevice",),
-          "stuffing": ("stuffing",), "reviews": ("reviews",),
+          "stuffing": ("stuffing",), "stuffing_real": ("stuffing_real",), "reviews": ("reviews",),
           "mixed": ("farms", "proxyfarms", "onedevice", "stuffing", "reviews"),
           "lookalikes": ()}
 
@@ -101,6 +104,10 @@ class Sizes:
     proxyfarms: tuple[int, ...] = (40, 100)
     onedevice: tuple[int, ...] = (50,)
     stuffing: tuple[int, ...] = (60, 200, 400)
+    #: accounts a realistic tool tries through its own IPs, and through a VPN's exit
+    stuffing_real: tuple[int, int] = (400, 150)
+    #: the VPN's honest subscribers out of that exit on the tool's day
+    exit_subscribers: int = 80
     review_sellers: int = 5
 
 
@@ -109,7 +116,8 @@ FULL = Sizes()
 #: kinds of stuffing, every look-alike still over ``max_size``.
 QUICK = Sizes(base=900, university=500, families=15, vpn=150, carrier=120, kiosk=150,
               flash_fresh=120, flash_existing=40, farms=(30, 100), proxyfarms=(60,),
-              stuffing=(60, 200), review_sellers=4)
+              stuffing=(60, 200), stuffing_real=(300, 100), exit_subscribers=60,
+              review_sellers=4)
 
 
 def build_world(name: str, seed: int = 0, sizes: Sizes = FULL) -> World:
@@ -151,6 +159,16 @@ def build_world(name: str, seed: int = 0, sizes: Sizes = FULL) -> World:
                              f"{len(pool)}")
         for i in range(len(sizes.stuffing)):
             abuse.credential_stuffing(world, pool[used[i]:used[i + 1]], day=25 + 17 * i)
+    if "stuffing_real" in shapes:
+        tried, through_exit = sizes.stuffing_real
+        pool = rng.permutation(existing)
+        if tried + through_exit > len(pool):
+            raise ValueError(f"stuffing_real needs {tried + through_exit} existing accounts, "
+                             f"the base has {len(pool)}")
+        abuse.credential_stuffing_real(world, pool[:tried], 30, world.new("ip", 6))
+        exit_ip = world.new("ip", 1)
+        abuse.credential_stuffing_real(world, pool[tried:tried + through_exit], 48, exit_ip)
+        vpn_exit(world, sizes.exit_subscribers, int(exit_ip[0]), 48)
     if "reviews" in shapes:
         reviewed = world.table("reviews")["seller"].value_counts()
         # mid-ranked sellers that honest reviewers already rate (at least 3 reviews)

@@ -78,6 +78,34 @@ def test_stuffing_hits_existing_accounts_from_few_ips_within_hours(mixed: World)
         assert (logins["user"].isin(group.members) & ~logins.index.isin(attack.index)).any()
 
 
+def test_realistic_stuffing_gets_into_few_at_the_first_try_and_comes_back(
+        stuffing_real: World) -> None:
+    logins = stuffing_real.table("logins")
+    for tried, ips in ((120, 6), (60, 1)):
+        group = _group(stuffing_real, f"stuffing_real_{tried}")
+        attacked = next(g for g in stuffing_real.lookalikes
+                        if g.id == f"stuffing_real_{tried}_attacked")
+        assert len(group.members) + len(attacked.members) == tried
+        assert 0 < len(group.members) < 0.3 * tried
+        assert not stuffing_real.fresh[group.members].any()
+        attack = logins[logins["device"].isin(group.info["devices"])]
+        assert len(group.info["ips"]) == ips and set(attack["ip"]) <= set(group.info["ips"])
+        taken = attack[attack["user"].isin(group.members)]
+        # in at the first try, and once more 1-3 hours later on the same IP and fingerprint
+        assert (taken["failed"] == 0).all()
+        again = taken.groupby("user").agg(n=("ts", "size"), span=("ts", np.ptp),
+                                          ips=("ip", "nunique"), devices=("device", "nunique"))
+        assert (again["n"] == 2).all() and again["span"].between(HOUR, 3 * HOUR).all()
+        assert (again["ips"] == 1).all() and (again["devices"] == 1).all()
+        # the wrong passwords fail once or twice and never get in
+        tried_only = attack[attack["user"].isin(attacked.members)]
+        assert (tried_only["failed"] == 1).all()
+        assert tried_only.groupby("user").size().between(1, 2).all()
+        assert set(tried_only["user"]) == set(attacked.members)
+        first = attack["ts"].min()
+        assert attack.loc[attack["failed"] == 1, "ts"].max() - first <= 3 * HOUR + 60
+
+
 def test_review_burst_history_less_accounts_rate_one_seller_within_a_day(mixed: World) -> None:
     bursts = [g for g in mixed.groups if g.kind == "review_burst"]
     assert len(bursts) == 2

@@ -168,3 +168,21 @@ def test_new_families_sign_up_together_on_their_laptop(mixed: World) -> None:
     per = signups.groupby("device")["ts"].agg(["size", "min", "max"])
     assert len(per) == group.info["families"] and (per["size"] == 5).all()
     assert (per["max"] - per["min"] <= 15 * 60).all()
+
+
+def test_vpn_subscribers_come_out_of_the_tool_exit_on_their_own_devices(
+        stuffing_real: World) -> None:
+    users = _lookalike(stuffing_real, "vpn_exit")
+    exit_ip = next(g.info["ip"] for g in stuffing_real.lookalikes if g.kind == "vpn_exit")
+    tool = next(g for g in stuffing_real.groups if g.info["ips"] == [exit_ip])
+    logins = stuffing_real.table("logins")
+    out = logins[logins["ip"] == exit_ip]
+    honest = out[out["user"].isin(users)]
+    assert len(users) == 20 and set(honest["user"]) == set(users)
+    assert (honest.groupby("user").size() == 2).all() and (honest["failed"] == 0).all()
+    # each on the device it used before (its own), none on the tool's fingerprints
+    own = logins[logins["user"].isin(users) & (logins["ip"] != exit_ip)]
+    assert set(zip(honest["user"], honest["device"], strict=True)) <= set(
+        zip(own["user"], own["device"], strict=True))
+    assert not honest["device"].isin(tool.info["devices"]).any()
+    assert honest["ts"].between(tool.info["day"] * DAY, (tool.info["day"] + 1) * DAY).all()
