@@ -63,8 +63,9 @@ accounts are split in halves (seed 0): the first half trains, the second is held
 
 Nothing is tuned here: all settings are defaults. Run
 ``nice -n 10 python -m benchmarks.realdata [--quick] [--datasets yelpchi bitcoin-otc ...]
-[--gnn-seeds N] [--ring-set KEY=VALUE ...]`` (``--ring-set``: a ring search setting other than
-the default, e.g. ``whole_groups=true``).
+[--gnn-seeds N] [--ring-set KEY=VALUE ...] [--detector-set KEY=VALUE ...]`` (``--ring-set``: a
+ring search setting other than the default, e.g. ``whole_groups=true``; ``--detector-set``: a GNN
+setting other than the default, e.g. ``ensemble=auto``, over ``--quick``'s).
 """
 
 from __future__ import annotations
@@ -247,15 +248,17 @@ def _xgb_scores(features: pd.DataFrame, train: pd.DataFrame) -> pd.Series:
 
 
 def _model_scores(method: str, snapshot: Snapshot, train: pd.DataFrame, quick: bool,
-                  seed: int = 0) -> pd.Series:
+                  seed: int = 0, detector: dict[str, object] | None = None) -> pd.Series:
     """Account scores of the GNN (``gnn``: :class:`gnn.detector.AccountDetector` seeded with
-    ``seed``, fast settings with ``quick``) or XGB-Graph (``xgb-graph``) trained on ``train``."""
+    ``seed``, fast settings with ``quick``, then the settings ``detector``) or XGB-Graph
+    (``xgb-graph``) trained on ``train``."""
     if method == "gnn":
         from gnn.detector import AccountDetector
 
         settings = ({"max_epochs": 8, "hidden_channels": 32, "num_neighbors": (10, 5),
                      "patience": 3} if quick else {})
-        model = AccountDetector(random_state=seed, num_threads=1, **settings)
+        model = AccountDetector(random_state=seed, num_threads=1,
+                                **{**settings, **(detector or {})})
     else:
         from gnn.baselines.xgb_graph import XGBGraph
 
@@ -415,12 +418,15 @@ def _guarded(snapshot: Snapshot, scores: pd.DataFrame, train: pd.DataFrame) -> p
 
 
 def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3,
-        rings: dict[str, object] | None = None) -> list[dict]:
+        rings: dict[str, object] | None = None,
+        detector: dict[str, object] | None = None) -> list[dict]:
     """Benchmark rows of one dataset (module docstring); ``quick`` trains the GNN briefly;
     the GNN's figures are the mean over ``gnn_seeds`` seeds (0, 1, ...; with their least and
     greatest AUPRC when more than one); on YelpChi ``ugfraud`` adds UGFraud's detectors
     (:func:`ugfraud_yelpchi`); ``rings`` are :class:`RingConfig` settings other than the
-    defaults for the ring search (both ``null`` rows)."""
+    defaults for the ring search (both ``null`` rows); ``detector`` are
+    :class:`~gnn.detector.AccountDetector` settings other than the defaults (and ``quick``'s) for
+    the GNN."""
     settings = dict(rings or {})
     started = time.perf_counter()
     snapshot, labels, truth = DATASETS[name]()
@@ -435,7 +441,8 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
     models = {}
     for method, seeds in (("gnn", range(gnn_seeds)), ("xgb-graph", range(1))):
         began = time.perf_counter()
-        draws = pd.DataFrame([_auc(test, _model_scores(method, snapshot, train, quick, seed))
+        draws = pd.DataFrame([_auc(test, _model_scores(method, snapshot, train, quick, seed,
+                                                       detector))
                               for seed in seeds])
         models.update({f"{method}_auroc": draws["auroc"].mean(),
                        f"{method}_auprc": draws["auprc"].mean(),
@@ -488,22 +495,46 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
     return rows
 
 
-def _ring_settings(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, object]:
-    """``KEY=VALUE`` items as RingConfig settings (values read as YAML), checked by building a
-    RingConfig before any work; a malformed or unknown one stops the run naming it."""
+def _key_values(parser: argparse.ArgumentParser, option: str, items: list[str]
+                ) -> dict[str, object]:
+    """``KEY=VALUE`` items of ``option`` as a dict (values read as YAML); a malformed one stops
+    the run naming it."""
     import yaml
 
     settings: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            parser.error(f"--ring-set needs KEY=VALUE, got {item!r}")
+            parser.error(f"{option} needs KEY=VALUE, got {item!r}")
         settings[key.strip()] = yaml.safe_load(value)
+    return settings
+
+
+def _ring_settings(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` items as RingConfig settings (values read as YAML), checked by building a
+    RingConfig before any work; a malformed or unknown one stops the run naming it."""
+    settings = _key_values(parser, "--ring-set", items)
     try:
         RingConfig(**settings)
     except (TypeError, ValueError) as error:
         parser.error(f"--ring-set: {error}")
     return settings
+
+
+def _detector_settings(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, object]:
+    """``KEY=VALUE`` items as :class:`~gnn.detector.AccountDetector` settings (values read as
+    YAML), checked against the ``detector`` section's typed model before any work, as a config
+    file's are; a malformed, unknown or ill-typed one stops the run naming it."""
+    from pydantic import ValidationError
+
+    from abusenet.pipeline.config import detector_model
+
+    settings = _key_values(parser, "--detector-set", items)
+    try:
+        checked = detector_model().model_validate(settings)
+    except ValidationError as error:
+        parser.error(f"--detector-set: {error}")
+    return checked.model_dump(exclude_unset=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -521,13 +552,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ring-set", action="append", default=[], metavar="KEY=VALUE",
                         help="a ring search setting other than the default (a RingConfig field; "
                              "the value read as YAML), e.g. --ring-set whole_groups=true")
+    parser.add_argument("--detector-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a GNN setting other than the default (an AccountDetector keyword; "
+                             "the value read as YAML; over --quick's), e.g. "
+                             "--detector-set ensemble=auto")
     args = parser.parse_args(argv)
     if args.gnn_seeds < 1:
         parser.error(f"--gnn-seeds must be at least 1, not {args.gnn_seeds}")
     rings = _ring_settings(parser, args.ring_set)
+    detector = _detector_settings(parser, args.detector_set)
     rows = [row for name in args.datasets
             for row in run(name, args.quick, ugfraud=not args.skip_ugfraud,
-                           gnn_seeds=args.gnn_seeds, rings=rings)]
+                           gnn_seeds=args.gnn_seeds, rings=rings, detector=detector)]
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(pd.DataFrame(rows).round(3).to_string(index=False))
 

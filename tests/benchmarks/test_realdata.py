@@ -31,3 +31,43 @@ def test_ring_settings_are_read_as_yaml() -> None:
     settings = realdata._ring_settings(argparse.ArgumentParser(),
                                        ["whole_groups=true", "max_group_size=500"])
     assert settings == {"whole_groups": True, "max_group_size": 500}
+
+
+@pytest.mark.parametrize(("item", "says"), [
+    ("ensemble", "--detector-set needs KEY=VALUE, got 'ensemble'"),
+    ("no_such_setting=1", "no_such_setting"),
+    ("ensemble=many", "--detector-set: "),
+])
+def test_detector_settings_are_checked_before_any_work(item: str, says: str,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        realdata.main(["--datasets", "cards-no-collusion", "--detector-set", item])
+    assert stopped.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+def test_detector_settings_are_read_as_yaml_and_reach_the_gnn(monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    import argparse
+
+    import gnn.detector
+
+    settings = realdata._detector_settings(argparse.ArgumentParser(),
+                                           ["ensemble=auto", "ensemble_validation=folds",
+                                            "max_epochs=5"])
+    assert settings == {"ensemble": "auto", "ensemble_validation": "folds", "max_epochs": 5}
+    built = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(**kwargs: object) -> None:
+        built.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(gnn.detector, "AccountDetector", fake)
+    with pytest.raises(Stop):
+        realdata._model_scores("gnn", None, None, quick=True, seed=2, detector=settings)
+    assert built["ensemble"] == "auto" and built["ensemble_validation"] == "folds"
+    assert built["max_epochs"] == 5 and built["hidden_channels"] == 32  # over --quick's
+    assert built["random_state"] == 2
