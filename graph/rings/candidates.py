@@ -160,7 +160,7 @@ from graph.rings.projection import (
     stack_incidences,
 )
 from graph.rings.quiet_cycles import quiet_cycles
-from graph.rings.takeovers import failed_uses, takeover_groups
+from graph.rings.takeovers import failed_uses, refused_uses, takeover_groups
 from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
 from graph.snapshot import Snapshot
 
@@ -396,10 +396,11 @@ def find_ring_candidate_table(
         time of only (:func:`graph.rings.off_routine.timed_hubs`); the off-routine fans
         (:mod:`graph.rings.off_routine`) then judge those accounts too.
     failures
-        Optional account-entity pairs with a failed attempt (``account_id, entity``:
+        Optional account-entity pairs with a failed attempt (``account_id, entity`` and
+        optionally ``entered``, whether the account got in there:
         :func:`graph.rings.takeovers.event_failures`); the takeover search
         (:mod:`graph.rings.takeovers`) then looks for accounts with a history arriving at an
-        entity with a failed attempt first.
+        entity with a failed attempt first (those that never got in there are no members).
 
     Returns
     -------
@@ -424,6 +425,8 @@ def find_ring_candidate_table(
     flows = flow_matrix(snapshot, accounts)
     failed = (failed_uses(entities.edges, accounts, entities.entities, failures)
               if failures is not None else None)
+    refused = (refused_uses(entities.edges, accounts, entities.entities, failures)
+               if failures is not None else None)
     first_seen = (account_times(snapshot, accounts, entities.edges)
                   if cfg.bursts or failed is not None else None)
     # That is all the search reads of the snapshot: its tables (a GB of ids at a million
@@ -450,7 +453,7 @@ def find_ring_candidate_table(
         del with_counterparties
         found = _search(cfg, accounts, entities, types, stacked, transfers, flows, pending,
                         account_scores, linked_components, cards, use_times, first_seen,
-                        failed)
+                        failed, refused)
     # the table is built from what the search found, with nothing else of it left
     del accounts, entities, transfers, flows
     return _candidate_table(found)
@@ -691,6 +694,7 @@ def _search(
     use_times: UseTimes | None = None,
     first_seen: tuple[np.ndarray, np.ndarray] | None = None,
     failed: np.ndarray | None = None,
+    refused: np.ndarray | None = None,
 ) -> _Described | None:
     """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
     are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
@@ -700,7 +704,8 @@ def _search(
     the pairs' event times (:func:`_describe`), ``first_seen`` each account's first and last
     event (:func:`graph.rings.bursts.account_times`; no burst search without it or with
     ``cfg.bursts`` off), ``failed`` which entity uses had a failed attempt
-    (:func:`graph.rings.takeovers.failed_uses`; None: no takeover search)."""
+    (:func:`graph.rings.takeovers.failed_uses`; None: no takeover search) and ``refused``
+    those where every attempt failed (:func:`graph.rings.takeovers.refused_uses`)."""
     n = len(accounts)
     with_counterparties = stacked.pop()
 
@@ -771,7 +776,7 @@ def _search(
     groups += [(burst.rows, "entity_burst") for burst in bursts]
     takeovers = takeover_groups(entities.edges, failed, first_seen[0], types[1],
                                 entities.entities, cfg.min_size, cfg.max_group_size,
-                                cfg.min_surprise) if failed is not None else []
+                                cfg.min_surprise, refused) if failed is not None else []
     groups += [(group.rows, "account_takeover") for group in takeovers]
     # a takeover is judged by its own test, as a burst is (its evidence, burst_surprise)
     bursts += takeovers

@@ -48,14 +48,17 @@ brings its own device and is no member (review R26: 76 of a VPN exit's 80 honest
 joined a ring of 222 when every brief arrival was one). A takeover entity without ``min_size``
 arrivals of the tool's two sides (a log naming IPs alone, a tool replaying each victim's own
 fingerprint) keeps its arrivals with a failed attempt there, the first-try successes then not
-told from honest arrivals. Brief is a day (review R23: a tool coming back to each account an
-hour later was not brief at an hour); an office's staff staying on a new NAT IP for weeks are
-not.
-A group over ``max_group_size`` (a campaign of thousands
-that the tool's one fingerprint ties together) falls back to one group per entity, each its
-first ``max_group_size`` accounts, the rest counted in its evidence (review R19: such a
-campaign was dropped). The evidence names the entities, the window of the members' arrivals and
-the failed attempts.
+told from honest arrivals. An account whose every attempt at the group's entities failed (the
+tool tried its leaked password, it held: :func:`event_failures` reads whether a failing
+account has an event there that is no failed attempt) is no member either, only counted in the
+evidence: it is an honest account the tool failed on (hreview's realistic stuffing: 318 such
+accounts beside the 64 taken over were a ring of 382). Brief is a day (review R23: a tool
+coming back to each account an hour later was not brief at an hour); an office's staff
+staying on a new NAT IP for weeks are not. A group over ``max_group_size`` members (a campaign
+of thousands that the tool's one fingerprint ties together) falls back to one group per
+entity, each its first ``max_group_size`` members, the rest counted in its evidence (review
+R19: such a campaign was dropped). The evidence names the entities, the window of the members'
+arrivals, the failed attempts and the accounts tried and never in.
 
 Failed attempts are required, not a strengthening term: without them (every established
 arrival used for at most an hour qualifying, same bar and test) each of eight honest worlds of
@@ -127,12 +130,14 @@ WINDOW_S = 86400
 
 
 def event_failures(events: Path | str, batch_rows: int = 1_000_000) -> pd.DataFrame | None:
-    """The account-entity pairs with a failed attempt, ``account_id, entity`` (``"Type:id"``,
-    distinct), from the canonical events under ``events`` (an events directory): the events
-    whose attribute holds a value its mapping declared a failed attempt (``failed:``, recorded
-    in the ingest state, :attr:`ingest.state.IngestState.failures`), ``batch_rows`` at a time;
-    ``None`` when the events declare none (the log says nothing of failed attempts). The entity
-    columns are the snapshot's (the built-in ones and those the ingest declared)."""
+    """The account-entity pairs with a failed attempt, ``account_id, entity, entered``
+    (``"Type:id"``, distinct pairs), from the canonical events under ``events`` (an events
+    directory): the events whose attribute holds a value its mapping declared a failed attempt
+    (``failed:``, recorded in the ingest state, :attr:`ingest.state.IngestState.failures`),
+    ``batch_rows`` at a time; ``entered`` says whether the account has an event there that is no
+    failed attempt (it got in there). ``None`` when the events declare none (the log says
+    nothing of failed attempts). The entity columns are the snapshot's (the built-in ones and
+    those the ingest declared)."""
     state = IngestState.load(events) if Path(events).is_dir() else IngestState()
     if not state.failures:
         return None
@@ -147,9 +152,23 @@ def event_failures(events: Path | str, batch_rows: int = 1_000_000) -> pd.DataFr
         failed = test if failed is None else failed | test
     columns = {source.column: source.node_type for source in relation_sources(state)
                if source.node_type != ACCOUNT and source.column in dataset.schema.names}
+    failing = _pairs(dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
+                                     filter=failed), columns)
+    if failing.empty:
+        return failing.assign(entered=pd.Series([], dtype=bool))
+    # the failing accounts' other events: a pair with one of them is one the account got into
+    tried = pc.cast(pa.array(failing["account_id"].unique(), pa.string()),
+                    dataset.schema.field("account_id").type)
+    other = _pairs(dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
+                                   filter=~failed & pc.field("account_id").isin(tried)), columns)
+    entered = failing.merge(other, on=["account_id", "entity"], how="left", indicator=True)
+    return failing.assign(entered=(entered["_merge"] == "both").to_numpy())
+
+
+def _pairs(scanner: ds.Scanner, columns: dict[str, str]) -> pd.DataFrame:
+    """The distinct ``account_id, entity`` pairs (``"Type:id"``; ``columns``: event column ->
+    entity type) of the events ``scanner`` reads."""
     parts: list[pd.DataFrame] = []
-    scanner = dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
-                              filter=failed)
     for batch in scanner.to_batches():
         if batch.num_rows == 0:
             continue
@@ -181,17 +200,29 @@ def failed_uses(edges: pd.DataFrame, accounts: pd.Index, entities: pd.Index,
     return np.isin(keys, failed)
 
 
+def refused_uses(edges: pd.DataFrame, accounts: pd.Index, entities: pd.Index,
+                 failures: pd.DataFrame) -> np.ndarray:
+    """Per use of ``edges`` (as :func:`failed_uses`): whether ``failures`` hold a failed
+    attempt of that account at that entity and nothing else there (``entered`` false: every
+    attempt there failed; none where ``failures`` do not say)."""
+    if "entered" not in failures.columns:
+        return np.zeros(len(edges), dtype=bool)
+    return failed_uses(edges, accounts, entities, failures[~failures["entered"].astype(bool)])
+
+
 def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.ndarray,
                     codes: np.ndarray, labels: pd.Index, min_size: int, max_group_size: int,
-                    min_surprise: float) -> list[Burst]:
+                    min_surprise: float, refused: np.ndarray | None = None) -> list[Burst]:
     """The takeover groups (module docstring) whose surprise reaches ``min_surprise`` (and 0),
     each of ``min_size..max_group_size`` accounts.
 
     ``edges`` are the account-entity uses (``row, col, first_ts, last_ts``; epoch s, ``-1``
     unknown), ``failed`` marks the uses with a failed attempt (:func:`failed_uses`),
     ``account_first`` is each account's first event (:func:`graph.rings.bursts.account_times`),
-    ``codes`` each entity's type code and ``labels`` its ``"Type:id"`` label. Each group is a
-    :class:`graph.rings.bursts.Burst` of its most surprising entity."""
+    ``codes`` each entity's type code and ``labels`` its ``"Type:id"`` label; ``refused`` marks
+    the uses where every attempt failed (:func:`refused_uses`; None: not known, every arrival
+    taken as in). Each group is a :class:`graph.rings.bursts.Burst` of its most surprising
+    entity."""
     if not failed.any():
         return []
     row = edges["row"].to_numpy(np.int64)
@@ -242,8 +273,9 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     if not keep.any():
         return []
     best = _best_cells(grids, strong, len(labels))
-    return _grouped(row[keep], col[keep], first_ts[keep], failed[keep], best, labels, tests,
-                    charge, min_size, max_group_size)
+    refused = np.zeros(len(row), dtype=bool) if refused is None else refused
+    return _grouped(row[keep], col[keep], first_ts[keep], failed[keep], refused[keep], best,
+                    labels, tests, charge, min_size, max_group_size)
 
 
 def _two_sided(row: np.ndarray, col: np.ndarray, first_ts: np.ndarray, brief: np.ndarray,
@@ -345,13 +377,14 @@ def _best_cells(grids: list[_Cells], strong: list[np.ndarray], n_entities: int) 
 
 
 def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, failed: np.ndarray,
-             best: _Best, labels: pd.Index, tests: int, charge: float, min_size: int,
-             max_group_size: int) -> list[Burst]:
-    """The brief arrivals (``row``, ``col``, arrival ``ts``, whether one ``failed`` there) on
-    takeover days as groups: the entities sharing an account are one. A group over
-    ``max_group_size`` (a campaign the tool's one fingerprint ties together) falls back to one
-    group per entity, each its first ``max_group_size`` accounts in time, the rest counted in
-    its evidence."""
+             refused: np.ndarray, best: _Best, labels: pd.Index, tests: int, charge: float,
+             min_size: int, max_group_size: int) -> list[Burst]:
+    """The brief arrivals (``row``, ``col``, arrival ``ts``, whether one ``failed`` there, or
+    every attempt there did: ``refused``) on takeover days as groups: the entities sharing an
+    account are one; its members are the accounts with an arrival not refused (the tool got
+    in), the others counted in its evidence. A group over ``max_group_size`` members (a
+    campaign the tool's one fingerprint ties together) falls back to one group per entity, each
+    its first ``max_group_size`` members in time, the rest counted in its evidence."""
     entities, at = np.unique(col, return_inverse=True)
     accounts, member = np.unique(row, return_inverse=True)
     # entities linked through the accounts qualifying at both
@@ -362,25 +395,33 @@ def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, failed: np.ndarra
     for c in range(int(component.max()) + 1):
         inside = np.flatnonzero(component == c)
         uses = np.isin(at, inside)
-        if len(np.unique(row[uses])) <= max_group_size:
-            found.append(_group(row[uses], ts[uses], failed[uses], entities[inside], best,
-                                labels, tests, charge, 0))
+        members = np.unique(row[uses & ~refused])
+        tried = len(np.unique(row[uses])) - len(members)
+        if len(members) < min_size:
+            continue
+        if len(members) <= max_group_size:
+            listed = uses & np.isin(row, members)
+            found.append(_group(row[listed], ts[listed], failed[listed], entities[inside],
+                                best, labels, tests, charge, 0, tried))
             continue
         for e in inside.tolist():
-            mine = np.flatnonzero(at == e)
+            mine = np.flatnonzero((at == e) & ~refused)
             order = mine[np.argsort(ts[mine], kind="stable")]
             _, first = np.unique(row[order], return_index=True)
+            if len(first) < min_size:
+                continue
             listed = order[np.sort(first)][:max_group_size]
+            tried = len(np.unique(row[at == e])) - len(first)
             found.append(_group(row[listed], ts[listed], failed[listed], entities[[e]], best,
-                                labels, tests, charge, len(first) - len(listed)))
+                                labels, tests, charge, len(first) - len(listed), tried))
     return [group for group in found if len(group.rows) >= min_size]
 
 
 def _group(row: np.ndarray, ts: np.ndarray, failed: np.ndarray, cols: np.ndarray, best: _Best,
-           labels: pd.Index, tests: int, charge: float, more: int) -> Burst:
+           labels: pd.Index, tests: int, charge: float, more: int, tried: int) -> Burst:
     """One takeover group: its accounts ``row`` arriving at ``ts`` at the entities ``cols``,
-    ``failed`` where one failed there; ``more`` accounts arrived there beyond those listed
-    (over ``max_group_size``)."""
+    ``failed`` where one failed there; ``more`` accounts got in there beyond those listed
+    (over ``max_group_size``), ``tried`` more arrived there and never got in."""
     rows = np.unique(row)
     failing = len(np.unique(row[failed]))
     order = cols[np.argsort(best.log_chance[cols], kind="stable")]
@@ -395,7 +436,10 @@ def _group(row: np.ndarray, ts: np.ndarray, failed: np.ndarray, cols: np.ndarray
         f"{', '.join(str(labels[e]) for e in order[:10])}"
         + (f" and {len(order) - 10} more" if len(order) > 10 else "")
         + (f"; {more} more such accounts arrived there (over max_group_size, not listed)"
-           if more else ""),
+           if more else "")
+        + (f"; {tried} more accounts arrived there on those days and never got in (every "
+           f"attempt failed: the tool tried them, their password held; not members)"
+           if tried else ""),
         *[f"TakeoverChance:{labels[e]}: {int(best.x[e])} of its {int(best.k[e])} arrivals of "
           f"accounts with a history within one day failed first and left, where its type's "
           f"entities allow {best.p[e]:.1%} (chance {10.0 ** best.log_chance[e]:.1e}; {tests} "

@@ -11,6 +11,7 @@ from graph.rings.takeovers import (
     BRIEF_USE_S,
     event_failures,
     failed_uses,
+    refused_uses,
     takeover_groups,
 )
 from ingest.state import IngestState
@@ -61,23 +62,27 @@ class _Log:
             self.uses.append((a, entity, t, t + int(stay_s),
                               bool(self.rng.random() < failing)))
 
-    def arrive_tool(self, accounts: np.ndarray, day: float, hours: float, failing: float,
-                    ip: str = "IP:tool", device: str = "Device:toolfp") -> None:
+    def arrive_tool(self, accounts: np.ndarray, day: float, hours: float,
+                    failing: float | np.ndarray, ip: str = "IP:tool",
+                    device: str = "Device:toolfp") -> None:
         """``accounts`` worked by a tool within ``hours`` of ``day``: each login through its
-        ``ip`` and ``device`` at once, a share ``failing`` with a failed attempt there."""
+        ``ip`` and ``device`` at once, a share ``failing`` with a failed attempt there (or
+        those ``failing`` marks)."""
         sides = [self.entity(ip), self.entity(device)]
-        for a in accounts.tolist():
+        marked = np.broadcast_to(failing, len(accounts)) if np.ndim(failing) else None
+        for i, a in enumerate(accounts.tolist()):
             t = START + int(day * DAY + self.rng.uniform(0, hours * 3600))
-            fails = bool(self.rng.random() < failing)
+            fails = bool(marked[i] if marked is not None else self.rng.random() < failing)
             self.uses += [(a, side, t, t + 120, fails) for side in sides]
 
-    def groups(self, min_size: int = 3) -> list:
+    def groups(self, min_size: int = 3, refused: np.ndarray | None = None) -> list:
+        """The takeover groups of the log (``refused``: the uses where every attempt failed)."""
         row, col, first, last, failed = (np.array(c) for c in zip(*self.uses, strict=True))
         uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
         codes = np.array([0 if label.startswith("Device") else 1 for label in self.labels])
         account_first = np.full(self.n, START, dtype=np.int64)
         return takeover_groups(uses, failed, account_first, codes, pd.Index(self.labels),
-                               min_size, 1000, 2.0)
+                               min_size, 1000, 2.0, refused)
 
 
 def test_stuffing_from_a_tool_ip_and_device_is_one_group():
@@ -266,20 +271,21 @@ def test_event_failures_read_the_attempts_the_mapping_declared_failed(tmp_path):
     events = tmp_path / "events"
     events.mkdir()
     table = pa.table({
-        "account_id": ["a", "a", "b", "c", "c", "d"],
-        "ts": pd.to_datetime([T0] * 6),
-        "event_type": ["login"] * 6,
-        "device_id": ["d1", "d1", None, "d2", "d3", "d4"],
-        "ip": ["i1", "i1", "i2", None, "i3", "i4"],
-        "result": [1.0, 1.0, 2.0, 0.0, None, 3.0],
+        "account_id": ["a", "a", "b", "c", "c", "d", "b", "a"],
+        "ts": pd.to_datetime([T0] * 8),
+        "event_type": ["login"] * 6 + ["login", "order"],
+        "device_id": ["d1", "d1", None, "d2", "d3", "d4", "d5", None],
+        "ip": ["i1", "i1", "i2", None, "i3", "i4", "i2", "i9"],
+        "result": [1.0, 1.0, 2.0, 0.0, None, 3.0, 0.0, None],
     })
     pq.write_table(table, events / "part.parquet")
     # no declaration: the log says nothing of failed attempts
     assert event_failures(events) is None
     IngestState(attributes={"result": "float"}, failures={"result": [1.0, 2.0]}).save(events)
     found = event_failures(events)
-    assert sorted(map(tuple, found[["account_id", "entity"]].to_numpy().tolist())) == [
-        ("a", "Device:d1"), ("a", "IP:i1"), ("b", "IP:i2")]
+    # b got in at i2 after failing there; a failed at d1 / i1 and got in nowhere there
+    assert sorted(map(tuple, found[["account_id", "entity", "entered"]].to_numpy().tolist())) == [
+        ("a", "Device:d1", False), ("a", "IP:i1", False), ("b", "IP:i2", True)]
 
 
 def test_failed_uses_mark_the_uses_with_a_failed_attempt():
@@ -361,3 +367,38 @@ def test_a_tool_coming_back_to_each_account_hours_later_is_still_brief():
     log = _Log()
     log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0, stay_s=3 * 3600)
     assert len(log.groups()) == 1
+
+
+def test_accounts_the_tool_never_got_into_are_counted_not_members():
+    # the tool's wrong passwords fail and never get in (every attempt there refused): those
+    # accounts' passwords held, they are honest; the first-try successes are the group
+    log = _Log()
+    victims = np.arange(0, 200, 2)
+    log.arrive_tool(victims, 30, 3, failing=0.85)
+    failed = np.array([f for *_, f in log.uses])
+    found = log.groups(refused=failed)
+    taken = sorted({a for a, c, _, _, f in log.uses
+                    if not f and log.labels[c] == "IP:tool"})
+    assert [sorted(g.rows.tolist()) for g in found] == [taken]
+    assert f"{len(victims) - len(taken)} more accounts arrived there on those days and never " \
+           "got in" in found[0].evidence[0]
+    # failing at one of the tool's IPs and fingerprints, then in at another pair: a member
+    log = _Log()
+    log.arrive_tool(victims, 30, 3, failing=1.0)
+    log.arrive_tool(np.concatenate([victims[:40], np.arange(201, 320, 2)]), 30, 3,
+                    failing=np.arange(100) >= 40, ip="IP:tool2", device="Device:toolfp2")
+    failed = np.array([f for *_, f in log.uses])
+    assert [sorted(g.rows.tolist()) for g in log.groups(refused=failed)] == [
+        victims[:40].tolist()]
+
+
+def test_refused_uses_are_the_failing_pairs_never_entered():
+    uses = pd.DataFrame({"row": [0, 0, 1, 2], "col": [0, 1, 1, 0]})
+    failures = pd.DataFrame({"account_id": ["a", "a", "b"],
+                             "entity": ["IP:i1", "Device:d1", "IP:i1"],
+                             "entered": [True, False, False]})
+    accounts, entities = pd.Index(["a", "b", "c"]), pd.Index(["Device:d1", "IP:i1"])
+    assert refused_uses(uses, accounts, entities, failures).tolist() == [True, False, True,
+                                                                         False]
+    # failures that do not say whether the account got in: none refused
+    assert not refused_uses(uses, accounts, entities, failures.drop(columns="entered")).any()
