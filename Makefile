@@ -54,9 +54,9 @@ test: venv neo4j browser
 	@rc=0; $(BIN)/python -m pytest -m "not slow" -n $(TEST_WORKERS) $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
-## test-all: the slow tests too
+## test-all: the slow tests too, on the same workers
 test-all: venv neo4j browser
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## demo: start the local Neo4j, generate a dataset and run the whole job with write-back
 demo: venv neo4j-start
