@@ -87,6 +87,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
 
+from graph.rings.activity import account_activity
 from graph.rings.bursts import Burst, account_times, entity_bursts
 from graph.rings.communities import (
     bridge_parts,
@@ -138,7 +139,6 @@ from graph.rings.one_shot import one_shot_fans
 from graph.rings.pairs import (
     HOUSEHOLD_MAX,
     UseTimes,
-    account_activity,
     co_user_pair_counts,
     coincidence_log_chance,
     episode_log_chance,
@@ -757,7 +757,8 @@ def _search(
     if account_scores is not None:
         strong = projection.multiply(projection >= cfg.min_edge_weight) + flows + flows.T
         groups += _scored_groups(groups, strong.tocsr(), accounts, account_scores, cfg)
-    places = _place_users(entities, types, cfg)
+    activity = account_activity(entities.edges, n)
+    places = _place_users(entities, types, cfg, activity)
     groups += [(core, "group_core")
                for core in big_group_cores([rows for rows, _ in groups], entities, types,
                                            localities, cfg, places)]
@@ -787,7 +788,7 @@ def _search(
     del projection, linked, groups
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
                      localities, flow_evidence, cash_outs, judged, use_times,
-                     _union_rows(merged, unions), bursts, places=places)
+                     _union_rows(merged, unions), bursts, places=places, activity=activity)
 
 
 #: The kinds of group a search of shared entities finds, split by :func:`_pieces_at_bridges`.
@@ -961,15 +962,19 @@ def _entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.nd
     return np.asarray(picked.multiply(at).sum(axis=1)).ravel()
 
 
-def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg: RingConfig
-                 ) -> PlaceUsers:
+def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg: RingConfig,
+                 activity: tuple[np.ndarray, np.ndarray] | None = None) -> PlaceUsers:
     """The accounts that can be a place's users and the entities that can be places
-    (:func:`graph.rings.places.place_users`; ``types``: :func:`entity_type_codes`)."""
+    (:func:`graph.rings.places.place_users`; ``types``: :func:`entity_type_codes`;
+    ``activity``: each account's first and last use,
+    :func:`graph.rings.activity.account_activity`, worked out here when None)."""
     type_names, codes = types
     place_type = np.isin(np.asarray(type_names, dtype=object),
                          np.asarray(cfg.place_types, dtype=object))
+    if activity is None:
+        activity = account_activity(entities.edges, entities.matrix.shape[0])
     return place_users(entities.edges, entities.matrix,
-                       place_type[codes] if len(codes) else np.zeros(0, dtype=bool),
+                       place_type[codes] if len(codes) else np.zeros(0, dtype=bool), activity,
                        cfg.place_life_s, cfg.place_min_users, cfg.whole_group_arrival_s)
 
 
@@ -1157,6 +1162,7 @@ def _describe(
     bursts: list[Burst] | None = None,
     keep_all: bool = False,
     places: PlaceUsers | None = None,
+    activity: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Described | None:
     """The evidence and structure features of the merged groups (``localities``:
     :func:`locality_scales`), what :func:`_candidate_table` makes the candidates table of;
@@ -1179,7 +1185,8 @@ def _describe(
     its evidence first, has them all in its core and its test's surprise as
     ``burst_surprise`` (it is one of ``judged`` too). ``keep_all`` keeps every group, whatever
     its surprise (:func:`describe_groups`). ``places``: the snapshot's places and their
-    living users (:func:`_place_users`; worked out here when None).
+    living users (:func:`_place_users`); ``activity``: each account's first and last use
+    (:func:`graph.rings.activity.account_activity`); both worked out here when None.
     """
     if not groups:
         return None
@@ -1236,8 +1243,10 @@ def _describe(
     type_names, codes = types
     kinds = type_kinds(type_names, cfg.place_types)
     home = _home_kinds(membership, localities, type_names, cfg)
+    if activity is None:
+        activity = account_activity(entities.edges, n)
     if places is None:
-        places = _place_users(entities, types, cfg)
+        places = _place_users(entities, types, cfg, activity)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
                              cfg, home, places)
     # transfer links beyond a spanning tree, counted against what the members' numbers of
@@ -1287,7 +1296,6 @@ def _describe(
                                     anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
     # the money's timing judged within its accounts' lives (their devices, IPs and cards)
-    activity = account_activity(entities.edges, n)
     money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
                              cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan,
                              cash_outs, Lives.of_activity(*activity), cfg.flow_chain_amounts)

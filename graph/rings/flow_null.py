@@ -146,7 +146,7 @@ class Lives:
     @classmethod
     def of_activity(cls, first: np.ndarray, last: np.ndarray) -> Lives:
         """From per-row first and last activity times (epoch s), ``first > last`` where a row
-        has none (as :func:`graph.rings.pairs.account_activity` gives them)."""
+        has none (as :func:`graph.rings.activity.account_activity` gives them)."""
         first, last = np.asarray(first), np.asarray(last)
         none = first > last
         return cls(np.where(none, -np.inf, first.astype(np.float64)),

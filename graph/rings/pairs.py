@@ -351,20 +351,6 @@ def event_use_times(events: Path | str, batch_rows: int = 1_000_000) -> UseTimes
     return read
 
 
-def account_activity(edges: pd.DataFrame, n_accounts: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per account row: its first and last time of use (epoch seconds) over ``edges`` (``row,
-    first_ts, last_ts``, one row per use, ``-1`` unknown), for :func:`episode_log_chance`'s
-    ``active``; an account without a known time gets the int64 maximum and minimum."""
-    first = np.full(n_accounts, np.iinfo(np.int64).max)
-    last = np.full(n_accounts, np.iinfo(np.int64).min)
-    begun = edges["first_ts"].to_numpy(np.int64)
-    known = begun >= 0
-    rows = edges["row"].to_numpy(np.int64)[known]
-    np.minimum.at(first, rows, begun[known])
-    np.maximum.at(last, rows, edges["last_ts"].to_numpy(np.int64)[known])
-    return first, last
-
-
 def episode_log_chance(
     use_times: UseTimes, accounts: pd.Index, entities: pd.Index, a: np.ndarray, b: np.ndarray,
     shared: sp.csr_matrix, window_s: float, scales: int = WINDOW_SCALES,
@@ -394,11 +380,11 @@ def episode_log_chance(
     The moves go only to days both accounts used what they share (the pair's calendar: the
     days of each account's uses of what it shares with any account, as ``use_times`` reads
     them, and of ``active``'s first and last times, epoch seconds per row of ``accounts``,
-    e.g. :func:`account_activity`; the days both have), in calendar order: where the calendar
-    holds at most ``2 shift_days + 1`` days, to every other day of it once, else
-    ``shift_days`` calendar days each way. Two independent accounts using a device on the
-    same few days (a visit, paydays, weekends: a common outside schedule) meet on most of
-    them; moved to days neither used it they never met, and such meetings looked rare
+    e.g. :func:`graph.rings.activity.account_activity`; the days both have), in calendar
+    order: where the calendar holds at most ``2 shift_days + 1`` days, to every other day of
+    it once, else ``shift_days`` calendar days each way. Two independent accounts using a
+    device on the same few days (a visit, paydays, weekends: a common outside schedule) meet
+    on most of them; moved to days neither used it they never met, and such meetings looked rare
     (review R6, session 18: 84-100 % of pairs active on the same 4-5 evenings spread over the
     month at log10 chance <= -2, 4.4-6.6 % when within one week); moved among their common
     days they meet as often. Their days of other activity are not in the calendar: with 20

@@ -55,6 +55,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graph.rings.activity import spans, use_bounds
+
 
 @dataclass(frozen=True)
 class PlaceUsers:
@@ -87,45 +89,35 @@ class PlaceUsers:
 
 
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
-                life_s: float, min_users: int, settle_s: float) -> PlaceUsers:
+                activity: tuple[np.ndarray, np.ndarray], life_s: float, min_users: int,
+                settle_s: float) -> PlaceUsers:
     """The living accounts and the places (module docstring) of an account x entity graph:
     ``edges`` its uses (``row, col, first_ts, last_ts``; ``-1`` unknown, never a life),
     ``uses`` its incidence, ``place_type`` per entity column whether its type is a place
-    type, ``life_s`` the life span in seconds, ``min_users`` the fewest living users of a
-    place, ``settle_s`` how long after the log's first use an account first seen is fresh."""
+    type, ``activity`` each account's first and last use
+    (:func:`graph.rings.activity.account_activity` of ``edges``), ``life_s`` the life span in
+    seconds, ``min_users`` the fewest living users of a place, ``settle_s`` how long after the
+    log's first use an account first seen is fresh."""
     n_accounts, n_entities = uses.shape
     begun = edges["first_ts"].to_numpy(np.int64)
     ended = edges["last_ts"].to_numpy(np.int64)
-    binary = (uses > 0).astype(np.float64).tocsr()
-    owner = binary @ (binary.getnnz(axis=0) == 1).astype(np.float64) > 0
-    first, last = _bounds(edges["row"].to_numpy(np.int64), begun, ended, n_accounts)
-    living = owner & (last - first >= life_s)
-    entity_first, entity_last = _bounds(edges["col"].to_numpy(np.int64), begun, ended,
-                                        n_entities)
-    lasting = np.asarray(place_type, dtype=bool) & (entity_last - entity_first >= life_s)
-    living_users = binary.T @ living.astype(np.float64)
-    seen = np.isfinite(first)
-    start = first[seen].min() if seen.any() else 0.0
     rows, cols = edges["row"].to_numpy(np.int64), edges["col"].to_numpy(np.int64)
-    kept = ((begun >= 0) & (ended - begun >= life_s) & np.asarray(place_type, dtype=bool)[cols]
-            & (binary.getnnz(axis=0) == 1)[cols])
+    binary = (uses > 0).astype(np.float64).tocsr()
+    alone = binary.getnnz(axis=0) == 1
+    owner = binary @ alone.astype(np.float64) > 0
+    first, last = activity
+    living = owner & (spans(first, last) >= life_s)
+    place_type = np.asarray(place_type, dtype=bool)
+    lasting = place_type & (spans(*use_bounds(cols, begun, ended, n_entities)) >= life_s)
+    living_users = binary.T @ living.astype(np.float64)
+    seen = first <= last
+    start = first[seen].min() if seen.any() else 0
+    kept = (begun >= 0) & (ended - begun >= life_s) & place_type[cols] & alone[cols]
     homed = np.zeros(n_accounts, dtype=bool)
     homed[rows[kept]] = True
     return PlaceUsers(living, lasting & (living_users >= min_users),
-                      np.where(seen, first, -1.0).astype(np.int64),
+                      np.where(seen, first, -1).astype(np.int64),
                       seen & (first - start >= settle_s), living & homed)
-
-
-def _bounds(owner: np.ndarray, begun: np.ndarray, ended: np.ndarray, n: int
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Per owner ``0 .. n - 1``: its first and last known use (uses with ``begun``,
-    ``ended``; ``-1`` unknown), as floats; inf and -inf for one without a known use."""
-    known = begun >= 0
-    first = np.full(n, np.inf)
-    last = np.full(n, -np.inf)
-    np.minimum.at(first, owner[known], begun[known].astype(np.float64))
-    np.maximum.at(last, owner[known], np.maximum(ended, begun)[known].astype(np.float64))
-    return first, last
 
 
 def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,

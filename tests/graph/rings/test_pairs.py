@@ -10,7 +10,6 @@ import scipy.sparse as sp
 from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.pairs import (
-    account_activity,
     co_user_pair_counts,
     coincidence_log_chance,
     episode_log_chance,
@@ -577,14 +576,6 @@ def test_independent_accounts_with_a_common_schedule_and_lives_of_their_own_are_
         active=(seconds.min(axis=1), seconds.max(axis=1))).log_chance
     assert (chance <= -2).mean() <= 0.01
     assert (chance <= -3).mean() <= 0.002
-
-
-def test_account_activity_is_each_account_s_first_and_last_known_use():
-    table = pd.DataFrame({"row": [0, 0, 2, 2], "first_ts": [50, 10, -1, 7],
-                          "last_ts": [60, 20, -1, 9]})
-    first, last = account_activity(table, 3)
-    assert first.tolist()[0::2] == [10, 7] and last.tolist()[0::2] == [60, 9]
-    assert first[1] == np.iinfo(np.int64).max and last[1] == np.iinfo(np.int64).min
 
 
 def test_no_pair_is_a_household_s_where_nothing_ties_accounts():

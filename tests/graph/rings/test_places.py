@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from graph.rings.activity import account_activity
 from graph.rings.places import PlaceUsers, place_explained, place_users
 
 DAY = 86400
@@ -24,7 +25,8 @@ def test_living_accounts_are_active_over_the_life_span_and_own_an_entity() -> No
         (3, 0, 5 * DAY, 5 * DAY), (3, 2, -1, -1),
     ], (4, 5))
     place_type = np.array([True, True, False, False, False])
-    users = place_users(edges, matrix, place_type, 14 * DAY, 1, 2 * DAY)
+    users = place_users(edges, matrix, place_type, account_activity(edges, 4), 14 * DAY, 1,
+                        2 * DAY)
     assert users.living.tolist() == [True, False, False, False]
     # account 0's own card is no home: only a device or IP of its own used over the life is
     assert not users.homed.any()
@@ -35,12 +37,14 @@ def test_living_accounts_are_active_over_the_life_span_and_own_an_entity() -> No
     # or a card, is not
     assert users.places.tolist() == [True, False, False, False, False]
     # ... and none with fewer living users than asked for
-    assert not place_users(edges, matrix, place_type, 14 * DAY, 2, 2 * DAY).places.any()
+    assert not place_users(edges, matrix, place_type, account_activity(edges, 4), 14 * DAY, 2,
+                           2 * DAY).places.any()
 
 
 def test_uses_without_times_give_no_life() -> None:
     edges, matrix = _uses([(0, 0, -1, -1), (0, 1, -1, -1)], (1, 2))
-    users = place_users(edges, matrix, np.array([True, False]), 0.0, 1, 0.0)
+    users = place_users(edges, matrix, np.array([True, False]), account_activity(edges, 1), 0.0,
+                        1, 0.0)
     assert not users.living.any() and not users.places.any() and not users.fresh.any()
     assert users.first.tolist() == [-1]
 
@@ -75,6 +79,19 @@ def test_a_home_is_a_place_type_entity_of_one_s_own_used_over_the_life() -> None
         (1, 1, 0, 0), (1, 2, 20 * DAY, 20 * DAY),
         (2, 2, 0, 20 * DAY),
     ], (3, 3))
-    users = place_users(edges, matrix, np.array([True, True, True]), 14 * DAY, 1, 2 * DAY)
+    users = place_users(edges, matrix, np.array([True, True, True]), account_activity(edges, 3),
+                        14 * DAY, 1, 2 * DAY)
     assert users.living.tolist() == [True, True, False]
     assert users.homed.tolist() == [True, False, False]
+
+
+def test_lives_are_the_accounts_activity_passed_in() -> None:
+    # account 0's uses here span one day; the activity the search read (its uses elsewhere
+    # too, e.g. of counterparties' entities) spans 20 days: that is its life
+    edges, matrix = _uses([(0, 0, 0, DAY), (0, 1, 0, 0), (1, 0, 20 * DAY, 20 * DAY)], (2, 2))
+    place_type = np.array([True, False])
+    short = place_users(edges, matrix, place_type, account_activity(edges, 2), 14 * DAY, 1, 0.0)
+    long = place_users(edges, matrix, place_type,
+                       (np.array([0, 20 * DAY]), np.array([20 * DAY, 20 * DAY])), 14 * DAY, 1,
+                       0.0)
+    assert short.living.tolist() == [False, False] and long.living.tolist() == [True, False]
