@@ -77,9 +77,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,7 @@ from graph.rings.projection import (
     stack_incidences,
 )
 from graph.rings.quiet_cycles import quiet_cycles
-from graph.rings.takeovers import failed_uses, refused_uses, takeover_groups
+from graph.rings.takeovers import failed_uses, takeover_groups
 from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
 from graph.snapshot import Snapshot
 
@@ -335,6 +336,7 @@ def find_ring_candidates(
     use_times: UseTimes | None = None,
     transfer_times: TransferTimes | None = None,
     failures: pd.DataFrame | None = None,
+    entered: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> list[RingCandidate]:
     """The candidate rings of ``snapshot`` as :class:`RingCandidate` objects: the rows of
     :func:`find_ring_candidate_table` (same parameters), sorted by ring id.
@@ -346,7 +348,7 @@ def find_ring_candidates(
     """
     return candidates_from_table(find_ring_candidate_table(
         snapshot, config, events, account_scores, linked_components, use_times, transfer_times,
-        failures))
+        failures, entered))
 
 
 def find_ring_candidate_table(
@@ -358,6 +360,7 @@ def find_ring_candidate_table(
     use_times: UseTimes | None = None,
     transfer_times: TransferTimes | None = None,
     failures: pd.DataFrame | None = None,
+    entered: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> pa.Table:
     """Find candidate rings in ``snapshot``, without labels unless account scores are given,
     as a table of :data:`CANDIDATE_SCHEMA` (one row per candidate, built column by column:
@@ -396,11 +399,14 @@ def find_ring_candidate_table(
         time of only (:func:`graph.rings.off_routine.timed_hubs`); the off-routine fans
         (:mod:`graph.rings.off_routine`) then judge those accounts too.
     failures
-        Optional account-entity pairs with a failed attempt (``account_id, entity`` and
-        optionally ``entered``, whether the account got in there:
+        Optional account-entity pairs with a failed attempt (``account_id, entity``:
         :func:`graph.rings.takeovers.event_failures`); the takeover search
         (:mod:`graph.rings.takeovers`) then looks for accounts with a history arriving at an
-        entity with a failed attempt first (those that never got in there are no members).
+        entity with a failed attempt first.
+    entered
+        Optional: whether the account of each such pair (``account_id, entity``) got in there
+        too (:func:`graph.rings.takeovers.entered_pairs` of the events), asked of the takeover
+        candidates only; those that never did are no members (without it every one is).
 
     Returns
     -------
@@ -425,8 +431,8 @@ def find_ring_candidate_table(
     flows = flow_matrix(snapshot, accounts)
     failed = (failed_uses(entities.edges, accounts, entities.entities, failures)
               if failures is not None else None)
-    refused = (refused_uses(entities.edges, accounts, entities.entities, failures)
-               if failures is not None else None)
+    got_in = (partial(_entered_uses, entered, accounts, entities.entities)
+              if failures is not None and entered is not None else None)
     first_seen = (account_times(snapshot, accounts, entities.edges)
                   if cfg.bursts or failed is not None else None)
     # That is all the search reads of the snapshot: its tables (a GB of ids at a million
@@ -453,7 +459,7 @@ def find_ring_candidate_table(
         del with_counterparties
         found = _search(cfg, accounts, entities, types, stacked, transfers, flows, pending,
                         account_scores, linked_components, cards, use_times, first_seen,
-                        failed, refused)
+                        failed, got_in)
     # the table is built from what the search found, with nothing else of it left
     del accounts, entities, transfers, flows
     return _candidate_table(found)
@@ -694,7 +700,7 @@ def _search(
     use_times: UseTimes | None = None,
     first_seen: tuple[np.ndarray, np.ndarray] | None = None,
     failed: np.ndarray | None = None,
-    refused: np.ndarray | None = None,
+    entered: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> _Described | None:
     """:func:`find_ring_candidate_table` up to its table, once the lockstep and flow searches
     are started (``pending``: :func:`lockstep_then_flows`); ``types`` are the entity types
@@ -704,8 +710,8 @@ def _search(
     the pairs' event times (:func:`_describe`), ``first_seen`` each account's first and last
     event (:func:`graph.rings.bursts.account_times`; no burst search without it or with
     ``cfg.bursts`` off), ``failed`` which entity uses had a failed attempt
-    (:func:`graph.rings.takeovers.failed_uses`; None: no takeover search) and ``refused``
-    those where every attempt failed (:func:`graph.rings.takeovers.refused_uses`)."""
+    (:func:`graph.rings.takeovers.failed_uses`; None: no takeover search) and ``entered``
+    whether the account of such a use (rows, columns) got in there too (None: not known)."""
     n = len(accounts)
     with_counterparties = stacked.pop()
 
@@ -777,7 +783,7 @@ def _search(
     groups += [(burst.rows, "entity_burst") for burst in bursts]
     takeovers = takeover_groups(entities.edges, failed, first_seen[0], types[1],
                                 entities.entities, cfg.min_size, cfg.max_group_size,
-                                cfg.min_surprise, refused) if failed is not None else []
+                                cfg.min_surprise, entered) if failed is not None else []
     groups += [(group.rows, "account_takeover") for group in takeovers]
     # a takeover is judged by its own test, as a burst is (its evidence, burst_surprise)
     bursts += takeovers
@@ -789,6 +795,14 @@ def _search(
     return _describe(merged, accounts, entities, types, links, flows, transfers, cfg,
                      localities, flow_evidence, cash_outs, judged, use_times,
                      _union_rows(merged, unions), bursts, places=places, activity=activity)
+
+
+def _entered_uses(entered: Callable[[pd.DataFrame], np.ndarray], accounts: pd.Index,
+                  entities: pd.Index, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``entered`` (of ``account_id, entity`` pairs) asked of the uses ``rows``, ``cols`` (rows
+    of ``accounts``, columns of ``entities``)."""
+    return entered(pd.DataFrame({"account_id": accounts[rows].astype(str),
+                                 "entity": entities[cols].astype(str)}))
 
 
 #: The kinds of group a search of shared entities finds, split by :func:`_pieces_at_bridges`.

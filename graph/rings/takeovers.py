@@ -38,22 +38,25 @@ gating on the failing arrivals alone reported 18-35 groups of honest accounts).
 The takeover entities sharing an account are one group (a tool's IPs and devices, each
 attempt from one of each), judged by its most surprising entity. Its members are the
 established arrivals of their takeover days used for at most :data:`BRIEF_USE_S` that came
-with the tool's *other side* at once: within :data:`AT_ONCE_S` the account also made such a
-brief arrival at an entity of another type a login carries (a type with a failed attempt in
-the log: the IP and the device fingerprint, not a seller), with a failed attempt there or not
-(a real tool's right passwords get in at the first try: review R22, where the members were the
-failing accounts alone, whose passwords held, and the 51 taken over were missed). An honest
-account arriving that day at an exit the tool shares (a commercial VPN's, a university NAT)
-brings its own device and is no member (review R26: 76 of a VPN exit's 80 honest subscribers
-joined a ring of 222 when every brief arrival was one). A takeover entity without ``min_size``
-arrivals of the tool's two sides (a log naming IPs alone, a tool replaying each victim's own
-fingerprint) keeps its arrivals with a failed attempt there, the first-try successes then not
-told from honest arrivals. An account whose every attempt at the group's entities failed (the
-tool tried its leaked password, it held: :func:`event_failures` reads whether a failing
-account has an event there that is no failed attempt) is no member either, only counted in the
-evidence: it is an honest account the tool failed on (hreview's realistic stuffing: 318 such
-accounts beside the 64 taken over were a ring of 382). Brief is a day (review R23: a tool
-coming back to each account an hour later was not brief at an hour); an office's staff
+with the tool's *other side* at once, failing or not: within :data:`AT_ONCE_S` the account also
+made such a brief arrival at an entity of the other type a login carries (a type with a failed
+attempt in the log: the IP and the device fingerprint, not a seller) that at least
+``min_size`` of these arrivals share (a real tool's right passwords get in at the first try:
+review R22, where the members were the failing accounts alone, whose passwords held, and the
+51 taken over were missed). An honest account arriving that day at an exit the tool shares (a
+commercial VPN's, a university NAT) brings its own device, or a private window's fingerprint
+of its own, and is no member (reviews R26 / R27: 76 of a VPN exit's 80 honest subscribers
+joined a ring of 222 when every brief arrival was one, 35 private-browsing ones when any new
+fingerprint was a second side). A log whose failed attempts name one type only (IPs alone)
+keeps the failing arrivals instead (honest accounts mistyping at a tool's shared exit are then
+members: review R28 measured 15 of 80 subscribers, where the tool replayed its victims' own
+fingerprints in a log with both). An account whose every attempt there failed (the tool tried
+its leaked password, it held: :func:`entered_pairs` reads, for the candidates only, whether a
+failing account has an event there that is no failed attempt) is no member either, unless it
+got in at once through another IP and fingerprint both new to it (the tool's next pair), only
+counted in the evidence: an honest account the tool failed on (hreview's realistic stuffing:
+318 such accounts beside the 64 taken over were a ring of 382). Brief is a day (review R23: a
+tool coming back to each account an hour later was not brief at an hour); an office's staff
 staying on a new NAT IP for weeks are not. A group over ``max_group_size`` members (a campaign
 of thousands that the tool's one fingerprint ties together) falls back to one group per
 entity, each its first ``max_group_size`` members, the rest counted in its evidence (review
@@ -82,8 +85,10 @@ honest accounts arrive at every day (a residential proxy pool's exit also used b
 customers) has a campaign day that holds too few of its arrivals (its other entities may
 still show it). In a short log (a week's export) a carrier IP's forced-reset day can hold half
 its arrivals and read as a takeover. A tool that logs in with each victim's own fingerprint
-(stolen with the password), or a log without one of the two sides, has only its failing
-arrivals reported: the accounts it got into at the first try are missed.
+(stolen with the password; antidetect browsers import them) in a log naming both sides is not
+seen at all (review R28: its arrivals are not told from honest ones at the IP), nor is one
+drawing a fresh fingerprint for every victim; in a log naming IPs alone the accounts a tool
+got into at the first try are missed.
 Honest look-alikes it keeps out: a conference or hotel Wi-Fi, an office's new NAT IP, a
 carrier's re-numbering (established arrivals that mostly succeed, and stay on the entity), a
 password-reset wave after a breach notice (failures on the accounts' own devices and IPs, not
@@ -97,6 +102,7 @@ failing first on one PC are a group of 7 at 1e-13).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,14 +136,44 @@ WINDOW_S = 86400
 
 
 def event_failures(events: Path | str, batch_rows: int = 1_000_000) -> pd.DataFrame | None:
-    """The account-entity pairs with a failed attempt, ``account_id, entity, entered``
-    (``"Type:id"``, distinct pairs), from the canonical events under ``events`` (an events
-    directory): the events whose attribute holds a value its mapping declared a failed attempt
-    (``failed:``, recorded in the ingest state, :attr:`ingest.state.IngestState.failures`),
-    ``batch_rows`` at a time; ``entered`` says whether the account has an event there that is no
-    failed attempt (it got in there). ``None`` when the events declare none (the log says
-    nothing of failed attempts). The entity columns are the snapshot's (the built-in ones and
-    those the ingest declared)."""
+    """The account-entity pairs with a failed attempt, ``account_id, entity`` (``"Type:id"``,
+    distinct), from the canonical events under ``events`` (an events directory): the events
+    whose attribute holds a value its mapping declared a failed attempt (``failed:``, recorded
+    in the ingest state, :attr:`ingest.state.IngestState.failures`), ``batch_rows`` at a time;
+    ``None`` when the events declare none (the log says nothing of failed attempts). The entity
+    columns are the snapshot's (the built-in ones and those the ingest declared)."""
+    found = _declared(events)
+    if found is None:
+        return None
+    dataset, failed, columns = found
+    return _pairs(dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
+                                  filter=failed), columns)
+
+
+def entered_pairs(events: Path | str, pairs: pd.DataFrame,
+                  batch_rows: int = 1_000_000) -> np.ndarray:
+    """Per row of ``pairs`` (``account_id, entity``: account-entity pairs with a failed
+    attempt, :func:`event_failures`): whether the account has an event there under ``events``
+    that is no failed attempt (it got in there). One scan of the events of ``pairs``' accounts
+    (a takeover search asks for its few candidates' pairs only)."""
+    found = _declared(events)
+    if found is None or pairs.empty:
+        return np.ones(len(pairs), dtype=bool)
+    dataset, failed, columns = found
+    accounts = pc.cast(pa.array(pairs["account_id"].astype(str).unique(), pa.string()),
+                       dataset.schema.field("account_id").type)
+    other = _pairs(dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
+                                   filter=~failed & pc.field("account_id").isin(accounts)),
+                   columns)
+    keys = pairs[["account_id", "entity"]].astype(str)
+    return keys.merge(other.assign(entered=True), on=["account_id", "entity"],
+                      how="left")["entered"].notna().to_numpy()
+
+
+def _declared(events: Path | str) -> tuple[ds.Dataset, pc.Expression, dict[str, str]] | None:
+    """The events under ``events`` as a dataset, the filter of their failed attempts and the
+    entity columns (event column -> entity type); None when the events declare no failed
+    attempt."""
     state = IngestState.load(events) if Path(events).is_dir() else IngestState()
     if not state.failures:
         return None
@@ -152,17 +188,7 @@ def event_failures(events: Path | str, batch_rows: int = 1_000_000) -> pd.DataFr
         failed = test if failed is None else failed | test
     columns = {source.column: source.node_type for source in relation_sources(state)
                if source.node_type != ACCOUNT and source.column in dataset.schema.names}
-    failing = _pairs(dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
-                                     filter=failed), columns)
-    if failing.empty:
-        return failing.assign(entered=pd.Series([], dtype=bool))
-    # the failing accounts' other events: a pair with one of them is one the account got into
-    tried = pc.cast(pa.array(failing["account_id"].unique(), pa.string()),
-                    dataset.schema.field("account_id").type)
-    other = _pairs(dataset.scanner(columns=["account_id", *columns], batch_size=batch_rows,
-                                   filter=~failed & pc.field("account_id").isin(tried)), columns)
-    entered = failing.merge(other, on=["account_id", "entity"], how="left", indicator=True)
-    return failing.assign(entered=(entered["_merge"] == "both").to_numpy())
+    return dataset, failed, columns
 
 
 def _pairs(scanner: ds.Scanner, columns: dict[str, str]) -> pd.DataFrame:
@@ -200,28 +226,21 @@ def failed_uses(edges: pd.DataFrame, accounts: pd.Index, entities: pd.Index,
     return np.isin(keys, failed)
 
 
-def refused_uses(edges: pd.DataFrame, accounts: pd.Index, entities: pd.Index,
-                 failures: pd.DataFrame) -> np.ndarray:
-    """Per use of ``edges`` (as :func:`failed_uses`): whether ``failures`` hold a failed
-    attempt of that account at that entity and nothing else there (``entered`` false: every
-    attempt there failed; none where ``failures`` do not say)."""
-    if "entered" not in failures.columns:
-        return np.zeros(len(edges), dtype=bool)
-    return failed_uses(edges, accounts, entities, failures[~failures["entered"].astype(bool)])
-
-
 def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.ndarray,
                     codes: np.ndarray, labels: pd.Index, min_size: int, max_group_size: int,
-                    min_surprise: float, refused: np.ndarray | None = None) -> list[Burst]:
+                    min_surprise: float,
+                    entered: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                    ) -> list[Burst]:
     """The takeover groups (module docstring) whose surprise reaches ``min_surprise`` (and 0),
     each of ``min_size..max_group_size`` accounts.
 
     ``edges`` are the account-entity uses (``row, col, first_ts, last_ts``; epoch s, ``-1``
     unknown), ``failed`` marks the uses with a failed attempt (:func:`failed_uses`),
     ``account_first`` is each account's first event (:func:`graph.rings.bursts.account_times`),
-    ``codes`` each entity's type code and ``labels`` its ``"Type:id"`` label; ``refused`` marks
-    the uses where every attempt failed (:func:`refused_uses`; None: not known, every arrival
-    taken as in). Each group is a :class:`graph.rings.bursts.Burst` of its most surprising
+    ``codes`` each entity's type code and ``labels`` its ``"Type:id"`` label; ``entered`` says
+    of uses with a failed attempt (their rows and columns) whether the account got in there
+    too (:func:`entered_pairs`; None: not known, every arrival taken as in), asked of the
+    candidates' uses only. Each group is a :class:`graph.rings.bursts.Burst` of its most surprising
     entity."""
     if not failed.any():
         return []
@@ -264,38 +283,69 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     if not keep.any():
         return []
     # the members: the arrivals that came with the tool's other side at once (honest accounts
-    # arriving that day at an exit the tool shares bring their own device: review R26); an
-    # entity without min_size such arrivals (a log naming one side only, a tool replaying its
-    # victims' own fingerprints) keeps its failing ones
-    sided = keep & _two_sided(row, col, first_ts, brief, failed, codes, keep)
-    at_entity = np.bincount(col[sided], minlength=len(labels))
-    keep = sided | (keep & failed & (at_entity < min_size)[col])
+    # arriving that day at an exit the tool shares bring their own device, or a private
+    # window's fingerprint of their own: reviews R26, R27); a log naming one side only keeps
+    # the failing arrivals
+    sides = _login_types(codes, col, failed)
+    keep &= (_two_sided(row, col, first_ts, brief, sides, codes, keep, min_size)
+             if sides.sum() >= 2 else failed)
     if not keep.any():
         return []
+    # refused there but in at once through another IP and fingerprint both new to it (the
+    # tool's next pair; an owner's own phone through a new carrier IP is one side): taken over
+    refused = np.zeros(len(row), dtype=bool)
+    if entered is not None:
+        asked = failed & brief & sides[codes[col]] & np.isin(row, row[keep & failed])
+        refused[asked] = ~entered(row[asked], col[asked])
+    got_in = brief & ~refused & sides[codes[col]]
+    one, other = _at_once(row, first_ts, got_in, got_in)
+    pair = np.zeros(len(row), dtype=bool)
+    pair[one[codes[col[one]] != codes[col[other]]]] = True
+    tried, _ = _at_once(row, first_ts, keep & refused, pair)
+    refused[tried] = False
     best = _best_cells(grids, strong, len(labels))
-    refused = np.zeros(len(row), dtype=bool) if refused is None else refused
     return _grouped(row[keep], col[keep], first_ts[keep], failed[keep], refused[keep], best,
                     labels, tests, charge, min_size, max_group_size)
 
 
-def _two_sided(row: np.ndarray, col: np.ndarray, first_ts: np.ndarray, brief: np.ndarray,
-               failed: np.ndarray, codes: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """Per use: whether it is ``chosen`` and its account made, within :data:`AT_ONCE_S` of it,
-    a ``brief`` arrival at an entity of another type that a login carries (a type with a
-    ``failed`` use anywhere in the log: an IP and a device fingerprint, not a seller)."""
+def _login_types(codes: np.ndarray, col: np.ndarray, failed: np.ndarray) -> np.ndarray:
+    """Per entity type code: whether a login carries it (a ``failed`` use of that type anywhere
+    in the log: an IP and a device fingerprint, not a seller)."""
     sides = np.zeros(int(codes.max(initial=0)) + 1, dtype=bool)
     sides[np.unique(codes[col[failed]])] = True
-    if sides.sum() < 2:
-        return np.zeros(len(row), dtype=bool)
-    code = codes[col]
-    candidates = np.flatnonzero(chosen & sides[code])
-    other = np.flatnonzero(brief & sides[code] & np.isin(row, row[candidates]))
+    return sides
+
+
+def _at_once(row: np.ndarray, first_ts: np.ndarray, at: np.ndarray,
+             near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of uses (indices), one of ``at`` and one of ``near`` (masks), of one account
+    and first used within :data:`AT_ONCE_S` of each other."""
+    candidates, other = np.flatnonzero(at), np.flatnonzero(near)
+    other = other[np.isin(row[other], row[candidates])]
     pairs = pd.DataFrame({"row": row[candidates], "at": candidates}).merge(
-        pd.DataFrame({"row": row[other], "with": other}), on="row")
-    at, with_ = pairs["at"].to_numpy(), pairs["with"].to_numpy()
-    near = (code[at] != code[with_]) & (np.abs(first_ts[at] - first_ts[with_]) <= AT_ONCE_S)
+        pd.DataFrame({"row": row[other], "near": other}), on="row")
+    first, second = pairs["at"].to_numpy(), pairs["near"].to_numpy()
+    close = np.abs(first_ts[first] - first_ts[second]) <= AT_ONCE_S
+    return first[close], second[close]
+
+
+def _two_sided(row: np.ndarray, col: np.ndarray, first_ts: np.ndarray, brief: np.ndarray,
+               sides: np.ndarray, codes: np.ndarray, chosen: np.ndarray,
+               min_size: int) -> np.ndarray:
+    """Per use: whether it is ``chosen`` and its account made, within :data:`AT_ONCE_S` of it,
+    a ``brief`` arrival at an entity of another type a login carries (``sides``, per type
+    code) where at least ``min_size`` chosen accounts did so (the tool's other side, not a
+    fingerprint of one account's own)."""
+    code = codes[col]
+    at, with_ = _at_once(row, first_ts, chosen & sides[code], brief & sides[code])
+    other = code[at] != code[with_]
+    at, with_ = at[other], with_[other]
+    # the other sides that at least min_size of the chosen accounts share
+    counts = pd.DataFrame({"side": col[with_], "account": row[with_]}).drop_duplicates()[
+        "side"].value_counts()
+    shared = counts.index[counts >= min_size].to_numpy()
     sided = np.zeros(len(row), dtype=bool)
-    sided[at[near]] = True
+    sided[at[np.isin(col[with_], shared)]] = True
     return sided
 
 

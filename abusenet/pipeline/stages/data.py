@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +152,8 @@ def candidates_stage(
     snapshot times at their ends only (:func:`graph.rings.off_routine.event_transfer_times`),
     so their off-routine fans are judged transfer by transfer, and the failed attempts the
     mapping declared (:func:`graph.rings.takeovers.event_failures`) for the takeover search
-    (``rings.takeovers``; without the events or a declaration there is none).
+    (``rings.takeovers``; without the events or a declaration there is none), and whether its
+    candidates got in where they failed (:func:`graph.rings.takeovers.entered_pairs`).
     ``over_max_size`` counts the candidates of more than ``max_size`` (``rings.max_size``)
     accounts (communities and dense blocks judged whole, up to ``rings.max_group_size``): the
     run summary says it.
@@ -165,7 +167,7 @@ def candidates_stage(
     from graph.rings.candidates import find_ring_candidate_table
     from graph.rings.off_routine import event_transfer_times
     from graph.rings.pairs import event_use_times
-    from graph.rings.takeovers import event_failures
+    from graph.rings.takeovers import entered_pairs, event_failures
     from graph.snapshot import ACCOUNT, read_snapshot
 
     read_events = events is not None and events.exists()
@@ -183,7 +185,8 @@ def candidates_stage(
         read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
         use_times=event_use_times(events) if read_events else None,
         transfer_times=event_transfer_times(events) if read_events else None,
-        failures=event_failures(events) if read_events and rings.takeovers else None)
+        failures=event_failures(events) if read_events and rings.takeovers else None,
+        entered=partial(entered_pairs, events) if read_events and rings.takeovers else None)
     write_candidates(candidates, out / CANDIDATES)
     whole = int(pc.sum(pc.greater(pc.list_value_length(candidates["members"]),
                                   rings.max_size)).as_py() or 0)

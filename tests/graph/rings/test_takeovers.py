@@ -9,9 +9,9 @@ from graph.rings.config import RingConfig
 from graph.rings.takeovers import (
     AGE_S,
     BRIEF_USE_S,
+    entered_pairs,
     event_failures,
     failed_uses,
-    refused_uses,
     takeover_groups,
 )
 from ingest.state import IngestState
@@ -64,25 +64,32 @@ class _Log:
 
     def arrive_tool(self, accounts: np.ndarray, day: float, hours: float,
                     failing: float | np.ndarray, ip: str = "IP:tool",
-                    device: str = "Device:toolfp") -> None:
+                    device: str = "Device:toolfp", stay_s: float = 120) -> None:
         """``accounts`` worked by a tool within ``hours`` of ``day``: each login through its
         ``ip`` and ``device`` at once, a share ``failing`` with a failed attempt there (or
-        those ``failing`` marks)."""
+        those ``failing`` marks), each using them ``stay_s``."""
         sides = [self.entity(ip), self.entity(device)]
         marked = np.broadcast_to(failing, len(accounts)) if np.ndim(failing) else None
         for i, a in enumerate(accounts.tolist()):
             t = START + int(day * DAY + self.rng.uniform(0, hours * 3600))
             fails = bool(marked[i] if marked is not None else self.rng.random() < failing)
-            self.uses += [(a, side, t, t + 120, fails) for side in sides]
+            self.uses += [(a, side, t, t + int(stay_s), fails) for side in sides]
 
-    def groups(self, min_size: int = 3, refused: np.ndarray | None = None) -> list:
-        """The takeover groups of the log (``refused``: the uses where every attempt failed)."""
+    def groups(self, min_size: int = 3, refused: bool = False) -> list:
+        """The takeover groups of the log (``refused``: a use with a failed attempt is one
+        where every attempt failed, the account never got in there)."""
         row, col, first, last, failed = (np.array(c) for c in zip(*self.uses, strict=True))
         uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
         codes = np.array([0 if label.startswith("Device") else 1 for label in self.labels])
         account_first = np.full(self.n, START, dtype=np.int64)
         return takeover_groups(uses, failed, account_first, codes, pd.Index(self.labels),
-                               min_size, 1000, 2.0, refused)
+                               min_size, 1000, 2.0, self.got_in if refused else None)
+
+    def got_in(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Whether each account got in at each entity: a use without a failed attempt."""
+        failing = {(a, c) for a, c, _, _, f in self.uses if f}
+        return np.array([(a, c) not in failing for a, c in zip(rows.tolist(), cols.tolist(),
+                                                                strict=True)], dtype=bool)
 
 
 def test_stuffing_from_a_tool_ip_and_device_is_one_group():
@@ -102,11 +109,11 @@ def test_stuffing_from_a_tool_ip_and_device_is_one_group():
 
 def test_a_tool_ip_used_in_three_campaigns_is_found_on_each_day():
     log = _Log()
-    tool = log.entity("IP:tool")
+    tool, fingerprint = log.entity("IP:tool"), log.entity("Device:toolfp")
     for campaign, day in enumerate((20, 35, 50)):
         for a in range(20 * campaign, 20 * campaign + 20):
             t = START + day * DAY + int(log.rng.uniform(0, 3 * 3600))
-            log.uses.append((a, tool, t, t + 120, True))
+            log.uses += [(a, tool, t, t + 120, True), (a, fingerprint, t, t + 120, True)]
     found = log.groups()
     assert [len(g.rows) for g in found] == [60]
 
@@ -117,14 +124,14 @@ def test_a_loyalty_tablet_whose_customers_mostly_succeed_is_no_takeover(failing)
     # business day; unused to it, a quarter (or 40 %) mistype first: far above the type's
     # rate, but most get in at once
     log = _Log()
-    log.arrive("Device:tablet", np.arange(150), 36, 8, failing=failing)
+    log.arrive_tool(np.arange(150), 36, 8, failing, ip="IP:store", device="Device:tablet")
     assert log.groups() == []
 
 
 def test_the_same_tablet_with_most_attempts_failing_is_one():
     # the effect bar is what tells the tablet from a tool: at 90 % failing it is reported
     log = _Log()
-    log.arrive("Device:tablet", np.arange(150), 36, 8, failing=0.9)
+    log.arrive_tool(np.arange(150), 36, 8, 0.9, ip="IP:store", device="Device:tablet")
     assert len(log.groups()) == 1
 
 
@@ -193,7 +200,7 @@ def test_honest_arrivals_at_new_entities_are_no_takeovers(lookalike):
     assert log.groups() == []
     # the same log with a tool's 40 victims still finds them, and them alone
     victims = np.arange(0, 80, 2)
-    log.arrive("IP:tool", victims, 60, 3, failing=1.0)
+    log.arrive_tool(victims, 60, 3, failing=1.0)
     found = log.groups()
     assert [sorted(g.rows.tolist()) for g in found] == [victims.tolist()]
 
@@ -209,7 +216,7 @@ def test_an_office_ip_every_one_fails_on_first_but_stays_on_is_no_takeover():
 def test_new_accounts_failing_on_a_device_are_not_takeovers():
     # the accounts' first event is their arrival: no history of their own
     log = _Log()
-    log.arrive("Device:shared", np.arange(60), 30, 2, failing=1.0)
+    log.arrive_tool(np.arange(60), 30, 2, failing=1.0)
     row, col, first, last, failed = (np.array(c) for c in zip(*log.uses, strict=True))
     uses = pd.DataFrame({"row": row, "col": col, "first_ts": first, "last_ts": last})
     codes = np.array([0 if label.startswith("Device") else 1 for label in log.labels])
@@ -231,7 +238,7 @@ def test_no_failed_attempt_no_takeover():
 
 def test_a_use_longer_than_brief_does_not_qualify():
     log = _Log()
-    log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0, stay_s=BRIEF_USE_S + 60)
+    log.arrive_tool(np.arange(60), 30, 3, failing=1.0, stay_s=BRIEF_USE_S + 60)
     assert log.groups() == []
 
 
@@ -257,13 +264,14 @@ def test_a_help_desk_over_weeks_is_no_takeover_but_the_same_in_one_day_is():
     # failing first: judged per day it is no tool; 40 of them within one day would be
     log = _Log()
     customers = np.arange(40)
-    desk = log.entity("IP:desk")
+    desk, pc = log.entity("IP:desk"), log.entity("Device:deskpc")
     for a in customers.tolist():
         t = START + int(log.rng.uniform(10, 80) * DAY)
-        log.uses.append((a, desk, t, t + 300, bool(log.rng.random() < 0.8)))
+        fails = bool(log.rng.random() < 0.8)
+        log.uses += [(a, desk, t, t + 300, fails), (a, pc, t, t + 300, fails)]
     assert log.groups() == []
     log = _Log()
-    log.arrive("IP:desk", customers, 40, 6, failing=0.8)
+    log.arrive_tool(customers, 40, 6, 0.8, ip="IP:desk", device="Device:deskpc")
     assert len(log.groups()) == 1
 
 
@@ -271,21 +279,20 @@ def test_event_failures_read_the_attempts_the_mapping_declared_failed(tmp_path):
     events = tmp_path / "events"
     events.mkdir()
     table = pa.table({
-        "account_id": ["a", "a", "b", "c", "c", "d", "b", "a"],
-        "ts": pd.to_datetime([T0] * 8),
-        "event_type": ["login"] * 6 + ["login", "order"],
-        "device_id": ["d1", "d1", None, "d2", "d3", "d4", "d5", None],
-        "ip": ["i1", "i1", "i2", None, "i3", "i4", "i2", "i9"],
-        "result": [1.0, 1.0, 2.0, 0.0, None, 3.0, 0.0, None],
+        "account_id": ["a", "a", "b", "c", "c", "d"],
+        "ts": pd.to_datetime([T0] * 6),
+        "event_type": ["login"] * 6,
+        "device_id": ["d1", "d1", None, "d2", "d3", "d4"],
+        "ip": ["i1", "i1", "i2", None, "i3", "i4"],
+        "result": [1.0, 1.0, 2.0, 0.0, None, 3.0],
     })
     pq.write_table(table, events / "part.parquet")
     # no declaration: the log says nothing of failed attempts
     assert event_failures(events) is None
     IngestState(attributes={"result": "float"}, failures={"result": [1.0, 2.0]}).save(events)
     found = event_failures(events)
-    # b got in at i2 after failing there; a failed at d1 / i1 and got in nowhere there
-    assert sorted(map(tuple, found[["account_id", "entity", "entered"]].to_numpy().tolist())) == [
-        ("a", "Device:d1", False), ("a", "IP:i1", False), ("b", "IP:i2", True)]
+    assert sorted(map(tuple, found[["account_id", "entity"]].to_numpy().tolist())) == [
+        ("a", "Device:d1"), ("a", "IP:i1"), ("b", "IP:i2")]
 
 
 def test_failed_uses_mark_the_uses_with_a_failed_attempt():
@@ -334,28 +341,43 @@ def test_the_accounts_the_tool_got_in_at_the_first_try_are_members_too():
 
 
 @pytest.mark.parametrize("honest", [30, 90])
-def test_honest_arrivals_at_an_exit_the_tool_shares_are_not_members(honest):
+@pytest.mark.parametrize("private", [False, True])
+def test_honest_arrivals_at_an_exit_the_tool_shares_are_not_members(honest, private):
     # review R26: the tool works through a VPN exit new that day (its own fingerprint, 90 %
     # failing); honest subscribers come out of the same exit that day on their own devices
-    # (sessions up to half an hour, 3 % mistyping): the tool's victims alone are members
+    # (sessions up to half an hour, 3 % mistyping), or in a private window whose fingerprint is
+    # new and theirs alone (review R27): the tool's victims alone are members
     log = _Log(accounts=600)
     victims = np.arange(100)
     log.arrive_tool(victims, 30, 3.6, failing=0.9, ip="IP:vpnexit")
     exit_ip = log.labels.index("IP:vpnexit")
     for a in range(300, 300 + honest):
         t = START + int((30 + log.rng.uniform(0, 0.5)) * DAY)
-        log.uses.append((a, exit_ip, t, t + 1800, bool(log.rng.random() < 0.03)))
+        fails = bool(log.rng.random() < 0.03)
+        log.uses.append((a, exit_ip, t, t + 1800, fails))
+        if private:
+            log.uses.append((a, log.entity(f"Device:private{a}"), t, t + 1800, fails))
     found = log.groups()
     assert [sorted(g.rows.tolist()) for g in found] == [victims.tolist()]
 
 
-def test_a_tool_replaying_its_victims_own_fingerprints_keeps_its_failing_arrivals():
+def test_a_tool_replaying_its_victims_own_fingerprints_is_not_found():
     # the tool's logins carry each victim's own fingerprint (no second side new to them): its
-    # IP keeps the arrivals with a failed attempt, the first-try successes are not told from
-    # honest accounts arriving there
+    # arrivals at the IP, failing or not, are not told from honest accounts arriving there on
+    # their own devices (review R28: the failing ones were members, with the honest who
+    # mistyped there, or not, as three new fingerprints at the IP happened to say)
     log = _Log()
-    victims = np.arange(0, 200, 2)
-    log.arrive("IP:tool", victims, 30, 3, failing=0.85)
+    log.arrive("IP:tool", np.arange(0, 200, 2), 30, 3, failing=0.85)
+    assert log.groups() == []
+
+
+def test_a_log_naming_one_side_keeps_the_failing_arrivals():
+    # the log's failures are on IPs alone (no device fingerprint in its logins): a takeover
+    # IP keeps its arrivals with a failed attempt
+    log = _Log()
+    log.uses = [(a, c, first, last, f and log.labels[c].startswith("IP"))
+                for a, c, first, last, f in log.uses]
+    log.arrive("IP:tool", np.arange(0, 200, 2), 30, 3, failing=0.85)
     failing = sorted({a for a, c, _, _, f in log.uses if f and log.labels[c] == "IP:tool"})
     found = log.groups()
     assert [sorted(g.rows.tolist()) for g in found] == [failing]
@@ -365,7 +387,7 @@ def test_a_tool_replaying_its_victims_own_fingerprints_keeps_its_failing_arrival
 def test_a_tool_coming_back_to_each_account_hours_later_is_still_brief():
     # review R23: the tool logs in again on the same IP 1-3 h later
     log = _Log()
-    log.arrive("IP:tool", np.arange(60), 30, 3, failing=1.0, stay_s=3 * 3600)
+    log.arrive_tool(np.arange(60), 30, 3, failing=1.0, stay_s=3 * 3600)
     assert len(log.groups()) == 1
 
 
@@ -375,8 +397,7 @@ def test_accounts_the_tool_never_got_into_are_counted_not_members():
     log = _Log()
     victims = np.arange(0, 200, 2)
     log.arrive_tool(victims, 30, 3, failing=0.85)
-    failed = np.array([f for *_, f in log.uses])
-    found = log.groups(refused=failed)
+    found = log.groups(refused=True)
     taken = sorted({a for a, c, _, _, f in log.uses
                     if not f and log.labels[c] == "IP:tool"})
     assert [sorted(g.rows.tolist()) for g in found] == [taken]
@@ -387,18 +408,41 @@ def test_accounts_the_tool_never_got_into_are_counted_not_members():
     log.arrive_tool(victims, 30, 3, failing=1.0)
     log.arrive_tool(np.concatenate([victims[:40], np.arange(201, 320, 2)]), 30, 3,
                     failing=np.arange(100) >= 40, ip="IP:tool2", device="Device:toolfp2")
-    failed = np.array([f for *_, f in log.uses])
-    assert [sorted(g.rows.tolist()) for g in log.groups(refused=failed)] == [
+    assert [sorted(g.rows.tolist()) for g in log.groups(refused=True)] == [
         victims[:40].tolist()]
 
 
-def test_refused_uses_are_the_failing_pairs_never_entered():
-    uses = pd.DataFrame({"row": [0, 0, 1, 2], "col": [0, 1, 1, 0]})
-    failures = pd.DataFrame({"account_id": ["a", "a", "b"],
-                             "entity": ["IP:i1", "Device:d1", "IP:i1"],
-                             "entered": [True, False, False]})
-    accounts, entities = pd.Index(["a", "b", "c"]), pd.Index(["Device:d1", "IP:i1"])
-    assert refused_uses(uses, accounts, entities, failures).tolist() == [True, False, True,
-                                                                         False]
-    # failures that do not say whether the account got in: none refused
-    assert not refused_uses(uses, accounts, entities, failures.drop(columns="entered")).any()
+def test_an_account_refused_at_the_tool_and_in_at_once_elsewhere_is_a_member():
+    # the tool fails at its IP and fingerprint, then gets in 40 s later through a proxy IP and
+    # a fingerprint used once (no takeover entity): taken over all the same
+    log = _Log()
+    victims = np.arange(0, 200, 2)
+    log.arrive_tool(victims, 30, 3, failing=1.0)
+    tool = log.labels.index("IP:tool")
+    for a, _, t, _, _ in [u for u in log.uses if u[1] == tool][:40]:
+        log.uses += [(a, log.entity(f"IP:proxy{a}"), t + 40, t + 40, False),
+                     (a, log.entity(f"Device:once{a}"), t + 40, t + 40, False)]
+    found = log.groups(refused=True)
+    assert [sorted(g.rows.tolist()) for g in found] == [victims[:40].tolist()]
+
+
+def test_entered_pairs_say_where_a_failing_account_got_in(tmp_path):
+    events = tmp_path / "events"
+    events.mkdir()
+    table = pa.table({
+        "account_id": ["a", "a", "b", "b", "c", "a"],
+        "ts": pd.to_datetime([T0] * 6),
+        "event_type": ["login"] * 5 + ["order"],
+        "device_id": ["d1", "d1", None, "d5", "d2", None],
+        "ip": ["i1", "i1", "i2", "i2", "i3", "i9"],
+        "result": [1.0, 1.0, 2.0, 0.0, 1.0, None],
+    })
+    pq.write_table(table, events / "part.parquet")
+    IngestState(attributes={"result": "float"}, failures={"result": [1.0, 2.0]}).save(events)
+    pairs = event_failures(events)
+    # b got in at i2 after failing there; a failed at d1 / i1 and got in nowhere there (its
+    # order was through i9); c failed at i3 and d2 only
+    got_in = dict(zip(pairs["account_id"] + "@" + pairs["entity"],
+                      entered_pairs(events, pairs).tolist(), strict=True))
+    assert got_in == {"a@Device:d1": False, "a@IP:i1": False, "b@IP:i2": True,
+                      "c@Device:d2": False, "c@IP:i3": False}
