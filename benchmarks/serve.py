@@ -3,14 +3,15 @@
 Open loop: each single event is sent at its due time (``--rate`` per second, by a pool of
 ``--clients`` threads), so a slow answer does not slow the offered load; latency is counted
 from the due time (``*_ms``: what a caller waits, queueing included) and from the send
-(``service_*_ms``). Bounded: ``--seconds`` of singles (at most ``--singles`` events), then
-``--batches`` batches of 100 sent one after the other (all made before the first is sent, so
-the batches' events/s is the service's, not the event generator's). Prints p50 / p95 / p99, the
-sustained events/s, the service's time per phase and collector pauses during the singles (from
-its ``/metrics``) with the mean events per applied group, its RSS, CPU seconds and CPU
-milliseconds an event (singles, batches; for each also the event loop's part: HTTP, JSON,
-validation), its start-up seconds (with ``--start``), and beside
-them the batch `abusenet score` cost per event of the run when it has one.
+(``service_*_ms``; ``sent_late_*_ms``: how late this generator sent it, its own share).
+Bounded: ``--seconds`` of singles (at most ``--singles`` events), then ``--batches`` batches
+of 100 sent one after the other (all made before the first is sent, so the batches' events/s
+is the service's, not the event generator's). Prints p50 / p95 / p99, the sustained events/s,
+the service's time per phase and collector pauses during the singles (from its ``/metrics``)
+with the mean events per applied group, its RSS, CPU seconds and CPU milliseconds an event
+(singles, batches; for each also the event loop's part: HTTP, JSON, validation) beside this
+generator's own (it shares the machine's cores), its start-up seconds (with ``--start``), and
+beside them the batch `abusenet score` cost per event of the run when it has one.
 
     python -m benchmarks.serve --run OUT --start [--rate 200] [--seconds 60] [--batches 20]
     python -m benchmarks.serve --world DIR --accounts 1000000 --start ...
@@ -249,6 +250,7 @@ def single_phase(client: httpx.Client, traffic: Traffic, tag: str, rate: float,
     """Single events at ``rate`` per second for ``seconds`` (open loop); latency figures."""
     waited: list[float] = []
     served: list[float] = []
+    late: list[float] = []
     failed = 0
     lock = threading.Lock()
     count = min(limit, int(rate * seconds))
@@ -265,6 +267,7 @@ def single_phase(client: httpx.Client, traffic: Traffic, tag: str, rate: float,
         with lock:
             waited.append(done - due)
             served.append(done - sent)
+            late.append(sent - due)
             failed += not ok
 
     with ThreadPoolExecutor(clients) as pool:
@@ -272,7 +275,8 @@ def single_phase(client: httpx.Client, traffic: Traffic, tag: str, rate: float,
     elapsed = time.perf_counter() - began
     return {"requests": count, "failed": failed, "offered_per_s": rate,
             "events_per_s": round(count / elapsed, 1), **percentiles(waited),
-            **{f"service_{k}": v for k, v in percentiles(served).items()}}
+            **{f"service_{k}": v for k, v in percentiles(served).items()},
+            **{f"sent_late_{k}": v for k, v in percentiles(late).items()}}
 
 
 def main() -> None:
@@ -324,16 +328,18 @@ def main() -> None:
                           headers={"Authorization": f"Bearer {args.token}"})
     try:
         cpu_before, loop_before = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
+        own_before = time.process_time()
         single = single_phase(client, traffic, tag, args.rate, args.seconds, args.singles,
                               args.clients)
         cpu_single, loop_single = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
+        own_single = time.process_time()
         exposition = client.get("/metrics").text
         single_phases = phases(exposition)
         batch: list[float] = []
         # made before the clock starts: events/s is the service's, not this generator's
         batches = [[traffic.event(100 * b + k, f"{tag}b") for k in range(100)]
                    for b in range(args.batches)]
-        began = time.perf_counter()
+        began, own_batches = time.perf_counter(), time.process_time()
         for events in batches:
             sent = time.perf_counter()
             client.post("/v1/events", json={"events": events}).raise_for_status()
@@ -342,6 +348,7 @@ def main() -> None:
                 break
         batch_rate = 100 * len(batch) / (time.perf_counter() - began)
         cpu_batch, loop_batch = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
+        own_batch = time.process_time() - own_batches
         rss = rss_mb(args.pid)
     finally:
         client.close()
@@ -380,6 +387,11 @@ def main() -> None:
         "batch_100": {"requests": len(batch), "events_per_s": round(batch_rate, 1),
                       **percentiles(batch)},
         "service_cpu_s": cpu,
+        # this load generator's own CPU (it shares the machine's cores with the service)
+        "generator_cpu_ms_per_event": {
+            "single": (round(1000 * (own_single - own_before) / single["requests"], 3)
+                       if single["requests"] else None),
+            "batch": round(1000 * own_batch / max(100 * len(batch), 1), 3)},
         "rss_mb": rss,
         "load_average": os.getloadavg(),
         "batch_score_seconds_per_event": (None if seconds is None

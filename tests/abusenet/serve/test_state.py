@@ -260,6 +260,39 @@ def test_views_through_kept_hub_accounts_equal_those_gathered(run_dir, monkeypat
     assert kept[asked.index("hub_a")]["ring"]["ring_id"] == state.rings["ring_id"][0]
 
 
+@pytest.mark.slow  # a load, a reload and two batches' views twice
+def test_hubs_kept_at_start_answer_as_gathered_at_the_view(run_dir, monkeypatch):
+    """:meth:`GraphState.keep_hubs` (at load and after a reload) keeps the views' hub entities
+    (here every entity with 2 edges or more) before any view reads them; the views after
+    events on them answer as gathering the accounts at the view does."""
+    import abusenet.serve.state as serve_state
+    from abusenet.serve.state import GraphState
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+    from graph.snapshot import ACCOUNT
+
+    monkeypatch.setattr(serve_state, "HUB_ACCOUNTS", 2)
+    state = GraphState.load(run_dir)
+    kept_at_start = sum(state._hub_accounts._count.values())
+    assert kept_at_start > 2
+    ids = state.nodes[ACCOUNT].ids
+    old_device = state.nodes["Device"].ids[0]
+    validator = EventValidator(canonical_mapping(state.ingest_state))
+    asked = [*ids[:30], "hub_a", ids[9], "nobody"]
+    for batch in range(2):
+        if batch:
+            state.reload_model()
+            assert sum(state._hub_accounts._count.values()) >= kept_at_start
+        events = [{"event_id": f"k{batch}-{i}", "account_id": a, "ts": "2025-01-20T10:00:00Z",
+                   "event_type": "login", "device_id": old_device}
+                  for i, a in enumerate(("hub_a", ids[10 + batch], ids[20 + batch]))]
+        state.apply(validator.check(events).events)
+        monkeypatch.setattr(serve_state, "HUB_ACCOUNTS", 2)
+        kept = state.account_views(asked)
+        monkeypatch.setattr(serve_state, "HUB_ACCOUNTS", 1 << 40)
+        assert kept == state.account_views(asked)
+        monkeypatch.setattr(serve_state, "HUB_ACCOUNTS", 2)
+
+
 @pytest.mark.slow  # three loads (~5 s)
 def test_the_input_cache_budget_changes_no_score(run_dir):
     """``--input-cache-rows`` trades memory for CPU only: a budget of a few rows (every read
