@@ -70,6 +70,11 @@ tablet, an office's new NAT IP, a carrier's re-numbering, a password-reset wave,
 a reset wave at a new office IP) gave a group of about 720 honest accounts (the base
 population's one-off visits to carrier and café IPs are all such arrivals), and the planted
 stuffing was not found; with them none of the eight gave a group and both plantings were.
+Nor are the tool's two sides at once a signal without them (session 26: qualifying the arrivals
+at an IP and a fingerprint both new, within the hour, the second side shared): it finds a
+verified-list campaign (193 of 200) but reports the loyalty tablet whole (148 of 150 customers
+on a store's new tablet through its new IP in one day, each once: the same shape), and a
+store's promotion day likewise (150 of 150).
 
 What the rule uses and the evasion it opens: it needs the log's failed attempts (a mapping
 that does not name them gives no search), so an attacker with a working credential list
