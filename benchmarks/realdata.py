@@ -521,15 +521,24 @@ def _ring_settings(parser: argparse.ArgumentParser, items: list[str]) -> dict[st
     return settings
 
 
+#: The GNN settings the benchmark sets itself, which ``--detector-set`` may not name.
+BENCHMARK_SETS = {"random_state": "the seeds of --gnn-seeds", "num_threads": "one thread"}
+
+
 def _detector_settings(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, object]:
     """``KEY=VALUE`` items as :class:`~gnn.detector.AccountDetector` settings (values read as
     YAML), checked against the ``detector`` section's typed model before any work, as a config
-    file's are; a malformed, unknown or ill-typed one stops the run naming it."""
+    file's are; a malformed, unknown or ill-typed one, or one the benchmark sets itself
+    (:data:`BENCHMARK_SETS`), stops the run naming it."""
     from pydantic import ValidationError
 
     from abusenet.pipeline.config import detector_model
 
     settings = _key_values(parser, "--detector-set", items)
+    own = sorted(set(settings) & set(BENCHMARK_SETS))
+    if own:
+        parser.error(f"--detector-set: {', '.join(own)} set by the benchmark itself "
+                     f"({'; '.join(BENCHMARK_SETS[k] for k in own)})")
     try:
         checked = detector_model().model_validate(settings)
     except ValidationError as error:

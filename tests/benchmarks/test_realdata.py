@@ -37,6 +37,8 @@ def test_ring_settings_are_read_as_yaml() -> None:
     ("ensemble", "--detector-set needs KEY=VALUE, got 'ensemble'"),
     ("no_such_setting=1", "no_such_setting"),
     ("ensemble=many", "--detector-set: "),
+    ("random_state=5", "--detector-set: random_state set by the benchmark itself"),
+    ("num_threads=2", "--detector-set: num_threads set by the benchmark itself"),
 ])
 def test_detector_settings_are_checked_before_any_work(item: str, says: str,
                                                        capsys: pytest.CaptureFixture) -> None:
