@@ -302,7 +302,7 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     if entered is not None:
         asked = failed & brief & sides[codes[col]] & np.isin(row, row[keep & failed])
         refused[asked] = ~entered(row[asked], col[asked])
-    got_in = brief & ~refused & sides[codes[col]]
+    got_in = brief & ~refused & sides[codes[col]] & np.isin(row, row[keep & refused])
     one, other = _at_once(row, first_ts, got_in, got_in)
     pair = np.zeros(len(row), dtype=bool)
     pair[one[codes[col[one]] != codes[col[other]]]] = True
