@@ -47,15 +47,17 @@ review R22, where the members were the failing accounts alone, whose passwords h
 commercial VPN's, a university NAT) brings its own device, or a private window's fingerprint
 of its own, and is no member (reviews R26 / R27: 76 of a VPN exit's 80 honest subscribers
 joined a ring of 222 when every brief arrival was one, 35 private-browsing ones when any new
-fingerprint was a second side). A log whose failed attempts name one type only (IPs alone)
-keeps the failing arrivals instead (honest accounts mistyping at a tool's shared exit are then
-members: review R28 measured 15 of 80 subscribers, where the tool replayed its victims' own
-fingerprints in a log with both). An account whose every attempt there failed (the tool tried
-its leaked password, it held: :func:`entered_pairs` reads, for the candidates only, whether a
-failing account has an event there that is no failed attempt) is no member either, unless it
-got in at once through another IP and fingerprint both new to it (the tool's next pair), only
-counted in the evidence: an honest account the tool failed on (hreview's realistic stuffing:
-318 such accounts beside the 64 taken over were a ring of 382). Brief is a day (review R23: a
+fingerprint was a second side); at an entity nobody arrives at with a device of their own (the
+tool's own IP) any new fingerprint is the tool's side (a fresh one per victim: review R32). A
+log whose failed attempts name one type only (IPs alone) keeps the failing arrivals instead
+(honest accounts mistyping at a tool's shared exit are then members: review R28 measured 15 of
+80 subscribers, where the tool replayed its victims' own fingerprints in a log with both).
+An account whose every attempt there failed (the tool tried its leaked password, it held:
+:func:`entered_pairs` reads, for the candidates only, whether a failing account has an event
+there that is no failed attempt) is no member either, unless it got in at once through another
+IP and fingerprint both new to it (the tool's next pair), only counted in the evidence: an
+honest account the tool failed on (hreview's realistic stuffing: 318 such accounts beside the
+64 taken over were a ring of 382). Brief is a day (review R23: a
 tool coming back to each account an hour later was not brief at an hour); an office's staff
 staying on a new NAT IP for weeks are not. A group over ``max_group_size`` members (a campaign
 of thousands that the tool's one fingerprint ties together) falls back to one group per
@@ -92,8 +94,13 @@ still show it). In a short log (a week's export) a carrier IP's forced-reset day
 its arrivals and read as a takeover. A tool that logs in with each victim's own fingerprint
 (stolen with the password; antidetect browsers import them) in a log naming both sides is not
 seen at all (review R28: its arrivals are not told from honest ones at the IP), nor is one
-drawing a fresh fingerprint for every victim; in a log naming IPs alone the accounts a tool
-got into at the first try are missed.
+drawing a fresh fingerprint for every victim through an exit honest users come out of with
+devices of their own (through IPs of its own it is: an entity at which at most
+:data:`OWN_SIDE_SHARE` of the day's arrivals come with a device of their own is the tool's
+alone, and any fingerprint new to the arrival is its other side: review R32, 192 of 200 found);
+an exit whose honest users all come in private windows (every fingerprint new) reads as the
+tool's own, its users members. In a log naming IPs alone the accounts a tool got into at the
+first try are missed.
 Honest look-alikes it keeps out: a conference or hotel Wi-Fi, an office's new NAT IP, a
 carrier's re-numbering (established arrivals that mostly succeed, and stay on the entity), a
 password-reset wave after a breach notice (failures on the accounts' own devices and IPs, not
@@ -133,6 +140,9 @@ BRIEF_USE_S = 86400
 MIN_SHARE = 0.5
 #: A member's arrival at a takeover entity and at the tool's other side are this close in time.
 AT_ONCE_S = 3600
+#: A takeover entity at which at most this share of the day's arrivals come with a device (or
+#: IP) of their own, not one new to them, is the tool's alone.
+OWN_SIDE_SHARE = 0.05
 #: An entity may have this many times its type's share of qualifying arrivals.
 RATE_SLACK = 2.0
 #: The arrivals are judged per window of this many seconds, on two grids (aligned and shifted by
@@ -340,7 +350,8 @@ def _two_sided(row: np.ndarray, col: np.ndarray, first_ts: np.ndarray, brief: np
     """Per use: whether it is ``chosen`` and its account made, within :data:`AT_ONCE_S` of it,
     a ``brief`` arrival at an entity of another type a login carries (``sides``, per type
     code) where at least ``min_size`` chosen accounts did so (the tool's other side, not a
-    fingerprint of one account's own)."""
+    fingerprint of one account's own), or any such arrival where the chosen entity is the
+    tool's alone (at most :data:`OWN_SIDE_SHARE` of its chosen arrivals come without one)."""
     code = codes[col]
     at, with_ = _at_once(row, first_ts, chosen & sides[code], brief & sides[code])
     other = code[at] != code[with_]
@@ -351,6 +362,16 @@ def _two_sided(row: np.ndarray, col: np.ndarray, first_ts: np.ndarray, brief: np
     shared = counts.index[counts >= min_size].to_numpy()
     sided = np.zeros(len(row), dtype=bool)
     sided[at[np.isin(col[with_], shared)]] = True
+    # an entity nobody arrives at with a device of their own (every chosen arrival there comes
+    # with a side new to it: the tool's own IP) is the tool's alone: any such new side is the
+    # tool's (a fresh fingerprint per victim: review R32)
+    here = chosen & sides[code]
+    with_new = np.zeros(len(row), dtype=bool)
+    with_new[at] = True
+    n_entities = int(col.max(initial=-1)) + 1
+    arrived = np.bincount(col[here], minlength=n_entities)
+    own = np.bincount(col[here & ~with_new], minlength=n_entities)
+    sided |= with_new & (own <= OWN_SIDE_SHARE * arrived)[col]
     return sided
 
 

@@ -345,8 +345,8 @@ def test_the_accounts_the_tool_got_in_at_the_first_try_are_members_too():
 def test_honest_arrivals_at_an_exit_the_tool_shares_are_not_members(honest, private):
     # review R26: the tool works through a VPN exit new that day (its own fingerprint, 90 %
     # failing); honest subscribers come out of the same exit that day on their own devices
-    # (sessions up to half an hour, 3 % mistyping), or in a private window whose fingerprint is
-    # new and theirs alone (review R27): the tool's victims alone are members
+    # (sessions up to half an hour, 3 % mistyping), half of them in a private window whose
+    # fingerprint is new and theirs alone (review R27): the tool's victims alone are members
     log = _Log(accounts=600)
     victims = np.arange(100)
     log.arrive_tool(victims, 30, 3.6, failing=0.9, ip="IP:vpnexit")
@@ -355,10 +355,24 @@ def test_honest_arrivals_at_an_exit_the_tool_shares_are_not_members(honest, priv
         t = START + int((30 + log.rng.uniform(0, 0.5)) * DAY)
         fails = bool(log.rng.random() < 0.03)
         log.uses.append((a, exit_ip, t, t + 1800, fails))
-        if private:
+        if private and a % 2:
             log.uses.append((a, log.entity(f"Device:private{a}"), t, t + 1800, fails))
     found = log.groups()
     assert [sorted(g.rows.tolist()) for g in found] == [victims.tolist()]
+
+
+def test_a_tool_with_a_fresh_fingerprint_per_victim_through_its_own_ip_is_found():
+    # review R32: every victim's login through the tool's IP carries a fingerprint new to it
+    # and never seen again; nobody arrives at the IP with a device of their own
+    log = _Log()
+    victims = np.arange(0, 200, 2)
+    tool = log.entity("IP:tool")
+    for a in victims.tolist():
+        t = START + 30 * DAY + int(log.rng.uniform(0, 3 * 3600))
+        fails = bool(log.rng.random() < 0.9)
+        log.uses += [(a, tool, t, t + 120, fails), (a, log.entity(f"Device:fresh{a}"), t,
+                                                     t + 120, fails)]
+    assert [sorted(g.rows.tolist()) for g in log.groups()] == [victims.tolist()]
 
 
 def test_a_tool_replaying_its_victims_own_fingerprints_is_not_found():
