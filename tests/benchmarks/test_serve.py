@@ -35,3 +35,55 @@ def test_the_writer_busy_share_is_read_from_the_metrics_text():
     text = Metrics().render(3, {"nodes:Account": 2}, "v1", apply_busy=0.625)
     assert gauge(text, "abusenet_apply_busy_share") == 0.625
     assert gauge(Metrics().render(3, {}, "v1"), "abusenet_apply_busy_share") is None
+
+
+class _Events:
+    """Traffic's interface: event ``i``."""
+
+    def event(self, i: int, tag: str) -> dict[str, object]:
+        return {"event_id": f"{tag}-{i}", "account_id": "a1"}
+
+
+def test_single_events_are_posted_on_kept_alive_connections_with_the_token():
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from benchmarks.serve import Sender, single_phase
+
+    received, peers = [], set()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Authorization"], json.loads(body)))
+            peers.add(self.client_address)
+            status = 200 if self.headers["Authorization"] == "Bearer t0k" else 401
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        out = single_phase(Sender(url, "t0k"), _Events(), "x", rate=200, seconds=0.2,
+                           limit=100, clients=4)
+        refused = single_phase(Sender(url, "wrong"), _Events(), "y", rate=200, seconds=0.05,
+                               limit=100, clients=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert out["requests"] == 40 and out["failed"] == 0
+    assert refused["requests"] == 10 and refused["failed"] == 10
+    ids = sorted(event["event_id"] for path, _, event in received if path == "/v1/events")
+    assert ids[:40] == sorted(f"x-{i}" for i in range(40))
+    assert len(peers) <= 4 + 1  # one connection per sending thread, kept alive
+    assert out["sent_late_p50_ms"] is not None
