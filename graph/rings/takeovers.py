@@ -306,12 +306,14 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
              if sides.sum() >= 2 else failed)
     if not keep.any():
         return []
-    # refused there but in at once through another IP and fingerprint both new to it (the
-    # tool's next pair; an owner's own phone through a new carrier IP is one side): taken over
+    # refused: every attempt there failed (the tool tried, the password held: review R29),
+    # asked of the failing candidates' accounts only
     refused = np.zeros(len(row), dtype=bool)
     if entered is not None:
         asked = failed & brief & sides[codes[col]] & np.isin(row, row[keep & failed])
         refused[asked] = ~entered(row[asked], col[asked])
+    # refused there but in at once through another IP and fingerprint both new to it (the
+    # tool's next pair; an owner's own phone through a new carrier IP is one side): taken over
     got_in = brief & ~refused & sides[codes[col]] & np.isin(row, row[keep & refused])
     one, other = _at_once(row, first_ts, got_in, got_in)
     pair = np.zeros(len(row), dtype=bool)
