@@ -23,10 +23,10 @@ the default (``boost="auto"``) only with at least 50 training labels of each cla
 each fold model sees a handful of positives, and its logit, weak but several units wide, drowns
 the network's correction (on generated seed-3 worlds: 4 training positives, held-out AUPRC
 0.745 alone -> 0.280 residual; 16, mixed; 61, a tie; 218, 0.711 -> 0.728). Session 26 on the
-code of then: generated 2,000-account worlds with 16 / 20 / 20 training positives 0.434 -> 0.345,
-0.295 -> 0.248, 0.122 -> 0.151, but the card world without collusion (16-22, the abuse in each
-customer's own counts) 0.722 -> 0.854 over five label splits: below the bar, the label count does
-not say which kind of world it is.
+code of then: generated 2,000-account worlds with 16 / 20 / 20 training positives 0.434 -> 0.345
+(mean of model seeds 0-2), 0.295 -> 0.248, 0.122 -> 0.151 (seed 0), but the card world without
+collusion (16-22, the abuse in each customer's own counts) 0.722 -> 0.852 (five label splits, mean
+of model seeds 0-2): below the bar, the label count does not say which kind of world it is.
 
 The trees read :func:`gnn.baselines.xgb_graph.hop_features` of the scored node type with
 ``hops`` aggregation hops (0 = its own scaled features and ``log1p`` degree per relation; 1 adds
