@@ -995,21 +995,50 @@ def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg:
 def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingConfig
                       ) -> np.ndarray:
     """Per group: whether its living members without a home of their own (``places``:
-    :func:`_place_users`) arrived together, as a farm's accounts do however long they are
-    kept alive: at least half of them fresh (first seen ``whole_group_arrival_s`` or more
-    into the log), at least two, and the middle 80% of those fresh ones' first uses within
-    ``whole_group_arrival_s``
-    (:func:`_arrival_spans`). Accounts there since the log began (an office's staff) arrived
-    at no time the log shows."""
+    :func:`_place_users`) are a cohort that came, waited, converged and went, as a farm's
+    accounts are however long they are kept alive. Came: at least half of them fresh (first
+    seen ``whole_group_arrival_s`` or more into the log), at least two, the middle 80% of the
+    fresh ones' first uses (:func:`_arrival_spans`) within ``whole_group_arrival_s`` or within
+    their median life (all alive at one time). Waited and converged: at least half of the
+    fresh ones first used one entity of no place type only a life span into their lives
+    (``places.late``: the welcome code redeemed, the target seller reviewed after the aging).
+    Went: at least half of them quiet a life span before the log ends.
+
+    Accounts there since the log began (an office's staff) arrived at no time the log shows;
+    a place's users arriving over months each stay their own time (a hostel's travellers); a
+    cohort at a lasting place stays on (a new care home's residents, a library course, review
+    R33), and one that leaves again (a shelter's, a seasonal dorm's) orders where each
+    chooses, its welcome code first."""
     members = membership.tocsr()
+    n_groups = members.shape[0]
     rows = members.indices.astype(np.int64)
-    cand = np.repeat(np.arange(members.shape[0], dtype=np.int64), np.diff(members.indptr))
+    cand = np.repeat(np.arange(n_groups, dtype=np.int64), np.diff(members.indptr))
     living = places.living[rows] & ~places.homed[rows]
     fresh = living & places.fresh[rows]
-    n_living = np.bincount(cand[living], minlength=members.shape[0])
-    n_fresh = np.bincount(cand[fresh], minlength=members.shape[0])
-    spans = _arrival_spans(places.first, cand[fresh], rows[fresh], members.shape[0])
-    return (n_fresh >= 2) & (2 * n_fresh >= n_living) & (spans <= cfg.whole_group_arrival_s)
+    n_living = np.bincount(cand[living], minlength=n_groups)
+    n_fresh = np.bincount(cand[fresh], minlength=n_groups)
+    n_gone = np.bincount(cand[fresh & places.gone[rows]], minlength=n_groups)
+    spans = _arrival_spans(places.first, cand[fresh], rows[fresh], n_groups)
+    lives = _group_medians(places.life[rows[fresh]], cand[fresh], n_groups)
+    waited = sp.csr_matrix((np.ones(int(fresh.sum())), (cand[fresh], rows[fresh])),
+                           shape=members.shape) @ places.late
+    converged = np.asarray(waited.max(axis=1).todense()).ravel() if waited.shape[1] else 0
+    came = (spans <= cfg.whole_group_arrival_s) | (spans <= lives)
+    return ((n_fresh >= 2) & (2 * n_fresh >= n_living) & came
+            & (2 * converged >= n_fresh) & (2 * n_gone >= n_fresh))
+
+
+def _group_medians(values: np.ndarray, owner: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per group ``0 .. n_groups - 1``: the median (lower middle) of the ``values`` its
+    entries hold (``owner``: each value's group); 0 for a group without one."""
+    order = np.lexsort((values, owner))
+    values, owner = values[order], owner[order]
+    counts = np.bincount(owner, minlength=n_groups)
+    start = np.r_[0, np.cumsum(counts)[:-1]]
+    out = np.zeros(n_groups, dtype=np.float64)
+    has = counts > 0
+    out[has] = values[start[has] + (counts[has] - 1) // 2]
+    return out
 
 
 def _home_kinds(membership: sp.csr_matrix, localities: list[Localities],

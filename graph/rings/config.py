@@ -71,14 +71,18 @@ class RingConfig:
         ``place_life_s`` and using an entity nobody else uses) is a place (an office's hot
         desks, a hostel's or library's PCs and Wi-Fi): any group's living members' sharing of
         it is no evidence; that of members without a home of their own (a device or IP
-        nobody else uses, used over ``place_life_s``) only unless most of them were created
-        within the log within ``whole_group_arrival_s`` of each other (a farm kept alive for
-        weeks on its own machines). The count is
+        nobody else uses, used over ``place_life_s``, beside another place-type entity that
+        is no place) only unless most of them were created within the log within
+        ``whole_group_arrival_s`` of each other or within their median life, and most of them
+        first used one entity ``place_life_s`` into their lives and were quiet
+        ``place_life_s`` before the log ends (a farm kept alive for weeks on its own machines,
+        then paid off and left). The count is
         more than a household's and than the 2-9 members per shared entity of the generated
         20k world's planted rings; a farm's accounts (signup, one order, quiet) have no life.
-        The evasion it opens: a farm whose accounts each hold a card of their own, act for
-        weeks on machines it uses for weeks and are created over more than a week is judged
-        by its cards and timing only.
+        The evasion it opens: a farm whose accounts each hold an entity of their own and act
+        for weeks on machines it uses for weeks, paying off early or kept alive to the log's
+        end (or created over longer than each lives), is judged by its shared cards and
+        timing only (reviews R25, R33).
     max_group_size
         With ``whole_groups``, groups of more than ``component_size_limit`` accounts that the
         community and dense-block searches find are candidates whole up to this many accounts

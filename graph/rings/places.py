@@ -26,25 +26,42 @@ active over at least ``place_life_s`` and owning an entity) is a place (:func:`p
 a group's living members' sharing of it is no evidence (:func:`place_explained`; the group's
 other members on it, and everything else it shares, are judged as before), whatever piece of
 the place's users the group is. Members with a home of their own (a phone, laptop or home IP
-nobody else uses, used over ``place_life_s``: new hires or a class arriving in one week) are
-explained however they arrived; the others (a hostel's travellers seen only on its PCs) only
-unless they arrived together (the caller's test,
-:func:`graph.rings.candidates._arrived_together`: most of them created within the log, within
-``whole_group_arrival_s`` of each other). The count is more than a household's (a family's
-laptop) and than the 2-9 members the planted rings of the generated 20k world (30 days, members
-alive 4-26 days) carry per shared entity; what of their sharing such places hold is on hubs and
-busy networks (99-5,500 users), where 2-9 members' sharing was hardly evidence anyway.
+nobody else uses, used over ``place_life_s``, beside another place-type entity that is no
+place: new hires or a class arriving in one week) are explained however they arrived; the
+others (a hostel's travellers seen only on its PCs) only unless they are a farm's cohort (the
+caller's test, :func:`graph.rings.candidates._arrived_together`, below). The count is more than a
+household's (a family's laptop) and than the 2-9 members the planted rings of the generated 20k
+world (30 days, members alive 4-26 days) carry per shared entity; what of their sharing such
+places hold is on hubs and busy networks (99-5,500 users), where 2-9 members' sharing was
+hardly evidence anyway.
 
-The evasions it opens (review s25, R25): a farm whose accounts each keep a device or IP of
-their own for ``place_life_s``; or one whose accounts each hold any entity of their own (a card,
-or a fingerprint seen once), keep acting for ``place_life_s`` and are created over more than
-``whole_group_arrival_s`` (or before the log's first week), on machines it uses for weeks: it is
-read as a place in its machines and networks; its shared cards, its timing (lockstep, bursts)
-and, with labels, its scores still count (measured by the reviewer: 40 accounts created over
-16 days with a card each, 39 found at 282.0 before, none without labels, 40 with half the
-labels; created over 10 days with a one-login fingerprint each and the farm's 3 cards, 40 ->
-18 found). A farm created within a week without homes of its own is judged as before (40
-created within 3 days, kept alive 5 weeks on its 4 devices and 3 IPs: 234.4).
+A cohort's coming, waiting, converging and going tells a farm from a place's users (reviews
+R25, R33): a farm created within days or over two weeks with a card (or a fingerprint seen
+once) per account and aged for weeks on its machines is all alive at one time, then every
+account makes the payoff it was aged for (the welcome code redeemed, the target seller
+reviewed: a first use of one entity weeks into its life) and goes quiet well before the log
+ends. A place's users arriving over months each stay their own time (a hostel's travellers:
+arrivals over ~60 days, lives ~30); a cohort at a lasting place stays on (a new care home's
+residents, a library course); one that leaves again (a shelter's, a seasonal dorm's) orders
+where each chooses, the welcome code first. So a group's members without a home are explained
+unless most are fresh and arrived within ``whole_group_arrival_s`` or their median life, at
+least half of them first used one entity of no place type only ``place_life_s`` into their
+lives (:attr:`PlaceUsers.late`) and at least half went quiet ``place_life_s`` before the log's
+last use. Measured (reviews s25 / s26 worlds, no labels): farms created over 16 or 10 days,
+alive 2-4 weeks, 0 and 18 of 40 found -> 39 and 40; farms with an antidetect profile per
+account 0 -> 38 and 40; honest cohorts (care home, library course, shelter) 20, 16 and 25
+reported -> none.
+
+The evasions left: a farm whose accounts each keep a device and an IP of their own for
+``place_life_s`` (a home: an antidetect profile behind a residential proxy per account, the
+proxy farms' cost; a profile alone behind the farm's networks is none, review R31); one that
+pays off early or over many entities, keeps its accounts alive to the log's end (an
+ever-longer cost as the log moves on) or creates them over longer than each lives (never most
+of it alive at once); and any farm in a log too short for a life and a quiet span after it
+(``2 place_life_s`` past the log's first week). The honest look-alike it gives up: a cohort
+without devices of its own arriving within weeks at a place, all making one first use weeks
+in (the same seller for the ticket home) and gone again within the log, is judged as before
+the place rule.
 """
 
 from __future__ import annotations
@@ -78,7 +95,19 @@ class PlaceUsers:
     homed
         Per account row: has a home of its own, a place-type entity nobody else uses that it
         used over at least the life span (a phone, laptop or home IP kept for weeks; a
-        fingerprint seen once is none).
+        fingerprint seen once is none), and uses another place-type entity that is no place
+        (a phone seen beside its home IP or a household's laptop; a farm's antidetect
+        profile per account, kept for weeks but seen only with the farm's machines and
+        networks, is none: review R31).
+    life
+        Per account row: seconds from its first to its last known use (-1 unknown).
+    gone
+        Per account row: its last known use at least the life span before the log's last (an
+        account that went quiet within the log, as a farm's does after its payoff).
+    late
+        Accounts x entities: 1 where an account first used an entity of no place type at
+        least the life span after its own first use (a farm's payoff after its aging: the
+        welcome code redeemed, the target seller reviewed).
     """
 
     living: np.ndarray
@@ -86,6 +115,9 @@ class PlaceUsers:
     first: np.ndarray
     fresh: np.ndarray
     homed: np.ndarray
+    life: np.ndarray
+    gone: np.ndarray
+    late: sp.csr_matrix
 
 
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
@@ -111,13 +143,22 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     lasting = place_type & (spans(*use_bounds(cols, begun, ended, n_entities)) >= life_s)
     living_users = binary.T @ living.astype(np.float64)
     seen = first <= last
-    start = first[seen].min() if seen.any() else 0
+    start, end = (first[seen].min(), last[seen].max()) if seen.any() else (0, 0)
+    places = lasting & (living_users >= min_users)
     kept = (begun >= 0) & (ended - begun >= life_s) & place_type[cols] & alone[cols]
     homed = np.zeros(n_accounts, dtype=bool)
     homed[rows[kept]] = True
-    return PlaceUsers(living, lasting & (living_users >= min_users),
+    # a home is seen off the places: beside another place-type entity that is no place (a
+    # phone beside its home IP); a farm's per-account profile is seen on its places only
+    homed &= binary @ (place_type & ~places).astype(np.float64) >= 2
+    waited = ((begun >= 0) & ~place_type[cols] & seen[rows]
+              & (begun >= np.where(seen, first, 0)[rows] + life_s))
+    late = sp.csr_matrix((np.ones(int(waited.sum())), (rows[waited], cols[waited])),
+                         shape=uses.shape)
+    return PlaceUsers(living, places,
                       np.where(seen, first, -1).astype(np.int64),
-                      seen & (first - start >= settle_s), living & homed)
+                      seen & (first >= start + settle_s), living & homed, spans(first, last),
+                      seen & (last <= end - life_s), late)
 
 
 def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,

@@ -22,6 +22,7 @@ from graph.rings.candidates import (
 from graph.rings.communities import split_communities
 from graph.rings.config import RingConfig
 from graph.rings.planted import planted_ring_snapshot
+from graph.snapshot import ACCOUNT, RelationSpec, Snapshot
 
 from .helpers import T0, edges, snapshot
 
@@ -609,7 +610,7 @@ def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False, cohort: bool =
     within two days from day 30 (with ``aged_farm``: each account kept alive on them to day 60,
     its card used again then: a life of weeks on machines used for weeks). With ``cohort``
     the staff are new hires: each first seen on a day drawn over days 10-17, on its own laptop
-    kept to day 60, at the desks from then on (review R24)."""
+    and home IP kept to day 60, at the desks from then on (review R24)."""
     rng = np.random.default_rng(seed)
     devices, ips, cards = [], [], []
     day: dict[tuple[str, str], float] = {}
@@ -626,6 +627,9 @@ def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False, cohort: bool =
         devices.append((a, f"d_{a}"))
         cards.append((a, f"c_{a}"))
         day[a, f"d_{a}"] = hired[a]
+        if cohort:
+            ips.append((a, f"home_{a}"))
+            day[a, f"home_{a}"] = hired[a]
         day[a, f"c_{a}"] = 60.0
         for place, count, least in (("desk", 8, 2), ("office_ip", 3, 1)):
             for j in rng.choice(count, size=rng.integers(least, count + 1), replace=False):
@@ -641,9 +645,10 @@ def _office_beside_a_farm(seed: int = 0, aged_farm: bool = False, cohort: bool =
     tables = {relation: edges(rows, [day.get(row, 0.0) * 1440.0 for row in rows])
               for relation, rows in (("USED_DEVICE", devices), ("USED_IP", ips),
                                      ("PAID_WITH", cards))}
-    if cohort:
-        laptops = tables["USED_DEVICE"]
-        laptops.loc[laptops["dst"].str.startswith("d_off"), "last_ts"] = T0 + pd.Timedelta(days=60)
+    if cohort:  # each new hire's laptop and home IP, kept to day 60
+        for relation, prefix in (("USED_DEVICE", "d_off"), ("USED_IP", "home_off")):
+            table = tables[relation]
+            table.loc[table["dst"].str.startswith(prefix), "last_ts"] = T0 + pd.Timedelta(days=60)
     if aged_farm:
         for table in tables.values():
             table.loc[table["src"].str.startswith("farm"), "last_ts"] = T0 + pd.Timedelta(days=60)
@@ -670,8 +675,8 @@ def test_an_office_s_hot_desks_are_a_place_its_staff_with_lives_no_ring() -> Non
 def test_a_farm_kept_alive_for_weeks_on_its_own_machines_is_no_place() -> None:
     # review R15's evasion: a farm whose accounts each hold a card, live on for weeks and come
     # back to its devices and IPs for weeks has lives as the staff have, and its machines are
-    # places; it arrived together (created within two days, a month into the log), which the
-    # staff, there since the log began, did not
+    # places; it came together (created within two days, 10 days into the log), which the
+    # staff, there since the log began, did not, and it paid off and went (R25's cohort)
     snap, office, farm = _office_beside_a_farm(aged_farm=True)
     entities = ring_inputs(snap).entities
     places = candidates_module._place_users(
@@ -679,10 +684,65 @@ def test_a_farm_kept_alive_for_weeks_on_its_own_machines_is_no_place() -> None:
     assert places.living[entities.accounts.get_indexer(farm)].all()
     assert places.places[entities.entities.get_indexer(
         ["Device:farm_dev0", "Device:farm_dev1", "IP:farm_ip0", "IP:farm_ip1"])].all()
+    snap, office, farm = _farm_aged_over_weeks(21.0, created_over=2.0)
     found = find_ring_candidates(snap)
     assert any(_jaccard(c.members, farm) >= 0.9 and c.features["surprise"] >= 25.0
                for c in found)
     assert all(c.features["surprise"] < 25.0 for c in found if set(c.members) & set(office))
+
+
+def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: bool = True,
+                          created_over: float = 16.0) -> tuple[object, list[str], list[str]]:
+    """Review R25's farm beside R15's office (:func:`_office_beside_a_farm`): its 40
+    accounts (a card each, the farm's 2 devices behind 2 IPs) created over ``created_over``
+    days from day 10,
+    each using all it uses from its creation for ``life_days`` and then quiet, or (None) to the
+    log's end on day 60. Each redeems the welcome code (a Promo half the honest accounts
+    redeemed on day 1) at the end of its life (``payoff_late``) or on its first day."""
+    snap, office, farm = _office_beside_a_farm(seed, aged_farm=True)
+    rng = np.random.default_rng(seed + 1)
+    born = dict(zip(farm, rng.uniform(10.0, 10.0 + created_over, len(farm)), strict=True))
+    tables = {}
+    for name, table in snap.edges.items():
+        table = table.copy()
+        mine = table["src"].isin(farm)
+        first = table.loc[mine, "src"].map(born)
+        table.loc[mine, "first_ts"] = T0 + pd.to_timedelta(first, unit="D")
+        table.loc[mine, "last_ts"] = T0 + pd.to_timedelta(
+            first + life_days if life_days is not None else 60.0, unit="D")
+        tables[name] = table
+    redeem = [born[a] + (life_days or 20.0 if payoff_late else 0.5) for a in farm]
+    honest = [f"h{i}" for i in range(0, 1000, 2)]
+    tables["USED_PROMO"] = edges([(a, "WELCOME") for a in farm + honest],
+                                 [d * 1440.0 for d in redeem + [1.0] * len(honest)])
+    relations = dict(snap.relations, USED_PROMO=RelationSpec("USED_PROMO", ACCOUNT, "Promo"))
+    return Snapshot(snap.nodes, tables, relations), office, farm
+
+
+def test_a_farm_created_over_weeks_aged_on_its_machines_then_quiet_is_no_place() -> None:
+    # review R25: created over 16 days (more than whole_group_arrival_s) and each kept alive
+    # three weeks on the farm's machines, it read as a place's users (none found without
+    # labels); all alive at one time and gone after its payoff, it is a cohort that came and
+    # went, not a place's users arriving each in their own time
+    snap, office, farm = _farm_aged_over_weeks(21.0)
+    found = find_ring_candidates(snap)
+    assert any(_jaccard(c.members, farm) >= 0.9 and c.features["surprise"] >= 25.0
+               for c in found)
+    assert all(c.features["surprise"] < 25.0 for c in found if set(c.members) & set(office))
+
+
+def test_a_cohort_that_stays_at_its_place_or_converges_on_nothing_is_no_ring() -> None:
+    # the same accounts living on to the log's end (a new care home's residents on its tablet,
+    # each paying with a card of their own; signed up within two days or over two weeks:
+    # review R33) are a lasting place's users; gone again after three weeks but with the
+    # welcome code on their first day (a shelter's, a seasonal dorm's), they converged on
+    # nothing after waiting. What is left of R25: a farm kept alive to the log's end, or
+    # paying off early
+    for life, late, over in ((None, True, 16.0), (None, True, 2.0), (21.0, False, 16.0),
+                             (21.0, False, 2.0)):
+        snap, _, residents = _farm_aged_over_weeks(life, payoff_late=late, created_over=over)
+        assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
+                   if len(set(c.members) & set(residents)) >= 10)
 
 
 def test_new_hires_arriving_in_one_week_with_laptops_of_their_own_are_no_ring() -> None:

@@ -60,11 +60,12 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
     living = np.r_[np.ones(10, bool), np.zeros(2, bool)]
     homed = np.r_[np.ones(3, bool), np.zeros(9, bool)]
     users = PlaceUsers(living, np.array([True, False]), np.zeros(n, np.int64), np.zeros(n, bool),
-                       homed)
+                       homed, np.zeros(n, np.int64), np.zeros(n, bool), sp.csr_matrix((n, 2)))
     apart = np.array([False, False])
     # CSR order: (0, 0), (0, 1), (1, 0), (1, 1)
     assert place_explained(membership, uses, shared, users, apart).tolist() == [10.0, 0, 2, 0]
-    nowhere = PlaceUsers(living, np.array([False, False]), users.first, users.fresh, homed)
+    nowhere = PlaceUsers(living, np.array([False, False]), users.first, users.fresh, homed,
+                         users.life, users.gone, users.late)
     assert place_explained(membership, uses, shared, nowhere, apart).tolist() == [0.0] * 4
     # a group whose living members arrived together (a farm kept alive) has a place for
     # those with a home of their own only (accounts 0-2: a phone kept for weeks)
@@ -73,16 +74,32 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
 
 
 def test_a_home_is_a_place_type_entity_of_one_s_own_used_over_the_life() -> None:
-    # entities: 0 a phone used over 20 days, 1 a fingerprint seen once, 2 a shared PC
+    # entities: 0 a phone used over 20 days, 1 a fingerprint seen once, 2 a shared PC,
+    # 3 account 0's home IP, 4 account 3's profile kept 20 days, seen only with the PC
     edges, matrix = _uses([
-        (0, 0, 0, 20 * DAY), (0, 2, 0, 0),
+        (0, 0, 0, 20 * DAY), (0, 2, 0, 0), (0, 3, 0, 0),
         (1, 1, 0, 0), (1, 2, 20 * DAY, 20 * DAY),
         (2, 2, 0, 20 * DAY),
-    ], (3, 3))
-    users = place_users(edges, matrix, np.array([True, True, True]), account_activity(edges, 3),
-                        14 * DAY, 1, 2 * DAY)
-    assert users.living.tolist() == [True, True, False]
-    assert users.homed.tolist() == [True, False, False]
+        (3, 4, 0, 20 * DAY), (3, 2, 0, 0),
+    ], (4, 5))
+    users = place_users(edges, matrix, np.array([True] * 5), account_activity(edges, 4),
+                        14 * DAY, 2, 2 * DAY)
+    assert users.living.tolist() == [True, True, False, True]
+    assert users.places.tolist() == [False, False, True, False, False]
+    # account 3's profile is a home seen on the place only (review R31): none
+    assert users.homed.tolist() == [True, False, False, False]
+
+
+def test_a_late_use_is_a_first_use_of_no_place_after_one_s_own_life_span() -> None:
+    # entities: 0 a PC, 1 a promo code; account 0 redeems it 20 days after its first use,
+    # account 1 on its first day, account 2 uses the PC 20 days on
+    edges, matrix = _uses([(0, 0, 0, 0), (0, 1, 20 * DAY, 20 * DAY), (1, 0, 0, 20 * DAY),
+                           (1, 1, DAY, DAY), (2, 0, 0, 20 * DAY)], (3, 2))
+    users = place_users(edges, matrix, np.array([True, False]), account_activity(edges, 3),
+                        14 * DAY, 1, 0.0)
+    assert users.late.toarray().tolist() == [[0, 1], [0, 0], [0, 0]]
+    # last known uses: 20 days (accounts 0-2) of a log ending on day 20: none went quiet
+    assert users.life.tolist() == [20 * DAY, 20 * DAY, 20 * DAY] and not users.gone.any()
 
 
 def test_lives_are_the_accounts_activity_passed_in() -> None:
