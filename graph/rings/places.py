@@ -27,13 +27,13 @@ a group's living members' sharing of it is no evidence (:func:`place_explained`;
 other members on it, and everything else it shares, are judged as before), whatever piece of
 the place's users the group is. Members with a home of their own (a phone, laptop or home IP
 nobody else uses, used over ``place_life_s``, beside another place-type entity that is no
-place: new hires or a class arriving in one week) are explained however they arrived; the
-others (a hostel's travellers seen only on its PCs) only unless they are a farm's cohort (the
-caller's test, :func:`graph.rings.candidates._arrived_together`, below). The count is more than a
-household's (a family's laptop) and than the 2-9 members the planted rings of the generated 20k
-world (30 days, members alive 4-26 days) carry per shared entity; what of their sharing such
-places hold is on hubs and busy networks (99-5,500 users), where 2-9 members' sharing was
-hardly evidence anyway.
+place used as long: new hires or a class arriving in one week) are explained however they
+arrived; the others (a hostel's travellers seen only on its PCs) only unless they are a farm's
+cohort (the caller's test, :func:`graph.rings.candidates._arrived_together`, below). The count
+is more than a household's (a family's laptop) and than the 2-9 members the planted rings of
+the generated 20k world (30 days, members alive 4-26 days) carry per shared entity; what of
+their sharing such places hold is on hubs and busy networks (99-5,500 users), where 2-9
+members' sharing was hardly evidence anyway.
 
 A cohort's coming, waiting, converging and going tells a farm from a place's users (reviews
 R25, R33): a farm created within days or over two weeks with a card (or a fingerprint seen
@@ -96,9 +96,9 @@ class PlaceUsers:
         Per account row: has a home of its own, a place-type entity nobody else uses that it
         used over at least the life span (a phone, laptop or home IP kept for weeks; a
         fingerprint seen once is none), and uses another place-type entity that is no place
-        (a phone seen beside its home IP or a household's laptop; a farm's antidetect
-        profile per account, kept for weeks but seen only with the farm's machines and
-        networks, is none: review R31).
+        over the life span too (a phone seen beside its home IP or a household's laptop; a
+        farm's antidetect profile per account, kept for weeks but seen only with the farm's
+        machines and networks, or beside a proxy IP used once, is none: reviews R31, R37).
     life
         Per account row: seconds from its first to its last known use (-1 unknown).
     gone
@@ -145,12 +145,15 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     seen = first <= last
     start, end = (first[seen].min(), last[seen].max()) if seen.any() else (0, 0)
     places = lasting & (living_users >= min_users)
-    kept = (begun >= 0) & (ended - begun >= life_s) & place_type[cols] & alone[cols]
+    held = (begun >= 0) & (ended - begun >= life_s) & place_type[cols]
+    kept = held & alone[cols]
     homed = np.zeros(n_accounts, dtype=bool)
     homed[rows[kept]] = True
-    # a home is seen off the places: beside another place-type entity that is no place (a
-    # phone beside its home IP); a farm's per-account profile is seen on its places only
-    homed &= binary @ (place_type & ~places).astype(np.float64) >= 2
+    # a home is seen off the places: beside another place-type entity that is no place, used
+    # over the life span too (a phone beside its home IP); a farm's per-account profile is
+    # seen on its places only, or beside a proxy IP used once (review R37)
+    off = held & ~places[cols]
+    homed &= np.bincount(rows[off], minlength=n_accounts) >= 2
     waited = ((begun >= 0) & ~place_type[cols] & seen[rows]
               & (begun >= np.where(seen, first, 0)[rows] + life_s))
     late = sp.csr_matrix((np.ones(int(waited.sum())), (rows[waited], cols[waited])),

@@ -75,18 +75,20 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
 
 def test_a_home_is_a_place_type_entity_of_one_s_own_used_over_the_life() -> None:
     # entities: 0 a phone used over 20 days, 1 a fingerprint seen once, 2 a shared PC,
-    # 3 account 0's home IP, 4 account 3's profile kept 20 days, seen only with the PC
+    # 3 account 0's home IP used over 20 days, 4 account 3's profile kept 20 days, seen with
+    # the PC and 5 a proxy IP used once
     edges, matrix = _uses([
-        (0, 0, 0, 20 * DAY), (0, 2, 0, 0), (0, 3, 0, 0),
+        (0, 0, 0, 20 * DAY), (0, 2, 0, 0), (0, 3, 0, 20 * DAY),
         (1, 1, 0, 0), (1, 2, 20 * DAY, 20 * DAY),
         (2, 2, 0, 20 * DAY),
-        (3, 4, 0, 20 * DAY), (3, 2, 0, 0),
-    ], (4, 5))
-    users = place_users(edges, matrix, np.array([True] * 5), account_activity(edges, 4),
+        (3, 4, 0, 20 * DAY), (3, 2, 0, 0), (3, 5, 16 * DAY, 16 * DAY),
+    ], (4, 6))
+    users = place_users(edges, matrix, np.array([True] * 6), account_activity(edges, 4),
                         14 * DAY, 2, 2 * DAY)
     assert users.living.tolist() == [True, True, False, True]
-    assert users.places.tolist() == [False, False, True, False, False]
-    # account 3's profile is a home seen on the place only (review R31): none
+    assert users.places.tolist() == [False, False, True, False, False, False]
+    # account 3's profile is a home seen on the place and a proxy used once (reviews R31,
+    # R37): none
     assert users.homed.tolist() == [True, False, False, False]
 
 
