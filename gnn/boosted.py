@@ -23,8 +23,8 @@ the default (``boost="auto"``) only with at least 50 training labels of each cla
 each fold model sees a handful of positives, and its logit, weak but several units wide, drowns
 the network's correction (on generated seed-3 worlds: 4 training positives, held-out AUPRC
 0.745 alone -> 0.280 residual; 16, mixed; 61, a tie; 218, 0.711 -> 0.728). Session 26 on the
-code of then: generated 2,000-account worlds with 16 / 20 / 20 training positives 0.434 -> 0.345
-(mean of model seeds 0-2), 0.295 -> 0.248, 0.122 -> 0.151 (seed 0), but the card world without
+code of then: generated 2,000-account worlds with 16 / 20 / 20 training positives 0.434 -> 0.345,
+0.230 -> 0.186, 0.316 -> 0.166 (means of model seeds 0-2), but the card world without
 collusion (16-22, the abuse in each customer's own counts) 0.722 -> 0.852 (five label splits, mean
 of model seeds 0-2): below the bar, the label count does not say which kind of world it is.
 
