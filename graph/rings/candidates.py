@@ -985,11 +985,15 @@ def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg:
     type_names, codes = types
     place_type = np.isin(np.asarray(type_names, dtype=object),
                          np.asarray(cfg.place_types, dtype=object))
+    payoff_type = np.isin(np.asarray(type_names, dtype=object),
+                          np.asarray(cfg.payoff_types, dtype=object))
     if activity is None:
         activity = account_activity(entities.edges, entities.matrix.shape[0])
+    none = np.zeros(0, dtype=bool)
     return place_users(entities.edges, entities.matrix,
-                       place_type[codes] if len(codes) else np.zeros(0, dtype=bool), activity,
-                       cfg.place_life_s, cfg.place_min_users, cfg.whole_group_arrival_s)
+                       place_type[codes] if len(codes) else none, activity,
+                       cfg.place_life_s, cfg.place_min_users, cfg.whole_group_arrival_s,
+                       payoff_type[codes] if len(codes) else none)
 
 
 def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingConfig
@@ -1000,8 +1004,9 @@ def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingCo
     seen ``whole_group_arrival_s`` or more into the log), at least two, the middle 80% of the
     fresh ones' first uses (:func:`_arrival_spans`) within ``whole_group_arrival_s`` or within
     their median life (all alive at one time). Waited and converged: at least half of the
-    fresh ones first used one entity of no place type only a life span into their lives
-    (``places.late``: the welcome code redeemed, the target seller reviewed after the aging).
+    fresh ones first used one entity of a payoff type only a life span into their lives
+    (``places.late``, ``cfg.payoff_types``: the welcome code redeemed after the aging; not
+    a seller, where a seasonal cohort buys its ticket home, review R38).
     Went: at least half of them quiet a life span before the log ends.
 
     Accounts there since the log began (an office's staff) arrived at no time the log shows;

@@ -83,6 +83,12 @@ class RingConfig:
         for weeks on machines it uses for weeks, paying off early or kept alive to the log's
         end (or created over longer than each lives), is judged by its shared cards and
         timing only (reviews R25, R33).
+    payoff_types
+        Entity types whose first use ``place_life_s`` into most of a cohort's lives is a farm's
+        payoff after aging (:func:`graph.rings.candidates._arrived_together`): promo codes
+        (the welcome code redeemed by every aged account). A seller is none: seasonal workers
+        all buying the coach ticket home from one company at their season's end were a ring
+        (review R38).
     max_group_size
         With ``whole_groups``, groups of more than ``component_size_limit`` accounts that the
         community and dense-block searches find are candidates whole up to this many accounts
@@ -219,6 +225,7 @@ class RingConfig:
     whole_group_arrival_s: float = 7 * 86400.0
     place_min_users: int = 10
     place_life_s: float = 14 * 86400.0
+    payoff_types: tuple[str, ...] = ("Promo",)
     split_bridges: bool = True
     resolution: float = 1.0
     peel_blocks: int = 20
@@ -256,6 +263,7 @@ class RingConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "component_weights", tuple(map(float, self.component_weights)))
         object.__setattr__(self, "place_types", tuple(map(str, self.place_types)))
+        object.__setattr__(self, "payoff_types", tuple(map(str, self.payoff_types)))
         object.__setattr__(self, "locality_resolutions",
                            tuple(map(float, self.locality_resolutions)))
         if not 2 <= self.min_size <= self.max_size:

@@ -38,15 +38,16 @@ members' sharing was hardly evidence anyway.
 A cohort's coming, waiting, converging and going tells a farm from a place's users (reviews
 R25, R33): a farm created within days or over two weeks with a card (or a fingerprint seen
 once) per account and aged for weeks on its machines is all alive at one time, then every
-account makes the payoff it was aged for (the welcome code redeemed, the target seller
-reviewed: a first use of one entity weeks into its life) and goes quiet well before the log
-ends. A place's users arriving over months each stay their own time (a hostel's travellers:
-arrivals over ~60 days, lives ~30); a cohort at a lasting place stays on (a new care home's
+account makes the payoff it was aged for (the welcome code redeemed: a first use of one promo
+code weeks into its life) and goes quiet well before the log ends. A place's users arriving
+over months each stay their own time (a hostel's travellers: arrivals over ~60 days, lives
+~30); a cohort at a lasting place stays on (a new care home's
 residents, a library course); one that leaves again (a shelter's, a seasonal dorm's) orders
 where each chooses, the welcome code first. So a group's members without a home are explained
 unless most are fresh and arrived within ``whole_group_arrival_s`` or their median life, at
-least half of them first used one entity of no place type only ``place_life_s`` into their
-lives (:attr:`PlaceUsers.late`) and at least half went quiet ``place_life_s`` before the log's
+least half of them first used one entity of a payoff type (``rings.payoff_types``: promo
+codes; a seller is none, review R38) only ``place_life_s`` into their lives
+(:attr:`PlaceUsers.late`) and at least half went quiet ``place_life_s`` before the log's
 last use. Measured (reviews s25 / s26 worlds, no labels): farms created over 16 or 10 days,
 alive 2-4 weeks, 0 and 18 of 40 found -> 39 and 40; farms with an antidetect profile per
 account 0 -> 38 and 40; honest cohorts (care home, library course, shelter) 20, 16 and 25
@@ -59,9 +60,8 @@ pays off early or over many entities, keeps its accounts alive to the log's end 
 ever-longer cost as the log moves on) or creates them over longer than each lives (never most
 of it alive at once); and any farm in a log too short for a life and a quiet span after it
 (``2 place_life_s`` past the log's first week). The honest look-alike it gives up: a cohort
-without devices of its own arriving within weeks at a place, all making one first use weeks
-in (the same seller for the ticket home) and gone again within the log, is judged as before
-the place rule.
+without devices of its own arriving within weeks at a place, most redeeming one promo code
+weeks in and gone again within the log, is judged as before the place rule.
 """
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ class PlaceUsers:
         Per account row: its last known use at least the life span before the log's last (an
         account that went quiet within the log, as a farm's does after its payoff).
     late
-        Accounts x entities: 1 where an account first used an entity of no place type at
-        least the life span after its own first use (a farm's payoff after its aging: the
-        welcome code redeemed, the target seller reviewed).
+        Accounts x entities: 1 where an account first used an entity of a payoff type (a
+        promo code) at least the life span after its own first use (a farm's payoff after
+        its aging: the welcome code redeemed).
     """
 
     living: np.ndarray
@@ -122,14 +122,15 @@ class PlaceUsers:
 
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
                 activity: tuple[np.ndarray, np.ndarray], life_s: float, min_users: int,
-                settle_s: float) -> PlaceUsers:
+                settle_s: float, payoff_type: np.ndarray | None = None) -> PlaceUsers:
     """The living accounts and the places (module docstring) of an account x entity graph:
     ``edges`` its uses (``row, col, first_ts, last_ts``; ``-1`` unknown, never a life),
     ``uses`` its incidence, ``place_type`` per entity column whether its type is a place
     type, ``activity`` each account's first and last use
     (:func:`graph.rings.activity.account_activity` of ``edges``), ``life_s`` the life span in
     seconds, ``min_users`` the fewest living users of a place, ``settle_s`` how long after the
-    log's first use an account first seen is fresh."""
+    log's first use an account first seen is fresh, ``payoff_type`` per entity column whether
+    its type is a payoff's (``late`` uses; None: every type of no place)."""
     n_accounts, n_entities = uses.shape
     begun = edges["first_ts"].to_numpy(np.int64)
     ended = edges["last_ts"].to_numpy(np.int64)
@@ -154,7 +155,8 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     # seen on its places only, or beside a proxy IP used once (review R37)
     off = held & ~places[cols]
     homed &= np.bincount(rows[off], minlength=n_accounts) >= 2
-    waited = ((begun >= 0) & ~place_type[cols] & seen[rows]
+    payoff = ~place_type if payoff_type is None else np.asarray(payoff_type, dtype=bool)
+    waited = ((begun >= 0) & payoff[cols] & seen[rows]
               & (begun >= np.where(seen, first, 0)[rows] + life_s))
     late = sp.csr_matrix((np.ones(int(waited.sum())), (rows[waited], cols[waited])),
                          shape=uses.shape)

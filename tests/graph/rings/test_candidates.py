@@ -692,13 +692,14 @@ def test_a_farm_kept_alive_for_weeks_on_its_own_machines_is_no_place() -> None:
 
 
 def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: bool = True,
-                          created_over: float = 16.0) -> tuple[object, list[str], list[str]]:
+                          created_over: float = 16.0, payoff: str = "Promo"
+                          ) -> tuple[object, list[str], list[str]]:
     """Review R25's farm beside R15's office (:func:`_office_beside_a_farm`): its 40
     accounts (a card each, the farm's 2 devices behind 2 IPs) created over ``created_over``
     days from day 10,
     each using all it uses from its creation for ``life_days`` and then quiet, or (None) to the
-    log's end on day 60. Each redeems the welcome code (a Promo half the honest accounts
-    redeemed on day 1) at the end of its life (``payoff_late``) or on its first day."""
+    log's end on day 60. Each redeems the welcome code (a ``payoff`` entity half the honest
+    accounts used on day 1) at the end of its life (``payoff_late``) or on its first day."""
     snap, office, farm = _office_beside_a_farm(seed, aged_farm=True)
     rng = np.random.default_rng(seed + 1)
     born = dict(zip(farm, rng.uniform(10.0, 10.0 + created_over, len(farm)), strict=True))
@@ -713,9 +714,10 @@ def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: b
         tables[name] = table
     redeem = [born[a] + (life_days or 20.0 if payoff_late else 0.5) for a in farm]
     honest = [f"h{i}" for i in range(0, 1000, 2)]
-    tables["USED_PROMO"] = edges([(a, "WELCOME") for a in farm + honest],
-                                 [d * 1440.0 for d in redeem + [1.0] * len(honest)])
-    relations = dict(snap.relations, USED_PROMO=RelationSpec("USED_PROMO", ACCOUNT, "Promo"))
+    name = f"USED_{payoff.upper()}"
+    tables[name] = edges([(a, "WELCOME") for a in farm + honest],
+                         [d * 1440.0 for d in redeem + [1.0] * len(honest)])
+    relations = dict(snap.relations, **{name: RelationSpec(name, ACCOUNT, payoff)})
     return Snapshot(snap.nodes, tables, relations), office, farm
 
 
@@ -736,11 +738,14 @@ def test_a_cohort_that_stays_at_its_place_or_converges_on_nothing_is_no_ring() -
     # each paying with a card of their own; signed up within two days or over two weeks:
     # review R33) are a lasting place's users; gone again after three weeks but with the
     # welcome code on their first day (a shelter's, a seasonal dorm's), they converged on
-    # nothing after waiting. What is left of R25: a farm kept alive to the log's end, or
-    # paying off early
-    for life, late, over in ((None, True, 16.0), (None, True, 2.0), (21.0, False, 16.0),
-                             (21.0, False, 2.0)):
-        snap, _, residents = _farm_aged_over_weeks(life, payoff_late=late, created_over=over)
+    # nothing after waiting; all buying the coach ticket home from one seller at the end is no
+    # payoff (review R38). What is left of R25: a farm kept alive to the log's end, or paying
+    # off early or at a seller
+    for life, late, over, payoff in ((None, True, 16.0, "Promo"), (None, True, 2.0, "Promo"),
+                                     (21.0, False, 16.0, "Promo"), (21.0, False, 2.0, "Promo"),
+                                     (21.0, True, 16.0, "Seller")):
+        snap, _, residents = _farm_aged_over_weeks(life, payoff_late=late, created_over=over,
+                                                   payoff=payoff)
         assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
                    if len(set(c.members) & set(residents)) >= 10)
 
