@@ -12,15 +12,22 @@ def test_gnn_seeds_below_one_is_refused_before_any_work(capsys: pytest.CaptureFi
     assert "--gnn-seeds must be at least 1, not 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("item", "says"), [
-    ("whole_groups", "--ring-set needs KEY=VALUE, got 'whole_groups'"),
-    ("no_such_setting=1", "no_such_setting"),
-    ("max_size=2", "--ring-set: "),
+@pytest.mark.parametrize(("flag", "item", "says"), [
+    ("--ring-set", "whole_groups", "--ring-set needs KEY=VALUE, got 'whole_groups'"),
+    ("--ring-set", "no_such_setting=1", "no_such_setting"),
+    ("--ring-set", "max_size=2", "--ring-set: "),
+    ("--detector-set", "ensemble", "--detector-set needs KEY=VALUE, got 'ensemble'"),
+    ("--detector-set", "no_such_setting=1", "no_such_setting"),
+    ("--detector-set", "ensemble=many", "--detector-set: "),
+    ("--detector-set", "random_state=5",
+     "--detector-set: random_state set by the benchmark itself"),
+    ("--detector-set", "num_threads=2",
+     "--detector-set: num_threads set by the benchmark itself"),
 ])
-def test_ring_settings_are_checked_before_any_work(item: str, says: str,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_settings_are_checked_before_any_work(flag: str, item: str, says: str,
+                                              capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as stopped:
-        realdata.main(["--datasets", "cards-no-collusion", "--ring-set", item])
+        realdata.main(["--datasets", "cards-no-collusion", flag, item])
     assert stopped.value.code == 2
     assert says in capsys.readouterr().err
 
@@ -31,21 +38,6 @@ def test_ring_settings_are_read_as_yaml() -> None:
     settings = realdata._ring_settings(argparse.ArgumentParser(),
                                        ["whole_groups=true", "max_group_size=500"])
     assert settings == {"whole_groups": True, "max_group_size": 500}
-
-
-@pytest.mark.parametrize(("item", "says"), [
-    ("ensemble", "--detector-set needs KEY=VALUE, got 'ensemble'"),
-    ("no_such_setting=1", "no_such_setting"),
-    ("ensemble=many", "--detector-set: "),
-    ("random_state=5", "--detector-set: random_state set by the benchmark itself"),
-    ("num_threads=2", "--detector-set: num_threads set by the benchmark itself"),
-])
-def test_detector_settings_are_checked_before_any_work(item: str, says: str,
-                                                       capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as stopped:
-        realdata.main(["--datasets", "cards-no-collusion", "--detector-set", item])
-    assert stopped.value.code == 2
-    assert says in capsys.readouterr().err
 
 
 def test_detector_settings_are_read_as_yaml_and_reach_the_gnn(monkeypatch: pytest.MonkeyPatch

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -275,18 +277,23 @@ def test_a_help_desk_over_weeks_is_no_takeover_but_the_same_in_one_day_is():
     assert len(log.groups()) == 1
 
 
-def test_event_failures_read_the_attempts_the_mapping_declared_failed(tmp_path):
+def _event_store(tmp_path: Path, event_type: list[str], **columns: list) -> Path:
+    """A one-segment event store of the given events, all at ``T0``."""
     events = tmp_path / "events"
     events.mkdir()
-    table = pa.table({
-        "account_id": ["a", "a", "b", "c", "c", "d"],
-        "ts": pd.to_datetime([T0] * 6),
-        "event_type": ["login"] * 6,
-        "device_id": ["d1", "d1", None, "d2", "d3", "d4"],
-        "ip": ["i1", "i1", "i2", None, "i3", "i4"],
-        "result": [1.0, 1.0, 2.0, 0.0, None, 3.0],
-    })
+    table = pa.table({"account_id": columns.pop("account_id"),
+                      "ts": pd.to_datetime([T0] * len(event_type)),
+                      "event_type": event_type, **columns})
     pq.write_table(table, events / "part.parquet")
+    return events
+
+
+def test_event_failures_read_the_attempts_the_mapping_declared_failed(tmp_path):
+    events = _event_store(tmp_path, ["login"] * 6,
+                          account_id=["a", "a", "b", "c", "c", "d"],
+                          device_id=["d1", "d1", None, "d2", "d3", "d4"],
+                          ip=["i1", "i1", "i2", None, "i3", "i4"],
+                          result=[1.0, 1.0, 2.0, 0.0, None, 3.0])
     # no declaration: the log says nothing of failed attempts
     assert event_failures(events) is None
     IngestState(attributes={"result": "float"}, failures={"result": [1.0, 2.0]}).save(events)
@@ -441,17 +448,11 @@ def test_an_account_refused_at_the_tool_and_in_at_once_elsewhere_is_a_member():
 
 
 def test_entered_pairs_say_where_a_failing_account_got_in(tmp_path):
-    events = tmp_path / "events"
-    events.mkdir()
-    table = pa.table({
-        "account_id": ["a", "a", "b", "b", "c", "a"],
-        "ts": pd.to_datetime([T0] * 6),
-        "event_type": ["login"] * 5 + ["order"],
-        "device_id": ["d1", "d1", None, "d5", "d2", None],
-        "ip": ["i1", "i1", "i2", "i2", "i3", "i9"],
-        "result": [1.0, 1.0, 2.0, 0.0, 1.0, None],
-    })
-    pq.write_table(table, events / "part.parquet")
+    events = _event_store(tmp_path, ["login"] * 5 + ["order"],
+                          account_id=["a", "a", "b", "b", "c", "a"],
+                          device_id=["d1", "d1", None, "d5", "d2", None],
+                          ip=["i1", "i1", "i2", "i2", "i3", "i9"],
+                          result=[1.0, 1.0, 2.0, 0.0, 1.0, None])
     IngestState(attributes={"result": "float"}, failures={"result": [1.0, 2.0]}).save(events)
     pairs = event_failures(events)
     # b got in at i2 after failing there; a failed at d1 / i1 and got in nowhere there (its
