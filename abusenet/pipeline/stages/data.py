@@ -179,14 +179,15 @@ def candidates_stage(
         from graph.spark_rings import spark_ring_components
 
         linked = spark_ring_components(spark_for(spark_master), snapshot_dir, rings)
+    takeovers = read_events and rings.takeovers
     # the search reads the edges and the account ids, no other node table (GBs at 1M accounts);
     # its table of candidates goes to the file as it is, no Python object per candidate
     candidates = find_ring_candidate_table(
         read_snapshot(snapshot_dir, node_types=[ACCOUNT]), rings, linked_components=linked,
         use_times=event_use_times(events) if read_events else None,
         transfer_times=event_transfer_times(events) if read_events else None,
-        failures=event_failures(events) if read_events and rings.takeovers else None,
-        entered=partial(entered_pairs, events) if read_events and rings.takeovers else None)
+        failures=event_failures(events) if takeovers else None,
+        entered=partial(entered_pairs, events) if takeovers else None)
     write_candidates(candidates, out / CANDIDATES)
     whole = int(pc.sum(pc.greater(pc.list_value_length(candidates["members"]),
                                   rings.max_size)).as_py() or 0)
