@@ -42,7 +42,7 @@ surprise caps.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -303,6 +303,7 @@ def trim_members(
     min_trimmed_size: int = MIN_TRIMMED_SIZE,
     core_min_surprise: float | None = CORE_MIN_SURPRISE,
     anchored_min_surprise: float | None = ANCHORED_MIN_SURPRISE,
+    labelled_abusive: Collection[str] = frozenset(),
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -338,7 +339,10 @@ def trim_members(
     least the mean account score (:data:`CORE_MIN_SURPRISE`; its evidence says so:
     ``"Core:..."``): a ring whose structure alone would be reported without labels is not
     dropped for its members' scores with them, but a member the model finds less likely
-    abusive than the average account is not kept on the group's structure; the calibrator
+    abusive than the average account is not kept on the group's structure, unless the run's
+    labels call it abusive (``labelled_abusive``: a taken-over account's score reads its
+    honest history; the label is the stronger evidence, and it adds no member the core
+    lacks); the calibrator
     (:func:`calibrate_rings`) reads its surprise. So does a pair's own candidate at the bar a
     run without labels reports it at (:data:`gnn.ring_ranking.PAIR_REPORT_SURPRISE`): both its
     accounts stay (a planted pair is often one risky account and a partner that scores low on
@@ -376,6 +380,9 @@ def trim_members(
     anchored_min_surprise
         With ``unsurprising="drop"``, the anchored surprise from which a candidate chance
         explains stays (:data:`ANCHORED_MIN_SURPRISE`); None keeps none.
+    labelled_abusive
+        Accounts the run's (training) labels call abusive: a core member among them is kept
+        whatever its score (the floor does not apply to it); nothing else changes.
 
     Returns
     -------
@@ -389,6 +396,7 @@ def trim_members(
     anchored = (anchored_candidates(candidates, lookup, min_member_score, anchored_min_surprise)
                 if unsurprising == "drop" and anchored_min_surprise is not None else {})
     core_floor = float(account_scores["score"].mean()) if len(account_scores) else 0.0
+    labelled = frozenset(map(str, labelled_abusive))
     kept_candidates: list[RingCandidate] = []
     seen: set[str] = set()
     for candidate in candidates:
@@ -400,7 +408,7 @@ def trim_members(
         trimmed = _trimmed(candidate, lookup, min_member_score, min_ties,
                            None if chance else flow_min_ties, hub_degree,
                            _structural_core(candidate, core_min_surprise, lookup,
-                                            min_member_score, core_floor))
+                                            min_member_score, core_floor, labelled))
         if trimmed is None or trimmed.ring_id in seen or (
                 trimmed is not candidate
                 and len(trimmed.members) < min(min_trimmed_size, len(candidate.members))):
@@ -485,12 +493,13 @@ def _score_lookup(account_scores: pd.DataFrame) -> dict[str, float]:
 
 def _structural_core(candidate: RingCandidate, min_surprise: float | None,
                      lookup: dict[str, float], min_member_score: float,
-                     floor: float = 0.0) -> set[str]:
+                     floor: float = 0.0, labelled: frozenset[str] = frozenset()) -> set[str]:
     """The members of ``candidate``'s core its structure implicates (:func:`trim_members`):
     for a significant candidate sharing entities (no money-flow shape) at least
     ``min_surprise`` surprising, those scoring at least ``floor`` (the mean account score:
     no more likely abusive than the average account, the model clears a member the group's
-    structure does not implicate on its own), and both accounts of a pair's own candidate (``kind``
+    structure does not implicate on its own; a member in ``labelled``, which the run's labels
+    call abusive, whatever its score), and both accounts of a pair's own candidate (``kind``
     holding :data:`gnn.ring_ranking.PAIR_KIND`, untrimmed) at the bar a run without labels
     reports it at (the lower of ``min_surprise`` and
     :data:`gnn.ring_ranking.PAIR_REPORT_SURPRISE`) when one of the two scores at least
@@ -518,7 +527,8 @@ def _structural_core(candidate: RingCandidate, min_surprise: float | None,
         return set(candidate.members)
     if surprise < min_surprise:
         return set()
-    return {m for m in set(candidate.core) & set(candidate.members) if lookup.get(m, 0.0) >= floor}
+    return {m for m in set(candidate.core) & set(candidate.members)
+            if lookup.get(m, 0.0) >= floor or m in labelled}
 
 
 def _trimmed(candidate: RingCandidate, lookup: dict[str, float], min_member_score: float,
@@ -875,6 +885,7 @@ def score_rings(
     nest_tolerance: float = NEST_TOLERANCE,
     eligible: Callable[[pd.DataFrame], np.ndarray] | None = None,
     core_min_surprise: float | None = CORE_MIN_SURPRISE,
+    labelled_abusive: Collection[str] = frozenset(),
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -927,6 +938,9 @@ def score_rings(
     core_min_surprise
         With account scores, the surprise from which a candidate sharing entities keeps its
         core in the trim (:data:`CORE_MIN_SURPRISE`, :func:`trim_members`); None keeps none.
+    labelled_abusive
+        With account scores, the accounts the run's training labels call abusive: core members
+        among them stay whatever their score (:func:`trim_members`).
 
     Returns
     -------
@@ -947,7 +961,8 @@ def score_rings(
     """
     if account_scores is not None and min_member_score is not None:
         candidates = trim_members(candidates, account_scores, min_member_score,
-                                  unsurprising=unsurprising, core_min_surprise=core_min_surprise)
+                                  unsurprising=unsurprising, core_min_surprise=core_min_surprise,
+                                  labelled_abusive=labelled_abusive)
     elif account_scores is None and trim_unlabelled:
         candidates = trim_to_core(candidates)
     if not candidates:

@@ -105,6 +105,39 @@ def test_no_warning_when_an_account_reaches_the_trim_bar(stage_inputs):
     assert "warning" not in summary
 
 
+def test_a_core_member_the_training_labels_call_abusive_stays_in_its_ring(tmp_path):
+    # review R34: 30 takeover groups of six at surprise 40 (their core: all six), every third
+    # abusive; three members score high, three score their honest history (0.005, under the
+    # mean account score of a log of 1,000 ordinary accounts). The training labels call one
+    # low-scored member of each abusive group abusive (it stays) and one of each other group
+    # honest (it goes, as does every unlabelled low-scored member)
+    rows, scores, labels = [], [], []
+    for i in range(30):
+        members = [f"t{i}-{j}" for j in range(6)]
+        abusive = i % 3 == 0
+        rows.append({"ring_id": f"r{i}", "members": members, "kind": "account_takeover",
+                     "evidence": [f"IP:i{i}"], "core": members,
+                     "features": json.dumps({"size": 6.0, "surprise": 40.0, "significant": 1.0})})
+        scores += [(m, (0.95 if abusive else 0.6) if j < 3 else 0.005)
+                   for j, m in enumerate(members)]
+        labels += [(members[0], int(abusive)), (members[3], int(abusive))]
+    scores += [(f"o{i}", 0.03) for i in range(1000)]
+    pd.DataFrame(rows).to_parquet(tmp_path / "candidates.parquet")
+    pd.DataFrame(scores, columns=["account_id", "score"]).assign(
+        score_kind="probability").to_parquet(tmp_path / "scores.parquet")
+    pd.DataFrame(labels, columns=["account_id", "label"]).to_parquet(tmp_path / "train.parquet")
+    out = tmp_path / "out"
+    out.mkdir()
+    rings_stage(tmp_path / "candidates.parquet", tmp_path / "scores.parquet",
+                RingScoringConfig(), out, tmp_path / "train.parquet")
+    rings = pd.read_parquet(out / "rings.parquet")
+    kept = {m for ms in rings["members"] for m in ms}
+    assert len(rings) == 10
+    assert {f"t{i}-3" for i in range(0, 30, 3)} <= kept
+    assert not kept & {f"t{i}-{j}" for i in range(30) for j in (4, 5)}
+    assert not kept & {f"t{i}-3" for i in range(30) if i % 3}
+
+
 def test_a_farm_on_one_device_scored_high_is_reported_as_one_ring(tmp_path):
     # the search keeps no candidate for 40 accounts on one device (the null model explains one
     # entity's users); once scored, they are one ring, its reason in the evidence

@@ -642,6 +642,28 @@ def test_a_core_member_the_model_clears_is_not_kept_on_the_groups_structure():
     assert "Core:1 members scored below 0.5" in kept[0].evidence[-2]
 
 
+def test_a_core_member_the_labels_call_abusive_is_kept_whatever_its_score():
+    # review R34 (stuffing_real, half the labels): taken-over accounts score their honest
+    # history (0.001-0.018, under the mean account score) and were cut from their takeover
+    # ring although the run's labels call them abusive; the label keeps a core member, never
+    # one outside the core, and a member labelled honest is cut as before
+    anchors, victims = ["a1", "a2", "a3"], ["v1", "v2", "v3"]
+    members = [*anchors, *victims, "h1", "x1"]
+    group = RingCandidate(ring_id_for(members), members, "account_takeover", ["IP:i1"],
+                          {"size": 8.0, "surprise": 40.0, "significant": 1.0}, [],
+                          [*anchors, *victims, "h1"])
+    scores = pd.DataFrame({"account_id": [*members, *(f"o{i}" for i in range(200))],
+                           "score": [0.9, 0.8, 0.95, 0.001, 0.018, 0.004, 0.003, 0.002,
+                                     *[0.03] * 200]})
+    assert [c.members for c in trim_members([group], scores)] == [anchors]
+    kept = trim_members([group], scores, labelled_abusive={"v1", "v2", "x1"})
+    assert [c.members for c in kept] == [[*anchors, "v1", "v2"]]
+    assert "Core:2 members scored below 0.5" in kept[0].evidence[-2]
+    rings = score_rings([group], None, scores, nms_jaccard=1.0, labelled_fragment_share=1.1,
+                        labelled_abusive={"v1", "v2", "x1"})
+    assert rings["members"].tolist() == [[*anchors, "v1", "v2"]]
+
+
 def test_trim_members_keeps_a_group_of_anchors_chance_explains():
     """A candidate the null model finds no more surprising than chance stays with labels when
     every member is an anchor and anchors are rare enough (graph.rings.anchored); one with a

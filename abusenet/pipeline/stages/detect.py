@@ -259,7 +259,8 @@ def rings_stage(
     With probabilities (a trained model), candidates are trimmed to their implicated members
     (:func:`gnn.rings.trim_members`; a group sharing entities at least
     ``scoring.unlabelled_min_surprise`` surprising keeps its core, as it would be reported
-    without labels); with ``train_labels_path`` (the run's training labels)
+    without labels, and the core members the training labels call abusive whatever their
+    score); with ``train_labels_path`` (the run's training labels)
     the ring scores become the probability that a ring is collusive
     (:func:`gnn.rings.fit_ring_calibrator` fitted on those labels only, then
     :func:`gnn.rings.calibrate_rings`); rings scoring at least ``scoring.min_score`` are
@@ -314,6 +315,8 @@ def rings_stage(
                         eligible=reportable_without_labels(scoring.unlabelled_min_surprise)
                         if structure else None,
                         core_min_surprise=scoring.unlabelled_min_surprise,
+                        labelled_abusive=frozenset() if train is None else frozenset(
+                            train.loc[train["label"] == 1, "account_id"].astype(str)),
                         **scoring.score_rings_kwargs())
     warning = None if structure else unanchored_warning(accounts["score"], scoring.min_member_score)
     if warning:
