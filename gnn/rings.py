@@ -382,7 +382,8 @@ def trim_members(
         explains stays (:data:`ANCHORED_MIN_SURPRISE`); None keeps none.
     labelled_abusive
         Accounts the run's (training) labels call abusive: a core member among them is kept
-        whatever its score (the floor does not apply to it); nothing else changes.
+        whatever its score (the floor does not apply to it) in a candidate that stays without
+        them (``min_trimmed_size`` counts the others: review R39); nothing else changes.
 
     Returns
     -------
@@ -405,13 +406,17 @@ def trim_members(
                 and ANCHORED_FEATURE not in candidate.features):
             continue
         candidate = anchored.get(candidate.ring_id, candidate)
+        core = _structural_core(candidate, core_min_surprise, lookup, min_member_score,
+                                core_floor, labelled)
+        # the members only the label keeps join a ring that stands without them (review R39)
+        by_label = core - _structural_core(candidate, core_min_surprise, lookup,
+                                           min_member_score, core_floor) if labelled else set()
         trimmed = _trimmed(candidate, lookup, min_member_score, min_ties,
-                           None if chance else flow_min_ties, hub_degree,
-                           _structural_core(candidate, core_min_surprise, lookup,
-                                            min_member_score, core_floor, labelled))
+                           None if chance else flow_min_ties, hub_degree, core)
         if trimmed is None or trimmed.ring_id in seen or (
-                trimmed is not candidate
-                and len(trimmed.members) < min(min_trimmed_size, len(candidate.members))):
+                (trimmed is not candidate or by_label)
+                and len(set(trimmed.members) - by_label)
+                < min(min_trimmed_size, len(candidate.members))):
             continue
         seen.add(trimmed.ring_id)
         kept_candidates.append(trimmed)

@@ -662,6 +662,20 @@ def test_a_core_member_the_labels_call_abusive_is_kept_whatever_its_score():
     rings = score_rings([group], None, scores, nms_jaccard=1.0, labelled_fragment_share=1.1,
                         labelled_abusive={"v1", "v2", "x1"})
     assert rings["members"].tolist() == [[*anchors, "v1", "v2"]]
+    # review R39: a candidate the trim drops (two members over the floor, the rest under) is
+    # not padded to the minimum size by a labelled member: its other members stay unreported
+    five = RingCandidate(ring_id_for(["h1", "h2", "L", "h3", "h4"]), ["h1", "h2", "L", "h3", "h4"],
+                         "shared_entities", ["IP:i2"],
+                         {"size": 5.0, "surprise": 30.0, "significant": 1.0}, [],
+                         ["h1", "h2", "L", "h3", "h4"])
+    low = pd.DataFrame({"account_id": ["h1", "h2", "L", "h3", "h4", *(f"o{i}" for i in range(200))],
+                        "score": [0.05, 0.05, 0.01, 0.001, 0.001, *[0.03] * 200]})
+    assert trim_members([five], low) == []
+    assert trim_members([five], low, labelled_abusive={"L"}) == []
+    three = RingCandidate(ring_id_for(["h1", "h2", "L"]), ["h1", "h2", "L"], "shared_entities",
+                          ["IP:i3"], {"size": 3.0, "surprise": 30.0, "significant": 1.0}, [],
+                          ["h1", "h2", "L"])
+    assert trim_members([three], low, labelled_abusive={"L"}) == []
 
 
 def test_trim_members_keeps_a_group_of_anchors_chance_explains():
