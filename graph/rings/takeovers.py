@@ -36,7 +36,11 @@ so a platform-wide forced password reset through it is one day of many: review R
 gating on the failing arrivals alone reported 18-35 groups of honest accounts).
 
 The takeover entities sharing an account are one group (a tool's IPs and devices, each
-attempt from one of each), judged by its most surprising entity. Its members are the
+attempt from one of each), judged by its most surprising entity; so are the groups of one
+tool that share none (a fresh fingerprint per victim through IPs of its own: groups of one
+type's entities whose arrivals interleave and fail alike, :func:`_one_tool`), judged by the
+least surprising part (joining adds accounts, never surprise: review R32's ``stuff_randfp``
+was 4 groups, 58 + 50 + 47 + 37 of its 200 victims, and is one of 192). Its members are the
 established arrivals of their takeover days used for at most :data:`BRIEF_USE_S` that came
 with the tool's *other side* at once, failing or not: within :data:`AT_ONCE_S` the account also
 made such a brief arrival at an entity of the other type a login carries (a type with a failed
@@ -148,6 +152,20 @@ AT_ONCE_S = 3600
 OWN_SIDE_SHARE = 0.05
 #: An entity may have this many times its type's share of qualifying arrivals.
 RATE_SLACK = 2.0
+#: Two takeover groups' arrivals fail alike (one tool's, :func:`_one_tool`) when their failing
+#: shares differ by at most this many standard errors of a two-proportion test.
+ALIKE_Z = 3.0
+#: A takeover group joins a more surprising one of the same tool (:func:`_one_tool`) when its
+#: own surprise is at least this share of that one's: the joined group is judged by its least
+#: surprising part, so a part far weaker (a few accounts failing first at an IP of their own the
+#: same hours) would cost the tool's ring its report. Two tools of 100 victims over 4 IPs each
+#: (``randfp_two_tools``, seed 1): groups of 92 and 96 judged 23 / 21 orders (reported from 5,
+#: :data:`gnn.ring_ranking.BURST_REPORT_SURPRISE`); at 0.75 74 + 18 and 57 + 23 + 16; review
+#: R32's ``stuff_randfp`` (seeds 0 / 1) one group of 192 / 189 judged 53 / 50 (155 + 37 /
+#: 151 + 38 at 0.75); 12 patrons of a library IP in private windows, 7 failing first, the
+#: tool's hours (6.4 orders, under the report bar) join no tool at 20.6 (at 0.25 they would,
+#: and take its report with them).
+TOOL_SHARE = 0.5
 #: The arrivals are judged per window of this many seconds, on two grids (aligned and shifted by
 #: half a window): a tool works its victims within hours, a help desk gets a few a week.
 WINDOW_S = 86400
@@ -325,7 +343,7 @@ def takeover_groups(edges: pd.DataFrame, failed: np.ndarray, account_first: np.n
     refused[tried] = False
     best = _best_cells(grids, strong, len(labels))
     return _grouped(row[keep], col[keep], first_ts[keep], failed[keep], refused[keep], best,
-                    labels, tests, charge, min_size, max_group_size)
+                    labels, codes, tests, charge, min_size, max_group_size)
 
 
 def _login_types(codes: np.ndarray, col: np.ndarray, failed: np.ndarray) -> np.ndarray:
@@ -458,20 +476,22 @@ def _best_cells(grids: list[_Cells], strong: list[np.ndarray], n_entities: int) 
 
 
 def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, failed: np.ndarray,
-             refused: np.ndarray, best: _Best, labels: pd.Index, tests: int, charge: float,
-             min_size: int, max_group_size: int) -> list[Burst]:
+             refused: np.ndarray, best: _Best, labels: pd.Index, codes: np.ndarray, tests: int,
+             charge: float, min_size: int, max_group_size: int) -> list[Burst]:
     """The brief arrivals (``row``, ``col``, arrival ``ts``, whether one ``failed`` there, or
     every attempt there did: ``refused``) on takeover days as groups: the entities sharing an
-    account are one; its members are the accounts with an arrival not refused (the tool got
-    in), the others counted in its evidence. A group over ``max_group_size`` members (a
-    campaign the tool's one fingerprint ties together) falls back to one group per entity, each
-    its first ``max_group_size`` members in time, the rest counted in its evidence."""
+    account are one, and so are those of one tool (:func:`_one_tool`); its members are the
+    accounts with an arrival not refused (the tool got in), the others counted in its
+    evidence. A group over ``max_group_size`` members (a campaign the tool's one fingerprint
+    ties together) falls back to one group per entity, each its first ``max_group_size``
+    members in time, the rest counted in its evidence."""
     entities, at = np.unique(col, return_inverse=True)
     accounts, member = np.unique(row, return_inverse=True)
     # entities linked through the accounts qualifying at both
     bipartite = sp.csr_matrix((np.ones(len(at)), (member, at)),
                               shape=(len(accounts), len(entities)))
-    _, component = connected_components((bipartite.T @ bipartite).tocsr(), directed=False)
+    _, linked = connected_components((bipartite.T @ bipartite).tocsr(), directed=False)
+    component = _one_tool(linked, at, ts, failed, codes[entities], -best.log_chance[entities])
     found = []
     for c in range(int(component.max()) + 1):
         inside = np.flatnonzero(component == c)
@@ -483,7 +503,7 @@ def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, failed: np.ndarra
         if len(members) <= max_group_size:
             listed = uses & np.isin(row, members)
             found.append(_group(row[listed], ts[listed], failed[listed], entities[inside],
-                                best, labels, tests, charge, 0, tried))
+                                best, labels, tests, charge, 0, tried, linked[inside]))
             continue
         for e in inside.tolist():
             mine = np.flatnonzero((at == e) & ~refused)
@@ -498,17 +518,84 @@ def _grouped(row: np.ndarray, col: np.ndarray, ts: np.ndarray, failed: np.ndarra
     return [group for group in found if len(group.rows) >= min_size]
 
 
+def _one_tool(component: np.ndarray, at: np.ndarray, ts: np.ndarray, failed: np.ndarray,
+              types: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """Per entity, its group once the groups of one tool are joined (:func:`_grouped`;
+    ``component``: per entity, its group by shared accounts; ``at``: per arrival, its entity;
+    ``ts``, ``failed``: the arrival's time, whether it failed; ``types``: per entity, its type
+    code; ``strength``: per entity, its best cell's surprise). A tool drawing a fresh
+    fingerprint per victim through IPs of its own ties none of its IPs together (review R32's
+    ``stuff_randfp``: one group per IP, 58 + 50 + 47 + 37 of 200 victims). Two groups are one
+    tool's when each is made of entities of one and the same type (no side of the tool shared by
+    their accounts: a group with a shared fingerprint, a VPN exit's or a help desk's PC, is
+    never joined), at least :data:`MIN_SHARE` of each one's arrivals fall within the other's
+    (first to last; the same day, interleaved: a tool picks an IP per attempt) and their
+    arrivals' failing shares do not differ beyond chance (a two-proportion test under
+    :data:`ALIKE_Z`: the same attempt pattern); a group joins the first joined set it is one
+    tool's with every group of, the most surprising groups first, when its own surprise is at
+    least :data:`TOOL_SHARE` of that set's first (a group of a few honest accounts failing first
+    the same hours, which alone would not be reported, is not carried by a tool's surprise; one
+    part of a tool that far weaker stays a group of its own). The joined group is judged by its
+    most surprising entity, as any group."""
+    n = int(component.max(initial=-1)) + 1
+    kinds = pd.Series(types).groupby(component).nunique().reindex(range(n)).to_numpy()
+    group = component[at]
+    one_type = np.flatnonzero(kinds == 1)
+    if len(one_type) < 2:
+        return component
+    type_of = np.zeros(n, dtype=np.int64)
+    type_of[component] = types
+    order = np.lexsort((ts, group))
+    bounds = np.searchsorted(group[order], np.arange(n + 1))
+    times = {int(c): ts[order[bounds[c]:bounds[c + 1]]] for c in one_type}
+    fails = {int(c): float(failed[order[bounds[c]:bounds[c + 1]]].mean()) for c in one_type}
+
+    def alike(a: int, b: int) -> bool:
+        ta, tb = times[a], times[b]
+        if type_of[a] != type_of[b] or ta[-1] < tb[0] or tb[-1] < ta[0]:
+            return False
+        inside = [np.mean((x >= y[0]) & (x <= y[-1])) for x, y in ((ta, tb), (tb, ta))]
+        if min(inside) < MIN_SHARE:
+            return False
+        pooled = (fails[a] * len(ta) + fails[b] * len(tb)) / (len(ta) + len(tb))
+        spread = np.sqrt(pooled * (1.0 - pooled) * (1.0 / len(ta) + 1.0 / len(tb)))
+        return abs(fails[a] - fails[b]) <= ALIKE_Z * spread
+
+    surprise = pd.Series(strength).groupby(component).max().reindex(range(n)).to_numpy()
+    joined: list[list[int]] = []
+    for c in sorted(times, key=lambda c: (-surprise[c], c)):
+        home = next((j for j in joined if surprise[c] >= TOOL_SHARE * surprise[j[0]]
+                     and all(alike(c, other) for other in j)), None)
+        if home is None:
+            joined.append([c])
+        else:
+            home.append(c)
+    relabel = np.arange(n)
+    for j in joined:
+        relabel[j] = min(j)
+    return relabel[component]
+
+
 def _group(row: np.ndarray, ts: np.ndarray, failed: np.ndarray, cols: np.ndarray, best: _Best,
-           labels: pd.Index, tests: int, charge: float, more: int, tried: int) -> Burst:
+           labels: pd.Index, tests: int, charge: float, more: int, tried: int,
+           parts: np.ndarray | None = None) -> Burst:
     """One takeover group: its accounts ``row`` arriving at ``ts`` at the entities ``cols``,
     ``failed`` where one failed there; ``more`` accounts got in there beyond those listed
-    (over ``max_group_size``), ``tried`` more arrived there and never got in."""
+    (over ``max_group_size``), ``tried`` more arrived there and never got in. ``parts`` (per
+    entity of ``cols``) are the groups sharing no account joined as one tool's
+    (:func:`_one_tool`): the group is judged by the least surprising part's most surprising
+    entity (joining adds accounts, never surprise)."""
     rows = np.unique(row)
     failing = len(np.unique(row[failed]))
     order = cols[np.argsort(best.log_chance[cols], kind="stable")]
+    parts = np.zeros(len(cols), dtype=np.int64) if parts is None else parts
+    # each part's most surprising entity; the group is judged by the least of them
+    strongest = [int(order[np.isin(order, cols[parts == part])][0]) for part in np.unique(parts)]
+    judged = max(strongest, key=lambda e: float(best.log_chance[e]))
+    tools = len(strongest)
     start, end = (pd.Timestamp(int(t), unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")
                   for t in (ts.min(), ts.max()))
-    return Burst(rows, int(order[0]), float(best.log_chance[order[0]]), tests, [
+    return Burst(rows, judged, float(best.log_chance[judged]), tests, [
         f"Takeover:{len(rows)} accounts with their own history (first event at least "
         f"{AGE_S // 86400} days before) each arrived at an entity here new to them on its "
         f"takeover days, {failing} with a failed attempt there and {len(rows) - failing} "
@@ -520,7 +607,10 @@ def _group(row: np.ndarray, ts: np.ndarray, failed: np.ndarray, cols: np.ndarray
            if more else "")
         + (f"; {tried} more accounts arrived there on those days and never got in (every "
            f"attempt failed: the tool tried them, their password held; not members)"
-           if tried else ""),
+           if tried else "")
+        + (f"; {tools} groups of one type's entities sharing no account, each with a new "
+           f"other side per account, whose arrivals interleave and fail alike: one tool's"
+           if tools > 1 else ""),
         *[f"TakeoverChance:{labels[e]}: {int(best.x[e])} of its {int(best.k[e])} arrivals of "
           f"accounts with a history within one day failed first and left, where its type's "
           f"entities allow {best.p[e]:.1%} (chance {10.0 ** best.log_chance[e]:.1e}; {tests} "

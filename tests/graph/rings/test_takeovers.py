@@ -382,6 +382,63 @@ def test_a_tool_with_a_fresh_fingerprint_per_victim_through_its_own_ip_is_found(
     assert [sorted(g.rows.tolist()) for g in log.groups()] == [victims.tolist()]
 
 
+def _fresh_tool(log: _Log, victims: np.ndarray, ips: list[str], hour: float,
+                failing: float = 0.9) -> None:
+    """A tool drawing a fresh fingerprint per victim through ``ips`` of its own (in turn) within
+    three hours from ``hour`` of day 30, failing first on a share ``failing`` of each IP's."""
+    tool = [log.entity(ip) for ip in ips]
+    for i, a in enumerate(victims.tolist()):
+        t = START + int((30 + hour / 24) * DAY + log.rng.uniform(0, 3 * 3600))
+        fails = (i // len(tool)) % 10 < round(10 * failing)
+        log.uses += [(a, tool[i % len(tool)], t, t + 120, fails),
+                     (a, log.entity(f"Device:fresh{a}"), t, t + 120, fails)]
+
+
+def test_a_fresh_fingerprint_tools_ips_are_one_group():
+    # review R32 / session 27: through 4 IPs of its own and a fresh fingerprint per victim
+    # nothing ties the tool's IPs together (one group per IP before); their arrivals interleave
+    # and fail alike: one group. A second tool the same day, hours later, is a group of its own
+    log = _Log(accounts=600)
+    first, second = np.arange(0, 400, 2), np.arange(1, 400, 4)
+    _fresh_tool(log, first, [f"IP:tool{i}" for i in range(4)], hour=9)
+    _fresh_tool(log, second, [f"IP:late{i}" for i in range(4)], hour=15)
+    found = sorted(log.groups(), key=lambda g: g.rows[0])
+    assert [sorted(g.rows.tolist()) for g in found] == [first.tolist(), second.tolist()]
+    assert all("4 groups of one type's entities sharing no account" in g.evidence[0]
+               for g in found)
+
+
+@pytest.mark.parametrize("patrons", [12, 60])
+def test_a_group_joined_to_a_tool_is_judged_by_its_own_test(patrons):
+    # a library IP where patrons log in in private windows (a fresh fingerprint each), 60 %
+    # mistyping first, the hours the tool works (also 60 % failing): interleaved and failing
+    # alike. A group far weaker than the tool's stays its own; one joined (as strong as a
+    # tool's IP) makes the joined group no more surprising than the library alone: a tool's
+    # surprise never carries honest accounts the library's own test would not
+    patrons_ = np.arange(401, 401 + 2 * patrons, 2)
+    victims = np.arange(0, 400, 2)
+
+    def log_with(tool: bool) -> _Log:
+        log = _Log(accounts=600)
+        library = log.entity("IP:library")
+        for a in patrons_.tolist():
+            t = START + int((30 + 9 / 24) * DAY + log.rng.uniform(0, 3 * 3600))
+            fails = bool(log.rng.random() < 0.6)
+            log.uses += [(a, library, t, t + 600, fails),
+                         (a, log.entity(f"Device:private{a}"), t, t + 600, fails)]
+        if tool:
+            _fresh_tool(log, victims, [f"IP:tool{i}" for i in range(4)], hour=9, failing=0.6)
+        return log
+
+    alone = log_with(tool=False).groups()
+    assert len(alone) == 1 and set(alone[0].rows.tolist()) <= set(patrons_.tolist())
+    found = log_with(tool=True).groups()
+    held = [g for g in found if set(g.rows.tolist()) & set(patrons_.tolist())]
+    assert held and all(g.log_chance >= alone[0].log_chance for g in held)
+    # the weak library (12 patrons) stays a group of its own
+    assert (patrons == 60) == any(set(g.rows.tolist()) & set(victims.tolist()) for g in held)
+
+
 def test_a_tool_replaying_its_victims_own_fingerprints_is_not_found():
     # the tool's logins carry each victim's own fingerprint (no second side new to them): its
     # arrivals at the IP, failing or not, are not told from honest accounts arriving there on
