@@ -170,11 +170,27 @@ def _household_log(days: list[float], amounts: list[float]) -> tuple[pd.DataFram
 
 def test_roommates_settling_bills_in_a_loop_are_not_significant():
     # each pays the next a bill once in the month: out of order around the loop, or in order
-    # with amounts that have nothing to do with each other (review G3, session 20)
+    # with amounts that have nothing to do with each other (review G3, session 20): the loop
+    # is returned whole for the money null to judge, with no test of its own (session 27)
     for days, amounts in (([20, 3, 27, 11], [35.0, 72.0, 24.0, 58.0]),
                           ([3, 9, 14, 22], [35.0, 72.0, 24.0, 58.0])):
-        table, _ = _household_log(days, amounts)
-        assert quiet_cycles(table, 6000, 3, 50, 2.0) == []
+        table, loop = _household_log(days, amounts)
+        groups = quiet_cycles(table, 6000, 3, 50, 2.0)
+        assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
+        assert groups[0].log_chance == 0.0
+        assert groups[0].evidence[0].startswith("QuietLoop:a loop of 4 accounts")
+        assert groups[0].evidence[0].endswith("no test of its own")
+
+
+def test_an_unrelayed_loop_that_detours_a_relay_is_not_returned():
+    # the relay 5000 -> 5001 -> 5002 -> 5003 -> 5000, and a detour of it through 5004 out of
+    # time order: the relay is the group, its detour carries nothing more
+    table, loop = _household_log([3, 4, 6, 7], [500.0, 490.0, 470.0, 455.0])
+    detour = _table([5001, 5004], [5004, 5002]).assign(
+        ts=[20 * 86400.0, 2 * 86400.0], last=[20 * 86400.0, 2 * 86400.0], amount=[35.0, 72.0])
+    groups = quiet_cycles(pd.concat([table, detour], ignore_index=True), 6000, 3, 50, 2.0)
+    assert [sorted(g.rows.tolist()) for g in groups] == [sorted(loop)]
+    assert groups[0].log_chance < 0.0
 
 
 def test_a_relay_in_time_order_that_keeps_its_amount_is_found():
