@@ -7,8 +7,10 @@ caller waits, queueing included) and from the send (``service_*_ms``; ``sent_lat
 late this generator sent it, its own share).
 Bounded: ``--seconds`` of singles (at most ``--singles`` events), then ``--batches`` batches
 of 100 sent one after the other (all made before the first is sent, so the batches' events/s
-is the service's, not the event generator's). Prints p50 / p95 / p99, the sustained events/s,
-the service's time per phase and collector pauses during the singles (from its ``/metrics``)
+is the service's, not the event generator's). Prints p50 / p95 / p99 (for singles also the p99
+of each 10 s of due times: a tail from the first seconds after a start shows there), the
+sustained events/s, the service's time per phase and collector pauses during the singles (from
+its ``/metrics``)
 with the mean events per applied group, its RSS, CPU seconds and CPU milliseconds an event
 (the service's process and its child processes together: ``serve --front-process`` runs its
 HTTP front end in one; singles, batches; for each also the main thread's part -- the event
@@ -305,11 +307,18 @@ class Sender:
         return response.status
 
 
+#: Seconds of single events' due times per window of ``p99_by_window_ms``.
+WINDOW = 10.0
+
+
 def single_phase(sender: Sender, traffic: Traffic, tag: str, rate: float,
                  seconds: float, limit: int, clients: int) -> dict[str, object]:
-    """Single events at ``rate`` per second for ``seconds`` (open loop); latency figures. The
-    bodies are encoded before the clock starts."""
+    """Single events at ``rate`` per second for ``seconds`` (open loop); latency figures, and
+    the p99 of each :data:`WINDOW` seconds of due times (``p99_by_window_ms``: whether the tail
+    comes from the first seconds after a start or from all along). The bodies are encoded
+    before the clock starts."""
     waited: list[float] = []
+    windows: dict[int, list[float]] = {}
     served: list[float] = []
     late: list[float] = []
     failed = 0
@@ -327,6 +336,7 @@ def single_phase(sender: Sender, traffic: Traffic, tag: str, rate: float,
         done = time.perf_counter()
         with lock:
             waited.append(done - due)
+            windows.setdefault(int(i / rate // WINDOW), []).append(done - due)
             served.append(done - sent)
             late.append(sent - due)
             failed += not ok
@@ -337,7 +347,8 @@ def single_phase(sender: Sender, traffic: Traffic, tag: str, rate: float,
     return {"requests": count, "failed": failed, "offered_per_s": rate,
             "events_per_s": round(count / elapsed, 1), **percentiles(waited),
             **{f"service_{k}": v for k, v in percentiles(served).items()},
-            **{f"sent_late_{k}": v for k, v in percentiles(late).items()}}
+            **{f"sent_late_{k}": v for k, v in percentiles(late).items()},
+            "p99_by_window_ms": [percentiles(windows[w])["p99_ms"] for w in sorted(windows)]}
 
 
 def main() -> None:

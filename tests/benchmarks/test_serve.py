@@ -112,3 +112,41 @@ def test_a_child_process_counts_for_the_service_cpu_and_rss():
         child.kill()
         child.wait()
     assert child.pid not in family(pid)
+
+
+def test_the_p99_of_each_window_shows_a_slow_start(monkeypatch):
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import benchmarks.serve as bench
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if int(event["event_id"].split("-")[1]) < 3:  # the first answers are slow
+                time.sleep(0.08)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    monkeypatch.setattr(bench, "WINDOW", 0.1)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        out = bench.single_phase(bench.Sender(url, "t0k"), _Events(), "x", rate=200,
+                                 seconds=0.3, limit=100, clients=32)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    first, *rest = out["p99_by_window_ms"]
+    assert len(rest) == 2  # 60 events at 200/s in windows of 0.1 s
+    assert first >= 70 and max(rest) < first
