@@ -149,7 +149,7 @@ from graph.rings.pairs import (
 )
 from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
 from graph.rings.periodic import periodic_fans
-from graph.rings.places import PlaceUsers, place_explained, place_users
+from graph.rings.places import PlaceUsers, converged, place_explained, place_users
 from graph.rings.projection import (
     Incidence,
     account_entity_incidence,
@@ -1003,10 +1003,12 @@ def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingCo
     accounts are however long they are kept alive. Came: at least half of them fresh (first
     seen ``whole_group_arrival_s`` or more into the log), at least two, the middle 80% of the
     fresh ones' first uses (:func:`_arrival_spans`) within ``whole_group_arrival_s`` or within
-    their median life (all alive at one time). Waited and converged: at least half of the
+    their median life (all alive at one time). Waited and converged: nine in ten of the
     fresh ones first used one entity of a payoff type only a life span into their lives
     (``places.late``, ``cfg.payoff_types``: the welcome code redeemed after the aging; not
-    a seller, where a seasonal cohort buys its ticket home, review R38).
+    a seller, where a seasonal cohort buys its ticket home, review R38), beyond that entity's
+    usual course (:func:`graph.rings.places.converged`: its ordinary new users rarely first
+    used it late; a sale code redeemed whenever the sale runs is none).
     Went: at least half of them quiet a life span before the log ends.
 
     Accounts there since the log began (an office's staff) arrived at no time the log shows;
@@ -1025,12 +1027,12 @@ def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingCo
     n_gone = np.bincount(cand[fresh & places.gone[rows]], minlength=n_groups)
     spans = _arrival_spans(places.first, cand[fresh], rows[fresh], n_groups)
     lives = _group_medians(places.life[rows[fresh]], cand[fresh], n_groups)
-    waited = sp.csr_matrix((np.ones(int(fresh.sum())), (cand[fresh], rows[fresh])),
-                           shape=members.shape) @ places.late
-    converged = np.asarray(waited.max(axis=1).todense()).ravel() if waited.shape[1] else 0
+    cohorts = sp.csr_matrix((np.ones(int(fresh.sum())), (cand[fresh], rows[fresh])),
+                            shape=members.shape)
+    paid_off = converged(cohorts, members, places, cfg.place_min_users, cfg.min_surprise)
     came = (spans <= cfg.whole_group_arrival_s) | (spans <= lives)
-    return ((n_fresh >= 2) & (2 * n_fresh >= n_living) & came
-            & (2 * converged >= n_fresh) & (2 * n_gone >= n_fresh))
+    return ((n_fresh >= 2) & (2 * n_fresh >= n_living) & came & paid_off
+            & (2 * n_gone >= n_fresh))
 
 
 def _group_medians(values: np.ndarray, owner: np.ndarray, n_groups: int) -> np.ndarray:

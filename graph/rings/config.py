@@ -73,8 +73,9 @@ class RingConfig:
         it is no evidence; that of members without a home of their own (a device or IP
         nobody else uses, used over ``place_life_s``, beside another place-type entity that
         is no place) only unless most of them were created within the log within
-        ``whole_group_arrival_s`` of each other or within their median life, and most of them
-        first used one entity ``place_life_s`` into their lives and were quiet
+        ``whole_group_arrival_s`` of each other or within their median life, nine in ten
+        of them first used one payoff-type entity ``place_life_s`` into their lives, far
+        beyond that entity's usual course, and most were quiet
         ``place_life_s`` before the log ends (a farm kept alive for weeks on its own machines,
         then paid off and left). The count is
         more than a household's and than the 2-9 members per shared entity of the generated
@@ -86,9 +87,12 @@ class RingConfig:
     payoff_types
         Entity types whose first use ``place_life_s`` into most of a cohort's lives is a farm's
         payoff after aging (:func:`graph.rings.candidates._arrived_together`): promo codes
-        (the welcome code redeemed by every aged account). A seller is none: seasonal workers
+        (the welcome code redeemed by every aged account), and only a code whose other new
+        users rarely first used it that late (:func:`graph.rings.places.converged`: a sale
+        code anyone redeems when the sale runs is none). A seller is none: seasonal workers
         all buying the coach ticket home from one company at their season's end were a ring
-        (review R38).
+        (review R38). A log whose bonus codes (welcome, referral, voucher) have no entity of
+        these types gets no such finding: map them to ``Promo`` or name their type here.
     max_group_size
         With ``whole_groups``, groups of more than ``component_size_limit`` accounts that the
         community and dense-block searches find are candidates whole up to this many accounts

@@ -45,23 +45,36 @@ over months each stay their own time (a hostel's travellers: arrivals over ~60 d
 residents, a library course); one that leaves again (a shelter's, a seasonal dorm's) orders
 where each chooses, the welcome code first. So a group's members without a home are explained
 unless most are fresh and arrived within ``whole_group_arrival_s`` or their median life, at
-least half of them first used one entity of a payoff type (``rings.payoff_types``: promo
-codes; a seller is none, review R38) only ``place_life_s`` into their lives
-(:attr:`PlaceUsers.late`) and at least half went quiet ``place_life_s`` before the log's
-last use. Measured (reviews s25 / s26 worlds, no labels): farms created over 16 or 10 days,
+least nine in ten of them first used one entity of a payoff type (``rings.payoff_types``:
+promo codes; a seller is none, review R38) only ``place_life_s`` into their lives
+(:attr:`PlaceUsers.late`), far beyond that entity's usual course among ordinary new users
+(:func:`converged`: the welcome code is redeemed at a first order, a sale code whenever the
+sale runs), and at least half went quiet ``place_life_s`` before the log's last use.
+Measured (reviews s25 / s26 worlds, no labels): farms created over 16 or 10 days,
 alive 2-4 weeks, 0 and 18 of 40 found -> 39 and 40; farms with an antidetect profile per
 account 0 -> 38 and 40; honest cohorts (care home, library course, shelter) 20, 16 and 25
-reported -> none.
+reported -> none. Session 27 (reviews R40, benchmarks/README.md): cohorts redeeming a
+platform sale code weeks in (its usual course) are no farm.
 
 The evasions left: a farm whose accounts each keep a device and an IP of their own for
 ``place_life_s`` (a home: an antidetect profile behind a residential proxy per account, the
 proxy farms' cost; a profile alone behind the farm's networks is none, review R31); one that
-pays off early or over many entities, keeps its accounts alive to the log's end (an
-ever-longer cost as the log moves on) or creates them over longer than each lives (never most
-of it alive at once); and any farm in a log too short for a life and a quiet span after it
-(``2 place_life_s`` past the log's first week). The honest look-alike it gives up: a cohort
-without devices of its own arriving within weeks at a place, most redeeming one promo code
-weeks in and gone again within the log, is judged as before the place rule.
+pays off early (as every honest account does) or over many entities, or pays off late with
+fewer than nine in ten of its accounts; one that keeps its accounts alive to the log's end (an
+ever-longer cost as the log moves on: a cohort whose members stay on with half of them
+redeeming the welcome code weeks in is an honest cafe's regulars or library course); one
+created over longer than each account lives (never most of it alive at once: a stream whose
+course is the late welcome code then nothing is also a hostel's backpackers buying once on
+their last day, hreview's s27 hostel_welcome); and any farm in a log too short for a life and a
+quiet span after it (``2 place_life_s`` past the log's first week), or whose payoff has no
+entity of a payoff type (a log without a promo code entity: name its type in
+``rings.payoff_types``). The honest look-alike it gives up (reviews R38, R40): a cohort without
+a home of its own (no devices of their own, or phones seen only through a carrier's pool or a
+place's Wi-Fi: students abroad, seasonal workers) arriving within weeks at a place, nine in ten
+of them redeeming the welcome code weeks in (a first order that comes late: browsing for weeks,
+buying once when paid, on their last day) and gone again within the log, has a farm's course
+exactly and is judged as before the place rule; the bar keeps such cohorts out while fewer of
+them carry the code (70 % on that first order: hreview's seasonal_welcome).
 """
 
 from __future__ import annotations
@@ -73,6 +86,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graph.rings.activity import spans, use_bounds
+from graph.rings.null_model import log10_choose
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,12 @@ class PlaceUsers:
         Accounts x entities: 1 where an account first used an entity of a payoff type (a
         promo code) at least the life span after its own first use (a farm's payoff after
         its aging: the welcome code redeemed).
+    ordinary
+        Per account row: fresh, living and with a home of its own (``homed``): a new user
+        living its own life, whose first uses show a payoff entity's usual course
+        (:func:`converged`); a farm's accounts and a place's cohorts have no home.
+    paid
+        Accounts x entities: 1 where an account used an entity of a payoff type at all.
     """
 
     living: np.ndarray
@@ -118,6 +138,8 @@ class PlaceUsers:
     life: np.ndarray
     gone: np.ndarray
     late: sp.csr_matrix
+    ordinary: np.ndarray
+    paid: sp.csr_matrix
 
 
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
@@ -160,10 +182,54 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
               & (begun >= np.where(seen, first, 0)[rows] + life_s))
     late = sp.csr_matrix((np.ones(int(waited.sum())), (rows[waited], cols[waited])),
                          shape=uses.shape)
-    return PlaceUsers(living, places,
-                      np.where(seen, first, -1).astype(np.int64),
-                      seen & (first >= start + settle_s), living & homed, spans(first, last),
-                      seen & (last <= end - life_s), late)
+    paid = binary.multiply(payoff[None, :].astype(np.float64)).tocsr()
+    fresh = seen & (first >= start + settle_s)
+    homed &= living
+    return PlaceUsers(living, places, np.where(seen, first, -1).astype(np.int64), fresh,
+                      homed, spans(first, last), seen & (last <= end - life_s), late,
+                      fresh & homed, paid)
+
+
+def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUsers,
+              min_users: int, min_surprise: float) -> np.ndarray:
+    """Per group: whether at least nine in ten of its ``cohorts`` row's accounts (groups x
+    accounts: the fresh living members a group's course is judged by) first used one
+    payoff-type entity late (``users.late``; every account a farm aged makes its payoff,
+    while an honest cohort has its first order, and so its welcome code, weeks in for some of
+    its members: the s26 cohorts 10-56 %, cohorts whose first order comes on their last day
+    with the welcome code on 70 % of them 50-83 %, hreview s27) and that many late first uses
+    are beyond the entity's usual course. The usual course is the share of its
+    ordinary new users (``users.ordinary``: with a home of their own, so neither farms nor
+    place cohorts; outside the group's ``membership``) who first used it late, counted as if
+    one more had (never 0); an entity fewer than ``min_users`` such others used has none and
+    is no payoff. The chance
+    bound ``C(n, m) p^m`` of ``m`` late of ``n`` at that share ``p``, times the number of
+    entities judged, must be at most ``10^-min_surprise`` (the candidates' bar): the welcome
+    code every new account redeems at its first order (a few percent late) is a farm's payoff
+    when its accounts all redeem it weeks in; a sale code anyone redeems whenever it
+    runs (most of its users late) is none when a seasonal cohort redeems it weeks in."""
+    cohorts, membership = cohorts.tocsr(), membership.tocsr()
+    n_groups = cohorts.shape[0]
+    out = np.zeros(n_groups, dtype=bool)
+    waited = (cohorts @ users.late).tocoo()
+    if waited.nnz == 0:
+        return out
+    ordinary = sp.diags(users.ordinary.astype(np.float64))
+    late_own, paid_own = (ordinary @ users.late).tocsr(), (ordinary @ users.paid).tocsr()
+    used = np.asarray(paid_own.sum(axis=0)).ravel()
+    was_late = np.asarray(late_own.sum(axis=0)).ravel()
+    g, e, m = waited.row, waited.col, waited.data
+    inside_used = np.asarray((membership @ paid_own)[g, e]).ravel()
+    inside_late = np.asarray((membership @ late_own)[g, e]).ravel()
+    others = used[e] - inside_used
+    share = (was_late[e] - inside_late + 1.0) / (others + 1.0)
+    n = np.asarray(cohorts.sum(axis=1)).ravel()[g]
+    judged = max(int((used >= min_users).sum()), 1)
+    log_chance = (log10_choose(n, np.minimum(m, n)) + m * np.log10(np.minimum(share, 1.0))
+                  + np.log10(judged))
+    ok = (10 * m >= 9 * n) & (others >= min_users) & (log_chance <= -min_surprise)
+    out[np.unique(g[ok])] = True
+    return out
 
 
 def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,

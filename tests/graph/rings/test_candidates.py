@@ -692,14 +692,17 @@ def test_a_farm_kept_alive_for_weeks_on_its_own_machines_is_no_place() -> None:
 
 
 def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: bool = True,
-                          created_over: float = 16.0, payoff: str = "Promo"
+                          created_over: float = 16.0, payoff: str = "Promo",
+                          usual_delay: float = 1.0, late_share: float = 1.0
                           ) -> tuple[object, list[str], list[str]]:
     """Review R25's farm beside R15's office (:func:`_office_beside_a_farm`): its 40
     accounts (a card each, the farm's 2 devices behind 2 IPs) created over ``created_over``
-    days from day 10,
-    each using all it uses from its creation for ``life_days`` and then quiet, or (None) to the
-    log's end on day 60. Each redeems the welcome code (a ``payoff`` entity half the honest
-    accounts used on day 1) at the end of its life (``payoff_late``) or on its first day."""
+    days from day 10, each using all it uses from its creation for ``life_days`` and then
+    quiet, or (None) to the log's end on day 60. Each redeems the welcome code (a ``payoff``
+    entity) at the end of its life (``payoff_late``: the first ``late_share`` of them) or on
+    its first day; 100 honest accounts new to the log (first seen on a day drawn over days
+    8-40, their device and home IP used to day 60) redeemed it ``usual_delay`` days into
+    their lives (its usual course)."""
     snap, office, farm = _office_beside_a_farm(seed, aged_farm=True)
     rng = np.random.default_rng(seed + 1)
     born = dict(zip(farm, rng.uniform(10.0, 10.0 + created_over, len(farm)), strict=True))
@@ -712,11 +715,19 @@ def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: b
         table.loc[mine, "last_ts"] = T0 + pd.to_timedelta(
             first + life_days if life_days is not None else 60.0, unit="D")
         tables[name] = table
-    redeem = [born[a] + (life_days or 20.0 if payoff_late else 0.5) for a in farm]
-    honest = [f"h{i}" for i in range(0, 1000, 2)]
+    late = round(late_share * len(farm)) if payoff_late else 0
+    redeem = [born[a] + (life_days or 20.0 if i < late else 0.5) for i, a in enumerate(farm)]
+    honest = [f"h{i}" for i in range(0, 200, 2)]
+    joined = dict(zip(honest, rng.uniform(8.0, 40.0, len(honest)), strict=True))
+    for table in tables.values():
+        new = table["src"].isin(honest)
+        table.loc[new, "first_ts"] = T0 + pd.to_timedelta(table.loc[new, "src"].map(joined),
+                                                          unit="D")
+        table.loc[new, "last_ts"] = T0 + pd.Timedelta(days=60)
+    redeem += [joined[a] + usual_delay for a in honest]
     name = f"USED_{payoff.upper()}"
     tables[name] = edges([(a, "WELCOME") for a in farm + honest],
-                         [d * 1440.0 for d in redeem + [1.0] * len(honest)])
+                         [d * 1440.0 for d in redeem])
     relations = dict(snap.relations, **{name: RelationSpec(name, ACCOUNT, payoff)})
     return Snapshot(snap.nodes, tables, relations), office, farm
 
@@ -748,6 +759,34 @@ def test_a_cohort_that_stays_at_its_place_or_converges_on_nothing_is_no_ring() -
                                                    payoff=payoff)
         assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
                    if len(set(c.members) & set(residents)) >= 10)
+
+
+def test_a_farm_created_over_longer_than_each_lives_is_judged_as_a_place_s_users() -> None:
+    # la26 farm_stagger, the evasion left: created over 40 days, each aged 16 and paid off,
+    # never most of it alive at one time. Its course (late welcome code, then nothing) is
+    # also a hostel's backpackers' whose first order, the welcome code on it, comes on their
+    # last day there (hreview's s27 hostel_welcome): a stream is judged as a place's users
+    snap, _, stream = _farm_aged_over_weeks(16.0, created_over=40.0)
+    assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
+               if len(set(c.members) & set(stream)) >= 10)
+
+
+def test_a_cohort_half_of_which_redeemed_the_welcome_code_late_converged_on_nothing() -> None:
+    # an honest cohort ordering now and then has its first order, and its welcome code, weeks
+    # in for up to about half of its members (la26's seasonal dorm, care home, library
+    # course: 10-56 %); every account a farm aged makes its payoff
+    snap, _, cohort = _farm_aged_over_weeks(21.0, late_share=0.55)
+    assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
+               if len(set(c.members) & set(cohort)) >= 10)
+
+
+def test_a_cohort_redeeming_late_a_code_most_redeem_late_converged_on_nothing() -> None:
+    # review hreview s27 (seasonal_sale): the farm's course, but the code it redeems weeks in
+    # is one its other new users redeem weeks into their lives too (a sale code anyone uses
+    # when the sale runs): no payoff; the welcome code redeemed on the first day is (above)
+    snap, _, cohort = _farm_aged_over_weeks(21.0, usual_delay=20.0)
+    assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
+               if len(set(c.members) & set(cohort)) >= 10)
 
 
 def test_new_hires_arriving_in_one_week_with_laptops_of_their_own_are_no_ring() -> None:

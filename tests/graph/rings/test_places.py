@@ -3,7 +3,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graph.rings.activity import account_activity
-from graph.rings.places import PlaceUsers, place_explained, place_users
+from graph.rings.places import PlaceUsers, converged, place_explained, place_users
 
 DAY = 86400
 
@@ -60,12 +60,13 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
     living = np.r_[np.ones(10, bool), np.zeros(2, bool)]
     homed = np.r_[np.ones(3, bool), np.zeros(9, bool)]
     users = PlaceUsers(living, np.array([True, False]), np.zeros(n, np.int64), np.zeros(n, bool),
-                       homed, np.zeros(n, np.int64), np.zeros(n, bool), sp.csr_matrix((n, 2)))
+                       homed, np.zeros(n, np.int64), np.zeros(n, bool), sp.csr_matrix((n, 2)),
+                       np.zeros(n, bool), sp.csr_matrix((n, 2)))
     apart = np.array([False, False])
     # CSR order: (0, 0), (0, 1), (1, 0), (1, 1)
     assert place_explained(membership, uses, shared, users, apart).tolist() == [10.0, 0, 2, 0]
     nowhere = PlaceUsers(living, np.array([False, False]), users.first, users.fresh, homed,
-                         users.life, users.gone, users.late)
+                         users.life, users.gone, users.late, users.ordinary, users.paid)
     assert place_explained(membership, uses, shared, nowhere, apart).tolist() == [0.0] * 4
     # a group whose living members arrived together (a farm kept alive) has a place for
     # those with a home of their own only (accounts 0-2: a phone kept for weeks)
@@ -114,3 +115,33 @@ def test_lives_are_the_accounts_activity_passed_in() -> None:
                        (np.array([0, 20 * DAY]), np.array([20 * DAY, 20 * DAY])), 14 * DAY, 1,
                        0.0)
     assert short.living.tolist() == [False, False] and long.living.tolist() == [True, False]
+
+
+def test_a_cohort_converged_on_a_code_only_when_its_late_uses_are_unusual_for_it() -> None:
+    # accounts 0-5: a cohort whose members all first used codes 0, 1 and 2 late; accounts
+    # 6-29: ordinary new users (homes of their own) of code 0 (all early), of code 1 (all
+    # late) and, 6-9 only, of code 2 (too few to tell its usual course)
+    n = 30
+    late = np.zeros((n, 3))
+    late[:6] = 1.0
+    late[6:, 1] = 1.0
+    paid = np.zeros((n, 3))
+    paid[:, :2] = 1.0
+    paid[:10, 2] = 1.0
+    users = PlaceUsers(np.ones(n, bool), np.zeros(3, bool), np.zeros(n, np.int64),
+                       np.ones(n, bool), np.zeros(n, bool), np.zeros(n, np.int64),
+                       np.zeros(n, bool), sp.csr_matrix(late), np.ones(n, bool),
+                       sp.csr_matrix(paid))
+    cohort = sp.csr_matrix(np.r_[np.ones(6), np.zeros(n - 6)][None, :])
+    assert converged(cohort, cohort, users, 10, 2.0).tolist() == [True]
+    # late on codes 1 and 2 only: no payoff
+    users = PlaceUsers(*[getattr(users, f) for f in ("living", "places", "first", "fresh",
+                                                     "homed", "life", "gone")],
+                       sp.csr_matrix(late * [0, 1, 1]), users.ordinary, users.paid)
+    assert converged(cohort, cohort, users, 10, 2.0).tolist() == [False]
+    # five of six late on code 0: fewer than nine in ten
+    users = PlaceUsers(*[getattr(users, f) for f in ("living", "places", "first", "fresh",
+                                                     "homed", "life", "gone")],
+                       sp.csr_matrix(late * np.r_[np.ones(5), np.zeros(n - 5)][:, None]),
+                       users.ordinary, users.paid)
+    assert converged(cohort, cohort, users, 10, 2.0).tolist() == [False]
