@@ -26,7 +26,9 @@ the network's correction (on generated seed-3 worlds: 4 training positives, held
 code of then: generated 2,000-account worlds with 16 / 20 / 20 training positives 0.434 -> 0.345,
 0.230 -> 0.186, 0.316 -> 0.166 (means of model seeds 0-2), but the card world without
 collusion (16-22, the abuse in each customer's own counts) 0.722 -> 0.852 (five label splits, mean
-of model seeds 0-2): below the bar, the label count does not say which kind of world it is.
+of model seeds 0-2): below the bar, the label count does not say which kind of world it is, so
+``boost="auto"`` asks the labels there (:class:`~gnn.detector.AccountDetector`'s
+``boost_choice_folds``: the form with the higher pooled out-of-fold AUPRC is trained).
 
 The trees read :func:`gnn.baselines.xgb_graph.hop_features` of the scored node type with
 ``hops`` aggregation hops (0 = its own scaled features and ``log1p`` degree per relation; 1 adds

@@ -14,10 +14,15 @@ small network learns slowly, the network adds what the neighbours say. Only trai
 reach the trees (never the validation labels of early stopping and calibration). ``abusenet
 serve`` keeps the column current event by event (:class:`gnn.boosted.LiveBoostedColumn`). The
 default ``"auto"`` trains the residual form when the training labels hold at least
-``boost_min_labels`` of each class and the network alone otherwise: with a handful of positives
-the fold models see one to four positives each, their logit is weak (held-out AUROC 0.87 where
-the network alone ranks at 0.98 on a 400-account world) yet several logits wide, and added to
-the output it drowns the network's correction, which starts near zero (the session 9 report).
+``boost_min_labels`` of each class. Below that the residual form can win or lose by tens of
+points and the label count does not say which: on a card world whose signal is each customer's
+own counts it lifts the held-out AUPRC 0.78 -> 0.95, on generated ring worlds with as many labels
+it costs 4-15 points (the fold models see a handful of positives, their logit is weak yet several
+logits wide, and added to the output it drowns the network's correction; session 9, session 26).
+So below ``boost_min_labels`` ``"auto"`` asks the labels: the network alone and the residual form
+are each fitted on ``boost_choice_folds - 1`` stratified folds of the labels and score the last,
+and the form whose pooled out-of-fold AUPRC is higher is trained (a tie keeps the network alone;
+``boost_choice_`` and ``metrics_["boost_choice"]`` say what the two scored).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.model_selection import StratifiedKFold
 from torch_geometric.data import HeteroData
 
 from gnn.boosted import BoostedLogits, boost_features
@@ -109,13 +115,29 @@ class AccountDetector(Estimator):
         logit plus the network's (a learned graph correction to the trees; explanations
         attribute the correction only); ``None``: the network alone; ``"auto"`` (default):
         ``"residual"`` when the training labels hold at least ``boost_min_labels`` positives and
-        as many negatives, else ``None`` (the mode chosen is ``boost_mode_``).
+        as many negatives; with fewer, the form of the two with the higher pooled out-of-fold
+        AUPRC on the labels (``boost_choice_folds``); the mode chosen is ``boost_mode_``.
     boost_hops
         Neighbour aggregation hops of the trees' features (0 = own features and degrees).
     boost_folds
         Folds of the out-of-fold logits.
     boost_min_labels
-        Training labels of each class ``boost="auto"`` needs to turn the residual form on.
+        Training labels of each class with which ``boost="auto"`` turns the residual form on
+        without asking the labels.
+    boost_choice_folds
+        Stratified folds of the choice ``boost="auto"`` makes below ``boost_min_labels``: over
+        the training and validation labels together, each fold is scored by the network alone
+        and by the residual form (one network each, fitted as this detector fits on the other
+        folds); the residual form is trained when its pooled AUPRC is higher. It needs twice
+        this many labels of each class, else the network alone is trained; 0 turns the choice
+        off (the network alone below ``boost_min_labels``). It costs ``2 x boost_choice_folds``
+        extra fits on two thirds of the labels each: on generated 2,000-account worlds with
+        ~210 labels a fit with the choice took 196 CPU s over 18 fits where one fit took 50
+        (session 27, loaded).
+    boost_choice_max_labels
+        The most labels the choice fits on: past it the larger class is drawn down at random
+        (every label of the smaller class kept), so that a few positives among many labelled
+        negatives (``labels.unlabelled_as_negative``) do not multiply the training cost.
     ensemble
         Networks trained and scored as one (:class:`~gnn.models.MeanEnsemble`: the mean of
         their logits, calibrated together): a count (default 1), or ``"auto"``:
@@ -173,6 +195,8 @@ class AccountDetector(Estimator):
         boost_hops: int = 1,
         boost_folds: int = 5,
         boost_min_labels: int = 50,
+        boost_choice_folds: int = 3,
+        boost_choice_max_labels: int = 10_000,
         ensemble: int | Literal["auto"] = 1,
         ensemble_size: int = 3,
         ensemble_max_positives: int = 50,
@@ -200,6 +224,8 @@ class AccountDetector(Estimator):
         self.boost_hops = boost_hops
         self.boost_folds = boost_folds
         self.boost_min_labels = boost_min_labels
+        self.boost_choice_folds = boost_choice_folds
+        self.boost_choice_max_labels = boost_choice_max_labels
         self.ensemble = ensemble
         self.ensemble_size = ensemble_size
         self.ensemble_max_positives = ensemble_max_positives
@@ -217,6 +243,16 @@ class AccountDetector(Estimator):
         if self.boost not in (None, "input", "residual", "auto"):
             raise ValueError(
                 f"boost must be 'auto', 'input', 'residual' or None, not {self.boost!r}"
+            )
+        if self.boost_choice_folds < 0 or self.boost_choice_folds == 1:
+            raise ValueError(
+                f"boost_choice_folds must be 0 (no choice) or at least 2, not "
+                f"{self.boost_choice_folds}"
+            )
+        if self.boost_choice_max_labels < 2 * max(self.boost_choice_folds, 1):
+            raise ValueError(
+                f"boost_choice_max_labels must hold two labels per fold of each class, not "
+                f"{self.boost_choice_max_labels}"
             )
         if self.ensemble != "auto" and not (
             isinstance(self.ensemble, int) and not isinstance(self.ensemble, bool)
@@ -309,7 +345,9 @@ class AccountDetector(Estimator):
                 data, list(self.num_neighbors), seed=self.random_state
             )
             self.boost_ = None
-            self.boost_mode_ = self._boost_mode(train.y)
+            self.boost_mode_ = self._boost_mode(data, target, train, val, trainer)
+            if self.boost_choice_ is not None:  # the choice's fits drew from the generator
+                torch.manual_seed(self.random_state)
             if self.boost_mode_ is not None:
                 data = self._fit_boost(data, target, sampler, train, val)
                 if self.boost_mode_ == "residual":
@@ -359,20 +397,67 @@ class AccountDetector(Estimator):
             "time_aware": train.time is not None,
             "boost": self.boost_mode_,
         }
+        if self.boost_choice_ is not None:
+            self.metrics_["boost_choice"] = self.boost_choice_
         return self
 
-    def _boost_mode(self, train_y: np.ndarray) -> str | None:
-        """The boosted channel this fit uses: ``boost``, with ``"auto"`` resolved on the
-        training labels' class counts (class docstring)."""
+    def _boost_mode(
+        self, data: HeteroData, target: str, train: Seeds, val: Seeds,
+        trainer: Trainer | None,
+    ) -> str | None:
+        """The boosted channel this fit uses: ``boost``, with ``"auto"`` resolved on the labels
+        (class docstring); sets ``boost_choice_`` (``None`` unless the labels were asked)."""
+        self.boost_choice_ = None
         if self.boost != "auto":
             return self.boost
-        positives = int(np.sum(train_y))
-        enough = min(positives, len(train_y) - positives) >= self.boost_min_labels
+        positives = int(np.sum(train.y))
+        fewest = min(positives, len(train.y) - positives)
+        if fewest >= self.boost_min_labels:
+            logger.info("boost=auto: %d positive and %d negative training labels -> residual",
+                        positives, len(train.y) - positives)
+            return "residual"
+        labels = _at_most(_joined(train, val), self.boost_choice_max_labels, self.random_state)
+        fewest = min(int(labels.y.sum()), int(len(labels.y) - labels.y.sum()))
+        if not self.boost_choice_folds or fewest < 2 * self.boost_choice_folds:
+            logger.info(
+                "boost=auto: %d positive training labels, too few to choose by %d folds -> the "
+                "network alone", positives, self.boost_choice_folds,
+            )
+            return None
+        self.boost_choice_ = self._choose_boost(data, target, labels, trainer)
+        return "residual" if self.boost_choice_["chosen"] == "residual" else None
+
+    def _choose_boost(
+        self, data: HeteroData, target: str, labels: Seeds, trainer: Trainer | None
+    ) -> dict[str, object]:
+        """The pooled out-of-fold AUPRC of the network alone and of the residual form on
+        ``labels`` (``boost_choice_folds`` stratified folds; each fold scored by one network of
+        each form fitted as :meth:`fit` fits on the other folds) and the form chosen."""
+        folds = StratifiedKFold(self.boost_choice_folds, shuffle=True,
+                                random_state=self.random_state)
+        forms = {"network": None, "residual": "residual"}
+        pooled = {name: np.zeros(len(labels.index)) for name in forms}
+        params = {**self.get_params(), "ensemble": 1, "verbose": False}
+        for inside, outside in folds.split(labels.index, labels.y):
+            fit, check = stratified_split(labels.y[inside], self.val_fraction, self.random_state)
+            fit_seeds, check_seeds = _rows(labels, inside[fit]), _rows(labels, inside[check])
+            for name, mode in forms.items():
+                probe = type(self)(**{**params, "boost": mode}).fit_graph(
+                    data, fit_seeds.index, fit_seeds.y, check_seeds.index, check_seeds.y,
+                    fit_seeds.time, check_seeds.time, target_type=target, trainer=trainer,
+                )
+                pooled[name][outside] = probe.score_graph(data, labels.index[outside])
+        auprc = {name: float(node_metrics(labels.y, scores)["auprc"])
+                 for name, scores in pooled.items()}
+        chosen = "residual" if auprc["residual"] > auprc["network"] else "network"
         logger.info(
-            "boost=auto: %d positive and %d negative training labels -> %s", positives,
-            len(train_y) - positives, "residual" if enough else "the network alone",
+            "boost=auto: %d positive of %d labels, pooled out-of-fold AUPRC over %d folds: the "
+            "network alone %.3f, residual %.3f -> %s", int(labels.y.sum()), len(labels.y),
+            self.boost_choice_folds, auprc["network"], auprc["residual"],
+            "residual" if chosen == "residual" else "the network alone",
         )
-        return "residual" if enough else None
+        return {"folds": self.boost_choice_folds, "labels": int(len(labels.y)),
+                "positives": int(labels.y.sum()), "auprc": auprc, "chosen": chosen}
 
     def _ensemble_size(self, train_y: np.ndarray) -> int:
         """The networks this fit trains: ``ensemble``, with ``"auto"`` resolved on the training
@@ -754,6 +839,27 @@ _BOOST_PREFIX = "boost_trees."
 #: Key prefix of ensemble member ``i`` >= 1's weights in ``model.pt`` (``ensemble.1.head...``);
 #: member 0's weights keep their own names, so a single network's file is as before.
 _MEMBER_PREFIX = "ensemble."
+
+
+def _joined(train: Seeds, val: Seeds) -> Seeds:
+    """The training and validation seeds as one set (times kept only when both have them)."""
+    time = (None if train.time is None or val.time is None
+            else np.concatenate([train.time, val.time]))
+    return Seeds(np.concatenate([train.index, val.index]),
+                 np.concatenate([train.y, np.asarray(val.y, dtype=train.y.dtype)]), time)
+
+
+def _at_most(seeds: Seeds, count: int, seed: int) -> Seeds:
+    """``seeds``, or ``count`` of them: every seed of the smaller class and a random draw of the
+    larger (seeded by ``seed``)."""
+    if len(seeds.index) <= count:
+        return seeds
+    positive = seeds.y > 0.5
+    small = positive if positive.sum() <= (~positive).sum() else ~positive
+    large = np.flatnonzero(~small)
+    keep = max(count - int(small.sum()), 0)
+    drawn = np.random.default_rng(seed).choice(large, size=keep, replace=False)
+    return _rows(seeds, np.sort(np.concatenate([np.flatnonzero(small), drawn])))
 
 
 def _rows(seeds: Seeds, rows: np.ndarray) -> Seeds:

@@ -159,7 +159,8 @@ def _quality(data: ReportData) -> dict[str, Any] | None:
         score = evaluation["score"].to_numpy(np.float64)
         curves = [("precision-recall curve", charts.pr_curve(y, score)),
                   ("ROC curve", charts.roc_curve_chart(y, score))]
-    validation = (metrics.get("training") or {}).get("validation") or {}
+    training = metrics.get("training") or {}
+    validation = training.get("validation") or {}
     return {
         "labels": _number(metrics.get("labels")),
         "evaluated_on": str(metrics.get("evaluated_on", "held-back labels")),
@@ -167,6 +168,7 @@ def _quality(data: ReportData) -> dict[str, Any] | None:
         "figures": [(name, _fraction(value)) for name, value in figures],
         "curves": curves,
         "validation": [(name, _fraction(value)) for name, value in validation.items()],
+        "boost_choice": _boost_choice(training.get("boost_choice")),
         "calibration": _reliability_rows(metrics.get("calibration")),
         "ring_calibration": _reliability_rows(rings.get("reliability")),
         "reliability_charts": [
@@ -177,6 +179,19 @@ def _quality(data: ReportData) -> dict[str, Any] | None:
                 ("ring score reliability diagram", "Ring scores", rings.get("reliability")))
             if block and block.get("bins")],
     }
+
+
+def _boost_choice(choice: dict[str, Any] | None) -> dict[str, str] | None:
+    """What ``detector.boost: auto`` chose below ``boost_min_labels`` and why (the two pooled
+    out-of-fold AUPRCs, :meth:`gnn.detector.AccountDetector._choose_boost`), or ``None``."""
+    if not choice:
+        return None
+    return {"chosen": ("the boosted residual head" if choice["chosen"] == "residual"
+                       else "the network alone"),
+            "folds": _number(choice["folds"]), "labels": _number(choice["labels"]),
+            "positives": _number(choice["positives"]),
+            "residual": _fraction(choice["auprc"]["residual"]),
+            "network": _fraction(choice["auprc"]["network"])}
 
 
 def _validation(data: ReportData) -> dict[str, Any] | None:

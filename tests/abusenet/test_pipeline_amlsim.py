@@ -17,7 +17,7 @@ from tests.abusenet.test_pipeline_run import ROOT, invoke
 AMLSIM_MAPPING = ROOT / "configs" / "mappings" / "amlsim.yaml"
 #: Few epochs: these tests check the run on real data, the benchmarks measure the model.
 SHORT = ["detector.max_epochs=5", "detector.patience=2", "labels.unlabelled_as_negative=true",
-         "report.top_rings=3", "report.explain_members=0"]
+         "report.top_rings=3", "report.explain_members=0", "detector.boost_choice_folds=0"]
 
 
 @pytest.fixture(scope="module")

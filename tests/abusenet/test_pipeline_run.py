@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SYNTH_MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
 #: Small and quick: the tests check the plumbing, not the model.
 FAST = ["detector.max_epochs=2", "detector.hidden_channels=16", "detector.patience=1",
-        "report.top_rings=3", "ring_scoring.min_score=0"]
+        "report.top_rings=3", "ring_scoring.min_score=0", "detector.boost_choice_folds=0"]
 NO_EXPLAIN = ["report.explain_members=0"]
 
 

@@ -284,3 +284,17 @@ def test_quality_section_shows_account_and_ring_reliability_tables(tmp_path):
 def test_quality_section_without_reliability_blocks_has_no_reliability_tables(tmp_path):
     html = build_report(make_report_data(), tmp_path / "report.html").read_text()
     assert '<section id="quality">' in html and "score reliability" not in html
+
+
+def test_quality_section_says_which_boost_form_the_few_labels_chose_and_why(tmp_path):
+    data = make_report_data()
+    data.metrics["training"] = {"boost_choice": {
+        "folds": 3, "labels": 44, "positives": 9, "chosen": "residual",
+        "auprc": {"network": 0.6123, "residual": 0.8711}}}
+    html = build_report(data, tmp_path / "report.html").read_text()
+    quality = html[html.index('<section id="quality">'):html.index('<section id="scores">')]
+    assert "Trained the boosted residual head" in quality
+    assert "3 folds of its 44 labels (9 abusive)" in quality
+    assert "residual head 0.871, the network alone 0.612" in quality
+    plain = build_report(make_report_data(), tmp_path / "plain.html").read_text()
+    assert "pooled AUPRC" not in plain

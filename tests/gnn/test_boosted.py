@@ -6,6 +6,7 @@ from gnn.boosted import BoostedLogits, _margin, boost_features
 from gnn.data import snapshot_to_heterodata
 from gnn.detector import AccountDetector
 from gnn.sampler import TemporalNeighborSampler
+from gnn.training import Seeds
 from tests.gnn.planted import planted_rings
 
 TINY = {"max_epochs": 2, "patience": 2, "batch_size": 64, "hidden_channels": 8, "boost": "input"}
@@ -186,6 +187,7 @@ def test_auto_boost_turns_the_residual_head_on_only_with_enough_labels_of_each_c
         snapshot, train, val_labels=val)
     assert enough.boost_mode_ == "residual" and enough.boost_ is not None
     assert enough.metrics_["boost"] == "residual"
+    assert enough.boost_choice_ is None and "boost_choice" not in enough.metrics_
     data, _ = snapshot_to_heterodata(snapshot, enough.scaler_)
     residual = enough.graph_logits(data)
     enough.boost = "input"
@@ -196,17 +198,105 @@ def test_auto_boost_turns_the_residual_head_on_only_with_enough_labels_of_each_c
     loaded = AccountDetector.load(tmp_path / "model")
     assert loaded.boost == "residual"  # the mode the fit chose, for the serve state
     np.testing.assert_array_equal(loaded.graph_logits(data), residual)
-    too_few = AccountDetector(**settings, boost_min_labels=fewest + 1).fit(
+    too_few = AccountDetector(**settings, boost_min_labels=fewest + 1, boost_choice_folds=0).fit(
         snapshot, train, val_labels=val)
     assert too_few.boost_mode_ is None and too_few.boost_ is None
+    assert too_few.boost_choice_ is None and "boost_choice" not in too_few.metrics_
     assert "boost:xgboost_logit" not in too_few.feature_names_
     too_few.save(tmp_path / "plain")
     assert AccountDetector.load(tmp_path / "plain").boost is None
 
 
-def test_auto_is_the_default_and_needs_fifty_labels_of_each_class():
+def _seeds(positives: int, negatives: int) -> tuple[Seeds, Seeds]:
+    y = np.r_[np.ones(positives), np.zeros(negatives)].astype(np.float32)
+    return Seeds(np.arange(len(y)), y), Seeds(np.arange(0), np.arange(0, dtype=np.float32))
+
+
+def test_auto_is_the_default_and_needs_fifty_labels_of_each_class_to_skip_the_choice():
     detector = AccountDetector()
     assert detector.boost == "auto" and detector.boost_min_labels == 50
-    assert detector._boost_mode(np.r_[np.ones(50), np.zeros(400)]) == "residual"
-    assert detector._boost_mode(np.r_[np.ones(49), np.zeros(400)]) is None
-    assert detector._boost_mode(np.r_[np.ones(400), np.zeros(49)]) is None
+    assert detector.boost_choice_folds == 3
+    assert detector._boost_mode(None, "Account", *_seeds(50, 400), None) == "residual"
+    assert detector.boost_choice_ is None  # enough labels: no choice made
+    off = AccountDetector(boost_choice_folds=0)
+    assert off._boost_mode(None, "Account", *_seeds(49, 400), None) is None
+    assert off._boost_mode(None, "Account", *_seeds(400, 49), None) is None
+    # the choice's folds need twice their count of each class: fewer -> the network alone
+    assert detector._boost_mode(None, "Account", *_seeds(5, 400), None) is None
+    assert detector.boost_choice_ is None
+
+
+@pytest.mark.parametrize(("settings", "error"), [
+    ({"boost_choice_folds": 1}, "boost_choice_folds must be 0 .no choice. or at least 2"),
+    ({"boost_choice_folds": -1}, "boost_choice_folds must be 0 .no choice. or at least 2"),
+    ({"boost_choice_max_labels": 5}, "boost_choice_max_labels must hold two labels per fold"),
+])
+def test_a_choice_of_one_fold_or_too_few_labels_is_refused(settings, error):
+    snapshot, truth = planted_rings(num_accounts=60, num_rings=1)
+    with pytest.raises(ValueError, match=error):
+        AccountDetector(**settings).fit(snapshot, truth)
+
+
+def test_the_choice_draws_the_larger_class_down_to_its_label_cap():
+    from gnn.detector import _at_most
+
+    labels = Seeds(np.arange(100, 1100), np.r_[np.ones(30), np.zeros(970)].astype(np.float32),
+                   np.arange(1000))
+    kept = _at_most(labels, 200, seed=0)
+    assert len(kept.index) == 200 and kept.y.sum() == 30  # every positive kept
+    np.testing.assert_array_equal(kept.time, kept.index - 100)  # rows stay together
+    assert _at_most(labels, 200, seed=0).index.tolist() == kept.index.tolist()
+    assert _at_most(labels, 1000, seed=0) is labels
+
+
+def test_auto_below_the_label_count_trains_the_form_with_the_higher_pooled_out_of_fold_auprc(
+        tmp_path):
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    settings = {**TINY, "boost": "auto", "boost_min_labels": 1_000}
+    auto = AccountDetector(**settings).fit(snapshot, truth)
+    choice = auto.metrics_["boost_choice"]
+    assert choice["folds"] == 3 and choice["labels"] == len(truth)
+    assert choice["positives"] == int(truth["label"].sum())
+    auprc = choice["auprc"]
+    assert set(auprc) == {"network", "residual"}
+    assert all(0.0 < value <= 1.0 for value in auprc.values())
+    assert choice["chosen"] == ("residual" if auprc["residual"] > auprc["network"] else "network")
+    mode = "residual" if choice["chosen"] == "residual" else None
+    assert auto.boost_mode_ == mode and auto.metrics_["boost"] == mode
+    # the fit after the choice is the chosen form's own fit, seed for seed
+    forced = AccountDetector(**{**settings, "boost": mode}).fit(snapshot, truth)
+    pd.testing.assert_frame_equal(auto.score_accounts(snapshot), forced.score_accounts(snapshot))
+    auto.save(tmp_path / "model")
+    loaded = AccountDetector.load(tmp_path / "model")
+    assert loaded.boost == mode and loaded.metrics_["boost_choice"] == choice
+
+
+def test_a_tie_of_the_pooled_auprcs_keeps_the_network_alone(monkeypatch):
+    import gnn.detector
+
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    monkeypatch.setattr(gnn.detector, "node_metrics",
+                        lambda y, scores: {"auroc": 0.5, "auprc": 0.5, "recall_at_k": 0.5})
+    auto = AccountDetector(**{**TINY, "boost": "auto", "boost_min_labels": 1_000}).fit(
+        snapshot, truth)
+    assert auto.metrics_["boost_choice"]["chosen"] == "network"
+    assert auto.boost_mode_ is None and auto.boost_ is None
+
+
+def test_a_model_saved_before_the_choice_existed_loads_and_scores_the_same(tmp_path):
+    """A model saved before ``boost_choice_folds`` (session 27) has neither the setting nor the
+    choice's metrics; it loads with the default and scores as saved."""
+    import json
+
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    detector = AccountDetector(**{**TINY, "boost": "residual"}).fit(snapshot, truth)
+    detector.save(tmp_path / "model")
+    path = tmp_path / "model" / "metadata.json"
+    metadata = json.loads(path.read_text())
+    del metadata["config"]["boost_choice_folds"]
+    path.write_text(json.dumps(metadata))
+    loaded = AccountDetector.load(tmp_path / "model")
+    assert loaded.boost == "residual" and loaded.boost_choice_folds == 3
+    pd.testing.assert_frame_equal(
+        detector.score_accounts(snapshot), loaded.score_accounts(snapshot)
+    )

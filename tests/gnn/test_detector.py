@@ -10,7 +10,8 @@ from gnn.evaluate import auroc
 from gnn.labels import stratified_split
 from tests.gnn.planted import make_snapshot, planted_rings
 
-FAST = {"max_epochs": 15, "patience": 15, "batch_size": 64, "hidden_channels": 32, "lr": 0.01}
+FAST = {"max_epochs": 15, "patience": 15, "batch_size": 64, "hidden_channels": 32, "lr": 0.01,
+        "boost_choice_folds": 0}
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from gnn.training import train_model
 from tests.gnn.planted import planted_rings
 
 SETTINGS = {"hidden_channels": 16, "batch_size": 64, "max_epochs": 6, "patience": 6,
-            "num_threads": 1, "random_state": 0}
+            "num_threads": 1, "random_state": 0, "boost_choice_folds": 0}
 
 
 @pytest.fixture(scope="module")

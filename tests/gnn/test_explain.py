@@ -10,7 +10,8 @@ from gnn.models import SepHeteroGNN
 from tests.gnn.planted import make_snapshot
 
 EDGES = [("Device", "rev_USED", "Account"), ("Account", "USED", "Device")]
-FAST = {"max_epochs": 15, "patience": 15, "batch_size": 64, "hidden_channels": 32, "lr": 0.01}
+FAST = {"max_epochs": 15, "patience": 15, "batch_size": 64, "hidden_channels": 32, "lr": 0.01,
+        "boost_choice_folds": 0}
 
 
 def _graph():

@@ -13,7 +13,8 @@ from gnn.detector import AccountDetector
 from graph.snapshot import write_snapshot
 from tests.gnn.planted import planted_rings
 
-FAST = ["detector.max_epochs=3", "detector.hidden_channels=16", "detector.batch_size=64"]
+FAST = ["detector.max_epochs=3", "detector.hidden_channels=16", "detector.batch_size=64",
+        "detector.boost_choice_folds=0"]
 
 
 @pytest.fixture(scope="module")

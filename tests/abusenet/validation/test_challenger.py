@@ -124,7 +124,8 @@ def saved(tmp_path_factory):
     labels = labels.astype({"account_id": str})
     fit, val = labels.iloc[::2], labels.iloc[1::2]
     model_dir = tmp_path_factory.mktemp("model")
-    AccountDetector(max_epochs=2, hidden_channels=8, batch_size=64, random_state=0).fit(
+    AccountDetector(max_epochs=2, hidden_channels=8, batch_size=64, random_state=0,
+                    boost_choice_folds=0).fit(
         snapshot, fit, val_labels=val).save(model_dir)
     xgb_model, xgb = fit_challenger(snapshot, fit, val)
     return model_dir, snapshot, labels, xgb_model, xgb

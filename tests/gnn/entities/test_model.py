@@ -8,7 +8,8 @@ from gnn.evaluate import auroc
 from graph.snapshot import Snapshot, relation_specs
 
 BASE = pd.Timestamp("2024-01-01", tz="UTC")
-FAST = {"max_epochs": 20, "patience": 20, "batch_size": 32, "hidden_channels": 32, "lr": 0.01}
+FAST = {"max_epochs": 20, "patience": 20, "batch_size": 32, "hidden_channels": 32, "lr": 0.01,
+        "boost_choice_folds": 0}
 
 
 def _nodes(ids, features=None) -> pd.DataFrame:
