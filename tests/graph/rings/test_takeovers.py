@@ -469,6 +469,13 @@ def test_a_tool_coming_back_to_each_account_hours_later_is_still_brief():
     assert len(log.groups()) == 1
 
 
+def test_a_tool_coming_back_to_each_account_the_next_day_is_still_brief():
+    # hreview's stuff_return_day: the tool logs in again on the same IP 26-30 h later
+    log = _Log()
+    log.arrive_tool(np.arange(60), 30, 3, failing=1.0, stay_s=30 * 3600)
+    assert len(log.groups()) == 1
+
+
 def test_accounts_the_tool_never_got_into_are_counted_not_members():
     # the tool's wrong passwords fail and never get in (every attempt there refused): those
     # accounts' passwords held, they are honest; the first-try successes are the group
