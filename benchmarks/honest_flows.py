@@ -17,7 +17,18 @@ moves in a shape a ring detector may mistake for laundering (:data:`WORLDS`):
 * ``couples``: two accounts on one laptop, card and home IP paying each other back and forth;
 * ``salaries``: employers paying their staff a fixed salary on the same day every month from
   the office IP;
-* ``payouts``: marketplace platforms paying a third of their sellers every week.
+* ``payouts``: marketplace platforms paying a third of their sellers every week;
+* ``rosca``: savings circles of 10 paying an organiser one contribution each month, the pot
+  going to one member in turn;
+* ``gift_pool``: offices of 12 colleagues on their office IP; 12 times in two years one of them
+  collects 5-20 from the others within 2 days for a gift, then buys it;
+* ``refunds``: shops refunding a recalled batch's 40 buyers the same price within a day;
+* ``remit``: families where 6 relatives abroad send one member money monthly, who passes shares
+  to 4 at home;
+* ``secret_santa``: offices of 12 colleagues drawn into one loop each December, each sending the
+  next exactly 20 within two days in no order (not a relay).
+
+``rosca``, ``gift_pool``, ``refunds``, ``remit`` and ``secret_santa`` are hreview's (session 27).
 
 Each world is written as a user would bring it (``logs/events.csv`` in the user's own column
 names, ``mapping.yaml``), run without labels through ``python -m abusenet run`` (the runner of
@@ -210,10 +221,122 @@ def payouts(log: Log, shops: list[str], platforms: int = 3, sellers: int = 150) 
                           peer=seller, amount=round(float(rng.lognormal(4, 1)), 2))
 
 
+def rosca(log: Log, shops: list[str], circles: int = 15, size: int = 10) -> None:
+    """Savings circles (ROSCA / tontine): ``size`` members each pay the organiser the same
+    contribution within 2 days of the 1st of every month, and the organiser pays the whole
+    pot to one member (in turn) on the 3rd; a circle runs ``size`` months, then starts again."""
+    rng = log.rng
+    for c in range(circles):
+        org = log.new("u")
+        person(log, org, 0, SPAN * DAY, shops=shops)
+        members = [log.new("u") for _ in range(size)]
+        log.groups[f"rosca{c}"] = [org, *members]
+        for m in members:
+            person(log, m, rng.uniform(0, 30) * DAY, SPAN * DAY, shops=shops)
+        fee = float(rng.choice([50, 100, 200]))
+        start = int(rng.integers(1, 6))
+        for month in range(start, SPAN // 30):
+            t = month * 30 * DAY
+            for m in members:
+                log.event(m, t + rng.uniform(0, 2) * DAY, "transfer", peer=org, amount=fee)
+            log.event(org, t + 2 * DAY + rng.uniform(0, DAY), "transfer",
+                      peer=members[month % size], amount=fee * size)
+
+
+def gift_pool(log: Log, shops: list[str], offices: int = 20, size: int = 12) -> None:
+    """Office collections: an office's ``size`` colleagues (office IP), 6 times a year one of
+    them collects 5-20 from each other colleague within 2 days for a leaving / birthday gift,
+    then pays a shop the total."""
+    rng = log.rng
+    for o in range(offices):
+        office = log.new("ip")
+        team = [log.new("u") for _ in range(size)]
+        log.groups[f"office{o}"] = team
+        for m in team:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+            log.event(m, rng.uniform(60, 90) * DAY, "login", log.new("d"), office)
+        for _ in range(12):
+            t = rng.uniform(90, SPAN - 5) * DAY
+            collector = team[int(rng.integers(size))]
+            total = 0.0
+            for m in team:
+                if m != collector and rng.random() < 0.85:
+                    a = round(float(rng.uniform(5, 20)), 2)
+                    total += a
+                    log.event(m, t + rng.uniform(0, 2) * DAY, "transfer", ip=office,
+                              peer=collector, amount=a)
+            log.event(collector, t + 2.5 * DAY, "purchase", card=log.new("c"),
+                      peer=shops[int(rng.integers(len(shops)))], amount=round(total, 2))
+
+
+def refunds(log: Log, shops: list[str], recalls: int = 8, buyers: int = 40) -> None:
+    """Product recalls: a shop sells a batch to ``buyers`` customers over two weeks, then
+    refunds every one of them the same price within a day."""
+    rng = log.rng
+    for r in range(recalls):
+        shop = log.new("u")
+        person(log, shop, 0, SPAN * DAY)
+        custs = [log.new("u") for _ in range(buyers)]
+        log.groups[f"recall{r}"] = [shop, *custs]
+        t0 = rng.uniform(100, SPAN - 40) * DAY
+        price = round(float(rng.uniform(30, 300)), 2)
+        for c in custs:
+            person(log, c, rng.uniform(0, t0 / DAY - 10) * DAY, SPAN * DAY, shops=shops)
+            log.event(c, t0 + rng.uniform(0, 14) * DAY, "purchase", card=log.new("c"),
+                      peer=shop, amount=price)
+        for c in custs:
+            log.event(shop, t0 + 20 * DAY + rng.uniform(0, DAY), "transfer", peer=c,
+                      amount=price)
+
+
+def remit(log: Log, shops: list[str], families: int = 15, abroad: int = 6,
+          home: int = 4) -> None:
+    """Family remittances: ``abroad`` relatives each send one family member at home money
+    every month within a few days of payday, who passes shares on to ``home`` relatives
+    within 2 days (scatter-gather over a month)."""
+    rng = log.rng
+    for f in range(families):
+        hub = log.new("u")
+        person(log, hub, 0, SPAN * DAY, shops=shops)
+        out = [log.new("u") for _ in range(abroad)]
+        kin = [log.new("u") for _ in range(home)]
+        log.groups[f"family{f}"] = [hub, *out, *kin]
+        for m in out + kin:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+        for month in range(2, SPAN // 30):
+            t = month * 30 * DAY
+            got = 0.0
+            for m in out:
+                a = round(float(rng.uniform(100, 400)), 2)
+                got += a
+                log.event(m, t + rng.uniform(0, 4) * DAY, "transfer", peer=hub, amount=a)
+            for k in kin:
+                log.event(hub, t + 5 * DAY + rng.uniform(0, 2) * DAY, "transfer", peer=k,
+                          amount=round(got / (home + 1), 2))
+
+
+def secret_santa(log: Log, shops: list[str], offices: int = 20, size: int = 12) -> None:
+    """Office Secret Santa paid in money: each December an office's ``size`` colleagues are
+    drawn into one loop and each sends the next the agreed 20 within two days."""
+    rng = log.rng
+    for o in range(offices):
+        team = [log.new("u") for _ in range(size)]
+        log.groups[f"santa{o}"] = team
+        for m in team:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+        for year in (0, 1):
+            t = (100 + 365 * year + rng.uniform(0, 10)) * DAY
+            order = rng.permutation(size)
+            for i in range(size):
+                log.event(team[order[i]], t + rng.uniform(0, 2) * DAY, "transfer",
+                          peer=team[order[(i + 1) % size]], amount=20.0)
+
+
 #: The worlds: name -> the honest groups it adds to the base population.
 WORLDS: dict[str, Callable[[Log, list[str]], None]] = {
     "flatmates": flatmates, "trips": trips, "couples": couples, "salaries": salaries,
-    "payouts": payouts,
+    "payouts": payouts, "rosca": rosca, "gift_pool": gift_pool, "refunds": refunds,
+    "remit": remit, "secret_santa": secret_santa,
 }
 
 

@@ -100,3 +100,58 @@ def test_score_counts_rings_their_accounts_and_the_groups_they_touch() -> None:
     assert figures["kinds"] == ["flow_fan_in", "pair"]
     empty = score(pd.DataFrame({"members": [], "kind": []}), {"g1": ["a"]})
     assert empty["rings"] == 0 and empty["honest_in_rings"] == 0
+
+
+def test_savings_circles_pay_the_organiser_one_fee_and_the_pot_goes_round() -> None:
+    frame, groups = _events("rosca")
+    org, *members = groups["rosca0"]
+    paid = _transfers(frame, members)
+    assert set(paid["peer"]) == {org} and paid["amt"].nunique() == 1
+    pots = frame[(frame["user"] == org) & (frame["action"] == "transfer")]
+    assert set(pots["amt"]) == {paid["amt"].iloc[0] * len(members)}
+    assert set(pots["peer"]) == set(members)
+
+
+def test_office_collections_go_to_a_colleague_within_two_days_from_the_office_ip() -> None:
+    frame, groups = _events("gift_pool")
+    team = groups["office0"]
+    paid = _transfers(frame, team)
+    assert set(paid["peer"]) <= set(team) and paid["ipaddr"].nunique() == 1
+    assert paid["amt"].between(5, 20).all() and paid["peer"].nunique() > 1
+    gifts = frame[frame["user"].isin(team) & (frame["action"] == "purchase")
+                  & frame["card"].notna() & frame["dev"].isna()]
+    assert len(gifts) == 12
+
+
+def test_a_recall_refunds_each_buyer_the_price_they_paid() -> None:
+    frame, groups = _events("refunds")
+    shop, *buyers = groups["recall0"]
+    refunds = frame[(frame["user"] == shop) & (frame["action"] == "transfer")]
+    bought = frame[(frame["peer"] == shop) & (frame["action"] == "purchase")]
+    assert sorted(refunds["peer"]) == sorted(buyers) == sorted(bought["user"])
+    assert refunds["amt"].nunique() == 1 and set(refunds["amt"]) == set(bought["amt"])
+    assert refunds["t"].max() - refunds["t"].min() <= DAY
+
+
+def test_remittances_come_from_abroad_and_are_shared_at_home() -> None:
+    frame, groups = _events("remit")
+    hub, *rest = groups["family0"]
+    abroad, home = rest[:6], rest[6:]
+    assert set(_transfers(frame, abroad)["peer"]) == {hub}
+    passed = frame[(frame["user"] == hub) & (frame["action"] == "transfer")]
+    assert set(passed["peer"]) == set(home)
+
+
+def test_secret_santa_is_one_loop_of_twenty_a_year_paid_in_no_order() -> None:
+    frame, groups = _events("secret_santa")
+    team = groups["santa0"]
+    paid = _transfers(frame, team)
+    assert len(paid) == 2 * len(team) and set(paid["amt"]) == {20.0}
+    for _, year in paid.groupby(paid["t"] // (365 * DAY)):
+        step = dict(zip(year["user"], year["peer"], strict=True))
+        member, seen = team[0], set()
+        while member not in seen:
+            seen.add(member)
+            member = step[member]
+        assert seen == set(team)
+        assert year["t"].max() - year["t"].min() <= 2 * DAY
