@@ -130,10 +130,12 @@ class AccountDetector(Estimator):
         and by the residual form (one network each, fitted as this detector fits on the other
         folds); the residual form is trained when its pooled AUPRC is higher. It needs twice
         this many labels of each class, else the network alone is trained; 0 turns the choice
-        off (the network alone below ``boost_min_labels``). It costs ``2 x boost_choice_folds``
-        extra fits on two thirds of the labels each: on generated 2,000-account worlds with
-        ~210 labels a fit with the choice took 196 CPU s over 18 fits where one fit took 50
-        (session 27, loaded).
+        off (the network alone below ``boost_min_labels``). The validation labels thus also
+        choose the form, so ``metrics_["validation"]`` reads a little high when the choice was
+        close (held-out labels never reach the choice). It costs ``2 x boost_choice_folds``
+        extra fits on two thirds of the labels each, and each of them builds its sampler and
+        scores the whole graph: on a generated 20,000-account world with 440 labels a fit took
+        75.6 CPU s with the choice and 11.8 without (session 27, loaded).
     boost_choice_max_labels
         The most labels the choice fits on: past it the larger class is drawn down at random
         (every label of the smaller class kept), so that a few positives among many labelled
