@@ -13,8 +13,7 @@ as they do under uvicorn.
 
 Each process ends with the other: the front end dies with the graph process (``kill -9``
 included: the kernel's parent-death signal) and stops when its pipe closes; the graph process
-stops once the front end has exited (it stops the front end on SIGTERM / SIGINT). SIGHUP to
-either reloads the model.
+stops once the front end has exited (it stops the front end on SIGTERM / SIGINT).
 """
 
 from __future__ import annotations
@@ -199,14 +198,6 @@ def run_front_end(conn: Connection, rules: Mapping, token: str, limits: Limits, 
     _die_with_parent()
     metrics = Metrics(watch_gc=True)
     backend = RemoteBackend(conn, on_lost=lambda: os.kill(os.getpid(), signal.SIGTERM))
-
-    def reload_on_hangup(signum: int, frame: object) -> None:
-        threading.Thread(target=backend.reload, args=(None,), name="reload",
-                         daemon=True).start()
-
-    # SIGHUP reloads the model whichever of the two processes gets it (an operator finds the
-    # front end by its port; a hang-up of the terminal reaches both)
-    signal.signal(signal.SIGHUP, reload_on_hangup)
     app = build_app(backend, EventValidator(rules), token, limits, metrics)
     gc.collect()
     gc.freeze()
