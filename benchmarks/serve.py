@@ -12,9 +12,7 @@ of each 10 s of due times: a tail from the first seconds after a start shows the
 sustained events/s, the service's time per phase and collector pauses during the singles (from
 its ``/metrics``)
 with the mean events per applied group, its RSS, CPU seconds and CPU milliseconds an event
-(the service's process and its child processes together: ``serve --front-process`` runs its
-HTTP front end in one; singles, batches; for each also the main thread's part -- the event
-loop: HTTP, JSON, validation, in one process -- and the child processes') beside this
+(singles, batches; for each also the event loop's part: HTTP, JSON, validation) beside this
 generator's own (it shares the machine's cores), its start-up seconds (with ``--start``), and
 beside them the batch `abusenet score` cost per event of the run when it has one.
 
@@ -46,7 +44,6 @@ or ``--url`` / ``--token`` given, and ``--pid`` naming it for the RSS.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import os
@@ -148,43 +145,22 @@ def gauge(metrics: str, name: str) -> float | None:
     return None
 
 
-def family(pid: int) -> list[int]:
-    """``pid`` and its live descendants (Linux): ``serve --front-process`` runs its HTTP front
-    end in a child process."""
-    out, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        out.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                queue += [int(child) for child in task.read_text().split()]
-    return out
-
-
 def rss_mb(pid: int | None) -> float | None:
-    """Resident memory of process ``pid`` and its descendants in MB (Linux), or ``None``."""
+    """Resident memory of process ``pid`` in MB (Linux), or ``None``."""
     if pid is None:
         return None
-    total = 0
-    for member in family(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
-def cpu_seconds(pid: int | None, descendants_only: bool = False) -> float | None:
-    """User + system CPU seconds so far of process ``pid`` and its live descendants (Linux;
-    ``descendants_only``: of those alone), or ``None``."""
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of process ``pid`` so far (Linux), or ``None``."""
     if pid is None:
         return None
-    total = 0
-    for member in family(pid)[1 if descendants_only else 0:]:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main_thread_cpu_seconds(pid: int | None) -> float | None:
@@ -400,12 +376,10 @@ def main() -> None:
                           headers={"Authorization": f"Bearer {args.token}"})
     try:
         cpu_before, loop_before = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
-        front_before = cpu_seconds(args.pid, descendants_only=True)
         own_before = time.process_time()
         single = single_phase(Sender(args.url, args.token), traffic, tag, args.rate,
                               args.seconds, args.singles, args.clients)
         cpu_single, loop_single = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
-        front_single = cpu_seconds(args.pid, descendants_only=True)
         own_single = time.process_time()
         exposition = client.get("/metrics").text
         single_phases = phases(exposition)
@@ -422,7 +396,6 @@ def main() -> None:
                 break
         batch_rate = 100 * len(batch) / (time.perf_counter() - began)
         cpu_batch, loop_batch = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
-        front_batch = cpu_seconds(args.pid, descendants_only=True)
         own_batch = time.process_time() - own_batches
         rss = rss_mb(args.pid)
     finally:
@@ -443,14 +416,8 @@ def main() -> None:
         "single_event_loop_ms_per_event": (
             round(1000 * (loop_single - loop_before) / single["requests"], 3)
             if single["requests"] else None),
-        # of which a separate front end's (serve --front-process: HTTP, JSON, validation)
-        "single_front_end_ms_per_event": (
-            round(1000 * (front_single - front_before) / single["requests"], 3)
-            if single["requests"] else None),
         "batch_ms_per_event": round(1000 * (cpu_batch - cpu_single) / max(100 * len(batch), 1),
                                     3),
-        "batch_front_end_ms_per_event": round(
-            1000 * (front_batch - front_single) / max(100 * len(batch), 1), 3),
         "batch_event_loop_ms_per_event": round(
             1000 * (loop_batch - loop_single) / max(100 * len(batch), 1), 3)}
     applied = single_phases.get("update", {}).get("count")

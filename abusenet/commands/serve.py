@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from pathlib import Path
@@ -11,10 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from abusenet.serve.app import Limits
-    from abusenet.serve.state import GraphState
     from abusenet.serve.write_through import WriteThrough
-    from ingest.mapping import Mapping
 
 SERVE_HELP = (
     "Serve a batch run (the OUT of `abusenet run`) over HTTP: POST /v1/events scores events as "
@@ -75,12 +71,6 @@ def serve(
         "quarter of the memory available at start, else 524288, 2**19). Holding every row "
         "never encodes one again: at 1M accounts (~4.4M nodes) ~1.1 GB more memory, about "
         "a fifth less CPU per batch event."),
-    front_process: bool = typer.Option(
-        False, "--front-process",
-        help="Run the HTTP front end (token, limits, parsing, validation, answers) in a "
-        "process of its own, beside the one holding the graph, the event log and the model, "
-        "so that the two do not share Python's interpreter lock (two processes; the front "
-        "end stops with the graph's)."),
     prepare: bool = typer.Option(
         False, "--prepare",
         help="Only write the start cache (model and snapshot, not the events) and exit; "
@@ -117,59 +107,20 @@ def serve(
         typer.echo(f"abusenet serve: writing through to Neo4j graph {write_through.graph!r}",
                    err=True)
         write_through.start()
+    app = create_app(state, validator, token, Limits(max_body_bytes, max_batch),
+                     write_through)
 
     def reload_on_hangup(signum: int, frame: object) -> None:
         threading.Thread(target=state.reload_model, name="reload", daemon=True).start()
 
     signal.signal(signal.SIGHUP, reload_on_hangup)
-    limits = Limits(max_body_bytes, max_batch)
     try:
-        if front_process:
-            _serve_split(state, rules, token, limits, host, port, write_through)
-        else:
-            app = create_app(state, validator, token, limits, write_through)
-            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         if write_through is not None and not write_through.close(timeout=10.0):
             typer.echo("abusenet serve: some changes were not written to Neo4j (it was down or "
                        "slow); they are in the event store: reload the graph with `abusenet "
                        "load` to catch up", err=True)
-
-
-def _serve_split(state: GraphState, rules: Mapping, token: str, limits: Limits, host: str,
-                 port: int, write_through: WriteThrough | None) -> None:
-    """``serve --front-process``: the graph served to a spawned HTTP front end
-    (:mod:`abusenet.serve.split`) until it exits; SIGTERM / SIGINT stop the front end first
-    (it finishes the requests under way)."""
-    import multiprocessing
-
-    from abusenet.serve.backend import LocalBackend
-    from abusenet.serve.metrics import Metrics
-    from abusenet.serve.split import run_front_end, serve_graph
-
-    spawn = multiprocessing.get_context("spawn")
-    ours, theirs = spawn.Pipe()
-    metrics = Metrics(watch_gc=True)
-    backend = LocalBackend(state, metrics, write_through)
-    front = spawn.Process(target=run_front_end, name="abusenet-serve-http",
-                          args=(theirs, rules, token, limits, host, port))
-    front.start()
-    theirs.close()
-
-    def stop_front(signum: int, frame: object) -> None:
-        if front.pid is not None and front.exitcode is None:
-            os.kill(front.pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop_front)
-    signal.signal(signal.SIGINT, stop_front)
-    try:
-        serve_graph(ours, backend, metrics)
-    finally:
-        front.join()
-        backend.close()
-    if front.exitcode not in (0, -signal.SIGTERM):
-        typer.echo(f"error: the HTTP front end exited with {front.exitcode}", err=True)
-        raise typer.Exit(1)
 
 
 def _prepare(run: Path, model: Path | None, snapshot: Path | None) -> None:

@@ -35,24 +35,6 @@ class _Histogram:
         self.sums[key] += seconds
         self.maxima[key] = max(self.maxima[key], seconds)
 
-    def export(self) -> tuple[dict[str, list[int]], dict[str, float], dict[str, float]]:
-        """Counts, sums and maxima per key, as plain dicts (to send to another process)."""
-        return ({k: list(v) for k, v in self.counts.items()}, dict(self.sums),
-                dict(self.maxima))
-
-    def merged(self, other: tuple[dict[str, list[int]], dict[str, float], dict[str, float]]
-               ) -> _Histogram:
-        """A copy with the :meth:`export` of another histogram of the same family added."""
-        out = _Histogram(self.name, self.label, self.buckets, self.help)
-        for counts, sums, maxima in (self.export(), other):
-            for key, n in counts.items():
-                out.counts[key] = [a + b for a, b in zip(out.counts[key], n, strict=True)]
-            for key, total in sums.items():
-                out.sums[key] += total
-            for key, longest in maxima.items():
-                out.maxima[key] = max(out.maxima[key], longest)
-        return out
-
     def lines(self, with_max: bool) -> list[str]:
         out = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
         for key, counts in sorted(self.counts.items()):
@@ -120,31 +102,19 @@ class Metrics:
         with self._lock:
             self._phases.observe(name, seconds)
 
-    def export(self) -> dict[str, Any]:
-        """The phase and collector histograms and the rejected count, as plain data, for
-        :meth:`render` in another process (the service's front end, ``--front-process``)."""
-        with self._lock:
-            return {"phases": self._phases.export(), "gc": self._gc.export(),
-                    "rejected": self.rejected}
-
     def render(self, events_applied: int, graph: dict[str, int], model_version: str,
-               apply_busy: float | None = None, other: dict[str, Any] | None = None) -> str:
+               apply_busy: float | None = None) -> str:
         """The exposition text of every metric (``apply_busy``: the event writer's apply
-        thread's share of time applying, :attr:`~abusenet.serve.writer.EventWriter.busy`;
-        ``other``: another process's :meth:`export`, added in)."""
+        thread's share of time applying, :attr:`~abusenet.serve.writer.EventWriter.busy`)."""
         with self._lock:
-            phases, collector = self._phases, self._gc
-            if other is not None:
-                phases, collector = phases.merged(other["phases"]), collector.merged(other["gc"])
-            lines = self._requests.lines(with_max=False) + phases.lines(with_max=True)
-        lines += collector.lines(with_max=True)
-        rejected = self.rejected + (other["rejected"] if other is not None else 0)
+            lines = self._requests.lines(with_max=False) + self._phases.lines(with_max=True)
+        lines += self._gc.lines(with_max=True)
         lines += ["# HELP abusenet_events_applied_total Accepted events applied to the graph.",
                   "# TYPE abusenet_events_applied_total counter",
                   f"abusenet_events_applied_total {events_applied}",
                   "# HELP abusenet_events_rejected_total Posted events rejected by validation.",
                   "# TYPE abusenet_events_rejected_total counter",
-                  f"abusenet_events_rejected_total {rejected}",
+                  f"abusenet_events_rejected_total {self.rejected}",
                   "# HELP abusenet_graph_size Nodes per type and edges per relation.",
                   "# TYPE abusenet_graph_size gauge"]
         for key, n in sorted(graph.items()):

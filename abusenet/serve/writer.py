@@ -56,16 +56,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 
 from abusenet.serve.durable_log import PendingSegment, write_segment
 from abusenet.serve.metrics import Metrics
-
-if TYPE_CHECKING:  # the HTTP front end (abusenet.serve.split) imports this without the graph
-    from abusenet.serve.state import GraphState
-    from abusenet.serve.write_through import WriteThrough
+from abusenet.serve.state import GraphState
+from abusenet.serve.write_through import WriteThrough
 
 log = logging.getLogger(__name__)
 
@@ -232,23 +230,9 @@ class EventWriter:
         for thread in self._threads:
             thread.join(timeout)
 
-    def enqueue(self, events: pa.Table, reasons: list[str | None], views: list | None,
-                done: Callable[[list[str], BaseException | None], None]) -> None:
-        """:meth:`submit` without waiting: ``done(status, error)`` is called from a writer
-        thread once the events are durable and in the graph (``error`` ``None``) or cannot
-        be; it must not block."""
-        request = _Request(events, reasons, lambda error: done(request.status, error),
-                           views=views)
-        self._push(request)
-
     def _enqueue(self, events: pa.Table, reasons: list[str | None], views: list | None,
                  done: Callable[[BaseException | None], None]) -> _Request:
         request = _Request(events, reasons, done, views=views)
-        self._push(request)
-        return request
-
-    def _push(self, request: _Request) -> None:
-        """Queue ``request`` to be logged (refused once the writer is closed or broken)."""
         with self._cond:
             if self._closed:
                 raise RuntimeError("the event writer is closed")
@@ -256,6 +240,7 @@ class EventWriter:
                 raise LogFailed(str(self.broken)) from self.broken
             self._pending.append(request)
             self._cond.notify_all()
+        return request
 
     # ------------------------------------------------------------------------ threads
     def _time(self, phase: str, *since: float) -> float:

@@ -114,15 +114,9 @@ def start_service(run_dir: Path, *extra: str, token: str | None = TOKEN) -> Serv
     return Service(process, url, httpx.Client(base_url=url, headers=headers, timeout=60))
 
 
-@pytest.fixture(params=[(), ("--front-process",)], ids=["one-process", "front-process"])
-def serve_options(request) -> tuple[str, ...]:
-    """`serve` with the HTTP front end in its own process, and without."""
-    return request.param
-
-
 @pytest.fixture
-def service(run_dir, serve_options) -> Iterator[Service]:
-    running = start_service(run_dir, *serve_options)
+def service(run_dir) -> Iterator[Service]:
+    running = start_service(run_dir)
     yield running
     running.stop()
 

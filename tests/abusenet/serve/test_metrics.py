@@ -24,21 +24,3 @@ def test_phases_and_collector_pauses_are_exposed():
     assert metrics._on_gc not in gc.callbacks
     gc.collect()  # no longer watched
     assert 'abusenet_gc_pause_seconds_count{generation="2"} 1' in metrics.render(3, {}, "v1")
-
-
-def test_another_process_phases_and_rejections_are_added_in():
-    front, graph = Metrics(), Metrics()
-    front.phase("validation", 0.001)
-    front.rejected = 2
-    graph.phase("log", 0.003)
-    graph.phase("log", 0.2)
-    graph.phase("validation", 0.004)
-    text = front.render(3, {}, "v1", other=graph.export())
-    assert 'abusenet_phase_seconds_count{phase="log"} 2' in text
-    assert 'abusenet_phase_seconds_max{phase="log"} 0.200000' in text
-    assert 'abusenet_phase_seconds_count{phase="validation"} 2' in text
-    assert 'abusenet_phase_seconds_max{phase="validation"} 0.004000' in text
-    assert "abusenet_events_rejected_total 2" in text
-    assert text.count("# TYPE abusenet_phase_seconds histogram") == 1
-    # the front end's own figures are not changed by a render
-    assert 'phase="log"' not in front.render(3, {}, "v1")
