@@ -101,7 +101,7 @@ def test_the_p99_of_each_window_shows_a_slow_start(monkeypatch):
         def do_POST(self):
             event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             if int(event["event_id"].split("-")[1]) < 3:  # the first answers are slow
-                time.sleep(0.08)
+                time.sleep(0.5)  # far above what a loaded machine adds to the others
             self.send_response(200)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -124,4 +124,4 @@ def test_the_p99_of_each_window_shows_a_slow_start(monkeypatch):
         thread.join()
     first, *rest = out["p99_by_window_ms"]
     assert len(rest) == 2  # 60 events at 200/s in windows of 0.1 s
-    assert first >= 70 and max(rest) < first
+    assert first >= 450 and max(rest) < first
