@@ -1003,8 +1003,9 @@ def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingCo
     accounts are however long they are kept alive. Came: at least half of them fresh (first
     seen ``whole_group_arrival_s`` or more into the log), at least two, the middle 80% of the
     fresh ones' first uses (:func:`_arrival_spans`) within ``whole_group_arrival_s`` or within
-    their median life (all alive at one time). Waited and converged: nine in ten of the
-    fresh ones first used one entity of a payoff type only a life span into their lives
+    their median life (all alive at one time). Waited and converged: at least half of the
+    fresh ones first used one entity of a payoff type only a life span into their lives,
+    after an earlier order (review R44)
     (``places.late``, ``cfg.payoff_types``: the welcome code redeemed after the aging; not
     a seller, where a seasonal cohort buys its ticket home, review R38), beyond that entity's
     usual course (:func:`graph.rings.places.converged`: its ordinary new users rarely first

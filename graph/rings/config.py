@@ -73,9 +73,9 @@ class RingConfig:
         it is no evidence; that of members without a home of their own (a device or IP
         nobody else uses, used over ``place_life_s``, beside another place-type entity that
         is no place) only unless most of them were created within the log within
-        ``whole_group_arrival_s`` of each other or within their median life, nine in ten
-        of them first used one payoff-type entity ``place_life_s`` into their lives, far
-        beyond that entity's usual course, and most were quiet
+        ``whole_group_arrival_s`` of each other or within their median life, most of them
+        first used one payoff-type entity ``place_life_s`` into their lives after an earlier
+        order, far beyond that entity's usual course, and most were quiet
         ``place_life_s`` before the log ends (a farm kept alive for weeks on its own machines,
         then paid off and left). The count is
         more than a household's and than the 2-9 members per shared entity of the generated

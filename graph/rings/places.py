@@ -41,40 +41,38 @@ once) per account and aged for weeks on its machines is all alive at one time, t
 account makes the payoff it was aged for (the welcome code redeemed: a first use of one promo
 code weeks into its life) and goes quiet well before the log ends. A place's users arriving
 over months each stay their own time (a hostel's travellers: arrivals over ~60 days, lives
-~30); a cohort at a lasting place stays on (a new care home's
-residents, a library course); one that leaves again (a shelter's, a seasonal dorm's) orders
-where each chooses, the welcome code first. So a group's members without a home are explained
-unless most are fresh and arrived within ``whole_group_arrival_s`` or their median life, at
-least nine in ten of them first used one entity of a payoff type (``rings.payoff_types``:
-promo codes; a seller is none, review R38) only ``place_life_s`` into their lives
-(:attr:`PlaceUsers.late`), far beyond that entity's usual course among ordinary new users
+~30); a cohort at a lasting place stays on (a new care home's residents, a library course); one
+that leaves again (a shelter's, a seasonal dorm's) orders where each chooses, the welcome code
+first. So a group's members without a home are explained unless most are fresh and arrived
+within ``whole_group_arrival_s`` or their median life, at least half of them first used one
+entity of a payoff type (``rings.payoff_types``: promo codes; a seller is none, review R38)
+only ``place_life_s`` into their lives and after an earlier order of their own
+(:attr:`PlaceUsers.late`: an honest account's welcome code is on its first order however late
+that comes, review R44), far beyond that entity's usual course among ordinary new users
 (:func:`converged`: the welcome code is redeemed at a first order, a sale code whenever the
-sale runs), and at least half went quiet ``place_life_s`` before the log's last use.
-Measured (reviews s25 / s26 worlds, no labels): farms created over 16 or 10 days,
-alive 2-4 weeks, 0 and 18 of 40 found -> 39 and 40; farms with an antidetect profile per
-account 0 -> 38 and 40; honest cohorts (care home, library course, shelter) 20, 16 and 25
-reported -> none. Session 27 (reviews R40, benchmarks/README.md): cohorts redeeming a
-platform sale code weeks in (its usual course) are no farm.
+sale runs), and at least half went quiet ``place_life_s`` before the log's last use. Measured
+(reviews s25 / s26 worlds, no labels): farms created over 16 or 10 days, alive 2-4 weeks, 0 and
+18 of 40 found -> 39 and 40; farms with an antidetect profile per account 0 -> 38 and 40;
+honest cohorts (care home, library course, shelter) 20, 16 and 25 reported -> none. Session 27
+(reviews R40, R44, benchmarks/README.md): cohorts redeeming a platform sale code weeks in (its
+usual course), or the welcome code on a first order that came weeks in, are no farm.
 
 The evasions left: a farm whose accounts each keep a device and an IP of their own for
 ``place_life_s`` (a home: an antidetect profile behind a residential proxy per account, the
 proxy farms' cost; a profile alone behind the farm's networks is none, review R31); one that
-pays off early (as every honest account does) or over many entities, or pays off late with
-fewer than nine in ten of its accounts; one that keeps its accounts alive to the log's end (an
-ever-longer cost as the log moves on: a cohort whose members stay on with half of them
-redeeming the welcome code weeks in is an honest cafe's regulars or library course); one
-created over longer than each account lives (never most of it alive at once: a stream whose
-course is the late welcome code then nothing is also a hostel's backpackers buying once on
-their last day, hreview's s27 hostel_welcome); and any farm in a log too short for a life and a
-quiet span after it (``2 place_life_s`` past the log's first week), or whose payoff has no
-entity of a payoff type (a log without a promo code entity: name its type in
-``rings.payoff_types``). The honest look-alike it gives up (reviews R38, R40): a cohort without
-a home of its own (no devices of their own, or phones seen only through a carrier's pool or a
-place's Wi-Fi: students abroad, seasonal workers) arriving within weeks at a place, nine in ten
-of them redeeming the welcome code weeks in (a first order that comes late: browsing for weeks,
-buying once when paid, on their last day) and gone again within the log, has a farm's course
-exactly and is judged as before the place rule; the bar keeps such cohorts out while fewer of
-them carry the code (70 % on that first order: hreview's seasonal_welcome).
+pays off early (as every honest account does), over many entities, or on each account's first
+order (its aging logins only: la25's aged_farm_cheap, found before review R44); one that keeps
+its accounts alive to the log's end (an ever-longer cost as the log moves on); one created over
+longer than each account lives (never most of it alive at once: a stream whose course is the
+late welcome code then nothing is also a hostel's backpackers buying once on their last day,
+hreview's s27 hostel_welcome); and any farm in a log too short for a life and a quiet span
+after it (``2 place_life_s`` past the log's first week), or whose payoff has no entity of a
+payoff type (a log without a promo code entity: name its type in ``rings.payoff_types``). The
+honest look-alike it gives up (reviews R38, R40): a cohort without a home of its own (no
+devices of their own, or phones seen only through a carrier's pool or a place's Wi-Fi: students
+abroad, seasonal workers) arriving within weeks at a place, half of them redeeming after orders
+of their own, weeks in, a code the platform's ordinary new users redeem early, and gone again
+within the log, is judged as before the place rule.
 """
 
 from __future__ import annotations
@@ -120,8 +118,10 @@ class PlaceUsers:
         account that went quiet within the log, as a farm's does after its payoff).
     late
         Accounts x entities: 1 where an account first used an entity of a payoff type (a
-        promo code) at least the life span after its own first use (a farm's payoff after
-        its aging: the welcome code redeemed).
+        promo code) at least the life span after its own first use and after a first use of
+        an entity of neither a place nor a payoff type (a card, a seller: an earlier order),
+        a farm's payoff after its aging; the welcome code on an account's first order, as
+        every honest account redeems it however late that order comes, is none (review R44).
     ordinary
         Per account row: fresh, living and with a home of its own (``homed``): a new user
         living its own life, whose first uses show a payoff entity's usual course
@@ -178,8 +178,13 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     off = held & ~places[cols]
     homed &= np.bincount(rows[off], minlength=n_accounts) >= 2
     payoff = ~place_type if payoff_type is None else np.asarray(payoff_type, dtype=bool)
+    # a payoff after business of its own (a card or seller used before it): an honest
+    # account's welcome code is on its first order, however late that comes (review R44)
+    dealt = (begun >= 0) & ~place_type[cols] & ~payoff[cols]
+    before = np.full(n_accounts, np.iinfo(np.int64).max)
+    np.minimum.at(before, rows[dealt], begun[dealt])
     waited = ((begun >= 0) & payoff[cols] & seen[rows]
-              & (begun >= np.where(seen, first, 0)[rows] + life_s))
+              & (begun >= np.where(seen, first, 0)[rows] + life_s) & (begun > before[rows]))
     late = sp.csr_matrix((np.ones(int(waited.sum())), (rows[waited], cols[waited])),
                          shape=uses.shape)
     paid = binary.multiply(payoff[None, :].astype(np.float64)).tocsr()
@@ -192,22 +197,19 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
 
 def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUsers,
               min_users: int, min_surprise: float) -> np.ndarray:
-    """Per group: whether at least nine in ten of its ``cohorts`` row's accounts (groups x
-    accounts: the fresh living members a group's course is judged by) first used one
-    payoff-type entity late (``users.late``; every account a farm aged makes its payoff,
-    while an honest cohort has its first order, and so its welcome code, weeks in for some of
-    its members: the s26 cohorts 10-56 %, cohorts whose first order comes on their last day
-    with the welcome code on 70 % of them 50-83 %, hreview s27) and that many late first uses
-    are beyond the entity's usual course. The usual course is the share of its
-    ordinary new users (``users.ordinary``: with a home of their own, so neither farms nor
-    place cohorts; outside the group's ``membership``) who first used it late, counted as if
-    one more had (never 0); an entity fewer than ``min_users`` such others used has none and
-    is no payoff. The chance
-    bound ``C(n, m) p^m`` of ``m`` late of ``n`` at that share ``p``, times the number of
-    entities judged, must be at most ``10^-min_surprise`` (the candidates' bar): the welcome
-    code every new account redeems at its first order (a few percent late) is a farm's payoff
-    when its accounts all redeem it weeks in; a sale code anyone redeems whenever it
-    runs (most of its users late) is none when a seasonal cohort redeems it weeks in."""
+    """Per group: whether at least half of its ``cohorts`` row's accounts (groups x accounts: the
+    fresh living members a group's course is judged by) first used one payoff-type entity
+    late (``users.late``: weeks in, after an earlier order) and that many late first uses
+    are beyond the entity's usual course. The usual course is the share of its ordinary new
+    users (``users.ordinary``: with a home of their own, so neither farms nor place cohorts;
+    outside the group's ``membership``) who first used it late, counted as if one more had
+    (never 0); an entity fewer than ``min_users`` such others used has none and is no
+    payoff. The chance bound ``C(n, m) p^m`` of ``m`` late of ``n`` at that share ``p``,
+    times the number of entities judged, must be at most ``10^-min_surprise`` (the
+    candidates' bar): the welcome code every new account redeems at its first order (a few
+    percent late, after an earlier order) is a farm's payoff when its accounts all redeem it
+    weeks in; a sale code anyone redeems whenever it runs (most of its users late) is none
+    when a seasonal cohort redeems it weeks in."""
     cohorts, membership = cohorts.tocsr(), membership.tocsr()
     n_groups = cohorts.shape[0]
     out = np.zeros(n_groups, dtype=bool)
@@ -227,7 +229,7 @@ def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUse
     judged = max(int((used >= min_users).sum()), 1)
     log_chance = (log10_choose(n, np.minimum(m, n)) + m * np.log10(np.minimum(share, 1.0))
                   + np.log10(judged))
-    ok = (10 * m >= 9 * n) & (others >= min_users) & (log_chance <= -min_surprise)
+    ok = (2 * m >= n) & (others >= min_users) & (log_chance <= -min_surprise)
     out[np.unique(g[ok])] = True
     return out
 

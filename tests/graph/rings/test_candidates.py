@@ -693,16 +693,17 @@ def test_a_farm_kept_alive_for_weeks_on_its_own_machines_is_no_place() -> None:
 
 def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: bool = True,
                           created_over: float = 16.0, payoff: str = "Promo",
-                          usual_delay: float = 1.0, late_share: float = 1.0
+                          usual_delay: float = 1.0, first_order: bool = False
                           ) -> tuple[object, list[str], list[str]]:
-    """Review R25's farm beside R15's office (:func:`_office_beside_a_farm`): its 40
-    accounts (a card each, the farm's 2 devices behind 2 IPs) created over ``created_over``
-    days from day 10, each using all it uses from its creation for ``life_days`` and then
-    quiet, or (None) to the log's end on day 60. Each redeems the welcome code (a ``payoff``
-    entity) at the end of its life (``payoff_late``: the first ``late_share`` of them) or on
-    its first day; 100 honest accounts new to the log (first seen on a day drawn over days
-    8-40, their device and home IP used to day 60) redeemed it ``usual_delay`` days into
-    their lives (its usual course)."""
+    """Review R25's farm beside R15's office (:func:`_office_beside_a_farm`): its 40 accounts (a
+    card each, the farm's 2 devices behind 2 IPs) created over ``created_over`` days from
+    day 10, each using all it uses from its creation for ``life_days`` and then quiet, or
+    (None) to the log's end on day 60. Each redeems the welcome code (a ``payoff`` entity)
+    at the end of its life (``payoff_late``) or on its first day; 100 honest accounts new to
+    the log (first seen on a day drawn over days 8-40, their device and home IP used to day
+    60) redeemed it ``usual_delay`` days into their lives (its usual course). With
+    ``first_order`` the redemption is each account's first order: its card is first used
+    then too (no small orders before it)."""
     snap, office, farm = _office_beside_a_farm(seed, aged_farm=True)
     rng = np.random.default_rng(seed + 1)
     born = dict(zip(farm, rng.uniform(10.0, 10.0 + created_over, len(farm)), strict=True))
@@ -715,8 +716,7 @@ def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: b
         table.loc[mine, "last_ts"] = T0 + pd.to_timedelta(
             first + life_days if life_days is not None else 60.0, unit="D")
         tables[name] = table
-    late = round(late_share * len(farm)) if payoff_late else 0
-    redeem = [born[a] + (life_days or 20.0 if i < late else 0.5) for i, a in enumerate(farm)]
+    redeem = [born[a] + (life_days or 20.0 if payoff_late else 0.5) for a in farm]
     honest = [f"h{i}" for i in range(0, 200, 2)]
     joined = dict(zip(honest, rng.uniform(8.0, 40.0, len(honest)), strict=True))
     for table in tables.values():
@@ -724,6 +724,13 @@ def _farm_aged_over_weeks(life_days: float | None, seed: int = 0, payoff_late: b
         table.loc[new, "first_ts"] = T0 + pd.to_timedelta(table.loc[new, "src"].map(joined),
                                                           unit="D")
         table.loc[new, "last_ts"] = T0 + pd.Timedelta(days=60)
+    if first_order:
+        cards = tables["PAID_WITH"]
+        mine = cards["src"].isin(farm)
+        paid_at = dict(zip(farm, redeem, strict=True))
+        cards.loc[mine, "first_ts"] = T0 + pd.to_timedelta(cards.loc[mine, "src"].map(paid_at),
+                                                           unit="D")
+        cards.loc[mine, "last_ts"] = cards.loc[mine, ["first_ts", "last_ts"]].max(axis=1)
     redeem += [joined[a] + usual_delay for a in honest]
     name = f"USED_{payoff.upper()}"
     tables[name] = edges([(a, "WELCOME") for a in farm + honest],
@@ -771,11 +778,12 @@ def test_a_farm_created_over_longer_than_each_lives_is_judged_as_a_place_s_users
                if len(set(c.members) & set(stream)) >= 10)
 
 
-def test_a_cohort_half_of_which_redeemed_the_welcome_code_late_converged_on_nothing() -> None:
-    # an honest cohort ordering now and then has its first order, and its welcome code, weeks
-    # in for up to about half of its members (la26's seasonal dorm, care home, library
-    # course: 10-56 %); every account a farm aged makes its payoff
-    snap, _, cohort = _farm_aged_over_weeks(21.0, late_share=0.55)
+def test_a_cohort_whose_first_order_with_the_welcome_code_came_late_is_no_ring() -> None:
+    # review R44: a platform that applies the first-order discount itself puts the welcome
+    # code on every first order; a cohort whose first order comes weeks in (paid at the
+    # season's end, bought on leaving) redeems it late on all of them. A farm's payoff comes
+    # after orders of its own (its aging); on a first order it is what honest accounts do
+    snap, _, cohort = _farm_aged_over_weeks(21.0, first_order=True)
     assert all(c.features["surprise"] < 25.0 for c in find_ring_candidates(snap)
                if len(set(c.members) & set(cohort)) >= 10)
 

@@ -93,16 +93,22 @@ def test_a_home_is_a_place_type_entity_of_one_s_own_used_over_the_life() -> None
     assert users.homed.tolist() == [True, False, False, False]
 
 
-def test_a_late_use_is_a_first_use_of_no_place_after_one_s_own_life_span() -> None:
-    # entities: 0 a PC, 1 a promo code; account 0 redeems it 20 days after its first use,
-    # account 1 on its first day, account 2 uses the PC 20 days on
-    edges, matrix = _uses([(0, 0, 0, 0), (0, 1, 20 * DAY, 20 * DAY), (1, 0, 0, 20 * DAY),
-                           (1, 1, DAY, DAY), (2, 0, 0, 20 * DAY)], (3, 2))
-    users = place_users(edges, matrix, np.array([True, False]), account_activity(edges, 3),
-                        14 * DAY, 1, 0.0)
-    assert users.late.toarray().tolist() == [[0, 1], [0, 0], [0, 0]]
-    # last known uses: 20 days (accounts 0-2) of a log ending on day 20: none went quiet
-    assert users.life.tolist() == [20 * DAY, 20 * DAY, 20 * DAY] and not users.gone.any()
+def test_a_late_use_is_a_payoff_after_one_s_life_span_and_an_earlier_order() -> None:
+    # entities: 0 a PC, 1 a promo code, 2 and 3 cards; account 0 pays with card 2 on day 2
+    # and redeems the code on day 20 (a later order), account 1 redeems it on its first day,
+    # account 2 uses the PC 20 days on, account 3 makes its first order (card 3 and the code)
+    # on day 20: an honest first order that came late (review R44)
+    edges, matrix = _uses([(0, 0, 0, 0), (0, 2, 2 * DAY, 2 * DAY), (0, 1, 20 * DAY, 20 * DAY),
+                           (1, 0, 0, 20 * DAY), (1, 1, DAY, DAY), (2, 0, 0, 20 * DAY),
+                           (3, 0, 0, 0), (3, 3, 20 * DAY, 20 * DAY), (3, 1, 20 * DAY, 20 * DAY)],
+                          (4, 4))
+    users = place_users(edges, matrix, np.array([True, False, False, False]),
+                        account_activity(edges, 4), 14 * DAY, 1, 0.0,
+                        np.array([False, True, False, False]))
+    assert users.late.toarray()[:, 1].tolist() == [1, 0, 0, 0]
+    assert users.paid.toarray()[:, 1].tolist() == [1, 1, 0, 1]
+    # last known uses: day 20 for all of a log ending on day 20: none went quiet
+    assert users.life.tolist() == [20 * DAY] * 4 and not users.gone.any()
 
 
 def test_lives_are_the_accounts_activity_passed_in() -> None:
@@ -139,9 +145,9 @@ def test_a_cohort_converged_on_a_code_only_when_its_late_uses_are_unusual_for_it
                                                      "homed", "life", "gone")],
                        sp.csr_matrix(late * [0, 1, 1]), users.ordinary, users.paid)
     assert converged(cohort, cohort, users, 10, 2.0).tolist() == [False]
-    # five of six late on code 0: fewer than nine in ten
+    # two of six late on code 0: fewer than half
     users = PlaceUsers(*[getattr(users, f) for f in ("living", "places", "first", "fresh",
                                                      "homed", "life", "gone")],
-                       sp.csr_matrix(late * np.r_[np.ones(5), np.zeros(n - 5)][:, None]),
+                       sp.csr_matrix(late * np.r_[np.ones(2), np.zeros(n - 2)][:, None]),
                        users.ordinary, users.paid)
     assert converged(cohort, cohort, users, 10, 2.0).tolist() == [False]
