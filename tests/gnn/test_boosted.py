@@ -230,6 +230,7 @@ def test_auto_is_the_default_and_needs_fifty_labels_of_each_class_to_skip_the_ch
     ({"boost_choice_folds": 1}, "boost_choice_folds must be 0 .no choice. or at least 2"),
     ({"boost_choice_folds": -1}, "boost_choice_folds must be 0 .no choice. or at least 2"),
     ({"boost_choice_max_labels": 5}, "boost_choice_max_labels must hold two labels per fold"),
+    ({"boost_choice_max_nodes": -1}, "boost_choice_max_nodes must be 0 or more"),
 ])
 def test_a_choice_of_one_fold_or_too_few_labels_is_refused(settings, error):
     snapshot, truth = planted_rings(num_accounts=60, num_rings=1)
@@ -269,6 +270,20 @@ def test_auto_below_the_label_count_trains_the_form_with_the_higher_pooled_out_o
     auto.save(tmp_path / "model")
     loaded = AccountDetector.load(tmp_path / "model")
     assert loaded.boost == mode and loaded.metrics_["boost_choice"] == choice
+
+
+def test_a_graph_over_the_node_cap_keeps_the_network_alone_without_a_choice(monkeypatch):
+    """The choice's six fits grow with the graph: past ``boost_choice_max_nodes`` target nodes
+    ``auto`` trains the network alone below ``boost_min_labels`` and fits nothing more."""
+    import gnn.detector
+
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    monkeypatch.setattr(gnn.detector.AccountDetector, "_choose_boost",
+                        lambda *args: pytest.fail("the choice ran over the node cap"))
+    capped = AccountDetector(**{**TINY, "boost": "auto", "boost_min_labels": 1_000,
+                                "boost_choice_max_nodes": 119}).fit(snapshot, truth)
+    assert capped.boost_choice_ is None and "boost_choice" not in capped.metrics_
+    assert capped.boost_mode_ is None
 
 
 def test_a_tie_of_the_pooled_auprcs_keeps_the_network_alone(monkeypatch):
