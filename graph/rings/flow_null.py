@@ -34,9 +34,11 @@ Under this null (:func:`money_log_chance`):
   judged by what it shares, :func:`graph.rings.null_model.pair_log_chance`);
 * a member forwarding what it received within ``hop_s`` in a conserved amount is a hop,
   charged how soon after the money came in pairs like the outgoing one start
-  (:func:`hop_log_chance`), or passes on the sum of several transfers in several others
-  (:func:`gathered_log_chance`: a gather-scatter's hub), or pays out with a card soon
-  after what it received in a conserved amount (:func:`cash_out_log_chance`: the money
+  (:func:`hop_log_chance`; in a group where more than one payment came before its payer was
+  paid that amount, the money went round by a date, not by a relay, and the hops count no
+  more than their order: :func:`order_log_chance`), or passes on the sum of several transfers
+  in several others (:func:`gathered_log_chance`: a gather-scatter's hub), or pays out with a
+  card soon after what it received in a conserved amount (:func:`cash_out_log_chance`: the money
   leaves the group, card payment pairs judged as transfer pairs are), and a member receiving
   (or sending) ``min_fan`` or more transfers of nearly equal amounts a fan
   (:func:`fan_log_chance`; amounts within a cent of each other are a price, as likely as the
@@ -421,7 +423,10 @@ def hop_log_chance(
     one more choice, and so is a member cashing out what it received
     (:func:`cash_out_log_chance`: the money leaves the group through a card). Per member its
     least likely hop counts, times the number of (in, out) pairs it had to choose from and
-    its gathered sum (a union bound); members without a hop add nothing.
+    its gathered sum (a union bound); members without a hop add nothing. Where more than one
+    internal transfer was followed within ``hop_s`` by its payer being paid a conserved amount
+    (:func:`paid_after`) and is no hop itself, the group's hops count at most their order
+    (:func:`order_log_chance`).
 
     Parameters
     ----------
@@ -452,9 +457,10 @@ def hop_log_chance(
                                  max_conserved, lives)
     ins = known.rename(columns={"dst": "v", "ts": "t_a", "amount": "x_a"})[
         ["cand", "v", "t_a", "x_a"]]
-    outs = known.assign(c_b=count_class(known["count"]), d_b=duration_strata(known)).rename(
+    outs = known.assign(c_b=count_class(known["count"]), d_b=duration_strata(known),
+                        b=np.arange(len(known))).rename(
         columns={"src": "v", "dst": "w", "ts": "t_b", "amount": "x_b"})[
-        ["cand", "v", "w", "t_b", "x_b", "c_b", "d_b"]]
+        ["cand", "v", "w", "t_b", "x_b", "c_b", "d_b", "b"]]
     pairs = ins.merge(outs, on=["cand", "v"])
     choices = pairs.groupby(["cand", "v"]).size()
     ratio = pairs["x_b"] / pairs["x_a"]
@@ -468,7 +474,46 @@ def hop_log_chance(
     if best.empty:
         return out
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
-    return fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
+    out = fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
+    # transfers out that pass money on, and those paid back after they left (no relay)
+    passed = outs["b"].isin(hops["b"]).to_numpy()
+    early = ~passed & paid_after(outs, transfers, hop_s, min_conserved, max_conserved)
+    cand = outs["cand"].to_numpy(np.int64)
+    return np.maximum(out, order_log_chance(np.bincount(cand[passed], minlength=n_groups),
+                                            np.bincount(cand[early], minlength=n_groups)))
+
+
+def paid_after(outs: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
+               min_conserved: float, max_conserved: float) -> np.ndarray:
+    """Per row of ``outs`` (member ``v`` paying ``x_b`` to another member at ``t_b``): was ``v``
+    paid a conserved amount by anyone (``transfers``, the log's pairs) after it paid, within
+    ``hop_s``? Money it could not have passed on."""
+    known = transfers[(transfers["ts"] >= 0) & (transfers["amount"] > 0)
+                      & transfers["dst"].isin(outs["v"].unique())]
+    ins = known.rename(columns={"dst": "v", "ts": "t_a", "amount": "x_a"})[["v", "t_a", "x_a"]]
+    pairs = outs[["v", "t_b", "x_b"]].assign(row=np.arange(len(outs))).merge(ins, on="v")
+    ratio = pairs["x_b"] / pairs["x_a"]
+    after = ((pairs["t_a"] > pairs["t_b"]) & (pairs["t_a"] <= pairs["t_b"] + hop_s)
+             & (ratio >= min_conserved) & (ratio <= max_conserved))
+    return np.isin(np.arange(len(outs)), pairs.loc[after.to_numpy(), "row"].to_numpy())
+
+
+def order_log_chance(forward: np.ndarray, early: np.ndarray) -> np.ndarray:
+    """Per group: the log10 chance that at least ``forward`` of its transfers paying on a
+    conserved amount within ``hop_s`` of the payer being paid came after it, when all but one of
+    its ``early`` transfers (the payer paid that amount after it) could have been too, each
+    before or after at even odds; ``-inf`` (no bound) for a group with at most one early
+    transfer: a relay loop's first payer is paid last.
+
+    Members told to pay one another on one date (a Secret Santa of 20.00, each paying the next
+    round a loop within two days; hreview's R48) pay before or after they are paid by chance, so
+    about half of them hop, each as unlikely by the log's starts as a mule's relay: 20 of 20
+    offices were reported on their hops alone (money shape -22 to -30 orders, seed 0). A group
+    where more than one payment came before its payer was paid does not relay its money; its
+    hops then say no more than their order."""
+    forward, early = np.asarray(forward, np.int64), np.asarray(early, np.int64)
+    tail = binom.logsf(forward - 1, forward + early - 1, 0.5) / _LN10
+    return np.where(early > 1, np.minimum(tail, 0.0), -np.inf)
 
 
 def chain_log_chance(internal: pd.DataFrame, singles: np.ndarray, min_conserved: float,

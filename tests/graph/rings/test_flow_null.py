@@ -18,6 +18,7 @@ from graph.rings.flow_null import (
     hop_log_chance,
     money_log_chance,
     omnibus_log10,
+    order_log_chance,
     price_log_share,
     schedule_log_chance,
     spread_log_chance,
@@ -180,7 +181,8 @@ def test_a_conserved_hop_is_timed_against_its_peers_and_a_late_or_unbalanced_one
     # hop); group 1: 95 out ten days later (no hop); group 2: 40 out a day later (unbalanced)
     transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
                               "ts": np.arange(100) * DAY + 0.5 * DAY,
-                              "last": np.arange(100) * DAY + 0.5 * DAY})
+                              "last": np.arange(100) * DAY + 0.5 * DAY,
+                              "amount": np.linspace(10.0, 1000.0, 100)})
     internal = _internal([0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 1], [1, 2, 1, 2, 1, 2],
                          [0.0, DAY, 0.0, 10 * DAY, 0.0, DAY],
                          amount=[100.0, 95.0, 100.0, 95.0, 100.0, 40.0])
@@ -191,6 +193,38 @@ def test_a_conserved_hop_is_timed_against_its_peers_and_a_late_or_unbalanced_one
     assert chance[1:].tolist() == [0.0, 0.0]
 
 
+def test_hops_of_a_loop_paid_in_no_order_say_no_more_than_their_order():
+    # one-off pairs start one a day over 100 days. Group 0: six members relay 20.00 round a
+    # loop an hour apart; group 1: six colleagues each pay the next 20.00 within one day, in
+    # no order (a Secret Santa, R48): 11 and 13 pay after being paid, the other four before
+    hour = 3600.0
+    loop = [0, 1, 2, 3, 4, 5]
+    relay = [50 * DAY + i * hour for i in range(6)]
+    santa = [60 * DAY + h * hour for h in (0, 5, 1, 8, 3, 2)]
+    internal = _internal([0] * 6 + [1] * 6, loop + [m + 10 for m in loop],
+                         loop[1:] + loop[:1] + [m + 10 for m in loop[1:] + loop[:1]],
+                         relay + santa, amount=[20.0] * 12)
+    transfers = pd.concat([pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
+                                         "ts": np.arange(100) * DAY + 0.5 * DAY,
+                                         "last": np.arange(100) * DAY + 0.5 * DAY,
+                                         "amount": np.linspace(10.0, 1000.0, 100)}),
+                           internal.drop(columns=["cand", "count"])], ignore_index=True)
+    pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
+    chance = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 2)
+    assert chance[0] < -5.0, "a relay keeps its hops' timing"
+    # 2 of 5 after by chance (one early payer may have started the round):
+    # P(Bin(5, 1/2) >= 2) = 26 / 32
+    assert np.isclose(chance[1], np.log10(26 / 32))
+    # the relay's own hops again, with the scrambled loop gone: unchanged
+    alone = hop_log_chance(internal.head(6), transfers, pools, 2 * DAY, 0.85, 1.02, 1)
+    assert np.isclose(alone[0], chance[0])
+
+
+def test_the_order_of_hops_is_a_binomial_tail_and_no_bound_with_one_early_payer():
+    assert np.allclose(order_log_chance(np.array([3, 5, 0, 4]), np.array([3, 0, 2, 1])),
+                       [np.log10(16 / 32), -np.inf, 0.0, -np.inf])
+
+
 def test_a_gathered_sum_passed_on_is_unlikely_and_a_weeks_takings_paid_out_weekly_are_not():
     # one-off pairs start one a day over 100 days, at noon. Group 0: three members pay a hub
     # 300 within four hours, which pays two others 291 four hours later (a gather-scatter: no
@@ -199,7 +233,8 @@ def test_a_gathered_sum_passed_on_is_unlikely_and_a_weeks_takings_paid_out_weekl
     hour = 3600.0
     transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
                               "ts": np.arange(100) * DAY + 0.5 * DAY,
-                              "last": np.arange(100) * DAY + 0.5 * DAY})
+                              "last": np.arange(100) * DAY + 0.5 * DAY,
+                              "amount": np.linspace(10.0, 1000.0, 100)})
     t = 50 * DAY
     gather = ([0, 1, 2, 3, 3], [3, 3, 3, 4, 5],
               [t, t + 2 * hour, t + 4 * hour, t + 8 * hour, t + 10 * hour])
@@ -227,7 +262,8 @@ def test_money_cashed_out_soon_in_a_conserved_amount_is_unlikely_and_a_card_in_u
     hour = 3600.0
     transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
                               "ts": np.arange(100) * DAY + 0.5 * DAY,
-                              "last": np.arange(100) * DAY + 0.5 * DAY})
+                              "last": np.arange(100) * DAY + 0.5 * DAY,
+                              "amount": np.linspace(10.0, 1000.0, 100)})
     cards = pd.DataFrame({"src": np.r_[np.arange(1000, 1200), 1, 11, 21],
                           "count": np.r_[np.ones(100), np.full(100, 30), 1, 30, 1],
                           "ts": np.r_[np.arange(100) * DAY + 0.5 * DAY, np.zeros(100),
