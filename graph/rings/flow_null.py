@@ -34,9 +34,9 @@ Under this null (:func:`money_log_chance`):
   judged by what it shares, :func:`graph.rings.null_model.pair_log_chance`);
 * a member forwarding what it received within ``hop_s`` in a conserved amount is a hop,
   charged how soon after the money came in pairs like the outgoing one start
-  (:func:`hop_log_chance`; in a group where more than one payment came before its payer was
-  paid that amount, the money went round by a date, not by a relay, and the hops count no
-  more than their order: :func:`order_log_chance`), or passes on the sum of several transfers
+  (:func:`hop_log_chance`; in a group where more than one member paid before being paid that
+  amount, the money went round by a date, not by a relay, and the hops count no more than
+  their order: :func:`order_log_chance`), or passes on the sum of several transfers
   in several others (:func:`gathered_log_chance`: a gather-scatter's hub), or pays out with a
   card soon after what it received in a conserved amount (:func:`cash_out_log_chance`: the money
   leaves the group, card payment pairs judged as transfer pairs are), and a member receiving
@@ -424,9 +424,9 @@ def hop_log_chance(
     (:func:`cash_out_log_chance`: the money leaves the group through a card). Per member its
     least likely hop counts, times the number of (in, out) pairs it had to choose from and
     its gathered sum (a union bound); members without a hop add nothing. Where more than one
-    internal transfer was followed within ``hop_s`` by its payer being paid a conserved amount
-    (:func:`paid_after`) and is no hop itself, the group's hops count at most their order
-    (:func:`order_log_chance`).
+    member made an internal transfer that is no hop and was followed within ``hop_s`` by its
+    payer being paid a conserved amount (:func:`paid_after`), the group's hops count at most
+    their order (:func:`order_log_chance`).
 
     Parameters
     ----------
@@ -476,20 +476,27 @@ def hop_log_chance(
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
     out = fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
     # transfers out that pass money on, and those paid back after they left (no relay)
+    # members passing money on, and members paid back after they paid (no relay), each once:
+    # a loop's first payer starts each of its rounds. Only pairs whose first transfer stands
+    # alone tell the order (a mule loop run round after round within hop_s does not)
     passed = outs["b"].isin(hops["b"]).to_numpy()
-    early = ~passed & paid_after(outs, transfers, hop_s, min_conserved, max_conserved)
-    cand = outs["cand"].to_numpy(np.int64)
-    return np.maximum(out, order_log_chance(np.bincount(cand[passed], minlength=n_groups),
-                                            np.bincount(cand[early], minlength=n_groups)))
+    early = (~passed & alone(known, hop_s)
+             & paid_after(outs, transfers, hop_s, min_conserved, max_conserved))
+    payers = outs[["cand", "v"]]
+    return np.maximum(out, order_log_chance(
+        np.bincount(payers[passed].drop_duplicates()["cand"], minlength=n_groups),
+        np.bincount(payers[early].drop_duplicates()["cand"], minlength=n_groups)))
 
 
 def paid_after(outs: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
                min_conserved: float, max_conserved: float) -> np.ndarray:
     """Per row of ``outs`` (member ``v`` paying ``x_b`` to another member at ``t_b``): was ``v``
-    paid a conserved amount by anyone (``transfers``, the log's pairs) after it paid, within
-    ``hop_s``? Money it could not have passed on."""
+    paid a conserved amount by anyone (``transfers``, the log's pairs; a pair whose first
+    transfer stands alone, :func:`alone`) after it paid, within ``hop_s``? Money it could not
+    have passed on."""
     known = transfers[(transfers["ts"] >= 0) & (transfers["amount"] > 0)
                       & transfers["dst"].isin(outs["v"].unique())]
+    known = known[alone(known, hop_s)]
     ins = known.rename(columns={"dst": "v", "ts": "t_a", "amount": "x_a"})[["v", "t_a", "x_a"]]
     pairs = outs[["v", "t_b", "x_b"]].assign(row=np.arange(len(outs))).merge(ins, on="v")
     ratio = pairs["x_b"] / pairs["x_a"]
@@ -498,19 +505,28 @@ def paid_after(outs: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     return np.isin(np.arange(len(outs)), pairs.loc[after.to_numpy(), "row"].to_numpy())
 
 
+def alone(pairs: pd.DataFrame, hop_s: float) -> np.ndarray:
+    """Which transfer ``pairs`` (``count``, ``ts``, ``last``) have a first transfer standing
+    alone: made once, or repeated more than ``hop_s`` apart on average (a yearly gift, not a
+    mule loop's rounds, whose first transfers are any round's)."""
+    count = pairs["count"].to_numpy(np.float64)
+    span = pairs["last"].to_numpy(np.float64) - pairs["ts"].to_numpy(np.float64)
+    return (count <= 1) | (span > hop_s * (count - 1))
+
+
 def order_log_chance(forward: np.ndarray, early: np.ndarray) -> np.ndarray:
-    """Per group: the log10 chance that at least ``forward`` of its transfers paying on a
-    conserved amount within ``hop_s`` of the payer being paid came after it, when all but one of
-    its ``early`` transfers (the payer paid that amount after it) could have been too, each
-    before or after at even odds; ``-inf`` (no bound) for a group with at most one early
-    transfer: a relay loop's first payer is paid last.
+    """Per group: the log10 chance that at least ``forward`` of its members paying on a
+    conserved amount within ``hop_s`` of being paid did so after it, when all but one of its
+    ``early`` members (paid that amount after they paid) could have been too, each before or
+    after at even odds; ``-inf`` (no bound) for a group with at most one early member: a relay
+    loop's first payer is paid last, round after round (a member may be counted in both).
 
     Members told to pay one another on one date (a Secret Santa of 20.00, each paying the next
     round a loop within two days; hreview's R48) pay before or after they are paid by chance, so
     about half of them hop, each as unlikely by the log's starts as a mule's relay: 20 of 20
     offices were reported on their hops alone (money shape -22 to -30 orders, seed 0). A group
-    where more than one payment came before its payer was paid does not relay its money; its
-    hops then say no more than their order."""
+    where more than one member paid before being paid does not relay its money; its hops then
+    say no more than their order."""
     forward, early = np.asarray(forward, np.int64), np.asarray(early, np.int64)
     tail = binom.logsf(forward - 1, forward + early - 1, 0.5) / _LN10
     return np.where(early > 1, np.minimum(tail, 0.0), -np.inf)

@@ -10,6 +10,7 @@ from graph.rings.candidates import find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.flow_null import (
     Lives,
+    alone,
     cash_out_log_chance,
     chain_log_chance,
     fan_log_chance,
@@ -182,7 +183,7 @@ def test_a_conserved_hop_is_timed_against_its_peers_and_a_late_or_unbalanced_one
     transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
                               "ts": np.arange(100) * DAY + 0.5 * DAY,
                               "last": np.arange(100) * DAY + 0.5 * DAY,
-                              "amount": np.linspace(10.0, 1000.0, 100)})
+                              "amount": np.linspace(10.0, 1000.0, 100), "count": 1})
     internal = _internal([0, 0, 1, 1, 2, 2], [0, 1, 0, 1, 0, 1], [1, 2, 1, 2, 1, 2],
                          [0.0, DAY, 0.0, 10 * DAY, 0.0, DAY],
                          amount=[100.0, 95.0, 100.0, 95.0, 100.0, 40.0])
@@ -207,8 +208,9 @@ def test_hops_of_a_loop_paid_in_no_order_say_no_more_than_their_order():
     transfers = pd.concat([pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
                                          "ts": np.arange(100) * DAY + 0.5 * DAY,
                                          "last": np.arange(100) * DAY + 0.5 * DAY,
-                                         "amount": np.linspace(10.0, 1000.0, 100)}),
-                           internal.drop(columns=["cand", "count"])], ignore_index=True)
+                                         "amount": np.linspace(10.0, 1000.0, 100),
+                                         "count": 1}),
+                           internal.drop(columns=["cand"])], ignore_index=True)
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
     chance = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 2)
     assert chance[0] < -5.0, "a relay keeps its hops' timing"
@@ -218,6 +220,12 @@ def test_hops_of_a_loop_paid_in_no_order_say_no_more_than_their_order():
     # the relay's own hops again, with the scrambled loop gone: unchanged
     alone = hop_log_chance(internal.head(6), transfers, pools, 2 * DAY, 0.85, 1.02, 1)
     assert np.isclose(alone[0], chance[0])
+
+
+def test_a_first_transfer_stands_alone_once_or_a_year_apart_not_in_a_mule_loops_rounds():
+    # once; five rounds within four days (a mule loop run round after round); twice a year apart
+    pairs = pd.DataFrame({"count": [1, 5, 2], "ts": [0.0] * 3, "last": [0.0, 4 * DAY, 365 * DAY]})
+    assert alone(pairs, 2 * DAY).tolist() == [True, False, True]
 
 
 def test_the_order_of_hops_is_a_binomial_tail_and_no_bound_with_one_early_payer():
@@ -234,7 +242,7 @@ def test_a_gathered_sum_passed_on_is_unlikely_and_a_weeks_takings_paid_out_weekl
     transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
                               "ts": np.arange(100) * DAY + 0.5 * DAY,
                               "last": np.arange(100) * DAY + 0.5 * DAY,
-                              "amount": np.linspace(10.0, 1000.0, 100)})
+                              "amount": np.linspace(10.0, 1000.0, 100), "count": 1})
     t = 50 * DAY
     gather = ([0, 1, 2, 3, 3], [3, 3, 3, 4, 5],
               [t, t + 2 * hour, t + 4 * hour, t + 8 * hour, t + 10 * hour])
@@ -263,7 +271,7 @@ def test_money_cashed_out_soon_in_a_conserved_amount_is_unlikely_and_a_card_in_u
     transfers = pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200),
                               "ts": np.arange(100) * DAY + 0.5 * DAY,
                               "last": np.arange(100) * DAY + 0.5 * DAY,
-                              "amount": np.linspace(10.0, 1000.0, 100)})
+                              "amount": np.linspace(10.0, 1000.0, 100), "count": 1})
     cards = pd.DataFrame({"src": np.r_[np.arange(1000, 1200), 1, 11, 21],
                           "count": np.r_[np.ones(100), np.full(100, 30), 1, 30, 1],
                           "ts": np.r_[np.arange(100) * DAY + 0.5 * DAY, np.zeros(100),
