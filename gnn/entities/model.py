@@ -36,7 +36,11 @@ __all__ = ["EntityRiskModel"]
 logger = logging.getLogger(__name__)
 
 #: Defaults for entity types, which have far fewer labels than accounts: smaller batches.
-ENTITY_DETECTOR_DEFAULTS: dict[str, Any] = {"batch_size": 128}
+#: Entity types carry a handful of labels each, so ``boost: auto`` would run its pooled choice
+#: (six extra fits, gnn.detector) for every type; it was measured on account labels only (session
+#: 27), so entity models keep the rule from before it (the network alone below
+#: ``boost_min_labels``) unless ``boost_choice_folds`` is set in their parameters.
+ENTITY_DETECTOR_DEFAULTS: dict[str, Any] = {"batch_size": 128, "boost_choice_folds": 0}
 
 
 class EntityRiskModel(Estimator):

@@ -193,3 +193,10 @@ def test_a_type_with_too_few_labels_for_the_boosted_channel_trains_without_it() 
     kept = AccountDetector(boost="residual")
     assert _without_boost_if_too_few(kept, np.array([1, 1, 0, 0]), "Terminal") is None
     assert kept.boost == "residual"
+
+
+def test_entity_detectors_make_no_boost_choice_unless_asked():
+    """The pooled boost choice (six extra fits) was measured on account labels only: entity
+    models keep the network alone below boost_min_labels unless their parameters ask for it."""
+    assert EntityRiskModel()._detector().boost_choice_folds == 0
+    assert EntityRiskModel({"boost_choice_folds": 3})._detector().boost_choice_folds == 3
