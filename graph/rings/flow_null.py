@@ -475,7 +475,6 @@ def hop_log_chance(
         return out
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
     out = fisher_log10(value, best.index.get_level_values(0).to_numpy(np.int64), n_groups)
-    # transfers out that pass money on, and those paid back after they left (no relay)
     # members passing money on, and members paid back after they paid (no relay), each once:
     # a loop's first payer starts each of its rounds. Only pairs whose first transfer stands
     # alone tell the order (a mule loop run round after round within hop_s does not)
