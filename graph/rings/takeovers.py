@@ -538,7 +538,7 @@ def _one_tool(component: np.ndarray, at: np.ndarray, ts: np.ndarray, failed: np.
     least :data:`TOOL_SHARE` of that set's first (a group of a few honest accounts failing first
     the same hours, which alone would not be reported, is not carried by a tool's surprise; one
     part of a tool that far weaker stays a group of its own). The joined group is judged by its
-    most surprising entity, as any group."""
+    least surprising part's most surprising entity (:func:`_group`)."""
     n = int(component.max(initial=-1)) + 1
     kinds = pd.Series(types).groupby(component).nunique().reindex(range(n)).to_numpy()
     group = component[at]
