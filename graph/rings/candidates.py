@@ -993,7 +993,7 @@ def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg:
     return place_users(entities.edges, entities.matrix,
                        place_type[codes] if len(codes) else none, activity,
                        cfg.place_life_s, cfg.place_min_users, cfg.whole_group_arrival_s,
-                       payoff_type[codes] if len(codes) else none)
+                       payoff_type[codes] if len(codes) else none, cfg.burst_fresh_s)
 
 
 def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingConfig

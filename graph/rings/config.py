@@ -204,7 +204,8 @@ class RingConfig:
     burst_fresh_s
         An account's first use of an entity is a fresh arrival when it is at most this many
         seconds after the account's first event (1 day: an account signs up, adds its card and
-        buys or rates on its first day).
+        buys or rates on its first day); also how soon after its first use an account's
+        every use of a sign-up desk ends (:mod:`graph.rings.places`, review R45).
     takeovers
         Search account takeovers (:mod:`graph.rings.takeovers`) where the log has failed
         attempts (a mapping's ``failed:``): accounts with a history of their own arriving at

@@ -35,6 +35,23 @@ the generated 20k world (30 days, members alive 4-26 days) carry per shared enti
 their sharing such places hold is on hubs and busy networks (99-5,500 users), where 2-9
 members' sharing was hardly evidence anyway.
 
+A sign-up desk (review R45) is the other public machine: a gym's, shop's or fair's tablet that
+40 new members each touch once, on arriving, in the one week of an intake, then never again. It
+is no place (its uses span days), so two of them, 20 members each, were a ring at surprise ~30
+(hreview's gym_january). What tells it from a farm's signup devices is where the accounts live
+after: a member goes on to a phone of its own, kept for weeks, seen through networks the log's
+older population uses too (a carrier's pool: a place-type entity ``place_min_users`` accounts
+there before the log's settle time use), or to a home of its own; a farm's accounts, signed up
+on its devices, live on its own networks, which only its fresh accounts use. So a fresh
+account's use of a place-type entity that is no place, ending within ``arrival_s`` (the
+candidates' ``burst_fresh_s``: a day) of its first use, is a desk's (``PlaceUsers.desks``) when
+the account has a home, or keeps a device of its own over ``place_life_s`` and used a public
+network after arriving; :func:`place_explained` counts the desk's members with a home as a
+place's users always, the others unless the group arrived together (as at a place). The
+evasion it opens: a farm signing up on a few devices, then living each account on a profile of
+its own behind mobile or other public proxies (la28 farm_desk_mobile: not found before either);
+behind its own IPs (farm_desk_first) it is still found on the desks.
+
 A cohort's coming, waiting, converging and going tells a farm from a place's users (reviews
 R25, R33): a farm created within days or over two weeks with a card (or a fingerprint seen
 once) per account and aged for weeks on its machines is all alive at one time, then every
@@ -128,6 +145,16 @@ class PlaceUsers:
         (:func:`converged`); a farm's accounts and a place's cohorts have no home.
     paid
         Accounts x entities: 1 where an account used an entity of a payoff type at all.
+    settled
+        Per account row: living and keeping a place-type entity of its own over the life span
+        (a phone used for weeks), whatever networks it is seen through (``homed`` asks more).
+    desks
+        Accounts x entities: 1 where a fresh account used a place-type entity that is no
+        place only within the arrival time of its own first use and never after (a gym's or
+        shop's tablet it signed up on: review R45), and has a home of its own or is settled
+        and used a public network after its arrival (a place-type entity at least the least
+        number of a place's users use who were there before the log's settle time: a
+        carrier's pool; a farm's own networks hold its fresh accounts only).
     """
 
     living: np.ndarray
@@ -140,11 +167,14 @@ class PlaceUsers:
     late: sp.csr_matrix
     ordinary: np.ndarray
     paid: sp.csr_matrix
+    settled: np.ndarray
+    desks: sp.csr_matrix
 
 
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
                 activity: tuple[np.ndarray, np.ndarray], life_s: float, min_users: int,
-                settle_s: float, payoff_type: np.ndarray | None = None) -> PlaceUsers:
+                settle_s: float, payoff_type: np.ndarray | None = None,
+                arrival_s: float = 0.0) -> PlaceUsers:
     """The living accounts and the places (module docstring) of an account x entity graph:
     ``edges`` its uses (``row, col, first_ts, last_ts``; ``-1`` unknown, never a life),
     ``uses`` its incidence, ``place_type`` per entity column whether its type is a place
@@ -152,7 +182,8 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     (:func:`graph.rings.activity.account_activity` of ``edges``), ``life_s`` the life span in
     seconds, ``min_users`` the fewest living users of a place, ``settle_s`` how long after the
     log's first use an account first seen is fresh, ``payoff_type`` per entity column whether
-    its type is a payoff's (``late`` uses; None: every type of no place)."""
+    its type is a payoff's (``late`` uses; None: every type of no place), ``arrival_s`` how
+    long after an account's first use a use of a sign-up desk may end (``desks``)."""
     n_accounts, n_entities = uses.shape
     begun = edges["first_ts"].to_numpy(np.int64)
     ended = edges["last_ts"].to_numpy(np.int64)
@@ -170,8 +201,9 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     places = lasting & (living_users >= min_users)
     held = (begun >= 0) & (ended - begun >= life_s) & place_type[cols]
     kept = held & alone[cols]
-    homed = np.zeros(n_accounts, dtype=bool)
-    homed[rows[kept]] = True
+    keeps = np.zeros(n_accounts, dtype=bool)
+    keeps[rows[kept]] = True
+    homed = keeps.copy()
     # a home is seen off the places: beside another place-type entity that is no place, used
     # over the life span too (a phone beside its home IP); a farm's per-account profile is
     # seen on its places only, or beside a proxy IP used once (review R37)
@@ -190,9 +222,23 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     paid = binary.multiply(payoff[None, :].astype(np.float64)).tocsr()
     fresh = seen & (first >= start + settle_s)
     homed &= living
+    settled = keeps & living
+    # a public network: one at least min_users accounts there before the log's settle time
+    # use (a carrier's pool); a farm's own networks hold only its fresh accounts
+    older = (seen & (first < start + settle_s)).astype(np.float64)
+    public = place_type & (binary.T @ older >= min_users)
+    arrived = np.where(seen, first, 0)[rows] + arrival_s
+    mixes = np.bincount(rows[(begun >= 0) & public[cols] & (ended > arrived)],
+                        minlength=n_accounts) > 0
+    # a sign-up desk: a shared device or network a fresh account touched on arriving only,
+    # then lived on its own (a gym's tablets, then a phone on a carrier's pool, review R45)
+    signed = ((begun >= 0) & place_type[cols] & ~places[cols] & (ended <= arrived)
+              & (fresh & (homed | (settled & mixes)))[rows])
+    desks = sp.csr_matrix((np.ones(int(signed.sum())), (rows[signed], cols[signed])),
+                          shape=uses.shape)
     return PlaceUsers(living, places, np.where(seen, first, -1).astype(np.int64), fresh,
                       homed, spans(first, last), seen & (last <= end - life_s), late,
-                      fresh & homed, paid)
+                      fresh & homed, paid, settled, desks)
 
 
 def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUsers,
@@ -237,28 +283,38 @@ def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUse
 def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,
                     users: PlaceUsers, together: np.ndarray) -> np.ndarray:
     """Per stored entry ``(g, e)`` of ``shared`` (groups x entities, CSR order): the members
-    of group ``g`` whose use of ``e`` a place explains when ``e`` is a place (else 0): its
-    living members with a home of their own, and its other living members unless the group
-    arrived together (``together``, per group: those members created within the log at about
-    one time; a farm aged for weeks on its own machines)."""
+    of group ``g`` whose use of ``e`` a place explains when ``e`` is a place: its living
+    members with a home of their own, and its other living members unless the group arrived
+    together (``together``, per group: those members created within the log at about one
+    time; a farm aged for weeks on its own machines). When ``e`` is a sign-up desk of some
+    members (``users.desks``: touched on arriving only, then a device of their own kept for
+    weeks), those of them with a home, and the others (``users.settled``) unless the group
+    arrived together; else 0."""
     shared = shared.tocsr()
     out = np.zeros(shared.nnz)
-    if not users.places.any() or not users.living.any() or shared.nnz == 0:
+    if not (users.places.any() or users.desks.nnz) or not users.living.any() or shared.nnz == 0:
         return out
     apart = (~np.asarray(together, dtype=bool)).astype(np.float64)
-    living = (sp.diags(apart) @ membership.multiply(users.living[None, :].astype(np.float64))
-              + sp.diags(1.0 - apart) @ membership.multiply(
-                  users.homed[None, :].astype(np.float64))).tocsr()
-    on = (living @ (uses > 0).astype(np.float64).multiply(
-        users.places[None, :].astype(np.float64)).tocsr()).tocoo()
+
+    def members(apart_ok: np.ndarray) -> sp.csr_matrix:
+        """Groups x accounts: the members counted, ``apart_ok`` where the group did not
+        arrive together and ``users.homed`` where it did."""
+        return (sp.diags(apart) @ membership.multiply(apart_ok[None, :].astype(np.float64))
+                + sp.diags(1.0 - apart) @ membership.multiply(
+                    users.homed[None, :].astype(np.float64))).tocsr()
+
+    # a desk is no place (its uses end within days), so no use is counted twice
+    on = (members(users.living) @ (uses > 0).astype(np.float64).multiply(
+        users.places[None, :].astype(np.float64)).tocsr()
+          + members(users.settled) @ users.desks).tocoo()
+    if on.nnz == 0:
+        return out
     n_cols = shared.shape[1]
     keys = on.row.astype(np.int64) * n_cols + on.col
     order = np.argsort(keys)
     keys, counts = keys[order], on.data[order]
     row = np.repeat(np.arange(shared.shape[0], dtype=np.int64), np.diff(shared.indptr))
     wanted = row * n_cols + shared.indices
-    if len(keys) == 0:
-        return out
     at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
     found = keys[at] == wanted
     out[found] = counts[at[found]]

@@ -805,3 +805,56 @@ def test_new_hires_arriving_in_one_week_with_laptops_of_their_own_are_no_ring() 
     assert all(c.features["surprise"] < 25.0 for c in found if set(c.members) & set(office))
     assert any(_jaccard(c.members, farm) >= 0.9 and c.features["surprise"] >= 25.0
                for c in found)
+
+
+def _gym_beside_a_desk_farm(seed: int = 0) -> tuple[object, list[str], list[str]]:
+    """Review R45's gym intake among 1,000 honest accounts (own device, card and home IP, one
+    of 20 carrier IPs too; first use on day 0, last on day 60): 40 members first seen over
+    days 10-16, each signing up on one of the gym's 2 tablets (never used again), then using
+    a phone of their own for five weeks through the gym's Wi-Fi and a carrier IP, a card of
+    their own. Beside it a farm of 40 signed up alike on its 2 desk devices, each account then
+    on an antidetect profile of its own for five weeks through all of the farm's 3 IPs and
+    nothing else."""
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list[tuple[str, str, float, float]]] = {
+        "USED_DEVICE": [], "USED_IP": [], "PAID_WITH": []}
+    for i in range(1000):
+        a = f"h{i}"
+        rows["USED_DEVICE"].append((a, f"d_{a}", 0.0, 60.0))
+        rows["USED_IP"].append((a, f"home{i // 2}", 0.0, 60.0))
+        rows["USED_IP"].append((a, f"carrier{i % 20}", *sorted(rng.uniform(0.0, 60.0, 2))))
+        rows["PAID_WITH"].append((a, f"c_{a}", 0.0, 60.0))
+    cohorts = {}
+    for name, desk, own_networks, carrier in (("gym", "tablet", 1, True),
+                                              ("farm", "farm_desk", 3, False)):
+        cohorts[name] = [f"{name}{i}" for i in range(40)]
+        for a in cohorts[name]:
+            born = float(rng.uniform(10.0, 16.0))
+            rows["USED_DEVICE"].append((a, f"{desk}{rng.integers(2)}", born, born))
+            rows["USED_DEVICE"].append((a, f"own_{a}", born, born + 35.0))
+            networks = [f"{name}_ip{j}" for j in range(own_networks)]
+            networks += [f"carrier{rng.integers(20)}"] if carrier else []
+            rows["USED_IP"] += [(a, network, born + 0.5, born + 35.0) for network in networks]
+            rows["PAID_WITH"].append((a, f"c_{a}", born + 35.0, born + 35.0))
+    tables = {}
+    for relation, found in rows.items():
+        table = edges([(src, dst) for src, dst, _, _ in found],
+                      [first * 1440.0 for _, _, first, _ in found])
+        table["last_ts"] = T0 + pd.to_timedelta([last for *_, last in found], unit="D")
+        tables[relation] = table
+    return snapshot(**tables), cohorts["gym"], cohorts["farm"]
+
+
+def test_members_who_signed_up_on_a_gym_s_tablets_then_lived_among_others_are_no_ring() -> None:
+    # review R45: a gym's 2 sign-up tablets, each touched once by 20 new members who then live
+    # on phones of their own through a carrier's pool, were a ring at surprise ~30; the desk
+    # farm beside it, whose accounts live on their own profiles but through the farm's own
+    # networks only, is still found
+    for seed in (0, 1):
+        snap, gym, farm = _gym_beside_a_desk_farm(seed)
+        found = find_ring_candidates(snap)
+        assert all(c.features["surprise"] < 25.0 for c in found
+                   if len(set(c.members) & set(gym)) >= 10)
+        assert any(len(set(c.members) & set(farm)) >= 20 and c.features["surprise"] >= 25.0
+                   for c in found)
+

@@ -61,12 +61,13 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
     homed = np.r_[np.ones(3, bool), np.zeros(9, bool)]
     users = PlaceUsers(living, np.array([True, False]), np.zeros(n, np.int64), np.zeros(n, bool),
                        homed, np.zeros(n, np.int64), np.zeros(n, bool), sp.csr_matrix((n, 2)),
-                       np.zeros(n, bool), sp.csr_matrix((n, 2)))
+                       np.zeros(n, bool), sp.csr_matrix((n, 2)), living, sp.csr_matrix((n, 2)))
     apart = np.array([False, False])
     # CSR order: (0, 0), (0, 1), (1, 0), (1, 1)
     assert place_explained(membership, uses, shared, users, apart).tolist() == [10.0, 0, 2, 0]
     nowhere = PlaceUsers(living, np.array([False, False]), users.first, users.fresh, homed,
-                         users.life, users.gone, users.late, users.ordinary, users.paid)
+                         users.life, users.gone, users.late, users.ordinary, users.paid,
+                         users.settled, users.desks)
     assert place_explained(membership, uses, shared, nowhere, apart).tolist() == [0.0] * 4
     # a group whose living members arrived together (a farm kept alive) has a place for
     # those with a home of their own only (accounts 0-2: a phone kept for weeks)
@@ -137,17 +138,57 @@ def test_a_cohort_converged_on_a_code_only_when_its_late_uses_are_unusual_for_it
     users = PlaceUsers(np.ones(n, bool), np.zeros(3, bool), np.zeros(n, np.int64),
                        np.ones(n, bool), np.zeros(n, bool), np.zeros(n, np.int64),
                        np.zeros(n, bool), sp.csr_matrix(late), np.ones(n, bool),
-                       sp.csr_matrix(paid))
+                       sp.csr_matrix(paid), np.ones(n, bool), sp.csr_matrix((n, 3)))
     cohort = sp.csr_matrix(np.r_[np.ones(6), np.zeros(n - 6)][None, :])
     assert converged(cohort, cohort, users, 10, 2.0).tolist() == [True]
     # late on codes 1 and 2 only: no payoff
     users = PlaceUsers(*[getattr(users, f) for f in ("living", "places", "first", "fresh",
                                                      "homed", "life", "gone")],
-                       sp.csr_matrix(late * [0, 1, 1]), users.ordinary, users.paid)
+                       sp.csr_matrix(late * [0, 1, 1]), users.ordinary, users.paid,
+                       users.settled, users.desks)
     assert converged(cohort, cohort, users, 10, 2.0).tolist() == [False]
     # two of six late on code 0: fewer than half
     users = PlaceUsers(*[getattr(users, f) for f in ("living", "places", "first", "fresh",
                                                      "homed", "life", "gone")],
                        sp.csr_matrix(late * np.r_[np.ones(2), np.zeros(n - 2)][:, None]),
-                       users.ordinary, users.paid)
+                       users.ordinary, users.paid, users.settled, users.desks)
     assert converged(cohort, cohort, users, 10, 2.0).tolist() == [False]
+
+
+def test_a_desk_is_touched_on_arriving_only_by_an_account_that_then_lives_among_others() -> None:
+    # entities: 0 a gym's tablet, 1 a carrier IP, 2-5 and 10 phones of accounts 2-6, 6 a
+    # farm's IP, 7-9 home IPs of accounts 0, 1 and 5. Accounts 0-1 there since the log began,
+    # on the carrier IP (min_users 2: a public network); fresh from day 5, each signing up on
+    # the tablet: 2 then its phone on the carrier for 20 days; 3 and 6 their phones on the
+    # farm's IP only; 4 back at the tablet on day 12; 5 a phone and a home IP of its own
+    edges, matrix = _uses([
+        (0, 1, 0, 30 * DAY), (0, 7, 0, 30 * DAY), (1, 1, 0, 30 * DAY), (1, 8, 0, 30 * DAY),
+        (2, 0, 5 * DAY, 5 * DAY), (2, 2, 5 * DAY, 25 * DAY), (2, 1, 6 * DAY, 25 * DAY),
+        (3, 0, 5 * DAY, 5 * DAY), (3, 3, 5 * DAY, 25 * DAY), (3, 6, 6 * DAY, 25 * DAY),
+        (4, 0, 5 * DAY, 12 * DAY), (4, 4, 5 * DAY, 25 * DAY), (4, 1, 6 * DAY, 25 * DAY),
+        (5, 0, 5 * DAY, 5 * DAY), (5, 5, 5 * DAY, 25 * DAY), (5, 9, 5 * DAY, 25 * DAY),
+        (6, 0, 5 * DAY, 5 * DAY), (6, 10, 5 * DAY, 25 * DAY), (6, 6, 6 * DAY, 25 * DAY),
+    ], (7, 11))
+    users = place_users(edges, matrix, np.array([True] * 11), account_activity(edges, 7),
+                        14 * DAY, 2, 2 * DAY, np.zeros(11, bool), DAY)
+    assert users.settled.tolist() == [True] * 7
+    assert users.homed.tolist() == [False, False, False, False, False, True, False]
+    # 3 and 6 live on a network only fresh accounts use (a farm's); 4 came back to the tablet
+    assert users.desks.toarray()[:, 0].tolist() == [0, 0, 1, 0, 0, 1, 0]
+    assert users.desks.nnz == 2
+
+
+def test_a_desk_explains_its_settled_members_unless_the_group_arrived_together() -> None:
+    # accounts 0-3 signed up on entity 0 (a desk, no place); 0-2 settled, 0 with a home
+    n = 4
+    uses = sp.csr_matrix(np.ones((n, 1)))
+    membership = sp.csr_matrix(np.ones((1, n)))
+    shared = (membership @ uses).tocsr()
+    settled = np.array([True, True, True, False])
+    users = PlaceUsers(np.ones(n, bool), np.array([False]), np.zeros(n, np.int64),
+                       np.ones(n, bool), np.array([True, False, False, False]),
+                       np.zeros(n, np.int64), np.zeros(n, bool), sp.csr_matrix((n, 1)),
+                       np.zeros(n, bool), sp.csr_matrix((n, 1)), settled,
+                       sp.csr_matrix(np.array([[1.0], [1.0], [1.0], [0.0]])))
+    assert place_explained(membership, uses, shared, users, np.array([False])).tolist() == [3]
+    assert place_explained(membership, uses, shared, users, np.array([True])).tolist() == [1]
