@@ -133,18 +133,22 @@ class AccountDetector(Estimator):
         off (the network alone below ``boost_min_labels``). The validation labels thus also
         choose the form, so ``metrics_["validation"]`` reads a little high when the choice was
         close (held-out labels never reach the choice). It costs ``2 x boost_choice_folds``
-        extra fits on two thirds of the labels each, and each of them builds its sampler and
-        scores the whole graph: on a generated 20,000-account world with 440 labels a fit took
-        75.6 CPU s with the choice and 11.8 without (session 27, loaded).
+        extra fits on two thirds of the labels each; they share the graph's sampler and the
+        trees' whole-graph features with the final fit, and each fit validates and scores its
+        few rows on their receptive field (:class:`~gnn.inference.FieldPass`), so a fit's cost
+        follows its labels more than the graph: on a generated 20,000-account world with 440
+        labels a fit took 22.1 CPU s with the choice and 4.4 without (session 28, loaded;
+        69.2 and 12.6 before either saving).
     boost_choice_max_labels
         The most labels the choice fits on: past it the larger class is drawn down at random
         (every label of the smaller class kept), so that a few positives among many labelled
         negatives (``labels.unlabelled_as_negative``) do not multiply the training cost.
     boost_choice_max_nodes
-        The largest graph (nodes of the target type) the choice runs on: its six fits each
-        build their own sampler and score the whole graph, so its cost grows with the graph
-        (100,000 accounts, 440 labels: 53.5 -> 450.5 CPU s, session 27). Past it ``auto`` keeps
-        the network alone below ``boost_min_labels``, as before the choice, and logs why.
+        The largest graph (nodes of the target type) the choice runs on: the trees of its
+        three residual fits still read and score every node, so its cost grows with the graph
+        (100,000 accounts, 440 labels: 53.5 -> 450.5 CPU s in session 27, before its fits
+        shared their label-free work). Past it ``auto`` keeps the network alone below
+        ``boost_min_labels``, as before the choice, and logs why.
     ensemble
         Networks trained and scored as one (:class:`~gnn.models.MeanEnsemble`: the mean of
         their logits, calibrated together): a count (default 1), or ``"auto"``:
@@ -353,15 +357,25 @@ class AccountDetector(Estimator):
                     f"target_type {target!r} is not a node type of the graph "
                     f"({list(data.node_types)})"
                 )
-            sampler = TemporalNeighborSampler(
-                data, list(self.num_neighbors), seed=self.random_state
-            )
-            self.boost_ = None
-            self.boost_mode_ = self._boost_mode(data, target, train, val, trainer)
+            shared = _Shared(data, target, list(self.num_neighbors), self.random_state)
+            self.boost_mode_ = self._boost_mode(shared, train, val, trainer)
             if self.boost_choice_ is not None:  # the choice's fits drew from the generator
                 torch.manual_seed(self.random_state)
+            self._fit_seeds(shared, train, val, trainer, progress)
+        return self
+
+    def _fit_seeds(
+        self, shared: _Shared, train: Seeds, val: Seeds, trainer: Trainer | None,
+        progress: bool,
+    ) -> None:
+        """:meth:`fit_graph`'s training, calibration and metrics once the boosted mode is
+        known (``boost_mode_``), on ``shared``'s graph and sampler (its generator reseeded)."""
+        data, target, sampler = shared.data, shared.target, shared.sampler
+        sampler.rng = np.random.default_rng(self.random_state)
+        with torch_threads(self.num_threads):
+            self.boost_ = None
             if self.boost_mode_ is not None:
-                data = self._fit_boost(data, target, sampler, train, val)
+                data = self._fit_boost(shared, train, val)
                 if self.boost_mode_ == "residual":
                     train = replace(train, offset=self.boost_inputs_[train.index])
                     val = replace(val, offset=self.boost_inputs_[val.index])
@@ -395,12 +409,12 @@ class AccountDetector(Estimator):
             val_logits = val.logits(
                 self._member_logits(data, sampler, val.index, val.time).mean(axis=0)
             )
-        self.calibrator_ = ScoreCalibrator(self.calibration).fit(val_logits, val_y)
+        self.calibrator_ = ScoreCalibrator(self.calibration).fit(val_logits, val.y)
         logger.info(
             "calibrated (%s) on %d validation labels", self.calibration, len(val.index)
         )
         self.metrics_ = {
-            "validation": node_metrics(val_y, val_logits),
+            "validation": node_metrics(val.y, val_logits),
             "epochs": len(self.history_),
             "networks": self.ensemble_size_,
             "train_labels": int(len(train.index)),
@@ -411,11 +425,9 @@ class AccountDetector(Estimator):
         }
         if self.boost_choice_ is not None:
             self.metrics_["boost_choice"] = self.boost_choice_
-        return self
 
     def _boost_mode(
-        self, data: HeteroData, target: str, train: Seeds, val: Seeds,
-        trainer: Trainer | None,
+        self, shared: _Shared, train: Seeds, val: Seeds, trainer: Trainer | None
     ) -> str | None:
         """The boosted channel this fit uses: ``boost``, with ``"auto"`` resolved on the labels
         (class docstring); sets ``boost_choice_`` (``None`` unless the labels were asked)."""
@@ -436,23 +448,25 @@ class AccountDetector(Estimator):
                 "network alone", positives, self.boost_choice_folds,
             )
             return None
-        nodes = int(data[target].num_nodes)
+        nodes = int(shared.data[shared.target].num_nodes)
         if nodes > self.boost_choice_max_nodes:
             logger.info(
                 "boost=auto: %d positive training labels, but the graph's %d %s nodes are more "
                 "than boost_choice_max_nodes (%d) -> the network alone, no choice",
-                positives, nodes, target, self.boost_choice_max_nodes,
+                positives, nodes, shared.target, self.boost_choice_max_nodes,
             )
             return None
-        self.boost_choice_ = self._choose_boost(data, target, labels, trainer)
+        self.boost_choice_ = self._choose_boost(shared, labels, trainer)
         return "residual" if self.boost_choice_["chosen"] == "residual" else None
 
     def _choose_boost(
-        self, data: HeteroData, target: str, labels: Seeds, trainer: Trainer | None
+        self, shared: _Shared, labels: Seeds, trainer: Trainer | None
     ) -> dict[str, object]:
         """The pooled out-of-fold AUPRC of the network alone and of the residual form on
         ``labels`` (``boost_choice_folds`` stratified folds; each fold scored by one network of
-        each form fitted as :meth:`fit` fits on the other folds) and the form chosen."""
+        each form fitted as :meth:`fit` fits on the other folds) and the form chosen. The fits
+        share what no label changes (``shared``: the graph, its samplers and the trees'
+        whole-graph features), so each costs its training and its trees."""
         folds = StratifiedKFold(self.boost_choice_folds, shuffle=True,
                                 random_state=self.random_state)
         forms = {"network": None, "residual": "residual"}
@@ -460,13 +474,15 @@ class AccountDetector(Estimator):
         params = {**self.get_params(), "ensemble": 1, "verbose": False}
         for inside, outside in folds.split(labels.index, labels.y):
             fit, check = stratified_split(labels.y[inside], self.val_fraction, self.random_state)
-            fit_seeds, check_seeds = _rows(labels, inside[fit]), _rows(labels, inside[check])
+            # no times when none of a fold's is a real bound, as fit_graph reads them
+            fit_seeds, check_seeds = (_timed(_rows(labels, inside[rows])) for rows in (fit, check))
             for name, mode in forms.items():
-                probe = type(self)(**{**params, "boost": mode}).fit_graph(
-                    data, fit_seeds.index, fit_seeds.y, check_seeds.index, check_seeds.y,
-                    fit_seeds.time, check_seeds.time, target_type=target, trainer=trainer,
-                )
-                pooled[name][outside] = probe.score_graph(data, labels.index[outside])
+                probe = type(self)(**{**params, "boost": mode})
+                probe.edge_types_, probe.boost_mode_, probe.boost_choice_ = (
+                    self.edge_types_, mode, None)
+                torch.manual_seed(self.random_state)  # as fit_graph starts
+                probe._fit_seeds(shared, fit_seeds, check_seeds, trainer, progress=False)
+                pooled[name][outside] = probe._shared_scores(shared, labels.index[outside])
         auprc = {name: float(node_metrics(labels.y, scores)["auprc"])
                  for name, scores in pooled.items()}
         chosen = "residual" if auprc["residual"] > auprc["network"] else "network"
@@ -536,24 +552,23 @@ class AccountDetector(Estimator):
         members = self.members_
         return members[0] if len(members) == 1 else MeanEnsemble(members)
 
-    def _fit_boost(
-        self, data: HeteroData, target: str, sampler: TemporalNeighborSampler,
-        train: Seeds, val: Seeds,
-    ) -> HeteroData:
-        """Fit ``boost_`` on the training seeds only; ``data`` with the boosted column.
+    def _fit_boost(self, shared: _Shared, train: Seeds, val: Seeds) -> HeteroData:
+        """Fit ``boost_`` on the training seeds only; ``shared``'s graph with the boosted column.
 
         Time-aware, every seed's trees see its own inputs up to its time (hops 0), the others
         the whole history; ``boost_inputs_`` keeps the column for inspection.
         """
-        node_times = None
-        hops = self.boost_hops
+        data, target = shared.data, shared.target
         if train.time is not None:
             node_times = np.full(int(data[target].num_nodes), NO_TIME, dtype=np.int64)
             node_times[val.index] = NO_TIME if val.time is None else val.time
             node_times[train.index] = train.time
-            hops = 0
-        self.boost_ = BoostedLogits(self.boost_folds, hops, random_state=self.random_state)
-        features = boost_features(data, target, hops, sampler, node_times)
+            self.boost_ = BoostedLogits(self.boost_folds, 0, random_state=self.random_state)
+            features = boost_features(data, target, 0, shared.sampler, node_times)
+        else:
+            self.boost_ = BoostedLogits(self.boost_folds, self.boost_hops,
+                                        random_state=self.random_state)
+            features = shared.features(self.boost_hops)
         self.boost_inputs_ = self.boost_.fit_transform(features, train.index, train.y)
         return _with_column(data, target, self.boost_inputs_)
 
@@ -567,23 +582,36 @@ class AccountDetector(Estimator):
         self._check_is_fitted()
         data = align_to_model(model_view(data), self.model_)
         column = self.boosted_column(data)
-        if column is not None:
-            data = _with_column(data, self.model_.target_type, column)
         time = known_times(time)
-        # Whole-graph scoring only needs neighbour lists, not their time order.
-        sampler = TemporalNeighborSampler(
-            data,
-            list(self.num_neighbors),
-            time_attr=None if time is None else "edge_time",
-            seed=self.random_state,
-        )
+        sampler = _scoring_sampler(data, list(self.num_neighbors), time is not None,
+                                   self.random_state)
         if index is None:
             index = np.arange(data[self.model_.target_type].num_nodes)
+        return self._logits(data, column, sampler, index, time)
+
+    def _logits(
+        self, data: HeteroData, column: np.ndarray | None, sampler: TemporalNeighborSampler,
+        index: np.ndarray, time: np.ndarray | None,
+    ) -> np.ndarray:
+        """:meth:`graph_logits` of ``index`` on the aligned graph ``data``, given its boosted
+        ``column`` (``None`` without one) and a scoring sampler."""
+        if column is not None:
+            data = _with_column(data, self.model_.target_type, column)
         with torch_threads(self.num_threads):
             logits = self._member_logits(data, sampler, index, time).mean(axis=0)
         if column is not None and self._mode() == "residual":
             logits = logits + column[np.asarray(index)]
         return logits
+
+    def _shared_scores(self, shared: _Shared, index: np.ndarray) -> np.ndarray:
+        """:meth:`score_graph` of target rows ``index`` (no time bounds) on ``shared``'s graph,
+        the graph this detector was fitted on, from its kept features and scoring sampler:
+        the same values."""
+        column = None
+        if self.boost_ is not None:
+            column = self.boost_.transform(shared.features(self.boost_.hops))
+        return self.calibrator_.transform(
+            self._logits(shared.data, column, shared.scoring_sampler(), index, None))
 
     def _mode(self) -> str | None:
         """The boosted channel of the fitted model (``boost_mode_``; ``boost`` for a detector
@@ -888,6 +916,11 @@ def _rows(seeds: Seeds, rows: np.ndarray) -> Seeds:
                  None if seeds.time is None else seeds.time[rows])
 
 
+def _timed(seeds: Seeds) -> Seeds:
+    """``seeds`` with their times kept only where some is a real bound (``known_times``)."""
+    return replace(seeds, time=known_times(seeds.time))
+
+
 def _with_column(data: HeteroData, node_type: str, column: np.ndarray) -> HeteroData:
     """A shallow copy of ``data`` whose ``node_type`` features end with ``column``."""
     out = copy.copy(data)
@@ -895,3 +928,46 @@ def _with_column(data: HeteroData, node_type: str, column: np.ndarray) -> Hetero
         [data[node_type].x, torch.from_numpy(np.asarray(column, np.float32))[:, None]], dim=1
     )
     return out
+
+
+def _scoring_sampler(
+    data: HeteroData, num_neighbors: list[int], timed: bool, seed: int
+) -> TemporalNeighborSampler:
+    """The sampler :meth:`AccountDetector.graph_logits` scores with: without row times
+    whole-graph scoring only needs neighbour lists, not their time order."""
+    return TemporalNeighborSampler(
+        data, num_neighbors, time_attr="edge_time" if timed else None, seed=seed
+    )
+
+
+class _Shared:
+    """What every fit of one :meth:`AccountDetector.fit_graph` call reads and no label
+    changes, built once: the graph (a model view) and its target type, the training sampler,
+    the untimed scoring sampler and the trees' whole-graph features (review R47: the
+    boosted-mode choice's six fits each built them again). A fit reseeds the training
+    sampler's generator before drawing from it, so that sharing it changes no draw."""
+
+    def __init__(
+        self, data: HeteroData, target: str, num_neighbors: list[int], seed: int
+    ) -> None:
+        self.data = data
+        self.target = target
+        self.num_neighbors = num_neighbors
+        self.seed = seed
+        self.sampler = TemporalNeighborSampler(data, num_neighbors, seed=seed)
+        self._scoring: TemporalNeighborSampler | None = None
+        self._features: dict[int, np.ndarray] = {}
+
+    def features(self, hops: int) -> np.ndarray:
+        """:func:`~gnn.boosted.boost_features` of the graph's target nodes with ``hops``
+        hops (no time bounds)."""
+        if hops not in self._features:
+            self._features[hops] = boost_features(self.data, self.target, hops)
+        return self._features[hops]
+
+    def scoring_sampler(self) -> TemporalNeighborSampler:
+        """:func:`_scoring_sampler` of the graph without time bounds (it draws nothing: the
+        whole-graph pass reads every neighbour)."""
+        if self._scoring is None:
+            self._scoring = _scoring_sampler(self.data, self.num_neighbors, False, self.seed)
+        return self._scoring

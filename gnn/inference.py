@@ -1,20 +1,29 @@
-"""Model inputs for mini-batches and whole graphs, and logits computed from them."""
+"""Model inputs for mini-batches and whole graphs, and logits computed from them.
+
+Without time bounds a row's logit reads every neighbour: the whole-graph pass
+(:class:`LayerwisePass`) computes every target row's; a few rows (each epoch's validation rows,
+a fold scored in the boosted-mode choice) are computed on their receptive field alone
+(:class:`FieldPass`) to the same bits, at a cost that follows the field, not the graph."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 import numpy as np
 import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.loader import NodeLoader
+from torch_geometric.typing import EdgeType
 
 from gnn.models.aggregation import mean_adjacency
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
+
+if TYPE_CHECKING:
+    from gnn.sampler import _EdgeCSR
 
 
 def long_tensor(values: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -233,17 +242,31 @@ class LayerwisePass:
             kept.append(h[target])
         kept.append(self.conv(last, target, h))
         del h, inputs
-        first = model.head[0]
-        weights = first.weight.split(model.hidden_channels, dim=1)
+        return self.head(kept)
+
+    def head(self, kept: list[torch.Tensor]) -> torch.Tensor:
+        """Logits of the rows of ``kept`` (the input embeddings and every layer's output of the
+        same target rows), the head read ``BLOCK_ROWS`` rows at a time."""
         out = torch.empty(len(kept[0]))
         for b in self.blocks(len(kept[0])):
-            hidden = first.bias
-            for layer, weight in zip(kept, weights, strict=True):
-                hidden = torch.addmm(hidden, layer[b], weight.t())
-            for module in model.head[1:]:
-                hidden = module(hidden)
-            out[b] = hidden.squeeze(-1)
+            out[b] = self.head_rest(self.head_first(kept, b))
         return out
+
+    def head_first(self, kept: list[torch.Tensor], rows: slice) -> torch.Tensor:
+        """The head's first layer (before its activation) for the consecutive ``rows`` of
+        ``kept``."""
+        first = self.model.head[0]
+        weights = first.weight.split(self.model.hidden_channels, dim=1)
+        hidden = first.bias
+        for layer, weight in zip(kept, weights, strict=True):
+            hidden = torch.addmm(hidden, layer[rows], weight.t())
+        return hidden
+
+    def head_rest(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The rest of the head on a block of :meth:`head_first`'s output: one logit a row."""
+        for module in self.model.head[1:]:
+            hidden = module(hidden)
+        return hidden.squeeze(-1)
 
 
 class Rows(Protocol):
@@ -364,6 +387,188 @@ class OneTypeAtATime:
         return self.kept[node_type]
 
 
+#: :func:`target_logits` scores rows on their receptive field (:class:`FieldPass`) while the
+#: field holds at most this share of the graph's nodes, else by the whole-graph pass.
+FIELD_SHARE = 0.5
+
+
+class _Level(NamedTuple):
+    """The rows of one node type a level of a :class:`FieldPass` computes: sorted node ids,
+    and whether each is needed (a row that is not only fills its blocks to
+    :data:`MIN_BLOCK_ROWS`; its value is never read)."""
+
+    rows: np.ndarray
+    needed: np.ndarray
+
+
+class FieldPass(LayerwisePass):
+    """The whole-graph pass's logits of a few target rows, computed on their receptive field.
+
+    A row's logit reads layer ``l``'s output of the nodes within ``L - 1 - l`` hops of it (and
+    its own), and those read the nodes one hop further at layer ``l - 1``, down to the input
+    embeddings of the nodes within ``L`` hops. Level ``k`` holds the rows whose layer ``k - 1``
+    output (level 0: input embedding) is needed; each level is computed by
+    :meth:`LayerwisePass.conv` from the level below through CSR arrays of just its rows (each
+    row's neighbours in the sampler's order), in blocks of at least :data:`MIN_BLOCK_ROWS` rows
+    (every row of a type that has fewer, in order, as the whole-graph pass takes them): each
+    needed row gets the whole-graph pass's products and sums in the same order, so the same
+    bits (``tests/gnn/test_inference.py``). Rows that only fill a block up get no neighbours.
+    """
+
+    def __init__(
+        self, model: SepHeteroGNN, data: HeteroData, sampler: TemporalNeighborSampler,
+        levels: list[dict[str, _Level]], index: np.ndarray,
+    ) -> None:
+        super().__init__(model, data, sampler)
+        self.csr = sampler.csr
+        self.levels = levels
+        self.index = index
+        # what no weight changes, kept for the next call: each level's neighbour lists and
+        # level 0's model inputs
+        self._adjacency: dict[int, dict[EdgeType, RowBlocks]] = {}
+        self._inputs: dict[str, torch.Tensor] = {}
+
+    @classmethod
+    def of(
+        cls, model: SepHeteroGNN, data: HeteroData, sampler: TemporalNeighborSampler,
+        index: np.ndarray, share: float | None = None,
+    ) -> FieldPass | None:
+        """The pass for target rows ``index``, or ``None`` when a level of their receptive
+        field holds more than ``share`` (default :data:`FIELD_SHARE`) of the graph's nodes."""
+        share = FIELD_SHARE if share is None else share
+        num_nodes = {t: int(data[t].num_nodes) for t in model.in_channels}
+        limit = share * sum(num_nodes.values())
+        if len(index) > share * num_nodes[model.target_type]:  # most rows: not a few
+            return None
+        index = np.asarray(index, dtype=np.int64)
+        need = {model.target_type: np.unique(index)}
+        pad: dict[str, np.ndarray] = {}
+        levels: list[dict[str, _Level]] = []
+        for k in range(model.num_layers, -1, -1):
+            level = {t: _filled(need.get(t), pad.get(t), n) for t, n in num_nodes.items()}
+            if sum(len(v.rows) for v in level.values()) > limit:
+                return None
+            levels.append(level)
+            if k == 0:
+                break
+            conv = model.convs[k - 1]
+            below: dict[str, list[np.ndarray]] = {t: [v.rows[v.needed]] for t, v in level.items()}
+            for t, v in level.items():
+                for et in conv.incoming.get(t, []):
+                    if et in sampler.csr and et[0] in num_nodes and v.needed.any():
+                        below[et[0]].append(_neighbours(sampler.csr[et], v.rows[v.needed]))
+            need = {t: np.unique(np.concatenate(parts)) for t, parts in below.items()}
+            pad = {t: v.rows[~v.needed] for t, v in level.items()}
+        levels.reverse()
+        return cls(model, data, sampler, levels, index)
+
+    def block_inputs(self, node_type: str, rows: slice) -> torch.Tensor:
+        """Model inputs of level 0's ``rows`` (positions) of ``node_type``."""
+        if node_type not in self._inputs:
+            self._inputs[node_type] = node_inputs(
+                self.data, self.sampler, node_type, self.levels[0][node_type].rows)
+        return self._inputs[node_type][rows]
+
+    def _level_adjacency(self, k: int) -> dict[EdgeType, RowBlocks]:
+        """Level ``k``'s neighbour lists (needed rows only) as row blocks over level ``k - 1``'s
+        rows."""
+        if k not in self._adjacency:
+            self._adjacency[k] = self._build_adjacency(k)
+        return self._adjacency[k]
+
+    def _build_adjacency(self, k: int) -> dict[EdgeType, RowBlocks]:
+        adjacency = {}
+        for et, csr in self.csr.items():
+            dst, src = self.levels[k].get(et[2]), self.levels[k - 1].get(et[0])
+            if dst is None or src is None:
+                continue
+            lengths = np.where(dst.needed, csr.rowptr[dst.rows + 1] - csr.rowptr[dst.rows], 0)
+            rowptr = np.zeros(len(dst.rows) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=rowptr[1:])
+            col = np.searchsorted(src.rows, _neighbours(csr, dst.rows[dst.needed]))
+            adjacency[et] = RowBlocks(rowptr, col, len(src.rows))
+        return adjacency
+
+    def logits(self) -> torch.Tensor:
+        """Logits of the ``index`` rows, in their order."""
+        model = self.model
+        target = model.target_type
+        top = self.levels[-1][target].rows
+        h = {t: self.encode_rows(t) for t, v in self.levels[0].items() if len(v.rows)}
+        kept = [h[target][np.searchsorted(self.levels[0][target].rows, top)]]
+        for k in range(1, len(self.levels)):
+            self.adjacency = self._level_adjacency(k)
+            below, h = h, {}
+            for t, level in self.levels[k].items():
+                if len(level.rows):
+                    ego = below[t][np.searchsorted(self.levels[k - 1][t].rows, level.rows)]
+                    h[t] = self.conv(k - 1, t, _Present(below, model.hidden_channels), ego=ego)
+            kept.append(h[target][np.searchsorted(self.levels[k][target].rows, top)])
+        return self.head(kept)[np.searchsorted(top, self.index)]
+
+    def head(self, kept: list[torch.Tensor]) -> torch.Tensor:
+        """Logits of the top level's rows. The head's last product (one output a row) gives a
+        row other bits at the end of a block whose length is not a multiple of the vector
+        width than inside one, so each row's rest of the head is computed at its own place in
+        its whole-graph block (a block of zeros but for the field's rows: a cheap product)."""
+        hidden = torch.cat([self.head_first(kept, b) for b in self.blocks(len(kept[0]))])
+        rows = self.levels[-1][self.model.target_type].rows
+        out = torch.empty(len(rows))
+        for b in self.blocks(self.num_nodes[self.model.target_type]):
+            inside = (rows >= b.start) & (rows < b.stop)
+            if inside.any():
+                at = torch.from_numpy(rows[inside] - b.start)
+                block = hidden.new_zeros((b.stop - b.start, hidden.size(1)))
+                block[at] = hidden[torch.from_numpy(inside)]
+                out[torch.from_numpy(inside)] = self.head_rest(block)[at]
+        return out
+
+    def encode_rows(self, node_type: str) -> torch.Tensor:
+        """Input embeddings of level 0's rows of ``node_type`` (:meth:`LayerwisePass.encode`
+        over them)."""
+        out = torch.empty((len(self.levels[0][node_type].rows), self.model.hidden_channels))
+        for rows in self.blocks(len(out)):
+            out[rows] = self.encode_block(node_type, rows)
+        return out
+
+
+class _Present(dict):
+    """A level's embeddings by node type; a type the level does not hold reads as no rows."""
+
+    def __init__(self, values: dict[str, torch.Tensor], width: int) -> None:
+        super().__init__(values)
+        self.width = width
+
+    def __missing__(self, node_type: str) -> torch.Tensor:
+        return torch.empty((0, self.width))
+
+
+def _neighbours(csr: _EdgeCSR, nodes: np.ndarray) -> np.ndarray:
+    """The neighbour lists of ``nodes`` in ``csr``, one after another in ``nodes``' order."""
+    start, end = csr.rowptr[nodes], csr.rowptr[nodes + 1]
+    lengths = end - start
+    offsets = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return csr.col[np.repeat(start, lengths) + offsets]
+
+
+def _filled(need: np.ndarray | None, pad: np.ndarray | None, count: int) -> _Level:
+    """A level's rows of a type of ``count`` nodes: the ``need``ed ones (sorted, distinct), the
+    ``pad`` rows the level above holds (their own rows must be here too), then the first other
+    rows up to :data:`MIN_BLOCK_ROWS` (every row of a type that has fewer)."""
+    need = np.empty(0, dtype=np.int64) if need is None else need
+    pad = np.empty(0, dtype=np.int64) if pad is None else np.setdiff1d(pad, need)
+    held = len(need) + len(pad)
+    if 0 < held < min(MIN_BLOCK_ROWS, count):
+        free = np.setdiff1d(np.arange(min(count, MIN_BLOCK_ROWS + held)),
+                            np.concatenate([need, pad]))
+        pad = np.concatenate([pad, free[: min(MIN_BLOCK_ROWS, count) - held]])
+    rows = np.concatenate([need, pad])
+    order = np.argsort(rows, kind="stable")
+    needed = np.zeros(len(rows), dtype=bool)
+    needed[: len(need)] = True
+    return _Level(rows[order], needed[order])
+
+
 @torch.no_grad()
 def full_graph_logits(
     model: SepHeteroGNN,
@@ -382,6 +587,13 @@ def full_graph_logits(
     del chunk_size
     model.eval()
     return LayerwisePass(model, data, sampler).logits()
+
+
+@torch.no_grad()
+def field_logits(field: FieldPass) -> torch.Tensor:
+    """The logits of ``field``'s rows (:class:`FieldPass`; the network in evaluation mode)."""
+    field.model.eval()
+    return field.logits()
 
 
 @torch.no_grad()
@@ -425,10 +637,28 @@ def target_logits(
 ) -> np.ndarray:
     """Logits of target rows ``index``: from the whole graph, or sampled up to ``time`` per row.
 
-    Without time bounds every neighbour counts (:func:`full_graph_logits`, exact); with them each
-    row sees only the edges not newer than its time (:func:`sampled_logits`).
+    Without time bounds every neighbour counts (:func:`full_graph_logits`, exact; a few rows
+    whose receptive field is a small part of the graph are computed on that field alone,
+    :class:`FieldPass`, to the same bits); with them each row sees only the edges not newer than
+    its time (:func:`sampled_logits`).
     """
-    if time is None:
-        logits = full_graph_logits(model, data, sampler, chunk_size)
-        return logits[long_tensor(index)].numpy()
-    return sampled_logits(model, data, sampler, index, time).numpy()
+    return row_logits(model, data, sampler, index, time, chunk_size)()
+
+
+def row_logits(
+    model: SepHeteroGNN,
+    data: HeteroData,
+    sampler: TemporalNeighborSampler,
+    index: np.ndarray,
+    time: np.ndarray | None,
+    chunk_size: int = 1_000_000,
+) -> Callable[[], np.ndarray]:
+    """:func:`target_logits` of ``index`` as a function of no arguments, for a network scored
+    again and again as its weights change (each epoch's validation): the rows' receptive field,
+    or that it is too wide, is worked out once."""
+    if time is not None:
+        return lambda: sampled_logits(model, data, sampler, index, time).numpy()
+    field = FieldPass.of(model, data, sampler, index)
+    if field is not None:
+        return lambda: field_logits(field).numpy()
+    return lambda: full_graph_logits(model, data, sampler, chunk_size)[long_tensor(index)].numpy()

@@ -20,7 +20,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.loader import NodeLoader
 
 from gnn.evaluate import node_metrics
-from gnn.inference import batch_inputs, hop_counts, long_tensor, target_logits
+from gnn.inference import batch_inputs, hop_counts, long_tensor, row_logits
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
 from ingest.progress import progress_display
@@ -231,6 +231,7 @@ def train_model(
         model.parameters(), train, data[model.target_type].num_nodes, settings
     )
     metric = settings.early_stopping_metric
+    validation = row_logits(model, data, sampler, val.index, val.time, settings.chunk_size)
     stopping = EarlyStopping(settings.patience)
     history: list[dict[str, float]] = []
     with progress_display(progress) as bars:
@@ -238,9 +239,7 @@ def train_model(
         for epoch in range(settings.max_epochs):
             started = time.perf_counter()
             loss = _train_epoch(model, loader, sampler, objective)
-            val_logits = val.logits(
-                target_logits(model, data, sampler, val.index, val.time, settings.chunk_size)
-            )
+            val_logits = val.logits(validation())
             quality = node_metrics(val.y, val_logits)
             history.append(
                 {"epoch": epoch, "loss": loss, "seconds": time.perf_counter() - started, **quality}

@@ -216,13 +216,13 @@ def test_auto_is_the_default_and_needs_fifty_labels_of_each_class_to_skip_the_ch
     detector = AccountDetector()
     assert detector.boost == "auto" and detector.boost_min_labels == 50
     assert detector.boost_choice_folds == 3
-    assert detector._boost_mode(None, "Account", *_seeds(50, 400), None) == "residual"
+    assert detector._boost_mode(None, *_seeds(50, 400), None) == "residual"
     assert detector.boost_choice_ is None  # enough labels: no choice made
     off = AccountDetector(boost_choice_folds=0)
-    assert off._boost_mode(None, "Account", *_seeds(49, 400), None) is None
-    assert off._boost_mode(None, "Account", *_seeds(400, 49), None) is None
+    assert off._boost_mode(None, *_seeds(49, 400), None) is None
+    assert off._boost_mode(None, *_seeds(400, 49), None) is None
     # the choice's folds need twice their count of each class: fewer -> the network alone
-    assert detector._boost_mode(None, "Account", *_seeds(5, 400), None) is None
+    assert detector._boost_mode(None, *_seeds(5, 400), None) is None
     assert detector.boost_choice_ is None
 
 
@@ -253,7 +253,8 @@ def test_the_choice_draws_the_larger_class_down_to_its_label_cap():
 def test_auto_below_the_label_count_trains_the_form_with_the_higher_pooled_out_of_fold_auprc(
         tmp_path):
     snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
-    settings = {**TINY, "boost": "auto", "boost_min_labels": 1_000}
+    # two neighbours a hop: the training sampler draws (its generator matters)
+    settings = {**TINY, "boost": "auto", "boost_min_labels": 1_000, "num_neighbors": (2, 2)}
     auto = AccountDetector(**settings).fit(snapshot, truth)
     choice = auto.metrics_["boost_choice"]
     assert choice["folds"] == 3 and choice["labels"] == len(truth)
@@ -264,12 +265,44 @@ def test_auto_below_the_label_count_trains_the_form_with_the_higher_pooled_out_o
     assert choice["chosen"] == ("residual" if auprc["residual"] > auprc["network"] else "network")
     mode = "residual" if choice["chosen"] == "residual" else None
     assert auto.boost_mode_ == mode and auto.metrics_["boost"] == mode
+    # the six fits share the graph's sampler and trees' features: the AUPRCs of six fits that
+    # each build their own, as fit and score_graph do
+    assert auprc == _pooled_auprcs(auto, snapshot, truth)
     # the fit after the choice is the chosen form's own fit, seed for seed
     forced = AccountDetector(**{**settings, "boost": mode}).fit(snapshot, truth)
     pd.testing.assert_frame_equal(auto.score_accounts(snapshot), forced.score_accounts(snapshot))
     auto.save(tmp_path / "model")
     loaded = AccountDetector.load(tmp_path / "model")
     assert loaded.boost == mode and loaded.metrics_["boost_choice"] == choice
+
+
+def _pooled_auprcs(detector: AccountDetector, snapshot, truth) -> dict[str, float]:
+    """The choice's pooled out-of-fold AUPRCs computed by fitting each fold's two networks
+    with ``fit_graph`` and scoring them with ``score_graph`` (each building its own sampler
+    and features), on the labels ``detector.fit(snapshot, truth)`` split as it does."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from gnn.data.snapshot_graph import account_index, model_view
+    from gnn.evaluate import node_metrics
+    from gnn.labels import stratified_split
+
+    data, _ = snapshot_to_heterodata(snapshot)
+    rows, y, _ = account_index(data, truth)
+    train, val = stratified_split(y, detector.val_fraction, detector.random_state)
+    index, y = np.r_[rows[train], rows[val]], np.r_[y[train], y[val]].astype(np.float32)
+    data = model_view(data)
+    folds = StratifiedKFold(detector.boost_choice_folds, shuffle=True,
+                            random_state=detector.random_state)
+    pooled = {"network": np.zeros(len(y)), "residual": np.zeros(len(y))}
+    for inside, outside in folds.split(index, y):
+        fit, check = stratified_split(y[inside], detector.val_fraction, detector.random_state)
+        for name in pooled:
+            probe = AccountDetector(**{**detector.get_params(), "ensemble": 1,
+                                       "boost": None if name == "network" else "residual"})
+            probe.fit_graph(data, index[inside[fit]], y[inside[fit]], index[inside[check]],
+                            y[inside[check]])
+            pooled[name][outside] = probe.score_graph(data, index[outside])
+    return {name: float(node_metrics(y, scores)["auprc"]) for name, scores in pooled.items()}
 
 
 def test_a_graph_over_the_node_cap_keeps_the_network_alone_without_a_choice(monkeypatch):

@@ -8,7 +8,14 @@ import torch
 from torch_geometric.data import HeteroData
 
 import gnn.inference
-from gnn.inference import RowFile, full_graph_inputs, full_graph_logits, target_logits
+from gnn.inference import (
+    FieldPass,
+    RowFile,
+    field_logits,
+    full_graph_inputs,
+    full_graph_logits,
+    target_logits,
+)
 from gnn.models.aggregation import mean_adjacency
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
@@ -64,6 +71,39 @@ def test_layerwise_pass_equals_the_forward_pass_bit_for_bit(monkeypatch, layers,
     assert logits.shape == (300,)
     assert torch.equal(logits, expected)
     rows = np.array([5, 0, 299, 5])
+    np.testing.assert_array_equal(target_logits(model, data, sampler, rows, None),
+                                  expected[rows].numpy())
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("block_rows", [64, 100, 100_000])
+def test_a_few_rows_on_their_receptive_field_get_the_whole_graph_passs_bits(
+        monkeypatch, layers, block_rows):
+    """The field pass's logits of a few rows equal the whole-graph pass's bit for bit: rows
+    of every count (under a block, a block, more; repeated rows; the last rows of a block
+    whose length is no multiple of 4, where the head's last product takes another path),
+    a node type with fewer rows than a block (Device: 40), hubs."""
+    monkeypatch.setattr(gnn.inference, "BLOCK_ROWS", block_rows)
+    data = random_graph(layers, accounts=1_001, devices=40)
+    sampler = TemporalNeighborSampler(data, [5] * layers, time_attr=None)
+    torch.manual_seed(layers)
+    in_channels = {t: data[t].x.size(1) + len(sampler.incoming(t)) for t in data.node_types}
+    model = SepHeteroGNN(in_channels, list(data.edge_types), 16, layers, ("mean", "std"), 0.3)
+    model.eval()
+    expected = full_graph_logits(model, data, sampler)
+    rng = np.random.default_rng(layers)
+    for rows in [np.array([1_000]), np.array([999, 3, 3]), rng.integers(0, 1_001, 63),
+                 rng.integers(0, 1_001, 150), np.arange(936, 1_001)]:
+        field = FieldPass.of(model, data, sampler, rows, share=1.0)
+        assert torch.equal(field_logits(field), expected[rows])
+        for level in field.levels:  # no block of a few rows (another product path)
+            assert all(len(v.rows) in (0, int(data[t].num_nodes)) or len(v.rows) >= 64
+                       for t, v in level.items())
+    # more than the share of the target rows, or a field wider than that share of the graph's
+    # nodes: the whole-graph pass instead
+    assert FieldPass.of(model, data, sampler, np.arange(600), share=0.5) is None
+    assert FieldPass.of(model, data, sampler, np.arange(20), share=0.05) is None
+    rows = rng.integers(0, 1_001, 20)
     np.testing.assert_array_equal(target_logits(model, data, sampler, rows, None),
                                   expected[rows].numpy())
 
