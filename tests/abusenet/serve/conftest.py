@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[3]
 SYNTH_MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
@@ -40,21 +39,10 @@ def no_threads_left() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def batch_run(tmp_path_factory) -> Path:
-    """A finished `abusenet run` over 400 generated accounts (a quick model)."""
-    from abusenet.cli import app
-    from ingest.synth import generate
-
-    base = tmp_path_factory.mktemp("serve-run")
-    data = generate(base / "data", n_accounts=400, seed=7, progress=False).out_dir
-    out = base / "out"
-    result = CliRunner().invoke(app, [
-        "run", "--input", str(data / "events"), "--mapping", str(SYNTH_MAPPING), "--labels",
-        str(data / "labels.csv"), "--out", str(out), "--quiet", "detector.max_epochs=2",
-        "detector.hidden_channels=16", "detector.patience=1", "report.top_rings=3",
-        "ring_scoring.min_score=0", "report.explain_members=0", "detector.boost_choice_folds=0"])
-    assert result.exit_code == 0, result.output
-    return out
+def batch_run(small_run) -> Path:
+    """A finished `abusenet run` over 400 generated accounts (a quick model): the session's
+    ``small_run`` (tests/abusenet/conftest.py), read-only; tests serve a copy (:func:`run_dir`)."""
+    return small_run[0]
 
 
 @pytest.fixture
@@ -112,13 +100,6 @@ def start_service(run_dir: Path, *extra: str, token: str | None = TOKEN) -> Serv
         raise AssertionError("serve did not become ready in 120 s")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return Service(process, url, httpx.Client(base_url=url, headers=headers, timeout=60))
-
-
-@pytest.fixture
-def service(run_dir) -> Iterator[Service]:
-    running = start_service(run_dir)
-    yield running
-    running.stop()
 
 
 def shared_device_events(prefix: str, member: str, other: str) -> list[dict]:
