@@ -482,7 +482,8 @@ class AccountDetector(Estimator):
                     self.edge_types_, mode, None)
                 torch.manual_seed(self.random_state)  # as fit_graph starts
                 probe._fit_seeds(shared, fit_seeds, check_seeds, trainer, progress=False)
-                pooled[name][outside] = probe._shared_scores(shared, labels.index[outside])
+                pooled[name][outside] = probe._shared_scores(shared, labels.index[outside],
+                                                             fit_seeds)
         auprc = {name: float(node_metrics(labels.y, scores)["auprc"])
                  for name, scores in pooled.items()}
         chosen = "residual" if auprc["residual"] > auprc["network"] else "network"
@@ -603,13 +604,20 @@ class AccountDetector(Estimator):
             logits = logits + column[np.asarray(index)]
         return logits
 
-    def _shared_scores(self, shared: _Shared, index: np.ndarray) -> np.ndarray:
+    def _shared_scores(self, shared: _Shared, index: np.ndarray, train: Seeds) -> np.ndarray:
         """:meth:`score_graph` of target rows ``index`` (no time bounds) on ``shared``'s graph,
-        the graph this detector was fitted on, from its kept features and scoring sampler:
-        the same values."""
+        the graph this detector was fitted on with training seeds ``train``, from its kept
+        features and scoring sampler: the same values. Without label times the boosted column
+        scoring reads (the trees' fold mean) is the fitted column but on the training rows
+        (out of fold there), so the trees score only those again."""
         column = None
         if self.boost_ is not None:
-            column = self.boost_.transform(shared.features(self.boost_.hops))
+            features = shared.features(self.boost_.hops)
+            if train.time is None:
+                column = self.boost_inputs_.copy()
+                column[train.index] = self.boost_.transform(features[train.index])
+            else:
+                column = self.boost_.transform(features)
         return self.calibrator_.transform(
             self._logits(shared.data, column, shared.scoring_sampler(), index, None))
 

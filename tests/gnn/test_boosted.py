@@ -276,6 +276,28 @@ def test_auto_below_the_label_count_trains_the_form_with_the_higher_pooled_out_o
     assert loaded.boost == mode and loaded.metrics_["boost_choice"] == choice
 
 
+def test_the_choice_scores_its_fits_as_score_graph_does():
+    """A probe of the choice scores from the kept features and scoring sampler, its fitted
+    column but on the training rows (there the trees' fold mean, not the out-of-fold logit):
+    score_graph's values exactly, on every row (the training rows' too)."""
+    from gnn.data.snapshot_graph import account_index, model_view
+    from gnn.detector import _Shared
+    from gnn.labels import stratified_split
+
+    snapshot, truth = planted_rings(num_accounts=120, num_rings=3)
+    data, _ = snapshot_to_heterodata(snapshot)
+    rows, y, _ = account_index(data, truth)
+    data = model_view(data)
+    train, val = stratified_split(y, 0.2, 0)
+    detector = AccountDetector(**{**TINY, "boost": "residual"}).fit_graph(
+        data, rows[train], y[train], rows[val], y[val])
+    shared = _Shared(data, "Account", list(detector.num_neighbors), detector.random_state)
+    every = np.arange(data["Account"].num_nodes)
+    np.testing.assert_array_equal(
+        detector._shared_scores(shared, every, Seeds(rows[train], y[train])),
+        detector.score_graph(data, every))
+
+
 def _pooled_auprcs(detector: AccountDetector, snapshot, truth) -> dict[str, float]:
     """The choice's pooled out-of-fold AUPRCs computed by fitting each fold's two networks
     with ``fit_graph`` and scoring them with ``score_graph`` (each building its own sampler
