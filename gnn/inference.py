@@ -3,7 +3,8 @@
 Without time bounds a row's logit reads every neighbour: the whole-graph pass
 (:class:`LayerwisePass`) computes every target row's; a few rows (each epoch's validation rows,
 a fold scored in the boosted-mode choice) are computed on their receptive field alone
-(:class:`FieldPass`) to the same bits, at a cost that follows the field, not the graph."""
+(:class:`FieldPass`), at a cost that follows the field, not the graph: the same values, to the
+last bit on an AVX-512 CPU with MKL, to float32 rounding (~1e-6) elsewhere."""
 
 from __future__ import annotations
 
@@ -411,8 +412,14 @@ class FieldPass(LayerwisePass):
     :meth:`LayerwisePass.conv` from the level below through CSR arrays of just its rows (each
     row's neighbours in the sampler's order), in blocks of at least :data:`MIN_BLOCK_ROWS` rows
     (every row of a type that has fewer, in order, as the whole-graph pass takes them): each
-    needed row gets the whole-graph pass's products and sums in the same order, so the same
-    bits (``tests/gnn/test_inference.py``). Rows that only fill a block up get no neighbours.
+    needed row gets the whole-graph pass's products and sums in the same order. Rows that only
+    fill a block up get no neighbours. The dense products' rounding of a row can still depend
+    on the size of the block and the row's place in it, as the BLAS kernel the CPU dispatches to
+    goes: with MKL on AVX-512 the values are the whole-graph pass's to the last bit (the head's
+    last product made so below); with MKL limited to AVX2 (review R50: many CPUs without
+    AVX-512) up to 67 of 150 rows differ in the last bits (|diff| up to 3e-6 on 3 layers), so
+    an early stop decided on a tie could go the other way there
+    (``tests/gnn/test_inference.py``).
     """
 
     def __init__(
@@ -639,8 +646,8 @@ def target_logits(
 
     Without time bounds every neighbour counts (:func:`full_graph_logits`, exact; a few rows
     whose receptive field is a small part of the graph are computed on that field alone,
-    :class:`FieldPass`, to the same bits); with them each row sees only the edges not newer than
-    its time (:func:`sampled_logits`).
+    :class:`FieldPass`, the same values to float32 rounding); with them each row sees only the
+    edges not newer than its time (:func:`sampled_logits`).
     """
     return row_logits(model, data, sampler, index, time, chunk_size)()
 
