@@ -14,6 +14,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 SMALL = {"n_accounts": 400, "max_epochs": 2, "seed": 1}
+#: The quick model of the pipeline tests (tests/abusenet/test_pipeline_run.py): the notebooks'
+#: cells are under test here, not the default model's cost (the boost choice's extra fits,
+#: explanations, the challenger), which the pipeline and gnn tests check.
+QUICK_RUN = ["detector.hidden_channels=16", "detector.boost_choice_folds=0",
+             "report.explain_members=0", "validation.challenger=false"]
 
 
 def execute(name: str, tmp_path: Path, **parameters) -> dict:
@@ -39,7 +44,7 @@ def test_notebooks_are_stored_without_outputs(path):
 
 
 def test_quickstart_runs(tmp_path):
-    executed = execute("01_quickstart.ipynb", tmp_path)
+    executed = execute("01_quickstart.ipynb", tmp_path, run_settings=QUICK_RUN)
     assert (tmp_path / "work" / "run" / "report.html").is_file()
     text = json.dumps(executed["cells"])
     assert "ring_id" in text and "held-back labels" in text
@@ -56,7 +61,7 @@ def test_model_iteration_runs(tmp_path):
 def test_investigate_ring_in_neo4j_runs(tmp_path, neo4j_settings, neo4j_driver, monkeypatch):
     monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password)
     executed = execute("02_investigate_ring_in_neo4j.ipynb", tmp_path,
-                       neo4j_uri=neo4j_settings.uri)
+                       neo4j_uri=neo4j_settings.uri, run_settings=QUICK_RUN)
     text = json.dumps(executed["cells"])
     assert "top_rings" in text and "attribution" in text
 
