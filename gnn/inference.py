@@ -665,6 +665,8 @@ def row_logits(
     or that it is too wide, is worked out once."""
     if time is not None:
         return lambda: sampled_logits(model, data, sampler, index, time).numpy()
+    if len(index) == 0:
+        return lambda: np.empty(0, dtype=np.float32)
     field = FieldPass.of(model, data, sampler, index)
     if field is not None:
         return lambda: field_logits(field).numpy()

@@ -117,6 +117,7 @@ def test_a_few_rows_on_their_receptive_field_get_the_whole_graph_passs_logits(
     # nodes: the whole-graph pass instead
     assert FieldPass.of(model, data, sampler, np.arange(600), share=0.5) is None
     assert FieldPass.of(model, data, sampler, np.arange(20), share=0.05) is None
+    assert target_logits(model, data, sampler, np.empty(0, dtype=np.int64), None).shape == (0,)
     rows = rng.integers(0, 1_001, 20)
     np.testing.assert_allclose(target_logits(model, data, sampler, rows, None),
                                expected[rows].numpy(), rtol=0 if EXACT_BLAS else 1e-5,
