@@ -153,8 +153,8 @@ class GrowingAdjacency:
         if not sources:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
         src = sources[0] if len(sources) == 1 else np.concatenate(sources)
-        return (np.repeat(np.arange(count), counts),
-                np.asarray(src, dtype=np.int64))
+        return (np.zeros(counts[0], dtype=np.int64) if count == 1
+                else np.repeat(np.arange(count), counts), np.asarray(src, dtype=np.int64))
 
     def add(self, src: int, dst: int) -> None:
         """Add the edge ``src -> dst`` (the caller checks it is new)."""
@@ -293,6 +293,8 @@ class LocalGraph:
         there or earlier in the arrays, in order: the same as :meth:`add_edge` on each pair in
         turn. Returns which pairs were added (bool per pair)."""
         src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        if len(src) == 1:  # one event's pair: a few scalar steps, not the array set-up
+            return np.array([self.add_edge(relation, int(src[0]), int(dst[0]))])
         added = np.zeros(len(src), dtype=bool)
         if not len(src):
             return added
@@ -1432,9 +1434,9 @@ class LocalScorer:
         their neighbours' last tick) changed."""
         latest = {t: self.changed_[level][t][r] for t, r in rows.items()}
         for et, (position, src) in edges.items():
-            np.maximum.at(latest[et[2]], position, self.changed_[level][et[0]][src])
+            _maximum_at(latest[et[2]], position, self.changed_[level][et[0]][src])
         for et, found in pooled.items():
-            np.maximum.at(latest[et[2]], found.positions, found.ticks)
+            _maximum_at(latest[et[2]], found.positions, found.ticks)
         return latest
 
     @staticmethod
@@ -1662,6 +1664,16 @@ def _write_kept(path: Path, values: np.ndarray, rows: int) -> None:
         for lo in range(0, rows, _WRITE_ROWS):
             block = slice(lo, min(lo + _WRITE_ROWS, rows))
             out[block] = torch.from_numpy(np.ascontiguousarray(values[block]))
+
+
+def _maximum_at(out: np.ndarray, index: np.ndarray, values: np.ndarray) -> None:
+    """``np.maximum.at(out, index, values)``; for one entry (a single event's row) its
+    maximum, without ``ufunc.at``'s set-up."""
+    if len(out) == 1:
+        if len(values):
+            out[0] = max(out[0], values.max())
+        return
+    np.maximum.at(out, index, values)
 
 
 def _slot_map(slot_of: np.ndarray, size: int) -> np.ndarray:

@@ -1269,11 +1269,11 @@ class LiveFeatures:
                                         where=number > 0)
         return out
 
-    def _activity(self, positions: np.ndarray) -> dict[str, float]:
-        """Counts per type, time-of-day, timeline statistics of the events at ``positions``."""
-        n = len(positions)
-        ts = np.sort(self._ts[positions])
-        types = np.bincount(self._type[positions] + 1, minlength=len(self.event_types) + 1)
+    def _activity(self, at: _At) -> dict[str, float]:
+        """Counts per type, time-of-day, timeline statistics of the events ``at`` reads."""
+        n = len(at.positions)
+        ts = np.sort(at(self._ts))
+        types = np.bincount(at(self._type) + 1, minlength=len(self.event_types) + 1)
         values: dict[str, float] = {"n_events": n}
         values.update(zip(self.type_names, types[1:].tolist(), strict=True))
         values["n_events_other"] = int(types[0])
@@ -1294,10 +1294,11 @@ class LiveFeatures:
     def _entity(self, node_type: str, row: int) -> dict[str, float]:
         rel = next(r for r in self.relations if r.node_type == node_type)
         positions = self._postings[rel.name].of(row)
-        values = self._activity(positions)
-        amounts = self._amount[positions]
+        at = _At(positions)  # the positions split once for every column read
+        values = self._activity(at)
+        amounts = at(self._amount)
         amounts = amounts[~np.isnan(amounts)]
-        n_accounts = len(set(self._codes[ACTOR][positions].tolist()))
+        n_accounts = len(set(at(self._codes[ACTOR]).tolist()))
         values["n_accounts"] = n_accounts
         values["events_per_account"] = len(positions) / n_accounts
         values["amount_sum"] = float(amounts.sum()) if len(amounts) else 0.0
@@ -1306,9 +1307,10 @@ class LiveFeatures:
         return values
 
     def _account(self, node_type: str, row: int) -> dict[str, float]:
-        acted = self._postings[ACTOR].of(row)
+        positions = self._postings[ACTOR].of(row)
+        acted = _At(positions)  # the positions split once for every column read
         values = self._activity(acted)
-        amounts = self._amount[acted]
+        amounts = acted(self._amount)
         amounts = amounts[~np.isnan(amounts)]
         some = len(amounts) > 0
         values["amount_out_sum"] = float(amounts.sum()) if some else 0.0
@@ -1316,29 +1318,30 @@ class LiveFeatures:
         values["amount_out_max"] = float(amounts.max()) if some else 0.0
         values["amount_out_std"] = float(amounts.std()) if some else 0.0
         for a in self.float_attributes:
-            attr = self._attrs[a][acted]
+            attr = acted(self._attrs[a])
             attr = attr[~np.isnan(attr)]
             values[f"attr_{a}_mean"] = float(attr.mean()) if len(attr) else 0.0
         values.update({c: float(v[0]) for c, v in
-                       self._shares(_At(acted), np.zeros(len(acted), dtype=np.int64), 1).items()})
-        received = (self._postings[self.transacted.name].of(row) if self.transacted
-                    else np.empty(0, dtype=np.int64))
-        amounts_in = self._amount[received]
+                       self._shares(acted, np.zeros(len(positions), dtype=np.int64),
+                                    1).items()})
+        received = _At(self._postings[self.transacted.name].of(row) if self.transacted
+                       else np.empty(0, dtype=np.int64))
+        amounts_in = received(self._amount)
         amounts_in = amounts_in[~np.isnan(amounts_in)]
-        values["n_in_events"] = len(received)
+        values["n_in_events"] = len(received.positions)
         values["amount_in_sum"] = float(amounts_in.sum()) if len(amounts_in) else 0.0
         values["amount_in_mean"] = (float(amounts_in.sum() / len(amounts_in))
                                     if len(amounts_in) else 0.0)
         for a in self.float_attributes:
-            attr = self._attrs[a][received]
+            attr = received(self._attrs[a])
             attr = attr[~np.isnan(attr)]
             values[f"attr_{a}_in_mean"] = float(attr.sum() / len(attr)) if len(attr) else 0.0
         for rel in self.relations:
             name = rel.name.lower()
-            distinct = len(set(self._codes[rel.name][acted].tolist()) - {-1})
+            distinct = len(set(acted(self._codes[rel.name]).tolist()) - {-1})
             if rel is self.transacted:
                 values[f"deg_{name}_out"] = distinct
-                values[f"deg_{name}_in"] = len(set(self._codes[ACTOR][received].tolist()))
+                values[f"deg_{name}_in"] = len(set(received(self._codes[ACTOR]).tolist()))
             else:
                 values[f"deg_{name}"] = distinct
         return values

@@ -230,7 +230,10 @@ class _Scaling:
             return self._transform(raw)
         values = raw[:, self.positions]
         values = np.sign(values) * np.log1p(np.abs(values))
-        return np.nan_to_num((values - self.mean) / self.std).astype(np.float32)
+        values = (values - self.mean) / self.std
+        if not np.isfinite(values).all():  # one pass where all are (nan_to_num: six)
+            np.nan_to_num(values, copy=False)
+        return values.astype(np.float32)
 
     def read(self, raw: _RawValues, rows: np.ndarray) -> np.ndarray:
         """``self(raw[rows])``, the scaler's columns read straight from ``raw``'s float32 and
@@ -303,6 +306,8 @@ class GraphState:
                                     strict=True))
         self._entity_rings: dict[str, list[str]] = {}
         self._hub_accounts = _HubAccounts()
+        # (graph, into, outgoing) of _entity_adjacencies, for the graph it was built for
+        self._adjacencies: tuple[LocalGraph, dict, dict] | None = None
         for ring_id, evidence in zip(self.rings["ring_id"], self.rings["evidence"], strict=True):
             for key in dict.fromkeys(evidence):
                 self._entity_rings.setdefault(key, []).append(ring_id)
@@ -1072,13 +1077,17 @@ class GraphState:
     def _entity_adjacencies(self) -> tuple[dict[str, list[GrowingAdjacency]],
                                            dict[str, list[GrowingAdjacency]]]:
         """Per entity type (not accounts): the adjacencies from accounts into it, and those
-        from it into accounts, in relation order."""
+        from it into accounts, in relation order (kept while the graph is the same)."""
+        kept = self._adjacencies
+        if kept is not None and kept[0] is self.graph:
+            return kept[1], kept[2]
         entity_types = {et[2] for et in self.edge_types.values() if et[2] != ACCOUNT}
         into = {t: [self.graph.adjacency[et] for et in self.edge_types.values() if et[2] == t]
                 for t in entity_types}
         outgoing = {t: [self.graph.adjacency[(t, f"rev_{name}", ACCOUNT)]
                         for name, et in self.edge_types.items() if et[2] == t]
                     for t in entity_types}
+        self._adjacencies = (self.graph, into, outgoing)
         return into, outgoing
 
     def keep_hubs(self) -> int:

@@ -370,3 +370,30 @@ def test_a_model_saved_before_the_choice_existed_loads_and_scores_the_same(tmp_p
     pd.testing.assert_frame_equal(
         detector.score_accounts(snapshot), loaded.score_accounts(snapshot)
     )
+
+
+def test_bin_hash_of_one_row_at_once_equals_the_column_by_column_hash(monkeypatch):
+    """One row is compared with every threshold at once, more rows a column at a time: both
+    give the weighted sum of each column's searchsorted(..., "right") (NaN: past them all)."""
+    from types import SimpleNamespace
+
+    import gnn.boosted
+    from gnn.boosted import LiveBoostedColumn
+
+    x, y = _tabular()
+    boosted = BoostedLogits(folds=3, n_estimators=20)
+    boosted.fit_transform(x, np.arange(150), y[:150])
+    model = SimpleNamespace(target_type="Account", edge_types=[], in_channels={"Account": 5})
+    column = LiveBoostedColumn(boosted, model)
+    assert len(column._cuts) > 4
+    rows = np.vstack([x[:40], [[np.nan, -np.inf, np.inf, 0.0]]]).astype(np.float32)
+    rows[0] = [cuts[len(cuts) // 2] if len(cuts) else 0.0 for cuts in column.thresholds]
+    want = np.zeros(len(rows), dtype=np.uint64)
+    for j, cuts in enumerate(column.thresholds):
+        bins = np.searchsorted(cuts, rows[:, j], side="right").astype(np.uint64)
+        want += bins * column._weights[j]
+    monkeypatch.setattr(gnn.boosted, "_BROADCAST_CUTS", len(column._cuts))
+    one = np.concatenate([column._bin_hash(rows[k:k + 1]) for k in range(len(rows))])
+    np.testing.assert_array_equal(one, want)  # each row at once
+    np.testing.assert_array_equal(column._bin_hash(rows), want)  # the column loop
+    assert len(np.unique(want)) > 10

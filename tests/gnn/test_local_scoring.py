@@ -82,6 +82,10 @@ def test_gather_node_by_node_equals_the_vectorised_gather():
         p, s = adjacency.gather(nodes[start:start + 4])
         few += zip((p + start).tolist(), s.tolist(), strict=True)
     assert sorted(few) == sorted(zip(position.tolist(), src.tolist(), strict=True))
+    one = [adjacency.gather(nodes[k:k + 1]) for k in range(len(nodes))]  # one node a call
+    assert all(p.dtype == np.int64 and not p.any() for p, _ in one)
+    assert sorted((k, v) for k, (_, s) in enumerate(one) for v in s.tolist()) == sorted(
+        zip(position.tolist(), src.tolist(), strict=True))
     assert [len(a) for a in adjacency.gather(np.array([22, 21]))] != [0, 0]
     assert [len(a) for a in adjacency.gather(np.empty(0, dtype=np.int64))] == [0, 0]
 
@@ -475,6 +479,12 @@ def test_add_edges_adds_as_add_edge_on_each_pair_in_turn():
     expected = [single.add_edge(USED, int(s), int(d)) for s, d in zip(src, dst, strict=True)]
     assert added.tolist() == expected
     assert 0 < sum(expected) < len(expected)
+    answers = []
+    for s, d in ((5, 0), (33, 0), (33, 0), (31, 9)):  # one pair a call: held, new, new type
+        one = batch.add_edges(USED, np.array([s]), np.array([d]))
+        assert one.dtype == bool and one.shape == (1,)
+        answers.append((bool(one[0]), single.add_edge(USED, s, d)))
+    assert [a for a, _ in answers] == [b for _, b in answers] == [False, True, False, True]
     for et in (USED, ("Device", "rev_USED", "Account")):
         a, b = batch.adjacency[et], single.adjacency[et]
         assert a.added == b.added and a.num_added == b.num_added
@@ -597,3 +607,16 @@ def test_reserve_makes_room_so_new_nodes_copy_no_feature_array():
         assert g.add_nodes(t, n // 8).tolist() == list(range(n, n + n // 8))
         assert g._x[t] is stores[t]
         assert not g.features(t, np.arange(n, n + n // 8)).any()
+
+
+def test_maximum_at_equals_the_ufunc_at_for_one_entry_and_many():
+    from gnn.local_scoring import _maximum_at
+
+    rng = np.random.default_rng(5)
+    for size, count in ((1, 0), (1, 1), (1, 6), (4, 9), (7, 0)):
+        out = rng.integers(0, 9, size)
+        want = out.copy()
+        index, values = rng.integers(0, size, count), rng.integers(0, 12, count)
+        np.maximum.at(want, index, values)
+        _maximum_at(out, index, values)
+        assert out.tolist() == want.tolist()
