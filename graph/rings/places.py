@@ -46,11 +46,13 @@ on its devices, live on its own networks, which only its fresh accounts use. So 
 account's use of a place-type entity that is no place, ending within ``arrival_s`` (the
 candidates' ``burst_fresh_s``: a day) of its first use, is a desk's (``PlaceUsers.desks``) when
 the account has a home, or keeps a device of its own over ``place_life_s`` and used a public
-network after arriving; :func:`place_explained` counts the desk's members with a home as a
-place's users always, the others unless the group arrived together (as at a place). The
-evasion it opens: a farm signing up on a few devices, then living each account on a profile of
-its own behind mobile or other public proxies (la28 farm_desk_mobile: not found before either);
-behind its own IPs (farm_desk_first) it is still found on the desks.
+network over ``place_life_s`` after arriving (one login through a mobile proxy is none);
+:func:`place_explained` counts the desk's members with a home as a place's users always, the
+others unless the group arrived together (as at a place). The evasion it opens: a farm signing
+up on a few devices, then living each account on a profile of its own behind mobile or other
+public proxies (la28 farm_desk_mobile: not found before either), or logging each in through
+one twice, ``place_life_s`` apart; behind its own IPs (farm_desk_first) it is still found on
+the desks.
 
 A cohort's coming, waiting, converging and going tells a farm from a place's users (reviews
 R25, R33): a farm created within days or over two weeks with a card (or a fingerprint seen
@@ -152,9 +154,9 @@ class PlaceUsers:
         Accounts x entities: 1 where a fresh account used a place-type entity that is no
         place only within the arrival time of its own first use and never after (a gym's or
         shop's tablet it signed up on: review R45), and has a home of its own or is settled
-        and used a public network after its arrival (a place-type entity at least the least
-        number of a place's users use who were there before the log's settle time: a
-        carrier's pool; a farm's own networks hold its fresh accounts only).
+        and used public networks over the life span after its arrival (place-type entities
+        at least the least number of a place's users use who were there before the log's
+        settle time: a carrier's pool; a farm's own networks hold its fresh accounts only).
     """
 
     living: np.ndarray
@@ -228,8 +230,10 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     older = (seen & (first < start + settle_s)).astype(np.float64)
     public = place_type & (binary.T @ older >= min_users)
     arrived = np.where(seen, first, 0)[rows] + arrival_s
-    mixes = np.bincount(rows[(begun >= 0) & public[cols] & (ended > arrived)],
-                        minlength=n_accounts) > 0
+    # seen through them over the life span (a phone on a carrier's pool for weeks), not at one
+    # login through a mobile proxy (review hreview s28)
+    among = (begun >= 0) & public[cols] & (ended > arrived)
+    mixes = spans(*use_bounds(rows[among], begun[among], ended[among], n_accounts)) >= life_s
     # a sign-up desk: a shared device or network a fresh account touched on arriving only,
     # then lived on its own (a gym's tablets, then a phone on a carrier's pool, review R45)
     signed = ((begun >= 0) & place_type[cols] & ~places[cols] & (ended <= arrived)
