@@ -145,9 +145,10 @@ class AccountDetector(Estimator):
         negatives (``labels.unlabelled_as_negative``) do not multiply the training cost.
     boost_choice_max_nodes
         The largest graph (nodes of the target type) the choice runs on: the trees of its
-        three residual fits still read and score every node, so its cost grows with the graph
-        (100,000 accounts, 440 labels: 53.5 -> 450.5 CPU s in session 27, before its fits
-        shared their label-free work). Past it ``auto`` keeps the network alone below
+        three residual fits still read and score every node, so its cost still grows with the
+        graph (100,000 accounts, 440 labels: 5.4 -> 38.7 CPU s with the choice, session 28;
+        51.2 without it and 450.5 with it before its fits shared their label-free work; not
+        measured on larger graphs). Past it ``auto`` keeps the network alone below
         ``boost_min_labels``, as before the choice, and logs why.
     ensemble
         Networks trained and scored as one (:class:`~gnn.models.MeanEnsemble`: the mean of
