@@ -362,6 +362,7 @@ class AccountDetector(Estimator):
             self.boost_mode_ = self._boost_mode(shared, train, val, trainer)
             if self.boost_choice_ is not None:  # the choice's fits drew from the generator
                 torch.manual_seed(self.random_state)
+            shared.last_fit()
             self._fit_seeds(shared, train, val, trainer, progress)
         return self
 
@@ -966,13 +967,24 @@ class _Shared:
         self.sampler = TemporalNeighborSampler(data, num_neighbors, seed=seed)
         self._scoring: TemporalNeighborSampler | None = None
         self._features: dict[int, np.ndarray] = {}
+        self._keep = True
+
+    def last_fit(self) -> None:
+        """The next fit is the last one: it takes the kept features (nothing kept after it,
+        so that the final fit's training holds them no longer than a fit alone would) and
+        the scoring sampler is dropped."""
+        self._keep = False
+        self._scoring = None
 
     def features(self, hops: int) -> np.ndarray:
         """:func:`~gnn.boosted.boost_features` of the graph's target nodes with ``hops``
-        hops (no time bounds)."""
-        if hops not in self._features:
-            self._features[hops] = boost_features(self.data, self.target, hops)
-        return self._features[hops]
+        hops (no time bounds); kept for the next fit until :meth:`last_fit`."""
+        if hops in self._features:
+            return self._features[hops] if self._keep else self._features.pop(hops)
+        features = boost_features(self.data, self.target, hops)
+        if self._keep:
+            self._features[hops] = features
+        return features
 
     def scoring_sampler(self) -> TemporalNeighborSampler:
         """:func:`_scoring_sampler` of the graph without time bounds (it draws nothing: the

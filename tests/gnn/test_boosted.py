@@ -298,6 +298,26 @@ def test_the_choice_scores_its_fits_as_score_graph_does():
         detector.score_graph(data, every))
 
 
+def test_the_shared_features_are_kept_for_the_choice_and_not_through_the_final_fit():
+    """The trees' whole-graph features are built once for the choice's fits; the final fit
+    takes them and nothing keeps them while it trains (at 1M accounts they are hundreds of
+    MB)."""
+    from gnn.data.snapshot_graph import model_view
+    from gnn.detector import _Shared
+
+    snapshot, _ = planted_rings(num_accounts=60, num_rings=1)
+    data = model_view(snapshot_to_heterodata(snapshot)[0])
+    shared = _Shared(data, "Account", [2, 2], 0)
+    first = shared.features(1)
+    assert shared.features(1) is first  # built once for the choice's fits
+    np.testing.assert_array_equal(first, boost_features(data, "Account", 1))
+    assert shared.scoring_sampler() is shared.scoring_sampler()
+    shared.last_fit()
+    assert shared.features(1) is first  # the final fit takes them ...
+    assert shared.features(1) is not first  # ... and they are no longer kept
+    assert not shared._features and shared._scoring is None
+
+
 def _pooled_auprcs(detector: AccountDetector, snapshot, truth) -> dict[str, float]:
     """The choice's pooled out-of-fold AUPRCs computed by fitting each fold's two networks
     with ``fit_graph`` and scoring them with ``score_graph`` (each building its own sampler
