@@ -768,6 +768,7 @@ class GraphState:
             self.published = published["candidate"]
             self.model_version = version
             self.scorer = scorer
+            self._adjacencies = None  # no reference to the old graph kept (hreview's note)
         del graph, scorer  # the old graph's features and the old scorer freed below
         _release_memory()  # the whole-graph pass's temporaries
 
