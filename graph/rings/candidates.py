@@ -230,9 +230,11 @@ class RingCandidate:
     core
         The members that make the group surprising, sorted: each uses a non-hub entity whose
         sharing in the group the null model finds unlikely (log10 chance at most
-        ``-CORE_MIN_RARITY``) or has a transfer with another member (a ``ties`` end). Without
-        labels a ring is trimmed to it (:func:`gnn.rings.trim_to_core`): the honest neighbours
-        a community or component pads a ring with share none of its rare entities. Empty when
+        ``-CORE_MIN_RARITY``) or has a transfer with another member (a ``ties`` end), or uses
+        one of the group's own places another core member uses (:func:`_own_places`: a farm's
+        machines bring the users of each of its shared cards into one core). Without labels a
+        ring is trimmed to it (:func:`gnn.rings.trim_to_core`): the honest neighbours a
+        community or component pads a ring with share none of its rare entities. Empty when
         unknown (candidates read back from a file written without it).
     """
 
@@ -1399,9 +1401,16 @@ def _describe(
         tied.data[at] = np.minimum(tied.data[at], -CORE_MIN_RARITY)
     else:
         tied = chance
-    del membership, money, entry_degree
+    own = _own_places(membership, uses, shared, entity_degree, places, cfg.place_min_users)
+    del money, entry_degree
     in_core = _core_entries(uses, tied, entity_degree <= cfg.hub_degree_cap, rows, cand)
     del tied
+    # the core's own places bring their other users in: a farm aged on its 4 devices (a
+    # place's users by the place rule) paying with 3 cards is one core, not one card's users
+    core_on = (sp.csr_matrix((in_core.astype(np.float64), (cand, rows)), shape=membership.shape)
+               @ uses).multiply(own).tocsr()
+    in_core |= _masked_row_sums(uses, (core_on > 0).tocsr(), rows, cand) > 0
+    del membership, own, core_on
     burst_of = _exact_groups([burst.rows for burst in bursts or []], member_sets)
     is_burst = np.zeros(len(groups), dtype=bool)
     is_burst[burst_of[burst_of >= 0]] = True
@@ -1802,6 +1811,25 @@ def _masked_row_sums(
         part = matrix[rows[start:stop]].multiply(mask[cand[start:stop]])
         out[start:stop] = np.asarray(part.sum(axis=1)).ravel()
     return out
+
+
+def _own_places(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,
+                entity_degree: np.ndarray, places: PlaceUsers, min_users: int) -> sp.csr_matrix:
+    """Groups x entities, 1 at each group's own places: places
+    (:func:`graph.rings.places.place_users`) used by at least ``min_users`` of its members
+    (``shared``: members per group and entity), by nobody else, and by members most of whom
+    have no home of their own (a farm's machines; a company's staff on its office network
+    have homes)."""
+    own = shared.tocsr(copy=True)
+    own.data = own.data * (places.places[own.indices] & (own.data >= min_users)
+                           & (own.data >= entity_degree[own.indices]))
+    own.eliminate_zeros()
+    homed_on = (membership.multiply(places.homed[None, :].astype(np.float64)) @ uses).multiply(
+        own > 0)
+    margin = (own - 2.0 * homed_on).tocsr()
+    margin.data = (margin.data > 0).astype(np.float64)
+    margin.eliminate_zeros()
+    return margin
 
 
 def _core_entries(

@@ -80,7 +80,9 @@ The evasions left: a farm whose accounts each keep a device and an IP of their o
 ``place_life_s`` (a home: an antidetect profile behind a residential proxy per account, the
 proxy farms' cost; a profile alone behind the farm's networks is none, review R31); one that
 pays off early (as every honest account does), over many entities, or on each account's first
-order (its aging logins only: la25's aged_farm_cheap, found before review R44); one that keeps
+order (its aging logins only; la25's aged_farm_cheap, found before review R44, is found again
+on the 3 cards it pays with, the machines only its accounts use making its core whole,
+:func:`graph.rings.candidates._own_places`; with a card per account it is not); one that keeps
 its accounts alive to the log's end (an ever-longer cost as the log moves on); one created over
 longer than each account lives (never most of it alive at once: a stream whose course is the
 late welcome code then nothing is also a hostel's backpackers buying once on their last day,
