@@ -120,8 +120,9 @@ def test_score_measures_a_saved_model_on_account_labels_derived_from_events(
     assert (scored / ".work" / "labels" / EVENT_LABELS).is_file()
 
 
-def test_from_events_none_derives_no_account_labels(world, tmp_path):
+def test_from_events_none_derives_no_account_labels(world, finished, tmp_path):
     out = tmp_path / "out"
+    seed_work(finished[0], out)  # the same logs and labels: ingest, snapshot, candidates cached
     result = run_labels(world, out, "labels.from_events=none")
     assert result.exit_code == 0, result.output
     # no account labels: no account detector and no account metrics (the event model still trains)
