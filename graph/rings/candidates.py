@@ -98,7 +98,7 @@ from graph.rings.communities import (
     split_communities,
 )
 from graph.rings.config import RingConfig
-from graph.rings.flow_null import Lives, money_log_chance
+from graph.rings.flow_null import Lives, contributions, money_log_chance
 from graph.rings.flows import (
     FlowGroup,
     fan_stars,
@@ -1308,11 +1308,10 @@ def _describe(
     linked_pairs.data = np.ones_like(linked_pairs.data)
     _, owner = _masked_entries(linked_pairs, membership, rows, cand)
     member_degree = np.asarray(counterparties.getnnz(axis=1), np.float64)[rows]
-    flow_chance = links_beyond_tree(
-        np.bincount(owner, minlength=len(groups)),
-        np.bincount(cand, weights=member_degree, minlength=len(groups)),
-        np.bincount(cand, weights=member_degree ** 2, minlength=len(groups)),
-        sizes, linked_pairs.nnz)
+    links = np.bincount(owner, minlength=len(groups))
+    flow_degrees = (np.bincount(cand, weights=member_degree, minlength=len(groups)),
+                    np.bincount(cand, weights=member_degree ** 2, minlength=len(groups)),
+                    sizes, linked_pairs.nnz)
     del linked_pairs, owner, member_degree
     # accounts each account could be grouped with: every co-user of its entities (hubs
     # included, which the projection only samples), its counterparties and its other links
@@ -1348,10 +1347,17 @@ def _describe(
     selection = selection_log_count(entry_degree, np.arange(len(rows)), cand, sizes,
                                     anchor_members, anchor_degree, peers, n)
     inside_flows = _internal_flow_table(transfers, membership)
+    # a collection's contributions are one occasion each, no layering: no links beyond a tree,
+    # and its money judged without them too (the likelier reading counts)
+    collected = contributions(inside_flows, transfers, cfg.flow_hop_s, cfg.flow_min_conserved,
+                              cfg.flow_max_conserved, cfg.flow_min_fan, cash_outs)
+    flow_chance = links_beyond_tree(
+        links - _collected_links(inside_flows, collected, len(groups)), *flow_degrees)
     # the money's timing judged within its accounts' lives (their devices, IPs and cards)
     money = money_log_chance(inside_flows, transfers, sizes, cfg.flow_hop_s,
                              cfg.flow_min_conserved, cfg.flow_max_conserved, cfg.flow_min_fan,
-                             cash_outs, Lives.of_activity(*activity), cfg.flow_chain_amounts)
+                             cash_outs, Lives.of_activity(*activity), cfg.flow_chain_amounts,
+                             collected)
     surprising = surprise(beyond_anchor, flow_chance + money.shape + money.links, selection)
     # a flow shape's surprise from its money alone (no entity sharing, grown through
     # transfers), at most its whole surprise
@@ -1958,6 +1964,19 @@ def _internal_transfers(inside: pd.DataFrame, ids: pa.Array, limit: int
     src, dst = inside["src"].to_numpy(np.int64)[first], inside["dst"].to_numpy(np.int64)[first]
     return cand[first], pc.binary_join_element_wise("Transfer:", ids.take(src), "->",
                                                     ids.take(dst), "")
+
+
+def _collected_links(inside: pd.DataFrame, collected: np.ndarray, n_groups: int) -> np.ndarray:
+    """Per candidate: its pairs of members linked by contributions to a collection only
+    (``collected``, per row of :func:`_internal_flow_table`:
+    :func:`graph.rings.flow_null.contributions`), either direction."""
+    src, dst = inside["src"].to_numpy(np.int64), inside["dst"].to_numpy(np.int64)
+    pairs = pd.DataFrame({"cand": inside["cand"].to_numpy(np.int64),
+                          "low": np.minimum(src, dst), "high": np.maximum(src, dst),
+                          "collected": collected})
+    only = pairs.groupby(["cand", "low", "high"], sort=False)["collected"].all()
+    return np.bincount(only.index.get_level_values(0)[only.to_numpy()].to_numpy(np.int64),
+                       minlength=n_groups)
 
 
 def _internal_ties(inside: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

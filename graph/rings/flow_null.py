@@ -42,7 +42,12 @@ Under this null (:func:`money_log_chance`):
   leaves the group, card payment pairs judged as transfer pairs are), and a member receiving
   (or sending) ``min_fan`` or more transfers of nearly equal amounts a fan
   (:func:`fan_log_chance`; amounts within a cent of each other are a price, as likely as the
-  log's other hubs are paid one: :func:`price_log_share`).
+  log's other hubs are paid one: :func:`price_log_share`);
+* a member's own money paid to a member collecting from the group in turn, and not passed on
+  in it, is a contribution to a collection (:func:`contributions`: an office's gift
+  collection), one occasion rather than a flow: a group holding contributions is judged again
+  without them and the likelier reading of each term counts (``collected``), and pairs they
+  alone join are no links beyond a spanning tree (:mod:`graph.rings.candidates`).
 
 Only the tree links are charged their window (a group picked from an anchor entity's users
 did not even pay for those); links beyond the tree keep the chance of their existence alone.
@@ -58,7 +63,8 @@ conservative).
 What it explains: honest schedules (a payroll, rent, a merchant's regular suppliers) repeat
 over the log, so the pairs that last as long, and their payers' peers, explain them; bursts of
 one-off transfers between busy accounts are what busy accounts do; flatmates paying their
-landlord the same rent once pay a price. What it does not: a
+landlord the same rent once pay a price; colleagues taking turns to collect for a gift meet
+again, they do not layer. What it does not: a
 handful of accounts with few counterparties moving money among themselves in one-off
 transfers inside a few days (AMLSim's alert cycles and fans), or mules repeating one route
 within hours.
@@ -208,6 +214,7 @@ def money_log_chance(
     cash_outs: pd.DataFrame | None = None,
     lives: Lives | None = None,
     chains: bool = False,
+    collected: np.ndarray | None = None,
 ) -> MoneyChance:
     """Per group: the log10 chance of its internal money flows under the module's null.
 
@@ -237,7 +244,31 @@ def money_log_chance(
         Also judge the group's chains of conserved amounts without their timing
         (:func:`chain_log_chance`); its hops' evidence is then the better of the two, times
         two.
+    collected
+        Optional, per row of ``internal``: the contributions to a collection
+        (:func:`contributions`). A group holding any is judged again without them, and each
+        term is the likelier of the two readings: a collection is no layering, and the rest
+        of its money is no burst for being all that is left (an office's one collection
+        whose collector paid into the next is one of twelve, not a fan-in on its own).
     """
+    judged = _judged(internal, transfers, sizes, hop_s, min_conserved, max_conserved, min_fan,
+                     cash_outs, lives, chains)
+    if collected is None or not collected.any():
+        return judged
+    cand = internal["cand"].to_numpy(np.int64)
+    holding = np.isin(cand, cand[collected])
+    rest = _judged(internal[holding & ~collected], transfers, sizes, hop_s, min_conserved,
+                   max_conserved, min_fan, cash_outs, lives, chains)
+    again = np.zeros(len(sizes), dtype=bool)
+    again[cand[collected]] = True
+    return MoneyChance(*(np.where(again, np.maximum(before, after), before) for before, after in (
+        (judged.shape, rest.shape), (judged.window, rest.window), (judged.habit, rest.habit))))
+
+
+def _judged(internal: pd.DataFrame, transfers: pd.DataFrame, sizes: np.ndarray, hop_s: float,
+            min_conserved: float, max_conserved: float, min_fan: int,
+            cash_outs: pd.DataFrame | None, lives: Lives | None, chains: bool) -> MoneyChance:
+    """:func:`money_log_chance` of every transfer pair of ``internal``."""
     sizes = np.asarray(sizes, np.float64)
     n_groups = len(sizes)
     repeated = transfers["count"].to_numpy() >= 2
@@ -490,9 +521,12 @@ def hop_log_chance(
 def paid_after(outs: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
                min_conserved: float, max_conserved: float) -> np.ndarray:
     """Per row of ``outs`` (member ``v`` paying ``x_b`` to another member at ``t_b``): was ``v``
-    paid a conserved amount by anyone (``transfers``, the log's pairs; a pair whose first
-    transfer stands alone, :func:`alone`) after it paid, within ``hop_s``? Money it could not
-    have passed on."""
+    paid the same amount, within a cent, by anyone (``transfers``, the log's pairs; a pair
+    whose first transfer stands alone, :func:`alone`) after it paid, within ``hop_s``? Money it
+    could not have passed on: a price every member pays on a date (a Secret Santa's 20.00). A
+    relay's member fronting the next hop from its own balance is paid back what it passed on
+    before its cut (review R49: a chain of mules two of whom paid on 6 h before they were paid,
+    95-98 % of it, was no longer found), so a conserved amount is not enough."""
     known = transfers[(transfers["ts"] >= 0) & (transfers["amount"] > 0)
                       & transfers["dst"].isin(outs["v"].unique())]
     known = known[alone(known, hop_s)]
@@ -500,7 +534,8 @@ def paid_after(outs: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     pairs = outs[["v", "t_b", "x_b"]].assign(row=np.arange(len(outs))).merge(ins, on="v")
     ratio = pairs["x_b"] / pairs["x_a"]
     after = ((pairs["t_a"] > pairs["t_b"]) & (pairs["t_a"] <= pairs["t_b"] + hop_s)
-             & (ratio >= min_conserved) & (ratio <= max_conserved))
+             & (ratio >= min_conserved) & (ratio <= max_conserved)
+             & ((pairs["x_b"] - pairs["x_a"]).abs() <= CENT + 1e-9))
     return np.isin(np.arange(len(outs)), pairs.loc[after.to_numpy(), "row"].to_numpy())
 
 
@@ -511,6 +546,151 @@ def alone(pairs: pd.DataFrame, hop_s: float) -> np.ndarray:
     count = pairs["count"].to_numpy(np.float64)
     span = pairs["last"].to_numpy(np.float64) - pairs["ts"].to_numpy(np.float64)
     return (count <= 1) | (span > hop_s * (count - 1))
+
+
+def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
+                  min_conserved: float, max_conserved: float, min_fan: int = 3,
+                  cash_outs: pd.DataFrame | None = None) -> np.ndarray:
+    """Which of the groups' internal transfer pairs (rows of ``internal``: ``cand``, ``src``,
+    ``dst``, ``count``, ``ts``, ``last``, ``amount``) are contributions to a collection: money
+    from the payer's own pocket to a member collecting from the group, which its collector
+    does not pass on in the group.
+
+    A pair ``a -> b`` (its first transfer at ``t``) is one when
+
+    * ``b`` collects: ``min_fan`` or more of the log's transfers (``a``'s included; each
+      pair's first and, where it repeats, last) came into it within ``hop_s`` of ``t``;
+    * ``a`` pays its own money: nobody (``transfers``, the log's pairs, first or last
+      transfer) paid ``a`` at least ``min_conserved`` times the contribution in
+      ``[t - hop_s, t]`` (money it could be passing on; ``t`` the pair's last transfer too,
+      where it repeats);
+    * ``b`` does not pass the collection on: what it paid members in ``[t, t + hop_s]`` is
+      less than ``min_conserved`` times what the log's transfers brought it within ``hop_s``
+      of ``t``;
+    * the roles turn: ``b`` itself pays into another member's collection (at another time);
+    * ``a`` has a life of its own: while the group's transfers went on (their span, ``hop_s``
+      either side) it paid the group less than it paid elsewhere of its own money (its
+      transfers to others or its card payments, ``cash_outs``, the larger, a pair's spread
+      evenly over its span; less what the group paid it).
+
+    An office's gift collection (hreview's R46: twelve times in two years one colleague
+    collects 5-20 from the others within two days and buys the gift) is one occasion, its
+    payers joining their collector as a star does: with the collector turning, the occasions'
+    union is a dense block (70-87 transfer pairs among 12 colleagues, -53 to -65 orders under
+    the configuration model of :func:`graph.rings.null_model.links_beyond_tree`) that says the
+    group is a circle that meets again, not that money was layered through it. Laundering
+    shapes are none: a scatter-gather's and a stack's middle accounts and a chain's relay what
+    they are paid, a fan-in's or a bipartite flow's receivers never pay the group, a cycle's
+    members are paid by one member each; mules collecting in turn what victims paid them pass
+    it on (a hop) and have no life beside it.
+
+    The evasion it opens: mules with lives in the log larger than what they move, paying in
+    money the log does not show (cash deposits) to a collector turning with each occasion who
+    spends it outside the group, lose the evidence of their transfers' density and money
+    shape; their shared devices and IPs and the labels still judge them.
+    """
+    keep = np.zeros(len(internal), dtype=bool)
+    if internal.empty:
+        return keep
+    cand = internal["cand"].to_numpy(np.int64)
+    src, dst = internal["src"].to_numpy(np.int64), internal["dst"].to_numpy(np.int64)
+    ts = internal["ts"].to_numpy(np.float64)
+    last = np.where(internal["count"].to_numpy() >= 2, internal["last"].to_numpy(np.float64), ts)
+    width = int(max(src.max(), dst.max())) + 1
+    # the receiver collects (whoever else pays in: a candidate may hold part of its office)
+    fan = _arrivals_near(transfers, dst, ts, hop_s) >= min_fan
+    # the roles turn: the collector pays into another member's collection
+    pays = np.isin(cand * width + dst, (cand * width + src)[fan])
+    amount = internal["amount"].to_numpy(np.float64)
+    # the payer's money to the group against its own money elsewhere while the group's
+    # transfers went on (mules recruited for twelve weeks pay the rent of those weeks only)
+    sent = amount * internal["count"].to_numpy(np.float64)
+    begin = pd.Series(ts).groupby(cand).transform("min").to_numpy() - hop_s
+    end = pd.Series(last).groupby(cand).transform("max").to_numpy() + hop_s
+    payers = pd.DataFrame({"cand": cand, "a": src, "sent": sent, "begin": begin, "end": end}
+                          )[pays & fan].groupby(["cand", "a"]).agg(
+        to_group=("sent", "sum"), begin=("begin", "first"), end=("end", "first"))
+    from_group = pd.Series(sent, index=pd.MultiIndex.from_arrays([cand, dst],
+                                                                 names=["cand", "a"]))
+    payers["own"] = np.maximum(_money_between(transfers, payers) - payers["to_group"],
+                               _money_between(cash_outs, payers)) - from_group.groupby(
+        level=[0, 1]).sum().reindex(payers.index, fill_value=0.0)
+    lives = pd.MultiIndex.from_arrays([cand, src]).isin(
+        payers.index[payers["to_group"] < payers["own"]])
+    which = np.flatnonzero(pays & fan & (ts >= 0) & lives)
+    if len(which) == 0:
+        return keep
+    asked = pd.DataFrame({"row": which, "cand": cand[which], "a": src[which], "b": dst[which],
+                          "t": ts[which]})
+    # the collector passed on to members, within hop_s, most of what came in around it
+    outs = pd.DataFrame({"cand": np.r_[cand, cand], "b": np.r_[src, src], "t_out": np.r_[ts, last],
+                         "x": np.r_[amount, amount]}).drop_duplicates()
+    onward = asked.merge(outs, on=["cand", "b"])
+    onward = onward[(onward["t_out"] >= onward["t"]) & (onward["t_out"] <= onward["t"] + hop_s)]
+    ins = _moments_in(transfers, np.unique(dst[which]))
+    came = asked.merge(ins.rename(columns={"a": "b"}), on="b")
+    came = came[(came["t_in"] >= came["t"] - hop_s) & (came["t_in"] <= came["t"] + hop_s)]
+    passed = onward.groupby("row")["x"].sum()
+    relayed = passed.index[passed.to_numpy() >= min_conserved * came.groupby("row")[
+        "x_in"].sum().reindex(passed.index, fill_value=0.0).to_numpy()].to_numpy()
+    # anyone paid the payer enough to pass on, before its first or last transfer
+    both = pd.concat([asked, asked.assign(t=last[which])]).drop_duplicates()
+    hops = both.assign(x=amount[both["row"]]).merge(_moments_in(transfers, np.unique(src[which])),
+                                                    on="a")
+    hopped = hops.loc[(hops["t_in"] <= hops["t"]) & (hops["t_in"] >= hops["t"] - hop_s)
+                      & (hops["x_in"] >= min_conserved * hops["x"]), "row"]
+    keep[which] = True
+    keep[np.concatenate([relayed, hopped.to_numpy()]).astype(np.int64)] = False
+    return keep
+
+
+def _money_between(pairs: pd.DataFrame | None, payers: pd.DataFrame) -> np.ndarray:
+    """Per row of ``payers`` (indexed by ``cand``, ``a``; ``begin``, ``end``): what ``a`` paid
+    in ``pairs`` (``src``, ``count``, ``ts``, ``last``, ``amount``: transfer or card payment
+    pairs) from ``begin`` to ``end``, a pair's transfers spread evenly from its first to its
+    last."""
+    if pairs is None or pairs.empty or payers.empty:
+        return np.zeros(len(payers))
+    rows = payers[["begin", "end"]].reset_index().assign(at=np.arange(len(payers)))
+    mine = rows.merge(pairs[["src", "count", "ts", "last", "amount"]].rename(
+        columns={"src": "a"}), on="a")
+    first, final = mine["ts"].to_numpy(np.float64), mine["last"].to_numpy(np.float64)
+    low, high = mine["begin"].to_numpy(), mine["end"].to_numpy()
+    inside = np.where(final > first, np.clip(
+        (np.minimum(final, high) - np.maximum(first, low)) / np.maximum(final - first, 1.0),
+        0.0, 1.0), ((first >= low) & (first <= high)).astype(np.float64))
+    money = mine["amount"].to_numpy(np.float64) * mine["count"].to_numpy(np.float64) * inside
+    return np.bincount(mine["at"].to_numpy(np.int64), weights=money, minlength=len(payers))
+
+
+def _moments_in(transfers: pd.DataFrame, accounts: np.ndarray) -> pd.DataFrame:
+    """The log's transfers into ``accounts`` (``transfers``' pairs): ``a`` the payee, ``t_in``
+    each pair's first and, where repeated, last transfer, ``x_in`` its mean amount."""
+    paid = transfers[transfers["dst"].isin(accounts)]
+    again = paid["count"].to_numpy() >= 2
+    return pd.DataFrame({"a": np.r_[paid["dst"].to_numpy(), paid["dst"].to_numpy()[again]],
+                         "t_in": np.r_[paid["ts"].to_numpy(np.float64),
+                                       paid["last"].to_numpy(np.float64)[again]],
+                         "x_in": np.r_[paid["amount"].to_numpy(np.float64),
+                                       paid["amount"].to_numpy(np.float64)[again]]})
+
+
+def _arrivals_near(transfers: pd.DataFrame, who: np.ndarray, at: np.ndarray, hop_s: float
+                   ) -> np.ndarray:
+    """Per (account ``who``, moment ``at``): the log's transfers into it (``transfers``' pairs,
+    first and, where repeated, last transfer) within ``hop_s`` of ``at``."""
+    into = transfers[transfers["dst"].isin(np.unique(who)) & (transfers["ts"] >= 0)]
+    again = into["count"].to_numpy() >= 2
+    dst = into["dst"].to_numpy(np.int64)
+    moment = np.r_[into["ts"].to_numpy(np.float64), into["last"].to_numpy(np.float64)[again]]
+    at = np.asarray(at, np.float64)
+    low = min(moment.min(initial=0.0), at.min(initial=0.0))
+    # one sorted key: the account, then the moment, accounts far apart
+    gap = int(max(moment.max(initial=0.0), at.max(initial=0.0)) - low) + 2 * int(hop_s) + 2
+    key = np.sort(np.r_[dst, dst[again]] * gap + (moment - low).astype(np.int64))
+    query = np.asarray(who, np.int64) * gap + (at - low).astype(np.int64)
+    return (np.searchsorted(key, query + int(hop_s), side="right")
+            - np.searchsorted(key, query - int(hop_s), side="left"))
 
 
 def order_log_chance(forward: np.ndarray, early: np.ndarray) -> np.ndarray:

@@ -906,3 +906,57 @@ def test_a_farm_s_own_places_tie_its_core_across_its_shared_cards() -> None:
     snap, staff = _cheap_aged_farm(homes=True)
     assert all(len(c.core) < 30 for c in find_ring_candidates(snap)
                if len(set(c.members) & set(staff)) >= 10)
+
+
+def _office_collections() -> tuple[Snapshot, set[str]]:
+    """Two offices of 10 colleagues; 10 times a year one colleague (in turn) collects 5-20 from
+    the others within a day; 300 accounts making 2,000 transfers; everyone buys at 10 of 60
+    shops."""
+    rng = np.random.default_rng(0)
+    pairs, minutes, amounts = [], [], []
+
+    def pay(src: str, dst: str, minute: float, amount: float) -> None:
+        pairs.append((src, dst))
+        minutes.append(minute)
+        amounts.append(amount)
+
+    year = 365 * 1440
+    colleagues = set()
+    for office in range(2):
+        team = [f"o{office}_{i}" for i in range(10)]
+        colleagues.update(team)
+        for occasion in range(10):
+            start = rng.uniform(0, year - 1440)
+            for mate in team:
+                if mate != team[occasion]:
+                    pay(mate, team[occasion], start + rng.uniform(0, 1440), rng.uniform(5, 20))
+    for src, dst in rng.integers(300, size=(2_000, 2)):
+        if src != dst:
+            pay(f"p{src}", f"p{dst}", rng.uniform(0, year), rng.lognormal(4, 1))
+    for buyer in [*sorted(colleagues), *(f"p{i}" for i in range(300))]:
+        for shop in rng.choice(60, 10, replace=False):
+            pay(buyer, f"shop{shop}", rng.uniform(0, year), rng.uniform(50, 150))
+    table = pd.DataFrame({"src": [s for s, _ in pairs], "dst": [d for _, d in pairs],
+                          "count": 1, "amount_sum": amounts,
+                          "ts": [T0 + pd.Timedelta(minutes=m) for m in minutes]})
+    table = table.groupby(["src", "dst"], as_index=False).agg(
+        count=("count", "sum"), first_ts=("ts", "min"), last_ts=("ts", "max"),
+        amount_sum=("amount_sum", "sum"))
+    return snapshot(TRANSACTED_WITH=table), colleagues
+
+
+def test_colleagues_collecting_in_turn_are_no_ring(monkeypatch) -> None:
+    # R46's gift pool: as a configuration model of transfer pairs sees them, ten colleagues
+    # paying one another 90 times are far beyond a tree (surprise 18.4 without the rule);
+    # their collections are contributions (graph.rings.flow_null.contributions)
+    world, colleagues = _office_collections()
+
+    def office_surprise() -> float:
+        found = find_ring_candidates(world)
+        return max((c.features["surprise"] for c in found
+                    if len(colleagues.intersection(c.members)) >= 4), default=-np.inf)
+
+    assert office_surprise() < 2.0
+    monkeypatch.setattr(candidates_module, "contributions",
+                        lambda internal, *args: np.zeros(len(internal), dtype=bool))
+    assert office_surprise() > 10.0

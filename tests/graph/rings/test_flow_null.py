@@ -13,6 +13,7 @@ from graph.rings.flow_null import (
     alone,
     cash_out_log_chance,
     chain_log_chance,
+    contributions,
     fan_log_chance,
     fisher_log10,
     habit_log_chance,
@@ -621,3 +622,105 @@ def test_money_judges_a_loop_at_random_times_by_its_chain_when_asked():
                           lives=lives, chains=True)
     assert on.shape[0] < -10
     assert on.shape[0] < off.shape[0] - 3
+
+
+def _collections(base: int, collectors: tuple[int, int], days: tuple[float, float]
+                 ) -> tuple[list[int], list[int], list[float], list[float]]:
+    """Members ``base .. base + 3``: on each day the others pay the collector 10, 12 and 15
+    within four hours."""
+    hour = 3600.0
+    src, dst, ts, amount = [], [], [], []
+    for collector, day in zip(collectors, days, strict=True):
+        payers = [base + m for m in range(4) if base + m != collector]
+        src += payers
+        dst += [collector] * 3
+        ts += [day * DAY + h * hour for h in (0, 2, 4)]
+        amount += [10.0, 12.0, 15.0]
+    return src, dst, ts, amount
+
+
+def test_a_collection_in_turn_from_members_with_lives_of_their_own_is_contributions():
+    # group 0: an office of four, two collections, the collector turning (R46's gift pool);
+    # group 1: the same, but member 21 was paid 20 an hour before it paid in (money it could
+    # pass on); group 2: three payers pay two receivers that never pay (a bipartite flow);
+    # group 3: the same as 0, members whose life came after (day 300). Members of 0-2 pay
+    # shops 500 each on day 50
+    office, relayed, nolife = (_collections(b, (b, b + 1), (10, 100)) for b in (0, 20, 30))
+    bipartite = ([10, 11, 12] * 2, [13] * 3 + [14] * 3,
+                 [10 * DAY + h * 3600.0 for h in (0, 2, 4)] * 2, [10.0, 12.0, 15.0] * 2)
+    parts = (office, relayed, bipartite, nolife)
+    internal = _internal([g for g, part in enumerate(parts) for _ in part[0]],
+                         sum((part[0] for part in parts), []), sum((part[1] for part in parts), []),
+                         sum((part[2] for part in parts), []), sum((part[3] for part in parts), []))
+    lives = [*range(4), *range(10, 15), *range(20, 24)]
+    later = list(range(30, 34))
+    elsewhere = pd.DataFrame({"src": lives + later + [60], "dst": 50, "count": 1,
+                              "ts": [50 * DAY] * len(lives) + [300 * DAY] * 4
+                              + [100 * DAY - 3600.0],
+                              "amount": [500.0] * (len(lives) + 4) + [20.0]})
+    elsewhere.loc[elsewhere["src"] == 60, "dst"] = 21
+    elsewhere["last"] = elsewhere["ts"]
+    transfers = pd.concat([internal.drop(columns=["cand"]), elsewhere], ignore_index=True)
+    found = contributions(internal, transfers, 2 * DAY, 0.85, 1.02, 3)
+    group = internal["cand"].to_numpy()
+    assert found[group == 0].all()
+    # 21 paid collector 20 on day 100 just after being paid 20 (of 12.0: at least 0.85 of it)
+    passed = (group == 1) & (internal["src"] == 21).to_numpy() & (internal["ts"] > 50 * DAY)
+    assert not found[passed].any() and found[(group == 1) & ~passed].all()
+    assert not found[group == 2].any(), "the roles do not turn"
+    assert not found[group == 3].any(), "no life of their own while they collected"
+    # no collector: one payment a day
+    spread = internal[group == 0].assign(ts=np.arange(6) * 3 * DAY)
+    assert not contributions(spread, transfers, 2 * DAY, 0.85, 1.02, 3).any()
+
+
+def test_money_judged_without_contributions_is_never_less_likely():
+    # an office of four, two collections, each spent by card on its sum within a day (a
+    # cash-out), beside 100 one-off pairs a day apart: the collections' money is no evidence
+    office = _collections(0, (0, 1), (10, 60))
+    internal = _internal([0] * 6, *office)
+    # group 1: the same transfers, not taken for contributions
+    twice = pd.concat([internal, internal.assign(cand=1)], ignore_index=True)
+    transfers = pd.concat([pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
+                                         "ts": np.arange(100) * DAY + 0.5 * DAY,
+                                         "last": np.arange(100) * DAY + 0.5 * DAY,
+                                         "amount": np.linspace(10.0, 1000.0, 100),
+                                         "count": 1}),
+                           internal.drop(columns=["cand"])], ignore_index=True)
+    # besides the collectors' two, 100 card payments a day apart, by others
+    cards = pd.DataFrame({"src": np.r_[0, 1, np.arange(300, 400)], "card": "c", "count": 1,
+                          "ts": np.r_[10.5, 60.5, np.arange(100) + 0.25] * DAY,
+                          "amount": np.r_[37.0, 37.0, np.linspace(10.0, 1000.0, 100)]})
+    cards["last"] = cards["ts"]
+    sizes = np.array([4, 4])
+    before = money_log_chance(twice, transfers, sizes, 2 * DAY, 0.85, 1.02, 3, cards)
+    after = money_log_chance(twice, transfers, sizes, 2 * DAY, 0.85, 1.02, 3, cards,
+                             collected=np.r_[np.ones(6, dtype=bool), np.zeros(6, dtype=bool)])
+    assert before.shape[0] < -1.0, "the cash-outs of the collected sums stand out"
+    assert after.shape[0] == after.window[0] == after.habit[0] == 0.0
+    # a group without contributions is judged as before
+    assert after.shape[1] == before.shape[1] == before.shape[0]
+    assert after.window[1] == before.window[1] and after.habit[1] == before.habit[1]
+
+
+def test_a_relay_whose_members_front_the_next_hop_keeps_its_hops():
+    # review R49: six mules pass 1,000 on down a chain, 97 % of it each time, 2-10 h after they
+    # are paid; mules 2 and 4 pay on 6 h before they are paid (a float the relay pays back
+    # that day). Paid back what they passed on before the cut, they are no early payers of a
+    # price (a Secret Santa's), so the hops keep their timing; one-off pairs start one a day
+    hour = 3600.0
+    chain = [0, 1, 2, 3, 4, 5]
+    paid = [50 * DAY + h * hour for h in (0, 4, 12, 18, 28)]
+    amount = [1000.0 * 0.97 ** i for i in range(5)]
+    # mule 2 pays mule 3 at 6 h before 1 pays it, mule 4 pays 5 likewise
+    ts = [paid[0], paid[1], paid[1] - 6 * hour, paid[3], paid[3] - 6 * hour]
+    internal = _internal([0] * 5, chain[:-1], chain[1:], ts, amount=amount)
+    transfers = pd.concat([pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
+                                         "ts": np.arange(100) * DAY + 0.5 * DAY,
+                                         "last": np.arange(100) * DAY + 0.5 * DAY,
+                                         "amount": np.linspace(10.0, 1000.0, 100),
+                                         "count": 1}),
+                           internal.drop(columns=["cand"])], ignore_index=True)
+    pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
+    chance = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 1)
+    assert chance[0] < -3.0
