@@ -15,9 +15,11 @@ from abusenet.pipeline.outputs import check_outputs
 from tests.abusenet.test_pipeline_run import ROOT, invoke
 
 AMLSIM_MAPPING = ROOT / "configs" / "mappings" / "amlsim.yaml"
-#: Few epochs: these tests check the run on real data, the benchmarks measure the model.
+#: Few epochs: these tests check the run on real data, the benchmarks measure the model. No
+#: challenger and no serve start caches: nothing here checks them (test_pipeline_run does).
 SHORT = ["detector.max_epochs=5", "detector.patience=2", "labels.unlabelled_as_negative=true",
-         "report.top_rings=3", "report.explain_members=0", "detector.boost_choice_folds=0"]
+         "report.top_rings=3", "report.explain_members=0", "detector.boost_choice_folds=0",
+         "validation.challenger=false", "serve.prepare_start=false"]
 
 
 @pytest.fixture(scope="module")

@@ -63,9 +63,11 @@ def world(small_world, tmp_path_factory) -> dict[str, Path]:
 
 
 def run_labels(world, out: Path, *extra) -> object:
+    """A run with event and entity labels (no challenger: nothing here checks it)."""
     return invoke("run", "--input", world["synth"] / "events", "--mapping", world["mapping"],
                   "--event-labels", world["events"], "--entity-labels", world["entities"],
-                  "--out", out, "--quiet", *FAST, *NO_EXPLAIN, *extra)
+                  "--out", out, "--quiet", *FAST, *NO_EXPLAIN, "validation.challenger=false",
+                  *extra)
 
 
 @pytest.fixture(scope="module")
