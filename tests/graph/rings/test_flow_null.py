@@ -86,6 +86,15 @@ def test_links_of_accounts_alive_only_around_their_window_start_there_by_no_chan
                              ).tolist() == [0.0]
 
 
+def _beside_one_offs(internal: pd.DataFrame) -> pd.DataFrame:
+    """The log's transfers: ``internal``'s (without ``cand``) after 100 one-off pairs of
+    outsiders (accounts 100-299), one each day at noon, of 10 to 1,000."""
+    one_offs = pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
+                             "ts": np.arange(100) * DAY + 0.5 * DAY,
+                             "last": np.arange(100) * DAY + 0.5 * DAY,
+                             "amount": np.linspace(10.0, 1000.0, 100), "count": 1})
+    return pd.concat([one_offs, internal.drop(columns=["cand"])], ignore_index=True)
+
 def _settle_up_world(trip_days: tuple[float, float]
                      ) -> tuple[object, set[str], set[str]]:
     """A year of 600 one-off payments among 300 accounts using their devices all year; 8
@@ -206,12 +215,7 @@ def test_hops_of_a_loop_paid_in_no_order_say_no_more_than_their_order():
     internal = _internal([0] * 6 + [1] * 6, loop + [m + 10 for m in loop],
                          loop[1:] + loop[:1] + [m + 10 for m in loop[1:] + loop[:1]],
                          relay + santa, amount=[20.0] * 12)
-    transfers = pd.concat([pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
-                                         "ts": np.arange(100) * DAY + 0.5 * DAY,
-                                         "last": np.arange(100) * DAY + 0.5 * DAY,
-                                         "amount": np.linspace(10.0, 1000.0, 100),
-                                         "count": 1}),
-                           internal.drop(columns=["cand"])], ignore_index=True)
+    transfers = _beside_one_offs(internal)
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
     chance = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 2)
     assert chance[0] < -5.0, "a relay keeps its hops' timing"
@@ -681,12 +685,7 @@ def test_money_judged_without_contributions_is_never_less_likely():
     internal = _internal([0] * 6, *office)
     # group 1: the same transfers, not taken for contributions
     twice = pd.concat([internal, internal.assign(cand=1)], ignore_index=True)
-    transfers = pd.concat([pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
-                                         "ts": np.arange(100) * DAY + 0.5 * DAY,
-                                         "last": np.arange(100) * DAY + 0.5 * DAY,
-                                         "amount": np.linspace(10.0, 1000.0, 100),
-                                         "count": 1}),
-                           internal.drop(columns=["cand"])], ignore_index=True)
+    transfers = _beside_one_offs(internal)
     # besides the collectors' two, 100 card payments a day apart, by others
     cards = pd.DataFrame({"src": np.r_[0, 1, np.arange(300, 400)], "card": "c", "count": 1,
                           "ts": np.r_[10.5, 60.5, np.arange(100) + 0.25] * DAY,
@@ -715,12 +714,7 @@ def test_a_relay_whose_members_front_the_next_hop_keeps_its_hops():
     # mule 2 pays mule 3 at 6 h before 1 pays it, mule 4 pays 5 likewise
     ts = [paid[0], paid[1], paid[1] - 6 * hour, paid[3], paid[3] - 6 * hour]
     internal = _internal([0] * 5, chain[:-1], chain[1:], ts, amount=amount)
-    transfers = pd.concat([pd.DataFrame({"src": np.arange(100, 200), "dst": np.arange(200, 300),
-                                         "ts": np.arange(100) * DAY + 0.5 * DAY,
-                                         "last": np.arange(100) * DAY + 0.5 * DAY,
-                                         "amount": np.linspace(10.0, 1000.0, 100),
-                                         "count": 1}),
-                           internal.drop(columns=["cand"])], ignore_index=True)
+    transfers = _beside_one_offs(internal)
     pools = [np.linspace(10.0, 1000.0, 100), np.zeros(0)]
     chance = hop_log_chance(internal, transfers, pools, 2 * DAY, 0.85, 1.02, 1)
     assert chance[0] < -3.0
