@@ -73,7 +73,11 @@ def aggregate_blocks(
     step = chunk_size if chunk_size and not torch.is_grad_enabled() else max(src.numel(), 1)
     for lo in range(0, src.numel(), step):
         s, d = src[lo : lo + step], dst[lo : lo + step]
-        gathered = x_src[s]
+        # index_select, not x_src[s]: the gather's backward is then index_add (each row summed
+        # in edge order by one thread); x_src[s]'s is an index_put_ that adds with atomics when
+        # torch has 2+ threads, so two identical training steps got other bits (float sums in
+        # another order), and two identical fits other scores.
+        gathered = x_src.index_select(0, s)
         if need_squares:
             gathered = torch.cat([gathered, gathered * gathered], dim=1)
         if edge_weight is None:

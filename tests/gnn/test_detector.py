@@ -271,3 +271,19 @@ def test_fold_validation_gives_each_member_its_own_labels_and_calibrates_on_held
     with pytest.raises(ValueError, match="not with a boosted channel"):
         AccountDetector(**FAST, ensemble=2, ensemble_validation="folds",
                         boost="input").fit_graph(*args)
+
+
+@pytest.mark.slow
+def test_two_fits_on_two_threads_give_the_same_scores():
+    # Batches big enough (512 seeds, 64 channels) that a gather's gradient runs on both
+    # threads: before aggregation's index_select, its atomic adds changed the last bits of a
+    # training step, so a rerun of the same fit scored accounts up to ~1e-9 apart here (2.6e-4
+    # on a 20k-account world). A fast check of the cause: tests/gnn/models/test_aggregation.py.
+    snapshot, truth = planted_rings(num_accounts=2000)
+    settings = {**FAST, "max_epochs": 1, "patience": 1, "batch_size": 512,
+                "hidden_channels": 64, "num_threads": 2}
+    first, second = (
+        AccountDetector(**settings).fit(snapshot, truth).score_accounts(snapshot)
+        for _ in range(2)
+    )
+    pd.testing.assert_frame_equal(first, second, check_exact=True)
