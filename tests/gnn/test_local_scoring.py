@@ -18,6 +18,7 @@ from gnn.local_scoring import (
     _GraphPass,
     _InputCache,
     _NeighbourSums,
+    _Pinned,
 )
 from gnn.models.sep_hetero_gnn import SepHeteroGNN
 from gnn.sampler import TemporalNeighborSampler
@@ -143,6 +144,18 @@ def test_marked_changes_keep_read_scores_equal_to_a_whole_graph_pass(
         np.testing.assert_allclose(local.current(g, rows), expected[rows], atol=1e-6)
     every = np.arange(g.num_nodes["Account"])
     np.testing.assert_allclose(local.current(g, every), whole_graph_scores(local, g), atol=1e-6)
+
+
+def test_pinned_rows_past_the_reserved_slots_grow_the_table():
+    pinned = _Pinned(2, capacity=3)
+    assert pinned.values.shape == (3, 2)
+    pinned.pin(np.array([7, 1]), np.array([[1, 2], [3, 4]], dtype=np.float32))
+    assert pinned.values.shape == (3, 2)  # within the reservation: not copied
+    pinned.pin(np.array([4, 0]), np.array([[5, 6], [7, 8]], dtype=np.float32))
+    assert len(pinned.values) > 3
+    assert pinned.values[pinned.slots(np.array([0, 1, 4, 7]))].tolist() == [
+        [7, 8], [3, 4], [5, 6], [1, 2]]
+    assert pinned.slots(np.array([2, 9])).tolist() == [-1, -1]
 
 
 def test_input_cache_holds_the_rows_read_or_written_last():
@@ -529,6 +542,9 @@ def test_a_saved_fit_restores_to_the_same_scores_and_stays_exact(layers, tmp_pat
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
     # rows recomputed since the mapping are held beside it, not written into its pages
     assert (layers == 1) == (not local._written)
+    # each with a slot reserved for every row of its mapping (no copy as it fills)
+    assert all(len(w.values) == len(local.kept_[level][t])
+               for (level, t), w in local._written.items())
     assert all(isinstance(h, np.memmap) for k in local.kept_[1:] for h in k.values())
     # saved again: with the rows recomputed since (a fresh restore stays exact after a change)
     again = tmp_path / "again"
