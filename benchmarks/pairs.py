@@ -13,7 +13,10 @@ reads it, or from first and last uses only with ``--first-last``), then
   reports (significant, surprising enough);
 * with labels: XGBoost on the accounts' own features trained on a random half of the
   generator's truth, its scores pooled by :func:`gnn.rings.score_rings` and calibrated on that
-  half, rings reported at ``min_score``.
+  half, rings reported at ``min_score``; as ``abusenet run`` with a model, the candidates hold
+  the pairs chance explains too (``RingConfig.chance_pairs``), kept when both accounts score at
+  the member bar at the pairs' false discovery rate (:func:`graph.rings.anchored.
+  paired_candidates`; an account the training half calls honest anchors none).
 
 Per mode (:func:`graph.rings.metrics.pair_metrics`): ``recovered`` (planted pairs matched at
 member Jaccard >= 0.5 by a reported ring: the pair itself, or a ring of three or four holding
@@ -33,7 +36,8 @@ household of two sharing a device and a card that also shares a second device, a
 both, no third account using them; ``couple_turns_share``: at home together they take turns on
 those devices, minutes apart): honest pairs that share what planted pairs share. The
 ``look-alikes`` table counts the pairs (planted, honest) sharing one or more devices and cards
-that no third account uses, by how many of each, and the share of them each mode reports; a
+that no third account uses, by how many of each, and the share of them each mode reports
+(``mixed``: one account abusive, one not, e.g. a fraudster and an honest partner); a
 reported honest pair counts against ``precision`` and in ``honest`` (``modes``).
 
 With ``--couples SHARE`` (the generator's ``household_couple_share``) the world also holds
@@ -59,7 +63,7 @@ from abusenet.pipeline.stages.detect import unlabelled_rings
 from benchmarks.realdata import _halves, _xgb_scores, own_features
 from benchmarks.rings import ROOT, _pipeline_snapshot
 from gnn.rings import calibrate_rings, fit_ring_calibrator, score_rings
-from graph.rings.candidates import find_ring_candidates
+from graph.rings.candidates import CHANCE_PAIR_FEATURE, find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.metrics import pair_metrics, rings_recovered
 from graph.rings.pairs import event_use_times
@@ -132,8 +136,11 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
         built = time.perf_counter() - began
         use_times = event_use_times(Path(tmp) / "work" / "events") if times else None
         began = time.perf_counter()
-        candidates = find_ring_candidates(snapshot, use_times=use_times)
+        # as abusenet run with a model: the pairs chance explains listed for the scores
+        scored_candidates = find_ring_candidates(snapshot, RingConfig(chance_pairs=True),
+                                                 use_times=use_times)
         search = time.perf_counter() - began
+        candidates = [c for c in scored_candidates if CHANCE_PAIR_FEATURE not in c.features]
         # what the null model makes of every listed pair, reported or not
         listed = {tuple(sorted(map(str, c.members))): (c.features.get("surprise", np.nan),
                                                        together_moments(c.evidence))
@@ -152,7 +159,8 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
     train, _ = _halves(labels)
     scores = _xgb_scores(own_features(snapshot), train)
     as_table = pd.DataFrame({"account_id": scores.index, "score": scores.to_numpy()})
-    scored = score_rings(candidates, None, as_table)
+    scored = score_rings(scored_candidates, None, as_table, labelled_honest=frozenset(
+        train.loc[train["label"] == 0, "account_id"].astype(str)))
     scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), as_table)
     reported = {"without labels": [sorted(map(str, m)) for m in unlabelled["members"]],
                 "with labels": [sorted(map(str, m)) for m in
@@ -186,7 +194,7 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
     for mode, rings in reported.items():
         two = {tuple(sorted(m)) for m in rings if len(set(m)) == 2}
         alike[mode] = [p in two for p in alike.index]
-    lookalikes = alike[alike["who"] != "mixed"].groupby(["who", "device_id", "payment_id"]).agg(
+    lookalikes = alike.groupby(["who", "device_id", "payment_id"]).agg(
         pairs=("who", "size"), **{f"reported {mode}": (mode, "mean") for mode in reported})
     by_moments = per_pair.groupby("moments").agg(
         pairs=("surprise", "size"), median_surprise=("surprise", "median"),

@@ -40,7 +40,9 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   judges it, tells the true rings from the rest at all. ``with labels``: the candidates scored with
   the ``xgb`` account scores (trained on the first half), with the groups of high-scoring
   accounts an implicated entity ties (:func:`graph.rings.scored.scored_candidates`, the first
-  half's accounts not counted), trimmed to their implicated members
+  half's accounts not counted) and the pairs chance explains (``RingConfig.chance_pairs``,
+  judged by :func:`graph.rings.anchored.paired_candidates`, the first half's honest accounts
+  anchoring none), trimmed to their implicated members
   (:func:`gnn.rings.trim_members`; with ``ring_scoring.max_association_odds`` set, each
   member's score held to that many times the odds of its own evidence,
   :mod:`gnn.association`), their scores calibrated on the first half's labels
@@ -73,6 +75,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +93,7 @@ from gnn.rings import (
     score_rings,
     structure_scores,
 )
-from graph.rings.candidates import find_ring_candidates
+from graph.rings.candidates import CHANCE_PAIR_FEATURE, find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.metrics import (
     jaccard_matrix,
@@ -455,8 +458,11 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
                          ("off", RingConfig(**{**settings, "min_surprise": -np.inf,
                                                "pairs": False}))):
         started = time.perf_counter()
-        candidates = find_ring_candidates(snapshot, config)
+        # with the null on, as abusenet run with a model: the pairs chance explains listed for
+        # the scores (never reported without them)
+        listed = find_ring_candidates(snapshot, replace(config, chance_pairs=null == "on"))
         search = time.perf_counter() - started
+        candidates = [c for c in listed if CHANCE_PAIR_FEATURE not in c.features]
         if null == "on":  # as abusenet run without labels: significant, surprising enough
             bar = RingScoringConfig().unlabelled_min_surprise
             unlabelled = unlabelled_rings(candidates, bar)
@@ -472,9 +478,10 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
         structure.index = accounts
         if null == "on":  # with the groups of high-scoring accounts, trimmed, calibrated
             members = _guarded(snapshot, as_table, train)
-            found = scored_group_candidates(snapshot, candidates, members, RingScoringConfig(),
+            found = scored_group_candidates(snapshot, listed, members, RingScoringConfig(),
                                             config, frozenset(train["account_id"].astype(str)))
-            scored = score_rings([*candidates, *found], None, members)
+            scored = score_rings([*listed, *found], None, members, labelled_honest=frozenset(
+                train.loc[train["label"] == 0, "account_id"].astype(str)))
             scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), members)
         else:
             scored = score_rings(candidates, None, as_table, min_member_score=None)

@@ -60,7 +60,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from graph.rings.candidates import RingCandidate
+from graph.rings.candidates import PAIR_KIND, RingCandidate
 
 #: Ranking surprise at which a ring's score is 0.5 (:func:`unlabelled_ranking`).
 SURPRISE_HALF = 10.0
@@ -87,8 +87,6 @@ BURST = "burst_surprise"
 #: test is one per window, already charged for every window it looked at, and allows each
 #: entity twice its type's concentration, its own rhythm and a household's arrivals.
 BURST_REPORT_SURPRISE = FLOW_REPORT_SURPRISE
-#: Kind of a pair's own candidate (:mod:`graph.rings.pairs`).
-PAIR_KIND = "pair"
 #: Surprise from which a pair's own candidate is reported without labels when the bar is higher
 #: (:func:`reportable`; module docstring): the significance bar, ``RingConfig.min_surprise``.
 PAIR_REPORT_SURPRISE = 2.0

@@ -50,7 +50,12 @@ import scipy.sparse as sp
 
 from gnn.calibration import ScoreCalibrator
 from gnn.ring_ranking import PAIR_KIND, PAIR_REPORT_SURPRISE, member_surprise, unlabelled_ranking
-from graph.rings.anchored import ANCHORED_FEATURE, anchored_candidates
+from graph.rings.anchored import (
+    ANCHORED_FEATURE,
+    PAIR_FDR,
+    anchored_candidates,
+    paired_candidates,
+)
 from graph.rings.candidates import STRUCTURE_FEATURES, RingCandidate, ring_id_for
 from graph.rings.config import RingConfig
 from graph.rings.metrics import ring_label_outcomes
@@ -304,6 +309,8 @@ def trim_members(
     core_min_surprise: float | None = CORE_MIN_SURPRISE,
     anchored_min_surprise: float | None = ANCHORED_MIN_SURPRISE,
     labelled_abusive: Collection[str] = frozenset(),
+    pair_fdr: float | None = PAIR_FDR,
+    labelled_honest: Collection[str] = frozenset(),
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -324,8 +331,11 @@ def trim_members(
     nobody is an anchor). A candidate the null model does not find significant at all is
     handled as ``unsurprising`` says (:data:`UNSURPRISING`): dropped by default (unless every
     member is an anchor and the anchors with its structure reach ``anchored_min_surprise``,
-    :mod:`graph.rings.anchored`; its evidence says so: ``"Anchored:..."``; one that already
-    carries the anchored feature was judged so before and stays), or
+    :mod:`graph.rings.anchored`; its evidence says so: ``"Anchored:..."``; a chance pair
+    listed for it, when both its accounts are anchors and the pairs test keeps it at false
+    discovery rate ``pair_fdr``: :func:`graph.rings.anchored.paired_candidates`,
+    ``"Paired:..."``; one that already carries the anchored feature was judged so before and
+    stays), or
     (``"members"``) trimmed as a group sharing entities whatever its kind (chance explains its
     transfers: one risky account and its payees are no ring). Transfers are the candidate's
     ``ties`` (all its internal transfers) and the ``Transfer:`` and ``Path:`` items of its
@@ -384,6 +394,12 @@ def trim_members(
         Accounts the run's (training) labels call abusive: a core member among them is kept
         whatever its score (the floor does not apply to it) in a candidate that stays without
         them (``min_trimmed_size`` counts the others: review R39); nothing else changes.
+    pair_fdr
+        With ``unsurprising="drop"``, the false discovery rate at which chance pairs of two
+        anchors stay (:data:`graph.rings.anchored.PAIR_FDR`); None keeps none.
+    labelled_honest
+        Accounts the run's (training) labels call honest: no anchor of a chance pair, whatever
+        their score (:func:`graph.rings.anchored.paired_candidates`); nothing else changes.
 
     Returns
     -------
@@ -396,6 +412,9 @@ def trim_members(
     lookup = _score_lookup(account_scores)
     anchored = (anchored_candidates(candidates, lookup, min_member_score, anchored_min_surprise)
                 if unsurprising == "drop" and anchored_min_surprise is not None else {})
+    if unsurprising == "drop" and pair_fdr is not None:
+        anchored |= paired_candidates(candidates, lookup, min_member_score, pair_fdr,
+                                      labelled_honest)
     core_floor = float(account_scores["score"].mean()) if len(account_scores) else 0.0
     labelled = frozenset(map(str, labelled_abusive))
     kept_candidates: list[RingCandidate] = []
@@ -505,7 +524,7 @@ def _structural_core(candidate: RingCandidate, min_surprise: float | None,
     no more likely abusive than the average account, the model clears a member the group's
     structure does not implicate on its own; a member in ``labelled``, which the run's labels
     call abusive, whatever its score), and both accounts of a pair's own candidate (``kind``
-    holding :data:`gnn.ring_ranking.PAIR_KIND`, untrimmed) at the bar a run without labels
+    holding :data:`graph.rings.candidates.PAIR_KIND`, untrimmed) at the bar a run without labels
     reports it at (the lower of ``min_surprise`` and
     :data:`gnn.ring_ranking.PAIR_REPORT_SURPRISE`) when one of the two scores at least
     ``min_member_score``, else none. The pair null alone does not tell every household from
@@ -891,6 +910,8 @@ def score_rings(
     eligible: Callable[[pd.DataFrame], np.ndarray] | None = None,
     core_min_surprise: float | None = CORE_MIN_SURPRISE,
     labelled_abusive: Collection[str] = frozenset(),
+    pair_fdr: float | None = PAIR_FDR,
+    labelled_honest: Collection[str] = frozenset(),
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -946,6 +967,12 @@ def score_rings(
     labelled_abusive
         With account scores, the accounts the run's training labels call abusive: core members
         among them stay whatever their score (:func:`trim_members`).
+    pair_fdr
+        With account scores, the false discovery rate at which chance pairs of two anchors stay
+        (:func:`trim_members`, :func:`graph.rings.anchored.paired_candidates`); None keeps none.
+    labelled_honest
+        With account scores, the accounts the run's training labels call honest: none of them
+        anchors a chance pair (:func:`trim_members`).
 
     Returns
     -------
@@ -967,7 +994,8 @@ def score_rings(
     if account_scores is not None and min_member_score is not None:
         candidates = trim_members(candidates, account_scores, min_member_score,
                                   unsurprising=unsurprising, core_min_surprise=core_min_surprise,
-                                  labelled_abusive=labelled_abusive)
+                                  labelled_abusive=labelled_abusive, pair_fdr=pair_fdr,
+                                  labelled_honest=labelled_honest)
     elif account_scores is None and trim_unlabelled:
         candidates = trim_to_core(candidates)
     if not candidates:

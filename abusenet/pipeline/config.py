@@ -138,6 +138,12 @@ class RingScoringConfig(Section):
     #: laptop anchor no ring, at a cost in planted rings whose members have little of their own
     #: (:mod:`gnn.association`).
     max_association_odds: float | None = Field(None, gt=1.0)
+    #: With labels, the false discovery rate at which the pairs chance explains, listed by the
+    #: candidate stage of a run with a model (``rings.chance_pairs``), stay when both their
+    #: accounts reach ``min_member_score`` (Benjamini-Hochberg over them all:
+    #: :func:`graph.rings.anchored.paired_candidates`, :data:`graph.rings.anchored.PAIR_FDR`);
+    #: None keeps none.
+    pair_fdr: float | None = Field(0.05, gt=0.0, lt=1.0)
 
     def score_rings_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of :func:`gnn.rings.score_rings` (the reporting and

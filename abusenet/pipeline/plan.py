@@ -13,7 +13,7 @@ it runs), or ``None`` when the run does not need it::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -292,8 +292,12 @@ def neo4j_load_stage(run: PlannedRun) -> StageSpec | None:
 
 
 def candidates_stage(run: PlannedRun) -> StageSpec:
-    """The snapshot -> ring candidates."""
+    """The snapshot -> ring candidates; with a model to score the accounts, the pairs chance
+    explains too (``rings.chance_pairs``), for the rings stage to judge by their scores
+    (unless ``ring_scoring.pair_fdr`` is null)."""
     rings, request = run.config.rings, run.request
+    if run.model is not None and run.config.ring_scoring.pair_fdr is not None:
+        rings = replace(rings, chance_pairs=True)
     # the engine joins the key only when Spark: hubs are chained in another order there
     spark = {"engine": "spark"} if request.engine == "spark" else {}
     return StageSpec(

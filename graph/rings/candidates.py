@@ -165,6 +165,12 @@ from graph.rings.takeovers import failed_uses, takeover_groups
 from graph.rings.typologies import TypologySettings, cash_out_table, flow_typologies
 from graph.snapshot import Snapshot
 
+#: Kind of a pair's own candidate (:mod:`graph.rings.pairs`).
+PAIR_KIND = "pair"
+#: The feature (1.0) of a pair's own candidate that chance explains, listed only with
+#: ``RingConfig.chance_pairs`` for a run with account scores to judge
+#: (:func:`graph.rings.anchored.paired_candidates`); no other candidate carries it.
+CHANCE_PAIR_FEATURE = "chance_pair"
 #: Structure features every candidate carries, each in [0, 1] except ``size``.
 STRUCTURE_FEATURES = (
     "size",
@@ -315,7 +321,7 @@ CORE_MIN_RARITY = 1.0
 #: Which group's members stay when near-duplicates merge: the first kind in this order. Money-flow
 #: shapes come before the blocks and communities that find their leaves (a fan's leaves share
 #: its hub as a counterparty, so a dense block of them would otherwise drop the hub).
-_KIND_ORDER = ("pair", "flow_periodic_fan", "flow_cycle", "flow_fan_in", "flow_fan_out",
+_KIND_ORDER = (PAIR_KIND, "flow_periodic_fan", "flow_cycle", "flow_fan_in", "flow_fan_out",
                "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
                "entity_burst", "account_takeover", "dense_block", "lockstep", "shared_entities",
                "group_core", "grown", "scored_component", "scored_core")
@@ -775,7 +781,7 @@ def _search(
         groups, unions = _pieces_at_bridges(groups, projection, cfg)
         found = rare_entity_pairs(entities.matrix, cfg.pair_max_degree, groups=membership_matrix(
             [rows for rows, _ in groups], n) if groups else None)
-        groups += [(pair, "pair") for pair in found]
+        groups += [(pair, PAIR_KIND) for pair in found]
         groups += [(rows, "grown") for rows in grow_groups(
             list(found), entities.matrix, types[1], cfg.pair_max_degree, cfg.max_size,
             cfg.min_surprise)]
@@ -1437,6 +1443,12 @@ def _describe(
             kept[union] = False
     kept &= ~_padded_big_groups(rows, cand, sizes, surprising, kept,
                                 cfg.component_size_limit, n)
+    # a pair chance explains, listed for a run with account scores to judge by them
+    by_chance = np.zeros(len(groups), dtype=bool)
+    if cfg.chance_pairs:
+        by_chance = ~kept & (surprising < cfg.min_surprise) & (sizes == 2) & np.array(
+            [PAIR_KIND in kind.split("+") for _, kind in groups], dtype=bool)
+        kept |= by_chance
     if keep_all:
         kept = np.ones(len(groups), dtype=bool)
     ids = pa.array(np.asarray(accounts.astype(str), dtype=object), pa.string())
@@ -1466,13 +1478,14 @@ def _describe(
         "flow_surprise": flow_surprise,
         "flow_robust_surprise": flow_robust,
         "burst_surprise": burst_surprise,
+        CHANCE_PAIR_FEATURE: np.ones(len(groups)),
     }
     return _Described(
         ids, [kind for _, kind in groups], kept, rows, cand, in_core,
         _internal_ties(inside_flows), flow_shape & (flow_surprise >= cfg.min_surprise),
         evidence, cfg.max_evidence, features,
         {"flow_surprise": flow_shape, "flow_robust_surprise": flow_shape,
-         "burst_surprise": is_burst})
+         "burst_surprise": is_burst, CHANCE_PAIR_FEATURE: by_chance})
 
 
 #: A candidate is inside a group over ``component_size_limit`` when at least this share of its

@@ -178,6 +178,11 @@ class RingConfig:
         as candidates of kind ``pair``; the null model decides whether they are reported.
     pair_max_degree
         Entities used by more accounts than this do not tie a pair.
+    chance_pairs
+        Also list the pairs' own candidates that chance explains (under ``min_surprise``),
+        marked with the feature ``chance_pair``: a run with account scores judges them by their
+        members' scores (:func:`graph.rings.anchored.paired_candidates`); without scores none of
+        them is reported. ``abusenet run`` sets it when a model scores the accounts.
     locality
         Judge sharing under the locality-aware null too (:mod:`graph.rings.localities`): an
         entity's chance of being shared is the larger of the type-wide one and the one within
@@ -255,6 +260,7 @@ class RingConfig:
     min_surprise: float = 2.0
     pairs: bool = True
     pair_max_degree: int = 10
+    chance_pairs: bool = False
     locality: bool = True
     locality_resolutions: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)
     locality_nested: bool = False

@@ -20,7 +20,12 @@ from gnn.rings import (
     unlabelled_scores,
 )
 from graph.rings.anchored import ANCHORED_FEATURE
-from graph.rings.candidates import RingCandidate, find_ring_candidates, ring_id_for
+from graph.rings.candidates import (
+    CHANCE_PAIR_FEATURE,
+    RingCandidate,
+    find_ring_candidates,
+    ring_id_for,
+)
 from graph.rings.metrics import ring_metrics
 from graph.rings.planted import planted_ring_snapshot
 
@@ -693,6 +698,29 @@ def test_trim_members_keeps_a_group_of_anchors_chance_explains():
     assert trim_members([ring], scores, anchored_min_surprise=None) == []
     low = scores.assign(score=np.where(scores["account_id"] == "a5", 0.2, scores["score"]))
     assert trim_members([ring], low) == []
+
+
+def test_chance_pairs_of_two_anchors_stay_at_the_pair_fdr_and_are_reported_as_pairs():
+    """Chance pairs listed for the scores (graph.rings.anchored.paired_candidates): 40 of 400
+    with both accounts anchors where chance makes 0.1 (81 anchors in 4,800) stay whole, with
+    their reason, and score as pairs; a pair with one anchor goes, and with ``pair_fdr`` None
+    all of them."""
+    pairs = [(f"x{i}", f"y{i}") for i in range(40)] + [(f"u{i}", f"v{i}") for i in range(360)]
+    candidates = [RingCandidate(ring_id_for(list(p)), sorted(p), "pair", ["Device:d"],
+                                {"surprise": -0.5, "significant": 0.0, "size": 2.0,
+                                 CHANCE_PAIR_FEATURE: 1.0}, [], sorted(p)) for p in pairs]
+    high = [a for p in pairs[:40] for a in p]
+    scores = pd.DataFrame({"account_id": [*high, *(a for p in pairs[40:] for a in p),
+                                          *(f"o{i}" for i in range(4000)), "u0"],
+                           "score": [0.9] * len(high) + [0.1] * 4720 + [0.9]})
+    scores = scores.drop_duplicates("account_id", keep="last")
+    kept = trim_members(candidates, scores)
+    assert sorted(c.members for c in kept) == sorted(sorted(p) for p in pairs[:40])
+    assert all(c.evidence[-1].startswith("Paired:") for c in kept)
+    assert trim_members(candidates, scores, pair_fdr=None) == []
+    rings = score_rings(candidates, None, scores)
+    assert len(rings) == 40 and set(rings["size"]) == {2}
+    assert score_rings(candidates, None, scores, pair_fdr=None).empty
 
 
 def test_trim_members_keeps_a_group_judged_anchored_before_as_it_is():

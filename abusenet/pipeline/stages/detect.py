@@ -317,6 +317,8 @@ def rings_stage(
                         core_min_surprise=scoring.unlabelled_min_surprise,
                         labelled_abusive=frozenset() if train is None else frozenset(
                             train.loc[train["label"] == 1, "account_id"].astype(str)),
+                        labelled_honest=frozenset() if train is None else frozenset(
+                            train.loc[train["label"] == 0, "account_id"].astype(str)),
                         **scoring.score_rings_kwargs())
     warning = None if structure else unanchored_warning(accounts["score"], scoring.min_member_score)
     if warning:

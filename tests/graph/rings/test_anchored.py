@@ -6,8 +6,11 @@ from graph.rings.anchored import (
     anchor_rate,
     anchored_candidates,
     anchored_surprise,
+    benjamini_hochberg,
+    pair_anchor_rate,
+    paired_candidates,
 )
-from graph.rings.candidates import RingCandidate, ring_id_for
+from graph.rings.candidates import CHANCE_PAIR_FEATURE, RingCandidate, ring_id_for
 
 
 def _candidate(members: list[str], surprise: float, significant: float) -> RingCandidate:
@@ -75,3 +78,78 @@ def test_a_group_judged_before_is_neither_judged_again_nor_charged_for():
                             {**c.features, ANCHORED_FEATURE: 9.0}) for c in judged]
     alone = anchored_candidates([ring], scores, 0.5, 2.0)
     assert anchored_candidates([ring, *judged], scores, 0.5, 2.0) == alone
+
+
+def _chance_pair(a: str, b: str) -> RingCandidate:
+    return RingCandidate(ring_id_for([a, b]), sorted([a, b]), "pair", ["Device:d", "Card:c"],
+                         {"surprise": -0.5, "significant": 0.0, "size": 2.0,
+                          CHANCE_PAIR_FEATURE: 1.0})
+
+
+def test_benjamini_hochberg_rejects_up_to_the_largest_rank_under_its_line():
+    # m = 5 at rate 0.05: the line is 0.01 k; sorted, 0.001 0.015 0.02 0.2 0.9 against 0.01
+    # 0.02 0.03 0.04 0.05: rank 3 is the largest under it, so the three smallest go
+    rejected, adjusted = benjamini_hochberg(np.array([0.2, 0.001, 0.02, 0.9, 0.015]), 0.05)
+    assert rejected.tolist() == [False, True, True, False, True]
+    np.testing.assert_allclose(adjusted, [0.25, 0.005, 0.0333333, 0.9, 0.0333333], rtol=1e-5)
+    assert benjamini_hochberg(np.zeros(0), 0.05)[0].size == 0
+
+
+def test_pair_anchor_rate_is_the_rate_among_paired_accounts_when_higher():
+    # 10 pairs with one anchor, 40 with none: 10 / (10 + 80) of the accounts whose partner is
+    # no anchor are anchors; pairs of two anchors say nothing of the rate
+    anchors = np.array([1] * 10 + [0] * 40 + [2] * 30)
+    assert pair_anchor_rate(anchors, 0.05) == pytest.approx(10 / 90)
+    assert pair_anchor_rate(anchors, 0.5) == 0.5
+    assert pair_anchor_rate(np.array([2, 2]), 0.05) == 0.05
+
+
+def _pairs_family(both: int, honest: int) -> tuple[list[RingCandidate], dict[str, float]]:
+    """``both`` chance pairs of two anchors and ``honest`` of two accounts at 0.1, among 10,000
+    other accounts of which 200 are anchors."""
+    pairs = [_chance_pair(f"x{i}", f"y{i}") for i in range(both)]
+    pairs += [_chance_pair(f"u{i}", f"v{i}") for i in range(honest)]
+    scores = {**{f"x{i}": 0.9 for i in range(both)}, **{f"y{i}": 0.8 for i in range(both)},
+              **{f"u{i}": 0.1 for i in range(honest)}, **{f"v{i}": 0.1 for i in range(honest)},
+              **_scores(anchors=200, others=9800)}
+    return pairs, scores
+
+
+def test_chance_pairs_of_two_anchors_stay_when_far_more_than_chance_makes():
+    # anchor rate 260 / 12,000: chance makes 1,000 * 0.0217^2 = 0.47 pairs of two anchors,
+    # under 0.05 of the 30 there are
+    pairs, scores = _pairs_family(both=30, honest=970)
+    kept = paired_candidates(pairs, scores, 0.5, 0.05)
+    assert sorted(kept) == sorted(p.ring_id for p in pairs[:30])
+    out = kept[pairs[0].ring_id]
+    assert out.members == ["x0", "y0"] and out.evidence[:2] == ["Device:d", "Card:c"]
+    assert out.evidence[-1].startswith("Paired:both accounts score at least 0.5")
+    assert "30 of the 1,000 pairs chance explains" in out.evidence[-1]
+    assert "false discovery rate of 0.05 (Benjamini-Hochberg)" in out.evidence[-1]
+    assert out.features[ANCHORED_FEATURE] > -np.log10(0.05)
+
+
+def test_chance_pairs_of_two_anchors_as_many_as_chance_makes_do_not_stay():
+    # 3 pairs of two anchors among 1,000 where chance makes 0.3 (over 0.05 of 3): no finding
+    pairs, scores = _pairs_family(both=3, honest=997)
+    assert paired_candidates(pairs, scores, 0.5, 0.05) == {}
+    # nor where the scores tell nothing (every account an anchor)
+    assert paired_candidates(pairs, dict.fromkeys(scores, 0.9), 0.5, 0.05) == {}
+
+
+def test_a_chance_pair_with_one_anchor_never_stays_and_pairs_are_not_charged_as_groups():
+    pairs, scores = _pairs_family(both=30, honest=970)
+    half = _chance_pair("x0", "h5")  # one anchor, one account at 0.1
+    assert half.ring_id not in paired_candidates([*pairs, half], scores, 0.5, 0.05)
+    # the anchored rule neither judges the chance pairs nor counts them in its charge
+    ring = _candidate([f"a{i}" for i in range(6)], surprise=-3.0, significant=0.0)
+    group_scores = _scores(anchors=10, others=90)
+    assert anchored_candidates([ring, *pairs], {**scores, **group_scores}, 0.5, 2.0).keys() \
+        == anchored_candidates([ring], {**scores, **group_scores}, 0.5, 2.0).keys()
+    assert not set(anchored_candidates(pairs, scores, 0.5, 2.0))
+
+
+def test_an_account_the_training_labels_call_honest_anchors_no_chance_pair():
+    pairs, scores = _pairs_family(both=30, honest=970)
+    kept = paired_candidates(pairs, scores, 0.5, 0.05, labelled_honest={"y0", "y1"})
+    assert sorted(kept) == sorted(p.ring_id for p in pairs[2:30])

@@ -9,6 +9,7 @@ import scipy.sparse as sp
 import graph.rings.candidates as candidates_module
 from graph.rings.candidates import (
     CANDIDATE_SCHEMA,
+    CHANCE_PAIR_FEATURE,
     STRUCTURE_FEATURES,
     candidate_table,
     candidates_from_table,
@@ -315,6 +316,27 @@ def test_a_pair_tied_to_a_ring_by_one_household_link_is_not_folded_into_it() -> 
     kept = find_ring_candidates(snap, RingConfig(min_surprise=bar))
     assert any(set(c.members) == union for c in kept)
     assert not any(c.members == ["p0", "p1"] for c in kept)
+
+
+def test_a_pair_chance_explains_is_listed_only_when_asked_and_marked() -> None:
+    """A couple living alone (a device and a card only the two use) is explained by chance:
+    no candidate, unless ``chance_pairs`` lists it for account scores to judge, marked with
+    CHANCE_PAIR_FEATURE; a significant pair and the other candidates carry no mark."""
+    devices = [(p, "pd") for p in ("p0", "p1")] + [(f"b{i}", f"bd{i}") for i in range(200)]
+    devices += [(f"f{i}_{m}", f"fd{i}") for i in range(30) for m in range(3)]
+    cards = [("p0", "pc"), ("p1", "pc")] + [(f"b{i}", f"c{i}") for i in range(200)]
+    snap = snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards))
+    assert find_ring_candidates(snap, RingConfig()) == []
+    listed = find_ring_candidates(snap, RingConfig(chance_pairs=True))
+    assert [(c.members, c.kind) for c in listed] == [(["p0", "p1"], "pair")]
+    assert listed[0].features[CHANCE_PAIR_FEATURE] == 1.0
+    assert listed[0].features["significant"] == 0.0
+    ring = _pair_beside_a_ring()
+    plain = find_ring_candidates(ring, RingConfig())
+    marked = find_ring_candidates(ring, RingConfig(chance_pairs=True))
+    assert [c.ring_id for c in marked if CHANCE_PAIR_FEATURE not in c.features] \
+        == [c.ring_id for c in plain]
+    assert all(CHANCE_PAIR_FEATURE not in c.features for c in plain)
 
 
 def test_two_flow_shapes_of_nearly_the_same_accounts_are_both_kept():
