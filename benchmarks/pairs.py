@@ -13,9 +13,10 @@ reads it, or from first and last uses only with ``--first-last``), then
   reports (significant, surprising enough);
 * with labels: XGBoost on the accounts' own features trained on a random half of the
   generator's truth, its scores pooled by :func:`gnn.rings.score_rings` and calibrated on that
-  half, rings reported at ``min_score``; as ``abusenet run`` with a model, the candidates hold
-  the pairs chance explains too (``RingConfig.chance_pairs``), kept when both accounts score at
-  the member bar at the pairs' false discovery rate (:func:`graph.rings.anchored.
+  half, rings reported at ``min_score``; as ``abusenet run`` with a model and
+  ``ring_scoring.pair_fdr: 0.05`` (off by default), the candidates hold the pairs chance explains
+  too (``RingConfig.chance_pairs``), kept when both accounts score at the member bar at that
+  false discovery rate (:func:`graph.rings.anchored.
   paired_candidates`; an account the training half calls honest anchors none).
 
 Per mode (:func:`graph.rings.metrics.pair_metrics`): ``recovered`` (planted pairs matched at
@@ -63,6 +64,7 @@ from abusenet.pipeline.stages.detect import unlabelled_rings
 from benchmarks.realdata import _halves, _xgb_scores, own_features
 from benchmarks.rings import ROOT, _pipeline_snapshot
 from gnn.rings import calibrate_rings, fit_ring_calibrator, score_rings
+from graph.rings.anchored import PAIR_FDR
 from graph.rings.candidates import CHANCE_PAIR_FEATURE, find_ring_candidates
 from graph.rings.config import RingConfig
 from graph.rings.metrics import pair_metrics, rings_recovered
@@ -159,8 +161,9 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
     train, _ = _halves(labels)
     scores = _xgb_scores(own_features(snapshot), train)
     as_table = pd.DataFrame({"account_id": scores.index, "score": scores.to_numpy()})
-    scored = score_rings(scored_candidates, None, as_table, labelled_honest=frozenset(
-        train.loc[train["label"] == 0, "account_id"].astype(str)))
+    honest = frozenset(train.loc[train["label"] == 0, "account_id"].astype(str))
+    scored = score_rings(scored_candidates, None, as_table, pair_fdr=PAIR_FDR,
+                         labelled_honest=honest)
     scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), as_table)
     reported = {"without labels": [sorted(map(str, m)) for m in unlabelled["members"]],
                 "with labels": [sorted(map(str, m)) for m in

@@ -40,9 +40,10 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   judges it, tells the true rings from the rest at all. ``with labels``: the candidates scored with
   the ``xgb`` account scores (trained on the first half), with the groups of high-scoring
   accounts an implicated entity ties (:func:`graph.rings.scored.scored_candidates`, the first
-  half's accounts not counted) and the pairs chance explains (``RingConfig.chance_pairs``,
-  judged by :func:`graph.rings.anchored.paired_candidates`, the first half's honest accounts
-  anchoring none), trimmed to their implicated members
+  half's accounts not counted) and, with ``ring_scoring.pair_fdr`` set (off by default), the
+  pairs chance explains (``RingConfig.chance_pairs``, judged by
+  :func:`graph.rings.anchored.paired_candidates`, the first half's honest accounts anchoring
+  none), trimmed to their implicated members
   (:func:`gnn.rings.trim_members`; with ``ring_scoring.max_association_odds`` set, each
   member's score held to that many times the odds of its own evidence,
   :mod:`gnn.association`), their scores calibrated on the first half's labels
@@ -459,8 +460,10 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
                                                "pairs": False}))):
         started = time.perf_counter()
         # with the null on, as abusenet run with a model: the pairs chance explains listed for
-        # the scores (never reported without them)
-        listed = find_ring_candidates(snapshot, replace(config, chance_pairs=null == "on"))
+        # the scores when ring_scoring.pair_fdr is set (never reported without them)
+        pair_fdr = RingScoringConfig().pair_fdr
+        listed = find_ring_candidates(snapshot, replace(
+            config, chance_pairs=null == "on" and pair_fdr is not None))
         search = time.perf_counter() - started
         candidates = [c for c in listed if CHANCE_PAIR_FEATURE not in c.features]
         if null == "on":  # as abusenet run without labels: significant, surprising enough
@@ -480,8 +483,9 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
             members = _guarded(snapshot, as_table, train)
             found = scored_group_candidates(snapshot, listed, members, RingScoringConfig(),
                                             config, frozenset(train["account_id"].astype(str)))
-            scored = score_rings([*listed, *found], None, members, labelled_honest=frozenset(
-                train.loc[train["label"] == 0, "account_id"].astype(str)))
+            scored = score_rings([*listed, *found], None, members, pair_fdr=pair_fdr,
+                                 labelled_honest=frozenset(
+                                     train.loc[train["label"] == 0, "account_id"].astype(str)))
             scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), members)
         else:
             scored = score_rings(candidates, None, as_table, min_member_score=None)

@@ -292,9 +292,9 @@ def neo4j_load_stage(run: PlannedRun) -> StageSpec | None:
 
 
 def candidates_stage(run: PlannedRun) -> StageSpec:
-    """The snapshot -> ring candidates; with a model to score the accounts, the pairs chance
-    explains too (``rings.chance_pairs``), for the rings stage to judge by their scores
-    (unless ``ring_scoring.pair_fdr`` is null)."""
+    """The snapshot -> ring candidates; with a model to score the accounts and
+    ``ring_scoring.pair_fdr`` set, the pairs chance explains too (``rings.chance_pairs``), for the
+    rings stage to judge by their scores."""
     rings, request = run.config.rings, run.request
     if run.model is not None and run.config.ring_scoring.pair_fdr is not None:
         rings = replace(rings, chance_pairs=True)

@@ -182,7 +182,8 @@ class RingConfig:
         Also list the pairs' own candidates that chance explains (under ``min_surprise``),
         marked with the feature ``chance_pair``: a run with account scores judges them by their
         members' scores (:func:`graph.rings.anchored.paired_candidates`); without scores none of
-        them is reported. ``abusenet run`` sets it when a model scores the accounts.
+        them is reported. ``abusenet run`` sets it when a model scores the accounts and
+        ``ring_scoring.pair_fdr`` is set.
     locality
         Judge sharing under the locality-aware null too (:mod:`graph.rings.localities`): an
         entity's chance of being shared is the larger of the type-wide one and the one within

@@ -1,4 +1,5 @@
-"""The plan's candidate stage lists the pairs chance explains only for a run with a model."""
+"""The plan's candidate stage lists the pairs chance explains only for a run with a model and
+``ring_scoring.pair_fdr`` set."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def _chance_pairs(tmp_path: Path, labels: Path | None, *overrides: str) -> bool:
 def test_chance_pairs_are_listed_when_a_model_scores_the_accounts(tmp_path):
     labels = tmp_path / "labels.csv"
     labels.write_text("account_id,label\na,1\n")
-    assert _chance_pairs(tmp_path, labels) is True
-    assert _chance_pairs(tmp_path, None) is False  # no labels: structure scores, no judge
-    assert _chance_pairs(tmp_path, labels, "ring_scoring.pair_fdr=null") is False
+    assert _chance_pairs(tmp_path, labels, "ring_scoring.pair_fdr=0.05") is True
+    # no labels: structure scores, no judge
+    assert _chance_pairs(tmp_path, None, "ring_scoring.pair_fdr=0.05") is False
+    assert _chance_pairs(tmp_path, labels) is False  # off by default
