@@ -2,7 +2,8 @@
 
 The HTTP checks share one service on one copy of the batch run (a start costs ~8 CPU s): each
 uses ids of its own and asserts on what it changed, so they hold in any order; the first one
-also sees the service as it started. Restarts and model reloads start services of their own.
+also sees the service as it started, the last one kills it with SIGKILL and restarts it. The
+reload from a plain to a boosted model starts a service of its own.
 """
 
 from __future__ import annotations
@@ -162,38 +163,6 @@ def test_scores_match_batch_scoring_of_the_same_events(shared):
         assert abs(live["score"] - batch_scores[account]) < 1e-5, account
 
 
-def test_kill_9_then_restart_replays_every_accepted_event(run_dir):
-    first = start_service(run_dir)
-    accepted = []
-    for i in range(5):
-        event = {"event_id": f"k{i}", "account_id": f"killed_{i % 2}",
-                 "ts": f"2025-01-2{i}T12:00:00Z", "event_type": "order",
-                 "device_id": "shared-dev", "amount": i}
-        assert first.client.post("/v1/events", json=event).json()["accepted"] == 1
-        accepted.append(event)
-    before = {a: first.client.get(f"/v1/accounts/{a}").json()["score"]
-              for a in ("killed_0", "killed_1")}
-    first.stop(signal.SIGKILL)
-    second = start_service(run_dir)
-    try:
-        after = {a: second.client.get(f"/v1/accounts/{a}").json()["score"] for a in before}
-        # the same graph, scored whole at start rather than locally per event: float32 sums
-        assert after == pytest.approx(before, abs=1e-6)
-        entity = second.client.get("/v1/entities/Device/shared-dev").json()
-        assert entity["accounts"] == ["killed_0", "killed_1"]
-    finally:
-        second.stop()
-    # the next batch ingest of the same events finds them stored: all duplicates
-    logs = run_dir / "again.parquet"
-    columns = ["event_id", "ts", "account_id", "event_type", "device_id", "ip", "payment_id",
-               "counterparty_id", "amount", "channel", "status"]
-    rows = {c: pa.array([None if e.get(c) is None else str(e[c]) for e in accepted], pa.string())
-            for c in columns}
-    pq.write_table(pa.table(rows), logs)
-    summary = ingest_logs(logs, SYNTH_MAPPING, run_paths(run_dir)["events"], progress=False)
-    assert (summary.accepted, summary.duplicates) == (0, 5)
-
-
 def test_ids_are_stored_verbatim(shared):
     service, run_dir = shared
     event = {"account_id": WEIRD, "ts": "2025-01-15T00:00:00Z", "event_type": "login",
@@ -305,3 +274,37 @@ def test_reload_from_a_plain_to_a_boosted_model_keeps_scores_exact(small_world, 
                                                                      boosted.scaler_)[0]),
                        index=snapshot.nodes["Account"]["id"].astype(str))
     assert (before[members[2:]] != column[members[2:]]).any()
+
+
+def test_kill_9_then_restart_replays_every_accepted_event(shared):
+    """Last in the module: it kills the shared service and restarts one on the same run, which
+    replays every event the module's other checks stored too."""
+    first, run_dir = shared
+    accepted = []
+    for i in range(5):
+        event = {"event_id": f"k{i}", "account_id": f"killed_{i % 2}",
+                 "ts": f"2025-01-2{i}T12:00:00Z", "event_type": "order",
+                 "device_id": "shared-dev", "amount": i}
+        assert first.client.post("/v1/events", json=event).json()["accepted"] == 1
+        accepted.append(event)
+    before = {a: first.client.get(f"/v1/accounts/{a}").json()["score"]
+              for a in ("killed_0", "killed_1")}
+    first.stop(signal.SIGKILL)
+    second = start_service(run_dir)
+    try:
+        after = {a: second.client.get(f"/v1/accounts/{a}").json()["score"] for a in before}
+        # the same graph, scored whole at start rather than locally per event: float32 sums
+        assert after == pytest.approx(before, abs=1e-6)
+        entity = second.client.get("/v1/entities/Device/shared-dev").json()
+        assert entity["accounts"] == ["killed_0", "killed_1"]
+    finally:
+        second.stop()
+    # the next batch ingest of the same events finds them stored: all duplicates
+    logs = run_dir / "again.parquet"
+    columns = ["event_id", "ts", "account_id", "event_type", "device_id", "ip", "payment_id",
+               "counterparty_id", "amount", "channel", "status"]
+    rows = {c: pa.array([None if e.get(c) is None else str(e[c]) for e in accepted], pa.string())
+            for c in columns}
+    pq.write_table(pa.table(rows), logs)
+    summary = ingest_logs(logs, SYNTH_MAPPING, run_paths(run_dir)["events"], progress=False)
+    assert (summary.accepted, summary.duplicates) == (0, 5)
