@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from abusenet.cli import app
 from abusenet.commands.run import DRIFT_EXIT_CODE
+from tests.abusenet.conftest import seed_work
 
 ROOT = Path(__file__).resolve().parents[3]
 MAPPING = ROOT / "configs" / "mappings" / "synth.yaml"
@@ -72,6 +73,7 @@ def test_promotion_by_rule_and_scoring_by_alias(world, home, tmp_path):
     assert metrics["time_slices"] and "ece" in metrics["calibration"]
     assert (tmp_path / "first" / "model" / "reference.json").is_file()
 
+    seed_work(tmp_path / "first", tmp_path / "shuffled")  # the same events: ingest to candidates
     shuffled = run(world, tmp_path / "shuffled", world / "shuffled.csv")
     assert shuffled.exit_code == 0, shuffled.output
     assert "Registered as version 2" in shuffled.output
