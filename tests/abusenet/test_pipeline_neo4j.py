@@ -27,10 +27,10 @@ def synth(small_world):
     return small_world
 
 
-def neo4j_run(synth, out, uri):
+def neo4j_run(synth, out, uri, *extra):
     return invoke("run", "--input", synth / "events", "--mapping", SYNTH_MAPPING,
                   "--labels", synth / "labels.csv", "--out", out, "--neo4j-uri", uri,
-                  "--quiet", *FAST, *NO_EXPLAIN)
+                  "--quiet", *FAST, *NO_EXPLAIN, *extra)
 
 
 def test_run_loads_the_graph_and_writes_scores_and_rings_back(
@@ -108,7 +108,10 @@ def test_two_datasets_run_into_one_server_stay_two_intact_graphs(
     assert "graph 'shop-a'" in first.output
     a_state = _graph_state(neo4j_driver, "shop-a")
     assert a_state[0]["Account"] == 400 and a_state[0]["MEMBER_OF"] > 0
-    second = neo4j_run(other, tmp_path / "shop-b", neo4j_settings.uri)
+    # a run of its own from ingest on, without the challenger and the serve start caches:
+    # nothing here reads them (test_pipeline_challenger.py, serve/test_state_start.py do)
+    second = neo4j_run(other, tmp_path / "shop-b", neo4j_settings.uri,
+                       "validation.challenger=false", "serve.prepare_start=false")
     assert second.exit_code == 0, second.output
     assert _graph_state(neo4j_driver, "shop-a") == a_state  # untouched by the second run
     b_state = _graph_state(neo4j_driver, "shop-b")
