@@ -104,7 +104,10 @@ class AccountDetector(Estimator):
         Seed for initialisation, sampling and the validation split.
     num_threads
         Torch threads while fitting and scoring (``None`` = leave the process setting). One
-        thread is much faster on a machine whose cores are busy with other work.
+        thread is much faster on a machine whose cores are busy with other work. A rerun with
+        the same data, settings and thread count on the same machine and build gives the same
+        bits; another thread count, CPU instruction set or torch/MKL build changes the dense
+        products' rounding, which training carries on into the scores.
     verbose
         Show the per-epoch training bar (loss, validation AUROC) on every fit, as
         ``fit(..., progress=True)`` does.
