@@ -149,7 +149,13 @@ from graph.rings.pairs import (
 )
 from graph.rings.peeling import peel_dense_blocks, peel_groups, pendant_free_cores
 from graph.rings.periodic import periodic_fans
-from graph.rings.places import PlaceUsers, converged, place_explained, place_users
+from graph.rings.places import (
+    PlaceUsers,
+    converged,
+    explained_uses,
+    place_explained,
+    place_users,
+)
 from graph.rings.projection import (
     Incidence,
     account_entity_incidence,
@@ -237,8 +243,11 @@ class RingCandidate:
         The members that make the group surprising, sorted: each uses a non-hub entity whose
         sharing in the group the null model finds unlikely (log10 chance at most
         ``-CORE_MIN_RARITY``) or has a transfer with another member (a ``ties`` end), or uses
-        one of the group's own places another core member uses (:func:`_own_places`: a farm's
-        machines bring the users of each of its shared cards into one core). Without labels a
+        one of the group's own places another core member uses and a rare entity that more
+        than a household shares (:func:`_own_places`: a farm's machines bring the users of
+        each of its shared cards into one core, not a hostel's families, each on its card);
+        a use a place explains (:func:`graph.rings.places.explained_uses`) ties nobody.
+        Without labels a
         ring is trimmed to it (:func:`gnn.rings.trim_to_core`): the honest neighbours a
         community or component pads a ring with share none of its rare entities. Empty when
         unknown (candidates read back from a file written without it).
@@ -904,10 +913,13 @@ def big_group_cores(
     per_entity = (membership @ uses).tocsr()
     shared = per_entity.multiply(per_entity >= 2).tocsr()
     entity_degree = entities.entity_degree.astype(np.float64)
+    places = _place_users(entities, types, cfg) if places is None else places
+    together = _arrived_together(membership, places, cfg)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
-                             cfg, _home_kinds(membership, localities, types[0], cfg),
-                             _place_users(entities, types, cfg) if places is None else places)
-    in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
+                             cfg, _home_kinds(membership, localities, types[0], cfg), places,
+                             together)
+    in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand,
+                            (*explained_uses(uses, places), together))
     counts = np.bincount(cand[in_core], minlength=len(member_sets))
     wanted = (counts >= cfg.min_size) & (counts < sizes)
     if not wanted.any():
@@ -920,7 +932,7 @@ def _sharing_chance(
     uses: sp.csr_matrix, membership: sp.csr_matrix, shared: sp.csr_matrix, sizes: np.ndarray,
     entity_degree: np.ndarray, types: tuple[np.ndarray, np.ndarray],
     localities: list[Localities], cfg: RingConfig, home: np.ndarray | None,
-    places: PlaceUsers | None = None,
+    places: PlaceUsers | None = None, together: np.ndarray | None = None,
 ) -> sp.csr_matrix:
     """Per group and entity it shares (``shared``: users per group, at least 2): the log10
     chance of that sharing given the entity's popularity, its type's activity in the group
@@ -946,7 +958,8 @@ def _sharing_chance(
 
     With ``places`` (:func:`_place_users`), a group's living members on one of its places
     (:func:`graph.rings.places.place_explained`: an office's hot desks, a hostel's PCs) count
-    as no sharing, whatever the group's size; fewer than two left count as none.
+    as no sharing, whatever the group's size; fewer than two left count as none
+    (``together``: :func:`_arrived_together` of the groups, worked out here when None).
     """
     type_names, codes = types
     degree_by_type = type_degrees(uses, codes, len(type_names))
@@ -955,7 +968,8 @@ def _sharing_chance(
     if places is not None:
         counted = counted.copy()
         counted.data = counted.data - place_explained(
-            membership, uses, counted, places, _arrived_together(membership, places, cfg))
+            membership, uses, counted, places,
+            _arrived_together(membership, places, cfg) if together is None else together)
         counted.data[counted.data < 2] = 0.0
     if cfg.whole_groups:
         # a big group's members sharing an entity beyond one household's (a farm's card of
@@ -1001,7 +1015,8 @@ def _place_users(entities: Incidence, types: tuple[np.ndarray, np.ndarray], cfg:
     return place_users(entities.edges, entities.matrix,
                        place_type[codes] if len(codes) else none, activity,
                        cfg.place_life_s, cfg.place_min_users, cfg.whole_group_arrival_s,
-                       payoff_type[codes] if len(codes) else none, cfg.burst_fresh_s)
+                       payoff_type[codes] if len(codes) else none, cfg.burst_fresh_s,
+                       HOUSEHOLD_MAX)
 
 
 def _arrived_together(membership: sp.csr_matrix, places: PlaceUsers, cfg: RingConfig
@@ -1306,8 +1321,9 @@ def _describe(
         activity = account_activity(entities.edges, n)
     if places is None:
         places = _place_users(entities, types, cfg, activity)
+    arrived = _arrived_together(membership, places, cfg)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
-                             cfg, home, places)
+                             cfg, home, places, arrived)
     # transfer links beyond a spanning tree, counted against what the members' numbers of
     # counterparties make likely
     linked_pairs = flow_log_chance(flows)
@@ -1415,14 +1431,22 @@ def _describe(
         tied = chance
     own = _own_places(membership, uses, shared, entity_degree, places, cfg.place_min_users)
     del money, entry_degree
-    in_core = _core_entries(uses, tied, entity_degree <= cfg.hub_degree_cap, rows, cand)
-    del tied
+    eligible = entity_degree <= cfg.hub_degree_cap
+    in_core = _core_entries(uses, tied, eligible, rows, cand,
+                            (*explained_uses(uses, places), arrived))
     # the core's own places bring their other users in: a farm aged on its 4 devices (a
-    # place's users by the place rule) paying with 3 cards is one core, not one card's users
+    # place's users by the place rule) paying with 3 cards is one core, not one card's users;
+    # those who use a rare entity more than a household shares (the farm's other cards), not
+    # a hostel's families beside a farm on its PCs, each on its own card
     core_on = (sp.csr_matrix((in_core.astype(np.float64), (cand, rows)), shape=membership.shape)
                @ uses).multiply(own).tocsr()
-    in_core |= _masked_row_sums(uses, (core_on > 0).tocsr(), rows, cand) > 0
-    del membership, own, core_on
+    beyond = tied.multiply(shared > HOUSEHOLD_MAX).multiply(
+        (eligible & ~places.places)[None, :].astype(np.float64)).tocsr()
+    beyond.data = (beyond.data <= -CORE_MIN_RARITY).astype(np.float64)
+    beyond.eliminate_zeros()
+    in_core |= ((_masked_row_sums(uses, (core_on > 0).tocsr(), rows, cand) > 0)
+                & (_masked_row_sums(uses, beyond, rows, cand) > 0))
+    del membership, own, core_on, tied, beyond
     burst_of = _exact_groups([burst.rows for burst in bursts or []], member_sets)
     is_burst = np.zeros(len(groups), dtype=bool)
     is_burst[burst_of[burst_of >= 0]] = True
@@ -1853,7 +1877,8 @@ def _own_places(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_m
 
 def _core_entries(
     uses: sp.csr_matrix, chance: sp.csr_matrix, eligible: np.ndarray, rows: np.ndarray,
-    cand: np.ndarray, chunk: int = _CHUNK,
+    cand: np.ndarray, explained: tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray] | None = None,
+    chunk: int = _CHUNK,
 ) -> np.ndarray:
     """Per member entry ``k``: whether it is in the core of group ``cand[k]``, the members
     tied by rare entities (:func:`graph.rings.peeling.pendant_free_cores`).
@@ -1864,7 +1889,9 @@ def _core_entries(
     to the rare entities it uses); the core is its largest part (among equals the one holding
     the rarest entity), less the parts that hang off it through one member: a household
     sharing its home device and IP with one ring member is left out, and so are members that
-    use none of the rare entities.
+    use none of the rare entities. With ``explained`` (:func:`graph.rings.places.explained_uses`
+    and each group's :func:`_arrived_together`) a use a place explains ties nothing: a hostel's
+    families on its PCs are not a farm's core for the farm's sharing of them.
     """
     rarity = (-chance).multiply(eligible[None, :].astype(np.float64)).tocsr()
     rarity.data[rarity.data < CORE_MIN_RARITY] = 0.0
@@ -1877,7 +1904,15 @@ def _core_entries(
     used = (uses.tocsr() > 0).astype(np.float64)
     member, node = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
     for start in range(0, len(rows), chunk):
-        part = used[rows[start:start + chunk]].multiply(index[cand[start:start + chunk]]).tocoo()
+        at, of = rows[start:start + chunk], cand[start:start + chunk]
+        part = used[at]
+        if explained is not None:
+            apart, together, arrived = explained
+            joined = arrived[of].astype(np.float64)[:, None]
+            part = part - apart[at].multiply(1.0 - joined) - together[at].multiply(joined)
+        part = part.multiply(index[of]).tocoo()
+        part = sp.coo_matrix((part.data[part.data > 0], (part.row[part.data > 0],
+                                                         part.col[part.data > 0])))
         member.append(part.row.astype(np.int64) + start)
         node.append(part.data.astype(np.int64) - 1)
     member, node = np.concatenate(member), np.concatenate(node)

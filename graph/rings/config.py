@@ -68,7 +68,8 @@ class RingConfig:
         Places (:mod:`graph.rings.places`, review R15): a place-type entity (``place_types``)
         whose uses spread over at least ``place_life_s`` seconds (14 days) and that at least
         ``place_min_users`` (10) living accounts use (each active over at least
-        ``place_life_s`` and using an entity nobody else uses) is a place (an office's hot
+        ``place_life_s`` and using an entity at most a household uses: a phone, a family's
+        card, ``graph.rings.pairs.HOUSEHOLD_MAX``) is a place (an office's hot
         desks, a hostel's or library's PCs and Wi-Fi): any group's living members' sharing of
         it is no evidence; that of members without a home of their own (a device or IP
         nobody else uses, used over ``place_life_s``, beside another place-type entity that

@@ -13,8 +13,9 @@ What tells a place's users from a farm's accounts is not how they share (a farm'
 and IPs carry 15-50 of its accounts each, as a place's PCs do) but their lives:
 
 * a place's users live on for weeks and have entities of their own (an own phone, home IP or
-  card: an entity nobody else uses); a farm's accounts act once and go quiet (the shapes
-  battery's farms: signup, one order minutes later, nothing after);
+  card: an entity nobody else uses, or only their household: a hostel's families, each on its
+  card, ``household``); a farm's accounts act once and go quiet (the shapes battery's farms:
+  signup, one order minutes later, nothing after);
 * a place serves its users over weeks; a farm's devices are used in its work sessions, an
   account takeover's IPs within hours;
 * a place's users come to it each in their own time (an office's staff were there before the
@@ -22,7 +23,9 @@ and IPs carry 15-50 of its accounts each, as a place's PCs do) but their lives:
 
 So a place-type entity (``rings.place_types``: Device, IP) whose uses spread over at least
 ``rings.place_life_s`` and that at least ``rings.place_min_users`` *living* accounts use (each
-active over at least ``place_life_s`` and owning an entity) is a place (:func:`place_users`):
+active over at least ``place_life_s`` and owning an entity, alone or with at most a household:
+la28's hostel_families, 14 families of 3 on a hostel's PCs with nothing but a card per family,
+were reported whole at surprise 202) is a place (:func:`place_users`):
 a group's living members' sharing of it is no evidence (:func:`place_explained`; the group's
 other members on it, and everything else it shares, are judged as before), whatever piece of
 the place's users the group is. Members with a home of their own (a phone, laptop or home IP
@@ -82,7 +85,9 @@ proxy farms' cost; a profile alone behind the farm's networks is none, review R3
 pays off early (as every honest account does), over many entities, or on each account's first
 order (its aging logins only; la25's aged_farm_cheap, found before review R44, is found again
 on the 3 cards it pays with, the machines only its accounts use making its core whole,
-:func:`graph.rings.candidates._own_places`; with a card per account it is not); one that keeps
+:func:`graph.rings.candidates._own_places`; with a card per account, or per 3 accounts as a
+family's, it is not: a farm lives for free anyway, seen once on a fingerprint of its own); one
+that keeps
 its accounts alive to the log's end (an ever-longer cost as the log moves on); one created over
 longer than each account lives (never most of it alive at once: a stream whose course is the
 late welcome code then nothing is also a hostel's backpackers buying once on their last day,
@@ -94,6 +99,12 @@ devices of their own, or phones seen only through a carrier's pool or a place's 
 abroad, seasonal workers) arriving within weeks at a place, half of them redeeming after orders
 of their own, weeks in, a code the platform's ordinary new users redeem early, and gone again
 within the log, is judged as before the place rule.
+
+A place's users beside a farm at the place (a farm on a hostel's PCs, review s28 of 050d14a):
+a use a place explains ties nobody into a group's core (:func:`explained_uses`,
+:func:`graph.rings.candidates._core_entries`), and a place only the group's members use brings
+into the core only those also sharing a rare entity beyond a household's (the farm's other
+cards, not a family's).
 """
 
 from __future__ import annotations
@@ -178,7 +189,7 @@ class PlaceUsers:
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
                 activity: tuple[np.ndarray, np.ndarray], life_s: float, min_users: int,
                 settle_s: float, payoff_type: np.ndarray | None = None,
-                arrival_s: float = 0.0) -> PlaceUsers:
+                arrival_s: float = 0.0, household: int = 1) -> PlaceUsers:
     """The living accounts and the places (module docstring) of an account x entity graph:
     ``edges`` its uses (``row, col, first_ts, last_ts``; ``-1`` unknown, never a life),
     ``uses`` its incidence, ``place_type`` per entity column whether its type is a place
@@ -187,14 +198,17 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     seconds, ``min_users`` the fewest living users of a place, ``settle_s`` how long after the
     log's first use an account first seen is fresh, ``payoff_type`` per entity column whether
     its type is a payoff's (``late`` uses; None: every type of no place), ``arrival_s`` how
-    long after an account's first use a use of a sign-up desk may end (``desks``)."""
+    long after an account's first use a use of a sign-up desk may end (``desks``),
+    ``household`` the most accounts an entity a living account owns may have (1: nobody else
+    uses it; a family's card is its members' own)."""
     n_accounts, n_entities = uses.shape
     begun = edges["first_ts"].to_numpy(np.int64)
     ended = edges["last_ts"].to_numpy(np.int64)
     rows, cols = edges["row"].to_numpy(np.int64), edges["col"].to_numpy(np.int64)
     binary = (uses > 0).astype(np.float64).tocsr()
-    alone = binary.getnnz(axis=0) == 1
-    owner = binary @ alone.astype(np.float64) > 0
+    users_per = binary.getnnz(axis=0)
+    alone = users_per == 1
+    owner = binary @ (users_per <= max(household, 1)).astype(np.float64) > 0
     first, last = activity
     living = owner & (spans(first, last) >= life_s)
     place_type = np.asarray(place_type, dtype=bool)
@@ -286,6 +300,20 @@ def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUse
     return out
 
 
+def explained_uses(uses: sp.csr_matrix, users: PlaceUsers) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Accounts x entities, 1 where a place explains an account's use of an entity
+    (:func:`place_explained`) when the account is a member of a group that did not arrive
+    together (its first matrix: a living account's use of a place, a settled one's of its
+    sign-up desk) and of one that did (its second: a use of either by an account with a home
+    of its own)."""
+    at_places = (uses > 0).astype(np.float64).multiply(
+        users.places[None, :].astype(np.float64)).tocsr()
+    apart = (sp.diags(users.living.astype(np.float64)) @ at_places
+             + sp.diags(users.settled.astype(np.float64)) @ users.desks).tocsr()
+    together = (sp.diags(users.homed.astype(np.float64)) @ (at_places + users.desks)).tocsr()
+    return apart, together
+
+
 def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.csr_matrix,
                     users: PlaceUsers, together: np.ndarray) -> np.ndarray:
     """Per stored entry ``(g, e)`` of ``shared`` (groups x entities, CSR order): the members
@@ -301,18 +329,10 @@ def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.c
     if not (users.places.any() or users.desks.nnz) or not users.living.any() or shared.nnz == 0:
         return out
     apart = (~np.asarray(together, dtype=bool)).astype(np.float64)
-
-    def members(apart_ok: np.ndarray) -> sp.csr_matrix:
-        """Groups x accounts: the members counted, ``apart_ok`` where the group did not
-        arrive together and ``users.homed`` where it did."""
-        return (sp.diags(apart) @ membership.multiply(apart_ok[None, :].astype(np.float64))
-                + sp.diags(1.0 - apart) @ membership.multiply(
-                    users.homed[None, :].astype(np.float64))).tocsr()
-
     # a desk is no place (its uses end within days), so no use is counted twice
-    on = (members(users.living) @ (uses > 0).astype(np.float64).multiply(
-        users.places[None, :].astype(np.float64)).tocsr()
-          + members(users.settled) @ users.desks).tocoo()
+    when_apart, when_together = explained_uses(uses, users)
+    on = (sp.diags(apart) @ membership @ when_apart
+          + sp.diags(1.0 - apart) @ membership @ when_together).tocoo()
     if on.nnz == 0:
         return out
     n_cols = shared.shape[1]

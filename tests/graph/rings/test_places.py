@@ -41,6 +41,26 @@ def test_living_accounts_are_active_over_the_life_span_and_own_an_entity() -> No
                            2 * DAY).places.any()
 
 
+def test_a_household_s_card_is_its_members_own() -> None:
+    # a hostel's families (la28 hostel_families): accounts 0-2 one family on its card 2, all
+    # at the hostel's PC 0 and Wi-Fi 1 for 20 days, nothing of their own; account 3 on a card
+    # 3 four others use too. With a household of 3 the family's card makes them living; a
+    # card of more users than that makes nobody living
+    rows = [(a, e, 0, 20 * DAY) for a in range(3) for e in (0, 1, 2)]
+    rows += [(3, 0, 0, 20 * DAY), (3, 3, 0, 20 * DAY)]
+    rows += [(a, 3, 0, 0) for a in range(4, 8)]
+    edges, matrix = _uses(rows, (8, 4))
+    place_type = np.array([True, True, False, False])
+    activity = account_activity(edges, 8)
+    alone = place_users(edges, matrix, place_type, activity, 14 * DAY, 3, 0.0)
+    family = place_users(edges, matrix, place_type, activity, 14 * DAY, 3, 0.0, household=3)
+    assert not alone.living.any() and not alone.places.any()
+    assert family.living.tolist() == [True, True, True] + [False] * 5
+    assert family.places.tolist() == [True, True, False, False]
+    # a home is still an entity nobody else uses: the family's card makes none
+    assert not family.homed.any()
+
+
 def test_uses_without_times_give_no_life() -> None:
     edges, matrix = _uses([(0, 0, -1, -1), (0, 1, -1, -1)], (1, 2))
     users = place_users(edges, matrix, np.array([True, False]), account_activity(edges, 1), 0.0,
