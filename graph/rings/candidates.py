@@ -895,7 +895,10 @@ def big_group_cores(
     of its own the core is the ring, judged by its own sharing. Groups of up to ``max_size``
     are left to the other searches (Leiden communities and dense blocks are cut from them).
     Identical groups give one core. ``places``: the snapshot's places and their living
-    users (:func:`_place_users`; worked out here when None).
+    users (:func:`_place_users`; worked out here when None). Uses a place explains still tie
+    members here (:func:`_core_entries` without ``explained``): cut, they left a hostel's
+    short-stay travellers (no life of weeks) a core of their own, 14 of them a ring at surprise
+    52.2 (s28's ALL world, seed 0).
     """
     big: dict[bytes, np.ndarray] = {}
     for rows in groups:
@@ -913,13 +916,10 @@ def big_group_cores(
     per_entity = (membership @ uses).tocsr()
     shared = per_entity.multiply(per_entity >= 2).tocsr()
     entity_degree = entities.entity_degree.astype(np.float64)
-    places = _place_users(entities, types, cfg) if places is None else places
-    together = _arrived_together(membership, places, cfg)
     chance = _sharing_chance(uses, membership, shared, sizes, entity_degree, types, localities,
-                             cfg, _home_kinds(membership, localities, types[0], cfg), places,
-                             together)
-    in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand,
-                            (*explained_uses(uses, places), together))
+                             cfg, _home_kinds(membership, localities, types[0], cfg),
+                             _place_users(entities, types, cfg) if places is None else places)
+    in_core = _core_entries(uses, chance, entity_degree <= cfg.hub_degree_cap, rows, cand)
     counts = np.bincount(cand[in_core], minlength=len(member_sets))
     wanted = (counts >= cfg.min_size) & (counts < sizes)
     if not wanted.any():

@@ -104,7 +104,9 @@ A place's users beside a farm at the place (a farm on a hostel's PCs, review s28
 a use a place explains ties nobody into a group's core (:func:`explained_uses`,
 :func:`graph.rings.candidates._core_entries`), and a place only the group's members use brings
 into the core only those also sharing a rare entity beyond a household's (the farm's other
-cards, not a family's).
+cards, not a family's). In a group that arrived together (a farm aged at the hostel, paying off
+late), the place explains the uses of the members living there who made no late payoff (the
+guests) as well as those of members with a home.
 """
 
 from __future__ import annotations
@@ -305,12 +307,16 @@ def explained_uses(uses: sp.csr_matrix, users: PlaceUsers) -> tuple[sp.csr_matri
     (:func:`place_explained`) when the account is a member of a group that did not arrive
     together (its first matrix: a living account's use of a place, a settled one's of its
     sign-up desk) and of one that did (its second: a use of either by an account with a home
-    of its own)."""
+    of its own, and a living account's use of a place when it made no late payoff)."""
     at_places = (uses > 0).astype(np.float64).multiply(
         users.places[None, :].astype(np.float64)).tocsr()
     apart = (sp.diags(users.living.astype(np.float64)) @ at_places
              + sp.diags(users.settled.astype(np.float64)) @ users.desks).tocsr()
-    together = (sp.diags(users.homed.astype(np.float64)) @ (at_places + users.desks)).tocsr()
+    # in a cohort that arrived together, its members with a home, and those living at the
+    # place who made no late payoff (a hostel's families in a farm's group: review s29)
+    stayed = users.homed | (users.living & (users.late.getnnz(axis=1) == 0))
+    together = (sp.diags(users.homed.astype(np.float64)) @ users.desks
+                + sp.diags(stayed.astype(np.float64)) @ at_places).tocsr()
     return apart, together
 
 
@@ -320,7 +326,9 @@ def place_explained(membership: sp.csr_matrix, uses: sp.csr_matrix, shared: sp.c
     of group ``g`` whose use of ``e`` a place explains when ``e`` is a place: its living
     members with a home of their own, and its other living members unless the group arrived
     together (``together``, per group: those members created within the log at about one
-    time; a farm aged for weeks on its own machines). When ``e`` is a sign-up desk of some
+    time; a farm aged for weeks on its own machines), when only those who made no late payoff
+    (``users.late``: a hostel's guests in the group of a farm at the hostel). When ``e`` is a
+    sign-up desk of some
     members (``users.desks``: touched on arriving only, then a device of their own kept for
     weeks), those of them with a home, and the others (``users.settled``) unless the group
     arrived together; else 0."""

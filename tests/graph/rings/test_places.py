@@ -3,7 +3,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from graph.rings.activity import account_activity
-from graph.rings.places import PlaceUsers, converged, place_explained, place_users
+from graph.rings.places import (
+    PlaceUsers,
+    converged,
+    explained_uses,
+    place_explained,
+    place_users,
+)
 
 DAY = 86400
 
@@ -79,9 +85,11 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
     shared.sort_indices()
     living = np.r_[np.ones(10, bool), np.zeros(2, bool)]
     homed = np.r_[np.ones(3, bool), np.zeros(9, bool)]
+    # accounts 3-9 paid off late (entity 1: a farm's aged accounts)
+    late = sp.csr_matrix((np.ones(7), (np.arange(3, 10), np.ones(7, int))), shape=(n, 2))
     users = PlaceUsers(living, np.array([True, False]), np.zeros(n, np.int64), np.zeros(n, bool),
-                       homed, np.zeros(n, np.int64), np.zeros(n, bool), sp.csr_matrix((n, 2)),
-                       np.zeros(n, bool), sp.csr_matrix((n, 2)), living, sp.csr_matrix((n, 2)))
+                       homed, np.zeros(n, np.int64), np.zeros(n, bool), late,
+                       np.zeros(n, bool), late, living, sp.csr_matrix((n, 2)))
     apart = np.array([False, False])
     # CSR order: (0, 0), (0, 1), (1, 0), (1, 1)
     assert place_explained(membership, uses, shared, users, apart).tolist() == [10.0, 0, 2, 0]
@@ -89,8 +97,8 @@ def test_a_place_explains_the_sharing_of_a_group_s_living_members_only() -> None
                          users.life, users.gone, users.late, users.ordinary, users.paid,
                          users.settled, users.desks)
     assert place_explained(membership, uses, shared, nowhere, apart).tolist() == [0.0] * 4
-    # a group whose living members arrived together (a farm kept alive) has a place for
-    # those with a home of their own only (accounts 0-2: a phone kept for weeks)
+    # a group whose living members arrived together (a farm kept alive, paid off late) has a
+    # place for those with a home of their own only (accounts 0-2: a phone kept for weeks)
     together = np.array([True, False])
     assert place_explained(membership, uses, shared, users, together).tolist() == [3, 0, 2, 0]
 
@@ -215,3 +223,22 @@ def test_a_desk_explains_its_settled_members_unless_the_group_arrived_together()
                        sp.csr_matrix(np.array([[1.0], [1.0], [1.0], [0.0]])))
     assert place_explained(membership, uses, shared, users, np.array([False])).tolist() == [3]
     assert place_explained(membership, uses, shared, users, np.array([True])).tolist() == [1]
+
+
+def test_in_a_cohort_a_place_explains_its_homed_and_those_living_there_without_a_payoff() -> None:
+    # entity 0 a place; accounts 0-3 living on it: 0 with a home, 1 with a late payoff (a
+    # farm's aged account), 2 without one (a hostel's guest in the farm's group), 3 not living
+    n = 4
+    uses = sp.csr_matrix(np.ones((n, 1)))
+    late = sp.csr_matrix(np.array([[0.0], [1.0], [0.0], [0.0]]))
+    users = PlaceUsers(np.array([True, True, True, False]), np.array([True]),
+                       np.zeros(n, np.int64), np.ones(n, bool),
+                       np.array([True, False, False, False]), np.zeros(n, np.int64),
+                       np.zeros(n, bool), late, np.zeros(n, bool), late,
+                       np.array([True, True, True, False]), sp.csr_matrix((n, 1)))
+    apart, together = explained_uses(uses, users)
+    assert apart.toarray().ravel().tolist() == [1, 1, 1, 0]
+    assert together.toarray().ravel().tolist() == [1, 0, 1, 0]
+    membership = sp.csr_matrix(np.ones((1, n)))
+    shared = (membership @ uses).tocsr()
+    assert place_explained(membership, uses, shared, users, np.array([True])).tolist() == [2]
