@@ -106,7 +106,13 @@ a use a place explains ties nobody into a group's core (:func:`explained_uses`,
 into the core only those also sharing a rare entity beyond a household's (the farm's other
 cards, not a family's). In a group that arrived together (a farm aged at the hostel, paying off
 late), the place explains the uses of the members living there who made no late payoff (the
-guests) as well as those of members with a home.
+guests) as well as those of members with a home. What that gives up: a group that arrived
+together is judged by its late payers' sharing only, so accounts of another kind in it go with
+the guests (a farm paying off by a review, no payoff type, in one group with a promo farm
+through a shared IP: found at 80.1 before, not after, s26 review_farm_aged probe); and a farm
+aged at a hostel whose accounts pay off on their first order, or with a card per 3 accounts on
+its own machines, is judged as a place's users (la29 hostel_farm_cards3_first,
+farm_cards3_first: 24-40 of 40 found before, a 3-account fragment after).
 """
 
 from __future__ import annotations
