@@ -112,7 +112,14 @@ the guests (a farm paying off by a review, no payoff type, in one group with a p
 through a shared IP: found at 80.1 before, not after, s26 review_farm_aged probe); and a farm
 aged at a hostel whose accounts pay off on their first order, or with a card per 3 accounts on
 its own machines, is judged as a place's users (la29 hostel_farm_cards3_first,
-farm_cards3_first: 24-40 of 40 found before, a 3-account fragment after).
+farm_cards3_first: 24-40 of 40 found before, a 3-account fragment after; hreview's s29
+farm_hostel_cards, a card per 3 at a hostel: 42 -> 3, its fast variant 42 -> 14-19). The honest
+guests left reported: a group of a hostel's families is surprising on its family cards alone (14
+cards of 3, log10 -2.2 to -2.5 each) and is reported on its trimmed core, the families whose own
+uses there span under ``place_life_s`` (not living, their Wi-Fi sharing counted) or a family's
+triple: la28 hostel_families 9 @ 31.3 (full run, seed 0) / 3 (seed 1), la29 hostel_families_wc 3
+@ 29.9 / 34.8; hreview's hostel_families_welcome 8 @ 29.0 / 3 @ 32.6 (probe): 3-9 of 42, down
+from 40-42.
 """
 
 from __future__ import annotations
