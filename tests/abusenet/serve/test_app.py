@@ -49,13 +49,22 @@ def ring_member_and_device(run_dir) -> tuple[str, str, str]:
 
 
 @pytest.fixture(scope="module")
-def shared(batch_run, tmp_path_factory) -> Iterator[tuple[Service, Path]]:
-    """One service for the module's HTTP checks, on a copy of the batch run of its own."""
+def _shared(batch_run, tmp_path_factory) -> Iterator[dict]:
+    """The module's service and its copy of the batch run (see :func:`shared`)."""
     run_dir = tmp_path_factory.mktemp("app") / "run"
     shutil.copytree(batch_run, run_dir)
-    running = start_service(run_dir)
-    yield running, run_dir
-    running.stop()
+    held = {"service": start_service(run_dir), "run_dir": run_dir}
+    yield held
+    held["service"].stop()
+
+
+@pytest.fixture
+def shared(_shared) -> tuple[Service, Path]:
+    """One service for the module's HTTP checks, on a copy of the batch run of its own; started
+    again if an earlier check killed it (the kill -9 check, run out of file order: --ff)."""
+    if _shared["service"].process.poll() is not None:
+        _shared["service"] = start_service(_shared["run_dir"])
+    return _shared["service"], _shared["run_dir"]
 
 
 def stored_events(run_dir: Path) -> pd.DataFrame:
