@@ -143,8 +143,10 @@ class RingScoringConfig(Section):
     #: accounts reach ``min_member_score`` (Benjamini-Hochberg over them all:
     #: :func:`graph.rings.anchored.paired_candidates`; 0.05 is
     #: :data:`graph.rings.anchored.PAIR_FDR`, what benchmarks.pairs measures). None (the
-    #: default until it is checked at scale: it adds every labelled world's pairs of fraudsters,
-    #: cards-rings 23 -> 58 rings) lists and keeps none.
+    #: default) lists and keeps none: with the GNN's scores it reported 28 honest couples in the
+    #: pairs world (seed 7; a couple's two accounts score alike through what they share), and it
+    #: adds pairs of fraudsters matching no true ring (cards-rings 23 -> 58 rings);
+    #: benchmarks/README, session 29.
     pair_fdr: float | None = Field(None, gt=0.0, lt=1.0)
 
     def score_rings_kwargs(self) -> dict[str, Any]:
