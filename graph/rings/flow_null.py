@@ -559,19 +559,24 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     A pair ``a -> b`` (its first transfer at ``t``) is one when
 
     * ``b`` collects: ``min_fan`` or more of the log's transfers (``a``'s included; each
-      pair's first and, where it repeats, last) came into it within ``hop_s`` of ``t``;
+      pair's first and, where it repeats, last) came into it within ``hop_s`` of ``t`` or of
+      the pair's last transfer (a member may miss a collector's first turn);
     * ``a`` pays its own money: nobody (``transfers``, the log's pairs, first or last
       transfer) paid ``a`` at least ``min_conserved`` times the contribution in
       ``[t - hop_s, t]`` (money it could be passing on; ``t`` the pair's last transfer too,
       where it repeats);
     * ``b`` does not pass the collection on: what it paid members in ``[t, t + hop_s]`` is
       less than ``min_conserved`` times what the log's transfers brought it within ``hop_s``
-      of ``t``;
+      of ``t`` (for an everyday share, below, payments to a member paying no member do not
+      count: the office's own restaurant the lunch is spent at);
     * the roles turn: ``b`` itself pays into another member's collection (at another time);
     * ``a`` has a life of its own: while the group's transfers went on (their span, ``hop_s``
       either side) it paid the group less than it paid elsewhere of its own money (its
       transfers to others or its card payments, ``cash_outs``, the larger, a pair's spread
-      evenly over its span; less what the group paid it).
+      evenly over its span; less what the group paid it), or the contribution is an
+      everyday share: no more than ``a``'s median payment outside the group while the
+      group's transfers went on (hreview's R55: a lunch order's 8-18 beside a
+      life in the log no larger than the lunches; mules move more than they spend).
 
     An office's gift collection (hreview's R46: twelve times in two years one colleague
     collects 5-20 from the others within two days and buys the gift) is one occasion, its
@@ -598,7 +603,10 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     last = np.where(internal["count"].to_numpy() >= 2, internal["last"].to_numpy(np.float64), ts)
     width = int(max(src.max(), dst.max())) + 1
     # the receiver collects (whoever else pays in: a candidate may hold part of its office)
-    fan = _arrivals_near(transfers, dst, ts, hop_s) >= min_fan
+    # ... around the pair's first transfer or, failing that, its last
+    first_fan = _arrivals_near(transfers, dst, ts, hop_s) >= min_fan
+    fan = first_fan | (_arrivals_near(transfers, dst, last, hop_s) >= min_fan)
+    at = np.where(first_fan, ts, last)
     # the roles turn: the collector pays into another member's collection
     pays = np.isin(cand * width + dst, (cand * width + src)[fan])
     amount = internal["amount"].to_numpy(np.float64)
@@ -615,18 +623,28 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     payers["own"] = np.maximum(_money_between(transfers, payers) - payers["to_group"],
                                _money_between(cash_outs, payers)) - from_group.groupby(
         level=[0, 1]).sum().reindex(payers.index, fill_value=0.0)
+    # ... or the contribution is no more than the payer's everyday payment elsewhere (a lunch
+    # order's share beside its shopping; mules move more than they spend)
+    typical = _typical_payment(internal, transfers, cash_outs, payers, min_fan, hop_s)
+    everyday = amount <= pd.Series(typical, index=payers.index).reindex(
+        pd.MultiIndex.from_arrays([cand, src]), fill_value=0.0).to_numpy()
     lives = pd.MultiIndex.from_arrays([cand, src]).isin(
-        payers.index[payers["to_group"] < payers["own"]])
+        payers.index[payers["to_group"] < payers["own"]]) | everyday
     which = np.flatnonzero(pays & fan & (ts >= 0) & lives)
     if len(which) == 0:
         return keep
     asked = pd.DataFrame({"row": which, "cand": cand[which], "a": src[which], "b": dst[which],
-                          "t": ts[which]})
-    # the collector passed on to members, within hop_s, most of what came in around it
+                          "t": at[which]})
+    # the collector passed on to members, within hop_s, most of what came in around it; for
+    # everyday shares, a member paying no member keeps what it is paid (the office's own
+    # restaurant, the lunch spent there; a mule group's own cash-out is paid more than that)
+    moves = np.isin(cand * width + dst, cand * width + src)
     outs = pd.DataFrame({"cand": np.r_[cand, cand], "b": np.r_[src, src], "t_out": np.r_[ts, last],
-                         "x": np.r_[amount, amount]}).drop_duplicates()
+                         "x": np.r_[amount, amount], "moves": np.r_[moves, moves]}
+                        ).drop_duplicates()
     onward = asked.merge(outs, on=["cand", "b"])
-    onward = onward[(onward["t_out"] >= onward["t"]) & (onward["t_out"] <= onward["t"] + hop_s)]
+    onward = onward[(onward["t_out"] >= onward["t"]) & (onward["t_out"] <= onward["t"] + hop_s)
+                    & (onward["moves"] | ~everyday[onward["row"].to_numpy()])]
     ins = _moments_in(transfers, np.unique(dst[which]))
     came = asked.merge(ins.rename(columns={"a": "b"}), on="b")
     came = came[(came["t_in"] >= came["t"] - hop_s) & (came["t_in"] <= came["t"] + hop_s)]
@@ -634,7 +652,7 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     relayed = passed.index[passed.to_numpy() >= min_conserved * came.groupby("row")[
         "x_in"].sum().reindex(passed.index, fill_value=0.0).to_numpy()].to_numpy()
     # anyone paid the payer enough to pass on, before its first or last transfer
-    both = pd.concat([asked, asked.assign(t=last[which])]).drop_duplicates()
+    both = pd.concat([asked.assign(t=ts[which]), asked.assign(t=last[which])]).drop_duplicates()
     hops = both.assign(x=amount[both["row"]]).merge(_moments_in(transfers, np.unique(src[which])),
                                                     on="a")
     hopped = hops.loc[(hops["t_in"] <= hops["t"]) & (hops["t_in"] >= hops["t"] - hop_s)
@@ -642,6 +660,37 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     keep[which] = True
     keep[np.concatenate([relayed, hopped.to_numpy()]).astype(np.int64)] = False
     return keep
+
+
+def _typical_payment(internal: pd.DataFrame, transfers: pd.DataFrame,
+                     cash_outs: pd.DataFrame | None, payers: pd.DataFrame, least: int,
+                     hop_s: float) -> np.ndarray:
+    """Per row of ``payers`` (indexed by ``cand``, ``a``; ``begin``, ``end``): ``a``'s median
+    payment outside the group from ``begin`` to ``end`` (its pairs' mean amounts, each
+    weighted by its payments: ``transfers``' pairs to non-members of ``cand``, per
+    ``internal``, and its card payment pairs, ``cash_outs``, either running then, but for
+    those starting within ``2 * hop_s`` after ``least`` or more transfers came in: a
+    collector spending the collection); 0 where it made fewer than ``least`` payments (one
+    rent paid in a week's collection is no life)."""
+    asked = payers[["begin", "end"]].reset_index()
+    pairs = [transfers[["src", "dst", "count", "ts", "last", "amount"]]]
+    if cash_outs is not None and not cash_outs.empty:
+        pairs.append(cash_outs[["src", "count", "ts", "last", "amount"]].assign(dst=-1))
+    mine = asked.merge(pd.concat(pairs).rename(columns={"src": "a"}), on="a")
+    mine = mine[(mine["ts"] <= mine["end"]) & (np.maximum(mine["last"], mine["ts"])
+                                               >= mine["begin"])]
+    members = pd.concat([internal[["cand", "src"]].rename(columns={"src": "dst"}),
+                         internal[["cand", "dst"]]]).drop_duplicates().assign(member=True)
+    mine = mine.merge(members, on=["cand", "dst"], how="left")
+    spent = _arrivals_near(transfers, mine["a"].to_numpy(np.int64),
+                           mine["ts"].to_numpy(np.float64) - hop_s, hop_s) >= least
+    mine = mine[~spent]
+    # the median payment: pairs weighted by their payments
+    mine = mine[mine["member"].isna()].sort_values(["cand", "a", "amount"])
+    by = mine.groupby(["cand", "a"], sort=False)["count"]
+    half = ((by.cumsum() >= by.transform("sum") / 2) & (by.transform("sum") >= least)).to_numpy()
+    median = mine[half].groupby(["cand", "a"])["amount"].first()
+    return median.reindex(payers.index, fill_value=0.0).to_numpy(np.float64)
 
 
 def _money_between(pairs: pd.DataFrame | None, payers: pd.DataFrame) -> np.ndarray:

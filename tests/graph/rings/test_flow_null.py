@@ -678,6 +678,37 @@ def test_a_collection_in_turn_from_members_with_lives_of_their_own_is_contributi
     assert not contributions(spread, transfers, 2 * DAY, 0.85, 1.02, 3).any()
 
 
+def test_a_lunch_order_is_contributions_however_thin_its_payers_lives():
+    # review R55: offices of four collecting in turn for a lunch order every 20 days, their
+    # members' lives in the log thinner than what they pay in. Group 0: each member paid 15,
+    # 15 and 2 elsewhere meanwhile, its median payment no less than any share (10-15):
+    # everyday money; group 1: 5, 5 and 5 (the shares are more than they spend: mules moving
+    # money); group 2: as group 0, each collector paying the sum half a day later to member
+    # 70, who pays no member (the restaurant, inside the candidate); group 3: as group 2
+    # (member 71), its members paying 5, 5 and 500 elsewhere (a life, but the shares are more
+    # than its median payment: a mule group's own cash-out)
+    days = (10, 30, 50, 70)
+    parts = [_collections(b, tuple(range(b, b + 4)), days) for b in (0, 10, 20, 30)]
+    spend = ([20, 21, 22, 23, 30, 31, 32, 33], [70] * 4 + [71] * 4,
+             [(d + 0.5) * DAY for d in days] * 2, [37.0] * 8)
+    rows = [*parts, spend]
+    internal = _internal([g for g in range(4) for _ in range(12)] + [2] * 4 + [3] * 4,
+                         *(sum((p[i] for p in rows), []) for i in range(4)))
+    paid = {0: [15.0, 15.0, 2.0], 10: [5.0] * 3, 20: [15.0, 15.0, 2.0], 30: [5.0, 5.0, 500.0]}
+    elsewhere = pd.DataFrame([(b + m, x) for b, xs in paid.items() for m in range(4) for x in xs],
+                             columns=["src", "amount"]).assign(count=1, ts=40 * DAY)
+    elsewhere["dst"] = 100 + np.arange(len(elsewhere))
+    elsewhere["last"] = elsewhere["ts"]
+    transfers = pd.concat([internal.drop(columns=["cand"]), elsewhere], ignore_index=True)
+    found = contributions(internal, transfers, 2 * DAY, 0.85, 1.02, 3)
+    group = internal["cand"].to_numpy()
+    assert found[group == 0].all()
+    assert not found[group == 1].any(), "shares above a thin life's payments"
+    assert found[(group == 2) & (internal["dst"] != 70).to_numpy()].all()
+    assert not found[internal["dst"].isin([70, 71]).to_numpy()].any()
+    assert not found[group == 3].any(), "a mule group's own cash-out is a relay"
+
+
 def test_money_judged_without_contributions_is_never_less_likely():
     # an office of four, two collections, each spent by card on its sum within a day (a
     # cash-out), beside 100 one-off pairs a day apart: the collections' money is no evidence
