@@ -117,17 +117,24 @@ def anchored_candidates(
     for candidate, value in zip(chance, joint, strict=True):
         if not value >= min_surprise:
             continue
-        kept[candidate.ring_id] = RingCandidate(
-            candidate.ring_id, candidate.members, candidate.kind,
-            [*candidate.evidence,
-             f"Anchored:all {len(candidate.members)} members score at least "
-             f"{min_member_score:g}, as {rate:.1%} of accounts do; with its structure's "
-             f"surprise {candidate.features.get('surprise', 0.0):.1f}, chance would make "
-             f"{10.0 ** -value:.1e} such groups"],
-            {**candidate.features, ANCHORED_FEATURE: float(value)},
-            list(candidate.ties), list(candidate.core),
-        )
+        kept[candidate.ring_id] = _kept_as(
+            candidate,
+            f"Anchored:all {len(candidate.members)} members score at least "
+            f"{min_member_score:g}, as {rate:.1%} of accounts do; with its structure's "
+            f"surprise {candidate.features.get('surprise', 0.0):.1f}, chance would make "
+            f"{10.0 ** -value:.1e} such groups",
+            float(value))
     return kept
+
+
+def _kept_as(candidate: RingCandidate, reason: str, surprise: float) -> RingCandidate:
+    """``candidate`` kept by an anchored reading: ``reason`` added to its evidence and
+    ``surprise`` as its :data:`ANCHORED_FEATURE`."""
+    return RingCandidate(
+        candidate.ring_id, candidate.members, candidate.kind, [*candidate.evidence, reason],
+        {**candidate.features, ANCHORED_FEATURE: surprise},
+        list(candidate.ties), list(candidate.core),
+    )
 
 
 def pair_anchor_rate(anchors: np.ndarray, rate: float) -> float:
@@ -186,14 +193,11 @@ def paired_candidates(
                                            strict=True):
         if not (keep and two):
             continue
-        kept[candidate.ring_id] = RingCandidate(
-            candidate.ring_id, candidate.members, candidate.kind,
-            [*candidate.evidence,
-             f"Paired:both accounts score at least {min_member_score:g}, as {pi:.1%} of paired "
-             f"accounts do; {both} of the {len(family):,} pairs chance explains are so where "
-             f"chance would make {expected:.1f}: kept at a false discovery rate of {fdr:g} "
-             f"(Benjamini-Hochberg)"],
-            {**candidate.features, ANCHORED_FEATURE: float(-np.log10(value))},
-            list(candidate.ties), list(candidate.core),
-        )
+        kept[candidate.ring_id] = _kept_as(
+            candidate,
+            f"Paired:both accounts score at least {min_member_score:g}, as {pi:.1%} of paired "
+            f"accounts do; {both} of the {len(family):,} pairs chance explains are so where "
+            f"chance would make {expected:.1f}: kept at a false discovery rate of {fdr:g} "
+            f"(Benjamini-Hochberg)",
+            float(-np.log10(value)))
     return kept
