@@ -56,6 +56,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
+from scipy.stats import false_discovery_control
 
 from graph.rings.candidates import CHANCE_PAIR_FEATURE, RingCandidate
 
@@ -150,13 +151,9 @@ def benjamini_hochberg(p_values: np.ndarray, fdr: float) -> tuple[np.ndarray, np
     """Which of ``p_values`` the Benjamini-Hochberg procedure rejects at false discovery rate
     ``fdr``, and each one's adjusted p-value (the least rate at which it would be rejected)."""
     p = np.asarray(p_values, np.float64)
-    m = len(p)
-    if not m:
+    if not len(p):
         return np.zeros(0, dtype=bool), np.zeros(0)
-    order = np.argsort(p, kind="stable")
-    ranked = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.empty(m)
-    adjusted[order] = np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
+    adjusted = false_discovery_control(p, method="bh")
     return adjusted <= fdr, adjusted
 
 

@@ -1911,10 +1911,9 @@ def _core_entries(
             joined = arrived[of].astype(np.float64)[:, None]
             part = part - apart[at].multiply(1.0 - joined) - together[at].multiply(joined)
         part = part.multiply(index[of]).tocoo()
-        part = sp.coo_matrix((part.data[part.data > 0], (part.row[part.data > 0],
-                                                         part.col[part.data > 0])))
-        member.append(part.row.astype(np.int64) + start)
-        node.append(part.data.astype(np.int64) - 1)
+        positive = part.data > 0
+        member.append(part.row[positive].astype(np.int64) + start)
+        node.append(part.data[positive].astype(np.int64) - 1)
     member, node = np.concatenate(member), np.concatenate(node)
     counts = np.diff(rarity.indptr)
     rarest = np.full(rarity.shape[0], -1, dtype=np.int64)

@@ -626,10 +626,10 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     # ... or the contribution is no more than the payer's everyday payment elsewhere (a lunch
     # order's share beside its shopping; mules move more than they spend)
     typical = _typical_payment(internal, transfers, cash_outs, payers, min_fan, hop_s)
+    payer_of = pd.MultiIndex.from_arrays([cand, src])
     everyday = amount <= pd.Series(typical, index=payers.index).reindex(
-        pd.MultiIndex.from_arrays([cand, src]), fill_value=0.0).to_numpy()
-    lives = pd.MultiIndex.from_arrays([cand, src]).isin(
-        payers.index[payers["to_group"] < payers["own"]]) | everyday
+        payer_of, fill_value=0.0).to_numpy()
+    lives = payer_of.isin(payers.index[payers["to_group"] < payers["own"]]) | everyday
     which = np.flatnonzero(pays & fan & (ts >= 0) & lives)
     if len(which) == 0:
         return keep
