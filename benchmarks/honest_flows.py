@@ -26,9 +26,18 @@ moves in a shape a ring detector may mistake for laundering (:data:`WORLDS`):
 * ``remit``: families where 6 relatives abroad send one member money monthly, who passes shares
   to 4 at home;
 * ``secret_santa``: offices of 12 colleagues drawn into one loop each December, each sending the
-  next exactly 20 within two days in no order (not a relay).
+  next exactly 20 within two days in no order (not a relay);
+* ``lunch_club``: offices of 10 whose Friday organiser (in turn) collects 8-18 from colleagues
+  each week for 40 weeks and pays the office's restaurant;
+* ``lunch_caterer``: the same, every office paying one caterer;
+* ``coop_weekly``: food co-ops of 10 whose buyer (in turn) collects 40-140 from each member
+  weekly for 40 weeks and pays one wholesaler; the members' only other life is shopping;
+* ``football``: teams of 12 whose fixed captain collects 5-10 weekly for a season and pays the
+  pitch.
 
-``rosca``, ``gift_pool``, ``refunds``, ``remit`` and ``secret_santa`` are hreview's (session 27).
+``rosca``, ``gift_pool``, ``refunds``, ``remit`` and ``secret_santa`` are hreview's (session 27);
+``lunch_club``, ``lunch_caterer``, ``coop_weekly`` and ``football`` rebuild hreview's session-29
+worlds (its script was lost) from their descriptions: the draws differ.
 
 Each world is written as a user would bring it (``logs/events.csv`` in the user's own column
 names, ``mapping.yaml``), run without labels through ``python -m abusenet run`` (the runner of
@@ -332,11 +341,96 @@ def secret_santa(log: Log, shops: list[str], offices: int = 20, size: int = 12) 
                           peer=team[order[(i + 1) % size]], amount=20.0)
 
 
+def _collections(log: Log, team: list[str], payee: str, weeks: int, low: float, high: float,
+                 *, start: float, collector: str | None = None, ip: str | None = None) -> None:
+    """``weeks`` weekly collections among ``team``: each Friday (from ``start``) the week's
+    collector (``collector`` every week, else the team in turn) is paid ``low``-``high`` by
+    every other member within a day and pays ``payee`` the total within 2 days."""
+    rng = log.rng
+    for week in range(weeks):
+        t = start + week * 7 * DAY
+        who = collector or team[week % len(team)]
+        total = 0.0
+        for m in team:
+            if m != who and rng.random() < 0.9:
+                a = round(float(rng.uniform(low, high)), 2)
+                total += a
+                log.event(m, t + rng.uniform(0, DAY), "transfer", ip=ip, peer=who, amount=a)
+        log.event(who, t + rng.uniform(1, 2) * DAY, "transfer", ip=ip, peer=payee,
+                  amount=round(total, 2))
+
+
+def lunch_club(log: Log, shops: list[str], offices: int = 20, size: int = 10) -> None:
+    """Friday lunch clubs (hreview's hf29, session 29): an office's ``size`` colleagues
+    (office IP); each week for 40 weeks the organiser (in turn) collects 8-18 from the others
+    and pays the office's own restaurant (an account with a life of its own) the total."""
+    rng = log.rng
+    for o in range(offices):
+        office, restaurant = log.new("ip"), log.new("u")
+        person(log, restaurant, 0, SPAN * DAY)
+        team = [log.new("u") for _ in range(size)]
+        log.groups[f"lunch{o}"] = [*team, restaurant]
+        for m in team:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+            log.event(m, rng.uniform(60, 90) * DAY, "login", log.new("d"), office)
+        _collections(log, team, restaurant, 40, 8, 18,
+                     start=rng.uniform(100, SPAN - 300) * DAY, ip=office)
+
+
+def lunch_caterer(log: Log, shops: list[str], offices: int = 20, size: int = 10) -> None:
+    """As :func:`lunch_club`, every office paying one caterer (no one else pays it)."""
+    rng = log.rng
+    caterer = log.new("u")
+    person(log, caterer, 0, SPAN * DAY)
+    for o in range(offices):
+        office = log.new("ip")
+        team = [log.new("u") for _ in range(size)]
+        log.groups[f"lunch{o}"] = team
+        for m in team:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+            log.event(m, rng.uniform(60, 90) * DAY, "login", log.new("d"), office)
+        _collections(log, team, caterer, 40, 8, 18,
+                     start=rng.uniform(100, SPAN - 300) * DAY, ip=office)
+
+
+def coop_weekly(log: Log, shops: list[str], coops: int = 15, size: int = 10) -> None:
+    """Food co-ops (hreview's hf29): ``size`` members whose only other life is shopping; each
+    week for 40 weeks the buyer (in turn) collects 40-140 from every other member and pays one
+    wholesaler (shared by every co-op, no one else pays it) the total. Members' shares exceed
+    their everyday payments, as a smurf mule's do."""
+    rng = log.rng
+    wholesaler = log.new("u")
+    person(log, wholesaler, 0, SPAN * DAY)
+    for c in range(coops):
+        team = [log.new("u") for _ in range(size)]
+        log.groups[f"coop{c}"] = team
+        for m in team:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+        _collections(log, team, wholesaler, 40, 40, 140,
+                     start=rng.uniform(100, SPAN - 300) * DAY)
+
+
+def football(log: Log, shops: list[str], teams: int = 20, size: int = 12) -> None:
+    """Five-a-side teams: the fixed captain collects 5-10 from every other player each week
+    for a season of 30 weeks and pays the pitch (an account with a life of its own)."""
+    rng = log.rng
+    for f in range(teams):
+        pitch = log.new("u")
+        person(log, pitch, 0, SPAN * DAY)
+        team = [log.new("u") for _ in range(size)]
+        log.groups[f"team{f}"] = [*team, pitch]
+        for m in team:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+        _collections(log, team, pitch, 30, 5, 10, start=rng.uniform(100, SPAN - 250) * DAY,
+                     collector=team[0])
+
+
 #: The worlds: name -> the honest groups it adds to the base population.
 WORLDS: dict[str, Callable[[Log, list[str]], None]] = {
     "flatmates": flatmates, "trips": trips, "couples": couples, "salaries": salaries,
     "payouts": payouts, "rosca": rosca, "gift_pool": gift_pool, "refunds": refunds,
-    "remit": remit, "secret_santa": secret_santa,
+    "remit": remit, "secret_santa": secret_santa, "lunch_club": lunch_club,
+    "lunch_caterer": lunch_caterer, "coop_weekly": coop_weekly, "football": football,
 }
 
 

@@ -155,3 +155,33 @@ def test_secret_santa_is_one_loop_of_twenty_a_year_paid_in_no_order() -> None:
             member = step[member]
         assert seen == set(team)
         assert year["t"].max() - year["t"].min() <= 2 * DAY
+
+
+@pytest.mark.parametrize(("name", "low", "high"), [("lunch_club", 8, 18),
+                                                    ("coop_weekly", 40, 140),
+                                                    ("football", 5, 10)])
+def test_weekly_collections_pay_one_payee_each_week(name, low, high) -> None:
+    frame, groups = _events(name)
+    members = next(iter(groups.values()))
+    if name != "coop_weekly":
+        members = members[:-1]      # the restaurant / pitch is the group's last account
+    shares = _transfers(frame, members)
+    shares = shares[shares["peer"].isin(members)]
+    assert shares["amt"].between(low, high).all()
+    spent = _transfers(frame, members)
+    spent = spent[~spent["peer"].isin(members) | (spent["amt"] > high)]
+    assert spent["peer"].nunique() == 1
+    assert spent["t"].diff().dropna().between(5 * DAY, 9 * DAY).all()
+    turns = shares["peer"].nunique()
+    assert turns == 1 if name == "football" else turns == len([m for m in members
+                                                               if m in set(shares["user"])])
+
+
+def test_caterer_and_wholesaler_are_one_account_for_every_group() -> None:
+    for name in ("lunch_caterer", "coop_weekly"):
+        frame, groups = _events(name)
+        payees = set()
+        for members in groups.values():
+            paid = _transfers(frame, members)
+            payees |= set(paid[~paid["peer"].isin(members)]["peer"])
+        assert len(payees) == 1
