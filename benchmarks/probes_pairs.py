@@ -1,0 +1,212 @@
+"""The reviewer's probe of pairs with labels: honest couples and flatmates next to planted pairs.
+
+Session 30's review world (issue 19, item 3: pairs judged at a stated false discovery rate,
+``ring_scoring.pair_fdr``). The shapes base population (900 accounts, 40 carrier IPs) and, each
+pair with its own phones:
+
+* ``couple``: 40 honest couples sharing a laptop, a card and a home IP (no third account uses
+  them), ordinary lives (:func:`benchmarks.shapes.population.honest_activity`);
+* ``couple_two``: 20 honest couples sharing two devices (laptop, tablet) and two cards;
+* ``flatmates``: 20 pairs of honest flatmates sharing the flat's PC and Wi-Fi, each paying
+  with an own card;
+* ``partner_of_fraudster``: 20 couples as ``couple`` of whom one is a fraudster (labelled:
+  ``fraudster``) who also buys with 3 stolen cards, one order each, a seasonal promo on each;
+  the partner is honest;
+* ``planted_pair``: 20 abusive pairs: two fresh accounts signed up within the hour on one
+  device behind one IP, one card between them, each redeeming the welcome code and placing 2-4
+  more orders over the next two weeks (a promo on each);
+* two promo farms (30, 40) to learn from.
+
+``abusenet run`` gets the labels of the base population and the fraudsters, half of the farm
+and planted-pair accounts (drawn per account with the seed) and none of the couples',
+flatmates' or partners' (the look-alikes). Printed per seed and per kind: pairs whose two
+accounts sit in one reported ring, accounts in reported rings, the planted pairs recovered (a
+reported ring of at most four holding both), and the rings. Run
+``python -m benchmarks.probes_pairs --seeds 0 1 [--set ring_scoring.pair_fdr=0.05]`` (about
+100 CPU s a seed); compare a run with ``ring_scoring.pair_fdr=null``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.shapes import abuse
+from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.population import (
+    DAY,
+    HOUR,
+    Group,
+    World,
+    base_population,
+    honest_activity,
+    record_hubs,
+)
+from benchmarks.shapes.worlds import write_world
+from ingest.files import write_text_atomic
+
+#: Pairs per kind.
+PAIRS = {"couple": 40, "couple_two": 20, "flatmates": 20, "partner_of_fraudster": 20,
+         "planted_pair": 20}
+#: Kinds whose labels the run never gets (the honest look-alikes).
+HIDDEN = ("couple", "couple_two", "flatmates", "partner_of_fraudster")
+
+
+def _couples(world: World, n: int, carrier: np.ndarray, devices: int, cards: int,
+             own_cards: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` honest pairs (an ``(n, 2)`` array) sharing ``devices`` devices, a home IP and
+    ``cards`` cards (each an own card instead with ``own_cards``), each with an own phone;
+    and each pair's home IP."""
+    users = world.new("account", 2 * n).reshape(n, 2)
+    pair = np.repeat(np.arange(n), 2)
+    home = world.new("ip", n)[pair]
+    phone = world.new("device", 2 * n)
+    shared_devices = [world.new("device", n)[pair] for _ in range(devices)]
+    shared_cards = ([world.new("card", 2 * n)] if own_cards else
+                    [world.new("card", n)[pair] for _ in range(cards)])
+    for i, device in enumerate(shared_devices):
+        for j, card in enumerate(shared_cards):
+            # the shared devices and cards each carry a share of the pair's life
+            honest_activity(world, users.ravel(), np.zeros(2 * n), device, home, card,
+                            phone=phone, mobile_pool=carrier, mobile_share=0.3,
+                            logins=8.0 / (devices * len(shared_cards)),
+                            orders=3.0 / (devices * len(shared_cards)),
+                            review_share=0.3 if i == j == 0 else 0.0)
+    # each shared device and card used by both at least once
+    for device in shared_devices:
+        world.add("logins", user=users.ravel(), ts=world.at_daytime(np.zeros(2 * n), world.end),
+                  ip=home, device=device, failed=0)
+    for card in shared_cards:
+        world.add("orders", user=users.ravel(), ts=world.at_daytime(np.zeros(2 * n), world.end),
+                  seller=world.sellers_drawn(2 * n), card=card, promo=-1,
+                  amount=np.round(world.rng.lognormal(3.3, 0.8, 2 * n), 2), ip=home)
+    return users, home[::2]
+
+
+def _stolen_card_orders(world: World, users: np.ndarray, home: np.ndarray) -> None:
+    """Each of ``users`` buys with 3 stolen cards, one order each with a seasonal promo."""
+    rng = world.rng
+    idx = np.repeat(np.arange(len(users)), 3)
+    ts = world.at_daytime(np.full(len(idx), 10 * DAY), np.full(len(idx), world.end))
+    world.add("orders", user=users[idx], ts=ts, seller=world.sellers_drawn(len(idx)),
+              card=world.new("card", len(idx)), promo=rng.integers(1, 4, len(idx)),
+              amount=np.round(rng.uniform(80, 300, len(idx)), 2), ip=home[idx])
+
+
+def _planted_pairs(world: World, n: int) -> np.ndarray:
+    """``n`` abusive pairs of the module docstring (an ``(n, 2)`` array)."""
+    rng = world.rng
+    users = world.new("account", 2 * n).reshape(n, 2)
+    device, ip, card = (world.new(kind, n) for kind in ("device", "ip", "card"))
+    start = world.at_daytime(np.full(n, 3 * DAY), np.full(n, world.end - 20 * DAY))
+    for k in range(2):
+        ts = start + rng.uniform(0, HOUR, n)
+        abuse._signup_and_redeem(world, users[:, k], ts, device, ip, card)
+        more = rng.integers(2, 5, n)
+        idx = np.repeat(np.arange(n), more)
+        order_ts = start[idx] + rng.uniform(DAY, 14 * DAY, len(idx))
+        world.add("logins", user=users[idx, k], ts=order_ts - rng.uniform(60, 600, len(idx)),
+                  ip=ip[idx], device=device[idx], failed=0)
+        world.add("orders", user=users[idx, k], ts=order_ts,
+                  seller=world.sellers_drawn(len(idx)), card=card[idx],
+                  promo=rng.integers(1, 4, len(idx)),
+                  amount=np.round(rng.uniform(20, 60, len(idx)), 2), ip=ip[idx])
+    return users
+
+
+def couples_world(seed: int) -> World:
+    """The world of the module docstring, drawn with ``seed``; each kind's pairs recorded as
+    one group (``info["pairs"]``: its pairs of account ids)."""
+    world = World(seed)
+    carrier = world.new("ip", 40)
+    base_population(world, 900, carrier)
+    kinds = {"couple": _couples(world, PAIRS["couple"], carrier, 1, 1)[0],
+             "couple_two": _couples(world, PAIRS["couple_two"], carrier, 2, 2)[0],
+             "flatmates": _couples(world, PAIRS["flatmates"], carrier, 1, 0, own_cards=True)[0]}
+    mixed, homes = _couples(world, PAIRS["partner_of_fraudster"], carrier, 1, 1)
+    _stolen_card_orders(world, mixed[:, 0], homes)
+    world.groups.append(Group("fraudsters", "fraudster", mixed[:, 0], True, {}))
+    kinds["partner_of_fraudster"] = mixed
+    for kind in HIDDEN:
+        # a fraudster's partner alone is the look-alike (the fraudster is labelled)
+        honest = kinds[kind][:, 1] if kind == "partner_of_fraudster" else kinds[kind].ravel()
+        world.lookalikes.append(Group(kind, kind, np.sort(honest), False,
+                                      {"pairs": kinds[kind].tolist()}))
+    planted = _planted_pairs(world, PAIRS["planted_pair"])
+    world.groups.append(Group("planted_pair", "planted_pair", np.sort(planted.ravel()), True,
+                              {"pairs": planted.tolist()}))
+    abuse.promo_farm(world, 30, 20)
+    abuse.promo_farm(world, 40, 40)
+    record_hubs(world)
+    return world
+
+
+def given_labels(labels: pd.DataFrame, groups: dict, seed: int) -> pd.DataFrame:
+    """The labels ``abusenet run`` gets (module docstring), drawn with ``seed``."""
+    hidden = {str(m) for g in groups["lookalikes"] if g["kind"] in HIDDEN for m in g["members"]}
+    rng = np.random.default_rng(seed)
+    halved = [str(m) for g in groups["groups"] if g["kind"] in ("promo_farm", "planted_pair")
+              for m in g["members"]]
+    hidden |= {m for m in halved if rng.random() < 0.5}
+    return labels[~labels["user_id"].isin(hidden)]
+
+
+def pairs_in_rings(pairs: list[list[str]], rings: list[set[str]]) -> tuple[int, int]:
+    """How many ``pairs`` have both accounts in one of ``rings``, and how many of those rings
+    hold at most four accounts."""
+    together = small = 0
+    for a, b in pairs:
+        holding = [ring for ring in rings if a in ring and b in ring]
+        together += bool(holding)
+        small += any(len(ring) <= 4 for ring in holding)
+    return together, small
+
+
+def measure(seed: int, out: Path, overrides: list[str]) -> dict:
+    """Generate the world of ``seed`` under ``out``, run it, and score the run."""
+    folder = out / f"couples-{seed}"
+    world = couples_world(seed)
+    write_world(world, "couples", folder, seed)
+    names = pd.read_csv(folder / "labels.csv", dtype={"user_id": str})["user_id"].to_numpy()
+    groups = json.loads((folder / "groups.json").read_text())
+    labels = pd.read_csv(folder / "labels.csv", dtype={"user_id": str})
+    given = given_labels(labels, groups, seed)
+    write_text_atomic(folder / "labels_given.csv", given.to_csv(index=False))
+    ran = run_abusenet(folder, folder / "run", folder / "labels_given.csv", overrides)
+    rings = pd.read_parquet(folder / "run" / "rings.parquet")
+    ring_sets = [set(map(str, m)) for m in rings["members"]]
+    inside = set().union(*ring_sets) if ring_sets else set()
+    result: dict = {"seed": seed, "rings": len(rings),
+                    "pair_rings": int((rings["members"].map(len) == 2).sum())}
+    recorded = {g.kind: g for g in world.lookalikes + world.groups}
+    for kind in PAIRS:
+        pairs = [[str(names[a]), str(names[b])] for a, b in recorded[kind].info["pairs"]]
+        together, small = pairs_in_rings(pairs, ring_sets)
+        accounts = {a for pair in pairs for a in pair}
+        result[kind] = {"pairs": len(pairs), "together": together, "in_small_ring": small,
+                        "accounts_in_rings": len(accounts & inside)}
+    farms = {str(names[m]) for g in world.groups if g.kind == "promo_farm" for m in g.members}
+    result["farm_accounts_in_rings"] = f"{len(farms & inside)}/{len(farms)}"
+    result["cpu_s"] = round(ran["cpu_s"], 1)
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: one line of figures per seed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "probes_pairs")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    args = parser.parse_args(argv)
+    for seed in args.seeds:
+        print(json.dumps(measure(seed, args.out, args.overrides)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
