@@ -1,0 +1,30 @@
+"""The reviewer's same-bits check (benchmarks.probes_same): the comparison of two runs."""
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from benchmarks.probes_same import compare_outputs, compare_tables
+
+
+def test_compare_tables_names_a_float_difference_and_treats_nan_as_equal():
+    a = pd.DataFrame({"id": ["x", "y"], "score": [0.5, np.nan]})
+    assert compare_tables(a, a.copy()) == []
+    b = a.assign(score=[0.5 + 1e-12, np.nan])
+    assert compare_tables(a, b) == ["score: 1 rows, largest difference 1e-12"]
+    assert compare_tables(a, a.assign(id=["x", "z"])) == ["id: 1 rows differ"]
+    assert compare_tables(a, a.iloc[:1]) == ["rows 2 vs 1"]
+
+
+def test_compare_outputs_reads_every_parquet_but_the_work_folder(tmp_path):
+    for side, members in (("A", [["1", "2"]]), ("B", [["1", "3"]])):
+        (tmp_path / side / ".work").mkdir(parents=True)
+        table = pa.table({"members": members, "score": [0.9]})
+        pq.write_table(table, tmp_path / side / "rings.parquet")
+        pq.write_table(pa.table({"x": [side]}), tmp_path / side / ".work" / "cache.parquet")
+    assert compare_outputs(tmp_path / "A", tmp_path / "B") == ["rings.parquet: members: 1 rows "
+                                                               "differ"]
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "A" / "extra.parquet")
+    assert compare_outputs(tmp_path / "A", tmp_path / "A") == []
+    assert "only in A: extra.parquet" in compare_outputs(tmp_path / "A", tmp_path / "B")
