@@ -17,13 +17,16 @@ pair with its own phones:
   more orders over the next two weeks (a promo on each);
 * two promo farms (30, 40) to learn from.
 
-``abusenet run`` gets the labels of the base population and the fraudsters, half of the farm
-and planted-pair accounts (drawn per account with the seed) and none of the couples',
-flatmates' or partners' (the look-alikes). Printed per seed and per kind: pairs whose two
-accounts sit in one reported ring, accounts in reported rings, the planted pairs recovered (a
-reported ring of at most four holding both), and the rings. Run
-``python -m benchmarks.probes_pairs --seeds 0 1 [--set ring_scoring.pair_fdr=0.05]`` (about
-100 CPU s a seed); compare a run with ``ring_scoring.pair_fdr=null``.
+Each seed's world is run twice: without labels (``none``) and with labels (``given``): the base
+population's and the fraudsters' labels, half of the farm and planted-pair accounts' (drawn
+per account with the seed) and the honest label of both accounts of half the couples and
+flatmates (drawn per pair: an operator's labels hold honest households too), never a
+fraudster's partner's. Printed per seed, mode and kind: of the pairs whose labels the run did
+not get, those whose two accounts sit in one reported ring (``together``), of them in a ring of
+at most four (``small``), and their accounts in reported rings (``accounts``); the rings, the
+rings of two, the farms' accounts in rings. Run ``python -m benchmarks.probes_pairs --seeds 0 1
+[--set ring_scoring.pair_fdr=0.05]`` (about 60 CPU s a seed); compare with
+``ring_scoring.pair_fdr=null``.
 """
 
 from __future__ import annotations
@@ -147,9 +150,17 @@ def couples_world(seed: int) -> World:
 
 
 def given_labels(labels: pd.DataFrame, groups: dict, seed: int) -> pd.DataFrame:
-    """The labels ``abusenet run`` gets (module docstring), drawn with ``seed``."""
-    hidden = {str(m) for g in groups["lookalikes"] if g["kind"] in HIDDEN for m in g["members"]}
+    """The labels ``abusenet run`` gets with labels (module docstring), drawn with ``seed``;
+    ``groups`` is ``groups.json``'s content with each kind's ``info["pairs"]`` named as
+    ``labels`` names the accounts."""
     rng = np.random.default_rng(seed)
+    hidden = set()
+    for group in groups["lookalikes"]:
+        if group["kind"] == "partner_of_fraudster":
+            hidden |= set(map(str, group["members"]))
+        elif group["kind"] in HIDDEN:
+            hidden |= {str(m) for pair in group["info"]["pairs"] if rng.random() < 0.5
+                       for m in pair}
     halved = [str(m) for g in groups["groups"] if g["kind"] in ("promo_farm", "planted_pair")
               for m in g["members"]]
     hidden |= {m for m in halved if rng.random() < 0.5}
@@ -167,33 +178,40 @@ def pairs_in_rings(pairs: list[list[str]], rings: list[set[str]]) -> tuple[int, 
     return together, small
 
 
-def measure(seed: int, out: Path, overrides: list[str]) -> dict:
-    """Generate the world of ``seed`` under ``out``, run it, and score the run."""
+def measure(seed: int, out: Path, overrides: list[str]) -> list[dict]:
+    """Generate the world of ``seed`` under ``out``, run it in both modes and score each run
+    (a line per mode)."""
     folder = out / f"couples-{seed}"
-    world = couples_world(seed)
-    write_world(world, "couples", folder, seed)
-    names = pd.read_csv(folder / "labels.csv", dtype={"user_id": str})["user_id"].to_numpy()
+    write_world(couples_world(seed), "couples", folder, seed)
     groups = json.loads((folder / "groups.json").read_text())
     labels = pd.read_csv(folder / "labels.csv", dtype={"user_id": str})
+    names = labels["user_id"].to_numpy()  # by integer id
+    for group in groups["lookalikes"] + groups["groups"]:
+        if "pairs" in group["info"]:
+            group["info"]["pairs"] = names[np.array(group["info"]["pairs"])].tolist()
     given = given_labels(labels, groups, seed)
     write_text_atomic(folder / "labels_given.csv", given.to_csv(index=False))
-    ran = run_abusenet(folder, folder / "run", folder / "labels_given.csv", overrides)
-    rings = pd.read_parquet(folder / "run" / "rings.parquet")
-    ring_sets = [set(map(str, m)) for m in rings["members"]]
-    inside = set().union(*ring_sets) if ring_sets else set()
-    result: dict = {"seed": seed, "rings": len(rings),
-                    "pair_rings": int((rings["members"].map(len) == 2).sum())}
-    recorded = {g.kind: g for g in world.lookalikes + world.groups}
-    for kind in PAIRS:
-        pairs = [[str(names[a]), str(names[b])] for a, b in recorded[kind].info["pairs"]]
-        together, small = pairs_in_rings(pairs, ring_sets)
-        accounts = {a for pair in pairs for a in pair}
-        result[kind] = {"pairs": len(pairs), "together": together, "in_small_ring": small,
-                        "accounts_in_rings": len(accounts & inside)}
-    farms = {str(names[m]) for g in world.groups if g.kind == "promo_farm" for m in g.members}
-    result["farm_accounts_in_rings"] = f"{len(farms & inside)}/{len(farms)}"
-    result["cpu_s"] = round(ran["cpu_s"], 1)
-    return result
+    recorded = {g["kind"]: g for g in groups["lookalikes"] + groups["groups"]}
+    farms = {m for g in groups["groups"] if g["kind"] == "promo_farm" for m in g["members"]}
+    lines = []
+    for mode, labelled in (("none", None), ("given", folder / "labels_given.csv")):
+        ran = run_abusenet(folder, folder / f"run-{mode}", labelled, overrides)
+        rings = pd.read_parquet(folder / f"run-{mode}" / "rings.parquet")
+        ring_sets = [set(map(str, m)) for m in rings["members"]]
+        inside = set().union(*ring_sets) if ring_sets else set()
+        known = set(given["user_id"]) if labelled else set()
+        line: dict = {"seed": seed, "mode": mode, "rings": len(rings),
+                      "rings_of_two": int((rings["members"].map(len) == 2).sum())}
+        for kind in PAIRS:
+            pairs = [p for p in recorded[kind]["info"]["pairs"] if not set(p) <= known]
+            together, small = pairs_in_rings(pairs, ring_sets)
+            accounts = {a for pair in pairs for a in pair}
+            line[kind] = (f"{together}/{len(pairs)} together, {small} small, "
+                          f"{len(accounts & inside)} accounts")
+        line["farms"] = f"{len(farms & inside)}/{len(farms)}"
+        line["cpu_s"] = round(ran["cpu_s"], 1)
+        lines.append(line)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -205,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
                         metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
     args = parser.parse_args(argv)
     for seed in args.seeds:
-        print(json.dumps(measure(seed, args.out, args.overrides)), flush=True)
+        for line in measure(seed, args.out, args.overrides):
+            print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":
