@@ -12,7 +12,8 @@ default synth world does not reach every rule, so this check runs worlds built t
 
 Each world is generated once; ``abusenet run`` runs it from each tree (``cwd`` and
 ``PYTHONPATH`` the tree, this interpreter, ``OMP_NUM_THREADS`` 1 unless ``--threads``) and every
-``*.parquet`` the runs wrote (the work folder left out) is compared: the same files, and each
+``*.parquet`` the runs wrote (the work folder's too: snapshot, candidates, stage outputs) is
+compared: the same files, and each
 file the same table to the bit (:func:`compare_tables`: a float column's largest difference
 and the rows that differ otherwise). Printed per world: ``same`` or the differences, and each
 tree's CPU s.
@@ -123,11 +124,10 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
 
 
 def compare_outputs(a: Path, b: Path) -> list[str]:
-    """Every ``*.parquet`` under run folders ``a`` and ``b`` (``.work`` left out) compared:
-    the differences, prefixed by the file; empty when the same bits."""
+    """Every ``*.parquet`` under run folders ``a`` and ``b`` compared: the differences,
+    prefixed by the file; empty when the same bits."""
     def files(root: Path) -> set[Path]:
-        return {p.relative_to(root) for p in root.rglob("*.parquet")
-                if ".work" not in p.relative_to(root).parts}
+        return {p.relative_to(root) for p in root.rglob("*.parquet")}
 
     ours, theirs = files(a), files(b)
     found = [f"only in A: {p}" for p in sorted(ours - theirs)]

@@ -17,14 +17,17 @@ def test_compare_tables_names_a_float_difference_and_treats_nan_as_equal():
     assert compare_tables(a, a.iloc[:1]) == ["rows 2 vs 1"]
 
 
-def test_compare_outputs_reads_every_parquet_but_the_work_folder(tmp_path):
+def test_compare_outputs_reads_every_parquet_the_work_folder_too(tmp_path):
     for side, members in (("A", [["1", "2"]]), ("B", [["1", "3"]])):
         (tmp_path / side / ".work").mkdir(parents=True)
         table = pa.table({"members": members, "score": [0.9]})
         pq.write_table(table, tmp_path / side / "rings.parquet")
-        pq.write_table(pa.table({"x": [side]}), tmp_path / side / ".work" / "cache.parquet")
+        pq.write_table(pa.table({"x": [1.0]}), tmp_path / side / ".work" / "cands.parquet")
     assert compare_outputs(tmp_path / "A", tmp_path / "B") == ["rings.parquet: members: 1 rows "
                                                                "differ"]
+    pq.write_table(pa.table({"x": [1.5]}), tmp_path / "B" / ".work" / "cands.parquet")
+    assert (".work/cands.parquet: x: 1 rows, largest difference 0.5"
+            in compare_outputs(tmp_path / "A", tmp_path / "B"))
     pq.write_table(pa.table({"x": [1]}), tmp_path / "A" / "extra.parquet")
     assert compare_outputs(tmp_path / "A", tmp_path / "A") == []
     assert "only in A: extra.parquet" in compare_outputs(tmp_path / "A", tmp_path / "B")
