@@ -9,6 +9,9 @@ pair with its own phones:
 * ``couple_two``: 20 honest couples sharing two devices (laptop, tablet) and two cards;
 * ``flatmates``: 20 pairs of honest flatmates sharing the flat's PC and Wi-Fi, each paying
   with an own card;
+* ``fresh_couple``: 20 couples as ``couple`` who sign up during the log on their laptop at home
+  within 3 days of each other, 80 % redeeming the welcome code on a first order (a household's
+  first week reads like a farm's);
 * ``partner_of_fraudster``: 20 couples as ``couple`` of whom one is a fraudster (labelled:
   ``fraudster``) who also buys with 3 stolen cards, one order each, a seasonal promo on each;
   the partner is honest;
@@ -54,38 +57,47 @@ from benchmarks.shapes.worlds import write_world
 from ingest.files import write_text_atomic
 
 #: Pairs per kind.
-PAIRS = {"couple": 40, "couple_two": 20, "flatmates": 20, "partner_of_fraudster": 20,
-         "planted_pair": 20}
-#: Kinds whose labels the run never gets (the honest look-alikes).
-HIDDEN = ("couple", "couple_two", "flatmates", "partner_of_fraudster")
+PAIRS = {"couple": 40, "couple_two": 20, "flatmates": 20, "fresh_couple": 20,
+         "partner_of_fraudster": 20, "planted_pair": 20}
+#: The honest look-alike kinds.
+HIDDEN = ("couple", "couple_two", "flatmates", "fresh_couple", "partner_of_fraudster")
 
 
 def _couples(world: World, n: int, carrier: np.ndarray, devices: int, cards: int,
-             own_cards: bool = False) -> tuple[np.ndarray, np.ndarray]:
+             own_cards: bool = False, fresh: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``n`` honest pairs (an ``(n, 2)`` array) sharing ``devices`` devices, a home IP and
     ``cards`` cards (each an own card instead with ``own_cards``), each with an own phone;
-    and each pair's home IP."""
+    and each pair's home IP. With ``fresh`` the two sign up on the first shared device within
+    3 days of each other during the log (its last week left out), most redeeming the welcome
+    code on a first order."""
     users = world.new("account", 2 * n).reshape(n, 2)
     pair = np.repeat(np.arange(n), 2)
     home = world.new("ip", n)[pair]
     phone = world.new("device", 2 * n)
     shared_devices = [world.new("device", n)[pair] for _ in range(devices)]
+    start = np.zeros(2 * n)
+    if fresh:
+        first = world.at_daytime(np.zeros(n), np.full(n, world.end - 10 * DAY))[pair]
+        start = first + np.where(np.arange(2 * n) % 2, world.rng.uniform(0, 3 * DAY, 2 * n), 0)
+        world.signup(users.ravel(), start, shared_devices[0], home)
     shared_cards = ([world.new("card", 2 * n)] if own_cards else
                     [world.new("card", n)[pair] for _ in range(cards)])
     for i, device in enumerate(shared_devices):
         for j, card in enumerate(shared_cards):
             # the shared devices and cards each carry a share of the pair's life
-            honest_activity(world, users.ravel(), np.zeros(2 * n), device, home, card,
+            first = i == j == 0  # the reviews and the welcome orders come once
+            honest_activity(world, users.ravel(), start, device, home, card,
                             phone=phone, mobile_pool=carrier, mobile_share=0.3,
                             logins=8.0 / (devices * len(shared_cards)),
                             orders=3.0 / (devices * len(shared_cards)),
-                            review_share=0.3 if i == j == 0 else 0.0)
+                            review_share=0.3 if first else 0.0,
+                            welcome_share=0.8 if first else 0.0)
     # each shared device and card used by both at least once
     for device in shared_devices:
-        world.add("logins", user=users.ravel(), ts=world.at_daytime(np.zeros(2 * n), world.end),
+        world.add("logins", user=users.ravel(), ts=world.at_daytime(start, world.end),
                   ip=home, device=device, failed=0)
     for card in shared_cards:
-        world.add("orders", user=users.ravel(), ts=world.at_daytime(np.zeros(2 * n), world.end),
+        world.add("orders", user=users.ravel(), ts=world.at_daytime(start, world.end),
                   seller=world.sellers_drawn(2 * n), card=card, promo=-1,
                   amount=np.round(world.rng.lognormal(3.3, 0.8, 2 * n), 2), ip=home)
     return users, home[::2]
@@ -130,7 +142,8 @@ def couples_world(seed: int) -> World:
     base_population(world, 900, carrier)
     kinds = {"couple": _couples(world, PAIRS["couple"], carrier, 1, 1)[0],
              "couple_two": _couples(world, PAIRS["couple_two"], carrier, 2, 2)[0],
-             "flatmates": _couples(world, PAIRS["flatmates"], carrier, 1, 0, own_cards=True)[0]}
+             "flatmates": _couples(world, PAIRS["flatmates"], carrier, 1, 0, own_cards=True)[0],
+             "fresh_couple": _couples(world, PAIRS["fresh_couple"], carrier, 1, 1, fresh=True)[0]}
     mixed, homes = _couples(world, PAIRS["partner_of_fraudster"], carrier, 1, 1)
     _stolen_card_orders(world, mixed[:, 0], homes)
     world.groups.append(Group("fraudsters", "fraudster", mixed[:, 0], True, {}))

@@ -15,7 +15,7 @@ def test_each_kind_shares_what_its_docstring_says_and_nobody_else_uses_it():
     world = couples_world(0)
     logins, orders = world.table("logins"), world.table("orders")
     recorded = {g.kind: g for g in world.lookalikes + world.groups}
-    expected = {"couple": (1, 1), "couple_two": (2, 2), "flatmates": (1, 0),
+    expected = {"couple": (1, 1), "couple_two": (2, 2), "flatmates": (1, 0), "fresh_couple": (1, 1),
                 "partner_of_fraudster": (1, 1), "planted_pair": (1, 1)}
     for kind, (devices, cards) in expected.items():
         pairs = recorded[kind].info["pairs"]
