@@ -26,7 +26,8 @@ per account with the seed) and the honest label of both accounts of half the cou
 flatmates (drawn per pair: an operator's labels hold honest households too), never a
 fraudster's partner's. Printed per seed, mode and kind: of the pairs whose labels the run did
 not get, those whose two accounts sit in one reported ring (``together``), of them in a ring of
-at most four (``small``), and their accounts in reported rings (``accounts``); the rings, the
+at most four (``small``), and their accounts in reported rings (``accounts``: of a fraudster's
+pair the partner alone); the rings, the
 rings of two, the farms' accounts in rings. Run ``python -m benchmarks.probes_pairs --seeds 0 1
 [--set ring_scoring.pair_fdr=0.05]`` (about 60 CPU s a seed); compare with
 ``ring_scoring.pair_fdr=null``.
@@ -218,7 +219,9 @@ def measure(seed: int, out: Path, overrides: list[str]) -> list[dict]:
         for kind in PAIRS:
             pairs = [p for p in recorded[kind]["info"]["pairs"] if not set(p) <= known]
             together, small = pairs_in_rings(pairs, ring_sets)
-            accounts = {a for pair in pairs for a in pair}
+            # a fraudster's partner (the pair's second) alone is honest
+            accounts = ({b for _, b in pairs} if kind == "partner_of_fraudster" else
+                        {a for pair in pairs for a in pair})
             line[kind] = (f"{together}/{len(pairs)} together, {small} small, "
                           f"{len(accounts & inside)} accounts")
         line["farms"] = f"{len(farms & inside)}/{len(farms)}"
