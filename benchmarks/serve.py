@@ -33,6 +33,15 @@ meets a service already warm on exactly the accounts it hits (session 16's 1M si
 (``service_segments``); ``--cold`` removes them first (only for a run that is a benchmark's own
 copy).
 
+``--in-process`` measures the apply path without HTTP (:func:`in_process`): the state the
+service loads, groups of ``--sizes`` events (default one-event and 100-event groups, taken in
+turn) applied in the writer's steps, CPU ms a group by phase (update / rescore / views, the
+responses), optionally the calls each phase makes, and a digest of every response (the same
+``--seed`` and code give the same digest: a change meant to keep the answers keeps it)::
+
+    python -m benchmarks.serve --run OUT --in-process --cold [--model M] [--groups 200]
+        [--warm 60] [--count-calls 5] [--dump responses.jsonl]
+
 The events are logins and orders by the run's own accounts on their own devices and IPs (one in
 ten on a new device), so each one reaches into the existing graph as real traffic would.
 ``--start`` launches ``abusenet serve --run OUT`` on a free port (token generated, the process
@@ -44,6 +53,7 @@ or ``--url`` / ``--token`` given, and ``--pid`` naming it for the RSS.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import http.client
 import json
 import os
@@ -55,14 +65,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 #: Runs the abusenet command line.
 CLI = ("from abusenet.cli import app; app()",)
@@ -327,6 +339,131 @@ def single_phase(sender: Sender, traffic: Traffic, tag: str, rate: float,
             "p99_by_window_ms": [percentiles(windows[w])["p99_ms"] for w in sorted(windows)]}
 
 
+#: The phases of an applied group, in the order the writer's apply thread takes them
+#: (:meth:`abusenet.serve.writer.EventWriter._apply`).
+APPLY_PHASES = ("update", "rescore", "views")
+
+
+def _phase_calls(step: Callable[[], Any]) -> tuple[Any, int, int]:
+    """``step()``'s result and the Python and C calls it made (``sys.setprofile``)."""
+    calls = {"call": 0, "c_call": 0}
+
+    def count(frame: object, event: str, arg: object) -> None:
+        if event in calls:
+            calls[event] += 1
+
+    sys.setprofile(count)
+    try:
+        result = step()
+    finally:
+        sys.setprofile(None)
+    return result, calls["call"], calls["c_call"]
+
+
+def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int, warm: int,
+               seed: int, count_calls: int = 0, dump: Path | None = None) -> dict[str, Any]:
+    """The service's apply path in this process, no HTTP: the state ``abusenet serve`` loads
+    (``run``, ``model``; one BLAS and one torch thread, the loaded objects frozen for the
+    collector, as the service sets them), ``warm`` one-event groups first, then ``groups``
+    groups of each of ``sizes`` events taken in turn (1, 100, 1, 100, ...: the same load for
+    every size). Each group is validated as the event loop does, then applied in the writer's
+    three steps: ``update`` (:meth:`GraphState.apply`), ``rescore`` (:meth:`GraphState.refresh`
+    of its accounts) and ``views`` (:meth:`GraphState.account_views`, the responses); the
+    calling thread's CPU (its clock: other threads and processes do not count) and wall ms of
+    each, per group. The durable log (its own thread in the service) is left out.
+
+    Returns per size the mean / median CPU ms a group of each phase and their sum, CPU ms an
+    event, wall ms a group; with ``count_calls`` the Python and C calls a group of each phase
+    makes on that many further groups (a profiler hook: not timed); ``responses_sha256``, a
+    digest of every response (the same events and seed give the same traffic: equal digests
+    = identical responses, to the bit), and with ``dump`` the responses written there as JSON
+    lines (compare two codes' scores within a tolerance)."""
+    import gc
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from abusenet.serve.state import GraphState
+    from abusenet.serve.validation import EventValidator, canonical_mapping
+
+    threadpool_limits(1, user_api="blas")
+    torch.set_num_threads(1)
+    began = time.perf_counter()
+    state = GraphState.load(run, model)
+    validator = EventValidator(canonical_mapping(state.ingest_state))
+    gc.collect()
+    gc.freeze()
+    load_s = time.perf_counter() - began
+    traffic = Traffic(run, seed)
+    digest = hashlib.sha256()
+    out = dump.open("w") if dump is not None else None
+    serial = iter(range(10 ** 12))
+
+    def events(size: int) -> list[dict[str, object]]:
+        return [traffic.event(next(serial), "inproc") for _ in range(size)]
+
+    def steps(rows: pa.Table) -> tuple[Callable[[], Any], ...]:
+        accounts = rows.column("account_id").to_pylist()
+        return (lambda: state.apply(rows), lambda: state.refresh(list(dict.fromkeys(accounts))),
+                lambda: state.account_views(accounts))
+
+    def group(size: int, timed: bool) -> dict[str, float]:
+        batch = events(size)
+        cpu, wall = time.thread_time(), time.perf_counter()
+        checked = validator.check(batch)
+        figures = {"validate": time.thread_time() - cpu}
+        cpu, wall = time.thread_time(), time.perf_counter()
+        for phase, step in zip(APPLY_PHASES, steps(checked.events), strict=True):
+            result = step()
+            now = time.thread_time()
+            figures[phase], cpu = now - cpu, now
+        figures["wall"] = time.perf_counter() - wall
+        text = json.dumps(result, sort_keys=True)
+        digest.update(text.encode())
+        if out is not None and timed:
+            out.write(text + "\n")
+        return figures
+
+    for _ in range(warm):
+        group(1, timed=False)
+    taken: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
+    for _ in range(groups):
+        for size in sizes:
+            taken[size].append(group(size, timed=True))
+    calls: dict[int, dict[str, list[int]]] = {}
+    for size in sizes if count_calls else ():
+        counted: dict[str, list[int]] = {p: [0, 0] for p in APPLY_PHASES}
+        for _ in range(count_calls):
+            batch = events(size)
+            checked = validator.check(batch)
+            for phase, step in zip(APPLY_PHASES, steps(checked.events), strict=True):
+                _, python, c = _phase_calls(step)
+                counted[phase][0] += python
+                counted[phase][1] += c
+        calls[size] = {p: [round(n / count_calls) for n in v] for p, v in counted.items()}
+    if out is not None:
+        out.close()
+
+    def ms(values: list[float]) -> dict[str, float]:
+        return {"mean": round(1000 * float(np.mean(values)), 3),
+                "median": round(1000 * float(np.median(values)), 3)}
+
+    sized = {}
+    for size, figures in taken.items():
+        total = [sum(f[p] for p in APPLY_PHASES) for f in figures]
+        sized[str(size)] = {
+            "groups": len(figures),
+            "apply_cpu_ms": ms(total),
+            **{f"{p}_cpu_ms": ms([f[p] for f in figures]) for p in APPLY_PHASES},
+            "validate_cpu_ms": ms([f["validate"] for f in figures]),
+            "apply_cpu_ms_per_event": round(1000 * float(np.mean(total)) / size, 4),
+            "apply_wall_ms": ms([f["wall"] for f in figures]),
+            **({"calls_python_c": calls[size]} if size in calls else {})}
+    return {"accounts": state.num_accounts, "load_s": round(load_s, 1), "warm_groups": warm,
+            "sizes": sized, "responses_sha256": digest.hexdigest(),
+            "load_average": os.getloadavg()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path)
@@ -353,11 +490,28 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true",
                         help="with --run: delete the segments services logged into its event "
                              "store first (a started service would replay them and start warm)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="no HTTP: the apply path's CPU ms a group by phase (in_process)")
+    parser.add_argument("--model", type=Path, help="--in-process: the model to publish")
+    parser.add_argument("--sizes", default="1,100", help="--in-process: events a group")
+    parser.add_argument("--groups", type=int, default=200, help="--in-process: groups a size")
+    parser.add_argument("--warm", type=int, default=60,
+                        help="--in-process: one-event groups applied first, not timed")
+    parser.add_argument("--count-calls", type=int, default=0,
+                        help="--in-process: further groups a size whose calls are counted")
+    parser.add_argument("--dump", type=Path, help="--in-process: the responses as JSON lines")
     args = parser.parse_args()
     if args.world is not None:
         args.run = build_world(args.world, args.accounts, args.seed, args.epochs)
     if args.run is None:
         parser.error("give --run or --world")
+    if args.in_process:
+        if args.world is not None or args.cold:
+            remove_service_segments(args.run)
+        sizes = [int(size) for size in args.sizes.split(",")]
+        print(json.dumps(in_process(args.run, args.model, sizes, args.groups, args.warm,
+                                    args.seed, args.count_calls, args.dump), indent=2))
+        return
     if args.world is not None or args.cold:
         removed = remove_service_segments(args.run)
         if removed:

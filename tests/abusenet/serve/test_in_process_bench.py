@@ -1,0 +1,22 @@
+"""benchmarks.serve --in-process: the apply path's CPU by phase on a small run, and its digest."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.serve import APPLY_PHASES, in_process
+
+
+def test_the_in_process_harness_times_each_phase_and_dumps_the_responses(run_dir, tmp_path):
+    dump = tmp_path / "responses.jsonl"
+    out = in_process(run_dir, None, [1, 3], groups=2, warm=1, seed=0, count_calls=1, dump=dump)
+    assert set(out["sizes"]) == {"1", "3"}
+    for figures in out["sizes"].values():
+        assert figures["groups"] == 2
+        parts = sum(figures[f"{phase}_cpu_ms"]["mean"] for phase in APPLY_PHASES)
+        assert abs(parts - figures["apply_cpu_ms"]["mean"]) < 0.01
+        assert all(python > 0 and c > 0 for python, c in figures["calls_python_c"].values())
+    lines = [json.loads(line) for line in dump.read_text().splitlines()]
+    assert [len(views) for views in lines] == [1, 3, 1, 3]  # one line a timed group, in turn
+    assert all(0 <= view["score"] <= 1 for views in lines for view in views)
+    assert len(out["responses_sha256"]) == 64
