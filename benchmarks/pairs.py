@@ -11,13 +11,19 @@ reads it, or from first and last uses only with ``--first-last``), then
 
 * without labels: the candidates :func:`abusenet.pipeline.stages.detect.unlabelled_rings`
   reports (significant, surprising enough);
-* with labels: XGBoost on the accounts' own features trained on a random half of the
-  generator's truth, its scores pooled by :func:`gnn.rings.score_rings` and calibrated on that
-  half, rings reported at ``min_score``; as ``abusenet run`` with a model and
-  ``ring_scoring.pair_fdr: 0.05`` (off by default), the candidates hold the pairs chance explains
-  too (``RingConfig.chance_pairs``), kept when both accounts score at the member bar at that
-  false discovery rate (:func:`graph.rings.anchored.
-  paired_candidates`; an account the training half calls honest anchors none).
+* with labels, ``--scores xgb`` (the default): XGBoost on the accounts' own features trained on
+  a random half of the generator's truth, then the rings stage of ``abusenet run`` itself
+  (:func:`abusenet.pipeline.stages.detect.rings_stage`: the groups of high-scoring accounts,
+  the trim, the calibration on that half, rings reported at ``min_score``);
+* with labels, ``--scores gnn``: ``abusenet run`` itself (a child process of this tree's code,
+  default config: its labels stage's holdout split of the generator's ``labels.csv``, the GNN
+  detector, the challenger's published scores, the rings stage),
+
+each twice: as by default (``ring_scoring.pair_fdr`` null, mode ``with labels``) and with
+``pair_fdr`` set (``--pair-fdr``, 0.05; mode ``with labels, pairs``), where the candidates hold
+the pairs chance explains too (``RingConfig.chance_pairs``), kept when both accounts are anchors
+at that false discovery rate (:func:`graph.rings.anchored.paired_candidates`; an account the
+training labels call honest anchors none).
 
 Per mode (:func:`graph.rings.metrics.pair_metrics`): ``recovered`` (planted pairs matched at
 member Jaccard >= 0.5 by a reported ring: the pair itself, or a ring of three or four holding
@@ -45,13 +51,15 @@ With ``--couples SHARE`` (the generator's ``household_couple_share``) the world 
 honest couples in families: in that share of the households of three or more sharing a device
 and a card, two members share a second device and card (every reported one is an honest pair).
 
-Run ``python -m benchmarks.pairs [--accounts 20000] [--seed 7] [--first-last] [--couples 0.5]``;
-tune on seed 3, not 7.
+Run ``python -m benchmarks.pairs [--accounts 20000] [--seed 7] [--scores xgb|gnn]
+[--pair-fdr 0.05] [--first-last] [--couples 0.5]``; tune on seed 3, not 7.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,7 +71,6 @@ from abusenet.pipeline.config import RingScoringConfig
 from abusenet.pipeline.stages.detect import unlabelled_rings
 from benchmarks.realdata import _halves, _xgb_scores, own_features
 from benchmarks.rings import ROOT, _pipeline_snapshot
-from gnn.rings import calibrate_rings, fit_ring_calibrator, score_rings
 from graph.rings.anchored import PAIR_FDR
 from graph.rings.candidates import CHANCE_PAIR_FEATURE, find_ring_candidates
 from graph.rings.config import RingConfig
@@ -119,14 +126,55 @@ def together_moments(evidence: list[str]) -> int:
     return 0
 
 
+def labelled_rings(work: Path, candidates: list, scores: pd.DataFrame, train: pd.DataFrame,
+                   pair_fdr: float | None) -> pd.DataFrame:
+    """The rings ``abusenet run`` reports with labels
+    (:func:`abusenet.pipeline.stages.detect.rings_stage`, default ring scoring but ``pair_fdr``)
+    from ``candidates``, the account ``scores`` (``account_id, score``) and the training labels
+    ``train``, for the snapshot under ``work / "snapshot"``; the stage's files are written under
+    ``work / "rings"``."""
+    from abusenet.pipeline.stages.data import write_candidates
+    from abusenet.pipeline.stages.detect import rings_stage
+
+    out = work / "rings"
+    out.mkdir(exist_ok=True)
+    write_candidates(candidates, out / "candidates.parquet")
+    scores.assign(score_kind="probability").to_parquet(out / "scores.parquet", index=False)
+    train.to_parquet(out / "train.parquet", index=False)
+    rings_stage(out / "candidates.parquet", out / "scores.parquet",
+                RingScoringConfig(pair_fdr=pair_fdr), out, out / "train.parquet",
+                work / "snapshot", RingConfig())
+    return pd.read_parquet(out / "rings.parquet")
+
+
+def pipeline_rings(synth: Path, out: Path, pair_fdr: float | None) -> pd.DataFrame:
+    """The rings ``abusenet run`` (this tree's code, default config, ``ring_scoring.pair_fdr``
+    set to ``pair_fdr``) reports on the generated world ``synth`` with its ``labels.csv``;
+    ``out`` is the run's output directory (a second run there reuses the stages it can)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "abusenet", "run", "--input", str(synth / "events"),
+         "--mapping", str(ROOT / "configs" / "mappings" / "synth.yaml"),
+         "--labels", str(synth / "labels.csv"), "--out", str(out), "--quiet",
+         f"ring_scoring.pair_fdr={'null' if pair_fdr is None else pair_fdr}"],
+        capture_output=True, text=True, check=False, cwd=ROOT)
+    if done.returncode:
+        raise RuntimeError(f"abusenet run failed (exit {done.returncode}):\n"
+                           f"{(done.stdout + done.stderr)[-4000:]}")
+    return pd.read_parquet(out / "rings.parquet")
+
+
 def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
-        couples: float = 0.0) -> dict[str, pd.DataFrame]:
+        couples: float = 0.0, scores: str = "xgb",
+        pair_fdr: float = PAIR_FDR) -> dict[str, pd.DataFrame]:
     """The benchmark's tables (module docstring): ``modes``, ``sharing``, ``missed``,
     ``moments`` and ``look-alikes``; pairs' time coincidence from every event with ``times``,
     else from first and last uses; ``couples``: the world's share of households with a couple
-    (module docstring)."""
+    (module docstring); ``scores``: the account scores of the labelled modes (``xgb`` or
+    ``gnn``); ``pair_fdr``: the pairs test's false discovery rate in mode ``with labels,
+    pairs``."""
     from graph.snapshot import read_snapshot
 
+    scoring = RingScoringConfig()
     with tempfile.TemporaryDirectory(prefix="pairs-bench-") as tmp:
         began = time.perf_counter()
         pairs_world(Path(tmp), n_accounts, seed, couples)
@@ -138,7 +186,7 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
         built = time.perf_counter() - began
         use_times = event_use_times(Path(tmp) / "work" / "events") if times else None
         began = time.perf_counter()
-        # as abusenet run with a model: the pairs chance explains listed for the scores
+        # as abusenet run with a model and pair_fdr set: the pairs chance explains listed too
         scored_candidates = find_ring_candidates(snapshot, RingConfig(chance_pairs=True),
                                                  use_times=use_times)
         search = time.perf_counter() - began
@@ -149,30 +197,35 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
                   for c in find_ring_candidates(snapshot, RingConfig(min_surprise=-np.inf),
                                                 use_times=use_times)
                   if c.kind == "pair"}
-    labels = pd.DataFrame({"account_id": accounts["account_id"].astype(str),
-                           "label": accounts["is_abusive"].astype(int)})
+        labels = pd.DataFrame({"account_id": accounts["account_id"].astype(str),
+                               "label": accounts["is_abusive"].astype(int)})
+        began = time.perf_counter()
+        if scores == "xgb":
+            train, _ = _halves(labels)
+            scored = _xgb_scores(own_features(snapshot), train)
+            as_table = pd.DataFrame({"account_id": scored.index.astype(str),
+                                     "score": scored.to_numpy()})
+            work = Path(tmp) / "work"
+            by_default = labelled_rings(work, candidates, as_table, train, None)
+            with_pairs = labelled_rings(work, scored_candidates, as_table, train, pair_fdr)
+        else:
+            by_default = pipeline_rings(Path(tmp) / "synth", Path(tmp) / "run", None)
+            with_pairs = pipeline_rings(Path(tmp) / "synth", Path(tmp) / "run", pair_fdr)
+        scored_s = time.perf_counter() - began
     abusive = set(labels.loc[labels["label"] == 1, "account_id"])
     planted = [sorted(map(str, m)) for m in truth.loc[truth["kind"] == "pair", "members"]]
     every = [sorted(map(str, m)) for m in truth["members"]]
 
-    scoring = RingScoringConfig()
-    bar = scoring.unlabelled_min_surprise
-    unlabelled = unlabelled_rings(candidates, bar)
-    train, _ = _halves(labels)
-    scores = _xgb_scores(own_features(snapshot), train)
-    as_table = pd.DataFrame({"account_id": scores.index, "score": scores.to_numpy()})
-    honest = frozenset(train.loc[train["label"] == 0, "account_id"].astype(str))
-    scored = score_rings(scored_candidates, None, as_table, pair_fdr=PAIR_FDR,
-                         labelled_honest=honest)
-    scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), as_table)
+    unlabelled = unlabelled_rings(candidates, scoring.unlabelled_min_surprise)
     reported = {"without labels": [sorted(map(str, m)) for m in unlabelled["members"]],
-                "with labels": [sorted(map(str, m)) for m in
-                                scored.loc[scored["score"] >= scoring.min_score, "members"]]}
+                "with labels": [sorted(map(str, m)) for m in by_default["members"]],
+                "with labels, pairs": [sorted(map(str, m)) for m in with_pairs["members"]]}
     modes = pd.DataFrame([
         {"mode": mode, **pair_metrics(rings, planted, abusive), "rings": len(rings),
          "all_recovered": rings_recovered(rings, every)}
         for mode, rings in reported.items()])
     modes["world_s"], modes["search_s"] = round(built, 1), round(search, 1)
+    modes["scores"], modes["labelled_s"] = scores, round(scored_s, 1)
 
     per_pair = pd.DataFrame({
         "devices": shared_by_pairs(events, "device_id", planted),
@@ -216,8 +269,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--couples", type=float, default=0.0,
                         help="share of households of 3+ with a couple sharing a second device "
                              "and card (honest look-alikes of pairs)")
+    parser.add_argument("--scores", choices=("xgb", "gnn"), default="xgb",
+                        help="with labels: XGBoost on own features and the rings stage, or "
+                             "abusenet run itself (the GNN detector)")
+    parser.add_argument("--pair-fdr", type=float, default=PAIR_FDR,
+                        help="ring_scoring.pair_fdr of mode 'with labels, pairs'")
     args = parser.parse_args(argv)
-    tables = run(args.accounts, args.seed, times=not args.first_last, couples=args.couples)
+    if not 0.0 < args.pair_fdr < 1.0:
+        parser.error(f"--pair-fdr must be in (0, 1), not {args.pair_fdr}")
+    tables = run(args.accounts, args.seed, times=not args.first_last, couples=args.couples,
+                 scores=args.scores, pair_fdr=args.pair_fdr)
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         for name, table in tables.items():
             print(f"\n{name}:\n{table.round(3).to_string(index=name != 'modes')}")
