@@ -366,15 +366,20 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
     (``run``, ``model``; one BLAS and one torch thread, the loaded objects frozen for the
     collector, as the service sets them), ``warm`` one-event groups first, then ``groups``
     groups of each of ``sizes`` events taken in turn (1, 100, 1, 100, ...: the same load for
-    every size). Each group is validated as the event loop does, then applied in the writer's
-    three steps: ``update`` (:meth:`GraphState.apply`), ``rescore`` (:meth:`GraphState.refresh`
-    of its accounts) and ``views`` (:meth:`GraphState.account_views`, the responses); the
+    every size). Each group is validated as the event loop does, logged as the log thread
+    does (a segment written and made durable: ``log``, CPU and wall, its ``fsync`` s waited
+    for), then applied in the writer's three steps: ``update`` (:meth:`GraphState.apply`),
+    ``rescore`` (:meth:`GraphState.refresh` of its accounts) and ``views``
+    (:meth:`GraphState.account_views`, the responses); the
     calling thread's CPU (its clock: other threads and processes do not count) and wall ms of
-    each, per group. The durable log (its own thread in the service) is left out.
+    each, per group. In the service the log thread logs a group while the apply thread applies
+    the one before; here one thread takes the steps in turn. The segments go into the run's
+    event store as a service's do (``--cold`` removes them before the next run).
 
-    Returns per size the mean / median CPU ms a group of each phase and their sum, CPU ms an
-    event, wall ms a group; with ``count_calls`` the Python and C calls a group of each phase
-    makes on that many further groups (a profiler hook: not timed); ``responses_sha256``, a
+    Returns per size the mean / median CPU ms a group of each phase and of the apply's three,
+    CPU ms an event (the apply's; all phases'), wall ms a group; with ``count_calls`` the
+    Python and C calls a group of each phase makes on that many further groups (a profiler
+    hook: not timed); ``responses_sha256``, a
     digest of every response (the same events and seed give the same traffic: equal digests
     = identical responses, to the bit), and with ``dump`` the responses written there as JSON
     lines (compare two codes' scores within a tolerance)."""
@@ -383,6 +388,7 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
     import torch
     from threadpoolctl import threadpool_limits
 
+    from abusenet.serve.durable_log import write_segment
     from abusenet.serve.state import GraphState
     from abusenet.serve.validation import EventValidator, canonical_mapping
 
@@ -412,6 +418,10 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
         cpu, wall = time.thread_time(), time.perf_counter()
         checked = validator.check(batch)
         figures = {"validate": time.thread_time() - cpu}
+        cpu, wall = time.thread_time(), time.perf_counter()
+        write_segment(checked.events, state.events_dir).commit()
+        figures["log"], figures["log_wall"] = (time.thread_time() - cpu,
+                                               time.perf_counter() - wall)
         cpu, wall = time.thread_time(), time.perf_counter()
         for phase, step in zip(APPLY_PHASES, steps(checked.events), strict=True):
             result = step()
@@ -456,7 +466,13 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
             "apply_cpu_ms": ms(total),
             **{f"{p}_cpu_ms": ms([f[p] for f in figures]) for p in APPLY_PHASES},
             "validate_cpu_ms": ms([f["validate"] for f in figures]),
+            "log_cpu_ms": ms([f["log"] for f in figures]),
+            "log_wall_ms": ms([f["log_wall"] for f in figures]),
             "apply_cpu_ms_per_event": round(1000 * float(np.mean(total)) / size, 4),
+            # with the validation and the log: the service's CPU an event less HTTP and JSON
+            "all_cpu_ms_per_event": round(1000 * float(np.mean(
+                [t + f["validate"] + f["log"] for t, f in zip(total, figures, strict=True)]))
+                / size, 4),
             "apply_wall_ms": ms([f["wall"] for f in figures]),
             **({"calls_python_c": calls[size]} if size in calls else {})}
     return {"accounts": state.num_accounts, "load_s": round(load_s, 1), "warm_groups": warm,

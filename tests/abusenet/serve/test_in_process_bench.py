@@ -16,6 +16,8 @@ def test_the_in_process_harness_times_each_phase_and_dumps_the_responses(run_dir
         parts = sum(figures[f"{phase}_cpu_ms"]["mean"] for phase in APPLY_PHASES)
         assert abs(parts - figures["apply_cpu_ms"]["mean"]) < 0.01
         assert all(python > 0 and c > 0 for python, c in figures["calls_python_c"].values())
+        assert figures["log_cpu_ms"]["mean"] > 0
+        assert figures["all_cpu_ms_per_event"] > figures["apply_cpu_ms_per_event"]
     lines = [json.loads(line) for line in dump.read_text().splitlines()]
     assert [len(views) for views in lines] == [1, 3, 1, 3]  # one line a timed group, in turn
     assert all(0 <= view["score"] <= 1 for views in lines for view in views)
