@@ -1,0 +1,101 @@
+"""The reviewer's probe of place rules: farms at a hostel that stay as a guest stays.
+
+Session 30's review world (issue 19, R56). A rule that explains a non-living account's uses of a
+public place (a hostel's PCs and Wi-Fi) once they span a day (a stay, not a burst farm's hours)
+is also what a farm can aim at: one more login a day or two later costs it nothing. World
+``HR`` on the shapes base population (2,000 accounts, 40 carrier IPs; :mod:`benchmarks.hostels`'
+helpers): two families' hostels (:func:`benchmarks.hostels.hostel`, the look-alike) and four
+burst farms of 40 on the PCs and Wi-Fi of a hostel of their own, each with its hostel's families
+beside it:
+
+* ``farm_burst``: :func:`benchmarks.hostels.burst_farm` as it is (signup, login, the welcome code
+  within the hour; the control);
+* ``farm_burst_back``: the same, each account logging in once more 1-3 days later on the
+  hostel's PCs and Wi-Fi;
+* ``farm_burst_back2``: the same with two more logins, 1-3 and 4-6 days later;
+* ``farm_burst_back_card3``: ``farm_burst_back`` paying with a card per 3 accounts.
+
+Run without labels (``python -m benchmarks.probes_places --seeds 0 1 [--set ...]``; one full run
+a seed, ~40 CPU s); printed per seed as :mod:`benchmarks.hostels` prints (honest guests in rings
+per hostel, per farm the most of it one ring holds, its accounts in rings, honest beside).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.hostels import burst_farm, hostel, score
+from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.population import DAY, HOUR, World, base_population, record_hubs
+from benchmarks.shapes.worlds import write_world
+
+#: The farms: name -> (days after the burst of each later login, accounts per card).
+FARMS = {"farm_burst": ((), 1), "farm_burst_back": (((1, 3),), 1),
+         "farm_burst_back2": (((1, 3), (4, 6)), 1), "farm_burst_back_card3": (((1, 3),), 3)}
+
+
+def returning_farm(world: World, name: str, day: float, machines: tuple[np.ndarray, np.ndarray],
+                   later: tuple[tuple[float, float], ...], per_card: int) -> None:
+    """A burst farm (:func:`benchmarks.hostels.burst_farm`) on ``machines`` whose accounts each
+    log in again once per ``later`` interval (days after the burst) on them; with ``per_card``
+    above 1 its orders are paid with a card per ``per_card`` accounts instead of one each."""
+    rng = world.rng
+    group = burst_farm(world, name, day, machines)
+    users = group.members
+    if per_card > 1:
+        orders = world.rows["orders"]
+        last = len(orders["user"]) - 1  # burst_farm's orders: the last block added
+        cards = world.new("card", -(-len(users) // per_card))[np.arange(len(users)) // per_card]
+        orders["card"][last] = cards
+    devices, ips = machines
+    for lo, hi in later:
+        world.add("logins", user=users,
+                  ts=day * DAY + rng.uniform(lo, hi, len(users)) * DAY + 12 * HOUR,
+                  ip=rng.choice(ips, len(users)), device=rng.choice(devices, len(users)),
+                  failed=0)
+
+
+def world_hr(seed: int, base: int = 2000) -> World:
+    """World ``HR`` of the module docstring, drawn with ``seed``."""
+    world = World(seed)
+    carrier = world.new("ip", 40)
+    base_population(world, base, carrier)
+    hostel(world, 5)
+    hostel(world, 30, welcome_all=True, name="hostel_families_wc")
+    for i, (name, (later, per_card)) in enumerate(FARMS.items()):
+        machines = hostel(world, 10 + 5 * i, name=f"{name}_guests")
+        returning_farm(world, name, 20 + 5 * i, machines, later, per_card)
+    record_hubs(world)
+    return world
+
+
+def measure(seed: int, out: Path, overrides: list[str]) -> dict:
+    """Generate world ``HR`` for ``seed`` under ``out``, run it without labels, score it."""
+    folder = out / f"HR-{seed}"
+    write_world(world_hr(seed), "HR", folder, seed)
+    groups = json.loads((folder / "groups.json").read_text())
+    ran = run_abusenet(folder, folder / "run", None, overrides)
+    rings = pd.read_parquet(folder / "run" / "rings.parquet")
+    return {"world": "HR", "seed": seed, **score(rings, groups), "cpu_s": round(ran["cpu_s"], 1)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: one JSON line of figures per seed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "probes_places")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    args = parser.parse_args(argv)
+    for seed in args.seeds:
+        print(json.dumps(measure(seed, args.out, args.overrides)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

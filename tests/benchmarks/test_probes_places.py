@@ -1,0 +1,26 @@
+"""The reviewer's returning hostel farms of benchmarks.probes_places."""
+
+import numpy as np
+
+from benchmarks.probes_places import FARMS, world_hr
+from benchmarks.shapes.population import DAY
+
+
+def test_each_farm_bursts_at_its_hostel_and_returns_as_its_name_says():
+    world = world_hr(0, base=50)
+    logins, orders = world.table("logins"), world.table("orders")
+    for name, (later, per_card) in FARMS.items():
+        farm = next(g for g in world.groups if g.id == name).members
+        assert len(farm) == 40
+        theirs = logins[logins["user"].isin(farm)]
+        span = theirs.groupby("user")["ts"].agg(lambda t: t.max() - t.min())
+        if later:
+            assert (span >= later[0][0] * DAY - 12 * 3600).all()
+            assert theirs.groupby("user").size().min() == 1 + len(later)
+        else:
+            assert (span < DAY).all()
+        guests = next(g for g in world.lookalikes if g.id == f"{name}_guests")
+        pcs = set(guests.info["pcs"])
+        assert set(theirs["device"]) <= pcs  # the hostel's PCs only
+        cards = orders[orders["user"].isin(farm)]["card"]
+        assert cards.nunique() == int(np.ceil(40 / per_card))
