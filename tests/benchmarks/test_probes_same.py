@@ -31,3 +31,26 @@ def test_compare_outputs_reads_every_parquet_the_work_folder_too(tmp_path):
     pq.write_table(pa.table({"x": [1]}), tmp_path / "A" / "extra.parquet")
     assert compare_outputs(tmp_path / "A", tmp_path / "A") == []
     assert "only in A: extra.parquet" in compare_outputs(tmp_path / "A", tmp_path / "B")
+
+
+def test_compare_tables_matches_rows_on_their_key_and_missing_equals_missing():
+    a = pd.DataFrame({"account_id": ["x", "y"], "ring_id": [None, "r1"], "score": [0.1, 0.2]})
+    b = a.iloc[::-1].reset_index(drop=True)
+    assert compare_tables(a, b) == []
+    assert compare_tables(a, b.assign(ring_id=[np.nan, None])) == ["ring_id: 1 rows differ"]
+
+
+def test_compare_outputs_reads_a_partitioned_folder_as_one_table(tmp_path):
+    for side, names in (("A", ["part-1.parquet", "part-2.parquet"]), ("B", ["part-9.parquet"])):
+        folder = tmp_path / side / "events" / "day=1"
+        folder.mkdir(parents=True)
+        rows = [pa.table({"x": [1.0]}), pa.table({"x": [2.0]})]
+        if side == "B":
+            rows = [pa.table({"x": [2.0, 1.0]})]
+        for name, table in zip(names, rows, strict=True):
+            pq.write_table(table, folder / name)
+    assert compare_outputs(tmp_path / "A", tmp_path / "B") == []
+    pq.write_table(pa.table({"x": [2.0, 1.5]}), tmp_path / "B" / "events" / "day=1" /
+                   "part-9.parquet")
+    assert compare_outputs(tmp_path / "A", tmp_path / "B") == [
+        "events/day=1: x: 1 rows, largest difference 0.5"]
