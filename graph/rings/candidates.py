@@ -334,6 +334,7 @@ _KIND_ORDER = (PAIR_KIND, "flow_periodic_fan", "flow_cycle", "flow_fan_in", "flo
                "flow_bipartite", "flow_gather_scatter", "flow_scatter_gather", "flow_chain",
                "entity_burst", "account_takeover", "dense_block", "lockstep", "shared_entities",
                "group_core", "grown", "scored_component", "scored_core")
+_KIND_RANK = {kind: rank for rank, kind in enumerate(_KIND_ORDER)}
 
 
 #: Member entries per step of the products over candidates' members: each step copies the rows
@@ -1133,7 +1134,7 @@ def _given_components(
 
 def membership_matrix(groups: list[np.ndarray], n_accounts: int) -> sp.csr_matrix:
     """Binary groups x accounts matrix."""
-    sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
     rows = np.repeat(np.arange(len(groups)), sizes)
     cols = np.concatenate(groups) if groups else np.array([], dtype=np.int64)
     matrix = sp.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(groups), n_accounts))
@@ -1151,7 +1152,7 @@ def _merge_groups(
     source's fan star lost the sink, its hops and so its evidence (a planted scatter-gather of 17
     kept as a star of 16 at robust surprise 1.4)."""
     by_members: dict[bytes, tuple[np.ndarray, set[str]]] = {}
-    ordered = sorted(groups, key=lambda g: _KIND_ORDER.index(g[1]))
+    ordered = sorted(groups, key=lambda g: _KIND_RANK[g[1]])
     for members, (_, kind) in zip(_sorted_unique([rows for rows, _ in ordered]), ordered,
                                   strict=True):
         key = members.tobytes()
@@ -1174,7 +1175,8 @@ def _merge_groups(
         absorbed[drop] = True
         unique[keep][1].update(unique[drop][1])
     return [
-        (members, "+".join(k for k in _KIND_ORDER if k in kinds))
+        (members, next(iter(kinds)) if len(kinds) == 1
+         else "+".join(k for k in _KIND_ORDER if k in kinds))
         for (members, kinds), gone in zip(unique, absorbed, strict=True)
         if not gone
     ]
@@ -1206,7 +1208,7 @@ def _sorted_unique(groups: list[np.ndarray]) -> list[np.ndarray]:
     group cost seconds with the 100,000s of groups of a large world."""
     if not groups:
         return []
-    sizes = np.fromiter((len(g) for g in groups), dtype=np.int64, count=len(groups))
+    sizes = np.fromiter(map(len, groups), dtype=np.int64, count=len(groups))
     flat = np.concatenate(groups).astype(np.int64, copy=False)
     owner = np.repeat(np.arange(len(groups)), sizes)
     order = np.lexsort((flat, owner))
@@ -1730,8 +1732,16 @@ def _flow_evidence(groups: list[tuple[np.ndarray, str]], flagged: np.ndarray,
     group (:func:`_flow_evidence_of`)."""
     cands: list[int] = []
     texts: list[str] = []
-    if flows_by_first:
-        for i in flagged.tolist():
+    if flows_by_first and len(flagged):
+        # only a group holding some flow group's smallest row can hold that flow group: the
+        # others (most of them) are told apart in one pass, not a set each
+        members = [groups[i][0] for i in flagged.tolist()]
+        sizes = np.fromiter(map(len, members), dtype=np.int64, count=len(members))
+        firsts = np.fromiter(flows_by_first, dtype=np.int64, count=len(flows_by_first))
+        holds = np.isin(np.concatenate(members), firsts)
+        owner = np.repeat(np.arange(len(members)), sizes)
+        hit = np.bincount(owner[holds], minlength=len(members)) > 0
+        for i in flagged[hit].tolist():
             found = _flow_evidence_of(groups[i][0], flows_by_first)[:limit]
             cands += [i] * len(found)
             texts += found
@@ -2104,7 +2114,7 @@ def _flow_evidence_of(
     """The evidence of every flow group all of whose accounts are in ``members``."""
     if not flows_by_first:
         return []
-    inside = frozenset(int(r) for r in members)
+    inside = frozenset(np.asarray(members).tolist())
     found: list[str] = []
     for row in sorted(inside):
         for group, evidence in flows_by_first.get(row, ()):
