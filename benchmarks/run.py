@@ -14,7 +14,7 @@ Usage::
 Prints a Markdown table: accounts, events, Neo4j or not, wall seconds, CPU seconds (user +
 system of the run process, all threads), peak RSS of the run process, AUROC on the held-back
 labels, the reported rings against the generator's planted ones (:func:`ring_figures`), and the
-wall seconds and peak RSS (MiB, the larger of the run process's and a child's,
+wall seconds, CPU seconds and peak RSS (MiB, the larger of the run process's and a child's,
 see :class:`abusenet.pipeline.runner.PeakMemory`) of each stage; the outputs are checked against
 the contract (:func:`abusenet.pipeline.outputs.check_outputs`) after each run.
 ``--set SECTION.KEY=VALUE`` options are passed to ``abusenet run`` as config overrides.
@@ -81,17 +81,19 @@ def measure(data: Path, out: Path, neo4j_uri: str | None, overrides: list[str]) 
     from abusenet.pipeline.outputs import check_outputs
 
     check_outputs(out)  # the contract's files, columns and score ranges
-    stages, peaks = {}, {}
+    stages, cpu, peaks = {}, {}, {}
     for record in sorted((out / ".work" / "stages").glob("*.json")):
         raw = json.loads(record.read_text())
         stages[raw["stage"]] = raw["seconds"]
         memory = raw.get("memory", {})
+        cpu[raw["stage"]] = memory.get("cpu_s", float("nan"))
         peaks[raw["stage"]] = max(memory.get("peak_rss_mib", 0.0),
                                   memory.get("children_peak_mib", 0.0))
     metrics = json.loads((out / "metrics.json").read_text())
     synth = json.loads((data / "synth.json").read_text())
-    return {**result, "stages": stages, "stage_peak_mib": peaks, "events": synth["n_events"],
-            "auroc": metrics["accounts"]["auroc"], "rings": ring_figures(out, data)}
+    return {**result, "stages": stages, "stage_cpu_s": cpu, "stage_peak_mib": peaks,
+            "events": synth["n_events"], "auroc": metrics["accounts"]["auroc"],
+            "rings": ring_figures(out, data)}
 
 
 def ring_figures(out: Path, data: Path) -> dict[str, float]:
@@ -150,10 +152,11 @@ def main() -> None:
 
     print("| accounts | events | Neo4j | wall s | CPU s | peak RSS (MiB) | AUROC | rings "
           "(x planted) | member precision (held-back) | recovery / top precision | "
-          "stages (wall s / peak RSS MiB) |")
+          "stages (wall s / CPU s / peak RSS MiB) |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---|")
     for n, uri, r in rows:
-        stages = ", ".join(f"{k} {v:.1f} / {r['stage_peak_mib'].get(k, 0):,.0f}"
+        stages = ", ".join(f"{k} {v:.1f} / {r['stage_cpu_s'].get(k, float('nan')):.1f} / "
+                           f"{r['stage_peak_mib'].get(k, 0):,.0f}"
                            for k, v in r["stages"].items())
         g = r["rings"]
         print(f"| {n:,} | {r['events']:,} | {uri or '-'} | {r['wall_s']:.1f} | {r['cpu_s']:.1f}"

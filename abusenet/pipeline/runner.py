@@ -5,8 +5,9 @@ returns a small JSON ``info``, the fingerprint material of its own inputs (setti
 and the stages it reads from. Its fingerprint chains its upstream stages' fingerprints, so a
 change anywhere reruns everything downstream of it and nothing else.
 
-Each stage that runs is measured: wall seconds and, on Linux, its peak resident memory
-(:class:`PeakMemory`), kept in the stage's record and shown after it.
+Each stage that runs is measured: wall seconds, its CPU seconds and, on Linux, its peak
+resident memory (:class:`PeakMemory`), kept in the stage's record; the wall seconds and peak are
+shown after it.
 
 With ``isolate`` each stage runs in a forked child process (:func:`run_in_child`): what it
 allocated goes back to the operating system when it ends, so a run's peak is its largest
@@ -115,6 +116,14 @@ def _status_mib(field_name: str) -> float | None:
     return None
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process (all its threads) and of the child processes
+    it has waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _children_peak_mib() -> float:
     """The largest peak RSS of any finished child process so far, in MiB."""
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -129,12 +138,15 @@ class PeakMemory:
     therefore includes what earlier stages still hold. Child processes (``ru_maxrss`` of
     ``RUSAGE_CHILDREN``) cannot be reset: their peak counts for the stage only when it rose above
     every earlier child's during the stage. Where ``/proc`` is missing or read-only (not Linux)
-    the process peak is left out.
+    the process peak is left out. It also counts the stage's CPU seconds, its threads' and its
+    finished child processes' (the candidate search's forked searches, say): on a shared
+    machine they tell a slower stage from a busier machine, which wall seconds do not.
     """
 
     def __init__(self) -> None:
         self.rss_start: float | None = None
         self.children_before = 0.0
+        self.cpu_start = 0.0
         self.resettable = False
 
     def start(self) -> None:
@@ -146,6 +158,7 @@ class PeakMemory:
             self.resettable = False
         self.rss_start = _status_mib("VmRSS")
         self.children_before = _children_peak_mib()
+        self.cpu_start = _cpu_seconds()
 
     def stop(self) -> dict[str, float]:
         """The measurement since :meth:`start`.
@@ -154,11 +167,13 @@ class PeakMemory:
         -------
         dict
             ``rss_start_mib`` (RSS when the stage began), ``rss_end_mib``, ``peak_rss_mib``
-            (this process's peak during the stage) and ``children_peak_mib`` (a child process's
-            peak, when one during the stage exceeded every earlier one); keys whose value could
-            not be measured are left out.
+            (this process's peak during the stage), ``children_peak_mib`` (a child process's
+            peak, when one during the stage exceeded every earlier one) and ``cpu_s`` (user +
+            system CPU seconds since :meth:`start`, of this process and the children it waited
+            for); keys whose value could not be measured are left out.
         """
         found: dict[str, float | None] = {
+            "cpu_s": _cpu_seconds() - self.cpu_start,
             "rss_start_mib": self.rss_start,
             "rss_end_mib": _status_mib("VmRSS"),
             "peak_rss_mib": _status_mib("VmHWM") if self.resettable else None,
@@ -306,7 +321,7 @@ class StageRunner:
         seconds = time.perf_counter() - started
         logger.info("stage %s finished in %.1f s", stage.name, seconds)
         if used:
-            logger.info("stage %s memory (MiB): %s", stage.name, used)
+            logger.info("stage %s measured (MiB, CPU s): %s", stage.name, used)
         self.cache.store(stage.name, key, info, seconds, used)
         return StageOutcome(stage.name, stage.title, info, seconds, False,
                             self.cache.output_dir(stage.name), used)

@@ -261,6 +261,37 @@ def test_a_child_process_peak_counts_for_the_stage_that_ran_it(tmp_path):
     assert outcomes["child"].memory["children_peak_mib"] >= size
 
 
+def _busy(name: str, seconds: float, child: bool = False) -> StageSpec:
+    """A stage that keeps a CPU busy for ``seconds``, itself or in a child process."""
+
+    def run(out: Path) -> dict:
+        import subprocess
+        import sys
+        import time
+
+        spin = ("import time\nt = time.process_time()\n"
+                f"while time.process_time() - t < {seconds}: pass")
+        if child:
+            subprocess.run([sys.executable, "-c", spin], check=True)
+        else:
+            started = time.process_time()
+            while time.process_time() - started < seconds:
+                pass
+        return {}
+
+    return StageSpec(name, f"stage {name}", run)
+
+
+@pytest.mark.parametrize("isolate", [False, True] if can_fork() else [False])
+def test_each_stage_records_its_cpu_seconds_and_its_children_s(tmp_path, isolate):
+    runner = _isolated(tmp_path) if isolate else _runner(tmp_path)
+    outcomes = runner.run([_busy("own", 0.3), _busy("child", 0.3, child=True)])
+    assert 0.3 <= outcomes["own"].memory["cpu_s"] < 1.5
+    assert 0.3 <= outcomes["child"].memory["cpu_s"] < 2.5  # the child's start-up counts too
+    record = json.loads((tmp_path / "work" / "stages" / "own.json").read_text())
+    assert record["memory"]["cpu_s"] == outcomes["own"].memory["cpu_s"]
+
+
 def _isolated(tmp_path: Path) -> StageRunner:
     return StageRunner(StageCache(tmp_path / "work"), Console(file=open("/dev/null", "w")),
                        isolate=True)
