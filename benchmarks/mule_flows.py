@@ -12,8 +12,9 @@ that clears those must still find these (:data:`WORLDS`). Mules live thin lives 
 before the scheme, logins and shopping) unless a world gives them a salary and rent:
 
 * ``mule_bills``: 5 groups of 8 mules each paid 200-900 by one or two outside accounts (victims
-  paying "bills") every week for 12 weeks; each passes 95-99 % on to the group's collector within
-  1-6 h, who pays the group's cash-out account the sum within a day;
+  paying "bills", 0-6 h into the week's day) every week for 12 weeks; each passes 95-99 % on to
+  the group's collector 7-12 h into the day, who pays the group's cash-out account the sum 13-24 h
+  into it;
 * ``mule_weekly``: the same, the collector turning each week (in turn);
 * ``mule_group_shop``: the collector (fixed) spends each sum by card at the group's own shop;
 * ``mule_shops``: the collector (fixed) spends each sum by card at one of the log's shops;
@@ -29,8 +30,9 @@ before the scheme, logins and shopping) unless a world gives them a salary and r
 hreview's session-28/29 scripts (hf28.py, hf29.py) that built worlds of these names were lost;
 these rebuild them from their descriptions, so figures differ from theirs. Every world is run
 without labels and scored: a planted group is *found* when one reported ring holds at least half
-of its members; *honest in rings* counts the reported accounts that belong to no planted group.
-The table is printed and ``OUT/mule_flows.json`` written.
+of its members; *victims in rings* counts the reported outside accounts that paid a mule (honest,
+but tied to the ring by its money), *honest in rings* the other reported accounts of no planted
+group (look-alikes: false alarms). The table is printed and ``OUT/mule_flows.json`` written.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ from ingest.files import write_text_atomic
 START = 400
 
 
+class MuleLog(Log):
+    """A world's log and the outside accounts that paid its mules (``victims``)."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__(seed)
+        self.victims: set[str] = set()
+
+
 def _mules(log: Log, shops: list[str], n: int, start: float, *, rich: bool = False) -> list[str]:
     """``n`` mule accounts signing up 60 days before ``start``, shopping; with ``rich`` each is
     paid a monthly salary by its own employer and pays its own landlord rent."""
@@ -69,15 +79,16 @@ def _mules(log: Log, shops: list[str], n: int, start: float, *, rich: bool = Fal
     return mules
 
 
-def _victims(log: Log, users: list[str], mule: str, t: float) -> float:
-    """One or two outside accounts pay ``mule`` 200-900 each around ``t``; the total."""
+def _victims(log: MuleLog, users: list[str], mule: str, t: float) -> float:
+    """One or two outside accounts pay ``mule`` 200-900 each 0-6 h after ``t``; the total."""
     rng = log.rng
     total = 0.0
     for _ in range(int(rng.integers(1, 3))):
         a = round(float(rng.uniform(200, 900)), 2)
         total += a
-        log.event(str(rng.choice(users)), t + rng.uniform(0, 6) * 3600, "transfer", peer=mule,
-                  amount=a)
+        victim = str(rng.choice(users))
+        log.victims.add(victim)
+        log.event(victim, t + rng.uniform(0, 6) * 3600, "transfer", peer=mule, amount=a)
     return total
 
 
@@ -137,7 +148,9 @@ def _chains(log: Log, shops: list[str], users: list[str], chains: int, *, float_
         for r in range(8):
             t = start + r * 10 * DAY
             amount = round(float(rng.uniform(200, 900)), 2)
-            log.event(str(rng.choice(users)), t, "transfer", peer=path[0], amount=amount)
+            victim = str(rng.choice(users))
+            log.victims.add(victim)
+            log.event(victim, t, "transfer", peer=path[0], amount=amount)
             paid, clock = amount, t
             for i in range(len(path) - 1):
                 if float_ and i in (1, 2):
@@ -175,27 +188,30 @@ WORLDS: dict[str, Callable[[Log, list[str], list[str]], None]] = {
 }
 
 
-def build(name: str, seed: int, n_base: int = 2000) -> Log:
+def build(name: str, seed: int, n_base: int = 2000) -> MuleLog:
     """The world ``name`` (one of :data:`WORLDS`) drawn with ``seed``."""
     if name not in WORLDS:
         raise ValueError(f"unknown world {name!r}; the worlds are {', '.join(WORLDS)}")
-    log = Log(seed)
+    log = MuleLog(seed)
     shops = base(log, n_base)
     users = sorted({row[0] for row in log.rows} - set(shops))
     WORLDS[name](log, shops, users)
     return log
 
 
-def score(rings: pd.DataFrame, groups: dict[str, list[str]]) -> dict:
+def score(rings: pd.DataFrame, groups: dict[str, list[str]], victims: set[str] | None = None
+          ) -> dict:
     """Planted groups found (a ring holding at least half of the group's members), rings
-    reported and the reported accounts of no planted group (honest)."""
+    reported, and the reported accounts of no planted group: ``victims`` (outside accounts
+    that paid a mule) apart from the other honest ones."""
     ringsets = [set(m) for m in rings["members"]] if len(rings) else []
     planted = set().union(*map(set, groups.values())) if groups else set()
     found = sorted(g for g, members in groups.items()
                    if any(2 * len(r.intersection(members)) >= len(members) for r in ringsets))
     inside = set().union(*ringsets) if ringsets else set()
     return {"rings": len(ringsets), "groups": len(groups), "found": len(found),
-            "found_groups": found, "honest_in_rings": len(inside - planted)}
+            "found_groups": found, "victims_in_rings": len((inside - planted) & (victims or set())),
+            "honest_in_rings": len(inside - planted - (victims or set()))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -209,19 +225,22 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
-    lines = ["| world | seed | found | rings | honest in rings | CPU s |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| world | seed | found | rings | victims in rings | honest in rings | CPU s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name in args.worlds:
         for seed in args.seeds:
-            folder = write(build(name, seed), args.out / f"{name}-{seed}")
+            log = build(name, seed)
+            folder = write(log, args.out / f"{name}-{seed}")
+            write_text_atomic(folder / "victims.json", json.dumps(sorted(log.victims)))
             ran = run_abusenet(folder, folder / "run", None, args.overrides)
             groups = json.loads((folder / "groups.json").read_text())
-            figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups),
-                       "cpu_s": ran["cpu_s"]}
+            figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups,
+                               log.victims), "cpu_s": ran["cpu_s"]}
             results[f"{name}-{seed}"] = figures
             write_text_atomic(args.out / "mule_flows.json", json.dumps(results, indent=1))
             lines.append(f"| {name} | {seed} | {figures['found']} / {figures['groups']} "
-                         f"| {figures['rings']} | {figures['honest_in_rings']} "
+                         f"| {figures['rings']} | {figures['victims_in_rings']} "
+                         f"| {figures['honest_in_rings']} "
                          f"| {figures['cpu_s']:.1f} |")
             print(f"{name} seed {seed}: done", file=sys.stderr)
     print("\n".join(lines))

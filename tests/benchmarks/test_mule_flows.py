@@ -36,6 +36,7 @@ def test_bills_mules_pass_what_victims_paid_to_one_collector_who_cashes_out() ->
     assert set(moved[moved["user"] == mules[0]]["peer"]) == {sink}
     paid_in = frame[(frame["action"] == "transfer") & frame["peer"].isin(mules[1:])]
     assert not paid_in["user"].isin(mules).any() and paid_in["amt"].between(200, 900).all()
+    assert set(paid_in["user"]) <= build("mule_bills", 0, n_base=40).victims
 
 
 def test_smurf_mules_are_salaried_and_their_collector_turns_each_week() -> None:
@@ -61,9 +62,10 @@ def test_a_floating_chain_has_two_mules_paying_on_before_they_are_paid() -> None
 
 def test_score_counts_a_group_found_when_one_ring_holds_half_of_it() -> None:
     rings = pd.DataFrame({"members": [["a", "b", "x"], ["c", "y", "z"]]})
-    figures = score(rings, {"g1": ["a", "b", "c", "d"], "g2": ["e", "f"]})
+    figures = score(rings, {"g1": ["a", "b", "c", "d"], "g2": ["e", "f"]}, {"z", "q"})
     assert figures["found"] == 1 and figures["found_groups"] == ["g1"]
-    assert figures["honest_in_rings"] == 3 and figures["rings"] == 2
+    assert figures["honest_in_rings"] == 2 and figures["victims_in_rings"] == 1
+    assert figures["rings"] == 2
     assert score(pd.DataFrame({"members": []}), {"g1": ["a"]})["found"] == 0
 
 
