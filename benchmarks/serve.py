@@ -378,11 +378,11 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
 
     Returns per size the mean / median CPU ms a group of each phase and of the apply's three,
     CPU ms an event (the apply's; all phases'), wall ms a group; with ``count_calls`` the
-    Python and C calls a group of each phase makes on that many further groups (a profiler
-    hook: not timed); ``responses_sha256``, a
-    digest of every response (the same events and seed give the same traffic: equal digests
-    = identical responses, to the bit), and with ``dump`` the responses written there as JSON
-    lines (compare two codes' scores within a tolerance)."""
+    Python and C calls a group of each phase makes on that many further groups, and its CPU
+    ms with the counting hook on (``sys.setprofile``: not in the figures above);
+    ``responses_sha256``, a digest of every response (the same events and seed give the same
+    traffic: equal digests = identical responses, to the bit), and with ``dump`` the responses
+    written there as JSON lines (compare two codes' scores within a tolerance)."""
     import gc
 
     import torch
@@ -440,17 +440,21 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
     for _ in range(groups):
         for size in sizes:
             taken[size].append(group(size, timed=True))
-    calls: dict[int, dict[str, list[int]]] = {}
+    calls: dict[int, dict[str, list[float]]] = {}
     for size in sizes if count_calls else ():
-        counted: dict[str, list[int]] = {p: [0, 0] for p in APPLY_PHASES}
+        # per phase: Python calls, C calls, CPU ms with the counting hook on (what a profiler
+        # hook adds to a path of this many calls)
+        counted: dict[str, list[float]] = {p: [0, 0, 0.0] for p in APPLY_PHASES}
         for _ in range(count_calls):
             batch = events(size)
             checked = validator.check(batch)
             for phase, step in zip(APPLY_PHASES, steps(checked.events), strict=True):
+                cpu = time.thread_time()
                 _, python, c = _phase_calls(step)
+                counted[phase][2] += 1000 * (time.thread_time() - cpu)
                 counted[phase][0] += python
                 counted[phase][1] += c
-        calls[size] = {p: [round(n / count_calls) for n in v] for p, v in counted.items()}
+        calls[size] = {p: [round(n / count_calls, 3) for n in v] for p, v in counted.items()}
     if out is not None:
         out.close()
 
@@ -474,7 +478,7 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
                 [t + f["validate"] + f["log"] for t, f in zip(total, figures, strict=True)]))
                 / size, 4),
             "apply_wall_ms": ms([f["wall"] for f in figures]),
-            **({"calls_python_c": calls[size]} if size in calls else {})}
+            **({"calls_python_c_hooked_cpu_ms": calls[size]} if size in calls else {})}
     return {"accounts": state.num_accounts, "load_s": round(load_s, 1), "warm_groups": warm,
             "sizes": sized, "responses_sha256": digest.hexdigest(),
             "load_average": os.getloadavg()}
