@@ -370,11 +370,11 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
     does (a segment written and made durable: ``log``, CPU and wall, its ``fsync`` s waited
     for), then applied in the writer's three steps: ``update`` (:meth:`GraphState.apply`),
     ``rescore`` (:meth:`GraphState.refresh` of its accounts) and ``views``
-    (:meth:`GraphState.account_views`, the responses); the
-    calling thread's CPU (its clock: other threads and processes do not count) and wall ms of
-    each, per group. In the service the log thread logs a group while the apply thread applies
-    the one before; here one thread takes the steps in turn. The segments go into the run's
-    event store as a service's do (``--cold`` removes them before the next run).
+    (:meth:`GraphState.account_views`, the responses); the calling thread's CPU (its clock:
+    other threads and processes do not count) and wall ms of each, per group. In the service
+    the log thread logs a group while the apply thread applies the one before; here one thread
+    takes the steps in turn. The segments go into the run's event store as a service's do
+    (``--cold`` removes them before the next run).
 
     Returns per size the mean / median CPU ms a group of each phase and of the apply's three,
     CPU ms an event (the apply's; all phases'), wall ms a group; with ``count_calls`` the
@@ -415,7 +415,7 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
 
     def group(size: int, timed: bool) -> dict[str, float]:
         batch = events(size)
-        cpu, wall = time.thread_time(), time.perf_counter()
+        cpu = time.thread_time()
         checked = validator.check(batch)
         figures = {"validate": time.thread_time() - cpu}
         cpu, wall = time.thread_time(), time.perf_counter()
