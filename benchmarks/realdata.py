@@ -42,7 +42,8 @@ accounts are split in halves (seed 0): the first half trains, the second is held
   accounts an implicated entity ties (:func:`graph.rings.scored.scored_candidates`, the first
   half's accounts not counted) and, with ``ring_scoring.pair_fdr`` set (off by default), the
   pairs chance explains (``RingConfig.chance_pairs``, judged by
-  :func:`graph.rings.anchored.paired_candidates`, the first half's honest accounts anchoring
+  :func:`graph.rings.anchored.paired_candidates` on each account's own evidence,
+  :mod:`gnn.association`, the first half's honest accounts anchoring
   none), trimmed to their implicated members
   (:func:`gnn.rings.trim_members`; with ``ring_scoring.max_association_odds`` set, each
   member's score held to that many times the odds of its own evidence,
@@ -421,6 +422,18 @@ def _guarded(snapshot: Snapshot, scores: pd.DataFrame, train: pd.DataFrame) -> p
     return guard_scores(scores, own, max_odds, train["account_id"].astype(str))
 
 
+def _own_pair_scores(snapshot: Snapshot, train: pd.DataFrame) -> pd.DataFrame | None:
+    """The scores the rings stage of ``abusenet run`` judges chance pairs by: each account's own
+    evidence fitted on ``train`` (:func:`abusenet.pipeline.stages.detect.own_evidence_scores`),
+    ``account_id, score``; None without an entity type or own evidence (pairs not judged)."""
+    from gnn.association import PAIR_OWN_DEPTH, account_view, own_evidence
+
+    view = account_view(snapshot)
+    own = None if view is None else own_evidence(view, train, max_depth=PAIR_OWN_DEPTH)
+    return None if own is None else pd.DataFrame({"account_id": own.index,
+                                                  "score": own.to_numpy()})
+
+
 def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3,
         rings: dict[str, object] | None = None,
         detector: dict[str, object] | None = None) -> list[dict]:
@@ -483,7 +496,9 @@ def run(name: str, quick: bool = False, ugfraud: bool = True, gnn_seeds: int = 3
             members = _guarded(snapshot, as_table, train)
             found = scored_group_candidates(snapshot, listed, members, RingScoringConfig(),
                                             config, frozenset(train["account_id"].astype(str)))
-            scored = score_rings([*listed, *found], None, members, pair_fdr=pair_fdr,
+            own = None if pair_fdr is None else _own_pair_scores(snapshot, train)
+            scored = score_rings([*listed, *found], None, members,
+                                 pair_fdr=None if own is None else pair_fdr, pair_scores=own,
                                  labelled_honest=frozenset(
                                      train.loc[train["label"] == 0, "account_id"].astype(str)))
             scored = calibrate_rings(scored, fit_ring_calibrator(scored, train), members)

@@ -45,7 +45,8 @@ from graph.snapshot import ACCOUNT, RelationSpec, Snapshot
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "MAX_ASSOCIATION_ODDS", "account_relations", "account_view", "guard_scores", "own_evidence",
+    "MAX_ASSOCIATION_ODDS", "OWN_DEPTH", "PAIR_OWN_DEPTH", "account_relations", "account_view",
+    "guard_scores", "own_evidence",
 ]
 
 #: How many times sharing entities may multiply an account's odds of abuse over its own
@@ -61,6 +62,14 @@ MAX_ASSOCIATION_ODDS = 3.0
 #: (seed 0, its training labels) 19 of the 100 relatives scored over 1 / 11 with depth 6, 5
 #: with depth 1, whose hidden throwaways scored 0.75 at least (0.41 with depth 6).
 OWN_DEPTH = 1
+#: Depth of the own-evidence trees that judge the pairs chance explains
+#: (:func:`graph.rings.anchored.paired_candidates`, ``ring_scoring.pair_fdr``): there a pocket
+#: around a labelled abuser scores no partner through what they share (the trees read no
+#: entity), and depth 1 implicates too few of a planted pair's two accounts. Chosen on the pairs
+#: world seed 3 (``benchmarks.pairs``, XGBoost's training half; chance pairs kept at 0.05 by
+#: the test alone, before the rings stage): depth 1 kept 142 (82 planted pairs, 0 honest, 1
+#: mixed), 3 kept 315 (130, 0, 0), 6 kept 340 (135, 0, 1).
+PAIR_OWN_DEPTH = 3
 #: Probabilities are clipped to this distance from 0 and 1 before their odds are taken.
 _EPS = 1e-6
 
@@ -86,14 +95,15 @@ def account_view(snapshot: Snapshot) -> Snapshot | None:
                     meta=snapshot.meta)
 
 
-def own_evidence(accounts: Snapshot, labels: pd.DataFrame, random_state: int = 0
-                 ) -> pd.Series | None:
+def own_evidence(accounts: Snapshot, labels: pd.DataFrame, random_state: int = 0,
+                 max_depth: int = OWN_DEPTH) -> pd.Series | None:
     """Each account's probability of abuse from its own features and the relations between
     accounts: XGB-Graph fitted on ``labels`` (``account_id, label``) over ``accounts`` (the
     accounts and the relations between them only, as :func:`account_view` makes or
     :func:`graph.snapshot.read_snapshot` reads them); indexed by account id. ``None`` with
     nothing of the accounts' own to read (no feature column, no relation), or when ``labels``
-    hold fewer than two accounts of each class in the graph (nothing to fit)."""
+    hold fewer than two accounts of each class in the graph (nothing to fit). ``max_depth``:
+    the trees' depth (:data:`OWN_DEPTH`; :data:`PAIR_OWN_DEPTH` for the pairs test)."""
     if not (accounts.feature_columns(ACCOUNT) or accounts.edges):
         return None
     ids = accounts.nodes[ACCOUNT]["id"].astype(str)
@@ -103,7 +113,7 @@ def own_evidence(accounts: Snapshot, labels: pd.DataFrame, random_state: int = 0
         logger.info("no own-evidence model: %d labelled accounts in the graph, %s",
                     len(labels), counts.to_dict())
         return None
-    model = XGBGraph(max_depth=OWN_DEPTH, n_jobs=1, random_state=random_state).fit(accounts,
+    model = XGBGraph(max_depth=max_depth, n_jobs=1, random_state=random_state).fit(accounts,
                                                                                   labels)
     scored = model.score_accounts(accounts)
     return pd.Series(scored["score"].to_numpy(np.float64),

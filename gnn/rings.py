@@ -311,6 +311,7 @@ def trim_members(
     labelled_abusive: Collection[str] = frozenset(),
     pair_fdr: float | None = PAIR_FDR,
     labelled_honest: Collection[str] = frozenset(),
+    pair_scores: pd.DataFrame | None = None,
 ) -> list[RingCandidate]:
     """Each candidate with only its implicated members.
 
@@ -400,6 +401,13 @@ def trim_members(
     labelled_honest
         Accounts the run's (training) labels call honest: no anchor of a chance pair, whatever
         their score (:func:`graph.rings.anchored.paired_candidates`); nothing else changes.
+    pair_scores
+        ``account_id, score``: the scores chance pairs are judged by (their anchors and anchor
+        rate) instead of ``account_scores``, e.g. each account's own evidence
+        (:func:`gnn.association.own_evidence`): a model that reads what a pair shares scores a
+        fraudster's partner through the very device and card the pair is judged on. A pair
+        kept by them is then trimmed with ``account_scores`` as any candidate is (both its
+        accounts anchors by both). None judges them by ``account_scores``.
 
     Returns
     -------
@@ -413,8 +421,9 @@ def trim_members(
     anchored = (anchored_candidates(candidates, lookup, min_member_score, anchored_min_surprise)
                 if unsurprising == "drop" and anchored_min_surprise is not None else {})
     if unsurprising == "drop" and pair_fdr is not None:
-        anchored |= paired_candidates(candidates, lookup, min_member_score, pair_fdr,
-                                      labelled_honest)
+        anchored |= paired_candidates(
+            candidates, lookup if pair_scores is None else _score_lookup(pair_scores),
+            min_member_score, pair_fdr, labelled_honest)
     core_floor = float(account_scores["score"].mean()) if len(account_scores) else 0.0
     labelled = frozenset(map(str, labelled_abusive))
     kept_candidates: list[RingCandidate] = []
@@ -912,6 +921,7 @@ def score_rings(
     labelled_abusive: Collection[str] = frozenset(),
     pair_fdr: float | None = PAIR_FDR,
     labelled_honest: Collection[str] = frozenset(),
+    pair_scores: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Score and rank candidate rings.
 
@@ -973,6 +983,9 @@ def score_rings(
     labelled_honest
         With account scores, the accounts the run's training labels call honest: none of them
         anchors a chance pair (:func:`trim_members`).
+    pair_scores
+        With account scores, the scores chance pairs are judged by instead of them
+        (:func:`trim_members`); None: by ``account_scores``.
 
     Returns
     -------
@@ -995,7 +1008,7 @@ def score_rings(
         candidates = trim_members(candidates, account_scores, min_member_score,
                                   unsurprising=unsurprising, core_min_surprise=core_min_surprise,
                                   labelled_abusive=labelled_abusive, pair_fdr=pair_fdr,
-                                  labelled_honest=labelled_honest)
+                                  labelled_honest=labelled_honest, pair_scores=pair_scores)
     elif account_scores is None and trim_unlabelled:
         candidates = trim_to_core(candidates)
     if not candidates:

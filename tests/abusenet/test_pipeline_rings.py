@@ -212,3 +212,68 @@ def test_a_fraudsters_relatives_on_the_family_laptop_are_in_no_ring(tmp_path):
     # off (the default): every relative in a ring of its family's laptop
     unguarded, summary = members(RingScoringConfig())
     assert set(RELATIVES) <= unguarded and summary["association_guard"] is None
+
+
+def test_a_fraudsters_honest_partner_is_not_paired(tmp_path):
+    # issue 19 item 3: with ring_scoring.pair_fdr set, a pair chance explains (a device and a
+    # card only the two use) is judged by its accounts' own evidence, not by the model's scores,
+    # which read what the pair shares: a fraudster's partner on the family tablet scores as he
+    # does. 30 planted pairs of throwaways (one of each a training label) are reported; none
+    # of 10 fraudsters' honest partners, nor of 60 honest couples, is in a ring.
+    import numpy as np
+
+    from abusenet.pipeline.stages.data import write_candidates
+    from graph.rings.candidates import CHANCE_PAIR_FEATURE, RingCandidate, ring_id_for
+    from graph.snapshot import ACCOUNT, write_snapshot
+    from tests.graph.rings.helpers import edges, snapshot
+
+    honest = [f"h{i:04d}" for i in range(2000)]
+    planted = [(f"p{i:02d}-0", f"p{i:02d}-1") for i in range(30)]
+    mixed = [(f"f{i}", f"w{i}") for i in range(10)]
+    couples = [(f"c{i:02d}-0", f"c{i:02d}-1") for i in range(60)]
+    devices = [(a, f"dev-{a}") for a in honest]
+    cards = [(a, f"card-{a}") for a in honest]
+    candidates = []
+    for k, pair in enumerate(planted + mixed + couples):
+        devices += [(a, f"tablet{k}") for a in pair]
+        cards += [(a, f"shared-card{k}") for a in pair]
+        candidates.append(RingCandidate(
+            ring_id_for(list(pair)), sorted(pair), "pair",
+            [f"Device:tablet{k}", f"PaymentMethod:shared-card{k}"],
+            {"surprise": -0.5, "significant": 0.0, "size": 2.0, CHANCE_PAIR_FEATURE: 1.0},
+            [], sorted(pair)))
+    snap = snapshot(USED_DEVICE=edges(devices), PAID_WITH=edges(cards))
+    brief = [a for p in planted for a in p] + [f for f, _ in mixed]
+    ordinary = honest + [w for _, w in mixed] + [a for p in couples for a in p]
+    rng = np.random.default_rng(0)
+    n, k = len(ordinary), len(brief)
+    snap.nodes[ACCOUNT] = pd.DataFrame({
+        "id": ordinary + brief,
+        "lifetime_days": np.concatenate([rng.uniform(100, 400, n), rng.uniform(0, 0.2, k)]),
+        "n_events": np.concatenate([rng.poisson(40, n) + 5, rng.integers(2, 5, k)]),
+        "active_days": np.concatenate([rng.integers(10, 60, n), np.ones(k, int)])})
+    write_snapshot(snap, tmp_path / "snapshot")
+    write_candidates(candidates, tmp_path / "candidates.parquet")
+    # the model scores every fraudster's partner as high as him
+    partners = [w for _, w in mixed]
+    high = set(brief) | set(partners)
+    pd.DataFrame({"account_id": ordinary + brief,
+                  "score": [0.95 if a in high else 0.05 for a in ordinary + brief],
+                  "score_kind": "probability"}).to_parquet(tmp_path / "scores.parquet")
+    pd.DataFrame({"account_id": [p[0] for p in planted] + honest[::4],
+                  "label": [1] * len(planted) + [0] * len(honest[::4])}
+                 ).to_parquet(tmp_path / "train.parquet")
+
+    def reported(pair_fdr: float | None) -> set[str]:
+        out = tmp_path / f"out-{pair_fdr}"
+        out.mkdir()
+        rings_stage(tmp_path / "candidates.parquet", tmp_path / "scores.parquet",
+                    RingScoringConfig(pair_fdr=pair_fdr), out, tmp_path / "train.parquet",
+                    snapshot_dir=tmp_path / "snapshot", search=RingConfig())
+        return {tuple(sorted(m)) for m in pd.read_parquet(out / "rings.parquet")["members"]}
+
+    paired = reported(0.05)
+    assert {tuple(sorted(p)) for p in planted} <= paired
+    assert not {a for ring in paired for a in ring} & (set(partners) | {
+        a for p in couples for a in p})
+    assert not reported(None)  # off: chance pairs are never reported

@@ -734,3 +734,27 @@ def test_trim_members_keeps_a_group_judged_anchored_before_as_it_is():
                            "score": [0.9] * 4 + [0.1] * 6})
     kept = trim_members([ring], scores)
     assert kept == [ring]
+
+
+def test_chance_pairs_are_judged_by_the_pair_scores_when_given():
+    """A model that reads what a pair shares scores a fraudster's honest partner as high as him;
+    judged by the accounts' own evidence (``pair_scores``), the 20 such pairs go and the 40
+    whose accounts both carry their own evidence stay, trimmed by the model's scores as
+    before; judged by the model's scores, all 60 stay."""
+    planted = [(f"x{i}", f"y{i}") for i in range(40)]
+    mixed = [(f"f{i}", f"w{i}") for i in range(20)]
+    pairs = planted + mixed + [(f"u{i}", f"v{i}") for i in range(340)]
+    candidates = [RingCandidate(ring_id_for(list(p)), sorted(p), "pair", ["Device:d"],
+                                {"surprise": -0.5, "significant": 0.0, "size": 2.0,
+                                 CHANCE_PAIR_FEATURE: 1.0}, [], sorted(p)) for p in pairs]
+    ids = [a for p in pairs for a in p] + [f"o{i}" for i in range(4000)]
+    high = {a for p in planted + mixed for a in p}
+    scores = pd.DataFrame({"account_id": ids, "score": [0.9 if a in high else 0.1 for a in ids]})
+    partners = {w for _, w in mixed}
+    own = scores.assign(score=np.where(scores["account_id"].isin(partners), 0.1,
+                                       scores["score"]))
+    kept = trim_members(candidates, scores, pair_scores=own)
+    assert sorted(c.members for c in kept) == sorted(sorted(p) for p in planted)
+    assert len(trim_members(candidates, scores)) == 60
+    rings = score_rings(candidates, None, scores, pair_scores=own)
+    assert len(rings) == 40 and not {m for ms in rings["members"] for m in ms} & partners

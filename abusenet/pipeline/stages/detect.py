@@ -190,25 +190,36 @@ def structure_score_stage(
     return _write_scores(accounts, entities, out, STRUCTURE_ONLY, STRUCTURE)
 
 
-def association_guard(
-    snapshot_dir: Path, scores: pd.DataFrame, train: pd.DataFrame, max_odds: float,
-    member_bar: float | None,
-) -> tuple[pd.DataFrame, dict[str, int] | None]:
-    """``scores`` (``account_id, score``) held to ``max_odds`` times the odds of each account's
-    own evidence (:func:`gnn.association.own_evidence` fitted on ``train``, read from the
-    snapshot's accounts and relations between accounts only;
-    :func:`gnn.association.guard_scores`, ``train``'s accounts excepted), and how many scores
-    it lowered (``capped``) and took under ``member_bar`` (``unanchored``); ``scores`` and
-    ``None`` when the snapshot relates accounts to no entity or the labels fit no model."""
-    from gnn.association import account_relations, guard_scores, own_evidence
+def own_evidence_scores(snapshot_dir: Path, train: pd.DataFrame, max_depth: int | None = None
+                        ) -> pd.Series | None:
+    """Each account's own evidence (:func:`gnn.association.own_evidence` fitted on ``train``,
+    trees of ``max_depth``, its default when None, read from the snapshot's accounts and
+    relations between accounts only), by account id; ``None`` when the snapshot relates accounts
+    to no entity or the labels fit no model."""
+    from gnn.association import OWN_DEPTH, account_relations, own_evidence
     from graph.snapshot import ACCOUNT, RelationSpec, read_manifest, read_snapshot
 
     specs = {name: RelationSpec(name, spec["src"], spec["dst"])
              for name, spec in read_manifest(snapshot_dir)["relations"].items()}
     inside = account_relations(specs)
     if inside is None:
-        return scores, None
-    own = own_evidence(read_snapshot(snapshot_dir, [ACCOUNT], inside), train)
+        return None
+    return own_evidence(read_snapshot(snapshot_dir, [ACCOUNT], inside), train,
+                        max_depth=OWN_DEPTH if max_depth is None else max_depth)
+
+
+def association_guard(
+    snapshot_dir: Path, scores: pd.DataFrame, train: pd.DataFrame, max_odds: float,
+    member_bar: float | None,
+) -> tuple[pd.DataFrame, dict[str, int] | None]:
+    """``scores`` (``account_id, score``) held to ``max_odds`` times the odds of each account's
+    own evidence (:func:`own_evidence_scores`; :func:`gnn.association.guard_scores`,
+    ``train``'s accounts excepted), and how many scores it lowered (``capped``) and took under
+    ``member_bar`` (``unanchored``); ``scores`` and ``None`` when the snapshot relates accounts
+    to no entity or the labels fit no model."""
+    from gnn.association import guard_scores
+
+    own = own_evidence_scores(snapshot_dir, train)
     if own is None:
         return scores, None
     held = guard_scores(scores, own, max_odds, train["account_id"].astype(str))
@@ -276,6 +287,12 @@ def rings_stage(
     summary's ``ring_calibration`` holds the ring calibrator's state (None when not
     calibrated).
 
+    With probabilities and ``scoring.pair_fdr`` set, the pairs chance explains are judged by
+    each account's own evidence (:func:`own_evidence_scores`, trees of
+    :data:`gnn.association.PAIR_OWN_DEPTH`; kept pairs are then trimmed with
+    the model's scores as any candidate is): not judged without training labels and
+    ``snapshot_dir``, or when there is no own evidence.
+
     With probabilities, training labels, ``snapshot_dir`` and ``scoring.max_association_odds``
     set (off by default), ring membership reads each account's score held to that many times the
     odds of its own evidence
@@ -289,6 +306,7 @@ def rings_stage(
     implicate it. The summary's ``scored_groups`` counts them and ``scored_rings`` the
     reported rings among them.
     """
+    from gnn.association import PAIR_OWN_DEPTH
     from gnn.rings import assign_rings, calibrate_rings, fit_ring_calibrator, score_rings
     from graph.rings.scored import SCORED_KIND
 
@@ -307,6 +325,17 @@ def rings_stage(
         members, guard = association_guard(Path(snapshot_dir), members, train,
                                            scoring.max_association_odds,
                                            scoring.min_member_score)
+    pair_scores, pair_fdr = None, scoring.pair_fdr
+    if not structure and pair_fdr is not None:
+        # chance pairs are judged by the accounts' own evidence: the model's scores read what
+        # the pair shares (a fraudster's partner on the family tablet scores as he does)
+        own = (own_evidence_scores(Path(snapshot_dir), train, PAIR_OWN_DEPTH)
+               if train is not None and snapshot_dir is not None else None)
+        if own is None:
+            pair_fdr = None
+            logger.info("pairs chance explains not judged: no own evidence to judge them by")
+        else:
+            pair_scores = pd.DataFrame({"account_id": own.index, "score": own.to_numpy()})
     if not structure and snapshot_dir is not None:
         known = frozenset() if train is None else frozenset(train["account_id"].astype(str))
         scored = scored_group_candidates(Path(snapshot_dir), candidates, members, scoring,
@@ -319,7 +348,8 @@ def rings_stage(
                             train.loc[train["label"] == 1, "account_id"].astype(str)),
                         labelled_honest=frozenset() if train is None else frozenset(
                             train.loc[train["label"] == 0, "account_id"].astype(str)),
-                        **scoring.score_rings_kwargs())
+                        pair_scores=pair_scores,
+                        **{**scoring.score_rings_kwargs(), "pair_fdr": pair_fdr})
     warning = None if structure else unanchored_warning(accounts["score"], scoring.min_member_score)
     if warning:
         logger.warning(warning)

@@ -104,6 +104,18 @@ def test_pair_anchor_rate_is_the_rate_among_paired_accounts_when_higher():
     assert pair_anchor_rate(np.array([2, 2]), 0.05) == 0.05
 
 
+def test_pair_anchor_rate_beside_honest_partners_bounds_a_rate_planted_pairs_inflate():
+    # planted pairs with one partner under the bar make n1 / (n1 + 2 n0) 0.1; the accounts
+    # whose partner the labels call honest, 12 anchors of 600, give at most 0.0322 (the upper
+    # 95 % Clopper-Pearson bound of 2 %): the lower of the two, over all accounts' 0.01
+    anchors = np.array([1] * 10 + [0] * 40 + [2] * 30)
+    beside = np.array([True] * 12 + [False] * 588)
+    assert pair_anchor_rate(anchors, 0.01, beside) == pytest.approx(0.0322, abs=5e-4)
+    assert pair_anchor_rate(anchors, 0.05, beside) == 0.05
+    # few such accounts bound nothing: 2 of 2 anchors leave the rate among pairs' accounts
+    assert pair_anchor_rate(anchors, 0.01, np.array([True, True])) == pytest.approx(10 / 90)
+
+
 def _pairs_family(both: int, honest: int) -> tuple[list[RingCandidate], dict[str, float]]:
     """``both`` chance pairs of two anchors and ``honest`` of two accounts at 0.1, among 10,000
     other accounts of which 200 are anchors."""
