@@ -40,7 +40,11 @@ So the pairs chance explains (listed with ``RingConfig.chance_pairs``, feature
 discovery rate instead of a family-wise one: pair ``i`` with ``a_i`` anchors has p-value
 ``P(Binomial(2, pi) >= a_i)``, and the Benjamini-Hochberg procedure over the ``m`` pairs keeps
 those whose p-value is at most ``k q / m`` (``k`` the largest rank where that holds, ``q`` the
-rate): with ``K`` pairs of two anchors, all of them when chance's ``m pi^2`` is at most ``q K``.
+rate): with ``K`` pairs of two anchors, all of them when chance's ``m pi^2`` is at most ``q K``,
+else none: the test keeps pairs only where ``K >= m pi^2 / q``. Where many accounts anywhere
+score at the bar it keeps none (review R59: ``benchmarks.probes_pairs``, ~10 % of all accounts
+anchors with two farms and the fraudsters, ``pi`` >= 0.10: of ~140 chance pairs 31 would need two
+anchors, and the 20 planted pairs, 14 times chance, are not kept).
 Among the pairs kept, the expected share chance made is then at most ``q`` (independent
 pairs). ``pi`` is the larger of the share of all scored accounts at the bar and the rate among
 the pairs' own accounts (a model whose scores rise for any account on a device shared by two,
