@@ -8,7 +8,8 @@ default synth world does not reach every rule, so this check runs worlds built t
 * ``families`` (:mod:`benchmarks.families`: a fraudster's family on the family laptop; its
   given labels);
 * ``couples`` (:mod:`benchmarks.probes_pairs`; its given labels);
-* ``flows:NAME`` (:mod:`benchmarks.honest_flows`, no labels: contributions, relays, cadence).
+* ``flows:NAME`` (:mod:`benchmarks.honest_flows`, no labels: contributions, relays, cadence);
+* ``mules:NAME`` (:mod:`benchmarks.mule_flows`, no labels: planted mule groups).
 
 Each world is generated once; ``abusenet run`` runs it from each tree (``cwd`` and
 ``PYTHONPATH`` the tree, this interpreter, ``OMP_NUM_THREADS`` 1 unless ``--threads``) and every
@@ -76,6 +77,12 @@ def write_probe_world(spec: str, seed: int, out: Path) -> Path | None:
         given = given_labels(labels, groups, seed)
     elif spec.startswith("flows:"):
         from benchmarks.honest_flows import build, write
+
+        write(build(spec.split(":", 1)[1], seed), out)
+        return None
+    elif spec.startswith("mules:"):
+        from benchmarks.honest_flows import write
+        from benchmarks.mule_flows import build
 
         write(build(spec.split(":", 1)[1], seed), out)
         return None
