@@ -21,7 +21,9 @@ that differ otherwise). Printed per world: ``same`` or the differences, and each
 With ``--noise`` tree A runs twice and its two runs are compared too: session 30's review found
 two runs of one code differ (the snapshot's DuckDB sums on several threads: 1e-13 in amount
 sums, carried to 2.7e-6 in a score and 0.003 in a flow ring's surprise on ``flows:coop_weekly``),
-so a difference between trees means something only beyond that floor.
+so a difference between trees means something only beyond that floor. With ``--reuse`` tree B
+runs in a copy of A's run folder: the stages whose code and inputs did not change (the snapshot
+of a change to the ring search) are A's, and the comparison is exact.
 
 Run ``python -m benchmarks.probes_same TREE_A TREE_B --worlds shapes:mixed families
 flows:gift_pool --seed 1 [--set SECTION.KEY=VALUE ...]``.
@@ -93,10 +95,13 @@ def write_probe_world(spec: str, seed: int, out: Path) -> Path | None:
 
 
 def run_tree(tree: Path, world: Path, labels: Path | None, out: Path, threads: int,
-             overrides: list[str]) -> float:
+             overrides: list[str], start: Path | None = None) -> float:
     """``abusenet run`` of ``world`` with ``tree``'s code on ``threads`` threads
-    (``OMP_NUM_THREADS``) into an emptied ``out``; CPU s."""
+    (``OMP_NUM_THREADS``) into an emptied ``out`` (holding a copy of the run folder ``start``
+    first, whose stages the run reuses where its code and inputs are unchanged); CPU s."""
     shutil.rmtree(out, ignore_errors=True)
+    if start is not None:
+        shutil.copytree(start, out)
     args = [sys.executable, "-m", "abusenet", "run", "-i", str(world / "logs"), "-m",
             str(world / "mapping.yaml"), "-o", str(out), "--quiet", *FIXED, *overrides]
     if labels is not None:
@@ -207,6 +212,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "probes_same")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="SECTION.KEY=VALUE", help="config override for both runs")
+    parser.add_argument("--reuse", action="store_true",
+                        help="run B in a copy of A's run folder: the stages whose code did not "
+                             "change (the snapshot) are A's, so DuckDB's sums are the same")
     parser.add_argument("--noise", action="store_true",
                         help="run tree A twice too: what differs between two runs of one code")
     args = parser.parse_args(argv)
@@ -216,8 +224,11 @@ def main(argv: list[str] | None = None) -> None:
         sides = [("A", args.trees[0]), ("B", args.trees[1])]
         if args.noise:
             sides.append(("A2", args.trees[0]))
-        cpu = {side: run_tree(tree.resolve(), folder, labels, folder / f"run-{side}",
-                              args.threads, args.overrides) for side, tree in sides}
+        cpu = {}
+        for side, tree in sides:
+            start = folder / "run-A" if args.reuse and side != "A" else None
+            cpu[side] = run_tree(tree.resolve(), folder, labels, folder / f"run-{side}",
+                                 args.threads, args.overrides, start)
         shown = " ".join(f"{side} {value:.1f}" for side, value in cpu.items())
         checks = [("A vs B", "run-B")] + ([("A vs A2 (noise)", "run-A2")] if args.noise else [])
         for title, other in checks:
