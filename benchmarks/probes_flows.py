@@ -17,7 +17,8 @@ mules' lives changed (:data:`WORLDS`):
 
 Run without labels (``python -m benchmarks.probes_flows [--worlds ...] [--seeds 0 1] [--set
 SECTION.KEY=VALUE ...]``); printed per world and seed as :mod:`benchmarks.mule_flows` prints:
-groups found (a ring holding half a group), rings, honest accounts in rings, CPU s.
+groups found (a ring holding half a group), rings, the victims (outside accounts that paid a
+mule) and the other honest accounts in rings, CPU s.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.honest_flows import DAY, SPAN, Log, base, write
-from benchmarks.mule_flows import START, _kitty, score
+from benchmarks.mule_flows import START, MuleLog, _kitty, score
 from benchmarks.shapes.__main__ import run_abusenet
 from ingest.files import write_text_atomic
 
@@ -71,11 +72,11 @@ WORLDS: dict[str, Callable[[Log, list[str], list[str]], None]] = {
 }
 
 
-def build(name: str, seed: int, n_base: int = 2000) -> Log:
+def build(name: str, seed: int, n_base: int = 2000) -> MuleLog:
     """The world ``name`` (one of :data:`WORLDS`) drawn with ``seed``."""
     if name not in WORLDS:
         raise ValueError(f"unknown world {name!r}; the worlds are {', '.join(WORLDS)}")
-    log = Log(seed)
+    log = MuleLog(seed)
     shops = base(log, n_base)
     users = sorted({row[0] for row in log.rows} - set(shops))
     WORLDS[name](log, shops, users)
@@ -93,19 +94,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
-    lines = ["| world | seed | found | rings | honest in rings | CPU s |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| world | seed | found | rings | victims in rings | other honest in rings | CPU s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name in args.worlds:
         for seed in args.seeds:
-            folder = write(build(name, seed), args.out / f"{name}-{seed}")
+            log = build(name, seed)
+            folder = write(log, args.out / f"{name}-{seed}")
             ran = run_abusenet(folder, folder / "run", None, args.overrides)
             groups = json.loads((folder / "groups.json").read_text())
-            figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups),
-                       "cpu_s": ran["cpu_s"]}
+            figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups,
+                               log.victims), "cpu_s": ran["cpu_s"]}
             results[f"{name}-{seed}"] = figures
             write_text_atomic(args.out / "probes_flows.json", json.dumps(results, indent=1))
             lines.append(f"| {name} | {seed} | {figures['found']} / {figures['groups']} "
-                         f"| {figures['rings']} | {figures['honest_in_rings']} "
+                         f"| {figures['rings']} | {figures['victims_in_rings']} "
+                         f"| {figures['honest_in_rings']} "
                          f"| {figures['cpu_s']:.1f} |")
             print(f"{name} seed {seed}: done", file=sys.stderr)
     print("\n".join(lines))
