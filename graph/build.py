@@ -181,7 +181,10 @@ def write_snapshot_files(
     entity_table = level_labels(entity_labels, mapping, "entity")
 
     target = new_snapshot_dir(out_dir)
-    con = connect(target / ".spill")
+    # One DuckDB thread: the amount, time-of-day and attribute aggregates are sums of doubles,
+    # which a parallel aggregation adds in scheduling order (reruns 1e-10 apart, enough to move
+    # a ring's flow surprise by 3e-3); one thread makes a rerun the same bits.
+    con = connect(target / ".spill", threads=1)
     try:
         with status_display(progress, "building snapshot") as show:
             with _step(show, "reading events"):

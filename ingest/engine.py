@@ -30,6 +30,7 @@ def connect(
     *,
     keep_order: bool = False,
     memory_share: float = 1.0,
+    threads: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up for out-of-core work.
 
@@ -42,15 +43,19 @@ def connect(
     memory_share
         Fraction of the memory limit this connection may use (a stage that also holds large
         results in Python takes less).
+    threads
+        DuckDB's worker threads; None: one per core. A parallel ``sum`` / ``avg`` over doubles
+        adds its rows in scheduling order, so two runs can differ in the last bits; one thread
+        gives the same bits every time.
 
     Returns
     -------
     duckdb.DuckDBPyConnection
-        A connection with ``TimeZone = 'UTC'``, one thread per core, a memory limit of
+        A connection with ``TimeZone = 'UTC'``, ``threads`` threads, a memory limit of
         ``memory_share`` times ``ABUSENET_DUCKDB_MEMORY`` (or :data:`DEFAULT_MEMORY_LIMIT`)
         and partitioned writes that flush every :data:`PARTITION_FLUSH_ROWS` rows.
     """
-    con = duckdb.connect(config={"threads": os.cpu_count() or 1})
+    con = duckdb.connect(config={"threads": threads or os.cpu_count() or 1})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     set_memory_limit(con, int(memory_limit() * memory_share))
