@@ -59,6 +59,7 @@ from graph.rings.anchored import (
 from graph.rings.candidates import STRUCTURE_FEATURES, RingCandidate, ring_id_for
 from graph.rings.config import RingConfig
 from graph.rings.metrics import ring_label_outcomes
+from graph.rings.pairs import HOUSEHOLD_MAX
 
 #: Weights of the structure features in ``structure_score`` (they sum to 1). ``size_prior`` is
 #: ``log(size) / log(SIZE_REFERENCE)`` clipped to [0, 1]. Chosen among 0/1 weights of every
@@ -469,6 +470,17 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
     0.836, top precision 0.804 / 0.807 -> 0.786 / 0.810, member precision by the truth
     0.735 / 0.752 -> 0.735 / 0.740.
 
+    A core of 3 to ``HOUSEHOLD_MAX`` accounts (more than a pair, whose own candidate is judged
+    as a pair; at most a household) is judged by its share of the group's surprise, ``surprise
+    x kept_share`` (what :func:`gnn.ring_ranking.member_surprise` credited it for the ranking
+    only), with ``kept_share`` 1 (credited once) and the reason in its evidence
+    (``"HouseholdCore:..."``). Review R56: a hostel's 14 families, each on its own card, are
+    surprising together (14 cards of 3), and the core the search gives is one family on its
+    card, which was reported with the whole group's 32-46 (``python -m benchmarks.hostels``,
+    world H); the same held for a farm's 3-account fragment. A small ring padded by a few
+    neighbours loses the padding's share (3 of 5 at 40: 24, under the bar of 25) unless its own
+    candidate (its own surprise) reports it.
+
     Parameters
     ----------
     candidates
@@ -489,14 +501,19 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
             dropped = len(candidate.members) - len(members)
             evidence = [e for e in candidate.evidence if not e.startswith("Transfer:")
                         or all(end in core for end in e.removeprefix("Transfer:").split("->"))]
-            trimmed = RingCandidate(
-                ring_id_for(members), members, candidate.kind,
-                [*evidence, f"Trimmed:{dropped} members share none of its rare entities or "
-                            f"transfers"],
-                {**candidate.features, "size": float(len(members)),
-                 "kept_share": len(members) / len(candidate.members)},
-                list(candidate.ties), members,
-            )
+            share = len(members) / len(candidate.members)
+            features = {**candidate.features, "size": float(len(members)), "kept_share": share}
+            evidence.append(f"Trimmed:{dropped} members share none of its rare entities or "
+                            f"transfers")
+            if _household_core(len(members)):
+                # judged, not only ranked, by the share gnn.ring_ranking.member_surprise
+                # credits it (credited once: kept_share 1)
+                features["surprise"] = share * candidate.features.get("surprise", 0.0)
+                features["kept_share"] = 1.0
+                evidence.append(f"HouseholdCore:{len(members)} of {len(candidate.members)} "
+                                f"credited their share of the group's surprise")
+            trimmed = RingCandidate(ring_id_for(members), members, candidate.kind, evidence,
+                                    features, list(candidate.ties), members)
         at = seen.get(trimmed.ring_id)
         if at is None:
             seen[trimmed.ring_id] = len(kept_candidates)
@@ -504,6 +521,13 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
         elif _replaces(trimmed, kept_candidates[at]):
             kept_candidates[at] = trimmed
     return kept_candidates
+
+
+def _household_core(size: int) -> bool:
+    """Whether a core of ``size`` accounts trimmed from a larger group is judged by its share
+    of the group's surprise (:func:`trim_to_core`): more than a pair (a pair's own candidate is
+    judged as a pair) and at most a household (:data:`graph.rings.pairs.HOUSEHOLD_MAX`)."""
+    return 2 < size <= HOUSEHOLD_MAX
 
 
 def _replaces(candidate: RingCandidate, kept: RingCandidate) -> bool:

@@ -120,6 +120,26 @@ uses there span under ``place_life_s`` (not living, their Wi-Fi sharing counted)
 triple: la28 hostel_families 9 @ 31.3 (full run, seed 0) / 3 (seed 1), la29 hostel_families_wc 3
 @ 29.9 / 34.8; hreview's hostel_families_welcome 8 @ 29.0 / 3 @ 32.6 (probe): 3-9 of 42, down
 from 40-42.
+
+A hostel's short-stay guests (review R56): a family there for days, not ``place_life_s``, is not
+living, so its members' uses of the hostel's PCs and Wi-Fi tied them into a core (world H,
+``python -m benchmarks.hostels``: 4-10 guests per families' hostel reported). A non-living
+member whose uses of places spread over at least ``arrival_s`` (a day: a stay, not a burst
+farm's minutes there) is a place's user too (:attr:`PlaceUsers.stayed`, :func:`explained_uses`):
+in a group that did not arrive together, and in one that did when it made no late payoff (a
+hostel's guests in the group of a farm aged at their hostel). With the household core's share
+(:func:`gnn.rings.trim_to_core`: a family on its card, trimmed from a group of 13-20 family
+cards, no longer carries the group's surprise), world H s0 / s1 (base 2,000, full runs without
+labels): honest guests in rings 33 / 18 -> 5 / 2 (all in hostel_farm_aged's ring, 38 / 40 of its
+40), every farm found as before (farm_cards3 40 / 39, hostel_farm_burst 40 / 40, _cheap 40 / 40,
+_aged 38 / 40); the 3-account fragments of farm_cards3_first and _fp (3 of 40) go; DESK
+unchanged. What it gives up: a farm at a public place created over more than a week (not
+together) whose accounts each stay days there without living (no entity of their own beyond a
+household's, under ``place_life_s`` of activity) is judged by what it shares beyond the place;
+such a stream was already the documented evasion of a farm created over longer than each account
+lives. Not won back: a farm with a card per <= 5 accounts paying off on its first order
+(farm_cards3_first): its aging on logins alone before a first order that redeems the welcome code
+is hreview's s27 hostel_welcome too (backpackers buying once, on their last day).
 """
 
 from __future__ import annotations
@@ -199,6 +219,7 @@ class PlaceUsers:
     paid: sp.csr_matrix
     settled: np.ndarray
     desks: sp.csr_matrix
+    stayed: np.ndarray | None = None
 
 
 def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray,
@@ -215,7 +236,8 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     its type is a payoff's (``late`` uses; None: every type of no place), ``arrival_s`` how
     long after an account's first use a use of a sign-up desk may end (``desks``),
     ``household`` the most accounts an entity a living account owns may have (1: nobody else
-    uses it; a family's card is its members' own)."""
+    uses it; a family's card is its members' own); ``stayed`` accounts are not living and used
+    places over at least ``arrival_s`` (none when it is 0)."""
     n_accounts, n_entities = uses.shape
     begun = edges["first_ts"].to_numpy(np.int64)
     ended = edges["last_ts"].to_numpy(np.int64)
@@ -271,9 +293,29 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
               & (fresh & (homed | (settled & mixes)))[rows])
     desks = sp.csr_matrix((np.ones(int(signed.sum())), (rows[signed], cols[signed])),
                           shape=uses.shape)
+    at_place = (begun >= 0) & places[cols]
+    stay = spans(*use_bounds(rows[at_place], begun[at_place], ended[at_place], n_accounts))
+    crowd = np.zeros(n_accounts, dtype=np.int64)
+    np.maximum.at(crowd, rows[at_place],
+                  _arrived_near(cols[at_place], begun[at_place], arrival_s))
+    # a stay, not a farm's visit: over a day there, having come with fewer than a place's
+    # least number of users (a family, not a burst farm's 40 in one day: review R63)
+    stayed = ~living & (stay >= arrival_s) & (arrival_s > 0) & (crowd < min_users)
     return PlaceUsers(living, places, np.where(seen, first, -1).astype(np.int64), fresh,
                       homed, spans(first, last), seen & (last <= end - life_s), late,
-                      fresh & homed, paid, settled, desks)
+                      fresh & homed, paid, settled, desks, stayed)
+
+
+def _arrived_near(cols: np.ndarray, begun: np.ndarray, within_s: float) -> np.ndarray:
+    """Per use (entity column ``cols``, first use ``begun``): how many uses of the same entity
+    began within ``within_s`` of it (itself included): who came to a place with the account."""
+    if len(cols) == 0:
+        return np.zeros(0, dtype=np.int64)
+    key = cols.astype(np.int64) * (1 << 33) + begun.astype(np.int64)
+    ordered = np.sort(key)
+    reach = int(within_s)
+    return (np.searchsorted(ordered, key + reach, side="right")
+            - np.searchsorted(ordered, key - reach, side="left")).astype(np.int64)
 
 
 def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUsers,
@@ -318,16 +360,18 @@ def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUse
 def explained_uses(uses: sp.csr_matrix, users: PlaceUsers) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Accounts x entities, 1 where a place explains an account's use of an entity
     (:func:`place_explained`) when the account is a member of a group that did not arrive
-    together (its first matrix: a living account's use of a place, a settled one's of its
-    sign-up desk) and of one that did (its second: a use of either by an account with a home
-    of its own, and a living account's use of a place when it made no late payoff)."""
+    together (its first matrix: a living or short-stay (``users.stayed``) account's use of a
+    place, a settled one's of its sign-up desk) and of one that did (its second: a use of
+    either by an account with a home of its own, and a living account's use of a place when it
+    made no late payoff)."""
     at_places = (uses > 0).astype(np.float64).multiply(
         users.places[None, :].astype(np.float64)).tocsr()
-    apart = (sp.diags(users.living.astype(np.float64)) @ at_places
+    guests = users.living if users.stayed is None else users.living | users.stayed
+    apart = (sp.diags(guests.astype(np.float64)) @ at_places
              + sp.diags(users.settled.astype(np.float64)) @ users.desks).tocsr()
-    # in a cohort that arrived together, its members with a home, and those living at the
-    # place who made no late payoff (a hostel's families in a farm's group: review s29)
-    stayed = users.homed | (users.living & (users.late.getnnz(axis=1) == 0))
+    # in a cohort that arrived together, its members with a home, and those living or staying
+    # at the place who made no late payoff (a hostel's families in a farm's group: review s29)
+    stayed = users.homed | (guests & (users.late.getnnz(axis=1) == 0))
     together = (sp.diags(users.homed.astype(np.float64)) @ users.desks
                 + sp.diags(stayed.astype(np.float64)) @ at_places).tocsr()
     return apart, together

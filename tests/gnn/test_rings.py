@@ -376,6 +376,25 @@ def test_a_pairs_own_candidate_is_not_shadowed_by_a_core_trimmed_to_the_same_two
         assert trimmed[0] is pair
 
 
+def test_a_household_core_trimmed_from_a_group_of_families_gets_its_share_not_the_whole():
+    """Review R56: a hostel's 14 families, each on its card, are surprising together (14 cards
+    of 3); the core is one family. Credited the whole group's 45.9 it was reported; credited its
+    3 / 42 it is not, while a core of more than a household keeps the group's surprise."""
+    guests = [f"g{i}" for i in range(42)]
+    group = RingCandidate(ring_id_for(guests), guests, "shared_entities", [],
+                          {"size": 42.0, "surprise": 45.9, "significant": 1.0}, [], guests[:3])
+    wide = RingCandidate(ring_id_for(guests[:41]), guests[:41], "shared_entities", [],
+                         {"size": 41.0, "surprise": 45.9, "significant": 1.0}, [], guests[:6])
+    family, six = trim_to_core([group, wide])
+    assert family.members == sorted(guests[:3])
+    assert family.features["surprise"] == pytest.approx(45.9 * 3 / 42)
+    assert six.features["surprise"] == 45.9
+    from gnn.ring_ranking import reportable
+
+    rings = score_rings([group, wide], nms_jaccard=1.0, fragment_share=1.1)
+    assert dict(zip(rings["size"], reportable(rings, 25.0), strict=True)) == {6: True, 3: False}
+
+
 def test_trim_to_core_keeps_the_core_and_only_without_account_scores():
     padded = RingCandidate(ring_id_for(["a", "b", "c", "h1", "h2"]), ["a", "b", "c", "h1", "h2"],
                            "shared_entities", ["Device:d1", "Transfer:a->h1", "Transfer:a->b"],
@@ -393,9 +412,12 @@ def test_trim_to_core_keeps_the_core_and_only_without_account_scores():
     core = trimmed[0]
     assert core.ring_id == ring_id_for(["a", "b", "c"]) and core.core == ["a", "b", "c"]
     assert core.evidence == ["Device:d1", "Transfer:a->b",
-                             "Trimmed:2 members share none of its rare entities or transfers"]
-    assert core.features["size"] == 3 and core.features["kept_share"] == pytest.approx(3 / 5)
-    assert core.features["surprise"] == 40.0
+                             "Trimmed:2 members share none of its rare entities or transfers",
+                             "HouseholdCore:3 of 5 credited their share of the group's surprise"]
+    # a household-sized core is judged by its share of the group's surprise, credited once
+    # (review R56)
+    assert core.features["size"] == 3 and core.features["kept_share"] == 1.0
+    assert core.features["surprise"] == pytest.approx(40.0 * 3 / 5)
     assert trimmed[1] is unknown and trimmed[2] is lone
     rings = score_rings([padded, unknown], nms_jaccard=1.0, fragment_share=1.1)
     assert sorted(map(tuple, rings["members"])) == [("a", "b", "c"), ("x", "y", "z")]

@@ -67,6 +67,31 @@ def test_a_household_s_card_is_its_members_own() -> None:
     assert not family.homed.any()
 
 
+def test_a_short_stay_guest_s_use_of_a_place_is_explained_a_burst_s_is_not() -> None:
+    # a hostel's PC 0 and Wi-Fi 1 used for 20 days by ten families' members (0-9, each on its
+    # own card 2 + a, living); guest 10 stays 5 days there (its family card 12), account 11 is
+    # a burst farm's, there for an hour on its own card 13
+    rows = [(a, e, 0, 20 * DAY) for a in range(10) for e in (0, 1, 2 + a)]
+    rows += [(10, e, 3 * DAY, 8 * DAY) for e in (0, 1, 12)]
+    rows += [(11, e, 4 * DAY, 4 * DAY + 3600) for e in (0, 1, 13)]
+    # accounts 12-21 a burst farm's, all there within an hour on day 6, each back 4 days later
+    # (review R63), each on its own card 14 + k
+    rows += [(a, e, 6 * DAY + 60 * a, 10 * DAY) for a in range(12, 22) for e in (0, 1)]
+    rows += [(a, 2 + a, 6 * DAY, 6 * DAY) for a in range(12, 22)]
+    edges, matrix = _uses(rows, (22, 24))
+    place_type = np.r_[True, True, np.zeros(22, bool)]
+    users = place_users(edges, matrix, place_type, account_activity(edges, 22), 14 * DAY, 10,
+                        0.0, arrival_s=DAY, household=3)
+    assert users.places[:2].all() and users.living.tolist() == [True] * 10 + [False] * 12
+    assert users.stayed.tolist() == [False] * 10 + [True] + [False] * 11
+    # in a group that did not arrive together the guest's stay is explained, the burst's not
+    apart, together = explained_uses(matrix, users)
+    assert apart[10, :2].toarray().tolist() == [[1.0, 1.0]]
+    assert apart[11].nnz == 0
+    # ... and in a farm's cohort that arrived together, as it made no late payoff
+    assert together[10, :2].toarray().tolist() == [[1.0, 1.0]] and together[11].nnz == 0
+
+
 def test_uses_without_times_give_no_life() -> None:
     edges, matrix = _uses([(0, 0, -1, -1), (0, 1, -1, -1)], (1, 2))
     users = place_users(edges, matrix, np.array([True, False]), account_activity(edges, 1), 0.0,
