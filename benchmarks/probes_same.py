@@ -23,7 +23,9 @@ two runs of one code differ (the snapshot's DuckDB sums on several threads: 1e-1
 sums, carried to 2.7e-6 in a score and 0.003 in a flow ring's surprise on ``flows:coop_weekly``),
 so a difference between trees means something only beyond that floor. With ``--reuse`` tree B
 runs in a copy of A's run folder: the stages whose code and inputs did not change (the snapshot
-of a change to the ring search) are A's, and the comparison is exact.
+of a change to the ring search) are A's, and the comparison is exact; only where the trees differ
+outside those stages' code scopes (a change to the pipeline runner itself changes every stage's
+fingerprint, and every stage runs again).
 
 Run ``python -m benchmarks.probes_same TREE_A TREE_B --worlds shapes:mixed families
 flows:gift_pool --seed 1 [--set SECTION.KEY=VALUE ...]``.
