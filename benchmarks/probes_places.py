@@ -4,8 +4,8 @@ Session 30's review world (issue 19, R56). A rule that explains a non-living acc
 public place (a hostel's PCs and Wi-Fi) once they span a day (a stay, not a burst farm's hours)
 is also what a farm can aim at: one more login a day or two later costs it nothing. World
 ``HR`` on the shapes base population (2,000 accounts, 40 carrier IPs; :mod:`benchmarks.hostels`'
-helpers): two families' hostels (:func:`benchmarks.hostels.hostel`, the look-alike) and four
-burst farms of 40 on the PCs and Wi-Fi of a hostel of their own, each with its hostel's families
+helpers): two families' hostels (:func:`benchmarks.hostels.hostel`, the look-alike) and six
+farms of 40 on the PCs and Wi-Fi of a hostel of their own, each with its hostel's families
 beside it:
 
 * ``farm_burst``: :func:`benchmarks.hostels.burst_farm` as it is (signup, login, the welcome code
@@ -13,7 +13,10 @@ beside it:
 * ``farm_burst_back``: the same, each account logging in once more 1-3 days later on the
   hostel's PCs and Wi-Fi;
 * ``farm_burst_back2``: the same with two more logins, 1-3 and 4-6 days later;
-* ``farm_burst_back_card3``: ``farm_burst_back`` paying with a card per 3 accounts.
+* ``farm_burst_back_card3``: ``farm_burst_back`` paying with a card per 3 accounts;
+* ``farm_trickle`` / ``farm_trickle_back``: ``farm_burst`` / ``farm_burst_back`` with the signups
+  spread over 6 days (~7 a day, under a place's crowd of ``rings.place_min_users``), each
+  account's login and welcome order within its hour.
 
 Run without labels (``python -m benchmarks.probes_places --seeds 0 1 [--set ...]``; one full run
 a seed, ~40 CPU s); printed per seed as :mod:`benchmarks.hostels` prints (honest guests in rings
@@ -32,22 +35,33 @@ import pandas as pd
 
 from benchmarks.hostels import burst_farm, hostel, score
 from benchmarks.shapes.__main__ import run_abusenet
-from benchmarks.shapes.population import DAY, HOUR, World, base_population, record_hubs
+from benchmarks.shapes.population import DAY, World, base_population, record_hubs
 from benchmarks.shapes.worlds import write_world
 
-#: The farms: name -> (days after the burst of each later login, accounts per card).
-FARMS = {"farm_burst": ((), 1), "farm_burst_back": (((1, 3),), 1),
-         "farm_burst_back2": (((1, 3), (4, 6)), 1), "farm_burst_back_card3": (((1, 3),), 3)}
+#: The farms: name -> (days after the signup of each later login, accounts per card, days
+#: the signups spread over: 0 a burst within a day).
+FARMS = {"farm_burst": ((), 1, 0), "farm_burst_back": (((1, 3),), 1, 0),
+         "farm_burst_back2": (((1, 3), (4, 6)), 1, 0),
+         "farm_burst_back_card3": (((1, 3),), 3, 0),
+         "farm_trickle": ((), 1, 6), "farm_trickle_back": (((1, 3),), 1, 6)}
 
 
 def returning_farm(world: World, name: str, day: float, machines: tuple[np.ndarray, np.ndarray],
-                   later: tuple[tuple[float, float], ...], per_card: int) -> None:
+                   later: tuple[tuple[float, float], ...], per_card: int,
+                   spread: float = 0.0) -> None:
     """A burst farm (:func:`benchmarks.hostels.burst_farm`) on ``machines`` whose accounts each
-    log in again once per ``later`` interval (days after the burst) on them; with ``per_card``
-    above 1 its orders are paid with a card per ``per_card`` accounts instead of one each."""
+    log in again once per ``later`` interval (days after its signup) on them; with ``per_card``
+    above 1 its orders are paid with a card per ``per_card`` accounts instead of one each; with
+    ``spread`` the signups are spread over that many days from ``day`` (fewer a day than a
+    place's crowd), each account's login and welcome order within its hour as in a burst."""
     rng = world.rng
     group = burst_farm(world, name, day, machines)
     users = group.members
+    if spread:
+        shift = np.floor(rng.uniform(0, spread, len(users))) * DAY
+        for log in ("signups", "logins", "orders"):
+            world.rows[log]["ts"][-1] = world.rows[log]["ts"][-1] + shift
+    signed = world.rows["signups"]["ts"][-1]
     if per_card > 1:
         orders = world.rows["orders"]
         last = len(orders["user"]) - 1  # burst_farm's orders: the last block added
@@ -55,8 +69,7 @@ def returning_farm(world: World, name: str, day: float, machines: tuple[np.ndarr
         orders["card"][last] = cards
     devices, ips = machines
     for lo, hi in later:
-        world.add("logins", user=users,
-                  ts=day * DAY + rng.uniform(lo, hi, len(users)) * DAY + 12 * HOUR,
+        world.add("logins", user=users, ts=signed + rng.uniform(lo, hi, len(users)) * DAY,
                   ip=rng.choice(ips, len(users)), device=rng.choice(devices, len(users)),
                   failed=0)
 
@@ -68,9 +81,9 @@ def world_hr(seed: int, base: int = 2000) -> World:
     base_population(world, base, carrier)
     hostel(world, 5)
     hostel(world, 30, welcome_all=True, name="hostel_families_wc")
-    for i, (name, (later, per_card)) in enumerate(FARMS.items()):
+    for i, (name, (later, per_card, spread)) in enumerate(FARMS.items()):
         machines = hostel(world, 10 + 5 * i, name=f"{name}_guests")
-        returning_farm(world, name, 20 + 5 * i, machines, later, per_card)
+        returning_farm(world, name, 20 + 5 * i, machines, later, per_card, spread)
     record_hubs(world)
     return world
 
