@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from abusenet.serve.state import GraphState
 from abusenet.serve.validation import EventValidator
 from abusenet.serve.write_through import WriteThrough
 from abusenet.serve.writer import ACCEPTED, REJECTED, EventWriter, LogFailed
+
+log = logging.getLogger(__name__)
 
 #: Routes open without a token.
 OPEN_ROUTES = frozenset({"/healthz", "/readyz"})
@@ -67,6 +70,9 @@ def create_app(state: GraphState, validator: EventValidator, token: str,
     # Reads recompute a few rows with numpy products (gnn.local_scoring): a second BLAS thread
     # only spins, and on a busy machine costs 10-50x the product itself. Process-wide, once.
     threadpool_limits(1, user_api="blas")
+    # Not ready before the read path is warm: its first calls and the start caches' page faults
+    # otherwise fall on the first requests.
+    log.info("warmed before the first request: %s", state.warm())
     # The loaded graph is ~500k long-lived containers: a full collection scanning them paused
     # every request for 0.3-1 s. Frozen, collections scan only what requests allocate.
     gc.collect()

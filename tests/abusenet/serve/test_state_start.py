@@ -18,6 +18,7 @@ from abusenet.serve.start_cache import (
 from abusenet.serve.state import GraphState
 from gnn.local_scoring import LocalScorer
 from graph.live_features import BUSY, LiveFeatures
+from graph.snapshot import ACCOUNT
 
 
 @pytest.mark.slow  # three loads (~2 s each); test_local_scoring's save/restore tests are fast
@@ -226,3 +227,15 @@ def test_busy_entities_rows_saved_with_the_stored_events_score_as_computed_when_
     every = np.arange(cached.num_accounts)
     np.testing.assert_array_equal(cached.scorer.current(cached.graph, every),
                                   lazy.scorer.current(lazy.graph, every))
+
+
+def test_warming_reads_the_start_caches_ahead_and_changes_no_answer(run_dir):
+    state = GraphState.load(run_dir)
+    ids = state._index[ACCOUNT].ids
+    accounts = [ids[0], ids[len(ids) // 2], ids[-1]]
+    before = state.account_views(accounts)
+    warmed = state.warm(accounts=8)
+    cached = sum(p.stat().st_size for cache in start_caches(run_dir) for p in cache.rglob("*")
+                 if p.is_file())
+    assert warmed["read_ahead_mb"] == round(cached / 2 ** 20, 1) and cached > 0
+    assert state.account_views(accounts) == before
