@@ -18,16 +18,14 @@ AUPRC. Run ``python -m benchmarks.families --seeds 0 1 [--set SECTION.KEY=VALUE 
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.shapes import abuse
-from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.__main__ import run_abusenet, world_parser
 from benchmarks.shapes.population import (
     DAY,
     HOUR,
@@ -119,11 +117,7 @@ def measure(seed: int, out: Path, overrides: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: one line of figures per seed."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "families")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    parser = world_parser(__doc__, "families")
     args = parser.parse_args(argv)
     for seed in args.seeds:
         print(json.dumps(measure(seed, args.out, args.overrides)), flush=True)

@@ -49,17 +49,15 @@ printed and ``OUT/honest_flows.json`` written. Session 23's review found the lan
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.__main__ import run_abusenet, world_parser
 from ingest.files import write_text_atomic
 
 DAY = 86_400.0
@@ -464,13 +462,7 @@ def score(rings: pd.DataFrame, groups: dict[str, list[str]]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate, run and score the chosen worlds and seeds; print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worlds", nargs="+", choices=list(WORLDS), default=list(WORLDS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--out", type=Path,
-                        default=Path(tempfile.gettempdir()) / "honest_flows")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    parser = world_parser(__doc__, "honest_flows", list(WORLDS))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}

@@ -36,15 +36,13 @@ DESK --seeds 0 1`` (one full run a world and seed).
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.__main__ import run_abusenet, world_parser
 from benchmarks.shapes.population import (
     DAY,
     HOUR,
@@ -287,13 +285,8 @@ def measure(name: str, seed: int, out: Path, base: int, overrides: list[str]) ->
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: one JSON line of figures per world and seed."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worlds", nargs="+", choices=WORLDS, default=list(WORLDS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser = world_parser(__doc__, "hostels", list(WORLDS))
     parser.add_argument("--base", type=int, default=2000, help="base-population accounts")
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "hostels")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
     args = parser.parse_args(argv)
     for name in args.worlds:
         for seed in args.seeds:

@@ -40,14 +40,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import pandas as pd
 
 from benchmarks.honest_flows import DAY, SPAN, Log, base, person, write
-from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.__main__ import run_abusenet, world_parser
 from ingest.files import write_text_atomic
 
 #: Days into the log the schemes start (the mules sign up 60 days before).
@@ -214,37 +212,38 @@ def score(rings: pd.DataFrame, groups: dict[str, list[str]], victims: set[str] |
             "honest_in_rings": len(inside - planted - (victims or set()))}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command line: generate, run and score the chosen worlds and seeds; print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worlds", nargs="+", choices=list(WORLDS), default=list(WORLDS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mule_flows")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
-    args = parser.parse_args(argv)
+def run_worlds(args: argparse.Namespace, build: Callable[[str, int], MuleLog],
+               name: str) -> None:
+    """Generate, run and score ``args.worlds`` x ``args.seeds`` (each world drawn by ``build``)
+    into ``args.out``; print the table and keep the figures in ``args.out / NAME.json``."""
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict[str, dict] = {}
-    lines = ["| world | seed | found | rings | victims in rings | honest in rings | CPU s |",
+    lines = ["| world | seed | found | rings | victims in rings | other honest in rings | CPU s |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for name in args.worlds:
+    for world in args.worlds:
         for seed in args.seeds:
-            log = build(name, seed)
-            folder = write(log, args.out / f"{name}-{seed}")
+            log = build(world, seed)
+            folder = write(log, args.out / f"{world}-{seed}")
             write_text_atomic(folder / "victims.json", json.dumps(sorted(log.victims)))
             ran = run_abusenet(folder, folder / "run", None, args.overrides)
             groups = json.loads((folder / "groups.json").read_text())
             figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups,
                                log.victims), "cpu_s": ran["cpu_s"]}
-            results[f"{name}-{seed}"] = figures
-            write_text_atomic(args.out / "mule_flows.json", json.dumps(results, indent=1))
-            lines.append(f"| {name} | {seed} | {figures['found']} / {figures['groups']} "
+            results[f"{world}-{seed}"] = figures
+            write_text_atomic(args.out / f"{name}.json", json.dumps(results, indent=1))
+            lines.append(f"| {world} | {seed} | {figures['found']} / {figures['groups']} "
                          f"| {figures['rings']} | {figures['victims_in_rings']} "
                          f"| {figures['honest_in_rings']} "
                          f"| {figures['cpu_s']:.1f} |")
-            print(f"{name} seed {seed}: done", file=sys.stderr)
+            print(f"{world} seed {seed}: done", file=sys.stderr)
     print("\n".join(lines))
-    print(f"\n(details: {args.out / 'mule_flows.json'})")
+    print(f"\n(details: {args.out / f'{name}.json'})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: generate, run and score the chosen worlds and seeds; print the table."""
+    run_worlds(world_parser(__doc__, "mule_flows", list(WORLDS)).parse_args(argv), build,
+               "mule_flows")
 
 
 if __name__ == "__main__":

@@ -23,20 +23,13 @@ mule) and the other honest accounts in rings, CPU s.
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from benchmarks.honest_flows import DAY, SPAN, Log, base, write
-from benchmarks.mule_flows import START, MuleLog, _kitty, score
-from benchmarks.shapes.__main__ import run_abusenet
-from ingest.files import write_text_atomic
+from benchmarks.honest_flows import DAY, SPAN, Log, base
+from benchmarks.mule_flows import START, MuleLog, _kitty, run_worlds
+from benchmarks.shapes.__main__ import world_parser
 
 
 def _big_spending(log: Log, shops: list[str]) -> None:
@@ -85,34 +78,8 @@ def build(name: str, seed: int, n_base: int = 2000) -> MuleLog:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate, run and score the chosen worlds and seeds; print the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--worlds", nargs="+", choices=list(WORLDS), default=list(WORLDS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "probes_flows")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, dict] = {}
-    lines = ["| world | seed | found | rings | victims in rings | other honest in rings | CPU s |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name in args.worlds:
-        for seed in args.seeds:
-            log = build(name, seed)
-            folder = write(log, args.out / f"{name}-{seed}")
-            ran = run_abusenet(folder, folder / "run", None, args.overrides)
-            groups = json.loads((folder / "groups.json").read_text())
-            figures = {**score(pd.read_parquet(folder / "run" / "rings.parquet"), groups,
-                               log.victims), "cpu_s": ran["cpu_s"]}
-            results[f"{name}-{seed}"] = figures
-            write_text_atomic(args.out / "probes_flows.json", json.dumps(results, indent=1))
-            lines.append(f"| {name} | {seed} | {figures['found']} / {figures['groups']} "
-                         f"| {figures['rings']} | {figures['victims_in_rings']} "
-                         f"| {figures['honest_in_rings']} "
-                         f"| {figures['cpu_s']:.1f} |")
-            print(f"{name} seed {seed}: done", file=sys.stderr)
-    print("\n".join(lines))
-    print(f"\n(details: {args.out / 'probes_flows.json'})")
+    run_worlds(world_parser(__doc__, "probes_flows", list(WORLDS)).parse_args(argv), build,
+               "probes_flows")
 
 
 if __name__ == "__main__":

@@ -35,16 +35,14 @@ rings of two, the farms' accounts in rings. Run ``python -m benchmarks.probes_pa
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.shapes import abuse
-from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.__main__ import run_abusenet, world_parser
 from benchmarks.shapes.population import (
     DAY,
     HOUR,
@@ -232,11 +230,7 @@ def measure(seed: int, out: Path, overrides: list[str]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: one line of figures per seed."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "probes_pairs")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    parser = world_parser(__doc__, "probes_pairs")
     args = parser.parse_args(argv)
     for seed in args.seeds:
         for line in measure(seed, args.out, args.overrides):

@@ -25,16 +25,14 @@ per hostel, per farm the most of it one ring holds, its accounts in rings, hones
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.hostels import burst_farm, hostel, score
-from benchmarks.shapes.__main__ import run_abusenet
+from benchmarks.shapes.__main__ import run_abusenet, world_parser
 from benchmarks.shapes.population import DAY, World, base_population, record_hubs
 from benchmarks.shapes.worlds import write_world
 
@@ -100,11 +98,7 @@ def measure(seed: int, out: Path, overrides: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: one JSON line of figures per seed."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "probes_places")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    parser = world_parser(__doc__, "probes_places")
     args = parser.parse_args(argv)
     for seed in args.seeds:
         print(json.dumps(measure(seed, args.out, args.overrides)), flush=True)

@@ -60,6 +60,21 @@ def split_labels(labels: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.Data
     return labels[given].reset_index(drop=True), labels[~given].reset_index(drop=True)
 
 
+def world_parser(doc: str | None, name: str,
+                 worlds: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line a probe world's benchmark takes: ``--worlds`` (when it has several),
+    ``--seeds``, ``--out`` (default ``TMP/name``) and ``--set`` overrides for ``abusenet run``
+    (:func:`run_abusenet`); described by the first paragraph of ``doc``."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    if worlds is not None:
+        parser.add_argument("--worlds", nargs="+", choices=worlds, default=list(worlds))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / name)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="SECTION.KEY=VALUE", help="config override for abusenet run")
+    return parser
+
+
 def run_abusenet(world: Path, out: Path, labels: Path | None, overrides: list[str]) -> dict:
     """One ``abusenet run`` of ``world`` into an emptied ``out``: CPU s, the run's summary
     (its printed lines before the list of outputs) and each stage's wall seconds."""
