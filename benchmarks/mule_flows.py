@@ -186,14 +186,17 @@ WORLDS: dict[str, Callable[[Log, list[str], list[str]], None]] = {
 }
 
 
-def build(name: str, seed: int, n_base: int = 2000) -> MuleLog:
-    """The world ``name`` (one of :data:`WORLDS`) drawn with ``seed``."""
-    if name not in WORLDS:
-        raise ValueError(f"unknown world {name!r}; the worlds are {', '.join(WORLDS)}")
+def build(name: str, seed: int, n_base: int = 2000,
+          worlds: dict[str, Callable[[Log, list[str], list[str]], None]] | None = None
+          ) -> MuleLog:
+    """The world ``name`` of ``worlds`` (default :data:`WORLDS`) drawn with ``seed``."""
+    worlds = WORLDS if worlds is None else worlds
+    if name not in worlds:
+        raise ValueError(f"unknown world {name!r}; the worlds are {', '.join(worlds)}")
     log = MuleLog(seed)
     shops = base(log, n_base)
     users = sorted({row[0] for row in log.rows} - set(shops))
-    WORLDS[name](log, shops, users)
+    worlds[name](log, shops, users)
     return log
 
 

@@ -27,7 +27,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.honest_flows import DAY, SPAN, Log, base
+from benchmarks import mule_flows
+from benchmarks.honest_flows import DAY, SPAN, Log
 from benchmarks.mule_flows import START, MuleLog, _kitty, run_worlds
 from benchmarks.shapes.__main__ import world_parser
 
@@ -67,13 +68,7 @@ WORLDS: dict[str, Callable[[Log, list[str], list[str]], None]] = {
 
 def build(name: str, seed: int, n_base: int = 2000) -> MuleLog:
     """The world ``name`` (one of :data:`WORLDS`) drawn with ``seed``."""
-    if name not in WORLDS:
-        raise ValueError(f"unknown world {name!r}; the worlds are {', '.join(WORLDS)}")
-    log = MuleLog(seed)
-    shops = base(log, n_base)
-    users = sorted({row[0] for row in log.rows} - set(shops))
-    WORLDS[name](log, shops, users)
-    return log
+    return mule_flows.build(name, seed, n_base, WORLDS)
 
 
 def main(argv: list[str] | None = None) -> None:
