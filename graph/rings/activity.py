@@ -48,3 +48,19 @@ def spans(first: np.ndarray, last: np.ndarray) -> np.ndarray:
     out = np.full(len(first), -1, dtype=np.int64)
     np.subtract(last, first, out=out, where=known)
     return out
+
+
+def near_counts(keys: np.ndarray, moments: np.ndarray, query_keys: np.ndarray,
+                query_moments: np.ndarray, within_s: float) -> np.ndarray:
+    """Per query (``query_keys``, ``query_moments``): how many of the (``keys``, ``moments``)
+    share its key and lie within ``within_s`` of its moment, both ends included (moments in
+    epoch s, read to the second below). One sorted key, the key then the moment, keys spaced
+    wider than the moments' span so that no two keys' moments meet."""
+    moments = np.asarray(moments, np.float64)
+    at = np.asarray(query_moments, np.float64)
+    low = min(moments.min(initial=0.0), at.min(initial=0.0))
+    gap = int(max(moments.max(initial=0.0), at.max(initial=0.0)) - low) + 2 * int(within_s) + 2
+    key = np.sort(np.asarray(keys, np.int64) * gap + (moments - low).astype(np.int64))
+    query = np.asarray(query_keys, np.int64) * gap + (at - low).astype(np.int64)
+    return (np.searchsorted(key, query + int(within_s), side="right")
+            - np.searchsorted(key, query - int(within_s), side="left"))

@@ -81,6 +81,7 @@ import pandas as pd
 from scipy.special import gammaln
 from scipy.stats import binom, chi2
 
+from graph.rings.activity import near_counts
 from graph.rings.flows import counterparty_degree
 
 #: Transfers closer in time than this count as this close (clock resolution of a log).
@@ -732,14 +733,7 @@ def _arrivals_near(transfers: pd.DataFrame, who: np.ndarray, at: np.ndarray, hop
     again = into["count"].to_numpy() >= 2
     dst = into["dst"].to_numpy(np.int64)
     moment = np.r_[into["ts"].to_numpy(np.float64), into["last"].to_numpy(np.float64)[again]]
-    at = np.asarray(at, np.float64)
-    low = min(moment.min(initial=0.0), at.min(initial=0.0))
-    # one sorted key: the account, then the moment, accounts far apart
-    gap = int(max(moment.max(initial=0.0), at.max(initial=0.0)) - low) + 2 * int(hop_s) + 2
-    key = np.sort(np.r_[dst, dst[again]] * gap + (moment - low).astype(np.int64))
-    query = np.asarray(who, np.int64) * gap + (at - low).astype(np.int64)
-    return (np.searchsorted(key, query + int(hop_s), side="right")
-            - np.searchsorted(key, query - int(hop_s), side="left"))
+    return near_counts(np.r_[dst, dst[again]], moment, who, at, hop_s)
 
 
 def order_log_chance(forward: np.ndarray, early: np.ndarray) -> np.ndarray:

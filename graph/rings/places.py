@@ -130,7 +130,7 @@ in a group that did not arrive together, and in one that did when it made no lat
 hostel's guests in the group of a farm aged at their hostel). With the household core's share
 (:func:`gnn.rings.trim_to_core`: a family on its card, trimmed from a group of 13-20 family
 cards, no longer carries the group's surprise), world H s0 / s1 (base 2,000, full runs without
-labels): honest guests in rings 33 / 18 -> 5 / 2 (all in hostel_farm_aged's ring, 38 / 40 of its
+labels): honest guests in rings 33 / 18 -> 7 / 3 (all in hostel_farm_aged's ring, 38 / 40 of its
 40), every farm found as before (farm_cards3 40 / 39, hostel_farm_burst 40 / 40, _cheap 40 / 40,
 _aged 38 / 40); the 3-account fragments of farm_cards3_first and _fp (3 of 40) go; DESK
 unchanged. What it gives up: a farm at a public place created over more than a week (not
@@ -150,7 +150,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from graph.rings.activity import spans, use_bounds
+from graph.rings.activity import near_counts, spans, use_bounds
 from graph.rings.null_model import log10_choose
 
 
@@ -297,25 +297,14 @@ def place_users(edges: pd.DataFrame, uses: sp.csr_matrix, place_type: np.ndarray
     stay = spans(*use_bounds(rows[at_place], begun[at_place], ended[at_place], n_accounts))
     crowd = np.zeros(n_accounts, dtype=np.int64)
     np.maximum.at(crowd, rows[at_place],
-                  _arrived_near(cols[at_place], begun[at_place], arrival_s))
+                  near_counts(cols[at_place], begun[at_place], cols[at_place], begun[at_place],
+                              arrival_s))
     # a stay, not a farm's visit: over a day there, having come with fewer than a place's
     # least number of users (a family, not a burst farm's 40 in one day: review R63)
     stayed = ~living & (stay >= arrival_s) & (arrival_s > 0) & (crowd < min_users)
     return PlaceUsers(living, places, np.where(seen, first, -1).astype(np.int64), fresh,
                       homed, spans(first, last), seen & (last <= end - life_s), late,
                       fresh & homed, paid, settled, desks, stayed)
-
-
-def _arrived_near(cols: np.ndarray, begun: np.ndarray, within_s: float) -> np.ndarray:
-    """Per use (entity column ``cols``, first use ``begun``): how many uses of the same entity
-    began within ``within_s`` of it (itself included): who came to a place with the account."""
-    if len(cols) == 0:
-        return np.zeros(0, dtype=np.int64)
-    key = cols.astype(np.int64) * (1 << 33) + begun.astype(np.int64)
-    ordered = np.sort(key)
-    reach = int(within_s)
-    return (np.searchsorted(ordered, key + reach, side="right")
-            - np.searchsorted(ordered, key - reach, side="left")).astype(np.int64)
 
 
 def converged(cohorts: sp.csr_matrix, membership: sp.csr_matrix, users: PlaceUsers,
