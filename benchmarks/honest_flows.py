@@ -362,32 +362,33 @@ def lunch_club(log: Log, shops: list[str], offices: int = 20, size: int = 10) ->
     """Friday lunch clubs (hreview's hf29, session 29): an office's ``size`` colleagues
     (office IP); each week for 40 weeks the organiser (in turn) collects 8-18 from the others
     and pays the office's own restaurant (an account with a life of its own) the total."""
-    rng = log.rng
-    for o in range(offices):
-        office, restaurant = log.new("ip"), log.new("u")
-        person(log, restaurant, 0, SPAN * DAY)
-        team = [log.new("u") for _ in range(size)]
-        log.groups[f"lunch{o}"] = [*team, restaurant]
-        for m in team:
-            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
-            log.event(m, rng.uniform(60, 90) * DAY, "login", log.new("d"), office)
-        _collections(log, team, restaurant, 40, 8, 18,
-                     start=rng.uniform(100, SPAN - 300) * DAY, ip=office)
+    _lunch_offices(log, shops, offices, size, None)
 
 
 def lunch_caterer(log: Log, shops: list[str], offices: int = 20, size: int = 10) -> None:
     """As :func:`lunch_club`, every office paying one caterer (no one else pays it)."""
-    rng = log.rng
     caterer = log.new("u")
     person(log, caterer, 0, SPAN * DAY)
+    _lunch_offices(log, shops, offices, size, caterer)
+
+
+def _lunch_offices(log: Log, shops: list[str], offices: int, size: int,
+                   caterer: str | None) -> None:
+    """``offices`` lunch clubs of ``size`` colleagues paying ``caterer``, or each its own
+    restaurant (a group member: it takes only its office's collections) when None."""
+    rng = log.rng
     for o in range(offices):
         office = log.new("ip")
+        payee = caterer
+        if payee is None:
+            payee = log.new("u")
+            person(log, payee, 0, SPAN * DAY)
         team = [log.new("u") for _ in range(size)]
-        log.groups[f"lunch{o}"] = team
+        log.groups[f"lunch{o}"] = team if caterer is not None else [*team, payee]
         for m in team:
             person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
             log.event(m, rng.uniform(60, 90) * DAY, "login", log.new("d"), office)
-        _collections(log, team, caterer, 40, 8, 18,
+        _collections(log, team, payee, 40, 8, 18,
                      start=rng.uniform(100, SPAN - 300) * DAY, ip=office)
 
 
