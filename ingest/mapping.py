@@ -16,6 +16,8 @@ A mapping is a small YAML file (see ``ARCHITECTURE.md``)::
       missing: row_order                    # logs without times: line n at n hours after 1970
     header: [uid, when, action]             # optional: column names of headerless CSV/TSV files
     delimiter: "\\t"                        # optional: CSV delimiter (default: by file suffix)
+    decimal_mark: ","                       # optional: amounts and float attributes written
+                                            #   1.234,56 (default "."; DuckDB engine)
     entities:           # optional: extra linked-entity types, node type: source column
       Email: email      #   -> node type Email, relation USED_EMAIL, event column email_id
       Address: {column: street, relation: LIVES_AT}
@@ -56,7 +58,8 @@ keys above (the labels sections stay at the top)::
         entities: {Merchant: shop}
 
 Each source takes every event key of a one-source mapping (``columns``, ``constants``,
-``timestamp_format``, ``timestamps``, ``timezone``, ``header``, ``delimiter``, ``entities``,
+``timestamp_format``, ``timestamps``, ``timezone``, ``header``, ``delimiter``, ``decimal_mark``,
+``entities``,
 ``attributes``); a list of sources names each with ``name:``. The events carry the union of the
 sources' entity and attribute columns (null where a source lacks one), and every ``event_id`` is
 ``<source>:<id>`` so that two sources numbering their rows alike keep both; an event labels
@@ -117,7 +120,7 @@ BUILTIN_RELATIONS = ("USED_DEVICE", "USED_IP", "PAID_WITH", "TRANSACTED_WITH")
 
 _EVENT_KEYS = (
     "columns", "constants", "timestamp_format", "timestamps", "timezone", "header", "delimiter",
-    "entities", "attributes",
+    "decimal_mark", "entities", "attributes",
 )
 _TOP_KEYS = (*_EVENT_KEYS, "labels", "event_labels", "entity_labels", "sources")
 #: Default earliest plausible event time: a time before it is quarantined.
@@ -214,6 +217,10 @@ class Mapping:
         Column names for headerless CSV/TSV files, or ``None`` when files have a header row.
     delimiter
         CSV delimiter, or ``None`` to choose by suffix (``.tsv`` -> tab, else comma).
+    decimal_mark
+        How texts write the amount's and the ``float`` attributes' decimals: ``.`` (default:
+        ``1234.56``) or ``,`` (``1.234,56`` or ``1234,56``: ``.`` then only groups thousands,
+        and a text that groups them otherwise, such as ``1.5``, is not a number).
     entities
         Extra linked-entity types.
     attributes
@@ -255,6 +262,7 @@ class Mapping:
     timezone: str | None = None
     header: tuple[str, ...] | None = None
     delimiter: str | None = None
+    decimal_mark: str = "."
     entities: tuple[EntitySpec, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     attribute_values: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -304,6 +312,8 @@ class Mapping:
             content["row_order_times"] = ROW_ORDER_STEP_S
         if self.timezone is not None:
             content["timezone"] = self.timezone
+        if self.decimal_mark != ".":
+            content["decimal_mark"] = self.decimal_mark
         if self.attribute_values:
             content["attribute_values"] = self.attribute_values
         return _digest(content)
@@ -438,6 +448,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         timezone=_timezone(raw.get("timezone"), where),
         header=_header(raw.get("header"), where, "header"),
         delimiter=_delimiter(raw.get("delimiter"), where, "delimiter"),
+        decimal_mark=_decimal_mark(raw.get("decimal_mark", "."), where),
         entities=entities,
         attributes=attributes,
         attribute_values=attribute_values,
@@ -593,8 +604,20 @@ def check_source_columns(
         if column not in have:
             raise MappingError(
                 f"{mapping.path}: {key} names source column {column!r}, which {source} does not "
-                f"have; its columns are: {', '.join(map(repr, have))}{_header_hint(have, key)}"
+                f"have; its columns are: {', '.join(map(repr, have))}"
+                f"{_near_miss(column, have) or _header_hint(have, key)}"
             )
+
+
+def _near_miss(column: str, have: list[str]) -> str:
+    """``". Its column 'Acct' differs only in case or spaces ..."``: a column of the file that
+    is ``column`` but for letter case and surrounding spaces (names match exactly); empty when
+    none is."""
+    near = [name for name in have if name.strip().casefold() == column.strip().casefold()]
+    if not near:
+        return ""
+    return (f". Its column {near[0]!r} differs from {column!r} only in letter case or spaces "
+            f"around it, and names are matched exactly: write {near[0]!r} in the mapping")
 
 
 def source_of(mapping: Mapping, path: str | os.PathLike[str]) -> SourceSpec:
@@ -705,6 +728,14 @@ def _timezone(raw: Any, where: str) -> str | None:
         raise MappingError(f"{where}: timezone {raw!r} is not an IANA time zone like "
                            "'America/New_York' or 'Europe/Berlin'") from None
     return str(raw)
+
+
+def _decimal_mark(raw: Any, where: str) -> str:
+    """``decimal_mark: ","``: the character before the decimals, ``.`` or ``,``."""
+    if raw not in (".", ","):
+        raise MappingError(f"{where}: decimal_mark must be \".\" (1234.56) or \",\" "
+                           f"(1.234,56), got {raw!r}")
+    return raw
 
 
 def _header(raw: Any, where: str, key: str) -> tuple[str, ...] | None:

@@ -195,9 +195,30 @@ def source_columns(
         )
         names = list(reader.schema.names)
         reader.close()
-        return names
+    except UnicodeDecodeError:
+        raise InputError(_not_utf8(path)) from None
     except (OSError, pa.ArrowException, duckdb.Error) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        where = [i + 1 for i, n in enumerate(names) if n == twice[0]]
+        raise InputError(f"{path}: its header names column {twice[0]!r} more than once "
+                         f"(columns {', '.join(map(str, where))}); rename all but one in the "
+                         "file, so that each column has a name of its own")
+    return names
+
+
+def _not_utf8(path: Path) -> str:
+    """Why ``path``'s header could not be read as UTF-8 text, and how to convert it."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        head = stream.read(4)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return (f"{path} is UTF-16 text (it starts with a UTF-16 byte order mark, as Excel's "
+                "'Unicode text' writes); logs must be UTF-8: convert it, e.g. "
+                f"iconv -f UTF-16 -t UTF-8 {path.name} > {path.stem}-utf8{path.suffix}")
+    return (f"{path} is not UTF-8 text in its header; logs must be UTF-8: convert it from its "
+            f"encoding, e.g. iconv -f CP1252 -t UTF-8 {path.name} > {path.stem}-utf8{path.suffix} "
+            "(CP1252 / Latin-1: Windows and Excel exports in Western Europe)")
 
 
 def iter_chunks(

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -67,6 +68,7 @@ from ingest.store import (
     store_events,
 )
 from ingest.validate import (
+    COMMA_DECIMAL_PATTERN,
     EPOCH_FORMATS,
     REASON_AMOUNT,
     REASON_IP,
@@ -534,9 +536,20 @@ def _check_bad_fraction(
         f"{describe_reasons(summary.reasons, most=3)}; first at "
         f"{new[index][0]}, line {line} ({why}). Nothing was written. "
         f"{value_examples(con, plan, summary.reasons)}"
-        f"{timestamp_advice(con, plan, summary.reasons)}Check the mapping (columns, "
-        "timestamp_format) against the data, or fix the data."
+        f"{timestamp_advice(con, plan, summary.reasons)}{encoding_advice(summary.reasons)}"
+        "Check the mapping (columns, timestamp_format) against the data, or fix the data."
     )
+
+
+def encoding_advice(reasons: dict[str, int]) -> str:
+    """How to convert a log that is not UTF-8, when rows were rejected for their encoding
+    (``unreadable CSV row (invalid encoding)``); empty otherwise."""
+    if not any("invalid encoding" in reason or "invalid unicode" in reason
+               for reason in reasons):
+        return ""
+    return ("Rows that are not UTF-8 text were rejected: logs must be UTF-8, so convert the file "
+            "from its encoding first, e.g. iconv -f CP1252 -t UTF-8 (CP1252 / Latin-1: Windows "
+            "and Excel exports in Western Europe). ")
 
 
 def value_examples(
@@ -559,6 +572,10 @@ def value_examples(
         ).fetchall()]
         if values:
             parts.append(f"Failing {column} values ({reason}): {', '.join(map(repr, values))}. ")
+            if mapping.decimal_mark == "." and any(
+                    "," in v and re.fullmatch(COMMA_DECIMAL_PATTERN, v.strip()) for v in values):
+                parts.append("They are written with a decimal comma: say 'decimal_mark: \",\"' "
+                             "in the mapping. ")
     return "".join(parts)
 
 

@@ -139,6 +139,9 @@ def ingest_logs_spark(
     if mapping.timezone is not None:
         raise InputError(f"{mapping.path}: timezone is read by the DuckDB engine only; use "
                          "--engine duckdb for it")
+    if mapping.decimal_mark != ".":
+        raise InputError(f"{mapping.path}: decimal_mark is read by the DuckDB engine only; use "
+                         "--engine duckdb for it")
     if mapping.attribute_values:
         raise InputError(f"{mapping.path}: attributes.{next(iter(mapping.attribute_values))}: "
                          "values: (text -> number) is read by the DuckDB engine only; use "

@@ -111,6 +111,9 @@ _IPV6 = "|".join(
     ]
 )
 IP_PATTERN = f"(?i)({_IPV4}|{_IPV6})"
+#: A number written with a decimal comma (``decimal_mark: ","``): an optional sign, digits
+#: (grouped in thousands by ``.`` or not at all), then optionally ``,`` and the decimals.
+COMMA_DECIMAL_PATTERN = r"[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+)(,[0-9]+)?"
 #: A timestamp text that says its own zone: ``Z``, an offset (``+05:30``, ``-0700``, ``+09``) or
 #: a zone name or abbreviation (``UTC``, ``PST``, ``Europe/Berlin``) at its end.
 ZONED_PATTERN = (r"(?i)([0-9]:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?\s*(z|[+-][0-9]{2}(:?[0-9]{2})?)"
@@ -244,7 +247,7 @@ def transform_sql(
             why = f"concat({literal(f'{name}: {chr(39)}')}, {flag}, {literal(_NOT_IN_VALUES)})"
             checks.append((f"{flag} IS NOT NULL", why))
         elif kind == "float":
-            value, bad = _numeric(ident(name), source.field(name).type)
+            value, bad = _numeric(ident(name), source.field(name).type, mapping.decimal_mark)
             inner += [f"{value} AS {ident(name)}", f"{bad} AS {ident('_bad_' + name)}"]
             checks.append((ident("_bad_" + name), literal(f"non-numeric {name}")))
         else:
@@ -458,11 +461,13 @@ def _in_zone(naive: str, zone: str) -> str:
     return f"timezone({literal(zone)}, {naive})"
 
 
-def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:
+def _numeric(expr: str, kind: pa.DataType, decimal_mark: str = ".") -> tuple[str, str]:
     """(value, is-bad flag) for a column that should hold finite numbers; empty is null.
 
     Booleans (stored, or the texts ``true`` / ``false``) are 1 and 0: a login log's ``success``
-    flag is a numeric attribute, not a bad row."""
+    flag is a numeric attribute, not a bad row. With ``decimal_mark`` ``,`` a text is a number
+    written with a decimal comma (:data:`COMMA_DECIMAL_PATTERN`: ``1.234,56``, ``-0,5``,
+    ``1234``), never read otherwise: ``1.5`` is no number there, rather than 15 or 1.5."""
     if pa.types.is_boolean(kind):
         return f"CAST({expr} AS DOUBLE)", "false"
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
@@ -470,6 +475,10 @@ def _numeric(expr: str, kind: pa.DataType) -> tuple[str, str]:
         return value, f"coalesce(NOT isfinite({value}), false)"
     text = f"NULLIF(trim(CAST({expr} AS VARCHAR)), '')"
     number = f"try_cast({text} AS DOUBLE)"
+    if decimal_mark == ",":
+        plain = f"replace(replace({text}, '.', ''), ',', '.')"
+        number = (f"CASE WHEN regexp_full_match({text}, {literal(COMMA_DECIMAL_PATTERN)}) "
+                  f"THEN try_cast({plain} AS DOUBLE) END")
     # CASE, not coalesce: DuckDB evaluates every argument of coalesce on every row
     value = (f"CASE WHEN {number} IS NOT NULL THEN {number} "
              f"WHEN lower({text}) = 'true' THEN 1.0 WHEN lower({text}) = 'false' THEN 0.0 END")
@@ -492,7 +501,8 @@ def _mapped(expr: str, kind: pa.DataType, values: dict[str, float]) -> tuple[str
 
 def _number(mapping: Mapping, name: str, source: pa.Schema) -> tuple[str, str]:
     if name in mapping.columns:
-        return _numeric(ident(mapping.columns[name]), source.field(mapping.columns[name]).type)
+        return _numeric(ident(mapping.columns[name]), source.field(mapping.columns[name]).type,
+                        mapping.decimal_mark)
     if name in mapping.constants:
         return f"CAST({literal(mapping.constants[name])} AS DOUBLE)", "false"
     return "CAST(NULL AS DOUBLE)", "false"

@@ -101,6 +101,13 @@ def ingest(
                 progress=progress,
             )
         typer.echo(str(summary))
+        if snapshot and not summary.events_total:
+            typer.secho(
+                f"error: no snapshot was built: {out / 'events'} holds no events ("
+                + ("every row of the input was quarantined: see the reasons above and "
+                   f"{out / 'quarantine.parquet'}" if summary.quarantined else
+                   "the input holds no rows") + ")", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1)
         if snapshot:
             manifest = (
                 write_snapshot_spark(out / "events", out / "snapshot", mapping=spec, spark=spark)

@@ -50,6 +50,18 @@ def test_v_shows_library_diagnostics_on_stderr(tmp_path, options: list[str], sho
     assert "Snapshot written" not in result.stderr, "diagnostics and output stay apart"
 
 
+def test_an_ingest_that_keeps_no_row_says_so_instead_of_building_a_snapshot(tmp_path) -> None:
+    logs = write_csv(tmp_path / "logs.csv", [",2024-01-01T10:00:00Z,login,,,,,,"])
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    result = CliRunner().invoke(app, [
+        "ingest", "-i", str(logs), "-m", str(tmp_path / "m.yaml"), "-o", str(tmp_path / "out"),
+        "--no-progress", "--max-bad-fraction", "1"])
+    assert result.exit_code == 1
+    assert "no snapshot was built" in result.stderr
+    assert "every row of the input was quarantined" in result.stderr
+    assert "run `abusenet ingest` first" not in result.stderr
+
+
 def _commands_with_progress() -> list[tuple[str, object]]:
     import typer.main
 

@@ -117,6 +117,14 @@ def test_a_missing_column_names_the_delimiter_or_missing_header_it_suggests(foun
     assert "delimiter" not in str(err.value) and "header" not in str(err.value)
 
 
+@pytest.mark.parametrize("name", ["UID", " uid ", "Uid "])
+def test_a_column_that_differs_only_in_case_or_spaces_is_named(name):
+    mapping = mapping_from_dict(BASE, "team.yaml")
+    with pytest.raises(MappingError) as err:
+        check_source_columns(mapping, [name, "when", "action"], "logs.csv")
+    assert f"Its column {name!r} differs from 'uid' only in letter case" in str(err.value)
+
+
 def test_logs_without_times_take_row_order_times_instead_of_a_ts_column():
     cols = {"account_id": "uid", "event_type": "action"}
     mapping = mapping_from_dict({"columns": cols, "timestamps": {"missing": "row_order"}})
@@ -136,6 +144,17 @@ def test_timezone_must_be_an_iana_zone_and_changes_the_fingerprint():
     assert mapping.fingerprint() != mapping_from_dict(BASE).fingerprint()
     with pytest.raises(MappingError, match="not an IANA time zone"):
         mapping_from_dict({**BASE, "timezone": "CEST+2"})
+
+
+def test_decimal_mark_is_a_dot_or_a_comma_and_a_comma_changes_the_fingerprint():
+    assert mapping_from_dict(BASE).decimal_mark == "."
+    comma = mapping_from_dict({**BASE, "decimal_mark": ","})
+    assert comma.decimal_mark == ","
+    assert comma.fingerprint() != mapping_from_dict(BASE).fingerprint()
+    assert mapping_from_dict({**BASE, "decimal_mark": "."}).fingerprint() == \
+        mapping_from_dict(BASE).fingerprint()
+    with pytest.raises(MappingError, match="decimal_mark must be"):
+        mapping_from_dict({**BASE, "decimal_mark": "'"})
 
 
 def test_fingerprint_follows_the_content():

@@ -193,6 +193,23 @@ def test_a_json_array_is_read_element_by_element(tmp_path, text):
     assert errors == [None, MALFORMED_JSON, None]
 
 
+def test_a_header_naming_a_column_twice_is_an_input_error_naming_it(tmp_path):
+    src = tmp_path / "d.csv"
+    src.write_text("uid,when,dev,dev\na1,2024-01-01T10:00:00Z,d1,d2\n")
+    with pytest.raises(InputError, match=r"names column 'dev' more than once \(columns 3, 4\)"):
+        source_columns(src)
+
+
+@pytest.mark.parametrize(("encoding", "said"), [
+    ("utf-16", "is UTF-16 text"), ("cp1252", "is not UTF-8 text in its header")])
+def test_a_header_that_is_not_utf8_says_how_to_convert_the_file(tmp_path, encoding, said):
+    src = tmp_path / "d.csv"
+    src.write_bytes("Kundennr,Zeit,Gerät\nk1,2024-01-01T10:00:00Z,d1\n".encode(encoding))
+    with pytest.raises(InputError) as err:
+        source_columns(src)
+    assert said in str(err.value) and "iconv -f" in str(err.value)
+
+
 def test_checksum_depends_on_content_not_name(tmp_path):
     a = write_csv(tmp_path / "a.csv", ROWS)
     b = write_csv(tmp_path / "b.csv", ROWS)

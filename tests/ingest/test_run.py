@@ -13,7 +13,15 @@ from ingest.mapping import MappingError, load_mapping, mapping_from_dict
 from ingest.run import TooManyBadRows
 from ingest.state import STATE_FILE
 from ingest.store import count_events, event_files
-from tests.ingest.helpers import ROWS, events_table, ingest, log_mapping, snapshot_of, write_csv
+from tests.ingest.helpers import (
+    HEADER,
+    ROWS,
+    events_table,
+    ingest,
+    log_mapping,
+    snapshot_of,
+    write_csv,
+)
 
 DATASETS = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 ROOT = Path(__file__).resolve().parents[2]
@@ -335,6 +343,25 @@ def test_too_many_bad_values_show_a_few_of_them(tmp_path):
     text = str(err.value)
     assert "Failing amt values (non-numeric amount): '$1,234.50', '12 EUR'." in text
     assert "Failing ipaddr values (malformed ip): 'unknown-ip'." in text
+
+
+def test_amounts_with_a_decimal_comma_name_the_mapping_key_that_reads_them(tmp_path):
+    rows = ['a1,2024-01-01T10:00:00Z,buy,"1.234,50",,,,,',
+            'a2,2024-01-01T10:00:00Z,buy,"0,99",,,,,']
+    src = write_csv(tmp_path / "d.csv", rows)
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    assert "decimal comma: say 'decimal_mark: \",\"' in the mapping" in str(err.value)
+    ingest(src, tmp_path / "events", log_mapping(decimal_mark=","))
+    assert sorted(events_table(tmp_path / "events")["amount"]) == [0.99, 1234.5]
+
+
+def test_rows_that_are_not_utf8_say_how_to_convert_the_file(tmp_path):
+    src = tmp_path / "d.csv"
+    src.write_bytes((HEADER + "\nMüller,2024-01-01T10:00:00Z,login,,,,,,\n").encode("cp1252"))
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(src, tmp_path / "events")
+    assert "invalid encoding" in str(err.value) and "iconv -f CP1252 -t UTF-8" in str(err.value)
 
 
 def test_other_reasons_get_no_timestamp_advice(tmp_path):

@@ -139,6 +139,10 @@ def test_row_order_times_are_refused_before_spark_starts(tmp_path):
                                      "timezone: Europe/Berlin\n")
     with pytest.raises(InputError, match="timezone is read by the DuckDB engine only"):
         ingest_logs_spark(path, tmp_path / "z.yaml", tmp_path / "out")
+    (tmp_path / "d.yaml").write_text("columns: {account_id: user, event_type: action, ts: t}\n"
+                                     "decimal_mark: ','\n")
+    with pytest.raises(InputError, match="decimal_mark is read by the DuckDB engine only"):
+        ingest_logs_spark(path, tmp_path / "d.yaml", tmp_path / "out")
     (tmp_path / "v.yaml").write_text("columns: {account_id: user, event_type: action, ts: t}\n"
                                      "attributes: {result: {values: {ok: 0, bad: 1}}}\n")
     with pytest.raises(InputError, match="values: .* DuckDB engine only"):

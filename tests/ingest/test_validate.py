@@ -182,6 +182,27 @@ def test_boolean_flags_are_numeric_attributes():
     assert out.column("_reason").to_pylist() == ["non-numeric ok"]
 
 
+def test_a_decimal_comma_reads_european_amounts_and_nothing_ambiguous():
+    # a German export: 1.234,56; with decimal_mark "," a "." only groups thousands
+    texts = ["1.234,56", "-0,5", "12", "1.234.567", "+3,25", "", "1.5", "1,2,3", "12.50",
+             "1234,5.6"]
+    n = len(texts)
+    out = run({"uid": ["a"] * n, "when": ["2024-01-01"] * n, "action": ["x"] * n,
+               "amt": texts, "fee": texts},
+              columns={"amount": "amt"}, attributes={"fee": "float"}, decimal_mark=",")
+    numbers = [1234.56, -0.5, 12.0, 1234567.0, 3.25, None, None, None, None, None]
+    assert out.column("amount").to_pylist() == numbers
+    assert out.column("fee").to_pylist() == numbers
+    assert out.column("_reason").to_pylist() == [None] * 6 + [REASON_AMOUNT] * 4
+    # stored numbers keep their value whatever the mark; the default reads no comma
+    out = run({"uid": ["a", "b"], "when": ["2024-01-01"] * 2, "action": ["x"] * 2,
+               "amt": pa.array([1.5, 2.0])}, columns={"amount": "amt"}, decimal_mark=",")
+    assert out.column("amount").to_pylist() == [1.5, 2.0]
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "amt": ["1,5"]},
+              columns={"amount": "amt"})
+    assert out.column("_reason").to_pylist() == [REASON_AMOUNT]
+
+
 def test_event_schema_lists_canonical_then_extra_columns():
     mapping = mapping_from_dict({"columns": COLUMNS, "entities": {"Email": "mail"},
                                  "attributes": {"rating": "float", "note": "string"}})
