@@ -319,8 +319,9 @@ def _print(losses: pd.DataFrame, by: Collection[str] = ()) -> None:
     pd.set_option("display.max_rows", 500)
     lost = losses[losses["stage"] != "reported"]
     print(lost.to_string(index=False, float_format=lambda x: f"{x:.2f}"))
-    for key, group in (losses.groupby(list(by)) if by else [("all", losses)]):
-        print(f"\n{key}:\n{stage_table(group).to_string()}")
+    for key, group in (losses.groupby(list(by)) if by else [((), losses)]):
+        name = ", ".join(f"{k} {v}" for k, v in zip(by, key, strict=True)) or "all"
+        print(f"\n{name}:\n{stage_table(group).to_string()}")
     if by:
         print(f"\nall:\n{stage_table(losses).to_string()}")
 

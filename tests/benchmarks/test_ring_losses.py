@@ -55,3 +55,27 @@ def test_each_true_ring_gets_the_first_step_it_fails():
     # the rings as the run would report them: calibrated on the labels, at min_score
     calibrated = ring_losses(rings, candidates, scores, labels)
     assert calibrated.set_index("ring_id").loc["reported", "stage"] == "reported"
+
+
+def test_a_run_directory_is_read_with_a_generator_truth(tmp_path):
+    from abusenet.pipeline.stages.data import write_candidates
+    from benchmarks.ring_losses import main
+
+    ring, other = _names("g", 4), _names("c", 5)
+    for stage in ("candidates", "score", "labels"):
+        (tmp_path / ".work" / stage).mkdir(parents=True)
+    write_candidates([_candidate(ring), _candidate(other, significant=0.0, surprise=-1.0)],
+                     tmp_path / ".work" / "candidates" / "candidates.parquet")
+    accounts = [*ring, *other, *_names("h", 20)]
+    pd.DataFrame({"account_id": accounts, "score": [0.9] * 4 + [0.1] * 25}).to_parquet(
+        tmp_path / ".work" / "score" / "account_scores.parquet")
+    pd.DataFrame({"account_id": _names("h", 10), "label": 0}).to_parquet(
+        tmp_path / ".work" / "labels" / "train_labels.parquet")
+    pd.DataFrame({"ring_id": ["r"], "members": [ring]}).to_parquet(tmp_path / "rings.parquet")
+    pd.DataFrame({"ring_id": ["a", "b"], "kind": ["mule", "farm"], "members": [ring, other]}
+                 ).to_parquet(tmp_path / "truth.parquet")
+    main(["--run", str(tmp_path), "--truth", str(tmp_path / "truth.parquet"),
+          "--csv", str(tmp_path / "losses.csv")])
+    losses = pd.read_csv(tmp_path / "losses.csv")
+    assert losses["stage"].tolist() == ["reported", "chance"]
+    assert losses["typology"].tolist() == ["mule", "farm"]
