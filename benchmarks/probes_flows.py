@@ -1,4 +1,4 @@
-"""The reviewer's probe of money-flow rules: mule groups dressed as honest weekly collections.
+"""The reviewer's probe of money-flow rules: mule groups dressed as honest ones, and back.
 
 Session 30's review worlds (issue 19, R55's co-ops). A rule that clears a weekly collection when
 each member's share is no more than the member's everyday payments (``graph.rings.flow_null.
@@ -15,6 +15,23 @@ mules' lives changed (:data:`WORLDS`):
   spending its cut would;
 * ``mule_weekly_spender``: the same with the collector turning each week (``mule_weekly``).
 
+Session 31's worlds for the open reviews R17, R48 and R51:
+
+* ``launder_week`` (R17): 20 loops of 8 fresh mules alive one week (:func:`benchmarks.
+  honest_flows.person`); a victim pays the first 200-900 and the money goes once round the
+  loop, each transfer 96-99 % of the previous, at random times over the week (few are hops:
+  found only by the amounts' chain, the opt-in ``rings.flow_chain_amounts``);
+* ``launder_week_order``: the same in loop order, each transfer 1-1.5 h after the one before
+  (the control: hops);
+* ``santa_forward`` (R48, honest): 20 offices of 12 colleagues whose Secret Santa goes round
+  in its drawn order each December (each sends the next the agreed 20.00 1-6 h after being
+  paid): an equal-amount relay by nature, the open leftover of R48's order rule (reported
+  colleagues count as other honest accounts in rings);
+* ``mule_kitty_smurf_shops`` (R51): :mod:`benchmarks.mule_flows`' ``mule_kitty_smurf``
+  (salaried mules paying rent, their money paid in as cash the log does not show, the
+  collector turning weekly) spending each sum at one of the log's shops, not at one gift-card
+  shop every group uses (what R51 found still tells them apart).
+
 Run without labels (``python -m benchmarks.probes_flows [--worlds ...] [--seeds 0 1] [--set
 SECTION.KEY=VALUE ...]``); printed per world and seed as :mod:`benchmarks.mule_flows` prints:
 groups found (a ring holding half a group), rings, the victims (outside accounts that paid a
@@ -28,7 +45,7 @@ from collections.abc import Callable
 import numpy as np
 
 from benchmarks import mule_flows
-from benchmarks.honest_flows import DAY, SPAN, Log
+from benchmarks.honest_flows import DAY, SPAN, Log, person
 from benchmarks.mule_flows import START, MuleLog, _kitty, run_worlds
 from benchmarks.shapes.__main__ import world_parser
 
@@ -58,11 +75,56 @@ def _rich(log: Log, shops: list[str], users: list[str]) -> None:
     _kitty(log, shops, users, 5, turn=False, spend="cashout", rich=True)
 
 
+def _launder_week(in_order: bool) -> Callable[[MuleLog, list[str], list[str]], None]:
+    def make(log: MuleLog, shops: list[str], users: list[str]) -> None:
+        rng = log.rng
+        for g in range(20):
+            start = (START + rng.uniform(0, 300)) * DAY
+            mules = [log.new("u") for _ in range(8)]
+            log.groups[f"loop{g}"] = mules
+            for m in mules:
+                person(log, m, start + rng.uniform(0, 0.5) * DAY, start + 7 * DAY, shops=shops)
+            victim = str(rng.choice(users))
+            log.victims.add(victim)
+            paid = round(float(rng.uniform(200, 900)), 2)
+            log.event(victim, start + 0.6 * DAY, "transfer", peer=mules[0], amount=paid)
+            times = (start + 0.6 * DAY + np.cumsum(rng.uniform(1, 1.5, 8)) * 3600 if in_order
+                     else start + rng.uniform(0.6, 7, 8) * DAY)
+            for i in range(8):
+                paid = round(paid * float(rng.uniform(0.96, 0.99)), 2)
+                log.event(mules[i], float(times[i]), "transfer", peer=mules[(i + 1) % 8],
+                          amount=paid)
+    return make
+
+
+def _santa_forward(log: MuleLog, shops: list[str], users: list[str]) -> None:
+    rng = log.rng
+    for _ in range(20):
+        team = [log.new("u") for _ in range(12)]
+        for m in team:
+            person(log, m, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+        for year in (0, 1):
+            t = (100 + 365 * year + rng.uniform(0, 10)) * DAY
+            order = rng.permutation(12)
+            for i in range(12):
+                log.event(team[order[i]], t, "transfer", peer=team[order[(i + 1) % 12]],
+                          amount=20.0)
+                t += rng.uniform(1, 6) * 3600
+
+
+def _smurf_shops(log: MuleLog, shops: list[str], users: list[str]) -> None:
+    _kitty(log, shops, users, 5, turn=True, spend="shops", cash=True, rich=True)
+
+
 #: The worlds: name -> the mule groups it plants (given the log's shops and honest accounts).
-WORLDS: dict[str, Callable[[Log, list[str], list[str]], None]] = {
+WORLDS: dict[str, Callable[[MuleLog, list[str], list[str]], None]] = {
     "mule_bills_rich": _rich,
     "mule_bills_spender": _spender(False),
     "mule_weekly_spender": _spender(True),
+    "launder_week": _launder_week(False),
+    "launder_week_order": _launder_week(True),
+    "santa_forward": _santa_forward,
+    "mule_kitty_smurf_shops": _smurf_shops,
 }
 
 

@@ -18,20 +18,30 @@ beside it:
   spread over 6 days (~7 a day, under a place's crowd of ``rings.place_min_users``), each
   account's login and welcome order within its hour.
 
-Run without labels (``python -m benchmarks.probes_places --seeds 0 1 [--set ...]``; one full run
-a seed, ~40 CPU s); printed per seed as :mod:`benchmarks.hostels` prints (honest guests in rings
-per hostel, per farm the most of it one ring holds, its accounts in rings, honest beside).
+World ``DR`` (review R52, session 31): how many scripted logins through the carrier pool buy a
+sign-up-desk farm its report. :mod:`benchmarks.hostels`' ``gym_january`` (honest: 40 members
+signing up on the gym's 2 tablets, then on phones of their own) beside four
+``farm_desk_first`` farms (:func:`benchmarks.hostels.desk_farm`: 40 accounts signing up on 2
+desk devices, then each on a profile of its own behind the farm's 3 IPs for 4-6 weeks, the
+welcome code on its only order) whose accounts each log in 0, 1, 2 or 3 times through a carrier
+IP (``farm_desk_first_mixN``, 24-38 days apart; ``hostels``' DESK world has N = 0 and 2).
+
+Run without labels (``python -m benchmarks.probes_places [--worlds HR DR] --seeds 0 1 [--set
+...]``; one full run a world and seed, ~40 CPU s); printed per world and seed as
+:mod:`benchmarks.hostels` prints (honest guests in rings per hostel, per farm the most of it one
+ring holds, its accounts in rings, honest beside).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.hostels import burst_farm, hostel, score
+from benchmarks.hostels import burst_farm, desk_farm, gym_january, hostel, score
 from benchmarks.shapes.__main__ import run_abusenet, world_parser
 from benchmarks.shapes.population import DAY, World, base_population, record_hubs
 from benchmarks.shapes.worlds import write_world
@@ -42,6 +52,8 @@ FARMS = {"farm_burst": ((), 1, 0), "farm_burst_back": (((1, 3),), 1, 0),
          "farm_burst_back2": (((1, 3), (4, 6)), 1, 0),
          "farm_burst_back_card3": (((1, 3),), 3, 0),
          "farm_trickle": ((), 1, 6), "farm_trickle_back": (((1, 3),), 1, 6)}
+#: World ``DR``'s desk farms: logins through a carrier IP each account makes.
+DESK_LOGINS = (0, 1, 2, 3)
 
 
 def returning_farm(world: World, name: str, day: float, machines: tuple[np.ndarray, np.ndarray],
@@ -86,22 +98,49 @@ def world_hr(seed: int, base: int = 2000) -> World:
     return world
 
 
-def measure(seed: int, out: Path, overrides: list[str]) -> dict:
-    """Generate world ``HR`` for ``seed`` under ``out``, run it without labels, score it."""
-    folder = out / f"HR-{seed}"
-    write_world(world_hr(seed), "HR", folder, seed)
+def measure(seed: int, out: Path, overrides: list[str], name: str = "HR",
+            build: Callable[[int], World] = world_hr) -> dict:
+    """Generate world ``name`` (drawn by ``build``) for ``seed`` under ``out``, run it without
+    labels, score it (:func:`benchmarks.hostels.score`)."""
+    folder = out / f"{name}-{seed}"
+    write_world(build(seed), name, folder, seed)
     groups = json.loads((folder / "groups.json").read_text())
     ran = run_abusenet(folder, folder / "run", None, overrides)
     rings = pd.read_parquet(folder / "run" / "rings.parquet")
-    return {"world": "HR", "seed": seed, **score(rings, groups), "cpu_s": round(ran["cpu_s"], 1)}
+    return {"world": name, "seed": seed, **score(rings, groups), "cpu_s": round(ran["cpu_s"], 1)}
+
+
+def world_dr(seed: int, base: int = 2000) -> World:
+    """World ``DR`` of the module docstring, drawn with ``seed``."""
+    world = World(seed)
+    carrier = world.new("ip", 40)
+    base_population(world, base, carrier)
+    gym_january(world, 5, carrier)
+    for i, logins in enumerate(DESK_LOGINS):
+        desk_farm(world, f"farm_desk_first_mix{logins}", 7 + 4 * i, carrier, mobile=False,
+                  first=True, carrier_logins=logins)
+    record_hubs(world)
+    return world
+
+
+#: The worlds: name -> its generator (given the seed).
+WORLDS: dict[str, Callable[[int], World]] = {"HR": world_hr, "DR": world_dr}
+
+
+def run_seeds(argv: list[str] | None, doc: str | None, module: str,
+              worlds: dict[str, Callable[[int], World]]) -> None:
+    """The command line of a probe of shapes worlds: one JSON line of figures per world and
+    seed."""
+    args = world_parser(doc, module, list(worlds)).parse_args(argv)
+    for name in args.worlds:
+        for seed in args.seeds:
+            print(json.dumps(measure(seed, args.out, args.overrides, name, worlds[name])),
+                  flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: one JSON line of figures per seed."""
-    parser = world_parser(__doc__, "probes_places")
-    args = parser.parse_args(argv)
-    for seed in args.seeds:
-        print(json.dumps(measure(seed, args.out, args.overrides)), flush=True)
+    """Command line: one JSON line of figures per world and seed."""
+    run_seeds(argv, __doc__, "probes_places", WORLDS)
 
 
 if __name__ == "__main__":

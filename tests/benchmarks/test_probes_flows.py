@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from benchmarks.probes_flows import WORLDS, build
+from benchmarks.probes_flows import build
 
 
 def _frame(name: str) -> tuple[pd.DataFrame, dict[str, list[str]]]:
@@ -11,7 +11,7 @@ def _frame(name: str) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     return log.frame(), log.groups
 
 
-@pytest.mark.parametrize("name", list(WORLDS))
+@pytest.mark.parametrize("name", ["mule_bills_rich", "mule_bills_spender", "mule_weekly_spender"])
 def test_five_groups_of_eight_mules_pass_victims_money_to_a_collector(name):
     frame, groups = _frame(name)
     assert len(groups) == 5
@@ -41,3 +41,46 @@ def test_rich_mules_are_salaried_and_pay_rent():
     rent = frame[(frame["action"] == "transfer") & frame["user"].isin(mules)
                  & frame["amt"].isin([500.0, 600.0, 700.0])]
     assert rent["user"].nunique() == len(mules)
+
+
+@pytest.mark.parametrize("name", ["launder_week", "launder_week_order"])
+def test_launder_loops_pass_a_victims_money_once_round_keeping_96_to_99_percent(name):
+    log = build(name, 0, n_base=40)
+    frame = log.frame()
+    frame["t"] = pd.to_datetime(frame["when"])
+    assert len(log.groups) == 20
+    for loop in list(log.groups.values())[:5]:
+        mine = frame[frame["user"].isin(loop)]
+        assert mine["t"].max() - mine["t"].min() <= pd.Timedelta(days=7)
+        moved = mine[mine["action"] == "transfer"].set_index("user").loc[loop]
+        assert list(moved["peer"]) == [*loop[1:], loop[0]]
+        ratios = moved["amt"].to_numpy()[1:] / moved["amt"].to_numpy()[:-1]
+        assert ((ratios > 0.955) & (ratios < 0.995)).all()
+        in_order = moved["t"].is_monotonic_increasing
+        assert in_order if name == "launder_week_order" else True
+        if name == "launder_week_order":
+            assert moved["t"].max() - moved["t"].min() < pd.Timedelta(hours=12)
+
+
+def test_santa_forward_offices_pay_the_price_on_in_loop_order():
+    log = build("santa_forward", 0, n_base=40)
+    frame = log.frame()
+    gifts = frame[(frame["action"] == "transfer") & (frame["amt"] == 20.0)]
+    assert len(gifts) == 20 * 12 * 2 and not log.groups
+    assert (gifts.groupby("user").size() == 2).all()
+    year = gifts[gifts["when"] < "2025-09-01"].set_index("user")
+    payer, seen = year.index[0], []  # the first payer's office, followed round its loop
+    for _ in range(12):
+        seen.append(year.loc[payer, "when"])
+        payer = year.loc[payer, "peer"]
+    assert payer == year.index[0] and seen == sorted(seen)  # round once, each after being paid
+
+
+def test_smurfs_spend_at_the_logs_shops_not_one_giftcard_shop():
+    log = build("mule_kitty_smurf_shops", 0, n_base=40)
+    frame = log.frame()
+    mules = set().union(*map(set, log.groups.values()))
+    big = frame[(frame["action"] == "purchase") & frame["user"].isin(mules)
+                & (frame["amt"] > 1000)]
+    assert 5 * 12 <= len(big) <= 5 * 12 + 3 and big["peer"].nunique() > 10
+    assert not log.victims
