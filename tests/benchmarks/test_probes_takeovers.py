@@ -14,6 +14,7 @@ def test_each_tool_gets_into_its_victims_on_fresh_fingerprints_covered_as_named(
         at_tool = logins[logins["ip"].isin(ips)]
         victims = at_tool[at_tool["user"].isin(group.members)]
         assert victims["user"].nunique() == VICTIMS == len(group.members)
+        assert (victims.groupby("user")["ip"].nunique() <= 2).all()
         assert victims.groupby("user")["failed"].agg(["min", "max"]).eq([0, 1]).all().all()
         # a fingerprint of its own per victim, never seen elsewhere before the tool
         assert victims.groupby("device")["user"].nunique().max() == 1
@@ -22,6 +23,7 @@ def test_each_tool_gets_into_its_victims_on_fresh_fingerprints_covered_as_named(
             cover_group = next(g for g in world.groups if g.id == f"{name}_cover")
             assert set(others["user"]) == set(cover_group.members)
             assert len(others) == COVER and (others["failed"] == 0).all()
+            assert (others.groupby("ip").size() == COVER // 4).all()  # 9 % of each IP's
             before = logins[logins["user"].isin(cover_group.members)
                             & ~logins["ip"].isin(ips)]
             assert set(others["device"]) <= set(before["device"])  # their own devices
@@ -32,5 +34,6 @@ def test_each_tool_gets_into_its_victims_on_fresh_fingerprints_covered_as_named(
             assert days.nunique() == 2
             back = victims.assign(day=days).groupby("user")["day"].nunique()
             assert (back == 2).sum() == COVER
+            assert (victims.groupby("user")["ip"].nunique()[back == 2] == 2).all()  # arrivals
         else:
             assert days.nunique() == 1
