@@ -30,7 +30,13 @@ Session 31's worlds for the open reviews R17, R48 and R51:
 * ``mule_kitty_smurf_shops`` (R51): :mod:`benchmarks.mule_flows`' ``mule_kitty_smurf``
   (salaried mules paying rent, their money paid in as cash the log does not show, the
   collector turning weekly) spending each sum at one of the log's shops, not at one gift-card
-  shop every group uses (what R51 found still tells them apart).
+  shop every group uses (what R51 found still tells them apart);
+* ``couriers_cod`` (honest; hflow's session-31 ``flow_null.routed_log_chance`` reads a member
+  passing on what one-off payers paid it along one repeated route): 10 shops of 6
+  cash-on-delivery couriers for 20 weeks; each week 3-8 customers of the base population pay a
+  courier 15-60 each for their delivery (one-off payers), and on Sunday the courier pays the
+  shop the week's takings less a 3 % fee; the shop (an account with a life of its own) pays its
+  wholesaler 60-80 % of the week's takings on Monday (reported accounts count as other honest).
 
 Run without labels (``python -m benchmarks.probes_flows [--worlds ...] [--seeds 0 1] [--set
 SECTION.KEY=VALUE ...]``); printed per world and seed as :mod:`benchmarks.mule_flows` prints:
@@ -112,6 +118,30 @@ def _santa_forward(log: MuleLog, shops: list[str], users: list[str]) -> None:
                 t += rng.uniform(1, 6) * 3600
 
 
+def _couriers(log: MuleLog, shops: list[str], users: list[str]) -> None:
+    rng = log.rng
+    wholesaler = log.new("u")
+    person(log, wholesaler, 0, SPAN * DAY, shops=shops)
+    for _ in range(10):
+        shop, team = log.new("u"), [log.new("u") for _ in range(6)]
+        for account in (shop, *team):
+            person(log, account, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+        start = (START + rng.uniform(0, 200)) * DAY
+        for week in range(20):
+            sunday = start + (7 * week + 6) * DAY
+            takings = 0.0
+            for courier in team:
+                paid = [round(float(rng.uniform(15, 60)), 2) for _ in range(rng.integers(3, 9))]
+                for amount in paid:
+                    log.event(str(rng.choice(users)), sunday - rng.uniform(0.2, 6) * DAY,
+                              "transfer", peer=courier, amount=amount)
+                log.event(courier, sunday + rng.uniform(18, 22) * 3600, "transfer", peer=shop,
+                          amount=round(0.97 * sum(paid), 2))
+                takings += 0.97 * sum(paid)
+            log.event(shop, sunday + rng.uniform(1.3, 1.7) * DAY, "transfer", peer=wholesaler,
+                      amount=round(takings * float(rng.uniform(0.6, 0.8)), 2))
+
+
 def _smurf_shops(log: MuleLog, shops: list[str], users: list[str]) -> None:
     _kitty(log, shops, users, 5, turn=True, spend="shops", cash=True, rich=True)
 
@@ -125,6 +155,7 @@ WORLDS: dict[str, Callable[[MuleLog, list[str], list[str]], None]] = {
     "launder_week_order": _launder_week(True),
     "santa_forward": _santa_forward,
     "mule_kitty_smurf_shops": _smurf_shops,
+    "couriers_cod": _couriers,
 }
 
 

@@ -84,3 +84,17 @@ def test_smurfs_spend_at_the_logs_shops_not_one_giftcard_shop():
                 & (frame["amt"] > 1000)]
     assert 5 * 12 <= len(big) <= 5 * 12 + 3 and big["peer"].nunique() > 10
     assert not log.victims
+
+
+def test_couriers_remit_the_weeks_takings_less_a_fee_to_their_shop():
+    log = build("couriers_cod", 0, n_base=200)
+    frame = log.frame()
+    moved = frame[frame["action"] == "transfer"]
+    remits = moved[moved["amt"] > 0].groupby(["user", "peer"]).size()
+    routes = remits[remits == 20]  # each courier's weekly route to its shop, and the shops'
+    assert len(routes) == 10 * 6 + 10
+    shops = set(routes.index.get_level_values(0))  # the shops pay on a route too
+    courier, shop = next(pair for pair in routes.index if pair[1] in shops)
+    paid_in = moved[moved["peer"] == courier]["amt"].sum()
+    passed = moved[(moved["user"] == courier) & (moved["peer"] == shop)]["amt"].sum()
+    assert abs(passed / paid_in - 0.97) < 0.01
