@@ -118,8 +118,26 @@ def ingest(
                               for t in sorted(manifest["nodes"], key=lambda t: (t != "Account", t)))
             edges = ", ".join(f"{e['count']:,} {r}" for r, e in manifest["relations"].items())
             typer.echo(f"Snapshot written to {out / 'snapshot'}: nodes {nodes}; edges {edges}.")
+            if labels is not None:
+                _echo_labels_kept(manifest)
     except (MappingError, InputError, LabelsError, TooManyBadRows, BuildError) as err:
         hint = (" To store the good rows anyway (the others go to the quarantine), raise "
                 "--max-bad-fraction." if isinstance(err, TooManyBadRows) else "")
         typer.secho(f"error: {err}{hint}", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
+
+
+def _echo_labels_kept(manifest: dict) -> None:
+    """Say how many labelled accounts the graph holds, and warn when the labels name none of
+    its accounts (ids written otherwise than in the logs: leading zeros, prefixes, case)."""
+    kept = (manifest.get("labels") or {}).get("count", 0)
+    outside = manifest.get("labels_without_events", 0)
+    typer.echo(f"Labels in the graph: {kept:,} accounts "
+               f"({(manifest.get('labels') or {}).get('positives', 0):,} abusive); "
+               f"{outside:,} labelled accounts act in no event and are left out.")
+    if outside and not kept:
+        typer.secho(
+            f"warning: none of the {outside:,} labelled accounts is an account of the logs, so a "
+            "run would train on no label: compare the labels file's ids with the logs' "
+            "account_id / counterparty_id (leading zeros, prefixes, letter case)",
+            err=True, fg=typer.colors.YELLOW)

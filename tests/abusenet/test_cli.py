@@ -62,6 +62,19 @@ def test_an_ingest_that_keeps_no_row_says_so_instead_of_building_a_snapshot(tmp_
     assert "run `abusenet ingest` first" not in result.stderr
 
 
+def test_an_ingest_whose_labels_name_no_account_of_the_logs_warns(tmp_path) -> None:
+    logs = write_csv(tmp_path / "logs.csv", ROWS)
+    (tmp_path / "labels.csv").write_text("account_id,label\n0a1,1\nA2,0\n")  # ids written otherwise
+    (tmp_path / "m.yaml").write_text(MAPPING)
+    result = CliRunner().invoke(app, [
+        "ingest", "-i", str(logs), "-m", str(tmp_path / "m.yaml"), "-o", str(tmp_path / "out"),
+        "-l", str(tmp_path / "labels.csv"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Labels in the graph: 0 accounts (0 abusive); 2 labelled accounts act in no event" \
+        in result.stdout
+    assert "none of the 2 labelled accounts is an account of the logs" in result.stderr
+
+
 def _commands_with_progress() -> list[tuple[str, object]]:
     import typer.main
 

@@ -115,6 +115,16 @@ def test_an_account_only_split_keeps_its_info_keys(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [HOLDOUT_LABELS, TRAIN_LABELS]
 
 
+def test_account_labels_from_event_labels_without_known_at_have_no_time():
+    # an event labels file without a known_at column: every known_at is NaT (a TypeError before)
+    events = pd.DataFrame({
+        "event_id": ["e1", "e2", "e3"], "account_id": ["a", "a", "b"], "label": [0, 1, 0],
+        "known_at": pd.Series([pd.NaT] * 3, dtype="datetime64[us, UTC]")})
+    derived = account_labels_from_events(events, "any")
+    assert derived[["account_id", "label"]].values.tolist() == [["a", 1], ["b", 0]]
+    assert str(derived["ts"].dtype) == "datetime64[us, UTC]" and derived["ts"].isna().all()
+
+
 def test_account_labels_from_events_by_rule():
     utc = pd.Timestamp("2024-01-01", tz="UTC")
     events = pd.DataFrame({

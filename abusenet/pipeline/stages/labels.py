@@ -116,8 +116,10 @@ def account_labels_from_events(event_labels: pd.DataFrame, rule: FromEvents) -> 
     deciding = event_labels[event_labels["label"] == event_labels["account_id"].map(labels)]
     known = deciding.groupby("account_id", sort=True)["known_at"].min()
     known = pd.to_datetime(known.reindex(labels.index), utc=True).astype("datetime64[us, UTC]")
+    # the Series, not to_numpy(): an all-NaT column (event labels without known_at) would come
+    # out zone-naive, and casting that to UTC raises
     return pd.DataFrame({"account_id": labels.index.astype(str), "label": labels.to_numpy(),
-                         "ts": known.to_numpy()}).astype({"ts": "datetime64[us, UTC]"})
+                         "ts": known.reset_index(drop=True)})
 
 
 def merge_account_labels(given: pd.DataFrame | None, derived: pd.DataFrame) -> pd.DataFrame:
