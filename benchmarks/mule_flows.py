@@ -91,9 +91,11 @@ def _victims(log: MuleLog, users: list[str], mule: str, t: float) -> float:
 
 
 def _kitty(log: Log, shops: list[str], users: list[str], groups: int, *, turn: bool,
-           spend: str, cash: bool = False, rich: bool = False) -> None:
-    """``groups`` groups of 8 mules sending a collector their money every week for 12 weeks;
-    the collector (fixed, or turning with ``turn``) then spends the sum: ``spend`` is
+           spend: str, cash: bool = False, rich: bool = False, weeks: int = 12,
+           size: int = 8) -> None:
+    """``groups`` groups of ``size`` mules sending a collector their money every week for
+    ``weeks`` weeks; the collector (fixed, or turning with ``turn``) then spends the sum:
+    ``spend`` is
     ``cashout`` (a transfer to the group's cash-out account), ``own_shop`` (a card purchase at
     the group's own shop), ``shops`` (at one of the log's shops) or ``giftcard`` (at one shop
     every group uses). With ``cash`` the mules' money comes in unseen (cash deposits), else
@@ -104,14 +106,14 @@ def _kitty(log: Log, shops: list[str], users: list[str], groups: int, *, turn: b
         person(log, gift, 0, SPAN * DAY)
     for g in range(groups):
         start = (START + rng.uniform(0, 60)) * DAY
-        mules = _mules(log, shops, 8, start, rich=rich)
+        mules = _mules(log, shops, size, start, rich=rich)
         sink = log.new("u")
         person(log, sink, start - 60 * DAY, SPAN * DAY)
         log.groups[f"mules{g}"] = mules + ([sink] if spend in ("cashout", "own_shop") else [])
         card = log.new("c")
-        for week in range(12):
+        for week in range(weeks):
             t = start + week * 7 * DAY
-            who = mules[week % 8] if turn else mules[0]
+            who = mules[week % size] if turn else mules[0]
             total = 0.0
             for m in mules:
                 if m == who:
