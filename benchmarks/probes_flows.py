@@ -36,7 +36,10 @@ Session 31's worlds for the open reviews R17, R48 and R51:
   cash-on-delivery couriers for 20 weeks; each week 3-8 customers of the base population pay a
   courier 15-60 each for their delivery (one-off payers), and on Sunday the courier pays the
   shop the week's takings less a 3 % fee; the shop (an account with a life of its own) pays its
-  wholesaler 60-80 % of the week's takings on Monday (reported accounts count as other honest).
+  wholesaler 60-80 % of the week's takings on Monday (reported accounts count as other honest);
+* ``mule_kitty_smurf_long`` / ``mule_kitty_smurf_small`` (review R66): ``mule_kitty_smurf`` run
+  for 30 weeks, or with groups of 4 mules, so that each mule pays each collector three times or
+  more (hflow's session-31 "the circle meets again" reads a co-op there).
 
 Run without labels (``python -m benchmarks.probes_flows [--worlds ...] [--seeds 0 1] [--set
 SECTION.KEY=VALUE ...]``); printed per world and seed as :mod:`benchmarks.mule_flows` prints:
@@ -52,7 +55,7 @@ import numpy as np
 
 from benchmarks import mule_flows
 from benchmarks.honest_flows import DAY, SPAN, Log, person
-from benchmarks.mule_flows import START, MuleLog, _kitty, run_worlds
+from benchmarks.mule_flows import START, MuleLog, _kitty, _world, run_worlds
 from benchmarks.shapes.__main__ import world_parser
 
 
@@ -156,6 +159,8 @@ WORLDS: dict[str, Callable[[MuleLog, list[str], list[str]], None]] = {
     "santa_forward": _santa_forward,
     "mule_kitty_smurf_shops": _smurf_shops,
     "couriers_cod": _couriers,
+    "mule_kitty_smurf_long": _world(turn=True, spend="giftcard", cash=True, rich=True, weeks=30),
+    "mule_kitty_smurf_small": _world(turn=True, spend="giftcard", cash=True, rich=True, size=4),
 }
 
 

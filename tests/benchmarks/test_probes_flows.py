@@ -98,3 +98,16 @@ def test_couriers_remit_the_weeks_takings_less_a_fee_to_their_shop():
     paid_in = moved[moved["peer"] == courier]["amt"].sum()
     passed = moved[(moved["user"] == courier) & (moved["peer"] == shop)]["amt"].sum()
     assert abs(passed / paid_in - 0.97) < 0.01
+
+
+@pytest.mark.parametrize(("name", "size", "weeks"), [("mule_kitty_smurf_long", 8, 30),
+                                                     ("mule_kitty_smurf_small", 4, 12)])
+def test_longer_or_smaller_kitties_meet_each_collector_three_times(name, size, weeks):
+    log = build(name, 0, n_base=40)
+    frame = log.frame()
+    mules = log.groups["mules0"]
+    assert len(log.groups) == 5 and len(mules) == size
+    paid = frame[(frame["action"] == "transfer") & frame["user"].isin(mules)
+                 & frame["peer"].isin(mules)]
+    assert len(paid) == weeks * (size - 1)
+    assert paid.groupby(["user", "peer"]).size().min() >= 3
