@@ -37,6 +37,8 @@ Session 31's worlds for the open reviews R17, R48 and R51:
   courier 15-60 each for their delivery (one-off payers), and on Sunday the courier pays the
   shop the week's takings less a 3 % fee; the shop (an account with a life of its own) pays its
   wholesaler 60-80 % of the week's takings on Monday (reported accounts count as other honest);
+  ``couriers_daily``: the same for 8 weeks, each courier paid by 1-4 customers 10:00-19:00 on
+  each of 6 days a week and paying the shop that day's takings less 3 % 20:00-22:00;
 * ``mule_kitty_smurf_long`` / ``mule_kitty_smurf_small`` (review R66): ``mule_kitty_smurf`` run
   for 30 weeks, or with groups of 4 mules, so that each mule pays each collector three times or
   more (hflow's session-31 "the circle meets again" reads a co-op there).
@@ -121,28 +123,49 @@ def _santa_forward(log: MuleLog, shops: list[str], users: list[str]) -> None:
                 t += rng.uniform(1, 6) * 3600
 
 
-def _couriers(log: MuleLog, shops: list[str], users: list[str]) -> None:
+def _couriers(daily: bool) -> Callable[[MuleLog, list[str], list[str]], None]:
+    def make(log: MuleLog, shops: list[str], users: list[str]) -> None:
+        rng = log.rng
+        wholesaler = log.new("u")
+        person(log, wholesaler, 0, SPAN * DAY, shops=shops)
+        for _ in range(10):
+            shop, team = log.new("u"), [log.new("u") for _ in range(6)]
+            for account in (shop, *team):
+                person(log, account, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
+            start = (START + rng.uniform(0, 200)) * DAY
+            for week in range(8 if daily else 20):
+                sunday = start + (7 * week + 6) * DAY
+                takings = 0.0
+                for courier in team:
+                    for day in range(6) if daily else [None]:
+                        takings += _takings(log, users, courier, shop, sunday, day)
+                log.event(shop, sunday + rng.uniform(1.3, 1.7) * DAY, "transfer",
+                          peer=wholesaler, amount=round(takings * float(rng.uniform(0.6, 0.8)), 2))
+    return make
+
+
+def _takings(log: MuleLog, users: list[str], courier: str, shop: str, sunday: float,
+             day: int | None) -> float:
+    """One remittance of ``courier`` to ``shop``: with ``day`` None, 3-8 customers paid it
+    15-60 each over the 6 days before ``sunday`` and it pays the shop 97 % of it on Sunday
+    evening; with ``day`` (0-5, Monday on), 1-4 customers paid it 10:00-19:00 that day and it
+    pays the shop 97 % of it 20:00-22:00. The sum remitted."""
     rng = log.rng
-    wholesaler = log.new("u")
-    person(log, wholesaler, 0, SPAN * DAY, shops=shops)
-    for _ in range(10):
-        shop, team = log.new("u"), [log.new("u") for _ in range(6)]
-        for account in (shop, *team):
-            person(log, account, rng.uniform(0, 60) * DAY, SPAN * DAY, shops=shops)
-        start = (START + rng.uniform(0, 200)) * DAY
-        for week in range(20):
-            sunday = start + (7 * week + 6) * DAY
-            takings = 0.0
-            for courier in team:
-                paid = [round(float(rng.uniform(15, 60)), 2) for _ in range(rng.integers(3, 9))]
-                for amount in paid:
-                    log.event(str(rng.choice(users)), sunday - rng.uniform(0.2, 6) * DAY,
-                              "transfer", peer=courier, amount=amount)
-                log.event(courier, sunday + rng.uniform(18, 22) * 3600, "transfer", peer=shop,
-                          amount=round(0.97 * sum(paid), 2))
-                takings += 0.97 * sum(paid)
-            log.event(shop, sunday + rng.uniform(1.3, 1.7) * DAY, "transfer", peer=wholesaler,
-                      amount=round(takings * float(rng.uniform(0.6, 0.8)), 2))
+    if day is None:
+        paid = [round(float(rng.uniform(15, 60)), 2) for _ in range(rng.integers(3, 9))]
+        for amount in paid:
+            log.event(str(rng.choice(users)), sunday - rng.uniform(0.2, 6) * DAY,
+                      "transfer", peer=courier, amount=amount)
+        at = sunday + rng.uniform(18, 22) * 3600
+    else:
+        begin = sunday - (6 - day) * DAY
+        paid = [round(float(rng.uniform(15, 60)), 2) for _ in range(rng.integers(1, 5))]
+        for amount in paid:
+            log.event(str(rng.choice(users)), begin + rng.uniform(10, 19) * 3600, "transfer",
+                      peer=courier, amount=amount)
+        at = begin + rng.uniform(20, 22) * 3600
+    log.event(courier, at, "transfer", peer=shop, amount=round(0.97 * sum(paid), 2))
+    return 0.97 * sum(paid)
 
 
 def _smurf_shops(log: MuleLog, shops: list[str], users: list[str]) -> None:
@@ -158,7 +181,8 @@ WORLDS: dict[str, Callable[[MuleLog, list[str], list[str]], None]] = {
     "launder_week_order": _launder_week(True),
     "santa_forward": _santa_forward,
     "mule_kitty_smurf_shops": _smurf_shops,
-    "couriers_cod": _couriers,
+    "couriers_cod": _couriers(False),
+    "couriers_daily": _couriers(True),
     "mule_kitty_smurf_long": _world(turn=True, spend="giftcard", cash=True, rich=True, weeks=30),
     "mule_kitty_smurf_small": _world(turn=True, spend="giftcard", cash=True, rich=True, size=4),
 }

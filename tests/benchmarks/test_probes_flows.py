@@ -111,3 +111,18 @@ def test_longer_or_smaller_kitties_meet_each_collector_three_times(name, size, w
                  & frame["peer"].isin(mules)]
     assert len(paid) == weeks * (size - 1)
     assert paid.groupby(["user", "peer"]).size().min() >= 3
+
+
+def test_daily_couriers_remit_each_days_takings_within_hours():
+    log = build("couriers_daily", 0, n_base=200)
+    moved = log.frame()
+    moved = moved[moved["action"] == "transfer"].assign(t=pd.to_datetime(moved["when"]))
+    remits = moved.groupby(["user", "peer"]).size()
+    couriers = [pair for pair in remits[remits == 8 * 6].index]
+    assert len(couriers) == 10 * 6
+    courier, shop = couriers[0]
+    out = moved[(moved["user"] == courier) & (moved["peer"] == shop)].set_index("t")["amt"]
+    came = moved[moved["peer"] == courier].set_index("t")["amt"]
+    for at, sent in out.items():  # the day's payments: the 12 hours before the remittance
+        got = came[(came.index < at) & (came.index > at - pd.Timedelta(hours=12))]
+        assert len(got) >= 1 and abs(sent - 0.97 * got.sum()) < 0.011
