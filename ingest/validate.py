@@ -131,6 +131,7 @@ COMMON_FORMATS = (
     "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y%m%d%H%M%S", "%Y%m%d",
     "%d %b %Y %H:%M:%S", "%b %d %Y %H:%M:%S",
     "%d %b %Y", "%b %d, %Y", "%d/%b/%Y:%H:%M:%S %z", "%a %b %d %H:%M:%S %Y",
+    "%a, %d %b %Y %H:%M:%S %Z", "%a, %d %b %Y %H:%M:%S %z",  # RFC 2822: HTTP and mail logs
 )
 
 

@@ -347,3 +347,17 @@ def test_format_counts_rank_formats_and_keep_ties():
     assert list(clear.items())[0] == ("%m/%d/%y %H:%M", 2)
     assert clear["%d/%m/%y %H:%M"] == 1
     assert none == {}
+
+
+def test_rfc_2822_times_of_http_and_mail_logs_are_suggested_and_read():
+    mapping = mapping_from_dict({"columns": COLUMNS})
+    con = connect()
+    try:
+        found = format_counts(con, ["Mon, 01 Jan 2024 10:00:00 GMT",
+                                    "Tue, 02 Jan 2024 12:00:00 +0200"], mapping, NOW)
+    finally:
+        con.close()
+    assert found == {"%a, %d %b %Y %H:%M:%S %Z": 1, "%a, %d %b %Y %H:%M:%S %z": 1}
+    out = run({"uid": ["a"], "when": ["Mon, 01 Jan 2024 10:00:00 GMT"], "action": ["x"]},
+              timestamp_format="%a, %d %b %Y %H:%M:%S %Z")
+    assert out.column("ts").to_pylist() == [UTC_10]
