@@ -27,6 +27,9 @@ row_order's            numbers, an hour apart, bounds unchecked): a line past th
 ``empty event_type``   the event type is empty
 ``non-numeric amount`` the amount is not a finite number
 ``malformed ip``       the IP is neither IPv4, IPv6 nor a number below 2**32
+``<column> holds a     an id column (``account_id``, ``device_id``, ...,
+list, not one id``     an entity's) holds a list (``["d1", "d2"]``): several ids,
+                       never one (an empty ``[]`` or ``{}`` is a missing id)
 ``non-numeric <attr>`` a ``float`` attribute is not a finite number
 ``<attr>: '<text>'     an attribute mapped by ``{values: {text: number}}`` holds a
 not in values:``       text the map lacks (matched trimmed, ignoring case; the
@@ -71,7 +74,14 @@ REASON_IP = "malformed ip"
 
 #: Words exports write for a missing value (any case): an id column holding one is empty, never
 #: the id of one shared device, card or account that links everyone whose value is missing.
-NULL_TOKENS = ("none", "null", "nan", "n/a", "nil", "undefined", "unknown", "-")
+NULL_TOKENS = ("none", "null", "nan", "n/a", "nil", "undefined", "unknown", "-", "[]", "{}")
+#: An id that is a list (``["d1", "d2"]`` from JSON, ``['d1', 'd2']`` from pandas): several
+#: ids, never one; its row is quarantined (:data:`REASON_LIST`). An empty one (``[]``) is a
+#: missing id (:data:`NULL_TOKENS`); a JSON object is kept as its text (map one of its fields
+#: by its dotted path, ``device.id``, to read that instead).
+LIST_PATTERN = r"\[.*\]"
+#: The reason of a row whose id column holds a list: ``device_id holds a list, not one id``.
+REASON_LIST = " holds a list, not one id"
 #: Unspecified IP addresses: a missing IP, never a shared one.
 NULL_IPS = ("0.0.0.0", "::")
 #: Canonical string columns besides the required ones, in event-table order.
@@ -226,10 +236,16 @@ def transform_sql(
         f"CAST({ident(c)} AS VARCHAR) AS {r}"
         for c, r in zip(mapping.source_columns(), raw, strict=False)
     ]
+    ids = ["account_id", "device_id", "payment_id", "counterparty_id", "_given_id",
+           *(ident(e.event_column) for e in mapping.entities)]
+    lists = [(f"regexp_full_match(coalesce({c}, ''), {literal(LIST_PATTERN)})",
+              literal(("event_id" if c == "_given_id" else c.strip('"')) + REASON_LIST))
+             for c in ids]
     checks = [
         ("_error IS NOT NULL", "_error"),
         ("ts IS NULL", literal(REASON_TS)),
         *ts_checks,
+        *lists,
         ("account_id IS NULL", literal(REASON_ACCOUNT)),
         ("event_type IS NULL", literal(REASON_EVENT_TYPE)),
         ("_bad_amount", literal(REASON_AMOUNT)),

@@ -170,6 +170,23 @@ def test_words_for_a_missing_value_are_no_ids():
     assert out.column("_reason").to_pylist() == [REASON_ACCOUNT, REASON_EVENT_TYPE]
 
 
+def test_an_id_that_is_a_list_is_quarantined_and_an_empty_one_is_missing():
+    # JSON arrays read as text, and pandas' repr of a list column: '[]' in every row without
+    # a device would be one device shared by all of them
+    devs = ['["d1", "d2"]', "['d1', 'd2']", "[]", "{}", '{"id":"d9"}', "d[1]", "[d1"]
+    n = len(devs)
+    out = run({"uid": ["a"] * n, "when": ["2024-01-01"] * n, "action": ["x"] * n, "dev": devs,
+               "mail": ["m"] * (n - 1) + ["[a, b]"]},
+              columns={"device_id": "dev"}, entities={"Email": "mail"})
+    assert out.column("device_id").to_pylist()[2:] == [None, None, '{"id":"d9"}', "d[1]", "[d1"]
+    assert out.column("_reason").to_pylist() == (
+        ["device_id holds a list, not one id"] * 2 + [None] * 4
+        + ["email_id holds a list, not one id"])
+    out = run({"uid": ["[1, 2]"], "when": ["2024-01-01"], "action": ["x"], "id": ["[]"]},
+              columns={"event_id": "id"})
+    assert out.column("_reason").to_pylist() == ["account_id holds a list, not one id"]
+
+
 def test_boolean_flags_are_numeric_attributes():
     # a login log's success flag: stored booleans (Parquet, JSON) and their texts (CSV)
     for ok in (pa.array([True, False, None]), ["true", "FALSE", ""]):
