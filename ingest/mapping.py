@@ -218,9 +218,11 @@ class Mapping:
     delimiter
         CSV delimiter, or ``None`` to choose by suffix (``.tsv`` -> tab, else comma).
     decimal_mark
-        How texts write the amount's and the ``float`` attributes' decimals: ``.`` (default:
-        ``1234.56``) or ``,`` (``1.234,56`` or ``1234,56``: ``.`` then only groups thousands,
-        and a text that groups them otherwise, such as ``1.5``, is not a number).
+        How texts write the amount's and the ``float`` attributes' decimals: ``.`` (``1234.56``)
+        or ``,`` (``1.234,56`` or ``1234,56``: ``.`` then only groups thousands, so ``1.234``
+        is 1234, and a text that groups them otherwise, such as ``1.5``, is not a number);
+        ``None`` when the mapping does not say, read as ``.`` (but a file whose every dotted
+        number looks like grouped thousands, ``1.500``, is refused: :mod:`ingest.plan`).
     entities
         Extra linked-entity types.
     attributes
@@ -262,7 +264,7 @@ class Mapping:
     timezone: str | None = None
     header: tuple[str, ...] | None = None
     delimiter: str | None = None
-    decimal_mark: str = "."
+    decimal_mark: str | None = None
     entities: tuple[EntitySpec, ...] = ()
     attributes: dict[str, str] = field(default_factory=dict)
     attribute_values: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -312,7 +314,7 @@ class Mapping:
             content["row_order_times"] = ROW_ORDER_STEP_S
         if self.timezone is not None:
             content["timezone"] = self.timezone
-        if self.decimal_mark != ".":
+        if self.decimal_mark == ",":
             content["decimal_mark"] = self.decimal_mark
         if self.attribute_values:
             content["attribute_values"] = self.attribute_values
@@ -448,7 +450,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
         timezone=_timezone(raw.get("timezone"), where),
         header=_header(raw.get("header"), where, "header"),
         delimiter=_delimiter(raw.get("delimiter"), where, "delimiter"),
-        decimal_mark=_decimal_mark(raw.get("decimal_mark", "."), where),
+        decimal_mark=_decimal_mark(raw.get("decimal_mark"), where),
         entities=entities,
         attributes=attributes,
         attribute_values=attribute_values,
@@ -730,9 +732,10 @@ def _timezone(raw: Any, where: str) -> str | None:
     return str(raw)
 
 
-def _decimal_mark(raw: Any, where: str) -> str:
-    """``decimal_mark: ","``: the character before the decimals, ``.`` or ``,``."""
-    if raw not in (".", ","):
+def _decimal_mark(raw: Any, where: str) -> str | None:
+    """``decimal_mark: ","``: the character before the decimals, ``.`` or ``,`` (``None``: not
+    said)."""
+    if raw is not None and raw not in (".", ","):
         raise MappingError(f"{where}: decimal_mark must be \".\" (1234.56) or \",\" "
                            f"(1.234,56), got {raw!r}")
     return raw

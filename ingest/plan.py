@@ -28,6 +28,12 @@ COMPACT_DATE_SHARE = 0.9
 #: Epoch seconds below this (11.6 days after 1970-01-01) are no real event's time: a file whose
 #: sampled times all are is asked what its numbers count (:meth:`IngestPlan.check_columns`).
 SMALL_EPOCH = 1_000_000
+#: A number that reads as thousands grouped by ``.`` (``1.500``, ``12.250.000``): 1.5 with a
+#: decimal point, 1500 with a decimal comma.
+DOTTED_THOUSANDS = r"^[+-]?[1-9][0-9]{0,2}(\.[0-9]{3})+$"
+#: How many sampled texts with a ``.`` must all be :data:`DOTTED_THOUSANDS` for a mapping that
+#: does not say its ``decimal_mark`` to be refused.
+DOTTED_THOUSANDS_MIN = 5
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,44 @@ class IngestPlan:
         found = source_columns(path, header=self.header, delimiter=self.delimiter)
         check_source_columns(self.mapping, found, f"{self.label}{path}")
         self._check_times(path)
+        self._check_decimal_mark(path)
+
+    def _check_decimal_mark(self, path: Path, sample: int = 1000) -> None:
+        """Stop when the mapping does not say its ``decimal_mark`` and every one of (at least
+        :data:`DOTTED_THOUSANDS_MIN`) texts with a ``.`` among the first ``sample`` values of
+        the amount or a ``float`` attribute looks like thousands grouped by ``.`` (``1.500``,
+        ``2.250``): a German export of whole amounts, 1000 times too small if read as 1.5,
+        or a log of three decimals. Only the mapping can say which."""
+        mapping = self.mapping
+        columns = [c for c in ([mapping.columns["amount"]] if "amount" in mapping.columns else [])
+                   + [a for a, kind in mapping.attributes.items()
+                      if kind == "float" and a not in mapping.attribute_values]]
+        if mapping.decimal_mark is not None or not columns:
+            return
+        chunks = iter_chunks(path, list(dict.fromkeys(columns)), header=self.header,
+                             delimiter=self.delimiter, block_bytes=1 << 20, batch_rows=sample)
+        try:
+            first = next(chunks, None)
+        finally:
+            chunks.close()
+        if first is None:
+            return
+        for column in dict.fromkeys(columns):
+            values = first.table.column(column).slice(0, sample)
+            if not pa.types.is_string(values.type):
+                continue  # stored numbers carry no decimal mark
+            texts = pc.utf8_trim_whitespace(values).drop_null()
+            dotted = texts.filter(pc.match_substring(texts, "."))
+            if (len(dotted) >= DOTTED_THOUSANDS_MIN and pc.all(
+                    pc.match_substring_regex(dotted, DOTTED_THOUSANDS)).as_py()):
+                examples = ", ".join(repr(v) for v in dotted.slice(0, 3).to_pylist())
+                raise MappingError(
+                    f"{mapping.path}: column {column!r} of {path} writes every number with a "
+                    f"'.' as thousands grouped by it ({examples}, ... {len(dotted):,} of its "
+                    f"first {len(texts):,} values): read with a decimal point they are 1000 "
+                    "times smaller than with a decimal comma. Say which in the mapping: "
+                    "'decimal_mark: \",\"' (1.500 is 1500) or 'decimal_mark: \".\"' (1.500 is "
+                    "1.5)")
 
     def _check_times(self, path: Path, sample: int = 1000) -> None:
         """Stop when the first ``sample`` times of ``path`` are, and the mapping has no

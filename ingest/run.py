@@ -54,7 +54,7 @@ from ingest.mapping import Mapping, load_mapping
 from ingest.plan import IngestPlan, source_plans
 from ingest.progress import ProgressDisplay, progress_display
 from ingest.quarantine import describe_reasons, first_bad_row, merge_quarantine, quarantine_rows
-from ingest.readers import InputError, file_checksum, resolve_inputs
+from ingest.readers import WRONG_COLUMN_COUNT, InputError, file_checksum, resolve_inputs
 from ingest.sql import literal
 from ingest.staging import StagedFiles, has_staged, number_repeating_files, stage
 from ingest.state import IngestState, file_facts
@@ -537,8 +537,22 @@ def _check_bad_fraction(
         f"{new[index][0]}, line {line} ({why}). Nothing was written. "
         f"{value_examples(con, plan, summary.reasons)}"
         f"{timestamp_advice(con, plan, summary.reasons)}{encoding_advice(summary.reasons)}"
+        f"{decimal_comma_advice(plan, summary.reasons, new[index][0])}"
         "Check the mapping (columns, timestamp_format) against the data, or fix the data."
     )
+
+
+def decimal_comma_advice(plan: IngestPlan, reasons: dict[str, int], path: Path) -> str:
+    """Why rows of a comma-delimited file read with ``decimal_mark: ","`` have the wrong
+    number of columns: an unquoted ``1,5`` is two fields; empty when that is not the case."""
+    delimiter = plan.delimiter or ("\t" if ".tsv" in [s.lower() for s in path.suffixes] else ",")
+    if plan.mapping.decimal_mark != "," or delimiter != "," or not any(
+            reason.endswith(WRONG_COLUMN_COUNT) for reason in reasons):
+        return ""
+    return ("The mapping says decimal_mark \",\" and the file is comma-delimited: a number "
+            "written with a decimal comma (1,5) must be quoted (\"1,5\") there, or it splits "
+            "into two fields; export the file delimited by ';' (as European Excel does) and say "
+            "'delimiter: \";\"' in the mapping. ")
 
 
 def encoding_advice(reasons: dict[str, int]) -> str:
@@ -572,7 +586,7 @@ def value_examples(
         ).fetchall()]
         if values:
             parts.append(f"Failing {column} values ({reason}): {', '.join(map(repr, values))}. ")
-            if mapping.decimal_mark == "." and any(
+            if mapping.decimal_mark != "," and any(
                     "," in v and re.fullmatch(COMMA_DECIMAL_PATTERN, v.strip()) for v in values):
                 parts.append("They are written with a decimal comma: say 'decimal_mark: \",\"' "
                              "in the mapping. ")

@@ -139,7 +139,7 @@ def ingest_logs_spark(
     if mapping.timezone is not None:
         raise InputError(f"{mapping.path}: timezone is read by the DuckDB engine only; use "
                          "--engine duckdb for it")
-    if mapping.decimal_mark != ".":
+    if mapping.decimal_mark == ",":
         raise InputError(f"{mapping.path}: decimal_mark is read by the DuckDB engine only; use "
                          "--engine duckdb for it")
     if mapping.attribute_values:

@@ -82,6 +82,8 @@ NULL_TOKENS = ("none", "null", "nan", "n/a", "nil", "undefined", "unknown", "-",
 LIST_PATTERN = r"\[.*\]"
 #: The reason of a row whose id column holds a list: ``device_id holds a list, not one id``.
 REASON_LIST = " holds a list, not one id"
+#: The least number read as an IPv4 address (:func:`ipv4_from_number`): ``1.0.0.0``.
+IPV4_NUMBER_MIN = 1 << 24
 #: Unspecified IP addresses: a missing IP, never a shared one.
 NULL_IPS = ("0.0.0.0", "::")
 #: Canonical string columns besides the required ones, in event-table order.
@@ -264,7 +266,8 @@ def transform_sql(
             why = f"concat({literal(f'{name}: {chr(39)}')}, {flag}, {literal(_NOT_IN_VALUES)})"
             checks.append((f"{flag} IS NOT NULL", why))
         elif kind == "float":
-            value, bad = _numeric(ident(name), source.field(name).type, mapping.decimal_mark)
+            value, bad = _numeric(ident(name), source.field(name).type,
+                                  mapping.decimal_mark or ".")
             inner += [f"{value} AS {ident(name)}", f"{bad} AS {ident('_bad_' + name)}"]
             checks.append((ident("_bad_" + name), literal(f"non-numeric {name}")))
         else:
@@ -352,16 +355,21 @@ def _ip(text: str) -> str:
 
 
 def ipv4_from_number(expr: str) -> str:
-    """SQL reading ``expr`` (trimmed text) as dotted IPv4 when it is a whole number below 2**32.
+    """SQL reading ``expr`` (trimmed text) as dotted IPv4 when it is a whole number from 2**24
+    (``1.0.0.0``) to 2**32 - 1.
 
     Fraud datasets often export IPv4 addresses as integers (``732758368`` is ``43.173.1.96``);
-    any other text is kept as it is (and validated as an address).
+    any other text is kept as it is (and validated as an address). A smaller number would be an
+    address of ``0.0.0.0/8``, which no host sends from: a count, a port or a field shifted by
+    an unquoted decimal comma (``1,5`` putting ``5`` in the IP column), so it stays a malformed
+    IP rather than becoming ``0.0.0.5``.
     """
     n = f"CAST({expr} AS UBIGINT)"
     dotted = ", ".join(f"CAST(({n} >> {shift}) & 255 AS VARCHAR)" for shift in (24, 16, 8, 0))
     return (
         f"CASE WHEN strpos({expr}, '.') = 0 AND strpos({expr}, ':') = 0 "
         f"AND regexp_full_match({expr}, '[0-9]{{1,10}}') AND {n} < 4294967296 "
+        f"AND {n} >= {IPV4_NUMBER_MIN} "
         f"THEN concat_ws('.', {dotted}) ELSE {expr} END"
     )
 
@@ -519,7 +527,7 @@ def _mapped(expr: str, kind: pa.DataType, values: dict[str, float]) -> tuple[str
 def _number(mapping: Mapping, name: str, source: pa.Schema) -> tuple[str, str]:
     if name in mapping.columns:
         return _numeric(ident(mapping.columns[name]), source.field(mapping.columns[name]).type,
-                        mapping.decimal_mark)
+                        mapping.decimal_mark or ".")
     if name in mapping.constants:
         return f"CAST({literal(mapping.constants[name])} AS DOUBLE)", "false"
     return "CAST(NULL AS DOUBLE)", "false"

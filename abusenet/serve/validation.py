@@ -102,8 +102,9 @@ class EventValidator:
         self._con = connect(keep_order=True, memory_share=0.1)
         self._local = threading.local()
         # the plain path reads a time without a zone as UTC: a mapping's timezone goes to the
-        # SQL; so do attributes' value maps (text -> number)
+        # SQL; so do attributes' value maps (text -> number) and a decimal comma (1.500 is 1500)
         self._plain_mapping = (mapping.timestamp_format is None and mapping.timezone is None
+                               and mapping.decimal_mark != ","
                                and not mapping.attribute_values and not mapping.constants
                                and all(k == v for k, v in mapping.columns.items()))
         self._text_columns = [(c, c) for c in CANONICAL if c not in ("ts", "amount")]

@@ -356,6 +356,36 @@ def test_amounts_with_a_decimal_comma_name_the_mapping_key_that_reads_them(tmp_p
     assert sorted(events_table(tmp_path / "events")["amount"]) == [0.99, 1234.5]
 
 
+def test_amounts_that_all_read_as_dotted_thousands_need_the_mapping_to_say_its_mark(tmp_path):
+    # a German export of whole amounts: 1.500 is 1500 there, 1.5 with a decimal point
+    amounts = ["1.500", "2.250", "12", "1.000", "3.750", "12.000", "7"]
+    rows = [f"a{i},2024-01-01T10:00:00Z,buy,{a},,,,," for i, a in enumerate(amounts)]
+    src = write_csv(tmp_path / "d.csv", rows)
+    with pytest.raises(MappingError) as err:
+        ingest(src, tmp_path / "events")
+    assert "'1.500', '2.250', '1.000', ... 5 of its first 7 values" in str(err.value)
+    assert "'decimal_mark: \",\"' (1.500 is 1500) or 'decimal_mark: \".\"'" in str(err.value)
+    ingest(src, tmp_path / "comma", log_mapping(decimal_mark=","))
+    assert sorted(events_table(tmp_path / "comma")["amount"]) == [7, 12, 1000, 1500, 2250, 3750,
+                                                                  12000]
+    ingest(src, tmp_path / "point", log_mapping(decimal_mark="."))
+    assert sorted(events_table(tmp_path / "point")["amount"]) == [1, 1.5, 2.25, 3.75, 7, 12, 12]
+    # one amount that is no grouping (12.5), or four dotted ones only, say the point: no question
+    for more in (["12.5"], []):
+        few = rows[:4] + [f"b{i},2024-01-01T10:00:00Z,buy,{a},,,,," for i, a in enumerate(more)]
+        ingest(write_csv(tmp_path / f"few{len(more)}.csv", few), tmp_path / f"few{len(more)}")
+
+
+def test_unquoted_decimal_commas_in_a_comma_delimited_file_are_named(tmp_path):
+    rows = ["a1,2024-01-01T10:00:00Z,buy,1,5,1.2.3.4,d1,c1,b1,x",
+            'a2,2024-01-01T10:00:00Z,buy,"2,5",1.2.3.4,d1,c1,b1,x']
+    with pytest.raises(TooManyBadRows) as err:
+        ingest(write_csv(tmp_path / "d.csv", rows), tmp_path / "events",
+               log_mapping(decimal_mark=","))
+    assert "wrong number of columns" in str(err.value)
+    assert "must be quoted (\"1,5\")" in str(err.value) and "'delimiter: \";\"'" in str(err.value)
+
+
 def test_rows_that_are_not_utf8_say_how_to_convert_the_file(tmp_path):
     src = tmp_path / "d.csv"
     src.write_bytes((HEADER + "\nMüller,2024-01-01T10:00:00Z,login,,,,,,\n").encode("cp1252"))

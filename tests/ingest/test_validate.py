@@ -326,7 +326,7 @@ def test_the_future_bound_follows_the_run_start_not_the_clock():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("732758368", "43.173.1.96"), (" 1 ", "0.0.0.1"), ("4294967295", "255.255.255.255"),
+    [("732758368", "43.173.1.96"), (" 16777216 ", "1.0.0.0"), ("4294967295", "255.255.255.255"),
      ("3232235777", "192.168.1.1"), ("1.2.3.4", "1.2.3.4"), ("::1", "::1")],
 )
 def test_ipv4_exported_as_a_number_is_read_as_its_address(raw, expected):
@@ -336,7 +336,8 @@ def test_ipv4_exported_as_a_number_is_read_as_its_address(raw, expected):
     assert out.column("ip").to_pylist() == [expected]
 
 
-@pytest.mark.parametrize("raw", ["4294967296", "-1", "732758368.5", "12345678901"])
+@pytest.mark.parametrize("raw", ["4294967296", "-1", "732758368.5", "12345678901", "5",
+                                 "16777215"])
 def test_numbers_that_are_no_ipv4_address_stay_malformed(raw):
     out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ip": [raw]},
               columns={"ip": "ip"})

@@ -111,6 +111,20 @@ def test_a_mapping_with_a_timezone_reads_zoneless_times_as_its_wall_time():
     assert checked.events.column("ts").to_pylist()[0] == datetime(2025, 1, 15, 15, tzinfo=UTC)
 
 
+def test_a_mapping_with_a_decimal_comma_reads_posted_amounts_as_the_ingest_does():
+    """The plain path reads 1.500 as 1.5; with ``decimal_mark: ","`` the SQL reads 1500."""
+    comma = EventValidator(dataclasses.replace(canonical_mapping(IngestState()),
+                                               decimal_mark=","))
+    events = [{"event_id": f"d{i}", "account_id": "a", "ts": "2025-01-15T10:00:00Z",
+               "event_type": "pay", "amount": amount}
+              for i, amount in enumerate(["1.500", "2,5", "1.5"])]
+    checked = comma.check(events, NOW)
+    assert checked.events.column("amount").to_pylist()[:2] == [1500.0, 2.5]
+    assert checked.reasons == [None, None, "non-numeric amount"]
+    alone = comma.check(events[:1], NOW)  # plainly valid to the plain path, alone
+    assert alone.events.column("amount").to_pylist() == [1500.0]
+
+
 def test_a_mapping_with_a_value_map_maps_posted_events_as_the_ingest_does(tmp_path):
     """An attribute's ``values:`` map is applied by the SQL, never skipped by the plain path:
     posted events get the numbers, and the quarantine reasons, that ``abusenet ingest`` gives
