@@ -41,7 +41,9 @@ Session 31's worlds for the open reviews R17, R48 and R51:
   each of 6 days a week and paying the shop that day's takings less 3 % 20:00-22:00;
 * ``mule_kitty_smurf_long`` / ``mule_kitty_smurf_small`` (review R66): ``mule_kitty_smurf`` run
   for 30 weeks, or with groups of 4 mules, so that each mule pays each collector three times or
-  more (hflow's session-31 "the circle meets again" reads a co-op there).
+  more (hflow's session-31 "the circle meets again" reads a co-op there);
+  ``mule_kitty_smurf_shops_long``: ``mule_kitty_smurf_shops`` for 30 weeks (no shop shared
+  between the groups either).
 
 Run without labels (``python -m benchmarks.probes_flows [--worlds ...] [--seeds 0 1] [--set
 SECTION.KEY=VALUE ...]``); printed per world and seed as :mod:`benchmarks.mule_flows` prints:
@@ -185,6 +187,8 @@ WORLDS: dict[str, Callable[[MuleLog, list[str], list[str]], None]] = {
     "couriers_daily": _couriers(True),
     "mule_kitty_smurf_long": _world(turn=True, spend="giftcard", cash=True, rich=True, weeks=30),
     "mule_kitty_smurf_small": _world(turn=True, spend="giftcard", cash=True, rich=True, size=4),
+    "mule_kitty_smurf_shops_long": _world(turn=True, spend="shops", cash=True, rich=True,
+                                          weeks=30),
 }
 
 

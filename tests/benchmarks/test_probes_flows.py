@@ -101,7 +101,8 @@ def test_couriers_remit_the_weeks_takings_less_a_fee_to_their_shop():
 
 
 @pytest.mark.parametrize(("name", "size", "weeks"), [("mule_kitty_smurf_long", 8, 30),
-                                                     ("mule_kitty_smurf_small", 4, 12)])
+                                                     ("mule_kitty_smurf_small", 4, 12),
+                                                     ("mule_kitty_smurf_shops_long", 8, 30)])
 def test_longer_or_smaller_kitties_meet_each_collector_three_times(name, size, weeks):
     log = build(name, 0, n_base=40)
     frame = log.frame()
