@@ -123,6 +123,10 @@ _EVENT_KEYS = (
     "decimal_mark", "entities", "attributes",
 )
 _TOP_KEYS = (*_EVENT_KEYS, "labels", "event_labels", "entity_labels", "sources")
+#: ``timestamp_format`` values that force an epoch unit instead of a strftime pattern: how many
+#: of the unit a second holds.
+EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6, "epoch_ns": 1e9,
+                 "epoch_h": 1 / 3600, "epoch_d": 1 / 86400}
 #: Default earliest plausible event time: a time before it is quarantined.
 TS_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 #: Earliest ``timestamps.min`` a mapping may set. DuckDB reads ``1/1/15`` as the year 1, so
@@ -434,9 +438,7 @@ def mapping_from_dict(raw: Any, where: str = "<mapping>") -> Mapping:
     if "ts" in constants or "account_id" in constants:
         bad = "ts" if "ts" in constants else "account_id"
         raise MappingError(f"{where}: constants.{bad}: {bad} must come from a source column")
-    timestamp_format = raw.get("timestamp_format")
-    if timestamp_format is not None and not isinstance(timestamp_format, str):
-        raise MappingError(f"{where}: timestamp_format must be a string like '%Y-%m-%d %H:%M:%S'")
+    timestamp_format = _timestamp_format(raw.get("timestamp_format"), where)
     attributes, attribute_values, not_featurized, failures = _attributes(
         raw.get("attributes") or {}, where)
     entities = _entities(raw.get("entities") or {}, where)
@@ -730,6 +732,30 @@ def _timezone(raw: Any, where: str) -> str | None:
         raise MappingError(f"{where}: timezone {raw!r} is not an IANA time zone like "
                            "'America/New_York' or 'Europe/Berlin'") from None
     return str(raw)
+
+
+def _timestamp_format(raw: Any, where: str) -> str | None:
+    """``timestamp_format``: one of :data:`EPOCH_FORMATS`, or a strftime pattern that DuckDB's
+    ``strptime`` reads (checked here: a pattern it rejects, such as ``%s`` or an empty one,
+    would otherwise fail the ingest with DuckDB's traceback, and one without a ``%``
+    directive, such as Java's ``YYYY-MM-DD``, would quarantine every row)."""
+    if raw is None or raw in EPOCH_FORMATS:
+        return raw
+    epochs = ", ".join(EPOCH_FORMATS)
+    if not isinstance(raw, str) or "%" not in raw:
+        raise MappingError(
+            f"{where}: timestamp_format {raw!r} is neither a strftime pattern with % directives "
+            f"(such as '%Y-%m-%d %H:%M:%S'; Java / SQL patterns like 'YYYY-MM-DD HH:mm:ss' are "
+            f"not read) nor one of {epochs}")
+    import duckdb
+
+    try:
+        duckdb.sql(f"SELECT try_strptime('', '{raw.replace(chr(39), chr(39) * 2)}')").fetchall()
+    except duckdb.Error as exc:
+        seconds = " (epoch seconds are 'epoch_s')" if "%s" in raw else ""
+        raise MappingError(f"{where}: timestamp_format {raw!r} is no pattern DuckDB's strptime "
+                           f"reads: {str(exc).splitlines()[0]}{seconds}") from None
+    return raw
 
 
 def _decimal_mark(raw: Any, where: str) -> str | None:

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 import duckdb
 import pyarrow as pa
 
-from ingest.mapping import ROW_ORDER_STEP_S, Mapping
+from ingest.mapping import EPOCH_FORMATS, ROW_ORDER_STEP_S, Mapping
 from ingest.readers import Chunk
 from ingest.sql import ident, literal
 
@@ -88,9 +88,6 @@ IPV4_NUMBER_MIN = 1 << 24
 NULL_IPS = ("0.0.0.0", "::")
 #: Canonical string columns besides the required ones, in event-table order.
 _OPTIONAL_IDS = ("device_id", "ip", "payment_id", "counterparty_id")
-#: ``timestamp_format`` values that force an epoch unit instead of a strftime pattern.
-EPOCH_FORMATS = {"epoch_s": 1.0, "epoch_ms": 1e3, "epoch_us": 1e6, "epoch_ns": 1e9,
-                 "epoch_h": 1 / 3600, "epoch_d": 1 / 86400}
 #: Epoch values at or above this are taken as milliseconds (1e11 s is the year 5138).
 EPOCH_MS_FROM = 1e11
 #: ... as microseconds (1e14 ms is the year 5138; 1e14 us is 1973-03-03).

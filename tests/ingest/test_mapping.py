@@ -146,6 +146,20 @@ def test_timezone_must_be_an_iana_zone_and_changes_the_fingerprint():
         mapping_from_dict({**BASE, "timezone": "CEST+2"})
 
 
+@pytest.mark.parametrize(("fmt", "said"), [
+    ("", "neither a strftime pattern"), ("epoch", "nor one of epoch_s, epoch_ms"),
+    ("YYYY-MM-DD HH:mm:ss", "Java / SQL patterns"), (7, "neither a strftime pattern"),
+    ("%s", "(epoch seconds are 'epoch_s')"), ("%Q %Y", "Unrecognized format")])
+def test_a_timestamp_format_duckdb_cannot_read_is_refused_when_the_mapping_loads(fmt, said):
+    # before: '' and '%s' failed the ingest with DuckDB's traceback, 'YYYY-MM-DD' quarantined
+    # every row
+    with pytest.raises(MappingError, match="timestamp_format") as err:
+        mapping_from_dict({**BASE, "timestamp_format": fmt}, "team.yaml")
+    assert said in str(err.value)
+    for fine in ("%d.%m.%Y %H:%M", "epoch_ms", "%Y-%m-%dT%H:%M:%S%z", "%d/%m/%Y '%H'"):
+        assert mapping_from_dict({**BASE, "timestamp_format": fine}).timestamp_format == fine
+
+
 def test_decimal_mark_is_a_dot_or_a_comma_and_a_comma_changes_the_fingerprint():
     assert mapping_from_dict(BASE).decimal_mark is None  # not said: read as "."
     comma = mapping_from_dict({**BASE, "decimal_mark": ","})
