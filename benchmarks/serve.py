@@ -5,16 +5,17 @@ Open loop: each single event is sent at its due time (``--rate`` per second, by 
 answer does not slow the offered load; latency is counted from the due time (``*_ms``: what a
 caller waits, queueing included) and from the send (``service_*_ms``; ``sent_late_*_ms``: how
 late this generator sent it, its own share).
-Bounded: ``--seconds`` of singles (at most ``--singles`` events), then ``--batches`` batches
-of 100 sent one after the other (all made before the first is sent, so the batches' events/s
-is the service's, not the event generator's). Prints p50 / p95 / p99 (for singles also the p99
-of each 10 s of due times: a tail from the first seconds after a start shows there), the
-sustained events/s, the service's time per phase and collector pauses during the singles (from
-its ``/metrics``)
-with the mean events per applied group, its RSS, CPU seconds and CPU milliseconds an event
-(singles, batches; for each also the event loop's part: HTTP, JSON, validation) beside this
-generator's own (it shares the machine's cores), its start-up seconds (with ``--start``), and
-beside them the batch `abusenet score` cost per event of the run when it has one.
+Bounded: ``--seconds`` of singles (at most ``--singles`` events), then ``--batches`` batches of
+100 sent one after the other (``--batch-clients N``: by N threads, each sending its next once
+answered), all encoded before the first is sent, so the batches' events/s is the service's, not
+the event generator's (:func:`batch_phase`). Prints p50 / p95 / p99 (for singles also the p99 of
+each 10 s of due times: a tail from the first seconds after a start shows there), the sustained
+events/s, the service's time per phase and collector pauses during the singles (from its
+``/metrics``; for the batches each phase's mean), with the mean events per applied group, its
+RSS, CPU seconds and CPU milliseconds an event (singles, batches; for each also the event loop's
+part: HTTP, JSON, validation) beside this generator's own (it shares the machine's cores), its
+start-up seconds (with ``--start``), and beside them the batch `abusenet score` cost per event
+of the run when it has one.
 
     python -m benchmarks.serve --run OUT --start [--rate 200] [--seconds 60] [--batches 20]
     python -m benchmarks.serve --world DIR --accounts 1000000 --start ...
@@ -367,6 +368,80 @@ def single_phase(sender: Sender, traffic: Traffic, tag: str, rate: float,
             "p99_by_window_ms": [percentiles(windows[w])["p99_ms"] for w in sorted(windows)]}
 
 
+#: Events in each batch of the batch phase.
+BATCH = 100
+
+
+def batch_phase(sender: Sender, traffic: Traffic, tag: str, count: int, max_seconds: float,
+                clients: int = 1) -> dict[str, float | int | None]:
+    """``count`` batches of :data:`BATCH` events, each POSTed once the answer to the one
+    before came back (closed loop) by each of ``clients`` sending threads (1: one after the
+    other), for at most ``max_seconds``; sustained events/s and latency figures.
+
+    The bodies are encoded before the clock starts and sent with :class:`Sender` (the
+    singles' ``http.client``): events/s is the service's, not this generator's (sent with
+    ``httpx`` and encoded on the clock, as before session 31, this generator's own ~1.2 CPU
+    ms a batch was in every batch's time)."""
+    bodies = [json.dumps({"events": [traffic.event(BATCH * b + k, tag) for k in range(BATCH)]})
+              .encode() for b in range(count)]
+    taken = iter(bodies)
+    lock = threading.Lock()
+    latency: list[float] = []
+    failed = 0
+    pool = ThreadPoolExecutor(clients)
+    opened = threading.Barrier(clients)
+
+    def connect(_: int) -> None:  # the barrier holds each thread to one connection
+        sender.connect()
+        opened.wait()
+
+    list(pool.map(connect, range(clients)))
+    began = time.perf_counter()
+
+    def send(_: int) -> None:
+        nonlocal failed
+        while time.perf_counter() - began <= max_seconds:
+            with lock:
+                body = next(taken, None)
+            if body is None:
+                return
+            sent = time.perf_counter()
+            status = sender.post(body)
+            with lock:
+                latency.append(time.perf_counter() - sent)
+                failed += status != 200
+
+    with pool:
+        list(pool.map(send, range(clients)))
+    elapsed = time.perf_counter() - began
+    if failed:
+        raise SystemExit(f"{failed} of {len(latency)} batches failed")
+    return {"requests": len(latency), "clients": clients, "events": BATCH * len(latency),
+            "events_per_s": round(BATCH * len(latency) / elapsed, 1), **percentiles(latency)}
+
+
+def phase_means(before: str, after: str) -> dict[str, float]:
+    """The service's mean milliseconds per phase between two ``/metrics`` texts (the phases
+    recorded in between; :func:`phases` counts since the start)."""
+    def sums(metrics: str) -> dict[str, list[float]]:
+        found: dict[str, list[float]] = {}
+        for line in metrics.splitlines():
+            for part, at in (("_sum{", 0), ("_count{", 1)):
+                head = "abusenet_phase_seconds" + part
+                if line.startswith(head):
+                    phase = line[len(head):].split('"')[1]
+                    found.setdefault(phase, [0.0, 0.0])[at] = float(line.rsplit(" ", 1)[1])
+        return found
+
+    first, last = sums(before), sums(after)
+    out = {}
+    for phase, (total, count) in sorted(last.items()):
+        total0, count0 = first.get(phase, [0.0, 0.0])
+        if count > count0:
+            out[phase] = round(1000 * (total - total0) / (count - count0), 3)
+    return out
+
+
 #: The phases of an applied group, in the order the writer's apply thread takes them
 #: (:meth:`abusenet.serve.writer.EventWriter._apply`).
 APPLY_PHASES = ("update", "rescore", "views")
@@ -537,6 +612,9 @@ def main() -> None:
     parser.add_argument("--trace", type=Path,
                         help="the singles' due / sent / done seconds a request, as CSV")
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batch-clients", type=int, default=1,
+                        help="threads sending batches, each the next once answered (1: one "
+                             "after the other, the figure quoted so far)")
     parser.add_argument("--max-seconds", type=float, default=120.0, help="cap of the batches")
     parser.add_argument("--cold", action="store_true",
                         help="with --run: delete the segments services logged into its event "
@@ -588,20 +666,12 @@ def main() -> None:
         own_single = time.process_time()
         exposition = client.get("/metrics").text
         single_phases = phases(exposition)
-        batch: list[float] = []
-        # made before the clock starts: events/s is the service's, not this generator's
-        batches = [[traffic.event(100 * b + k, f"{tag}b") for k in range(100)]
-                   for b in range(args.batches)]
-        began, own_batches = time.perf_counter(), time.process_time()
-        for events in batches:
-            sent = time.perf_counter()
-            client.post("/v1/events", json={"events": events}).raise_for_status()
-            batch.append(time.perf_counter() - sent)
-            if time.perf_counter() - began > args.max_seconds:
-                break
-        batch_rate = 100 * len(batch) / (time.perf_counter() - began)
+        own_batches = time.process_time()
+        batch = batch_phase(Sender(args.url, args.token), traffic, f"{tag}b", args.batches,
+                            args.max_seconds, args.batch_clients)
         cpu_batch, loop_batch = cpu_seconds(args.pid), main_thread_cpu_seconds(args.pid)
         own_batch = time.process_time() - own_batches
+        batch_phases = phase_means(exposition, client.get("/metrics").text)
         rss = rss_mb(args.pid)
     finally:
         client.close()
@@ -621,10 +691,10 @@ def main() -> None:
         "single_event_loop_ms_per_event": (
             round(1000 * (loop_single - loop_before) / single["requests"], 3)
             if single["requests"] else None),
-        "batch_ms_per_event": round(1000 * (cpu_batch - cpu_single) / max(100 * len(batch), 1),
+        "batch_ms_per_event": round(1000 * (cpu_batch - cpu_single) / max(batch["events"], 1),
                                     3),
         "batch_event_loop_ms_per_event": round(
-            1000 * (loop_batch - loop_single) / max(100 * len(batch), 1), 3)}
+            1000 * (loop_batch - loop_single) / max(batch["events"], 1), 3)}
     applied = single_phases.get("update", {}).get("count")
     print(json.dumps({
         "accounts": manifest["nodes"]["Account"]["count"],
@@ -637,14 +707,15 @@ def main() -> None:
                                     else round(single["requests"] / applied, 2)),
         # the writer's apply thread's busy share at the singles' end (it decides its linger)
         "single_apply_busy": gauge(exposition, "abusenet_apply_busy_share"),
-        "batch_100": {"requests": len(batch), "events_per_s": round(batch_rate, 1),
-                      **percentiles(batch)},
+        "batch_100": batch,
+        # the service's mean ms a request (or group) per phase during the batches
+        "batch_phases_mean_ms": batch_phases,
         "service_cpu_s": cpu,
         # this load generator's own CPU (it shares the machine's cores with the service)
         "generator_cpu_ms_per_event": {
             "single": (round(1000 * (own_single - own_before) / single["requests"], 3)
                        if single["requests"] else None),
-            "batch": round(1000 * own_batch / max(100 * len(batch), 1), 3)},
+            "batch": round(1000 * own_batch / max(batch["events"], 1), 3)},
         "rss_mb": rss,
         "load_average": os.getloadavg(),
         "batch_score_seconds_per_event": (None if seconds is None

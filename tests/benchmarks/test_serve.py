@@ -125,3 +125,66 @@ def test_the_p99_of_each_window_shows_a_slow_start(monkeypatch):
     first, *rest = out["p99_by_window_ms"]
     assert len(rest) == 2  # 60 events at 200/s in windows of 0.1 s
     assert first >= 450 and max(rest) < first
+
+
+def test_batches_are_sent_encoded_each_once_the_one_before_is_answered():
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from benchmarks.serve import BATCH, Sender, batch_phase
+
+    received, open_now, most = [], [0], [0]
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            with lock:
+                open_now[0] += 1
+                most[0] = max(most[0], open_now[0])
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append([e["event_id"] for e in body["events"]])
+            time.sleep(0.01)
+            with lock:
+                open_now[0] -= 1
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        one = batch_phase(Sender(url, "t0k"), _Events(), "b", count=4, max_seconds=30)
+        alone = most[0]
+        two = batch_phase(Sender(url, "t0k"), _Events(), "c", count=6, max_seconds=30,
+                          clients=2)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert alone == 1 and most[0] <= 2  # one batch at a time per sending thread
+    assert (one["requests"], one["events"], two["requests"]) == (4, 4 * BATCH, 6)
+    assert sorted(i for ids in received for i in ids) == sorted(
+        [f"b-{i}" for i in range(4 * BATCH)] + [f"c-{i}" for i in range(6 * BATCH)])
+    assert one["events_per_s"] > 0 and two["clients"] == 2
+
+
+def test_phase_means_count_only_what_was_recorded_in_between():
+    from abusenet.serve.metrics import Metrics
+    from benchmarks.serve import phase_means
+
+    metrics = Metrics()
+    metrics.phase("update", 0.010)
+    before = metrics.render(1, {}, "v1")
+    metrics.phase("update", 0.002)
+    metrics.phase("update", 0.004)
+    metrics.phase("views", 0.001)
+    out = phase_means(before, metrics.render(3, {}, "v1"))
+    assert out == {"update": 3.0, "views": 1.0}
