@@ -365,7 +365,10 @@ def single_phase(sender: Sender, traffic: Traffic, tag: str, rate: float,
             "events_per_s": round(count / elapsed, 1), **percentiles(waited),
             **{f"service_{k}": v for k, v in percentiles(served).items()},
             **{f"sent_late_{k}": v for k, v in percentiles(late).items()},
-            "p99_by_window_ms": [percentiles(windows[w])["p99_ms"] for w in sorted(windows)]}
+            "p99_by_window_ms": [percentiles(windows[w])["p99_ms"] for w in sorted(windows)],
+            # the trace's zero on this machine's monotonic clock (time.perf_counter's in
+            # every process on Linux): to line the trace up with other records of the run
+            "first_due_perf_counter_s": round(began, 4)}
 
 
 #: Events in each batch of the batch phase.

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property, partial
-from itertools import chain
 
 import numpy as np
 import scipy.sparse as sp
@@ -107,16 +106,9 @@ def _in_edges_from(adjacency: GrowingAdjacency, nodes: np.ndarray, first: np.nda
     total = int(counts.sum())
     base_position = np.arange(len(nodes)).repeat(counts)
     base_src = adjacency.col[np.arange(total) + (start - (counts.cumsum() - counts)).repeat(counts)]
-    skip = np.maximum(first - built, 0)
-    has = np.flatnonzero(adjacency.added_of(nodes) > skip)
-    if not len(has):
+    position, src = adjacency.added_edges(nodes, np.maximum(first - built, 0))
+    if not len(src):
         return base_position, base_src
-    added = adjacency.added
-    tails = [added[node][k:] for node, k in zip(nodes[has].tolist(), skip[has].tolist(),
-                                                 strict=True)]
-    sizes = [len(tail) for tail in tails]
-    position = has.repeat(sizes)
-    src = np.fromiter(chain.from_iterable(tails), dtype=np.int64, count=sum(sizes))
     if not total:
         return position, src
     position = np.concatenate([base_position, position])

@@ -1401,7 +1401,7 @@ class _HubAccounts:
         else:
             slot = int(slot_of[entity])
             old = self._taken[node_type][slot]
-            new = [np.asarray(a.added[entity][o:], dtype=np.int64)
+            new = [a.added_edges(np.array([entity]), np.array([o]))[1]
                    for a, o, n in zip(into, old.tolist(), taken.tolist(), strict=True) if n > o]
             if len(into) == 1:  # one relation's edges are distinct pairs: each account new
                 fresh = new[0]

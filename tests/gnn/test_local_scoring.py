@@ -500,7 +500,10 @@ def test_add_edges_adds_as_add_edge_on_each_pair_in_turn():
     assert [a for a, _ in answers] == [b for _, b in answers] == [False, True, False, True]
     for et in (USED, ("Device", "rev_USED", "Account")):
         a, b = batch.adjacency[et], single.adjacency[et]
-        assert a.added == b.added and a.num_added == b.num_added
+        assert np.array_equal(a.edge_index(), b.edge_index()) and a.num_added == b.num_added
+        nodes = np.arange(batch.num_nodes[et[2]] + 3)
+        for x, y in zip(a.gather(nodes), b.gather(nodes), strict=True):
+            assert np.array_equal(x, y)
         nodes = np.arange(batch.num_nodes[et[2]] + 3)
         assert a.degree(nodes).tolist() == [a.degree_of(n) for n in nodes.tolist()]
         assert a.degree(nodes).tolist() == b.degree(nodes).tolist()
@@ -636,3 +639,30 @@ def test_maximum_at_equals_the_ufunc_at_for_one_entry_and_many():
         np.maximum.at(want, index, values)
         _maximum_at(out, index, values)
         assert out.tolist() == want.tolist()
+
+
+def test_added_edges_read_as_lists_of_each_node_in_the_order_added():
+    """The pool of added edges against a dict of lists: runs that move as they fill, nodes past
+    the built ones, reads from an offset, the whole edge list in the order of first additions."""
+    rng = np.random.default_rng(3)
+    adjacency = GrowingAdjacency(rng.integers(0, 50, 200), rng.integers(0, 30, 200), 30)
+    lists: dict[int, list[int]] = {}
+    for size in (1, 7, 40, 1, 200, 3):
+        dst = rng.integers(0, 45, size)  # some past the 30 built nodes
+        src = rng.integers(0, 1000, size)
+        adjacency.add_many(src, dst) if size > 1 else adjacency.add(int(src[0]), int(dst[0]))
+        for s, d in zip(src.tolist(), dst.tolist(), strict=True):
+            lists.setdefault(d, []).append(s)
+    nodes = np.arange(48)
+    skip = rng.integers(0, 4, len(nodes))
+    position, src = adjacency.added_edges(nodes, skip)
+    expected = [(i, s) for i, n in enumerate(nodes.tolist()) for s in lists.get(n, [])[skip[i]:]]
+    assert list(zip(position.tolist(), src.tolist(), strict=True)) == expected
+    for n in nodes.tolist():
+        assert adjacency.added_run(n).tolist() == lists.get(n, [])
+        assert adjacency.degree_of(n) == len(adjacency.neighbours(n))
+    edges = adjacency.edge_index()[:, -adjacency.num_added:]
+    assert edges.T.tolist() == [[s, d] for d, run in lists.items() for s in run]
+    few, many = adjacency.gather(nodes[:5]), adjacency.gather(nodes)  # node by node or not
+    assert sorted(zip(*(a.tolist() for a in few), strict=True)) == sorted(
+        (p, s) for p, s in zip(*(a.tolist() for a in many), strict=True) if p < 5)
