@@ -28,8 +28,9 @@ row_order's            numbers, an hour apart, bounds unchecked): a line past th
 ``non-numeric amount`` the amount is not a finite number
 ``malformed ip``       the IP is neither IPv4, IPv6 nor a number below 2**32
 ``<column> holds a     an id column (``account_id``, ``device_id``, ...,
-list, not one id``     an entity's) holds a list (``["d1", "d2"]``): several ids,
-                       never one (an empty ``[]`` or ``{}`` is a missing id)
+list, not one id``     an entity's) holds a list (``["d1", "d2"]``, ``[d1, d2]``):
+                       several ids, never one (an empty ``[]`` or ``{}`` is a
+                       missing id, a bare ``[bot]`` an id)
 ``non-numeric <attr>`` a ``float`` attribute is not a finite number
 ``<attr>: '<text>'     an attribute mapped by ``{values: {text: number}}`` holds a
 not in values:``       text the map lacks (matched trimmed, ignoring case; the
@@ -74,12 +75,16 @@ REASON_IP = "malformed ip"
 
 #: Words exports write for a missing value (any case): an id column holding one is empty, never
 #: the id of one shared device, card or account that links everyone whose value is missing.
-NULL_TOKENS = ("none", "null", "nan", "n/a", "nil", "undefined", "unknown", "-", "[]", "{}")
-#: An id that is a list (``["d1", "d2"]`` from JSON, ``['d1', 'd2']`` from pandas): several
-#: ids, never one; its row is quarantined (:data:`REASON_LIST`). An empty one (``[]``) is a
-#: missing id (:data:`NULL_TOKENS`); a JSON object is kept as its text (map one of its fields
-#: by its dotted path, ``device.id``, to read that instead).
-LIST_PATTERN = r"\[.*\]"
+#: ``[deleted]`` / ``[removed]``: Reddit's authors gone (a missing author, never one account
+#: tying every deleted author together).
+NULL_TOKENS = ("none", "null", "nan", "n/a", "nil", "undefined", "unknown", "-", "[]", "{}",
+               "[deleted]", "[removed]")
+#: An id that is a list (``["d1", "d2"]`` from JSON, ``['d1', 'd2']`` from pandas, ``[d1, d2]``):
+#: quoted items or a comma between brackets; several ids, never one, so its row is
+#: quarantined (:data:`REASON_LIST`). A bare ``[x]`` is no list (an id such as ``[bot]``);
+#: an empty one (``[]``) is a missing id (:data:`NULL_TOKENS`); a JSON object is kept as its
+#: text (map one of its fields by its dotted path, ``device.id``, to read that instead).
+LIST_PATTERN = r"""\[\s*(["'].*["']|[^,\]]*,.*)\s*\]"""
 #: The reason of a row whose id column holds a list: ``device_id holds a list, not one id``.
 REASON_LIST = " holds a list, not one id"
 #: The least number read as an IPv4 address (:func:`ipv4_from_number`): ``1.0.0.0``.

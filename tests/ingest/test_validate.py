@@ -173,15 +173,22 @@ def test_words_for_a_missing_value_are_no_ids():
 def test_an_id_that_is_a_list_is_quarantined_and_an_empty_one_is_missing():
     # JSON arrays read as text, and pandas' repr of a list column: '[]' in every row without
     # a device would be one device shared by all of them
-    devs = ['["d1", "d2"]', "['d1', 'd2']", "[]", "{}", '{"id":"d9"}', "d[1]", "[d1"]
+    devs = ['["d1", "d2"]', "['d1', 'd2']", '["d1"]', "[]", "{}", '{"id":"d9"}', "d[1]", "[d1",
+            "[bot]", "[deleted]"]
     n = len(devs)
     out = run({"uid": ["a"] * n, "when": ["2024-01-01"] * n, "action": ["x"] * n, "dev": devs,
                "mail": ["m"] * (n - 1) + ["[a, b]"]},
               columns={"device_id": "dev"}, entities={"Email": "mail"})
-    assert out.column("device_id").to_pylist()[2:] == [None, None, '{"id":"d9"}', "d[1]", "[d1"]
+    assert out.column("device_id").to_pylist()[3:] == [
+        None, None, '{"id":"d9"}', "d[1]", "[d1", "[bot]", None]
     assert out.column("_reason").to_pylist() == (
-        ["device_id holds a list, not one id"] * 2 + [None] * 4
+        ["device_id holds a list, not one id"] * 3 + [None] * 6
         + ["email_id holds a list, not one id"])
+    # Reddit's gone authors: a missing actor (quarantined as such), a missing counterparty
+    out = run({"uid": ["[deleted]", "u1"], "when": ["2024-01-01"] * 2, "action": ["x"] * 2,
+               "peer": ["u1", "[removed]"]}, columns={"counterparty_id": "peer"})
+    assert out.column("_reason").to_pylist() == ["empty account_id", None]
+    assert out.column("counterparty_id").to_pylist() == ["u1", None]
     out = run({"uid": ["[1, 2]"], "when": ["2024-01-01"], "action": ["x"], "id": ["[]"]},
               columns={"event_id": "id"})
     assert out.column("_reason").to_pylist() == ["account_id holds a list, not one id"]
