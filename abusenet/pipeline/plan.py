@@ -555,11 +555,15 @@ def events_stage(run: PlannedRun) -> StageSpec | None:
 
 
 def _describe_events(info: dict[str, Any]) -> str:
+    if info.get("skipped"):
+        return f"no event model: {info['skipped']}"
     metrics = info.get("metrics") or {}
     text = f"{info['events']:,} events scored"
     if metrics:
         text += (f"; AUROC {_fmt(metrics['auroc'])}, AUPRC {_fmt(metrics['auprc'])} on "
                  f"{metrics['n']:,} held-back events")
+    if str(info.get("validation", "")).startswith("stratified"):
+        text += "; validation slice stratified (the fraud is one burst in time)"
     return text
 
 

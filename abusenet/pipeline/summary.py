@@ -40,6 +40,27 @@ def text_features_line(text_features: dict[str, list[str]]) -> str:
             "featurize: false.")
 
 
+#: Below this many abusive (or legitimate) labels a quality figure is mostly chance; the same
+#: count as ``validation.min_challenger_positives``' default.
+FEW_LABELS = 10
+
+
+def quality_line(metrics: dict[str, Any]) -> str:
+    """The summary's account-quality line: the figures, how many abusive labels they rest on,
+    and a warning when that is too few for the figures to mean much."""
+    acc = metrics.get("accounts", {})
+    labels = int(metrics.get("labels", 0))
+    positives = metrics.get("positives")
+    counted = "" if positives is None else f" ({int(positives):,} abusive)"
+    line = (f"Quality on {labels:,} {metrics.get('evaluated_on')}{counted}: "
+            f"AUROC {_fmt(acc.get('auroc'))}, AUPRC {_fmt(acc.get('auprc'))}, "
+            f"recall@k {_fmt(acc.get('recall_at_k'))}.")
+    if positives is not None and min(int(positives), labels - int(positives)) < FEW_LABELS:
+        line += (f" Too few of one class (fewer than {FEW_LABELS}) for these figures to mean "
+                 "much: label more accounts.")
+    return line
+
+
 def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
     """Print the run's summary: rows, graph size, quality, top rings, outputs, Neo4j."""
     ing = result.info("ingest")
@@ -66,12 +87,7 @@ def render_summary(result: RunResult, console: Console, top: int = 5) -> None:
         )
     metrics = result.info("evaluate")
     if metrics:
-        acc = metrics.get("accounts", {})
-        console.print(
-            f"Quality on {metrics.get('labels', 0):,} {metrics.get('evaluated_on')}: "
-            f"AUROC {_fmt(acc.get('auroc'))}, AUPRC {_fmt(acc.get('auprc'))}, "
-            f"recall@k {_fmt(acc.get('recall_at_k'))}.", highlight=False,
-        )
+        console.print(quality_line(metrics), highlight=False)
     for line in validation_lines(result):
         console.print(line, highlight=False)
     rings_path = result.out_dir / "rings.parquet"

@@ -8,6 +8,7 @@ its baseline differ only in what they see.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any, Self
@@ -24,6 +25,8 @@ from ingest.files import write_text_atomic
 
 MODEL_FILE = "model.json"
 METADATA_FILE = "metadata.json"
+
+logger = logging.getLogger(__name__)
 
 
 class EventBooster(Estimator):
@@ -71,7 +74,7 @@ class EventBooster(Estimator):
         Raises
         ------
         ValueError
-            If fewer than two classes remain, or the validation slice has no fraud.
+            If fewer than two events of either class remain.
         """
         if y is None:
             labelled = features.ids["label"].notna().to_numpy()
@@ -80,17 +83,7 @@ class EventBooster(Estimator):
         y = np.asarray(y, dtype=np.int64)
         if len(y) != len(features):
             raise ValueError(f"{len(y)} labels for {len(features)} events")
-        if len(np.unique(y)) < 2:
-            raise ValueError("event labels: training needs both fraud (1) and legitimate (0)")
-        order = np.lexsort((features.ids["event_id"].to_numpy(), features.ids["ts"].to_numpy()))
-        cut = int(round(len(order) * (1 - self.val_fraction)))
-        train, val = order[:cut], order[cut:]
-        if y[val].sum() == 0 or y[train].sum() == 0:
-            raise ValueError(
-                "event labels: the time-later validation slice (last "
-                f"{self.val_fraction:.0%} of the training events) or the part before it has "
-                "no fraud; give more labelled events or change val_fraction"
-            )
+        train, val = self._split(features, y)
         self.model_ = xgb.XGBClassifier(**self._booster_params())
         self.model_.fit(
             features.x[train], y[train], eval_set=[(features.x[val], y[val])], verbose=False
@@ -100,6 +93,49 @@ class EventBooster(Estimator):
         )
         self.feature_names_ = list(features.names)
         return self
+
+    def _split(self, features: EventFeatures, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row positions of the trees' training part and of the validation slice.
+
+        The validation slice is the time-later ``val_fraction`` of the events. Fraud often comes
+        as one burst in time (a takeover crew's night); when the time split leaves the slice or
+        the part before it without fraud, a slice of the same size stratified by label (seeded
+        by ``random_state``) is used instead and ``validation_`` says so.
+
+        Raises
+        ------
+        ValueError
+            With fewer than two fraudulent or two legitimate events: no split can hold both
+            classes on both sides.
+        """
+        positives = int(y.sum())
+        if min(positives, len(y) - positives) < 2:
+            raise ValueError(
+                f"event labels: {positives:,} fraudulent and {len(y) - positives:,} legitimate "
+                "training events; the event model needs at least two of each"
+            )
+        order = np.lexsort((features.ids["event_id"].to_numpy(), features.ids["ts"].to_numpy()))
+        cut = int(round(len(order) * (1 - self.val_fraction)))
+        cut = min(max(cut, 1), len(order) - 1)
+        train, val = order[:cut], order[cut:]
+        if y[val].sum() > 0 and y[train].sum() > 0:
+            self.validation_ = "time-later"
+            return train, val
+        rng = np.random.default_rng(self.random_state)
+        val_parts = []
+        for label in (0, 1):
+            rows = rng.permutation(np.flatnonzero(y == label))
+            take = min(max(1, int(round(len(rows) * self.val_fraction))), len(rows) - 1)
+            val_parts.append(rows[:take])
+        val = np.sort(np.concatenate(val_parts))
+        train = np.setdiff1d(np.arange(len(y)), val)
+        self.validation_ = (
+            f"stratified: the time-later {self.val_fraction:.0%} of the training events or the "
+            "part before it held no fraud (fraud in one burst in time)"
+        )
+        logger.warning("event model: %s; the validation slice is drawn at random, "
+                       "stratified by label", self.validation_.removeprefix("stratified: "))
+        return train, val
 
     def _margin(self, x: np.ndarray) -> np.ndarray:
         return self.model_.predict(x, output_margin=True).astype(np.float64)
@@ -134,6 +170,7 @@ class EventBooster(Estimator):
         metadata = {
             "kind": type(self).__name__, "params": self.get_params(),
             "features": self.feature_names_, "calibrator": self.calibrator_.to_dict(),
+            "validation": getattr(self, "validation_", "time-later"),
         }
         write_text_atomic(target / METADATA_FILE, json.dumps(metadata, indent=1))
         return target
@@ -163,4 +200,5 @@ class EventBooster(Estimator):
         model.model_.load_model(source / MODEL_FILE)
         model.calibrator_ = ScoreCalibrator.from_dict(metadata["calibrator"])
         model.feature_names_ = list(metadata["features"])
+        model.validation_ = metadata.get("validation", "time-later")
         return model

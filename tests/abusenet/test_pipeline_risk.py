@@ -229,3 +229,22 @@ def test_the_card_reports_feed_the_compromise_evidence_of_both_stages(cards, ris
         table = pd.read_parquet(tmp_path / f"e-{name}" / ENTITY_SCORES)
         terminal[name] = table[table["node_type"] == "Terminal"].set_index("entity_id")["score"]
     assert not terminal["with"].equals(terminal["without"])
+
+
+def test_event_labels_that_cannot_train_leave_the_rest_of_the_run(cards, tmp_path):
+    """Every fraudulent event in the latest held-back part (an attack is a burst in time): no
+    event model, said in the stage's info, and the run publishes everything else."""
+    labels = pd.read_csv(cards / "event_labels.csv")
+    events = pd.read_parquet(cards / "events", columns=["event_id", "ts"])
+    latest = set(events.nlargest(30, "ts")["event_id"])
+    labels["label"] = labels["event_id"].isin(latest).astype(int)
+    burst = tmp_path / "burst_labels.csv"
+    labels.to_csv(burst, index=False)
+    out = tmp_path / "out"
+    result = invoke("run", "--input", cards / "events", "--mapping", CARDS_MAPPING,
+                    "--event-labels", burst, "--out", out, "--quiet", *QUICK)
+    assert result.exit_code == 0, result.output
+    assert not (out / "event_scores.parquet").exists()
+    assert (out / "account_scores.parquet").is_file() and (out / "rings.parquet").is_file()
+    info = json.loads((out / ".work" / "stages" / "events.json").read_text())["info"]
+    assert "0 fraudulent" in info["skipped"]

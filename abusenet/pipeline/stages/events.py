@@ -12,6 +12,7 @@ common-point-of-compromise features from their ``known_at`` on.
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ EVENT_SCORES = "event_scores.parquet"
 #: The saved event model, inside the run's model directory (``model/events``).
 EVENT_MODEL = "events"
 
+logger = logging.getLogger(__name__)
+
 
 def train_events_stage(
     events_dir: Path, event_labels_path: Path, out: Path, *, holdout_fraction: float,
@@ -37,13 +40,14 @@ def train_events_stage(
     Returns
     -------
     dict
-        ``events`` (scored), ``labelled``, ``train``, ``holdout``, ``entity_columns`` and
-        ``metrics`` (:func:`event_metrics` on the held-back events; empty without them).
+        ``events`` (scored), ``labelled``, ``train``, ``holdout``, ``entity_columns``,
+        ``validation`` (the booster's validation slice: time-later, or stratified when the fraud
+        is one burst in time) and ``metrics`` (:func:`event_metrics` on the held-back events;
+        empty without them).
 
-    Raises
-    ------
-    ValueError
-        When the training events lack one of the classes (the message says how many of each).
+    When the training events cannot train the model (fewer than two fraudulent or genuine
+    ones), nothing is written and the info's ``skipped`` says why: the run goes on without event
+    scores, as it does without an entity model.
     """
     from gnn.events.model import EventModel
 
@@ -59,13 +63,18 @@ def train_events_stage(
     train, holdout = ranked[:cut], ranked[cut:]
     y = features.ids["label"].to_numpy()
     positives = int(np.nansum(y[train]))
-    if positives == 0 or positives == len(train):
-        raise ValueError(
-            f"event labels: the {len(train):,} training events (all labelled events but the "
-            f"latest {holdout_fraction:.0%}) hold {positives:,} fraudulent ones; the event "
-            "model needs both fraudulent and genuine events"
-        )
-    model.fit(features.take(train))
+    try:
+        if positives == 0 or positives == len(train):
+            raise ValueError(
+                f"event labels: the {len(train):,} training events (all labelled events but "
+                f"the latest {holdout_fraction:.0%}) hold {positives:,} fraudulent ones; the "
+                "event model needs both fraudulent and genuine events"
+            )
+        model.fit(features.take(train))
+    except ValueError as exc:
+        logger.warning("event model not trained: %s", exc)
+        return {"events": 0, "labelled": int(len(order)), "train": int(len(train)),
+                "holdout": int(len(holdout)), "skipped": str(exc)}
     model.save(out / EVENT_MODEL)
     scores = model.predict(features)
     _write_event_scores(scores, out)
@@ -73,7 +82,7 @@ def train_events_stage(
                             what="the latest labelled events, held back from training")
     return {"events": int(len(scores)), "labelled": int(len(order)), "train": int(len(train)),
             "holdout": int(len(holdout)), "entity_columns": list(features.entity_columns),
-            "metrics": metrics}
+            "validation": model.validation_, "metrics": metrics}
 
 
 def score_events_stage(

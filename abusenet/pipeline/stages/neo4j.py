@@ -112,7 +112,8 @@ def writeback_stage(
             scored_at=scored_at,
         )
         if event_relations:
-            scores = (pd.read_parquet(event_scores_path) if event_scores_path is not None
+            scores = (pd.read_parquet(event_scores_path)
+                      if event_scores_path is not None and event_scores_path.is_file()
                       else pd.DataFrame(columns=["account_id", "score"]))
             events = write_event_risk(store, scores, event_relations, graph=graph,
                                       scored_at=scored_at)

@@ -75,3 +75,16 @@ def test_groups_judged_whole_and_the_big_rings_reported_are_counted(tmp_path):
     assert ("3 ring candidate(s) of more than 50 accounts judged whole (rings.max_group_size); "
             "1 reported ring(s) of more than 50 accounts.") in said
     assert "judged whole" not in text({"candidates": 9, "over_max_size": 0, "max_size": 50})
+
+
+def test_the_quality_line_names_its_positives_and_warns_when_they_are_few():
+    from abusenet.pipeline.summary import quality_line
+
+    few = quality_line({"labels": 64, "positives": 1, "evaluated_on": "held-back labels",
+                        "accounts": {"auroc": 1.0, "auprc": 1.0, "recall_at_k": 1.0}})
+    assert "64 held-back labels (1 abusive)" in few
+    assert "Too few" in few
+    enough = quality_line({"labels": 400, "positives": 40, "evaluated_on": "held-back labels",
+                           "accounts": {"auroc": 0.9, "auprc": 0.7, "recall_at_k": 0.6}})
+    assert "(40 abusive)" in enough
+    assert "Too few" not in enough

@@ -60,5 +60,26 @@ def test_features_of_another_shape_are_refused(world):
 
 def test_one_class_is_refused(world):
     _, train, _ = world
-    with pytest.raises(ValueError, match="both fraud"):
+    with pytest.raises(ValueError, match="at least two of each"):
         EventModel().fit(train, np.zeros(len(train)))
+    one = np.zeros(len(train))
+    one[0] = 1
+    with pytest.raises(ValueError, match="1 fraudulent"):
+        EventModel().fit(train, one)
+
+
+def test_a_time_split_with_fraud_on_both_sides_is_kept(world):
+    model, train, _ = world
+    assert EventModel(**model.get_params()).fit(train).validation_ == "time-later"
+
+
+def test_fraud_in_one_burst_falls_back_to_a_stratified_slice(world, tmp_path):
+    model, train, test = world
+    order = np.argsort(train.ids["ts"].to_numpy(), kind="stable")
+    burst = np.zeros(len(train), dtype=np.int64)
+    burst[order[: len(order) // 10]] = 1  # every fraud in the first tenth: none time-later
+    fitted = EventModel(**model.get_params()).fit(train, burst)
+    assert fitted.validation_.startswith("stratified")
+    assert fitted.predict_proba(test).min() >= 0
+    fitted.save(tmp_path / "burst")
+    assert EventModel.load(tmp_path / "burst").validation_ == fitted.validation_
