@@ -609,7 +609,7 @@ def check_source_columns(
             raise MappingError(
                 f"{mapping.path}: {key} names source column {column!r}, which {source} does not "
                 f"have; its columns are: {', '.join(map(repr, have))}"
-                f"{_near_miss(column, have) or _header_hint(have, key)}"
+                f"{_near_miss(column, have) or _header_hint(have, key, set(wanted.values()))}"
             )
 
 
@@ -648,19 +648,28 @@ _OTHER_DELIMITERS = (";", "|", "\t", ",")
 _VALUE_NAME = re.compile(r"[-+]?\d+(\.\d*)?([eE][-+]?\d+)?|\d{4}-\d{2}-\d{2}.*")
 
 
-def _header_hint(have: list[str], key: str) -> str:
-    """Why the columns found may not be the file's: another delimiter, or no header line."""
+def _header_hint(have: list[str], key: str, wanted: set[str]) -> str:
+    """Why the columns found may not be the file's: another delimiter, no header line, or a
+    file that is no log of this schema (none of the ``wanted`` columns, however split)."""
     section = key.split(".")[0] if key.split(".")[0] not in ("columns", "entities",
                                                              "attributes") else ""
     prefix = f"{section}." if section else ""
     if len(have) == 1:
-        found = [d for d in _OTHER_DELIMITERS if d in have[0]]
+        found = [d for d in _OTHER_DELIMITERS if d in have[0]
+                 and wanted & {n.strip() for n in have[0].split(d)}]
         if found:
             return (f". The header holds {found[0]!r}: set '{prefix}delimiter: "
                     f"{json.dumps(found[0])}' in the mapping")
     if any(_VALUE_NAME.fullmatch(name.strip()) for name in have):
         return (f". The first line looks like data, not a header: name the columns with "
                 f"'{prefix}header: [...]' in the mapping")
+    names = {n.strip() for name in have for d in (*_OTHER_DELIMITERS, " ")
+             for n in name.split(d)}
+    if not wanted & names:
+        return (". None of the mapping's columns is in it: is it a file of another kind (a "
+                "labels file)? A directory given to --input is read whole, every .csv, .tsv, "
+                ".parquet and .jsonl under it: name the log files instead, or move the others "
+                "out")
     return ""
 
 

@@ -117,6 +117,15 @@ def test_a_missing_column_names_the_delimiter_or_missing_header_it_suggests(foun
     assert "delimiter" not in str(err.value) and "header" not in str(err.value)
 
 
+def test_a_file_holding_none_of_the_mapping_columns_is_asked_about_not_told_a_delimiter():
+    # a labels file picked up from a directory given to --input: its ',' is no wrong delimiter
+    mapping = mapping_from_dict({**BASE, "delimiter": ";"}, "team.yaml")
+    with pytest.raises(MappingError) as err:
+        check_source_columns(mapping, ["card,status"], "logs/cards.csv")
+    assert "None of the mapping's columns is in it" in str(err.value)
+    assert "delimiter" not in str(err.value).split("None of")[0]
+
+
 @pytest.mark.parametrize("name", ["UID", " uid ", "Uid "])
 def test_a_column_that_differs_only_in_case_or_spaces_is_named(name):
     mapping = mapping_from_dict(BASE, "team.yaml")
