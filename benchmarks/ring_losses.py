@@ -2,7 +2,9 @@
 
 Every true ring is followed through the steps a run with account scores takes (``abusenet
 run``'s rings stage, :func:`gnn.rings.score_rings` then :func:`gnn.rings.calibrate_rings`)
-and given the first step it does not pass, a *stage*:
+and given the first step it does not pass, a *stage* (``reported`` first: a ring the rings
+stage reports through a group that is no search candidate, the groups of high-scoring accounts or
+a pair kept at a false discovery rate, is reported whatever its candidates' fate):
 
 * ``none``: no candidate shares a member with it;
 * ``merged``: no candidate matches it (member Jaccard >= ``threshold``, as
@@ -171,7 +173,9 @@ def ring_losses(
     _, reported_best, _ = _best(reported["members"].tolist(), truth)
     rows = []
     for t, ring in enumerate(truth):
-        if index[t] < 0:
+        if reported_best[t] >= threshold:  # also through a group that is no candidate
+            stage = "reported"
+        elif index[t] < 0:
             stage = "none"
         elif best[t] < threshold:
             stage = "merged" if held[t] >= threshold else "split"
@@ -181,10 +185,8 @@ def ring_losses(
             stage = "trimmed"
         elif scored_best[t] < threshold:
             stage = "suppressed"
-        elif reported_best[t] < threshold:
-            stage = "under_bar"
         else:
-            stage = "reported"
+            stage = "under_bar"
         top = candidates[index[t]] if index[t] >= 0 else None
         features = top.features if top is not None else {}
         anchors = sum(lookup.get(m, 0.0) >= min_member_score for m in top.members) if top else 0

@@ -55,6 +55,11 @@ def test_each_true_ring_gets_the_first_step_it_fails():
     # the rings as the run would report them: calibrated on the labels, at min_score
     calibrated = ring_losses(rings, candidates, scores, labels)
     assert calibrated.set_index("ring_id").loc["reported", "stage"] == "reported"
+    # a ring reported through a group that is no candidate (review R68) is reported
+    through = ring_losses(rings, candidates, scores, labels, reported=pd.DataFrame(
+        {"members": [truth["none"], truth["chance"]]}))
+    assert through.set_index("ring_id").loc[["none", "chance"], "stage"].tolist() == [
+        "reported", "reported"]
 
 
 def test_a_run_directory_is_read_with_a_generator_truth(tmp_path):
