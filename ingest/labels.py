@@ -113,12 +113,13 @@ def check_label_times(
     if bad:
         line, value = bad[0]
         until = f" to {latest:%Y-%m-%d %H:%M} UTC" if latest else ""
-        column = key.rpartition(".")[2]
+        section, _, column = key.rpartition(".")
         raise LabelsError(
             f"{what} {path}, line {line}: {column} {value!r} is not a time from "
             f"{lowest:%Y-%m-%d}{until} (label times are read as ISO-8601 with the year first, "
-            "or epoch seconds / milli- / micro- / nanoseconds); fix the file, or leave "
-            f"{key} out of the mapping"
+            "or epoch seconds / milli- / micro- / nanoseconds, unless "
+            f"'{section}.timestamp_format' says their format, e.g. '%d.%m.%Y'); say it, fix "
+            f"the file, or leave {key} out of the mapping"
         )
 
 
@@ -161,7 +162,8 @@ def time_sql(table: pa.Table, spec: LabelsSpec, name: str) -> tuple[str, str]:
     if name not in spec.columns:
         return "CAST(NULL AS TIMESTAMPTZ)", "CAST(NULL AS VARCHAR)"
     column = spec.columns[name]
-    return (timestamp_expr(ident(column), table.schema.field(column).type, None),
+    return (timestamp_expr(ident(column), table.schema.field(column).type,
+                           spec.timestamp_format),
             f"NULLIF(trim(CAST({ident(column)} AS VARCHAR)), '')")
 
 

@@ -142,7 +142,7 @@ _DURATION = re.compile(
     r"w|weeks?)\s*$"
 )
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_LABEL_OPTIONS = ("header", "delimiter", "values", "constants")
+_LABEL_OPTIONS = ("header", "delimiter", "values", "constants", "timestamp_format")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
@@ -182,7 +182,8 @@ class LabelsSpec:
     ``event_id, label[, known_at]`` (``event_labels:``) and
     ``entity_id, label, node_type[, known_at]`` (``entity_labels:``). ``id_prefix``: put
     before every event id read (``payments:``, from ``event_labels.source`` of a ``sources:``
-    mapping).
+    mapping). ``timestamp_format``: the format of its time column (``ts`` / ``known_at``), as
+    the events' ``timestamp_format`` (default: ISO-8601 or epoch numbers).
     """
 
     columns: dict[str, str]
@@ -191,6 +192,7 @@ class LabelsSpec:
     header: tuple[str, ...] | None = None
     delimiter: str | None = None
     id_prefix: str = ""
+    timestamp_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -980,4 +982,5 @@ def _labels(
         values={str(k): int(v) for k, v in values.items()},
         header=_header(raw.get("header"), where, f"{section}.header"),
         delimiter=_delimiter(raw.get("delimiter"), where, f"{section}.delimiter"),
+        timestamp_format=_timestamp_format(raw.get("timestamp_format"), where),
     )

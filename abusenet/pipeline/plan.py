@@ -228,6 +228,9 @@ def ingest_stage(run: PlannedRun) -> StageSpec:
             "labels": files_fingerprint([request.labels]) if request.labels else None,
             "mapping": run.mapping.fingerprint(),
             "settings": settings.model_dump(),
+            # how the labels file is read (values, constants, ts): the events' fingerprint
+            # leaves it out, and an edited labels section must not resume with the old labels
+            **({"labels_section": repr(run.mapping.labels)} if request.labels else {}),
         },
         code=INGEST_CODE, spinner=False,
         describe=lambda i: (f"{i['rows_in']:,} rows in, {i['accepted']:,} accepted, "

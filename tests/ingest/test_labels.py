@@ -111,3 +111,16 @@ def test_an_implausible_label_time_is_an_error_naming_the_line(tmp_path, value, 
     with pytest.raises(LabelsError, match=rf"line {line}: ts '{value}' is not a time from "
                                           "1970-01-01"):
         read_labels(path, mapping)
+
+
+def test_label_times_in_a_format_of_their_own_are_read_with_the_sections_timestamp_format(
+        tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("acct,flag,seen\na1,1,07.12.2023\na2,0,08.12.2023\n")
+    raw = {"columns": {"account_id": "u", "ts": "t"}, "constants": {"event_type": "x"},
+           "labels": {"account_id": "acct", "label": "flag", "ts": "seen"}}
+    with pytest.raises(LabelsError, match=r"unless 'labels.timestamp_format' says their format"):
+        load_labels(path, mapping_from_dict(raw))
+    raw["labels"]["timestamp_format"] = "%d.%m.%Y"
+    table = load_labels(path, mapping_from_dict(raw)).table.to_pandas()
+    assert table["ts"].dt.day.tolist() == [7, 8] and table["ts"].dt.month.tolist() == [12, 12]

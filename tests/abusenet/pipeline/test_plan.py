@@ -28,3 +28,30 @@ def test_chance_pairs_are_listed_when_a_model_scores_the_accounts(tmp_path):
     # no labels: structure scores, no judge
     assert _chance_pairs(tmp_path, None, "ring_scoring.pair_fdr=0.05") is False
     assert _chance_pairs(tmp_path, labels) is False  # off by default
+
+
+def test_the_ingest_key_follows_the_labels_section_when_labels_are_given(tmp_path):
+    # an edited labels section (values, constants, ts) resumed with the old labels before
+    import dataclasses
+
+    from abusenet.pipeline.plan import ingest_stage
+    from ingest.mapping import LabelsSpec
+
+    (tmp_path / "e.csv").write_text("x\n")
+    labels = tmp_path / "labels.csv"
+    labels.write_text("customer\na\n")
+    mapping = load_mapping(MAPPING)
+
+    def key(labels_file: Path | None, spec: LabelsSpec | None) -> dict:
+        request = RunRequest(inputs=[str(tmp_path / "e.csv")], mapping=MAPPING,
+                             out_dir=tmp_path / "out", labels=labels_file,
+                             config=load_run_config(None, []))
+        run = PlannedRun(request, dataclasses.replace(mapping, labels=spec),
+                         StageCache(tmp_path / "w"), None)
+        return ingest_stage(run).key
+
+    abusers = LabelsSpec(columns={"account_id": "customer"}, constants={"label": 1})
+    legit = LabelsSpec(columns={"account_id": "customer"}, constants={"label": 0})
+    assert key(labels, abusers) != key(labels, legit)
+    assert key(None, abusers) == key(None, legit)  # no labels file: the key of old runs
+    assert "labels_section" not in key(None, abusers)
