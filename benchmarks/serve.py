@@ -304,6 +304,20 @@ class Sender:
         return response.status
 
 
+def connected_pool(sender: Sender, clients: int) -> ThreadPoolExecutor:
+    """``clients`` sending threads, each with its connection of ``sender`` open (a barrier
+    holds each thread to one), so that no clock started after it counts their start."""
+    pool = ThreadPoolExecutor(clients)
+    opened = threading.Barrier(clients)
+
+    def connect(_: int) -> None:
+        sender.connect()
+        opened.wait()
+
+    list(pool.map(connect, range(clients)))
+    return pool
+
+
 #: Seconds of single events' due times per window of ``p99_by_window_ms``.
 WINDOW = 10.0
 
@@ -328,14 +342,7 @@ def single_phase(sender: Sender, traffic: Traffic, tag: str, rate: float,
     lock = threading.Lock()
     count = min(limit, int(rate * seconds))
     bodies = [json.dumps(traffic.event(i, tag)).encode() for i in range(count)]
-    pool = ThreadPoolExecutor(clients)
-    opened = threading.Barrier(clients)
-
-    def connect(_: int) -> None:  # the barrier holds each thread to one connection
-        sender.connect()
-        opened.wait()
-
-    list(pool.map(connect, range(clients)))
+    pool = connected_pool(sender, clients)
     began = time.perf_counter()
 
     def send(i: int) -> None:
@@ -391,14 +398,7 @@ def batch_phase(sender: Sender, traffic: Traffic, tag: str, count: int, max_seco
     lock = threading.Lock()
     latency: list[float] = []
     failed = 0
-    pool = ThreadPoolExecutor(clients)
-    opened = threading.Barrier(clients)
-
-    def connect(_: int) -> None:  # the barrier holds each thread to one connection
-        sender.connect()
-        opened.wait()
-
-    list(pool.map(connect, range(clients)))
+    pool = connected_pool(sender, clients)
     began = time.perf_counter()
 
     def send(_: int) -> None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from benchmarks.serve import cpu_seconds, main_thread_cpu_seconds
 
@@ -44,22 +49,16 @@ class _Events:
         return {"event_id": f"{tag}-{i}", "account_id": "a1"}
 
 
-def test_single_events_are_posted_on_kept_alive_connections_with_the_token():
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from benchmarks.serve import Sender, single_phase
-
-    received, peers = [], set()
+@contextlib.contextmanager
+def _serving(post: Callable[[BaseHTTPRequestHandler, Any], int]) -> Iterator[str]:
+    """A keep-alive HTTP server on a free port, answering each POST with the status
+    ``post(handler, body)`` gives (``body``: the request's JSON) and ``{}``; its URL."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive
 
         def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.path, self.headers["Authorization"], json.loads(body)))
-            peers.add(self.client_address)
-            status = 200 if self.headers["Authorization"] == "Bearer t0k" else 401
+            status = post(self, json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
             self.send_response(status)
             self.send_header("Content-Length", "2")
             self.end_headers()
@@ -72,15 +71,28 @@ def test_single_events_are_posted_on_kept_alive_connections_with_the_token():
     thread = threading.Thread(target=server.serve_forever)
     thread.start()
     try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        out = single_phase(Sender(url, "t0k"), _Events(), "x", rate=200, seconds=0.2,
-                           limit=100, clients=4)
-        refused = single_phase(Sender(url, "wrong"), _Events(), "y", rate=200, seconds=0.05,
-                               limit=100, clients=1)
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_single_events_are_posted_on_kept_alive_connections_with_the_token():
+    from benchmarks.serve import Sender, single_phase
+
+    received, peers = [], set()
+
+    def post(handler, event):
+        received.append((handler.path, handler.headers["Authorization"], event))
+        peers.add(handler.client_address)
+        return 200 if handler.headers["Authorization"] == "Bearer t0k" else 401
+
+    with _serving(post) as url:
+        out = single_phase(Sender(url, "t0k"), _Events(), "x", rate=200, seconds=0.2,
+                           limit=100, clients=4)
+        refused = single_phase(Sender(url, "wrong"), _Events(), "y", rate=200, seconds=0.05,
+                               limit=100, clients=1)
     assert out["requests"] == 40 and out["failed"] == 0
     assert refused["requests"] == 10 and refused["failed"] == 10
     ids = sorted(event["event_id"] for path, _, event in received if path == "/v1/events")
@@ -90,85 +102,43 @@ def test_single_events_are_posted_on_kept_alive_connections_with_the_token():
 
 
 def test_the_p99_of_each_window_shows_a_slow_start(monkeypatch):
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     import benchmarks.serve as bench
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):
-            event = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if int(event["event_id"].split("-")[1]) < 3:  # the first answers are slow
-                time.sleep(0.5)  # far above what a loaded machine adds to the others
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
+    def post(handler, event):
+        if int(event["event_id"].split("-")[1]) < 3:  # the first answers are slow
+            time.sleep(0.5)  # far above what a loaded machine adds to the others
+        return 200
 
     monkeypatch.setattr(bench, "WINDOW", 0.1)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with _serving(post) as url:
         out = bench.single_phase(bench.Sender(url, "t0k"), _Events(), "x", rate=200,
                                  seconds=0.3, limit=100, clients=32)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
     first, *rest = out["p99_by_window_ms"]
     assert len(rest) == 2  # 60 events at 200/s in windows of 0.1 s
     assert first >= 450 and max(rest) < first
 
 
 def test_batches_are_sent_encoded_each_once_the_one_before_is_answered():
-    import json
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from benchmarks.serve import BATCH, Sender, batch_phase
 
     received, open_now, most = [], [0], [0]
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def post(handler, body):
+        with lock:
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+        received.append([e["event_id"] for e in body["events"]])
+        time.sleep(0.01)
+        with lock:
+            open_now[0] -= 1
+        return 200
 
-        def do_POST(self):
-            with lock:
-                open_now[0] += 1
-                most[0] = max(most[0], open_now[0])
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            received.append([e["event_id"] for e in body["events"]])
-            time.sleep(0.01)
-            with lock:
-                open_now[0] -= 1
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with _serving(post) as url:
         one = batch_phase(Sender(url, "t0k"), _Events(), "b", count=4, max_seconds=30)
         alone = most[0]
         two = batch_phase(Sender(url, "t0k"), _Events(), "c", count=6, max_seconds=30,
                           clients=2)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
     assert alone == 1 and most[0] <= 2  # one batch at a time per sending thread
     assert (one["requests"], one["events"], two["requests"]) == (4, 4 * BATCH, 6)
     assert sorted(i for ids in received for i in ids) == sorted(
