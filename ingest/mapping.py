@@ -656,6 +656,11 @@ def _header_hint(have: list[str], key: str, wanted: set[str]) -> str:
     section = key.split(".")[0] if key.split(".")[0] not in ("columns", "entities",
                                                              "attributes") else ""
     prefix = f"{section}." if section else ""
+    first = ",".join(have)  # 'sep=;' read with ';' as the delimiter: 'sep=', ''
+    if re.fullmatch(r"sep=.?,?", first.strip().lower()):
+        return (". Its first line (sep=...) is Excel's delimiter hint, not a header: "
+                "delete that line from the file (and say the delimiter in the mapping, "
+                f"'{prefix}delimiter: ...')")
     if len(have) == 1:
         found = [d for d in _OTHER_DELIMITERS if d in have[0]
                  and wanted & {n.strip() for n in have[0].split(d)}]

@@ -126,6 +126,13 @@ def test_a_file_holding_none_of_the_mapping_columns_is_asked_about_not_told_a_de
     assert "delimiter" not in str(err.value).split("None of")[0]
 
 
+@pytest.mark.parametrize("found", [["sep=;"], ["sep=", ""], ["sep=,"]])
+def test_excels_sep_line_is_named_as_such(found):
+    mapping = mapping_from_dict(BASE, "team.yaml")
+    with pytest.raises(MappingError, match="Excel's delimiter hint, not a header"):
+        check_source_columns(mapping, found, "export.csv")
+
+
 @pytest.mark.parametrize("name", ["UID", " uid ", "Uid "])
 def test_a_column_that_differs_only_in_case_or_spaces_is_named(name):
     mapping = mapping_from_dict(BASE, "team.yaml")
