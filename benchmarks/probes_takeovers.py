@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.probes_places import run_seeds
+from benchmarks.shapes.abuse import failed_then_success
 from benchmarks.shapes.population import DAY, HOUR, Group, World, base_population, record_hubs
 
 #: Victims a tool gets into, and the arrivals it covers its IPs with.
@@ -44,12 +45,7 @@ def _attempts(world: World, victims: np.ndarray, begin: float, ips: np.ndarray,
     its IP (``ips``, one per victim): 1-3 failed passwords, then a success."""
     rng = world.rng
     n = len(victims)
-    tries = rng.integers(1, 4, n)
-    who = np.repeat(np.arange(n), tries + 1)
-    last = np.cumsum(tries + 1) - 1
-    failed = np.ones(len(who), dtype=int)
-    failed[last] = 0
-    position = np.arange(len(who)) - np.repeat(last - tries, tries + 1)
+    who, failed, position = failed_then_success(rng.integers(1, 4, n))
     ts = (begin + rng.random(n) * rng.uniform(2, 5) * HOUR)[who] + position * 40
     world.add("logins", user=victims[who], ts=ts + rng.uniform(0, 30, len(who)),
               ip=ips[who], device=fingerprints[who], failed=failed)

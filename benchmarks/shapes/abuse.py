@@ -104,6 +104,17 @@ def one_device(world: World, size: int, day: float) -> Group:
     return group
 
 
+def failed_then_success(tries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The attempt rows of accounts each failing ``tries[i]`` times and then getting in: per
+    row the account's index, 1 where it failed (0 on its last, the success) and its place
+    among the account's attempts (0, 1, ...)."""
+    who = np.repeat(np.arange(len(tries)), tries + 1)
+    last = np.cumsum(tries + 1) - 1
+    failed = np.ones(len(who), dtype=int)
+    failed[last] = 0
+    return who, failed, np.arange(len(who)) - np.repeat(last - tries, tries + 1)
+
+
 def credential_stuffing(world: World, targets: np.ndarray, day: float) -> Group:
     """Logins to the existing accounts ``targets`` from ``max(3, len // 50)`` attacker IPs and
     ``max(2, len // 100)`` device fingerprints (the tool's), each attempt from one of each at
@@ -115,12 +126,7 @@ def credential_stuffing(world: World, targets: np.ndarray, day: float) -> Group:
     devices = world.new("device", max(2, n // 100))
     begin = (day + rng.uniform(0, 0.7)) * DAY
     span = rng.uniform(2, 5) * HOUR
-    tries = rng.integers(1, 4, n)
-    who = np.repeat(np.arange(n), tries + 1)
-    last = np.cumsum(tries + 1) - 1
-    failed = np.ones(len(who), dtype=int)
-    failed[last] = 0
-    position = np.arange(len(who)) - np.repeat(last - tries, tries + 1)
+    who, failed, position = failed_then_success(rng.integers(1, 4, n))
     ts = (begin + rng.random(n) * span)[who] + position * 40 + rng.uniform(0, 30, len(who))
     world.add("logins", user=targets[who], ts=ts, ip=rng.choice(ips, len(who)),
               device=rng.choice(devices, len(who)), failed=failed)
