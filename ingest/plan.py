@@ -113,6 +113,16 @@ class IngestPlan:
         self._check_times(path)
         self._check_decimal_mark(path)
 
+    def _first_rows(self, path: Path, columns: list[str], sample: int) -> Chunk | None:
+        """The first chunk (up to about ``sample`` rows) of ``columns`` of ``path``, or ``None``
+        for a file without rows."""
+        chunks = iter_chunks(path, columns, header=self.header, delimiter=self.delimiter,
+                             block_bytes=1 << 20, batch_rows=sample)
+        try:
+            return next(chunks, None)
+        finally:
+            chunks.close()
+
     def _check_decimal_mark(self, path: Path, sample: int = 1000) -> None:
         """Stop when the mapping does not say its ``decimal_mark`` and every one of (at least
         :data:`DOTTED_THOUSANDS_MIN`) texts with a ``.`` among the first ``sample`` values of
@@ -125,12 +135,7 @@ class IngestPlan:
                       if kind == "float" and a not in mapping.attribute_values]]
         if mapping.decimal_mark is not None or not columns:
             return
-        chunks = iter_chunks(path, list(dict.fromkeys(columns)), header=self.header,
-                             delimiter=self.delimiter, block_bytes=1 << 20, batch_rows=sample)
-        try:
-            first = next(chunks, None)
-        finally:
-            chunks.close()
+        first = self._first_rows(path, list(dict.fromkeys(columns)), sample)
         if first is None:
             return
         for column in dict.fromkeys(columns):
@@ -162,12 +167,7 @@ class IngestPlan:
         if mapping.timestamp_format is not None or mapping.row_order_times:
             return
         column = mapping.columns["ts"]
-        chunks = iter_chunks(path, [column], header=self.header, delimiter=self.delimiter,
-                             block_bytes=1 << 20, batch_rows=sample)
-        try:
-            first = next(chunks, None)
-        finally:
-            chunks.close()
+        first = self._first_rows(path, [column], sample)
         if first is None:
             return
         values = first.table.column(column).slice(0, sample)
