@@ -565,8 +565,11 @@ def _describe_events(info: dict[str, Any]) -> str:
     if metrics:
         text += (f"; AUROC {_fmt(metrics['auroc'])}, AUPRC {_fmt(metrics['auprc'])} on "
                  f"{metrics['n']:,} held-back events")
-    if str(info.get("validation", "")).startswith("stratified"):
-        text += "; validation slice stratified (the fraud is one burst in time)"
+    validation = str(info.get("validation", ""))
+    if validation.startswith("stratified"):
+        by = ("by event; probabilities may be optimistic" if "drawn by event" in validation
+              else "by account")
+        text += f"; validation slice stratified {by} (the fraud is one burst in time)"
     return text
 
 

@@ -122,19 +122,45 @@ class EventBooster(Estimator):
             self.validation_ = "time-later"
             return train, val
         rng = np.random.default_rng(self.random_state)
-        val_parts = []
-        for label in (0, 1):
-            rows = rng.permutation(np.flatnonzero(y == label))
-            take = min(max(1, int(round(len(rows) * self.val_fraction))), len(rows) - 1)
-            val_parts.append(rows[:take])
-        val = np.sort(np.concatenate(val_parts))
-        train = np.setdiff1d(np.arange(len(y)), val)
+        accounts = features.ids["account_id"].to_numpy() if "account_id" in features.ids else None
+        split = self._account_split(accounts, y, rng) if accounts is not None else None
+        by = "by account (all of an account's events on one side)"
+        if split is None:  # fewer than two accounts carry fraud: by event
+            by = "by event (fewer than two accounts carry fraud; probabilities may be optimistic)"
+            val_parts = []
+            for label in (0, 1):
+                rows = rng.permutation(np.flatnonzero(y == label))
+                take = min(max(1, int(round(len(rows) * self.val_fraction))), len(rows) - 1)
+                val_parts.append(rows[:take])
+            val = np.sort(np.concatenate(val_parts))
+            split = np.setdiff1d(np.arange(len(y)), val), val
         self.validation_ = (
             f"stratified: the time-later {self.val_fraction:.0%} of the training events or the "
-            "part before it held no fraud (fraud in one burst in time)"
+            f"part before it held no fraud (fraud in one burst in time); drawn {by}"
         )
         logger.warning("event model: %s; the validation slice is drawn at random, "
                        "stratified by label", self.validation_.removeprefix("stratified: "))
+        return split
+
+    def _account_split(self, accounts: np.ndarray, y: np.ndarray, rng: np.random.Generator
+                       ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(train, validation) rows with every account's events on one side: ``val_fraction``
+        of the accounts with fraud and of the others, drawn at random (a burst's events of one
+        account, a takeover session's logins, would otherwise sit on both sides, and early
+        stopping and the calibrator would read accounts the trees trained on). ``None`` when
+        fewer than two accounts carry fraud, or a side would lack a class."""
+        names, inverse = np.unique(accounts.astype(str), return_inverse=True)
+        fraud = np.bincount(inverse, weights=y, minlength=len(names)) > 0
+        chosen = []
+        for group in (np.flatnonzero(~fraud), np.flatnonzero(fraud)):
+            if len(group) < 2:
+                return None
+            take = min(max(1, int(round(len(group) * self.val_fraction))), len(group) - 1)
+            chosen.append(rng.permutation(group)[:take])
+        in_val = np.isin(inverse, np.concatenate(chosen))
+        train, val = np.flatnonzero(~in_val), np.flatnonzero(in_val)
+        if len(np.unique(y[train])) < 2 or len(np.unique(y[val])) < 2:
+            return None
         return train, val
 
     def _margin(self, x: np.ndarray) -> np.ndarray:

@@ -55,3 +55,16 @@ def test_the_ingest_key_follows_the_labels_section_when_labels_are_given(tmp_pat
     assert key(labels, abusers) != key(labels, legit)
     assert key(None, abusers) == key(None, legit)  # no labels file: the key of old runs
     assert "labels_section" not in key(None, abusers)
+
+
+def test_the_events_stage_line_says_how_the_burst_fallback_drew_its_slice():
+    from abusenet.pipeline.plan import _describe_events
+
+    base = {"events": 10, "metrics": {}}
+    by_account = _describe_events({**base, "validation": "stratified: ...; drawn by account "
+                                   "(all of an account's events on one side)"})
+    assert by_account.endswith("validation slice stratified by account (the fraud is one burst "
+                               "in time)")
+    by_event = _describe_events({**base, "validation": "stratified: ...; drawn by event (...)"})
+    assert "stratified by event; probabilities may be optimistic" in by_event
+    assert "stratified" not in _describe_events({**base, "validation": "time-later"})

@@ -80,6 +80,23 @@ def test_fraud_in_one_burst_falls_back_to_a_stratified_slice(world, tmp_path):
     burst[order[: len(order) // 10]] = 1  # every fraud in the first tenth: none time-later
     fitted = EventModel(**model.get_params()).fit(train, burst)
     assert fitted.validation_.startswith("stratified")
+    assert fitted.validation_.endswith("drawn by account (all of an account's events on one side)")
+    # review R72: no account on both sides of the trees' training part and the slice
+    train_rows, val_rows = fitted._split(train, burst)
+    accounts = train.ids["account_id"].to_numpy()
+    assert not set(accounts[train_rows]) & set(accounts[val_rows])
+    assert burst[val_rows].sum() > 0 and burst[train_rows].sum() > 0
     assert fitted.predict_proba(test).min() >= 0
     fitted.save(tmp_path / "burst")
     assert EventModel.load(tmp_path / "burst").validation_ == fitted.validation_
+
+
+def test_one_fraudulent_account_leaves_the_slice_to_be_drawn_by_event():
+    model = EventModel(random_state=0)
+    rng = np.random.default_rng(0)
+    one = np.array(["a", "a", "b", "c", "d", "e"])
+    assert model._account_split(one, np.array([1, 1, 0, 0, 0, 0]), rng) is None
+    two = np.array(["a", "a", "f", "f", "b", "c", "d", "e"])
+    y = np.array([1, 0, 1, 1, 0, 0, 0, 0])
+    train, val = model._account_split(two, y, rng)
+    assert not set(two[train]) & set(two[val]) and y[val].sum() and y[train].sum()
