@@ -62,7 +62,8 @@ def stage_error(stage: str, exc: BaseException, work_dir: Path) -> PipelineError
     work_dir.mkdir(parents=True, exist_ok=True)
     log.write_text("".join(traceback.format_exception(exc)))
     return PipelineError(
-        f"stage '{stage}' failed: {type(exc).__name__}: {exc}. No output file was changed. "
+        f"stage '{stage}' failed: {type(exc).__name__}: {str(exc).rstrip('.')}. No output "
+        "file was changed. "
         f"The stages before it are kept in {work_dir}, so rerunning the same command resumes "
         f"at '{stage}'; the full traceback is in {log}."
     )

@@ -68,3 +68,11 @@ def test_the_events_stage_line_says_how_the_burst_fallback_drew_its_slice():
     by_event = _describe_events({**base, "validation": "stratified: ...; drawn by event (...)"})
     assert "stratified by event; probabilities may be optimistic" in by_event
     assert "stratified" not in _describe_events({**base, "validation": "time-later"})
+
+
+def test_a_stage_error_ending_in_a_period_reads_with_one(tmp_path):
+    from abusenet.pipeline.errors import stage_error
+
+    text = str(stage_error("train", ValueError("Add labels for both classes."), tmp_path))
+    assert "Add labels for both classes. No output file was changed." in text
+    assert ".." not in text and (tmp_path / "last_error.log").is_file()
