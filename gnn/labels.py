@@ -82,8 +82,40 @@ def holdout_split(
     return labels.iloc[kept].reset_index(drop=True), labels.iloc[held].reset_index(drop=True)
 
 
+def accounts_beside_positives(
+    ties: pd.DataFrame, positives: pd.Series, max_users: int
+) -> pd.Series:
+    """Accounts that share a rare entity with a labelled abusive account.
+
+    Parameters
+    ----------
+    ties
+        ``src`` (account id), ``dst`` (entity id, unique across entity types: prefix them) rows
+        of the account -> entity relations.
+    positives
+        Ids of the accounts labelled abusive.
+    max_users
+        An entity used by at most this many accounts is rare; a hub (a merchant, a carrier's IP)
+        ties nobody. 0 or less: none.
+
+    Returns
+    -------
+    pandas.Series
+        Sorted ids of the accounts on such an entity with a positive, positives excluded.
+    """
+    if max_users <= 0 or ties.empty or positives.empty:
+        return pd.Series([], dtype=object)
+    pairs = ties[["src", "dst"]].drop_duplicates()
+    users = pairs.groupby("dst")["src"].transform("size")
+    rare = pairs[users <= max_users]
+    flagged = rare.loc[rare["src"].isin(positives), "dst"].unique()
+    beside = rare.loc[rare["dst"].isin(flagged), "src"]
+    return pd.Series(sorted(set(beside) - set(positives)), dtype=object)
+
+
 def fill_unlabelled(
-    labels: pd.DataFrame, account_ids: pd.Series, unlabelled_as_negative: UnlabelledAsNegative
+    labels: pd.DataFrame, account_ids: pd.Series, unlabelled_as_negative: UnlabelledAsNegative,
+    keep_unlabelled: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, bool]:
     """One label per account, with every unlabelled account labelled 0 when asked.
 
@@ -96,6 +128,9 @@ def fill_unlabelled(
     unlabelled_as_negative
         ``True`` fills always, ``False`` never, ``"auto"`` when every given label is 1 (lists
         that name abusive accounts only). Filled rows have no ``ts``.
+    keep_unlabelled
+        Accounts never filled in (e.g. :func:`accounts_beside_positives`: a chargeback list
+        names some of a ring; its other members are not legitimate for being unnamed).
 
     Returns
     -------
@@ -109,6 +144,8 @@ def fill_unlabelled(
     )
     if filled:
         rest = account_ids[~account_ids.isin(labels["account_id"])]
+        if keep_unlabelled is not None:
+            rest = rest[~rest.astype(str).isin(keep_unlabelled.astype(str))]
         extra = pd.DataFrame({"account_id": rest.astype(str).to_numpy(), "label": np.int8(0)})
         if "ts" in labels.columns:
             extra["ts"] = pd.Series(pd.NaT, index=extra.index, dtype=labels["ts"].dtype)

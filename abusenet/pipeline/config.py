@@ -9,11 +9,14 @@ one), each a typed, read-only model:
     ``holdout_fraction`` and ``seed``: the share of the given labels held back from training for
     ``metrics.json`` (stratified); ``unlabelled_as_negative``: ``auto`` treats every unlabelled
     account as legitimate when the labels name abusive accounts only (AMLSim's alert lists),
-    ``true`` always, ``false`` never. ``from_events``: with event labels (``--event-labels``),
-    how accounts get labels from them: ``any`` (an account with a fraudulent labelled event is
-    abusive, one whose labelled events are all genuine is legitimate; given account labels win
-    over derived ones for the same account) or ``none`` (no derived labels). Read only when
-    event labels are given.
+    ``true`` always, ``false`` never;
+    ``rare_tie_users``: when filling, an unlabelled account that shares an entity of at most
+    this many accounts with a labelled abusive one stays unlabelled (a chargeback list names
+    some of a ring, not the rest; 0 fills them too). ``from_events``: with event labels
+    (``--event-labels``), how accounts get labels from them: ``any`` (an account with a
+    fraudulent labelled event is abusive, one whose labelled events are all genuine is
+    legitimate; given account labels win over derived ones for the same account) or ``none`` (no
+    derived labels). Read only when event labels are given.
 ``rings`` (:class:`graph.rings.config.RingConfig`)
     The ring-candidate search (empty = its defaults).
 ``ring_scoring`` (:class:`RingScoringConfig`)
@@ -90,6 +93,7 @@ class LabelsConfig(Section):
     holdout_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     seed: int = 0
     unlabelled_as_negative: UnlabelledAsNegative = "auto"
+    rare_tie_users: int = Field(10, ge=0)
     from_events: FromEvents = "any"
 
     def split_settings(self) -> dict[str, Any]:

@@ -332,6 +332,7 @@ def labels_stage(run: PlannedRun) -> StageSpec | None:
         lambda out: labels.labels_stage(
             run.snapshot, out, holdout_fraction=holdout, seed=settings.seed,
             unlabelled_as_negative=settings.unlabelled_as_negative, from_events=from_events,
+            rare_tie_users=settings.rare_tie_users,
         ),
         key=key, after=("snapshot",), code=GRAPH_CODE, describe=_describe_labels,
     )
@@ -345,6 +346,9 @@ def _describe_labels(info: dict[str, Any]) -> str:
     if info.get("filled_negatives"):
         text += (f"; {info['filled_negatives']:,} unlabelled accounts taken as legitimate "
                  "(labels.unlabelled_as_negative)")
+    if info.get("kept_unlabelled"):
+        text += (f", {info['kept_unlabelled']:,} left unlabelled for sharing a rare entity with "
+                 "a labelled abusive account (labels.rare_tie_users)")
     for level in ("event", "entity"):
         facts = info.get(f"{level}_labels")
         if facts:

@@ -42,6 +42,35 @@ def test_positives_only_labels_make_every_other_account_legitimate(tmp_path, wit
     assert len(train) + len(held) == 50 and held["label"].sum() == 2
 
 
+def test_a_rings_unnamed_members_are_not_filled_in_as_legitimate(tmp_path):
+    """A chargeback list names p0 and p1; u0 and u1 paid with their card (4 users), the shop
+    has all 50 accounts: u0 and u1 stay unlabelled, every other unnamed account is filled."""
+    from graph.snapshot import DEVICE, PAYMENT_METHOD, RelationSpec
+
+    accounts = [f"p{i}" for i in range(10)] + [f"u{i}" for i in range(40)]
+    ts = pd.Timestamp("2025-01-01", tz="UTC")
+    edge = {"count": 1, "first_ts": ts, "last_ts": ts, "amount_sum": 1.0}
+    paid = pd.DataFrame({"src": ["p0", "p1", "u0", "u1"], "dst": "card", **edge})
+    shop = pd.DataFrame({"src": accounts, "dst": "shop", **edge})
+    nodes = {ACCOUNT: pd.DataFrame({"id": accounts, "first_ts": ts, "last_ts": ts}),
+             PAYMENT_METHOD: pd.DataFrame({"id": ["card"], "first_ts": ts, "last_ts": ts}),
+             DEVICE: pd.DataFrame({"id": ["shop"], "first_ts": ts, "last_ts": ts})}
+    relations = {"PAID_WITH": RelationSpec("PAID_WITH", ACCOUNT, PAYMENT_METHOD),
+                 "USED_DEVICE": RelationSpec("USED_DEVICE", ACCOUNT, DEVICE)}
+    snap = write_snapshot(Snapshot(nodes=nodes, edges={"PAID_WITH": paid, "USED_DEVICE": shop},
+                                   relations=relations, labels=labels_table(10, 0)),
+                          tmp_path / "snap")
+    out = tmp_path / "out"
+    out.mkdir()
+    info = labels_stage(snap, out, holdout_fraction=0.2, seed=0)
+    assert info["filled_negatives"] == 38 and info["kept_unlabelled"] == 2
+    assert "2 left unlabelled for sharing a rare entity" in _describe_labels(info)
+    every = pd.concat([pd.read_parquet(out / TRAIN_LABELS), pd.read_parquet(out / HOLDOUT_LABELS)])
+    assert not every["account_id"].isin(["u0", "u1"]).any() and len(every) == 48
+    info = labels_stage(snap, out, holdout_fraction=0.2, seed=0, rare_tie_users=0)
+    assert info["filled_negatives"] == 40 and info["kept_unlabelled"] == 0
+
+
 def test_mixed_labels_stay_as_given_unless_asked(tmp_path):
     accounts = [f"p{i}" for i in range(5)] + [f"n{i}" for i in range(5)] + ["u0", "u1"]
     snap = snapshot_with(tmp_path, labels_table(5, 5), accounts)

@@ -73,3 +73,25 @@ def test_an_account_labelled_twice_keeps_its_last_label():
     twice = pd.DataFrame({"account_id": ["a", "b", "a"], "label": [1, 0, 0]})
     labels, _ = fill_unlabelled(twice, pd.Series(["a", "b"]), False)
     assert dict(zip(labels["account_id"], labels["label"], strict=True)) == {"a": 0, "b": 0}
+
+
+def test_accounts_beside_positives_share_a_rare_entity_with_one_not_a_hub():
+    from gnn.labels import accounts_beside_positives
+
+    ties = pd.DataFrame({
+        "src": ["p", "a", "b", "p", *[f"h{i}" for i in range(12)], "c"],
+        "dst": ["card1", "card1", "card1", "shop", *["shop"] * 12, "card2"],
+    })
+    beside = accounts_beside_positives(ties, pd.Series(["p"]), max_users=10)
+    assert list(beside) == ["a", "b"]  # the shop's 13 users are a hub; c's card has no positive
+    assert accounts_beside_positives(ties, pd.Series(["p"]), max_users=0).empty
+    assert list(accounts_beside_positives(ties, pd.Series(["p"]), max_users=13)) == [
+        "a", "b", *sorted(f"h{i}" for i in range(12))]
+
+
+def test_filling_leaves_the_kept_accounts_unlabelled():
+    labels = pd.DataFrame({"account_id": ["p"], "label": [1]})
+    filled, done = fill_unlabelled(labels, pd.Series(["p", "a", "u"]), "auto",
+                                   keep_unlabelled=pd.Series(["a"]))
+    assert done and dict(zip(filled["account_id"], filled["label"], strict=True)) == {
+        "p": 1, "u": 0}

@@ -24,7 +24,12 @@ from abusenet.pipeline.stages.files import (
     HOLDOUT_LABELS,
     TRAIN_LABELS,
 )
-from gnn.labels import UnlabelledAsNegative, fill_unlabelled, holdout_split
+from gnn.labels import (
+    UnlabelledAsNegative,
+    accounts_beside_positives,
+    fill_unlabelled,
+    holdout_split,
+)
 
 
 def labels_stage(
@@ -35,13 +40,16 @@ def labels_stage(
     seed: int,
     unlabelled_as_negative: UnlabelledAsNegative = "auto",
     from_events: FromEvents = "none",
+    rare_tie_users: int = 10,
 ) -> dict[str, Any]:
     """Split the account labels into training and held-back labels; pass on event and entity
     labels.
 
     With ``unlabelled_as_negative`` true (or ``"auto"`` and labels naming abusive accounts only),
     every account of the graph without a label is labelled 0 first
-    (:func:`gnn.labels.fill_unlabelled`). The split is stratified
+    (:func:`gnn.labels.fill_unlabelled`), but for those sharing an entity of at most
+    ``rare_tie_users`` accounts with a labelled abusive account
+    (:func:`gnn.labels.accounts_beside_positives`): they stay unlabelled. The split is stratified
     (:func:`gnn.labels.holdout_split`); ``holdout_fraction`` 0 keeps every label for training
     (and writes no held-back labels). Without account labels (none given, none derived) no
     split is written: only the event and entity labels.
@@ -50,7 +58,8 @@ def labels_stage(
     -------
     dict
         ``labels``, ``positives``, ``unlabelled_as_negative``, ``train``, ``holdout``; when
-        unlabelled accounts were filled in, ``filled_negatives`` (how many); with event labels
+        unlabelled accounts were filled in, ``filled_negatives`` (how many) and
+        ``kept_unlabelled`` (left out beside positives); with event labels
         also ``derived_from_events`` (account labels derived) and ``event_labels``, with entity
         labels ``entity_labels`` (the snapshot manifest's facts: kept, positives, unmatched,
         skipped).
@@ -83,7 +92,15 @@ def labels_stage(
             return {"labels": 0, "positives": 0, "unlabelled_as_negative": False, "train": 0,
                     "holdout": 0, **extra}
         raise ValueError("the snapshot holds no labels of accounts in the graph")
-    labels, filled = fill_unlabelled(given, snapshot.nodes[ACCOUNT]["id"], unlabelled_as_negative)
+    given = given.drop_duplicates("account_id", keep="last")
+    filling = unlabelled_as_negative is True or (
+        unlabelled_as_negative == "auto" and bool((given["label"] == 1).all()))
+    beside = (accounts_beside_positives(_entity_ties(snapshot_dir, manifest),
+                                        given.loc[given["label"] == 1, "account_id"],
+                                        rare_tie_users)
+              if filling else None)
+    labels, filled = fill_unlabelled(given, snapshot.nodes[ACCOUNT]["id"], unlabelled_as_negative,
+                                     keep_unlabelled=beside)
     train, holdout = holdout_split(labels, holdout_fraction, seed)
     train.to_parquet(out / TRAIN_LABELS, index=False)
     if holdout is not None:
@@ -94,8 +111,9 @@ def labels_stage(
         "unlabelled_as_negative": filled,
         "train": int(len(train)),
         "holdout": 0 if holdout is None else int(len(holdout)),
-        **({"filled_negatives": int((~labels["account_id"].isin(given["account_id"])).sum())}
-           if filled else {}),
+        **({"filled_negatives": int((~labels["account_id"].isin(given["account_id"])).sum()),
+            "kept_unlabelled": int(len(beside) - beside.isin(given["account_id"]).sum())}
+           if filled and beside is not None else {}),
         **extra,
     }
 
@@ -129,3 +147,17 @@ def merge_account_labels(given: pd.DataFrame | None, derived: pd.DataFrame) -> p
         return derived.reset_index(drop=True)
     extra = derived[~derived["account_id"].isin(given["account_id"])]
     return pd.concat([given, extra], ignore_index=True)
+
+
+def _entity_ties(snapshot_dir: Path, manifest: dict[str, Any]) -> pd.DataFrame:
+    """``src`` (account id), ``dst`` (``type:id``) of every account -> entity relation."""
+    from graph.snapshot import ACCOUNT
+
+    frames = [
+        pd.read_parquet(snapshot_dir / spec["file"], columns=["src", "dst"])
+        .assign(dst=lambda t, kind=spec["dst"]: kind + ":" + t["dst"].astype(str))
+        for spec in manifest["relations"].values()
+        if spec["src"] == ACCOUNT and spec["dst"] != ACCOUNT
+    ]
+    return (pd.concat(frames, ignore_index=True) if frames
+            else pd.DataFrame({"src": pd.Series(dtype=object), "dst": pd.Series(dtype=object)}))
