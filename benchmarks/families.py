@@ -82,13 +82,17 @@ def given_labels(labels: pd.DataFrame, groups: dict, seed: int) -> tuple[pd.Data
     return labels[~labels["user_id"].isin(hidden)], relatives
 
 
-def measure(seed: int, out: Path, overrides: list[str]) -> dict:
-    """Generate the world of ``seed`` under ``out``, run it, and score the run."""
+def measure(seed: int, out: Path, overrides: list[str], positives_only: bool = False) -> dict:
+    """Generate the world of ``seed`` under ``out``, run it, and score the run; with
+    ``positives_only`` the run gets the given labels of abusive accounts only (a chargeback
+    list: the labels stage then fills negatives, ``labels.unlabelled_as_negative``)."""
     folder = out / f"families-{seed}"
     write_world(fraud_families(seed), "families", folder, seed)
     groups = json.loads((folder / "groups.json").read_text())
     labels = pd.read_csv(folder / "labels.csv", dtype={"user_id": str})
     given, relatives = given_labels(labels, groups, seed)
+    if positives_only:
+        given = given[given["is_abuser"] == 1]
     write_text_atomic(folder / "labels_given.csv", given.to_csv(index=False))
     ran = run_abusenet(folder, folder / "run", folder / "labels_given.csv", overrides)
     rings = pd.read_parquet(folder / "run" / "rings.parquet")
@@ -118,9 +122,12 @@ def measure(seed: int, out: Path, overrides: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> None:
     """Command line: one line of figures per seed."""
     parser = world_parser(__doc__, "families")
+    parser.add_argument("--positives-only", action="store_true",
+                        help="give the run the abusive accounts' labels only")
     args = parser.parse_args(argv)
     for seed in args.seeds:
-        print(json.dumps(measure(seed, args.out, args.overrides)), flush=True)
+        print(json.dumps(measure(seed, args.out, args.overrides, args.positives_only)),
+              flush=True)
 
 
 if __name__ == "__main__":
