@@ -165,3 +165,20 @@ def test_an_account_the_training_labels_call_honest_anchors_no_chance_pair():
     pairs, scores = _pairs_family(both=30, honest=970)
     kept = paired_candidates(pairs, scores, 0.5, 0.05, labelled_honest={"y0", "y1"})
     assert sorted(kept) == sorted(p.ring_id for p in pairs[2:30])
+
+
+def test_many_groups_of_anchors_stay_at_a_false_discovery_rate_where_one_would_not():
+    scores = _scores(anchors=60, others=540)  # one account in ten an anchor
+    # twenty groups of six anchors at 3 orders each (surprise -3) and 180 groups of others that
+    # could reach the bar were their members anchors: a family of 200
+    rings = [_candidate([f"a{(3 * j + k) % 60}" for k in range(6)], -3.0, 0.0) for j in range(20)]
+    others = [_candidate([f"h{(2 * j + k) % 540}" for k in range(6)], -3.0, 0.0)
+              for j in range(181)]
+    # alone, 3 - log10(181) < 2; twenty of them at 1e-3 <= 20 x 0.01 / 200
+    assert anchored_candidates([rings[0], *others[:180]], scores, 0.5, 2.0) == {}
+    kept = anchored_candidates([*rings, *others[:180]], scores, 0.5, 2.0)
+    assert sorted(kept) == sorted(r.ring_id for r in rings)
+    assert all(c.features[ANCHORED_FEATURE] == pytest.approx(2.0) for c in kept.values())
+    assert "false discovery rate of 0.01 among the 200" in kept[rings[0].ring_id].evidence[-1]
+    # nineteen in a family of 200 are not enough: 1e-3 > 19 x 0.01 / 200
+    assert anchored_candidates([*rings[:19], *others], scores, 0.5, 2.0) == {}
