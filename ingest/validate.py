@@ -349,11 +349,42 @@ def _timestamptz(value: datetime) -> str:
     return f"TIMESTAMPTZ {literal(value.astimezone(UTC).isoformat())}"
 
 
+#: ``1.2.3.4:443`` (an IPv4 address and its port: load balancer and proxy logs).
+_IPV4_PORT = r"([0-9]{1,3}(\.[0-9]{1,3}){3}):[0-9]{1,5}"
+#: ``[2001:db8::1]:443`` or ``[::1]`` (an IPv6 address in brackets, with or without its port).
+_IPV6_BRACKETS = r"\[([0-9a-f:.]+)\](:[0-9]{1,5})?"
+#: ``::ffff:1.2.3.4``: an IPv4 client seen through an IPv6 socket.
+_IPV4_MAPPED = r"::ffff:([0-9]{1,3}(\.[0-9]{1,3}){3})"
+
+
 def _ip(text: str) -> str:
-    """An IP column's text read as an address (:func:`ipv4_from_number`); null when unspecified
-    (:data:`NULL_IPS`, or the number 0)."""
+    """An IP column's text read as an address (:func:`ip_address`, :func:`ipv4_from_number`);
+    null when unspecified (:data:`NULL_IPS`, or the number 0)."""
     unspecified = ", ".join(map(literal, (*NULL_IPS, "0")))
-    return f"CASE WHEN {text} IN ({unspecified}) THEN NULL ELSE {ipv4_from_number(text)} END"
+    return (f"CASE WHEN {text} IN ({unspecified}) THEN NULL WHEN strpos({text}, ':') > 0 "
+            f"THEN {ip_address(text)} ELSE {ipv4_from_number(text)} END")
+
+
+def ip_address(text: str) -> str:
+    """SQL of the address a text with a ``:`` names, so that one client is one IP node: the
+    port of ``1.2.3.4:443`` and the brackets (and port) of ``[2001:db8::1]:443`` dropped, IPv6
+    in lower case (``2001:DB8::1`` is ``2001:db8::1``), and ``::ffff:1.2.3.4`` read as
+    ``1.2.3.4``; null when what is left is unspecified (``[::]:80``)."""
+    low = f"lower({text})"
+    unspecified = ", ".join(map(literal, NULL_IPS))
+
+    def part(pattern: str, source: str) -> str:
+        return f"regexp_extract({source}, {literal('^' + pattern)}, 1)"
+
+    address = (
+        f"CASE WHEN regexp_full_match({text}, {literal(_IPV4_PORT)}) "
+        f"THEN {part(_IPV4_PORT, text)} "
+        f"WHEN regexp_full_match({low}, {literal(_IPV6_BRACKETS)}) "
+        f"THEN {part(_IPV6_BRACKETS, low)} "
+        f"WHEN regexp_full_match({low}, {literal(_IPV4_MAPPED)}) "
+        f"THEN {part(_IPV4_MAPPED, low)} ELSE {low} END"
+    )
+    return f"CASE WHEN {address} IN ({unspecified}) THEN NULL ELSE {address} END"
 
 
 def ipv4_from_number(expr: str) -> str:

@@ -137,6 +137,10 @@ class EventValidator:
             if ip is not None and (_DIGITS.fullmatch(ip) or not _IP.fullmatch(ip)
                                    or ip in NULL_IPS):
                 return None
+            if ip is not None and ":" in ip:  # IPv6: the SQL's lower case; ::ffff: to the SQL
+                if ip.lower().startswith("::ffff:"):
+                    return None
+                columns["ip"][-1] = ip.lower()
             ts = event.get("ts")
             if not isinstance(ts, str) or not _ISO_TS.fullmatch(ts):
                 return None

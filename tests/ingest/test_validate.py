@@ -343,6 +343,18 @@ def test_ipv4_exported_as_a_number_is_read_as_its_address(raw, expected):
     assert out.column("ip").to_pylist() == [expected]
 
 
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("1.2.3.4:443", "1.2.3.4"), ("[2001:db8::1]:8080", "2001:db8::1"), ("[::1]", "::1"),
+    ("2001:DB8::1", "2001:db8::1"), ("::ffff:1.2.3.4", "1.2.3.4"), ("::FFFF:1.2.3.4", "1.2.3.4"),
+    ("[::]:80", None), ("0.0.0.0:80", None), ("::ffff:0.0.0.0", None)])
+def test_one_client_is_one_ip_whatever_the_port_case_or_ipv6_wrapping(raw, expected):
+    # a load balancer's client:port, a dual-stack socket's ::ffff:, IPv6 in capitals
+    out = run({"uid": ["a"], "when": ["2024-01-01"], "action": ["x"], "ip": [raw]},
+              columns={"ip": "ip"})
+    assert out.column("ip").to_pylist() == [expected]
+    assert out.column("_reason").to_pylist() == [None]
+
+
 @pytest.mark.parametrize("raw", ["4294967296", "-1", "732758368.5", "12345678901", "5",
                                  "16777215"])
 def test_numbers_that_are_no_ipv4_address_stay_malformed(raw):

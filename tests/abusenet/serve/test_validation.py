@@ -26,7 +26,7 @@ PLAIN = [
     {**BASE, "ts": "2025-01-15T23:59:59", "ip": None, "device_id": None},
     {**BASE, "event_type": "order", "amount": 38.35, "payment_id": "card_1"},
     {**BASE, "event_type": "transfer", "amount": 1e-05, "counterparty_id": "a2"},
-    {**BASE, "amount": 7, "ip": "::ffff:1.2.3.4"},
+    {**BASE, "amount": 7, "ip": "2001:DB8::2"},
     {**BASE, "amount": -0.0, "account_id": "quote's \"id\"; DROP TABLE x"},
     {**BASE, "amount": 1e16, "event_type": "Ünïcode"},
     {**BASE, "account_id": 12345, "device_id": True},
@@ -58,6 +58,7 @@ OTHER = [
     {**BASE, "account_id": "unknown"},
     {**BASE, "ip": "0.0.0.0"},  # no IP
     {**BASE, "ip": "::"},
+    {**BASE, "amount": 7, "ip": "::ffff:1.2.3.4"},  # read as 1.2.3.4 by the SQL
     {**BASE, "ts": "1970-01-01T00:00:00Z"},  # epoch 0: quarantined
 ]
 
@@ -153,3 +154,15 @@ def test_a_mapping_with_a_value_map_maps_posted_events_as_the_ingest_does(tmp_pa
                     for i, r in zip(stored["event_id"], stored["result"], strict=True)]
     assert [r for r in served.reasons if r] == quarantine["reason"].tolist() == [
         "result: 'timeout' not in values:"]
+
+
+def test_posted_ips_name_the_same_address_as_the_ingest_does():
+    """One client, one IP node: IPv6 in lower case, ::ffff:1.2.3.4 as 1.2.3.4, a port dropped,
+    on the plain path as in the SQL."""
+    validator = EventValidator(canonical_mapping(IngestState()))
+    for posted, stored in [("2001:DB8::1", "2001:db8::1"), ("::ffff:1.2.3.4", "1.2.3.4"),
+                           ("1.2.3.4:443", "1.2.3.4"), ("[2001:db8::1]:443", "2001:db8::1")]:
+        event = {**BASE, "ip": posted}
+        checked = validator.check([event], NOW)
+        assert checked.reasons == [None], posted
+        assert checked.events.column("ip").to_pylist() == [stored], posted
