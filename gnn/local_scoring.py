@@ -84,10 +84,12 @@ class GrowingAdjacency:
         self.rowptr = np.zeros(num_dst + 1, dtype=np.int64)
         np.cumsum(np.bincount(dst, minlength=num_dst), out=self.rowptr[1:])
         # per node (and a last 0 for every node past them): its added edges, where its run
-        # starts in the pool and the room there (zeros: no page is resident until written)
-        self.added_count = np.zeros(num_dst + 1, dtype=np.int64)
-        self._run_start = np.zeros(num_dst + 1, dtype=np.int64)
-        self._run_room = np.zeros(num_dst + 1, dtype=np.int64)
+        # starts in the pool and the room there; room for an eighth more nodes (zeros: no
+        # page is resident until written), so the first new nodes copy none of them
+        size = _kept_rows(num_dst) + 1
+        self.added_count = np.zeros(size, dtype=np.int64)
+        self._run_start = np.zeros(size, dtype=np.int64)
+        self._run_room = np.zeros(size, dtype=np.int64)
         self._pool = np.zeros(0, dtype=np.int64)
         self._pool_used = 0
         # the nodes with added edges, in the order of their first one (edge_index's order)
@@ -1278,18 +1280,20 @@ class LocalScorer:
     # ------------------------------------------------------------------------ scoring
     def _start(self, graph: LocalGraph) -> dict[str, int]:
         """Fresh bookkeeping for every node of ``graph`` (nothing changed or computed since
-        tick 0, no hub sums); its rows per node type."""
+        tick 0, no hub sums); its rows per node type. The ticks have room for an eighth more
+        nodes (zeros: not resident until written), so that the first new node of a type does
+        not copy them on the request path."""
         model = self.model
         num = {t: graph.num_nodes.get(t, 0) for t in model.in_channels}
         self._tick = 0
         self._held = dict(num)
         self._written = {}
         self.journal.reset()  # the scores are computed or read anew
-        self.changed_ = [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
+        self.changed_ = [{t: np.zeros(_kept_rows(n), dtype=np.int64) for t, n in num.items()}
                          for _ in range(model.num_layers)]
-        self.computed_ = [{}] + [{t: np.zeros(n, dtype=np.int64) for t, n in num.items()}
-                                 for _ in range(model.num_layers - 1)]
-        self.scored_ = np.zeros(num[model.target_type], dtype=np.int64)
+        self.computed_ = [{}] + [{t: np.zeros(_kept_rows(n), dtype=np.int64)
+                                  for t, n in num.items()} for _ in range(model.num_layers - 1)]
+        self.scored_ = np.zeros(_kept_rows(num[model.target_type]), dtype=np.int64)
         self._sums = _NeighbourSums(self.hub_degree, self.resync, model.hidden_channels,
                                     self.input_embeddings)
         return num
