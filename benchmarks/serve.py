@@ -482,13 +482,15 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
     takes the steps in turn. The segments go into the run's event store as a service's do
     (``--cold`` removes them before the next run).
 
-    Returns per size the mean / median CPU ms a group of each phase and of the apply's three,
-    CPU ms an event (the apply's; all phases'), wall ms a group; with ``count_calls`` the
-    Python and C calls a group of each phase makes on that many further groups, and its CPU
-    ms with the counting hook on (``sys.setprofile``: not in the figures above);
-    ``responses_sha256``, a digest of every response (the same events and seed give the same
-    traffic: equal digests = identical responses, to the bit), and with ``dump`` the responses
-    written there as JSON lines (compare two codes' scores within a tolerance)."""
+    Returns the apply's CPU ms of each warm group (``warm_apply_cpu_ms``: the first groups after
+    a start, the path's cold cost: at 1M, session 31, ~30-40 ms over the first five and a first
+    new node's copies), and per size the mean / median CPU ms a group of each phase and of the
+    apply's three, CPU ms an event (the apply's; all phases'), wall ms a group; with
+    ``count_calls`` the Python and C calls a group of each phase makes on that many further
+    groups, and its CPU ms with the counting hook on (``sys.setprofile``: not in the figures
+    above); ``responses_sha256``, a digest of every response (the same events and seed give the
+    same traffic: equal digests = identical responses, to the bit), and with ``dump`` the
+    responses written there as JSON lines (compare two codes' scores within a tolerance)."""
     import gc
 
     import torch
@@ -541,8 +543,8 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
             out.write(text + "\n")
         return figures
 
-    for _ in range(warm):
-        group(1, timed=False)
+    # the apply's CPU of each warm group: the first ones after a start pay the cold path
+    cold = [sum(group(1, timed=False)[p] for p in APPLY_PHASES) for _ in range(warm)]
     taken: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
     for _ in range(groups):
         for size in sizes:
@@ -587,6 +589,7 @@ def in_process(run: Path, model: Path | None, sizes: Sequence[int], groups: int,
             "apply_wall_ms": ms([f["wall"] for f in figures]),
             **({"calls_python_c_hooked_cpu_ms": calls[size]} if size in calls else {})}
     return {"accounts": state.num_accounts, "load_s": round(load_s, 1), "warm_groups": warm,
+            "warm_apply_cpu_ms": [round(1000 * c, 2) for c in cold],
             "sizes": sized, "responses_sha256": digest.hexdigest(),
             "load_average": os.getloadavg()}
 

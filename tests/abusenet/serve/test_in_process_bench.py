@@ -11,6 +11,7 @@ def test_the_in_process_harness_times_each_phase_and_dumps_the_responses(run_dir
     dump = tmp_path / "responses.jsonl"
     out = in_process(run_dir, None, [1, 3], groups=2, warm=1, seed=0, count_calls=1, dump=dump)
     assert set(out["sizes"]) == {"1", "3"}
+    assert len(out["warm_apply_cpu_ms"]) == 1 and out["warm_apply_cpu_ms"][0] > 0
     for figures in out["sizes"].values():
         assert figures["groups"] == 2
         assert all(figures[f"{phase}_cpu_ms"]["mean"] > 0 for phase in APPLY_PHASES)
