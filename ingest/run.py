@@ -55,13 +55,14 @@ from ingest.plan import IngestPlan, source_plans
 from ingest.progress import ProgressDisplay, progress_display
 from ingest.quarantine import describe_reasons, first_bad_row, merge_quarantine, quarantine_rows
 from ingest.readers import WRONG_COLUMN_COUNT, InputError, file_checksum, resolve_inputs
-from ingest.sql import literal
+from ingest.sql import ident, literal
 from ingest.staging import StagedFiles, has_staged, number_repeating_files, stage
 from ingest.state import IngestState, file_facts
 from ingest.store import (
     LABELS_FILE,
     QUARANTINE_FILE,
     count_events,
+    event_files,
     move_days,
     repeats_event_ids,
     repeats_or_known_ids,
@@ -114,6 +115,8 @@ class IngestSummary:
     seconds: float = 0.0
     events_dir: str = ""
     quarantine_path: str | None = None
+    #: What the ingest warned of (logged as warnings too): several currencies summed as one.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -246,6 +249,9 @@ def ingest_logs(
     if not summary.balanced:
         raise RuntimeError(f"row accounting does not balance, which is a bug: {summary}")
     summary.events_total = count_events(events_dir)
+    summary.warnings += currency_warnings(mapping, events_dir)
+    for warning in summary.warnings:
+        log.warning("%s", warning)
     if label_rows is not None:
         _count_labels(summary, label_rows)
     summary.seconds = time.perf_counter() - started
@@ -516,6 +522,38 @@ def _source_summary(
     ).fetchall()) if rows else {}
     summary.reasons |= {f"{plan.source.name}: {r}": n for r, n in reasons.items()}
     return IngestSummary(rows_in=rows_in, quarantined=sum(reasons.values()), reasons=reasons)
+
+
+#: A text attribute whose name says it holds a currency: ``currency``, ``txn_currency``,
+#: ``ccy``, ``cur_code`` (not ``current_page``).
+CURRENCY_NAME = re.compile(r"(?i)currency|(^|_)(ccy|curr|cur)(_|$)")
+
+
+def currency_warnings(mapping: Mapping, events_dir: Path) -> list[str]:
+    """A warning per text attribute named like a currency (:data:`CURRENCY_NAME`) that holds
+    several values in the stored events: amounts are read as written, never converted, so
+    JPY 10,000 and EUR 10,000 count alike in every amount feature and money-flow judgement."""
+    names = [a for a, kind in mapping.attributes.items()
+             if kind == "string" and CURRENCY_NAME.search(a)]
+    files = [str(p) for p in event_files(events_dir)]
+    warnings = []
+    for name in names if files else []:
+        con = duckdb.connect()
+        try:
+            values = [v for (v,) in con.execute(
+                f"SELECT DISTINCT {ident(name)} FROM read_parquet($files, union_by_name = true) "
+                f"WHERE {ident(name)} IS NOT NULL ORDER BY 1 LIMIT 6", {"files": files}
+            ).fetchall()]
+        finally:
+            con.close()
+        if len(values) > 1:
+            shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
+            warnings.append(
+                f"attribute {name!r} holds several currencies ({shown}): amounts are taken as "
+                "written and never converted, so every amount feature and money-flow judgement "
+                "adds them as one currency; convert the amounts to one currency before the "
+                "ingest")
+    return warnings
 
 
 def _check_bad_fraction(

@@ -48,6 +48,8 @@ _ISO_TS = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 _IP = re.compile(IP_PATTERN)
 _DIGITS = re.compile(r"[0-9]+")
+#: The longest word for a missing value (:data:`NULL_TOKENS`): a longer text is none of them.
+_NULL_TOKEN_CHARS = max(map(len, NULL_TOKENS))
 #: The canonical columns a posted event may carry without a mapping.
 CANONICAL = ("event_id", "ts", "account_id", "event_type", "device_id", "ip", "payment_id",
              "counterparty_id", "amount")
@@ -127,7 +129,8 @@ class EventValidator:
                     text = _text(text)
                 if text is not None and (text == "" or text != text.strip()):
                     return None  # the SQL trims it or nulls it
-                if text is not None and len(text) <= 9 and text.lower() in NULL_TOKENS:
+                if (text is not None and len(text) <= _NULL_TOKEN_CHARS
+                        and text.lower() in NULL_TOKENS):
                     return None  # the SQL nulls it (a word for a missing value is no id)
                 columns[target].append(text)
             if None in (columns["event_id"][-1], columns["account_id"][-1],

@@ -386,6 +386,26 @@ def test_unquoted_decimal_commas_in_a_comma_delimited_file_are_named(tmp_path):
     assert "must be quoted (\"1,5\")" in str(err.value) and "'delimiter: \";\"'" in str(err.value)
 
 
+def test_several_currencies_in_a_currency_attribute_are_warned_of(tmp_path, caplog):
+    rows = ["a1,2024-01-01T10:00:00Z,buy,10,,,,,EUR", "a2,2024-01-01T10:00:00Z,buy,1500,,,,,JPY"]
+    src = write_csv(tmp_path / "d.csv", rows, header=HEADER.replace("note", "txn_currency"))
+    with caplog.at_level("WARNING", logger="ingest.run"):
+        summary = ingest(src, tmp_path / "events",
+                         log_mapping(attributes={"txn_currency": "string"}))
+    assert summary.warnings == [
+        "attribute 'txn_currency' holds several currencies (EUR, JPY): amounts are taken as "
+        "written and never converted, so every amount feature and money-flow judgement adds "
+        "them as one currency; convert the amounts to one currency before the ingest"]
+    assert "several currencies" in caplog.text
+    # one currency, or a name that is no currency's, says nothing
+    one = write_csv(tmp_path / "e.csv", rows[:1], header=HEADER.replace("note", "currency"))
+    assert ingest(one, tmp_path / "one", log_mapping(attributes={"currency": "string"})
+                  ).warnings == []
+    page = write_csv(tmp_path / "f.csv", rows, header=HEADER.replace("note", "current_page"))
+    assert ingest(page, tmp_path / "page", log_mapping(attributes={"current_page": "string"})
+                  ).warnings == []
+
+
 def test_rows_that_are_not_utf8_say_how_to_convert_the_file(tmp_path):
     src = tmp_path / "d.csv"
     src.write_bytes((HEADER + "\nMüller,2024-01-01T10:00:00Z,login,,,,,,\n").encode("cp1252"))
