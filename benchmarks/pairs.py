@@ -163,11 +163,70 @@ def pipeline_rings(synth: Path, out: Path, pair_fdr: float | None) -> pd.DataFra
     return pd.read_parquet(out / "rings.parquet")
 
 
+#: The judges of :func:`judged_pairs`: the scores a chance pair's two accounts are read by.
+JUDGES = ("published", "gnn", "unshared", "own")
+
+
+def judged_pairs(work: Path, truth: pd.DataFrame, planted: list[list[str]]) -> pd.DataFrame:
+    """The pairs chance explains in the ``abusenet run`` whose stage outputs are under ``work``
+    (its ``.work``) by what they are (``planted``, ``honest``: neither account abusive,
+    ``mixed``: one, ``abusive``: both, in another planted ring; ``truth`` the generator's
+    ``truth_accounts``) and how many of their accounts are anchors (score at least the default
+    ``min_member_score``; an account the run's training labels call honest never is) by each
+    of :data:`JUDGES`: the run's published scores, the GNN's, the GNN's with what each pair
+    shares made its own (:func:`abusenet.pipeline.stages.detect.unshared_pair_scores`) and own
+    evidence (:func:`abusenet.pipeline.stages.detect.own_evidence_scores`); per judge also the
+    rate the pairs test reads (:func:`graph.rings.anchored.pair_anchor_rate`) and the pairs of
+    two anchors chance makes at it (``m pi^2``), over ``pair_fdr`` of which none is kept."""
+    from abusenet.pipeline.stages.data import read_candidates
+    from abusenet.pipeline.stages.detect import own_evidence_scores, unshared_pair_scores
+    from gnn.association import PAIR_OWN_DEPTH
+    from graph.rings.anchored import pair_anchor_rate
+
+    candidates = read_candidates(work / "candidates" / "candidates.parquet")
+    pairs = [sorted(map(str, c.members)) for c in candidates
+             if CHANCE_PAIR_FEATURE in c.features and len(c.members) == 2]
+    abusive = set(truth.loc[truth["is_abusive"].astype(bool), "account_id"].astype(str))
+    sown = {tuple(p) for p in planted}
+    who = ["planted" if tuple(p) in sown else "honest" if not set(p) & abusive
+           else "abusive" if set(p) <= abusive else "mixed" for p in pairs]
+    train = pd.read_parquet(work / "labels" / "train_labels.parquet")
+    honest = set(train.loc[train["label"] == 0, "account_id"].astype(str))
+    published = work / "challenger" / "account_scores.parquet"
+    own = own_evidence_scores(work / "snapshot" / "snapshot", train, PAIR_OWN_DEPTH)
+    judges = {
+        "published": pd.read_parquet(published if published.exists()
+                                     else work / "score" / "account_scores.parquet"),
+        "gnn": pd.read_parquet(work / "score" / "account_scores.parquet"),
+        "unshared": unshared_pair_scores(work / "snapshot" / "snapshot",
+                                         work / "train" / "model", candidates),
+        "own": None if own is None else pd.DataFrame({"account_id": own.index,
+                                                      "score": own.to_numpy()})}
+    bar = RingScoringConfig().min_member_score
+    rows = []
+    for judge, scores in judges.items():
+        if scores is None:
+            continue
+        lookup = scores.set_index(scores["account_id"].astype(str))["score"]
+        anchor = [[lookup.get(a, 0.0) >= bar and a not in honest for a in p] for p in pairs]
+        count = np.array([sum(a) for a in anchor])
+        beside = np.array([anchor[i][k] for i, p in enumerate(pairs) for k in (0, 1)
+                           if p[1 - k] in honest and p[k] not in honest], dtype=bool)
+        rate = pair_anchor_rate(count, beside)
+        table = pd.crosstab(pd.Series(who, name="who"), pd.Series(count, name="anchors"))
+        for kind, line in table.reindex(columns=[0, 1, 2], fill_value=0).iterrows():
+            rows.append({"judge": judge, "who": kind, **{f"anchors {k}": int(line[k])
+                                                        for k in (0, 1, 2)},
+                         "rate": rate, "chance": len(pairs) * rate ** 2})
+    return pd.DataFrame(rows)
+
+
 def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
         couples: float = 0.0, scores: str = "xgb",
         pair_fdr: float = PAIR_FDR) -> dict[str, pd.DataFrame]:
     """The benchmark's tables (module docstring): ``modes``, ``sharing``, ``missed``,
-    ``moments`` and ``look-alikes``; pairs' time coincidence from every event with ``times``,
+    ``moments``, ``look-alikes`` and, with ``scores`` ``gnn``, ``judges``
+    (:func:`judged_pairs`); pairs' time coincidence from every event with ``times``,
     else from first and last uses; ``couples``: the world's share of households with a couple
     (module docstring); ``scores``: the account scores of the labelled modes (``xgb`` or
     ``gnn``); ``pair_fdr``: the pairs test's false discovery rate in mode ``with labels,
@@ -211,6 +270,9 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
         else:
             by_default = pipeline_rings(Path(tmp) / "synth", Path(tmp) / "run", None)
             with_pairs = pipeline_rings(Path(tmp) / "synth", Path(tmp) / "run", pair_fdr)
+            judged = judged_pairs(Path(tmp) / "run" / ".work", accounts,
+                                  [sorted(map(str, m)) for m in
+                                   truth.loc[truth["kind"] == "pair", "members"]])
         scored_s = time.perf_counter() - began
     abusive = set(labels.loc[labels["label"] == 1, "account_id"])
     planted = [sorted(map(str, m)) for m in truth.loc[truth["kind"] == "pair", "members"]]
@@ -256,7 +318,8 @@ def run(n_accounts: int = 20_000, seed: int = 7, times: bool = True,
         pairs=("surprise", "size"), median_surprise=("surprise", "median"),
         **{f"recovered {mode}": (mode, "mean") for mode in reported}).reset_index()
     return {"modes": modes, "sharing": sharing, "missed": missed, "moments": by_moments,
-            "look-alikes": lookalikes.reset_index()}
+            "look-alikes": lookalikes.reset_index(),
+            **({"judges": judged} if scores == "gnn" else {})}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,7 +34,7 @@ crowd is explained by the throwaways, whose own lives show it (explaining away).
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_ASSOCIATION_ODDS", "OWN_DEPTH", "PAIR_OWN_DEPTH", "account_relations", "account_view",
-    "guard_scores", "own_evidence",
+    "guard_scores", "own_evidence", "unshared",
 ]
 
 #: How many times sharing entities may multiply an account's odds of abuse over its own
@@ -62,7 +62,7 @@ MAX_ASSOCIATION_ODDS = 3.0
 #: (seed 0, its training labels) 19 of the 100 relatives scored over 1 / 11 with depth 6, 5
 #: with depth 1, whose hidden throwaways scored 0.75 at least (0.41 with depth 6).
 OWN_DEPTH = 1
-#: Depth of the own-evidence trees that judge the pairs chance explains
+#: Depth of the own-evidence trees that judge the pairs chance explains when no detector does
 #: (:func:`graph.rings.anchored.paired_candidates`, ``ring_scoring.pair_fdr``): there a pocket
 #: around a labelled abuser scores no partner through what they share (the trees read no
 #: entity), and depth 1 implicates too few of a planted pair's two accounts. Chosen on the pairs
@@ -135,3 +135,98 @@ def guard_scores(scores: pd.DataFrame, own: pd.Series, max_odds: float = MAX_ASS
     score = out["score"].to_numpy(np.float64)
     out["score"] = np.where(free, score, np.minimum(score, cap))
     return out
+
+
+
+def unshared(snapshot: Snapshot, pairs: Sequence[tuple[str, str]]) -> Snapshot:
+    """``snapshot`` with the two accounts of each of ``pairs`` sharing nothing: every node of
+    another type both use (a device, card or IP) is replaced, for each of them, by a private
+    copy of it (id ``"<id>#<account>"``) with that account's edges to it, and the relations
+    between the two (transfers) are dropped. A model scoring one of them then reads what each
+    has of its own, its degrees unchanged, and nothing its partner did: a chance pair is judged
+    by scores its tie did not make (:mod:`graph.rings.anchored`). A copy's features are the
+    node's as that account alone would have made them, from its edge (``count``, ``first_ts``,
+    ``last_ts``, ``amount_sum``): ``n_accounts`` 1, ``n_events`` and ``events_per_account``
+    its count, ``amount_sum`` its amount, ``lifetime_days`` its span, ``amount_max`` at most
+    its amount; the counts per event type and ``active_days`` scaled by its share of the node's
+    events; the timeline's shape (``burstiness``, time of day, ``amount_mean``) kept from the
+    node. Relations are read from accounts to other nodes; an account in several pairs gets one
+    copy of each node it shares with any of its partners. The tables are new; the rest of
+    ``snapshot`` is shared."""
+    members = pd.DataFrame(list(pairs), columns=["a", "b"], dtype=str)
+    slots = pd.DataFrame({"pair": np.tile(np.arange(len(members)), 2),
+                          "slot": np.repeat([0, 1], len(members)),
+                          "src": np.concatenate([members["a"], members["b"]])})
+    paired = pd.Index(slots["src"].unique())
+    outward = {name: spec for name, spec in snapshot.relations.items()
+               if name in snapshot.edges and spec.src_type == ACCOUNT
+               and spec.dst_type != ACCOUNT and spec.dst_type in snapshot.nodes}
+    private: dict[str, pd.DataFrame] = {}
+    for node_type in {spec.dst_type for spec in outward.values()}:
+        used = pd.concat([snapshot.edges[name].loc[snapshot.edges[name]["src"].isin(paired),
+                                                   ["src", "dst", "count", "first_ts",
+                                                    "last_ts", "amount_sum"]]
+                          for name, spec in outward.items() if spec.dst_type == node_type])
+        used = used.astype({"src": str, "dst": str})
+        shared = used[["src", "dst"]].drop_duplicates().merge(slots, on="src")
+        both = shared.groupby(["pair", "dst"])["slot"].transform("nunique") == 2
+        keys = shared.loc[both.to_numpy(), ["src", "dst"]].drop_duplicates()
+        own = used.merge(keys, on=["src", "dst"]).groupby(["src", "dst"], as_index=False).agg(
+            count=("count", "sum"), first_ts=("first_ts", "min"), last_ts=("last_ts", "max"),
+            amount_sum=("amount_sum", "sum"))
+        private[node_type] = own.assign(copy=own["dst"] + "#" + own["src"])
+    nodes = dict(snapshot.nodes)
+    for node_type, own in private.items():
+        if len(own):
+            nodes[node_type] = pd.concat([nodes[node_type],
+                                          _private_copies(nodes[node_type], own)],
+                                         ignore_index=True)
+    edges = dict(snapshot.edges)
+    for name, spec in snapshot.relations.items():
+        if name not in edges:
+            continue
+        table = edges[name]
+        if name in outward and len(private[spec.dst_type]):
+            copy = private[spec.dst_type].set_index(["src", "dst"])["copy"]
+            moved = copy.reindex(pd.MultiIndex.from_arrays(
+                [table["src"].astype(str), table["dst"].astype(str)])).to_numpy()
+            edges[name] = table.assign(dst=np.where(pd.isna(moved), table["dst"], moved))
+        elif spec.src_type == ACCOUNT and spec.dst_type == ACCOUNT and len(members):
+            ties = pd.MultiIndex.from_arrays([np.concatenate([members["a"], members["b"]]),
+                                              np.concatenate([members["b"], members["a"]])])
+            inside = pd.MultiIndex.from_arrays([table["src"].astype(str),
+                                                table["dst"].astype(str)]).isin(ties)
+            edges[name] = table[~inside].reset_index(drop=True)
+    return Snapshot(nodes=nodes, edges=edges, relations=snapshot.relations,
+                    labels=snapshot.labels, meta=snapshot.meta)
+
+
+def _private_copies(table: pd.DataFrame, own: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` (a node type's) copied for the accounts in ``own`` (``src``,
+    ``dst`` the node, ``copy`` the copy's id, and the account's ``count``, ``first_ts``,
+    ``last_ts``, ``amount_sum`` on it), each with the features that account alone makes
+    (:func:`unshared`)."""
+    rows = table.set_index(table["id"].astype(str)).loc[own["dst"]].reset_index(drop=True)
+    count = own["count"].to_numpy(np.float64)
+    share = np.clip(count / np.maximum(rows["n_events"].to_numpy(np.float64), 1.0), 0.0, 1.0) \
+        if "n_events" in rows else np.ones(len(rows))
+    span = (pd.to_datetime(own["last_ts"], utc=True) - pd.to_datetime(own["first_ts"], utc=True)
+            ).dt.total_seconds().fillna(0.0).to_numpy() / 86_400.0
+    amount = own["amount_sum"].to_numpy(np.float64)
+    rows["id"] = own["copy"].to_numpy()
+    for column in ("first_ts", "last_ts"):
+        if column in rows:
+            rows[column] = own[column].to_numpy()
+    for column in [c for c in rows.columns if c.startswith("n_events_")]:
+        rows[column] = rows[column].to_numpy(np.float64) * share
+    days = (np.clip(np.round(rows["active_days"].to_numpy(np.float64) * share), 1.0,
+                    np.maximum(count, 1.0)) if "active_days" in rows else None)
+    values = {"n_events": count, "n_accounts": np.ones(len(rows)), "events_per_account": count,
+              "amount_sum": amount, "lifetime_days": span, "active_days": days,
+              "events_per_active_day": None if days is None else count / days,
+              "amount_max": np.minimum(rows["amount_max"].to_numpy(np.float64), amount)
+              if "amount_max" in rows else None}
+    for column, value in values.items():
+        if column in rows and value is not None:
+            rows[column] = value
+    return rows

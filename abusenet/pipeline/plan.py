@@ -479,7 +479,7 @@ def rings_stage(run: PlannedRun) -> StageSpec:
         lambda out: detect.rings_stage(
             run.output("candidates", CANDIDATES), run.published_scores, scoring,
             out, run.output("labels", TRAIN_LABELS) if run.training else None,
-            snapshot_dir=run.snapshot, search=run.config.rings),
+            snapshot_dir=run.snapshot, search=run.config.rings, model_dir=run.model),
         key={"scoring": scoring.model_dump(), "search": asdict(run.config.rings)},
         after=("snapshot", "candidates", "score", *(("labels",) if run.training else ()),
                *(("challenger",) if run.challenging else ())), code=MODEL_CODE,

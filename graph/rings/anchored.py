@@ -59,25 +59,33 @@ discovery rate instead of a family-wise one: pair ``i`` with ``a_i`` anchors has
 ``P(Binomial(2, pi) >= a_i)``, and the Benjamini-Hochberg procedure over the ``m`` pairs keeps
 those whose p-value is at most ``k q / m`` (``k`` the largest rank where that holds, ``q`` the
 rate): with ``K`` pairs of two anchors, all of them when chance's ``m pi^2`` is at most ``q K``,
-else none: the test keeps pairs only where ``K >= m pi^2 / q``. Where many accounts anywhere
-score at the bar it keeps none (review R59: ``benchmarks.probes_pairs``, ~10 % of all accounts
-anchors with two farms and the fraudsters, ``pi`` >= 0.10: of ~140 chance pairs 31 would need two
-anchors, and the 20 planted pairs, 14 times chance, are not kept).
+else none: the test keeps pairs only where ``K >= m pi^2 / q``.
 Among the pairs kept, the expected share chance made is then at most ``q`` (independent
-pairs). ``pi`` is the larger of the share of all scored accounts at the bar and the rate among
-the pairs' own accounts (a model whose scores rise for any account on a device shared by two,
-its features seeing the entity's degree, raises it), read two ways, each an upper estimate, the
-lower taken: the rate among the pairs' accounts whose partner is no anchor (``n1 / (n1 + 2
-n0)`` of the pairs with one and no anchor), which the planted pairs with one partner under the
-bar inflate, and the upper end of the 95 % (Clopper-Pearson) interval of the rate among the
-accounts whose partner the training labels call honest (chance alone paired them: no planted
-pair is among them), wide where they are few. Session 30, the pairs world seed 3, judged by own
-evidence (depth-1 trees): 7.0 % the first, 5.0 % the second (24 anchors of 669 accounts, 3.6
-%), 2.5 % of all accounts; at 7.0 % none of its 142 pairs of two anchors was kept.
-A pair of two anchors whose scores lean on each other (a GNN passes a fraudster's score to the
-partner on the family tablet) is what the test cannot see: it assumes the two accounts' scores
-independent under the null, so the rings stage judges the pairs by each account's own evidence
-(:func:`abusenet.pipeline.stages.detect.own_evidence_scores`), which reads nothing shared.
+pairs). ``pi`` is read from the paired accounts only (review R59: with all scored accounts'
+rate as a floor, ``benchmarks.probes_pairs``'s two farms and fraudsters, ~10 % of its accounts,
+far from any pair, kept every pair out), two ways, each an upper estimate, the lower taken: the
+rate among the pairs' accounts whose partner is no anchor (``(n1 + 1) / (n1 + 1 + 2 n0)`` of
+the pairs with one and no anchor: pairs of two anchors, which the planted ones are, do not
+count), which pairs holding one abusive account inflate (a planted pair with a partner under
+the bar, a fraudster beside an honest partner, two members of a larger ring), and the upper
+end of the 95 % (Clopper-Pearson) interval of the rate among the accounts whose partner the
+training labels call honest, wide where they are few.
+A pair of two anchors whose scores lean on each other is what the test cannot see: it assumes
+the two accounts' scores independent under the null. A model's scores are not: the nodes a
+pair shares say they are used by two (their ``n_accounts``, their events the two accounts'
+together), and a model fitted on planted pairs reads that as abuse, an honest couple's as a
+ring's. So the rings stage judges the pairs by the saved detector's scores of each account
+with what the pair shares made its own
+(:func:`abusenet.pipeline.stages.detect.unshared_pair_scores`,
+:func:`gnn.association.unshared`), or, without a detector, by its own evidence
+(:func:`abusenet.pipeline.stages.detect.own_evidence_scores`). Session 31, the pairs world seed
+3 (``abusenet run``'s GNN, its 1,828 chance pairs; benchmarks/README.md): pairs of two anchors
+by the GNN's scores 169 of the 183 planted, 25 of the 1,302 honest and 5 of the 82 mixed ones;
+with the shared nodes copied but their features kept 159 / 20 / 5; with the copies' features
+the account's own 80 / 1 / 0 (setting only ``n_accounts`` and ``events_per_account`` 86 / 2 /
+0; own evidence 114 / 14 / 4). The rate read from the pairs is then 0.086 (one-anchor pairs:
+203 of 256 hold an abusive account) and none of the 215 pairs of two anchors is kept at 0.05
+(chance's 13.6 over 0.05 of 215).
 """
 
 from __future__ import annotations
@@ -182,21 +190,25 @@ def _kept_as(candidate: RingCandidate, reason: str, surprise: float) -> RingCand
 PAIR_RATE_CONFIDENCE = 0.95
 
 
-def pair_anchor_rate(anchors: np.ndarray, rate: float,
-                     beside_honest: np.ndarray | None = None) -> float:
-    """The anchor rate a chance pair is judged at (module docstring): the larger of ``rate``
-    (all scored accounts') and the lower of ``n1 / (n1 + 2 n0)``, ``n1`` and ``n0`` the pairs
-    with one and with no anchor (``anchors`` per pair, 0-2), and, with ``beside_honest`` (per
-    account whose partner the training labels call honest, whether it is an anchor), the upper
-    :data:`PAIR_RATE_CONFIDENCE` bound of their anchor rate (Clopper-Pearson)."""
+def pair_anchor_rate(anchors: np.ndarray, beside_honest: np.ndarray | None = None) -> float:
+    """The anchor rate a chance pair is judged at (module docstring), read from the paired
+    accounts only: ``(n1 + 1) / (n1 + 1 + 2 n0)``, ``n1`` and ``n0`` the pairs with one and
+    with no anchor (``anchors`` per pair, 0-2; pairs of two anchors, which the planted ones
+    are, say nothing of it; one pair of one anchor added, so that no rate is 0), and, with
+    ``beside_honest`` (per account whose partner the training labels call honest, whether it
+    is an anchor), the lower of it and the upper :data:`PAIR_RATE_CONFIDENCE` bound of their
+    anchor rate (Clopper-Pearson). 1 when every pair has two anchors (nothing to tell chance
+    by)."""
     anchors = np.asarray(anchors)
     one, none = int(np.sum(anchors == 1)), int(np.sum(anchors == 0))
-    paired = one / (one + 2 * none) if one + none else 0.0
+    if not one + none:
+        return 1.0
+    paired = (one + 1) / (one + 1 + 2 * none)
     if beside_honest is not None and len(beside_honest):
         k, n = int(np.sum(beside_honest)), len(beside_honest)
         upper = 1.0 if k == n else float(beta.ppf(PAIR_RATE_CONFIDENCE, k + 1, n - k))
         paired = min(paired, upper)
-    return max(rate, paired)
+    return paired
 
 
 def benjamini_hochberg(p_values: np.ndarray, fdr: float) -> tuple[np.ndarray, np.ndarray]:
@@ -226,14 +238,13 @@ def paired_candidates(
     family = [c for c in candidates if CHANCE_PAIR_FEATURE in c.features]
     if not family:
         return {}
-    rate = anchor_rate(np.fromiter(scores.values(), np.float64, len(scores)), min_member_score)
     honest = frozenset(map(str, labelled_honest))
     anchors = np.array([sum(scores.get(m, 0.0) >= min_member_score and m not in honest
                             for m in c.members) for c in family])
     beside = np.array([scores.get(m, 0.0) >= min_member_score for c in family
                        if len(c.members) == 2 for m, partner in (c.members, c.members[::-1])
                        if partner in honest and m not in honest], dtype=bool)
-    pi = pair_anchor_rate(anchors, rate, beside)
+    pi = pair_anchor_rate(anchors, beside)
     if not 0.0 < pi < 1.0:
         return {}
     p_values = np.where(anchors >= 2, pi ** 2, np.where(anchors == 1, 1.0 - (1.0 - pi) ** 2, 1.0))

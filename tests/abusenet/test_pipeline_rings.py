@@ -277,3 +277,39 @@ def test_a_fraudsters_honest_partner_is_not_paired(tmp_path):
     assert not {a for ring in paired for a in ring} & (set(partners) | {
         a for p in couples for a in p})
     assert not reported(None)  # off: chance pairs are never reported
+
+
+def test_chance_pairs_are_judged_by_the_detector_with_what_they_share_made_their_own(tmp_path):
+    # issue 19 item 3: with a saved detector, a chance pair's two accounts are scored on the
+    # snapshot where each has its own copy of what they share (gnn.association.unshared): two
+    # members of a planted ring lose their ring's device and card to private copies
+    import numpy as np
+    import torch
+
+    from abusenet.pipeline.stages.detect import pair_judge_scores
+    from gnn.association import unshared
+    from gnn.data.snapshot_graph import snapshot_to_heterodata
+    from gnn.detector import AccountDetector
+    from graph.rings.candidates import CHANCE_PAIR_FEATURE, RingCandidate, ring_id_for
+    from graph.snapshot import write_snapshot
+    from tests.gnn.planted import planted_rings
+
+    torch.set_num_threads(1)
+    snap, labels = planted_rings(num_accounts=60, num_rings=2, ring_size=5)
+    detector = AccountDetector(max_epochs=3, patience=3, batch_size=64, hidden_channels=8,
+                               lr=0.01, random_state=0, boost_choice_folds=0).fit(snap, labels)
+    detector.save(tmp_path / "model")
+    write_snapshot(snap, tmp_path / "snapshot")
+    ring = sorted(labels.loc[labels["label"] == 1, "account_id"].astype(str))[:2]
+    pair = RingCandidate(ring_id_for(ring), ring, "pair", [], {
+        "surprise": -0.5, "significant": 0.0, "size": 2.0, CHANCE_PAIR_FEATURE: 1.0})
+    judged = pair_judge_scores([pair], None, tmp_path / "snapshot", tmp_path / "model")
+    assert sorted(judged["account_id"]) == ring
+    data, _ = snapshot_to_heterodata(unshared(snap, [tuple(ring)]), detector.scaler_)
+    rows = pd.Index(data["Account"].node_ids).get_indexer(judged["account_id"])
+    np.testing.assert_allclose(judged["score"], detector.score_graph(data, rows), rtol=1e-6)
+    whole, _ = snapshot_to_heterodata(snap, detector.scaler_)
+    assert not np.allclose(judged["score"], detector.score_graph(whole, rows))
+    # no chance pair, nothing to judge; no snapshot, no judge
+    assert pair_judge_scores([], None, tmp_path / "snapshot", tmp_path / "model") is None
+    assert pair_judge_scores([pair], None, None, tmp_path / "model") is None

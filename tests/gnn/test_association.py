@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gnn.association import account_relations, account_view, guard_scores, own_evidence
+from gnn.association import (
+    account_relations,
+    account_view,
+    guard_scores,
+    own_evidence,
+    unshared,
+)
 from graph.snapshot import ACCOUNT, RelationSpec, Snapshot
 from tests.graph.rings.helpers import edges, snapshot
 
@@ -122,3 +128,33 @@ def test_the_guard_caps_the_odds_sharing_may_add():
     assert held.loc["a", "score"] == pytest.approx(cap / (1 + cap))
     assert held.loc[["b", "c", "d", "e"], "score"].tolist() == [0.98, 0.2, 0.98, 0.98]
     assert scores["score"].tolist() == [0.98, 0.98, 0.2, 0.98, 0.98]  # not changed in place
+
+
+def test_unshared_gives_each_account_of_a_pair_its_own_copy_of_what_they_share():
+    # a and b share a tablet (b uses it 3 times of 4) and a card and pay each other; c shares
+    # the card too; a and c are a second pair; d's phone is its own
+    snap = snapshot(
+        USED_DEVICE=edges([("a", "tablet"), ("b", "tablet"), ("d", "phone")], counts=[1, 3, 5],
+                          minutes=[0.0, 60.0 * 24 * 2, 0.0]),
+        PAID_WITH=edges([("a", "card"), ("b", "card"), ("c", "card")]),
+        TRANSACTED_WITH=edges([("a", "b"), ("b", "a"), ("a", "c"), ("c", "d")]))
+    snap.nodes["Device"] = pd.DataFrame({"id": ["tablet", "phone"], "n_events": [4, 5],
+                                         "n_events_login": [4, 5], "n_accounts": [2, 1],
+                                         "events_per_account": [2.0, 5.0],
+                                         "lifetime_days": [2.0, 0.0], "night_fraction": [0.5, 0]})
+    snap.nodes["PaymentMethod"] = pd.DataFrame({"id": ["card"], "n_events": [3],
+                                                "n_accounts": [3]})
+    out = unshared(snap, [("a", "b"), ("c", "a")])
+    devices = out.nodes["Device"].set_index("id")
+    assert sorted(out.edges["USED_DEVICE"]["dst"]) == ["phone", "tablet#a", "tablet#b"]
+    assert devices.loc["tablet#b", "n_accounts"] == 1
+    assert devices.loc["tablet#b", "n_events"] == devices.loc["tablet#b", "events_per_account"] == 3
+    assert devices.loc["tablet#b", "n_events_login"] == 3  # 3 of the tablet's 4 events
+    assert devices.loc["tablet#a", "lifetime_days"] == 0.0  # its own span, not the tablet's
+    assert devices.loc["tablet#b", "night_fraction"] == 0.5  # the timeline's shape is kept
+    assert devices.loc["tablet", "n_accounts"] == 2  # the node itself is left as it was
+    # the card: a's copy (shared with both partners), b's and c's
+    assert sorted(out.edges["PAID_WITH"]["dst"]) == ["card#a", "card#b", "card#c"]
+    # the pairs' transfers are dropped, c -> d stays
+    assert out.edges["TRANSACTED_WITH"][["src", "dst"]].values.tolist() == [["c", "d"]]
+    assert snap.edges["USED_DEVICE"]["dst"].tolist() == ["tablet", "tablet", "phone"]  # a copy

@@ -208,6 +208,56 @@ def own_evidence_scores(snapshot_dir: Path, train: pd.DataFrame, max_depth: int 
                         max_depth=OWN_DEPTH if max_depth is None else max_depth)
 
 
+def unshared_pair_scores(snapshot_dir: Path, model_dir: Path,
+                         candidates: Sequence[RingCandidate]) -> pd.DataFrame | None:
+    """The saved detector's scores (``account_id, score``) of the accounts of the pairs chance
+    explains among ``candidates`` (:data:`graph.rings.candidates.CHANCE_PAIR_FEATURE`), each
+    scored on the snapshot with what it shares with its partner made its own
+    (:func:`gnn.association.unshared`: one pass for all the pairs); ``None`` when there are
+    none."""
+    from gnn.association import unshared
+    from gnn.data.snapshot_graph import snapshot_to_heterodata
+    from gnn.detector import AccountDetector
+    from graph.rings.candidates import CHANCE_PAIR_FEATURE
+    from graph.snapshot import read_snapshot
+
+    pairs = [tuple(map(str, c.members)) for c in candidates
+             if CHANCE_PAIR_FEATURE in c.features and len(c.members) == 2]
+    if not pairs:
+        return None
+    detector = AccountDetector.load(model_dir)
+    data, _ = snapshot_to_heterodata(unshared(read_snapshot(snapshot_dir), pairs),
+                                     detector.scaler_)
+    ids = pd.Index(np.asarray(data[detector.model_.target_type].node_ids, dtype=object))
+    rows = np.unique(ids.get_indexer(pd.unique(np.asarray(pairs, dtype=object).reshape(-1))))
+    rows = rows[rows >= 0]
+    scores = detector.score_graph(data, rows)
+    logger.info("%d chance pairs: their %d accounts scored with what they share made their own",
+                len(pairs), len(rows))
+    return pd.DataFrame({"account_id": ids[rows].astype(str), "score": scores})
+
+
+def pair_judge_scores(candidates: Sequence[RingCandidate], train: pd.DataFrame | None,
+                      snapshot_dir: Path | None, model_dir: Path | None) -> pd.DataFrame | None:
+    """The scores (``account_id, score``) the pairs chance explains are judged by
+    (:func:`graph.rings.anchored.paired_candidates`): with the saved detector ``model_dir``,
+    its scores of the pairs' accounts with what each pair shares made its own
+    (:func:`unshared_pair_scores`); without one, each account's own evidence fitted on the
+    training labels ``train`` (:func:`own_evidence_scores`, trees of
+    :data:`gnn.association.PAIR_OWN_DEPTH`). ``None`` without ``snapshot_dir``, or with
+    neither a detector nor an own-evidence model."""
+    from gnn.association import PAIR_OWN_DEPTH
+
+    if snapshot_dir is None:
+        return None
+    if model_dir is not None:
+        return unshared_pair_scores(Path(snapshot_dir), Path(model_dir), candidates)
+    own = (own_evidence_scores(Path(snapshot_dir), train, PAIR_OWN_DEPTH)
+           if train is not None else None)
+    return None if own is None else pd.DataFrame({"account_id": own.index,
+                                                   "score": own.to_numpy()})
+
+
 def association_guard(
     snapshot_dir: Path, scores: pd.DataFrame, train: pd.DataFrame, max_odds: float,
     member_bar: float | None,
@@ -263,7 +313,7 @@ def scored_group_candidates(
 def rings_stage(
     candidates_path: Path, account_scores_path: Path, scoring: RingScoringConfig, out: Path,
     train_labels_path: Path | None = None, snapshot_dir: Path | None = None,
-    search: RingConfig | None = None,
+    search: RingConfig | None = None, model_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Score and rank the candidates with the account scores; give each account its best ring.
 
@@ -288,10 +338,10 @@ def rings_stage(
     calibrated).
 
     With probabilities and ``scoring.pair_fdr`` set, the pairs chance explains are judged by
-    each account's own evidence (:func:`own_evidence_scores`, trees of
-    :data:`gnn.association.PAIR_OWN_DEPTH`; kept pairs are then trimmed with
-    the model's scores as any candidate is): not judged without training labels and
-    ``snapshot_dir``, or when there is no own evidence.
+    the scores :func:`pair_judge_scores` gives: the saved detector ``model_dir``'s with what
+    each pair shares made its own, or without one each account's own evidence (kept pairs are
+    then trimmed with the model's scores as any candidate is); not judged without
+    ``snapshot_dir``, or with neither a detector nor own evidence.
 
     With probabilities, training labels, ``snapshot_dir`` and ``scoring.max_association_odds``
     set (off by default), ring membership reads each account's score held to that many times the
@@ -306,7 +356,6 @@ def rings_stage(
     implicate it. The summary's ``scored_groups`` counts them and ``scored_rings`` the
     reported rings among them.
     """
-    from gnn.association import PAIR_OWN_DEPTH
     from gnn.rings import assign_rings, calibrate_rings, fit_ring_calibrator, score_rings
     from graph.rings.scored import SCORED_KIND
 
@@ -327,15 +376,12 @@ def rings_stage(
                                            scoring.min_member_score)
     pair_scores, pair_fdr = None, scoring.pair_fdr
     if not structure and pair_fdr is not None:
-        # chance pairs are judged by the accounts' own evidence: the model's scores read what
-        # the pair shares (a fraudster's partner on the family tablet scores as he does)
-        own = (own_evidence_scores(Path(snapshot_dir), train, PAIR_OWN_DEPTH)
-               if train is not None and snapshot_dir is not None else None)
-        if own is None:
+        # chance pairs are judged by scores their tie did not make: the model's read what the
+        # pair shares (a device two use, their turns on it), an honest couple's as a ring's
+        pair_scores = pair_judge_scores(candidates, train, snapshot_dir, model_dir)
+        if pair_scores is None:
             pair_fdr = None
-            logger.info("pairs chance explains not judged: no own evidence to judge them by")
-        else:
-            pair_scores = pd.DataFrame({"account_id": own.index, "score": own.to_numpy()})
+            logger.info("pairs chance explains not judged: nothing to judge them by")
     if not structure and snapshot_dir is not None:
         known = frozenset() if train is None else frozenset(train["account_id"].astype(str))
         scored = scored_group_candidates(Path(snapshot_dir), candidates, members, scoring,

@@ -95,41 +95,44 @@ def test_benjamini_hochberg_rejects_up_to_the_largest_rank_under_its_line():
     assert benjamini_hochberg(np.zeros(0), 0.05)[0].size == 0
 
 
-def test_pair_anchor_rate_is_the_rate_among_paired_accounts_when_higher():
-    # 10 pairs with one anchor, 40 with none: 10 / (10 + 80) of the accounts whose partner is
-    # no anchor are anchors; pairs of two anchors say nothing of the rate
+def test_pair_anchor_rate_is_read_from_the_paired_accounts_only():
+    # 10 pairs with one anchor, 40 with none: (10 + 1) / (11 + 80) of the accounts whose partner
+    # is no anchor are anchors; pairs of two anchors say nothing of the rate, nor do accounts
+    # in no pair (review R59: farms far from any pair once bound it)
     anchors = np.array([1] * 10 + [0] * 40 + [2] * 30)
-    assert pair_anchor_rate(anchors, 0.05) == pytest.approx(10 / 90)
-    assert pair_anchor_rate(anchors, 0.5) == 0.5
-    assert pair_anchor_rate(np.array([2, 2]), 0.05) == 0.05
+    assert pair_anchor_rate(anchors) == pytest.approx(11 / 91)
+    assert pair_anchor_rate(np.array([0] * 50)) == pytest.approx(1 / 101)  # never 0
+    assert pair_anchor_rate(np.array([2, 2])) == 1.0  # nothing to tell chance by
 
 
 def test_pair_anchor_rate_beside_honest_partners_bounds_a_rate_planted_pairs_inflate():
-    # planted pairs with one partner under the bar make n1 / (n1 + 2 n0) 0.1; the accounts
+    # planted pairs with one partner under the bar make the paired rate 0.12; the accounts
     # whose partner the labels call honest, 12 anchors of 600, give at most 0.0322 (the upper
-    # 95 % Clopper-Pearson bound of 2 %): the lower of the two, over all accounts' 0.01
+    # 95 % Clopper-Pearson bound of 2 %): the lower of the two
     anchors = np.array([1] * 10 + [0] * 40 + [2] * 30)
     beside = np.array([True] * 12 + [False] * 588)
-    assert pair_anchor_rate(anchors, 0.01, beside) == pytest.approx(0.0322, abs=5e-4)
-    assert pair_anchor_rate(anchors, 0.05, beside) == 0.05
+    assert pair_anchor_rate(anchors, beside) == pytest.approx(0.0322, abs=5e-4)
     # few such accounts bound nothing: 2 of 2 anchors leave the rate among pairs' accounts
-    assert pair_anchor_rate(anchors, 0.01, np.array([True, True])) == pytest.approx(10 / 90)
+    assert pair_anchor_rate(anchors, np.array([True, True])) == pytest.approx(11 / 91)
 
 
 def _pairs_family(both: int, honest: int) -> tuple[list[RingCandidate], dict[str, float]]:
-    """``both`` chance pairs of two anchors and ``honest`` of two accounts at 0.1, among 10,000
-    other accounts of which 200 are anchors."""
+    """``both`` chance pairs of two anchors and ``honest`` pairs one in 25 of which has one
+    anchor (0.6), the rest two accounts at 0.1 (a paired rate of about 2 %), among 10,000
+    other accounts of which 2,000 are anchors (far from any pair: they do not count)."""
     pairs = [_chance_pair(f"x{i}", f"y{i}") for i in range(both)]
     pairs += [_chance_pair(f"u{i}", f"v{i}") for i in range(honest)]
     scores = {**{f"x{i}": 0.9 for i in range(both)}, **{f"y{i}": 0.8 for i in range(both)},
-              **{f"u{i}": 0.1 for i in range(honest)}, **{f"v{i}": 0.1 for i in range(honest)},
-              **_scores(anchors=200, others=9800)}
+              **{f"u{i}": 0.6 if i % 25 == 0 else 0.1 for i in range(honest)},
+              **{f"v{i}": 0.1 for i in range(honest)},
+              **_scores(anchors=2000, others=8000)}
     return pairs, scores
 
 
 def test_chance_pairs_of_two_anchors_stay_when_far_more_than_chance_makes():
-    # anchor rate 260 / 12,000: chance makes 1,000 * 0.0217^2 = 0.47 pairs of two anchors,
-    # under 0.05 of the 30 there are
+    # paired rate 40 / 1,902 (39 pairs of one anchor, 931 of none): chance makes 1,000 *
+    # 0.021^2 = 0.44 pairs of two anchors, under 0.05 of the 30 there are; the 2,000 anchors
+    # in no pair (20 % of all accounts) do not count
     pairs, scores = _pairs_family(both=30, honest=970)
     kept = paired_candidates(pairs, scores, 0.5, 0.05)
     assert sorted(kept) == sorted(p.ring_id for p in pairs[:30])
@@ -142,7 +145,7 @@ def test_chance_pairs_of_two_anchors_stay_when_far_more_than_chance_makes():
 
 
 def test_chance_pairs_of_two_anchors_as_many_as_chance_makes_do_not_stay():
-    # 3 pairs of two anchors among 1,000 where chance makes 0.3 (over 0.05 of 3): no finding
+    # 3 pairs of two anchors among 1,000 where chance makes 0.44 (over 0.05 of 3): no finding
     pairs, scores = _pairs_family(both=3, honest=997)
     assert paired_candidates(pairs, scores, 0.5, 0.05) == {}
     # nor where the scores tell nothing (every account an anchor)
