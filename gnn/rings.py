@@ -461,7 +461,11 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
     surprising. A trimmed candidate gets the id of its core, ``size`` and ``kept_share`` among
     its features (its ``surprise`` stays that of the whole group) and the reason in its
     evidence (``"Trimmed:<k> members share none of its rare entities or transfers"``). A
-    candidate whose core is unknown or under two members stays as it is; of several with the
+    candidate sharing nothing rare (core under two members) that is no money-flow shape loses
+    the members whose only tie to it is transfers with one member, its members' counterparties
+    (:func:`_tied_core`; ``"Trimmed:<k> members are tied to it by transfers with one member
+    only"``); any other candidate whose core is unknown or under two members stays as it is;
+    of several with the
     same members (trimmed or not) the one credited the most surprise
     (:func:`gnn.ring_ranking.member_surprise`) stays, in the place of the first: a core cut from
     a large group must not shadow the ring's own candidate (before session 11 the first in
@@ -496,6 +500,10 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
     for candidate in candidates:
         trimmed = candidate
         core = set(candidate.core) & set(candidate.members)
+        reason = "share none of its rare entities or transfers"
+        if len(core) < 2 and FLOW_KIND not in candidate.kind:
+            core = _tied_core(candidate)
+            reason = "are tied to it by transfers with one member only (counterparties)"
         if 2 <= len(core) < len(candidate.members):
             members = sorted(core)
             dropped = len(candidate.members) - len(members)
@@ -503,8 +511,7 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
                         or all(end in core for end in e.removeprefix("Transfer:").split("->"))]
             share = len(members) / len(candidate.members)
             features = {**candidate.features, "size": float(len(members)), "kept_share": share}
-            evidence.append(f"Trimmed:{dropped} members share none of its rare entities or "
-                            f"transfers")
+            evidence.append(f"Trimmed:{dropped} members {reason}")
             if _household_core(len(members)):
                 # judged, not only ranked, by the share gnn.ring_ranking.member_surprise
                 # credits it (credited once: kept_share 1)
@@ -521,6 +528,24 @@ def trim_to_core(candidates: Sequence[RingCandidate]) -> list[RingCandidate]:
         elif _replaces(trimmed, kept_candidates[at]):
             kept_candidates[at] = trimmed
     return kept_candidates
+
+
+def _tied_core(candidate: RingCandidate) -> set[str]:
+    """The members of ``candidate`` (no money-flow shape, sharing nothing rare) less those whose
+    only tie to it is transfers with one member (:func:`trim_to_core`): an employer or a landlord
+    paid by one member month after month is that member's counterparty, not the group's (review
+    R71: ``benchmarks.mule_flows`` world ``mule_kitty_smurf``, 5 groups of 8 mules found with
+    their 16 employers and landlords each). Members without a transfer inside stay (their
+    lockstep or sharing put them in); empty when no member has a single partner (nothing to
+    trim) or without ties."""
+    members = set(candidate.members)
+    partners: dict[str, set[str]] = {}
+    for a, b in candidate.ties:
+        if a != b and a in members and b in members:
+            partners.setdefault(a, set()).add(b)
+            partners.setdefault(b, set()).add(a)
+    pendant = {m for m, p in partners.items() if len(p) == 1}
+    return members - pendant if pendant else set()
 
 
 def _household_core(size: int) -> bool:

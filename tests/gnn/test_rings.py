@@ -780,3 +780,23 @@ def test_chance_pairs_are_judged_by_the_pair_scores_when_given():
     assert len(trim_members(candidates, scores)) == 60
     rings = score_rings(candidates, None, scores, pair_scores=own)
     assert len(rings) == 40 and not {m for ms in rings["members"] for m in ms} & partners
+
+
+def test_a_group_sharing_nothing_rare_loses_its_members_counterparties_without_labels():
+    # review R71: 8 mules paying each other, each paying its own landlord month after month
+    mules = [f"m{i}" for i in range(8)]
+    landlords = [f"l{i}" for i in range(8)]
+    ties = [(a, b) for a in mules for b in mules if a < b] + list(zip(mules, landlords,
+                                                                     strict=True))
+    members = sorted(mules + landlords)
+    group = RingCandidate(ring_id_for(members), members, "shared_entities", [],
+                          {"surprise": 40.0, "significant": 1.0, "size": 16.0}, ties, [])
+    chain = RingCandidate(ring_id_for(members), members, "flow_chain", [],
+                          {"surprise": 40.0, "significant": 1.0, "size": 16.0}, ties, [])
+    lone = RingCandidate(ring_id_for(mules), mules, "lockstep", [],
+                         {"surprise": 40.0, "significant": 1.0, "size": 8.0}, [], [])
+    trimmed = trim_to_core([group])[0]
+    assert trimmed.members == mules and trimmed.features["kept_share"] == 0.5
+    assert trimmed.evidence[-1] == ("Trimmed:8 members are tied to it by transfers with one "
+                                    "member only (counterparties)")
+    assert trim_to_core([chain]) == [chain] and trim_to_core([lone]) == [lone]
