@@ -92,14 +92,14 @@ def _victims(log: MuleLog, users: list[str], mule: str, t: float) -> float:
 
 def _kitty(log: Log, shops: list[str], users: list[str], groups: int, *, turn: bool,
            spend: str, cash: bool = False, rich: bool = False, weeks: int = 12,
-           size: int = 8) -> None:
+           size: int = 8, keep: tuple[float, float] = (0.95, 0.99)) -> None:
     """``groups`` groups of ``size`` mules sending a collector their money every week for
     ``weeks`` weeks; the collector (fixed, or turning with ``turn``) then spends the sum:
     ``spend`` is
     ``cashout`` (a transfer to the group's cash-out account), ``own_shop`` (a card purchase at
     the group's own shop), ``shops`` (at one of the log's shops) or ``giftcard`` (at one shop
     every group uses). With ``cash`` the mules' money comes in unseen (cash deposits), else
-    from victims (:func:`_victims`)."""
+    from victims (:func:`_victims`); each mule passes on a share drawn from ``keep``."""
     rng = log.rng
     gift = log.new("u")
     if spend == "giftcard":
@@ -120,7 +120,7 @@ def _kitty(log: Log, shops: list[str], users: list[str], groups: int, *, turn: b
                     continue
                 got = (round(float(rng.uniform(200, 900)), 2) if cash
                        else _victims(log, users, m, t))
-                a = round(got * float(rng.uniform(0.95, 0.99)), 2)
+                a = round(got * float(rng.uniform(*keep)), 2)
                 total += a
                 log.event(m, t + rng.uniform(7, 12) * 3600, "transfer", peer=who, amount=a)
             done = t + rng.uniform(13, 24) * 3600
