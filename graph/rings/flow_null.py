@@ -37,7 +37,9 @@ Under this null (:func:`money_log_chance`):
   (:func:`hop_log_chance`; in a group where more than one member paid before being paid that
   amount, the money went round by a date, not by a relay, and the hops count no more than
   their order: :func:`order_log_chance`), or passes on the sum of several transfers
-  in several others (:func:`gathered_log_chance`: a gather-scatter's hub), or pays out with a
+  in several others (:func:`gathered_log_chance`: a gather-scatter's hub), or passes on along
+  one repeated route what one-off payers paid it over the route's span
+  (:func:`routed_log_chance`: a mule paid by a new victim each week), or pays out with a
   card soon after what it received in a conserved amount (:func:`cash_out_log_chance`: the money
   leaves the group, card payment pairs judged as transfer pairs are), and a member receiving
   (or sending) ``min_fan`` or more transfers of nearly equal amounts a fan
@@ -453,9 +455,11 @@ def hop_log_chance(
     ``b``'s class's amounts (``pools``, sorted, by :func:`count_class`) between ``x_b`` and
     ``x_a``. A member passing on a gathered sum (:func:`gathered_log_chance`) has that as
     one more choice, and so is a member cashing out what it received
-    (:func:`cash_out_log_chance`: the money leaves the group through a card). Per member its
-    least likely hop counts, times the number of (in, out) pairs it had to choose from and
-    its gathered sum (a union bound); members without a hop add nothing. Where more than one
+    (:func:`cash_out_log_chance`: the money leaves the group through a card) and one passing
+    on along a repeated route what one-off payers paid it (:func:`routed_log_chance`). Per
+    member its least likely hop counts, times the number of (in, out) pairs it had to choose
+    from, its gathered sum and its repeated routes (a union bound); members without a hop add
+    nothing. Where more than one
     member made an internal transfer that is no hop and was followed within ``hop_s`` by its
     payer being paid a conserved amount (:func:`paid_after`), the group's hops count at most
     their order (:func:`order_log_chance`).
@@ -482,6 +486,8 @@ def hop_log_chance(
         return out
     cashed, cash_choices = cash_out_log_chance(known, cash_outs, hop_s, min_conserved,
                                                max_conserved, lives)
+    routed, route_choices = routed_log_chance(known, transfers, pools, hop_s, min_conserved,
+                                              max_conserved, lives)
     # only the members both receiving and sending inside their group pass money on
     known = known[_passing_through(known)]
     # a member passing on a gathered sum: one more choice of its evidence
@@ -501,8 +507,8 @@ def hop_log_chance(
     hops = pairs[hop.to_numpy()]
     chance = _follow_log_chance(hops, pools, transfers, _lived(lives, hops["v"], hops["w"]))
     choices = choices.add(pd.Series(1, index=summed.index), fill_value=0).add(
-        cash_choices, fill_value=0)
-    best = pd.concat([chance, summed, cashed]).groupby(level=[0, 1]).min()
+        cash_choices, fill_value=0).add(route_choices, fill_value=0)
+    best = pd.concat([chance, summed, cashed, routed]).groupby(level=[0, 1]).min()
     if best.empty:
         return out
     value = np.minimum(best.to_numpy() + np.log10(choices.reindex(best.index).to_numpy()), 0.0)
@@ -517,6 +523,121 @@ def hop_log_chance(
     return np.maximum(out, order_log_chance(
         np.bincount(payers[passed].drop_duplicates()["cand"], minlength=n_groups),
         np.bincount(payers[early].drop_duplicates()["cand"], minlength=n_groups)))
+
+
+def routed_log_chance(known: pd.DataFrame, transfers: pd.DataFrame, pools: list[np.ndarray],
+                      hop_s: float, min_conserved: float, max_conserved: float,
+                      lives: Lives | None = None) -> tuple[pd.Series, pd.Series]:
+    """Per (group, member) passing on along one repeated route what one-off payers paid it:
+    the log10 chance of it, and the repeated pairs it had to choose from.
+
+    The pair table keeps a repeated pair's count, first and last transfer and mean amount
+    only, so a member paying another member the same route round after round (a mule
+    forwarding each week's takings to its collector) has no hop to judge: its one
+    transfer in at a time is no match for a mean of twelve. Read over the route's span
+    instead: a member ``v`` with an internal pair ``b`` repeated ``n_b`` times (mean ``x_b``,
+    first transfer at ``t_b``, last at ``l_b``; its transfers taken as spread evenly between
+    them) passes on what one-off pairs (``transfers`` made once, from anyone) paid it when
+    those paid in ``[t_b - hop_s, l_b]`` within ``hop_s`` before one of ``b``'s transfers (or
+    :data:`ROUTE_SLACK` of ``hop_s`` after: the spacing is a guess) a sum ``R`` with
+    ``n_b x_b / R`` in ``[min_conserved, max_conserved]``, one of them within ``hop_s``
+    before ``t_b`` and one within ``hop_s`` before ``l_b``, and no price passed round (the
+    payments in one amount to the cent and ``x_b`` that amount: a Secret Santa's 20.00 paid
+    the same colleague two years running, hreview's R48; a mule passing on all of what
+    victims paid it, in amounts that vary, still routes it, review R74). A courier paying its
+    shop each
+    Sunday the week's takings of customers who paid over the week passes on money that
+    came days before (hreview's ``benchmarks.probes_flows`` ``couriers_cod``): most of it
+    is not counted, and the rest is no match. Under the null it is a hop
+    (:func:`_follow_log_chance`) from the last such payment before ``t_b`` to ``b``, whose
+    mean comes as close to the route's share ``R / n_b`` as the repeated class's amounts
+    (``pools[1]``) between the two: the null draws a pair's mean from its class whatever
+    came in, and keeps its span (given ``t_b``, ``l_b`` is no further test).
+
+    Money paid in by the group's own members on repeated pairs is no one-off payment: a
+    captain paying a pitch each week what the team paid it, or a co-op's buyer its
+    wholesaler, reads nothing here; a mule paid by a new victim each week does (review:
+    ``benchmarks.mule_flows`` ``mule_bills``, each of 7 mules' route to a fixed collector
+    repeated 12 times, had no hop).
+
+    Parameters
+    ----------
+    known
+        Internal transfer pairs with a known start and amount (:func:`money_log_chance`).
+    transfers
+        Every transfer pair (the one-off payments, the null's starts).
+    pools
+        Sorted amounts of each count class.
+    hop_s, min_conserved, max_conserved
+        What makes a hop (:class:`graph.rings.config.RingConfig` ``flow_*``).
+    lives
+        Optional :class:`Lives`: the route's first transfer is timed against the pairs
+        starting while its two accounts are alive.
+
+    Returns
+    -------
+    tuple of pandas.Series
+        Both indexed by (``cand``, ``v``): the member's log10 chance (<= 0) of its likeliest
+        route, for the members with one; the repeated internal pairs each member paying one
+        had to choose from.
+    """
+    index = pd.MultiIndex.from_arrays([np.zeros(0, np.int64), np.zeros(0, np.int64)],
+                                      names=["cand", "v"])
+    empty = pd.Series(np.zeros(0), index=index)
+    routes = known[known["count"].to_numpy() >= 2]
+    if routes.empty:
+        return empty, empty
+    routes = pd.DataFrame({"cand": routes["cand"].to_numpy(np.int64),
+                           "v": routes["src"].to_numpy(np.int64),
+                           "w": routes["dst"].to_numpy(np.int64),
+                           "t_b": routes["ts"].to_numpy(np.float64),
+                           "last": routes["last"].to_numpy(np.float64),
+                           "x_b": routes["amount"].to_numpy(np.float64),
+                           "n_b": routes["count"].to_numpy(np.float64),
+                           "d_b": duration_strata(routes), "route": np.arange(len(routes))})
+    choices = routes.groupby(["cand", "v"]).size().astype(np.float64)
+    once = transfers[(transfers["count"].to_numpy() == 1) & (transfers["ts"].to_numpy() >= 0)
+                     & (transfers["amount"].to_numpy() > 0)
+                     & transfers["dst"].isin(routes["v"].unique()).to_numpy()]
+    if once.empty:
+        return empty, choices
+    # the one-off payments into each route's payer over its span, and the route's transfers
+    # spread evenly from its first to its last (the pair table keeps no more): a payment
+    # passed on came within hop_s before one of them (ROUTE_SLACK of hop_s after, the grid
+    # being a guess), not days before (a courier's week of takings paid to its shop)
+    paid = routes.merge(pd.DataFrame({"v": once["dst"].to_numpy(np.int64),
+                                      "t_a": once["ts"].to_numpy(np.float64),
+                                      "x_a": once["amount"].to_numpy(np.float64)}), on="v")
+    paid = paid[(paid["t_a"] >= paid["t_b"] - hop_s) & (paid["t_a"] <= paid["last"])]
+    t_a, t_b = paid["t_a"].to_numpy(), paid["t_b"].to_numpy()
+    n_b, last = paid["n_b"].to_numpy(), paid["last"].to_numpy()
+    step = (last - t_b) / np.maximum(n_b - 1.0, 1.0)
+    slack = ROUTE_SLACK * hop_s
+    turn = np.clip(np.ceil((t_a - slack - t_b) / np.maximum(step, 1.0)), 0.0, n_b - 1.0)
+    ahead = t_b + turn * step - t_a
+    paid = paid[(ahead >= -slack) & (ahead <= hop_s)]
+    if paid.empty:
+        return empty, choices
+    t_a = paid["t_a"].to_numpy()
+    sums = paid.assign(
+        opens=np.where(t_a <= paid["t_b"].to_numpy(), t_a, -np.inf),
+        closes=t_a >= paid["last"].to_numpy() - hop_s).groupby("route").agg(
+        x_in=("x_a", "sum"), t_a=("opens", "max"), closes=("closes", "any"),
+        x_low=("x_a", "min"), x_high=("x_a", "max"))
+    found = routes.set_index("route").join(sums, how="inner")
+    # one amount paid in and passed on, to the cent, is a price passed round (a Secret Santa's
+    # 20.00 paid the same colleague two Decembers running); a mule passing on all of varying
+    # takings is no price (review R74)
+    share = found["x_in"] / found["n_b"]
+    price = ((found["x_high"] - found["x_low"] <= CENT + 1e-9)
+             & ((found["x_b"] - share).abs() <= CENT + 1e-9))
+    found = found[np.isfinite(found["t_a"]) & found["closes"] & ~price
+                  & _within(found["x_b"] / share, min_conserved, max_conserved)]
+    if found.empty:
+        return empty, choices
+    hops = found.assign(x_a=found["x_in"] / found["n_b"], c_b=1)
+    return _follow_log_chance(hops, pools, transfers, _lived(lives, hops["v"], hops["w"])
+                              ).groupby(level=[0, 1]).min(), choices
 
 
 def paid_after(outs: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
@@ -577,7 +698,12 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
       evenly over its span; less what the group paid it), or the contribution is an
       everyday share: no more than ``a``'s median payment outside the group while the
       group's transfers went on (hreview's R55: a lunch order's 8-18 beside a
-      life in the log no larger than the lunches; mules move more than they spend).
+      life in the log no larger than the lunches; mules move more than they spend), or the
+      circle meets again: ``a`` paid ``b``'s collections :data:`CIRCLE_ROUNDS` times or more,
+      more than ``hop_s`` apart on average, ``b`` collecting at the first and the last of
+      them (a food co-op's buyer in turn, each member buying every ten weeks for 40: what
+      tells its 40-140 shares from salaried mules' 200-900 is not their size, session 30,
+      but that the circle keeps turning: a twelve-week kitty of 8 mules turns twice).
 
     An office's gift collection (hreview's R46: twelve times in two years one colleague
     collects 5-20 from the others within two days and buys the gift) is one occasion, its
@@ -593,7 +719,11 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     The evasion it opens: mules with lives in the log larger than what they move, paying in
     money the log does not show (cash deposits) to a collector turning with each occasion who
     spends it outside the group, lose the evidence of their transfers' density and money
-    shape; their shared devices and IPs and the labels still judge them.
+    shape; their shared devices and IPs and the labels still judge them. So do such mules
+    whatever their lives where the kitty turns :data:`CIRCLE_ROUNDS` times (review R66: a
+    cash-funded kitty of 8 mules run 24 weeks or more, or of 4 mules run 12, is read as a
+    co-op; ``benchmarks.probes_flows`` ``mule_kitty_smurf_shops_long`` was lost whole);
+    money a victim paid them just before still makes each payment a hop.
     """
     keep = np.zeros(len(internal), dtype=bool)
     if internal.empty:
@@ -606,7 +736,8 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     # the receiver collects (whoever else pays in: a candidate may hold part of its office)
     # ... around the pair's first transfer or, failing that, its last
     first_fan = _arrivals_near(transfers, dst, ts, hop_s) >= min_fan
-    fan = first_fan | (_arrivals_near(transfers, dst, last, hop_s) >= min_fan)
+    last_fan = _arrivals_near(transfers, dst, last, hop_s) >= min_fan
+    fan = first_fan | last_fan
     at = np.where(first_fan, ts, last)
     # the roles turn: the collector pays into another member's collection
     pays = np.isin(cand * width + dst, (cand * width + src)[fan])
@@ -630,7 +761,13 @@ def contributions(internal: pd.DataFrame, transfers: pd.DataFrame, hop_s: float,
     payer_of = pd.MultiIndex.from_arrays([cand, src])
     everyday = amount <= pd.Series(typical, index=payers.index).reindex(
         payer_of, fill_value=0.0).to_numpy()
-    lives = payer_of.isin(payers.index[payers["to_group"] < payers["own"]]) | everyday
+    # ... or the circle meets again: the payer paid this collector's collections
+    # CIRCLE_ROUNDS times or more, the first and the last each with the collector's others,
+    # more than hop_s apart on average (a co-op's buyer in turn, a month and more apart)
+    count = internal["count"].to_numpy(np.float64)
+    again = ((count >= CIRCLE_ROUNDS) & first_fan & last_fan
+             & (last - ts > hop_s * (count - 1.0)))
+    lives = payer_of.isin(payers.index[payers["to_group"] < payers["own"]]) | everyday | again
     which = np.flatnonzero(pays & fan & (ts >= 0) & lives)
     if len(which) == 0:
         return keep
@@ -1018,6 +1155,14 @@ def gathered_log_chance(known: pd.DataFrame, transfers: pd.DataFrame, singles: n
     return pd.Series(np.log10(soon) + np.log10(share), index=both.index)
 
 
+#: How far after a repeated route's transfer (spread evenly from its first to its last: the
+#: pair table keeps no more), as a share of ``hop_s``, a payment in may come and still be passed
+#: on by it (:func:`routed_log_chance`): the grid is a guess, a mule's week is not that regular.
+ROUTE_SLACK = 0.25
+#: Fewest times a payer paid one collector's collections for the circle to meet again
+#: (:func:`contributions`): the third turn of a collector in turn; a twelve-week kitty of 8
+#: mules turns twice at most.
+CIRCLE_ROUNDS = 3
 #: Points of a pool's amount distribution at which :func:`spread_log_chance` places a fan's
 #: smallest amount (its quantiles' midpoints).
 SPREAD_POINTS = 256

@@ -22,6 +22,7 @@ from graph.rings.flow_null import (
     omnibus_log10,
     order_log_chance,
     price_log_share,
+    routed_log_chance,
     schedule_log_chance,
     spread_log_chance,
     window_log_chance,
@@ -320,6 +321,61 @@ def test_the_sum_of_what_came_in_cashed_out_is_unlikely_and_a_part_of_it_is_not(
     assert np.isclose(chance.loc[(0, 2)], np.log10(2 / 102) + np.log10(2 / 102))
     # two (transfer, card payment) pairs, and the sum before the card payment
     assert choices.to_dict() == {(0, 2): 3.0, (1, 12): 3.0}
+
+def test_takings_of_one_off_payers_passed_on_along_a_repeated_route_are_unlikely():
+    # background: 100 one-off pairs and 100 pairs repeated 12 times over 77 days, one of each
+    # starting a day at noon, amounts 10..1000. Group 0: a new payer pays member 1 500 each
+    # week for 12 weeks (midnight), who pays member 2 97 % of it 6 h later on one route (the
+    # pair table keeps its mean, first and last transfer only); group 1: a team's captain 12
+    # paid by player 11 (a route funded by a repeated pair) pays the pitch 13 on (three days
+    # later: no hop of first transfers); group 2: member 21 paid half as much as it passes on;
+    # group 3: member 31 paid in its first six weeks only (nothing came in before its last);
+    # group 4: a courier 41 paid by five customers 0.5-4.5 days before each weekly transfer,
+    # all it was paid over the route's span passed on (97 %), most of it days after it came;
+    # group 5: member 51 paid 20.00 by a colleague each year, paying 52 20.00 6 h later (a
+    # price passed round); group 6: member 61 paid 400 and 600 by turns, passing all of it on
+    # (a mean of 500 to the cent: a mule keeping its cut apart)
+    hour, span = 3600.0, 77 * DAY
+    days = np.arange(100) * DAY + 0.5 * DAY
+    amounts = np.linspace(10.0, 1000.0, 100)
+    weeks = np.arange(12) * 7 * DAY
+    once = [(1000 + i, 1, 50 * DAY + w, 500.0) for i, w in enumerate(weeks)]
+    once += [(1100 + i, 21, 70 * DAY + w, 250.0) for i, w in enumerate(weeks)]
+    once += [(1200 + i, 31, 80 * DAY + w, 1000.0) for i, w in enumerate(weeks[:6])]
+    once += [(1300 + 5 * i + j, 41, 90 * DAY + 6 * hour + w - (j + 0.5) * DAY, 97.0)
+             for i, w in enumerate(weeks) for j in range(5)]
+    courier = 0.97 * 97.0 * (5 * 11 + 2) / 12
+    once += [(1400 + i, 51, 100 * DAY + w, 20.0) for i, w in enumerate((0.0, 77 * DAY))]
+    once += [(1500 + i, 61, 110 * DAY + w, 400.0 + 200.0 * (i % 2)) for i, w in enumerate(weeks)]
+    starts = np.array([50, 60, 63, 70, 80, 90, 100, 110]) * DAY + 6 * hour
+    routes = _internal([0, 1, 1, 2, 3, 4, 5, 6], [1, 11, 12, 21, 31, 41, 51, 61],
+                       [2, 12, 13, 22, 32, 42, 52, 62], list(starts),
+                       amount=[485.0] * 5 + [courier, 20.0, 500.0], count=[12] * 6 + [2, 12],
+                       last=list(starts + span))
+    transfers = pd.concat([
+        pd.DataFrame({"src": np.arange(100), "dst": np.arange(100, 200), "count": 1,
+                      "ts": days, "last": days, "amount": amounts}),
+        pd.DataFrame({"src": np.arange(200, 300), "dst": np.arange(300, 400), "count": 12,
+                      "ts": days, "last": days + span, "amount": amounts}),
+        pd.DataFrame({"src": [s for s, *_ in once], "dst": [d for _, d, *_ in once], "count": 1,
+                      "ts": [t for *_, t, _ in once], "last": [t for *_, t, _ in once],
+                      "amount": [x for *_, x in once]}),
+        pd.DataFrame({"src": [400], "dst": [11], "count": [12], "ts": [60 * DAY],
+                      "last": [60 * DAY + span], "amount": [500.0]}),
+        routes.drop(columns="cand")], ignore_index=True)
+    pools = [amounts, amounts]
+    chance, choices = routed_log_chance(routes, transfers, pools, 2 * DAY, 0.85, 1.02)
+    # of the 109 pairs repeated over 77 days one starts in the 6 h after member 1 was first
+    # paid (its own); 485..500 holds two of the repeated amounts (490, 500)
+    assert chance.index.tolist() == [(0, 1), (6, 61)]
+    assert np.isclose(chance.loc[(0, 1)], np.log10(1 / 109) + np.log10(2 / 100))
+    assert choices.to_dict() == {(0, 1): 1.0, (1, 11): 1.0, (1, 12): 1.0, (2, 21): 1.0,
+                                 (3, 31): 1.0, (4, 41): 1.0, (5, 51): 1.0, (6, 61): 1.0}
+    hops = hop_log_chance(routes, transfers, pools, 2 * DAY, 0.85, 1.02, 7)
+    assert np.isclose(hops[0], chance.loc[(0, 1)]) and hops[6] < 0.0
+    assert hops[1:6].tolist() == [0.0] * 5, "a repeated income, half of it, none late, a week's" \
+        " takings, a price"
+
 
 def test_many_ordinary_hops_combine_to_no_evidence_and_strong_ones_stay_strong():
     p_values = np.log10(np.r_[np.linspace(0.05, 1.0, 40), 1e-4, 1e-4])
@@ -707,6 +763,29 @@ def test_a_lunch_order_is_contributions_however_thin_its_payers_lives():
     assert found[(group == 2) & (internal["dst"] != 70).to_numpy()].all()
     assert not found[internal["dst"].isin([70, 71]).to_numpy()].any()
     assert not found[group == 3].any(), "a mule group's own cash-out is a relay"
+
+
+def test_a_circle_collecting_in_turn_round_after_round_is_contributions():
+    # groups of four, no life besides: each week one member in turn collects 60 from the
+    # others within four hours (the pair table keeps a pair's count, first and last). Group
+    # 0 runs 12 weeks (each collects three times: a co-op's buyer in turn); group 1 runs 8
+    # (twice each: a twelve-week kitty of mules turns no more)
+    hour = 3600.0
+    rows = []
+    for group, (base, weeks) in enumerate(((0, 12), (10, 8))):
+        for a in range(base, base + 4):
+            for b in range(base, base + 4):
+                if a != b:
+                    turns = [k for k in range(weeks) if base + k % 4 == b]
+                    first, final = ((10 + 7 * turns[i]) * DAY + (a - base) * hour
+                                    for i in (0, -1))
+                    rows.append((group, a, b, len(turns), first, final, 60.0))
+    internal = pd.DataFrame(rows, columns=["cand", "src", "dst", "count", "ts", "last",
+                                           "amount"])
+    found = contributions(internal, internal.drop(columns=["cand"]), 2 * DAY, 0.85, 1.02, 3)
+    group = internal["cand"].to_numpy()
+    assert found[group == 0].all(), "three turns each: the circle meets again"
+    assert not found[group == 1].any(), "two turns each and no life besides"
 
 
 def test_money_judged_without_contributions_is_never_less_likely():
