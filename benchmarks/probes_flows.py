@@ -43,7 +43,9 @@ Session 31's worlds for the open reviews R17, R48 and R51:
   for 30 weeks, or with groups of 4 mules, so that each mule pays each collector three times or
   more (hflow's session-31 "the circle meets again" reads a co-op there);
   ``mule_kitty_smurf_shops_long``: ``mule_kitty_smurf_shops`` for 30 weeks (no shop shared
-  between the groups either).
+  between the groups either);
+* ``mule_bills_whole`` (review R74): ``mule_bills`` whose mules pass on all that came in (their
+  cut paid elsewhere): each route's mean is its share of what came in, to the cent.
 
 Run without labels (``python -m benchmarks.probes_flows [--worlds ...] [--seeds 0 1] [--set
 SECTION.KEY=VALUE ...]``); printed per world and seed as :mod:`benchmarks.mule_flows` prints:
@@ -189,6 +191,7 @@ WORLDS: dict[str, Callable[[MuleLog, list[str], list[str]], None]] = {
     "mule_kitty_smurf_small": _world(turn=True, spend="giftcard", cash=True, rich=True, size=4),
     "mule_kitty_smurf_shops_long": _world(turn=True, spend="shops", cash=True, rich=True,
                                           weeks=30),
+    "mule_bills_whole": _world(turn=False, spend="cashout", keep=(1.0, 1.0)),
 }
 
 

@@ -127,3 +127,15 @@ def test_daily_couriers_remit_each_days_takings_within_hours():
     for at, sent in out.items():  # the day's payments: the 12 hours before the remittance
         got = came[(came.index < at) & (came.index > at - pd.Timedelta(hours=12))]
         assert len(got) >= 1 and abs(sent - 0.97 * got.sum()) < 0.011
+
+
+def test_whole_mules_pass_on_every_cent_that_came_in():
+    log = build("mule_bills_whole", 0, n_base=40)
+    frame = log.frame()
+    *mules, sink = log.groups["mules0"]
+    moved = frame[frame["action"] == "transfer"]
+    collector = mules[0]
+    for mule in mules[1:3]:
+        came = moved[moved["peer"] == mule]["amt"].sum()
+        passed = moved[(moved["user"] == mule) & (moved["peer"] == collector)]["amt"].sum()
+        assert abs(came - passed) < 0.01 * 12
