@@ -93,7 +93,7 @@ class LabelsConfig(Section):
     holdout_fraction: float = Field(0.2, ge=0.0, lt=1.0)
     seed: int = 0
     unlabelled_as_negative: UnlabelledAsNegative = "auto"
-    rare_tie_users: int = Field(10, ge=0)
+    rare_tie_users: int = Field(0, ge=0)
     from_events: FromEvents = "any"
 
     def split_settings(self) -> dict[str, Any]:

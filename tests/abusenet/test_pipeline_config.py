@@ -111,7 +111,7 @@ def test_from_events_is_typed_and_left_out_of_the_split_settings():
     assert config.labels.from_events == "none" and DEFAULTS.labels.from_events == "any"
     assert config.labels.split_settings() == {"holdout_fraction": 0.2, "seed": 0,
                                               "unlabelled_as_negative": "auto",
-                                              "rare_tie_users": 10}
+                                              "rare_tie_users": 0}
 
 
 def test_serve_prepare_start_off_drops_the_serve_start_stage(tmp_path):

@@ -175,7 +175,7 @@ def test_an_account_only_run_keeps_its_stage_keys(world, tmp_path):
     run = PlannedRun(request, load_mapping(SYNTH_MAPPING), StageCache(tmp_path / "w"), None)
     assert snapshot_stage(run).key == {"mapping": run.mapping.fingerprint()}
     assert labels_stage(run).key == {"holdout_fraction": 0.2, "seed": 0,
-                                     "unlabelled_as_negative": "auto", "rare_tie_users": 10}
+                                     "unlabelled_as_negative": "auto", "rare_tie_users": 0}
     assert run.event_labels is None and run.entity_labels is None and run.training
 
 

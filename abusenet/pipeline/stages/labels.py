@@ -40,7 +40,7 @@ def labels_stage(
     seed: int,
     unlabelled_as_negative: UnlabelledAsNegative = "auto",
     from_events: FromEvents = "none",
-    rare_tie_users: int = 10,
+    rare_tie_users: int = 0,
 ) -> dict[str, Any]:
     """Split the account labels into training and held-back labels; pass on event and entity
     labels.
