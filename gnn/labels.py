@@ -113,6 +113,13 @@ def accounts_beside_positives(
     return pd.Series(sorted(set(beside) - set(positives)), dtype=object)
 
 
+def fills_unlabelled(labels: pd.DataFrame, unlabelled_as_negative: UnlabelledAsNegative) -> bool:
+    """Whether :func:`fill_unlabelled` fills unlabelled accounts in for these ``labels`` (one
+    per account): always with ``True``, with ``"auto"`` when every label is 1."""
+    return unlabelled_as_negative is True or (
+        unlabelled_as_negative == "auto" and bool((labels["label"] == 1).all()))
+
+
 def fill_unlabelled(
     labels: pd.DataFrame, account_ids: pd.Series, unlabelled_as_negative: UnlabelledAsNegative,
     keep_unlabelled: pd.Series | None = None,
@@ -138,10 +145,7 @@ def fill_unlabelled(
         The labels table and whether unlabelled accounts were filled in.
     """
     labels = labels.drop_duplicates("account_id", keep="last").reset_index(drop=True)
-    positives_only = bool((labels["label"] == 1).all())
-    filled = unlabelled_as_negative is True or (
-        unlabelled_as_negative == "auto" and positives_only
-    )
+    filled = fills_unlabelled(labels, unlabelled_as_negative)
     if filled:
         rest = account_ids[~account_ids.isin(labels["account_id"])]
         if keep_unlabelled is not None:

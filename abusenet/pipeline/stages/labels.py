@@ -28,6 +28,7 @@ from gnn.labels import (
     UnlabelledAsNegative,
     accounts_beside_positives,
     fill_unlabelled,
+    fills_unlabelled,
     holdout_split,
 )
 
@@ -93,12 +94,13 @@ def labels_stage(
                     "holdout": 0, **extra}
         raise ValueError("the snapshot holds no labels of accounts in the graph")
     given = given.drop_duplicates("account_id", keep="last")
-    filling = unlabelled_as_negative is True or (
-        unlabelled_as_negative == "auto" and bool((given["label"] == 1).all()))
-    beside = (accounts_beside_positives(_entity_ties(snapshot_dir, manifest),
-                                        given.loc[given["label"] == 1, "account_id"],
-                                        rare_tie_users)
-              if filling else None)
+    beside = None
+    if fills_unlabelled(given, unlabelled_as_negative):
+        # the relations are read only when the setting is on (off by default)
+        beside = (accounts_beside_positives(_entity_ties(snapshot_dir, manifest),
+                                            given.loc[given["label"] == 1, "account_id"],
+                                            rare_tie_users)
+                  if rare_tie_users > 0 else pd.Series([], dtype=object))
     labels, filled = fill_unlabelled(given, snapshot.nodes[ACCOUNT]["id"], unlabelled_as_negative,
                                      keep_unlabelled=beside)
     train, holdout = holdout_split(labels, holdout_fraction, seed)
