@@ -63,18 +63,20 @@ def train_events_stage(
     train, holdout = ranked[:cut], ranked[cut:]
     y = features.ids["label"].to_numpy()
     positives = int(np.nansum(y[train]))
-    try:
-        if positives == 0 or positives == len(train):
-            raise ValueError(
-                f"event labels: the {len(train):,} training events (all labelled events but "
-                f"the latest {holdout_fraction:.0%}) hold {positives:,} fraudulent ones; the "
-                "event model needs both fraudulent and genuine events"
-            )
-        model.fit(features.take(train))
-    except ValueError as exc:
-        logger.warning("event model not trained: %s", exc)
+    skipped = None
+    if positives == 0 or positives == len(train):
+        skipped = (f"event labels: the {len(train):,} training events (all labelled events but "
+                   f"the latest {holdout_fraction:.0%}) hold {positives:,} fraudulent ones; the "
+                   "event model needs both fraudulent and genuine events")
+    else:
+        try:
+            model.fit(features.take(train))
+        except ValueError as exc:  # the booster's own refusal (fewer than two of a class)
+            skipped = str(exc)
+    if skipped is not None:
+        logger.warning("event model not trained: %s", skipped)
         return {"events": 0, "labelled": int(len(order)), "train": int(len(train)),
-                "holdout": int(len(holdout)), "skipped": str(exc)}
+                "holdout": int(len(holdout)), "skipped": skipped}
     model.save(out / EVENT_MODEL)
     scores = model.predict(features)
     _write_event_scores(scores, out)
